@@ -1,0 +1,256 @@
+//! Who a message is to or from: phone numbers, opaque user ids and group ids, packed into one
+//! `u64` key.
+//!
+//! An E.164 number has at most 15 digits and never starts with 0, so its digits read as an
+//! integer fit in 50 bits and identify it uniquely. Opaque ids (business-scoped user ids,
+//! email addresses, messenger ids) and group ids are interned and tagged in the two top bits.
+//! One integer key keeps conversation lookups to a single hash of a `u64`.
+
+use std::collections::HashMap;
+
+use crate::hash::BuildFastHasher;
+use crate::Error;
+
+/// Fewest digits of a normalised phone number.
+pub const PHONE_MIN_DIGITS: usize = 8;
+/// Most digits of a normalised phone number (E.164).
+pub const PHONE_MAX_DIGITS: usize = 15;
+/// Longest opaque user id (Meta's business-scoped user id).
+pub const USER_ID_MAX_CHARS: usize = 256;
+
+const TAG_OPAQUE: u64 = 1 << 62;
+const TAG_GROUP: u64 = 1 << 63;
+const TAG_MASK: u64 = TAG_OPAQUE | TAG_GROUP;
+
+/// A packed address: a phone number's digits, or a tagged index into the [`Interner`].
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct AddressKey(pub(crate) u64);
+
+impl AddressKey {
+    /// Whether this is a group chat id.
+    pub fn is_group(self) -> bool {
+        self.0 & TAG_MASK == TAG_GROUP
+    }
+    /// The phone number's digits, when this is a phone number.
+    pub fn phone_digits(self) -> Option<u64> {
+        (self.0 & TAG_MASK == 0).then_some(self.0)
+    }
+}
+
+/// Normalises a phone number to `+digits`: accepts digits, spaces, dashes, dots, parentheses
+/// and a leading `+` or `00`; requires 8–15 digits not starting with 0.
+pub fn normalize_phone(input: &str) -> Result<u64, Error> {
+    let invalid = |problem: String| Error::InvalidPhoneNumber {
+        input: input.to_owned(),
+        problem,
+    };
+    let trimmed = input.trim();
+    let body = if let Some(rest) = trimmed.strip_prefix('+') {
+        rest
+    } else if let Some(rest) = trimmed.strip_prefix("00") {
+        rest
+    } else {
+        trimmed
+    };
+    let mut value: u64 = 0;
+    let mut digits = 0usize;
+    for c in body.chars() {
+        match c {
+            '0'..='9' => {
+                if digits == 0 && c == '0' {
+                    return Err(invalid("a country code never starts with 0".into()));
+                }
+                digits += 1;
+                if digits > PHONE_MAX_DIGITS {
+                    return Err(invalid(format!(
+                        "more than {PHONE_MAX_DIGITS} digits (E.164 maximum)"
+                    )));
+                }
+                value = value * 10 + u64::from(c as u8 - b'0');
+            }
+            ' ' | '-' | '(' | ')' | '.' => {}
+            other => return Err(invalid(format!("unexpected character {other:?}"))),
+        }
+    }
+    if digits < PHONE_MIN_DIGITS {
+        return Err(invalid(format!(
+            "{digits} digits, at least {PHONE_MIN_DIGITS} are needed"
+        )));
+    }
+    Ok(value)
+}
+
+/// Whether text looks like it was meant as a phone number: a leading `+`, or nothing but
+/// digits and phone punctuation. Such text must then parse as one; anything else is an
+/// opaque id.
+fn looks_like_phone(text: &str) -> bool {
+    let t = text.trim();
+    t.starts_with('+')
+        || (!t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.')))
+}
+
+fn check_opaque(input: &str) -> Result<(), Error> {
+    let chars = input.chars().count();
+    if chars == 0 || chars > USER_ID_MAX_CHARS {
+        return Err(Error::InvalidUserId {
+            input: input.chars().take(64).collect(),
+            problem: format!("{chars} characters, allowed 1..={USER_ID_MAX_CHARS}"),
+        });
+    }
+    if let Some(c) = input.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::InvalidUserId {
+            input: input.chars().take(64).collect(),
+            problem: format!("contains whitespace or a control character ({c:?})"),
+        });
+    }
+    Ok(())
+}
+
+/// Interned opaque ids and group ids, so that addresses are integers everywhere else.
+#[derive(Clone, Debug, Default)]
+pub struct Interner {
+    strings: Vec<Box<str>>,
+    index: HashMap<Box<str>, u32, BuildFastHasher>,
+}
+
+impl Interner {
+    /// Parses a contact or number: a phone number (normalised) or an opaque id.
+    pub fn address(&mut self, input: &str) -> Result<AddressKey, Error> {
+        if looks_like_phone(input) {
+            return normalize_phone(input).map(AddressKey);
+        }
+        check_opaque(input)?;
+        Ok(AddressKey(TAG_OPAQUE | u64::from(self.intern(input)?)))
+    }
+
+    /// Looks an address up without interning (for read-only queries).
+    pub fn find_address(&self, input: &str) -> Result<Option<AddressKey>, Error> {
+        if looks_like_phone(input) {
+            return normalize_phone(input).map(|v| Some(AddressKey(v)));
+        }
+        check_opaque(input)?;
+        Ok(self
+            .index
+            .get(input)
+            .map(|&i| AddressKey(TAG_OPAQUE | u64::from(i))))
+    }
+
+    /// Looks a group id up without interning.
+    pub fn find_group(&self, input: &str) -> Result<Option<AddressKey>, Error> {
+        check_opaque(input)?;
+        Ok(self
+            .index
+            .get(input)
+            .map(|&i| AddressKey(TAG_GROUP | u64::from(i))))
+    }
+
+    /// Interns a group chat id.
+    pub fn group(&mut self, input: &str) -> Result<AddressKey, Error> {
+        check_opaque(input)?;
+        Ok(AddressKey(TAG_GROUP | u64::from(self.intern(input)?)))
+    }
+
+    fn intern(&mut self, s: &str) -> Result<u32, Error> {
+        if let Some(&i) = self.index.get(s) {
+            return Ok(i);
+        }
+        let i = u32::try_from(self.strings.len())
+            .ok()
+            .filter(|i| u64::from(*i) < TAG_OPAQUE)
+            .ok_or(Error::CapacityExceeded {
+                what: "opaque ids",
+                limit: u32::MAX as u64,
+            })?;
+        self.strings.push(s.into());
+        self.index.insert(s.into(), i);
+        Ok(i)
+    }
+
+    /// The text of an address: `+digits`, the opaque id, or the group id.
+    pub fn display(&self, key: AddressKey) -> String {
+        match key.0 & TAG_MASK {
+            0 => format!("+{}", key.0),
+            _ => self
+                .strings
+                .get((key.0 & !TAG_MASK) as usize)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The interned strings in index order (for snapshots).
+    pub(crate) fn strings(&self) -> &[Box<str>] {
+        &self.strings
+    }
+
+    /// Rebuilds from snapshot strings; refuses duplicates, which would make keys ambiguous.
+    pub(crate) fn from_strings(strings: Vec<String>) -> Result<Interner, Error> {
+        let mut interner = Interner::default();
+        for s in strings {
+            if interner.index.contains_key(s.as_str()) {
+                return Err(Error::CorruptSnapshot {
+                    problem: format!("interned id {s:?} appears twice"),
+                });
+            }
+            interner.intern(&s)?;
+        }
+        Ok(interner)
+    }
+
+    /// Whether a key's interned index exists (snapshot validation).
+    pub(crate) fn knows(&self, key: AddressKey) -> bool {
+        key.0 & TAG_MASK == 0 || ((key.0 & !TAG_MASK) as usize) < self.strings.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_normalise() {
+        assert_eq!(normalize_phone("+7 (911) 000-00-01").unwrap(), 79110000001);
+        assert_eq!(normalize_phone("0079110000001").unwrap(), 79110000001);
+        assert_eq!(normalize_phone("79110000001").unwrap(), 79110000001);
+        assert_eq!(
+            normalize_phone("+999999999999999").unwrap(),
+            999_999_999_999_999
+        );
+    }
+
+    #[test]
+    fn malformed_phone_numbers_quote_the_input() {
+        for bad in [
+            "+1 555",
+            "+0123456789",
+            "+1234567890123456",
+            "+7911abc0001",
+            "+",
+        ] {
+            match normalize_phone(bad) {
+                Err(Error::InvalidPhoneNumber { input, .. }) => assert_eq!(input, bad),
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn opaque_ids_and_groups_are_distinct_keys() {
+        let mut i = Interner::default();
+        let user = i.address("US.13491208655302741918").unwrap();
+        let group = i.group("US.13491208655302741918").unwrap();
+        let phone = i.address("+15550001111").unwrap();
+        assert_ne!(user, group);
+        assert!(group.is_group());
+        assert_eq!(phone.phone_digits(), Some(15550001111));
+        assert_eq!(i.display(user), "US.13491208655302741918");
+        assert_eq!(i.display(phone), "+15550001111");
+        assert!(i.address(&"x".repeat(257)).is_err());
+        assert!(i.address("two words").is_err());
+    }
+}

@@ -1,0 +1,287 @@
+//! The answer to "may I send this now?": a verdict with the numbers behind it, what it costs,
+//! and what to do instead.
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::MediaKind;
+use crate::number::Channel;
+use crate::template::{TemplateCategory, TemplateProblem, TemplateStatus};
+use crate::time::{Duration, Instant};
+
+/// A send decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Allowed, or denied with a reason.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Whether it is business-initiated (a template outside the window) or a reply.
+    pub initiated_by: Initiator,
+    /// What the send costs; `None` when denied.
+    pub billing: Option<Billing>,
+    /// Whether the send took a messaging-limit slot.
+    pub consumed_limit_slot: bool,
+    /// What the host could do next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<NextAction>,
+    /// For `initiate`: which template went out and how many messages are held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiation: Option<Initiation>,
+}
+
+impl Decision {
+    /// Whether the send may go ahead.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self.verdict, Verdict::Allowed)
+    }
+
+    /// The reason for a denial.
+    pub fn deny_reason(&self) -> Option<&DenyReason> {
+        match &self.verdict {
+            Verdict::Allowed => None,
+            Verdict::Denied(r) => Some(r),
+        }
+    }
+
+    pub(crate) fn denied(reason: DenyReason, initiated_by: Initiator) -> Decision {
+        let next_action = reason.next_action();
+        Decision {
+            verdict: Verdict::Denied(reason),
+            initiated_by,
+            billing: None,
+            consumed_limit_slot: false,
+            next_action,
+            initiation: None,
+        }
+    }
+}
+
+/// Who started the exchange this send belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Initiator {
+    /// A reply inside an open window, or any send on a channel without windows.
+    Customer,
+    /// A template outside the window: needs consent and counts against limits.
+    Business,
+}
+
+/// Allowed, or denied with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", content = "denial", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The send may go ahead.
+    Allowed,
+    /// The send must not go ahead.
+    Denied(DenyReason),
+}
+
+/// Why a send was denied, with the numbers a host needs to explain it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// Free-form outside the customer service window (§2).
+    WindowClosed {
+        /// When the window closed; `None` if the contact never wrote.
+        window_closed_at: Option<Instant>,
+    },
+    /// Free-form inside the host's safety margin before the window ends (§2).
+    WithinSafetyMargin {
+        /// When the window ends.
+        window_ends_at: Instant,
+        /// The margin asked for.
+        margin: Duration,
+    },
+    /// Groups are only for the unofficial channel (§1).
+    GroupNotAllowed {
+        /// The number's channel.
+        channel: Channel,
+    },
+    /// Messenger and unofficial channels may only write to contacts who wrote first (§1, §4).
+    NoPriorContact {
+        /// The number's channel.
+        channel: Channel,
+    },
+    /// Text longer than allowed (§8).
+    TooLong {
+        /// Which text: `text`, `caption`, `interactive body`, `button title`.
+        item: std::borrow::Cow<'static, str>,
+        /// The limit.
+        limit_chars: u32,
+        /// The actual length.
+        actual_chars: u64,
+    },
+    /// File larger than allowed (§8).
+    FileTooLarge {
+        /// Media kind.
+        media: MediaKind,
+        /// The limit that applies.
+        limit_bytes: u64,
+        /// The file's size.
+        actual_bytes: u64,
+    },
+    /// Too many interactive reply buttons (§8).
+    TooManyButtons {
+        /// The limit.
+        limit: u32,
+        /// How many were given.
+        actual: u64,
+    },
+    /// The template's status does not allow sending (§5).
+    TemplateNotSendable {
+        /// Template name.
+        name: String,
+        /// Template language.
+        language: String,
+        /// Its status.
+        status: TemplateStatus,
+        /// For a timed pause: when it ends.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        until: Option<Instant>,
+    },
+    /// Parameters do not match the template's variables (§5).
+    TemplateParams {
+        /// What does not match.
+        #[serde(flatten)]
+        problem: TemplateProblem,
+    },
+    /// Business-initiated messages need an opt-in record (§9).
+    NoOptIn,
+    /// The contact stopped marketing messages (§9).
+    MarketingStopped {
+        /// When they did.
+        since: Instant,
+    },
+    /// No marketing templates to US numbers under this policy (§9).
+    MarketingToUsNumber {
+        /// From when the rule applies.
+        since: Instant,
+    },
+    /// The same content went to this contact within the duplicate period (§10).
+    Duplicate {
+        /// When the identical message was sent.
+        previous_at: Instant,
+        /// The duplicate period.
+        period: Duration,
+    },
+    /// `initiate` found no template to send: the number has no default template.
+    NoDefaultTemplate,
+}
+
+impl DenyReason {
+    /// The suggested next step for this denial.
+    pub fn next_action(&self) -> Option<NextAction> {
+        Some(match self {
+            DenyReason::WindowClosed { .. } => NextAction::SendTemplate,
+            DenyReason::WithinSafetyMargin { .. } => NextAction::SendTemplate,
+            DenyReason::GroupNotAllowed { .. } => NextAction::UseAnotherChannel,
+            DenyReason::NoPriorContact { .. } => NextAction::WaitForContact,
+            DenyReason::TooLong { .. }
+            | DenyReason::FileTooLarge { .. }
+            | DenyReason::TooManyButtons { .. }
+            | DenyReason::TemplateParams { .. } => NextAction::FixContent,
+            DenyReason::TemplateNotSendable {
+                until: Some(at), ..
+            } => NextAction::RetryAt { at: *at },
+            DenyReason::TemplateNotSendable { .. } => NextAction::UseAnotherTemplate,
+            DenyReason::NoOptIn => NextAction::RecordOptIn,
+            DenyReason::MarketingStopped { .. } | DenyReason::MarketingToUsNumber { .. } => {
+                NextAction::UseAnotherTemplate
+            }
+            DenyReason::Duplicate {
+                previous_at,
+                period,
+            } => NextAction::RetryAt {
+                at: previous_at.plus(*period),
+            },
+            DenyReason::NoDefaultTemplate => NextAction::SetDefaultTemplate,
+        })
+    }
+}
+
+/// What the host could do after a denial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum NextAction {
+    /// Send an approved template instead (or call `initiate`).
+    SendTemplate,
+    /// Wait until the contact writes first.
+    WaitForContact,
+    /// Shorten or fix the content.
+    FixContent,
+    /// Try again at this instant.
+    RetryAt {
+        /// When.
+        at: Instant,
+    },
+    /// Pick a template that is sendable to this contact.
+    UseAnotherTemplate,
+    /// Record the contact's opt-in first.
+    RecordOptIn,
+    /// This channel cannot do it.
+    UseAnotherChannel,
+    /// Register a default template for the number.
+    SetDefaultTemplate,
+}
+
+/// Price classification of an allowed send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "charge", rename_all = "snake_case")]
+pub enum Billing {
+    /// No charge, and why.
+    Free {
+        /// Why it is free.
+        why: FreeReason,
+    },
+    /// Charged in a category.
+    Charged {
+        /// The category.
+        category: ChargeCategory,
+    },
+}
+
+/// Why a send is free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreeReason {
+    /// A free-form message inside the customer service window.
+    ServiceWindow,
+    /// The channel is not billed by the platform (unofficial, messenger, email).
+    ChannelNotBilled,
+}
+
+/// Charge categories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeCategory {
+    /// Marketing templates.
+    Marketing,
+    /// Utility templates.
+    Utility,
+    /// Authentication templates.
+    Authentication,
+    /// Service (free-form) messages.
+    Service,
+}
+
+impl From<TemplateCategory> for ChargeCategory {
+    fn from(c: TemplateCategory) -> Self {
+        match c {
+            TemplateCategory::Marketing => ChargeCategory::Marketing,
+            TemplateCategory::Utility => ChargeCategory::Utility,
+            TemplateCategory::Authentication => ChargeCategory::Authentication,
+        }
+    }
+}
+
+/// What `initiate` did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Initiation {
+    /// The template sent to open the conversation; `None` when the message could be sent
+    /// as it is (open window, or a channel without windows).
+    pub template: Option<String>,
+    /// Its language.
+    pub language: Option<String>,
+    /// Messages now held in the pending outbox.
+    pub held: u32,
+}

@@ -1,0 +1,145 @@
+//! What changed: effects the engine emits, drained with `poll_effect` in the order they
+//! happened.
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{ChatEndReason, TicketStatus};
+use crate::message::OutboundMessage;
+use crate::template::TemplateStatus;
+use crate::time::{Duration, Instant};
+
+/// One change the host may act on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Effect {
+    /// A new ticket was opened for the conversation.
+    TicketOpened {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// Ticket id.
+        ticket: u64,
+        /// When.
+        at: Instant,
+    },
+    /// A ticket's status changed.
+    TicketStatusChanged {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// Ticket id.
+        ticket: u64,
+        /// Old status.
+        from: TicketStatus,
+        /// New status.
+        to: TicketStatus,
+        /// When.
+        at: Instant,
+    },
+    /// A live chat started.
+    ChatStarted {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The ticket it belongs to.
+        ticket: u64,
+        /// When.
+        at: Instant,
+    },
+    /// A live chat ended and is now on its ticket.
+    ChatEnded {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The ticket it is on.
+        ticket: u64,
+        /// Why it ended.
+        reason: ChatEndReason,
+        /// The ticket's status after the end.
+        ticket_status: TicketStatus,
+        /// Ended by inactivity with no agent reply.
+        missed: bool,
+        /// Time from chat start to the first agent reply.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_response_after: Option<Duration>,
+        /// When.
+        at: Instant,
+    },
+    /// The service window closes soon (reminder, §2).
+    WindowClosingSoon {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// When it closes.
+        window_ends_at: Instant,
+        /// When the reminder fired.
+        at: Instant,
+    },
+    /// The provider said the contact is outside the window; it is closed from now on.
+    WindowClosedByProvider {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// What the engine had as the window's end.
+        local_window_ends_at: Option<Instant>,
+        /// When.
+        at: Instant,
+    },
+    /// The contact answered: held messages may now be sent (§4).
+    OutboxReleased {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The held messages, oldest first.
+        messages: Vec<OutboundMessage>,
+        /// When.
+        at: Instant,
+    },
+    /// Held messages expired unsent (§4).
+    OutboxExpired {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The expired messages, oldest first.
+        messages: Vec<OutboundMessage>,
+        /// When.
+        at: Instant,
+    },
+    /// An inbound file is larger than the policy accepts (§8); the message still counts.
+    InboundFileTooLarge {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The limit.
+        limit_bytes: u64,
+        /// The file's size.
+        actual_bytes: u64,
+        /// When.
+        at: Instant,
+    },
+    /// A template's status changed.
+    TemplateStatusChanged {
+        /// Owning business.
+        business: String,
+        /// Name.
+        name: String,
+        /// Language.
+        language: String,
+        /// Old status.
+        from: TemplateStatus,
+        /// New status.
+        to: TemplateStatus,
+        /// When.
+        at: Instant,
+    },
+}

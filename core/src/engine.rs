@@ -1,0 +1,896 @@
+//! The engine: one deterministic state machine for all conversations of all numbers.
+//!
+//! # Theory of operation
+//!
+//! The host feeds inputs, each carrying its own instant, and drains outputs; the engine never
+//! reads a clock and does no I/O (the contract of quinn-proto and str0m).
+//!
+//! * **Time.** The engine's clock is the largest instant it has seen. Every mutating input at
+//!   `t` first fires the timers due at or before `t` (so a chat whose idle timeout passed has
+//!   ended before the next message arrives, even if the host never called
+//!   [`Engine::handle_timeout`]), then applies the input. An input older than the clock is
+//!   applied at its own time where the rules say so (the service window, §2) and at the clock
+//!   otherwise; the clock never moves back.
+//! * **Decisions are derived, not cached.** Whether a window is open is computed from the
+//!   latest inbound instant at the moment of the question, so [`Engine::check_send`] is a pure
+//!   function of the state and its `now`, and gives the same answer as [`Engine::send`] would.
+//! * **Timers** exist only to *emit effects* at the right moment (chat ended by inactivity,
+//!   reminder, outbox expiry). There is one timer structure ([`crate::timers`]); handlers
+//!   tolerate early wake-ups.
+//! * **Effects** are queued in the order they happened and drained by [`Engine::poll_effect`].
+//! * **Errors change nothing.** Every input is validated before the first mutation.
+//!
+//! Data layout: conversations live in a `Vec`, found through one hash map keyed by
+//! `(number index, packed contact u64)`. An idle conversation holds its window instants, its
+//! ticket and a few flags; live chats, held messages, consent and duplicate records live in
+//! side tables that only the conversations using them pay for.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{AddressKey, Interner};
+use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
+use crate::decision::Decision;
+use crate::effect::Effect;
+use crate::event::*;
+use crate::hash::FastMap;
+use crate::message::OutboundMessage;
+use crate::number::{Channel, NumberCounters, NumberState};
+use crate::policy::Policy;
+use crate::template::{Quality, TemplateCategory, TemplateSpec, TemplateStatus, Variables};
+use crate::time::{Duration, Instant};
+use crate::timers::{TimerKey, Timers};
+use crate::window::WindowState;
+use crate::Error;
+
+/// A business: owns numbers and templates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Business {
+    pub name: String,
+}
+
+/// A registered template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Template {
+    pub business: u32,
+    pub spec: TemplateSpec,
+    pub variables: Variables,
+    pub status: TemplateStatus,
+    pub quality: Quality,
+}
+
+/// Per-conversation state; see the module docs for what lives elsewhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Conversation {
+    pub number: u32,
+    pub contact: AddressKey,
+    pub window: WindowStateSer,
+    pub ticket: Option<Ticket>,
+    /// The contact has written to this number at least once.
+    pub has_written: bool,
+    /// The reminder for the current window end was emitted.
+    pub reminded: bool,
+}
+
+/// Serde mirror of [`WindowState`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WindowStateSer {
+    pub last_inbound_at: Option<Instant>,
+    pub provider_closed_at: Option<Instant>,
+}
+
+impl WindowStateSer {
+    pub fn get(self) -> WindowState {
+        WindowState {
+            last_inbound_at: self.last_inbound_at,
+            provider_closed_at: self.provider_closed_at,
+        }
+    }
+    pub fn set(&mut self, w: WindowState) {
+        self.last_inbound_at = w.last_inbound_at;
+        self.provider_closed_at = w.provider_closed_at;
+    }
+}
+
+/// A message held in the pending outbox (§4).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HeldMessage {
+    pub message: OutboundMessage,
+    pub held_at: Instant,
+    pub expires_at: Instant,
+}
+
+/// Consent of one contact towards one business (§9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ConsentRecord {
+    pub opted_in_at: Option<Instant>,
+    pub marketing_stopped_at: Option<Instant>,
+}
+
+/// What an input produced, besides effects.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Output {
+    /// The input was applied.
+    Ack {
+        /// The input's type.
+        of: &'static str,
+    },
+    /// A send decision.
+    Decision(Decision),
+    /// A conversation view.
+    Conversation(ConversationView),
+}
+
+/// Read-only view of one conversation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConversationView {
+    /// The number.
+    pub number: String,
+    /// The contact or group.
+    pub contact: String,
+    /// Whether free-form messages may be sent at the view's instant.
+    pub window_open: bool,
+    /// When the window ends or ended (`None`: never opened; always `None` off-official).
+    pub window_ends_at: Option<Instant>,
+    /// The live chat, if any.
+    pub chat: Option<LiveChat>,
+    /// The current ticket, if any.
+    pub ticket: Option<Ticket>,
+    /// Messages held in the pending outbox.
+    pub outbox_held: u32,
+    /// Whether the contact opted in with this number's business.
+    pub opted_in: bool,
+    /// Whether the contact stopped marketing messages.
+    pub marketing_stopped: bool,
+}
+
+/// Read-only view of a number.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NumberView {
+    /// The number.
+    pub number: String,
+    /// Its business.
+    pub business: String,
+    /// Channel.
+    pub channel: Channel,
+    /// Provider.
+    pub provider: String,
+    /// Effective chat idle timeout.
+    pub idle_timeout: Duration,
+    /// Activity counters.
+    pub counters: NumberCounters,
+}
+
+/// Read-only view of a template.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TemplateView {
+    /// Owning business.
+    pub business: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+    /// Category.
+    pub category: TemplateCategory,
+    /// Status.
+    pub status: TemplateStatus,
+    /// Quality.
+    pub quality: Quality,
+    /// Number of distinct body variables.
+    pub variables: u32,
+}
+
+/// The conversation-state engine. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) policy: Policy,
+    pub(crate) clock: Instant,
+    pub(crate) interner: Interner,
+    pub(crate) businesses: Vec<Business>,
+    pub(crate) business_index: HashMap<String, u32>,
+    pub(crate) numbers: Vec<NumberState>,
+    pub(crate) number_index: FastMap<AddressKey, u32>,
+    pub(crate) templates: Vec<Template>,
+    /// (business, name, language) → template index.
+    pub(crate) template_index: HashMap<(u32, String, String), u32>,
+    pub(crate) conversations: Vec<Conversation>,
+    pub(crate) conversation_index: FastMap<(u32, AddressKey), u32>,
+    pub(crate) live_chats: FastMap<u32, LiveChat>,
+    pub(crate) outbox: FastMap<u32, Vec<HeldMessage>>,
+    pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
+    /// (conversation, content hash) → when that content was last sent.
+    pub(crate) sent_content: FastMap<(u32, u64), Instant>,
+    /// Expiry order of `sent_content`, for amortised pruning.
+    pub(crate) sent_content_expiry: VecDeque<(Instant, u32, u64)>,
+    /// Idempotency key → (first seen, decision).
+    pub(crate) idempotency: HashMap<String, (Instant, Decision)>,
+    pub(crate) idempotency_expiry: VecDeque<(Instant, String)>,
+    pub(crate) timers: Timers,
+    pub(crate) effects: VecDeque<Effect>,
+    pub(crate) next_ticket: u64,
+}
+
+impl Engine {
+    /// A new engine under `policy`.
+    pub fn new(policy: Policy) -> Engine {
+        Engine {
+            policy,
+            clock: Instant::EPOCH,
+            interner: Interner::default(),
+            businesses: Vec::new(),
+            business_index: HashMap::new(),
+            numbers: Vec::new(),
+            number_index: FastMap::default(),
+            templates: Vec::new(),
+            template_index: HashMap::new(),
+            conversations: Vec::new(),
+            conversation_index: FastMap::default(),
+            live_chats: FastMap::default(),
+            outbox: FastMap::default(),
+            consents: FastMap::default(),
+            sent_content: FastMap::default(),
+            sent_content_expiry: VecDeque::new(),
+            idempotency: HashMap::new(),
+            idempotency_expiry: VecDeque::new(),
+            timers: Timers::default(),
+            effects: VecDeque::new(),
+            next_ticket: 1,
+        }
+    }
+
+    /// A new engine under a preset (`classic`, `cloud-2025`, `cloud-2026-10`).
+    pub fn with_preset(name: &str) -> Result<Engine, Error> {
+        Ok(Engine::new(Policy::preset(name)?))
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The engine's clock: the largest instant seen.
+    pub fn clock(&self) -> Instant {
+        self.clock
+    }
+
+    /// Applies one input. Effects it caused are queued for [`Engine::poll_effect`].
+    pub fn handle(&mut self, event: Event) -> Result<Output, Error> {
+        let of = event.type_name();
+        let ack = Ok(Output::Ack { of });
+        match event {
+            Event::RegisterNumber(e) => self.register_number(&e).and(ack),
+            Event::RegisterTemplate(e) => self.register_template(&e).and(ack),
+            Event::Inbound(e) => self.inbound(&e).and(ack),
+            Event::Send(e) => self.send(&e).map(Output::Decision),
+            Event::CheckSend(e) => self.check_send(&e).map(Output::Decision),
+            Event::Initiate(e) => self.initiate(&e).map(Output::Decision),
+            Event::EndChat(e) => self.end_chat(&e).and(ack),
+            Event::SetTicketStatus(e) => self.set_ticket_status(&e).and(ack),
+            Event::OptIn(e) => self.record_consent(&e, true).and(ack),
+            Event::OptOut(e) => self.record_consent(&e, false).and(ack),
+            Event::UserPreference(e) => self.user_preference(&e).and(ack),
+            Event::SendFailed(e) => self.send_failed(&e).and(ack),
+            Event::TemplateStatus(e) => self.template_status(&e).and(ack),
+            Event::Tick(e) => {
+                self.handle_timeout(e.at);
+                ack
+            }
+            Event::QueryConversation(e) => self
+                .conversation(&e.number, &e.contact, e.at)
+                .map(Output::Conversation),
+        }
+    }
+
+    // ---- time ------------------------------------------------------------------------
+
+    /// Fires every timer due at or before `now` and advances the clock. Calling it again
+    /// with the same (or an earlier) `now` does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = now.max(self.clock);
+        while let Some((due, key)) = self.timers.pop_due(now) {
+            self.fire(key, due, now);
+        }
+        self.clock = now;
+    }
+
+    /// When the host should call [`Engine::handle_timeout`] next.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// The next effect, oldest first.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    fn fire(&mut self, key: TimerKey, due: Instant, now: Instant) {
+        match key {
+            TimerKey::ChatIdle(conv) => self.chat_idle_timer(conv, due, now),
+            TimerKey::WindowReminder(conv) => self.reminder_timer(conv, now),
+            TimerKey::OutboxExpiry(conv) => self.outbox_timer(conv, now),
+        }
+    }
+
+    // ---- lookups ---------------------------------------------------------------------
+
+    pub(crate) fn number_idx(&self, number: &str) -> Result<u32, Error> {
+        let unknown = || Error::UnknownNumber {
+            number: number.to_owned(),
+        };
+        let key = self.interner.find_address(number)?.ok_or_else(unknown)?;
+        self.number_index.get(&key).copied().ok_or_else(unknown)
+    }
+
+    pub(crate) fn business_idx(&self, business: &str) -> Result<u32, Error> {
+        self.business_index
+            .get(business)
+            .copied()
+            .ok_or_else(|| Error::UnknownBusiness {
+                business: business.to_owned(),
+            })
+    }
+
+    pub(crate) fn template_idx(
+        &self,
+        business: u32,
+        name: &str,
+        language: &str,
+    ) -> Result<u32, Error> {
+        // Templates are few and looked up by borrowed strings; a tuple key needs owned
+        // strings, so build it only here (not on the per-conversation path).
+        self.template_index
+            .get(&(business, name.to_owned(), language.to_owned()))
+            .copied()
+            .ok_or_else(|| Error::UnknownTemplate {
+                business: self.businesses[business as usize].name.clone(),
+                name: name.to_owned(),
+                language: language.to_owned(),
+            })
+    }
+
+    pub(crate) fn conversation_idx(&self, number: u32, contact: AddressKey) -> Option<u32> {
+        self.conversation_index.get(&(number, contact)).copied()
+    }
+
+    pub(crate) fn conversation_or_create(
+        &mut self,
+        number: u32,
+        contact: AddressKey,
+    ) -> Result<u32, Error> {
+        if let Some(i) = self.conversation_idx(number, contact) {
+            return Ok(i);
+        }
+        let i = u32::try_from(self.conversations.len()).map_err(|_| Error::CapacityExceeded {
+            what: "conversations",
+            limit: u64::from(u32::MAX),
+        })?;
+        self.conversations.push(Conversation {
+            number,
+            contact,
+            window: WindowStateSer::default(),
+            ticket: None,
+            has_written: false,
+            reminded: false,
+        });
+        self.conversation_index.insert((number, contact), i);
+        Ok(i)
+    }
+
+    /// Resolves `contact`/`group` of a request to an address (exactly one must be given).
+    pub(crate) fn recipient(
+        &mut self,
+        contact: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<AddressKey, Error> {
+        match (contact, group) {
+            (Some(c), None) => self.interner.address(c),
+            (None, Some(g)) => self.interner.group(g),
+            (Some(_), Some(_)) => Err(Error::InvalidEvent {
+                problem: "give either \"contact\" or \"group\", not both".into(),
+            }),
+            (None, None) => Err(Error::InvalidEvent {
+                problem: "missing field \"contact\" (or \"group\")".into(),
+            }),
+        }
+    }
+
+    pub(crate) fn display(&self, key: AddressKey) -> String {
+        self.interner.display(key)
+    }
+
+    pub(crate) fn conv_names(&self, conv: u32) -> (String, String) {
+        let c = &self.conversations[conv as usize];
+        (
+            self.display(self.numbers[c.number as usize].address),
+            self.display(c.contact),
+        )
+    }
+
+    pub(crate) fn idle_timeout(&self, number: u32) -> Duration {
+        self.numbers[number as usize]
+            .idle_timeout
+            .unwrap_or(self.policy.chat.idle_timeout)
+    }
+
+    // ---- registration ----------------------------------------------------------------
+
+    fn business_or_create(&mut self, name: &str) -> Result<u32, Error> {
+        if let Some(&i) = self.business_index.get(name) {
+            return Ok(i);
+        }
+        check_business_name(name)?;
+        let i = self.businesses.len() as u32;
+        self.businesses.push(Business {
+            name: name.to_owned(),
+        });
+        self.business_index.insert(name.to_owned(), i);
+        Ok(i)
+    }
+
+    /// Registers a number, or updates its provider, idle timeout and default template.
+    pub fn register_number(&mut self, e: &RegisterNumber) -> Result<(), Error> {
+        // Validate everything before interning anything, so errors change nothing.
+        if let Some(existing) = self.interner.find_address(&e.number)? {
+            if let Some(&n) = self.number_index.get(&existing) {
+                let owner = &self.businesses[self.numbers[n as usize].business as usize].name;
+                if owner != &e.business {
+                    return Err(Error::NumberOwnedByOther {
+                        number: e.number.clone(),
+                        owner: owner.clone(),
+                        business: e.business.clone(),
+                    });
+                }
+            }
+        }
+        if !self.business_index.contains_key(&e.business) {
+            check_business_name(&e.business)?;
+        }
+        let address = self.interner.address(&e.number)?;
+        self.handle_timeout(e.at);
+        let business = self.business_or_create(&e.business)?;
+        let provider = e.provider.as_deref().unwrap_or("meta").to_ascii_lowercase();
+        let default_template = e
+            .default_template
+            .as_ref()
+            .map(|t| (t.name.clone(), t.language.clone()));
+        match self.number_index.get(&address) {
+            Some(&i) => {
+                let n = &mut self.numbers[i as usize];
+                n.channel = e.channel;
+                n.provider = provider;
+                n.idle_timeout = e.idle_timeout;
+                n.default_template = default_template;
+            }
+            None => {
+                let i = self.numbers.len() as u32;
+                self.numbers.push(NumberState {
+                    address,
+                    business,
+                    channel: e.channel,
+                    provider,
+                    idle_timeout: e.idle_timeout,
+                    default_template,
+                    counters: NumberCounters::default(),
+                });
+                self.number_index.insert(address, i);
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers (or replaces) a template after validating it (§5).
+    pub fn register_template(&mut self, e: &RegisterTemplate) -> Result<(), Error> {
+        let spec = e.spec();
+        let variables = spec
+            .validate(&self.policy)
+            .map_err(|problem| Error::InvalidTemplate {
+                name: spec.name.clone(),
+                language: spec.language.clone(),
+                problem,
+            })?;
+        if spec.language.is_empty() || spec.language.len() > 16 {
+            return Err(Error::InvalidEvent {
+                problem: format!(
+                    "template language must be 1..=16 characters, got {:?}",
+                    spec.language
+                ),
+            });
+        }
+        self.handle_timeout(e.at);
+        let business = self.business_or_create(&e.business)?;
+        let key = (business, spec.name.clone(), spec.language.clone());
+        let template = Template {
+            business,
+            spec,
+            variables,
+            status: e.status,
+            quality: e.quality,
+        };
+        match self.template_index.get(&key) {
+            Some(&i) => self.templates[i as usize] = template,
+            None => {
+                self.template_index.insert(key, self.templates.len() as u32);
+                self.templates.push(template);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a provider template status update.
+    pub fn template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
+        let business = self.business_idx(&e.business)?;
+        let t = self.template_idx(business, &e.name, &e.language)?;
+        self.handle_timeout(e.at);
+        let from = self.templates[t as usize].status;
+        if from != e.status {
+            self.templates[t as usize].status = e.status;
+            self.effects.push_back(Effect::TemplateStatusChanged {
+                business: e.business.clone(),
+                name: e.name.clone(),
+                language: e.language.clone(),
+                from,
+                to: e.status,
+                at: self.clock,
+            });
+        }
+        Ok(())
+    }
+
+    // ---- inbound ---------------------------------------------------------------------
+
+    /// A message or call from a contact (or a group, on the unofficial channel).
+    pub fn inbound(&mut self, e: &Inbound) -> Result<(), Error> {
+        let number = self.number_idx(&e.number)?;
+        let channel = self.numbers[number as usize].channel;
+        if e.group.is_some() && !channel.allows_groups() {
+            return Err(Error::NotOnChannel {
+                what: "a group message",
+                channel,
+            });
+        }
+        let contact = self.recipient(e.contact.as_deref(), e.group.as_deref())?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        let conv = self.conversation_or_create(number, contact)?;
+        self.numbers[number as usize].counters.inbound += 1;
+
+        let opens_window = channel.has_service_window()
+            && (e.kind.is_user_message()
+                || e.kind == InboundKind::Call
+                || (e.kind == InboundKind::Reaction && self.policy.window.reaction_opens_window));
+        if opens_window {
+            self.window_inbound(conv, e.at, now);
+        }
+        if e.kind.is_user_message() {
+            self.conversations[conv as usize].has_written = true;
+        }
+        if let Some(size) = e.size {
+            let limit = self.policy.content.inbound_file_max_bytes;
+            if size > limit {
+                let (number, contact) = self.conv_names(conv);
+                self.effects.push_back(Effect::InboundFileTooLarge {
+                    number,
+                    contact,
+                    limit_bytes: limit,
+                    actual_bytes: size,
+                    at: now,
+                });
+            }
+        }
+        if channel.has_chats() {
+            self.chat_activity(conv, e.kind, now);
+        } else if e.kind.is_user_message() {
+            self.email_inbound(conv, now);
+        }
+        Ok(())
+    }
+
+    fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {
+        let c = &mut self.conversations[conv as usize];
+        let mut window = c.window.get();
+        let moved = window.record_inbound(at);
+        c.window.set(window);
+        if !moved {
+            return;
+        }
+        c.reminded = false;
+        let policy = &self.policy.window;
+        let Some(end) = window.ends_at(policy) else {
+            return;
+        };
+        if now >= end {
+            return; // a late inbound whose window already passed
+        }
+        if let Some(lead) = policy.reminder_lead {
+            self.timers
+                .arm(TimerKey::WindowReminder(conv), end.minus(lead).max(now));
+        }
+        self.release_outbox(conv, now);
+    }
+
+    fn reminder_timer(&mut self, conv: u32, now: Instant) {
+        let Some(lead) = self.policy.window.reminder_lead else {
+            return;
+        };
+        let c = &self.conversations[conv as usize];
+        let Some(end) = c.window.get().ends_at(&self.policy.window) else {
+            return;
+        };
+        if c.reminded || now >= end {
+            return;
+        }
+        let due = end.minus(lead);
+        if due > now {
+            self.timers.arm(TimerKey::WindowReminder(conv), due);
+            return;
+        }
+        self.conversations[conv as usize].reminded = true;
+        let (number, contact) = self.conv_names(conv);
+        self.effects.push_back(Effect::WindowClosingSoon {
+            number,
+            contact,
+            window_ends_at: end,
+            at: due.max(self.clock),
+        });
+    }
+
+    /// A provider error on an earlier send. Meta 131047 (On-Premises 470) means the contact
+    /// is outside the window: authoritative, the window is closed from then on.
+    pub fn send_failed(&mut self, e: &SendFailed) -> Result<(), Error> {
+        let number = self.number_idx(&e.number)?;
+        let contact = self.interner.address(&e.contact)?;
+        self.handle_timeout(e.at);
+        if !matches!(e.code, OUTSIDE_WINDOW_CLOUD | OUTSIDE_WINDOW_ON_PREMISES) {
+            return Ok(());
+        }
+        let conv = self.conversation_or_create(number, contact)?;
+        let c = &mut self.conversations[conv as usize];
+        let mut window = c.window.get();
+        let before = window.ends_at(&self.policy.window);
+        window.record_provider_close(e.at);
+        c.window.set(window);
+        let (number, contact) = self.conv_names(conv);
+        self.effects.push_back(Effect::WindowClosedByProvider {
+            number,
+            contact,
+            local_window_ends_at: before,
+            at: e.at,
+        });
+        Ok(())
+    }
+
+    // ---- consent ---------------------------------------------------------------------
+
+    fn consent_business(&self, business: Option<&str>, number: Option<&str>) -> Result<u32, Error> {
+        match (business, number) {
+            (Some(b), _) => self.business_idx(b),
+            (None, Some(n)) => Ok(self.numbers[self.number_idx(n)? as usize].business),
+            (None, None) => Err(Error::InvalidEvent {
+                problem: "missing field \"business\" (or \"number\")".into(),
+            }),
+        }
+    }
+
+    fn record_consent(&mut self, e: &Consent, opted_in: bool) -> Result<(), Error> {
+        let business = self.consent_business(e.business.as_deref(), e.number.as_deref())?;
+        let contact = self.interner.address(&e.contact)?;
+        self.handle_timeout(e.at);
+        let record = self.consents.entry((business, contact)).or_default();
+        record.opted_in_at = opted_in.then_some(e.at);
+        Ok(())
+    }
+
+    fn user_preference(&mut self, e: &UserPreference) -> Result<(), Error> {
+        let business = self.numbers[self.number_idx(&e.number)? as usize].business;
+        let contact = self.interner.address(&e.contact)?;
+        self.handle_timeout(e.at);
+        let record = self.consents.entry((business, contact)).or_default();
+        record.marketing_stopped_at = match e.value {
+            PreferenceValue::Stop => Some(e.at),
+            PreferenceValue::Resume => None,
+        };
+        Ok(())
+    }
+
+    // ---- views -----------------------------------------------------------------------
+
+    /// The state of one conversation as of `at` (never mutates). `Ok(None)`-like views of
+    /// unknown contacts are returned as an empty conversation.
+    pub fn conversation(
+        &self,
+        number: &str,
+        contact: &str,
+        at: Instant,
+    ) -> Result<ConversationView, Error> {
+        let n = self.number_idx(number)?;
+        let key = self.interner.find_address(contact)?;
+        let conv = key.and_then(|k| self.conversation_idx(n, k));
+        let business = self.numbers[n as usize].business;
+        let consent = key
+            .and_then(|k| self.consents.get(&(business, k)))
+            .copied()
+            .unwrap_or_default();
+        let number_name = self.display(self.numbers[n as usize].address);
+        let contact_name = key
+            .map(|k| self.display(k))
+            .unwrap_or_else(|| contact.to_owned());
+        let official = self.numbers[n as usize].channel.has_service_window();
+        let view = match conv {
+            Some(i) => {
+                let c = &self.conversations[i as usize];
+                let window = c.window.get();
+                ConversationView {
+                    number: number_name,
+                    contact: contact_name,
+                    window_open: !official || window.is_open(&self.policy.window, at),
+                    window_ends_at: if official {
+                        window.ends_at(&self.policy.window)
+                    } else {
+                        None
+                    },
+                    chat: self.live_chats.get(&i).copied(),
+                    ticket: c.ticket,
+                    outbox_held: self.outbox.get(&i).map_or(0, |v| v.len() as u32),
+                    opted_in: consent.opted_in_at.is_some(),
+                    marketing_stopped: consent.marketing_stopped_at.is_some(),
+                }
+            }
+            None => ConversationView {
+                number: number_name,
+                contact: contact_name,
+                window_open: !official,
+                window_ends_at: None,
+                chat: None,
+                ticket: None,
+                outbox_held: 0,
+                opted_in: consent.opted_in_at.is_some(),
+                marketing_stopped: consent.marketing_stopped_at.is_some(),
+            },
+        };
+        Ok(view)
+    }
+
+    /// A number's registration and counters.
+    pub fn number(&self, number: &str) -> Result<NumberView, Error> {
+        let n = &self.numbers[self.number_idx(number)? as usize];
+        Ok(NumberView {
+            number: self.display(n.address),
+            business: self.businesses[n.business as usize].name.clone(),
+            channel: n.channel,
+            provider: n.provider.clone(),
+            idle_timeout: n.idle_timeout.unwrap_or(self.policy.chat.idle_timeout),
+            counters: n.counters.clone(),
+        })
+    }
+
+    /// A template's status and quality.
+    pub fn template(
+        &self,
+        business: &str,
+        name: &str,
+        language: &str,
+    ) -> Result<TemplateView, Error> {
+        let b = self.business_idx(business)?;
+        let t = &self.templates[self.template_idx(b, name, language)? as usize];
+        Ok(TemplateView {
+            business: business.to_owned(),
+            name: t.spec.name.clone(),
+            language: t.spec.language.clone(),
+            category: t.spec.category,
+            status: t.status,
+            quality: t.quality,
+            variables: t.variables.count(),
+        })
+    }
+
+    /// Number of conversations held.
+    pub fn conversation_count(&self) -> usize {
+        self.conversations.len()
+    }
+
+    /// Number of live chats.
+    pub fn live_chat_count(&self) -> usize {
+        self.live_chats.len()
+    }
+
+    pub(crate) fn new_ticket(&mut self, conv: u32, at: Instant) -> Ticket {
+        let ticket = Ticket {
+            id: self.next_ticket,
+            status: TicketStatus::Open,
+        };
+        self.next_ticket += 1;
+        self.conversations[conv as usize].ticket = Some(ticket);
+        let number = self.conversations[conv as usize].number;
+        self.numbers[number as usize].counters.tickets_opened += 1;
+        let (number, contact) = self.conv_names(conv);
+        self.effects.push_back(Effect::TicketOpened {
+            number,
+            contact,
+            ticket: ticket.id,
+            at,
+        });
+        ticket
+    }
+
+    pub(crate) fn change_ticket_status(&mut self, conv: u32, to: TicketStatus, at: Instant) {
+        let Some(ticket) = self.conversations[conv as usize].ticket.as_mut() else {
+            return;
+        };
+        let from = ticket.status;
+        if from == to {
+            return;
+        }
+        ticket.status = to;
+        let id = ticket.id;
+        let (number, contact) = self.conv_names(conv);
+        self.effects.push_back(Effect::TicketStatusChanged {
+            number,
+            contact,
+            ticket: id,
+            from,
+            to,
+            at,
+        });
+    }
+
+    pub(crate) fn end_live_chat(
+        &mut self,
+        conv: u32,
+        reason: ChatEndReason,
+        status: Option<TicketStatus>,
+        at: Instant,
+    ) {
+        let Some(chat) = self.live_chats.remove(&conv) else {
+            return;
+        };
+        self.timers.disarm(TimerKey::ChatIdle(conv));
+        let missed = reason == ChatEndReason::Idle && chat.first_response_at.is_none();
+        let first_response_after = chat.first_response_at.map(|t| t.since(chat.started_at));
+        let number = self.conversations[conv as usize].number;
+        let counters = &mut self.numbers[number as usize].counters;
+        match reason {
+            ChatEndReason::Agent => counters.chats_ended_by_agent += 1,
+            ChatEndReason::Idle => counters.chats_ended_by_idle += 1,
+            ChatEndReason::Rule => counters.chats_ended_by_rule += 1,
+        }
+        counters.chats_missed += u64::from(missed);
+        if let Some(d) = first_response_after {
+            counters.first_response_total_ms += d.millis() as u64;
+            counters.first_responses += 1;
+        }
+        if let Some(status) = status {
+            self.change_ticket_status(conv, status, at);
+        }
+        let ticket = self.conversations[conv as usize]
+            .ticket
+            .expect("a live chat always has a ticket");
+        let (number, contact) = self.conv_names(conv);
+        self.effects.push_back(Effect::ChatEnded {
+            number,
+            contact,
+            ticket: ticket.id,
+            reason,
+            ticket_status: ticket.status,
+            missed,
+            first_response_after,
+            at,
+        });
+    }
+}
+
+fn check_business_name(name: &str) -> Result<(), Error> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > 256 {
+        return Err(Error::InvalidEvent {
+            problem: format!("business name must be 1..=256 characters, got {chars}"),
+        });
+    }
+    Ok(())
+}
+
+/// Meta Cloud API: "Re-engagement message" (outside the customer service window).
+pub const OUTSIDE_WINDOW_CLOUD: u32 = 131_047;
+/// Meta On-Premises API equivalent of 131047.
+pub const OUTSIDE_WINDOW_ON_PREMISES: u32 = 470;

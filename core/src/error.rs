@@ -1,0 +1,235 @@
+//! Errors: input the engine cannot act on. Every error leaves the engine's state unchanged.
+//!
+//! A *denied send* is not an error: it is a [`crate::Decision`]. Errors are for input that is
+//! malformed, refers to something unknown, or cannot be restored.
+
+use crate::template::TemplateProblem;
+
+/// Broad families of errors, for bindings that map them to exception classes or codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Malformed input: a phone number, an instant, a JSON line, a template.
+    InvalidInput,
+    /// A number, business, template or chat that the engine does not know.
+    NotFound,
+    /// A policy name or override that does not exist or does not fit.
+    Policy,
+    /// A snapshot that cannot be restored.
+    Snapshot,
+    /// An internal capacity was reached.
+    Capacity,
+}
+
+/// Everything that can go wrong.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A phone number that is not 8–15 digits with an optional `+` or `00`.
+    #[error("invalid phone number {input:?}: {problem}")]
+    InvalidPhoneNumber {
+        /// The input as given.
+        input: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An opaque user or group id that is empty, too long or has whitespace.
+    #[error("invalid user id {input:?}: {problem}")]
+    InvalidUserId {
+        /// The input (first 64 characters).
+        input: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An instant that is not RFC 3339.
+    #[error("invalid instant {input:?}: {problem}")]
+    InvalidInstant {
+        /// The input.
+        input: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An instant outside years 1970..=9999.
+    #[error("instant {millis} ms is outside the accepted range {min}..={max} (years 1970..=9999)")]
+    InstantOutOfRange {
+        /// The value given.
+        millis: i64,
+        /// Earliest accepted.
+        min: i64,
+        /// Latest accepted.
+        max: i64,
+    },
+    /// A wire-format line that does not decode.
+    #[error("invalid event: {problem}")]
+    InvalidEvent {
+        /// What is wrong, with the field and what was expected.
+        problem: String,
+    },
+    /// A template that breaks the rules of §5.
+    #[error("invalid template {name:?} ({language}): {problem}")]
+    InvalidTemplate {
+        /// Template name.
+        name: String,
+        /// Template language.
+        language: String,
+        /// What is wrong.
+        problem: TemplateProblem,
+    },
+    /// A request that makes no sense for the number's channel.
+    #[error("{what} is not possible on the {channel} channel")]
+    NotOnChannel {
+        /// What was asked.
+        what: &'static str,
+        /// The channel.
+        channel: crate::Channel,
+    },
+    /// An unknown policy preset.
+    #[error("unknown policy {name:?}; known presets: {known}")]
+    UnknownPolicy {
+        /// The name given.
+        name: String,
+        /// The presets.
+        known: String,
+    },
+    /// A policy override that does not fit the policy's schema.
+    #[error("invalid policy override: {problem}")]
+    InvalidPolicy {
+        /// What is wrong.
+        problem: String,
+    },
+    /// A number that was never registered.
+    #[error("unknown number {number:?}: register it first")]
+    UnknownNumber {
+        /// The number.
+        number: String,
+    },
+    /// A number already registered to another business.
+    #[error("number {number:?} belongs to business {owner:?}, not {business:?}")]
+    NumberOwnedByOther {
+        /// The number.
+        number: String,
+        /// Its business.
+        owner: String,
+        /// The business named in the request.
+        business: String,
+    },
+    /// A business that was never registered.
+    #[error("unknown business {business:?}")]
+    UnknownBusiness {
+        /// The business.
+        business: String,
+    },
+    /// A template that was never registered.
+    #[error("unknown template {name:?} ({language}) of business {business:?}")]
+    UnknownTemplate {
+        /// Business.
+        business: String,
+        /// Name.
+        name: String,
+        /// Language.
+        language: String,
+    },
+    /// Ending a chat that is not live.
+    #[error("no live chat between {number} and {contact}")]
+    NoLiveChat {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+    },
+    /// Changing a ticket that does not exist.
+    #[error("no ticket between {number} and {contact}")]
+    NoTicket {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+    },
+    /// A snapshot written by a format version this build does not read.
+    #[error(
+        "snapshot format version {found} is not supported (this build reads version {supported})"
+    )]
+    UnsupportedSnapshotVersion {
+        /// Version in the snapshot.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// A snapshot that does not decode or is inconsistent.
+    #[error("corrupt snapshot: {problem}")]
+    CorruptSnapshot {
+        /// What is wrong.
+        problem: String,
+    },
+    /// A table reached its capacity.
+    #[error("capacity exceeded: more than {limit} {what}")]
+    CapacityExceeded {
+        /// What ran out.
+        what: &'static str,
+        /// The capacity.
+        limit: u64,
+    },
+}
+
+impl ErrorKind {
+    /// A stable snake_case name, used on the wire and by bindings.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Policy => "policy",
+            ErrorKind::Snapshot => "snapshot",
+            ErrorKind::Capacity => "capacity",
+        }
+    }
+}
+
+impl Error {
+    /// The family of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidPhoneNumber { .. }
+            | Error::InvalidUserId { .. }
+            | Error::InvalidInstant { .. }
+            | Error::InstantOutOfRange { .. }
+            | Error::InvalidEvent { .. }
+            | Error::InvalidTemplate { .. }
+            | Error::NotOnChannel { .. }
+            | Error::NumberOwnedByOther { .. } => ErrorKind::InvalidInput,
+            Error::UnknownNumber { .. }
+            | Error::UnknownBusiness { .. }
+            | Error::UnknownTemplate { .. }
+            | Error::NoLiveChat { .. }
+            | Error::NoTicket { .. } => ErrorKind::NotFound,
+            Error::UnknownPolicy { .. } | Error::InvalidPolicy { .. } => ErrorKind::Policy,
+            Error::UnsupportedSnapshotVersion { .. } | Error::CorruptSnapshot { .. } => {
+                ErrorKind::Snapshot
+            }
+            Error::CapacityExceeded { .. } => ErrorKind::Capacity,
+        }
+    }
+
+    /// A stable snake_case name of the variant, used on the wire.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidPhoneNumber { .. } => "invalid_phone_number",
+            Error::InvalidUserId { .. } => "invalid_user_id",
+            Error::InvalidInstant { .. } => "invalid_instant",
+            Error::InstantOutOfRange { .. } => "instant_out_of_range",
+            Error::InvalidEvent { .. } => "invalid_event",
+            Error::InvalidTemplate { .. } => "invalid_template",
+            Error::NotOnChannel { .. } => "not_on_channel",
+            Error::UnknownPolicy { .. } => "unknown_policy",
+            Error::InvalidPolicy { .. } => "invalid_policy",
+            Error::UnknownNumber { .. } => "unknown_number",
+            Error::NumberOwnedByOther { .. } => "number_owned_by_other",
+            Error::UnknownBusiness { .. } => "unknown_business",
+            Error::UnknownTemplate { .. } => "unknown_template",
+            Error::NoLiveChat { .. } => "no_live_chat",
+            Error::NoTicket { .. } => "no_ticket",
+            Error::UnsupportedSnapshotVersion { .. } => "unsupported_snapshot_version",
+            Error::CorruptSnapshot { .. } => "corrupt_snapshot",
+            Error::CapacityExceeded { .. } => "capacity_exceeded",
+        }
+    }
+}

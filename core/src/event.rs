@@ -1,0 +1,407 @@
+//! Inputs: everything that happened, each with its own instant. This is also the wire
+//! format's input schema (see `docs/events.md`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{ChatEnder, TicketStatus};
+use crate::message::OutboundMessage;
+use crate::number::Channel;
+use crate::template::{Quality, TemplateSpec, TemplateStatus};
+use crate::time::{Duration, Instant};
+
+/// One input to the engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Event {
+    /// Register (or update) a number of a business.
+    RegisterNumber(RegisterNumber),
+    /// Register a template of a business.
+    RegisterTemplate(RegisterTemplate),
+    /// A message or call from a contact.
+    Inbound(Inbound),
+    /// Decide and record a send.
+    Send(SendRequest),
+    /// Decide a send without recording anything.
+    CheckSend(SendRequest),
+    /// Start a conversation: a default template now, the message when the contact answers.
+    Initiate(InitiateRequest),
+    /// An agent or rule ends a live chat.
+    EndChat(EndChat),
+    /// An agent changes a ticket's status.
+    SetTicketStatus(SetTicketStatus),
+    /// A contact opted in to business-initiated messages.
+    OptIn(Consent),
+    /// A contact withdrew their opt-in.
+    OptOut(Consent),
+    /// A contact stopped or resumed marketing messages.
+    UserPreference(UserPreference),
+    /// The provider reported a failed send with an error code.
+    SendFailed(SendFailed),
+    /// The provider changed a template's status.
+    TemplateStatus(TemplateStatusUpdate),
+    /// Time passed: fire due timers.
+    Tick(Tick),
+    /// Read a conversation's state (changes nothing).
+    QueryConversation(ConversationRef),
+}
+
+impl Event {
+    /// The instant the event carries.
+    pub fn at(&self) -> Instant {
+        match self {
+            Event::RegisterNumber(e) => e.at,
+            Event::RegisterTemplate(e) => e.at,
+            Event::Inbound(e) => e.at,
+            Event::Send(e) | Event::CheckSend(e) => e.at,
+            Event::Initiate(e) => e.at,
+            Event::EndChat(e) => e.at,
+            Event::SetTicketStatus(e) => e.at,
+            Event::OptIn(e) | Event::OptOut(e) => e.at,
+            Event::UserPreference(e) => e.at,
+            Event::SendFailed(e) => e.at,
+            Event::TemplateStatus(e) => e.at,
+            Event::Tick(e) => e.at,
+            Event::QueryConversation(e) => e.at,
+        }
+    }
+
+    /// The wire name of the event's type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::RegisterNumber(_) => "register_number",
+            Event::RegisterTemplate(_) => "register_template",
+            Event::Inbound(_) => "inbound",
+            Event::Send(_) => "send",
+            Event::CheckSend(_) => "check_send",
+            Event::Initiate(_) => "initiate",
+            Event::EndChat(_) => "end_chat",
+            Event::SetTicketStatus(_) => "set_ticket_status",
+            Event::OptIn(_) => "opt_in",
+            Event::OptOut(_) => "opt_out",
+            Event::UserPreference(_) => "user_preference",
+            Event::SendFailed(_) => "send_failed",
+            Event::TemplateStatus(_) => "template_status",
+            Event::Tick(_) => "tick",
+            Event::QueryConversation(_) => "query_conversation",
+        }
+    }
+}
+
+/// `register_number`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterNumber {
+    /// When.
+    pub at: Instant,
+    /// Business name (created on first use).
+    pub business: String,
+    /// The number (E.164) or, for email and messengers, the account address.
+    pub number: String,
+    /// Channel kind.
+    pub channel: Channel,
+    /// Provider name (`meta`, `twilio`, ...).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Chat idle timeout for this number.
+    #[serde(default)]
+    pub idle_timeout: Option<Duration>,
+    /// Template used by `initiate`.
+    #[serde(default)]
+    pub default_template: Option<TemplateRef>,
+}
+
+/// A template by name and language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRef {
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+}
+
+/// `register_template`: the fields of [`TemplateSpec`] plus owner, status and quality.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterTemplate {
+    /// When.
+    pub at: Instant,
+    /// Owning business.
+    pub business: String,
+    /// Lowercase name.
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// Category.
+    pub category: crate::template::TemplateCategory,
+    /// Body with variables.
+    pub body: String,
+    /// Optional text header.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Optional footer.
+    #[serde(default)]
+    pub footer: Option<String>,
+    /// Buttons.
+    #[serde(default)]
+    pub buttons: Vec<crate::template::Button>,
+    /// Initial status (`pending` when absent).
+    #[serde(default = "pending")]
+    pub status: TemplateStatus,
+    /// Initial quality.
+    #[serde(default)]
+    pub quality: Quality,
+}
+
+impl RegisterTemplate {
+    /// The template's content.
+    pub fn spec(&self) -> TemplateSpec {
+        TemplateSpec {
+            name: self.name.clone(),
+            language: self.language.clone(),
+            category: self.category,
+            body: self.body.clone(),
+            header: self.header.clone(),
+            footer: self.footer.clone(),
+            buttons: self.buttons.clone(),
+        }
+    }
+}
+
+fn pending() -> TemplateStatus {
+    TemplateStatus::Pending
+}
+
+/// What kind of inbound message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundKind {
+    /// Text.
+    Text,
+    /// Image.
+    Image,
+    /// Video.
+    Video,
+    /// Audio or voice note.
+    Audio,
+    /// Document.
+    Document,
+    /// Sticker.
+    Sticker,
+    /// Location.
+    Location,
+    /// Shared contacts.
+    Contacts,
+    /// Tap on a template quick-reply button.
+    Button,
+    /// Interactive reply (button, list, flow).
+    Interactive,
+    /// Emoji reaction (opens the window only if the policy says so).
+    Reaction,
+    /// A call from the contact.
+    Call,
+    /// Anything the provider could not parse: not a user message.
+    Unsupported,
+    /// A system notice: not a user message.
+    System,
+}
+
+impl InboundKind {
+    /// Whether this is a message the contact wrote (starts chats, counts as prior contact).
+    pub fn is_user_message(self) -> bool {
+        !matches!(
+            self,
+            InboundKind::Reaction
+                | InboundKind::Call
+                | InboundKind::Unsupported
+                | InboundKind::System
+        )
+    }
+}
+
+/// `inbound`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inbound {
+    /// The provider's timestamp of the message.
+    pub at: Instant,
+    /// Receiving number.
+    pub number: String,
+    /// Sender (phone or opaque id); absent for group messages.
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// Group id for group messages (unofficial channel only).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Kind of message.
+    pub kind: InboundKind,
+    /// File size in bytes, for media.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+/// `send` and `check_send`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// When the send would happen (a scheduled send is judged at its time).
+    pub at: Instant,
+    /// Sending number.
+    pub number: String,
+    /// Recipient (phone or opaque id).
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// Recipient group (unofficial channel only).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// The message.
+    pub message: OutboundMessage,
+    /// Hosts retry: a repeated key returns the first decision and changes nothing.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Send even if it duplicates a recent message.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `initiate`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitiateRequest {
+    /// When.
+    pub at: Instant,
+    /// Sending number.
+    pub number: String,
+    /// Recipient.
+    pub contact: String,
+    /// The free-form message to deliver once the contact answers.
+    pub message: OutboundMessage,
+    /// Template to open with, instead of the number's default.
+    #[serde(default)]
+    pub template: Option<crate::message::TemplateMessage>,
+    /// Idempotency key, as for `send`.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `end_chat`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndChat {
+    /// When.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+    /// The contact or group.
+    pub contact: String,
+    /// Who ends it.
+    pub by: ChatEnder,
+    /// Ticket status to set (default `open`).
+    #[serde(default)]
+    pub status: Option<TicketStatus>,
+}
+
+/// `set_ticket_status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTicketStatus {
+    /// When.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+    /// The contact or group.
+    pub contact: String,
+    /// New status.
+    pub status: TicketStatus,
+}
+
+/// `opt_in` and `opt_out`: consent is held per business and contact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// When.
+    pub at: Instant,
+    /// Business, or give `number` and the business is that number's.
+    #[serde(default)]
+    pub business: Option<String>,
+    /// A number of the business.
+    #[serde(default)]
+    pub number: Option<String>,
+    /// The contact.
+    pub contact: String,
+}
+
+/// Marketing preference values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreferenceValue {
+    /// Stop marketing messages.
+    Stop,
+    /// Resume them.
+    Resume,
+}
+
+/// `user_preference`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPreference {
+    /// When.
+    pub at: Instant,
+    /// The number that received it.
+    pub number: String,
+    /// The contact.
+    pub contact: String,
+    /// Stop or resume.
+    pub value: PreferenceValue,
+}
+
+/// `send_failed`: a provider error on an earlier send.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendFailed {
+    /// The provider's timestamp of the failure.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+    /// The contact.
+    pub contact: String,
+    /// Provider error code (Meta: 131047 = outside the window).
+    pub code: u32,
+}
+
+/// `template_status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateStatusUpdate {
+    /// When.
+    pub at: Instant,
+    /// Owning business.
+    pub business: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+    /// New status.
+    pub status: TemplateStatus,
+}
+
+/// `tick`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tick {
+    /// Now.
+    pub at: Instant,
+}
+
+/// `query_conversation`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationRef {
+    /// The instant to evaluate the window at.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+    /// The contact or group.
+    pub contact: String,
+}

@@ -1,0 +1,64 @@
+//! # convstate
+//!
+//! A pure, clock-free state machine for the rules of WhatsApp Business conversations:
+//! the 24-hour customer service window, live chats that become tickets, send decisions
+//! (free-form vs template, consent, content limits, duplicates), the pending outbox of
+//! `initiate`, timers and snapshots.
+//!
+//! The engine does no I/O and never reads a clock: every input carries its instant, outputs
+//! are polled (see [`Engine`] for the theory of operation). The rules are data: a [`Policy`]
+//! preset (`classic`, `cloud-2025`, `cloud-2026-10`) with every field overridable.
+//!
+//! ```
+//! use convstate::{Engine, Event};
+//!
+//! let mut engine = Engine::with_preset("cloud-2025").unwrap();
+//! for line in [
+//!     r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+//!     r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+//! ] {
+//!     engine.handle_json(line);
+//! }
+//! let out = engine.handle_json(
+//!     r#"{"type":"check_send","at":"2026-11-03T09:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"}}"#,
+//! );
+//! assert!(out[0].contains(r#""reason":"window_closed""#), "24h later the window is closed");
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod address;
+pub mod chat;
+pub mod decision;
+pub mod effect;
+mod engine;
+mod error;
+pub mod event;
+mod hash;
+pub mod message;
+mod nanp;
+pub mod number;
+mod outbox;
+pub mod policy;
+mod send;
+pub mod snapshot;
+pub mod template;
+pub mod time;
+mod timers;
+mod window;
+pub mod wire;
+
+pub use chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
+pub use decision::{
+    Billing, ChargeCategory, Decision, DenyReason, FreeReason, Initiation, Initiator, NextAction,
+    Verdict,
+};
+pub use effect::Effect;
+pub use engine::{ConversationView, Engine, NumberView, Output, TemplateView};
+pub use error::{Error, ErrorKind};
+pub use event::Event;
+pub use message::OutboundMessage;
+pub use number::{Channel, NumberCounters};
+pub use policy::Policy;
+pub use template::{Quality, TemplateCategory, TemplateStatus};
+pub use time::{Duration, Instant};

@@ -1,0 +1,269 @@
+//! What a business sends, and the content limits it must respect (RULES.md §8).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decision::DenyReason;
+use crate::hash::content_hash;
+use crate::policy::Policy;
+
+/// Kinds of media a message can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// A picture.
+    Image,
+    /// A video clip.
+    Video,
+    /// A voice note or audio file.
+    Audio,
+    /// Any document (pdf, office files, text).
+    Document,
+    /// A sticker.
+    Sticker,
+}
+
+impl fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
+            MediaKind::Document => "document",
+            MediaKind::Sticker => "sticker",
+        })
+    }
+}
+
+/// A media attachment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// File size in bytes.
+    pub size: u64,
+    /// Optional caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// Whether a sticker is animated (own size limit).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub animated: bool,
+    /// The host's reference to the file (URL or media id); compared for duplicates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_ref: Option<String>,
+}
+
+/// Parameters of a template send: positional (`["A-17"]`) or named (`{"name": "Ann"}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TemplateParams {
+    /// `{{1}}..{{n}}` in order.
+    Positional(Vec<String>),
+    /// `{{name}}` by name.
+    Named(std::collections::BTreeMap<String, String>),
+}
+
+impl Default for TemplateParams {
+    fn default() -> Self {
+        TemplateParams::Positional(Vec::new())
+    }
+}
+
+impl TemplateParams {
+    /// How many parameters are given.
+    pub fn len(&self) -> usize {
+        match self {
+            TemplateParams::Positional(v) => v.len(),
+            TemplateParams::Named(m) => m.len(),
+        }
+    }
+    /// Whether no parameter is given.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A template send: which template, with which parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateMessage {
+    /// Template name.
+    pub name: String,
+    /// Template language code.
+    pub language: String,
+    /// Parameters for the body's variables.
+    #[serde(default, skip_serializing_if = "TemplateParams::is_empty")]
+    pub params: TemplateParams,
+}
+
+/// One outbound message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OutboundMessage {
+    /// Free-form text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image.
+    Image(Media),
+    /// A video.
+    Video(Media),
+    /// An audio file.
+    Audio(Media),
+    /// A document.
+    Document(Media),
+    /// A sticker.
+    Sticker(Media),
+    /// Free-form interactive message with reply buttons.
+    Interactive {
+        /// Body text.
+        body: String,
+        /// Reply button titles.
+        buttons: Vec<String>,
+    },
+    /// A location pin.
+    Location {
+        /// Latitude.
+        latitude: f64,
+        /// Longitude.
+        longitude: f64,
+    },
+    /// An approved template.
+    Template(TemplateMessage),
+}
+
+impl OutboundMessage {
+    /// Whether this is a template (the only kind allowed outside the window).
+    pub fn is_template(&self) -> bool {
+        matches!(self, OutboundMessage::Template(_))
+    }
+
+    /// The template part, if any.
+    pub fn template(&self) -> Option<&TemplateMessage> {
+        match self {
+            OutboundMessage::Template(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn media(&self) -> Option<(MediaKind, &Media)> {
+        match self {
+            OutboundMessage::Image(m) => Some((MediaKind::Image, m)),
+            OutboundMessage::Video(m) => Some((MediaKind::Video, m)),
+            OutboundMessage::Audio(m) => Some((MediaKind::Audio, m)),
+            OutboundMessage::Document(m) => Some((MediaKind::Document, m)),
+            OutboundMessage::Sticker(m) => Some((MediaKind::Sticker, m)),
+            _ => None,
+        }
+    }
+
+    /// A stable hash of the content, for duplicate detection (§10).
+    pub fn content_hash(&self) -> u64 {
+        match self {
+            OutboundMessage::Text { text } => content_hash(&[b"text", text.as_bytes()]),
+            OutboundMessage::Interactive { body, buttons } => {
+                let mut parts: Vec<&[u8]> = vec![b"interactive", body.as_bytes()];
+                parts.extend(buttons.iter().map(|b| b.as_bytes()));
+                content_hash(&parts)
+            }
+            OutboundMessage::Location {
+                latitude,
+                longitude,
+            } => content_hash(&[
+                b"location",
+                &latitude.to_bits().to_le_bytes(),
+                &longitude.to_bits().to_le_bytes(),
+            ]),
+            OutboundMessage::Template(t) => {
+                let mut parts: Vec<&[u8]> =
+                    vec![b"template", t.name.as_bytes(), t.language.as_bytes()];
+                match &t.params {
+                    TemplateParams::Positional(v) => parts.extend(v.iter().map(|p| p.as_bytes())),
+                    TemplateParams::Named(m) => {
+                        for (k, v) in m {
+                            parts.push(k.as_bytes());
+                            parts.push(v.as_bytes());
+                        }
+                    }
+                }
+                content_hash(&parts)
+            }
+            other => {
+                let (kind, media) = other.media().expect("remaining variants are media");
+                content_hash(&[
+                    kind.to_string().as_bytes(),
+                    &media.size.to_le_bytes(),
+                    media.caption.as_deref().unwrap_or("").as_bytes(),
+                    media.media_ref.as_deref().unwrap_or("").as_bytes(),
+                ])
+            }
+        }
+    }
+
+    /// Checks the free-form content limits of §8 (templates are checked against their
+    /// registration instead). `provider` is the sending number's provider name.
+    pub fn check_content(&self, policy: &Policy, provider: &str) -> Result<(), DenyReason> {
+        let limits = &policy.content;
+        match self {
+            OutboundMessage::Text { text } => check_chars("text", text, limits.text_max_chars),
+            OutboundMessage::Interactive { body, buttons } => {
+                check_chars("interactive body", body, limits.caption_max_chars)?;
+                let count = buttons.len() as u64;
+                if count > u64::from(limits.interactive_buttons_max) {
+                    return Err(DenyReason::TooManyButtons {
+                        limit: limits.interactive_buttons_max,
+                        actual: count,
+                    });
+                }
+                buttons.iter().try_for_each(|b| {
+                    check_chars("button title", b, limits.interactive_button_title_max_chars)
+                })
+            }
+            OutboundMessage::Location { .. } | OutboundMessage::Template(_) => Ok(()),
+            other => {
+                let (kind, media) = other.media().expect("remaining variants are media");
+                if let Some(caption) = &media.caption {
+                    check_chars("caption", caption, limits.caption_max_chars)?;
+                }
+                let mut limit = limits.outbound_file_max_bytes;
+                if let Some(&l) = limits.outbound_file_max_bytes_by_provider.get(provider) {
+                    limit = limit.min(l);
+                }
+                if let Some(&l) = limits.outbound_file_max_bytes_by_media.get(&kind) {
+                    limit = limit.min(l);
+                }
+                if kind == MediaKind::Sticker && media.animated {
+                    if let Some(l) = limits.animated_sticker_max_bytes {
+                        limit = l;
+                    }
+                }
+                if media.size > limit {
+                    return Err(DenyReason::FileTooLarge {
+                        media: kind,
+                        limit_bytes: limit,
+                        actual_bytes: media.size,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn check_chars(item: &'static str, text: &str, limit: u32) -> Result<(), DenyReason> {
+    // Count characters only when the byte length could exceed the limit: most texts are
+    // short, and a char is at most 4 bytes.
+    if text.len() <= limit as usize {
+        return Ok(());
+    }
+    let actual = text.chars().count() as u64;
+    if actual > u64::from(limit) {
+        return Err(DenyReason::TooLong {
+            item: item.into(),
+            limit_chars: limit,
+            actual_chars: actual,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Businesses and their numbers (RULES.md §1).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Duration;
+
+/// How a number is connected, which decides the rules that apply to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// WhatsApp Business API through any provider: service window, templates, limits.
+    Official,
+    /// A regular WhatsApp account behind a web bridge: no window, groups allowed.
+    Unofficial,
+    /// Telegram, Viber and the like: no window.
+    Messenger,
+    /// Email: asynchronous, every conversation is a ticket.
+    Email,
+}
+
+impl Channel {
+    /// Whether the customer service window applies.
+    pub fn has_service_window(self) -> bool {
+        self == Channel::Official
+    }
+    /// Whether the number may take part in group chats.
+    pub fn allows_groups(self) -> bool {
+        self == Channel::Unofficial
+    }
+    /// Whether the business may write first to a contact who never wrote.
+    pub fn may_write_first(self) -> bool {
+        matches!(self, Channel::Official | Channel::Email)
+    }
+    /// Whether conversations are live chats (otherwise straight tickets).
+    pub fn has_chats(self) -> bool {
+        self != Channel::Email
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Channel::Official => "official",
+            Channel::Unofficial => "unofficial",
+            Channel::Messenger => "messenger",
+            Channel::Email => "email",
+        })
+    }
+}
+
+/// A registered number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NumberState {
+    /// Its address.
+    pub address: crate::address::AddressKey,
+    /// The business it belongs to (index).
+    pub business: u32,
+    /// Channel kind.
+    pub channel: Channel,
+    /// Provider name (`meta`, `twilio`, `360dialog`...), lowercase.
+    pub provider: String,
+    /// Per-number idle timeout for chats, overriding the policy's.
+    pub idle_timeout: Option<Duration>,
+    /// The template `initiate` sends, as (name, language).
+    pub default_template: Option<(String, String)>,
+    /// Activity counters.
+    pub counters: NumberCounters,
+}
+
+/// Activity counters of one number.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberCounters {
+    /// Inbound messages and calls.
+    pub inbound: u64,
+    /// Sends allowed.
+    pub sends_allowed: u64,
+    /// Sends denied.
+    pub sends_denied: u64,
+    /// Templates sent.
+    pub templates_sent: u64,
+    /// Chats started.
+    pub chats_started: u64,
+    /// Chats ended by an agent.
+    pub chats_ended_by_agent: u64,
+    /// Chats ended by inactivity.
+    pub chats_ended_by_idle: u64,
+    /// Chats ended by an automation rule.
+    pub chats_ended_by_rule: u64,
+    /// Chats ended by inactivity without any agent reply.
+    pub chats_missed: u64,
+    /// Tickets opened.
+    pub tickets_opened: u64,
+    /// Sum of times to first agent response, in ms.
+    pub first_response_total_ms: u64,
+    /// Chats that had an agent response.
+    pub first_responses: u64,
+}

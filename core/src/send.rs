@@ -1,0 +1,415 @@
+//! Send decisions (RULES.md §1, §2, §4, §8–§10): `check_send` (pure), `send` (decide and
+//! record atomically) and `initiate`.
+//!
+//! The checks run in a fixed order and the first that fails names the reason:
+//!
+//! | # | check                                  | denial                          |
+//! |---|----------------------------------------|---------------------------------|
+//! | 1 | group on a channel without groups      | `group_not_allowed`             |
+//! | 2 | content limits (§8)                    | `too_long`, `file_too_large`, `too_many_buttons` |
+//! | 3 | template parameters and status (§5)    | `template_params`, `template_not_sendable` |
+//! | 4 | window (official) / prior contact       | `window_closed`, `within_safety_margin`, `no_prior_contact` |
+//! | 5 | consent (§9)                           | `no_opt_in`, `marketing_stopped`, `marketing_to_us_number` |
+//! | 6 | duplicate content (§10)                | `duplicate`                     |
+
+use crate::address::AddressKey;
+use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
+use crate::engine::{ConsentRecord, Engine};
+use crate::event::{InitiateRequest, SendRequest};
+use crate::message::{OutboundMessage, TemplateMessage};
+use crate::nanp::is_us_number;
+use crate::number::Channel;
+use crate::template::TemplateCategory;
+use crate::time::Instant;
+use crate::Error;
+
+/// A send resolved against the registry: which number, which recipient.
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    number: u32,
+    /// `None`: an opaque id the engine has never seen (so no state exists for it).
+    recipient: Option<AddressKey>,
+    is_group: bool,
+}
+
+impl Engine {
+    /// Decides a send without recording anything. A send at a later instant (a scheduled
+    /// send) is judged by the state at that instant.
+    pub fn check_send(&self, req: &SendRequest) -> Result<Decision, Error> {
+        let target =
+            self.lookup_target(&req.number, req.contact.as_deref(), req.group.as_deref())?;
+        if let Some(decision) = self.remembered(req.idempotency_key.as_deref()) {
+            return Ok(decision);
+        }
+        let now = req.at.max(self.clock);
+        self.decide(target, &req.message, req.force, now)
+    }
+
+    /// Decides a send and, when allowed, records it atomically: duplicate record, agent
+    /// reply in the live chat, counters. A repeated idempotency key returns the first
+    /// decision and changes nothing.
+    pub fn send(&mut self, req: &SendRequest) -> Result<Decision, Error> {
+        let target =
+            self.lookup_target(&req.number, req.contact.as_deref(), req.group.as_deref())?;
+        if let Some(decision) = self.remembered(req.idempotency_key.as_deref()) {
+            return Ok(decision);
+        }
+        // Validate the template reference before anything changes.
+        self.check_template_ref(target.number, &req.message)?;
+        let recipient = self.recipient(req.contact.as_deref(), req.group.as_deref())?;
+        let target = Target {
+            recipient: Some(recipient),
+            ..target
+        };
+        self.handle_timeout(req.at);
+        let now = self.clock;
+        let decision = self.decide(target, &req.message, req.force, now)?;
+        self.record(target, &req.message, &decision, now)?;
+        self.remember(req.idempotency_key.as_deref(), &decision, now);
+        Ok(decision)
+    }
+
+    /// Starts a conversation (§4). Official channel with the window closed: sends the
+    /// number's default template (or the one given) and holds `message` in the pending
+    /// outbox until the contact answers. Otherwise the message is decided as a plain send.
+    pub fn initiate(&mut self, req: &InitiateRequest) -> Result<Decision, Error> {
+        let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
+        if let Some(decision) = self.remembered(req.idempotency_key.as_deref()) {
+            return Ok(decision);
+        }
+        let number = &self.numbers[target.number as usize];
+        let opener: Option<TemplateMessage> = req.template.clone().or_else(|| {
+            number
+                .default_template
+                .as_ref()
+                .map(|(name, language)| TemplateMessage {
+                    name: name.clone(),
+                    language: language.clone(),
+                    params: Default::default(),
+                })
+        });
+        if let Some(t) = &opener {
+            self.template_idx(number.business, &t.name, &t.language)?;
+        }
+        self.check_template_ref(target.number, &req.message)?;
+        let recipient = self.recipient(Some(&req.contact), None)?;
+        let target = Target {
+            recipient: Some(recipient),
+            ..target
+        };
+        self.handle_timeout(req.at);
+        let now = self.clock;
+        let channel = self.numbers[target.number as usize].channel;
+        let provider = &self.numbers[target.number as usize].provider;
+        let direct = channel != Channel::Official
+            || req.message.is_template()
+            || self.reply_window_open(target, now);
+        let decision = if direct {
+            let mut decision = self.decide(target, &req.message, false, now)?;
+            self.record(target, &req.message, &decision, now)?;
+            if decision.is_allowed() {
+                decision.initiation = Some(Initiation {
+                    template: None,
+                    language: None,
+                    held: 0,
+                });
+            }
+            decision
+        } else if let Err(reason) = req.message.check_content(&self.policy, provider) {
+            self.count_denial(target.number);
+            Decision::denied(reason, Initiator::Business)
+        } else {
+            match opener {
+                None => {
+                    self.count_denial(target.number);
+                    Decision::denied(DenyReason::NoDefaultTemplate, Initiator::Business)
+                }
+                Some(template) => {
+                    let opener = OutboundMessage::Template(template);
+                    let mut decision = self.decide(target, &opener, false, now)?;
+                    self.record(target, &opener, &decision, now)?;
+                    if decision.is_allowed() {
+                        let conv = self.conversation_or_create(target.number, recipient)?;
+                        let held = self.hold(conv, req.message.clone(), now);
+                        let t = opener.template().expect("opener is a template");
+                        decision.initiation = Some(Initiation {
+                            template: Some(t.name.clone()),
+                            language: Some(t.language.clone()),
+                            held,
+                        });
+                    }
+                    decision
+                }
+            }
+        };
+        self.remember(req.idempotency_key.as_deref(), &decision, now);
+        Ok(decision)
+    }
+
+    fn lookup_target(
+        &self,
+        number: &str,
+        contact: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<Target, Error> {
+        let number = self.number_idx(number)?;
+        let (recipient, is_group) = match (contact, group) {
+            (Some(c), None) => (self.interner.find_address(c)?, false),
+            (None, Some(g)) => (self.interner.find_group(g)?, true),
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidEvent {
+                    problem: "give either \"contact\" or \"group\", not both".into(),
+                })
+            }
+            (None, None) => {
+                return Err(Error::InvalidEvent {
+                    problem: "missing field \"contact\" (or \"group\")".into(),
+                })
+            }
+        };
+        Ok(Target {
+            number,
+            recipient,
+            is_group,
+        })
+    }
+
+    fn check_template_ref(&self, number: u32, message: &OutboundMessage) -> Result<(), Error> {
+        if let Some(t) = message.template() {
+            self.template_idx(self.numbers[number as usize].business, &t.name, &t.language)?;
+        }
+        Ok(())
+    }
+
+    fn remembered(&self, key: Option<&str>) -> Option<Decision> {
+        let (first_at, decision) = self.idempotency.get(key?)?;
+        (self.clock < first_at.plus(self.policy.dedup.idempotency_key_ttl))
+            .then(|| decision.clone())
+    }
+
+    fn remember(&mut self, key: Option<&str>, decision: &Decision, now: Instant) {
+        let ttl = self.policy.dedup.idempotency_key_ttl;
+        while let Some((at, _)) = self.idempotency_expiry.front() {
+            if at.plus(ttl) > now {
+                break;
+            }
+            let (_, old) = self.idempotency_expiry.pop_front().expect("front exists");
+            if self
+                .idempotency
+                .get(&old)
+                .is_some_and(|(t, _)| t.plus(ttl) <= now)
+            {
+                self.idempotency.remove(&old);
+            }
+        }
+        if let Some(key) = key {
+            self.idempotency
+                .insert(key.to_owned(), (now, decision.clone()));
+            self.idempotency_expiry.push_back((now, key.to_owned()));
+        }
+    }
+
+    /// Whether a reply (free-form) may go out now: the window is open and not inside the
+    /// safety margin. Off the official channel there is no window.
+    fn reply_window_open(&self, target: Target, now: Instant) -> bool {
+        let window = target
+            .recipient
+            .and_then(|k| self.conversation_idx(target.number, k))
+            .map(|c| self.conversations[c as usize].window.get())
+            .unwrap_or_default();
+        let policy = &self.policy.window;
+        window
+            .ends_at(policy)
+            .is_some_and(|end| now < end.minus(policy.safety_margin))
+    }
+
+    /// The decision for `message` at `now`. Errors only for unknown templates.
+    fn decide(
+        &self,
+        target: Target,
+        message: &OutboundMessage,
+        force: bool,
+        now: Instant,
+    ) -> Result<Decision, Error> {
+        let number = &self.numbers[target.number as usize];
+        let channel = number.channel;
+        let conv = target
+            .recipient
+            .and_then(|k| self.conversation_idx(target.number, k))
+            .map(|c| (c, &self.conversations[c as usize]));
+        let reply_ok = !channel.has_service_window() || self.reply_window_open(target, now);
+        let initiator = if reply_ok {
+            Initiator::Customer
+        } else {
+            Initiator::Business
+        };
+        let deny = |reason| Ok(Decision::denied(reason, initiator));
+
+        if target.is_group && !channel.allows_groups() {
+            return deny(DenyReason::GroupNotAllowed { channel });
+        }
+        if let Err(reason) = message.check_content(&self.policy, &number.provider) {
+            return deny(reason);
+        }
+        let mut category = None;
+        if let Some(tm) = message.template() {
+            let template = &self.templates
+                [self.template_idx(number.business, &tm.name, &tm.language)? as usize];
+            if let Err(problem) = template.variables.check_params(&tm.params) {
+                return deny(DenyReason::TemplateParams { problem });
+            }
+            if !template.status.is_sendable() {
+                return deny(DenyReason::TemplateNotSendable {
+                    name: tm.name.clone(),
+                    language: tm.language.clone(),
+                    status: template.status,
+                    until: None,
+                });
+            }
+            category = Some(template.spec.category);
+        }
+        match channel {
+            Channel::Official if !message.is_template() && !reply_ok => {
+                let end = conv.and_then(|(_, c)| c.window.get().ends_at(&self.policy.window));
+                return deny(match end {
+                    Some(end) if now < end => DenyReason::WithinSafetyMargin {
+                        window_ends_at: end,
+                        margin: self.policy.window.safety_margin,
+                    },
+                    _ => DenyReason::WindowClosed {
+                        window_closed_at: end,
+                    },
+                });
+            }
+            Channel::Unofficial | Channel::Messenger
+                if !conv.is_some_and(|(_, c)| c.has_written) =>
+            {
+                return deny(DenyReason::NoPriorContact { channel });
+            }
+            _ => {}
+        }
+        let consent = target
+            .recipient
+            .and_then(|k| self.consents.get(&(number.business, k)))
+            .copied()
+            .unwrap_or_default();
+        if let Some(reason) =
+            self.consent_denial(category, initiator, target.recipient, consent, now)
+        {
+            return deny(reason);
+        }
+        if !force {
+            if let Some((c, _)) = conv {
+                if let Some(&previous_at) = self.sent_content.get(&(c, message.content_hash())) {
+                    let period = self.policy.dedup.content_period;
+                    if now < previous_at.plus(period) {
+                        return deny(DenyReason::Duplicate {
+                            previous_at,
+                            period,
+                        });
+                    }
+                }
+            }
+        }
+        let billing = match (channel, category) {
+            (Channel::Official, Some(category)) => Billing::Charged {
+                category: category.into(),
+            },
+            (Channel::Official, None) => Billing::Free {
+                why: FreeReason::ServiceWindow,
+            },
+            _ => Billing::Free {
+                why: FreeReason::ChannelNotBilled,
+            },
+        };
+        Ok(Decision {
+            verdict: Verdict::Allowed,
+            initiated_by: initiator,
+            billing: Some(billing),
+            consumed_limit_slot: false,
+            next_action: None,
+            initiation: None,
+        })
+    }
+
+    /// §9: opt-in for business-initiated templates; marketing stop and the US rule for any
+    /// marketing template.
+    fn consent_denial(
+        &self,
+        category: Option<TemplateCategory>,
+        initiator: Initiator,
+        recipient: Option<AddressKey>,
+        consent: ConsentRecord,
+        now: Instant,
+    ) -> Option<DenyReason> {
+        let category = category?;
+        if initiator == Initiator::Business
+            && self.policy.consent.require_opt_in
+            && consent.opted_in_at.is_none()
+        {
+            return Some(DenyReason::NoOptIn);
+        }
+        if category != TemplateCategory::Marketing {
+            return None;
+        }
+        if let Some(since) = consent.marketing_stopped_at {
+            return Some(DenyReason::MarketingStopped { since });
+        }
+        let us = recipient
+            .and_then(|k| k.phone_digits())
+            .is_some_and(is_us_number);
+        match self.policy.consent.us_marketing_blocked_from {
+            Some(since) if us && now >= since => Some(DenyReason::MarketingToUsNumber { since }),
+            _ => None,
+        }
+    }
+
+    fn count_denial(&mut self, number: u32) {
+        self.numbers[number as usize].counters.sends_denied += 1;
+    }
+
+    /// Records a decided send: counters always; for allowed sends the duplicate record,
+    /// the agent's reply in a live chat, and the template count.
+    fn record(
+        &mut self,
+        target: Target,
+        message: &OutboundMessage,
+        decision: &Decision,
+        now: Instant,
+    ) -> Result<(), Error> {
+        if !decision.is_allowed() {
+            self.count_denial(target.number);
+            return Ok(());
+        }
+        let recipient = target.recipient.expect("send paths intern the recipient");
+        let conv = self.conversation_or_create(target.number, recipient)?;
+        let counters = &mut self.numbers[target.number as usize].counters;
+        counters.sends_allowed += 1;
+        counters.templates_sent += u64::from(message.is_template());
+        self.chat_agent_reply(conv, now);
+        self.record_content(conv, message.content_hash(), now);
+        Ok(())
+    }
+
+    fn record_content(&mut self, conv: u32, hash: u64, now: Instant) {
+        let period = self.policy.dedup.content_period;
+        // Prune records older than the period: amortised O(1) per send, and memory bounded
+        // by the sends of the last period.
+        while let Some(&(expires_at, c, h)) = self.sent_content_expiry.front() {
+            if expires_at > now {
+                break;
+            }
+            self.sent_content_expiry.pop_front();
+            if self
+                .sent_content
+                .get(&(c, h))
+                .is_some_and(|t| t.plus(period) <= now)
+            {
+                self.sent_content.remove(&(c, h));
+            }
+        }
+        self.sent_content.insert((conv, hash), now);
+        self.sent_content_expiry
+            .push_back((now.plus(period), conv, hash));
+    }
+}

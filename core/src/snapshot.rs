@@ -1,0 +1,303 @@
+//! Snapshots: the whole engine as versioned JSON, restored exactly.
+//!
+//! Everything is written in a deterministic order (vectors in index order, maps sorted), so
+//! `restore(snapshot(e)).snapshot() == snapshot(e)` byte for byte, and a restored engine
+//! gives the same outputs as the original for any further input. Lookup maps are not stored:
+//! they are rebuilt, and every index is checked, so a corrupt snapshot is an error rather
+//! than a panic later.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{AddressKey, Interner};
+use crate::chat::LiveChat;
+use crate::decision::Decision;
+use crate::effect::Effect;
+use crate::engine::{Business, ConsentRecord, Conversation, Engine, HeldMessage, Template};
+use crate::number::NumberState;
+use crate::policy::Policy;
+use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
+use crate::time::Instant;
+use crate::timers::{TimerKey, Timers};
+use crate::Error;
+
+/// The `format` field of every snapshot.
+pub const SNAPSHOT_FORMAT: &str = "convstate-snapshot";
+/// The snapshot format version this build writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotV1 {
+    format: String,
+    version: u32,
+    policy: Policy,
+    clock: Instant,
+    interned: Vec<String>,
+    businesses: Vec<Business>,
+    numbers: Vec<NumberState>,
+    templates: Vec<StoredTemplate>,
+    conversations: Vec<Conversation>,
+    live_chats: Vec<(u32, LiveChat)>,
+    outbox: Vec<(u32, Vec<HeldMessage>)>,
+    consents: Vec<(u32, AddressKey, ConsentRecord)>,
+    sent_content: Vec<(Instant, u32, u64)>,
+    idempotency: Vec<(String, Instant, Decision)>,
+    idempotency_order: Vec<(Instant, String)>,
+    timers: Vec<(TimerKey, Instant)>,
+    effects: Vec<Effect>,
+    next_ticket: u64,
+}
+
+/// A template without its derived variables (re-parsed from the body on restore).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredTemplate {
+    business: u32,
+    spec: TemplateSpec,
+    status: TemplateStatus,
+    quality: Quality,
+}
+
+fn corrupt(problem: impl Into<String>) -> Error {
+    Error::CorruptSnapshot {
+        problem: problem.into(),
+    }
+}
+
+fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, V)> {
+    let mut v: Vec<(K, V)> = map.iter().map(|(k, v)| (*k, v.clone())).collect();
+    v.sort_unstable_by_key(|(k, _)| *k);
+    v
+}
+
+impl Engine {
+    /// The whole state as JSON bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut idempotency: Vec<(String, Instant, Decision)> = self
+            .idempotency
+            .iter()
+            .map(|(k, (t, d))| (k.clone(), *t, d.clone()))
+            .collect();
+        idempotency.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let snapshot = SnapshotV1 {
+            format: SNAPSHOT_FORMAT.into(),
+            version: SNAPSHOT_VERSION,
+            policy: self.policy.clone(),
+            clock: self.clock,
+            interned: self
+                .interner
+                .strings()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            businesses: self.businesses.clone(),
+            numbers: self.numbers.clone(),
+            templates: self
+                .templates
+                .iter()
+                .map(|t| StoredTemplate {
+                    business: t.business,
+                    spec: t.spec.clone(),
+                    status: t.status,
+                    quality: t.quality,
+                })
+                .collect(),
+            conversations: self.conversations.clone(),
+            live_chats: sorted(&self.live_chats),
+            outbox: sorted(&self.outbox),
+            consents: sorted(&self.consents)
+                .into_iter()
+                .map(|((b, c), r)| (b, c, r))
+                .collect(),
+            sent_content: self.sent_content_expiry.iter().copied().collect(),
+            idempotency,
+            idempotency_order: self.idempotency_expiry.iter().cloned().collect(),
+            timers: self.timers.armed_sorted(),
+            effects: self.effects.iter().cloned().collect(),
+            next_ticket: self.next_ticket,
+        };
+        serde_json::to_vec(&snapshot).expect("snapshot types serialise infallibly")
+    }
+
+    /// Rebuilds an engine from [`Engine::snapshot`] bytes. Unknown versions and corrupt or
+    /// inconsistent input are errors.
+    pub fn restore(bytes: &[u8]) -> Result<Engine, Error> {
+        let header: Header = serde_json::from_slice(bytes)
+            .map_err(|e| corrupt(format!("not a convstate snapshot: {e}")))?;
+        if header.format != SNAPSHOT_FORMAT {
+            return Err(corrupt(format!(
+                "format is {:?}, expected {SNAPSHOT_FORMAT:?}",
+                header.format
+            )));
+        }
+        if header.version != SNAPSHOT_VERSION {
+            return Err(Error::UnsupportedSnapshotVersion {
+                found: header.version,
+                supported: SNAPSHOT_VERSION,
+            });
+        }
+        let s: SnapshotV1 = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        Engine::from_snapshot(s)
+    }
+
+    fn from_snapshot(s: SnapshotV1) -> Result<Engine, Error> {
+        let mut engine = Engine::new(s.policy);
+        engine.clock = s.clock;
+        engine.interner = Interner::from_strings(s.interned)?;
+        let known = |key: AddressKey, what: &str| {
+            if engine.interner.knows(key) {
+                Ok(())
+            } else {
+                Err(corrupt(format!("{what} refers to an unknown interned id")))
+            }
+        };
+
+        for (i, b) in s.businesses.iter().enumerate() {
+            if engine
+                .business_index
+                .insert(b.name.clone(), i as u32)
+                .is_some()
+            {
+                return Err(corrupt(format!("business {:?} appears twice", b.name)));
+            }
+        }
+        let business_count = s.businesses.len() as u32;
+        engine.businesses = s.businesses;
+
+        for (i, n) in s.numbers.iter().enumerate() {
+            known(n.address, "a number")?;
+            if n.business >= business_count {
+                return Err(corrupt(format!(
+                    "number {i} names business {} of {business_count}",
+                    n.business
+                )));
+            }
+            if engine.number_index.insert(n.address, i as u32).is_some() {
+                return Err(corrupt(format!("number {i} appears twice")));
+            }
+        }
+        let number_count = s.numbers.len() as u32;
+        engine.numbers = s.numbers;
+
+        for (i, t) in s.templates.into_iter().enumerate() {
+            if t.business >= business_count {
+                return Err(corrupt(format!(
+                    "template {i} names business {} of {business_count}",
+                    t.business
+                )));
+            }
+            let variables = parse_variables(&t.spec.body).map_err(|p| {
+                corrupt(format!(
+                    "template {:?} has an invalid body: {p}",
+                    t.spec.name
+                ))
+            })?;
+            let key = (t.business, t.spec.name.clone(), t.spec.language.clone());
+            if engine.template_index.insert(key, i as u32).is_some() {
+                return Err(corrupt(format!("template {:?} appears twice", t.spec.name)));
+            }
+            engine.templates.push(Template {
+                business: t.business,
+                spec: t.spec,
+                variables,
+                status: t.status,
+                quality: t.quality,
+            });
+        }
+
+        let mut max_ticket = 0;
+        for (i, c) in s.conversations.iter().enumerate() {
+            known(c.contact, "a conversation")?;
+            if c.number >= number_count {
+                return Err(corrupt(format!(
+                    "conversation {i} names number {} of {number_count}",
+                    c.number
+                )));
+            }
+            if engine
+                .conversation_index
+                .insert((c.number, c.contact), i as u32)
+                .is_some()
+            {
+                return Err(corrupt(format!("conversation {i} appears twice")));
+            }
+            max_ticket = max_ticket.max(c.ticket.map_or(0, |t| t.id));
+        }
+        let conv_count = s.conversations.len() as u32;
+        if s.next_ticket <= max_ticket {
+            return Err(corrupt(format!(
+                "next ticket id {} is not above the largest ticket {max_ticket}",
+                s.next_ticket
+            )));
+        }
+        let conv_ok = |c: u32, what: &str| {
+            if c < conv_count {
+                Ok(())
+            } else {
+                Err(corrupt(format!(
+                    "{what} names conversation {c} of {conv_count}"
+                )))
+            }
+        };
+        for (c, chat) in s.live_chats {
+            conv_ok(c, "a live chat")?;
+            if s.conversations[c as usize].ticket.is_none() {
+                return Err(corrupt(format!(
+                    "live chat of conversation {c} has no ticket"
+                )));
+            }
+            engine.live_chats.insert(c, chat);
+        }
+        for (c, held) in s.outbox {
+            conv_ok(c, "the outbox")?;
+            if held.is_empty() {
+                return Err(corrupt(format!("empty outbox entry for conversation {c}")));
+            }
+            engine.outbox.insert(c, held);
+        }
+        for (b, contact, record) in s.consents {
+            if b >= business_count {
+                return Err(corrupt(format!(
+                    "consent names business {b} of {business_count}"
+                )));
+            }
+            known(contact, "a consent record")?;
+            engine.consents.insert((b, contact), record);
+        }
+        let period = engine.policy.dedup.content_period;
+        for (expires_at, c, hash) in s.sent_content {
+            conv_ok(c, "a sent-content record")?;
+            engine
+                .sent_content
+                .insert((c, hash), expires_at.minus(period));
+            engine.sent_content_expiry.push_back((expires_at, c, hash));
+        }
+        engine.idempotency = s
+            .idempotency
+            .into_iter()
+            .map(|(k, t, d)| (k, (t, d)))
+            .collect::<HashMap<_, _>>();
+        engine.idempotency_expiry = s.idempotency_order.into_iter().collect::<VecDeque<_>>();
+        for (key, _) in &s.timers {
+            let c = match *key {
+                TimerKey::ChatIdle(c) | TimerKey::WindowReminder(c) | TimerKey::OutboxExpiry(c) => {
+                    c
+                }
+            };
+            conv_ok(c, "a timer")?;
+        }
+        engine.timers = Timers::from_armed(s.timers);
+        engine.conversations = s.conversations;
+        engine.effects = s.effects.into();
+        engine.next_ticket = s.next_ticket;
+        Ok(engine)
+    }
+}

@@ -1,0 +1,641 @@
+//! Message templates: their registration, validation and statuses (RULES.md §5).
+//!
+//! A template is keyed by (business, name, language). Its body's variables are parsed once at
+//! registration, so that a send only compares parameter counts or names.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::TemplateParams;
+use crate::policy::{ButtonRule, Policy};
+
+/// What a template is for; decides its price and whether consent rules for marketing apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateCategory {
+    /// Promotions, offers, announcements.
+    Marketing,
+    /// Order updates, account alerts.
+    Utility,
+    /// One-time passwords.
+    Authentication,
+}
+
+/// Review and quality status of a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateStatus {
+    /// In review.
+    Pending,
+    /// Sendable.
+    Approved,
+    /// Refused in review.
+    Rejected,
+    /// Low quality, still sendable until its deadline.
+    Flagged,
+    /// Temporarily not sendable.
+    Paused,
+    /// Never sendable again unless reinstated ("blocked" in some help desks).
+    Disabled,
+    /// The business appealed a rejection.
+    InAppeal,
+    /// Being deleted.
+    PendingDeletion,
+    /// Gone for good.
+    Deleted,
+    /// The business has too many templates.
+    LimitExceeded,
+    /// Archived by the business.
+    Archived,
+}
+
+impl TemplateStatus {
+    /// Only `approved` and `flagged` templates can be sent (§5).
+    pub fn is_sendable(self) -> bool {
+        matches!(self, TemplateStatus::Approved | TemplateStatus::Flagged)
+    }
+}
+
+impl fmt::Display for TemplateStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self).ok();
+        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown"))
+    }
+}
+
+/// Quality rating (of a template or a number).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    /// Not rated yet; new templates start here.
+    #[default]
+    Unknown,
+    /// Low (red).
+    Low,
+    /// Medium (yellow).
+    Medium,
+    /// High (green).
+    High,
+}
+
+/// Kinds of template buttons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonKind {
+    /// Sends a reply back to the business.
+    QuickReply,
+    /// Opens a web page.
+    Url,
+    /// Calls a phone number.
+    Phone,
+    /// Copies a code.
+    CopyCode,
+}
+
+/// One template button.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Button {
+    /// What the button does.
+    pub kind: ButtonKind,
+    /// Its label.
+    pub label: String,
+    /// For phone buttons: the number in international format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// The parts of a template a host registers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    /// Lowercase name.
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// Category.
+    pub category: TemplateCategory,
+    /// Body with `{{1}}` or `{{name}}` variables.
+    pub body: String,
+    /// Optional text header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// Optional footer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    /// Buttons in display order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+}
+
+/// Why a template (or a send's parameters) is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TemplateProblem {
+    /// A part is longer than allowed.
+    #[error("{part} is {actual_chars} characters, the limit is {limit_chars}")]
+    TooLong {
+        /// `body`, `header`, `footer` or `button label`.
+        part: Cow<'static, str>,
+        /// The limit.
+        limit_chars: u32,
+        /// The actual length.
+        actual_chars: u64,
+    },
+    /// The name is empty or not lowercase letters, digits and `_`.
+    #[error("name {name:?} must be 1..=512 lowercase letters, digits or '_'")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// `{{` without a matching `}}`, or a variable with a bad name.
+    #[error("malformed variable at character {position}: {detail}")]
+    MalformedVariable {
+        /// Character offset in the body.
+        position: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Positional variables not numbered 1..n.
+    #[error("variables must be numbered 1..{count} without gaps; {{{{{missing}}}}} is missing")]
+    VariableGap {
+        /// Distinct variables found.
+        count: u32,
+        /// The first missing number.
+        missing: u32,
+    },
+    /// Positional and named variables mixed.
+    #[error("positional and named variables cannot be mixed")]
+    MixedVariables,
+    /// Two variables with nothing between them.
+    #[error("adjacent variables at character {position}")]
+    AdjacentVariables {
+        /// Character offset of the second variable.
+        position: usize,
+    },
+    /// The body starts with a variable.
+    #[error("the body starts with a variable")]
+    StartsWithVariable,
+    /// The body ends with a variable.
+    #[error("the body ends with a variable")]
+    EndsWithVariable,
+    /// Too many buttons of a kind, or in total.
+    #[error("{actual} {kind} buttons, the limit is {limit}")]
+    TooManyButtons {
+        /// Which kind (or `total`).
+        kind: Cow<'static, str>,
+        /// The limit.
+        limit: u32,
+        /// How many were given.
+        actual: u32,
+    },
+    /// Quick replies mixed with call-to-action buttons where the rule forbids it.
+    #[error("{detail}")]
+    ButtonMix {
+        /// Which rule was broken.
+        detail: Cow<'static, str>,
+    },
+    /// A phone button without an international number.
+    #[error("phone button {label:?} needs a number in international format (+digits)")]
+    ButtonPhone {
+        /// The button's label.
+        label: String,
+    },
+    /// Parameter count differs from the body's variables.
+    #[error("the template has {expected} variables, {actual} parameters were given")]
+    ParamCount {
+        /// Variables in the body.
+        expected: u32,
+        /// Parameters given.
+        actual: u32,
+    },
+    /// Named parameters do not match the body's names.
+    #[error("parameter names do not match: missing {missing:?}, unexpected {unexpected:?}")]
+    ParamNames {
+        /// Names the body uses that were not given.
+        missing: Vec<String>,
+        /// Names given that the body does not use.
+        unexpected: Vec<String>,
+    },
+}
+
+/// The body's variables, parsed once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variables {
+    /// `{{1}}..{{n}}`.
+    Positional(u32),
+    /// `{{name}}`, sorted and distinct.
+    Named(Vec<String>),
+}
+
+impl TemplateSpec {
+    /// Validates the template against the policy and parses its variables.
+    pub fn validate(&self, policy: &Policy) -> Result<Variables, TemplateProblem> {
+        let valid_name = !self.name.is_empty()
+            && self.name.len() <= 512
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid_name {
+            return Err(TemplateProblem::InvalidName {
+                name: self.name.chars().take(64).collect(),
+            });
+        }
+        let c = &policy.content;
+        check_len("body", &self.body, c.template_body_max_chars)?;
+        if let Some(h) = &self.header {
+            check_len("header", h, c.template_header_max_chars)?;
+        }
+        if let Some(f) = &self.footer {
+            check_len("footer", f, c.template_footer_max_chars)?;
+        }
+        check_buttons(&self.buttons, policy)?;
+        parse_variables(&self.body)
+    }
+}
+
+fn check_len(part: &'static str, text: &str, limit: u32) -> Result<(), TemplateProblem> {
+    let actual = text.chars().count() as u64;
+    if actual > u64::from(limit) {
+        return Err(TemplateProblem::TooLong {
+            part: part.into(),
+            limit_chars: limit,
+            actual_chars: actual,
+        });
+    }
+    Ok(())
+}
+
+/// Parses `{{1}}` / `{{name}}` variables and checks the body rules of §5.
+pub fn parse_variables(body: &str) -> Result<Variables, TemplateProblem> {
+    let chars: Vec<char> = body.chars().collect();
+    let mut numbers: Vec<u32> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut last_end: Option<usize> = None;
+    let mut first_start: Option<usize> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '}' && chars.get(i + 1) == Some(&'}') {
+            return Err(TemplateProblem::MalformedVariable {
+                position: i,
+                detail: "'}}' without an opening '{{'".into(),
+            });
+        }
+        if !(chars[i] == '{' && chars.get(i + 1) == Some(&'{')) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let close = (start + 2..chars.len().saturating_sub(1))
+            .find(|&j| chars[j] == '}' && chars[j + 1] == '}')
+            .ok_or_else(|| TemplateProblem::MalformedVariable {
+                position: start,
+                detail: "'{{' without a closing '}}'".into(),
+            })?;
+        let inner: String = chars[start + 2..close].iter().collect();
+        if inner.chars().all(|c| c.is_ascii_digit()) && !inner.is_empty() {
+            let n: u32 = inner
+                .parse()
+                .map_err(|_| TemplateProblem::MalformedVariable {
+                    position: start,
+                    detail: format!("variable number {inner:?} is too large"),
+                })?;
+            if n == 0 {
+                return Err(TemplateProblem::MalformedVariable {
+                    position: start,
+                    detail: "variables are numbered from 1".into(),
+                });
+            }
+            numbers.push(n);
+        } else if !inner.is_empty()
+            && inner.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && inner
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            names.push(inner);
+        } else {
+            return Err(TemplateProblem::MalformedVariable {
+                position: start,
+                detail: format!("{{{{{inner}}}}} is neither a number nor a lowercase name"),
+            });
+        }
+        if last_end == Some(start) {
+            return Err(TemplateProblem::AdjacentVariables { position: start });
+        }
+        first_start.get_or_insert(start);
+        last_end = Some(close + 2);
+        i = close + 2;
+    }
+    if !numbers.is_empty() && !names.is_empty() {
+        return Err(TemplateProblem::MixedVariables);
+    }
+    let leading_ws = chars.iter().take_while(|c| c.is_whitespace()).count();
+    let trailing_end = chars.len() - chars.iter().rev().take_while(|c| c.is_whitespace()).count();
+    if first_start == Some(leading_ws) {
+        return Err(TemplateProblem::StartsWithVariable);
+    }
+    if last_end == Some(trailing_end) {
+        return Err(TemplateProblem::EndsWithVariable);
+    }
+    if !names.is_empty() {
+        names.sort();
+        names.dedup();
+        return Ok(Variables::Named(names));
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    let count = numbers.len() as u32;
+    if let Some(missing) = (1..=count).find(|n| numbers[(*n - 1) as usize] != *n) {
+        return Err(TemplateProblem::VariableGap { count, missing });
+    }
+    Ok(Variables::Positional(count))
+}
+
+impl Variables {
+    /// Checks a send's parameters against the variables: same count, or same names.
+    pub fn check_params(&self, params: &TemplateParams) -> Result<(), TemplateProblem> {
+        match (self, params) {
+            (Variables::Positional(n), TemplateParams::Positional(p)) if p.len() == *n as usize => {
+                Ok(())
+            }
+            (Variables::Named(names), TemplateParams::Named(given)) => {
+                let missing: Vec<String> = names
+                    .iter()
+                    .filter(|n| !given.contains_key(*n))
+                    .cloned()
+                    .collect();
+                let unexpected: Vec<String> = given
+                    .keys()
+                    .filter(|k| names.binary_search(k).is_err())
+                    .cloned()
+                    .collect();
+                if missing.is_empty() && unexpected.is_empty() {
+                    Ok(())
+                } else {
+                    Err(TemplateProblem::ParamNames {
+                        missing,
+                        unexpected,
+                    })
+                }
+            }
+            (Variables::Named(names), TemplateParams::Positional(p))
+                if names.is_empty() && p.is_empty() =>
+            {
+                Ok(())
+            }
+            (expected, given) => Err(TemplateProblem::ParamCount {
+                expected: expected.count(),
+                actual: given.len() as u32,
+            }),
+        }
+    }
+
+    /// Number of distinct variables.
+    pub fn count(&self) -> u32 {
+        match self {
+            Variables::Positional(n) => *n,
+            Variables::Named(v) => v.len() as u32,
+        }
+    }
+}
+
+fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProblem> {
+    let label_max = policy.buttons.label_max_chars;
+    for b in buttons {
+        let len = b.label.chars().count() as u64;
+        if len > u64::from(label_max) {
+            return Err(TemplateProblem::TooLong {
+                part: "button label".into(),
+                limit_chars: label_max,
+                actual_chars: len,
+            });
+        }
+        if b.kind == ButtonKind::Phone {
+            let ok = b.phone.as_deref().is_some_and(|p| {
+                p.trim_start().starts_with('+') && crate::address::normalize_phone(p).is_ok()
+            });
+            if !ok {
+                return Err(TemplateProblem::ButtonPhone {
+                    label: b.label.clone(),
+                });
+            }
+        }
+    }
+    let count = |kind: ButtonKind| buttons.iter().filter(|b| b.kind == kind).count() as u32;
+    let (quick, url, phone, copy) = (
+        count(ButtonKind::QuickReply),
+        count(ButtonKind::Url),
+        count(ButtonKind::Phone),
+        count(ButtonKind::CopyCode),
+    );
+    let over = |kind: &'static str, limit: u32, actual: u32| {
+        (actual > limit).then(|| TemplateProblem::TooManyButtons {
+            kind: kind.into(),
+            limit,
+            actual,
+        })
+    };
+    let problem = match &policy.buttons.rule {
+        ButtonRule::Exclusive {
+            quick_reply_max,
+            call_to_action_max,
+            url_max,
+            phone_max,
+        } => {
+            if quick > 0 && (url + phone + copy) > 0 {
+                Some(TemplateProblem::ButtonMix {
+                    detail: "quick-reply and call-to-action buttons cannot be mixed".into(),
+                })
+            } else if copy > 0 {
+                Some(TemplateProblem::ButtonMix {
+                    detail: "copy-code buttons are not available under this policy".into(),
+                })
+            } else {
+                over("quick_reply", *quick_reply_max, quick)
+                    .or_else(|| over("call_to_action", *call_to_action_max, url + phone))
+                    .or_else(|| over("url", *url_max, url))
+                    .or_else(|| over("phone", *phone_max, phone))
+            }
+        }
+        ButtonRule::Grouped {
+            total_max,
+            url_max,
+            phone_max,
+            copy_code_max,
+        } => over("total", *total_max, buttons.len() as u32)
+            .or_else(|| over("url", *url_max, url))
+            .or_else(|| over("phone", *phone_max, phone))
+            .or_else(|| over("copy_code", *copy_code_max, copy))
+            .or_else(|| {
+                // Quick replies must form one contiguous group.
+                let kinds: Vec<bool> = buttons
+                    .iter()
+                    .map(|b| b.kind == ButtonKind::QuickReply)
+                    .collect();
+                let groups = kinds.windows(2).filter(|w| w[0] != w[1]).count();
+                let contiguous = quick == 0 || groups <= 1;
+                (!contiguous).then_some(TemplateProblem::ButtonMix {
+                    detail: "quick-reply buttons must be grouped together".into(),
+                })
+            }),
+    };
+    problem.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positional_and_named_variables() {
+        assert_eq!(
+            parse_variables("Order {{1}} is ready"),
+            Ok(Variables::Positional(1))
+        );
+        assert_eq!(
+            parse_variables("Hi {{2}}, order {{1}} for {{2}}."),
+            Ok(Variables::Positional(2))
+        );
+        assert_eq!(
+            parse_variables("Hi {{first_name}}, see you."),
+            Ok(Variables::Named(vec!["first_name".into()]))
+        );
+        assert_eq!(
+            parse_variables("No variables"),
+            Ok(Variables::Positional(0))
+        );
+    }
+
+    #[test]
+    fn body_rules() {
+        assert_eq!(
+            parse_variables("{{1}} is ready"),
+            Err(TemplateProblem::StartsWithVariable)
+        );
+        assert_eq!(
+            parse_variables("Ready: {{1}}  "),
+            Err(TemplateProblem::EndsWithVariable)
+        );
+        assert_eq!(
+            parse_variables("Hi {{1}}{{2}} there"),
+            Err(TemplateProblem::AdjacentVariables { position: 8 })
+        );
+        assert_eq!(
+            parse_variables("Hi {{1}} and {{3}} ok"),
+            Err(TemplateProblem::VariableGap {
+                count: 2,
+                missing: 2
+            })
+        );
+        assert_eq!(
+            parse_variables("Hi {{1}} and {{name}} ok"),
+            Err(TemplateProblem::MixedVariables)
+        );
+        assert!(matches!(
+            parse_variables("Hi {{1} ok"),
+            Err(TemplateProblem::MalformedVariable { .. })
+        ));
+        assert!(matches!(
+            parse_variables("Hi {{ }} ok"),
+            Err(TemplateProblem::MalformedVariable { .. })
+        ));
+        assert!(matches!(
+            parse_variables("Hi 1}} ok"),
+            Err(TemplateProblem::MalformedVariable { .. })
+        ));
+        assert!(matches!(
+            parse_variables("Hi {{0}} ok"),
+            Err(TemplateProblem::MalformedVariable { .. })
+        ));
+    }
+
+    #[test]
+    fn params_match_exactly() {
+        let v = Variables::Positional(2);
+        assert!(v
+            .check_params(&TemplateParams::Positional(vec!["a".into(), "b".into()]))
+            .is_ok());
+        assert_eq!(
+            v.check_params(&TemplateParams::Positional(vec!["a".into()])),
+            Err(TemplateProblem::ParamCount {
+                expected: 2,
+                actual: 1
+            })
+        );
+        let named = Variables::Named(vec!["name".into()]);
+        let given = TemplateParams::Named([("nme".to_string(), "x".to_string())].into());
+        assert!(matches!(
+            named.check_params(&given),
+            Err(TemplateProblem::ParamNames { .. })
+        ));
+    }
+
+    fn spec(buttons: Vec<(ButtonKind, &str)>) -> TemplateSpec {
+        TemplateSpec {
+            name: "t".into(),
+            language: "en".into(),
+            category: TemplateCategory::Utility,
+            body: "Hello".into(),
+            header: None,
+            footer: None,
+            buttons: buttons
+                .into_iter()
+                .map(|(kind, label)| Button {
+                    kind,
+                    label: label.into(),
+                    phone: (kind == ButtonKind::Phone).then(|| "+15550001111".into()),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn button_rules_per_profile() {
+        use ButtonKind::*;
+        let classic = Policy::preset("classic").unwrap();
+        let cloud = Policy::preset("cloud-2025").unwrap();
+        let four_quick = spec(vec![
+            (QuickReply, "a"),
+            (QuickReply, "b"),
+            (QuickReply, "c"),
+            (QuickReply, "d"),
+        ]);
+        assert!(matches!(
+            four_quick.validate(&classic),
+            Err(TemplateProblem::TooManyButtons { limit: 3, .. })
+        ));
+        assert!(four_quick.validate(&cloud).is_ok());
+        let mixed = spec(vec![(QuickReply, "a"), (Url, "b")]);
+        assert!(matches!(
+            mixed.validate(&classic),
+            Err(TemplateProblem::ButtonMix { .. })
+        ));
+        assert!(mixed.validate(&cloud).is_ok());
+        let split = spec(vec![(QuickReply, "a"), (Url, "b"), (QuickReply, "c")]);
+        assert!(matches!(
+            split.validate(&cloud),
+            Err(TemplateProblem::ButtonMix { .. })
+        ));
+        let long = spec(vec![(QuickReply, "twenty-one characters")]);
+        assert!(matches!(
+            long.validate(&classic),
+            Err(TemplateProblem::TooLong {
+                limit_chars: 20,
+                ..
+            })
+        ));
+        assert!(long.validate(&cloud).is_ok());
+        let three_urls = spec(vec![(Url, "a"), (Url, "b"), (Url, "c")]);
+        assert!(
+            matches!(three_urls.validate(&cloud), Err(TemplateProblem::TooManyButtons { ref kind, .. }) if kind == "url")
+        );
+    }
+}

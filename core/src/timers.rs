@@ -1,0 +1,146 @@
+//! One timer structure for the whole engine.
+//!
+//! A binary heap of `(deadline, key)` plus a map of the one armed deadline per key. Arming
+//! only ever moves a key's wake-up *earlier*; when a state change pushes a deadline later
+//! (a new message in a live chat, say) nothing is pushed, and the handler, woken at the old
+//! time, re-arms at the new one. So each key has about one heap entry however many events
+//! touch it, arming is O(1) for the common "later" case, and entries left behind by an
+//! earlier re-arm are recognised as stale (their time is not the armed one) and skipped.
+//!
+//! Handlers must therefore accept early wake-ups: they recompute the real deadline and
+//! re-arm if it is still in the future.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::FastMap;
+use crate::time::Instant;
+
+/// What a timer is for. The order of variants breaks ties between timers due at the same
+/// instant, so that outputs are deterministic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TimerKey {
+    /// A live chat's idle timeout (conversation index).
+    ChatIdle(u32),
+    /// A window reminder (conversation index).
+    WindowReminder(u32),
+    /// Expiry of held outbox messages (conversation index).
+    OutboxExpiry(u32),
+}
+
+/// The engine's timers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    armed: FastMap<TimerKey, Instant>,
+}
+
+impl Timers {
+    /// Ensures `key` wakes at or before `at`.
+    pub fn arm(&mut self, key: TimerKey, at: Instant) {
+        match self.armed.get(&key) {
+            Some(&armed) if armed <= at => {}
+            _ => {
+                self.armed.insert(key, at);
+                self.heap.push(Reverse((at, key)));
+            }
+        }
+    }
+
+    /// Forgets `key`'s wake-up.
+    pub fn disarm(&mut self, key: TimerKey) {
+        self.armed.remove(&key);
+    }
+
+    /// The next armed timer due at or before `now`, removed.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, TimerKey)> {
+        while let Some(&Reverse((at, key))) = self.heap.peek() {
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            if self.armed.get(&key) == Some(&at) {
+                self.armed.remove(&key);
+                return Some((at, key));
+            }
+        }
+        None
+    }
+
+    /// The earliest armed wake-up, dropping stale heap entries on the way.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, key))) = self.heap.peek() {
+            if self.armed.get(&key) == Some(&at) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Armed timers sorted, for snapshots.
+    pub fn armed_sorted(&self) -> Vec<(TimerKey, Instant)> {
+        let mut v: Vec<_> = self.armed.iter().map(|(k, t)| (*k, *t)).collect();
+        v.sort_unstable_by_key(|(k, t)| (*t, *k));
+        v
+    }
+
+    /// Rebuilds from a snapshot's armed list.
+    pub fn from_armed(armed: Vec<(TimerKey, Instant)>) -> Timers {
+        let mut timers = Timers::default();
+        for (key, at) in armed {
+            timers.arm(key, at);
+        }
+        timers
+    }
+
+    /// Number of armed timers.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.armed.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(ms: i64) -> Instant {
+        Instant::from_unix_millis(ms).unwrap()
+    }
+
+    #[test]
+    fn arming_later_keeps_the_earlier_wakeup() {
+        let mut timers = Timers::default();
+        timers.arm(TimerKey::ChatIdle(1), t(100));
+        timers.arm(TimerKey::ChatIdle(1), t(200));
+        assert_eq!(timers.next_deadline(), Some(t(100)));
+        assert_eq!(timers.heap.len(), 1);
+        timers.arm(TimerKey::ChatIdle(1), t(50));
+        assert_eq!(
+            timers.pop_due(t(1000)),
+            Some((t(50), TimerKey::ChatIdle(1)))
+        );
+        assert_eq!(
+            timers.pop_due(t(1000)),
+            None,
+            "the stale entry at 100 is skipped"
+        );
+    }
+
+    #[test]
+    fn ties_break_by_key_and_disarm_works() {
+        let mut timers = Timers::default();
+        timers.arm(TimerKey::OutboxExpiry(0), t(10));
+        timers.arm(TimerKey::ChatIdle(5), t(10));
+        timers.arm(TimerKey::WindowReminder(2), t(5));
+        timers.disarm(TimerKey::WindowReminder(2));
+        assert_eq!(timers.next_deadline(), Some(t(10)));
+        assert_eq!(timers.pop_due(t(10)).unwrap().1, TimerKey::ChatIdle(5));
+        assert_eq!(timers.pop_due(t(10)).unwrap().1, TimerKey::OutboxExpiry(0));
+        assert_eq!(timers.len(), 0);
+    }
+}
