@@ -1,0 +1,141 @@
+//! Runs the cross-language conformance suite `tests/scenarios/*.jsonl` through the engine's
+//! JSON door and compares every `expect` / `expect_effects` annotation.
+//!
+//! The runner contract (shared by the C and Python runners) is in `tests/scenarios/README.md`.
+
+use std::path::{Path, PathBuf};
+
+use convstate::{Engine, Policy};
+use serde_json::Value;
+
+/// `expected` matches `actual` when every key of an expected object is present in the actual
+/// object with a matching value; arrays match element-wise with equal length; scalars are equal.
+fn subset_matches(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|av| subset_matches(v, av))),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(ev, av)| subset_matches(ev, av))
+        }
+        (e, a) => e == a,
+    }
+}
+
+fn engine_for(header: &Value, file: &Path) -> Engine {
+    let policy = header["policy"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: header needs \"policy\"", file.display()));
+    let overrides = header
+        .get("policy_overrides")
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
+    Engine::new(
+        Policy::with_overrides(policy, &overrides)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+    )
+}
+
+fn run_scenario(file: &Path) -> Result<usize, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or("empty scenario")?;
+    let header: Value = serde_json::from_str(header).map_err(|e| format!("header: {e}"))?;
+    if header.get("scenario").is_none() {
+        return Err("the first line must be a {\"scenario\": ...} header".into());
+    }
+    let mut engine = engine_for(&header, file);
+    let mut checks = 0;
+    for (index, line) in lines {
+        let line_no = index + 1;
+        let input: Value =
+            serde_json::from_str(line).map_err(|e| format!("line {line_no}: not JSON: {e}"))?;
+        let outputs = engine.handle_json(line);
+        let parsed: Vec<Value> = outputs
+            .iter()
+            .map(|o| serde_json::from_str(o).expect("engine output is JSON"))
+            .collect();
+        if let Some(expected) = input.get("expect") {
+            checks += 1;
+            if !subset_matches(expected, &parsed[0]) {
+                return Err(format!(
+                    "line {line_no}: expected {expected}\n  got {}",
+                    outputs[0]
+                ));
+            }
+        }
+        if let Some(expected) = input.get("expect_effects") {
+            checks += 1;
+            let actual = Value::Array(parsed[1..].to_vec());
+            if !subset_matches(expected, &actual) {
+                return Err(format!(
+                    "line {line_no}: expected effects {expected}\n  got {}",
+                    outputs[1..].join("\n      ")
+                ));
+            }
+        }
+    }
+    if checks == 0 {
+        return Err("scenario has no expect annotation".into());
+    }
+    Ok(checks)
+}
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn conformance_scenarios() {
+    let files = scenario_files();
+    assert!(!files.is_empty(), "no scenarios found");
+    let mut failures = Vec::new();
+    let mut checks = 0;
+    for file in &files {
+        match run_scenario(file) {
+            Ok(n) => checks += n,
+            Err(e) => failures.push(format!(
+                "{}: {e}",
+                file.file_name().unwrap().to_string_lossy()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+    eprintln!("{} scenarios, {checks} checks passed", files.len());
+}
+
+#[test]
+fn subset_matching_is_strict_where_it_must_be() {
+    let actual: Value = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]});
+    assert!(subset_matches(&serde_json::json!({"b": {"c": 2}}), &actual));
+    assert!(!subset_matches(
+        &serde_json::json!({"b": {"c": 3}}),
+        &actual
+    ));
+    assert!(!subset_matches(&serde_json::json!({"z": null}), &actual));
+    assert!(!subset_matches(&serde_json::json!({"e": [1]}), &actual));
+    assert!(subset_matches(
+        &serde_json::json!([]),
+        &serde_json::json!([])
+    ));
+    assert!(!subset_matches(
+        &serde_json::json!([]),
+        &serde_json::json!([{"effect": "x"}])
+    ));
+}
