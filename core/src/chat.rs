@@ -149,7 +149,7 @@ impl Engine {
         }
     }
 
-    pub(crate) fn chat_idle_timer(&mut self, conv: u32, _due: Instant, now: Instant) {
+    pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {
         let Some(chat) = self.live_chats.get(&conv) else {
             return;
         };

@@ -166,6 +166,22 @@ pub enum DenyReason {
     },
     /// `initiate` found no template to send: the number has no default template.
     NoDefaultTemplate,
+    /// The messaging limit is reached for this moving period (§7).
+    LimitReached {
+        /// The limit in force (unique contacts per period).
+        limit: u32,
+        /// Unique contacts reached in the current period.
+        used: u32,
+        /// When the oldest counted contact leaves the period, freeing a slot.
+        next_slot_at: Instant,
+    },
+    /// The provider restricted the number (§6).
+    Restricted {
+        /// What the restriction bars.
+        scope: crate::number::RestrictionScope,
+        /// When it ends, if known.
+        until: Option<Instant>,
+    },
 }
 
 impl DenyReason {
@@ -195,6 +211,13 @@ impl DenyReason {
                 at: previous_at.plus(*period),
             },
             DenyReason::NoDefaultTemplate => NextAction::SetDefaultTemplate,
+            DenyReason::LimitReached { next_slot_at, .. } => {
+                NextAction::RetryAt { at: *next_slot_at }
+            }
+            DenyReason::Restricted {
+                until: Some(at), ..
+            } => NextAction::RetryAt { at: *at },
+            DenyReason::Restricted { until: None, .. } => NextAction::UseAnotherChannel,
         })
     }
 }
@@ -225,7 +248,7 @@ pub enum NextAction {
 }
 
 /// Price classification of an allowed send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "charge", rename_all = "snake_case")]
 pub enum Billing {
     /// No charge, and why.
@@ -237,17 +260,39 @@ pub enum Billing {
     Charged {
         /// The category.
         category: ChargeCategory,
+        /// The price from the policy's rate card, if it has one for this market.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<Price>,
     },
 }
 
+/// A price from the rate card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    /// Exact decimal amount.
+    pub amount: crate::pricing::Amount,
+    /// Currency code.
+    pub currency: String,
+}
+
 /// Why a send is free.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FreeReason {
-    /// A free-form message inside the customer service window.
+    /// A reply inside the customer service window that no model charges.
     ServiceWindow,
     /// The channel is not billed by the platform (unofficial, messenger, email).
     ChannelNotBilled,
+    /// Inside an already open (paid) conversation (conversation models).
+    InsideConversation,
+    /// Opens a free service conversation (conversation model with categories).
+    ServiceConversation,
+    /// Inside a free entry point window.
+    FreeEntryPoint,
+    /// A utility template inside an open window (per-message 2025).
+    UtilityInWindow,
+    /// Within the monthly free service allowance (per-message 2026-10).
+    ServiceAllowance,
 }
 
 /// Charge categories.

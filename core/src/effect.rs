@@ -139,6 +139,75 @@ pub enum Effect {
         from: TemplateStatus,
         /// New status.
         to: TemplateStatus,
+        /// End of a pause, or a flag's disable deadline.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        until: Option<Instant>,
+        /// Why.
+        reason: crate::template_lifecycle::TemplateChangeReason,
+        /// When.
+        at: Instant,
+    },
+    /// A number's quality rating changed.
+    NumberQualityChanged {
+        /// The number.
+        number: String,
+        /// Old rating.
+        from: crate::template::Quality,
+        /// New rating.
+        to: crate::template::Quality,
+        /// When.
+        at: Instant,
+    },
+    /// A number was flagged for low quality.
+    NumberFlagged {
+        /// The number.
+        number: String,
+        /// Recover before this, or the limit goes down.
+        deadline: Instant,
+        /// When.
+        at: Instant,
+    },
+    /// A number's flag was cleared.
+    NumberFlagCleared {
+        /// The number.
+        number: String,
+        /// Recovered, or the deadline passed.
+        reason: crate::number_quality::FlagClearReason,
+        /// When.
+        at: Instant,
+    },
+    /// The provider restricted a number.
+    NumberRestricted {
+        /// The number.
+        number: String,
+        /// What is barred.
+        scope: crate::number::RestrictionScope,
+        /// When it ends, if known.
+        until: Option<Instant>,
+        /// When.
+        at: Instant,
+    },
+    /// A number's restriction ended.
+    NumberRestrictionEnded {
+        /// The number.
+        number: String,
+        /// What had been barred.
+        scope: crate::number::RestrictionScope,
+        /// When.
+        at: Instant,
+    },
+    /// A messaging limit changed.
+    LimitChanged {
+        /// Per number or per business.
+        scope: crate::policy::LimitScope,
+        /// The number or business.
+        owner: String,
+        /// Old limit.
+        from: crate::policy::LimitLevel,
+        /// New limit.
+        to: crate::policy::LimitLevel,
+        /// Why.
+        reason: crate::limits::LimitChangeReason,
         /// When.
         at: Instant,
     },

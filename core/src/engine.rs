@@ -58,6 +58,14 @@ pub(crate) struct Template {
     pub variables: Variables,
     pub status: TemplateStatus,
     pub quality: Quality,
+    /// End of a timed pause (`None` while paused: a pacing pause).
+    pub paused_until: Option<Instant>,
+    /// A flagged template is disabled at this deadline.
+    pub flag_deadline: Option<Instant>,
+    /// Low-quality strikes so far (pause ladder).
+    pub pause_strikes: u32,
+    /// Instants of recent edits of the approved template.
+    pub edits: Vec<Instant>,
 }
 
 /// Per-conversation state; see the module docs for what lives elsewhere.
@@ -159,6 +167,12 @@ pub struct NumberView {
     pub provider: String,
     /// Effective chat idle timeout.
     pub idle_timeout: Duration,
+    /// Quality rating.
+    pub quality: Quality,
+    /// Flag deadline, while flagged.
+    pub flagged_until: Option<Instant>,
+    /// Restriction in force at the engine's clock.
+    pub restriction: Option<crate::number::Restriction>,
     /// Activity counters.
     pub counters: NumberCounters,
 }
@@ -174,12 +188,16 @@ pub struct TemplateView {
     pub language: String,
     /// Category.
     pub category: TemplateCategory,
-    /// Status.
+    /// Status in force at the engine's clock.
     pub status: TemplateStatus,
+    /// End of a timed pause, or a flag's disable deadline.
+    pub until: Option<Instant>,
     /// Quality.
     pub quality: Quality,
     /// Number of distinct body variables.
     pub variables: u32,
+    /// Low-quality strikes so far (pause ladder).
+    pub pause_strikes: u32,
 }
 
 /// The conversation-state engine. See the module documentation.
@@ -210,6 +228,12 @@ pub struct Engine {
     pub(crate) timers: Timers,
     pub(crate) effects: VecDeque<Effect>,
     pub(crate) next_ticket: u64,
+    /// Messaging limits by owner (number or business index, by policy scope).
+    pub(crate) limits: FastMap<u32, crate::limits::LimitState>,
+    /// Pricing state of conversations with billing activity.
+    pub(crate) billing: FastMap<u32, crate::pricing::ConversationBilling>,
+    /// Monthly usage by (number, YYYYMM).
+    pub(crate) usage: FastMap<(u32, u32), crate::pricing::MonthlyUsage>,
 }
 
 impl Engine {
@@ -237,6 +261,9 @@ impl Engine {
             timers: Timers::default(),
             effects: VecDeque::new(),
             next_ticket: 1,
+            limits: FastMap::default(),
+            billing: FastMap::default(),
+            usage: FastMap::default(),
         }
     }
 
@@ -273,6 +300,15 @@ impl Engine {
             Event::UserPreference(e) => self.user_preference(&e).and(ack),
             Event::SendFailed(e) => self.send_failed(&e).and(ack),
             Event::TemplateStatus(e) => self.template_status(&e).and(ack),
+            Event::TemplateQuality(e) => self.template_quality(&e).and(ack),
+            Event::EditTemplate(e) => self.edit_template(&e).and(ack),
+            Event::NumberQuality(e) => self.number_quality(&e).and(ack),
+            Event::NumberRestriction(e) => self.number_restriction(&e).and(ack),
+            Event::RestrictionLifted(e) => self.restriction_lifted(&e).and(ack),
+            Event::MessagingLimit(e) => {
+                let n = self.number_idx(&e.number)?;
+                self.provider_limit(n, e.limit, e.at).and(ack)
+            }
             Event::Tick(e) => {
                 self.handle_timeout(e.at);
                 ack
@@ -307,9 +343,13 @@ impl Engine {
 
     fn fire(&mut self, key: TimerKey, due: Instant, now: Instant) {
         match key {
-            TimerKey::ChatIdle(conv) => self.chat_idle_timer(conv, due, now),
+            TimerKey::ChatIdle(conv) => self.chat_idle_timer(conv, now),
             TimerKey::WindowReminder(conv) => self.reminder_timer(conv, now),
             TimerKey::OutboxExpiry(conv) => self.outbox_timer(conv, now),
+            TimerKey::TemplateDeadline(t) => self.template_timer(t, now),
+            TimerKey::NumberFlag(n) => self.number_flag_timer(n, now),
+            TimerKey::RestrictionEnd(n) => self.restriction_timer(n, now),
+            TimerKey::LimitUpgrade(owner) => self.limit_upgrade_timer(owner, due),
         }
     }
 
@@ -473,9 +513,16 @@ impl Engine {
                     idle_timeout: e.idle_timeout,
                     default_template,
                     counters: NumberCounters::default(),
+                    quality: Quality::Unknown,
+                    flagged_until: None,
+                    restriction: None,
                 });
                 self.number_index.insert(address, i);
             }
+        }
+        let number = self.number_index[&address];
+        if e.channel.has_service_window() {
+            self.ensure_limit(number, self.clock);
         }
         Ok(())
     }
@@ -507,34 +554,24 @@ impl Engine {
             variables,
             status: e.status,
             quality: e.quality,
+            paused_until: None,
+            flag_deadline: None,
+            pause_strikes: 0,
+            edits: Vec::new(),
         };
-        match self.template_index.get(&key) {
-            Some(&i) => self.templates[i as usize] = template,
+        let index = match self.template_index.get(&key) {
+            Some(&i) => {
+                self.templates[i as usize] = template;
+                i
+            }
             None => {
                 self.template_index.insert(key, self.templates.len() as u32);
                 self.templates.push(template);
+                self.templates.len() as u32 - 1
             }
-        }
-        Ok(())
-    }
-
-    /// Applies a provider template status update.
-    pub fn template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
-        let business = self.business_idx(&e.business)?;
-        let t = self.template_idx(business, &e.name, &e.language)?;
-        self.handle_timeout(e.at);
-        let from = self.templates[t as usize].status;
-        if from != e.status {
-            self.templates[t as usize].status = e.status;
-            self.effects.push_back(Effect::TemplateStatusChanged {
-                business: e.business.clone(),
-                name: e.name.clone(),
-                language: e.language.clone(),
-                from,
-                to: e.status,
-                at: self.clock,
-            });
-        }
+        };
+        // A re-registered template starts afresh: no pause or flag timer of the old one.
+        self.timers.disarm(TimerKey::TemplateDeadline(index));
         Ok(())
     }
 
@@ -565,6 +602,9 @@ impl Engine {
         }
         if e.kind.is_user_message() {
             self.conversations[conv as usize].has_written = true;
+            if e.referral && channel.has_service_window() {
+                self.record_referral(conv, e.at.max(now));
+            }
         }
         if let Some(size) = e.size {
             let limit = self.policy.content.inbound_file_max_bytes;
@@ -761,6 +801,9 @@ impl Engine {
             channel: n.channel,
             provider: n.provider.clone(),
             idle_timeout: n.idle_timeout.unwrap_or(self.policy.chat.idle_timeout),
+            quality: n.quality,
+            flagged_until: n.flagged_until,
+            restriction: n.restriction.filter(|r| r.active_at(self.clock)),
             counters: n.counters.clone(),
         })
     }
@@ -774,14 +817,17 @@ impl Engine {
     ) -> Result<TemplateView, Error> {
         let b = self.business_idx(business)?;
         let t = &self.templates[self.template_idx(b, name, language)? as usize];
+        let (status, until) = t.status_at(self.clock);
         Ok(TemplateView {
             business: business.to_owned(),
             name: t.spec.name.clone(),
             language: t.spec.language.clone(),
             category: t.spec.category,
-            status: t.status,
+            status,
+            until,
             quality: t.quality,
             variables: t.variables.count(),
+            pause_strikes: t.pause_strikes,
         })
     }
 

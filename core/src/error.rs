@@ -145,6 +145,30 @@ pub enum Error {
         /// The contact.
         contact: String,
     },
+    /// A template whose status forbids editing.
+    #[error("template {name:?} is {status} and cannot be edited: {why}")]
+    TemplateNotEditable {
+        /// Name.
+        name: String,
+        /// Its status.
+        status: crate::TemplateStatus,
+        /// Which rule forbids it.
+        why: String,
+    },
+    /// Too many edits of an approved template.
+    #[error("template {name:?} reached its edit limit ({max_edits} per {period}, one per {min_interval}); next edit allowed at {next_edit_at}")]
+    TemplateEditLimit {
+        /// Name.
+        name: String,
+        /// Edits allowed per period.
+        max_edits: u32,
+        /// The period.
+        period: crate::Duration,
+        /// Least time between edits.
+        min_interval: crate::Duration,
+        /// When the next edit is allowed.
+        next_edit_at: crate::Instant,
+    },
     /// A snapshot written by a format version this build does not read.
     #[error(
         "snapshot format version {found} is not supported (this build reads version {supported})"
@@ -195,7 +219,9 @@ impl Error {
             | Error::InvalidEvent { .. }
             | Error::InvalidTemplate { .. }
             | Error::NotOnChannel { .. }
-            | Error::NumberOwnedByOther { .. } => ErrorKind::InvalidInput,
+            | Error::NumberOwnedByOther { .. }
+            | Error::TemplateNotEditable { .. }
+            | Error::TemplateEditLimit { .. } => ErrorKind::InvalidInput,
             Error::UnknownNumber { .. }
             | Error::UnknownBusiness { .. }
             | Error::UnknownTemplate { .. }
@@ -227,6 +253,8 @@ impl Error {
             Error::UnknownTemplate { .. } => "unknown_template",
             Error::NoLiveChat { .. } => "no_live_chat",
             Error::NoTicket { .. } => "no_ticket",
+            Error::TemplateNotEditable { .. } => "template_not_editable",
+            Error::TemplateEditLimit { .. } => "template_edit_limit",
             Error::UnsupportedSnapshotVersion { .. } => "unsupported_snapshot_version",
             Error::CorruptSnapshot { .. } => "corrupt_snapshot",
             Error::CapacityExceeded { .. } => "capacity_exceeded",

@@ -40,6 +40,18 @@ pub enum Event {
     SendFailed(SendFailed),
     /// The provider changed a template's status.
     TemplateStatus(TemplateStatusUpdate),
+    /// The provider rated a template's quality.
+    TemplateQuality(TemplateQualityUpdate),
+    /// The business edited a template.
+    EditTemplate(EditTemplate),
+    /// The provider rated a number's quality.
+    NumberQuality(NumberQualityUpdate),
+    /// The provider restricted a number.
+    NumberRestriction(NumberRestrictionUpdate),
+    /// The provider lifted a number's restriction.
+    RestrictionLifted(RestrictionLifted),
+    /// The provider set a messaging limit.
+    MessagingLimit(MessagingLimitUpdate),
     /// Time passed: fire due timers.
     Tick(Tick),
     /// Read a conversation's state (changes nothing).
@@ -61,6 +73,12 @@ impl Event {
             Event::UserPreference(e) => e.at,
             Event::SendFailed(e) => e.at,
             Event::TemplateStatus(e) => e.at,
+            Event::TemplateQuality(e) => e.at,
+            Event::EditTemplate(e) => e.at,
+            Event::NumberQuality(e) => e.at,
+            Event::NumberRestriction(e) => e.at,
+            Event::RestrictionLifted(e) => e.at,
+            Event::MessagingLimit(e) => e.at,
             Event::Tick(e) => e.at,
             Event::QueryConversation(e) => e.at,
         }
@@ -82,6 +100,12 @@ impl Event {
             Event::UserPreference(_) => "user_preference",
             Event::SendFailed(_) => "send_failed",
             Event::TemplateStatus(_) => "template_status",
+            Event::TemplateQuality(_) => "template_quality",
+            Event::EditTemplate(_) => "edit_template",
+            Event::NumberQuality(_) => "number_quality",
+            Event::NumberRestriction(_) => "number_restriction",
+            Event::RestrictionLifted(_) => "restriction_lifted",
+            Event::MessagingLimit(_) => "messaging_limit",
             Event::Tick(_) => "tick",
             Event::QueryConversation(_) => "query_conversation",
         }
@@ -239,6 +263,9 @@ pub struct Inbound {
     /// File size in bytes, for media.
     #[serde(default)]
     pub size: Option<u64>,
+    /// The message came from an ad or page button (free entry point, §2 and §11).
+    #[serde(default)]
+    pub referral: bool,
 }
 
 /// `send` and `check_send`.
@@ -382,8 +409,105 @@ pub struct TemplateStatusUpdate {
     pub name: String,
     /// Language.
     pub language: String,
-    /// New status.
-    pub status: TemplateStatus,
+    /// The event.
+    pub status: crate::template_lifecycle::TemplateEvent,
+    /// For `paused`: when the pause ends (none: a pacing pause, ended only by `unpaused`);
+    /// for `flagged`: the provider's disable date.
+    #[serde(default)]
+    pub until: Option<Instant>,
+}
+
+/// `template_quality`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateQualityUpdate {
+    /// When.
+    pub at: Instant,
+    /// Owning business.
+    pub business: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+    /// New quality.
+    pub quality: Quality,
+}
+
+/// `edit_template`: a new body (and optionally header, footer, buttons, category).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditTemplate {
+    /// When.
+    pub at: Instant,
+    /// Owning business.
+    pub business: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+    /// New body.
+    pub body: String,
+    /// New header.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// New footer.
+    #[serde(default)]
+    pub footer: Option<String>,
+    /// New buttons.
+    #[serde(default)]
+    pub buttons: Option<Vec<crate::template::Button>>,
+    /// New category.
+    #[serde(default)]
+    pub category: Option<crate::template::TemplateCategory>,
+}
+
+/// `number_quality`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberQualityUpdate {
+    /// When.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+    /// New quality.
+    pub quality: Quality,
+}
+
+/// `number_restriction`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberRestrictionUpdate {
+    /// When.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+    /// What it bars.
+    pub scope: crate::number::RestrictionScope,
+    /// When it ends (default: the policy's restriction length, or until lifted).
+    #[serde(default)]
+    pub until: Option<Instant>,
+}
+
+/// `restriction_lifted`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionLifted {
+    /// When.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+}
+
+/// `messaging_limit`: the provider's word on a limit (by one of the owner's numbers).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagingLimitUpdate {
+    /// When.
+    pub at: Instant,
+    /// A number sending under the limit.
+    pub number: String,
+    /// The new limit: a level of the policy.
+    pub limit: crate::policy::LimitLevel,
 }
 
 /// `tick`.

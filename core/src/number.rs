@@ -67,6 +67,41 @@ pub(crate) struct NumberState {
     pub default_template: Option<(String, String)>,
     /// Activity counters.
     pub counters: NumberCounters,
+    /// Quality rating from provider events.
+    #[serde(default)]
+    pub quality: crate::template::Quality,
+    /// Flagged for low quality: the deadline to recover by (§6).
+    #[serde(default)]
+    pub flagged_until: Option<crate::time::Instant>,
+    /// A provider restriction in force (§6).
+    #[serde(default)]
+    pub restriction: Option<Restriction>,
+}
+
+/// What a provider restriction bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictionScope {
+    /// Business-initiated messages (templates outside a window); replies stay allowed.
+    BusinessInitiated,
+    /// Every message, replies to customers included.
+    AllMessages,
+}
+
+/// A restriction and its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restriction {
+    /// What it bars.
+    pub scope: RestrictionScope,
+    /// When it ends; `None` until lifted.
+    pub until: Option<crate::time::Instant>,
+}
+
+impl Restriction {
+    /// Whether it is in force at `now`.
+    pub fn active_at(&self, now: crate::time::Instant) -> bool {
+        self.until.is_none_or(|t| now < t)
+    }
 }
 
 /// Activity counters of one number.

@@ -36,6 +36,201 @@ pub struct Policy {
     pub dedup: DedupPolicy,
     /// Consent (§9).
     pub consent: ConsentPolicy,
+    /// Template quality transitions and edits (§5).
+    pub templates: TemplatePolicy,
+    /// Number quality and restrictions (§6).
+    pub numbers: NumberPolicy,
+    /// Messaging limits (§7).
+    pub limits: LimitPolicy,
+    /// Pricing (§11).
+    pub pricing: PricingPolicy,
+}
+
+/// §5: what low quality does to a template, and how often it may be edited.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatePolicy {
+    /// The quality transition variant.
+    pub quality_rule: TemplateQualityRule,
+    /// A flagged template is disabled this long after being flagged, unless its quality
+    /// recovers first (a provider disable date wins).
+    pub flag_for: Duration,
+    /// Edits of approved templates.
+    pub edits: EditRule,
+}
+
+/// The two template quality variants of §5.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TemplateQualityRule {
+    /// Classic: low quality flags the template; recovery before the deadline approves it,
+    /// the deadline disables it.
+    FlagThenDisable,
+    /// Newer: each low-quality event pauses an approved template for the next length in
+    /// `pauses`; one more after the last pause disables it.
+    PauseLadder {
+        /// Pause lengths, first strike first (3h, 6h).
+        pauses: Vec<Duration>,
+    },
+}
+
+/// Whether and how often an approved template may be edited (§5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EditRule {
+    /// Approved templates cannot be edited (classic).
+    Never,
+    /// At most `max_edits` per `period`, and at most one per `min_interval`.
+    Limited {
+        /// Edits allowed per period (10).
+        max_edits: u32,
+        /// The period (30 days).
+        period: Duration,
+        /// Least time between two edits (24h).
+        min_interval: Duration,
+    },
+}
+
+/// §6: number quality flags and restrictions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberPolicy {
+    /// A number flagged for low quality has this long to recover (7 days).
+    pub flag_for: Duration,
+    /// Limit levels lost when the flag deadline passes (1).
+    pub downgrade_levels: u32,
+    /// Length of a restriction whose provider event gives no expiry: `Some(24h)` in the
+    /// classic rules; `None` means it lasts until lifted.
+    pub restriction_default_length: Option<Duration>,
+}
+
+/// A messaging limit level: a number of unique contacts, or unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LimitLevel {
+    /// At most this many unique contacts per moving window.
+    Contacts(u32),
+    /// No cap.
+    Unlimited,
+}
+
+impl Serialize for LimitLevel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LimitLevel::Contacts(n) => s.serialize_u32(*n),
+            LimitLevel::Unlimited => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LimitLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LimitLevel, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u32),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(LimitLevel::Contacts(n)),
+            Raw::Text(t) if t == "unlimited" => Ok(LimitLevel::Unlimited),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "expected a number of contacts or \"unlimited\", got {t:?}"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for LimitLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitLevel::Contacts(n) => write!(f, "{n}"),
+            LimitLevel::Unlimited => f.write_str("unlimited"),
+        }
+    }
+}
+
+/// Who shares a messaging limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitScope {
+    /// Each number has its own (classic).
+    Number,
+    /// All numbers of a business share one (newer).
+    Business,
+}
+
+/// §7: messaging limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitPolicy {
+    /// Per number or per business.
+    pub scope: LimitScope,
+    /// Levels, lowest first; new numbers or businesses start at the first.
+    pub levels: Vec<LimitLevel>,
+    /// The moving period the limit counts unique contacts over (24h).
+    pub window: Duration,
+    /// How a limit goes up.
+    pub upgrade: UpgradeRule,
+}
+
+/// The two upgrade rules of §7.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum UpgradeRule {
+    /// Classic: unique contacts over `lookback` reach `percent`% of the limit (200), and the
+    /// level has been held for `min_time_at_level` (48h).
+    Reach {
+        /// Threshold as a percentage of the current limit.
+        percent: u32,
+        /// The period unique contacts are counted over (7 days).
+        lookback: Duration,
+        /// Least time at a level before the next.
+        min_time_at_level: Duration,
+    },
+    /// Newer: unique contacts over `lookback` reach `percent`% of the limit (50); the
+    /// upgrade applies `apply_after` later (6h) if quality is still not low.
+    ReachThenWait {
+        /// Threshold as a percentage of the current limit.
+        percent: u32,
+        /// The period unique contacts are counted over (7 days).
+        lookback: Duration,
+        /// Delay before the upgrade applies.
+        apply_after: Duration,
+    },
+}
+
+/// §11: the pricing models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricingModel {
+    /// Conversation-based (2022): a business-initiated template opens a paid conversation of
+    /// its category; everything inside it, and every reply in a service window, is free.
+    Conversation,
+    /// Conversation-based with four categories and free entry points (2023–2025).
+    ConversationCategories,
+    /// Per delivered template (from 2025-07-01); utility free inside an open window.
+    PerMessage2025,
+    /// Per message from 2026-10-01: service messages charged after a monthly free allowance
+    /// per number; utility inside the window charged.
+    PerMessage2026,
+}
+
+/// §11: pricing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingPolicy {
+    /// The model.
+    pub model: PricingModel,
+    /// Length of a paid conversation (conversation models).
+    pub conversation_length: Duration,
+    /// Length of a free entry point window, `None` where there is none.
+    pub free_entry_point: Option<Duration>,
+    /// The business must answer a referral within this long for a free entry point.
+    pub free_entry_point_reply_within: Duration,
+    /// Free service messages per number per calendar month (UTC), where charged.
+    pub service_free_per_month: u32,
+    /// Optional rate card for cost totals.
+    pub rate_card: Option<crate::pricing::RateCard>,
 }
 
 /// §2: the customer service window.
@@ -204,6 +399,39 @@ impl Policy {
                 require_opt_in: true,
                 us_marketing_blocked_from: None,
             },
+            templates: TemplatePolicy {
+                quality_rule: TemplateQualityRule::FlagThenDisable,
+                flag_for: Duration::from_days(7),
+                edits: EditRule::Never,
+            },
+            numbers: NumberPolicy {
+                flag_for: Duration::from_days(7),
+                downgrade_levels: 1,
+                restriction_default_length: Some(Duration::from_hours(24)),
+            },
+            limits: LimitPolicy {
+                scope: LimitScope::Number,
+                levels: vec![
+                    LimitLevel::Contacts(1_000),
+                    LimitLevel::Contacts(10_000),
+                    LimitLevel::Contacts(100_000),
+                    LimitLevel::Unlimited,
+                ],
+                window: Duration::from_hours(24),
+                upgrade: UpgradeRule::Reach {
+                    percent: 200,
+                    lookback: Duration::from_days(7),
+                    min_time_at_level: Duration::from_hours(48),
+                },
+            },
+            pricing: PricingPolicy {
+                model: PricingModel::Conversation,
+                conversation_length: Duration::from_hours(24),
+                free_entry_point: None,
+                free_entry_point_reply_within: Duration::from_hours(24),
+                service_free_per_month: 0,
+                rate_card: None,
+            },
         };
         let cloud_2025 = Policy {
             name: "cloud-2025".into(),
@@ -235,6 +463,42 @@ impl Policy {
                 require_opt_in: true,
                 us_marketing_blocked_from: Some(Instant::from_unix_millis(US_MARKETING_BLOCK_MS)?),
             },
+            templates: TemplatePolicy {
+                quality_rule: TemplateQualityRule::PauseLadder {
+                    pauses: vec![Duration::from_hours(3), Duration::from_hours(6)],
+                },
+                flag_for: Duration::from_days(7),
+                edits: EditRule::Limited {
+                    max_edits: 10,
+                    period: Duration::from_days(30),
+                    min_interval: Duration::from_hours(24),
+                },
+            },
+            numbers: NumberPolicy {
+                restriction_default_length: None,
+                ..classic.numbers.clone()
+            },
+            limits: LimitPolicy {
+                scope: LimitScope::Business,
+                levels: vec![
+                    LimitLevel::Contacts(250),
+                    LimitLevel::Contacts(2_000),
+                    LimitLevel::Contacts(10_000),
+                    LimitLevel::Contacts(100_000),
+                    LimitLevel::Unlimited,
+                ],
+                window: Duration::from_hours(24),
+                upgrade: UpgradeRule::ReachThenWait {
+                    percent: 50,
+                    lookback: Duration::from_days(7),
+                    apply_after: Duration::from_hours(6),
+                },
+            },
+            pricing: PricingPolicy {
+                model: PricingModel::PerMessage2025,
+                free_entry_point: Some(Duration::from_hours(72)),
+                ..classic.pricing.clone()
+            },
             ..classic.clone()
         };
         match name {
@@ -242,6 +506,11 @@ impl Policy {
             "cloud-2025" => Ok(cloud_2025),
             "cloud-2026-10" => Ok(Policy {
                 name: "cloud-2026-10".into(),
+                pricing: PricingPolicy {
+                    model: PricingModel::PerMessage2026,
+                    service_free_per_month: 1_000,
+                    ..cloud_2025.pricing.clone()
+                },
                 ..cloud_2025
             }),
             other => Err(Error::UnknownPolicy {
@@ -259,9 +528,39 @@ impl Policy {
                 problem: e.to_string(),
             })?;
         merge(&mut value, overrides);
-        serde_json::from_value(value).map_err(|e| Error::InvalidPolicy {
+        let policy: Policy = serde_json::from_value(value).map_err(|e| Error::InvalidPolicy {
             problem: e.to_string(),
-        })
+        })?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Checks the invariants the engine relies on: at least one limit level, levels strictly
+    /// increasing, a positive window length.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |problem: String| Err(Error::InvalidPolicy { problem });
+        if self.limits.levels.is_empty() {
+            return invalid("limits.levels must name at least one level".into());
+        }
+        if self.limits.levels.windows(2).any(|w| w[0] >= w[1]) {
+            return invalid("limits.levels must be strictly increasing".into());
+        }
+        if self.window.length == Duration::ZERO || self.limits.window == Duration::ZERO {
+            return invalid("window.length and limits.window must be positive".into());
+        }
+        if let TemplateQualityRule::PauseLadder { pauses } = &self.templates.quality_rule {
+            if pauses.len() > 16 {
+                return invalid(format!(
+                    "templates.quality_rule.pauses has {} entries, at most 16",
+                    pauses.len()
+                ));
+            }
+        }
+        if let Some(card) = &self.pricing.rate_card {
+            card.validate()
+                .map_err(|problem| Error::InvalidPolicy { problem })?;
+        }
+        Ok(())
     }
 }
 

@@ -9,17 +9,21 @@
 //! | 2 | content limits (§8)                    | `too_long`, `file_too_large`, `too_many_buttons` |
 //! | 3 | template parameters and status (§5)    | `template_params`, `template_not_sendable` |
 //! | 4 | window (official) / prior contact       | `window_closed`, `within_safety_margin`, `no_prior_contact` |
-//! | 5 | consent (§9)                           | `no_opt_in`, `marketing_stopped`, `marketing_to_us_number` |
-//! | 6 | duplicate content (§10)                | `duplicate`                     |
+//! | 5 | number restriction (§6)                | `restricted`                    |
+//! | 6 | consent (§9)                           | `no_opt_in`, `marketing_stopped`, `marketing_to_us_number` |
+//! | 7 | duplicate content (§10)                | `duplicate`                     |
+//! | 8 | messaging limit (§7), business-initiated templates only | `limit_reached` |
+//!
+//! An allowed send is then priced (§11, [`crate::pricing`]).
 
 use crate::address::AddressKey;
-use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
+use crate::decision::{Decision, DenyReason, Initiation, Initiator, Verdict};
 use crate::engine::{ConsentRecord, Engine};
 use crate::event::{InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
-use crate::number::Channel;
-use crate::template::TemplateCategory;
+use crate::number::{Channel, RestrictionScope};
+use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
 use crate::Error;
 
@@ -258,12 +262,13 @@ impl Engine {
             if let Err(problem) = template.variables.check_params(&tm.params) {
                 return deny(DenyReason::TemplateParams { problem });
             }
-            if !template.status.is_sendable() {
+            let (status, until) = template.status_at(now);
+            if !status.is_sendable() {
                 return deny(DenyReason::TemplateNotSendable {
                     name: tm.name.clone(),
                     language: tm.language.clone(),
-                    status: template.status,
-                    until: None,
+                    status,
+                    until: until.filter(|_| status == TemplateStatus::Paused),
                 });
             }
             category = Some(template.spec.category);
@@ -288,6 +293,14 @@ impl Engine {
             }
             _ => {}
         }
+        if let Some(r) = number.restriction.filter(|r| r.active_at(now)) {
+            if r.scope == RestrictionScope::AllMessages || initiator == Initiator::Business {
+                return deny(DenyReason::Restricted {
+                    scope: r.scope,
+                    until: r.until,
+                });
+            }
+        }
         let consent = target
             .recipient
             .and_then(|k| self.consents.get(&(number.business, k)))
@@ -311,22 +324,27 @@ impl Engine {
                 }
             }
         }
-        let billing = match (channel, category) {
-            (Channel::Official, Some(category)) => Billing::Charged {
-                category: category.into(),
-            },
-            (Channel::Official, None) => Billing::Free {
-                why: FreeReason::ServiceWindow,
-            },
-            _ => Billing::Free {
-                why: FreeReason::ChannelNotBilled,
-            },
-        };
+        // Only business-initiated templates on the official channel count against limits.
+        let mut consumed_limit_slot = false;
+        if channel.has_service_window() && initiator == Initiator::Business && category.is_some() {
+            match self.limit_check(target.number, target.recipient, now) {
+                Ok(takes_slot) => consumed_limit_slot = takes_slot,
+                Err(reason) => return deny(reason),
+            }
+        }
+        let billing = self.classify(
+            target.number,
+            target.recipient,
+            conv.map(|(c, _)| c),
+            category,
+            initiator,
+            now,
+        );
         Ok(Decision {
             verdict: Verdict::Allowed,
             initiated_by: initiator,
             billing: Some(billing),
-            consumed_limit_slot: false,
+            consumed_limit_slot,
             next_action: None,
             initiation: None,
         })
@@ -388,6 +406,16 @@ impl Engine {
         counters.templates_sent += u64::from(message.is_template());
         self.chat_agent_reply(conv, now);
         self.record_content(conv, message.content_hash(), now);
+        let channel = self.numbers[target.number as usize].channel;
+        if channel.has_service_window()
+            && decision.initiated_by == Initiator::Business
+            && message.is_template()
+        {
+            self.limit_record(target.number, recipient, now);
+        }
+        if let Some(billing) = &decision.billing {
+            self.record_billing(target.number, conv, billing, message.is_template(), now);
+        }
         Ok(())
     }
 

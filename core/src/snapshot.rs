@@ -15,8 +15,11 @@ use crate::chat::LiveChat;
 use crate::decision::Decision;
 use crate::effect::Effect;
 use crate::engine::{Business, ConsentRecord, Conversation, Engine, HeldMessage, Template};
+use crate::limits::StoredLimit;
 use crate::number::NumberState;
+use crate::policy::LimitScope;
 use crate::policy::Policy;
+use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
 use crate::time::Instant;
 use crate::timers::{TimerKey, Timers};
@@ -54,6 +57,9 @@ struct SnapshotV1 {
     timers: Vec<(TimerKey, Instant)>,
     effects: Vec<Effect>,
     next_ticket: u64,
+    limits: Vec<StoredLimit>,
+    billing: Vec<(u32, ConversationBilling)>,
+    usage: Vec<((u32, u32), MonthlyUsage)>,
 }
 
 /// A template without its derived variables (re-parsed from the body on restore).
@@ -64,6 +70,10 @@ struct StoredTemplate {
     spec: TemplateSpec,
     status: TemplateStatus,
     quality: Quality,
+    paused_until: Option<Instant>,
+    flag_deadline: Option<Instant>,
+    pause_strikes: u32,
+    edits: Vec<Instant>,
 }
 
 fn corrupt(problem: impl Into<String>) -> Error {
@@ -108,6 +118,10 @@ impl Engine {
                     spec: t.spec.clone(),
                     status: t.status,
                     quality: t.quality,
+                    paused_until: t.paused_until,
+                    flag_deadline: t.flag_deadline,
+                    pause_strikes: t.pause_strikes,
+                    edits: t.edits.clone(),
                 })
                 .collect(),
             conversations: self.conversations.clone(),
@@ -123,6 +137,26 @@ impl Engine {
             timers: self.timers.armed_sorted(),
             effects: self.effects.iter().cloned().collect(),
             next_ticket: self.next_ticket,
+            limits: {
+                let mut owners: Vec<u32> = self.limits.keys().copied().collect();
+                owners.sort_unstable();
+                owners
+                    .into_iter()
+                    .map(|owner| {
+                        let l = &self.limits[&owner];
+                        StoredLimit {
+                            owner,
+                            level: l.level,
+                            level_since: l.level_since,
+                            upgrade_at: l.upgrade_at,
+                            window: l.window.entries(),
+                            lookback: l.lookback.entries(),
+                        }
+                    })
+                    .collect()
+            },
+            billing: sorted(&self.billing),
+            usage: sorted(&self.usage),
         };
         serde_json::to_vec(&snapshot).expect("snapshot types serialise infallibly")
     }
@@ -210,6 +244,10 @@ impl Engine {
                 variables,
                 status: t.status,
                 quality: t.quality,
+                paused_until: t.paused_until,
+                flag_deadline: t.flag_deadline,
+                pause_strikes: t.pause_strikes,
+                edits: t.edits,
             });
         }
 
@@ -286,13 +324,45 @@ impl Engine {
             .map(|(k, t, d)| (k, (t, d)))
             .collect::<HashMap<_, _>>();
         engine.idempotency_expiry = s.idempotency_order.into_iter().collect::<VecDeque<_>>();
+        let template_count = engine.templates.len() as u32;
+        let owner_count = match engine.policy.limits.scope {
+            LimitScope::Number => number_count,
+            LimitScope::Business => business_count,
+        };
         for (key, _) in &s.timers {
-            let c = match *key {
+            let (index, count, what) = match *key {
                 TimerKey::ChatIdle(c) | TimerKey::WindowReminder(c) | TimerKey::OutboxExpiry(c) => {
-                    c
+                    (c, conv_count, "conversation")
                 }
+                TimerKey::TemplateDeadline(t) => (t, template_count, "template"),
+                TimerKey::NumberFlag(n) | TimerKey::RestrictionEnd(n) => {
+                    (n, number_count, "number")
+                }
+                TimerKey::LimitUpgrade(o) => (o, owner_count, "limit owner"),
             };
-            conv_ok(c, "a timer")?;
+            if index >= count {
+                return Err(corrupt(format!("a timer names {what} {index} of {count}")));
+            }
+        }
+        for stored in s.limits {
+            if stored.owner >= owner_count {
+                return Err(corrupt(format!(
+                    "a limit names owner {} of {owner_count}",
+                    stored.owner
+                )));
+            }
+            let (owner, state) = engine.restore_limit(stored)?;
+            engine.limits.insert(owner, state);
+        }
+        for (c, state) in s.billing {
+            conv_ok(c, "a billing record")?;
+            engine.billing.insert(c, state);
+        }
+        for ((n, month), usage) in s.usage {
+            if n >= number_count {
+                return Err(corrupt(format!("usage names number {n} of {number_count}")));
+            }
+            engine.usage.insert((n, month), usage);
         }
         engine.timers = Timers::from_armed(s.timers);
         engine.conversations = s.conversations;

@@ -29,6 +29,14 @@ pub(crate) enum TimerKey {
     WindowReminder(u32),
     /// Expiry of held outbox messages (conversation index).
     OutboxExpiry(u32),
+    /// End of a template pause or flag (template index).
+    TemplateDeadline(u32),
+    /// A number's flag deadline (number index).
+    NumberFlag(u32),
+    /// End of a number's restriction (number index).
+    RestrictionEnd(u32),
+    /// A limit upgrade check (limit owner index).
+    LimitUpgrade(u32),
 }
 
 /// The engine's timers.

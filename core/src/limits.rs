@@ -1,0 +1,374 @@
+//! Messaging limits (RULES.md §7): unique contacts reached by business-initiated messages in
+//! any moving period, per number or per business, with upgrades and downgrades.
+//!
+//! | event                                   | effect on the limit                                 |
+//! |-----------------------------------------|-----------------------------------------------------|
+//! | business-initiated send, contact new    | takes a slot; refused when none is left             |
+//! | business-initiated send, contact counted| free (the contact's latest instant moves)           |
+//! | reply inside an open window             | nothing                                             |
+//! | usage over lookback ≥ threshold (`reach`) | next level, not before `min_time_at_level`        |
+//! | usage over lookback ≥ threshold (`reach_then_wait`) | next level `apply_after` later if quality is still not low |
+//! | number flag deadline passes             | down `downgrade_levels`                             |
+//! | provider sets the limit                 | that level                                          |
+//!
+//! No upgrade while a number sharing the limit is flagged or of low quality.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::AddressKey;
+use crate::decision::DenyReason;
+use crate::effect::Effect;
+use crate::engine::Engine;
+use crate::policy::{LimitLevel, LimitScope, UpgradeRule};
+use crate::recent::RecentContacts;
+use crate::template::Quality;
+use crate::time::Instant;
+use crate::timers::TimerKey;
+use crate::Error;
+
+/// The limit of one owner (a number or a business, by policy scope).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LimitState {
+    /// Index into the policy's levels.
+    pub level: usize,
+    /// When the current level was reached.
+    pub level_since: Instant,
+    /// A pending upgrade (`reach_then_wait`).
+    pub upgrade_at: Option<Instant>,
+    /// Contacts reached within the limit's moving window.
+    pub window: RecentContacts,
+    /// Contacts reached within the upgrade lookback.
+    pub lookback: RecentContacts,
+}
+
+/// Why a limit changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitChangeReason {
+    /// Usage reached the upgrade threshold.
+    Upgrade,
+    /// A number's flag deadline passed.
+    Downgrade,
+    /// The provider set it.
+    Provider,
+}
+
+/// Read-only view of a messaging limit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LimitView {
+    /// Per number or per business.
+    pub scope: LimitScope,
+    /// The number or business it belongs to.
+    pub owner: String,
+    /// The limit in force.
+    pub limit: LimitLevel,
+    /// Unique contacts in the current moving window.
+    pub used: u32,
+    /// When the oldest counted contact leaves the window.
+    pub next_slot_at: Option<Instant>,
+    /// Unique contacts over the upgrade lookback.
+    pub used_in_lookback: u32,
+    /// When the current level was reached.
+    pub level_since: Instant,
+    /// A pending upgrade.
+    pub upgrade_at: Option<Instant>,
+}
+
+/// Snapshot form of a [`LimitState`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredLimit {
+    pub owner: u32,
+    pub level: usize,
+    pub level_since: Instant,
+    pub upgrade_at: Option<Instant>,
+    pub window: Vec<(AddressKey, Instant)>,
+    pub lookback: Vec<(AddressKey, Instant)>,
+}
+
+impl Engine {
+    fn lookback_span(&self) -> crate::time::Duration {
+        match &self.policy.limits.upgrade {
+            UpgradeRule::Reach { lookback, .. } | UpgradeRule::ReachThenWait { lookback, .. } => {
+                *lookback
+            }
+        }
+    }
+
+    pub(crate) fn new_limit(&self, now: Instant) -> LimitState {
+        LimitState {
+            level: 0,
+            level_since: now,
+            upgrade_at: None,
+            window: RecentContacts::new(self.policy.limits.window),
+            lookback: RecentContacts::new(self.lookback_span()),
+        }
+    }
+
+    pub(crate) fn restore_limit(&self, stored: StoredLimit) -> Result<(u32, LimitState), Error> {
+        let corrupt = |what: &str| Error::CorruptSnapshot {
+            problem: format!("limit of owner {}: {what}", stored.owner),
+        };
+        if stored.level >= self.policy.limits.levels.len() {
+            return Err(corrupt("level out of range"));
+        }
+        let window = RecentContacts::from_entries(self.policy.limits.window, stored.window)
+            .ok_or_else(|| corrupt("window entries unsorted or repeated"))?;
+        let lookback = RecentContacts::from_entries(self.lookback_span(), stored.lookback)
+            .ok_or_else(|| corrupt("lookback entries unsorted or repeated"))?;
+        Ok((
+            stored.owner,
+            LimitState {
+                level: stored.level,
+                level_since: stored.level_since,
+                upgrade_at: stored.upgrade_at,
+                window,
+                lookback,
+            },
+        ))
+    }
+
+    /// Who owns the limit a number sends under.
+    pub(crate) fn limit_owner(&self, number: u32) -> u32 {
+        match self.policy.limits.scope {
+            LimitScope::Number => number,
+            LimitScope::Business => self.numbers[number as usize].business,
+        }
+    }
+
+    fn owner_name(&self, owner: u32) -> String {
+        match self.policy.limits.scope {
+            LimitScope::Number => self.display(self.numbers[owner as usize].address),
+            LimitScope::Business => self.businesses[owner as usize].name.clone(),
+        }
+    }
+
+    /// Ensures the number's limit owner has a limit (new owners start at the first level).
+    pub(crate) fn ensure_limit(&mut self, number: u32, now: Instant) {
+        let owner = self.limit_owner(number);
+        if !self.limits.contains_key(&owner) {
+            let state = self.new_limit(now);
+            self.limits.insert(owner, state);
+        }
+    }
+
+    /// Whether a business-initiated send to `contact` fits the limit at `now`: `Ok(true)`
+    /// when it takes a new slot, `Ok(false)` when the contact is already counted.
+    pub(crate) fn limit_check(
+        &self,
+        number: u32,
+        contact: Option<AddressKey>,
+        now: Instant,
+    ) -> Result<bool, DenyReason> {
+        let Some(state) = self.limits.get(&self.limit_owner(number)) else {
+            return Ok(true); // owners are created at registration; nothing counted yet
+        };
+        if contact.is_some_and(|c| state.window.contains(c, now)) {
+            return Ok(false);
+        }
+        match self.policy.limits.levels[state.level] {
+            LimitLevel::Unlimited => Ok(true),
+            LimitLevel::Contacts(limit) => {
+                let (used, oldest_leaves_at) = state.window.count_at(now);
+                if used >= limit {
+                    Err(DenyReason::LimitReached {
+                        limit,
+                        used,
+                        next_slot_at: oldest_leaves_at.unwrap_or(now),
+                    })
+                } else {
+                    Ok(true)
+                }
+            }
+        }
+    }
+
+    /// Records a business-initiated send and checks for an upgrade.
+    pub(crate) fn limit_record(&mut self, number: u32, contact: AddressKey, now: Instant) {
+        self.ensure_limit(number, now);
+        let owner = self.limit_owner(number);
+        let state = self.limits.get_mut(&owner).expect("ensured above");
+        state.window.prune(now);
+        state.lookback.prune(now);
+        state.window.touch(contact, now);
+        state.lookback.touch(contact, now);
+        self.consider_upgrade(owner, now);
+    }
+
+    /// Whether every number sharing this limit has acceptable quality and no flag.
+    fn quality_allows_upgrade(&self, owner: u32) -> bool {
+        let ok =
+            |n: &crate::number::NumberState| n.quality != Quality::Low && n.flagged_until.is_none();
+        match self.policy.limits.scope {
+            LimitScope::Number => ok(&self.numbers[owner as usize]),
+            LimitScope::Business => self
+                .numbers
+                .iter()
+                .filter(|n| n.business == owner && n.channel.has_service_window())
+                .all(ok),
+        }
+    }
+
+    fn threshold_reached(&self, state: &LimitState, now: Instant) -> bool {
+        let percent = match &self.policy.limits.upgrade {
+            UpgradeRule::Reach { percent, .. } | UpgradeRule::ReachThenWait { percent, .. } => {
+                *percent
+            }
+        };
+        match self.policy.limits.levels[state.level] {
+            LimitLevel::Unlimited => false,
+            LimitLevel::Contacts(limit) => {
+                let (used, _) = state.lookback.count_at(now);
+                u64::from(used) * 100 >= u64::from(limit) * u64::from(percent)
+            }
+        }
+    }
+
+    /// Applies or schedules an upgrade if the rule is met at `now`.
+    fn consider_upgrade(&mut self, owner: u32, now: Instant) {
+        let Some(state) = self.limits.get(&owner) else {
+            return;
+        };
+        if state.level + 1 >= self.policy.limits.levels.len()
+            || state.upgrade_at.is_some()
+            || !self.threshold_reached(state, now)
+            || !self.quality_allows_upgrade(owner)
+        {
+            return;
+        }
+        match self.policy.limits.upgrade.clone() {
+            UpgradeRule::Reach {
+                min_time_at_level, ..
+            } => {
+                let earliest = state.level_since.plus(min_time_at_level);
+                if now >= earliest {
+                    self.change_limit(owner, state.level + 1, LimitChangeReason::Upgrade, now);
+                } else {
+                    self.timers.arm(TimerKey::LimitUpgrade(owner), earliest);
+                }
+            }
+            UpgradeRule::ReachThenWait { apply_after, .. } => {
+                let at = now.plus(apply_after);
+                self.limits
+                    .get_mut(&owner)
+                    .expect("checked above")
+                    .upgrade_at = Some(at);
+                self.timers.arm(TimerKey::LimitUpgrade(owner), at);
+            }
+        }
+    }
+
+    pub(crate) fn limit_upgrade_timer(&mut self, owner: u32, now: Instant) {
+        let Some(state) = self.limits.get(&owner) else {
+            return;
+        };
+        match state.upgrade_at {
+            Some(at) if at > now => self.timers.arm(TimerKey::LimitUpgrade(owner), at),
+            Some(at) => {
+                let level = state.level;
+                self.limits.get_mut(&owner).expect("exists").upgrade_at = None;
+                // Applied only if quality is still acceptable when the wait ends.
+                if self.quality_allows_upgrade(owner) && level + 1 < self.policy.limits.levels.len()
+                {
+                    self.change_limit(owner, level + 1, LimitChangeReason::Upgrade, at);
+                }
+            }
+            None => {
+                let state = self.limits.get_mut(&owner).expect("exists");
+                state.window.prune(now);
+                state.lookback.prune(now);
+                self.consider_upgrade(owner, now);
+            }
+        }
+    }
+
+    /// Moves a limit to `level`, emitting `limit_changed`.
+    pub(crate) fn change_limit(
+        &mut self,
+        owner: u32,
+        level: usize,
+        reason: LimitChangeReason,
+        at: Instant,
+    ) {
+        let levels = &self.policy.limits.levels;
+        let Some(state) = self.limits.get_mut(&owner) else {
+            return;
+        };
+        let level = level.min(levels.len() - 1);
+        if state.level == level {
+            return;
+        }
+        let from = levels[state.level];
+        let to = levels[level];
+        state.level = level;
+        state.level_since = at;
+        state.upgrade_at = None;
+        self.timers.disarm(TimerKey::LimitUpgrade(owner));
+        let owner_name = self.owner_name(owner);
+        self.effects.push_back(Effect::LimitChanged {
+            scope: self.policy.limits.scope,
+            owner: owner_name,
+            from,
+            to,
+            reason,
+            at,
+        });
+    }
+
+    /// The messaging limit a number sends under, as of `at`.
+    pub fn limit(&self, number: &str, at: Instant) -> Result<LimitView, Error> {
+        let n = self.number_idx(number)?;
+        let owner = self.limit_owner(n);
+        let fresh;
+        let state = match self.limits.get(&owner) {
+            Some(s) => s,
+            None => {
+                fresh = self.new_limit(at);
+                &fresh
+            }
+        };
+        let (used, next_slot_at) = state.window.count_at(at);
+        let (used_in_lookback, _) = state.lookback.count_at(at);
+        Ok(LimitView {
+            scope: self.policy.limits.scope,
+            owner: self.owner_name(owner),
+            limit: self.policy.limits.levels[state.level],
+            used,
+            next_slot_at,
+            used_in_lookback,
+            level_since: state.level_since,
+            upgrade_at: state.upgrade_at,
+        })
+    }
+
+    /// The provider set a limit: moves to the matching level.
+    pub(crate) fn provider_limit(
+        &mut self,
+        number: u32,
+        limit: LimitLevel,
+        at: Instant,
+    ) -> Result<(), Error> {
+        let level = self
+            .policy
+            .limits
+            .levels
+            .iter()
+            .position(|l| *l == limit)
+            .ok_or_else(|| Error::InvalidEvent {
+                problem: format!(
+                    "limit {limit} is not a level of this policy ({})",
+                    self.policy
+                        .limits
+                        .levels
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        self.handle_timeout(at);
+        self.ensure_limit(number, self.clock);
+        let owner = self.limit_owner(number);
+        self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
+        Ok(())
+    }
+}

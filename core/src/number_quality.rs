@@ -1,0 +1,166 @@
+//! Number quality and restrictions (RULES.md §6).
+//!
+//! | state     | input                          | next      | effects                                   |
+//! |-----------|--------------------------------|-----------|-------------------------------------------|
+//! | connected | quality low                    | flagged   | `number_flagged` (deadline = now + 7 days) |
+//! | flagged   | quality medium/high            | connected | `number_flag_cleared` (recovered), limit unchanged |
+//! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (one level down) |
+//! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
+//! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
+
+use serde::{Deserialize, Serialize};
+
+use crate::effect::Effect;
+use crate::engine::Engine;
+use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
+use crate::limits::LimitChangeReason;
+use crate::number::Restriction;
+use crate::template::Quality;
+use crate::time::Instant;
+use crate::timers::TimerKey;
+use crate::Error;
+
+/// Why a number's flag was cleared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagClearReason {
+    /// Quality went back to medium or high before the deadline.
+    Recovered,
+    /// The deadline passed; the limit went down.
+    Deadline,
+}
+
+impl Engine {
+    /// A provider quality rating for a number.
+    pub fn number_quality(&mut self, e: &NumberQualityUpdate) -> Result<(), Error> {
+        let n = self.number_idx(&e.number)?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        let number_name = self.display(self.numbers[n as usize].address);
+        let state = &mut self.numbers[n as usize];
+        let from = state.quality;
+        state.quality = e.quality;
+        if from != e.quality {
+            self.effects.push_back(Effect::NumberQualityChanged {
+                number: number_name.clone(),
+                from,
+                to: e.quality,
+                at: now,
+            });
+        }
+        let state = &mut self.numbers[n as usize];
+        match (e.quality, state.flagged_until) {
+            (Quality::Low, None) => {
+                let deadline = now.plus(self.policy.numbers.flag_for);
+                state.flagged_until = Some(deadline);
+                self.timers.arm(TimerKey::NumberFlag(n), deadline);
+                self.effects.push_back(Effect::NumberFlagged {
+                    number: number_name,
+                    deadline,
+                    at: now,
+                });
+            }
+            (Quality::Medium | Quality::High, Some(_)) => {
+                state.flagged_until = None;
+                self.timers.disarm(TimerKey::NumberFlag(n));
+                self.effects.push_back(Effect::NumberFlagCleared {
+                    number: number_name,
+                    reason: FlagClearReason::Recovered,
+                    at: now,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn number_flag_timer(&mut self, n: u32, now: Instant) {
+        let Some(deadline) = self.numbers[n as usize].flagged_until else {
+            return;
+        };
+        if deadline > now {
+            self.timers.arm(TimerKey::NumberFlag(n), deadline);
+            return;
+        }
+        self.numbers[n as usize].flagged_until = None;
+        self.effects.push_back(Effect::NumberFlagCleared {
+            number: self.display(self.numbers[n as usize].address),
+            reason: FlagClearReason::Deadline,
+            at: deadline,
+        });
+        if self.numbers[n as usize].channel.has_service_window() {
+            self.ensure_limit(n, deadline);
+            let owner = self.limit_owner(n);
+            let level = self.limits[&owner].level;
+            let down = self.policy.numbers.downgrade_levels as usize;
+            self.change_limit(
+                owner,
+                level.saturating_sub(down),
+                LimitChangeReason::Downgrade,
+                deadline,
+            );
+        }
+    }
+
+    /// A provider restriction on a number. Without `until`, the policy's default length
+    /// applies (24h in the classic rules), or it lasts until lifted.
+    pub fn number_restriction(&mut self, e: &NumberRestrictionUpdate) -> Result<(), Error> {
+        let n = self.number_idx(&e.number)?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        let until = e.until.or_else(|| {
+            self.policy
+                .numbers
+                .restriction_default_length
+                .map(|d| now.plus(d))
+        });
+        self.numbers[n as usize].restriction = Some(Restriction {
+            scope: e.scope,
+            until,
+        });
+        if let Some(until) = until {
+            self.timers.arm(TimerKey::RestrictionEnd(n), until);
+        } else {
+            self.timers.disarm(TimerKey::RestrictionEnd(n));
+        }
+        self.effects.push_back(Effect::NumberRestricted {
+            number: self.display(self.numbers[n as usize].address),
+            scope: e.scope,
+            until,
+            at: now,
+        });
+        Ok(())
+    }
+
+    /// The provider lifted a number's restriction.
+    pub fn restriction_lifted(&mut self, e: &RestrictionLifted) -> Result<(), Error> {
+        let n = self.number_idx(&e.number)?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        self.end_restriction(n, now);
+        Ok(())
+    }
+
+    fn end_restriction(&mut self, n: u32, at: Instant) {
+        let Some(restriction) = self.numbers[n as usize].restriction.take() else {
+            return;
+        };
+        self.timers.disarm(TimerKey::RestrictionEnd(n));
+        self.effects.push_back(Effect::NumberRestrictionEnded {
+            number: self.display(self.numbers[n as usize].address),
+            scope: restriction.scope,
+            at,
+        });
+    }
+
+    pub(crate) fn restriction_timer(&mut self, n: u32, now: Instant) {
+        let Some(restriction) = self.numbers[n as usize].restriction else {
+            return;
+        };
+        match restriction.until {
+            Some(until) if until > now => self.timers.arm(TimerKey::RestrictionEnd(n), until),
+            Some(until) => self.end_restriction(n, until),
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Pricing (RULES.md §11): classify every allowed send as free (with why) or charged (with
+//! the category), keep monthly counters per number, and sum cost from an optional rate card.
+//!
+//! | model                     | template                                             | free-form                          |
+//! |---------------------------|------------------------------------------------------|------------------------------------|
+//! | `conversation`            | charged if it opens a paid conversation (business-initiated, none open), else free | free (service window) |
+//! | `conversation_categories` | charged unless a conversation of its category is open (opens one) | free; opens a free service conversation if none is open |
+//! | `per_message_2025`        | charged by category; utility free in an open window  | free                               |
+//! | `per_message_2026`        | charged by category                                  | free for the first N per number and month, then charged as `service` |
+//!
+//! In models with free entry points, everything is free while a free entry point window is
+//! open: it opens when the business answers a referral (ad or page button) within the reply
+//! period, and lasts `free_entry_point` from that answer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::AddressKey;
+use crate::decision::{Billing, ChargeCategory, FreeReason, Initiator, Price};
+use crate::engine::Engine;
+use crate::policy::PricingModel;
+use crate::template::TemplateCategory;
+use crate::time::Instant;
+
+/// A decimal amount of money, held exactly in millionths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(i64);
+
+const AMOUNT_SCALE: i64 = 1_000_000;
+
+impl Amount {
+    /// From millionths of the currency unit.
+    pub fn from_micros(micros: i64) -> Amount {
+        Amount(micros)
+    }
+    /// Millionths of the currency unit.
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+    /// Parses a non-negative decimal with at most 6 fractional digits (`"0.0250"`).
+    pub fn parse(text: &str) -> Result<Amount, String> {
+        let bad = || {
+            format!("expected a decimal amount like \"0.0250\" (at most 6 decimals), got {text:?}")
+        };
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        if whole.is_empty()
+            || frac.len() > 6
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let whole: i64 = whole.parse().map_err(|_| bad())?;
+        let frac_value: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad())?
+        };
+        let frac_micros = frac_value * 10_i64.pow(6 - frac.len() as u32);
+        whole
+            .checked_mul(AMOUNT_SCALE)
+            .and_then(|w| w.checked_add(frac_micros))
+            .filter(|v| *v <= i64::MAX / 1_000_000)
+            .map(Amount)
+            .ok_or_else(bad)
+    }
+    /// Adds, saturating.
+    pub fn plus(self, other: Amount) -> Amount {
+        Amount(self.0.saturating_add(other.0))
+    }
+}
+
+impl fmt::Display for Amount {
+    /// Trailing zeros trimmed, at least two decimals: `0.025`, `12.50`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0 / AMOUNT_SCALE;
+        let mut frac = format!("{:06}", self.0 % AMOUNT_SCALE);
+        while frac.len() > 2 && frac.ends_with('0') {
+            frac.pop();
+        }
+        write!(f, "{whole}.{frac}")
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
+        let text = String::deserialize(d)?;
+        Amount::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Prices per market and category, in one currency.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateCard {
+    /// ISO currency code.
+    pub currency: String,
+    /// Calling-code prefix (digits) → market name; the longest matching prefix wins.
+    /// Contacts matching no prefix (and opaque ids) are in market `other`.
+    pub markets: BTreeMap<String, String>,
+    /// Market → category → price. A missing `service` price falls back to `utility`
+    /// (the 2026-10 rule charges service messages at the utility rate).
+    pub rates: BTreeMap<String, BTreeMap<ChargeCategory, Amount>>,
+}
+
+impl RateCard {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        for (prefix, market) in &self.markets {
+            if prefix.is_empty() || prefix.len() > 15 || !prefix.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(format!(
+                    "rate card market prefix {prefix:?} must be 1..=15 digits"
+                ));
+            }
+            if !self.rates.contains_key(market) {
+                return Err(format!("rate card market {market:?} has no rates"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The market of a contact.
+    pub fn market(&self, contact: AddressKey) -> &str {
+        let Some(digits) = contact.phone_digits() else {
+            return "other";
+        };
+        let digits = digits.to_string();
+        (1..=digits.len())
+            .rev()
+            .find_map(|n| self.markets.get(&digits[..n]))
+            .map_or("other", String::as_str)
+    }
+
+    /// The price of one message of `category` to `contact`, if the card has one.
+    pub fn price(&self, category: ChargeCategory, contact: AddressKey) -> Option<Amount> {
+        let rates = self
+            .rates
+            .get(self.market(contact))
+            .or_else(|| self.rates.get("other"))?;
+        rates
+            .get(&category)
+            .or_else(|| match category {
+                ChargeCategory::Service => rates.get(&ChargeCategory::Utility),
+                _ => None,
+            })
+            .copied()
+    }
+}
+
+/// Pricing state of one conversation; only conversations with billing activity have one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ConversationBilling {
+    /// Open paid conversations by category (marketing, utility, authentication, service).
+    pub open_until: [Option<Instant>; 4],
+    /// A referral arrived: a business answer before this instant opens a free entry point.
+    pub entry_point_answer_by: Option<Instant>,
+    /// The free entry point window, once opened.
+    pub entry_point_until: Option<Instant>,
+}
+
+impl ConversationBilling {
+    fn entry_point_open(&self, now: Instant) -> bool {
+        self.entry_point_until.is_some_and(|t| now < t)
+            || self.entry_point_answer_by.is_some_and(|t| now < t)
+    }
+    fn any_open(&self, now: Instant) -> bool {
+        self.open_until.iter().flatten().any(|t| now < *t)
+    }
+}
+
+fn category_index(c: ChargeCategory) -> usize {
+    match c {
+        ChargeCategory::Marketing => 0,
+        ChargeCategory::Utility => 1,
+        ChargeCategory::Authentication => 2,
+        ChargeCategory::Service => 3,
+    }
+}
+
+/// Monthly counters of one number.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthlyUsage {
+    /// Charged messages by category.
+    pub charged: BTreeMap<ChargeCategory, u64>,
+    /// Free messages by reason.
+    pub free: BTreeMap<FreeReason, u64>,
+    /// Service (free-form) messages sent, counted against the monthly free allowance.
+    pub service_messages: u64,
+    /// Sum of prices, when a rate card is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
+}
+
+impl MonthlyUsage {
+    /// Adds another month's counters (for business totals).
+    pub fn add(&mut self, other: &MonthlyUsage) {
+        for (k, v) in &other.charged {
+            *self.charged.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.free {
+            *self.free.entry(*k).or_default() += v;
+        }
+        self.service_messages += other.service_messages;
+        self.cost = match (self.cost, other.cost) {
+            (Some(a), Some(b)) => Some(a.plus(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    /// Total charged messages.
+    pub fn charged_total(&self) -> u64 {
+        self.charged.values().sum()
+    }
+}
+
+/// The month an instant falls in, `YYYYMM`.
+pub fn month_of(at: Instant) -> u32 {
+    at.month_key()
+}
+
+impl Engine {
+    /// The billing classification of an allowed send (pure).
+    pub(crate) fn classify(
+        &self,
+        number: u32,
+        recipient: Option<AddressKey>,
+        conv: Option<u32>,
+        category: Option<TemplateCategory>,
+        initiator: Initiator,
+        now: Instant,
+    ) -> Billing {
+        if !self.numbers[number as usize].channel.has_service_window() {
+            return Billing::Free {
+                why: FreeReason::ChannelNotBilled,
+            };
+        }
+        let pricing = &self.policy.pricing;
+        let state = conv
+            .and_then(|c| self.billing.get(&c))
+            .copied()
+            .unwrap_or_default();
+        let has_entry_points =
+            pricing.free_entry_point.is_some() && pricing.model != PricingModel::Conversation;
+        if has_entry_points && state.entry_point_open(now) {
+            return Billing::Free {
+                why: FreeReason::FreeEntryPoint,
+            };
+        }
+        let charged = |category: ChargeCategory| Billing::Charged {
+            category,
+            price: self.price_of(category, recipient),
+        };
+        let free = |why| Billing::Free { why };
+        match (pricing.model, category) {
+            (PricingModel::Conversation, Some(c)) => {
+                if initiator == Initiator::Customer {
+                    free(FreeReason::ServiceWindow)
+                } else if state.any_open(now) {
+                    free(FreeReason::InsideConversation)
+                } else {
+                    charged(c.into())
+                }
+            }
+            (PricingModel::Conversation, None) => free(FreeReason::ServiceWindow),
+            (PricingModel::ConversationCategories, Some(c)) => {
+                let open = state.open_until[category_index(c.into())].is_some_and(|t| now < t);
+                if open {
+                    free(FreeReason::InsideConversation)
+                } else {
+                    charged(c.into())
+                }
+            }
+            (PricingModel::ConversationCategories, None) => {
+                if state.any_open(now) {
+                    free(FreeReason::InsideConversation)
+                } else {
+                    free(FreeReason::ServiceConversation)
+                }
+            }
+            (PricingModel::PerMessage2025, Some(TemplateCategory::Utility))
+                if initiator == Initiator::Customer =>
+            {
+                free(FreeReason::UtilityInWindow)
+            }
+            (PricingModel::PerMessage2025 | PricingModel::PerMessage2026, Some(c)) => {
+                charged(c.into())
+            }
+            (PricingModel::PerMessage2025, None) => free(FreeReason::ServiceWindow),
+            (PricingModel::PerMessage2026, None) => {
+                let used = self
+                    .usage
+                    .get(&(number, month_of(now)))
+                    .map_or(0, |u| u.service_messages);
+                if used < u64::from(pricing.service_free_per_month) {
+                    free(FreeReason::ServiceAllowance)
+                } else {
+                    charged(ChargeCategory::Service)
+                }
+            }
+        }
+    }
+
+    fn price_of(&self, category: ChargeCategory, recipient: Option<AddressKey>) -> Option<Price> {
+        let card = self.policy.pricing.rate_card.as_ref()?;
+        let recipient = recipient?;
+        Some(Price {
+            amount: card.price(category, recipient)?,
+            currency: card.currency.clone(),
+        })
+    }
+
+    /// Records an allowed send's pricing: opens conversations or entry points, counts.
+    pub(crate) fn record_billing(
+        &mut self,
+        number: u32,
+        conv: u32,
+        billing: &Billing,
+        is_template: bool,
+        now: Instant,
+    ) {
+        if !self.numbers[number as usize].channel.has_service_window() {
+            return;
+        }
+        let pricing = &self.policy.pricing;
+        let length = pricing.conversation_length;
+        let model = pricing.model;
+        let entry_point_length = pricing.free_entry_point;
+        let state = self.billing.entry(conv).or_default();
+        match billing {
+            Billing::Free {
+                why: FreeReason::FreeEntryPoint,
+            } if state.entry_point_until.is_none_or(|t| now >= t) => {
+                if let Some(len) = entry_point_length {
+                    state.entry_point_until = Some(now.plus(len));
+                    state.entry_point_answer_by = None;
+                    // A free entry point closes every other open conversation (§11).
+                    state.open_until = [None; 4];
+                }
+            }
+            Billing::Charged { category, .. }
+                if model != PricingModel::PerMessage2025
+                    && model != PricingModel::PerMessage2026 =>
+            {
+                state.open_until[category_index(*category)] = Some(now.plus(length));
+            }
+            Billing::Free {
+                why: FreeReason::ServiceConversation,
+            } => {
+                state.open_until[category_index(ChargeCategory::Service)] = Some(now.plus(length));
+            }
+            _ => {}
+        }
+        let usage = self.usage.entry((number, month_of(now))).or_default();
+        if !is_template {
+            usage.service_messages += 1;
+        }
+        match billing {
+            Billing::Free { why } => *usage.free.entry(*why).or_default() += 1,
+            Billing::Charged { category, price } => {
+                *usage.charged.entry(*category).or_default() += 1;
+                if let Some(price) = price {
+                    usage.cost = Some(usage.cost.unwrap_or_default().plus(price.amount));
+                }
+            }
+        }
+    }
+
+    /// A referral inbound (ad or page button): a business answer within the reply period
+    /// opens a free entry point window.
+    pub(crate) fn record_referral(&mut self, conv: u32, at: Instant) {
+        let pricing = &self.policy.pricing;
+        if pricing.free_entry_point.is_none() {
+            return;
+        }
+        let answer_by = at.plus(pricing.free_entry_point_reply_within);
+        let state = self.billing.entry(conv).or_default();
+        if state.entry_point_answer_by.is_none_or(|t| t < answer_by) {
+            state.entry_point_answer_by = Some(answer_by);
+        }
+    }
+
+    /// Monthly usage of a number (`month` as `YYYYMM`).
+    pub fn usage(&self, number: &str, month: u32) -> Result<MonthlyUsage, crate::Error> {
+        let n = self.number_idx(number)?;
+        Ok(self.usage.get(&(n, month)).cloned().unwrap_or_default())
+    }
+
+    /// Monthly usage of all numbers of a business.
+    pub fn business_usage(&self, business: &str, month: u32) -> Result<MonthlyUsage, crate::Error> {
+        let b = self.business_idx(business)?;
+        let mut total = MonthlyUsage::default();
+        let mut keys: Vec<&(u32, u32)> = self
+            .usage
+            .keys()
+            .filter(|(n, m)| *m == month && self.numbers[*n as usize].business == b)
+            .collect();
+        keys.sort_unstable();
+        for key in keys {
+            total.add(&self.usage[key]);
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_exact_decimals() {
+        assert_eq!(Amount::parse("0.025").unwrap().micros(), 25_000);
+        assert_eq!(Amount::parse("12").unwrap().to_string(), "12.00");
+        assert_eq!(Amount::parse("0.0250").unwrap().to_string(), "0.025");
+        let sum = (0..3).fold(Amount::default(), |a, _| {
+            a.plus(Amount::parse("0.1").unwrap())
+        });
+        assert_eq!(sum.to_string(), "0.30");
+        for bad in ["-1", "1.2345678", "", ".5", "1e3", "abc"] {
+            assert!(Amount::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn markets_by_longest_prefix() {
+        let card: RateCard = serde_json::from_value(serde_json::json!({
+            "currency": "USD",
+            "markets": {"1": "north_america", "7": "russia", "79": "russia_mobile"},
+            "rates": {
+                "north_america": {"marketing": "0.025", "utility": "0.004"},
+                "russia": {"marketing": "0.08"},
+                "russia_mobile": {"marketing": "0.09"},
+                "other": {"marketing": "0.06"}
+            }
+        }))
+        .unwrap();
+        card.validate().unwrap();
+        let mut i = crate::address::Interner::default();
+        let ny = i.address("+12125550100").unwrap();
+        let msk = i.address("+79110000001").unwrap();
+        let de = i.address("+4915112345678").unwrap();
+        assert_eq!(card.market(msk), "russia_mobile");
+        assert_eq!(
+            card.price(ChargeCategory::Marketing, de)
+                .unwrap()
+                .to_string(),
+            "0.06"
+        );
+        assert_eq!(
+            card.price(ChargeCategory::Service, ny).unwrap().to_string(),
+            "0.004",
+            "service falls back to utility"
+        );
+        assert_eq!(card.price(ChargeCategory::Authentication, ny), None);
+    }
+}

@@ -1,0 +1,385 @@
+//! Template status over time (RULES.md §5): quality-driven transitions, provider status
+//! events, edits and the timers that end pauses and flags.
+//!
+//! Quality-driven, **flag then disable** (classic):
+//!
+//! | status   | input                  | next     | note                                   |
+//! |----------|------------------------|----------|----------------------------------------|
+//! | approved | quality low            | flagged  | deadline = now + `flag_for`            |
+//! | flagged  | quality medium/high    | approved | before the deadline                    |
+//! | flagged  | deadline reached       | disabled | a provider disable date wins           |
+//!
+//! Quality-driven, **pause ladder** (newer):
+//!
+//! | status   | input                  | next     | note                                   |
+//! |----------|------------------------|----------|----------------------------------------|
+//! | approved | quality low, strike k ≤ n | paused | for `pauses[k-1]` (3h, then 6h)       |
+//! | approved | quality low, strike n+1 | disabled |                                       |
+//! | paused   | pause ends             | approved | a pacing pause (no end) needs `unpaused` |
+//!
+//! Provider events set the status they name (`reinstated` and `unpaused` mean approved);
+//! `deleted` is final. Engine-driven transitions never leave `disabled`: only the provider
+//! can reinstate a template. Effective status is computed lazily from the stored deadlines,
+//! so a send is judged correctly even before the timer has fired.
+
+use serde::{Deserialize, Serialize};
+
+use crate::effect::Effect;
+use crate::engine::{Engine, Template};
+use crate::event::{EditTemplate, TemplateQualityUpdate, TemplateStatusUpdate};
+use crate::policy::{EditRule, TemplateQualityRule};
+use crate::template::{Quality, TemplateStatus};
+use crate::time::Instant;
+use crate::timers::TimerKey;
+use crate::Error;
+
+/// Status events a provider can send about a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateEvent {
+    /// Approved in review (or after an appeal).
+    Approved,
+    /// Rejected in review.
+    Rejected,
+    /// Back in review.
+    Pending,
+    /// Flagged for low quality (may carry a disable date).
+    Flagged,
+    /// Paused (with `until`, or a pacing pause without end).
+    Paused,
+    /// A pause was lifted.
+    Unpaused,
+    /// Disabled.
+    Disabled,
+    /// Reinstated after a disable (appeal won).
+    Reinstated,
+    /// Under appeal.
+    InAppeal,
+    /// Being deleted.
+    PendingDeletion,
+    /// Deleted (final).
+    Deleted,
+    /// Over the template count limit.
+    LimitExceeded,
+    /// Archived.
+    Archived,
+}
+
+impl TemplateEvent {
+    fn status(self) -> TemplateStatus {
+        match self {
+            TemplateEvent::Approved | TemplateEvent::Unpaused | TemplateEvent::Reinstated => {
+                TemplateStatus::Approved
+            }
+            TemplateEvent::Rejected => TemplateStatus::Rejected,
+            TemplateEvent::Pending => TemplateStatus::Pending,
+            TemplateEvent::Flagged => TemplateStatus::Flagged,
+            TemplateEvent::Paused => TemplateStatus::Paused,
+            TemplateEvent::Disabled => TemplateStatus::Disabled,
+            TemplateEvent::InAppeal => TemplateStatus::InAppeal,
+            TemplateEvent::PendingDeletion => TemplateStatus::PendingDeletion,
+            TemplateEvent::Deleted => TemplateStatus::Deleted,
+            TemplateEvent::LimitExceeded => TemplateStatus::LimitExceeded,
+            TemplateEvent::Archived => TemplateStatus::Archived,
+        }
+    }
+}
+
+/// Why a template's status changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateChangeReason {
+    /// A quality rating event.
+    Quality,
+    /// A provider status event.
+    Provider,
+    /// A pause ran out.
+    PauseEnded,
+    /// A flag deadline passed.
+    FlagDeadline,
+    /// The template was edited and is back in review.
+    Edited,
+}
+
+impl Template {
+    /// The status in force at `now`, with the end of a pause or flag: a timed pause that
+    /// has ended is approved, a flag whose deadline passed is disabled.
+    pub(crate) fn status_at(&self, now: Instant) -> (TemplateStatus, Option<Instant>) {
+        match self.status {
+            TemplateStatus::Paused => match self.paused_until {
+                Some(until) if now >= until => (TemplateStatus::Approved, None),
+                until => (TemplateStatus::Paused, until),
+            },
+            TemplateStatus::Flagged => match self.flag_deadline {
+                Some(deadline) if now >= deadline => (TemplateStatus::Disabled, None),
+                deadline => (TemplateStatus::Flagged, deadline),
+            },
+            status => (status, None),
+        }
+    }
+}
+
+impl Engine {
+    fn set_template_status(
+        &mut self,
+        t: u32,
+        to: TemplateStatus,
+        until: Option<Instant>,
+        reason: TemplateChangeReason,
+        at: Instant,
+    ) {
+        let template = &mut self.templates[t as usize];
+        let from = template.status;
+        template.status = to;
+        template.paused_until = if to == TemplateStatus::Paused {
+            until
+        } else {
+            None
+        };
+        template.flag_deadline = if to == TemplateStatus::Flagged {
+            until
+        } else {
+            None
+        };
+        match until {
+            Some(at) if matches!(to, TemplateStatus::Paused | TemplateStatus::Flagged) => {
+                self.timers.arm(TimerKey::TemplateDeadline(t), at)
+            }
+            _ => self.timers.disarm(TimerKey::TemplateDeadline(t)),
+        }
+        if from == to && reason != TemplateChangeReason::Provider {
+            return;
+        }
+        let template = &self.templates[t as usize];
+        self.effects.push_back(Effect::TemplateStatusChanged {
+            business: self.businesses[template.business as usize].name.clone(),
+            name: template.spec.name.clone(),
+            language: template.spec.language.clone(),
+            from,
+            to,
+            until,
+            reason,
+            at,
+        });
+    }
+
+    /// A quality rating for a template.
+    pub fn template_quality(&mut self, e: &TemplateQualityUpdate) -> Result<(), Error> {
+        let business = self.business_idx(&e.business)?;
+        let t = self.template_idx(business, &e.name, &e.language)?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        self.templates[t as usize].quality = e.quality;
+        let status = self.templates[t as usize].status;
+        match (e.quality, status) {
+            (Quality::Low, TemplateStatus::Approved) => {
+                match self.policy.templates.quality_rule.clone() {
+                    TemplateQualityRule::FlagThenDisable => {
+                        let deadline = now.plus(self.policy.templates.flag_for);
+                        self.set_template_status(
+                            t,
+                            TemplateStatus::Flagged,
+                            Some(deadline),
+                            TemplateChangeReason::Quality,
+                            now,
+                        );
+                    }
+                    TemplateQualityRule::PauseLadder { pauses } => {
+                        let template = &mut self.templates[t as usize];
+                        template.pause_strikes = template.pause_strikes.saturating_add(1);
+                        match pauses.get(template.pause_strikes as usize - 1) {
+                            Some(length) => {
+                                let until = now.plus(*length);
+                                self.set_template_status(
+                                    t,
+                                    TemplateStatus::Paused,
+                                    Some(until),
+                                    TemplateChangeReason::Quality,
+                                    now,
+                                )
+                            }
+                            None => self.set_template_status(
+                                t,
+                                TemplateStatus::Disabled,
+                                None,
+                                TemplateChangeReason::Quality,
+                                now,
+                            ),
+                        }
+                    }
+                }
+            }
+            (Quality::Medium | Quality::High, TemplateStatus::Flagged) => {
+                self.set_template_status(
+                    t,
+                    TemplateStatus::Approved,
+                    None,
+                    TemplateChangeReason::Quality,
+                    now,
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A provider status event for a template. `deleted` is final: later events on a
+    /// deleted template change nothing.
+    pub fn template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
+        let business = self.business_idx(&e.business)?;
+        let t = self.template_idx(business, &e.name, &e.language)?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        if self.templates[t as usize].status == TemplateStatus::Deleted {
+            return Ok(());
+        }
+        let to = e.status.status();
+        let until = match e.status {
+            TemplateEvent::Paused => e.until,
+            TemplateEvent::Flagged => Some(
+                e.until
+                    .unwrap_or_else(|| now.plus(self.policy.templates.flag_for)),
+            ),
+            _ => None,
+        };
+        let template = &self.templates[t as usize];
+        if template.status == to
+            && template.paused_until == until.filter(|_| to == TemplateStatus::Paused)
+            && template.flag_deadline == until.filter(|_| to == TemplateStatus::Flagged)
+        {
+            return Ok(()); // a repeated event changes nothing
+        }
+        self.set_template_status(t, to, until, TemplateChangeReason::Provider, now);
+        Ok(())
+    }
+
+    pub(crate) fn template_timer(&mut self, t: u32, now: Instant) {
+        let template = &self.templates[t as usize];
+        let (deadline, to, reason) = match (
+            template.status,
+            template.paused_until,
+            template.flag_deadline,
+        ) {
+            (TemplateStatus::Paused, Some(until), _) => (
+                until,
+                TemplateStatus::Approved,
+                TemplateChangeReason::PauseEnded,
+            ),
+            (TemplateStatus::Flagged, _, Some(deadline)) => (
+                deadline,
+                TemplateStatus::Disabled,
+                TemplateChangeReason::FlagDeadline,
+            ),
+            _ => return,
+        };
+        if deadline > now {
+            self.timers.arm(TimerKey::TemplateDeadline(t), deadline);
+        } else {
+            self.set_template_status(t, to, None, reason, deadline);
+        }
+    }
+
+    /// Edits a template (§5): disabled and deleted templates cannot be edited; approved ones
+    /// only as the policy allows; an edit sends the template back to review (`pending`).
+    pub fn edit_template(&mut self, e: &EditTemplate) -> Result<(), Error> {
+        let business = self.business_idx(&e.business)?;
+        let t = self.template_idx(business, &e.name, &e.language)?;
+        let now = e.at.max(self.clock);
+        let template = &self.templates[t as usize];
+        let (status, _) = template.status_at(now);
+        let not_editable = |why: &str| Error::TemplateNotEditable {
+            name: e.name.clone(),
+            status,
+            why: why.to_owned(),
+        };
+        let counts_as_edit = matches!(status, TemplateStatus::Approved | TemplateStatus::Flagged);
+        match status {
+            TemplateStatus::Disabled
+            | TemplateStatus::Deleted
+            | TemplateStatus::PendingDeletion => {
+                return Err(not_editable("only a new template can replace it"));
+            }
+            _ if counts_as_edit => match &self.policy.templates.edits {
+                EditRule::Never => {
+                    return Err(not_editable(
+                        "approved templates cannot be edited under this policy",
+                    ))
+                }
+                EditRule::Limited {
+                    max_edits,
+                    period,
+                    min_interval,
+                } => {
+                    let recent: Vec<Instant> = template
+                        .edits
+                        .iter()
+                        .copied()
+                        .filter(|t| t.plus(*period) > now)
+                        .collect();
+                    let next_by_count =
+                        (recent.len() as u32 >= *max_edits).then(|| recent[0].plus(*period));
+                    let next_by_interval = recent
+                        .last()
+                        .map(|t| t.plus(*min_interval))
+                        .filter(|t| *t > now);
+                    if let Some(next_edit_at) =
+                        next_by_count.into_iter().chain(next_by_interval).max()
+                    {
+                        return Err(Error::TemplateEditLimit {
+                            name: e.name.clone(),
+                            max_edits: *max_edits,
+                            period: *period,
+                            min_interval: *min_interval,
+                            next_edit_at,
+                        });
+                    }
+                }
+            },
+            _ => {}
+        }
+        let mut spec = template.spec.clone();
+        spec.body = e.body.clone();
+        if let Some(header) = &e.header {
+            spec.header = Some(header.clone());
+        }
+        if let Some(footer) = &e.footer {
+            spec.footer = Some(footer.clone());
+        }
+        if let Some(buttons) = &e.buttons {
+            spec.buttons = buttons.clone();
+        }
+        if let Some(category) = e.category {
+            spec.category = category;
+        }
+        let variables = spec
+            .validate(&self.policy)
+            .map_err(|problem| Error::InvalidTemplate {
+                name: spec.name.clone(),
+                language: spec.language.clone(),
+                problem,
+            })?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        let period = match &self.policy.templates.edits {
+            EditRule::Limited { period, .. } => Some(*period),
+            EditRule::Never => None,
+        };
+        let template = &mut self.templates[t as usize];
+        template.spec = spec;
+        template.variables = variables;
+        if counts_as_edit {
+            template
+                .edits
+                .retain(|t| period.is_some_and(|p| t.plus(p) > now));
+            template.edits.push(now);
+        }
+        self.set_template_status(
+            t,
+            TemplateStatus::Pending,
+            None,
+            TemplateChangeReason::Edited,
+            now,
+        );
+        Ok(())
+    }
+}
