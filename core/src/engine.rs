@@ -129,6 +129,29 @@ pub enum Output {
     Decision(Decision),
     /// A conversation view.
     Conversation(ConversationView),
+    /// A number view.
+    Number(NumberView),
+    /// A messaging limit view.
+    Limit(crate::limits::LimitView),
+    /// A template view.
+    Template(TemplateView),
+    /// Monthly usage.
+    Usage(UsageView),
+}
+
+/// Monthly usage of a number or business.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UsageView {
+    /// The number or business.
+    pub of: String,
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// The counters.
+    #[serde(flatten)]
+    pub usage: crate::pricing::MonthlyUsage,
+    /// Currency of `cost`, when a rate card is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// Read-only view of one conversation.
@@ -316,6 +339,14 @@ impl Engine {
             Event::QueryConversation(e) => self
                 .conversation(&e.number, &e.contact, e.at)
                 .map(Output::Conversation),
+            Event::QueryNumber(e) => self.number(&e.number).map(Output::Number),
+            Event::QueryLimit(e) => self
+                .limit(&e.number, e.at.max(self.clock))
+                .map(Output::Limit),
+            Event::QueryTemplate(e) => self
+                .template_at(&e.business, &e.name, &e.language, e.at.max(self.clock))
+                .map(Output::Template),
+            Event::QueryUsage(e) => self.usage_view(&e).map(Output::Usage),
         }
     }
 
@@ -815,9 +846,20 @@ impl Engine {
         name: &str,
         language: &str,
     ) -> Result<TemplateView, Error> {
+        self.template_at(business, name, language, self.clock)
+    }
+
+    /// A template's status as of `at`.
+    pub fn template_at(
+        &self,
+        business: &str,
+        name: &str,
+        language: &str,
+        at: Instant,
+    ) -> Result<TemplateView, Error> {
         let b = self.business_idx(business)?;
         let t = &self.templates[self.template_idx(b, name, language)? as usize];
-        let (status, until) = t.status_at(self.clock);
+        let (status, until) = t.status_at(at);
         Ok(TemplateView {
             business: business.to_owned(),
             name: t.spec.name.clone(),
@@ -828,6 +870,30 @@ impl Engine {
             quality: t.quality,
             variables: t.variables.count(),
             pause_strikes: t.pause_strikes,
+        })
+    }
+
+    fn usage_view(&self, e: &UsageRef) -> Result<UsageView, Error> {
+        let month = e.month_key()?;
+        let (of, usage) = match (&e.number, &e.business) {
+            (Some(n), None) => (n.clone(), self.usage(n, month)?),
+            (None, Some(b)) => (b.clone(), self.business_usage(b, month)?),
+            _ => {
+                return Err(Error::InvalidEvent {
+                    problem: "query_usage needs exactly one of \"number\" or \"business\"".into(),
+                })
+            }
+        };
+        Ok(UsageView {
+            of,
+            month: format!("{:04}-{:02}", month / 100, month % 100),
+            usage,
+            currency: self
+                .policy
+                .pricing
+                .rate_card
+                .as_ref()
+                .map(|c| c.currency.clone()),
         })
     }
 

@@ -56,6 +56,14 @@ pub enum Event {
     Tick(Tick),
     /// Read a conversation's state (changes nothing).
     QueryConversation(ConversationRef),
+    /// Read a number's registration, quality and counters (changes nothing).
+    QueryNumber(NumberRef),
+    /// Read the messaging limit a number sends under (changes nothing).
+    QueryLimit(NumberRef),
+    /// Read a template's status (changes nothing).
+    QueryTemplate(TemplateRefAt),
+    /// Read monthly usage and charges of a number or business (changes nothing).
+    QueryUsage(UsageRef),
 }
 
 impl Event {
@@ -81,6 +89,9 @@ impl Event {
             Event::MessagingLimit(e) => e.at,
             Event::Tick(e) => e.at,
             Event::QueryConversation(e) => e.at,
+            Event::QueryNumber(e) | Event::QueryLimit(e) => e.at,
+            Event::QueryTemplate(e) => e.at,
+            Event::QueryUsage(e) => e.at,
         }
     }
 
@@ -108,6 +119,10 @@ impl Event {
             Event::MessagingLimit(_) => "messaging_limit",
             Event::Tick(_) => "tick",
             Event::QueryConversation(_) => "query_conversation",
+            Event::QueryNumber(_) => "query_number",
+            Event::QueryLimit(_) => "query_limit",
+            Event::QueryTemplate(_) => "query_template",
+            Event::QueryUsage(_) => "query_usage",
         }
     }
 }
@@ -528,4 +543,64 @@ pub struct ConversationRef {
     pub number: String,
     /// The contact or group.
     pub contact: String,
+}
+
+/// `query_number` and `query_limit`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberRef {
+    /// The instant to evaluate at.
+    pub at: Instant,
+    /// The number.
+    pub number: String,
+}
+
+/// `query_template`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRefAt {
+    /// The instant to evaluate at.
+    pub at: Instant,
+    /// Owning business.
+    pub business: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+}
+
+/// `query_usage`: one of `number` or `business`, and a month.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRef {
+    /// When asked.
+    pub at: Instant,
+    /// A number.
+    #[serde(default)]
+    pub number: Option<String>,
+    /// Or a business (all its numbers).
+    #[serde(default)]
+    pub business: Option<String>,
+    /// The month, `YYYY-MM` (UTC); default: the month of `at`.
+    #[serde(default)]
+    pub month: Option<String>,
+}
+
+impl UsageRef {
+    /// The month as `YYYYMM`.
+    pub fn month_key(&self) -> Result<u32, crate::Error> {
+        let Some(text) = &self.month else {
+            return Ok(self.at.month_key());
+        };
+        let invalid = || crate::Error::InvalidEvent {
+            problem: format!("month must be \"YYYY-MM\", got {text:?}"),
+        };
+        let (year, month) = text.split_once('-').ok_or_else(invalid)?;
+        let year: u32 = year.parse().map_err(|_| invalid())?;
+        let month: u32 = month.parse().map_err(|_| invalid())?;
+        if year.to_string().len() != 4 || !(1..=12).contains(&month) {
+            return Err(invalid());
+        }
+        Ok(year * 100 + month)
+    }
 }

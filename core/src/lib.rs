@@ -59,7 +59,7 @@ pub use decision::{
     Verdict,
 };
 pub use effect::Effect;
-pub use engine::{ConversationView, Engine, NumberView, Output, TemplateView};
+pub use engine::{ConversationView, Engine, NumberView, Output, TemplateView, UsageView};
 pub use error::{Error, ErrorKind};
 pub use event::Event;
 pub use message::OutboundMessage;
