@@ -293,6 +293,9 @@ pub enum FreeReason {
     UtilityInWindow,
     /// Within the monthly free service allowance (per-message 2026-10).
     ServiceAllowance,
+    /// Held in the pending outbox: nothing is sent now (`initiate` while an opening
+    /// template awaits the contact's answer).
+    Held,
 }
 
 /// Charge categories.

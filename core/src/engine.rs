@@ -720,7 +720,9 @@ impl Engine {
         let c = &mut self.conversations[conv as usize];
         let mut window = c.window.get();
         let before = window.ends_at(&self.policy.window);
-        window.record_provider_close(e.at);
+        if !window.record_provider_close(e.at) {
+            return Ok(()); // the same report delivered again (§10)
+        }
         c.window.set(window);
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::WindowClosedByProvider {
@@ -801,7 +803,14 @@ impl Engine {
                     } else {
                         None
                     },
-                    chat: self.live_chats.get(&i).copied(),
+                    // A chat whose idle deadline has passed has ended, tick or no tick.
+                    chat: self
+                        .live_chats
+                        .get(&i)
+                        .filter(|chat| {
+                            chat.last_activity_at.plus(self.idle_timeout(n)) > at.max(self.clock)
+                        })
+                        .copied(),
                     ticket: c.ticket,
                     outbox_held: self.outbox.get(&i).map_or(0, |v| v.len() as u32),
                     opted_in: consent.opted_in_at.is_some(),

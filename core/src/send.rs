@@ -17,7 +17,7 @@
 //! An allowed send is then priced (§11, [`crate::pricing`]).
 
 use crate::address::AddressKey;
-use crate::decision::{Decision, DenyReason, Initiation, Initiator, Verdict};
+use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
 use crate::engine::{ConsentRecord, Engine};
 use crate::event::{InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
@@ -107,7 +107,7 @@ impl Engine {
         let provider = &self.numbers[target.number as usize].provider;
         let direct = channel != Channel::Official
             || req.message.is_template()
-            || self.reply_window_open(target, now);
+            || self.free_form_allowed(target, now);
         let decision = if direct {
             let mut decision = self.decide(target, &req.message, false, now)?;
             self.record(target, &req.message, &decision, now)?;
@@ -122,6 +122,27 @@ impl Engine {
         } else if let Err(reason) = req.message.check_content(&self.policy, provider) {
             self.count_denial(target.number);
             Decision::denied(reason, Initiator::Business)
+        } else if let Some(conv) = self
+            .conversation_idx(target.number, recipient)
+            .filter(|c| self.outbox.contains_key(c))
+        {
+            // An opening template already went out and the contact has not answered yet:
+            // hold this message with the others rather than send the template again.
+            let held = self.hold(conv, req.message.clone(), now);
+            Decision {
+                verdict: Verdict::Allowed,
+                initiated_by: Initiator::Business,
+                billing: Some(Billing::Free {
+                    why: FreeReason::Held,
+                }),
+                consumed_limit_slot: false,
+                next_action: None,
+                initiation: Some(Initiation {
+                    template: None,
+                    language: None,
+                    held,
+                }),
+            }
         } else {
             match opener {
                 None => {
@@ -213,18 +234,24 @@ impl Engine {
         }
     }
 
-    /// Whether a reply (free-form) may go out now: the window is open and not inside the
-    /// safety margin. Off the official channel there is no window.
-    fn reply_window_open(&self, target: Target, now: Instant) -> bool {
-        let window = target
-            .recipient
-            .and_then(|k| self.conversation_idx(target.number, k))
-            .map(|c| self.conversations[c as usize].window.get())
-            .unwrap_or_default();
-        let policy = &self.policy.window;
-        window
-            .ends_at(policy)
-            .is_some_and(|end| now < end.minus(policy.safety_margin))
+    /// When the target's service window ends (or ended); `None` if it never opened.
+    fn window_end(&self, target: Target) -> Option<Instant> {
+        let c = self.conversation_idx(target.number, target.recipient?)?;
+        self.conversations[c as usize]
+            .window
+            .get()
+            .ends_at(&self.policy.window)
+    }
+
+    /// Whether a free-form message may go out now: the window is open and not inside the
+    /// host's safety margin. Off the official channel there is no window.
+    fn free_form_allowed(&self, target: Target, now: Instant) -> bool {
+        !self.numbers[target.number as usize]
+            .channel
+            .has_service_window()
+            || self
+                .window_end(target)
+                .is_some_and(|end| now < end.minus(self.policy.window.safety_margin))
     }
 
     /// The decision for `message` at `now`. Errors only for unknown templates.
@@ -241,7 +268,11 @@ impl Engine {
             .recipient
             .and_then(|k| self.conversation_idx(target.number, k))
             .map(|c| (c, &self.conversations[c as usize]));
-        let reply_ok = !channel.has_service_window() || self.reply_window_open(target, now);
+        // Who initiated depends on the window alone; the safety margin only restricts
+        // free-form messages (§2), so a template in the margin is still a reply.
+        let window_end = self.window_end(target);
+        let window_open = window_end.is_some_and(|end| now < end);
+        let reply_ok = !channel.has_service_window() || window_open;
         let initiator = if reply_ok {
             Initiator::Customer
         } else {
@@ -274,15 +305,14 @@ impl Engine {
             category = Some(template.spec.category);
         }
         match channel {
-            Channel::Official if !message.is_template() && !reply_ok => {
-                let end = conv.and_then(|(_, c)| c.window.get().ends_at(&self.policy.window));
-                return deny(match end {
+            Channel::Official if !message.is_template() && !self.free_form_allowed(target, now) => {
+                return deny(match window_end {
                     Some(end) if now < end => DenyReason::WithinSafetyMargin {
                         window_ends_at: end,
                         margin: self.policy.window.safety_margin,
                     },
                     _ => DenyReason::WindowClosed {
-                        window_closed_at: end,
+                        window_closed_at: window_end,
                     },
                 });
             }

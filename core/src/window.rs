@@ -47,11 +47,14 @@ impl WindowState {
         true
     }
 
-    /// Records the provider's authoritative close at `at`.
-    pub fn record_provider_close(&mut self, at: Instant) {
-        if self.provider_closed_at.is_none_or(|t| t < at) {
-            self.provider_closed_at = Some(at);
+    /// Records the provider's authoritative close at `at`; returns whether anything
+    /// changed (a repeated or older report changes nothing).
+    pub fn record_provider_close(&mut self, at: Instant) -> bool {
+        if self.provider_closed_at.is_some_and(|t| t >= at) {
+            return false;
         }
+        self.provider_closed_at = Some(at);
+        true
     }
 }
 
