@@ -634,7 +634,8 @@ impl Engine {
         if e.kind.is_user_message() {
             self.conversations[conv as usize].has_written = true;
             if e.referral && channel.has_service_window() {
-                self.record_referral(conv, e.at.max(now));
+                // Like the window, the answer period runs from the message's own time.
+                self.record_referral(conv, e.at);
             }
         }
         if let Some(size) = e.size {
