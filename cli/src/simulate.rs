@@ -184,8 +184,8 @@ impl Generator {
             + self.rng.random_range(0..HOUR_MS);
         let (number, address) = (contact.number.clone(), contact.address.clone());
         let agent_answers = self.rng.random_bool(0.85);
-        let messages = self.rng.random_range(1..=4);
-        for _ in 0..messages {
+        let messages: usize = self.rng.random_range(1..=4);
+        for message in 0..messages {
             let kind = if self.rng.random_bool(0.1) { "image" } else { "text" };
             let mut inbound = json!({"type":"inbound","number":number,"contact":address,"kind":kind});
             if kind == "image" {
@@ -194,7 +194,9 @@ impl Generator {
             timeline.push(at, inbound);
             if agent_answers {
                 at += self.rng.random_range(MINUTE_MS..8 * MINUTE_MS);
-                let text = AGENT_REPLIES[self.rng.random_range(0..AGENT_REPLIES.len())];
+                // Agents follow a script, so a contact who writes again the same day may get
+                // the same line twice: the duplicate rule (§10) refuses it.
+                let text = AGENT_REPLIES[message.min(AGENT_REPLIES.len() - 1)];
                 timeline.push(at, json!({"type":"send","number":number,"contact":address,"message":{"kind":"text","text":text}}));
             }
             at += self.rng.random_range(MINUTE_MS / 2..5 * MINUTE_MS);

@@ -220,7 +220,7 @@ impl Summary {
         table.row("events", format!("{}{span}", self.events));
         table.detail(&self.events_by_type);
         if self.malformed_lines_skipped > 0 {
-            table.row("malformed lines", self.malformed_lines_skipped.to_string());
+            table.row("skipped lines", self.malformed_lines_skipped.to_string());
         }
         if !self.rejected_by_error.is_empty() {
             let rejected: u64 = self.rejected_by_error.values().sum();
