@@ -19,15 +19,18 @@ struct Overview {
 pub fn run(args: &InspectArgs) -> Result<(), CliError> {
     let mut engine = state::load_existing(&args.state)?;
     let at = match &args.at {
-        Some(text) => Instant::parse_rfc3339(text)
-            .map_err(|e| CliError::Usage(format!("--at: {e}")))?,
+        Some(text) => {
+            Instant::parse_rfc3339(text).map_err(|e| CliError::Usage(format!("--at: {e}")))?
+        }
         None => engine.clock(),
     };
     let not_found = |e: convstate::Error| CliError::Data(e.to_string());
     let view = match (&args.contact, &args.number, &args.template) {
-        (Some(contact), Some(number), _) => {
-            to_json(&engine.conversation(number, contact, at).map_err(not_found)?)
-        }
+        (Some(contact), Some(number), _) => to_json(
+            &engine
+                .conversation(number, contact, at)
+                .map_err(not_found)?,
+        ),
         (None, Some(number), _) => to_json(&engine.number(number).map_err(not_found)?),
         (_, _, Some(template)) => {
             let business = args.business.as_deref().unwrap_or_default();

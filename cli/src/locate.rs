@@ -60,7 +60,11 @@ fn culprit(root: &Value, message: &str) -> Option<String> {
 }
 
 /// The path of the first key (depth first) for which `matches` holds.
-fn find_path(value: &Value, prefix: &str, matches: &dyn Fn(&str, &Value) -> bool) -> Option<String> {
+fn find_path(
+    value: &Value,
+    prefix: &str,
+    matches: &dyn Fn(&str, &Value) -> bool,
+) -> Option<String> {
     let map = value.as_object()?;
     for (key, child) in map {
         let path = join(prefix, key);
@@ -88,7 +92,10 @@ fn implicated(root: &Value, here: &Value, path: &[&str], message: &str) -> Optio
     // Removing a tag (`type`, `kind`) changes every error, so tags are suspects only when no
     // other key is.
     let is_tag = |key: &&String| matches!(key.as_str(), "type" | "kind");
-    let keys = map.keys().filter(|k| !is_tag(k)).chain(map.keys().filter(is_tag));
+    let keys = map
+        .keys()
+        .filter(|k| !is_tag(k))
+        .chain(map.keys().filter(is_tag));
     for key in keys {
         let mut trial = root.clone();
         if let Some(parent) = object_at(&mut trial, path) {
@@ -102,7 +109,8 @@ fn implicated(root: &Value, here: &Value, path: &[&str], message: &str) -> Optio
         if changed {
             let mut deeper: Vec<&str> = path.to_vec();
             deeper.push(key);
-            return implicated(root, &map[key], &deeper, message).or_else(|| Some(deeper.join(".")));
+            return implicated(root, &map[key], &deeper, message)
+                .or_else(|| Some(deeper.join(".")));
         }
     }
     None

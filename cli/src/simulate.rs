@@ -32,11 +32,11 @@ const START_MS: i64 = 1_793_577_600_000;
 /// Where contacts live: a phone prefix (with enough digits left for the index) and the UTC
 /// offset their human hours follow.
 const REGIONS: [(&str, i64); 5] = [
-    ("+49152", 1),  // Germany
-    ("+5511", -3),  // Brazil, São Paulo
-    ("+91981", 5),  // India (5:30, rounded: hours only matter for when people write)
-    ("+1212", -5),  // USA, New York: marketing templates are refused under cloud profiles
-    ("+62812", 7),  // Indonesia
+    ("+49152", 1), // Germany
+    ("+5511", -3), // Brazil, São Paulo
+    ("+91981", 5), // India (5:30, rounded: hours only matter for when people write)
+    ("+1212", -5), // USA, New York: marketing templates are refused under cloud profiles
+    ("+62812", 7), // Indonesia
 ];
 
 const AGENT_REPLIES: [&str; 6] = [
@@ -128,9 +128,17 @@ impl Generator {
         for b in 0..self.businesses {
             let business = business_name(b);
             let templates = [
-                ("follow_up", "utility", "Hello, we have an update on your request."),
+                (
+                    "follow_up",
+                    "utility",
+                    "Hello, we have an update on your request.",
+                ),
                 ("order_update", "utility", "Your order {{1}} has shipped."),
-                ("weekly_offer", "marketing", "Hi {{1}}, this week only: {{2}} off everything."),
+                (
+                    "weekly_offer",
+                    "marketing",
+                    "Hi {{1}}, this week only: {{2}} off everything.",
+                ),
             ];
             for (name, category, body) in templates {
                 timeline.push(at, json!({"type":"register_template","business":business,"name":name,"language":"en","category":category,"body":body,"status":"approved","quality":"high"}));
@@ -180,14 +188,20 @@ impl Generator {
     fn customer_session(&mut self, index: usize, day_start: i64, timeline: &mut Timeline) {
         let local_hour = self.rng.random_range(8..22);
         let contact = &self.contacts[index];
-        let mut at = day_start + (local_hour - contact.utc_offset_hours) * HOUR_MS
+        let mut at = day_start
+            + (local_hour - contact.utc_offset_hours) * HOUR_MS
             + self.rng.random_range(0..HOUR_MS);
         let (number, address) = (contact.number.clone(), contact.address.clone());
         let agent_answers = self.rng.random_bool(0.85);
         let messages: usize = self.rng.random_range(1..=4);
         for message in 0..messages {
-            let kind = if self.rng.random_bool(0.1) { "image" } else { "text" };
-            let mut inbound = json!({"type":"inbound","number":number,"contact":address,"kind":kind});
+            let kind = if self.rng.random_bool(0.1) {
+                "image"
+            } else {
+                "text"
+            };
+            let mut inbound =
+                json!({"type":"inbound","number":number,"contact":address,"kind":kind});
             if kind == "image" {
                 inbound["size"] = json!(self.rng.random_range(50_000..3_000_000));
             }
@@ -202,7 +216,11 @@ impl Generator {
             at += self.rng.random_range(MINUTE_MS / 2..5 * MINUTE_MS);
         }
         if agent_answers && self.rng.random_bool(0.4) {
-            let status = if self.rng.random_bool(0.5) { "closed" } else { "pending" };
+            let status = if self.rng.random_bool(0.5) {
+                "closed"
+            } else {
+                "pending"
+            };
             timeline.push(at, json!({"type":"end_chat","number":number,"contact":address,"by":"agent","status":status}));
         }
     }

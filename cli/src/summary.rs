@@ -265,7 +265,10 @@ impl Summary {
                 change.template, change.from, change.to, change.at
             ));
         }
-        table.row("effects", self.effects_by_type.values().sum::<u64>().to_string());
+        table.row(
+            "effects",
+            self.effects_by_type.values().sum::<u64>().to_string(),
+        );
         table.detail(&self.effects_by_type);
         table.text
     }
