@@ -1,0 +1,61 @@
+//! The tool's failures and the exit code each one maps to.
+
+use std::path::PathBuf;
+
+/// Exit code: a malformed input line, an unreadable input file, an output that cannot be
+/// written.
+pub const EXIT_INPUT: u8 = 1;
+/// Exit code: the command line is wrong (clap uses 2 for its own errors too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the `--state` snapshot cannot be read, restored or written.
+pub const EXIT_STATE: u8 = 3;
+
+/// Everything that stops a command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A line of the input that does not decode as a wire-format event.
+    #[error("{source_name}:{line}: {problem}")]
+    MalformedLine {
+        /// File name, or `<stdin>`.
+        source_name: String,
+        /// 1-based line number.
+        line: u64,
+        /// The field at fault and what was expected.
+        problem: String,
+    },
+    /// An input or output file that cannot be opened, read or written.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done (`cannot read`, `cannot write`...).
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Input that is well-formed but names something that does not exist.
+    #[error("{0}")]
+    Data(String),
+    /// A command line that parses but does not make sense.
+    #[error("{0}")]
+    Usage(String),
+    /// The state snapshot cannot be used.
+    #[error("state file {path}: {problem}")]
+    State {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+}
+
+impl CliError {
+    /// The documented exit code of this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::MalformedLine { .. } | CliError::Io { .. } | CliError::Data(_) => EXIT_INPUT,
+            CliError::Usage(_) => EXIT_USAGE,
+            CliError::State { .. } => EXIT_STATE,
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! `convstate inspect`: read-only views of a saved engine.
+
+use convstate::Instant;
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::{state, InspectArgs};
+
+/// What `inspect` shows without a filter.
+#[derive(Serialize)]
+struct Overview {
+    policy: String,
+    clock: Instant,
+    conversations: usize,
+    live_chats: usize,
+    next_timer_at: Option<Instant>,
+}
+
+pub fn run(args: &InspectArgs) -> Result<(), CliError> {
+    let mut engine = state::load_existing(&args.state)?;
+    let at = match &args.at {
+        Some(text) => {
+            Instant::parse_rfc3339(text).map_err(|e| CliError::Usage(format!("--at: {e}")))?
+        }
+        None => engine.clock(),
+    };
+    let not_found = |e: convstate::Error| CliError::Data(e.to_string());
+    let view = match (&args.contact, &args.number, &args.template) {
+        (Some(contact), Some(number), _) => to_json(
+            &engine
+                .conversation(number, contact, at)
+                .map_err(not_found)?,
+        ),
+        (None, Some(number), _) => to_json(&engine.number(number).map_err(not_found)?),
+        (_, _, Some(template)) => {
+            let business = args.business.as_deref().unwrap_or_default();
+            to_json(
+                &engine
+                    .template(business, template, &args.language)
+                    .map_err(not_found)?,
+            )
+        }
+        _ => to_json(&Overview {
+            policy: engine.policy().name.clone(),
+            clock: engine.clock(),
+            conversations: engine.conversation_count(),
+            live_chats: engine.live_chat_count(),
+            next_timer_at: engine.poll_timeout(),
+        }),
+    };
+    println!("{view}");
+    Ok(())
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("views serialise infallibly")
+}

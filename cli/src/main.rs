@@ -1,0 +1,332 @@
+//! `convstate`: replay WhatsApp Business traffic through the convstate rules engine, simulate
+//! traffic, and inspect saved state. See `cli/README.md`.
+
+mod error;
+mod inspect;
+mod locate;
+mod replay;
+mod simulate;
+mod state;
+mod summary;
+
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use convstate::{Engine, Policy};
+
+use crate::error::CliError;
+use crate::replay::Replayer;
+use crate::summary::Summary;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  input error: a malformed line (reported with its line number, field and what was
+     expected), an unreadable input file, an output that cannot be written
+  2  usage error: unknown option, bad policy name or override, contradictory arguments
+  3  state error: the --state snapshot cannot be read, restored or written";
+
+/// Replays WhatsApp Business traffic through the convstate rules engine: what would these
+/// rules have done to my traffic?
+#[derive(Debug, Parser)]
+#[command(name = "convstate", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Feed a wire-format event log (JSON lines) through the engine; one output line per input.
+    #[command(after_help = EXIT_CODES)]
+    Replay(ReplayArgs),
+    /// Generate realistic traffic from a seed, replay it, and print throughput and a summary.
+    #[command(after_help = EXIT_CODES)]
+    Simulate(SimulateArgs),
+    /// Show state from a snapshot written by `replay --state`.
+    #[command(after_help = EXIT_CODES)]
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+struct PolicyArgs {
+    /// Rule set: `classic`, `cloud-2025` or `cloud-2026-10` [default: cloud-2025, or the
+    /// policy saved in --state].
+    #[arg(long, value_name = "NAME")]
+    policy: Option<String>,
+    /// Overrides merged over the policy, as JSON or `@FILE` (e.g. `{"chat":{"idle_timeout":"15m"}}`).
+    #[arg(long, value_name = "JSON|@FILE")]
+    policy_overrides: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SummaryFormat {
+    /// A table for people.
+    Table,
+    /// One JSON object, for scripts.
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// The event log, one JSON event per line; `-` reads standard input. Blank lines and
+    /// lines starting with `//` are skipped.
+    file: String,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Load the engine from this snapshot before (if it exists) and save it after, atomically.
+    /// Nothing is written when the replay fails.
+    #[arg(long, value_name = "STATE")]
+    state: Option<PathBuf>,
+    /// Print a summary: sends allowed and refused by reason, chats, tickets, template
+    /// changes, limit usage, charges. Output lines are then only written with --out.
+    #[arg(long)]
+    summary: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value = "table")]
+    summary_format: SummaryFormat,
+    /// Write the output lines to this file (`-`: standard output, the default without --summary).
+    #[arg(long, value_name = "FILE")]
+    out: Option<String>,
+    /// Report malformed lines on standard error, answer them with an `error` line and go on.
+    #[arg(long)]
+    keep_going: bool,
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// Businesses, each with two numbers and three templates.
+    #[arg(long, default_value_t = 2)]
+    businesses: u32,
+    /// Contacts, spread over the businesses.
+    #[arg(long, default_value_t = 1000)]
+    contacts: u32,
+    /// Days of traffic.
+    #[arg(long, default_value_t = 3)]
+    days: u32,
+    /// Seed: the same seed gives the same traffic and the same summary.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Summary format.
+    #[arg(long, value_enum, default_value = "table")]
+    summary_format: SummaryFormat,
+    /// Also write the generated events to this file, to replay them later.
+    #[arg(long, value_name = "FILE")]
+    write_events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// A snapshot written by `convstate replay --state`.
+    state: PathBuf,
+    /// A contact's conversation with --number.
+    #[arg(long, value_name = "CONTACT", requires = "number")]
+    contact: Option<String>,
+    /// A number's registration and counters (or, with --contact, the conversation).
+    #[arg(long, value_name = "NUMBER")]
+    number: Option<String>,
+    /// A template's status and quality (needs --business).
+    #[arg(long, value_name = "NAME", requires = "business", conflicts_with_all = ["contact", "number"])]
+    template: Option<String>,
+    /// The template's business.
+    #[arg(long, value_name = "BUSINESS")]
+    business: Option<String>,
+    /// The template's language.
+    #[arg(long, value_name = "LANG", default_value = "en")]
+    language: String,
+    /// Evaluate the conversation's window at this instant (RFC 3339) [default: the state's clock].
+    #[arg(long, value_name = "INSTANT")]
+    at: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => run_replay(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("convstate: error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+impl PolicyArgs {
+    /// The policy the arguments ask for; `None` when they name none (use the default or the
+    /// saved state's).
+    fn requested(&self) -> Result<Option<Policy>, CliError> {
+        if self.policy.is_none() && self.policy_overrides.is_none() {
+            return Ok(None);
+        }
+        let name = self.policy.as_deref().unwrap_or(DEFAULT_POLICY);
+        let policy = match &self.policy_overrides {
+            None => Policy::preset(name),
+            Some(text) => {
+                let json = match text.strip_prefix('@') {
+                    Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                        CliError::Usage(format!("--policy-overrides: cannot read {path}: {e}"))
+                    })?,
+                    None => text.clone(),
+                };
+                let overrides: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+                    CliError::Usage(format!("--policy-overrides: not valid JSON: {e}"))
+                })?;
+                Policy::with_overrides(name, &overrides)
+            }
+        };
+        policy
+            .map(Some)
+            .map_err(|e| CliError::Usage(format!("--policy: {e}")))
+    }
+
+    /// The policy to start a new engine with.
+    fn or_default(&self) -> Result<Policy, CliError> {
+        match self.requested()? {
+            Some(policy) => Ok(policy),
+            None => Policy::preset(DEFAULT_POLICY).map_err(|e| CliError::Usage(e.to_string())),
+        }
+    }
+}
+
+const DEFAULT_POLICY: &str = "cloud-2025";
+
+fn print_summary(summary: &Summary, format: SummaryFormat) -> Result<(), CliError> {
+    let text = match format {
+        SummaryFormat::Table => summary.to_table(),
+        SummaryFormat::Json => {
+            let mut json =
+                serde_json::to_string_pretty(summary).expect("summaries serialise infallibly");
+            json.push('\n');
+            json
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| CliError::Io {
+            what: "cannot write",
+            path: "<stdout>".into(),
+            source,
+        })
+}
+
+/// The engine a replay starts from: the saved state if there is one, else a new engine.
+fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
+    let requested = args.policy.requested()?;
+    let saved = match &args.state {
+        Some(path) => state::load(path)?,
+        None => None,
+    };
+    match (saved, requested) {
+        (Some(engine), Some(policy)) if engine.policy() != &policy => {
+            Err(CliError::Usage(format!(
+                "the state was saved under policy {:?} and the command line asks for another; \
+                 drop --policy/--policy-overrides or start a new state file",
+                engine.policy().name
+            )))
+        }
+        (Some(engine), _) => Ok(engine),
+        (None, _) => Ok(Engine::new(args.policy.or_default()?)),
+    }
+}
+
+fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
+    let mut replayer = Replayer::new(starting_engine(args)?);
+    let source_name = if args.file == "-" {
+        "<stdin>".to_owned()
+    } else {
+        args.file.clone()
+    };
+    let input: Box<dyn BufRead> = if args.file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(&args.file).map_err(|source| CliError::Io {
+            what: "cannot open",
+            path: args.file.clone(),
+            source,
+        })?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let out_path = match (&args.out, args.summary) {
+        (Some(path), _) => Some(path.as_str()),
+        (None, false) => Some("-"),
+        (None, true) => None,
+    };
+    let mut out: Option<Box<dyn Write>> = match out_path {
+        None => None,
+        Some("-") => Some(Box::new(BufWriter::new(std::io::stdout().lock()))),
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|source| CliError::Io {
+                what: "cannot create",
+                path: path.to_owned(),
+                source,
+            })?;
+            Some(Box::new(BufWriter::new(file)))
+        }
+    };
+    let write_error = |source| CliError::Io {
+        what: "cannot write",
+        path: out_path.unwrap_or("-").to_owned(),
+        source,
+    };
+    let mut lines = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let line_number = index as u64 + 1;
+        let line = line.map_err(|e| CliError::MalformedLine {
+            source_name: source_name.clone(),
+            line: line_number,
+            problem: format!("cannot read: {e}"),
+        })?;
+        if replay::is_skippable(&line) {
+            continue;
+        }
+        lines.clear();
+        if let Err(malformed) = replayer.feed(&line, &mut lines) {
+            if !args.keep_going {
+                if let Some(out) = out.as_mut() {
+                    out.flush().map_err(write_error)?;
+                }
+                return Err(CliError::MalformedLine {
+                    source_name,
+                    line: line_number,
+                    problem: malformed.problem,
+                });
+            }
+            eprintln!(
+                "convstate: warning: {source_name}:{line_number}: {} (skipped)",
+                malformed.problem
+            );
+            lines.push(replayer.skip_malformed(&malformed));
+        }
+        if let Some(out) = out.as_mut() {
+            for output in &lines {
+                out.write_all(output.as_bytes()).map_err(write_error)?;
+                out.write_all(b"\n").map_err(write_error)?;
+            }
+        }
+    }
+    if let Some(mut out) = out {
+        out.flush().map_err(write_error)?;
+    }
+    if args.summary {
+        print_summary(&replayer.summary, args.summary_format)?;
+    }
+    if let Some(path) = &args.state {
+        state::save(path, &replayer.engine)?;
+    }
+    Ok(())
+}
+
+/// Whether progress bars may be drawn: only for a person watching.
+fn interactive() -> bool {
+    std::io::stdout().is_terminal()
+}

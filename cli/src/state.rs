@@ -1,0 +1,57 @@
+//! Loading and saving the engine's snapshot for `--state`.
+//!
+//! Saving writes a temporary file in the same directory, flushes it to disk and renames it
+//! over the target: a rename within one file system is atomic, so a crash leaves either the
+//! old snapshot or the new one, never half of one.
+
+use std::io::Write;
+use std::path::Path;
+
+use convstate::Engine;
+
+use crate::error::CliError;
+
+fn state_error(path: &Path, problem: impl std::fmt::Display) -> CliError {
+    CliError::State {
+        path: path.to_owned(),
+        problem: problem.to_string(),
+    }
+}
+
+/// Restores the engine saved at `path`, or `None` when the file does not exist yet.
+pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(state_error(path, format!("cannot read: {e}"))),
+    };
+    Engine::restore(&bytes)
+        .map(Some)
+        .map_err(|e| state_error(path, e))
+}
+
+/// Restores the engine saved at `path`, which must exist.
+pub fn load_existing(path: &Path) -> Result<Engine, CliError> {
+    load(path)?.ok_or_else(|| state_error(path, "no such file"))
+}
+
+/// Writes the engine's snapshot to `path` atomically.
+pub fn save(path: &Path, engine: &Engine) -> Result<(), CliError> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".convstate-state-")
+        .suffix(".tmp")
+        .tempfile_in(directory)
+        .map_err(|e| state_error(path, format!("cannot create a temporary file: {e}")))?;
+    temporary
+        .write_all(&engine.snapshot())
+        .and_then(|()| temporary.as_file().sync_all())
+        .map_err(|e| state_error(path, format!("cannot write: {e}")))?;
+    temporary
+        .persist(path)
+        .map_err(|e| state_error(path, format!("cannot replace: {}", e.error)))?;
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The tally behind `--summary`: what the rules did to the traffic.
+//!
+//! Everything is counted from the engine's typed outputs by their wire names (denial
+//! `reason`, billing `category`, `effect` type), so reasons, categories and effects that the
+//! core adds later show up here without changes to the tool.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use convstate::{Decision, Error, Event, Instant};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Counts of one kind of send decision.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct SendTally {
+    /// Decisions that allowed the send.
+    pub allowed: u64,
+    /// Decisions that refused it.
+    pub denied: u64,
+    /// Refusals by `denial.reason`.
+    pub denied_by_reason: BTreeMap<String, u64>,
+    /// Allowed sends that were business-initiated (templates outside a window).
+    pub business_initiated: u64,
+}
+
+/// Live chats.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct ChatTally {
+    /// Chats started.
+    pub started: u64,
+    /// Chats ended, by reason (`agent`, `idle`, `rule`).
+    pub ended_by_reason: BTreeMap<String, u64>,
+    /// Chats ended by inactivity with no agent reply.
+    pub missed: u64,
+}
+
+/// Tickets.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct TicketTally {
+    /// Tickets opened.
+    pub opened: u64,
+    /// Status changes, keyed `from -> to`.
+    pub status_changes: BTreeMap<String, u64>,
+}
+
+/// One template status change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TemplateChange {
+    /// `business/name/language`.
+    pub template: String,
+    /// Old status.
+    pub from: String,
+    /// New status.
+    pub to: String,
+    /// When.
+    pub at: String,
+}
+
+/// What a replay did, as counted from the engine's outputs.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Events that decoded and were handed to the engine.
+    pub events: u64,
+    /// Those events by wire `type`.
+    pub events_by_type: BTreeMap<String, u64>,
+    /// Earliest instant among the events.
+    pub first_event_at: Option<Instant>,
+    /// Latest instant among the events.
+    pub last_event_at: Option<Instant>,
+    /// Lines that did not decode and were skipped (`--keep-going`).
+    pub malformed_lines_skipped: u64,
+    /// Events the engine rejected (unknown number, no live chat...), by error code.
+    pub rejected_by_error: BTreeMap<String, u64>,
+    /// `send` and `initiate` decisions.
+    pub sends: SendTally,
+    /// `check_send` decisions (dry runs: nothing recorded).
+    pub dry_runs: SendTally,
+    /// Allowed sends and initiations that are charged, by category.
+    pub charges_by_category: BTreeMap<String, u64>,
+    /// Allowed sends and initiations that are free, by reason.
+    pub free_by_reason: BTreeMap<String, u64>,
+    /// Messaging-limit slots taken, by sending number.
+    pub limit_slots_by_number: BTreeMap<String, u64>,
+    /// Limit changes (`limit_changed` effects), with the effect's own fields.
+    pub limit_changes: Vec<Value>,
+    /// Live chats.
+    pub chats: ChatTally,
+    /// Tickets.
+    pub tickets: TicketTally,
+    /// Template status changes, in order.
+    pub template_status_changes: Vec<TemplateChange>,
+    /// Every effect, by wire `effect` type.
+    pub effects_by_type: BTreeMap<String, u64>,
+}
+
+/// What the summary needs to remember about an input until its decision comes back.
+#[derive(Debug)]
+pub struct InputInfo {
+    kind: &'static str,
+    number: Option<String>,
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    *map.entry(key.to_owned()).or_default() += 1;
+}
+
+fn text(value: &Value, key: &str) -> String {
+    match value.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "-".to_owned(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Summary {
+    /// Counts an input before the engine sees it.
+    pub fn record_input(&mut self, event: &Event) -> InputInfo {
+        let kind = event.type_name();
+        self.events += 1;
+        bump(&mut self.events_by_type, kind);
+        let at = event.at();
+        self.first_event_at = Some(self.first_event_at.map_or(at, |t| t.min(at)));
+        self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
+        let number = match event {
+            Event::Send(request) | Event::CheckSend(request) => Some(request.number.clone()),
+            Event::Initiate(request) => Some(request.number.clone()),
+            _ => None,
+        };
+        InputInfo { kind, number }
+    }
+
+    /// Counts a send decision.
+    pub fn record_decision(&mut self, input: &InputInfo, decision: &Decision) {
+        let dry_run = input.kind == "check_send";
+        let tally = if dry_run {
+            &mut self.dry_runs
+        } else {
+            &mut self.sends
+        };
+        if let Some(reason) = decision.deny_reason() {
+            tally.denied += 1;
+            let reason = serde_json::to_value(reason).expect("decisions serialise infallibly");
+            bump(&mut tally.denied_by_reason, &text(&reason, "reason"));
+            return;
+        }
+        tally.allowed += 1;
+        if decision.initiated_by == convstate::Initiator::Business {
+            tally.business_initiated += 1;
+        }
+        if dry_run {
+            return;
+        }
+        if let Some(billing) = &decision.billing {
+            let billing = serde_json::to_value(billing).expect("billing serialises infallibly");
+            match text(&billing, "charge").as_str() {
+                "charged" => bump(&mut self.charges_by_category, &text(&billing, "category")),
+                _ => bump(&mut self.free_by_reason, &text(&billing, "why")),
+            }
+        }
+        if decision.consumed_limit_slot {
+            let number = input.number.as_deref().unwrap_or("-");
+            bump(&mut self.limit_slots_by_number, number);
+        }
+    }
+
+    /// Counts an input the engine rejected.
+    pub fn record_rejection(&mut self, error: &Error) {
+        bump(&mut self.rejected_by_error, error.code());
+    }
+
+    /// Counts an effect, given as its wire JSON object.
+    pub fn record_effect(&mut self, effect: &Value) {
+        let kind = text(effect, "effect");
+        bump(&mut self.effects_by_type, &kind);
+        match kind.as_str() {
+            "chat_started" => self.chats.started += 1,
+            "chat_ended" => {
+                bump(&mut self.chats.ended_by_reason, &text(effect, "reason"));
+                if effect.get("missed") == Some(&Value::Bool(true)) {
+                    self.chats.missed += 1;
+                }
+            }
+            "ticket_opened" => self.tickets.opened += 1,
+            "ticket_status_changed" => bump(
+                &mut self.tickets.status_changes,
+                &format!("{} -> {}", text(effect, "from"), text(effect, "to")),
+            ),
+            "template_status_changed" => self.template_status_changes.push(TemplateChange {
+                template: format!(
+                    "{}/{}/{}",
+                    text(effect, "business"),
+                    text(effect, "name"),
+                    text(effect, "language")
+                ),
+                from: text(effect, "from"),
+                to: text(effect, "to"),
+                at: text(effect, "at"),
+            }),
+            "limit_changed" => {
+                let mut fields = effect.clone();
+                if let Some(map) = fields.as_object_mut() {
+                    map.remove("effect");
+                }
+                self.limit_changes.push(fields);
+            }
+            _ => {}
+        }
+    }
+
+    /// The summary as a table for people.
+    pub fn to_table(&self) -> String {
+        let mut table = Table::default();
+        let span = match (self.first_event_at, self.last_event_at) {
+            (Some(first), Some(last)) => {
+                format!(" ({} .. {})", first.to_rfc3339(), last.to_rfc3339())
+            }
+            _ => String::new(),
+        };
+        table.row("events", format!("{}{span}", self.events));
+        table.detail(&self.events_by_type);
+        if self.malformed_lines_skipped > 0 {
+            table.row("skipped lines", self.malformed_lines_skipped.to_string());
+        }
+        if !self.rejected_by_error.is_empty() {
+            let rejected: u64 = self.rejected_by_error.values().sum();
+            table.row("rejected events", rejected.to_string());
+            table.detail(&self.rejected_by_error);
+        }
+        table.sends("sends", &self.sends);
+        if self.dry_runs.allowed + self.dry_runs.denied > 0 {
+            table.sends("dry runs", &self.dry_runs);
+        }
+        let charged: u64 = self.charges_by_category.values().sum();
+        table.row("charged", charged.to_string());
+        table.detail(&self.charges_by_category);
+        let free: u64 = self.free_by_reason.values().sum();
+        table.row("free", free.to_string());
+        table.detail(&self.free_by_reason);
+        let slots: u64 = self.limit_slots_by_number.values().sum();
+        table.row("limit slots used", slots.to_string());
+        table.detail(&self.limit_slots_by_number);
+        table.row("limit changes", self.limit_changes.len().to_string());
+        for change in &self.limit_changes {
+            table.line(change.to_string());
+        }
+        let ended: u64 = self.chats.ended_by_reason.values().sum();
+        table.row(
+            "chats",
+            format!(
+                "started {}, ended {ended}, missed {}",
+                self.chats.started, self.chats.missed
+            ),
+        );
+        table.detail(&self.chats.ended_by_reason);
+        table.row("tickets opened", self.tickets.opened.to_string());
+        table.detail(&self.tickets.status_changes);
+        table.row(
+            "template changes",
+            self.template_status_changes.len().to_string(),
+        );
+        for change in &self.template_status_changes {
+            table.line(format!(
+                "{}: {} -> {} at {}",
+                change.template, change.from, change.to, change.at
+            ));
+        }
+        table.row(
+            "effects",
+            self.effects_by_type.values().sum::<u64>().to_string(),
+        );
+        table.detail(&self.effects_by_type);
+        table.text
+    }
+}
+
+/// A two-column text table: a label column, then values; detail lines indented under them.
+#[derive(Default)]
+struct Table {
+    text: String,
+}
+
+const LABEL_WIDTH: usize = 18;
+
+impl Table {
+    fn row(&mut self, label: &str, value: String) {
+        let _ = writeln!(self.text, "{label:<LABEL_WIDTH$}{value}");
+    }
+
+    fn line(&mut self, value: String) {
+        let _ = writeln!(self.text, "{:<LABEL_WIDTH$}  {value}", "");
+    }
+
+    /// One indented line per key, largest count first so the main reasons lead.
+    fn detail(&mut self, counts: &BTreeMap<String, u64>) {
+        let mut rows: Vec<(&String, &u64)> = counts.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let width = rows.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+        for (key, count) in rows {
+            self.line(format!("{key:<width$}  {count:>7}"));
+        }
+    }
+
+    fn sends(&mut self, label: &str, tally: &SendTally) {
+        self.row(
+            label,
+            format!(
+                "allowed {} (business-initiated {}), denied {}",
+                tally.allowed, tally.business_initiated, tally.denied
+            ),
+        );
+        self.detail(&tally.denied_by_reason);
+    }
+}

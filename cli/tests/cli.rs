@@ -1,0 +1,568 @@
+//! End-to-end tests of the `convstate` binary, run as a user runs it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const SUPPORT: &str = "+15550001111";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ has a parent")
+        .to_owned()
+}
+
+fn example_day() -> PathBuf {
+    workspace_root().join("examples/helpdesk-day.jsonl")
+}
+
+fn convstate(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_convstate"));
+    command.args(args).current_dir(workspace_root());
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    convstate(args).output().expect("the binary runs")
+}
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = convstate(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input)
+        .expect("stdin accepts the input");
+    child.wait_with_output().expect("the binary finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+fn example_summary() -> Value {
+    let path = example_day();
+    let output = run(&[
+        "replay",
+        path.to_str().unwrap(),
+        "--summary",
+        "--summary-format",
+        "json",
+        "--keep-going",
+    ]);
+    assert_exit(&output, 0);
+    serde_json::from_str(&stdout(&output)).expect("the summary is JSON")
+}
+
+fn example_lines() -> Vec<String> {
+    std::fs::read_to_string(example_day())
+        .expect("the example exists")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the core's own JSON door answers for the lines, for comparison.
+fn core_outputs(lines: &[String]) -> String {
+    let mut engine = convstate::Engine::with_preset("cloud-2025").unwrap();
+    let mut text = String::new();
+    for line in lines {
+        for output in engine.handle_json(line) {
+            text.push_str(&output);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[test]
+fn example_day_summary_counts_what_the_core_supports_today() {
+    let summary = example_summary();
+    assert_eq!(summary["events"], 578, "{summary:#}");
+    assert_eq!(summary["events_by_type"]["send"], 283);
+    assert_eq!(summary["events_by_type"]["opt_in"], 264);
+    assert_eq!(summary["events_by_type"]["inbound"], 16);
+    // Refusals the core makes today, one each by construction of the day.
+    let denied = &summary["sends"]["denied_by_reason"];
+    for reason in [
+        "window_closed",
+        "duplicate",
+        "marketing_stopped",
+        "marketing_to_us_number",
+        "no_opt_in",
+    ] {
+        assert_eq!(denied[reason], 1, "{reason}: {summary:#}");
+    }
+    assert_eq!(summary["charges_by_category"]["utility"], 2);
+    assert_eq!(summary["free_by_reason"]["service_window"], 16);
+    assert_eq!(summary["chats"]["started"], 13);
+    assert_eq!(summary["chats"]["missed"], 1);
+    assert_eq!(summary["chats"]["ended_by_reason"]["agent"], 3);
+    assert_eq!(summary["tickets"]["opened"], 12);
+    assert_eq!(summary["tickets"]["status_changes"]["open -> closed"], 3);
+    assert_eq!(summary["effects_by_type"]["outbox_released"], 1);
+    assert_eq!(summary["effects_by_type"]["inbound_file_too_large"], 1);
+    let changes = summary["template_status_changes"].as_array().unwrap();
+    assert!(
+        changes.iter().any(|c| c["template"] == "acme/winback/en"
+            && c["from"] == "pending"
+            && c["to"] == "rejected"),
+        "{changes:?}"
+    );
+    // Parts that depend on core features being added (limits, template quality): tolerant
+    // here, exact in `example_day_summary_with_limits_and_template_quality` below.
+    assert!(summary["malformed_lines_skipped"].as_u64().unwrap() <= 1);
+    let marketing = summary["charges_by_category"]["marketing"]
+        .as_u64()
+        .unwrap();
+    assert!((249..=261).contains(&marketing), "{marketing}");
+}
+
+/// The day as RULES.md says it must go under cloud-2025, once the core reads
+/// `template_quality` and enforces messaging limits:
+/// - the limit of a new business is 250 unique contacts in 24h (§7); before the campaign
+///   two business-initiated templates went out (order_ready to C2, initiate's follow_up to
+///   C5), so of the 259 eligible campaign recipients outside a window 248 get it and 11 are
+///   refused `limit_reached`; the one who wrote first is inside the window and takes no slot;
+/// - at 14:00 `autumn_sale` drops to low quality: paused for 3h (§5 pause ladder), so the
+///   14:30 send of it is refused `template_not_sendable`, and the pause ends at 17:00;
+/// - marketing charged: the 248 + the one inside the window (per-message pricing, §11).
+#[test]
+#[ignore = "core gap: template_quality events and messaging limits are not in core yet"]
+fn example_day_summary_with_limits_and_template_quality() {
+    let summary = example_summary();
+    assert_eq!(summary["malformed_lines_skipped"], 0, "{summary:#}");
+    let denied = &summary["sends"]["denied_by_reason"];
+    assert_eq!(denied["limit_reached"], 11);
+    assert_eq!(denied["template_not_sendable"], 1);
+    let slots: u64 = summary["limit_slots_by_number"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(slots, 250);
+    assert_eq!(summary["charges_by_category"]["marketing"], 249);
+    let changes: Vec<(String, String, String)> = summary["template_status_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["template"] == "acme/autumn_sale/en")
+        .map(|c| {
+            let field = |k: &str| c[k].as_str().unwrap().to_owned();
+            (field("from"), field("to"), field("at"))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                "approved".into(),
+                "paused".into(),
+                "2026-11-02T14:00:00Z".into()
+            ),
+            (
+                "paused".into(),
+                "approved".into(),
+                "2026-11-02T17:00:00Z".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn readme_main_job_command_runs_the_example() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.contains("# main job"))
+        .expect("the README's Quickstart has a main-job line");
+    let command = line.split('#').next().unwrap().trim();
+    let prefix = "cargo run --release -p convstate-cli -- ";
+    let args = command
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("the main job is `{prefix}...`, found `{command}`"));
+    // The same arguments, through the binary cargo already built for this test.
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let output = run(&args);
+    assert_exit(&output, 0);
+    let table = stdout(&output);
+    for row in [
+        "events",
+        "sends",
+        "charged",
+        "limit slots used",
+        "chats",
+        "template changes",
+    ] {
+        assert!(table.contains(row), "no {row:?} row in:\n{table}");
+    }
+    assert!(
+        table.contains("acme/winback/en: pending -> rejected"),
+        "{table}"
+    );
+}
+
+#[test]
+fn output_lines_are_what_the_core_json_door_returns() {
+    let path = example_day();
+    let output = run(&["replay", path.to_str().unwrap(), "--keep-going"]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), core_outputs(&example_lines()));
+}
+
+#[test]
+fn stdin_dash_and_out_file_give_the_same_lines() {
+    let path = example_day();
+    let from_file = run(&["replay", path.to_str().unwrap(), "--keep-going"]);
+    let input = std::fs::read(&path).unwrap();
+    let from_stdin = run_with_stdin(&["replay", "-", "--keep-going"], &input);
+    assert_exit(&from_stdin, 0);
+    assert_eq!(stdout(&from_stdin), stdout(&from_file));
+
+    let directory = tempfile::tempdir().unwrap();
+    let out = directory.path().join("out.jsonl");
+    let with_out = run(&[
+        "replay",
+        path.to_str().unwrap(),
+        "--keep-going",
+        "--summary",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&with_out, 0);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), stdout(&from_file));
+    assert!(
+        stdout(&with_out).starts_with("events"),
+        "only the summary on stdout"
+    );
+}
+
+#[test]
+fn state_round_trip_continues_where_it_stopped() {
+    let lines = example_lines();
+    let (morning, rest) = lines.split_at(300);
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let first = run_with_stdin(
+        &["replay", "-", "--state", state_arg, "--keep-going"],
+        (morning.join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&first, 0);
+    assert!(state.exists(), "the state was saved");
+    let second = run_with_stdin(
+        &["replay", "-", "--state", state_arg, "--keep-going"],
+        (rest.join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&second, 0);
+    assert_eq!(
+        stdout(&first) + &stdout(&second),
+        core_outputs(&lines),
+        "two runs through the saved state answer as one run"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(directory.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["state.json"],
+        "no temporary file is left behind"
+    );
+}
+
+#[test]
+fn malformed_line_stops_with_line_and_field_and_leaves_state_untouched() {
+    let lines = example_lines();
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let setup = run_with_stdin(
+        &["replay", "-", "--state", state_arg],
+        (lines[..10].join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&setup, 0);
+    let saved = std::fs::read(&state).unwrap();
+
+    let bad = format!(
+        "{}\n{}\n{}\n",
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000009","kind":"text"}"#,
+        r#"{"type":"tick","at":"2026-11-02T09:05:00Z"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:06:00Z","number":"+15550001111","contact":"+4915100000009","kind":"txt"}"#,
+    );
+    let output = run_with_stdin(&["replay", "-", "--state", state_arg], bad.as_bytes());
+    assert_exit(&output, 1);
+    let message = stderr(&output);
+    assert!(message.contains("<stdin>:3:"), "{message}");
+    assert!(message.contains(r#"field "kind""#), "{message}");
+    assert!(message.contains("expected one of"), "{message}");
+    assert_eq!(std::fs::read(&state).unwrap(), saved, "state untouched");
+
+    let fresh = directory.path().join("fresh.json");
+    let output = run_with_stdin(
+        &["replay", "-", "--state", fresh.to_str().unwrap()],
+        bad.as_bytes(),
+    );
+    assert_exit(&output, 1);
+    assert!(!fresh.exists(), "no state written on failure");
+}
+
+#[test]
+fn keep_going_reports_skips_and_goes_on() {
+    let input = [
+        r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","size":"big","kind":"image"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+4915100000001","kind":"text"}"#,
+    ]
+    .join("\n");
+    let output = run_with_stdin(&["replay", "-", "--keep-going"], input.as_bytes());
+    assert_exit(&output, 0);
+    let warning = stderr(&output);
+    assert!(warning.contains("<stdin>:2:"), "{warning}");
+    assert!(warning.contains(r#"field "size""#), "{warning}");
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["of"], "register_number");
+    assert_eq!(lines[1]["type"], "error");
+    assert_eq!(lines[1]["error"], "invalid_event");
+    assert_eq!(lines[2]["of"], "inbound");
+    assert!(
+        lines[3..].iter().any(|l| l["effect"] == "chat_started"),
+        "the line after the skipped one was applied"
+    );
+    let without = run_with_stdin(&["replay", "-"], input.as_bytes());
+    assert_exit(&without, 1);
+}
+
+fn simulate(seed: &str) -> String {
+    let output = run(&[
+        "simulate",
+        "--businesses",
+        "2",
+        "--contacts",
+        "300",
+        "--days",
+        "2",
+        "--seed",
+        seed,
+        "--summary-format",
+        "json",
+    ]);
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output).contains("events/s"),
+        "throughput is reported"
+    );
+    stdout(&output)
+}
+
+#[test]
+fn simulate_is_deterministic_for_a_seed() {
+    let first = simulate("42");
+    assert_eq!(first, simulate("42"));
+    assert_ne!(first, simulate("43"), "another seed, other traffic");
+    let summary: Value = serde_json::from_str(&first).unwrap();
+    assert!(
+        summary["sends"]["allowed"].as_u64().unwrap() > 100,
+        "{summary:#}"
+    );
+    assert!(summary["chats"]["started"].as_u64().unwrap() > 50);
+    assert!(summary["chats"]["missed"].as_u64().unwrap() > 0);
+    assert!(
+        summary["charges_by_category"]["marketing"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        summary["sends"]["denied_by_reason"]["no_opt_in"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[test]
+fn simulated_events_replay_to_the_same_summary() {
+    let directory = tempfile::tempdir().unwrap();
+    let events = directory.path().join("events.jsonl");
+    let args = [
+        "simulate",
+        "--contacts",
+        "200",
+        "--days",
+        "1",
+        "--seed",
+        "5",
+    ];
+    let mut with_file: Vec<&str> = args.to_vec();
+    with_file.extend([
+        "--summary-format",
+        "json",
+        "--write-events",
+        events.to_str().unwrap(),
+    ]);
+    let simulated = run(&with_file);
+    assert_exit(&simulated, 0);
+    let replayed = run(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--summary",
+        "--summary-format",
+        "json",
+        "--keep-going",
+    ]);
+    assert_exit(&replayed, 0);
+    assert_eq!(stdout(&replayed), stdout(&simulated));
+}
+
+#[test]
+fn inspect_shows_contact_number_and_template() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let path = example_day();
+    let replay = run(&[
+        "replay",
+        path.to_str().unwrap(),
+        "--summary",
+        "--keep-going",
+        "--state",
+        state_arg,
+    ]);
+    assert_exit(&replay, 0);
+
+    let json = |args: &[&str]| -> Value {
+        let output = run(args);
+        assert_exit(&output, 0);
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let overview = json(&["inspect", state_arg]);
+    assert_eq!(overview["policy"], "cloud-2025");
+    assert_eq!(overview["clock"], "2026-11-02T23:59:59Z");
+
+    let number = json(&["inspect", state_arg, "--number", SUPPORT]);
+    assert_eq!(number["business"], "acme");
+    assert_eq!(number["counters"]["chats_missed"], 1);
+
+    let contact = json(&[
+        "inspect",
+        state_arg,
+        "--number",
+        SUPPORT,
+        "--contact",
+        "+4915100000001",
+    ]);
+    assert_eq!(contact["ticket"]["status"], "closed");
+    assert_eq!(
+        contact["window_open"], true,
+        "wrote at 12:30, open until 12:30 tomorrow"
+    );
+
+    let template = json(&[
+        "inspect",
+        state_arg,
+        "--template",
+        "winback",
+        "--business",
+        "acme",
+    ]);
+    assert_eq!(template["status"], "rejected");
+    assert_eq!(template["category"], "marketing");
+
+    let unknown = run(&["inspect", state_arg, "--number", "+15559999999"]);
+    assert_exit(&unknown, 1);
+    assert!(stderr(&unknown).contains("unknown number"));
+}
+
+#[test]
+fn exit_codes_are_as_documented() {
+    let help = run(&["replay", "--help"]);
+    assert_exit(&help, 0);
+    assert!(stdout(&help).contains("Exit codes"));
+
+    assert_exit(&run(&["replay", "no/such/file.jsonl"]), 1);
+    assert_exit(&run(&["replay"]), 2);
+    let path = example_day();
+    let path = path.to_str().unwrap();
+    assert_exit(&run(&["replay", path, "--policy", "cloud-1999"]), 2);
+    assert_exit(
+        &run(&[
+            "replay",
+            path,
+            "--policy-overrides",
+            r#"{"chat":{"idle":"1m"}}"#,
+        ]),
+        2,
+    );
+
+    let directory = tempfile::tempdir().unwrap();
+    let corrupt = directory.path().join("state.json");
+    std::fs::write(&corrupt, b"{\"format\":\"something else\"}").unwrap();
+    assert_exit(
+        &run(&["replay", path, "--state", corrupt.to_str().unwrap()]),
+        3,
+    );
+    assert_exit(&run(&["inspect", corrupt.to_str().unwrap()]), 3);
+}
+
+#[test]
+fn policy_overrides_change_the_rules() {
+    let input = [
+        r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","kind":"text"}"#,
+        r#"{"type":"tick","at":"2026-11-02T09:12:00Z"}"#,
+    ]
+    .join("\n");
+    let default = run_with_stdin(&["replay", "-"], input.as_bytes());
+    assert!(
+        stdout(&default).contains("chat_ended"),
+        "10 minutes idle ends the chat"
+    );
+    let directory = tempfile::tempdir().unwrap();
+    let overrides = directory.path().join("policy.json");
+    std::fs::write(&overrides, r#"{"chat":{"idle_timeout":"15m"}}"#).unwrap();
+    let at_file = format!("@{}", overrides.display());
+    let longer = run_with_stdin(
+        &[
+            "replay",
+            "-",
+            "--policy",
+            "classic",
+            "--policy-overrides",
+            &at_file,
+        ],
+        input.as_bytes(),
+    );
+    assert_exit(&longer, 0);
+    assert!(
+        !stdout(&longer).contains("chat_ended"),
+        "15 minutes: still live"
+    );
+}
