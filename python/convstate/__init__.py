@@ -1,0 +1,48 @@
+"""convstate: WhatsApp Business conversation rules as a pure state machine.
+
+>>> import convstate
+>>> engine = convstate.Engine(policy="cloud-2025")
+
+Everything is re-exported from the private native module ``convstate._convstate`` and the
+pure-Python ``convstate._types`` (enums and exceptions).
+"""
+
+from convstate._types import (
+    CapacityError,
+    Channel,
+    ChargeCategory,
+    ConvstateError,
+    FreeReason,
+    Initiator,
+    InvalidInputError,
+    NotFoundError,
+    PolicyError,
+    Reason,
+    SnapshotError,
+    TemplateStatus,
+    TicketStatus,
+    Verdict,
+)
+from convstate._convstate import Billing, Decision, Engine, __version__, wire_version
+
+__all__ = [
+    "Billing",
+    "CapacityError",
+    "Channel",
+    "ChargeCategory",
+    "ConvstateError",
+    "Decision",
+    "Engine",
+    "FreeReason",
+    "Initiator",
+    "InvalidInputError",
+    "NotFoundError",
+    "PolicyError",
+    "Reason",
+    "SnapshotError",
+    "TemplateStatus",
+    "TicketStatus",
+    "Verdict",
+    "__version__",
+    "wire_version",
+]

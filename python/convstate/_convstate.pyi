@@ -1,0 +1,243 @@
+"""Type stubs of the native module ``convstate._convstate`` (checked by ``mypy.stubtest``)."""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Optional, Union, final
+
+from convstate._types import ChargeCategory, FreeReason, Initiator, Reason, Verdict
+
+#: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds, or an
+#: RFC 3339 string.
+_Instant = Union[datetime, int, str]
+#: A duration: a ``timedelta``, int milliseconds, or a string such as ``"10m"``.
+_DurationLike = Union[timedelta, int, str]
+
+__version__: str
+__all__ = ["Billing", "Decision", "Engine", "__version__", "wire_version"]
+
+def wire_version() -> int:
+    """Version of the JSON wire schema this build speaks."""
+
+@final
+class Billing:
+    """What an allowed send costs. Frozen; compares by value."""
+
+    @property
+    def charged(self) -> bool:
+        """Whether the platform charges for the send."""
+    @property
+    def category(self) -> Optional[Union[ChargeCategory, str]]:
+        """The price category of a charged send, or None when free."""
+    @property
+    def free_reason(self) -> Optional[Union[FreeReason, str]]:
+        """Why a free send is free, or None when charged."""
+    def to_dict(self) -> dict[str, Any]:
+        """The billing as a dict of the wire format."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Decision:
+    """The answer to "may I send this now?". Frozen; compares by value.
+
+    Enum-valued fields hold the raw string when the engine reports a value this version of
+    the package does not know.
+    """
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the send may go ahead."""
+    @property
+    def verdict(self) -> Union[Verdict, str]:
+        """``Verdict.ALLOWED`` or ``Verdict.DENIED``."""
+    @property
+    def reason(self) -> Optional[Reason]:
+        """Why the send was denied (``Reason.OTHER`` for a reason this package does not
+        know); None when allowed."""
+    @property
+    def details(self) -> dict[str, Any]:
+        """The numbers behind a denial (limits, sizes; instants as aware UTC datetimes).
+        Empty when allowed. Holds the raw ``"reason"`` only when ``reason`` is OTHER."""
+    @property
+    def billing(self) -> Optional[Billing]:
+        """What the send costs, or None when denied."""
+    @property
+    def initiated_by(self) -> Union[Initiator, str]:
+        """``Initiator.CUSTOMER`` (a reply in the window) or ``Initiator.BUSINESS``."""
+    @property
+    def consumed_limit_slot(self) -> bool:
+        """Whether the send took a messaging-limit slot."""
+    @property
+    def next_action(self) -> Optional[dict[str, Any]]:
+        """The suggested next step, e.g. ``{"action": "send_template"}``, or None."""
+    @property
+    def initiation(self) -> Optional[dict[str, Any]]:
+        """For ``initiate``: the opening template and how many messages are held."""
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as a dict of the wire format (instants as aware datetimes)."""
+    def to_json(self) -> str:
+        """The decision as one JSON object, as the wire format writes it."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Engine:
+    """The conversation-state engine: feed it what happened, ask it what may be sent.
+
+    It never reads a clock: every call carries its instant (an aware datetime or int unix
+    milliseconds). Dicts it returns mirror the JSON wire format, with instants (keys
+    ``at``, ``*_at``, ``since``, ``until``) as aware UTC datetimes. One engine may be shared
+    by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
+    """
+
+    def __new__(
+        cls, policy: str = "cloud-2025", policy_overrides: Optional[Mapping[str, Any]] = None
+    ) -> Engine:
+        """An engine under a policy preset (``classic``, ``cloud-2025``, ``cloud-2026-10``)
+        with optional overrides merged over it. Raises ``PolicyError``."""
+    @property
+    def clock(self) -> datetime:
+        """The largest instant the engine has seen (aware UTC)."""
+    @property
+    def policy(self) -> dict[str, Any]:
+        """The policy in force."""
+    def register_number(
+        self,
+        number: str,
+        *,
+        business: str,
+        channel: str,
+        at: Optional[_Instant] = None,
+        provider: Optional[str] = None,
+        idle_timeout: Optional[_DurationLike] = None,
+        default_template: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """Registers (or updates) a number of a business; ``at`` defaults to the clock."""
+    def register_template(
+        self,
+        business: str,
+        name: str,
+        language: str,
+        *,
+        category: str,
+        body: str,
+        at: Optional[_Instant] = None,
+        status: Optional[str] = None,
+        quality: Optional[str] = None,
+        header: Optional[str] = None,
+        footer: Optional[str] = None,
+        buttons: Optional[Iterable[Mapping[str, Any]]] = None,
+    ) -> None:
+        """Registers a template of a business; ``at`` defaults to the clock."""
+    def inbound(
+        self,
+        number: str,
+        contact: Optional[str] = None,
+        *,
+        at: _Instant,
+        kind: str = "text",
+        group: Optional[str] = None,
+        size: Optional[int] = None,
+    ) -> None:
+        """A message or call from a contact (or in a group) received by ``number``."""
+    def check_send(
+        self,
+        number: str,
+        contact: Optional[str] = None,
+        *,
+        at: _Instant,
+        text: Optional[str] = None,
+        message: Optional[Mapping[str, Any]] = None,
+        group: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        force: bool = False,
+    ) -> Decision:
+        """Decides a send without recording anything. Give ``text=`` for a text message or
+        ``message=`` with any message of the wire format (templates, media)."""
+    def send(
+        self,
+        number: str,
+        contact: Optional[str] = None,
+        *,
+        at: _Instant,
+        text: Optional[str] = None,
+        message: Optional[Mapping[str, Any]] = None,
+        group: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        force: bool = False,
+    ) -> Decision:
+        """Decides a send and, when allowed, records it (counters, duplicates, limits)."""
+    def initiate(
+        self,
+        number: str,
+        contact: str,
+        *,
+        at: _Instant,
+        text: Optional[str] = None,
+        message: Optional[Mapping[str, Any]] = None,
+        template: Optional[Mapping[str, Any]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Decision:
+        """Starts a conversation: a template now, the message when the contact answers."""
+    def end_chat(
+        self,
+        number: str,
+        contact: str,
+        *,
+        at: _Instant,
+        by: str = "agent",
+        status: Optional[str] = None,
+    ) -> None:
+        """An agent (``by="agent"``) or a rule ends the live chat."""
+    def set_ticket_status(self, number: str, contact: str, status: str, *, at: _Instant) -> None:
+        """Changes the status of the conversation's ticket."""
+    def opt_in(
+        self,
+        contact: str,
+        *,
+        at: _Instant,
+        business: Optional[str] = None,
+        number: Optional[str] = None,
+    ) -> None:
+        """Records the contact's opt-in with a business (or the business of ``number``)."""
+    def opt_out(
+        self,
+        contact: str,
+        *,
+        at: _Instant,
+        business: Optional[str] = None,
+        number: Optional[str] = None,
+    ) -> None:
+        """Records that the contact withdrew their opt-in."""
+    def tick(self, at: _Instant) -> None:
+        """Time passed: fires every timer due at or before ``at``."""
+    def poll_timeout(self) -> Optional[datetime]:
+        """When ``tick`` should be called next, or None."""
+    def conversation(self, number: str, contact: str, *, at: _Instant) -> dict[str, Any]:
+        """The state of one conversation at ``at`` (changes nothing)."""
+    def number(self, number: str) -> dict[str, Any]:
+        """A number's registration and counters."""
+    def template(self, business: str, name: str, language: str) -> dict[str, Any]:
+        """A template's status and quality."""
+    def handle(self, event: Union[Mapping[str, Any], str]) -> Union[Decision, dict[str, Any], None]:
+        """Applies one event of the wire format given as a dict (or a line): any event type.
+        Returns None for an acknowledgement, a ``Decision`` for sends, a dict for views.
+        Effects queue up for ``poll_effect``. Raises a ``ConvstateError`` subclass."""
+    def handle_json(self, line: str) -> list[str]:
+        """Applies one wire-format line and returns the result line followed by one line per
+        effect, byte for byte as every binding does. Errors become error lines."""
+    def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
+        """Applies a batch of events (lines or dicts) with the GIL released and returns all
+        output lines as wire-format strings: for each input its result line, then its
+        effect lines. An item that cannot be converted raises before anything is applied."""
+    def poll_effect(self) -> Optional[dict[str, Any]]:
+        """The oldest queued effect (what changed), or None."""
+    def effects(self) -> list[dict[str, Any]]:
+        """Drains every queued effect, oldest first."""
+    def snapshot(self) -> bytes:
+        """The whole engine as bytes (versioned JSON)."""
+    @staticmethod
+    def restore(snapshot: bytes) -> Engine:
+        """An engine from ``snapshot()`` bytes. Raises ``SnapshotError``."""
+    def __getstate__(self) -> bytes: ...
+    def __setstate__(self, state: bytes) -> None: ...

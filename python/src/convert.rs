@@ -1,0 +1,283 @@
+//! Translation between Python values and the engine's JSON and instants.
+//!
+//! The binding stays thin by speaking the core's serde JSON in both directions: keyword
+//! arguments and dicts become a JSON object that the core decodes into its own event types,
+//! and every output is the core's serialised value turned into Python objects. Only
+//! instants get special treatment: aware datetimes (or int milliseconds) in, aware UTC
+//! datetimes out.
+
+use convstate::{Error, Instant};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PyString, PyTuple, PyType};
+use serde_json::{Map, Value};
+
+use crate::errors::BindingError;
+
+/// Nested containers deeper than this are refused: it bounds recursion, so a list that
+/// contains itself is an error instead of a stack overflow.
+const MAX_NESTING: usize = 64;
+
+static DATETIME_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+static UTC_EPOCH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ONE_MILLISECOND: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn datetime_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    DATETIME_MODULE
+        .get_or_try_init(py, || Ok::<_, PyErr>(py.import("datetime")?.unbind()))
+        .map(|m| m.bind(py))
+}
+
+fn utc_epoch(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    UTC_EPOCH
+        .get_or_try_init(py, || {
+            let module = datetime_module(py)?;
+            let utc = module.getattr("timezone")?.getattr("utc")?;
+            let epoch = module
+                .getattr("datetime")?
+                .call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
+            Ok::<_, PyErr>(epoch.unbind())
+        })
+        .map(|e| e.bind(py))
+}
+
+fn one_millisecond(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    ONE_MILLISECOND
+        .get_or_try_init(py, || {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("milliseconds", 1)?;
+            let ms = datetime_module(py)?
+                .getattr("timedelta")?
+                .call((), Some(&kwargs))?;
+            Ok::<_, PyErr>(ms.unbind())
+        })
+        .map(|e| e.bind(py))
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn repr(value: &Bound<'_, PyAny>) -> String {
+    let text = value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| type_name(value));
+    // Errors quote their input; keep messages readable for huge values.
+    text.chars().take(80).collect()
+}
+
+fn is_datetime(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    value.is_instance(&datetime_module(value.py())?.getattr("datetime")?)
+}
+
+fn is_timedelta(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    value.is_instance(&datetime_module(value.py())?.getattr("timedelta")?)
+}
+
+/// Milliseconds since the unix epoch of an aware datetime, exactly (no float rounding).
+fn datetime_millis(value: &Bound<'_, PyAny>) -> Result<i64, BindingError> {
+    if value.call_method0("utcoffset")?.is_none() {
+        return Err(Error::InvalidInstant {
+            input: repr(value),
+            problem: "naive datetime: attach a timezone, e.g. tzinfo=timezone.utc".into(),
+        }
+        .into());
+    }
+    let py = value.py();
+    let millis = value.sub(utc_epoch(py)?)?.floor_div(one_millisecond(py)?)?;
+    Ok(millis.extract::<i64>()?)
+}
+
+/// An instant argument: an aware `datetime`, int unix milliseconds or an RFC 3339 string.
+pub fn instant(value: &Bound<'_, PyAny>) -> Result<Instant, BindingError> {
+    let millis = if value.is_instance_of::<PyBool>() {
+        return Err(not_an_instant(value));
+    } else if value.is_instance_of::<PyInt>() {
+        value.extract::<i64>().map_err(|_| Error::InvalidInstant {
+            input: repr(value),
+            problem: "integer milliseconds outside the 64-bit range".into(),
+        })?
+    } else if value.is_instance_of::<PyString>() {
+        return Ok(Instant::parse_rfc3339(&value.extract::<String>()?)?);
+    } else if is_datetime(value)? {
+        datetime_millis(value)?
+    } else {
+        return Err(not_an_instant(value));
+    };
+    Ok(Instant::from_unix_millis(millis)?)
+}
+
+fn not_an_instant(value: &Bound<'_, PyAny>) -> BindingError {
+    Error::InvalidInstant {
+        input: repr(value),
+        problem: format!(
+            "expected an aware datetime or int unix milliseconds, got {}",
+            type_name(value)
+        ),
+    }
+    .into()
+}
+
+/// An aware UTC datetime for an instant.
+pub fn datetime<'py>(py: Python<'py>, at: Instant) -> PyResult<Bound<'py, PyAny>> {
+    let offset = one_millisecond(py)?.mul(at.unix_millis())?;
+    utc_epoch(py)?.add(offset)
+}
+
+/// A Python value as JSON, for the wire format. Datetimes become int milliseconds (naive
+/// ones are refused), timedeltas int milliseconds, tuples arrays.
+pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, BindingError> {
+    to_json_at(value, 0)
+}
+
+fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingError> {
+    if depth > MAX_NESTING {
+        return Err(invalid_event(format!(
+            "values nested more than {MAX_NESTING} levels deep"
+        )));
+    }
+    if value.is_none() {
+        Ok(Value::Null)
+    } else if let Ok(flag) = value.cast::<PyBool>() {
+        Ok(Value::Bool(flag.is_true()))
+    } else if value.is_instance_of::<PyInt>() {
+        if let Ok(n) = value.extract::<i64>() {
+            Ok(Value::from(n))
+        } else if let Ok(n) = value.extract::<u64>() {
+            Ok(Value::from(n))
+        } else {
+            Err(invalid_event(format!(
+                "integer {} does not fit in 64 bits",
+                repr(value)
+            )))
+        }
+    } else if value.is_instance_of::<PyFloat>() {
+        let f: f64 = value.extract()?;
+        serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| invalid_event(format!("{f} is not a finite number")))
+    } else if let Ok(text) = value.cast::<PyString>() {
+        Ok(Value::String(text.to_cow()?.into_owned()))
+    } else if let Ok(dict) = value.cast::<PyDict>() {
+        let mut object = Map::new();
+        for (key, item) in dict.iter() {
+            let key = key
+                .cast::<PyString>()
+                .map_err(|_| invalid_event(format!("dict keys must be str, got {}", repr(&key))))?;
+            object.insert(key.to_cow()?.into_owned(), to_json_at(&item, depth + 1)?);
+        }
+        Ok(Value::Object(object))
+    } else if let Ok(list) = value.cast::<PyList>() {
+        list.iter()
+            .map(|item| to_json_at(&item, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array)
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        tuple
+            .iter()
+            .map(|item| to_json_at(&item, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array)
+    } else if is_datetime(value)? {
+        Ok(Value::from(datetime_millis(value)?))
+    } else if is_timedelta(value)? {
+        let millis = value.floor_div(one_millisecond(value.py())?)?;
+        Ok(Value::from(millis.extract::<i64>()?))
+    } else {
+        Err(invalid_event(format!(
+            "{} of type {} has no JSON form",
+            repr(value),
+            type_name(value)
+        )))
+    }
+}
+
+fn invalid_event(problem: String) -> BindingError {
+    Error::InvalidEvent { problem }.into()
+}
+
+/// Whether a key of the core's JSON holds an instant. The core names instants `at`,
+/// `*_at`, `since` and `until` (DESIGN.md: names say what they hold).
+fn is_instant_key(key: &str) -> bool {
+    key == "at" || key == "since" || key == "until" || key.ends_with("_at")
+}
+
+/// The core's JSON as Python values; RFC 3339 strings under instant keys become aware UTC
+/// datetimes.
+pub fn from_json<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    from_json_keyed(py, value, None)
+}
+
+fn from_json_keyed<'py>(
+    py: Python<'py>,
+    value: &Value,
+    key: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(flag) => PyBool::new(py, *flag).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(text) => match key.filter(|k| is_instant_key(k)) {
+            Some(_) => match Instant::parse_rfc3339(text) {
+                Ok(at) => datetime(py, at)?,
+                Err(_) => PyString::new(py, text).into_any(),
+            },
+            None => PyString::new(py, text).into_any(),
+        },
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(from_json_keyed(py, item, None)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(object) => {
+            let dict = PyDict::new(py);
+            for (k, item) in object {
+                dict.set_item(k, from_json_keyed(py, item, Some(k))?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+static TYPES_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// A class of `convstate._types` (the pure-Python enums and exceptions).
+pub fn python_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
+    let module = TYPES_MODULE
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("convstate._types")?.unbind())
+        })?
+        .bind(py);
+    Ok(module.getattr(name)?.cast_into::<PyType>()?)
+}
+
+/// A member of one of the package's str enums, or the raw string when this version of the
+/// package does not know the value (the core may grow new ones).
+pub fn enum_member<'py>(
+    py: Python<'py>,
+    enum_name: &str,
+    value: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    match python_type(py, enum_name)?.call1((value,)) {
+        Ok(member) => Ok(member),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyValueError>(py) => {
+            Ok(PyString::new(py, value).into_any())
+        }
+        Err(e) => Err(e),
+    }
+}

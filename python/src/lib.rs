@@ -1,0 +1,619 @@
+//! `convstate._convstate`: the native module of the `convstate` Python package.
+//!
+//! The binding only translates. Every call becomes a core [`convstate::Event`] (built by the
+//! core's own serde decoder from the arguments, so errors read the same as on the wire),
+//! goes through [`convstate::Engine::handle`], and the core's serialised output comes back
+//! as Python values. The engine sits behind a mutex so one `Engine` can be shared by
+//! threads; the lock is only ever held around pure Rust work (never while Python code can
+//! run), so a thread waiting for it cannot deadlock against the GIL.
+
+use convstate::{wire, Event, Output, Policy};
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString};
+use serde_json::{Map, Value};
+
+mod convert;
+mod errors;
+mod results;
+
+use convert::{datetime, from_json, instant, to_json};
+use errors::{BindingError, BindingResult};
+use results::{PyBilling, PyDecision};
+
+/// The conversation-state engine (see `convstate.Engine` in the stubs).
+#[pyclass(frozen, module = "convstate", name = "Engine")]
+#[derive(Debug)]
+struct PyEngine {
+    engine: Mutex<convstate::Engine>,
+}
+
+/// Keyword arguments of a typed method on their way to a wire-format event.
+struct EventFields {
+    object: Map<String, Value>,
+}
+
+impl EventFields {
+    fn new(type_name: &str) -> EventFields {
+        let mut object = Map::new();
+        object.insert("type".into(), Value::from(type_name));
+        EventFields { object }
+    }
+
+    fn text(mut self, key: &str, value: Option<&str>) -> EventFields {
+        if let Some(text) = value {
+            self.object.insert(key.into(), Value::from(text));
+        }
+        self
+    }
+
+    fn value(mut self, key: &str, value: Option<&Bound<'_, PyAny>>) -> BindingResult<EventFields> {
+        if let Some(value) = value.filter(|v| !v.is_none()) {
+            self.object.insert(key.into(), to_json(value)?);
+        }
+        Ok(self)
+    }
+
+    fn at(mut self, at: Option<&Bound<'_, PyAny>>) -> BindingResult<EventFields> {
+        if let Some(at) = at.filter(|v| !v.is_none()) {
+            self.object
+                .insert("at".into(), Value::from(instant(at)?.unix_millis()));
+        }
+        Ok(self)
+    }
+
+    /// `text="..."` is short for `message={"kind": "text", "text": "..."}`.
+    fn message(
+        mut self,
+        text: Option<&str>,
+        message: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<EventFields> {
+        let message = match (text, message.filter(|m| !m.is_none())) {
+            (Some(text), None) => serde_json::json!({"kind": "text", "text": text}),
+            (None, Some(message)) => to_json(message)?,
+            (Some(_), Some(_)) => return Err(invalid("give either text= or message=, not both")),
+            (None, None) => return Err(invalid("missing the message: give text= or message=")),
+        };
+        self.object.insert("message".into(), message);
+        Ok(self)
+    }
+}
+
+fn invalid(problem: &str) -> BindingError {
+    convstate::Error::InvalidEvent {
+        problem: problem.to_owned(),
+    }
+    .into()
+}
+
+/// Decodes an event the way the wire does, so messages name the field that is wrong.
+fn decode(object: Value) -> Result<Event, convstate::Error> {
+    serde_json::from_value(object).map_err(|e| convstate::Error::InvalidEvent {
+        problem: e.to_string(),
+    })
+}
+
+/// A core output as Python: None for an acknowledgement, a `Decision`, or a dict.
+fn output_to_python<'py>(py: Python<'py>, output: &Output) -> PyResult<Bound<'py, PyAny>> {
+    let json = serde_json::to_value(output).map_err(|e| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!("output does not serialise: {e}"))
+    })?;
+    match json.get("type").and_then(Value::as_str) {
+        Some("ack") => Ok(py.None().into_bound(py)),
+        Some("decision") => Ok(Bound::new(py, PyDecision::new(json))?.into_any()),
+        _ => {
+            let mut json = json;
+            if let Some(object) = json.as_object_mut() {
+                object.remove("type");
+            }
+            from_json(py, &json)
+        }
+    }
+}
+
+/// A line or a dict of the wire format, as a line.
+fn event_line(item: &Bound<'_, PyAny>) -> BindingResult<String> {
+    match item.cast::<PyString>() {
+        Ok(line) => Ok(line.to_cow()?.into_owned()),
+        Err(_) => Ok(to_json(item)?.to_string()),
+    }
+}
+
+impl PyEngine {
+    /// Applies an event given as a JSON object; `at` defaults to the engine's clock.
+    fn apply(&self, mut fields: EventFields) -> BindingResult<Output> {
+        let mut engine = self.engine.lock();
+        fields
+            .object
+            .entry("at")
+            .or_insert_with(|| Value::from(engine.clock().unix_millis()));
+        let event = decode(Value::Object(fields.object))?;
+        Ok(engine.handle(event)?)
+    }
+
+    fn apply_to_python<'py>(
+        &self,
+        py: Python<'py>,
+        fields: EventFields,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let output = self.apply(fields)?;
+        Ok(output_to_python(py, &output)?)
+    }
+
+    fn decide(&self, py: Python<'_>, fields: EventFields) -> BindingResult<Py<PyDecision>> {
+        let output = self.apply(fields)?;
+        let decision = output_to_python(py, &output)?;
+        Ok(decision
+            .cast_into::<PyDecision>()
+            .map_err(PyErr::from)?
+            .unbind())
+    }
+}
+
+#[pymethods]
+impl PyEngine {
+    /// A new engine under a policy preset, with optional overrides merged over it.
+    #[new]
+    #[pyo3(signature = (policy = "cloud-2025", policy_overrides = None))]
+    fn new(policy: &str, policy_overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<PyEngine> {
+        let policy = match policy_overrides.filter(|o| !o.is_none()) {
+            Some(overrides) => Policy::with_overrides(policy, &to_json(overrides)?)?,
+            None => Policy::preset(policy)?,
+        };
+        Ok(PyEngine {
+            engine: Mutex::new(convstate::Engine::new(policy)),
+        })
+    }
+
+    /// The engine's clock: the largest instant it has seen.
+    #[getter]
+    fn clock<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let clock = self.engine.lock().clock();
+        datetime(py, clock)
+    }
+
+    /// The policy in force, as a dict.
+    #[getter]
+    fn policy<'py>(&self, py: Python<'py>) -> BindingResult<Bound<'py, PyAny>> {
+        let policy = serde_json::to_value(self.engine.lock().policy())
+            .map_err(|e| invalid(&e.to_string()))?;
+        Ok(from_json(py, &policy)?)
+    }
+
+    /// Registers (or updates) a number of a business.
+    #[pyo3(signature = (number, *, business, channel, at = None, provider = None, idle_timeout = None, default_template = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn register_number(
+        &self,
+        number: &str,
+        business: &str,
+        channel: &str,
+        at: Option<&Bound<'_, PyAny>>,
+        provider: Option<&str>,
+        idle_timeout: Option<&Bound<'_, PyAny>>,
+        default_template: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<()> {
+        let fields = EventFields::new("register_number")
+            .text("number", Some(number))
+            .text("business", Some(business))
+            .text("channel", Some(channel))
+            .text("provider", provider)
+            .at(at)?
+            .value("idle_timeout", idle_timeout)?
+            .value("default_template", default_template)?;
+        self.apply(fields).map(drop)
+    }
+
+    /// Registers a template of a business.
+    #[pyo3(signature = (business, name, language, *, category, body, at = None, status = None, quality = None, header = None, footer = None, buttons = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn register_template(
+        &self,
+        business: &str,
+        name: &str,
+        language: &str,
+        category: &str,
+        body: &str,
+        at: Option<&Bound<'_, PyAny>>,
+        status: Option<&str>,
+        quality: Option<&str>,
+        header: Option<&str>,
+        footer: Option<&str>,
+        buttons: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<()> {
+        let fields = EventFields::new("register_template")
+            .text("business", Some(business))
+            .text("name", Some(name))
+            .text("language", Some(language))
+            .text("category", Some(category))
+            .text("body", Some(body))
+            .text("status", status)
+            .text("quality", quality)
+            .text("header", header)
+            .text("footer", footer)
+            .at(at)?
+            .value("buttons", buttons)?;
+        self.apply(fields).map(drop)
+    }
+
+    /// A message (or call) from a contact, or in a group.
+    #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None))]
+    fn inbound(
+        &self,
+        number: &str,
+        contact: Option<&str>,
+        at: &Bound<'_, PyAny>,
+        kind: &str,
+        group: Option<&str>,
+        size: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<()> {
+        let fields = EventFields::new("inbound")
+            .text("number", Some(number))
+            .text("contact", contact)
+            .text("group", group)
+            .text("kind", Some(kind))
+            .at(Some(at))?
+            .value("size", size)?;
+        self.apply(fields).map(drop)
+    }
+
+    /// Decides a send without recording anything.
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn check_send(
+        &self,
+        py: Python<'_>,
+        number: &str,
+        contact: Option<&str>,
+        at: &Bound<'_, PyAny>,
+        text: Option<&str>,
+        message: Option<&Bound<'_, PyAny>>,
+        group: Option<&str>,
+        idempotency_key: Option<&str>,
+        force: bool,
+    ) -> BindingResult<Py<PyDecision>> {
+        let fields = send_fields(
+            "check_send",
+            number,
+            contact,
+            at,
+            text,
+            message,
+            group,
+            idempotency_key,
+            force,
+        )?;
+        self.decide(py, fields)
+    }
+
+    /// Decides a send and records it (counters, duplicates, limit slot) atomically.
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        py: Python<'_>,
+        number: &str,
+        contact: Option<&str>,
+        at: &Bound<'_, PyAny>,
+        text: Option<&str>,
+        message: Option<&Bound<'_, PyAny>>,
+        group: Option<&str>,
+        idempotency_key: Option<&str>,
+        force: bool,
+    ) -> BindingResult<Py<PyDecision>> {
+        let fields = send_fields(
+            "send",
+            number,
+            contact,
+            at,
+            text,
+            message,
+            group,
+            idempotency_key,
+            force,
+        )?;
+        self.decide(py, fields)
+    }
+
+    /// Starts a conversation: a template now, the message once the contact answers.
+    #[pyo3(signature = (number, contact, *, at, text = None, message = None, template = None, idempotency_key = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn initiate(
+        &self,
+        py: Python<'_>,
+        number: &str,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+        text: Option<&str>,
+        message: Option<&Bound<'_, PyAny>>,
+        template: Option<&Bound<'_, PyAny>>,
+        idempotency_key: Option<&str>,
+    ) -> BindingResult<Py<PyDecision>> {
+        let fields = EventFields::new("initiate")
+            .text("number", Some(number))
+            .text("contact", Some(contact))
+            .text("idempotency_key", idempotency_key)
+            .at(Some(at))?
+            .message(text, message)?
+            .value("template", template)?;
+        self.decide(py, fields)
+    }
+
+    /// An agent (or a rule) ends a live chat.
+    #[pyo3(signature = (number, contact, *, at, by = "agent", status = None))]
+    fn end_chat(
+        &self,
+        number: &str,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+        by: &str,
+        status: Option<&str>,
+    ) -> BindingResult<()> {
+        let fields = EventFields::new("end_chat")
+            .text("number", Some(number))
+            .text("contact", Some(contact))
+            .text("by", Some(by))
+            .text("status", status)
+            .at(Some(at))?;
+        self.apply(fields).map(drop)
+    }
+
+    /// Changes a ticket's status.
+    #[pyo3(signature = (number, contact, status, *, at))]
+    fn set_ticket_status(
+        &self,
+        number: &str,
+        contact: &str,
+        status: &str,
+        at: &Bound<'_, PyAny>,
+    ) -> BindingResult<()> {
+        let fields = EventFields::new("set_ticket_status")
+            .text("number", Some(number))
+            .text("contact", Some(contact))
+            .text("status", Some(status))
+            .at(Some(at))?;
+        self.apply(fields).map(drop)
+    }
+
+    /// Records a contact's opt-in with a business (give `business` or one of its numbers).
+    #[pyo3(signature = (contact, *, at, business = None, number = None))]
+    fn opt_in(
+        &self,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+        business: Option<&str>,
+        number: Option<&str>,
+    ) -> BindingResult<()> {
+        self.apply(consent_fields("opt_in", contact, at, business, number)?)
+            .map(drop)
+    }
+
+    /// Records that a contact withdrew their opt-in.
+    #[pyo3(signature = (contact, *, at, business = None, number = None))]
+    fn opt_out(
+        &self,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+        business: Option<&str>,
+        number: Option<&str>,
+    ) -> BindingResult<()> {
+        self.apply(consent_fields("opt_out", contact, at, business, number)?)
+            .map(drop)
+    }
+
+    /// Time passed: fires every timer due at or before `at`; effects queue up.
+    fn tick(&self, at: &Bound<'_, PyAny>) -> BindingResult<()> {
+        self.apply(EventFields::new("tick").at(Some(at))?).map(drop)
+    }
+
+    /// When `tick` should be called next, or None when no timer is set.
+    fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let deadline = self.engine.lock().poll_timeout();
+        deadline.map(|at| datetime(py, at)).transpose()
+    }
+
+    /// The state of one conversation at `at` (changes nothing), as a dict.
+    #[pyo3(signature = (number, contact, *, at))]
+    fn conversation<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let fields = EventFields::new("query_conversation")
+            .text("number", Some(number))
+            .text("contact", Some(contact))
+            .at(Some(at))?;
+        self.apply_to_python(py, fields)
+    }
+
+    /// A number's registration and counters, as a dict.
+    fn number<'py>(&self, py: Python<'py>, number: &str) -> BindingResult<Bound<'py, PyAny>> {
+        let view = self.engine.lock().number(number)?;
+        let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
+        Ok(from_json(py, &json)?)
+    }
+
+    /// A template's status and quality, as a dict.
+    fn template<'py>(
+        &self,
+        py: Python<'py>,
+        business: &str,
+        name: &str,
+        language: &str,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let view = self.engine.lock().template(business, name, language)?;
+        let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
+        Ok(from_json(py, &json)?)
+    }
+
+    /// Applies one event given as a dict of the wire format (any event type). Returns None
+    /// for an acknowledgement, a `Decision`, or a dict for a view. Effects queue up for
+    /// `poll_effect`. Raises a `ConvstateError` subclass on bad input.
+    fn handle<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'_, PyAny>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let event = match event.cast::<PyString>() {
+            Ok(line) => wire::decode_event(&line.to_cow()?)?,
+            Err(_) => decode(strip_annotations(to_json(event)?))?,
+        };
+        let output = self.engine.lock().handle(event)?;
+        Ok(output_to_python(py, &output)?)
+    }
+
+    /// Applies one wire-format line; returns the result line followed by one line per
+    /// effect, exactly as every other binding does. Never raises for bad input: an error
+    /// becomes an error line.
+    fn handle_json(&self, line: &str) -> Vec<String> {
+        self.engine.lock().handle_json(line)
+    }
+
+    /// Applies a batch of events (lines or dicts of the wire format) with the GIL released
+    /// and returns every output line (each input's result line, then its effect lines), as
+    /// strings in the wire format. The whole batch is converted first: an item that cannot
+    /// be converted raises and nothing is applied.
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        events: &Bound<'py, PyAny>,
+    ) -> BindingResult<Bound<'py, PyList>> {
+        let mut lines = Vec::new();
+        for item in events.try_iter()? {
+            lines.push(event_line(&item?)?);
+        }
+        let outputs = py.detach(|| {
+            let mut engine = self.engine.lock();
+            let mut outputs = Vec::with_capacity(lines.len() * 2);
+            for line in &lines {
+                outputs.extend(engine.handle_json(line));
+            }
+            outputs
+        });
+        Ok(PyList::new(py, outputs)?)
+    }
+
+    /// The next effect (what changed), oldest first, as a dict; None when there is none.
+    fn poll_effect<'py>(&self, py: Python<'py>) -> BindingResult<Option<Bound<'py, PyAny>>> {
+        let effect = self.engine.lock().poll_effect();
+        effect.map(|e| effect_to_python(py, &e)).transpose()
+    }
+
+    /// Drains every queued effect, oldest first.
+    fn effects<'py>(&self, py: Python<'py>) -> BindingResult<Vec<Bound<'py, PyAny>>> {
+        let drained: Vec<convstate::Effect> = {
+            let mut engine = self.engine.lock();
+            std::iter::from_fn(|| engine.poll_effect()).collect()
+        };
+        drained.iter().map(|e| effect_to_python(py, e)).collect()
+    }
+
+    /// The whole engine as bytes, restored exactly by `Engine.restore`.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let bytes = self.engine.lock().snapshot();
+        PyBytes::new(py, &bytes)
+    }
+
+    /// An engine from `snapshot()` bytes.
+    #[staticmethod]
+    fn restore(snapshot: &[u8]) -> BindingResult<PyEngine> {
+        Ok(PyEngine {
+            engine: Mutex::new(convstate::Engine::restore(snapshot)?),
+        })
+    }
+
+    fn __getstate__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.snapshot(py)
+    }
+
+    fn __setstate__(&self, state: &[u8]) -> BindingResult<()> {
+        let restored = convstate::Engine::restore(state)?;
+        *self.engine.lock() = restored;
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        let engine = self.engine.lock();
+        format!(
+            "Engine(policy={:?}, clock={}, conversations={})",
+            engine.policy().name,
+            engine.clock(),
+            engine.conversation_count()
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send_fields(
+    type_name: &str,
+    number: &str,
+    contact: Option<&str>,
+    at: &Bound<'_, PyAny>,
+    text: Option<&str>,
+    message: Option<&Bound<'_, PyAny>>,
+    group: Option<&str>,
+    idempotency_key: Option<&str>,
+    force: bool,
+) -> BindingResult<EventFields> {
+    let mut fields = EventFields::new(type_name)
+        .text("number", Some(number))
+        .text("contact", contact)
+        .text("group", group)
+        .text("idempotency_key", idempotency_key)
+        .at(Some(at))?
+        .message(text, message)?;
+    if force {
+        fields.object.insert("force".into(), Value::Bool(true));
+    }
+    Ok(fields)
+}
+
+fn consent_fields(
+    type_name: &str,
+    contact: &str,
+    at: &Bound<'_, PyAny>,
+    business: Option<&str>,
+    number: Option<&str>,
+) -> BindingResult<EventFields> {
+    EventFields::new(type_name)
+        .text("contact", Some(contact))
+        .text("business", business)
+        .text("number", number)
+        .at(Some(at))
+}
+
+/// Drops the test-runner annotations, as the wire decoder does for lines.
+fn strip_annotations(mut event: Value) -> Value {
+    if let Some(object) = event.as_object_mut() {
+        for key in wire::ANNOTATION_KEYS {
+            object.remove(key);
+        }
+    }
+    event
+}
+
+fn effect_to_python<'py>(
+    py: Python<'py>,
+    effect: &convstate::Effect,
+) -> BindingResult<Bound<'py, PyAny>> {
+    let json = serde_json::to_value(effect).map_err(|e| invalid(&e.to_string()))?;
+    Ok(from_json(py, &json)?)
+}
+
+/// Version of the wire schema this build speaks.
+#[pyfunction]
+fn wire_version() -> u32 {
+    wire::WIRE_VERSION
+}
+
+#[pymodule]
+fn _convstate(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<PyEngine>()?;
+    module.add_class::<PyDecision>()?;
+    module.add_class::<PyBilling>()?;
+    module.add_function(wrap_pyfunction!(wire_version, module)?)?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Frozen result objects built from the core's serde JSON, so that fields the core adds
+//! later reach Python through `to_dict()` without a change here.
+
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use serde_json::Value;
+
+use crate::convert::{enum_member, from_json};
+
+fn field<'a>(json: &'a Value, key: &str) -> &'a Value {
+    json.get(key).unwrap_or(&Value::Null)
+}
+
+fn text_member<'py>(
+    py: Python<'py>,
+    enum_name: &str,
+    value: &Value,
+) -> PyResult<Bound<'py, PyAny>> {
+    match value.as_str() {
+        Some(text) => enum_member(py, enum_name, text),
+        None => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// The answer to "may I send this now?" (see `convstate.Decision` in the stubs).
+#[pyclass(frozen, module = "convstate", name = "Decision")]
+#[derive(Debug)]
+pub struct PyDecision {
+    /// The decision as the wire format has it, without the `"type"` key.
+    json: Value,
+}
+
+impl PyDecision {
+    pub fn new(mut json: Value) -> PyDecision {
+        if let Some(object) = json.as_object_mut() {
+            object.remove("type");
+        }
+        PyDecision { json }
+    }
+
+    fn denial(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.json.get("denial").and_then(Value::as_object)
+    }
+}
+
+#[pymethods]
+impl PyDecision {
+    /// Whether the send may go ahead.
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.json.get("verdict").and_then(Value::as_str) == Some("allowed")
+    }
+
+    /// `Verdict.ALLOWED` or `Verdict.DENIED`.
+    #[getter]
+    fn verdict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        text_member(py, "Verdict", field(&self.json, "verdict"))
+    }
+
+    /// The denial reason, or None when allowed.
+    #[getter]
+    fn reason<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.denial() {
+            Some(denial) => text_member(py, "Reason", field_of(denial, "reason")),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The numbers behind a denial (limits, sizes, instants); empty when allowed. The raw
+    /// reason name is kept under `"reason"` only when `reason` is `Reason.OTHER`.
+    #[getter]
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut details = self.denial().cloned().unwrap_or_default();
+        let reason = self.reason(py)?;
+        let other = python_enum_value(&reason)?.as_deref() == Some("other");
+        if !other {
+            details.remove("reason");
+        }
+        from_json(py, &Value::Object(details))
+    }
+
+    /// What the send costs, or None when denied.
+    #[getter]
+    fn billing(&self, py: Python<'_>) -> PyResult<Option<Py<PyBilling>>> {
+        match field(&self.json, "billing") {
+            Value::Null => Ok(None),
+            billing => Py::new(
+                py,
+                PyBilling {
+                    json: billing.clone(),
+                },
+            )
+            .map(Some),
+        }
+    }
+
+    /// `Initiator.CUSTOMER` (a reply in the window) or `Initiator.BUSINESS`.
+    #[getter]
+    fn initiated_by<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        text_member(py, "Initiator", field(&self.json, "initiated_by"))
+    }
+
+    /// Whether the send took a messaging-limit slot.
+    #[getter]
+    fn consumed_limit_slot(&self) -> bool {
+        field(&self.json, "consumed_limit_slot")
+            .as_bool()
+            .unwrap_or(false)
+    }
+
+    /// The suggested next step, e.g. `{"action": "send_template"}`, or None.
+    #[getter]
+    fn next_action<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        from_json(py, field(&self.json, "next_action"))
+    }
+
+    /// For `initiate`: the opening template and how many messages are held, or None.
+    #[getter]
+    fn initiation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        from_json(py, field(&self.json, "initiation"))
+    }
+
+    /// The decision as a dict of the wire format (instants as datetimes).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        from_json(py, &self.json)
+    }
+
+    /// The decision as one JSON object, as the wire format writes it.
+    fn to_json(&self) -> String {
+        self.json.to_string()
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyDecision>()
+            .is_ok_and(|o| o.get().json == self.json)
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.json.to_string().hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let mut parts = vec![format!(
+            "allowed={}",
+            if self.allowed() { "True" } else { "False" }
+        )];
+        if !self.allowed() {
+            parts.push(format!("reason={}", self.reason(py)?.repr()?));
+            parts.push(format!("details={}", self.details(py)?.repr()?));
+        }
+        parts.push(format!("initiated_by={}", self.initiated_by(py)?.repr()?));
+        if let Some(billing) = self.billing(py)? {
+            parts.push(format!("billing={}", billing.bind(py).repr()?));
+        }
+        if self.consumed_limit_slot() {
+            parts.push("consumed_limit_slot=True".to_owned());
+        }
+        let next_action = self.next_action(py)?;
+        if !next_action.is_none() {
+            parts.push(format!("next_action={}", next_action.repr()?));
+        }
+        Ok(format!("Decision({})", parts.join(", ")))
+    }
+}
+
+fn field_of<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> &'a Value {
+    object.get(key).unwrap_or(&Value::Null)
+}
+
+/// The `.value` of an enum member, or the string itself for a raw string.
+fn python_enum_value(member: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if member.is_none() {
+        return Ok(None);
+    }
+    if let Ok(text) = member.getattr("value") {
+        return text.extract().map(Some);
+    }
+    Ok(member.cast::<PyString>().ok().map(|s| s.to_string()))
+}
+
+/// Price classification of an allowed send.
+#[pyclass(frozen, module = "convstate", name = "Billing")]
+#[derive(Debug)]
+pub struct PyBilling {
+    json: Value,
+}
+
+#[pymethods]
+impl PyBilling {
+    /// Whether the platform charges for the send.
+    #[getter]
+    fn charged(&self) -> bool {
+        self.json.get("charge").and_then(Value::as_str) == Some("charged")
+    }
+
+    /// The price category of a charged send, or None when free.
+    #[getter]
+    fn category<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        text_member(py, "ChargeCategory", field(&self.json, "category"))
+    }
+
+    /// Why a free send is free, or None when charged.
+    #[getter]
+    fn free_reason<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        text_member(py, "FreeReason", field(&self.json, "why"))
+    }
+
+    /// The billing as a dict of the wire format.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        from_json(py, &self.json)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyBilling>()
+            .is_ok_and(|o| o.get().json == self.json)
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.json.to_string().hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(if self.charged() {
+            format!(
+                "Billing(charged=True, category={})",
+                self.category(py)?.repr()?
+            )
+        } else {
+            format!(
+                "Billing(charged=False, free_reason={})",
+                self.free_reason(py)?.repr()?
+            )
+        })
+    }
+}

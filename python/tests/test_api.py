@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import convstate
+from conftest import CONTACT, NUMBER, REPO_ROOT, utc
+
+
+def test_the_installed_wheel_is_tested_not_the_source_tree() -> None:
+    package_dir = Path(convstate.__file__).resolve().parent
+    assert REPO_ROOT / "python" not in package_dir.parents, package_dir
+    assert Path(sys.prefix) in package_dir.parents
+    assert (package_dir / "py.typed").exists()
+    assert (package_dir / "_convstate.pyi").exists()
+    assert convstate._convstate.__name__ == "convstate._convstate"
+
+
+def test_all_names_exist() -> None:
+    assert sorted(convstate.__all__) == sorted(set(convstate.__all__))
+    for name in convstate.__all__:
+        assert hasattr(convstate, name), name
+
+
+def test_window_open_then_closed(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    decision = engine.check_send(NUMBER, CONTACT, text="Hi", at=utc(2026, 11, 2, 10))
+    assert decision.allowed is True
+    assert decision.verdict is convstate.Verdict.ALLOWED
+    assert decision.reason is None
+    assert decision.details == {}
+    assert decision.initiated_by is convstate.Initiator.CUSTOMER
+    assert decision.consumed_limit_slot is False
+    assert decision.next_action is None
+    assert decision.billing is not None
+    assert decision.billing.charged is False
+    assert decision.billing.free_reason is convstate.FreeReason.SERVICE_WINDOW
+    assert decision.billing.category is None
+
+    late = engine.check_send(NUMBER, CONTACT, text="Hi", at=utc(2026, 11, 3, 9))
+    assert late.allowed is False
+    assert late.verdict is convstate.Verdict.DENIED
+    assert late.reason is convstate.Reason.WINDOW_CLOSED
+    assert late.reason == "window_closed"
+    assert late.details == {"window_closed_at": utc(2026, 11, 3, 9)}
+    assert late.details["window_closed_at"].tzinfo is not None
+    assert late.billing is None
+    assert late.next_action == {"action": "send_template"}
+
+
+def test_results_are_frozen_and_readable(engine: convstate.Engine) -> None:
+    late = engine.check_send(NUMBER, CONTACT, text="Hi", at=utc(2026, 11, 3, 9))
+    with pytest.raises(AttributeError):
+        late.allowed = True  # type: ignore[misc]
+    assert repr(late) == (
+        "Decision(allowed=False, reason=<Reason.WINDOW_CLOSED: 'window_closed'>, "
+        "details={'window_closed_at': None}, initiated_by=<Initiator.BUSINESS: 'business'>, "
+        "next_action={'action': 'send_template'})"
+    )
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 3, 9))
+    ok = engine.check_send(NUMBER, CONTACT, text="Hi", at=utc(2026, 11, 3, 9))
+    assert repr(ok.billing) == "Billing(charged=False, free_reason=<FreeReason.SERVICE_WINDOW: 'service_window'>)"
+    again = engine.check_send(NUMBER, CONTACT, text="Hi", at=utc(2026, 11, 3, 9))
+    assert ok == again and hash(ok) == hash(again)
+    assert ok != late
+    assert json.loads(ok.to_json())["verdict"] == "allowed"
+    assert ok.to_dict()["billing"] == {"charge": "free", "why": "service_window"}
+
+
+def test_instants_accept_aware_datetimes_and_int_millis(engine: convstate.Engine) -> None:
+    at = utc(2026, 11, 2, 9)
+    millis = int(at.timestamp() * 1000)
+    engine.inbound(NUMBER, CONTACT, at=millis)
+    view = engine.conversation(NUMBER, CONTACT, at=at + timedelta(hours=1))
+    assert view["window_open"] is True
+    assert view["window_ends_at"] == at + timedelta(hours=24)
+    # Any offset is converted to UTC; the result is UTC.
+    plus_three = timezone(timedelta(hours=3))
+    view = engine.conversation(NUMBER, CONTACT, at=datetime(2026, 11, 3, 11, 59, tzinfo=plus_three))
+    assert view["window_open"] is True
+    assert engine.clock == at
+    assert engine.clock.utcoffset() == timedelta(0)
+
+
+def test_milliseconds_are_exact(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    edge = utc(2026, 11, 3, 8, 59, 59) + timedelta(microseconds=999_000)
+    assert engine.check_send(NUMBER, CONTACT, text="x", at=edge).allowed
+    assert not engine.check_send(NUMBER, CONTACT, text="x", at=edge + timedelta(milliseconds=1)).allowed
+
+
+def test_naive_datetime_is_refused_with_a_clear_message(engine: convstate.Engine) -> None:
+    with pytest.raises(convstate.InvalidInputError, match="naive datetime: attach a timezone") as caught:
+        engine.inbound(NUMBER, CONTACT, at=datetime(2026, 11, 2, 9))
+    assert caught.value.code == "invalid_instant"
+    with pytest.raises(convstate.InvalidInputError, match="naive datetime"):
+        engine.handle({"type": "tick", "at": datetime(2026, 11, 2, 9)})
+
+
+def test_dict_and_line_doors_agree(engine: convstate.Engine) -> None:
+    event = {"type": "inbound", "at": "2026-11-02T09:00:00Z", "number": NUMBER, "contact": CONTACT, "kind": "text"}
+    assert engine.handle(event) is None
+    assert [e["effect"] for e in engine.effects()] == ["ticket_opened", "chat_started"]
+    send = {"type": "check_send", "at": utc(2026, 11, 2, 9, 5), "number": NUMBER, "contact": CONTACT,
+            "message": {"kind": "text", "text": "Hi"}, "comment": "annotations are ignored"}
+    decision = engine.handle(send)
+    assert isinstance(decision, convstate.Decision) and decision.allowed
+    line = json.dumps({**send, "at": "2026-11-02T09:05:00Z"})
+    [result] = engine.handle_json(line)
+    assert json.loads(result) == {"type": "decision", **json.loads(decision.to_json())}
+    assert engine.handle(line) == decision
+    view = engine.handle({"type": "query_conversation", "at": 0, "number": NUMBER, "contact": CONTACT})
+    assert isinstance(view, dict) and view["chat"] is not None
+
+
+def test_handle_json_reports_errors_as_lines(engine: convstate.Engine) -> None:
+    [line] = engine.handle_json('{"type":"warp"}')
+    error = json.loads(line)
+    assert error["type"] == "error" and error["error"] == "invalid_event" and error["kind"] == "invalid_input"
+
+
+def test_process_returns_every_output_line_in_order(engine: convstate.Engine) -> None:
+    lines = engine.process([
+        {"type": "inbound", "at": utc(2026, 11, 2, 9), "number": NUMBER, "contact": CONTACT, "kind": "text"},
+        '{"type":"tick","at":"2026-11-02T09:10:00Z"}',
+        "not json",
+        {"type": "check_send", "at": "2026-11-03T09:00:00Z", "number": NUMBER, "contact": CONTACT,
+         "message": {"kind": "text", "text": "Hi"}},
+    ])
+    parsed = [json.loads(line) for line in lines]
+    assert [p["type"] for p in parsed] == ["ack", "effect", "effect", "ack", "effect", "error", "decision"]
+    assert parsed[4]["effect"] == "chat_ended" and parsed[4]["missed"] is True
+    assert parsed[6]["denial"]["reason"] == "window_closed"
+    assert engine.process([]) == []
+
+
+def test_process_converts_the_whole_batch_before_applying(engine: convstate.Engine) -> None:
+    with pytest.raises(convstate.InvalidInputError, match="has no JSON form"):
+        engine.process([
+            {"type": "inbound", "at": 0, "number": NUMBER, "contact": CONTACT, "kind": "text"},
+            {"type": "tick", "at": object()},
+        ])
+    assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))["ticket"] is None
+
+
+def test_effects_poll_and_drain(engine: convstate.Engine) -> None:
+    assert engine.poll_effect() is None
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    first = engine.poll_effect()
+    assert first == {"effect": "ticket_opened", "number": NUMBER, "contact": CONTACT, "ticket": 1,
+                     "at": utc(2026, 11, 2, 9)}
+    rest = engine.effects()
+    assert [e["effect"] for e in rest] == ["chat_started"]
+    assert engine.effects() == [] and engine.poll_effect() is None
+    assert engine.poll_timeout() == utc(2026, 11, 2, 9, 10)
+    engine.tick(utc(2026, 11, 2, 9, 10))
+    [ended] = engine.effects()
+    assert ended["effect"] == "chat_ended" and ended["reason"] == "idle"
+
+
+def test_chat_ticket_and_consent_calls(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    engine.end_chat(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1), by="agent", status="pending")
+    engine.set_ticket_status(NUMBER, CONTACT, convstate.TicketStatus.CLOSED, at=utc(2026, 11, 2, 9, 2))
+    changes = [e for e in engine.effects() if e["effect"] == "ticket_status_changed"]
+    assert changes[-1]["to"] == "closed"
+    engine.opt_in(CONTACT, number=NUMBER, at=utc(2026, 11, 2, 9, 3))
+    assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 3))["opted_in"] is True
+    engine.opt_out(CONTACT, business="acme", at=utc(2026, 11, 2, 9, 4))
+    assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 4))["opted_in"] is False
+
+
+def test_templates_send_and_initiate(engine: convstate.Engine) -> None:
+    engine.register_template("acme", "order_ready", "en", category="utility",
+                             body="Order {{1}} is ready", status="approved")
+    assert engine.template("acme", "order_ready", "en")["status"] == convstate.TemplateStatus.APPROVED
+    engine.register_number(NUMBER, business="acme", channel=convstate.Channel.OFFICIAL,
+                           default_template={"name": "order_ready", "language": "en"})
+    engine.opt_in(CONTACT, business="acme", at=utc(2026, 11, 2, 9))
+    template = {"kind": "template", "name": "order_ready", "language": "en", "params": ["A-17"]}
+    decision = engine.send(NUMBER, CONTACT, message=template, at=utc(2026, 11, 2, 9))
+    assert decision.allowed, decision
+    assert decision.initiated_by is convstate.Initiator.BUSINESS
+    assert decision.billing is not None and decision.billing.charged
+    assert decision.billing.category is convstate.ChargeCategory.UTILITY
+    bad = engine.check_send(NUMBER, CONTACT, message={**template, "params": []}, at=utc(2026, 11, 2, 9))
+    assert bad.reason is convstate.Reason.TEMPLATE_PARAMS
+    opening = {"name": "order_ready", "language": "en", "params": ["A-18"]}
+    started = engine.initiate(NUMBER, CONTACT, text="About your order", template=opening, at=utc(2026, 11, 2, 9))
+    assert started.initiation is not None and started.initiation["held"] == 1
+    assert engine.number(NUMBER)["business"] == "acme"
+
+
+def test_message_arguments_are_checked(engine: convstate.Engine) -> None:
+    with pytest.raises(convstate.InvalidInputError, match="give either text= or message="):
+        engine.check_send(NUMBER, CONTACT, text="a", message={"kind": "text", "text": "b"}, at=0)
+    with pytest.raises(convstate.InvalidInputError, match="missing the message"):
+        engine.check_send(NUMBER, CONTACT, at=0)
+
+
+def test_snapshot_restore_and_pickle(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    snapshot = engine.snapshot()
+    assert isinstance(snapshot, bytes)
+    restored = convstate.Engine.restore(snapshot)
+    assert restored.snapshot() == snapshot
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        clone = pickle.loads(pickle.dumps(engine, protocol=protocol))
+        assert clone.snapshot() == snapshot
+    clone = copy.deepcopy(engine)
+    at = utc(2026, 11, 2, 9, 30)
+    assert clone.check_send(NUMBER, CONTACT, text="x", at=at) == engine.check_send(NUMBER, CONTACT, text="x", at=at)
+    # The copy is independent of the original.
+    clone.tick(utc(2026, 11, 5))
+    assert engine.clock == utc(2026, 11, 2, 9)
+
+
+def test_policy_overrides_and_repr() -> None:
+    engine = convstate.Engine(policy="classic", policy_overrides={"chat": {"idle_timeout": timedelta(minutes=3)}})
+    assert engine.policy["name"] == "classic"
+    assert engine.policy["chat"]["idle_timeout"] == "3m"
+    assert repr(engine) == 'Engine(policy="classic", clock=1970-01-01T00:00:00Z, conversations=0)'
+    assert convstate.wire_version() >= 1
+
+
+def test_reason_enum_tolerates_new_reasons() -> None:
+    assert convstate.Reason("limit_reached") is convstate.Reason.LIMIT_REACHED
+    assert convstate.Reason("reason_from_the_future") is convstate.Reason.OTHER
