@@ -5,7 +5,7 @@
 //! ownership, threads, buffers, result codes — is written at the top of that header).
 //!
 //! This crate only translates: C arguments into core events, core results into codes and
-//! plain structs. Every exported function runs behind [`boundary::ffi_boundary`] (panic
+//! plain structs. Every exported function runs behind `boundary::ffi_boundary!` (panic
 //! boundary, NULL checks, last-error storage). Domain logic stays in core.
 //!
 //! The exported functions are `unsafe extern "C"`: their safety contract is the header's

@@ -680,3 +680,32 @@ fn a_denial_with_a_limit_carries_the_numbers() {
         convstate_engine_free(engine);
     }
 }
+
+#[test]
+fn a_panic_becomes_a_result_code_and_a_message() {
+    let rc = crate::boundary::run(|| panic!("boom in the engine"));
+    assert_eq!(rc, CONVSTATE_ERR_PANIC);
+    assert!(
+        last_error().contains("boom in the engine"),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn the_last_error_belongs_to_its_thread() {
+    let mut engine = null_mut();
+    let rc = unsafe { convstate_engine_new(ptr("nope"), 4, null(), 0, &mut engine) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_POLICY);
+    let other = std::thread::spawn(|| {
+        let before = last_error();
+        let rc = unsafe { convstate_engine_handle_timeout(null_mut(), T0) };
+        (before, rc, last_error())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(other.0, "", "a new thread starts with no error");
+    assert_eq!(other.1, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert!(other.2.contains("engine"));
+    assert!(last_error().contains("unknown policy"), "{}", last_error());
+}
