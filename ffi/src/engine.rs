@@ -52,13 +52,14 @@ impl convstate_engine {
     /// Puts an undelivered effect back at the front of the core's queue, through a snapshot
     /// (the only way in). Costs a restore, so it is done only when a snapshot is taken anyway.
     fn requeue_undelivered(&mut self) -> Result<(), FfiError> {
-        let Some((effect, _, _)) = self.undelivered.take() else {
+        // Cleared only once the engine holds the effect again, so a failure loses nothing.
+        let Some((effect, _, _)) = &self.undelivered else {
             return Ok(());
         };
         let bytes = self.engine.snapshot();
         let mut value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let effect = serde_json::to_value(&effect).map_err(|e| corrupt(e.to_string()))?;
+        let effect = serde_json::to_value(effect).map_err(|e| corrupt(e.to_string()))?;
         value
             .get_mut("effects")
             .and_then(|effects| effects.as_array_mut())
@@ -66,6 +67,7 @@ impl convstate_engine {
             .insert(0, effect);
         let bytes = serde_json::to_vec(&value).map_err(|e| corrupt(e.to_string()))?;
         self.engine = Engine::restore(&bytes)?;
+        self.undelivered = None;
         Ok(())
     }
 }
