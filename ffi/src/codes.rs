@@ -1,0 +1,861 @@
+//! Numeric codes for the core's enums, and the one table from [`DenyReason`] to
+//! `convstate_reason` and the decision's generic numbers.
+//!
+//! Values are stable and never reused; 0 means "none" wherever a code may be absent, so a
+//! zeroed struct never claims anything. Input codes arrive as `uint32_t` and are checked here
+//! (a C caller can pass any integer; turning it into a Rust enum unchecked would be undefined
+//! behaviour).
+
+#![allow(non_camel_case_types)]
+
+use convstate_core::chat::ChatEnder;
+use convstate_core::decision::{
+    Billing, ChargeCategory, Decision, DenyReason, FreeReason, Initiator, NextAction, Verdict,
+};
+use convstate_core::event::{InboundKind, PreferenceValue};
+use convstate_core::message::MediaKind;
+use convstate_core::{Channel, Effect, Quality, TemplateCategory, TemplateStatus, TicketStatus};
+
+use crate::boundary::FfiError;
+
+/// Sentinel for an absent instant or duration in output structs. Valid instants are
+/// 0..=253402300799999 (years 1970..=9999), so -1 never collides with one.
+/// (Written into the header by `ffi/cbindgen.toml` as `((int64_t)-1)`.)
+pub const CONVSTATE_NONE_MS: i64 = -1;
+
+/// How a number is connected.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_channel {
+    /// WhatsApp Business API: service window, templates, limits.
+    CONVSTATE_CHANNEL_OFFICIAL = 1,
+    /// A regular WhatsApp account behind a web bridge: no window, groups allowed.
+    CONVSTATE_CHANNEL_UNOFFICIAL = 2,
+    /// Telegram, Viber and the like.
+    CONVSTATE_CHANNEL_MESSENGER = 3,
+    /// Email: every conversation is a ticket.
+    CONVSTATE_CHANNEL_EMAIL = 4,
+}
+
+pub(crate) fn channel_from(code: u32) -> Result<Channel, FfiError> {
+    Ok(match code {
+        1 => Channel::Official,
+        2 => Channel::Unofficial,
+        3 => Channel::Messenger,
+        4 => Channel::Email,
+        _ => {
+            return Err(FfiError::invalid_code(
+                "channel",
+                code,
+                "CONVSTATE_CHANNEL_*",
+            ))
+        }
+    })
+}
+
+pub(crate) fn channel_code(channel: Channel) -> convstate_channel {
+    match channel {
+        Channel::Official => convstate_channel::CONVSTATE_CHANNEL_OFFICIAL,
+        Channel::Unofficial => convstate_channel::CONVSTATE_CHANNEL_UNOFFICIAL,
+        Channel::Messenger => convstate_channel::CONVSTATE_CHANNEL_MESSENGER,
+        Channel::Email => convstate_channel::CONVSTATE_CHANNEL_EMAIL,
+    }
+}
+
+/// Kind of an inbound message.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_inbound_kind {
+    /// Text.
+    CONVSTATE_INBOUND_TEXT = 1,
+    /// Image.
+    CONVSTATE_INBOUND_IMAGE = 2,
+    /// Video.
+    CONVSTATE_INBOUND_VIDEO = 3,
+    /// Audio or voice note.
+    CONVSTATE_INBOUND_AUDIO = 4,
+    /// Document.
+    CONVSTATE_INBOUND_DOCUMENT = 5,
+    /// Sticker.
+    CONVSTATE_INBOUND_STICKER = 6,
+    /// Location.
+    CONVSTATE_INBOUND_LOCATION = 7,
+    /// Shared contacts.
+    CONVSTATE_INBOUND_CONTACTS = 8,
+    /// Tap on a template quick-reply button.
+    CONVSTATE_INBOUND_BUTTON = 9,
+    /// Interactive reply.
+    CONVSTATE_INBOUND_INTERACTIVE = 10,
+    /// Emoji reaction (opens the window only if the policy says so).
+    CONVSTATE_INBOUND_REACTION = 11,
+    /// A call from the contact.
+    CONVSTATE_INBOUND_CALL = 12,
+    /// Anything the provider could not parse: not a user message.
+    CONVSTATE_INBOUND_UNSUPPORTED = 13,
+    /// A system notice: not a user message.
+    CONVSTATE_INBOUND_SYSTEM = 14,
+}
+
+pub(crate) fn inbound_kind_from(code: u32) -> Result<InboundKind, FfiError> {
+    use InboundKind::*;
+    const KINDS: [InboundKind; 14] = [
+        Text,
+        Image,
+        Video,
+        Audio,
+        Document,
+        Sticker,
+        Location,
+        Contacts,
+        Button,
+        Interactive,
+        Reaction,
+        Call,
+        Unsupported,
+        System,
+    ];
+    (code as usize)
+        .checked_sub(1)
+        .and_then(|i| KINDS.get(i).copied())
+        .ok_or_else(|| FfiError::invalid_code("kind", code, "CONVSTATE_INBOUND_*"))
+}
+
+/// Kind of media.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_media_kind {
+    /// No media.
+    CONVSTATE_MEDIA_NONE = 0,
+    /// A picture.
+    CONVSTATE_MEDIA_IMAGE = 1,
+    /// A video clip.
+    CONVSTATE_MEDIA_VIDEO = 2,
+    /// A voice note or audio file.
+    CONVSTATE_MEDIA_AUDIO = 3,
+    /// A document.
+    CONVSTATE_MEDIA_DOCUMENT = 4,
+    /// A sticker.
+    CONVSTATE_MEDIA_STICKER = 5,
+}
+
+pub(crate) fn media_from(code: u32) -> Result<MediaKind, FfiError> {
+    Ok(match code {
+        1 => MediaKind::Image,
+        2 => MediaKind::Video,
+        3 => MediaKind::Audio,
+        4 => MediaKind::Document,
+        5 => MediaKind::Sticker,
+        _ => return Err(FfiError::invalid_code("media", code, "CONVSTATE_MEDIA_*")),
+    })
+}
+
+fn media_code(media: MediaKind) -> convstate_media_kind {
+    use convstate_media_kind::*;
+    match media {
+        MediaKind::Image => CONVSTATE_MEDIA_IMAGE,
+        MediaKind::Video => CONVSTATE_MEDIA_VIDEO,
+        MediaKind::Audio => CONVSTATE_MEDIA_AUDIO,
+        MediaKind::Document => CONVSTATE_MEDIA_DOCUMENT,
+        MediaKind::Sticker => CONVSTATE_MEDIA_STICKER,
+    }
+}
+
+/// What a template is for.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_template_category {
+    /// Promotions, offers, announcements.
+    CONVSTATE_CATEGORY_MARKETING = 1,
+    /// Order updates, account alerts.
+    CONVSTATE_CATEGORY_UTILITY = 2,
+    /// One-time passwords.
+    CONVSTATE_CATEGORY_AUTHENTICATION = 3,
+}
+
+pub(crate) fn category_from(code: u32) -> Result<TemplateCategory, FfiError> {
+    Ok(match code {
+        1 => TemplateCategory::Marketing,
+        2 => TemplateCategory::Utility,
+        3 => TemplateCategory::Authentication,
+        _ => {
+            return Err(FfiError::invalid_code(
+                "category",
+                code,
+                "CONVSTATE_CATEGORY_*",
+            ))
+        }
+    })
+}
+
+pub(crate) fn category_code(category: TemplateCategory) -> convstate_template_category {
+    use convstate_template_category::*;
+    match category {
+        TemplateCategory::Marketing => CONVSTATE_CATEGORY_MARKETING,
+        TemplateCategory::Utility => CONVSTATE_CATEGORY_UTILITY,
+        TemplateCategory::Authentication => CONVSTATE_CATEGORY_AUTHENTICATION,
+    }
+}
+
+/// Review status of a template.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_template_status {
+    /// No status.
+    CONVSTATE_TEMPLATE_STATUS_NONE = 0,
+    /// In review.
+    CONVSTATE_TEMPLATE_PENDING = 1,
+    /// Sendable.
+    CONVSTATE_TEMPLATE_APPROVED = 2,
+    /// Refused in review.
+    CONVSTATE_TEMPLATE_REJECTED = 3,
+    /// Low quality, still sendable until its deadline.
+    CONVSTATE_TEMPLATE_FLAGGED = 4,
+    /// Temporarily not sendable.
+    CONVSTATE_TEMPLATE_PAUSED = 5,
+    /// Not sendable unless reinstated.
+    CONVSTATE_TEMPLATE_DISABLED = 6,
+    /// The business appealed a rejection.
+    CONVSTATE_TEMPLATE_IN_APPEAL = 7,
+    /// Being deleted.
+    CONVSTATE_TEMPLATE_PENDING_DELETION = 8,
+    /// Gone for good.
+    CONVSTATE_TEMPLATE_DELETED = 9,
+    /// The business has too many templates.
+    CONVSTATE_TEMPLATE_LIMIT_EXCEEDED = 10,
+    /// Archived by the business.
+    CONVSTATE_TEMPLATE_ARCHIVED = 11,
+}
+
+const TEMPLATE_STATUSES: [(TemplateStatus, convstate_template_status); 11] = {
+    use convstate_template_status::*;
+    use TemplateStatus::*;
+    [
+        (Pending, CONVSTATE_TEMPLATE_PENDING),
+        (Approved, CONVSTATE_TEMPLATE_APPROVED),
+        (Rejected, CONVSTATE_TEMPLATE_REJECTED),
+        (Flagged, CONVSTATE_TEMPLATE_FLAGGED),
+        (Paused, CONVSTATE_TEMPLATE_PAUSED),
+        (Disabled, CONVSTATE_TEMPLATE_DISABLED),
+        (InAppeal, CONVSTATE_TEMPLATE_IN_APPEAL),
+        (PendingDeletion, CONVSTATE_TEMPLATE_PENDING_DELETION),
+        (Deleted, CONVSTATE_TEMPLATE_DELETED),
+        (LimitExceeded, CONVSTATE_TEMPLATE_LIMIT_EXCEEDED),
+        (Archived, CONVSTATE_TEMPLATE_ARCHIVED),
+    ]
+};
+
+pub(crate) fn template_status_from(code: u32) -> Result<TemplateStatus, FfiError> {
+    TEMPLATE_STATUSES
+        .iter()
+        .find(|(_, c)| *c as u32 == code)
+        .map(|(s, _)| *s)
+        .ok_or_else(|| FfiError::invalid_code("status", code, "CONVSTATE_TEMPLATE_*"))
+}
+
+pub(crate) fn template_status_code(status: TemplateStatus) -> convstate_template_status {
+    TEMPLATE_STATUSES.iter().find(|(s, _)| *s == status).map_or(
+        convstate_template_status::CONVSTATE_TEMPLATE_STATUS_NONE,
+        |(_, c)| *c,
+    )
+}
+
+/// Quality rating.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_quality {
+    /// Not rated yet.
+    CONVSTATE_QUALITY_UNKNOWN = 1,
+    /// Low (red).
+    CONVSTATE_QUALITY_LOW = 2,
+    /// Medium (yellow).
+    CONVSTATE_QUALITY_MEDIUM = 3,
+    /// High (green).
+    CONVSTATE_QUALITY_HIGH = 4,
+}
+
+pub(crate) fn quality_from(code: u32) -> Result<Quality, FfiError> {
+    Ok(match code {
+        1 => Quality::Unknown,
+        2 => Quality::Low,
+        3 => Quality::Medium,
+        4 => Quality::High,
+        _ => {
+            return Err(FfiError::invalid_code(
+                "quality",
+                code,
+                "CONVSTATE_QUALITY_*",
+            ))
+        }
+    })
+}
+
+pub(crate) fn quality_code(quality: Quality) -> convstate_quality {
+    use convstate_quality::*;
+    match quality {
+        Quality::Unknown => CONVSTATE_QUALITY_UNKNOWN,
+        Quality::Low => CONVSTATE_QUALITY_LOW,
+        Quality::Medium => CONVSTATE_QUALITY_MEDIUM,
+        Quality::High => CONVSTATE_QUALITY_HIGH,
+    }
+}
+
+/// Ticket status.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_ticket_status {
+    /// No ticket, or no status given.
+    CONVSTATE_TICKET_NONE = 0,
+    /// Needs work.
+    CONVSTATE_TICKET_OPEN = 1,
+    /// Waiting on the customer or a third party.
+    CONVSTATE_TICKET_PENDING = 2,
+    /// Done; a new message opens a new ticket.
+    CONVSTATE_TICKET_CLOSED = 3,
+}
+
+/// `CONVSTATE_TICKET_NONE` gives `None`.
+pub(crate) fn ticket_status_from(code: u32) -> Result<Option<TicketStatus>, FfiError> {
+    Ok(match code {
+        0 => None,
+        1 => Some(TicketStatus::Open),
+        2 => Some(TicketStatus::Pending),
+        3 => Some(TicketStatus::Closed),
+        _ => return Err(FfiError::invalid_code("status", code, "CONVSTATE_TICKET_*")),
+    })
+}
+
+pub(crate) fn ticket_status_code(status: TicketStatus) -> convstate_ticket_status {
+    use convstate_ticket_status::*;
+    match status {
+        TicketStatus::Open => CONVSTATE_TICKET_OPEN,
+        TicketStatus::Pending => CONVSTATE_TICKET_PENDING,
+        TicketStatus::Closed => CONVSTATE_TICKET_CLOSED,
+    }
+}
+
+/// Who ends a chat.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_chat_ender {
+    /// An agent.
+    CONVSTATE_ENDED_BY_AGENT = 1,
+    /// An automation rule.
+    CONVSTATE_ENDED_BY_RULE = 2,
+}
+
+pub(crate) fn chat_ender_from(code: u32) -> Result<ChatEnder, FfiError> {
+    Ok(match code {
+        1 => ChatEnder::Agent,
+        2 => ChatEnder::Rule,
+        _ => return Err(FfiError::invalid_code("by", code, "CONVSTATE_ENDED_BY_*")),
+    })
+}
+
+/// A contact's marketing preference.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_preference {
+    /// Stop marketing messages.
+    CONVSTATE_PREFERENCE_STOP = 1,
+    /// Resume them.
+    CONVSTATE_PREFERENCE_RESUME = 2,
+}
+
+pub(crate) fn preference_from(code: u32) -> Result<PreferenceValue, FfiError> {
+    Ok(match code {
+        1 => PreferenceValue::Stop,
+        2 => PreferenceValue::Resume,
+        _ => {
+            return Err(FfiError::invalid_code(
+                "value",
+                code,
+                "CONVSTATE_PREFERENCE_*",
+            ))
+        }
+    })
+}
+
+// ---- decisions ----------------------------------------------------------------------------
+
+/// Allowed or denied.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_verdict {
+    /// The send may go ahead.
+    CONVSTATE_VERDICT_ALLOWED = 1,
+    /// The send must not go ahead; see `reason`.
+    CONVSTATE_VERDICT_DENIED = 2,
+}
+
+/// Who started the exchange a send belongs to.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_initiator {
+    /// A reply inside an open window, or any send on a channel without windows.
+    CONVSTATE_INITIATED_BY_CUSTOMER = 1,
+    /// A template outside the window.
+    CONVSTATE_INITIATED_BY_BUSINESS = 2,
+}
+
+/// Why a send was denied. Which of the decision's generic fields (`limit`, `actual`,
+/// `instant_ms`, `duration_ms`, `detail_code`) a reason fills is listed per reason; the
+/// others are 0 (numbers and codes) or `CONVSTATE_NONE_MS` (instants and durations).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_reason {
+    /// Not denied.
+    CONVSTATE_REASON_NONE = 0,
+    /// Free-form outside the service window. `instant_ms`: when it closed
+    /// (`CONVSTATE_NONE_MS` if the contact never wrote).
+    CONVSTATE_REASON_WINDOW_CLOSED = 1,
+    /// Free-form inside the safety margin before the window ends. `instant_ms`: when the
+    /// window ends; `duration_ms`: the margin.
+    CONVSTATE_REASON_WITHIN_SAFETY_MARGIN = 2,
+    /// Groups only on the unofficial channel. `detail_code`: the number's `convstate_channel`.
+    CONVSTATE_REASON_GROUP_NOT_ALLOWED = 3,
+    /// The contact never wrote first. `detail_code`: the number's `convstate_channel`.
+    CONVSTATE_REASON_NO_PRIOR_CONTACT = 4,
+    /// Text too long. `limit`, `actual`: characters (which text: the JSON door's `item`).
+    CONVSTATE_REASON_TOO_LONG = 5,
+    /// File too large. `limit`, `actual`: bytes; `detail_code`: the `convstate_media_kind`.
+    CONVSTATE_REASON_FILE_TOO_LARGE = 6,
+    /// Too many interactive buttons. `limit`, `actual`: buttons.
+    CONVSTATE_REASON_TOO_MANY_BUTTONS = 7,
+    /// The template's status does not allow sending. `detail_code`: its
+    /// `convstate_template_status`; `instant_ms`: when a timed pause ends, if it is one.
+    CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE = 8,
+    /// Parameters do not match the template's variables (details: the JSON door).
+    CONVSTATE_REASON_TEMPLATE_PARAMS = 9,
+    /// Business-initiated messages need an opt-in record.
+    CONVSTATE_REASON_NO_OPT_IN = 10,
+    /// The contact stopped marketing messages. `instant_ms`: since when.
+    CONVSTATE_REASON_MARKETING_STOPPED = 11,
+    /// No marketing templates to US numbers. `instant_ms`: from when the rule applies.
+    CONVSTATE_REASON_MARKETING_TO_US_NUMBER = 12,
+    /// Same content sent recently. `instant_ms`: when; `duration_ms`: the duplicate period.
+    CONVSTATE_REASON_DUPLICATE = 13,
+    /// `initiate` found no template: the number has no default template.
+    CONVSTATE_REASON_NO_DEFAULT_TEMPLATE = 14,
+    /// The messaging limit is reached. `limit`: the limit; `actual`: contacts used;
+    /// `instant_ms`: when the next slot frees.
+    CONVSTATE_REASON_LIMIT_REACHED = 15,
+    /// The provider restricted the number. `instant_ms`: when it ends (or
+    /// `CONVSTATE_NONE_MS`); `detail_code`: 1 business-initiated only, 2 all messages.
+    CONVSTATE_REASON_RESTRICTED = 16,
+    /// A reason this build of the library does not name yet: use the JSON door for details.
+    CONVSTATE_REASON_OTHER = 999,
+}
+
+/// The suggested next step after a denial.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_next_action {
+    /// No suggestion.
+    CONVSTATE_NEXT_NONE = 0,
+    /// Send an approved template instead (or call `initiate`).
+    CONVSTATE_NEXT_SEND_TEMPLATE = 1,
+    /// Wait until the contact writes first.
+    CONVSTATE_NEXT_WAIT_FOR_CONTACT = 2,
+    /// Shorten or fix the content.
+    CONVSTATE_NEXT_FIX_CONTENT = 3,
+    /// Try again at `next_action_at_ms`.
+    CONVSTATE_NEXT_RETRY_AT = 4,
+    /// Pick a template that is sendable to this contact.
+    CONVSTATE_NEXT_USE_ANOTHER_TEMPLATE = 5,
+    /// Record the contact's opt-in first.
+    CONVSTATE_NEXT_RECORD_OPT_IN = 6,
+    /// This channel cannot do it.
+    CONVSTATE_NEXT_USE_ANOTHER_CHANNEL = 7,
+    /// Register a default template for the number.
+    CONVSTATE_NEXT_SET_DEFAULT_TEMPLATE = 8,
+}
+
+/// Whether an allowed send is free or charged.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_billing {
+    /// No billing (the send was denied).
+    CONVSTATE_BILLING_NONE = 0,
+    /// Free; see `free_reason`.
+    CONVSTATE_BILLING_FREE = 1,
+    /// Charged; see `charge_category`.
+    CONVSTATE_BILLING_CHARGED = 2,
+}
+
+/// Why a send is free.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_free_reason {
+    /// Not free.
+    CONVSTATE_FREE_NONE = 0,
+    /// Free-form inside the customer service window.
+    CONVSTATE_FREE_SERVICE_WINDOW = 1,
+    /// The channel is not billed by the platform.
+    CONVSTATE_FREE_CHANNEL_NOT_BILLED = 2,
+    /// Inside an already open paid conversation (conversation models).
+    CONVSTATE_FREE_INSIDE_CONVERSATION = 3,
+    /// Opens a free service conversation (conversation model with categories).
+    CONVSTATE_FREE_SERVICE_CONVERSATION = 4,
+    /// Inside a free entry point window.
+    CONVSTATE_FREE_FREE_ENTRY_POINT = 5,
+    /// A utility template inside an open window (per-message 2025).
+    CONVSTATE_FREE_UTILITY_IN_WINDOW = 6,
+    /// Within the monthly free service allowance (per-message 2026-10).
+    CONVSTATE_FREE_SERVICE_ALLOWANCE = 7,
+    /// Held in the pending outbox: nothing is sent now.
+    CONVSTATE_FREE_HELD = 8,
+}
+
+/// Charge category of a charged send.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_charge_category {
+    /// Not charged.
+    CONVSTATE_CHARGE_NONE = 0,
+    /// Marketing templates.
+    CONVSTATE_CHARGE_MARKETING = 1,
+    /// Utility templates.
+    CONVSTATE_CHARGE_UTILITY = 2,
+    /// Authentication templates.
+    CONVSTATE_CHARGE_AUTHENTICATION = 3,
+    /// Service messages.
+    CONVSTATE_CHARGE_SERVICE = 4,
+}
+
+/// A send decision: plain data, no pointers, nothing to free.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct convstate_decision {
+    /// Allowed or denied.
+    pub verdict: convstate_verdict,
+    /// Why it was denied (`CONVSTATE_REASON_NONE` when allowed).
+    pub reason: convstate_reason,
+    /// A limit, for reasons that have one (see `convstate_reason`), else 0.
+    pub limit: u64,
+    /// The actual value that broke `limit`, else 0.
+    pub actual: u64,
+    /// An instant the reason names, in unix ms, else `CONVSTATE_NONE_MS`.
+    pub instant_ms: i64,
+    /// A duration the reason names, in ms, else `CONVSTATE_NONE_MS`.
+    pub duration_ms: i64,
+    /// A code the reason names (channel, media kind, template status), else 0.
+    pub detail_code: u32,
+    /// The suggested next step.
+    pub next_action: convstate_next_action,
+    /// For `CONVSTATE_NEXT_RETRY_AT`: when, else `CONVSTATE_NONE_MS`.
+    pub next_action_at_ms: i64,
+    /// Customer- or business-initiated.
+    pub initiated_by: convstate_initiator,
+    /// Free, charged, or none (denied).
+    pub billing: convstate_billing,
+    /// Why it is free, when `billing` is `CONVSTATE_BILLING_FREE`.
+    pub free_reason: convstate_free_reason,
+    /// The category, when `billing` is `CONVSTATE_BILLING_CHARGED`.
+    pub charge_category: convstate_charge_category,
+    /// Whether the send took a messaging-limit slot.
+    pub consumed_limit_slot: bool,
+    /// For `initiate`: whether a template was sent to open the conversation (its name is in
+    /// the JSON door's `initiation`).
+    pub initiation_template_sent: bool,
+    /// For `initiate`: messages now held in the pending outbox.
+    pub held: u32,
+}
+
+/// The decision's generic numbers for one denial reason.
+struct ReasonFields {
+    reason: convstate_reason,
+    limit: u64,
+    actual: u64,
+    instant_ms: i64,
+    duration_ms: i64,
+    detail_code: u32,
+}
+
+impl ReasonFields {
+    fn of(reason: convstate_reason) -> ReasonFields {
+        ReasonFields {
+            reason,
+            limit: 0,
+            actual: 0,
+            instant_ms: CONVSTATE_NONE_MS,
+            duration_ms: CONVSTATE_NONE_MS,
+            detail_code: 0,
+        }
+    }
+    fn limit(self, limit: u64, actual: u64) -> Self {
+        ReasonFields {
+            limit,
+            actual,
+            ..self
+        }
+    }
+    fn instant(self, at: Option<convstate_core::Instant>) -> Self {
+        ReasonFields {
+            instant_ms: at.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis()),
+            ..self
+        }
+    }
+    fn duration(self, d: convstate_core::Duration) -> Self {
+        ReasonFields {
+            duration_ms: d.millis(),
+            ..self
+        }
+    }
+    fn detail(self, code: u32) -> Self {
+        ReasonFields {
+            detail_code: code,
+            ..self
+        }
+    }
+}
+
+/// THE table from denial reasons to codes and numbers. A reason core adds later becomes
+/// `CONVSTATE_REASON_OTHER` until a line is added here.
+fn reason_fields(reason: &DenyReason) -> ReasonFields {
+    use convstate_reason::*;
+    match reason {
+        DenyReason::WindowClosed { window_closed_at } => {
+            ReasonFields::of(CONVSTATE_REASON_WINDOW_CLOSED).instant(*window_closed_at)
+        }
+        DenyReason::WithinSafetyMargin {
+            window_ends_at,
+            margin,
+        } => ReasonFields::of(CONVSTATE_REASON_WITHIN_SAFETY_MARGIN)
+            .instant(Some(*window_ends_at))
+            .duration(*margin),
+        DenyReason::GroupNotAllowed { channel } => {
+            ReasonFields::of(CONVSTATE_REASON_GROUP_NOT_ALLOWED)
+                .detail(channel_code(*channel) as u32)
+        }
+        DenyReason::NoPriorContact { channel } => {
+            ReasonFields::of(CONVSTATE_REASON_NO_PRIOR_CONTACT)
+                .detail(channel_code(*channel) as u32)
+        }
+        DenyReason::TooLong {
+            limit_chars,
+            actual_chars,
+            ..
+        } => ReasonFields::of(CONVSTATE_REASON_TOO_LONG)
+            .limit(u64::from(*limit_chars), *actual_chars),
+        DenyReason::FileTooLarge {
+            media,
+            limit_bytes,
+            actual_bytes,
+        } => ReasonFields::of(CONVSTATE_REASON_FILE_TOO_LARGE)
+            .limit(*limit_bytes, *actual_bytes)
+            .detail(media_code(*media) as u32),
+        DenyReason::TooManyButtons { limit, actual } => {
+            ReasonFields::of(CONVSTATE_REASON_TOO_MANY_BUTTONS).limit(u64::from(*limit), *actual)
+        }
+        DenyReason::TemplateNotSendable { status, until, .. } => {
+            ReasonFields::of(CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE)
+                .instant(*until)
+                .detail(template_status_code(*status) as u32)
+        }
+        DenyReason::TemplateParams { .. } => ReasonFields::of(CONVSTATE_REASON_TEMPLATE_PARAMS),
+        DenyReason::NoOptIn => ReasonFields::of(CONVSTATE_REASON_NO_OPT_IN),
+        DenyReason::MarketingStopped { since } => {
+            ReasonFields::of(CONVSTATE_REASON_MARKETING_STOPPED).instant(Some(*since))
+        }
+        DenyReason::MarketingToUsNumber { since } => {
+            ReasonFields::of(CONVSTATE_REASON_MARKETING_TO_US_NUMBER).instant(Some(*since))
+        }
+        DenyReason::Duplicate {
+            previous_at,
+            period,
+        } => ReasonFields::of(CONVSTATE_REASON_DUPLICATE)
+            .instant(Some(*previous_at))
+            .duration(*period),
+        DenyReason::NoDefaultTemplate => ReasonFields::of(CONVSTATE_REASON_NO_DEFAULT_TEMPLATE),
+        DenyReason::LimitReached {
+            limit,
+            used,
+            next_slot_at,
+        } => ReasonFields::of(CONVSTATE_REASON_LIMIT_REACHED)
+            .limit(u64::from(*limit), u64::from(*used))
+            .instant(Some(*next_slot_at)),
+        DenyReason::Restricted { scope, until } => ReasonFields::of(CONVSTATE_REASON_RESTRICTED)
+            .instant(*until)
+            .detail(match scope {
+                convstate_core::number::RestrictionScope::BusinessInitiated => 1,
+                convstate_core::number::RestrictionScope::AllMessages => 2,
+            }),
+        _ => ReasonFields::of(CONVSTATE_REASON_OTHER),
+    }
+}
+
+/// The wire name of a reason code (`"window_closed"`), as the JSON door writes it.
+pub(crate) fn reason_name(code: u32) -> Option<&'static std::ffi::CStr> {
+    Some(match code {
+        0 => c"none",
+        1 => c"window_closed",
+        2 => c"within_safety_margin",
+        3 => c"group_not_allowed",
+        4 => c"no_prior_contact",
+        5 => c"too_long",
+        6 => c"file_too_large",
+        7 => c"too_many_buttons",
+        8 => c"template_not_sendable",
+        9 => c"template_params",
+        10 => c"no_opt_in",
+        11 => c"marketing_stopped",
+        12 => c"marketing_to_us_number",
+        13 => c"duplicate",
+        14 => c"no_default_template",
+        15 => c"limit_reached",
+        16 => c"restricted",
+        999 => c"other",
+        _ => return None,
+    })
+}
+
+fn next_action_fields(action: Option<NextAction>) -> (convstate_next_action, i64) {
+    use convstate_next_action::*;
+    let code = match action {
+        None => CONVSTATE_NEXT_NONE,
+        Some(NextAction::SendTemplate) => CONVSTATE_NEXT_SEND_TEMPLATE,
+        Some(NextAction::WaitForContact) => CONVSTATE_NEXT_WAIT_FOR_CONTACT,
+        Some(NextAction::FixContent) => CONVSTATE_NEXT_FIX_CONTENT,
+        Some(NextAction::RetryAt { at }) => return (CONVSTATE_NEXT_RETRY_AT, at.unix_millis()),
+        Some(NextAction::UseAnotherTemplate) => CONVSTATE_NEXT_USE_ANOTHER_TEMPLATE,
+        Some(NextAction::RecordOptIn) => CONVSTATE_NEXT_RECORD_OPT_IN,
+        Some(NextAction::UseAnotherChannel) => CONVSTATE_NEXT_USE_ANOTHER_CHANNEL,
+        Some(NextAction::SetDefaultTemplate) => CONVSTATE_NEXT_SET_DEFAULT_TEMPLATE,
+    };
+    (code, CONVSTATE_NONE_MS)
+}
+
+fn billing_fields(
+    billing: Option<Billing>,
+) -> (
+    convstate_billing,
+    convstate_free_reason,
+    convstate_charge_category,
+) {
+    use convstate_billing::*;
+    use convstate_charge_category::*;
+    use convstate_free_reason::*;
+    match billing {
+        None => (
+            CONVSTATE_BILLING_NONE,
+            CONVSTATE_FREE_NONE,
+            CONVSTATE_CHARGE_NONE,
+        ),
+        Some(Billing::Free { why }) => (
+            CONVSTATE_BILLING_FREE,
+            match why {
+                FreeReason::ServiceWindow => CONVSTATE_FREE_SERVICE_WINDOW,
+                FreeReason::ChannelNotBilled => CONVSTATE_FREE_CHANNEL_NOT_BILLED,
+                FreeReason::InsideConversation => CONVSTATE_FREE_INSIDE_CONVERSATION,
+                FreeReason::ServiceConversation => CONVSTATE_FREE_SERVICE_CONVERSATION,
+                FreeReason::FreeEntryPoint => CONVSTATE_FREE_FREE_ENTRY_POINT,
+                FreeReason::UtilityInWindow => CONVSTATE_FREE_UTILITY_IN_WINDOW,
+                FreeReason::ServiceAllowance => CONVSTATE_FREE_SERVICE_ALLOWANCE,
+                FreeReason::Held => CONVSTATE_FREE_HELD,
+            },
+            CONVSTATE_CHARGE_NONE,
+        ),
+        Some(Billing::Charged { category, .. }) => (
+            CONVSTATE_BILLING_CHARGED,
+            CONVSTATE_FREE_NONE,
+            match category {
+                ChargeCategory::Marketing => CONVSTATE_CHARGE_MARKETING,
+                ChargeCategory::Utility => CONVSTATE_CHARGE_UTILITY,
+                ChargeCategory::Authentication => CONVSTATE_CHARGE_AUTHENTICATION,
+                ChargeCategory::Service => CONVSTATE_CHARGE_SERVICE,
+            },
+        ),
+    }
+}
+
+/// A core decision as the C struct.
+pub(crate) fn decision_to_c(decision: &Decision) -> convstate_decision {
+    let (verdict, fields) = match &decision.verdict {
+        Verdict::Allowed => (
+            convstate_verdict::CONVSTATE_VERDICT_ALLOWED,
+            ReasonFields::of(convstate_reason::CONVSTATE_REASON_NONE),
+        ),
+        Verdict::Denied(reason) => (
+            convstate_verdict::CONVSTATE_VERDICT_DENIED,
+            reason_fields(reason),
+        ),
+    };
+    let (next_action, next_action_at_ms) = next_action_fields(decision.next_action);
+    let (billing, free_reason, charge_category) = billing_fields(decision.billing.clone());
+    convstate_decision {
+        verdict,
+        reason: fields.reason,
+        limit: fields.limit,
+        actual: fields.actual,
+        instant_ms: fields.instant_ms,
+        duration_ms: fields.duration_ms,
+        detail_code: fields.detail_code,
+        next_action,
+        next_action_at_ms,
+        initiated_by: match decision.initiated_by {
+            Initiator::Customer => convstate_initiator::CONVSTATE_INITIATED_BY_CUSTOMER,
+            Initiator::Business => convstate_initiator::CONVSTATE_INITIATED_BY_BUSINESS,
+        },
+        billing,
+        free_reason,
+        charge_category,
+        consumed_limit_slot: decision.consumed_limit_slot,
+        initiation_template_sent: decision
+            .initiation
+            .as_ref()
+            .is_some_and(|i| i.template.is_some()),
+        held: decision.initiation.as_ref().map_or(0, |i| i.held),
+    }
+}
+
+// ---- effects ------------------------------------------------------------------------------
+
+/// Kind of an effect returned by `convstate_engine_poll_effect`; the effect's fields are in its
+/// JSON line.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_effect_kind {
+    /// No effect was pending.
+    CONVSTATE_EFFECT_NONE = 0,
+    /// A new ticket was opened.
+    CONVSTATE_EFFECT_TICKET_OPENED = 1,
+    /// A ticket's status changed.
+    CONVSTATE_EFFECT_TICKET_STATUS_CHANGED = 2,
+    /// A live chat started.
+    CONVSTATE_EFFECT_CHAT_STARTED = 3,
+    /// A live chat ended.
+    CONVSTATE_EFFECT_CHAT_ENDED = 4,
+    /// The service window closes soon.
+    CONVSTATE_EFFECT_WINDOW_CLOSING_SOON = 5,
+    /// The provider closed the window.
+    CONVSTATE_EFFECT_WINDOW_CLOSED_BY_PROVIDER = 6,
+    /// Held messages may now be sent.
+    CONVSTATE_EFFECT_OUTBOX_RELEASED = 7,
+    /// Held messages expired unsent.
+    CONVSTATE_EFFECT_OUTBOX_EXPIRED = 8,
+    /// An inbound file is larger than the policy accepts.
+    CONVSTATE_EFFECT_INBOUND_FILE_TOO_LARGE = 9,
+    /// A template's status changed.
+    CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED = 10,
+    /// An effect this build does not name yet: read its JSON line's `"effect"`.
+    CONVSTATE_EFFECT_OTHER = 999,
+}
+
+/// THE table from effects to kind codes; an effect core adds later is
+/// `CONVSTATE_EFFECT_OTHER` until a line is added here.
+pub(crate) fn effect_kind(effect: &Effect) -> convstate_effect_kind {
+    use convstate_effect_kind::*;
+    match effect {
+        Effect::TicketOpened { .. } => CONVSTATE_EFFECT_TICKET_OPENED,
+        Effect::TicketStatusChanged { .. } => CONVSTATE_EFFECT_TICKET_STATUS_CHANGED,
+        Effect::ChatStarted { .. } => CONVSTATE_EFFECT_CHAT_STARTED,
+        Effect::ChatEnded { .. } => CONVSTATE_EFFECT_CHAT_ENDED,
+        Effect::WindowClosingSoon { .. } => CONVSTATE_EFFECT_WINDOW_CLOSING_SOON,
+        Effect::WindowClosedByProvider { .. } => CONVSTATE_EFFECT_WINDOW_CLOSED_BY_PROVIDER,
+        Effect::OutboxReleased { .. } => CONVSTATE_EFFECT_OUTBOX_RELEASED,
+        Effect::OutboxExpired { .. } => CONVSTATE_EFFECT_OUTBOX_EXPIRED,
+        Effect::InboundFileTooLarge { .. } => CONVSTATE_EFFECT_INBOUND_FILE_TOO_LARGE,
+        Effect::TemplateStatusChanged { .. } => CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED,
+        _ => CONVSTATE_EFFECT_OTHER,
+    }
+}

@@ -1,0 +1,923 @@
+//! The engine handle and its typed functions.
+
+use std::ffi::c_char;
+
+use convstate_core::effect::Effect;
+use convstate_core::event::{
+    Consent, EndChat, Event, Inbound, InitiateRequest, RegisterNumber, RegisterTemplate,
+    SendFailed, SendRequest, SetTicketStatus, TemplateRef, TemplateStatusUpdate, UserPreference,
+};
+use convstate_core::template::{Button, Quality, TemplateStatus};
+use convstate_core::{Decision, Duration, Engine, Policy};
+
+use crate::boundary::{
+    arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, instant_arg, opt_str_arg, str_arg,
+    FfiError, Out,
+};
+use crate::codes::*;
+use crate::convstate_result;
+use crate::message::convstate_message;
+
+/// A conversation-state engine. Create with `convstate_engine_new` or
+/// `convstate_engine_restore`, free with `convstate_engine_free`. Not thread-safe: use a
+/// handle from one thread at a time; different handles are independent.
+#[derive(Debug)]
+pub struct convstate_engine {
+    pub(crate) engine: Engine,
+    /// An effect taken from the core's queue whose JSON line did not fit the caller's buffer.
+    /// It is the oldest effect: every path that hands out effects delivers it first, and a
+    /// snapshot puts it back into the queue. (Core has no way to peek at its queue.)
+    pub(crate) undelivered: Option<(Effect, convstate_effect_kind, String)>,
+}
+
+impl convstate_engine {
+    fn boxed(engine: Engine) -> *mut convstate_engine {
+        Box::into_raw(Box::new(convstate_engine {
+            engine,
+            undelivered: None,
+        }))
+    }
+
+    /// The next effect with its kind and JSON line, oldest first.
+    pub(crate) fn next_effect(&mut self) -> Option<(Effect, convstate_effect_kind, String)> {
+        self.undelivered.take().or_else(|| {
+            self.engine.poll_effect().map(|effect| {
+                let kind = effect_kind(&effect);
+                let line = effect_line(&effect);
+                (effect, kind, line)
+            })
+        })
+    }
+
+    /// Puts an undelivered effect back at the front of the core's queue, through a snapshot
+    /// (the only way in). Costs a restore, so it is done only when a snapshot is taken anyway.
+    fn requeue_undelivered(&mut self) -> Result<(), FfiError> {
+        // Cleared only once the engine holds the effect again, so a failure loses nothing.
+        let Some((effect, _, _)) = &self.undelivered else {
+            return Ok(());
+        };
+        let bytes = self.engine.snapshot();
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let effect = serde_json::to_value(effect).map_err(|e| corrupt(e.to_string()))?;
+        value
+            .get_mut("effects")
+            .and_then(|effects| effects.as_array_mut())
+            .ok_or_else(|| corrupt("snapshot has no \"effects\" array".into()))?
+            .insert(0, effect);
+        let bytes = serde_json::to_vec(&value).map_err(|e| corrupt(e.to_string()))?;
+        self.engine = Engine::restore(&bytes)?;
+        self.undelivered = None;
+        Ok(())
+    }
+}
+
+fn corrupt(problem: String) -> convstate_core::Error {
+    convstate_core::Error::CorruptSnapshot { problem }
+}
+
+/// An effect's wire line, byte for byte what `Engine::handle_json` writes for it.
+pub(crate) fn effect_line(effect: &Effect) -> String {
+    let body = serde_json::to_string(effect).expect("effects serialise infallibly");
+    match body.strip_prefix('{') {
+        Some("}") => "{\"type\":\"effect\"}".to_owned(),
+        Some(rest) => format!("{{\"type\":\"effect\",{rest}"),
+        None => body,
+    }
+}
+
+/// Creates an engine under a policy preset (`classic`, `cloud-2025`, `cloud-2026-10`) with
+/// optional JSON overrides merged over it (`{"chat":{"idle_timeout":"15m"}}`; NULL for none).
+/// On success `*out` owns the new engine: free it with `convstate_engine_free`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_new(
+    preset: *const c_char,
+    preset_len: usize,
+    overrides_json: *const c_char,
+    overrides_json_len: usize,
+    out: *mut *mut convstate_engine,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let preset = unsafe { str_arg(preset, preset_len, "preset") }?;
+        let overrides = unsafe { opt_str_arg(overrides_json, overrides_json_len, "overrides_json") }?;
+        let policy = match overrides {
+            None => Policy::preset(preset)?,
+            Some(json) => {
+                let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+                    convstate_core::Error::InvalidPolicy { problem: format!("overrides are not JSON: {e}") }
+                })?;
+                Policy::with_overrides(preset, &value)?
+            }
+        };
+        unsafe { out.write(convstate_engine::boxed(Engine::new(policy))) };
+        Ok(())
+    }
+}
+
+/// Frees an engine. NULL is a no-op. The handle must not be used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_free(engine: *mut convstate_engine) {
+    if engine.is_null() {
+        return;
+    }
+    // Dropping cannot panic in practice; the boundary keeps a panic from unwinding into C.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `engine` came from `Box::into_raw` in this library and is freed once (the
+        // caller's contract).
+        drop(unsafe { Box::from_raw(engine) });
+    }));
+}
+
+/// Writes the engine's whole state (versioned JSON bytes) into `buffer`. `*written` receives
+/// the length. If `capacity` is too small, returns `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the
+/// length needed in `*written` (pass `buffer = NULL, capacity = 0` to ask for the size). Takes
+/// `engine` mutably because it may fold an undelivered effect back into the queue.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_snapshot(
+    engine: *mut convstate_engine,
+    buffer: *mut u8,
+    capacity: usize,
+    written: *mut usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let written = Out::new(written, "written")?;
+        buffer_arg(buffer, capacity)?;
+        handle.requeue_undelivered()?;
+        let bytes = handle.engine.snapshot();
+        unsafe { copy_out(&bytes, buffer, capacity, written) }
+    }
+}
+
+/// Creates an engine from a snapshot written by `convstate_engine_snapshot`. On success `*out`
+/// owns the new engine.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_restore(
+    snapshot: *const u8,
+    snapshot_len: usize,
+    out: *mut *mut convstate_engine,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let bytes = unsafe { bytes_arg(snapshot, snapshot_len, "snapshot") }?;
+        let engine = Engine::restore(bytes)?;
+        unsafe { out.write(convstate_engine::boxed(engine)) };
+        Ok(())
+    }
+}
+
+/// Registration of a number. Optional strings are NULL when absent.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_number_registration {
+    /// When, in unix ms.
+    pub at_ms: i64,
+    /// Business name (created on first use).
+    pub business: *const c_char,
+    /// Its length in bytes.
+    pub business_len: usize,
+    /// The number (E.164) or, for email and messengers, the account address.
+    pub number: *const c_char,
+    /// Its length in bytes.
+    pub number_len: usize,
+    /// A `convstate_channel`.
+    pub channel: u32,
+    /// Provider name (`meta`, `twilio`, ...), or NULL.
+    pub provider: *const c_char,
+    /// Its length in bytes.
+    pub provider_len: usize,
+    /// Chat idle timeout in ms; negative for the policy's default.
+    pub idle_timeout_ms: i64,
+    /// Name of the template `initiate` sends by default, or NULL.
+    pub default_template_name: *const c_char,
+    /// Its length in bytes.
+    pub default_template_name_len: usize,
+    /// Language of the default template (required with a name).
+    pub default_template_language: *const c_char,
+    /// Its length in bytes.
+    pub default_template_language_len: usize,
+}
+
+/// Registers (or updates) a number of a business.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_register_number(
+    engine: *mut convstate_engine,
+    registration: *const convstate_number_registration,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let r = unsafe { arg(registration, "registration") }?;
+        let default_template = match unsafe { opt_str_arg(r.default_template_name, r.default_template_name_len, "default_template_name") }? {
+            None => None,
+            Some(name) => Some(TemplateRef {
+                name: name.to_owned(),
+                language: unsafe { str_arg(r.default_template_language, r.default_template_language_len, "default_template_language") }?.to_owned(),
+            }),
+        };
+        let event = RegisterNumber {
+            at: instant_arg(r.at_ms)?,
+            business: unsafe { str_arg(r.business, r.business_len, "business") }?.to_owned(),
+            number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
+            channel: channel_from(r.channel)?,
+            provider: unsafe { opt_str_arg(r.provider, r.provider_len, "provider") }?.map(str::to_owned),
+            idle_timeout: (r.idle_timeout_ms >= 0).then(|| Duration::from_millis(r.idle_timeout_ms)),
+            default_template,
+        };
+        handle.engine.register_number(&event)?;
+        Ok(())
+    }
+}
+
+/// Registration of a template. Optional strings are NULL when absent.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_template_registration {
+    /// When, in unix ms.
+    pub at_ms: i64,
+    /// Owning business.
+    pub business: *const c_char,
+    /// Its length in bytes.
+    pub business_len: usize,
+    /// Lowercase name.
+    pub name: *const c_char,
+    /// Its length in bytes.
+    pub name_len: usize,
+    /// Language code.
+    pub language: *const c_char,
+    /// Its length in bytes.
+    pub language_len: usize,
+    /// A `convstate_template_category`.
+    pub category: u32,
+    /// Body with `{{1}}` or `{{name}}` variables.
+    pub body: *const c_char,
+    /// Its length in bytes.
+    pub body_len: usize,
+    /// Text header, or NULL.
+    pub header: *const c_char,
+    /// Its length in bytes.
+    pub header_len: usize,
+    /// Footer, or NULL.
+    pub footer: *const c_char,
+    /// Its length in bytes.
+    pub footer_len: usize,
+    /// Buttons as a JSON array in the wire format (`[{"kind":"quick_reply","label":"Yes"}]`),
+    /// or NULL for none.
+    pub buttons_json: *const c_char,
+    /// Its length in bytes.
+    pub buttons_json_len: usize,
+    /// A `convstate_template_status`; `CONVSTATE_TEMPLATE_STATUS_NONE` means pending.
+    pub status: u32,
+    /// A `convstate_quality`; 0 means unknown.
+    pub quality: u32,
+}
+
+/// Registers (or replaces) a template of a business.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_register_template(
+    engine: *mut convstate_engine,
+    registration: *const convstate_template_registration,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let r = unsafe { arg(registration, "registration") }?;
+        let buttons: Vec<Button> = match unsafe { opt_str_arg(r.buttons_json, r.buttons_json_len, "buttons_json") }? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json).map_err(|e| convstate_core::Error::InvalidEvent {
+                problem: format!("buttons_json: {e}"),
+            })?,
+        };
+        let event = RegisterTemplate {
+            at: instant_arg(r.at_ms)?,
+            business: unsafe { str_arg(r.business, r.business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(r.name, r.name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(r.language, r.language_len, "language") }?.to_owned(),
+            category: category_from(r.category)?,
+            body: unsafe { str_arg(r.body, r.body_len, "body") }?.to_owned(),
+            header: unsafe { opt_str_arg(r.header, r.header_len, "header") }?.map(str::to_owned),
+            footer: unsafe { opt_str_arg(r.footer, r.footer_len, "footer") }?.map(str::to_owned),
+            buttons,
+            status: match r.status {
+                0 => TemplateStatus::Pending,
+                code => template_status_from(code)?,
+            },
+            quality: match r.quality {
+                0 => Quality::Unknown,
+                code => quality_from(code)?,
+            },
+        };
+        handle.engine.register_template(&event)?;
+        Ok(())
+    }
+}
+
+/// A message or call from a contact. `contact` may be NULL for a group message, then `group`
+/// names the group (unofficial channel only); otherwise `group` is NULL. `size` is the file
+/// size in bytes for media, or a negative number when unknown.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_inbound(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    group: *const c_char,
+    group_len: usize,
+    kind: u32,
+    size: i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = Inbound {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            contact: unsafe { opt_str_arg(contact, contact_len, "contact") }?.map(str::to_owned),
+            group: unsafe { opt_str_arg(group, group_len, "group") }?.map(str::to_owned),
+            kind: inbound_kind_from(kind)?,
+            size: u64::try_from(size).ok(),
+            referral: false,
+        };
+        handle.engine.inbound(&event)?;
+        Ok(())
+    }
+}
+
+/// A send request. Exactly one of `contact` and `group` is non-NULL.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_send_request {
+    /// When the send would happen, in unix ms.
+    pub at_ms: i64,
+    /// Sending number.
+    pub number: *const c_char,
+    /// Its length in bytes.
+    pub number_len: usize,
+    /// Recipient, or NULL for a group.
+    pub contact: *const c_char,
+    /// Its length in bytes.
+    pub contact_len: usize,
+    /// Recipient group (unofficial channel only), or NULL.
+    pub group: *const c_char,
+    /// Its length in bytes.
+    pub group_len: usize,
+    /// The message (borrowed for the call).
+    pub message: *const convstate_message,
+    /// Idempotency key, or NULL: a repeated key returns the first decision.
+    pub idempotency_key: *const c_char,
+    /// Its length in bytes.
+    pub idempotency_key_len: usize,
+    /// Send even if it duplicates a recent message.
+    pub force: bool,
+}
+
+unsafe fn send_request(r: &convstate_send_request) -> Result<SendRequest, FfiError> {
+    let message = unsafe { arg(r.message, "message") }?;
+    Ok(SendRequest {
+        at: instant_arg(r.at_ms)?,
+        number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
+        contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?.map(str::to_owned),
+        group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?.map(str::to_owned),
+        message: message.message.clone(),
+        idempotency_key: unsafe {
+            opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key")
+        }?
+        .map(str::to_owned),
+        force: r.force,
+    })
+}
+
+unsafe fn decide(
+    engine: *mut convstate_engine,
+    request: *const convstate_send_request,
+    out: *mut convstate_decision,
+    act: fn(&mut Engine, &SendRequest) -> Result<Decision, convstate_core::Error>,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let request = unsafe { send_request(arg(request, "request")?) }?;
+        let out = Out::new(out, "out")?;
+        let decision = act(&mut handle.engine, &request)?;
+        unsafe { out.write(decision_to_c(&decision)) };
+        Ok(())
+    }
+}
+
+/// Decides a send **and records it** (counters, duplicate detection, limit slot) atomically.
+/// A denial is a successful call: `*out` says why.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_send(
+    engine: *mut convstate_engine,
+    request: *const convstate_send_request,
+    out: *mut convstate_decision,
+) -> convstate_result {
+    unsafe { decide(engine, request, out, Engine::send) }
+}
+
+/// Decides a send without recording anything (a dry run giving the same answer `send` would).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_check_send(
+    engine: *mut convstate_engine,
+    request: *const convstate_send_request,
+    out: *mut convstate_decision,
+) -> convstate_result {
+    unsafe { decide(engine, request, out, |e, r| e.check_send(r)) }
+}
+
+/// An `initiate` request.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_initiate_request {
+    /// When, in unix ms.
+    pub at_ms: i64,
+    /// Sending number.
+    pub number: *const c_char,
+    /// Its length in bytes.
+    pub number_len: usize,
+    /// Recipient.
+    pub contact: *const c_char,
+    /// Its length in bytes.
+    pub contact_len: usize,
+    /// The free-form message to deliver once the contact answers (borrowed).
+    pub message: *const convstate_message,
+    /// A template message to open with instead of the number's default, or NULL.
+    pub template_message: *const convstate_message,
+    /// Idempotency key, or NULL.
+    pub idempotency_key: *const c_char,
+    /// Its length in bytes.
+    pub idempotency_key_len: usize,
+}
+
+/// Starts a conversation: the message now if the window is open, otherwise a template now and
+/// the message held until the contact answers.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_initiate(
+    engine: *mut convstate_engine,
+    request: *const convstate_initiate_request,
+    out: *mut convstate_decision,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let r = unsafe { arg(request, "request") }?;
+        let out = Out::new(out, "out")?;
+        let message = unsafe { arg(r.message, "message") }?;
+        let template = match unsafe { r.template_message.as_ref() } {
+            None => None,
+            Some(m) => Some(m.message.template().cloned().ok_or_else(|| {
+                convstate_core::Error::InvalidEvent {
+                    problem: "template_message must be a template message".into(),
+                }
+            })?),
+        };
+        let request = InitiateRequest {
+            at: instant_arg(r.at_ms)?,
+            number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
+            contact: unsafe { str_arg(r.contact, r.contact_len, "contact") }?.to_owned(),
+            message: message.message.clone(),
+            template,
+            idempotency_key: unsafe { opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key") }?.map(str::to_owned),
+        };
+        let decision = handle.engine.initiate(&request)?;
+        unsafe { out.write(decision_to_c(&decision)) };
+        Ok(())
+    }
+}
+
+/// The provider reported a failed send with `error_code` (Meta 131047 or On-Premises 470:
+/// the contact is outside the window, which closes it from `at_ms` on).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_send_failed(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    error_code: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = SendFailed {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+            code: error_code,
+        };
+        handle.engine.send_failed(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider changed a template's status (`status`: a `convstate_template_status`).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template_status(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    status: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = TemplateStatusUpdate {
+            at: instant_arg(at_ms)?,
+            business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
+            status: template_event_from(template_status_from(status)?),
+            until: None,
+        };
+        handle.engine.template_status(&event)?;
+        Ok(())
+    }
+}
+
+/// A contact opted in (`opted_in = true`) or withdrew their opt-in (`false`). Consent is held
+/// per business: give `business`, or NULL and a `number` of the business.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_consent(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    opted_in: bool,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let consent = Consent {
+            at: instant_arg(at_ms)?,
+            business: unsafe { opt_str_arg(business, business_len, "business") }?.map(str::to_owned),
+            number: unsafe { opt_str_arg(number, number_len, "number") }?.map(str::to_owned),
+            contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+        };
+        let event = if opted_in { Event::OptIn(consent) } else { Event::OptOut(consent) };
+        handle.engine.handle(event)?;
+        Ok(())
+    }
+}
+
+/// A contact stopped or resumed marketing messages (`value`: a `convstate_preference`).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_user_preference(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    value: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = UserPreference {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+            value: preference_from(value)?,
+        };
+        handle.engine.handle(Event::UserPreference(event))?;
+        Ok(())
+    }
+}
+
+/// An agent or rule ends a live chat (`by`: a `convstate_chat_ender`); `ticket_status` is a
+/// `convstate_ticket_status` to set, or `CONVSTATE_TICKET_NONE` to leave it open.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_end_chat(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    by: u32,
+    ticket_status: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = EndChat {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+            by: chat_ender_from(by)?,
+            status: ticket_status_from(ticket_status)?,
+        };
+        handle.engine.end_chat(&event)?;
+        Ok(())
+    }
+}
+
+/// An agent changes a ticket's status (`status`: a `convstate_ticket_status`, not NONE).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_set_ticket_status(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    status: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let status = ticket_status_from(status)?
+            .ok_or_else(|| FfiError::invalid_code("status", status, "CONVSTATE_TICKET_* (not NONE)"))?;
+        let event = SetTicketStatus {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+            status,
+        };
+        handle.engine.set_ticket_status(&event)?;
+        Ok(())
+    }
+}
+
+/// Fires every timer due at or before `now_ms`; calling it again with the same `now_ms` does
+/// nothing.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_handle_timeout(
+    engine: *mut convstate_engine,
+    now_ms: i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        handle.engine.handle_timeout(instant_arg(now_ms)?);
+        Ok(())
+    }
+}
+
+/// Writes when `convstate_engine_handle_timeout` should be called next (unix ms), or
+/// `CONVSTATE_NONE_MS` when no timer is armed.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_poll_timeout(
+    engine: *mut convstate_engine,
+    deadline_ms: *mut i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let out = Out::new(deadline_ms, "deadline_ms")?;
+        let deadline = handle.engine.poll_timeout();
+        unsafe { out.write(deadline.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis())) };
+        Ok(())
+    }
+}
+
+/// Takes the oldest pending effect: writes its JSON line (the wire format, no newline, no NUL)
+/// into `buffer`, its length into `*written` and its kind into `*kind`. With no effect pending,
+/// `*kind` is `CONVSTATE_EFFECT_NONE` and `*written` is 0. If `capacity` is too small, returns
+/// `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the length needed in `*written`, and the effect stays
+/// pending (the next call returns it).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_poll_effect(
+    engine: *mut convstate_engine,
+    buffer: *mut u8,
+    capacity: usize,
+    written: *mut usize,
+    kind: *mut convstate_effect_kind,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let written = Out::new(written, "written")?;
+        let kind_out = Out::new(kind, "kind")?;
+        buffer_arg(buffer, capacity)?;
+        let Some((effect, kind, line)) = handle.next_effect() else {
+            unsafe {
+                written.write(0);
+                kind_out.write(convstate_effect_kind::CONVSTATE_EFFECT_NONE);
+            }
+            return Ok(());
+        };
+        if let Err(e) = unsafe { copy_out(line.as_bytes(), buffer, capacity, written) } {
+            handle.undelivered = Some((effect, kind, line));
+            return Err(e);
+        }
+        unsafe { kind_out.write(kind) };
+        Ok(())
+    }
+}
+
+// ---- views ------------------------------------------------------------------------------
+
+/// One conversation's state at an instant.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct convstate_conversation_view {
+    /// Whether free-form messages may be sent at the view's instant.
+    pub window_open: bool,
+    /// When the window ends or ended, or `CONVSTATE_NONE_MS` (never opened, or a channel
+    /// without windows).
+    pub window_ends_at_ms: i64,
+    /// Whether a live chat is running.
+    pub chat_live: bool,
+    /// When the live chat started, or `CONVSTATE_NONE_MS`.
+    pub chat_started_at_ms: i64,
+    /// Last message of the live chat from either side, or `CONVSTATE_NONE_MS`.
+    pub chat_last_activity_at_ms: i64,
+    /// First agent reply in the live chat, or `CONVSTATE_NONE_MS`.
+    pub chat_first_response_at_ms: i64,
+    /// The current ticket's id, or 0 for none.
+    pub ticket_id: u64,
+    /// The current ticket's status, or `CONVSTATE_TICKET_NONE`.
+    pub ticket_status: convstate_ticket_status,
+    /// Messages held in the pending outbox.
+    pub outbox_held: u32,
+    /// Whether the contact opted in with this number's business.
+    pub opted_in: bool,
+    /// Whether the contact stopped marketing messages.
+    pub marketing_stopped: bool,
+}
+
+/// Reads one conversation as of `at_ms` (changes nothing). An unknown contact reads as an
+/// empty conversation.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_conversation(
+    engine: *const convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    out: *mut convstate_conversation_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.conversation(
+            unsafe { str_arg(number, number_len, "number") }?,
+            unsafe { str_arg(contact, contact_len, "contact") }?,
+            instant_arg(at_ms)?,
+        )?;
+        let ms = |t: Option<convstate_core::Instant>| t.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis());
+        unsafe {
+            out.write(convstate_conversation_view {
+                window_open: view.window_open,
+                window_ends_at_ms: ms(view.window_ends_at),
+                chat_live: view.chat.is_some(),
+                chat_started_at_ms: ms(view.chat.map(|c| c.started_at)),
+                chat_last_activity_at_ms: ms(view.chat.map(|c| c.last_activity_at)),
+                chat_first_response_at_ms: ms(view.chat.and_then(|c| c.first_response_at)),
+                ticket_id: view.ticket.map_or(0, |t| t.id),
+                ticket_status: view.ticket.map_or(convstate_ticket_status::CONVSTATE_TICKET_NONE, |t| ticket_status_code(t.status)),
+                outbox_held: view.outbox_held,
+                opted_in: view.opted_in,
+                marketing_stopped: view.marketing_stopped,
+            })
+        };
+        Ok(())
+    }
+}
+
+/// A number's registration and activity counters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct convstate_number_view {
+    /// Its channel.
+    pub channel: convstate_channel,
+    /// Effective chat idle timeout, in ms.
+    pub idle_timeout_ms: i64,
+    /// Inbound messages and calls.
+    pub inbound: u64,
+    /// Sends allowed.
+    pub sends_allowed: u64,
+    /// Sends denied.
+    pub sends_denied: u64,
+    /// Templates sent.
+    pub templates_sent: u64,
+    /// Chats started.
+    pub chats_started: u64,
+    /// Chats ended by an agent.
+    pub chats_ended_by_agent: u64,
+    /// Chats ended by inactivity.
+    pub chats_ended_by_idle: u64,
+    /// Chats ended by an automation rule.
+    pub chats_ended_by_rule: u64,
+    /// Chats ended by inactivity without any agent reply.
+    pub chats_missed: u64,
+    /// Tickets opened.
+    pub tickets_opened: u64,
+    /// Sum of times to first agent response, in ms.
+    pub first_response_total_ms: u64,
+    /// Chats that had an agent response.
+    pub first_responses: u64,
+}
+
+/// Reads a number's registration and counters.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_number(
+    engine: *const convstate_engine,
+    number: *const c_char,
+    number_len: usize,
+    out: *mut convstate_number_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.number(unsafe { str_arg(number, number_len, "number") }?)?;
+        let c = &view.counters;
+        unsafe {
+            out.write(convstate_number_view {
+                channel: channel_code(view.channel),
+                idle_timeout_ms: view.idle_timeout.millis(),
+                inbound: c.inbound,
+                sends_allowed: c.sends_allowed,
+                sends_denied: c.sends_denied,
+                templates_sent: c.templates_sent,
+                chats_started: c.chats_started,
+                chats_ended_by_agent: c.chats_ended_by_agent,
+                chats_ended_by_idle: c.chats_ended_by_idle,
+                chats_ended_by_rule: c.chats_ended_by_rule,
+                chats_missed: c.chats_missed,
+                tickets_opened: c.tickets_opened,
+                first_response_total_ms: c.first_response_total_ms,
+                first_responses: c.first_responses,
+            })
+        };
+        Ok(())
+    }
+}
+
+/// A template's category, status and quality.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct convstate_template_view {
+    /// Its category.
+    pub category: convstate_template_category,
+    /// Its status.
+    pub status: convstate_template_status,
+    /// Its quality.
+    pub quality: convstate_quality,
+    /// Number of distinct body variables.
+    pub variables: u32,
+}
+
+/// Reads a template.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template(
+    engine: *const convstate_engine,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    out: *mut convstate_template_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.template(
+            unsafe { str_arg(business, business_len, "business") }?,
+            unsafe { str_arg(name, name_len, "name") }?,
+            unsafe { str_arg(language, language_len, "language") }?,
+        )?;
+        unsafe {
+            out.write(convstate_template_view {
+                category: category_code(view.category),
+                status: template_status_code(view.status),
+                quality: quality_code(view.quality),
+                variables: view.variables,
+            })
+        };
+        Ok(())
+    }
+}
+
+/// The JSON door's core: the result line and effect lines for one wire-format line, with an
+/// undelivered effect (the oldest) first among the effects.
+pub(crate) fn handle_line(handle: &mut convstate_engine, line: &str) -> Vec<String> {
+    let mut lines = handle.engine.handle_json(line);
+    if let Some((_, _, effect)) = handle.undelivered.take() {
+        lines.insert(1, effect);
+    }
+    lines
+}
+
+/// A provider status event naming a status.
+fn template_event_from(
+    status: convstate_core::TemplateStatus,
+) -> convstate_core::template_lifecycle::TemplateEvent {
+    use convstate_core::template_lifecycle::TemplateEvent;
+    use convstate_core::TemplateStatus;
+    match status {
+        TemplateStatus::Pending => TemplateEvent::Pending,
+        TemplateStatus::Approved => TemplateEvent::Approved,
+        TemplateStatus::Rejected => TemplateEvent::Rejected,
+        TemplateStatus::Flagged => TemplateEvent::Flagged,
+        TemplateStatus::Paused => TemplateEvent::Paused,
+        TemplateStatus::Disabled => TemplateEvent::Disabled,
+        TemplateStatus::InAppeal => TemplateEvent::InAppeal,
+        TemplateStatus::PendingDeletion => TemplateEvent::PendingDeletion,
+        TemplateStatus::Deleted => TemplateEvent::Deleted,
+        TemplateStatus::LimitExceeded => TemplateEvent::LimitExceeded,
+        TemplateStatus::Archived => TemplateEvent::Archived,
+    }
+}

@@ -1,0 +1,94 @@
+//! The JSON door: one wire-format line in, the output lines out, in a library-owned string
+//! that the host reuses from call to call.
+
+use std::ffi::c_char;
+
+use crate::boundary::{arg, arg_mut, ffi_boundary, str_arg, Out};
+use crate::convstate_result;
+use crate::engine::{convstate_engine, handle_line};
+
+/// A growable byte string owned by the library, always followed by a NUL byte (not counted in
+/// its length). Create with `convstate_string_new`, free with `convstate_string_free`.
+#[derive(Debug)]
+pub struct convstate_string {
+    /// The text followed by one NUL byte.
+    bytes: Vec<u8>,
+}
+
+impl convstate_string {
+    pub(crate) fn text(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len() - 1]
+    }
+}
+
+/// Creates an empty string. Free it with `convstate_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_string_new(out: *mut *mut convstate_string) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        unsafe { out.write(Box::into_raw(Box::new(convstate_string { bytes: vec![0] }))) };
+        Ok(())
+    }
+}
+
+/// Frees a string. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_string_free(string: *mut convstate_string) {
+    if string.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `string` came from `Box::into_raw` in this library and is freed once (the
+        // caller's contract).
+        drop(unsafe { Box::from_raw(string) });
+    }));
+}
+
+/// The string's bytes, NUL-terminated. Valid until the string is next written or freed; NULL
+/// if `string` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_string_ptr(string: *const convstate_string) -> *const c_char {
+    // SAFETY: NULL or a live string (the caller's contract).
+    match unsafe { string.as_ref() } {
+        Some(s) => s.bytes.as_ptr().cast(),
+        None => std::ptr::null(),
+    }
+}
+
+/// The string's length in bytes, without the NUL; 0 if `string` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_string_len(string: *const convstate_string) -> usize {
+    // SAFETY: NULL or a live string (the caller's contract).
+    unsafe { string.as_ref() }.map_or(0, |s| s.text().len())
+}
+
+/// Applies one wire-format line (`line`, `line_len` bytes, no newline needed) and replaces the
+/// contents of `out` with the output: the result line (ack, decision, view or error) and then
+/// one line per effect, each line ending in `\n`. An input the engine rejects is a successful
+/// call whose result line is `{"type":"error",...}`, exactly as on the wire; the result code
+/// reports only problems of the call itself (NULL, invalid UTF-8, a panic), and then `out` is
+/// left as it was. Effects are delivered here, so they are not also returned by
+/// `convstate_engine_poll_effect`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_handle_json(
+    engine: *mut convstate_engine,
+    line: *const c_char,
+    line_len: usize,
+    out: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let line = unsafe { str_arg(line, line_len, "line") }?;
+        // Checked before the engine runs, so a NULL `out` never loses the output.
+        unsafe { arg(out, "out") }?;
+        let lines = handle_line(handle, line);
+        let out = unsafe { arg_mut(out, "out") }?;
+        out.bytes.clear();
+        for l in &lines {
+            out.bytes.extend_from_slice(l.as_bytes());
+            out.bytes.push(b'\n');
+        }
+        out.bytes.push(0);
+        Ok(())
+    }
+}

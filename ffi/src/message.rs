@@ -1,0 +1,192 @@
+//! Outbound messages: built once by the host, borrowed by send requests.
+
+use std::collections::BTreeMap;
+use std::ffi::c_char;
+
+use convstate_core::message::{Media, OutboundMessage, TemplateMessage, TemplateParams};
+
+use crate::boundary::{arg_mut, ffi_boundary, opt_str_arg, str_arg, FfiError, Out};
+use crate::codes::media_from;
+use crate::convstate_result;
+
+/// An outbound message. Create with a `convstate_message_new_*` function, free with
+/// `convstate_message_free`. Send requests borrow it; it may be reused for many sends.
+#[derive(Debug)]
+pub struct convstate_message {
+    pub(crate) message: OutboundMessage,
+}
+
+fn boxed(message: OutboundMessage) -> *mut convstate_message {
+    Box::into_raw(Box::new(convstate_message { message }))
+}
+
+/// A free-form text message.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_new_text(
+    text: *const c_char,
+    text_len: usize,
+    out: *mut *mut convstate_message,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let text = unsafe { str_arg(text, text_len, "text") }?.to_owned();
+        unsafe { out.write(boxed(OutboundMessage::Text { text })) };
+        Ok(())
+    }
+}
+
+/// A template message without parameters; add them with `convstate_message_add_param` or
+/// `convstate_message_add_named_param`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_new_template(
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    out: *mut *mut convstate_message,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let message = OutboundMessage::Template(TemplateMessage {
+            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
+            params: TemplateParams::default(),
+        });
+        unsafe { out.write(boxed(message)) };
+        Ok(())
+    }
+}
+
+fn template_params(message: &mut convstate_message) -> Result<&mut TemplateParams, FfiError> {
+    match &mut message.message {
+        OutboundMessage::Template(t) => Ok(&mut t.params),
+        _ => Err(FfiError::new(
+            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            "message is not a template message",
+        )),
+    }
+}
+
+fn mixed_params() -> FfiError {
+    FfiError::new(
+        convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+        "a template message takes positional or named parameters, not both",
+    )
+}
+
+/// Appends a positional parameter (`{{1}}`, `{{2}}`, ... in order) to a template message.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_add_param(
+    message: *mut convstate_message,
+    value: *const c_char,
+    value_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let message = unsafe { arg_mut(message, "message") }?;
+        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
+        let params = template_params(message)?;
+        if let TemplateParams::Named(named) = params {
+            if !named.is_empty() {
+                return Err(mixed_params());
+            }
+            *params = TemplateParams::Positional(Vec::new());
+        }
+        match params {
+            TemplateParams::Positional(list) => list.push(value),
+            TemplateParams::Named(_) => unreachable!("switched to positional above"),
+        }
+        Ok(())
+    }
+}
+
+/// Sets a named parameter (`{{name}}`) of a template message.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_add_named_param(
+    message: *mut convstate_message,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let message = unsafe { arg_mut(message, "message") }?;
+        let name = unsafe { str_arg(name, name_len, "name") }?.to_owned();
+        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
+        let params = template_params(message)?;
+        if let TemplateParams::Positional(list) = params {
+            if !list.is_empty() {
+                return Err(mixed_params());
+            }
+            *params = TemplateParams::Named(BTreeMap::new());
+        }
+        match params {
+            TemplateParams::Named(map) => {
+                map.insert(name, value);
+            }
+            TemplateParams::Positional(_) => unreachable!("switched to named above"),
+        }
+        Ok(())
+    }
+}
+
+/// A media message (`media`: a `convstate_media_kind`, not NONE) of `size` bytes, with an
+/// optional caption (NULL for none).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_new_media(
+    media: u32,
+    size: u64,
+    caption: *const c_char,
+    caption_len: usize,
+    out: *mut *mut convstate_message,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let body = Media {
+            size,
+            caption: unsafe { opt_str_arg(caption, caption_len, "caption") }?.map(str::to_owned),
+            animated: false,
+            media_ref: None,
+        };
+        let message = match media_from(media)? {
+            convstate_core::message::MediaKind::Image => OutboundMessage::Image(body),
+            convstate_core::message::MediaKind::Video => OutboundMessage::Video(body),
+            convstate_core::message::MediaKind::Audio => OutboundMessage::Audio(body),
+            convstate_core::message::MediaKind::Document => OutboundMessage::Document(body),
+            convstate_core::message::MediaKind::Sticker => OutboundMessage::Sticker(body),
+        };
+        unsafe { out.write(boxed(message)) };
+        Ok(())
+    }
+}
+
+/// Any message from its wire-format JSON object (`{"kind":"interactive","body":"Pick",
+/// "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_from_json(
+    json: *const c_char,
+    json_len: usize,
+    out: *mut *mut convstate_message,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let json = unsafe { str_arg(json, json_len, "json") }?;
+        let message: OutboundMessage = serde_json::from_str(json).map_err(|e| {
+            convstate_core::Error::InvalidEvent { problem: format!("message: {e}") }
+        })?;
+        unsafe { out.write(boxed(message)) };
+        Ok(())
+    }
+}
+
+/// Frees a message. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_free(message: *mut convstate_message) {
+    if message.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `message` came from `Box::into_raw` in this library and is freed once (the
+        // caller's contract).
+        drop(unsafe { Box::from_raw(message) });
+    }));
+}

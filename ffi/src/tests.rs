@@ -1,0 +1,711 @@
+//! Tests that call the `extern "C"` functions directly, as a C host does.
+
+use std::ffi::{c_char, CStr};
+use std::path::{Path, PathBuf};
+use std::ptr::{null, null_mut};
+
+use convstate_core::Engine;
+
+use crate::boundary::result_for;
+use crate::convstate_result::{self, *};
+use crate::*;
+
+const NUMBER: &str = "+15550001111";
+const CONTACT: &str = "+79110000001";
+/// 2026-11-02T09:00:00Z.
+const T0: i64 = 1_793_610_000_000;
+const HOUR: i64 = 3_600_000;
+
+fn ptr(s: &str) -> *const c_char {
+    s.as_ptr().cast()
+}
+
+fn last_error() -> String {
+    // SAFETY: the library returns a valid NUL-terminated string.
+    unsafe { CStr::from_ptr(convstate_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn new_engine(preset: &str) -> *mut convstate_engine {
+    let mut engine = null_mut();
+    let rc = unsafe { convstate_engine_new(ptr(preset), preset.len(), null(), 0, &mut engine) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    engine
+}
+
+fn register(engine: *mut convstate_engine) {
+    let r = convstate_number_registration {
+        at_ms: T0 - HOUR,
+        business: ptr("acme"),
+        business_len: 4,
+        number: ptr(NUMBER),
+        number_len: NUMBER.len(),
+        channel: convstate_channel::CONVSTATE_CHANNEL_OFFICIAL as u32,
+        provider: null(),
+        provider_len: 0,
+        idle_timeout_ms: -1,
+        default_template_name: null(),
+        default_template_name_len: 0,
+        default_template_language: null(),
+        default_template_language_len: 0,
+    };
+    assert_eq!(
+        unsafe { convstate_engine_register_number(engine, &r) },
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+}
+
+fn inbound(engine: *mut convstate_engine, at_ms: i64) -> convstate_result {
+    unsafe {
+        convstate_engine_inbound(
+            engine,
+            at_ms,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            null(),
+            0,
+            convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+            -1,
+        )
+    }
+}
+
+fn text(body: &str) -> *mut convstate_message {
+    let mut message = null_mut();
+    assert_eq!(
+        unsafe { convstate_message_new_text(ptr(body), body.len(), &mut message) },
+        CONVSTATE_OK
+    );
+    message
+}
+
+fn request(at_ms: i64, message: *const convstate_message) -> convstate_send_request {
+    convstate_send_request {
+        at_ms,
+        number: ptr(NUMBER),
+        number_len: NUMBER.len(),
+        contact: ptr(CONTACT),
+        contact_len: CONTACT.len(),
+        group: null(),
+        group_len: 0,
+        message,
+        idempotency_key: null(),
+        idempotency_key_len: 0,
+        force: false,
+    }
+}
+
+/// A decision filled with a pattern that no real decision has, to see untouched outputs.
+fn poisoned_decision() -> convstate_decision {
+    convstate_decision {
+        verdict: convstate_verdict::CONVSTATE_VERDICT_DENIED,
+        reason: convstate_reason::CONVSTATE_REASON_OTHER,
+        limit: 7777,
+        actual: 7777,
+        instant_ms: 7777,
+        duration_ms: 7777,
+        detail_code: 7777,
+        next_action: convstate_next_action::CONVSTATE_NEXT_NONE,
+        next_action_at_ms: 7777,
+        initiated_by: convstate_initiator::CONVSTATE_INITIATED_BY_BUSINESS,
+        billing: convstate_billing::CONVSTATE_BILLING_NONE,
+        free_reason: convstate_free_reason::CONVSTATE_FREE_NONE,
+        charge_category: convstate_charge_category::CONVSTATE_CHARGE_NONE,
+        consumed_limit_slot: true,
+        initiation_template_sent: true,
+        held: 7777,
+    }
+}
+
+#[test]
+fn a_reply_in_the_window_is_free_and_a_day_later_the_window_is_closed() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    assert_eq!(inbound(engine, T0), CONVSTATE_OK);
+    let message = text("Hello!");
+
+    let mut decision = poisoned_decision();
+    let rc =
+        unsafe { convstate_engine_send(engine, &request(T0 + 60_000, message), &mut decision) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        decision.verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    assert_eq!(decision.reason, convstate_reason::CONVSTATE_REASON_NONE);
+    assert_eq!(decision.billing, convstate_billing::CONVSTATE_BILLING_FREE);
+    assert_eq!(
+        decision.free_reason,
+        convstate_free_reason::CONVSTATE_FREE_SERVICE_WINDOW
+    );
+    assert_eq!(
+        decision.initiated_by,
+        convstate_initiator::CONVSTATE_INITIATED_BY_CUSTOMER
+    );
+    assert_eq!(decision.instant_ms, CONVSTATE_NONE_MS);
+
+    let mut decision = poisoned_decision();
+    let at = T0 + 24 * HOUR;
+    let rc = unsafe { convstate_engine_check_send(engine, &request(at, message), &mut decision) };
+    assert_eq!(rc, CONVSTATE_OK);
+    assert_eq!(
+        decision.verdict,
+        convstate_verdict::CONVSTATE_VERDICT_DENIED
+    );
+    assert_eq!(
+        decision.reason,
+        convstate_reason::CONVSTATE_REASON_WINDOW_CLOSED
+    );
+    assert_eq!(
+        decision.instant_ms,
+        T0 + 24 * HOUR,
+        "closed exactly 24h after"
+    );
+    assert_eq!(
+        decision.next_action,
+        convstate_next_action::CONVSTATE_NEXT_SEND_TEMPLATE
+    );
+    assert_eq!(decision.billing, convstate_billing::CONVSTATE_BILLING_NONE);
+
+    let mut view = std::mem::MaybeUninit::<convstate_conversation_view>::uninit();
+    let rc = unsafe {
+        convstate_engine_conversation(
+            engine,
+            at,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            view.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK);
+    let view = unsafe { view.assume_init() };
+    assert!(!view.window_open);
+    assert_eq!(view.window_ends_at_ms, T0 + 24 * HOUR);
+    assert!(view.chat_live, "the inbound started a live chat");
+    assert_eq!(view.ticket_id, 1);
+
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn null_arguments_are_refused_and_outputs_left_untouched() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    let message = text("hi");
+    let mut decision = poisoned_decision();
+    let rc = unsafe { convstate_engine_send(null_mut(), &request(T0, message), &mut decision) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert!(last_error().contains("engine"), "{}", last_error());
+    assert_eq!(decision, poisoned_decision());
+
+    let mut bad = request(T0, null());
+    let rc = unsafe { convstate_engine_send(engine, &bad, &mut decision) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert!(last_error().contains("message"));
+    bad.message = message;
+    let rc = unsafe { convstate_engine_send(engine, &bad, null_mut()) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+
+    let mut out = 12345usize as *mut convstate_engine;
+    let rc = unsafe { convstate_engine_new(null(), 0, null(), 0, &mut out) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert_eq!(out as usize, 12345, "out written only on success");
+
+    unsafe {
+        convstate_engine_free(null_mut());
+        convstate_message_free(null_mut());
+        convstate_string_free(null_mut());
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn invalid_utf8_and_bad_codes_are_errors() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    let bytes = [0xff_u8, 0xfe, b'1'];
+    let rc = unsafe {
+        convstate_engine_inbound(
+            engine,
+            T0,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            null(),
+            0,
+            1,
+            -1,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_UTF8);
+    assert!(last_error().contains("number"), "{}", last_error());
+
+    let rc = unsafe {
+        convstate_engine_inbound(
+            engine,
+            T0,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            null(),
+            0,
+            99,
+            -1,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(last_error().contains("99"), "{}", last_error());
+
+    assert_eq!(inbound(engine, -5), CONVSTATE_ERR_INSTANT_OUT_OF_RANGE);
+    let unknown = "+15559999999";
+    let rc = unsafe {
+        convstate_engine_inbound(
+            engine,
+            T0,
+            ptr(unknown),
+            unknown.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            null(),
+            0,
+            1,
+            -1,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_NUMBER);
+    assert!(last_error().contains(unknown));
+    unsafe { convstate_engine_free(engine) };
+}
+
+#[test]
+fn policy_presets_and_overrides() {
+    let mut engine = null_mut();
+    let rc = unsafe { convstate_engine_new(ptr("nope"), 4, null(), 0, &mut engine) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_POLICY);
+    assert!(last_error().contains("cloud-2025"), "lists the presets");
+    assert!(engine.is_null());
+
+    let bad = "{not json";
+    let rc = unsafe { convstate_engine_new(ptr("classic"), 7, ptr(bad), bad.len(), &mut engine) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_POLICY);
+    let wrong = r#"{"chat":{"idle_timeout":true}}"#;
+    let rc =
+        unsafe { convstate_engine_new(ptr("classic"), 7, ptr(wrong), wrong.len(), &mut engine) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_POLICY);
+
+    let overrides = r#"{"chat":{"idle_timeout":"15m"}}"#;
+    let rc = unsafe {
+        convstate_engine_new(
+            ptr("classic"),
+            7,
+            ptr(overrides),
+            overrides.len(),
+            &mut engine,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    register(engine);
+    let mut view = std::mem::MaybeUninit::<convstate_number_view>::uninit();
+    let rc =
+        unsafe { convstate_engine_number(engine, ptr(NUMBER), NUMBER.len(), view.as_mut_ptr()) };
+    assert_eq!(rc, CONVSTATE_OK);
+    let view = unsafe { view.assume_init() };
+    assert_eq!(view.idle_timeout_ms, 15 * 60_000);
+    assert_eq!(view.channel, convstate_channel::CONVSTATE_CHANNEL_OFFICIAL);
+    unsafe { convstate_engine_free(engine) };
+}
+
+fn poll(engine: *mut convstate_engine, capacity: usize) -> (convstate_result, usize, String) {
+    let mut buffer = vec![0u8; capacity];
+    let mut written = usize::MAX;
+    let mut kind = convstate_effect_kind::CONVSTATE_EFFECT_OTHER;
+    let rc = unsafe {
+        convstate_engine_poll_effect(
+            engine,
+            if capacity == 0 {
+                null_mut()
+            } else {
+                buffer.as_mut_ptr()
+            },
+            capacity,
+            &mut written,
+            &mut kind,
+        )
+    };
+    let line = if rc == CONVSTATE_OK {
+        String::from_utf8(buffer[..written].to_vec()).unwrap()
+    } else {
+        String::new()
+    };
+    (rc, written, line)
+}
+
+#[test]
+fn a_too_small_buffer_leaves_the_effect_pending_even_across_a_snapshot() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    assert_eq!(inbound(engine, T0), CONVSTATE_OK);
+
+    // The same inputs through the core's own JSON door give the expected effect lines.
+    let mut reference = Engine::with_preset("cloud-2025").unwrap();
+    reference.handle_json(&format!(
+        r#"{{"type":"register_number","at":{},"business":"acme","number":"{NUMBER}","channel":"official"}}"#,
+        T0 - HOUR
+    ));
+    let expected = reference.handle_json(&format!(
+        r#"{{"type":"inbound","at":{T0},"number":"{NUMBER}","contact":"{CONTACT}","kind":"text"}}"#
+    ));
+    assert_eq!(expected.len(), 3, "ticket opened and chat started");
+
+    let (rc, needed, _) = poll(engine, 0);
+    assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
+    assert_eq!(needed, expected[1].len());
+    let (rc, written, _) = poll(engine, needed - 1);
+    assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
+    assert_eq!(written, needed);
+
+    // A snapshot taken now must still hold the undelivered effect, first.
+    let mut size = 0;
+    let rc = unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
+    assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
+    let mut bytes = vec![0u8; size];
+    let rc = unsafe { convstate_engine_snapshot(engine, bytes.as_mut_ptr(), size, &mut size) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let mut restored = null_mut();
+    let rc = unsafe { convstate_engine_restore(bytes.as_ptr(), size, &mut restored) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+
+    for handle in [engine, restored] {
+        assert_eq!(
+            poll(handle, 4096),
+            (CONVSTATE_OK, needed, expected[1].clone())
+        );
+        let (rc, _, line) = poll(handle, 4096);
+        assert_eq!((rc, line), (CONVSTATE_OK, expected[2].clone()));
+        assert_eq!(poll(handle, 4096), (CONVSTATE_OK, 0, String::new()));
+    }
+    let restored_snapshot = unsafe { Box::from_raw(restored) }.engine.snapshot();
+    assert_eq!(
+        restored_snapshot,
+        unsafe { &*engine }.engine.snapshot(),
+        "same state"
+    );
+    unsafe { convstate_engine_free(engine) };
+}
+
+#[test]
+fn a_corrupt_snapshot_is_an_error() {
+    let mut out = null_mut();
+    let junk = b"{\"format\":\"convstate-snapshot\",\"version\":99}";
+    let rc = unsafe { convstate_engine_restore(junk.as_ptr(), junk.len(), &mut out) };
+    assert_eq!(rc, CONVSTATE_ERR_UNSUPPORTED_SNAPSHOT_VERSION);
+    let rc = unsafe { convstate_engine_restore(b"xx".as_ptr(), 2, &mut out) };
+    assert_eq!(rc, CONVSTATE_ERR_CORRUPT_SNAPSHOT);
+    assert!(out.is_null());
+}
+
+fn json_door(engine: *mut convstate_engine, out: *mut convstate_string, line: &str) -> Vec<String> {
+    let rc = unsafe { convstate_engine_handle_json(engine, ptr(line), line.len(), out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let text = unsafe {
+        std::slice::from_raw_parts(
+            convstate_string_ptr(out).cast::<u8>(),
+            convstate_string_len(out),
+        )
+    };
+    let text = std::str::from_utf8(text).unwrap();
+    assert!(text.ends_with('\n'));
+    text.lines().map(str::to_owned).collect()
+}
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_json_door_gives_the_core_door_bytes_for_every_scenario() {
+    let files = scenario_files();
+    assert!(!files.is_empty());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        let preset = header["policy"].as_str().unwrap();
+        let overrides = header.get("policy_overrides").map(|v| v.to_string());
+        let mut engine = null_mut();
+        let (o, olen) = overrides
+            .as_deref()
+            .map_or((null(), 0), |o| (ptr(o), o.len()));
+        let rc = unsafe { convstate_engine_new(ptr(preset), preset.len(), o, olen, &mut engine) };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        let policy = convstate_core::Policy::with_overrides(
+            preset,
+            &header
+                .get("policy_overrides")
+                .cloned()
+                .unwrap_or(serde_json::json!({})),
+        )
+        .unwrap();
+        let mut reference = Engine::new(policy);
+        let mut out = null_mut();
+        assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+        for line in lines {
+            assert_eq!(
+                json_door(engine, out, line),
+                reference.handle_json(line),
+                "{}: {line}",
+                file.display()
+            );
+        }
+        unsafe {
+            convstate_string_free(out);
+            convstate_engine_free(engine);
+        }
+    }
+}
+
+#[test]
+fn the_json_door_reports_bad_lines_on_the_wire_and_bad_calls_by_code() {
+    let engine = new_engine("cloud-2025");
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    let lines = json_door(engine, out, r#"{"type":"nope"}"#);
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with(r#"{"type":"error","error":"invalid_event""#));
+
+    let bad = [b'{', 0xc3];
+    let rc = unsafe { convstate_engine_handle_json(engine, bad.as_ptr().cast(), 2, out) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_UTF8);
+    assert_eq!(
+        unsafe { convstate_string_len(out) },
+        lines[0].len() + 1,
+        "out left as it was"
+    );
+    let rc = unsafe { convstate_engine_handle_json(engine, ptr("{}"), 2, null_mut()) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    unsafe {
+        convstate_string_free(out);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn template_messages_take_positional_or_named_params_not_both() {
+    let mut message = null_mut();
+    let rc = unsafe {
+        convstate_message_new_template(ptr("order_ready"), 11, ptr("en"), 2, &mut message)
+    };
+    assert_eq!(rc, CONVSTATE_OK);
+    assert_eq!(
+        unsafe { convstate_message_add_param(message, ptr("A-17"), 4) },
+        CONVSTATE_OK
+    );
+    let rc = unsafe { convstate_message_add_named_param(message, ptr("n"), 1, ptr("v"), 1) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    let text_message = text("hi");
+    let rc = unsafe { convstate_message_add_param(text_message, ptr("x"), 1) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    let mut from_json = null_mut();
+    let json = r#"{"kind":"template","name":"order_ready","language":"en","params":["A-17"]}"#;
+    let rc = unsafe { convstate_message_from_json(ptr(json), json.len(), &mut from_json) };
+    assert_eq!(rc, CONVSTATE_OK);
+    assert_eq!(unsafe { &*from_json }.message, unsafe { &*message }.message);
+    let rc = unsafe { convstate_message_from_json(ptr("{}"), 2, &mut from_json) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT);
+    unsafe {
+        convstate_message_free(message);
+        convstate_message_free(text_message);
+        convstate_message_free(from_json);
+    }
+}
+
+#[test]
+fn result_codes_are_unique_named_and_grouped_by_area() {
+    let all = convstate_result::ALL;
+    let mut values: Vec<u32> = all.iter().map(|r| *r as u32).collect();
+    values.sort_unstable();
+    values.dedup();
+    assert_eq!(values.len(), all.len(), "no value is used twice");
+    for r in all {
+        let name = unsafe { CStr::from_ptr(convstate_result_name(r as u32)) };
+        assert_eq!(name.to_str().unwrap(), format!("{r:?}"));
+    }
+    let unknown = unsafe { CStr::from_ptr(convstate_result_name(4242)) };
+    assert_eq!(unknown.to_str().unwrap(), "CONVSTATE_UNKNOWN_RESULT");
+    let window = unsafe { CStr::from_ptr(convstate_reason_name(1)) };
+    assert_eq!(window.to_str().unwrap(), "window_closed");
+}
+
+#[test]
+fn every_core_error_maps_to_its_own_code_in_its_area() {
+    use convstate_core::Error;
+    let cases = [
+        (
+            Error::InvalidEvent {
+                problem: "x".into(),
+            },
+            CONVSTATE_ERR_INVALID_EVENT,
+        ),
+        (
+            Error::UnknownNumber { number: "x".into() },
+            CONVSTATE_ERR_UNKNOWN_NUMBER,
+        ),
+        (
+            Error::UnknownPolicy {
+                name: "x".into(),
+                known: "y".into(),
+            },
+            CONVSTATE_ERR_UNKNOWN_POLICY,
+        ),
+        (
+            Error::CorruptSnapshot {
+                problem: "x".into(),
+            },
+            CONVSTATE_ERR_CORRUPT_SNAPSHOT,
+        ),
+        (
+            Error::CapacityExceeded {
+                what: "x",
+                limit: 1,
+            },
+            CONVSTATE_ERR_CAPACITY_EXCEEDED,
+        ),
+        (
+            Error::NoTicket {
+                number: "x".into(),
+                contact: "y".into(),
+            },
+            CONVSTATE_ERR_NO_TICKET,
+        ),
+    ];
+    for (error, code) in cases {
+        assert_eq!(result_for(&error), code, "{error:?}");
+        let area = match error.kind() {
+            convstate_core::ErrorKind::InvalidInput => 100,
+            convstate_core::ErrorKind::NotFound => 200,
+            convstate_core::ErrorKind::Policy => 300,
+            convstate_core::ErrorKind::Snapshot => 400,
+            _ => 500,
+        };
+        assert_eq!(code as u32 / 100 * 100, area, "{error:?} in its area");
+    }
+}
+
+#[test]
+fn version_macros_match_cargo_toml() {
+    let major: u32 = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap();
+    let minor: u32 = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap();
+    let patch: u32 = env!("CARGO_PKG_VERSION_PATCH").parse().unwrap();
+    assert_eq!(
+        (
+            CONVSTATE_VERSION_MAJOR,
+            CONVSTATE_VERSION_MINOR,
+            CONVSTATE_VERSION_PATCH
+        ),
+        (major, minor, patch)
+    );
+    let version = unsafe { CStr::from_ptr(convstate_version()) };
+    assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    // The two macros cbindgen cannot write itself come from ffi/cbindgen.toml.
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
+    )
+    .unwrap();
+    let version_macro = format!(
+        "#define CONVSTATE_VERSION \"{}\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        header.contains(&version_macro),
+        "header lacks {version_macro}"
+    );
+    assert_eq!(CONVSTATE_NONE_MS, -1);
+    assert!(header.contains("#define CONVSTATE_NONE_MS ((int64_t)-1)"));
+}
+
+#[test]
+fn a_denial_with_a_limit_carries_the_numbers() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    assert_eq!(inbound(engine, T0), CONVSTATE_OK);
+    let mut image = null_mut();
+    let rc = unsafe {
+        convstate_message_new_media(
+            convstate_media_kind::CONVSTATE_MEDIA_IMAGE as u32,
+            6_000_000,
+            null(),
+            0,
+            &mut image,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK);
+    let mut decision = poisoned_decision();
+    let rc = unsafe { convstate_engine_check_send(engine, &request(T0 + 1, image), &mut decision) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        decision.reason,
+        convstate_reason::CONVSTATE_REASON_FILE_TOO_LARGE
+    );
+    assert_eq!((decision.limit, decision.actual), (5_000_000, 6_000_000));
+    assert_eq!(
+        decision.detail_code,
+        convstate_media_kind::CONVSTATE_MEDIA_IMAGE as u32
+    );
+    assert_eq!(
+        decision.next_action,
+        convstate_next_action::CONVSTATE_NEXT_FIX_CONTENT
+    );
+    unsafe {
+        convstate_message_free(image);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn a_panic_becomes_a_result_code_and_a_message() {
+    let rc = crate::boundary::run(|| panic!("boom in the engine"));
+    assert_eq!(rc, CONVSTATE_ERR_PANIC);
+    assert!(
+        last_error().contains("boom in the engine"),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn the_last_error_belongs_to_its_thread() {
+    let mut engine = null_mut();
+    let rc = unsafe { convstate_engine_new(ptr("nope"), 4, null(), 0, &mut engine) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_POLICY);
+    let other = std::thread::spawn(|| {
+        let before = last_error();
+        let rc = unsafe { convstate_engine_handle_timeout(null_mut(), T0) };
+        (before, rc, last_error())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(other.0, "", "a new thread starts with no error");
+    assert_eq!(other.1, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert!(other.2.contains("engine"));
+    assert!(last_error().contains("unknown policy"), "{}", last_error());
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Tests the C library (ffi/, include/convstate.h) the way a C host uses it:
+#   1. builds libconvstate.{a,so} (debug);
+#   2. drift check: regenerates the header with the pinned cbindgen and fails on any difference
+#      (`--bless` writes the regenerated header instead);
+#   3. compiles every tests/c/*.c with strict C11 flags against the header and the static
+#      library, and runs each under valgrind; the conformance runner must agree with the Rust
+#      runner on the scenario and check counts;
+#   4. checks that the header compiles as C++;
+#   5. renders convstate.pc, checks it with pkg-config, and builds and runs the README's
+#      "Link it from C" example through it (shared library) under valgrind.
+# Idempotent: installs cbindgen into target/tools, and valgrind / pkg-config with apt-get only
+# when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CBINDGEN_VERSION=0.29.4
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic)
+VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible)
+OUT=target/ffi-c
+bless=false
+[ "${1:-}" = "--bless" ] && bless=true
+
+step() { printf '\n--> %s\n' "$*"; }
+
+apt_install() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  step "installing $2 (apt-get)"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+
+step "tools"
+cbindgen=target/tools/bin/cbindgen
+if [ "$("$cbindgen" --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
+  step "installing cbindgen $CBINDGEN_VERSION into target/tools"
+  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --root target/tools
+fi
+apt_install valgrind valgrind
+apt_install pkg-config pkg-config
+cc --version | head -1
+
+step "cargo build -p convstate-ffi"
+cargo build -p convstate-ffi --locked
+lib_dir=target/debug
+# The system libraries a static link needs (rustc's `--print native-static-libs`), kept in one
+# place: the pkg-config file's Libs.private.
+static_libs=$(sed -n 's/^Libs.private: //p' ffi/convstate.pc.in)
+
+step "header drift check (cbindgen $CBINDGEN_VERSION)"
+mkdir -p "$OUT"
+"$cbindgen" --quiet --config ffi/cbindgen.toml --crate convstate-ffi --output "$OUT/convstate.h" ffi
+if $bless; then
+  cp "$OUT/convstate.h" include/convstate.h
+  echo "include/convstate.h regenerated"
+elif ! diff -u include/convstate.h "$OUT/convstate.h"; then
+  echo "include/convstate.h is out of date: run scripts/test-ffi.sh --bless and commit it" >&2
+  exit 1
+else
+  echo "include/convstate.h is up to date"
+fi
+
+step "header compiles as C++"
+c++ -fsyntax-only -Wall -Wextra -Werror -pedantic -x c++ include/convstate.h
+echo ok
+
+step "C programs in tests/c (static library, valgrind)"
+# shellcheck disable=SC2086 # the system libraries are separate words
+for source in tests/c/*.c; do
+  name=$(basename "$source" .c)
+  cc "${CFLAGS[@]}" -Iinclude "$source" "$lib_dir/libconvstate.a" $static_libs -o "$OUT/$name"
+done
+"${VALGRIND[@]}" "$OUT/typed_api"
+c_summary=$("${VALGRIND[@]}" "$OUT/conformance" tests/scenarios/*.jsonl)
+echo "C runner:    $c_summary"
+rust_summary=$(cargo test -q -p convstate --test conformance --locked -- --nocapture conformance_scenarios 2>&1 |
+  grep -E '^[0-9]+ scenarios, [0-9]+ checks passed$' || true)
+echo "Rust runner: $rust_summary"
+if [ -z "$rust_summary" ] || [ "$c_summary" != "$rust_summary" ]; then
+  echo "the C and Rust conformance runners disagree" >&2
+  exit 1
+fi
+
+step "pkg-config file"
+version=$(cargo metadata --no-deps --format-version 1 --locked |
+  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="convstate-ffi"))')
+root=$(pwd)
+mkdir -p "$OUT/pkgconfig"
+sed -e "s|@PREFIX@|$root|" -e "s|@INCLUDEDIR@|$root/include|" -e "s|@LIBDIR@|$root/$lib_dir|" \
+  -e "s|@VERSION@|$version|" ffi/convstate.pc.in >"$OUT/pkgconfig/convstate.pc"
+export PKG_CONFIG_PATH="$root/$OUT/pkgconfig"
+pkg-config --validate convstate
+[ "$(pkg-config --modversion convstate)" = "$version" ] || { echo "convstate.pc version is not $version" >&2; exit 1; }
+grep -q "#define CONVSTATE_VERSION \"$version\"" include/convstate.h ||
+  { echo "include/convstate.h CONVSTATE_VERSION is not $version" >&2; exit 1; }
+echo "convstate $(pkg-config --modversion convstate): $(pkg-config --cflags --libs convstate)"
+
+step "README example (\"Link it from C\"), through pkg-config and the shared library"
+awk '/<!-- c-example:begin -->/{inside=1; next} /<!-- c-example:end -->/{inside=0} inside' README.md |
+  sed -e '/^```/d' >"$OUT/readme_example.c"
+[ -s "$OUT/readme_example.c" ] || { echo "README.md has no c-example block" >&2; exit 1; }
+# shellcheck disable=SC2046 # pkg-config output is separate words
+cc "${CFLAGS[@]}" "$OUT/readme_example.c" $(pkg-config --cflags --libs convstate) -o "$OUT/readme_example"
+LD_LIBRARY_PATH="$root/$lib_dir" "${VALGRIND[@]}" "$OUT/readme_example"
+
+printf '\nffi: all C library checks passed\n'

@@ -1,0 +1,305 @@
+/*
+ * The typed C API end to end, as a CRM would use it: engine, number, template, inbound,
+ * send decisions, provider events, timers, effects (including a too-small buffer), views,
+ * snapshot and restore, and the error rules (NULL, invalid UTF-8, bad codes, out-parameters
+ * untouched on failure). Run under valgrind by scripts/test-ffi.sh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convstate.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                            \
+    }                                                                        \
+  } while (0)
+
+#define CHECK_RC(call, expected)                                               \
+  do {                                                                         \
+    convstate_result rc_ = (call);                                             \
+    if (rc_ != (expected)) {                                                   \
+      fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", \
+              __FILE__, __LINE__, #call, convstate_result_name(rc_),           \
+              convstate_result_name(expected), convstate_last_error());        \
+      failures++;                                                              \
+    }                                                                          \
+  } while (0)
+
+#define S(literal) literal, (sizeof literal - 1)
+
+static const char NUMBER[] = "+15550001111";
+static const char CONTACT[] = "+79110000001";
+/* 2026-11-02T09:00:00Z */
+static const int64_t T0 = 1793610000000;
+static const int64_t MINUTE = 60000;
+static const int64_t HOUR = 3600000;
+
+static convstate_send_request request_for(int64_t at_ms, const convstate_message *message) {
+  convstate_send_request r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = at_ms;
+  r.number = NUMBER;
+  r.number_len = strlen(NUMBER);
+  r.contact = CONTACT;
+  r.contact_len = strlen(CONTACT);
+  r.message = message;
+  return r;
+}
+
+/* Drains every effect; returns how many there were of `kind`. */
+static int drain_effects(convstate_engine *engine, convstate_effect_kind wanted) {
+  char line[1024];
+  size_t written;
+  convstate_effect_kind kind;
+  int seen = 0;
+  for (;;) {
+    CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)line, sizeof line, &written, &kind),
+             CONVSTATE_OK);
+    if (kind == CONVSTATE_EFFECT_NONE) return seen;
+    CHECK(written > 0 && written < sizeof line);
+    CHECK(memcmp(line, "{\"type\":\"effect\"", 16) == 0);
+    if (kind == wanted) seen++;
+  }
+}
+
+static void test_versions(void) {
+  char expected[32];
+  snprintf(expected, sizeof expected, "%d.%d.%d", CONVSTATE_VERSION_MAJOR,
+           CONVSTATE_VERSION_MINOR, CONVSTATE_VERSION_PATCH);
+  CHECK(strcmp(convstate_version(), expected) == 0);
+  CHECK(strcmp(convstate_version(), CONVSTATE_VERSION) == 0);
+  CHECK(strcmp(convstate_result_name(CONVSTATE_ERR_INVALID_UTF8), "CONVSTATE_ERR_INVALID_UTF8") == 0);
+  CHECK(strcmp(convstate_reason_name(CONVSTATE_REASON_WINDOW_CLOSED), "window_closed") == 0);
+}
+
+static void test_errors(void) {
+  convstate_engine *engine = (convstate_engine *)&failures; /* poison: must stay untouched */
+  const char bad_utf8[] = {'c', 'l', (char)0xC3};
+  convstate_engine_free(NULL);
+  convstate_message_free(NULL);
+  convstate_string_free(NULL);
+  CHECK_RC(convstate_engine_new(NULL, 0, NULL, 0, &engine), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK(engine == (convstate_engine *)&failures);
+  CHECK(strstr(convstate_last_error(), "preset") != NULL);
+  CHECK_RC(convstate_engine_new(bad_utf8, sizeof bad_utf8, NULL, 0, &engine),
+           CONVSTATE_ERR_INVALID_UTF8);
+  CHECK_RC(convstate_engine_new(S("no-such-policy"), NULL, 0, &engine), CONVSTATE_ERR_UNKNOWN_POLICY);
+  CHECK(engine == (convstate_engine *)&failures);
+  CHECK_RC(convstate_engine_new(S("classic"), S("{\"chat\":{\"idle_timeout\":[]}}"), &engine),
+           CONVSTATE_ERR_INVALID_POLICY);
+  CHECK_RC(convstate_engine_new(S("classic"), NULL, 0, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_engine_handle_timeout(NULL, T0), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK(convstate_string_ptr(NULL) == NULL && convstate_string_len(NULL) == 0);
+}
+
+static void test_day_of_a_conversation(void) {
+  convstate_engine *engine = NULL, *restored = NULL;
+  convstate_message *hello = NULL, *order_ready = NULL, *too_big = NULL;
+  convstate_number_registration number;
+  convstate_template_registration template_;
+  convstate_send_request request;
+  convstate_decision decision;
+  convstate_conversation_view view;
+  convstate_number_view number_view;
+  convstate_template_view template_view;
+  int64_t deadline = 0;
+  uint8_t *snapshot;
+  size_t snapshot_len = 0, written = 0;
+  char small[8];
+  convstate_effect_kind kind = CONVSTATE_EFFECT_NONE;
+
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), S("{\"window\":{\"reminder_lead\":\"1h\"}}"), &engine),
+           CONVSTATE_OK);
+  if (!engine) return;
+
+  memset(&number, 0, sizeof number);
+  number.at_ms = T0 - HOUR;
+  number.business = "acme";
+  number.business_len = 4;
+  number.number = NUMBER;
+  number.number_len = strlen(NUMBER);
+  number.channel = CONVSTATE_CHANNEL_OFFICIAL;
+  number.idle_timeout_ms = 10 * MINUTE;
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  number.channel = 77;
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_ERR_INVALID_ARGUMENT);
+
+  memset(&template_, 0, sizeof template_);
+  template_.at_ms = T0 - HOUR;
+  template_.business = "acme";
+  template_.business_len = 4;
+  template_.name = "order_ready";
+  template_.name_len = strlen("order_ready");
+  template_.language = "en";
+  template_.language_len = 2;
+  template_.category = CONVSTATE_CATEGORY_UTILITY;
+  template_.body = "Order {{1}} is ready";
+  template_.body_len = strlen(template_.body);
+  template_.status = CONVSTATE_TEMPLATE_APPROVED;
+  CHECK_RC(convstate_engine_register_template(engine, &template_), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("order_ready"), S("en"), &template_view),
+           CONVSTATE_OK);
+  CHECK(template_view.status == CONVSTATE_TEMPLATE_APPROVED);
+  CHECK(template_view.category == CONVSTATE_CATEGORY_UTILITY);
+  CHECK(template_view.variables == 1);
+
+  CHECK_RC(convstate_engine_inbound(engine, T0, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT),
+                                    NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
+           CONVSTATE_OK);
+
+  /* Effects: a buffer too small leaves the effect pending; the size needed comes back. */
+  written = 0;
+  CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)small, sizeof small, &written, &kind),
+           CONVSTATE_ERR_BUFFER_TOO_SMALL);
+  CHECK(written > sizeof small);
+  CHECK(kind == CONVSTATE_EFFECT_NONE); /* untouched on failure */
+  {
+    char *line = malloc(written);
+    size_t needed = written;
+    CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)line, needed, &written, &kind),
+             CONVSTATE_OK);
+    CHECK(written == needed);
+    CHECK(kind == CONVSTATE_EFFECT_TICKET_OPENED);
+    CHECK(line && memcmp(line, "{\"type\":\"effect\",\"effect\":\"ticket_opened\"", 41) == 0);
+    free(line);
+  }
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CHAT_STARTED) == 1);
+
+  /* A free-form reply inside the window: allowed and free. */
+  CHECK_RC(convstate_message_new_text(S("Hello!"), &hello), CONVSTATE_OK);
+  request = request_for(T0 + MINUTE, hello);
+  CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(decision.billing == CONVSTATE_BILLING_FREE);
+  CHECK(decision.free_reason == CONVSTATE_FREE_SERVICE_WINDOW);
+  CHECK(decision.initiated_by == CONVSTATE_INITIATED_BY_CUSTOMER);
+  /* The same text again: a duplicate, with when and for how long. */
+  request.at_ms = T0 + 2 * MINUTE;
+  CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED);
+  CHECK(decision.reason == CONVSTATE_REASON_DUPLICATE);
+  CHECK(decision.instant_ms == T0 + MINUTE);
+  CHECK(decision.duration_ms == 24 * HOUR);
+  CHECK(decision.next_action == CONVSTATE_NEXT_RETRY_AT);
+  CHECK(decision.next_action_at_ms == T0 + MINUTE + 24 * HOUR);
+
+  /* A file over the image limit: the limit and the actual size. */
+  CHECK_RC(convstate_message_new_media(CONVSTATE_MEDIA_IMAGE, 6000000, S("look"), &too_big),
+           CONVSTATE_OK);
+  request = request_for(T0 + 3 * MINUTE, too_big);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_FILE_TOO_LARGE);
+  CHECK(decision.limit == 5000000 && decision.actual == 6000000);
+  CHECK(decision.detail_code == CONVSTATE_MEDIA_IMAGE);
+
+  /* Timers: the chat ends by inactivity; the reminder comes an hour before the window ends. */
+  CHECK_RC(convstate_engine_poll_timeout(engine, &deadline), CONVSTATE_OK);
+  CHECK(deadline != CONVSTATE_NONE_MS && deadline > T0);
+  CHECK_RC(convstate_engine_handle_timeout(engine, T0 + HOUR), CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CHAT_ENDED) == 1);
+  CHECK_RC(convstate_engine_handle_timeout(engine, T0 + 23 * HOUR), CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_WINDOW_CLOSING_SOON) == 1);
+
+  /* A day later: free-form is refused; a template goes out, business-initiated and charged. */
+  request = request_for(T0 + 25 * HOUR, hello);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_WINDOW_CLOSED);
+  CHECK(decision.instant_ms == T0 + 24 * HOUR);
+  CHECK(decision.next_action == CONVSTATE_NEXT_SEND_TEMPLATE);
+  CHECK_RC(convstate_message_new_template(S("order_ready"), S("en"), &order_ready), CONVSTATE_OK);
+  CHECK_RC(convstate_message_add_param(order_ready, S("A-17")), CONVSTATE_OK);
+  request.message = order_ready;
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_NO_OPT_IN);
+  CHECK_RC(convstate_engine_consent(engine, T0 + 25 * HOUR, NULL, 0, NUMBER, strlen(NUMBER), CONTACT,
+                                    strlen(CONTACT), true),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(decision.initiated_by == CONVSTATE_INITIATED_BY_BUSINESS);
+  CHECK(decision.billing == CONVSTATE_BILLING_CHARGED);
+  CHECK(decision.charge_category == CONVSTATE_CHARGE_UTILITY);
+
+  /* Provider events. */
+  CHECK_RC(convstate_engine_template_status(engine, T0 + 26 * HOUR, S("acme"), S("order_ready"),
+                                            S("en"), CONVSTATE_TEMPLATE_PAUSED),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template_status(engine, T0 + 26 * HOUR, S("acme"), S("missing"), S("en"),
+                                            CONVSTATE_TEMPLATE_PAUSED),
+           CONVSTATE_ERR_UNKNOWN_TEMPLATE);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED) == 1);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE);
+  CHECK(decision.detail_code == CONVSTATE_TEMPLATE_PAUSED);
+  CHECK_RC(convstate_engine_user_preference(engine, T0 + 26 * HOUR, NUMBER, strlen(NUMBER), CONTACT,
+                                            strlen(CONTACT), CONVSTATE_PREFERENCE_STOP),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound(engine, T0 + 27 * HOUR, NUMBER, strlen(NUMBER), CONTACT,
+                                    strlen(CONTACT), NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_send_failed(engine, T0 + 27 * HOUR + MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                        strlen(CONTACT), 131047),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_WINDOW_CLOSED_BY_PROVIDER) == 1);
+  CHECK_RC(convstate_engine_end_chat(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                     strlen(CONTACT), CONVSTATE_ENDED_BY_AGENT, CONVSTATE_TICKET_CLOSED),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CHAT_ENDED) == 1);
+  CHECK_RC(convstate_engine_end_chat(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                     strlen(CONTACT), CONVSTATE_ENDED_BY_AGENT, CONVSTATE_TICKET_NONE),
+           CONVSTATE_ERR_NO_LIVE_CHAT);
+
+  /* Views. */
+  memset(&view, 0xAB, sizeof view);
+  CHECK_RC(convstate_engine_conversation(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                         strlen(CONTACT), &view),
+           CONVSTATE_OK);
+  CHECK(!view.window_open); /* closed by the provider */
+  CHECK(!view.chat_live && view.chat_started_at_ms == CONVSTATE_NONE_MS);
+  CHECK(view.ticket_status == CONVSTATE_TICKET_CLOSED);
+  CHECK(view.opted_in && view.marketing_stopped);
+  CHECK_RC(convstate_engine_number(engine, NUMBER, strlen(NUMBER), &number_view), CONVSTATE_OK);
+  CHECK(number_view.inbound == 2);
+  CHECK(number_view.chats_ended_by_idle == 1 && number_view.chats_ended_by_agent == 1);
+  CHECK(number_view.idle_timeout_ms == 10 * MINUTE);
+
+  /* Snapshot: ask for the size, then write; restore gives the same state. */
+  CHECK_RC(convstate_engine_snapshot(engine, NULL, 0, &snapshot_len), CONVSTATE_ERR_BUFFER_TOO_SMALL);
+  snapshot = malloc(snapshot_len);
+  CHECK_RC(convstate_engine_snapshot(engine, snapshot, snapshot_len, &written), CONVSTATE_OK);
+  CHECK(written == snapshot_len);
+  CHECK_RC(convstate_engine_restore(snapshot, written, &restored), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_number(restored, NUMBER, strlen(NUMBER), &number_view), CONVSTATE_OK);
+  CHECK(number_view.inbound == 2);
+  snapshot[0] = 'x';
+  {
+    convstate_engine *untouched = NULL;
+    CHECK_RC(convstate_engine_restore(snapshot, written, &untouched), CONVSTATE_ERR_CORRUPT_SNAPSHOT);
+    CHECK(untouched == NULL);
+  }
+  free(snapshot);
+
+  convstate_message_free(hello);
+  convstate_message_free(order_ready);
+  convstate_message_free(too_big);
+  convstate_engine_free(restored);
+  convstate_engine_free(engine);
+}
+
+int main(void) {
+  test_versions();
+  test_errors();
+  test_day_of_a_conversation();
+  if (failures) {
+    fprintf(stderr, "typed_api: %d checks failed\n", failures);
+    return 1;
+  }
+  printf("typed_api: all checks passed\n");
+  return 0;
+}
