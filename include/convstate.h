@@ -308,6 +308,16 @@ enum convstate_reason
    */
   CONVSTATE_REASON_NO_DEFAULT_TEMPLATE = 14,
   /**
+   * The messaging limit is reached. `limit`: the limit; `actual`: contacts used;
+   * `instant_ms`: when the next slot frees.
+   */
+  CONVSTATE_REASON_LIMIT_REACHED = 15,
+  /**
+   * The provider restricted the number. `instant_ms`: when it ends (or
+   * `CONVSTATE_NONE_MS`); `detail_code`: 1 business-initiated only, 2 all messages.
+   */
+  CONVSTATE_REASON_RESTRICTED = 16,
+  /**
    * A reason this build of the library does not name yet: use the JSON door for details.
    */
   CONVSTATE_REASON_OTHER = 999,
@@ -447,6 +457,30 @@ enum convstate_free_reason
    * The channel is not billed by the platform.
    */
   CONVSTATE_FREE_CHANNEL_NOT_BILLED = 2,
+  /**
+   * Inside an already open paid conversation (conversation models).
+   */
+  CONVSTATE_FREE_INSIDE_CONVERSATION = 3,
+  /**
+   * Opens a free service conversation (conversation model with categories).
+   */
+  CONVSTATE_FREE_SERVICE_CONVERSATION = 4,
+  /**
+   * Inside a free entry point window.
+   */
+  CONVSTATE_FREE_FREE_ENTRY_POINT = 5,
+  /**
+   * A utility template inside an open window (per-message 2025).
+   */
+  CONVSTATE_FREE_UTILITY_IN_WINDOW = 6,
+  /**
+   * Within the monthly free service allowance (per-message 2026-10).
+   */
+  CONVSTATE_FREE_SERVICE_ALLOWANCE = 7,
+  /**
+   * Held in the pending outbox: nothing is sent now.
+   */
+  CONVSTATE_FREE_HELD = 8,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
