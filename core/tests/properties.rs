@@ -204,7 +204,11 @@ impl Universe {
                 quality: Default::default(),
             }));
         }
-        for (contact, _) in CONTACTS.iter().zip(self.opted_in).filter(|(_, opted)| *opted) {
+        for (contact, _) in CONTACTS
+            .iter()
+            .zip(self.opted_in)
+            .filter(|(_, opted)| *opted)
+        {
             events.push(Event::OptIn(Consent {
                 at,
                 business: Some(BUSINESS.into()),
@@ -456,6 +460,8 @@ enum Expect {
     Err,
 }
 
+// Inputs live one at a time for one step; boxing the event would only obscure the matches.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum Payload {
     Typed(Event),
@@ -984,9 +990,14 @@ impl Harness {
     }
 }
 
+/// 256 cases by default; `PROPTEST_CASES=10000` for a longer hunt.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256);
     ProptestConfig {
-        cases: 256,
+        cases,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/proptest-regressions/properties.txt"
@@ -1005,7 +1016,7 @@ fn check_window_against_model(h: &mut Harness, step_at_ms: i64) {
         h.model.clock,
         "the clock is the largest accepted instant"
     );
-    for contact in 0..CONTACTS.len() {
+    for (contact, name) in CONTACTS.iter().enumerate() {
         let mut instants = vec![step_at_ms, h.model.clock];
         // The boundaries that matter are those of the latest window and the latest close.
         if let Some(&opened) = h.model.opening_inbounds[contact].iter().max() {
@@ -1026,7 +1037,7 @@ fn check_window_against_model(h: &mut Harness, step_at_ms: i64) {
                 decision.is_allowed(),
                 expected,
                 "free-form to {} asked at {}: engine {:?}, model {} (model {:?})",
-                CONTACTS[contact],
+                name,
                 instant(at_ms.clamp(0, MAX_INSTANT_MS)),
                 decision.verdict,
                 expected,
@@ -1197,8 +1208,8 @@ proptest! {
 
 #[derive(Debug, Default)]
 struct ChatModel {
-    /// (number, contact) → ticket of the live chat.
-    live: HashMap<(String, String), u64>,
+    /// (number, contact) → ticket and start of the live chat.
+    live: HashMap<(String, String), (u64, Instant)>,
     /// (number, contact) → tickets opened for it.
     opened: HashMap<(String, String), HashSet<u64>>,
 }
@@ -1224,20 +1235,21 @@ impl ChatModel {
                     number,
                     contact,
                     ticket,
-                    ..
+                    at,
                 } => {
                     let key = (number.clone(), contact.clone());
                     assert!(
                         self.opened.get(&key).is_some_and(|t| t.contains(ticket)),
                         "chat started on ticket {ticket}, never opened for {key:?}"
                     );
-                    let previous = self.live.insert(key.clone(), *ticket);
+                    let previous = self.live.insert(key.clone(), (*ticket, *at));
                     assert_eq!(previous, None, "a second chat started for {key:?}");
                 }
                 Effect::ChatEnded {
                     number,
                     contact,
                     ticket,
+                    at,
                     ..
                 } => {
                     let key = (number.clone(), contact.clone());
@@ -1247,9 +1259,14 @@ impl ChatModel {
                     );
                     let live = self.live.remove(&key);
                     assert_eq!(
-                        live,
+                        live.map(|(ticket, _)| ticket),
                         Some(*ticket),
                         "chat_ended for {key:?} without a live chat on that ticket"
+                    );
+                    let (_, started_at) = live.expect("checked above");
+                    assert!(
+                        *at >= started_at,
+                        "chat on ticket {ticket} ended at {at}, before it started at {started_at}"
                     );
                 }
                 _ => {}
