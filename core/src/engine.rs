@@ -555,6 +555,21 @@ impl Engine {
         if e.channel.has_service_window() {
             self.ensure_limit(number, self.clock);
         }
+        // A shorter idle timeout brings live chats' deadlines forward: wake them in time
+        // (arming only ever moves a wake-up earlier, so a longer timeout needs nothing).
+        let idle = self.idle_timeout(number);
+        let mut live: Vec<(u32, Instant)> = self
+            .live_chats
+            .iter()
+            .filter(|(c, _)| self.conversations[**c as usize].number == number)
+            .map(|(c, chat)| (*c, chat.last_activity_at.plus(idle)))
+            .collect();
+        live.sort_unstable();
+        for (conv, deadline) in live {
+            self.timers.arm(TimerKey::ChatIdle(conv), deadline);
+        }
+        // Chats already past the new deadline end now, within this input.
+        self.handle_timeout(self.clock);
         Ok(())
     }
 

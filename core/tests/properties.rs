@@ -587,6 +587,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 group: None,
                 kind: *kind,
                 size: *size,
+                referral: false,
             }),
             Expect::Ok,
         ),
@@ -598,6 +599,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 group: Some(GROUP.into()),
                 kind: InboundKind::Text,
                 size: None,
+                referral: false,
             }),
             if u.channel(*number).allows_groups() {
                 Expect::Ok
@@ -764,6 +766,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                     group: None,
                     kind: InboundKind::Text,
                     size: None,
+                    referral: false,
                 }),
                 Malformed::UnknownNumberSend => Event::Send(send_request(
                     at,
@@ -803,6 +806,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                     group: Some(GROUP.into()),
                     kind: InboundKind::Text,
                     size: None,
+                    referral: false,
                 }),
                 Malformed::EmptyContact => Event::SendFailed(SendFailed {
                     at,
@@ -1179,7 +1183,6 @@ proptest! {
     /// Property 3 with idle timeouts changed mid-chat: a chat ends once nobody wrote for the
     /// number's idle timeout, whatever it was when the chat started.
     #[test]
-    #[ignore = "core bug: shortening a number's idle_timeout does not re-arm live chats' idle timers (see idle_timeout_shortened_mid_chat_ends_the_chat)"]
     fn chats_end_after_a_changed_idle_timeout(u in universe(), steps in steps_with_reregistration(60)) {
         let mut h = Harness::new(u);
         let mut chats = ChatModel::default();
@@ -1358,7 +1361,6 @@ impl ChatModel {
 /// timer fires (it refuses `end_chat` at 09:20 as "no live chat", yet an inbound at 09:21
 /// continues that same chat instead of starting a new one).
 #[test]
-#[ignore = "core bug: shortening a number's idle_timeout does not re-arm live chats' idle timers"]
 fn idle_timeout_shortened_mid_chat_ends_the_chat() {
     let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
     for line in [
