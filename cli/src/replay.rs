@@ -1,7 +1,7 @@
 //! Feeding wire-format lines through the engine, line by line, with the outputs the core's
 //! JSON door gives and a tally for the summary.
 
-use convstate::{wire, Effect, Engine, Error, Event, Output};
+use convstate::{wire, Engine, Error, Event, Output};
 
 use crate::locate;
 use crate::summary::Summary;
@@ -62,7 +62,7 @@ impl Replayer {
             Err(error) => self.summary.record_rejection(error),
         }
         while let Some(effect) = self.engine.poll_effect() {
-            out.push(effect_line(&effect));
+            out.push(wire::encode_effect(&effect));
             // The summary reads effects by their wire names, so that effect kinds the core
             // adds later are counted without changes here.
             let value = serde_json::to_value(&effect).expect("effects serialise infallibly");
@@ -74,17 +74,5 @@ impl Replayer {
     pub fn skip_malformed(&mut self, malformed: &Malformed) -> String {
         self.summary.malformed_lines_skipped += 1;
         wire::encode_error(&malformed.error)
-    }
-}
-
-/// The wire line of an effect: `{"type":"effect",` followed by the effect's own fields, as
-/// the core's JSON door writes it (checked against `handle_json` in the tests).
-fn effect_line(effect: &Effect) -> String {
-    // Serialised straight from the typed value: a `serde_json::Value` would sort the keys.
-    let body = serde_json::to_string(effect).expect("effects serialise infallibly");
-    match body.strip_prefix('{') {
-        Some("}") => r#"{"type":"effect"}"#.to_owned(),
-        Some(rest) => format!(r#"{{"type":"effect",{rest}"#),
-        None => body,
     }
 }

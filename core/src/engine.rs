@@ -372,6 +372,11 @@ impl Engine {
         self.effects.pop_front()
     }
 
+    /// The next effect without taking it (for hosts that must size a buffer first).
+    pub fn peek_effect(&self) -> Option<&Effect> {
+        self.effects.front()
+    }
+
     fn fire(&mut self, key: TimerKey, due: Instant, now: Instant) {
         match key {
             TimerKey::ChatIdle(conv) => self.chat_idle_timer(conv, now),
@@ -850,8 +855,11 @@ impl Engine {
 
     /// A number's registration and counters.
     pub fn number(&self, number: &str) -> Result<NumberView, Error> {
-        let n = &self.numbers[self.number_idx(number)? as usize];
-        Ok(NumberView {
+        Ok(self.number_view(&self.numbers[self.number_idx(number)? as usize]))
+    }
+
+    fn number_view(&self, n: &NumberState) -> NumberView {
+        NumberView {
             number: self.display(n.address),
             business: self.businesses[n.business as usize].name.clone(),
             channel: n.channel,
@@ -861,7 +869,7 @@ impl Engine {
             flagged_until: n.flagged_until,
             restriction: n.restriction.filter(|r| r.active_at(self.clock)),
             counters: n.counters.clone(),
-        })
+        }
     }
 
     /// A template's status and quality.
@@ -884,9 +892,13 @@ impl Engine {
     ) -> Result<TemplateView, Error> {
         let b = self.business_idx(business)?;
         let t = &self.templates[self.template_idx(b, name, language)? as usize];
+        Ok(self.template_view(t, at))
+    }
+
+    fn template_view(&self, t: &Template, at: Instant) -> TemplateView {
         let (status, until) = t.status_at(at);
-        Ok(TemplateView {
-            business: business.to_owned(),
+        TemplateView {
+            business: self.businesses[t.business as usize].name.clone(),
             name: t.spec.name.clone(),
             language: t.spec.language.clone(),
             category: t.spec.category,
@@ -895,7 +907,7 @@ impl Engine {
             quality: t.quality,
             variables: t.variables.count(),
             pause_strikes: t.pause_strikes,
-        })
+        }
     }
 
     fn usage_view(&self, e: &UsageRef) -> Result<UsageView, Error> {
@@ -920,6 +932,34 @@ impl Engine {
                 .as_ref()
                 .map(|c| c.currency.clone()),
         })
+    }
+
+    /// Names of all businesses, in registration order.
+    pub fn businesses(&self) -> impl Iterator<Item = &str> {
+        self.businesses.iter().map(|b| b.name.as_str())
+    }
+
+    /// Views of all numbers, in registration order.
+    pub fn numbers(&self) -> impl Iterator<Item = NumberView> + '_ {
+        self.numbers.iter().map(|n| self.number_view(n))
+    }
+
+    /// Views of all templates, in registration order, as of the engine's clock.
+    pub fn templates(&self) -> impl Iterator<Item = TemplateView> + '_ {
+        self.templates
+            .iter()
+            .map(|t| self.template_view(t, self.clock))
+    }
+
+    /// The contacts (and groups) a number has conversations with, in first-seen order.
+    pub fn contacts(&self, number: &str) -> Result<Vec<String>, Error> {
+        let n = self.number_idx(number)?;
+        Ok(self
+            .conversations
+            .iter()
+            .filter(|c| c.number == n)
+            .map(|c| self.display(c.contact))
+            .collect())
     }
 
     /// Number of conversations held.

@@ -54,13 +54,31 @@ pub struct Media {
 }
 
 /// Parameters of a template send: positional (`["A-17"]`) or named (`{"name": "Ann"}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum TemplateParams {
     /// `{{1}}..{{n}}` in order.
     Positional(Vec<String>),
     /// `{{name}}` by name.
     Named(std::collections::BTreeMap<String, String>),
+}
+
+impl<'de> Deserialize<'de> for TemplateParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TemplateParams, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Positional(Vec<String>),
+            Named(std::collections::BTreeMap<String, String>),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Positional(v)) => Ok(TemplateParams::Positional(v)),
+            Ok(Raw::Named(m)) => Ok(TemplateParams::Named(m)),
+            Err(_) => Err(serde::de::Error::custom(
+                "params must be a list of strings (for {{1}}..{{n}}) or an object of strings (for named variables)",
+            )),
+        }
+    }
 }
 
 impl Default for TemplateParams {

@@ -46,7 +46,9 @@ impl Instant {
         let parsed =
             DateTime::parse_from_rfc3339(text).map_err(|e| crate::Error::InvalidInstant {
                 input: text.to_owned(),
-                problem: e.to_string(),
+                problem: format!(
+                    "{e}; expected RFC 3339 such as \"2026-11-02T09:00:00Z\" or integer unix milliseconds"
+                ),
             })?;
         Instant::from_unix_millis(parsed.timestamp_millis())
     }

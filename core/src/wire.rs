@@ -70,6 +70,11 @@ pub fn encode_error(e: &Error) -> String {
     )
 }
 
+/// The line for an effect: `{"type":"effect","effect":...}`.
+pub fn encode_effect(effect: &crate::Effect) -> String {
+    typed_line("effect", effect)
+}
+
 impl Engine {
     /// Applies one wire-format line; returns the result line followed by one line per
     /// effect the input caused. A line that does not decode yields an error line and
@@ -78,7 +83,7 @@ impl Engine {
         let result = decode_event(line).and_then(|event| self.handle(event));
         let mut lines = vec![encode_output(&result)];
         while let Some(effect) = self.poll_effect() {
-            lines.push(typed_line("effect", &effect));
+            lines.push(encode_effect(&effect));
         }
         lines
     }

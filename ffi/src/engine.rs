@@ -43,7 +43,7 @@ impl convstate_engine {
         self.undelivered.take().or_else(|| {
             self.engine.poll_effect().map(|effect| {
                 let kind = effect_kind(&effect);
-                let line = effect_line(&effect);
+                let line = convstate_core::wire::encode_effect(&effect);
                 (effect, kind, line)
             })
         })
@@ -74,16 +74,6 @@ impl convstate_engine {
 
 fn corrupt(problem: String) -> convstate_core::Error {
     convstate_core::Error::CorruptSnapshot { problem }
-}
-
-/// An effect's wire line, byte for byte what `Engine::handle_json` writes for it.
-pub(crate) fn effect_line(effect: &Effect) -> String {
-    let body = serde_json::to_string(effect).expect("effects serialise infallibly");
-    match body.strip_prefix('{') {
-        Some("}") => "{\"type\":\"effect\"}".to_owned(),
-        Some(rest) => format!("{{\"type\":\"effect\",{rest}"),
-        None => body,
-    }
 }
 
 /// Creates an engine under a policy preset (`classic`, `cloud-2025`, `cloud-2026-10`) with
