@@ -339,7 +339,9 @@ impl Engine {
             Event::QueryConversation(e) => self
                 .conversation(&e.number, &e.contact, e.at)
                 .map(Output::Conversation),
-            Event::QueryNumber(e) => self.number(&e.number).map(Output::Number),
+            Event::QueryNumber(e) => self
+                .number_at(&e.number, e.at.max(self.clock))
+                .map(Output::Number),
             Event::QueryLimit(e) => self
                 .limit(&e.number, e.at.max(self.clock))
                 .map(Output::Limit),
@@ -599,6 +601,9 @@ impl Engine {
         self.handle_timeout(e.at);
         let business = self.business_or_create(&e.business)?;
         let key = (business, spec.name.clone(), spec.language.clone());
+        // A template registered as flagged gets the policy's deadline, as if flagged now.
+        let flag_deadline = (e.status == TemplateStatus::Flagged)
+            .then(|| self.clock.plus(self.policy.templates.flag_for));
         let template = Template {
             business,
             spec,
@@ -606,7 +611,7 @@ impl Engine {
             status: e.status,
             quality: e.quality,
             paused_until: None,
-            flag_deadline: None,
+            flag_deadline,
             pause_strikes: 0,
             edits: Vec::new(),
         };
@@ -623,6 +628,9 @@ impl Engine {
         };
         // A re-registered template starts afresh: no pause or flag timer of the old one.
         self.timers.disarm(TimerKey::TemplateDeadline(index));
+        if let Some(deadline) = flag_deadline {
+            self.timers.arm(TimerKey::TemplateDeadline(index), deadline);
+        }
         Ok(())
     }
 
@@ -853,12 +861,17 @@ impl Engine {
         Ok(view)
     }
 
-    /// A number's registration and counters.
+    /// A number's registration and counters, as of the engine's clock.
     pub fn number(&self, number: &str) -> Result<NumberView, Error> {
-        Ok(self.number_view(&self.numbers[self.number_idx(number)? as usize]))
+        self.number_at(number, self.clock)
     }
 
-    fn number_view(&self, n: &NumberState) -> NumberView {
+    /// A number's registration, counters and status as of `at`.
+    pub fn number_at(&self, number: &str, at: Instant) -> Result<NumberView, Error> {
+        Ok(self.number_view(&self.numbers[self.number_idx(number)? as usize], at))
+    }
+
+    fn number_view(&self, n: &NumberState, at: Instant) -> NumberView {
         NumberView {
             number: self.display(n.address),
             business: self.businesses[n.business as usize].name.clone(),
@@ -866,8 +879,8 @@ impl Engine {
             provider: n.provider.clone(),
             idle_timeout: n.idle_timeout.unwrap_or(self.policy.chat.idle_timeout),
             quality: n.quality,
-            flagged_until: n.flagged_until,
-            restriction: n.restriction.filter(|r| r.active_at(self.clock)),
+            flagged_until: n.flagged_until.filter(|deadline| *deadline > at),
+            restriction: n.restriction.filter(|r| r.active_at(at)),
             counters: n.counters.clone(),
         }
     }
@@ -913,7 +926,13 @@ impl Engine {
     fn usage_view(&self, e: &UsageRef) -> Result<UsageView, Error> {
         let month = e.month_key()?;
         let (of, usage) = match (&e.number, &e.business) {
-            (Some(n), None) => (n.clone(), self.usage(n, month)?),
+            (Some(n), None) => {
+                let usage = self.usage(n, month)?;
+                (
+                    self.display(self.numbers[self.number_idx(n)? as usize].address),
+                    usage,
+                )
+            }
             (None, Some(b)) => (b.clone(), self.business_usage(b, month)?),
             _ => {
                 return Err(Error::InvalidEvent {
@@ -941,7 +960,7 @@ impl Engine {
 
     /// Views of all numbers, in registration order.
     pub fn numbers(&self) -> impl Iterator<Item = NumberView> + '_ {
-        self.numbers.iter().map(|n| self.number_view(n))
+        self.numbers.iter().map(|n| self.number_view(n, self.clock))
     }
 
     /// Views of all templates, in registration order, as of the engine's clock.

@@ -165,7 +165,7 @@ impl Engine {
         if contact.is_some_and(|c| state.window.contains(c, now)) {
             return Ok(false);
         }
-        match self.policy.limits.levels[state.level] {
+        match self.policy.limits.levels[self.level_at(self.limit_owner(number), now)] {
             LimitLevel::Unlimited => Ok(true),
             LimitLevel::Contacts(limit) => {
                 let (used, oldest_leaves_at) = state.window.count_at(now);
@@ -180,6 +180,69 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The limit level in force at `now`. The stored level is exact at the engine's clock;
+    /// for a later `now` (a pure `check_send` ahead of the clock) the upgrades and flag
+    /// downgrades whose timers are due by then are applied in timer order, exactly as
+    /// `handle_timeout(now)` would, so that `check_send` agrees with `send`.
+    fn level_at(&self, owner: u32, now: Instant) -> usize {
+        let Some(state) = self.limits.get(&owner) else {
+            return 0;
+        };
+        if self.timers.nothing_due_by(now) {
+            return state.level;
+        }
+        let mut due: Vec<(Instant, TimerKey)> = Vec::new();
+        if let Some(at) = self
+            .timers
+            .armed_at(TimerKey::LimitUpgrade(owner))
+            .filter(|at| *at <= now)
+        {
+            due.push((at, TimerKey::LimitUpgrade(owner)));
+        }
+        let sharing: Vec<u32> = (0..self.numbers.len() as u32)
+            .filter(|&n| {
+                self.numbers[n as usize].channel.has_service_window()
+                    && self.limit_owner(n) == owner
+            })
+            .collect();
+        for &n in &sharing {
+            if let Some(deadline) = self.numbers[n as usize].flagged_until.filter(|d| *d <= now) {
+                due.push((deadline, TimerKey::NumberFlag(n)));
+            }
+        }
+        due.sort_unstable();
+        let top = self.policy.limits.levels.len() - 1;
+        let mut level = state.level;
+        let mut upgrade_pending = state.upgrade_at;
+        for (at, key) in due {
+            let cleared_by = |n: u32| {
+                self.numbers[n as usize]
+                    .flagged_until
+                    .is_none_or(|d| d <= at)
+            };
+            let quality_ok = sharing
+                .iter()
+                .all(|&n| self.numbers[n as usize].quality != Quality::Low && cleared_by(n));
+            match key {
+                TimerKey::NumberFlag(_) => {
+                    level = level.saturating_sub(self.policy.numbers.downgrade_levels as usize);
+                    upgrade_pending = None;
+                }
+                _ => {
+                    let upgrade = match upgrade_pending {
+                        Some(_) => quality_ok,
+                        None => quality_ok && self.threshold_met(state, level, at),
+                    };
+                    if upgrade && level < top {
+                        level += 1;
+                    }
+                    upgrade_pending = None;
+                }
+            }
+        }
+        level
     }
 
     /// Records a business-initiated send and checks for an upgrade.
@@ -209,12 +272,17 @@ impl Engine {
     }
 
     fn threshold_reached(&self, state: &LimitState, now: Instant) -> bool {
+        self.threshold_met(state, state.level, now)
+    }
+
+    /// Whether usage over the lookback reaches the upgrade threshold of `level`'s limit.
+    fn threshold_met(&self, state: &LimitState, level: usize, now: Instant) -> bool {
         let percent = match &self.policy.limits.upgrade {
             UpgradeRule::Reach { percent, .. } | UpgradeRule::ReachThenWait { percent, .. } => {
                 *percent
             }
         };
-        match self.policy.limits.levels[state.level] {
+        match self.policy.limits.levels[level] {
             LimitLevel::Unlimited => false,
             LimitLevel::Contacts(limit) => {
                 let (used, _) = state.lookback.count_at(now);

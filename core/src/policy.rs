@@ -209,9 +209,11 @@ pub enum PricingModel {
     /// Conversation-based with four categories and free entry points (2023–2025).
     ConversationCategories,
     /// Per delivered template (from 2025-07-01); utility free inside an open window.
+    #[serde(rename = "per_message_2025")]
     PerMessage2025,
     /// Per message from 2026-10-01: service messages charged after a monthly free allowance
     /// per number; utility inside the window charged.
+    #[serde(rename = "per_message_2026")]
     PerMessage2026,
 }
 
@@ -569,9 +571,16 @@ const MB: u64 = 1000 * KB;
 /// 2025-04-01T00:00:00Z: no marketing templates to US numbers from then (facts §0).
 const US_MARKETING_BLOCK_MS: i64 = 1_743_465_600_000;
 
-/// JSON merge: objects merge key by key, anything else replaces.
+/// JSON merge: objects merge key by key, anything else replaces. A tagged object whose
+/// `kind` changes (a different button rule or upgrade rule) is replaced whole, since the
+/// old kind's fields do not belong to the new one.
 fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
+    let kind_changes = matches!(
+        (base.get("kind"), patch.get("kind")),
+        (Some(old), Some(new)) if old != new
+    );
     match (base, patch) {
+        (slot, value) if kind_changes => *slot = value.clone(),
         (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
             for (key, value) in patch {
                 match base.get_mut(key) {
@@ -619,6 +628,15 @@ mod tests {
         assert_eq!(p.chat.idle_timeout, Duration::from_mins(15));
         assert_eq!(p.window.safety_margin, Duration::from_mins(5));
         assert_eq!(p.window.length, Duration::from_hours(24));
+        let grouped = Policy::with_overrides(
+            "classic",
+            &serde_json::json!({"buttons": {"rule": {"kind": "grouped", "total_max": 10, "url_max": 2, "phone_max": 1, "copy_code_max": 1}}}),
+        )
+        .unwrap();
+        assert!(matches!(
+            grouped.buttons.rule,
+            ButtonRule::Grouped { total_max: 10, .. }
+        ));
         let err = Policy::with_overrides("classic", &serde_json::json!({"chat": {"idle": "15m"}}))
             .unwrap_err();
         assert!(err.to_string().contains("idle"), "{err}");

@@ -18,7 +18,8 @@
 //! | paused   | pause ends             | approved | a pacing pause (no end) needs `unpaused` |
 //!
 //! Provider events set the status they name (`reinstated` and `unpaused` mean approved);
-//! `deleted` is final. Engine-driven transitions never leave `disabled`: only the provider
+//! `deleted` is final; a disabled template (or one under appeal) leaves only by
+//! reinstatement (or towards deletion/archive), never through `flagged` or `paused`. Engine-driven transitions never leave `disabled`: only the provider
 //! can reinstate a template. Effective status is computed lazily from the stored deadlines,
 //! so a send is judged correctly even before the timer has fired.
 
@@ -230,7 +231,27 @@ impl Engine {
         let t = self.template_idx(business, &e.name, &e.language)?;
         self.handle_timeout(e.at);
         let now = self.clock;
-        if self.templates[t as usize].status == TemplateStatus::Deleted {
+        let current = self.templates[t as usize].status;
+        if current == TemplateStatus::Deleted {
+            return Ok(());
+        }
+        // A disabled template (or one under appeal) comes back only through the provider's
+        // reinstatement; an event that would make it sendable or paused is ignored (§5).
+        let reinstating = matches!(
+            e.status,
+            TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
+        );
+        let revives = matches!(
+            e.status,
+            TemplateEvent::Flagged
+                | TemplateEvent::Paused
+                | TemplateEvent::Pending
+                | TemplateEvent::LimitExceeded
+        );
+        if matches!(current, TemplateStatus::Disabled | TemplateStatus::InAppeal)
+            && !reinstating
+            && revives
+        {
             return Ok(());
         }
         let to = e.status.status();

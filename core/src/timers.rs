@@ -89,6 +89,17 @@ impl Timers {
         None
     }
 
+    /// When `key` is armed to wake, if it is.
+    pub fn armed_at(&self, key: TimerKey) -> Option<Instant> {
+        self.armed.get(&key).copied()
+    }
+
+    /// Whether no timer at all is due at or before `now` (a cheap, conservative check: a
+    /// stale heap entry can only make it answer `false`).
+    pub fn nothing_due_by(&self, now: Instant) -> bool {
+        self.heap.peek().is_none_or(|Reverse((at, _))| *at > now)
+    }
+
     /// Armed timers sorted, for snapshots.
     pub fn armed_sorted(&self) -> Vec<(TimerKey, Instant)> {
         let mut v: Vec<_> = self.armed.iter().map(|(k, t)| (*k, *t)).collect();
