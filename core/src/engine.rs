@@ -66,6 +66,9 @@ pub(crate) struct Template {
     pub pause_strikes: u32,
     /// Instants of recent edits of the approved template.
     pub edits: Vec<Instant>,
+    /// Disabled and not reinstated since: only the provider's reinstatement makes it
+    /// sendable again, whatever other statuses it passes through (appeal, rejection).
+    pub awaiting_reinstatement: bool,
 }
 
 /// Per-conversation state; see the module docs for what lives elsewhere.
@@ -614,6 +617,7 @@ impl Engine {
             flag_deadline,
             pause_strikes: 0,
             edits: Vec::new(),
+            awaiting_reinstatement: e.status == TemplateStatus::Disabled,
         };
         let index = match self.template_index.get(&key) {
             Some(&i) => {

@@ -74,6 +74,7 @@ struct StoredTemplate {
     flag_deadline: Option<Instant>,
     pause_strikes: u32,
     edits: Vec<Instant>,
+    awaiting_reinstatement: bool,
 }
 
 fn corrupt(problem: impl Into<String>) -> Error {
@@ -122,6 +123,7 @@ impl Engine {
                     flag_deadline: t.flag_deadline,
                     pause_strikes: t.pause_strikes,
                     edits: t.edits.clone(),
+                    awaiting_reinstatement: t.awaiting_reinstatement,
                 })
                 .collect(),
             conversations: self.conversations.clone(),
@@ -248,6 +250,7 @@ impl Engine {
                 flag_deadline: t.flag_deadline,
                 pause_strikes: t.pause_strikes,
                 edits: t.edits,
+                awaiting_reinstatement: t.awaiting_reinstatement,
             });
         }
 

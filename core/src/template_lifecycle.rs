@@ -132,6 +132,9 @@ impl Engine {
         let template = &mut self.templates[t as usize];
         let from = template.status;
         template.status = to;
+        if to == TemplateStatus::Disabled {
+            template.awaiting_reinstatement = true;
+        }
         template.paused_until = if to == TemplateStatus::Paused {
             until
         } else {
@@ -231,12 +234,13 @@ impl Engine {
         let t = self.template_idx(business, &e.name, &e.language)?;
         self.handle_timeout(e.at);
         let now = self.clock;
-        let current = self.templates[t as usize].status;
-        if current == TemplateStatus::Deleted {
+        let template = &mut self.templates[t as usize];
+        if template.status == TemplateStatus::Deleted {
             return Ok(());
         }
-        // A disabled template (or one under appeal) comes back only through the provider's
-        // reinstatement; an event that would make it sendable or paused is ignored (§5).
+        // A disabled template comes back only through the provider's reinstatement; until
+        // then an event that would make it sendable or paused is ignored (§5), whatever
+        // statuses (appeal, rejection) it passed through since.
         let reinstating = matches!(
             e.status,
             TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
@@ -248,11 +252,11 @@ impl Engine {
                 | TemplateEvent::Pending
                 | TemplateEvent::LimitExceeded
         );
-        if matches!(current, TemplateStatus::Disabled | TemplateStatus::InAppeal)
-            && !reinstating
-            && revives
-        {
+        if template.awaiting_reinstatement && revives {
             return Ok(());
+        }
+        if reinstating {
+            template.awaiting_reinstatement = false;
         }
         let to = e.status.status();
         let until = match e.status {

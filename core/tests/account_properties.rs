@@ -1171,7 +1171,6 @@ proptest! {
     /// §5: a disabled template is never sent again unless the provider approves it again
     /// (`approved`, `reinstated` or `unpaused` after the disable).
     #[test]
-    #[ignore = "core bug: provider `flagged`/`paused` events revive a disabled template (see disabled_template_revived_by_provider_flag)"]
     fn disabled_template_is_sent_again_only_after_provider_approval(s in scenario()) {
         let r = render(&s, None);
         let records = run(&r);
@@ -1209,7 +1208,7 @@ proptest! {
     #[test]
     fn restored_policy_keeps_its_overrides(
         s in scenario(),
-        model in prop::sample::select(&["conversation", "conversation_categories", "per_message2025", "per_message2026"][..]),
+        model in prop::sample::select(&["conversation", "conversation_categories", "per_message_2025", "per_message_2026"][..]),
         flag_days in 1u32..10,
         margin_mins in 0u32..30,
         cut in any::<prop::sample::Index>(),
@@ -1351,7 +1350,6 @@ fn disabled_template_stays_refused_until_reinstated() {
 /// RULES.md §5: a disabled template can never be sent again unless an appeal reinstates it.
 /// A provider `flagged` event on a disabled template makes it `flagged`, which is sendable.
 #[test]
-#[ignore = "core bug: a provider `flagged` event revives a disabled template (template_lifecycle.rs template_status)"]
 fn disabled_template_revived_by_provider_flag() {
     for preset in PRESETS {
         let mut lines = SETUP.to_vec();
@@ -1365,7 +1363,6 @@ fn disabled_template_revived_by_provider_flag() {
 /// RULES.md §5: as above; a provider `paused` event with an end on a disabled template
 /// becomes a timed pause, and the engine's own pause end then approves it.
 #[test]
-#[ignore = "core bug: a provider `paused` event with `until` revives a disabled template when the pause ends (template_lifecycle.rs template_status)"]
 fn disabled_template_revived_by_provider_pause_ending() {
     for preset in PRESETS {
         let mut lines = SETUP.to_vec();
