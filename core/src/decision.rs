@@ -175,6 +175,15 @@ pub enum DenyReason {
         /// When the oldest counted contact leaves the period, freeing a slot.
         next_slot_at: Instant,
     },
+    /// The provider asked to back off this contact (per-user marketing limit, pair rate).
+    ContactBackoff {
+        /// The provider error that asked for it.
+        code: u32,
+        /// Whether only marketing templates are held back.
+        marketing_only: bool,
+        /// When sending may resume.
+        until: Instant,
+    },
     /// The provider restricted the number (§6).
     Restricted {
         /// What the restriction bars.
@@ -218,6 +227,7 @@ impl DenyReason {
                 until: Some(at), ..
             } => NextAction::RetryAt { at: *at },
             DenyReason::Restricted { until: None, .. } => NextAction::UseAnotherChannel,
+            DenyReason::ContactBackoff { until, .. } => NextAction::RetryAt { at: *until },
         })
     }
 }

@@ -211,4 +211,45 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
+    /// The provider could not deliver a message; its charge and (by policy) its limit slot
+    /// are given back, and the errors' corrections applied.
+    MessageFailed {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The provider's message id.
+        message_id: String,
+        /// Provider error codes.
+        errors: Vec<u32>,
+        /// When.
+        at: Instant,
+    },
+    /// The provider asked to back off a contact.
+    ContactBackedOff {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The provider error.
+        code: u32,
+        /// Whether only marketing templates are held back.
+        marketing_only: bool,
+        /// Until when.
+        until: Instant,
+        /// When.
+        at: Instant,
+    },
+    /// The provider reported the messaging limit reached: business-initiated sends to new
+    /// contacts are refused until `until`.
+    LimitReachedByProvider {
+        /// Per number or per business.
+        scope: crate::policy::LimitScope,
+        /// The number or business.
+        owner: String,
+        /// Until when.
+        until: Instant,
+        /// When.
+        at: Instant,
+    },
 }

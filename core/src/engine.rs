@@ -260,11 +260,18 @@ pub struct Engine {
     pub(crate) billing: FastMap<u32, crate::pricing::ConversationBilling>,
     /// Monthly usage by (number, YYYYMM).
     pub(crate) usage: FastMap<(u32, u32), crate::pricing::MonthlyUsage>,
+    /// Allowed sends by provider message id, for delivery statuses.
+    pub(crate) sent_messages: crate::expiring::ExpiringMap<crate::delivery::SentMessage>,
+    /// Inbound provider message ids already handled.
+    pub(crate) inbound_ids: crate::expiring::ExpiringMap<()>,
+    /// Provider back-off requests by conversation.
+    pub(crate) backoffs: FastMap<u32, crate::delivery::Backoff>,
 }
 
 impl Engine {
     /// A new engine under `policy`.
     pub fn new(policy: Policy) -> Engine {
+        let memory = policy.provider.status_memory;
         Engine {
             policy,
             clock: Instant::EPOCH,
@@ -290,6 +297,9 @@ impl Engine {
             limits: FastMap::default(),
             billing: FastMap::default(),
             usage: FastMap::default(),
+            sent_messages: crate::expiring::ExpiringMap::new(memory),
+            inbound_ids: crate::expiring::ExpiringMap::new(memory),
+            backoffs: FastMap::default(),
         }
     }
 
@@ -325,6 +335,7 @@ impl Engine {
             Event::OptOut(e) => self.record_consent(&e, false).and(ack),
             Event::UserPreference(e) => self.user_preference(&e).and(ack),
             Event::SendFailed(e) => self.send_failed(&e).and(ack),
+            Event::MessageStatus(e) => self.message_status(&e).and(ack),
             Event::TemplateStatus(e) => self.template_status(&e).and(ack),
             Event::TemplateQuality(e) => self.template_quality(&e).and(ack),
             Event::EditTemplate(e) => self.edit_template(&e).and(ack),
@@ -651,8 +662,12 @@ impl Engine {
             });
         }
         let contact = self.recipient(e.contact.as_deref(), e.group.as_deref())?;
+        if self.inbound_seen(e.message_id.as_deref()) {
+            return Ok(()); // the provider delivered the same message again (§10)
+        }
         self.handle_timeout(e.at);
         let now = self.clock;
+        self.remember_inbound(e.message_id.as_deref());
         let conv = self.conversation_or_create(number, contact)?;
         self.numbers[number as usize].counters.inbound += 1;
 
@@ -750,11 +765,18 @@ impl Engine {
             return Ok(());
         }
         let conv = self.conversation_or_create(number, contact)?;
+        self.close_window_by_provider(conv, e.at);
+        Ok(())
+    }
+
+    /// The provider said the contact is outside the window at `at`: closed from then on.
+    /// A repeated or older report changes nothing.
+    pub(crate) fn close_window_by_provider(&mut self, conv: u32, at: Instant) {
         let c = &mut self.conversations[conv as usize];
         let mut window = c.window.get();
         let before = window.ends_at(&self.policy.window);
-        if !window.record_provider_close(e.at) {
-            return Ok(()); // the same report delivered again (§10)
+        if !window.record_provider_close(at) {
+            return;
         }
         c.window.set(window);
         let (number, contact) = self.conv_names(conv);
@@ -762,9 +784,8 @@ impl Engine {
             number,
             contact,
             local_window_ends_at: before,
-            at: e.at,
+            at,
         });
-        Ok(())
     }
 
     // ---- consent ---------------------------------------------------------------------

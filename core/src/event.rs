@@ -38,6 +38,8 @@ pub enum Event {
     UserPreference(UserPreference),
     /// The provider reported a failed send with an error code.
     SendFailed(SendFailed),
+    /// The provider reported a sent message's delivery status.
+    MessageStatus(MessageStatusUpdate),
     /// The provider changed a template's status.
     TemplateStatus(TemplateStatusUpdate),
     /// The provider rated a template's quality.
@@ -80,6 +82,7 @@ impl Event {
             Event::OptIn(e) | Event::OptOut(e) => e.at,
             Event::UserPreference(e) => e.at,
             Event::SendFailed(e) => e.at,
+            Event::MessageStatus(e) => e.at,
             Event::TemplateStatus(e) => e.at,
             Event::TemplateQuality(e) => e.at,
             Event::EditTemplate(e) => e.at,
@@ -110,6 +113,7 @@ impl Event {
             Event::OptOut(_) => "opt_out",
             Event::UserPreference(_) => "user_preference",
             Event::SendFailed(_) => "send_failed",
+            Event::MessageStatus(_) => "message_status",
             Event::TemplateStatus(_) => "template_status",
             Event::TemplateQuality(_) => "template_quality",
             Event::EditTemplate(_) => "edit_template",
@@ -281,6 +285,9 @@ pub struct Inbound {
     /// The message came from an ad or page button (free entry point, §2 and §11).
     #[serde(default)]
     pub referral: bool,
+    /// The provider's message id: the same id delivered again changes nothing (§10).
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 /// `send` and `check_send`.
@@ -305,6 +312,9 @@ pub struct SendRequest {
     /// Send even if it duplicates a recent message.
     #[serde(default)]
     pub force: bool,
+    /// The provider's id for this message, so that its delivery statuses can be matched.
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 /// `initiate`.
@@ -325,6 +335,9 @@ pub struct InitiateRequest {
     /// Idempotency key, as for `send`.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// The provider's id for the opening template, to match its delivery statuses.
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 /// `end_chat`.
@@ -430,6 +443,57 @@ pub struct TemplateStatusUpdate {
     /// for `flagged`: the provider's disable date.
     #[serde(default)]
     pub until: Option<Instant>,
+}
+
+/// Delivery statuses of a sent message, in the order they can happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// The engine allowed it; no provider status yet.
+    Accepted,
+    /// The provider sent it.
+    Sent,
+    /// Delivered to the contact's device.
+    Delivered,
+    /// Read by the contact.
+    Read,
+    /// The provider could not deliver it (final).
+    Failed,
+}
+
+/// The provider's pricing of a message, from its status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPricing {
+    /// `regular` (charged), `free_customer_service`, `free_entry_point`, ...
+    #[serde(rename = "type")]
+    pub kind: crate::delivery::PricingType,
+    /// `marketing`, `utility`, `authentication`, `service`, `referral_conversion`, ...
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+/// `message_status`: a status webhook for a sent message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageStatusUpdate {
+    /// The provider's timestamp of the status.
+    pub at: Instant,
+    /// The sending number.
+    pub number: String,
+    /// The recipient.
+    pub contact: String,
+    /// The provider's message id (as given on `send`).
+    pub message_id: String,
+    /// The status.
+    pub status: DeliveryStatus,
+    /// The provider's pricing, when the status carries it.
+    #[serde(default)]
+    pub pricing: Option<ProviderPricing>,
+    /// Provider error codes of a failure (Meta: 131047, 132015, 132016, 131049, 131056,
+    /// 131064...).
+    #[serde(default)]
+    pub errors: Vec<u32>,
 }
 
 /// `template_quality`.

@@ -30,10 +30,12 @@
 pub mod address;
 pub mod chat;
 pub mod decision;
+pub mod delivery;
 pub mod effect;
 mod engine;
 mod error;
 pub mod event;
+mod expiring;
 mod hash;
 pub mod limits;
 pub mod message;

@@ -39,6 +39,8 @@ pub(crate) struct LimitState {
     pub window: RecentContacts,
     /// Contacts reached within the upgrade lookback.
     pub lookback: RecentContacts,
+    /// The provider reported the limit reached: no new contact before this.
+    pub blocked_until: Option<Instant>,
 }
 
 /// Why a limit changed.
@@ -83,6 +85,8 @@ pub(crate) struct StoredLimit {
     pub upgrade_at: Option<Instant>,
     pub window: Vec<(AddressKey, Instant)>,
     pub lookback: Vec<(AddressKey, Instant)>,
+    #[serde(default)]
+    pub blocked_until: Option<Instant>,
 }
 
 impl Engine {
@@ -101,6 +105,7 @@ impl Engine {
             upgrade_at: None,
             window: RecentContacts::new(self.policy.limits.window),
             lookback: RecentContacts::new(self.lookback_span()),
+            blocked_until: None,
         }
     }
 
@@ -123,6 +128,7 @@ impl Engine {
                 upgrade_at: stored.upgrade_at,
                 window,
                 lookback,
+                blocked_until: stored.blocked_until,
             },
         ))
     }
@@ -165,10 +171,23 @@ impl Engine {
         if contact.is_some_and(|c| state.window.contains(c, now)) {
             return Ok(false);
         }
+        let blocked_until = state.blocked_until.filter(|t| now < *t);
         match self.policy.limits.levels[self.level_at(self.limit_owner(number), now)] {
-            LimitLevel::Unlimited => Ok(true),
+            LimitLevel::Unlimited if blocked_until.is_none() => Ok(true),
+            LimitLevel::Unlimited => Err(DenyReason::LimitReached {
+                limit: u32::MAX,
+                used: state.window.count_at(now).0,
+                next_slot_at: blocked_until.unwrap_or(now),
+            }),
             LimitLevel::Contacts(limit) => {
                 let (used, oldest_leaves_at) = state.window.count_at(now);
+                if let Some(until) = blocked_until {
+                    return Err(DenyReason::LimitReached {
+                        limit,
+                        used,
+                        next_slot_at: until,
+                    });
+                }
                 if used >= limit {
                     Err(DenyReason::LimitReached {
                         limit,
@@ -255,6 +274,40 @@ impl Engine {
         state.window.touch(contact, now);
         state.lookback.touch(contact, now);
         self.consider_upgrade(owner, now);
+    }
+
+    /// A failed business-initiated send gives back its slot (policy `release_failed_sends`).
+    pub(crate) fn limit_release(&mut self, number: u32, contact: AddressKey, sent_at: Instant) {
+        let owner = self.limit_owner(number);
+        if let Some(state) = self.limits.get_mut(&owner) {
+            state.window.remove_if_at(contact, sent_at);
+            state.lookback.remove_if_at(contact, sent_at);
+        }
+    }
+
+    /// The provider reported the limit reached (Meta 131064): no new contact until the next
+    /// slot frees, or one limit window from now if none is counted.
+    pub(crate) fn limit_block(&mut self, number: u32, now: Instant) {
+        self.ensure_limit(number, now);
+        let owner = self.limit_owner(number);
+        let window = self.policy.limits.window;
+        let state = self.limits.get_mut(&owner).expect("ensured above");
+        let until = state
+            .window
+            .count_at(now)
+            .1
+            .unwrap_or_else(|| now.plus(window));
+        if state.blocked_until.is_some_and(|t| t >= until) {
+            return;
+        }
+        state.blocked_until = Some(until);
+        let owner_name = self.owner_name(owner);
+        self.effects.push_back(Effect::LimitReachedByProvider {
+            scope: self.policy.limits.scope,
+            owner: owner_name,
+            until,
+            at: now,
+        });
     }
 
     /// Whether every number sharing this limit has acceptable quality and no flag.

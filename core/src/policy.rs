@@ -44,6 +44,25 @@ pub struct Policy {
     pub limits: LimitPolicy,
     /// Pricing (§11).
     pub pricing: PricingPolicy,
+    /// How provider reports (statuses, errors) correct the engine (§10, webhooks).
+    pub provider: ProviderPolicy,
+}
+
+/// What the engine does with provider statuses and errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPolicy {
+    /// How long sent-message and inbound ids are remembered for matching and de-duplication
+    /// (provider webhooks are retried for up to 7 days).
+    pub status_memory: Duration,
+    /// After a per-user marketing limit error (Meta 131049), no marketing template to that
+    /// contact for this long (24h).
+    pub marketing_backoff: Duration,
+    /// After a pair rate limit error (Meta 131056), nothing to that contact for this long.
+    pub pair_rate_backoff: Duration,
+    /// A failed business-initiated send frees the limit slot it took (a limit that counts
+    /// delivered messages only).
+    pub release_failed_sends: bool,
 }
 
 /// §5: what low quality does to a template, and how often it may be edited.
@@ -433,6 +452,12 @@ impl Policy {
                 free_entry_point_reply_within: Duration::from_hours(24),
                 service_free_per_month: 0,
                 rate_card: None,
+            },
+            provider: ProviderPolicy {
+                status_memory: Duration::from_days(7),
+                marketing_backoff: Duration::from_hours(24),
+                pair_rate_backoff: Duration::from_secs(6),
+                release_failed_sends: false,
             },
         };
         let cloud_2025 = Policy {

@@ -197,6 +197,18 @@ pub struct MonthlyUsage {
     /// Sum of prices, when a rate card is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Amount>,
+    /// Charged messages by category as the provider confirmed them (status pricing).
+    #[serde(default)]
+    pub confirmed_charged: BTreeMap<ChargeCategory, u64>,
+    /// Messages the provider confirmed as free.
+    #[serde(default)]
+    pub confirmed_free: u64,
+    /// Provider pricing the engine could not classify.
+    #[serde(default)]
+    pub confirmed_unknown: u64,
+    /// Messages that failed (their estimates were taken back).
+    #[serde(default)]
+    pub failed: u64,
 }
 
 impl MonthlyUsage {
@@ -209,6 +221,12 @@ impl MonthlyUsage {
             *self.free.entry(*k).or_default() += v;
         }
         self.service_messages += other.service_messages;
+        for (k, v) in &other.confirmed_charged {
+            *self.confirmed_charged.entry(*k).or_default() += v;
+        }
+        self.confirmed_free += other.confirmed_free;
+        self.confirmed_unknown += other.confirmed_unknown;
+        self.failed += other.failed;
         self.cost = match (self.cost, other.cost) {
             (Some(a), Some(b)) => Some(a.plus(b)),
             (a, b) => a.or(b),

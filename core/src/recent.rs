@@ -91,6 +91,18 @@ impl RecentContacts {
         self.attach_back(i);
     }
 
+    /// Removes `contact` if its latest instant is `at` (a released slot); a later message
+    /// to the same contact keeps it counted.
+    pub fn remove_if_at(&mut self, contact: AddressKey, at: Instant) -> bool {
+        match self.index.get(&contact) {
+            Some(&i) if self.nodes[i as usize].at == at => {
+                self.unlink(i);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether `contact` is within the period ending at `now`.
     pub fn contains(&self, contact: AddressKey, now: Instant) -> bool {
         self.index

@@ -10,7 +10,7 @@
 //! | 3 | template parameters and status (§5)    | `template_params`, `template_not_sendable` |
 //! | 4 | window (official) / prior contact       | `window_closed`, `within_safety_margin`, `no_prior_contact` |
 //! | 5 | number restriction (§6)                | `restricted`                    |
-//! | 6 | consent (§9)                           | `no_opt_in`, `marketing_stopped`, `marketing_to_us_number` |
+//! | 6 | consent (§9); provider back-off        | `no_opt_in`, `marketing_stopped`, `marketing_to_us_number`, `contact_backoff` |
 //! | 7 | duplicate content (§10)                | `duplicate`                     |
 //! | 8 | messaging limit (§7), business-initiated templates only | `limit_reached` |
 //!
@@ -18,8 +18,9 @@
 
 use crate::address::AddressKey;
 use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
+use crate::delivery::SentMessage;
 use crate::engine::{ConsentRecord, Engine};
-use crate::event::{InitiateRequest, SendRequest};
+use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::{Channel, RestrictionScope};
@@ -68,7 +69,13 @@ impl Engine {
         self.handle_timeout(req.at);
         let now = self.clock;
         let decision = self.decide(target, &req.message, req.force, now)?;
-        self.record(target, &req.message, &decision, now)?;
+        self.record(
+            target,
+            &req.message,
+            &decision,
+            now,
+            req.message_id.as_deref(),
+        )?;
         self.remember(req.idempotency_key.as_deref(), &decision, now);
         Ok(decision)
     }
@@ -110,7 +117,13 @@ impl Engine {
             || self.free_form_allowed(target, now);
         let decision = if direct {
             let mut decision = self.decide(target, &req.message, false, now)?;
-            self.record(target, &req.message, &decision, now)?;
+            self.record(
+                target,
+                &req.message,
+                &decision,
+                now,
+                req.message_id.as_deref(),
+            )?;
             if decision.is_allowed() {
                 decision.initiation = Some(Initiation {
                     template: None,
@@ -152,7 +165,7 @@ impl Engine {
                 Some(template) => {
                     let opener = OutboundMessage::Template(template);
                     let mut decision = self.decide(target, &opener, false, now)?;
-                    self.record(target, &opener, &decision, now)?;
+                    self.record(target, &opener, &decision, now, req.message_id.as_deref())?;
                     if decision.is_allowed() {
                         let conv = self.conversation_or_create(target.number, recipient)?;
                         let held = self.hold(conv, req.message.clone(), now);
@@ -341,6 +354,15 @@ impl Engine {
         {
             return deny(reason);
         }
+        if let Some(b) = conv.and_then(|(c, _)| self.backoff_at(c, now)) {
+            if !b.marketing_only || category == Some(TemplateCategory::Marketing) {
+                return deny(DenyReason::ContactBackoff {
+                    code: b.code,
+                    marketing_only: b.marketing_only,
+                    until: b.until,
+                });
+            }
+        }
         if !force {
             if let Some((c, _)) = conv {
                 if let Some(&previous_at) = self.sent_content.get(&(c, message.content_hash())) {
@@ -424,6 +446,7 @@ impl Engine {
         message: &OutboundMessage,
         decision: &Decision,
         now: Instant,
+        message_id: Option<&str>,
     ) -> Result<(), Error> {
         if !decision.is_allowed() {
             self.count_denial(target.number);
@@ -445,6 +468,22 @@ impl Engine {
         }
         if let Some(billing) = &decision.billing {
             self.record_billing(target.number, conv, billing, message.is_template(), now);
+            if let Some(id) = message_id {
+                let business = self.numbers[target.number as usize].business;
+                let template = message
+                    .template()
+                    .and_then(|t| self.template_idx(business, &t.name, &t.language).ok());
+                let sent = SentMessage {
+                    conv,
+                    sent_at: now,
+                    template,
+                    billing: billing.clone(),
+                    consumed_slot: decision.consumed_limit_slot,
+                    status: DeliveryStatus::Accepted,
+                    confirmed: false,
+                };
+                self.remember_sent(id, sent, now);
+            }
         }
         Ok(())
     }

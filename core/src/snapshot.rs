@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
 use crate::decision::Decision;
+use crate::delivery::{Backoff, SentMessage};
 use crate::effect::Effect;
 use crate::engine::{Business, ConsentRecord, Conversation, Engine, HeldMessage, Template};
+use crate::expiring::ExpiringMap;
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::LimitScope;
@@ -60,6 +62,9 @@ struct SnapshotV1 {
     limits: Vec<StoredLimit>,
     billing: Vec<(u32, ConversationBilling)>,
     usage: Vec<((u32, u32), MonthlyUsage)>,
+    sent_messages: Vec<(String, Instant, SentMessage)>,
+    inbound_ids: Vec<(String, Instant)>,
+    backoffs: Vec<(u32, Backoff)>,
 }
 
 /// A template without its derived variables (re-parsed from the body on restore).
@@ -153,12 +158,26 @@ impl Engine {
                             upgrade_at: l.upgrade_at,
                             window: l.window.entries(),
                             lookback: l.lookback.entries(),
+                            blocked_until: l.blocked_until,
                         }
                     })
                     .collect()
             },
             billing: sorted(&self.billing),
             usage: sorted(&self.usage),
+            sent_messages: self
+                .sent_messages
+                .entries()
+                .into_iter()
+                .map(|(k, t, v)| (k.to_owned(), t, v.clone()))
+                .collect(),
+            inbound_ids: self
+                .inbound_ids
+                .entries()
+                .into_iter()
+                .map(|(k, t, _)| (k.to_owned(), t))
+                .collect(),
+            backoffs: sorted(&self.backoffs),
         };
         serde_json::to_vec(&snapshot).expect("snapshot types serialise infallibly")
     }
@@ -360,6 +379,24 @@ impl Engine {
         for (c, state) in s.billing {
             conv_ok(c, "a billing record")?;
             engine.billing.insert(c, state);
+        }
+        let memory = engine.policy.provider.status_memory;
+        for (_, _, sent) in &s.sent_messages {
+            conv_ok(sent.conv, "a sent message")?;
+            if sent.template.is_some_and(|t| t >= template_count) {
+                return Err(corrupt("a sent message names an unknown template"));
+            }
+        }
+        engine.sent_messages = ExpiringMap::from_entries(memory, s.sent_messages)
+            .ok_or_else(|| corrupt("sent messages out of order or repeated"))?;
+        engine.inbound_ids = ExpiringMap::from_entries(
+            memory,
+            s.inbound_ids.into_iter().map(|(k, t)| (k, t, ())).collect(),
+        )
+        .ok_or_else(|| corrupt("inbound ids out of order or repeated"))?;
+        for (c, backoff) in s.backoffs {
+            conv_ok(c, "a back-off")?;
+            engine.backoffs.insert(c, backoff);
         }
         for ((n, month), usage) in s.usage {
             if n >= number_count {

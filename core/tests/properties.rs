@@ -554,6 +554,7 @@ fn send_request(
         message,
         idempotency_key: key.map(|k| format!("key-{k}")),
         force,
+        message_id: None,
     }
 }
 
@@ -588,6 +589,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 kind: *kind,
                 size: *size,
                 referral: false,
+                message_id: None,
             }),
             Expect::Ok,
         ),
@@ -600,6 +602,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 kind: InboundKind::Text,
                 size: None,
                 referral: false,
+                message_id: None,
             }),
             if u.channel(*number).allows_groups() {
                 Expect::Ok
@@ -667,6 +670,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 message: outbound(message),
                 template: None,
                 idempotency_key: key.map(|k| format!("key-{k}")),
+                message_id: None,
             }),
             Expect::Ok,
         ),
@@ -767,6 +771,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                     kind: InboundKind::Text,
                     size: None,
                     referral: false,
+                    message_id: None,
                 }),
                 Malformed::UnknownNumberSend => Event::Send(send_request(
                     at,
@@ -807,6 +812,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                     kind: InboundKind::Text,
                     size: None,
                     referral: false,
+                    message_id: None,
                 }),
                 Malformed::EmptyContact => Event::SendFailed(SendFailed {
                     at,

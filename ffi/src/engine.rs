@@ -327,6 +327,7 @@ pub unsafe extern "C" fn convstate_engine_inbound(
             kind: inbound_kind_from(kind)?,
             size: u64::try_from(size).ok(),
             referral: false,
+            message_id: None,
         };
         handle.engine.inbound(&event)?;
         Ok(())
@@ -374,6 +375,7 @@ unsafe fn send_request(r: &convstate_send_request) -> Result<SendRequest, FfiErr
         }?
         .map(str::to_owned),
         force: r.force,
+        message_id: None,
     })
 }
 
@@ -466,6 +468,7 @@ pub unsafe extern "C" fn convstate_engine_initiate(
             message: message.message.clone(),
             template,
             idempotency_key: unsafe { opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key") }?.map(str::to_owned),
+            message_id: None,
         };
         let decision = handle.engine.initiate(&request)?;
         unsafe { out.write(decision_to_c(&decision)) };

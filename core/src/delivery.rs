@@ -1,0 +1,267 @@
+//! Delivery statuses and provider errors (RULES.md §2, §5, §7, §10, §11): what happens after
+//! the engine allowed a send.
+//!
+//! | status input                     | what changes                                          |
+//! |----------------------------------|-------------------------------------------------------|
+//! | `sent` / `delivered` / `read`    | the message's status moves forward (never back); the first `pricing` confirms the estimate |
+//! | same status again, or an older one | nothing (webhooks arrive at least once, out of order) |
+//! | `failed`                         | estimate reversed (only delivered messages are charged), `message_failed`, then each error's correction: |
+//! | — 131047 / 470                   | the window is closed from the failure's instant       |
+//! | — 132015 / 2061, 132016 / 2062   | the template is paused / disabled                     |
+//! | — 131049                         | no marketing to that contact for `marketing_backoff`  |
+//! | — 131056                         | nothing to that contact for `pair_rate_backoff`       |
+//! | — 131064, 131048                 | the limit counts as reached until its next slot frees |
+//! | failed business-initiated send   | frees its limit slot when `release_failed_sends`      |
+
+use serde::{Deserialize, Serialize};
+
+use crate::decision::{Billing, ChargeCategory, FreeReason};
+use crate::effect::Effect;
+use crate::engine::Engine;
+use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
+use crate::pricing::month_of;
+use crate::template_lifecycle::TemplateEvent;
+use crate::time::Instant;
+use crate::Error;
+
+/// The provider's `pricing.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricingType {
+    /// Charged.
+    Regular,
+    /// Free: a non-template message or utility template inside the service window.
+    FreeCustomerService,
+    /// Free: inside a free entry point window.
+    FreeEntryPoint,
+    /// Free: inside a group's service window.
+    FreeGroupCustomerService,
+    /// A value this build does not know: recorded as confirmed without a category.
+    #[serde(other)]
+    Other,
+}
+
+/// A message the engine allowed and the host sent under a provider id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SentMessage {
+    pub conv: u32,
+    pub sent_at: Instant,
+    /// Template index, for template errors.
+    pub template: Option<u32>,
+    /// The engine's estimate at send time.
+    pub billing: Billing,
+    /// Whether it took a limit slot.
+    pub consumed_slot: bool,
+    pub status: DeliveryStatus,
+    /// Whether the provider's pricing has been counted.
+    pub confirmed: bool,
+}
+
+/// A provider request to hold sends to a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Backoff {
+    pub code: u32,
+    pub marketing_only: bool,
+    pub until: Instant,
+}
+
+/// Meta error codes the engine acts on.
+mod codes {
+    pub const OUTSIDE_WINDOW: [u32; 2] = [131_047, 470];
+    pub const TEMPLATE_PAUSED: [u32; 2] = [132_015, 2061];
+    pub const TEMPLATE_DISABLED: [u32; 2] = [132_016, 2062];
+    pub const PER_USER_MARKETING_LIMIT: u32 = 131_049;
+    pub const PAIR_RATE_LIMIT: u32 = 131_056;
+    pub const LIMIT_REACHED: [u32; 2] = [131_064, 131_048];
+}
+
+/// The charge category a provider category names.
+fn provider_category(category: &str) -> Option<ChargeCategory> {
+    Some(match category {
+        "marketing" | "marketing_lite" | "group_marketing" => ChargeCategory::Marketing,
+        "utility" | "group_utility" => ChargeCategory::Utility,
+        "authentication" | "authentication_international" | "authentication-international" => {
+            ChargeCategory::Authentication
+        }
+        "service" | "group_service" => ChargeCategory::Service,
+        _ => return None,
+    })
+}
+
+impl Engine {
+    /// A delivery status for a message sent with a `message_id`.
+    pub fn message_status(&mut self, e: &MessageStatusUpdate) -> Result<(), Error> {
+        let number = self.number_idx(&e.number)?;
+        let contact = self.interner.address(&e.contact)?;
+        self.handle_timeout(e.at);
+        let now = self.clock;
+        let record = self.sent_messages.get(&e.message_id, now).cloned();
+        let Some(mut record) = record else {
+            // Not a message sent through the engine (or forgotten): contact-level corrections
+            // still apply to a failure.
+            if e.status == DeliveryStatus::Failed {
+                let conv = self.conversation_or_create(number, contact)?;
+                self.apply_errors(conv, None, &e.errors, e.at);
+            }
+            return Ok(());
+        };
+        let advances = record.status != DeliveryStatus::Failed && e.status > record.status;
+        if let Some(pricing) = e.pricing.as_ref().filter(|_| !record.confirmed) {
+            self.confirm_billing(number, record.sent_at, pricing);
+            record.confirmed = true;
+        }
+        if advances && e.status == DeliveryStatus::Failed {
+            self.reverse_estimate(number, &record);
+            if record.consumed_slot && self.policy.provider.release_failed_sends {
+                self.limit_release(number, contact, record.sent_at);
+            }
+            let (number_name, contact_name) = self.conv_names(record.conv);
+            self.effects.push_back(Effect::MessageFailed {
+                number: number_name,
+                contact: contact_name,
+                message_id: e.message_id.clone(),
+                errors: e.errors.clone(),
+                at: e.at,
+            });
+            self.apply_errors(record.conv, record.template, &e.errors, e.at);
+        }
+        if advances {
+            record.status = e.status;
+        }
+        if let Some(stored) = self.sent_messages.get_mut(&e.message_id, now) {
+            *stored = record;
+        }
+        Ok(())
+    }
+
+    /// Remembers an allowed send under its provider id.
+    pub(crate) fn remember_sent(&mut self, message_id: &str, message: SentMessage, now: Instant) {
+        self.sent_messages
+            .insert(message_id.to_owned(), now, message);
+    }
+
+    fn confirm_billing(&mut self, number: u32, sent_at: Instant, pricing: &ProviderPricing) {
+        let usage = self.usage.entry((number, month_of(sent_at))).or_default();
+        match (
+            pricing.kind,
+            pricing.category.as_deref().and_then(provider_category),
+        ) {
+            (PricingType::Regular, Some(category)) => {
+                *usage.confirmed_charged.entry(category).or_default() += 1
+            }
+            (PricingType::Regular | PricingType::Other, None) | (PricingType::Other, Some(_)) => {
+                usage.confirmed_unknown += 1
+            }
+            _ => usage.confirmed_free += 1,
+        }
+    }
+
+    /// Only delivered messages are charged: a failure takes back the estimate.
+    fn reverse_estimate(&mut self, number: u32, record: &SentMessage) {
+        let usage = self
+            .usage
+            .entry((number, month_of(record.sent_at)))
+            .or_default();
+        usage.failed += 1;
+        match &record.billing {
+            Billing::Charged { category, price } => {
+                if let Some(n) = usage.charged.get_mut(category) {
+                    *n = n.saturating_sub(1);
+                }
+                if let (Some(price), Some(cost)) = (price, usage.cost.as_mut()) {
+                    *cost =
+                        crate::pricing::Amount::from_micros(cost.micros() - price.amount.micros());
+                }
+            }
+            Billing::Free { why } => {
+                if let Some(n) = usage.free.get_mut(why) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+        if matches!(
+            record.billing,
+            Billing::Free {
+                why: FreeReason::ServiceAllowance
+            } | Billing::Charged {
+                category: ChargeCategory::Service,
+                ..
+            }
+        ) {
+            usage.service_messages = usage.service_messages.saturating_sub(1);
+        }
+    }
+
+    /// The corrections a provider's error codes call for (see the module table).
+    fn apply_errors(&mut self, conv: u32, template: Option<u32>, errors: &[u32], at: Instant) {
+        for &code in errors {
+            if codes::OUTSIDE_WINDOW.contains(&code) {
+                self.close_window_by_provider(conv, at);
+            } else if codes::TEMPLATE_PAUSED.contains(&code)
+                || codes::TEMPLATE_DISABLED.contains(&code)
+            {
+                let Some(t) = template else { continue };
+                let template = &self.templates[t as usize];
+                let update = TemplateStatusUpdate {
+                    at,
+                    business: self.businesses[template.business as usize].name.clone(),
+                    name: template.spec.name.clone(),
+                    language: template.spec.language.clone(),
+                    status: if codes::TEMPLATE_PAUSED.contains(&code) {
+                        TemplateEvent::Paused
+                    } else {
+                        TemplateEvent::Disabled
+                    },
+                    until: None,
+                };
+                // The template exists (it was sent), so this cannot fail.
+                let _ = self.template_status(&update);
+            } else if code == codes::PER_USER_MARKETING_LIMIT || code == codes::PAIR_RATE_LIMIT {
+                let marketing_only = code == codes::PER_USER_MARKETING_LIMIT;
+                let length = if marketing_only {
+                    self.policy.provider.marketing_backoff
+                } else {
+                    self.policy.provider.pair_rate_backoff
+                };
+                let until = self.clock.plus(length);
+                let backoff = Backoff {
+                    code,
+                    marketing_only,
+                    until,
+                };
+                if self.backoffs.get(&conv).is_some_and(|b| *b == backoff) {
+                    continue;
+                }
+                self.backoffs.insert(conv, backoff);
+                let (number, contact) = self.conv_names(conv);
+                self.effects.push_back(Effect::ContactBackedOff {
+                    number,
+                    contact,
+                    code,
+                    marketing_only,
+                    until,
+                    at: self.clock,
+                });
+            } else if codes::LIMIT_REACHED.contains(&code) {
+                let number = self.conversations[conv as usize].number;
+                self.limit_block(number, self.clock);
+            }
+        }
+    }
+
+    /// The backoff in force for a conversation at `now`.
+    pub(crate) fn backoff_at(&self, conv: u32, now: Instant) -> Option<Backoff> {
+        self.backoffs.get(&conv).copied().filter(|b| now < b.until)
+    }
+
+    /// Whether an inbound message id was already handled (provider retries).
+    pub(crate) fn inbound_seen(&self, message_id: Option<&str>) -> bool {
+        message_id.is_some_and(|id| self.inbound_ids.get(id, self.clock).is_some())
+    }
+
+    pub(crate) fn remember_inbound(&mut self, message_id: Option<&str>) {
+        if let Some(id) = message_id {
+            self.inbound_ids.insert(id.to_owned(), self.clock, ());
+        }
+    }
+}

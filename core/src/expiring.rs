@@ -1,0 +1,118 @@
+//! String-keyed records remembered for a fixed time: provider message ids, inbound message
+//! ids. Expiry is amortised O(1): records are pruned from the front of an insertion-ordered
+//! queue as the clock passes them, so memory is bounded by the records of one period.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::time::{Duration, Instant};
+
+/// A map whose entries are forgotten `ttl` after they were inserted.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ExpiringMap<V> {
+    ttl: Duration,
+    map: HashMap<String, (Instant, V)>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl<V> ExpiringMap<V> {
+    /// An empty map remembering entries for `ttl`.
+    pub fn new(ttl: Duration) -> ExpiringMap<V> {
+        ExpiringMap {
+            ttl,
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// The live entry for `key` at `now`.
+    pub fn get(&self, key: &str, now: Instant) -> Option<&V> {
+        self.map
+            .get(key)
+            .filter(|(at, _)| at.plus(self.ttl) > now)
+            .map(|(_, v)| v)
+    }
+
+    /// The live entry for `key` at `now`, mutably.
+    pub fn get_mut(&mut self, key: &str, now: Instant) -> Option<&mut V> {
+        let ttl = self.ttl;
+        self.map
+            .get_mut(key)
+            .filter(|(at, _)| at.plus(ttl) > now)
+            .map(|(_, v)| v)
+    }
+
+    /// Inserts (or replaces) `key` as of `now`, forgetting what has expired.
+    pub fn insert(&mut self, key: String, now: Instant, value: V) {
+        self.prune(now);
+        self.order.push_back((now, key.clone()));
+        self.map.insert(key, (now, value));
+    }
+
+    /// Forgets entries older than the ttl.
+    pub fn prune(&mut self, now: Instant) {
+        while let Some((at, _)) = self.order.front() {
+            if at.plus(self.ttl) > now {
+                break;
+            }
+            let (at, key) = self.order.pop_front().expect("front exists");
+            if self.map.get(&key).is_some_and(|(t, _)| *t == at) {
+                self.map.remove(&key);
+            }
+        }
+    }
+
+    /// (key, inserted at, value) in insertion order, for snapshots.
+    pub fn entries(&self) -> Vec<(&str, Instant, &V)> {
+        self.order
+            .iter()
+            .filter_map(|(at, key)| {
+                let (t, v) = self.map.get(key)?;
+                (t == at).then_some((key.as_str(), *at, v))
+            })
+            .collect()
+    }
+
+    /// Rebuilds from [`ExpiringMap::entries`]; `None` if they are out of order or repeat.
+    pub fn from_entries(
+        ttl: Duration,
+        entries: Vec<(String, Instant, V)>,
+    ) -> Option<ExpiringMap<V>> {
+        let mut m = ExpiringMap::new(ttl);
+        let mut last = Instant::EPOCH;
+        for (key, at, value) in entries {
+            if at < last || m.map.contains_key(&key) {
+                return None;
+            }
+            last = at;
+            m.order.push_back((at, key.clone()));
+            m.map.insert(key, (at, value));
+        }
+        Some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let t = |s: i64| Instant::EPOCH.plus(Duration::from_secs(s));
+        let mut m = ExpiringMap::new(Duration::from_secs(10));
+        m.insert("a".into(), t(0), 1);
+        m.insert("b".into(), t(5), 2);
+        assert_eq!(m.get("a", t(9)), Some(&1));
+        assert_eq!(m.get("a", t(10)), None);
+        m.insert("c".into(), t(12), 3);
+        assert_eq!(m.entries().len(), 2, "a was pruned");
+        let copy = ExpiringMap::from_entries(
+            Duration::from_secs(10),
+            m.entries()
+                .into_iter()
+                .map(|(k, t, v)| (k.to_owned(), t, *v))
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(copy, m);
+    }
+}
