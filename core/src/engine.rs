@@ -236,6 +236,8 @@ pub struct Engine {
     pub(crate) business_index: HashMap<String, u32>,
     pub(crate) numbers: Vec<NumberState>,
     pub(crate) number_index: FastMap<AddressKey, u32>,
+    /// Provider number ids (Meta `phone_number_id`) → number index.
+    pub(crate) provider_number_ids: HashMap<String, u32>,
     pub(crate) templates: Vec<Template>,
     /// (business, name, language) → template index.
     pub(crate) template_index: HashMap<(u32, String, String), u32>,
@@ -280,6 +282,7 @@ impl Engine {
             business_index: HashMap::new(),
             numbers: Vec::new(),
             number_index: FastMap::default(),
+            provider_number_ids: HashMap::new(),
             templates: Vec::new(),
             template_index: HashMap::new(),
             conversations: Vec::new(),
@@ -415,6 +418,13 @@ impl Engine {
         self.number_index.get(&key).copied().ok_or_else(unknown)
     }
 
+    /// The number registered with a provider id (Meta `phone_number_id`), as its text.
+    pub fn number_by_provider_id(&self, phone_number_id: &str) -> Option<String> {
+        self.provider_number_ids
+            .get(phone_number_id)
+            .map(|&n| self.display(self.numbers[n as usize].address))
+    }
+
     pub(crate) fn business_idx(&self, business: &str) -> Result<u32, Error> {
         self.business_index
             .get(business)
@@ -539,6 +549,15 @@ impl Engine {
         if !self.business_index.contains_key(&e.business) {
             check_business_name(&e.business)?;
         }
+        if let Some(id) = &e.phone_number_id {
+            let taken = self.provider_number_ids.get(id).map(|&n| self.numbers[n as usize].address);
+            let this = self.interner.find_address(&e.number)?;
+            if taken.is_some() && taken != this {
+                return Err(Error::InvalidEvent {
+                    problem: format!("phone_number_id {id:?} already belongs to another number"),
+                });
+            }
+        }
         let address = self.interner.address(&e.number)?;
         self.handle_timeout(e.at);
         let business = self.business_or_create(&e.business)?;
@@ -554,6 +573,9 @@ impl Engine {
                 n.provider = provider;
                 n.idle_timeout = e.idle_timeout;
                 n.default_template = default_template;
+                if e.phone_number_id.is_some() {
+                    n.phone_number_id = e.phone_number_id.clone();
+                }
             }
             None => {
                 let i = self.numbers.len() as u32;
@@ -568,11 +590,15 @@ impl Engine {
                     quality: Quality::Unknown,
                     flagged_until: None,
                     restriction: None,
+                    phone_number_id: e.phone_number_id.clone(),
                 });
                 self.number_index.insert(address, i);
             }
         }
         let number = self.number_index[&address];
+        if let Some(id) = &e.phone_number_id {
+            self.provider_number_ids.insert(id.clone(), number);
+        }
         if e.channel.has_service_window() {
             self.ensure_limit(number, self.clock);
         }

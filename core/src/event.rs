@@ -152,6 +152,9 @@ pub struct RegisterNumber {
     /// Template used by `initiate`.
     #[serde(default)]
     pub default_template: Option<TemplateRef>,
+    /// The provider's id for this number (Meta `phone_number_id`), to match webhooks.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
 }
 
 /// A template by name and language.

@@ -76,6 +76,9 @@ pub(crate) struct NumberState {
     /// A provider restriction in force (§6).
     #[serde(default)]
     pub restriction: Option<Restriction>,
+    /// The provider's id for the number (Meta `phone_number_id`).
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
 }
 
 /// What a provider restriction bars.

@@ -238,6 +238,11 @@ impl Engine {
             if engine.number_index.insert(n.address, i as u32).is_some() {
                 return Err(corrupt(format!("number {i} appears twice")));
             }
+            if let Some(id) = &n.phone_number_id {
+                if engine.provider_number_ids.insert(id.clone(), i as u32).is_some() {
+                    return Err(corrupt(format!("phone_number_id {id:?} appears twice")));
+                }
+            }
         }
         let number_count = s.numbers.len() as u32;
         engine.numbers = s.numbers;

@@ -213,6 +213,7 @@ pub unsafe extern "C" fn convstate_engine_register_number(
             provider: unsafe { opt_str_arg(r.provider, r.provider_len, "provider") }?.map(str::to_owned),
             idle_timeout: (r.idle_timeout_ms >= 0).then(|| Duration::from_millis(r.idle_timeout_ms)),
             default_template,
+            phone_number_id: None,
         };
         handle.engine.register_number(&event)?;
         Ok(())
