@@ -550,7 +550,10 @@ impl Engine {
             check_business_name(&e.business)?;
         }
         if let Some(id) = &e.phone_number_id {
-            let taken = self.provider_number_ids.get(id).map(|&n| self.numbers[n as usize].address);
+            let taken = self
+                .provider_number_ids
+                .get(id)
+                .map(|&n| self.numbers[n as usize].address);
             let this = self.interner.find_address(&e.number)?;
             if taken.is_some() && taken != this {
                 return Err(Error::InvalidEvent {

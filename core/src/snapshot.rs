@@ -239,7 +239,11 @@ impl Engine {
                 return Err(corrupt(format!("number {i} appears twice")));
             }
             if let Some(id) = &n.phone_number_id {
-                if engine.provider_number_ids.insert(id.clone(), i as u32).is_some() {
+                if engine
+                    .provider_number_ids
+                    .insert(id.clone(), i as u32)
+                    .is_some()
+                {
                     return Err(corrupt(format!("phone_number_id {id:?} appears twice")));
                 }
             }

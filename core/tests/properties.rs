@@ -180,6 +180,7 @@ impl Universe {
                 name: TEMPLATES[0].0.into(),
                 language: "en".into(),
             }),
+            phone_number_id: None,
         })
     }
 
