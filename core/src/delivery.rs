@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Billing, ChargeCategory, FreeReason};
+use crate::decision::{Billing, ChargeCategory};
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
@@ -105,7 +105,13 @@ impl Engine {
             }
             return Ok(());
         };
-        let advances = record.status != DeliveryStatus::Failed && e.status > record.status;
+        // Statuses only move forward; a message already delivered cannot fail, and a failed
+        // one is final.
+        let advances = match (record.status, e.status) {
+            (DeliveryStatus::Failed, _) => false,
+            (current, DeliveryStatus::Failed) => current < DeliveryStatus::Delivered,
+            (current, next) => next > current,
+        };
         if let Some(pricing) = e.pricing.as_ref().filter(|_| !record.confirmed) {
             self.confirm_billing(number, record.sent_at, pricing);
             record.confirmed = true;
@@ -179,15 +185,7 @@ impl Engine {
                 }
             }
         }
-        if matches!(
-            record.billing,
-            Billing::Free {
-                why: FreeReason::ServiceAllowance
-            } | Billing::Charged {
-                category: ChargeCategory::Service,
-                ..
-            }
-        ) {
+        if record.template.is_none() {
             usage.service_messages = usage.service_messages.saturating_sub(1);
         }
     }
