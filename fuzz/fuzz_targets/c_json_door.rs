@@ -20,16 +20,29 @@ fuzz_target!(|data: &[u8]| {
     unsafe {
         let preset = "cloud-2025";
         assert_eq!(
-            convstate_engine_new(preset.as_ptr().cast(), preset.len(), std::ptr::null(), 0, &mut engine),
+            convstate_engine_new(
+                preset.as_ptr().cast(),
+                preset.len(),
+                std::ptr::null(),
+                0,
+                &mut engine
+            ),
             convstate_result::CONVSTATE_OK
         );
-        assert_eq!(convstate_string_new(&mut out), convstate_result::CONVSTATE_OK);
+        assert_eq!(
+            convstate_string_new(&mut out),
+            convstate_result::CONVSTATE_OK
+        );
         assert_eq!(
             convstate_engine_handle_json(engine, SETUP.as_ptr().cast(), SETUP.len(), out),
             convstate_result::CONVSTATE_OK
         );
         let text = |s: *mut convstate_string| {
-            std::slice::from_raw_parts(convstate_string_ptr(s).cast::<u8>(), convstate_string_len(s)).to_vec()
+            std::slice::from_raw_parts(
+                convstate_string_ptr(s).cast::<u8>(),
+                convstate_string_len(s),
+            )
+            .to_vec()
         };
         // The input may hold several lines; each is one call.
         for line in data.split(|&b| b == b'\n') {
@@ -38,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
             let output = text(out);
             match rc {
                 convstate_result::CONVSTATE_OK => {
-                    assert!(output.ends_with(b"\n"), "each output line ends in a newline");
+                    assert!(
+                        output.ends_with(b"\n"),
+                        "each output line ends in a newline"
+                    );
                     assert!(std::str::from_utf8(&output).is_ok(), "output is UTF-8");
                 }
                 convstate_result::CONVSTATE_ERR_INVALID_UTF8 => {

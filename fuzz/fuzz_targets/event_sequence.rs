@@ -68,24 +68,62 @@ enum TimeStep {
 
 #[derive(Arbitrary, Debug)]
 enum Action {
-    Inbound { kind: u8 },
-    Send { message: Msg, key: Option<u8>, force: bool },
-    CheckSend { message: Msg },
-    Initiate { message: Msg, key: Option<u8> },
-    EndChat { by_agent: bool, status: u8 },
-    SetTicketStatus { status: u8 },
+    Inbound {
+        kind: u8,
+    },
+    Send {
+        message: Msg,
+        key: Option<u8>,
+        force: bool,
+    },
+    CheckSend {
+        message: Msg,
+    },
+    Initiate {
+        message: Msg,
+        key: Option<u8>,
+    },
+    EndChat {
+        by_agent: bool,
+        status: u8,
+    },
+    SetTicketStatus {
+        status: u8,
+    },
     OptIn,
     OptOut,
-    Preference { stop: bool },
-    SendFailed { code: u16 },
-    TemplateStatus { template: u8, status: u8 },
-    TemplateQuality { template: u8, quality: u8 },
-    NumberQuality { quality: u8 },
-    MessagingLimit { limit: u32 },
-    RegisterNumber { channel: u8, idle_minutes: Option<u8> },
-    RegisterTemplate { template: u8, body: String },
+    Preference {
+        stop: bool,
+    },
+    SendFailed {
+        code: u16,
+    },
+    TemplateStatus {
+        template: u8,
+        status: u8,
+    },
+    TemplateQuality {
+        template: u8,
+        quality: u8,
+    },
+    NumberQuality {
+        quality: u8,
+    },
+    MessagingLimit {
+        limit: u32,
+    },
+    RegisterNumber {
+        channel: u8,
+        idle_minutes: Option<u8>,
+    },
+    RegisterTemplate {
+        template: u8,
+        body: String,
+    },
     Tick,
-    Query { what: u8 },
+    Query {
+        what: u8,
+    },
     /// Any line at all.
     Raw(String),
 }
@@ -125,7 +163,11 @@ fn line(step: &Step, at: i64) -> String {
             "type": "inbound", "at": at, "number": number, "contact": contact,
             "kind": pick(&["text", "image", "reaction", "call", "system", "interactive", "location"], *kind),
         }),
-        Action::Send { message: m, key, force } => {
+        Action::Send {
+            message: m,
+            key,
+            force,
+        } => {
             let mut v = json!({"type": "send", "at": at, "number": number, "contact": contact,
                                "message": message(m), "force": force});
             if let Some(k) = key {
@@ -153,7 +195,9 @@ fn line(step: &Step, at: i64) -> String {
             "status": pick(&TICKET_STATUSES, *status),
         }),
         Action::OptIn => json!({"type": "opt_in", "at": at, "number": number, "contact": contact}),
-        Action::OptOut => json!({"type": "opt_out", "at": at, "number": number, "contact": contact}),
+        Action::OptOut => {
+            json!({"type": "opt_out", "at": at, "number": number, "contact": contact})
+        }
         Action::Preference { stop } => json!({
             "type": "user_preference", "at": at, "number": number, "contact": contact,
             "value": if *stop { "stop" } else { "resume" },
@@ -177,7 +221,10 @@ fn line(step: &Step, at: i64) -> String {
         Action::MessagingLimit { limit } => json!({
             "type": "messaging_limit", "at": at, "number": number, "limit": limit,
         }),
-        Action::RegisterNumber { channel, idle_minutes } => {
+        Action::RegisterNumber {
+            channel,
+            idle_minutes,
+        } => {
             let mut v = json!({"type": "register_number", "at": at, "business": "acme", "number": number,
                                "channel": pick(&["official", "unofficial", "messenger", "email"], *channel)});
             if let Some(m) = idle_minutes {
@@ -192,10 +239,14 @@ fn line(step: &Step, at: i64) -> String {
         }),
         Action::Tick => json!({"type": "tick", "at": at}),
         Action::Query { what } => match what % 4 {
-            0 => json!({"type": "query_conversation", "at": at, "number": number, "contact": contact}),
+            0 => {
+                json!({"type": "query_conversation", "at": at, "number": number, "contact": contact})
+            }
             1 => json!({"type": "query_number", "at": at, "number": number}),
             2 => json!({"type": "query_limit", "at": at, "number": number}),
-            _ => json!({"type": "query_template", "at": at, "business": "acme", "name": "order_ready", "language": "en"}),
+            _ => {
+                json!({"type": "query_template", "at": at, "business": "acme", "name": "order_ready", "language": "en"})
+            }
         },
         Action::Raw(text) => return text.clone(),
     };
@@ -211,7 +262,11 @@ fn setup(engine: &mut Engine) {
             .to_string(),
         );
     }
-    for (number, channel) in [(NUMBERS[0], "official"), (NUMBERS[1], "unofficial"), (NUMBERS[2], "email")] {
+    for (number, channel) in [
+        (NUMBERS[0], "official"),
+        (NUMBERS[1], "unofficial"),
+        (NUMBERS[2], "email"),
+    ] {
         engine.handle_json(
             &json!({"type": "register_number", "at": BASE_MS, "business": "acme", "number": number, "channel": channel})
                 .to_string(),
@@ -223,9 +278,13 @@ fn setup(engine: &mut Engine) {
 fn check_live_chats(engine: &Engine) {
     let clock = engine.clock();
     for number in &NUMBERS[..3] {
-        let Ok(view) = engine.number(number) else { continue };
+        let Ok(view) = engine.number(number) else {
+            continue;
+        };
         for contact in CONTACTS {
-            let Ok(conversation) = engine.conversation(number, contact, clock) else { continue };
+            let Ok(conversation) = engine.conversation(number, contact, clock) else {
+                continue;
+            };
             if let Some(chat) = conversation.chat {
                 let deadline = chat.last_activity_at.plus(view.idle_timeout);
                 assert!(
@@ -264,7 +323,10 @@ fuzz_target!(|input: Input| {
         if let Ok(Event::Send(request) | Event::CheckSend(request)) = &decoded {
             let snapshot = engine.snapshot();
             let decision = engine.check_send(request);
-            assert!(engine.snapshot() == snapshot, "check_send changed the state: {text}");
+            assert!(
+                engine.snapshot() == snapshot,
+                "check_send changed the state: {text}"
+            );
             if matches!(decoded, Ok(Event::Send(_))) && request.idempotency_key.is_none() {
                 checked = Some(decision);
             }
@@ -274,24 +336,40 @@ fuzz_target!(|input: Input| {
         assert!(!lines.is_empty());
         let result: Value = serde_json::from_str(&lines[0]).expect("result lines are JSON");
         if result["type"] == "error" {
-            assert_eq!(lines.len(), 1, "a refused input caused effects: {text} -> {lines:?}");
-            assert!(before.snapshot() == engine.snapshot(), "{text} was refused but changed the state");
+            assert_eq!(
+                lines.len(),
+                1,
+                "a refused input caused effects: {text} -> {lines:?}"
+            );
+            assert!(
+                before.snapshot() == engine.snapshot(),
+                "{text} was refused but changed the state"
+            );
         }
         if let Some(decision) = checked {
-            let Ok(Event::Send(request)) = &decoded else { unreachable!() };
+            let Ok(Event::Send(request)) = &decoded else {
+                unreachable!()
+            };
             let sent = before.clone().send(request);
             assert_eq!(decision, sent, "check_send and send disagree on {text}");
         }
-        assert!(engine.clock() >= clock_before, "the clock moved back on {text}");
+        assert!(
+            engine.clock() >= clock_before,
+            "the clock moved back on {text}"
+        );
         check_live_chats(&engine);
     }
 
     // Snapshot round trip, byte-exact, and the restored engine behaves the same.
     let bytes = engine.snapshot();
     let mut restored = Engine::restore(&bytes).expect("a snapshot restores");
-    assert!(restored.snapshot() == bytes, "restore(snapshot(e)).snapshot() differs");
-    let later = Instant::from_unix_millis(cursor.saturating_add(30 * 86_400_000).min(MAX_INSTANT_MS))
-        .expect("in range");
+    assert!(
+        restored.snapshot() == bytes,
+        "restore(snapshot(e)).snapshot() differs"
+    );
+    let later =
+        Instant::from_unix_millis(cursor.saturating_add(30 * 86_400_000).min(MAX_INSTANT_MS))
+            .expect("in range");
     let tick = json!({"type": "tick", "at": later.unix_millis()}).to_string();
     assert_eq!(engine.handle_json(&tick), restored.handle_json(&tick));
     assert!(engine.snapshot() == restored.snapshot());
@@ -301,5 +379,8 @@ fuzz_target!(|input: Input| {
     let first = engine.snapshot();
     engine.handle_timeout(later);
     assert!(engine.poll_effect().is_none());
-    assert!(engine.snapshot() == first, "a second handle_timeout changed the state");
+    assert!(
+        engine.snapshot() == first,
+        "a second handle_timeout changed the state"
+    );
 });

@@ -13,17 +13,31 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(digits) = normalize_phone(text) {
         let count = digits.to_string().len();
-        assert!((8..=15).contains(&count), "{text:?} normalised to {digits} ({count} digits)");
-        assert_eq!(normalize_phone(&format!("+{digits}")).ok(), Some(digits), "{text:?}");
+        assert!(
+            (8..=15).contains(&count),
+            "{text:?} normalised to {digits} ({count} digits)"
+        );
+        assert_eq!(
+            normalize_phone(&format!("+{digits}")).ok(),
+            Some(digits),
+            "{text:?}"
+        );
     }
     if let Ok(variables) = parse_variables(text) {
         // A body that parses has at most one variable per four characters (`{{1}}` is five).
-        assert!(variables.count() as usize <= text.chars().count() / 4 + 1, "{text:?}");
+        assert!(
+            variables.count() as usize <= text.chars().count() / 4 + 1,
+            "{text:?}"
+        );
     }
     if let Ok(instant) = Instant::parse_rfc3339(text) {
         let ms = instant.unix_millis();
         assert!((MIN_INSTANT_MS..=MAX_INSTANT_MS).contains(&ms));
-        assert_eq!(Instant::parse_rfc3339(&instant.to_rfc3339()).ok(), Some(instant), "{text:?}");
+        assert_eq!(
+            Instant::parse_rfc3339(&instant.to_rfc3339()).ok(),
+            Some(instant),
+            "{text:?}"
+        );
     }
     let _ = Duration::parse(text);
 });

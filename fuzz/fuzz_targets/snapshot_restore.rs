@@ -19,13 +19,20 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let bytes = if mode & 1 == 0 { rest.to_vec() } else { seal(rest) };
+    let bytes = if mode & 1 == 0 {
+        rest.to_vec()
+    } else {
+        seal(rest)
+    };
     let Ok(mut engine) = Engine::restore(&bytes) else {
         return;
     };
     let first = engine.snapshot();
     let again = Engine::restore(&first).expect("a fresh snapshot restores");
-    assert!(again.snapshot() == first, "restore(snapshot(e)).snapshot() differs");
+    assert!(
+        again.snapshot() == first,
+        "restore(snapshot(e)).snapshot() differs"
+    );
     for line in FOLLOW_UP {
         engine.handle_json(line);
     }

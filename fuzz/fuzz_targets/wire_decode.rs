@@ -25,6 +25,9 @@ fuzz_target!(|data: &[u8]| {
     let lines = engine.handle_json(line);
     if lines[0].starts_with(r#"{"type":"error""#) {
         assert_eq!(lines.len(), 1, "a refused line caused effects");
-        assert!(engine.snapshot() == before, "a refused line changed the state");
+        assert!(
+            engine.snapshot() == before,
+            "a refused line changed the state"
+        );
     }
 });
