@@ -4,8 +4,9 @@
 #   2. drift check: regenerates the header with the pinned cbindgen and fails on any difference
 #      (`--bless` writes the regenerated header instead);
 #   3. compiles every tests/c/*.c with strict C11 flags against the header and the static
-#      library, and runs each under valgrind; the conformance runner must agree with the Rust
-#      runner on the scenario and check counts;
+#      library, and runs each under valgrind (typed API, bad-input catalogue, conformance);
+#      the conformance runner must agree with the Rust runner on the scenario and check
+#      counts; then runs them again built with AddressSanitizer and UBSan;
 #   4. checks that the header compiles as C++;
 #   5. renders convstate.pc, checks it with pkg-config, and builds and runs the README's
 #      "Link it from C" example through it (shared library) under valgrind.
@@ -73,6 +74,7 @@ for source in tests/c/*.c; do
   cc "${CFLAGS[@]}" -Iinclude "$source" "$lib_dir/libconvstate.a" $static_libs -o "$OUT/$name"
 done
 "${VALGRIND[@]}" "$OUT/typed_api"
+"${VALGRIND[@]}" "$OUT/bad_input"
 c_summary=$("${VALGRIND[@]}" "$OUT/conformance" tests/scenarios/*.jsonl)
 echo "C runner:    $c_summary"
 rust_summary=$(cargo test -q -p convstate --test conformance --locked -- --nocapture conformance_scenarios 2>&1 |
@@ -82,6 +84,19 @@ if [ -z "$rust_summary" ] || [ "$c_summary" != "$rust_summary" ]; then
   echo "the C and Rust conformance runners disagree" >&2
   exit 1
 fi
+
+step "C programs in tests/c under AddressSanitizer and UBSan (the C side is instrumented)"
+# The Rust archive is not instrumented, but ASan still checks every C access to memory the
+# library hands out (effect lines, snapshots, strings) and LeakSanitizer every handle.
+# shellcheck disable=SC2086 # the system libraries are separate words
+for source in tests/c/*.c; do
+  name=$(basename "$source" .c)
+  cc "${CFLAGS[@]}" -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    -Iinclude "$source" "$lib_dir/libconvstate.a" $static_libs -o "$OUT/asan_$name"
+done
+"$OUT/asan_typed_api"
+"$OUT/asan_bad_input"
+"$OUT/asan_conformance" tests/scenarios/*.jsonl
 
 step "pkg-config file"
 version=$(cargo metadata --no-deps --format-version 1 --locked |

@@ -5,6 +5,21 @@
 //! gives the same outputs as the original for any further input. Lookup maps are not stored:
 //! they are rebuilt, and every index is checked, so a corrupt snapshot is an error rather
 //! than a panic later.
+//!
+//! # Integrity
+//!
+//! The state is written as a JSON *body* inside a fixed envelope that carries a checksum of
+//! the body's exact bytes:
+//!
+//! ```text
+//! {"format":"convstate-snapshot","version":2,"checksum":"<16 hex digits>","body":{...}}
+//! ```
+//!
+//! The checksum is 64-bit FNV-1a. Each step of FNV-1a (xor a byte, multiply by an odd
+//! prime modulo 2^64) is a bijection of the running state, so changing any single byte of the
+//! body always changes the checksum: a bit flip or a torn write is reported as
+//! [`Error::CorruptSnapshot`] instead of restoring a silently different engine. It guards
+//! against accidents (disks, truncated copies), not against someone forging a snapshot.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -30,7 +45,103 @@ use crate::Error;
 /// The `format` field of every snapshot.
 pub const SNAPSHOT_FORMAT: &str = "convstate-snapshot";
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// Version 2 wraps the version 1 body in the checksummed envelope (see the module docs).
+pub const SNAPSHOT_VERSION: u32 = 2;
+
+/// Everything before the checksum's hex digits, byte for byte.
+fn envelope_head() -> String {
+    format!("{{\"format\":\"{SNAPSHOT_FORMAT}\",\"version\":{SNAPSHOT_VERSION},\"checksum\":\"")
+}
+/// Between the checksum's hex digits and the body.
+const ENVELOPE_MIDDLE: &str = "\",\"body\":";
+/// After the body.
+const ENVELOPE_TAIL: &str = "}";
+/// Hex digits of the checksum.
+const CHECKSUM_DIGITS: usize = 16;
+
+/// 64-bit FNV-1a of `bytes`: the snapshot checksum.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET_BASIS, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
+}
+
+/// Wraps a snapshot body (the JSON object of the engine's state) in the checksummed
+/// envelope. [`Engine::snapshot`] is `seal(body)`; hosts that edit a body (the C library
+/// re-queues an undelivered effect this way) seal it again.
+pub fn seal(body: &[u8]) -> Vec<u8> {
+    let head = envelope_head();
+    let mut out = Vec::with_capacity(
+        head.len() + CHECKSUM_DIGITS + ENVELOPE_MIDDLE.len() + body.len() + ENVELOPE_TAIL.len(),
+    );
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(format!("{:016x}", checksum(body)).as_bytes());
+    out.extend_from_slice(ENVELOPE_MIDDLE.as_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(ENVELOPE_TAIL.as_bytes());
+    out
+}
+
+/// The body of a sealed snapshot, after checking the format, the version and the checksum.
+/// Nothing of the body is parsed before its checksum matched.
+pub fn unseal(bytes: &[u8]) -> Result<&[u8], Error> {
+    let head = envelope_head();
+    let Some(rest) = bytes.strip_prefix(head.as_bytes()) else {
+        // Not our exact envelope: say why in the most useful terms (wrong format or version,
+        // not JSON at all), reading only the two header fields.
+        let header: Header = serde_json::from_slice(bytes)
+            .map_err(|e| corrupt(format!("not a convstate snapshot: {e}")))?;
+        if header.format != SNAPSHOT_FORMAT {
+            return Err(corrupt(format!(
+                "format is {:?}, expected {SNAPSHOT_FORMAT:?}",
+                header.format
+            )));
+        }
+        if header.version != SNAPSHOT_VERSION {
+            return Err(Error::UnsupportedSnapshotVersion {
+                found: header.version,
+                supported: SNAPSHOT_VERSION,
+            });
+        }
+        return Err(corrupt(format!(
+            "the envelope does not start with {head:?}"
+        )));
+    };
+    if rest.len() < CHECKSUM_DIGITS + ENVELOPE_MIDDLE.len() + ENVELOPE_TAIL.len() {
+        return Err(corrupt(format!(
+            "truncated: {} bytes in all, too short for the envelope",
+            bytes.len()
+        )));
+    }
+    let (recorded, rest) = rest.split_at(CHECKSUM_DIGITS);
+    let recorded = std::str::from_utf8(recorded)
+        .ok()
+        .filter(|hex| hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or_else(|| {
+            corrupt(format!(
+                "the checksum is not {CHECKSUM_DIGITS} lowercase hex digits"
+            ))
+        })?;
+    let body = rest
+        .strip_prefix(ENVELOPE_MIDDLE.as_bytes())
+        .ok_or_else(|| corrupt(format!("expected {ENVELOPE_MIDDLE:?} after the checksum")))?
+        .strip_suffix(ENVELOPE_TAIL.as_bytes())
+        .ok_or_else(|| {
+            corrupt(format!(
+                "truncated: the envelope does not end with {ENVELOPE_TAIL:?}"
+            ))
+        })?;
+    let actual = format!("{:016x}", checksum(body));
+    if actual != recorded {
+        return Err(corrupt(format!(
+            "checksum mismatch: the snapshot records {recorded}, its body hashes to {actual} \
+             (truncated or altered)"
+        )));
+    }
+    Ok(body)
+}
 
 #[derive(Deserialize)]
 struct Header {
@@ -38,11 +149,10 @@ struct Header {
     version: u32,
 }
 
+/// The engine's state: the body inside the envelope.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SnapshotV1 {
-    format: String,
-    version: u32,
+struct SnapshotBody {
     policy: Policy,
     clock: Instant,
     interned: Vec<String>,
@@ -103,9 +213,7 @@ impl Engine {
             .map(|(k, (t, d))| (k.clone(), *t, d.clone()))
             .collect();
         idempotency.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let snapshot = SnapshotV1 {
-            format: SNAPSHOT_FORMAT.into(),
-            version: SNAPSHOT_VERSION,
+        let snapshot = SnapshotBody {
             policy: self.policy.clone(),
             clock: self.clock,
             interned: self
@@ -179,31 +287,19 @@ impl Engine {
                 .collect(),
             backoffs: sorted(&self.backoffs),
         };
-        serde_json::to_vec(&snapshot).expect("snapshot types serialise infallibly")
+        seal(&serde_json::to_vec(&snapshot).expect("snapshot types serialise infallibly"))
     }
 
-    /// Rebuilds an engine from [`Engine::snapshot`] bytes. Unknown versions and corrupt or
-    /// inconsistent input are errors.
+    /// Rebuilds an engine from [`Engine::snapshot`] bytes. Unknown versions, a checksum that
+    /// does not match (truncated or altered bytes) and corrupt or inconsistent input are
+    /// errors.
     pub fn restore(bytes: &[u8]) -> Result<Engine, Error> {
-        let header: Header = serde_json::from_slice(bytes)
-            .map_err(|e| corrupt(format!("not a convstate snapshot: {e}")))?;
-        if header.format != SNAPSHOT_FORMAT {
-            return Err(corrupt(format!(
-                "format is {:?}, expected {SNAPSHOT_FORMAT:?}",
-                header.format
-            )));
-        }
-        if header.version != SNAPSHOT_VERSION {
-            return Err(Error::UnsupportedSnapshotVersion {
-                found: header.version,
-                supported: SNAPSHOT_VERSION,
-            });
-        }
-        let s: SnapshotV1 = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let body = unseal(bytes)?;
+        let s: SnapshotBody = serde_json::from_slice(body).map_err(|e| corrupt(e.to_string()))?;
         Engine::from_snapshot(s)
     }
 
-    fn from_snapshot(s: SnapshotV1) -> Result<Engine, Error> {
+    fn from_snapshot(s: SnapshotBody) -> Result<Engine, Error> {
         let mut engine = Engine::new(s.policy);
         engine.clock = s.clock;
         engine.interner = Interner::from_strings(s.interned)?;

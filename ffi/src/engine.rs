@@ -57,16 +57,17 @@ impl convstate_engine {
             return Ok(());
         };
         let bytes = self.engine.snapshot();
+        let body = convstate_core::snapshot::unseal(&bytes)?;
         let mut value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+            serde_json::from_slice(body).map_err(|e| corrupt(e.to_string()))?;
         let effect = serde_json::to_value(effect).map_err(|e| corrupt(e.to_string()))?;
         value
             .get_mut("effects")
             .and_then(|effects| effects.as_array_mut())
             .ok_or_else(|| corrupt("snapshot has no \"effects\" array".into()))?
             .insert(0, effect);
-        let bytes = serde_json::to_vec(&value).map_err(|e| corrupt(e.to_string()))?;
-        self.engine = Engine::restore(&bytes)?;
+        let body = serde_json::to_vec(&value).map_err(|e| corrupt(e.to_string()))?;
+        self.engine = Engine::restore(&convstate_core::snapshot::seal(&body))?;
         self.undelivered = None;
         Ok(())
     }

@@ -1,0 +1,652 @@
+//! The bad-input catalogue, Rust surface: what hosts' webhooks and operators may send, and
+//! the exact error each must give. For every case the engine's snapshot is byte-identical
+//! before and after, and no effect was produced.
+//!
+//! The C surface is `tests/c/bad_input.c`, the Python one `python/tests/test_bad_input.py`;
+//! `docs/ROBUSTNESS.md` counts all three.
+
+use convstate::event::{Inbound, InboundKind, SendRequest};
+use convstate::message::{TemplateMessage, TemplateParams};
+use convstate::{Engine, Error, ErrorKind, Instant, OutboundMessage, Policy};
+use serde_json::Value;
+
+const NUMBER: &str = "+15550001111";
+const CONTACT: &str = "+79110000001";
+
+/// An engine with a business, an official number, templates (one with a variable, one
+/// paused), a contact whose live chat is open, and a clock at 2026-11-02T09:00:00Z.
+fn engine() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    for line in [
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"order_ready","language":"en","category":"utility","body":"Your order {{1}} is ready.","status":"approved","quality":"high"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Sale today","status":"paused"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"retired","language":"en","category":"marketing","body":"Old news","status":"disabled"}"#,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"globex","number":"+15550003333","channel":"unofficial"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(
+            !out[0].contains(r#""type":"error""#),
+            "setup {line}: {out:?}"
+        );
+    }
+    while engine.poll_effect().is_some() {}
+    engine
+}
+
+/// The kind column of a case whose input is a send that must be denied (the code column is
+/// then the denial reason).
+const DENIED: &str = "denied";
+
+/// (case name, wire line, expected `Error::code()` or denial reason, expected kind name or
+/// [`DENIED`]).
+const LINES: &[(&str, &str, &str, &str)] = &[
+    // ---- malformed and oversized JSON
+    ("empty line", "", "invalid_event", "invalid_input"),
+    (
+        "whitespace only",
+        "   \t ",
+        "invalid_event",
+        "invalid_input",
+    ),
+    ("not JSON", "hello", "invalid_event", "invalid_input"),
+    (
+        "truncated object",
+        r#"{"type":"inbound","at":"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "trailing garbage",
+        r#"{"type":"tick","at":0} x"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "two objects on one line",
+        r#"{"type":"tick","at":0}{"type":"tick","at":0}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "JSON array",
+        r#"[{"type":"tick","at":0}]"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    ("JSON string", r#""tick""#, "invalid_event", "invalid_input"),
+    ("JSON null", "null", "invalid_event", "invalid_input"),
+    ("deeply nested", "DEEP", "invalid_event", "invalid_input"),
+    (
+        "1 MB text field in an unknown event",
+        "HUGE",
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "lone surrogate escape",
+        r#"{"type":"inbound","at":0,"number":"\ud800","contact":"+79110000001","kind":"text"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    // ---- wrong types
+    (
+        "type is a number",
+        r#"{"type":7,"at":0}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "at is a boolean",
+        r#"{"type":"tick","at":true}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "at is an object",
+        r#"{"type":"tick","at":{"ms":0}}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "at is a float",
+        r#"{"type":"tick","at":1.5}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "number is an integer",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":15550001111,"contact":"+79110000001","kind":"text"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "message is a string",
+        r#"{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":"hi"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "send_failed code negative",
+        r#"{"type":"send_failed","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","code":-1}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "send_failed code above u32",
+        r#"{"type":"send_failed","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","code":4294967296}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "media size negative",
+        r#"{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"image","size":-5}}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "missing required field",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "missing type",
+        r#"{"at":"2026-11-02T09:05:00Z"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown field",
+        r#"{"type":"tick","at":0,"colour":"red"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "duplicate field",
+        r#"{"type":"tick","at":0,"at":1}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    // ---- unknown event types and enum values
+    (
+        "unknown event type",
+        r#"{"type":"delete_everything","at":0}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "event type in upper case",
+        r#"{"type":"TICK","at":0}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown inbound kind",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","kind":"hologram"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown channel",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550002222","channel":"pigeon"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown message kind",
+        r#"{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"telegram","text":"x"}}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown ticket status",
+        r#"{"type":"set_ticket_status","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","status":"archived"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown chat ender",
+        r#"{"type":"end_chat","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","by":"cat"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown quality",
+        r#"{"type":"number_quality","at":"2026-11-02T09:05:00Z","number":"+15550001111","quality":"excellent"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown template category",
+        r#"{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"spam","body":"Hi"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "unknown preference value",
+        r#"{"type":"user_preference","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","value":"maybe"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    // ---- instants: huge, negative, overflowing, malformed
+    (
+        "negative unix millis",
+        r#"{"type":"inbound","at":-1,"number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "i64::MIN millis",
+        r#"{"type":"tick","at":-9223372036854775808}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "i64::MAX millis",
+        r#"{"type":"tick","at":9223372036854775807}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "millis beyond u64",
+        r#"{"type":"tick","at":99999999999999999999999}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "year 10000",
+        r#"{"type":"tick","at":"10000-01-01T00:00:00Z"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "year 1969",
+        r#"{"type":"tick","at":"1969-12-31T23:59:59Z"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "instant without zone",
+        r#"{"type":"tick","at":"2026-11-02T09:00:00"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "instant February 30",
+        r#"{"type":"tick","at":"2026-02-30T09:00:00Z"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "instant empty string",
+        r#"{"type":"tick","at":""}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "idle timeout negative",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550001111","channel":"official","idle_timeout":"-5m"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    // ---- phone numbers and ids
+    (
+        "empty phone number",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"","kind":"text"}"#,
+        "invalid_user_id",
+        "invalid_input",
+    ),
+    (
+        "phone number too short",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+1234","kind":"text"}"#,
+        "invalid_phone_number",
+        "invalid_input",
+    ),
+    (
+        "phone number of 40 digits",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+1234567890123456789012345678901234567890","kind":"text"}"#,
+        "invalid_phone_number",
+        "invalid_input",
+    ),
+    (
+        "phone number with a leading zero",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+0123456789","kind":"text"}"#,
+        "invalid_phone_number",
+        "invalid_input",
+    ),
+    (
+        "phone number with letters",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+1555CALLNOW","kind":"text"}"#,
+        "invalid_phone_number",
+        "invalid_input",
+    ),
+    (
+        "user id with whitespace",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"US 1234","kind":"text"}"#,
+        "invalid_user_id",
+        "invalid_input",
+    ),
+    (
+        "contact and group together",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550003333","contact":"+79110000001","group":"1203@g.us","kind":"text"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "neither contact nor group",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","kind":"text"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    // ---- unknown things
+    (
+        "unknown number",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15559999999","contact":"+79110000001","kind":"text"}"#,
+        "unknown_number",
+        "not_found",
+    ),
+    (
+        "unknown template",
+        r#"{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"nope","language":"en","params":[]}}"#,
+        "unknown_template",
+        "not_found",
+    ),
+    (
+        "unknown business",
+        r#"{"type":"query_template","at":"2026-11-02T09:05:00Z","business":"initech","name":"order_ready","language":"en"}"#,
+        "unknown_business",
+        "not_found",
+    ),
+    (
+        "end a chat that is not live",
+        r#"{"type":"end_chat","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+4915112345678","by":"agent"}"#,
+        "no_live_chat",
+        "not_found",
+    ),
+    (
+        "ticket of a stranger",
+        r#"{"type":"set_ticket_status","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+4915112345678","status":"closed"}"#,
+        "no_ticket",
+        "not_found",
+    ),
+    (
+        "number of another business",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"globex","number":"+15550001111","channel":"official"}"#,
+        "number_owned_by_other",
+        "invalid_input",
+    ),
+    // ---- template bodies and parameters (a send whose parameters do not fit is a denied
+    // decision, not an error, and a denied `send` is counted; `check_send` gives the same
+    // decision and must change nothing)
+    (
+        "template variable never closed",
+        r#"{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"utility","body":"Hi {{1"}"#,
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "template variable with a gap",
+        r#"{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"utility","body":"Hi {{1}} and {{3}}"}"#,
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "template variables mixed",
+        r#"{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"utility","body":"Hi {{1}} and {{name}}"}"#,
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "template closing braces alone",
+        r#"{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"utility","body":"Hi }} there"}"#,
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "template variable empty",
+        r#"{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"utility","body":"Hi {{}} there"}"#,
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "template body 100k characters",
+        "LONG_BODY",
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "template name in upper case",
+        r#"{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"Order","language":"en","category":"utility","body":"Hi"}"#,
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "too many parameters",
+        r#"{"type":"check_send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"order_ready","language":"en","params":["a","b","c"]}}"#,
+        "template_params",
+        DENIED,
+    ),
+    (
+        "too few parameters",
+        r#"{"type":"check_send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"order_ready","language":"en","params":[]}}"#,
+        "template_params",
+        DENIED,
+    ),
+    (
+        "named parameters for a positional body",
+        r#"{"type":"check_send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"order_ready","language":"en","params":{"order":"A-1"}}}"#,
+        "template_params",
+        DENIED,
+    ),
+    (
+        "edit of a disabled template",
+        r#"{"type":"edit_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"retired","language":"en","body":"New sale"}"#,
+        "template_not_editable",
+        "invalid_input",
+    ),
+    // ---- channels
+    (
+        "group on the official channel",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","group":"120363043211234567@g.us","kind":"text"}"#,
+        "not_on_channel",
+        "invalid_input",
+    ),
+];
+
+/// Lines too large or too deep to write out in the table.
+fn expand(line: &str) -> String {
+    match line {
+        "DEEP" => format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        "HUGE" => format!(
+            r#"{{"type":"shout","at":0,"text":"{}"}}"#,
+            "a".repeat(1 << 20)
+        ),
+        "LONG_BODY" => format!(
+            r#"{{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"utility","body":"{}"}}"#,
+            "b".repeat(100_000)
+        ),
+        other => other.to_owned(),
+    }
+}
+
+#[test]
+fn every_bad_line_gives_its_error_and_changes_nothing() {
+    let mut failures = Vec::new();
+    for &(name, line, code, kind) in LINES {
+        let mut engine = engine();
+        let before = engine.snapshot();
+        let lines = engine.handle_json(&expand(line));
+        let result: Value = serde_json::from_str(&lines[0]).expect("result lines are JSON");
+        let as_expected = if kind == DENIED {
+            result["type"] == "decision"
+                && result["verdict"] == "denied"
+                && result["denial"]["reason"] == code
+        } else {
+            result["type"] == "error" && result["error"] == code && result["kind"] == kind
+        };
+        if !as_expected {
+            failures.push(format!(
+                "{name}: expected {code} ({kind}), got {}",
+                lines[0].chars().take(300).collect::<String>()
+            ));
+            continue;
+        }
+        if lines.len() != 1 {
+            failures.push(format!(
+                "{name}: the refusal came with effects: {:?}",
+                &lines[1..]
+            ));
+        }
+        if engine.snapshot() != before {
+            failures.push(format!("{name}: the refused input changed the state"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        LINES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn time_going_backwards_is_applied_at_the_clock_not_refused() {
+    // An inbound an hour before the clock is not an error (late webhooks happen): it is
+    // applied, the clock stays, and the window it would have opened earlier never shortens
+    // the current one (RULES.md §2).
+    let mut engine = engine();
+    let clock = engine.clock();
+    let ends = |e: &Engine| {
+        e.conversation(NUMBER, CONTACT, e.clock())
+            .expect("a view")
+            .window_ends_at
+    };
+    let window_before = ends(&engine);
+    let out = engine.handle_json(
+        r#"{"type":"inbound","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+    );
+    assert_eq!(out[0], r#"{"type":"ack","of":"inbound"}"#);
+    assert_eq!(engine.clock(), clock, "the clock never moves back");
+    assert_eq!(ends(&engine), window_before);
+}
+
+/// Typed calls: the same refusals through the Rust API, each with its exact variant.
+#[test]
+fn typed_calls_refuse_bad_input_and_change_nothing() {
+    let at = Instant::from_unix_millis(1_793_610_300_000).expect("in range");
+    let send = move |contact: &str, message: OutboundMessage| -> SendRequest {
+        let line = serde_json::json!({
+            "type": "send", "at": at.unix_millis(), "number": NUMBER, "contact": contact,
+            "message": message,
+        });
+        match convstate::wire::decode_event(&line.to_string()).expect("decodes") {
+            convstate::Event::Send(request) => request,
+            other => panic!("{other:?}"),
+        }
+    };
+    type Call = Box<dyn Fn(&mut Engine) -> Result<(), Error>>;
+    let template = |name: &str, params: Vec<&str>| {
+        OutboundMessage::Template(TemplateMessage {
+            name: name.into(),
+            language: "en".into(),
+            params: TemplateParams::Positional(params.into_iter().map(String::from).collect()),
+        })
+    };
+    let cases: Vec<(&str, Call, ErrorKind, &str)> = vec![
+        (
+            "instant -1 ms",
+            Box::new(|_| Instant::from_unix_millis(-1).map(|_| ())),
+            ErrorKind::InvalidInput,
+            "instant_out_of_range",
+        ),
+        (
+            "instant i64::MAX",
+            Box::new(|_| Instant::from_unix_millis(i64::MAX).map(|_| ())),
+            ErrorKind::InvalidInput,
+            "instant_out_of_range",
+        ),
+        (
+            "instant not RFC 3339",
+            Box::new(|_| Instant::parse_rfc3339("yesterday").map(|_| ())),
+            ErrorKind::InvalidInput,
+            "invalid_instant",
+        ),
+        (
+            "unknown preset",
+            Box::new(|_| Policy::preset("cloud-1999").map(|_| ())),
+            ErrorKind::Policy,
+            "unknown_policy",
+        ),
+        (
+            "override of an unknown field",
+            Box::new(|_| {
+                Policy::with_overrides("classic", &serde_json::json!({"window": {"lenght": "24h"}}))
+                    .map(|_| ())
+            }),
+            ErrorKind::Policy,
+            "invalid_policy",
+        ),
+        (
+            "check_send of an unknown template",
+            Box::new(move |e| {
+                e.check_send(&send(CONTACT, template("nope", vec!["a"])))
+                    .map(|_| ())
+            }),
+            ErrorKind::NotFound,
+            "unknown_template",
+        ),
+        (
+            "send to a malformed contact",
+            Box::new(move |e| {
+                e.send(&send("+12", OutboundMessage::Text { text: "x".into() }))
+                    .map(|_| ())
+            }),
+            ErrorKind::InvalidInput,
+            "invalid_phone_number",
+        ),
+        (
+            "inbound on an unknown number",
+            Box::new(move |e| {
+                e.handle(convstate::Event::Inbound(Inbound {
+                    at,
+                    number: "+15559999999".into(),
+                    contact: Some(CONTACT.into()),
+                    group: None,
+                    kind: InboundKind::Text,
+                    size: None,
+                    referral: false,
+                }))
+                .map(|_| ())
+            }),
+            ErrorKind::NotFound,
+            "unknown_number",
+        ),
+        (
+            "conversation view of a malformed contact",
+            Box::new(move |e| e.conversation(NUMBER, "not a phone", at).map(|_| ())),
+            ErrorKind::InvalidInput,
+            "invalid_user_id",
+        ),
+        (
+            "restore of an empty snapshot",
+            Box::new(|_| Engine::restore(b"").map(|_| ())),
+            ErrorKind::Snapshot,
+            "corrupt_snapshot",
+        ),
+    ];
+    for (name, call, kind, code) in cases {
+        let mut engine = engine();
+        let before = engine.snapshot();
+        match call(&mut engine) {
+            Ok(()) => panic!("{name}: accepted"),
+            Err(e) => {
+                assert_eq!((e.kind(), e.code()), (kind, code), "{name}: {e}");
+            }
+        }
+        assert!(engine.poll_effect().is_none(), "{name}: effects");
+        assert!(engine.snapshot() == before, "{name}: the state changed");
+    }
+}

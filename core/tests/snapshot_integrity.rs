@@ -1,0 +1,141 @@
+//! Snapshot integrity: a truncated or altered snapshot is an error, never a silently
+//! different engine; an intact one restores byte for byte.
+
+use convstate::snapshot::{checksum, seal, unseal, SNAPSHOT_VERSION};
+use convstate::{Engine, Error};
+
+/// A small engine with a bit of everything: a business, a number, a template, a
+/// conversation with a live chat and a ticket, and a pending effect.
+fn small_engine() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    for line in [
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"order_ready","language":"en","category":"utility","body":"Your order {{1}} is ready.","status":"approved","quality":"high"}"#,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    engine
+}
+
+fn assert_refused(bytes: &[u8], what: &str) {
+    match Engine::restore(bytes) {
+        Ok(_) => panic!("{what}: restored instead of refusing"),
+        Err(Error::CorruptSnapshot { .. } | Error::UnsupportedSnapshotVersion { .. }) => {}
+        Err(other) => panic!("{what}: not a snapshot error: {other:?}"),
+    }
+}
+
+#[test]
+fn an_intact_snapshot_restores_byte_for_byte() {
+    let bytes = small_engine().snapshot();
+    let restored = Engine::restore(&bytes).expect("an intact snapshot restores");
+    assert_eq!(restored.snapshot(), bytes);
+    let text = std::str::from_utf8(&bytes).expect("snapshots are UTF-8 JSON");
+    assert!(
+        text.starts_with(&format!(
+            r#"{{"format":"convstate-snapshot","version":{SNAPSHOT_VERSION},"checksum":""#
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_truncation_at_every_97th_byte_is_refused() {
+    let bytes = small_engine().snapshot();
+    let mut cuts: Vec<usize> = (0..bytes.len()).step_by(97).collect();
+    // The last byte too: the closing brace of the envelope.
+    cuts.push(bytes.len() - 1);
+    for cut in cuts {
+        assert_refused(
+            &bytes[..cut],
+            &format!("truncated to {cut} of {} bytes", bytes.len()),
+        );
+    }
+}
+
+#[test]
+fn every_single_bit_flip_is_refused() {
+    let bytes = small_engine().snapshot();
+    assert!(
+        bytes.len() < 8_000,
+        "keep the snapshot small: {} bytes",
+        bytes.len()
+    );
+    let mut flipped = bytes.clone();
+    for i in 0..bytes.len() {
+        for bit in 0..8 {
+            flipped[i] ^= 1 << bit;
+            assert_refused(&flipped, &format!("bit {bit} of byte {i} flipped"));
+            flipped[i] ^= 1 << bit;
+        }
+    }
+    assert_eq!(flipped, bytes);
+}
+
+#[test]
+fn a_checksum_mismatch_names_both_checksums() {
+    let bytes = small_engine().snapshot();
+    let body = unseal(&bytes).expect("intact").to_vec();
+    // Change one digit of the body without breaking its JSON: a different state.
+    let text = String::from_utf8(body.clone()).expect("UTF-8");
+    let altered = text.replacen("2026", "2027", 1);
+    assert_ne!(altered, text);
+    let recorded = format!("{:016x}", checksum(&body));
+    let actual = format!("{:016x}", checksum(altered.as_bytes()));
+    let forged = String::from_utf8(bytes.clone())
+        .expect("UTF-8")
+        .replacen(&text, &altered, 1);
+    match Engine::restore(forged.as_bytes()) {
+        Err(Error::CorruptSnapshot { problem }) => {
+            assert!(problem.contains(&recorded), "{problem}");
+            assert!(problem.contains(&actual), "{problem}");
+        }
+        other => panic!("expected a checksum mismatch, got {other:?}"),
+    }
+    // The same edit, sealed again, is a valid snapshot of a different state: the checksum
+    // detects accidents; it is not a signature.
+    assert!(Engine::restore(&seal(altered.as_bytes())).is_ok());
+}
+
+#[test]
+fn a_version_1_snapshot_is_refused_as_unsupported() {
+    let v1 = br#"{"format":"convstate-snapshot","version":1,"policy":{}}"#;
+    assert_eq!(
+        Engine::restore(v1).map(|_| ()),
+        Err(Error::UnsupportedSnapshotVersion {
+            found: 1,
+            supported: SNAPSHOT_VERSION
+        })
+    );
+}
+
+#[test]
+fn other_documents_are_corrupt_snapshots() {
+    for (what, bytes) in [
+        ("empty", &b""[..]),
+        ("not JSON", b"\xff\xfe garbage"),
+        (
+            "JSON of another format",
+            br#"{"format":"other","version":2}"#,
+        ),
+        ("an array", b"[1,2,3]"),
+        (
+            "the envelope with no body",
+            br#"{"format":"convstate-snapshot","version":2,"checksum":"0000000000000000"}"#,
+        ),
+        (
+            "a checksum in upper case",
+            br#"{"format":"convstate-snapshot","version":2,"checksum":"CBF29CE484222325","body":}"#,
+        ),
+    ] {
+        match Engine::restore(bytes) {
+            Err(Error::CorruptSnapshot { .. }) => {}
+            other => panic!(
+                "{what}: expected CorruptSnapshot, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+}

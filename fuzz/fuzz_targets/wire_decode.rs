@@ -1,0 +1,33 @@
+//! The JSON wire-format decoder on arbitrary bytes: never panics; a decoded event encodes
+//! back to a line that decodes to the same event; a line fed to an engine either is refused
+//! without any change or is applied.
+#![no_main]
+
+use convstate::wire::decode_event;
+use convstate::Engine;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(line) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(event) = decode_event(line) {
+        let encoded = serde_json::to_string(&event).expect("events serialise");
+        let again = decode_event(&encoded).expect("an encoded event decodes");
+        assert_eq!(event, again, "{line} -> {encoded}");
+    }
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    engine.handle_json(
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+    );
+    while engine.poll_effect().is_some() {}
+    let before = engine.snapshot();
+    let lines = engine.handle_json(line);
+    if lines[0].starts_with(r#"{"type":"error""#) {
+        assert_eq!(lines.len(), 1, "a refused line caused effects");
+        assert!(
+            engine.snapshot() == before,
+            "a refused line changed the state"
+        );
+    }
+});
