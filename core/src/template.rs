@@ -206,6 +206,17 @@ pub enum TemplateProblem {
         /// The button's label.
         label: String,
     },
+    /// The body has no text.
+    #[error("the body is empty")]
+    EmptyBody,
+    /// Named parameters for positional variables, or the reverse.
+    #[error("the template uses {expected} variables, {given} parameters were given")]
+    ParamStyle {
+        /// `positional` or `named`: what the body uses.
+        expected: Cow<'static, str>,
+        /// What was given.
+        given: Cow<'static, str>,
+    },
     /// Parameter count differs from the body's variables.
     #[error("the template has {expected} variables, {actual} parameters were given")]
     ParamCount {
@@ -249,6 +260,9 @@ impl TemplateSpec {
             });
         }
         let c = &policy.content;
+        if self.body.trim().is_empty() {
+            return Err(TemplateProblem::EmptyBody);
+        }
         check_len("body", &self.body, c.template_body_max_chars)?;
         if let Some(h) = &self.header {
             check_len("header", h, c.template_header_max_chars)?;
@@ -390,6 +404,22 @@ impl Variables {
                 if names.is_empty() && p.is_empty() =>
             {
                 Ok(())
+            }
+            (Variables::Positional(n), TemplateParams::Named(given))
+                if *n > 0 && !given.is_empty() =>
+            {
+                Err(TemplateProblem::ParamStyle {
+                    expected: "positional".into(),
+                    given: "named".into(),
+                })
+            }
+            (Variables::Named(names), TemplateParams::Positional(given))
+                if !names.is_empty() && !given.is_empty() =>
+            {
+                Err(TemplateProblem::ParamStyle {
+                    expected: "named".into(),
+                    given: "positional".into(),
+                })
             }
             (expected, given) => Err(TemplateProblem::ParamCount {
                 expected: expected.count(),
@@ -570,6 +600,15 @@ mod tests {
                 actual: 1
             })
         );
+        assert_eq!(
+            v.check_params(&TemplateParams::Named(
+                [("order".to_string(), "A-1".to_string())].into()
+            )),
+            Err(TemplateProblem::ParamStyle {
+                expected: "positional".into(),
+                given: "named".into()
+            })
+        );
         let named = Variables::Named(vec!["name".into()]);
         let given = TemplateParams::Named([("nme".to_string(), "x".to_string())].into());
         assert!(matches!(
@@ -595,6 +634,14 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn empty_body_is_refused() {
+        let classic = Policy::preset("classic").unwrap();
+        let mut empty = spec(vec![]);
+        empty.body = "  ".into();
+        assert_eq!(empty.validate(&classic), Err(TemplateProblem::EmptyBody));
     }
 
     #[test]

@@ -618,6 +618,7 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
                     kind: InboundKind::Text,
                     size: None,
                     referral: false,
+                    message_id: None,
                 }))
                 .map(|_| ())
             }),

@@ -54,6 +54,13 @@ impl EventFields {
         Ok(self)
     }
 
+    /// A required instant: `None` is refused like any other non-instant.
+    fn required_at(mut self, at: &Bound<'_, PyAny>) -> BindingResult<EventFields> {
+        self.object
+            .insert("at".into(), Value::from(instant(at)?.unix_millis()));
+        Ok(self)
+    }
+
     fn at(mut self, at: Option<&Bound<'_, PyAny>>) -> BindingResult<EventFields> {
         if let Some(at) = at.filter(|v| !v.is_none()) {
             self.object
@@ -252,7 +259,7 @@ impl PyEngine {
             .text("contact", contact)
             .text("group", group)
             .text("kind", Some(kind))
-            .at(Some(at))?
+            .required_at(at)?
             .value("size", size)?;
         self.apply(fields).map(drop)
     }
@@ -333,7 +340,7 @@ impl PyEngine {
             .text("number", Some(number))
             .text("contact", Some(contact))
             .text("idempotency_key", idempotency_key)
-            .at(Some(at))?
+            .required_at(at)?
             .message(text, message)?
             .value("template", template)?;
         self.decide(py, fields)
@@ -354,7 +361,7 @@ impl PyEngine {
             .text("contact", Some(contact))
             .text("by", Some(by))
             .text("status", status)
-            .at(Some(at))?;
+            .required_at(at)?;
         self.apply(fields).map(drop)
     }
 
@@ -371,7 +378,7 @@ impl PyEngine {
             .text("number", Some(number))
             .text("contact", Some(contact))
             .text("status", Some(status))
-            .at(Some(at))?;
+            .required_at(at)?;
         self.apply(fields).map(drop)
     }
 
@@ -403,7 +410,8 @@ impl PyEngine {
 
     /// Time passed: fires every timer due at or before `at`; effects queue up.
     fn tick(&self, at: &Bound<'_, PyAny>) -> BindingResult<()> {
-        self.apply(EventFields::new("tick").at(Some(at))?).map(drop)
+        self.apply(EventFields::new("tick").required_at(at)?)
+            .map(drop)
     }
 
     /// When `tick` should be called next, or None when no timer is set.
@@ -424,7 +432,7 @@ impl PyEngine {
         let fields = EventFields::new("query_conversation")
             .text("number", Some(number))
             .text("contact", Some(contact))
-            .at(Some(at))?;
+            .required_at(at)?;
         self.apply_to_python(py, fields)
     }
 
@@ -562,7 +570,7 @@ fn send_fields(
         .text("contact", contact)
         .text("group", group)
         .text("idempotency_key", idempotency_key)
-        .at(Some(at))?
+        .required_at(at)?
         .message(text, message)?;
     if force {
         fields.object.insert("force".into(), Value::Bool(true));
@@ -581,7 +589,7 @@ fn consent_fields(
         .text("contact", Some(contact))
         .text("business", business)
         .text("number", number)
-        .at(Some(at))
+        .required_at(at)
 }
 
 /// Drops the test-runner annotations, as the wire decoder does for lines.

@@ -98,13 +98,10 @@ CASES: list[tuple[str, type[convstate.ConvstateError], str, Callable[[convstate.
 ]
 
 
-# A required instant given as None: the binding applies the event at the engine's clock
-# instead of refusing it (python/src/lib.rs `EventFields::at` skips None and `apply` then fills
-# in the clock). Asserts the correct behaviour; strict, so it fails once fixed.
+# A required instant given as None is refused, never taken as the engine's clock.
 NONE_INSTANT = pytest.param(
     Invalid, "invalid_instant", lambda e: e.tick(None),
     id="None as a required instant",
-    marks=pytest.mark.xfail(strict=True, reason="binding bug: at=None is taken as the engine's clock"),
 )
 
 
