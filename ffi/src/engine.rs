@@ -2,7 +2,6 @@
 
 use std::ffi::c_char;
 
-use convstate_core::effect::Effect;
 use convstate_core::event::{
     Consent, EndChat, Event, Inbound, InitiateRequest, RegisterNumber, RegisterTemplate,
     SendFailed, SendRequest, SetTicketStatus, TemplateRef, TemplateStatusUpdate, UserPreference,
@@ -24,57 +23,12 @@ use crate::message::convstate_message;
 #[derive(Debug)]
 pub struct convstate_engine {
     pub(crate) engine: Engine,
-    /// An effect taken from the core's queue whose JSON line did not fit the caller's buffer.
-    /// It is the oldest effect: every path that hands out effects delivers it first, and a
-    /// snapshot puts it back into the queue. (Core has no way to peek at its queue.)
-    pub(crate) undelivered: Option<(Effect, convstate_effect_kind, String)>,
 }
 
 impl convstate_engine {
     fn boxed(engine: Engine) -> *mut convstate_engine {
-        Box::into_raw(Box::new(convstate_engine {
-            engine,
-            undelivered: None,
-        }))
+        Box::into_raw(Box::new(convstate_engine { engine }))
     }
-
-    /// The next effect with its kind and JSON line, oldest first.
-    pub(crate) fn next_effect(&mut self) -> Option<(Effect, convstate_effect_kind, String)> {
-        self.undelivered.take().or_else(|| {
-            self.engine.poll_effect().map(|effect| {
-                let kind = effect_kind(&effect);
-                let line = convstate_core::wire::encode_effect(&effect);
-                (effect, kind, line)
-            })
-        })
-    }
-
-    /// Puts an undelivered effect back at the front of the core's queue, through a snapshot
-    /// (the only way in). Costs a restore, so it is done only when a snapshot is taken anyway.
-    fn requeue_undelivered(&mut self) -> Result<(), FfiError> {
-        // Cleared only once the engine holds the effect again, so a failure loses nothing.
-        let Some((effect, _, _)) = &self.undelivered else {
-            return Ok(());
-        };
-        let bytes = self.engine.snapshot();
-        let body = convstate_core::snapshot::unseal(&bytes)?;
-        let mut value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| corrupt(e.to_string()))?;
-        let effect = serde_json::to_value(effect).map_err(|e| corrupt(e.to_string()))?;
-        value
-            .get_mut("effects")
-            .and_then(|effects| effects.as_array_mut())
-            .ok_or_else(|| corrupt("snapshot has no \"effects\" array".into()))?
-            .insert(0, effect);
-        let body = serde_json::to_vec(&value).map_err(|e| corrupt(e.to_string()))?;
-        self.engine = Engine::restore(&convstate_core::snapshot::seal(&body))?;
-        self.undelivered = None;
-        Ok(())
-    }
-}
-
-fn corrupt(problem: String) -> convstate_core::Error {
-    convstate_core::Error::CorruptSnapshot { problem }
 }
 
 /// Creates an engine under a policy preset (`classic`, `cloud-2025`, `cloud-2026-10`) with
@@ -122,8 +76,7 @@ pub unsafe extern "C" fn convstate_engine_free(engine: *mut convstate_engine) {
 
 /// Writes the engine's whole state (versioned JSON bytes) into `buffer`. `*written` receives
 /// the length. If `capacity` is too small, returns `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the
-/// length needed in `*written` (pass `buffer = NULL, capacity = 0` to ask for the size). Takes
-/// `engine` mutably because it may fold an undelivered effect back into the queue.
+/// length needed in `*written` (pass `buffer = NULL, capacity = 0` to ask for the size).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_snapshot(
     engine: *mut convstate_engine,
@@ -135,7 +88,6 @@ pub unsafe extern "C" fn convstate_engine_snapshot(
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let written = Out::new(written, "written")?;
         buffer_arg(buffer, capacity)?;
-        handle.requeue_undelivered()?;
         let bytes = handle.engine.snapshot();
         unsafe { copy_out(&bytes, buffer, capacity, written) }
     }
@@ -684,17 +636,18 @@ pub unsafe extern "C" fn convstate_engine_poll_effect(
         let written = Out::new(written, "written")?;
         let kind_out = Out::new(kind, "kind")?;
         buffer_arg(buffer, capacity)?;
-        let Some((effect, kind, line)) = handle.next_effect() else {
+        let Some(effect) = handle.engine.peek_effect() else {
             unsafe {
                 written.write(0);
                 kind_out.write(convstate_effect_kind::CONVSTATE_EFFECT_NONE);
             }
             return Ok(());
         };
-        if let Err(e) = unsafe { copy_out(line.as_bytes(), buffer, capacity, written) } {
-            handle.undelivered = Some((effect, kind, line));
-            return Err(e);
-        }
+        let kind = effect_kind(effect);
+        let line = convstate_core::wire::encode_effect(effect);
+        // Taken from the queue only once it fits: a too-small buffer leaves it pending.
+        unsafe { copy_out(line.as_bytes(), buffer, capacity, written) }?;
+        handle.engine.poll_effect();
         unsafe { kind_out.write(kind) };
         Ok(())
     }
@@ -886,14 +839,9 @@ pub unsafe extern "C" fn convstate_engine_template(
     }
 }
 
-/// The JSON door's core: the result line and effect lines for one wire-format line, with an
-/// undelivered effect (the oldest) first among the effects.
+/// The JSON door's core: the result line and effect lines for one wire-format line.
 pub(crate) fn handle_line(handle: &mut convstate_engine, line: &str) -> Vec<String> {
-    let mut lines = handle.engine.handle_json(line);
-    if let Some((_, _, effect)) = handle.undelivered.take() {
-        lines.insert(1, effect);
-    }
-    lines
+    handle.engine.handle_json(line)
 }
 
 /// A provider status event naming a status.

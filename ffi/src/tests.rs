@@ -380,7 +380,7 @@ fn a_too_small_buffer_leaves_the_effect_pending_even_across_a_snapshot() {
     assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
     assert_eq!(written, needed);
 
-    // A snapshot taken now must still hold the undelivered effect, first.
+    // A snapshot taken now must still hold the effect that did not fit, first.
     let mut size = 0;
     let rc = unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
     assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
