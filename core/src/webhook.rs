@@ -636,8 +636,11 @@ impl Parser<'_> {
         let object = message
             .as_object()
             .ok_or_else(|| invalid(path, "expected an object"))?;
-        self.unknown_keys(path, object, MESSAGE_KEYS);
         let kind_name = str_at(object, path, "type")?;
+        // A message carries its content under a key named by its type, known or not.
+        let mut known = MESSAGE_KEYS.to_vec();
+        known.push(kind_name);
+        self.unknown_keys(path, object, &known);
         let kind = match kind_name {
             "text" => InboundKind::Text,
             "image" => InboundKind::Image,
@@ -665,7 +668,7 @@ impl Parser<'_> {
         Ok(Some(Event::Inbound(Inbound {
             at: self.timestamp(object, path)?,
             number: number.to_owned(),
-            contact: Some(str_at(object, path, "from")?.to_owned()),
+            contact: Some(contact(str_at(object, path, "from")?)),
             group: None,
             kind,
             size: None,
@@ -716,7 +719,7 @@ impl Parser<'_> {
         Ok(Some(Event::MessageStatus(MessageStatusUpdate {
             at: self.timestamp(object, path)?,
             number: number.to_owned(),
-            contact: str_at(object, path, "recipient_id")?.to_owned(),
+            contact: contact(str_at(object, path, "recipient_id")?),
             message_id: str_at(object, path, "id")?.to_owned(),
             status: delivery,
             pricing,
@@ -778,7 +781,7 @@ impl Parser<'_> {
                 Ok(Some(Event::Inbound(Inbound {
                     at: self.timestamp(object, &path)?,
                     number: number.clone(),
-                    contact: Some(str_at(object, &path, "from")?.to_owned()),
+                    contact: Some(contact(str_at(object, &path, "from")?)),
                     group: None,
                     kind: InboundKind::Call,
                     size: None,
@@ -1249,7 +1252,7 @@ impl Parser<'_> {
                 Ok(Some(Event::UserPreference(UserPreference {
                     at: self.timestamp(object, &path)?,
                     number: number.clone(),
-                    contact: str_at(object, &path, "wa_id")?.to_owned(),
+                    contact: contact(str_at(object, &path, "wa_id")?),
                     value,
                 })))
             })();
@@ -1295,6 +1298,16 @@ fn str_at<'a>(object: &'a serde_json::Map<String, Value>, path: &str, key: &str)
         Some(Value::String(s)) => Ok(s),
         None => Err(invalid(&join(path, key), "missing")),
         Some(_) => Err(invalid(&join(path, key), "expected a string")),
+    }
+}
+
+/// A contact as Meta writes it: a `wa_id` is a phone number in international format without
+/// `+`; anything else (a business-scoped user id) is passed on as it is.
+fn contact(wa_id: &str) -> String {
+    if !wa_id.is_empty() && wa_id.bytes().all(|b| b.is_ascii_digit()) {
+        format!("+{wa_id}")
+    } else {
+        wa_id.to_owned()
     }
 }
 
