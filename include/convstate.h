@@ -1687,6 +1687,26 @@ convstate_result convstate_engine_handle_json(struct convstate_engine *engine,
                                               struct convstate_string *out);
 
 /**
+ * Applies a Meta Cloud API webhook body (`body`, `body_len` bytes, as received) and replaces
+ * the contents of `out` with one line per item of the payload, each followed by the lines of
+ * the effects it caused, each line ending in `\n`:
+ * `{"type":"ack","of":...,"path":...,"event":{...}}` for an applied item,
+ * `{"type":"error",...,"path":...}` for an item that is malformed or refused,
+ * `{"type":"unrecognized","path":...,"reason":...}` for what this build does not know,
+ * `{"type":"skipped","path":...,"reason":...}` for an item that changes no state. A body that
+ * is not a webhook at all gives one `error` line. `at_ms` (unix milliseconds) is when the
+ * body was received: used only for items without a timestamp of their own. Template and
+ * account webhooks name only the WABA: it maps to the business named by the WABA id, else to
+ * the only business. As with `convstate_engine_handle_json`, the result code reports only
+ * problems of the call itself, and the effects are delivered here.
+ */
+convstate_result convstate_engine_handle_webhook(struct convstate_engine *engine,
+                                                 int64_t at_ms,
+                                                 const uint8_t *body,
+                                                 size_t body_len,
+                                                 struct convstate_string *out);
+
+/**
  * A free-form text message.
  */
 convstate_result convstate_message_new_text(const char *text,

@@ -69,11 +69,28 @@ enum SummaryFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum InputFormat {
+    /// One wire-format event per line.
+    Wire,
+    /// One Meta Cloud API webhook body per line (as received, on one line); a line with a
+    /// `type` key is a wire event (registrations, sends) and is fed as such.
+    MetaWebhook,
+}
+
 #[derive(Debug, Args)]
 struct ReplayArgs {
     /// The event log, one JSON event per line; `-` reads standard input. Blank lines and
     /// lines starting with `//` are skipped.
     file: String,
+    /// What each line of FILE is.
+    #[arg(long, value_enum, default_value = "wire")]
+    format: InputFormat,
+    /// With `--format meta-webhook`: the business of a WhatsApp Business Account id, for
+    /// template and account webhooks (which name only the WABA). Repeatable. Without it, a
+    /// WABA maps to the business of the same name, else to the only business.
+    #[arg(long, value_name = "WABA_ID=BUSINESS")]
+    waba_business: Vec<String>,
     #[command(flatten)]
     policy: PolicyArgs,
     /// Load the engine from this snapshot before (if it exists) and save it after, atomically.
@@ -240,6 +257,15 @@ fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
 }
 
 fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
+    let mut reader = convstate::webhook::WebhookReader::new();
+    for mapping in &args.waba_business {
+        let (waba, business) = mapping.split_once('=').ok_or_else(|| {
+            CliError::Usage(format!(
+                "--waba-business: expected WABA_ID=BUSINESS, got {mapping:?}"
+            ))
+        })?;
+        reader = reader.with_business(waba, business);
+    }
     let mut replayer = Replayer::new(starting_engine(args)?);
     let source_name = if args.file == "-" {
         "<stdin>".to_owned()
@@ -290,7 +316,11 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             continue;
         }
         lines.clear();
-        if let Err(malformed) = replayer.feed(&line, &mut lines) {
+        let fed = match args.format {
+            InputFormat::Wire => replayer.feed(&line, &mut lines),
+            InputFormat::MetaWebhook => replayer.feed_webhook(&line, &reader, &mut lines),
+        };
+        if let Err(malformed) = fed {
             if !args.keep_going {
                 if let Some(out) = out.as_mut() {
                     out.flush().map_err(write_error)?;

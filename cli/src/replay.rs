@@ -1,6 +1,7 @@
 //! Feeding wire-format lines through the engine, line by line, with the outputs the core's
 //! JSON door gives and a tally for the summary.
 
+use convstate::webhook::{outcome_lines, WebhookOutcome, WebhookReader};
 use convstate::{wire, Engine, Error, Event, Output};
 
 use crate::locate;
@@ -68,6 +69,47 @@ impl Replayer {
             let value = serde_json::to_value(&effect).expect("effects serialise infallibly");
             self.summary.record_effect(&value);
         }
+    }
+
+    /// Applies one line of a `--format meta-webhook` log and appends its output lines: a
+    /// Meta webhook body gives one line per item (see [`convstate::webhook::outcome_lines`]);
+    /// a line that is a wire event (an object with a `type` key: registrations, sends) is fed
+    /// as in [`Replayer::feed`]. Items without a timestamp of their own take the engine's
+    /// clock.
+    pub fn feed_webhook(
+        &mut self,
+        line: &str,
+        reader: &WebhookReader,
+        out: &mut Vec<String>,
+    ) -> Result<(), Malformed> {
+        let is_wire_event = serde_json::from_str::<serde_json::Value>(line)
+            .is_ok_and(|v| v.get("type").is_some() && v.get("object").is_none());
+        if is_wire_event {
+            return self.feed(line, out);
+        }
+        let received_at = self.engine.clock();
+        let outcomes = reader
+            .handle(&mut self.engine, line.as_bytes(), received_at)
+            .map_err(|error| Malformed {
+                problem: error.to_string(),
+                error,
+            })?;
+        for outcome in &outcomes {
+            match outcome {
+                WebhookOutcome::Applied { event, effects, .. } => {
+                    self.summary.record_input(event);
+                    for effect in effects {
+                        let value =
+                            serde_json::to_value(effect).expect("effects serialise infallibly");
+                        self.summary.record_effect(&value);
+                    }
+                }
+                WebhookOutcome::Failed { error, .. } => self.summary.record_rejection(error),
+                _ => {}
+            }
+        }
+        out.extend(outcome_lines(&outcomes));
+        Ok(())
     }
 
     /// Counts a malformed line that was skipped (`--keep-going`) and returns its output line.

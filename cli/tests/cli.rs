@@ -553,3 +553,55 @@ fn policy_overrides_change_the_rules() {
         "15 minutes: still live"
     );
 }
+
+#[test]
+fn replay_meta_webhooks_mixed_with_wire_events() {
+    let output = run(&[
+        "replay",
+        "--format",
+        "meta-webhook",
+        "examples/meta-webhooks.jsonl",
+    ]);
+    assert_exit(&output, 0);
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The free-form send after the provider's 131047 is refused: the window closed at the
+    // failure, although locally it would run until the next day.
+    let refusal = lines
+        .iter()
+        .find(|l| l["type"] == "decision" && l["verdict"] == "denied")
+        .expect("a refused send");
+    assert_eq!(refusal["denial"]["reason"], "window_closed");
+    assert_eq!(
+        refusal["denial"]["window_closed_at"],
+        "2026-11-02T10:00:00Z"
+    );
+    // The redelivered failure is acknowledged and causes no effect.
+    let failures: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l["of"] == "message_status")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failures.len(), 2);
+    assert_ne!(lines[failures[1] + 1]["type"], "effect");
+    let unrecognized: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["type"] == "unrecognized")
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(unrecognized.len(), 4, "{unrecognized:?}");
+}
+
+#[test]
+fn replay_meta_webhook_reports_a_body_that_is_not_json_with_its_line() {
+    let output = run_with_stdin(
+        &["replay", "--format", "meta-webhook", "-"],
+        b"{\"object\":\"whatsapp_business_account\",\"entry\":\n",
+    );
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains("<stdin>:1"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("webhook $"), "{}", stderr(&output));
+}

@@ -52,6 +52,7 @@ pub mod template;
 pub mod template_lifecycle;
 pub mod time;
 mod timers;
+pub mod webhook;
 mod window;
 pub mod wire;
 

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use crate::boundary::{arg, arg_mut, ffi_boundary, str_arg, Out};
+use crate::boundary::{arg, arg_mut, bytes_arg, ffi_boundary, instant_arg, str_arg, Out};
 use crate::convstate_result;
 use crate::engine::{convstate_engine, handle_line};
 
@@ -82,6 +82,51 @@ pub unsafe extern "C" fn convstate_engine_handle_json(
         // Checked before the engine runs, so a NULL `out` never loses the output.
         unsafe { arg(out, "out") }?;
         let lines = handle_line(handle, line);
+        let out = unsafe { arg_mut(out, "out") }?;
+        out.bytes.clear();
+        for l in &lines {
+            out.bytes.extend_from_slice(l.as_bytes());
+            out.bytes.push(b'\n');
+        }
+        out.bytes.push(0);
+        Ok(())
+    }
+}
+
+/// Applies a Meta Cloud API webhook body (`body`, `body_len` bytes, as received) and replaces
+/// the contents of `out` with one line per item of the payload, each followed by the lines of
+/// the effects it caused, each line ending in `\n`:
+/// `{"type":"ack","of":...,"path":...,"event":{...}}` for an applied item,
+/// `{"type":"error",...,"path":...}` for an item that is malformed or refused,
+/// `{"type":"unrecognized","path":...,"reason":...}` for what this build does not know,
+/// `{"type":"skipped","path":...,"reason":...}` for an item that changes no state. A body that
+/// is not a webhook at all gives one `error` line. `at_ms` (unix milliseconds) is when the
+/// body was received: used only for items without a timestamp of their own. Template and
+/// account webhooks name only the WABA: it maps to the business named by the WABA id, else to
+/// the only business. As with `convstate_engine_handle_json`, the result code reports only
+/// problems of the call itself, and the effects are delivered here.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_handle_webhook(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    body: *const u8,
+    body_len: usize,
+    out: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let body = unsafe { bytes_arg(body, body_len, "body") }?;
+        let received_at = instant_arg(at_ms)?;
+        // Checked before the engine runs, so a NULL `out` never loses the output.
+        unsafe { arg(out, "out") }?;
+        let mut lines = Vec::new();
+        // An effect a typed poll could not deliver is older than anything this body causes.
+        if let Some((_, _, effect)) = handle.undelivered.take() {
+            lines.push(effect);
+        }
+        lines.extend(
+            convstate_core::webhook::WebhookReader::new().handle_json(&mut handle.engine, body, received_at),
+        );
         let out = unsafe { arg_mut(out, "out") }?;
         out.bytes.clear();
         for l in &lines {

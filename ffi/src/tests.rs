@@ -712,3 +712,71 @@ fn the_last_error_belongs_to_its_thread() {
     assert!(other.2.contains("engine"));
     assert!(last_error().contains("unknown policy"), "{}", last_error());
 }
+
+#[test]
+fn the_webhook_door_applies_a_meta_payload_and_reports_what_it_did_not_know() {
+    let engine = new_engine_for_webhooks();
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","time":1793610000,"changes":[{"field":"messages","value":{"metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"messages":[{"from":"79110000001","id":"wamid.A","timestamp":"1793610000","type":"text","text":{"body":"hi"}},{"from":"79110000001","id":"wamid.B","timestamp":"1793610001","type":"hologram"}]}}]}]}"#;
+    let rc = unsafe {
+        convstate_engine_handle_webhook(engine, 1_793_700_000_000, body.as_ptr(), body.len(), out)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let text = unsafe {
+        std::slice::from_raw_parts(
+            convstate_string_ptr(out).cast::<u8>(),
+            convstate_string_len(out),
+        )
+    };
+    let lines: Vec<&str> = std::str::from_utf8(text).unwrap().lines().collect();
+    assert!(
+        lines[0].starts_with(
+            r#"{"type":"ack","of":"inbound","path":"entry[0].changes[0].value.messages[0]""#
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            r#"{"type":"unrecognized","path":"entry[0].changes[0].value.messages[1].type""#
+        )),
+        "{lines:?}"
+    );
+    // The window runs from the message's own timestamp, not from `at_ms`.
+    let view = json_door(
+        engine,
+        out,
+        r#"{"type":"query_conversation","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000001"}"#,
+    );
+    assert!(
+        view[0].contains(r#""window_ends_at":"2026-11-03T09:00:00Z""#),
+        "{view:?}"
+    );
+
+    let rc = unsafe { convstate_engine_handle_webhook(engine, 0, b"{".as_ptr(), 1, out) };
+    assert_eq!(rc, CONVSTATE_OK);
+    assert!(unsafe { CStr::from_ptr(convstate_string_ptr(out)) }
+        .to_str()
+        .unwrap()
+        .starts_with(r#"{"type":"error","error":"invalid_event""#));
+    let rc = unsafe { convstate_engine_handle_webhook(engine, 0, null(), 0, out) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    unsafe { convstate_string_free(out) };
+    unsafe { convstate_engine_free(engine) };
+}
+
+fn new_engine_for_webhooks() -> *mut convstate_engine {
+    let mut engine = null_mut();
+    let preset = "cloud-2025";
+    let rc = unsafe { convstate_engine_new(ptr(preset), preset.len(), null(), 0, &mut engine) };
+    assert_eq!(rc, CONVSTATE_OK);
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    json_door(
+        engine,
+        out,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","phone_number_id":"106540352242922"}"#,
+    );
+    unsafe { convstate_string_free(out) };
+    engine
+}

@@ -226,6 +226,17 @@ class Engine:
     def handle_json(self, line: str) -> list[str]:
         """Applies one wire-format line and returns the result line followed by one line per
         effect, byte for byte as every binding does. Errors become error lines."""
+    def handle_webhook(
+        self,
+        payload: Union[bytes, str, Mapping[str, Any]],
+        received_at: Optional[_Instant] = None,
+        waba_businesses: Optional[Mapping[str, str]] = None,
+    ) -> list[str]:
+        """Applies a Meta Cloud API webhook body and returns one wire line per payload item
+        (``ack`` with ``path`` and ``event``, ``error``, ``unrecognized``, ``skipped``), each
+        followed by its effect lines. A body that is not a webhook gives one error line.
+        ``received_at`` (default: the engine's clock) is used only for items without a
+        timestamp; ``waba_businesses`` maps WABA ids to business names."""
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its

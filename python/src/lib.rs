@@ -479,6 +479,44 @@ impl PyEngine {
         self.engine.lock().handle_json(line)
     }
 
+    /// Applies a Meta Cloud API webhook body (bytes or str as received, or the parsed dict)
+    /// and returns one wire line per item of the payload, each followed by its effect lines:
+    /// `ack` (with `path` and the `event` applied), `error` (with `path`), `unrecognized` and
+    /// `skipped` (with `path` and `reason`). Never raises for a bad payload: a body that is not
+    /// a webhook gives one error line. `received_at` (default: the engine's clock) is used only
+    /// for items without their own timestamp. `waba_businesses` maps WABA ids (the `entry`
+    /// ids of template and account webhooks) to business names.
+    #[pyo3(signature = (payload, received_at = None, waba_businesses = None))]
+    fn handle_webhook(
+        &self,
+        py: Python<'_>,
+        payload: &Bound<'_, PyAny>,
+        received_at: Option<&Bound<'_, PyAny>>,
+        waba_businesses: Option<std::collections::HashMap<String, String>>,
+    ) -> BindingResult<Vec<String>> {
+        let body: Vec<u8> = if let Ok(bytes) = payload.cast::<PyBytes>() {
+            bytes.as_bytes().to_vec()
+        } else if payload.is_instance_of::<PyString>() {
+            payload.extract::<String>()?.into_bytes()
+        } else {
+            serde_json::to_vec(&to_json(payload)?).map_err(|e| {
+                BindingError::Core(convstate::Error::InvalidEvent {
+                    problem: format!("webhook payload: {e}"),
+                })
+            })?
+        };
+        let received_at = received_at.map(instant).transpose()?;
+        let mut reader = convstate::webhook::WebhookReader::new();
+        for (waba, business) in waba_businesses.unwrap_or_default() {
+            reader = reader.with_business(&waba, &business);
+        }
+        Ok(py.detach(|| {
+            let mut engine = self.engine.lock();
+            let at = received_at.unwrap_or_else(|| engine.clock());
+            reader.handle_json(&mut engine, &body, at)
+        }))
+    }
+
     /// Applies a batch of events (lines or dicts of the wire format) with the GIL released
     /// and returns every output line (each input's result line, then its effect lines), as
     /// strings in the wire format. The whole batch is converted first: an item that cannot

@@ -1,0 +1,1361 @@
+//! Provider webhooks in: Meta Cloud API webhook bodies (`object: whatsapp_business_account`,
+//! `entry[].changes[]`) mapped to engine [`Event`]s (see `docs/events.md`, "Provider
+//! webhooks").
+//!
+//! The parser ([`WebhookReader::parse`]) only reads the engine (to resolve numbers, the WABA's
+//! business and the policy's pause lengths); it adds no rule of its own. Every rule —
+//! windows from the message's own timestamp, corrections from error codes, billing
+//! reconciliation, de-duplication of message ids and statuses — is the engine's, applied
+//! through [`Engine::handle`].
+//!
+//! | `field`                              | engine event                                        |
+//! |--------------------------------------|-----------------------------------------------------|
+//! | `messages` → `messages[]`            | `inbound` (own `timestamp`, `id` as `message_id`, `referral`) |
+//! | `messages` → `statuses[]`            | `message_status` (`pricing`, `errors[].code`)       |
+//! | `calls` → `calls[]` (user-initiated `connect`) | `inbound` of kind `call`                  |
+//! | `message_template_status_update`     | `template_status` (`other_info.title`, `disable_info`) |
+//! | `message_template_quality_update`    | `template_quality`                                  |
+//! | `phone_number_quality_update`        | `number_quality` (FLAGGED/UNFLAGGED), `messaging_limit` |
+//! | `business_capability_update`         | `messaging_limit`                                   |
+//! | `account_update`                     | `number_restriction`, `restriction_lifted`          |
+//! | `user_preferences`                   | `user_preference`                                   |
+//!
+//! Whatever is not understood (an unknown `field`, event, enum value or key) becomes an
+//! [`WebhookOutcome::Unrecognized`] naming its JSON path; an item that is understood but
+//! changes no state (a status `warning`, a business-initiated call) a
+//! [`WebhookOutcome::Skipped`]; an item that is malformed or that the engine refuses a
+//! [`WebhookOutcome::Failed`]. None of them stops the rest of the payload. Only a body that is
+//! not a webhook at all (not JSON, not an object, no `entry` array) is an [`Error`].
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::effect::Effect;
+use crate::engine::{Engine, Output};
+use crate::event::{
+    DeliveryStatus, Event, Inbound, InboundKind, MessageStatusUpdate, MessagingLimitUpdate,
+    NumberQualityUpdate, NumberRestrictionUpdate, PreferenceValue, ProviderPricing,
+    RestrictionLifted, TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
+};
+use crate::number::RestrictionScope;
+use crate::policy::{LimitLevel, LimitScope, TemplateQualityRule};
+use crate::template::Quality;
+use crate::template_lifecycle::TemplateEvent;
+use crate::time::Instant;
+use crate::Error;
+
+/// One item of a payload, as parsed (nothing applied yet).
+#[derive(Clone, Debug, PartialEq)]
+pub enum WebhookItem {
+    /// An engine event.
+    Event {
+        /// JSON path of the item, e.g. `entry[0].changes[0].value.statuses[1]`.
+        path: String,
+        /// The event.
+        event: Event,
+    },
+    /// Something this build does not understand; ignored.
+    Unrecognized {
+        /// JSON path.
+        path: String,
+        /// What was not understood.
+        reason: String,
+    },
+    /// Understood, but it changes no state the engine keeps.
+    Skipped {
+        /// JSON path.
+        path: String,
+        /// Why nothing changes.
+        reason: String,
+    },
+    /// A malformed item, or one naming a number the engine does not know.
+    Invalid {
+        /// JSON path.
+        path: String,
+        /// What is wrong.
+        error: Error,
+    },
+}
+
+/// What one item of a payload did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WebhookOutcome {
+    /// The item's event was applied.
+    Applied {
+        /// JSON path of the item.
+        path: String,
+        /// The event applied.
+        event: Event,
+        /// The engine's output (always an ack: webhooks carry no sends or queries).
+        output: Output,
+        /// The effects the event caused, oldest first. They are returned here and are not
+        /// also queued for [`Engine::poll_effect`].
+        effects: Vec<Effect>,
+    },
+    /// The item was malformed, or the engine refused its event; nothing changed for it.
+    Failed {
+        /// JSON path of the item.
+        path: String,
+        /// The event, when the item parsed.
+        event: Option<Event>,
+        /// Why.
+        error: Error,
+    },
+    /// Something this build does not understand; ignored.
+    Unrecognized {
+        /// JSON path.
+        path: String,
+        /// What was not understood.
+        reason: String,
+    },
+    /// Understood, but it changes no state the engine keeps.
+    Skipped {
+        /// JSON path.
+        path: String,
+        /// Why nothing changes.
+        reason: String,
+    },
+}
+
+/// Reads Meta webhook bodies. Holds the one thing a payload cannot tell: which business a
+/// WhatsApp Business Account (WABA) id belongs to.
+///
+/// Template and account webhooks name only the WABA (`entry[].id`). It is resolved, in
+/// order: a mapping given with [`WebhookReader::with_business`]; a business whose name *is*
+/// the WABA id; the only business, when the engine has exactly one. Otherwise the item is
+/// [`WebhookOutcome::Unrecognized`] with the reason.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookReader {
+    businesses_by_waba: HashMap<String, String>,
+}
+
+impl WebhookReader {
+    /// A reader with no WABA mapping.
+    pub fn new() -> WebhookReader {
+        WebhookReader::default()
+    }
+
+    /// Maps a WABA id to a business name.
+    pub fn with_business(mut self, waba_id: &str, business: &str) -> WebhookReader {
+        self.businesses_by_waba
+            .insert(waba_id.to_owned(), business.to_owned());
+        self
+    }
+
+    /// Parses a body into items without changing the engine. `received_at` is used only
+    /// for items that carry no timestamp of their own.
+    pub fn parse(
+        &self,
+        engine: &Engine,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Result<Vec<WebhookItem>, Error> {
+        let root: Value = serde_json::from_slice(body).map_err(|e| invalid("$", e))?;
+        let Some(root) = root.as_object() else {
+            return Err(invalid("$", "expected a JSON object"));
+        };
+        let mut parser = Parser {
+            reader: self,
+            engine,
+            received_at,
+            items: Vec::new(),
+        };
+        match root.get("object").map(|o| (o, o.as_str())) {
+            None => return Err(invalid("object", "missing")),
+            Some((_, Some("whatsapp_business_account"))) => {}
+            Some((other, _)) => {
+                parser.unrecognized(
+                    "object",
+                    format!("object {other} is not a WhatsApp Business Account webhook"),
+                );
+                return Ok(parser.items);
+            }
+        }
+        let Some(entries) = root.get("entry").and_then(Value::as_array) else {
+            return Err(invalid("entry", "expected an array"));
+        };
+        parser.unknown_keys("", root, &["object", "entry"]);
+        for (i, entry) in entries.iter().enumerate() {
+            parser.entry(&format!("entry[{i}]"), entry);
+        }
+        Ok(parser.items)
+    }
+
+    /// Parses a body and applies each event through [`Engine::handle`], in payload order.
+    /// Errors only for a body that is not a webhook (see the module docs); the problem names
+    /// the JSON path.
+    pub fn handle(
+        &self,
+        engine: &mut Engine,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Result<Vec<WebhookOutcome>, Error> {
+        let items = self.parse(engine, body, received_at)?;
+        Ok(items
+            .into_iter()
+            .map(|item| match item {
+                WebhookItem::Event { path, event } => {
+                    let queued_before = engine.effects.len();
+                    match engine.handle(event.clone()) {
+                        Ok(output) => WebhookOutcome::Applied {
+                            path,
+                            event,
+                            output,
+                            effects: engine.effects.drain(queued_before..).collect(),
+                        },
+                        Err(error) => WebhookOutcome::Failed {
+                            path,
+                            event: Some(event),
+                            error,
+                        },
+                    }
+                }
+                WebhookItem::Unrecognized { path, reason } => {
+                    WebhookOutcome::Unrecognized { path, reason }
+                }
+                WebhookItem::Skipped { path, reason } => WebhookOutcome::Skipped { path, reason },
+                WebhookItem::Invalid { path, error } => WebhookOutcome::Failed {
+                    path,
+                    event: None,
+                    error,
+                },
+            })
+            .collect())
+    }
+
+    /// The JSON-lines form of [`WebhookReader::handle`], for bindings: one line per outcome,
+    /// each followed by the lines of the effects it caused (see [`outcome_lines`]). A body
+    /// that is not a webhook gives a single `error` line.
+    pub fn handle_json(
+        &self,
+        engine: &mut Engine,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Vec<String> {
+        match self.handle(engine, body, received_at) {
+            Ok(outcomes) => outcome_lines(&outcomes),
+            Err(e) => vec![crate::wire::encode_error(&e)],
+        }
+    }
+}
+
+impl Engine {
+    /// Applies a Meta Cloud API webhook body: each recognised item becomes an engine event
+    /// applied through [`Engine::handle`]; see [`crate::webhook`]. The WABA of template and
+    /// account webhooks is resolved without a mapping (use [`WebhookReader`] for one).
+    /// `received_at` is only a fallback for items without a timestamp of their own.
+    pub fn handle_webhook(
+        &mut self,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Result<Vec<WebhookOutcome>, Error> {
+        WebhookReader::new().handle(self, body, received_at)
+    }
+}
+
+/// The wire lines of outcomes: `{"type":"ack","of":...,"path":...,"event":{...}}` then its
+/// effect lines; `{"type":"error","error":...,"kind":...,"message":...,"path":...}`;
+/// `{"type":"unrecognized","path":...,"reason":...}`; `{"type":"skipped","path":...,
+/// "reason":...}`.
+pub fn outcome_lines(outcomes: &[WebhookOutcome]) -> Vec<String> {
+    #[derive(Serialize)]
+    struct AppliedLine<'a> {
+        #[serde(flatten)]
+        output: &'a Output,
+        path: &'a str,
+        event: &'a Event,
+    }
+    #[derive(Serialize)]
+    struct ErrorLine<'a> {
+        #[serde(rename = "type")]
+        line_type: &'static str,
+        error: &'static str,
+        kind: &'static str,
+        message: String,
+        path: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<&'a Event>,
+    }
+    #[derive(Serialize)]
+    struct NoteLine<'a> {
+        #[serde(rename = "type")]
+        line_type: &'static str,
+        path: &'a str,
+        reason: &'a str,
+    }
+    let mut lines = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            WebhookOutcome::Applied {
+                path,
+                event,
+                output,
+                effects,
+            } => {
+                lines.push(line(&AppliedLine {
+                    output,
+                    path,
+                    event,
+                }));
+                lines.extend(effects.iter().map(crate::wire::encode_effect));
+            }
+            WebhookOutcome::Failed { path, event, error } => lines.push(line(&ErrorLine {
+                line_type: "error",
+                error: error.code(),
+                kind: error.kind().name(),
+                message: error.to_string(),
+                path,
+                event: event.as_ref(),
+            })),
+            WebhookOutcome::Unrecognized { path, reason } => lines.push(line(&NoteLine {
+                line_type: "unrecognized",
+                path,
+                reason,
+            })),
+            WebhookOutcome::Skipped { path, reason } => lines.push(line(&NoteLine {
+                line_type: "skipped",
+                path,
+                reason,
+            })),
+        }
+    }
+    lines
+}
+
+fn line<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("webhook outcome lines serialise infallibly")
+}
+
+fn invalid(path: &str, problem: impl std::fmt::Display) -> Error {
+    Error::InvalidEvent {
+        problem: format!("webhook {path}: {problem}"),
+    }
+}
+
+/// Keys documented by Meta that carry nothing the engine keeps: accepted silently.
+const ENTRY_KEYS: &[&str] = &["id", "time", "changes"];
+const CHANGE_KEYS: &[&str] = &["field", "value"];
+const MESSAGES_VALUE_KEYS: &[&str] = &[
+    "messaging_product",
+    "metadata",
+    "contacts",
+    "messages",
+    "statuses",
+    "errors",
+];
+const MESSAGE_KEYS: &[&str] = &[
+    "from",
+    "from_user_id",
+    "id",
+    "timestamp",
+    "type",
+    "context",
+    "referral",
+    "errors",
+    "identity",
+    "group_id",
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "button",
+    "interactive",
+    "reaction",
+    "order",
+    "system",
+    "unsupported",
+];
+const STATUS_KEYS: &[&str] = &[
+    "id",
+    "status",
+    "timestamp",
+    "recipient_id",
+    "recipient_user_id",
+    "recipient_type",
+    "recipient_participant_id",
+    "conversation",
+    "pricing",
+    "errors",
+    "biz_opaque_callback_data",
+    "type",
+];
+const PRICING_KEYS: &[&str] = &["billable", "pricing_model", "type", "category"];
+
+struct Parser<'a> {
+    reader: &'a WebhookReader,
+    engine: &'a Engine,
+    received_at: Instant,
+    items: Vec<WebhookItem>,
+}
+
+/// A lookup result: the value, or the error naming the path.
+type Found<T> = Result<T, Error>;
+
+impl Parser<'_> {
+    fn event(&mut self, path: String, event: Event) {
+        self.items.push(WebhookItem::Event { path, event });
+    }
+
+    fn unrecognized(&mut self, path: &str, reason: impl Into<String>) {
+        self.items.push(WebhookItem::Unrecognized {
+            path: path.to_owned(),
+            reason: reason.into(),
+        });
+    }
+
+    fn skipped(&mut self, path: &str, reason: impl Into<String>) {
+        self.items.push(WebhookItem::Skipped {
+            path: path.to_owned(),
+            reason: reason.into(),
+        });
+    }
+
+    fn failed(&mut self, path: &str, error: Error) {
+        self.items.push(WebhookItem::Invalid {
+            path: path.to_owned(),
+            error,
+        });
+    }
+
+    /// Reports keys of `object` that are neither known nor handled.
+    fn unknown_keys(
+        &mut self,
+        path: &str,
+        object: &serde_json::Map<String, Value>,
+        known: &[&str],
+    ) {
+        for key in object.keys().filter(|k| !known.contains(&k.as_str())) {
+            self.unrecognized(&join(path, key), "unknown field; ignored");
+        }
+    }
+
+    fn entry(&mut self, path: &str, entry: &Value) {
+        let Some(object) = entry.as_object() else {
+            return self.failed(path, invalid(path, "expected an object"));
+        };
+        self.unknown_keys(path, object, ENTRY_KEYS);
+        let waba = object.get("id").and_then(|id| match id {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        // `time` (unix seconds) is when Meta emitted the entry: the instant of events whose
+        // value carries no timestamp (template, quality, capability and account updates).
+        let entry_at = match object.get("time") {
+            None => self.received_at,
+            Some(time) => match unix_seconds(time, &join(path, "time")) {
+                Ok(at) => at,
+                Err(e) => return self.failed(&join(path, "time"), e),
+            },
+        };
+        let Some(changes) = object.get("changes").and_then(Value::as_array) else {
+            let at = join(path, "changes");
+            return self.failed(&at, invalid(&at, "expected an array"));
+        };
+        for (j, change) in changes.iter().enumerate() {
+            let path = format!("{path}.changes[{j}]");
+            let Some(change) = change.as_object() else {
+                self.failed(&path, invalid(&path, "expected an object"));
+                continue;
+            };
+            self.unknown_keys(&path, change, CHANGE_KEYS);
+            let field = change.get("field").and_then(Value::as_str);
+            let value_path = join(&path, "value");
+            let Some(value) = change.get("value").and_then(Value::as_object) else {
+                self.failed(&value_path, invalid(&value_path, "expected an object"));
+                continue;
+            };
+            let change = Change {
+                path: value_path,
+                value,
+                waba: waba.as_deref(),
+                at: entry_at,
+            };
+            match field {
+                Some("messages") => self.messages(&change),
+                Some("calls") => self.calls(&change),
+                Some("message_template_status_update") => self.template_status(&change),
+                Some("message_template_quality_update") => self.template_quality(&change),
+                Some("phone_number_quality_update") => self.phone_number_quality(&change),
+                Some("business_capability_update") => self.business_capability(&change),
+                Some("account_update") => self.account_update(&change),
+                Some("user_preferences") => self.user_preferences(&change),
+                Some(other) => self.unrecognized(
+                    &join(&path, "field"),
+                    format!("webhook field {other:?} has no engine event"),
+                ),
+                None => {
+                    let at = join(&path, "field");
+                    self.failed(&at, invalid(&at, "expected a string"));
+                }
+            }
+        }
+    }
+
+    // ---- lookups -------------------------------------------------------------------
+
+    /// The registered number of a `metadata` object: by `phone_number_id`, else by
+    /// `display_phone_number`.
+    fn metadata_number(&self, change: &Change) -> Found<String> {
+        let path = join(&change.path, "metadata");
+        let metadata = change
+            .value
+            .get("metadata")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid(&path, "expected an object"))?;
+        if let Some(id) = metadata.get("phone_number_id").and_then(Value::as_str) {
+            if let Some(number) = self.engine.number_by_provider_id(id) {
+                return Ok(number);
+            }
+        }
+        match metadata.get("display_phone_number").and_then(Value::as_str) {
+            Some(display) => self.registered_number(display),
+            None => Err(Error::UnknownNumber {
+                number: metadata
+                    .get("phone_number_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// A display number (Meta writes it without `+`, sometimes with spaces or dashes) that
+    /// the engine knows.
+    fn registered_number(&self, display: &str) -> Found<String> {
+        let digits: String = display
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+            .collect();
+        let number = self.engine.number(&digits)?;
+        Ok(number.number)
+    }
+
+    /// The business a WABA id belongs to (see [`WebhookReader`]).
+    fn business(&self, waba: Option<&str>) -> Result<String, String> {
+        if let Some(business) = waba.and_then(|w| self.reader.businesses_by_waba.get(w)) {
+            return Ok(business.clone());
+        }
+        if let Some(waba) = waba {
+            if self.engine.businesses().any(|b| b == waba) {
+                return Ok(waba.to_owned());
+            }
+        }
+        let mut businesses = self.engine.businesses();
+        match (businesses.next(), businesses.next()) {
+            (Some(only), None) => Ok(only.to_owned()),
+            (None, _) => Err("no business is registered".into()),
+            (Some(_), Some(_)) => Err(format!(
+                "WABA {} maps to no business: several are registered; map it with \
+                 WebhookReader::with_business or name the business by the WABA id",
+                waba.unwrap_or("(no entry id)")
+            )),
+        }
+    }
+
+    /// The numbers a WABA-level event applies to: `value.phone_number` when given, else
+    /// every number of the WABA's business.
+    fn account_numbers(&mut self, change: &Change) -> Option<Vec<String>> {
+        if let Some(display) = change.value.get("phone_number").and_then(Value::as_str) {
+            return match self.registered_number(display) {
+                Ok(number) => Some(vec![number]),
+                Err(e) => {
+                    self.failed(&join(&change.path, "phone_number"), e);
+                    None
+                }
+            };
+        }
+        match self.business(change.waba) {
+            Ok(business) => {
+                let numbers: Vec<String> = self
+                    .engine
+                    .numbers()
+                    .filter(|n| n.business == business)
+                    .map(|n| n.number)
+                    .collect();
+                if numbers.is_empty() {
+                    self.unrecognized(&change.path, format!("business {business:?} has no number"));
+                    return None;
+                }
+                Some(numbers)
+            }
+            Err(reason) => {
+                self.unrecognized(&change.path, reason);
+                None
+            }
+        }
+    }
+
+    // ---- messages ------------------------------------------------------------------
+
+    fn messages(&mut self, change: &Change) {
+        self.unknown_keys(&change.path, change.value, MESSAGES_VALUE_KEYS);
+        let has_items = ["messages", "statuses", "errors"]
+            .iter()
+            .any(|k| change.value.contains_key(*k));
+        if !has_items {
+            return self.skipped(&change.path, "no messages, statuses or errors");
+        }
+        let number = match self.metadata_number(change) {
+            Ok(number) => number,
+            Err(e) => return self.failed(&join(&change.path, "metadata"), e),
+        };
+        for (k, message) in list(change.value, "messages") {
+            let path = format!("{}.messages[{k}]", change.path);
+            match self.inbound(&path, message, &number) {
+                Ok(Some(event)) => self.event(path, event),
+                Ok(None) => {}
+                Err(e) => self.failed(&path, e),
+            }
+        }
+        for (k, status) in list(change.value, "statuses") {
+            let path = format!("{}.statuses[{k}]", change.path);
+            match self.status(&path, status, &number) {
+                Ok(Some(event)) => self.event(path, event),
+                Ok(None) => {}
+                Err(e) => self.failed(&path, e),
+            }
+        }
+        for (k, error) in list(change.value, "errors") {
+            let path = format!("{}.errors[{k}]", change.path);
+            let code = error.get("code").map(Value::to_string).unwrap_or_default();
+            self.skipped(
+                &path,
+                format!("provider error {code} not tied to a message"),
+            );
+        }
+    }
+
+    fn inbound(&mut self, path: &str, message: &Value, number: &str) -> Found<Option<Event>> {
+        let object = message
+            .as_object()
+            .ok_or_else(|| invalid(path, "expected an object"))?;
+        let kind_name = str_at(object, path, "type")?;
+        // A message carries its content under a key named by its type, known or not.
+        let mut known = MESSAGE_KEYS.to_vec();
+        known.push(kind_name);
+        self.unknown_keys(path, object, &known);
+        let kind = match kind_name {
+            "text" => InboundKind::Text,
+            "image" => InboundKind::Image,
+            "video" => InboundKind::Video,
+            "audio" => InboundKind::Audio,
+            "document" => InboundKind::Document,
+            "sticker" => InboundKind::Sticker,
+            "location" => InboundKind::Location,
+            "contacts" => InboundKind::Contacts,
+            "button" => InboundKind::Button,
+            // An order (cart) is the contact's reply through a product message.
+            "interactive" | "order" => InboundKind::Interactive,
+            "reaction" => InboundKind::Reaction,
+            "system" => InboundKind::System,
+            // Meta's name for a message it could not parse (`unknown` in older versions).
+            "unsupported" | "unknown" => InboundKind::Unsupported,
+            other => {
+                self.unrecognized(
+                    &join(path, "type"),
+                    format!("message type {other:?} has no engine kind; not applied"),
+                );
+                return Ok(None);
+            }
+        };
+        Ok(Some(Event::Inbound(Inbound {
+            at: self.timestamp(object, path)?,
+            number: number.to_owned(),
+            contact: Some(contact(str_at(object, path, "from")?)),
+            group: None,
+            kind,
+            size: None,
+            referral: object.get("referral").is_some_and(Value::is_object),
+            message_id: Some(str_at(object, path, "id")?.to_owned()),
+        })))
+    }
+
+    fn status(&mut self, path: &str, status: &Value, number: &str) -> Found<Option<Event>> {
+        let object = status
+            .as_object()
+            .ok_or_else(|| invalid(path, "expected an object"))?;
+        self.unknown_keys(path, object, STATUS_KEYS);
+        let delivery = match str_at(object, path, "status")? {
+            "sent" => DeliveryStatus::Sent,
+            "delivered" => DeliveryStatus::Delivered,
+            "read" | "played" => DeliveryStatus::Read,
+            "failed" => DeliveryStatus::Failed,
+            "deleted" | "warning" => {
+                self.skipped(
+                    path,
+                    "a deleted or warning status changes no delivery state",
+                );
+                return Ok(None);
+            }
+            other => {
+                self.unrecognized(
+                    &join(path, "status"),
+                    format!("status {other:?} is not a delivery status; not applied"),
+                );
+                return Ok(None);
+            }
+        };
+        let pricing = match object.get("pricing") {
+            None | Some(Value::Null) => None,
+            Some(pricing) => Some(self.pricing(&join(path, "pricing"), pricing)?),
+        };
+        let mut errors = Vec::new();
+        for (k, error) in list(object, "errors") {
+            let at = format!("{path}.errors[{k}].code");
+            let code = error
+                .get("code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u32::try_from(c).ok())
+                .ok_or_else(|| invalid(&at, "expected an error code (a non-negative integer)"))?;
+            errors.push(code);
+        }
+        Ok(Some(Event::MessageStatus(MessageStatusUpdate {
+            at: self.timestamp(object, path)?,
+            number: number.to_owned(),
+            contact: contact(str_at(object, path, "recipient_id")?),
+            message_id: str_at(object, path, "id")?.to_owned(),
+            status: delivery,
+            pricing,
+            errors,
+        })))
+    }
+
+    /// `pricing`: `type` and `category`. Before `type` existed (conversation-based pricing)
+    /// only `billable` said whether it was charged: `true` reads as `regular`; `false` as an
+    /// unknown type (counted as confirmed without a category).
+    fn pricing(&mut self, path: &str, pricing: &Value) -> Found<ProviderPricing> {
+        let object = pricing
+            .as_object()
+            .ok_or_else(|| invalid(path, "expected an object"))?;
+        self.unknown_keys(path, object, PRICING_KEYS);
+        let kind = match object.get("type") {
+            Some(Value::String(name)) => {
+                let kind: crate::delivery::PricingType =
+                    serde_json::from_value(Value::String(name.clone()))
+                        .map_err(|e| invalid(&join(path, "type"), e))?;
+                if kind == crate::delivery::PricingType::Other {
+                    self.unrecognized(
+                        &join(path, "type"),
+                        format!("pricing type {name:?} unknown; counted as confirmed without a category"),
+                    );
+                }
+                kind
+            }
+            None => match object.get("billable") {
+                Some(Value::Bool(true)) => crate::delivery::PricingType::Regular,
+                _ => crate::delivery::PricingType::Other,
+            },
+            Some(_) => return Err(invalid(&join(path, "type"), "expected a string")),
+        };
+        let category = match object.get("category") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) => Some(c.to_ascii_lowercase()),
+            Some(_) => return Err(invalid(&join(path, "category"), "expected a string")),
+        };
+        Ok(ProviderPricing { kind, category })
+    }
+
+    fn calls(&mut self, change: &Change) {
+        let number = match self.metadata_number(change) {
+            Ok(number) => number,
+            Err(e) => return self.failed(&join(&change.path, "metadata"), e),
+        };
+        for (k, call) in list(change.value, "calls") {
+            let path = format!("{}.calls[{k}]", change.path);
+            let parsed = (|| -> Found<Option<Event>> {
+                let object = call
+                    .as_object()
+                    .ok_or_else(|| invalid(&path, "expected an object"))?;
+                let direction = object.get("direction").and_then(Value::as_str);
+                let event = str_at(object, &path, "event")?;
+                if direction != Some("USER_INITIATED") || event != "connect" {
+                    return Ok(None);
+                }
+                Ok(Some(Event::Inbound(Inbound {
+                    at: self.timestamp(object, &path)?,
+                    number: number.clone(),
+                    contact: Some(contact(str_at(object, &path, "from")?)),
+                    group: None,
+                    kind: InboundKind::Call,
+                    size: None,
+                    referral: false,
+                    message_id: Some(str_at(object, &path, "id")?.to_owned()),
+                })))
+            })();
+            match parsed {
+                Ok(Some(event)) => self.event(path, event),
+                Ok(None) => self.skipped(
+                    &path,
+                    "only a user-initiated call's connect opens the window",
+                ),
+                Err(e) => self.failed(&path, e),
+            }
+        }
+        for (k, _) in list(change.value, "statuses") {
+            let path = format!("{}.statuses[{k}]", change.path);
+            self.skipped(&path, "call statuses change no conversation state");
+        }
+    }
+
+    /// The item's own `timestamp` (unix seconds); `received_at` only when it has none.
+    fn timestamp(&self, object: &serde_json::Map<String, Value>, path: &str) -> Found<Instant> {
+        match object.get("timestamp") {
+            None | Some(Value::Null) => Ok(self.received_at),
+            Some(value) => unix_seconds(value, &join(path, "timestamp")),
+        }
+    }
+
+    // ---- templates -----------------------------------------------------------------
+
+    /// Business, name and language of a template webhook.
+    fn template_ref(&mut self, change: &Change) -> Option<(String, String, String)> {
+        let business = match self.business(change.waba) {
+            Ok(b) => b,
+            Err(reason) => {
+                self.unrecognized(&change.path, reason);
+                return None;
+            }
+        };
+        let name = str_at(change.value, &change.path, "message_template_name");
+        let language = str_at(change.value, &change.path, "message_template_language");
+        match (name, language) {
+            (Ok(name), Ok(language)) => Some((business, name.to_owned(), language.to_owned())),
+            (Err(e), _) | (_, Err(e)) => {
+                self.failed(&change.path, e);
+                None
+            }
+        }
+    }
+
+    fn template_status(&mut self, change: &Change) {
+        let Some((business, name, language)) = self.template_ref(change) else {
+            return;
+        };
+        let path = &change.path;
+        let event = change
+            .value
+            .get("event")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let title = change
+            .value
+            .get("other_info")
+            .and_then(|o| o.get("title"))
+            .and_then(Value::as_str);
+        let pauses = match &self.engine.policy().templates.quality_rule {
+            TemplateQualityRule::PauseLadder { pauses } => pauses.clone(),
+            TemplateQualityRule::FlagThenDisable => Vec::new(),
+        };
+        let mut until = None;
+        let status = match (event, title) {
+            // Meta announces the end of a pause as an approval titled UNPAUSE.
+            (_, Some("UNPAUSE")) => TemplateEvent::Unpaused,
+            ("PAUSED", title) => {
+                // The pause's length is the policy's ladder; a rate-limiting (pacing) pause
+                // and a pause the policy has no length for last until UNPAUSE.
+                until = match title {
+                    Some("FIRST_PAUSE") => pauses.first().map(|d| change.at.plus(*d)),
+                    Some("SECOND_PAUSE") => pauses.get(1).map(|d| change.at.plus(*d)),
+                    Some("RATE_LIMITING_PAUSE") | None => None,
+                    Some(other) => {
+                        self.unrecognized(
+                            &join(path, "other_info.title"),
+                            format!("pause title {other:?} unknown; paused until unpaused"),
+                        );
+                        None
+                    }
+                };
+                TemplateEvent::Paused
+            }
+            ("FLAGGED", _) => {
+                until = match change
+                    .value
+                    .get("disable_info")
+                    .and_then(|d| d.get("disable_date"))
+                {
+                    None | Some(Value::Null) => None,
+                    Some(date) => {
+                        match instant_value(date, &join(path, "disable_info.disable_date")) {
+                            Ok(at) => Some(at),
+                            Err(e) => {
+                                self.unrecognized(
+                                    &join(path, "disable_info.disable_date"),
+                                    format!("{e}; the policy's flag length applies"),
+                                );
+                                None
+                            }
+                        }
+                    }
+                };
+                TemplateEvent::Flagged
+            }
+            ("APPROVED", _) => TemplateEvent::Approved,
+            ("REJECTED", _) => TemplateEvent::Rejected,
+            ("PENDING", _) => TemplateEvent::Pending,
+            ("DISABLED", _) => TemplateEvent::Disabled,
+            ("REINSTATED", _) => TemplateEvent::Reinstated,
+            ("IN_APPEAL", _) => TemplateEvent::InAppeal,
+            ("PENDING_DELETION", _) => TemplateEvent::PendingDeletion,
+            ("DELETED", _) => TemplateEvent::Deleted,
+            ("LIMIT_EXCEEDED", _) => TemplateEvent::LimitExceeded,
+            ("ARCHIVED", _) => TemplateEvent::Archived,
+            (other, _) => {
+                return self.unrecognized(
+                    &join(path, "event"),
+                    format!("template event {other:?} has no engine status; not applied"),
+                )
+            }
+        };
+        self.event(
+            path.clone(),
+            Event::TemplateStatus(TemplateStatusUpdate {
+                at: change.at,
+                business,
+                name,
+                language,
+                status,
+                until,
+            }),
+        );
+    }
+
+    fn template_quality(&mut self, change: &Change) {
+        let Some((business, name, language)) = self.template_ref(change) else {
+            return;
+        };
+        let score = change
+            .value
+            .get("new_quality_score")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let Some(quality) = quality_score(score) else {
+            return self.unrecognized(
+                &join(&change.path, "new_quality_score"),
+                format!("quality score {score:?} unknown; not applied"),
+            );
+        };
+        self.event(
+            change.path.clone(),
+            Event::TemplateQuality(TemplateQualityUpdate {
+                at: change.at,
+                business,
+                name,
+                language,
+                quality,
+            }),
+        );
+    }
+
+    // ---- numbers and limits --------------------------------------------------------
+
+    fn phone_number_quality(&mut self, change: &Change) {
+        let path = &change.path;
+        let number = match str_at(change.value, path, "display_phone_number")
+            .and_then(|d| self.registered_number(d))
+        {
+            Ok(number) => number,
+            Err(e) => return self.failed(&join(path, "display_phone_number"), e),
+        };
+        let event = change
+            .value
+            .get("event")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        // The event names no score: FLAGGED is the low rating; UNFLAGGED says only that it
+        // recovered, which is at least medium.
+        let quality = match event {
+            "FLAGGED" => Some(Quality::Low),
+            "UNFLAGGED" => Some(Quality::Medium),
+            "DOWNGRADE" | "UPGRADE" | "ONBOARDING" | "THROUGHPUT_UPGRADE" => None,
+            other => {
+                self.unrecognized(
+                    &join(path, "event"),
+                    format!("number quality event {other:?} unknown"),
+                );
+                None
+            }
+        };
+        if let Some(quality) = quality {
+            self.event(
+                path.clone(),
+                Event::NumberQuality(NumberQualityUpdate {
+                    at: change.at,
+                    number: number.clone(),
+                    quality,
+                }),
+            );
+        }
+        let limit_key = ["max_daily_conversations_per_business", "current_limit"]
+            .into_iter()
+            .find(|k| change.value.contains_key(*k));
+        match limit_key {
+            Some(key) => self.limit(&join(path, key), &change.value[key], &[number], change.at),
+            None if quality.is_none() => self.skipped(path, "no quality or limit change"),
+            None => {}
+        }
+    }
+
+    fn business_capability(&mut self, change: &Change) {
+        let path = &change.path;
+        let scope = self.engine.policy().limits.scope;
+        // The key that matches the policy's limit scope wins; the other is reported.
+        let keys = match scope {
+            LimitScope::Business => [
+                "max_daily_conversations_per_business",
+                "max_daily_conversation_per_phone",
+            ],
+            LimitScope::Number => [
+                "max_daily_conversation_per_phone",
+                "max_daily_conversations_per_business",
+            ],
+        };
+        let Some(key) = keys.into_iter().find(|k| change.value.contains_key(*k)) else {
+            return self.skipped(path, "no messaging limit in this capability update");
+        };
+        for other in keys
+            .iter()
+            .filter(|k| **k != key && change.value.contains_key(**k))
+        {
+            self.skipped(
+                &join(path, other),
+                format!("{key} is the limit of this policy's scope"),
+            );
+        }
+        let Some(numbers) = self.account_numbers(change) else {
+            return;
+        };
+        // A business-wide limit needs one event (by any of its numbers); a per-number limit
+        // one per number.
+        let numbers = match scope {
+            LimitScope::Business => numbers.into_iter().take(1).collect(),
+            LimitScope::Number => numbers,
+        };
+        self.limit(&join(path, key), &change.value[key], &numbers, change.at);
+    }
+
+    /// A limit value (`TIER_2K`, `1000`, `-1`...) as `messaging_limit` events, when it is a
+    /// level of the policy.
+    fn limit(&mut self, path: &str, value: &Value, numbers: &[String], at: Instant) {
+        let level = match value {
+            Value::String(tier) if tier == "TIER_NOT_SET" => {
+                return self.skipped(path, "no limit set yet")
+            }
+            Value::String(tier) => tier_level(tier),
+            Value::Number(n) => match n.as_i64() {
+                Some(-1) => Some(LimitLevel::Unlimited),
+                Some(n) => u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(LimitLevel::Contacts),
+                None => None,
+            },
+            _ => None,
+        };
+        let Some(level) = level else {
+            return self.unrecognized(path, format!("limit {value} unknown; not applied"));
+        };
+        if !self.engine.policy().limits.levels.contains(&level) {
+            return self.unrecognized(
+                path,
+                format!("limit {level} is not a level of this policy; not applied"),
+            );
+        }
+        for number in numbers {
+            self.event(
+                path.to_owned(),
+                Event::MessagingLimit(MessagingLimitUpdate {
+                    at,
+                    number: number.clone(),
+                    limit: level,
+                }),
+            );
+        }
+    }
+
+    /// `account_update`: restrictions (with expiries) and bans become number restrictions.
+    fn account_update(&mut self, change: &Change) {
+        let path = &change.path;
+        let event = change
+            .value
+            .get("event")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match event {
+            "ACCOUNT_RESTRICTION" => self.account_restriction(change),
+            "DISABLED_UPDATE" => self.account_ban(change),
+            "ACCOUNT_VIOLATION"
+            | "VERIFIED_ACCOUNT"
+            | "PARTNER_ADDED"
+            | "PARTNER_REMOVED"
+            | "ACCOUNT_DELETED"
+            | "PHONE_NUMBER_ADDED"
+            | "PHONE_NUMBER_REMOVED"
+            | "BUSINESS_VERIFICATION_STATUS_UPDATE" => self.skipped(
+                path,
+                format!("account event {event} changes no sending state"),
+            ),
+            other => self.unrecognized(
+                &join(path, "event"),
+                format!("account event {other:?} unknown; not applied"),
+            ),
+        }
+    }
+
+    fn account_restriction(&mut self, change: &Change) {
+        let path = join(&change.path, "restriction_info");
+        let mut scope = None;
+        let mut until = None;
+        for (k, restriction) in list(change.value, "restriction_info") {
+            let item = format!("{path}[{k}]");
+            let kind = restriction.get("restriction_type").and_then(Value::as_str);
+            let this_scope = match kind {
+                Some("RESTRICTED_BIZ_INITIATED_MESSAGING") => RestrictionScope::BusinessInitiated,
+                Some("RESTRICTED_CUSTOMER_INITIATED_MESSAGING") => RestrictionScope::AllMessages,
+                Some("RESTRICTED_ADD_PHONE_NUMBER_ACTION") => {
+                    self.skipped(&item, "adding numbers is not engine state");
+                    continue;
+                }
+                other => {
+                    self.unrecognized(
+                        &join(&item, "restriction_type"),
+                        format!("restriction type {other:?} unknown; not applied"),
+                    );
+                    continue;
+                }
+            };
+            let expiry = match restriction.get("expiration") {
+                None | Some(Value::Null) => None,
+                Some(v) => match unix_seconds(v, &join(&item, "expiration")) {
+                    Ok(at) => Some(at),
+                    Err(e) => return self.failed(&item, e),
+                },
+            };
+            // The engine keeps one restriction per number: the widest one wins, with its
+            // expiry.
+            if matches!(scope, None | Some(RestrictionScope::BusinessInitiated)) {
+                scope = Some(this_scope);
+                until = expiry;
+            }
+        }
+        let has_entries = !list(change.value, "restriction_info").is_empty();
+        let Some(numbers) = self.account_numbers(change) else {
+            return;
+        };
+        for number in numbers {
+            let event = match scope {
+                Some(scope) => Event::NumberRestriction(NumberRestrictionUpdate {
+                    at: change.at,
+                    number,
+                    scope,
+                    until,
+                }),
+                // An update listing no restriction says there is none left.
+                None if !has_entries => Event::RestrictionLifted(RestrictionLifted {
+                    at: change.at,
+                    number,
+                }),
+                None => continue,
+            };
+            self.event(change.path.clone(), event);
+        }
+    }
+
+    /// `DISABLED_UPDATE`: `DISABLE` bars every message until lifted; `REINSTATE` lifts it;
+    /// `SCHEDULE_FOR_DISABLE` changes nothing yet (the `DISABLE` follows).
+    fn account_ban(&mut self, change: &Change) {
+        let path = join(&change.path, "ban_info.waba_ban_state");
+        let states: Vec<&str> = match change
+            .value
+            .get("ban_info")
+            .and_then(|b| b.get("waba_ban_state"))
+        {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => {
+                return self.failed(
+                    &path,
+                    invalid(&path, "expected a string or an array of strings"),
+                )
+            }
+        };
+        let mut ban = None;
+        for state in states {
+            match state {
+                "DISABLE" => ban = Some(true),
+                "REINSTATE" => ban = Some(false),
+                "SCHEDULE_FOR_DISABLE" => self.skipped(
+                    &path,
+                    "a scheduled disable changes nothing until it happens",
+                ),
+                other => self.unrecognized(&path, format!("ban state {other:?} unknown")),
+            }
+        }
+        let Some(ban) = ban else { return };
+        let Some(numbers) = self.account_numbers(change) else {
+            return;
+        };
+        for number in numbers {
+            let event = if ban {
+                Event::NumberRestriction(NumberRestrictionUpdate {
+                    at: change.at,
+                    number,
+                    scope: RestrictionScope::AllMessages,
+                    until: None,
+                })
+            } else {
+                Event::RestrictionLifted(RestrictionLifted {
+                    at: change.at,
+                    number,
+                })
+            };
+            self.event(change.path.clone(), event);
+        }
+    }
+
+    fn user_preferences(&mut self, change: &Change) {
+        let number = match self.metadata_number(change) {
+            Ok(number) => number,
+            Err(e) => return self.failed(&join(&change.path, "metadata"), e),
+        };
+        for (k, preference) in list(change.value, "user_preferences") {
+            let path = format!("{}.user_preferences[{k}]", change.path);
+            let parsed = (|| -> Found<Option<Event>> {
+                let object = preference
+                    .as_object()
+                    .ok_or_else(|| invalid(&path, "expected an object"))?;
+                let category = str_at(object, &path, "category")?;
+                if category != "marketing_messages" {
+                    self.unrecognized(
+                        &join(&path, "category"),
+                        format!("preference category {category:?} unknown; not applied"),
+                    );
+                    return Ok(None);
+                }
+                let value = match str_at(object, &path, "value")? {
+                    "stop" => PreferenceValue::Stop,
+                    "resume" => PreferenceValue::Resume,
+                    other => {
+                        self.unrecognized(
+                            &join(&path, "value"),
+                            format!("preference {other:?} unknown; not applied"),
+                        );
+                        return Ok(None);
+                    }
+                };
+                Ok(Some(Event::UserPreference(UserPreference {
+                    at: self.timestamp(object, &path)?,
+                    number: number.clone(),
+                    contact: contact(str_at(object, &path, "wa_id")?),
+                    value,
+                })))
+            })();
+            match parsed {
+                Ok(Some(event)) => self.event(path, event),
+                Ok(None) => {}
+                Err(e) => self.failed(&path, e),
+            }
+        }
+    }
+}
+
+/// One `changes[]` item.
+struct Change<'a> {
+    /// Path of its `value`.
+    path: String,
+    value: &'a serde_json::Map<String, Value>,
+    /// The entry's WABA id.
+    waba: Option<&'a str>,
+    /// The entry's `time`, or `received_at`.
+    at: Instant,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The elements of an array field (none when absent or not an array).
+fn list<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Vec<(usize, &'a Value)> {
+    object
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().enumerate().collect())
+        .unwrap_or_default()
+}
+
+fn str_at<'a>(object: &'a serde_json::Map<String, Value>, path: &str, key: &str) -> Found<&'a str> {
+    match object.get(key) {
+        Some(Value::String(s)) => Ok(s),
+        None => Err(invalid(&join(path, key), "missing")),
+        Some(_) => Err(invalid(&join(path, key), "expected a string")),
+    }
+}
+
+/// A contact as Meta writes it: a `wa_id` is a phone number in international format without
+/// `+`; anything else (a business-scoped user id) is passed on as it is.
+fn contact(wa_id: &str) -> String {
+    if !wa_id.is_empty() && wa_id.bytes().all(|b| b.is_ascii_digit()) {
+        format!("+{wa_id}")
+    } else {
+        wa_id.to_owned()
+    }
+}
+
+/// Unix seconds, as Meta writes them: a string of digits or an integer.
+fn unix_seconds(value: &Value, path: &str) -> Found<Instant> {
+    let seconds = match value {
+        Value::String(s) => s.parse::<i64>().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+    .ok_or_else(|| invalid(path, format!("expected unix seconds, got {value}")))?;
+    let millis = seconds
+        .checked_mul(1000)
+        .ok_or_else(|| invalid(path, format!("{seconds} s is out of range")))?;
+    Instant::from_unix_millis(millis).map_err(|e| invalid(path, e))
+}
+
+/// Unix seconds or an RFC 3339 string.
+fn instant_value(value: &Value, path: &str) -> Found<Instant> {
+    match value {
+        Value::String(s) if s.parse::<i64>().is_err() => {
+            Instant::parse_rfc3339(s).map_err(|e| invalid(path, e))
+        }
+        _ => unix_seconds(value, path),
+    }
+}
+
+/// Meta's quality scores.
+fn quality_score(score: &str) -> Option<Quality> {
+    Some(match score {
+        "GREEN" => Quality::High,
+        "YELLOW" => Quality::Medium,
+        "RED" => Quality::Low,
+        "UNKNOWN" | "NA" => Quality::Unknown,
+        _ => return None,
+    })
+}
+
+/// `TIER_250`, `TIER_2K`, `TIER_UNLIMITED`...
+fn tier_level(tier: &str) -> Option<LimitLevel> {
+    let value = tier.strip_prefix("TIER_")?;
+    if value == "UNLIMITED" {
+        return Some(LimitLevel::Unlimited);
+    }
+    let (digits, factor) = match value.strip_suffix('K') {
+        Some(d) => (d, 1_000),
+        None => (value, 1),
+    };
+    let n: u32 = digits.parse().ok()?;
+    n.checked_mul(factor).map(LimitLevel::Contacts)
+}

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+
+import convstate
+from conftest import CONTACT, NUMBER, REPO_ROOT, utc
+
+FIXTURES = REPO_ROOT / "tests" / "webhooks"
+
+
+def test_a_webhook_body_opens_the_window_from_its_own_timestamp(engine: convstate.Engine) -> None:
+    body = (FIXTURES / "messages_text.json").read_bytes()
+    lines = [json.loads(line) for line in engine.handle_webhook(body, received_at=utc(2026, 11, 4))]
+    assert lines[0]["type"] == "ack"
+    assert lines[0]["of"] == "inbound"
+    assert lines[0]["path"] == "entry[0].changes[0].value.messages[0]"
+    assert lines[0]["event"]["at"] == "2026-11-02T09:00:00Z"
+    view = engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 10))
+    assert view["window_ends_at"] == utc(2026, 11, 3, 9)
+
+
+def test_str_and_dict_payloads_give_the_same_lines_and_a_duplicate_changes_nothing(
+    engine: convstate.Engine,
+) -> None:
+    text = (FIXTURES / "messages_all_types.json").read_text()
+    first = engine.handle_webhook(text)
+    snapshot = engine.snapshot()
+    again = engine.handle_webhook(json.loads(text))
+    assert [json.loads(line)["path"] for line in again if '"path"' in line] == [
+        json.loads(line)["path"] for line in first if '"path"' in line
+    ]
+    assert not any('"type":"effect"' in line for line in again)
+    assert engine.snapshot() == snapshot
+
+
+def test_unknown_parts_are_reported_and_bad_json_is_an_error_line(engine: convstate.Engine) -> None:
+    lines = [json.loads(line) for line in engine.handle_webhook((FIXTURES / "unknown_parts.json").read_bytes())]
+    assert {"type": "unrecognized", "path": "entry[0].changes[0].field"}.items() <= lines[0].items()
+    error = json.loads(engine.handle_webhook(b"{")[0])
+    assert (error["type"], error["error"]) == ("error", "invalid_event")
+    assert "webhook $" in error["message"]
+
+
+def test_a_waba_mapping_names_the_business_of_template_webhooks(engine: convstate.Engine) -> None:
+    engine.register_number("+15550002222", business="other", channel="official", at=utc(2026, 11, 2, 8))
+    engine.handle_json(
+        '{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"order_update",'
+        '"language":"en_US","category":"utility","body":"Order {{1}} is on its way","status":"approved"}'
+    )
+    body = (FIXTURES / "template_first_pause.json").read_bytes()
+    assert json.loads(engine.handle_webhook(body)[0])["type"] == "unrecognized"
+    lines = engine.handle_webhook(body, waba_businesses={"102290129340398": "acme"})
+    assert json.loads(lines[0])["event"]["until"] == "2026-11-02T12:00:00Z"
