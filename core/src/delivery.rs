@@ -105,13 +105,9 @@ impl Engine {
             }
             return Ok(());
         };
-        // Statuses only move forward; a message already delivered cannot fail, and a failed
-        // one is final.
-        let advances = match (record.status, e.status) {
-            (DeliveryStatus::Failed, _) => false,
-            (current, DeliveryStatus::Failed) => current < DeliveryStatus::Delivered,
-            (current, next) => next > current,
-        };
+        // Statuses only move forward in the order sent < delivered < read < failed, so the
+        // final state does not depend on the order webhooks arrive in; failed is final.
+        let advances = e.status > record.status;
         if let Some(pricing) = e.pricing.as_ref().filter(|_| !record.confirmed) {
             self.confirm_billing(number, record.sent_at, pricing);
             record.confirmed = true;

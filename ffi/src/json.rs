@@ -119,14 +119,7 @@ pub unsafe extern "C" fn convstate_engine_handle_webhook(
         let received_at = instant_arg(at_ms)?;
         // Checked before the engine runs, so a NULL `out` never loses the output.
         unsafe { arg(out, "out") }?;
-        let mut lines = Vec::new();
-        // An effect a typed poll could not deliver is older than anything this body causes.
-        if let Some((_, _, effect)) = handle.undelivered.take() {
-            lines.push(effect);
-        }
-        lines.extend(
-            convstate_core::webhook::WebhookReader::new().handle_json(&mut handle.engine, body, received_at),
-        );
+        let lines = convstate_core::webhook::WebhookReader::new().handle_json(&mut handle.engine, body, received_at);
         let out = unsafe { arg_mut(out, "out") }?;
         out.bytes.clear();
         for l in &lines {
