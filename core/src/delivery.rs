@@ -217,7 +217,8 @@ impl Engine {
                 } else {
                     self.policy.provider.pair_rate_backoff
                 };
-                let until = self.clock.plus(length);
+                // From the failure's own instant, so a late webhook gives the same end.
+                let until = at.plus(length);
                 let backoff = Backoff {
                     code,
                     marketing_only,
@@ -234,11 +235,11 @@ impl Engine {
                     code,
                     marketing_only,
                     until,
-                    at: self.clock,
+                    at,
                 });
             } else if codes::LIMIT_REACHED.contains(&code) {
                 let number = self.conversations[conv as usize].number;
-                self.limit_block(number, self.clock);
+                self.limit_block(number, at);
             }
         }
     }

@@ -69,6 +69,9 @@ pub(crate) struct Template {
     /// Disabled and not reinstated since: only the provider's reinstatement makes it
     /// sendable again, whatever other statuses it passes through (appeal, rejection).
     pub awaiting_reinstatement: bool,
+    /// Instant of the latest provider status event applied: an older one arriving late
+    /// changes nothing.
+    pub last_provider_event_at: Option<Instant>,
 }
 
 /// Per-conversation state; see the module docs for what lives elsewhere.
@@ -658,6 +661,7 @@ impl Engine {
             pause_strikes: 0,
             edits: Vec::new(),
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
+            last_provider_event_at: None,
         };
         let index = match self.template_index.get(&key) {
             Some(&i) => {

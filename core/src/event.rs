@@ -565,9 +565,12 @@ pub struct NumberRestrictionUpdate {
     pub number: String,
     /// What it bars.
     pub scope: crate::number::RestrictionScope,
-    /// When it ends (default: the policy's restriction length, or until lifted).
+    /// When it ends (default: the policy's restriction length from `at`, or until lifted).
     #[serde(default)]
     pub until: Option<Instant>,
+    /// It lasts until lifted, whatever the policy's default length (a ban).
+    #[serde(default)]
+    pub until_lifted: bool,
 }
 
 /// `restriction_lifted`.

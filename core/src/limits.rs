@@ -74,6 +74,8 @@ pub struct LimitView {
     pub level_since: Instant,
     /// A pending upgrade.
     pub upgrade_at: Option<Instant>,
+    /// The provider reported the limit reached: no new contact before this.
+    pub blocked_until: Option<Instant>,
 }
 
 /// Snapshot form of a [`LimitState`].
@@ -458,6 +460,7 @@ impl Engine {
             used_in_lookback,
             level_since: state.level_since,
             upgrade_at: state.upgrade_at,
+            blocked_until: state.blocked_until.filter(|t| at < *t),
         })
     }
 

@@ -103,21 +103,31 @@ impl Engine {
     }
 
     /// A provider restriction on a number. Without `until`, the policy's default length
-    /// applies (24h in the classic rules), or it lasts until lifted.
+    /// applies from the event's instant (24h in the classic rules), or it lasts until lifted
+    /// (newer rules, or `until_lifted`).
     pub fn number_restriction(&mut self, e: &NumberRestrictionUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
         self.handle_timeout(e.at);
         let now = self.clock;
-        let until = e.until.or_else(|| {
-            self.policy
+        // A default length runs from the provider's own instant, so a late or repeated report
+        // gives the same end.
+        let until = match (e.until, e.until_lifted) {
+            (Some(until), _) => Some(until),
+            (None, true) => None,
+            (None, false) => self
+                .policy
                 .numbers
                 .restriction_default_length
-                .map(|d| now.plus(d))
-        });
-        self.numbers[n as usize].restriction = Some(Restriction {
+                .map(|d| e.at.plus(d)),
+        };
+        let restriction = Restriction {
             scope: e.scope,
             until,
-        });
+        };
+        if self.numbers[n as usize].restriction == Some(restriction) {
+            return Ok(()); // the same restriction reported again (§10)
+        }
+        self.numbers[n as usize].restriction = Some(restriction);
         if let Some(until) = until {
             self.timers.arm(TimerKey::RestrictionEnd(n), until);
         } else {

@@ -190,6 +190,7 @@ struct StoredTemplate {
     pause_strikes: u32,
     edits: Vec<Instant>,
     awaiting_reinstatement: bool,
+    last_provider_event_at: Option<Instant>,
 }
 
 fn corrupt(problem: impl Into<String>) -> Error {
@@ -237,6 +238,7 @@ impl Engine {
                     pause_strikes: t.pause_strikes,
                     edits: t.edits.clone(),
                     awaiting_reinstatement: t.awaiting_reinstatement,
+                    last_provider_event_at: t.last_provider_event_at,
                 })
                 .collect(),
             conversations: self.conversations.clone(),
@@ -375,6 +377,7 @@ impl Engine {
                 pause_strikes: t.pause_strikes,
                 edits: t.edits,
                 awaiting_reinstatement: t.awaiting_reinstatement,
+                last_provider_event_at: t.last_provider_event_at,
             });
         }
 

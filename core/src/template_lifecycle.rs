@@ -238,6 +238,15 @@ impl Engine {
         if template.status == TemplateStatus::Deleted {
             return Ok(());
         }
+        // Provider events are applied by their own instant: one older than the latest applied
+        // arrived late (a retried webhook) and must not undo what came after it.
+        if template
+            .last_provider_event_at
+            .is_some_and(|last| e.at < last)
+        {
+            return Ok(());
+        }
+        template.last_provider_event_at = Some(e.at);
         // A disabled template comes back only through the provider's reinstatement; until
         // then an event that would make it sendable or paused is ignored (§5), whatever
         // statuses (appeal, rejection) it passed through since.

@@ -1155,6 +1155,7 @@ impl Parser<'_> {
                     number,
                     scope,
                     until,
+                    until_lifted: false,
                 }),
                 // An update listing no restriction says there is none left.
                 None if !has_entries => Event::RestrictionLifted(RestrictionLifted {
@@ -1203,11 +1204,13 @@ impl Parser<'_> {
         };
         for number in numbers {
             let event = if ban {
+                // A ban lasts until the provider reinstates the account.
                 Event::NumberRestriction(NumberRestrictionUpdate {
                     at: change.at,
                     number,
                     scope: RestrictionScope::AllMessages,
                     until: None,
+                    until_lifted: true,
                 })
             } else {
                 Event::RestrictionLifted(RestrictionLifted {

@@ -221,7 +221,6 @@ proptest! {
 /// A template event redelivered after a newer one must not undo it (Meta's de-duplication
 /// key for template events is the template, the event and the webhook `time`).
 #[test]
-#[ignore = "core bug: template_status applies provider events in arrival order; a stale duplicate PAUSED after UNPAUSE pauses the template again"]
 fn a_stale_template_duplicate_does_not_undo_a_newer_event() {
     let mut engine = engine();
     let hooks = template_hooks();

@@ -771,7 +771,6 @@ fn a_restriction_delivered_twice_changes_nothing_the_second_time() {
 }
 
 #[test]
-#[ignore = "core bug: number_restriction re-emits number_restricted for a repeated identical restriction"]
 fn a_restriction_delivered_twice_emits_no_second_effect() {
     let mut engine = engine();
     handle(&mut engine, "account_update_restriction.json");
