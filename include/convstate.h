@@ -1452,8 +1452,7 @@ void convstate_engine_free(struct convstate_engine *engine);
 /**
  * Writes the engine's whole state (versioned JSON bytes) into `buffer`. `*written` receives
  * the length. If `capacity` is too small, returns `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the
- * length needed in `*written` (pass `buffer = NULL, capacity = 0` to ask for the size). Takes
- * `engine` mutably because it may fold an undelivered effect back into the queue.
+ * length needed in `*written` (pass `buffer = NULL, capacity = 0` to ask for the size).
  */
 convstate_result convstate_engine_snapshot(struct convstate_engine *engine,
                                            uint8_t *buffer,
