@@ -19,8 +19,8 @@ pub struct Replayer {
 /// A line that does not decode: the engine was not touched.
 #[derive(Debug)]
 pub struct Malformed {
-    /// The core's error, for the output's `error` line.
-    pub error: Error,
+    /// The core's error, for the output's `error` line (boxed: it is large, and rare).
+    pub error: Box<Error>,
     /// Which field is wrong and what was expected, for people.
     pub problem: String,
 }
@@ -46,7 +46,7 @@ impl Replayer {
     pub fn feed(&mut self, line: &str, out: &mut Vec<String>) -> Result<(), Malformed> {
         let event = wire::decode_event(line).map_err(|error| Malformed {
             problem: locate::describe(line, &error),
-            error,
+            error: Box::new(error),
         })?;
         self.apply(event, out);
         Ok(())
@@ -92,7 +92,7 @@ impl Replayer {
             .handle(&mut self.engine, line.as_bytes(), received_at)
             .map_err(|error| Malformed {
                 problem: error.to_string(),
-                error,
+                error: Box::new(error),
             })?;
         for outcome in &outcomes {
             match outcome {
