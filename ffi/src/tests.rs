@@ -188,7 +188,10 @@ fn a_reply_in_the_window_is_free_and_a_day_later_the_window_is_closed() {
     let view = unsafe { view.assume_init() };
     assert!(!view.window_open);
     assert_eq!(view.window_ends_at_ms, T0 + 24 * HOUR);
-    assert!(!view.chat_live, "a day later the chat has ended by inactivity");
+    assert!(
+        !view.chat_live,
+        "a day later the chat has ended by inactivity"
+    );
     assert_eq!(view.ticket_id, 1);
 
     unsafe {
