@@ -308,5 +308,5 @@ impl std::hash::Hasher for FxLike {
 /// The baseline's key of conversation `i`: the contact's digits and the number index, as
 /// the engine's own conversation key packs them.
 pub fn baseline_key(i: u64) -> u64 {
-    (4915_000_000_000 + i) ^ (number_of(i) << 50)
+    (4_915_000_000_000 + i) ^ (number_of(i) << 50)
 }
