@@ -86,9 +86,57 @@ impl Instant {
 
     /// The calendar month (UTC) this instant falls in, as `YYYY-MM`.
     pub fn month_key(self) -> u32 {
-        use chrono::Datelike;
-        let dt = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
-        dt.year() as u32 * 100 + dt.month()
+        // Every recorded send asks this (monthly usage); Hinnant's days-to-civil arithmetic
+        // is a few dozen instructions where a chrono DateTime costs about two hundred.
+        // Instants are never negative (MIN_INSTANT_MS is 0), which the algorithm relies on.
+        let days = self.0.div_euclid(86_400_000) + 719_468;
+        let era = days / 146_097;
+        let day_of_era = days - era * 146_097;
+        let year_of_era =
+            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let month = if shifted_month < 10 {
+            shifted_month + 3
+        } else {
+            shifted_month - 9
+        };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        (year * 100 + month) as u32
+    }
+}
+
+#[cfg(test)]
+mod month_key_tests {
+    use super::*;
+    use chrono::Datelike;
+
+    #[test]
+    fn month_key_matches_chrono_across_the_range() {
+        let mut ms = MIN_INSTANT_MS;
+        // Every ~7.3 days over 10,000 years, plus the edges of months around leap days.
+        while ms <= MAX_INSTANT_MS {
+            let dt = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+            let expected = dt.year() as u32 * 100 + dt.month();
+            assert_eq!(Instant(ms).month_key(), expected, "{ms}");
+            ms += 631_152_013;
+        }
+        for text in [
+            "2024-02-29T23:59:59.999Z",
+            "2024-03-01T00:00:00Z",
+            "2000-02-29T12:00:00Z",
+            "2100-03-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+        ] {
+            let at = Instant::parse_rfc3339(text).unwrap();
+            let dt = DateTime::<Utc>::from_timestamp_millis(at.0).unwrap();
+            assert_eq!(
+                at.month_key(),
+                dt.year() as u32 * 100 + dt.month(),
+                "{text}"
+            );
+        }
     }
 }
 

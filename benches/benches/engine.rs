@@ -1,0 +1,324 @@
+//! Criterion benches of the engine; see docs/PERFORMANCE.md for how to run them and the
+//! results. Sizes: 10 thousand conversations, plus 1 million with `CONVSTATE_BENCH_FULL=1`.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+
+use convstate::{Duration, Engine};
+use convstate_benches::*;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// The hardware's yardstick: one hash-map update per event over the same keys.
+fn bench_baseline(c: &mut Criterion) {
+    let mut group = c.benchmark_group("baseline");
+    group.throughput(Throughput::Elements(1));
+    for n in sizes() {
+        let mut picker = Picker::new(7);
+        let keys: Vec<u64> = (0..POOL).map(|_| baseline_key(picker.pick(n))).collect();
+        let mut sip: HashMap<u64, i64> = (0..n).map(|i| (baseline_key(i), 0)).collect();
+        let mut k = 0usize;
+        group.bench_function(BenchmarkId::new("hashmap_u64_i64_siphash", n), |b| {
+            b.iter(|| {
+                *sip.entry(keys[k % POOL]).or_insert(0) += 1;
+                k += 1;
+            })
+        });
+        let mut fx: HashMap<u64, i64, BuildHasherDefault<FxLike>> =
+            (0..n).map(|i| (baseline_key(i), 0)).collect();
+        group.bench_function(BenchmarkId::new("hashmap_u64_i64_fxhash", n), |b| {
+            b.iter(|| {
+                *fx.entry(keys[k % POOL]).or_insert(0) += 1;
+                k += 1;
+            })
+        });
+    }
+}
+
+/// Inbound messages into existing conversations, time moving 1 ms every 16 inputs.
+fn bench_inbound(c: &mut Criterion) {
+    let mut group = c.benchmark_group("inbound");
+    group.throughput(Throughput::Elements(1));
+    for n in sizes() {
+        let mut engine = with_conversations(unlimited_policy(), n, true);
+        let mut picker = Picker::new(11);
+        let mut pool: Vec<_> = (0..POOL).map(|_| inbound(picker.pick(n), at(0))).collect();
+        let mut k = 0u64;
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                let e = &mut pool[k as usize % POOL];
+                e.at = at(HOUR_MS + (k / 16) as i64);
+                k += 1;
+                black_box(engine.inbound(e)).ok();
+                drain(&mut engine);
+            })
+        });
+    }
+}
+
+/// Send decisions: a reply in an open window, a template once the window has closed, and a
+/// campaign bound by the 250-contact daily limit.
+fn bench_send(c: &mut Criterion) {
+    let mut group = c.benchmark_group("send");
+    group.throughput(Throughput::Elements(1));
+    for n in sizes() {
+        let mut engine = with_conversations(unlimited_policy(), n, true);
+        let mut picker = Picker::new(13);
+        let mut pool: Vec<_> = (0..POOL)
+            .map(|_| text_send(picker.pick(n), at(0)))
+            .collect();
+        let mut k = 0u64;
+        group.bench_function(BenchmarkId::new("window_open_reply", n), |b| {
+            b.iter(|| {
+                let req = &mut pool[k as usize % POOL];
+                req.at = at(HOUR_MS + (k / 16) as i64);
+                set_counter(req, k);
+                k += 1;
+                black_box(engine.send(req)).ok();
+                drain(&mut engine);
+            })
+        });
+
+        let mut picker = Picker::new(17);
+        let mut pool: Vec<_> = (0..POOL)
+            .map(|_| {
+                let i = picker.pick(n);
+                opt_in(&mut engine, i);
+                template_send(i, at(0))
+            })
+            .collect();
+        group.bench_function(BenchmarkId::new("window_closed_template", n), |b| {
+            b.iter(|| {
+                let req = &mut pool[k as usize % POOL];
+                req.at = at(2 * DAY_MS + (k / 16) as i64);
+                set_counter(req, k);
+                k += 1;
+                black_box(engine.send(req)).ok();
+                drain(&mut engine);
+            })
+        });
+
+        let mut engine = with_conversations(limited_policy(), n, true);
+        let mut picker = Picker::new(19);
+        let mut pool: Vec<_> = (0..POOL)
+            .map(|_| {
+                let i = picker.pick(n);
+                opt_in(&mut engine, i);
+                template_send(i, at(0))
+            })
+            .collect();
+        group.bench_function(BenchmarkId::new("limit_bound_campaign", n), |b| {
+            b.iter(|| {
+                let req = &mut pool[k as usize % POOL];
+                req.at = at(2 * DAY_MS + (k / 16) as i64);
+                set_counter(req, k);
+                k += 1;
+                black_box(engine.send(req)).ok();
+                drain(&mut engine);
+            })
+        });
+    }
+}
+
+/// Realistic mixed traffic (45% inbound, 35% replies, 10% templates, 10% checks), one
+/// millisecond apart, with timers firing as chats go idle.
+fn bench_mixed(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mixed");
+    group.throughput(Throughput::Elements(1));
+    for n in sizes() {
+        let mut engine = with_conversations(unlimited_policy(), n, true);
+        let mut pool = mixed_pool(&mut engine, n, 23);
+        let mut k = 0u64;
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                let op = &mut pool[k as usize % POOL];
+                black_box(apply(&mut engine, op, at(HOUR_MS + k as i64), k));
+                k += 1;
+            })
+        });
+    }
+}
+
+/// Firing N due chat-idle timers in one `handle_timeout`.
+fn bench_timeouts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("handle_timeout");
+    group.sample_size(10);
+    for n in sizes() {
+        group.throughput(Throughput::Elements(n));
+        let live = with_conversations(unlimited_policy(), n, false);
+        let due = at(Duration::from_hours(1).millis());
+        group.bench_function(BenchmarkId::new("due_chat_timers", n), |b| {
+            b.iter_batched_ref(
+                || live.clone(),
+                |engine| {
+                    engine.handle_timeout(due);
+                    drain(engine)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+}
+
+/// Snapshot and restore of N idle conversations.
+fn bench_snapshots(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot");
+    group.sample_size(10);
+    for n in sizes() {
+        group.throughput(Throughput::Elements(n));
+        let engine = with_conversations(unlimited_policy(), n, true);
+        group.bench_function(BenchmarkId::new("snapshot", n), |b| {
+            b.iter(|| black_box(engine.snapshot()))
+        });
+        let bytes = engine.snapshot();
+        group.bench_function(BenchmarkId::new("restore", n), |b| {
+            b.iter(|| black_box(Engine::restore(&bytes).expect("restores")))
+        });
+    }
+}
+
+/// The JSON-lines door: inbound and check_send lines in, result and effect lines out.
+fn bench_json_door(c: &mut Criterion) {
+    let mut group = c.benchmark_group("json_door");
+    group.throughput(Throughput::Elements(1));
+    for n in sizes() {
+        let mut engine = with_conversations(unlimited_policy(), n, true);
+        let mut picker = Picker::new(29);
+        let lines: Vec<String> = (0..POOL)
+            .map(|k| {
+                let i = picker.pick(n);
+                if k % 2 == 0 {
+                    format!(
+                        r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","kind":"text"}}"#,
+                        number(number_of(i)),
+                        contact(i)
+                    )
+                } else {
+                    format!(
+                        r#"{{"type":"check_send","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","message":{{"kind":"text","text":"On its way, ref {k}"}}}}"#,
+                        number(number_of(i)),
+                        contact(i)
+                    )
+                }
+            })
+            .collect();
+        let mut k = 0usize;
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                let out = engine.handle_json(&lines[k % POOL]);
+                k += 1;
+                black_box(out)
+            })
+        });
+    }
+}
+
+/// The C ABI's typed calls against the Rust calls they wrap, on the same state.
+fn bench_c_abi(c: &mut Criterion) {
+    use convstate_ffi_shim::*;
+    let mut group = c.benchmark_group("c_abi");
+    group.throughput(Throughput::Elements(1));
+    let n = 10_000;
+    let mut engine = with_conversations(unlimited_policy(), n, true);
+    let snapshot = engine.snapshot();
+    let mut handle: *mut convstate_engine = std::ptr::null_mut();
+    // SAFETY: valid pointers and lengths; `handle` is freed below.
+    let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut handle) };
+    assert_eq!(rc, convstate_result::CONVSTATE_OK);
+    let mut picker = Picker::new(31);
+    let picks: Vec<u64> = (0..POOL).map(|_| picker.pick(n)).collect();
+    let numbers: Vec<String> = picks.iter().map(|&i| number(number_of(i))).collect();
+    let contacts: Vec<String> = picks.iter().map(|&i| contact(i)).collect();
+    // A fixed instant: neither side fires timers, so both do the same work every call.
+    let now = at(HOUR_MS);
+
+    let pool: Vec<_> = picks.iter().map(|&i| inbound(i, now)).collect();
+    let mut k = 0usize;
+    group.bench_function("inbound/rust_typed", |b| {
+        b.iter(|| {
+            black_box(engine.inbound(&pool[k % POOL])).ok();
+            k += 1;
+        })
+    });
+    group.bench_function("inbound/c_typed", |b| {
+        b.iter(|| {
+            let (number, contact) = (&numbers[k % POOL], &contacts[k % POOL]);
+            k += 1;
+            // SAFETY: a live handle and valid (pointer, length) strings.
+            black_box(unsafe {
+                convstate_engine_inbound(
+                    handle,
+                    now.unix_millis(),
+                    number.as_ptr().cast(),
+                    number.len(),
+                    contact.as_ptr().cast(),
+                    contact.len(),
+                    std::ptr::null(),
+                    0,
+                    convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+                    -1,
+                )
+            })
+        })
+    });
+
+    let text = "Thanks, we are on it";
+    let mut message: *mut convstate_message = std::ptr::null_mut();
+    // SAFETY: a valid string; `message` is freed below.
+    let rc = unsafe { convstate_message_new_text(text.as_ptr().cast(), text.len(), &mut message) };
+    assert_eq!(rc, convstate_result::CONVSTATE_OK);
+    let checks: Vec<_> = picks.iter().map(|&i| text_send(i, now)).collect();
+    group.bench_function("check_send/rust_typed", |b| {
+        b.iter(|| {
+            black_box(engine.check_send(&checks[k % POOL])).ok();
+            k += 1;
+        })
+    });
+    group.bench_function("check_send/c_typed", |b| {
+        b.iter(|| {
+            let (number, contact) = (&numbers[k % POOL], &contacts[k % POOL]);
+            k += 1;
+            let request = convstate_send_request {
+                at_ms: now.unix_millis(),
+                number: number.as_ptr().cast(),
+                number_len: number.len(),
+                contact: contact.as_ptr().cast(),
+                contact_len: contact.len(),
+                group: std::ptr::null(),
+                group_len: 0,
+                message,
+                idempotency_key: std::ptr::null(),
+                idempotency_key_len: 0,
+                force: false,
+            };
+            let mut decision = std::mem::MaybeUninit::<convstate_decision>::uninit();
+            // SAFETY: a live handle, a valid request and an output slot.
+            black_box(unsafe {
+                convstate_engine_check_send(handle, &request, decision.as_mut_ptr())
+            })
+        })
+    });
+    group.finish();
+    // SAFETY: both were created above and are not used afterwards.
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(handle);
+    }
+}
+
+criterion_group!(
+    benches,
+    bench_baseline,
+    bench_inbound,
+    bench_send,
+    bench_mixed,
+    bench_timeouts,
+    bench_snapshots,
+    bench_json_door,
+    bench_c_abi
+);
+criterion_main!(benches);

@@ -1,0 +1,60 @@
+//! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
+//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json> [events]`
+//! on 10,000 idle conversations.
+
+use convstate_benches::*;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "mixed".to_owned());
+    let events: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n = 10_000;
+    let mut engine = with_conversations(unlimited_policy(), n, true);
+    let mut picker = Picker::new(5);
+    let mut ok = 0u64;
+    match workload.as_str() {
+        "inbound" => {
+            let mut e = inbound(0, at(0));
+            for k in 0..events {
+                retarget_inbound(&mut e, picker.pick(n));
+                e.at = at(3_600_000 + k as i64);
+                ok += u64::from(engine.inbound(&e).is_ok());
+                drain(&mut engine);
+            }
+        }
+        "reply" | "template" => {
+            let template = workload == "template";
+            let mut pool: Vec<_> = (0..POOL)
+                .map(|_| {
+                    let i = picker.pick(n);
+                    opt_in(&mut engine, i);
+                    if template {
+                        template_send(i, at(0))
+                    } else {
+                        text_send(i, at(0))
+                    }
+                })
+                .collect();
+            let start = if template { 2 * 86_400_000 } else { 3_600_000 };
+            for k in 0..events {
+                let req = &mut pool[k as usize % POOL];
+                req.at = at(start + k as i64);
+                set_counter(req, k);
+                ok += u64::from(engine.send(req).is_ok_and(|d| d.is_allowed()));
+                drain(&mut engine);
+            }
+        }
+        "mixed" => {
+            let mut pool = mixed_pool(&mut engine, n, 23);
+            for k in 0..events {
+                let op = &mut pool[k as usize % POOL];
+                ok += u64::from(apply(&mut engine, op, at(3_600_000 + k as i64), k));
+            }
+        }
+        other => {
+            eprintln!("unknown workload {other:?}: inbound, reply, template or mixed");
+            std::process::exit(2);
+        }
+    }
+    println!("{workload}: {ok} of {events} applied or allowed");
+}

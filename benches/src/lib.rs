@@ -1,0 +1,312 @@
+//! Fixtures shared by the criterion benches and the memory measurement: engines holding N
+//! conversations built through the typed API, and pools of prebuilt inputs to replay.
+//!
+//! Phone numbers are derived from integers (contact `i` is `+4915` followed by `i` in nine
+//! digits), conversations are spread over [`NUMBERS`] numbers of [`BUSINESSES`] businesses,
+//! and inputs pick conversations with a fixed-seed generator so that runs are comparable.
+//! Inputs are built once and mutated in place (their instant, a counter in a text), so a
+//! bench measures the engine, not the building of its inputs.
+
+use std::fmt::Write as _;
+
+use convstate::event::{Consent, Inbound, InboundKind, SendRequest};
+use convstate::message::{TemplateMessage, TemplateParams};
+use convstate::wire::decode_event;
+use convstate::{Duration, Engine, Event, Instant, OutboundMessage, Policy};
+
+/// Numbers the conversations are spread over.
+pub const NUMBERS: u64 = 100;
+/// Businesses owning those numbers (ten numbers each).
+pub const BUSINESSES: u64 = 10;
+/// 2026-11-02T08:00:00Z: when the fixtures' conversations were last written to.
+pub const T0_MS: i64 = 1_793_606_400_000;
+
+/// `CONVSTATE_BENCH_FULL=1` adds the 1 million conversation sizes.
+pub fn sizes() -> Vec<u64> {
+    if std::env::var("CONVSTATE_BENCH_FULL").is_ok_and(|v| v == "1") {
+        vec![10_000, 1_000_000]
+    } else {
+        vec![10_000]
+    }
+}
+
+/// The instant `ms` milliseconds after [`T0_MS`].
+pub fn at(ms: i64) -> Instant {
+    Instant::from_unix_millis(T0_MS + ms).expect("fixture instants are in range")
+}
+
+/// Contact `i`'s phone number.
+pub fn contact(i: u64) -> String {
+    format!("+4915{i:09}")
+}
+
+/// Number `j`'s phone number.
+pub fn number(j: u64) -> String {
+    format!("+1555{j:07}")
+}
+
+/// The business of number `j`.
+pub fn business(j: u64) -> String {
+    format!("biz{}", j % BUSINESSES)
+}
+
+/// Conversation `i` is between `number(i % NUMBERS)` and `contact(i)`.
+pub fn number_of(i: u64) -> u64 {
+    i % NUMBERS
+}
+
+/// cloud-2025 with every business at the unlimited messaging tier (a large CRM's
+/// established businesses), so template sends are decided by the window, consent and
+/// template rules rather than all denied by a 250-contact day.
+pub fn unlimited_policy() -> Policy {
+    Policy::with_overrides(
+        "cloud-2025",
+        &serde_json::json!({"limits": {"levels": ["unlimited"]}}),
+    )
+    .expect("a valid override")
+}
+
+/// The cloud-2025 preset as is (250 new contacts a day per business to start with).
+pub fn limited_policy() -> Policy {
+    Policy::preset("cloud-2025").expect("a preset")
+}
+
+fn event(line: &str) -> Event {
+    decode_event(line).unwrap_or_else(|e| panic!("fixture line {line}: {e}"))
+}
+
+/// Businesses, their `order_ready` template and their numbers.
+pub fn registered(policy: Policy) -> Engine {
+    let mut engine = Engine::new(policy);
+    for b in 0..BUSINESSES {
+        engine
+            .handle(event(&format!(
+                r#"{{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"biz{b}","name":"order_ready","language":"en","category":"utility","body":"Your order {{{{1}}}} is ready.","status":"approved","quality":"high"}}"#
+            )))
+            .expect("template");
+    }
+    for j in 0..NUMBERS {
+        engine
+            .handle(event(&format!(
+                r#"{{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"{}","number":"{}","channel":"official"}}"#,
+                business(j),
+                number(j)
+            )))
+            .expect("number");
+    }
+    engine
+}
+
+/// An inbound text from conversation `i` at `at` (fields reused by [`retarget_inbound`]).
+pub fn inbound(i: u64, at: Instant) -> Inbound {
+    Inbound {
+        at,
+        number: number(number_of(i)),
+        contact: Some(contact(i)),
+        group: None,
+        kind: InboundKind::Text,
+        size: None,
+        referral: false,
+    }
+}
+
+/// Points an inbound at conversation `i` without allocating.
+pub fn retarget_inbound(e: &mut Inbound, i: u64) {
+    e.number.clear();
+    write!(e.number, "+1555{:07}", number_of(i)).expect("write to String");
+    let contact = e.contact.get_or_insert_with(String::new);
+    contact.clear();
+    write!(contact, "+4915{i:09}").expect("write to String");
+}
+
+/// Drops queued effects (benches measure deciding, not the host's handling of effects).
+pub fn drain(engine: &mut Engine) -> usize {
+    let mut n = 0;
+    while engine.poll_effect().is_some() {
+        n += 1;
+    }
+    n
+}
+
+/// An engine with `n` conversations whose contacts wrote at [`T0_MS`]; with `idle`, an hour
+/// later so their live chats have ended (idle conversations: a window, a ticket, no chat).
+pub fn with_conversations(policy: Policy, n: u64, idle: bool) -> Engine {
+    let mut engine = registered(policy);
+    let mut e = inbound(0, at(0));
+    for i in 0..n {
+        retarget_inbound(&mut e, i);
+        engine.inbound(&e).expect("inbound");
+        if i % 1024 == 0 {
+            drain(&mut engine);
+        }
+    }
+    if idle {
+        engine.handle_timeout(at(Duration::from_hours(1).millis()));
+    }
+    drain(&mut engine);
+    engine
+}
+
+/// A fixed-seed generator (SplitMix64) for choosing conversations.
+#[derive(Debug, Clone)]
+pub struct Picker(u64);
+
+impl Picker {
+    /// A generator with `seed`.
+    pub fn new(seed: u64) -> Picker {
+        Picker(seed)
+    }
+    /// The next conversation index below `n`.
+    pub fn pick(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % n
+    }
+}
+
+/// Prebuilt inputs replayed in a cycle.
+pub const POOL: usize = 1 << 16;
+
+/// A free-form text reply to conversation `i` whose text ends in a rewritable counter.
+pub fn text_send(i: u64, at: Instant) -> SendRequest {
+    SendRequest {
+        at,
+        number: number(number_of(i)),
+        contact: Some(contact(i)),
+        group: None,
+        message: OutboundMessage::Text {
+            text: "Thanks, we are on it (ref 0000000000)".to_owned(),
+        },
+        idempotency_key: None,
+        force: false,
+    }
+}
+
+/// A send of business `i`'s `order_ready` template to conversation `i`.
+pub fn template_send(i: u64, at: Instant) -> SendRequest {
+    match event(&format!(
+        r#"{{"type":"send","at":"2026-11-02T08:00:00Z","number":"{}","contact":"{}","message":{{"kind":"template","name":"order_ready","language":"en","params":["A-{i}"]}}}}"#,
+        number(number_of(i)),
+        contact(i)
+    )) {
+        Event::Send(mut req) => {
+            req.at = at;
+            req
+        }
+        _ => unreachable!("a send line decodes to a send"),
+    }
+}
+
+/// Rewrites the counter in a text message or a template's first parameter (so repeated
+/// sends are not duplicates), without allocating once the string has grown.
+pub fn set_counter(req: &mut SendRequest, counter: u64) {
+    match &mut req.message {
+        OutboundMessage::Text { text } => {
+            let keep = text.len() - 11;
+            text.truncate(keep);
+            write!(text, "{:010})", counter % 10_000_000_000).expect("write to String");
+        }
+        OutboundMessage::Template(TemplateMessage {
+            params: TemplateParams::Positional(params),
+            ..
+        }) => {
+            if let Some(first) = params.first_mut() {
+                first.clear();
+                write!(first, "A-{counter:010}").expect("write to String");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Records the opt-in of conversation `i`'s contact with its number's business.
+pub fn opt_in(engine: &mut Engine, i: u64) {
+    engine
+        .handle(Event::OptIn(Consent {
+            at: at(0),
+            business: Some(business(number_of(i))),
+            number: None,
+            contact: contact(i),
+        }))
+        .expect("opt-in");
+}
+
+/// One input of realistic mixed traffic.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// A customer writes.
+    Inbound(Inbound),
+    /// An agent replies (free-form).
+    Reply(SendRequest),
+    /// A template send (notification).
+    Template(SendRequest),
+    /// A dry-run decision (a UI asking whether the send button is enabled).
+    Check(SendRequest),
+}
+
+/// A mixed pool over `n` conversations: 45% inbound, 35% replies, 10% template sends, 10%
+/// checks. Template recipients are opted in.
+pub fn mixed_pool(engine: &mut Engine, n: u64, seed: u64) -> Vec<Op> {
+    let mut picker = Picker::new(seed);
+    (0..POOL)
+        .map(|k| {
+            let i = picker.pick(n);
+            match k % 20 {
+                0..=8 => Op::Inbound(inbound(i, at(0))),
+                9..=15 => Op::Reply(text_send(i, at(0))),
+                16 | 17 => {
+                    opt_in(engine, i);
+                    Op::Template(template_send(i, at(0)))
+                }
+                _ => Op::Check(text_send(i, at(0))),
+            }
+        })
+        .collect()
+}
+
+/// Applies one mixed-traffic input at `now`; returns whether it was allowed or applied.
+pub fn apply(engine: &mut Engine, op: &mut Op, now: Instant, counter: u64) -> bool {
+    let ok = match op {
+        Op::Inbound(e) => {
+            e.at = now;
+            engine.inbound(e).is_ok()
+        }
+        Op::Reply(req) | Op::Template(req) => {
+            req.at = now;
+            set_counter(req, counter);
+            engine.send(req).is_ok_and(|d| d.is_allowed())
+        }
+        Op::Check(req) => {
+            req.at = now;
+            engine.check_send(req).is_ok_and(|d| d.is_allowed())
+        }
+    };
+    drain(engine);
+    ok
+}
+
+/// A multiply-rotate hasher like the engine's own, for the fast-hash baseline.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct FxLike(u64);
+
+impl std::hash::Hasher for FxLike {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The baseline's key of conversation `i`: the contact's digits and the number index, as
+/// the engine's own conversation key packs them.
+pub fn baseline_key(i: u64) -> u64 {
+    (4_915_000_000_000 + i) ^ (number_of(i) << 50)
+}

@@ -1,0 +1,79 @@
+//! The benches measure what they claim: these check the decisions their inputs get.
+
+use convstate::DenyReason;
+use convstate_benches::*;
+
+const N: u64 = 4_000;
+const DAY_MS: i64 = 86_400_000;
+
+#[test]
+fn idle_fixture_has_n_conversations_without_chats() {
+    let engine = with_conversations(unlimited_policy(), N, true);
+    let view = engine
+        .conversation(&number(number_of(7)), &contact(7), at(2 * 3_600_000))
+        .unwrap();
+    assert!(view.window_open && view.chat.is_none() && view.ticket.is_some());
+    let total: usize = (0..NUMBERS)
+        .map(|j| engine.contacts(&number(j)).unwrap().len())
+        .sum();
+    assert_eq!(total as u64, N);
+}
+
+#[test]
+fn replies_in_open_windows_are_allowed_and_never_duplicates() {
+    let mut engine = with_conversations(unlimited_policy(), N, true);
+    let mut req = text_send(5, at(3_600_000));
+    for k in 0..3 {
+        set_counter(&mut req, k);
+        let d = engine.send(&req).unwrap();
+        assert!(d.is_allowed(), "{d:?}");
+    }
+}
+
+#[test]
+fn templates_after_the_window_are_allowed_when_unlimited_and_capped_when_limited() {
+    let mut engine = with_conversations(unlimited_policy(), N, true);
+    let mut limited = with_conversations(limited_policy(), N, true);
+    let mut capped = 0;
+    for i in 0..N {
+        opt_in(&mut engine, i);
+        opt_in(&mut limited, i);
+        let mut req = template_send(i, at(2 * DAY_MS));
+        set_counter(&mut req, i);
+        let d = engine.send(&req).unwrap();
+        assert!(d.is_allowed(), "{d:?}");
+        let d = limited.send(&req).unwrap();
+        if matches!(d.deny_reason(), Some(DenyReason::LimitReached { .. })) {
+            capped += 1;
+        }
+    }
+    // 250 new contacts a day per business, ten businesses.
+    assert_eq!(capped, N - 250 * BUSINESSES);
+}
+
+#[test]
+fn mixed_traffic_is_mostly_applied() {
+    let mut engine = with_conversations(unlimited_policy(), N, true);
+    let mut pool = mixed_pool(&mut engine, N, 1);
+    let ok = (0..20_000u64)
+        .filter(|&k| {
+            apply(
+                &mut engine,
+                &mut pool[k as usize],
+                at(3_600_000 + k as i64),
+                k,
+            )
+        })
+        .count();
+    assert!(ok > 18_000, "{ok} of 20000 applied or allowed");
+}
+
+#[test]
+fn picker_is_deterministic_and_in_range() {
+    let (mut a, mut b) = (Picker::new(3), Picker::new(3));
+    for _ in 0..1000 {
+        let x = a.pick(10);
+        assert_eq!(x, b.pick(10));
+        assert!(x < 10);
+    }
+}

@@ -1,0 +1,585 @@
+//! Per-business export and import: moving one business between engines.
+//!
+//! A host that outgrows one machine partitions businesses across nodes (say one partition
+//! per Kafka partition key) and moves a business by exporting it from one engine and
+//! importing it into another. Everything a business owns travels: its numbers, templates,
+//! conversations, live chats, held messages, consents, duplicate records, billing, usage,
+//! messaging limits and armed timers. Indices are remapped on both sides and interned
+//! addresses travel as text, so the two engines need not share any numbering.
+//!
+//! Engine-wide state does not travel: queued effects (drain them before exporting),
+//! idempotency keys (they are not tied to a business, so a retried request after a move is
+//! decided afresh) and the ticket counter (the importing engine continues from the larger
+//! of the two, so ticket ids stay increasing but are unique per engine, not across
+//! engines). The export is a copy: the source keeps the business until the host drops it.
+//!
+//! The bytes are versioned JSON built from the same serde types as [`crate::snapshot`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{AddressKey, Interner};
+use crate::chat::LiveChat;
+use crate::engine::{Business, ConsentRecord, Conversation, Engine, HeldMessage, Template};
+use crate::limits::StoredLimit;
+use crate::number::NumberState;
+use crate::policy::{LimitScope, Policy};
+use crate::pricing::{ConversationBilling, MonthlyUsage};
+use crate::template::parse_variables;
+use crate::time::Instant;
+use crate::timers::TimerKey;
+use crate::Error;
+
+/// The `format` field of every business export.
+pub const EXPORT_FORMAT: &str = "convstate-business";
+/// The export format version this build writes and reads.
+pub const EXPORT_VERSION: u32 = 1;
+
+/// One business, with indices local to the export (numbers, templates and conversations
+/// numbered from 0 in the source's order) and non-phone addresses as indices into
+/// `interned`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BusinessExportV1 {
+    format: String,
+    version: u32,
+    policy: Policy,
+    clock: Instant,
+    next_ticket: u64,
+    interned: Vec<String>,
+    business: Business,
+    numbers: Vec<NumberState>,
+    templates: Vec<Template>,
+    conversations: Vec<Conversation>,
+    live_chats: Vec<(u32, LiveChat)>,
+    outbox: Vec<(u32, Vec<HeldMessage>)>,
+    consents: Vec<(AddressKey, ConsentRecord)>,
+    sent_content: Vec<(Instant, u32, u64)>,
+    timers: Vec<(TimerKey, Instant)>,
+    limits: Vec<StoredLimit>,
+    billing: Vec<(u32, ConversationBilling)>,
+    usage: Vec<((u32, u32), MonthlyUsage)>,
+}
+
+fn corrupt(problem: impl Into<String>) -> Error {
+    Error::CorruptSnapshot {
+        problem: problem.into(),
+    }
+}
+
+const TAG_MASK: u64 = 3 << 62;
+
+/// Old → new index of a dense subset (`u32::MAX`: not in the subset).
+struct Remap(Vec<u32>);
+
+impl Remap {
+    fn new(len: usize) -> Remap {
+        Remap(vec![u32::MAX; len])
+    }
+    fn get(&self, old: u32) -> Option<u32> {
+        self.0.get(old as usize).copied().filter(|&i| i != u32::MAX)
+    }
+}
+
+/// Rewrites non-phone addresses to indices into a local string table.
+struct Porter<'a> {
+    interner: &'a Interner,
+    strings: Vec<String>,
+    by_old: crate::hash::FastMap<u64, u64>,
+}
+
+impl Porter<'_> {
+    fn port(&mut self, key: AddressKey) -> AddressKey {
+        if key.0 & TAG_MASK == 0 {
+            return key;
+        }
+        if let Some(&k) = self.by_old.get(&key.0) {
+            return AddressKey(k);
+        }
+        let new = (key.0 & TAG_MASK) | self.strings.len() as u64;
+        self.strings.push(self.interner.display(key));
+        self.by_old.insert(key.0, new);
+        AddressKey(new)
+    }
+}
+
+impl Engine {
+    /// One business's state as bytes for [`Engine::import_business`]; see the module docs
+    /// for what travels. The engine is not changed.
+    pub fn export_business(&self, business: &str) -> Result<Vec<u8>, Error> {
+        let b = self.business_idx(business)?;
+        let mut porter = Porter {
+            interner: &self.interner,
+            strings: Vec::new(),
+            by_old: Default::default(),
+        };
+
+        let mut number_map = Remap::new(self.numbers.len());
+        let mut numbers = Vec::new();
+        for (i, n) in self.numbers.iter().enumerate() {
+            if n.business == b {
+                number_map.0[i] = numbers.len() as u32;
+                let mut n = n.clone();
+                n.business = 0;
+                n.address = porter.port(n.address);
+                numbers.push(n);
+            }
+        }
+        let mut template_map = Remap::new(self.templates.len());
+        let mut templates = Vec::new();
+        for (i, t) in self.templates.iter().enumerate() {
+            if t.business == b {
+                template_map.0[i] = templates.len() as u32;
+                let mut t = t.clone();
+                t.business = 0;
+                templates.push(t);
+            }
+        }
+        let mut conv_map = Remap::new(self.conversations.len());
+        let mut conversations = Vec::new();
+        for (i, c) in self.conversations.iter().enumerate() {
+            if let Some(number) = number_map.get(c.number) {
+                conv_map.0[i] = conversations.len() as u32;
+                let mut c = c.clone();
+                c.number = number;
+                c.contact = porter.port(c.contact);
+                conversations.push(c);
+            }
+        }
+        let owner_map = |owner: u32| match self.policy.limits.scope {
+            LimitScope::Number => number_map.get(owner),
+            LimitScope::Business => (owner == b).then_some(0),
+        };
+
+        fn by_conv<V: Clone>(
+            map: &crate::hash::FastMap<u32, V>,
+            conv_map: &Remap,
+        ) -> Vec<(u32, V)> {
+            let mut v: Vec<(u32, V)> = map
+                .iter()
+                .filter_map(|(c, v)| Some((conv_map.get(*c)?, v.clone())))
+                .collect();
+            v.sort_unstable_by_key(|(c, _)| *c);
+            v
+        }
+        let live_chats = by_conv(&self.live_chats, &conv_map);
+        let outbox = by_conv(&self.outbox, &conv_map);
+        let billing = by_conv(&self.billing, &conv_map);
+
+        let mut consents: Vec<(AddressKey, ConsentRecord)> = self
+            .consents
+            .iter()
+            .filter(|((owner, _), _)| *owner == b)
+            .map(|((_, contact), r)| (*contact, *r))
+            .collect();
+        consents.sort_unstable_by_key(|(c, _)| *c);
+        let consents = consents
+            .into_iter()
+            .map(|(c, r)| (porter.port(c), r))
+            .collect();
+
+        let sent_content = self
+            .sent_content_expiry
+            .iter()
+            .filter_map(|&(at, c, hash)| Some((at, conv_map.get(c)?, hash)))
+            .collect();
+
+        let timers = self
+            .timers
+            .armed_sorted()
+            .into_iter()
+            .filter_map(|(key, at)| {
+                let key = match key {
+                    TimerKey::ChatIdle(c) => TimerKey::ChatIdle(conv_map.get(c)?),
+                    TimerKey::WindowReminder(c) => TimerKey::WindowReminder(conv_map.get(c)?),
+                    TimerKey::OutboxExpiry(c) => TimerKey::OutboxExpiry(conv_map.get(c)?),
+                    TimerKey::TemplateDeadline(t) => {
+                        TimerKey::TemplateDeadline(template_map.get(t)?)
+                    }
+                    TimerKey::NumberFlag(n) => TimerKey::NumberFlag(number_map.get(n)?),
+                    TimerKey::RestrictionEnd(n) => TimerKey::RestrictionEnd(number_map.get(n)?),
+                    TimerKey::LimitUpgrade(o) => TimerKey::LimitUpgrade(owner_map(o)?),
+                };
+                Some((key, at))
+            })
+            .collect();
+
+        let mut owners: Vec<(u32, u32)> = self
+            .limits
+            .keys()
+            .filter_map(|&o| Some((owner_map(o)?, o)))
+            .collect();
+        owners.sort_unstable();
+        let limits = owners
+            .into_iter()
+            .map(|(new, old)| {
+                let l = &self.limits[&old];
+                let mut port_all = |entries: Vec<(AddressKey, Instant)>| {
+                    entries
+                        .into_iter()
+                        .map(|(c, t)| (porter.port(c), t))
+                        .collect()
+                };
+                StoredLimit {
+                    owner: new,
+                    level: l.level,
+                    level_since: l.level_since,
+                    upgrade_at: l.upgrade_at,
+                    window: port_all(l.window.entries()),
+                    lookback: port_all(l.lookback.entries()),
+                }
+            })
+            .collect();
+
+        let mut usage: Vec<((u32, u32), MonthlyUsage)> = self
+            .usage
+            .iter()
+            .filter_map(|(&(n, month), u)| Some(((number_map.get(n)?, month), u.clone())))
+            .collect();
+        usage.sort_unstable_by_key(|(k, _)| *k);
+
+        let export = BusinessExportV1 {
+            format: EXPORT_FORMAT.into(),
+            version: EXPORT_VERSION,
+            policy: self.policy.clone(),
+            clock: self.clock,
+            next_ticket: self.next_ticket,
+            interned: porter.strings,
+            business: self.businesses[b as usize].clone(),
+            numbers,
+            templates,
+            conversations,
+            live_chats,
+            outbox,
+            consents,
+            sent_content,
+            timers,
+            limits,
+            billing,
+            usage,
+        };
+        Ok(serde_json::to_vec(&export).expect("export types serialise infallibly"))
+    }
+
+    /// Adds a business exported by [`Engine::export_business`]. The engines must run the
+    /// same policy, and neither the business nor any of its numbers may exist here yet.
+    /// Everything is checked before anything changes: an error leaves the engine as it was.
+    pub fn import_business(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            version: u32,
+        }
+        let header: Header = serde_json::from_slice(bytes)
+            .map_err(|e| corrupt(format!("not a convstate business export: {e}")))?;
+        if header.format != EXPORT_FORMAT {
+            return Err(corrupt(format!(
+                "format is {:?}, expected {EXPORT_FORMAT:?}",
+                header.format
+            )));
+        }
+        if header.version != EXPORT_VERSION {
+            return Err(Error::UnsupportedSnapshotVersion {
+                found: header.version,
+                supported: EXPORT_VERSION,
+            });
+        }
+        let x: BusinessExportV1 =
+            serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        self.check_import(&x)?;
+        self.apply_import(x)
+    }
+
+    /// Every check of an import, before the first mutation.
+    fn check_import(&self, x: &BusinessExportV1) -> Result<(), Error> {
+        if x.policy != self.policy {
+            return Err(Error::InvalidPolicy {
+                problem: format!(
+                    "business {:?} was exported under a different policy than this engine's",
+                    x.business.name
+                ),
+            });
+        }
+        if self.business_index.contains_key(&x.business.name) {
+            return Err(Error::InvalidEvent {
+                problem: format!(
+                    "business {:?} already exists in this engine; import it into one without it",
+                    x.business.name
+                ),
+            });
+        }
+        // Interned strings must be valid addresses (a scratch interner checks them).
+        let mut scratch = Interner::default();
+        for s in &x.interned {
+            scratch.group(s)?;
+        }
+        let interned = x.interned.len() as u64;
+        let known = |key: AddressKey, what: &str| {
+            if key.0 & TAG_MASK == 0 || (key.0 & !TAG_MASK) < interned {
+                Ok(())
+            } else {
+                Err(corrupt(format!("{what} refers to an unknown interned id")))
+            }
+        };
+        let number_count = x.numbers.len() as u32;
+        for n in &x.numbers {
+            known(n.address, "a number")?;
+            if n.business != 0 {
+                return Err(corrupt("a number names another business"));
+            }
+            let text = if n.address.0 & TAG_MASK == 0 {
+                format!("+{}", n.address.0)
+            } else {
+                x.interned[(n.address.0 & !TAG_MASK) as usize].clone()
+            };
+            if let Some(existing) = self.interner.find_address(&text)? {
+                if let Some(&i) = self.number_index.get(&existing) {
+                    return Err(Error::NumberOwnedByOther {
+                        number: text,
+                        owner: self.businesses[self.numbers[i as usize].business as usize]
+                            .name
+                            .clone(),
+                        business: x.business.name.clone(),
+                    });
+                }
+            }
+        }
+        let template_count = x.templates.len() as u32;
+        for t in &x.templates {
+            if t.business != 0 {
+                return Err(corrupt("a template names another business"));
+            }
+            parse_variables(&t.spec.body).map_err(|p| {
+                corrupt(format!(
+                    "template {:?} has an invalid body: {p}",
+                    t.spec.name
+                ))
+            })?;
+        }
+        let conv_count = x.conversations.len() as u32;
+        for c in &x.conversations {
+            known(c.contact, "a conversation")?;
+            if c.number >= number_count {
+                return Err(corrupt(format!(
+                    "a conversation names number {} of {number_count}",
+                    c.number
+                )));
+            }
+        }
+        let conv_ok = |c: u32, what: &str| {
+            if c < conv_count {
+                Ok(())
+            } else {
+                Err(corrupt(format!(
+                    "{what} names conversation {c} of {conv_count}"
+                )))
+            }
+        };
+        for (c, _) in &x.live_chats {
+            conv_ok(*c, "a live chat")?;
+        }
+        for (c, held) in &x.outbox {
+            conv_ok(*c, "the outbox")?;
+            if held.is_empty() {
+                return Err(corrupt(format!("empty outbox entry for conversation {c}")));
+            }
+        }
+        for (c, _) in &x.billing {
+            conv_ok(*c, "a billing record")?;
+        }
+        for (_, c, _) in &x.sent_content {
+            conv_ok(*c, "a sent-content record")?;
+        }
+        for (contact, _) in &x.consents {
+            known(*contact, "a consent record")?;
+        }
+        let owner_count = match self.policy.limits.scope {
+            LimitScope::Number => number_count,
+            LimitScope::Business => 1,
+        };
+        for (key, _) in &x.timers {
+            let (index, count, what) = match *key {
+                TimerKey::ChatIdle(c) | TimerKey::WindowReminder(c) | TimerKey::OutboxExpiry(c) => {
+                    (c, conv_count, "conversation")
+                }
+                TimerKey::TemplateDeadline(t) => (t, template_count, "template"),
+                TimerKey::NumberFlag(n) | TimerKey::RestrictionEnd(n) => {
+                    (n, number_count, "number")
+                }
+                TimerKey::LimitUpgrade(o) => (o, owner_count, "limit owner"),
+            };
+            if index >= count {
+                return Err(corrupt(format!("a timer names {what} {index} of {count}")));
+            }
+        }
+        for l in &x.limits {
+            if l.owner >= owner_count {
+                return Err(corrupt(format!(
+                    "a limit names owner {} of {owner_count}",
+                    l.owner
+                )));
+            }
+            for (contact, _) in l.window.iter().chain(&l.lookback) {
+                known(*contact, "a limit")?;
+            }
+            self.restore_limit(l.clone())?;
+        }
+        for ((n, _), _) in &x.usage {
+            if *n >= number_count {
+                return Err(corrupt(format!("usage names number {n} of {number_count}")));
+            }
+        }
+        let capacity = |what: &'static str, here: usize, more: usize| {
+            if here + more < u32::MAX as usize {
+                Ok(())
+            } else {
+                Err(Error::CapacityExceeded {
+                    what,
+                    limit: u64::from(u32::MAX),
+                })
+            }
+        };
+        capacity("numbers", self.numbers.len(), x.numbers.len())?;
+        capacity("templates", self.templates.len(), x.templates.len())?;
+        capacity(
+            "conversations",
+            self.conversations.len(),
+            x.conversations.len(),
+        )?;
+        Ok(())
+    }
+
+    fn apply_import(&mut self, x: BusinessExportV1) -> Result<(), Error> {
+        // Interned strings → this engine's indices (checked valid above). Opaque ids and
+        // group ids share the interner's table, so one index serves both tags.
+        let mut indices = Vec::with_capacity(x.interned.len());
+        for s in &x.interned {
+            indices.push(self.interner.group(s)?.0 & !TAG_MASK);
+        }
+        let port = |key: AddressKey| {
+            if key.0 & TAG_MASK == 0 {
+                key
+            } else {
+                AddressKey((key.0 & TAG_MASK) | indices[(key.0 & !TAG_MASK) as usize])
+            }
+        };
+
+        let b = self.businesses.len() as u32;
+        self.business_index.insert(x.business.name.clone(), b);
+        self.businesses.push(x.business);
+
+        let number_base = self.numbers.len() as u32;
+        for mut n in x.numbers {
+            n.business = b;
+            n.address = port(n.address);
+            self.number_index
+                .insert(n.address, self.numbers.len() as u32);
+            self.numbers.push(n);
+        }
+        let template_base = self.templates.len() as u32;
+        for mut t in x.templates {
+            t.business = b;
+            t.variables = parse_variables(&t.spec.body).map_err(|p| corrupt(p.to_string()))?;
+            self.template_index.insert(
+                (b, t.spec.name.clone(), t.spec.language.clone()),
+                self.templates.len() as u32,
+            );
+            self.templates.push(t);
+        }
+        let conv_base = self.conversations.len() as u32;
+        for mut c in x.conversations {
+            c.number += number_base;
+            c.contact = port(c.contact);
+            self.conversation_index
+                .insert((c.number, c.contact), self.conversations.len() as u32);
+            self.conversations.push(c);
+        }
+        for (c, chat) in x.live_chats {
+            self.live_chats.insert(c + conv_base, chat);
+        }
+        for (c, held) in x.outbox {
+            self.outbox.insert(c + conv_base, held);
+        }
+        for (c, state) in x.billing {
+            self.billing.insert(c + conv_base, state);
+        }
+        for (contact, record) in x.consents {
+            self.consents.insert((b, port(contact)), record);
+        }
+        let period = self.policy.dedup.content_period;
+        let imported_content = !x.sent_content.is_empty();
+        for (expires_at, c, hash) in x.sent_content {
+            self.sent_content
+                .insert((c + conv_base, hash), expires_at.minus(period));
+            self.sent_content_expiry
+                .push_back((expires_at, c + conv_base, hash));
+        }
+        if imported_content {
+            // Pruning pops from the front: keep the queue in expiry order.
+            self.sent_content_expiry.make_contiguous().sort_unstable();
+        }
+        let owner_base = match self.policy.limits.scope {
+            LimitScope::Number => number_base,
+            LimitScope::Business => b,
+        };
+        for mut stored in x.limits {
+            stored.owner += owner_base;
+            let port_all = |entries: Vec<(AddressKey, Instant)>| {
+                entries.into_iter().map(|(c, t)| (port(c), t)).collect()
+            };
+            stored.window = port_all(stored.window);
+            stored.lookback = port_all(stored.lookback);
+            let (owner, state) = self.restore_limit(stored)?;
+            self.limits.insert(owner, state);
+        }
+        for ((n, month), usage) in x.usage {
+            self.usage.insert((n + number_base, month), usage);
+        }
+        for (key, at) in x.timers {
+            let key = match key {
+                TimerKey::ChatIdle(c) => TimerKey::ChatIdle(c + conv_base),
+                TimerKey::WindowReminder(c) => TimerKey::WindowReminder(c + conv_base),
+                TimerKey::OutboxExpiry(c) => TimerKey::OutboxExpiry(c + conv_base),
+                TimerKey::TemplateDeadline(t) => TimerKey::TemplateDeadline(t + template_base),
+                TimerKey::NumberFlag(n) => TimerKey::NumberFlag(n + number_base),
+                TimerKey::RestrictionEnd(n) => TimerKey::RestrictionEnd(n + number_base),
+                TimerKey::LimitUpgrade(o) => TimerKey::LimitUpgrade(o + owner_base),
+            };
+            self.timers.arm(key, at);
+        }
+        self.clock = self.clock.max(x.clock);
+        self.next_ticket = self.next_ticket.max(x.next_ticket);
+        Ok(())
+    }
+}
+
+/// The business name and number texts of an export, without importing it (so a sharded
+/// engine can route and check it first).
+pub(crate) fn export_summary(bytes: &[u8]) -> Result<(String, Vec<String>), Error> {
+    #[derive(Deserialize)]
+    struct Summary {
+        format: String,
+        interned: Vec<String>,
+        business: Business,
+        numbers: Vec<NumberState>,
+    }
+    let s: Summary = serde_json::from_slice(bytes)
+        .map_err(|e| corrupt(format!("not a convstate business export: {e}")))?;
+    if s.format != EXPORT_FORMAT {
+        return Err(corrupt(format!(
+            "format is {:?}, expected {EXPORT_FORMAT:?}",
+            s.format
+        )));
+    }
+    let mut numbers = Vec::with_capacity(s.numbers.len());
+    for n in &s.numbers {
+        numbers.push(if n.address.0 & TAG_MASK == 0 {
+            format!("+{}", n.address.0)
+        } else {
+            s.interned
+                .get((n.address.0 & !TAG_MASK) as usize)
+                .cloned()
+                .ok_or_else(|| corrupt("a number refers to an unknown interned id"))?
+        });
+    }
+    Ok((s.business.name, numbers))
+}

@@ -1,0 +1,314 @@
+//! A thread-safe engine for multi-threaded hosts: N [`Engine`] shards behind mutexes.
+//!
+//! Every business lives whole in one shard (chosen by a stable hash of its name), so
+//! business-wide rules — a messaging limit of `business` scope, consent, usage — are decided
+//! by one engine under one lock and stay exact however many threads send at once. Inputs
+//! that name a number go to the shard its business is in, found through a routing table
+//! filled at registration (read-locked on the hot path, write-locked only to register).
+//!
+//! Each call returns the effects its input caused (drained from the shard while its lock is
+//! held), so a thread never receives another thread's effects.
+//!
+//! Each shard keeps its own clock, and like one [`Engine`] expects its inputs in time order
+//! (an input older than a shard's clock is applied at the clock). Fed so, the shards give
+//! the same decisions, effects and counters as one engine fed every input in time order,
+//! only the effects of different shards interleave differently and ticket ids are unique
+//! per shard rather than engine-wide. A `tick` reaches every shard.
+
+use std::collections::HashMap;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::address::Interner;
+use crate::decision::Decision;
+use crate::effect::Effect;
+use crate::engine::{Engine, Output};
+use crate::event::{Event, Inbound, SendRequest};
+use crate::hash::FastMap;
+use crate::policy::Policy;
+use crate::time::Instant;
+use crate::wire::{decode_event, encode_effect, encode_output};
+use crate::Error;
+
+/// The most shards a [`ShardedEngine`] may have.
+pub const MAX_SHARDS: usize = 4096;
+
+/// Where a number's inputs go.
+#[derive(Debug, Default)]
+struct Routes {
+    phones: FastMap<u64, u32>,
+    opaque: HashMap<String, u32>,
+}
+
+/// A number as a routing key: phone numbers by digits (so every spelling of one number
+/// routes alike), other ids by text.
+enum NumberKey<'a> {
+    Phone(u64),
+    Opaque(&'a str),
+    /// Not a valid number: any shard gives the same error.
+    Invalid,
+}
+
+fn number_key(number: &str) -> NumberKey<'_> {
+    // An empty interner knows no opaque ids: it only parses phone numbers.
+    match Interner::default().find_address(number) {
+        Ok(Some(key)) => key
+            .phone_digits()
+            .map_or(NumberKey::Invalid, NumberKey::Phone),
+        Ok(None) => NumberKey::Opaque(number),
+        Err(_) => NumberKey::Invalid,
+    }
+}
+
+impl Routes {
+    fn get(&self, number: &str) -> Option<u32> {
+        match number_key(number) {
+            NumberKey::Phone(digits) => self.phones.get(&digits).copied(),
+            NumberKey::Opaque(text) => self.opaque.get(text).copied(),
+            NumberKey::Invalid => None,
+        }
+    }
+    fn insert(&mut self, number: &str, shard: u32) {
+        match number_key(number) {
+            NumberKey::Phone(digits) => {
+                self.phones.insert(digits, shard);
+            }
+            NumberKey::Opaque(text) => {
+                self.opaque.insert(text.to_owned(), shard);
+            }
+            NumberKey::Invalid => {}
+        }
+    }
+}
+
+/// Which shard(s) an input goes to.
+enum Target<'a> {
+    Number(&'a str),
+    Business(&'a str),
+    Register { number: &'a str, business: &'a str },
+    Every,
+}
+
+fn target(event: &Event) -> Target<'_> {
+    match event {
+        Event::RegisterNumber(e) => Target::Register {
+            number: &e.number,
+            business: &e.business,
+        },
+        Event::RegisterTemplate(e) => Target::Business(&e.business),
+        Event::TemplateStatus(e) => Target::Business(&e.business),
+        Event::TemplateQuality(e) => Target::Business(&e.business),
+        Event::EditTemplate(e) => Target::Business(&e.business),
+        Event::QueryTemplate(e) => Target::Business(&e.business),
+        Event::OptIn(e) | Event::OptOut(e) => match (&e.business, &e.number) {
+            (Some(business), _) => Target::Business(business),
+            (None, Some(number)) => Target::Number(number),
+            // Invalid either way: any shard reports it.
+            (None, None) => Target::Number(""),
+        },
+        Event::QueryUsage(e) => match (&e.business, &e.number) {
+            (Some(business), None) => Target::Business(business),
+            (_, Some(number)) => Target::Number(number),
+            (None, None) => Target::Number(""),
+        },
+        Event::Inbound(e) => Target::Number(&e.number),
+        Event::Send(e) | Event::CheckSend(e) => Target::Number(&e.number),
+        Event::Initiate(e) => Target::Number(&e.number),
+        Event::EndChat(e) => Target::Number(&e.number),
+        Event::SetTicketStatus(e) => Target::Number(&e.number),
+        Event::UserPreference(e) => Target::Number(&e.number),
+        Event::SendFailed(e) => Target::Number(&e.number),
+        Event::NumberQuality(e) => Target::Number(&e.number),
+        Event::NumberRestriction(e) => Target::Number(&e.number),
+        Event::RestrictionLifted(e) => Target::Number(&e.number),
+        Event::MessagingLimit(e) => Target::Number(&e.number),
+        Event::QueryConversation(e) => Target::Number(&e.number),
+        Event::QueryNumber(e) | Event::QueryLimit(e) => Target::Number(&e.number),
+        Event::Tick(_) => Target::Every,
+    }
+}
+
+/// N engines behind mutexes, sharded by business. `Send + Sync`: share it by reference or
+/// `Arc` between threads. See the module docs.
+#[derive(Debug)]
+pub struct ShardedEngine {
+    shards: Box<[Mutex<Engine>]>,
+    routes: RwLock<Routes>,
+}
+
+impl ShardedEngine {
+    /// `shards` engines under `policy` (1..=[`MAX_SHARDS`]; about one per thread that will
+    /// call it is a good start).
+    pub fn new(policy: Policy, shards: usize) -> Result<ShardedEngine, Error> {
+        if !(1..=MAX_SHARDS).contains(&shards) {
+            return Err(Error::InvalidEvent {
+                problem: format!("a sharded engine needs 1..={MAX_SHARDS} shards, got {shards}"),
+            });
+        }
+        Ok(ShardedEngine {
+            shards: (0..shards)
+                .map(|_| Mutex::new(Engine::new(policy.clone())))
+                .collect(),
+            routes: RwLock::new(Routes::default()),
+        })
+    }
+
+    /// Like [`ShardedEngine::new`] under a preset.
+    pub fn with_preset(name: &str, shards: usize) -> Result<ShardedEngine, Error> {
+        ShardedEngine::new(Policy::preset(name)?, shards)
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The shard a business lives in: a stable hash of its name, the same in every process
+    /// with the same shard count.
+    pub fn shard_of_business(&self, business: &str) -> usize {
+        (crate::hash::content_hash(&[business.as_bytes()]) % self.shards.len() as u64) as usize
+    }
+
+    fn shard_of_number(&self, number: &str) -> usize {
+        // An unknown number gives the same `unknown_number` error in any shard.
+        self.routes.read().get(number).unwrap_or(0) as usize
+    }
+
+    fn drain(engine: &mut Engine, effects: &mut Vec<Effect>) {
+        while let Some(effect) = engine.poll_effect() {
+            effects.push(effect);
+        }
+    }
+
+    /// Applies one input in the shard it belongs to; the effects it caused are appended to
+    /// `effects`. A `tick` goes to every shard (its output is one `Ack`).
+    pub fn handle(&self, event: Event, effects: &mut Vec<Effect>) -> Result<Output, Error> {
+        let shard = match target(&event) {
+            Target::Number(number) => self.shard_of_number(number),
+            Target::Business(business) => self.shard_of_business(business),
+            Target::Register { number, business } => {
+                // Routing and registering under one write lock, so that two threads cannot
+                // register one number in two shards.
+                let mut routes = self.routes.write();
+                let shard = routes
+                    .get(number)
+                    .map_or_else(|| self.shard_of_business(business), |s| s as usize);
+                let number = number.to_owned();
+                let mut engine = self.shards[shard].lock();
+                let result = engine.handle(event);
+                Self::drain(&mut engine, effects);
+                if result.is_ok() {
+                    routes.insert(&number, shard as u32);
+                }
+                return result;
+            }
+            Target::Every => {
+                let mut result = Ok(Output::Ack { of: "tick" });
+                for shard in self.shards.iter() {
+                    let mut engine = shard.lock();
+                    let r = engine.handle(event.clone());
+                    Self::drain(&mut engine, effects);
+                    if r.is_err() {
+                        result = r;
+                    }
+                }
+                return result;
+            }
+        };
+        let mut engine = self.shards[shard].lock();
+        let result = engine.handle(event);
+        Self::drain(&mut engine, effects);
+        result
+    }
+
+    /// [`Engine::inbound`] in the number's shard.
+    pub fn inbound(&self, e: &Inbound, effects: &mut Vec<Effect>) -> Result<(), Error> {
+        let mut engine = self.shards[self.shard_of_number(&e.number)].lock();
+        let result = engine.inbound(e);
+        Self::drain(&mut engine, effects);
+        result
+    }
+
+    /// [`Engine::send`] in the number's shard.
+    pub fn send(&self, req: &SendRequest, effects: &mut Vec<Effect>) -> Result<Decision, Error> {
+        let mut engine = self.shards[self.shard_of_number(&req.number)].lock();
+        let result = engine.send(req);
+        Self::drain(&mut engine, effects);
+        result
+    }
+
+    /// [`Engine::check_send`] in the number's shard (changes nothing).
+    pub fn check_send(&self, req: &SendRequest) -> Result<Decision, Error> {
+        self.shards[self.shard_of_number(&req.number)]
+            .lock()
+            .check_send(req)
+    }
+
+    /// The JSON-lines door, as [`Engine::handle_json`]: the result line, then one line per
+    /// effect the input caused.
+    pub fn handle_json(&self, line: &str) -> Vec<String> {
+        let mut effects = Vec::new();
+        let result = decode_event(line).and_then(|event| self.handle(event, &mut effects));
+        let mut lines = Vec::with_capacity(1 + effects.len());
+        lines.push(encode_output(&result));
+        lines.extend(effects.iter().map(encode_effect));
+        lines
+    }
+
+    /// Fires due timers in every shard ([`Engine::handle_timeout`]).
+    pub fn handle_timeout(&self, now: Instant, effects: &mut Vec<Effect>) {
+        for shard in self.shards.iter() {
+            let mut engine = shard.lock();
+            engine.handle_timeout(now);
+            Self::drain(&mut engine, effects);
+        }
+    }
+
+    /// The earliest instant any shard wants [`ShardedEngine::handle_timeout`] called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.shards
+            .iter()
+            .filter_map(|s| s.lock().poll_timeout())
+            .min()
+    }
+
+    /// Runs `f` on the engine of one shard, under its lock (reads, views, snapshots of one
+    /// shard). Do not register numbers through it: the routing table would not see them.
+    pub fn with_shard<R>(&self, shard: usize, f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+        self.shards.get(shard).map(|s| f(&mut s.lock()))
+    }
+
+    /// [`Engine::export_business`] from the business's shard.
+    pub fn export_business(&self, business: &str) -> Result<Vec<u8>, Error> {
+        self.shards[self.shard_of_business(business)]
+            .lock()
+            .export_business(business)
+    }
+
+    /// [`Engine::import_business`] into the business's shard, routing its numbers there.
+    /// A number already routed to another shard is refused, as a single engine would.
+    pub fn import_business(&self, bytes: &[u8]) -> Result<(), Error> {
+        let (business, numbers) = crate::partition::export_summary(bytes)?;
+        let shard = self.shard_of_business(&business);
+        let mut routes = self.routes.write();
+        for number in &numbers {
+            if let Some(other) = routes.get(number) {
+                let owner = self.shards[other as usize]
+                    .lock()
+                    .number(number)
+                    .map(|view| view.business)
+                    .unwrap_or_default();
+                return Err(Error::NumberOwnedByOther {
+                    number: number.clone(),
+                    owner,
+                    business,
+                });
+            }
+        }
+        self.shards[shard].lock().import_business(bytes)?;
+        for number in &numbers {
+            routes.insert(number, shard as u32);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! The sharded engine under concurrent threads, and per-business export/import.
+
+use std::sync::Arc;
+
+use convstate::event::Event;
+use convstate::sharded::ShardedEngine;
+use convstate::wire::decode_event;
+use convstate::{DenyReason, Engine, Output};
+
+const T0: &str = "2026-11-02T08:00:00Z";
+
+fn at(minute: u32) -> String {
+    format!("2026-11-02T{:02}:{:02}:00Z", 8 + minute / 60, minute % 60)
+}
+
+fn ev(line: &str) -> Event {
+    decode_event(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+fn setup_lines(business: &str, numbers: &[&str]) -> Vec<String> {
+    let mut lines = vec![format!(
+        r#"{{"type":"register_template","at":"{T0}","business":"{business}","name":"order_ready","language":"en","category":"utility","body":"Your order {{{{1}}}} is ready.","status":"approved","quality":"high"}}"#
+    )];
+    for n in numbers {
+        lines.push(format!(
+            r#"{{"type":"register_number","at":"{T0}","business":"{business}","number":"{n}","channel":"official","default_template":{{"name":"order_ready","language":"en"}}}}"#
+        ));
+    }
+    lines
+}
+
+fn template_send(minute: u32, number: &str, contact: u64) -> String {
+    format!(
+        r#"{{"type":"send","at":"{}","number":"{number}","contact":"+4915{contact:09}","message":{{"kind":"template","name":"order_ready","language":"en","params":["A-{contact}"]}}}}"#,
+        at(minute)
+    )
+}
+
+fn opt_in(business: &str, contact: u64) -> String {
+    format!(
+        r#"{{"type":"opt_in","at":"{T0}","business":"{business}","contact":"+4915{contact:09}"}}"#
+    )
+}
+
+/// cloud-2025 limits are per business (250 new contacts a day): 8 threads sending templates
+/// from 4 numbers of one business to 1,000 distinct contacts must be allowed exactly 250.
+#[test]
+fn concurrent_sends_never_exceed_a_business_limit() {
+    let engine = Arc::new(ShardedEngine::with_preset("cloud-2025", 4).unwrap());
+    let numbers = [
+        "+15550000001",
+        "+15550000002",
+        "+15550000003",
+        "+15550000004",
+    ];
+    let mut effects = Vec::new();
+    for line in setup_lines("acme", &numbers) {
+        engine.handle(ev(&line), &mut effects).unwrap();
+    }
+    for t in 0..8u64 {
+        for i in 0..125u64 {
+            engine
+                .handle(ev(&opt_in("acme", t * 1000 + i)), &mut effects)
+                .unwrap();
+        }
+    }
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let engine = Arc::clone(&engine);
+            std::thread::spawn(move || {
+                let mut allowed = 0u32;
+                let mut limited = 0u32;
+                let mut effects = Vec::new();
+                for i in 0..125u64 {
+                    let contact = t * 1000 + i;
+                    let number = numbers[(contact % 4) as usize];
+                    let out = engine
+                        .handle(ev(&template_send(1, number, contact)), &mut effects)
+                        .unwrap();
+                    let Output::Decision(d) = out else {
+                        panic!("a send decides")
+                    };
+                    if d.is_allowed() {
+                        allowed += 1;
+                    } else if matches!(d.deny_reason(), Some(DenyReason::LimitReached { .. })) {
+                        limited += 1;
+                    } else {
+                        panic!("unexpected denial {d:?}");
+                    }
+                }
+                (allowed, limited)
+            })
+        })
+        .collect();
+    let (allowed, limited) = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .fold((0, 0), |(a, l), (x, y)| (a + x, l + y));
+    assert_eq!(allowed, 250, "exactly the business limit is allowed");
+    assert_eq!(limited, 750);
+    // No update lost: the numbers' counters add up to every attempt.
+    let mut sent = 0;
+    let mut denied = 0;
+    for n in numbers {
+        let out = engine
+            .handle(
+                ev(&format!(
+                    r#"{{"type":"query_number","at":"{}","number":"{n}"}}"#,
+                    at(2)
+                )),
+                &mut effects,
+            )
+            .unwrap();
+        let Output::Number(view) = out else {
+            panic!("a number view")
+        };
+        sent += view.counters.sends_allowed;
+        denied += view.counters.sends_denied;
+    }
+    assert_eq!((sent, denied), (250, 750));
+}
+
+/// Many businesses, driven by concurrent threads, give the same effects and counters as one
+/// engine replaying every input on one thread.
+#[test]
+fn concurrent_totals_equal_a_single_threaded_replay() {
+    let businesses: Vec<String> = (0..12).map(|b| format!("biz{b}")).collect();
+    let per_business: Vec<Vec<(u32, String)>> = businesses
+        .iter()
+        .enumerate()
+        .map(|(b, name)| {
+            let numbers = [format!("+1555100{b:04}"), format!("+1555200{b:04}")];
+            let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+            let mut lines: Vec<(u32, String)> =
+                setup_lines(name, &refs).into_iter().map(|l| (0, l)).collect();
+            for i in 0..40u32 {
+                let contact = u64::from(b as u32 * 10_000 + i) + 500;
+                lines.push((0, opt_in(name, contact)));
+            }
+            for i in 0..300u32 {
+                let number = &numbers[(i % 2) as usize];
+                let contact = u64::from(b as u32 * 10_000 + i % 40);
+                let minute = 1 + i / 3;
+                lines.push((minute, match i % 3 {
+                    0 => format!(
+                        r#"{{"type":"inbound","at":"{}","number":"{number}","contact":"+4915{contact:09}","kind":"text"}}"#,
+                        at(minute)
+                    ),
+                    1 => format!(
+                        r#"{{"type":"send","at":"{}","number":"{number}","contact":"+4915{contact:09}","message":{{"kind":"text","text":"reply {i}"}}}}"#,
+                        at(minute)
+                    ),
+                    _ => template_send(minute, number, contact + 500),
+                }));
+            }
+            lines
+        })
+        .collect();
+
+    // One engine sees every input in time order (a stable sort keeps each business's own
+    // order among inputs of the same minute).
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    let mut all: Vec<&(u32, String)> = per_business.iter().flatten().collect();
+    all.sort_by_key(|(minute, _)| *minute);
+    let mut single_effects = Vec::new();
+    for (_, line) in all {
+        single_effects.extend(single.handle_json(line).into_iter().skip(1));
+    }
+
+    // One thread per shard, each feeding its shard's businesses in time order (the same
+    // contract as one engine: inputs in time order).
+    let sharded = Arc::new(ShardedEngine::with_preset("cloud-2025", 3).unwrap());
+    let mut per_shard: Vec<Vec<(u32, String)>> = vec![Vec::new(); sharded.shard_count()];
+    for (name, lines) in businesses.iter().zip(&per_business) {
+        per_shard[sharded.shard_of_business(name)].extend(lines.iter().cloned());
+    }
+    assert!(per_shard.iter().all(|lines| !lines.is_empty()));
+    let threads: Vec<_> = per_shard
+        .into_iter()
+        .map(|mut lines| {
+            lines.sort_by_key(|(minute, _)| *minute);
+            let sharded = Arc::clone(&sharded);
+            std::thread::spawn(move || {
+                let mut effects = Vec::new();
+                for (_, line) in lines {
+                    effects.extend(sharded.handle_json(&line).into_iter().skip(1));
+                }
+                effects
+            })
+        })
+        .collect();
+    let mut sharded_effects = Vec::new();
+    for t in threads {
+        sharded_effects.extend(t.join().unwrap());
+    }
+
+    let mut compared = 0;
+    let tick = format!(r#"{{"type":"tick","at":"{}"}}"#, at(200));
+    // Effects come in shard order and tickets are numbered per shard: compare counts.
+    let (sharded_tick, single_tick) = (sharded.handle_json(&tick), single.handle_json(&tick));
+    assert_eq!(sharded_tick[0], single_tick[0]);
+    single_effects.extend(single_tick.into_iter().skip(1));
+    sharded_effects.extend(sharded_tick.into_iter().skip(1));
+    let canonical = |mut lines: Vec<String>| {
+        for line in &mut lines {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value.as_object_mut().unwrap().remove("ticket");
+            *line = value.to_string();
+        }
+        lines.sort();
+        lines
+    };
+    let single_effects = canonical(single_effects);
+    assert!(single_effects.len() > 100, "{}", single_effects.len());
+    assert_eq!(canonical(sharded_effects), single_effects);
+    let views: Vec<_> = single.numbers().collect();
+    for view in views {
+        let query = format!(
+            r#"{{"type":"query_number","at":"{}","number":"{}"}}"#,
+            at(200),
+            view.number
+        );
+        assert_eq!(
+            sharded.handle_json(&query),
+            single.handle_json(&query),
+            "{}",
+            view.number
+        );
+        let usage = format!(
+            r#"{{"type":"query_usage","at":"{}","business":"{}"}}"#,
+            at(200),
+            view.business
+        );
+        assert_eq!(sharded.handle_json(&usage), single.handle_json(&usage));
+        compared += 1;
+    }
+    assert_eq!(compared, 24);
+    let sends: u64 = single.numbers().map(|v| v.counters.sends_allowed).sum();
+    assert!(sends > 1000, "the traffic must exercise sends, got {sends}");
+    let templates: u64 = single.numbers().map(|v| v.counters.templates_sent).sum();
+    assert!(templates > 100, "and template sends, got {templates}");
+}
+
+/// A business with live chats, held messages, consents, templates and limit usage; a second
+/// business in the same engine must not leak into its export.
+fn populated_engine() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    let mut lines = setup_lines("acme", &["+15550001111", "+15550002222"]);
+    lines.extend(setup_lines("other", &["+15559990000"]));
+    lines.extend([
+        format!(r#"{{"type":"opt_in","at":"{}","business":"acme","contact":"+4915200000001"}}"#, at(1)),
+        format!(r#"{{"type":"inbound","at":"{}","number":"+15550001111","contact":"+4915200000001","kind":"text"}}"#, at(2)),
+        format!(r#"{{"type":"inbound","at":"{}","number":"+15559990000","contact":"+4915200000001","kind":"text"}}"#, at(2)),
+        format!(r#"{{"type":"inbound","at":"{}","number":"+15550002222","contact":"customer-42@example.com","kind":"text"}}"#, at(3)),
+        format!(r#"{{"type":"send","at":"{}","number":"+15550001111","contact":"+4915200000001","message":{{"kind":"text","text":"Hello"}}}}"#, at(4)),
+        template_send(5, "+15550002222", 77),
+        template_send(5, "+15559990000", 78),
+        format!(r#"{{"type":"initiate","at":"{}","number":"+15550001111","contact":"+4915200000099","message":{{"kind":"text","text":"Your parcel"}}}}"#, at(6)),
+    ]);
+    for line in &lines {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains("\"error\""), "{line}: {out:?}");
+    }
+    engine
+}
+
+fn later_inputs() -> Vec<String> {
+    vec![
+        format!(
+            r#"{{"type":"send","at":"{}","number":"+15550001111","contact":"+4915200000001","message":{{"kind":"text","text":"Hello"}}}}"#,
+            at(7)
+        ),
+        format!(
+            r#"{{"type":"inbound","at":"{}","number":"+15550001111","contact":"+4915200000099","kind":"text"}}"#,
+            at(8)
+        ),
+        format!(
+            r#"{{"type":"send","at":"{}","number":"+15550002222","contact":"customer-42@example.com","message":{{"kind":"text","text":"Done"}}}}"#,
+            at(9)
+        ),
+        template_send(10, "+15550002222", 79),
+        format!(r#"{{"type":"tick","at":"2026-11-03T12:00:00Z"}}"#),
+        format!(
+            r#"{{"type":"query_conversation","at":"2026-11-03T12:00:00Z","number":"+15550001111","contact":"+4915200000001"}}"#
+        ),
+        format!(r#"{{"type":"query_limit","at":"2026-11-03T12:00:00Z","number":"+15550002222"}}"#),
+        format!(r#"{{"type":"query_usage","at":"2026-11-03T12:00:00Z","business":"acme"}}"#),
+        format!(r#"{{"type":"query_number","at":"2026-11-03T12:00:00Z","number":"+15550001111"}}"#),
+        format!(
+            r#"{{"type":"check_send","at":"2026-11-03T12:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{{"kind":"template","name":"order_ready","language":"en","params":["x"]}}}}"#
+        ),
+    ]
+}
+
+/// Drops the other business's effects from a source engine's output (the importing engine
+/// does not have that business).
+fn acme_only(lines: Vec<String>) -> Vec<String> {
+    lines
+        .into_iter()
+        .filter(|l| !l.contains("+15559990000"))
+        .collect()
+}
+
+#[test]
+fn an_exported_business_behaves_the_same_after_import() {
+    let mut source = populated_engine();
+    while source.poll_effect().is_some() {}
+    let bytes = source.export_business("acme").unwrap();
+    let mut target = Engine::with_preset("cloud-2025").unwrap();
+    target.import_business(&bytes).unwrap();
+    assert_eq!(target.businesses().collect::<Vec<_>>(), ["acme"]);
+    assert_eq!(target.numbers().count(), 2);
+    for line in later_inputs() {
+        assert_eq!(
+            target.handle_json(&line),
+            acme_only(source.handle_json(&line)),
+            "{line}"
+        );
+    }
+    // And a re-export is the same bytes (nothing lost or renumbered on the way).
+    assert_eq!(
+        target.export_business("acme").unwrap(),
+        source.export_business("acme").unwrap()
+    );
+}
+
+#[test]
+fn an_import_joins_an_engine_that_has_other_businesses() {
+    let mut source = populated_engine();
+    while source.poll_effect().is_some() {}
+    let bytes = source.export_business("acme").unwrap();
+    let mut target = Engine::with_preset("cloud-2025").unwrap();
+    for line in setup_lines("zeta", &["+15557770000"]) {
+        target.handle_json(&line);
+    }
+    target.handle_json(&format!(r#"{{"type":"inbound","at":"{}","number":"+15557770000","contact":"shared-id","kind":"text"}}"#, at(1)));
+    target.import_business(&bytes).unwrap();
+    let view = target
+        .conversation(
+            "+15550002222",
+            "customer-42@example.com",
+            convstate::Instant::EPOCH,
+        )
+        .unwrap();
+    assert!(view.chat.is_some(), "the live chat came along");
+    let acme_limit =
+        r#"{"type":"query_limit","at":"2026-11-02T09:00:00Z","number":"+15550002222"}"#;
+    assert_eq!(
+        target.handle_json(acme_limit),
+        source.handle_json(acme_limit)
+    );
+}
+
+#[test]
+fn imports_that_would_clash_are_refused_and_change_nothing() {
+    let source = populated_engine();
+    let bytes = source.export_business("acme").unwrap();
+    let mut target = Engine::with_preset("cloud-2025").unwrap();
+    target.import_business(&bytes).unwrap();
+    let before = target.snapshot();
+    let err = target.import_business(&bytes).unwrap_err();
+    assert!(err.to_string().contains("acme"), "{err}");
+    assert_eq!(target.snapshot(), before);
+
+    // A number registered here under another business.
+    let mut other = Engine::with_preset("cloud-2025").unwrap();
+    for line in setup_lines("rival", &["+15550001111"]) {
+        other.handle_json(&line);
+    }
+    let err = other.import_business(&bytes).unwrap_err();
+    assert_eq!(err.code(), "number_owned_by_other", "{err}");
+
+    let mut classic = Engine::with_preset("classic").unwrap();
+    let err = classic.import_business(&bytes).unwrap_err();
+    assert!(err.to_string().contains("policy"), "{err}");
+
+    for bad in [
+        &b"{}"[..],
+        b"not json",
+        br#"{"format":"convstate-business","version":9}"#,
+    ] {
+        assert!(target.import_business(bad).is_err());
+    }
+    assert!(source.export_business("nobody").is_err());
+}
+
+#[test]
+fn a_sharded_engine_moves_a_business_between_nodes() {
+    let node_a = ShardedEngine::with_preset("cloud-2025", 2).unwrap();
+    let node_b = ShardedEngine::with_preset("cloud-2025", 5).unwrap();
+    for line in setup_lines("acme", &["+15550001111"]) {
+        node_a.handle_json(&line);
+    }
+    node_a.handle_json(&format!(r#"{{"type":"inbound","at":"{}","number":"+1 555 000 1111","contact":"+4915200000001","kind":"text"}}"#, at(1)));
+    let bytes = node_a.export_business("acme").unwrap();
+    node_b.import_business(&bytes).unwrap();
+    let send = format!(
+        r#"{{"type":"send","at":"{}","number":"+15550001111","contact":"+4915200000001","message":{{"kind":"text","text":"Hi"}}}}"#,
+        at(2)
+    );
+    let on_b = node_b.handle_json(&send);
+    assert_eq!(on_b, node_a.handle_json(&send));
+    assert!(on_b[0].contains("allow"), "{on_b:?}");
+    // The number is routed on node B now: importing again is refused.
+    assert!(node_b.import_business(&bytes).is_err());
+}
