@@ -107,6 +107,7 @@ pub fn inbound(i: u64, at: Instant) -> Inbound {
         kind: InboundKind::Text,
         size: None,
         referral: false,
+        message_id: None,
     }
 }
 
@@ -181,6 +182,7 @@ pub fn text_send(i: u64, at: Instant) -> SendRequest {
         },
         idempotency_key: None,
         force: false,
+        message_id: None,
     }
 }
 

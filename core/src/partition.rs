@@ -58,6 +58,7 @@ struct BusinessExportV1 {
     limits: Vec<StoredLimit>,
     billing: Vec<(u32, ConversationBilling)>,
     usage: Vec<((u32, u32), MonthlyUsage)>,
+    backoffs: Vec<(u32, crate::delivery::Backoff)>,
 }
 
 fn corrupt(problem: impl Into<String>) -> Error {
@@ -164,6 +165,7 @@ impl Engine {
         let live_chats = by_conv(&self.live_chats, &conv_map);
         let outbox = by_conv(&self.outbox, &conv_map);
         let billing = by_conv(&self.billing, &conv_map);
+        let backoffs = by_conv(&self.backoffs, &conv_map);
 
         let mut consents: Vec<(AddressKey, ConsentRecord)> = self
             .consents
@@ -226,6 +228,7 @@ impl Engine {
                     upgrade_at: l.upgrade_at,
                     window: port_all(l.window.entries()),
                     lookback: port_all(l.lookback.entries()),
+                    blocked_until: l.blocked_until,
                 }
             })
             .collect();
@@ -256,6 +259,7 @@ impl Engine {
             limits,
             billing,
             usage,
+            backoffs,
         };
         Ok(serde_json::to_vec(&export).expect("export types serialise infallibly"))
     }
@@ -331,6 +335,17 @@ impl Engine {
             } else {
                 x.interned[(n.address.0 & !TAG_MASK) as usize].clone()
             };
+            if let Some(id) = n
+                .phone_number_id
+                .as_ref()
+                .filter(|id| self.provider_number_ids.contains_key(*id))
+            {
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "phone_number_id {id:?} already belongs to a number of this engine"
+                    ),
+                });
+            }
             if let Some(existing) = self.interner.find_address(&text)? {
                 if let Some(&i) = self.number_index.get(&existing) {
                     return Err(Error::NumberOwnedByOther {
@@ -382,6 +397,9 @@ impl Engine {
             if held.is_empty() {
                 return Err(corrupt(format!("empty outbox entry for conversation {c}")));
             }
+        }
+        for (c, _) in &x.backoffs {
+            conv_ok(*c, "a back-off")?;
         }
         for (c, _) in &x.billing {
             conv_ok(*c, "a billing record")?;
@@ -473,6 +491,10 @@ impl Engine {
             n.address = port(n.address);
             self.number_index
                 .insert(n.address, self.numbers.len() as u32);
+            if let Some(id) = &n.phone_number_id {
+                self.provider_number_ids
+                    .insert(id.clone(), self.numbers.len() as u32);
+            }
             self.numbers.push(n);
         }
         let template_base = self.templates.len() as u32;
@@ -501,6 +523,9 @@ impl Engine {
         }
         for (c, state) in x.billing {
             self.billing.insert(c + conv_base, state);
+        }
+        for (c, backoff) in x.backoffs {
+            self.backoffs.insert(c + conv_base, backoff);
         }
         for (contact, record) in x.consents {
             self.consents.insert((b, port(contact)), record);

@@ -118,6 +118,7 @@ fn target(event: &Event) -> Target<'_> {
         Event::SetTicketStatus(e) => Target::Number(&e.number),
         Event::UserPreference(e) => Target::Number(&e.number),
         Event::SendFailed(e) => Target::Number(&e.number),
+        Event::MessageStatus(e) => Target::Number(&e.number),
         Event::NumberQuality(e) => Target::Number(&e.number),
         Event::NumberRestriction(e) => Target::Number(&e.number),
         Event::RestrictionLifted(e) => Target::Number(&e.number),
