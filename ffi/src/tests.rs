@@ -819,7 +819,8 @@ fn new_engine_with(
 /// cloud-2025 with [`DYNAMICS_OVERRIDES`], a number, an approved marketing template `promo`
 /// and opt-ins from every contact of [`CONTACTS`].
 fn dynamics_engine() -> *mut convstate_engine {
-    let engine = new_engine_with("cloud-2025", DYNAMICS_OVERRIDES).expect(&last_error());
+    let engine = new_engine_with("cloud-2025", DYNAMICS_OVERRIDES)
+        .unwrap_or_else(|_| panic!("{}", last_error()));
     register(engine);
     let body = "Hello {{1}}, see our offer.";
     let template = convstate_template_registration {
