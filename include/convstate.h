@@ -51,6 +51,9 @@
 /** Sentinel for an absent instant or duration in output structs (valid instants are >= 0). */
 #define CONVSTATE_NONE_MS ((int64_t)-1)
 
+/** Sentinel for an unlimited messaging limit in int64_t limit fields and arguments. */
+#define CONVSTATE_LIMIT_UNLIMITED ((int64_t)-1)
+
 
 /**
  * Major version of this library; equals the crate version's major part.
@@ -66,6 +69,13 @@
  * Patch version of this library.
  */
 #define CONVSTATE_VERSION_PATCH 0
+
+/**
+ * Size of the `currency` arrays in output structs, NUL terminator included. A policy whose
+ * rate card currency does not fit (more than 7 bytes, or a NUL inside) is refused by
+ * `convstate_engine_new` and `convstate_engine_restore`.
+ */
+#define CONVSTATE_CURRENCY_CAPACITY 8
 
 /**
  * Result of every fallible function. `CONVSTATE_OK` (0) is success; errors are grouped by
@@ -314,9 +324,16 @@ enum convstate_reason
   CONVSTATE_REASON_LIMIT_REACHED = 15,
   /**
    * The provider restricted the number. `instant_ms`: when it ends (or
-   * `CONVSTATE_NONE_MS`); `detail_code`: 1 business-initiated only, 2 all messages.
+   * `CONVSTATE_NONE_MS`); `detail_code`: its `convstate_restriction_scope` (1
+   * business-initiated only, 2 all messages).
    */
   CONVSTATE_REASON_RESTRICTED = 16,
+  /**
+   * The provider asked to back off this contact (per-user marketing limit, pair rate).
+   * `instant_ms`: when sending may resume; `detail_code`: the provider error code
+   * (whether only marketing is held back: the JSON door's `marketing_only`).
+   */
+  CONVSTATE_REASON_CONTACT_BACKOFF = 17,
   /**
    * A reason this build of the library does not name yet: use the JSON door for details.
    */
@@ -581,6 +598,42 @@ enum convstate_effect_kind
    */
   CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED = 10,
   /**
+   * A number's quality rating changed.
+   */
+  CONVSTATE_EFFECT_NUMBER_QUALITY_CHANGED = 11,
+  /**
+   * A number was flagged for low quality (recover before its deadline).
+   */
+  CONVSTATE_EFFECT_NUMBER_FLAGGED = 12,
+  /**
+   * A number's flag was cleared (recovered, or the deadline passed).
+   */
+  CONVSTATE_EFFECT_NUMBER_FLAG_CLEARED = 13,
+  /**
+   * The provider restricted a number.
+   */
+  CONVSTATE_EFFECT_NUMBER_RESTRICTED = 14,
+  /**
+   * A number's restriction ended.
+   */
+  CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED = 15,
+  /**
+   * A messaging limit changed (upgrade, downgrade or the provider's word).
+   */
+  CONVSTATE_EFFECT_LIMIT_CHANGED = 16,
+  /**
+   * The provider could not deliver a message; its charge and limit slot were given back.
+   */
+  CONVSTATE_EFFECT_MESSAGE_FAILED = 17,
+  /**
+   * The provider asked to back off a contact until an instant.
+   */
+  CONVSTATE_EFFECT_CONTACT_BACKED_OFF = 18,
+  /**
+   * The provider reported the messaging limit reached.
+   */
+  CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER = 19,
+  /**
    * An effect this build does not name yet: read its JSON line's `"effect"`.
    */
   CONVSTATE_EFFECT_OTHER = 999,
@@ -787,6 +840,31 @@ typedef uint32_t convstate_quality;
 #endif // __cplusplus
 
 /**
+ * Who shares a messaging limit.
+ */
+enum convstate_limit_scope
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Each number has its own.
+   */
+  CONVSTATE_LIMIT_SCOPE_NUMBER = 1,
+  /**
+   * All numbers of a business share one.
+   */
+  CONVSTATE_LIMIT_SCOPE_BUSINESS = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum convstate_limit_scope convstate_limit_scope;
+#else
+typedef uint32_t convstate_limit_scope;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Kind of an inbound message.
  */
 enum convstate_inbound_kind
@@ -951,6 +1029,181 @@ typedef uint32_t convstate_preference;
 #endif // __cplusplus
 
 /**
+ * A provider's template status event (`convstate_engine_template_status_ex`). Codes 1..=11
+ * equal the `convstate_template_status` of the same name (the event sets that status); the
+ * events from 12 on name a transition rather than a status.
+ */
+enum convstate_template_event
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Back in review.
+   */
+  CONVSTATE_TEMPLATE_EVENT_PENDING = 1,
+  /**
+   * Approved in review (or after an appeal).
+   */
+  CONVSTATE_TEMPLATE_EVENT_APPROVED = 2,
+  /**
+   * Rejected in review.
+   */
+  CONVSTATE_TEMPLATE_EVENT_REJECTED = 3,
+  /**
+   * Flagged for low quality; `until_ms` is the provider's disable date, if given.
+   */
+  CONVSTATE_TEMPLATE_EVENT_FLAGGED = 4,
+  /**
+   * Paused; `until_ms` is when the pause ends (`CONVSTATE_NONE_MS`: a pacing pause, ended
+   * only by `CONVSTATE_TEMPLATE_EVENT_UNPAUSED`).
+   */
+  CONVSTATE_TEMPLATE_EVENT_PAUSED = 5,
+  /**
+   * Disabled.
+   */
+  CONVSTATE_TEMPLATE_EVENT_DISABLED = 6,
+  /**
+   * Under appeal.
+   */
+  CONVSTATE_TEMPLATE_EVENT_IN_APPEAL = 7,
+  /**
+   * Being deleted.
+   */
+  CONVSTATE_TEMPLATE_EVENT_PENDING_DELETION = 8,
+  /**
+   * Deleted (final).
+   */
+  CONVSTATE_TEMPLATE_EVENT_DELETED = 9,
+  /**
+   * Over the template count limit.
+   */
+  CONVSTATE_TEMPLATE_EVENT_LIMIT_EXCEEDED = 10,
+  /**
+   * Archived.
+   */
+  CONVSTATE_TEMPLATE_EVENT_ARCHIVED = 11,
+  /**
+   * A pause was lifted (the template is approved again).
+   */
+  CONVSTATE_TEMPLATE_EVENT_UNPAUSED = 12,
+  /**
+   * Reinstated after a disable (appeal won; approved again).
+   */
+  CONVSTATE_TEMPLATE_EVENT_REINSTATED = 13,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum convstate_template_event convstate_template_event;
+#else
+typedef uint32_t convstate_template_event;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a provider restriction of a number bars.
+ */
+enum convstate_restriction_scope
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Business-initiated messages (templates outside a window); replies stay allowed.
+   */
+  CONVSTATE_RESTRICTION_BUSINESS_INITIATED = 1,
+  /**
+   * Every message, replies to customers included.
+   */
+  CONVSTATE_RESTRICTION_ALL_MESSAGES = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum convstate_restriction_scope convstate_restriction_scope;
+#else
+typedef uint32_t convstate_restriction_scope;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Delivery status of a sent message, as a provider reports it.
+ */
+enum convstate_delivery_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Accepted, no provider status yet.
+   */
+  CONVSTATE_DELIVERY_ACCEPTED = 1,
+  /**
+   * The provider sent it.
+   */
+  CONVSTATE_DELIVERY_SENT = 2,
+  /**
+   * Delivered to the contact's device.
+   */
+  CONVSTATE_DELIVERY_DELIVERED = 3,
+  /**
+   * Read by the contact.
+   */
+  CONVSTATE_DELIVERY_READ = 4,
+  /**
+   * The provider could not deliver it (final); see the error codes.
+   */
+  CONVSTATE_DELIVERY_FAILED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum convstate_delivery_status convstate_delivery_status;
+#else
+typedef uint32_t convstate_delivery_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The provider's `pricing.type` on a status.
+ */
+enum convstate_pricing_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The status carries no pricing.
+   */
+  CONVSTATE_PRICING_NONE = 0,
+  /**
+   * Charged (`regular`).
+   */
+  CONVSTATE_PRICING_REGULAR = 1,
+  /**
+   * Free: a non-template message or utility template inside the service window.
+   */
+  CONVSTATE_PRICING_FREE_CUSTOMER_SERVICE = 2,
+  /**
+   * Free: inside a free entry point window.
+   */
+  CONVSTATE_PRICING_FREE_ENTRY_POINT = 3,
+  /**
+   * Free: inside a group's service window.
+   */
+  CONVSTATE_PRICING_FREE_GROUP_CUSTOMER_SERVICE = 4,
+  /**
+   * A type the host does not know: recorded as confirmed without a category.
+   */
+  CONVSTATE_PRICING_OTHER = 999,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum convstate_pricing_type convstate_pricing_type;
+#else
+typedef uint32_t convstate_pricing_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A conversation-state engine. Create with `convstate_engine_new` or
  * `convstate_engine_restore`, free with `convstate_engine_free`. Not thread-safe: use a
  * handle from one thread at a time; different handles are independent.
@@ -1107,6 +1360,61 @@ typedef struct convstate_template_registration {
 } convstate_template_registration;
 
 /**
+ * A message or call from a contact, with everything `convstate_engine_inbound` takes and
+ * more. Optional strings are NULL when absent.
+ */
+typedef struct convstate_inbound {
+  /**
+   * The provider's timestamp of the message, in unix ms.
+   */
+  int64_t at_ms;
+  /**
+   * Receiving number.
+   */
+  const char *number;
+  /**
+   * Its length in bytes.
+   */
+  size_t number_len;
+  /**
+   * Sender, or NULL for a group message (then `group` names the group).
+   */
+  const char *contact;
+  /**
+   * Its length in bytes.
+   */
+  size_t contact_len;
+  /**
+   * Group id (unofficial channel only), or NULL.
+   */
+  const char *group;
+  /**
+   * Its length in bytes.
+   */
+  size_t group_len;
+  /**
+   * A `convstate_inbound_kind`.
+   */
+  uint32_t kind;
+  /**
+   * File size in bytes for media, or a negative number when unknown.
+   */
+  int64_t size;
+  /**
+   * The message came from an ad or page button (opens a free entry point window).
+   */
+  bool referral;
+  /**
+   * The provider's message id, or NULL: the same id delivered again changes nothing.
+   */
+  const char *message_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t message_id_len;
+} convstate_inbound;
+
+/**
  * A send request. Exactly one of `contact` and `group` is non-NULL.
  */
 typedef struct convstate_send_request {
@@ -1154,6 +1462,15 @@ typedef struct convstate_send_request {
    * Send even if it duplicates a recent message.
    */
   bool force;
+  /**
+   * The provider's id for this message, or NULL: lets `convstate_engine_message_status`
+   * match its delivery statuses (a failure gives back its charge and limit slot).
+   */
+  const char *message_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t message_id_len;
 } convstate_send_request;
 
 /**
@@ -1225,6 +1542,16 @@ typedef struct convstate_decision {
    * For `initiate`: messages now held in the pending outbox.
    */
   uint32_t held;
+  /**
+   * The price of a charged send from the policy's rate card, in exact millionths of
+   * `currency` (`2500` is 0.0025), or -1 when there is none (free, denied, or no rate card
+   * price for the contact's market).
+   */
+  int64_t price_micros;
+  /**
+   * The price's currency code, NUL-terminated; empty when `price_micros` is -1.
+   */
+  char currency[CONVSTATE_CURRENCY_CAPACITY];
 } convstate_decision;
 
 /**
@@ -1267,6 +1594,14 @@ typedef struct convstate_initiate_request {
    * Its length in bytes.
    */
   size_t idempotency_key_len;
+  /**
+   * The provider's id for the opening template, or NULL (to match its delivery statuses).
+   */
+  const char *message_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t message_id_len;
 } convstate_initiate_request;
 
 /**
@@ -1404,6 +1739,115 @@ typedef struct convstate_template_view {
   uint32_t variables;
 } convstate_template_view;
 
+/**
+ * A messaging limit as of an instant. Instants absent are `CONVSTATE_NONE_MS`.
+ */
+typedef struct convstate_limit_view {
+  /**
+   * Whether the number has its own limit or shares its business's.
+   */
+  convstate_limit_scope scope;
+  /**
+   * The limit in force (unique contacts per moving window), or `CONVSTATE_LIMIT_UNLIMITED`.
+   */
+  int64_t limit;
+  /**
+   * Unique contacts in the current moving window.
+   */
+  uint32_t used;
+  /**
+   * When the oldest counted contact leaves the window, freeing a slot.
+   */
+  int64_t next_slot_at_ms;
+  /**
+   * Unique contacts over the upgrade lookback.
+   */
+  uint32_t used_in_lookback;
+  /**
+   * When the current level was reached.
+   */
+  int64_t level_since_ms;
+  /**
+   * When a pending upgrade takes effect.
+   */
+  int64_t upgrade_at_ms;
+  /**
+   * The provider reported the limit reached: no new contact before this.
+   */
+  int64_t blocked_until_ms;
+} convstate_limit_view;
+
+/**
+ * Monthly usage of a number or a business. Counts are messages; `..._marketing` to
+ * `..._service` are the charge categories.
+ */
+typedef struct convstate_usage_view {
+  /**
+   * The month, `YYYYMM` (202611).
+   */
+  uint32_t month;
+  /**
+   * Charged marketing templates (the engine's estimate at send time).
+   */
+  uint64_t charged_marketing;
+  /**
+   * Charged utility templates.
+   */
+  uint64_t charged_utility;
+  /**
+   * Charged authentication templates.
+   */
+  uint64_t charged_authentication;
+  /**
+   * Charged service messages.
+   */
+  uint64_t charged_service;
+  /**
+   * Free messages, all reasons together (the JSON door splits them by reason).
+   */
+  uint64_t free;
+  /**
+   * Service (free-form) messages sent, counted against the monthly free allowance.
+   */
+  uint64_t service_messages;
+  /**
+   * Marketing templates the provider confirmed as charged (status pricing).
+   */
+  uint64_t confirmed_marketing;
+  /**
+   * Utility templates the provider confirmed as charged.
+   */
+  uint64_t confirmed_utility;
+  /**
+   * Authentication templates the provider confirmed as charged.
+   */
+  uint64_t confirmed_authentication;
+  /**
+   * Service messages the provider confirmed as charged.
+   */
+  uint64_t confirmed_service;
+  /**
+   * Messages the provider confirmed as free.
+   */
+  uint64_t confirmed_free;
+  /**
+   * Provider pricing the engine could not classify.
+   */
+  uint64_t confirmed_unknown;
+  /**
+   * Messages that failed (their estimates were taken back).
+   */
+  uint64_t failed;
+  /**
+   * Sum of rate card prices in exact millionths of `currency`, or -1 without a rate card.
+   */
+  int64_t cost_micros;
+  /**
+   * The rate card's currency code, NUL-terminated; empty without a rate card.
+   */
+  char currency[CONVSTATE_CURRENCY_CAPACITY];
+} convstate_usage_view;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1496,6 +1940,13 @@ convstate_result convstate_engine_inbound(struct convstate_engine *engine,
                                           int64_t size);
 
 /**
+ * A message or call from a contact, with a referral flag and the provider's message id
+ * (`convstate_engine_inbound` without them is this with `referral = false` and no id).
+ */
+convstate_result convstate_engine_inbound_ex(struct convstate_engine *engine,
+                                             const struct convstate_inbound *inbound);
+
+/**
  * Decides a send **and records it** (counters, duplicate detection, limit slot) atomically.
  * A denial is a successful call: `*out` says why.
  */
@@ -1542,6 +1993,100 @@ convstate_result convstate_engine_template_status(struct convstate_engine *engin
                                                   const char *language,
                                                   size_t language_len,
                                                   uint32_t status);
+
+/**
+ * The provider reported a template event (`event`: a `convstate_template_event`, which
+ * includes `UNPAUSED` and `REINSTATED`). `until_ms`: for `PAUSED`, when the pause ends; for
+ * `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
+ * without end lasts until `UNPAUSED`).
+ */
+convstate_result convstate_engine_template_status_ex(struct convstate_engine *engine,
+                                                     int64_t at_ms,
+                                                     const char *business,
+                                                     size_t business_len,
+                                                     const char *name,
+                                                     size_t name_len,
+                                                     const char *language,
+                                                     size_t language_len,
+                                                     uint32_t event,
+                                                     int64_t until_ms);
+
+/**
+ * The provider rated a template's quality (`quality`: a `convstate_quality`). Under a policy
+ * with a pause ladder (cloud-2025), a low rating pauses the template.
+ */
+convstate_result convstate_engine_template_quality(struct convstate_engine *engine,
+                                                   int64_t at_ms,
+                                                   const char *business,
+                                                   size_t business_len,
+                                                   const char *name,
+                                                   size_t name_len,
+                                                   const char *language,
+                                                   size_t language_len,
+                                                   uint32_t quality);
+
+/**
+ * The provider rated a number's quality (`quality`: a `convstate_quality`).
+ */
+convstate_result convstate_engine_number_quality(struct convstate_engine *engine,
+                                                 int64_t at_ms,
+                                                 const char *number,
+                                                 size_t number_len,
+                                                 uint32_t quality);
+
+/**
+ * The provider restricted a number (`scope`: a `convstate_restriction_scope`). `until_ms`:
+ * when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
+ * lasts until `convstate_engine_restriction_lifted`, whatever the default (a ban).
+ */
+convstate_result convstate_engine_number_restriction(struct convstate_engine *engine,
+                                                     int64_t at_ms,
+                                                     const char *number,
+                                                     size_t number_len,
+                                                     uint32_t scope,
+                                                     int64_t until_ms,
+                                                     bool until_lifted);
+
+/**
+ * The provider lifted a number's restriction.
+ */
+convstate_result convstate_engine_restriction_lifted(struct convstate_engine *engine,
+                                                     int64_t at_ms,
+                                                     const char *number,
+                                                     size_t number_len);
+
+/**
+ * The provider set the messaging limit `number` sends under: a number of unique contacts
+ * that is one of the policy's levels, or `CONVSTATE_LIMIT_UNLIMITED` (-1).
+ */
+convstate_result convstate_engine_messaging_limit(struct convstate_engine *engine,
+                                                  int64_t at_ms,
+                                                  const char *number,
+                                                  size_t number_len,
+                                                  int64_t limit);
+
+/**
+ * A delivery status for a message sent with a `message_id` (`status`: a
+ * `convstate_delivery_status`). `pricing_type` is a `convstate_pricing_type`
+ * (`CONVSTATE_PRICING_NONE` when the status carries no pricing) and `pricing_category` the
+ * provider's category string (`marketing`, `utility`, ...) or NULL; a category needs a
+ * pricing type. `errors` holds `errors_len` provider error codes of a failure (NULL when
+ * `errors_len` is 0): 131047 closes the window, 131049 backs off the contact...
+ */
+convstate_result convstate_engine_message_status(struct convstate_engine *engine,
+                                                 int64_t at_ms,
+                                                 const char *number,
+                                                 size_t number_len,
+                                                 const char *contact,
+                                                 size_t contact_len,
+                                                 const char *message_id,
+                                                 size_t message_id_len,
+                                                 uint32_t status,
+                                                 uint32_t pricing_type,
+                                                 const char *pricing_category,
+                                                 size_t pricing_category_len,
+                                                 const uint32_t *errors,
+                                                 size_t errors_len);
 
 /**
  * A contact opted in (`opted_in = true`) or withdrew their opt-in (`false`). Consent is held
@@ -1649,6 +2194,30 @@ convstate_result convstate_engine_template(const struct convstate_engine *engine
                                            const char *language,
                                            size_t language_len,
                                            struct convstate_template_view *out);
+
+/**
+ * Reads the messaging limit `number` sends under, as of `at_ms` (or the engine's clock if
+ * that is later, as the JSON door's `query_limit`). Changes nothing.
+ */
+convstate_result convstate_engine_limit(const struct convstate_engine *engine,
+                                        int64_t at_ms,
+                                        const char *number,
+                                        size_t number_len,
+                                        struct convstate_limit_view *out);
+
+/**
+ * Reads the monthly usage of one number (`number`, and `business` NULL) or of all numbers of
+ * a business (`business`, and `number` NULL). `month` is `"YYYY-MM"` (UTC); anything else is
+ * `CONVSTATE_ERR_INVALID_ARGUMENT`. Changes nothing.
+ */
+convstate_result convstate_engine_usage(const struct convstate_engine *engine,
+                                        const char *number,
+                                        size_t number_len,
+                                        const char *business,
+                                        size_t business_len,
+                                        const char *month,
+                                        size_t month_len,
+                                        struct convstate_usage_view *out);
 
 /**
  * Creates an empty string. Free it with `convstate_string_free`.

@@ -8,12 +8,18 @@
 
 #![allow(non_camel_case_types)]
 
+use std::ffi::c_char;
+
 use convstate_core::chat::ChatEnder;
 use convstate_core::decision::{
     Billing, ChargeCategory, Decision, DenyReason, FreeReason, Initiator, NextAction, Verdict,
 };
-use convstate_core::event::{InboundKind, PreferenceValue};
+use convstate_core::delivery::PricingType;
+use convstate_core::event::{DeliveryStatus, InboundKind, PreferenceValue};
 use convstate_core::message::MediaKind;
+use convstate_core::number::RestrictionScope;
+use convstate_core::policy::{LimitLevel, LimitScope};
+use convstate_core::template_lifecycle::TemplateEvent;
 use convstate_core::{Channel, Effect, Quality, TemplateCategory, TemplateStatus, TicketStatus};
 
 use crate::boundary::FfiError;
@@ -259,6 +265,218 @@ pub(crate) fn template_status_code(status: TemplateStatus) -> convstate_template
     )
 }
 
+/// A provider's template status event (`convstate_engine_template_status_ex`). Codes 1..=11
+/// equal the `convstate_template_status` of the same name (the event sets that status); the
+/// events from 12 on name a transition rather than a status.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_template_event {
+    /// Back in review.
+    CONVSTATE_TEMPLATE_EVENT_PENDING = 1,
+    /// Approved in review (or after an appeal).
+    CONVSTATE_TEMPLATE_EVENT_APPROVED = 2,
+    /// Rejected in review.
+    CONVSTATE_TEMPLATE_EVENT_REJECTED = 3,
+    /// Flagged for low quality; `until_ms` is the provider's disable date, if given.
+    CONVSTATE_TEMPLATE_EVENT_FLAGGED = 4,
+    /// Paused; `until_ms` is when the pause ends (`CONVSTATE_NONE_MS`: a pacing pause, ended
+    /// only by `CONVSTATE_TEMPLATE_EVENT_UNPAUSED`).
+    CONVSTATE_TEMPLATE_EVENT_PAUSED = 5,
+    /// Disabled.
+    CONVSTATE_TEMPLATE_EVENT_DISABLED = 6,
+    /// Under appeal.
+    CONVSTATE_TEMPLATE_EVENT_IN_APPEAL = 7,
+    /// Being deleted.
+    CONVSTATE_TEMPLATE_EVENT_PENDING_DELETION = 8,
+    /// Deleted (final).
+    CONVSTATE_TEMPLATE_EVENT_DELETED = 9,
+    /// Over the template count limit.
+    CONVSTATE_TEMPLATE_EVENT_LIMIT_EXCEEDED = 10,
+    /// Archived.
+    CONVSTATE_TEMPLATE_EVENT_ARCHIVED = 11,
+    /// A pause was lifted (the template is approved again).
+    CONVSTATE_TEMPLATE_EVENT_UNPAUSED = 12,
+    /// Reinstated after a disable (appeal won; approved again).
+    CONVSTATE_TEMPLATE_EVENT_REINSTATED = 13,
+}
+
+const TEMPLATE_EVENTS: [(TemplateEvent, convstate_template_event); 13] = {
+    use convstate_template_event::*;
+    use TemplateEvent::*;
+    [
+        (Pending, CONVSTATE_TEMPLATE_EVENT_PENDING),
+        (Approved, CONVSTATE_TEMPLATE_EVENT_APPROVED),
+        (Rejected, CONVSTATE_TEMPLATE_EVENT_REJECTED),
+        (Flagged, CONVSTATE_TEMPLATE_EVENT_FLAGGED),
+        (Paused, CONVSTATE_TEMPLATE_EVENT_PAUSED),
+        (Disabled, CONVSTATE_TEMPLATE_EVENT_DISABLED),
+        (InAppeal, CONVSTATE_TEMPLATE_EVENT_IN_APPEAL),
+        (PendingDeletion, CONVSTATE_TEMPLATE_EVENT_PENDING_DELETION),
+        (Deleted, CONVSTATE_TEMPLATE_EVENT_DELETED),
+        (LimitExceeded, CONVSTATE_TEMPLATE_EVENT_LIMIT_EXCEEDED),
+        (Archived, CONVSTATE_TEMPLATE_EVENT_ARCHIVED),
+        (Unpaused, CONVSTATE_TEMPLATE_EVENT_UNPAUSED),
+        (Reinstated, CONVSTATE_TEMPLATE_EVENT_REINSTATED),
+    ]
+};
+
+pub(crate) fn template_event_from(code: u32) -> Result<TemplateEvent, FfiError> {
+    TEMPLATE_EVENTS
+        .iter()
+        .find(|(_, c)| *c as u32 == code)
+        .map(|(e, _)| *e)
+        .ok_or_else(|| FfiError::invalid_code("event", code, "CONVSTATE_TEMPLATE_EVENT_*"))
+}
+
+/// What a provider restriction of a number bars.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_restriction_scope {
+    /// Business-initiated messages (templates outside a window); replies stay allowed.
+    CONVSTATE_RESTRICTION_BUSINESS_INITIATED = 1,
+    /// Every message, replies to customers included.
+    CONVSTATE_RESTRICTION_ALL_MESSAGES = 2,
+}
+
+pub(crate) fn restriction_scope_from(code: u32) -> Result<RestrictionScope, FfiError> {
+    Ok(match code {
+        1 => RestrictionScope::BusinessInitiated,
+        2 => RestrictionScope::AllMessages,
+        _ => {
+            return Err(FfiError::invalid_code(
+                "scope",
+                code,
+                "CONVSTATE_RESTRICTION_*",
+            ))
+        }
+    })
+}
+
+pub(crate) fn restriction_scope_code(scope: RestrictionScope) -> convstate_restriction_scope {
+    match scope {
+        RestrictionScope::BusinessInitiated => {
+            convstate_restriction_scope::CONVSTATE_RESTRICTION_BUSINESS_INITIATED
+        }
+        RestrictionScope::AllMessages => {
+            convstate_restriction_scope::CONVSTATE_RESTRICTION_ALL_MESSAGES
+        }
+    }
+}
+
+/// Who shares a messaging limit.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_limit_scope {
+    /// Each number has its own.
+    CONVSTATE_LIMIT_SCOPE_NUMBER = 1,
+    /// All numbers of a business share one.
+    CONVSTATE_LIMIT_SCOPE_BUSINESS = 2,
+}
+
+pub(crate) fn limit_scope_code(scope: LimitScope) -> convstate_limit_scope {
+    match scope {
+        LimitScope::Number => convstate_limit_scope::CONVSTATE_LIMIT_SCOPE_NUMBER,
+        LimitScope::Business => convstate_limit_scope::CONVSTATE_LIMIT_SCOPE_BUSINESS,
+    }
+}
+
+/// Sentinel for an unlimited messaging limit in `int64_t` limit fields and arguments.
+/// (Written into the header by `ffi/cbindgen.toml` as `((int64_t)-1)`.)
+pub const CONVSTATE_LIMIT_UNLIMITED: i64 = -1;
+
+/// A limit level as `int64_t`: the number of contacts, or `CONVSTATE_LIMIT_UNLIMITED`.
+pub(crate) fn limit_level_code(level: LimitLevel) -> i64 {
+    match level {
+        LimitLevel::Contacts(n) => i64::from(n),
+        LimitLevel::Unlimited => CONVSTATE_LIMIT_UNLIMITED,
+    }
+}
+
+pub(crate) fn limit_level_from(limit: i64) -> Result<LimitLevel, FfiError> {
+    if limit == CONVSTATE_LIMIT_UNLIMITED {
+        return Ok(LimitLevel::Unlimited);
+    }
+    u32::try_from(limit).map(LimitLevel::Contacts).map_err(|_| {
+        FfiError::new(
+            crate::convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!(
+                "argument `limit` is {limit}: a number of contacts 0..={} or CONVSTATE_LIMIT_UNLIMITED (-1)",
+                u32::MAX
+            ),
+        )
+    })
+}
+
+/// Delivery status of a sent message, as a provider reports it.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_delivery_status {
+    /// Accepted, no provider status yet.
+    CONVSTATE_DELIVERY_ACCEPTED = 1,
+    /// The provider sent it.
+    CONVSTATE_DELIVERY_SENT = 2,
+    /// Delivered to the contact's device.
+    CONVSTATE_DELIVERY_DELIVERED = 3,
+    /// Read by the contact.
+    CONVSTATE_DELIVERY_READ = 4,
+    /// The provider could not deliver it (final); see the error codes.
+    CONVSTATE_DELIVERY_FAILED = 5,
+}
+
+pub(crate) fn delivery_status_from(code: u32) -> Result<DeliveryStatus, FfiError> {
+    Ok(match code {
+        1 => DeliveryStatus::Accepted,
+        2 => DeliveryStatus::Sent,
+        3 => DeliveryStatus::Delivered,
+        4 => DeliveryStatus::Read,
+        5 => DeliveryStatus::Failed,
+        _ => {
+            return Err(FfiError::invalid_code(
+                "status",
+                code,
+                "CONVSTATE_DELIVERY_*",
+            ))
+        }
+    })
+}
+
+/// The provider's `pricing.type` on a status.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum convstate_pricing_type {
+    /// The status carries no pricing.
+    CONVSTATE_PRICING_NONE = 0,
+    /// Charged (`regular`).
+    CONVSTATE_PRICING_REGULAR = 1,
+    /// Free: a non-template message or utility template inside the service window.
+    CONVSTATE_PRICING_FREE_CUSTOMER_SERVICE = 2,
+    /// Free: inside a free entry point window.
+    CONVSTATE_PRICING_FREE_ENTRY_POINT = 3,
+    /// Free: inside a group's service window.
+    CONVSTATE_PRICING_FREE_GROUP_CUSTOMER_SERVICE = 4,
+    /// A type the host does not know: recorded as confirmed without a category.
+    CONVSTATE_PRICING_OTHER = 999,
+}
+
+/// `CONVSTATE_PRICING_NONE` gives `None`.
+pub(crate) fn pricing_type_from(code: u32) -> Result<Option<PricingType>, FfiError> {
+    Ok(Some(match code {
+        0 => return Ok(None),
+        1 => PricingType::Regular,
+        2 => PricingType::FreeCustomerService,
+        3 => PricingType::FreeEntryPoint,
+        4 => PricingType::FreeGroupCustomerService,
+        999 => PricingType::Other,
+        _ => {
+            return Err(FfiError::invalid_code(
+                "pricing_type",
+                code,
+                "CONVSTATE_PRICING_*",
+            ))
+        }
+    }))
+}
+
 /// Quality rating.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -440,8 +658,13 @@ pub enum convstate_reason {
     /// `instant_ms`: when the next slot frees.
     CONVSTATE_REASON_LIMIT_REACHED = 15,
     /// The provider restricted the number. `instant_ms`: when it ends (or
-    /// `CONVSTATE_NONE_MS`); `detail_code`: 1 business-initiated only, 2 all messages.
+    /// `CONVSTATE_NONE_MS`); `detail_code`: its `convstate_restriction_scope` (1
+    /// business-initiated only, 2 all messages).
     CONVSTATE_REASON_RESTRICTED = 16,
+    /// The provider asked to back off this contact (per-user marketing limit, pair rate).
+    /// `instant_ms`: when sending may resume; `detail_code`: the provider error code
+    /// (whether only marketing is held back: the JSON door's `marketing_only`).
+    CONVSTATE_REASON_CONTACT_BACKOFF = 17,
     /// A reason this build of the library does not name yet: use the JSON door for details.
     CONVSTATE_REASON_OTHER = 999,
 }
@@ -559,6 +782,52 @@ pub struct convstate_decision {
     pub initiation_template_sent: bool,
     /// For `initiate`: messages now held in the pending outbox.
     pub held: u32,
+    /// The price of a charged send from the policy's rate card, in exact millionths of
+    /// `currency` (`2500` is 0.0025), or -1 when there is none (free, denied, or no rate card
+    /// price for the contact's market).
+    pub price_micros: i64,
+    /// The price's currency code, NUL-terminated; empty when `price_micros` is -1.
+    pub currency: [c_char; CONVSTATE_CURRENCY_CAPACITY],
+}
+
+/// Size of the `currency` arrays in output structs, NUL terminator included. A policy whose
+/// rate card currency does not fit (more than 7 bytes, or a NUL inside) is refused by
+/// `convstate_engine_new` and `convstate_engine_restore`.
+pub const CONVSTATE_CURRENCY_CAPACITY: usize = 8;
+
+/// A currency code as a NUL-terminated fixed array (empty for none).
+pub(crate) fn currency_array(currency: Option<&str>) -> [c_char; CONVSTATE_CURRENCY_CAPACITY] {
+    let mut array = [0 as c_char; CONVSTATE_CURRENCY_CAPACITY];
+    if let Some(currency) = currency {
+        // Engines only hold policies whose currency fits (see `check_currency`); `take`
+        // keeps the last byte a NUL regardless.
+        for (slot, byte) in array
+            .iter_mut()
+            .zip(currency.bytes().take(CONVSTATE_CURRENCY_CAPACITY - 1))
+        {
+            *slot = byte as c_char;
+        }
+    }
+    array
+}
+
+/// Refuses a policy whose rate card currency the C structs cannot hold whole.
+pub(crate) fn check_currency(policy: &convstate_core::Policy) -> Result<(), FfiError> {
+    let Some(card) = &policy.pricing.rate_card else {
+        return Ok(());
+    };
+    let currency = &card.currency;
+    if currency.len() >= CONVSTATE_CURRENCY_CAPACITY || currency.contains('\0') {
+        return Err(FfiError::new(
+            crate::convstate_result::CONVSTATE_ERR_INVALID_POLICY,
+            format!(
+                "rate card currency {currency:?} is {} bytes: the C library holds currency codes of at most {} bytes without NUL",
+                currency.len(),
+                CONVSTATE_CURRENCY_CAPACITY - 1
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The decision's generic numbers for one denial reason.
@@ -676,10 +945,12 @@ fn reason_fields(reason: &DenyReason) -> ReasonFields {
             .instant(Some(*next_slot_at)),
         DenyReason::Restricted { scope, until } => ReasonFields::of(CONVSTATE_REASON_RESTRICTED)
             .instant(*until)
-            .detail(match scope {
-                convstate_core::number::RestrictionScope::BusinessInitiated => 1,
-                convstate_core::number::RestrictionScope::AllMessages => 2,
-            }),
+            .detail(restriction_scope_code(*scope) as u32),
+        DenyReason::ContactBackoff { code, until, .. } => {
+            ReasonFields::of(CONVSTATE_REASON_CONTACT_BACKOFF)
+                .instant(Some(*until))
+                .detail(*code)
+        }
         _ => ReasonFields::of(CONVSTATE_REASON_OTHER),
     }
 }
@@ -704,6 +975,7 @@ pub(crate) fn reason_name(code: u32) -> Option<&'static std::ffi::CStr> {
         14 => c"no_default_template",
         15 => c"limit_reached",
         16 => c"restricted",
+        17 => c"contact_backoff",
         999 => c"other",
         _ => return None,
     })
@@ -782,6 +1054,12 @@ pub(crate) fn decision_to_c(decision: &Decision) -> convstate_decision {
     };
     let (next_action, next_action_at_ms) = next_action_fields(decision.next_action);
     let (billing, free_reason, charge_category) = billing_fields(decision.billing.clone());
+    let price = match &decision.billing {
+        Some(Billing::Charged {
+            price: Some(price), ..
+        }) => Some(price),
+        _ => None,
+    };
     convstate_decision {
         verdict,
         reason: fields.reason,
@@ -805,6 +1083,8 @@ pub(crate) fn decision_to_c(decision: &Decision) -> convstate_decision {
             .as_ref()
             .is_some_and(|i| i.template.is_some()),
         held: decision.initiation.as_ref().map_or(0, |i| i.held),
+        price_micros: price.map_or(-1, |p| p.amount.micros()),
+        currency: currency_array(price.map(|p| p.currency.as_str())),
     }
 }
 
@@ -837,6 +1117,24 @@ pub enum convstate_effect_kind {
     CONVSTATE_EFFECT_INBOUND_FILE_TOO_LARGE = 9,
     /// A template's status changed.
     CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED = 10,
+    /// A number's quality rating changed.
+    CONVSTATE_EFFECT_NUMBER_QUALITY_CHANGED = 11,
+    /// A number was flagged for low quality (recover before its deadline).
+    CONVSTATE_EFFECT_NUMBER_FLAGGED = 12,
+    /// A number's flag was cleared (recovered, or the deadline passed).
+    CONVSTATE_EFFECT_NUMBER_FLAG_CLEARED = 13,
+    /// The provider restricted a number.
+    CONVSTATE_EFFECT_NUMBER_RESTRICTED = 14,
+    /// A number's restriction ended.
+    CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED = 15,
+    /// A messaging limit changed (upgrade, downgrade or the provider's word).
+    CONVSTATE_EFFECT_LIMIT_CHANGED = 16,
+    /// The provider could not deliver a message; its charge and limit slot were given back.
+    CONVSTATE_EFFECT_MESSAGE_FAILED = 17,
+    /// The provider asked to back off a contact until an instant.
+    CONVSTATE_EFFECT_CONTACT_BACKED_OFF = 18,
+    /// The provider reported the messaging limit reached.
+    CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER = 19,
     /// An effect this build does not name yet: read its JSON line's `"effect"`.
     CONVSTATE_EFFECT_OTHER = 999,
 }
@@ -856,6 +1154,15 @@ pub(crate) fn effect_kind(effect: &Effect) -> convstate_effect_kind {
         Effect::OutboxExpired { .. } => CONVSTATE_EFFECT_OUTBOX_EXPIRED,
         Effect::InboundFileTooLarge { .. } => CONVSTATE_EFFECT_INBOUND_FILE_TOO_LARGE,
         Effect::TemplateStatusChanged { .. } => CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED,
+        Effect::NumberQualityChanged { .. } => CONVSTATE_EFFECT_NUMBER_QUALITY_CHANGED,
+        Effect::NumberFlagged { .. } => CONVSTATE_EFFECT_NUMBER_FLAGGED,
+        Effect::NumberFlagCleared { .. } => CONVSTATE_EFFECT_NUMBER_FLAG_CLEARED,
+        Effect::NumberRestricted { .. } => CONVSTATE_EFFECT_NUMBER_RESTRICTED,
+        Effect::NumberRestrictionEnded { .. } => CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED,
+        Effect::LimitChanged { .. } => CONVSTATE_EFFECT_LIMIT_CHANGED,
+        Effect::MessageFailed { .. } => CONVSTATE_EFFECT_MESSAGE_FAILED,
+        Effect::ContactBackedOff { .. } => CONVSTATE_EFFECT_CONTACT_BACKED_OFF,
+        Effect::LimitReachedByProvider { .. } => CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER,
         _ => CONVSTATE_EFFECT_OTHER,
     }
 }

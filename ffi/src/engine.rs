@@ -2,9 +2,12 @@
 
 use std::ffi::c_char;
 
+use convstate_core::decision::ChargeCategory;
 use convstate_core::event::{
-    Consent, EndChat, Event, Inbound, InitiateRequest, RegisterNumber, RegisterTemplate,
-    SendFailed, SendRequest, SetTicketStatus, TemplateRef, TemplateStatusUpdate, UserPreference,
+    Consent, EndChat, Event, Inbound, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
+    NumberQualityUpdate, NumberRestrictionUpdate, ProviderPricing, RegisterNumber,
+    RegisterTemplate, RestrictionLifted, SendFailed, SendRequest, SetTicketStatus,
+    TemplateQualityUpdate, TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
 use convstate_core::{Decision, Duration, Engine, Policy};
@@ -55,6 +58,7 @@ pub unsafe extern "C" fn convstate_engine_new(
                 Policy::with_overrides(preset, &value)?
             }
         };
+        check_currency(&policy)?;
         unsafe { out.write(convstate_engine::boxed(Engine::new(policy))) };
         Ok(())
     }
@@ -105,6 +109,7 @@ pub unsafe extern "C" fn convstate_engine_restore(
         let out = Out::new(out, "out")?;
         let bytes = unsafe { bytes_arg(snapshot, snapshot_len, "snapshot") }?;
         let engine = Engine::restore(bytes)?;
+        check_currency(engine.policy())?;
         unsafe { out.write(convstate_engine::boxed(engine)) };
         Ok(())
     }
@@ -288,6 +293,62 @@ pub unsafe extern "C" fn convstate_engine_inbound(
     }
 }
 
+/// A message or call from a contact, with everything `convstate_engine_inbound` takes and
+/// more. Optional strings are NULL when absent.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_inbound {
+    /// The provider's timestamp of the message, in unix ms.
+    pub at_ms: i64,
+    /// Receiving number.
+    pub number: *const c_char,
+    /// Its length in bytes.
+    pub number_len: usize,
+    /// Sender, or NULL for a group message (then `group` names the group).
+    pub contact: *const c_char,
+    /// Its length in bytes.
+    pub contact_len: usize,
+    /// Group id (unofficial channel only), or NULL.
+    pub group: *const c_char,
+    /// Its length in bytes.
+    pub group_len: usize,
+    /// A `convstate_inbound_kind`.
+    pub kind: u32,
+    /// File size in bytes for media, or a negative number when unknown.
+    pub size: i64,
+    /// The message came from an ad or page button (opens a free entry point window).
+    pub referral: bool,
+    /// The provider's message id, or NULL: the same id delivered again changes nothing.
+    pub message_id: *const c_char,
+    /// Its length in bytes.
+    pub message_id_len: usize,
+}
+
+/// A message or call from a contact, with a referral flag and the provider's message id
+/// (`convstate_engine_inbound` without them is this with `referral = false` and no id).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_inbound_ex(
+    engine: *mut convstate_engine,
+    inbound: *const convstate_inbound,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let r = unsafe { arg(inbound, "inbound") }?;
+        let event = Inbound {
+            at: instant_arg(r.at_ms)?,
+            number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
+            contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?.map(str::to_owned),
+            group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?.map(str::to_owned),
+            kind: inbound_kind_from(r.kind)?,
+            size: u64::try_from(r.size).ok(),
+            referral: r.referral,
+            message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?.map(str::to_owned),
+        };
+        handle.engine.inbound(&event)?;
+        Ok(())
+    }
+}
+
 /// A send request. Exactly one of `contact` and `group` is non-NULL.
 #[repr(C)]
 #[derive(Debug)]
@@ -314,6 +375,11 @@ pub struct convstate_send_request {
     pub idempotency_key_len: usize,
     /// Send even if it duplicates a recent message.
     pub force: bool,
+    /// The provider's id for this message, or NULL: lets `convstate_engine_message_status`
+    /// match its delivery statuses (a failure gives back its charge and limit slot).
+    pub message_id: *const c_char,
+    /// Its length in bytes.
+    pub message_id_len: usize,
 }
 
 unsafe fn send_request(r: &convstate_send_request) -> Result<SendRequest, FfiError> {
@@ -329,7 +395,8 @@ unsafe fn send_request(r: &convstate_send_request) -> Result<SendRequest, FfiErr
         }?
         .map(str::to_owned),
         force: r.force,
-        message_id: None,
+        message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?
+            .map(str::to_owned),
     })
 }
 
@@ -392,6 +459,10 @@ pub struct convstate_initiate_request {
     pub idempotency_key: *const c_char,
     /// Its length in bytes.
     pub idempotency_key_len: usize,
+    /// The provider's id for the opening template, or NULL (to match its delivery statuses).
+    pub message_id: *const c_char,
+    /// Its length in bytes.
+    pub message_id_len: usize,
 }
 
 /// Starts a conversation: the message now if the window is open, otherwise a template now and
@@ -422,7 +493,7 @@ pub unsafe extern "C" fn convstate_engine_initiate(
             message: message.message.clone(),
             template,
             idempotency_key: unsafe { opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key") }?.map(str::to_owned),
-            message_id: None,
+            message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?.map(str::to_owned),
         };
         let decision = handle.engine.initiate(&request)?;
         unsafe { out.write(decision_to_c(&decision)) };
@@ -475,10 +546,219 @@ pub unsafe extern "C" fn convstate_engine_template_status(
             business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
             name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
             language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
-            status: template_event_from(template_status_from(status)?),
+            status: status_event(template_status_from(status)?),
             until: None,
         };
         handle.engine.template_status(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider reported a template event (`event`: a `convstate_template_event`, which
+/// includes `UNPAUSED` and `REINSTATED`). `until_ms`: for `PAUSED`, when the pause ends; for
+/// `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
+/// without end lasts until `UNPAUSED`).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template_status_ex(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    event: u32,
+    until_ms: i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = TemplateStatusUpdate {
+            at: instant_arg(at_ms)?,
+            business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
+            status: template_event_from(event)?,
+            until: opt_instant_arg(until_ms)?,
+        };
+        handle.engine.template_status(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider rated a template's quality (`quality`: a `convstate_quality`). Under a policy
+/// with a pause ladder (cloud-2025), a low rating pauses the template.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template_quality(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    quality: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = TemplateQualityUpdate {
+            at: instant_arg(at_ms)?,
+            business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
+            quality: quality_from(quality)?,
+        };
+        handle.engine.template_quality(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider rated a number's quality (`quality`: a `convstate_quality`).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_number_quality(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    quality: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = NumberQualityUpdate {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            quality: quality_from(quality)?,
+        };
+        handle.engine.number_quality(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider restricted a number (`scope`: a `convstate_restriction_scope`). `until_ms`:
+/// when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
+/// lasts until `convstate_engine_restriction_lifted`, whatever the default (a ban).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_number_restriction(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    scope: u32,
+    until_ms: i64,
+    until_lifted: bool,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = NumberRestrictionUpdate {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            scope: restriction_scope_from(scope)?,
+            until: opt_instant_arg(until_ms)?,
+            until_lifted,
+        };
+        handle.engine.number_restriction(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider lifted a number's restriction.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_restriction_lifted(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = RestrictionLifted {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+        };
+        handle.engine.restriction_lifted(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider set the messaging limit `number` sends under: a number of unique contacts
+/// that is one of the policy's levels, or `CONVSTATE_LIMIT_UNLIMITED` (-1).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_messaging_limit(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    limit: i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = MessagingLimitUpdate {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            limit: limit_level_from(limit)?,
+        };
+        // Core applies this event only through `handle` (no typed method).
+        handle.engine.handle(Event::MessagingLimit(event))?;
+        Ok(())
+    }
+}
+
+/// A delivery status for a message sent with a `message_id` (`status`: a
+/// `convstate_delivery_status`). `pricing_type` is a `convstate_pricing_type`
+/// (`CONVSTATE_PRICING_NONE` when the status carries no pricing) and `pricing_category` the
+/// provider's category string (`marketing`, `utility`, ...) or NULL; a category needs a
+/// pricing type. `errors` holds `errors_len` provider error codes of a failure (NULL when
+/// `errors_len` is 0): 131047 closes the window, 131049 backs off the contact...
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_message_status(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    message_id: *const c_char,
+    message_id_len: usize,
+    status: u32,
+    pricing_type: u32,
+    pricing_category: *const c_char,
+    pricing_category_len: usize,
+    errors: *const u32,
+    errors_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let category = unsafe { opt_str_arg(pricing_category, pricing_category_len, "pricing_category") }?;
+        let pricing = match (pricing_type_from(pricing_type)?, category) {
+            (None, Some(_)) => {
+                return Err(FfiError::new(
+                    convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+                    "argument `pricing_category` is given but `pricing_type` is CONVSTATE_PRICING_NONE",
+                ))
+            }
+            (None, None) => None,
+            (Some(kind), category) => Some(ProviderPricing { kind, category: category.map(str::to_owned) }),
+        };
+        let errors = if errors_len == 0 {
+            &[][..]
+        } else {
+            if errors.is_null() {
+                return Err(FfiError::null("errors"));
+            }
+            // SAFETY: non-NULL and valid for `errors_len` codes (the caller's contract).
+            unsafe { std::slice::from_raw_parts(errors, errors_len) }
+        };
+        let event = MessageStatusUpdate {
+            at: instant_arg(at_ms)?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+            message_id: unsafe { str_arg(message_id, message_id_len, "message_id") }?.to_owned(),
+            status: delivery_status_from(status)?,
+            pricing,
+            errors: errors.to_vec(),
+        };
+        handle.engine.message_status(&event)?;
         Ok(())
     }
 }
@@ -839,13 +1119,201 @@ pub unsafe extern "C" fn convstate_engine_template(
     }
 }
 
+/// A messaging limit as of an instant. Instants absent are `CONVSTATE_NONE_MS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct convstate_limit_view {
+    /// Whether the number has its own limit or shares its business's.
+    pub scope: convstate_limit_scope,
+    /// The limit in force (unique contacts per moving window), or `CONVSTATE_LIMIT_UNLIMITED`.
+    pub limit: i64,
+    /// Unique contacts in the current moving window.
+    pub used: u32,
+    /// When the oldest counted contact leaves the window, freeing a slot.
+    pub next_slot_at_ms: i64,
+    /// Unique contacts over the upgrade lookback.
+    pub used_in_lookback: u32,
+    /// When the current level was reached.
+    pub level_since_ms: i64,
+    /// When a pending upgrade takes effect.
+    pub upgrade_at_ms: i64,
+    /// The provider reported the limit reached: no new contact before this.
+    pub blocked_until_ms: i64,
+}
+
+/// Reads the messaging limit `number` sends under, as of `at_ms` (or the engine's clock if
+/// that is later, as the JSON door's `query_limit`). Changes nothing.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_limit(
+    engine: *const convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    out: *mut convstate_limit_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let at = instant_arg(at_ms)?.max(handle.engine.clock());
+        let view = handle.engine.limit(unsafe { str_arg(number, number_len, "number") }?, at)?;
+        unsafe {
+            out.write(convstate_limit_view {
+                scope: limit_scope_code(view.scope),
+                limit: limit_level_code(view.limit),
+                used: view.used,
+                next_slot_at_ms: ms(view.next_slot_at),
+                used_in_lookback: view.used_in_lookback,
+                level_since_ms: view.level_since.unix_millis(),
+                upgrade_at_ms: ms(view.upgrade_at),
+                blocked_until_ms: ms(view.blocked_until),
+            })
+        };
+        Ok(())
+    }
+}
+
+/// Monthly usage of a number or a business. Counts are messages; `..._marketing` to
+/// `..._service` are the charge categories.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct convstate_usage_view {
+    /// The month, `YYYYMM` (202611).
+    pub month: u32,
+    /// Charged marketing templates (the engine's estimate at send time).
+    pub charged_marketing: u64,
+    /// Charged utility templates.
+    pub charged_utility: u64,
+    /// Charged authentication templates.
+    pub charged_authentication: u64,
+    /// Charged service messages.
+    pub charged_service: u64,
+    /// Free messages, all reasons together (the JSON door splits them by reason).
+    pub free: u64,
+    /// Service (free-form) messages sent, counted against the monthly free allowance.
+    pub service_messages: u64,
+    /// Marketing templates the provider confirmed as charged (status pricing).
+    pub confirmed_marketing: u64,
+    /// Utility templates the provider confirmed as charged.
+    pub confirmed_utility: u64,
+    /// Authentication templates the provider confirmed as charged.
+    pub confirmed_authentication: u64,
+    /// Service messages the provider confirmed as charged.
+    pub confirmed_service: u64,
+    /// Messages the provider confirmed as free.
+    pub confirmed_free: u64,
+    /// Provider pricing the engine could not classify.
+    pub confirmed_unknown: u64,
+    /// Messages that failed (their estimates were taken back).
+    pub failed: u64,
+    /// Sum of rate card prices in exact millionths of `currency`, or -1 without a rate card.
+    pub cost_micros: i64,
+    /// The rate card's currency code, NUL-terminated; empty without a rate card.
+    pub currency: [c_char; CONVSTATE_CURRENCY_CAPACITY],
+}
+
+/// Reads the monthly usage of one number (`number`, and `business` NULL) or of all numbers of
+/// a business (`business`, and `number` NULL). `month` is `"YYYY-MM"` (UTC); anything else is
+/// `CONVSTATE_ERR_INVALID_ARGUMENT`. Changes nothing.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_usage(
+    engine: *const convstate_engine,
+    number: *const c_char,
+    number_len: usize,
+    business: *const c_char,
+    business_len: usize,
+    month: *const c_char,
+    month_len: usize,
+    out: *mut convstate_usage_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let month = month_key(unsafe { str_arg(month, month_len, "month") }?)?;
+        let number = unsafe { opt_str_arg(number, number_len, "number") }?;
+        let business = unsafe { opt_str_arg(business, business_len, "business") }?;
+        let usage = match (number, business) {
+            (Some(number), None) => handle.engine.usage(number, month)?,
+            (None, Some(business)) => handle.engine.business_usage(business, month)?,
+            _ => {
+                return Err(FfiError::new(
+                    convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+                    "exactly one of the arguments `number` and `business` must be non-NULL",
+                ))
+            }
+        };
+        let charged = |c| usage.charged.get(&c).copied().unwrap_or(0);
+        let confirmed = |c| usage.confirmed_charged.get(&c).copied().unwrap_or(0);
+        let currency = handle.engine.policy().pricing.rate_card.as_ref().map(|c| c.currency.as_str());
+        unsafe {
+            out.write(convstate_usage_view {
+                month,
+                charged_marketing: charged(ChargeCategory::Marketing),
+                charged_utility: charged(ChargeCategory::Utility),
+                charged_authentication: charged(ChargeCategory::Authentication),
+                charged_service: charged(ChargeCategory::Service),
+                free: usage.free.values().sum(),
+                service_messages: usage.service_messages,
+                confirmed_marketing: confirmed(ChargeCategory::Marketing),
+                confirmed_utility: confirmed(ChargeCategory::Utility),
+                confirmed_authentication: confirmed(ChargeCategory::Authentication),
+                confirmed_service: confirmed(ChargeCategory::Service),
+                confirmed_free: usage.confirmed_free,
+                confirmed_unknown: usage.confirmed_unknown,
+                failed: usage.failed,
+                // Core keeps a cost only under a rate card; an empty month under one costs 0.
+                cost_micros: match (usage.cost, currency) {
+                    (Some(cost), _) => cost.micros(),
+                    (None, Some(_)) => 0,
+                    (None, None) => -1,
+                },
+                currency: currency_array(currency),
+            })
+        };
+        Ok(())
+    }
+}
+
+/// `"YYYY-MM"` as `YYYYMM`, strictly: four digits, a dash, two digits, month 01..=12.
+fn month_key(text: &str) -> Result<u32, FfiError> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    let well_formed = bytes.len() == 7 && bytes[4] == b'-' && digits(0..4) && digits(5..7);
+    let key = UsageRef {
+        at: convstate_core::Instant::from_unix_millis(0)?,
+        number: None,
+        business: None,
+        month: Some(text.to_owned()),
+    }
+    .month_key();
+    match key {
+        Ok(key) if well_formed => Ok(key),
+        _ => Err(FfiError::new(
+            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!("argument `month` must be \"YYYY-MM\" with a month 01..12, got {text:?}"),
+        )),
+    }
+}
+
+/// An instant for an output struct: unix ms, or `CONVSTATE_NONE_MS`.
+fn ms(at: Option<convstate_core::Instant>) -> i64 {
+    at.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis())
+}
+
+/// An optional instant argument: `CONVSTATE_NONE_MS` is absent.
+fn opt_instant_arg(ms: i64) -> Result<Option<convstate_core::Instant>, FfiError> {
+    if ms == CONVSTATE_NONE_MS {
+        return Ok(None);
+    }
+    instant_arg(ms).map(Some)
+}
+
 /// The JSON door's core: the result line and effect lines for one wire-format line.
 pub(crate) fn handle_line(handle: &mut convstate_engine, line: &str) -> Vec<String> {
     handle.engine.handle_json(line)
 }
 
-/// A provider status event naming a status.
-fn template_event_from(
+/// The provider event that sets a status (the legacy `convstate_engine_template_status`).
+fn status_event(
     status: convstate_core::TemplateStatus,
 ) -> convstate_core::template_lifecycle::TemplateEvent {
     use convstate_core::template_lifecycle::TemplateEvent;

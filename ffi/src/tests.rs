@@ -97,6 +97,8 @@ fn request(at_ms: i64, message: *const convstate_message) -> convstate_send_requ
         idempotency_key: null(),
         idempotency_key_len: 0,
         force: false,
+        message_id: null(),
+        message_id_len: 0,
     }
 }
 
@@ -119,6 +121,8 @@ fn poisoned_decision() -> convstate_decision {
         consumed_limit_slot: true,
         initiation_template_sent: true,
         held: 7777,
+        price_micros: 7777,
+        currency: [b'X' as c_char; CONVSTATE_CURRENCY_CAPACITY],
     }
 }
 
@@ -629,7 +633,7 @@ fn version_macros_match_cargo_toml() {
     );
     let version = unsafe { CStr::from_ptr(convstate_version()) };
     assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
-    // The two macros cbindgen cannot write itself come from ffi/cbindgen.toml.
+    // The macros cbindgen cannot write itself come from ffi/cbindgen.toml.
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
     )
@@ -644,6 +648,8 @@ fn version_macros_match_cargo_toml() {
     );
     assert_eq!(CONVSTATE_NONE_MS, -1);
     assert!(header.contains("#define CONVSTATE_NONE_MS ((int64_t)-1)"));
+    assert_eq!(CONVSTATE_LIMIT_UNLIMITED, -1);
+    assert!(header.contains("#define CONVSTATE_LIMIT_UNLIMITED ((int64_t)-1)"));
 }
 
 #[test]
@@ -779,4 +785,738 @@ fn new_engine_for_webhooks() -> *mut convstate_engine {
     );
     unsafe { convstate_string_free(out) };
     engine
+}
+
+// ---- account dynamics and delivery statuses ----------------------------------------------
+
+const BUSINESS: &str = "acme";
+/// Russian mobile contacts: the rate card below prices them in market `russia`.
+const CONTACTS: [&str; 3] = ["+79110000001", "+79110000002", "+79110000003"];
+/// Messaging limit levels of 2, 4, unlimited, and a rate card in USD.
+const DYNAMICS_OVERRIDES: &str = r#"{"limits":{"levels":[2,4,"unlimited"]},"pricing":{"rate_card":{"currency":"USD","markets":{"7":"russia"},"rates":{"russia":{"marketing":"0.0802","utility":"0.0229"},"other":{"marketing":"0.06"}}}}}"#;
+
+fn new_engine_with(
+    preset: &str,
+    overrides: &str,
+) -> Result<*mut convstate_engine, convstate_result> {
+    let mut engine = null_mut();
+    let rc = unsafe {
+        convstate_engine_new(
+            ptr(preset),
+            preset.len(),
+            ptr(overrides),
+            overrides.len(),
+            &mut engine,
+        )
+    };
+    if rc == CONVSTATE_OK {
+        Ok(engine)
+    } else {
+        Err(rc)
+    }
+}
+
+/// cloud-2025 with [`DYNAMICS_OVERRIDES`], a number, an approved marketing template `promo`
+/// and opt-ins from every contact of [`CONTACTS`].
+fn dynamics_engine() -> *mut convstate_engine {
+    let engine = new_engine_with("cloud-2025", DYNAMICS_OVERRIDES)
+        .unwrap_or_else(|_| panic!("{}", last_error()));
+    register(engine);
+    let body = "Hello {{1}}, see our offer.";
+    let template = convstate_template_registration {
+        at_ms: T0 - HOUR,
+        business: ptr(BUSINESS),
+        business_len: BUSINESS.len(),
+        name: ptr("promo"),
+        name_len: 5,
+        language: ptr("en"),
+        language_len: 2,
+        category: convstate_template_category::CONVSTATE_CATEGORY_MARKETING as u32,
+        body: ptr(body),
+        body_len: body.len(),
+        header: null(),
+        header_len: 0,
+        footer: null(),
+        footer_len: 0,
+        buttons_json: null(),
+        buttons_json_len: 0,
+        status: convstate_template_status::CONVSTATE_TEMPLATE_APPROVED as u32,
+        quality: 0,
+    };
+    let rc = unsafe { convstate_engine_register_template(engine, &template) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    for contact in CONTACTS {
+        let rc = unsafe {
+            convstate_engine_consent(
+                engine,
+                T0 - HOUR,
+                ptr(BUSINESS),
+                BUSINESS.len(),
+                null(),
+                0,
+                ptr(contact),
+                contact.len(),
+                true,
+            )
+        };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    }
+    drain_kinds(engine);
+    engine
+}
+
+fn promo() -> *mut convstate_message {
+    let mut message = null_mut();
+    let rc = unsafe { convstate_message_new_template(ptr("promo"), 5, ptr("en"), 2, &mut message) };
+    assert_eq!(rc, CONVSTATE_OK);
+    assert_eq!(
+        unsafe { convstate_message_add_param(message, ptr("x"), 1) },
+        CONVSTATE_OK
+    );
+    message
+}
+
+/// Sends (`record`) or checks `message` to `contact` under `message_id`.
+fn send_to(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    contact: &str,
+    message: *const convstate_message,
+    message_id: Option<&str>,
+    record: bool,
+) -> convstate_decision {
+    let mut r = request(at_ms, message);
+    r.contact = ptr(contact);
+    r.contact_len = contact.len();
+    if let Some(id) = message_id {
+        r.message_id = ptr(id);
+        r.message_id_len = id.len();
+    }
+    let mut decision = poisoned_decision();
+    let rc = unsafe {
+        if record {
+            convstate_engine_send(engine, &r, &mut decision)
+        } else {
+            convstate_engine_check_send(engine, &r, &mut decision)
+        }
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    decision
+}
+
+/// Drains every pending effect and returns their kinds in order.
+fn drain_kinds(engine: *mut convstate_engine) -> Vec<convstate_effect_kind> {
+    let mut kinds = Vec::new();
+    let mut buffer = vec![0u8; 4096];
+    loop {
+        let mut written = 0;
+        let mut kind = convstate_effect_kind::CONVSTATE_EFFECT_OTHER;
+        let rc = unsafe {
+            convstate_engine_poll_effect(
+                engine,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut written,
+                &mut kind,
+            )
+        };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        if kind == convstate_effect_kind::CONVSTATE_EFFECT_NONE {
+            return kinds;
+        }
+        assert_ne!(
+            kind,
+            convstate_effect_kind::CONVSTATE_EFFECT_OTHER,
+            "an effect without its own kind: {}",
+            String::from_utf8_lossy(&buffer[..written])
+        );
+        kinds.push(kind);
+    }
+}
+
+fn currency(array: &[c_char; CONVSTATE_CURRENCY_CAPACITY]) -> String {
+    // SAFETY: the library NUL-terminates the array.
+    unsafe { CStr::from_ptr(array.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn usage_of(engine: *mut convstate_engine, month: &str) -> convstate_usage_view {
+    let mut view = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
+    let rc = unsafe {
+        convstate_engine_usage(
+            engine,
+            ptr(NUMBER),
+            NUMBER.len(),
+            null(),
+            0,
+            ptr(month),
+            month.len(),
+            view.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    unsafe { view.assume_init() }
+}
+
+fn limit_of(engine: *mut convstate_engine, at_ms: i64) -> convstate_limit_view {
+    let mut view = std::mem::MaybeUninit::<convstate_limit_view>::uninit();
+    let rc = unsafe {
+        convstate_engine_limit(engine, at_ms, ptr(NUMBER), NUMBER.len(), view.as_mut_ptr())
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    unsafe { view.assume_init() }
+}
+
+#[test]
+fn a_limit_of_two_refuses_the_third_contact_and_charged_sends_carry_their_price() {
+    let engine = dynamics_engine();
+    let message = promo();
+    let first = send_to(engine, T0, CONTACTS[0], message, Some("wamid.1"), true);
+    assert_eq!(first.verdict, convstate_verdict::CONVSTATE_VERDICT_ALLOWED);
+    assert_eq!(first.billing, convstate_billing::CONVSTATE_BILLING_CHARGED);
+    assert_eq!(
+        first.charge_category,
+        convstate_charge_category::CONVSTATE_CHARGE_MARKETING
+    );
+    assert_eq!(first.price_micros, 80_200, "0.0802 USD in millionths");
+    assert_eq!(currency(&first.currency), "USD");
+    assert!(first.consumed_limit_slot);
+    let second = send_to(
+        engine,
+        T0 + 60_000,
+        CONTACTS[1],
+        message,
+        Some("wamid.2"),
+        true,
+    );
+    assert_eq!(second.verdict, convstate_verdict::CONVSTATE_VERDICT_ALLOWED);
+
+    let third = send_to(engine, T0 + 120_000, CONTACTS[2], message, None, false);
+    assert_eq!(third.verdict, convstate_verdict::CONVSTATE_VERDICT_DENIED);
+    assert_eq!(
+        third.reason,
+        convstate_reason::CONVSTATE_REASON_LIMIT_REACHED
+    );
+    assert_eq!((third.limit, third.actual), (2, 2));
+    assert_eq!(
+        third.instant_ms,
+        T0 + 24 * HOUR,
+        "the first contact leaves the 24h window"
+    );
+    assert_eq!(third.price_micros, -1, "a denial has no price");
+    assert_eq!(currency(&third.currency), "");
+
+    let limit = limit_of(engine, T0 + 120_000);
+    assert_eq!(
+        limit.scope,
+        convstate_limit_scope::CONVSTATE_LIMIT_SCOPE_BUSINESS
+    );
+    assert_eq!((limit.limit, limit.used), (2, 2));
+    assert_eq!(limit.next_slot_at_ms, T0 + 24 * HOUR);
+    assert_eq!(limit.blocked_until_ms, CONVSTATE_NONE_MS);
+
+    // The provider raises the limit to unlimited: the third contact may be reached.
+    let rc = unsafe {
+        convstate_engine_messaging_limit(
+            engine,
+            T0 + 180_000,
+            ptr(NUMBER),
+            NUMBER.len(),
+            CONVSTATE_LIMIT_UNLIMITED,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        drain_kinds(engine),
+        [convstate_effect_kind::CONVSTATE_EFFECT_LIMIT_CHANGED]
+    );
+    assert_eq!(
+        limit_of(engine, T0 + 180_000).limit,
+        CONVSTATE_LIMIT_UNLIMITED
+    );
+    let third = send_to(engine, T0 + 240_000, CONTACTS[2], message, None, false);
+    assert_eq!(third.verdict, convstate_verdict::CONVSTATE_VERDICT_ALLOWED);
+
+    let usage = usage_of(engine, "2026-11");
+    assert_eq!(usage.month, 202611);
+    assert_eq!(usage.charged_marketing, 2);
+    assert_eq!(usage.cost_micros, 160_400);
+    assert_eq!(currency(&usage.currency), "USD");
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
+    let engine = dynamics_engine();
+    let contact = CONTACTS[0];
+    let inbound = convstate_inbound {
+        at_ms: T0,
+        number: ptr(NUMBER),
+        number_len: NUMBER.len(),
+        contact: ptr(contact),
+        contact_len: contact.len(),
+        group: null(),
+        group_len: 0,
+        kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+        size: -1,
+        referral: false,
+        message_id: ptr("wamid.in.1"),
+        message_id_len: 10,
+    };
+    assert_eq!(
+        unsafe { convstate_engine_inbound_ex(engine, &inbound) },
+        CONVSTATE_OK
+    );
+    assert_eq!(
+        unsafe { convstate_engine_inbound_ex(engine, &inbound) },
+        CONVSTATE_OK
+    );
+    let mut number = std::mem::MaybeUninit::<convstate_number_view>::uninit();
+    assert_eq!(
+        unsafe { convstate_engine_number(engine, ptr(NUMBER), NUMBER.len(), number.as_mut_ptr()) },
+        CONVSTATE_OK
+    );
+    assert_eq!(
+        unsafe { number.assume_init() }.inbound,
+        1,
+        "the same message id delivered twice counts once"
+    );
+    drain_kinds(engine);
+
+    let hello = text("Hello");
+    let reply = send_to(
+        engine,
+        T0 + 60_000,
+        contact,
+        hello,
+        Some("wamid.out.1"),
+        true,
+    );
+    assert_eq!(reply.verdict, convstate_verdict::CONVSTATE_VERDICT_ALLOWED);
+    assert_eq!(reply.price_micros, -1, "a free reply has no price");
+
+    let errors = [131_047u32];
+    let rc = unsafe {
+        convstate_engine_message_status(
+            engine,
+            T0 + 120_000,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(contact),
+            contact.len(),
+            ptr("wamid.out.1"),
+            11,
+            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
+            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
+            null(),
+            0,
+            errors.as_ptr(),
+            errors.len(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        drain_kinds(engine),
+        [
+            convstate_effect_kind::CONVSTATE_EFFECT_MESSAGE_FAILED,
+            convstate_effect_kind::CONVSTATE_EFFECT_WINDOW_CLOSED_BY_PROVIDER
+        ]
+    );
+    let again = send_to(engine, T0 + 180_000, contact, hello, None, false);
+    assert_eq!(
+        again.reason,
+        convstate_reason::CONVSTATE_REASON_WINDOW_CLOSED
+    );
+    assert_eq!(again.instant_ms, T0 + 120_000);
+    let usage = usage_of(engine, "2026-11");
+    assert_eq!(usage.failed, 1);
+    assert_eq!(usage.service_messages, 0, "the failed reply was taken back");
+    unsafe {
+        convstate_message_free(hello);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn a_backoff_error_refuses_marketing_to_the_contact_until_its_end() {
+    let engine = dynamics_engine();
+    let message = promo();
+    let contact = CONTACTS[0];
+    send_to(engine, T0, contact, message, Some("wamid.6"), true);
+    let errors = [131_049u32];
+    let rc = unsafe {
+        convstate_engine_message_status(
+            engine,
+            T0 + 60_000,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(contact),
+            contact.len(),
+            ptr("wamid.6"),
+            7,
+            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
+            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
+            null(),
+            0,
+            errors.as_ptr(),
+            errors.len(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert!(
+        drain_kinds(engine).contains(&convstate_effect_kind::CONVSTATE_EFFECT_CONTACT_BACKED_OFF)
+    );
+    let denied = send_to(engine, T0 + HOUR, contact, message, None, false);
+    assert_eq!(
+        denied.reason,
+        convstate_reason::CONVSTATE_REASON_CONTACT_BACKOFF
+    );
+    assert_eq!(denied.detail_code, 131_049);
+    assert_eq!(denied.instant_ms, T0 + 60_000 + 24 * HOUR);
+    let name = unsafe { CStr::from_ptr(convstate_reason_name(denied.reason as u32)) };
+    assert_eq!(name.to_str().unwrap(), "contact_backoff");
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn template_quality_pauses_and_status_events_with_an_end_reinstate() {
+    let engine = dynamics_engine();
+    let message = promo();
+    let rc = unsafe {
+        convstate_engine_template_quality(
+            engine,
+            T0,
+            ptr(BUSINESS),
+            BUSINESS.len(),
+            ptr("promo"),
+            5,
+            ptr("en"),
+            2,
+            convstate_quality::CONVSTATE_QUALITY_LOW as u32,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        drain_kinds(engine),
+        [convstate_effect_kind::CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED]
+    );
+    let paused = send_to(engine, T0 + HOUR, CONTACTS[0], message, None, false);
+    assert_eq!(
+        paused.reason,
+        convstate_reason::CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE
+    );
+    assert_eq!(
+        paused.detail_code,
+        convstate_template_status::CONVSTATE_TEMPLATE_PAUSED as u32
+    );
+    assert_eq!(paused.instant_ms, T0 + 3 * HOUR, "the first pause lasts 3h");
+
+    let status = |at_ms: i64, event: convstate_template_event, until_ms: i64| unsafe {
+        convstate_engine_template_status_ex(
+            engine,
+            at_ms,
+            ptr(BUSINESS),
+            BUSINESS.len(),
+            ptr("promo"),
+            5,
+            ptr("en"),
+            2,
+            event as u32,
+            until_ms,
+        )
+    };
+    assert_eq!(
+        status(
+            T0 + 2 * HOUR,
+            convstate_template_event::CONVSTATE_TEMPLATE_EVENT_UNPAUSED,
+            CONVSTATE_NONE_MS
+        ),
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+    let sendable = send_to(engine, T0 + 2 * HOUR, CONTACTS[0], message, None, false);
+    assert_eq!(
+        sendable.verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    // A provider pause with an explicit end.
+    let end = T0 + 10 * HOUR;
+    assert_eq!(
+        status(
+            T0 + 3 * HOUR,
+            convstate_template_event::CONVSTATE_TEMPLATE_EVENT_PAUSED,
+            end
+        ),
+        CONVSTATE_OK
+    );
+    let paused = send_to(engine, T0 + 4 * HOUR, CONTACTS[0], message, None, false);
+    assert_eq!(paused.instant_ms, end);
+    assert_eq!(
+        status(
+            T0,
+            convstate_template_event::CONVSTATE_TEMPLATE_EVENT_REINSTATED,
+            -1
+        ),
+        CONVSTATE_OK
+    );
+    assert_eq!(
+        unsafe {
+            convstate_engine_template_status_ex(
+                engine,
+                T0,
+                ptr(BUSINESS),
+                4,
+                ptr("promo"),
+                5,
+                ptr("en"),
+                2,
+                14,
+                -1,
+            )
+        },
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    assert!(
+        last_error().contains("CONVSTATE_TEMPLATE_EVENT_*"),
+        "{}",
+        last_error()
+    );
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn number_quality_and_restrictions_have_their_effect_kinds_and_denials() {
+    let engine = dynamics_engine();
+    let rc = unsafe {
+        convstate_engine_number_quality(
+            engine,
+            T0,
+            ptr(NUMBER),
+            NUMBER.len(),
+            convstate_quality::CONVSTATE_QUALITY_LOW as u32,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let kinds = drain_kinds(engine);
+    assert!(
+        kinds.contains(&convstate_effect_kind::CONVSTATE_EFFECT_NUMBER_QUALITY_CHANGED),
+        "{kinds:?}"
+    );
+    let until = T0 + 48 * HOUR;
+    let rc = unsafe {
+        convstate_engine_number_restriction(
+            engine,
+            T0 + HOUR,
+            ptr(NUMBER),
+            NUMBER.len(),
+            convstate_restriction_scope::CONVSTATE_RESTRICTION_BUSINESS_INITIATED as u32,
+            until,
+            false,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        drain_kinds(engine),
+        [convstate_effect_kind::CONVSTATE_EFFECT_NUMBER_RESTRICTED]
+    );
+    let message = promo();
+    let denied = send_to(engine, T0 + 2 * HOUR, CONTACTS[0], message, None, false);
+    assert_eq!(denied.reason, convstate_reason::CONVSTATE_REASON_RESTRICTED);
+    assert_eq!(denied.instant_ms, until);
+    assert_eq!(
+        denied.detail_code,
+        convstate_restriction_scope::CONVSTATE_RESTRICTION_BUSINESS_INITIATED as u32
+    );
+    let rc = unsafe {
+        convstate_engine_restriction_lifted(engine, T0 + 3 * HOUR, ptr(NUMBER), NUMBER.len())
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        drain_kinds(engine),
+        [convstate_effect_kind::CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED]
+    );
+    let allowed = send_to(engine, T0 + 3 * HOUR, CONTACTS[0], message, None, false);
+    assert_eq!(
+        allowed.verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn the_new_functions_refuse_bad_arguments_by_code() {
+    let engine = dynamics_engine();
+    let mut view = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
+    for month in [
+        "2026-13", "2026-1", "+202-11", "2026/11", "26-11", "2026-00", "2026-111",
+    ] {
+        let rc = unsafe {
+            convstate_engine_usage(
+                engine,
+                ptr(NUMBER),
+                NUMBER.len(),
+                null(),
+                0,
+                ptr(month),
+                month.len(),
+                view.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT, "{month}");
+        assert!(last_error().contains("YYYY-MM"), "{}", last_error());
+    }
+    let month = "2026-11";
+    for (number, business) in [(null(), null()), (ptr(NUMBER), ptr(BUSINESS))] {
+        let rc = unsafe {
+            convstate_engine_usage(
+                engine,
+                number,
+                NUMBER.len(),
+                business,
+                BUSINESS.len(),
+                ptr(month),
+                7,
+                view.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    }
+    let rc = unsafe {
+        convstate_engine_usage(
+            engine,
+            null(),
+            0,
+            ptr("nobody"),
+            6,
+            ptr(month),
+            7,
+            view.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_BUSINESS);
+    let rc = unsafe {
+        convstate_engine_usage(
+            engine,
+            null(),
+            0,
+            ptr(BUSINESS),
+            BUSINESS.len(),
+            ptr(month),
+            7,
+            view.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        unsafe { view.assume_init() }.cost_micros,
+        0,
+        "a rate card month with no charges"
+    );
+
+    for limit in [-2, i64::from(u32::MAX) + 1] {
+        let rc = unsafe {
+            convstate_engine_messaging_limit(engine, T0, ptr(NUMBER), NUMBER.len(), limit)
+        };
+        assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT, "{limit}");
+    }
+    let status = |category: *const c_char,
+                  pricing: u32,
+                  errors: *const u32,
+                  errors_len: usize,
+                  status: u32| unsafe {
+        convstate_engine_message_status(
+            engine,
+            T0,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            ptr("wamid.x"),
+            7,
+            status,
+            pricing,
+            category,
+            if category.is_null() { 0 } else { 9 },
+            errors,
+            errors_len,
+        )
+    };
+    let delivered = convstate_delivery_status::CONVSTATE_DELIVERY_DELIVERED as u32;
+    assert_eq!(
+        status(ptr("marketing"), 0, null(), 0, delivered),
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        status(null(), 0, null(), 1, delivered),
+        CONVSTATE_ERR_NULL_ARGUMENT
+    );
+    assert_eq!(
+        status(null(), 5, null(), 0, delivered),
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        status(null(), 0, null(), 0, 6),
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        status(ptr("marketing"), 1, null(), 0, delivered),
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+    let rc = unsafe {
+        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 3, -1, false)
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    let rc = unsafe {
+        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 1, -5, false)
+    };
+    assert_eq!(
+        rc, CONVSTATE_ERR_INSTANT_OUT_OF_RANGE,
+        "only -1 means absent"
+    );
+    let mut limit = std::mem::MaybeUninit::<convstate_limit_view>::uninit();
+    let rc =
+        unsafe { convstate_engine_limit(engine, T0, ptr("+15559999999"), 12, limit.as_mut_ptr()) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_NUMBER);
+    assert_eq!(
+        unsafe { convstate_engine_inbound_ex(engine, null()) },
+        CONVSTATE_ERR_NULL_ARGUMENT
+    );
+    unsafe { convstate_engine_free(engine) };
+}
+
+#[test]
+fn a_currency_the_c_structs_cannot_hold_is_refused_up_front() {
+    let overrides = r#"{"pricing":{"rate_card":{"currency":"DOGECOIN","markets":{},"rates":{"other":{"marketing":"1"}}}}}"#;
+    assert_eq!(
+        new_engine_with("cloud-2025", overrides).err(),
+        Some(CONVSTATE_ERR_INVALID_POLICY)
+    );
+    assert!(last_error().contains("DOGECOIN"), "{}", last_error());
+    // The same policy inside a snapshot (made by the Rust API, which has no such limit).
+    let policy = convstate_core::Policy::with_overrides(
+        "cloud-2025",
+        &serde_json::from_str(overrides).unwrap(),
+    )
+    .unwrap();
+    let snapshot = Engine::new(policy).snapshot();
+    let mut engine = null_mut();
+    let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut engine) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_POLICY);
+    assert!(engine.is_null(), "no engine on failure");
 }

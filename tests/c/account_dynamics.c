@@ -1,0 +1,370 @@
+/*
+ * Account dynamics and delivery statuses through the typed C API: a messaging limit of 2
+ * refusing the third contact, the provider raising it, a rate card price in the decision, a
+ * template paused by a low quality rating, a failed status with 131047 closing the window,
+ * a back-off error, number quality and restrictions, and the limit and usage views. Run under
+ * valgrind and AddressSanitizer by scripts/test-ffi.sh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convstate.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                            \
+    }                                                                        \
+  } while (0)
+
+#define CHECK_RC(call, expected)                                               \
+  do {                                                                         \
+    convstate_result rc_ = (call);                                             \
+    if (rc_ != (expected)) {                                                   \
+      fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", \
+              __FILE__, __LINE__, #call, convstate_result_name(rc_),           \
+              convstate_result_name(expected), convstate_last_error());        \
+      failures++;                                                              \
+    }                                                                          \
+  } while (0)
+
+#define S(literal) literal, (sizeof literal - 1)
+
+static const char NUMBER[] = "+15550001111";
+static const char *const CONTACTS[3] = {"+79110000001", "+79110000002", "+79110000003"};
+/* 2026-11-02T09:00:00Z */
+static const int64_t T0 = 1793610000000;
+static const int64_t MINUTE = 60000;
+static const int64_t HOUR = 3600000;
+
+/* Limits of 2, 4, unlimited contacts; a rate card pricing Russian numbers in USD. */
+static const char OVERRIDES[] =
+    "{\"limits\":{\"levels\":[2,4,\"unlimited\"]},"
+    "\"pricing\":{\"rate_card\":{\"currency\":\"USD\",\"markets\":{\"7\":\"russia\"},"
+    "\"rates\":{\"russia\":{\"marketing\":\"0.0802\",\"utility\":\"0.0229\"},"
+    "\"other\":{\"marketing\":\"0.06\"}}}}}";
+
+/* cloud-2025 with OVERRIDES, one number, an approved marketing template `promo` and opt-ins
+ * from every contact. NULL on failure (already counted). */
+static convstate_engine *new_engine(void) {
+  convstate_engine *engine = NULL;
+  convstate_number_registration number;
+  convstate_template_registration template_;
+  int i;
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), OVERRIDES, strlen(OVERRIDES), &engine), CONVSTATE_OK);
+  if (!engine) return NULL;
+  memset(&number, 0, sizeof number);
+  number.at_ms = T0 - HOUR;
+  number.business = "acme";
+  number.business_len = 4;
+  number.number = NUMBER;
+  number.number_len = strlen(NUMBER);
+  number.channel = CONVSTATE_CHANNEL_OFFICIAL;
+  number.idle_timeout_ms = -1;
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  memset(&template_, 0, sizeof template_);
+  template_.at_ms = T0 - HOUR;
+  template_.business = "acme";
+  template_.business_len = 4;
+  template_.name = "promo";
+  template_.name_len = 5;
+  template_.language = "en";
+  template_.language_len = 2;
+  template_.category = CONVSTATE_CATEGORY_MARKETING;
+  template_.body = "Hello {{1}}, see our offer.";
+  template_.body_len = strlen(template_.body);
+  template_.status = CONVSTATE_TEMPLATE_APPROVED;
+  CHECK_RC(convstate_engine_register_template(engine, &template_), CONVSTATE_OK);
+  for (i = 0; i < 3; i++) {
+    CHECK_RC(convstate_engine_consent(engine, T0 - HOUR, S("acme"), NULL, 0, CONTACTS[i],
+                                      strlen(CONTACTS[i]), true),
+             CONVSTATE_OK);
+  }
+  return engine;
+}
+
+static convstate_message *promo(void) {
+  convstate_message *message = NULL;
+  CHECK_RC(convstate_message_new_template(S("promo"), S("en"), &message), CONVSTATE_OK);
+  CHECK_RC(convstate_message_add_param(message, S("x")), CONVSTATE_OK);
+  return message;
+}
+
+/* Sends (record != 0) or checks `message` to `contact`, with a provider message id or NULL. */
+static convstate_decision send_to(convstate_engine *engine, int64_t at_ms, const char *contact,
+                                  const convstate_message *message, const char *message_id,
+                                  int record) {
+  convstate_send_request r;
+  convstate_decision decision;
+  memset(&r, 0, sizeof r);
+  memset(&decision, 0, sizeof decision);
+  r.at_ms = at_ms;
+  r.number = NUMBER;
+  r.number_len = strlen(NUMBER);
+  r.contact = contact;
+  r.contact_len = strlen(contact);
+  r.message = message;
+  r.message_id = message_id;
+  r.message_id_len = message_id ? strlen(message_id) : 0;
+  if (record) {
+    CHECK_RC(convstate_engine_send(engine, &r, &decision), CONVSTATE_OK);
+  } else {
+    CHECK_RC(convstate_engine_check_send(engine, &r, &decision), CONVSTATE_OK);
+  }
+  return decision;
+}
+
+/* Drains every effect; returns how many there were of `wanted`. Every effect the core emits
+ * today has its own kind: CONVSTATE_EFFECT_OTHER is a failure. */
+static int drain_effects(convstate_engine *engine, convstate_effect_kind wanted) {
+  char line[2048];
+  size_t written;
+  convstate_effect_kind kind;
+  int seen = 0;
+  for (;;) {
+    CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)line, sizeof line, &written, &kind),
+             CONVSTATE_OK);
+    if (kind == CONVSTATE_EFFECT_NONE) return seen;
+    CHECK(kind != CONVSTATE_EFFECT_OTHER);
+    if (kind == wanted) seen++;
+  }
+}
+
+static void test_limit_price_and_usage(void) {
+  convstate_engine *engine = new_engine();
+  convstate_message *message;
+  convstate_decision decision;
+  convstate_limit_view limit;
+  convstate_usage_view usage;
+  if (!engine) return;
+  message = promo();
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  decision = send_to(engine, T0, CONTACTS[0], message, "wamid.1", 1);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(decision.billing == CONVSTATE_BILLING_CHARGED);
+  CHECK(decision.charge_category == CONVSTATE_CHARGE_MARKETING);
+  CHECK(decision.price_micros == 80200); /* 0.0802 USD, exactly */
+  CHECK(strcmp(decision.currency, "USD") == 0);
+  CHECK(decision.consumed_limit_slot);
+  decision = send_to(engine, T0 + MINUTE, CONTACTS[1], message, "wamid.2", 1);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+
+  /* The third contact is over the limit of 2. */
+  decision = send_to(engine, T0 + 2 * MINUTE, CONTACTS[2], message, NULL, 0);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED);
+  CHECK(decision.reason == CONVSTATE_REASON_LIMIT_REACHED);
+  CHECK(decision.limit == 2 && decision.actual == 2);
+  CHECK(decision.instant_ms == T0 + 24 * HOUR);
+  CHECK(decision.next_action == CONVSTATE_NEXT_RETRY_AT);
+  CHECK(decision.price_micros == -1 && decision.currency[0] == '\0');
+
+  CHECK_RC(convstate_engine_limit(engine, T0 + 2 * MINUTE, S(NUMBER), &limit), CONVSTATE_OK);
+  CHECK(limit.scope == CONVSTATE_LIMIT_SCOPE_BUSINESS);
+  CHECK(limit.limit == 2 && limit.used == 2);
+  CHECK(limit.next_slot_at_ms == T0 + 24 * HOUR);
+  CHECK(limit.level_since_ms >= 0);
+  CHECK(limit.blocked_until_ms == CONVSTATE_NONE_MS);
+
+  /* The provider lifts the limit: the third contact may be reached. */
+  CHECK_RC(convstate_engine_messaging_limit(engine, T0 + 3 * MINUTE, S(NUMBER), CONVSTATE_LIMIT_UNLIMITED),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_LIMIT_CHANGED) == 1);
+  CHECK_RC(convstate_engine_limit(engine, T0 + 3 * MINUTE, S(NUMBER), &limit), CONVSTATE_OK);
+  CHECK(limit.limit == CONVSTATE_LIMIT_UNLIMITED);
+  decision = send_to(engine, T0 + 4 * MINUTE, CONTACTS[2], message, NULL, 0);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK_RC(convstate_engine_messaging_limit(engine, T0, S(NUMBER), -7), CONVSTATE_ERR_INVALID_ARGUMENT);
+
+  CHECK_RC(convstate_engine_usage(engine, S(NUMBER), NULL, 0, S("2026-11"), &usage), CONVSTATE_OK);
+  CHECK(usage.month == 202611);
+  CHECK(usage.charged_marketing == 2 && usage.charged_utility == 0);
+  CHECK(usage.cost_micros == 160400);
+  CHECK(strcmp(usage.currency, "USD") == 0);
+  CHECK_RC(convstate_engine_usage(engine, NULL, 0, S("acme"), S("2026-11"), &usage), CONVSTATE_OK);
+  CHECK(usage.charged_marketing == 2);
+  CHECK_RC(convstate_engine_usage(engine, NULL, 0, S("acme"), S("2026-13"), &usage),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(convstate_last_error(), "YYYY-MM") != NULL);
+  CHECK_RC(convstate_engine_usage(engine, NULL, 0, NULL, 0, S("2026-11"), &usage),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
+static void test_template_quality_pauses(void) {
+  convstate_engine *engine = new_engine();
+  convstate_message *message;
+  convstate_decision decision;
+  if (!engine) return;
+  message = promo();
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  CHECK_RC(convstate_engine_template_quality(engine, T0, S("acme"), S("promo"), S("en"), CONVSTATE_QUALITY_LOW),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED) == 1);
+  decision = send_to(engine, T0 + HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE);
+  CHECK(decision.detail_code == CONVSTATE_TEMPLATE_PAUSED);
+  CHECK(decision.instant_ms == T0 + 3 * HOUR); /* cloud-2025: the first pause lasts 3h */
+  CHECK(decision.next_action == CONVSTATE_NEXT_RETRY_AT && decision.next_action_at_ms == T0 + 3 * HOUR);
+
+  /* The provider lifts the pause early, then pauses again until an instant it names. */
+  CHECK_RC(convstate_engine_template_status_ex(engine, T0 + 2 * HOUR, S("acme"), S("promo"), S("en"),
+                                               CONVSTATE_TEMPLATE_EVENT_UNPAUSED, CONVSTATE_NONE_MS),
+           CONVSTATE_OK);
+  decision = send_to(engine, T0 + 2 * HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK_RC(convstate_engine_template_status_ex(engine, T0 + 3 * HOUR, S("acme"), S("promo"), S("en"),
+                                               CONVSTATE_TEMPLATE_EVENT_PAUSED, T0 + 10 * HOUR),
+           CONVSTATE_OK);
+  decision = send_to(engine, T0 + 4 * HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE && decision.instant_ms == T0 + 10 * HOUR);
+  CHECK_RC(convstate_engine_template_status_ex(engine, T0, S("acme"), S("promo"), S("en"), 0, CONVSTATE_NONE_MS),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(convstate_engine_template_quality(engine, T0, S("acme"), S("promo"), S("en"), 9),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
+static void test_failed_status_closes_the_window(void) {
+  convstate_engine *engine = new_engine();
+  convstate_message *hello = NULL;
+  convstate_decision decision;
+  convstate_inbound inbound;
+  convstate_number_view number;
+  convstate_usage_view usage;
+  const uint32_t outside_window[] = {131047};
+  if (!engine) return;
+
+  memset(&inbound, 0, sizeof inbound);
+  inbound.at_ms = T0;
+  inbound.number = NUMBER;
+  inbound.number_len = strlen(NUMBER);
+  inbound.contact = CONTACTS[0];
+  inbound.contact_len = strlen(CONTACTS[0]);
+  inbound.kind = CONVSTATE_INBOUND_TEXT;
+  inbound.size = -1;
+  inbound.message_id = "wamid.in.1";
+  inbound.message_id_len = strlen(inbound.message_id);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK); /* a webhook retry */
+  CHECK_RC(convstate_engine_number(engine, S(NUMBER), &number), CONVSTATE_OK);
+  CHECK(number.inbound == 1);
+  inbound.kind = 99;
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_ERR_INVALID_ARGUMENT);
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  CHECK_RC(convstate_message_new_text(S("Hello"), &hello), CONVSTATE_OK);
+  decision = send_to(engine, T0 + MINUTE, CONTACTS[0], hello, "wamid.out.1", 1);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(decision.billing == CONVSTATE_BILLING_FREE && decision.price_micros == -1);
+
+  CHECK_RC(convstate_engine_message_status(engine, T0 + 2 * MINUTE, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]),
+                                           S("wamid.out.1"), CONVSTATE_DELIVERY_FAILED, CONVSTATE_PRICING_NONE,
+                                           NULL, 0, outside_window, 1),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_MESSAGE_FAILED) == 1);
+  decision = send_to(engine, T0 + 3 * MINUTE, CONTACTS[0], hello, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_WINDOW_CLOSED);
+  CHECK(decision.instant_ms == T0 + 2 * MINUTE);
+  CHECK_RC(convstate_engine_usage(engine, S(NUMBER), NULL, 0, S("2026-11"), &usage), CONVSTATE_OK);
+  CHECK(usage.failed == 1 && usage.service_messages == 0);
+
+  /* Bad status arguments. */
+  CHECK_RC(convstate_engine_message_status(engine, T0, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]), S("wamid.x"),
+                                           CONVSTATE_DELIVERY_FAILED, CONVSTATE_PRICING_NONE, NULL, 0, NULL, 2),
+           CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_engine_message_status(engine, T0, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]), S("wamid.x"),
+                                           CONVSTATE_DELIVERY_DELIVERED, CONVSTATE_PRICING_NONE, S("marketing"),
+                                           NULL, 0),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(convstate_engine_message_status(engine, T0, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]), S("wamid.x"),
+                                           CONVSTATE_DELIVERY_DELIVERED, CONVSTATE_PRICING_REGULAR, S("marketing"),
+                                           NULL, 0),
+           CONVSTATE_OK);
+
+  convstate_message_free(hello);
+  convstate_engine_free(engine);
+}
+
+/* A back-off error, its effects in order and its denial; then number quality and restrictions. */
+static void test_backoff_and_effect_kinds(void) {
+  convstate_engine *engine = new_engine();
+  convstate_message *message;
+  convstate_decision decision;
+  const uint32_t marketing_limit[] = {131049};
+  char line[2048];
+  size_t written = 0;
+  convstate_effect_kind kind = CONVSTATE_EFFECT_NONE;
+  if (!engine) return;
+  message = promo();
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  send_to(engine, T0, CONTACTS[0], message, "wamid.6", 1);
+  CHECK_RC(convstate_engine_message_status(engine, T0 + MINUTE, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]),
+                                           S("wamid.6"), CONVSTATE_DELIVERY_FAILED, CONVSTATE_PRICING_NONE, NULL,
+                                           0, marketing_limit, 1),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)line, sizeof line, &written, &kind), CONVSTATE_OK);
+  CHECK(kind == CONVSTATE_EFFECT_MESSAGE_FAILED);
+  CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)line, sizeof line, &written, &kind), CONVSTATE_OK);
+  CHECK(kind == CONVSTATE_EFFECT_CONTACT_BACKED_OFF);
+  decision = send_to(engine, T0 + HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_CONTACT_BACKOFF);
+  CHECK(decision.detail_code == 131049);
+  CHECK(decision.instant_ms == T0 + MINUTE + 24 * HOUR);
+  CHECK(strcmp(convstate_reason_name(CONVSTATE_REASON_CONTACT_BACKOFF), "contact_backoff") == 0);
+
+  /* Number quality and restrictions. */
+  CHECK_RC(convstate_engine_number_quality(engine, T0 + HOUR, S(NUMBER), CONVSTATE_QUALITY_LOW), CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_QUALITY_CHANGED) == 1);
+  CHECK_RC(convstate_engine_number_restriction(engine, T0 + 2 * HOUR, S(NUMBER), CONVSTATE_RESTRICTION_ALL_MESSAGES,
+                                               CONVSTATE_NONE_MS, true),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTED) == 1);
+  decision = send_to(engine, T0 + 3 * HOUR, CONTACTS[1], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_RESTRICTED);
+  CHECK(decision.detail_code == CONVSTATE_RESTRICTION_ALL_MESSAGES);
+  CHECK(decision.instant_ms == CONVSTATE_NONE_MS); /* until lifted */
+  CHECK_RC(convstate_engine_restriction_lifted(engine, T0 + 4 * HOUR, S(NUMBER)), CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED) == 1);
+  decision = send_to(engine, T0 + 4 * HOUR, CONTACTS[1], message, NULL, 0);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK_RC(convstate_engine_number_restriction(engine, T0, S(NUMBER), 0, CONVSTATE_NONE_MS, false),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
+static void test_currency_too_long_for_the_structs(void) {
+  convstate_engine *engine = NULL;
+  CHECK_RC(convstate_engine_new(S("cloud-2025"),
+                                S("{\"pricing\":{\"rate_card\":{\"currency\":\"DOGECOIN\",\"markets\":{},"
+                                  "\"rates\":{\"other\":{\"marketing\":\"1\"}}}}}"),
+                                &engine),
+           CONVSTATE_ERR_INVALID_POLICY);
+  CHECK(engine == NULL);
+}
+
+int main(void) {
+  test_limit_price_and_usage();
+  test_template_quality_pauses();
+  test_failed_status_closes_the_window();
+  test_backoff_and_effect_kinds();
+  test_currency_too_long_for_the_structs();
+  if (failures) {
+    fprintf(stderr, "account_dynamics: %d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("account_dynamics: all checks passed\n");
+  return 0;
+}
