@@ -294,6 +294,8 @@ fn bench_c_abi(c: &mut Criterion) {
                 idempotency_key: std::ptr::null(),
                 idempotency_key_len: 0,
                 force: false,
+                message_id: std::ptr::null(),
+                message_id_len: 0,
             };
             let mut decision = std::mem::MaybeUninit::<convstate_decision>::uninit();
             // SAFETY: a live handle, a valid request and an output slot.

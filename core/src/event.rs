@@ -666,11 +666,40 @@ impl UsageRef {
             problem: format!("month must be \"YYYY-MM\", got {text:?}"),
         };
         let (year, month) = text.split_once('-').ok_or_else(invalid)?;
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(month, 2) {
+            return Err(invalid());
+        }
         let year: u32 = year.parse().map_err(|_| invalid())?;
         let month: u32 = month.parse().map_err(|_| invalid())?;
-        if year.to_string().len() != 4 || !(1..=12).contains(&month) {
+        if !(1..=12).contains(&month) {
             return Err(invalid());
         }
         Ok(year * 100 + month)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_months_are_strict_yyyy_mm() {
+        let at = Instant::parse_rfc3339("2026-11-02T09:00:00Z").unwrap();
+        let month = |m: &str| {
+            UsageRef {
+                at,
+                number: None,
+                business: None,
+                month: Some(m.into()),
+            }
+            .month_key()
+        };
+        assert_eq!(month("2025-01").unwrap(), 202501);
+        for bad in [
+            "+2025-01", "2025-1", "2025-13", "25-01", "2025-00", "2025/01",
+        ] {
+            assert!(month(bad).is_err(), "{bad}");
+        }
     }
 }

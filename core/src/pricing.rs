@@ -113,6 +113,12 @@ pub struct RateCard {
 
 impl RateCard {
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!(
+                "rate card currency {:?} must be a 3-letter ISO 4217 code such as \"USD\"",
+                self.currency
+            ));
+        }
         for (prefix, market) in &self.markets {
             if prefix.is_empty() || prefix.len() > 15 || !prefix.bytes().all(|b| b.is_ascii_digit())
             {
