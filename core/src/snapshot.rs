@@ -302,6 +302,8 @@ impl Engine {
     }
 
     fn from_snapshot(s: SnapshotBody) -> Result<Engine, Error> {
+        // A policy that could not have been built through the overrides is not restored.
+        s.policy.validate()?;
         let mut engine = Engine::new(s.policy);
         engine.clock = s.clock;
         engine.interner = Interner::from_strings(s.interned)?;

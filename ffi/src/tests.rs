@@ -1508,12 +1508,14 @@ fn a_currency_the_c_structs_cannot_hold_is_refused_up_front() {
         Some(CONVSTATE_ERR_INVALID_POLICY)
     );
     assert!(last_error().contains("DOGECOIN"), "{}", last_error());
-    // The same policy inside a snapshot (made by the Rust API, which has no such limit).
-    let policy = convstate_core::Policy::with_overrides(
-        "cloud-2025",
-        &serde_json::from_str(overrides).unwrap(),
-    )
-    .unwrap();
+    // The same policy inside a snapshot (built field by field, bypassing validation).
+    let mut policy = convstate_core::Policy::preset("cloud-2025").unwrap();
+    policy.pricing.rate_card = Some(
+        serde_json::from_str(
+            r#"{"currency":"DOGECOIN","markets":{},"rates":{"other":{"marketing":"1"}}}"#,
+        )
+        .unwrap(),
+    );
     let snapshot = Engine::new(policy).snapshot();
     let mut engine = null_mut();
     let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut engine) };
