@@ -50,6 +50,34 @@ pub(crate) struct Business {
     pub name: String,
 }
 
+/// Templates by name. Each name has a few entries told apart by business and language, so a
+/// lookup with borrowed strings allocates nothing (it runs on every template send).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TemplateIndex(HashMap<String, Vec<(u32, Box<str>, u32)>>);
+
+impl TemplateIndex {
+    pub fn get(&self, business: u32, name: &str, language: &str) -> Option<u32> {
+        self.0
+            .get(name)?
+            .iter()
+            .find(|(b, l, _)| *b == business && &**l == language)
+            .map(|(_, _, i)| *i)
+    }
+
+    /// Adds a template; returns the index already registered under the same key, if any
+    /// (which is then left in place).
+    pub fn insert(&mut self, business: u32, name: &str, language: &str, index: u32) -> Option<u32> {
+        if let Some(existing) = self.get(business, name, language) {
+            return Some(existing);
+        }
+        self.0
+            .entry(name.to_owned())
+            .or_default()
+            .push((business, language.into(), index));
+        None
+    }
+}
+
 /// A registered template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Template {
@@ -243,7 +271,7 @@ pub struct Engine {
     pub(crate) provider_number_ids: HashMap<String, u32>,
     pub(crate) templates: Vec<Template>,
     /// (business, name, language) → template index.
-    pub(crate) template_index: HashMap<(u32, String, String), u32>,
+    pub(crate) template_index: TemplateIndex,
     pub(crate) conversations: Vec<Conversation>,
     pub(crate) conversation_index: FastMap<(u32, AddressKey), u32>,
     pub(crate) live_chats: FastMap<u32, LiveChat>,
@@ -287,7 +315,7 @@ impl Engine {
             number_index: FastMap::default(),
             provider_number_ids: HashMap::new(),
             templates: Vec::new(),
-            template_index: HashMap::new(),
+            template_index: TemplateIndex::default(),
             conversations: Vec::new(),
             conversation_index: FastMap::default(),
             live_chats: FastMap::default(),
@@ -443,11 +471,8 @@ impl Engine {
         name: &str,
         language: &str,
     ) -> Result<u32, Error> {
-        // Templates are few and looked up by borrowed strings; a tuple key needs owned
-        // strings, so build it only here (not on the per-conversation path).
         self.template_index
-            .get(&(business, name.to_owned(), language.to_owned()))
-            .copied()
+            .get(business, name, language)
             .ok_or_else(|| Error::UnknownTemplate {
                 business: self.businesses[business as usize].name.clone(),
                 name: name.to_owned(),
@@ -646,7 +671,6 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         let business = self.business_or_create(&e.business)?;
-        let key = (business, spec.name.clone(), spec.language.clone());
         // A template registered as flagged gets the policy's deadline, as if flagged now.
         let flag_deadline = (e.status == TemplateStatus::Flagged)
             .then(|| self.clock.plus(self.policy.templates.flag_for));
@@ -663,17 +687,27 @@ impl Engine {
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
             last_provider_event_at: None,
         };
-        let index = match self.template_index.get(&key) {
-            Some(&i) => {
-                self.templates[i as usize] = template;
-                i
-            }
-            None => {
-                self.template_index.insert(key, self.templates.len() as u32);
-                self.templates.push(template);
-                self.templates.len() as u32 - 1
-            }
-        };
+        let index =
+            match self
+                .template_index
+                .get(business, &template.spec.name, &template.spec.language)
+            {
+                Some(i) => {
+                    self.templates[i as usize] = template;
+                    i
+                }
+                None => {
+                    let i = self.templates.len() as u32;
+                    self.template_index.insert(
+                        business,
+                        &template.spec.name,
+                        &template.spec.language,
+                        i,
+                    );
+                    self.templates.push(template);
+                    i
+                }
+            };
         // A re-registered template starts afresh: no pause or flag timer of the old one.
         self.timers.disarm(TimerKey::TemplateDeadline(index));
         if let Some(deadline) = flag_deadline {

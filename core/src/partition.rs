@@ -502,7 +502,9 @@ impl Engine {
             t.business = b;
             t.variables = parse_variables(&t.spec.body).map_err(|p| corrupt(p.to_string()))?;
             self.template_index.insert(
-                (b, t.spec.name.clone(), t.spec.language.clone()),
+                b,
+                &t.spec.name,
+                &t.spec.language,
                 self.templates.len() as u32,
             );
             self.templates.push(t);

@@ -364,8 +364,11 @@ impl Engine {
                     t.spec.name
                 ))
             })?;
-            let key = (t.business, t.spec.name.clone(), t.spec.language.clone());
-            if engine.template_index.insert(key, i as u32).is_some() {
+            if engine
+                .template_index
+                .insert(t.business, &t.spec.name, &t.spec.language, i as u32)
+                .is_some()
+            {
                 return Err(corrupt(format!("template {:?} appears twice", t.spec.name)));
             }
             engine.templates.push(Template {
