@@ -61,11 +61,7 @@ impl Engine {
         }
         // Validate the template reference before anything changes.
         self.check_template_ref(target.number, &req.message)?;
-        let recipient = self.recipient(req.contact.as_deref(), req.group.as_deref())?;
-        let target = Target {
-            recipient: Some(recipient),
-            ..target
-        };
+        let target = self.interned(target, req.contact.as_deref(), req.group.as_deref())?;
         self.handle_timeout(req.at);
         let now = self.clock;
         let decision = self.decide(target, &req.message, req.force, now)?;
@@ -103,11 +99,8 @@ impl Engine {
             self.template_idx(number.business, &t.name, &t.language)?;
         }
         self.check_template_ref(target.number, &req.message)?;
-        let recipient = self.recipient(Some(&req.contact), None)?;
-        let target = Target {
-            recipient: Some(recipient),
-            ..target
-        };
+        let target = self.interned(target, Some(&req.contact), None)?;
+        let recipient = target.recipient.expect("interned above");
         self.handle_timeout(req.at);
         let now = self.clock;
         let channel = self.numbers[target.number as usize].channel;
@@ -209,6 +202,24 @@ impl Engine {
             number,
             recipient,
             is_group,
+        })
+    }
+
+    /// The target with its recipient interned (an opaque id seen for the first time gets its
+    /// key now; a phone number already has one, so it is not parsed again).
+    fn interned(
+        &mut self,
+        target: Target,
+        contact: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<Target, Error> {
+        let recipient = match target.recipient {
+            Some(key) => key,
+            None => self.recipient(contact, group)?,
+        };
+        Ok(Target {
+            recipient: Some(recipient),
+            ..target
         })
     }
 
