@@ -365,8 +365,8 @@ impl Engine {
             Event::Initiate(e) => self.initiate(&e).map(Output::Decision),
             Event::EndChat(e) => self.end_chat(&e).and(ack),
             Event::SetTicketStatus(e) => self.set_ticket_status(&e).and(ack),
-            Event::OptIn(e) => self.record_consent(&e, true).and(ack),
-            Event::OptOut(e) => self.record_consent(&e, false).and(ack),
+            Event::OptIn(e) => self.opt_in(&e).and(ack),
+            Event::OptOut(e) => self.opt_out(&e).and(ack),
             Event::UserPreference(e) => self.user_preference(&e).and(ack),
             Event::SendFailed(e) => self.send_failed(&e).and(ack),
             Event::MessageStatus(e) => self.message_status(&e).and(ack),
@@ -376,10 +376,7 @@ impl Engine {
             Event::NumberQuality(e) => self.number_quality(&e).and(ack),
             Event::NumberRestriction(e) => self.number_restriction(&e).and(ack),
             Event::RestrictionLifted(e) => self.restriction_lifted(&e).and(ack),
-            Event::MessagingLimit(e) => {
-                let n = self.number_idx(&e.number)?;
-                self.provider_limit(n, e.limit, e.at).and(ack)
-            }
+            Event::MessagingLimit(e) => self.messaging_limit(&e).and(ack),
             Event::Tick(e) => {
                 self.handle_timeout(e.at);
                 ack
@@ -654,13 +651,7 @@ impl Engine {
     /// Registers (or replaces) a template after validating it (§5).
     pub fn register_template(&mut self, e: &RegisterTemplate) -> Result<(), Error> {
         let spec = e.spec();
-        let variables = spec
-            .validate(&self.policy)
-            .map_err(|problem| Error::InvalidTemplate {
-                name: spec.name.clone(),
-                language: spec.language.clone(),
-                problem,
-            })?;
+        let variables = spec.checked(&self.policy)?;
         if spec.language.is_empty() || spec.language.len() > 16 {
             return Err(Error::InvalidEvent {
                 problem: format!(
@@ -867,6 +858,22 @@ impl Engine {
         }
     }
 
+    /// A contact opted in to business-initiated messages of the business (§9).
+    pub fn opt_in(&mut self, e: &Consent) -> Result<(), Error> {
+        self.record_consent(e, true)
+    }
+
+    /// A contact withdrew their opt-in.
+    pub fn opt_out(&mut self, e: &Consent) -> Result<(), Error> {
+        self.record_consent(e, false)
+    }
+
+    /// The provider's word on a messaging limit (a level of the policy).
+    pub fn messaging_limit(&mut self, e: &MessagingLimitUpdate) -> Result<(), Error> {
+        let n = self.number_idx(&e.number)?;
+        self.provider_limit(n, e.limit, e.at)
+    }
+
     fn record_consent(&mut self, e: &Consent, opted_in: bool) -> Result<(), Error> {
         let business = self.consent_business(e.business.as_deref(), e.number.as_deref())?;
         let contact = self.interner.address(&e.contact)?;
@@ -876,7 +883,8 @@ impl Engine {
         Ok(())
     }
 
-    fn user_preference(&mut self, e: &UserPreference) -> Result<(), Error> {
+    /// A contact stopped or resumed marketing messages (§9).
+    pub fn user_preference(&mut self, e: &UserPreference) -> Result<(), Error> {
         let business = self.numbers[self.number_idx(&e.number)? as usize].business;
         let contact = self.interner.address(&e.contact)?;
         self.handle_timeout(e.at);

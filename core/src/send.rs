@@ -340,9 +340,7 @@ impl Engine {
                     },
                 });
             }
-            Channel::Unofficial | Channel::Messenger
-                if !conv.is_some_and(|(_, c)| c.has_written) =>
-            {
+            _ if !channel.may_write_first() && !conv.is_some_and(|(_, c)| c.has_written) => {
                 return deny(DenyReason::NoPriorContact { channel });
             }
             _ => {}

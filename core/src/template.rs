@@ -246,6 +246,16 @@ pub enum Variables {
 }
 
 impl TemplateSpec {
+    /// [`TemplateSpec::validate`] as an engine error naming the template.
+    pub fn checked(&self, policy: &Policy) -> Result<Variables, crate::Error> {
+        self.validate(policy)
+            .map_err(|problem| crate::Error::InvalidTemplate {
+                name: self.name.clone(),
+                language: self.language.clone(),
+                problem,
+            })
+    }
+
     /// Validates the template against the policy and parses its variables.
     pub fn validate(&self, policy: &Policy) -> Result<Variables, TemplateProblem> {
         let valid_name = !self.name.is_empty()

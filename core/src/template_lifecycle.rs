@@ -385,13 +385,7 @@ impl Engine {
         if let Some(category) = e.category {
             spec.category = category;
         }
-        let variables = spec
-            .validate(&self.policy)
-            .map_err(|problem| Error::InvalidTemplate {
-                name: spec.name.clone(),
-                language: spec.language.clone(),
-                problem,
-            })?;
+        let variables = spec.checked(&self.policy)?;
         self.handle_timeout(e.at);
         let now = self.clock;
         let period = match &self.policy.templates.edits {

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use convstate_core::decision::ChargeCategory;
 use convstate_core::event::{
-    Consent, EndChat, Event, Inbound, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
+    Consent, EndChat, Inbound, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, ProviderPricing, RegisterNumber,
     RegisterTemplate, RestrictionLifted, SendFailed, SendRequest, SetTicketStatus,
     TemplateQualityUpdate, TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
@@ -698,8 +698,7 @@ pub unsafe extern "C" fn convstate_engine_messaging_limit(
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             limit: limit_level_from(limit)?,
         };
-        // Core applies this event only through `handle` (no typed method).
-        handle.engine.handle(Event::MessagingLimit(event))?;
+        handle.engine.messaging_limit(&event)?;
         Ok(())
     }
 }
@@ -785,8 +784,11 @@ pub unsafe extern "C" fn convstate_engine_consent(
             number: unsafe { opt_str_arg(number, number_len, "number") }?.map(str::to_owned),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
         };
-        let event = if opted_in { Event::OptIn(consent) } else { Event::OptOut(consent) };
-        handle.engine.handle(event)?;
+        if opted_in {
+            handle.engine.opt_in(&consent)?;
+        } else {
+            handle.engine.opt_out(&consent)?;
+        }
         Ok(())
     }
 }
@@ -810,7 +812,7 @@ pub unsafe extern "C" fn convstate_engine_user_preference(
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             value: preference_from(value)?,
         };
-        handle.engine.handle(Event::UserPreference(event))?;
+        handle.engine.user_preference(&event)?;
         Ok(())
     }
 }
