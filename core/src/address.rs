@@ -7,6 +7,8 @@
 //! One integer key keeps conversation lookups to a single hash of a `u64`.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
 use crate::hash::BuildFastHasher;
 use crate::Error;
@@ -37,6 +39,94 @@ impl AddressKey {
     /// The phone number's digits, when this is a phone number.
     pub fn phone_digits(self) -> Option<u64> {
         (self.0 & TAG_MASK == 0).then_some(self.0)
+    }
+}
+
+/// An address as effects carry it: a phone number's digits or a shared id, turned into text
+/// only when the host asks (`Display`, serialisation as a JSON string). Effects are made on
+/// every inbound and send; building two `String`s for each was a third of the cost of a
+/// reply, for hosts that mostly read only the ticket id.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Address(AddressText);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum AddressText {
+    /// E.164 digits, shown as `+digits`.
+    Phone(u64),
+    /// An opaque user id or group id, shared with the engine's interner.
+    Id(Arc<str>),
+}
+
+impl Address {
+    /// The address of a phone number given as `+digits`, or of an id given as text.
+    pub fn parse(text: &str) -> Address {
+        match canonical_phone(text) {
+            Some(digits) => Address(AddressText::Phone(digits)),
+            None => Address(AddressText::Id(text.into())),
+        }
+    }
+
+    /// The phone number's digits, when this is a phone number.
+    pub fn phone_digits(&self) -> Option<u64> {
+        match self.0 {
+            AddressText::Phone(digits) => Some(digits),
+            AddressText::Id(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            AddressText::Phone(digits) => write!(f, "+{digits}"),
+            AddressText::Id(id) => f.write_str(id),
+        }
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+impl PartialEq<str> for Address {
+    fn eq(&self, other: &str) -> bool {
+        match &self.0 {
+            AddressText::Phone(digits) => canonical_phone(other) == Some(*digits),
+            AddressText::Id(id) => &**id == other,
+        }
+    }
+}
+
+impl PartialEq<&str> for Address {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
+    }
+}
+
+impl PartialEq<String> for Address {
+    fn eq(&self, other: &String) -> bool {
+        *self == *other.as_str()
+    }
+}
+
+impl From<Address> for String {
+    fn from(address: Address) -> String {
+        address.to_string()
+    }
+}
+
+impl serde::Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Address, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Address::parse(&text))
     }
 }
 
@@ -133,7 +223,7 @@ fn check_opaque(input: &str) -> Result<(), Error> {
 /// Interned opaque ids and group ids, so that addresses are integers everywhere else.
 #[derive(Clone, Debug, Default)]
 pub struct Interner {
-    strings: Vec<Box<str>>,
+    strings: Vec<Arc<str>>,
     index: HashMap<Box<str>, u32, BuildFastHasher>,
 }
 
@@ -192,18 +282,24 @@ impl Interner {
 
     /// The text of an address: `+digits`, the opaque id, or the group id.
     pub fn display(&self, key: AddressKey) -> String {
+        self.address_of(key).to_string()
+    }
+
+    /// An address for effects: no text is built until the host asks for it.
+    pub fn address_of(&self, key: AddressKey) -> Address {
         match key.0 & TAG_MASK {
-            0 => format!("+{}", key.0),
-            _ => self
-                .strings
-                .get((key.0 & !TAG_MASK) as usize)
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+            0 => Address(AddressText::Phone(key.0)),
+            _ => Address(AddressText::Id(
+                self.strings
+                    .get((key.0 & !TAG_MASK) as usize)
+                    .cloned()
+                    .unwrap_or_else(|| "".into()),
+            )),
         }
     }
 
     /// The interned strings in index order (for snapshots).
-    pub(crate) fn strings(&self) -> &[Box<str>] {
+    pub(crate) fn strings(&self) -> &[Arc<str>] {
         &self.strings
     }
 
@@ -293,5 +389,25 @@ mod tests {
         assert_eq!(i.display(phone), "+15550001111");
         assert!(i.address(&"x".repeat(257)).is_err());
         assert!(i.address("two words").is_err());
+    }
+
+    #[test]
+    fn an_address_renders_and_serialises_as_the_text_it_stands_for() {
+        let mut i = Interner::default();
+        let phone = i.address_of(i.clone().address("+1 555 000 1111").unwrap());
+        let user_key = i.address("US.134912").unwrap();
+        let user = i.address_of(user_key);
+        assert_eq!(phone.to_string(), "+15550001111");
+        assert_eq!(phone.phone_digits(), Some(15550001111));
+        assert_eq!(phone, "+15550001111");
+        assert_ne!(phone, "+15550001112");
+        assert_eq!(user, "US.134912");
+        assert_eq!(user.phone_digits(), None);
+        assert_eq!(serde_json::to_string(&phone).unwrap(), "\"+15550001111\"");
+        assert_eq!(serde_json::to_string(&user).unwrap(), "\"US.134912\"");
+        let back: Address = serde_json::from_str("\"+15550001111\"").unwrap();
+        assert_eq!(back, phone);
+        let back: Address = serde_json::from_str("\"US.134912\"").unwrap();
+        assert_eq!(back, user);
     }
 }

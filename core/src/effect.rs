@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::address::Address;
 use crate::chat::{ChatEndReason, TicketStatus};
 use crate::message::OutboundMessage;
 use crate::template::TemplateStatus;
@@ -16,9 +17,9 @@ pub enum Effect {
     /// A new ticket was opened for the conversation.
     TicketOpened {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// Ticket id.
         ticket: u64,
         /// When.
@@ -27,9 +28,9 @@ pub enum Effect {
     /// A ticket's status changed.
     TicketStatusChanged {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// Ticket id.
         ticket: u64,
         /// Old status.
@@ -42,9 +43,9 @@ pub enum Effect {
     /// A live chat started.
     ChatStarted {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// The ticket it belongs to.
         ticket: u64,
         /// When.
@@ -53,9 +54,9 @@ pub enum Effect {
     /// A live chat ended and is now on its ticket.
     ChatEnded {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// The ticket it is on.
         ticket: u64,
         /// Why it ended.
@@ -73,9 +74,9 @@ pub enum Effect {
     /// The service window closes soon (reminder, §2).
     WindowClosingSoon {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// When it closes.
         window_ends_at: Instant,
         /// When the reminder fired.
@@ -84,9 +85,9 @@ pub enum Effect {
     /// The provider said the contact is outside the window; it is closed from now on.
     WindowClosedByProvider {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// What the engine had as the window's end.
         local_window_ends_at: Option<Instant>,
         /// When.
@@ -95,9 +96,9 @@ pub enum Effect {
     /// The contact answered: held messages may now be sent (§4).
     OutboxReleased {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// The held messages, oldest first.
         messages: Vec<OutboundMessage>,
         /// When.
@@ -106,9 +107,9 @@ pub enum Effect {
     /// Held messages expired unsent (§4).
     OutboxExpired {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// The expired messages, oldest first.
         messages: Vec<OutboundMessage>,
         /// When.
@@ -117,9 +118,9 @@ pub enum Effect {
     /// An inbound file is larger than the policy accepts (§8); the message still counts.
     InboundFileTooLarge {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// The limit.
         limit_bytes: u64,
         /// The file's size.
@@ -150,7 +151,7 @@ pub enum Effect {
     /// A number's quality rating changed.
     NumberQualityChanged {
         /// The number.
-        number: String,
+        number: Address,
         /// Old rating.
         from: crate::template::Quality,
         /// New rating.
@@ -161,7 +162,7 @@ pub enum Effect {
     /// A number was flagged for low quality.
     NumberFlagged {
         /// The number.
-        number: String,
+        number: Address,
         /// Recover before this, or the limit goes down.
         deadline: Instant,
         /// When.
@@ -170,7 +171,7 @@ pub enum Effect {
     /// A number's flag was cleared.
     NumberFlagCleared {
         /// The number.
-        number: String,
+        number: Address,
         /// Recovered, or the deadline passed.
         reason: crate::number_quality::FlagClearReason,
         /// When.
@@ -179,7 +180,7 @@ pub enum Effect {
     /// The provider restricted a number.
     NumberRestricted {
         /// The number.
-        number: String,
+        number: Address,
         /// What is barred.
         scope: crate::number::RestrictionScope,
         /// When it ends, if known.
@@ -190,7 +191,7 @@ pub enum Effect {
     /// A number's restriction ended.
     NumberRestrictionEnded {
         /// The number.
-        number: String,
+        number: Address,
         /// What had been barred.
         scope: crate::number::RestrictionScope,
         /// When.
@@ -215,9 +216,9 @@ pub enum Effect {
     /// are given back, and the errors' corrections applied.
     MessageFailed {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// The provider's message id.
         message_id: String,
         /// Provider error codes.
@@ -228,9 +229,9 @@ pub enum Effect {
     /// The provider asked to back off a contact.
     ContactBackedOff {
         /// The number.
-        number: String,
+        number: Address,
         /// The contact.
-        contact: String,
+        contact: Address,
         /// The provider error.
         code: u32,
         /// Whether only marketing templates are held back.

@@ -29,7 +29,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::address::{AddressKey, Interner};
+use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
 use crate::decision::Decision;
 use crate::effect::Effect;
@@ -527,12 +527,20 @@ impl Engine {
         self.interner.display(key)
     }
 
-    pub(crate) fn conv_names(&self, conv: u32) -> (String, String) {
+    /// The number and contact of a conversation, as effects carry them.
+    pub(crate) fn conv_names(&self, conv: u32) -> (Address, Address) {
         let c = &self.conversations[conv as usize];
         (
-            self.display(self.numbers[c.number as usize].address),
-            self.display(c.contact),
+            self.interner
+                .address_of(self.numbers[c.number as usize].address),
+            self.interner.address_of(c.contact),
         )
+    }
+
+    /// A number as effects carry it.
+    pub(crate) fn number_address(&self, number: u32) -> Address {
+        self.interner
+            .address_of(self.numbers[number as usize].address)
     }
 
     pub(crate) fn idle_timeout(&self, number: u32) -> Duration {

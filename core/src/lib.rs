@@ -58,6 +58,7 @@ pub mod webhook;
 mod window;
 pub mod wire;
 
+pub use address::Address;
 pub use chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
 pub use decision::{
     Billing, ChargeCategory, Decision, DenyReason, FreeReason, Initiation, Initiator, NextAction,

@@ -36,7 +36,7 @@ impl Engine {
         let n = self.number_idx(&e.number)?;
         self.handle_timeout(e.at);
         let now = self.clock;
-        let number_name = self.display(self.numbers[n as usize].address);
+        let number_name = self.number_address(n);
         let state = &mut self.numbers[n as usize];
         let from = state.quality;
         state.quality = e.quality;
@@ -84,7 +84,7 @@ impl Engine {
         }
         self.numbers[n as usize].flagged_until = None;
         self.effects.push_back(Effect::NumberFlagCleared {
-            number: self.display(self.numbers[n as usize].address),
+            number: self.number_address(n),
             reason: FlagClearReason::Deadline,
             at: deadline,
         });
@@ -134,7 +134,7 @@ impl Engine {
             self.timers.disarm(TimerKey::RestrictionEnd(n));
         }
         self.effects.push_back(Effect::NumberRestricted {
-            number: self.display(self.numbers[n as usize].address),
+            number: self.number_address(n),
             scope: e.scope,
             until,
             at: now,
@@ -157,7 +157,7 @@ impl Engine {
         };
         self.timers.disarm(TimerKey::RestrictionEnd(n));
         self.effects.push_back(Effect::NumberRestrictionEnded {
-            number: self.display(self.numbers[n as usize].address),
+            number: self.number_address(n),
             scope: restriction.scope,
             at,
         });

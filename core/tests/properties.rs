@@ -41,6 +41,7 @@ use convstate::event::{
 };
 use convstate::message::{Media, TemplateMessage, TemplateParams};
 use convstate::time::MAX_INSTANT_MS;
+use convstate::Address;
 use convstate::{
     Channel, DenyReason, Duration, Effect, Engine, Event, Instant, OutboundMessage, Policy,
     TemplateCategory, TemplateStatus, TicketStatus,
@@ -1294,9 +1295,9 @@ proptest! {
 #[derive(Debug, Default)]
 struct ChatModel {
     /// (number, contact) → ticket and start of the live chat.
-    live: HashMap<(String, String), (u64, Instant)>,
+    live: HashMap<(Address, Address), (u64, Instant)>,
     /// (number, contact) → tickets opened for it.
-    opened: HashMap<(String, String), HashSet<u64>>,
+    opened: HashMap<(Address, Address), HashSet<u64>>,
 }
 
 impl ChatModel {
