@@ -53,7 +53,7 @@ pub(crate) struct Business {
 /// Templates by name. Each name has a few entries told apart by business and language, so a
 /// lookup with borrowed strings allocates nothing (it runs on every template send).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TemplateIndex(HashMap<String, Vec<(u32, Box<str>, u32)>>);
+pub(crate) struct TemplateIndex(FastMap<Box<str>, Vec<(u32, Box<str>, u32)>>);
 
 impl TemplateIndex {
     pub fn get(&self, business: u32, name: &str, language: &str) -> Option<u32> {
@@ -71,7 +71,7 @@ impl TemplateIndex {
             return Some(existing);
         }
         self.0
-            .entry(name.to_owned())
+            .entry(name.into())
             .or_default()
             .push((business, language.into(), index));
         None

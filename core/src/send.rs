@@ -28,13 +28,16 @@ use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
 use crate::Error;
 
-/// A send resolved against the registry: which number, which recipient.
+/// A send resolved against the registry: which number, which recipient, which
+/// conversation (looked up once: every check and the record read it).
 #[derive(Clone, Copy, Debug)]
 struct Target {
     number: u32,
     /// `None`: an opaque id the engine has never seen (so no state exists for it).
     recipient: Option<AddressKey>,
     is_group: bool,
+    /// `None` until the number and recipient have exchanged a message.
+    conv: Option<u32>,
 }
 
 impl Engine {
@@ -47,7 +50,13 @@ impl Engine {
             return Ok(decision);
         }
         let now = req.at.max(self.clock);
-        self.decide(target, &req.message, req.force, now)
+        self.decide(
+            target,
+            &req.message,
+            req.message.content_hash(),
+            req.force,
+            now,
+        )
     }
 
     /// Decides a send and, when allowed, records it atomically: duplicate record, agent
@@ -64,10 +73,12 @@ impl Engine {
         let target = self.interned(target, req.contact.as_deref(), req.group.as_deref())?;
         self.handle_timeout(req.at);
         let now = self.clock;
-        let decision = self.decide(target, &req.message, req.force, now)?;
+        let content = req.message.content_hash();
+        let decision = self.decide(target, &req.message, content, req.force, now)?;
         self.record(
             target,
             &req.message,
+            content,
             &decision,
             now,
             req.message_id.as_deref(),
@@ -109,10 +120,12 @@ impl Engine {
             || req.message.is_template()
             || self.free_form_allowed(target, now);
         let decision = if direct {
-            let mut decision = self.decide(target, &req.message, false, now)?;
+            let content = req.message.content_hash();
+            let mut decision = self.decide(target, &req.message, content, false, now)?;
             self.record(
                 target,
                 &req.message,
+                content,
                 &decision,
                 now,
                 req.message_id.as_deref(),
@@ -157,8 +170,10 @@ impl Engine {
                 }
                 Some(template) => {
                     let opener = OutboundMessage::Template(template);
-                    let mut decision = self.decide(target, &opener, false, now)?;
-                    self.record(target, &opener, &decision, now, req.message_id.as_deref())?;
+                    let content = opener.content_hash();
+                    let mut decision = self.decide(target, &opener, content, false, now)?;
+                    let id = req.message_id.as_deref();
+                    self.record(target, &opener, content, &decision, now, id)?;
                     if decision.is_allowed() {
                         let conv = self.conversation_or_create(target.number, recipient)?;
                         let held = self.hold(conv, req.message.clone(), now);
@@ -184,7 +199,7 @@ impl Engine {
         group: Option<&str>,
     ) -> Result<Target, Error> {
         let number = self.number_idx(number)?;
-        let (recipient, is_group) = match (contact, group) {
+        let (recipient, is_group): (Option<AddressKey>, bool) = match (contact, group) {
             (Some(c), None) => (self.interner.find_address(c)?, false),
             (None, Some(g)) => (self.interner.find_group(g)?, true),
             (Some(_), Some(_)) => {
@@ -202,6 +217,7 @@ impl Engine {
             number,
             recipient,
             is_group,
+            conv: recipient.and_then(|k| self.conversation_idx(number, k)),
         })
     }
 
@@ -260,8 +276,7 @@ impl Engine {
 
     /// When the target's service window ends (or ended); `None` if it never opened.
     fn window_end(&self, target: Target) -> Option<Instant> {
-        let c = self.conversation_idx(target.number, target.recipient?)?;
-        self.conversations[c as usize]
+        self.conversations[target.conv? as usize]
             .window
             .get()
             .ends_at(&self.policy.window)
@@ -278,20 +293,19 @@ impl Engine {
                 .is_some_and(|end| now < end.minus(self.policy.window.safety_margin))
     }
 
-    /// The decision for `message` at `now`. Errors only for unknown templates.
+    /// The decision for `message` (whose `content_hash` is `content`) at `now`. Errors only
+    /// for unknown templates.
     fn decide(
         &self,
         target: Target,
         message: &OutboundMessage,
+        content: u64,
         force: bool,
         now: Instant,
     ) -> Result<Decision, Error> {
         let number = &self.numbers[target.number as usize];
         let channel = number.channel;
-        let conv = target
-            .recipient
-            .and_then(|k| self.conversation_idx(target.number, k))
-            .map(|c| (c, &self.conversations[c as usize]));
+        let conv = target.conv.map(|c| (c, &self.conversations[c as usize]));
         // Who initiated depends on the window alone; the safety margin only restricts
         // free-form messages (§2), so a template in the margin is still a reply.
         let window_end = self.window_end(target);
@@ -374,7 +388,7 @@ impl Engine {
         }
         if !force {
             if let Some((c, _)) = conv {
-                if let Some(&previous_at) = self.sent_content.get(&(c, message.content_hash())) {
+                if let Some(&previous_at) = self.sent_content.get(&(c, content)) {
                     let period = self.policy.dedup.content_period;
                     if now < previous_at.plus(period) {
                         return deny(DenyReason::Duplicate {
@@ -453,6 +467,7 @@ impl Engine {
         &mut self,
         target: Target,
         message: &OutboundMessage,
+        content: u64,
         decision: &Decision,
         now: Instant,
         message_id: Option<&str>,
@@ -462,12 +477,15 @@ impl Engine {
             return Ok(());
         }
         let recipient = target.recipient.expect("send paths intern the recipient");
-        let conv = self.conversation_or_create(target.number, recipient)?;
+        let conv = match target.conv {
+            Some(conv) => conv,
+            None => self.conversation_or_create(target.number, recipient)?,
+        };
         let counters = &mut self.numbers[target.number as usize].counters;
         counters.sends_allowed += 1;
         counters.templates_sent += u64::from(message.is_template());
         self.chat_agent_reply(conv, now);
-        self.record_content(conv, message.content_hash(), now);
+        self.record_content(conv, content, now);
         let channel = self.numbers[target.number as usize].channel;
         if channel.has_service_window()
             && decision.initiated_by == Initiator::Business
