@@ -53,7 +53,10 @@ pub(crate) struct Business {
 /// Templates by name. Each name has a few entries told apart by business and language, so a
 /// lookup with borrowed strings allocates nothing (it runs on every template send).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TemplateIndex(FastMap<Box<str>, Vec<(u32, Box<str>, u32)>>);
+pub(crate) struct TemplateIndex(FastMap<Box<str>, Vec<TemplateIndexEntry>>);
+
+/// (business, language, template index) of one template name.
+type TemplateIndexEntry = (u32, Box<str>, u32);
 
 impl TemplateIndex {
     pub fn get(&self, business: u32, name: &str, language: &str) -> Option<u32> {
