@@ -92,7 +92,7 @@ use crate::Error;
 impl Engine {
     /// Inbound activity on a channel with chats: keeps a live chat alive, or starts one.
     pub(crate) fn chat_activity(&mut self, conv: u32, kind: InboundKind, now: Instant) {
-        if let Some(chat) = self.live_chats.get_mut(&conv) {
+        if let Some(chat) = &mut self.conversations[conv as usize].live_chat {
             // The idle timer is already armed no later than the new deadline; its handler
             // re-arms from `last_activity_at` when woken early.
             chat.last_activity_at = chat.last_activity_at.max(now);
@@ -108,14 +108,12 @@ impl Engine {
             }
             _ => self.new_ticket(conv, now),
         };
-        self.live_chats.insert(
-            conv,
-            LiveChat {
-                started_at: now,
-                last_activity_at: now,
-                first_response_at: None,
-            },
-        );
+        self.conversations[conv as usize].live_chat = Some(LiveChat {
+            started_at: now,
+            last_activity_at: now,
+            first_response_at: None,
+        });
+        self.live_chat_count += 1;
         let number = self.conversations[conv as usize].number;
         self.numbers[number as usize].counters.chats_started += 1;
         let deadline = now.plus(self.idle_timeout(number));
@@ -131,7 +129,7 @@ impl Engine {
 
     /// An allowed send into a live chat: the agent answered.
     pub(crate) fn chat_agent_reply(&mut self, conv: u32, now: Instant) {
-        if let Some(chat) = self.live_chats.get_mut(&conv) {
+        if let Some(chat) = &mut self.conversations[conv as usize].live_chat {
             chat.last_activity_at = chat.last_activity_at.max(now);
             chat.first_response_at.get_or_insert(now);
         }
@@ -150,7 +148,7 @@ impl Engine {
     }
 
     pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {
-        let Some(chat) = self.live_chats.get(&conv) else {
+        let Some(chat) = self.conversations[conv as usize].live_chat else {
             return;
         };
         let number = self.conversations[conv as usize].number;
@@ -177,9 +175,8 @@ impl Engine {
         // passed has ended, whether or not the host has called `handle_timeout` yet. The
         // check comes before any mutation so that the error changes nothing.
         let now = e.at.max(self.clock);
-        let still_live = self
-            .live_chats
-            .get(&conv)
+        let still_live = self.conversations[conv as usize]
+            .live_chat
             .is_some_and(|c| c.last_activity_at.plus(self.idle_timeout(number)) > now);
         if !still_live {
             return Err(no_chat());

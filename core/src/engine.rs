@@ -81,6 +81,43 @@ impl TemplateIndex {
     }
 }
 
+/// An [`Inbound`] with borrowed text: what the engine reads of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InboundRef<'a> {
+    /// The provider's timestamp of the message.
+    pub at: Instant,
+    /// Receiving number.
+    pub number: &'a str,
+    /// Sender (phone or opaque id); `None` for group messages.
+    pub contact: Option<&'a str>,
+    /// Group id for group messages (unofficial channel only).
+    pub group: Option<&'a str>,
+    /// Kind of message.
+    pub kind: InboundKind,
+    /// File size in bytes, for media.
+    pub size: Option<u64>,
+    /// The message came from an ad or page button (free entry point).
+    pub referral: bool,
+    /// The provider's message id.
+    pub message_id: Option<&'a str>,
+}
+
+impl Inbound {
+    /// This message with borrowed text.
+    pub fn borrowed(&self) -> InboundRef<'_> {
+        InboundRef {
+            at: self.at,
+            number: &self.number,
+            contact: self.contact.as_deref(),
+            group: self.group.as_deref(),
+            kind: self.kind,
+            size: self.size,
+            referral: self.referral,
+            message_id: self.message_id.as_deref(),
+        }
+    }
+}
+
 /// A registered template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Template {
@@ -116,6 +153,11 @@ pub(crate) struct Conversation {
     pub has_written: bool,
     /// The reminder for the current window end was emitted.
     pub reminded: bool,
+    /// The live chat, if any: kept inline because every inbound and every reply reads it
+    /// (a side table cost one more cache miss per event at a million conversations).
+    /// Snapshots list live chats separately, as before.
+    #[serde(skip)]
+    pub live_chat: Option<LiveChat>,
 }
 
 /// Serde mirror of [`WindowState`].
@@ -277,7 +319,8 @@ pub struct Engine {
     pub(crate) template_index: TemplateIndex,
     pub(crate) conversations: Vec<Conversation>,
     pub(crate) conversation_index: FastMap<(u32, AddressKey), u32>,
-    pub(crate) live_chats: FastMap<u32, LiveChat>,
+    /// Conversations with a live chat (the chats themselves are inline).
+    pub(crate) live_chat_count: usize,
     pub(crate) outbox: FastMap<u32, Vec<HeldMessage>>,
     pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
     /// (conversation, content hash) → when that content was last sent.
@@ -321,7 +364,7 @@ impl Engine {
             template_index: TemplateIndex::default(),
             conversations: Vec::new(),
             conversation_index: FastMap::default(),
-            live_chats: FastMap::default(),
+            live_chat_count: 0,
             outbox: FastMap::default(),
             consents: FastMap::default(),
             sent_content: FastMap::default(),
@@ -503,6 +546,7 @@ impl Engine {
             ticket: None,
             has_written: false,
             reminded: false,
+            live_chat: None,
         });
         self.conversation_index.insert((number, contact), i);
         Ok(i)
@@ -644,13 +688,11 @@ impl Engine {
         // A shorter idle timeout brings live chats' deadlines forward: wake them in time
         // (arming only ever moves a wake-up earlier, so a longer timeout needs nothing).
         let idle = self.idle_timeout(number);
-        let mut live: Vec<(u32, Instant)> = self
-            .live_chats
-            .iter()
-            .filter(|(c, _)| self.conversations[**c as usize].number == number)
-            .map(|(c, chat)| (*c, chat.last_activity_at.plus(idle)))
+        let live: Vec<(u32, Instant)> = self
+            .live_chats()
+            .filter(|(c, _)| self.conversations[*c as usize].number == number)
+            .map(|(c, chat)| (c, chat.last_activity_at.plus(idle)))
             .collect();
-        live.sort_unstable();
         for (conv, deadline) in live {
             self.timers.arm(TimerKey::ChatIdle(conv), deadline);
         }
@@ -722,7 +764,13 @@ impl Engine {
 
     /// A message or call from a contact (or a group, on the unofficial channel).
     pub fn inbound(&mut self, e: &Inbound) -> Result<(), Error> {
-        let number = self.number_idx(&e.number)?;
+        self.inbound_borrowed(e.borrowed())
+    }
+
+    /// [`Engine::inbound`] over borrowed text, for hosts that hold the strings themselves
+    /// (the C library): nothing is copied.
+    pub fn inbound_borrowed(&mut self, e: InboundRef<'_>) -> Result<(), Error> {
+        let number = self.number_idx(e.number)?;
         let channel = self.numbers[number as usize].channel;
         if e.group.is_some() && !channel.allows_groups() {
             return Err(Error::NotOnChannel {
@@ -730,13 +778,13 @@ impl Engine {
                 channel,
             });
         }
-        let contact = self.recipient(e.contact.as_deref(), e.group.as_deref())?;
-        if self.inbound_seen(e.message_id.as_deref()) {
+        let contact = self.recipient(e.contact, e.group)?;
+        if self.inbound_seen(e.message_id) {
             return Ok(()); // the provider delivered the same message again (§10)
         }
         self.handle_timeout(e.at);
         let now = self.clock;
-        self.remember_inbound(e.message_id.as_deref());
+        self.remember_inbound(e.message_id);
         let conv = self.conversation_or_create(number, contact)?;
         self.numbers[number as usize].counters.inbound += 1;
 
@@ -944,13 +992,9 @@ impl Engine {
                         None
                     },
                     // A chat whose idle deadline has passed has ended, tick or no tick.
-                    chat: self
-                        .live_chats
-                        .get(&i)
-                        .filter(|chat| {
-                            chat.last_activity_at.plus(self.idle_timeout(n)) > at.max(self.clock)
-                        })
-                        .copied(),
+                    chat: c.live_chat.filter(|chat| {
+                        chat.last_activity_at.plus(self.idle_timeout(n)) > at.max(self.clock)
+                    }),
                     ticket: c.ticket,
                     outbox_held: self.outbox.get(&i).map_or(0, |v| v.len() as u32),
                     opted_in: consent.opted_in_at.is_some(),
@@ -1099,7 +1143,23 @@ impl Engine {
 
     /// Number of live chats.
     pub fn live_chat_count(&self) -> usize {
-        self.live_chats.len()
+        self.live_chat_count
+    }
+
+    /// Live chats by conversation index, in index order (snapshots, exports, and a number's
+    /// changed idle timeout).
+    pub(crate) fn live_chats(&self) -> impl Iterator<Item = (u32, &LiveChat)> {
+        self.conversations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i as u32, c.live_chat.as_ref()?)))
+    }
+
+    /// Puts a live chat on a conversation that has none (restore and import).
+    pub(crate) fn attach_live_chat(&mut self, conv: u32, chat: LiveChat) {
+        let slot = &mut self.conversations[conv as usize].live_chat;
+        self.live_chat_count += usize::from(slot.is_none());
+        *slot = Some(chat);
     }
 
     pub(crate) fn new_ticket(&mut self, conv: u32, at: Instant) -> Ticket {
@@ -1149,9 +1209,10 @@ impl Engine {
         status: Option<TicketStatus>,
         at: Instant,
     ) {
-        let Some(chat) = self.live_chats.remove(&conv) else {
+        let Some(chat) = self.conversations[conv as usize].live_chat.take() else {
             return;
         };
+        self.live_chat_count -= 1;
         self.timers.disarm(TimerKey::ChatIdle(conv));
         let missed = reason == ChatEndReason::Idle && chat.first_response_at.is_none();
         let first_response_after = chat.first_response_at.map(|t| t.since(chat.started_at));

@@ -65,7 +65,9 @@ pub use decision::{
     Verdict,
 };
 pub use effect::Effect;
-pub use engine::{ConversationView, Engine, NumberView, Output, TemplateView, UsageView};
+pub use engine::{
+    ConversationView, Engine, InboundRef, NumberView, Output, TemplateView, UsageView,
+};
 pub use error::{Error, ErrorKind};
 pub use event::Event;
 pub use message::OutboundMessage;

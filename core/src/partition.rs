@@ -162,7 +162,10 @@ impl Engine {
             v.sort_unstable_by_key(|(c, _)| *c);
             v
         }
-        let live_chats = by_conv(&self.live_chats, &conv_map);
+        let live_chats: Vec<(u32, LiveChat)> = self
+            .live_chats()
+            .filter_map(|(c, chat)| Some((conv_map.get(c)?, *chat)))
+            .collect();
         let outbox = by_conv(&self.outbox, &conv_map);
         let billing = by_conv(&self.billing, &conv_map);
         let backoffs = by_conv(&self.backoffs, &conv_map);
@@ -518,7 +521,7 @@ impl Engine {
             self.conversations.push(c);
         }
         for (c, chat) in x.live_chats {
-            self.live_chats.insert(c + conv_base, chat);
+            self.attach_live_chat(c + conv_base, chat);
         }
         for (c, held) in x.outbox {
             self.outbox.insert(c + conv_base, held);

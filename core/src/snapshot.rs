@@ -242,7 +242,7 @@ impl Engine {
                 })
                 .collect(),
             conversations: self.conversations.clone(),
-            live_chats: sorted(&self.live_chats),
+            live_chats: self.live_chats().map(|(c, chat)| (c, *chat)).collect(),
             outbox: sorted(&self.outbox),
             consents: sorted(&self.consents)
                 .into_iter()
@@ -301,7 +301,7 @@ impl Engine {
         Engine::from_snapshot(s)
     }
 
-    fn from_snapshot(s: SnapshotBody) -> Result<Engine, Error> {
+    fn from_snapshot(mut s: SnapshotBody) -> Result<Engine, Error> {
         // A policy that could not have been built through the overrides is not restored.
         s.policy.validate()?;
         let mut engine = Engine::new(s.policy);
@@ -427,7 +427,7 @@ impl Engine {
                     "live chat of conversation {c} has no ticket"
                 )));
             }
-            engine.live_chats.insert(c, chat);
+            s.conversations[c as usize].live_chat = Some(chat);
         }
         for (c, held) in s.outbox {
             conv_ok(c, "the outbox")?;
@@ -518,6 +518,11 @@ impl Engine {
             engine.usage.insert((n, month), usage);
         }
         engine.timers = Timers::from_armed(s.timers);
+        engine.live_chat_count = s
+            .conversations
+            .iter()
+            .filter(|c| c.live_chat.is_some())
+            .count();
         engine.conversations = s.conversations;
         engine.effects = s.effects.into();
         engine.next_ticket = s.next_ticket;

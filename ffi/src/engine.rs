@@ -4,13 +4,13 @@ use std::ffi::c_char;
 
 use convstate_core::decision::ChargeCategory;
 use convstate_core::event::{
-    Consent, EndChat, Inbound, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
+    Consent, EndChat, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, ProviderPricing, RegisterNumber,
     RegisterTemplate, RestrictionLifted, SendFailed, SendRequest, SetTicketStatus,
     TemplateQualityUpdate, TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
-use convstate_core::{Decision, Duration, Engine, Policy};
+use convstate_core::{Decision, Duration, Engine, InboundRef, Policy};
 
 use crate::boundary::{
     arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, instant_arg, opt_str_arg, str_arg,
@@ -278,17 +278,18 @@ pub unsafe extern "C" fn convstate_engine_inbound(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
-        let event = Inbound {
+        // Borrowed, not copied: the C strings outlive the call.
+        let event = InboundRef {
             at: instant_arg(at_ms)?,
-            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
-            contact: unsafe { opt_str_arg(contact, contact_len, "contact") }?.map(str::to_owned),
-            group: unsafe { opt_str_arg(group, group_len, "group") }?.map(str::to_owned),
+            number: unsafe { str_arg(number, number_len, "number") }?,
+            contact: unsafe { opt_str_arg(contact, contact_len, "contact") }?,
+            group: unsafe { opt_str_arg(group, group_len, "group") }?,
             kind: inbound_kind_from(kind)?,
             size: u64::try_from(size).ok(),
             referral: false,
             message_id: None,
         };
-        handle.engine.inbound(&event)?;
+        handle.engine.inbound_borrowed(event)?;
         Ok(())
     }
 }
@@ -334,17 +335,17 @@ pub unsafe extern "C" fn convstate_engine_inbound_ex(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let r = unsafe { arg(inbound, "inbound") }?;
-        let event = Inbound {
+        let event = InboundRef {
             at: instant_arg(r.at_ms)?,
-            number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
-            contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?.map(str::to_owned),
-            group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?.map(str::to_owned),
+            number: unsafe { str_arg(r.number, r.number_len, "number") }?,
+            contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?,
+            group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?,
             kind: inbound_kind_from(r.kind)?,
             size: u64::try_from(r.size).ok(),
             referral: r.referral,
-            message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?.map(str::to_owned),
+            message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
         };
-        handle.engine.inbound(&event)?;
+        handle.engine.inbound_borrowed(event)?;
         Ok(())
     }
 }
