@@ -38,6 +38,7 @@ use crate::hash::FastMap;
 use crate::message::OutboundMessage;
 use crate::number::{Channel, NumberCounters, NumberState};
 use crate::policy::Policy;
+use crate::shrink::ShrinkWhenSparse;
 use crate::template::{Quality, TemplateCategory, TemplateSpec, TemplateStatus, Variables};
 use crate::time::{Duration, Instant};
 use crate::timers::{TimerKey, Timers};
@@ -462,7 +463,12 @@ impl Engine {
 
     /// The next effect, oldest first.
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.effects.pop_front()
+        let effect = self.effects.pop_front();
+        if effect.is_none() {
+            // A host that drained a million effects at once gets that memory back.
+            self.effects.shrink_when_sparse();
+        }
+        effect
     }
 
     /// The next effect without taking it (for hosts that must size a buffer first).

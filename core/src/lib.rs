@@ -48,6 +48,7 @@ pub mod policy;
 pub mod pricing;
 mod recent;
 mod send;
+mod shrink;
 pub mod sharded;
 pub mod snapshot;
 pub mod template;

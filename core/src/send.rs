@@ -23,6 +23,7 @@ use crate::engine::{ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
+use crate::shrink::ShrinkWhenSparse;
 use crate::number::{Channel, RestrictionScope};
 use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
@@ -532,6 +533,8 @@ impl Engine {
                 self.sent_content.remove(&(c, h));
             }
         }
+        self.sent_content.shrink_when_sparse();
+        self.sent_content_expiry.shrink_when_sparse();
         self.sent_content.insert((conv, hash), now);
         self.sent_content_expiry
             .push_back((now.plus(period), conv, hash));

@@ -16,6 +16,7 @@ use std::collections::BinaryHeap;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::FastMap;
+use crate::shrink::ShrinkWhenSparse;
 use crate::time::Instant;
 
 /// What a timer is for. The order of variants breaks ties between timers due at the same
@@ -67,6 +68,7 @@ impl Timers {
     pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, TimerKey)> {
         while let Some(&Reverse((at, key))) = self.heap.peek() {
             if at > now {
+                self.shrink_when_sparse();
                 return None;
             }
             self.heap.pop();
@@ -75,7 +77,14 @@ impl Timers {
                 return Some((at, key));
             }
         }
+        self.shrink_when_sparse();
         None
+    }
+
+    /// Gives back the capacity a burst of timers (a million live chats) left behind.
+    fn shrink_when_sparse(&mut self) {
+        self.heap.shrink_when_sparse();
+        self.armed.shrink_when_sparse();
     }
 
     /// The earliest armed wake-up, dropping stale heap entries on the way.
