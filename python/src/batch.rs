@@ -213,6 +213,11 @@ fn check_len(column: &str, got: usize, rows: usize) -> PyResult<()> {
 }
 
 fn read_kinds(value: &Bound<'_, PyAny>) -> PyResult<Vec<RowKind>> {
+    if value.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "run_batch: column \"kinds\" must be a sequence, not a single str",
+        ));
+    }
     let mut kinds = Vec::with_capacity(column_len("kinds", value)?);
     // Most columns repeat a few str objects: compare by identity before decoding.
     let mut last: Option<(Bound<'_, PyAny>, RowKind)> = None;
@@ -349,6 +354,11 @@ impl Columns {
             ("params", params),
         ] {
             if let Some(column) = column.filter(|c| !c.is_none()) {
+                if column.is_instance_of::<PyString>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "run_batch: column {name:?} must be a sequence, not a single str"
+                    )));
+                }
                 check_len(name, column_len(name, column)?, rows)?;
             }
         }

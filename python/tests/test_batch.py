@@ -137,6 +137,7 @@ def test_outcome_codes_are_stable_and_match_the_reason_names() -> None:
     assert known <= set(names)
     engine = new_engine()
     engine.inbound(NUMBER, contact(0), at=T0 + HOUR)
+    engine.effects()
     result = engine.run_batch(["check_send", "check_send"], [T0 + 2 * HOUR, T0 + 30 * HOUR],
                               [NUMBER, NUMBER], [contact(0), contact(0)], ["Hi", "Hi"])
     assert isinstance(result.outcomes, bytes)
@@ -175,9 +176,10 @@ def test_kinds_as_codes_and_instants_as_datetimes() -> None:
 @pytest.mark.parametrize(("change", "error", "names"), [
     (lambda c: c.update(contacts=c["contacts"][:1]), ValueError, ['"contacts"', "1 rows"]),
     (lambda c: c.update(at=[T0, "soon"]), ValueError, ['"at"', "row 1"]),
-    (lambda c: c.update(at=[T0, None]), TypeError, ['"at"', "row 1"]),
+    (lambda c: c.update(at=[T0, None]), ValueError, ['"at"', "row 1"]),
     (lambda c: c.update(numbers=[NUMBER, 5]), TypeError, ['"numbers"', "row 1"]),
     (lambda c: c.update(numbers=NUMBER), TypeError, ['"numbers"', "single str"]),
+    (lambda c: c.update(kinds="inbound"), TypeError, ['"kinds"', "single str"]),
     (lambda c: c.update(kinds=["inbound", "reply"]), ValueError, ['"kinds"', "row 1", "reply"]),
     (lambda c: c.update(kinds=["inbound", 7]), ValueError, ['"kinds"', "row 1"]),
     (lambda c: c.update(kinds=["inbound", 1.5]), TypeError, ['"kinds"', "row 1"]),
