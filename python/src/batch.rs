@@ -164,6 +164,9 @@ fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     })
 }
 
+/// A str object already read, and where its text is.
+type SeenStr<'py> = (Bound<'py, PyAny>, (usize, usize));
+
 /// Reads a string column: each item a str, or None when `optional`. A bare `str` as the
 /// whole column is refused (it would be read as one row per character).
 fn read_strings(
@@ -181,14 +184,32 @@ fn read_strings(
         text: String::with_capacity(rows * 12),
         spans: Vec::with_capacity(rows),
     };
+    // Columns repeat str objects (a few numbers, one template name, each contact several
+    // times): a direct-mapped cache by object identity skips decoding them again. Each slot
+    // holds a reference, so an object seen cannot be freed and its address reused by another
+    // string during the call (iterators may yield temporaries).
+    let slots = rows.next_power_of_two().clamp(1, 1 << 16);
+    let mut seen: Vec<Option<SeenStr<'_>>> = vec![None; slots];
     for (row, item) in value.try_iter()?.enumerate() {
         let item = item?;
+        if optional && item.is_none() {
+            out.spans.push(None);
+            continue;
+        }
+        // Python objects are at least 16-byte aligned: the low bits carry nothing.
+        let slot = (item.as_ptr() as usize >> 4) & (slots - 1);
+        if let Some((object, span)) = &seen[slot] {
+            if object.is(&item) {
+                out.spans.push(Some(*span));
+                continue;
+            }
+        }
         if let Ok(text) = item.cast::<PyString>() {
             let start = out.text.len();
             push_str(&mut out.text, text).map_err(|e| column_error(column, row, e))?;
-            out.spans.push(Some((start, out.text.len())));
-        } else if optional && item.is_none() {
-            out.spans.push(None);
+            let span = (start, out.text.len());
+            out.spans.push(Some(span));
+            seen[slot] = Some((item, span));
         } else {
             let wanted = if optional { "a str or None" } else { "a str" };
             return Err(column_error(
