@@ -1,15 +1,30 @@
 #!/usr/bin/env python3
-"""The wheel's batch call against a plain-Python implementation of the same checks.
+"""The wheel's typed batch call against plain Python running the same rules on the same events.
 
-Both sides see the same events: inbound messages (which open a contact's 24-hour service
-window) and send decisions (a free-form reply is allowed only inside the window; a template
-outside it is allowed only while the business's messaging limit, unique contacts per rolling
-24 hours, has room). The wheel gets the events as wire-format lines through
-``Engine.process`` (it parses JSON and runs every rule: chats, tickets, consent, pricing,
-duplicates); plain Python gets them already parsed as dicts and runs only the window and
-limit checks, so the ratio printed is a lower bound.
+One event table (columns) is generated: inbound text messages from contacts, and `send` rows
+from the business, mostly free-form replies plus templates. Every contact has opted in and
+every message's content is unique, so the only rules that can deny a send are:
 
-Run against a release wheel (see docs/PERFORMANCE.md):
+- the customer service window (RULES.md §2): free-form only while `at < last inbound + 24h`
+  of that (number, contact); outside it, only a template;
+- the messaging limit (RULES.md §7, `cloud-2025`: per business): a template outside the window
+  counts its contact in a moving 24h period; a contact already counted costs nothing more
+  (its latest instant moves); a new contact is refused once 250 are counted. The policy is
+  held at one level (250) so that no upgrade happens mid-run: plain Python implements the
+  same fixed limit.
+
+Then, on the same table:
+
+(a) `Engine.run_batch` over the columns (typed core API, one outcome code per row);
+(b) a plain-Python implementation of the window and limit rules (dicts, an OrderedDict per
+    business as the moving set), writing the same outcome codes;
+(c) `Engine.process_bytes` over the same events as wire-format lines;
+(d) `Engine.process` over the same lines as a list of str (the older batch door).
+
+The engine runs every rule on each event (chats, tickets, consent, duplicates, pricing,
+timers, effects); plain Python runs only the two checks the outcomes depend on. The script
+asserts that (a) and (b) agree on every row and that (c) agrees with (a), then prints
+events/s and the ratios. Run against a release wheel (python/bench/run.sh):
 
     python python/bench/bench_batch.py [--conversations 100000] [--events 1000000]
 """
@@ -18,150 +33,255 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
-from collections import deque
-from datetime import datetime, timedelta, timezone
+from collections import OrderedDict
 
 import convstate
 
-T0 = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z, unix milliseconds
+DAY = 24 * 3_600_000
 NUMBERS = 100
 BUSINESSES = 10
-WINDOW_MS = 24 * 3600 * 1000
 LIMIT = 250
+POLICY_OVERRIDES = {"limits": {"levels": [LIMIT]}}
 
-
-def iso(ms: int) -> str:
-    return (T0 + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+NAMES = convstate.BatchResult.OUTCOME_NAMES
+APPLIED = NAMES.index("applied")
+ALLOWED = NAMES.index("allowed")
+WINDOW_CLOSED = NAMES.index("window_closed")
+LIMIT_REACHED = NAMES.index("limit_reached")
 
 
 def number(j: int) -> str:
     return f"+1555{j:07d}"
 
 
+def business_of(j: int) -> str:
+    return f"biz{j % BUSINESSES}"
+
+
 def contact(i: int) -> str:
     return f"+4915{i:09d}"
 
 
-def setup_lines(conversations: int) -> list[str]:
+def setup_bytes(conversations: int) -> bytes:
     lines = []
     for b in range(BUSINESSES):
         lines.append(json.dumps({
-            "type": "register_template", "at": iso(0), "business": f"biz{b}",
+            "type": "register_template", "at": T0, "business": f"biz{b}",
             "name": "order_ready", "language": "en", "category": "utility",
             "body": "Your order {{1}} is ready.", "status": "approved", "quality": "high"}))
     for j in range(NUMBERS):
-        lines.append(json.dumps({
-            "type": "register_number", "at": iso(0), "business": f"biz{j % BUSINESSES}",
-            "number": number(j), "channel": "official"}))
+        lines.append(json.dumps({"type": "register_number", "at": T0, "number": number(j),
+                                 "business": business_of(j), "channel": "official"}))
     for i in range(conversations):
-        lines.append(json.dumps({
-            "type": "opt_in", "at": iso(0), "business": f"biz{i % NUMBERS % BUSINESSES}",
-            "contact": contact(i)}))
-    return lines
+        lines.append(json.dumps({"type": "opt_in", "at": T0, "contact": contact(i),
+                                 "business": business_of(i % NUMBERS)}))
+    return ("\n".join(lines) + "\n").encode()
 
 
-def traffic(conversations: int, events: int, seed: int = 7) -> list[dict]:
-    """Half inbound, a third replies, the rest templates; 1 ms apart, starting a day in so
-    that some windows have closed."""
-    import random
+def new_engine(conversations: int) -> convstate.Engine:
+    engine = convstate.Engine("cloud-2025", policy_overrides=POLICY_OVERRIDES)
+    output = engine.process_bytes(setup_bytes(conversations))
+    assert b'"type":"error"' not in output, output[:500]
+    return engine
 
-    rng = random.Random(seed)
-    out = []
-    for k in range(events):
-        i = rng.randrange(conversations)
-        at = iso(WINDOW_MS // 2 + k * 5)
-        n = number(i % NUMBERS)
-        kind = k % 6
-        if kind < 3:
-            out.append({"type": "inbound", "at": at, "number": n, "contact": contact(i),
-                        "kind": "text"})
-        elif kind < 5:
-            out.append({"type": "check_send", "at": at, "number": n, "contact": contact(i),
-                        "message": {"kind": "text", "text": f"Reply {k}"}})
+
+class Table:
+    """The events as columns. Contact i always talks to number i % NUMBERS."""
+
+    def __init__(self, conversations: int, events: int, days: float, seed: int) -> None:
+        rng = random.Random(seed)
+        step = int(days * DAY) // events
+        contacts = [contact(i) for i in range(conversations)]
+        numbers = [number(j) for j in range(NUMBERS)]
+        self.kinds: list[str] = []
+        self.at: list[int] = []
+        self.numbers: list[str] = []
+        self.contacts: list[str] = []
+        self.texts: list[str | None] = []
+        self.templates: list[str | None] = []
+        self.languages: list[str | None] = []
+        self.params: list[list[str] | None] = []
+        for k in range(events):
+            i = rng.randrange(conversations)
+            draw = rng.random()
+            self.at.append(T0 + 3_600_000 + k * step)
+            self.numbers.append(numbers[i % NUMBERS])
+            self.contacts.append(contacts[i])
+            if draw < 0.5:
+                self.kinds.append("inbound")
+                self.texts.append(None)
+                self.templates.append(None)
+                self.languages.append(None)
+                self.params.append(None)
+            elif draw < 0.85:
+                self.kinds.append("send")
+                self.texts.append(f"Reply {k}")
+                self.templates.append(None)
+                self.languages.append(None)
+                self.params.append(None)
+            else:
+                self.kinds.append("send")
+                self.texts.append(None)
+                self.templates.append("order_ready")
+                self.languages.append("en")
+                self.params.append([f"A-{k}"])
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def wire_bytes(self) -> bytes:
+        lines = []
+        for k, kind in enumerate(self.kinds):
+            event: dict = {"type": kind, "at": self.at[k], "number": self.numbers[k],
+                           "contact": self.contacts[k]}
+            if kind == "inbound":
+                event["kind"] = "text"
+            elif self.templates[k] is None:
+                event["message"] = {"kind": "text", "text": self.texts[k]}
+            else:
+                event["message"] = {"kind": "template", "name": self.templates[k],
+                                    "language": self.languages[k], "params": self.params[k]}
+            lines.append(json.dumps(event, separators=(",", ":")))
+        return ("\n".join(lines) + "\n").encode()
+
+
+def plain_python(table: Table) -> bytearray:
+    """RULES.md §2 and §7 over the columns, writing the wheel's outcome codes."""
+    business = {number(j): business_of(j) for j in range(NUMBERS)}
+    # (number, contact) -> latest inbound instant.
+    last_inbound: dict[tuple[str, str], int] = {}
+    # Per business: contact -> latest business-initiated send, oldest first (a moving set).
+    reached: dict[str, OrderedDict[str, int]] = {b: OrderedDict() for b in set(business.values())}
+    out = bytearray(len(table))
+    k = 0
+    for kind, at, num, who, template in zip(table.kinds, table.at, table.numbers,
+                                             table.contacts, table.templates):
+        key = (num, who)
+        if kind == "inbound":
+            if last_inbound.get(key, -1) < at:
+                last_inbound[key] = at
+            out[k] = APPLIED
         else:
-            out.append({"type": "check_send", "at": at, "number": n, "contact": contact(i),
-                        "message": {"kind": "template", "name": "order_ready",
-                                    "language": "en", "params": [f"A-{k}"]}})
+            last = last_inbound.get(key)
+            if last is not None and at < last + DAY:
+                out[k] = ALLOWED  # inside the window: anything goes, no limit slot
+            elif template is None:
+                out[k] = WINDOW_CLOSED
+            else:
+                counted = reached[business[num]]
+                # Drop contacts whose latest send left the moving 24h period.
+                while counted:
+                    oldest = next(iter(counted.values()))
+                    if oldest + DAY > at:
+                        break
+                    counted.popitem(last=False)
+                if who in counted or len(counted) < LIMIT:
+                    counted[who] = at
+                    counted.move_to_end(who)
+                    out[k] = ALLOWED
+                else:
+                    out[k] = LIMIT_REACHED
+        k += 1
     return out
 
 
-class PlainPython:
-    """The window and limit checks in plain Python: dicts and a deque per business."""
+def wire_outcomes(output: bytes) -> bytes:
+    """Outcome codes from process_bytes' result lines (effect lines skipped)."""
+    codes = bytearray()
+    for line in output.splitlines():
+        if line.startswith(b'{"type":"effect"'):
+            continue
+        result = json.loads(line)
+        if result["type"] == "ack":
+            codes.append(APPLIED)
+        elif result["type"] == "decision":
+            codes.append(ALLOWED if result["verdict"] == "allowed"
+                         else NAMES.index(result["denial"]["reason"]))
+        else:
+            codes.append(NAMES.index("error"))
+    return bytes(codes)
 
-    def __init__(self) -> None:
-        self.last_inbound: dict[tuple[str, str], int] = {}
-        self.reached: dict[str, deque] = {}
-        self.reached_set: dict[str, dict[str, int]] = {}
 
-    def handle(self, e: dict, at_ms: int) -> bool:
-        key = (e["number"], e["contact"])
-        if e["type"] == "inbound":
-            self.last_inbound[key] = at_ms
-            return True
-        last = self.last_inbound.get(key)
-        if last is not None and at_ms < last + WINDOW_MS:
-            return True
-        if e["message"]["kind"] != "template":
-            return False
-        business = f"biz{int(e['number'][5:]) % BUSINESSES}"
-        window = self.reached.setdefault(business, deque())
-        seen = self.reached_set.setdefault(business, {})
-        while window and window[0][0] + WINDOW_MS <= at_ms:
-            old_at, old_contact = window.popleft()
-            if seen.get(old_contact) == old_at:
-                del seen[old_contact]
-        if e["contact"] in seen:
-            return True
-        if len(seen) >= LIMIT:
-            return False
-        seen[e["contact"]] = at_ms
-        window.append((at_ms, e["contact"]))
-        return True
+def rate(events: int, seconds: float) -> str:
+    return f"{seconds:7.3f} s  {events / seconds / 1e6:6.2f} M events/s"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=100_000,
-                        help="events per Engine.process call")
+    parser.add_argument("--days", type=float, default=3.0, help="time the events span")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-process", action="store_true",
+                        help="skip (d), the slow list-of-str door")
     args = parser.parse_args()
 
-    engine = convstate.Engine("cloud-2025")
-    setup = setup_lines(args.conversations)
-    engine.process(setup)
-    # Every contact has written once at T0, so the windows of the traffic's conversations
-    # exist; the traffic starts 12 hours later.
-    engine.process([json.dumps({"type": "inbound", "at": iso(0), "number": number(i % NUMBERS),
-                                "contact": contact(i), "kind": "text"})
-                    for i in range(args.conversations)])
-    events = traffic(args.conversations, args.events)
-    lines = [json.dumps(e) for e in events]
-    at_ms = [WINDOW_MS // 2 + k * 5 for k in range(len(events))]
+    table = Table(args.conversations, args.events, args.days, args.seed)
+    n = len(table)
+    wire = table.wire_bytes()
+
+    engine = new_engine(args.conversations)
+    start = time.perf_counter()
+    result = engine.run_batch(table.kinds, table.at, table.numbers, table.contacts, table.texts,
+                              templates=table.templates, languages=table.languages,
+                              params=table.params)
+    batch_s = time.perf_counter() - start
+
+    # How much of (a) is reading the columns: the same call with the last row made
+    # invalid raises after every column is read and before any row is applied.
+    kinds, texts, templates = list(table.kinds), list(table.texts), list(table.templates)
+    kinds[-1], texts[-1], templates[-1] = "send", None, None
+    start = time.perf_counter()
+    try:
+        engine.run_batch(kinds, table.at, table.numbers, table.contacts, texts,
+                         templates=templates, languages=table.languages, params=table.params)
+        raise AssertionError("the invalid last row was not refused")
+    except TypeError:
+        read_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    outputs = 0
-    for s in range(0, len(lines), args.batch):
-        outputs += len(engine.process(lines[s:s + args.batch]))
-    wheel_s = time.perf_counter() - start
-
-    plain = PlainPython()
-    for i in range(args.conversations):
-        plain.last_inbound[(number(i % NUMBERS), contact(i))] = 0
-    start = time.perf_counter()
-    allowed = 0
-    for e, t in zip(events, at_ms):
-        allowed += plain.handle(e, t)
+    plain = plain_python(table)
     plain_s = time.perf_counter() - start
 
-    n = len(events)
-    print(f"events: {n}, conversations: {args.conversations}, batch: {args.batch}")
-    print(f"wheel Engine.process: {wheel_s:.3f} s, {n / wheel_s / 1e6:.2f} M events/s "
-          f"({outputs} output lines)")
-    print(f"plain Python checks:  {plain_s:.3f} s, {n / plain_s / 1e6:.2f} M events/s "
-          f"({allowed} allowed or applied)")
-    print(f"ratio (wheel / plain Python): {plain_s / wheel_s:.1f}x")
+    engine = new_engine(args.conversations)
+    start = time.perf_counter()
+    output = engine.process_bytes(wire)
+    bytes_s = time.perf_counter() - start
+
+    process_s = None
+    if not args.skip_process:
+        lines = wire.decode().splitlines()
+        engine = new_engine(args.conversations)
+        start = time.perf_counter()
+        listed = engine.process(lines)
+        process_s = time.perf_counter() - start
+        del listed, lines
+
+    # The comparison is honest only if both sides decided the same thing on every row.
+    assert result.errors == 0, result.first_error
+    if bytes(plain) != result.outcomes:
+        row = next(k for k in range(n) if plain[k] != result.outcomes[k])
+        raise AssertionError(f"row {row}: plain Python {NAMES[plain[row]]}, "
+                             f"wheel {NAMES[result.outcomes[row]]}")
+    assert wire_outcomes(output) == result.outcomes, "process_bytes disagrees with run_batch"
+    counts = result.counts
+    assert counts.get("window_closed") and counts.get("limit_reached"), counts
+
+    print(f"events: {n}, conversations: {args.conversations}, over {args.days:g} days")
+    print(f"outcomes (identical in a, b, c): {counts}")
+    print(f"effects counted and dropped by run_batch: {sum(result.effect_counts.values())}")
+    print(f"(a) wheel Engine.run_batch:     {rate(n, batch_s)}")
+    print(f"    of which reading columns:   {read_s:7.3f} s; applying rows "
+          f"{rate(n, batch_s - read_s).strip()}")
+    print(f"(b) plain Python, same rules:   {rate(n, plain_s)}")
+    print(f"(c) wheel Engine.process_bytes: {rate(n, bytes_s)}  ({len(output)} bytes out)")
+    if process_s is not None:
+        print(f"(d) wheel Engine.process:       {rate(n, process_s)}")
+    print(f"ratio run_batch / plain Python:     {plain_s / batch_s:5.1f}x")
+    print(f"ratio process_bytes / plain Python: {plain_s / bytes_s:5.1f}x")
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ from convstate._types import (
     TicketStatus,
     Verdict,
 )
-from convstate._convstate import Billing, Decision, Engine, __version__, wire_version
+from convstate._convstate import BatchResult, Billing, Decision, Engine, __version__, wire_version
 
 __all__ = [
+    "BatchResult",
     "Billing",
     "CapacityError",
     "Channel",

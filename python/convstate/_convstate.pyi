@@ -1,8 +1,8 @@
 """Type stubs of the native module ``convstate._convstate`` (checked by ``mypy.stubtest``)."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Optional, Union, final
+from typing import Any, ClassVar, Optional, Union, final
 
 from convstate._types import ChargeCategory, FreeReason, Initiator, Reason, Verdict
 
@@ -13,10 +13,50 @@ _Instant = Union[datetime, int, str]
 _DurationLike = Union[timedelta, int, str]
 
 __version__: str
-__all__ = ["Billing", "Decision", "Engine", "__version__", "wire_version"]
+__all__ = ["BatchResult", "Billing", "Decision", "Engine", "__version__", "wire_version"]
 
 def wire_version() -> int:
     """Version of the JSON wire schema this build speaks."""
+
+@final
+class BatchResult:
+    """What ``Engine.run_batch`` did: one outcome code per row, and counts.
+
+    Codes are stable (new ones are only appended): ``0`` ``"applied"`` (an inbound row was
+    recorded), ``1`` ``"allowed"`` (a send row was recorded, or a check_send row may go
+    ahead), then one code per denial reason named as on the wire (``"window_closed"``,
+    ``"limit_reached"``, ...), ``"other"`` for a denial reason newer than this table, and
+    ``"error"`` (the last code) for a row the engine refused; it changed nothing.
+    """
+
+    #: Outcome names indexed by code.
+    OUTCOME_NAMES: ClassVar[tuple[str, ...]]
+    @property
+    def outcomes(self) -> bytes:
+        """One code per row (``OUTCOME_NAMES[code]`` names it); ``numpy.frombuffer(...,
+        dtype=numpy.uint8)`` reads it without a copy."""
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many rows got each outcome; outcomes no row got are left out."""
+    @property
+    def effect_counts(self) -> dict[str, int]:
+        """The batch's effects, counted by type (``"chat_started"``, ...) and dropped. Empty
+        when ``keep_effects=True`` left them queued for ``poll_effect``."""
+    @property
+    def effects_kept(self) -> bool:
+        """Whether the batch's effects were left queued."""
+    @property
+    def errors(self) -> int:
+        """How many rows the engine refused."""
+    @property
+    def error_codes(self) -> dict[str, int]:
+        """Refused rows by the engine's error code (``"unknown_number"``, ...)."""
+    @property
+    def first_error(self) -> Optional[tuple[int, str, str]]:
+        """The first refused row as ``(row, code, message)``, or None."""
+    def names(self) -> list[str]:
+        """The outcome name of every row, in order."""
+    def __len__(self) -> int: ...
 
 @final
 class Billing:
@@ -241,6 +281,45 @@ class Engine:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its
         effect lines. An item that cannot be converted raises before anything is applied."""
+    def run_batch(
+        self,
+        kinds: Sequence[Union[str, int]],
+        at: Sequence[_Instant],
+        numbers: Sequence[str],
+        contacts: Sequence[str],
+        texts: Optional[Sequence[Optional[str]]] = None,
+        *,
+        templates: Optional[Sequence[Optional[str]]] = None,
+        languages: Optional[Sequence[Optional[str]]] = None,
+        params: Optional[Sequence[Optional[Sequence[str]]]] = None,
+        keep_effects: bool = False,
+    ) -> BatchResult:
+        """Applies a table of events given as columns, one row per event, and returns one
+        outcome code per row.
+
+        ``kinds``: ``"inbound"`` (a text message from the contact, like ``inbound``),
+        ``"send"`` or ``"check_send"`` (like the methods of those names), or the codes 0, 1,
+        2. ``at``: int unix milliseconds (fastest), or any instant the other methods take.
+        A send row carries ``texts[row]``, or a template: ``templates[row]`` with
+        ``languages[row]`` and optional positional ``params[row]``. Other message kinds,
+        groups, idempotency keys and the other event types go through ``handle`` or
+        ``process_bytes``.
+
+        Every column is read and checked first: a column of the wrong length or an item of
+        the wrong type raises ``TypeError``/``ValueError`` naming the column and row, and
+        nothing is applied. The rows then run in order with the GIL released and give the
+        decisions the one-by-one methods would. A row the engine refuses (unknown number,
+        bad phone number, instant out of range) gets the ``"error"`` outcome, changes
+        nothing, and the batch goes on. The batch's effects are counted by type and dropped
+        unless ``keep_effects=True`` leaves them queued for ``poll_effect``; with the
+        default, effects still queued from earlier calls raise ``ValueError`` (drain them
+        with ``effects()`` first) rather than being dropped unseen."""
+    def process_bytes(self, data: bytes) -> bytes:
+        """Applies wire-format lines (UTF-8, one event per line, blank lines skipped) with
+        the GIL released and returns all output lines as one bytes object, each line ending
+        in a newline: for each event its result line, then its effect lines, the same lines
+        ``process`` returns. Never raises for bad input: a line that does not decode gives
+        an error line."""
     def poll_effect(self) -> Optional[dict[str, Any]]:
         """The oldest queued effect (what changed), or None."""
     def effects(self) -> list[dict[str, Any]]:

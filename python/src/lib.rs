@@ -13,10 +13,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use serde_json::{Map, Value};
 
+mod batch;
 mod convert;
 mod errors;
 mod results;
 
+use batch::{Columns, PyBatchResult};
 use convert::{datetime, from_json, instant, to_json};
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
@@ -541,6 +543,79 @@ impl PyEngine {
         Ok(PyList::new(py, outputs)?)
     }
 
+    /// Applies a table of events given as columns (one row per event) and returns one
+    /// outcome code per row in a `BatchResult`. Rows are `inbound` (a text message from the
+    /// contact), `send` (decide and record) or `check_send` (decide only); a send row carries
+    /// a text, or a template (name, language, optional positional params). Every column is
+    /// read and checked first (a malformed column raises TypeError/ValueError naming it, and
+    /// nothing is applied); then the rows run in order with the GIL released, exactly as the
+    /// one-by-one methods would run them. A row the engine refuses gets the `error` outcome
+    /// and changes nothing; the batch goes on. Effects are counted and dropped unless
+    /// `keep_effects`, in which case they stay queued for `poll_effect`.
+    #[pyo3(signature = (kinds, at, numbers, contacts, texts = None, *, templates = None, languages = None, params = None, keep_effects = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn run_batch(
+        &self,
+        py: Python<'_>,
+        kinds: &Bound<'_, PyAny>,
+        at: &Bound<'_, PyAny>,
+        numbers: &Bound<'_, PyAny>,
+        contacts: &Bound<'_, PyAny>,
+        texts: Option<&Bound<'_, PyAny>>,
+        templates: Option<&Bound<'_, PyAny>>,
+        languages: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
+        keep_effects: bool,
+    ) -> PyResult<PyBatchResult> {
+        let columns = Columns::read(
+            kinds, at, numbers, contacts, texts, templates, languages, params,
+        )?;
+        let outcome = py.detach(|| {
+            let mut engine = self.engine.lock();
+            // Dropping effects queued by earlier calls would lose them silently.
+            if !keep_effects && engine.peek_effect().is_some() {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "run_batch: effects from earlier calls are still queued; drain them with \
+                     effects() first, or pass keep_effects=True",
+                ));
+            }
+            Ok(batch::run(&mut engine, &columns, keep_effects))
+        })?;
+        Ok(PyBatchResult::new(py, outcome, keep_effects))
+    }
+
+    /// Applies wire-format lines (UTF-8, one event per line; blank lines are skipped) with the
+    /// GIL released and returns every output line, each ending in a newline, as one bytes
+    /// object: for each event its result line, then its effect lines. Never raises for bad
+    /// input: a line that does not decode (or is not UTF-8) gives an error line.
+    fn process_bytes<'py>(&self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+        let output = py.detach(|| {
+            let mut engine = self.engine.lock();
+            // Output lines are a little longer than input lines on average.
+            let mut output = Vec::with_capacity(data.len() * 2);
+            for line in data.split(|b| *b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                // TODO: use Engine::handle_json_into(line, &mut String) once core has it, to
+                // write straight into the buffer instead of one String per output line.
+                let lines = match std::str::from_utf8(line) {
+                    Ok(line) => engine.handle_json(line),
+                    Err(e) => vec![wire::encode_output(&Err(convstate::Error::InvalidEvent {
+                        problem: format!("line is not UTF-8: {e}"),
+                    }))],
+                };
+                for out in lines {
+                    output.extend_from_slice(out.as_bytes());
+                    output.push(b'\n');
+                }
+            }
+            output
+        });
+        PyBytes::new(py, &output)
+    }
+
     /// The next effect (what changed), oldest first, as a dict; None when there is none.
     fn poll_effect<'py>(&self, py: Python<'py>) -> BindingResult<Option<Bound<'py, PyAny>>> {
         let effect = self.engine.lock().poll_effect();
@@ -659,6 +734,7 @@ fn _convstate(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyEngine>()?;
     module.add_class::<PyDecision>()?;
     module.add_class::<PyBilling>()?;
+    module.add_class::<PyBatchResult>()?;
     module.add_function(wrap_pyfunction!(wire_version, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,0 +1,710 @@
+//! `Engine.run_batch`: a table of events given as columns, one outcome code per row.
+//!
+//! The call has two phases. First, with the GIL held, every column is read into plain Rust
+//! buffers (one `String` of concatenated text per string column, plus spans); a column of the
+//! wrong length or an item of the wrong type raises a `ValueError`/`TypeError` naming the
+//! column and the row, before anything is applied. Then, with the GIL released and the
+//! engine lock held once for the whole batch, each row goes through the core's typed API
+//! (`Engine::inbound`, `send`, `check_send`) with one request value per row kind whose
+//! fields are overwritten in place, so a row costs no allocation in the binding. A row the
+//! engine refuses (an unknown number, an instant out of range...) gets the `error` code and
+//! changes nothing, as errors never do in the core; the batch goes on.
+
+use std::collections::HashMap;
+use std::mem::{discriminant, Discriminant};
+
+use convstate::decision::{DenyReason, Verdict};
+use convstate::event::{Inbound, InboundKind, SendRequest};
+use convstate::message::{TemplateMessage, TemplateParams};
+use convstate::{Effect, Instant, OutboundMessage};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple};
+
+use crate::convert::instant;
+use crate::errors::BindingError;
+
+/// Outcome names, indexed by the code `run_batch` writes per row. Append only: codes are
+/// part of the API (hosts store them). Denial names are the wire format's `reason`s.
+pub const OUTCOME_NAMES: [&str; 21] = [
+    "applied", // an inbound row was recorded
+    "allowed", // a send or check_send row may go ahead (a send row is recorded)
+    "window_closed",
+    "within_safety_margin",
+    "group_not_allowed",
+    "no_prior_contact",
+    "too_long",
+    "file_too_large",
+    "too_many_buttons",
+    "template_not_sendable",
+    "template_params",
+    "no_opt_in",
+    "marketing_stopped",
+    "marketing_to_us_number",
+    "duplicate",
+    "no_default_template",
+    "limit_reached",
+    "contact_backoff",
+    "restricted",
+    "other", // a denial reason newer than this table
+    "error", // the engine refused the row; it changed nothing
+];
+const APPLIED: u8 = 0;
+const ALLOWED: u8 = 1;
+const OTHER_DENIAL: u8 = 19;
+const ERROR: u8 = 20;
+
+fn denial_code(reason: &DenyReason) -> u8 {
+    match reason {
+        DenyReason::WindowClosed { .. } => 2,
+        DenyReason::WithinSafetyMargin { .. } => 3,
+        DenyReason::GroupNotAllowed { .. } => 4,
+        DenyReason::NoPriorContact { .. } => 5,
+        DenyReason::TooLong { .. } => 6,
+        DenyReason::FileTooLarge { .. } => 7,
+        DenyReason::TooManyButtons { .. } => 8,
+        DenyReason::TemplateNotSendable { .. } => 9,
+        DenyReason::TemplateParams { .. } => 10,
+        DenyReason::NoOptIn => 11,
+        DenyReason::MarketingStopped { .. } => 12,
+        DenyReason::MarketingToUsNumber { .. } => 13,
+        DenyReason::Duplicate { .. } => 14,
+        DenyReason::NoDefaultTemplate => 15,
+        DenyReason::LimitReached { .. } => 16,
+        DenyReason::ContactBackoff { .. } => 17,
+        DenyReason::Restricted { .. } => 18,
+        // `DenyReason` is non-exhaustive: a reason added to the core later.
+        _ => OTHER_DENIAL,
+    }
+}
+
+/// What a row asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKind {
+    Inbound = 0,
+    Send = 1,
+    CheckSend = 2,
+}
+
+impl RowKind {
+    fn from_name(name: &str) -> Option<RowKind> {
+        match name {
+            "inbound" => Some(RowKind::Inbound),
+            "send" => Some(RowKind::Send),
+            "check_send" => Some(RowKind::CheckSend),
+            _ => None,
+        }
+    }
+
+    fn from_code(code: i64) -> Option<RowKind> {
+        match code {
+            0 => Some(RowKind::Inbound),
+            1 => Some(RowKind::Send),
+            2 => Some(RowKind::CheckSend),
+            _ => None,
+        }
+    }
+}
+
+/// A column of optional strings, concatenated into one buffer.
+#[derive(Debug, Default)]
+struct StrColumn {
+    text: String,
+    /// Byte range of each row in `text`; `None` for a missing value.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl StrColumn {
+    fn row(&self, row: usize) -> Option<&str> {
+        self.spans
+            .get(row)
+            .copied()
+            .flatten()
+            .map(|(start, end)| &self.text[start..end])
+    }
+}
+
+fn column_error(column: &str, row: usize, problem: impl std::fmt::Display) -> PyErr {
+    PyTypeError::new_err(format!(
+        "run_batch: column {column:?}, row {row}: {problem}"
+    ))
+}
+
+/// A value of the right type that means nothing (an unknown kind, a bad instant).
+fn column_value_error(column: &str, row: usize, problem: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(format!(
+        "run_batch: column {column:?}, row {row}: {problem}"
+    ))
+}
+
+fn type_name(item: &Bound<'_, PyAny>) -> String {
+    item.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Appends a Python str's UTF-8 to `buffer`. Under the abi3 (3.9) API the only way to the
+/// bytes is an encoded copy; it is dropped at once.
+fn push_str(buffer: &mut String, item: &Bound<'_, PyString>) -> PyResult<()> {
+    let encoded = item.encode_utf8()?;
+    let text = std::str::from_utf8(encoded.as_bytes())
+        .map_err(|e| PyValueError::new_err(format!("not UTF-8: {e}")))?;
+    buffer.push_str(text);
+    Ok(())
+}
+
+/// The length of a column argument, which must be a sized iterable.
+fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    value.len().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "run_batch: column {column:?} must be a sized sequence (list, tuple, array...), not {}",
+            type_name(value)
+        ))
+    })
+}
+
+/// A str object already read, and where its text is.
+type SeenStr<'py> = (Bound<'py, PyAny>, (usize, usize));
+
+/// Reads a string column: each item a str, or None when `optional`. A bare `str` as the
+/// whole column is refused (it would be read as one row per character).
+fn read_strings(
+    column: &str,
+    value: &Bound<'_, PyAny>,
+    rows: usize,
+    optional: bool,
+) -> PyResult<StrColumn> {
+    if value.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "run_batch: column {column:?} must be a sequence of str, not a single str"
+        )));
+    }
+    let mut out = StrColumn {
+        text: String::with_capacity(rows * 12),
+        spans: Vec::with_capacity(rows),
+    };
+    // Columns repeat str objects (a few numbers, one template name, each contact several
+    // times): a direct-mapped cache by object identity skips decoding them again. Each slot
+    // holds a reference, so an object seen cannot be freed and its address reused by another
+    // string during the call (iterators may yield temporaries).
+    let slots = rows.next_power_of_two().clamp(1, 1 << 16);
+    let mut seen: Vec<Option<SeenStr<'_>>> = vec![None; slots];
+    for (row, item) in value.try_iter()?.enumerate() {
+        let item = item?;
+        if optional && item.is_none() {
+            out.spans.push(None);
+            continue;
+        }
+        // Python objects are at least 16-byte aligned: the low bits carry nothing.
+        let slot = (item.as_ptr() as usize >> 4) & (slots - 1);
+        if let Some((object, span)) = &seen[slot] {
+            if object.is(&item) {
+                out.spans.push(Some(*span));
+                continue;
+            }
+        }
+        if let Ok(text) = item.cast::<PyString>() {
+            let start = out.text.len();
+            push_str(&mut out.text, text).map_err(|e| column_error(column, row, e))?;
+            let span = (start, out.text.len());
+            out.spans.push(Some(span));
+            seen[slot] = Some((item, span));
+        } else {
+            let wanted = if optional { "a str or None" } else { "a str" };
+            return Err(column_error(
+                column,
+                row,
+                format!("expected {wanted}, got {}", type_name(&item)),
+            ));
+        }
+    }
+    check_len(column, out.spans.len(), rows)?;
+    Ok(out)
+}
+
+fn check_len(column: &str, got: usize, rows: usize) -> PyResult<()> {
+    if got == rows {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err(format!(
+            "run_batch: column {column:?} has {got} rows, \"kinds\" has {rows}"
+        )))
+    }
+}
+
+fn read_kinds(value: &Bound<'_, PyAny>) -> PyResult<Vec<RowKind>> {
+    if value.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "run_batch: column \"kinds\" must be a sequence, not a single str",
+        ));
+    }
+    let mut kinds = Vec::with_capacity(column_len("kinds", value)?);
+    // Most columns repeat a few str objects: compare by identity before decoding.
+    let mut last: Option<(Bound<'_, PyAny>, RowKind)> = None;
+    for (row, item) in value.try_iter()?.enumerate() {
+        let item = item?;
+        if let Some((object, kind)) = &last {
+            if object.is(&item) {
+                kinds.push(*kind);
+                continue;
+            }
+        }
+        let kind = if let Ok(name) = item.cast::<PyString>() {
+            let name = name.to_cow()?;
+            RowKind::from_name(&name).ok_or_else(|| {
+                column_value_error(
+                    "kinds",
+                    row,
+                    format!("unknown kind {name:?}: use \"inbound\", \"send\" or \"check_send\""),
+                )
+            })?
+        } else if item.is_instance_of::<PyInt>() || item.hasattr("__index__")? {
+            let code: i64 = item.extract().map_err(|e| column_error("kinds", row, e))?;
+            RowKind::from_code(code).ok_or_else(|| {
+                column_value_error(
+                    "kinds",
+                    row,
+                    format!("unknown kind code {code}: use 0 (inbound), 1 (send), 2 (check_send)"),
+                )
+            })?
+        } else {
+            return Err(column_error(
+                "kinds",
+                row,
+                format!("expected a str or an int, got {}", type_name(&item)),
+            ));
+        };
+        kinds.push(kind);
+        last = Some((item, kind));
+    }
+    Ok(kinds)
+}
+
+/// Instants: ints are unix milliseconds (the fast path); anything else the typed methods
+/// accept (aware datetimes, RFC 3339 strings) is converted the same way. A value out of the
+/// engine's range is kept as is and becomes an `error` row.
+fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Vec<i64>> {
+    if value.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "run_batch: column \"at\" must be a sequence of instants, not a single str",
+        ));
+    }
+    let mut out = Vec::with_capacity(rows);
+    for (row, item) in value.try_iter()?.enumerate() {
+        let item = item?;
+        let millis = match item.extract::<i64>() {
+            Ok(millis) if !item.is_instance_of::<pyo3::types::PyBool>() => millis,
+            _ => match instant(&item) {
+                Ok(at) => at.unix_millis(),
+                Err(BindingError::Python(e)) => return Err(column_error("at", row, e)),
+                Err(BindingError::Core(e)) => return Err(column_value_error("at", row, e)),
+            },
+        };
+        out.push(millis);
+    }
+    check_len("at", out.len(), rows)?;
+    Ok(out)
+}
+
+/// Template parameters: per row None or a sequence of str.
+fn read_params(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Vec<Option<Vec<String>>>> {
+    let mut out = Vec::with_capacity(rows);
+    for (row, item) in value.try_iter()?.enumerate() {
+        let item = item?;
+        if item.is_none() {
+            out.push(None);
+            continue;
+        }
+        let params: Vec<String> = item.extract().map_err(|_| {
+            column_error(
+                "params",
+                row,
+                format!(
+                    "expected None or a sequence of str, got {}",
+                    type_name(&item)
+                ),
+            )
+        })?;
+        out.push(Some(params));
+    }
+    check_len("params", out.len(), rows)?;
+    Ok(out)
+}
+
+/// An optional column: None (or absent) means not given.
+fn given<'a, 'py>(column: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+    column.filter(|c| !c.is_none())
+}
+
+/// The columns of one batch, read and checked.
+#[derive(Debug)]
+pub struct Columns {
+    kinds: Vec<RowKind>,
+    at: Vec<i64>,
+    numbers: StrColumn,
+    contacts: StrColumn,
+    texts: Option<StrColumn>,
+    templates: Option<StrColumn>,
+    languages: Option<StrColumn>,
+    params: Option<Vec<Option<Vec<String>>>>,
+}
+
+impl Columns {
+    #[allow(clippy::too_many_arguments)]
+    pub fn read(
+        kinds: &Bound<'_, PyAny>,
+        at: &Bound<'_, PyAny>,
+        numbers: &Bound<'_, PyAny>,
+        contacts: &Bound<'_, PyAny>,
+        texts: Option<&Bound<'_, PyAny>>,
+        templates: Option<&Bound<'_, PyAny>>,
+        languages: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Columns> {
+        let kinds = read_kinds(kinds)?;
+        let rows = kinds.len();
+        // A scalar where a column belongs: say which, before reading anything else.
+        for (name, column) in [
+            ("at", Some(at)),
+            ("numbers", Some(numbers)),
+            ("contacts", Some(contacts)),
+            ("texts", texts),
+            ("templates", templates),
+            ("languages", languages),
+            ("params", params),
+        ] {
+            if let Some(column) = column.filter(|c| !c.is_none()) {
+                if column.is_instance_of::<PyString>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "run_batch: column {name:?} must be a sequence, not a single str"
+                    )));
+                }
+                check_len(name, column_len(name, column)?, rows)?;
+            }
+        }
+        let columns = Columns {
+            at: read_instants(at, rows)?,
+            numbers: read_strings("numbers", numbers, rows, false)?,
+            contacts: read_strings("contacts", contacts, rows, false)?,
+            texts: given(texts)
+                .map(|c| read_strings("texts", c, rows, true))
+                .transpose()?,
+            templates: given(templates)
+                .map(|c| read_strings("templates", c, rows, true))
+                .transpose()?,
+            languages: given(languages)
+                .map(|c| read_strings("languages", c, rows, true))
+                .transpose()?,
+            params: given(params).map(|c| read_params(c, rows)).transpose()?,
+            kinds,
+        };
+        columns.check_messages()?;
+        Ok(columns)
+    }
+
+    /// Every send row needs a message: a template (with its language) or a text.
+    fn check_messages(&self) -> PyResult<()> {
+        for (row, kind) in self.kinds.iter().enumerate() {
+            if *kind == RowKind::Inbound {
+                continue;
+            }
+            let template = self.templates.as_ref().and_then(|c| c.row(row));
+            if template.is_some() {
+                if self.languages.as_ref().and_then(|c| c.row(row)).is_none() {
+                    return Err(column_error(
+                        "languages",
+                        row,
+                        "a template row needs its language",
+                    ));
+                }
+            } else if self.texts.as_ref().and_then(|c| c.row(row)).is_none() {
+                return Err(column_error(
+                    "texts",
+                    row,
+                    "a send or check_send row needs a text (or a template in \"templates\")",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+}
+
+/// Counts effects by type without serialising each one: the name of a variant is looked up
+/// (by serialising one instance) the first time it is seen.
+#[derive(Default)]
+struct EffectCounter {
+    seen: Vec<(Discriminant<Effect>, String, u64)>,
+}
+
+impl EffectCounter {
+    fn count(&mut self, effect: &Effect) {
+        let key = discriminant(effect);
+        if let Some(entry) = self.seen.iter_mut().find(|(k, _, _)| *k == key) {
+            entry.2 += 1;
+            return;
+        }
+        let name = serde_json::to_value(effect)
+            .ok()
+            .and_then(|v| v.get("effect").and_then(|n| n.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into());
+        self.seen.push((key, name, 1));
+    }
+}
+
+/// What a batch did.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    pub codes: Vec<u8>,
+    pub effect_counts: Vec<(String, u64)>,
+    pub first_error: Option<(usize, &'static str, String)>,
+    pub error_codes: HashMap<&'static str, u64>,
+}
+
+/// Runs every row through the engine. Effects are counted and dropped unless `keep_effects`.
+pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool) -> BatchOutcome {
+    let mut inbound = Inbound {
+        at: Instant::EPOCH,
+        number: String::new(),
+        contact: Some(String::new()),
+        group: None,
+        kind: InboundKind::Text,
+        size: None,
+        referral: false,
+        message_id: None,
+    };
+    let blank_send = |message| SendRequest {
+        at: Instant::EPOCH,
+        number: String::new(),
+        contact: Some(String::new()),
+        group: None,
+        message,
+        idempotency_key: None,
+        force: false,
+        message_id: None,
+    };
+    let mut text_send = blank_send(OutboundMessage::Text {
+        text: String::new(),
+    });
+    let mut template_send = blank_send(OutboundMessage::Template(TemplateMessage {
+        name: String::new(),
+        language: String::new(),
+        params: TemplateParams::Positional(Vec::new()),
+    }));
+
+    let mut outcome = BatchOutcome {
+        codes: Vec::with_capacity(columns.len()),
+        effect_counts: Vec::new(),
+        first_error: None,
+        error_codes: HashMap::new(),
+    };
+    let mut effects = EffectCounter::default();
+    for (row, kind) in columns.kinds.iter().enumerate() {
+        let result = Instant::from_unix_millis(columns.at[row]).and_then(|at| {
+            let number = columns.numbers.row(row).unwrap_or_default();
+            let contact = columns.contacts.row(row).unwrap_or_default();
+            if *kind == RowKind::Inbound {
+                fill(&mut inbound.number, number);
+                fill(inbound.contact.get_or_insert_with(String::new), contact);
+                inbound.at = at;
+                return engine.inbound(&inbound).map(|()| APPLIED);
+            }
+            let template = columns.templates.as_ref().and_then(|c| c.row(row));
+            let request = match template {
+                Some(name) => {
+                    if let OutboundMessage::Template(t) = &mut template_send.message {
+                        fill(&mut t.name, name);
+                        let language = columns.languages.as_ref().and_then(|c| c.row(row));
+                        fill(&mut t.language, language.unwrap_or_default());
+                        let params = columns.params.as_ref().and_then(|p| p[row].as_ref());
+                        // Built positional above; cloning the few parameters is the only
+                        // per-row allocation, and only template rows with params pay it.
+                        if let TemplateParams::Positional(values) = &mut t.params {
+                            values.clear();
+                            values.extend(params.into_iter().flatten().cloned());
+                        }
+                    }
+                    &mut template_send
+                }
+                None => {
+                    if let OutboundMessage::Text { text } = &mut text_send.message {
+                        let given = columns.texts.as_ref().and_then(|c| c.row(row));
+                        fill(text, given.unwrap_or_default());
+                    }
+                    &mut text_send
+                }
+            };
+            fill(&mut request.number, number);
+            fill(request.contact.get_or_insert_with(String::new), contact);
+            request.at = at;
+            let decision = if *kind == RowKind::Send {
+                engine.send(request)?
+            } else {
+                engine.check_send(request)?
+            };
+            Ok(match &decision.verdict {
+                Verdict::Allowed => ALLOWED,
+                Verdict::Denied(reason) => denial_code(reason),
+            })
+        });
+        let code = match result {
+            Ok(code) => code,
+            Err(e) => {
+                *outcome.error_codes.entry(e.code()).or_default() += 1;
+                if outcome.first_error.is_none() {
+                    outcome.first_error = Some((row, e.code(), e.to_string()));
+                }
+                ERROR
+            }
+        };
+        outcome.codes.push(code);
+        if !keep_effects {
+            while let Some(effect) = engine.poll_effect() {
+                effects.count(&effect);
+            }
+        }
+    }
+    outcome.effect_counts = effects
+        .seen
+        .into_iter()
+        .map(|(_, name, n)| (name, n))
+        .collect();
+    outcome
+}
+
+/// Overwrites a reused buffer, keeping its allocation.
+fn fill(buffer: &mut String, value: &str) {
+    buffer.clear();
+    buffer.push_str(value);
+}
+
+/// The result of `Engine.run_batch`.
+#[pyclass(frozen, module = "convstate", name = "BatchResult")]
+#[derive(Debug)]
+pub struct PyBatchResult {
+    outcomes: Py<PyBytes>,
+    counts: Vec<u64>,
+    effect_counts: Vec<(String, u64)>,
+    first_error: Option<(usize, &'static str, String)>,
+    error_codes: Vec<(&'static str, u64)>,
+    effects_kept: bool,
+}
+
+impl PyBatchResult {
+    pub fn new(py: Python<'_>, outcome: BatchOutcome, effects_kept: bool) -> PyBatchResult {
+        let mut counts = vec![0u64; OUTCOME_NAMES.len()];
+        for code in &outcome.codes {
+            counts[usize::from(*code)] += 1;
+        }
+        let mut error_codes: Vec<_> = outcome.error_codes.into_iter().collect();
+        error_codes.sort();
+        PyBatchResult {
+            outcomes: PyBytes::new(py, &outcome.codes).unbind(),
+            counts,
+            effect_counts: outcome.effect_counts,
+            first_error: outcome.first_error,
+            error_codes,
+            effects_kept,
+        }
+    }
+}
+
+#[pymethods]
+impl PyBatchResult {
+    /// One outcome code per row; `OUTCOME_NAMES[code]` names it.
+    #[getter]
+    fn outcomes(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.outcomes.clone_ref(py)
+    }
+
+    /// Outcome names indexed by code.
+    #[classattr]
+    #[allow(non_snake_case)]
+    fn OUTCOME_NAMES<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, OUTCOME_NAMES)
+    }
+
+    /// How many rows got each outcome (outcomes no row got are left out).
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (name, count) in OUTCOME_NAMES.iter().zip(&self.counts) {
+            if *count > 0 {
+                dict.set_item(name, count)?;
+            }
+        }
+        Ok(dict)
+    }
+
+    /// Effects the batch caused, counted by type and dropped; empty when they were kept
+    /// (`keep_effects=True`), in which case `poll_effect` returns them.
+    #[getter]
+    fn effect_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (name, count) in &self.effect_counts {
+            dict.set_item(name, count)?;
+        }
+        Ok(dict)
+    }
+
+    /// Whether the batch's effects were left queued for `poll_effect`.
+    #[getter]
+    fn effects_kept(&self) -> bool {
+        self.effects_kept
+    }
+
+    /// How many rows the engine refused (outcome `error`).
+    #[getter]
+    fn errors(&self) -> u64 {
+        self.counts[usize::from(ERROR)]
+    }
+
+    /// Refused rows by the engine's error code (`"unknown_number"`, ...).
+    #[getter]
+    fn error_codes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (code, count) in &self.error_codes {
+            dict.set_item(code, count)?;
+        }
+        Ok(dict)
+    }
+
+    /// The first refused row as `(row, code, message)`, or None.
+    #[getter]
+    fn first_error(&self) -> Option<(usize, &'static str, String)> {
+        self.first_error.clone()
+    }
+
+    /// The outcome name of every row, in order (a list of str: convenient, not compact).
+    fn names<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyString>>> {
+        let names: Vec<Bound<'py, PyString>> = OUTCOME_NAMES
+            .iter()
+            .map(|n| PyString::intern(py, n))
+            .collect();
+        Ok(self
+            .outcomes
+            .bind(py)
+            .as_bytes()
+            .iter()
+            .map(|code| names[usize::from(*code)].clone())
+            .collect())
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.outcomes.bind(py).as_bytes().len()
+    }
+
+    fn __repr__(&self) -> String {
+        let counts: Vec<String> = OUTCOME_NAMES
+            .iter()
+            .zip(&self.counts)
+            .filter(|(_, c)| **c > 0)
+            .map(|(n, c)| format!("{n}={c}"))
+            .collect();
+        format!("BatchResult({})", counts.join(", "))
+    }
+}

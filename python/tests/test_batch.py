@@ -1,0 +1,275 @@
+"""Engine.run_batch (typed columns) and Engine.process_bytes (wire lines as bytes).
+
+The central check: a batch gives, row by row, the decision the one-by-one methods give on
+the same events, and leaves the engine in the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from typing import Any, Optional
+
+import pytest
+
+import convstate
+from conftest import NUMBER
+
+T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z in unix milliseconds
+HOUR = 3_600_000
+OTHER_NUMBER = "+15550002222"
+UNKNOWN_NUMBER = "+15559999999"
+
+
+def new_engine() -> convstate.Engine:
+    # One level of 3 unique contacts per 24 hours, so that the limit is reached in a test.
+    engine = convstate.Engine(policy="cloud-2025", policy_overrides={"limits": {"levels": [3]}})
+    for number in (NUMBER, OTHER_NUMBER):
+        engine.register_number(number, business="acme", channel="official", at=T0)
+    engine.register_template("acme", "order_ready", "en", category="utility",
+                             body="Your order {{1}} is ready.", status="approved", at=T0)
+    for i in range(8):
+        engine.opt_in(contact(i), business="acme", at=T0)
+    engine.effects()
+    return engine
+
+
+def contact(i: int) -> str:
+    return f"+4915{i:09d}"
+
+
+def random_rows(count: int, seed: int) -> dict[str, list[Any]]:
+    """Inbound, text and template rows over two days, with some rows the engine refuses."""
+    rng = random.Random(seed)
+    rows: dict[str, list[Any]] = {k: [] for k in
+                                  ("kinds", "at", "numbers", "contacts", "texts", "templates",
+                                   "languages", "params")}
+    for k in range(count):
+        kind = rng.choice(["inbound", "inbound", "send", "send", "check_send"])
+        number = rng.choice([NUMBER, NUMBER, OTHER_NUMBER])
+        if rng.random() < 0.03:
+            number = UNKNOWN_NUMBER
+        at = T0 + HOUR + k * (48 * HOUR // count)
+        if rng.random() < 0.02:
+            at = -1  # before the epoch: refused
+        template = kind != "inbound" and rng.random() < 0.4
+        rows["kinds"].append(kind)
+        rows["at"].append(at)
+        rows["numbers"].append(number)
+        rows["contacts"].append(contact(rng.randrange(10)))  # 8 and 9 never opted in
+        # Repeated texts on purpose: sends then meet the duplicate rule.
+        rows["texts"].append(None if kind == "inbound" else f"Reply {rng.randrange(5)}")
+        rows["templates"].append("order_ready" if template else None)
+        rows["languages"].append("en" if template else None)
+        rows["params"].append([f"A-{rng.randrange(3)}"] if template else None)
+    return rows
+
+
+def one_by_one(engine: convstate.Engine, rows: dict[str, list[Any]]) -> list[str]:
+    """The outcome name of each row through the typed methods."""
+    names = []
+    for i, kind in enumerate(rows["kinds"]):
+        number, who, at = rows["numbers"][i], rows["contacts"][i], rows["at"][i]
+        try:
+            if kind == "inbound":
+                engine.inbound(number, who, at=at)
+                names.append("applied")
+                continue
+            call = engine.send if kind == "send" else engine.check_send
+            if rows["templates"][i] is not None:
+                message = {"kind": "template", "name": rows["templates"][i],
+                           "language": rows["languages"][i], "params": rows["params"][i]}
+                decision = call(number, who, at=at, message=message)
+            else:
+                decision = call(number, who, at=at, text=rows["texts"][i])
+        except convstate.ConvstateError:
+            names.append("error")
+            continue
+        names.append("allowed" if decision.allowed
+                     else json.loads(decision.to_json())["denial"]["reason"])
+    return names
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batch_decides_like_the_one_by_one_methods(seed: int) -> None:
+    rows = random_rows(400, seed)
+    batched, single = new_engine(), new_engine()
+    result = batched.run_batch(rows["kinds"], rows["at"], rows["numbers"], rows["contacts"],
+                               rows["texts"], templates=rows["templates"],
+                               languages=rows["languages"], params=rows["params"],
+                               keep_effects=True)
+    expected = one_by_one(single, rows)
+    assert result.names() == expected
+    # The mix is rich enough for the comparison to mean something.
+    assert {"applied", "allowed", "window_closed", "limit_reached", "duplicate", "no_opt_in",
+            "error"} <= set(expected)
+    assert len(result) == 400
+    assert result.counts == dict(Counter(expected))
+    assert result.errors == expected.count("error")
+    assert result.effect_counts == {}
+    assert result.effects_kept is True
+    # Same state, same effects.
+    assert batched.effects() == single.effects()
+    assert batched.snapshot() == single.snapshot()
+
+
+def test_dropped_effects_are_counted_by_type() -> None:
+    rows = random_rows(300, 4)
+    batched, single = new_engine(), new_engine()
+    result = batched.run_batch(rows["kinds"], rows["at"], rows["numbers"], rows["contacts"],
+                               rows["texts"], templates=rows["templates"],
+                               languages=rows["languages"], params=rows["params"])
+    one_by_one(single, rows)
+    expected = Counter(effect["effect"] for effect in single.effects())
+    assert expected, "the rows cause effects"
+    assert result.effect_counts == dict(expected)
+    assert batched.poll_effect() is None
+    assert batched.snapshot() == single.snapshot()
+
+
+def test_outcome_codes_are_stable_and_match_the_reason_names() -> None:
+    names = convstate.BatchResult.OUTCOME_NAMES
+    assert names[0] == "applied" and names[1] == "allowed" and names[-1] == "error"
+    assert len(set(names)) == len(names)
+    known = {reason.value for reason in convstate.Reason}
+    # Every denial the Python enum knows has a code of the same name.
+    assert known <= set(names)
+    engine = new_engine()
+    engine.inbound(NUMBER, contact(0), at=T0 + HOUR)
+    engine.effects()
+    result = engine.run_batch(["check_send", "check_send"], [T0 + 2 * HOUR, T0 + 30 * HOUR],
+                              [NUMBER, NUMBER], [contact(0), contact(0)], ["Hi", "Hi"])
+    assert isinstance(result.outcomes, bytes)
+    assert [names[code] for code in result.outcomes] == ["allowed", "window_closed"]
+    assert result.outcomes == bytes([1, names.index("window_closed")])
+
+
+def test_a_refused_row_does_not_stop_the_batch() -> None:
+    engine = new_engine()
+    result = engine.run_batch(
+        ["inbound", "inbound", "check_send"], [T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR],
+        [NUMBER, UNKNOWN_NUMBER, NUMBER], [contact(0), contact(1), contact(0)],
+        [None, None, "Hi"])
+    assert result.names() == ["applied", "error", "allowed"]
+    assert result.errors == 1
+    assert result.error_codes == {"unknown_number": 1}
+    assert result.first_error is not None
+    row, code, message = result.first_error
+    assert (row, code) == (1, "unknown_number")
+    assert UNKNOWN_NUMBER in message
+
+
+def test_kinds_as_codes_and_instants_as_datetimes() -> None:
+    from datetime import datetime, timezone
+
+    at = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+    by_name, by_code = new_engine(), new_engine()
+    columns: tuple[Any, ...] = ([at, at], [NUMBER, NUMBER], [contact(0), contact(0)],
+                                [None, "Hi"])
+    a = by_name.run_batch(["inbound", "send"], *columns)
+    b = by_code.run_batch(bytes([0, 1]), *columns)
+    assert a.names() == b.names() == ["applied", "allowed"]
+    assert by_name.snapshot() == by_code.snapshot()
+
+
+@pytest.mark.parametrize(("change", "error", "names"), [
+    (lambda c: c.update(contacts=c["contacts"][:1]), ValueError, ['"contacts"', "1 rows"]),
+    (lambda c: c.update(at=[T0, "soon"]), ValueError, ['"at"', "row 1"]),
+    (lambda c: c.update(at=[T0, None]), ValueError, ['"at"', "row 1"]),
+    (lambda c: c.update(numbers=[NUMBER, 5]), TypeError, ['"numbers"', "row 1"]),
+    (lambda c: c.update(numbers=NUMBER), TypeError, ['"numbers"', "single str"]),
+    (lambda c: c.update(kinds="inbound"), TypeError, ['"kinds"', "single str"]),
+    (lambda c: c.update(kinds=["inbound", "reply"]), ValueError, ['"kinds"', "row 1", "reply"]),
+    (lambda c: c.update(kinds=["inbound", 7]), ValueError, ['"kinds"', "row 1"]),
+    (lambda c: c.update(kinds=["inbound", 1.5]), TypeError, ['"kinds"', "row 1"]),
+    (lambda c: c.update(texts=[None, None]), TypeError, ['"texts"', "row 1"]),
+    (lambda c: c.update(texts=None), TypeError, ['"texts"', "row 1"]),
+    (lambda c: c.update(at=5), TypeError, ['"at"', "sequence"]),
+])
+def test_a_malformed_column_raises_before_anything_is_applied(
+        change: Any, error: type[Exception], names: list[str]) -> None:
+    engine = new_engine()
+    before = engine.snapshot()
+    columns: dict[str, Any] = {"kinds": ["inbound", "send"], "at": [T0 + HOUR, T0 + HOUR],
+                               "numbers": [NUMBER, NUMBER], "contacts": [contact(0), contact(0)],
+                               "texts": [None, "Hi"]}
+    change(columns)
+    with pytest.raises(error) as raised:
+        engine.run_batch(columns["kinds"], columns["at"], columns["numbers"],
+                         columns["contacts"], columns["texts"])
+    for name in names:
+        assert name in str(raised.value)
+    assert engine.snapshot() == before
+
+
+def test_a_template_row_needs_its_language() -> None:
+    engine = new_engine()
+    with pytest.raises(TypeError, match='"languages", row 0'):
+        engine.run_batch(["send"], [T0], [NUMBER], [contact(0)], templates=["order_ready"])
+
+
+def test_queued_effects_are_never_dropped_unseen() -> None:
+    engine = new_engine()
+    engine.inbound(NUMBER, contact(0), at=T0 + HOUR)
+    assert engine.poll_effect() is not None, "an inbound on a new conversation has effects"
+    engine.inbound(NUMBER, contact(1), at=T0 + HOUR)
+    with pytest.raises(ValueError, match="effects"):
+        engine.run_batch(["inbound"], [T0 + 2 * HOUR], [NUMBER], [contact(2)])
+    kept = engine.run_batch(["inbound"], [T0 + 2 * HOUR], [NUMBER], [contact(2)],
+                            keep_effects=True)
+    assert kept.names() == ["applied"]
+    contacts = {effect.get("contact") for effect in engine.effects()}
+    assert {contact(1), contact(2)} <= contacts
+
+
+def test_an_empty_batch() -> None:
+    result = new_engine().run_batch([], [], [], [])
+    assert len(result) == 0 and result.outcomes == b"" and result.counts == {}
+    assert result.first_error is None
+
+
+def wire_lines(rows: dict[str, list[Any]]) -> list[str]:
+    lines = []
+    for i, kind in enumerate(rows["kinds"]):
+        event: dict[str, Any] = {"type": kind, "at": rows["at"][i], "number": rows["numbers"][i],
+                                 "contact": rows["contacts"][i]}
+        if kind == "inbound":
+            event["kind"] = "text"
+        elif rows["templates"][i] is not None:
+            event["message"] = {"kind": "template", "name": rows["templates"][i],
+                                "language": rows["languages"][i], "params": rows["params"][i]}
+        else:
+            event["message"] = {"kind": "text", "text": rows["texts"][i]}
+        lines.append(json.dumps(event))
+    return lines
+
+
+def test_process_bytes_gives_the_lines_process_gives() -> None:
+    lines = wire_lines(random_rows(300, 5))
+    lines.insert(7, "{not json")
+    as_str, as_bytes = new_engine(), new_engine()
+    expected = as_str.process(lines)
+    data = ("\n".join(lines[:100]) + "\r\n\n" + "\n".join(lines[100:]) + "\n").encode()
+    output = as_bytes.process_bytes(data)
+    assert isinstance(output, bytes)
+    assert output.endswith(b"\n")
+    assert output.decode().split("\n")[:-1] == expected
+    assert as_str.snapshot() == as_bytes.snapshot()
+
+
+def test_process_bytes_answers_bad_lines_with_error_lines() -> None:
+    engine = new_engine()
+    output = engine.process_bytes(b'\xff\xfe\n{"type": "tick", "at": 1793610000000}\n')
+    first, second = [json.loads(line) for line in output.decode().splitlines()]
+    assert first["type"] == "error" and "UTF-8" in first["message"]
+    assert second["type"] == "ack"
+    assert engine.process_bytes(b"") == b""
+
+
+def test_batch_result_repr_names_the_counts() -> None:
+    engine = new_engine()
+    result: Optional[convstate.BatchResult] = engine.run_batch(
+        ["inbound"], [T0 + HOUR], [NUMBER], [contact(0)])
+    assert result is not None
+    assert repr(result) == "BatchResult(applied=1)"
