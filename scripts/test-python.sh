@@ -2,7 +2,7 @@
 # Builds the Python wheel, installs it into a fresh virtual environment the way a user would
 # (pip install of the built wheel, not `maturin develop`), checks the stubs against the
 # installed module with mypy.stubtest, and runs the pytest suite against the installed
-# package. Needs only Python >= 3.9 with venv/pip and the Rust toolchain.
+# package. Needs only Python >= 3.10 with venv/pip and the Rust toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -144,13 +144,10 @@ fn type_name(item: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// Appends a Python str's UTF-8 to `buffer`. Under the abi3 (3.9) API the only way to the
-/// bytes is an encoded copy; it is dropped at once.
+/// Appends a Python str's UTF-8 to `buffer`, read in place (the abi3 API has
+/// `PyUnicode_AsUTF8AndSize` from Python 3.10, which is why the wheel requires 3.10).
 fn push_str(buffer: &mut String, item: &Bound<'_, PyString>) -> PyResult<()> {
-    let encoded = item.encode_utf8()?;
-    let text = std::str::from_utf8(encoded.as_bytes())
-        .map_err(|e| PyValueError::new_err(format!("not UTF-8: {e}")))?;
-    buffer.push_str(text);
+    buffer.push_str(item.to_str()?);
     Ok(())
 }
 
