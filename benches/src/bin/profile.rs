@@ -1,6 +1,7 @@
 //! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
-//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json> [events]`
-//! on 10,000 idle conversations.
+//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed> [events]
+//! [conversations]` on 10,000 idle conversations by default. With a million conversations,
+//! `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the cache.
 
 use convstate_benches::*;
 
@@ -8,7 +9,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| "mixed".to_owned());
     let events: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let n = 10_000;
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let mut engine = with_conversations(unlimited_policy(), n, true);
     let mut picker = Picker::new(5);
     let mut ok = 0u64;
