@@ -6,7 +6,7 @@
 //! capacity, so a table oscillating around one size never reallocates on every call, and the
 //! cost of a shrink is paid for by the removals that made it sparse (amortised O(1)).
 
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 
 /// Capacity below which a table is never shrunk (not worth a reallocation).
@@ -23,14 +23,6 @@ pub(crate) trait ShrinkWhenSparse {
 }
 
 impl<K: Eq + Hash, V, S: BuildHasher> ShrinkWhenSparse for HashMap<K, V, S> {
-    fn shrink_when_sparse(&mut self) {
-        if sparse(self.len(), self.capacity()) {
-            self.shrink_to((2 * self.len()).max(FLOOR / 2));
-        }
-    }
-}
-
-impl<T: Ord> ShrinkWhenSparse for BinaryHeap<T> {
     fn shrink_when_sparse(&mut self) {
         if sparse(self.len(), self.capacity()) {
             self.shrink_to((2 * self.len()).max(FLOOR / 2));

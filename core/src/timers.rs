@@ -1,6 +1,6 @@
 //! One timer structure for the whole engine.
 //!
-//! A binary heap of `(deadline, key)` plus a map of the one armed deadline per key. Arming
+//! An ordered set of `(deadline, key)` plus a map of the one armed deadline per key. Arming
 //! only ever moves a key's wake-up *earlier*; when a state change pushes a deadline later
 //! (a new message in a live chat, say) nothing is pushed, and the handler, woken at the old
 //! time, re-arms at the new one. So each key has about one heap entry however many events
@@ -9,9 +9,13 @@
 //!
 //! Handlers must therefore accept early wake-ups: they recompute the real deadline and
 //! re-arm if it is still in the future.
+//!
+//! Why a B-tree and not a binary heap: deadlines are armed in nearly increasing order (now
+//! plus an idle timeout, a window end) and taken from the front, so both ends of the tree
+//! stay in cache; a binary heap's pop walks a path to a random leaf, about ten cache misses
+//! with a million live chats. The order, `(deadline, key)`, is the same.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +47,7 @@ pub(crate) enum TimerKey {
 /// The engine's timers.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    queue: BTreeSet<(Instant, TimerKey)>,
     armed: FastMap<TimerKey, Instant>,
 }
 
@@ -54,7 +58,7 @@ impl Timers {
             Some(&armed) if armed <= at => {}
             _ => {
                 self.armed.insert(key, at);
-                self.heap.push(Reverse((at, key)));
+                self.queue.insert((at, key));
             }
         }
     }
@@ -66,34 +70,30 @@ impl Timers {
 
     /// The next armed timer due at or before `now`, removed.
     pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, TimerKey)> {
-        while let Some(&Reverse((at, key))) = self.heap.peek() {
+        while let Some(&(at, key)) = self.queue.first() {
             if at > now {
-                self.shrink_when_sparse();
+                self.armed.shrink_when_sparse();
                 return None;
             }
-            self.heap.pop();
+            self.queue.pop_first();
             if self.armed.get(&key) == Some(&at) {
                 self.armed.remove(&key);
                 return Some((at, key));
             }
         }
-        self.shrink_when_sparse();
-        None
-    }
-
-    /// Gives back the capacity a burst of timers (a million live chats) left behind.
-    fn shrink_when_sparse(&mut self) {
-        self.heap.shrink_when_sparse();
+        // The set frees its nodes as it empties; the map keeps its peak capacity unless
+        // told.
         self.armed.shrink_when_sparse();
+        None
     }
 
     /// The earliest armed wake-up, dropping stale heap entries on the way.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((at, key))) = self.heap.peek() {
+        while let Some(&(at, key)) = self.queue.first() {
             if self.armed.get(&key) == Some(&at) {
                 return Some(at);
             }
-            self.heap.pop();
+            self.queue.pop_first();
         }
         None
     }
@@ -106,7 +106,7 @@ impl Timers {
     /// Whether no timer at all is due at or before `now` (a cheap, conservative check: a
     /// stale heap entry can only make it answer `false`).
     pub fn nothing_due_by(&self, now: Instant) -> bool {
-        self.heap.peek().is_none_or(|Reverse((at, _))| *at > now)
+        self.queue.first().is_none_or(|(at, _)| *at > now)
     }
 
     /// Armed timers sorted, for snapshots.
@@ -146,7 +146,7 @@ mod tests {
         timers.arm(TimerKey::ChatIdle(1), t(100));
         timers.arm(TimerKey::ChatIdle(1), t(200));
         assert_eq!(timers.next_deadline(), Some(t(100)));
-        assert_eq!(timers.heap.len(), 1);
+        assert_eq!(timers.queue.len(), 1);
         timers.arm(TimerKey::ChatIdle(1), t(50));
         assert_eq!(
             timers.pop_due(t(1000)),
