@@ -356,12 +356,19 @@ impl Engine {
         let length = pricing.conversation_length;
         let model = pricing.model;
         let entry_point_length = pricing.free_entry_point;
-        let state = self.billing.entry(conv).or_default();
+        // Only sends that open something get a billing record: under per-message pricing
+        // most conversations never need one, and an empty record per conversation cost
+        // memory and a cache miss on every later send.
+        let open = |category: ChargeCategory| (category_index(category), now.plus(length));
         match billing {
             Billing::Free {
                 why: FreeReason::FreeEntryPoint,
-            } if state.entry_point_until.is_none_or(|t| now >= t) => {
-                if let Some(len) = entry_point_length {
+            } => {
+                let state = self.billing.entry(conv).or_default();
+                if let (Some(len), true) = (
+                    entry_point_length,
+                    state.entry_point_until.is_none_or(|t| now >= t),
+                ) {
                     state.entry_point_until = Some(now.plus(len));
                     state.entry_point_answer_by = None;
                     // A free entry point closes every other open conversation (§11).
@@ -372,12 +379,14 @@ impl Engine {
                 if model != PricingModel::PerMessage2025
                     && model != PricingModel::PerMessage2026 =>
             {
-                state.open_until[category_index(*category)] = Some(now.plus(length));
+                let (i, until) = open(*category);
+                self.billing.entry(conv).or_default().open_until[i] = Some(until);
             }
             Billing::Free {
                 why: FreeReason::ServiceConversation,
             } => {
-                state.open_until[category_index(ChargeCategory::Service)] = Some(now.plus(length));
+                let (i, until) = open(ChargeCategory::Service);
+                self.billing.entry(conv).or_default().open_until[i] = Some(until);
             }
             _ => {}
         }

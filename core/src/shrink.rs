@@ -51,7 +51,11 @@ mod tests {
         assert_eq!(q.capacity(), peak, "30% full: kept");
         q.drain(..29_000);
         q.shrink_when_sparse();
-        assert!(q.capacity() < peak / 16, "1% full: shrunk to {}", q.capacity());
+        assert!(
+            q.capacity() < peak / 16,
+            "1% full: shrunk to {}",
+            q.capacity()
+        );
         assert_eq!(q.len(), 1_000);
         let mut small: VecDeque<u32> = VecDeque::with_capacity(FLOOR);
         small.push_back(1);
