@@ -187,25 +187,7 @@ fn bench_json_door(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for n in sizes() {
         let mut engine = with_conversations(unlimited_policy(), n, true);
-        let mut picker = Picker::new(29);
-        let lines: Vec<String> = (0..POOL)
-            .map(|k| {
-                let i = picker.pick(n);
-                if k % 2 == 0 {
-                    format!(
-                        r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","kind":"text"}}"#,
-                        number(number_of(i)),
-                        contact(i)
-                    )
-                } else {
-                    format!(
-                        r#"{{"type":"check_send","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","message":{{"kind":"text","text":"On its way, ref {k}"}}}}"#,
-                        number(number_of(i)),
-                        contact(i)
-                    )
-                }
-            })
-            .collect();
+        let lines = json_door_lines(n, 29);
         let mut k = 0usize;
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {

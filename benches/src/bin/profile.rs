@@ -51,8 +51,16 @@ fn main() {
                 ok += u64::from(apply(&mut engine, op, at(3_600_000 + k as i64), k));
             }
         }
+        "json" => {
+            // The criterion bench's json_door lines: half inbound, half check_send.
+            let lines = json_door_lines(n, 29);
+            for k in 0..events as usize {
+                let out = engine.handle_json(&lines[k % POOL]);
+                ok += u64::from(!out[0].starts_with(r#"{"type":"error""#));
+            }
+        }
         other => {
-            eprintln!("unknown workload {other:?}: inbound, reply, template or mixed");
+            eprintln!("unknown workload {other:?}: inbound, reply, template, mixed or json");
             std::process::exit(2);
         }
     }
