@@ -4,11 +4,18 @@
 //! `handle_json`), so that each input gives the same bytes out everywhere. The schema is
 //! documented in `docs/events.md`.
 
+use std::io;
+
+use serde::de::DeserializeSeed;
 use serde::Serialize;
 
 use crate::engine::{Engine, Output};
 use crate::event::Event;
-use crate::Error;
+use crate::{Effect, Error};
+
+mod decode;
+
+pub use decode::EVENT_TYPES;
 
 /// Version of the wire schema; bumped on any incompatible change.
 pub const WIRE_VERSION: u32 = 1;
@@ -17,74 +24,183 @@ pub const WIRE_VERSION: u32 = 1;
 pub const ANNOTATION_KEYS: [&str; 3] = ["expect", "expect_effects", "comment"];
 
 /// Decodes one wire-format line into an event. Annotation keys (`expect`,
-/// `expect_effects`, `comment`) are ignored; any other unknown key is an error.
+/// `expect_effects`, `comment`) are ignored at the top level; any other unknown key is an
+/// error. One pass, whether or not the line carries annotations.
 pub fn decode_event(line: &str) -> Result<Event, Error> {
     let invalid = |e: serde_json::Error| Error::InvalidEvent {
         problem: e.to_string(),
     };
-    if !ANNOTATION_KEYS.iter().any(|k| line.contains(k)) {
-        return serde_json::from_str(line).map_err(invalid);
-    }
-    let mut value: serde_json::Value = serde_json::from_str(line).map_err(invalid)?;
-    if let Some(map) = value.as_object_mut() {
-        for key in ANNOTATION_KEYS {
-            map.remove(key);
-        }
-    }
-    serde_json::from_value(value).map_err(invalid)
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let event = DeserializeSeed::deserialize(
+        decode::EventSeed {
+            skip_annotations: true,
+        },
+        &mut deserializer,
+    )
+    .map_err(invalid)?;
+    // Trailing characters other than whitespace are an error, as in `serde_json::from_str`.
+    deserializer.end().map_err(invalid)?;
+    Ok(event)
 }
 
-/// Encodes a value with a `"type"` key first.
-fn typed_line<T: Serialize>(type_name: &str, value: &T) -> String {
-    let body = serde_json::to_string(value).expect("outputs serialise infallibly");
-    match body.strip_prefix('{') {
-        Some("}") => format!("{{\"type\":\"{type_name}\"}}"),
-        Some(rest) => format!("{{\"type\":\"{type_name}\",{rest}"),
-        None => body,
+/// Appends `value`'s JSON to `out`.
+fn write_json<T: Serialize + ?Sized>(value: &T, out: &mut String) {
+    let mut writer = StringWriter {
+        out,
+        pending: [0; 256],
+        pending_len: 0,
+    };
+    serde_json::to_writer(&mut writer, value).expect("outputs serialise infallibly");
+    writer.flush_pending().expect("serde_json writes UTF-8");
+}
+
+/// Lets serde_json write straight into a `String`. serde_json writes many small pieces (a
+/// quote, a key, a colon), each whole UTF-8 (it splits strings only at the ASCII bytes it
+/// escapes); the crate has no `unsafe`, so the text is checked before it joins the `String`,
+/// in chunks: checking and appending each piece alone cost more than the serialising did.
+struct StringWriter<'a> {
+    out: &'a mut String,
+    /// Whole pieces not yet checked and appended.
+    pending: [u8; 256],
+    pending_len: usize,
+}
+
+impl StringWriter<'_> {
+    fn flush_pending(&mut self) -> io::Result<()> {
+        let text =
+            std::str::from_utf8(&self.pending[..self.pending_len]).map_err(io::Error::other)?;
+        self.out.push_str(text);
+        self.pending_len = 0;
+        Ok(())
+    }
+}
+
+impl io::Write for StringWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.len() > self.pending.len() - self.pending_len {
+            self.flush_pending()?;
+            if bytes.len() > self.pending.len() {
+                let text = std::str::from_utf8(bytes).map_err(io::Error::other)?;
+                self.out.push_str(text);
+                return Ok(());
+            }
+        }
+        self.pending[self.pending_len..self.pending_len + bytes.len()].copy_from_slice(bytes);
+        self.pending_len += bytes.len();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_pending()
     }
 }
 
 /// The result line for an input.
 pub fn encode_output(result: &Result<Output, Error>) -> String {
+    let mut line = String::new();
+    encode_output_into(result, &mut line);
+    line
+}
+
+/// Appends the result line for an input to `out`, without a line break. (`Output` is
+/// tagged by `"type"`, which serde writes first.)
+pub fn encode_output_into(result: &Result<Output, Error>, out: &mut String) {
     match result {
-        Ok(output) => serde_json::to_string(output).expect("outputs serialise infallibly"),
-        Err(e) => encode_error(e),
+        Ok(output) => write_json(output, out),
+        Err(e) => encode_error_into(e, out),
     }
 }
 
-/// The line for an error.
+/// The line for an error: `{"type":"error","error":...,"kind":...,"message":...}`.
 pub fn encode_error(e: &Error) -> String {
+    let mut line = String::new();
+    encode_error_into(e, &mut line);
+    line
+}
+
+/// Appends the line for an error to `out`, without a line break.
+pub fn encode_error_into(e: &Error, out: &mut String) {
     #[derive(Serialize)]
     struct ErrorLine<'a> {
-        error: &'a str,
+        #[serde(rename = "type")]
+        line_type: &'static str,
+        error: &'static str,
         kind: &'static str,
-        message: String,
+        // Written through `Display` as it is escaped: no intermediate `String`.
+        #[serde(serialize_with = "serialize_display")]
+        message: &'a Error,
     }
-    typed_line(
-        "error",
+    write_json(
         &ErrorLine {
+            line_type: "error",
             error: e.code(),
             kind: e.kind().name(),
-            message: e.to_string(),
+            message: e,
         },
-    )
+        out,
+    );
+}
+
+fn serialize_display<S: serde::Serializer>(
+    value: &&Error,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(*value)
 }
 
 /// The line for an effect: `{"type":"effect","effect":...}`.
-pub fn encode_effect(effect: &crate::Effect) -> String {
-    typed_line("effect", effect)
+pub fn encode_effect(effect: &Effect) -> String {
+    let mut line = String::new();
+    encode_effect_into(effect, &mut line);
+    line
+}
+
+/// Appends the line for an effect to `out`, without a line break.
+pub fn encode_effect_into(effect: &Effect, out: &mut String) {
+    /// The effect's own keys (its `"effect"` tag first) after `"type"`: flattening writes
+    /// them into the same object, with no intermediate line to re-format.
+    #[derive(Serialize)]
+    struct EffectLine<'a> {
+        #[serde(rename = "type")]
+        line_type: &'static str,
+        #[serde(flatten)]
+        effect: &'a Effect,
+    }
+    write_json(
+        &EffectLine {
+            line_type: "effect",
+            effect,
+        },
+        out,
+    );
 }
 
 impl Engine {
     /// Applies one wire-format line; returns the result line followed by one line per
     /// effect the input caused. A line that does not decode yields an error line and
-    /// changes nothing.
+    /// changes nothing. [`Engine::handle_json_into`] gives the same lines without an
+    /// allocation per line.
     pub fn handle_json(&mut self, line: &str) -> Vec<String> {
+        let mut text = String::new();
+        self.handle_json_into(line, &mut text);
+        // JSON escapes line breaks inside strings, so every `\n` ends a line.
+        text.split_terminator('\n').map(str::to_owned).collect()
+    }
+
+    /// Applies one wire-format line as [`Engine::handle_json`] does, appending each output
+    /// line followed by `\n` to `out`. Nothing is allocated when `out` has room.
+    pub fn handle_json_into(&mut self, line: &str, out: &mut String) {
         let result = decode_event(line).and_then(|event| self.handle(event));
-        let mut lines = vec![encode_output(&result)];
+        encode_output_into(&result, out);
+        out.push('\n');
         while let Some(effect) = self.poll_effect() {
-            lines.push(encode_effect(&effect));
+            encode_effect_into(&effect, out);
+            out.push('\n');
         }
-        lines
     }
 }

@@ -1,5 +1,5 @@
 //! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
-//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json> [events]`
+//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json|json_into> [events]`
 //! on 10,000 idle conversations.
 
 use convstate_benches::*;
@@ -59,8 +59,20 @@ fn main() {
                 ok += u64::from(!out[0].starts_with(r#"{"type":"error""#));
             }
         }
+        "json_into" => {
+            // The same lines through the buffer API, one buffer reused.
+            let lines = json_door_lines(n, 29);
+            let mut out = String::with_capacity(4096);
+            for k in 0..events as usize {
+                out.clear();
+                engine.handle_json_into(&lines[k % POOL], &mut out);
+                ok += u64::from(!out.starts_with(r#"{"type":"error""#));
+            }
+        }
         other => {
-            eprintln!("unknown workload {other:?}: inbound, reply, template, mixed or json");
+            eprintln!(
+                "unknown workload {other:?}: inbound, reply, template, mixed, json or json_into"
+            );
             std::process::exit(2);
         }
     }
