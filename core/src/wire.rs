@@ -186,7 +186,8 @@ impl Engine {
     /// changes nothing. [`Engine::handle_json_into`] gives the same lines without an
     /// allocation per line.
     pub fn handle_json(&mut self, line: &str) -> Vec<String> {
-        let mut text = String::new();
+        // Room for a result line and an effect or two, so that the text is not regrown.
+        let mut text = String::with_capacity(1024);
         self.handle_json_into(line, &mut text);
         // JSON escapes line breaks inside strings, so every `\n` ends a line.
         text.split_terminator('\n').map(str::to_owned).collect()
@@ -226,7 +227,10 @@ mod tests {
     /// `line` (an object with `"type"` first) with its `"type"` entry moved to the end.
     fn type_last(line: &str) -> String {
         let (type_entry, rest) = line[1..].split_once(',').expect("more than one key");
-        format!("{{{},{type_entry}}}", rest.strip_suffix('}').expect("an object"))
+        format!(
+            "{{{},{type_entry}}}",
+            rest.strip_suffix('}').expect("an object")
+        )
     }
 
     #[test]
@@ -242,7 +246,11 @@ mod tests {
         for line in lines {
             let first = decode_event(line).unwrap_or_else(|e| panic!("{line}: {e}"));
             let last = type_last(line);
-            assert_eq!(decode_event(&last).expect("type last decodes"), first, "{last}");
+            assert_eq!(
+                decode_event(&last).expect("type last decodes"),
+                first,
+                "{last}"
+            );
             let middle = line.replacen(r#""at""#, r#""comment":"x","at""#, 1);
             assert_eq!(decode_event(&middle).expect("annotated"), first, "{middle}");
             // The typed decoder (no annotations) agrees, and the event's own encoding
@@ -321,8 +329,14 @@ mod tests {
             (r#"{"at":0}"#, "missing field `type`"),
             (r#"{"comment":"only"}"#, "missing field `type`"),
             (r#"{}"#, "missing field `type`"),
-            (r#"{"type":"tick","type":"tick","at":0}"#, "duplicate field `type`"),
-            (r#"{"at":0,"type":"tick","type":"tick"}"#, "duplicate field `type`"),
+            (
+                r#"{"type":"tick","type":"tick","at":0}"#,
+                "duplicate field `type`",
+            ),
+            (
+                r#"{"at":0,"type":"tick","type":"tick"}"#,
+                "duplicate field `type`",
+            ),
             (r#"{"type":"tick","at":0,"at":1}"#, "duplicate field `at`"),
             (r#"{"at":0,"at":1,"type":"tick"}"#, "duplicate field `at`"),
             (r#"{"type":"inbound","at":0}"#, "missing field `number`"),
@@ -369,8 +383,14 @@ mod tests {
             assert_eq!(buffer, expected, "after {line}");
         }
         assert!(effect_lines >= 3, "the lines exercise effects: {expected}");
-        assert!(expected.contains(r#"{"type":"error","error":"#), "{expected}");
-        assert!(expected.contains(r#"{"type":"effect","effect":"#), "{expected}");
+        assert!(
+            expected.contains(r#"{"type":"error","error":"#),
+            "{expected}"
+        );
+        assert!(
+            expected.contains(r#"{"type":"effect","effect":"#),
+            "{expected}"
+        );
     }
 
     #[test]
