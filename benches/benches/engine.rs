@@ -181,37 +181,30 @@ fn bench_snapshots(c: &mut Criterion) {
     }
 }
 
-/// The JSON-lines door: inbound and check_send lines in, result and effect lines out.
+/// The JSON-lines door: inbound and check_send lines in, result and effect lines out, as a
+/// `Vec<String>` per input (`lines`) and appended to one reused buffer (`into_buffer`).
 fn bench_json_door(c: &mut Criterion) {
     let mut group = c.benchmark_group("json_door");
     group.throughput(Throughput::Elements(1));
     for n in sizes() {
         let mut engine = with_conversations(unlimited_policy(), n, true);
-        let mut picker = Picker::new(29);
-        let lines: Vec<String> = (0..POOL)
-            .map(|k| {
-                let i = picker.pick(n);
-                if k % 2 == 0 {
-                    format!(
-                        r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","kind":"text"}}"#,
-                        number(number_of(i)),
-                        contact(i)
-                    )
-                } else {
-                    format!(
-                        r#"{{"type":"check_send","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","message":{{"kind":"text","text":"On its way, ref {k}"}}}}"#,
-                        number(number_of(i)),
-                        contact(i)
-                    )
-                }
-            })
-            .collect();
+        let lines = json_door_lines(n, 29);
         let mut k = 0usize;
-        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+        group.bench_function(BenchmarkId::new("lines", n), |b| {
             b.iter(|| {
                 let out = engine.handle_json(&lines[k % POOL]);
                 k += 1;
                 black_box(out)
+            })
+        });
+        // The same lines into one reused buffer: no allocation per output line.
+        let mut out = String::with_capacity(4096);
+        group.bench_function(BenchmarkId::new("into_buffer", n), |b| {
+            b.iter(|| {
+                out.clear();
+                engine.handle_json_into(&lines[k % POOL], &mut out);
+                k += 1;
+                black_box(out.len())
             })
         });
     }

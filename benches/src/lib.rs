@@ -170,6 +170,30 @@ impl Picker {
 /// Prebuilt inputs replayed in a cycle.
 pub const POOL: usize = 1 << 16;
 
+/// The JSON door's input: [`POOL`] wire lines, alternately an `inbound` and a `check_send`
+/// (a text reply) for conversations picked among `n` with `seed`.
+pub fn json_door_lines(n: u64, seed: u64) -> Vec<String> {
+    let mut picker = Picker::new(seed);
+    (0..POOL)
+        .map(|k| {
+            let i = picker.pick(n);
+            if k % 2 == 0 {
+                format!(
+                    r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","kind":"text"}}"#,
+                    number(number_of(i)),
+                    contact(i)
+                )
+            } else {
+                format!(
+                    r#"{{"type":"check_send","at":"2026-11-02T09:00:00Z","number":"{}","contact":"{}","message":{{"kind":"text","text":"On its way, ref {k}"}}}}"#,
+                    number(number_of(i)),
+                    contact(i)
+                )
+            }
+        })
+        .collect()
+}
+
 /// A free-form text reply to conversation `i` whose text ends in a rewritable counter.
 pub fn text_send(i: u64, at: Instant) -> SendRequest {
     SendRequest {

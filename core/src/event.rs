@@ -10,8 +10,12 @@ use crate::template::{Quality, TemplateSpec, TemplateStatus};
 use crate::time::{Duration, Instant};
 
 /// One input to the engine.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+///
+/// Serialised with `"type"` first; read by a hand-written `Deserialize` (in
+/// `wire/decode.rs`) that takes that order in one pass and buffers only when `"type"` comes
+/// later.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
     /// Register (or update) a number of a business.

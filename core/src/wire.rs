@@ -4,11 +4,18 @@
 //! `handle_json`), so that each input gives the same bytes out everywhere. The schema is
 //! documented in `docs/events.md`.
 
+use std::io;
+
+use serde::de::DeserializeSeed;
 use serde::Serialize;
 
 use crate::engine::{Engine, Output};
 use crate::event::Event;
-use crate::Error;
+use crate::{Effect, Error};
+
+mod decode;
+
+pub use decode::EVENT_TYPES;
 
 /// Version of the wire schema; bumped on any incompatible change.
 pub const WIRE_VERSION: u32 = 1;
@@ -17,74 +24,405 @@ pub const WIRE_VERSION: u32 = 1;
 pub const ANNOTATION_KEYS: [&str; 3] = ["expect", "expect_effects", "comment"];
 
 /// Decodes one wire-format line into an event. Annotation keys (`expect`,
-/// `expect_effects`, `comment`) are ignored; any other unknown key is an error.
+/// `expect_effects`, `comment`) are ignored at the top level; any other unknown key is an
+/// error. One pass, whether or not the line carries annotations.
 pub fn decode_event(line: &str) -> Result<Event, Error> {
     let invalid = |e: serde_json::Error| Error::InvalidEvent {
         problem: e.to_string(),
     };
-    if !ANNOTATION_KEYS.iter().any(|k| line.contains(k)) {
-        return serde_json::from_str(line).map_err(invalid);
-    }
-    let mut value: serde_json::Value = serde_json::from_str(line).map_err(invalid)?;
-    if let Some(map) = value.as_object_mut() {
-        for key in ANNOTATION_KEYS {
-            map.remove(key);
-        }
-    }
-    serde_json::from_value(value).map_err(invalid)
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let event = DeserializeSeed::deserialize(
+        decode::EventSeed {
+            skip_annotations: true,
+        },
+        &mut deserializer,
+    )
+    .map_err(invalid)?;
+    // Trailing characters other than whitespace are an error, as in `serde_json::from_str`.
+    deserializer.end().map_err(invalid)?;
+    Ok(event)
 }
 
-/// Encodes a value with a `"type"` key first.
-fn typed_line<T: Serialize>(type_name: &str, value: &T) -> String {
-    let body = serde_json::to_string(value).expect("outputs serialise infallibly");
-    match body.strip_prefix('{') {
-        Some("}") => format!("{{\"type\":\"{type_name}\"}}"),
-        Some(rest) => format!("{{\"type\":\"{type_name}\",{rest}"),
-        None => body,
+/// Appends `value`'s JSON to `out`.
+fn write_json<T: Serialize + ?Sized>(value: &T, out: &mut String) {
+    let mut writer = StringWriter {
+        out,
+        pending: [0; 256],
+        pending_len: 0,
+    };
+    serde_json::to_writer(&mut writer, value).expect("outputs serialise infallibly");
+    writer.flush_pending().expect("serde_json writes UTF-8");
+}
+
+/// Lets serde_json write straight into a `String`. serde_json writes many small pieces (a
+/// quote, a key, a colon), each whole UTF-8 (it splits strings only at the ASCII bytes it
+/// escapes); the crate has no `unsafe`, so the text is checked before it joins the `String`,
+/// in chunks: checking and appending each piece alone cost more than the serialising did.
+struct StringWriter<'a> {
+    out: &'a mut String,
+    /// Whole pieces not yet checked and appended.
+    pending: [u8; 256],
+    pending_len: usize,
+}
+
+impl StringWriter<'_> {
+    fn flush_pending(&mut self) -> io::Result<()> {
+        let text =
+            std::str::from_utf8(&self.pending[..self.pending_len]).map_err(io::Error::other)?;
+        self.out.push_str(text);
+        self.pending_len = 0;
+        Ok(())
+    }
+}
+
+impl io::Write for StringWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.len() > self.pending.len() - self.pending_len {
+            self.flush_pending()?;
+            if bytes.len() > self.pending.len() {
+                let text = std::str::from_utf8(bytes).map_err(io::Error::other)?;
+                self.out.push_str(text);
+                return Ok(());
+            }
+        }
+        self.pending[self.pending_len..self.pending_len + bytes.len()].copy_from_slice(bytes);
+        self.pending_len += bytes.len();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_pending()
     }
 }
 
 /// The result line for an input.
 pub fn encode_output(result: &Result<Output, Error>) -> String {
+    let mut line = String::new();
+    encode_output_into(result, &mut line);
+    line
+}
+
+/// Appends the result line for an input to `out`, without a line break. (`Output` is
+/// tagged by `"type"`, which serde writes first.)
+pub fn encode_output_into(result: &Result<Output, Error>, out: &mut String) {
     match result {
-        Ok(output) => serde_json::to_string(output).expect("outputs serialise infallibly"),
-        Err(e) => encode_error(e),
+        Ok(output) => write_json(output, out),
+        Err(e) => encode_error_into(e, out),
     }
 }
 
-/// The line for an error.
+/// The line for an error: `{"type":"error","error":...,"kind":...,"message":...}`.
 pub fn encode_error(e: &Error) -> String {
+    let mut line = String::new();
+    encode_error_into(e, &mut line);
+    line
+}
+
+/// Appends the line for an error to `out`, without a line break.
+pub fn encode_error_into(e: &Error, out: &mut String) {
     #[derive(Serialize)]
     struct ErrorLine<'a> {
-        error: &'a str,
+        #[serde(rename = "type")]
+        line_type: &'static str,
+        error: &'static str,
         kind: &'static str,
-        message: String,
+        // Written through `Display` as it is escaped: no intermediate `String`.
+        #[serde(serialize_with = "serialize_display")]
+        message: &'a Error,
     }
-    typed_line(
-        "error",
+    write_json(
         &ErrorLine {
+            line_type: "error",
             error: e.code(),
             kind: e.kind().name(),
-            message: e.to_string(),
+            message: e,
         },
-    )
+        out,
+    );
+}
+
+fn serialize_display<S: serde::Serializer>(
+    value: &&Error,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(*value)
 }
 
 /// The line for an effect: `{"type":"effect","effect":...}`.
-pub fn encode_effect(effect: &crate::Effect) -> String {
-    typed_line("effect", effect)
+pub fn encode_effect(effect: &Effect) -> String {
+    let mut line = String::new();
+    encode_effect_into(effect, &mut line);
+    line
+}
+
+/// Appends the line for an effect to `out`, without a line break.
+pub fn encode_effect_into(effect: &Effect, out: &mut String) {
+    /// The effect's own keys (its `"effect"` tag first) after `"type"`: flattening writes
+    /// them into the same object, with no intermediate line to re-format.
+    #[derive(Serialize)]
+    struct EffectLine<'a> {
+        #[serde(rename = "type")]
+        line_type: &'static str,
+        #[serde(flatten)]
+        effect: &'a Effect,
+    }
+    write_json(
+        &EffectLine {
+            line_type: "effect",
+            effect,
+        },
+        out,
+    );
 }
 
 impl Engine {
     /// Applies one wire-format line; returns the result line followed by one line per
     /// effect the input caused. A line that does not decode yields an error line and
-    /// changes nothing.
+    /// changes nothing. [`Engine::handle_json_into`] gives the same lines without an
+    /// allocation per line.
     pub fn handle_json(&mut self, line: &str) -> Vec<String> {
+        // Room for a result line and an effect or two, so that the text is not regrown.
+        let mut text = String::with_capacity(1024);
+        self.handle_json_into(line, &mut text);
+        // JSON escapes line breaks inside strings, so every `\n` ends a line.
+        text.split_terminator('\n').map(str::to_owned).collect()
+    }
+
+    /// Applies one wire-format line as [`Engine::handle_json`] does, appending each output
+    /// line followed by `\n` to `out`. Nothing is allocated when `out` has room.
+    pub fn handle_json_into(&mut self, line: &str, out: &mut String) {
         let result = decode_event(line).and_then(|event| self.handle(event));
-        let mut lines = vec![encode_output(&result)];
+        encode_output_into(&result, out);
+        out.push('\n');
         while let Some(effect) = self.poll_effect() {
-            lines.push(encode_effect(&effect));
+            encode_effect_into(&effect, out);
+            out.push('\n');
         }
-        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Policy;
+
+    const SETUP: [&str; 3] = [
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"follow_up","language":"en","category":"utility","body":"Hello, we have an update.","status":"approved","quality":"high"}"#,
+        r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official","provider":"meta","default_template":{"name":"follow_up","language":"en"}}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T07:00:00Z","business":"acme","contact":"+4915200000001"}"#,
+    ];
+
+    fn problem(line: &str) -> String {
+        match decode_event(line) {
+            Err(Error::InvalidEvent { problem }) => problem,
+            other => panic!("{line}: expected an invalid_event error, got {other:?}"),
+        }
+    }
+
+    /// `line` (an object with `"type"` first) with its `"type"` entry moved to the end.
+    fn type_last(line: &str) -> String {
+        let (type_entry, rest) = line[1..].split_once(',').expect("more than one key");
+        format!(
+            "{{{},{type_entry}}}",
+            rest.strip_suffix('}').expect("an object")
+        )
+    }
+
+    #[test]
+    fn type_first_and_type_later_decode_the_same() {
+        let lines = [
+            SETUP[0],
+            SETUP[1],
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","kind":"text"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"On its way"},"force":true}"#,
+            r#"{"type":"message_status","at":"2026-11-02T09:02:00Z","number":"+15550001111","contact":"+4915200000001","message_id":"m1","status":"delivered","pricing":{"type":"regular","category":"utility"}}"#,
+            r#"{"type":"tick","at":0}"#,
+        ];
+        for line in lines {
+            let first = decode_event(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let last = type_last(line);
+            assert_eq!(
+                decode_event(&last).expect("type last decodes"),
+                first,
+                "{last}"
+            );
+            let middle = line.replacen(r#""at""#, r#""comment":"x","at""#, 1);
+            assert_eq!(decode_event(&middle).expect("annotated"), first, "{middle}");
+            // The typed decoder (no annotations) agrees, and the event's own encoding
+            // (type first) decodes back to it.
+            assert_eq!(serde_json::from_str::<Event>(&last).expect("serde"), first);
+            let encoded = serde_json::to_string(&first).expect("events serialise");
+            assert!(encoded.starts_with(r#"{"type":""#), "{encoded}");
+            assert_eq!(decode_event(&encoded).expect("re-decodes"), first);
+        }
+    }
+
+    #[test]
+    fn annotations_are_ignored_at_the_top_level_only() {
+        let plain = decode_event(r#"{"type":"tick","at":0}"#).expect("plain");
+        for line in [
+            r#"{"type":"tick","at":0,"comment":"x","expect":{"type":"ack","of":"tick"},"expect_effects":[]}"#,
+            r#"{"comment":"first","type":"tick","expect":[1,{"a":null}],"at":0}"#,
+            r#"{"expect_effects":[{"effect":"x"}],"at":0,"comment":"type later","type":"tick"}"#,
+        ] {
+            assert_eq!(decode_event(line).expect(line), plain, "{line}");
+            // Only the wire door skips them: the typed decoder rejects them as unknown.
+            let typed = serde_json::from_str::<Event>(line).expect_err(line);
+            assert!(typed.to_string().contains("unknown field"), "{typed}");
+        }
+        let nested = problem(
+            r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"x","comment":"no"}}"#,
+        );
+        assert!(nested.contains("unknown field `comment`"), "{nested}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_wherever_type_is() {
+        for line in [
+            r#"{"type":"tick","at":0,"colour":"red"}"#,
+            r#"{"colour":"red","at":0,"type":"tick"}"#,
+            r#"{"at":0,"type":"tick","colour":"red"}"#,
+        ] {
+            let message = problem(line);
+            assert!(
+                message.contains("unknown field `colour`, expected `at`"),
+                "{line}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_types_are_named_with_the_known_ones() {
+        for line in [
+            r#"{"type":"delete_everything","at":0}"#,
+            r#"{"at":0,"type":"delete_everything"}"#,
+        ] {
+            let message = problem(line);
+            assert!(
+                message.contains("unknown variant `delete_everything`, expected one of"),
+                "{message}"
+            );
+            for name in EVENT_TYPES {
+                assert!(message.contains(&format!("`{name}`")), "{name}: {message}");
+            }
+        }
+        assert!(problem(r#"{"type":"TICK","at":0}"#).contains("unknown variant `TICK`"));
+        assert!(problem(r#"{"type":7,"at":0}"#).contains("invalid type: integer `7`"));
+    }
+
+    #[test]
+    fn every_listed_type_is_known() {
+        for name in EVENT_TYPES {
+            let message = problem(&format!(r#"{{"type":"{name}"}}"#));
+            assert!(message.contains("missing field `at`"), "{name}: {message}");
+        }
+    }
+
+    #[test]
+    fn missing_duplicate_and_malformed_are_errors() {
+        let cases = [
+            (r#"{"at":0}"#, "missing field `type`"),
+            (r#"{"comment":"only"}"#, "missing field `type`"),
+            (r#"{}"#, "missing field `type`"),
+            (
+                r#"{"type":"tick","type":"tick","at":0}"#,
+                "duplicate field `type`",
+            ),
+            (
+                r#"{"at":0,"type":"tick","type":"tick"}"#,
+                "duplicate field `type`",
+            ),
+            (r#"{"type":"tick","at":0,"at":1}"#, "duplicate field `at`"),
+            (r#"{"at":0,"at":1,"type":"tick"}"#, "duplicate field `at`"),
+            (r#"{"type":"inbound","at":0}"#, "missing field `number`"),
+            (r#"[1,2]"#, "an object with a \"type\" key"),
+            (r#""tick""#, "an object with a \"type\" key"),
+            (r#"{"type":"tick","at":0} x"#, "trailing characters"),
+            (r#"{"type":"tick","at":0"#, "EOF while parsing"),
+        ];
+        for (line, expected) in cases {
+            let message = problem(line);
+            assert!(message.contains(expected), "{line}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_buffer_door_gives_the_same_lines() {
+        let lines = [
+            SETUP[0],
+            SETUP[1],
+            SETUP[2],
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","kind":"text"}"#,
+            r#"{"type":"check_send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"Line\nbreak \"quoted\" é"}}"#,
+            r#"{"type":"send","at":"2026-11-02T09:02:00Z","number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"On its way"}}"#,
+            r#"{"type":"end_chat","at":"2026-11-02T09:03:00Z","number":"+15550001111","contact":"+4915200000001","by":"agent"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:04:00Z","number":"+15550009999","contact":"+4915200000001","message":{"kind":"text","text":"x"}}"#,
+            r#"{"type":"query_conversation","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+4915200000001"}"#,
+            r#"{"type":"tick","at":"2026-11-04T09:00:00Z"}"#,
+            r#"not json"#,
+        ];
+        let mut by_vec = Engine::new(Policy::preset("cloud-2025").expect("preset"));
+        let mut by_buffer = Engine::new(Policy::preset("cloud-2025").expect("preset"));
+        let mut buffer = String::from("kept\n");
+        let mut expected = String::from("kept\n");
+        let mut effect_lines = 0;
+        for line in lines {
+            let vec = by_vec.handle_json(line);
+            effect_lines += vec.len() - 1;
+            for out in &vec {
+                assert!(!out.contains('\n'), "{out}");
+                expected.push_str(out);
+                expected.push('\n');
+            }
+            by_buffer.handle_json_into(line, &mut buffer);
+            assert_eq!(buffer, expected, "after {line}");
+        }
+        assert!(effect_lines >= 3, "the lines exercise effects: {expected}");
+        assert!(
+            expected.contains(r#"{"type":"error","error":"#),
+            "{expected}"
+        );
+        assert!(
+            expected.contains(r#"{"type":"effect","effect":"#),
+            "{expected}"
+        );
+    }
+
+    #[test]
+    fn lines_match_their_reformatted_form() {
+        // What `typed_line` gave before lines were serialised straight into the buffer:
+        // the value's JSON with `"type"` spliced in first.
+        let spliced = |type_name: &str, body: String| match body.strip_prefix('{') {
+            Some("}") => format!("{{\"type\":\"{type_name}\"}}"),
+            Some(rest) => format!("{{\"type\":\"{type_name}\",{rest}"),
+            None => body,
+        };
+        let mut engine = Engine::new(Policy::preset("cloud-2025").expect("preset"));
+        for line in SETUP {
+            engine.handle_json(line);
+        }
+        let inbound = r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","kind":"text"}"#;
+        engine
+            .handle(decode_event(inbound).expect("inbound"))
+            .expect("applied");
+        let mut effects = 0;
+        while let Some(effect) = engine.poll_effect() {
+            let body = serde_json::to_string(&effect).expect("effects serialise");
+            assert_eq!(encode_effect(&effect), spliced("effect", body));
+            effects += 1;
+        }
+        assert!(effects > 0);
+        let error = decode_event("{").expect_err("not an event");
+        let body = serde_json::json!({
+            "error": error.code(),
+            "kind": error.kind().name(),
+            "message": error.to_string(),
+        });
+        assert_eq!(encode_error(&error), spliced("error", body.to_string()));
     }
 }

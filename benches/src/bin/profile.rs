@@ -1,7 +1,8 @@
 //! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
-//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed> [events]
-//! [conversations]` on 10,000 idle conversations by default. With a million conversations,
-//! `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the cache.
+//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json|json_into>
+//! [events] [conversations]` on 10,000 idle conversations by default. With a million
+//! conversations, `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the
+//! cache.
 
 use convstate_benches::*;
 
@@ -52,8 +53,28 @@ fn main() {
                 ok += u64::from(apply(&mut engine, op, at(3_600_000 + k as i64), k));
             }
         }
+        "json" => {
+            // The criterion bench's json_door lines: half inbound, half check_send.
+            let lines = json_door_lines(n, 29);
+            for k in 0..events as usize {
+                let out = engine.handle_json(&lines[k % POOL]);
+                ok += u64::from(!out[0].starts_with(r#"{"type":"error""#));
+            }
+        }
+        "json_into" => {
+            // The same lines through the buffer API, one buffer reused.
+            let lines = json_door_lines(n, 29);
+            let mut out = String::with_capacity(4096);
+            for k in 0..events as usize {
+                out.clear();
+                engine.handle_json_into(&lines[k % POOL], &mut out);
+                ok += u64::from(!out.starts_with(r#"{"type":"error""#));
+            }
+        }
         other => {
-            eprintln!("unknown workload {other:?}: inbound, reply, template or mixed");
+            eprintln!(
+                "unknown workload {other:?}: inbound, reply, template, mixed, json or json_into"
+            );
             std::process::exit(2);
         }
     }
