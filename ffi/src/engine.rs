@@ -1310,9 +1310,12 @@ fn opt_instant_arg(ms: i64) -> Result<Option<convstate_core::Instant>, FfiError>
     instant_arg(ms).map(Some)
 }
 
-/// The JSON door's core: the result line and effect lines for one wire-format line.
-pub(crate) fn handle_line(handle: &mut convstate_engine, line: &str) -> Vec<String> {
-    handle.engine.handle_json(line)
+/// The JSON door's core: the result line and effect lines for one wire-format line, each
+/// ending in `\n`, written into one buffer.
+pub(crate) fn handle_line(handle: &mut convstate_engine, line: &str) -> String {
+    let mut text = String::with_capacity(1024);
+    handle.engine.handle_json_into(line, &mut text);
+    text
 }
 
 /// The provider event that sets a status (the legacy `convstate_engine_template_status`).

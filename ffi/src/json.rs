@@ -81,13 +81,10 @@ pub unsafe extern "C" fn convstate_engine_handle_json(
         let line = unsafe { str_arg(line, line_len, "line") }?;
         // Checked before the engine runs, so a NULL `out` never loses the output.
         unsafe { arg(out, "out") }?;
-        let lines = handle_line(handle, line);
+        let text = handle_line(handle, line);
         let out = unsafe { arg_mut(out, "out") }?;
         out.bytes.clear();
-        for l in &lines {
-            out.bytes.extend_from_slice(l.as_bytes());
-            out.bytes.push(b'\n');
-        }
+        out.bytes.extend_from_slice(text.as_bytes());
         out.bytes.push(0);
         Ok(())
     }

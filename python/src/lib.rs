@@ -592,28 +592,25 @@ impl PyEngine {
         let output = py.detach(|| {
             let mut engine = self.engine.lock();
             // Output lines are a little longer than input lines on average.
-            let mut output = Vec::with_capacity(data.len() * 2);
+            let mut output = String::with_capacity(data.len() * 2);
             for line in data.split(|b| *b == b'\n') {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                // TODO: use Engine::handle_json_into(line, &mut String) once core has it, to
-                // write straight into the buffer instead of one String per output line.
-                let lines = match std::str::from_utf8(line) {
-                    Ok(line) => engine.handle_json(line),
-                    Err(e) => vec![wire::encode_output(&Err(convstate::Error::InvalidEvent {
-                        problem: format!("line is not UTF-8: {e}"),
-                    }))],
-                };
-                for out in lines {
-                    output.extend_from_slice(out.as_bytes());
-                    output.push(b'\n');
+                match std::str::from_utf8(line) {
+                    Ok(line) => engine.handle_json_into(line, &mut output),
+                    Err(e) => {
+                        let problem = format!("line is not UTF-8: {e}");
+                        let error = Err(convstate::Error::InvalidEvent { problem });
+                        wire::encode_output_into(&error, &mut output);
+                        output.push('\n');
+                    }
                 }
             }
             output
         });
-        PyBytes::new(py, &output)
+        PyBytes::new(py, output.as_bytes())
     }
 
     /// The next effect (what changed), oldest first, as a dict; None when there is none.
