@@ -1,5 +1,5 @@
 //! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
-//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json|json_into>
+//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json|json_into|snapshot>
 //! [events] [conversations]` on 10,000 idle conversations by default. With a million
 //! conversations, `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the
 //! cache.
@@ -71,9 +71,16 @@ fn main() {
                 ok += u64::from(!out.starts_with(r#"{"type":"error""#));
             }
         }
+        "snapshot" => {
+            for _ in 0..events {
+                let bytes = engine.snapshot();
+                engine = convstate::Engine::restore(&bytes).expect("restores its own snapshot");
+                ok += 1;
+            }
+        }
         other => {
             eprintln!(
-                "unknown workload {other:?}: inbound, reply, template, mixed, json or json_into"
+                "unknown workload {other:?}: inbound, reply, template, mixed, json, json_into or snapshot"
             );
             std::process::exit(2);
         }
