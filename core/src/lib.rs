@@ -74,5 +74,6 @@ pub use event::Event;
 pub use message::OutboundMessage;
 pub use number::{Channel, NumberCounters};
 pub use policy::Policy;
+pub use send::SendRequestRef;
 pub use template::{Quality, TemplateCategory, TemplateStatus};
 pub use time::{Duration, Instant};

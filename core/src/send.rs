@@ -29,6 +29,43 @@ use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
 use crate::Error;
 
+/// A [`SendRequest`] with borrowed parts: what the engine reads of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SendRequestRef<'a> {
+    /// When the send would happen.
+    pub at: Instant,
+    /// Sending number.
+    pub number: &'a str,
+    /// Recipient (phone or opaque id).
+    pub contact: Option<&'a str>,
+    /// Recipient group (unofficial channel only).
+    pub group: Option<&'a str>,
+    /// The message.
+    pub message: &'a OutboundMessage,
+    /// Hosts retry: a repeated key returns the first decision and changes nothing.
+    pub idempotency_key: Option<&'a str>,
+    /// Skip the duplicate-content check.
+    pub force: bool,
+    /// The provider's message id, for delivery statuses.
+    pub message_id: Option<&'a str>,
+}
+
+impl SendRequest {
+    /// This request with borrowed parts.
+    pub fn borrowed(&self) -> SendRequestRef<'_> {
+        SendRequestRef {
+            at: self.at,
+            number: &self.number,
+            contact: self.contact.as_deref(),
+            group: self.group.as_deref(),
+            message: &self.message,
+            idempotency_key: self.idempotency_key.as_deref(),
+            force: self.force,
+            message_id: self.message_id.as_deref(),
+        }
+    }
+}
+
 /// A send resolved against the registry: which number, which recipient, which
 /// conversation (looked up once: every check and the record read it).
 #[derive(Clone, Copy, Debug)]
@@ -45,15 +82,19 @@ impl Engine {
     /// Decides a send without recording anything. A send at a later instant (a scheduled
     /// send) is judged by the state at that instant.
     pub fn check_send(&self, req: &SendRequest) -> Result<Decision, Error> {
-        let target =
-            self.lookup_target(&req.number, req.contact.as_deref(), req.group.as_deref())?;
-        if let Some(decision) = self.remembered(req.idempotency_key.as_deref()) {
+        self.check_send_borrowed(req.borrowed())
+    }
+
+    /// [`Engine::check_send`] over borrowed parts, for hosts that hold them (the C library).
+    pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
+        let target = self.lookup_target(req.number, req.contact, req.group)?;
+        if let Some(decision) = self.remembered(req.idempotency_key) {
             return Ok(decision);
         }
         let now = req.at.max(self.clock);
         self.decide(
             target,
-            &req.message,
+            req.message,
             req.message.content_hash(),
             req.force,
             now,
@@ -64,27 +105,24 @@ impl Engine {
     /// reply in the live chat, counters. A repeated idempotency key returns the first
     /// decision and changes nothing.
     pub fn send(&mut self, req: &SendRequest) -> Result<Decision, Error> {
-        let target =
-            self.lookup_target(&req.number, req.contact.as_deref(), req.group.as_deref())?;
-        if let Some(decision) = self.remembered(req.idempotency_key.as_deref()) {
+        self.send_borrowed(req.borrowed())
+    }
+
+    /// [`Engine::send`] over borrowed parts, for hosts that hold them (the C library).
+    pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
+        let target = self.lookup_target(req.number, req.contact, req.group)?;
+        if let Some(decision) = self.remembered(req.idempotency_key) {
             return Ok(decision);
         }
         // Validate the template reference before anything changes.
-        self.check_template_ref(target.number, &req.message)?;
-        let target = self.interned(target, req.contact.as_deref(), req.group.as_deref())?;
+        self.check_template_ref(target.number, req.message)?;
+        let target = self.interned(target, req.contact, req.group)?;
         self.handle_timeout(req.at);
         let now = self.clock;
         let content = req.message.content_hash();
-        let decision = self.decide(target, &req.message, content, req.force, now)?;
-        self.record(
-            target,
-            &req.message,
-            content,
-            &decision,
-            now,
-            req.message_id.as_deref(),
-        )?;
-        self.remember(req.idempotency_key.as_deref(), &decision, now);
+        let decision = self.decide(target, req.message, content, req.force, now)?;
+        self.record(target, req.message, content, &decision, now, req.message_id)?;
+        self.remember(req.idempotency_key, &decision, now);
         Ok(decision)
     }
 

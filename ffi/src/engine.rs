@@ -6,11 +6,11 @@ use convstate_core::decision::ChargeCategory;
 use convstate_core::event::{
     Consent, EndChat, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, ProviderPricing, RegisterNumber,
-    RegisterTemplate, RestrictionLifted, SendFailed, SendRequest, SetTicketStatus,
-    TemplateQualityUpdate, TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
+    RegisterTemplate, RestrictionLifted, SendFailed, SetTicketStatus, TemplateQualityUpdate,
+    TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
-use convstate_core::{Decision, Duration, Engine, InboundRef, Policy};
+use convstate_core::{Decision, Duration, Engine, InboundRef, Policy, SendRequestRef};
 
 use crate::boundary::{
     arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, instant_arg, opt_str_arg, str_arg,
@@ -383,21 +383,21 @@ pub struct convstate_send_request {
     pub message_id_len: usize,
 }
 
-unsafe fn send_request(r: &convstate_send_request) -> Result<SendRequest, FfiError> {
+/// The request as the core reads it, borrowing the caller's strings and message: nothing is
+/// copied (copies were most of the C call's overhead over the Rust one).
+unsafe fn send_request<'a>(r: &'a convstate_send_request) -> Result<SendRequestRef<'a>, FfiError> {
     let message = unsafe { arg(r.message, "message") }?;
-    Ok(SendRequest {
+    Ok(SendRequestRef {
         at: instant_arg(r.at_ms)?,
-        number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
-        contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?.map(str::to_owned),
-        group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?.map(str::to_owned),
-        message: message.message.clone(),
+        number: unsafe { str_arg(r.number, r.number_len, "number") }?,
+        contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?,
+        group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?,
+        message: &message.message,
         idempotency_key: unsafe {
             opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key")
-        }?
-        .map(str::to_owned),
+        }?,
         force: r.force,
-        message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?
-            .map(str::to_owned),
+        message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
     })
 }
 
@@ -405,13 +405,13 @@ unsafe fn decide(
     engine: *mut convstate_engine,
     request: *const convstate_send_request,
     out: *mut convstate_decision,
-    act: fn(&mut Engine, &SendRequest) -> Result<Decision, convstate_core::Error>,
+    act: fn(&mut Engine, SendRequestRef<'_>) -> Result<Decision, convstate_core::Error>,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let request = unsafe { send_request(arg(request, "request")?) }?;
         let out = Out::new(out, "out")?;
-        let decision = act(&mut handle.engine, &request)?;
+        let decision = act(&mut handle.engine, request)?;
         unsafe { out.write(decision_to_c(&decision)) };
         Ok(())
     }
@@ -425,7 +425,7 @@ pub unsafe extern "C" fn convstate_engine_send(
     request: *const convstate_send_request,
     out: *mut convstate_decision,
 ) -> convstate_result {
-    unsafe { decide(engine, request, out, Engine::send) }
+    unsafe { decide(engine, request, out, Engine::send_borrowed) }
 }
 
 /// Decides a send without recording anything (a dry run giving the same answer `send` would).
@@ -435,7 +435,7 @@ pub unsafe extern "C" fn convstate_engine_check_send(
     request: *const convstate_send_request,
     out: *mut convstate_decision,
 ) -> convstate_result {
-    unsafe { decide(engine, request, out, |e, r| e.check_send(r)) }
+    unsafe { decide(engine, request, out, |e, r| e.check_send_borrowed(r)) }
 }
 
 /// An `initiate` request.
