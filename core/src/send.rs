@@ -406,8 +406,11 @@ impl Engine {
                 });
             }
         }
+        // Consent governs templates only: a free-form reply does not look it up (a cache
+        // miss per reply at a million contacts).
         let consent = target
             .recipient
+            .filter(|_| category.is_some())
             .and_then(|k| self.consents.get(&(number.business, k)))
             .copied()
             .unwrap_or_default();

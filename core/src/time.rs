@@ -58,6 +58,12 @@ impl Instant {
         self.0
     }
 
+    /// An instant stored compactly as `Option<i64>`-like data by the engine itself, which only
+    /// ever stores the milliseconds of a valid instant.
+    pub(crate) const fn from_stored_millis(ms: i64) -> Instant {
+        Instant(ms)
+    }
+
     /// This instant plus a duration, saturating at the end of the accepted range.
     pub fn plus(self, d: Duration) -> Instant {
         Instant(self.0.saturating_add(d.0).min(MAX_INSTANT_MS))
