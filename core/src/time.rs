@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::DateTime;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -43,6 +43,9 @@ impl Instant {
 
     /// Parses RFC 3339 (`2026-11-02T09:00:00Z`, any offset, converted to UTC).
     pub fn parse_rfc3339(text: &str) -> Result<Instant, crate::Error> {
+        if let Some(instant) = Instant::parse_canonical(text.as_bytes()) {
+            return Ok(instant);
+        }
         let parsed =
             DateTime::parse_from_rfc3339(text).map_err(|e| crate::Error::InvalidInstant {
                 input: text.to_owned(),
@@ -81,41 +84,209 @@ impl Instant {
 
     /// RFC 3339 with milliseconds only when they are not zero, always `Z`.
     pub fn to_rfc3339(self) -> String {
-        let dt = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
-        let format = if self.0 % 1000 == 0 {
-            SecondsFormat::Secs
-        } else {
-            SecondsFormat::Millis
+        self.rfc3339_text().as_str().to_owned()
+    }
+
+    /// The RFC 3339 text in a stack buffer: every output line and snapshot record writes
+    /// instants, and a chrono `DateTime` with its formatter cost several hundred
+    /// instructions and an allocation each time.
+    fn rfc3339_text(self) -> Rfc3339Text {
+        let (year, month, day) = civil_from_days(self.0.div_euclid(86_400_000));
+        let ms_of_day = self.0.rem_euclid(86_400_000);
+        let (hour, minute) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
+        let (second, milli) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
+        let mut bytes = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut value: i64| {
+            for i in (at..at + width).rev() {
+                bytes[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
         };
-        dt.to_rfc3339_opts(format, true)
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, hour);
+        put(14, 2, minute);
+        put(17, 2, second);
+        let len = if milli == 0 {
+            bytes[19] = b'Z';
+            20
+        } else {
+            put(20, 3, milli);
+            24
+        };
+        Rfc3339Text { bytes, len }
+    }
+
+    /// The forms the engine writes and hosts almost always send, `YYYY-MM-DDTHH:MM:SSZ` and
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, read without chrono; `None` sends anything else (other
+    /// offsets, other fractions, leap seconds, invalid dates) to chrono, which also words
+    /// the errors.
+    fn parse_canonical(text: &[u8]) -> Option<Instant> {
+        let milli = match text.len() {
+            20 => 0,
+            24 if text[19] == b'.' => digits(&text[20..23])?,
+            _ => return None,
+        };
+        if text[4] != b'-'
+            || text[7] != b'-'
+            || text[10] != b'T'
+            || text[13] != b':'
+            || text[16] != b':'
+            || text[text.len() - 1] != b'Z'
+        {
+            return None;
+        }
+        let (year, month, day) = (
+            digits(&text[0..4])?,
+            digits(&text[5..7])?,
+            digits(&text[8..10])?,
+        );
+        let (hour, minute, second) = (
+            digits(&text[11..13])?,
+            digits(&text[14..16])?,
+            digits(&text[17..19])?,
+        );
+        if !(1970..=9999).contains(&year)
+            || !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        let ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli;
+        Instant::from_unix_millis(ms).ok()
     }
 
     /// The calendar month (UTC) this instant falls in, as `YYYY-MM`.
     pub fn month_key(self) -> u32 {
-        // Every recorded send asks this (monthly usage); Hinnant's days-to-civil arithmetic
-        // is a few dozen instructions where a chrono DateTime costs about two hundred.
-        // Instants are never negative (MIN_INSTANT_MS is 0), which the algorithm relies on.
-        let days = self.0.div_euclid(86_400_000) + 719_468;
-        let era = days / 146_097;
-        let day_of_era = days - era * 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let shifted_month = (5 * day_of_year + 2) / 153;
-        let month = if shifted_month < 10 {
-            shifted_month + 3
-        } else {
-            shifted_month - 9
-        };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        // Every recorded send asks this (monthly usage): civil arithmetic, not chrono.
+        let (year, month, _) = civil_from_days(self.0.div_euclid(86_400_000));
         (year * 100 + month) as u32
     }
 }
 
+/// An instant's RFC 3339 text, on the stack.
+struct Rfc3339Text {
+    bytes: [u8; 24],
+    len: usize,
+}
+
+impl Rfc3339Text {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+/// ASCII digits as a number.
+fn digits(text: &[u8]) -> Option<i64> {
+    text.iter().try_fold(0i64, |value, &b| {
+        b.is_ascii_digit().then(|| value * 10 + i64::from(b - b'0'))
+    })
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// (year, month, day) of a day counted from 1970-01-01 (Hinnant's `civil_from_days`, for
+/// days that are never negative, as instants are not).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days / 146_097;
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Days from 1970-01-01 to a date (Hinnant's `days_from_civil`, years from 1970).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year / 400;
+    let year_of_era = year - era * 400;
+    let shifted_month = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
-mod month_key_tests {
+mod calendar_tests {
     use super::*;
-    use chrono::Datelike;
+    use chrono::{Datelike, SecondsFormat, Utc};
+
+    #[test]
+    fn text_and_parsing_match_chrono_across_the_range() {
+        let mut ms = MIN_INSTANT_MS;
+        while ms <= MAX_INSTANT_MS {
+            for at in [ms, ms - ms % 1000] {
+                let dt = DateTime::<Utc>::from_timestamp_millis(at).unwrap();
+                let format = if at % 1000 == 0 {
+                    SecondsFormat::Secs
+                } else {
+                    SecondsFormat::Millis
+                };
+                let expected = dt.to_rfc3339_opts(format, true);
+                let text = Instant(at).to_rfc3339();
+                assert_eq!(text, expected, "{at}");
+                assert_eq!(Instant::parse_canonical(text.as_bytes()), Some(Instant(at)));
+            }
+            ms += 631_152_013;
+        }
+        for (text, fast) in [
+            ("2024-02-29T23:59:59.999Z", true),
+            ("1970-01-01T00:00:00Z", true),
+            ("9999-12-31T23:59:59.999Z", true),
+            ("2026-11-02T09:00:00+01:00", false),
+            ("2026-11-02T09:00:00.5Z", false),
+            ("2026-11-02t09:00:00Z", false),
+        ] {
+            assert_eq!(
+                Instant::parse_canonical(text.as_bytes()).is_some(),
+                fast,
+                "{text}"
+            );
+            let chrono = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_millis();
+            assert_eq!(
+                Instant::parse_rfc3339(text).unwrap(),
+                Instant(chrono),
+                "{text}"
+            );
+        }
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-02T24:00:00Z",
+            "2026-11-02T09:60:00Z",
+            "1969-12-31T23:59:59Z",
+            "2026-11-0xT09:00:00Z",
+        ] {
+            assert_eq!(Instant::parse_canonical(bad.as_bytes()), None, "{bad}");
+            assert!(Instant::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn month_key_matches_chrono_across_the_range() {
@@ -148,19 +319,19 @@ mod month_key_tests {
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        f.write_str(self.rfc3339_text().as_str())
     }
 }
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        f.write_str(self.rfc3339_text().as_str())
     }
 }
 
 impl Serialize for Instant {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        s.serialize_str(self.rfc3339_text().as_str())
     }
 }
 
