@@ -148,7 +148,7 @@ pub(crate) struct Template {
 pub(crate) struct Conversation {
     pub number: u32,
     pub contact: AddressKey,
-    pub window: WindowStateSer,
+    pub window: StoredWindow,
     pub ticket: Option<Ticket>,
     /// The contact has written to this number at least once.
     pub has_written: bool,
@@ -161,23 +161,73 @@ pub(crate) struct Conversation {
     pub live_chat: Option<LiveChat>,
 }
 
-/// Serde mirror of [`WindowState`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct WindowStateSer {
-    pub last_inbound_at: Option<Instant>,
-    pub provider_closed_at: Option<Instant>,
+/// A conversation's [`WindowState`] as stored: unix milliseconds, [`StoredWindow::NEVER`]
+/// for none. 16 bytes, not the 32 of two `Option<Instant>`s, in a record a million
+/// conversations keep; snapshots still write the two optional instants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WindowInstants", into = "WindowInstants")]
+pub(crate) struct StoredWindow {
+    last_inbound_ms: i64,
+    provider_closed_ms: i64,
 }
 
-impl WindowStateSer {
+/// [`StoredWindow`] in snapshots.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct WindowInstants {
+    last_inbound_at: Option<Instant>,
+    provider_closed_at: Option<Instant>,
+}
+
+impl StoredWindow {
+    /// No instant (instants are never negative).
+    const NEVER: i64 = -1;
+
+    fn stored(at: Option<Instant>) -> i64 {
+        at.map_or(StoredWindow::NEVER, Instant::unix_millis)
+    }
+
+    fn instant(ms: i64) -> Option<Instant> {
+        (ms != StoredWindow::NEVER).then(|| Instant::from_stored_millis(ms))
+    }
+
     pub fn get(self) -> WindowState {
         WindowState {
-            last_inbound_at: self.last_inbound_at,
-            provider_closed_at: self.provider_closed_at,
+            last_inbound_at: StoredWindow::instant(self.last_inbound_ms),
+            provider_closed_at: StoredWindow::instant(self.provider_closed_ms),
         }
     }
+
     pub fn set(&mut self, w: WindowState) {
-        self.last_inbound_at = w.last_inbound_at;
-        self.provider_closed_at = w.provider_closed_at;
+        self.last_inbound_ms = StoredWindow::stored(w.last_inbound_at);
+        self.provider_closed_ms = StoredWindow::stored(w.provider_closed_at);
+    }
+}
+
+impl Default for StoredWindow {
+    fn default() -> StoredWindow {
+        StoredWindow {
+            last_inbound_ms: StoredWindow::NEVER,
+            provider_closed_ms: StoredWindow::NEVER,
+        }
+    }
+}
+
+impl From<WindowInstants> for StoredWindow {
+    fn from(w: WindowInstants) -> StoredWindow {
+        StoredWindow {
+            last_inbound_ms: StoredWindow::stored(w.last_inbound_at),
+            provider_closed_ms: StoredWindow::stored(w.provider_closed_at),
+        }
+    }
+}
+
+impl From<StoredWindow> for WindowInstants {
+    fn from(w: StoredWindow) -> WindowInstants {
+        let w = w.get();
+        WindowInstants {
+            last_inbound_at: w.last_inbound_at,
+            provider_closed_at: w.provider_closed_at,
+        }
     }
 }
 
@@ -548,7 +598,7 @@ impl Engine {
         self.conversations.push(Conversation {
             number,
             contact,
-            window: WindowStateSer::default(),
+            window: StoredWindow::default(),
             ticket: None,
             has_written: false,
             reminded: false,

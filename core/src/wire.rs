@@ -27,8 +27,19 @@ pub const ANNOTATION_KEYS: [&str; 3] = ["expect", "expect_effects", "comment"];
 /// `expect_effects`, `comment`) are ignored at the top level; any other unknown key is an
 /// error. One pass, whether or not the line carries annotations.
 pub fn decode_event(line: &str) -> Result<Event, Error> {
-    let invalid = |e: serde_json::Error| Error::InvalidEvent {
-        problem: e.to_string(),
+    let invalid = |e: serde_json::Error| {
+        let mut problem = e.to_string();
+        // A data error names the field and the value; where it sits in the line depends on
+        // key order and spacing, which differ between doors (a Python dict or a webhook
+        // re-encoded), so the position is left out and every door words it the same.
+        // Syntax errors keep theirs: only a line has syntax.
+        if e.classify() == serde_json::error::Category::Data {
+            let position = format!(" at line {} column {}", e.line(), e.column());
+            if let Some(message) = problem.strip_suffix(&position) {
+                problem.truncate(message.len());
+            }
+        }
+        Error::InvalidEvent { problem }
     };
     let mut deserializer = serde_json::Deserializer::from_str(line);
     let event = DeserializeSeed::deserialize(
@@ -260,6 +271,21 @@ mod tests {
             assert!(encoded.starts_with(r#"{"type":""#), "{encoded}");
             assert_eq!(decode_event(&encoded).expect("re-decodes"), first);
         }
+    }
+
+    #[test]
+    fn a_bad_value_is_worded_the_same_whatever_the_key_order() {
+        let problem = |line: &str| match decode_event(line) {
+            Err(Error::InvalidEvent { problem }) => problem,
+            other => panic!("{line}: {other:?}"),
+        };
+        let first = problem(r#"{"type":"tick","at":"yesterday"}"#);
+        let later = problem(r#"{ "at" : "yesterday", "type" : "tick" }"#);
+        assert_eq!(first, later);
+        assert!(first.contains("invalid instant \"yesterday\""), "{first}");
+        assert!(!first.contains("column"), "{first}");
+        // A syntax error keeps its position: only a line has one.
+        assert!(problem(r#"{"type":"tick","at":}"#).contains("column"));
     }
 
     #[test]
