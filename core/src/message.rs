@@ -115,8 +115,12 @@ pub struct TemplateMessage {
 }
 
 /// One outbound message.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+///
+/// Serialised with `"kind"` first; read by a hand-written `Deserialize` (in
+/// `wire/decode.rs`) that decodes a `"kind"`-first object in one pass and accepts the same
+/// objects, unknown keys rejected, as the derive for this tagging would.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboundMessage {
     /// Free-form text.
     Text {

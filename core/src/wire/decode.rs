@@ -1,11 +1,12 @@
-//! Reading an [`Event`] in one pass.
+//! Reading an [`Event`] (tag `"type"`) and an [`OutboundMessage`] (tag `"kind"`) in one
+//! pass.
 //!
 //! Serde's derive for an internally tagged enum buffers the whole object (every key and
 //! value allocated into its private `Content` tree) before it looks at the tag, and that
 //! buffering was most of the JSON door's cost. Wire lines, our docs and every binding's
-//! encoder put `"type"` first, so this decoder reads the first key: when it is `"type"`, it
+//! encoder put the tag first, so this decoder reads the first key: when it is the tag, it
 //! hands the rest of the map straight to the variant's struct, whose `deny_unknown_fields`
-//! still rejects stray keys. Only objects with `"type"` elsewhere are buffered (into a
+//! still rejects stray keys. Only objects with the tag elsewhere are buffered (into a
 //! `serde_json::Value`), so key order stays free.
 //!
 //! The same pass can skip the wire's annotation keys ([`super::ANNOTATION_KEYS`]) at the
@@ -19,6 +20,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde::Deserialize;
 
 use crate::event::Event;
+use crate::message::{Media, OutboundMessage, TemplateMessage};
 
 /// The wire name of every event type, in the order of [`Event`]'s variants: the list an
 /// unknown type's error message offers.
@@ -49,6 +51,20 @@ pub const EVENT_TYPES: &[&str] = &[
     "query_limit",
     "query_template",
     "query_usage",
+];
+
+/// The wire name of every message kind, in the order of [`OutboundMessage`]'s variants: the
+/// list an unknown kind's error message offers.
+const MESSAGE_KINDS: &[&str] = &[
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "interactive",
+    "location",
+    "template",
 ];
 
 /// The value of an event's `"type"` key.
@@ -224,15 +240,130 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
     }
 }
 
+/// How to read one kind of tagged object: the key that names its variant, the keys to pass
+/// over, and how a variant reads the other fields.
+trait TaggedReader: Copy {
+    /// The key naming the variant (`"type"`, `"kind"`).
+    const TAG: &'static str;
+    /// The tag's decoded value; its `Deserialize` rejects unknown names, listing the known.
+    type Tag: for<'de> Deserialize<'de>;
+    /// What the object decodes to.
+    type Value;
+    /// Whether `key` is to be ignored (with its value) wherever it appears.
+    fn skips(self, key: &str) -> bool;
+    /// Reads the fields of the variant `tag` (every key but the tag) from `fields`, a map.
+    fn read<'de, D: Deserializer<'de>>(
+        self,
+        tag: Self::Tag,
+        fields: D,
+    ) -> Result<Self::Value, D::Error>;
+}
+
+/// Reads a tagged object from `map`: in one pass when the tag is its first key (skipped
+/// keys aside), else by keeping the fields in a `serde_json::Value` until the tag is known.
+fn read_tagged<'de, R: TaggedReader, A: MapAccess<'de>>(
+    reader: R,
+    mut map: A,
+) -> Result<R::Value, A::Error> {
+    let mut key = loop {
+        match map.next_key_seed(KeySeed)? {
+            None => return Err(de::Error::missing_field(R::TAG)),
+            Some(key) if reader.skips(&key) => {
+                map.next_value::<IgnoredAny>()?;
+            }
+            Some(key) => break key,
+        }
+    };
+    if &*key == R::TAG {
+        let tag: R::Tag = map.next_value()?;
+        return reader.read(tag, MapAccessDeserializer::new(Fields { map, reader }));
+    }
+    // The tag comes later: keep the fields until it is known.
+    let mut tag = None;
+    let mut fields = serde_json::Map::new();
+    loop {
+        if &*key == R::TAG {
+            if tag.is_some() {
+                return Err(de::Error::duplicate_field(R::TAG));
+            }
+            tag = Some(map.next_value::<R::Tag>()?);
+        } else if reader.skips(&key) {
+            map.next_value::<IgnoredAny>()?;
+        } else {
+            // A map would keep the last of two equal keys; the struct rejects them, as it
+            // does on the one-pass path.
+            if fields.contains_key(&*key) {
+                let key = &*key;
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            fields.insert(String::from(&*key), map.next_value()?);
+        }
+        match map.next_key_seed(KeySeed)? {
+            Some(next) => key = next,
+            None => break,
+        }
+    }
+    let tag = tag.ok_or_else(|| de::Error::missing_field(R::TAG))?;
+    reader
+        .read(tag, serde_json::Value::Object(fields))
+        .map_err(de::Error::custom)
+}
+
+/// The fields of a tagged object after its tag: the map as is, minus the keys the reader
+/// skips, with a second tag rejected as a duplicate rather than as an unknown field.
+struct Fields<A, R> {
+    map: A,
+    reader: R,
+}
+
+impl<'de, A: MapAccess<'de>, R: TaggedReader> MapAccess<'de> for Fields<A, R> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        loop {
+            let Some(key) = self.map.next_key_seed(KeySeed)? else {
+                return Ok(None);
+            };
+            if &*key == R::TAG {
+                return Err(de::Error::duplicate_field(R::TAG));
+            }
+            if self.reader.skips(&key) {
+                self.map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            return key.give(seed).map(Some);
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
+    }
+}
+
 /// Reads an [`Event`]; with `skip_annotations`, top-level annotation keys are ignored.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EventSeed {
     pub skip_annotations: bool,
 }
 
-impl EventSeed {
-    fn is_annotation(self, key: &str) -> bool {
+impl TaggedReader for EventSeed {
+    const TAG: &'static str = "type";
+    type Tag = EventType;
+    type Value = Event;
+
+    fn skips(self, key: &str) -> bool {
         self.skip_annotations && super::ANNOTATION_KEYS.contains(&key)
+    }
+
+    fn read<'de, D: Deserializer<'de>>(self, tag: EventType, fields: D) -> Result<Event, D::Error> {
+        tag.read(fields)
     }
 }
 
@@ -250,87 +381,8 @@ impl<'de> Visitor<'de> for EventSeed {
         f.write_str("an event: an object with a \"type\" key")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
-        let mut key = loop {
-            match map.next_key_seed(KeySeed)? {
-                None => return Err(de::Error::missing_field("type")),
-                Some(key) if self.is_annotation(&key) => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Some(key) => break key,
-            }
-        };
-        if &*key == "type" {
-            let event_type: EventType = map.next_value()?;
-            return event_type.read(MapAccessDeserializer::new(Fields { map, seed: self }));
-        }
-        // `"type"` comes later: keep the fields until it is known.
-        let mut event_type = None;
-        let mut fields = serde_json::Map::new();
-        loop {
-            if &*key == "type" {
-                if event_type.is_some() {
-                    return Err(de::Error::duplicate_field("type"));
-                }
-                event_type = Some(map.next_value::<EventType>()?);
-            } else if self.is_annotation(&key) {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                // A map would keep the last of two equal keys; the struct rejects them, as
-                // it does on the one-pass path.
-                if fields.contains_key(&*key) {
-                    let key = &*key;
-                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
-                }
-                fields.insert(String::from(&*key), map.next_value()?);
-            }
-            match map.next_key_seed(KeySeed)? {
-                Some(next) => key = next,
-                None => break,
-            }
-        }
-        let event_type = event_type.ok_or_else(|| de::Error::missing_field("type"))?;
-        event_type
-            .read(serde_json::Value::Object(fields))
-            .map_err(de::Error::custom)
-    }
-}
-
-/// The fields of an event after its `"type"`: the map as is, minus annotations when asked,
-/// with a second `"type"` rejected as a duplicate rather than as an unknown field.
-struct Fields<A> {
-    map: A,
-    seed: EventSeed,
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Fields<A> {
-    type Error = A::Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        loop {
-            let Some(key) = self.map.next_key_seed(KeySeed)? else {
-                return Ok(None);
-            };
-            if &*key == "type" {
-                return Err(de::Error::duplicate_field("type"));
-            }
-            if self.seed.is_annotation(&key) {
-                self.map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            return key.give(seed).map(Some);
-        }
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
-        self.map.next_value_seed(seed)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        self.map.size_hint()
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Event, A::Error> {
+        read_tagged(self, map)
     }
 }
 
@@ -343,5 +395,341 @@ impl<'de> Deserialize<'de> for Event {
             skip_annotations: false,
         }
         .deserialize(deserializer)
+    }
+}
+
+/// The value of a message's `"kind"` key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MessageKind {
+    Text,
+    Image,
+    Video,
+    Audio,
+    Document,
+    Sticker,
+    Interactive,
+    Location,
+    Template,
+}
+
+impl<'de> Deserialize<'de> for MessageKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MessageKind, D::Error> {
+        struct KindVisitor;
+        impl Visitor<'_> for KindVisitor {
+            type Value = MessageKind;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a message kind name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<MessageKind, E> {
+                Ok(match name {
+                    "text" => MessageKind::Text,
+                    "image" => MessageKind::Image,
+                    "video" => MessageKind::Video,
+                    "audio" => MessageKind::Audio,
+                    "document" => MessageKind::Document,
+                    "sticker" => MessageKind::Sticker,
+                    "interactive" => MessageKind::Interactive,
+                    "location" => MessageKind::Location,
+                    "template" => MessageKind::Template,
+                    _ => return Err(E::unknown_variant(name, MESSAGE_KINDS)),
+                })
+            }
+        }
+        deserializer.deserialize_str(KindVisitor)
+    }
+}
+
+/// The fields of the struct-like variants of [`OutboundMessage`], for their derived readers
+/// (which name an unknown key and list the known ones).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextFields {
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InteractiveFields {
+    body: String,
+    buttons: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocationFields {
+    latitude: f64,
+    longitude: f64,
+}
+
+/// Reads an [`OutboundMessage`] (tag `"kind"`); no key is skipped.
+#[derive(Clone, Copy, Debug)]
+struct MessageReader;
+
+impl TaggedReader for MessageReader {
+    const TAG: &'static str = "kind";
+    type Tag = MessageKind;
+    type Value = OutboundMessage;
+
+    fn skips(self, _key: &str) -> bool {
+        false
+    }
+
+    fn read<'de, D: Deserializer<'de>>(
+        self,
+        kind: MessageKind,
+        fields: D,
+    ) -> Result<OutboundMessage, D::Error> {
+        let media = |fields: D| Media::deserialize(fields);
+        Ok(match kind {
+            MessageKind::Text => {
+                let TextFields { text } = Deserialize::deserialize(fields)?;
+                OutboundMessage::Text { text }
+            }
+            MessageKind::Image => OutboundMessage::Image(media(fields)?),
+            MessageKind::Video => OutboundMessage::Video(media(fields)?),
+            MessageKind::Audio => OutboundMessage::Audio(media(fields)?),
+            MessageKind::Document => OutboundMessage::Document(media(fields)?),
+            MessageKind::Sticker => OutboundMessage::Sticker(media(fields)?),
+            MessageKind::Interactive => {
+                let InteractiveFields { body, buttons } = Deserialize::deserialize(fields)?;
+                OutboundMessage::Interactive { body, buttons }
+            }
+            MessageKind::Location => {
+                let LocationFields {
+                    latitude,
+                    longitude,
+                } = Deserialize::deserialize(fields)?;
+                OutboundMessage::Location {
+                    latitude,
+                    longitude,
+                }
+            }
+            MessageKind::Template => {
+                OutboundMessage::Template(TemplateMessage::deserialize(fields)?)
+            }
+        })
+    }
+}
+
+impl<'de> Visitor<'de> for MessageReader {
+    type Value = OutboundMessage;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message: an object with a \"kind\" key")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<OutboundMessage, A::Error> {
+        read_tagged(self, map)
+    }
+}
+
+impl<'de> Deserialize<'de> for OutboundMessage {
+    /// Reads a message object. `"kind"` may come anywhere, but first is fastest (no
+    /// buffering); unknown keys are rejected.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<OutboundMessage, D::Error> {
+        deserializer.deserialize_map(MessageReader)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::TemplateParams;
+
+    fn message(json: &str) -> Result<OutboundMessage, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    fn every_kind() -> Vec<OutboundMessage> {
+        let media = |caption: Option<&str>, animated: bool| Media {
+            size: 2048,
+            caption: caption.map(str::to_owned),
+            animated,
+            media_ref: Some("wamid.file".to_owned()),
+        };
+        vec![
+            OutboundMessage::Text {
+                text: "On its \"way\"\n".to_owned(),
+            },
+            OutboundMessage::Image(media(Some("front"), false)),
+            OutboundMessage::Video(media(None, false)),
+            OutboundMessage::Audio(Media {
+                size: 0,
+                caption: None,
+                animated: false,
+                media_ref: None,
+            }),
+            OutboundMessage::Document(media(Some("invoice.pdf"), false)),
+            OutboundMessage::Sticker(media(None, true)),
+            OutboundMessage::Interactive {
+                body: "Pick one".to_owned(),
+                buttons: vec!["Yes".to_owned(), "No".to_owned()],
+            },
+            OutboundMessage::Location {
+                latitude: 52.52,
+                longitude: -13.405,
+            },
+            OutboundMessage::Template(TemplateMessage {
+                name: "order_ready".to_owned(),
+                language: "en".to_owned(),
+                params: TemplateParams::Positional(vec!["A-17".to_owned()]),
+            }),
+            OutboundMessage::Template(TemplateMessage {
+                name: "welcome".to_owned(),
+                language: "de".to_owned(),
+                params: TemplateParams::Named([("name".to_owned(), "Ann".to_owned())].into()),
+            }),
+            OutboundMessage::Template(TemplateMessage {
+                name: "bare".to_owned(),
+                language: "en".to_owned(),
+                params: TemplateParams::default(),
+            }),
+        ]
+    }
+
+    /// `value` serialised with its `"kind"` key moved to the end.
+    fn kind_last(value: &OutboundMessage) -> String {
+        let serde_json::Value::Object(fields) = serde_json::to_value(value).unwrap() else {
+            panic!("a message serialises to an object");
+        };
+        let (kind, rest): (Vec<_>, Vec<_>) = fields.into_iter().partition(|(k, _)| k == "kind");
+        assert_eq!(kind.len(), 1, "one kind key");
+        let reordered: Vec<String> = rest
+            .into_iter()
+            .chain(kind)
+            .map(|(k, v)| format!("{}:{v}", serde_json::Value::String(k)))
+            .collect();
+        format!("{{{}}}", reordered.join(","))
+    }
+
+    #[test]
+    fn every_kind_round_trips_with_kind_first_or_last() {
+        for original in every_kind() {
+            let json = serde_json::to_string(&original).unwrap();
+            assert!(json.starts_with(r#"{"kind":""#), "kind first: {json}");
+            assert_eq!(message(&json), Ok(original.clone()), "kind first: {json}");
+            let last = kind_last(&original);
+            assert!(!last.starts_with(r#"{"kind""#), "kind last: {last}");
+            assert_eq!(message(&last), Ok(original.clone()), "kind last: {last}");
+            // Through a buffered `Value` as well (the event's reader when "type" is late).
+            let value: serde_json::Value = serde_json::from_str(&last).unwrap();
+            assert_eq!(OutboundMessage::deserialize(&value).unwrap(), original);
+            assert_eq!(OutboundMessage::deserialize(value).unwrap(), original);
+        }
+    }
+
+    #[test]
+    fn kind_anywhere_decodes_the_same() {
+        let expected = OutboundMessage::Interactive {
+            body: "Pick".to_owned(),
+            buttons: vec!["A".to_owned()],
+        };
+        for json in [
+            r#"{"kind":"interactive","body":"Pick","buttons":["A"]}"#,
+            r#"{"body":"Pick","kind":"interactive","buttons":["A"]}"#,
+            r#"{"body":"Pick","buttons":["A"],"kind":"interactive"}"#,
+            r#"{"\u006bind":"interactive","body":"Pick","buttons":["A"]}"#,
+            r#"{"b\u006fdy":"Pick","buttons":["A"],"kind":"interactive"}"#,
+        ] {
+            assert_eq!(message(json), Ok(expected.clone()), "{json}");
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_named_wherever_kind_is() {
+        for json in [
+            r#"{"kind":"text","text":"hi","colour":"red"}"#,
+            r#"{"text":"hi","colour":"red","kind":"text"}"#,
+        ] {
+            let error = message(json).unwrap_err();
+            assert!(
+                error.starts_with("unknown field `colour`, expected `text`"),
+                "{error}"
+            );
+        }
+        let error = message(r#"{"kind":"image","size":1,"colour":"red"}"#).unwrap_err();
+        assert!(
+            error.starts_with("unknown field `colour`, expected one of `size`, `caption`"),
+            "{error}"
+        );
+        let error = message(r#"{"kind":"template","name":"a","language":"en","x":1}"#).unwrap_err();
+        assert!(error.starts_with("unknown field `x`"), "{error}");
+        // A key valid for another kind is still unknown to this one.
+        let error = message(r#"{"kind":"text","text":"hi","size":1}"#).unwrap_err();
+        assert!(error.starts_with("unknown field `size`"), "{error}");
+    }
+
+    #[test]
+    fn unknown_kind_lists_the_kinds() {
+        for json in [
+            r#"{"kind":"telegram","text":"x"}"#,
+            r#"{"text":"x","kind":"telegram"}"#,
+            r#"{"kind":"Text","text":"x"}"#,
+        ] {
+            let error = message(json).unwrap_err();
+            assert!(error.starts_with("unknown variant `"), "{error}");
+            assert!(
+                error.contains(
+                    "expected one of `text`, `image`, `video`, `audio`, `document`, `sticker`, \
+                     `interactive`, `location`, `template`"
+                ),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_or_doubled_kind_is_an_error() {
+        for json in [r#"{"text":"x"}"#, "{}"] {
+            let error = message(json).unwrap_err();
+            assert!(error.starts_with("missing field `kind`"), "{json}: {error}");
+        }
+        for json in [
+            r#"{"kind":"text","text":"x","kind":"text"}"#,
+            r#"{"text":"x","kind":"text","kind":"text"}"#,
+        ] {
+            let error = message(json).unwrap_err();
+            assert!(
+                error.starts_with("duplicate field `kind`"),
+                "{json}: {error}"
+            );
+        }
+        let error = message(r#"{"text":"x","text":"y","kind":"text"}"#).unwrap_err();
+        assert!(error.starts_with("duplicate field `text`"), "{error}");
+        let error = message(r#"{"kind":"text"}"#).unwrap_err();
+        assert!(error.starts_with("missing field `text`"), "{error}");
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        for json in [r#""text""#, r#"["text","x"]"#, "null", "1", r#"{"kind":1}"#] {
+            assert!(message(json).is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn serialised_bytes_are_unchanged() {
+        // The serialiser is still derived; these are the bytes it wrote before.
+        let wire: Vec<String> = every_kind()
+            .iter()
+            .map(|m| serde_json::to_string(m).unwrap())
+            .collect();
+        assert_eq!(wire[0], r#"{"kind":"text","text":"On its \"way\"\n"}"#);
+        assert_eq!(
+            wire[5],
+            r#"{"kind":"sticker","size":2048,"animated":true,"media_ref":"wamid.file"}"#
+        );
+        assert_eq!(
+            wire[7],
+            r#"{"kind":"location","latitude":52.52,"longitude":-13.405}"#
+        );
+        assert_eq!(
+            wire[8],
+            r#"{"kind":"template","name":"order_ready","language":"en","params":["A-17"]}"#
+        );
+        assert_eq!(
+            wire[10],
+            r#"{"kind":"template","name":"bare","language":"en"}"#
+        );
     }
 }
