@@ -70,13 +70,29 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildFastHasher>;
 
 /// A 64-bit content hash, stable across runs and platforms (little-endian words, no random
 /// seed), used for duplicate detection where the hash itself is stored in snapshots. Eight
-/// bytes at a time: it runs on every send.
-pub fn content_hash(parts: &[&[u8]]) -> u64 {
-    let mut h = FastHasher::default();
-    for part in parts {
-        h.write(part);
+/// bytes at a time: it runs on every send. Parts are fed one by one.
+#[derive(Default)]
+pub struct ContentHasher(FastHasher);
+
+impl ContentHasher {
+    /// Adds one part.
+    pub fn part(&mut self, part: &[u8]) {
+        self.0.write(part);
         // The length separates parts, so ["ab","c"] and ["a","bc"] differ.
-        h.write_u64(part.len() as u64);
+        self.0.write_u64(part.len() as u64);
+    }
+
+    /// The hash of the parts so far.
+    pub fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
+/// The content hash of `parts`.
+pub fn content_hash(parts: &[&[u8]]) -> u64 {
+    let mut h = ContentHasher::default();
+    for part in parts {
+        h.part(part);
     }
     h.finish()
 }

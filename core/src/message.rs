@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::decision::DenyReason;
-use crate::hash::content_hash;
+use crate::hash::ContentHasher;
 use crate::policy::Policy;
 
 /// Kinds of media a message can carry.
@@ -180,47 +180,57 @@ impl OutboundMessage {
         }
     }
 
-    /// A stable hash of the content, for duplicate detection (§10).
+    /// A stable hash of the content, for duplicate detection (§10). The parts are fed to the
+    /// hasher as they are read (a template send built a `Vec` of them, two allocations).
     pub fn content_hash(&self) -> u64 {
+        let mut h = ContentHasher::default();
         match self {
-            OutboundMessage::Text { text } => content_hash(&[b"text", text.as_bytes()]),
+            OutboundMessage::Text { text } => {
+                h.part(b"text");
+                h.part(text.as_bytes());
+            }
             OutboundMessage::Interactive { body, buttons } => {
-                let mut parts: Vec<&[u8]> = vec![b"interactive", body.as_bytes()];
-                parts.extend(buttons.iter().map(|b| b.as_bytes()));
-                content_hash(&parts)
+                h.part(b"interactive");
+                h.part(body.as_bytes());
+                for b in buttons {
+                    h.part(b.as_bytes());
+                }
             }
             OutboundMessage::Location {
                 latitude,
                 longitude,
-            } => content_hash(&[
-                b"location",
-                &latitude.to_bits().to_le_bytes(),
-                &longitude.to_bits().to_le_bytes(),
-            ]),
+            } => {
+                h.part(b"location");
+                h.part(&latitude.to_bits().to_le_bytes());
+                h.part(&longitude.to_bits().to_le_bytes());
+            }
             OutboundMessage::Template(t) => {
-                let mut parts: Vec<&[u8]> =
-                    vec![b"template", t.name.as_bytes(), t.language.as_bytes()];
+                h.part(b"template");
+                h.part(t.name.as_bytes());
+                h.part(t.language.as_bytes());
                 match &t.params {
-                    TemplateParams::Positional(v) => parts.extend(v.iter().map(|p| p.as_bytes())),
+                    TemplateParams::Positional(v) => {
+                        for p in v {
+                            h.part(p.as_bytes());
+                        }
+                    }
                     TemplateParams::Named(m) => {
                         for (k, v) in m {
-                            parts.push(k.as_bytes());
-                            parts.push(v.as_bytes());
+                            h.part(k.as_bytes());
+                            h.part(v.as_bytes());
                         }
                     }
                 }
-                content_hash(&parts)
             }
             other => {
                 let (kind, media) = other.media().expect("remaining variants are media");
-                content_hash(&[
-                    kind.to_string().as_bytes(),
-                    &media.size.to_le_bytes(),
-                    media.caption.as_deref().unwrap_or("").as_bytes(),
-                    media.media_ref.as_deref().unwrap_or("").as_bytes(),
-                ])
+                h.part(kind.to_string().as_bytes());
+                h.part(&media.size.to_le_bytes());
+                h.part(media.caption.as_deref().unwrap_or("").as_bytes());
+                h.part(media.media_ref.as_deref().unwrap_or("").as_bytes());
             }
         }
+        h.finish()
     }
 
     /// Checks the free-form content limits of §8 (templates are checked against their
@@ -288,4 +298,35 @@ fn check_chars(item: &'static str, text: &str, limit: u32) -> Result<(), DenyRea
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::content_hash;
+
+    #[test]
+    fn content_hash_is_the_hash_of_the_message_parts() {
+        // The hash is stored in snapshots: it must stay the hash of these parts.
+        let text = OutboundMessage::Text { text: "hi".into() };
+        assert_eq!(text.content_hash(), content_hash(&[b"text", b"hi"]));
+        let template = OutboundMessage::Template(TemplateMessage {
+            name: "order_ready".into(),
+            language: "en".into(),
+            params: TemplateParams::Positional(vec!["A-1".into(), "B".into()]),
+        });
+        assert_eq!(
+            template.content_hash(),
+            content_hash(&[b"template", b"order_ready", b"en", b"A-1", b"B"])
+        );
+        let buttons = OutboundMessage::Interactive {
+            body: "pick".into(),
+            buttons: vec!["yes".into(), "no".into()],
+        };
+        assert_eq!(
+            buttons.content_hash(),
+            content_hash(&[b"interactive", b"pick", b"yes", b"no"])
+        );
+        assert_ne!(text.content_hash(), template.content_hash());
+    }
 }

@@ -66,6 +66,16 @@ impl SendRequest {
     }
 }
 
+/// A message resolved against the registry, once per send.
+#[derive(Clone, Copy, Debug)]
+struct Outgoing<'m> {
+    message: &'m OutboundMessage,
+    /// Its template's index, for template messages.
+    template: Option<u32>,
+    /// Its [`OutboundMessage::content_hash`].
+    content: u64,
+}
+
 /// A send resolved against the registry: which number, which recipient, which
 /// conversation (looked up once: every check and the record read it).
 #[derive(Clone, Copy, Debug)]
@@ -92,13 +102,8 @@ impl Engine {
             return Ok(decision);
         }
         let now = req.at.max(self.clock);
-        self.decide(
-            target,
-            req.message,
-            req.message.content_hash(),
-            req.force,
-            now,
-        )
+        let message = self.outgoing(target.number, req.message)?;
+        self.decide(target, message, req.force, now)
     }
 
     /// Decides a send and, when allowed, records it atomically: duplicate record, agent
@@ -115,13 +120,12 @@ impl Engine {
             return Ok(decision);
         }
         // Validate the template reference before anything changes.
-        self.check_template_ref(target.number, req.message)?;
+        let message = self.outgoing(target.number, req.message)?;
         let target = self.interned(target, req.contact, req.group)?;
         self.handle_timeout(req.at);
         let now = self.clock;
-        let content = req.message.content_hash();
-        let decision = self.decide(target, req.message, content, req.force, now)?;
-        self.record(target, req.message, content, &decision, now, req.message_id)?;
+        let decision = self.decide(target, message, req.force, now)?;
+        self.record(target, message, &decision, now, req.message_id)?;
         self.remember(req.idempotency_key, &decision, now);
         Ok(decision)
     }
@@ -148,7 +152,7 @@ impl Engine {
         if let Some(t) = &opener {
             self.template_idx(number.business, &t.name, &t.language)?;
         }
-        self.check_template_ref(target.number, &req.message)?;
+        let message = self.outgoing(target.number, &req.message)?;
         let target = self.interned(target, Some(&req.contact), None)?;
         let recipient = target.recipient.expect("interned above");
         self.handle_timeout(req.at);
@@ -159,16 +163,8 @@ impl Engine {
             || req.message.is_template()
             || self.free_form_allowed(target, now);
         let decision = if direct {
-            let content = req.message.content_hash();
-            let mut decision = self.decide(target, &req.message, content, false, now)?;
-            self.record(
-                target,
-                &req.message,
-                content,
-                &decision,
-                now,
-                req.message_id.as_deref(),
-            )?;
+            let mut decision = self.decide(target, message, false, now)?;
+            self.record(target, message, &decision, now, req.message_id.as_deref())?;
             if decision.is_allowed() {
                 decision.initiation = Some(Initiation {
                     template: None,
@@ -209,10 +205,10 @@ impl Engine {
                 }
                 Some(template) => {
                     let opener = OutboundMessage::Template(template);
-                    let content = opener.content_hash();
-                    let mut decision = self.decide(target, &opener, content, false, now)?;
+                    let opening = self.outgoing(target.number, &opener)?;
+                    let mut decision = self.decide(target, opening, false, now)?;
                     let id = req.message_id.as_deref();
-                    self.record(target, &opener, content, &decision, now, id)?;
+                    self.record(target, opening, &decision, now, id)?;
                     if decision.is_allowed() {
                         let conv = self.conversation_or_create(target.number, recipient)?;
                         let held = self.hold(conv, req.message.clone(), now);
@@ -278,11 +274,26 @@ impl Engine {
         })
     }
 
-    fn check_template_ref(&self, number: u32, message: &OutboundMessage) -> Result<(), Error> {
-        if let Some(t) = message.template() {
-            self.template_idx(self.numbers[number as usize].business, &t.name, &t.language)?;
-        }
-        Ok(())
+    /// The message resolved once for every check and the record: its template (an
+    /// unknown one is an error, before anything changes) and its content hash.
+    fn outgoing<'m>(
+        &self,
+        number: u32,
+        message: &'m OutboundMessage,
+    ) -> Result<Outgoing<'m>, Error> {
+        let template = match message.template() {
+            Some(t) => Some(self.template_idx(
+                self.numbers[number as usize].business,
+                &t.name,
+                &t.language,
+            )?),
+            None => None,
+        };
+        Ok(Outgoing {
+            message,
+            template,
+            content: message.content_hash(),
+        })
     }
 
     fn remembered(&self, key: Option<&str>) -> Option<Decision> {
@@ -332,16 +343,15 @@ impl Engine {
                 .is_some_and(|end| now < end.minus(self.policy.window.safety_margin))
     }
 
-    /// The decision for `message` (whose `content_hash` is `content`) at `now`. Errors only
-    /// for unknown templates.
+    /// The decision for `outgoing` at `now`.
     fn decide(
         &self,
         target: Target,
-        message: &OutboundMessage,
-        content: u64,
+        outgoing: Outgoing<'_>,
         force: bool,
         now: Instant,
     ) -> Result<Decision, Error> {
+        let message = outgoing.message;
         let number = &self.numbers[target.number as usize];
         let channel = number.channel;
         let conv = target.conv.map(|c| (c, &self.conversations[c as usize]));
@@ -364,9 +374,8 @@ impl Engine {
             return deny(reason);
         }
         let mut category = None;
-        if let Some(tm) = message.template() {
-            let template = &self.templates
-                [self.template_idx(number.business, &tm.name, &tm.language)? as usize];
+        if let (Some(tm), Some(index)) = (message.template(), outgoing.template) {
+            let template = &self.templates[index as usize];
             if let Err(problem) = template.variables.check_params(&tm.params) {
                 return deny(DenyReason::TemplateParams { problem });
             }
@@ -430,7 +439,7 @@ impl Engine {
         }
         if !force {
             if let Some((c, _)) = conv {
-                if let Some(&previous_at) = self.sent_content.get(&(c, content)) {
+                if let Some(&previous_at) = self.sent_content.get(&(c, outgoing.content)) {
                     let period = self.policy.dedup.content_period;
                     if now < previous_at.plus(period) {
                         return deny(DenyReason::Duplicate {
@@ -508,12 +517,12 @@ impl Engine {
     fn record(
         &mut self,
         target: Target,
-        message: &OutboundMessage,
-        content: u64,
+        outgoing: Outgoing<'_>,
         decision: &Decision,
         now: Instant,
         message_id: Option<&str>,
     ) -> Result<(), Error> {
+        let message = outgoing.message;
         if !decision.is_allowed() {
             self.count_denial(target.number);
             return Ok(());
@@ -527,7 +536,7 @@ impl Engine {
         counters.sends_allowed += 1;
         counters.templates_sent += u64::from(message.is_template());
         self.chat_agent_reply(conv, now);
-        self.record_content(conv, content, now);
+        self.record_content(conv, outgoing.content, now);
         let channel = self.numbers[target.number as usize].channel;
         if channel.has_service_window()
             && decision.initiated_by == Initiator::Business
@@ -538,14 +547,10 @@ impl Engine {
         if let Some(billing) = &decision.billing {
             self.record_billing(target.number, conv, billing, message.is_template(), now);
             if let Some(id) = message_id {
-                let business = self.numbers[target.number as usize].business;
-                let template = message
-                    .template()
-                    .and_then(|t| self.template_idx(business, &t.name, &t.language).ok());
                 let sent = SentMessage {
                     conv,
                     sent_at: now,
-                    template,
+                    template: outgoing.template,
                     billing: billing.clone(),
                     consumed_slot: decision.consumed_limit_slot,
                     status: DeliveryStatus::Accepted,
