@@ -5,8 +5,9 @@
 //! wrong length or an item of the wrong type raises a `ValueError`/`TypeError` naming the
 //! column and the row, before anything is applied. Then, with the GIL released and the
 //! engine lock held once for the whole batch, each row goes through the core's typed API
-//! (`Engine::inbound`, `send`, `check_send`) with one request value per row kind whose
-//! fields are overwritten in place, so a row costs no allocation in the binding. A row the
+//! over borrowed text (`Engine::inbound_borrowed`, `send_borrowed`, `check_send_borrowed`):
+//! numbers and contacts are lent from the columns, and one message value per kind is
+//! overwritten in place, so a row costs no allocation in the binding. A row the
 //! engine refuses (an unknown number, an instant out of range...) gets the `error` code and
 //! changes nothing, as errors never do in the core; the batch goes on.
 
@@ -14,9 +15,9 @@ use std::collections::HashMap;
 use std::mem::{discriminant, Discriminant};
 
 use convstate::decision::{DenyReason, Verdict};
-use convstate::event::{Inbound, InboundKind, SendRequest};
+use convstate::event::InboundKind;
 use convstate::message::{TemplateMessage, TemplateParams};
-use convstate::{Effect, Instant, OutboundMessage};
+use convstate::{Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple};
@@ -464,34 +465,16 @@ pub struct BatchOutcome {
 
 /// Runs every row through the engine. Effects are counted and dropped unless `keep_effects`.
 pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool) -> BatchOutcome {
-    let mut inbound = Inbound {
-        at: Instant::EPOCH,
-        number: String::new(),
-        contact: Some(String::new()),
-        group: None,
-        kind: InboundKind::Text,
-        size: None,
-        referral: false,
-        message_id: None,
-    };
-    let blank_send = |message| SendRequest {
-        at: Instant::EPOCH,
-        number: String::new(),
-        contact: Some(String::new()),
-        group: None,
-        message,
-        idempotency_key: None,
-        force: false,
-        message_id: None,
-    };
-    let mut text_send = blank_send(OutboundMessage::Text {
+    // One message value per kind, overwritten row by row; numbers and contacts are lent to
+    // the core straight from the columns' text.
+    let mut text = OutboundMessage::Text {
         text: String::new(),
-    });
-    let mut template_send = blank_send(OutboundMessage::Template(TemplateMessage {
+    };
+    let mut template = OutboundMessage::Template(TemplateMessage {
         name: String::new(),
         language: String::new(),
         params: TemplateParams::Positional(Vec::new()),
-    }));
+    });
 
     let mut outcome = BatchOutcome {
         codes: Vec::with_capacity(columns.len()),
@@ -505,15 +488,21 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
             let number = columns.numbers.row(row).unwrap_or_default();
             let contact = columns.contacts.row(row).unwrap_or_default();
             if *kind == RowKind::Inbound {
-                fill(&mut inbound.number, number);
-                fill(inbound.contact.get_or_insert_with(String::new), contact);
-                inbound.at = at;
-                return engine.inbound(&inbound).map(|()| APPLIED);
+                let inbound = InboundRef {
+                    at,
+                    number,
+                    contact: Some(contact),
+                    group: None,
+                    kind: InboundKind::Text,
+                    size: None,
+                    referral: false,
+                    message_id: None,
+                };
+                return engine.inbound_borrowed(inbound).map(|()| APPLIED);
             }
-            let template = columns.templates.as_ref().and_then(|c| c.row(row));
-            let request = match template {
+            let message = match columns.templates.as_ref().and_then(|c| c.row(row)) {
                 Some(name) => {
-                    if let OutboundMessage::Template(t) = &mut template_send.message {
+                    if let OutboundMessage::Template(t) = &mut template {
                         fill(&mut t.name, name);
                         let language = columns.languages.as_ref().and_then(|c| c.row(row));
                         fill(&mut t.language, language.unwrap_or_default());
@@ -525,23 +514,30 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
                             values.extend(params.into_iter().flatten().cloned());
                         }
                     }
-                    &mut template_send
+                    &template
                 }
                 None => {
-                    if let OutboundMessage::Text { text } = &mut text_send.message {
+                    if let OutboundMessage::Text { text } = &mut text {
                         let given = columns.texts.as_ref().and_then(|c| c.row(row));
                         fill(text, given.unwrap_or_default());
                     }
-                    &mut text_send
+                    &text
                 }
             };
-            fill(&mut request.number, number);
-            fill(request.contact.get_or_insert_with(String::new), contact);
-            request.at = at;
+            let request = SendRequestRef {
+                at,
+                number,
+                contact: Some(contact),
+                group: None,
+                message,
+                idempotency_key: None,
+                force: false,
+                message_id: None,
+            };
             let decision = if *kind == RowKind::Send {
-                engine.send(request)?
+                engine.send_borrowed(request)?
             } else {
-                engine.check_send(request)?
+                engine.check_send_borrowed(request)?
             };
             Ok(match &decision.verdict {
                 Verdict::Allowed => ALLOWED,
