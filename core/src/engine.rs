@@ -21,9 +21,11 @@
 //! * **Errors change nothing.** Every input is validated before the first mutation.
 //!
 //! Data layout: conversations live in a `Vec`, found through one hash map keyed by
-//! `(number index, packed contact u64)`. An idle conversation holds its window instants, its
-//! ticket and a few flags; live chats, held messages, consent and duplicate records live in
-//! side tables that only the conversations using them pay for.
+//! `(number index, packed contact u64)`. A conversation's record holds what most events read:
+//! its window instants, its ticket, its live chat and a few flags (80 bytes); its timers'
+//! deadlines sit in one slot of a vector indexed like the conversations ([`crate::timers`]).
+//! Held messages, consent, billing windows and duplicate records live in side tables that
+//! only the conversations using them pay for.
 
 use std::collections::{HashMap, VecDeque};
 

@@ -3,7 +3,7 @@
 //! An ordered set of `(deadline, key)` plus a map of the one armed deadline per key. Arming
 //! only ever moves a key's wake-up *earlier*; when a state change pushes a deadline later
 //! (a new message in a live chat, say) nothing is pushed, and the handler, woken at the old
-//! time, re-arms at the new one. So each key has about one heap entry however many events
+//! time, re-arms at the new one. So each key has about one queue entry however many events
 //! touch it, arming is O(1) for the common "later" case, and entries left behind by an
 //! earlier re-arm are recognised as stale (their time is not the armed one) and skipped.
 //!
@@ -131,7 +131,7 @@ impl Timers {
         None
     }
 
-    /// The earliest armed wake-up, dropping stale heap entries on the way.
+    /// The earliest armed wake-up, dropping stale queue entries on the way.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(&(at, key)) = self.queue.first() {
             if self.armed_at(key) == Some(at) {
@@ -154,7 +154,7 @@ impl Timers {
     }
 
     /// Whether no timer at all is due at or before `now` (a cheap, conservative check: a
-    /// stale heap entry can only make it answer `false`).
+    /// stale queue entry can only make it answer `false`).
     pub fn nothing_due_by(&self, now: Instant) -> bool {
         self.queue.first().is_none_or(|(at, _)| *at > now)
     }
