@@ -84,13 +84,7 @@ fn bench_send(c: &mut Criterion) {
         });
 
         let mut picker = Picker::new(17);
-        let mut pool: Vec<_> = (0..POOL)
-            .map(|_| {
-                let i = picker.pick(n);
-                opt_in(&mut engine, i);
-                template_send(i, at(0))
-            })
-            .collect();
+        let mut pool = opted_in_pool(&mut engine, n, &mut picker, template_send);
         group.bench_function(BenchmarkId::new("window_closed_template", n), |b| {
             b.iter(|| {
                 let req = &mut pool[k as usize % POOL];
@@ -104,13 +98,7 @@ fn bench_send(c: &mut Criterion) {
 
         let mut engine = with_conversations(limited_policy(), n, true);
         let mut picker = Picker::new(19);
-        let mut pool: Vec<_> = (0..POOL)
-            .map(|_| {
-                let i = picker.pick(n);
-                opt_in(&mut engine, i);
-                template_send(i, at(0))
-            })
-            .collect();
+        let mut pool = opted_in_pool(&mut engine, n, &mut picker, template_send);
         group.bench_function(BenchmarkId::new("limit_bound_campaign", n), |b| {
             b.iter(|| {
                 let req = &mut pool[k as usize % POOL];

@@ -260,6 +260,23 @@ fn ten_digits(mut counter: u64) -> [u8; 10] {
     digits
 }
 
+/// A pool of sends to conversations picked by `picker` among `n`, each contact opted in first
+/// (so that templates are decided by the window and limits, not refused for consent).
+pub fn opted_in_pool(
+    engine: &mut Engine,
+    n: u64,
+    picker: &mut Picker,
+    send: fn(u64, Instant) -> SendRequest,
+) -> Vec<SendRequest> {
+    (0..POOL)
+        .map(|_| {
+            let i = picker.pick(n);
+            opt_in(engine, i);
+            send(i, at(0))
+        })
+        .collect()
+}
+
 /// Records the opt-in of conversation `i`'s contact with its number's business.
 pub fn opt_in(engine: &mut Engine, i: u64) {
     engine

@@ -113,7 +113,6 @@ impl Engine {
             last_activity_at: now,
             first_response_at: None,
         });
-        self.live_chat_count += 1;
         let number = self.conversations[conv as usize].number;
         self.numbers[number as usize].counters.chats_started += 1;
         let deadline = now.plus(self.idle_timeout(number));

@@ -372,8 +372,6 @@ pub struct Engine {
     pub(crate) template_index: TemplateIndex,
     pub(crate) conversations: Vec<Conversation>,
     pub(crate) conversation_index: FastMap<(u32, AddressKey), u32>,
-    /// Conversations with a live chat (the chats themselves are inline).
-    pub(crate) live_chat_count: usize,
     pub(crate) outbox: FastMap<u32, Vec<HeldMessage>>,
     pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
     /// (conversation, content hash) → when that content was last sent.
@@ -417,7 +415,6 @@ impl Engine {
             template_index: TemplateIndex::default(),
             conversations: Vec::new(),
             conversation_index: FastMap::default(),
-            live_chat_count: 0,
             outbox: FastMap::default(),
             consents: FastMap::default(),
             sent_content: FastMap::default(),
@@ -1200,8 +1197,10 @@ impl Engine {
     }
 
     /// Number of live chats.
+    /// Counted when asked (a scan of the conversations, for inspection), not kept in step
+    /// on every chat start and end.
     pub fn live_chat_count(&self) -> usize {
-        self.live_chat_count
+        self.live_chats().count()
     }
 
     /// Live chats by conversation index, in index order (snapshots, exports, and a number's
@@ -1211,13 +1210,6 @@ impl Engine {
             .iter()
             .enumerate()
             .filter_map(|(i, c)| Some((i as u32, c.live_chat.as_ref()?)))
-    }
-
-    /// Puts a live chat on a conversation that has none (restore and import).
-    pub(crate) fn attach_live_chat(&mut self, conv: u32, chat: LiveChat) {
-        let slot = &mut self.conversations[conv as usize].live_chat;
-        self.live_chat_count += usize::from(slot.is_none());
-        *slot = Some(chat);
     }
 
     pub(crate) fn new_ticket(&mut self, conv: u32, at: Instant) -> Ticket {
@@ -1270,7 +1262,6 @@ impl Engine {
         let Some(chat) = self.conversations[conv as usize].live_chat.take() else {
             return;
         };
-        self.live_chat_count -= 1;
         self.timers.disarm(TimerKey::ChatIdle(conv));
         let missed = reason == ChatEndReason::Idle && chat.first_response_at.is_none();
         let first_response_after = chat.first_response_at.map(|t| t.since(chat.started_at));

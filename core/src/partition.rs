@@ -26,7 +26,7 @@ use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::template::parse_variables;
 use crate::time::Instant;
-use crate::timers::TimerKey;
+use crate::timers::{TimerKey, TimerTargets};
 use crate::Error;
 
 /// The `format` field of every business export.
@@ -417,20 +417,14 @@ impl Engine {
             LimitScope::Number => number_count,
             LimitScope::Business => 1,
         };
+        let targets = TimerTargets {
+            conversations: conv_count,
+            templates: template_count,
+            numbers: number_count,
+            limit_owners: owner_count,
+        };
         for (key, _) in &x.timers {
-            let (index, count, what) = match *key {
-                TimerKey::ChatIdle(c) | TimerKey::WindowReminder(c) | TimerKey::OutboxExpiry(c) => {
-                    (c, conv_count, "conversation")
-                }
-                TimerKey::TemplateDeadline(t) => (t, template_count, "template"),
-                TimerKey::NumberFlag(n) | TimerKey::RestrictionEnd(n) => {
-                    (n, number_count, "number")
-                }
-                TimerKey::LimitUpgrade(o) => (o, owner_count, "limit owner"),
-            };
-            if index >= count {
-                return Err(corrupt(format!("a timer names {what} {index} of {count}")));
-            }
+            key.check_target(targets).map_err(corrupt)?;
         }
         for l in &x.limits {
             if l.owner >= owner_count {
@@ -521,7 +515,7 @@ impl Engine {
             self.conversations.push(c);
         }
         for (c, chat) in x.live_chats {
-            self.attach_live_chat(c + conv_base, chat);
+            self.conversations[(c + conv_base) as usize].live_chat = Some(chat);
         }
         for (c, held) in x.outbox {
             self.outbox.insert(c + conv_base, held);

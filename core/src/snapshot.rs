@@ -39,7 +39,7 @@ use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
 use crate::time::Instant;
-use crate::timers::{TimerKey, Timers};
+use crate::timers::{TimerKey, TimerTargets, Timers};
 use crate::Error;
 
 /// The `format` field of every snapshot.
@@ -464,20 +464,14 @@ impl Engine {
             LimitScope::Number => number_count,
             LimitScope::Business => business_count,
         };
+        let targets = TimerTargets {
+            conversations: conv_count,
+            templates: template_count,
+            numbers: number_count,
+            limit_owners: owner_count,
+        };
         for (key, _) in &s.timers {
-            let (index, count, what) = match *key {
-                TimerKey::ChatIdle(c) | TimerKey::WindowReminder(c) | TimerKey::OutboxExpiry(c) => {
-                    (c, conv_count, "conversation")
-                }
-                TimerKey::TemplateDeadline(t) => (t, template_count, "template"),
-                TimerKey::NumberFlag(n) | TimerKey::RestrictionEnd(n) => {
-                    (n, number_count, "number")
-                }
-                TimerKey::LimitUpgrade(o) => (o, owner_count, "limit owner"),
-            };
-            if index >= count {
-                return Err(corrupt(format!("a timer names {what} {index} of {count}")));
-            }
+            key.check_target(targets).map_err(corrupt)?;
         }
         for stored in s.limits {
             if stored.owner >= owner_count {
@@ -518,11 +512,6 @@ impl Engine {
             engine.usage.insert((n, month), usage);
         }
         engine.timers = Timers::from_armed(s.timers);
-        engine.live_chat_count = s
-            .conversations
-            .iter()
-            .filter(|c| c.live_chat.is_some())
-            .count();
         engine.conversations = s.conversations;
         engine.effects = s.effects.into();
         engine.next_ticket = s.next_ticket;

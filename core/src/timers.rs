@@ -61,6 +61,35 @@ impl TimerKey {
     }
 }
 
+/// How many of each thing a timer can name exist (validating snapshots and imports).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimerTargets {
+    pub conversations: u32,
+    pub templates: u32,
+    pub numbers: u32,
+    pub limit_owners: u32,
+}
+
+impl TimerKey {
+    /// Whether the conversation, template, number or limit owner this timer names exists;
+    /// the problem otherwise.
+    pub fn check_target(self, targets: TimerTargets) -> Result<(), String> {
+        let (index, count, what) = match self {
+            TimerKey::ChatIdle(c) | TimerKey::WindowReminder(c) | TimerKey::OutboxExpiry(c) => {
+                (c, targets.conversations, "conversation")
+            }
+            TimerKey::TemplateDeadline(t) => (t, targets.templates, "template"),
+            TimerKey::NumberFlag(n) | TimerKey::RestrictionEnd(n) => (n, targets.numbers, "number"),
+            TimerKey::LimitUpgrade(o) => (o, targets.limit_owners, "limit owner"),
+        };
+        if index < count {
+            Ok(())
+        } else {
+            Err(format!("a timer names {what} {index} of {count}"))
+        }
+    }
+}
+
 /// The armed deadlines of one conversation's timers, in [`TimerKey`] order, as unix
 /// milliseconds or [`UNARMED`]: 24 bytes, not the 48 of three `Option<Instant>`, since every
 /// conversation that ever had an inbound keeps its slot.

@@ -26,17 +26,8 @@ fn main() {
         }
         "reply" | "template" => {
             let template = workload == "template";
-            let mut pool: Vec<_> = (0..POOL)
-                .map(|_| {
-                    let i = picker.pick(n);
-                    opt_in(&mut engine, i);
-                    if template {
-                        template_send(i, at(0))
-                    } else {
-                        text_send(i, at(0))
-                    }
-                })
-                .collect();
+            let send = if template { template_send } else { text_send };
+            let mut pool = opted_in_pool(&mut engine, n, &mut picker, send);
             let start = if template { 2 * 86_400_000 } else { 3_600_000 };
             for k in 0..events {
                 let req = &mut pool[k as usize % POOL];
