@@ -92,27 +92,29 @@ use crate::Error;
 impl Engine {
     /// Inbound activity on a channel with chats: keeps a live chat alive, or starts one.
     pub(crate) fn chat_activity(&mut self, conv: u32, kind: InboundKind, now: Instant) {
-        if let Some(chat) = &mut self.conversations[conv as usize].live_chat {
+        let conversation = &mut self.conversations[conv as usize];
+        if let Some(mut chat) = conversation.live_chat() {
             // The idle timer is already armed no later than the new deadline; its handler
             // re-arms from `last_activity_at` when woken early.
             chat.last_activity_at = chat.last_activity_at.max(now);
+            conversation.set_live_chat(Some(chat));
             return;
         }
         if !kind.is_user_message() {
             return;
         }
-        let ticket = match self.conversations[conv as usize].ticket {
+        let ticket = match self.conversations[conv as usize].ticket() {
             Some(t) if t.status != TicketStatus::Closed => {
                 self.change_ticket_status(conv, TicketStatus::Open, now);
                 t
             }
             _ => self.new_ticket(conv, now),
         };
-        self.conversations[conv as usize].live_chat = Some(LiveChat {
+        self.conversations[conv as usize].set_live_chat(Some(LiveChat {
             started_at: now,
             last_activity_at: now,
             first_response_at: None,
-        });
+        }));
         let number = self.conversations[conv as usize].number;
         self.numbers[number as usize].counters.chats_started += 1;
         let deadline = now.plus(self.idle_timeout(number));
@@ -128,15 +130,17 @@ impl Engine {
 
     /// An allowed send into a live chat: the agent answered.
     pub(crate) fn chat_agent_reply(&mut self, conv: u32, now: Instant) {
-        if let Some(chat) = &mut self.conversations[conv as usize].live_chat {
+        let conversation = &mut self.conversations[conv as usize];
+        if let Some(mut chat) = conversation.live_chat() {
             chat.last_activity_at = chat.last_activity_at.max(now);
             chat.first_response_at.get_or_insert(now);
+            conversation.set_live_chat(Some(chat));
         }
     }
 
     /// Email: every inbound message lands on a ticket, never in a chat.
     pub(crate) fn email_inbound(&mut self, conv: u32, now: Instant) {
-        match self.conversations[conv as usize].ticket {
+        match self.conversations[conv as usize].ticket() {
             Some(t) if t.status != TicketStatus::Closed => {
                 self.change_ticket_status(conv, TicketStatus::Open, now)
             }
@@ -147,7 +151,7 @@ impl Engine {
     }
 
     pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {
-        let Some(chat) = self.conversations[conv as usize].live_chat else {
+        let Some(chat) = self.conversations[conv as usize].live_chat() else {
             return;
         };
         let number = self.conversations[conv as usize].number;
@@ -175,7 +179,7 @@ impl Engine {
         // check comes before any mutation so that the error changes nothing.
         let now = e.at.max(self.clock);
         let still_live = self.conversations[conv as usize]
-            .live_chat
+            .live_chat()
             .is_some_and(|c| c.last_activity_at.plus(self.idle_timeout(number)) > now);
         if !still_live {
             return Err(no_chat());
@@ -192,7 +196,7 @@ impl Engine {
         let contact = self.interner.find_address(&e.contact)?;
         let conv = contact
             .and_then(|k| self.conversation_idx(number, k))
-            .filter(|&c| self.conversations[c as usize].ticket.is_some())
+            .filter(|&c| self.conversations[c as usize].ticket().is_some())
             .ok_or_else(|| Error::NoTicket {
                 number: e.number.clone(),
                 contact: e.contact.clone(),

@@ -22,7 +22,8 @@
 //!
 //! Data layout: conversations live in a `Vec`, found through one hash map keyed by
 //! `(number index, packed contact u64)`. A conversation's record holds what most events read:
-//! its window instants, its ticket, its live chat and a few flags (80 bytes); its timers'
+//! its window instants, its ticket, its live chat and a few flags, in one 64-byte cache line
+//! ([`crate::conversation`]); its timers'
 //! deadlines sit in one slot of a vector indexed like the conversations ([`crate::timers`]).
 //! Held messages, consent, billing windows and duplicate records live in side tables that
 //! only the conversations using them pay for.
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
+use crate::conversation::Conversation;
 use crate::decision::Decision;
 use crate::effect::Effect;
 use crate::event::*;
@@ -44,7 +46,6 @@ use crate::shrink::ShrinkWhenSparse;
 use crate::template::{Quality, TemplateCategory, TemplateSpec, TemplateStatus, Variables};
 use crate::time::{Duration, Instant};
 use crate::timers::{TimerKey, Timers};
-use crate::window::WindowState;
 use crate::Error;
 
 /// A business: owns numbers and templates.
@@ -143,94 +144,6 @@ pub(crate) struct Template {
     /// Instant of the latest provider status event applied: an older one arriving late
     /// changes nothing.
     pub last_provider_event_at: Option<Instant>,
-}
-
-/// Per-conversation state; see the module docs for what lives elsewhere.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Conversation {
-    pub number: u32,
-    pub contact: AddressKey,
-    pub window: StoredWindow,
-    pub ticket: Option<Ticket>,
-    /// The contact has written to this number at least once.
-    pub has_written: bool,
-    /// The reminder for the current window end was emitted.
-    pub reminded: bool,
-    /// The live chat, if any: kept inline because every inbound and every reply reads it
-    /// (a side table cost one more cache miss per event at a million conversations).
-    /// Snapshots list live chats separately, as before.
-    #[serde(skip)]
-    pub live_chat: Option<LiveChat>,
-}
-
-/// A conversation's [`WindowState`] as stored: unix milliseconds, [`StoredWindow::NEVER`]
-/// for none. 16 bytes, not the 32 of two `Option<Instant>`s, in a record a million
-/// conversations keep; snapshots still write the two optional instants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "WindowInstants", into = "WindowInstants")]
-pub(crate) struct StoredWindow {
-    last_inbound_ms: i64,
-    provider_closed_ms: i64,
-}
-
-/// [`StoredWindow`] in snapshots.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-struct WindowInstants {
-    last_inbound_at: Option<Instant>,
-    provider_closed_at: Option<Instant>,
-}
-
-impl StoredWindow {
-    /// No instant (instants are never negative).
-    const NEVER: i64 = -1;
-
-    fn stored(at: Option<Instant>) -> i64 {
-        at.map_or(StoredWindow::NEVER, Instant::unix_millis)
-    }
-
-    fn instant(ms: i64) -> Option<Instant> {
-        (ms != StoredWindow::NEVER).then(|| Instant::from_stored_millis(ms))
-    }
-
-    pub fn get(self) -> WindowState {
-        WindowState {
-            last_inbound_at: StoredWindow::instant(self.last_inbound_ms),
-            provider_closed_at: StoredWindow::instant(self.provider_closed_ms),
-        }
-    }
-
-    pub fn set(&mut self, w: WindowState) {
-        self.last_inbound_ms = StoredWindow::stored(w.last_inbound_at);
-        self.provider_closed_ms = StoredWindow::stored(w.provider_closed_at);
-    }
-}
-
-impl Default for StoredWindow {
-    fn default() -> StoredWindow {
-        StoredWindow {
-            last_inbound_ms: StoredWindow::NEVER,
-            provider_closed_ms: StoredWindow::NEVER,
-        }
-    }
-}
-
-impl From<WindowInstants> for StoredWindow {
-    fn from(w: WindowInstants) -> StoredWindow {
-        StoredWindow {
-            last_inbound_ms: StoredWindow::stored(w.last_inbound_at),
-            provider_closed_ms: StoredWindow::stored(w.provider_closed_at),
-        }
-    }
-}
-
-impl From<StoredWindow> for WindowInstants {
-    fn from(w: StoredWindow) -> WindowInstants {
-        let w = w.get();
-        WindowInstants {
-            last_inbound_at: w.last_inbound_at,
-            provider_closed_at: w.provider_closed_at,
-        }
-    }
 }
 
 /// A message held in the pending outbox (§4).
@@ -594,15 +507,7 @@ impl Engine {
             what: "conversations",
             limit: u64::from(u32::MAX),
         })?;
-        self.conversations.push(Conversation {
-            number,
-            contact,
-            window: StoredWindow::default(),
-            ticket: None,
-            has_written: false,
-            reminded: false,
-            live_chat: None,
-        });
+        self.conversations.push(Conversation::new(number, contact));
         self.conversation_index.insert((number, contact), i);
         Ok(i)
     }
@@ -1047,10 +952,10 @@ impl Engine {
                         None
                     },
                     // A chat whose idle deadline has passed has ended, tick or no tick.
-                    chat: c.live_chat.filter(|chat| {
+                    chat: c.live_chat().filter(|chat| {
                         chat.last_activity_at.plus(self.idle_timeout(n)) > at.max(self.clock)
                     }),
-                    ticket: c.ticket,
+                    ticket: c.ticket(),
                     outbox_held: self.outbox.get(&i).map_or(0, |v| v.len() as u32),
                     opted_in: consent.opted_in_at.is_some(),
                     marketing_stopped: consent.marketing_stopped_at.is_some(),
@@ -1205,11 +1110,11 @@ impl Engine {
 
     /// Live chats by conversation index, in index order (snapshots, exports, and a number's
     /// changed idle timeout).
-    pub(crate) fn live_chats(&self) -> impl Iterator<Item = (u32, &LiveChat)> {
+    pub(crate) fn live_chats(&self) -> impl Iterator<Item = (u32, LiveChat)> + '_ {
         self.conversations
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| Some((i as u32, c.live_chat.as_ref()?)))
+            .filter_map(|(i, c)| Some((i as u32, c.live_chat()?)))
     }
 
     pub(crate) fn new_ticket(&mut self, conv: u32, at: Instant) -> Ticket {
@@ -1218,7 +1123,7 @@ impl Engine {
             status: TicketStatus::Open,
         };
         self.next_ticket += 1;
-        self.conversations[conv as usize].ticket = Some(ticket);
+        self.conversations[conv as usize].set_ticket(ticket);
         let number = self.conversations[conv as usize].number;
         self.numbers[number as usize].counters.tickets_opened += 1;
         let (number, contact) = self.conv_names(conv);
@@ -1232,7 +1137,7 @@ impl Engine {
     }
 
     pub(crate) fn change_ticket_status(&mut self, conv: u32, to: TicketStatus, at: Instant) {
-        let Some(ticket) = self.conversations[conv as usize].ticket.as_mut() else {
+        let Some(mut ticket) = self.conversations[conv as usize].ticket() else {
             return;
         };
         let from = ticket.status;
@@ -1240,6 +1145,7 @@ impl Engine {
             return;
         }
         ticket.status = to;
+        self.conversations[conv as usize].set_ticket(ticket);
         let id = ticket.id;
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::TicketStatusChanged {
@@ -1259,9 +1165,10 @@ impl Engine {
         status: Option<TicketStatus>,
         at: Instant,
     ) {
-        let Some(chat) = self.conversations[conv as usize].live_chat.take() else {
+        let Some(chat) = self.conversations[conv as usize].live_chat() else {
             return;
         };
+        self.conversations[conv as usize].set_live_chat(None);
         self.timers.disarm(TimerKey::ChatIdle(conv));
         let missed = reason == ChatEndReason::Idle && chat.first_response_at.is_none();
         let first_response_after = chat.first_response_at.map(|t| t.since(chat.started_at));
@@ -1281,7 +1188,7 @@ impl Engine {
             self.change_ticket_status(conv, status, at);
         }
         let ticket = self.conversations[conv as usize]
-            .ticket
+            .ticket()
             .expect("a live chat always has a ticket");
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::ChatEnded {

@@ -29,6 +29,7 @@
 
 pub mod address;
 pub mod chat;
+mod conversation;
 pub mod decision;
 pub mod delivery;
 pub mod effect;

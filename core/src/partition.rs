@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
-use crate::engine::{Business, ConsentRecord, Conversation, Engine, HeldMessage, Template};
+use crate::conversation::Conversation;
+use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
@@ -164,7 +165,7 @@ impl Engine {
         }
         let live_chats: Vec<(u32, LiveChat)> = self
             .live_chats()
-            .filter_map(|(c, chat)| Some((conv_map.get(c)?, *chat)))
+            .filter_map(|(c, chat)| Some((conv_map.get(c)?, chat)))
             .collect();
         let outbox = by_conv(&self.outbox, &conv_map);
         let billing = by_conv(&self.billing, &conv_map);
@@ -515,7 +516,7 @@ impl Engine {
             self.conversations.push(c);
         }
         for (c, chat) in x.live_chats {
-            self.conversations[(c + conv_base) as usize].live_chat = Some(chat);
+            self.conversations[(c + conv_base) as usize].set_live_chat(Some(chat));
         }
         for (c, held) in x.outbox {
             self.outbox.insert(c + conv_base, held);

@@ -27,10 +27,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
+use crate::conversation::Conversation;
 use crate::decision::Decision;
 use crate::delivery::{Backoff, SentMessage};
 use crate::effect::Effect;
-use crate::engine::{Business, ConsentRecord, Conversation, Engine, HeldMessage, Template};
+use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
 use crate::expiring::ExpiringMap;
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
@@ -242,7 +243,7 @@ impl Engine {
                 })
                 .collect(),
             conversations: self.conversations.clone(),
-            live_chats: self.live_chats().map(|(c, chat)| (c, *chat)).collect(),
+            live_chats: self.live_chats().collect(),
             outbox: sorted(&self.outbox),
             consents: sorted(&self.consents)
                 .into_iter()
@@ -402,7 +403,7 @@ impl Engine {
             {
                 return Err(corrupt(format!("conversation {i} appears twice")));
             }
-            max_ticket = max_ticket.max(c.ticket.map_or(0, |t| t.id));
+            max_ticket = max_ticket.max(c.ticket().map_or(0, |t| t.id));
         }
         let conv_count = s.conversations.len() as u32;
         if s.next_ticket <= max_ticket {
@@ -422,12 +423,12 @@ impl Engine {
         };
         for (c, chat) in s.live_chats {
             conv_ok(c, "a live chat")?;
-            if s.conversations[c as usize].ticket.is_none() {
+            if s.conversations[c as usize].ticket().is_none() {
                 return Err(corrupt(format!(
                     "live chat of conversation {c} has no ticket"
                 )));
             }
-            s.conversations[c as usize].live_chat = Some(chat);
+            s.conversations[c as usize].set_live_chat(Some(chat));
         }
         for (c, held) in s.outbox {
             conv_ok(c, "the outbox")?;

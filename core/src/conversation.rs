@@ -1,0 +1,295 @@
+//! One conversation's record, as a million of them are kept: 64 bytes, one cache line.
+//!
+//! Every inbound and every send reads and writes this record, so at a million conversations
+//! its size is the cache misses an event costs. What most events need lives here, packed:
+//! the window's two instants and the live chat's three as unix milliseconds with a sentinel
+//! for "none" (not `Option<Instant>`, which doubles each), the ticket as its id and a status
+//! byte beside the flags. The record is aligned to 64 bytes so that it never straddles two
+//! lines. Snapshots still write the unpacked form ([`ConversationRecord`]), so the format is
+//! unchanged.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::AddressKey;
+use crate::chat::{LiveChat, Ticket, TicketStatus};
+use crate::time::Instant;
+use crate::window::WindowState;
+
+/// Per-conversation state; see the engine's module docs for what lives elsewhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ConversationRecord", into = "ConversationRecord")]
+#[repr(align(64))]
+pub(crate) struct Conversation {
+    pub number: u32,
+    pub contact: AddressKey,
+    pub window: StoredWindow,
+    /// The current ticket's id; [`Conversation::NO_TICKET`] for none (ids start at 1).
+    ticket_id: u64,
+    ticket_status: TicketStatus,
+    /// The contact has written to this number at least once.
+    pub has_written: bool,
+    /// The reminder for the current window end was emitted.
+    pub reminded: bool,
+    /// The live chat, kept inline because every inbound and every reply reads it (a side
+    /// table cost one more cache miss per event at a million conversations). Snapshots list
+    /// live chats separately.
+    chat: StoredChat,
+}
+
+impl Conversation {
+    const NO_TICKET: u64 = 0;
+
+    /// A conversation nobody has written in yet.
+    pub fn new(number: u32, contact: AddressKey) -> Conversation {
+        Conversation {
+            number,
+            contact,
+            window: StoredWindow::default(),
+            ticket_id: Conversation::NO_TICKET,
+            ticket_status: TicketStatus::Open,
+            has_written: false,
+            reminded: false,
+            chat: StoredChat::default(),
+        }
+    }
+
+    pub fn ticket(&self) -> Option<Ticket> {
+        (self.ticket_id != Conversation::NO_TICKET).then_some(Ticket {
+            id: self.ticket_id,
+            status: self.ticket_status,
+        })
+    }
+
+    /// Makes `ticket` the current one; its id is never 0 (the engine counts from 1, and
+    /// snapshots with a ticket 0 are refused).
+    pub fn set_ticket(&mut self, ticket: Ticket) {
+        debug_assert_ne!(ticket.id, Conversation::NO_TICKET);
+        self.ticket_id = ticket.id;
+        self.ticket_status = ticket.status;
+    }
+
+    pub fn live_chat(&self) -> Option<LiveChat> {
+        self.chat.get()
+    }
+
+    pub fn set_live_chat(&mut self, chat: Option<LiveChat>) {
+        self.chat = StoredChat::stored(chat);
+    }
+}
+
+/// [`Conversation`] in snapshots and exports: the unpacked fields, in the order they have
+/// always been written.
+#[derive(Serialize, Deserialize)]
+struct ConversationRecord {
+    number: u32,
+    contact: AddressKey,
+    window: StoredWindow,
+    ticket: Option<Ticket>,
+    has_written: bool,
+    reminded: bool,
+}
+
+impl TryFrom<ConversationRecord> for Conversation {
+    type Error = String;
+
+    fn try_from(r: ConversationRecord) -> Result<Conversation, String> {
+        let mut c = Conversation::new(r.number, r.contact);
+        c.window = r.window;
+        c.has_written = r.has_written;
+        c.reminded = r.reminded;
+        if let Some(ticket) = r.ticket {
+            if ticket.id == Conversation::NO_TICKET {
+                return Err("a conversation's ticket has id 0: ticket ids start at 1".into());
+            }
+            c.set_ticket(ticket);
+        }
+        Ok(c)
+    }
+}
+
+impl From<Conversation> for ConversationRecord {
+    fn from(c: Conversation) -> ConversationRecord {
+        ConversationRecord {
+            number: c.number,
+            contact: c.contact,
+            window: c.window,
+            ticket: c.ticket(),
+            has_written: c.has_written,
+            reminded: c.reminded,
+        }
+    }
+}
+
+/// An instant as stored: unix milliseconds, [`NEVER`] for none (instants are never
+/// negative).
+const NEVER: i64 = -1;
+
+fn stored(at: Option<Instant>) -> i64 {
+    at.map_or(NEVER, Instant::unix_millis)
+}
+
+fn instant(ms: i64) -> Option<Instant> {
+    (ms != NEVER).then(|| Instant::from_stored_millis(ms))
+}
+
+/// A conversation's [`WindowState`] as stored: 16 bytes, not the 32 of two
+/// `Option<Instant>`s; snapshots still write the two optional instants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WindowInstants", into = "WindowInstants")]
+pub(crate) struct StoredWindow {
+    last_inbound_ms: i64,
+    provider_closed_ms: i64,
+}
+
+/// [`StoredWindow`] in snapshots.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct WindowInstants {
+    last_inbound_at: Option<Instant>,
+    provider_closed_at: Option<Instant>,
+}
+
+impl StoredWindow {
+    pub fn get(self) -> WindowState {
+        WindowState {
+            last_inbound_at: instant(self.last_inbound_ms),
+            provider_closed_at: instant(self.provider_closed_ms),
+        }
+    }
+
+    pub fn set(&mut self, w: WindowState) {
+        self.last_inbound_ms = stored(w.last_inbound_at);
+        self.provider_closed_ms = stored(w.provider_closed_at);
+    }
+}
+
+impl Default for StoredWindow {
+    fn default() -> StoredWindow {
+        StoredWindow {
+            last_inbound_ms: NEVER,
+            provider_closed_ms: NEVER,
+        }
+    }
+}
+
+impl From<WindowInstants> for StoredWindow {
+    fn from(w: WindowInstants) -> StoredWindow {
+        StoredWindow {
+            last_inbound_ms: stored(w.last_inbound_at),
+            provider_closed_ms: stored(w.provider_closed_at),
+        }
+    }
+}
+
+impl From<StoredWindow> for WindowInstants {
+    fn from(w: StoredWindow) -> WindowInstants {
+        let w = w.get();
+        WindowInstants {
+            last_inbound_at: w.last_inbound_at,
+            provider_closed_at: w.provider_closed_at,
+        }
+    }
+}
+
+/// An optional [`LiveChat`] as stored: 24 bytes, not 40; no chat when `started_ms` is
+/// [`NEVER`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StoredChat {
+    started_ms: i64,
+    last_activity_ms: i64,
+    first_response_ms: i64,
+}
+
+impl Default for StoredChat {
+    fn default() -> StoredChat {
+        StoredChat::stored(None)
+    }
+}
+
+impl StoredChat {
+    fn stored(chat: Option<LiveChat>) -> StoredChat {
+        match chat {
+            Some(c) => StoredChat {
+                started_ms: c.started_at.unix_millis(),
+                last_activity_ms: c.last_activity_at.unix_millis(),
+                first_response_ms: stored(c.first_response_at),
+            },
+            None => StoredChat {
+                started_ms: NEVER,
+                last_activity_ms: NEVER,
+                first_response_ms: NEVER,
+            },
+        }
+    }
+
+    fn get(self) -> Option<LiveChat> {
+        Some(LiveChat {
+            started_at: instant(self.started_ms)?,
+            last_activity_at: Instant::from_stored_millis(self.last_activity_ms),
+            first_response_at: instant(self.first_response_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Conversation>(), 64);
+        assert_eq!(std::mem::align_of::<Conversation>(), 64);
+    }
+
+    fn at(ms: i64) -> Instant {
+        Instant::from_unix_millis(ms).unwrap()
+    }
+
+    #[test]
+    fn packed_fields_read_back_what_was_set() {
+        let mut c = Conversation::new(3, AddressKey(4_915_000_000_001));
+        assert_eq!((c.ticket(), c.live_chat()), (None, None));
+        let ticket = Ticket {
+            id: 7,
+            status: TicketStatus::Pending,
+        };
+        c.set_ticket(ticket);
+        assert_eq!(c.ticket(), Some(ticket));
+        for chat in [
+            LiveChat {
+                started_at: at(0),
+                last_activity_at: at(5),
+                first_response_at: None,
+            },
+            LiveChat {
+                started_at: at(10),
+                last_activity_at: at(20),
+                first_response_at: Some(at(15)),
+            },
+        ] {
+            c.set_live_chat(Some(chat));
+            assert_eq!(c.live_chat(), Some(chat));
+        }
+        c.set_live_chat(None);
+        assert_eq!(c.live_chat(), None);
+        assert_eq!(c.ticket(), Some(ticket));
+    }
+
+    #[test]
+    fn snapshots_keep_the_unpacked_form() {
+        let mut c = Conversation::new(1, AddressKey(4_915_000_000_002));
+        c.set_ticket(Ticket {
+            id: 9,
+            status: TicketStatus::Closed,
+        });
+        c.has_written = true;
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            json,
+            r#"{"number":1,"contact":4915000000002,"window":{"last_inbound_at":null,"provider_closed_at":null},"ticket":{"id":9,"status":"closed"},"has_written":true,"reminded":false}"#
+        );
+        assert_eq!(serde_json::from_str::<Conversation>(&json).unwrap(), c);
+        let zero = json.replace(r#""id":9"#, r#""id":0"#);
+        let err = serde_json::from_str::<Conversation>(&zero).unwrap_err();
+        assert!(err.to_string().contains("ticket ids start at 1"), "{err}");
+    }
+}
