@@ -260,10 +260,18 @@ pub struct Interner {
 
 impl Interner {
     /// Parses a contact or number: a phone number (normalised) or an opaque id.
+    #[inline]
     pub fn address(&mut self, input: &str) -> Result<AddressKey, Error> {
-        if let Some(digits) = canonical_phone(input) {
-            return Ok(AddressKey(digits));
+        match canonical_phone(input) {
+            Some(digits) => Ok(AddressKey(digits)),
+            None => self.address_uncommon(input),
         }
+    }
+
+    // The rare forms (punctuated phone numbers, opaque ids) out of line, so that the
+    // canonical `+digits` every hot call passes costs no stack frame for them.
+    #[inline(never)]
+    fn address_uncommon(&mut self, input: &str) -> Result<AddressKey, Error> {
         if looks_like_phone(input) {
             return normalize_phone(input).map(AddressKey);
         }
@@ -272,10 +280,16 @@ impl Interner {
     }
 
     /// Looks an address up without interning (for read-only queries).
+    #[inline]
     pub fn find_address(&self, input: &str) -> Result<Option<AddressKey>, Error> {
-        if let Some(digits) = canonical_phone(input) {
-            return Ok(Some(AddressKey(digits)));
+        match canonical_phone(input) {
+            Some(digits) => Ok(Some(AddressKey(digits))),
+            None => self.find_address_uncommon(input),
         }
+    }
+
+    #[inline(never)]
+    fn find_address_uncommon(&self, input: &str) -> Result<Option<AddressKey>, Error> {
         if looks_like_phone(input) {
             return normalize_phone(input).map(|v| Some(AddressKey(v)));
         }
