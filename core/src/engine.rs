@@ -20,8 +20,9 @@
 //! * **Effects** are queued in the order they happened and drained by [`Engine::poll_effect`].
 //! * **Errors change nothing.** Every input is validated before the first mutation.
 //!
-//! Data layout: conversations live in a `Vec`, found through one hash map keyed by
-//! `(number index, packed contact u64)`. A conversation's record holds what most events read:
+//! Data layout: conversations live in a `Vec`, found by `(number index, packed contact u64)`
+//! through an index of positions that reads the keys from the records themselves
+//! ([`crate::conversation_index`]). A conversation's record holds what most events read:
 //! its window instants, its ticket, its live chat and a few flags, in one 64-byte cache line
 //! ([`crate::conversation`]); its timers'
 //! deadlines sit in one slot of a vector indexed like the conversations ([`crate::timers`]).
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
 use crate::conversation::Conversation;
+use crate::conversation_index::ConversationIndex;
 use crate::decision::Decision;
 use crate::effect::Effect;
 use crate::event::*;
@@ -284,7 +286,7 @@ pub struct Engine {
     /// (business, name, language) → template index.
     pub(crate) template_index: TemplateIndex,
     pub(crate) conversations: Vec<Conversation>,
-    pub(crate) conversation_index: FastMap<(u32, AddressKey), u32>,
+    pub(crate) conversation_index: ConversationIndex,
     pub(crate) outbox: FastMap<u32, Vec<HeldMessage>>,
     pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
     /// (conversation, content hash) → when that content was last sent.
@@ -327,7 +329,7 @@ impl Engine {
             templates: Vec::new(),
             template_index: TemplateIndex::default(),
             conversations: Vec::new(),
-            conversation_index: FastMap::default(),
+            conversation_index: ConversationIndex::default(),
             outbox: FastMap::default(),
             consents: FastMap::default(),
             sent_content: FastMap::default(),
@@ -492,7 +494,8 @@ impl Engine {
     }
 
     pub(crate) fn conversation_idx(&self, number: u32, contact: AddressKey) -> Option<u32> {
-        self.conversation_index.get(&(number, contact)).copied()
+        self.conversation_index
+            .get(&self.conversations, number, contact)
     }
 
     pub(crate) fn conversation_or_create(
@@ -503,12 +506,16 @@ impl Engine {
         if let Some(i) = self.conversation_idx(number, contact) {
             return Ok(i);
         }
-        let i = u32::try_from(self.conversations.len()).map_err(|_| Error::CapacityExceeded {
-            what: "conversations",
-            limit: u64::from(u32::MAX),
-        })?;
+        let i = self.conversations.len() as u64;
+        if i >= ConversationIndex::MAX_CONVERSATIONS {
+            return Err(Error::CapacityExceeded {
+                what: "conversations",
+                limit: ConversationIndex::MAX_CONVERSATIONS,
+            });
+        }
         self.conversations.push(Conversation::new(number, contact));
-        self.conversation_index.insert((number, contact), i);
+        self.conversation_index.insert(number, contact, i as u32);
+        let i = i as u32;
         Ok(i)
     }
 

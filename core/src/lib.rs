@@ -30,6 +30,7 @@
 pub mod address;
 pub mod chat;
 mod conversation;
+mod conversation_index;
 pub mod decision;
 pub mod delivery;
 pub mod effect;

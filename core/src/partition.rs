@@ -512,7 +512,7 @@ impl Engine {
             c.number += number_base;
             c.contact = port(c.contact);
             self.conversation_index
-                .insert((c.number, c.contact), self.conversations.len() as u32);
+                .insert(c.number, c.contact, self.conversations.len() as u32);
             self.conversations.push(c);
         }
         for (c, chat) in x.live_chats {

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
 use crate::conversation::Conversation;
+use crate::conversation_index::ConversationIndex;
 use crate::decision::Decision;
 use crate::delivery::{Backoff, SentMessage};
 use crate::effect::Effect;
@@ -388,6 +389,14 @@ impl Engine {
         }
 
         let mut max_ticket = 0;
+        if s.conversations.len() as u64 > ConversationIndex::MAX_CONVERSATIONS {
+            return Err(corrupt(format!(
+                "{} conversations: at most {} fit",
+                s.conversations.len(),
+                ConversationIndex::MAX_CONVERSATIONS
+            )));
+        }
+        engine.conversation_index = ConversationIndex::with_capacity(s.conversations.len());
         for (i, c) in s.conversations.iter().enumerate() {
             known(c.contact, "a conversation")?;
             if c.number >= number_count {
@@ -398,11 +407,14 @@ impl Engine {
             }
             if engine
                 .conversation_index
-                .insert((c.number, c.contact), i as u32)
+                .get(&s.conversations, c.number, c.contact)
                 .is_some()
             {
                 return Err(corrupt(format!("conversation {i} appears twice")));
             }
+            engine
+                .conversation_index
+                .insert(c.number, c.contact, i as u32);
             max_ticket = max_ticket.max(c.ticket().map_or(0, |t| t.id));
         }
         let conv_count = s.conversations.len() as u32;
