@@ -206,19 +206,25 @@ pub(crate) fn result_for(error: &Error) -> convstate_result {
     }
 }
 
-/// A failed call: its code and the message for `convstate_last_error`.
+/// A failed call: its code and the message for `convstate_last_error`. Boxed, so that the
+/// `Result`s of argument reading on every call stay two words wide and travel in registers
+/// (failures are the rare path).
 #[derive(Debug)]
-pub(crate) struct FfiError {
-    pub code: convstate_result,
-    pub message: String,
+pub(crate) struct FfiError(Box<FailedCall>);
+
+#[derive(Debug)]
+struct FailedCall {
+    code: convstate_result,
+    message: String,
 }
 
 impl FfiError {
+    #[cold]
     pub(crate) fn new(code: convstate_result, message: impl Into<String>) -> FfiError {
-        FfiError {
+        FfiError(Box::new(FailedCall {
             code,
             message: message.into(),
-        }
+        }))
     }
 
     pub(crate) fn null(argument: &str) -> FfiError {
@@ -251,11 +257,11 @@ thread_local! {
 
 /// Stores `error` as this thread's last error and returns its code.
 pub(crate) fn store(error: FfiError) -> convstate_result {
+    let FailedCall { code, message } = *error.0;
     // An interior NUL would truncate the C string; messages quote user input, so escape it.
-    let message =
-        CString::new(error.message.replace('\0', "\\0")).expect("interior NULs were replaced");
+    let message = CString::new(message.replace('\0', "\\0")).expect("interior NULs were replaced");
     LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
-    error.code
+    code
 }
 
 /// The last error message of this thread; valid until the next failing call on this thread.
@@ -365,7 +371,7 @@ pub(crate) unsafe fn str_arg<'a>(
     let bytes = unsafe { bytes_arg(ptr.cast(), len, name) }?;
     // Numbers, contacts and ids are ASCII almost always: checking that is a few word-wide
     // loads, where full UTF-8 validation of a short string cost a quarter of a typed call.
-    if bytes.is_ascii() {
+    if is_ascii(bytes) {
         // SAFETY: ASCII is valid UTF-8.
         return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
     }
@@ -375,6 +381,24 @@ pub(crate) unsafe fn str_arg<'a>(
             format!("argument `{name}` is not valid UTF-8: {e}"),
         )
     })
+}
+
+/// `bytes.is_ascii()`, with 8 to 16 bytes (phone numbers, most ids) checked as two
+/// overlapping words: std checks strings that short a byte at a time.
+#[inline]
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    match bytes.len() {
+        len @ 8..=16 => {
+            let word = |at: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&bytes[at..at + 8]);
+                u64::from_le_bytes(w)
+            };
+            (word(0) | word(len - 8)) & HIGH_BITS == 0
+        }
+        _ => bytes.is_ascii(),
+    }
 }
 
 /// An optional string: NULL means absent.
@@ -441,4 +465,27 @@ pub(crate) unsafe fn copy_out(
     // SAFETY: the caller's contract.
     unsafe { written.write(bytes.len()) };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ascii;
+
+    #[test]
+    fn is_ascii_agrees_with_std_at_every_length_and_position() {
+        for len in 0..=24 {
+            let mut bytes = vec![b'7'; len];
+            assert!(is_ascii(&bytes), "{len} ASCII bytes");
+            for at in 0..len {
+                bytes[at] = 0xC3;
+                assert_eq!(
+                    is_ascii(&bytes),
+                    bytes.is_ascii(),
+                    "length {len}, byte {at}"
+                );
+                assert!(!is_ascii(&bytes));
+                bytes[at] = b'7';
+            }
+        }
+    }
 }

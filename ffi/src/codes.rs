@@ -998,7 +998,7 @@ fn next_action_fields(action: Option<NextAction>) -> (convstate_next_action, i64
 }
 
 fn billing_fields(
-    billing: Option<Billing>,
+    billing: Option<&Billing>,
 ) -> (
     convstate_billing,
     convstate_free_reason,
@@ -1053,7 +1053,7 @@ pub(crate) fn decision_to_c(decision: &Decision) -> convstate_decision {
         ),
     };
     let (next_action, next_action_at_ms) = next_action_fields(decision.next_action);
-    let (billing, free_reason, charge_category) = billing_fields(decision.billing.clone());
+    let (billing, free_reason, charge_category) = billing_fields(decision.billing.as_ref());
     let price = match &decision.billing {
         Some(Billing::Charged {
             price: Some(price), ..

@@ -405,7 +405,7 @@ unsafe fn decide(
     engine: *mut convstate_engine,
     request: *const convstate_send_request,
     out: *mut convstate_decision,
-    act: fn(&mut Engine, SendRequestRef<'_>) -> Result<Decision, convstate_core::Error>,
+    act: impl FnOnce(&mut Engine, SendRequestRef<'_>) -> Result<Decision, convstate_core::Error>,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;

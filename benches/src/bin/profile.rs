@@ -1,9 +1,11 @@
 //! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
-//! noisy machine, unlike timings): `profile <inbound|reply|template|mixed|json|json_into|snapshot>
+//! noisy machine, unlike timings): `profile
+//! <inbound|reply|template|mixed|json|json_into|check_send|c_check_send|snapshot>
 //! [events] [conversations]` on 10,000 idle conversations by default. With a million
 //! conversations, `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the
 //! cache.
 
+use convstate::OutboundMessage;
 use convstate_benches::*;
 
 fn main() {
@@ -62,6 +64,24 @@ fn main() {
                 ok += u64::from(!out.starts_with(r#"{"type":"error""#));
             }
         }
+        "check_send" | "c_check_send" => {
+            // The c_abi bench's pair: the same text replies through the Rust typed call and
+            // the C library's, at one instant (no timers fire). Toggle collection on
+            // `convstate::send::<impl convstate::engine::Engine>::check_send_borrowed` (the
+            // core's work, both sides) and on `convstate::send::<impl
+            // convstate::engine::Engine>::check_send` or `convstate_engine_check_send` (a
+            // whole call): the difference is the binding's cost.
+            let now = at(3_600_000);
+            let picks: Vec<u64> = (0..POOL).map(|_| picker.pick(n)).collect();
+            if workload == "check_send" {
+                let pool: Vec<_> = picks.iter().map(|&i| text_send(i, now)).collect();
+                for k in 0..events as usize {
+                    ok += u64::from(engine.check_send(&pool[k % POOL]).is_ok());
+                }
+            } else {
+                ok = c_check_sends(&engine, &picks, now, events as usize);
+            }
+        }
         "snapshot" => {
             for _ in 0..events {
                 let bytes = engine.snapshot();
@@ -71,10 +91,66 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown workload {other:?}: inbound, reply, template, mixed, json, json_into or snapshot"
+                "unknown workload {other:?}: inbound, reply, template, mixed, json, json_into, \
+                 check_send, c_check_send or snapshot"
             );
             std::process::exit(2);
         }
     }
     println!("{workload}: {ok} of {events} applied or allowed");
+}
+
+/// `events` text-reply checks through the C library's typed call, on a copy of `engine`
+/// restored behind a C handle; returns how many succeeded.
+fn c_check_sends(
+    engine: &convstate::Engine,
+    picks: &[u64],
+    now: convstate::Instant,
+    events: usize,
+) -> u64 {
+    use convstate_ffi_shim::*;
+    let snapshot = engine.snapshot();
+    let mut handle: *mut convstate_engine = std::ptr::null_mut();
+    // SAFETY: valid pointers and lengths; `handle` is freed below.
+    let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut handle) };
+    assert_eq!(rc, convstate_result::CONVSTATE_OK);
+    let numbers: Vec<String> = picks.iter().map(|&i| number(number_of(i))).collect();
+    let contacts: Vec<String> = picks.iter().map(|&i| contact(i)).collect();
+    let text = text_send(0, now);
+    let OutboundMessage::Text { text, .. } = &text.message else {
+        unreachable!("text_send builds a text message")
+    };
+    let mut message: *mut convstate_message = std::ptr::null_mut();
+    // SAFETY: a valid string; `message` is freed below.
+    let rc = unsafe { convstate_message_new_text(text.as_ptr().cast(), text.len(), &mut message) };
+    assert_eq!(rc, convstate_result::CONVSTATE_OK);
+    let mut ok = 0;
+    for k in 0..events {
+        let (number, contact) = (&numbers[k % POOL], &contacts[k % POOL]);
+        let request = convstate_send_request {
+            at_ms: now.unix_millis(),
+            number: number.as_ptr().cast(),
+            number_len: number.len(),
+            contact: contact.as_ptr().cast(),
+            contact_len: contact.len(),
+            group: std::ptr::null(),
+            group_len: 0,
+            message,
+            idempotency_key: std::ptr::null(),
+            idempotency_key_len: 0,
+            force: false,
+            message_id: std::ptr::null(),
+            message_id_len: 0,
+        };
+        let mut decision = std::mem::MaybeUninit::<convstate_decision>::uninit();
+        // SAFETY: a live handle, a valid request and an output slot.
+        let rc = unsafe { convstate_engine_check_send(handle, &request, decision.as_mut_ptr()) };
+        ok += u64::from(rc == convstate_result::CONVSTATE_OK);
+    }
+    // SAFETY: both were created above and are not used afterwards.
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(handle);
+    }
+    ok
 }
