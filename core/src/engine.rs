@@ -44,6 +44,7 @@ use crate::hash::FastMap;
 use crate::message::OutboundMessage;
 use crate::number::{Channel, NumberCounters, NumberState};
 use crate::policy::Policy;
+use crate::sent_content::SentContent;
 use crate::shrink::ShrinkWhenSparse;
 use crate::template::{Quality, TemplateCategory, TemplateSpec, TemplateStatus, Variables};
 use crate::time::{Duration, Instant};
@@ -289,10 +290,8 @@ pub struct Engine {
     pub(crate) conversation_index: ConversationIndex,
     pub(crate) outbox: FastMap<u32, Vec<HeldMessage>>,
     pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
-    /// (conversation, content hash) → when that content was last sent.
-    pub(crate) sent_content: FastMap<(u32, u64), Instant>,
-    /// Expiry order of `sent_content`, for amortised pruning.
-    pub(crate) sent_content_expiry: VecDeque<(Instant, u32, u64)>,
+    /// Duplicate records: (conversation, content hash) → until when it counts as sent.
+    pub(crate) sent_content: SentContent,
     /// Idempotency key → (first seen, decision).
     pub(crate) idempotency: HashMap<String, (Instant, Decision)>,
     pub(crate) idempotency_expiry: VecDeque<(Instant, String)>,
@@ -332,8 +331,7 @@ impl Engine {
             conversation_index: ConversationIndex::default(),
             outbox: FastMap::default(),
             consents: FastMap::default(),
-            sent_content: FastMap::default(),
-            sent_content_expiry: VecDeque::new(),
+            sent_content: SentContent::default(),
             idempotency: HashMap::new(),
             idempotency_expiry: VecDeque::new(),
             timers: Timers::default(),

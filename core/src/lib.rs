@@ -50,6 +50,7 @@ pub mod policy;
 pub mod pricing;
 mod recent;
 mod send;
+mod sent_content;
 pub mod sharded;
 mod shrink;
 pub mod snapshot;

@@ -25,6 +25,7 @@ use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
+use crate::sent_content::SentContent;
 use crate::template::parse_variables;
 use crate::time::Instant;
 use crate::timers::{TimerKey, TimerTargets};
@@ -184,9 +185,9 @@ impl Engine {
             .collect();
 
         let sent_content = self
-            .sent_content_expiry
-            .iter()
-            .filter_map(|&(at, c, hash)| Some((at, conv_map.get(c)?, hash)))
+            .sent_content
+            .records()
+            .filter_map(|(at, c, hash)| Some((at, conv_map.get(c)?, hash)))
             .collect();
 
         let timers = self
@@ -530,17 +531,17 @@ impl Engine {
         for (contact, record) in x.consents {
             self.consents.insert((b, port(contact)), record);
         }
-        let period = self.policy.dedup.content_period;
-        let imported_content = !x.sent_content.is_empty();
-        for (expires_at, c, hash) in x.sent_content {
-            self.sent_content
-                .insert((c + conv_base, hash), expires_at.minus(period));
-            self.sent_content_expiry
-                .push_back((expires_at, c + conv_base, hash));
-        }
-        if imported_content {
-            // Pruning pops from the front: keep the queue in expiry order.
-            self.sent_content_expiry.make_contiguous().sort_unstable();
+        if !x.sent_content.is_empty() {
+            // Pruning pops from the front: merge the two logs in expiry order (a stable
+            // sort, so that records of one key keep their order and the later one wins).
+            let mut records: Vec<(Instant, u32, u64)> = self.sent_content.records().collect();
+            records.extend(
+                x.sent_content
+                    .into_iter()
+                    .map(|(expires_at, c, hash)| (expires_at, c + conv_base, hash)),
+            );
+            records.sort_by_key(|&(expires_at, _, _)| expires_at);
+            self.sent_content = SentContent::from_records(records);
         }
         let owner_base = match self.policy.limits.scope {
             LimitScope::Number => number_base,

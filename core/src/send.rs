@@ -24,7 +24,6 @@ use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::{Channel, RestrictionScope};
-use crate::shrink::ShrinkWhenSparse;
 use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
 use crate::Error;
@@ -439,11 +438,11 @@ impl Engine {
         }
         if !force {
             if let Some((c, _)) = conv {
-                if let Some(&previous_at) = self.sent_content.get(&(c, outgoing.content)) {
-                    let period = self.policy.dedup.content_period;
-                    if now < previous_at.plus(period) {
+                if let Some(expires_at) = self.sent_content.expires_at(c, outgoing.content) {
+                    if now < expires_at {
+                        let period = self.policy.dedup.content_period;
                         return deny(DenyReason::Duplicate {
-                            previous_at,
+                            previous_at: expires_at.minus(period),
                             period,
                         });
                     }
@@ -563,26 +562,7 @@ impl Engine {
     }
 
     fn record_content(&mut self, conv: u32, hash: u64, now: Instant) {
-        let period = self.policy.dedup.content_period;
-        // Prune records older than the period: amortised O(1) per send, and memory bounded
-        // by the sends of the last period.
-        while let Some(&(expires_at, c, h)) = self.sent_content_expiry.front() {
-            if expires_at > now {
-                break;
-            }
-            self.sent_content_expiry.pop_front();
-            if self
-                .sent_content
-                .get(&(c, h))
-                .is_some_and(|t| t.plus(period) <= now)
-            {
-                self.sent_content.remove(&(c, h));
-            }
-        }
-        self.sent_content.shrink_when_sparse();
-        self.sent_content_expiry.shrink_when_sparse();
-        self.sent_content.insert((conv, hash), now);
-        self.sent_content_expiry
-            .push_back((now.plus(period), conv, hash));
+        let expires_at = now.plus(self.policy.dedup.content_period);
+        self.sent_content.record(conv, hash, expires_at, now);
     }
 }

@@ -39,6 +39,7 @@ use crate::number::NumberState;
 use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
+use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
 use crate::time::Instant;
 use crate::timers::{TimerKey, TimerTargets, Timers};
@@ -250,7 +251,7 @@ impl Engine {
                 .into_iter()
                 .map(|((b, c), r)| (b, c, r))
                 .collect(),
-            sent_content: self.sent_content_expiry.iter().copied().collect(),
+            sent_content: self.sent_content.records().collect(),
             idempotency,
             idempotency_order: self.idempotency_expiry.iter().cloned().collect(),
             timers: self.timers.armed_sorted(),
@@ -458,14 +459,13 @@ impl Engine {
             known(contact, "a consent record")?;
             engine.consents.insert((b, contact), record);
         }
-        let period = engine.policy.dedup.content_period;
-        for (expires_at, c, hash) in s.sent_content {
+        for &(_, c, _) in &s.sent_content {
             conv_ok(c, "a sent-content record")?;
-            engine
-                .sent_content
-                .insert((c, hash), expires_at.minus(period));
-            engine.sent_content_expiry.push_back((expires_at, c, hash));
         }
+        // Written in expiry order; sorted anyway (stably, a no-op pass on sorted input), as
+        // pruning relies on it.
+        s.sent_content.sort_by_key(|&(expires_at, _, _)| expires_at);
+        engine.sent_content = SentContent::from_records(s.sent_content);
         engine.idempotency = s
             .idempotency
             .into_iter()

@@ -1,0 +1,332 @@
+//! Duplicate records (RULES.md §10): which content each conversation was sent, until when it
+//! counts as a duplicate.
+//!
+//! Every allowed send adds a record that lives for the content period (24 h by default), so
+//! at scale this is the engine's largest table and the one that grows fastest. It is kept
+//! as a log and an index over it:
+//!
+//! * the **log** holds the records in the order they were made, which is expiry order (the
+//!   clock never moves back and the period is one policy value), so pruning pops from its
+//!   front and growing it is a sequential copy;
+//! * the **index** is an open-addressing table (linear probing) of 8-byte slots, each the
+//!   32-bit tag of a `(conversation, content hash)` key and the sequence number of that key's
+//!   latest record. A send that is not a duplicate (nearly all of them) reads one slot line
+//!   and no record: a tag mismatch settles it. Growing reads tags only.
+//!
+//! Together about 35 bytes a record, where a `HashMap` keyed by the pair plus an expiry queue
+//! took 50 to 80, and rehashing it on growth flushed the cache of everything else.
+
+use std::collections::VecDeque;
+use std::hash::Hasher;
+
+use crate::hash::FastHasher;
+use crate::shrink::ShrinkWhenSparse;
+use crate::time::Instant;
+
+/// One send's record: until when the content counts as sent to the conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Record {
+    expires_at: Instant,
+    conv: u32,
+    hash: u64,
+}
+
+/// A key's latest record: `seq` is its sequence number modulo 2³² (the log never holds 2³²
+/// records, see [`SentContent::record`]). Tag 0 marks an empty slot.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    tag: u32,
+    seq: u32,
+}
+
+impl Slot {
+    fn is_empty(self) -> bool {
+        self.tag == 0
+    }
+}
+
+const MIN_SLOTS: usize = 16;
+
+#[derive(Clone, Debug)]
+pub(crate) struct SentContent {
+    log: VecDeque<Record>,
+    /// Sequence number of `log[0]`.
+    head: u64,
+    /// A power of two long (or empty), at most three quarters full.
+    slots: Vec<Slot>,
+    /// Occupied slots: distinct keys with a record in the log.
+    keys: usize,
+    /// Bits of the mixed hash kept as the tag: all 32, except in tests that force tag
+    /// collisions.
+    tag_mask: u32,
+}
+
+impl Default for SentContent {
+    fn default() -> SentContent {
+        SentContent {
+            log: VecDeque::new(),
+            head: 0,
+            slots: Vec::new(),
+            keys: 0,
+            tag_mask: u32::MAX,
+        }
+    }
+}
+
+impl SentContent {
+    /// Until when `hash` counts as already sent to `conv`, if it was sent and its record is
+    /// not pruned yet (the caller compares with its `now`: pruning happens on sends only).
+    #[inline]
+    pub fn expires_at(&self, conv: u32, hash: u64) -> Option<Instant> {
+        let at = self.find(conv, hash)?;
+        Some(self.log[self.position(self.slots[at].seq)].expires_at)
+    }
+
+    /// Records that `hash` was sent to `conv`, counting until `expires_at`, after dropping the
+    /// records that expired by `now`. `expires_at` is not earlier than any recorded before.
+    pub fn record(&mut self, conv: u32, hash: u64, expires_at: Instant, now: Instant) {
+        self.prune(now);
+        if self.log.len() >= u32::MAX as usize {
+            // Sequence numbers are kept modulo 2³² in the index. 2³² records would be 100 GiB:
+            // forgetting the oldest one early is the bounded answer if it ever happens.
+            self.pop_oldest();
+        }
+        let seq = self.head + self.log.len() as u64;
+        self.log.push_back(Record {
+            expires_at,
+            conv,
+            hash,
+        });
+        match self.find(conv, hash) {
+            Some(at) => self.slots[at].seq = seq as u32,
+            None => {
+                if (self.keys + 1) * 4 > self.slots.len() * 3 {
+                    self.resize(slots_for(self.keys + 1).max(self.slots.len() * 2));
+                }
+                self.place(Slot {
+                    tag: self.tag(conv, hash),
+                    seq: seq as u32,
+                });
+                self.keys += 1;
+            }
+        }
+    }
+
+    /// The records in the order they were made (snapshots, exports), superseded ones
+    /// included.
+    pub fn records(&self) -> impl Iterator<Item = (Instant, u32, u64)> + '_ {
+        self.log.iter().map(|r| (r.expires_at, r.conv, r.hash))
+    }
+
+    /// A table holding `records`, which must be in expiry order.
+    pub fn from_records(records: impl IntoIterator<Item = (Instant, u32, u64)>) -> SentContent {
+        let mut table = SentContent::default();
+        for (expires_at, conv, hash) in records {
+            // No pruning while rebuilding: `now` is the earliest instant there is.
+            table.record(conv, hash, expires_at, Instant::EPOCH);
+        }
+        table
+    }
+
+    /// Drops the records that expired by `now`: amortised O(1) per send, and memory bounded
+    /// by the sends of the last period.
+    fn prune(&mut self, now: Instant) {
+        while self.log.front().is_some_and(|r| r.expires_at <= now) {
+            self.pop_oldest();
+        }
+        self.log.shrink_when_sparse();
+        if self.slots.len() > MIN_SLOTS && self.keys * 8 < self.slots.len() {
+            self.resize(slots_for(self.keys));
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        let Some(&oldest) = self.log.front() else {
+            return;
+        };
+        // The key's slot goes only if it still names this record, not a later one (found
+        // while the record is still in the log, as probes read the records they match).
+        if let Some(at) = self.find(oldest.conv, oldest.hash) {
+            if self.slots[at].seq == self.head as u32 {
+                self.remove_slot(at);
+                self.keys -= 1;
+            }
+        }
+        self.log.pop_front();
+        self.head += 1;
+    }
+
+    fn tag(&self, conv: u32, hash: u64) -> u32 {
+        let mut h = FastHasher::default();
+        h.write_u32(conv);
+        h.write_u64(hash);
+        // Never 0, the empty slot's tag.
+        ((h.finish() >> 32) as u32 & self.tag_mask).max(1)
+    }
+
+    fn position(&self, seq: u32) -> usize {
+        seq.wrapping_sub(self.head as u32) as usize
+    }
+
+    /// The slot of `(conv, hash)`, if it has one.
+    fn find(&self, conv: u32, hash: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let tag = self.tag(conv, hash);
+        let mask = self.slots.len() - 1;
+        let mut at = tag as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot.is_empty() {
+                return None;
+            }
+            if slot.tag == tag {
+                let r = &self.log[self.position(slot.seq)];
+                if r.conv == conv && r.hash == hash {
+                    return Some(at);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn place(&mut self, slot: Slot) {
+        let mask = self.slots.len() - 1;
+        let mut at = slot.tag as usize & mask;
+        while !self.slots[at].is_empty() {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    /// Empties slot `hole`, moving later slots of its probe run back so that every key
+    /// stays reachable from its home slot without tombstones.
+    fn remove_slot(&mut self, mut hole: usize) {
+        let mask = self.slots.len() - 1;
+        let mut next = hole;
+        loop {
+            next = (next + 1) & mask;
+            let slot = self.slots[next];
+            if slot.is_empty() {
+                break;
+            }
+            let home = slot.tag as usize & mask;
+            // The slot may fill the hole only if its home is not cyclically in (hole, next].
+            let stays = if hole <= next {
+                hole < home && home <= next
+            } else {
+                hole < home || home <= next
+            };
+            if !stays {
+                self.slots[hole] = slot;
+                hole = next;
+            }
+        }
+        self.slots[hole] = Slot::default();
+    }
+
+    fn resize(&mut self, slots: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); slots]);
+        for slot in old.into_iter().filter(|s| !s.is_empty()) {
+            self.place(slot);
+        }
+    }
+}
+
+/// The table size that holds `keys` at most three quarters full.
+fn slots_for(keys: usize) -> usize {
+    (keys.saturating_mul(4) / 3 + 1)
+        .next_power_of_two()
+        .max(MIN_SLOTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn at(ms: i64) -> Instant {
+        Instant::from_unix_millis(ms).unwrap()
+    }
+
+    /// The table this one replaced: a map to the latest expiry, pruned from a queue.
+    #[derive(Default)]
+    struct Model {
+        latest: HashMap<(u32, u64), Instant>,
+        queue: VecDeque<(Instant, u32, u64)>,
+    }
+
+    impl Model {
+        fn record(&mut self, conv: u32, hash: u64, expires_at: Instant, now: Instant) {
+            while let Some(&(e, c, h)) = self.queue.front() {
+                if e > now {
+                    break;
+                }
+                self.queue.pop_front();
+                if self.latest.get(&(c, h)) == Some(&e) {
+                    self.latest.remove(&(c, h));
+                }
+            }
+            self.latest.insert((conv, hash), expires_at);
+            self.queue.push_back((expires_at, conv, hash));
+        }
+    }
+
+    proptest! {
+        /// Sends to a few conversations of a few contents, time moving on by steps: every
+        /// answer equals the model's, with full tags and with tags of two bits (so that
+        /// keys share tags and removal shifts runs).
+        #[test]
+        fn agrees_with_a_map_and_a_queue(
+            steps in prop::collection::vec((0u32..6, 0u64..6, 0i64..40), 1..400),
+            weak_tags in any::<bool>(),
+        ) {
+            let period = 100;
+            let mut table = SentContent { tag_mask: if weak_tags { 3 } else { u32::MAX }, ..SentContent::default() };
+            let mut model = Model::default();
+            let mut now = 0;
+            for (conv, hash, step) in steps {
+                now += step;
+                table.record(conv, hash, at(now + period), at(now));
+                model.record(conv, hash, at(now + period), at(now));
+                for c in 0..6 {
+                    for h in 0..6 {
+                        prop_assert_eq!(table.expires_at(c, h), model.latest.get(&(c, h)).copied());
+                    }
+                }
+                prop_assert_eq!(table.keys, model.latest.len());
+                prop_assert!(table.records().eq(model.queue.iter().copied()));
+            }
+            let rebuilt = SentContent::from_records(table.records());
+            for c in 0..6 {
+                for h in 0..6 {
+                    prop_assert_eq!(rebuilt.expires_at(c, h), table.expires_at(c, h));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn grows_and_gives_memory_back() {
+        let mut table = SentContent::default();
+        for i in 0..100_000u32 {
+            table.record(
+                i,
+                u64::from(i) * 7,
+                at(1_000_000 + i64::from(i)),
+                at(i64::from(i)),
+            );
+        }
+        assert_eq!(table.keys, 100_000);
+        let peak = table.slots.len();
+        assert!(table.expires_at(99_999, 699_993).is_some());
+        assert_eq!(table.expires_at(99_999, 1), None);
+        // Much later: one send prunes everything before it.
+        table.record(1, 1, at(10_000_000), at(5_000_000));
+        assert_eq!((table.keys, table.log.len()), (1, 1));
+        assert!(table.slots.len() < peak / 16, "{} slots", table.slots.len());
+        assert_eq!(table.expires_at(1, 1), Some(at(10_000_000)));
+    }
+}
