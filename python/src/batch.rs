@@ -20,7 +20,7 @@ use convstate::message::{TemplateMessage, TemplateParams};
 use convstate::{Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::convert::instant;
 use crate::errors::BindingError;
@@ -112,7 +112,7 @@ impl RowKind {
 struct StrColumn {
     text: String,
     /// Byte range of each row in `text`; `None` for a missing value.
-    spans: Vec<Option<(usize, usize)>>,
+    spans: Vec<Option<Span>>,
 }
 
 impl StrColumn {
@@ -121,7 +121,7 @@ impl StrColumn {
             .get(row)
             .copied()
             .flatten()
-            .map(|(start, end)| &self.text[start..end])
+            .map(|(start, end)| &self.text[start as usize..end as usize])
     }
 }
 
@@ -162,13 +162,138 @@ fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     })
 }
 
-/// A str object already read, and where its text is.
-type SeenStr<'py> = (Bound<'py, PyAny>, (usize, usize));
+/// How a column's items are reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// A list or a tuple, read by index: it holds every item for the whole read, and no
+    /// Python code runs while a string column is read, so an item's address stays its own.
+    Held,
+    /// Anything else (arrays, generators, custom sequences), through iteration: items may be
+    /// temporaries, freed once the next is produced.
+    Iterated,
+}
+
+/// Calls `each(row, item)` for every item of a column and returns how many there were.
+/// Lists and tuples are read by index, without an iterator object; anything else through
+/// iteration. `each` is told which, as `Access`.
+fn for_each_item<'py>(
+    value: &Bound<'py, PyAny>,
+    mut each: impl FnMut(usize, &Bound<'py, PyAny>, Access) -> PyResult<()>,
+) -> PyResult<usize> {
+    let mut rows = 0;
+    if let Ok(list) = value.cast::<PyList>() {
+        for item in list.iter() {
+            each(rows, &item, Access::Held)?;
+            rows += 1;
+        }
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        for item in tuple.iter_borrowed() {
+            each(rows, &item, Access::Held)?;
+            rows += 1;
+        }
+    } else {
+        for item in value.try_iter()? {
+            each(rows, &item?, Access::Iterated)?;
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+/// A row's text in a `StrColumn`: byte offsets into its buffer.
+type Span = (u32, u32);
+
+/// The slot of an object address in a direct-mapped cache of `slots` (a power of two)
+/// entries. Objects of one size sit at a fixed stride, so masking the low address bits would
+/// leave most slots unused: a multiply spreads them (Fibonacci hashing).
+fn cache_slot(address: usize, slots: usize) -> usize {
+    let bits = slots.trailing_zeros();
+    if bits == 0 {
+        return 0;
+    }
+    ((address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
+
+/// Reads str items into a `StrColumn`, decoding each str object once while it stays cached.
+struct StrReader<'py> {
+    column: &'static str,
+    optional: bool,
+    out: StrColumn,
+    /// A direct-mapped cache from object address to span. Columns repeat str objects (a few
+    /// numbers, one template name, each contact several times): a hit costs one probe and
+    /// does not decode the object again. 2^18 slots (4 MiB) keep 100k distinct contacts
+    /// mostly cached; 2^16 missed most of them and 2^20 cost more in page faults than it
+    /// saved. Bounded, so a column of distinct texts costs no more than a missed probe a row.
+    seen: Vec<(usize, Span)>,
+    /// Items from an iterated column that are in `seen`: holding them keeps their address
+    /// from being reused by another str during the read.
+    kept: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> StrReader<'py> {
+    fn new(column: &'static str, optional: bool, rows: usize) -> StrReader<'py> {
+        let slots = rows.next_power_of_two().clamp(1, 1 << 18);
+        StrReader {
+            column,
+            optional,
+            out: StrColumn {
+                text: String::new(),
+                spans: Vec::with_capacity(rows),
+            },
+            seen: vec![(0, (0, 0)); slots],
+            kept: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: usize, item: &Bound<'py, PyAny>, access: Access) -> PyResult<()> {
+        if self.optional && item.is_none() {
+            self.out.spans.push(None);
+            return Ok(());
+        }
+        let address = item.as_ptr() as usize;
+        let slot = cache_slot(address, self.seen.len());
+        let (cached, span) = self.seen[slot];
+        if cached == address {
+            self.out.spans.push(Some(span));
+            return Ok(());
+        }
+        let Ok(text) = item.cast::<PyString>() else {
+            let wanted = if self.optional {
+                "a str or None"
+            } else {
+                "a str"
+            };
+            return Err(column_error(
+                self.column,
+                row,
+                format!("expected {wanted}, got {}", type_name(item)),
+            ));
+        };
+        let start = self.out.text.len();
+        push_str(&mut self.out.text, text).map_err(|e| column_error(self.column, row, e))?;
+        let span = match (u32::try_from(start), u32::try_from(self.out.text.len())) {
+            (Ok(start), Ok(end)) => (start, end),
+            _ => {
+                return Err(column_value_error(
+                    self.column,
+                    row,
+                    "the column holds more than 4 GiB of text; split the batch",
+                ))
+            }
+        };
+        self.out.spans.push(Some(span));
+        self.seen[slot] = (address, span);
+        if access == Access::Iterated {
+            self.kept.push(item.clone());
+        }
+        Ok(())
+    }
+}
 
 /// Reads a string column: each item a str, or None when `optional`. A bare `str` as the
 /// whole column is refused (it would be read as one row per character).
 fn read_strings(
-    column: &str,
+    column: &'static str,
     value: &Bound<'_, PyAny>,
     rows: usize,
     optional: bool,
@@ -178,47 +303,10 @@ fn read_strings(
             "run_batch: column {column:?} must be a sequence of str, not a single str"
         )));
     }
-    let mut out = StrColumn {
-        text: String::with_capacity(rows * 12),
-        spans: Vec::with_capacity(rows),
-    };
-    // Columns repeat str objects (a few numbers, one template name, each contact several
-    // times): a direct-mapped cache by object identity skips decoding them again. Each slot
-    // holds a reference, so an object seen cannot be freed and its address reused by another
-    // string during the call (iterators may yield temporaries).
-    let slots = rows.next_power_of_two().clamp(1, 1 << 16);
-    let mut seen: Vec<Option<SeenStr<'_>>> = vec![None; slots];
-    for (row, item) in value.try_iter()?.enumerate() {
-        let item = item?;
-        if optional && item.is_none() {
-            out.spans.push(None);
-            continue;
-        }
-        // Python objects are at least 16-byte aligned: the low bits carry nothing.
-        let slot = (item.as_ptr() as usize >> 4) & (slots - 1);
-        if let Some((object, span)) = &seen[slot] {
-            if object.is(&item) {
-                out.spans.push(Some(*span));
-                continue;
-            }
-        }
-        if let Ok(text) = item.cast::<PyString>() {
-            let start = out.text.len();
-            push_str(&mut out.text, text).map_err(|e| column_error(column, row, e))?;
-            let span = (start, out.text.len());
-            out.spans.push(Some(span));
-            seen[slot] = Some((item, span));
-        } else {
-            let wanted = if optional { "a str or None" } else { "a str" };
-            return Err(column_error(
-                column,
-                row,
-                format!("expected {wanted}, got {}", type_name(&item)),
-            ));
-        }
-    }
-    check_len(column, out.spans.len(), rows)?;
-    Ok(out)
+    let mut reader = StrReader::new(column, optional, rows);
+    let got = for_each_item(value, |row, item, access| reader.push(row, item, access))?;
+    check_len(column, got, rows)?;
+    Ok(reader.out)
 }
 
 fn check_len(column: &str, got: usize, rows: usize) -> PyResult<()> {
