@@ -32,6 +32,7 @@ events/s and the ratios. Run against a release wheel (python/bench/run.sh):
 from __future__ import annotations
 
 import argparse
+import array
 import json
 import random
 import time
@@ -230,6 +231,17 @@ def main() -> None:
                               params=table.params)
     batch_s = time.perf_counter() - start
 
+    # The same rows with kinds as bytes of codes and at as array('q'), read in one go.
+    codes = bytes(("inbound", "send", "check_send").index(kind) for kind in table.kinds)
+    instants = array.array("q", table.at)
+    engine = new_engine(args.conversations)
+    start = time.perf_counter()
+    typed = engine.run_batch(codes, instants, table.numbers, table.contacts, table.texts,
+                             templates=table.templates, languages=table.languages,
+                             params=table.params)
+    typed_s = time.perf_counter() - start
+    assert typed.outcomes == result.outcomes, "bytes/array columns decide differently"
+
     # How much of (a) is reading the columns: the same call with the last row made
     # invalid raises after every column is read and before any row is applied.
     kinds, texts, templates = list(table.kinds), list(table.texts), list(table.templates)
@@ -276,6 +288,7 @@ def main() -> None:
     print(f"(a) wheel Engine.run_batch:     {rate(n, batch_s)}")
     print(f"    of which reading columns:   {read_s:7.3f} s; applying rows "
           f"{rate(n, batch_s - read_s).strip()}")
+    print(f"    kinds bytes, at array('q'): {rate(n, typed_s)}")
     print(f"(b) plain Python, same rules:   {rate(n, plain_s)}")
     print(f"(c) wheel Engine.process_bytes: {rate(n, bytes_s)}  ({len(output)} bytes out)")
     if process_s is not None:

@@ -299,8 +299,11 @@ class Engine:
 
         ``kinds``: ``"inbound"`` (a text message from the contact, like ``inbound``),
         ``"send"`` or ``"check_send"`` (like the methods of those names), or the codes 0, 1,
-        2. ``at``: int unix milliseconds (fastest), or any instant the other methods take.
-        A send row carries ``texts[row]``, or a template: ``templates[row]`` with
+        2; ``bytes``/``bytearray`` (or any buffer of one-byte items) of codes is read in one
+        go. ``at``: int unix milliseconds, or any instant the other methods take; an
+        ``array.array('q')`` or numpy int64 array of milliseconds is read in one go (fastest),
+        a float buffer raises ``TypeError``. Columns are lists, tuples or other sized
+        sequences; lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with
         ``languages[row]`` and optional positional ``params[row]``. Other message kinds,
         groups, idempotency keys and the other event types go through ``handle`` or
         ``process_bytes``.

@@ -20,7 +20,9 @@ use convstate::message::{TemplateMessage, TemplateParams};
 use convstate::{Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyBytes, PyDict, PyInt, PyList, PyMemoryView, PySequence, PyString, PyTuple,
+};
 
 use crate::convert::instant;
 use crate::errors::BindingError;
@@ -112,7 +114,7 @@ impl RowKind {
 struct StrColumn {
     text: String,
     /// Byte range of each row in `text`; `None` for a missing value.
-    spans: Vec<Option<(usize, usize)>>,
+    spans: Vec<Option<Span>>,
 }
 
 impl StrColumn {
@@ -121,7 +123,7 @@ impl StrColumn {
             .get(row)
             .copied()
             .flatten()
-            .map(|(start, end)| &self.text[start..end])
+            .map(|(start, end)| &self.text[start as usize..end as usize])
     }
 }
 
@@ -162,13 +164,138 @@ fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     })
 }
 
-/// A str object already read, and where its text is.
-type SeenStr<'py> = (Bound<'py, PyAny>, (usize, usize));
+/// How a column's items are reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// A list or a tuple, read by index: it holds every item for the whole read, and no
+    /// Python code runs while a string column is read, so an item's address stays its own.
+    Held,
+    /// Anything else (arrays, generators, custom sequences), through iteration: items may be
+    /// temporaries, freed once the next is produced.
+    Iterated,
+}
+
+/// Calls `each(row, item)` for every item of a column and returns how many there were.
+/// Lists and tuples are read by index, without an iterator object; anything else through
+/// iteration. `each` is told which, as `Access`.
+fn for_each_item<'py>(
+    value: &Bound<'py, PyAny>,
+    mut each: impl FnMut(usize, &Bound<'py, PyAny>, Access) -> PyResult<()>,
+) -> PyResult<usize> {
+    let mut rows = 0;
+    if let Ok(list) = value.cast::<PyList>() {
+        for item in list.iter() {
+            each(rows, &item, Access::Held)?;
+            rows += 1;
+        }
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        for item in tuple.iter_borrowed() {
+            each(rows, &item, Access::Held)?;
+            rows += 1;
+        }
+    } else {
+        for item in value.try_iter()? {
+            each(rows, &item?, Access::Iterated)?;
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+/// A row's text in a `StrColumn`: byte offsets into its buffer.
+type Span = (u32, u32);
+
+/// The slot of an object address in a direct-mapped cache of `slots` (a power of two)
+/// entries. Objects of one size sit at a fixed stride, so masking the low address bits would
+/// leave most slots unused: a multiply spreads them (Fibonacci hashing).
+fn cache_slot(address: usize, slots: usize) -> usize {
+    let bits = slots.trailing_zeros();
+    if bits == 0 {
+        return 0;
+    }
+    ((address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
+
+/// Reads str items into a `StrColumn`, decoding each str object once while it stays cached.
+struct StrReader<'py> {
+    column: &'static str,
+    optional: bool,
+    out: StrColumn,
+    /// A direct-mapped cache from object address to span. Columns repeat str objects (a few
+    /// numbers, one template name, each contact several times): a hit costs one probe and
+    /// does not decode the object again. 2^18 slots (4 MiB) keep 100k distinct contacts
+    /// mostly cached; 2^16 missed most of them and 2^20 cost more in page faults than it
+    /// saved. Bounded, so a column of distinct texts costs no more than a missed probe a row.
+    seen: Vec<(usize, Span)>,
+    /// Items from an iterated column that are in `seen`: holding them keeps their address
+    /// from being reused by another str during the read.
+    kept: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> StrReader<'py> {
+    fn new(column: &'static str, optional: bool, rows: usize) -> StrReader<'py> {
+        let slots = rows.next_power_of_two().clamp(1, 1 << 18);
+        StrReader {
+            column,
+            optional,
+            out: StrColumn {
+                text: String::new(),
+                spans: Vec::with_capacity(rows),
+            },
+            seen: vec![(0, (0, 0)); slots],
+            kept: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: usize, item: &Bound<'py, PyAny>, access: Access) -> PyResult<()> {
+        if self.optional && item.is_none() {
+            self.out.spans.push(None);
+            return Ok(());
+        }
+        let address = item.as_ptr() as usize;
+        let slot = cache_slot(address, self.seen.len());
+        let (cached, span) = self.seen[slot];
+        if cached == address {
+            self.out.spans.push(Some(span));
+            return Ok(());
+        }
+        let Ok(text) = item.cast::<PyString>() else {
+            let wanted = if self.optional {
+                "a str or None"
+            } else {
+                "a str"
+            };
+            return Err(column_error(
+                self.column,
+                row,
+                format!("expected {wanted}, got {}", type_name(item)),
+            ));
+        };
+        let start = self.out.text.len();
+        push_str(&mut self.out.text, text).map_err(|e| column_error(self.column, row, e))?;
+        let span = match (u32::try_from(start), u32::try_from(self.out.text.len())) {
+            (Ok(start), Ok(end)) => (start, end),
+            _ => {
+                return Err(column_value_error(
+                    self.column,
+                    row,
+                    "the column holds more than 4 GiB of text; split the batch",
+                ))
+            }
+        };
+        self.out.spans.push(Some(span));
+        self.seen[slot] = (address, span);
+        if access == Access::Iterated {
+            self.kept.push(item.clone());
+        }
+        Ok(())
+    }
+}
 
 /// Reads a string column: each item a str, or None when `optional`. A bare `str` as the
 /// whole column is refused (it would be read as one row per character).
 fn read_strings(
-    column: &str,
+    column: &'static str,
     value: &Bound<'_, PyAny>,
     rows: usize,
     optional: bool,
@@ -178,47 +305,10 @@ fn read_strings(
             "run_batch: column {column:?} must be a sequence of str, not a single str"
         )));
     }
-    let mut out = StrColumn {
-        text: String::with_capacity(rows * 12),
-        spans: Vec::with_capacity(rows),
-    };
-    // Columns repeat str objects (a few numbers, one template name, each contact several
-    // times): a direct-mapped cache by object identity skips decoding them again. Each slot
-    // holds a reference, so an object seen cannot be freed and its address reused by another
-    // string during the call (iterators may yield temporaries).
-    let slots = rows.next_power_of_two().clamp(1, 1 << 16);
-    let mut seen: Vec<Option<SeenStr<'_>>> = vec![None; slots];
-    for (row, item) in value.try_iter()?.enumerate() {
-        let item = item?;
-        if optional && item.is_none() {
-            out.spans.push(None);
-            continue;
-        }
-        // Python objects are at least 16-byte aligned: the low bits carry nothing.
-        let slot = (item.as_ptr() as usize >> 4) & (slots - 1);
-        if let Some((object, span)) = &seen[slot] {
-            if object.is(&item) {
-                out.spans.push(Some(*span));
-                continue;
-            }
-        }
-        if let Ok(text) = item.cast::<PyString>() {
-            let start = out.text.len();
-            push_str(&mut out.text, text).map_err(|e| column_error(column, row, e))?;
-            let span = (start, out.text.len());
-            out.spans.push(Some(span));
-            seen[slot] = Some((item, span));
-        } else {
-            let wanted = if optional { "a str or None" } else { "a str" };
-            return Err(column_error(
-                column,
-                row,
-                format!("expected {wanted}, got {}", type_name(&item)),
-            ));
-        }
-    }
-    check_len(column, out.spans.len(), rows)?;
-    Ok(out)
+    let mut reader = StrReader::new(column, optional, rows);
+    let got = for_each_item(value, |row, item, access| reader.push(row, item, access))?;
+    check_len(column, got, rows)?;
+    Ok(reader.out)
 }
 
 fn check_len(column: &str, got: usize, rows: usize) -> PyResult<()> {
@@ -231,102 +321,294 @@ fn check_len(column: &str, got: usize, rows: usize) -> PyResult<()> {
     }
 }
 
+/// A column that exports a buffer (`array.array`, a numpy array, `bytes`, a memoryview),
+/// copied out in one call.
+struct BufferItems<'py> {
+    /// The `struct` format of one item, e.g. `"q"`, `"<q"`, `"B"`.
+    format: String,
+    item_size: usize,
+    /// Every item, in order, C-contiguous (`memoryview.tobytes` copies strided views).
+    bytes: Bound<'py, PyBytes>,
+}
+
+impl BufferItems<'_> {
+    /// The item type without its byte-order prefix, and whether the items are in the
+    /// machine's order.
+    fn kind(&self) -> (&str, bool) {
+        let (order, code) = match self.format.as_bytes().first() {
+            Some(b'@' | b'=' | b'<' | b'>' | b'!') => self.format.split_at(1),
+            _ => ("", self.format.as_str()),
+        };
+        // '<' and '>' (or '!') name an order; none, '@' and '=' the machine's.
+        let native =
+            matches!(order, "" | "@" | "=") || (order == "<") == cfg!(target_endian = "little");
+        (code, native)
+    }
+}
+
+/// The items of a column exporting a buffer; None for anything else (a list, a tuple, a
+/// generator), which is read item by item.
+fn buffer_items<'py>(
+    column: &str,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Option<BufferItems<'py>>> {
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        return Ok(None);
+    }
+    let Ok(view) = PyMemoryView::from(value) else {
+        return Ok(None);
+    };
+    let dimensions: usize = view.getattr("ndim")?.extract()?;
+    if dimensions != 1 {
+        return Err(PyTypeError::new_err(format!(
+            "run_batch: column {column:?} must be one-dimensional, got a buffer of \
+             {dimensions} dimensions"
+        )));
+    }
+    let items = BufferItems {
+        format: view.getattr("format")?.extract()?,
+        item_size: view.getattr("itemsize")?.extract()?,
+        bytes: view.call_method0("tobytes")?.cast_into::<PyBytes>()?,
+    };
+    view.call_method0("release")?;
+    Ok(Some(items))
+}
+
+/// A kind code read from a bytes-like column.
+fn kind_from_byte(row: usize, code: u8) -> PyResult<RowKind> {
+    RowKind::from_code(i64::from(code)).ok_or_else(|| {
+        column_value_error(
+            "kinds",
+            row,
+            format!("unknown kind code {code}: use 0 (inbound), 1 (send), 2 (check_send)"),
+        )
+    })
+}
+
+/// A kind given as an item: a name or an int code.
+fn kind_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<RowKind> {
+    if let Ok(name) = item.cast::<PyString>() {
+        let name = name.to_cow()?;
+        return RowKind::from_name(&name).ok_or_else(|| {
+            column_value_error(
+                "kinds",
+                row,
+                format!("unknown kind {name:?}: use \"inbound\", \"send\" or \"check_send\""),
+            )
+        });
+    }
+    if item.is_instance_of::<PyInt>() || item.hasattr("__index__")? {
+        let code: i64 = item.extract().map_err(|e| column_error("kinds", row, e))?;
+        return RowKind::from_code(code).ok_or_else(|| {
+            column_value_error(
+                "kinds",
+                row,
+                format!("unknown kind code {code}: use 0 (inbound), 1 (send), 2 (check_send)"),
+            )
+        });
+    }
+    Err(column_error(
+        "kinds",
+        row,
+        format!("expected a str or an int, got {}", type_name(item)),
+    ))
+}
+
+/// Kinds: names or int codes item by item, or a buffer of one-byte codes (`bytes`,
+/// `bytearray`, `array('B')`, numpy uint8) read in one go.
 fn read_kinds(value: &Bound<'_, PyAny>) -> PyResult<Vec<RowKind>> {
     if value.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(
             "run_batch: column \"kinds\" must be a sequence, not a single str",
         ));
     }
-    let mut kinds = Vec::with_capacity(column_len("kinds", value)?);
-    // Most columns repeat a few str objects: compare by identity before decoding.
-    let mut last: Option<(Bound<'_, PyAny>, RowKind)> = None;
-    for (row, item) in value.try_iter()?.enumerate() {
-        let item = item?;
-        if let Some((object, kind)) = &last {
-            if object.is(&item) {
-                kinds.push(*kind);
-                continue;
-            }
+    if let Some(items) = buffer_items("kinds", value)? {
+        if items.item_size == 1 && matches!(items.kind().0, "B" | "b") {
+            let codes = items.bytes.as_bytes();
+            return codes
+                .iter()
+                .enumerate()
+                .map(|(row, code)| kind_from_byte(row, *code))
+                .collect();
         }
-        let kind = if let Ok(name) = item.cast::<PyString>() {
-            let name = name.to_cow()?;
-            RowKind::from_name(&name).ok_or_else(|| {
-                column_value_error(
-                    "kinds",
-                    row,
-                    format!("unknown kind {name:?}: use \"inbound\", \"send\" or \"check_send\""),
-                )
-            })?
-        } else if item.is_instance_of::<PyInt>() || item.hasattr("__index__")? {
-            let code: i64 = item.extract().map_err(|e| column_error("kinds", row, e))?;
-            RowKind::from_code(code).ok_or_else(|| {
-                column_value_error(
-                    "kinds",
-                    row,
-                    format!("unknown kind code {code}: use 0 (inbound), 1 (send), 2 (check_send)"),
-                )
-            })?
-        } else {
-            return Err(column_error(
-                "kinds",
-                row,
-                format!("expected a str or an int, got {}", type_name(&item)),
-            ));
-        };
-        kinds.push(kind);
-        last = Some((item, kind));
+        // Wider codes (array('i'), numpy int64) are read item by item below.
     }
+    let mut kinds = Vec::with_capacity(column_len("kinds", value)?);
+    // A column repeats two or three objects (the names, or small ints): compare by
+    // identity before decoding. The objects are held, so no other can take their address.
+    let mut known: Vec<(Bound<'_, PyAny>, RowKind)> = Vec::with_capacity(4);
+    for_each_item(value, |row, item, _| {
+        if let Some((_, kind)) = known.iter().find(|(object, _)| object.is(item)) {
+            kinds.push(*kind);
+            return Ok(());
+        }
+        let kind = kind_from_item(row, item)?;
+        if known.len() < 4 {
+            known.push((item.clone(), kind));
+        }
+        kinds.push(kind);
+        Ok(())
+    })?;
     Ok(kinds)
 }
 
-/// Instants: ints are unix milliseconds (the fast path); anything else the typed methods
-/// accept (aware datetimes, RFC 3339 strings) is converted the same way. A value out of the
-/// engine's range is kept as is and becomes an `error` row.
+/// Instants of an `at` buffer of 8-byte signed ints (`array('q')`, numpy int64), unix
+/// milliseconds, read in one go. Other int items (`array('i')`, unsigned) give None and are
+/// read item by item, as any sequence of ints is; float or other items are refused rather
+/// than reinterpreted.
+fn instants_from_buffer(items: &BufferItems<'_>) -> PyResult<Option<Vec<i64>>> {
+    let (code, native) = items.kind();
+    if items.item_size != 8 || !matches!(code, "q" | "l" | "n") {
+        if matches!(
+            code,
+            "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "n" | "N"
+        ) {
+            return Ok(None);
+        }
+        return Err(PyTypeError::new_err(format!(
+            "run_batch: column \"at\" as a buffer must hold ints (unix milliseconds, best as \
+             8-byte array('q') or numpy int64); got format {:?} with {}-byte items",
+            items.format, items.item_size
+        )));
+    }
+    let decode = if native {
+        i64::from_ne_bytes
+    } else {
+        |bytes: [u8; 8]| i64::from_ne_bytes(bytes).swap_bytes()
+    };
+    let mut out = Vec::with_capacity(items.bytes.as_bytes().len() / 8);
+    for chunk in items.bytes.as_bytes().chunks_exact(8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        out.push(decode(bytes));
+    }
+    Ok(Some(out))
+}
+
+/// An instant that is not an exact int: anything the typed methods accept.
+fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<i64> {
+    match item.extract::<i64>() {
+        Ok(millis) if !item.is_instance_of::<PyBool>() => Ok(millis),
+        _ => match instant(item) {
+            Ok(at) => Ok(at.unix_millis()),
+            Err(BindingError::Python(e)) => Err(column_error("at", row, e)),
+            Err(BindingError::Core(e)) => Err(column_value_error("at", row, e)),
+        },
+    }
+}
+
+/// Instants: ints are unix milliseconds (the fast path; an int64 buffer is read in one
+/// go); anything else the typed methods accept (aware datetimes, RFC 3339 strings) is
+/// converted the same way. A value out of the engine's range is kept as is and becomes an
+/// `error` row.
 fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Vec<i64>> {
     if value.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(
             "run_batch: column \"at\" must be a sequence of instants, not a single str",
         ));
     }
-    let mut out = Vec::with_capacity(rows);
-    for (row, item) in value.try_iter()?.enumerate() {
-        let item = item?;
-        let millis = match item.extract::<i64>() {
-            Ok(millis) if !item.is_instance_of::<pyo3::types::PyBool>() => millis,
-            _ => match instant(&item) {
-                Ok(at) => at.unix_millis(),
-                Err(BindingError::Python(e)) => return Err(column_error("at", row, e)),
-                Err(BindingError::Core(e)) => return Err(column_value_error("at", row, e)),
-            },
-        };
-        out.push(millis);
+    if let Some(items) = buffer_items("at", value)? {
+        if let Some(out) = instants_from_buffer(&items)? {
+            check_len("at", out.len(), rows)?;
+            return Ok(out);
+        }
     }
+    let mut out = Vec::with_capacity(rows);
+    for_each_item(value, |row, item, _| {
+        // An exact int (not a bool, not a subclass) converts without a type check chain.
+        let fast = item
+            .is_exact_instance_of::<PyInt>()
+            .then(|| item.extract::<i64>().ok())
+            .flatten();
+        out.push(match fast {
+            Some(millis) => millis,
+            None => instant_from_item(row, item)?,
+        });
+        Ok(())
+    })?;
     check_len("at", out.len(), rows)?;
     Ok(out)
 }
 
-/// Template parameters: per row None or a sequence of str.
-fn read_params(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Vec<Option<Vec<String>>>> {
-    let mut out = Vec::with_capacity(rows);
-    for (row, item) in value.try_iter()?.enumerate() {
-        let item = item?;
-        if item.is_none() {
-            out.push(None);
-            continue;
-        }
-        let params: Vec<String> = item.extract().map_err(|_| {
+/// Template parameters: per row None or a sequence of str, concatenated into one buffer.
+#[derive(Debug, Default)]
+struct ParamsColumn {
+    text: String,
+    /// Every parameter's text in `text`, row after row.
+    params: Vec<Span>,
+    /// Each row's range in `params`; `None` for a row without parameters.
+    rows: Vec<Option<(u32, u32)>>,
+}
+
+impl ParamsColumn {
+    fn row(&self, row: usize) -> impl ExactSizeIterator<Item = &str> {
+        let (first, end) = self.rows.get(row).copied().flatten().unwrap_or((0, 0));
+        self.params[first as usize..end as usize]
+            .iter()
+            .map(|(start, end)| &self.text[*start as usize..*end as usize])
+    }
+
+    /// Appends one row's parameters.
+    fn push_row(&mut self, row: usize, item: &Bound<'_, PyAny>) -> PyResult<()> {
+        let refused = || {
             column_error(
                 "params",
                 row,
                 format!(
                     "expected None or a sequence of str, got {}",
-                    type_name(&item)
+                    type_name(item)
                 ),
             )
+        };
+        // A str is a sequence of str, but one parameter per character is never meant.
+        if item.is_instance_of::<PyString>() || item.cast::<PySequence>().is_err() {
+            return Err(refused());
+        }
+        let first = u32_index(self.params.len(), row)?;
+        for_each_item(item, |_, param, _| {
+            let Ok(param) = param.cast::<PyString>() else {
+                return Err(column_error(
+                    "params",
+                    row,
+                    format!("expected a str parameter, got {}", type_name(param)),
+                ));
+            };
+            let start = u32_index(self.text.len(), row)?;
+            push_str(&mut self.text, param).map_err(|e| column_error("params", row, e))?;
+            self.params.push((start, u32_index(self.text.len(), row)?));
+            Ok(())
         })?;
-        out.push(Some(params));
+        self.rows
+            .push(Some((first, u32_index(self.params.len(), row)?)));
+        Ok(())
     }
-    check_len("params", out.len(), rows)?;
+}
+
+/// An offset into a column's buffers, which are indexed with u32 to keep spans small.
+fn u32_index(offset: usize, row: usize) -> PyResult<u32> {
+    u32::try_from(offset).map_err(|_| {
+        column_value_error(
+            "params",
+            row,
+            "the column holds more than 4 GiB of text; split the batch",
+        )
+    })
+}
+
+fn read_params(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<ParamsColumn> {
+    let mut out = ParamsColumn {
+        rows: Vec::with_capacity(rows),
+        ..ParamsColumn::default()
+    };
+    for_each_item(value, |row, item, _| {
+        if item.is_none() {
+            out.rows.push(None);
+            Ok(())
+        } else {
+            out.push_row(row, item)
+        }
+    })?;
+    check_len("params", out.rows.len(), rows)?;
     Ok(out)
 }
 
@@ -345,7 +627,7 @@ pub struct Columns {
     texts: Option<StrColumn>,
     templates: Option<StrColumn>,
     languages: Option<StrColumn>,
-    params: Option<Vec<Option<Vec<String>>>>,
+    params: Option<ParamsColumn>,
 }
 
 impl Columns {
@@ -506,12 +788,11 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
                         fill(&mut t.name, name);
                         let language = columns.languages.as_ref().and_then(|c| c.row(row));
                         fill(&mut t.language, language.unwrap_or_default());
-                        let params = columns.params.as_ref().and_then(|p| p[row].as_ref());
-                        // Built positional above; cloning the few parameters is the only
-                        // per-row allocation, and only template rows with params pay it.
                         if let TemplateParams::Positional(values) = &mut t.params {
-                            values.clear();
-                            values.extend(params.into_iter().flatten().cloned());
+                            match columns.params.as_ref() {
+                                Some(params) => fill_all(values, params.row(row)),
+                                None => values.clear(),
+                            }
                         }
                     }
                     &template
@@ -567,6 +848,18 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
         .map(|(_, name, n)| (name, n))
         .collect();
     outcome
+}
+
+/// Overwrites reused buffers with `given`, keeping their allocations: a template row with
+/// parameters allocates only when it has more than any row before.
+fn fill_all<'a>(values: &mut Vec<String>, given: impl ExactSizeIterator<Item = &'a str>) {
+    values.truncate(given.len());
+    for (i, value) in given.enumerate() {
+        match values.get_mut(i) {
+            Some(buffer) => fill(buffer, value),
+            None => values.push(value.to_owned()),
+        }
+    }
 }
 
 /// Overwrites a reused buffer, keeping its allocation.

@@ -551,7 +551,8 @@ impl PyEngine {
     /// nothing is applied); then the rows run in order with the GIL released, exactly as the
     /// one-by-one methods would run them. A row the engine refuses gets the `error` outcome
     /// and changes nothing; the batch goes on. Effects are counted and dropped unless
-    /// `keep_effects`, in which case they stay queued for `poll_effect`.
+    /// `keep_effects`, in which case they stay queued for `poll_effect`. `kinds` as bytes of
+    /// codes and `at` as an `array('q')`/numpy int64 of milliseconds are read in one go.
     #[pyo3(signature = (kinds, at, numbers, contacts, texts = None, *, templates = None, languages = None, params = None, keep_effects = false))]
     #[allow(clippy::too_many_arguments)]
     fn run_batch(

@@ -6,8 +6,11 @@ the same events, and leaves the engine in the same state.
 
 from __future__ import annotations
 
+import array
 import json
 import random
+import struct
+import sys
 from collections import Counter
 from typing import Any, Optional
 
@@ -273,3 +276,129 @@ def test_batch_result_repr_names_the_counts() -> None:
         ["inbound"], [T0 + HOUR], [NUMBER], [contact(0)])
     assert result is not None
     assert repr(result) == "BatchResult(applied=1)"
+
+
+def columns_of(kinds: Any, at: Any) -> tuple[Any, ...]:
+    return (kinds, at, [NUMBER, NUMBER, NUMBER], [contact(0), contact(0), contact(1)],
+            [None, "Hi", "Hello"])
+
+
+# Factories: an iterator is used up by the first test that reads it.
+@pytest.mark.parametrize("kinds", [
+    lambda: ["inbound", "send", "check_send"],
+    lambda: ("inbound", "send", "check_send"),
+    lambda: [0, 1, 2],
+    lambda: bytes([0, 1, 2]),
+    lambda: bytearray([0, 1, 2]),
+    lambda: array.array("B", [0, 1, 2]),
+    lambda: array.array("b", [0, 1, 2]),
+    lambda: array.array("i", [0, 1, 2]),  # wider codes: read item by item
+    lambda: memoryview(bytes([0, 1, 2])),
+])
+@pytest.mark.parametrize("at", [
+    lambda: [T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR],
+    lambda: (T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR),
+    lambda: array.array("q", [T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR]),
+    lambda: memoryview(array.array("q", [T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR])),
+    # Every other item of a longer array: a strided view is read in order.
+    lambda: memoryview(array.array("q", [T0 + HOUR, 0, T0 + HOUR, 0, T0 + 2 * HOUR]))[::2],
+    # The other byte order, labelled as such by its format ('<q' or '>q').
+    lambda: swapped_instants([T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR]),
+    lambda: [T0 + HOUR, T0 + HOUR, "2026-11-02T10:00:00Z"],
+])
+def test_every_accepted_column_form_decides_alike(kinds: Any, at: Any) -> None:
+    result = new_engine().run_batch(*columns_of(kinds(), at()))
+    assert result.names() == ["applied", "allowed", "window_closed"]
+
+
+def swapped_instants(values: list[int]) -> Any:
+    """int64 items in the byte order opposite to the machine's, through ctypes' buffer."""
+    import ctypes
+
+    little = sys.byteorder == "little"
+    item = ctypes.c_int64.__ctype_be__ if little else ctypes.c_int64.__ctype_le__
+    swapped = (item * len(values))(*values)
+    assert memoryview(swapped).format[0] in "<>!"
+    return swapped
+
+
+@pytest.mark.parametrize(("kinds", "at", "error", "names"), [
+    (bytes([0, 1, 7]), None, ValueError, ['"kinds"', "row 2", "code 7"]),
+    (array.array("B", [0, 3, 1]), None, ValueError, ['"kinds"', "row 1", "code 3"]),
+    (bytes([0, 1]), None, ValueError, ['"at"', "3 rows", "2"]),
+    (None, array.array("d", [1.0, 2.0, 3.0]), TypeError, ['"at"', '"d"', "8-byte"]),
+    (None, array.array("f", [1.0, 2.0, 3.0]), TypeError, ['"at"', '"f"']),
+    (None, array.array("q", [T0, T0]), ValueError, ['"at"', "2 rows", "3"]),
+    (None, memoryview(array.array("q", [T0] * 3)).cast("B").cast("q", (3, 1)), TypeError,
+     ['"at"', "one-dimensional"]),
+    (None, [T0, T0, True], ValueError, ['"at"', "row 2", "bool"]),
+    (None, [T0, T0, 2**70], ValueError, ['"at"', "row 2", "64-bit"]),
+    (None, [T0, T0, 1.5], ValueError, ['"at"', "row 2", "float"]),
+])
+def test_a_malformed_buffer_column_raises_naming_it(
+        kinds: Any, at: Any, error: type[Exception], names: list[str]) -> None:
+    engine = new_engine()
+    before = engine.snapshot()
+    given_kinds = kinds if kinds is not None else [0, 1, 2]
+    given_at = at if at is not None else [T0 + HOUR] * 3
+    with pytest.raises(error) as raised:
+        engine.run_batch(*columns_of(given_kinds, given_at))
+    for name in names:
+        assert name in str(raised.value), raised.value
+    assert engine.snapshot() == before
+
+
+def test_an_int_buffer_narrower_than_64_bits_is_read_item_by_item() -> None:
+    # Values are read, not reinterpreted: 1 ms after the epoch is a valid int instant the
+    # engine then refuses row by row (no number registered that early).
+    result = new_engine().run_batch(*columns_of([0, 1, 2], array.array("i", [1, 2, 3])))
+    assert len(result) == 3
+
+
+@pytest.mark.parametrize("params", [
+    [None, None, None],
+    (None, None, None),
+    [None, None, ["A-1"]],
+    [None, None, ("A-1",)],
+])
+def test_params_forms(params: Any) -> None:
+    engine = new_engine()
+    engine.inbound(NUMBER, contact(1), at=T0)
+    engine.effects()
+    result = engine.run_batch(
+        [0, 1, 2], [T0 + HOUR] * 3, [NUMBER] * 3, [contact(0), contact(0), contact(1)],
+        [None, "Hi", None], templates=[None, None, "order_ready"],
+        languages=[None, None, "en"], params=params)
+    assert result.names()[:2] == ["applied", "allowed"]
+
+
+@pytest.mark.parametrize(("params", "names"), [
+    ([None, None, "A-1"], ['"params"', "row 2", "got str"]),
+    ([None, None, 5], ['"params"', "row 2", "got int"]),
+    ([None, None, ["A-1", 5]], ['"params"', "row 2", "got int"]),
+    ([None, None, {"A-1"}], ['"params"', "row 2", "got set"]),
+])
+def test_malformed_params_raise_naming_the_row(params: Any, names: list[str]) -> None:
+    engine = new_engine()
+    with pytest.raises(TypeError) as raised:
+        engine.run_batch(
+            [0, 1, 2], [T0 + HOUR] * 3, [NUMBER] * 3, [contact(0), contact(0), contact(1)],
+            [None, "Hi", None], templates=[None, None, "order_ready"],
+            languages=[None, None, "en"], params=params)
+    for name in names:
+        assert name in str(raised.value), raised.value
+
+
+def test_repeated_and_distinct_str_objects_read_alike() -> None:
+    # Many distinct contacts, each repeated: the str cache must give each row its own text
+    # whether the object is met again or only an equal str.
+    rows = 5000
+    who = [contact(i % 8) for i in range(rows)]  # distinct objects, equal texts
+    shared = [contact(i) for i in range(8)]
+    same = [shared[i % 8] for i in range(rows)]  # the same objects again and again
+    at = [T0 + HOUR + i for i in range(rows)]
+    a, b = new_engine(), new_engine()
+    first = a.run_batch(["inbound"] * rows, at, [NUMBER] * rows, who)
+    second = b.run_batch(["inbound"] * rows, at, [NUMBER] * rows, tuple(same))
+    assert first.names() == second.names()
+    assert a.snapshot() == b.snapshot()
