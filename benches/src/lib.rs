@@ -229,7 +229,9 @@ pub fn template_send(i: u64, at: Instant) -> SendRequest {
 /// sends are not duplicates), without allocating once the string has grown.
 pub fn set_counter(req: &mut SendRequest, counter: u64) {
     let digits = ten_digits(counter);
-    let digits = std::str::from_utf8(&digits).expect("ASCII digits");
+    // SAFETY: ASCII digits are UTF-8 (validating them cost the measured loop 45
+    // instructions an input).
+    let digits = unsafe { std::str::from_utf8_unchecked(&digits) };
     match &mut req.message {
         OutboundMessage::Text { text } => {
             text.truncate(text.len() - 11);

@@ -12,6 +12,7 @@ use std::hash::{BuildHasher, Hash};
 /// Capacity below which a table is never shrunk (not worth a reallocation).
 const FLOOR: usize = 1024;
 
+#[inline]
 fn sparse(len: usize, capacity: usize) -> bool {
     capacity > FLOOR && len < capacity / 4
 }
@@ -23,6 +24,7 @@ pub(crate) trait ShrinkWhenSparse {
 }
 
 impl<K: Eq + Hash, V, S: BuildHasher> ShrinkWhenSparse for HashMap<K, V, S> {
+    #[inline]
     fn shrink_when_sparse(&mut self) {
         if sparse(self.len(), self.capacity()) {
             self.shrink_to((2 * self.len()).max(FLOOR / 2));
@@ -31,6 +33,7 @@ impl<K: Eq + Hash, V, S: BuildHasher> ShrinkWhenSparse for HashMap<K, V, S> {
 }
 
 impl<T> ShrinkWhenSparse for VecDeque<T> {
+    #[inline]
     fn shrink_when_sparse(&mut self) {
         if sparse(self.len(), self.capacity()) {
             self.shrink_to((2 * self.len()).max(FLOOR / 2));
