@@ -24,10 +24,10 @@
 //! through an index of positions that reads the keys from the records themselves
 //! ([`crate::conversation_index`]). A conversation's record holds what most events read:
 //! its window instants, its ticket, its live chat and a few flags, in one 64-byte cache line
-//! ([`crate::conversation`]); its timers'
-//! deadlines sit in one slot of a vector indexed like the conversations ([`crate::timers`]).
-//! Held messages, consent, billing windows and duplicate records live in side tables that
-//! only the conversations using them pay for.
+//! ([`crate::conversation`]); its timers' deadlines sit in one slot of a vector indexed like
+//! the conversations ([`crate::timers`]). Duplicate records are a log in expiry order with
+//! an index of tagged slots ([`crate::sent_content`]). Held messages, consent and billing
+//! windows live in side tables that only the conversations using them pay for.
 
 use std::collections::{HashMap, VecDeque};
 
