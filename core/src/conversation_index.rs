@@ -40,8 +40,8 @@ const MIN_SLOTS: usize = 16;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ConversationIndex {
     /// A power of two long, or empty; at most three quarters full, so that probes stay short
-    /// (about 1.5 slots to find a conversation, 8.5 to learn it is not there, most within
-    /// one 64-byte line of eight slots).
+    /// (on average at most 2.5 slots to find a conversation and 8.5 to learn it is not
+    /// there, mostly within one 64-byte line of eight slots).
     slots: Vec<Slot>,
     len: usize,
 }

@@ -13,7 +13,7 @@
 //!   latest record. A send that is not a duplicate (nearly all of them) reads one slot line
 //!   and no record: a tag mismatch settles it. Growing reads tags only.
 //!
-//! Together about 35 bytes a record, where a `HashMap` keyed by the pair plus an expiry queue
+//! Together 35 to 45 bytes a record, where a `HashMap` keyed by the pair plus an expiry queue
 //! took 50 to 80, and rehashing it on growth flushed the cache of everything else.
 
 use std::collections::VecDeque;
