@@ -504,16 +504,12 @@ impl Engine {
         if let Some(i) = self.conversation_idx(number, contact) {
             return Ok(i);
         }
-        let i = self.conversations.len() as u64;
-        if i >= ConversationIndex::MAX_CONVERSATIONS {
-            return Err(Error::CapacityExceeded {
-                what: "conversations",
-                limit: ConversationIndex::MAX_CONVERSATIONS,
-            });
-        }
+        let i = u32::try_from(self.conversations.len()).map_err(|_| Error::CapacityExceeded {
+            what: "conversations",
+            limit: u64::from(u32::MAX),
+        })?;
         self.conversations.push(Conversation::new(number, contact));
-        self.conversation_index.insert(number, contact, i as u32);
-        let i = i as u32;
+        self.conversation_index.insert(number, contact, i);
         Ok(i)
     }
 

@@ -54,6 +54,7 @@ mod sent_content;
 pub mod sharded;
 mod shrink;
 pub mod snapshot;
+mod tagged_slots;
 pub mod template;
 pub mod template_lifecycle;
 pub mod time;

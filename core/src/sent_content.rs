@@ -8,10 +8,10 @@
 //! * the **log** holds the records in the order they were made, which is expiry order (the
 //!   clock never moves back and the period is one policy value), so pruning pops from its
 //!   front and growing it is a sequential copy;
-//! * the **index** is an open-addressing table (linear probing) of 8-byte slots, each the
-//!   32-bit tag of a `(conversation, content hash)` key and the sequence number of that key's
-//!   latest record. A send that is not a duplicate (nearly all of them) reads one slot line
-//!   and no record: a tag mismatch settles it. Growing reads tags only.
+//! * the **index** ([`TaggedSlots`]) maps each `(conversation, content hash)` key to the
+//!   sequence number of its latest record. A send that is not a duplicate (nearly all of
+//!   them) reads one slot line and no record: a tag mismatch settles it. Growing reads tags
+//!   only.
 //!
 //! Together 35 to 45 bytes a record, where a `HashMap` keyed by the pair plus an expiry queue
 //! took 50 to 80, and rehashing it on growth flushed the cache of everything else.
@@ -21,6 +21,7 @@ use std::hash::Hasher;
 
 use crate::hash::FastHasher;
 use crate::shrink::ShrinkWhenSparse;
+use crate::tagged_slots::{tag_of, TaggedSlots};
 use crate::time::Instant;
 
 /// One send's record: until when the content counts as sent to the conversation.
@@ -31,33 +32,15 @@ struct Record {
     hash: u64,
 }
 
-/// A key's latest record: `seq` is its sequence number modulo 2³² (the log never holds 2³²
-/// records, see [`SentContent::record`]). Tag 0 marks an empty slot.
-#[derive(Clone, Copy, Debug, Default)]
-struct Slot {
-    tag: u32,
-    seq: u32,
-}
-
-impl Slot {
-    fn is_empty(self) -> bool {
-        self.tag == 0
-    }
-}
-
-const MIN_SLOTS: usize = 16;
-
 #[derive(Clone, Debug)]
 pub(crate) struct SentContent {
     log: VecDeque<Record>,
     /// Sequence number of `log[0]`.
     head: u64,
-    /// A power of two long (or empty), at most three quarters full.
-    slots: Vec<Slot>,
-    /// Occupied slots: distinct keys with a record in the log.
-    keys: usize,
-    /// Bits of the mixed hash kept as the tag: all 32, except in tests that force tag
-    /// collisions.
+    /// Each key's latest record, as its sequence number modulo 2³² (the log never holds
+    /// 2³² records, see [`SentContent::record`]).
+    index: TaggedSlots,
+    /// Bits of the tag kept: all 32, except in tests that force tag collisions.
     tag_mask: u32,
 }
 
@@ -66,8 +49,7 @@ impl Default for SentContent {
         SentContent {
             log: VecDeque::new(),
             head: 0,
-            slots: Vec::new(),
-            keys: 0,
+            index: TaggedSlots::default(),
             tag_mask: u32::MAX,
         }
     }
@@ -79,7 +61,7 @@ impl SentContent {
     #[inline]
     pub fn expires_at(&self, conv: u32, hash: u64) -> Option<Instant> {
         let at = self.find(conv, hash)?;
-        Some(self.log[self.position(self.slots[at].seq)].expires_at)
+        Some(self.log[self.position(self.index.value(at))].expires_at)
     }
 
     /// Records that `hash` was sent to `conv`, counting until `expires_at`, after dropping the
@@ -91,24 +73,15 @@ impl SentContent {
             // forgetting the oldest one early is the bounded answer if it ever happens.
             self.pop_oldest();
         }
-        let seq = self.head + self.log.len() as u64;
+        let seq = (self.head + self.log.len() as u64) as u32;
         self.log.push_back(Record {
             expires_at,
             conv,
             hash,
         });
         match self.find(conv, hash) {
-            Some(at) => self.slots[at].seq = seq as u32,
-            None => {
-                if (self.keys + 1) * 4 > self.slots.len() * 3 {
-                    self.resize(slots_for(self.keys + 1).max(self.slots.len() * 2));
-                }
-                self.place(Slot {
-                    tag: self.tag(conv, hash),
-                    seq: seq as u32,
-                });
-                self.keys += 1;
-            }
+            Some(at) => self.index.set_value(at, seq),
+            None => self.index.insert(self.tag(conv, hash), seq),
         }
     }
 
@@ -135,9 +108,7 @@ impl SentContent {
             self.pop_oldest();
         }
         self.log.shrink_when_sparse();
-        if self.slots.len() > MIN_SLOTS && self.keys * 8 < self.slots.len() {
-            self.resize(slots_for(self.keys));
-        }
+        self.index.shrink_when_sparse();
     }
 
     fn pop_oldest(&mut self) {
@@ -147,98 +118,34 @@ impl SentContent {
         // The key's slot goes only if it still names this record, not a later one (found
         // while the record is still in the log, as probes read the records they match).
         if let Some(at) = self.find(oldest.conv, oldest.hash) {
-            if self.slots[at].seq == self.head as u32 {
-                self.remove_slot(at);
-                self.keys -= 1;
+            if self.index.value(at) == self.head as u32 {
+                self.index.remove(at);
             }
         }
         self.log.pop_front();
         self.head += 1;
     }
 
+    #[inline]
     fn tag(&self, conv: u32, hash: u64) -> u32 {
         let mut h = FastHasher::default();
         h.write_u32(conv);
         h.write_u64(hash);
-        // Never 0, the empty slot's tag.
-        ((h.finish() >> 32) as u32 & self.tag_mask).max(1)
+        (tag_of(h.finish()) & self.tag_mask).max(1)
     }
 
     fn position(&self, seq: u32) -> usize {
         seq.wrapping_sub(self.head as u32) as usize
     }
 
-    /// The slot of `(conv, hash)`, if it has one.
+    /// The index slot of `(conv, hash)`, if it has one.
+    #[inline]
     fn find(&self, conv: u32, hash: u64) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let tag = self.tag(conv, hash);
-        let mask = self.slots.len() - 1;
-        let mut at = tag as usize & mask;
-        loop {
-            let slot = self.slots[at];
-            if slot.is_empty() {
-                return None;
-            }
-            if slot.tag == tag {
-                let r = &self.log[self.position(slot.seq)];
-                if r.conv == conv && r.hash == hash {
-                    return Some(at);
-                }
-            }
-            at = (at + 1) & mask;
-        }
+        self.index.find(self.tag(conv, hash), |seq| {
+            let r = &self.log[self.position(seq)];
+            r.conv == conv && r.hash == hash
+        })
     }
-
-    fn place(&mut self, slot: Slot) {
-        let mask = self.slots.len() - 1;
-        let mut at = slot.tag as usize & mask;
-        while !self.slots[at].is_empty() {
-            at = (at + 1) & mask;
-        }
-        self.slots[at] = slot;
-    }
-
-    /// Empties slot `hole`, moving later slots of its probe run back so that every key
-    /// stays reachable from its home slot without tombstones.
-    fn remove_slot(&mut self, mut hole: usize) {
-        let mask = self.slots.len() - 1;
-        let mut next = hole;
-        loop {
-            next = (next + 1) & mask;
-            let slot = self.slots[next];
-            if slot.is_empty() {
-                break;
-            }
-            let home = slot.tag as usize & mask;
-            // The slot may fill the hole only if its home is not cyclically in (hole, next].
-            let stays = if hole <= next {
-                hole < home && home <= next
-            } else {
-                hole < home || home <= next
-            };
-            if !stays {
-                self.slots[hole] = slot;
-                hole = next;
-            }
-        }
-        self.slots[hole] = Slot::default();
-    }
-
-    fn resize(&mut self, slots: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); slots]);
-        for slot in old.into_iter().filter(|s| !s.is_empty()) {
-            self.place(slot);
-        }
-    }
-}
-
-/// The table size that holds `keys` at most three quarters full.
-fn slots_for(keys: usize) -> usize {
-    (keys.saturating_mul(4) / 3 + 1)
-        .next_power_of_two()
-        .max(MIN_SLOTS)
 }
 
 #[cfg(test)]
@@ -296,7 +203,7 @@ mod tests {
                         prop_assert_eq!(table.expires_at(c, h), model.latest.get(&(c, h)).copied());
                     }
                 }
-                prop_assert_eq!(table.keys, model.latest.len());
+                prop_assert_eq!(table.index.len(), model.latest.len());
                 prop_assert!(table.records().eq(model.queue.iter().copied()));
             }
             let rebuilt = SentContent::from_records(table.records());
@@ -319,14 +226,18 @@ mod tests {
                 at(i64::from(i)),
             );
         }
-        assert_eq!(table.keys, 100_000);
-        let peak = table.slots.len();
+        assert_eq!(table.index.len(), 100_000);
+        let peak = table.index.slot_count();
         assert!(table.expires_at(99_999, 699_993).is_some());
         assert_eq!(table.expires_at(99_999, 1), None);
         // Much later: one send prunes everything before it.
         table.record(1, 1, at(10_000_000), at(5_000_000));
-        assert_eq!((table.keys, table.log.len()), (1, 1));
-        assert!(table.slots.len() < peak / 16, "{} slots", table.slots.len());
+        assert_eq!((table.index.len(), table.log.len()), (1, 1));
+        assert!(
+            table.index.slot_count() < peak / 16,
+            "{} slots",
+            table.index.slot_count()
+        );
         assert_eq!(table.expires_at(1, 1), Some(at(10_000_000)));
     }
 }

@@ -390,11 +390,10 @@ impl Engine {
         }
 
         let mut max_ticket = 0;
-        if s.conversations.len() as u64 > ConversationIndex::MAX_CONVERSATIONS {
+        if u32::try_from(s.conversations.len().saturating_sub(1)).is_err() {
             return Err(corrupt(format!(
-                "{} conversations: at most {} fit",
-                s.conversations.len(),
-                ConversationIndex::MAX_CONVERSATIONS
+                "{} conversations: positions must fit 32 bits",
+                s.conversations.len()
             )));
         }
         engine.conversation_index = ConversationIndex::with_capacity(s.conversations.len());
