@@ -200,16 +200,11 @@ fn bench_json_door(c: &mut Criterion) {
 
 /// The C ABI's typed calls against the Rust calls they wrap, on the same state.
 fn bench_c_abi(c: &mut Criterion) {
-    use convstate_ffi_shim::*;
     let mut group = c.benchmark_group("c_abi");
     group.throughput(Throughput::Elements(1));
     let n = 10_000;
     let mut engine = with_conversations(unlimited_policy(), n, true);
-    let snapshot = engine.snapshot();
-    let mut handle: *mut convstate_engine = std::ptr::null_mut();
-    // SAFETY: valid pointers and lengths; `handle` is freed below.
-    let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut handle) };
-    assert_eq!(rc, convstate_result::CONVSTATE_OK);
+    let c_engine = CEngine::restore(&engine);
     let mut picker = Picker::new(31);
     let picks: Vec<u64> = (0..POOL).map(|_| picker.pick(n)).collect();
     let numbers: Vec<String> = picks.iter().map(|&i| number(number_of(i))).collect();
@@ -227,31 +222,11 @@ fn bench_c_abi(c: &mut Criterion) {
     });
     group.bench_function("inbound/c_typed", |b| {
         b.iter(|| {
-            let (number, contact) = (&numbers[k % POOL], &contacts[k % POOL]);
+            black_box(c_engine.inbound(&numbers[k % POOL], &contacts[k % POOL], now));
             k += 1;
-            // SAFETY: a live handle and valid (pointer, length) strings.
-            black_box(unsafe {
-                convstate_engine_inbound(
-                    handle,
-                    now.unix_millis(),
-                    number.as_ptr().cast(),
-                    number.len(),
-                    contact.as_ptr().cast(),
-                    contact.len(),
-                    std::ptr::null(),
-                    0,
-                    convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
-                    -1,
-                )
-            })
         })
     });
 
-    let text = "Thanks, we are on it";
-    let mut message: *mut convstate_message = std::ptr::null_mut();
-    // SAFETY: a valid string; `message` is freed below.
-    let rc = unsafe { convstate_message_new_text(text.as_ptr().cast(), text.len(), &mut message) };
-    assert_eq!(rc, convstate_result::CONVSTATE_OK);
     let checks: Vec<_> = picks.iter().map(|&i| text_send(i, now)).collect();
     group.bench_function("check_send/rust_typed", |b| {
         b.iter(|| {
@@ -261,36 +236,11 @@ fn bench_c_abi(c: &mut Criterion) {
     });
     group.bench_function("check_send/c_typed", |b| {
         b.iter(|| {
-            let (number, contact) = (&numbers[k % POOL], &contacts[k % POOL]);
+            black_box(c_engine.check_send(&numbers[k % POOL], &contacts[k % POOL], now));
             k += 1;
-            let request = convstate_send_request {
-                at_ms: now.unix_millis(),
-                number: number.as_ptr().cast(),
-                number_len: number.len(),
-                contact: contact.as_ptr().cast(),
-                contact_len: contact.len(),
-                group: std::ptr::null(),
-                group_len: 0,
-                message,
-                idempotency_key: std::ptr::null(),
-                idempotency_key_len: 0,
-                force: false,
-                message_id: std::ptr::null(),
-                message_id_len: 0,
-            };
-            let mut decision = std::mem::MaybeUninit::<convstate_decision>::uninit();
-            // SAFETY: a live handle, a valid request and an output slot.
-            black_box(unsafe {
-                convstate_engine_check_send(handle, &request, decision.as_mut_ptr())
-            })
         })
     });
     group.finish();
-    // SAFETY: both were created above and are not used afterwards.
-    unsafe {
-        convstate_message_free(message);
-        convstate_engine_free(handle);
-    }
 }
 
 criterion_group!(

@@ -13,6 +13,7 @@ use convstate::event::{Consent, Inbound, InboundKind, SendRequest};
 use convstate::message::{TemplateMessage, TemplateParams};
 use convstate::wire::decode_event;
 use convstate::{Duration, Engine, Event, Instant, OutboundMessage, Policy};
+use convstate_ffi_shim as ffi;
 
 /// Numbers the conversations are spread over.
 pub const NUMBERS: u64 = 100;
@@ -367,4 +368,90 @@ impl std::hash::Hasher for FxLike {
 /// the engine's own conversation key packs them.
 pub fn baseline_key(i: u64) -> u64 {
     (4_915_000_000_000 + i) ^ (number_of(i) << 50)
+}
+
+/// A copy of an engine behind the C library's handle, with the text of [`text_send`] as a
+/// prebuilt message: the C typed calls, measured against the Rust calls they wrap
+/// (criterion's `c_abi` group and the `profile` tool's `c_check_send`).
+#[derive(Debug)]
+pub struct CEngine {
+    handle: *mut ffi::convstate_engine,
+    message: *mut ffi::convstate_message,
+}
+
+impl CEngine {
+    /// `engine` restored from its snapshot through the C library.
+    pub fn restore(engine: &Engine) -> CEngine {
+        let snapshot = engine.snapshot();
+        let mut handle = std::ptr::null_mut();
+        // SAFETY: valid pointers and lengths; `handle` is freed on drop.
+        let rc = unsafe {
+            ffi::convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut handle)
+        };
+        assert_eq!(rc, ffi::convstate_result::CONVSTATE_OK);
+        let reply = text_send(0, Instant::EPOCH);
+        let OutboundMessage::Text { text } = &reply.message else {
+            unreachable!("text_send builds a text message")
+        };
+        let mut message = std::ptr::null_mut();
+        // SAFETY: a valid string; `message` is freed on drop.
+        let rc = unsafe {
+            ffi::convstate_message_new_text(text.as_ptr().cast(), text.len(), &mut message)
+        };
+        assert_eq!(rc, ffi::convstate_result::CONVSTATE_OK);
+        CEngine { handle, message }
+    }
+
+    /// `convstate_engine_inbound`: a text from `contact` to `number` at `now`.
+    #[inline]
+    pub fn inbound(&self, number: &str, contact: &str, now: Instant) -> ffi::convstate_result {
+        // SAFETY: a live handle and valid (pointer, length) strings.
+        unsafe {
+            ffi::convstate_engine_inbound(
+                self.handle,
+                now.unix_millis(),
+                number.as_ptr().cast(),
+                number.len(),
+                contact.as_ptr().cast(),
+                contact.len(),
+                std::ptr::null(),
+                0,
+                ffi::convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+                -1,
+            )
+        }
+    }
+
+    /// `convstate_engine_check_send`: the message to `contact` from `number` at `now`.
+    #[inline]
+    pub fn check_send(&self, number: &str, contact: &str, now: Instant) -> ffi::convstate_result {
+        let request = ffi::convstate_send_request {
+            at_ms: now.unix_millis(),
+            number: number.as_ptr().cast(),
+            number_len: number.len(),
+            contact: contact.as_ptr().cast(),
+            contact_len: contact.len(),
+            group: std::ptr::null(),
+            group_len: 0,
+            message: self.message,
+            idempotency_key: std::ptr::null(),
+            idempotency_key_len: 0,
+            force: false,
+            message_id: std::ptr::null(),
+            message_id_len: 0,
+        };
+        let mut decision = std::mem::MaybeUninit::<ffi::convstate_decision>::uninit();
+        // SAFETY: a live handle, a valid request and an output slot.
+        unsafe { ffi::convstate_engine_check_send(self.handle, &request, decision.as_mut_ptr()) }
+    }
+}
+
+impl Drop for CEngine {
+    fn drop(&mut self) {
+        // SAFETY: both were created in `restore` and are not used afterwards.
+        unsafe {
+            ffi::convstate_message_free(self.message);
+            ffi::convstate_engine_free(self.handle);
+        }
+    }
 }

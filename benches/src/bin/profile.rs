@@ -5,7 +5,6 @@
 //! conversations, `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the
 //! cache.
 
-use convstate::OutboundMessage;
 use convstate_benches::*;
 
 fn main() {
@@ -79,7 +78,13 @@ fn main() {
                     ok += u64::from(engine.check_send(&pool[k % POOL]).is_ok());
                 }
             } else {
-                ok = c_check_sends(&engine, &picks, now, events as usize);
+                let c_engine = CEngine::restore(&engine);
+                let numbers: Vec<String> = picks.iter().map(|&i| number(number_of(i))).collect();
+                let contacts: Vec<String> = picks.iter().map(|&i| contact(i)).collect();
+                for k in 0..events as usize {
+                    let rc = c_engine.check_send(&numbers[k % POOL], &contacts[k % POOL], now);
+                    ok += u64::from(rc == convstate_ffi_shim::convstate_result::CONVSTATE_OK);
+                }
             }
         }
         "snapshot" => {
@@ -98,59 +103,4 @@ fn main() {
         }
     }
     println!("{workload}: {ok} of {events} applied or allowed");
-}
-
-/// `events` text-reply checks through the C library's typed call, on a copy of `engine`
-/// restored behind a C handle; returns how many succeeded.
-fn c_check_sends(
-    engine: &convstate::Engine,
-    picks: &[u64],
-    now: convstate::Instant,
-    events: usize,
-) -> u64 {
-    use convstate_ffi_shim::*;
-    let snapshot = engine.snapshot();
-    let mut handle: *mut convstate_engine = std::ptr::null_mut();
-    // SAFETY: valid pointers and lengths; `handle` is freed below.
-    let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut handle) };
-    assert_eq!(rc, convstate_result::CONVSTATE_OK);
-    let numbers: Vec<String> = picks.iter().map(|&i| number(number_of(i))).collect();
-    let contacts: Vec<String> = picks.iter().map(|&i| contact(i)).collect();
-    let text = text_send(0, now);
-    let OutboundMessage::Text { text, .. } = &text.message else {
-        unreachable!("text_send builds a text message")
-    };
-    let mut message: *mut convstate_message = std::ptr::null_mut();
-    // SAFETY: a valid string; `message` is freed below.
-    let rc = unsafe { convstate_message_new_text(text.as_ptr().cast(), text.len(), &mut message) };
-    assert_eq!(rc, convstate_result::CONVSTATE_OK);
-    let mut ok = 0;
-    for k in 0..events {
-        let (number, contact) = (&numbers[k % POOL], &contacts[k % POOL]);
-        let request = convstate_send_request {
-            at_ms: now.unix_millis(),
-            number: number.as_ptr().cast(),
-            number_len: number.len(),
-            contact: contact.as_ptr().cast(),
-            contact_len: contact.len(),
-            group: std::ptr::null(),
-            group_len: 0,
-            message,
-            idempotency_key: std::ptr::null(),
-            idempotency_key_len: 0,
-            force: false,
-            message_id: std::ptr::null(),
-            message_id_len: 0,
-        };
-        let mut decision = std::mem::MaybeUninit::<convstate_decision>::uninit();
-        // SAFETY: a live handle, a valid request and an output slot.
-        let rc = unsafe { convstate_engine_check_send(handle, &request, decision.as_mut_ptr()) };
-        ok += u64::from(rc == convstate_result::CONVSTATE_OK);
-    }
-    // SAFETY: both were created above and are not used afterwards.
-    unsafe {
-        convstate_message_free(message);
-        convstate_engine_free(handle);
-    }
-    ok
 }
