@@ -139,3 +139,23 @@ fn other_documents_are_corrupt_snapshots() {
         }
     }
 }
+
+#[test]
+fn a_conversation_ticket_with_id_0_is_refused() {
+    // Ids start at 1; the packed conversation record uses 0 for "no ticket", so a sealed
+    // snapshot claiming ticket 0 must not restore as a conversation without one.
+    let body = String::from_utf8(unseal(&small_engine().snapshot()).expect("intact").to_vec())
+        .expect("UTF-8");
+    let ticket = r#""ticket":{"id":1,"status":"open"}"#;
+    assert!(body.contains(ticket), "{body}");
+    let forged = seal(
+        body.replacen(ticket, r#""ticket":{"id":0,"status":"open"}"#, 1)
+            .as_bytes(),
+    );
+    match Engine::restore(&forged) {
+        Err(Error::CorruptSnapshot { problem }) => {
+            assert!(problem.contains("ticket ids start at 1"), "{problem}")
+        }
+        other => panic!("expected a corrupt snapshot, got {other:?}"),
+    }
+}
