@@ -229,8 +229,8 @@ pub fn template_send(i: u64, at: Instant) -> SendRequest {
 /// Rewrites the counter in a text message or a template's first parameter (so repeated
 /// sends are not duplicates), without allocating once the string has grown.
 pub fn set_counter(req: &mut SendRequest, counter: u64) {
-    let digits = ten_digits(counter);
-    // SAFETY: ASCII digits are UTF-8 (validating them cost the measured loop 45
+    let digits = ten_hex_digits(counter);
+    // SAFETY: ASCII hex digits are UTF-8 (validating them cost the measured loop 45
     // instructions an input).
     let digits = unsafe { std::str::from_utf8_unchecked(&digits) };
     match &mut req.message {
@@ -252,13 +252,15 @@ pub fn set_counter(req: &mut SendRequest, counter: u64) {
     }
 }
 
-/// `counter` modulo 10^10 as ten ASCII digits, written in place of the previous ones so that
-/// the harness does not format (or allocate) inside the measured loop.
-fn ten_digits(mut counter: u64) -> [u8; 10] {
-    let mut digits = [b'0'; 10];
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (counter % 10) as u8;
-        counter /= 10;
+/// `counter` modulo 2^40 as ten hex digits, written in place of the previous ones so that
+/// the harness does not format (or allocate) inside the measured loop. Hex, not decimal:
+/// shifts instead of ten divisions cost the measured loop about 40 instructions a send less,
+/// and any distinct text serves (the content only has to differ from the last send's).
+fn ten_hex_digits(counter: u64) -> [u8; 10] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0; 10];
+    for (k, d) in digits.iter_mut().enumerate() {
+        *d = HEX[(counter >> (4 * (9 - k))) as usize & 0xF];
     }
     digits
 }
