@@ -83,6 +83,9 @@ fn bench_send(c: &mut Criterion) {
             })
         });
 
+        // A fresh engine: on the reply bench's engine, the first template send (two days on)
+        // would expire every reply recorded above, inside this bench's measurement.
+        let mut engine = with_conversations(unlimited_policy(), n, true);
         let mut picker = Picker::new(17);
         let mut pool = opted_in_pool(&mut engine, n, &mut picker, template_send);
         group.bench_function(BenchmarkId::new("window_closed_template", n), |b| {
