@@ -1,10 +1,19 @@
 //! String-keyed records remembered for a fixed time: provider message ids, inbound message
-//! ids. Expiry is amortised O(1): records are pruned from the front of an insertion-ordered
-//! queue as the clock passes them, so memory is bounded by the records of one period.
+//! ids. Expiry is O(1) per insert: records are pruned from the front of an insertion-ordered
+//! queue as the clock passes them, at most [`PRUNE_PER_INSERT`] at a time, so memory is
+//! bounded by the records of one period plus a backlog that every insert shrinks.
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::time::{Duration, Instant};
+
+/// How many expired records one insert drops at most, in every table that forgets records
+/// after a period (this map, idempotency keys, duplicate records). Inserts add one record
+/// each, so a backlog shrinks by at least 31 an insert, and no single call pays for a
+/// whole quiet spell: after a day without traffic, dropping a day of records at once is
+/// about a second at a million conversations, inside the first send's decision. Expired
+/// records left for later are harmless, as every reader compares their time with its `now`.
+pub(crate) const PRUNE_PER_INSERT: usize = 32;
 
 /// A map whose entries are forgotten `ttl` after they were inserted.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,16 +50,19 @@ impl<V> ExpiringMap<V> {
             .map(|(_, v)| v)
     }
 
-    /// Inserts (or replaces) `key` as of `now`, forgetting what has expired.
+    /// Inserts (or replaces) `key` as of `now`, forgetting some of what has expired.
     pub fn insert(&mut self, key: String, now: Instant, value: V) {
         self.prune(now);
         self.order.push_back((now, key.clone()));
         self.map.insert(key, (now, value));
     }
 
-    /// Forgets entries older than the ttl.
-    pub fn prune(&mut self, now: Instant) {
-        while let Some((at, _)) = self.order.front() {
+    /// Forgets up to [`PRUNE_PER_INSERT`] entries older than the ttl.
+    fn prune(&mut self, now: Instant) {
+        for _ in 0..PRUNE_PER_INSERT {
+            let Some((at, _)) = self.order.front() else {
+                break;
+            };
             if at.plus(self.ttl) > now {
                 break;
             }
@@ -114,5 +126,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(copy, m);
+    }
+
+    #[test]
+    fn an_insert_after_a_quiet_spell_drops_a_bounded_part_of_the_backlog() {
+        let t = |s: i64| Instant::EPOCH.plus(Duration::from_secs(s));
+        let mut m = ExpiringMap::new(Duration::from_secs(10));
+        for i in 0..100 {
+            m.insert(format!("old{i}"), t(0), i);
+        }
+        m.insert("new".into(), t(60), 100);
+        assert_eq!(m.order.len(), 100 - PRUNE_PER_INSERT + 1);
+        assert_eq!(
+            m.get("old99", t(60)),
+            None,
+            "expired, even if not dropped yet"
+        );
+        assert_eq!(m.get("new", t(60)), Some(&100));
+        for i in 0..3 {
+            m.insert(format!("more{i}"), t(60), i);
+        }
+        assert_eq!(m.map.len(), 4, "the backlog is gone after four inserts");
+        assert_eq!(m.entries().len(), 4);
     }
 }

@@ -21,6 +21,7 @@ use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Ini
 use crate::delivery::SentMessage;
 use crate::engine::{ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
+use crate::expiring::PRUNE_PER_INSERT;
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::{Channel, RestrictionScope};
@@ -303,7 +304,10 @@ impl Engine {
 
     fn remember(&mut self, key: Option<&str>, decision: &Decision, now: Instant) {
         let ttl = self.policy.dedup.idempotency_key_ttl;
-        while let Some((at, _)) = self.idempotency_expiry.front() {
+        for _ in 0..PRUNE_PER_INSERT {
+            let Some((at, _)) = self.idempotency_expiry.front() else {
+                break;
+            };
             if at.plus(ttl) > now {
                 break;
             }

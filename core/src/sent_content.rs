@@ -19,14 +19,11 @@
 use std::collections::VecDeque;
 use std::hash::Hasher;
 
+use crate::expiring::PRUNE_PER_INSERT;
 use crate::hash::FastHasher;
 use crate::shrink::ShrinkWhenSparse;
 use crate::tagged_slots::{tag_of, TaggedSlots};
 use crate::time::Instant;
-
-/// How many expired records one send drops at most. Sends add one record each, so a
-/// backlog of expired records (left by a quiet spell) shrinks by at least 31 a send.
-const PRUNE_PER_SEND: usize = 32;
 
 /// One send's record: until when the content counts as sent to the conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,14 +103,10 @@ impl SentContent {
         table
     }
 
-    /// Drops up to [`PRUNE_PER_SEND`] records that expired by `now`: O(1) per send, and
-    /// memory bounded by the sends of the last period plus a backlog that each send shrinks.
-    /// Not all of them at once: after a quiet day, the first send would otherwise drop a
-    /// whole day of records (a million random index removals, about a second) before it is
-    /// decided. Expired records left for later are harmless, as every reader compares
-    /// [`SentContent::expires_at`] with its own `now`.
+    /// Drops up to [`PRUNE_PER_INSERT`] records that expired by `now` (see there why not
+    /// all of them).
     fn prune(&mut self, now: Instant) {
-        for _ in 0..PRUNE_PER_SEND {
+        for _ in 0..PRUNE_PER_INSERT {
             if self.log.front().is_none_or(|r| r.expires_at > now) {
                 break;
             }
@@ -226,7 +219,7 @@ mod tests {
                     }
                 }
                 let expired = table.records().take_while(|r| r.0 <= at(now)).count();
-                prop_assert_eq!(expired, expired_before.saturating_sub(PRUNE_PER_SEND));
+                prop_assert_eq!(expired, expired_before.saturating_sub(PRUNE_PER_INSERT));
                 prop_assert!(table.records().skip(expired).eq(model.queue.iter().copied()));
             }
             let rebuilt = SentContent::from_records(table.records());
@@ -253,16 +246,16 @@ mod tests {
         let peak = table.index.slot_count();
         assert!(table.expires_at(99_999, 699_993).is_some());
         assert_eq!(table.expires_at(99_999, 1), None);
-        // Much later: each send drops up to PRUNE_PER_SEND expired records, so the backlog
+        // Much later: each send drops up to PRUNE_PER_INSERT expired records, so the backlog
         // drains over a few thousand sends and no single send pays for all of it.
         let mut sends = 0;
         while table.log.front().unwrap().expires_at <= at(5_000_000) {
             let before = table.log.len();
             table.record(1, 1, at(10_000_000), at(5_000_000));
             sends += 1;
-            assert!(before + 1 - table.log.len() <= PRUNE_PER_SEND);
+            assert!(before + 1 - table.log.len() <= PRUNE_PER_INSERT);
         }
-        assert_eq!(sends, 100_000usize.div_ceil(PRUNE_PER_SEND));
+        assert_eq!(sends, 100_000usize.div_ceil(PRUNE_PER_INSERT));
         // What is left: one live key, whose superseded records wait for their own expiry.
         assert_eq!((table.index.len(), table.log.len()), (1, sends));
         assert!(
