@@ -10,9 +10,9 @@ use crate::time::{Duration, Instant};
 /// How many expired records one insert drops at most, in every table that forgets records
 /// after a period (this map, idempotency keys, duplicate records). Inserts add one record
 /// each, so a backlog shrinks by at least 31 an insert, and no single call pays for a
-/// whole quiet spell: after a day without traffic, dropping a day of records at once is
-/// about a second at a million conversations, inside the first send's decision. Expired
-/// records left for later are harmless, as every reader compares their time with its `now`.
+/// whole quiet spell: dropping 3 M duplicate records at once took the first send after a
+/// quiet spell 466 ms at a million conversations (35 µs with this bound). Expired records
+/// left for later are harmless, as every reader compares their time with its `now`.
 pub(crate) const PRUNE_PER_INSERT: usize = 32;
 
 /// A map whose entries are forgotten `ttl` after they were inserted.
