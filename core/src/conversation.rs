@@ -2,8 +2,8 @@
 //!
 //! Every inbound and every send reads and writes this record, so at a million conversations
 //! its size is the cache misses an event costs. What most events need lives here, packed:
-//! the window's two instants and the live chat's three as unix milliseconds with a sentinel
-//! for "none" (not `Option<Instant>`, which doubles each), the ticket as its id and a status
+//! the window's two instants and the live chat's three as [`MaybeInstant`]s (not
+//! `Option<Instant>`, which doubles each), the ticket as its id and a status
 //! byte beside the flags. The record is aligned to 64 bytes so that it never straddles two
 //! lines. Snapshots still write the unpacked form ([`ConversationRecord`]), so the format is
 //! unchanged.
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::AddressKey;
 use crate::chat::{LiveChat, Ticket, TicketStatus};
-use crate::time::Instant;
+use crate::time::MaybeInstant;
 use crate::window::WindowState;
 
 /// Per-conversation state; see the engine's module docs for what lives elsewhere.
@@ -120,112 +120,68 @@ impl From<Conversation> for ConversationRecord {
     }
 }
 
-/// An instant as stored: unix milliseconds, [`NEVER`] for none (instants are never
-/// negative).
-const NEVER: i64 = -1;
-
-fn stored(at: Option<Instant>) -> i64 {
-    at.map_or(NEVER, Instant::unix_millis)
-}
-
-fn instant(ms: i64) -> Option<Instant> {
-    (ms != NEVER).then(|| Instant::from_stored_millis(ms))
-}
-
 /// A conversation's [`WindowState`] as stored: 16 bytes, not the 32 of two
 /// `Option<Instant>`s; snapshots still write the two optional instants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "WindowInstants", into = "WindowInstants")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WindowState", into = "WindowState")]
 pub(crate) struct StoredWindow {
-    last_inbound_ms: i64,
-    provider_closed_ms: i64,
-}
-
-/// [`StoredWindow`] in snapshots.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-struct WindowInstants {
-    last_inbound_at: Option<Instant>,
-    provider_closed_at: Option<Instant>,
+    last_inbound: MaybeInstant,
+    provider_closed: MaybeInstant,
 }
 
 impl StoredWindow {
     pub fn get(self) -> WindowState {
         WindowState {
-            last_inbound_at: instant(self.last_inbound_ms),
-            provider_closed_at: instant(self.provider_closed_ms),
+            last_inbound_at: self.last_inbound.get(),
+            provider_closed_at: self.provider_closed.get(),
         }
     }
 
     pub fn set(&mut self, w: WindowState) {
-        self.last_inbound_ms = stored(w.last_inbound_at);
-        self.provider_closed_ms = stored(w.provider_closed_at);
+        *self = StoredWindow::from(w);
     }
 }
 
-impl Default for StoredWindow {
-    fn default() -> StoredWindow {
+impl From<WindowState> for StoredWindow {
+    fn from(w: WindowState) -> StoredWindow {
         StoredWindow {
-            last_inbound_ms: NEVER,
-            provider_closed_ms: NEVER,
+            last_inbound: MaybeInstant::new(w.last_inbound_at),
+            provider_closed: MaybeInstant::new(w.provider_closed_at),
         }
     }
 }
 
-impl From<WindowInstants> for StoredWindow {
-    fn from(w: WindowInstants) -> StoredWindow {
-        StoredWindow {
-            last_inbound_ms: stored(w.last_inbound_at),
-            provider_closed_ms: stored(w.provider_closed_at),
-        }
+impl From<StoredWindow> for WindowState {
+    fn from(w: StoredWindow) -> WindowState {
+        w.get()
     }
 }
 
-impl From<StoredWindow> for WindowInstants {
-    fn from(w: StoredWindow) -> WindowInstants {
-        let w = w.get();
-        WindowInstants {
-            last_inbound_at: w.last_inbound_at,
-            provider_closed_at: w.provider_closed_at,
-        }
-    }
-}
-
-/// An optional [`LiveChat`] as stored: 24 bytes, not 40; no chat when `started_ms` is
-/// [`NEVER`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An optional [`LiveChat`] as stored: 24 bytes, not 40; no chat when `started` is none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct StoredChat {
-    started_ms: i64,
-    last_activity_ms: i64,
-    first_response_ms: i64,
-}
-
-impl Default for StoredChat {
-    fn default() -> StoredChat {
-        StoredChat::stored(None)
-    }
+    started: MaybeInstant,
+    last_activity: MaybeInstant,
+    first_response: MaybeInstant,
 }
 
 impl StoredChat {
     fn stored(chat: Option<LiveChat>) -> StoredChat {
         match chat {
             Some(c) => StoredChat {
-                started_ms: c.started_at.unix_millis(),
-                last_activity_ms: c.last_activity_at.unix_millis(),
-                first_response_ms: stored(c.first_response_at),
+                started: MaybeInstant::new(Some(c.started_at)),
+                last_activity: MaybeInstant::new(Some(c.last_activity_at)),
+                first_response: MaybeInstant::new(c.first_response_at),
             },
-            None => StoredChat {
-                started_ms: NEVER,
-                last_activity_ms: NEVER,
-                first_response_ms: NEVER,
-            },
+            None => StoredChat::default(),
         }
     }
 
     fn get(self) -> Option<LiveChat> {
         Some(LiveChat {
-            started_at: instant(self.started_ms)?,
-            last_activity_at: Instant::from_stored_millis(self.last_activity_ms),
-            first_response_at: instant(self.first_response_ms),
+            started_at: self.started.get()?,
+            last_activity_at: self.last_activity.get()?,
+            first_response_at: self.first_response.get(),
         })
     }
 }
@@ -233,6 +189,7 @@ impl StoredChat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Instant;
 
     #[test]
     fn a_record_is_one_cache_line() {

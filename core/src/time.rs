@@ -61,12 +61,6 @@ impl Instant {
         self.0
     }
 
-    /// An instant stored compactly as `Option<i64>`-like data by the engine itself, which only
-    /// ever stores the milliseconds of a valid instant.
-    pub(crate) const fn from_stored_millis(ms: i64) -> Instant {
-        Instant(ms)
-    }
-
     /// This instant plus a duration, saturating at the end of the accepted range.
     pub fn plus(self, d: Duration) -> Instant {
         Instant(self.0.saturating_add(d.0).min(MAX_INSTANT_MS))
@@ -167,6 +161,41 @@ impl Instant {
         // Every recorded send asks this (monthly usage): civil arithmetic, not chrono.
         let (year, month, _) = civil_from_days(self.0.div_euclid(86_400_000));
         (year * 100 + month) as u32
+    }
+}
+
+/// An `Option<Instant>` in 8 bytes, not 16: unix milliseconds, or -1 for none (instants
+/// start at [`MIN_INSTANT_MS`], 0). For state that every conversation repeats (its window, live chat and
+/// timer deadlines), where the saved bytes are cache misses at a million conversations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MaybeInstant(i64);
+
+impl MaybeInstant {
+    /// No instant.
+    pub const NONE: MaybeInstant = MaybeInstant(-1);
+
+    pub const fn new(at: Option<Instant>) -> MaybeInstant {
+        match at {
+            Some(at) => MaybeInstant(at.0),
+            None => MaybeInstant::NONE,
+        }
+    }
+
+    pub const fn get(self) -> Option<Instant> {
+        if self.0 == MaybeInstant::NONE.0 {
+            None
+        } else {
+            Some(Instant(self.0))
+        }
+    }
+}
+
+// The sentinel must never be a valid instant.
+const _: () = assert!(MaybeInstant::NONE.0 < MIN_INSTANT_MS);
+
+impl Default for MaybeInstant {
+    fn default() -> MaybeInstant {
+        MaybeInstant::NONE
     }
 }
 
@@ -491,6 +520,16 @@ impl<'de> Deserialize<'de> for Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maybe_instant_holds_every_instant_and_none() {
+        let ends = [MIN_INSTANT_MS, 1, MAX_INSTANT_MS].map(|ms| Instant::from_unix_millis(ms).ok());
+        for at in ends.into_iter().chain([None]) {
+            assert_eq!(MaybeInstant::new(at).get(), at);
+        }
+        assert_eq!(MaybeInstant::default().get(), None);
+        assert_eq!(std::mem::size_of::<MaybeInstant>(), 8);
+    }
 
     #[test]
     fn rfc3339_round_trip_and_offsets() {

@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::FastMap;
-use crate::time::Instant;
+use crate::time::{Instant, MaybeInstant};
 
 /// What a timer is for. The order of variants breaks ties between timers due at the same
 /// instant, so that outputs are deterministic.
@@ -90,13 +90,10 @@ impl TimerKey {
     }
 }
 
-/// The armed deadlines of one conversation's timers, in [`TimerKey`] order, as unix
-/// milliseconds or [`UNARMED`]: 24 bytes, not the 48 of three `Option<Instant>`, since every
-/// conversation that ever had an inbound keeps its slot.
-type ConversationSlot = [i64; 3];
-
-/// A slot entry with no timer armed (instants are never negative).
-const UNARMED: i64 = -1;
+/// The armed deadlines of one conversation's timers, in [`TimerKey`] order: 24 bytes, not
+/// the 48 of three `Option<Instant>`, since every conversation that ever had an inbound
+/// keeps its slot.
+type ConversationSlot = [MaybeInstant; 3];
 
 /// The engine's timers.
 #[derive(Clone, Debug, Default)]
@@ -136,9 +133,10 @@ impl Timers {
                     if at.is_none() {
                         return;
                     }
-                    self.by_conversation.resize(conv + 1, [UNARMED; 3]);
+                    self.by_conversation
+                        .resize(conv + 1, [MaybeInstant::NONE; 3]);
                 }
-                self.by_conversation[conv][which] = at.map_or(UNARMED, Instant::unix_millis);
+                self.by_conversation[conv][which] = MaybeInstant::new(at);
             }
             (None, Some(at)) => {
                 self.armed.insert(key, at);
@@ -186,10 +184,7 @@ impl Timers {
     /// When `key` is armed to wake, if it is.
     pub fn armed_at(&self, key: TimerKey) -> Option<Instant> {
         match key.of_conversation() {
-            Some((conv, which)) => match self.by_conversation.get(conv)?[which] {
-                UNARMED => None,
-                ms => Some(Instant::from_stored_millis(ms)),
-            },
+            Some((conv, which)) => self.by_conversation.get(conv)?[which].get(),
             None => self.armed.get(&key).copied(),
         }
     }
@@ -209,9 +204,9 @@ impl Timers {
         ];
         let mut v: Vec<_> = self.armed.iter().map(|(k, t)| (*k, *t)).collect();
         for (conv, slot) in self.by_conversation.iter().enumerate() {
-            for (key, &ms) in conversation_keys.iter().zip(slot) {
-                if ms != UNARMED {
-                    v.push((key(conv as u32), Instant::from_stored_millis(ms)));
+            for (key, at) in conversation_keys.iter().zip(slot) {
+                if let Some(at) = at.get() {
+                    v.push((key(conv as u32), at));
                 }
             }
         }

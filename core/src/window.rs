@@ -10,11 +10,13 @@
 //!
 //! so a late inbound older than the provider's close never reopens it, and a newer one does.
 
+use serde::{Deserialize, Serialize};
+
 use crate::policy::WindowPolicy;
 use crate::time::Instant;
 
-/// A conversation's window inputs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A conversation's window inputs, as snapshots write them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct WindowState {
     /// The latest inbound message or call that opens windows.
     pub last_inbound_at: Option<Instant>,
