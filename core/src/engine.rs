@@ -293,8 +293,8 @@ pub struct Engine {
     /// Duplicate records: (conversation, content hash) → until when it counts as sent.
     pub(crate) sent_content: SentContent,
     /// Idempotency key → (first seen, decision).
-    pub(crate) idempotency: HashMap<String, (Instant, Decision)>,
-    pub(crate) idempotency_expiry: VecDeque<(Instant, String)>,
+    /// The first decision for each idempotency key, for the policy's key ttl.
+    pub(crate) idempotency: crate::expiring::ExpiringMap<Decision>,
     pub(crate) timers: Timers,
     pub(crate) effects: VecDeque<Effect>,
     pub(crate) next_ticket: u64,
@@ -316,6 +316,7 @@ impl Engine {
     /// A new engine under `policy`.
     pub fn new(policy: Policy) -> Engine {
         let memory = policy.provider.status_memory;
+        let key_ttl = policy.dedup.idempotency_key_ttl;
         Engine {
             policy,
             clock: Instant::EPOCH,
@@ -332,8 +333,7 @@ impl Engine {
             outbox: FastMap::default(),
             consents: FastMap::default(),
             sent_content: SentContent::default(),
-            idempotency: HashMap::new(),
-            idempotency_expiry: VecDeque::new(),
+            idempotency: crate::expiring::ExpiringMap::new(key_ttl),
             timers: Timers::default(),
             effects: VecDeque::new(),
             next_ticket: 1,

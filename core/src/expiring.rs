@@ -1,5 +1,5 @@
 //! String-keyed records remembered for a fixed time: provider message ids, inbound message
-//! ids. Expiry is O(1) per insert: records are pruned from the front of an insertion-ordered
+//! ids, idempotency keys. Expiry is O(1) per insert: records are pruned from the front of an insertion-ordered
 //! queue as the clock passes them, at most [`PRUNE_PER_INSERT`] at a time, so memory is
 //! bounded by the records of one period plus a backlog that every insert shrinks.
 
@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::time::{Duration, Instant};
 
 /// How many expired records one insert drops at most, in every table that forgets records
-/// after a period (this map, idempotency keys, duplicate records). Inserts add one record
+/// after a period (this map and the duplicate records). Inserts add one record
 /// each, so a backlog shrinks by at least 31 an insert, and no single call pays for a
 /// whole quiet spell: dropping 3 M duplicate records at once took the first send after a
 /// quiet spell 466 ms at a million conversations (35 µs with this bound). Expired records
@@ -57,8 +57,8 @@ impl<V> ExpiringMap<V> {
         self.map.insert(key, (now, value));
     }
 
-    /// Forgets up to [`PRUNE_PER_INSERT`] entries older than the ttl.
-    fn prune(&mut self, now: Instant) {
+    /// Forgets up to [`PRUNE_PER_INSERT`] entries older than the ttl (every insert does).
+    pub fn prune(&mut self, now: Instant) {
         for _ in 0..PRUNE_PER_INSERT {
             let Some((at, _)) = self.order.front() else {
                 break;

@@ -21,7 +21,6 @@ use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Ini
 use crate::delivery::SentMessage;
 use crate::engine::{ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
-use crate::expiring::PRUNE_PER_INSERT;
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::{Channel, RestrictionScope};
@@ -297,33 +296,16 @@ impl Engine {
     }
 
     fn remembered(&self, key: Option<&str>) -> Option<Decision> {
-        let (first_at, decision) = self.idempotency.get(key?)?;
-        (self.clock < first_at.plus(self.policy.dedup.idempotency_key_ttl))
-            .then(|| decision.clone())
+        self.idempotency.get(key?, self.clock).cloned()
     }
 
     fn remember(&mut self, key: Option<&str>, decision: &Decision, now: Instant) {
-        let ttl = self.policy.dedup.idempotency_key_ttl;
-        for _ in 0..PRUNE_PER_INSERT {
-            let Some((at, _)) = self.idempotency_expiry.front() else {
-                break;
-            };
-            if at.plus(ttl) > now {
-                break;
-            }
-            let (_, old) = self.idempotency_expiry.pop_front().expect("front exists");
-            if self
+        match key {
+            Some(key) => self
                 .idempotency
-                .get(&old)
-                .is_some_and(|(t, _)| t.plus(ttl) <= now)
-            {
-                self.idempotency.remove(&old);
-            }
-        }
-        if let Some(key) = key {
-            self.idempotency
-                .insert(key.to_owned(), (now, decision.clone()));
-            self.idempotency_expiry.push_back((now, key.to_owned()));
+                .insert(key.to_owned(), now, decision.clone()),
+            // Sends without a key still age the keys out, as they always have.
+            None => self.idempotency.prune(now),
         }
     }
 

@@ -21,7 +21,7 @@
 //! [`Error::CorruptSnapshot`] instead of restoring a silently different engine. It guards
 //! against accidents (disks, truncated copies), not against someone forging a snapshot.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +41,7 @@ use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::timers::{TimerKey, TimerTargets, Timers};
 use crate::Error;
 
@@ -202,6 +202,36 @@ fn corrupt(problem: impl Into<String>) -> Error {
     }
 }
 
+/// The idempotency keys from a snapshot's two lists, each key's first decision put in the
+/// place the expiry order gives it. Order entries of a key that was replaced since (older
+/// engines wrote them) are skipped; a key with no place in the order is corrupt.
+fn restore_idempotency(
+    ttl: Duration,
+    keys: Vec<(String, Instant, Decision)>,
+    order: Vec<(Instant, String)>,
+) -> Result<ExpiringMap<Decision>, Error> {
+    let mut decisions: HashMap<String, (Instant, Decision)> = HashMap::with_capacity(keys.len());
+    for (key, at, decision) in keys {
+        if decisions.insert(key.clone(), (at, decision)).is_some() {
+            return Err(corrupt(format!("idempotency key {key:?} is repeated")));
+        }
+    }
+    let mut entries = Vec::with_capacity(decisions.len());
+    for (at, key) in order {
+        if decisions.get(&key).is_some_and(|&(t, _)| t == at) {
+            let (_, decision) = decisions.remove(&key).expect("found above");
+            entries.push((key, at, decision));
+        }
+    }
+    if let Some(key) = decisions.keys().min() {
+        return Err(corrupt(format!(
+            "idempotency key {key:?} has no place in the expiry order"
+        )));
+    }
+    ExpiringMap::from_entries(ttl, entries)
+        .ok_or_else(|| corrupt("idempotency keys out of expiry order"))
+}
+
 fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, V)> {
     let mut v: Vec<(K, V)> = map.iter().map(|(k, v)| (*k, v.clone())).collect();
     v.sort_unstable_by_key(|(k, _)| *k);
@@ -211,10 +241,16 @@ fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, 
 impl Engine {
     /// The whole state as JSON bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut idempotency: Vec<(String, Instant, Decision)> = self
-            .idempotency
+        // Keys with their first decision (sorted by key) and the order they expire in: the
+        // two lists the format has always had.
+        let remembered = self.idempotency.entries();
+        let idempotency_order = remembered
             .iter()
-            .map(|(k, (t, d))| (k.clone(), *t, d.clone()))
+            .map(|&(k, t, _)| (t, k.to_owned()))
+            .collect();
+        let mut idempotency: Vec<(String, Instant, Decision)> = remembered
+            .into_iter()
+            .map(|(k, t, d)| (k.to_owned(), t, d.clone()))
             .collect();
         idempotency.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let snapshot = SnapshotBody {
@@ -253,7 +289,7 @@ impl Engine {
                 .collect(),
             sent_content: self.sent_content.records().collect(),
             idempotency,
-            idempotency_order: self.idempotency_expiry.iter().cloned().collect(),
+            idempotency_order,
             timers: self.timers.armed_sorted(),
             effects: self.effects.iter().cloned().collect(),
             next_ticket: self.next_ticket,
@@ -465,12 +501,11 @@ impl Engine {
         // pruning relies on it.
         s.sent_content.sort_by_key(|&(expires_at, _, _)| expires_at);
         engine.sent_content = SentContent::from_records(s.sent_content);
-        engine.idempotency = s
-            .idempotency
-            .into_iter()
-            .map(|(k, t, d)| (k, (t, d)))
-            .collect::<HashMap<_, _>>();
-        engine.idempotency_expiry = s.idempotency_order.into_iter().collect::<VecDeque<_>>();
+        engine.idempotency = restore_idempotency(
+            engine.policy.dedup.idempotency_key_ttl,
+            s.idempotency,
+            s.idempotency_order,
+        )?;
         let template_count = engine.templates.len() as u32;
         let owner_count = match engine.policy.limits.scope {
             LimitScope::Number => number_count,

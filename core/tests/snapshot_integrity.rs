@@ -159,3 +159,82 @@ fn a_conversation_ticket_with_id_0_is_refused() {
         other => panic!("expected a corrupt snapshot, got {other:?}"),
     }
 }
+
+/// `small_engine` after two sends with idempotency key `req-1`, the second a day later
+/// (the key expired by the engine's clock and was given again), and its snapshot body.
+fn engine_with_a_replaced_key() -> (Engine, String) {
+    let mut engine = small_engine();
+    for at in ["2026-11-02T09:01:00Z", "2026-11-03T09:02:00Z"] {
+        // Keys expire by the engine's clock (a retry repeats the request's instant).
+        engine.handle_json(&format!(r#"{{"type":"tick","at":"{at}"}}"#));
+        let line = format!(
+            r#"{{"type":"send","at":"{at}","number":"+15550001111","contact":"+79110000001","message":{{"kind":"text","text":"Hello {at}"}},"idempotency_key":"req-1"}}"#
+        );
+        let out = engine.handle_json(&line);
+        assert!(out[0].contains(r#""type":"decision""#), "{out:?}");
+    }
+    let body =
+        String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8");
+    (engine, body)
+}
+
+#[test]
+fn idempotency_keys_restore_with_their_first_decision_and_expiry_order() {
+    let (engine, body) = engine_with_a_replaced_key();
+    // One key, in both lists, at the second send: the replaced one left nothing behind.
+    let order = r#""idempotency_order":[["2026-11-03T09:02:00Z","req-1"]]"#;
+    assert!(body.contains(order), "{body}");
+    let restored = Engine::restore(&engine.snapshot()).expect("restores");
+    assert_eq!(restored.snapshot(), engine.snapshot());
+
+    // Engines before this release also kept the replaced key's order entry: still restored,
+    // and written without it.
+    let older = body.replacen(
+        order,
+        r#""idempotency_order":[["2026-11-02T09:01:00Z","req-1"],["2026-11-03T09:02:00Z","req-1"]]"#,
+        1,
+    );
+    assert_ne!(older, body, "the older form applied");
+    let restored = Engine::restore(&seal(older.as_bytes())).expect("an older snapshot restores");
+    assert_eq!(restored.snapshot(), engine.snapshot());
+}
+
+#[test]
+fn idempotency_keys_out_of_place_are_refused() {
+    let (_, body) = engine_with_a_replaced_key();
+    let order = r#""idempotency_order":[["2026-11-03T09:02:00Z","req-1"]]"#;
+    for (forged, problem) in [
+        (
+            body.replacen(order, r#""idempotency_order":[]"#, 1),
+            "has no place in the expiry order",
+        ),
+        (
+            body.replacen(
+                order,
+                r#""idempotency_order":[["2026-11-02T09:01:00Z","req-1"]]"#,
+                1,
+            ),
+            "has no place in the expiry order",
+        ),
+    ] {
+        assert_ne!(forged, body, "the forgery applied");
+        match Engine::restore(&seal(forged.as_bytes())) {
+            Err(Error::CorruptSnapshot { problem: p }) => assert!(p.contains(problem), "{p}"),
+            other => panic!("expected a corrupt snapshot, got {other:?}"),
+        }
+    }
+    // The same key twice in the key list.
+    let start = body.find(r#""idempotency":[["#).expect("a key") + r#""idempotency":["#.len();
+    let end = body[start..]
+        .find(r#"],"idempotency_order""#)
+        .expect("the list ends")
+        + start;
+    let entry = &body[start..end];
+    let twice = format!("{}{entry},{entry}{}", &body[..start], &body[end..]);
+    match Engine::restore(&seal(twice.as_bytes())) {
+        Err(Error::CorruptSnapshot { problem }) => {
+            assert!(problem.contains("repeated"), "{problem}")
+        }
+        other => panic!("expected a corrupt snapshot, got {other:?}"),
+    }
+}
