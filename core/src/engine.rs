@@ -280,7 +280,7 @@ pub struct Engine {
     pub(crate) businesses: Vec<Business>,
     pub(crate) business_index: HashMap<String, u32>,
     pub(crate) numbers: Vec<NumberState>,
-    pub(crate) number_index: FastMap<AddressKey, u32>,
+    pub(crate) number_index: crate::number_index::NumberIndex,
     /// Provider number ids (Meta `phone_number_id`) → number index.
     pub(crate) provider_number_ids: HashMap<String, u32>,
     pub(crate) templates: Vec<Template>,
@@ -324,7 +324,7 @@ impl Engine {
             businesses: Vec::new(),
             business_index: HashMap::new(),
             numbers: Vec::new(),
-            number_index: FastMap::default(),
+            number_index: Default::default(),
             provider_number_ids: HashMap::new(),
             templates: Vec::new(),
             template_index: TemplateIndex::default(),
@@ -453,6 +453,16 @@ impl Engine {
     // ---- lookups ---------------------------------------------------------------------
 
     pub(crate) fn number_idx(&self, number: &str) -> Result<u32, Error> {
+        match self.number_index.by_canonical_text(number) {
+            Some(n) => Ok(n),
+            None => self.number_idx_parsed(number),
+        }
+    }
+
+    /// [`Engine::number_idx`] for numbers not given in their canonical text (and unknown
+    /// ones), out of line so that the common case saves no registers for it.
+    #[inline(never)]
+    fn number_idx_parsed(&self, number: &str) -> Result<u32, Error> {
         let unknown = || Error::UnknownNumber {
             number: number.to_owned(),
         };

@@ -43,6 +43,7 @@ pub mod limits;
 pub mod message;
 mod nanp;
 pub mod number;
+mod number_index;
 pub mod number_quality;
 mod outbox;
 pub mod partition;

@@ -1,0 +1,159 @@
+//! Finding a registered number, by its address or by the text an event names it with.
+//!
+//! Every input names its number as text, so this runs once per event. Hosts nearly always
+//! send a number in the canonical form it was registered in (`+` and its digits), and
+//! numbers are few (one to a few thousand per engine). So beside the map from address to
+//! number, the index keeps each phone number's canonical text as two words and finds an
+//! input by comparing words: no parsing, no hashing of the parsed address, one tagged slot
+//! (about 30 instructions where parsing and the map took about 140). Any other spelling
+//! misses here and is parsed, giving the same number, or the same error, as before.
+//!
+//! Numbers are never removed (an export copies a business), so the index only inserts.
+
+use std::hash::Hasher;
+
+use crate::address::AddressKey;
+use crate::hash::{FastHasher, FastMap};
+use crate::tagged_slots::{tag_of, TaggedSlots};
+
+/// Canonical text as a key: its length and two words covering its bytes (the first eight,
+/// the last eight, overlapping for texts shorter than 16), which with the length give the
+/// text back exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TextKey {
+    first: u64,
+    last: u64,
+    len: usize,
+}
+
+impl TextKey {
+    /// The key of `text`, if it is 9 to 16 bytes long: every canonical phone number is (`+`
+    /// and 8 to 15 digits), so other lengths are not one.
+    #[inline]
+    fn of(text: &str) -> Option<TextKey> {
+        let bytes = text.as_bytes();
+        if !(9..=16).contains(&bytes.len()) {
+            return None;
+        }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
+        Some(TextKey {
+            first: word(0),
+            last: word(bytes.len() - 8),
+            len: bytes.len(),
+        })
+    }
+
+    #[inline]
+    fn tag(self) -> u32 {
+        let mut h = FastHasher::default();
+        h.write_u64(self.first);
+        h.write_u64(self.last ^ self.len as u64);
+        tag_of(h.finish())
+    }
+}
+
+/// Registered numbers by address and by canonical text.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NumberIndex {
+    by_address: FastMap<AddressKey, u32>,
+    /// Positions in `texts`, by the tag of the text.
+    by_text: TaggedSlots,
+    /// Each phone number's canonical text and its number.
+    texts: Vec<(TextKey, u32)>,
+}
+
+impl NumberIndex {
+    /// The number registered at `address`.
+    #[inline]
+    pub fn get(&self, address: &AddressKey) -> Option<&u32> {
+        self.by_address.get(address)
+    }
+
+    /// The number whose canonical text is exactly `text`; `None` for anything else, which
+    /// the caller then parses.
+    #[inline]
+    pub fn by_canonical_text(&self, text: &str) -> Option<u32> {
+        let key = TextKey::of(text)?;
+        let texts = &self.texts;
+        let at = self
+            .by_text
+            .find(key.tag(), |i| texts[i as usize].0 == key)?;
+        Some(texts[self.by_text.value(at) as usize].1)
+    }
+
+    /// Registers `number` at `address`; the number previously there, if any, is returned and
+    /// kept (as `HashMap::insert` reports a repeat, for the caller to refuse it).
+    pub fn insert(&mut self, address: AddressKey, number: u32) -> Option<u32> {
+        if let Some(&previous) = self.by_address.get(&address) {
+            return Some(previous);
+        }
+        self.by_address.insert(address, number);
+        if let Some(key) = address
+            .phone_digits()
+            .and_then(|d| TextKey::of(&format!("+{d}")))
+        {
+            self.by_text.insert(key.tag(), self.texts.len() as u32);
+            self.texts.push((key, number));
+        }
+        None
+    }
+}
+
+impl std::ops::Index<&AddressKey> for NumberIndex {
+    type Output = u32;
+
+    fn index(&self, address: &AddressKey) -> &u32 {
+        &self.by_address[address]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::Interner;
+
+    #[test]
+    fn canonical_texts_find_their_number_and_nothing_else_does() {
+        let mut interner = Interner::default();
+        let mut index = NumberIndex::default();
+        // Enough numbers to grow the slot table several times, of every canonical length.
+        let texts: Vec<String> = (0..3_000u64)
+            .map(|i| format!("+{}", 10_000_000 * 10u64.pow((i % 8) as u32) + i))
+            .collect();
+        for (i, text) in texts.iter().enumerate() {
+            let address = interner.address(text).unwrap();
+            assert_eq!(index.insert(address, i as u32), None);
+            assert_eq!(index.insert(address, 99_999), Some(i as u32), "kept");
+        }
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(index.by_canonical_text(text), Some(i as u32), "{text}");
+            let address = interner.find_address(text).unwrap().unwrap();
+            assert_eq!(index.get(&address), Some(&(i as u32)));
+            assert_eq!(index[&address], i as u32);
+        }
+        // Other spellings of a registered number, and unregistered numbers, are not found
+        // here (the engine parses them).
+        let registered = &texts[5];
+        for other in [
+            registered.replacen('+', "00", 1),
+            format!(" {registered}"),
+            registered[1..].to_owned(),
+            registered[..registered.len() - 1].to_owned(),
+            "+19999999999".to_owned(),
+            "+4915000000001".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(index.by_canonical_text(&other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn ids_that_are_not_phone_numbers_are_found_by_address_only() {
+        let mut interner = Interner::default();
+        let mut index = NumberIndex::default();
+        let address = interner.address("biz-line-00001").unwrap();
+        assert_eq!(index.insert(address, 0), None);
+        assert_eq!(index.get(&address), Some(&0));
+        assert_eq!(index.by_canonical_text("biz-line-00001"), None);
+    }
+}
