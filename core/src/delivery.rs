@@ -19,7 +19,6 @@ use crate::decision::{Billing, ChargeCategory};
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
-use crate::pricing::month_of;
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
 use crate::Error;
@@ -143,7 +142,10 @@ impl Engine {
     }
 
     fn confirm_billing(&mut self, number: u32, sent_at: Instant, pricing: &ProviderPricing) {
-        let usage = self.usage.entry((number, month_of(sent_at))).or_default();
+        let usage = self
+            .usage
+            .entry((number, self.month.key_of(sent_at)))
+            .or_default();
         match (
             pricing.kind,
             pricing.category.as_deref().and_then(provider_category),
@@ -162,7 +164,7 @@ impl Engine {
     fn reverse_estimate(&mut self, number: u32, record: &SentMessage) {
         let usage = self
             .usage
-            .entry((number, month_of(record.sent_at)))
+            .entry((number, self.month.key_of(record.sent_at)))
             .or_default();
         usage.failed += 1;
         match &record.billing {

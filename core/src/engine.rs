@@ -304,6 +304,8 @@ pub struct Engine {
     pub(crate) billing: FastMap<u32, crate::pricing::ConversationBilling>,
     /// Monthly usage by (number, YYYYMM).
     pub(crate) usage: FastMap<(u32, u32), crate::pricing::MonthlyUsage>,
+    /// The month of the clock, for the usage keys of sends recorded at it.
+    pub(crate) month: crate::time::MonthSpan,
     /// Allowed sends by provider message id, for delivery statuses.
     pub(crate) sent_messages: crate::expiring::ExpiringMap<crate::delivery::SentMessage>,
     /// Inbound provider message ids already handled.
@@ -340,6 +342,7 @@ impl Engine {
             limits: FastMap::default(),
             billing: FastMap::default(),
             usage: FastMap::default(),
+            month: Default::default(),
             sent_messages: crate::expiring::ExpiringMap::new(memory),
             inbound_ids: crate::expiring::ExpiringMap::new(memory),
             backoffs: FastMap::default(),
@@ -416,6 +419,9 @@ impl Engine {
             self.fire(key, due, now);
         }
         self.clock = now;
+        if !self.month.contains(now) {
+            self.month = crate::time::MonthSpan::of(now);
+        }
     }
 
     /// When the host should call [`Engine::handle_timeout`] next.

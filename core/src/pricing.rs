@@ -320,7 +320,7 @@ impl Engine {
             (PricingModel::PerMessage2026, None) => {
                 let used = self
                     .usage
-                    .get(&(number, month_of(now)))
+                    .get(&(number, self.month.key_of(now)))
                     .map_or(0, |u| u.service_messages);
                 if used < u64::from(pricing.service_free_per_month) {
                     free(FreeReason::ServiceAllowance)
@@ -390,7 +390,10 @@ impl Engine {
             }
             _ => {}
         }
-        let usage = self.usage.entry((number, month_of(now))).or_default();
+        let usage = self
+            .usage
+            .entry((number, self.month.key_of(now)))
+            .or_default();
         if !is_template {
             usage.service_messages += 1;
         }

@@ -164,9 +164,58 @@ impl Instant {
     }
 }
 
+/// A calendar month (UTC) with its bounds: the month of an instant inside it is two
+/// comparisons instead of civil arithmetic (every recorded send asks for its month, about
+/// 40 instructions each time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MonthSpan {
+    key: u32,
+    start_ms: i64,
+    end_ms: i64,
+}
+
+impl MonthSpan {
+    /// The month `at` falls in.
+    pub fn of(at: Instant) -> MonthSpan {
+        const DAY_MS: i64 = 86_400_000;
+        let (year, month, _) = civil_from_days(at.0.div_euclid(DAY_MS));
+        let (next_year, next_month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+        MonthSpan {
+            key: (year * 100 + month) as u32,
+            start_ms: days_from_civil(year, month, 1) * DAY_MS,
+            end_ms: days_from_civil(next_year, next_month, 1) * DAY_MS,
+        }
+    }
+
+    pub fn contains(self, at: Instant) -> bool {
+        (self.start_ms..self.end_ms).contains(&at.0)
+    }
+
+    /// [`Instant::month_key`] of `at`, from this span when `at` falls in it.
+    #[inline]
+    pub fn key_of(self, at: Instant) -> u32 {
+        if self.contains(at) {
+            self.key
+        } else {
+            at.month_key()
+        }
+    }
+}
+
+impl Default for MonthSpan {
+    fn default() -> MonthSpan {
+        MonthSpan::of(Instant::EPOCH)
+    }
+}
+
 /// An `Option<Instant>` in 8 bytes, not 16: unix milliseconds, or -1 for none (instants
-/// start at [`MIN_INSTANT_MS`], 0). For state that every conversation repeats (its window, live chat and
-/// timer deadlines), where the saved bytes are cache misses at a million conversations.
+/// start at [`MIN_INSTANT_MS`], 0). For state that every conversation repeats (its window,
+/// live chat and timer deadlines), where the saved bytes are cache misses at a million
+/// conversations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MaybeInstant(i64);
 
@@ -314,6 +363,29 @@ mod calendar_tests {
         ] {
             assert_eq!(Instant::parse_canonical(bad.as_bytes()), None, "{bad}");
             assert!(Instant::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn month_spans_hold_exactly_their_month() {
+        let mut ms = MIN_INSTANT_MS;
+        // Every ~7.3 days over 10,000 years: the span of the instant's month holds it, its
+        // first and last millisecond, and not the millisecond before or after.
+        while ms <= MAX_INSTANT_MS {
+            let span = MonthSpan::of(Instant(ms));
+            assert!(span.contains(Instant(ms)), "{ms}");
+            assert_eq!(span.key, Instant(ms).month_key(), "{ms}");
+            for edge in [span.start_ms, span.end_ms - 1] {
+                assert_eq!(Instant(edge).month_key(), span.key, "{ms}: {edge}");
+            }
+            assert!(!span.contains(Instant(span.end_ms)));
+            if span.start_ms > MIN_INSTANT_MS {
+                assert!(!span.contains(Instant(span.start_ms - 1)));
+                assert_ne!(Instant(span.start_ms - 1).month_key(), span.key);
+            }
+            let elsewhere = Instant((ms + 3_000_000_000).min(MAX_INSTANT_MS));
+            assert_eq!(span.key_of(elsewhere), elsewhere.month_key(), "{ms}");
+            ms += 631_152_013;
         }
     }
 
