@@ -292,7 +292,6 @@ pub struct Engine {
     pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
     /// Duplicate records: (conversation, content hash) → until when it counts as sent.
     pub(crate) sent_content: SentContent,
-    /// Idempotency key → (first seen, decision).
     /// The first decision for each idempotency key, for the policy's key ttl.
     pub(crate) idempotency: crate::expiring::ExpiringMap<Decision>,
     pub(crate) timers: Timers,
