@@ -412,14 +412,24 @@ impl Engine {
 
     /// Fires every timer due at or before `now` and advances the clock. Calling it again
     /// with the same (or an earlier) `now` does nothing.
+    #[inline]
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = now.max(self.clock);
-        while let Some((due, key)) = self.timers.pop_due(now) {
-            self.fire(key, due, now);
+        // Every input calls this, and nearly always nothing is due: that case is a
+        // comparison here, the timer loop and the month's recomputation are out of line.
+        if !self.timers.nothing_due_by(now) {
+            self.fire_due(now);
         }
         self.clock = now;
         if !self.month.contains(now) {
             self.month = crate::time::MonthSpan::of(now);
+        }
+    }
+
+    #[inline(never)]
+    fn fire_due(&mut self, now: Instant) {
+        while let Some((due, key)) = self.timers.pop_due(now) {
+            self.fire(key, due, now);
         }
     }
 

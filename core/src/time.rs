@@ -176,6 +176,7 @@ pub(crate) struct MonthSpan {
 
 impl MonthSpan {
     /// The month `at` falls in.
+    #[inline(never)]
     pub fn of(at: Instant) -> MonthSpan {
         const DAY_MS: i64 = 86_400_000;
         let (year, month, _) = civil_from_days(at.0.div_euclid(DAY_MS));

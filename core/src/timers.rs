@@ -191,6 +191,7 @@ impl Timers {
 
     /// Whether no timer at all is due at or before `now` (a cheap, conservative check: a
     /// stale queue entry can only make it answer `false`).
+    #[inline]
     pub fn nothing_due_by(&self, now: Instant) -> bool {
         self.earliest.is_none_or(|at| at > now)
     }
