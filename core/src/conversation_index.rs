@@ -10,21 +10,15 @@
 //! Conversations are never removed (an export copies a business; the source keeps it), so
 //! the index only inserts and grows.
 
-use std::hash::Hasher;
-
 use crate::address::AddressKey;
 use crate::conversation::Conversation;
-use crate::hash::FastHasher;
-use crate::tagged_slots::{tag_of, TaggedSlots};
+use crate::tagged_slots::{tag_of_words, TaggedSlots};
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ConversationIndex(TaggedSlots);
 
 fn tag(number: u32, contact: AddressKey) -> u32 {
-    let mut h = FastHasher::default();
-    h.write_u32(number);
-    h.write_u64(contact.0);
-    tag_of(h.finish())
+    tag_of_words(u64::from(number), contact.0)
 }
 
 impl ConversationIndex {

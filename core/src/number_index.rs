@@ -10,11 +10,9 @@
 //!
 //! Numbers are never removed (an export copies a business), so the index only inserts.
 
-use std::hash::Hasher;
-
 use crate::address::AddressKey;
-use crate::hash::{FastHasher, FastMap};
-use crate::tagged_slots::{tag_of, TaggedSlots};
+use crate::hash::FastMap;
+use crate::tagged_slots::{tag_of_words, TaggedSlots};
 
 /// Canonical text as a key: its length and two words covering its bytes (the first eight,
 /// the last eight, overlapping for texts shorter than 16), which with the length give the
@@ -45,10 +43,7 @@ impl TextKey {
 
     #[inline]
     fn tag(self) -> u32 {
-        let mut h = FastHasher::default();
-        h.write_u64(self.first);
-        h.write_u64(self.last ^ self.len as u64);
-        tag_of(h.finish())
+        tag_of_words(self.first, self.last ^ self.len as u64)
     }
 }
 

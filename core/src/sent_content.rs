@@ -17,12 +17,10 @@
 //! took 50 to 80, and rehashing it on growth flushed the cache of everything else.
 
 use std::collections::VecDeque;
-use std::hash::Hasher;
 
 use crate::expiring::PRUNE_PER_INSERT;
-use crate::hash::FastHasher;
 use crate::shrink::ShrinkWhenSparse;
-use crate::tagged_slots::{tag_of, TaggedSlots};
+use crate::tagged_slots::{tag_of_words, TaggedSlots};
 use crate::time::Instant;
 
 /// One send's record: until when the content counts as sent to the conversation.
@@ -133,10 +131,7 @@ impl SentContent {
 
     #[inline]
     fn tag(&self, conv: u32, hash: u64) -> u32 {
-        let mut h = FastHasher::default();
-        h.write_u32(conv);
-        h.write_u64(hash);
-        (tag_of(h.finish()) & self.tag_mask).max(1)
+        (tag_of_words(u64::from(conv), hash) & self.tag_mask).max(1)
     }
 
     fn position(&self, seq: u32) -> usize {

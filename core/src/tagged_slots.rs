@@ -5,7 +5,11 @@
 //! A lookup compares tags and asks the caller about a record only when the tags match, so a
 //! key that is not there (most of them, for duplicate records) costs one slot line and no
 //! record read. The tag's low bits are the home slot, so growing reads tags only. The
-//! conversation index and the duplicate log are both built on it.
+//! conversation index, the number index and the duplicate log are all built on it.
+
+use std::hash::Hasher;
+
+use crate::hash::FastHasher;
 
 /// Tag 0 marks an empty slot.
 #[derive(Clone, Copy, Debug, Default)]
@@ -20,6 +24,15 @@ const MIN_SLOTS: usize = 16;
 /// same way), never 0.
 pub(crate) fn tag_of(hash: u64) -> u32 {
     ((hash >> 32) as u32).max(1)
+}
+
+/// The tag of a two-word key (every table on these slots has one), by the engine's hasher.
+#[inline]
+pub(crate) fn tag_of_words(first: u64, second: u64) -> u32 {
+    let mut h = FastHasher::default();
+    h.write_u64(first);
+    h.write_u64(second);
+    tag_of(h.finish())
 }
 
 #[derive(Clone, Debug, Default)]
