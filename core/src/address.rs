@@ -40,6 +40,12 @@ impl AddressKey {
     pub fn phone_digits(self) -> Option<u64> {
         (self.0 & TAG_MASK == 0).then_some(self.0)
     }
+
+    /// The phone number's canonical text (`+digits`), when this is a phone number.
+    pub(crate) fn phone_text(self) -> Option<String> {
+        self.phone_digits()
+            .map(|digits| Address(AddressText::Phone(digits)).to_string())
+    }
 }
 
 /// An address as effects carry it: a phone number's digits or a shared id, turned into text

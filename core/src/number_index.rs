@@ -83,10 +83,7 @@ impl NumberIndex {
             return Some(previous);
         }
         self.by_address.insert(address, number);
-        if let Some(key) = address
-            .phone_digits()
-            .and_then(|d| TextKey::of(&format!("+{d}")))
-        {
+        if let Some(key) = address.phone_text().as_deref().and_then(TextKey::of) {
             self.by_text.insert(key.tag(), self.texts.len() as u32);
             self.texts.push((key, number));
         }
