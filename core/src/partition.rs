@@ -532,15 +532,13 @@ impl Engine {
             self.consents.insert((b, port(contact)), record);
         }
         if !x.sent_content.is_empty() {
-            // Pruning pops from the front: merge the two logs in expiry order (a stable
-            // sort, so that records of one key keep their order and the later one wins).
+            // The two logs merged (`from_records` puts them in expiry order).
             let mut records: Vec<(Instant, u32, u64)> = self.sent_content.records().collect();
             records.extend(
                 x.sent_content
                     .into_iter()
                     .map(|(expires_at, c, hash)| (expires_at, c + conv_base, hash)),
             );
-            records.sort_by_key(|&(expires_at, _, _)| expires_at);
             self.sent_content = SentContent::from_records(records);
         }
         let owner_base = match self.policy.limits.scope {

@@ -91,8 +91,11 @@ impl SentContent {
         self.log.iter().map(|r| (r.expires_at, r.conv, r.hash))
     }
 
-    /// A table holding `records`, which must be in expiry order.
-    pub fn from_records(records: impl IntoIterator<Item = (Instant, u32, u64)>) -> SentContent {
+    /// A table holding `records` (a snapshot's, or two engines' merged), put in expiry order
+    /// first, as pruning pops from the front: a stable sort, so that records of one key keep
+    /// their order and the later one wins (a no-op pass on a log already in order).
+    pub fn from_records(mut records: Vec<(Instant, u32, u64)>) -> SentContent {
+        records.sort_by_key(|&(expires_at, _, _)| expires_at);
         let mut table = SentContent::default();
         for (expires_at, conv, hash) in records {
             // No pruning while rebuilding: `now` is the earliest instant there is.
@@ -217,7 +220,7 @@ mod tests {
                 prop_assert_eq!(expired, expired_before.saturating_sub(PRUNE_PER_INSERT));
                 prop_assert!(table.records().skip(expired).eq(model.queue.iter().copied()));
             }
-            let rebuilt = SentContent::from_records(table.records());
+            let rebuilt = SentContent::from_records(table.records().collect());
             for c in 0..6 {
                 for h in 0..6 {
                     prop_assert_eq!(rebuilt.expires_at(c, h), table.expires_at(c, h));

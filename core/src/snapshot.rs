@@ -497,9 +497,6 @@ impl Engine {
         for &(_, c, _) in &s.sent_content {
             conv_ok(c, "a sent-content record")?;
         }
-        // Written in expiry order; sorted anyway (stably, a no-op pass on sorted input), as
-        // pruning relies on it.
-        s.sent_content.sort_by_key(|&(expires_at, _, _)| expires_at);
         engine.sent_content = SentContent::from_records(s.sent_content);
         engine.idempotency = restore_idempotency(
             engine.policy.dedup.idempotency_key_ttl,
