@@ -193,7 +193,85 @@ pub enum DenyReason {
     },
 }
 
+/// Declares [`DenyReasonKind`] with its wire names and the list of every kind, from one
+/// table, so the list cannot miss a kind.
+macro_rules! deny_reason_kinds {
+    ($($kind:ident => $name:literal,)*) => {
+        /// Which [`DenyReason`] a denial is, without its fields: what a binding maps to its
+        /// own stable codes.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum DenyReasonKind {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $kind,
+            )*
+        }
+
+        impl DenyReasonKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [DenyReasonKind] = &[$(DenyReasonKind::$kind,)*];
+
+            /// The wire format's `reason` (`"window_closed"`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(DenyReasonKind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+deny_reason_kinds! {
+    WindowClosed => "window_closed",
+    WithinSafetyMargin => "within_safety_margin",
+    GroupNotAllowed => "group_not_allowed",
+    NoPriorContact => "no_prior_contact",
+    TooLong => "too_long",
+    FileTooLarge => "file_too_large",
+    TooManyButtons => "too_many_buttons",
+    TemplateNotSendable => "template_not_sendable",
+    TemplateParams => "template_params",
+    NoOptIn => "no_opt_in",
+    MarketingStopped => "marketing_stopped",
+    MarketingToUsNumber => "marketing_to_us_number",
+    Duplicate => "duplicate",
+    NoDefaultTemplate => "no_default_template",
+    LimitReached => "limit_reached",
+    ContactBackoff => "contact_backoff",
+    Restricted => "restricted",
+}
+
 impl DenyReason {
+    /// Which reason this is, without its fields.
+    pub fn kind(&self) -> DenyReasonKind {
+        use DenyReasonKind as K;
+        match self {
+            DenyReason::WindowClosed { .. } => K::WindowClosed,
+            DenyReason::WithinSafetyMargin { .. } => K::WithinSafetyMargin,
+            DenyReason::GroupNotAllowed { .. } => K::GroupNotAllowed,
+            DenyReason::NoPriorContact { .. } => K::NoPriorContact,
+            DenyReason::TooLong { .. } => K::TooLong,
+            DenyReason::FileTooLarge { .. } => K::FileTooLarge,
+            DenyReason::TooManyButtons { .. } => K::TooManyButtons,
+            DenyReason::TemplateNotSendable { .. } => K::TemplateNotSendable,
+            DenyReason::TemplateParams { .. } => K::TemplateParams,
+            DenyReason::NoOptIn => K::NoOptIn,
+            DenyReason::MarketingStopped { .. } => K::MarketingStopped,
+            DenyReason::MarketingToUsNumber { .. } => K::MarketingToUsNumber,
+            DenyReason::Duplicate { .. } => K::Duplicate,
+            DenyReason::NoDefaultTemplate => K::NoDefaultTemplate,
+            DenyReason::LimitReached { .. } => K::LimitReached,
+            DenyReason::ContactBackoff { .. } => K::ContactBackoff,
+            DenyReason::Restricted { .. } => K::Restricted,
+        }
+    }
+
+    /// The wire format's `reason` (`"window_closed"`).
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
     /// The suggested next step for this denial.
     pub fn next_action(&self) -> Option<NextAction> {
         Some(match self {
@@ -342,4 +420,90 @@ pub struct Initiation {
     pub language: Option<String>,
     /// Messages now held in the pending outbox.
     pub held: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One denial of `kind`, its fields arbitrary.
+    fn sample(kind: DenyReasonKind) -> DenyReason {
+        use DenyReasonKind as K;
+        let at = Instant::EPOCH.plus(Duration::from_hours(1));
+        match kind {
+            K::WindowClosed => DenyReason::WindowClosed {
+                window_closed_at: Some(at),
+            },
+            K::WithinSafetyMargin => DenyReason::WithinSafetyMargin {
+                window_ends_at: at,
+                margin: Duration::from_hours(1),
+            },
+            K::GroupNotAllowed => DenyReason::GroupNotAllowed {
+                channel: Channel::Official,
+            },
+            K::NoPriorContact => DenyReason::NoPriorContact {
+                channel: Channel::Unofficial,
+            },
+            K::TooLong => DenyReason::TooLong {
+                item: "text".into(),
+                limit_chars: 4096,
+                actual_chars: 5000,
+            },
+            K::FileTooLarge => DenyReason::FileTooLarge {
+                media: MediaKind::Image,
+                limit_bytes: 5,
+                actual_bytes: 6,
+            },
+            K::TooManyButtons => DenyReason::TooManyButtons {
+                limit: 3,
+                actual: 4,
+            },
+            K::TemplateNotSendable => DenyReason::TemplateNotSendable {
+                name: "welcome".into(),
+                language: "en".into(),
+                status: TemplateStatus::Pending,
+                until: None,
+            },
+            K::TemplateParams => DenyReason::TemplateParams {
+                problem: TemplateProblem::EmptyBody,
+            },
+            K::NoOptIn => DenyReason::NoOptIn,
+            K::MarketingStopped => DenyReason::MarketingStopped { since: at },
+            K::MarketingToUsNumber => DenyReason::MarketingToUsNumber { since: at },
+            K::Duplicate => DenyReason::Duplicate {
+                previous_at: at,
+                period: Duration::from_hours(1),
+            },
+            K::NoDefaultTemplate => DenyReason::NoDefaultTemplate,
+            K::LimitReached => DenyReason::LimitReached {
+                limit: 250,
+                used: 250,
+                next_slot_at: at,
+            },
+            K::ContactBackoff => DenyReason::ContactBackoff {
+                code: 131049,
+                marketing_only: true,
+                until: at,
+            },
+            K::Restricted => DenyReason::Restricted {
+                scope: crate::number::RestrictionScope::AllMessages,
+                until: None,
+            },
+        }
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_and_named_as_the_wire_names_it() {
+        for (i, &kind) in DenyReasonKind::ALL.iter().enumerate() {
+            assert!(
+                !DenyReasonKind::ALL[..i].contains(&kind),
+                "{kind:?} listed twice"
+            );
+            let reason = sample(kind);
+            assert_eq!(reason.kind(), kind);
+            let wire = serde_json::to_value(&reason).unwrap();
+            assert_eq!(wire["reason"], kind.name(), "{wire}");
+            assert_eq!(reason.name(), kind.name());
+        }
+    }
 }

@@ -67,8 +67,8 @@ pub mod wire;
 pub use address::Address;
 pub use chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
 pub use decision::{
-    Billing, ChargeCategory, Decision, DenyReason, FreeReason, Initiation, Initiator, NextAction,
-    Verdict,
+    Billing, ChargeCategory, Decision, DenyReason, DenyReasonKind, FreeReason, Initiation,
+    Initiator, NextAction, Verdict,
 };
 pub use effect::Effect;
 pub use engine::{

@@ -12,7 +12,8 @@ use std::ffi::c_char;
 
 use convstate_core::chat::ChatEnder;
 use convstate_core::decision::{
-    Billing, ChargeCategory, Decision, DenyReason, FreeReason, Initiator, NextAction, Verdict,
+    Billing, ChargeCategory, Decision, DenyReason, DenyReasonKind, FreeReason, Initiator,
+    NextAction, Verdict,
 };
 use convstate_core::delivery::PricingType;
 use convstate_core::event::{DeliveryStatus, InboundKind, PreferenceValue};
@@ -878,107 +879,111 @@ impl ReasonFields {
     }
 }
 
-/// THE table from denial reasons to codes and numbers. A reason core adds later becomes
-/// `CONVSTATE_REASON_OTHER` until a line is added here.
-fn reason_fields(reason: &DenyReason) -> ReasonFields {
+/// THE table from denial reasons to C codes. A reason core adds later is
+/// `CONVSTATE_REASON_OTHER` until a line is added here (a test lists the missing ones).
+pub(crate) const fn reason_code(kind: DenyReasonKind) -> convstate_reason {
     use convstate_reason::*;
+    use DenyReasonKind as K;
+    match kind {
+        K::WindowClosed => CONVSTATE_REASON_WINDOW_CLOSED,
+        K::WithinSafetyMargin => CONVSTATE_REASON_WITHIN_SAFETY_MARGIN,
+        K::GroupNotAllowed => CONVSTATE_REASON_GROUP_NOT_ALLOWED,
+        K::NoPriorContact => CONVSTATE_REASON_NO_PRIOR_CONTACT,
+        K::TooLong => CONVSTATE_REASON_TOO_LONG,
+        K::FileTooLarge => CONVSTATE_REASON_FILE_TOO_LARGE,
+        K::TooManyButtons => CONVSTATE_REASON_TOO_MANY_BUTTONS,
+        K::TemplateNotSendable => CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE,
+        K::TemplateParams => CONVSTATE_REASON_TEMPLATE_PARAMS,
+        K::NoOptIn => CONVSTATE_REASON_NO_OPT_IN,
+        K::MarketingStopped => CONVSTATE_REASON_MARKETING_STOPPED,
+        K::MarketingToUsNumber => CONVSTATE_REASON_MARKETING_TO_US_NUMBER,
+        K::Duplicate => CONVSTATE_REASON_DUPLICATE,
+        K::NoDefaultTemplate => CONVSTATE_REASON_NO_DEFAULT_TEMPLATE,
+        K::LimitReached => CONVSTATE_REASON_LIMIT_REACHED,
+        K::Restricted => CONVSTATE_REASON_RESTRICTED,
+        K::ContactBackoff => CONVSTATE_REASON_CONTACT_BACKOFF,
+        _ => CONVSTATE_REASON_OTHER,
+    }
+}
+
+/// A denial's code and the generic numbers its reason fills.
+fn reason_fields(reason: &DenyReason) -> ReasonFields {
+    let fields = ReasonFields::of(reason_code(reason.kind()));
     match reason {
-        DenyReason::WindowClosed { window_closed_at } => {
-            ReasonFields::of(CONVSTATE_REASON_WINDOW_CLOSED).instant(*window_closed_at)
-        }
+        DenyReason::WindowClosed { window_closed_at } => fields.instant(*window_closed_at),
         DenyReason::WithinSafetyMargin {
             window_ends_at,
             margin,
-        } => ReasonFields::of(CONVSTATE_REASON_WITHIN_SAFETY_MARGIN)
-            .instant(Some(*window_ends_at))
-            .duration(*margin),
-        DenyReason::GroupNotAllowed { channel } => {
-            ReasonFields::of(CONVSTATE_REASON_GROUP_NOT_ALLOWED)
-                .detail(channel_code(*channel) as u32)
-        }
-        DenyReason::NoPriorContact { channel } => {
-            ReasonFields::of(CONVSTATE_REASON_NO_PRIOR_CONTACT)
-                .detail(channel_code(*channel) as u32)
+        } => fields.instant(Some(*window_ends_at)).duration(*margin),
+        DenyReason::GroupNotAllowed { channel } | DenyReason::NoPriorContact { channel } => {
+            fields.detail(channel_code(*channel) as u32)
         }
         DenyReason::TooLong {
             limit_chars,
             actual_chars,
             ..
-        } => ReasonFields::of(CONVSTATE_REASON_TOO_LONG)
-            .limit(u64::from(*limit_chars), *actual_chars),
+        } => fields.limit(u64::from(*limit_chars), *actual_chars),
         DenyReason::FileTooLarge {
             media,
             limit_bytes,
             actual_bytes,
-        } => ReasonFields::of(CONVSTATE_REASON_FILE_TOO_LARGE)
+        } => fields
             .limit(*limit_bytes, *actual_bytes)
             .detail(media_code(*media) as u32),
-        DenyReason::TooManyButtons { limit, actual } => {
-            ReasonFields::of(CONVSTATE_REASON_TOO_MANY_BUTTONS).limit(u64::from(*limit), *actual)
-        }
-        DenyReason::TemplateNotSendable { status, until, .. } => {
-            ReasonFields::of(CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE)
-                .instant(*until)
-                .detail(template_status_code(*status) as u32)
-        }
-        DenyReason::TemplateParams { .. } => ReasonFields::of(CONVSTATE_REASON_TEMPLATE_PARAMS),
-        DenyReason::NoOptIn => ReasonFields::of(CONVSTATE_REASON_NO_OPT_IN),
-        DenyReason::MarketingStopped { since } => {
-            ReasonFields::of(CONVSTATE_REASON_MARKETING_STOPPED).instant(Some(*since))
-        }
-        DenyReason::MarketingToUsNumber { since } => {
-            ReasonFields::of(CONVSTATE_REASON_MARKETING_TO_US_NUMBER).instant(Some(*since))
+        DenyReason::TooManyButtons { limit, actual } => fields.limit(u64::from(*limit), *actual),
+        DenyReason::TemplateNotSendable { status, until, .. } => fields
+            .instant(*until)
+            .detail(template_status_code(*status) as u32),
+        DenyReason::MarketingStopped { since } | DenyReason::MarketingToUsNumber { since } => {
+            fields.instant(Some(*since))
         }
         DenyReason::Duplicate {
             previous_at,
             period,
-        } => ReasonFields::of(CONVSTATE_REASON_DUPLICATE)
-            .instant(Some(*previous_at))
-            .duration(*period),
-        DenyReason::NoDefaultTemplate => ReasonFields::of(CONVSTATE_REASON_NO_DEFAULT_TEMPLATE),
+        } => fields.instant(Some(*previous_at)).duration(*period),
         DenyReason::LimitReached {
             limit,
             used,
             next_slot_at,
-        } => ReasonFields::of(CONVSTATE_REASON_LIMIT_REACHED)
+        } => fields
             .limit(u64::from(*limit), u64::from(*used))
             .instant(Some(*next_slot_at)),
-        DenyReason::Restricted { scope, until } => ReasonFields::of(CONVSTATE_REASON_RESTRICTED)
+        DenyReason::Restricted { scope, until } => fields
             .instant(*until)
             .detail(restriction_scope_code(*scope) as u32),
         DenyReason::ContactBackoff { code, until, .. } => {
-            ReasonFields::of(CONVSTATE_REASON_CONTACT_BACKOFF)
-                .instant(Some(*until))
-                .detail(*code)
+            fields.instant(Some(*until)).detail(*code)
         }
-        _ => ReasonFields::of(CONVSTATE_REASON_OTHER),
+        // TemplateParams, NoOptIn, NoDefaultTemplate and reasons newer than this table fill
+        // no numbers (the JSON door has their details).
+        _ => fields,
     }
 }
 
-/// The wire name of a reason code (`"window_closed"`), as the JSON door writes it.
+/// The wire name of a reason code (`"window_closed"`), as the JSON door writes it: core's
+/// name of the kind with that code, made NUL-terminated once.
 pub(crate) fn reason_name(code: u32) -> Option<&'static std::ffi::CStr> {
-    Some(match code {
-        0 => c"none",
-        1 => c"window_closed",
-        2 => c"within_safety_margin",
-        3 => c"group_not_allowed",
-        4 => c"no_prior_contact",
-        5 => c"too_long",
-        6 => c"file_too_large",
-        7 => c"too_many_buttons",
-        8 => c"template_not_sendable",
-        9 => c"template_params",
-        10 => c"no_opt_in",
-        11 => c"marketing_stopped",
-        12 => c"marketing_to_us_number",
-        13 => c"duplicate",
-        14 => c"no_default_template",
-        15 => c"limit_reached",
-        16 => c"restricted",
-        17 => c"contact_backoff",
-        999 => c"other",
-        _ => return None,
-    })
+    use convstate_reason::*;
+    static NAMES: std::sync::OnceLock<Vec<(u32, std::ffi::CString)>> = std::sync::OnceLock::new();
+    if code == CONVSTATE_REASON_NONE as u32 {
+        return Some(c"none");
+    }
+    if code == CONVSTATE_REASON_OTHER as u32 {
+        return Some(c"other");
+    }
+    let names = NAMES.get_or_init(|| {
+        DenyReasonKind::ALL
+            .iter()
+            .filter_map(|&kind| {
+                let name = std::ffi::CString::new(kind.name()).ok()?;
+                Some((reason_code(kind) as u32, name))
+            })
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, name)| name.as_c_str())
 }
 
 fn next_action_fields(action: Option<NextAction>) -> (convstate_next_action, i64) {

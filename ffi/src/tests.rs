@@ -564,6 +564,27 @@ fn result_codes_are_unique_named_and_grouped_by_area() {
 }
 
 #[test]
+fn every_denial_kind_has_its_own_reason_code_named_as_core_names_it() {
+    use convstate_core::decision::DenyReasonKind;
+    let name_of = |code: u32| unsafe { CStr::from_ptr(convstate_reason_name(code)) };
+    let mut codes = Vec::new();
+    for &kind in DenyReasonKind::ALL {
+        let code = crate::codes::reason_code(kind) as u32;
+        assert_ne!(
+            code,
+            convstate_reason::CONVSTATE_REASON_OTHER as u32,
+            "{kind:?} has no C code: add it to codes::reason_code"
+        );
+        assert!(!codes.contains(&code), "{kind:?} shares code {code}");
+        codes.push(code);
+        assert_eq!(name_of(code).to_str().unwrap(), kind.name());
+    }
+    assert_eq!(name_of(0).to_str().unwrap(), "none");
+    assert_eq!(name_of(999).to_str().unwrap(), "other");
+    assert_eq!(name_of(18).to_str().unwrap(), "unknown");
+}
+
+#[test]
 fn every_core_error_maps_to_its_own_code_in_its_area() {
     use convstate_core::Error;
     let cases = [

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::mem::{discriminant, Discriminant};
 
-use convstate::decision::{DenyReason, Verdict};
+use convstate::decision::{DenyReasonKind, Verdict};
 use convstate::event::InboundKind;
 use convstate::message::{TemplateMessage, TemplateParams};
 use convstate::{Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
@@ -27,59 +27,84 @@ use pyo3::types::{
 use crate::convert::instant;
 use crate::errors::BindingError;
 
-/// Outcome names, indexed by the code `run_batch` writes per row. Append only: codes are
-/// part of the API (hosts store them). Denial names are the wire format's `reason`s.
-pub const OUTCOME_NAMES: [&str; 21] = [
-    "applied", // an inbound row was recorded
-    "allowed", // a send or check_send row may go ahead (a send row is recorded)
-    "window_closed",
-    "within_safety_margin",
-    "group_not_allowed",
-    "no_prior_contact",
-    "too_long",
-    "file_too_large",
-    "too_many_buttons",
-    "template_not_sendable",
-    "template_params",
-    "no_opt_in",
-    "marketing_stopped",
-    "marketing_to_us_number",
-    "duplicate",
-    "no_default_template",
-    "limit_reached",
-    "contact_backoff",
-    "restricted",
-    "other", // a denial reason newer than this table
-    "error", // the engine refused the row; it changed nothing
-];
 const APPLIED: u8 = 0;
 const ALLOWED: u8 = 1;
 const OTHER_DENIAL: u8 = 19;
 const ERROR: u8 = 20;
 
-fn denial_code(reason: &DenyReason) -> u8 {
-    match reason {
-        DenyReason::WindowClosed { .. } => 2,
-        DenyReason::WithinSafetyMargin { .. } => 3,
-        DenyReason::GroupNotAllowed { .. } => 4,
-        DenyReason::NoPriorContact { .. } => 5,
-        DenyReason::TooLong { .. } => 6,
-        DenyReason::FileTooLarge { .. } => 7,
-        DenyReason::TooManyButtons { .. } => 8,
-        DenyReason::TemplateNotSendable { .. } => 9,
-        DenyReason::TemplateParams { .. } => 10,
-        DenyReason::NoOptIn => 11,
-        DenyReason::MarketingStopped { .. } => 12,
-        DenyReason::MarketingToUsNumber { .. } => 13,
-        DenyReason::Duplicate { .. } => 14,
-        DenyReason::NoDefaultTemplate => 15,
-        DenyReason::LimitReached { .. } => 16,
-        DenyReason::ContactBackoff { .. } => 17,
-        DenyReason::Restricted { .. } => 18,
-        // `DenyReason` is non-exhaustive: a reason added to the core later.
+/// The outcome code of a denial. Codes are part of the API (hosts store them): never reuse
+/// one; a reason core adds later is `OTHER_DENIAL` until it gets the next free code here
+/// (and `OTHER_DENIAL`, `ERROR` stay where they are).
+const fn denial_code(kind: DenyReasonKind) -> u8 {
+    use DenyReasonKind as K;
+    match kind {
+        K::WindowClosed => 2,
+        K::WithinSafetyMargin => 3,
+        K::GroupNotAllowed => 4,
+        K::NoPriorContact => 5,
+        K::TooLong => 6,
+        K::FileTooLarge => 7,
+        K::TooManyButtons => 8,
+        K::TemplateNotSendable => 9,
+        K::TemplateParams => 10,
+        K::NoOptIn => 11,
+        K::MarketingStopped => 12,
+        K::MarketingToUsNumber => 13,
+        K::Duplicate => 14,
+        K::NoDefaultTemplate => 15,
+        K::LimitReached => 16,
+        K::ContactBackoff => 17,
+        K::Restricted => 18,
         _ => OTHER_DENIAL,
     }
 }
+
+/// Outcome names, indexed by the code `run_batch` writes per row; a denial's name is the
+/// wire format's `reason`, as core names it.
+pub const OUTCOME_NAMES: [&str; ERROR as usize + 1] = {
+    let mut names = [""; ERROR as usize + 1];
+    names[APPLIED as usize] = "applied"; // an inbound row was recorded
+    names[ALLOWED as usize] = "allowed"; // a send or check_send row may go ahead
+    names[OTHER_DENIAL as usize] = "other"; // a denial reason newer than this table
+    names[ERROR as usize] = "error"; // the engine refused the row; it changed nothing
+    let mut i = 0;
+    while i < DenyReasonKind::ALL.len() {
+        let kind = DenyReasonKind::ALL[i];
+        let code = denial_code(kind);
+        if code != OTHER_DENIAL {
+            names[code as usize] = kind.name();
+        }
+        i += 1;
+    }
+    names
+};
+
+// Every kind core knows has a code of its own, so every slot of `OUTCOME_NAMES` is named:
+// a reason added to core stops this build until it gets its code above.
+const _: () = {
+    let mut code = 0;
+    while code < OUTCOME_NAMES.len() {
+        assert!(
+            !OUTCOME_NAMES[code].is_empty(),
+            "an outcome code has no name"
+        );
+        code += 1;
+    }
+    let mut i = 0;
+    while i < DenyReasonKind::ALL.len() {
+        let code = denial_code(DenyReasonKind::ALL[i]);
+        assert!(code != OTHER_DENIAL, "a denial kind has no outcome code");
+        let mut j = 0;
+        while j < i {
+            assert!(
+                denial_code(DenyReasonKind::ALL[j]) != code,
+                "two kinds share a code"
+            );
+            j += 1;
+        }
+        i += 1;
+    }
+};
 
 /// What a row asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -822,7 +847,7 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
             };
             Ok(match &decision.verdict {
                 Verdict::Allowed => ALLOWED,
-                Verdict::Denied(reason) => denial_code(reason),
+                Verdict::Denied(reason) => denial_code(reason.kind()),
             })
         });
         let code = match result {
