@@ -22,12 +22,15 @@ use parking_lot::{Mutex, RwLock};
 use crate::address::Interner;
 use crate::decision::Decision;
 use crate::effect::Effect;
-use crate::engine::{Engine, Output};
+use crate::engine::{Engine, InboundRef, Output};
 use crate::event::{Event, Inbound, SendRequest};
 use crate::hash::FastMap;
 use crate::policy::Policy;
+use crate::send::SendRequestRef;
 use crate::time::Instant;
-use crate::wire::{decode_event, encode_effect, encode_output};
+use crate::wire::{
+    decode_event, encode_effect, encode_effect_into, encode_output, encode_output_into,
+};
 use crate::Error;
 
 /// The most shards a [`ShardedEngine`] may have.
@@ -245,6 +248,38 @@ impl ShardedEngine {
             .check_send(req)
     }
 
+    /// [`Engine::inbound_borrowed`] in the number's shard: the typed call over borrowed
+    /// text, for hosts that hold the strings themselves (the C library, batches).
+    pub fn inbound_borrowed(
+        &self,
+        e: InboundRef<'_>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), Error> {
+        let mut engine = self.shards[self.shard_of_number(e.number)].lock();
+        let result = engine.inbound_borrowed(e);
+        Self::drain(&mut engine, effects);
+        result
+    }
+
+    /// [`Engine::send_borrowed`] in the number's shard.
+    pub fn send_borrowed(
+        &self,
+        req: SendRequestRef<'_>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Decision, Error> {
+        let mut engine = self.shards[self.shard_of_number(req.number)].lock();
+        let result = engine.send_borrowed(req);
+        Self::drain(&mut engine, effects);
+        result
+    }
+
+    /// [`Engine::check_send_borrowed`] in the number's shard (changes nothing).
+    pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
+        self.shards[self.shard_of_number(req.number)]
+            .lock()
+            .check_send_borrowed(req)
+    }
+
     /// The JSON-lines door, as [`Engine::handle_json`]: the result line, then one line per
     /// effect the input caused.
     pub fn handle_json(&self, line: &str) -> Vec<String> {
@@ -254,6 +289,19 @@ impl ShardedEngine {
         lines.push(encode_output(&result));
         lines.extend(effects.iter().map(encode_effect));
         lines
+    }
+
+    /// The JSON-lines door as [`Engine::handle_json_into`]: each output line, followed by
+    /// `\n`, appended to `out`. The lines are written after the shard's lock is released.
+    pub fn handle_json_into(&self, line: &str, out: &mut String) {
+        let mut effects = Vec::new();
+        let result = decode_event(line).and_then(|event| self.handle(event, &mut effects));
+        encode_output_into(&result, out);
+        out.push('\n');
+        for effect in &effects {
+            encode_effect_into(effect, out);
+            out.push('\n');
+        }
     }
 
     /// Fires due timers in every shard ([`Engine::handle_timeout`]).

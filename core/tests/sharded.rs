@@ -241,6 +241,118 @@ fn concurrent_totals_equal_a_single_threaded_replay() {
     assert!(templates > 100, "and template sends, got {templates}");
 }
 
+/// The typed calls over borrowed text and the JSON door into one buffer give what one
+/// engine gives for the same inputs: decisions, effects and output lines.
+#[test]
+fn borrowed_calls_and_the_buffer_door_match_one_engine() {
+    use convstate::event::InboundKind;
+    use convstate::{InboundRef, Instant, OutboundMessage, SendRequestRef};
+
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    let sharded = ShardedEngine::with_preset("cloud-2025", 4).unwrap();
+    let mut setup = Vec::new();
+    for b in 0..6 {
+        let number = format!("+1555300{b:04}");
+        setup.extend(setup_lines(&format!("biz{b}"), &[number.as_str()]));
+    }
+    for line in &setup {
+        let mut joined = String::new();
+        sharded.handle_json_into(line, &mut joined);
+        let lines: Vec<String> = single.handle_json(line);
+        assert_eq!(
+            joined,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>()
+        );
+    }
+    let text = OutboundMessage::Text {
+        text: "Your order is on its way".into(),
+    };
+    let (mut single_effects, mut sharded_effects) = (Vec::new(), Vec::new());
+    let mut denied = 0;
+    for i in 0..120u32 {
+        // The contact writes, then gets a reply; a contact who never wrote gets a denial.
+        let number = format!("+1555300{:04}", i / 3 % 6);
+        let contact = format!("+4915{:09}", i / 3 % 20 + if i % 3 == 2 { 100 } else { 0 });
+        let at = Instant::parse_rfc3339(&at(1 + i)).unwrap();
+        if i % 3 == 0 {
+            let inbound = InboundRef {
+                at,
+                number: &number,
+                contact: Some(&contact),
+                group: None,
+                kind: InboundKind::Text,
+                size: None,
+                referral: false,
+                message_id: None,
+            };
+            single.inbound_borrowed(inbound).unwrap();
+            sharded
+                .inbound_borrowed(inbound, &mut sharded_effects)
+                .unwrap();
+        } else {
+            let request = SendRequestRef {
+                at,
+                number: &number,
+                contact: Some(&contact),
+                group: None,
+                message: &text,
+                idempotency_key: None,
+                force: true,
+                message_id: None,
+            };
+            let checked = sharded.check_send_borrowed(request).unwrap();
+            assert_eq!(checked, single.check_send_borrowed(request).unwrap());
+            let decision = sharded
+                .send_borrowed(request, &mut sharded_effects)
+                .unwrap();
+            assert_eq!(decision, single.send_borrowed(request).unwrap());
+            assert_eq!(decision, checked, "a check gives the send's answer");
+            denied += usize::from(!decision.is_allowed());
+        }
+        while let Some(effect) = single.poll_effect() {
+            single_effects.push(effect);
+        }
+    }
+    assert_eq!(denied, 40, "the sends to contacts who never wrote");
+    let end = Instant::parse_rfc3339(&at(300)).unwrap();
+    single.handle_timeout(end);
+    single_effects.extend(std::iter::from_fn(|| single.poll_effect()));
+    sharded.handle_timeout(end, &mut sharded_effects);
+    // A shard fires its timers when it next gets an input, and numbers its tickets itself:
+    // the same effects, compared without ticket ids and in a canonical order.
+    let canonical = |effects: &[convstate::Effect]| {
+        let mut lines: Vec<String> = effects
+            .iter()
+            .map(|effect| {
+                let mut value = serde_json::to_value(effect).unwrap();
+                value.as_object_mut().unwrap().remove("ticket");
+                value.to_string()
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert!(single_effects.len() > 40, "{}", single_effects.len());
+    assert_eq!(canonical(&sharded_effects), canonical(&single_effects));
+    let unknown = InboundRef {
+        at: Instant::parse_rfc3339(&at(200)).unwrap(),
+        number: "+19999999999",
+        contact: Some("+4915000000001"),
+        group: None,
+        kind: InboundKind::Text,
+        size: None,
+        referral: false,
+        message_id: None,
+    };
+    assert_eq!(
+        sharded
+            .inbound_borrowed(unknown, &mut sharded_effects)
+            .unwrap_err()
+            .code(),
+        single.inbound_borrowed(unknown).unwrap_err().code()
+    );
+}
+
 /// A business with live chats, held messages, consents, templates and limit usage; a second
 /// business in the same engine must not leak into its export.
 fn populated_engine() -> Engine {
