@@ -23,7 +23,15 @@ from convstate._types import (
     TicketStatus,
     Verdict,
 )
-from convstate._convstate import BatchResult, Billing, Decision, Engine, __version__, wire_version
+from convstate._convstate import (
+    BatchResult,
+    Billing,
+    Decision,
+    Engine,
+    ShardedEngine,
+    __version__,
+    wire_version,
+)
 
 __all__ = [
     "BatchResult",
@@ -40,6 +48,7 @@ __all__ = [
     "NotFoundError",
     "PolicyError",
     "Reason",
+    "ShardedEngine",
     "SnapshotError",
     "TemplateStatus",
     "TicketStatus",

@@ -13,7 +13,15 @@ _Instant = Union[datetime, int, str]
 _DurationLike = Union[timedelta, int, str]
 
 __version__: str
-__all__ = ["BatchResult", "Billing", "Decision", "Engine", "__version__", "wire_version"]
+__all__ = [
+    "BatchResult",
+    "Billing",
+    "Decision",
+    "Engine",
+    "ShardedEngine",
+    "__version__",
+    "wire_version",
+]
 
 def wire_version() -> int:
     """Version of the JSON wire schema this build speaks."""
@@ -334,3 +342,56 @@ class Engine:
         """An engine from ``snapshot()`` bytes. Raises ``SnapshotError``."""
     def __getstate__(self) -> bytes: ...
     def __setstate__(self, state: bytes) -> None: ...
+
+@final
+class ShardedEngine:
+    """N engines sharded by business, for hosts that apply inputs from several threads.
+
+    Each business lives whole in one shard (a stable hash of its name), so business-wide
+    rules (messaging limits, consent, usage) stay exact however many threads call at once.
+    Every call releases the GIL while the core works and locks only the shard its input
+    belongs to: threads feeding different businesses run in parallel. Each shard keeps its
+    own clock and, like one ``Engine``, expects its inputs in time order. Effects come back
+    from the call that caused them; there is no effect queue to poll.
+    """
+
+    def __new__(
+        cls,
+        policy: str = "cloud-2025",
+        shards: int = 4,
+        policy_overrides: Optional[Mapping[str, Any]] = None,
+    ) -> ShardedEngine:
+        """``shards`` engines (1 to 4096) under a policy preset, with optional overrides
+        merged over it. Raises ``PolicyError`` or ``InvalidInputError``."""
+    @property
+    def shard_count(self) -> int:
+        """How many shards there are."""
+    def shard_of_business(self, business: str) -> int:
+        """The shard a business lives in, the same in every process with as many shards."""
+    def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
+        """As ``Engine.process``: every output line, for each input its result line, then
+        its effect lines. A ``tick`` reaches every shard."""
+    def process_bytes(self, data: bytes) -> bytes:
+        """As ``Engine.process_bytes``: wire-format lines in, every output line out."""
+    def run_batch(
+        self,
+        kinds: Sequence[Union[str, int]],
+        at: Sequence[_Instant],
+        numbers: Sequence[str],
+        contacts: Sequence[str],
+        texts: Optional[Sequence[Optional[str]]] = None,
+        *,
+        templates: Optional[Sequence[Optional[str]]] = None,
+        languages: Optional[Sequence[Optional[str]]] = None,
+        params: Optional[Sequence[Optional[Sequence[str]]]] = None,
+    ) -> BatchResult:
+        """As ``Engine.run_batch``, each row in its number's shard, the GIL released while
+        the rows run. The effects are counted in ``effect_counts`` and dropped (use
+        ``process`` to receive them)."""
+    def export_business(self, business: str) -> bytes:
+        """A business's whole state as bytes, to move it to another engine or node with
+        ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
+    def import_business(self, data: bytes) -> None:
+        """Adds a business from ``export_business`` bytes to its shard. The engines must run
+        the same policy, and neither the business nor any of its numbers may exist here yet;
+        a refused import changes nothing."""

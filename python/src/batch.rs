@@ -17,7 +17,8 @@ use std::mem::{discriminant, Discriminant};
 use convstate::decision::{DenyReasonKind, Verdict};
 use convstate::event::InboundKind;
 use convstate::message::{TemplateMessage, TemplateParams};
-use convstate::{Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
+use convstate::sharded::ShardedEngine;
+use convstate::{Decision, Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -770,8 +771,58 @@ pub struct BatchOutcome {
     pub error_codes: HashMap<&'static str, u64>,
 }
 
-/// Runs every row through the engine. Effects are counted and dropped unless `keep_effects`.
-pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool) -> BatchOutcome {
+/// Where a batch's rows go: one engine, whose effects wait in its queue, or a sharded
+/// engine, whose calls hand each row's effects back.
+pub trait RowTarget {
+    fn inbound(&mut self, e: InboundRef<'_>) -> Result<(), convstate::Error>;
+    fn send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error>;
+    fn check_send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error>;
+    /// Takes every effect caused since the last call, handing each to `f`.
+    fn drain_effects(&mut self, f: impl FnMut(&Effect));
+}
+
+impl RowTarget for convstate::Engine {
+    fn inbound(&mut self, e: InboundRef<'_>) -> Result<(), convstate::Error> {
+        self.inbound_borrowed(e)
+    }
+    fn send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error> {
+        self.send_borrowed(request)
+    }
+    fn check_send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error> {
+        self.check_send_borrowed(request)
+    }
+    fn drain_effects(&mut self, mut f: impl FnMut(&Effect)) {
+        while let Some(effect) = self.poll_effect() {
+            f(&effect);
+        }
+    }
+}
+
+/// A sharded engine with the effects its calls handed back.
+pub struct ShardedRows<'a> {
+    pub engine: &'a ShardedEngine,
+    pub effects: Vec<Effect>,
+}
+
+impl RowTarget for ShardedRows<'_> {
+    fn inbound(&mut self, e: InboundRef<'_>) -> Result<(), convstate::Error> {
+        self.engine.inbound_borrowed(e, &mut self.effects)
+    }
+    fn send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error> {
+        self.engine.send_borrowed(request, &mut self.effects)
+    }
+    fn check_send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error> {
+        self.engine.check_send_borrowed(request)
+    }
+    fn drain_effects(&mut self, mut f: impl FnMut(&Effect)) {
+        for effect in self.effects.drain(..) {
+            f(&effect);
+        }
+    }
+}
+
+/// Runs every row through `target`. Effects are counted and dropped unless `keep_effects`.
+pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -> BatchOutcome {
     // One message value per kind, overwritten row by row; numbers and contacts are lent to
     // the core straight from the columns' text.
     let mut text = OutboundMessage::Text {
@@ -805,7 +856,7 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
                     referral: false,
                     message_id: None,
                 };
-                return engine.inbound_borrowed(inbound).map(|()| APPLIED);
+                return target.inbound(inbound).map(|()| APPLIED);
             }
             let message = match columns.templates.as_ref().and_then(|c| c.row(row)) {
                 Some(name) => {
@@ -841,9 +892,9 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
                 message_id: None,
             };
             let decision = if *kind == RowKind::Send {
-                engine.send_borrowed(request)?
+                target.send(request)?
             } else {
-                engine.check_send_borrowed(request)?
+                target.check_send(request)?
             };
             Ok(match &decision.verdict {
                 Verdict::Allowed => ALLOWED,
@@ -862,9 +913,7 @@ pub fn run(engine: &mut convstate::Engine, columns: &Columns, keep_effects: bool
         };
         outcome.codes.push(code);
         if !keep_effects {
-            while let Some(effect) = engine.poll_effect() {
-                effects.count(&effect);
-            }
+            target.drain_effects(|effect| effects.count(effect));
         }
     }
     outcome.effect_counts = effects

@@ -17,6 +17,7 @@ mod batch;
 mod convert;
 mod errors;
 mod results;
+mod sharded;
 
 use batch::{Columns, PyBatchResult};
 use convert::{datetime, from_json, instant, to_json};
@@ -120,6 +121,37 @@ fn output_to_python<'py>(py: Python<'py>, output: &Output) -> PyResult<Bound<'py
     }
 }
 
+/// A preset with optional overrides (a dict) merged over it.
+fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<Policy> {
+    Ok(match overrides.filter(|o| !o.is_none()) {
+        Some(overrides) => Policy::with_overrides(preset, &to_json(overrides)?)?,
+        None => Policy::preset(preset)?,
+    })
+}
+
+/// Applies each wire-format line of `data` with `apply` (blank lines skipped, `\r\n`
+/// accepted), which appends its output lines; a line that is not UTF-8 gets an error line.
+fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String {
+    // Output lines are a little longer than input lines on average.
+    let mut output = String::with_capacity(data.len() * 2);
+    for line in data.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match std::str::from_utf8(line) {
+            Ok(line) => apply(line, &mut output),
+            Err(e) => {
+                let problem = format!("line is not UTF-8: {e}");
+                let error = Err(convstate::Error::InvalidEvent { problem });
+                wire::encode_output_into(&error, &mut output);
+                output.push('\n');
+            }
+        }
+    }
+    output
+}
+
 /// A line or a dict of the wire format, as a line.
 fn event_line(item: &Bound<'_, PyAny>) -> BindingResult<String> {
     match item.cast::<PyString>() {
@@ -165,12 +197,8 @@ impl PyEngine {
     #[new]
     #[pyo3(signature = (policy = "cloud-2025", policy_overrides = None))]
     fn new(policy: &str, policy_overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<PyEngine> {
-        let policy = match policy_overrides.filter(|o| !o.is_none()) {
-            Some(overrides) => Policy::with_overrides(policy, &to_json(overrides)?)?,
-            None => Policy::preset(policy)?,
-        };
         Ok(PyEngine {
-            engine: Mutex::new(convstate::Engine::new(policy)),
+            engine: Mutex::new(convstate::Engine::new(policy_of(policy, policy_overrides)?)),
         })
     }
 
@@ -580,7 +608,7 @@ impl PyEngine {
                      effects() first, or pass keep_effects=True",
                 ));
             }
-            Ok(batch::run(&mut engine, &columns, keep_effects))
+            Ok(batch::run(&mut *engine, &columns, keep_effects))
         })?;
         Ok(PyBatchResult::new(py, outcome, keep_effects))
     }
@@ -592,24 +620,7 @@ impl PyEngine {
     fn process_bytes<'py>(&self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
         let output = py.detach(|| {
             let mut engine = self.engine.lock();
-            // Output lines are a little longer than input lines on average.
-            let mut output = String::with_capacity(data.len() * 2);
-            for line in data.split(|b| *b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match std::str::from_utf8(line) {
-                    Ok(line) => engine.handle_json_into(line, &mut output),
-                    Err(e) => {
-                        let problem = format!("line is not UTF-8: {e}");
-                        let error = Err(convstate::Error::InvalidEvent { problem });
-                        wire::encode_output_into(&error, &mut output);
-                        output.push('\n');
-                    }
-                }
-            }
-            output
+            apply_lines(data, |line, output| engine.handle_json_into(line, output))
         });
         PyBytes::new(py, output.as_bytes())
     }
@@ -733,6 +744,7 @@ fn _convstate(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyDecision>()?;
     module.add_class::<PyBilling>()?;
     module.add_class::<PyBatchResult>()?;
+    module.add_class::<sharded::PyShardedEngine>()?;
     module.add_function(wrap_pyfunction!(wire_version, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,0 +1,133 @@
+//! `convstate.ShardedEngine`: the core's thread-safe sharded engine, for Python hosts that
+//! apply batches from several threads at once.
+//!
+//! Every call releases the GIL while the core works, and the core locks only the shard an
+//! input belongs to, so threads feeding different businesses run in parallel. Effects come
+//! back from the call that caused them (as output lines, or counted in a `BatchResult`);
+//! there is no shared effect queue to poll.
+
+use convstate::sharded::ShardedEngine;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
+use crate::errors::BindingResult;
+use crate::{apply_lines, event_line, policy_of};
+
+/// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
+#[pyclass(frozen, module = "convstate", name = "ShardedEngine")]
+#[derive(Debug)]
+pub struct PyShardedEngine {
+    engine: ShardedEngine,
+}
+
+#[pymethods]
+impl PyShardedEngine {
+    /// `shards` engines under a policy preset, with optional overrides merged over it.
+    #[new]
+    #[pyo3(signature = (policy = "cloud-2025", shards = 4, policy_overrides = None))]
+    fn new(
+        policy: &str,
+        shards: usize,
+        policy_overrides: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<PyShardedEngine> {
+        let policy = policy_of(policy, policy_overrides)?;
+        Ok(PyShardedEngine {
+            engine: ShardedEngine::new(policy, shards)?,
+        })
+    }
+
+    /// How many shards there are.
+    #[getter]
+    fn shard_count(&self) -> usize {
+        self.engine.shard_count()
+    }
+
+    /// The shard a business lives in (a stable hash of its name).
+    fn shard_of_business(&self, business: &str) -> usize {
+        self.engine.shard_of_business(business)
+    }
+
+    /// As `Engine.process`: applies events (lines or dicts of the wire format) with the GIL
+    /// released and returns each one's result line, then its effect lines.
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        events: &Bound<'py, PyAny>,
+    ) -> BindingResult<Bound<'py, PyList>> {
+        let mut lines = Vec::new();
+        for item in events.try_iter()? {
+            lines.push(event_line(&item?)?);
+        }
+        let outputs = py.detach(|| {
+            let mut outputs = Vec::with_capacity(lines.len() * 2);
+            for line in &lines {
+                outputs.extend(self.engine.handle_json(line));
+            }
+            outputs
+        });
+        Ok(PyList::new(py, outputs)?)
+    }
+
+    /// As `Engine.process_bytes`: wire-format lines in, every output line out, as bytes.
+    fn process_bytes<'py>(&self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+        let output = py.detach(|| {
+            apply_lines(data, |line, output| {
+                self.engine.handle_json_into(line, output)
+            })
+        });
+        PyBytes::new(py, output.as_bytes())
+    }
+
+    /// As `Engine.run_batch`, each row in its number's shard. Effects are counted in the
+    /// result (`effect_counts`) and dropped: use `process` to receive them.
+    #[pyo3(signature = (kinds, at, numbers, contacts, texts = None, *, templates = None, languages = None, params = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn run_batch(
+        &self,
+        py: Python<'_>,
+        kinds: &Bound<'_, PyAny>,
+        at: &Bound<'_, PyAny>,
+        numbers: &Bound<'_, PyAny>,
+        contacts: &Bound<'_, PyAny>,
+        texts: Option<&Bound<'_, PyAny>>,
+        templates: Option<&Bound<'_, PyAny>>,
+        languages: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyBatchResult> {
+        let columns = Columns::read(
+            kinds, at, numbers, contacts, texts, templates, languages, params,
+        )?;
+        let outcome = py.detach(|| {
+            let mut rows = ShardedRows {
+                engine: &self.engine,
+                effects: Vec::new(),
+            };
+            batch::run(&mut rows, &columns, false)
+        });
+        Ok(PyBatchResult::new(py, outcome, false))
+    }
+
+    /// A business's whole state as bytes (`Engine.export_business` in the core), to move it
+    /// to another engine or node with `import_business`. This engine is not changed.
+    fn export_business<'py>(
+        &self,
+        py: Python<'py>,
+        business: &str,
+    ) -> BindingResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.engine.export_business(business))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Adds a business exported by `export_business` to its shard here. The engines must run
+    /// the same policy, and neither the business nor any of its numbers may exist here yet;
+    /// a refused import changes nothing.
+    fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
+        py.detach(|| self.engine.import_business(data))?;
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ShardedEngine(shards={})", self.engine.shard_count())
+    }
+}

@@ -1,0 +1,191 @@
+"""ShardedEngine: batches from several threads at once give what one engine gives, and a
+business-wide messaging limit stays exact under concurrent sends."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from typing import Any, Callable
+
+import pytest
+
+import convstate
+
+T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z in unix milliseconds
+MINUTE = 60_000
+BUSINESSES = 6
+ROWS_PER_BUSINESS = 600
+CHUNK = 50  # rows per run_batch call, so that the threads' calls interleave
+TEMPLATE_CONTACTS = 150  # opted in, never write: each template to one takes a limit slot
+
+
+def setup_lines(business: int) -> list[dict[str, Any]]:
+    name = f"biz{business}"
+    return [
+        {"type": "register_template", "at": T0, "business": name, "name": "order_ready",
+         "language": "en", "category": "utility", "body": "Your order {{1}} is ready.",
+         "status": "approved", "quality": "high"},
+        {"type": "register_number", "at": T0, "business": name, "number": number(business),
+         "channel": "official"},
+        *({"type": "opt_in", "at": T0, "business": name, "contact": contact(business, 1000 + i)}
+          for i in range(TEMPLATE_CONTACTS)),
+    ]
+
+
+def number(business: int) -> str:
+    return f"+1555400{business:04d}"
+
+
+def contact(business: int, i: int) -> str:
+    return f"+4915{business:04d}{i:05d}"
+
+
+def business_rows(business: int) -> list[tuple[str, int, str, str, str | None, str | None]]:
+    """(kind, at, number, contact, text, template) rows in time order: a contact writes, gets
+    a reply, a template goes to an opted-in contact who never wrote, a reply is checked."""
+    rows = []
+    for i in range(ROWS_PER_BUSINESS):
+        at = T0 + MINUTE * (1 + i)
+        who = contact(business, i // 4 % 40)
+        match i % 4:
+            case 0:
+                rows.append(("inbound", at, number(business), who, None, None))
+            case 1:
+                rows.append(("send", at, number(business), who, f"reply {i}", None))
+            case 2:
+                rows.append(("send", at, number(business),
+                             contact(business, 1000 + i // 4 % TEMPLATE_CONTACTS), None,
+                             "order_ready"))
+            case _:
+                rows.append(("check_send", at, number(business), who, "later", None))
+    return rows
+
+
+def run(engine: Any, rows: list[tuple[str, int, str, str, str | None, str | None]]
+        ) -> convstate.BatchResult:
+    kinds, at, numbers, contacts, texts, templates = (list(column) for column in zip(*rows))
+    return engine.run_batch(kinds, at, numbers, contacts, texts, templates=templates,
+                            languages=["en" if t else None for t in templates],
+                            params=[["A-1"] if t else None for t in templates])
+
+
+def in_threads(count: int, work: Callable[[int], None]) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    assert errors == []
+
+
+def test_batches_from_threads_equal_one_engine_in_time_order() -> None:
+    single = convstate.Engine(policy="cloud-2025", policy_overrides={"limits": {"levels": [30]}})
+    sharded = convstate.ShardedEngine(policy="cloud-2025", shards=3,
+                                      policy_overrides={"limits": {"levels": [30]}})
+    assert sharded.shard_count == 3
+    assert len({sharded.shard_of_business(f"biz{b}") for b in range(BUSINESSES)}) > 1
+    for b in range(BUSINESSES):
+        single.process(setup_lines(b))
+        for line in sharded.process(setup_lines(b)):
+            assert json.loads(line)["type"] in ("ack", "effect"), line
+
+    per_business = [business_rows(b) for b in range(BUSINESSES)]
+    # One engine: every row in time order (stable, so each business keeps its own order).
+    everything = sorted((row for rows in per_business for row in rows), key=lambda r: r[1])
+    expected_rows = Counter(zip(everything, run(single, everything).names()))
+
+    # One thread per business, each sending its rows in chunks of CHUNK.
+    outcomes: list[list[str]] = [[] for _ in range(BUSINESSES)]
+    effect_counts: list[Counter[str]] = [Counter() for _ in range(BUSINESSES)]
+
+    def feed(b: int) -> None:
+        rows = per_business[b]
+        for start in range(0, len(rows), CHUNK):
+            result = run(sharded, rows[start:start + CHUNK])
+            outcomes[b].extend(result.names())
+            effect_counts[b].update(result.effect_counts)
+
+    in_threads(BUSINESSES, feed)
+    got_rows = Counter(row for b in range(BUSINESSES) for row in zip(per_business[b], outcomes[b]))
+    assert got_rows == expected_rows
+    names = Counter(outcome for b in range(BUSINESSES) for outcome in outcomes[b])
+    assert names["allowed"] > 1000 and names["applied"] == BUSINESSES * ROWS_PER_BUSINESS // 4
+    assert names["limit_reached"] > 0 and names["window_closed"] == 0, names
+    assert sum(effect_counts, Counter())["chat_started"] > 0
+
+    # The same usage per business as the single engine, queried through the wire door.
+    for b in range(BUSINESSES):
+        query = {"type": "query_usage", "at": T0 + 1000 * MINUTE, "business": f"biz{b}"}
+        assert sharded.process([query]) == single.process([query])
+
+
+def test_concurrent_template_sends_never_exceed_a_business_limit() -> None:
+    sharded = convstate.ShardedEngine(policy="cloud-2025", shards=4)
+    setup = setup_lines(0)
+    setup.append({"type": "register_number", "at": T0, "business": "biz0",
+                  "number": "+15554009999", "channel": "official"})
+    setup.extend({"type": "opt_in", "at": T0, "business": "biz0", "contact": contact(0, 5000 + i)}
+                 for i in range(1000))
+    sharded.process_bytes("\n".join(json.dumps(line) for line in setup).encode())
+    threads, per_thread = 8, 125
+    allowed = [0] * threads
+
+    def send(t: int) -> None:
+        for start in range(0, per_thread, 25):
+            rows = [("send", T0 + MINUTE, number(0) if i % 2 else "+15554009999",
+                     contact(0, 5000 + t * per_thread + start + i), None, "order_ready")
+                    for i in range(25)]
+            result = run(sharded, rows)
+            assert set(result.names()) <= {"allowed", "limit_reached"}
+            allowed[t] += result.counts.get("allowed", 0)
+
+    in_threads(threads, send)
+    # cloud-2025: 250 new contacts a day per business, however many threads and numbers.
+    assert sum(allowed) == 250
+    usage = json.loads(sharded.process([{"type": "query_limit", "at": T0 + MINUTE,
+                                         "number": number(0)}])[0])
+    assert usage["used"] == 250, usage
+
+
+def test_process_bytes_matches_process_and_partitions_move() -> None:
+    sharded = convstate.ShardedEngine(shards=2)
+    lines = [json.dumps(line) for line in setup_lines(0)]
+    lines.append(json.dumps({"type": "inbound", "at": T0 + MINUTE, "number": number(0),
+                             "contact": contact(0, 1), "kind": "text"}))
+    out = sharded.process_bytes(("\n".join(lines) + "\n\xff\n").encode("latin-1"))
+    twin = convstate.ShardedEngine(shards=2)
+    expected = twin.process(lines)
+    got = out.decode().splitlines()
+    assert got[:-1] == expected
+    assert json.loads(got[-1])["error"] == "invalid_event" and "UTF-8" in got[-1]
+
+    exported = sharded.export_business("biz0")
+    other = convstate.ShardedEngine(shards=5)
+    other.import_business(exported)
+    query = {"type": "query_conversation", "at": T0 + 2 * MINUTE, "number": number(0),
+             "contact": contact(0, 1)}
+    assert other.process([query]) == sharded.process([query])
+    with pytest.raises(convstate.ConvstateError):
+        other.import_business(exported)  # the business is already there
+    with pytest.raises(convstate.NotFoundError):
+        sharded.export_business("nobody")
+
+
+def test_bad_construction_is_a_clear_error() -> None:
+    with pytest.raises(convstate.InvalidInputError, match="1..=4096 shards, got 0"):
+        convstate.ShardedEngine(shards=0)
+    with pytest.raises(convstate.PolicyError):
+        convstate.ShardedEngine(policy="no-such-preset")
+    assert repr(convstate.ShardedEngine(shards=3)) == "ShardedEngine(shards=3)"
