@@ -27,7 +27,10 @@
  *
  * THREADS. A handle is not thread-safe: use each engine, message or string from one thread
  * at a time (moving it between threads is fine). Different handles are independent and may
- * be used concurrently. The last error is per thread.
+ * be used concurrently. The one exception is convstate_sharded_engine: its functions may be
+ * called on one handle from any number of threads at once (each input locks only the shard
+ * of its business; each call writes the effects it caused into the calling thread's own
+ * convstate_string). The last error is per thread.
  *
  * TIME. Instants are int64_t unix milliseconds (years 1970..=9999); CONVSTATE_NONE_MS (-1)
  * marks an absent instant or duration in output structs. The library never reads a clock.
@@ -1217,6 +1220,13 @@ typedef struct convstate_engine convstate_engine;
 typedef struct convstate_message convstate_message;
 
 /**
+ * N engines sharded by business, safe to share between threads (see the header's THREADS
+ * section). Create with `convstate_sharded_engine_new`, free with
+ * `convstate_sharded_engine_free` once no thread uses it.
+ */
+typedef struct convstate_sharded_engine convstate_sharded_engine;
+
+/**
  * A growable byte string owned by the library, always followed by a NUL byte (not counted in
  * its length). Create with `convstate_string_new`, free with `convstate_string_free`.
  */
@@ -2329,6 +2339,74 @@ convstate_result convstate_message_from_json(const char *json,
  * Frees a message. NULL is a no-op.
  */
 void convstate_message_free(struct convstate_message *message);
+
+/**
+ * Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a
+ * good start) under a policy preset with optional JSON overrides, as `convstate_engine_new`.
+ * Each business lives whole in one shard, so business-wide limits stay exact. On success
+ * `*out` owns the new engine: free it with `convstate_sharded_engine_free`.
+ */
+convstate_result convstate_sharded_engine_new(const char *preset,
+                                              size_t preset_len,
+                                              const char *overrides_json,
+                                              size_t overrides_json_len,
+                                              uint32_t shards,
+                                              struct convstate_sharded_engine **out);
+
+/**
+ * Frees a sharded engine. NULL is a no-op. No thread may use the handle afterwards.
+ */
+void convstate_sharded_engine_free(struct convstate_sharded_engine *engine);
+
+/**
+ * As `convstate_engine_handle_json`, in the shard the input belongs to (a `tick` reaches
+ * every shard): replaces `out` with the result line and then one line per effect the input
+ * caused. `out` belongs to the calling thread.
+ */
+convstate_result convstate_sharded_engine_handle_json(const struct convstate_sharded_engine *engine,
+                                                      const char *line,
+                                                      size_t line_len,
+                                                      struct convstate_string *out);
+
+/**
+ * As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
+ * replaced with the effects this inbound caused, one wire-format line each; it is left as it
+ * was when the call fails.
+ */
+convstate_result convstate_sharded_engine_inbound(const struct convstate_sharded_engine *engine,
+                                                  const struct convstate_inbound *inbound,
+                                                  struct convstate_string *effects);
+
+/**
+ * As `convstate_engine_send`, in the number's shard: decides a send **and records it**.
+ * `effects` (NULL to drop them) is replaced with the effects the send caused.
+ */
+convstate_result convstate_sharded_engine_send(const struct convstate_sharded_engine *engine,
+                                               const struct convstate_send_request *request,
+                                               struct convstate_decision *out,
+                                               struct convstate_string *effects);
+
+/**
+ * As `convstate_engine_check_send`, in the number's shard (records nothing).
+ */
+convstate_result convstate_sharded_engine_check_send(const struct convstate_sharded_engine *engine,
+                                                     const struct convstate_send_request *request,
+                                                     struct convstate_decision *out);
+
+/**
+ * Fires every timer due at or before `now_ms` in every shard. `effects` (NULL to drop them)
+ * is replaced with the effects the timers caused.
+ */
+convstate_result convstate_sharded_engine_handle_timeout(const struct convstate_sharded_engine *engine,
+                                                         int64_t now_ms,
+                                                         struct convstate_string *effects);
+
+/**
+ * Writes when `convstate_sharded_engine_handle_timeout` should be called next (unix ms, the
+ * earliest over the shards), or `CONVSTATE_NONE_MS` when no timer is armed.
+ */
+convstate_result convstate_sharded_engine_poll_timeout(const struct convstate_sharded_engine *engine,
+                                                       int64_t *deadline_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -47,21 +47,32 @@ pub unsafe extern "C" fn convstate_engine_new(
 ) -> convstate_result {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        let preset = unsafe { str_arg(preset, preset_len, "preset") }?;
-        let overrides = unsafe { opt_str_arg(overrides_json, overrides_json_len, "overrides_json") }?;
-        let policy = match overrides {
-            None => Policy::preset(preset)?,
-            Some(json) => {
-                let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-                    convstate_core::Error::InvalidPolicy { problem: format!("overrides are not JSON: {e}") }
-                })?;
-                Policy::with_overrides(preset, &value)?
-            }
-        };
+        let policy = unsafe { policy_arg(preset, preset_len, overrides_json, overrides_json_len) }?;
         check_currency(&policy)?;
         unsafe { out.write(convstate_engine::boxed(Engine::new(policy))) };
         Ok(())
     }
+}
+
+/// A preset with optional JSON overrides merged over it (`convstate_engine_new`'s arguments).
+pub(crate) unsafe fn policy_arg(
+    preset: *const c_char,
+    preset_len: usize,
+    overrides_json: *const c_char,
+    overrides_json_len: usize,
+) -> Result<Policy, FfiError> {
+    let preset = unsafe { str_arg(preset, preset_len, "preset") }?;
+    let overrides = unsafe { opt_str_arg(overrides_json, overrides_json_len, "overrides_json") }?;
+    Ok(match overrides {
+        None => Policy::preset(preset)?,
+        Some(json) => {
+            let value: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| convstate_core::Error::InvalidPolicy {
+                    problem: format!("overrides are not JSON: {e}"),
+                })?;
+            Policy::with_overrides(preset, &value)?
+        }
+    })
 }
 
 /// Frees an engine. NULL is a no-op. The handle must not be used afterwards.
@@ -325,6 +336,20 @@ pub struct convstate_inbound {
     pub message_id_len: usize,
 }
 
+/// The inbound as the core reads it, borrowing the caller's strings.
+pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>, FfiError> {
+    Ok(InboundRef {
+        at: instant_arg(r.at_ms)?,
+        number: unsafe { str_arg(r.number, r.number_len, "number") }?,
+        contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?,
+        group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?,
+        kind: inbound_kind_from(r.kind)?,
+        size: u64::try_from(r.size).ok(),
+        referral: r.referral,
+        message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
+    })
+}
+
 /// A message or call from a contact, with a referral flag and the provider's message id
 /// (`convstate_engine_inbound` without them is this with `referral = false` and no id).
 #[no_mangle]
@@ -334,17 +359,7 @@ pub unsafe extern "C" fn convstate_engine_inbound_ex(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
-        let r = unsafe { arg(inbound, "inbound") }?;
-        let event = InboundRef {
-            at: instant_arg(r.at_ms)?,
-            number: unsafe { str_arg(r.number, r.number_len, "number") }?,
-            contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?,
-            group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?,
-            kind: inbound_kind_from(r.kind)?,
-            size: u64::try_from(r.size).ok(),
-            referral: r.referral,
-            message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
-        };
+        let event = unsafe { inbound_ref(arg(inbound, "inbound")?) }?;
         handle.engine.inbound_borrowed(event)?;
         Ok(())
     }
@@ -385,7 +400,9 @@ pub struct convstate_send_request {
 
 /// The request as the core reads it, borrowing the caller's strings and message: nothing is
 /// copied (copies were most of the C call's overhead over the Rust one).
-unsafe fn send_request<'a>(r: &'a convstate_send_request) -> Result<SendRequestRef<'a>, FfiError> {
+pub(crate) unsafe fn send_request<'a>(
+    r: &'a convstate_send_request,
+) -> Result<SendRequestRef<'a>, FfiError> {
     let message = unsafe { arg(r.message, "message") }?;
     Ok(SendRequestRef {
         at: instant_arg(r.at_ms)?,

@@ -19,6 +19,13 @@ impl convstate_string {
     pub(crate) fn text(&self) -> &[u8] {
         &self.bytes[..self.bytes.len() - 1]
     }
+
+    /// Replaces the contents with `text` (keeping the allocation).
+    pub(crate) fn set(&mut self, text: &[u8]) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(text);
+        self.bytes.push(0);
+    }
 }
 
 /// Creates an empty string. Free it with `convstate_string_free`.
@@ -82,10 +89,7 @@ pub unsafe extern "C" fn convstate_engine_handle_json(
         // Checked before the engine runs, so a NULL `out` never loses the output.
         unsafe { arg(out, "out") }?;
         let text = handle_line(handle, line);
-        let out = unsafe { arg_mut(out, "out") }?;
-        out.bytes.clear();
-        out.bytes.extend_from_slice(text.as_bytes());
-        out.bytes.push(0);
+        unsafe { arg_mut(out, "out") }?.set(text.as_bytes());
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ mod codes;
 mod engine;
 mod json;
 mod message;
+mod sharded;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +31,7 @@ pub use codes::*;
 pub use engine::*;
 pub use json::*;
 pub use message::*;
+pub use sharded::*;
 
 /// Major version of this library; equals the crate version's major part.
 pub const CONVSTATE_VERSION_MAJOR: u32 = 0;

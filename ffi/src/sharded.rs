@@ -1,0 +1,202 @@
+//! The thread-safe engine: the core's `ShardedEngine` behind a handle that threads share.
+//!
+//! Every function takes the handle as `const`: the core locks the one shard (by business) an
+//! input belongs to, so threads feeding different businesses run in parallel. There is no
+//! shared effect queue: each call writes the effects its own input caused into the caller's
+//! string, one wire-format line each, so a thread never receives another thread's effects.
+
+use std::ffi::c_char;
+
+use convstate_core::sharded::ShardedEngine;
+use convstate_core::{Decision, Effect};
+
+use crate::boundary::{arg, arg_mut, ffi_boundary, instant_arg, str_arg, FfiError, Out};
+use crate::codes::{convstate_decision, decision_to_c, CONVSTATE_NONE_MS};
+use crate::convstate_result;
+use crate::engine::{
+    convstate_inbound, convstate_send_request, inbound_ref, policy_arg, send_request,
+};
+use crate::json::convstate_string;
+
+/// N engines sharded by business, safe to share between threads (see the header's THREADS
+/// section). Create with `convstate_sharded_engine_new`, free with
+/// `convstate_sharded_engine_free` once no thread uses it.
+#[derive(Debug)]
+pub struct convstate_sharded_engine {
+    engine: ShardedEngine,
+}
+
+/// Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a
+/// good start) under a policy preset with optional JSON overrides, as `convstate_engine_new`.
+/// Each business lives whole in one shard, so business-wide limits stay exact. On success
+/// `*out` owns the new engine: free it with `convstate_sharded_engine_free`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_new(
+    preset: *const c_char,
+    preset_len: usize,
+    overrides_json: *const c_char,
+    overrides_json_len: usize,
+    shards: u32,
+    out: *mut *mut convstate_sharded_engine,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let policy = unsafe { policy_arg(preset, preset_len, overrides_json, overrides_json_len) }?;
+        let engine = ShardedEngine::new(policy, shards as usize)?;
+        unsafe { out.write(Box::into_raw(Box::new(convstate_sharded_engine { engine }))) };
+        Ok(())
+    }
+}
+
+/// Frees a sharded engine. NULL is a no-op. No thread may use the handle afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_free(engine: *mut convstate_sharded_engine) {
+    if engine.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `engine` came from `Box::into_raw` in this library and is freed once (the
+        // caller's contract).
+        drop(unsafe { Box::from_raw(engine) });
+    }));
+}
+
+/// Writes `effects` into `out` as wire-format lines, each ending in `\n`; nothing when `out`
+/// is NULL (the caller does not want them).
+unsafe fn write_effects(effects: &[Effect], out: *mut convstate_string) {
+    // SAFETY: NULL or a live string of the calling thread (the caller's contract).
+    let Some(out) = (unsafe { out.as_mut() }) else {
+        return;
+    };
+    let mut text = String::with_capacity(256 * effects.len());
+    for effect in effects {
+        convstate_core::wire::encode_effect_into(effect, &mut text);
+        text.push('\n');
+    }
+    out.set(text.as_bytes());
+}
+
+/// As `convstate_engine_handle_json`, in the shard the input belongs to (a `tick` reaches
+/// every shard): replaces `out` with the result line and then one line per effect the input
+/// caused. `out` belongs to the calling thread.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_handle_json(
+    engine: *const convstate_sharded_engine,
+    line: *const c_char,
+    line_len: usize,
+    out: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let line = unsafe { str_arg(line, line_len, "line") }?;
+        // Checked before the engine runs, so a NULL `out` never loses the output.
+        unsafe { arg(out, "out") }?;
+        let mut text = String::with_capacity(1024);
+        handle.engine.handle_json_into(line, &mut text);
+        unsafe { arg_mut(out, "out") }?.set(text.as_bytes());
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
+/// replaced with the effects this inbound caused, one wire-format line each; it is left as it
+/// was when the call fails.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_inbound(
+    engine: *const convstate_sharded_engine,
+    inbound: *const convstate_inbound,
+    effects: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let event = unsafe { inbound_ref(arg(inbound, "inbound")?) }?;
+        let mut caused = Vec::new();
+        handle.engine.inbound_borrowed(event, &mut caused)?;
+        unsafe { write_effects(&caused, effects) };
+        Ok(())
+    }
+}
+
+/// A decision through `act`, written into `out` once the call succeeded.
+unsafe fn decide(
+    engine: *const convstate_sharded_engine,
+    request: *const convstate_send_request,
+    out: *mut convstate_decision,
+    act: impl FnOnce(&ShardedEngine, convstate_core::SendRequestRef<'_>) -> Result<Decision, FfiError>,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let request = unsafe { send_request(arg(request, "request")?) }?;
+        let out = Out::new(out, "out")?;
+        let decision = act(&handle.engine, request)?;
+        unsafe { out.write(decision_to_c(&decision)) };
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_send`, in the number's shard: decides a send **and records it**.
+/// `effects` (NULL to drop them) is replaced with the effects the send caused.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_send(
+    engine: *const convstate_sharded_engine,
+    request: *const convstate_send_request,
+    out: *mut convstate_decision,
+    effects: *mut convstate_string,
+) -> convstate_result {
+    unsafe {
+        decide(engine, request, out, |sharded, request| {
+            let mut caused = Vec::new();
+            let decision = sharded.send_borrowed(request, &mut caused)?;
+            write_effects(&caused, effects);
+            Ok(decision)
+        })
+    }
+}
+
+/// As `convstate_engine_check_send`, in the number's shard (records nothing).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_check_send(
+    engine: *const convstate_sharded_engine,
+    request: *const convstate_send_request,
+    out: *mut convstate_decision,
+) -> convstate_result {
+    unsafe {
+        decide(engine, request, out, |sharded, request| {
+            Ok(sharded.check_send_borrowed(request)?)
+        })
+    }
+}
+
+/// Fires every timer due at or before `now_ms` in every shard. `effects` (NULL to drop them)
+/// is replaced with the effects the timers caused.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_handle_timeout(
+    engine: *const convstate_sharded_engine,
+    now_ms: i64,
+    effects: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let now = instant_arg(now_ms)?;
+        let mut caused = Vec::new();
+        handle.engine.handle_timeout(now, &mut caused);
+        unsafe { write_effects(&caused, effects) };
+        Ok(())
+    }
+}
+
+/// Writes when `convstate_sharded_engine_handle_timeout` should be called next (unix ms, the
+/// earliest over the shards), or `CONVSTATE_NONE_MS` when no timer is armed.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_poll_timeout(
+    engine: *const convstate_sharded_engine,
+    deadline_ms: *mut i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(deadline_ms, "deadline_ms")?;
+        let deadline = handle.engine.poll_timeout();
+        unsafe { out.write(deadline.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis())) };
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+/*
+ * The thread-safe sharded engine from C: eight threads share one handle. Template sends from
+ * four numbers of one business never exceed its messaging limit; threads feeding their own
+ * businesses each get exactly their own effects; timers fire across shards; bad arguments
+ * get their codes. Run under valgrind, ASan and UBSan by scripts/test-ffi.sh.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convstate.h"
+
+static int failures = 0; /* written by the main thread only */
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                            \
+    }                                                                        \
+  } while (0)
+
+#define CHECK_RC(call, expected)                                               \
+  do {                                                                         \
+    convstate_result rc_ = (call);                                             \
+    if (rc_ != (expected)) {                                                   \
+      fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", \
+              __FILE__, __LINE__, #call, convstate_result_name(rc_),           \
+              convstate_result_name(expected), convstate_last_error());        \
+      failures++;                                                              \
+    }                                                                          \
+  } while (0)
+
+#define S(literal) literal, (sizeof literal - 1)
+#define THREADS 8
+#define SENDS_PER_THREAD 125
+
+/* 2026-11-02T08:00:00Z */
+static const int64_t T0 = 1793606400000;
+static const int64_t MINUTE = 60000;
+static const int64_t HOUR = 3600000;
+
+static convstate_sharded_engine *engine = NULL;
+
+/* Applies one wire line; returns whether its result line is an ack. */
+static int apply(const char *line, convstate_string *out) {
+  if (convstate_sharded_engine_handle_json(engine, line, strlen(line), out) != CONVSTATE_OK) return 0;
+  return strncmp(convstate_string_ptr(out), "{\"type\":\"ack\"", 13) == 0;
+}
+
+static size_t count(const char *text, const char *needle) {
+  size_t n = 0;
+  for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;
+  return n;
+}
+
+static void setup(void) {
+  convstate_string *out = NULL;
+  char line[512];
+  int acks = 0, lines = 0;
+  CHECK_RC(convstate_string_new(&out), CONVSTATE_OK);
+  lines++;
+  acks += apply("{\"type\":\"register_template\",\"at\":\"2026-11-02T08:00:00Z\",\"business\":\"acme\","
+                "\"name\":\"order_ready\",\"language\":\"en\",\"category\":\"utility\","
+                "\"body\":\"Your order {{1}} is ready.\",\"status\":\"approved\",\"quality\":\"high\"}", out);
+  for (int n = 0; n < 4; n++) { /* four numbers of acme, cloud-2025: 250 new contacts a day */
+    snprintf(line, sizeof line, "{\"type\":\"register_number\",\"at\":\"2026-11-02T08:00:00Z\","
+             "\"business\":\"acme\",\"number\":\"+1555500000%d\",\"channel\":\"official\"}", n);
+    lines++;
+    acks += apply(line, out);
+  }
+  for (int t = 0; t < THREADS; t++) { /* one business per thread for the inbound test */
+    snprintf(line, sizeof line, "{\"type\":\"register_number\",\"at\":\"2026-11-02T08:00:00Z\","
+             "\"business\":\"shop%d\",\"number\":\"+1555600000%d\",\"channel\":\"official\"}", t, t);
+    lines++;
+    acks += apply(line, out);
+  }
+  for (int c = 0; c < THREADS * SENDS_PER_THREAD; c++) {
+    snprintf(line, sizeof line, "{\"type\":\"opt_in\",\"at\":\"2026-11-02T08:00:00Z\","
+             "\"business\":\"acme\",\"contact\":\"+49151%07d\"}", c);
+    lines++;
+    acks += apply(line, out);
+  }
+  CHECK(acks == lines);
+  convstate_string_free(out);
+}
+
+struct worker {
+  int index;
+  int allowed, denied_by_limit, other, failed; /* template sends */
+  int replies_allowed, own_chats_started, chats_started, chats_ended;
+};
+
+static void *send_templates(void *arg) {
+  struct worker *w = arg;
+  convstate_message *message = NULL;
+  convstate_string *effects = NULL;
+  if (convstate_message_new_template(S("order_ready"), S("en"), &message) != CONVSTATE_OK ||
+      convstate_message_add_param(message, S("A-1")) != CONVSTATE_OK ||
+      convstate_string_new(&effects) != CONVSTATE_OK) {
+    w->failed++;
+    return NULL;
+  }
+  for (int i = 0; i < SENDS_PER_THREAD; i++) {
+    char number[16], contact[16];
+    snprintf(number, sizeof number, "+1555500000%d", (w->index + i) % 4);
+    snprintf(contact, sizeof contact, "+49151%07d", w->index * SENDS_PER_THREAD + i);
+    convstate_send_request r;
+    memset(&r, 0, sizeof r);
+    r.at_ms = T0 + MINUTE;
+    r.number = number;
+    r.number_len = strlen(number);
+    r.contact = contact;
+    r.contact_len = strlen(contact);
+    r.message = message;
+    convstate_decision d;
+    if (convstate_sharded_engine_send(engine, &r, &d, effects) != CONVSTATE_OK) {
+      w->failed++;
+    } else if (d.verdict == CONVSTATE_VERDICT_ALLOWED) {
+      w->allowed++;
+    } else if (d.reason == CONVSTATE_REASON_LIMIT_REACHED && d.limit == 250) {
+      w->denied_by_limit++;
+    } else {
+      w->other++;
+    }
+  }
+  convstate_string_free(effects);
+  convstate_message_free(message);
+  return NULL;
+}
+
+/* Each thread's own business: a contact writes and the reply is allowed. The effects a call
+ * hands back are those its input caused: the chat it started, and any chat whose idle timer
+ * its input's instant fired in the same shard (possibly another thread's business). */
+static void *chat(void *arg) {
+  struct worker *w = arg;
+  convstate_message *text = NULL;
+  convstate_string *effects = NULL;
+  char number[16], contact[16], own_start[96];
+  snprintf(number, sizeof number, "+1555600000%d", w->index);
+  snprintf(own_start, sizeof own_start, "\"effect\":\"chat_started\",\"number\":\"%s\"", number);
+  if (convstate_message_new_text(S("On its way"), &text) != CONVSTATE_OK ||
+      convstate_string_new(&effects) != CONVSTATE_OK) {
+    w->failed++;
+    return NULL;
+  }
+  for (int i = 0; i < 50; i++) {
+    snprintf(contact, sizeof contact, "+79110%06d", i);
+    convstate_inbound in;
+    memset(&in, 0, sizeof in);
+    in.at_ms = T0 + HOUR + i * MINUTE;
+    in.number = number;
+    in.number_len = strlen(number);
+    in.contact = contact;
+    in.contact_len = strlen(contact);
+    in.kind = CONVSTATE_INBOUND_TEXT;
+    in.size = -1;
+    if (convstate_sharded_engine_inbound(engine, &in, effects) != CONVSTATE_OK) {
+      w->failed++;
+      continue;
+    }
+    const char *lines = convstate_string_ptr(effects);
+    w->own_chats_started += (int)count(lines, own_start);
+    w->chats_started += (int)count(lines, "\"effect\":\"chat_started\"");
+    w->chats_ended += (int)count(lines, "\"effect\":\"chat_ended\"");
+    convstate_send_request r;
+    memset(&r, 0, sizeof r);
+    r.at_ms = in.at_ms + 1000;
+    r.number = number;
+    r.number_len = strlen(number);
+    r.contact = contact;
+    r.contact_len = strlen(contact);
+    r.message = text;
+    convstate_decision d;
+    if (convstate_sharded_engine_check_send(engine, &r, &d) != CONVSTATE_OK ||
+        d.verdict != CONVSTATE_VERDICT_ALLOWED) {
+      w->failed++;
+      continue;
+    }
+    if (convstate_sharded_engine_send(engine, &r, &d, effects) == CONVSTATE_OK &&
+        d.verdict == CONVSTATE_VERDICT_ALLOWED) {
+      w->replies_allowed++;
+      w->chats_ended += (int)count(convstate_string_ptr(effects), "\"effect\":\"chat_ended\"");
+    }
+  }
+  convstate_string_free(effects);
+  convstate_message_free(text);
+  return NULL;
+}
+
+static void run_threads(void *(*body)(void *), struct worker *workers) {
+  pthread_t threads[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    memset(&workers[t], 0, sizeof workers[t]);
+    workers[t].index = t;
+    CHECK(pthread_create(&threads[t], NULL, body, &workers[t]) == 0);
+  }
+  for (int t = 0; t < THREADS; t++) CHECK(pthread_join(threads[t], NULL) == 0);
+}
+
+int main(void) {
+  struct worker workers[THREADS];
+  CHECK_RC(convstate_sharded_engine_new(S("cloud-2025"), NULL, 0, 4, &engine), CONVSTATE_OK);
+  setup();
+
+  run_threads(send_templates, workers);
+  int allowed = 0, limited = 0;
+  for (int t = 0; t < THREADS; t++) {
+    CHECK(workers[t].failed == 0 && workers[t].other == 0);
+    allowed += workers[t].allowed;
+    limited += workers[t].denied_by_limit;
+  }
+  CHECK(allowed == 250); /* exactly the business's limit, from four numbers and eight threads */
+  CHECK(limited == THREADS * SENDS_PER_THREAD - 250);
+
+  run_threads(chat, workers);
+  int ended = 0;
+  for (int t = 0; t < THREADS; t++) {
+    CHECK(workers[t].failed == 0);
+    CHECK(workers[t].replies_allowed == 50);
+    CHECK(workers[t].own_chats_started == 50 && workers[t].chats_started == 50);
+    ended += workers[t].chats_ended;
+  }
+
+  /* The live chats go idle: the earliest deadline over the shards, then every chat ends. */
+  int64_t deadline = 0;
+  convstate_string *effects = NULL;
+  CHECK_RC(convstate_string_new(&effects), CONVSTATE_OK);
+  CHECK_RC(convstate_sharded_engine_poll_timeout(engine, &deadline), CONVSTATE_OK);
+  CHECK(deadline > T0 + HOUR && deadline != CONVSTATE_NONE_MS);
+  CHECK_RC(convstate_sharded_engine_handle_timeout(engine, T0 + 30 * HOUR, effects), CONVSTATE_OK);
+  ended += (int)count(convstate_string_ptr(effects), "\"effect\":\"chat_ended\"");
+  CHECK(ended == THREADS * 50); /* every chat ended once, none lost between threads */
+  CHECK(convstate_string_len(effects) == strlen(convstate_string_ptr(effects)));
+
+  /* Bad arguments: codes, and out-parameters left alone. */
+  convstate_sharded_engine *none = NULL;
+  CHECK_RC(convstate_sharded_engine_new(S("cloud-2025"), NULL, 0, 0, &none), CONVSTATE_ERR_INVALID_EVENT);
+  CHECK(none == NULL && strstr(convstate_last_error(), "1..=4096 shards, got 0") != NULL);
+  CHECK_RC(convstate_sharded_engine_new(S("no-such-preset"), NULL, 0, 2, &none), CONVSTATE_ERR_UNKNOWN_POLICY);
+  CHECK_RC(convstate_sharded_engine_handle_json(NULL, S("{}"), effects), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_handle_json(engine, S("{}"), NULL), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_poll_timeout(engine, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
+  convstate_inbound unknown;
+  memset(&unknown, 0, sizeof unknown);
+  unknown.at_ms = T0 + 31 * HOUR;
+  unknown.number = "+19999999999";
+  unknown.number_len = 12;
+  unknown.contact = "+79110000001";
+  unknown.contact_len = 12;
+  unknown.kind = CONVSTATE_INBOUND_TEXT;
+  unknown.size = -1;
+  CHECK_RC(convstate_sharded_engine_inbound(engine, &unknown, effects), CONVSTATE_ERR_UNKNOWN_NUMBER);
+  CHECK(strstr(convstate_string_ptr(effects), "chat_ended") != NULL); /* left as it was */
+  CHECK(apply("{\"type\":\"query_usage\",\"at\":\"2026-11-03T15:00:00Z\",\"business\":\"acme\"}", effects) == 0);
+  CHECK(strstr(convstate_string_ptr(effects), "\"type\":\"usage\"") != NULL);
+
+  convstate_string_free(effects);
+  convstate_sharded_engine_free(engine);
+  convstate_sharded_engine_free(NULL);
+  if (failures) {
+    fprintf(stderr, "sharded_threads: %d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("sharded_threads: all checks passed\n");
+  return 0;
+}
