@@ -19,12 +19,12 @@ use std::collections::HashMap;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::address::Interner;
+use crate::address::{AddressKey, Interner};
 use crate::decision::Decision;
 use crate::effect::Effect;
 use crate::engine::{Engine, InboundRef, Output};
 use crate::event::{Event, Inbound, SendRequest};
-use crate::hash::FastMap;
+use crate::number_index::NumberIndex;
 use crate::policy::Policy;
 use crate::send::SendRequestRef;
 use crate::time::Instant;
@@ -36,17 +36,18 @@ use crate::Error;
 /// The most shards a [`ShardedEngine`] may have.
 pub const MAX_SHARDS: usize = 4096;
 
-/// Where a number's inputs go.
+/// Where a number's inputs go: phone numbers in a [`NumberIndex`] (so an input naming its
+/// number in canonical `+digits` form is routed by comparing words, and every other
+/// spelling of the number is parsed to the same address), other ids by text.
 #[derive(Debug, Default)]
 struct Routes {
-    phones: FastMap<u64, u32>,
+    phones: NumberIndex,
     opaque: HashMap<String, u32>,
 }
 
-/// A number as a routing key: phone numbers by digits (so every spelling of one number
-/// routes alike), other ids by text.
+/// A number as a routing key.
 enum NumberKey<'a> {
-    Phone(u64),
+    Phone(AddressKey),
     Opaque(&'a str),
     /// Not a valid number: any shard gives the same error.
     Invalid,
@@ -55,9 +56,8 @@ enum NumberKey<'a> {
 fn number_key(number: &str) -> NumberKey<'_> {
     // An empty interner knows no opaque ids: it only parses phone numbers.
     match Interner::default().find_address(number) {
-        Ok(Some(key)) => key
-            .phone_digits()
-            .map_or(NumberKey::Invalid, NumberKey::Phone),
+        Ok(Some(key)) if key.phone_digits().is_some() => NumberKey::Phone(key),
+        Ok(Some(_)) => NumberKey::Invalid,
         Ok(None) => NumberKey::Opaque(number),
         Err(_) => NumberKey::Invalid,
     }
@@ -65,19 +65,30 @@ fn number_key(number: &str) -> NumberKey<'_> {
 
 impl Routes {
     fn get(&self, number: &str) -> Option<u32> {
+        if let Some(shard) = self.phones.by_canonical_text(number) {
+            return Some(shard);
+        }
+        self.get_parsed(number)
+    }
+
+    #[inline(never)]
+    fn get_parsed(&self, number: &str) -> Option<u32> {
         match number_key(number) {
-            NumberKey::Phone(digits) => self.phones.get(&digits).copied(),
+            NumberKey::Phone(key) => self.phones.get(&key).copied(),
             NumberKey::Opaque(text) => self.opaque.get(text).copied(),
             NumberKey::Invalid => None,
         }
     }
+
+    /// Routes `number` to `shard`; a number already routed keeps its shard (callers route a
+    /// number only where [`Routes::get`] finds it, or nowhere yet).
     fn insert(&mut self, number: &str, shard: u32) {
         match number_key(number) {
-            NumberKey::Phone(digits) => {
-                self.phones.insert(digits, shard);
+            NumberKey::Phone(key) => {
+                self.phones.insert(key, shard);
             }
             NumberKey::Opaque(text) => {
-                self.opaque.insert(text.to_owned(), shard);
+                self.opaque.entry(text.to_owned()).or_insert(shard);
             }
             NumberKey::Invalid => {}
         }

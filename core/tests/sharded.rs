@@ -241,6 +241,40 @@ fn concurrent_totals_equal_a_single_threaded_replay() {
     assert!(templates > 100, "and template sends, got {templates}");
 }
 
+/// An input may name its number in any spelling the engine accepts: the sharded engine
+/// routes it to the number's shard (and answers as one engine does for the ones it refuses).
+#[test]
+fn every_spelling_of_a_number_reaches_its_shard() {
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    let sharded = ShardedEngine::with_preset("cloud-2025", 7).unwrap();
+    for b in 0..7 {
+        for line in setup_lines(&format!("biz{b}"), &[&format!("+1555700{b:04}")]) {
+            assert_eq!(sharded.handle_json(&line), single.handle_json(&line));
+        }
+    }
+    let mut found = 0;
+    for b in 0..7 {
+        for spelling in [
+            format!("+1555700{b:04}"),
+            format!("+1 555 700 {b:04}"),
+            format!("+1-555-700-{b:04}"),
+            format!("001555700{b:04}"),
+            format!("1555700{b:04}"),
+            format!("+1555700{b:04}0"),
+            format!("+1555700{b:04}x"),
+        ] {
+            let query = format!(r#"{{"type":"query_number","at":"{T0}","number":"{spelling}"}}"#);
+            let answer = sharded.handle_json(&query);
+            assert_eq!(answer, single.handle_json(&query), "{spelling}");
+            found += usize::from(answer[0].contains(r#""business":"biz"#));
+        }
+    }
+    assert!(
+        found >= 14,
+        "the canonical and at least one other spelling, got {found}"
+    );
+}
+
 /// The typed calls over borrowed text and the JSON door into one buffer give what one
 /// engine gives for the same inputs: decisions, effects and output lines.
 #[test]
