@@ -134,6 +134,80 @@ fn bench_mixed(c: &mut Criterion) {
     }
 }
 
+/// Mixed traffic through a two-shard `ShardedEngine`, from one thread (every input) and from
+/// two threads (each feeding the businesses of one shard). An element is one input; the two
+/// threads' inputs are counted together, so on two free cores the second should come near
+/// twice the first. The one-thread case against `mixed` is the cost of the locks and routing.
+fn bench_sharded(c: &mut Criterion) {
+    const SHARDS: usize = 2;
+    let mut group = c.benchmark_group("sharded_mixed");
+    for n in sizes() {
+        let engine = sharded_with_conversations(unlimited_policy(), n, SHARDS);
+        let mut effects = Vec::new();
+        let mut all = mixed_pool_with(n, 23, |i| {
+            engine
+                .handle(opt_in_event(i), &mut effects)
+                .expect("opt-in");
+        });
+        let shard_of = |op: &Op| {
+            let j = op.number()[5..].parse::<u64>().expect("a fixture number");
+            engine.shard_of_business(&business(j))
+        };
+        let mut per_shard: Vec<Vec<Op>> = vec![Vec::new(); SHARDS];
+        for op in &all {
+            per_shard[shard_of(op)].push(op.clone());
+        }
+        assert!(
+            per_shard.iter().all(|ops| ops.len() > POOL / 10),
+            "both shards get traffic"
+        );
+        // Every run continues the instants of the one before, so no shard's clock goes back.
+        let mut next_k = 0u64;
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(BenchmarkId::new("1_thread", n), |b| {
+            b.iter(|| {
+                let op = &mut all[next_k as usize % POOL];
+                black_box(apply_sharded(
+                    &engine,
+                    op,
+                    at(HOUR_MS + next_k as i64),
+                    next_k,
+                    &mut effects,
+                ));
+                next_k += 1;
+            })
+        });
+        group.throughput(Throughput::Elements(SHARDS as u64));
+        group.bench_function(BenchmarkId::new(format!("{SHARDS}_threads"), n), |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for ops in per_shard.iter_mut() {
+                        let engine = &engine;
+                        scope.spawn(move || {
+                            let mut effects = Vec::new();
+                            let len = ops.len();
+                            for m in 0..iters {
+                                let k = next_k + m;
+                                let op = &mut ops[k as usize % len];
+                                black_box(apply_sharded(
+                                    engine,
+                                    op,
+                                    at(HOUR_MS + k as i64),
+                                    k,
+                                    &mut effects,
+                                ));
+                            }
+                        });
+                    }
+                });
+                next_k += iters;
+                start.elapsed()
+            })
+        });
+    }
+}
+
 /// Firing N due chat-idle timers in one `handle_timeout`.
 fn bench_timeouts(c: &mut Criterion) {
     let mut group = c.benchmark_group("handle_timeout");
@@ -252,6 +326,7 @@ criterion_group!(
     bench_inbound,
     bench_send,
     bench_mixed,
+    bench_sharded,
     bench_timeouts,
     bench_snapshots,
     bench_json_door,

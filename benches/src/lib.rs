@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 
 use convstate::event::{Consent, Inbound, InboundKind, SendRequest};
 use convstate::message::{TemplateMessage, TemplateParams};
+use convstate::sharded::ShardedEngine;
 use convstate::wire::decode_event;
-use convstate::{Duration, Engine, Event, Instant, OutboundMessage, Policy};
+use convstate::{Duration, Effect, Engine, Event, Instant, OutboundMessage, Policy};
 use convstate_ffi_shim as ffi;
 
 /// Numbers the conversations are spread over.
@@ -76,24 +77,28 @@ fn event(line: &str) -> Event {
     decode_event(line).unwrap_or_else(|e| panic!("fixture line {line}: {e}"))
 }
 
+/// The businesses' `order_ready` templates, then their numbers, as events.
+pub fn registration() -> Vec<Event> {
+    let templates = (0..BUSINESSES).map(|b| {
+        event(&format!(
+            r#"{{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"biz{b}","name":"order_ready","language":"en","category":"utility","body":"Your order {{{{1}}}} is ready.","status":"approved","quality":"high"}}"#
+        ))
+    });
+    let numbers = (0..NUMBERS).map(|j| {
+        event(&format!(
+            r#"{{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"{}","number":"{}","channel":"official"}}"#,
+            business(j),
+            number(j)
+        ))
+    });
+    templates.chain(numbers).collect()
+}
+
 /// Businesses, their `order_ready` template and their numbers.
 pub fn registered(policy: Policy) -> Engine {
     let mut engine = Engine::new(policy);
-    for b in 0..BUSINESSES {
-        engine
-            .handle(event(&format!(
-                r#"{{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"biz{b}","name":"order_ready","language":"en","category":"utility","body":"Your order {{{{1}}}} is ready.","status":"approved","quality":"high"}}"#
-            )))
-            .expect("template");
-    }
-    for j in 0..NUMBERS {
-        engine
-            .handle(event(&format!(
-                r#"{{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"{}","number":"{}","channel":"official"}}"#,
-                business(j),
-                number(j)
-            )))
-            .expect("number");
+    for e in registration() {
+        engine.handle(e).expect("registration");
     }
     engine
 }
@@ -284,14 +289,17 @@ pub fn opted_in_pool(
 
 /// Records the opt-in of conversation `i`'s contact with its number's business.
 pub fn opt_in(engine: &mut Engine, i: u64) {
-    engine
-        .handle(Event::OptIn(Consent {
-            at: at(0),
-            business: Some(business(number_of(i))),
-            number: None,
-            contact: contact(i),
-        }))
-        .expect("opt-in");
+    engine.handle(opt_in_event(i)).expect("opt-in");
+}
+
+/// The opt-in of conversation `i`'s contact with its number's business.
+pub fn opt_in_event(i: u64) -> Event {
+    Event::OptIn(Consent {
+        at: at(0),
+        business: Some(business(number_of(i))),
+        number: None,
+        contact: contact(i),
+    })
 }
 
 /// One input of realistic mixed traffic.
@@ -310,6 +318,11 @@ pub enum Op {
 /// A mixed pool over `n` conversations: 45% inbound, 35% replies, 10% template sends, 10%
 /// checks. Template recipients are opted in.
 pub fn mixed_pool(engine: &mut Engine, n: u64, seed: u64) -> Vec<Op> {
+    mixed_pool_with(n, seed, |i| opt_in(engine, i))
+}
+
+/// [`mixed_pool`] for any engine: `opt_in(i)` records conversation `i`'s opt-in.
+pub fn mixed_pool_with(n: u64, seed: u64, mut opt_in: impl FnMut(u64)) -> Vec<Op> {
     let mut picker = Picker::new(seed);
     (0..POOL)
         .map(|k| {
@@ -318,13 +331,23 @@ pub fn mixed_pool(engine: &mut Engine, n: u64, seed: u64) -> Vec<Op> {
                 0..=8 => Op::Inbound(inbound(i, at(0))),
                 9..=15 => Op::Reply(text_send(i, at(0))),
                 16 | 17 => {
-                    opt_in(engine, i);
+                    opt_in(i);
                     Op::Template(template_send(i, at(0)))
                 }
                 _ => Op::Check(text_send(i, at(0))),
             }
         })
         .collect()
+}
+
+impl Op {
+    /// The business number the input goes to.
+    pub fn number(&self) -> &str {
+        match self {
+            Op::Inbound(e) => &e.number,
+            Op::Reply(req) | Op::Template(req) | Op::Check(req) => &req.number,
+        }
+    }
 }
 
 /// Applies one mixed-traffic input at `now`; returns whether it was allowed or applied.
@@ -345,6 +368,51 @@ pub fn apply(engine: &mut Engine, op: &mut Op, now: Instant, counter: u64) -> bo
         }
     };
     drain(engine);
+    ok
+}
+
+/// A sharded engine of `shards` shards holding what [`with_conversations`] holds (idle).
+pub fn sharded_with_conversations(policy: Policy, n: u64, shards: usize) -> ShardedEngine {
+    let engine = ShardedEngine::new(policy, shards).expect("a shard count in range");
+    let mut effects = Vec::new();
+    for e in registration() {
+        engine.handle(e, &mut effects).expect("registration");
+    }
+    let mut e = inbound(0, at(0));
+    for i in 0..n {
+        retarget_inbound(&mut e, i);
+        engine.inbound(&e, &mut effects).expect("inbound");
+        effects.clear();
+    }
+    engine.handle_timeout(at(Duration::from_hours(1).millis()), &mut effects);
+    engine
+}
+
+/// [`apply`] for a sharded engine shared between threads; `effects` is the calling thread's.
+#[inline(never)]
+pub fn apply_sharded(
+    engine: &ShardedEngine,
+    op: &mut Op,
+    now: Instant,
+    counter: u64,
+    effects: &mut Vec<Effect>,
+) -> bool {
+    let ok = match op {
+        Op::Inbound(e) => {
+            e.at = now;
+            engine.inbound(e, effects).is_ok()
+        }
+        Op::Reply(req) | Op::Template(req) => {
+            req.at = now;
+            set_counter(req, counter);
+            engine.send(req, effects).is_ok_and(|d| d.is_allowed())
+        }
+        Op::Check(req) => {
+            req.at = now;
+            engine.check_send(req).is_ok_and(|d| d.is_allowed())
+        }
+    };
+    effects.clear();
     ok
 }
 

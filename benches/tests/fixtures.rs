@@ -69,6 +69,32 @@ fn mixed_traffic_is_mostly_applied() {
 }
 
 #[test]
+fn the_sharded_engine_decides_mixed_traffic_as_one_engine_does() {
+    let mut engine = with_conversations(unlimited_policy(), N, true);
+    let sharded = sharded_with_conversations(unlimited_policy(), N, 2);
+    let mut effects = Vec::new();
+    let mut pool = mixed_pool(&mut engine, N, 1);
+    let mut sharded_pool = mixed_pool_with(N, 1, |i| {
+        sharded.handle(opt_in_event(i), &mut effects).unwrap();
+    });
+    let mut ok = 0;
+    for k in 0..5_000u64 {
+        let now = at(3_600_000 + k as i64);
+        let single = apply(&mut engine, &mut pool[k as usize], now, k);
+        let shared = apply_sharded(
+            &sharded,
+            &mut sharded_pool[k as usize],
+            now,
+            k,
+            &mut effects,
+        );
+        assert_eq!(shared, single, "input {k}");
+        ok += usize::from(single);
+    }
+    assert!(ok > 4_500, "{ok} of 5000 applied or allowed");
+}
+
+#[test]
 fn picker_is_deterministic_and_in_range() {
     let (mut a, mut b) = (Picker::new(3), Picker::new(3));
     for _ in 0..1000 {

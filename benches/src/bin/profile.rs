@@ -45,6 +45,22 @@ fn main() {
                 ok += u64::from(apply(&mut engine, op, at(3_600_000 + k as i64), k));
             }
         }
+        "sharded_mixed" => {
+            // The same traffic through a two-shard engine from one thread (toggle
+            // `convstate_benches::apply_sharded`): the cost of the locks and routing.
+            let sharded = sharded_with_conversations(unlimited_policy(), n, 2);
+            let mut effects = Vec::new();
+            let mut pool = mixed_pool_with(n, 23, |i| {
+                sharded
+                    .handle(opt_in_event(i), &mut effects)
+                    .expect("opt-in");
+            });
+            for k in 0..events {
+                let op = &mut pool[k as usize % POOL];
+                let now = at(3_600_000 + k as i64);
+                ok += u64::from(apply_sharded(&sharded, op, now, k, &mut effects));
+            }
+        }
         "json" => {
             // The criterion bench's json_door lines: half inbound, half check_send.
             let lines = json_door_lines(n, 29);
