@@ -19,11 +19,13 @@ Then, on the same table:
 (b) a plain-Python implementation of the window and limit rules (dicts, an OrderedDict per
     business as the moving set), writing the same outcome codes;
 (c) `Engine.process_bytes` over the same events as wire-format lines;
-(d) `Engine.process` over the same lines as a list of str (the older batch door).
+(d) `Engine.process` over the same lines as a list of str (the older batch door);
+(e) `ShardedEngine.run_batch` (two shards) from one thread, then from two threads at once,
+    each with the rows of one shard's businesses.
 
 The engine runs every rule on each event (chats, tickets, consent, duplicates, pricing,
 timers, effects); plain Python runs only the two checks the outcomes depend on. The script
-asserts that (a) and (b) agree on every row and that (c) agrees with (a), then prints
+asserts that (a) and (b) agree on every row and that (c) and (e) agree with (a), then prints
 events/s and the ratios. Run against a release wheel (python/bench/run.sh):
 
     python python/bench/bench_batch.py [--conversations 100000] [--events 1000000]
@@ -35,6 +37,7 @@ import argparse
 import array
 import json
 import random
+import threading
 import time
 from collections import OrderedDict
 
@@ -89,6 +92,13 @@ def new_engine(conversations: int) -> convstate.Engine:
     return engine
 
 
+def new_sharded(conversations: int, shards: int) -> convstate.ShardedEngine:
+    engine = convstate.ShardedEngine("cloud-2025", shards, policy_overrides=POLICY_OVERRIDES)
+    output = engine.process_bytes(setup_bytes(conversations))
+    assert b'"type":"error"' not in output, output[:500]
+    return engine
+
+
 class Table:
     """The events as columns. Contact i always talks to number i % NUMBERS."""
 
@@ -132,6 +142,17 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.kinds)
+
+    def columns(self, rows: list[int]) -> tuple[list, dict]:
+        """The given rows as `run_batch` arguments: kinds as bytes, `at` as array('q')."""
+        kinds = bytes(("inbound", "send", "check_send").index(self.kinds[k]) for k in rows)
+        positional = [kinds, array.array("q", (self.at[k] for k in rows)),
+                      [self.numbers[k] for k in rows], [self.contacts[k] for k in rows],
+                      [self.texts[k] for k in rows]]
+        keywords = {"templates": [self.templates[k] for k in rows],
+                    "languages": [self.languages[k] for k in rows],
+                    "params": [self.params[k] for k in rows]}
+        return positional, keywords
 
     def wire_bytes(self) -> bytes:
         lines = []
@@ -272,6 +293,39 @@ def main() -> None:
         process_s = time.perf_counter() - start
         del listed, lines
 
+    # (e) The sharded engine: every row from one thread, then each shard's rows from its own
+    # thread at once (the GIL is released while rows are applied).
+    sharded = new_sharded(args.conversations, 2)
+    positional, keywords = table.columns(list(range(n)))
+    start = time.perf_counter()
+    one_thread = sharded.run_batch(*positional, **keywords)
+    sharded_1_s = time.perf_counter() - start
+    assert one_thread.outcomes == result.outcomes, "the sharded engine decides differently"
+
+    sharded = new_sharded(args.conversations, 2)
+    shard_of_number = {number(j): sharded.shard_of_business(business_of(j))
+                       for j in range(NUMBERS)}
+    rows_of = [[k for k in range(n) if shard_of_number[table.numbers[k]] == s] for s in (0, 1)]
+    assert all(rows_of), "both shards get rows"
+    inputs = [table.columns(rows) for rows in rows_of]
+    results: list = [None, None]
+
+    def feed(s: int) -> None:
+        results[s] = sharded.run_batch(*inputs[s][0], **inputs[s][1])
+
+    threads = [threading.Thread(target=feed, args=(s,)) for s in (0, 1)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sharded_2_s = time.perf_counter() - start
+    merged = bytearray(n)
+    for rows, shard_result in zip(rows_of, results):
+        for k, code in zip(rows, shard_result.outcomes):
+            merged[k] = code
+    assert bytes(merged) == result.outcomes, "two threads decide differently"
+
     # The comparison is honest only if both sides decided the same thing on every row.
     assert result.errors == 0, result.first_error
     if bytes(plain) != result.outcomes:
@@ -293,8 +347,12 @@ def main() -> None:
     print(f"(c) wheel Engine.process_bytes: {rate(n, bytes_s)}  ({len(output)} bytes out)")
     if process_s is not None:
         print(f"(d) wheel Engine.process:       {rate(n, process_s)}")
+    print(f"(e) ShardedEngine.run_batch, 2 shards, 1 thread:  {rate(n, sharded_1_s)}")
+    print(f"    2 threads, one per shard ({len(rows_of[0])} + {len(rows_of[1])} rows): "
+          f"{rate(n, sharded_2_s)}")
     print(f"ratio run_batch / plain Python:     {plain_s / batch_s:5.1f}x")
     print(f"ratio process_bytes / plain Python: {plain_s / bytes_s:5.1f}x")
+    print(f"ratio sharded 2 threads / plain Python: {plain_s / sharded_2_s:5.1f}x")
 
 
 if __name__ == "__main__":
