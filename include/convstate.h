@@ -8,9 +8,11 @@
  * renumbered. convstate_last_error() gives the message of this thread's last failure.
  * A denied send is NOT an error: the call succeeds and the decision says why.
  *
- * OUTPUT PARAMETERS are written only on success. The one exception: on
+ * OUTPUT PARAMETERS are written only on success. Two exceptions: on
  * CONVSTATE_ERR_BUFFER_TOO_SMALL, *written receives the size needed, and nothing was consumed
- * (the effect stays pending, the snapshot can simply be asked for again).
+ * (the effect stays pending, the snapshot can simply be asked for again); and the `effects`
+ * string of a convstate_sharded_engine call always receives the effects the call caused (a
+ * refused input changes nothing, but timers its instant fired did).
  *
  * POINTERS AND OWNERSHIP.
  *  - Strings in are UTF-8 with an explicit length in bytes (no NUL needed). A required string
@@ -18,9 +20,10 @@
  *    is NULL when absent. Invalid UTF-8 gives CONVSTATE_ERR_INVALID_UTF8.
  *  - Inputs are borrowed for the duration of the call only; the library keeps no pointer to
  *    caller memory.
- *  - Handles (convstate_engine, convstate_message, convstate_string) are created by a _new
- *    function (or convstate_engine_restore) and owned by the caller until passed to the
- *    matching _free function, exactly once. _free(NULL) is a no-op.
+ *  - Handles (convstate_engine, convstate_sharded_engine, convstate_message,
+ *    convstate_string) are created by a _new function (or convstate_engine_restore) and
+ *    owned by the caller until passed to the matching _free function, exactly once.
+ *    _free(NULL) is a no-op.
  *  - Bytes the library hands out: into caller buffers (poll_effect, snapshot: caller owns
  *    them), or inside a convstate_string (freed with convstate_string_free), or static strings
  *    (convstate_version, convstate_result_name, convstate_reason_name: never freed).
@@ -28,9 +31,12 @@
  * THREADS. A handle is not thread-safe: use each engine, message or string from one thread
  * at a time (moving it between threads is fine). Different handles are independent and may
  * be used concurrently. The one exception is convstate_sharded_engine: its functions may be
- * called on one handle from any number of threads at once (each input locks only the shard
- * of its business; each call writes the effects it caused into the calling thread's own
- * convstate_string). The last error is per thread.
+ * called on one handle from any number of threads at once. Each input locks only the shard
+ * of its business, and each call writes the effects it caused into the calling thread's own
+ * convstate_string: its input's, and those of timers its instant fired in that shard (other
+ * businesses' chats ending, say). Each shard, like one engine, expects its inputs in time
+ * order, so feed a shard from one thread (convstate_sharded_engine_shard_of_business). The
+ * last error is per thread.
  *
  * TIME. Instants are int64_t unix milliseconds (years 1970..=9999); CONVSTATE_NONE_MS (-1)
  * marks an absent instant or duration in output structs. The library never reads a clock.
@@ -76,7 +82,7 @@
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A policy whose
  * rate card currency does not fit (more than 7 bytes, or a NUL inside) is refused by
- * `convstate_engine_new` and `convstate_engine_restore`.
+ * `convstate_engine_new`, `convstate_sharded_engine_new` and `convstate_engine_restore`.
  */
 #define CONVSTATE_CURRENCY_CAPACITY 8
 
@@ -2343,8 +2349,12 @@ void convstate_message_free(struct convstate_message *message);
 /**
  * Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a
  * good start) under a policy preset with optional JSON overrides, as `convstate_engine_new`.
- * Each business lives whole in one shard, so business-wide limits stay exact. On success
- * `*out` owns the new engine: free it with `convstate_sharded_engine_free`.
+ * Each business lives whole in one shard, so business-wide limits stay exact. Like one
+ * engine, each shard expects its inputs in time order (a later-stamped input already applied
+ * moves the shard's clock, and an earlier one is then applied at that clock): feed each
+ * shard from one thread (`convstate_sharded_engine_shard_of_business`), or keep the threads
+ * of one shard in step. On success `*out` owns the new engine: free it with
+ * `convstate_sharded_engine_free`.
  */
 convstate_result convstate_sharded_engine_new(const char *preset,
                                               size_t preset_len,
@@ -2360,8 +2370,9 @@ void convstate_sharded_engine_free(struct convstate_sharded_engine *engine);
 
 /**
  * As `convstate_engine_handle_json`, in the shard the input belongs to (a `tick` reaches
- * every shard): replaces `out` with the result line and then one line per effect the input
- * caused. `out` belongs to the calling thread.
+ * every shard): replaces `out` with the result line and then one line per effect the call
+ * caused (see `convstate_sharded_engine_new` for whose). `out` belongs to the calling
+ * thread.
  */
 convstate_result convstate_sharded_engine_handle_json(const struct convstate_sharded_engine *engine,
                                                       const char *line,
@@ -2370,8 +2381,8 @@ convstate_result convstate_sharded_engine_handle_json(const struct convstate_sha
 
 /**
  * As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
- * replaced with the effects this inbound caused, one wire-format line each; it is left as it
- * was when the call fails.
+ * replaced with the effects the call caused, one wire-format line each, even when the call
+ * fails (see `convstate_sharded_engine_new` for whose effects they are).
  */
 convstate_result convstate_sharded_engine_inbound(const struct convstate_sharded_engine *engine,
                                                   const struct convstate_inbound *inbound,
@@ -2379,7 +2390,8 @@ convstate_result convstate_sharded_engine_inbound(const struct convstate_sharded
 
 /**
  * As `convstate_engine_send`, in the number's shard: decides a send **and records it**.
- * `effects` (NULL to drop them) is replaced with the effects the send caused.
+ * `effects` (NULL to drop them) is replaced with the effects the call caused, even when it
+ * fails (`*out` is written only on success).
  */
 convstate_result convstate_sharded_engine_send(const struct convstate_sharded_engine *engine,
                                                const struct convstate_send_request *request,
@@ -2400,6 +2412,16 @@ convstate_result convstate_sharded_engine_check_send(const struct convstate_shar
 convstate_result convstate_sharded_engine_handle_timeout(const struct convstate_sharded_engine *engine,
                                                          int64_t now_ms,
                                                          struct convstate_string *effects);
+
+/**
+ * Writes the shard `business` lives in (0 to `shards - 1`, a stable hash of its name, the
+ * same in every process with as many shards), so that a host can feed each shard's
+ * businesses from one thread.
+ */
+convstate_result convstate_sharded_engine_shard_of_business(const struct convstate_sharded_engine *engine,
+                                                            const char *business,
+                                                            size_t business_len,
+                                                            uint32_t *shard);
 
 /**
  * Writes when `convstate_sharded_engine_handle_timeout` should be called next (unix ms, the

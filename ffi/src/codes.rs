@@ -793,7 +793,7 @@ pub struct convstate_decision {
 
 /// Size of the `currency` arrays in output structs, NUL terminator included. A policy whose
 /// rate card currency does not fit (more than 7 bytes, or a NUL inside) is refused by
-/// `convstate_engine_new` and `convstate_engine_restore`.
+/// `convstate_engine_new`, `convstate_sharded_engine_new` and `convstate_engine_restore`.
 pub const CONVSTATE_CURRENCY_CAPACITY: usize = 8;
 
 /// A currency code as a NUL-terminated fixed array (empty for none).

@@ -48,13 +48,13 @@ pub unsafe extern "C" fn convstate_engine_new(
     ffi_boundary! {
         let out = Out::new(out, "out")?;
         let policy = unsafe { policy_arg(preset, preset_len, overrides_json, overrides_json_len) }?;
-        check_currency(&policy)?;
         unsafe { out.write(convstate_engine::boxed(Engine::new(policy))) };
         Ok(())
     }
 }
 
-/// A preset with optional JSON overrides merged over it (`convstate_engine_new`'s arguments).
+/// A preset with optional JSON overrides merged over it (`convstate_engine_new`'s arguments),
+/// refused if its currency does not fit the C structs.
 pub(crate) unsafe fn policy_arg(
     preset: *const c_char,
     preset_len: usize,
@@ -63,7 +63,7 @@ pub(crate) unsafe fn policy_arg(
 ) -> Result<Policy, FfiError> {
     let preset = unsafe { str_arg(preset, preset_len, "preset") }?;
     let overrides = unsafe { opt_str_arg(overrides_json, overrides_json_len, "overrides_json") }?;
-    Ok(match overrides {
+    let policy = match overrides {
         None => Policy::preset(preset)?,
         Some(json) => {
             let value: serde_json::Value =
@@ -72,7 +72,9 @@ pub(crate) unsafe fn policy_arg(
                 })?;
             Policy::with_overrides(preset, &value)?
         }
-    })
+    };
+    check_currency(&policy)?;
+    Ok(policy)
 }
 
 /// Frees an engine. NULL is a no-op. The handle must not be used afterwards.

@@ -2,12 +2,13 @@
 //!
 //! Every function takes the handle as `const`: the core locks the one shard (by business) an
 //! input belongs to, so threads feeding different businesses run in parallel. There is no
-//! shared effect queue: each call writes the effects its own input caused into the caller's
-//! string, one wire-format line each, so a thread never receives another thread's effects.
+//! shared effect queue: each call writes the effects it caused into the calling thread's
+//! string, one wire-format line each. Those are its input's effects and the effects of the
+//! timers its instant fired in that shard, which may belong to other businesses of the shard.
 
 use std::ffi::c_char;
 
-use convstate_core::sharded::ShardedEngine;
+use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate_core::{Decision, Effect};
 
 use crate::boundary::{arg, arg_mut, ffi_boundary, instant_arg, str_arg, FfiError, Out};
@@ -28,8 +29,12 @@ pub struct convstate_sharded_engine {
 
 /// Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a
 /// good start) under a policy preset with optional JSON overrides, as `convstate_engine_new`.
-/// Each business lives whole in one shard, so business-wide limits stay exact. On success
-/// `*out` owns the new engine: free it with `convstate_sharded_engine_free`.
+/// Each business lives whole in one shard, so business-wide limits stay exact. Like one
+/// engine, each shard expects its inputs in time order (a later-stamped input already applied
+/// moves the shard's clock, and an earlier one is then applied at that clock): feed each
+/// shard from one thread (`convstate_sharded_engine_shard_of_business`), or keep the threads
+/// of one shard in step. On success `*out` owns the new engine: free it with
+/// `convstate_sharded_engine_free`.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_new(
     preset: *const c_char,
@@ -41,6 +46,12 @@ pub unsafe extern "C" fn convstate_sharded_engine_new(
 ) -> convstate_result {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
+        if !(1..=MAX_SHARDS).contains(&(shards as usize)) {
+            return Err(FfiError::new(
+                convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+                format!("argument `shards` is {shards}, not 1..={MAX_SHARDS}"),
+            ));
+        }
         let policy = unsafe { policy_arg(preset, preset_len, overrides_json, overrides_json_len) }?;
         let engine = ShardedEngine::new(policy, shards as usize)?;
         unsafe { out.write(Box::into_raw(Box::new(convstate_sharded_engine { engine }))) };
@@ -62,7 +73,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_free(engine: *mut convstate_sh
 }
 
 /// Writes `effects` into `out` as wire-format lines, each ending in `\n`; nothing when `out`
-/// is NULL (the caller does not want them).
+/// is NULL (the caller does not want them). Written whether the call succeeded or not: a
+/// refused input changes nothing, but the timers its instant fired did.
 unsafe fn write_effects(effects: &[Effect], out: *mut convstate_string) {
     // SAFETY: NULL or a live string of the calling thread (the caller's contract).
     let Some(out) = (unsafe { out.as_mut() }) else {
@@ -77,8 +89,9 @@ unsafe fn write_effects(effects: &[Effect], out: *mut convstate_string) {
 }
 
 /// As `convstate_engine_handle_json`, in the shard the input belongs to (a `tick` reaches
-/// every shard): replaces `out` with the result line and then one line per effect the input
-/// caused. `out` belongs to the calling thread.
+/// every shard): replaces `out` with the result line and then one line per effect the call
+/// caused (see `convstate_sharded_engine_new` for whose). `out` belongs to the calling
+/// thread.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_handle_json(
     engine: *const convstate_sharded_engine,
@@ -99,8 +112,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_json(
 }
 
 /// As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
-/// replaced with the effects this inbound caused, one wire-format line each; it is left as it
-/// was when the call fails.
+/// replaced with the effects the call caused, one wire-format line each, even when the call
+/// fails (see `convstate_sharded_engine_new` for whose effects they are).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_inbound(
     engine: *const convstate_sharded_engine,
@@ -111,8 +124,9 @@ pub unsafe extern "C" fn convstate_sharded_engine_inbound(
         let handle = unsafe { arg(engine, "engine") }?;
         let event = unsafe { inbound_ref(arg(inbound, "inbound")?) }?;
         let mut caused = Vec::new();
-        handle.engine.inbound_borrowed(event, &mut caused)?;
+        let result = handle.engine.inbound_borrowed(event, &mut caused);
         unsafe { write_effects(&caused, effects) };
+        result?;
         Ok(())
     }
 }
@@ -135,7 +149,8 @@ unsafe fn decide(
 }
 
 /// As `convstate_engine_send`, in the number's shard: decides a send **and records it**.
-/// `effects` (NULL to drop them) is replaced with the effects the send caused.
+/// `effects` (NULL to drop them) is replaced with the effects the call caused, even when it
+/// fails (`*out` is written only on success).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_send(
     engine: *const convstate_sharded_engine,
@@ -146,9 +161,9 @@ pub unsafe extern "C" fn convstate_sharded_engine_send(
     unsafe {
         decide(engine, request, out, |sharded, request| {
             let mut caused = Vec::new();
-            let decision = sharded.send_borrowed(request, &mut caused)?;
+            let decision = sharded.send_borrowed(request, &mut caused);
             write_effects(&caused, effects);
-            Ok(decision)
+            Ok(decision?)
         })
     }
 }
@@ -181,6 +196,25 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_timeout(
         let mut caused = Vec::new();
         handle.engine.handle_timeout(now, &mut caused);
         unsafe { write_effects(&caused, effects) };
+        Ok(())
+    }
+}
+
+/// Writes the shard `business` lives in (0 to `shards - 1`, a stable hash of its name, the
+/// same in every process with as many shards), so that a host can feed each shard's
+/// businesses from one thread.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_shard_of_business(
+    engine: *const convstate_sharded_engine,
+    business: *const c_char,
+    business_len: usize,
+    shard: *mut u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let business = unsafe { str_arg(business, business_len, "business") }?;
+        let out = Out::new(shard, "shard")?;
+        unsafe { out.write(handle.engine.shard_of_business(business) as u32) };
         Ok(())
     }
 }

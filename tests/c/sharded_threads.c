@@ -133,7 +133,10 @@ static void *send_templates(void *arg) {
 
 /* Each thread's own business: a contact writes and the reply is allowed. The effects a call
  * hands back are those its input caused: the chat it started, and any chat whose idle timer
- * its input's instant fired in the same shard (possibly another thread's business). */
+ * its input's instant fired in the same shard (possibly another thread's business). Two
+ * threads share each shard here, against the advice to feed a shard from one thread: they
+ * use the same instants, so whichever runs ahead, every input stays well inside its
+ * window and the counts below do not depend on the interleaving. */
 static void *chat(void *arg) {
   struct worker *w = arg;
   convstate_message *text = NULL;
@@ -235,11 +238,32 @@ int main(void) {
   CHECK(ended == THREADS * 50); /* every chat ended once, none lost between threads */
   CHECK(convstate_string_len(effects) == strlen(convstate_string_ptr(effects)));
 
+  /* Each business's shard, the same on every call and within the shard count. */
+  for (int t = 0; t < THREADS; t++) {
+    char business[8];
+    uint32_t shard = 99, again = 98;
+    snprintf(business, sizeof business, "shop%d", t);
+    CHECK_RC(convstate_sharded_engine_shard_of_business(engine, business, strlen(business), &shard), CONVSTATE_OK);
+    CHECK_RC(convstate_sharded_engine_shard_of_business(engine, business, strlen(business), &again), CONVSTATE_OK);
+    CHECK(shard < 4 && shard == again);
+  }
+
   /* Bad arguments: codes, and out-parameters left alone. */
-  convstate_sharded_engine *none = NULL;
-  CHECK_RC(convstate_sharded_engine_new(S("cloud-2025"), NULL, 0, 0, &none), CONVSTATE_ERR_INVALID_EVENT);
-  CHECK(none == NULL && strstr(convstate_last_error(), "1..=4096 shards, got 0") != NULL);
+  convstate_sharded_engine *sentinel = (convstate_sharded_engine *)&failures;
+  convstate_sharded_engine *none = sentinel;
+  CHECK_RC(convstate_sharded_engine_new(S("cloud-2025"), NULL, 0, 0, &none), CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK(none == sentinel && strstr(convstate_last_error(), "`shards` is 0, not 1..=4096") != NULL);
+  CHECK_RC(convstate_sharded_engine_new(S("cloud-2025"), NULL, 0, 5000, &none), CONVSTATE_ERR_INVALID_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_new(S("no-such-preset"), NULL, 0, 2, &none), CONVSTATE_ERR_UNKNOWN_POLICY);
+  CHECK_RC(convstate_sharded_engine_new(S("cloud-2025"), /* a currency too long for the C structs */
+                                        S("{\"pricing\":{\"rate_card\":{\"currency\":\"DOGECOIN\",\"markets\":{},"
+                                          "\"rates\":{\"other\":{\"marketing\":\"1\"}}}}}"),
+                                        2, &none),
+           CONVSTATE_ERR_INVALID_POLICY);
+  CHECK(strstr(convstate_last_error(), "DOGECOIN") != NULL);
+  CHECK(none == sentinel);
+  CHECK_RC(convstate_sharded_engine_shard_of_business(NULL, S("acme"), NULL), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_shard_of_business(engine, S("acme"), NULL), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_handle_json(NULL, S("{}"), effects), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_handle_json(engine, S("{}"), NULL), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_poll_timeout(engine, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
@@ -253,7 +277,36 @@ int main(void) {
   unknown.kind = CONVSTATE_INBOUND_TEXT;
   unknown.size = -1;
   CHECK_RC(convstate_sharded_engine_inbound(engine, &unknown, effects), CONVSTATE_ERR_UNKNOWN_NUMBER);
-  CHECK(strstr(convstate_string_ptr(effects), "chat_ended") != NULL); /* left as it was */
+  CHECK(convstate_string_len(effects) == 0); /* refused before any timer fired: no effects */
+  CHECK_RC(convstate_sharded_engine_inbound(NULL, &unknown, effects), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_inbound(engine, NULL, effects), CONVSTATE_ERR_NULL_ARGUMENT);
+
+  /* A failed send or check leaves the decision as it was. */
+  convstate_message *hello = NULL;
+  CHECK_RC(convstate_message_new_text(S("Hello"), &hello), CONVSTATE_OK);
+  convstate_send_request bad;
+  memset(&bad, 0, sizeof bad);
+  bad.at_ms = T0 + 31 * HOUR;
+  bad.number = "+19999999999";
+  bad.number_len = 12;
+  bad.contact = "+79110000001";
+  bad.contact_len = 12;
+  bad.message = hello;
+  convstate_decision poisoned, decision;
+  memset(&poisoned, 0xAB, sizeof poisoned);
+  decision = poisoned;
+  CHECK_RC(convstate_sharded_engine_send(engine, &bad, &decision, effects), CONVSTATE_ERR_UNKNOWN_NUMBER);
+  CHECK_RC(convstate_sharded_engine_check_send(engine, &bad, &decision), CONVSTATE_ERR_UNKNOWN_NUMBER);
+  CHECK(memcmp(&decision, &poisoned, sizeof decision) == 0);
+  bad.number = "+15556000000";
+  CHECK_RC(convstate_sharded_engine_send(engine, &bad, NULL, effects), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_check_send(engine, NULL, &decision), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_send(NULL, &bad, &decision, effects), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK(memcmp(&decision, &poisoned, sizeof decision) == 0);
+  CHECK_RC(convstate_sharded_engine_check_send(engine, &bad, &decision), CONVSTATE_OK);
+  /* written now: the contact wrote 30 hours before, so the window is closed */
+  CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED && decision.reason == CONVSTATE_REASON_WINDOW_CLOSED);
+  convstate_message_free(hello);
   CHECK(apply("{\"type\":\"query_usage\",\"at\":\"2026-11-03T15:00:00Z\",\"business\":\"acme\"}", effects) == 0);
   CHECK(strstr(convstate_string_ptr(effects), "\"type\":\"usage\"") != NULL);
 
