@@ -6,8 +6,9 @@
 //! that name a number go to the shard its business is in, found through a routing table
 //! filled at registration (read-locked on the hot path, write-locked only to register).
 //!
-//! Each call returns the effects its input caused (drained from the shard while its lock is
-//! held), so a thread never receives another thread's effects.
+//! Each call returns the effects it caused, drained from the shard while its lock is held:
+//! its input's, and those of the timers its instant fired in that shard (a chat of another
+//! business in the shard ending, say). Effects never wait in a shard for someone to poll.
 //!
 //! Each shard keeps its own clock, and like one [`Engine`] expects its inputs in time order
 //! (an input older than a shard's clock is applied at the clock). Fed so, the shards give

@@ -961,29 +961,19 @@ fn reason_fields(reason: &DenyReason) -> ReasonFields {
 }
 
 /// The wire name of a reason code (`"window_closed"`), as the JSON door writes it: core's
-/// name of the kind with that code, made NUL-terminated once.
+/// name of the kind with that code.
 pub(crate) fn reason_name(code: u32) -> Option<&'static std::ffi::CStr> {
     use convstate_reason::*;
-    static NAMES: std::sync::OnceLock<Vec<(u32, std::ffi::CString)>> = std::sync::OnceLock::new();
     if code == CONVSTATE_REASON_NONE as u32 {
         return Some(c"none");
     }
     if code == CONVSTATE_REASON_OTHER as u32 {
         return Some(c"other");
     }
-    let names = NAMES.get_or_init(|| {
-        DenyReasonKind::ALL
-            .iter()
-            .filter_map(|&kind| {
-                let name = std::ffi::CString::new(kind.name()).ok()?;
-                Some((reason_code(kind) as u32, name))
-            })
-            .collect()
-    });
-    names
+    DenyReasonKind::ALL
         .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, name)| name.as_c_str())
+        .find(|&&kind| reason_code(kind) as u32 == code)
+        .map(|kind| kind.c_name())
 }
 
 fn next_action_fields(action: Option<NextAction>) -> (convstate_next_action, i64) {

@@ -351,8 +351,11 @@ class ShardedEngine:
     rules (messaging limits, consent, usage) stay exact however many threads call at once.
     Every call releases the GIL while the core works and locks only the shard its input
     belongs to: threads feeding different businesses run in parallel. Each shard keeps its
-    own clock and, like one ``Engine``, expects its inputs in time order. Effects come back
-    from the call that caused them; there is no effect queue to poll.
+    own clock and, like one ``Engine``, expects its inputs in time order (an input older
+    than its shard's clock is applied at the clock): feed each shard's businesses from one
+    thread (``shard_of_business``). Effects come back from the call that caused them: its
+    inputs' effects and those of the timers their instants fired in their shards, which may
+    belong to other businesses of a shard. There is no effect queue to poll.
     """
 
     def __new__(

@@ -30,12 +30,15 @@ use crate::errors::BindingError;
 
 const APPLIED: u8 = 0;
 const ALLOWED: u8 = 1;
+/// A denial of a kind without a code here. The check below refuses to build while a kind
+/// lacks one, so no row gets it; it keeps its code because codes are never reused.
 const OTHER_DENIAL: u8 = 19;
 const ERROR: u8 = 20;
+/// How many outcome codes there are (0 to 20). A denial kind core adds gets the next code,
+/// 21, in `denial_code`, and this grows by one.
+const OUTCOME_COUNT: usize = 21;
 
-/// The outcome code of a denial. Codes are part of the API (hosts store them): never reuse
-/// one; a reason core adds later is `OTHER_DENIAL` until it gets the next free code here
-/// (and `OTHER_DENIAL`, `ERROR` stay where they are).
+/// The outcome code of a denial. Codes are part of the API (hosts store them): append only.
 const fn denial_code(kind: DenyReasonKind) -> u8 {
     use DenyReasonKind as K;
     match kind {
@@ -62,11 +65,11 @@ const fn denial_code(kind: DenyReasonKind) -> u8 {
 
 /// Outcome names, indexed by the code `run_batch` writes per row; a denial's name is the
 /// wire format's `reason`, as core names it.
-pub const OUTCOME_NAMES: [&str; ERROR as usize + 1] = {
-    let mut names = [""; ERROR as usize + 1];
+pub const OUTCOME_NAMES: [&str; OUTCOME_COUNT] = {
+    let mut names = [""; OUTCOME_COUNT];
     names[APPLIED as usize] = "applied"; // an inbound row was recorded
     names[ALLOWED as usize] = "allowed"; // a send or check_send row may go ahead
-    names[OTHER_DENIAL as usize] = "other"; // a denial reason newer than this table
+    names[OTHER_DENIAL as usize] = "other"; // a denial kind without a code (see above)
     names[ERROR as usize] = "error"; // the engine refused the row; it changed nothing
     let mut i = 0;
     while i < DenyReasonKind::ALL.len() {

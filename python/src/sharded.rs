@@ -3,15 +3,16 @@
 //!
 //! Every call releases the GIL while the core works, and the core locks only the shard an
 //! input belongs to, so threads feeding different businesses run in parallel. Effects come
-//! back from the call that caused them (as output lines, or counted in a `BatchResult`);
-//! there is no shared effect queue to poll.
+//! back from the call that caused them (as output lines, or counted in a `BatchResult`):
+//! its inputs' effects and those of the timers their instants fired in their shards, which
+//! may belong to other businesses of a shard. There is no shared effect queue to poll.
 
-use convstate::sharded::ShardedEngine;
+use convstate::sharded::{ShardedEngine, MAX_SHARDS};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
-use crate::errors::BindingResult;
+use crate::errors::{BindingError, BindingResult};
 use crate::{apply_lines, event_line, policy_of};
 
 /// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
@@ -28,9 +29,16 @@ impl PyShardedEngine {
     #[pyo3(signature = (policy = "cloud-2025", shards = 4, policy_overrides = None))]
     fn new(
         policy: &str,
-        shards: usize,
+        shards: i64,
         policy_overrides: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<PyShardedEngine> {
+        // Taken as a signed int so that a negative count gets the same error as 0, not an
+        // OverflowError from the conversion.
+        let Ok(shards) = usize::try_from(shards) else {
+            return Err(BindingError::Core(convstate::Error::InvalidEvent {
+                problem: format!("a sharded engine needs 1..={MAX_SHARDS} shards, got {shards}"),
+            }));
+        };
         let policy = policy_of(policy, policy_overrides)?;
         Ok(PyShardedEngine {
             engine: ShardedEngine::new(policy, shards)?,

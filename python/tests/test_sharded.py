@@ -106,21 +106,27 @@ def test_batches_from_threads_equal_one_engine_in_time_order() -> None:
     everything = sorted((row for rows in per_business for row in rows), key=lambda r: r[1])
     expected_rows = Counter(zip(everything, run(single, everything).names()))
 
-    # One thread per business, each sending its rows in chunks of CHUNK.
-    outcomes: list[list[str]] = [[] for _ in range(BUSINESSES)]
-    effect_counts: list[Counter[str]] = [Counter() for _ in range(BUSINESSES)]
+    # One thread per shard, each sending its businesses' rows in time order (the contract:
+    # a shard's inputs in time order), in chunks of CHUNK so that the threads interleave.
+    per_shard: list[list] = [[] for _ in range(sharded.shard_count)]
+    for b in range(BUSINESSES):
+        per_shard[sharded.shard_of_business(f"biz{b}")].extend(per_business[b])
+    for rows in per_shard:
+        rows.sort(key=lambda r: r[1])
+    outcomes: list[list[str]] = [[] for _ in per_shard]
+    effect_counts: list[Counter[str]] = [Counter() for _ in per_shard]
 
-    def feed(b: int) -> None:
-        rows = per_business[b]
+    def feed(s: int) -> None:
+        rows = per_shard[s]
         for start in range(0, len(rows), CHUNK):
             result = run(sharded, rows[start:start + CHUNK])
-            outcomes[b].extend(result.names())
-            effect_counts[b].update(result.effect_counts)
+            outcomes[s].extend(result.names())
+            effect_counts[s].update(result.effect_counts)
 
-    in_threads(BUSINESSES, feed)
-    got_rows = Counter(row for b in range(BUSINESSES) for row in zip(per_business[b], outcomes[b]))
+    in_threads(len(per_shard), feed)
+    got_rows = Counter(row for s, rows in enumerate(per_shard) for row in zip(rows, outcomes[s]))
     assert got_rows == expected_rows
-    names = Counter(outcome for b in range(BUSINESSES) for outcome in outcomes[b])
+    names = Counter(outcome for shard_outcomes in outcomes for outcome in shard_outcomes)
     assert names["allowed"] > 1000 and names["applied"] == BUSINESSES * ROWS_PER_BUSINESS // 4
     assert names["limit_reached"] > 0 and names["window_closed"] == 0, names
     assert sum(effect_counts, Counter())["chat_started"] > 0
@@ -186,6 +192,10 @@ def test_process_bytes_matches_process_and_partitions_move() -> None:
 def test_bad_construction_is_a_clear_error() -> None:
     with pytest.raises(convstate.InvalidInputError, match="1..=4096 shards, got 0"):
         convstate.ShardedEngine(shards=0)
+    with pytest.raises(convstate.InvalidInputError, match="1..=4096 shards, got -1"):
+        convstate.ShardedEngine(shards=-1)
+    with pytest.raises(convstate.InvalidInputError, match="got 4097"):
+        convstate.ShardedEngine(shards=4097)
     with pytest.raises(convstate.PolicyError):
         convstate.ShardedEngine(policy="no-such-preset")
     assert repr(convstate.ShardedEngine(shards=3)) == "ShardedEngine(shards=3)"
