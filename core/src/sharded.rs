@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 
 use parking_lot::{Mutex, RwLock};
+use serde::Deserialize;
 
 use crate::address::{AddressKey, Interner};
 use crate::decision::Decision;
@@ -28,6 +29,7 @@ use crate::event::{Event, Inbound, SendRequest};
 use crate::number_index::NumberIndex;
 use crate::policy::Policy;
 use crate::send::SendRequestRef;
+use crate::snapshot::checksum;
 use crate::time::Instant;
 use crate::wire::{
     decode_event, encode_effect, encode_effect_into, encode_output, encode_output_into,
@@ -372,4 +374,142 @@ impl ShardedEngine {
         }
         Ok(())
     }
+
+    /// The whole state as bytes, for [`ShardedEngine::restore`]: a header line (format,
+    /// version, shard count and a checksum of the rest), then each shard's
+    /// [`Engine::snapshot`] on a line of its own, in shard order. Each shard is
+    /// written under its own lock, one after the other: a business's state is whole, and the
+    /// shards need not be from one instant since no rule spans two shards.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut lines = Vec::new();
+        for (i, shard) in self.shards.iter().enumerate() {
+            if i > 0 {
+                lines.push(b'\n');
+            }
+            // A snapshot is compact JSON: it has no line break of its own.
+            lines.extend_from_slice(&shard.lock().snapshot());
+        }
+        let mut out = format!(
+            "{{\"format\":\"{SHARDED_SNAPSHOT_FORMAT}\",\"version\":{SHARDED_SNAPSHOT_VERSION},\"shards\":{},\"checksum\":\"{:016x}\"}}\n",
+            self.shards.len(),
+            checksum(&lines)
+        )
+        .into_bytes();
+        out.extend_from_slice(&lines);
+        out.push(b'\n');
+        out
+    }
+
+    /// Rebuilds a sharded engine from [`ShardedEngine::snapshot`] bytes, with as many shards
+    /// as it had (a business's shard depends on the count). The header's checksum must match
+    /// the shard lines (a line truncated, swapped or replaced is refused), each shard is
+    /// checked as [`Engine::restore`] checks a snapshot, and together they must run one
+    /// policy, keep each business in the shard its name hashes to, and register each number
+    /// once.
+    pub fn restore(bytes: &[u8]) -> Result<ShardedEngine, Error> {
+        let corrupt = |problem: String| Error::CorruptSnapshot { problem };
+        let (header, shards) = match bytes.iter().position(|&b| b == b'\n') {
+            Some(end) => (&bytes[..end], &bytes[end + 1..]),
+            None => (bytes, &[][..]),
+        };
+        let shards = shards.strip_suffix(b"\n").unwrap_or(shards);
+        let header: ShardedHeader = serde_json::from_slice(header)
+            .map_err(|e| corrupt(format!("not a sharded engine snapshot: {e}")))?;
+        if header.format != SHARDED_SNAPSHOT_FORMAT {
+            return Err(corrupt(format!(
+                "format is {:?}, expected {SHARDED_SNAPSHOT_FORMAT:?} (a single engine's \
+                 snapshot restores with Engine::restore)",
+                header.format
+            )));
+        }
+        if header.version != SHARDED_SNAPSHOT_VERSION {
+            return Err(Error::UnsupportedSnapshotVersion {
+                found: header.version,
+                supported: SHARDED_SNAPSHOT_VERSION,
+            });
+        }
+        if !(1..=MAX_SHARDS).contains(&header.shards) {
+            return Err(corrupt(format!(
+                "{} shards, not 1..={MAX_SHARDS}",
+                header.shards
+            )));
+        }
+        let recorded = u64::from_str_radix(&header.checksum, 16)
+            .ok()
+            .filter(|_| header.checksum.len() == 16)
+            .ok_or_else(|| corrupt("the header's checksum is not 16 hex digits".into()))?;
+        let actual = checksum(shards);
+        if recorded != actual {
+            return Err(corrupt(format!(
+                "checksum mismatch: the header records {recorded:016x}, the shards hash to \
+                 {actual:016x} (truncated, reordered or altered)"
+            )));
+        }
+        let engines = shards
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .map(|(i, line)| {
+                Engine::restore(line).map_err(|e| match e {
+                    Error::CorruptSnapshot { problem } => corrupt(format!("shard {i}: {problem}")),
+                    other => other,
+                })
+            })
+            .collect::<Result<Vec<Engine>, Error>>()?;
+        if engines.len() != header.shards {
+            return Err(corrupt(format!(
+                "the header promises {} shards, {} follow",
+                header.shards,
+                engines.len()
+            )));
+        }
+        let mut sharded = ShardedEngine::new(engines[0].policy().clone(), header.shards)?;
+        let mut routes = Routes::default();
+        for (i, engine) in engines.iter().enumerate() {
+            if engine.policy() != engines[0].policy() {
+                return Err(corrupt(format!(
+                    "shard {i} runs another policy than shard 0"
+                )));
+            }
+            for business in &engine.businesses {
+                let home = sharded.shard_of_business(&business.name);
+                if home != i {
+                    return Err(corrupt(format!(
+                        "business {:?} is in shard {i}, but its name belongs in shard {home}",
+                        business.name
+                    )));
+                }
+            }
+            for view in engine.numbers() {
+                if routes.get(&view.number).is_some() {
+                    return Err(corrupt(format!(
+                        "number {} is registered in two shards",
+                        view.number
+                    )));
+                }
+                routes.insert(&view.number, i as u32);
+            }
+        }
+        sharded.shards = engines.into_iter().map(Mutex::new).collect();
+        sharded.routes = RwLock::new(routes);
+        Ok(sharded)
+    }
+}
+
+/// The `format` field of a sharded engine snapshot's header line.
+pub const SHARDED_SNAPSHOT_FORMAT: &str = "convstate-sharded-snapshot";
+/// The sharded snapshot version this build writes and reads (the shards' own snapshots carry
+/// their own version).
+pub const SHARDED_SNAPSHOT_VERSION: u32 = 1;
+
+/// The header line of a sharded engine snapshot. Read leniently (other keys ignored, a
+/// missing count is 0) so that the format and the version are what an error names first.
+#[derive(Deserialize)]
+struct ShardedHeader {
+    format: String,
+    version: u32,
+    #[serde(default)]
+    shards: usize,
+    /// The snapshot checksum ([`checksum`]) of the shard lines, joined by `\n`.
+    #[serde(default)]
+    checksum: String,
 }

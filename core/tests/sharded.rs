@@ -550,3 +550,153 @@ fn a_sharded_engine_moves_a_business_between_nodes() {
     // The number is routed on node B now: importing again is refused.
     assert!(node_b.import_business(&bytes).is_err());
 }
+
+/// A sharded engine with three businesses' traffic spread over its shards.
+fn busy_sharded(shards: usize) -> ShardedEngine {
+    let sharded = ShardedEngine::with_preset("cloud-2025", shards).unwrap();
+    for b in 0..5u32 {
+        let business = format!("biz{b}");
+        let number = format!("+1555800{b:04}");
+        for line in setup_lines(&business, &[&number]) {
+            sharded.handle_json(&line);
+        }
+        for i in 0..20u32 {
+            let contact = u64::from(b * 100 + i);
+            sharded.handle_json(&opt_in(&business, contact));
+            sharded.handle_json(&format!(
+                r#"{{"type":"inbound","at":"{}","number":"{number}","contact":"+4915{contact:09}","kind":"text"}}"#,
+                at(1 + i)
+            ));
+            sharded.handle_json(&template_send(2 + i, &number, contact + 50));
+        }
+    }
+    sharded
+}
+
+#[test]
+fn a_sharded_snapshot_restores_to_an_engine_that_answers_the_same() {
+    let original = busy_sharded(3);
+    let bytes = original.snapshot();
+    assert_eq!(
+        bytes.iter().filter(|&&b| b == b'\n').count(),
+        4,
+        "a header and three shards"
+    );
+    let restored = ShardedEngine::restore(&bytes).unwrap();
+    assert_eq!(restored.shard_count(), 3);
+    assert_eq!(restored.snapshot(), bytes, "byte for byte");
+    let later: Vec<String> = (0..5u32)
+        .flat_map(|b| {
+            let number = format!("+1555800{b:04}");
+            [
+                template_send(90, &number, u64::from(b * 100 + 7)),
+                format!(
+                    r#"{{"type":"send","at":"{}","number":"+1 555 800 {b:04}","contact":"+4915{:09}","message":{{"kind":"text","text":"later"}}}}"#,
+                    at(91),
+                    b * 100 + 3
+                ),
+                format!(r#"{{"type":"query_usage","at":"{}","business":"biz{b}"}}"#, at(92)),
+            ]
+        })
+        .chain([format!(r#"{{"type":"tick","at":"{}"}}"#, at(600))])
+        .collect();
+    let mut answered = 0;
+    for line in &later {
+        let (a, b) = (original.handle_json(line), restored.handle_json(line));
+        assert_eq!(a, b, "{line}");
+        answered += usize::from(!a[0].contains(r#""type":"error""#));
+    }
+    assert_eq!(answered, later.len(), "every later input is accepted");
+}
+
+/// `lines` (a header and shard lines) with the header's checksum made to match, as a
+/// careless tool might: what the deeper checks must then catch.
+fn resealed(lines: &[&str]) -> Vec<u8> {
+    let shards = lines[1..].join("\n");
+    let sum = format!("{:016x}", convstate::snapshot::checksum(shards.as_bytes()));
+    let (head, _) = lines[0].split_once(r#""checksum":""#).unwrap();
+    format!("{head}\"checksum\":\"{sum}\"}}\n{shards}\n").into_bytes()
+}
+
+#[test]
+fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
+    use convstate::Error;
+    let bytes = busy_sharded(3).snapshot();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let problem = |bytes: &[u8]| match ShardedEngine::restore(bytes) {
+        Err(Error::CorruptSnapshot { problem }) => problem,
+        other => panic!("expected corrupt_snapshot, got {:?}", other.map(|_| ())),
+    };
+    assert_eq!(
+        resealed(&lines),
+        bytes,
+        "resealing the intact lines changes nothing"
+    );
+
+    let single = Engine::with_preset("cloud-2025").unwrap().snapshot();
+    assert!(problem(&single).contains("format is \"convstate-snapshot\""));
+    assert!(problem(b"").starts_with("not a sharded engine snapshot"));
+    // Lines dropped, swapped or repeated: the header's checksum no longer matches.
+    for damaged in [
+        lines[..3].join("\n"),
+        [lines[0], lines[2], lines[1], lines[3]].join("\n"),
+        [lines[0], lines[1], lines[1], lines[3]].join("\n"),
+        text.replacen("order_ready", "order_reade", 1),
+    ] {
+        assert!(problem(damaged.as_bytes()).starts_with("checksum mismatch: "));
+    }
+    // The same damage behind a matching header checksum.
+    assert_eq!(
+        problem(&resealed(&lines[..3])),
+        "the header promises 3 shards, 2 follow"
+    );
+    let swapped = problem(&resealed(&[lines[0], lines[3], lines[2], lines[1]]));
+    assert!(
+        swapped.contains("but its name belongs in shard"),
+        "{swapped}"
+    );
+    let altered = lines[2].replacen("order_ready", "order_reade", 1);
+    let altered = problem(&resealed(&[lines[0], lines[1], &altered, lines[3]]));
+    assert!(
+        altered.starts_with("shard 1: checksum mismatch"),
+        "{altered}"
+    );
+    let other_policy = ShardedEngine::with_preset("classic", 1).unwrap().snapshot();
+    let other_policy = String::from_utf8(other_policy).unwrap();
+    let other_shard = other_policy.lines().nth(1).unwrap();
+    assert_eq!(
+        problem(&resealed(&[lines[0], lines[1], lines[2], other_shard])),
+        "shard 2 runs another policy than shard 0"
+    );
+    // A business in shard 0 registering a number another shard has: the number of biz0.
+    let intruder = ShardedEngine::with_preset("cloud-2025", 3).unwrap();
+    let name = (0..)
+        .map(|n| format!("other{n}"))
+        .find(|name| intruder.shard_of_business(name) == 0)
+        .unwrap();
+    assert_ne!(intruder.shard_of_business("biz0"), 0);
+    for line in setup_lines(&name, &["+15558000000"]) {
+        intruder.handle_json(&line);
+    }
+    let intruder = String::from_utf8(intruder.snapshot()).unwrap();
+    let shard_0 = intruder.lines().nth(1).unwrap();
+    assert_eq!(
+        problem(&resealed(&[lines[0], shard_0, lines[2], lines[3]])),
+        "number +15558000000 is registered in two shards"
+    );
+    let zero = text.replacen(r#""shards":3"#, r#""shards":0"#, 1);
+    assert_eq!(problem(zero.as_bytes()), "0 shards, not 1..=4096");
+    let newer = text.replacen(r#""version":1"#, r#""version":9"#, 1);
+    assert!(matches!(
+        ShardedEngine::restore(newer.as_bytes()),
+        Err(Error::UnsupportedSnapshotVersion {
+            found: 9,
+            supported: 1
+        })
+    ));
+    assert!(
+        ShardedEngine::restore(&bytes).is_ok(),
+        "the original still restores"
+    );
+}

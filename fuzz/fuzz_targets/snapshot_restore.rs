@@ -1,9 +1,11 @@
 //! Snapshot restore from arbitrary bytes. The first byte chooses the mode: the bytes as they
 //! are (they must almost always fail the checksum), or sealed with a valid checksum so that
 //! the fuzzer reaches the body's decoding and consistency checks. A snapshot that restores
-//! must snapshot again byte-stably, and the restored engine must survive more input.
+//! must snapshot again byte-stably, and the restored engine must survive more input. The
+//! sharded engine's reader gets the raw bytes too.
 #![no_main]
 
+use convstate::sharded::ShardedEngine;
 use convstate::snapshot::seal;
 use convstate::Engine;
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
+    // The sharded engine's snapshot reader takes the same bytes: it must refuse or restore,
+    // never panic.
+    if let Ok(sharded) = ShardedEngine::restore(rest) {
+        assert!(ShardedEngine::restore(&sharded.snapshot()).is_ok());
+    }
     let bytes = if mode & 1 == 0 {
         rest.to_vec()
     } else {
