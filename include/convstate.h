@@ -2369,6 +2369,24 @@ convstate_result convstate_sharded_engine_new(const char *preset,
 void convstate_sharded_engine_free(struct convstate_sharded_engine *engine);
 
 /**
+ * Replaces `out` with the whole state of every shard (`ShardedEngine::snapshot`: a header
+ * line, then one snapshot line per shard), for `convstate_sharded_engine_restore`. Written
+ * into a library-owned string rather than a caller buffer, so that inputs other threads
+ * apply meanwhile cannot change the size between asking and copying. Each shard is written
+ * under its own lock, one after the other.
+ */
+convstate_result convstate_sharded_engine_snapshot(const struct convstate_sharded_engine *engine,
+                                                   struct convstate_string *out);
+
+/**
+ * Creates a sharded engine from bytes written by `convstate_sharded_engine_snapshot`, with
+ * as many shards as it had. On success `*out` owns the new engine.
+ */
+convstate_result convstate_sharded_engine_restore(const uint8_t *snapshot,
+                                                  size_t snapshot_len,
+                                                  struct convstate_sharded_engine **out);
+
+/**
  * As `convstate_engine_handle_json`, in the shard the input belongs to (a `tick` reaches
  * every shard): replaces `out` with the result line and then one line per effect the call
  * caused (see `convstate_sharded_engine_new` for whose). `out` belongs to the calling

@@ -11,8 +11,8 @@ use std::ffi::c_char;
 use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate_core::{Decision, Effect};
 
-use crate::boundary::{arg, arg_mut, ffi_boundary, instant_arg, str_arg, FfiError, Out};
-use crate::codes::{convstate_decision, decision_to_c, CONVSTATE_NONE_MS};
+use crate::boundary::{arg, arg_mut, bytes_arg, ffi_boundary, instant_arg, str_arg, FfiError, Out};
+use crate::codes::{check_currency, convstate_decision, decision_to_c, CONVSTATE_NONE_MS};
 use crate::convstate_result;
 use crate::engine::{
     convstate_inbound, convstate_send_request, inbound_ref, policy_arg, send_request,
@@ -70,6 +70,46 @@ pub unsafe extern "C" fn convstate_sharded_engine_free(engine: *mut convstate_sh
         // caller's contract).
         drop(unsafe { Box::from_raw(engine) });
     }));
+}
+
+/// Replaces `out` with the whole state of every shard (`ShardedEngine::snapshot`: a header
+/// line, then one snapshot line per shard), for `convstate_sharded_engine_restore`. Written
+/// into a library-owned string rather than a caller buffer, so that inputs other threads
+/// apply meanwhile cannot change the size between asking and copying. Each shard is written
+/// under its own lock, one after the other.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_snapshot(
+    engine: *const convstate_sharded_engine,
+    out: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        unsafe { arg(out, "out") }?;
+        let bytes = handle.engine.snapshot();
+        unsafe { arg_mut(out, "out") }?.set(&bytes);
+        Ok(())
+    }
+}
+
+/// Creates a sharded engine from bytes written by `convstate_sharded_engine_snapshot`, with
+/// as many shards as it had. On success `*out` owns the new engine.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_restore(
+    snapshot: *const u8,
+    snapshot_len: usize,
+    out: *mut *mut convstate_sharded_engine,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let bytes = unsafe { bytes_arg(snapshot, snapshot_len, "snapshot") }?;
+        let engine = ShardedEngine::restore(bytes)?;
+        // Every shard runs one policy (restore checks it): shard 0's stands for all.
+        engine
+            .with_shard(0, |shard| check_currency(shard.policy()))
+            .unwrap_or(Ok(()))?;
+        unsafe { out.write(Box::into_raw(Box::new(convstate_sharded_engine { engine }))) };
+        Ok(())
+    }
 }
 
 /// Writes `effects` into `out` as wire-format lines, each ending in `\n`; nothing when `out`

@@ -1,8 +1,9 @@
 /*
  * The thread-safe sharded engine from C: eight threads share one handle. Template sends from
  * four numbers of one business never exceed its messaging limit; threads feeding their own
- * businesses each get exactly their own effects; timers fire across shards; bad arguments
- * get their codes. Run under valgrind, ASan and UBSan by scripts/test-ffi.sh.
+ * businesses get their replies allowed, and every chat ends exactly once across the threads'
+ * effects and the final timeout; the engine snapshots and restores; bad arguments get their
+ * codes. Run under valgrind, ASan and UBSan by scripts/test-ffi.sh.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -309,6 +310,36 @@ int main(void) {
   convstate_message_free(hello);
   CHECK(apply("{\"type\":\"query_usage\",\"at\":\"2026-11-03T15:00:00Z\",\"business\":\"acme\"}", effects) == 0);
   CHECK(strstr(convstate_string_ptr(effects), "\"type\":\"usage\"") != NULL);
+
+  /* Snapshot and restore: the copy writes the same snapshot and answers the same. */
+  convstate_string *snapshot = NULL, *again = NULL, *answer = NULL;
+  convstate_sharded_engine *copy = NULL;
+  CHECK_RC(convstate_string_new(&snapshot), CONVSTATE_OK);
+  CHECK_RC(convstate_string_new(&again), CONVSTATE_OK);
+  CHECK_RC(convstate_string_new(&answer), CONVSTATE_OK);
+  CHECK_RC(convstate_sharded_engine_snapshot(engine, snapshot), CONVSTATE_OK);
+  CHECK(count(convstate_string_ptr(snapshot), "\n") == 5); /* a header and four shards */
+  CHECK_RC(convstate_sharded_engine_restore((const uint8_t *)convstate_string_ptr(snapshot),
+                                            convstate_string_len(snapshot), &copy),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_sharded_engine_snapshot(copy, again), CONVSTATE_OK);
+  CHECK(convstate_string_len(again) == convstate_string_len(snapshot) &&
+        memcmp(convstate_string_ptr(again), convstate_string_ptr(snapshot), convstate_string_len(again)) == 0);
+  const char *usage = "{\"type\":\"query_usage\",\"at\":\"2026-11-03T16:00:00Z\",\"business\":\"acme\"}";
+  CHECK_RC(convstate_sharded_engine_handle_json(engine, usage, strlen(usage), effects), CONVSTATE_OK);
+  CHECK_RC(convstate_sharded_engine_handle_json(copy, usage, strlen(usage), answer), CONVSTATE_OK);
+  CHECK(strcmp(convstate_string_ptr(effects), convstate_string_ptr(answer)) == 0);
+  convstate_sharded_engine *untouched = sentinel;
+  CHECK_RC(convstate_sharded_engine_restore((const uint8_t *)convstate_string_ptr(snapshot),
+                                            convstate_string_len(snapshot) - 10, &untouched),
+           CONVSTATE_ERR_CORRUPT_SNAPSHOT);
+  CHECK(untouched == sentinel && strstr(convstate_last_error(), "checksum mismatch") != NULL);
+  CHECK_RC(convstate_sharded_engine_restore(NULL, 3, &untouched), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_snapshot(engine, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
+  convstate_sharded_engine_free(copy);
+  convstate_string_free(answer);
+  convstate_string_free(again);
+  convstate_string_free(snapshot);
 
   convstate_string_free(effects);
   convstate_sharded_engine_free(engine);
