@@ -398,3 +398,11 @@ class ShardedEngine:
         """Adds a business from ``export_business`` bytes to its shard. The engines must run
         the same policy, and neither the business nor any of its numbers may exist here yet;
         a refused import changes nothing."""
+    def snapshot(self) -> bytes:
+        """Every shard's state as bytes: a header line, then one snapshot line per shard, each
+        shard written under its own lock while other threads go on."""
+    @staticmethod
+    def restore(snapshot: bytes) -> ShardedEngine:
+        """A sharded engine from ``snapshot()`` bytes, with as many shards as it had. Raises
+        ``SnapshotError``."""
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...

@@ -135,6 +135,29 @@ impl PyShardedEngine {
         Ok(())
     }
 
+    /// Every shard's state as bytes (a header line, then one snapshot line per shard),
+    /// each shard written under its own lock while other threads go on.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let bytes = py.detach(|| self.engine.snapshot());
+        PyBytes::new(py, &bytes)
+    }
+
+    /// A sharded engine from `snapshot()` bytes, with as many shards as it had.
+    #[staticmethod]
+    fn restore(py: Python<'_>, snapshot: &[u8]) -> BindingResult<PyShardedEngine> {
+        let engine = py.detach(|| ShardedEngine::restore(snapshot))?;
+        Ok(PyShardedEngine { engine })
+    }
+
+    /// Pickles through `snapshot()` and `restore()`.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let restore = slf.get_type().getattr("restore")?;
+        Ok((restore, (slf.get().snapshot(py),)))
+    }
+
     fn __repr__(&self) -> String {
         format!("ShardedEngine(shards={})", self.engine.shard_count())
     }

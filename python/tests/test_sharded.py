@@ -199,3 +199,30 @@ def test_bad_construction_is_a_clear_error() -> None:
     with pytest.raises(convstate.PolicyError):
         convstate.ShardedEngine(policy="no-such-preset")
     assert repr(convstate.ShardedEngine(shards=3)) == "ShardedEngine(shards=3)"
+
+
+def test_snapshot_restore_and_pickle_keep_every_shard() -> None:
+    import pickle
+
+    sharded = convstate.ShardedEngine(shards=3)
+    for b in range(BUSINESSES):
+        sharded.process(setup_lines(b))
+        run(sharded, business_rows(b)[:40])
+    data = sharded.snapshot()
+    assert data.count(b"\n") == 4  # a header and three shards
+    later = business_rows(2)[40:80]
+    copies = [convstate.ShardedEngine.restore(data), pickle.loads(pickle.dumps(sharded))]
+    for copy in copies:
+        assert copy.shard_count == 3 and copy.snapshot() == data
+        for b in range(BUSINESSES):
+            query = {"type": "query_usage", "at": T0 + 100 * MINUTE, "business": f"biz{b}"}
+            assert copy.process([query]) == sharded.process([query])
+    # The copies and the original go on alike.
+    expected = run(sharded, later).names()
+    assert "allowed" in expected and "applied" in expected
+    for copy in copies:
+        assert run(copy, later).names() == expected
+    with pytest.raises(convstate.SnapshotError, match="checksum mismatch"):
+        convstate.ShardedEngine.restore(data[:-20])
+    with pytest.raises(convstate.SnapshotError, match="Engine::restore"):
+        convstate.ShardedEngine.restore(convstate.Engine().snapshot())
