@@ -2369,18 +2369,23 @@ convstate_result convstate_sharded_engine_new(const char *preset,
 void convstate_sharded_engine_free(struct convstate_sharded_engine *engine);
 
 /**
- * Replaces `out` with the whole state of every shard (`ShardedEngine::snapshot`: a header
- * line, then one snapshot line per shard), for `convstate_sharded_engine_restore`. Written
- * into a library-owned string rather than a caller buffer, so that inputs other threads
- * apply meanwhile cannot change the size between asking and copying. Each shard is written
- * under its own lock, one after the other.
+ * Replaces `out` (the calling thread's) with the whole state of every shard (a header line,
+ * then one snapshot line per shard), for `convstate_sharded_engine_restore`. Written into a
+ * library-owned string rather than a caller buffer, so that inputs other threads apply
+ * meanwhile cannot change the size between asking and copying. Each shard is written under
+ * its own lock, one after the other: under traffic the shards are taken at different
+ * moments, each business whole, which is all a restore needs.
  */
 convstate_result convstate_sharded_engine_snapshot(const struct convstate_sharded_engine *engine,
                                                    struct convstate_string *out);
 
 /**
  * Creates a sharded engine from bytes written by `convstate_sharded_engine_snapshot`, with
- * as many shards as it had. On success `*out` owns the new engine.
+ * as many shards as it had. On success `*out` owns the new engine: free it with
+ * `convstate_sharded_engine_free`. Damaged, reordered or inconsistent bytes give
+ * `CONVSTATE_ERR_CORRUPT_SNAPSHOT`, a shard of another snapshot version
+ * `CONVSTATE_ERR_UNSUPPORTED_SNAPSHOT_VERSION`, a policy whose currency does not fit the C
+ * structs `CONVSTATE_ERR_INVALID_POLICY`; `*out` is then left as it was.
  */
 convstate_result convstate_sharded_engine_restore(const uint8_t *snapshot,
                                                   size_t snapshot_len,

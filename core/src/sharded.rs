@@ -377,9 +377,11 @@ impl ShardedEngine {
 
     /// The whole state as bytes, for [`ShardedEngine::restore`]: a header line (format,
     /// version, shard count and a checksum of the rest), then each shard's
-    /// [`Engine::snapshot`] on a line of its own, in shard order. Each shard is
-    /// written under its own lock, one after the other: a business's state is whole, and the
-    /// shards need not be from one instant since no rule spans two shards.
+    /// [`Engine::snapshot`] on a line of its own, in shard order. Each shard is written under
+    /// its own lock, one after the other, so under traffic the shards are taken at different
+    /// moments (a `tick` may be in some and not yet in others): each business is whole and
+    /// each shard consistent, which is all a restore needs since no rule spans two shards. A
+    /// host replaying its log after a snapshot relies on each shard's own clock.
     pub fn snapshot(&self) -> Vec<u8> {
         let mut lines = Vec::new();
         for (i, shard) in self.shards.iter().enumerate() {
@@ -405,7 +407,8 @@ impl ShardedEngine {
     /// the shard lines (a line truncated, swapped or replaced is refused), each shard is
     /// checked as [`Engine::restore`] checks a snapshot, and together they must run one
     /// policy, keep each business in the shard its name hashes to, and register each number
-    /// once.
+    /// once. A shard's own version or policy error is returned as [`Engine::restore`] gives
+    /// it; its other problems are named with the shard's index.
     pub fn restore(bytes: &[u8]) -> Result<ShardedEngine, Error> {
         let corrupt = |problem: String| Error::CorruptSnapshot { problem };
         let (header, shards) = match bytes.iter().position(|&b| b == b'\n') {
@@ -434,10 +437,12 @@ impl ShardedEngine {
                 header.shards
             )));
         }
-        let recorded = u64::from_str_radix(&header.checksum, 16)
-            .ok()
-            .filter(|_| header.checksum.len() == 16)
-            .ok_or_else(|| corrupt("the header's checksum is not 16 hex digits".into()))?;
+        let hex = header.checksum.as_bytes();
+        let recorded = (hex.len() == 16
+            && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| u64::from_str_radix(&header.checksum, 16).ok())
+        .flatten()
+        .ok_or_else(|| corrupt("the header's checksum is not 16 lowercase hex digits".into()))?;
         let actual = checksum(shards);
         if recorded != actual {
             return Err(corrupt(format!(

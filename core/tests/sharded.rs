@@ -551,7 +551,7 @@ fn a_sharded_engine_moves_a_business_between_nodes() {
     assert!(node_b.import_business(&bytes).is_err());
 }
 
-/// A sharded engine with three businesses' traffic spread over its shards.
+/// A sharded engine with five businesses' traffic spread over its shards.
 fn busy_sharded(shards: usize) -> ShardedEngine {
     let sharded = ShardedEngine::with_preset("cloud-2025", shards).unwrap();
     for b in 0..5u32 {
@@ -687,6 +687,37 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
     );
     let zero = text.replacen(r#""shards":3"#, r#""shards":0"#, 1);
     assert_eq!(problem(zero.as_bytes()), "0 shards, not 1..=4096");
+    // Malformed framing: each refused with what is wrong, none a panic.
+    let sum_at = lines[0].find(r#""checksum":""#).unwrap() + 12;
+    let upper = format!(
+        "{}{}",
+        &text[..sum_at],
+        text[sum_at..].replacen(|c: char| c.is_ascii_lowercase(), "A", 1)
+    );
+    let crlf = text.replace('\n', "\r\n");
+    let extra = format!("{text}{}\n", lines[1]);
+    let empty_shard = resealed(&[lines[0], lines[1], "", lines[3]]);
+    let more_promised = resealed(&[
+        &lines[0].replacen(r#""shards":3"#, r#""shards":4"#, 1),
+        lines[1],
+        lines[2],
+        lines[3],
+    ]);
+    for (damaged, expected) in [
+        (
+            upper.as_bytes(),
+            "the header's checksum is not 16 lowercase hex digits",
+        ),
+        (crlf.as_bytes(), "checksum mismatch"),
+        (extra.as_bytes(), "checksum mismatch"),
+        (&empty_shard[..], "shard 1: not a convstate snapshot"),
+        (&more_promised[..], "the header promises 4 shards, 3 follow"),
+        (&b"\n\n"[..], "not a sharded engine snapshot"),
+        (lines[0].as_bytes(), "checksum mismatch"),
+    ] {
+        let found = problem(damaged);
+        assert!(found.starts_with(expected), "{expected:?}: got {found:?}");
+    }
     let newer = text.replacen(r#""version":1"#, r#""version":9"#, 1);
     assert!(matches!(
         ShardedEngine::restore(newer.as_bytes()),

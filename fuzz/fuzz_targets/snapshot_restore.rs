@@ -2,7 +2,7 @@
 //! are (they must almost always fail the checksum), or sealed with a valid checksum so that
 //! the fuzzer reaches the body's decoding and consistency checks. A snapshot that restores
 //! must snapshot again byte-stably, and the restored engine must survive more input. The
-//! sharded engine's reader gets the raw bytes too.
+//! sharded engine's reader gets the bytes too, raw or framed as sealed shard lines.
 #![no_main]
 
 use convstate::sharded::ShardedEngine;
@@ -21,10 +21,22 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    // The sharded engine's snapshot reader takes the same bytes: it must refuse or restore,
-    // never panic.
-    if let Ok(sharded) = ShardedEngine::restore(rest) {
-        assert!(ShardedEngine::restore(&sharded.snapshot()).is_ok());
+    // The sharded engine's reader takes the same bytes: as they are, or (mode bit 2) as
+    // shard lines sealed with each line's own envelope behind a header with the right count
+    // and checksum, so that it reaches the placement, policy and number checks. It must
+    // refuse or restore, never panic, and what restores must snapshot again byte-stably.
+    let sharded_bytes = if mode & 2 == 0 {
+        rest.to_vec()
+    } else {
+        sharded_sealed(rest)
+    };
+    if let Ok(sharded) = ShardedEngine::restore(&sharded_bytes) {
+        let first = sharded.snapshot();
+        let again = ShardedEngine::restore(&first).expect("a fresh sharded snapshot restores");
+        assert!(
+            again.snapshot() == first,
+            "sharded restore(snapshot(e)).snapshot() differs"
+        );
     }
     let bytes = if mode & 1 == 0 {
         rest.to_vec()
@@ -46,3 +58,18 @@ fuzz_target!(|data: &[u8]| {
     let _ = engine.poll_timeout();
     let _ = engine.snapshot();
 });
+
+/// `rest`'s lines (at most 8) each sealed as an engine snapshot, behind a sharded header
+/// whose count and checksum match them.
+fn sharded_sealed(rest: &[u8]) -> Vec<u8> {
+    let shards: Vec<Vec<u8>> = rest.split(|b| *b == b'\n').take(8).map(seal).collect();
+    let body = shards.join(&b'\n');
+    let mut out = format!(
+        "{{\"format\":\"convstate-sharded-snapshot\",\"version\":1,\"shards\":{},\"checksum\":\"{:016x}\"}}\n",
+        shards.len(),
+        convstate::snapshot::checksum(&body)
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}

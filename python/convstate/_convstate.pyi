@@ -404,5 +404,5 @@ class ShardedEngine:
     @staticmethod
     def restore(snapshot: bytes) -> ShardedEngine:
         """A sharded engine from ``snapshot()`` bytes, with as many shards as it had. Raises
-        ``SnapshotError``."""
+        ``SnapshotError`` (``PolicyError`` for a shard whose policy does not validate)."""
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...

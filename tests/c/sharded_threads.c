@@ -335,7 +335,13 @@ int main(void) {
            CONVSTATE_ERR_CORRUPT_SNAPSHOT);
   CHECK(untouched == sentinel && strstr(convstate_last_error(), "checksum mismatch") != NULL);
   CHECK_RC(convstate_sharded_engine_restore(NULL, 3, &untouched), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK(untouched == sentinel);
+  CHECK_RC(convstate_sharded_engine_restore((const uint8_t *)convstate_string_ptr(snapshot),
+                                            convstate_string_len(snapshot), NULL),
+           CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_snapshot(engine, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_snapshot(NULL, again), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK(convstate_string_len(again) == convstate_string_len(snapshot)); /* left as it was */
   convstate_sharded_engine_free(copy);
   convstate_string_free(answer);
   convstate_string_free(again);
