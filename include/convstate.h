@@ -2437,6 +2437,12 @@ convstate_result convstate_sharded_engine_handle_timeout(const struct convstate_
                                                          struct convstate_string *effects);
 
 /**
+ * Writes how many shards the engine has (as created, or as the restored snapshot had).
+ */
+convstate_result convstate_sharded_engine_shard_count(const struct convstate_sharded_engine *engine,
+                                                      uint32_t *count);
+
+/**
  * Writes the shard `business` lives in (0 to `shards - 1`, a stable hash of its name, the
  * same in every process with as many shards), so that a host can feed each shard's
  * businesses from one thread.

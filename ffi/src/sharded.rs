@@ -245,6 +245,20 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_timeout(
     }
 }
 
+/// Writes how many shards the engine has (as created, or as the restored snapshot had).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_shard_count(
+    engine: *const convstate_sharded_engine,
+    count: *mut u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(count, "count")?;
+        unsafe { out.write(handle.engine.shard_count() as u32) };
+        Ok(())
+    }
+}
+
 /// Writes the shard `business` lives in (0 to `shards - 1`, a stable hash of its name, the
 /// same in every process with as many shards), so that a host can feed each shard's
 /// businesses from one thread.

@@ -322,6 +322,10 @@ int main(void) {
   CHECK_RC(convstate_sharded_engine_restore((const uint8_t *)convstate_string_ptr(snapshot),
                                             convstate_string_len(snapshot), &copy),
            CONVSTATE_OK);
+  uint32_t shards = 0;
+  CHECK_RC(convstate_sharded_engine_shard_count(copy, &shards), CONVSTATE_OK);
+  CHECK(shards == 4);
+  CHECK_RC(convstate_sharded_engine_shard_count(copy, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_snapshot(copy, again), CONVSTATE_OK);
   CHECK(convstate_string_len(again) == convstate_string_len(snapshot) &&
         memcmp(convstate_string_ptr(again), convstate_string_ptr(snapshot), convstate_string_len(again)) == 0);
