@@ -11,30 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "convstate.h"
 
-static int failures = 0; /* written by the main thread only */
-
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                            \
-    }                                                                        \
-  } while (0)
-
-#define CHECK_RC(call, expected)                                               \
-  do {                                                                         \
-    convstate_result rc_ = (call);                                             \
-    if (rc_ != (expected)) {                                                   \
-      fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", \
-              __FILE__, __LINE__, #call, convstate_result_name(rc_),           \
-              convstate_result_name(expected), convstate_last_error());        \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
-
-#define S(literal) literal, (sizeof literal - 1)
 #define THREADS 8
 #define SENDS_PER_THREAD 125
 
