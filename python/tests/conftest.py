@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,3 +23,25 @@ def engine() -> convstate.Engine:
     engine = convstate.Engine(policy="cloud-2025")
     engine.register_number(NUMBER, business="acme", channel="official", at=utc(2026, 11, 2, 8))
     return engine
+
+
+def in_threads(count: int, work: Callable[[int], None]) -> None:
+    """Runs work(0) .. work(count - 1) in as many threads started together; fails if one
+    raised (its error is shown) or hung."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    assert errors == []

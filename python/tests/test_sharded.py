@@ -4,13 +4,13 @@ business-wide messaging limit stays exact under concurrent sends."""
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 import convstate
+from conftest import in_threads
 
 T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z in unix milliseconds
 MINUTE = 60_000
@@ -68,26 +68,6 @@ def run(engine: Any, rows: list[tuple[str, int, str, str, str | None, str | None
     return engine.run_batch(kinds, at, numbers, contacts, texts, templates=templates,
                             languages=["en" if t else None for t in templates],
                             params=[["A-1"] if t else None for t in templates])
-
-
-def in_threads(count: int, work: Callable[[int], None]) -> None:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            work(index)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    assert errors == []
 
 
 def test_batches_from_threads_equal_one_engine_in_time_order() -> None:
