@@ -302,6 +302,20 @@ pub(crate) use ffi_boundary;
 
 // ---- argument checks ----------------------------------------------------------------------
 
+/// Frees a handle made by `Box::into_raw` in this library (every `_free` function). NULL is
+/// a no-op. Dropping cannot panic in practice; the boundary keeps a panic from unwinding
+/// into C.
+pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
+    if handle.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `handle` came from `Box::into_raw` in this library and is freed once (the
+        // caller's contract).
+        drop(unsafe { Box::from_raw(handle) });
+    }));
+}
+
 /// A shared reference from a pointer that must not be NULL.
 ///
 /// # Safety

@@ -13,8 +13,8 @@ use convstate_core::template::{Button, Quality, TemplateStatus};
 use convstate_core::{Decision, Duration, Engine, InboundRef, Policy, SendRequestRef};
 
 use crate::boundary::{
-    arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, instant_arg, opt_str_arg, str_arg,
-    FfiError, Out,
+    arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, free_handle, instant_arg,
+    opt_str_arg, str_arg, FfiError, Out,
 };
 use crate::codes::*;
 use crate::convstate_result;
@@ -80,15 +80,7 @@ pub(crate) unsafe fn policy_arg(
 /// Frees an engine. NULL is a no-op. The handle must not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_free(engine: *mut convstate_engine) {
-    if engine.is_null() {
-        return;
-    }
-    // Dropping cannot panic in practice; the boundary keeps a panic from unwinding into C.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: `engine` came from `Box::into_raw` in this library and is freed once (the
-        // caller's contract).
-        drop(unsafe { Box::from_raw(engine) });
-    }));
+    unsafe { free_handle(engine) }
 }
 
 /// Writes the engine's whole state (versioned JSON bytes) into `buffer`. `*written` receives

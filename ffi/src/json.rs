@@ -3,7 +3,9 @@
 
 use std::ffi::c_char;
 
-use crate::boundary::{arg, arg_mut, bytes_arg, ffi_boundary, instant_arg, str_arg, Out};
+use crate::boundary::{
+    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, str_arg, Out,
+};
 use crate::convstate_result;
 use crate::engine::{convstate_engine, handle_line};
 
@@ -41,14 +43,7 @@ pub unsafe extern "C" fn convstate_string_new(out: *mut *mut convstate_string) -
 /// Frees a string. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_string_free(string: *mut convstate_string) {
-    if string.is_null() {
-        return;
-    }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: `string` came from `Box::into_raw` in this library and is freed once (the
-        // caller's contract).
-        drop(unsafe { Box::from_raw(string) });
-    }));
+    unsafe { free_handle(string) }
 }
 
 /// The string's bytes, NUL-terminated. Valid until the string is next written or freed; NULL

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use convstate_core::message::{Media, OutboundMessage, TemplateMessage, TemplateParams};
 
-use crate::boundary::{arg_mut, ffi_boundary, opt_str_arg, str_arg, FfiError, Out};
+use crate::boundary::{arg_mut, ffi_boundary, free_handle, opt_str_arg, str_arg, FfiError, Out};
 use crate::codes::media_from;
 use crate::convstate_result;
 
@@ -181,12 +181,5 @@ pub unsafe extern "C" fn convstate_message_from_json(
 /// Frees a message. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_message_free(message: *mut convstate_message) {
-    if message.is_null() {
-        return;
-    }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: `message` came from `Box::into_raw` in this library and is freed once (the
-        // caller's contract).
-        drop(unsafe { Box::from_raw(message) });
-    }));
+    unsafe { free_handle(message) }
 }

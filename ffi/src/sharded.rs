@@ -11,7 +11,9 @@ use std::ffi::c_char;
 use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate_core::{Decision, Effect};
 
-use crate::boundary::{arg, arg_mut, bytes_arg, ffi_boundary, instant_arg, str_arg, FfiError, Out};
+use crate::boundary::{
+    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, str_arg, FfiError, Out,
+};
 use crate::codes::{check_currency, convstate_decision, decision_to_c, CONVSTATE_NONE_MS};
 use crate::convstate_result;
 use crate::engine::{
@@ -62,14 +64,7 @@ pub unsafe extern "C" fn convstate_sharded_engine_new(
 /// Frees a sharded engine. NULL is a no-op. No thread may use the handle afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_free(engine: *mut convstate_sharded_engine) {
-    if engine.is_null() {
-        return;
-    }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: `engine` came from `Box::into_raw` in this library and is freed once (the
-        // caller's contract).
-        drop(unsafe { Box::from_raw(engine) });
-    }));
+    unsafe { free_handle(engine) }
 }
 
 /// Replaces `out` (the calling thread's) with the whole state of every shard (a header line,
