@@ -391,6 +391,11 @@ class ShardedEngine:
         """As ``Engine.run_batch``, each row in its number's shard, the GIL released while
         the rows run. The effects are counted in ``effect_counts`` and dropped (use
         ``process`` to receive them)."""
+    def tick(self, at: _Instant) -> list[dict[str, Any]]:
+        """Time passed: fires every timer due at or before ``at`` in every shard and returns
+        the effects they caused."""
+    def poll_timeout(self) -> Optional[datetime]:
+        """When ``tick`` should be called next (the earliest over the shards), or None."""
     def export_business(self, business: str) -> bytes:
         """A business's whole state as bytes, to move it to another engine or node with
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""

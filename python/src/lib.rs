@@ -724,7 +724,7 @@ fn strip_annotations(mut event: Value) -> Value {
     event
 }
 
-fn effect_to_python<'py>(
+pub(crate) fn effect_to_python<'py>(
     py: Python<'py>,
     effect: &convstate::Effect,
 ) -> BindingResult<Bound<'py, PyAny>> {

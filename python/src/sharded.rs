@@ -12,8 +12,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
+use crate::convert::{datetime, instant};
 use crate::errors::{BindingError, BindingResult};
-use crate::{apply_lines, event_line, policy_of};
+use crate::{apply_lines, effect_to_python, event_line, policy_of};
 
 /// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
 #[pyclass(frozen, module = "convstate", name = "ShardedEngine")]
@@ -114,6 +115,32 @@ impl PyShardedEngine {
             batch::run(&mut rows, &columns, false)
         });
         Ok(PyBatchResult::new(py, outcome, false))
+    }
+
+    /// Time passed: fires every timer due at or before `at` in every shard and returns the
+    /// effects they caused, as dicts.
+    fn tick<'py>(
+        &self,
+        py: Python<'py>,
+        at: &Bound<'py, PyAny>,
+    ) -> BindingResult<Bound<'py, PyList>> {
+        let at = instant(at)?;
+        let effects = py.detach(|| {
+            let mut effects = Vec::new();
+            self.engine.handle_timeout(at, &mut effects);
+            effects
+        });
+        let effects = effects
+            .iter()
+            .map(|effect| effect_to_python(py, effect))
+            .collect::<BindingResult<Vec<_>>>()?;
+        Ok(PyList::new(py, effects)?)
+    }
+
+    /// When `tick` should be called next (the earliest over the shards), or None.
+    fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let deadline = self.engine.poll_timeout();
+        deadline.map(|at| datetime(py, at)).transpose()
     }
 
     /// A business's whole state as bytes (`Engine.export_business` in the core), to move it

@@ -169,6 +169,24 @@ def test_process_bytes_matches_process_and_partitions_move() -> None:
         sharded.export_business("nobody")
 
 
+def test_tick_fires_every_shards_timers_and_returns_their_effects() -> None:
+    sharded = convstate.ShardedEngine(shards=3)
+    single = convstate.Engine()
+    assert sharded.poll_timeout() is None
+    for b in range(BUSINESSES):
+        for engine in (sharded, single):
+            engine.process(setup_lines(b))
+            engine.run_batch(["inbound"], [T0 + MINUTE], [number(b)], [contact(b, 0)])
+    single.effects()
+    assert sharded.poll_timeout() == single.poll_timeout() is not None
+    ended = sharded.tick(T0 + 120 * MINUTE)
+    single.tick(T0 + 120 * MINUTE)
+    assert sorted(e["number"] for e in ended if e["effect"] == "chat_ended") == [
+        number(b) for b in range(BUSINESSES)]
+    assert len(ended) == len(single.effects())
+    assert sharded.tick(T0 + 120 * MINUTE) == []  # nothing fires twice
+
+
 def test_bad_construction_is_a_clear_error() -> None:
     with pytest.raises(convstate.InvalidInputError, match="1..=4096 shards, got 0"):
         convstate.ShardedEngine(shards=0)
