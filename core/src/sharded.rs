@@ -29,11 +29,9 @@ use crate::event::{Event, Inbound, SendRequest};
 use crate::number_index::NumberIndex;
 use crate::policy::Policy;
 use crate::send::SendRequestRef;
-use crate::snapshot::checksum;
+use crate::snapshot::{checksum_hex, is_checksum_hex};
 use crate::time::Instant;
-use crate::wire::{
-    decode_event, encode_effect, encode_effect_into, encode_output, encode_output_into,
-};
+use crate::wire::{decode_event, encode_effect_into, encode_output_into};
 use crate::Error;
 
 /// The most shards a [`ShardedEngine`] may have.
@@ -297,12 +295,10 @@ impl ShardedEngine {
     /// The JSON-lines door, as [`Engine::handle_json`]: the result line, then one line per
     /// effect the input caused.
     pub fn handle_json(&self, line: &str) -> Vec<String> {
-        let mut effects = Vec::new();
-        let result = decode_event(line).and_then(|event| self.handle(event, &mut effects));
-        let mut lines = Vec::with_capacity(1 + effects.len());
-        lines.push(encode_output(&result));
-        lines.extend(effects.iter().map(encode_effect));
-        lines
+        let mut text = String::with_capacity(1024);
+        self.handle_json_into(line, &mut text);
+        // JSON escapes line breaks inside strings, so every `\n` ends a line.
+        text.split_terminator('\n').map(str::to_owned).collect()
     }
 
     /// The JSON-lines door as [`Engine::handle_json_into`]: each output line, followed by
@@ -392,9 +388,9 @@ impl ShardedEngine {
             lines.extend_from_slice(&shard.lock().snapshot());
         }
         let mut out = format!(
-            "{{\"format\":\"{SHARDED_SNAPSHOT_FORMAT}\",\"version\":{SHARDED_SNAPSHOT_VERSION},\"shards\":{},\"checksum\":\"{:016x}\"}}\n",
+            "{{\"format\":\"{SHARDED_SNAPSHOT_FORMAT}\",\"version\":{SHARDED_SNAPSHOT_VERSION},\"shards\":{},\"checksum\":\"{}\"}}\n",
             self.shards.len(),
-            checksum(&lines)
+            checksum_hex(&lines)
         )
         .into_bytes();
         out.extend_from_slice(&lines);
@@ -437,17 +433,17 @@ impl ShardedEngine {
                 header.shards
             )));
         }
-        let hex = header.checksum.as_bytes();
-        let recorded = (hex.len() == 16
-            && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .then(|| u64::from_str_radix(&header.checksum, 16).ok())
-        .flatten()
-        .ok_or_else(|| corrupt("the header's checksum is not 16 lowercase hex digits".into()))?;
-        let actual = checksum(shards);
-        if recorded != actual {
+        if !is_checksum_hex(&header.checksum) {
+            return Err(corrupt(
+                "the header's checksum is not 16 lowercase hex digits".into(),
+            ));
+        }
+        let actual = checksum_hex(shards);
+        if header.checksum != actual {
             return Err(corrupt(format!(
-                "checksum mismatch: the header records {recorded:016x}, the shards hash to \
-                 {actual:016x} (truncated, reordered or altered)"
+                "checksum mismatch: the header records {}, the shards hash to {actual} \
+                 (truncated, reordered or altered)",
+                header.checksum
             )));
         }
         let engines = shards
@@ -514,7 +510,7 @@ struct ShardedHeader {
     version: u32,
     #[serde(default)]
     shards: usize,
-    /// The snapshot checksum ([`checksum`]) of the shard lines, joined by `\n`.
+    /// The snapshot checksum ([`checksum_hex`]) of the shard lines, joined by `\n`.
     #[serde(default)]
     checksum: String,
 }

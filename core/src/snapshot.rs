@@ -71,6 +71,16 @@ pub fn checksum(bytes: &[u8]) -> u64 {
     })
 }
 
+/// [`checksum`] as the snapshot formats write it: 16 lowercase hex digits.
+pub fn checksum_hex(bytes: &[u8]) -> String {
+    format!("{:0width$x}", checksum(bytes), width = CHECKSUM_DIGITS)
+}
+
+/// Whether `text` is written as [`checksum_hex`] writes a checksum.
+pub(crate) fn is_checksum_hex(text: &str) -> bool {
+    text.len() == CHECKSUM_DIGITS && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Wraps a snapshot body (the JSON object of the engine's state) in the checksummed
 /// envelope. [`Engine::snapshot`] is `seal(body)`; hosts that edit a body (the C library
 /// re-queues an undelivered effect this way) seal it again.
@@ -80,7 +90,7 @@ pub fn seal(body: &[u8]) -> Vec<u8> {
         head.len() + CHECKSUM_DIGITS + ENVELOPE_MIDDLE.len() + body.len() + ENVELOPE_TAIL.len(),
     );
     out.extend_from_slice(head.as_bytes());
-    out.extend_from_slice(format!("{:016x}", checksum(body)).as_bytes());
+    out.extend_from_slice(checksum_hex(body).as_bytes());
     out.extend_from_slice(ENVELOPE_MIDDLE.as_bytes());
     out.extend_from_slice(body);
     out.extend_from_slice(ENVELOPE_TAIL.as_bytes());
@@ -121,7 +131,7 @@ pub fn unseal(bytes: &[u8]) -> Result<&[u8], Error> {
     let (recorded, rest) = rest.split_at(CHECKSUM_DIGITS);
     let recorded = std::str::from_utf8(recorded)
         .ok()
-        .filter(|hex| hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .filter(|hex| is_checksum_hex(hex))
         .ok_or_else(|| {
             corrupt(format!(
                 "the checksum is not {CHECKSUM_DIGITS} lowercase hex digits"
@@ -136,7 +146,7 @@ pub fn unseal(bytes: &[u8]) -> Result<&[u8], Error> {
                 "truncated: the envelope does not end with {ENVELOPE_TAIL:?}"
             ))
         })?;
-    let actual = format!("{:016x}", checksum(body));
+    let actual = checksum_hex(body);
     if actual != recorded {
         return Err(corrupt(format!(
             "checksum mismatch: the snapshot records {recorded}, its body hashes to {actual} \

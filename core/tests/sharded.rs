@@ -613,7 +613,7 @@ fn a_sharded_snapshot_restores_to_an_engine_that_answers_the_same() {
 /// careless tool might: what the deeper checks must then catch.
 fn resealed(lines: &[&str]) -> Vec<u8> {
     let shards = lines[1..].join("\n");
-    let sum = format!("{:016x}", convstate::snapshot::checksum(shards.as_bytes()));
+    let sum = convstate::snapshot::checksum_hex(shards.as_bytes());
     let (head, _) = lines[0].split_once(r#""checksum":""#).unwrap();
     format!("{head}\"checksum\":\"{sum}\"}}\n{shards}\n").into_bytes()
 }

@@ -65,9 +65,9 @@ fn sharded_sealed(rest: &[u8]) -> Vec<u8> {
     let shards: Vec<Vec<u8>> = rest.split(|b| *b == b'\n').take(8).map(seal).collect();
     let body = shards.join(&b'\n');
     let mut out = format!(
-        "{{\"format\":\"convstate-sharded-snapshot\",\"version\":1,\"shards\":{},\"checksum\":\"{:016x}\"}}\n",
+        "{{\"format\":\"convstate-sharded-snapshot\",\"version\":1,\"shards\":{},\"checksum\":\"{}\"}}\n",
         shards.len(),
-        convstate::snapshot::checksum(&body)
+        convstate::snapshot::checksum_hex(&body)
     )
     .into_bytes();
     out.extend_from_slice(&body);
