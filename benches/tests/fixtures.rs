@@ -84,33 +84,14 @@ fn the_sharded_engine_decides_mixed_traffic_as_one_engine_does() {
     });
     single_effects.extend(std::iter::from_fn(|| engine.poll_effect()));
     let mut allowed = 0;
+    let mut this_thread = Shared {
+        engine: &sharded,
+        effects: &mut sharded_effects,
+    };
     for k in 0..5_000usize {
         let now = at(3_600_000 + k as i64);
-        let (single, shared) = match (&mut pool[k], &mut sharded_pool[k]) {
-            (Op::Inbound(a), Op::Inbound(b)) => {
-                (a.at, b.at) = (now, now);
-                let single = engine.inbound(a).map(|()| None);
-                (
-                    single,
-                    sharded.inbound(b, &mut sharded_effects).map(|()| None),
-                )
-            }
-            (Op::Reply(a), Op::Reply(b)) | (Op::Template(a), Op::Template(b)) => {
-                (a.at, b.at) = (now, now);
-                set_counter(a, k as u64);
-                set_counter(b, k as u64);
-                let single = engine.send(a).map(Some);
-                (single, sharded.send(b, &mut sharded_effects).map(Some))
-            }
-            (Op::Check(a), Op::Check(b)) => {
-                (a.at, b.at) = (now, now);
-                (
-                    engine.check_send(a).map(Some),
-                    sharded.check_send(b).map(Some),
-                )
-            }
-            _ => panic!("the pools differ at {k}"),
-        };
+        let single = pool[k].run(&mut engine, now, k as u64, |d| d);
+        let shared = sharded_pool[k].run(&mut this_thread, now, k as u64, |d| d);
         single_effects.extend(std::iter::from_fn(|| engine.poll_effect()));
         allowed += usize::from(matches!(&single, Ok(Some(d)) if d.is_allowed()));
         assert_eq!(shared, single, "input {k}");
