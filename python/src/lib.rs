@@ -152,6 +152,16 @@ fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String 
     output
 }
 
+/// Every item of `events` (lines or dicts of the wire format) as a line: a whole batch is
+/// converted before any of it is applied.
+fn event_lines(events: &Bound<'_, PyAny>) -> BindingResult<Vec<String>> {
+    let mut lines = Vec::new();
+    for item in events.try_iter()? {
+        lines.push(event_line(&item?)?);
+    }
+    Ok(lines)
+}
+
 /// A line or a dict of the wire format, as a line.
 fn event_line(item: &Bound<'_, PyAny>) -> BindingResult<String> {
     match item.cast::<PyString>() {
@@ -556,10 +566,7 @@ impl PyEngine {
         py: Python<'py>,
         events: &Bound<'py, PyAny>,
     ) -> BindingResult<Bound<'py, PyList>> {
-        let mut lines = Vec::new();
-        for item in events.try_iter()? {
-            lines.push(event_line(&item?)?);
-        }
+        let lines = event_lines(events)?;
         let outputs = py.detach(|| {
             let mut engine = self.engine.lock();
             let mut outputs = Vec::with_capacity(lines.len() * 2);

@@ -14,7 +14,7 @@ use pyo3::types::{PyBytes, PyList};
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
 use crate::convert::{datetime, instant};
 use crate::errors::{BindingError, BindingResult};
-use crate::{apply_lines, effect_to_python, event_line, policy_of};
+use crate::{apply_lines, effect_to_python, event_lines, policy_of};
 
 /// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
 #[pyclass(frozen, module = "convstate", name = "ShardedEngine")]
@@ -64,10 +64,7 @@ impl PyShardedEngine {
         py: Python<'py>,
         events: &Bound<'py, PyAny>,
     ) -> BindingResult<Bound<'py, PyList>> {
-        let mut lines = Vec::new();
-        for item in events.try_iter()? {
-            lines.push(event_line(&item?)?);
-        }
+        let lines = event_lines(events)?;
         let outputs = py.detach(|| {
             let mut outputs = Vec::with_capacity(lines.len() * 2);
             for line in &lines {
