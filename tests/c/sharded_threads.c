@@ -24,6 +24,33 @@ static const int64_t HOUR = 3600000;
 
 static convstate_sharded_engine *engine = NULL;
 
+static convstate_send_request send_request(int64_t at_ms, const char *number, const char *contact,
+                                           const convstate_message *message) {
+  convstate_send_request r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = at_ms;
+  r.number = number;
+  r.number_len = strlen(number);
+  r.contact = contact;
+  r.contact_len = strlen(contact);
+  r.message = message;
+  return r;
+}
+
+/* A text message from `contact`. */
+static convstate_inbound inbound_text(int64_t at_ms, const char *number, const char *contact) {
+  convstate_inbound in;
+  memset(&in, 0, sizeof in);
+  in.at_ms = at_ms;
+  in.number = number;
+  in.number_len = strlen(number);
+  in.contact = contact;
+  in.contact_len = strlen(contact);
+  in.kind = CONVSTATE_INBOUND_TEXT;
+  in.size = -1;
+  return in;
+}
+
 /* Applies one wire line; returns whether its result line is an ack. */
 static int apply(const char *line, convstate_string *out) {
   if (convstate_sharded_engine_handle_json(engine, line, strlen(line), out) != CONVSTATE_OK) return 0;
@@ -87,14 +114,7 @@ static void *send_templates(void *arg) {
     char number[16], contact[16];
     snprintf(number, sizeof number, "+1555500000%d", (w->index + i) % 4);
     snprintf(contact, sizeof contact, "+49151%07d", w->index * SENDS_PER_THREAD + i);
-    convstate_send_request r;
-    memset(&r, 0, sizeof r);
-    r.at_ms = T0 + MINUTE;
-    r.number = number;
-    r.number_len = strlen(number);
-    r.contact = contact;
-    r.contact_len = strlen(contact);
-    r.message = message;
+    convstate_send_request r = send_request(T0 + MINUTE, number, contact, message);
     convstate_decision d;
     if (convstate_sharded_engine_send(engine, &r, &d, effects) != CONVSTATE_OK) {
       w->failed++;
@@ -131,15 +151,7 @@ static void *chat(void *arg) {
   }
   for (int i = 0; i < 50; i++) {
     snprintf(contact, sizeof contact, "+79110%06d", i);
-    convstate_inbound in;
-    memset(&in, 0, sizeof in);
-    in.at_ms = T0 + HOUR + i * MINUTE;
-    in.number = number;
-    in.number_len = strlen(number);
-    in.contact = contact;
-    in.contact_len = strlen(contact);
-    in.kind = CONVSTATE_INBOUND_TEXT;
-    in.size = -1;
+    convstate_inbound in = inbound_text(T0 + HOUR + i * MINUTE, number, contact);
     if (convstate_sharded_engine_inbound(engine, &in, effects) != CONVSTATE_OK) {
       w->failed++;
       continue;
@@ -148,14 +160,7 @@ static void *chat(void *arg) {
     w->own_chats_started += (int)count(lines, own_start);
     w->chats_started += (int)count(lines, "\"effect\":\"chat_started\"");
     w->chats_ended += (int)count(lines, "\"effect\":\"chat_ended\"");
-    convstate_send_request r;
-    memset(&r, 0, sizeof r);
-    r.at_ms = in.at_ms + 1000;
-    r.number = number;
-    r.number_len = strlen(number);
-    r.contact = contact;
-    r.contact_len = strlen(contact);
-    r.message = text;
+    convstate_send_request r = send_request(in.at_ms + 1000, number, contact, text);
     convstate_decision d;
     if (convstate_sharded_engine_check_send(engine, &r, &d) != CONVSTATE_OK ||
         d.verdict != CONVSTATE_VERDICT_ALLOWED) {
@@ -247,15 +252,7 @@ int main(void) {
   CHECK_RC(convstate_sharded_engine_handle_json(NULL, S("{}"), effects), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_handle_json(engine, S("{}"), NULL), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_poll_timeout(engine, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
-  convstate_inbound unknown;
-  memset(&unknown, 0, sizeof unknown);
-  unknown.at_ms = T0 + 31 * HOUR;
-  unknown.number = "+19999999999";
-  unknown.number_len = 12;
-  unknown.contact = "+79110000001";
-  unknown.contact_len = 12;
-  unknown.kind = CONVSTATE_INBOUND_TEXT;
-  unknown.size = -1;
+  convstate_inbound unknown = inbound_text(T0 + 31 * HOUR, "+19999999999", "+79110000001");
   CHECK_RC(convstate_sharded_engine_inbound(engine, &unknown, effects), CONVSTATE_ERR_UNKNOWN_NUMBER);
   CHECK(convstate_string_len(effects) == 0); /* refused before any timer fired: no effects */
   CHECK_RC(convstate_sharded_engine_inbound(NULL, &unknown, effects), CONVSTATE_ERR_NULL_ARGUMENT);
@@ -264,21 +261,14 @@ int main(void) {
   /* A failed send or check leaves the decision as it was. */
   convstate_message *hello = NULL;
   CHECK_RC(convstate_message_new_text(S("Hello"), &hello), CONVSTATE_OK);
-  convstate_send_request bad;
-  memset(&bad, 0, sizeof bad);
-  bad.at_ms = T0 + 31 * HOUR;
-  bad.number = "+19999999999";
-  bad.number_len = 12;
-  bad.contact = "+79110000001";
-  bad.contact_len = 12;
-  bad.message = hello;
+  convstate_send_request bad = send_request(T0 + 31 * HOUR, "+19999999999", "+79110000001", hello);
   convstate_decision poisoned, decision;
   memset(&poisoned, 0xAB, sizeof poisoned);
   decision = poisoned;
   CHECK_RC(convstate_sharded_engine_send(engine, &bad, &decision, effects), CONVSTATE_ERR_UNKNOWN_NUMBER);
   CHECK_RC(convstate_sharded_engine_check_send(engine, &bad, &decision), CONVSTATE_ERR_UNKNOWN_NUMBER);
   CHECK(memcmp(&decision, &poisoned, sizeof decision) == 0);
-  bad.number = "+15556000000";
+  bad = send_request(T0 + 31 * HOUR, "+15556000000", "+79110000001", hello);
   CHECK_RC(convstate_sharded_engine_send(engine, &bad, NULL, effects), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_check_send(engine, NULL, &decision), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_send(NULL, &bad, &decision, effects), CONVSTATE_ERR_NULL_ARGUMENT);
