@@ -26,6 +26,7 @@ use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::sent_content::SentContent;
+use crate::snapshot::json_text;
 use crate::template::parse_variables;
 use crate::time::Instant;
 use crate::timers::{TimerKey, TimerTargets};
@@ -278,7 +279,8 @@ impl Engine {
             format: String,
             version: u32,
         }
-        let header: Header = serde_json::from_slice(bytes)
+        let text = json_text(bytes)?;
+        let header: Header = serde_json::from_str(text)
             .map_err(|e| corrupt(format!("not a convstate business export: {e}")))?;
         if header.format != EXPORT_FORMAT {
             return Err(corrupt(format!(
@@ -292,8 +294,7 @@ impl Engine {
                 supported: EXPORT_VERSION,
             });
         }
-        let x: BusinessExportV1 =
-            serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let x: BusinessExportV1 = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         self.check_import(&x)?;
         self.apply_import(x)
     }

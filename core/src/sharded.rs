@@ -29,7 +29,7 @@ use crate::event::{Event, Inbound, SendRequest};
 use crate::number_index::NumberIndex;
 use crate::policy::Policy;
 use crate::send::SendRequestRef;
-use crate::snapshot::{checksum_hex, is_checksum_hex};
+use crate::snapshot::Checksum;
 use crate::time::Instant;
 use crate::wire::{decode_event, encode_effect_into, encode_output_into};
 use crate::Error;
@@ -390,7 +390,7 @@ impl ShardedEngine {
         let mut out = format!(
             "{{\"format\":\"{SHARDED_SNAPSHOT_FORMAT}\",\"version\":{SHARDED_SNAPSHOT_VERSION},\"shards\":{},\"checksum\":\"{}\"}}\n",
             self.shards.len(),
-            checksum_hex(&lines)
+            Checksum::CURRENT.hex(&lines)
         )
         .into_bytes();
         out.extend_from_slice(&lines);
@@ -421,24 +421,28 @@ impl ShardedEngine {
                 header.format
             )));
         }
-        if header.version != SHARDED_SNAPSHOT_VERSION {
+        let readable = READABLE_SHARDED_VERSIONS
+            .iter()
+            .find(|&&(v, _)| v == header.version);
+        let Some(&(_, checksum)) = readable else {
             return Err(Error::UnsupportedSnapshotVersion {
                 found: header.version,
                 supported: SHARDED_SNAPSHOT_VERSION,
             });
-        }
+        };
         if !(1..=MAX_SHARDS).contains(&header.shards) {
             return Err(corrupt(format!(
                 "{} shards, not 1..={MAX_SHARDS}",
                 header.shards
             )));
         }
-        if !is_checksum_hex(&header.checksum) {
-            return Err(corrupt(
-                "the header's checksum is not 16 lowercase hex digits".into(),
-            ));
+        if !checksum.is_hex(&header.checksum) {
+            return Err(corrupt(format!(
+                "the header's checksum is not {} lowercase hex digits",
+                checksum.digits()
+            )));
         }
-        let actual = checksum_hex(shards);
+        let actual = checksum.hex(shards);
         if header.checksum != actual {
             return Err(corrupt(format!(
                 "checksum mismatch: the header records {}, the shards hash to {actual} \
@@ -498,9 +502,16 @@ impl ShardedEngine {
 
 /// The `format` field of a sharded engine snapshot's header line.
 pub const SHARDED_SNAPSHOT_FORMAT: &str = "convstate-sharded-snapshot";
-/// The sharded snapshot version this build writes and reads (the shards' own snapshots carry
-/// their own version).
-pub const SHARDED_SNAPSHOT_VERSION: u32 = 1;
+/// The sharded snapshot version this build writes (the shards' own snapshots carry their
+/// own version). Version 2 changed only the header's checksum, from FNV-1a to CRC-32 (see
+/// [`Checksum`]); version 1 is still read.
+pub const SHARDED_SNAPSHOT_VERSION: u32 = 2;
+
+/// The sharded snapshot versions this build reads, each with its header's checksum.
+const READABLE_SHARDED_VERSIONS: [(u32, Checksum); 2] = [
+    (SHARDED_SNAPSHOT_VERSION, Checksum::CURRENT),
+    (1, Checksum::Fnv1a64),
+];
 
 /// The header line of a sharded engine snapshot. Read leniently (other keys ignored, a
 /// missing count is 0) so that the format and the version are what an error names first.
@@ -510,7 +521,7 @@ struct ShardedHeader {
     version: u32,
     #[serde(default)]
     shards: usize,
-    /// The snapshot checksum ([`checksum_hex`]) of the shard lines, joined by `\n`.
+    /// The checksum of the shard lines, joined by `\n`, as the version sums them ([`Checksum`]).
     #[serde(default)]
     checksum: String,
 }

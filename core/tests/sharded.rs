@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use convstate::event::Event;
 use convstate::sharded::ShardedEngine;
+use convstate::snapshot::Checksum;
 use convstate::wire::decode_event;
 use convstate::{DenyReason, Engine, Output};
 
@@ -613,9 +614,40 @@ fn a_sharded_snapshot_restores_to_an_engine_that_answers_the_same() {
 /// careless tool might: what the deeper checks must then catch.
 fn resealed(lines: &[&str]) -> Vec<u8> {
     let shards = lines[1..].join("\n");
-    let sum = convstate::snapshot::checksum_hex(shards.as_bytes());
+    let sum = Checksum::CURRENT.hex(shards.as_bytes());
     let (head, _) = lines[0].split_once(r#""checksum":""#).unwrap();
     format!("{head}\"checksum\":\"{sum}\"}}\n{shards}\n").into_bytes()
+}
+
+#[test]
+fn a_version_1_sharded_snapshot_still_restores() {
+    // Version 1 differs only in its header's checksum (64-bit FNV-1a): it restores, and is
+    // written back as the current version.
+    let sharded = busy_sharded(3);
+    let current = sharded.snapshot();
+    let text = String::from_utf8(current.clone()).unwrap();
+    let (header, shards) = text.split_once('\n').unwrap();
+    let shards = shards.strip_suffix('\n').unwrap();
+    let (head, _) = header.split_once(r#""checksum":""#).unwrap();
+    let v1 = format!(
+        "{}\"checksum\":\"{}\"}}\n{shards}\n",
+        head.replacen(r#""version":2"#, r#""version":1"#, 1),
+        Checksum::Fnv1a64.hex(shards.as_bytes())
+    );
+    assert_ne!(v1, text);
+    let restored = ShardedEngine::restore(v1.as_bytes()).expect("a version 1 snapshot restores");
+    assert_eq!(restored.snapshot(), current);
+    // Its checksum is the one version 1 writes: the current one is refused there.
+    let mixed = format!(
+        "{}\"checksum\":\"{}\"}}\n{shards}\n",
+        head.replacen(r#""version":2"#, r#""version":1"#, 1),
+        Checksum::CURRENT.hex(shards.as_bytes())
+    );
+    assert!(matches!(
+        ShardedEngine::restore(mixed.as_bytes()),
+        Err(convstate::Error::CorruptSnapshot { problem })
+            if problem == "the header's checksum is not 16 lowercase hex digits"
+    ));
 }
 
 #[test]
@@ -706,7 +738,7 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
     for (damaged, expected) in [
         (
             upper.as_bytes(),
-            "the header's checksum is not 16 lowercase hex digits",
+            "the header's checksum is not 8 lowercase hex digits",
         ),
         (crlf.as_bytes(), "checksum mismatch"),
         (extra.as_bytes(), "checksum mismatch"),
@@ -718,12 +750,12 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
         let found = problem(damaged);
         assert!(found.starts_with(expected), "{expected:?}: got {found:?}");
     }
-    let newer = text.replacen(r#""version":1"#, r#""version":9"#, 1);
+    let newer = text.replacen(r#""version":2"#, r#""version":9"#, 1);
     assert!(matches!(
         ShardedEngine::restore(newer.as_bytes()),
         Err(Error::UnsupportedSnapshotVersion {
             found: 9,
-            supported: 1
+            supported: 2
         })
     ));
     assert!(

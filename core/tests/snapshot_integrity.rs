@@ -1,7 +1,7 @@
 //! Snapshot integrity: a truncated or altered snapshot is an error, never a silently
 //! different engine; an intact one restores byte for byte.
 
-use convstate::snapshot::{checksum, seal, unseal, SNAPSHOT_VERSION};
+use convstate::snapshot::{seal, unseal, Checksum, SNAPSHOT_VERSION};
 use convstate::{Engine, Error};
 
 /// A small engine with a bit of everything: a business, a number, a template, a
@@ -82,8 +82,8 @@ fn a_checksum_mismatch_names_both_checksums() {
     let text = String::from_utf8(body.clone()).expect("UTF-8");
     let altered = text.replacen("2026", "2027", 1);
     assert_ne!(altered, text);
-    let recorded = format!("{:016x}", checksum(&body));
-    let actual = format!("{:016x}", checksum(altered.as_bytes()));
+    let recorded = Checksum::CURRENT.hex(&body);
+    let actual = Checksum::CURRENT.hex(altered.as_bytes());
     let forged = String::from_utf8(bytes.clone())
         .expect("UTF-8")
         .replacen(&text, &altered, 1);
@@ -97,6 +97,47 @@ fn a_checksum_mismatch_names_both_checksums() {
     // The same edit, sealed again, is a valid snapshot of a different state: the checksum
     // detects accidents; it is not a signature.
     assert!(Engine::restore(&seal(altered.as_bytes())).is_ok());
+}
+
+#[test]
+fn the_checksums_are_the_published_algorithms() {
+    // The check values of the catalogue of parametrised CRC algorithms (CRC-32/ISO-HDLC) and
+    // of FNV-1a's reference: a snapshot's checksum can be verified with any implementation.
+    assert_eq!(Checksum::Crc32.of(b"123456789"), 0xcbf4_3926);
+    assert_eq!(Checksum::Crc32.hex(b"123456789"), "cbf43926");
+    assert_eq!(Checksum::Fnv1a64.of(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(Checksum::Fnv1a64.hex(b"a"), "af63dc4c8601ec8c");
+    assert_eq!(Checksum::CURRENT, Checksum::Crc32);
+}
+
+#[test]
+fn a_version_2_snapshot_still_restores() {
+    // Version 2 differs only in its checksum (64-bit FNV-1a): a state file written before
+    // the change restores, and is written back as the current version.
+    let current = small_engine().snapshot();
+    let body = unseal(&current).expect("intact");
+    let mut v2 = format!(
+        r#"{{"format":"convstate-snapshot","version":2,"checksum":"{}","body":"#,
+        Checksum::Fnv1a64.hex(body)
+    )
+    .into_bytes();
+    v2.extend_from_slice(body);
+    v2.push(b'}');
+    let restored = Engine::restore(&v2).expect("a version 2 snapshot restores");
+    assert_eq!(restored.snapshot(), current);
+    // Its checksum is checked as version 2 writes it.
+    let mut damaged = v2.clone();
+    let digit = b"\"checksum\":\"".len()
+        + String::from_utf8_lossy(&v2)
+            .find(r#""checksum":""#)
+            .unwrap();
+    damaged[digit] = if damaged[digit] == b'0' { b'1' } else { b'0' };
+    match Engine::restore(&damaged) {
+        Err(Error::CorruptSnapshot { problem }) => {
+            assert!(problem.starts_with("checksum mismatch"), "{problem}")
+        }
+        other => panic!("expected a checksum mismatch, got {:?}", other.map(|_| ())),
+    }
 }
 
 #[test]
@@ -128,6 +169,14 @@ fn other_documents_are_corrupt_snapshots() {
         (
             "a checksum in upper case",
             br#"{"format":"convstate-snapshot","version":2,"checksum":"CBF29CE484222325","body":}"#,
+        ),
+        (
+            "the envelope of this version with no body",
+            br#"{"format":"convstate-snapshot","version":3,"checksum":"00000000"}"#,
+        ),
+        (
+            "a version 2 checksum (16 digits) in a version 3 envelope",
+            br#"{"format":"convstate-snapshot","version":3,"checksum":"cbf29ce484222325","body":{}}"#,
         ),
     ] {
         match Engine::restore(bytes) {

@@ -6,7 +6,8 @@
 #![no_main]
 
 use convstate::sharded::ShardedEngine;
-use convstate::snapshot::seal;
+use convstate::sharded::{SHARDED_SNAPSHOT_FORMAT, SHARDED_SNAPSHOT_VERSION};
+use convstate::snapshot::{seal, Checksum};
 use convstate::Engine;
 use libfuzzer_sys::fuzz_target;
 
@@ -65,9 +66,9 @@ fn sharded_sealed(rest: &[u8]) -> Vec<u8> {
     let shards: Vec<Vec<u8>> = rest.split(|b| *b == b'\n').take(8).map(seal).collect();
     let body = shards.join(&b'\n');
     let mut out = format!(
-        "{{\"format\":\"convstate-sharded-snapshot\",\"version\":1,\"shards\":{},\"checksum\":\"{}\"}}\n",
+        "{{\"format\":\"{SHARDED_SNAPSHOT_FORMAT}\",\"version\":{SHARDED_SNAPSHOT_VERSION},\"shards\":{},\"checksum\":\"{}\"}}\n",
         shards.len(),
-        convstate::snapshot::checksum_hex(&body)
+        Checksum::CURRENT.hex(&body)
     )
     .into_bytes();
     out.extend_from_slice(&body);
