@@ -371,7 +371,24 @@ impl ShardedEngine {
         Ok(())
     }
 
-    /// The whole state as bytes, for [`ShardedEngine::restore`]: a header line (format,
+    /// [`Engine::remove_business`] in the business's shard, and its numbers no longer routed
+    /// there. The routing table is rebuilt from every shard's numbers (it has no removal),
+    /// under its write lock as an import takes it, so no input is routed meanwhile.
+    pub fn remove_business(&self, business: &str) -> Result<(), Error> {
+        let mut routes = self.routes.write();
+        self.shards[self.shard_of_business(business)]
+            .lock()
+            .remove_business(business)?;
+        let mut rebuilt = Routes::default();
+        for (i, shard) in self.shards.iter().enumerate() {
+            for view in shard.lock().numbers() {
+                rebuilt.insert(&view.number, i as u32);
+            }
+        }
+        *routes = rebuilt;
+        Ok(())
+    }
+
     /// version, shard count and a checksum of the rest), then each shard's
     /// [`Engine::snapshot`] on a line of its own, in shard order. Each shard is written under
     /// its own lock, one after the other, so under traffic the shards are taken at different

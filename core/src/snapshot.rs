@@ -212,45 +212,45 @@ struct Header {
 /// The engine's state: the body inside the envelope.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SnapshotBody {
-    policy: Policy,
-    clock: Instant,
-    interned: Vec<String>,
-    businesses: Vec<Business>,
-    numbers: Vec<NumberState>,
-    templates: Vec<StoredTemplate>,
-    conversations: Vec<Conversation>,
-    live_chats: Vec<(u32, LiveChat)>,
-    outbox: Vec<(u32, Vec<HeldMessage>)>,
-    consents: Vec<(u32, AddressKey, ConsentRecord)>,
-    sent_content: Vec<(Instant, u32, u64)>,
-    idempotency: Vec<(String, Instant, Decision)>,
-    idempotency_order: Vec<(Instant, String)>,
-    timers: Vec<(TimerKey, Instant)>,
-    effects: Vec<Effect>,
-    next_ticket: u64,
-    limits: Vec<StoredLimit>,
-    billing: Vec<(u32, ConversationBilling)>,
-    usage: Vec<((u32, u32), MonthlyUsage)>,
-    sent_messages: Vec<(String, Instant, SentMessage)>,
-    inbound_ids: Vec<(String, Instant)>,
-    backoffs: Vec<(u32, Backoff)>,
+pub(crate) struct SnapshotBody {
+    pub policy: Policy,
+    pub clock: Instant,
+    pub interned: Vec<String>,
+    pub businesses: Vec<Business>,
+    pub numbers: Vec<NumberState>,
+    pub templates: Vec<StoredTemplate>,
+    pub conversations: Vec<Conversation>,
+    pub live_chats: Vec<(u32, LiveChat)>,
+    pub outbox: Vec<(u32, Vec<HeldMessage>)>,
+    pub consents: Vec<(u32, AddressKey, ConsentRecord)>,
+    pub sent_content: Vec<(Instant, u32, u64)>,
+    pub idempotency: Vec<(String, Instant, Decision)>,
+    pub idempotency_order: Vec<(Instant, String)>,
+    pub timers: Vec<(TimerKey, Instant)>,
+    pub effects: Vec<Effect>,
+    pub next_ticket: u64,
+    pub limits: Vec<StoredLimit>,
+    pub billing: Vec<(u32, ConversationBilling)>,
+    pub usage: Vec<((u32, u32), MonthlyUsage)>,
+    pub sent_messages: Vec<(String, Instant, SentMessage)>,
+    pub inbound_ids: Vec<(String, Instant)>,
+    pub backoffs: Vec<(u32, Backoff)>,
 }
 
 /// A template without its derived variables (re-parsed from the body on restore).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StoredTemplate {
-    business: u32,
-    spec: TemplateSpec,
-    status: TemplateStatus,
-    quality: Quality,
-    paused_until: Option<Instant>,
-    flag_deadline: Option<Instant>,
-    pause_strikes: u32,
-    edits: Vec<Instant>,
-    awaiting_reinstatement: bool,
-    last_provider_event_at: Option<Instant>,
+pub(crate) struct StoredTemplate {
+    pub business: u32,
+    pub spec: TemplateSpec,
+    pub status: TemplateStatus,
+    pub quality: Quality,
+    pub paused_until: Option<Instant>,
+    pub flag_deadline: Option<Instant>,
+    pub pause_strikes: u32,
+    pub edits: Vec<Instant>,
+    pub awaiting_reinstatement: bool,
+    pub last_provider_event_at: Option<Instant>,
 }
 
 /// `bytes` as the JSON text they must be, checked for UTF-8 once. Parsing the text rather
@@ -305,6 +305,12 @@ fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, 
 impl Engine {
     /// The whole state as JSON bytes.
     pub fn snapshot(&self) -> Vec<u8> {
+        let body = self.snapshot_body();
+        seal(&serde_json::to_vec(&body).expect("snapshot types serialise infallibly"))
+    }
+
+    /// The whole state as the snapshot's body, in memory.
+    pub(crate) fn snapshot_body(&self) -> SnapshotBody {
         // Keys with their first decision (sorted by key) and the order they expire in: the
         // two lists the format has always had.
         let remembered = self.idempotency.entries();
@@ -317,7 +323,7 @@ impl Engine {
             .map(|(k, t, d)| (k.to_owned(), t, d.clone()))
             .collect();
         idempotency.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let snapshot = SnapshotBody {
+        SnapshotBody {
             policy: self.policy.clone(),
             clock: self.clock,
             interned: self
@@ -391,8 +397,7 @@ impl Engine {
                 .map(|(k, t, _)| (k.to_owned(), t))
                 .collect(),
             backoffs: sorted(&self.backoffs),
-        };
-        seal(&serde_json::to_vec(&snapshot).expect("snapshot types serialise infallibly"))
+        }
     }
 
     /// Rebuilds an engine from [`Engine::snapshot`] bytes. Unknown versions, a checksum that
@@ -405,7 +410,8 @@ impl Engine {
         Engine::from_snapshot(s)
     }
 
-    fn from_snapshot(mut s: SnapshotBody) -> Result<Engine, Error> {
+    /// An engine from a snapshot's body, every index checked.
+    pub(crate) fn from_snapshot(mut s: SnapshotBody) -> Result<Engine, Error> {
         // A policy that could not have been built through the overrides is not restored.
         s.policy.validate()?;
         let mut engine = Engine::new(s.policy);

@@ -1,0 +1,317 @@
+//! `remove_business`: the last step of moving a business to another engine. The business
+//! goes, everything else stays and decides exactly as before.
+
+use convstate::sharded::ShardedEngine;
+use convstate::{Engine, Error};
+
+const BUSINESSES: u32 = 5;
+
+fn at(minute: u32) -> String {
+    format!("2026-11-02T{:02}:{:02}:00Z", 8 + minute / 60, minute % 60)
+}
+
+fn number(b: u32) -> String {
+    format!("+1555800{b:04}")
+}
+
+fn contact(b: u32, i: u32) -> String {
+    format!("+4915{:09}", b * 100 + i)
+}
+
+/// Registration, then traffic of five businesses interleaved minute by minute: consents,
+/// inbound texts (live chats all idling out at the same instants, so that timers of
+/// different businesses tie), replies with provider message ids, templates under the
+/// 250-contact limit, and a held `initiate` per business.
+fn traffic() -> Vec<String> {
+    let mut lines = Vec::new();
+    for b in 0..BUSINESSES {
+        lines.push(format!(
+            r#"{{"type":"register_template","at":"{}","business":"biz{b}","name":"order_ready","language":"en","category":"utility","body":"Your order {{{{1}}}} is ready.","status":"approved","quality":"high"}}"#,
+            at(0)
+        ));
+        lines.push(format!(
+            r#"{{"type":"register_number","at":"{}","business":"biz{b}","number":"{}","channel":"official","default_template":{{"name":"order_ready","language":"en"}}}}"#,
+            at(0),
+            number(b)
+        ));
+    }
+    for i in 0..6 {
+        for b in 0..BUSINESSES {
+            let (n, c) = (number(b), contact(b, i));
+            lines.extend([
+                format!(
+                    r#"{{"type":"opt_in","at":"{}","business":"biz{b}","contact":"{c}"}}"#,
+                    at(1 + i)
+                ),
+                format!(
+                    r#"{{"type":"inbound","at":"{}","number":"{n}","contact":"{c}","kind":"text"}}"#,
+                    at(1 + i)
+                ),
+                format!(
+                    r#"{{"type":"send","at":"{}","number":"{n}","contact":"{c}","message":{{"kind":"text","text":"On it"}},"message_id":"wamid.{b}.{i}"}}"#,
+                    at(1 + i)
+                ),
+                format!(
+                    r#"{{"type":"send","at":"{}","number":"{n}","contact":"{}","message":{{"kind":"template","name":"order_ready","language":"en","params":["A-{i}"]}}}}"#,
+                    at(1 + i),
+                    contact(b, 50 + i)
+                ),
+            ]);
+        }
+    }
+    for b in 0..BUSINESSES {
+        lines.push(format!(
+            r#"{{"type":"opt_in","at":"{}","business":"biz{b}","contact":"{}"}}"#,
+            at(8),
+            contact(b, 99)
+        ));
+        lines.push(format!(
+            r#"{{"type":"initiate","at":"{}","number":"{}","contact":"{}","message":{{"kind":"text","text":"Your parcel"}},"template":{{"name":"order_ready","language":"en","params":["P"]}}}}"#,
+            at(8),
+            number(b),
+            contact(b, 99)
+        ));
+    }
+    lines
+}
+
+/// Inputs after the removal, for every business: statuses of earlier messages, replies,
+/// templates, queries, a held message released, a template flagged, and ticks that end
+/// every live chat and reach the flags' deadlines.
+fn later() -> Vec<String> {
+    let mut lines = Vec::new();
+    for b in 0..BUSINESSES {
+        let (n, c) = (number(b), contact(b, 1));
+        lines.extend([
+            format!(
+                r#"{{"type":"message_status","at":"{}","number":"{n}","contact":"{c}","message_id":"wamid.{b}.1","status":"delivered","pricing":{{"type":"regular","category":"service"}}}}"#,
+                at(10)
+            ),
+            format!(
+                r#"{{"type":"send","at":"{}","number":"{n}","contact":"{c}","message":{{"kind":"text","text":"On it"}}}}"#,
+                at(11)
+            ),
+            format!(
+                r#"{{"type":"send","at":"{}","number":"{n}","contact":"{}","message":{{"kind":"template","name":"order_ready","language":"en","params":["B"]}}}}"#,
+                at(12),
+                contact(b, 70)
+            ),
+            format!(
+                r#"{{"type":"query_conversation","at":"{}","number":"{n}","contact":"{c}"}}"#,
+                at(13)
+            ),
+            format!(r#"{{"type":"query_limit","at":"{}","number":"{n}"}}"#, at(13)),
+            format!(r#"{{"type":"query_usage","at":"{}","business":"biz{b}"}}"#, at(13)),
+            // The held message goes out when its contact answers.
+            format!(
+                r#"{{"type":"inbound","at":"{}","number":"{n}","contact":"{}","kind":"text"}}"#,
+                at(14),
+                contact(b, 99)
+            ),
+            // A flagged template: a deadline timer per business, all due together.
+            format!(
+                r#"{{"type":"template_quality","at":"{}","business":"biz{b}","name":"order_ready","language":"en","quality":"low"}}"#,
+                at(15)
+            ),
+        ]);
+    }
+    lines.push(format!(r#"{{"type":"tick","at":"{}"}}"#, at(200)));
+    lines.push(r#"{"type":"tick","at":"2026-11-05T00:00:00Z"}"#.to_owned());
+    lines.push(r#"{"type":"tick","at":"2026-12-01T00:00:00Z"}"#.to_owned());
+    lines
+}
+
+fn engine() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    for line in traffic() {
+        let out = engine.handle_json(&line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+        if line.contains("initiate") {
+            assert!(out[0].contains(r#""held":1"#), "{line}: {out:?}");
+        }
+    }
+    engine
+}
+
+/// `line` with its ticket ids blanked: the ticket counter is the engine's, so once the
+/// removed business no longer opens tickets, the others' new tickets are numbered lower.
+fn without_ticket_ids(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest
+        .find(r#""id":"#)
+        .into_iter()
+        .chain(rest.find(r#""ticket":"#))
+        .min()
+    {
+        let key_end = at + rest[at..].find(':').unwrap() + 1;
+        out.push_str(&rest[..key_end]);
+        rest = rest[key_end..].trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push('_');
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether an output line is about business `b` (its number or its name).
+fn concerns(line: &str, b: u32) -> bool {
+    line.contains(&format!("\"{}\"", number(b))) || line.contains(&format!("\"biz{b}\""))
+}
+
+#[test]
+fn the_other_businesses_decide_exactly_as_before() {
+    let original = engine();
+    for removed_business in 0..BUSINESSES {
+        let mut kept = Engine::restore(&original.snapshot()).unwrap();
+        let mut original = Engine::restore(&original.snapshot()).unwrap();
+        kept.remove_business(&format!("biz{removed_business}"))
+            .unwrap();
+        // Effects queued before the removal stay (they happened); both drain the same.
+        let drained = |e: &mut Engine| std::iter::from_fn(|| e.poll_effect()).count();
+        assert_eq!(drained(&mut kept), drained(&mut original));
+        assert_eq!(kept.businesses().count(), BUSINESSES as usize - 1);
+        assert_eq!(
+            Engine::restore(&kept.snapshot()).unwrap().snapshot(),
+            kept.snapshot(),
+            "the rebuilt engine snapshots and restores byte for byte"
+        );
+
+        let mut effects_elsewhere = Vec::new();
+        for line in later() {
+            let before: Vec<String> = original
+                .handle_json(&line)
+                .iter()
+                .map(|l| without_ticket_ids(l))
+                .collect();
+            let after: Vec<String> = kept
+                .handle_json(&line)
+                .iter()
+                .map(|l| without_ticket_ids(l))
+                .collect();
+            // The original's lines less the removed business's effects (an input fires the
+            // due timers of every business; ties between businesses keep their order).
+            let expected: Vec<String> = before[1..]
+                .iter()
+                .filter(|l| !concerns(l, removed_business))
+                .cloned()
+                .collect();
+            let after = if concerns(&line, removed_business) {
+                let code = if line.contains(r#""business":"#) {
+                    "unknown_business"
+                } else {
+                    "unknown_number"
+                };
+                assert!(after[0].contains(code), "{line}: {after:?}");
+                if line.contains(r#""type":"query_"#) {
+                    continue; // queries fire no timers, here or there
+                }
+                // A refused input fires nothing: a tick at its instant fires what it did
+                // for the others.
+                let at = serde_json::from_str::<serde_json::Value>(&line).unwrap()["at"].clone();
+                let tick = format!(r#"{{"type":"tick","at":{at}}}"#);
+                let fired = kept.handle_json(&tick);
+                fired[1..].iter().map(|l| without_ticket_ids(l)).collect()
+            } else {
+                assert_eq!(after[0], before[0], "biz{removed_business} removed: {line}");
+                after[1..].to_vec()
+            };
+            assert_eq!(
+                after, expected,
+                "biz{removed_business} removed, the effects of {line}"
+            );
+            effects_elsewhere.extend(after);
+        }
+        for kind in ["chat_ended", "outbox_released", "template_status_changed"] {
+            assert!(
+                effects_elsewhere
+                    .iter()
+                    .any(|l| l.contains(&format!(r#""effect":"{kind}""#))),
+                "the later inputs give {kind} effects elsewhere"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_move_leaves_the_business_on_one_node_only() {
+    let mut source = engine();
+    while source.poll_effect().is_some() {}
+    let bytes = source.export_business("biz2").unwrap();
+    let mut target = Engine::with_preset("cloud-2025").unwrap();
+    target.import_business(&bytes).unwrap();
+    source.remove_business("biz2").unwrap();
+
+    // The live chats of biz2 end once, on the target; the source fires only its own.
+    let tick = format!(r#"{{"type":"tick","at":"{}"}}"#, at(200));
+    let on_source = source.handle_json(&tick);
+    let on_target = target.handle_json(&tick);
+    assert!(on_source.iter().all(|l| !concerns(l, 2)), "{on_source:?}");
+    assert!(on_target.iter().skip(1).all(|l| concerns(l, 2)));
+    assert!(
+        on_target.iter().any(|l| l.contains("chat_ended")),
+        "{on_target:?}"
+    );
+
+    // The name and the number are free on the source: the business can come back.
+    let back = target.export_business("biz2").unwrap();
+    source.import_business(&back).unwrap();
+    assert_eq!(source.businesses().count(), BUSINESSES as usize);
+}
+
+#[test]
+fn an_unknown_business_is_an_error_and_changes_nothing() {
+    let mut engine = engine();
+    let before = engine.snapshot();
+    assert_eq!(
+        engine.remove_business("nobody"),
+        Err(Error::UnknownBusiness {
+            business: "nobody".into()
+        })
+    );
+    assert_eq!(engine.snapshot(), before);
+    // Removing every business leaves an empty engine that still works.
+    for b in 0..BUSINESSES {
+        engine.remove_business(&format!("biz{b}")).unwrap();
+    }
+    assert_eq!(engine.businesses().count(), 0);
+    assert_eq!(engine.numbers().count(), 0);
+    assert_eq!(
+        engine.poll_timeout(),
+        None,
+        "no timer of a removed business is left"
+    );
+    for line in &traffic()[..2] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains("error"), "{out:?}");
+    }
+}
+
+#[test]
+fn a_sharded_engine_removes_a_business_and_its_routes() {
+    let sharded = ShardedEngine::with_preset("cloud-2025", 3).unwrap();
+    for line in traffic() {
+        let out = sharded.handle_json(&line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let bytes = sharded.export_business("biz3").unwrap();
+    sharded.remove_business("biz3").unwrap();
+    let send = format!(
+        r#"{{"type":"send","at":"{}","number":"{}","contact":"{}","message":{{"kind":"text","text":"Hi"}}}}"#,
+        at(20),
+        number(3),
+        contact(3, 1)
+    );
+    let out = sharded.handle_json(&send);
+    assert!(out[0].contains("unknown_number"), "{out:?}");
+    assert!(matches!(
+        sharded.remove_business("biz3"),
+        Err(Error::UnknownBusiness { .. })
+    ));
+    // The others are still routed; the removed one can be imported again.
+    let other = send
+        .replace(&number(3), &number(4))
+        .replace(&contact(3, 1), &contact(4, 1));
+    assert!(sharded.handle_json(&other)[0].contains("allow"));
+    sharded.import_business(&bytes).unwrap();
+    assert!(sharded.handle_json(&send)[0].contains("allow"));
+}
