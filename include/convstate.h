@@ -2347,6 +2347,63 @@ convstate_result convstate_message_from_json(const char *json,
 void convstate_message_free(struct convstate_message *message);
 
 /**
+ * Replaces `out` with one business's whole state (versioned JSON), for
+ * `convstate_engine_import_business` or `convstate_sharded_engine_import_business` on
+ * another engine: its numbers, templates, conversations, live chats, held messages,
+ * consents, limits, usage and timers. The engine is not changed. An unknown business gives
+ * `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
+ */
+convstate_result convstate_engine_export_business(const struct convstate_engine *engine,
+                                                  const char *business,
+                                                  size_t business_len,
+                                                  struct convstate_string *out);
+
+/**
+ * Adds a business exported by `convstate_engine_export_business` (or the sharded one). The
+ * engines must run the same policy (`CONVSTATE_ERR_INVALID_POLICY` otherwise), and neither
+ * the business nor any of its numbers may exist here yet; damaged bytes give
+ * `CONVSTATE_ERR_CORRUPT_SNAPSHOT`. A refused import changes nothing.
+ */
+convstate_result convstate_engine_import_business(struct convstate_engine *engine,
+                                                  const uint8_t *export_,
+                                                  size_t export_len);
+
+/**
+ * Drops a business and everything it owns, the last step of moving it (export here, import
+ * there, remove here), so that its timers no longer fire here. The other businesses decide
+ * exactly as before. The engine is rebuilt in memory without it (about 0.13 s at a million
+ * conversations). An unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS` and changes
+ * nothing.
+ */
+convstate_result convstate_engine_remove_business(struct convstate_engine *engine,
+                                                  const char *business,
+                                                  size_t business_len);
+
+/**
+ * `convstate_engine_export_business` from the business's shard (under its lock only).
+ */
+convstate_result convstate_sharded_engine_export_business(const struct convstate_sharded_engine *engine,
+                                                          const char *business,
+                                                          size_t business_len,
+                                                          struct convstate_string *out);
+
+/**
+ * `convstate_engine_import_business` into the business's shard, its numbers routed there.
+ * A number already routed to another shard is refused, as one engine would refuse it.
+ */
+convstate_result convstate_sharded_engine_import_business(const struct convstate_sharded_engine *engine,
+                                                          const uint8_t *export_,
+                                                          size_t export_len);
+
+/**
+ * `convstate_engine_remove_business` in the business's shard, its numbers no longer routed.
+ * No input is routed while it runs; inputs to other shards go on.
+ */
+convstate_result convstate_sharded_engine_remove_business(const struct convstate_sharded_engine *engine,
+                                                          const char *business,
+                                                          size_t business_len);
+
+/**
  * Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a
  * good start) under a policy preset with optional JSON overrides, as `convstate_engine_new`.
  * Each business lives whole in one shard, so business-wide limits stay exact. Like one

@@ -350,10 +350,9 @@ impl Engine {
     /// keys, message ids and the ticket counter. The other businesses are untouched and keep
     /// deciding as before, their timers firing in the same order.
     ///
-    /// It rebuilds the engine from its own state without the business, checked as a restore
-    /// is, so it costs about what a snapshot and a restore of the whole engine do (under half a
-    /// second at a million conversations): a step of rebalancing, not of traffic. An unknown
-    /// business is an error and changes nothing.
+    /// It rebuilds the engine in memory from its own state without the business, checked as
+    /// a restore is (no JSON on the way): about 0.13 s at a million conversations, a step of
+    /// rebalancing, not of traffic. An unknown business is an error and changes nothing.
     pub fn remove_business(&mut self, business: &str) -> Result<(), Error> {
         let b = self.business_idx(business)?;
         let mut s = self.snapshot_body();

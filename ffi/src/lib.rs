@@ -20,6 +20,7 @@ mod codes;
 mod engine;
 mod json;
 mod message;
+mod partition;
 mod sharded;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ pub use codes::*;
 pub use engine::*;
 pub use json::*;
 pub use message::*;
+pub use partition::*;
 pub use sharded::*;
 
 /// Major version of this library; equals the crate version's major part.

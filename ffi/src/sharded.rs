@@ -26,7 +26,7 @@ use crate::json::convstate_string;
 /// `convstate_sharded_engine_free` once no thread uses it.
 #[derive(Debug)]
 pub struct convstate_sharded_engine {
-    engine: ShardedEngine,
+    pub(crate) engine: ShardedEngine,
 }
 
 /// Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a

@@ -335,6 +335,18 @@ class Engine:
         """The oldest queued effect (what changed), or None."""
     def effects(self) -> list[dict[str, Any]]:
         """Drains every queued effect, oldest first."""
+    def export_business(self, business: str) -> bytes:
+        """A business's whole state as bytes, to move it to another engine or node with
+        ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
+    def import_business(self, data: bytes) -> None:
+        """Adds a business from ``export_business`` bytes. The engines must run the same
+        policy, and neither the business nor any of its numbers may exist here yet; a
+        refused import changes nothing."""
+    def remove_business(self, business: str) -> None:
+        """Drops a business and everything it owns: the last step of moving it (export here,
+        import there, remove here). The other businesses decide exactly as before. The engine
+        is rebuilt in memory without it (about 0.13 s at a million conversations). Raises
+        ``NotFoundError``."""
     def snapshot(self) -> bytes:
         """The whole engine as bytes (versioned JSON)."""
     @staticmethod
@@ -403,6 +415,9 @@ class ShardedEngine:
         """Adds a business from ``export_business`` bytes to its shard. The engines must run
         the same policy, and neither the business nor any of its numbers may exist here yet;
         a refused import changes nothing."""
+    def remove_business(self, business: str) -> None:
+        """Drops a business and everything it owns from its shard, and its numbers' routes:
+        the last step of moving it. Raises ``NotFoundError``."""
     def snapshot(self) -> bytes:
         """Every shard's state as bytes: a header line, then one snapshot line per shard, each
         shard written under its own lock while other threads go on."""

@@ -647,6 +647,32 @@ impl PyEngine {
         drained.iter().map(|e| effect_to_python(py, e)).collect()
     }
 
+    /// A business's whole state as bytes, to move it to another engine or node with
+    /// `import_business`. This engine is not changed.
+    fn export_business<'py>(
+        &self,
+        py: Python<'py>,
+        business: &str,
+    ) -> BindingResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.engine.lock().export_business(business))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Adds a business exported by `export_business`. The engines must run the same policy,
+    /// and neither the business nor any of its numbers may exist here yet; a refused import
+    /// changes nothing.
+    fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
+        py.detach(|| self.engine.lock().import_business(data))?;
+        Ok(())
+    }
+
+    /// Drops a business and everything it owns: the last step of moving it (export here,
+    /// import there, remove here). The other businesses decide exactly as before.
+    fn remove_business(&self, py: Python<'_>, business: &str) -> BindingResult<()> {
+        py.detach(|| self.engine.lock().remove_business(business))?;
+        Ok(())
+    }
+
     /// The whole engine as bytes, restored exactly by `Engine.restore`.
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let bytes = self.engine.lock().snapshot();

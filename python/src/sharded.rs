@@ -159,6 +159,13 @@ impl PyShardedEngine {
         Ok(())
     }
 
+    /// Drops a business and everything it owns from its shard, and its numbers' routes: the
+    /// last step of moving it. The other businesses decide exactly as before.
+    fn remove_business(&self, py: Python<'_>, business: &str) -> BindingResult<()> {
+        py.detach(|| self.engine.remove_business(business))?;
+        Ok(())
+    }
+
     /// Every shard's state as bytes (a header line, then one snapshot line per shard),
     /// each shard written under its own lock while other threads go on.
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

@@ -1,0 +1,92 @@
+"""Moving a business between engines: export it, import it elsewhere, remove it here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import convstate
+
+T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z in unix milliseconds
+MINUTE = 60_000
+
+
+def number(business: int) -> str:
+    return f"+1555600{business:04d}"
+
+
+def contact(business: int, i: int) -> str:
+    return f"+4917{business * 100 + i:09d}"
+
+
+def traffic(businesses: int) -> list[dict[str, Any]]:
+    """Registration, then a live chat with two contacts per business."""
+    lines: list[dict[str, Any]] = []
+    for b in range(businesses):
+        lines += [
+            {"type": "register_number", "at": T0, "business": f"biz{b}", "number": number(b),
+             "channel": "official"},
+            *({"type": "inbound", "at": T0 + MINUTE, "number": number(b),
+               "contact": contact(b, i), "kind": "text"} for i in range(2)),
+        ]
+    return lines
+
+
+def engine(businesses: int = 3) -> convstate.Engine:
+    e = convstate.Engine()
+    for line in e.process(traffic(businesses)):
+        assert json.loads(line)["type"] != "error", line
+    e.effects()
+    return e
+
+
+def chats_ended(lines: list[str]) -> list[str]:
+    return sorted(json.loads(line)["contact"] for line in lines
+                  if json.loads(line).get("effect") == "chat_ended")
+
+
+def test_a_moved_business_lives_on_one_engine_only() -> None:
+    source, target = engine(), convstate.Engine()
+    target.import_business(source.export_business("biz1"))
+    source.remove_business("biz1")
+    reply = {"type": "send", "at": T0 + 2 * MINUTE, "number": number(1),
+             "contact": contact(1, 0), "message": {"kind": "text", "text": "Hi"}}
+    assert json.loads(target.process([reply])[0])["verdict"] == "allowed"
+    assert json.loads(source.process([reply])[0])["error"] == "unknown_number"
+
+    # Every live chat ends once, on the engine that holds its business.
+    tick = {"type": "tick", "at": T0 + 600 * MINUTE}
+    assert chats_ended(source.process([tick])) == [contact(b, i) for b in (0, 2) for i in (0, 1)]
+    assert chats_ended(target.process([tick])) == [contact(1, 0), contact(1, 1)]
+
+    # The name and the number are free again on the source.
+    source.import_business(target.export_business("biz1"))
+    assert json.loads(source.process([{**reply, "at": T0 + 601 * MINUTE}])[0])["type"] == "decision"
+
+
+def test_removing_an_unknown_business_is_an_error_and_changes_nothing() -> None:
+    e = engine()
+    before = e.snapshot()
+    with pytest.raises(convstate.NotFoundError, match="nobody"):
+        e.remove_business("nobody")
+    assert e.snapshot() == before
+    with pytest.raises(convstate.SnapshotError):
+        e.import_business(b"not an export")
+    with pytest.raises(convstate.ConvstateError, match="biz0"):
+        e.import_business(e.export_business("biz0"))  # already here
+    assert e.snapshot() == before
+
+
+def test_a_sharded_engine_removes_a_business_and_its_routes() -> None:
+    sharded = convstate.ShardedEngine(shards=2)
+    sharded.process(traffic(4))
+    exported = sharded.export_business("biz3")
+    sharded.remove_business("biz3")
+    query = {"type": "query_number", "at": T0 + 2 * MINUTE, "number": number(3)}
+    assert json.loads(sharded.process([query])[0])["error"] == "unknown_number"
+    with pytest.raises(convstate.NotFoundError):
+        sharded.remove_business("biz3")
+    sharded.import_business(exported)
+    assert json.loads(sharded.process([query])[0])["business"] == "biz3"
