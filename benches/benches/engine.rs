@@ -243,6 +243,18 @@ fn bench_snapshots(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("restore", n), |b| {
             b.iter(|| black_box(Engine::restore(&bytes).expect("restores")))
         });
+        // One of the ten businesses (a tenth of the conversations) removed after a move: an
+        // element is one conversation of the engine, which is rebuilt whole.
+        group.bench_function(BenchmarkId::new("remove_business", n), |b| {
+            b.iter_batched(
+                || engine.clone(),
+                |mut engine| {
+                    engine.remove_business("biz0").expect("biz0 exists");
+                    engine
+                },
+                BatchSize::LargeInput,
+            )
+        });
     }
 }
 
