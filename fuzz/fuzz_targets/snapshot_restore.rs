@@ -1,8 +1,9 @@
 //! Snapshot restore from arbitrary bytes. The first byte chooses the mode: the bytes as they
 //! are (they must almost always fail the checksum), or sealed with a valid checksum so that
 //! the fuzzer reaches the body's decoding and consistency checks. A snapshot that restores
-//! must snapshot again byte-stably, and the restored engine must survive more input. The
-//! sharded engine's reader gets the bytes too, raw or framed as sealed shard lines.
+//! must snapshot again byte-stably, lose a business to `remove_business` and restore again,
+//! and survive more input. The sharded engine's reader gets the bytes too, raw or framed as
+//! sealed shard lines.
 #![no_main]
 
 use convstate::sharded::ShardedEngine;
@@ -53,6 +54,17 @@ fuzz_target!(|data: &[u8]| {
         again.snapshot() == first,
         "restore(snapshot(e)).snapshot() differs"
     );
+    // Removing a business from any state that restores must work (it rebuilds the engine
+    // through the same checks) and leave a state that restores.
+    if let Some(business) = engine.businesses().next().map(str::to_owned) {
+        let mut without = engine.clone();
+        without
+            .remove_business(&business)
+            .expect("a business of a restored engine can be removed");
+        let bytes = without.snapshot();
+        let restored = Engine::restore(&bytes).expect("the engine without it restores");
+        assert!(restored.snapshot() == bytes, "remove_business left an unstable state");
+    }
     for line in FOLLOW_UP {
         engine.handle_json(line);
     }
