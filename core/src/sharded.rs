@@ -389,6 +389,7 @@ impl ShardedEngine {
         Ok(())
     }
 
+    /// The whole state as bytes, for [`ShardedEngine::restore`]: a header line (format,
     /// version, shard count and a checksum of the rest), then each shard's
     /// [`Engine::snapshot`] on a line of its own, in shard order. Each shard is written under
     /// its own lock, one after the other, so under traffic the shards are taken at different
