@@ -89,6 +89,32 @@ impl NumberIndex {
         }
         None
     }
+
+    /// Forgets the number at `address`; what it was, if any. The last canonical text takes
+    /// the removed one's place, so the table stays dense.
+    pub fn remove(&mut self, address: &AddressKey) -> Option<u32> {
+        let number = self.by_address.remove(address)?;
+        if let Some(key) = address.phone_text().as_deref().and_then(TextKey::of) {
+            let texts = &self.texts;
+            let at = self
+                .by_text
+                .find(key.tag(), |i| texts[i as usize].0 == key)
+                .expect("every registered phone number has its text");
+            let position = self.by_text.value(at);
+            self.by_text.remove(at);
+            let last = (self.texts.len() - 1) as u32;
+            if position != last {
+                let moved = self.texts[last as usize].0;
+                let slot = self
+                    .by_text
+                    .find(moved.tag(), |i| i == last)
+                    .expect("every registered phone number has its text");
+                self.by_text.set_value(slot, position);
+            }
+            self.texts.swap_remove(position as usize);
+        }
+        Some(number)
+    }
 }
 
 impl std::ops::Index<&AddressKey> for NumberIndex {
@@ -137,6 +163,36 @@ mod tests {
         ] {
             assert_eq!(index.by_canonical_text(&other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn removed_numbers_are_forgotten_and_the_others_still_found() {
+        let mut interner = Interner::default();
+        let mut index = NumberIndex::default();
+        let texts: Vec<String> = (0..500u64).map(|i| format!("+1555{i:07}")).collect();
+        let opaque = interner.address("biz-line-00001").unwrap();
+        for (i, text) in texts.iter().enumerate() {
+            index.insert(interner.address(text).unwrap(), i as u32);
+        }
+        index.insert(opaque, 500);
+        // Every third number, the last and the first included, in an order that moves texts.
+        let removed: Vec<usize> = (0..500).rev().step_by(3).chain([0]).collect();
+        for &i in &removed {
+            let address = interner.find_address(&texts[i]).unwrap().unwrap();
+            assert_eq!(index.remove(&address), Some(i as u32));
+            assert_eq!(index.remove(&address), None, "gone");
+        }
+        assert_eq!(index.remove(&opaque), Some(500));
+        for (i, text) in texts.iter().enumerate() {
+            let address = interner.find_address(text).unwrap().unwrap();
+            let expected = (!removed.contains(&i)).then_some(i as u32);
+            assert_eq!(index.by_canonical_text(text), expected, "{text}");
+            assert_eq!(index.get(&address).copied(), expected, "{text}");
+        }
+        // A removed number can be registered again.
+        let again = interner.find_address(&texts[0]).unwrap().unwrap();
+        assert_eq!(index.insert(again, 7), None);
+        assert_eq!(index.by_canonical_text(&texts[0]), Some(7));
     }
 
     #[test]

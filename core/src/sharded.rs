@@ -4,7 +4,8 @@
 //! business-wide rules — a messaging limit of `business` scope, consent, usage — are decided
 //! by one engine under one lock and stay exact however many threads send at once. Inputs
 //! that name a number go to the shard its business is in, found through a routing table
-//! filled at registration (read-locked on the hot path, write-locked only to register).
+//! filled at registration (read-locked on the hot path, write-locked only to register,
+//! import or remove).
 //!
 //! Each call returns the effects it caused, drained from the shard while its lock is held:
 //! its input's, and those of the timers its instant fired in that shard (a chat of another
@@ -78,6 +79,19 @@ impl Routes {
             NumberKey::Phone(key) => self.phones.get(&key).copied(),
             NumberKey::Opaque(text) => self.opaque.get(text).copied(),
             NumberKey::Invalid => None,
+        }
+    }
+
+    /// Routes `number` nowhere any more.
+    fn remove(&mut self, number: &str) {
+        match number_key(number) {
+            NumberKey::Phone(key) => {
+                self.phones.remove(&key);
+            }
+            NumberKey::Opaque(text) => {
+                self.opaque.remove(text);
+            }
+            NumberKey::Invalid => {}
         }
     }
 
@@ -371,21 +385,23 @@ impl ShardedEngine {
         Ok(())
     }
 
-    /// [`Engine::remove_business`] in the business's shard, and its numbers no longer routed
-    /// there. The routing table is rebuilt from every shard's numbers (it has no removal),
-    /// under its write lock as an import takes it, so no input is routed meanwhile.
+    /// [`Engine::remove_business`] in the business's shard, and its numbers unrouted. Like
+    /// an import, it holds the routing table's write lock throughout, so that no number is
+    /// registered or routed while it and its shard disagree: inputs routed by number wait
+    /// until it returns (about 0.13 s for a million conversations in the shard), the others
+    /// (`tick`, inputs naming a business) go on in the other shards.
     pub fn remove_business(&self, business: &str) -> Result<(), Error> {
         let mut routes = self.routes.write();
-        self.shards[self.shard_of_business(business)]
-            .lock()
-            .remove_business(business)?;
-        let mut rebuilt = Routes::default();
-        for (i, shard) in self.shards.iter().enumerate() {
-            for view in shard.lock().numbers() {
-                rebuilt.insert(&view.number, i as u32);
-            }
+        let mut shard = self.shards[self.shard_of_business(business)].lock();
+        let numbers: Vec<String> = shard
+            .numbers()
+            .filter(|view| view.business == business)
+            .map(|view| view.number)
+            .collect();
+        shard.remove_business(business)?;
+        for number in &numbers {
+            routes.remove(number);
         }
-        *routes = rebuilt;
         Ok(())
     }
 
