@@ -171,12 +171,12 @@ pub enum Error {
     },
     /// A snapshot written by a format version this build does not read.
     #[error(
-        "snapshot format version {found} is not supported (this build reads version {supported})"
+        "snapshot format version {found} is not supported (the newest this build reads is {supported})"
     )]
     UnsupportedSnapshotVersion {
         /// Version in the snapshot.
         found: u32,
-        /// Version this build reads.
+        /// The newest version this build reads (and writes); it may read some earlier ones.
         supported: u32,
     },
     /// A snapshot that does not decode or is inconsistent.
