@@ -73,6 +73,34 @@ impl<V> ExpiringMap<V> {
         }
     }
 
+    /// Whether `key` has an entry, live or expired but not forgotten yet.
+    pub fn holds(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Adds `more` (keys this map does not hold), each in the place its instant gives it
+    /// among the entries here. `false`, and nothing changed, if a key repeats.
+    pub fn merge(&mut self, more: Vec<(String, Instant, V)>) -> bool
+    where
+        V: Clone,
+    {
+        let mut entries: Vec<(String, Instant, V)> = self
+            .entries()
+            .into_iter()
+            .map(|(key, at, value)| (key.to_owned(), at, value.clone()))
+            .collect();
+        entries.extend(more);
+        // Stable: entries of one instant keep their order, this map's first.
+        entries.sort_by_key(|&(_, at, _)| at);
+        match ExpiringMap::from_entries(self.ttl, entries) {
+            Some(merged) => {
+                *self = merged;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// (key, inserted at, value) in insertion order, for snapshots.
     pub fn entries(&self) -> Vec<(&str, Instant, &V)> {
         self.order

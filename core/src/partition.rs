@@ -4,16 +4,18 @@
 //! per Kafka partition key) and moves a business by exporting it from one engine and
 //! importing it into another. Everything a business owns travels: its numbers, templates,
 //! conversations, live chats, held messages, consents, duplicate records, billing, usage,
-//! messaging limits and armed timers. Indices are remapped on both sides and interned
-//! addresses travel as text, so the two engines need not share any numbering.
+//! messaging limits, armed timers and the messages sent in its conversations that await
+//! delivery statuses (since export version 2). Indices are remapped on both sides and
+//! interned addresses travel as text, so the two engines need not share any numbering.
 //!
 //! Engine-wide state does not travel: queued effects (drain them before exporting),
-//! idempotency keys (they are not tied to a business, so a retried request after a move is
-//! decided afresh) and the ticket counter (the importing engine continues from the larger
-//! of the two, so ticket ids stay increasing but are unique per engine, not across
-//! engines). The export is a copy: the source keeps the business until the host removes it
-//! with [`Engine::remove_business`], which completes the move (and stops the source's timers
-//! for the business, which would otherwise fire on both nodes).
+//! idempotency keys and inbound message ids (neither is tied to a business: a request
+//! retried after a move is decided afresh, and an inbound webhook redelivered to the new
+//! node is applied there once more), and the ticket counter (the importing engine
+//! continues from the larger of the two, so ticket ids stay increasing but are unique per
+//! engine, not across engines). The export is a copy: the source keeps the business until
+//! the host removes it with [`Engine::remove_business`], which completes the move (and
+//! stops the source's timers for the business, which would otherwise fire on both nodes).
 //!
 //! The bytes are versioned JSON built from the same serde types as [`crate::snapshot`].
 
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
 use crate::conversation::Conversation;
+use crate::delivery::SentMessage;
 use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
@@ -36,15 +39,16 @@ use crate::Error;
 
 /// The `format` field of every business export.
 pub const EXPORT_FORMAT: &str = "convstate-business";
-/// The export format version this build writes and reads.
-pub const EXPORT_VERSION: u32 = 1;
+/// The export format version this build writes. Version 2 added the business's sent
+/// messages; version 1 exports (without them) are still read.
+pub const EXPORT_VERSION: u32 = 2;
 
 /// One business, with indices local to the export (numbers, templates and conversations
 /// numbered from 0 in the source's order) and non-phone addresses as indices into
 /// `interned`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BusinessExportV1 {
+struct BusinessExport {
     format: String,
     version: u32,
     policy: Policy,
@@ -64,6 +68,10 @@ struct BusinessExportV1 {
     billing: Vec<(u32, ConversationBilling)>,
     usage: Vec<((u32, u32), MonthlyUsage)>,
     backoffs: Vec<(u32, crate::delivery::Backoff)>,
+    /// Messages sent in the business's conversations, awaiting delivery statuses (the
+    /// conversation and template as local indices). Since version 2.
+    #[serde(default)]
+    sent_messages: Vec<(String, Instant, SentMessage)>,
 }
 
 fn corrupt(problem: impl Into<String>) -> Error {
@@ -291,7 +299,22 @@ impl Engine {
             .collect();
         usage.sort_unstable_by_key(|(k, _)| *k);
 
-        let export = BusinessExportV1 {
+        let sent_messages = self
+            .sent_messages
+            .entries()
+            .into_iter()
+            .filter_map(|(id, at, m)| {
+                let mut m = m.clone();
+                m.conv = conv_map.get(m.conv)?;
+                m.template = match m.template {
+                    Some(t) => Some(template_map.get(t)?),
+                    None => None,
+                };
+                Some((id.to_owned(), at, m))
+            })
+            .collect();
+
+        let export = BusinessExport {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
             policy: self.policy.clone(),
@@ -311,6 +334,7 @@ impl Engine {
             billing,
             usage,
             backoffs,
+            sent_messages,
         };
         Ok(serde_json::to_vec(&export).expect("export types serialise infallibly"))
     }
@@ -333,13 +357,13 @@ impl Engine {
                 header.format
             )));
         }
-        if header.version != EXPORT_VERSION {
+        if !(1..=EXPORT_VERSION).contains(&header.version) {
             return Err(Error::UnsupportedSnapshotVersion {
                 found: header.version,
                 supported: EXPORT_VERSION,
             });
         }
-        let x: BusinessExportV1 = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        let x: BusinessExport = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         self.check_import(&x)?;
         self.apply_import(x)
     }
@@ -347,12 +371,15 @@ impl Engine {
     /// Drops a business and everything it owns (what [`Engine::export_business`] takes, see
     /// the module docs), so that its name and numbers are free here: the last step of moving
     /// it to another engine. Engine-wide state stays: effects already queued, idempotency
-    /// keys, message ids and the ticket counter. The other businesses are untouched and keep
-    /// deciding as before, their timers firing in the same order.
+    /// keys, inbound message ids, the ticket counter, and the interned text of the opaque ids
+    /// (emails, user ids) its conversations used, which other businesses may share. The other
+    /// businesses are untouched and keep deciding as before, their timers firing in the same
+    /// order.
     ///
     /// It rebuilds the engine in memory from its own state without the business, checked as
-    /// a restore is (no JSON on the way): about 0.13 s at a million conversations, a step of
-    /// rebalancing, not of traffic. An unknown business is an error and changes nothing.
+    /// a restore is (no JSON on the way): about 0.13 s at a million conversations, with room
+    /// for a second copy of the engine meanwhile. A step of rebalancing, not of traffic. An
+    /// unknown business is an error and changes nothing.
     pub fn remove_business(&mut self, business: &str) -> Result<(), Error> {
         let b = self.business_idx(business)?;
         let mut s = self.snapshot_body();
@@ -408,7 +435,7 @@ impl Engine {
     }
 
     /// Every check of an import, before the first mutation.
-    fn check_import(&self, x: &BusinessExportV1) -> Result<(), Error> {
+    fn check_import(&self, x: &BusinessExport) -> Result<(), Error> {
         if x.policy != self.policy {
             return Err(Error::InvalidPolicy {
                 problem: format!(
@@ -521,6 +548,27 @@ impl Engine {
         for (_, c, _) in &x.sent_content {
             conv_ok(*c, "a sent-content record")?;
         }
+        let mut ids = std::collections::HashSet::new();
+        for (id, _, m) in &x.sent_messages {
+            conv_ok(m.conv, "a sent message")?;
+            if m.template.is_some_and(|t| t >= template_count) {
+                return Err(corrupt(format!(
+                    "sent message {id:?} names a template beyond the {template_count} exported"
+                )));
+            }
+            if !ids.insert(id.as_str()) {
+                return Err(corrupt(format!("sent message {id:?} is listed twice")));
+            }
+            if self.sent_messages.holds(id) {
+                // Provider message ids are unique: this one was sent from here too.
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "message id {id:?} of business {:?} is already recorded in this engine",
+                        x.business.name
+                    ),
+                });
+            }
+        }
         for (contact, _) in &x.consents {
             known(*contact, "a consent record")?;
         }
@@ -574,7 +622,7 @@ impl Engine {
         Ok(())
     }
 
-    fn apply_import(&mut self, x: BusinessExportV1) -> Result<(), Error> {
+    fn apply_import(&mut self, x: BusinessExport) -> Result<(), Error> {
         // Interned strings → this engine's indices (checked valid above). Opaque ids and
         // group ids share the interner's table, so one index serves both tags.
         let mut indices = Vec::with_capacity(x.interned.len());
@@ -649,6 +697,20 @@ impl Engine {
                     .map(|(expires_at, c, hash)| (expires_at, c + conv_base, hash)),
             );
             self.sent_content = SentContent::from_records(records);
+        }
+        if !x.sent_messages.is_empty() {
+            // Ids checked new above: the merge keeps every entry.
+            let merged = self.sent_messages.merge(
+                x.sent_messages
+                    .into_iter()
+                    .map(|(id, at, mut m)| {
+                        m.conv += conv_base;
+                        m.template = m.template.map(|t| t + template_base);
+                        (id, at, m)
+                    })
+                    .collect(),
+            );
+            debug_assert!(merged, "sent message ids checked unique before the import");
         }
         let owner_base = match self.policy.limits.scope {
             LimitScope::Number => number_base,

@@ -13,7 +13,8 @@ use crate::sharded::convstate_sharded_engine;
 /// Replaces `out` with one business's whole state (versioned JSON), for
 /// `convstate_engine_import_business` or `convstate_sharded_engine_import_business` on
 /// another engine: its numbers, templates, conversations, live chats, held messages,
-/// consents, limits, usage and timers. The engine is not changed. An unknown business gives
+/// consents, limits, usage, timers and the sent messages awaiting delivery statuses. The
+/// engine is not changed. An unknown business gives
 /// `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_export_business(
@@ -86,7 +87,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_export_business(
 }
 
 /// `convstate_engine_import_business` into the business's shard, its numbers routed there.
-/// A number already routed to another shard is refused, as one engine would refuse it.
+/// A number already routed to another shard is refused, as one engine would refuse it. It
+/// holds the routing table while it runs: calls that name a number wait until it returns.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_import_business(
     engine: *const convstate_sharded_engine,
@@ -102,7 +104,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_import_business(
 }
 
 /// `convstate_engine_remove_business` in the business's shard, its numbers no longer routed.
-/// No input is routed while it runs; inputs to other shards go on.
+/// Like an import, it holds the routing table while it runs: calls that name a number (on
+/// any shard) wait until it returns; `tick` and calls naming a business go on.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_remove_business(
     engine: *const convstate_sharded_engine,

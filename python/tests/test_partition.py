@@ -81,7 +81,8 @@ def test_removing_an_unknown_business_is_an_error_and_changes_nothing() -> None:
 
 def test_a_sharded_engine_removes_a_business_and_its_routes() -> None:
     sharded = convstate.ShardedEngine(shards=2)
-    sharded.process(traffic(4))
+    for line in sharded.process(traffic(4)):
+        assert json.loads(line)["type"] != "error", line
     exported = sharded.export_business("biz3")
     sharded.remove_business("biz3")
     query = {"type": "query_number", "at": T0 + 2 * MINUTE, "number": number(3)}

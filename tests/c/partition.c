@@ -2,7 +2,7 @@
  * Moving a business between engines from C: export it from an engine, import it into a
  * sharded engine and back, remove it from the source. The moved business answers the same on
  * its new engine and nothing on the old one; its live chat ends once, where it lives; bad
- * arguments get their codes and change nothing. Run under valgrind, ASan and UBSan by
+ * arguments get their codes. Run under valgrind, ASan and UBSan by
  * scripts/test-ffi.sh.
  */
 #include <stdio.h>
@@ -83,7 +83,7 @@ int main(void) {
            CONVSTATE_OK);
   CHECK(starts_with(apply(source, NULL, REPLY, out), "{\"type\":\"decision\""));
 
-  /* Refusals: each with its code, none changing anything. */
+  /* Refusals, each with its code. */
   CHECK_RC(convstate_engine_export_business(source, S("nobody"), out), CONVSTATE_ERR_UNKNOWN_BUSINESS);
   CHECK_RC(convstate_engine_remove_business(source, S("nobody")), CONVSTATE_ERR_UNKNOWN_BUSINESS);
   CHECK_RC(convstate_sharded_engine_remove_business(target, S("acme")), CONVSTATE_ERR_UNKNOWN_BUSINESS);
