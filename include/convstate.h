@@ -2350,7 +2350,8 @@ void convstate_message_free(struct convstate_message *message);
  * Replaces `out` with one business's whole state (versioned JSON), for
  * `convstate_engine_import_business` or `convstate_sharded_engine_import_business` on
  * another engine: its numbers, templates, conversations, live chats, held messages,
- * consents, limits, usage and timers. The engine is not changed. An unknown business gives
+ * consents, limits, usage, timers and the sent messages awaiting delivery statuses. The
+ * engine is not changed. An unknown business gives
  * `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
  */
 convstate_result convstate_engine_export_business(const struct convstate_engine *engine,
@@ -2389,7 +2390,8 @@ convstate_result convstate_sharded_engine_export_business(const struct convstate
 
 /**
  * `convstate_engine_import_business` into the business's shard, its numbers routed there.
- * A number already routed to another shard is refused, as one engine would refuse it.
+ * A number already routed to another shard is refused, as one engine would refuse it. It
+ * holds the routing table while it runs: calls that name a number wait until it returns.
  */
 convstate_result convstate_sharded_engine_import_business(const struct convstate_sharded_engine *engine,
                                                           const uint8_t *export_,
@@ -2397,7 +2399,8 @@ convstate_result convstate_sharded_engine_import_business(const struct convstate
 
 /**
  * `convstate_engine_remove_business` in the business's shard, its numbers no longer routed.
- * No input is routed while it runs; inputs to other shards go on.
+ * Like an import, it holds the routing table while it runs: calls that name a number (on
+ * any shard) wait until it returns; `tick` and calls naming a business go on.
  */
 convstate_result convstate_sharded_engine_remove_business(const struct convstate_sharded_engine *engine,
                                                           const char *business,
