@@ -460,3 +460,57 @@ fn a_sharded_engine_removes_a_business_and_its_routes() {
     sharded.import_business(&bytes).unwrap();
     assert!(sharded.handle_json(&send)[0].contains(r#""verdict":"allowed""#));
 }
+
+/// Threads keep feeding four businesses while another moves the fifth out of the sharded
+/// engine and back in, again and again: no input of the four is refused, the moved one's
+/// inputs are answered or refused as unknown (while it is out), and the engine stays
+/// consistent (its snapshot restores, each number routed to its business's shard).
+#[test]
+fn a_sharded_engine_moves_a_business_while_threads_send() {
+    let sharded = std::sync::Arc::new(ShardedEngine::with_preset("cloud-2025", 3).unwrap());
+    for line in traffic() {
+        let out = sharded.handle_json(&line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let senders: Vec<_> = (0..2u32)
+        .map(|t| {
+            let sharded = std::sync::Arc::clone(&sharded);
+            std::thread::spawn(move || {
+                let mut refused = Vec::new();
+                for round in 0..150u32 {
+                    for b in [0, 1, 3, 4, 2] {
+                        let line = format!(
+                            r#"{{"type":"send","at":"{}","number":"{}","contact":"{}","message":{{"kind":"text","text":"t{t} r{round}"}}}}"#,
+                            at(20),
+                            number(b),
+                            contact(b, 1)
+                        );
+                        let out = sharded.handle_json(&line);
+                        let moved_and_out = b == 2 && out[0].contains("unknown_number");
+                        if !out[0].contains(r#""verdict":"allowed""#) && !moved_and_out {
+                            refused.push(out[0].clone());
+                        }
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        let bytes = sharded.export_business("biz2").unwrap();
+        sharded.remove_business("biz2").unwrap();
+        sharded.import_business(&bytes).unwrap();
+    }
+    for sender in senders {
+        let refused = sender.join().unwrap();
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+    let restored = ShardedEngine::restore(&sharded.snapshot()).unwrap();
+    assert_eq!(restored.snapshot(), sharded.snapshot());
+    let query = format!(
+        r#"{{"type":"query_number","at":"{}","number":"{}"}}"#,
+        at(21),
+        number(2)
+    );
+    assert!(restored.handle_json(&query)[0].contains(r#""business":"biz2""#));
+}
