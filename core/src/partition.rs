@@ -31,7 +31,7 @@ use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::sent_content::SentContent;
-use crate::snapshot::json_text;
+use crate::snapshot::{corrupt, json_text};
 use crate::template::parse_variables;
 use crate::time::Instant;
 use crate::timers::{TimerKey, TimerTargets};
@@ -72,12 +72,6 @@ struct BusinessExport {
     /// conversation and template as local indices). Since version 2.
     #[serde(default)]
     sent_messages: Vec<(String, Instant, SentMessage)>,
-}
-
-fn corrupt(problem: impl Into<String>) -> Error {
-    Error::CorruptSnapshot {
-        problem: problem.into(),
-    }
 }
 
 const TAG_MASK: u64 = 3 << 62;

@@ -30,7 +30,7 @@ use crate::event::{Event, Inbound, SendRequest};
 use crate::number_index::NumberIndex;
 use crate::policy::Policy;
 use crate::send::SendRequestRef;
-use crate::snapshot::Checksum;
+use crate::snapshot::{corrupt, Checksum};
 use crate::time::Instant;
 use crate::wire::{decode_event, encode_effect_into, encode_output_into};
 use crate::Error;
@@ -440,7 +440,6 @@ impl ShardedEngine {
     /// once. A shard's own version or policy error is returned as [`Engine::restore`] gives
     /// it; its other problems are named with the shard's index.
     pub fn restore(bytes: &[u8]) -> Result<ShardedEngine, Error> {
-        let corrupt = |problem: String| Error::CorruptSnapshot { problem };
         let (header, shards) = match bytes.iter().position(|&b| b == b'\n') {
             Some(end) => (&bytes[..end], &bytes[end + 1..]),
             None => (bytes, &[][..]),

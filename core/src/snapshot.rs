@@ -260,7 +260,8 @@ pub(crate) fn json_text(bytes: &[u8]) -> Result<&str, Error> {
     std::str::from_utf8(bytes).map_err(|e| corrupt(format!("not UTF-8 text: {e}")))
 }
 
-fn corrupt(problem: impl Into<String>) -> Error {
+/// A [`Error::CorruptSnapshot`] naming `problem` (snapshots, sharded snapshots, exports).
+pub(crate) fn corrupt(problem: impl Into<String>) -> Error {
     Error::CorruptSnapshot {
         problem: problem.into(),
     }
