@@ -2,6 +2,9 @@
 //! here. The business lives on as it was, on one engine only; everything else stays and
 //! decides exactly as before.
 
+mod common;
+
+use common::without_ticket_ids;
 use convstate::sharded::ShardedEngine;
 use convstate::{Engine, Error};
 
@@ -175,26 +178,6 @@ fn engine_under(preset: &str) -> Engine {
         }
     }
     engine
-}
-
-/// `line` with its ticket ids blanked: the ticket counter is the engine's, so once the
-/// removed business no longer opens tickets, the others' new tickets are numbered lower.
-fn without_ticket_ids(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest
-        .find(r#""id":"#)
-        .into_iter()
-        .chain(rest.find(r#""ticket":"#))
-        .min()
-    {
-        let key_end = at + rest[at..].find(':').unwrap() + 1;
-        out.push_str(&rest[..key_end]);
-        rest = rest[key_end..].trim_start_matches(|c: char| c.is_ascii_digit());
-        out.push('_');
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Whether an output line is about business `b` (its number or its name).

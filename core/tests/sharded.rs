@@ -1,7 +1,10 @@
 //! The sharded engine under concurrent threads, and per-business export/import.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::canonical;
 use convstate::event::Event;
 use convstate::sharded::ShardedEngine;
 use convstate::snapshot::Checksum;
@@ -202,15 +205,6 @@ fn concurrent_totals_equal_a_single_threaded_replay() {
     assert_eq!(sharded_tick[0], single_tick[0]);
     single_effects.extend(single_tick.into_iter().skip(1));
     sharded_effects.extend(sharded_tick.into_iter().skip(1));
-    let canonical = |mut lines: Vec<String>| {
-        for line in &mut lines {
-            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
-            value.as_object_mut().unwrap().remove("ticket");
-            *line = value.to_string();
-        }
-        lines.sort();
-        lines
-    };
     let single_effects = canonical(single_effects);
     assert!(single_effects.len() > 100, "{}", single_effects.len());
     assert_eq!(canonical(sharded_effects), single_effects);
@@ -355,20 +349,14 @@ fn borrowed_calls_and_the_buffer_door_match_one_engine() {
     sharded.handle_timeout(end, &mut sharded_effects);
     // A shard fires its timers when it next gets an input, and numbers its tickets itself:
     // the same effects, compared without ticket ids and in a canonical order.
-    let canonical = |effects: &[convstate::Effect]| {
-        let mut lines: Vec<String> = effects
-            .iter()
-            .map(|effect| {
-                let mut value = serde_json::to_value(effect).unwrap();
-                value.as_object_mut().unwrap().remove("ticket");
-                value.to_string()
-            })
-            .collect();
-        lines.sort();
-        lines
+    let effect_lines = |effects: &[convstate::Effect]| {
+        canonical(effects.iter().map(|e| serde_json::to_string(e).unwrap()))
     };
     assert!(single_effects.len() > 40, "{}", single_effects.len());
-    assert_eq!(canonical(&sharded_effects), canonical(&single_effects));
+    assert_eq!(
+        effect_lines(&sharded_effects),
+        effect_lines(&single_effects)
+    );
     let unknown = InboundRef {
         at: Instant::parse_rfc3339(&at(200)).unwrap(),
         number: "+19999999999",
