@@ -1,6 +1,7 @@
 //! `convstate`: replay WhatsApp Business traffic through the convstate rules engine, simulate
-//! traffic, and inspect saved state. See `cli/README.md`.
+//! traffic, inspect saved state and move businesses between states. See `cli/README.md`.
 
+mod business;
 mod error;
 mod inspect;
 mod locate;
@@ -24,9 +25,11 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  input error: a malformed line (reported with its line number, field and what was
-     expected), an unreadable input file, an output that cannot be written
+     expected), an unreadable input file, an output that cannot be written, a business or
+     number the state does not hold, an export the state cannot import
   2  usage error: unknown option, bad policy name or override, contradictory arguments
-  3  state error: the --state snapshot cannot be read, restored or written";
+  3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
+     read, restored or written";
 
 /// Replays WhatsApp Business traffic through the convstate rules engine: what would these
 /// rules have done to my traffic?
@@ -48,6 +51,61 @@ enum Command {
     /// Show state from a snapshot written by `replay --state`.
     #[command(after_help = EXIT_CODES)]
     Inspect(InspectArgs),
+    /// Move a business between states saved by `replay --state`: all at once, or export,
+    /// import and remove one by one.
+    #[command(subcommand)]
+    Business(BusinessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BusinessCommand {
+    /// Export from one state, import into the other and remove from the first, in memory;
+    /// then save both, the destination first. Nothing is saved if a step is refused.
+    #[command(after_help = EXIT_CODES)]
+    Move(BusinessMoveArgs),
+    /// Write one business's state (JSON) for `business import`; the state is not changed.
+    #[command(after_help = EXIT_CODES)]
+    Export {
+        /// A snapshot written by `convstate replay --state`.
+        state: PathBuf,
+        /// The business to export.
+        #[arg(long, value_name = "NAME")]
+        business: String,
+        /// Write the export to this file (`-`: standard output, the default).
+        #[arg(long, value_name = "FILE")]
+        out: Option<String>,
+    },
+    /// Add an exported business to a state (created if it does not exist), which must hold
+    /// neither the business nor any of its numbers and run the export's policy.
+    #[command(after_help = EXIT_CODES)]
+    Import {
+        /// The state to import into.
+        state: PathBuf,
+        /// A file written by `business export`; `-` reads standard input.
+        file: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Drop a business and everything it owns from a state: the last step of a move.
+    #[command(after_help = EXIT_CODES)]
+    Remove {
+        /// A snapshot written by `convstate replay --state`.
+        state: PathBuf,
+        /// The business to remove.
+        #[arg(long, value_name = "NAME")]
+        business: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct BusinessMoveArgs {
+    /// The state that holds the business now.
+    from: PathBuf,
+    /// The state to move it to (created, under FROM's policy, if it does not exist).
+    to: PathBuf,
+    /// The business to move.
+    #[arg(long, value_name = "NAME")]
+    business: String,
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +224,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => run_replay(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Business(command) => business::run(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -605,3 +605,247 @@ fn replay_meta_webhook_reports_a_body_that_is_not_json_with_its_line() {
     assert!(stderr(&output).contains("<stdin>:1"), "{}", stderr(&output));
     assert!(stderr(&output).contains("webhook $"), "{}", stderr(&output));
 }
+
+/// Three simulated businesses replayed into one state, in `directory`: the state's path.
+fn three_business_state(directory: &Path) -> PathBuf {
+    let events = directory.join("events.jsonl");
+    let state = directory.join("a.json");
+    let simulate = run(&[
+        "simulate",
+        "--businesses",
+        "3",
+        "--contacts",
+        "600",
+        "--days",
+        "2",
+        "--seed",
+        "7",
+        "--write-events",
+        events.to_str().unwrap(),
+    ]);
+    assert_exit(&simulate, 0);
+    let replay = run(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--summary",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_exit(&replay, 0);
+    state
+}
+
+fn restore(path: &Path) -> convstate::Engine {
+    convstate::Engine::restore(&std::fs::read(path).unwrap()).expect("the state restores")
+}
+
+/// What `inspect STATE` says about the number of conversations.
+fn conversations(path: &Path) -> u64 {
+    let output = run(&["inspect", path.to_str().unwrap()]);
+    assert_exit(&output, 0);
+    let overview: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    overview["conversations"].as_u64().unwrap()
+}
+
+#[test]
+fn business_move_splits_a_state_and_both_halves_go_on() {
+    let directory = tempfile::tempdir().unwrap();
+    let a = three_business_state(directory.path());
+    let original = restore(&a);
+    let shop1 = original.export_business("shop1").unwrap();
+    let before = conversations(&a);
+    let b = directory.path().join("b.json");
+    let (a_arg, b_arg) = (a.to_str().unwrap(), b.to_str().unwrap());
+
+    let moved = run(&["business", "move", a_arg, b_arg, "--business", "shop1"]);
+    assert_exit(&moved, 0);
+    assert!(
+        stderr(&moved).contains("moved business \"shop1\""),
+        "{}",
+        stderr(&moved)
+    );
+    // The business travelled whole: the new state exports it byte for byte as the old
+    // one did, and the old state no longer holds it.
+    assert_eq!(restore(&b).export_business("shop1").unwrap(), shop1);
+    assert!(matches!(
+        restore(&a).export_business("shop1"),
+        Err(convstate::Error::UnknownBusiness { .. })
+    ));
+    let (left, went) = (conversations(&a), conversations(&b));
+    assert!(left > 0 && went > 0, "{left} and {went}");
+    assert_eq!(left + went, before, "no conversation lost or doubled");
+    assert_eq!(
+        restore(&b).policy(),
+        original.policy(),
+        "the source's policy"
+    );
+
+    // Each state goes on with its own traffic: shop1's number answers from b only.
+    let inbound = br#"{"type":"inbound","at":"2026-11-05T08:00:00Z","number":"+15551000011","contact":"+4915100000042","kind":"text"}
+"#;
+    let on_b = run_with_stdin(&["replay", "-", "--state", b_arg], inbound);
+    assert_exit(&on_b, 0);
+    assert!(stdout(&on_b).starts_with(r#"{"type":"ack","of":"inbound"}"#));
+    let on_a = run_with_stdin(&["replay", "-", "--state", a_arg], inbound);
+    assert_exit(&on_a, 0);
+    assert!(
+        stdout(&on_a).contains(r#""error":"unknown_number""#),
+        "{}",
+        stdout(&on_a)
+    );
+}
+
+#[test]
+fn business_export_import_remove_equal_one_move() {
+    let directory = tempfile::tempdir().unwrap();
+    let a = three_business_state(directory.path());
+    let steps_a = directory.path().join("steps-a.json");
+    std::fs::copy(&a, &steps_a).unwrap();
+    let (b, steps_b) = (
+        directory.path().join("b.json"),
+        directory.path().join("steps-b.json"),
+    );
+    let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
+
+    let moved = run(&[
+        "business",
+        "move",
+        &path(&a),
+        &path(&b),
+        "--business",
+        "shop2",
+    ]);
+    assert_exit(&moved, 0);
+
+    // The same move by hand, through standard output and standard input.
+    let unmoved = std::fs::read(&steps_a).unwrap();
+    let export = run(&["business", "export", &path(&steps_a), "--business", "shop2"]);
+    assert_exit(&export, 0);
+    assert_eq!(
+        std::fs::read(&steps_a).unwrap(),
+        unmoved,
+        "export leaves the state as it was"
+    );
+    let import = run_with_stdin(
+        &["business", "import", &path(&steps_b), "-"],
+        &export.stdout,
+    );
+    assert_exit(&import, 0);
+    let remove = run(&["business", "remove", &path(&steps_a), "--business", "shop2"]);
+    assert_exit(&remove, 0);
+
+    assert_eq!(std::fs::read(&steps_a).unwrap(), std::fs::read(&a).unwrap());
+    assert_eq!(std::fs::read(&steps_b).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn business_refusals_name_the_problem_and_change_no_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let a = three_business_state(directory.path());
+    let b = directory.path().join("b.json");
+    let (a_arg, b_arg) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let saved = std::fs::read(&a).unwrap();
+    let refused = |args: &[&str], code: i32, says: &str| {
+        let output = run(args);
+        assert_exit(&output, code);
+        assert!(
+            stderr(&output).contains(says),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            saved,
+            "{args:?} changed {a_arg}"
+        );
+    };
+
+    refused(
+        &["business", "move", a_arg, b_arg, "--business", "shop9"],
+        1,
+        "unknown business \"shop9\"",
+    );
+    assert!(!b.exists(), "no destination written for a refused move");
+    refused(
+        &["business", "move", a_arg, a_arg, "--business", "shop0"],
+        2,
+        "both the state to move from and the one to move to",
+    );
+    refused(
+        &["business", "remove", a_arg, "--business", "shop9"],
+        1,
+        "unknown business \"shop9\"",
+    );
+    let missing = directory.path().join("missing.json");
+    refused(
+        &[
+            "business",
+            "export",
+            missing.to_str().unwrap(),
+            "--business",
+            "shop0",
+        ],
+        3,
+        "no such file",
+    );
+
+    // An export cannot go back into a state that still holds the business, nor under
+    // another policy, nor when it is not an export at all.
+    let export = directory.path().join("shop0.json");
+    let export_arg = export.to_str().unwrap();
+    assert_exit(
+        &run(&[
+            "business",
+            "export",
+            a_arg,
+            "--business",
+            "shop0",
+            "--out",
+            export_arg,
+        ]),
+        0,
+    );
+    refused(
+        &["business", "import", a_arg, export_arg],
+        1,
+        "business \"shop0\" already exists",
+    );
+    refused(
+        &[
+            "business", "import", a_arg, export_arg, "--policy", "classic",
+        ],
+        2,
+        "saved under policy \"cloud-2025\"",
+    );
+    let classic = directory.path().join("classic.json");
+    let into_classic = run(&[
+        "business",
+        "import",
+        classic.to_str().unwrap(),
+        export_arg,
+        "--policy",
+        "classic",
+    ]);
+    assert_exit(&into_classic, 1);
+    assert!(
+        stderr(&into_classic).contains("different policy"),
+        "{}",
+        stderr(&into_classic)
+    );
+    assert!(!classic.exists(), "no state written for a refused import");
+    std::fs::write(&export, b"{\"format\":\"something else\"}").unwrap();
+    refused(
+        &["business", "import", a_arg, export_arg],
+        1,
+        "not a convstate business export",
+    );
+
+    // A move into a state that already holds the business changes neither state.
+    std::fs::copy(&a, &b).unwrap();
+    refused(
+        &["business", "move", a_arg, b_arg, "--business", "shop0"],
+        1,
+        "already exists",
+    );
+    assert_eq!(std::fs::read(&b).unwrap(), saved);
+}
