@@ -256,9 +256,10 @@ impl Engine {
         message_id.is_some_and(|id| self.inbound_ids.get(id, self.clock).is_some())
     }
 
-    pub(crate) fn remember_inbound(&mut self, message_id: Option<&str>) {
+    pub(crate) fn remember_inbound(&mut self, message_id: Option<&str>, number: u32) {
         if let Some(id) = message_id {
-            self.inbound_ids.insert(id.to_owned(), self.clock, ());
+            self.inbound_ids
+                .insert(id.to_owned(), self.clock, Some(number));
         }
     }
 }

@@ -293,7 +293,7 @@ pub struct Engine {
     /// Duplicate records: (conversation, content hash) → until when it counts as sent.
     pub(crate) sent_content: SentContent,
     /// The first decision for each idempotency key, for the policy's key ttl.
-    pub(crate) idempotency: crate::expiring::ExpiringMap<Decision>,
+    pub(crate) idempotency: crate::expiring::ExpiringMap<crate::send::Remembered>,
     pub(crate) timers: Timers,
     pub(crate) effects: VecDeque<Effect>,
     pub(crate) next_ticket: u64,
@@ -307,8 +307,10 @@ pub struct Engine {
     pub(crate) month: crate::time::MonthSpan,
     /// Allowed sends by provider message id, for delivery statuses.
     pub(crate) sent_messages: crate::expiring::ExpiringMap<crate::delivery::SentMessage>,
-    /// Inbound provider message ids already handled.
-    pub(crate) inbound_ids: crate::expiring::ExpiringMap<()>,
+    /// Inbound provider message ids already handled, with the number each arrived at
+    /// (`None` when restored from a snapshot older than version 4, which did not record
+    /// it), so that a business's ids move with it.
+    pub(crate) inbound_ids: crate::expiring::ExpiringMap<Option<u32>>,
     /// Provider back-off requests by conversation.
     pub(crate) backoffs: FastMap<u32, crate::delivery::Backoff>,
 }
@@ -770,7 +772,7 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         let now = self.clock;
-        self.remember_inbound(e.message_id);
+        self.remember_inbound(e.message_id, number);
         let conv = self.conversation_or_create(number, contact)?;
         self.numbers[number as usize].counters.inbound += 1;
 

@@ -8,12 +8,15 @@
 //! delivery statuses (since export version 2). Indices are remapped on both sides and
 //! interned addresses travel as text, so the two engines need not share any numbering.
 //!
-//! Engine-wide state does not travel: queued effects (drain them before exporting),
-//! idempotency keys and inbound message ids (neither is tied to a business: a request
-//! retried after a move is decided afresh, and an inbound webhook redelivered to the new
-//! node is applied there once more), and the ticket counter (the importing engine
-//! continues from the larger of the two, so ticket ids stay increasing but are unique per
-//! engine, not across engines). The export is a copy: the source keeps the business until
+//! Since export version 3 the idempotency keys of sends from the business's numbers and the
+//! inbound message ids received at them travel too, so a send retried after a move gets
+//! its first decision back and an inbound webhook redelivered to the new node is
+//! recognised (keys and ids restored from a snapshot older than version 4 belong to no
+//! number, so they stay behind).
+//!
+//! Engine-wide state does not travel: queued effects (drain them before exporting) and the
+//! ticket counter (the importing engine continues from the larger of the two, so ticket
+//! ids stay increasing but are unique per engine, not across engines). The export is a copy: the source keeps the business until
 //! the host removes it with [`Engine::remove_business`], which completes the move (and
 //! stops the source's timers for the business, which would otherwise fire on both nodes).
 //!
@@ -24,12 +27,14 @@ use serde::{Deserialize, Serialize};
 use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
 use crate::conversation::Conversation;
+use crate::decision::Decision;
 use crate::delivery::SentMessage;
 use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
+use crate::send::Remembered;
 use crate::sent_content::SentContent;
 use crate::snapshot::{corrupt, json_text};
 use crate::template::parse_variables;
@@ -40,8 +45,9 @@ use crate::Error;
 /// The `format` field of every business export.
 pub const EXPORT_FORMAT: &str = "convstate-business";
 /// The export format version this build writes. Version 2 added the business's sent
-/// messages; version 1 exports (without them) are still read.
-pub const EXPORT_VERSION: u32 = 2;
+/// messages, version 3 its idempotency keys and inbound message ids; older exports (without
+/// them) are still read.
+pub const EXPORT_VERSION: u32 = 3;
 
 /// One business, with indices local to the export (numbers, templates and conversations
 /// numbered from 0 in the source's order) and non-phone addresses as indices into
@@ -72,6 +78,14 @@ struct BusinessExport {
     /// conversation and template as local indices). Since version 2.
     #[serde(default)]
     sent_messages: Vec<(String, Instant, SentMessage)>,
+    /// Idempotency keys of sends from the business's numbers: when given, the first
+    /// decision and the number (a local index). Since version 3.
+    #[serde(default)]
+    idempotency: Vec<(String, Instant, Decision, u32)>,
+    /// Inbound message ids received at the business's numbers: when, and the number (a
+    /// local index). Since version 3.
+    #[serde(default)]
+    inbound_ids: Vec<(String, Instant, u32)>,
 }
 
 const TAG_MASK: u64 = 3 << 62;
@@ -105,6 +119,60 @@ impl Remap {
 /// Rewrites `index` through `map`; whether it is kept (`map` gives a new one).
 fn rewrite<T: Copy>(index: &mut T, map: impl Fn(T) -> Option<T>) -> bool {
     map(*index).map(|new| *index = new).is_some()
+}
+
+/// Checks an export's idempotency keys or inbound ids (`what`): each names one of the
+/// `number_count` exported numbers, is listed once, and is not `held` by the importing
+/// engine (a key or id is the host's or provider's, unique: held here, it was used from
+/// here too, and one of the two answers would be lost).
+fn check_keyed<'a>(
+    entries: impl Iterator<Item = (&'a str, u32)>,
+    number_count: u32,
+    what: &str,
+    business: &str,
+    held: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
+    let mut seen = std::collections::HashSet::new();
+    for (key, n) in entries {
+        if n >= number_count {
+            return Err(corrupt(format!(
+                "{what} {key:?} names number {n} of {number_count}"
+            )));
+        }
+        if !seen.insert(key) {
+            return Err(corrupt(format!("{what} {key:?} is listed twice")));
+        }
+        if held(key) {
+            return Err(Error::InvalidEvent {
+                problem: format!(
+                    "{what} {key:?} of business {business:?} is already recorded in this engine"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The items (with their numbers, a parallel list) whose number stays, renumbered, and
+/// those of no number.
+fn retain_numbered<T>(
+    items: Vec<T>,
+    numbers: Vec<Option<u32>>,
+    number_map: &Remap,
+) -> (Vec<T>, Vec<Option<u32>>) {
+    debug_assert_eq!(
+        items.len(),
+        numbers.len(),
+        "an engine's body lists every number"
+    );
+    items
+        .into_iter()
+        .zip(numbers)
+        .filter_map(|(item, number)| match number {
+            None => Some((item, None)),
+            Some(n) => Some((item, Some(number_map.get(n)?))),
+        })
+        .unzip()
 }
 
 /// Where the numbers, templates, conversations and limit owners that move (or stay) go.
@@ -308,6 +376,22 @@ impl Engine {
             })
             .collect();
 
+        let idempotency = self
+            .idempotency
+            .entries()
+            .into_iter()
+            .filter_map(|(key, at, r)| {
+                let number = number_map.get(r.number?)?;
+                Some((key.to_owned(), at, r.decision.clone(), number))
+            })
+            .collect();
+        let inbound_ids = self
+            .inbound_ids
+            .entries()
+            .into_iter()
+            .filter_map(|(id, at, &number)| Some((id.to_owned(), at, number_map.get(number?)?)))
+            .collect();
+
         let export = BusinessExport {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
@@ -329,13 +413,16 @@ impl Engine {
             usage,
             backoffs,
             sent_messages,
+            idempotency,
+            inbound_ids,
         };
         Ok(serde_json::to_vec(&export).expect("export types serialise infallibly"))
     }
 
     /// Adds a business exported by [`Engine::export_business`]. The engines must run the
-    /// same policy, and neither the business nor any of its numbers may exist here yet.
-    /// Everything is checked before anything changes: an error leaves the engine as it was.
+    /// same policy, and neither the business nor any of its numbers may exist here yet, nor
+    /// any of its provider message ids, idempotency keys or inbound message ids. Everything
+    /// is checked before anything changes: an error leaves the engine as it was.
     pub fn import_business(&mut self, bytes: &[u8]) -> Result<(), Error> {
         #[derive(Deserialize)]
         struct Header {
@@ -364,9 +451,11 @@ impl Engine {
 
     /// Drops a business and everything it owns (what [`Engine::export_business`] takes, see
     /// the module docs), so that its name and numbers are free here: the last step of moving
-    /// it to another engine. Engine-wide state stays: effects already queued, idempotency
-    /// keys, inbound message ids, the ticket counter, and the interned text of the opaque ids
-    /// (emails, user ids) its conversations used, which other businesses may share. The other
+    /// it to another engine; its numbers' idempotency keys and inbound message ids go too.
+    /// Engine-wide state stays: effects already queued, keys and ids of no number (restored
+    /// from a snapshot older than version 4), the ticket counter, and the interned text of
+    /// the opaque ids (emails, user ids) its conversations used, which other businesses may
+    /// share. The other
     /// businesses are untouched and keep deciding as before, their timers firing in the same
     /// order.
     ///
@@ -424,6 +513,18 @@ impl Engine {
             m.template = m.template.and_then(|t| template_map.get(t));
             rewrite(&mut m.conv, |c| conv_map.get(c))
         });
+        // Keys and ids of the business's numbers go; those of no number stay. (The key's
+        // entry in `idempotency_order` may stay: a restore skips order entries without a key.)
+        (s.idempotency, s.idempotency_numbers) = retain_numbered(
+            std::mem::take(&mut s.idempotency),
+            std::mem::take(&mut s.idempotency_numbers),
+            &number_map,
+        );
+        (s.inbound_ids, s.inbound_id_numbers) = retain_numbered(
+            std::mem::take(&mut s.inbound_ids),
+            std::mem::take(&mut s.inbound_id_numbers),
+            &number_map,
+        );
         *self = Engine::from_snapshot(s)?;
         Ok(())
     }
@@ -563,6 +664,22 @@ impl Engine {
                 });
             }
         }
+        check_keyed(
+            x.idempotency
+                .iter()
+                .map(|(key, _, _, n)| (key.as_str(), *n)),
+            number_count,
+            "idempotency key",
+            &x.business.name,
+            |key| self.idempotency.holds(key),
+        )?;
+        check_keyed(
+            x.inbound_ids.iter().map(|(id, _, n)| (id.as_str(), *n)),
+            number_count,
+            "inbound message id",
+            &x.business.name,
+            |id| self.inbound_ids.holds(id),
+        )?;
         for (contact, _) in &x.consents {
             known(*contact, "a consent record")?;
         }
@@ -681,6 +798,28 @@ impl Engine {
         }
         for (contact, record) in x.consents {
             self.consents.insert((b, port(contact)), record);
+        }
+        if !x.idempotency.is_empty() {
+            // Keys checked new above: the merge keeps every entry.
+            let merged = self.idempotency.merge(
+                x.idempotency
+                    .into_iter()
+                    .map(|(key, at, decision, n)| {
+                        let number = Some(n + number_base);
+                        (key, at, Remembered { decision, number })
+                    })
+                    .collect(),
+            );
+            debug_assert!(merged, "idempotency keys checked unique before the import");
+        }
+        if !x.inbound_ids.is_empty() {
+            let merged = self.inbound_ids.merge(
+                x.inbound_ids
+                    .into_iter()
+                    .map(|(id, at, n)| (id, at, Some(n + number_base)))
+                    .collect(),
+            );
+            debug_assert!(merged, "inbound ids checked unique before the import");
         }
         if !x.sent_content.is_empty() {
             // The two logs merged (`from_records` puts them in expiry order).

@@ -65,6 +65,15 @@ impl SendRequest {
     }
 }
 
+/// An idempotency key's first decision, and the number it was decided for: the key moves
+/// with the number's business ([`Engine::export_business`]).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Remembered {
+    pub decision: Decision,
+    /// `None` when restored from a snapshot older than version 4, which did not record it.
+    pub number: Option<u32>,
+}
+
 /// A message resolved against the registry, once per send.
 #[derive(Clone, Copy, Debug)]
 struct Outgoing<'m> {
@@ -125,7 +134,7 @@ impl Engine {
         let now = self.clock;
         let decision = self.decide(target, message, req.force, now)?;
         self.record(target, message, &decision, now, req.message_id)?;
-        self.remember(req.idempotency_key, &decision, now);
+        self.remember(req.idempotency_key, target.number, &decision, now);
         Ok(decision)
     }
 
@@ -222,7 +231,12 @@ impl Engine {
                 }
             }
         };
-        self.remember(req.idempotency_key.as_deref(), &decision, now);
+        self.remember(
+            req.idempotency_key.as_deref(),
+            target.number,
+            &decision,
+            now,
+        );
         Ok(decision)
     }
 
@@ -296,14 +310,19 @@ impl Engine {
     }
 
     fn remembered(&self, key: Option<&str>) -> Option<Decision> {
-        self.idempotency.get(key?, self.clock).cloned()
+        let remembered = self.idempotency.get(key?, self.clock)?;
+        Some(remembered.decision.clone())
     }
 
-    fn remember(&mut self, key: Option<&str>, decision: &Decision, now: Instant) {
+    fn remember(&mut self, key: Option<&str>, number: u32, decision: &Decision, now: Instant) {
         match key {
-            Some(key) => self
-                .idempotency
-                .insert(key.to_owned(), now, decision.clone()),
+            Some(key) => {
+                let remembered = Remembered {
+                    decision: decision.clone(),
+                    number: Some(number),
+                };
+                self.idempotency.insert(key.to_owned(), now, remembered)
+            }
             // Sends without a key still age the keys out, as they always have.
             None => self.idempotency.prune(now),
         }

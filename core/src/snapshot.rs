@@ -12,15 +12,15 @@
 //! the body's exact bytes:
 //!
 //! ```text
-//! {"format":"convstate-snapshot","version":3,"checksum":"<8 hex digits>","body":{...}}
+//! {"format":"convstate-snapshot","version":4,"checksum":"<8 hex digits>","body":{...}}
 //! ```
 //!
 //! The checksum is CRC-32 ([`Checksum`]): any change within 32 consecutive bits of the body
 //! (so any single changed byte) always changes it, and other damage goes unnoticed once in
 //! 2³². A bit flip or a torn write is reported as [`Error::CorruptSnapshot`] instead of
 //! restoring a silently different engine. It guards against accidents (disks, truncated
-//! copies), not against someone forging a snapshot. Version 2 snapshots, summed with 64-bit
-//! FNV-1a, are still read.
+//! copies), not against someone forging a snapshot. Version 3 snapshots (the same checksum)
+//! and version 2 snapshots (summed with 64-bit FNV-1a) are still read.
 
 use std::collections::HashMap;
 
@@ -40,6 +40,7 @@ use crate::number::NumberState;
 use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
+use crate::send::Remembered;
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
 use crate::time::{Duration, Instant};
@@ -50,12 +51,15 @@ use crate::Error;
 pub const SNAPSHOT_FORMAT: &str = "convstate-snapshot";
 /// The snapshot format version this build writes.
 /// Version 2 wrapped the version 1 body in the checksummed envelope (see the module docs);
-/// version 3 changed only the checksum, from FNV-1a to CRC-32.
-pub const SNAPSHOT_VERSION: u32 = 3;
+/// version 3 changed only the checksum, from FNV-1a to CRC-32; version 4 added the number of
+/// each idempotency key and inbound message id (so that they move with their business),
+/// which older bodies lack.
+pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// The envelope versions this build reads, each with its checksum, the one it writes first.
-const READABLE_VERSIONS: [(u32, Checksum); 2] = [
+const READABLE_VERSIONS: [(u32, Checksum); 3] = [
     (SNAPSHOT_VERSION, Checksum::CURRENT),
+    (3, Checksum::Crc32),
     (2, Checksum::Fnv1a64),
 ];
 
@@ -226,6 +230,10 @@ pub(crate) struct SnapshotBody {
     pub sent_content: Vec<(Instant, u32, u64)>,
     pub idempotency: Vec<(String, Instant, Decision)>,
     pub idempotency_order: Vec<(Instant, String)>,
+    /// The number each key of `idempotency` was decided for, by position. Since version 4;
+    /// empty in older snapshots, whose keys then belong to no number (`null`).
+    #[serde(default)]
+    pub idempotency_numbers: Vec<Option<u32>>,
     pub timers: Vec<(TimerKey, Instant)>,
     pub effects: Vec<Effect>,
     pub next_ticket: u64,
@@ -234,6 +242,9 @@ pub(crate) struct SnapshotBody {
     pub usage: Vec<((u32, u32), MonthlyUsage)>,
     pub sent_messages: Vec<(String, Instant, SentMessage)>,
     pub inbound_ids: Vec<(String, Instant)>,
+    /// The number each of `inbound_ids` arrived at, by position; as `idempotency_numbers`.
+    #[serde(default)]
+    pub inbound_id_numbers: Vec<Option<u32>>,
     pub backoffs: Vec<(u32, Backoff)>,
 }
 
@@ -272,10 +283,10 @@ pub(crate) fn corrupt(problem: impl Into<String>) -> Error {
 /// engines wrote them) are skipped; a key with no place in the order is corrupt.
 fn restore_idempotency(
     ttl: Duration,
-    keys: Vec<(String, Instant, Decision)>,
+    keys: Vec<(String, Instant, Remembered)>,
     order: Vec<(Instant, String)>,
-) -> Result<ExpiringMap<Decision>, Error> {
-    let mut decisions: HashMap<String, (Instant, Decision)> = HashMap::with_capacity(keys.len());
+) -> Result<ExpiringMap<Remembered>, Error> {
+    let mut decisions: HashMap<String, (Instant, Remembered)> = HashMap::with_capacity(keys.len());
     for (key, at, decision) in keys {
         if decisions.insert(key.clone(), (at, decision)).is_some() {
             return Err(corrupt(format!("idempotency key {key:?} is repeated")));
@@ -297,6 +308,33 @@ fn restore_idempotency(
         .ok_or_else(|| corrupt("idempotency keys out of expiry order"))
 }
 
+/// `items` each with its number from the parallel list `numbers` (checked to name one of
+/// `number_count` numbers); all without one when `numbers` is empty (snapshots older than
+/// version 4).
+fn numbered<T>(
+    items: Vec<T>,
+    numbers: Vec<Option<u32>>,
+    number_count: u32,
+    what: &str,
+) -> Result<Vec<(T, Option<u32>)>, Error> {
+    if numbers.is_empty() {
+        return Ok(items.into_iter().map(|item| (item, None)).collect());
+    }
+    if numbers.len() != items.len() {
+        return Err(corrupt(format!(
+            "{} {what} but {} numbers for them",
+            items.len(),
+            numbers.len()
+        )));
+    }
+    if let Some(n) = numbers.iter().flatten().find(|&&n| n >= number_count) {
+        return Err(corrupt(format!(
+            "one of the {what} names number {n} of {number_count}"
+        )));
+    }
+    Ok(items.into_iter().zip(numbers).collect())
+}
+
 fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, V)> {
     let mut v: Vec<(K, V)> = map.iter().map(|(k, v)| (*k, v.clone())).collect();
     v.sort_unstable_by_key(|(k, _)| *k);
@@ -314,16 +352,22 @@ impl Engine {
     pub(crate) fn snapshot_body(&self) -> SnapshotBody {
         // Keys with their first decision (sorted by key) and the order they expire in: the
         // two lists the format has always had.
-        let remembered = self.idempotency.entries();
+        let mut remembered = self.idempotency.entries();
         let idempotency_order = remembered
             .iter()
             .map(|&(k, t, _)| (t, k.to_owned()))
             .collect();
-        let mut idempotency: Vec<(String, Instant, Decision)> = remembered
+        remembered.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let (idempotency, idempotency_numbers) = remembered
             .into_iter()
-            .map(|(k, t, d)| (k.to_owned(), t, d.clone()))
-            .collect();
-        idempotency.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            .map(|(k, t, r)| ((k.to_owned(), t, r.decision.clone()), r.number))
+            .unzip();
+        let (inbound_ids, inbound_id_numbers) = self
+            .inbound_ids
+            .entries()
+            .into_iter()
+            .map(|(k, t, &number)| ((k.to_owned(), t), number))
+            .unzip();
         SnapshotBody {
             policy: self.policy.clone(),
             clock: self.clock,
@@ -361,6 +405,7 @@ impl Engine {
             sent_content: self.sent_content.records().collect(),
             idempotency,
             idempotency_order,
+            idempotency_numbers,
             timers: self.timers.armed_sorted(),
             effects: self.effects.iter().cloned().collect(),
             next_ticket: self.next_ticket,
@@ -391,12 +436,8 @@ impl Engine {
                 .into_iter()
                 .map(|(k, t, v)| (k.to_owned(), t, v.clone()))
                 .collect(),
-            inbound_ids: self
-                .inbound_ids
-                .entries()
-                .into_iter()
-                .map(|(k, t, _)| (k.to_owned(), t))
-                .collect(),
+            inbound_ids,
+            inbound_id_numbers,
             backoffs: sorted(&self.backoffs),
         }
     }
@@ -570,9 +611,18 @@ impl Engine {
             conv_ok(c, "a sent-content record")?;
         }
         engine.sent_content = SentContent::from_records(s.sent_content);
+        let idempotency = numbered(
+            s.idempotency,
+            s.idempotency_numbers,
+            number_count,
+            "idempotency keys",
+        )?;
         engine.idempotency = restore_idempotency(
             engine.policy.dedup.idempotency_key_ttl,
-            s.idempotency,
+            idempotency
+                .into_iter()
+                .map(|((key, at, decision), number)| (key, at, Remembered { decision, number }))
+                .collect(),
             s.idempotency_order,
         )?;
         let template_count = engine.templates.len() as u32;
@@ -612,9 +662,18 @@ impl Engine {
         }
         engine.sent_messages = ExpiringMap::from_entries(memory, s.sent_messages)
             .ok_or_else(|| corrupt("sent messages out of order or repeated"))?;
+        let inbound_ids = numbered(
+            s.inbound_ids,
+            s.inbound_id_numbers,
+            number_count,
+            "inbound ids",
+        )?;
         engine.inbound_ids = ExpiringMap::from_entries(
             memory,
-            s.inbound_ids.into_iter().map(|(k, t)| (k, t, ())).collect(),
+            inbound_ids
+                .into_iter()
+                .map(|((id, at), number)| (id, at, number))
+                .collect(),
         )
         .ok_or_else(|| corrupt("inbound ids out of order or repeated"))?;
         for (c, backoff) in s.backoffs {

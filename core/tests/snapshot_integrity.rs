@@ -279,11 +279,99 @@ fn idempotency_keys_out_of_place_are_refused() {
         .expect("the list ends")
         + start;
     let entry = &body[start..end];
-    let twice = format!("{}{entry},{entry}{}", &body[..start], &body[end..]);
+    let twice = format!("{}{entry},{entry}{}", &body[..start], &body[end..]).replacen(
+        r#""idempotency_numbers":[0]"#,
+        r#""idempotency_numbers":[0,0]"#,
+        1,
+    );
     match Engine::restore(&seal(twice.as_bytes())) {
         Err(Error::CorruptSnapshot { problem }) => {
             assert!(problem.contains("repeated"), "{problem}")
         }
         other => panic!("expected a corrupt snapshot, got {other:?}"),
+    }
+}
+
+/// `small_engine` after an inbound with a provider message id and a send with an
+/// idempotency key, both of number 0.
+fn engine_with_a_key_and_an_inbound_id() -> Engine {
+    let mut engine = small_engine();
+    for line in [
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid.in.1"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:06:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hello"},"idempotency_key":"req-9"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    engine
+}
+
+const NUMBERS: [&str; 2] = [
+    r#","idempotency_numbers":[0]"#,
+    r#","inbound_id_numbers":[0]"#,
+];
+
+#[test]
+fn a_version_3_snapshot_restores_its_keys_and_inbound_ids_without_numbers() {
+    // Version 3 bodies did not record the number of each key and inbound id: they restore,
+    // still answer retries and redeliveries here, but belong to no number (so they stay
+    // behind when the business moves).
+    let mut original = engine_with_a_key_and_an_inbound_id();
+    let body = String::from_utf8(unseal(&original.snapshot()).unwrap().to_vec()).unwrap();
+    let mut v3_body = body.clone();
+    for numbers in NUMBERS {
+        assert!(body.contains(numbers), "{numbers} in {body}");
+        v3_body = v3_body.replacen(numbers, "", 1);
+    }
+    let v3 = format!(
+        r#"{{"format":"convstate-snapshot","version":3,"checksum":"{}","body":{v3_body}}}"#,
+        Checksum::Crc32.hex(v3_body.as_bytes())
+    );
+    let mut restored = Engine::restore(v3.as_bytes()).expect("a version 3 snapshot restores");
+    for retry in [
+        r#"{"type":"inbound","at":"2026-11-02T09:30:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid.in.1"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:30:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hello"},"idempotency_key":"req-9"}"#,
+    ] {
+        let expected = original.handle_json(retry);
+        assert_eq!(expected.len(), 1, "recognised: {expected:?}");
+        assert_eq!(restored.handle_json(retry), expected);
+    }
+    let written = String::from_utf8(unseal(&restored.snapshot()).unwrap().to_vec()).unwrap();
+    assert!(
+        written.contains(r#""idempotency_numbers":[null]"#),
+        "{written}"
+    );
+    assert!(
+        written.contains(r#""inbound_id_numbers":[null]"#),
+        "{written}"
+    );
+    let export = String::from_utf8(restored.export_business("acme").unwrap()).unwrap();
+    assert!(
+        export.contains(r#""idempotency":[],"inbound_ids":[]"#),
+        "{export}"
+    );
+}
+
+#[test]
+fn numbers_of_keys_and_inbound_ids_are_checked() {
+    let body = String::from_utf8(
+        unseal(&engine_with_a_key_and_an_inbound_id().snapshot())
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    for numbers in NUMBERS {
+        for (forged, says) in [
+            (numbers.replace("[0]", "[0,0]"), "but 2 numbers for them"),
+            (numbers.replace("[0]", "[1]"), "names number 1 of 1"),
+        ] {
+            let forged = seal(body.replacen(numbers, &forged, 1).as_bytes());
+            match Engine::restore(&forged) {
+                Err(Error::CorruptSnapshot { problem }) => {
+                    assert!(problem.contains(says), "{problem}")
+                }
+                other => panic!("{forged:?}: expected corrupt, got {:?}", other.map(|_| ())),
+            }
+        }
     }
 }

@@ -13,9 +13,9 @@ use crate::sharded::convstate_sharded_engine;
 /// Replaces `out` with one business's whole state (versioned JSON), for
 /// `convstate_engine_import_business` or `convstate_sharded_engine_import_business` on
 /// another engine: its numbers, templates, conversations, live chats, held messages,
-/// consents, limits, usage, timers and the sent messages awaiting delivery statuses. The
-/// engine is not changed. An unknown business gives
-/// `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
+/// consents, limits, usage, timers, the sent messages awaiting delivery statuses, and the
+/// idempotency keys and inbound message ids of its numbers. The engine is not changed. An
+/// unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_export_business(
     engine: *const convstate_engine,
