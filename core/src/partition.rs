@@ -16,9 +16,10 @@
 //!
 //! Engine-wide state does not travel: queued effects (drain them before exporting) and the
 //! ticket counter (the importing engine continues from the larger of the two, so ticket
-//! ids stay increasing but are unique per engine, not across engines). The export is a copy: the source keeps the business until
-//! the host removes it with [`Engine::remove_business`], which completes the move (and
-//! stops the source's timers for the business, which would otherwise fire on both nodes).
+//! ids stay increasing but are unique per engine, not across engines). The export is a
+//! copy: the source keeps the business until the host removes it with
+//! [`Engine::remove_business`], which completes the move (and stops the source's timers for
+//! the business, which would otherwise fire on both nodes).
 //!
 //! The bytes are versioned JSON built from the same serde types as [`crate::snapshot`].
 
@@ -455,9 +456,8 @@ impl Engine {
     /// Engine-wide state stays: effects already queued, keys and ids of no number (restored
     /// from a snapshot older than version 4), the ticket counter, and the interned text of
     /// the opaque ids (emails, user ids) its conversations used, which other businesses may
-    /// share. The other
-    /// businesses are untouched and keep deciding as before, their timers firing in the same
-    /// order.
+    /// share. The other businesses are untouched and keep deciding as before, their timers
+    /// firing in the same order.
     ///
     /// It rebuilds the engine in memory from its own state without the business, checked as
     /// a restore is (no JSON on the way): about 0.13 s at a million conversations, with room

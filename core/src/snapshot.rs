@@ -287,16 +287,16 @@ fn restore_idempotency(
     order: Vec<(Instant, String)>,
 ) -> Result<ExpiringMap<Remembered>, Error> {
     let mut decisions: HashMap<String, (Instant, Remembered)> = HashMap::with_capacity(keys.len());
-    for (key, at, decision) in keys {
-        if decisions.insert(key.clone(), (at, decision)).is_some() {
+    for (key, at, remembered) in keys {
+        if decisions.insert(key.clone(), (at, remembered)).is_some() {
             return Err(corrupt(format!("idempotency key {key:?} is repeated")));
         }
     }
     let mut entries = Vec::with_capacity(decisions.len());
     for (at, key) in order {
         if decisions.get(&key).is_some_and(|&(t, _)| t == at) {
-            let (_, decision) = decisions.remove(&key).expect("found above");
-            entries.push((key, at, decision));
+            let (_, remembered) = decisions.remove(&key).expect("found above");
+            entries.push((key, at, remembered));
         }
     }
     if let Some(key) = decisions.keys().min() {
