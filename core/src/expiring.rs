@@ -73,23 +73,19 @@ impl<V> ExpiringMap<V> {
         }
     }
 
-    /// Whether `key` has an entry, live or expired but not forgotten yet.
-    pub fn holds(&self, key: &str) -> bool {
-        self.map.contains_key(key)
-    }
-
-    /// Adds `more` (keys this map does not hold), each in the place its instant gives it
-    /// among the entries here. `false`, and nothing changed, if a key repeats.
-    pub fn merge(&mut self, more: Vec<(String, Instant, V)>) -> bool
+    /// Adds `more`, each in the place its instant gives it among the entries here, and
+    /// forgets every entry (here or in `more`) expired by `now`: a key may be given again
+    /// once its entry expired. `false`, and nothing changed, if a key live at `now` repeats.
+    pub fn merge(&mut self, more: Vec<(String, Instant, V)>, now: Instant) -> bool
     where
         V: Clone,
     {
         let mut entries: Vec<(String, Instant, V)> = self
-            .entries()
+            .live_entries(now)
             .into_iter()
             .map(|(key, at, value)| (key.to_owned(), at, value.clone()))
             .collect();
-        entries.extend(more);
+        entries.extend(more.into_iter().filter(|&(_, at, _)| self.is_live(at, now)));
         // Stable: entries of one instant keep their order, this map's first.
         entries.sort_by_key(|&(_, at, _)| at);
         match ExpiringMap::from_entries(self.ttl, entries) {
@@ -110,6 +106,25 @@ impl<V> ExpiringMap<V> {
                 (t == at).then_some((key.as_str(), *at, v))
             })
             .collect()
+    }
+
+    /// The entries still live at `now`, in insertion order (exports: an expired entry has no
+    /// effect any more).
+    pub fn live_entries(&self, now: Instant) -> Vec<(&str, Instant, &V)> {
+        let mut entries = self.entries();
+        entries.retain(|&(_, at, _)| self.is_live(at, now));
+        entries
+    }
+
+    /// Whether an entry inserted `at` is still live at `now`.
+    pub fn is_live(&self, at: Instant, now: Instant) -> bool {
+        at.plus(self.ttl) > now
+    }
+
+    /// Whether an entry for `key`, inserted `at`, would meet a live one here at `now`: both
+    /// live, the same key.
+    pub fn clashes(&self, key: &str, at: Instant, now: Instant) -> bool {
+        self.is_live(at, now) && self.get(key, now).is_some()
     }
 
     /// Rebuilds from [`ExpiringMap::entries`]; `None` if they are out of order or repeat.

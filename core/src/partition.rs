@@ -12,7 +12,8 @@
 //! inbound message ids received at them travel too, so a send retried after a move gets
 //! its first decision back and an inbound webhook redelivered to the new node is
 //! recognised (keys and ids restored from a snapshot older than version 4 belong to no
-//! number, so they stay behind).
+//! number, so they stay behind). Of these tables that forget, only the entries still live
+//! travel.
 //!
 //! Engine-wide state does not travel: queued effects (drain them before exporting) and the
 //! ticket counter (the importing engine continues from the larger of the two, so ticket
@@ -122,19 +123,45 @@ fn rewrite<T: Copy>(index: &mut T, map: impl Fn(T) -> Option<T>) -> bool {
     map(*index).map(|new| *index = new).is_some()
 }
 
-/// Checks an export's idempotency keys or inbound ids (`what`): each names one of the
-/// `number_count` exported numbers, is listed once, and is not `held` by the importing
-/// engine (a key or id is the host's or provider's, unique: held here, it was used from
-/// here too, and one of the two answers would be lost).
+/// The export in `bytes`, after checking its format and version.
+fn read_export(bytes: &[u8]) -> Result<BusinessExport, Error> {
+    #[derive(Deserialize)]
+    struct Header {
+        format: String,
+        version: u32,
+    }
+    let text = json_text(bytes)?;
+    let header: Header = serde_json::from_str(text)
+        .map_err(|e| corrupt(format!("not a convstate business export: {e}")))?;
+    if header.format != EXPORT_FORMAT {
+        return Err(corrupt(format!(
+            "format is {:?}, expected {EXPORT_FORMAT:?}",
+            header.format
+        )));
+    }
+    if !(1..=EXPORT_VERSION).contains(&header.version) {
+        return Err(Error::UnsupportedSnapshotVersion {
+            found: header.version,
+            supported: EXPORT_VERSION,
+        });
+    }
+    serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))
+}
+
+/// Checks an export's idempotency keys or inbound ids (`what`, with when each was given):
+/// each names one of the `number_count` exported numbers, is listed once, and `clashes`
+/// with no live entry of the importing engine (a key or id is the host's or provider's,
+/// unique while live: held here, it was used from here too, and one of the two answers
+/// would be lost).
 fn check_keyed<'a>(
-    entries: impl Iterator<Item = (&'a str, u32)>,
+    entries: impl Iterator<Item = (&'a str, Instant, u32)>,
     number_count: u32,
     what: &str,
     business: &str,
-    held: impl Fn(&str) -> bool,
+    clashes: impl Fn(&str, Instant) -> bool,
 ) -> Result<(), Error> {
     let mut seen = std::collections::HashSet::new();
-    for (key, n) in entries {
+    for (key, at, n) in entries {
         if n >= number_count {
             return Err(corrupt(format!(
                 "{what} {key:?} names number {n} of {number_count}"
@@ -143,7 +170,7 @@ fn check_keyed<'a>(
         if !seen.insert(key) {
             return Err(corrupt(format!("{what} {key:?} is listed twice")));
         }
-        if held(key) {
+        if clashes(key, at) {
             return Err(Error::InvalidEvent {
                 problem: format!(
                     "{what} {key:?} of business {business:?} is already recorded in this engine"
@@ -362,9 +389,11 @@ impl Engine {
             .collect();
         usage.sort_unstable_by_key(|(k, _)| *k);
 
+        // Of the tables that forget, only what is still live travels: an expired entry has
+        // no effect here, and its key or id may be given again.
         let sent_messages = self
             .sent_messages
-            .entries()
+            .live_entries(self.clock)
             .into_iter()
             .filter_map(|(id, at, m)| {
                 let mut m = m.clone();
@@ -379,7 +408,7 @@ impl Engine {
 
         let idempotency = self
             .idempotency
-            .entries()
+            .live_entries(self.clock)
             .into_iter()
             .filter_map(|(key, at, r)| {
                 let number = number_map.get(r.number?)?;
@@ -388,7 +417,7 @@ impl Engine {
             .collect();
         let inbound_ids = self
             .inbound_ids
-            .entries()
+            .live_entries(self.clock)
             .into_iter()
             .filter_map(|(id, at, &number)| Some((id.to_owned(), at, number_map.get(number?)?)))
             .collect();
@@ -422,32 +451,23 @@ impl Engine {
 
     /// Adds a business exported by [`Engine::export_business`]. The engines must run the
     /// same policy, and neither the business nor any of its numbers may exist here yet, nor
-    /// any of its provider message ids, idempotency keys or inbound message ids. Everything
-    /// is checked before anything changes: an error leaves the engine as it was.
+    /// any of its provider message ids, idempotency keys or inbound message ids be live here
+    /// (expired ones here are forgotten). Everything is checked before anything changes: an
+    /// error leaves the engine as it was.
     pub fn import_business(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        #[derive(Deserialize)]
-        struct Header {
-            format: String,
-            version: u32,
-        }
-        let text = json_text(bytes)?;
-        let header: Header = serde_json::from_str(text)
-            .map_err(|e| corrupt(format!("not a convstate business export: {e}")))?;
-        if header.format != EXPORT_FORMAT {
-            return Err(corrupt(format!(
-                "format is {:?}, expected {EXPORT_FORMAT:?}",
-                header.format
-            )));
-        }
-        if !(1..=EXPORT_VERSION).contains(&header.version) {
-            return Err(Error::UnsupportedSnapshotVersion {
-                found: header.version,
-                supported: EXPORT_VERSION,
-            });
-        }
-        let x: BusinessExport = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        let x = read_export(bytes)?;
         self.check_import(&x)?;
         self.apply_import(x)
+    }
+
+    /// A new engine holding only the business exported by [`Engine::export_business`],
+    /// under the export's policy: the first business of a new node.
+    pub fn from_business_export(bytes: &[u8]) -> Result<Engine, Error> {
+        let x = read_export(bytes)?;
+        let mut engine = Engine::new(x.policy.clone());
+        engine.check_import(&x)?;
+        engine.apply_import(x)?;
+        Ok(engine)
     }
 
     /// Drops a business and everything it owns (what [`Engine::export_business`] takes, see
@@ -643,8 +663,10 @@ impl Engine {
         for (_, c, _) in &x.sent_content {
             conv_ok(*c, "a sent-content record")?;
         }
+        // The clock the import leaves: entries expired by it no longer count.
+        let now = self.clock.max(x.clock);
         let mut ids = std::collections::HashSet::new();
-        for (id, _, m) in &x.sent_messages {
+        for (id, at, m) in &x.sent_messages {
             conv_ok(m.conv, "a sent message")?;
             if m.template.is_some_and(|t| t >= template_count) {
                 return Err(corrupt(format!(
@@ -654,7 +676,7 @@ impl Engine {
             if !ids.insert(id.as_str()) {
                 return Err(corrupt(format!("sent message {id:?} is listed twice")));
             }
-            if self.sent_messages.holds(id) {
+            if self.sent_messages.clashes(id, *at, now) {
                 // Provider message ids are unique: this one was sent from here too.
                 return Err(Error::InvalidEvent {
                     problem: format!(
@@ -667,18 +689,20 @@ impl Engine {
         check_keyed(
             x.idempotency
                 .iter()
-                .map(|(key, _, _, n)| (key.as_str(), *n)),
+                .map(|(key, at, _, n)| (key.as_str(), *at, *n)),
             number_count,
             "idempotency key",
             &x.business.name,
-            |key| self.idempotency.holds(key),
+            |key, at| self.idempotency.clashes(key, at, now),
         )?;
         check_keyed(
-            x.inbound_ids.iter().map(|(id, _, n)| (id.as_str(), *n)),
+            x.inbound_ids
+                .iter()
+                .map(|(id, at, n)| (id.as_str(), *at, *n)),
             number_count,
             "inbound message id",
             &x.business.name,
-            |id| self.inbound_ids.holds(id),
+            |id, at| self.inbound_ids.clashes(id, at, now),
         )?;
         for (contact, _) in &x.consents {
             known(*contact, "a consent record")?;
@@ -734,6 +758,8 @@ impl Engine {
     }
 
     fn apply_import(&mut self, x: BusinessExport) -> Result<(), Error> {
+        // The clock the import leaves, as in the checks.
+        let now = self.clock.max(x.clock);
         // Interned strings → this engine's indices (checked valid above). Opaque ids and
         // group ids share the interner's table, so one index serves both tags.
         let mut indices = Vec::with_capacity(x.interned.len());
@@ -809,6 +835,7 @@ impl Engine {
                         (key, at, Remembered { decision, number })
                     })
                     .collect(),
+                now,
             );
             debug_assert!(merged, "idempotency keys checked unique before the import");
         }
@@ -818,6 +845,7 @@ impl Engine {
                     .into_iter()
                     .map(|(id, at, n)| (id, at, Some(n + number_base)))
                     .collect(),
+                now,
             );
             debug_assert!(merged, "inbound ids checked unique before the import");
         }
@@ -842,6 +870,7 @@ impl Engine {
                         (id, at, m)
                     })
                     .collect(),
+                now,
             );
             debug_assert!(merged, "sent message ids checked unique before the import");
         }

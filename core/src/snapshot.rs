@@ -148,9 +148,14 @@ pub fn seal(body: &[u8]) -> Vec<u8> {
 /// The body of a sealed snapshot of any readable version, after checking the format, the
 /// version and the checksum. Nothing of the body is parsed before its checksum matched.
 pub fn unseal(bytes: &[u8]) -> Result<&[u8], Error> {
+    unseal_versioned(bytes).map(|(_, body)| body)
+}
+
+/// [`unseal`], with the envelope's version.
+fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
     for (version, checksum) in READABLE_VERSIONS {
         if let Some(rest) = bytes.strip_prefix(envelope_head(version).as_bytes()) {
-            return unseal_rest(bytes.len(), rest, checksum);
+            return Ok((version, unseal_rest(bytes.len(), rest, checksum)?));
         }
     }
     // Not one of our exact envelopes: say why in the most useful terms (wrong format or
@@ -446,9 +451,32 @@ impl Engine {
     /// does not match (truncated or altered bytes) and corrupt or inconsistent input are
     /// errors.
     pub fn restore(bytes: &[u8]) -> Result<Engine, Error> {
-        let body = unseal(bytes)?;
+        let (version, body) = unseal_versioned(bytes)?;
         let s: SnapshotBody =
             serde_json::from_str(json_text(body)?).map_err(|e| corrupt(e.to_string()))?;
+        if version >= 4 {
+            // Older bodies have no number lists (their keys and ids belong to no number);
+            // from version 4 on, each list has one number per entry.
+            let listed = |entries: usize, numbers: usize, what: &str| {
+                if entries == numbers {
+                    Ok(())
+                } else {
+                    Err(corrupt(format!(
+                        "{entries} {what} but {numbers} numbers for them"
+                    )))
+                }
+            };
+            listed(
+                s.idempotency.len(),
+                s.idempotency_numbers.len(),
+                "idempotency keys",
+            )?;
+            listed(
+                s.inbound_ids.len(),
+                s.inbound_id_numbers.len(),
+                "inbound ids",
+            )?;
+        }
         Engine::from_snapshot(s)
     }
 

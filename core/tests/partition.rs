@@ -446,11 +446,20 @@ fn older_export_versions_import_and_newer_are_refused() {
 }
 
 /// A provider message id, idempotency key or inbound message id of the export that the
-/// importing engine already recorded is refused (each is unique to one use: one of the two
-/// answers would be lost), naming it, and changes nothing.
+/// importing engine already recorded is refused (each is unique while remembered: one of
+/// the two answers would be lost), naming it, and changes nothing. Recorded long enough ago
+/// to be forgotten (a week for message ids, a day for keys), it is no clash: the
+/// business's own entry is the one that counts after the import.
 #[test]
 fn an_export_whose_ids_or_keys_are_already_recorded_is_refused() {
-    let bytes = engine().export_business("biz1").unwrap();
+    let source = engine();
+    let bytes = source.export_business("biz1").unwrap();
+    let retry = format!(
+        r#"{{"type":"send","at":"{}","number":"{}","contact":"{}","message":{{"kind":"text","text":"On it"}},"idempotency_key":"key.1.2"}}"#,
+        at(20),
+        number(1),
+        contact(1, 2)
+    );
     for (extra, name) in [
         (r#","message_id":"wamid.1.4""#, "wamid.1.4"),
         (r#","idempotency_key":"key.1.2""#, "key.1.2"),
@@ -461,33 +470,59 @@ fn an_export_whose_ids_or_keys_are_already_recorded_is_refused() {
         } else {
             (extra, "")
         };
-        let mut clash = Engine::with_preset("cloud-2025").unwrap();
-        for line in [
-            format!(
-                r#"{{"type":"register_number","at":"{}","business":"zeta","number":"+15557770000","channel":"official"}}"#,
-                at(0)
-            ),
-            format!(
-                r#"{{"type":"inbound","at":"{}","number":"+15557770000","contact":"+4917000000001","kind":"text"{inbound}}}"#,
-                at(1)
-            ),
-            format!(
-                r#"{{"type":"send","at":"{}","number":"+15557770000","contact":"+4917000000001","message":{{"kind":"text","text":"Hi"}}{send}}}"#,
-                at(2)
-            ),
-        ] {
-            let out = clash.handle_json(&line);
-            assert!(!out[0].contains("error"), "{out:?}");
-        }
-        let before = clash.snapshot();
-        match clash.import_business(&bytes) {
-            Err(Error::InvalidEvent { problem }) => {
-                assert!(problem.contains(&format!("{name:?}")), "{problem}")
+        for day in ["2026-11-02", "2026-10-20"] {
+            let mut clash = Engine::with_preset("cloud-2025").unwrap();
+            for line in [
+                format!(
+                    r#"{{"type":"register_number","at":"{day}T08:00:00Z","business":"zeta","number":"+15557770000","channel":"official"}}"#
+                ),
+                format!(
+                    r#"{{"type":"inbound","at":"{day}T08:01:00Z","number":"+15557770000","contact":"+4917000000001","kind":"text"{inbound}}}"#
+                ),
+                format!(
+                    r#"{{"type":"send","at":"{day}T08:02:00Z","number":"+15557770000","contact":"+4917000000001","message":{{"kind":"text","text":"Hi"}}{send}}}"#
+                ),
+            ] {
+                let out = clash.handle_json(&line);
+                assert!(!out[0].contains("error"), "{out:?}");
             }
-            other => panic!("{name}: expected a refusal, got {other:?}"),
+            let before = clash.snapshot();
+            let imported = clash.import_business(&bytes);
+            if day == "2026-10-20" {
+                imported.unwrap_or_else(|e| panic!("{name} forgotten since {day}: {e}"));
+                assert_eq!(
+                    clash.handle_json(&retry),
+                    source.clone().handle_json(&retry),
+                    "{name}: the business's own first decision for key.1.2"
+                );
+                continue;
+            }
+            match imported {
+                Err(Error::InvalidEvent { problem }) => {
+                    assert!(problem.contains(&format!("{name:?}")), "{problem}")
+                }
+                other => panic!("{name}: expected a refusal, got {other:?}"),
+            }
+            assert_eq!(clash.snapshot(), before);
         }
-        assert_eq!(clash.snapshot(), before);
     }
+}
+
+/// A new node starts from an export alone, under the export's policy: the same engine as
+/// an import into a new engine of that policy.
+#[test]
+fn a_new_engine_starts_from_an_export_under_its_policy() {
+    let bytes = engine_under("classic").export_business("biz3").unwrap();
+    let started = Engine::from_business_export(&bytes).unwrap();
+    let mut imported = Engine::with_preset("classic").unwrap();
+    imported.import_business(&bytes).unwrap();
+    assert_eq!(started.snapshot(), imported.snapshot());
+    assert_eq!(started.policy(), imported.policy());
+    assert_eq!(started.businesses().collect::<Vec<_>>(), ["biz3"]);
+    assert!(matches!(
+        Engine::from_business_export(b"{}"),
+        Err(Error::CorruptSnapshot { .. })
+    ));
 }
 
 #[test]
