@@ -13,7 +13,7 @@ use std::path::Path;
 use convstate::Engine;
 
 use crate::error::CliError;
-use crate::{state, BusinessCommand, BusinessMoveArgs, PolicyArgs};
+use crate::{state, BusinessCommand, BusinessMoveArgs};
 
 pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
     match command {
@@ -22,20 +22,19 @@ pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
             business,
             out,
         } => {
+            let out = out.as_deref().unwrap_or("-");
+            if out != "-" && same_file(path, Path::new(out)) {
+                return Err(CliError::Usage(format!(
+                    "--out {out} is the state file itself"
+                )));
+            }
             let engine = state::load_existing(path)?;
             let export = engine.export_business(business).map_err(refused(path))?;
-            write_export(out.as_deref().unwrap_or("-"), &export)
+            write_export(out, &export)
         }
-        BusinessCommand::Import {
-            state: path,
-            file,
-            policy,
-        } => {
+        BusinessCommand::Import { state: path, file } => {
             let export = read_export(file)?;
-            let mut engine = load_or_new(path, policy)?;
-            engine
-                .import_business(&export)
-                .map_err(|e| CliError::Data(format!("{file}: cannot import: {e}")))?;
+            let engine = import_into(path, &export, file)?;
             state::save(path, &engine)
         }
         BusinessCommand::Remove {
@@ -59,29 +58,29 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
         )));
     }
     let mut from = state::load_existing(from_path)?;
-    // A new destination runs the source's policy: an export imports only under its own.
-    let mut to = match state::load(to_path)? {
-        Some(engine) => engine,
-        None => Engine::new(from.policy().clone()),
-    };
     let export = from.export_business(business).map_err(refused(from_path))?;
-    to.import_business(&export)
-        .map_err(|e| CliError::Data(format!("{}: cannot import: {e}", to_path.display())))?;
+    let to = import_into(to_path, &export, &to_path.display().to_string())?;
     let before = from.conversation_count();
     from.remove_business(business).map_err(refused(from_path))?;
     let moved = before - from.conversation_count();
     // The destination is written first: a failure between the two writes leaves the
     // business in both states (which a `remove` finishes), never in neither.
     state::save(to_path, &to)?;
-    state::save(from_path, &from).map_err(|e| CliError::State {
-        path: from_path.clone(),
-        problem: format!(
-            "{e}; business {business:?} is now in {} and still in {}: run `convstate \
-                 business remove {} --business {business}` to finish the move",
-            to_path.display(),
-            from_path.display(),
-            from_path.display(),
-        ),
+    state::save(from_path, &from).map_err(|e| {
+        let problem = match e {
+            CliError::State { problem, .. } => problem,
+            other => other.to_string(),
+        };
+        CliError::State {
+            path: from_path.clone(),
+            problem: format!(
+                "{problem}; business {business:?} is now in {} and still in {}: run \
+                 `convstate business remove {} --business {business}` to finish the move",
+                to_path.display(),
+                from_path.display(),
+                from_path.display(),
+            ),
+        }
     })?;
     eprintln!(
         "convstate: moved business {business:?} ({moved} conversations) from {} to {}",
@@ -91,23 +90,15 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The state at `path`, or a new engine under the requested policy (the default when none
-/// is named) when there is no such file yet. A saved state keeps its own policy; naming
-/// another is a usage error, as for `replay --state`.
-fn load_or_new(path: &Path, policy: &PolicyArgs) -> Result<Engine, CliError> {
-    let requested = policy.requested()?;
-    match (state::load(path)?, requested) {
-        (Some(engine), Some(requested)) if engine.policy() != &requested => {
-            Err(CliError::Usage(format!(
-                "{} was saved under policy {:?} and the command line asks for another; drop \
-                 --policy/--policy-overrides",
-                path.display(),
-                engine.policy().name
-            )))
-        }
-        (Some(engine), _) => Ok(engine),
-        (None, _) => Ok(Engine::new(policy.or_default()?)),
-    }
+/// The state at `path` with the business of `export` (read from `source`) added, in
+/// memory; a state that does not exist yet starts from the export, under its policy. A
+/// saved state keeps its own policy, and the core refuses an export of another.
+fn import_into(path: &Path, export: &[u8], source: &str) -> Result<Engine, CliError> {
+    let imported = match state::load(path)? {
+        Some(mut engine) => engine.import_business(export).map(|()| engine),
+        None => Engine::from_business_export(export),
+    };
+    imported.map_err(|e| CliError::Data(format!("{source}: cannot import: {e}")))
 }
 
 /// The engine's refusal (an unknown business, mostly), naming the state file.

@@ -75,16 +75,15 @@ enum BusinessCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<String>,
     },
-    /// Add an exported business to a state (created if it does not exist), which must hold
-    /// neither the business nor any of its numbers and run the export's policy.
+    /// Add an exported business to a state, which must run the export's policy and hold
+    /// neither the business, nor its numbers, nor any of its message ids or idempotency
+    /// keys; a state that does not exist is created under the export's policy.
     #[command(after_help = EXIT_CODES)]
     Import {
         /// The state to import into.
         state: PathBuf,
         /// A file written by `business export`; `-` reads standard input.
         file: String,
-        #[command(flatten)]
-        policy: PolicyArgs,
     },
     /// Drop a business and everything it owns from a state: the last step of a move.
     #[command(after_help = EXIT_CODES)]

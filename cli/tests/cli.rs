@@ -651,11 +651,19 @@ fn conversations(path: &Path) -> u64 {
 fn business_move_splits_a_state_and_both_halves_go_on() {
     let directory = tempfile::tempdir().unwrap();
     let a = three_business_state(directory.path());
+    let b = directory.path().join("b.json");
+    let (a_arg, b_arg) = (a.to_str().unwrap(), b.to_str().unwrap());
+    // An inbound with its provider id and a reply with an idempotency key, before the move.
+    let inbound = br#"{"type":"inbound","at":"2026-11-05T08:00:00Z","number":"+15551000011","contact":"+4915100000042","kind":"text","message_id":"wamid.cli.1"}
+"#;
+    let reply = br#"{"type":"send","at":"2026-11-05T08:01:00Z","number":"+15551000011","contact":"+4915100000042","message":{"kind":"text","text":"On it"},"idempotency_key":"cli-key-1"}
+"#;
+    for line in [&inbound[..], reply] {
+        assert_exit(&run_with_stdin(&["replay", "-", "--state", a_arg], line), 0);
+    }
     let original = restore(&a);
     let shop1 = original.export_business("shop1").unwrap();
     let before = conversations(&a);
-    let b = directory.path().join("b.json");
-    let (a_arg, b_arg) = (a.to_str().unwrap(), b.to_str().unwrap());
 
     let moved = run(&["business", "move", a_arg, b_arg, "--business", "shop1"]);
     assert_exit(&moved, 0);
@@ -680,12 +688,22 @@ fn business_move_splits_a_state_and_both_halves_go_on() {
         "the source's policy"
     );
 
-    // Each state goes on with its own traffic: shop1's number answers from b only.
-    let inbound = br#"{"type":"inbound","at":"2026-11-05T08:00:00Z","number":"+15551000011","contact":"+4915100000042","kind":"text"}
-"#;
-    let on_b = run_with_stdin(&["replay", "-", "--state", b_arg], inbound);
+    // Each state goes on with its own traffic: shop1's number answers from b only, where
+    // the redelivered inbound is recognised (an acknowledgement, nothing else) and the
+    // retried reply gets its first decision back (not a refusal as a duplicate).
+    let retries = [&inbound[..], reply].concat();
+    let on_b = run_with_stdin(&["replay", "-", "--state", b_arg], &retries);
     assert_exit(&on_b, 0);
-    assert!(stdout(&on_b).starts_with(r#"{"type":"ack","of":"inbound"}"#));
+    let mut expected = original.clone();
+    let answers: Vec<String> = retries
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .flat_map(|l| expected.handle_json(std::str::from_utf8(l).unwrap()))
+        .map(|l| l + "\n")
+        .collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert!(answers[1].contains(r#""verdict":"allowed""#), "{answers:?}");
+    assert_eq!(stdout(&on_b), answers.concat());
     let on_a = run_with_stdin(&["replay", "-", "--state", a_arg], inbound);
     assert_exit(&on_a, 0);
     assert!(
@@ -812,27 +830,36 @@ fn business_refusals_name_the_problem_and_change_no_file() {
     );
     refused(
         &[
-            "business", "import", a_arg, export_arg, "--policy", "classic",
+            "business",
+            "export",
+            a_arg,
+            "--business",
+            "shop0",
+            "--out",
+            a_arg,
         ],
         2,
-        "saved under policy \"cloud-2025\"",
+        "is the state file itself",
     );
+    // A saved state runs its own policy: an export of another is refused.
     let classic = directory.path().join("classic.json");
-    let into_classic = run(&[
-        "business",
-        "import",
-        classic.to_str().unwrap(),
-        export_arg,
-        "--policy",
-        "classic",
-    ]);
+    let classic_arg = classic.to_str().unwrap();
+    assert_exit(
+        &run_with_stdin(
+            &["replay", "-", "--policy", "classic", "--state", classic_arg],
+            b"",
+        ),
+        0,
+    );
+    let empty_classic = std::fs::read(&classic).unwrap();
+    let into_classic = run(&["business", "import", classic_arg, export_arg]);
     assert_exit(&into_classic, 1);
     assert!(
         stderr(&into_classic).contains("different policy"),
         "{}",
         stderr(&into_classic)
     );
-    assert!(!classic.exists(), "no state written for a refused import");
+    assert_eq!(std::fs::read(&classic).unwrap(), empty_classic);
     std::fs::write(&export, b"{\"format\":\"something else\"}").unwrap();
     refused(
         &["business", "import", a_arg, export_arg],
@@ -848,4 +875,46 @@ fn business_refusals_name_the_problem_and_change_no_file() {
         "already exists",
     );
     assert_eq!(std::fs::read(&b).unwrap(), saved);
+}
+
+#[test]
+fn business_import_into_a_new_state_runs_the_exports_policy() {
+    let directory = tempfile::tempdir().unwrap();
+    three_business_state(directory.path());
+    let path = |name: &str| directory.path().join(name).to_str().unwrap().to_owned();
+    let replay = run(&[
+        "replay",
+        &path("events.jsonl"),
+        "--summary",
+        "--policy",
+        "classic",
+        "--state",
+        &path("classic.json"),
+    ]);
+    assert_exit(&replay, 0);
+    let export = run(&[
+        "business",
+        "export",
+        &path("classic.json"),
+        "--business",
+        "shop0",
+    ]);
+    assert_exit(&export, 0);
+    let import = run_with_stdin(
+        &["business", "import", &path("new.json"), "-"],
+        &export.stdout,
+    );
+    assert_exit(&import, 0);
+    let overview = run(&["inspect", &path("new.json")]);
+    assert_exit(&overview, 0);
+    let overview: Value = serde_json::from_str(&stdout(&overview)).unwrap();
+    assert_eq!(overview["policy"], "classic");
+    assert_eq!(
+        restore(Path::new(&path("new.json")))
+            .export_business("shop0")
+            .unwrap(),
+        restore(Path::new(&path("classic.json")))
+            .export_business("shop0")
+            .unwrap(),
+    );
 }

@@ -340,8 +340,8 @@ class Engine:
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
     def import_business(self, data: bytes) -> None:
         """Adds a business from ``export_business`` bytes. The engines must run the same
-        policy, and neither the business nor any of its numbers may exist here yet; a
-        refused import changes nothing."""
+        policy, and the business, its numbers, and its live message ids and idempotency
+        keys must not be here yet; a refused import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns: the last step of moving it (export here,
         import there, remove here). The other businesses decide exactly as before. The engine
@@ -413,8 +413,8 @@ class ShardedEngine:
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
     def import_business(self, data: bytes) -> None:
         """Adds a business from ``export_business`` bytes to its shard. The engines must run
-        the same policy, and neither the business nor any of its numbers may exist here yet;
-        a refused import changes nothing."""
+        the same policy, and the business, its numbers, and its live message ids and
+        idempotency keys must not be here yet; a refused import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns from its shard, and its numbers' routes:
         the last step of moving it. Raises ``NotFoundError``."""

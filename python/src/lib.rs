@@ -659,8 +659,8 @@ impl PyEngine {
     }
 
     /// Adds a business exported by `export_business`. The engines must run the same policy,
-    /// and neither the business nor any of its numbers may exist here yet; a refused import
-    /// changes nothing.
+    /// and the business, its numbers, and its live message ids and idempotency keys must
+    /// not be here yet; a refused import changes nothing.
     fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
         py.detach(|| self.engine.lock().import_business(data))?;
         Ok(())

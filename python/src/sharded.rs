@@ -152,8 +152,8 @@ impl PyShardedEngine {
     }
 
     /// Adds a business exported by `export_business` to its shard here. The engines must run
-    /// the same policy, and neither the business nor any of its numbers may exist here yet;
-    /// a refused import changes nothing.
+    /// the same policy, and the business, its numbers, and its live message ids and
+    /// idempotency keys must not be here yet; a refused import changes nothing.
     fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
         py.detach(|| self.engine.import_business(data))?;
         Ok(())
