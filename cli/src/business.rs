@@ -51,7 +51,7 @@ pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
 
 fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
     let (from_path, to_path, business) = (&args.from, &args.to, &args.business);
-    if to_path.exists() && same_file(from_path, to_path) {
+    if same_file(from_path, to_path) {
         return Err(CliError::Usage(format!(
             "{} is both the state to move from and the one to move to",
             from_path.display()
