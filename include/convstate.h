@@ -2371,6 +2371,17 @@ convstate_result convstate_engine_import_business(struct convstate_engine *engin
                                                   size_t export_len);
 
 /**
+ * Creates an engine holding only the business exported by
+ * `convstate_engine_export_business` (or the sharded one), under the export's policy: the
+ * first business of a new node. On success `*out` owns the new engine. Damaged bytes give
+ * `CONVSTATE_ERR_CORRUPT_SNAPSHOT`, a policy whose currency does not fit the C decision
+ * `CONVSTATE_ERR_INVALID_POLICY`.
+ */
+convstate_result convstate_engine_from_business_export(const uint8_t *export_,
+                                                       size_t export_len,
+                                                       struct convstate_engine **out);
+
+/**
  * Drops a business and everything it owns, the last step of moving it (export here, import
  * there, remove here), so that its timers no longer fire here. The other businesses decide
  * exactly as before. The engine is rebuilt in memory without it (about 0.13 s at a million

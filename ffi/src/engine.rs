@@ -29,7 +29,7 @@ pub struct convstate_engine {
 }
 
 impl convstate_engine {
-    fn boxed(engine: Engine) -> *mut convstate_engine {
+    pub(crate) fn boxed(engine: Engine) -> *mut convstate_engine {
         Box::into_raw(Box::new(convstate_engine { engine }))
     }
 }

@@ -4,7 +4,10 @@
 
 use std::ffi::c_char;
 
-use crate::boundary::{arg, arg_mut, bytes_arg, ffi_boundary, str_arg};
+use convstate_core::Engine;
+
+use crate::boundary::{arg, arg_mut, bytes_arg, ffi_boundary, str_arg, Out};
+use crate::codes::check_currency;
 use crate::convstate_result;
 use crate::engine::convstate_engine;
 use crate::json::convstate_string;
@@ -47,6 +50,27 @@ pub unsafe extern "C" fn convstate_engine_import_business(
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let bytes = unsafe { bytes_arg(export, export_len, "export") }?;
         handle.engine.import_business(bytes)?;
+        Ok(())
+    }
+}
+
+/// Creates an engine holding only the business exported by
+/// `convstate_engine_export_business` (or the sharded one), under the export's policy: the
+/// first business of a new node. On success `*out` owns the new engine. Damaged bytes give
+/// `CONVSTATE_ERR_CORRUPT_SNAPSHOT`, a policy whose currency does not fit the C decision
+/// `CONVSTATE_ERR_INVALID_POLICY`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_from_business_export(
+    export: *const u8,
+    export_len: usize,
+    out: *mut *mut convstate_engine,
+) -> convstate_result {
+    ffi_boundary! {
+        let out = Out::new(out, "out")?;
+        let bytes = unsafe { bytes_arg(export, export_len, "export") }?;
+        let engine = Engine::from_business_export(bytes)?;
+        check_currency(engine.policy())?;
+        unsafe { out.write(convstate_engine::boxed(engine)) };
         Ok(())
     }
 }

@@ -347,6 +347,11 @@ class Engine:
         import there, remove here). The other businesses decide exactly as before. The engine
         is rebuilt in memory without it (about 0.13 s at a million conversations). Raises
         ``NotFoundError``."""
+    @staticmethod
+    def from_business_export(data: bytes) -> Engine:
+        """A new engine holding only the business of ``export_business`` bytes, under the
+        export's policy: the first business of a new node. Raises ``SnapshotError`` for
+        damaged bytes."""
     def snapshot(self) -> bytes:
         """The whole engine as bytes (versioned JSON)."""
     @staticmethod

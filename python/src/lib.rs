@@ -673,6 +673,16 @@ impl PyEngine {
         Ok(())
     }
 
+    /// A new engine holding only the business of `export_business` bytes, under the
+    /// export's policy: the first business of a new node.
+    #[staticmethod]
+    fn from_business_export(py: Python<'_>, data: &[u8]) -> BindingResult<PyEngine> {
+        let engine = py.detach(|| convstate::Engine::from_business_export(data))?;
+        Ok(PyEngine {
+            engine: Mutex::new(engine),
+        })
+    }
+
     /// The whole engine as bytes, restored exactly by `Engine.restore`.
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let bytes = self.engine.lock().snapshot();

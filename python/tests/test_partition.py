@@ -66,6 +66,22 @@ def test_a_moved_business_lives_on_one_engine_only() -> None:
     assert json.loads(source.process([{**reply, "at": T0 + 601 * MINUTE}])[0])["type"] == "decision"
 
 
+def test_a_new_engine_starts_from_an_export_under_its_policy() -> None:
+    overrides = {"chat": {"idle_timeout": "15m"}}
+    source = convstate.Engine("classic", overrides)
+    for line in source.process(traffic(2)):
+        assert json.loads(line)["type"] != "error", line
+    exported = source.export_business("biz1")
+    started = convstate.Engine.from_business_export(exported)
+    imported = convstate.Engine("classic", overrides)
+    imported.import_business(exported)
+    assert started.snapshot() == imported.snapshot()
+    assert started.policy == source.policy
+    assert started.policy != convstate.Engine("classic").policy
+    with pytest.raises(convstate.SnapshotError):
+        convstate.Engine.from_business_export(b"not an export")
+
+
 def test_removing_an_unknown_business_is_an_error_and_changes_nothing() -> None:
     e = engine()
     before = e.snapshot()

@@ -83,7 +83,24 @@ int main(void) {
            CONVSTATE_OK);
   CHECK(starts_with(apply(source, NULL, REPLY, out), "{\"type\":\"decision\""));
 
+  /* A new node starts from the export alone, under the export's policy. */
+  convstate_engine *fresh = NULL;
+  CHECK_RC(convstate_engine_from_business_export(
+               (const uint8_t *)convstate_string_ptr(exported), convstate_string_len(exported), &fresh),
+           CONVSTATE_OK);
+  CHECK(fresh != NULL);
+  if (fresh != NULL) {
+    CHECK(starts_with(apply(fresh, NULL, REPLY, out), "{\"type\":\"decision\""));
+    convstate_engine_free(fresh);
+    fresh = NULL;
+  }
+
   /* Refusals, each with its code. */
+  CHECK_RC(convstate_engine_from_business_export((const uint8_t *)"{}", 2, &fresh),
+           CONVSTATE_ERR_CORRUPT_SNAPSHOT);
+  CHECK(fresh == NULL);
+  CHECK_RC(convstate_engine_from_business_export((const uint8_t *)"{}", 2, NULL),
+           CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_engine_export_business(source, S("nobody"), out), CONVSTATE_ERR_UNKNOWN_BUSINESS);
   CHECK_RC(convstate_engine_remove_business(source, S("nobody")), CONVSTATE_ERR_UNKNOWN_BUSINESS);
   CHECK_RC(convstate_sharded_engine_remove_business(target, S("acme")), CONVSTATE_ERR_UNKNOWN_BUSINESS);
