@@ -37,7 +37,7 @@ impl<V> ExpiringMap<V> {
     pub fn get(&self, key: &str, now: Instant) -> Option<&V> {
         self.map
             .get(key)
-            .filter(|(at, _)| at.plus(self.ttl) > now)
+            .filter(|&&(at, _)| self.is_live(at, now))
             .map(|(_, v)| v)
     }
 
@@ -63,7 +63,7 @@ impl<V> ExpiringMap<V> {
             let Some((at, _)) = self.order.front() else {
                 break;
             };
-            if at.plus(self.ttl) > now {
+            if self.is_live(*at, now) {
                 break;
             }
             let (at, key) = self.order.pop_front().expect("front exists");

@@ -131,14 +131,8 @@ fn read_export(bytes: &[u8]) -> Result<BusinessExport, Error> {
         version: u32,
     }
     let text = json_text(bytes)?;
-    let header: Header = serde_json::from_str(text)
-        .map_err(|e| corrupt(format!("not a convstate business export: {e}")))?;
-    if header.format != EXPORT_FORMAT {
-        return Err(corrupt(format!(
-            "format is {:?}, expected {EXPORT_FORMAT:?}",
-            header.format
-        )));
-    }
+    let header: Header = serde_json::from_str(text).map_err(not_an_export)?;
+    check_format(&header.format)?;
     if !(1..=EXPORT_VERSION).contains(&header.version) {
         return Err(Error::UnsupportedSnapshotVersion {
             found: header.version,
@@ -148,25 +142,16 @@ fn read_export(bytes: &[u8]) -> Result<BusinessExport, Error> {
     serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Checks an export's idempotency keys or inbound ids (`what`, with when each was given):
-/// each names one of the `number_count` exported numbers, is listed once, and `clashes`
-/// with no live entry of the importing engine (a key or id is the host's or provider's,
-/// unique while live: held here, it was used from here too, and one of the two answers
-/// would be lost).
-fn check_keyed<'a>(
-    entries: impl Iterator<Item = (&'a str, Instant, u32)>,
-    number_count: u32,
+/// Checks an export's ids or keys (`what`, each with when it was given): each is listed
+/// once and `clashes` with no live entry of the importing engine.
+fn check_new<'a>(
+    entries: impl Iterator<Item = (&'a str, Instant)>,
     what: &str,
     business: &str,
     clashes: impl Fn(&str, Instant) -> bool,
 ) -> Result<(), Error> {
     let mut seen = std::collections::HashSet::new();
-    for (key, at, n) in entries {
-        if n >= number_count {
-            return Err(corrupt(format!(
-                "{what} {key:?} names number {n} of {number_count}"
-            )));
-        }
+    for (key, at) in entries {
         if !seen.insert(key) {
             return Err(corrupt(format!("{what} {key:?} is listed twice")));
         }
@@ -586,11 +571,8 @@ impl Engine {
             if n.business != 0 {
                 return Err(corrupt("a number names another business"));
             }
-            let text = if n.address.0 & TAG_MASK == 0 {
-                format!("+{}", n.address.0)
-            } else {
-                x.interned[(n.address.0 & !TAG_MASK) as usize].clone()
-            };
+            let text = number_text(n.address, &x.interned)
+                .ok_or_else(|| corrupt("a number refers to an unknown interned id"))?;
             if let Some(id) = n
                 .phone_number_id
                 .as_ref()
@@ -664,44 +646,51 @@ impl Engine {
             conv_ok(*c, "a sent-content record")?;
         }
         // The clock the import leaves: entries expired by it no longer count.
-        let now = self.clock.max(x.clock);
-        let mut ids = std::collections::HashSet::new();
-        for (id, at, m) in &x.sent_messages {
+        for (id, _, m) in &x.sent_messages {
             conv_ok(m.conv, "a sent message")?;
             if m.template.is_some_and(|t| t >= template_count) {
                 return Err(corrupt(format!(
                     "sent message {id:?} names a template beyond the {template_count} exported"
                 )));
             }
-            if !ids.insert(id.as_str()) {
-                return Err(corrupt(format!("sent message {id:?} is listed twice")));
-            }
-            if self.sent_messages.clashes(id, *at, now) {
-                // Provider message ids are unique: this one was sent from here too.
-                return Err(Error::InvalidEvent {
-                    problem: format!(
-                        "message id {id:?} of business {:?} is already recorded in this engine",
-                        x.business.name
-                    ),
-                });
-            }
         }
-        check_keyed(
+        let number_ok = |key: &str, n: u32, what: &str| {
+            if n < number_count {
+                Ok(())
+            } else {
+                Err(corrupt(format!(
+                    "{what} {key:?} names number {n} of {number_count}"
+                )))
+            }
+        };
+        for (key, _, _, n) in &x.idempotency {
+            number_ok(key, *n, "idempotency key")?;
+        }
+        for (id, _, n) in &x.inbound_ids {
+            number_ok(id, *n, "inbound message id")?;
+        }
+        // Ids and keys are unique while remembered: one held live here was used from here
+        // too, and one of the two answers would be lost.
+        let now = self.clock.max(x.clock);
+        let business = &x.business.name;
+        check_new(
+            x.sent_messages.iter().map(|(id, at, _)| (id.as_str(), *at)),
+            "message id",
+            business,
+            |id, at| self.sent_messages.clashes(id, at, now),
+        )?;
+        check_new(
             x.idempotency
                 .iter()
-                .map(|(key, at, _, n)| (key.as_str(), *at, *n)),
-            number_count,
+                .map(|(key, at, ..)| (key.as_str(), *at)),
             "idempotency key",
-            &x.business.name,
+            business,
             |key, at| self.idempotency.clashes(key, at, now),
         )?;
-        check_keyed(
-            x.inbound_ids
-                .iter()
-                .map(|(id, at, n)| (id.as_str(), *at, *n)),
-            number_count,
+        check_new(
+            x.inbound_ids.iter().map(|(id, at, _)| (id.as_str(), *at)),
             "inbound message id",
-            &x.business.name,
+            business,
             |id, at| self.inbound_ids.clashes(id, at, now),
         )?;
         for (contact, _) in &x.consents {
@@ -919,24 +908,39 @@ pub(crate) fn export_summary(bytes: &[u8]) -> Result<(String, Vec<String>), Erro
         business: Business,
         numbers: Vec<NumberState>,
     }
-    let s: Summary = serde_json::from_slice(bytes)
-        .map_err(|e| corrupt(format!("not a convstate business export: {e}")))?;
-    if s.format != EXPORT_FORMAT {
-        return Err(corrupt(format!(
-            "format is {:?}, expected {EXPORT_FORMAT:?}",
-            s.format
-        )));
-    }
-    let mut numbers = Vec::with_capacity(s.numbers.len());
-    for n in &s.numbers {
-        numbers.push(if n.address.0 & TAG_MASK == 0 {
-            format!("+{}", n.address.0)
-        } else {
-            s.interned
-                .get((n.address.0 & !TAG_MASK) as usize)
-                .cloned()
-                .ok_or_else(|| corrupt("a number refers to an unknown interned id"))?
-        });
-    }
+    let s: Summary = serde_json::from_slice(bytes).map_err(not_an_export)?;
+    check_format(&s.format)?;
+    let numbers = s
+        .numbers
+        .iter()
+        .map(|n| {
+            number_text(n.address, &s.interned)
+                .ok_or_else(|| corrupt("a number refers to an unknown interned id"))
+        })
+        .collect::<Result<_, _>>()?;
     Ok((s.business.name, numbers))
+}
+
+fn not_an_export(e: serde_json::Error) -> Error {
+    corrupt(format!("not a convstate business export: {e}"))
+}
+
+fn check_format(format: &str) -> Result<(), Error> {
+    if format == EXPORT_FORMAT {
+        Ok(())
+    } else {
+        Err(corrupt(format!(
+            "format is {format:?}, expected {EXPORT_FORMAT:?}"
+        )))
+    }
+}
+
+/// The text of an exported number's address: a packed phone number, or an interned id of
+/// the export (`None` if it has no such id).
+fn number_text(address: AddressKey, interned: &[String]) -> Option<String> {
+    if address.0 & TAG_MASK == 0 {
+        Some(format!("+{}", address.0))
+    } else {
+        interned.get((address.0 & !TAG_MASK) as usize).cloned()
+    }
 }

@@ -235,8 +235,8 @@ pub(crate) struct SnapshotBody {
     pub sent_content: Vec<(Instant, u32, u64)>,
     pub idempotency: Vec<(String, Instant, Decision)>,
     pub idempotency_order: Vec<(Instant, String)>,
-    /// The number each key of `idempotency` was decided for, by position. Since version 4;
-    /// empty in older snapshots, whose keys then belong to no number (`null`).
+    /// The number each key of `idempotency` was decided for, by position (`null`: none).
+    /// Since version 4; absent from older bodies, whose keys belong to no number.
     #[serde(default)]
     pub idempotency_numbers: Vec<Option<u32>>,
     pub timers: Vec<(TimerKey, Instant)>,
@@ -313,18 +313,14 @@ fn restore_idempotency(
         .ok_or_else(|| corrupt("idempotency keys out of expiry order"))
 }
 
-/// `items` each with its number from the parallel list `numbers` (checked to name one of
-/// `number_count` numbers); all without one when `numbers` is empty (snapshots older than
-/// version 4).
+/// `items` each with its number from the parallel list `numbers` (one per item, each
+/// naming one of `number_count` numbers).
 fn numbered<T>(
     items: Vec<T>,
     numbers: Vec<Option<u32>>,
     number_count: u32,
     what: &str,
 ) -> Result<Vec<(T, Option<u32>)>, Error> {
-    if numbers.is_empty() {
-        return Ok(items.into_iter().map(|item| (item, None)).collect());
-    }
     if numbers.len() != items.len() {
         return Err(corrupt(format!(
             "{} {what} but {} numbers for them",
@@ -452,30 +448,12 @@ impl Engine {
     /// errors.
     pub fn restore(bytes: &[u8]) -> Result<Engine, Error> {
         let (version, body) = unseal_versioned(bytes)?;
-        let s: SnapshotBody =
+        let mut s: SnapshotBody =
             serde_json::from_str(json_text(body)?).map_err(|e| corrupt(e.to_string()))?;
-        if version >= 4 {
-            // Older bodies have no number lists (their keys and ids belong to no number);
-            // from version 4 on, each list has one number per entry.
-            let listed = |entries: usize, numbers: usize, what: &str| {
-                if entries == numbers {
-                    Ok(())
-                } else {
-                    Err(corrupt(format!(
-                        "{entries} {what} but {numbers} numbers for them"
-                    )))
-                }
-            };
-            listed(
-                s.idempotency.len(),
-                s.idempotency_numbers.len(),
-                "idempotency keys",
-            )?;
-            listed(
-                s.inbound_ids.len(),
-                s.inbound_id_numbers.len(),
-                "inbound ids",
-            )?;
+        if version < 4 {
+            // Older bodies did not record numbers: their keys and ids belong to none.
+            s.idempotency_numbers = vec![None; s.idempotency.len()];
+            s.inbound_id_numbers = vec![None; s.inbound_ids.len()];
         }
         Engine::from_snapshot(s)
     }
