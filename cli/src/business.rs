@@ -13,6 +13,7 @@ use std::path::Path;
 use convstate::Engine;
 
 use crate::error::CliError;
+use crate::files::same_file;
 use crate::{state, BusinessCommand, BusinessMoveArgs};
 
 pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
@@ -135,12 +136,4 @@ fn write_export(out: &str, export: &[u8]) -> Result<(), CliError> {
         path: out.to_owned(),
         source,
     })
-}
-
-/// Whether two paths name one file (both exist).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

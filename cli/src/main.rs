@@ -3,6 +3,7 @@
 
 mod business;
 mod error;
+mod files;
 mod inspect;
 mod locate;
 mod replay;
@@ -324,6 +325,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         })?;
         reader = reader.with_business(waba, business);
     }
+    refuse_overwriting_inputs(args)?;
     let mut replayer = Replayer::new(starting_engine(args)?);
     let source_name = if args.file == "-" {
         "<stdin>".to_owned()
@@ -363,20 +365,29 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         source,
     };
     let mut lines = Vec::new();
-    for (index, line) in input.lines().enumerate() {
+    for (index, bytes) in input.split(b'\n').enumerate() {
         let line_number = index as u64 + 1;
-        let line = line.map_err(|e| CliError::MalformedLine {
+        let bytes = bytes.map_err(|e| CliError::MalformedLine {
             source_name: source_name.clone(),
             line: line_number,
             problem: format!("cannot read: {e}"),
         })?;
-        if replay::is_skippable(&line) {
-            continue;
-        }
-        lines.clear();
-        let fed = match args.format {
-            InputFormat::Wire => replayer.feed(&line, &mut lines),
-            InputFormat::MetaWebhook => replayer.feed_webhook(&line, &reader, &mut lines),
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(&bytes);
+        // A line that is not UTF-8 is malformed like any other: with --keep-going it gets an
+        // error line and the replay goes on, as Python's `process_bytes` does.
+        let fed = match std::str::from_utf8(bytes) {
+            Ok(line) if replay::is_skippable(line) => continue,
+            Ok(line) => {
+                lines.clear();
+                match args.format {
+                    InputFormat::Wire => replayer.feed(line, &mut lines),
+                    InputFormat::MetaWebhook => replayer.feed_webhook(line, &reader, &mut lines),
+                }
+            }
+            Err(e) => {
+                lines.clear();
+                Err(replay::not_utf8(e))
+            }
         };
         if let Err(malformed) = fed {
             if !args.keep_going {
@@ -410,6 +421,31 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     }
     if let Some(path) = &args.state {
         state::save(path, &replayer.engine)?;
+    }
+    Ok(())
+}
+
+/// Refuses an `--out` that names the input or the `--state` file: it is created (emptied)
+/// before either is read.
+fn refuse_overwriting_inputs(args: &ReplayArgs) -> Result<(), CliError> {
+    let Some(out) = args.out.as_deref().filter(|out| *out != "-") else {
+        return Ok(());
+    };
+    let out_path = std::path::Path::new(out);
+    if args.file != "-" && files::same_file(std::path::Path::new(&args.file), out_path) {
+        return Err(CliError::Usage(format!(
+            "--out {out} is the input file itself"
+        )));
+    }
+    if let Some(state) = args
+        .state
+        .as_deref()
+        .filter(|s| files::same_file(s, out_path))
+    {
+        return Err(CliError::Usage(format!(
+            "--out {out} is the --state file {}",
+            state.display()
+        )));
     }
     Ok(())
 }

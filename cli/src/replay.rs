@@ -25,6 +25,18 @@ pub struct Malformed {
     pub problem: String,
 }
 
+/// A line that is not UTF-8, as malformed (the same error line Python's `process_bytes`
+/// gives it).
+pub fn not_utf8(e: std::str::Utf8Error) -> Malformed {
+    let problem = format!("line is not UTF-8: {e}");
+    Malformed {
+        error: Box::new(Error::InvalidEvent {
+            problem: problem.clone(),
+        }),
+        problem,
+    }
+}
+
 /// Whether a line carries no event: blank lines and `//` comments are skipped, as the
 /// core's replay example does, so hand-written logs can be annotated.
 pub fn is_skippable(line: &str) -> bool {

@@ -349,6 +349,73 @@ fn keep_going_reports_skips_and_goes_on() {
     assert_exit(&without, 1);
 }
 
+#[test]
+fn a_line_that_is_not_utf8_is_malformed_like_any_other() {
+    let mut input = br#"{"type":"tick","at":"2026-11-02T09:00:00Z"}"#.to_vec();
+    input.extend_from_slice(b"\n\xff\xfe\r\n");
+    input.extend_from_slice(br#"{"type":"tick","at":"2026-11-02T09:01:00Z"}"#);
+    input.extend_from_slice(b"\r\n");
+
+    let output = run_with_stdin(&["replay", "-", "--keep-going"], &input);
+    assert_exit(&output, 0);
+    assert!(stderr(&output).contains("<stdin>:2: line is not UTF-8"));
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1]["error"], "invalid_event");
+    assert_eq!(
+        lines[2]["of"], "tick",
+        "the line after it, with its \\r\\n, is applied"
+    );
+
+    let output = run_with_stdin(&["replay", "-"], &input);
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains("<stdin>:2: line is not UTF-8"));
+}
+
+#[test]
+fn replay_refuses_an_out_file_that_is_its_input_or_state() {
+    let directory = tempfile::tempdir().unwrap();
+    let input = directory.path().join("day.jsonl");
+    std::fs::copy(example_day(), &input).unwrap();
+    let state = directory.path().join("state.json");
+    let setup = run(&[
+        "replay",
+        input.to_str().unwrap(),
+        "--summary",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_exit(&setup, 0);
+    let link = directory.path().join("link.jsonl");
+    std::fs::hard_link(&input, &link).unwrap();
+    let (day, saved) = (
+        std::fs::read(&input).unwrap(),
+        std::fs::read(&state).unwrap(),
+    );
+
+    for (out, problem) in [
+        (input.to_str().unwrap(), "is the input file itself"),
+        (link.to_str().unwrap(), "is the input file itself"),
+        (state.to_str().unwrap(), "is the --state file"),
+    ] {
+        let output = run(&[
+            "replay",
+            input.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--out",
+            out,
+        ]);
+        assert_exit(&output, 2);
+        assert!(stderr(&output).contains(problem), "{}", stderr(&output));
+        assert_eq!(std::fs::read(&input).unwrap(), day, "input kept");
+        assert_eq!(std::fs::read(&state).unwrap(), saved, "state kept");
+    }
+}
+
 fn simulate(seed: &str) -> String {
     let output = run(&[
         "simulate",
