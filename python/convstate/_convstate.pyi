@@ -20,11 +20,16 @@ __all__ = [
     "Engine",
     "ShardedEngine",
     "__version__",
+    "_wire_names",
     "wire_version",
 ]
 
 def wire_version() -> int:
     """Version of the JSON wire schema this build speaks."""
+
+def _wire_names() -> dict[str, list[str]]:
+    """The engine's wire names of each enum, by the package enum that must hold them
+    (private: for the package's tests)."""
 
 @final
 class BatchResult:
@@ -134,7 +139,8 @@ class Engine:
 
     It never reads a clock: every call carries its instant (an aware datetime or int unix
     milliseconds). Dicts it returns mirror the JSON wire format, with instants (keys
-    ``at``, ``*_at``, ``since``, ``until``) as aware UTC datetimes. One engine may be shared
+    ``at``, ``since``, ``until``, ``deadline`` and ``*_at``, ``*_since``, ``*_until``,
+    ``*_deadline``, ``*_by``) as aware UTC datetimes. One engine may be shared
     by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
     """
 

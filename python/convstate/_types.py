@@ -58,6 +58,8 @@ class Reason(str, enum.Enum):
     DUPLICATE = "duplicate"
     NO_DEFAULT_TEMPLATE = "no_default_template"
     LIMIT_REACHED = "limit_reached"
+    CONTACT_BACKOFF = "contact_backoff"
+    RESTRICTED = "restricted"
     OTHER = "other"
 
     @classmethod
@@ -96,6 +98,12 @@ class FreeReason(str, enum.Enum):
 
     SERVICE_WINDOW = "service_window"
     CHANNEL_NOT_BILLED = "channel_not_billed"
+    INSIDE_CONVERSATION = "inside_conversation"
+    SERVICE_CONVERSATION = "service_conversation"
+    FREE_ENTRY_POINT = "free_entry_point"
+    UTILITY_IN_WINDOW = "utility_in_window"
+    SERVICE_ALLOWANCE = "service_allowance"
+    HELD = "held"
 
 
 class TicketStatus(str, enum.Enum):
@@ -116,6 +124,10 @@ class TemplateStatus(str, enum.Enum):
     PAUSED = "paused"
     DISABLED = "disabled"
     IN_APPEAL = "in_appeal"
+    PENDING_DELETION = "pending_deletion"
+    DELETED = "deleted"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    ARCHIVED = "archived"
 
 
 class ConvstateError(Exception):

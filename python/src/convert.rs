@@ -202,9 +202,16 @@ fn invalid_event(problem: String) -> BindingError {
 }
 
 /// Whether a key of the core's JSON holds an instant. The core names instants `at`,
-/// `*_at`, `since` and `until` (DESIGN.md: names say what they hold).
+/// `since`, `until`, `deadline`, or `*_at`, `*_since`, `*_until`, `*_deadline` and `*_by`
+/// (`level_since`, `flagged_until`, `entry_point_answer_by`; DESIGN.md: names say what they
+/// hold). A value under such a key that is not an instant (`initiated_by`) stays a string.
 fn is_instant_key(key: &str) -> bool {
-    key == "at" || key == "since" || key == "until" || key.ends_with("_at")
+    const NAMES: [&str; 4] = ["at", "since", "until", "deadline"];
+    NAMES.contains(&key)
+        || NAMES
+            .iter()
+            .chain(&["by"])
+            .any(|name| key.strip_suffix(name).is_some_and(|k| k.ends_with('_')))
 }
 
 /// The core's JSON as Python values; RFC 3339 strings under instant keys become aware UTC

@@ -18,6 +18,7 @@ mod convert;
 mod errors;
 mod results;
 mod sharded;
+mod wire_names;
 
 use batch::{Columns, PyBatchResult};
 use convert::{datetime, from_json, instant, to_json};
@@ -781,6 +782,13 @@ fn wire_version() -> u32 {
     wire::WIRE_VERSION
 }
 
+/// The wire names of the core's enums, by the Python enum that must hold them (for the
+/// package's own tests; see `wire_names.rs`).
+#[pyfunction]
+fn _wire_names() -> std::collections::BTreeMap<&'static str, Vec<&'static str>> {
+    wire_names::wire_names()
+}
+
 #[pymodule]
 fn _convstate(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyEngine>()?;
@@ -789,6 +797,7 @@ fn _convstate(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyBatchResult>()?;
     module.add_class::<sharded::PyShardedEngine>()?;
     module.add_function(wrap_pyfunction!(wire_version, module)?)?;
+    module.add_function(wrap_pyfunction!(_wire_names, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -232,3 +232,44 @@ def test_policy_overrides_and_repr() -> None:
 def test_reason_enum_tolerates_new_reasons() -> None:
     assert convstate.Reason("limit_reached") is convstate.Reason.LIMIT_REACHED
     assert convstate.Reason("reason_from_the_future") is convstate.Reason.OTHER
+
+
+def test_enums_name_every_value_the_engine_produces() -> None:
+    # The engine's own list of wire names (read from its serde code), against the package's
+    # enums: a value added to the engine and not here would come back as OTHER or a bare str.
+    names = convstate._convstate._wire_names()
+    enums = {
+        "Reason": convstate.Reason,
+        "FreeReason": convstate.FreeReason,
+        "TemplateStatus": convstate.TemplateStatus,
+        "TicketStatus": convstate.TicketStatus,
+        "Channel": convstate.Channel,
+        "ChargeCategory": convstate.ChargeCategory,
+        "Initiator": convstate.Initiator,
+    }
+    assert set(names) == set(enums)
+    for name, values in names.items():
+        own = {member.value for member in enums[name]} - {"other"}
+        assert own == set(values), name
+
+
+def test_restricted_number_denies_with_its_own_reason(engine: convstate.Engine) -> None:
+    engine.handle(
+        {"type": "number_restriction", "at": "2026-11-02T10:00:00Z", "number": NUMBER, "scope": "all_messages"}
+    )
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 10, 30))
+    decision = engine.check_send(NUMBER, CONTACT, text="hello", at=utc(2026, 11, 2, 11))
+    assert decision.reason is convstate.Reason.RESTRICTED
+    assert decision.details["scope"] == "all_messages"
+
+
+def test_every_instant_in_a_result_is_a_datetime(engine: convstate.Engine) -> None:
+    engine.handle({"type": "number_quality", "at": "2026-11-02T09:00:00Z", "number": NUMBER, "quality": "low"})
+    flagged = [e for e in engine.effects() if e["effect"] == "number_flagged"]
+    assert flagged[0]["deadline"] == utc(2026, 11, 9, 9)
+    view = engine.number(NUMBER)
+    assert view["flagged_until"] == utc(2026, 11, 9, 9)
+    limit = engine.handle({"type": "query_limit", "at": "2026-11-02T11:00:00Z", "number": NUMBER})
+    assert isinstance(limit, dict) and isinstance(limit["level_since"], datetime), limit
+    decision = engine.check_send(NUMBER, CONTACT, text="hello", at=utc(2026, 11, 2, 10))
+    assert decision.to_dict()["initiated_by"] == "business", "a non-instant under *_by stays text"
