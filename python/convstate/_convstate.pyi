@@ -192,8 +192,14 @@ class Engine:
         kind: str = "text",
         group: Optional[str] = None,
         size: Optional[int] = None,
+        message_id: Optional[str] = None,
+        referral: bool = False,
     ) -> None:
-        """A message or call from a contact (or in a group) received by ``number``."""
+        """A message or call from a contact (or in a group) received by ``number``.
+
+        ``message_id`` is the provider's id of the message: a redelivery of an id already
+        seen changes nothing. ``referral`` marks a message from an ad or page button (a free
+        entry point where the pricing model has one)."""
     def check_send(
         self,
         number: str,
@@ -219,8 +225,12 @@ class Engine:
         group: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         force: bool = False,
+        message_id: Optional[str] = None,
     ) -> Decision:
-        """Decides a send and, when allowed, records it (counters, duplicates, limits)."""
+        """Decides a send and, when allowed, records it (counters, duplicates, limits).
+
+        ``message_id`` is the provider's id of the sent message, for its delivery statuses
+        (``message_status`` events)."""
     def initiate(
         self,
         number: str,
@@ -231,8 +241,10 @@ class Engine:
         message: Optional[Mapping[str, Any]] = None,
         template: Optional[Mapping[str, Any]] = None,
         idempotency_key: Optional[str] = None,
+        message_id: Optional[str] = None,
     ) -> Decision:
-        """Starts a conversation: a template now, the message when the contact answers."""
+        """Starts a conversation: a template now, the message when the contact answers.
+        ``message_id`` is the provider's id of what was sent now, as on ``send``."""
     def end_chat(
         self,
         number: str,

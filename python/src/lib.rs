@@ -51,6 +51,14 @@ impl EventFields {
         self
     }
 
+    /// A flag of the wire format, written only when set (its default is `false`).
+    fn flag(mut self, key: &str, set: bool) -> EventFields {
+        if set {
+            self.object.insert(key.into(), Value::Bool(true));
+        }
+        self
+    }
+
     fn value(mut self, key: &str, value: Option<&Bound<'_, PyAny>>) -> BindingResult<EventFields> {
         if let Some(value) = value.filter(|v| !v.is_none()) {
             self.object.insert(key.into(), to_json(value)?);
@@ -285,7 +293,8 @@ impl PyEngine {
     }
 
     /// A message (or call) from a contact, or in a group.
-    #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None))]
+    #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None, message_id = None, referral = false))]
+    #[allow(clippy::too_many_arguments)]
     fn inbound(
         &self,
         number: &str,
@@ -294,12 +303,16 @@ impl PyEngine {
         kind: &str,
         group: Option<&str>,
         size: Option<&Bound<'_, PyAny>>,
+        message_id: Option<&str>,
+        referral: bool,
     ) -> BindingResult<()> {
         let fields = EventFields::new("inbound")
             .text("number", Some(number))
             .text("contact", contact)
             .text("group", group)
             .text("kind", Some(kind))
+            .text("message_id", message_id)
+            .flag("referral", referral)
             .required_at(at)?
             .value("size", size)?;
         self.apply(fields).map(drop)
@@ -335,7 +348,7 @@ impl PyEngine {
     }
 
     /// Decides a send and records it (counters, duplicates, limit slot) atomically.
-    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false))]
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, message_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
@@ -348,6 +361,7 @@ impl PyEngine {
         group: Option<&str>,
         idempotency_key: Option<&str>,
         force: bool,
+        message_id: Option<&str>,
     ) -> BindingResult<Py<PyDecision>> {
         let fields = send_fields(
             "send",
@@ -359,12 +373,13 @@ impl PyEngine {
             group,
             idempotency_key,
             force,
-        )?;
+        )?
+        .text("message_id", message_id);
         self.decide(py, fields)
     }
 
     /// Starts a conversation: a template now, the message once the contact answers.
-    #[pyo3(signature = (number, contact, *, at, text = None, message = None, template = None, idempotency_key = None))]
+    #[pyo3(signature = (number, contact, *, at, text = None, message = None, template = None, idempotency_key = None, message_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn initiate(
         &self,
@@ -376,11 +391,13 @@ impl PyEngine {
         message: Option<&Bound<'_, PyAny>>,
         template: Option<&Bound<'_, PyAny>>,
         idempotency_key: Option<&str>,
+        message_id: Option<&str>,
     ) -> BindingResult<Py<PyDecision>> {
         let fields = EventFields::new("initiate")
             .text("number", Some(number))
             .text("contact", Some(contact))
             .text("idempotency_key", idempotency_key)
+            .text("message_id", message_id)
             .required_at(at)?
             .message(text, message)?
             .value("template", template)?;
@@ -731,16 +748,14 @@ fn send_fields(
     idempotency_key: Option<&str>,
     force: bool,
 ) -> BindingResult<EventFields> {
-    let mut fields = EventFields::new(type_name)
+    let fields = EventFields::new(type_name)
         .text("number", Some(number))
         .text("contact", contact)
         .text("group", group)
         .text("idempotency_key", idempotency_key)
         .required_at(at)?
-        .message(text, message)?;
-    if force {
-        fields.object.insert("force".into(), Value::Bool(true));
-    }
+        .message(text, message)?
+        .flag("force", force);
     Ok(fields)
 }
 

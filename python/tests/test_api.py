@@ -273,3 +273,40 @@ def test_every_instant_in_a_result_is_a_datetime(engine: convstate.Engine) -> No
     assert isinstance(limit, dict) and isinstance(limit["level_since"], datetime), limit
     decision = engine.check_send(NUMBER, CONTACT, text="hello", at=utc(2026, 11, 2, 10))
     assert decision.to_dict()["initiated_by"] == "business", "a non-instant under *_by stays text"
+
+
+def test_typed_calls_carry_message_ids_and_referrals_as_the_wire_does() -> None:
+    def new_engine() -> convstate.Engine:
+        engine = convstate.Engine(policy="cloud-2025")
+        engine.register_number(NUMBER, business="acme", channel="official", at=utc(2026, 11, 2, 8))
+        return engine
+
+    wire = new_engine()
+    for event in [
+        {"type": "inbound", "at": "2026-11-02T09:00:00Z", "number": NUMBER, "contact": CONTACT,
+         "kind": "text", "message_id": "wamid.in.1", "referral": True},
+        {"type": "send", "at": "2026-11-02T09:01:00Z", "number": NUMBER, "contact": CONTACT,
+         "message": {"kind": "text", "text": "Hello"}, "message_id": "wamid.out.1"},
+        {"type": "initiate", "at": "2026-11-02T09:02:00Z", "number": NUMBER, "contact": "+79110000002",
+         "message": {"kind": "text", "text": "Hi"}, "message_id": "wamid.out.2"},
+    ]:
+        wire.handle(event)
+
+    typed = new_engine()
+    typed.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9), message_id="wamid.in.1", referral=True)
+    typed.send(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1), text="Hello", message_id="wamid.out.1")
+    typed.initiate(NUMBER, "+79110000002", at=utc(2026, 11, 2, 9, 2), text="Hi", message_id="wamid.out.2")
+    assert typed.snapshot() == wire.snapshot()
+
+    # Each of the three matters to the state, so the comparison above can fail.
+    plain = new_engine()
+    plain.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9), message_id="wamid.in.1")
+    plain.send(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1), text="Hello", message_id="wamid.out.1")
+    plain.initiate(NUMBER, "+79110000002", at=utc(2026, 11, 2, 9, 2), text="Hi", message_id="wamid.out.2")
+    assert plain.snapshot() != wire.snapshot(), "referral"
+    # A redelivered inbound changes nothing; an unknown one counts.
+    before = typed.snapshot()
+    typed.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 5), message_id="wamid.in.1")
+    assert typed.snapshot() == before
+    typed.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 5), message_id="wamid.in.2")
+    assert typed.snapshot() != before
