@@ -19,9 +19,12 @@ struct Overview {
 pub fn run(args: &InspectArgs) -> Result<(), CliError> {
     let mut engine = state::load_existing(&args.state)?;
     let at = match &args.at {
-        Some(text) => {
-            Instant::parse_rfc3339(text).map_err(|e| CliError::Usage(format!("--at: {e}")))?
+        // The wire format's two spellings of an instant, as the error message names them.
+        Some(text) => match text.parse::<i64>() {
+            Ok(millis) => Instant::from_unix_millis(millis),
+            Err(_) => Instant::parse_rfc3339(text),
         }
+        .map_err(|e| CliError::Usage(format!("--at: {e}")))?,
         None => engine.clock(),
     };
     let not_found = |e: convstate::Error| CliError::Data(e.to_string());

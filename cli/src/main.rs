@@ -213,7 +213,8 @@ struct InspectArgs {
     /// The template's language.
     #[arg(long, value_name = "LANG", default_value = "en")]
     language: String,
-    /// Evaluate the conversation's window at this instant (RFC 3339) [default: the state's clock].
+    /// Evaluate the conversation's window at this instant (RFC 3339, or integer unix
+    /// milliseconds) [default: the state's clock].
     #[arg(long, value_name = "INSTANT")]
     at: Option<String>,
 }

@@ -538,6 +538,23 @@ fn inspect_shows_contact_number_and_template() {
         contact["window_open"], true,
         "wrote at 12:30, open until 12:30 tomorrow"
     );
+    // --at in either spelling of an instant.
+    for at in ["2026-11-03T13:00:00Z", "1793710800000"] {
+        let later = json(&[
+            "inspect",
+            state_arg,
+            "--number",
+            SUPPORT,
+            "--contact",
+            "+4915100000001",
+            "--at",
+            at,
+        ]);
+        assert_eq!(
+            later["window_open"], false,
+            "closed at 12:30 the next day ({at})"
+        );
+    }
 
     let template = json(&[
         "inspect",
