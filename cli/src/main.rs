@@ -5,7 +5,6 @@ mod business;
 mod error;
 mod files;
 mod inspect;
-mod locate;
 mod replay;
 mod simulate;
 mod state;

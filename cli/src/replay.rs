@@ -4,7 +4,6 @@
 use convstate::webhook::{outcome_lines, WebhookOutcome, WebhookReader};
 use convstate::{wire, Engine, Error, Event, Output};
 
-use crate::locate;
 use crate::summary::Summary;
 
 /// An engine plus the tally of everything it answered.
@@ -57,7 +56,11 @@ impl Replayer {
     /// effect) to `out`: exactly what [`Engine::handle_json`] returns for it.
     pub fn feed(&mut self, line: &str, out: &mut Vec<String>) -> Result<(), Malformed> {
         let event = wire::decode_event(line).map_err(|error| Malformed {
-            problem: locate::describe(line, &error),
+            // The core's problem names the field at fault, without the error's prefix.
+            problem: match &error {
+                Error::InvalidEvent { problem } => problem.clone(),
+                other => other.to_string(),
+            },
             error: Box::new(error),
         })?;
         self.apply(event, out);

@@ -14,6 +14,7 @@ use crate::event::Event;
 use crate::{Effect, Error};
 
 mod decode;
+mod locate;
 
 pub use decode::EVENT_TYPES;
 
@@ -26,20 +27,38 @@ pub const ANNOTATION_KEYS: [&str; 3] = ["expect", "expect_effects", "comment"];
 /// Decodes one wire-format line into an event. Annotation keys (`expect`,
 /// `expect_effects`, `comment`) are ignored at the top level; any other unknown key is an
 /// error. One pass, whether or not the line carries annotations.
+///
+/// A line that does not decode is an [`Error::InvalidEvent`] whose problem names the field
+/// at fault (`field "message.kind": unknown variant ...`), or says the line is not JSON.
 pub fn decode_event(line: &str) -> Result<Event, Error> {
+    decode_line(line).map_err(|failure| Error::InvalidEvent {
+        problem: locate::describe(line, failure.problem, failure.is_syntax),
+    })
+}
+
+/// Why a line did not decode, before the field at fault is looked for.
+struct Failure {
+    /// serde's message; a data error's without its position.
+    problem: String,
+    /// The line is not JSON (a syntax error, or it ends too early).
+    is_syntax: bool,
+}
+
+fn decode_line(line: &str) -> Result<Event, Failure> {
     let invalid = |e: serde_json::Error| {
         let mut problem = e.to_string();
         // A data error names the field and the value; where it sits in the line depends on
         // key order and spacing, which differ between doors (a Python dict or a webhook
         // re-encoded), so the position is left out and every door words it the same.
         // Syntax errors keep theirs: only a line has syntax.
-        if e.classify() == serde_json::error::Category::Data {
+        let is_syntax = e.classify() != serde_json::error::Category::Data;
+        if !is_syntax {
             let position = format!(" at line {} column {}", e.line(), e.column());
             if let Some(message) = problem.strip_suffix(&position) {
                 problem.truncate(message.len());
             }
         }
-        Error::InvalidEvent { problem }
+        Failure { problem, is_syntax }
     };
     let mut deserializer = serde_json::Deserializer::from_str(line);
     let event = DeserializeSeed::deserialize(
@@ -283,9 +302,46 @@ mod tests {
         let later = problem(r#"{ "at" : "yesterday", "type" : "tick" }"#);
         assert_eq!(first, later);
         assert!(first.contains("invalid instant \"yesterday\""), "{first}");
+        assert!(first.starts_with("field \"at\": "), "{first}");
         assert!(!first.contains("column"), "{first}");
         // A syntax error keeps its position: only a line has one.
-        assert!(problem(r#"{"type":"tick","at":}"#).contains("column"));
+        let syntax = problem(r#"{"type":"tick","at":}"#);
+        assert!(syntax.starts_with("not valid JSON: "), "{syntax}");
+        assert!(syntax.contains("column"), "{syntax}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_field_whatever_the_key_order() {
+        let cases = [
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"image","size":-1}"#,
+                "field \"size\": invalid value: integer `-1`, expected u64",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"txt","text":"x"}}"#,
+                "field \"message.kind\": unknown variant `txt`",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":7}}"#,
+                "field \"message.text\": invalid type: integer `7`",
+            ),
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"text","colour":"red"}"#,
+                "field \"colour\": unknown field `colour`",
+            ),
+        ];
+        for (line, expected) in cases {
+            for line in [line.to_owned(), type_last(line)] {
+                let message = problem(&line);
+                assert!(message.starts_with(expected), "{line}: {message}");
+            }
+        }
+        // Past the budget a line is not searched again: the problem alone.
+        let padding = "x".repeat(70_000);
+        let long = format!(
+            r#"{{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"image","size":-1,"comment":"{padding}"}}"#
+        );
+        assert!(problem(&long).starts_with("invalid value: integer `-1`"));
     }
 
     #[test]

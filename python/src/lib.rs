@@ -105,11 +105,20 @@ fn invalid(problem: &str) -> BindingError {
     .into()
 }
 
-/// Decodes an event the way the wire does, so messages name the field that is wrong.
+/// Decodes an event the way the wire does. One that does not decode is decoded again as a
+/// line, so that its error is the JSON door's, naming the field at fault.
 fn decode(object: Value) -> Result<Event, convstate::Error> {
-    serde_json::from_value(object).map_err(|e| convstate::Error::InvalidEvent {
-        problem: e.to_string(),
-    })
+    use serde::Deserialize;
+    match Event::deserialize(&object) {
+        Ok(event) => Ok(event),
+        Err(e) => match wire::decode_event(&object.to_string()) {
+            Err(error) => Err(error),
+            // Not expected (the two readers agree); keep the first answer rather than lose it.
+            Ok(_) => Err(convstate::Error::InvalidEvent {
+                problem: e.to_string(),
+            }),
+        },
+    }
 }
 
 /// A core output as Python: None for an acknowledgement, a `Decision`, or a dict.

@@ -183,3 +183,19 @@ def test_strings_that_are_not_utf8_cannot_reach_the_engine(busy_engine: convstat
     with pytest.raises(UnicodeEncodeError):
         busy_engine.inbound(NUMBER, "\udcff", at=T1)
     assert busy_engine.snapshot() == before
+
+
+def test_a_bad_value_names_its_field_in_typed_calls_and_lines(busy_engine: convstate.Engine) -> None:
+    before = busy_engine.snapshot()
+    with pytest.raises(convstate.InvalidInputError) as typed:
+        busy_engine.inbound(NUMBER, CONTACT, at=T1, kind="image", size=-1)
+    assert typed.value.code == "invalid_event"
+    assert str(typed.value).startswith('invalid event: field "size": invalid value: integer `-1`'), typed.value
+    with pytest.raises(convstate.InvalidInputError) as message:
+        busy_engine.send(NUMBER, CONTACT, at=T1, message={"kind": "txt", "text": "hi"})
+    assert 'field "message.kind": unknown variant `txt`' in str(message.value), message.value
+    line = json.dumps({"type": "inbound", "at": "2026-11-02T09:05:00Z", "number": NUMBER,
+                       "contact": CONTACT, "kind": "txt"})
+    [error] = busy_engine.handle_json(line)
+    assert json.loads(error)["message"].startswith('invalid event: field "kind": unknown variant `txt`'), error
+    assert busy_engine.snapshot() == before
