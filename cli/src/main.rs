@@ -171,8 +171,8 @@ struct ReplayArgs {
 
 #[derive(Debug, Args)]
 struct SimulateArgs {
-    /// Businesses, each with two numbers and three templates.
-    #[arg(long, default_value_t = 2)]
+    /// Businesses, each with two numbers and three templates (at least one).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     businesses: u32,
     /// Contacts, spread over the businesses.
     #[arg(long, default_value_t = 1000)]

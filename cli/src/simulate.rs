@@ -101,7 +101,7 @@ struct Generator {
 impl Generator {
     fn new(args: &SimulateArgs) -> Generator {
         let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-        let businesses = args.businesses.max(1);
+        let businesses = args.businesses;
         let contacts = (0..args.contacts)
             .map(|i| {
                 let (prefix, utc_offset_hours) = REGIONS[rng.random_range(0..REGIONS.len())];

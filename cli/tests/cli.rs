@@ -592,6 +592,7 @@ fn exit_codes_are_as_documented() {
         ]),
         2,
     );
+    assert_exit(&run(&["simulate", "--businesses", "0"]), 2);
 
     let directory = tempfile::tempdir().unwrap();
     let corrupt = directory.path().join("state.json");
@@ -934,7 +935,8 @@ fn business_refusals_name_the_problem_and_change_no_file() {
     let into_classic = run(&["business", "import", classic_arg, export_arg]);
     assert_exit(&into_classic, 1);
     assert!(
-        stderr(&into_classic).contains("different policy"),
+        stderr(&into_classic)
+            .contains(r#"exported under policy "cloud-2025", and this engine runs "classic""#),
         "{}",
         stderr(&into_classic)
     );

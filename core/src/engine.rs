@@ -760,7 +760,9 @@ impl Engine {
     pub fn inbound_borrowed(&mut self, e: InboundRef<'_>) -> Result<(), Error> {
         let number = self.number_idx(e.number)?;
         let channel = self.numbers[number as usize].channel;
-        if e.group.is_some() && !channel.allows_groups() {
+        // Both a contact and a group is the event's own fault, reported by `recipient` below
+        // whatever the channel (which must not intern the group first).
+        if e.group.is_some() && e.contact.is_none() && !channel.allows_groups() {
             return Err(Error::NotOnChannel {
                 what: "a group message",
                 channel,

@@ -91,8 +91,9 @@ pub enum Error {
         /// The presets.
         known: String,
     },
-    /// A policy override that does not fit the policy's schema.
-    #[error("invalid policy override: {problem}")]
+    /// A policy (or an override of one) that does not fit the policy's schema, or an import
+    /// under a policy other than the engine's.
+    #[error("invalid policy: {problem}")]
     InvalidPolicy {
         /// What is wrong.
         problem: String,

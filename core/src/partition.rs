@@ -537,11 +537,14 @@ impl Engine {
     /// Every check of an import, before the first mutation.
     fn check_import(&self, x: &BusinessExport) -> Result<(), Error> {
         if x.policy != self.policy {
+            let (theirs, ours) = (&x.policy.name, &self.policy.name);
+            let how = if theirs == ours {
+                format!("policy {theirs:?} with other overrides than this engine's")
+            } else {
+                format!("policy {theirs:?}, and this engine runs {ours:?}")
+            };
             return Err(Error::InvalidPolicy {
-                problem: format!(
-                    "business {:?} was exported under a different policy than this engine's",
-                    x.business.name
-                ),
+                problem: format!("business {:?} was exported under {how}", x.business.name),
             });
         }
         if self.business_index.contains_key(&x.business.name) {

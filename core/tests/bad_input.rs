@@ -335,6 +335,12 @@ const LINES: &[(&str, &str, &str, &str)] = &[
         "invalid_input",
     ),
     (
+        "contact and group together on the official channel (the event's own fault first)",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","group":"1203@g.us","kind":"text"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
         "neither contact nor group",
         r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","kind":"text"}"#,
         "invalid_event",

@@ -6,7 +6,7 @@ mod common;
 
 use common::without_ticket_ids;
 use convstate::sharded::ShardedEngine;
-use convstate::{Engine, Error};
+use convstate::{Engine, Error, Policy};
 
 const BUSINESSES: u32 = 5;
 
@@ -523,6 +523,32 @@ fn a_new_engine_starts_from_an_export_under_its_policy() {
         Engine::from_business_export(b"{}"),
         Err(Error::CorruptSnapshot { .. })
     ));
+}
+
+/// An import under another policy is refused, naming both, or the overrides when the
+/// preset is the same.
+#[test]
+fn an_export_under_another_policy_is_refused_naming_it() {
+    let bytes = engine_under("classic").export_business("biz3").unwrap();
+    let refusal = |mut target: Engine| {
+        let before = target.snapshot();
+        let error = target.import_business(&bytes).unwrap_err();
+        assert_eq!(target.snapshot(), before);
+        error.to_string()
+    };
+    assert_eq!(
+        refusal(Engine::with_preset("cloud-2025").unwrap()),
+        r#"invalid policy: business "biz3" was exported under policy "classic", and this engine runs "cloud-2025""#
+    );
+    let overridden = Policy::with_overrides(
+        "classic",
+        &serde_json::json!({"chat": {"idle_timeout": "15m"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(Engine::new(overridden)),
+        r#"invalid policy: business "biz3" was exported under policy "classic" with other overrides than this engine's"#
+    );
 }
 
 #[test]
