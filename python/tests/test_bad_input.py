@@ -59,7 +59,7 @@ CASES: list[tuple[str, type[convstate.ConvstateError], str, Callable[[convstate.
      lambda e: e.inbound(NUMBER, "+" + "9" * 40, at=T1)),
     ("phone number of letters", Invalid, "invalid_phone_number", lambda e: e.inbound(NUMBER, "+1555CALLNOW", at=T1)),
     ("contact with a NUL byte", Invalid, "invalid_user_id", lambda e: e.inbound(NUMBER, "ann\x00bob", at=T1)),
-    ("contact and group together", Invalid, "not_on_channel",
+    ("contact and group together", Invalid, "invalid_event",
      lambda e: e.inbound(NUMBER, CONTACT, group="1203@g.us", at=T1)),
     ("unknown number", NotFound, "unknown_number", lambda e: e.inbound("+15559999999", CONTACT, at=T1)),
     # templates
