@@ -13,8 +13,7 @@ use std::path::Path;
 use convstate::Engine;
 
 use crate::error::CliError;
-use crate::files::same_file;
-use crate::{state, BusinessCommand, BusinessMoveArgs};
+use crate::{same_file, state, BusinessCommand, BusinessMoveArgs};
 
 pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
     match command {

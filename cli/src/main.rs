@@ -3,7 +3,6 @@
 
 mod business;
 mod error;
-mod files;
 mod inspect;
 mod replay;
 mod simulate;
@@ -373,21 +372,16 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             problem: format!("cannot read: {e}"),
         })?;
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(&bytes);
+        lines.clear();
         // A line that is not UTF-8 is malformed like any other: with --keep-going it gets an
-        // error line and the replay goes on, as Python's `process_bytes` does.
-        let fed = match std::str::from_utf8(bytes) {
+        // error line and the replay goes on.
+        let fed = match convstate::wire::line_text(bytes) {
             Ok(line) if replay::is_skippable(line) => continue,
-            Ok(line) => {
-                lines.clear();
-                match args.format {
-                    InputFormat::Wire => replayer.feed(line, &mut lines),
-                    InputFormat::MetaWebhook => replayer.feed_webhook(line, &reader, &mut lines),
-                }
-            }
-            Err(e) => {
-                lines.clear();
-                Err(replay::not_utf8(e))
-            }
+            Ok(line) => match args.format {
+                InputFormat::Wire => replayer.feed(line, &mut lines),
+                InputFormat::MetaWebhook => replayer.feed_webhook(line, &reader, &mut lines),
+            },
+            Err(error) => Err(error.into()),
         };
         if let Err(malformed) = fed {
             if !args.keep_going {
@@ -432,22 +426,24 @@ fn refuse_overwriting_inputs(args: &ReplayArgs) -> Result<(), CliError> {
         return Ok(());
     };
     let out_path = std::path::Path::new(out);
-    if args.file != "-" && files::same_file(std::path::Path::new(&args.file), out_path) {
+    if args.file != "-" && same_file(std::path::Path::new(&args.file), out_path) {
         return Err(CliError::Usage(format!(
             "--out {out} is the input file itself"
         )));
     }
-    if let Some(state) = args
-        .state
-        .as_deref()
-        .filter(|s| files::same_file(s, out_path))
-    {
+    if let Some(state) = args.state.as_deref().filter(|s| same_file(s, out_path)) {
         return Err(CliError::Usage(format!(
             "--out {out} is the --state file {}",
             state.display()
         )));
     }
     Ok(())
+}
+
+/// Whether two paths name one existing file, by any spelling or hard link (a missing file
+/// is none), so that a command refuses to overwrite what it reads.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    same_file::is_same_file(a, b).unwrap_or(false)
 }
 
 /// Whether progress bars may be drawn: only for a person watching.

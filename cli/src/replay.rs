@@ -24,15 +24,16 @@ pub struct Malformed {
     pub problem: String,
 }
 
-/// A line that is not UTF-8, as malformed (the same error line Python's `process_bytes`
-/// gives it).
-pub fn not_utf8(e: std::str::Utf8Error) -> Malformed {
-    let problem = format!("line is not UTF-8: {e}");
-    Malformed {
-        error: Box::new(Error::InvalidEvent {
-            problem: problem.clone(),
-        }),
-        problem,
+impl From<Error> for Malformed {
+    fn from(error: Error) -> Malformed {
+        Malformed {
+            // The core's problem names the field at fault, without the error's prefix.
+            problem: match &error {
+                Error::InvalidEvent { problem } => problem.clone(),
+                other => other.to_string(),
+            },
+            error: Box::new(error),
+        }
     }
 }
 
@@ -55,14 +56,7 @@ impl Replayer {
     /// Applies one line and appends its output lines (the result line, then one line per
     /// effect) to `out`: exactly what [`Engine::handle_json`] returns for it.
     pub fn feed(&mut self, line: &str, out: &mut Vec<String>) -> Result<(), Malformed> {
-        let event = wire::decode_event(line).map_err(|error| Malformed {
-            // The core's problem names the field at fault, without the error's prefix.
-            problem: match &error {
-                Error::InvalidEvent { problem } => problem.clone(),
-                other => other.to_string(),
-            },
-            error: Box::new(error),
-        })?;
+        let event = wire::decode_event(line)?;
         self.apply(event, out);
         Ok(())
     }

@@ -24,6 +24,15 @@ pub const WIRE_VERSION: u32 = 1;
 /// Keys a line may carry for test runners; the engine ignores them.
 pub const ANNOTATION_KEYS: [&str; 3] = ["expect", "expect_effects", "comment"];
 
+/// A wire line's text: a line that is not UTF-8 is an [`Error::InvalidEvent`] like any
+/// line that does not decode (hosts reading bytes, the command-line tool and Python's
+/// `process_bytes`, answer it with the same error line).
+pub fn line_text(line: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(line).map_err(|e| Error::InvalidEvent {
+        problem: format!("line is not UTF-8: {e}"),
+    })
+}
+
 /// Decodes one wire-format line into an event. Annotation keys (`expect`,
 /// `expect_effects`, `comment`) are ignored at the top level; any other unknown key is an
 /// error. One pass, whether or not the line carries annotations.

@@ -157,12 +157,10 @@ fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String 
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match std::str::from_utf8(line) {
+        match wire::line_text(line) {
             Ok(line) => apply(line, &mut output),
-            Err(e) => {
-                let problem = format!("line is not UTF-8: {e}");
-                let error = Err(convstate::Error::InvalidEvent { problem });
-                wire::encode_output_into(&error, &mut output);
+            Err(error) => {
+                wire::encode_output_into(&Err(error), &mut output);
                 output.push('\n');
             }
         }
