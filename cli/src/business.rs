@@ -7,7 +7,7 @@
 //! machines). The core decides everything (`Engine::export_business`, `import_business`,
 //! `remove_business`); this module reads and writes files.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use convstate::Engine;
@@ -121,16 +121,10 @@ fn read_export(file: &str) -> Result<Vec<u8>, CliError> {
 }
 
 fn write_export(out: &str, export: &[u8]) -> Result<(), CliError> {
-    let written = if out == "-" {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(export)
-            .and_then(|()| stdout.write_all(b"\n"))
-            .and_then(|()| stdout.flush())
-    } else {
-        std::fs::write(out, [export, b"\n"].concat())
-    };
-    written.map_err(|source| CliError::Io {
+    if out == "-" {
+        return crate::write_stdout(&[export, b"\n"].concat());
+    }
+    std::fs::write(out, [export, b"\n"].concat()).map_err(|source| CliError::Io {
         what: "cannot write",
         path: out.to_owned(),
         source,

@@ -9,6 +9,9 @@ pub const EXIT_INPUT: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the `--state` snapshot cannot be read, restored or written.
 pub const EXIT_STATE: u8 = 3;
+/// Exit code: the reader of the output closed it (a pipe into `head`), the status a shell
+/// reports for a tool stopped by SIGPIPE (128 + 13).
+pub const EXIT_CLOSED_OUTPUT: u8 = 141;
 
 /// Everything that stops a command.
 #[derive(Debug, thiserror::Error)]
@@ -57,5 +60,11 @@ impl CliError {
             CliError::Usage(_) => EXIT_USAGE,
             CliError::State { .. } => EXIT_STATE,
         }
+    }
+
+    /// Whether the command stopped because the reader of its output went away: no error
+    /// worth a message, since the reader stopped on purpose.
+    pub fn is_closed_output(&self) -> bool {
+        matches!(self, CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }

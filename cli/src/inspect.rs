@@ -34,14 +34,20 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
                 .conversation(number, contact, at)
                 .map_err(not_found)?,
         ),
-        (None, Some(number), _) => to_json(&engine.number(number).map_err(not_found)?),
+        (None, Some(number), _) => to_json(&engine.number_at(number, at).map_err(not_found)?),
         (_, _, Some(template)) => {
             let business = args.business.as_deref().unwrap_or_default();
             to_json(
                 &engine
-                    .template(business, template, &args.language)
+                    .template_at(business, template, &args.language, at)
                     .map_err(not_found)?,
             )
+        }
+        // The overview counts what the state holds; no instant changes it.
+        _ if args.at.is_some() => {
+            return Err(CliError::Usage(
+                "--at needs a view: --number (with or without --contact) or --template".into(),
+            ))
         }
         _ => to_json(&Overview {
             policy: engine.policy().name.clone(),
@@ -51,8 +57,7 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
             next_timer_at: engine.poll_timeout(),
         }),
     };
-    println!("{view}");
-    Ok(())
+    crate::write_stdout(format!("{view}\n").as_bytes())
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convstate::{Engine, Policy};
 
-use crate::error::CliError;
+use crate::error::{CliError, EXIT_CLOSED_OUTPUT};
 use crate::replay::Replayer;
 use crate::summary::Summary;
 
@@ -28,7 +28,8 @@ Exit codes:
      number the state does not hold, an export the state cannot import
   2  usage error: unknown option, bad policy name or override, contradictory arguments
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
-     read, restored or written";
+     read, restored or written
+  141  the output's reader closed it (a pipe into head): stopped quietly, no state saved";
 
 /// Replays WhatsApp Business traffic through the convstate rules engine: what would these
 /// rules have done to my traffic?
@@ -211,8 +212,9 @@ struct InspectArgs {
     /// The template's language.
     #[arg(long, value_name = "LANG", default_value = "en")]
     language: String,
-    /// Evaluate the conversation's window at this instant (RFC 3339, or integer unix
-    /// milliseconds) [default: the state's clock].
+    /// Show the view as of this instant: the conversation's window, the number's flag and
+    /// restriction, the template's status (RFC 3339, or integer unix milliseconds)
+    /// [default: the state's clock].
     #[arg(long, value_name = "INSTANT")]
     at: Option<String>,
 }
@@ -227,6 +229,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of the output went away (`convstate replay ... | head`): stop quietly,
+        // with the status of a tool stopped by SIGPIPE, and save no state.
+        Err(error) if error.is_closed_output() => ExitCode::from(EXIT_CLOSED_OUTPUT),
         Err(error) => {
             eprintln!("convstate: error: {error}");
             ExitCode::from(error.exit_code())
@@ -283,9 +288,14 @@ fn print_summary(summary: &Summary, format: SummaryFormat) -> Result<(), CliErro
             json
         }
     };
+    write_stdout(text.as_bytes())
+}
+
+/// Writes all of `bytes` to standard output.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     stdout
-        .write_all(text.as_bytes())
+        .write_all(bytes)
         .and_then(|()| stdout.flush())
         .map_err(|source| CliError::Io {
             what: "cannot write",

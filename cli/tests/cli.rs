@@ -573,6 +573,94 @@ fn inspect_shows_contact_number_and_template() {
 }
 
 #[test]
+fn inspect_at_applies_to_every_view_that_has_an_instant() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let input = [
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"autumn_sale","language":"en","category":"marketing","body":"Hi {{1}}, our sale starts today.","status":"approved","quality":"high"}"#,
+        r#"{"type":"template_quality","at":"2026-11-02T14:00:00Z","business":"acme","name":"autumn_sale","language":"en","quality":"low"}"#,
+    ]
+    .join("\n");
+    let replay = run_with_stdin(
+        &["replay", "-", "--summary", "--state", state_arg],
+        input.as_bytes(),
+    );
+    assert_exit(&replay, 0);
+    let status = |at: Option<&str>| -> Value {
+        let mut args = vec![
+            "inspect",
+            state_arg,
+            "--template",
+            "autumn_sale",
+            "--business",
+            "acme",
+        ];
+        args.extend(at.map(|at| ["--at", at]).into_iter().flatten());
+        let output = run(&args);
+        assert_exit(&output, 0);
+        serde_json::from_str::<Value>(&stdout(&output)).unwrap()["status"].clone()
+    };
+    assert_eq!(status(None), "paused", "paused at 14:00 by the low quality");
+    assert_eq!(
+        status(Some("2026-11-03T14:00:00Z")),
+        "approved",
+        "the first pause has ended a day later"
+    );
+
+    let overview = run(&["inspect", state_arg, "--at", "2026-11-03T14:00:00Z"]);
+    assert_exit(&overview, 2);
+    assert!(
+        stderr(&overview).contains("--at needs a view"),
+        "{}",
+        stderr(&overview)
+    );
+}
+
+#[test]
+fn a_reader_that_closes_the_output_stops_the_replay_quietly() {
+    // Enough output to fill any pipe buffer: a thousand chats.
+    let input: String = (0..1000)
+        .map(|i| {
+            format!(
+                r#"{{"type":"inbound","at":"2026-11-02T08:00:00Z","number":"{SUPPORT}","contact":"+49151{i:08}","kind":"text"}}"#
+            ) + "\n"
+        })
+        .collect();
+    let register = r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#;
+    let directory = tempfile::tempdir().unwrap();
+    let events = directory.path().join("events.jsonl");
+    std::fs::write(&events, format!("{register}\n{input}")).unwrap();
+    let state = directory.path().join("state.json");
+    let mut child = convstate(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("the binary runs");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout is piped")),
+        &mut first,
+    )
+    .unwrap();
+    // The reader is dropped here, as `head -1` exits after its line.
+    assert!(first.starts_with('{'), "the first output line: {first}");
+    let output = child.wait_with_output().expect("the binary finishes");
+    assert_exit(&output, 141);
+    assert_eq!(
+        stderr(&output),
+        "",
+        "no error message for a reader that stopped on purpose"
+    );
+    assert!(!state.exists(), "a replay cut short saves no state");
+}
+
+#[test]
 fn exit_codes_are_as_documented() {
     let help = run(&["replay", "--help"]);
     assert_exit(&help, 0);
