@@ -376,6 +376,29 @@ fn a_line_that_is_not_utf8_is_malformed_like_any_other() {
 }
 
 #[test]
+fn a_byte_order_mark_starting_the_input_is_skipped_and_named_anywhere_else() {
+    let tick = br#"{"type":"tick","at":"2026-11-02T09:00:00Z"}"#;
+    let mut input = b"\xEF\xBB\xBF".to_vec();
+    input.extend_from_slice(tick);
+    input.extend_from_slice(b"\r\n\xEF\xBB\xBF");
+    input.extend_from_slice(tick);
+
+    let output = run_with_stdin(&["replay", "-"], &input);
+    assert_exit(&output, 1);
+    assert_eq!(
+        stdout(&output).lines().next(),
+        Some(r#"{"type":"ack","of":"tick"}"#),
+        "the first line is read without its mark"
+    );
+    assert!(
+        stderr(&output)
+            .contains("<stdin>:2: not valid JSON: the line starts with a byte-order mark"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn replay_refuses_an_out_file_that_is_its_input_or_state() {
     let directory = tempfile::tempdir().unwrap();
     let input = directory.path().join("day.jsonl");

@@ -46,13 +46,21 @@ impl Instant {
         if let Some(instant) = Instant::parse_canonical(text.as_bytes()) {
             return Ok(instant);
         }
-        let parsed =
-            DateTime::parse_from_rfc3339(text).map_err(|e| crate::Error::InvalidInstant {
-                input: text.to_owned(),
-                problem: format!(
+        let parsed = DateTime::parse_from_rfc3339(text).map_err(|e| {
+            // RFC 3339 has four-digit years, so chrono only sees "invalid characters" in a
+            // later one: say which limit it broke.
+            let problem = if text.bytes().take_while(u8::is_ascii_digit).count() > 4 {
+                "the year has more than four digits; accepted years are 1970..=9999".to_owned()
+            } else {
+                format!(
                     "{e}; expected RFC 3339 such as \"2026-11-02T09:00:00Z\" or integer unix milliseconds"
-                ),
-            })?;
+                )
+            };
+            crate::Error::InvalidInstant {
+                input: text.to_owned(),
+                problem,
+            }
+        })?;
         Instant::from_unix_millis(parsed.timestamp_millis())
     }
 
@@ -619,6 +627,13 @@ mod tests {
         assert!(Instant::from_unix_millis(-1).is_err());
         assert!(Instant::from_unix_millis(i64::MAX).is_err());
         assert!(Instant::parse_rfc3339("yesterday").is_err());
+        let late = Instant::parse_rfc3339("10000-01-01T00:00:00Z").unwrap_err();
+        assert!(
+            late.to_string().contains("accepted years are 1970..=9999"),
+            "{late}"
+        );
+        let early = Instant::parse_rfc3339("1969-12-31T23:59:59Z").unwrap_err();
+        assert!(early.to_string().contains("years 1970..=9999"), "{early}");
     }
 
     #[test]

@@ -317,6 +317,8 @@ mod tests {
         let syntax = problem(r#"{"type":"tick","at":}"#);
         assert!(syntax.starts_with("not valid JSON: "), "{syntax}");
         assert!(syntax.contains("column"), "{syntax}");
+        let marked = problem("\u{feff}{\"type\":\"tick\",\"at\":0}");
+        assert!(marked.contains("byte-order mark (U+FEFF)"), "{marked}");
     }
 
     #[test]

@@ -16,11 +16,21 @@ use serde_json::{Map, Value};
 /// bytes gets 128 trials, one of 16 KiB four, a longer one none.
 const TRIAL_BYTES: usize = 64 * 1024;
 
+/// U+FEFF, which some editors put at the start of a UTF-8 file.
+pub(crate) const BYTE_ORDER_MARK: char = '\u{feff}';
+
 /// Why `line` does not decode, for people: `problem` (serde's message, without the position
 /// of a data error) with the field at fault in front when it can be found, or the syntax
 /// problem of a line that is not JSON.
 pub(super) fn describe(line: &str, problem: String, is_syntax: bool) -> String {
     if is_syntax {
+        // Files saved by some Windows tools start with one; serde's message would only say
+        // "expected value at column 1".
+        if line.starts_with(BYTE_ORDER_MARK) {
+            return "not valid JSON: the line starts with a byte-order mark (U+FEFF); \
+                    write UTF-8 without one"
+                .to_owned();
+        }
         return format!("not valid JSON: {problem}");
     }
     let mut trials = TRIAL_BYTES / line.len().max(1);
