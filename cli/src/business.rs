@@ -121,10 +121,12 @@ fn read_export(file: &str) -> Result<Vec<u8>, CliError> {
 }
 
 fn write_export(out: &str, export: &[u8]) -> Result<(), CliError> {
+    let export = [export, b"\n"].concat();
     if out == "-" {
-        return crate::write_stdout(&[export, b"\n"].concat());
+        return crate::write_stdout(&export);
     }
-    std::fs::write(out, [export, b"\n"].concat()).map_err(|source| CliError::Io {
+    // Atomically, as a state is saved: a crash leaves no half an export for `import` to read.
+    state::write_atomically(Path::new(out), &export).map_err(|source| CliError::Io {
         what: "cannot write",
         path: out.to_owned(),
         source,

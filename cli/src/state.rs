@@ -1,4 +1,5 @@
-//! Loading and saving the engine's snapshot for `--state`.
+//! Loading and saving the engine's snapshot for `--state`, and writing any file that must
+//! not be left half-written.
 //!
 //! Saving writes a temporary file in the same directory, flushes it to disk and renames it
 //! over the target: a rename within one file system is atomic, so a crash leaves either the
@@ -37,21 +38,31 @@ pub fn load_existing(path: &Path) -> Result<Engine, CliError> {
 
 /// Writes the engine's snapshot to `path` atomically.
 pub fn save(path: &Path, engine: &Engine) -> Result<(), CliError> {
+    write_atomically(path, &engine.snapshot()).map_err(|e| state_error(path, e))
+}
+
+/// Writes `bytes` to `path` so that a crash leaves the old file or the new one: a temporary
+/// file in the same directory, flushed to disk, renamed over `path`. The error says which
+/// step failed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    fn step(what: &'static str) -> impl Fn(std::io::Error) -> std::io::Error {
+        move |e| std::io::Error::new(e.kind(), format!("{what}: {e}"))
+    }
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     let mut temporary = tempfile::Builder::new()
-        .prefix(".convstate-state-")
+        .prefix(".convstate-")
         .suffix(".tmp")
         .tempfile_in(directory)
-        .map_err(|e| state_error(path, format!("cannot create a temporary file: {e}")))?;
+        .map_err(step("cannot create a temporary file"))?;
     temporary
-        .write_all(&engine.snapshot())
+        .write_all(bytes)
         .and_then(|()| temporary.as_file().sync_all())
-        .map_err(|e| state_error(path, format!("cannot write: {e}")))?;
+        .map_err(step("cannot write"))?;
     temporary
         .persist(path)
-        .map_err(|e| state_error(path, format!("cannot replace: {}", e.error)))?;
+        .map_err(|e| step("cannot replace")(e.error))?;
     Ok(())
 }

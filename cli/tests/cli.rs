@@ -1014,6 +1014,30 @@ fn business_refusals_name_the_problem_and_change_no_file() {
         ]),
         0,
     );
+    assert!(
+        std::fs::read(&export).unwrap().starts_with(b"{"),
+        "the export is written whole, by the atomic write the state uses"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(directory.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".convstate-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    let nowhere = directory.path().join("no/such/dir/shop0.json");
+    refused(
+        &[
+            "business",
+            "export",
+            a_arg,
+            "--business",
+            "shop0",
+            "--out",
+            nowhere.to_str().unwrap(),
+        ],
+        1,
+        "cannot create a temporary file",
+    );
     refused(
         &["business", "import", a_arg, export_arg],
         1,
