@@ -240,6 +240,9 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
     }
 }
 
+/// Every key that names a variant (an event's, a message's).
+pub(super) const TAGS: [&str; 2] = [EventSeed::TAG, MessageReader::TAG];
+
 /// How to read one kind of tagged object: the key that names its variant, the keys to pass
 /// over, and how a variant reads the other fields.
 trait TaggedReader: Copy {

@@ -110,7 +110,7 @@ fn implicated(
     let map = here.as_object()?;
     // Removing a tag (`type`, `kind`) changes every error, so tags are suspects only when no
     // other key is.
-    let is_tag = |key: &&String| matches!(key.as_str(), "type" | "kind");
+    let is_tag = |key: &&String| super::decode::TAGS.contains(&key.as_str());
     let keys = map
         .keys()
         .filter(|k| !is_tag(k))
