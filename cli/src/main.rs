@@ -392,7 +392,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         // A line that is not UTF-8 is malformed like any other: with --keep-going it gets an
         // error line and the replay goes on.
         let fed = match convstate::wire::line_text(bytes) {
-            Ok(line) if replay::is_skippable(line) => continue,
+            Ok(line) if convstate::wire::is_skippable(line) => continue,
             Ok(line) => match args.format {
                 InputFormat::Wire => replayer.feed(line, &mut lines),
                 InputFormat::MetaWebhook => replayer.feed_webhook(line, &reader, &mut lines),

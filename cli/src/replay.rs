@@ -37,13 +37,6 @@ impl From<Error> for Malformed {
     }
 }
 
-/// Whether a line carries no event: blank lines and `//` comments are skipped, as the
-/// core's replay example does, so hand-written logs can be annotated.
-pub fn is_skippable(line: &str) -> bool {
-    let trimmed = line.trim();
-    trimmed.is_empty() || trimmed.starts_with("//")
-}
-
 impl Replayer {
     /// A replayer around `engine`.
     pub fn new(engine: Engine) -> Replayer {

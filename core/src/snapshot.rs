@@ -160,11 +160,20 @@ fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
     }
     // Not one of our exact envelopes: say why in the most useful terms (wrong format or
     // version, not JSON at all), reading only the two header fields.
-    let header: Header = serde_json::from_slice(bytes)
+    // The first JSON value only: a sharded snapshot has more lines after its header.
+    let header: Header = serde_json::Deserializer::from_slice(bytes)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| serde_json::from_slice(bytes))
         .map_err(|e| corrupt(format!("not a convstate snapshot: {e}")))?;
     if header.format != SNAPSHOT_FORMAT {
+        let hint = if header.format == crate::sharded::SHARDED_SNAPSHOT_FORMAT {
+            " (a sharded engine's snapshot restores with ShardedEngine::restore)"
+        } else {
+            ""
+        };
         return Err(corrupt(format!(
-            "format is {:?}, expected {SNAPSHOT_FORMAT:?}",
+            "format is {:?}, expected {SNAPSHOT_FORMAT:?}{hint}",
             header.format
         )));
     }

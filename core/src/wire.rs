@@ -33,6 +33,14 @@ pub fn line_text(line: &[u8]) -> Result<&str, Error> {
     })
 }
 
+/// Whether a line carries no event: blank lines and `//` comments are skipped by every
+/// door that reads many lines (the command-line replay, Python's `process` and
+/// `process_bytes`), so that hand-written logs can be annotated.
+pub fn is_skippable(line: &str) -> bool {
+    let trimmed = line.trim();
+    trimmed.is_empty() || trimmed.starts_with("//")
+}
+
 /// Decodes one wire-format line into an event. Annotation keys (`expect`,
 /// `expect_effects`, `comment`) are ignored at the top level; any other unknown key is an
 /// error. One pass, whether or not the line carries annotations.
@@ -339,6 +347,19 @@ mod tests {
             (
                 r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"text","colour":"red"}"#,
                 "field \"colour\": unknown field `colour`",
+            ),
+            // A missing field is named inside the object that lacks it.
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text"}}"#,
+                "field \"message.text\": missing field `text`",
+            ),
+            (
+                r#"{"type":"register_number","at":0,"business":"acme","number":"+15550001111","channel":"official","default_template":{"name":"x"}}"#,
+                "field \"default_template.language\": missing field `language`",
+            ),
+            (
+                r#"{"type":"send","at":0,"contact":"+4915200000001","message":{"kind":"text","text":"x"}}"#,
+                "field \"number\": missing field `number`",
             ),
         ];
         for (line, expected) in cases {

@@ -656,6 +656,15 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
 
     let single = Engine::with_preset("cloud-2025").unwrap().snapshot();
     assert!(problem(&single).contains("format is \"convstate-snapshot\""));
+    // And the other way round: each names the restore that reads the other.
+    match Engine::restore(&bytes) {
+        Err(Error::CorruptSnapshot { problem }) => assert!(
+            problem.contains("format is \"convstate-sharded-snapshot\"")
+                && problem.contains("restores with ShardedEngine::restore"),
+            "{problem}"
+        ),
+        other => panic!("expected corrupt_snapshot, got {:?}", other.map(|_| ())),
+    }
     assert!(problem(b"").starts_with("not a sharded engine snapshot"));
     // Lines dropped, swapped or repeated: the header's checksum no longer matches.
     for damaged in [

@@ -60,7 +60,10 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 
 fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
     if let Some(field) = quoted_after(message, "missing field ") {
-        return Some(field.to_owned());
+        return Some(match lacking(root, root, &[], field, message, trials) {
+            Some(path) => format!("{path}.{field}"),
+            None => field.to_owned(),
+        });
     }
     if let Some(field) = quoted_after(message, "unknown field ") {
         return find_path(root, "", &|key, _| key == field);
@@ -130,6 +133,41 @@ fn implicated(
             deeper.push(key);
             return implicated(root, &map[key], &deeper, message, trials)
                 .or_else(|| Some(deeper.join(".")));
+        }
+    }
+    None
+}
+
+/// The path of the nested object that lacks `field` (`default_template`, `message`):
+/// an object without that key whose removal changes the error; `None` when the field is
+/// missing from the top level (or the `trials` run out). Only objects are suspects, since
+/// removing a scalar field that serde reads before `field` changes the message too.
+fn lacking(
+    root: &Value,
+    here: &Value,
+    path: &[&str],
+    field: &str,
+    message: &str,
+    trials: &mut usize,
+) -> Option<String> {
+    for (key, child) in here.as_object()? {
+        let Some(object) = child.as_object() else {
+            continue;
+        };
+        *trials = trials.checked_sub(1)?;
+        let mut trial = root.clone();
+        if let Some(parent) = object_at(&mut trial, path) {
+            parent.remove(key);
+        }
+        let changed = match super::decode_line(&trial.to_string()) {
+            Ok(_) => true,
+            Err(failure) => failure.problem != message,
+        };
+        if changed {
+            let mut deeper: Vec<&str> = path.to_vec();
+            deeper.push(key);
+            return lacking(root, child, &deeper, field, message, trials)
+                .or_else(|| (!object.contains_key(field)).then(|| deeper.join(".")));
         }
     }
     None
