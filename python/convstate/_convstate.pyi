@@ -129,7 +129,8 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """The decision as a dict of the wire format (instants as aware datetimes)."""
     def to_json(self) -> str:
-        """The decision as one JSON object, as the wire format writes it."""
+        """The decision as one JSON object, as the wire format writes it: the line
+        ``handle_json`` returns for it, byte for byte (``"type": "decision"`` first)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -306,7 +307,10 @@ class Engine:
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its
-        effect lines. An item that cannot be converted raises before anything is applied."""
+        effect lines. Blank and ``//`` comment lines are skipped, as ``process_bytes`` skips
+        them. An item that cannot be converted raises before anything is applied; a single
+        ``str`` or ``bytes`` raises ``TypeError`` (give a whole file's text to
+        ``process_bytes``)."""
     def run_batch(
         self,
         kinds: Sequence[Union[str, int]],
@@ -338,13 +342,14 @@ class Engine:
         the wrong type raises ``TypeError``/``ValueError`` naming the column and row, and
         nothing is applied. The rows then run in order with the GIL released and give the
         decisions the one-by-one methods would. A row the engine refuses (unknown number,
-        bad phone number, instant out of range) gets the ``"error"`` outcome, changes
+        bad phone number, instant out of range whatever its type) gets the ``"error"`` outcome, changes
         nothing, and the batch goes on. The batch's effects are counted by type and dropped
         unless ``keep_effects=True`` leaves them queued for ``poll_effect``; with the
         default, effects still queued from earlier calls raise ``ValueError`` (drain them
         with ``effects()`` first) rather than being dropped unseen."""
     def process_bytes(self, data: bytes) -> bytes:
-        """Applies wire-format lines (UTF-8, one event per line, blank lines skipped) with
+        """Applies wire-format lines (UTF-8, one event per line; blank and ``//`` comment
+        lines, and a byte-order mark starting the data, skipped as ``convstate replay`` skips them) with
         the GIL released and returns all output lines as one bytes object, each line ending
         in a newline: for each event its result line, then its effect lines, the same lines
         ``process`` returns. Never raises for bad input: a line that does not decode gives

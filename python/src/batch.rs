@@ -25,7 +25,7 @@ use pyo3::types::{
     PyBool, PyBytes, PyDict, PyInt, PyList, PyMemoryView, PySequence, PyString, PyTuple,
 };
 
-use crate::convert::instant;
+use crate::convert::{self, instant, type_name};
 use crate::errors::BindingError;
 
 const APPLIED: u8 = 0;
@@ -167,13 +167,6 @@ fn column_value_error(column: &str, row: usize, problem: impl std::fmt::Display)
     PyValueError::new_err(format!(
         "run_batch: column {column:?}, row {row}: {problem}"
     ))
-}
-
-fn type_name(item: &Bound<'_, PyAny>) -> String {
-    item.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
 
 /// Appends a Python str's UTF-8 to `buffer`, read in place (the abi3 API has
@@ -514,15 +507,25 @@ fn instants_from_buffer(items: &BufferItems<'_>) -> PyResult<Option<Vec<i64>>> {
     Ok(Some(out))
 }
 
-/// An instant that is not an exact int: anything the typed methods accept.
+/// An instant that is not an exact int: anything the typed methods accept. One outside
+/// the engine's range, whatever its type, is kept (saturated when it does not fit 64 bits)
+/// to become the row's `error` outcome, as an int column's does.
 fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if item.is_instance_of::<PyBool>() {
+        return Err(column_value_error("at", row, convert::not_an_instant(item)));
+    }
     match item.extract::<i64>() {
-        Ok(millis) if !item.is_instance_of::<PyBool>() => Ok(millis),
-        _ => match instant(item) {
-            Ok(at) => Ok(at.unix_millis()),
-            Err(BindingError::Python(e)) => Err(column_error("at", row, e)),
-            Err(BindingError::Core(e)) => Err(column_value_error("at", row, e)),
-        },
+        Ok(millis) => return Ok(millis),
+        Err(_) if item.is_instance_of::<PyInt>() => {
+            return Ok(if item.gt(0)? { i64::MAX } else { i64::MIN });
+        }
+        Err(_) => {}
+    }
+    match instant(item) {
+        Ok(at) => Ok(at.unix_millis()),
+        Err(BindingError::Core(convstate::Error::InstantOutOfRange { millis, .. })) => Ok(millis),
+        Err(BindingError::Python(e)) => Err(column_error("at", row, e)),
+        Err(BindingError::Core(e)) => Err(column_value_error("at", row, e)),
     }
 }
 

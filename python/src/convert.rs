@@ -54,7 +54,8 @@ fn one_millisecond(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|e| e.bind(py))
 }
 
-fn type_name(value: &Bound<'_, PyAny>) -> String {
+/// The name of `value`'s class, for error messages.
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
         .get_type()
         .name()
@@ -93,10 +94,17 @@ fn datetime_millis(value: &Bound<'_, PyAny>) -> Result<i64, BindingError> {
     Ok(millis.extract::<i64>()?)
 }
 
+/// An integer of another class than `int` that converts losslessly (`__index__`), as
+/// numpy's integer scalars do: a value read from a DataFrame is as good as an `int`.
+fn index_int(value: &Bound<'_, PyAny>) -> Option<i64> {
+    let has_index = value.hasattr(pyo3::intern!(value.py(), "__index__")).ok()?;
+    has_index.then(|| value.extract::<i64>().ok()).flatten()
+}
+
 /// An instant argument: an aware `datetime`, int unix milliseconds or an RFC 3339 string.
 pub fn instant(value: &Bound<'_, PyAny>) -> Result<Instant, BindingError> {
     let millis = if value.is_instance_of::<PyBool>() {
-        return Err(not_an_instant(value));
+        return Err(not_an_instant(value).into());
     } else if value.is_instance_of::<PyInt>() {
         value.extract::<i64>().map_err(|_| Error::InvalidInstant {
             input: repr(value),
@@ -106,13 +114,15 @@ pub fn instant(value: &Bound<'_, PyAny>) -> Result<Instant, BindingError> {
         return Ok(Instant::parse_rfc3339(&value.extract::<String>()?)?);
     } else if is_datetime(value)? {
         datetime_millis(value)?
+    } else if let Some(millis) = index_int(value) {
+        millis
     } else {
-        return Err(not_an_instant(value));
+        return Err(not_an_instant(value).into());
     };
     Ok(Instant::from_unix_millis(millis)?)
 }
 
-fn not_an_instant(value: &Bound<'_, PyAny>) -> BindingError {
+pub(crate) fn not_an_instant(value: &Bound<'_, PyAny>) -> convstate::Error {
     Error::InvalidInstant {
         input: repr(value),
         problem: format!(
@@ -120,7 +130,6 @@ fn not_an_instant(value: &Bound<'_, PyAny>) -> BindingError {
             type_name(value)
         ),
     }
-    .into()
 }
 
 /// An aware UTC datetime for an instant.
@@ -188,6 +197,8 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
     } else if is_timedelta(value)? {
         let millis = value.floor_div(one_millisecond(value.py())?)?;
         Ok(Value::from(millis.extract::<i64>()?))
+    } else if let Some(n) = index_int(value) {
+        Ok(Value::from(n))
     } else {
         Err(invalid_event(format!(
             "{} of type {} has no JSON form",

@@ -8,7 +8,8 @@
 //! run), so a thread waiting for it cannot deadlock against the GIL.
 
 use convstate::{wire, Event, Output, Policy};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use serde_json::{Map, Value};
@@ -21,7 +22,7 @@ mod sharded;
 mod wire_names;
 
 use batch::{Columns, PyBatchResult};
-use convert::{datetime, from_json, instant, to_json};
+use convert::{datetime, from_json, instant, to_json, type_name};
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
 
@@ -142,22 +143,35 @@ fn output_to_python<'py>(py: Python<'py>, output: &Output) -> PyResult<Bound<'py
 /// A preset with optional overrides (a dict) merged over it.
 fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<Policy> {
     Ok(match overrides.filter(|o| !o.is_none()) {
-        Some(overrides) => Policy::with_overrides(preset, &to_json(overrides)?)?,
+        Some(overrides) => {
+            // A value with no JSON form (NaN, a set) is a bad override like any other.
+            let overrides = to_json(overrides).map_err(|e| match e {
+                BindingError::Core(convstate::Error::InvalidEvent { problem }) => {
+                    convstate::Error::InvalidPolicy {
+                        problem: format!("policy_overrides: {problem}"),
+                    }
+                    .into()
+                }
+                other => other,
+            })?;
+            Policy::with_overrides(preset, &overrides)?
+        }
         None => Policy::preset(preset)?,
     })
 }
 
-/// Applies each wire-format line of `data` with `apply` (blank lines skipped, `\r\n`
-/// accepted), which appends its output lines; a line that is not UTF-8 gets an error line.
+/// Applies each wire-format line of `data` with `apply`, which appends its output lines,
+/// reading lines as the command-line replay does: `\r\n` accepted, a byte-order mark
+/// starting the data skipped, blank and `//` lines skipped, a line that is not UTF-8
+/// answered with an error line.
 fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String {
     // Output lines are a little longer than input lines on average.
     let mut output = String::with_capacity(data.len() * 2);
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     for line in data.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
         match wire::line_text(line) {
+            Ok(line) if wire::is_skippable(line) => {}
             Ok(line) => apply(line, &mut output),
             Err(error) => {
                 wire::encode_output_into(&Err(error), &mut output);
@@ -168,12 +182,25 @@ fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String 
     output
 }
 
-/// Every item of `events` (lines or dicts of the wire format) as a line: a whole batch is
-/// converted before any of it is applied.
-fn event_lines(events: &Bound<'_, PyAny>) -> BindingResult<Vec<String>> {
+/// Every item of `events` (lines or dicts of the wire format) as a line, blank and `//`
+/// lines left out as `process_bytes` leaves them: a whole batch is converted before any of
+/// it is applied. A single `str` or `bytes` is refused: iterating it would apply one "line"
+/// per character.
+fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<String>> {
+    if events.is_instance_of::<PyString>() || events.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(format!(
+            "{method}: events must be an iterable of lines or dicts, not a single {}; \
+             give the text of many lines to process_bytes",
+            type_name(events)
+        ))
+        .into());
+    }
     let mut lines = Vec::new();
     for item in events.try_iter()? {
-        lines.push(event_line(&item?)?);
+        let line = event_line(&item?)?;
+        if !wire::is_skippable(&line) {
+            lines.push(line);
+        }
     }
     Ok(lines)
 }
@@ -187,9 +214,22 @@ fn event_line(item: &Bound<'_, PyAny>) -> BindingResult<String> {
 }
 
 impl PyEngine {
+    /// The engine, locked. A call that finds it busy (a batch another thread runs with the
+    /// GIL released) waits with the GIL released too, so that the other Python threads run
+    /// meanwhile; the guard itself is taken with the GIL held, as Python objects are read
+    /// under it.
+    fn locked(&self, py: Python<'_>) -> MutexGuard<'_, convstate::Engine> {
+        loop {
+            if let Some(engine) = self.engine.try_lock() {
+                return engine;
+            }
+            py.detach(|| drop(self.engine.lock()));
+        }
+    }
+
     /// Applies an event given as a JSON object; `at` defaults to the engine's clock.
-    fn apply(&self, mut fields: EventFields) -> BindingResult<Output> {
-        let mut engine = self.engine.lock();
+    fn apply(&self, py: Python<'_>, mut fields: EventFields) -> BindingResult<Output> {
+        let mut engine = self.locked(py);
         fields
             .object
             .entry("at")
@@ -203,12 +243,12 @@ impl PyEngine {
         py: Python<'py>,
         fields: EventFields,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let output = self.apply(fields)?;
+        let output = self.apply(py, fields)?;
         Ok(output_to_python(py, &output)?)
     }
 
     fn decide(&self, py: Python<'_>, fields: EventFields) -> BindingResult<Py<PyDecision>> {
-        let output = self.apply(fields)?;
+        let output = self.apply(py, fields)?;
         let decision = output_to_python(py, &output)?;
         Ok(decision
             .cast_into::<PyDecision>()
@@ -231,15 +271,15 @@ impl PyEngine {
     /// The engine's clock: the largest instant it has seen.
     #[getter]
     fn clock<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let clock = self.engine.lock().clock();
+        let clock = self.locked(py).clock();
         datetime(py, clock)
     }
 
     /// The policy in force, as a dict.
     #[getter]
     fn policy<'py>(&self, py: Python<'py>) -> BindingResult<Bound<'py, PyAny>> {
-        let policy = serde_json::to_value(self.engine.lock().policy())
-            .map_err(|e| invalid(&e.to_string()))?;
+        let policy =
+            serde_json::to_value(self.locked(py).policy()).map_err(|e| invalid(&e.to_string()))?;
         Ok(from_json(py, &policy)?)
     }
 
@@ -248,6 +288,7 @@ impl PyEngine {
     #[allow(clippy::too_many_arguments)]
     fn register_number(
         &self,
+        py: Python<'_>,
         number: &str,
         business: &str,
         channel: &str,
@@ -264,7 +305,7 @@ impl PyEngine {
             .at(at)?
             .value("idle_timeout", idle_timeout)?
             .value("default_template", default_template)?;
-        self.apply(fields).map(drop)
+        self.apply(py, fields).map(drop)
     }
 
     /// Registers a template of a business.
@@ -272,6 +313,7 @@ impl PyEngine {
     #[allow(clippy::too_many_arguments)]
     fn register_template(
         &self,
+        py: Python<'_>,
         business: &str,
         name: &str,
         language: &str,
@@ -296,7 +338,7 @@ impl PyEngine {
             .text("footer", footer)
             .at(at)?
             .value("buttons", buttons)?;
-        self.apply(fields).map(drop)
+        self.apply(py, fields).map(drop)
     }
 
     /// A message (or call) from a contact, or in a group.
@@ -304,6 +346,7 @@ impl PyEngine {
     #[allow(clippy::too_many_arguments)]
     fn inbound(
         &self,
+        py: Python<'_>,
         number: &str,
         contact: Option<&str>,
         at: &Bound<'_, PyAny>,
@@ -322,7 +365,7 @@ impl PyEngine {
             .flag("referral", referral)
             .required_at(at)?
             .value("size", size)?;
-        self.apply(fields).map(drop)
+        self.apply(py, fields).map(drop)
     }
 
     /// Decides a send without recording anything.
@@ -415,6 +458,7 @@ impl PyEngine {
     #[pyo3(signature = (number, contact, *, at, by = "agent", status = None))]
     fn end_chat(
         &self,
+        py: Python<'_>,
         number: &str,
         contact: &str,
         at: &Bound<'_, PyAny>,
@@ -427,13 +471,14 @@ impl PyEngine {
             .text("by", Some(by))
             .text("status", status)
             .required_at(at)?;
-        self.apply(fields).map(drop)
+        self.apply(py, fields).map(drop)
     }
 
     /// Changes a ticket's status.
     #[pyo3(signature = (number, contact, status, *, at))]
     fn set_ticket_status(
         &self,
+        py: Python<'_>,
         number: &str,
         contact: &str,
         status: &str,
@@ -444,19 +489,20 @@ impl PyEngine {
             .text("contact", Some(contact))
             .text("status", Some(status))
             .required_at(at)?;
-        self.apply(fields).map(drop)
+        self.apply(py, fields).map(drop)
     }
 
     /// Records a contact's opt-in with a business (give `business` or one of its numbers).
     #[pyo3(signature = (contact, *, at, business = None, number = None))]
     fn opt_in(
         &self,
+        py: Python<'_>,
         contact: &str,
         at: &Bound<'_, PyAny>,
         business: Option<&str>,
         number: Option<&str>,
     ) -> BindingResult<()> {
-        self.apply(consent_fields("opt_in", contact, at, business, number)?)
+        self.apply(py, consent_fields("opt_in", contact, at, business, number)?)
             .map(drop)
     }
 
@@ -464,24 +510,28 @@ impl PyEngine {
     #[pyo3(signature = (contact, *, at, business = None, number = None))]
     fn opt_out(
         &self,
+        py: Python<'_>,
         contact: &str,
         at: &Bound<'_, PyAny>,
         business: Option<&str>,
         number: Option<&str>,
     ) -> BindingResult<()> {
-        self.apply(consent_fields("opt_out", contact, at, business, number)?)
-            .map(drop)
+        self.apply(
+            py,
+            consent_fields("opt_out", contact, at, business, number)?,
+        )
+        .map(drop)
     }
 
     /// Time passed: fires every timer due at or before `at`; effects queue up.
-    fn tick(&self, at: &Bound<'_, PyAny>) -> BindingResult<()> {
-        self.apply(EventFields::new("tick").required_at(at)?)
+    fn tick(&self, py: Python<'_>, at: &Bound<'_, PyAny>) -> BindingResult<()> {
+        self.apply(py, EventFields::new("tick").required_at(at)?)
             .map(drop)
     }
 
     /// When `tick` should be called next, or None when no timer is set.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let deadline = self.engine.lock().poll_timeout();
+        let deadline = self.locked(py).poll_timeout();
         deadline.map(|at| datetime(py, at)).transpose()
     }
 
@@ -503,7 +553,7 @@ impl PyEngine {
 
     /// A number's registration and counters, as a dict.
     fn number<'py>(&self, py: Python<'py>, number: &str) -> BindingResult<Bound<'py, PyAny>> {
-        let view = self.engine.lock().number(number)?;
+        let view = self.locked(py).number(number)?;
         let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
         Ok(from_json(py, &json)?)
     }
@@ -516,7 +566,7 @@ impl PyEngine {
         name: &str,
         language: &str,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let view = self.engine.lock().template(business, name, language)?;
+        let view = self.locked(py).template(business, name, language)?;
         let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
         Ok(from_json(py, &json)?)
     }
@@ -533,15 +583,15 @@ impl PyEngine {
             Ok(line) => wire::decode_event(&line.to_cow()?)?,
             Err(_) => decode(strip_annotations(to_json(event)?))?,
         };
-        let output = self.engine.lock().handle(event)?;
+        let output = self.locked(py).handle(event)?;
         Ok(output_to_python(py, &output)?)
     }
 
     /// Applies one wire-format line; returns the result line followed by one line per
     /// effect, exactly as every other binding does. Never raises for bad input: an error
     /// becomes an error line.
-    fn handle_json(&self, line: &str) -> Vec<String> {
-        self.engine.lock().handle_json(line)
+    fn handle_json(&self, py: Python<'_>, line: &str) -> Vec<String> {
+        self.locked(py).handle_json(line)
     }
 
     /// Applies a Meta Cloud API webhook body (bytes or str as received, or the parsed dict)
@@ -584,14 +634,15 @@ impl PyEngine {
 
     /// Applies a batch of events (lines or dicts of the wire format) with the GIL released
     /// and returns every output line (each input's result line, then its effect lines), as
-    /// strings in the wire format. The whole batch is converted first: an item that cannot
-    /// be converted raises and nothing is applied.
+    /// strings in the wire format. Blank and `//` lines are skipped, as `process_bytes`
+    /// skips them. The whole batch is converted first: an item that cannot be converted
+    /// raises and nothing is applied; a single `str` or `bytes` raises `TypeError`.
     fn process<'py>(
         &self,
         py: Python<'py>,
         events: &Bound<'py, PyAny>,
     ) -> BindingResult<Bound<'py, PyList>> {
-        let lines = event_lines(events)?;
+        let lines = event_lines("process", events)?;
         let outputs = py.detach(|| {
             let mut engine = self.engine.lock();
             let mut outputs = Vec::with_capacity(lines.len() * 2);
@@ -645,7 +696,8 @@ impl PyEngine {
         Ok(PyBatchResult::new(py, outcome, keep_effects))
     }
 
-    /// Applies wire-format lines (UTF-8, one event per line; blank lines are skipped) with the
+    /// Applies wire-format lines (UTF-8, one event per line; blank and `//` lines, and a
+    /// byte-order mark starting the data, are skipped as `convstate replay` skips them) with the
     /// GIL released and returns every output line, each ending in a newline, as one bytes
     /// object: for each event its result line, then its effect lines. Never raises for bad
     /// input: a line that does not decode (or is not UTF-8) gives an error line.
@@ -659,14 +711,14 @@ impl PyEngine {
 
     /// The next effect (what changed), oldest first, as a dict; None when there is none.
     fn poll_effect<'py>(&self, py: Python<'py>) -> BindingResult<Option<Bound<'py, PyAny>>> {
-        let effect = self.engine.lock().poll_effect();
+        let effect = self.locked(py).poll_effect();
         effect.map(|e| effect_to_python(py, &e)).transpose()
     }
 
     /// Drains every queued effect, oldest first.
     fn effects<'py>(&self, py: Python<'py>) -> BindingResult<Vec<Bound<'py, PyAny>>> {
         let drained: Vec<convstate::Effect> = {
-            let mut engine = self.engine.lock();
+            let mut engine = self.locked(py);
             std::iter::from_fn(|| engine.poll_effect()).collect()
         };
         drained.iter().map(|e| effect_to_python(py, e)).collect()
@@ -710,15 +762,15 @@ impl PyEngine {
 
     /// The whole engine as bytes, restored exactly by `Engine.restore`.
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let bytes = self.engine.lock().snapshot();
+        let bytes = py.detach(|| self.engine.lock().snapshot());
         PyBytes::new(py, &bytes)
     }
 
     /// An engine from `snapshot()` bytes.
     #[staticmethod]
-    fn restore(snapshot: &[u8]) -> BindingResult<PyEngine> {
+    fn restore(py: Python<'_>, snapshot: &[u8]) -> BindingResult<PyEngine> {
         Ok(PyEngine {
-            engine: Mutex::new(convstate::Engine::restore(snapshot)?),
+            engine: Mutex::new(py.detach(|| convstate::Engine::restore(snapshot))?),
         })
     }
 
@@ -726,14 +778,14 @@ impl PyEngine {
         self.snapshot(py)
     }
 
-    fn __setstate__(&self, state: &[u8]) -> BindingResult<()> {
-        let restored = convstate::Engine::restore(state)?;
-        *self.engine.lock() = restored;
+    fn __setstate__(&self, py: Python<'_>, state: &[u8]) -> BindingResult<()> {
+        let restored = py.detach(|| convstate::Engine::restore(state))?;
+        *self.locked(py) = restored;
         Ok(())
     }
 
-    fn __repr__(&self) -> String {
-        let engine = self.engine.lock();
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let engine = self.locked(py);
         format!(
             "Engine(policy={:?}, clock={}, conversations={})",
             engine.policy().name,

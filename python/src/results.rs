@@ -1,6 +1,7 @@
 //! Frozen result objects built from the core's serde JSON, so that fields the core adds
 //! later reach Python through `to_dict()` without a change here.
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::Value;
@@ -125,9 +126,14 @@ impl PyDecision {
         from_json(py, &self.json)
     }
 
-    /// The decision as one JSON object, as the wire format writes it.
-    fn to_json(&self) -> String {
-        self.json.to_string()
+    /// The decision as one JSON object, as the wire format writes it: the line
+    /// `handle_json` returns for it, byte for byte.
+    fn to_json(&self) -> PyResult<String> {
+        let decision: convstate::Decision = serde_json::from_value(self.json.clone())
+            .map_err(|e| PyRuntimeError::new_err(format!("decision does not read back: {e}")))?;
+        Ok(convstate::wire::encode_output(&Ok(
+            convstate::Output::Decision(decision),
+        )))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

@@ -9,7 +9,7 @@
 
 use convstate::sharded::{ShardedEngine, MAX_SHARDS};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBool, PyBytes, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
 use crate::convert::{datetime, instant};
@@ -23,6 +23,25 @@ pub struct PyShardedEngine {
     engine: ShardedEngine,
 }
 
+/// The `shards` argument. Any count that is not an int from 1 up (a bool, a negative or
+/// huge int) gets the same error as 0, not an OverflowError from the conversion; the core
+/// checks the upper bound.
+fn shard_count(shards: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let count = (!shards.is_instance_of::<PyBool>())
+        .then(|| shards.extract::<usize>().ok())
+        .flatten()
+        .filter(|&n| n >= 1);
+    count.ok_or_else(|| {
+        BindingError::Core(convstate::Error::InvalidEvent {
+            problem: format!(
+                "a sharded engine needs 1..={MAX_SHARDS} shards, got {}",
+                shards.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+            ),
+        })
+        .into()
+    })
+}
+
 #[pymethods]
 impl PyShardedEngine {
     /// `shards` engines under a policy preset, with optional overrides merged over it.
@@ -30,16 +49,9 @@ impl PyShardedEngine {
     #[pyo3(signature = (policy = "cloud-2025", shards = 4, policy_overrides = None))]
     fn new(
         policy: &str,
-        shards: i64,
+        #[pyo3(from_py_with = shard_count)] shards: usize,
         policy_overrides: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<PyShardedEngine> {
-        // Taken as a signed int so that a negative count gets the same error as 0, not an
-        // OverflowError from the conversion.
-        let Ok(shards) = usize::try_from(shards) else {
-            return Err(BindingError::Core(convstate::Error::InvalidEvent {
-                problem: format!("a sharded engine needs 1..={MAX_SHARDS} shards, got {shards}"),
-            }));
-        };
         let policy = policy_of(policy, policy_overrides)?;
         Ok(PyShardedEngine {
             engine: ShardedEngine::new(policy, shards)?,
@@ -64,7 +76,7 @@ impl PyShardedEngine {
         py: Python<'py>,
         events: &Bound<'py, PyAny>,
     ) -> BindingResult<Bound<'py, PyList>> {
-        let lines = event_lines(events)?;
+        let lines = event_lines("process", events)?;
         let outputs = py.detach(|| {
             let mut outputs = Vec::with_capacity(lines.len() * 2);
             for line in &lines {
@@ -136,7 +148,7 @@ impl PyShardedEngine {
 
     /// When `tick` should be called next (the earliest over the shards), or None.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let deadline = self.engine.poll_timeout();
+        let deadline = py.detach(|| self.engine.poll_timeout());
         deadline.map(|at| datetime(py, at)).transpose()
     }
 

@@ -113,7 +113,7 @@ def test_dict_and_line_doors_agree(engine: convstate.Engine) -> None:
     assert isinstance(decision, convstate.Decision) and decision.allowed
     line = json.dumps({**send, "at": "2026-11-02T09:05:00Z"})
     [result] = engine.handle_json(line)
-    assert json.loads(result) == {"type": "decision", **json.loads(decision.to_json())}
+    assert decision.to_json() == result, "the wire line, byte for byte"
     assert engine.handle(line) == decision
     view = engine.handle({"type": "query_conversation", "at": 0, "number": NUMBER, "contact": CONTACT})
     assert isinstance(view, dict) and view["chat"] is not None
@@ -138,6 +138,34 @@ def test_process_returns_every_output_line_in_order(engine: convstate.Engine) ->
     assert parsed[4]["effect"] == "chat_ended" and parsed[4]["missed"] is True
     assert parsed[6]["denial"]["reason"] == "window_closed"
     assert engine.process([]) == []
+
+
+def test_process_refuses_one_string_and_skips_what_process_bytes_skips(engine: convstate.Engine) -> None:
+    line = '{"type":"tick","at":"2026-11-02T09:10:00Z"}'
+    # Iterating a str would apply one "line" per character.
+    for whole in [line, line.encode()]:
+        with pytest.raises(TypeError, match="not a single (str|bytes); give the text of many lines to process_bytes"):
+            engine.process(whole)  # type: ignore[arg-type]
+    text = "// a comment\n" + line + "\n\n   \n"
+    assert engine.process(text.split("\n")) == ['{"type":"ack","of":"tick"}']
+    assert engine.process_bytes(("\ufeff" + text).encode()) == b'{"type":"ack","of":"tick"}\n'
+
+
+def test_integer_scalars_of_other_classes_are_ints(engine: convstate.Engine) -> None:
+    class Int64:
+        """What numpy's integer scalars offer: a lossless __index__, no int subclass."""
+
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def __index__(self) -> int:
+            return self.value
+
+    at = Int64(1793610000000)  # 2026-11-02T09:00:00Z
+    engine.inbound(NUMBER, CONTACT, at=at, kind="image", size=Int64(5_000))  # type: ignore[arg-type]
+    assert engine.clock == utc(2026, 11, 2, 9)
+    assert engine.handle({"type": "tick", "at": Int64(1793610060000)}) is None
+    assert engine.clock == utc(2026, 11, 2, 9, 1)
 
 
 def test_process_converts_the_whole_batch_before_applying(engine: convstate.Engine) -> None:

@@ -194,6 +194,16 @@ def test_bad_construction_is_a_clear_error() -> None:
         convstate.ShardedEngine(shards=-1)
     with pytest.raises(convstate.InvalidInputError, match="got 4097"):
         convstate.ShardedEngine(shards=4097)
+    # Not an OverflowError, not one shard: the same error as any count out of range.
+    for bad, shown in [(2**70, str(2**70)), (True, "True"), ("4", "'4'")]:
+        with pytest.raises(convstate.InvalidInputError, match=f"1..=4096 shards, got {shown}"):
+            convstate.ShardedEngine(shards=bad)  # type: ignore[arg-type]
+    with pytest.raises(convstate.PolicyError, match="policy_overrides: NaN is not a finite number"):
+        convstate.ShardedEngine(policy_overrides={"chat": {"idle_timeout": float("nan")}})
+    with pytest.raises(convstate.PolicyError, match="policy_overrides: NaN is not a finite number"):
+        convstate.Engine(policy_overrides={"chat": {"idle_timeout": float("nan")}})
+    with pytest.raises(convstate.SnapshotError, match="restores with ShardedEngine::restore"):
+        convstate.Engine.restore(convstate.ShardedEngine(shards=2).snapshot())
     with pytest.raises(convstate.PolicyError):
         convstate.ShardedEngine(policy="no-such-preset")
     assert repr(convstate.ShardedEngine(shards=3)) == "ShardedEngine(shards=3)"
