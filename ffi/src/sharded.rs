@@ -112,9 +112,24 @@ pub unsafe extern "C" fn convstate_sharded_engine_restore(
     }
 }
 
+/// Runs `call` and then replaces `effects` (NULL: dropped) with the effects it caused,
+/// whether it succeeded or failed, and at whichever step: a refused input changes nothing,
+/// but the timers its instant fired did, and an argument refused before the engine ran
+/// leaves the string empty. A host that acts on the string whatever the result never sees
+/// an earlier call's effects again.
+unsafe fn with_effects(
+    effects: *mut convstate_string,
+    call: impl FnOnce(&mut Vec<Effect>) -> Result<(), FfiError>,
+) -> Result<(), FfiError> {
+    let mut caused = Vec::new();
+    let result = call(&mut caused);
+    // SAFETY: NULL or a live string of the calling thread (the caller's contract).
+    unsafe { write_effects(&caused, effects) };
+    result
+}
+
 /// Writes `effects` into `out` as wire-format lines, each ending in `\n`; nothing when `out`
-/// is NULL (the caller does not want them). Written whether the call succeeded or not: a
-/// refused input changes nothing, but the timers its instant fired did.
+/// is NULL (the caller does not want them).
 unsafe fn write_effects(effects: &[Effect], out: *mut convstate_string) {
     // SAFETY: NULL or a live string of the calling thread (the caller's contract).
     let Some(out) = (unsafe { out.as_mut() }) else {
@@ -161,30 +176,40 @@ pub unsafe extern "C" fn convstate_sharded_engine_inbound(
     effects: *mut convstate_string,
 ) -> convstate_result {
     ffi_boundary! {
-        let handle = unsafe { arg(engine, "engine") }?;
-        let event = unsafe { inbound_ref(arg(inbound, "inbound")?) }?;
-        let mut caused = Vec::new();
-        let result = handle.engine.inbound_borrowed(event, &mut caused);
-        unsafe { write_effects(&caused, effects) };
-        result?;
-        Ok(())
+        unsafe {
+            with_effects(effects, |caused| {
+                let handle = arg(engine, "engine")?;
+                let event = inbound_ref(arg(inbound, "inbound")?)?;
+                Ok(handle.engine.inbound_borrowed(event, caused)?)
+            })
+        }
     }
 }
 
-/// A decision through `act`, written into `out` once the call succeeded.
+/// A decision through `act`, written into `out` once the call succeeded; `effects` (NULL
+/// for none) as [`with_effects`] writes them.
 unsafe fn decide(
     engine: *const convstate_sharded_engine,
     request: *const convstate_send_request,
     out: *mut convstate_decision,
-    act: impl FnOnce(&ShardedEngine, convstate_core::SendRequestRef<'_>) -> Result<Decision, FfiError>,
+    effects: *mut convstate_string,
+    act: impl FnOnce(
+        &ShardedEngine,
+        convstate_core::SendRequestRef<'_>,
+        &mut Vec<Effect>,
+    ) -> Result<Decision, convstate_core::Error>,
 ) -> convstate_result {
     ffi_boundary! {
-        let handle = unsafe { arg(engine, "engine") }?;
-        let request = unsafe { send_request(arg(request, "request")?) }?;
-        let out = Out::new(out, "out")?;
-        let decision = act(&handle.engine, request)?;
-        unsafe { out.write(decision_to_c(&decision)) };
-        Ok(())
+        unsafe {
+            with_effects(effects, |caused| {
+                let handle = arg(engine, "engine")?;
+                let request = send_request(arg(request, "request")?)?;
+                let out = Out::new(out, "out")?;
+                let decision = act(&handle.engine, request, caused)?;
+                out.write(decision_to_c(&decision));
+                Ok(())
+            })
+        }
     }
 }
 
@@ -199,11 +224,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_send(
     effects: *mut convstate_string,
 ) -> convstate_result {
     unsafe {
-        decide(engine, request, out, |sharded, request| {
-            let mut caused = Vec::new();
-            let decision = sharded.send_borrowed(request, &mut caused);
-            write_effects(&caused, effects);
-            Ok(decision?)
+        decide(engine, request, out, effects, |sharded, request, caused| {
+            sharded.send_borrowed(request, caused)
         })
     }
 }
@@ -216,14 +238,18 @@ pub unsafe extern "C" fn convstate_sharded_engine_check_send(
     out: *mut convstate_decision,
 ) -> convstate_result {
     unsafe {
-        decide(engine, request, out, |sharded, request| {
-            Ok(sharded.check_send_borrowed(request)?)
-        })
+        decide(
+            engine,
+            request,
+            out,
+            std::ptr::null_mut(),
+            |sharded, request, _| sharded.check_send_borrowed(request),
+        )
     }
 }
 
 /// Fires every timer due at or before `now_ms` in every shard. `effects` (NULL to drop them)
-/// is replaced with the effects the timers caused.
+/// is replaced with the effects the timers caused (emptied when the call fails).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_handle_timeout(
     engine: *const convstate_sharded_engine,
@@ -231,12 +257,13 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_timeout(
     effects: *mut convstate_string,
 ) -> convstate_result {
     ffi_boundary! {
-        let handle = unsafe { arg(engine, "engine") }?;
-        let now = instant_arg(now_ms)?;
-        let mut caused = Vec::new();
-        handle.engine.handle_timeout(now, &mut caused);
-        unsafe { write_effects(&caused, effects) };
-        Ok(())
+        unsafe {
+            with_effects(effects, |caused| {
+                let handle = arg(engine, "engine")?;
+                handle.engine.handle_timeout(instant_arg(now_ms)?, caused);
+                Ok(())
+            })
+        }
     }
 }
 

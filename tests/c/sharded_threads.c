@@ -222,6 +222,12 @@ int main(void) {
   ended += (int)count(convstate_string_ptr(effects), "\"effect\":\"chat_ended\"");
   CHECK(ended == THREADS * 50); /* every chat ended once, none lost between threads */
   CHECK(convstate_string_len(effects) == strlen(convstate_string_ptr(effects)));
+  /* A call refused at any step, even before the engine ran, still replaces the string: a host
+   * acting on it whatever the result never sees these effects twice. */
+  CHECK(convstate_string_len(effects) > 0);
+  CHECK_RC(convstate_sharded_engine_handle_timeout(engine, -1, effects), CONVSTATE_ERR_INSTANT_OUT_OF_RANGE);
+  CHECK(convstate_string_len(effects) == 0);
+  CHECK_RC(convstate_sharded_engine_handle_timeout(engine, T0 + 30 * HOUR, effects), CONVSTATE_OK);
 
   /* Each business's shard, the same on every call and within the shard count. */
   for (int t = 0; t < THREADS; t++) {
@@ -257,6 +263,7 @@ int main(void) {
   CHECK(convstate_string_len(effects) == 0); /* refused before any timer fired: no effects */
   CHECK_RC(convstate_sharded_engine_inbound(NULL, &unknown, effects), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_inbound(engine, NULL, effects), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK(convstate_string_len(effects) == 0);
 
   /* A failed send or check leaves the decision as it was. */
   convstate_message *hello = NULL;
