@@ -1421,7 +1421,8 @@ typedef struct convstate_inbound {
    */
   bool referral;
   /**
-   * The provider's message id, or NULL: the same id delivered again changes nothing.
+   * The provider's message id (1..=256 bytes), or NULL: the same id delivered again
+   * changes nothing.
    */
   const char *message_id;
   /**
@@ -1467,7 +1468,8 @@ typedef struct convstate_send_request {
    */
   const struct convstate_message *message;
   /**
-   * Idempotency key, or NULL: a repeated key returns the first decision.
+   * Idempotency key (1..=256 bytes; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
+   * NULL: a repeated key returns the first decision.
    */
   const char *idempotency_key;
   /**
@@ -1479,8 +1481,9 @@ typedef struct convstate_send_request {
    */
   bool force;
   /**
-   * The provider's id for this message, or NULL: lets `convstate_engine_message_status`
-   * match its delivery statuses (a failure gives back its charge and limit slot).
+   * The provider's id for this message (1..=256 bytes), or NULL: lets
+   * `convstate_engine_message_status` match its delivery statuses (a failure gives back
+   * its charge and limit slot).
    */
   const char *message_id;
   /**
@@ -1603,7 +1606,7 @@ typedef struct convstate_initiate_request {
    */
   const struct convstate_message *template_message;
   /**
-   * Idempotency key, or NULL.
+   * Idempotency key (1..=256 bytes), or NULL.
    */
   const char *idempotency_key;
   /**
@@ -1611,7 +1614,8 @@ typedef struct convstate_initiate_request {
    */
   size_t idempotency_key_len;
   /**
-   * The provider's id for the opening template, or NULL (to match its delivery statuses).
+   * The provider's id for the opening template (1..=256 bytes), or NULL (to match its
+   * delivery statuses).
    */
   const char *message_id;
   /**
@@ -2502,7 +2506,7 @@ convstate_result convstate_sharded_engine_check_send(const struct convstate_shar
 
 /**
  * Fires every timer due at or before `now_ms` in every shard. `effects` (NULL to drop them)
- * is replaced with the effects the timers caused.
+ * is replaced with the effects the timers caused (emptied when the call fails).
  */
 convstate_result convstate_sharded_engine_handle_timeout(const struct convstate_sharded_engine *engine,
                                                          int64_t now_ms,

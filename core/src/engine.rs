@@ -759,6 +759,7 @@ impl Engine {
     /// (the C library): nothing is copied.
     pub fn inbound_borrowed(&mut self, e: InboundRef<'_>) -> Result<(), Error> {
         let number = self.number_idx(e.number)?;
+        check_id("message_id", e.message_id)?;
         let channel = self.numbers[number as usize].channel;
         // Both a contact and a group is the event's own fault, reported by `recipient` below
         // whatever the channel (which must not intern the group first).
@@ -1234,6 +1235,26 @@ impl Engine {
     }
 }
 
+/// The longest idempotency key or provider message id accepted, in bytes: provider ids are
+/// under a hundred, UUIDs 36. A bound on input, so that a host's bug cannot fill memory
+/// with ids kept for days; not a platform rule.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An idempotency key or message id as given: none, or 1..=[`MAX_ID_BYTES`] bytes. An empty
+/// one is refused rather than taken as a key: a host writing `key ? key : ""` would
+/// otherwise have every send after the first answered from memory and never recorded.
+pub(crate) fn check_id(field: &str, id: Option<&str>) -> Result<(), Error> {
+    match id.map(str::len) {
+        Some(0) => Err(Error::InvalidEvent {
+            problem: format!("{field} is empty: leave it out when there is none"),
+        }),
+        Some(len) if len > MAX_ID_BYTES => Err(Error::InvalidEvent {
+            problem: format!("{field} is {len} bytes, more than {MAX_ID_BYTES}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn check_business_name(name: &str) -> Result<(), Error> {
     let chars = name.chars().count();
     if chars == 0 || chars > 256 {
@@ -1248,3 +1269,20 @@ fn check_business_name(name: &str) -> Result<(), Error> {
 pub const OUTSIDE_WINDOW_CLOUD: u32 = 131_047;
 /// Meta On-Premises API equivalent of 131047.
 pub const OUTSIDE_WINDOW_ON_PREMISES: u32 = 470;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_absent_or_one_to_max_bytes() {
+        let longest = "k".repeat(MAX_ID_BYTES);
+        for ok in [None, Some("k"), Some(longest.as_str())] {
+            assert!(check_id("idempotency_key", ok).is_ok(), "{ok:?}");
+        }
+        let too_long = "k".repeat(MAX_ID_BYTES + 1);
+        let problem = |id: &str| check_id("message_id", Some(id)).unwrap_err().to_string();
+        assert!(problem("").contains("message_id is empty"));
+        assert!(problem(&too_long).contains("message_id is 257 bytes, more than 256"));
+    }
+}

@@ -72,7 +72,7 @@ pub use decision::{
 };
 pub use effect::Effect;
 pub use engine::{
-    ConversationView, Engine, InboundRef, NumberView, Output, TemplateView, UsageView,
+    ConversationView, Engine, InboundRef, NumberView, Output, TemplateView, UsageView, MAX_ID_BYTES,
 };
 pub use error::{Error, ErrorKind};
 pub use event::Event;

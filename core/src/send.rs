@@ -19,7 +19,7 @@
 use crate::address::AddressKey;
 use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
 use crate::delivery::SentMessage;
-use crate::engine::{ConsentRecord, Engine};
+use crate::engine::{check_id, ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
@@ -106,6 +106,7 @@ impl Engine {
     /// [`Engine::check_send`] over borrowed parts, for hosts that hold them (the C library).
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
+        check_request_ids(req.idempotency_key, req.message_id)?;
         if let Some(decision) = self.remembered(req.idempotency_key) {
             return Ok(decision);
         }
@@ -124,6 +125,7 @@ impl Engine {
     /// [`Engine::send`] over borrowed parts, for hosts that hold them (the C library).
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
+        check_request_ids(req.idempotency_key, req.message_id)?;
         if let Some(decision) = self.remembered(req.idempotency_key) {
             return Ok(decision);
         }
@@ -143,6 +145,7 @@ impl Engine {
     /// outbox until the contact answers. Otherwise the message is decided as a plain send.
     pub fn initiate(&mut self, req: &InitiateRequest) -> Result<Decision, Error> {
         let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
+        check_request_ids(req.idempotency_key.as_deref(), req.message_id.as_deref())?;
         if let Some(decision) = self.remembered(req.idempotency_key.as_deref()) {
             return Ok(decision);
         }
@@ -570,4 +573,10 @@ impl Engine {
         let expires_at = now.plus(self.policy.dedup.content_period);
         self.sent_content.record(conv, hash, expires_at, now);
     }
+}
+
+/// A request's idempotency key and message id, each absent or 1..=`MAX_ID_BYTES` bytes.
+fn check_request_ids(key: Option<&str>, message_id: Option<&str>) -> Result<(), Error> {
+    check_id("idempotency_key", key)?;
+    check_id("message_id", message_id)
 }

@@ -452,6 +452,43 @@ const LINES: &[(&str, &str, &str, &str)] = &[
         "template_not_editable",
         "invalid_input",
     ),
+    // ---- idempotency keys and message ids: absent or 1..=256 bytes
+    (
+        "empty idempotency key (would answer every later send from memory)",
+        r#"{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"},"idempotency_key":""}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "empty idempotency key on a check",
+        r#"{"type":"check_send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"},"idempotency_key":""}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "empty message id on an initiate",
+        r#"{"type":"initiate","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"text","text":"Hi"},"message_id":""}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "empty inbound message id",
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":""}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "idempotency key of 257 bytes",
+        "LONG_KEY",
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "inbound message id of 257 bytes",
+        "LONG_MESSAGE_ID",
+        "invalid_event",
+        "invalid_input",
+    ),
     // ---- channels
     (
         "group on the official channel",
@@ -472,6 +509,14 @@ fn expand(line: &str) -> String {
         "LONG_BODY" => format!(
             r#"{{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"x","language":"en","category":"utility","body":"{}"}}"#,
             "b".repeat(100_000)
+        ),
+        "LONG_KEY" => format!(
+            r#"{{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","message":{{"kind":"text","text":"Hi"}},"idempotency_key":"{}"}}"#,
+            "k".repeat(convstate::MAX_ID_BYTES + 1)
+        ),
+        "LONG_MESSAGE_ID" => format!(
+            r#"{{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"{}"}}"#,
+            "m".repeat(convstate::MAX_ID_BYTES + 1)
         ),
         other => other.to_owned(),
     }

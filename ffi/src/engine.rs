@@ -324,7 +324,8 @@ pub struct convstate_inbound {
     pub size: i64,
     /// The message came from an ad or page button (opens a free entry point window).
     pub referral: bool,
-    /// The provider's message id, or NULL: the same id delivered again changes nothing.
+    /// The provider's message id (1..=256 bytes), or NULL: the same id delivered again
+    /// changes nothing.
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
@@ -379,14 +380,16 @@ pub struct convstate_send_request {
     pub group_len: usize,
     /// The message (borrowed for the call).
     pub message: *const convstate_message,
-    /// Idempotency key, or NULL: a repeated key returns the first decision.
+    /// Idempotency key (1..=256 bytes; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
+    /// NULL: a repeated key returns the first decision.
     pub idempotency_key: *const c_char,
     /// Its length in bytes.
     pub idempotency_key_len: usize,
     /// Send even if it duplicates a recent message.
     pub force: bool,
-    /// The provider's id for this message, or NULL: lets `convstate_engine_message_status`
-    /// match its delivery statuses (a failure gives back its charge and limit slot).
+    /// The provider's id for this message (1..=256 bytes), or NULL: lets
+    /// `convstate_engine_message_status` match its delivery statuses (a failure gives back
+    /// its charge and limit slot).
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
@@ -467,11 +470,12 @@ pub struct convstate_initiate_request {
     pub message: *const convstate_message,
     /// A template message to open with instead of the number's default, or NULL.
     pub template_message: *const convstate_message,
-    /// Idempotency key, or NULL.
+    /// Idempotency key (1..=256 bytes), or NULL.
     pub idempotency_key: *const c_char,
     /// Its length in bytes.
     pub idempotency_key_len: usize,
-    /// The provider's id for the opening template, or NULL (to match its delivery statuses).
+    /// The provider's id for the opening template (1..=256 bytes), or NULL (to match its
+    /// delivery statuses).
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
