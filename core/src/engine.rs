@@ -899,9 +899,21 @@ impl Engine {
     // ---- consent ---------------------------------------------------------------------
 
     fn consent_business(&self, business: Option<&str>, number: Option<&str>) -> Result<u32, Error> {
+        let number_business = |n| Ok(self.numbers[self.number_idx(n)? as usize].business);
         match (business, number) {
-            (Some(b), _) => self.business_idx(b),
-            (None, Some(n)) => Ok(self.numbers[self.number_idx(n)? as usize].business),
+            (Some(b), None) => self.business_idx(b),
+            (None, Some(n)) => number_business(n),
+            // Both: they must agree, or the consent would land on a business the host did
+            // not mean.
+            (Some(b), Some(n)) => {
+                let business = self.business_idx(b)?;
+                if number_business(n)? != business {
+                    return Err(Error::InvalidEvent {
+                        problem: format!("number {n} is not a number of business {b:?}"),
+                    });
+                }
+                Ok(business)
+            }
             (None, None) => Err(Error::InvalidEvent {
                 problem: "missing field \"business\" (or \"number\")".into(),
             }),
@@ -1255,11 +1267,34 @@ pub(crate) fn check_id(field: &str, id: Option<&str>) -> Result<(), Error> {
     }
 }
 
+/// A provider's end of something that starts at `at` (a restriction, a pause, a flag's
+/// disable date) must come after it: one that ends before it starts is a malformed report,
+/// refused rather than applied with its end effect dated before its start.
+pub(crate) fn check_ends_after(at: Instant, until: Option<Instant>) -> Result<(), Error> {
+    match until {
+        Some(until) if until <= at => Err(Error::InvalidEvent {
+            problem: format!(
+                "\"until\" {} is not after \"at\" {}",
+                until.to_rfc3339(),
+                at.to_rfc3339()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn check_business_name(name: &str) -> Result<(), Error> {
     let chars = name.chars().count();
     if chars == 0 || chars > 256 {
         return Err(Error::InvalidEvent {
             problem: format!("business name must be 1..=256 characters, got {chars}"),
+        });
+    }
+    // A name is shown in tables, logs and effect lines: a NUL, tab or line break in one is a
+    // host's bug, not a name.
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(Error::InvalidEvent {
+            problem: format!("business name {name:?} contains the control character {c:?}"),
         });
     }
     Ok(())
@@ -1284,5 +1319,30 @@ mod tests {
         let problem = |id: &str| check_id("message_id", Some(id)).unwrap_err().to_string();
         assert!(problem("").contains("message_id is empty"));
         assert!(problem(&too_long).contains("message_id is 257 bytes, more than 256"));
+    }
+
+    #[test]
+    fn consent_with_a_business_and_its_own_number_is_recorded() {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        for line in [
+            r#"{"type":"register_number","at":0,"business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"register_number","at":0,"business":"globex","number":"+15550003333","channel":"official"}"#,
+        ] {
+            assert!(engine.handle_json(line)[0].contains(r#""type":"ack""#));
+        }
+        let given = r#"{"type":"opt_in","at":0,"business":"acme","number":"+15550001111","contact":"+79110000001"}"#;
+        assert_eq!(
+            engine.handle_json(given)[0],
+            r#"{"type":"ack","of":"opt_in"}"#
+        );
+        let acme = engine.business_idx("acme").unwrap();
+        let contact = engine.interner.address("+79110000001").unwrap();
+        assert!(engine.consents.contains_key(&(acme, contact)));
+        let mismatched = r#"{"type":"opt_in","at":0,"business":"globex","number":"+15550001111","contact":"+79110000001"}"#;
+        let refused = engine.handle_json(mismatched);
+        assert!(
+            refused[0].contains("is not a number of business"),
+            "{refused:?}"
+        );
     }
 }

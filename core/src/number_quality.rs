@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::effect::Effect;
-use crate::engine::Engine;
+use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
 use crate::number::Restriction;
@@ -107,6 +107,7 @@ impl Engine {
     /// (newer rules, or `until_lifted`).
     pub fn number_restriction(&mut self, e: &NumberRestrictionUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
+        check_ends_after(e.at, e.until)?;
         self.handle_timeout(e.at);
         let now = self.clock;
         // A default length runs from the provider's own instant, so a late or repeated report

@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::effect::Effect;
-use crate::engine::{Engine, Template};
+use crate::engine::{check_ends_after, Engine, Template};
 use crate::event::{EditTemplate, TemplateQualityUpdate, TemplateStatusUpdate};
 use crate::policy::{EditRule, TemplateQualityRule};
 use crate::template::{Quality, TemplateStatus};
@@ -232,6 +232,10 @@ impl Engine {
     pub fn template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
+        // `until` means something only for a pause and a flag (ignored for other events).
+        if matches!(e.status, TemplateEvent::Paused | TemplateEvent::Flagged) {
+            check_ends_after(e.at, e.until)?;
+        }
         self.handle_timeout(e.at);
         let now = self.clock;
         let template = &mut self.templates[t as usize];

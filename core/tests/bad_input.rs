@@ -489,6 +489,37 @@ const LINES: &[(&str, &str, &str, &str)] = &[
         "invalid_event",
         "invalid_input",
     ),
+    (
+        "consent naming a business and another business's number",
+        r#"{"type":"opt_in","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550003333","contact":"+79110000001"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "business name with a line break",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"ac\nme","number":"+15550002222","channel":"official"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    // ---- ends before starts
+    (
+        "a restriction ending before it starts",
+        r#"{"type":"number_restriction","at":"2026-11-02T10:00:00Z","number":"+15550001111","scope":"business_initiated","until":"2026-11-02T09:00:00Z"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "a pause ending when it starts",
+        r#"{"type":"template_status","at":"2026-11-02T11:00:00Z","business":"acme","name":"order_ready","language":"en","status":"paused","until":"2026-11-02T11:00:00Z"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "a flag whose disable date has passed when it is raised",
+        r#"{"type":"template_status","at":"2026-11-02T11:00:00Z","business":"acme","name":"order_ready","language":"en","status":"flagged","until":"2026-11-01T11:00:00Z"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
     // ---- channels
     (
         "group on the official channel",
