@@ -80,9 +80,10 @@
 #define CONVSTATE_VERSION_PATCH 0
 
 /**
- * Size of the `currency` arrays in output structs, NUL terminator included. A policy whose
- * rate card currency does not fit (more than 7 bytes, or a NUL inside) is refused by
- * `convstate_engine_new`, `convstate_sharded_engine_new` and `convstate_engine_restore`.
+ * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
+ * currency is a three-letter ISO 4217 code (a policy with any other is refused with
+ * `CONVSTATE_ERR_INVALID_POLICY`), so it always fits; `convstate_engine_new`,
+ * `convstate_sharded_engine_new` and `convstate_engine_restore` check the fit again.
  */
 #define CONVSTATE_CURRENCY_CAPACITY 8
 
@@ -1275,7 +1276,7 @@ typedef struct convstate_number_registration {
    */
   size_t provider_len;
   /**
-   * Chat idle timeout in ms; negative for the policy's default.
+   * Chat idle timeout in ms (at most 100 years); negative for the policy's default.
    */
   int64_t idle_timeout_ms;
   /**
@@ -2110,7 +2111,8 @@ convstate_result convstate_engine_message_status(struct convstate_engine *engine
 
 /**
  * A contact opted in (`opted_in = true`) or withdrew their opt-in (`false`). Consent is held
- * per business: give `business`, or NULL and a `number` of the business.
+ * per business: give `business`, or NULL and a `number` of the business (both: the number
+ * must be the business's, else `CONVSTATE_ERR_INVALID_EVENT`).
  */
 convstate_result convstate_engine_consent(struct convstate_engine *engine,
                                           int64_t at_ms,
@@ -2184,8 +2186,10 @@ convstate_result convstate_engine_poll_effect(struct convstate_engine *engine,
                                               convstate_effect_kind *kind);
 
 /**
- * Reads one conversation as of `at_ms` (changes nothing). An unknown contact reads as an
- * empty conversation.
+ * Reads one conversation (changes nothing): `window_open` is evaluated at `at_ms`; the chat
+ * and ticket are the ones the engine holds now (a live chat whose idle deadline has passed
+ * by `at_ms` or the engine's clock reads as ended; an earlier `at_ms` does not bring back
+ * a chat that has ended). An unknown contact reads as an empty conversation.
  */
 convstate_result convstate_engine_conversation(const struct convstate_engine *engine,
                                                int64_t at_ms,
@@ -2266,7 +2270,9 @@ size_t convstate_string_len(const struct convstate_string *string);
  * one line per effect, each line ending in `\n`. An input the engine rejects is a successful
  * call whose result line is `{"type":"error",...}`, exactly as on the wire; the result code
  * reports only problems of the call itself (NULL, invalid UTF-8, a panic), and then `out` is
- * left as it was. Effects are delivered here, so they are not also returned by
+ * left as it was. The effect lines drain the engine's whole effect queue: this input's
+ * effects, after any that earlier typed calls left queued and `convstate_engine_poll_effect`
+ * has not taken yet. Effects delivered here are not also returned by
  * `convstate_engine_poll_effect`.
  */
 convstate_result convstate_engine_handle_json(struct convstate_engine *engine,

@@ -229,8 +229,9 @@ pub fn encode_effect_into(effect: &Effect, out: &mut String) {
 
 impl Engine {
     /// Applies one wire-format line; returns the result line followed by one line per
-    /// effect the input caused. A line that does not decode yields an error line and
-    /// changes nothing. [`Engine::handle_json_into`] gives the same lines without an
+    /// effect the input caused (after any effects earlier typed calls left queued: the lines
+    /// drain the whole queue). A line that does not decode yields an error line and changes
+    /// nothing. [`Engine::handle_json_into`] gives the same lines without an
     /// allocation per line.
     pub fn handle_json(&mut self, line: &str) -> Vec<String> {
         // Room for a result line and an effect or two, so that the text is not regrown.

@@ -791,9 +791,10 @@ pub struct convstate_decision {
     pub currency: [c_char; CONVSTATE_CURRENCY_CAPACITY],
 }
 
-/// Size of the `currency` arrays in output structs, NUL terminator included. A policy whose
-/// rate card currency does not fit (more than 7 bytes, or a NUL inside) is refused by
-/// `convstate_engine_new`, `convstate_sharded_engine_new` and `convstate_engine_restore`.
+/// Size of the `currency` arrays in output structs, NUL terminator included. A rate card
+/// currency is a three-letter ISO 4217 code (a policy with any other is refused with
+/// `CONVSTATE_ERR_INVALID_POLICY`), so it always fits; `convstate_engine_new`,
+/// `convstate_sharded_engine_new` and `convstate_engine_restore` check the fit again.
 pub const CONVSTATE_CURRENCY_CAPACITY: usize = 8;
 
 /// A currency code as a NUL-terminated fixed array (empty for none).

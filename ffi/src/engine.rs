@@ -10,11 +10,11 @@ use convstate_core::event::{
     TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
-use convstate_core::{Decision, Duration, Engine, InboundRef, Policy, SendRequestRef};
+use convstate_core::{Decision, Engine, InboundRef, Policy, SendRequestRef};
 
 use crate::boundary::{
     arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, free_handle, instant_arg,
-    opt_str_arg, str_arg, FfiError, Out,
+    opt_duration_arg, opt_str_arg, str_arg, FfiError, Out,
 };
 use crate::codes::*;
 use crate::convstate_result;
@@ -140,7 +140,7 @@ pub struct convstate_number_registration {
     pub provider: *const c_char,
     /// Its length in bytes.
     pub provider_len: usize,
-    /// Chat idle timeout in ms; negative for the policy's default.
+    /// Chat idle timeout in ms (at most 100 years); negative for the policy's default.
     pub idle_timeout_ms: i64,
     /// Name of the template `initiate` sends by default, or NULL.
     pub default_template_name: *const c_char,
@@ -174,7 +174,7 @@ pub unsafe extern "C" fn convstate_engine_register_number(
             number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
             channel: channel_from(r.channel)?,
             provider: unsafe { opt_str_arg(r.provider, r.provider_len, "provider") }?.map(str::to_owned),
-            idle_timeout: (r.idle_timeout_ms >= 0).then(|| Duration::from_millis(r.idle_timeout_ms)),
+            idle_timeout: opt_duration_arg(r.idle_timeout_ms, "idle_timeout_ms")?,
             default_template,
             phone_number_id: None,
         };
@@ -779,7 +779,8 @@ pub unsafe extern "C" fn convstate_engine_message_status(
 }
 
 /// A contact opted in (`opted_in = true`) or withdrew their opt-in (`false`). Consent is held
-/// per business: give `business`, or NULL and a `number` of the business.
+/// per business: give `business`, or NULL and a `number` of the business (both: the number
+/// must be the business's, else `CONVSTATE_ERR_INVALID_EVENT`).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_consent(
     engine: *mut convstate_engine,
@@ -982,8 +983,10 @@ pub struct convstate_conversation_view {
     pub marketing_stopped: bool,
 }
 
-/// Reads one conversation as of `at_ms` (changes nothing). An unknown contact reads as an
-/// empty conversation.
+/// Reads one conversation (changes nothing): `window_open` is evaluated at `at_ms`; the chat
+/// and ticket are the ones the engine holds now (a live chat whose idle deadline has passed
+/// by `at_ms` or the engine's clock reads as ended; an earlier `at_ms` does not bring back
+/// a chat that has ended). An unknown contact reads as an empty conversation.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_conversation(
     engine: *const convstate_engine,

@@ -69,7 +69,9 @@ pub unsafe extern "C" fn convstate_string_len(string: *const convstate_string) -
 /// one line per effect, each line ending in `\n`. An input the engine rejects is a successful
 /// call whose result line is `{"type":"error",...}`, exactly as on the wire; the result code
 /// reports only problems of the call itself (NULL, invalid UTF-8, a panic), and then `out` is
-/// left as it was. Effects are delivered here, so they are not also returned by
+/// left as it was. The effect lines drain the engine's whole effect queue: this input's
+/// effects, after any that earlier typed calls left queued and `convstate_engine_poll_effect`
+/// has not taken yet. Effects delivered here are not also returned by
 /// `convstate_engine_poll_effect`.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_handle_json(

@@ -239,7 +239,7 @@ static convstate_result check_send_with_too_many_params(convstate_engine *engine
   return rc;
 }
 
-static convstate_result register_number_with_channel(convstate_engine *engine, uint32_t channel) {
+static convstate_result register_number_with(convstate_engine *engine, uint32_t channel, int64_t idle_timeout_ms) {
   convstate_number_registration r;
   memset(&r, 0, sizeof r);
   r.at_ms = T1;
@@ -248,7 +248,7 @@ static convstate_result register_number_with_channel(convstate_engine *engine, u
   r.number = "+15550002222";
   r.number_len = strlen(r.number);
   r.channel = channel;
-  r.idle_timeout_ms = CONVSTATE_NONE_MS;
+  r.idle_timeout_ms = idle_timeout_ms;
   return convstate_engine_register_number(engine, &r);
 }
 
@@ -463,7 +463,10 @@ int main(void) {
   CASE("send: NULL message", CONVSTATE_ERR_NULL_ARGUMENT, send_without_message(engine));
   CASE("send: contact and group", CONVSTATE_ERR_INVALID_EVENT, send_with_contact_and_group(engine));
   CASE("check_send: 100 parameters for one variable", CONVSTATE_OK, check_send_with_too_many_params(engine));
-  CASE("register_number: channel 77", CONVSTATE_ERR_INVALID_ARGUMENT, register_number_with_channel(engine, 77));
+  CASE("register_number: channel 77", CONVSTATE_ERR_INVALID_ARGUMENT,
+       register_number_with(engine, 77, CONVSTATE_NONE_MS));
+  CASE("register_number: idle timeout INT64_MAX (refused, not clamped)", CONVSTATE_ERR_INVALID_ARGUMENT,
+       register_number_with(engine, CONVSTATE_CHANNEL_OFFICIAL, INT64_MAX));
   CASE("register_template: unclosed variable", CONVSTATE_ERR_INVALID_TEMPLATE,
        register_template_with_body(engine, S("Hello {{1")));
   CASE("register_template: variable gap", CONVSTATE_ERR_INVALID_TEMPLATE,
