@@ -38,7 +38,7 @@ use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::send::Remembered;
 use crate::sent_content::SentContent;
-use crate::snapshot::{corrupt, json_text};
+use crate::snapshot::{corrupt, json_text, seal_as, unseal_as, Checksum};
 use crate::template::parse_variables;
 use crate::time::Instant;
 use crate::timers::{TimerKey, TimerTargets};
@@ -47,9 +47,13 @@ use crate::Error;
 /// The `format` field of every business export.
 pub const EXPORT_FORMAT: &str = "convstate-business";
 /// The export format version this build writes. Version 2 added the business's sent
-/// messages, version 3 its idempotency keys and inbound message ids; older exports (without
-/// them) are still read.
-pub const EXPORT_VERSION: u32 = 3;
+/// messages, version 3 its idempotency keys and inbound message ids; version 4 wraps the
+/// export in the snapshots' checksummed envelope, so that damage in transit is refused
+/// rather than imported. Older exports (without them) are still read.
+pub const EXPORT_VERSION: u32 = 4;
+
+/// The first version written inside the checksummed envelope.
+const FIRST_SEALED_VERSION: u32 = 4;
 
 /// One business, with indices local to the export (numbers, templates and conversations
 /// numbered from 0 in the source's order) and non-phone addresses as indices into
@@ -123,14 +127,28 @@ fn rewrite<T: Copy>(index: &mut T, map: impl Fn(T) -> Option<T>) -> bool {
     map(*index).map(|new| *index = new).is_some()
 }
 
-/// The export in `bytes`, after checking its format and version.
+/// The export in `bytes`, after checking its format, version and (since version 4)
+/// checksum.
 fn read_export(bytes: &[u8]) -> Result<BusinessExport, Error> {
+    serde_json::from_str(export_object(bytes)?).map_err(|e| corrupt(e.to_string()))
+}
+
+/// The JSON object of an export: the body of its checksummed envelope (version 4 on), or
+/// the whole text (versions 1 to 3), after checking the format and version. Whitespace
+/// after it (the line break a file or pipe adds) is ignored.
+fn export_object(bytes: &[u8]) -> Result<&str, Error> {
     #[derive(Deserialize)]
     struct Header {
         format: String,
         version: u32,
     }
-    let text = json_text(bytes)?;
+    let bytes = bytes.trim_ascii_end();
+    let (object, sealed) = match unseal_as(EXPORT_FORMAT, EXPORT_VERSION, Checksum::CURRENT, bytes)
+    {
+        Some(body) => (body?, true),
+        None => (bytes, false),
+    };
+    let text = json_text(object)?;
     let header: Header = serde_json::from_str(text).map_err(not_an_export)?;
     check_format(&header.format)?;
     if !(1..=EXPORT_VERSION).contains(&header.version) {
@@ -139,7 +157,14 @@ fn read_export(bytes: &[u8]) -> Result<BusinessExport, Error> {
             supported: EXPORT_VERSION,
         });
     }
-    serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))
+    if !sealed && header.version >= FIRST_SEALED_VERSION {
+        return Err(corrupt(format!(
+            "a version {} export comes in a checksummed envelope, and this one has none \
+             (altered, or not written by export_business)",
+            header.version
+        )));
+    }
+    Ok(text)
 }
 
 /// Checks an export's ids or keys (`what`, each with when it was given): each is listed
@@ -431,7 +456,8 @@ impl Engine {
             idempotency,
             inbound_ids,
         };
-        Ok(serde_json::to_vec(&export).expect("export types serialise infallibly"))
+        let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
+        Ok(seal_as(EXPORT_FORMAT, EXPORT_VERSION, &body))
     }
 
     /// Adds a business exported by [`Engine::export_business`]. The engines must run the
@@ -906,13 +932,11 @@ impl Engine {
 pub(crate) fn export_summary(bytes: &[u8]) -> Result<(String, Vec<String>), Error> {
     #[derive(Deserialize)]
     struct Summary {
-        format: String,
         interned: Vec<String>,
         business: Business,
         numbers: Vec<NumberState>,
     }
-    let s: Summary = serde_json::from_slice(bytes).map_err(not_an_export)?;
-    check_format(&s.format)?;
+    let s: Summary = serde_json::from_str(export_object(bytes)?).map_err(not_an_export)?;
     let numbers = s
         .numbers
         .iter()

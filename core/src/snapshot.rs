@@ -63,9 +63,9 @@ const READABLE_VERSIONS: [(u32, Checksum); 3] = [
     (2, Checksum::Fnv1a64),
 ];
 
-/// Everything before the checksum's hex digits, byte for byte.
-fn envelope_head(version: u32) -> String {
-    format!("{{\"format\":\"{SNAPSHOT_FORMAT}\",\"version\":{version},\"checksum\":\"")
+/// Everything before the checksum's hex digits, byte for byte, of an envelope of `format`.
+fn envelope_head(format: &str, version: u32) -> String {
+    format!("{{\"format\":\"{format}\",\"version\":{version},\"checksum\":\"")
 }
 /// Between the checksum's hex digits and the body.
 const ENVELOPE_MIDDLE: &str = "\",\"body\":";
@@ -132,7 +132,12 @@ impl Checksum {
 /// envelope. [`Engine::snapshot`] is `seal(body)`; hosts that edit a body (the C library
 /// re-queues an undelivered effect this way) seal it again.
 pub fn seal(body: &[u8]) -> Vec<u8> {
-    let head = envelope_head(SNAPSHOT_VERSION);
+    seal_as(SNAPSHOT_FORMAT, SNAPSHOT_VERSION, body)
+}
+
+/// Wraps `body` in the checksummed envelope of `format` (snapshots, business exports).
+pub(crate) fn seal_as(format: &str, version: u32, body: &[u8]) -> Vec<u8> {
+    let head = envelope_head(format, version);
     let checksum = Checksum::CURRENT.hex(body);
     let mut out = Vec::with_capacity(
         head.len() + checksum.len() + ENVELOPE_MIDDLE.len() + body.len() + ENVELOPE_TAIL.len(),
@@ -154,8 +159,8 @@ pub fn unseal(bytes: &[u8]) -> Result<&[u8], Error> {
 /// [`unseal`], with the envelope's version.
 fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
     for (version, checksum) in READABLE_VERSIONS {
-        if let Some(rest) = bytes.strip_prefix(envelope_head(version).as_bytes()) {
-            return Ok((version, unseal_rest(bytes.len(), rest, checksum)?));
+        if let Some(body) = unseal_as(SNAPSHOT_FORMAT, version, checksum, bytes) {
+            return Ok((version, body?));
         }
     }
     // Not one of our exact envelopes: say why in the most useful terms (wrong format or
@@ -185,8 +190,20 @@ fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
     }
     Err(corrupt(format!(
         "the envelope does not start with {:?}",
-        envelope_head(header.version)
+        envelope_head(SNAPSHOT_FORMAT, header.version)
     )))
+}
+
+/// The body of `bytes` if they are an envelope of `format` and `version` (`None` when they
+/// do not start as one), after checking the checksum.
+pub(crate) fn unseal_as<'a>(
+    format: &str,
+    version: u32,
+    checksum: Checksum,
+    bytes: &'a [u8],
+) -> Option<Result<&'a [u8], Error>> {
+    let rest = bytes.strip_prefix(envelope_head(format, version).as_bytes())?;
+    Some(unseal_rest(bytes.len(), rest, checksum))
 }
 
 /// The body inside `rest`, the envelope after its head (`total` bytes in all).
@@ -214,7 +231,7 @@ fn unseal_rest(total: usize, rest: &[u8], checksum: Checksum) -> Result<&[u8], E
     let actual = checksum.hex(body);
     if actual != recorded {
         return Err(corrupt(format!(
-            "checksum mismatch: the snapshot records {recorded}, its body hashes to {actual} \
+            "checksum mismatch: the envelope records {recorded}, its body hashes to {actual} \
              (truncated or altered)"
         )));
     }

@@ -361,7 +361,7 @@ fn retried_sends_and_redelivered_inbounds_are_recognised_after_a_move() {
     let bytes = source.export_business("biz2").unwrap();
     target.import_business(&bytes).unwrap();
     source.remove_business("biz2").unwrap();
-    let mut v2: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let mut v2 = export_object(&bytes);
     assert!(!v2["idempotency"].as_array().unwrap().is_empty());
     assert!(!v2["inbound_ids"].as_array().unwrap().is_empty());
     let fields = v2.as_object_mut().unwrap();
@@ -410,14 +410,24 @@ fn retried_sends_and_redelivered_inbounds_are_recognised_after_a_move() {
     }
 }
 
-/// Exports written before sent messages (version 1) or keys and ids (version 2) travelled
-/// still import; newer versions are refused as unsupported.
+/// The JSON object inside an export's checksummed envelope (version 4 on).
+fn export_object(bytes: &[u8]) -> serde_json::Value {
+    let envelope: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(envelope["format"], "convstate-business");
+    assert_eq!(envelope["version"], 4);
+    assert!(envelope["checksum"].as_str().is_some_and(|c| c.len() == 8));
+    envelope["body"].clone()
+}
+
+/// Exports written before the envelope (version 3), sent messages (version 1) or keys and
+/// ids (version 2) travelled still import; newer versions are refused as unsupported.
 #[test]
 fn older_export_versions_import_and_newer_are_refused() {
     let bytes = engine().export_business("biz1").unwrap();
-    let mut export: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(export["version"], 3);
-    let added: [(u32, &[&str]); 2] = [
+    let mut export = export_object(&bytes);
+    assert_eq!(export["version"], 4);
+    let added: [(u32, &[&str]); 3] = [
+        (3, &[]),
         (2, &["idempotency", "inbound_ids"]),
         (1, &["sent_messages"]),
     ];
@@ -433,16 +443,48 @@ fn older_export_versions_import_and_newer_are_refused() {
             .unwrap();
         assert_eq!(target.businesses().collect::<Vec<_>>(), ["biz1"]);
     }
-    export["version"] = 4.into();
+    export["version"] = 5.into();
     assert!(matches!(
         Engine::with_preset("cloud-2025")
             .unwrap()
             .import_business(&serde_json::to_vec(&export).unwrap()),
         Err(Error::UnsupportedSnapshotVersion {
-            found: 4,
-            supported: 3
+            found: 5,
+            supported: 4
         })
     ));
+}
+
+/// Damage to an export in transit is refused, not imported: one changed digit of a counter
+/// fails the checksum, and a version 4 export taken out of its envelope is no export.
+#[test]
+fn a_damaged_export_is_refused_and_changes_nothing() {
+    let bytes = engine().export_business("biz1").unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    // A counter one higher: JSON that still parses, and state that would silently be wrong.
+    let damaged = text.replacen(r#""inbound":7,"#, r#""inbound":8,"#, 1);
+    assert!(damaged != text, "the export holds the counter");
+    let refuse = |bytes: &[u8]| {
+        let mut target = Engine::with_preset("cloud-2025").unwrap();
+        let before = target.snapshot();
+        let error = target.import_business(bytes).unwrap_err();
+        assert_eq!(target.snapshot(), before);
+        assert!(Engine::from_business_export(bytes).is_err());
+        match error {
+            Error::CorruptSnapshot { problem } => problem,
+            other => panic!("expected corrupt_snapshot, got {other:?}"),
+        }
+    };
+    assert!(refuse(damaged.as_bytes()).starts_with("checksum mismatch: "));
+    let unsealed = serde_json::to_vec(&export_object(&bytes)).unwrap();
+    assert!(refuse(&unsealed).contains("comes in a checksummed envelope"));
+    // The line break a file or pipe adds is no damage.
+    let mut with_newline = bytes.clone();
+    with_newline.extend_from_slice(b"\n");
+    Engine::with_preset("cloud-2025")
+        .unwrap()
+        .import_business(&with_newline)
+        .unwrap();
 }
 
 /// A provider message id, idempotency key or inbound message id of the export that the
