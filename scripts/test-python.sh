@@ -43,6 +43,11 @@ echo "stubtest (stubs against the installed module)"
 "$venv/bin/python" -m mypy.stubtest convstate \
   --allowlist "$root/python/stubtest-allowlist.txt"
 
+# Code a user writes against the stubs, type-checked strictly: what the runtime accepts (a
+# numpy array as a run_batch column, say) must type-check too.
+echo "mypy --strict python/typecheck (the stubs as users call them)"
+"$venv/bin/python" -m mypy --strict --no-incremental "$root/python/typecheck"
+
 # --import-mode=importlib keeps pytest from putting python/ on sys.path; the tests assert
 # that convstate was imported from the venv. Exit code 5 (no tests collected) is a failure.
 set +e

@@ -4,11 +4,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Optional, Union, final
 
+from typing_extensions import Buffer
+
 from convstate._types import ChargeCategory, FreeReason, Initiator, Reason, Verdict
 
 #: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds, or an
 #: RFC 3339 string.
 _Instant = Union[datetime, int, str]
+# run_batch's kinds and at columns: sequences, or buffers of ints (bytes, array('q'), numpy
+# arrays) read in one go.
+_Kinds = Union[Sequence[Union[str, int]], Buffer]
+_Instants = Union[Sequence[_Instant], Buffer]
 #: A duration: a ``timedelta``, int milliseconds, or a string such as ``"10m"``.
 _DurationLike = Union[timedelta, int, str]
 
@@ -131,6 +137,7 @@ class Decision:
     def to_json(self) -> str:
         """The decision as one JSON object, as the wire format writes it: the line
         ``handle_json`` returns for it, byte for byte (``"type": "decision"`` first)."""
+    def __reduce__(self) -> tuple[Any, tuple[str]]: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -313,8 +320,8 @@ class Engine:
         ``process_bytes``)."""
     def run_batch(
         self,
-        kinds: Sequence[Union[str, int]],
-        at: Sequence[_Instant],
+        kinds: _Kinds,
+        at: _Instants,
         numbers: Sequence[str],
         contacts: Sequence[str],
         texts: Optional[Sequence[Optional[str]]] = None,
@@ -380,6 +387,7 @@ class Engine:
     @staticmethod
     def restore(snapshot: bytes) -> Engine:
         """An engine from ``snapshot()`` bytes. Raises ``SnapshotError``."""
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
     def __getstate__(self) -> bytes: ...
     def __setstate__(self, state: bytes) -> None: ...
 
@@ -418,8 +426,8 @@ class ShardedEngine:
         """As ``Engine.process_bytes``: wire-format lines in, every output line out."""
     def run_batch(
         self,
-        kinds: Sequence[Union[str, int]],
-        at: Sequence[_Instant],
+        kinds: _Kinds,
+        at: _Instants,
         numbers: Sequence[str],
         contacts: Sequence[str],
         texts: Optional[Sequence[Optional[str]]] = None,

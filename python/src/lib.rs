@@ -774,10 +774,20 @@ impl PyEngine {
         })
     }
 
+    /// Pickles (and copies) through `snapshot()` and `restore()`, with every protocol.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let restore = slf.get_type().getattr("restore")?;
+        Ok((restore, (slf.get().snapshot(py),)))
+    }
+
     fn __getstate__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         self.snapshot(py)
     }
 
+    /// Reads pickles written before `__reduce__` (protocol 2 and later).
     fn __setstate__(&self, py: Python<'_>, state: &[u8]) -> BindingResult<()> {
         let restored = py.detach(|| convstate::Engine::restore(state))?;
         *self.locked(py) = restored;

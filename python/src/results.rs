@@ -136,6 +136,29 @@ impl PyDecision {
         )))
     }
 
+    /// Pickles (and copies) through its wire line: a decision is a value.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let from_json = slf.get_type().getattr("_from_json")?;
+        Ok((from_json, (slf.get().to_json()?,)))
+    }
+
+    /// The decision of a wire line written by `to_json` (what unpickling calls).
+    #[staticmethod]
+    fn _from_json(line: &str) -> PyResult<PyDecision> {
+        let not_one = |e: serde_json::Error| {
+            pyo3::exceptions::PyValueError::new_err(format!("not a decision line: {e}"))
+        };
+        let json: Value = serde_json::from_str(line).map_err(not_one)?;
+        if json.get("type").and_then(Value::as_str) != Some("decision") {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "not a decision line: its \"type\" is not \"decision\"",
+            ));
+        }
+        let decision = PyDecision::new(json);
+        serde_json::from_value::<convstate::Decision>(decision.json.clone()).map_err(not_one)?;
+        Ok(decision)
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<PyDecision>()

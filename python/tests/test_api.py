@@ -238,9 +238,14 @@ def test_snapshot_restore_and_pickle(engine: convstate.Engine) -> None:
     assert isinstance(snapshot, bytes)
     restored = convstate.Engine.restore(snapshot)
     assert restored.snapshot() == snapshot
-    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
         clone = pickle.loads(pickle.dumps(engine, protocol=protocol))
         assert clone.snapshot() == snapshot
+    # A decision is a value: it pickles and copies, and compares equal after.
+    decision = engine.check_send(NUMBER, CONTACT, text="x", at=utc(2026, 11, 2, 9, 5))
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(decision, protocol=protocol)) == decision
+    assert copy.copy(decision) == decision and copy.deepcopy(decision).to_json() == decision.to_json()
     clone = copy.deepcopy(engine)
     at = utc(2026, 11, 2, 9, 30)
     assert clone.check_send(NUMBER, CONTACT, text="x", at=at) == engine.check_send(NUMBER, CONTACT, text="x", at=at)
