@@ -8,8 +8,9 @@
 #      the conformance runner must agree with the Rust runner on the scenario and check
 #      counts; then runs them again built with AddressSanitizer and UBSan;
 #   4. checks that the header compiles as C++;
-#   5. renders convstate.pc, checks it with pkg-config, and builds and runs the README's
-#      "Link it from C" example through it (shared library) under valgrind.
+#   5. installs the library into a scratch prefix with scripts/install-c.sh (checks the SONAME,
+#      the links and convstate.pc), and builds and runs the README's "Link it from C" example
+#      through pkg-config, against the installed shared library and the archive, under valgrind.
 # Idempotent: installs cbindgen into target/tools, and valgrind / pkg-config with apt-get only
 # when missing.
 set -euo pipefail
@@ -108,26 +109,50 @@ for source in tests/c/*.c; do
 done
 "$OUT/asan_conformance" tests/scenarios/*.jsonl
 
-step "pkg-config file"
+step "scripts/install-c.sh into a scratch prefix: files, SONAME, pkg-config"
 version=$(cargo metadata --no-deps --format-version 1 --locked |
   python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="convstate-ffi"))')
 root=$(pwd)
-mkdir -p "$OUT/pkgconfig"
-sed -e "s|@PREFIX@|$root|" -e "s|@INCLUDEDIR@|$root/include|" -e "s|@LIBDIR@|$root/$lib_dir|" \
-  -e "s|@VERSION@|$version|" ffi/convstate.pc.in >"$OUT/pkgconfig/convstate.pc"
-export PKG_CONFIG_PATH="$root/$OUT/pkgconfig"
+prefix="$root/$OUT/prefix"
+rm -rf "$prefix"
+scripts/install-c.sh --debug --prefix "$prefix"
+scripts/install-c.sh --debug --prefix "$prefix" >/dev/null # idempotent: again over itself
+soname=$(readelf -d "$prefix/lib/libconvstate.so.$version" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+# The ABI version ffi/build.rs gives: 0.MINOR under 1.0 (each minor may break it), else MAJOR.
+major=${version%%.*}
+minor=${version#*.}
+minor=${minor%%.*}
+if [ "$major" = 0 ]; then abi="0.$minor"; else abi=$major; fi
+[ "$soname" = "libconvstate.so.$abi" ] || { echo "SONAME is '$soname', not libconvstate.so.$abi" >&2; exit 1; }
+[ "$(readlink "$prefix/lib/$soname")" = "libconvstate.so.$version" ] &&
+  [ "$(readlink "$prefix/lib/libconvstate.so")" = "$soname" ] ||
+  { echo "the library links under $prefix/lib are wrong" >&2; exit 1; }
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 pkg-config --validate convstate
 [ "$(pkg-config --modversion convstate)" = "$version" ] || { echo "convstate.pc version is not $version" >&2; exit 1; }
 grep -q "#define CONVSTATE_VERSION \"$version\"" include/convstate.h ||
   { echo "include/convstate.h CONVSTATE_VERSION is not $version" >&2; exit 1; }
 echo "convstate $(pkg-config --modversion convstate): $(pkg-config --cflags --libs convstate)"
 
-step "README example (\"Link it from C\"), through pkg-config and the shared library"
+step "README example (\"Link it from C\"), through pkg-config and the installed shared library"
 awk '/<!-- c-example:begin -->/{inside=1; next} /<!-- c-example:end -->/{inside=0} inside' README.md |
   sed -e '/^```/d' >"$OUT/readme_example.c"
 [ -s "$OUT/readme_example.c" ] || { echo "README.md has no c-example block" >&2; exit 1; }
 # shellcheck disable=SC2046 # pkg-config output is separate words
 cc "${CFLAGS[@]}" "$OUT/readme_example.c" $(pkg-config --cflags --libs convstate) -o "$OUT/readme_example"
-LD_LIBRARY_PATH="$root/$lib_dir" "${VALGRIND[@]}" "$OUT/readme_example"
+# The program records the SONAME, and the loader finds it through the link the script made.
+readelf -d "$OUT/readme_example" | grep -q "Shared library: \[$soname\]" ||
+  { echo "readme_example does not record $soname" >&2; exit 1; }
+LD_LIBRARY_PATH="$prefix/lib" ldd "$OUT/readme_example" | grep -q "$soname => $prefix/lib/$soname" ||
+  { echo "the loader does not find $soname in $prefix/lib" >&2; exit 1; }
+LD_LIBRARY_PATH="$prefix/lib" "${VALGRIND[@]}" "$OUT/readme_example"
+
+step "README static link (the archive through pkg-config)"
+# shellcheck disable=SC2046 # pkg-config output is separate words
+cc "${CFLAGS[@]}" "$OUT/readme_example.c" $(pkg-config --cflags convstate) \
+  $(pkg-config --static --libs convstate | sed 's/-lconvstate /-l:libconvstate.a /') -o "$OUT/readme_example_static"
+! ldd "$OUT/readme_example_static" | grep -q libconvstate ||
+  { echo "the static link still needs libconvstate.so" >&2; exit 1; }
+"${VALGRIND[@]}" "$OUT/readme_example_static"
 
 printf '\nffi: all C library checks passed\n'
