@@ -396,9 +396,10 @@ fn buffer_items<'py>(
     Ok(Some(items))
 }
 
-/// A kind code read from a bytes-like column.
-fn kind_from_byte(row: usize, code: u8) -> PyResult<RowKind> {
-    RowKind::from_code(i64::from(code)).ok_or_else(|| {
+/// A kind code read from a bytes-like column (signed for an `int8` one, so that -1 reads
+/// as -1, not 255).
+fn kind_from_byte(row: usize, code: i64) -> PyResult<RowKind> {
+    RowKind::from_code(code).ok_or_else(|| {
         column_value_error(
             "kinds",
             row,
@@ -420,8 +421,10 @@ fn kind_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<RowKind> {
         });
     }
     if item.is_instance_of::<PyInt>() || item.hasattr("__index__")? {
-        let code: i64 = item.extract().map_err(|e| column_error("kinds", row, e))?;
-        return RowKind::from_code(code).ok_or_else(|| {
+        // An int past 64 bits is an unknown code like any other, not an OverflowError.
+        let kind = item.extract::<i64>().ok().and_then(RowKind::from_code);
+        return kind.ok_or_else(|| {
+            let code = item.repr().map_or_else(|_| "?".into(), |r| r.to_string());
             column_value_error(
                 "kinds",
                 row,
@@ -446,11 +449,19 @@ fn read_kinds(value: &Bound<'_, PyAny>) -> PyResult<Vec<RowKind>> {
     }
     if let Some(items) = buffer_items("kinds", value)? {
         if items.item_size == 1 && matches!(items.kind().0, "B" | "b") {
+            let signed = items.kind().0 == "b";
             let codes = items.bytes.as_bytes();
             return codes
                 .iter()
                 .enumerate()
-                .map(|(row, code)| kind_from_byte(row, *code))
+                .map(|(row, &code)| {
+                    let code = if signed {
+                        i64::from(code as i8)
+                    } else {
+                        i64::from(code)
+                    };
+                    kind_from_byte(row, code)
+                })
                 .collect();
         }
         // Wider codes (array('i'), numpy int64) are read item by item below.

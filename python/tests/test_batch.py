@@ -335,6 +335,8 @@ def swapped_instants(values: list[int]) -> Any:
 
 @pytest.mark.parametrize(("kinds", "at", "error", "names"), [
     (bytes([0, 1, 7]), None, ValueError, ['"kinds"', "row 2", "code 7"]),
+    (array.array("b", [0, 1, -1]), None, ValueError, ['"kinds"', "row 2", "code -1"]),
+    ([0, 1, 10**30], None, ValueError, ['"kinds"', "row 2", f"code {10**30}"]),
     (array.array("B", [0, 3, 1]), None, ValueError, ['"kinds"', "row 1", "code 3"]),
     (bytes([0, 1]), None, ValueError, ['"at"', "3 rows", "2"]),
     (None, array.array("d", [1.0, 2.0, 3.0]), TypeError, ['"at"', '"d"', "8-byte"]),
