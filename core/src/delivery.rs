@@ -226,7 +226,17 @@ impl Engine {
                     marketing_only,
                     until,
                 };
-                if self.backoffs.get(&conv).is_some_and(|b| *b == backoff) {
+                // One hold per conversation: the one that ends later wins (on a tie, the one
+                // that holds more), so that a 6 s pair-rate hold never cuts short a 24 h
+                // marketing one. The shorter hold is the one given up: a few seconds of
+                // pacing against a day of marketing to the contact.
+                let kept = self.backoffs.get(&conv).filter(|b| {
+                    **b == backoff
+                        || (b.until > at
+                            && (b.until > backoff.until
+                                || (b.until == backoff.until && !b.marketing_only)))
+                });
+                if kept.is_some() {
                     continue;
                 }
                 self.backoffs.insert(conv, backoff);

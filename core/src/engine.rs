@@ -33,6 +33,8 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::provider_order::ProviderOrder;
+
 use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
 use crate::conversation::Conversation;
@@ -147,6 +149,9 @@ pub(crate) struct Template {
     /// Instant of the latest provider status event applied: an older one arriving late
     /// changes nothing.
     pub last_provider_event_at: Option<Instant>,
+    /// The latest provider quality event applied: a late or repeated one changes nothing.
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub quality_event: ProviderOrder,
 }
 
 /// A message held in the pending outbox (§4).
@@ -162,6 +167,10 @@ pub(crate) struct HeldMessage {
 pub(crate) struct ConsentRecord {
     pub opted_in_at: Option<Instant>,
     pub marketing_stopped_at: Option<Instant>,
+    /// The latest `user_preference` (stop, resume) applied: a late or repeated one changes
+    /// nothing (§10).
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub preference_event: ProviderOrder,
 }
 
 /// What an input produced, besides effects.
@@ -662,6 +671,9 @@ impl Engine {
                     flagged_until: None,
                     restriction: None,
                     phone_number_id: e.phone_number_id.clone(),
+                    quality_event: ProviderOrder::default(),
+                    limit_event: ProviderOrder::default(),
+                    restriction_event: ProviderOrder::default(),
                 });
                 self.number_index.insert(address, i);
             }
@@ -718,6 +730,7 @@ impl Engine {
             edits: Vec::new(),
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
             last_provider_event_at: None,
+            quality_event: ProviderOrder::default(),
         };
         let index =
             match self
@@ -933,6 +946,10 @@ impl Engine {
     /// The provider's word on a messaging limit (a level of the policy).
     pub fn messaging_limit(&mut self, e: &MessagingLimitUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
+        if !self.numbers[n as usize].limit_event.admit(e.at, &e.limit) {
+            self.handle_timeout(e.at);
+            return Ok(()); // a late or repeated limit report (§10)
+        }
         self.provider_limit(n, e.limit, e.at)
     }
 
@@ -951,6 +968,9 @@ impl Engine {
         let contact = self.interner.address(&e.contact)?;
         self.handle_timeout(e.at);
         let record = self.consents.entry((business, contact)).or_default();
+        if !record.preference_event.admit(e.at, &e.value) {
+            return Ok(()); // a late or repeated preference (§10)
+        }
         record.marketing_stopped_at = match e.value {
             PreferenceValue::Stop => Some(e.at),
             PreferenceValue::Resume => None,

@@ -49,6 +49,7 @@ mod outbox;
 pub mod partition;
 pub mod policy;
 pub mod pricing;
+mod provider_order;
 mod recent;
 mod send;
 mod sent_content;

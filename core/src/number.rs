@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::provider_order::ProviderOrder;
+
 use crate::time::Duration;
 
 /// How a number is connected, which decides the rules that apply to it.
@@ -79,6 +81,14 @@ pub(crate) struct NumberState {
     /// The provider's id for the number (Meta `phone_number_id`).
     #[serde(default)]
     pub phone_number_id: Option<String>,
+    /// The latest provider quality, limit and restriction events applied, so that a late or
+    /// repeated one changes nothing (§10).
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub quality_event: ProviderOrder,
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub limit_event: ProviderOrder,
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub restriction_event: ProviderOrder,
 }
 
 /// What a provider restriction bars.

@@ -35,6 +35,12 @@ impl Engine {
     pub fn number_quality(&mut self, e: &NumberQualityUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
         self.handle_timeout(e.at);
+        if !self.numbers[n as usize]
+            .quality_event
+            .admit(e.at, &e.quality)
+        {
+            return Ok(()); // a late or repeated quality report (§10)
+        }
         let now = self.clock;
         let number_name = self.number_address(n);
         let state = &mut self.numbers[n as usize];
@@ -109,6 +115,15 @@ impl Engine {
         let n = self.number_idx(&e.number)?;
         check_ends_after(e.at, e.until)?;
         self.handle_timeout(e.at);
+        // Restrictions and lifts are one family: a restriction reported again after its lift
+        // does not restrict again.
+        let content = (e.scope, e.until, e.until_lifted);
+        if !self.numbers[n as usize]
+            .restriction_event
+            .admit(e.at, &content)
+        {
+            return Ok(()); // a late or repeated restriction report (§10)
+        }
         let now = self.clock;
         // A default length runs from the provider's own instant, so a late or repeated report
         // gives the same end.
@@ -147,6 +162,12 @@ impl Engine {
     pub fn restriction_lifted(&mut self, e: &RestrictionLifted) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
         self.handle_timeout(e.at);
+        if !self.numbers[n as usize]
+            .restriction_event
+            .admit(e.at, &"lifted")
+        {
+            return Ok(()); // a late or repeated lift (§10)
+        }
         let now = self.clock;
         self.end_restriction(n, now);
         Ok(())

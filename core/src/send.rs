@@ -107,7 +107,7 @@ impl Engine {
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered(req.idempotency_key) {
+        if let Some(decision) = self.remembered(req.idempotency_key, req.at) {
             return Ok(decision);
         }
         let now = req.at.max(self.clock);
@@ -126,7 +126,7 @@ impl Engine {
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered(req.idempotency_key) {
+        if let Some(decision) = self.remembered(req.idempotency_key, req.at) {
             return Ok(decision);
         }
         // Validate the template reference before anything changes.
@@ -146,7 +146,7 @@ impl Engine {
     pub fn initiate(&mut self, req: &InitiateRequest) -> Result<Decision, Error> {
         let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
         check_request_ids(req.idempotency_key.as_deref(), req.message_id.as_deref())?;
-        if let Some(decision) = self.remembered(req.idempotency_key.as_deref()) {
+        if let Some(decision) = self.remembered(req.idempotency_key.as_deref(), req.at) {
             return Ok(decision);
         }
         let number = &self.numbers[target.number as usize];
@@ -312,8 +312,11 @@ impl Engine {
         })
     }
 
-    fn remembered(&self, key: Option<&str>) -> Option<Decision> {
-        let remembered = self.idempotency.get(key?, self.clock)?;
+    /// The first decision for `key`, if it is still remembered at the request's instant (or
+    /// the clock, if later): a retry past `dedup.idempotency_key_ttl` is decided afresh,
+    /// whether or not another input moved the clock first.
+    fn remembered(&self, key: Option<&str>, at: Instant) -> Option<Decision> {
+        let remembered = self.idempotency.get(key?, at.max(self.clock))?;
         Some(remembered.decision.clone())
     }
 

@@ -40,6 +40,7 @@ use crate::number::NumberState;
 use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
+use crate::provider_order::ProviderOrder;
 use crate::send::Remembered;
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
@@ -293,6 +294,8 @@ pub(crate) struct StoredTemplate {
     pub edits: Vec<Instant>,
     pub awaiting_reinstatement: bool,
     pub last_provider_event_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub quality_event: ProviderOrder,
 }
 
 /// `bytes` as the JSON text they must be, checked for UTF-8 once. Parsing the text rather
@@ -420,6 +423,7 @@ impl Engine {
                     edits: t.edits.clone(),
                     awaiting_reinstatement: t.awaiting_reinstatement,
                     last_provider_event_at: t.last_provider_event_at,
+                    quality_event: t.quality_event,
                 })
                 .collect(),
             conversations: self.conversations.clone(),
@@ -567,6 +571,7 @@ impl Engine {
                 edits: t.edits,
                 awaiting_reinstatement: t.awaiting_reinstatement,
                 last_provider_event_at: t.last_provider_event_at,
+                quality_event: t.quality_event,
             });
         }
 

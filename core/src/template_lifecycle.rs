@@ -172,6 +172,12 @@ impl Engine {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
         self.handle_timeout(e.at);
+        if !self.templates[t as usize]
+            .quality_event
+            .admit(e.at, &e.quality)
+        {
+            return Ok(()); // a late or repeated quality report: no second strike (§10)
+        }
         let now = self.clock;
         self.templates[t as usize].quality = e.quality;
         let status = self.templates[t as usize].status;

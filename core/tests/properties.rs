@@ -847,7 +847,8 @@ struct Model {
     /// The largest instant of any accepted mutating input.
     clock: i64,
     /// Idempotency key → the clock when it was first used (§10: a repeat within the key's
-    /// lifetime returns the first decision and changes nothing, not even the clock).
+    /// lifetime, at its own instant or the clock if later, returns the first decision and
+    /// changes nothing, not even the clock).
     keys: HashMap<String, i64>,
     /// How long an idempotency key is remembered.
     key_lifetime_ms: i64,
@@ -884,7 +885,7 @@ impl Model {
             if self
                 .keys
                 .get(key)
-                .is_some_and(|&first| self.clock < first + self.key_lifetime_ms)
+                .is_some_and(|&first| self.clock.max(at) < first + self.key_lifetime_ms)
             {
                 return;
             }

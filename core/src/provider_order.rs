@@ -1,0 +1,76 @@
+//! Applying each provider event once, in the provider's order (RULES.md §10).
+//!
+//! Providers deliver webhooks at least once and not always in order: the same quality
+//! report can come again after the pause it caused has ended, and a report from 09:00 can
+//! arrive after one from 10:00. Each thing a family of provider events sets (a template's
+//! quality, a number's quality, limit or restriction, a contact's marketing preference)
+//! keeps the latest event applied to it: an event older than that one arrived late, and one
+//! at the same instant with the same content is that event again. Neither changes anything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::content_hash;
+use crate::time::Instant;
+
+/// The latest provider event of one family applied to one thing: its instant and a
+/// fingerprint of its content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ProviderOrder(Option<(Instant, u64)>);
+
+impl ProviderOrder {
+    /// Whether an event at `at` whose content is `content` is new (not older than the
+    /// latest applied, not the latest again), recording it as the latest if so.
+    pub fn admit(&mut self, at: Instant, content: &impl Serialize) -> bool {
+        let fingerprint = fingerprint(content);
+        match self.0 {
+            Some((last, seen)) if at < last || (at == last && fingerprint == seen) => false,
+            _ => {
+                self.0 = Some((at, fingerprint));
+                true
+            }
+        }
+    }
+
+    /// Whether no event was applied yet (left out of snapshots then).
+    pub fn is_unset(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+/// A stable hash of an event's content (its JSON, hashed as duplicate contents are): it is
+/// stored in snapshots, so it must not depend on the build.
+fn fingerprint(content: &impl Serialize) -> u64 {
+    let json = serde_json::to_vec(content).expect("event contents serialise infallibly");
+    content_hash(&[&json])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> Instant {
+        Instant::from_unix_millis(ms).unwrap()
+    }
+
+    #[test]
+    fn late_and_repeated_events_are_not_admitted() {
+        let mut order = ProviderOrder::default();
+        assert!(order.is_unset());
+        assert!(order.admit(at(10), &"low"));
+        assert!(!order.admit(at(10), &"low"), "the same event again");
+        assert!(
+            order.admit(at(10), &"high"),
+            "another event at the same instant"
+        );
+        assert!(
+            !order.admit(at(9), &"medium"),
+            "older than the latest applied"
+        );
+        assert!(!order.admit(at(10), &"high"));
+        assert!(
+            order.admit(at(11), &"high"),
+            "a later report of the same value"
+        );
+        assert_eq!(order, ProviderOrder(Some((at(11), fingerprint(&"high")))));
+    }
+}
