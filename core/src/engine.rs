@@ -1275,16 +1275,26 @@ pub const MAX_ID_BYTES: usize = 256;
 /// An idempotency key or message id as given: none, or 1..=[`MAX_ID_BYTES`] bytes. An empty
 /// one is refused rather than taken as a key: a host writing `key ? key : ""` would
 /// otherwise have every send after the first answered from memory and never recorded.
+#[inline]
 pub(crate) fn check_id(field: &str, id: Option<&str>) -> Result<(), Error> {
     match id.map(str::len) {
-        Some(0) => Err(Error::InvalidEvent {
-            problem: format!("{field} is empty: leave it out when there is none"),
-        }),
-        Some(len) if len > MAX_ID_BYTES => Err(Error::InvalidEvent {
-            problem: format!("{field} is {len} bytes, more than {MAX_ID_BYTES}"),
-        }),
-        _ => Ok(()),
+        Some(len) if (1..=MAX_ID_BYTES).contains(&len) => Ok(()),
+        None => Ok(()),
+        _ => id_error(field, id.map_or(0, str::len)),
     }
+}
+
+/// [`check_id`]'s refusal, out of line: the check itself is two comparisons on every send.
+#[cold]
+#[inline(never)]
+fn id_error(field: &str, len: usize) -> Result<(), Error> {
+    Err(Error::InvalidEvent {
+        problem: if len == 0 {
+            format!("{field} is empty: leave it out when there is none")
+        } else {
+            format!("{field} is {len} bytes, more than {MAX_ID_BYTES}")
+        },
+    })
 }
 
 /// A provider's end of something that starts at `at` (a restriction, a pause, a flag's

@@ -579,6 +579,7 @@ impl Engine {
 }
 
 /// A request's idempotency key and message id, each absent or 1..=`MAX_ID_BYTES` bytes.
+#[inline]
 fn check_request_ids(key: Option<&str>, message_id: Option<&str>) -> Result<(), Error> {
     check_id("idempotency_key", key)?;
     check_id("message_id", message_id)
