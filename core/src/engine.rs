@@ -946,10 +946,6 @@ impl Engine {
     /// The provider's word on a messaging limit (a level of the policy).
     pub fn messaging_limit(&mut self, e: &MessagingLimitUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
-        if !self.numbers[n as usize].limit_event.admit(e.at, &e.limit) {
-            self.handle_timeout(e.at);
-            return Ok(()); // a late or repeated limit report (§10)
-        }
         self.provider_limit(n, e.limit, e.at)
     }
 

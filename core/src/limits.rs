@@ -490,6 +490,10 @@ impl Engine {
                 ),
             })?;
         self.handle_timeout(at);
+        // Checked after the level (a refused report changes nothing, its order included).
+        if !self.numbers[number as usize].limit_event.admit(at, &limit) {
+            return Ok(()); // a late or repeated limit report (§10)
+        }
         self.ensure_limit(number, self.clock);
         let owner = self.limit_owner(number);
         self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);

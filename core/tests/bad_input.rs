@@ -501,6 +501,14 @@ const LINES: &[(&str, &str, &str, &str)] = &[
         "invalid_event",
         "invalid_input",
     ),
+    (
+        // Fuzz regression (event_sequence, session 9): the report's order was recorded before
+        // its level was checked, so the refusal changed the snapshot.
+        "messaging limit of a level the policy does not have",
+        r#"{"type":"messaging_limit","at":"2026-11-02T09:05:00Z","number":"+15550001111","limit":1586130951}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
     // ---- ends before starts
     (
         "a restriction ending before it starts",
