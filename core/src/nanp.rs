@@ -11,6 +11,7 @@ const NON_US_AREA_CODES: &[u16] = &[
     204, 226, 236, 249, 250, 257, 263, 289, 306, 343, 354, 365, 367, 368, 382, 403, 416, 418, 428,
     431, 437, 438, 450, 468, 474, 506, 514, 519, 548, 579, 581, 584, 587, 600, 604, 613, 622, 639,
     647, 672, 683, 705, 709, 742, 753, 778, 780, 782, 807, 819, 825, 867, 873, 879, 902, 905,
+    942, // Toronto's overlay of 416, 437 and 647
     // Caribbean and Atlantic countries
     242, 246, 264, 268, 284, 345, 441, 473, 649, 658, 664, 721, 758, 767, 784, 809, 829, 849, 868,
     869, 876,
@@ -35,6 +36,7 @@ mod tests {
         assert!(is_us_number(12125550100)); // New York
         assert!(is_us_number(17875550100)); // Puerto Rico, a US territory
         assert!(!is_us_number(14165550100)); // Toronto
+        assert!(!is_us_number(19425550100)); // Toronto, overlay
         assert!(!is_us_number(18765550100)); // Jamaica
         assert!(!is_us_number(79110000001)); // Russia
         assert!(!is_us_number(1212555010)); // too short for NANP
