@@ -5,7 +5,8 @@
 //! goes through [`convstate::Engine::handle`], and the core's serialised output comes back
 //! as Python values. The engine sits behind a mutex so one `Engine` can be shared by
 //! threads; the lock is only ever held around pure Rust work (never while Python code can
-//! run), so a thread waiting for it cannot deadlock against the GIL.
+//! run), so a thread waiting for it cannot deadlock against the GIL, and a thread that finds
+//! it busy waits with the GIL released (`PyEngine::locked`), so other threads run meanwhile.
 
 use convstate::{wire, Event, Output, Policy};
 use parking_lot::{Mutex, MutexGuard};
