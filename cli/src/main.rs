@@ -382,10 +382,8 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             problem: format!("cannot read: {e}"),
         })?;
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(&bytes);
-        // A byte-order mark starts the files some Windows tools write: it marks the file's
-        // encoding, like the \r above its line ends, and is no part of the first event.
         let bytes = match index {
-            0 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
+            0 => convstate::wire::strip_byte_order_mark(bytes),
             _ => bytes,
         };
         lines.clear();

@@ -489,6 +489,15 @@ impl Duration {
             Duration(ms)
         }
     }
+    /// From milliseconds, refusing a length outside `0..=MAX_DURATION_MS` (where
+    /// [`Duration::from_millis`] clamps), for lengths a host gives.
+    pub fn try_from_millis(ms: i64) -> Result<Duration, String> {
+        if (0..=MAX_DURATION_MS).contains(&ms) {
+            Ok(Duration(ms))
+        } else {
+            Err(format!("duration {ms} ms is outside 0..={MAX_DURATION_MS}"))
+        }
+    }
     /// From seconds.
     pub const fn from_secs(s: i64) -> Duration {
         Duration::from_millis(s * 1000)
@@ -582,13 +591,7 @@ impl<'de> Deserialize<'de> for Duration {
                 Duration::parse(v).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                if (0..=MAX_DURATION_MS).contains(&v) {
-                    Ok(Duration(v))
-                } else {
-                    Err(E::custom(format!(
-                        "duration {v} ms is outside 0..={MAX_DURATION_MS}"
-                    )))
-                }
+                Duration::try_from_millis(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
                 self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))

@@ -9,7 +9,6 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use convstate_core::time::MAX_DURATION_MS;
 use convstate_core::{Duration, Error, ErrorKind, Instant};
 
 /// Result of every fallible function. `CONVSTATE_OK` (0) is success; errors are grouped by
@@ -440,13 +439,15 @@ pub(crate) fn instant_arg(ms: i64) -> Result<Instant, FfiError> {
 /// An optional duration from milliseconds: negative means none (the default); a length
 /// past the engine's maximum is refused, as the wire format refuses it, not clamped.
 pub(crate) fn opt_duration_arg(ms: i64, name: &str) -> Result<Option<Duration>, FfiError> {
-    if ms > MAX_DURATION_MS {
-        return Err(FfiError::new(
-            CONVSTATE_ERR_INVALID_ARGUMENT,
-            format!("argument `{name}` is {ms} ms, outside 0..={MAX_DURATION_MS} (100 years)"),
-        ));
+    if ms < 0 {
+        return Ok(None);
     }
-    Ok((ms >= 0).then(|| Duration::from_millis(ms)))
+    Duration::try_from_millis(ms).map(Some).map_err(|problem| {
+        FfiError::new(
+            CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!("argument `{name}`: {problem}"),
+        )
+    })
 }
 
 /// Checks a caller buffer before any work: NULL is allowed only with capacity 0 (a size

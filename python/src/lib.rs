@@ -141,6 +141,18 @@ fn output_to_python<'py>(py: Python<'py>, output: &Output) -> PyResult<Bound<'py
     }
 }
 
+/// What `__reduce__` returns for an engine: its class's `restore`, and the snapshot.
+type Reduced<'py> = (Bound<'py, PyAny>, (Bound<'py, PyBytes>,));
+
+/// `__reduce__` of an engine class (`Engine`, `ShardedEngine`): pickling and copying go
+/// through `snapshot()` and the class's own `restore()`.
+fn reduce_through_restore<'py>(
+    slf: &Bound<'py, PyAny>,
+    snapshot: Bound<'py, PyBytes>,
+) -> PyResult<Reduced<'py>> {
+    Ok((slf.get_type().getattr("restore")?, (snapshot,)))
+}
+
 /// A preset with optional overrides (a dict) merged over it.
 fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<Policy> {
     Ok(match overrides.filter(|o| !o.is_none()) {
@@ -168,7 +180,7 @@ fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResul
 fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String {
     // Output lines are a little longer than input lines on average.
     let mut output = String::with_capacity(data.len() * 2);
-    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let data = wire::strip_byte_order_mark(data);
     for line in data.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match wire::line_text(line) {
@@ -776,12 +788,8 @@ impl PyEngine {
     }
 
     /// Pickles (and copies) through `snapshot()` and `restore()`, with every protocol.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let py = slf.py();
-        let restore = slf.get_type().getattr("restore")?;
-        Ok((restore, (slf.get().snapshot(py),)))
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduced<'py>> {
+        reduce_through_restore(slf.as_any(), slf.get().snapshot(slf.py()))
     }
 
     fn __getstate__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

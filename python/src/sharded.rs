@@ -14,7 +14,9 @@ use pyo3::types::{PyBool, PyBytes, PyList};
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
 use crate::convert::{datetime, instant};
 use crate::errors::{BindingError, BindingResult};
-use crate::{apply_lines, effect_to_python, event_lines, policy_of};
+use crate::{
+    apply_lines, effect_to_python, event_lines, policy_of, reduce_through_restore, Reduced,
+};
 
 /// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
 #[pyclass(frozen, module = "convstate", name = "ShardedEngine")]
@@ -193,12 +195,8 @@ impl PyShardedEngine {
     }
 
     /// Pickles through `snapshot()` and `restore()`.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let py = slf.py();
-        let restore = slf.get_type().getattr("restore")?;
-        Ok((restore, (slf.get().snapshot(py),)))
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduced<'py>> {
+        reduce_through_restore(slf.as_any(), slf.get().snapshot(slf.py()))
     }
 
     fn __repr__(&self) -> String {

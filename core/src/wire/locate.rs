@@ -119,16 +119,7 @@ fn implicated(
         .filter(|k| !is_tag(k))
         .chain(map.keys().filter(is_tag));
     for key in keys {
-        *trials = trials.checked_sub(1)?;
-        let mut trial = root.clone();
-        if let Some(parent) = object_at(&mut trial, path) {
-            parent.remove(key);
-        }
-        let changed = match super::decode_line(&trial.to_string()) {
-            Ok(_) => true,
-            Err(failure) => failure.problem != message,
-        };
-        if changed {
+        if removal_changes(root, path, key, message, trials)? {
             let mut deeper: Vec<&str> = path.to_vec();
             deeper.push(key);
             return implicated(root, &map[key], &deeper, message, trials)
@@ -154,16 +145,7 @@ fn lacking(
         let Some(object) = child.as_object() else {
             continue;
         };
-        *trials = trials.checked_sub(1)?;
-        let mut trial = root.clone();
-        if let Some(parent) = object_at(&mut trial, path) {
-            parent.remove(key);
-        }
-        let changed = match super::decode_line(&trial.to_string()) {
-            Ok(_) => true,
-            Err(failure) => failure.problem != message,
-        };
-        if changed {
+        if removal_changes(root, path, key, message, trials)? {
             let mut deeper: Vec<&str> = path.to_vec();
             deeper.push(key);
             return lacking(root, child, &deeper, field, message, trials)
@@ -171,6 +153,26 @@ fn lacking(
         }
     }
     None
+}
+
+/// One trial: whether `root` without `key` (in the object at `path`) decodes, or fails
+/// with another message than `message`; `None` once the `trials` have run out.
+fn removal_changes(
+    root: &Value,
+    path: &[&str],
+    key: &str,
+    message: &str,
+    trials: &mut usize,
+) -> Option<bool> {
+    *trials = trials.checked_sub(1)?;
+    let mut trial = root.clone();
+    if let Some(parent) = object_at(&mut trial, path) {
+        parent.remove(key);
+    }
+    Some(match super::decode_line(&trial.to_string()) {
+        Ok(_) => true,
+        Err(failure) => failure.problem != message,
+    })
 }
 
 fn object_at<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Map<String, Value>> {
