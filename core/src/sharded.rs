@@ -32,7 +32,7 @@ use crate::policy::Policy;
 use crate::send::SendRequestRef;
 use crate::snapshot::{corrupt, Checksum};
 use crate::time::Instant;
-use crate::wire::{decode_event, encode_effect_into, encode_output_into};
+use crate::wire::{decode_event, encode_effect_into, encode_output_into, read_hot};
 use crate::Error;
 
 /// The most shards a [`ShardedEngine`] may have.
@@ -319,7 +319,15 @@ impl ShardedEngine {
     /// `\n`, appended to `out`. The lines are written after the shard's lock is released.
     pub fn handle_json_into(&self, line: &str, out: &mut String) {
         let mut effects = Vec::new();
-        let result = decode_event(line).and_then(|event| self.handle(event, &mut effects));
+        let result = match read_hot(line) {
+            Some(event) => {
+                let mut engine = self.shards[self.shard_of_number(event.number())].lock();
+                let result = engine.handle_hot(&event);
+                Self::drain(&mut engine, &mut effects);
+                result
+            }
+            None => decode_event(line).and_then(|event| self.handle(event, &mut effects)),
+        };
         encode_output_into(&result, out);
         out.push('\n');
         for effect in &effects {

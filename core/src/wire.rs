@@ -14,9 +14,11 @@ use crate::event::Event;
 use crate::{Effect, Error};
 
 mod decode;
+mod hot;
 mod locate;
 
 pub use decode::EVENT_TYPES;
+pub(crate) use hot::read_hot;
 
 /// Version of the wire schema; bumped on any incompatible change.
 pub const WIRE_VERSION: u32 = 1;
@@ -252,12 +254,28 @@ impl Engine {
     /// Applies one wire-format line as [`Engine::handle_json`] does, appending each output
     /// line followed by `\n` to `out`. Nothing is allocated when `out` has room.
     pub fn handle_json_into(&mut self, line: &str, out: &mut String) {
-        let result = decode_event(line).and_then(|event| self.handle(event));
+        let result = match read_hot(line) {
+            Some(event) => self.handle_hot(&event),
+            None => decode_event(line).and_then(|event| self.handle(event)),
+        };
         encode_output_into(&result, out);
         out.push('\n');
         while let Some(effect) = self.poll_effect() {
             encode_effect_into(&effect, out);
             out.push('\n');
+        }
+    }
+
+    /// Applies a line read by the shortcut, as [`Engine::handle`] applies its event.
+    pub(crate) fn handle_hot(&mut self, event: &hot::HotEvent<'_>) -> Result<Output, Error> {
+        match event {
+            hot::HotEvent::Inbound(e) => self
+                .inbound_borrowed(*e)
+                .map(|()| Output::Ack { of: "inbound" }),
+            hot::HotEvent::Send(s) => self.send_borrowed(s.borrowed()).map(Output::Decision),
+            hot::HotEvent::CheckSend(s) => {
+                self.check_send_borrowed(s.borrowed()).map(Output::Decision)
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The JSON wire-format decoder on arbitrary bytes: never panics; a decoded event encodes
 //! back to a line that decodes to the same event; a line fed to an engine either is refused
-//! without any change or is applied.
+//! without any change or is applied; the door's lines and state (it takes a shortcut for plain
+//! hot events) are those of the long way (`decode_event`, `handle`, the encoders).
 #![no_main]
 
-use convstate::wire::decode_event;
+use convstate::wire::{decode_event, encode_effect, encode_output};
 use convstate::Engine;
 use libfuzzer_sys::fuzz_target;
 
@@ -21,8 +22,20 @@ fuzz_target!(|data: &[u8]| {
         r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
     );
     while engine.poll_effect().is_some() {}
+    let mut long_way = engine.clone();
     let before = engine.snapshot();
     let lines = engine.handle_json(line);
+    let mut expected = vec![encode_output(
+        &decode_event(line).and_then(|event| long_way.handle(event)),
+    )];
+    while let Some(effect) = long_way.poll_effect() {
+        expected.push(encode_effect(&effect));
+    }
+    assert_eq!(lines, expected, "{line}");
+    assert!(
+        engine.snapshot() == long_way.snapshot(),
+        "the door's state differs from the long way's: {line}"
+    );
     if lines[0].starts_with(r#"{"type":"error""#) {
         assert_eq!(lines.len(), 1, "a refused line caused effects");
         assert!(

@@ -1,0 +1,566 @@
+//! A shortcut through the wire decoder for the lines a CRM sends most: `inbound`, `send`
+//! and `check_send`, written plainly.
+//!
+//! Decoding through serde (scanning, visitor calls, a `String` per field, the owned
+//! [`Event`](crate::Event)) cost half of the JSON door. For the three hot events this reads
+//! the line in one scan into the borrowed requests the typed calls take
+//! ([`InboundRef`], [`SendRequestRef`]), leaving the strings in the line.
+//!
+//! It is a shortcut, not a second decoder: it takes only lines it can read exactly as
+//! [`super::decode_event`] would, and answers `None` for anything else (another type, an
+//! escape or a control character in a string, `null`, an unknown, annotation or repeated
+//! key, a missing field, a message other than text, a number where a string is expected, a
+//! value serde would refuse, trailing text). Those lines, and every error, go the long way,
+//! so messages and edge cases have one source. Leaf values are read by the same code the
+//! decoder calls (`Instant::parse_rfc3339`, `InboundKind`'s serde derive); a differential
+//! test and the `wire_decode` fuzz target check that every line taken here decodes to the
+//! same event through serde.
+
+use serde::de::value::{BorrowedStrDeserializer, Error as ValueError};
+use serde::Deserialize;
+
+use crate::engine::InboundRef;
+use crate::event::InboundKind;
+#[cfg(test)]
+use crate::event::{Event, SendRequest};
+use crate::message::OutboundMessage;
+use crate::send::SendRequestRef;
+use crate::time::Instant;
+
+/// A hot event read from a plain line.
+#[derive(Debug)]
+pub(crate) enum HotEvent<'a> {
+    Inbound(InboundRef<'a>),
+    Send(HotSend<'a>),
+    CheckSend(HotSend<'a>),
+}
+
+/// A `send` or `check_send` read from a line: the strings borrowed from it, the message's
+/// text owned (the typed calls take an [`OutboundMessage`]).
+#[derive(Debug)]
+pub(crate) struct HotSend<'a> {
+    at: Instant,
+    number: &'a str,
+    contact: Option<&'a str>,
+    group: Option<&'a str>,
+    message: OutboundMessage,
+    idempotency_key: Option<&'a str>,
+    force: bool,
+    message_id: Option<&'a str>,
+}
+
+impl HotSend<'_> {
+    /// The request the typed calls take.
+    pub(crate) fn borrowed(&self) -> SendRequestRef<'_> {
+        SendRequestRef {
+            at: self.at,
+            number: self.number,
+            contact: self.contact,
+            group: self.group,
+            message: &self.message,
+            idempotency_key: self.idempotency_key,
+            force: self.force,
+            message_id: self.message_id,
+        }
+    }
+
+    #[cfg(test)]
+    fn owned(&self) -> SendRequest {
+        SendRequest {
+            at: self.at,
+            number: self.number.to_owned(),
+            contact: self.contact.map(str::to_owned),
+            group: self.group.map(str::to_owned),
+            message: self.message.clone(),
+            idempotency_key: self.idempotency_key.map(str::to_owned),
+            force: self.force,
+            message_id: self.message_id.map(str::to_owned),
+        }
+    }
+}
+
+impl HotEvent<'_> {
+    /// The sending or receiving number (what the sharded engine routes by).
+    pub(crate) fn number(&self) -> &str {
+        match self {
+            HotEvent::Inbound(e) => e.number,
+            HotEvent::Send(s) | HotEvent::CheckSend(s) => s.number,
+        }
+    }
+
+    /// The event [`super::decode_event`] reads from the same line.
+    #[cfg(test)]
+    fn to_event(&self) -> Event {
+        match self {
+            HotEvent::Inbound(e) => Event::Inbound(crate::event::Inbound {
+                at: e.at,
+                number: e.number.to_owned(),
+                contact: e.contact.map(str::to_owned),
+                group: e.group.map(str::to_owned),
+                kind: e.kind,
+                size: e.size,
+                referral: e.referral,
+                message_id: e.message_id.map(str::to_owned),
+            }),
+            HotEvent::Send(s) => Event::Send(s.owned()),
+            HotEvent::CheckSend(s) => Event::CheckSend(s.owned()),
+        }
+    }
+}
+
+/// Reads `line` when it is a plain hot event; `None` sends it through
+/// [`super::decode_event`].
+pub(crate) fn read_hot(line: &str) -> Option<HotEvent<'_>> {
+    let mut s = Scanner { line, at: 0 };
+    s.expect(b'{')?;
+    if s.string()? != "type" {
+        return None;
+    }
+    s.expect(b':')?;
+    let event = match s.string()? {
+        "inbound" => HotEvent::Inbound(read_inbound(&mut s)?),
+        "send" => HotEvent::Send(read_send(&mut s)?),
+        "check_send" => HotEvent::CheckSend(read_send(&mut s)?),
+        _ => return None,
+    };
+    s.skip_space();
+    (s.at == line.len()).then_some(event)
+}
+
+/// A leaf value of a plain line.
+enum Value<'a> {
+    Str(&'a str),
+    Bool(bool),
+    Uint(u64),
+}
+
+impl<'a> Value<'a> {
+    fn str(self) -> Option<&'a str> {
+        match self {
+            Value::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn bool(self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn uint(self) -> Option<u64> {
+        match self {
+            Value::Uint(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn instant(self) -> Option<Instant> {
+        Instant::parse_rfc3339(self.str()?).ok()
+    }
+}
+
+/// Which of an object's keys were read: a key read twice is serde's `duplicate field`
+/// error, so it goes the long way.
+#[derive(Default)]
+struct Seen(u16);
+
+impl Seen {
+    fn first(&mut self, bit: u16) -> Option<()> {
+        let mask = 1 << bit;
+        if self.0 & mask != 0 {
+            return None;
+        }
+        self.0 |= mask;
+        Some(())
+    }
+}
+
+/// Reads the rest of an `inbound` object, after its `"type"`.
+fn read_inbound<'a>(s: &mut Scanner<'a>) -> Option<InboundRef<'a>> {
+    let (mut at, mut number, mut contact, mut group) = (None, None, None, None);
+    let (mut kind, mut size, mut referral, mut message_id) = (None, None, false, None);
+    let mut seen = Seen::default();
+    while let Some(key) = s.next_key(false)? {
+        match key {
+            "at" => at = Some(s.value()?.instant()?),
+            "number" => number = Some(s.value()?.str()?),
+            "contact" => contact = Some(s.value()?.str()?),
+            "group" => group = Some(s.value()?.str()?),
+            "kind" => {
+                let name = BorrowedStrDeserializer::<ValueError>::new(s.value()?.str()?);
+                kind = Some(InboundKind::deserialize(name).ok()?);
+            }
+            "size" => size = Some(s.value()?.uint()?),
+            "referral" => referral = s.value()?.bool()?,
+            "message_id" => message_id = Some(s.value()?.str()?),
+            _ => return None,
+        }
+        seen.first(key_bit(key))?;
+    }
+    Some(InboundRef {
+        at: at?,
+        number: number?,
+        contact,
+        group,
+        kind: kind?,
+        size,
+        referral,
+        message_id,
+    })
+}
+
+/// Reads the rest of a `send` or `check_send` object, after its `"type"`.
+fn read_send<'a>(s: &mut Scanner<'a>) -> Option<HotSend<'a>> {
+    let (mut at, mut number, mut contact, mut group) = (None, None, None, None);
+    let (mut text, mut idempotency_key, mut force, mut message_id) = (None, None, false, None);
+    let mut seen = Seen::default();
+    while let Some(key) = s.next_key(false)? {
+        match key {
+            "at" => at = Some(s.value()?.instant()?),
+            "number" => number = Some(s.value()?.str()?),
+            "contact" => contact = Some(s.value()?.str()?),
+            "group" => group = Some(s.value()?.str()?),
+            "message" => text = Some(read_text_message(s)?),
+            "idempotency_key" => idempotency_key = Some(s.value()?.str()?),
+            "force" => force = s.value()?.bool()?,
+            "message_id" => message_id = Some(s.value()?.str()?),
+            _ => return None,
+        }
+        seen.first(key_bit(key))?;
+    }
+    Some(HotSend {
+        at: at?,
+        number: number?,
+        contact,
+        group,
+        message: OutboundMessage::Text {
+            text: text?.to_owned(),
+        },
+        idempotency_key,
+        force,
+        message_id,
+    })
+}
+
+/// Reads a `{"kind":"text","text":...}` message (either key first); the text.
+fn read_text_message<'a>(s: &mut Scanner<'a>) -> Option<&'a str> {
+    s.expect(b'{')?;
+    let (mut kind, mut text) = (None, None);
+    let mut first = true;
+    while let Some(key) = s.next_key(first)? {
+        first = false;
+        let slot = match key {
+            "kind" => &mut kind,
+            "text" => &mut text,
+            _ => return None,
+        };
+        if slot.replace(s.value()?.str()?).is_some() {
+            return None;
+        }
+    }
+    (kind? == "text").then_some(text?)
+}
+
+/// A bit per key of the hot events, for [`Seen`].
+fn key_bit(key: &str) -> u16 {
+    match key {
+        "at" => 0,
+        "number" => 1,
+        "contact" => 2,
+        "group" => 3,
+        "kind" => 4,
+        "size" => 5,
+        "referral" => 6,
+        "message_id" => 7,
+        "message" => 8,
+        "idempotency_key" => 9,
+        _ => 10, // "force"
+    }
+}
+
+/// How many bytes of `bytes` a plain string's content can take: up to the first quote,
+/// backslash or control character (the end of the string, or what serde must judge). Eight
+/// bytes at a time, as serde_json scans (Mycroft's test for a zero byte, whose lowest hit is
+/// exact), then one at a time.
+fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let mut len = 0;
+    while let Some(chunk) = bytes.get(len..len + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(chunk);
+        let control = x.wrapping_sub(ONES * 0x20) & !x;
+        let quote = has_zero(x ^ (ONES * u64::from(b'"')));
+        let backslash = has_zero(x ^ (ONES * u64::from(b'\\')));
+        let stops = (control | quote | backslash) & HIGH;
+        if stops != 0 {
+            return len + stops.trailing_zeros() as usize / 8;
+        }
+        len += 8;
+    }
+    len + bytes[len..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .unwrap_or(bytes.len() - len)
+}
+
+/// A cursor over a line, reading only the plain JSON the hot events need.
+struct Scanner<'a> {
+    line: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.line.as_bytes().get(self.at).copied()
+    }
+
+    /// Skips JSON whitespace.
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips whitespace and one `byte`.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.skip_space();
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// The next key of an object, with its `:` read (`first`: no comma before it); `None`
+    /// inside at the object's `}`.
+    fn next_key(&mut self, first: bool) -> Option<Option<&'a str>> {
+        self.skip_space();
+        match self.peek()? {
+            b'}' => {
+                self.at += 1;
+                return Some(None);
+            }
+            b',' if !first => self.at += 1,
+            b'"' if first => {}
+            _ => return None,
+        }
+        let key = self.string()?;
+        self.expect(b':')?;
+        Some(Some(key))
+    }
+
+    /// A string with neither escapes nor control characters (serde refuses the latter).
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let len = plain_len(&self.line.as_bytes()[start..]);
+        if self.line.as_bytes().get(start + len) != Some(&b'"') {
+            return None;
+        }
+        self.at = start + len + 1;
+        Some(&self.line[start..start + len])
+    }
+
+    /// A string, `true`, `false` or an unsigned integer without sign, fraction or exponent.
+    fn value(&mut self) -> Option<Value<'a>> {
+        self.skip_space();
+        let rest = &self.line.as_bytes()[self.at..];
+        match *rest.first()? {
+            b'"' => self.string().map(Value::Str),
+            b't' if rest.starts_with(b"true") => {
+                self.at += 4;
+                Some(Value::Bool(true))
+            }
+            b'f' if rest.starts_with(b"false") => {
+                self.at += 5;
+                Some(Value::Bool(false))
+            }
+            b'0'..=b'9' => {
+                let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                // A leading zero, a fraction or an exponent: serde's to judge.
+                if (rest[0] == b'0' && len > 1) || matches!(rest.get(len), Some(b'.' | b'e' | b'E'))
+                {
+                    return None;
+                }
+                self.at += len;
+                self.line[self.at - len..self.at]
+                    .parse()
+                    .ok()
+                    .map(Value::Uint)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::wire::decode_event;
+
+    /// The shortcut takes `line`, and reads what the full decoder reads.
+    fn taken(line: &str) {
+        let event = read_hot(line).unwrap_or_else(|| panic!("not taken: {line}"));
+        assert_eq!(decode_event(line).ok(), Some(event.to_event()), "{line}");
+    }
+
+    #[test]
+    fn plain_hot_lines_are_read_as_the_decoder_reads_them() {
+        for line in [
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","kind":"text"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00.250+02:00","number":"+15550001111","group":"g-1","kind":"image","size":0,"referral":true,"message_id":"wamid.1"}"#,
+            r#"{"type":"inbound","number":"+15550001111","kind":"audio","size":18446744073709551615,"referral":false,"at":"2026-11-02T09:00:00Z","contact":"opaque-id é"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"On its way"}}"#,
+            r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{"text":"","kind":"text"},"idempotency_key":"k-1","force":true,"message_id":"wamid.2"}"#,
+            r#"{"type":"check_send","message":{"kind":"text","text":"Ship ✓"},"at":"2026-11-02T09:00:00Z","number":"+15550001111","group":"g-1","force":false}"#,
+            " \t{ \"type\" : \"check_send\" ,\n \"at\":\"2026-11-02T09:00:00Z\", \"number\":\"1\",\"message\": { \"kind\" : \"text\" , \"text\" : \"x\" } }\r\n ",
+        ] {
+            taken(line);
+        }
+    }
+
+    #[test]
+    fn anything_else_goes_the_long_way() {
+        let inbound =
+            r#""at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001""#;
+        let message = r#""message":{"kind":"text","text":"hi"}"#;
+        for line in [
+            // Other types, or the type not first.
+            format!(r#"{{"type":"opt_in",{inbound}}}"#),
+            format!(r#"{{{inbound},"type":"inbound","kind":"text"}}"#),
+            // Escapes, control characters, null, numbers where strings go, bad leaves.
+            format!(r#"{{"type":"inbound",{inbound},"kind":"te\u0078t"}}"#),
+            format!("{{\"type\":\"inbound\",{inbound},\"kind\":\"text\",\"message_id\":\"a\tb\"}}"),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","group":null}}"#),
+            r#"{"type":"inbound","at":1762074000000,"number":"+15550001111","kind":"text"}"#.to_owned(),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"sound"}}"#),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","size":01}}"#),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","size":1.0}}"#),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","size":-1}}"#),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","size":18446744073709551616}}"#),
+            r#"{"type":"inbound","at":"2026-11-31T09:00:00Z","number":"+15550001111","kind":"text"}"#.to_owned(),
+            // Unknown, annotation and repeated keys; missing fields.
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","comment":"x"}}"#),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","kinds":"text"}}"#),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","contact":"+4915200000002"}}"#),
+            format!(r#"{{"type":"inbound",{inbound}}}"#),
+            format!(r#"{{"type":"send",{inbound},{message},"type":"send"}}"#),
+            format!(r#"{{"type":"send",{inbound}}}"#),
+            // Messages other than plain text.
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"image","link":"https://x"}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"text","text":"hi","kind":"text"}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"text"}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{}}}}"#),
+            // Not JSON, or trailing text.
+            format!(r#"{{"type":"send",{inbound},{message},}}"#),
+            format!(r#"{{"type":"send",{inbound},{message}}} x"#),
+            format!(r#"{{"type":"send",{inbound},{message}}}}}"#),
+            format!(r#"{{"type":"send",{inbound},{message}"#),
+            format!(r#"{{"type":"send",{inbound},"force":truex,{message}}}"#),
+            format!("\u{feff}{{\"type\":\"send\",{inbound},{message}}}"),
+        ] {
+            assert!(read_hot(&line).is_none(), "taken: {line}");
+        }
+    }
+
+    /// Pieces of lines, plain and not, for the property below.
+    fn piece() -> impl Strategy<Value = String> {
+        let keys = prop::sample::select(vec![
+            "at",
+            "number",
+            "contact",
+            "group",
+            "kind",
+            "size",
+            "referral",
+            "message_id",
+            "message",
+            "idempotency_key",
+            "force",
+            "comment",
+            "type",
+            "text",
+            "bogus",
+        ]);
+        let values = prop::sample::select(vec![
+            r#""2026-11-02T09:00:00Z""#,
+            r#""2026-11-02T09:00:00.5-03:30""#,
+            r#""2026-02-30T09:00:00Z""#,
+            "1762074000000",
+            r#""+15550001111""#,
+            r#""text""#,
+            r#""image""#,
+            r#""inbound""#,
+            r#""send""#,
+            r#""a\"b""#,
+            r#""é ✓""#,
+            "\"\u{7f}\"",
+            r#""""#,
+            "null",
+            "true",
+            "false",
+            "0",
+            "7",
+            "01",
+            "1.5",
+            "1e3",
+            "-3",
+            "18446744073709551616",
+            r#"{"kind":"text","text":"hi"}"#,
+            r#"{ "text" : "hi" , "kind" : "text" }"#,
+            r#"{"kind":"image","link":"x"}"#,
+            r#"{"kind":"text","text":"hi","kind":"text"}"#,
+            r#"{"kind":"text","text":1}"#,
+            "[]",
+            "{}",
+        ]);
+        let space = prop::sample::select(vec!["", " ", "\n", "\t "]);
+        let loose =
+            (keys, space, values).prop_map(|(k, sp, v)| format!(r#"{sp}"{k}"{sp}:{sp}{v}"#));
+        // Optional fields with values of their type, so that many lines stay plain.
+        let typed = prop_oneof![
+            prop::sample::select(vec!["contact", "group", "message_id", "idempotency_key"])
+                .prop_flat_map(|k| "[a-z+0-9 é]{0,6}".prop_map(move |v| format!(r#""{k}":"{v}""#))),
+            any::<u64>().prop_map(|n| format!(r#""size":{n}"#)),
+            (
+                prop::sample::select(vec!["referral", "force"]),
+                any::<bool>()
+            )
+                .prop_map(|(k, b)| format!(r#""{k}":{b}"#)),
+        ];
+        prop_oneof![1 => loose, 2 => typed]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Whatever the shortcut takes, the full decoder reads the same event from.
+        #[test]
+        fn the_shortcut_agrees_with_the_decoder(
+            kind in prop::sample::select(vec!["inbound", "send", "check_send", "opt_in"]),
+            plain in prop::bool::ANY,
+            pieces in prop::collection::vec(piece(), 0..5),
+            tail in prop::sample::select(vec!["", " ", "\n", ",", "x", "}"]),
+        ) {
+            // Half the lines start from a plain event, so that most of them are taken.
+            let mut parts = vec![format!(r#""type":"{kind}""#)];
+            if plain {
+                parts.push(r#""at":"2026-11-02T09:00:00Z","number":"+15550001111""#.to_owned());
+                parts.push(if kind == "inbound" {
+                    r#""kind":"text""#.to_owned()
+                } else {
+                    r#""message":{"kind":"text","text":"hi"}"#.to_owned()
+                });
+            }
+            parts.extend(pieces);
+            let line = format!("{{{}}}{tail}", parts.join(","));
+            if let Some(event) = read_hot(&line) {
+                prop_assert_eq!(decode_event(&line).ok(), Some(event.to_event()), "{}", line);
+            }
+        }
+    }
+}
