@@ -168,6 +168,14 @@ pub fn encode_output(result: &Result<Output, Error>) -> String {
 /// tagged by `"type"`, which serde writes first.)
 pub fn encode_output_into(result: &Result<Output, Error>, out: &mut String) {
     match result {
+        // Half the lines a CRM sends are acknowledged: written here, an ack skips serde's
+        // byte-by-byte escaping of its keys and values. Its value is an event type's name,
+        // plain snake case (anything else, from a hand-built `Output`, goes through serde).
+        Ok(Output::Ack { of }) if of.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
+            out.push_str(r#"{"type":"ack","of":""#);
+            out.push_str(of);
+            out.push_str(r#""}"#);
+        }
         Ok(output) => write_json(output, out),
         Err(e) => encode_error_into(e, out),
     }
@@ -454,6 +462,23 @@ mod tests {
         }
         assert!(problem(r#"{"type":"TICK","at":0}"#).contains("unknown variant `TICK`"));
         assert!(problem(r#"{"type":7,"at":0}"#).contains("invalid type: integer `7`"));
+    }
+
+    #[test]
+    fn acks_are_written_as_serde_writes_them() {
+        for of in EVENT_TYPES
+            .iter()
+            .chain(&["", "not \"plain\"", "Tick"])
+            .copied()
+        {
+            let ack: Result<Output, Error> = Ok(Output::Ack { of });
+            let line = encode_output(&ack);
+            assert_eq!(line, serde_json::to_string(&ack.unwrap()).unwrap());
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&line).is_ok(),
+                "{line}"
+            );
+        }
     }
 
     #[test]
