@@ -471,9 +471,8 @@ mod tests {
             .chain(&["", "not \"plain\"", "Tick"])
             .copied()
         {
-            let ack: Result<Output, Error> = Ok(Output::Ack { of });
-            let line = encode_output(&ack);
-            assert_eq!(line, serde_json::to_string(&ack.unwrap()).unwrap());
+            let line = encode_output(&Ok(Output::Ack { of }));
+            assert_eq!(line, serde_json::to_string(&Output::Ack { of }).unwrap());
             assert!(
                 serde_json::from_str::<serde_json::Value>(&line).is_ok(),
                 "{line}"
