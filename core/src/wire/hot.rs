@@ -12,11 +12,11 @@
 //! key, a missing field, a message other than text, a number where a string is expected, a
 //! value serde would refuse, trailing text). Those lines, and every error, go the long way,
 //! so messages and edge cases have one source. Leaf values are read by the same code the
-//! decoder calls (`Instant::parse_rfc3339`, `InboundKind`'s serde derive); a differential
+//! decoder calls (the `Deserialize` of `Instant` and `InboundKind`); a differential
 //! test and the `wire_decode` fuzz target check that every line taken here decodes to the
 //! same event through serde.
 
-use serde::de::value::{BorrowedStrDeserializer, Error as ValueError};
+use serde::de::value::{BorrowedStrDeserializer, Error as ValueError, U64Deserializer};
 use serde::Deserialize;
 
 use crate::engine::InboundRef;
@@ -156,8 +156,17 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// An instant as `Instant`'s own `Deserialize` reads it: RFC 3339 text or unix
+    /// milliseconds.
     fn instant(self) -> Option<Instant> {
-        Instant::parse_rfc3339(self.str()?).ok()
+        match self {
+            Value::Str(text) => {
+                Instant::deserialize(BorrowedStrDeserializer::<ValueError>::new(text))
+            }
+            Value::Uint(ms) => Instant::deserialize(U64Deserializer::<ValueError>::new(ms)),
+            Value::Bool(_) => return None,
+        }
+        .ok()
     }
 }
 
@@ -415,6 +424,7 @@ mod tests {
             r#"{"type":"inbound","at":"2026-11-02T09:00:00.250+02:00","number":"+15550001111","group":"g-1","kind":"image","size":0,"referral":true,"message_id":"wamid.1"}"#,
             r#"{"type":"inbound","number":"+15550001111","kind":"audio","size":18446744073709551615,"referral":false,"at":"2026-11-02T09:00:00Z","contact":"opaque-id é"}"#,
             r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"On its way"}}"#,
+            r#"{"type":"send","at":1762074000000,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"Unix milliseconds"}}"#,
             r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{"text":"","kind":"text"},"idempotency_key":"k-1","force":true,"message_id":"wamid.2"}"#,
             r#"{"type":"check_send","message":{"kind":"text","text":"Ship ✓"},"at":"2026-11-02T09:00:00Z","number":"+15550001111","group":"g-1","force":false}"#,
             " \t{ \"type\" : \"check_send\" ,\n \"at\":\"2026-11-02T09:00:00Z\", \"number\":\"1\",\"message\": { \"kind\" : \"text\" , \"text\" : \"x\" } }\r\n ",
@@ -436,7 +446,9 @@ mod tests {
             format!(r#"{{"type":"inbound",{inbound},"kind":"te\u0078t"}}"#),
             format!("{{\"type\":\"inbound\",{inbound},\"kind\":\"text\",\"message_id\":\"a\tb\"}}"),
             format!(r#"{{"type":"inbound",{inbound},"kind":"text","group":null}}"#),
-            r#"{"type":"inbound","at":1762074000000,"number":"+15550001111","kind":"text"}"#.to_owned(),
+            r#"{"type":"inbound","at":-1,"number":"+15550001111","kind":"text"}"#.to_owned(),
+            r#"{"type":"inbound","at":1e3,"number":"+15550001111","kind":"text"}"#.to_owned(),
+            r#"{"type":"inbound","at":true,"number":"+15550001111","kind":"text"}"#.to_owned(),
             format!(r#"{{"type":"inbound",{inbound},"kind":"sound"}}"#),
             format!(r#"{{"type":"inbound",{inbound},"kind":"text","size":01}}"#),
             format!(r#"{{"type":"inbound",{inbound},"kind":"text","size":1.0}}"#),
