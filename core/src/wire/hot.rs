@@ -9,8 +9,8 @@
 //! It is a shortcut, not a second decoder: it takes only lines it can read exactly as
 //! [`super::decode_event`] would, and answers `None` for anything else (another type, an
 //! escape or a control character in a string, `null`, an unknown, annotation or repeated
-//! key, a missing field, a message other than text, a number where a string is expected, a
-//! value serde would refuse, trailing text). Those lines, and every error, go the long way,
+//! key, a missing field, a message other than text, a value of another JSON type than the
+//! field's, a value serde would refuse, trailing text). Those lines, and every error, go the long way,
 //! so messages and edge cases have one source. Leaf values are read by the same code the
 //! decoder calls (the `Deserialize` of `Instant` and `InboundKind`); a differential
 //! test and the `wire_decode` fuzz target check that every line taken here decodes to the
@@ -342,8 +342,8 @@ impl<'a> Scanner<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// The next key of an object, with its `:` read (`first`: no comma before it); `None`
-    /// inside at the object's `}`.
+    /// The next key of an object, with its `:` read (`first`: no comma before it);
+    /// `Some(None)` at the object's closing `}`.
     fn next_key(&mut self, first: bool) -> Option<Option<&'a str>> {
         self.skip_space();
         match self.peek()? {
