@@ -170,85 +170,86 @@ impl<'a> Value<'a> {
     }
 }
 
-/// Which of an object's keys were read: a key read twice is serde's `duplicate field`
-/// error, so it goes the long way.
+/// The keys every hot event has, read in whatever order the line gives them.
 #[derive(Default)]
-struct Seen(u16);
+struct Common<'a> {
+    at: Option<Instant>,
+    number: Option<&'a str>,
+    contact: Option<&'a str>,
+    group: Option<&'a str>,
+}
 
-impl Seen {
-    fn first(&mut self, bit: u16) -> Option<()> {
-        let mask = 1 << bit;
-        if self.0 & mask != 0 {
-            return None;
+impl<'a> Common<'a> {
+    /// Reads the value of `key`, one of the shared keys; `None` for any other key (the
+    /// event's own keys are matched first) or a value the shortcut does not take.
+    fn read(&mut self, key: &str, s: &mut Scanner<'a>) -> Option<()> {
+        match key {
+            "at" => fill(&mut self.at, s.value()?.instant()?),
+            "number" => fill(&mut self.number, s.value()?.str()?),
+            "contact" => fill(&mut self.contact, s.value()?.str()?),
+            "group" => fill(&mut self.group, s.value()?.str()?),
+            _ => None,
         }
-        self.0 |= mask;
-        Some(())
     }
+}
+
+/// Puts a key's value in its slot; `None` when the slot is already filled, for a key read
+/// twice is serde's `duplicate field` error, so the line goes the long way.
+fn fill<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    slot.replace(value).is_none().then_some(())
 }
 
 /// Reads the rest of an `inbound` object, after its `"type"`.
 fn read_inbound<'a>(s: &mut Scanner<'a>) -> Option<InboundRef<'a>> {
-    let (mut at, mut number, mut contact, mut group) = (None, None, None, None);
-    let (mut kind, mut size, mut referral, mut message_id) = (None, None, false, None);
-    let mut seen = Seen::default();
+    let mut common = Common::default();
+    let (mut kind, mut size, mut referral, mut message_id) = (None, None, None, None);
     while let Some(key) = s.next_key(false)? {
         match key {
-            "at" => at = Some(s.value()?.instant()?),
-            "number" => number = Some(s.value()?.str()?),
-            "contact" => contact = Some(s.value()?.str()?),
-            "group" => group = Some(s.value()?.str()?),
             "kind" => {
                 let name = BorrowedStrDeserializer::<ValueError>::new(s.value()?.str()?);
-                kind = Some(InboundKind::deserialize(name).ok()?);
+                fill(&mut kind, InboundKind::deserialize(name).ok()?)
             }
-            "size" => size = Some(s.value()?.uint()?),
-            "referral" => referral = s.value()?.bool()?,
-            "message_id" => message_id = Some(s.value()?.str()?),
-            _ => return None,
-        }
-        seen.first(key_bit(key))?;
+            "size" => fill(&mut size, s.value()?.uint()?),
+            "referral" => fill(&mut referral, s.value()?.bool()?),
+            "message_id" => fill(&mut message_id, s.value()?.str()?),
+            _ => common.read(key, s),
+        }?;
     }
     Some(InboundRef {
-        at: at?,
-        number: number?,
-        contact,
-        group,
+        at: common.at?,
+        number: common.number?,
+        contact: common.contact,
+        group: common.group,
         kind: kind?,
         size,
-        referral,
+        referral: referral.unwrap_or(false),
         message_id,
     })
 }
 
 /// Reads the rest of a `send` or `check_send` object, after its `"type"`.
 fn read_send<'a>(s: &mut Scanner<'a>) -> Option<HotSend<'a>> {
-    let (mut at, mut number, mut contact, mut group) = (None, None, None, None);
-    let (mut text, mut idempotency_key, mut force, mut message_id) = (None, None, false, None);
-    let mut seen = Seen::default();
+    let mut common = Common::default();
+    let (mut text, mut idempotency_key, mut force, mut message_id) = (None, None, None, None);
     while let Some(key) = s.next_key(false)? {
         match key {
-            "at" => at = Some(s.value()?.instant()?),
-            "number" => number = Some(s.value()?.str()?),
-            "contact" => contact = Some(s.value()?.str()?),
-            "group" => group = Some(s.value()?.str()?),
-            "message" => text = Some(read_text_message(s)?),
-            "idempotency_key" => idempotency_key = Some(s.value()?.str()?),
-            "force" => force = s.value()?.bool()?,
-            "message_id" => message_id = Some(s.value()?.str()?),
-            _ => return None,
-        }
-        seen.first(key_bit(key))?;
+            "message" => fill(&mut text, read_text_message(s)?),
+            "idempotency_key" => fill(&mut idempotency_key, s.value()?.str()?),
+            "force" => fill(&mut force, s.value()?.bool()?),
+            "message_id" => fill(&mut message_id, s.value()?.str()?),
+            _ => common.read(key, s),
+        }?;
     }
     Some(HotSend {
-        at: at?,
-        number: number?,
-        contact,
-        group,
+        at: common.at?,
+        number: common.number?,
+        contact: common.contact,
+        group: common.group,
         message: OutboundMessage::Text {
             text: text?.to_owned(),
         },
         idempotency_key,
-        force,
+        force: force.unwrap_or(false),
         message_id,
     })
 }
@@ -265,28 +266,9 @@ fn read_text_message<'a>(s: &mut Scanner<'a>) -> Option<&'a str> {
             "text" => &mut text,
             _ => return None,
         };
-        if slot.replace(s.value()?.str()?).is_some() {
-            return None;
-        }
+        fill(slot, s.value()?.str()?)?;
     }
     (kind? == "text").then_some(text?)
-}
-
-/// A bit per key of the hot events, for [`Seen`].
-fn key_bit(key: &str) -> u16 {
-    match key {
-        "at" => 0,
-        "number" => 1,
-        "contact" => 2,
-        "group" => 3,
-        "kind" => 4,
-        "size" => 5,
-        "referral" => 6,
-        "message_id" => 7,
-        "message" => 8,
-        "idempotency_key" => 9,
-        _ => 10, // "force"
-    }
 }
 
 /// How many bytes of `bytes` a plain string's content can take: up to the first quote,
