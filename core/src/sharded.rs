@@ -32,7 +32,7 @@ use crate::policy::Policy;
 use crate::send::SendRequestRef;
 use crate::snapshot::{corrupt, Checksum};
 use crate::time::Instant;
-use crate::wire::{decode_event, encode_effect_into, encode_output_into, read_hot};
+use crate::wire::{decode_event_through_serde, encode_effect_into, encode_output_into, read_hot};
 use crate::Error;
 
 /// The most shards a [`ShardedEngine`] may have.
@@ -326,7 +326,9 @@ impl ShardedEngine {
                 Self::drain(&mut engine, &mut effects);
                 result
             }
-            None => decode_event(line).and_then(|event| self.handle(event, &mut effects)),
+            None => {
+                decode_event_through_serde(line).and_then(|event| self.handle(event, &mut effects))
+            }
         };
         encode_output_into(&result, out);
         out.push('\n');

@@ -63,7 +63,10 @@ fuzz_target!(|data: &[u8]| {
             .expect("a business of a restored engine can be removed");
         let bytes = without.snapshot();
         let restored = Engine::restore(&bytes).expect("the engine without it restores");
-        assert!(restored.snapshot() == bytes, "remove_business left an unstable state");
+        assert!(
+            restored.snapshot() == bytes,
+            "remove_business left an unstable state"
+        );
     }
     for line in FOLLOW_UP {
         engine.handle_json(line);

@@ -1,10 +1,11 @@
 //! The JSON wire-format decoder on arbitrary bytes: never panics; a decoded event encodes
 //! back to a line that decodes to the same event; a line fed to an engine either is refused
-//! without any change or is applied; the door's lines and state (it takes a shortcut for plain
-//! hot events) are those of the long way (`decode_event`, `handle`, the encoders).
+//! without any change or is applied. `decode_event` and the door take a shortcut for plain
+//! hot events: the decoder's answer, and the door's lines and state, are those of the long
+//! way (`decode_event_through_serde`, `handle`, the encoders).
 #![no_main]
 
-use convstate::wire::{decode_event, encode_effect, encode_output};
+use convstate::wire::{decode_event, decode_event_through_serde, encode_effect, encode_output};
 use convstate::Engine;
 use libfuzzer_sys::fuzz_target;
 
@@ -12,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(line) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(event) = decode_event(line) {
+    let decoded = decode_event(line);
+    assert_eq!(decoded, decode_event_through_serde(line), "{line}");
+    if let Ok(event) = decoded {
         let encoded = serde_json::to_string(&event).expect("events serialise");
         let again = decode_event(&encoded).expect("an encoded event decodes");
         assert_eq!(event, again, "{line} -> {encoded}");
@@ -26,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let before = engine.snapshot();
     let lines = engine.handle_json(line);
     let mut expected = vec![encode_output(
-        &decode_event(line).and_then(|event| long_way.handle(event)),
+        &decode_event_through_serde(line).and_then(|event| long_way.handle(event)),
     )];
     while let Some(effect) = long_way.poll_effect() {
         expected.push(encode_effect(&effect));

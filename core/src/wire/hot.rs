@@ -21,7 +21,6 @@ use serde::Deserialize;
 
 use crate::engine::InboundRef;
 use crate::event::InboundKind;
-#[cfg(test)]
 use crate::event::{Event, SendRequest};
 use crate::message::OutboundMessage;
 use crate::send::SendRequestRef;
@@ -64,7 +63,6 @@ impl HotSend<'_> {
         }
     }
 
-    #[cfg(test)]
     fn owned(&self) -> SendRequest {
         SendRequest {
             at: self.at,
@@ -88,9 +86,8 @@ impl HotEvent<'_> {
         }
     }
 
-    /// The event [`super::decode_event`] reads from the same line.
-    #[cfg(test)]
-    fn to_event(&self) -> Event {
+    /// The event as [`super::decode_event`] returns it, owning its strings.
+    pub(crate) fn to_event(&self) -> Event {
         match self {
             HotEvent::Inbound(e) => Event::Inbound(crate::event::Inbound {
                 at: e.at,
@@ -109,22 +106,27 @@ impl HotEvent<'_> {
 }
 
 /// Reads `line` when it is a plain hot event; `None` sends it through
-/// [`super::decode_event`].
+/// [`super::decode_event`]. `"type"` may come anywhere, as there: logs written from maps
+/// with sorted keys put it last.
 pub(crate) fn read_hot(line: &str) -> Option<HotEvent<'_>> {
     let mut s = Scanner { line, at: 0 };
     s.expect(b'{')?;
-    if s.string()? != "type" {
+    let mut fields = Fields::default();
+    let mut first = true;
+    while let Some(key) = s.next_key(first)? {
+        first = false;
+        fields.read(key, &mut s)?;
+    }
+    s.skip_space();
+    if s.at != line.len() {
         return None;
     }
-    s.expect(b':')?;
-    let event = match s.string()? {
-        "inbound" => HotEvent::Inbound(read_inbound(&mut s)?),
-        "send" => HotEvent::Send(read_send(&mut s)?),
-        "check_send" => HotEvent::CheckSend(read_send(&mut s)?),
-        _ => return None,
-    };
-    s.skip_space();
-    (s.at == line.len()).then_some(event)
+    match fields.event_type? {
+        "inbound" => fields.inbound().map(HotEvent::Inbound),
+        "send" => fields.send().map(HotEvent::Send),
+        "check_send" => fields.send().map(HotEvent::CheckSend),
+        _ => None,
+    }
 }
 
 /// A leaf value of a plain line.
@@ -170,26 +172,84 @@ impl<'a> Value<'a> {
     }
 }
 
-/// The keys every hot event has, read in whatever order the line gives them.
+/// The keys of the hot events, read in whatever order the line gives them; which of them
+/// the event may have is settled once its type is known.
 #[derive(Default)]
-struct Common<'a> {
+struct Fields<'a> {
+    event_type: Option<&'a str>,
     at: Option<Instant>,
     number: Option<&'a str>,
     contact: Option<&'a str>,
     group: Option<&'a str>,
+    message_id: Option<&'a str>,
+    // `inbound`'s own.
+    kind: Option<InboundKind>,
+    size: Option<u64>,
+    referral: Option<bool>,
+    // `send`'s and `check_send`'s own: the text of a text message.
+    text: Option<&'a str>,
+    idempotency_key: Option<&'a str>,
+    force: Option<bool>,
 }
 
-impl<'a> Common<'a> {
-    /// Reads the value of `key`, one of the shared keys; `None` for any other key (the
-    /// event's own keys are matched first) or a value the shortcut does not take.
+impl<'a> Fields<'a> {
+    /// Reads the value of `key`; `None` for a key no hot event has, a key read twice or a
+    /// value the shortcut does not take.
     fn read(&mut self, key: &str, s: &mut Scanner<'a>) -> Option<()> {
         match key {
+            "type" => fill(&mut self.event_type, s.value()?.str()?),
             "at" => fill(&mut self.at, s.value()?.instant()?),
             "number" => fill(&mut self.number, s.value()?.str()?),
             "contact" => fill(&mut self.contact, s.value()?.str()?),
             "group" => fill(&mut self.group, s.value()?.str()?),
+            "message_id" => fill(&mut self.message_id, s.value()?.str()?),
+            "kind" => {
+                let name = BorrowedStrDeserializer::<ValueError>::new(s.value()?.str()?);
+                fill(&mut self.kind, InboundKind::deserialize(name).ok()?)
+            }
+            "size" => fill(&mut self.size, s.value()?.uint()?),
+            "referral" => fill(&mut self.referral, s.value()?.bool()?),
+            "message" => fill(&mut self.text, read_text_message(s)?),
+            "idempotency_key" => fill(&mut self.idempotency_key, s.value()?.str()?),
+            "force" => fill(&mut self.force, s.value()?.bool()?),
             _ => None,
         }
+    }
+
+    /// An `inbound`, unless the line has a key only sends have (serde's unknown field).
+    fn inbound(self) -> Option<InboundRef<'a>> {
+        if self.text.is_some() || self.idempotency_key.is_some() || self.force.is_some() {
+            return None;
+        }
+        Some(InboundRef {
+            at: self.at?,
+            number: self.number?,
+            contact: self.contact,
+            group: self.group,
+            kind: self.kind?,
+            size: self.size,
+            referral: self.referral.unwrap_or(false),
+            message_id: self.message_id,
+        })
+    }
+
+    /// A `send` or `check_send`, unless the line has a key only `inbound` has.
+    fn send(self) -> Option<HotSend<'a>> {
+        if self.kind.is_some() || self.size.is_some() || self.referral.is_some() {
+            return None;
+        }
+        Some(HotSend {
+            at: self.at?,
+            number: self.number?,
+            contact: self.contact,
+            group: self.group,
+            message: OutboundMessage::Text {
+                text: self.text?.to_owned(),
+            },
+            idempotency_key: self.idempotency_key,
+            force: self.force.unwrap_or(false),
+            message_id: self.message_id,
+        })
     }
 }
 
@@ -197,61 +257,6 @@ impl<'a> Common<'a> {
 /// twice is serde's `duplicate field` error, so the line goes the long way.
 fn fill<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     slot.replace(value).is_none().then_some(())
-}
-
-/// Reads the rest of an `inbound` object, after its `"type"`.
-fn read_inbound<'a>(s: &mut Scanner<'a>) -> Option<InboundRef<'a>> {
-    let mut common = Common::default();
-    let (mut kind, mut size, mut referral, mut message_id) = (None, None, None, None);
-    while let Some(key) = s.next_key(false)? {
-        match key {
-            "kind" => {
-                let name = BorrowedStrDeserializer::<ValueError>::new(s.value()?.str()?);
-                fill(&mut kind, InboundKind::deserialize(name).ok()?)
-            }
-            "size" => fill(&mut size, s.value()?.uint()?),
-            "referral" => fill(&mut referral, s.value()?.bool()?),
-            "message_id" => fill(&mut message_id, s.value()?.str()?),
-            _ => common.read(key, s),
-        }?;
-    }
-    Some(InboundRef {
-        at: common.at?,
-        number: common.number?,
-        contact: common.contact,
-        group: common.group,
-        kind: kind?,
-        size,
-        referral: referral.unwrap_or(false),
-        message_id,
-    })
-}
-
-/// Reads the rest of a `send` or `check_send` object, after its `"type"`.
-fn read_send<'a>(s: &mut Scanner<'a>) -> Option<HotSend<'a>> {
-    let mut common = Common::default();
-    let (mut text, mut idempotency_key, mut force, mut message_id) = (None, None, None, None);
-    while let Some(key) = s.next_key(false)? {
-        match key {
-            "message" => fill(&mut text, read_text_message(s)?),
-            "idempotency_key" => fill(&mut idempotency_key, s.value()?.str()?),
-            "force" => fill(&mut force, s.value()?.bool()?),
-            "message_id" => fill(&mut message_id, s.value()?.str()?),
-            _ => common.read(key, s),
-        }?;
-    }
-    Some(HotSend {
-        at: common.at?,
-        number: common.number?,
-        contact: common.contact,
-        group: common.group,
-        message: OutboundMessage::Text {
-            text: text?.to_owned(),
-        },
-        idempotency_key,
-        force: force.unwrap_or(false),
-        message_id,
-    })
 }
 
 /// Reads a `{"kind":"text","text":...}` message (either key first); the text.
@@ -391,12 +396,16 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::wire::decode_event;
+    use crate::wire::decode_event_through_serde;
 
     /// The shortcut takes `line`, and reads what the full decoder reads.
     fn taken(line: &str) {
         let event = read_hot(line).unwrap_or_else(|| panic!("not taken: {line}"));
-        assert_eq!(decode_event(line).ok(), Some(event.to_event()), "{line}");
+        assert_eq!(
+            decode_event_through_serde(line).ok(),
+            Some(event.to_event()),
+            "{line}"
+        );
     }
 
     #[test]
@@ -410,6 +419,10 @@ mod tests {
             r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{"text":"","kind":"text"},"idempotency_key":"k-1","force":true,"message_id":"wamid.2"}"#,
             r#"{"type":"check_send","message":{"kind":"text","text":"Ship ✓"},"at":"2026-11-02T09:00:00Z","number":"+15550001111","group":"g-1","force":false}"#,
             " \t{ \"type\" : \"check_send\" ,\n \"at\":\"2026-11-02T09:00:00Z\", \"number\":\"1\",\"message\": { \"kind\" : \"text\" , \"text\" : \"x\" } }\r\n ",
+            // "type" later, as logs written from sorted maps have it.
+            r#"{"at":"2026-11-02T09:00:00Z","contact":"+4915200000001","kind":"text","number":"+15550001111","type":"inbound"}"#,
+            r#"{"at":"2026-11-02T09:00:00Z","contact":"+4915200000001","message":{"kind":"text","text":"Hi"},"number":"+15550001111","type":"send"}"#,
+            r#"{"number":"1","type":"check_send","at":0,"message":{"kind":"text","text":"x"}}"#,
         ] {
             taken(line);
         }
@@ -421,9 +434,16 @@ mod tests {
             r#""at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001""#;
         let message = r#""message":{"kind":"text","text":"hi"}"#;
         for line in [
-            // Other types, or the type not first.
+            // Other types, or no type.
             format!(r#"{{"type":"opt_in",{inbound}}}"#),
-            format!(r#"{{{inbound},"type":"inbound","kind":"text"}}"#),
+            format!(r#"{{{inbound},"type":"opt_in"}}"#),
+            format!(r#"{{{inbound},"kind":"text"}}"#),
+            // A key of another hot event.
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","force":false}}"#),
+            format!(r#"{{{inbound},"kind":"text","type":"inbound",{message}}}"#),
+            format!(r#"{{"type":"send",{inbound},{message},"referral":false}}"#),
+            format!(r#"{{{inbound},{message},"size":1,"type":"check_send"}}"#),
+            format!(r#"{{"type":"send",{inbound},{message},"kind":"text"}}"#),
             // Escapes, control characters, null, numbers where strings go, bad leaves.
             format!(r#"{{"type":"inbound",{inbound},"kind":"te\u0078t"}}"#),
             format!("{{\"type\":\"inbound\",{inbound},\"kind\":\"text\",\"message_id\":\"a\tb\"}}"),
@@ -539,6 +559,7 @@ mod tests {
             plain in prop::bool::ANY,
             pieces in prop::collection::vec(piece(), 0..5),
             tail in prop::sample::select(vec!["", " ", "\n", ",", "x", "}"]),
+            rotation in 0usize..8,
         ) {
             // Half the lines start from a plain event, so that most of them are taken.
             let mut parts = vec![format!(r#""type":"{kind}""#)];
@@ -551,9 +572,12 @@ mod tests {
                 });
             }
             parts.extend(pieces);
+            // "type" first in a third of the lines, elsewhere in the others.
+            let rotation = rotation.saturating_sub(2) % parts.len();
+            parts.rotate_left(rotation);
             let line = format!("{{{}}}{tail}", parts.join(","));
             if let Some(event) = read_hot(&line) {
-                prop_assert_eq!(decode_event(&line).ok(), Some(event.to_event()), "{}", line);
+                prop_assert_eq!(decode_event_through_serde(&line).ok(), Some(event.to_event()), "{}", line);
             }
         }
     }
