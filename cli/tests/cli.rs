@@ -518,6 +518,13 @@ fn simulated_events_replay_to_the_same_summary() {
     ]);
     assert_exit(&replayed, 0);
     assert_eq!(stdout(&replayed), stdout(&simulated));
+    // Written as the wire docs write events: the type first (the fastest for every reader).
+    let written = std::fs::read_to_string(&events).unwrap();
+    for line in written.lines() {
+        assert!(line.starts_with(r#"{"type":""#), "{line}");
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(event["at"].is_string(), "{line}");
+    }
 }
 
 #[test]
