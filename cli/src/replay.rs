@@ -65,11 +65,11 @@ impl Replayer {
             Err(error) => self.summary.record_rejection(error),
         }
         while let Some(effect) = self.engine.poll_effect() {
-            out.push(wire::encode_effect(&effect));
             // The summary reads effects by their wire names, so that effect kinds the core
             // adds later are counted without changes here.
-            let value = serde_json::to_value(&effect).expect("effects serialise infallibly");
-            self.summary.record_effect(&value);
+            let line = wire::encode_effect(&effect);
+            self.summary.record_effect(&line);
+            out.push(line);
         }
     }
 
@@ -101,9 +101,7 @@ impl Replayer {
                 WebhookOutcome::Applied { event, effects, .. } => {
                     self.summary.record_input(event);
                     for effect in effects {
-                        let value =
-                            serde_json::to_value(effect).expect("effects serialise infallibly");
-                        self.summary.record_effect(&value);
+                        self.summary.record_effect(&wire::encode_effect(effect));
                     }
                 }
                 WebhookOutcome::Failed { error, .. } => self.summary.record_rejection(error),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use convstate::{Decision, Error, Event, Instant};
+use convstate::{Billing, Decision, Error, Event, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -102,7 +102,22 @@ pub struct InputInfo {
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
-    *map.entry(key.to_owned()).or_default() += 1;
+    // Most keys are counted before: no allocation for those.
+    match map.get_mut(key) {
+        Some(count) => *count += 1,
+        None => {
+            map.insert(key.to_owned(), 1);
+        }
+    }
+}
+
+/// The wire name of a unit enum value (a billing category, a reason for a free send).
+fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => name,
+        Ok(other) => other.to_string(),
+        Err(_) => "-".to_owned(),
+    }
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -140,8 +155,7 @@ impl Summary {
         };
         if let Some(reason) = decision.deny_reason() {
             tally.denied += 1;
-            let reason = serde_json::to_value(reason).expect("decisions serialise infallibly");
-            bump(&mut tally.denied_by_reason, &text(&reason, "reason"));
+            bump(&mut tally.denied_by_reason, reason.name());
             return;
         }
         tally.allowed += 1;
@@ -151,12 +165,12 @@ impl Summary {
         if dry_run {
             return;
         }
-        if let Some(billing) = &decision.billing {
-            let billing = serde_json::to_value(billing).expect("billing serialises infallibly");
-            match text(&billing, "charge").as_str() {
-                "charged" => bump(&mut self.charges_by_category, &text(&billing, "category")),
-                _ => bump(&mut self.free_by_reason, &text(&billing, "why")),
+        match &decision.billing {
+            Some(Billing::Charged { category, .. }) => {
+                bump(&mut self.charges_by_category, &wire_name(category))
             }
+            Some(Billing::Free { why }) => bump(&mut self.free_by_reason, &wire_name(why)),
+            None => {}
         }
         if decision.consumed_limit_slot {
             let number = input.number.as_deref().unwrap_or("-");
@@ -169,41 +183,59 @@ impl Summary {
         bump(&mut self.rejected_by_error, error.code());
     }
 
-    /// Counts an effect, given as its wire JSON object.
-    pub fn record_effect(&mut self, effect: &Value) {
-        let kind = text(effect, "effect");
-        bump(&mut self.effects_by_type, &kind);
-        match kind.as_str() {
+    /// Counts an effect, given as its wire line.
+    pub fn record_effect(&mut self, line: &str) {
+        // Effect lines start with the line's type and the effect's name, so the name is read
+        // without parsing the line; only the effects whose fields are detailed are parsed.
+        let name = line
+            .strip_prefix(r#"{"type":"effect","effect":""#)
+            .and_then(|rest| rest.split_once('"'))
+            .map_or("-", |(name, _)| name);
+        bump(&mut self.effects_by_type, name);
+        match name {
             "chat_started" => self.chats.started += 1,
+            "ticket_opened" => self.tickets.opened += 1,
+            "chat_ended"
+            | "ticket_status_changed"
+            | "template_status_changed"
+            | "limit_changed" => {
+                if let Ok(Value::Object(mut fields)) = serde_json::from_str(line) {
+                    // The line's `"type": "effect"` and the name are not details.
+                    fields.remove("type");
+                    fields.remove("effect");
+                    self.record_effect_details(name, fields);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Records the fields of the effects the summary details.
+    fn record_effect_details(&mut self, name: &str, fields: serde_json::Map<String, Value>) {
+        let effect = Value::Object(fields);
+        match name {
             "chat_ended" => {
-                bump(&mut self.chats.ended_by_reason, &text(effect, "reason"));
+                bump(&mut self.chats.ended_by_reason, &text(&effect, "reason"));
                 if effect.get("missed") == Some(&Value::Bool(true)) {
                     self.chats.missed += 1;
                 }
             }
-            "ticket_opened" => self.tickets.opened += 1,
             "ticket_status_changed" => bump(
                 &mut self.tickets.status_changes,
-                &format!("{} -> {}", text(effect, "from"), text(effect, "to")),
+                &format!("{} -> {}", text(&effect, "from"), text(&effect, "to")),
             ),
             "template_status_changed" => self.template_status_changes.push(TemplateChange {
                 template: format!(
                     "{}/{}/{}",
-                    text(effect, "business"),
-                    text(effect, "name"),
-                    text(effect, "language")
+                    text(&effect, "business"),
+                    text(&effect, "name"),
+                    text(&effect, "language")
                 ),
-                from: text(effect, "from"),
-                to: text(effect, "to"),
-                at: text(effect, "at"),
+                from: text(&effect, "from"),
+                to: text(&effect, "to"),
+                at: text(&effect, "at"),
             }),
-            "limit_changed" => {
-                let mut fields = effect.clone();
-                if let Some(map) = fields.as_object_mut() {
-                    map.remove("effect");
-                }
-                self.limit_changes.push(fields);
-            }
+            "limit_changed" => self.limit_changes.push(effect),
             _ => {}
         }
     }
