@@ -68,7 +68,7 @@ impl Replayer {
             // The summary reads effects by their wire names, so that effect kinds the core
             // adds later are counted without changes here.
             let line = wire::encode_effect(&effect);
-            self.summary.record_effect(&line);
+            self.summary.record_effect(&effect, &line);
             out.push(line);
         }
     }
@@ -101,7 +101,8 @@ impl Replayer {
                 WebhookOutcome::Applied { event, effects, .. } => {
                     self.summary.record_input(event);
                     for effect in effects {
-                        self.summary.record_effect(&wire::encode_effect(effect));
+                        self.summary
+                            .record_effect(effect, &wire::encode_effect(effect));
                     }
                 }
                 WebhookOutcome::Failed { error, .. } => self.summary.record_rejection(error),

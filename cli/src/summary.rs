@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use convstate::{Billing, Decision, Error, Event, Instant};
+use convstate::{Billing, Decision, Effect, Error, Event, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -111,20 +111,12 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
-/// The wire name of a unit enum value (a billing category, a reason for a free send).
+/// The wire text of a value written as a JSON string (a unit enum's name, an instant).
 fn wire_name<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(name)) => name,
         Ok(other) => other.to_string(),
         Err(_) => "-".to_owned(),
-    }
-}
-
-fn text(value: &Value, key: &str) -> String {
-    match value.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => "-".to_owned(),
-        Some(other) => other.to_string(),
     }
 }
 
@@ -183,59 +175,46 @@ impl Summary {
         bump(&mut self.rejected_by_error, error.code());
     }
 
-    /// Counts an effect, given as its wire line.
-    pub fn record_effect(&mut self, line: &str) {
-        // Effect lines start with the line's type and the effect's name, so the name is read
-        // without parsing the line; only the effects whose fields are detailed are parsed.
+    /// Counts an effect; `line` is its wire line.
+    pub fn record_effect(&mut self, effect: &Effect, line: &str) {
+        // Effect lines start with the line's type and the effect's name: the name is read
+        // there, so that kinds the core adds later are counted without changes here.
         let name = line
             .strip_prefix(r#"{"type":"effect","effect":""#)
             .and_then(|rest| rest.split_once('"'))
             .map_or("-", |(name, _)| name);
         bump(&mut self.effects_by_type, name);
-        match name {
-            "chat_started" => self.chats.started += 1,
-            "ticket_opened" => self.tickets.opened += 1,
-            "chat_ended"
-            | "ticket_status_changed"
-            | "template_status_changed"
-            | "limit_changed" => {
-                if let Ok(Value::Object(mut fields)) = serde_json::from_str(line) {
-                    // The line's `"type": "effect"` and the name are not details.
-                    fields.remove("type");
-                    fields.remove("effect");
-                    self.record_effect_details(name, fields);
-                }
+        match effect {
+            Effect::ChatStarted { .. } => self.chats.started += 1,
+            Effect::TicketOpened { .. } => self.tickets.opened += 1,
+            Effect::ChatEnded { reason, missed, .. } => {
+                bump(&mut self.chats.ended_by_reason, &wire_name(reason));
+                self.chats.missed += u64::from(*missed);
             }
-            _ => {}
-        }
-    }
-
-    /// Records the fields of the effects the summary details.
-    fn record_effect_details(&mut self, name: &str, fields: serde_json::Map<String, Value>) {
-        let effect = Value::Object(fields);
-        match name {
-            "chat_ended" => {
-                bump(&mut self.chats.ended_by_reason, &text(&effect, "reason"));
-                if effect.get("missed") == Some(&Value::Bool(true)) {
-                    self.chats.missed += 1;
-                }
-            }
-            "ticket_status_changed" => bump(
+            Effect::TicketStatusChanged { from, to, .. } => bump(
                 &mut self.tickets.status_changes,
-                &format!("{} -> {}", text(&effect, "from"), text(&effect, "to")),
+                &format!("{} -> {}", wire_name(from), wire_name(to)),
             ),
-            "template_status_changed" => self.template_status_changes.push(TemplateChange {
-                template: format!(
-                    "{}/{}/{}",
-                    text(&effect, "business"),
-                    text(&effect, "name"),
-                    text(&effect, "language")
-                ),
-                from: text(&effect, "from"),
-                to: text(&effect, "to"),
-                at: text(&effect, "at"),
+            Effect::TemplateStatusChanged {
+                business,
+                name,
+                language,
+                from,
+                to,
+                at,
+                ..
+            } => self.template_status_changes.push(TemplateChange {
+                template: format!("{business}/{name}/{language}"),
+                from: wire_name(from),
+                to: wire_name(to),
+                at: wire_name(at),
             }),
-            "limit_changed" => self.limit_changes.push(effect),
+            Effect::LimitChanged { .. } => {
+                if let Ok(Value::Object(mut fields)) = serde_json::to_value(effect) {
+                    fields.remove("effect");
+                    self.limit_changes.push(Value::Object(fields));
+                }
+            }
             _ => {}
         }
     }
