@@ -9,9 +9,10 @@
 //! It is a shortcut, not a second decoder: it takes only lines it can read exactly as
 //! [`super::decode_event`] would, and answers `None` for anything else (another type, an
 //! escape or a control character in a string, `null`, an unknown, annotation or repeated
-//! key, a missing field, a message other than text, a value of another JSON type than the
-//! field's, a value serde would refuse, trailing text). Those lines, and every error, go the long way,
-//! so messages and edge cases have one source. Leaf values are read by the same code the
+//! key, a missing field, a message other than text or a template with positional
+//! parameters, a value of another JSON type than the field's, a value serde would refuse,
+//! trailing text). Those lines, and every error, go the long way, so messages and edge cases
+//! have one source. Leaf values are read by the same code the
 //! decoder calls (the `Deserialize` of `Instant` and `InboundKind`); a differential
 //! test and the `wire_decode` fuzz target check that every line taken here decodes to the
 //! same event through serde.
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use crate::engine::InboundRef;
 use crate::event::InboundKind;
 use crate::event::{Event, SendRequest};
-use crate::message::OutboundMessage;
+use crate::message::{OutboundMessage, TemplateMessage, TemplateParams};
 use crate::send::SendRequestRef;
 use crate::time::Instant;
 
@@ -34,8 +35,8 @@ pub(crate) enum HotEvent<'a> {
     CheckSend(HotSend<'a>),
 }
 
-/// A `send` or `check_send` read from a line: the strings borrowed from it, the message's
-/// text owned (the typed calls take an [`OutboundMessage`]).
+/// A `send` or `check_send` read from a line: the strings borrowed from it, the message
+/// owned (the typed calls take an [`OutboundMessage`]).
 #[derive(Debug)]
 pub(crate) struct HotSend<'a> {
     at: Instant,
@@ -186,8 +187,8 @@ struct Fields<'a> {
     kind: Option<InboundKind>,
     size: Option<u64>,
     referral: Option<bool>,
-    // `send`'s and `check_send`'s own: the text of a text message.
-    text: Option<&'a str>,
+    // `send`'s and `check_send`'s own.
+    message: Option<OutboundMessage>,
     idempotency_key: Option<&'a str>,
     force: Option<bool>,
 }
@@ -209,7 +210,7 @@ impl<'a> Fields<'a> {
             }
             "size" => fill(&mut self.size, s.value()?.uint()?),
             "referral" => fill(&mut self.referral, s.value()?.bool()?),
-            "message" => fill(&mut self.text, read_text_message(s)?),
+            "message" => fill(&mut self.message, read_message(s)?),
             "idempotency_key" => fill(&mut self.idempotency_key, s.value()?.str()?),
             "force" => fill(&mut self.force, s.value()?.bool()?),
             _ => None,
@@ -218,7 +219,7 @@ impl<'a> Fields<'a> {
 
     /// An `inbound`, unless the line has a key only sends have (serde's unknown field).
     fn inbound(self) -> Option<InboundRef<'a>> {
-        if self.text.is_some() || self.idempotency_key.is_some() || self.force.is_some() {
+        if self.message.is_some() || self.idempotency_key.is_some() || self.force.is_some() {
             return None;
         }
         Some(InboundRef {
@@ -243,9 +244,7 @@ impl<'a> Fields<'a> {
             number: self.number?,
             contact: self.contact,
             group: self.group,
-            message: OutboundMessage::Text {
-                text: self.text?.to_owned(),
-            },
+            message: self.message?,
             idempotency_key: self.idempotency_key,
             force: self.force.unwrap_or(false),
             message_id: self.message_id,
@@ -259,21 +258,37 @@ fn fill<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     slot.replace(value).is_none().then_some(())
 }
 
-/// Reads a `{"kind":"text","text":...}` message (either key first); the text.
-fn read_text_message<'a>(s: &mut Scanner<'a>) -> Option<&'a str> {
+/// Reads a text message, or a template message whose parameters (if any) are a list (keys
+/// in any order).
+fn read_message(s: &mut Scanner<'_>) -> Option<OutboundMessage> {
     s.expect(b'{')?;
-    let (mut kind, mut text) = (None, None);
+    let (mut kind, mut text, mut name, mut language, mut params) = (None, None, None, None, None);
     let mut first = true;
     while let Some(key) = s.next_key(first)? {
         first = false;
-        let slot = match key {
-            "kind" => &mut kind,
-            "text" => &mut text,
-            _ => return None,
-        };
-        fill(slot, s.value()?.str()?)?;
+        match key {
+            "kind" => fill(&mut kind, s.value()?.str()?),
+            "text" => fill(&mut text, s.value()?.str()?),
+            "name" => fill(&mut name, s.value()?.str()?),
+            "language" => fill(&mut language, s.value()?.str()?),
+            "params" => fill(&mut params, s.strings()?),
+            _ => None,
+        }?;
     }
-    (kind? == "text").then_some(text?)
+    // A key of the other kind is serde's unknown field.
+    match kind? {
+        "text" if name.is_none() && language.is_none() && params.is_none() => {
+            Some(OutboundMessage::Text {
+                text: text?.to_owned(),
+            })
+        }
+        "template" if text.is_none() => Some(OutboundMessage::Template(TemplateMessage {
+            name: name?.to_owned(),
+            language: language?.to_owned(),
+            params: TemplateParams::Positional(params.unwrap_or_default()),
+        })),
+        _ => None,
+    }
 }
 
 /// How many bytes of `bytes` a plain string's content can take: up to the first quote,
@@ -359,6 +374,21 @@ impl<'a> Scanner<'a> {
         Some(&self.line[start..start + len])
     }
 
+    /// A list of plain strings.
+    fn strings(&mut self) -> Option<Vec<String>> {
+        self.expect(b'[')?;
+        let mut list = Vec::new();
+        if self.expect(b']').is_some() {
+            return Some(list);
+        }
+        loop {
+            list.push(self.string()?.to_owned());
+            if self.expect(b',').is_none() {
+                return self.expect(b']').map(|()| list);
+            }
+        }
+    }
+
     /// A string, `true`, `false` or an unsigned integer without sign, fraction or exponent.
     fn value(&mut self) -> Option<Value<'a>> {
         self.skip_space();
@@ -423,6 +453,12 @@ mod tests {
             r#"{"at":"2026-11-02T09:00:00Z","contact":"+4915200000001","kind":"text","number":"+15550001111","type":"inbound"}"#,
             r#"{"at":"2026-11-02T09:00:00Z","contact":"+4915200000001","message":{"kind":"text","text":"Hi"},"number":"+15550001111","type":"send"}"#,
             r#"{"number":"1","type":"check_send","at":0,"message":{"kind":"text","text":"x"}}"#,
+            // Templates with positional parameters, or none.
+            r#"{"type":"send","at":0,"number":"1","contact":"2","message":{"kind":"template","name":"order_update","language":"en","params":["A-17"]}}"#,
+            r#"{"type":"send","at":0,"number":"1","contact":"2","message":{"language":"en","params":[ "a" , "" ,"é"],"name":"n","kind":"template"}}"#,
+            r#"{"type":"check_send","at":0,"number":"1","contact":"2","message":{"kind":"template","name":"n","language":"en","params":[]}}"#,
+            r#"{"type":"check_send","at":0,"number":"1","contact":"2","message":{"kind":"template","name":"n","language":"en","params":[ ]}}"#,
+            r#"{"type":"send","at":0,"number":"1","contact":"2","message":{"kind":"template","name":"n","language":"en"}}"#,
         ] {
             taken(line);
         }
@@ -469,6 +505,15 @@ mod tests {
             format!(r#"{{"type":"send",{inbound},"message":{{"kind":"text","text":"hi","kind":"text"}}}}"#),
             format!(r#"{{"type":"send",{inbound},"message":{{"kind":"text"}}}}"#),
             format!(r#"{{"type":"send",{inbound},"message":{{}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"text","text":"hi","name":"n"}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n","language":"en","text":"hi"}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n"}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n","language":"en","params":{{"a":"b"}}}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n","language":"en","params":["a",1]}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n","language":"en","params":["a",]}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n","language":"en","params":[,]}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n","language":"en","params":null}}}}"#),
+            format!(r#"{{"type":"send",{inbound},"message":{{"kind":"template","name":"n","language":"en","params":["a"],"params":[]}}}}"#),
             // Not JSON, or trailing text.
             format!(r#"{{"type":"send",{inbound},{message},}}"#),
             format!(r#"{{"type":"send",{inbound},{message}}} x"#),
@@ -529,6 +574,12 @@ mod tests {
             r#"{"kind":"image","link":"x"}"#,
             r#"{"kind":"text","text":"hi","kind":"text"}"#,
             r#"{"kind":"text","text":1}"#,
+            r#"{"kind":"template","name":"n","language":"en","params":["a", "b"]}"#,
+            r#"{"params":[],"language":"en","name":"n","kind":"template"}"#,
+            r#"{"kind":"template","name":"n","language":"en","params":{"a":"b"}}"#,
+            r#"{"kind":"template","name":"n","language":"en","params":["a",]}"#,
+            r#"{"kind":"template","name":"n","text":"x"}"#,
+            "[\"a\"]",
             "[]",
             "{}",
         ]);
@@ -567,8 +618,11 @@ mod tests {
                 parts.push(r#""at":"2026-11-02T09:00:00Z","number":"+15550001111""#.to_owned());
                 parts.push(if kind == "inbound" {
                     r#""kind":"text""#.to_owned()
-                } else {
+                } else if rotation % 2 == 0 {
                     r#""message":{"kind":"text","text":"hi"}"#.to_owned()
+                } else {
+                    r#""message":{"kind":"template","name":"n","language":"en","params":["a"]}"#
+                        .to_owned()
                 });
             }
             parts.extend(pieces);
