@@ -4,7 +4,9 @@
 //! Decoding through serde (scanning, visitor calls, a `String` per field, the owned
 //! [`Event`](crate::Event)) cost half of the JSON door. For the three hot events this reads
 //! the line in one scan into the borrowed requests the typed calls take
-//! ([`InboundRef`], [`SendRequestRef`]), leaving the strings in the line.
+//! ([`InboundRef`], [`SendRequestRef`]), leaving the strings in the line. The doors
+//! apply those directly; [`super::decode_event`] (the command-line replay's reader) turns
+//! them into the owned event.
 //!
 //! It is a shortcut, not a second decoder: it takes only lines it can read exactly as
 //! [`super::decode_event`] would, and answers `None` for anything else (another type, an
