@@ -178,7 +178,9 @@ impl Summary {
     /// Counts an effect; `line` is its wire line.
     pub fn record_effect(&mut self, effect: &Effect, line: &str) {
         // Effect lines start with the line's type and the effect's name: the name is read
-        // there, so that kinds the core adds later are counted without changes here.
+        // there, so that kinds the core adds later are counted without changes here. (Were
+        // the lines to start otherwise, every effect would count as "-": the example day's
+        // test counts effects by name.)
         let name = line
             .strip_prefix(r#"{"type":"effect","effect":""#)
             .and_then(|rest| rest.split_once('"'))

@@ -9,15 +9,14 @@
 //! them into the owned event.
 //!
 //! It is a shortcut, not a second decoder: it takes only lines it can read exactly as
-//! [`super::decode_event`] would, and answers `None` for anything else (another type, an
-//! escape or a control character in a string, `null`, an unknown, annotation or repeated
-//! key, a missing field, a message other than text or a template with positional
-//! parameters, a value of another JSON type than the field's, a value serde would refuse,
-//! trailing text). Those lines, and every error, go the long way, so messages and edge cases
-//! have one source. Leaf values are read by the same code the
-//! decoder calls (the `Deserialize` of `Instant` and `InboundKind`); a differential
-//! test and the `wire_decode` fuzz target check that every line taken here decodes to the
-//! same event through serde.
+//! serde does ([`super::decode_event_through_serde`]), and answers `None` for anything else
+//! (another type, an escape or a control character in a string, `null`, an unknown,
+//! annotation or repeated key, a missing field, a message other than text or a template with
+//! positional parameters, a value of another JSON type than the field's, a value serde would
+//! refuse, trailing text). Those lines, and every error, go the long way, so messages and
+//! edge cases have one source. Leaf values are read by the same code the decoder calls (the
+//! `Deserialize` of `Instant` and `InboundKind`); a differential test and the `wire_decode`
+//! fuzz target check that every line taken here decodes to the same event through serde.
 
 use serde::de::value::{BorrowedStrDeserializer, Error as ValueError, U64Deserializer};
 use serde::Deserialize;
@@ -109,8 +108,8 @@ impl HotEvent<'_> {
 }
 
 /// Reads `line` when it is a plain hot event; `None` sends it through
-/// [`super::decode_event`]. `"type"` may come anywhere, as there: logs written from maps
-/// with sorted keys put it last.
+/// [`super::decode_event_through_serde`]. `"type"` may come anywhere, as there: logs
+/// written from maps with sorted keys put it last.
 pub(crate) fn read_hot(line: &str) -> Option<HotEvent<'_>> {
     let mut s = Scanner { line, at: 0 };
     s.expect(b'{')?;
