@@ -99,6 +99,9 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
         }
         Failure { problem, is_syntax }
     };
+    if let Some(read) = decode::read_type_later(line) {
+        return read.map_err(invalid);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(line);
     let event = DeserializeSeed::deserialize(
         decode::EventSeed {
@@ -497,6 +500,20 @@ mod tests {
         for name in EVENT_TYPES {
             let message = problem(&format!(r#"{{"type":"{name}"}}"#));
             assert!(message.contains("missing field `at`"), "{name}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_key_twice_inside_a_message_is_refused_whatever_the_key_order() {
+        let lines = [
+            r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"x","text":"y"}}"#,
+            r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"template","name":"a","name":"b","language":"en"}}"#,
+        ];
+        for line in lines {
+            for line in [line.to_owned(), type_last(line)] {
+                let message = problem(&line);
+                assert!(message.contains("duplicate field"), "{line}: {message}");
+            }
         }
     }
 

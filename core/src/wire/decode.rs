@@ -6,8 +6,10 @@
 //! buffering was most of the JSON door's cost. Wire lines, our docs and every binding's
 //! encoder put the tag first, so this decoder reads the first key: when it is the tag, it
 //! hands the rest of the map straight to the variant's struct, whose `deny_unknown_fields`
-//! still rejects stray keys. Only objects with the tag elsewhere are buffered (into a
-//! `serde_json::Value`), so key order stays free.
+//! still rejects stray keys. A wire line with its type elsewhere is read in two passes
+//! ([`read_type_later`]), so key order stays free and changes nothing; a nested message
+//! with its kind elsewhere, and an event read through its `Deserialize` (not a line), are
+//! buffered into a `serde_json::Value` until the tag is known.
 //!
 //! The same pass can skip the wire's annotation keys ([`super::ANNOTATION_KEYS`]) at the
 //! top level, so that annotated lines need no second parse either.
@@ -279,7 +281,12 @@ fn read_tagged<'de, R: TaggedReader, A: MapAccess<'de>>(
     };
     if &*key == R::TAG {
         let tag: R::Tag = map.next_value()?;
-        return reader.read(tag, MapAccessDeserializer::new(Fields { map, reader }));
+        let fields = Fields {
+            map,
+            reader,
+            tag_to_pass: false,
+        };
+        return reader.read(tag, MapAccessDeserializer::new(fields));
     }
     // The tag comes later: keep the fields until it is known.
     let mut tag = None;
@@ -317,6 +324,8 @@ fn read_tagged<'de, R: TaggedReader, A: MapAccess<'de>>(
 struct Fields<A, R> {
     map: A,
     reader: R,
+    /// The tag was read by a first pass and is still ahead: pass over it once.
+    tag_to_pass: bool,
 }
 
 impl<'de, A: MapAccess<'de>, R: TaggedReader> MapAccess<'de> for Fields<A, R> {
@@ -331,7 +340,11 @@ impl<'de, A: MapAccess<'de>, R: TaggedReader> MapAccess<'de> for Fields<A, R> {
                 return Ok(None);
             };
             if &*key == R::TAG {
-                return Err(de::Error::duplicate_field(R::TAG));
+                if !std::mem::take(&mut self.tag_to_pass) {
+                    return Err(de::Error::duplicate_field(R::TAG));
+                }
+                self.map.next_value::<IgnoredAny>()?;
+                continue;
             }
             if self.reader.skips(&key) {
                 self.map.next_value::<IgnoredAny>()?;
@@ -347,6 +360,101 @@ impl<'de, A: MapAccess<'de>, R: TaggedReader> MapAccess<'de> for Fields<A, R> {
 
     fn size_hint(&self) -> Option<usize> {
         self.map.size_hint()
+    }
+}
+
+/// Reads a wire line whose first key is not `"type"` in two passes rather than by buffering
+/// its fields: the first finds the type, skipping every other value unread; the second hands
+/// the fields straight to the variant's struct, passing over the type where it stands, as
+/// when the type comes first. A buffered `serde_json::Value` keeps the last of two equal keys
+/// inside a nested object (a message), where the struct refuses them: key order then changed
+/// whether a line was refused. Top-level annotation keys are ignored.
+///
+/// `None` when the line does not start with an object whose first key is another than
+/// `"type"`: the one-pass reader takes those (and words the errors of what is no object).
+pub(crate) fn read_type_later(line: &str) -> Option<Result<Event, serde_json::Error>> {
+    const SPACE: &[char] = &[' ', '\t', '\n', '\r'];
+    let first_key = line.trim_start_matches(SPACE).strip_prefix('{')?;
+    let first_key = first_key.trim_start_matches(SPACE);
+    if !first_key.starts_with('"') || first_key.starts_with(r#""type""#) {
+        return None;
+    }
+    let reader = EventSeed {
+        skip_annotations: true,
+    };
+    Some(read_whole(line, TypeFinder).and_then(|tag| read_whole(line, TypeKnown { reader, tag })))
+}
+
+/// `seed`'s value read from the whole of `line` (then whitespace only).
+fn read_whole<'de, S: DeserializeSeed<'de>>(
+    line: &'de str,
+    seed: S,
+) -> Result<S::Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let value = seed.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Finds an event's type, skipping every other value; no type, or two, is an error.
+struct TypeFinder;
+
+impl<'de> DeserializeSeed<'de> for TypeFinder {
+    type Value = EventType;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<EventType, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TypeFinder {
+    type Value = EventType;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event: an object with a \"type\" key")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventType, A::Error> {
+        let mut tag = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if &*key != EventSeed::TAG {
+                map.next_value::<IgnoredAny>()?;
+            } else if tag.is_some() {
+                return Err(de::Error::duplicate_field(EventSeed::TAG));
+            } else {
+                tag = Some(map.next_value()?);
+            }
+        }
+        tag.ok_or_else(|| de::Error::missing_field(EventSeed::TAG))
+    }
+}
+
+/// Reads an event whose type a first pass found.
+struct TypeKnown {
+    reader: EventSeed,
+    tag: EventType,
+}
+
+impl<'de> DeserializeSeed<'de> for TypeKnown {
+    type Value = Event;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TypeKnown {
+    type Value = Event;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event: an object with a \"type\" key")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Event, A::Error> {
+        let fields = Fields {
+            map,
+            reader: self.reader,
+            tag_to_pass: true,
+        };
+        self.tag.read(MapAccessDeserializer::new(fields))
     }
 }
 
