@@ -604,9 +604,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
 
-        /// Whatever the shortcut takes, the full decoder reads the same event from.
+        /// Whatever the shortcut takes, the full decoder reads the same event from; and the
+        /// full decoder answers a line the same wherever its "type" stands.
         #[test]
-        fn the_shortcut_agrees_with_the_decoder(
+        fn the_shortcut_agrees_with_the_decoder_whatever_the_key_order(
             kind in prop::sample::select(vec!["inbound", "send", "check_send", "opt_in"]),
             plain in prop::bool::ANY,
             pieces in prop::collection::vec(piece(), 0..5),
@@ -633,6 +634,22 @@ mod tests {
             let line = format!("{{{}}}{tail}", parts.join(","));
             if let Some(event) = read_hot(&line) {
                 prop_assert_eq!(decode_event_through_serde(&line).ok(), Some(event.to_event()), "{}", line);
+            }
+            // Where "type" stands changes nothing in valid JSON: the same event, or the
+            // same error (the one-pass reader against the two-pass one).
+            let types: Vec<usize> = (0..parts.len())
+                .filter(|&i| parts[i].trim_start().starts_with(r#""type""#))
+                .collect();
+            let is_json = serde_json::from_str::<serde::de::IgnoredAny>(&line).is_ok();
+            if let ([at], true) = (types.as_slice(), is_json) {
+                let type_part = parts.remove(*at);
+                parts.insert(0, type_part);
+                let type_first = format!("{{{}}}{tail}", parts.join(","));
+                prop_assert_eq!(
+                    decode_event_through_serde(&line),
+                    decode_event_through_serde(&type_first),
+                    "{} / {}", line, type_first
+                );
             }
         }
     }
