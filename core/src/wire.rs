@@ -53,7 +53,8 @@ pub fn is_skippable(line: &str) -> bool {
 
 /// Decodes one wire-format line into an event. Annotation keys (`expect`,
 /// `expect_effects`, `comment`) are ignored at the top level; any other unknown key is an
-/// error. One pass, whether or not the line carries annotations.
+/// error. Keys may come in any order, with the same result; a line with `"type"` first is
+/// read in one pass, whether or not it carries annotations, any other in two.
 ///
 /// A line that does not decode is an [`Error::InvalidEvent`] whose problem names the field
 /// at fault (`field "message.kind": unknown variant ...`), or says the line is not JSON.
