@@ -111,7 +111,7 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
-/// The wire text of a value written as a JSON string (a unit enum's name, an instant).
+/// The wire name of a unit enum value (a reason, a status, a category).
 fn wire_name<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(name)) => name,
@@ -209,7 +209,7 @@ impl Summary {
                 template: format!("{business}/{name}/{language}"),
                 from: wire_name(from),
                 to: wire_name(to),
-                at: wire_name(at),
+                at: at.to_rfc3339(),
             }),
             Effect::LimitChanged { .. } => {
                 if let Ok(Value::Object(mut fields)) = serde_json::to_value(effect) {

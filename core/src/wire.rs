@@ -104,13 +104,8 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
         return read.map_err(invalid);
     }
     let mut deserializer = serde_json::Deserializer::from_str(line);
-    let event = DeserializeSeed::deserialize(
-        decode::EventSeed {
-            skip_annotations: true,
-        },
-        &mut deserializer,
-    )
-    .map_err(invalid)?;
+    let event = DeserializeSeed::deserialize(decode::EventSeed::new(true), &mut deserializer)
+        .map_err(invalid)?;
     // Trailing characters other than whitespace are an error, as in `serde_json::from_str`.
     deserializer.end().map_err(invalid)?;
     Ok(event)

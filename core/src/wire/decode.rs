@@ -379,10 +379,13 @@ pub(crate) fn read_type_later(line: &str) -> Option<Result<Event, serde_json::Er
     if !first_key.starts_with('"') || first_key.starts_with(r#""type""#) {
         return None;
     }
-    let reader = EventSeed {
-        skip_annotations: true,
-    };
-    Some(read_whole(line, TypeFinder).and_then(|tag| read_whole(line, TypeKnown { reader, tag })))
+    Some(read_whole(line, TypeFinder).and_then(|tag| {
+        let reader = EventSeed {
+            skip_annotations: true,
+            known_type: Some(tag),
+        };
+        read_whole(line, reader)
+    }))
 }
 
 /// `seed`'s value read from the whole of `line` (then whitespace only).
@@ -428,40 +431,22 @@ impl<'de> Visitor<'de> for TypeFinder {
     }
 }
 
-/// Reads an event whose type a first pass found.
-struct TypeKnown {
-    reader: EventSeed,
-    tag: EventType,
-}
-
-impl<'de> DeserializeSeed<'de> for TypeKnown {
-    type Value = Event;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TypeKnown {
-    type Value = Event;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an event: an object with a \"type\" key")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Event, A::Error> {
-        let fields = Fields {
-            map,
-            reader: self.reader,
-            tag_to_pass: true,
-        };
-        self.tag.read(MapAccessDeserializer::new(fields))
-    }
-}
-
 /// Reads an [`Event`]; with `skip_annotations`, top-level annotation keys are ignored.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EventSeed {
-    pub skip_annotations: bool,
+    skip_annotations: bool,
+    /// The type, when a first pass found it ([`read_type_later`]).
+    known_type: Option<EventType>,
+}
+
+impl EventSeed {
+    /// A reader that finds the type in the line.
+    pub(crate) fn new(skip_annotations: bool) -> EventSeed {
+        EventSeed {
+            skip_annotations,
+            known_type: None,
+        }
+    }
 }
 
 impl TaggedReader for EventSeed {
@@ -493,7 +478,19 @@ impl<'de> Visitor<'de> for EventSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Event, A::Error> {
-        read_tagged(self, map)
+        match self.known_type {
+            // The fields are read as when the type comes first, passing over it where it
+            // stands.
+            Some(tag) => {
+                let fields = Fields {
+                    map,
+                    reader: self,
+                    tag_to_pass: true,
+                };
+                tag.read(MapAccessDeserializer::new(fields))
+            }
+            None => read_tagged(self, map),
+        }
     }
 }
 
@@ -502,10 +499,7 @@ impl<'de> Deserialize<'de> for Event {
     /// (annotations included: [`crate::wire::decode_event`] is the reader that skips those)
     /// are rejected.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
-        EventSeed {
-            skip_annotations: false,
-        }
-        .deserialize(deserializer)
+        EventSeed::new(false).deserialize(deserializer)
     }
 }
 

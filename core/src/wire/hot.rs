@@ -636,7 +636,14 @@ mod tests {
                 prop_assert_eq!(decode_event_through_serde(&line).ok(), Some(event.to_event()), "{}", line);
             }
             // Where "type" stands changes nothing in valid JSON: the same event, or the
-            // same error (the one-pass reader against the two-pass one).
+            // same error (the one-pass reader against the two-pass one), but for the column
+            // some of serde_json's messages name.
+            let without_position = |decoded: Result<Event, crate::Error>| {
+                decoded.map_err(|e| {
+                    let text = e.to_string();
+                    text.split(" at line ").next().unwrap_or_default().to_owned()
+                })
+            };
             let types: Vec<usize> = (0..parts.len())
                 .filter(|&i| parts[i].trim_start().starts_with(r#""type""#))
                 .collect();
@@ -646,8 +653,8 @@ mod tests {
                 parts.insert(0, type_part);
                 let type_first = format!("{{{}}}{tail}", parts.join(","));
                 prop_assert_eq!(
-                    decode_event_through_serde(&line),
-                    decode_event_through_serde(&type_first),
+                    without_position(decode_event_through_serde(&line)),
+                    without_position(decode_event_through_serde(&type_first)),
                     "{} / {}", line, type_first
                 );
             }
