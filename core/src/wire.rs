@@ -407,6 +407,19 @@ mod tests {
                 r#"{"type":"send","at":0,"contact":"+4915200000001","message":{"kind":"text","text":"x"}}"#,
                 "field \"number\": missing field `number`",
             ),
+            // A key given twice is named where it stands twice, not in an annotation.
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"x","text":"y"}}"#,
+                "field \"message.text\": duplicate field `text`",
+            ),
+            (
+                r#"{"type":"tick","comment":{"at":1,"at":2},"at":0,"at":1}"#,
+                "field \"at\": duplicate field `at`",
+            ),
+            (
+                r#"{"type":"tick","at":0,"type":"tick"}"#,
+                "field \"type\": duplicate field `type`",
+            ),
         ];
         for (line, expected) in cases {
             for line in [line.to_owned(), type_last(line)] {
@@ -420,6 +433,11 @@ mod tests {
             r#"{{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"image","size":-1,"comment":"{padding}"}}"#
         );
         assert!(problem(&long).starts_with("invalid value: integer `-1`"));
+        // A key twice costs one more reading, so it is named at any length.
+        let long = format!(
+            r#"{{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"text","comment":"{padding}","kind":"text"}}"#
+        );
+        assert!(problem(&long).starts_with("field \"kind\": duplicate field `kind`"));
     }
 
     #[test]

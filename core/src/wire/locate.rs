@@ -9,7 +9,13 @@
 //! one the error is about. This runs only for a line that failed, and re-decodes at most
 //! [`TRIAL_BYTES`] in all, so a flood of bad lines (wide objects, long texts) costs a
 //! bounded multiple of their decoding; past the budget the problem goes out without a field.
+//! A key given twice is the exception: parsed into a [`Value`] the line has lost the copy,
+//! so the object holding it is found by reading the line once more ([`duplicated`]), at
+//! any length.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// Bytes that the experiments on one line may decode in all (about 0.1 ms): a line of 500
@@ -32,6 +38,12 @@ pub(super) fn describe(line: &str, problem: String, is_syntax: bool) -> String {
                 .to_owned();
         }
         return format!("not valid JSON: {problem}");
+    }
+    if let Some(field) = quoted_after(&problem, "duplicate field ") {
+        return match duplicated(line, field) {
+            Some(path) => format!("field \"{path}\": {problem}"),
+            None => problem,
+        };
     }
     let mut trials = TRIAL_BYTES / line.len().max(1);
     if trials == 0 {
@@ -181,4 +193,115 @@ fn object_at<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Map<Stri
         current = current.as_object_mut()?.get_mut(*key)?;
     }
     current.as_object_mut()
+}
+
+/// The path of `field` in the first object of `line` (in reading order, as the decoders
+/// read it) that holds it twice: `message.text` for a message with two texts.
+fn duplicated(line: &str, field: &str) -> Option<String> {
+    let mut found = None;
+    let mut path = Vec::new();
+    let seed = DuplicateFinder {
+        field,
+        path: &mut path,
+        found: &mut found,
+    };
+    // The line failed to decode, but it is JSON (its problem is not a syntax one): read to
+    // its end, and a failure past the duplicate still leaves it found.
+    let _ = seed.deserialize(&mut serde_json::Deserializer::from_str(line));
+    found
+}
+
+/// Walks any JSON value, keeping the path to it, until `found` holds one.
+struct DuplicateFinder<'a> {
+    field: &'a str,
+    path: &'a mut Vec<String>,
+    found: &'a mut Option<String>,
+}
+
+impl DuplicateFinder<'_> {
+    fn child(&mut self, step: String) -> DuplicateFinder<'_> {
+        self.path.push(step);
+        DuplicateFinder {
+            field: self.field,
+            path: self.path,
+            found: self.found,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for DuplicateFinder<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DuplicateFinder<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            let more = if self.found.is_some() {
+                seq.next_element::<IgnoredAny>()?.is_some()
+            } else {
+                let seed = self.child(index.to_string());
+                let more = seq.next_element_seed(seed)?.is_some();
+                self.path.pop();
+                more
+            };
+            if !more {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<String>()? {
+            // The decoders skip annotations unread, so a key twice in one is not the fault.
+            let annotation = self.path.is_empty() && super::ANNOTATION_KEYS.contains(&&*key);
+            if self.found.is_some() || annotation {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            if key == self.field {
+                if seen {
+                    *self.found = Some(join(&self.path.join("."), &key));
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                seen = true;
+            }
+            let seed = self.child(key);
+            map.next_value_seed(seed)?;
+            self.path.pop();
+        }
+        Ok(())
+    }
 }
