@@ -610,6 +610,17 @@ impl Engine {
 
     /// Registers a number, or updates its provider, idle timeout and default template.
     pub fn register_number(&mut self, e: &RegisterNumber) -> Result<(), Error> {
+        self.register_number_in_shard(e, false)
+    }
+
+    /// [`Engine::register_number`] in one shard of a sharded engine, which knows whether
+    /// another shard holds the number's provider id (`id_held_elsewhere`): then the id is
+    /// another number's, refused where one engine would refuse it.
+    pub(crate) fn register_number_in_shard(
+        &mut self,
+        e: &RegisterNumber,
+        id_held_elsewhere: bool,
+    ) -> Result<(), Error> {
         // Validate everything before interning anything, so errors change nothing.
         if let Some(existing) = self.interner.find_address(&e.number)? {
             if let Some(&n) = self.number_index.get(&existing) {
@@ -632,10 +643,8 @@ impl Engine {
                 .get(id)
                 .map(|&n| self.numbers[n as usize].address);
             let this = self.interner.find_address(&e.number)?;
-            if taken.is_some() && taken != this {
-                return Err(Error::InvalidEvent {
-                    problem: format!("phone_number_id {id:?} already belongs to another number"),
-                });
+            if id_held_elsewhere || (taken.is_some() && taken != this) {
+                return Err(Error::phone_number_id_taken(id));
             }
         }
         let address = self.interner.address(&e.number)?;
@@ -921,9 +930,7 @@ impl Engine {
             (Some(b), Some(n)) => {
                 let business = self.business_idx(b)?;
                 if number_business(n)? != business {
-                    return Err(Error::InvalidEvent {
-                        problem: format!("number {n} is not a number of business {b:?}"),
-                    });
+                    return Err(Error::not_a_number_of(n, b));
                 }
                 Ok(business)
             }

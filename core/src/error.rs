@@ -210,6 +210,28 @@ impl ErrorKind {
 }
 
 impl Error {
+    /// A consent names a business and a number of another business.
+    pub(crate) fn not_a_number_of(number: &str, business: &str) -> Error {
+        Error::InvalidEvent {
+            problem: format!("number {number} is not a number of business {business:?}"),
+        }
+    }
+
+    /// A number registered with a provider id (Meta `phone_number_id`) that another number
+    /// of the engine holds.
+    pub(crate) fn phone_number_id_taken(id: &str) -> Error {
+        Error::InvalidEvent {
+            problem: format!("phone_number_id {id:?} already belongs to another number"),
+        }
+    }
+
+    /// An imported number's provider id is held by a number of the engine.
+    pub(crate) fn phone_number_id_imported_twice(id: &str) -> Error {
+        Error::InvalidEvent {
+            problem: format!("phone_number_id {id:?} already belongs to a number of this engine"),
+        }
+    }
+
     /// The family of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -60,7 +60,7 @@ const FIRST_SEALED_VERSION: u32 = 4;
 /// `interned`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BusinessExport {
+pub(crate) struct BusinessExport {
     format: String,
     version: u32,
     policy: Policy,
@@ -129,7 +129,7 @@ fn rewrite<T: Copy>(index: &mut T, map: impl Fn(T) -> Option<T>) -> bool {
 
 /// The export in `bytes`, after checking its format, version and (since version 4)
 /// checksum.
-fn read_export(bytes: &[u8]) -> Result<BusinessExport, Error> {
+pub(crate) fn read_export(bytes: &[u8]) -> Result<BusinessExport, Error> {
     serde_json::from_str(export_object(bytes)?).map_err(|e| corrupt(e.to_string()))
 }
 
@@ -561,7 +561,7 @@ impl Engine {
     }
 
     /// Every check of an import, before the first mutation.
-    fn check_import(&self, x: &BusinessExport) -> Result<(), Error> {
+    pub(crate) fn check_import(&self, x: &BusinessExport) -> Result<(), Error> {
         if x.policy != self.policy {
             let (theirs, ours) = (&x.policy.name, &self.policy.name);
             let how = if theirs == ours {
@@ -607,11 +607,7 @@ impl Engine {
                 .as_ref()
                 .filter(|id| self.provider_number_ids.contains_key(*id))
             {
-                return Err(Error::InvalidEvent {
-                    problem: format!(
-                        "phone_number_id {id:?} already belongs to a number of this engine"
-                    ),
-                });
+                return Err(Error::phone_number_id_imported_twice(id));
             }
             if let Some(existing) = self.interner.find_address(&text)? {
                 if let Some(&i) = self.number_index.get(&existing) {
@@ -775,7 +771,7 @@ impl Engine {
         Ok(())
     }
 
-    fn apply_import(&mut self, x: BusinessExport) -> Result<(), Error> {
+    pub(crate) fn apply_import(&mut self, x: BusinessExport) -> Result<(), Error> {
         // The clock the import leaves, as in the checks.
         let now = self.clock.max(x.clock);
         // Interned strings → this engine's indices (checked valid above). Opaque ids and
@@ -927,25 +923,24 @@ impl Engine {
     }
 }
 
-/// The business name and number texts of an export, without importing it (so a sharded
-/// engine can route and check it first).
-pub(crate) fn export_summary(bytes: &[u8]) -> Result<(String, Vec<String>), Error> {
-    #[derive(Deserialize)]
-    struct Summary {
-        interned: Vec<String>,
-        business: Business,
-        numbers: Vec<NumberState>,
+impl BusinessExport {
+    /// The name of the business exported.
+    pub(crate) fn business_name(&self) -> &str {
+        &self.business.name
     }
-    let s: Summary = serde_json::from_str(export_object(bytes)?).map_err(not_an_export)?;
-    let numbers = s
-        .numbers
-        .iter()
-        .map(|n| {
-            number_text(n.address, &s.interned)
-                .ok_or_else(|| corrupt("a number refers to an unknown interned id"))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((s.business.name, numbers))
+
+    /// Its numbers' texts with their provider ids (so that a sharded engine can check and
+    /// route them). Checked by [`Engine::check_import`]; a number whose interned id is
+    /// unknown is left out.
+    pub(crate) fn numbers(&self) -> Vec<(String, Option<String>)> {
+        self.numbers
+            .iter()
+            .filter_map(|n| {
+                let text = number_text(n.address, &self.interned)?;
+                Some((text, n.phone_number_id.clone()))
+            })
+            .collect()
+    }
 }
 
 fn not_an_export(e: serde_json::Error) -> Error {

@@ -26,7 +26,7 @@ use crate::address::{AddressKey, Interner};
 use crate::decision::Decision;
 use crate::effect::Effect;
 use crate::engine::{Engine, InboundRef, Output};
-use crate::event::{Event, Inbound, SendRequest};
+use crate::event::{Event, Inbound, RegisterNumber, SendRequest};
 use crate::number_index::NumberIndex;
 use crate::policy::Policy;
 use crate::send::SendRequestRef;
@@ -114,23 +114,26 @@ impl Routes {
 enum Target<'a> {
     Number(&'a str),
     Business(&'a str),
-    Register { number: &'a str, business: &'a str },
+    Register(&'a RegisterNumber),
+    /// A consent naming both: the business's shard, which must also hold the number.
+    Consent {
+        business: &'a str,
+        number: &'a str,
+    },
     Every,
 }
 
 fn target(event: &Event) -> Target<'_> {
     match event {
-        Event::RegisterNumber(e) => Target::Register {
-            number: &e.number,
-            business: &e.business,
-        },
+        Event::RegisterNumber(e) => Target::Register(e),
         Event::RegisterTemplate(e) => Target::Business(&e.business),
         Event::TemplateStatus(e) => Target::Business(&e.business),
         Event::TemplateQuality(e) => Target::Business(&e.business),
         Event::EditTemplate(e) => Target::Business(&e.business),
         Event::QueryTemplate(e) => Target::Business(&e.business),
         Event::OptIn(e) | Event::OptOut(e) => match (&e.business, &e.number) {
-            (Some(business), _) => Target::Business(business),
+            (Some(business), Some(number)) => Target::Consent { business, number },
+            (Some(business), None) => Target::Business(business),
             (None, Some(number)) => Target::Number(number),
             // Invalid either way: any shard reports it.
             (None, None) => Target::Number(""),
@@ -193,6 +196,16 @@ impl ShardedEngine {
         self.shards.len()
     }
 
+    /// Whether a shard other than `home` has a number registered with provider id `id`
+    /// (Meta `phone_number_id`), which is unique engine-wide. Called under the routing
+    /// table's write lock, so no other thread registers or imports meanwhile.
+    fn provider_id_elsewhere(&self, id: &str, home: usize) -> bool {
+        self.shards
+            .iter()
+            .enumerate()
+            .any(|(i, shard)| i != home && shard.lock().number_by_provider_id(id).is_some())
+    }
+
     /// The shard a business lives in: a stable hash of its name, the same in every process
     /// with the same shard count.
     pub fn shard_of_business(&self, business: &str) -> usize {
@@ -216,21 +229,38 @@ impl ShardedEngine {
         let shard = match target(&event) {
             Target::Number(number) => self.shard_of_number(number),
             Target::Business(business) => self.shard_of_business(business),
-            Target::Register { number, business } => {
+            Target::Consent { business, number } => {
+                let home = self.shard_of_business(business);
+                match self.routes.read().get(number) {
+                    // Routed elsewhere, the number is another business's: refused as one
+                    // engine refuses it, once the home shard has checked the business.
+                    Some(other) if other as usize != home => {
+                        self.shards[home].lock().business_idx(business)?;
+                        return Err(Error::not_a_number_of(number, business));
+                    }
+                    _ => home,
+                }
+            }
+            Target::Register(e) => {
                 // Routing and registering under one write lock, so that two threads cannot
                 // register one number in two shards.
                 let mut routes = self.routes.write();
                 let shard = routes
-                    .get(number)
-                    .map_or_else(|| self.shard_of_business(business), |s| s as usize);
-                let number = number.to_owned();
+                    .get(&e.number)
+                    .map_or_else(|| self.shard_of_business(&e.business), |s| s as usize);
+                let id_held_elsewhere = e
+                    .phone_number_id
+                    .as_deref()
+                    .is_some_and(|id| self.provider_id_elsewhere(id, shard));
                 let mut engine = self.shards[shard].lock();
-                let result = engine.handle(event);
+                let result = engine.register_number_in_shard(e, id_held_elsewhere);
                 Self::drain(&mut engine, effects);
                 if result.is_ok() {
-                    routes.insert(&number, shard as u32);
+                    routes.insert(&e.number, shard as u32);
                 }
-                return result;
+                return result.map(|()| Output::Ack {
+                    of: event.type_name(),
+                });
             }
             Target::Every => {
                 let mut result = Ok(Output::Ack { of: "tick" });
@@ -371,11 +401,25 @@ impl ShardedEngine {
     /// [`Engine::import_business`] into the business's shard, routing its numbers there.
     /// A number already routed to another shard is refused, as a single engine would.
     pub fn import_business(&self, bytes: &[u8]) -> Result<(), Error> {
-        let (business, numbers) = crate::partition::export_summary(bytes)?;
-        let shard = self.shard_of_business(&business);
+        let export = crate::partition::read_export(bytes)?;
+        let home = self.shard_of_business(export.business_name());
+        // The routing table's write lock first, as everywhere; two shards are locked at once
+        // only under it, so no other thread can hold the second while waiting for the first.
         let mut routes = self.routes.write();
-        for number in &numbers {
-            if let Some(other) = routes.get(number) {
+        let mut engine = self.shards[home].lock();
+        // The home shard's checks come first (the policy, the business already there, its own
+        // numbers), so that a refusal reads as a single engine's.
+        engine.check_import(&export)?;
+        let numbers = export.numbers();
+        // Then what only other shards know, number by number in one engine's order.
+        for (number, id) in &numbers {
+            if let Some(id) = id
+                .as_deref()
+                .filter(|id| self.provider_id_elsewhere(id, home))
+            {
+                return Err(Error::phone_number_id_imported_twice(id));
+            }
+            if let Some(other) = routes.get(number).filter(|&s| s as usize != home) {
                 let owner = self.shards[other as usize]
                     .lock()
                     .number(number)
@@ -384,13 +428,13 @@ impl ShardedEngine {
                 return Err(Error::NumberOwnedByOther {
                     number: number.clone(),
                     owner,
-                    business,
+                    business: export.business_name().to_owned(),
                 });
             }
         }
-        self.shards[shard].lock().import_business(bytes)?;
-        for number in &numbers {
-            routes.insert(number, shard as u32);
+        engine.apply_import(export)?;
+        for (number, _) in &numbers {
+            routes.insert(number, home as u32);
         }
         Ok(())
     }
@@ -512,6 +556,7 @@ impl ShardedEngine {
         }
         let mut sharded = ShardedEngine::new(engines[0].policy().clone(), header.shards)?;
         let mut routes = Routes::default();
+        let mut provider_ids = HashMap::new();
         for (i, engine) in engines.iter().enumerate() {
             if engine.policy() != engines[0].policy() {
                 return Err(corrupt(format!(
@@ -535,6 +580,13 @@ impl ShardedEngine {
                     )));
                 }
                 routes.insert(&view.number, i as u32);
+            }
+            for id in engine.provider_number_ids.keys() {
+                if let Some(first) = provider_ids.insert(id, i) {
+                    return Err(corrupt(format!(
+                        "phone_number_id {id:?} is registered in shards {first} and {i}"
+                    )));
+                }
             }
         }
         sharded.shards = engines.into_iter().map(Mutex::new).collect();

@@ -760,3 +760,128 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
         "the original still restores"
     );
 }
+
+/// Every refusal of a sharded engine reads as one engine's, even where the business and the
+/// number it names sit in different shards.
+#[test]
+fn refusals_read_as_one_engines_across_shards() {
+    let sharded = ShardedEngine::with_preset("cloud-2025", 2).unwrap();
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    // Two businesses in different shards, each with a number.
+    let names: Vec<String> = (0..).map(|i| format!("biz{i}")).take(20).collect();
+    let first = &names[0];
+    let second = names
+        .iter()
+        .find(|n| sharded.shard_of_business(n) != sharded.shard_of_business(first))
+        .expect("twenty names fill both shards");
+    let mut setup = setup_lines(first, &["+15550001111"]);
+    setup.extend(setup_lines(second, &["+15550002222"]));
+    for line in &setup {
+        assert_eq!(
+            sharded.handle_json(line),
+            single.handle_json(line),
+            "{line}"
+        );
+    }
+    let same = |sharded: Result<(), convstate::Error>, single: Result<(), convstate::Error>| {
+        let (a, b) = (sharded.unwrap_err(), single.unwrap_err());
+        assert_eq!((a.code(), a.to_string()), (b.code(), b.to_string()));
+    };
+
+    // Consent naming a business and another business's number (in the other shard).
+    for kind in ["opt_in", "opt_out"] {
+        let line = format!(
+            r#"{{"type":"{kind}","at":"{}","business":"{first}","number":"+15550002222","contact":"+4915200000001"}}"#,
+            at(1)
+        );
+        let answer = single.handle_json(&line);
+        assert!(
+            answer[0].contains("is not a number of business"),
+            "{answer:?}"
+        );
+        assert_eq!(sharded.handle_json(&line), answer, "{line}");
+        // An unknown business is reported before the number, as one engine does.
+        let unknown = line.replace(first.as_str(), "nobody");
+        assert_eq!(sharded.handle_json(&unknown), single.handle_json(&unknown));
+    }
+
+    // The same business imported twice.
+    let bytes = single.export_business(first).unwrap();
+    same(
+        sharded.import_business(&bytes),
+        single.import_business(&bytes),
+    );
+    // Exported under another policy.
+    let mut classic = Engine::with_preset("classic").unwrap();
+    for line in setup_lines("elsewhere", &["+15550003333"]) {
+        classic.handle_json(&line);
+    }
+    let bytes = classic.export_business("elsewhere").unwrap();
+    same(
+        sharded.import_business(&bytes),
+        single.import_business(&bytes),
+    );
+    // A business whose number another business owns, in whichever shard.
+    for owner in [first, second] {
+        let mut other = Engine::with_preset("cloud-2025").unwrap();
+        let number = if owner == first {
+            "+15550001111"
+        } else {
+            "+15550002222"
+        };
+        for line in setup_lines("newcomer", &[number]) {
+            other.handle_json(&line);
+        }
+        let bytes = other.export_business("newcomer").unwrap();
+        same(
+            sharded.import_business(&bytes),
+            single.import_business(&bytes),
+        );
+    }
+    // Not an export at all.
+    same(
+        sharded.import_business(b"{\"hello\":1}"),
+        single.import_business(b"{\"hello\":1}"),
+    );
+
+    // A provider id (Meta `phone_number_id`) is one number's in the whole engine.
+    let with_id = |business: &str, number: &str, id: &str| {
+        format!(
+            r#"{{"type":"register_number","at":"{T0}","business":"{business}","number":"{number}","channel":"official","phone_number_id":"{id}"}}"#
+        )
+    };
+    let line = with_id(second, "+15550002222", "pnid-2");
+    assert_eq!(sharded.handle_json(&line), single.handle_json(&line));
+    let taken = with_id(first, "+15550001111", "pnid-2");
+    let answer = single.handle_json(&taken);
+    assert!(
+        answer[0].contains("already belongs to another number"),
+        "{answer:?}"
+    );
+    assert_eq!(sharded.handle_json(&taken), answer, "{taken}");
+    // Its own number may give it again.
+    assert_eq!(sharded.handle_json(&line), single.handle_json(&line));
+    let mut other = Engine::with_preset("cloud-2025").unwrap();
+    other.handle_json(&with_id(first, "+15550004444", "pnid-2"));
+    let bytes = other.export_business(first).unwrap();
+    let refused = single
+        .remove_business(first)
+        .and(single.import_business(&bytes));
+    let moved = sharded
+        .remove_business(first)
+        .and(sharded.import_business(&bytes));
+    same(moved, refused);
+
+    // A sharded snapshot whose shards share a provider id is refused.
+    sharded.with_shard(sharded.shard_of_business(first), |engine| {
+        engine
+            .handle(ev(&with_id(first, "+15550005555", "pnid-2")))
+            .unwrap()
+    });
+    let err = ShardedEngine::restore(&sharded.snapshot()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"pnid-2\" is registered in shards"),
+        "{err}"
+    );
+}
