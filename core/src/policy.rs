@@ -563,7 +563,7 @@ impl Policy {
     }
 
     /// Checks the invariants the engine relies on: at least one limit level, levels strictly
-    /// increasing, a positive window length.
+    /// increasing, a positive window length, at least one edit allowed by a limited edit rule.
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |problem: String| Err(Error::InvalidPolicy { problem });
         if self.limits.levels.is_empty() {
@@ -582,6 +582,13 @@ impl Policy {
                     pauses.len()
                 ));
             }
+        }
+        if let EditRule::Limited { max_edits: 0, .. } = self.templates.edits {
+            return invalid(
+                "templates.edits.max_edits must be at least 1; \
+                 {\"kind\":\"never\"} forbids edits"
+                    .into(),
+            );
         }
         if let Some(card) = &self.pricing.rate_card {
             card.validate()
@@ -665,6 +672,25 @@ mod tests {
         let err = Policy::with_overrides("classic", &serde_json::json!({"chat": {"idle": "15m"}}))
             .unwrap_err();
         assert!(err.to_string().contains("idle"), "{err}");
+    }
+
+    #[test]
+    fn a_limited_edit_rule_allows_at_least_one_edit() {
+        // Zero edits a period was accepted and made the first edit panic.
+        let err = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"templates": {"edits": {"max_edits": 0}}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("max_edits must be at least 1"),
+            "{err}"
+        );
+        let one = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"templates": {"edits": {"max_edits": 1}}}),
+        );
+        assert!(one.is_ok(), "{one:?}");
     }
 
     #[test]

@@ -360,8 +360,12 @@ impl Engine {
                         .copied()
                         .filter(|t| t.plus(*period) > now)
                         .collect();
-                    let next_by_count =
-                        (recent.len() as u32 >= *max_edits).then(|| recent[0].plus(*period));
+                    // The oldest recent edit frees a slot; `validate` keeps `max_edits` ≥ 1,
+                    // so a full period has one.
+                    let next_by_count = recent
+                        .first()
+                        .filter(|_| recent.len() as u32 >= *max_edits)
+                        .map(|t| t.plus(*period));
                     let next_by_interval = recent
                         .last()
                         .map(|t| t.plus(*min_interval))
