@@ -305,6 +305,7 @@ pub struct Engine {
     pub(crate) idempotency: crate::expiring::ExpiringMap<crate::send::Remembered>,
     pub(crate) timers: Timers,
     pub(crate) effects: VecDeque<Effect>,
+    /// The id the next ticket gets; at most [`MAX_NEXT_TICKET`].
     pub(crate) next_ticket: u64,
     /// Messaging limits by owner (number or business index, by policy scope).
     pub(crate) limits: FastMap<u32, crate::limits::LimitState>,
@@ -1188,7 +1189,9 @@ impl Engine {
             id: self.next_ticket,
             status: TicketStatus::Open,
         };
-        self.next_ticket += 1;
+        // Restores and imports refuse a counter past MAX_NEXT_TICKET, which 2^63 tickets
+        // would take to reach: it cannot wrap to 0, the id of no ticket.
+        self.next_ticket = self.next_ticket.saturating_add(1);
         self.conversations[conv as usize].set_ticket(ticket);
         let number = self.conversations[conv as usize].number;
         self.numbers[number as usize].counters.tickets_opened += 1;
@@ -1269,6 +1272,11 @@ impl Engine {
         });
     }
 }
+
+/// The largest ticket counter a snapshot or business export may carry: ticket ids stay
+/// within a signed 64-bit integer (SQL `bigint`, Java `long`), and the counter can never
+/// wrap to 0, the id of no ticket.
+pub const MAX_NEXT_TICKET: u64 = i64::MAX as u64;
 
 /// The longest idempotency key or provider message id accepted, in bytes: provider ids are
 /// under a hundred, UUIDs 36. A bound on input, so that a host's bug cannot fill memory

@@ -111,12 +111,23 @@ impl Engine {
         }
     }
 
-    pub(crate) fn restore_limit(&self, stored: StoredLimit) -> Result<(u32, LimitState), Error> {
+    /// A stored limit, checked: its contacts were reached at or before `clock`, the clock
+    /// of the state it was saved with (a later one would be out of order once the engine
+    /// records the next contact, and the state it saved would not restore).
+    pub(crate) fn restore_limit(
+        &self,
+        stored: StoredLimit,
+        clock: Instant,
+    ) -> Result<(u32, LimitState), Error> {
         let corrupt = |what: &str| Error::CorruptSnapshot {
             problem: format!("limit of owner {}: {what}", stored.owner),
         };
         if stored.level >= self.policy.limits.levels.len() {
             return Err(corrupt("level out of range"));
+        }
+        let last = |entries: &[(AddressKey, Instant)]| entries.last().map(|&(_, at)| at);
+        if last(&stored.window).max(last(&stored.lookback)) > Some(clock) {
+            return Err(corrupt("a contact reached after the state's clock"));
         }
         let window = RecentContacts::from_entries(self.policy.limits.window, stored.window)
             .ok_or_else(|| corrupt("window entries unsorted or repeated"))?;

@@ -573,6 +573,13 @@ impl Engine {
                 problem: format!("business {:?} was exported under {how}", x.business.name),
             });
         }
+        if x.next_ticket > crate::engine::MAX_NEXT_TICKET {
+            return Err(corrupt(format!(
+                "next ticket id {} is above the largest allowed, {}",
+                x.next_ticket,
+                crate::engine::MAX_NEXT_TICKET
+            )));
+        }
         if self.business_index.contains_key(&x.business.name) {
             return Err(Error::InvalidEvent {
                 problem: format!(
@@ -744,7 +751,7 @@ impl Engine {
             for (contact, _) in l.window.iter().chain(&l.lookback) {
                 known(*contact, "a limit")?;
             }
-            self.restore_limit(l.clone())?;
+            self.restore_limit(l.clone(), x.clock)?;
         }
         for ((n, _), _) in &x.usage {
             if *n >= number_count {
@@ -899,7 +906,7 @@ impl Engine {
             };
             stored.window = port_all(stored.window);
             stored.lookback = port_all(stored.lookback);
-            let (owner, state) = self.restore_limit(stored)?;
+            let (owner, state) = self.restore_limit(stored, x.clock)?;
             self.limits.insert(owner, state);
         }
         for ((n, month), usage) in x.usage {

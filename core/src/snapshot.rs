@@ -604,6 +604,13 @@ impl Engine {
             max_ticket = max_ticket.max(c.ticket().map_or(0, |t| t.id));
         }
         let conv_count = s.conversations.len() as u32;
+        if s.next_ticket > crate::engine::MAX_NEXT_TICKET {
+            return Err(corrupt(format!(
+                "next ticket id {} is above the largest allowed, {}",
+                s.next_ticket,
+                crate::engine::MAX_NEXT_TICKET
+            )));
+        }
         if s.next_ticket <= max_ticket {
             return Err(corrupt(format!(
                 "next ticket id {} is not above the largest ticket {max_ticket}",
@@ -683,7 +690,7 @@ impl Engine {
                     stored.owner
                 )));
             }
-            let (owner, state) = engine.restore_limit(stored)?;
+            let (owner, state) = engine.restore_limit(stored, engine.clock)?;
             engine.limits.insert(owner, state);
         }
         for (c, state) in s.billing {

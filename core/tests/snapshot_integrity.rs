@@ -209,6 +209,76 @@ fn a_conversation_ticket_with_id_0_is_refused() {
     }
 }
 
+#[test]
+fn a_ticket_counter_that_could_wrap_is_refused() {
+    // At u64::MAX the next ticket wrapped to 0, "no ticket", and a later live chat panicked.
+    let engine = small_engine();
+    let body =
+        String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8");
+    let counter = r#""next_ticket":2"#;
+    assert!(body.contains(counter), "{body}");
+    for (next, refused) in [(u64::MAX, true), (1 << 63, true), (i64::MAX as u64, false)] {
+        let forged = seal(
+            body.replacen(counter, &format!(r#""next_ticket":{next}"#), 1)
+                .as_bytes(),
+        );
+        match Engine::restore(&forged) {
+            Err(Error::CorruptSnapshot { problem }) if refused => {
+                assert!(problem.contains("above the largest allowed"), "{problem}")
+            }
+            Ok(_) if !refused => {}
+            other => panic!("next_ticket {next}: {other:?}"),
+        }
+    }
+    // A business export carries the counter too: edited, and sealed again as documented
+    // (the envelope's checksum is CRC-32 of the body).
+    let export = String::from_utf8(engine.export_business("acme").expect("export")).expect("UTF-8");
+    let (head, body) = export.split_once(r#","body":"#).expect("an envelope");
+    let body = body.strip_suffix('}').expect("an envelope");
+    assert!(body.contains(counter), "{body}");
+    let body = body.replacen(counter, &format!(r#""next_ticket":{}"#, u64::MAX), 1);
+    let (head, _) = head.rsplit_once(r#""checksum":""#).expect("a checksum");
+    let forged = format!(
+        r#"{head}"checksum":"{}","body":{body}}}"#,
+        Checksum::CURRENT.hex(body.as_bytes())
+    );
+    let forged = forged.as_bytes();
+    let err = Engine::with_preset("cloud-2025")
+        .expect("a preset")
+        .import_business(forged)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("above the largest allowed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_contact_reached_after_the_clock_is_refused() {
+    // Restored, it sat after the contacts the engine went on to reach, and the state saved
+    // then did not restore.
+    let body = String::from_utf8(unseal(&small_engine().snapshot()).expect("intact").to_vec())
+        .expect("UTF-8");
+    let window = r#""window":[]"#;
+    assert!(body.contains(window), "{body}");
+    for (at, refused) in [
+        ("2026-11-02T09:00:00Z", false),
+        ("2026-11-02T09:00:01Z", true),
+    ] {
+        let forged = body.replacen(window, &format!(r#""window":[[79110000009,"{at}"]]"#), 1);
+        match Engine::restore(&seal(forged.as_bytes())) {
+            Err(Error::CorruptSnapshot { problem }) if refused => {
+                assert!(
+                    problem.contains("reached after the state's clock"),
+                    "{problem}"
+                )
+            }
+            Ok(_) if !refused => {}
+            other => panic!("a contact reached at {at}: {other:?}"),
+        }
+    }
+}
+
 /// `small_engine` after two sends with idempotency key `req-1`, the second a day later
 /// (the key expired by the engine's clock and was given again), and its snapshot body.
 fn engine_with_a_replaced_key() -> (Engine, String) {
