@@ -10,7 +10,7 @@ mod state;
 mod summary;
 
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -171,14 +171,14 @@ struct ReplayArgs {
 
 #[derive(Debug, Args)]
 struct SimulateArgs {
-    /// Businesses, each with two numbers and three templates (at least one).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Businesses, each with two numbers and three templates (1 to 100,000).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     businesses: u32,
-    /// Contacts, spread over the businesses.
-    #[arg(long, default_value_t = 1000)]
+    /// Contacts, spread over the businesses (at most 10 million: all are held in memory).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(..=10_000_000))]
     contacts: u32,
-    /// Days of traffic.
-    #[arg(long, default_value_t = 3)]
+    /// Days of traffic (at most 3,650, ten years from 2026-11-02).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(..=3_650))]
     days: u32,
     /// Seed: the same seed gives the same traffic and the same summary.
     #[arg(long, default_value_t = 1)]
@@ -433,14 +433,14 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Refuses an `--out` that names the input or the `--state` file: it is created (emptied)
-/// before either is read.
+/// Refuses an `--out` that names the input, the `--state` file or the policy overrides'
+/// file: it is created (emptied) before they are read, and the state is saved over it.
 fn refuse_overwriting_inputs(args: &ReplayArgs) -> Result<(), CliError> {
     let Some(out) = args.out.as_deref().filter(|out| *out != "-") else {
         return Ok(());
     };
-    let out_path = std::path::Path::new(out);
-    if args.file != "-" && same_file(std::path::Path::new(&args.file), out_path) {
+    let out_path = Path::new(out);
+    if args.file != "-" && same_file(Path::new(&args.file), out_path) {
         return Err(CliError::Usage(format!(
             "--out {out} is the input file itself"
         )));
@@ -451,13 +451,41 @@ fn refuse_overwriting_inputs(args: &ReplayArgs) -> Result<(), CliError> {
             state.display()
         )));
     }
-    Ok(())
+    args.policy.refuse_writing_over_overrides("--out", out_path)
 }
 
-/// Whether two paths name one existing file, by any spelling or hard link (a missing file
-/// is none), so that a command refuses to overwrite what it reads.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    same_file::is_same_file(a, b).unwrap_or(false)
+impl PolicyArgs {
+    /// Refuses an output file (`flag`) that is the `--policy-overrides @FILE` file.
+    fn refuse_writing_over_overrides(&self, flag: &str, out: &Path) -> Result<(), CliError> {
+        let overrides = self.policy_overrides.as_deref();
+        match overrides.and_then(|text| text.strip_prefix('@')) {
+            Some(file) if same_file(Path::new(file), out) => Err(CliError::Usage(format!(
+                "{flag} {} is the --policy-overrides file {file}",
+                out.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether two paths name one file, by any spelling, symbolic or hard link, so that a
+/// command refuses to overwrite what it reads; a file not created yet is named by its
+/// directory and name (`--out s.json --state ./s.json` before either exists).
+fn same_file(a: &Path, b: &Path) -> bool {
+    if same_file::is_same_file(a, b).unwrap_or(false) {
+        return true;
+    }
+    let resolved = |path: &Path| -> Option<PathBuf> {
+        if let Ok(path) = path.canonicalize() {
+            return Some(path);
+        }
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        Some(directory.canonicalize().ok()?.join(path.file_name()?))
+    };
+    resolved(a).is_some_and(|a| Some(a) == resolved(b))
 }
 
 /// Whether progress bars may be drawn: only for a person watching.

@@ -267,6 +267,10 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
     let mut replayer = Replayer::new(engine);
     let mut generator = Generator::new(args);
     let mut timeline = Timeline::default();
+    if let Some(path) = &args.write_events {
+        args.policy
+            .refuse_writing_over_overrides("--write-events", path)?;
+    }
     let mut events_out = match &args.write_events {
         Some(path) => Some(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|source| CliError::Io {

@@ -44,19 +44,36 @@ pub fn save(path: &Path, engine: &Engine) -> Result<(), CliError> {
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new one: a temporary
 /// file in the same directory, flushed to disk, renamed over `path`. The error says which
 /// step failed.
+///
+/// A symbolic link is followed: the file it names is replaced, not the link. The file
+/// keeps its permissions; a new one gets those `File::create` would give (0666 less the
+/// umask), not the temporary file's 0600.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fn step(what: &'static str) -> impl Fn(std::io::Error) -> std::io::Error {
         move |e| std::io::Error::new(e.kind(), format!("{what}: {e}"))
     }
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let path = target.as_path();
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".convstate-")
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".convstate-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temporary = builder
         .tempfile_in(directory)
         .map_err(step("cannot create a temporary file"))?;
+    if let Ok(existing) = std::fs::metadata(path) {
+        temporary
+            .as_file()
+            .set_permissions(existing.permissions())
+            .map_err(step("cannot copy the permissions"))?;
+    }
     temporary
         .write_all(bytes)
         .and_then(|()| temporary.as_file().sync_all())

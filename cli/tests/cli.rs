@@ -439,6 +439,102 @@ fn replay_refuses_an_out_file_that_is_its_input_or_state() {
     }
 }
 
+#[test]
+fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked() {
+    let directory = tempfile::tempdir().unwrap();
+    let dir = |name: &str| directory.path().join(name).to_str().unwrap().to_owned();
+    let day = example_day();
+    let day = day.to_str().unwrap();
+    // The state file does not exist yet: `--out` names it in another spelling.
+    let state = dir("fresh.state");
+    let other_spelling = format!("{}/./fresh.state", directory.path().display());
+    let output = run(&["replay", day, "--state", &state, "--out", &other_spelling]);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("is the --state file"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!Path::new(&state).exists(), "nothing written");
+    // The policy overrides' file, for replay's --out and simulate's --write-events.
+    let overrides = dir("policy.json");
+    std::fs::write(&overrides, r#"{"chat":{"idle_timeout":"15m"}}"#).unwrap();
+    let at_file = format!("@{overrides}");
+    for args in [
+        vec![
+            "replay",
+            day,
+            "--policy-overrides",
+            &at_file,
+            "--out",
+            &overrides,
+        ],
+        vec![
+            "simulate",
+            "--contacts",
+            "10",
+            "--days",
+            "1",
+            "--policy-overrides",
+            &at_file,
+            "--write-events",
+            &overrides,
+        ],
+    ] {
+        let output = run(&args);
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains("is the --policy-overrides file"),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&overrides).unwrap(),
+            r#"{"chat":{"idle_timeout":"15m"}}"#
+        );
+    }
+    // Saving through a symbolic link replaces the file it names and keeps its permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let real = dir("real.state");
+        assert_exit(&run(&["replay", day, "--summary", "--state", &real]), 0);
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir("link.state");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let before = std::fs::read(&real).unwrap();
+        let tick = r#"{"type":"tick","at":"2026-11-09T00:00:00Z"}"#;
+        let output = run_with_stdin(&["replay", "-", "--state", &link], tick.as_bytes());
+        assert_exit(&output, 0);
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_ne!(
+            std::fs::read(&real).unwrap(),
+            before,
+            "saved through the link"
+        );
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+}
+
+#[test]
+fn simulate_refuses_sizes_it_cannot_hold_or_date() {
+    // Four billion contacts aborted on allocation; three million days ran for minutes
+    // and then panicked past the year 9999.
+    for (flag, value) in [
+        ("--contacts", "4000000000"),
+        ("--days", "2912139"),
+        ("--businesses", "0"),
+    ] {
+        let output = run(&["simulate", flag, value]);
+        assert_exit(&output, 2);
+        assert!(stderr(&output).contains(flag), "{}", stderr(&output));
+    }
+}
+
 fn simulate(seed: &str) -> String {
     let output = run(&[
         "simulate",
