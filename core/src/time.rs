@@ -460,7 +460,9 @@ impl<'de> Deserialize<'de> for Instant {
                 Instant::from_unix_millis(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Instant, E> {
-                let ms = i64::try_from(v).unwrap_or(i64::MAX);
+                // Past i64, named as given rather than as the largest i64.
+                let ms = i64::try_from(v)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))?;
                 Instant::from_unix_millis(ms).map_err(E::custom)
             }
         }
@@ -594,7 +596,9 @@ impl<'de> Deserialize<'de> for Duration {
                 Duration::try_from_millis(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+                let ms = i64::try_from(v)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))?;
+                self.visit_i64(ms)
             }
         }
         d.deserialize_any(DurationVisitor)
@@ -604,6 +608,21 @@ impl<'de> Deserialize<'de> for Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_past_i64_are_named_as_given() {
+        // They were reported as i64::MAX, a number the input never had.
+        let past = "18446744073709551615";
+        let instant = serde_json::from_str::<Instant>(past)
+            .unwrap_err()
+            .to_string();
+        assert!(instant.contains(past), "{instant}");
+        let duration = serde_json::from_str::<Duration>(past)
+            .unwrap_err()
+            .to_string();
+        assert!(duration.contains(past), "{duration}");
+        assert!(!duration.contains("9223372036854775807"), "{duration}");
+    }
 
     #[test]
     fn maybe_instant_holds_every_instant_and_none() {
