@@ -365,10 +365,32 @@ pub(crate) unsafe fn bytes_arg<'a>(
     len: usize,
     name: &str,
 ) -> Result<&'a [u8], FfiError> {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { slice_arg(ptr, len, name) }
+}
+
+/// `len` items from a pointer; NULL is refused even for length 0.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads of `len` items of `T` for `'a`, and aligned.
+pub(crate) unsafe fn slice_arg<'a, T>(
+    ptr: *const T,
+    len: usize,
+    name: &str,
+) -> Result<&'a [T], FfiError> {
     if ptr.is_null() {
         return Err(FfiError::null(name));
     }
-    // SAFETY: non-NULL and valid for `len` bytes (the caller's contract).
+    // No allocation is larger: such a length is a caller's bug (a negative `ssize_t` cast,
+    // say), refused rather than made into a slice, which would be undefined behaviour.
+    if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(FfiError::new(
+            CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!("argument `{name}` has length {len}, more than any buffer can hold"),
+        ));
+    }
+    // SAFETY: non-NULL, valid for `len` items (the caller's contract), at most isize::MAX
+    // bytes.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 

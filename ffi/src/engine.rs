@@ -14,7 +14,7 @@ use convstate_core::{Decision, Engine, InboundRef, Policy, SendRequestRef};
 
 use crate::boundary::{
     arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, free_handle, instant_arg,
-    opt_duration_arg, opt_str_arg, str_arg, FfiError, Out,
+    opt_duration_arg, opt_str_arg, slice_arg, str_arg, FfiError, Out,
 };
 use crate::codes::*;
 use crate::convstate_result;
@@ -758,11 +758,8 @@ pub unsafe extern "C" fn convstate_engine_message_status(
         let errors = if errors_len == 0 {
             &[][..]
         } else {
-            if errors.is_null() {
-                return Err(FfiError::null("errors"));
-            }
-            // SAFETY: non-NULL and valid for `errors_len` codes (the caller's contract).
-            unsafe { std::slice::from_raw_parts(errors, errors_len) }
+            // SAFETY: valid for `errors_len` codes (the caller's contract).
+            unsafe { slice_arg(errors, errors_len, "errors") }?
         };
         let event = MessageStatusUpdate {
             at: instant_arg(at_ms)?,

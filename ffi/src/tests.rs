@@ -424,6 +424,20 @@ fn a_corrupt_snapshot_is_an_error() {
     assert!(out.is_null());
 }
 
+#[test]
+fn a_length_no_buffer_can_have_is_refused() {
+    // A negative ssize_t cast to size_t, say: refused before it is made into a slice.
+    let mut out = null_mut();
+    let rc = unsafe { convstate_engine_restore(b"xx".as_ptr(), usize::MAX, &mut out) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().contains("more than any buffer can hold"),
+        "{}",
+        last_error()
+    );
+    assert!(out.is_null());
+}
+
 fn json_door(engine: *mut convstate_engine, out: *mut convstate_string, line: &str) -> Vec<String> {
     let rc = unsafe { convstate_engine_handle_json(engine, ptr(line), line.len(), out) };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
