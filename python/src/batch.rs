@@ -21,6 +21,7 @@ use convstate::sharded::ShardedEngine;
 use convstate::{Decision, Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyBool, PyBytes, PyDict, PyInt, PyList, PyMemoryView, PySequence, PyString, PyTuple,
 };
@@ -176,14 +177,36 @@ fn push_str(buffer: &mut String, item: &Bound<'_, PyString>) -> PyResult<()> {
     Ok(())
 }
 
-/// The length of a column argument, which must be a sized iterable.
+/// The length of a column argument, which must be a sized sequence. Sets (a dict's keys
+/// among them) are refused: their order, and so which row is which, changes from one
+/// process to the next with the hash seed. So are mappings, whose items are their keys.
 fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    value.len().map_err(|_| {
+    let refused = || {
         PyTypeError::new_err(format!(
             "run_batch: column {column:?} must be a sized sequence (list, tuple, array...), not {}",
             type_name(value)
         ))
-    })
+    };
+    if is_set_or_mapping(value)? {
+        return Err(refused());
+    }
+    value.len().map_err(|_| refused())
+}
+
+static ABSTRACT_SET_AND_MAPPING: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+
+/// Whether `value` is a set or a mapping, built in or registered with `collections.abc`.
+fn is_set_or_mapping(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        return Ok(false);
+    }
+    let py = value.py();
+    let classes = ABSTRACT_SET_AND_MAPPING.get_or_try_init(py, || {
+        let abc = py.import("collections.abc")?;
+        let classes = [abc.getattr("Set")?, abc.getattr("Mapping")?];
+        Ok::<_, PyErr>(PyTuple::new(py, classes)?.unbind())
+    })?;
+    value.is_instance(classes.bind(py))
 }
 
 /// How a column's items are reached.
@@ -420,9 +443,15 @@ fn kind_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<RowKind> {
             )
         });
     }
-    if item.is_instance_of::<PyInt>() || item.hasattr("__index__")? {
+    // A bool is an int to Python, but True is no kind.
+    let int = if item.is_instance_of::<PyBool>() {
+        None
+    } else {
+        convert::python_int(item)?
+    };
+    if let Some(int) = int {
         // An int past 64 bits is an unknown code like any other, not an OverflowError.
-        let kind = item.extract::<i64>().ok().and_then(RowKind::from_code);
+        let kind = int.extract::<i64>().ok().and_then(RowKind::from_code);
         return kind.ok_or_else(|| {
             let code = item.repr().map_or_else(|_| "?".into(), |r| r.to_string());
             column_value_error(
@@ -525,12 +554,13 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<i64> {
     if item.is_instance_of::<PyBool>() {
         return Err(column_value_error("at", row, convert::not_an_instant(item)));
     }
-    match item.extract::<i64>() {
-        Ok(millis) => return Ok(millis),
-        Err(_) if item.is_instance_of::<PyInt>() => {
-            return Ok(if item.gt(0)? { i64::MAX } else { i64::MIN });
-        }
-        Err(_) => {}
+    // Any integer (an int, a numpy scalar): an exception its `__index__` raises propagates.
+    if let Some(int) = convert::python_int(item)? {
+        return Ok(match int.extract::<i64>() {
+            Ok(millis) => millis,
+            Err(_) if int.gt(0)? => i64::MAX,
+            Err(_) => i64::MIN,
+        });
     }
     match instant(item) {
         Ok(at) => Ok(at.unix_millis()),

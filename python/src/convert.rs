@@ -94,28 +94,45 @@ fn datetime_millis(value: &Bound<'_, PyAny>) -> Result<i64, BindingError> {
     Ok(millis.extract::<i64>()?)
 }
 
-/// An integer of another class than `int` that converts losslessly (`__index__`), as
-/// numpy's integer scalars do: a value read from a DataFrame is as good as an `int`.
-fn index_int(value: &Bound<'_, PyAny>) -> Option<i64> {
-    let has_index = value.hasattr(pyo3::intern!(value.py(), "__index__")).ok()?;
-    has_index.then(|| value.extract::<i64>().ok()).flatten()
+/// The `int` a value stands for: itself, or what `__index__` gives for an integer of another
+/// class (numpy's integer scalars: a value read from a DataFrame is as good as an `int`).
+/// `None` for a value that is not an integer, without `__index__` or refusing it with
+/// `TypeError` (numpy's bool); any other exception `__index__` raises (a
+/// `KeyboardInterrupt`) propagates. A `bool` is an `int` here: callers refuse it first.
+pub(crate) fn python_int<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyInt>>> {
+    if let Ok(int) = value.cast::<PyInt>() {
+        return Ok(Some(int.clone()));
+    }
+    let py = value.py();
+    if !value.hasattr(pyo3::intern!(py, "__index__"))? {
+        return Ok(None);
+    }
+    match value.call_method0(pyo3::intern!(py, "__index__")) {
+        Ok(index) => Ok(Some(index.cast_into::<PyInt>().map_err(PyErr::from)?)),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
-/// An instant argument: an aware `datetime`, int unix milliseconds or an RFC 3339 string.
+/// An instant argument: an aware `datetime`, int unix milliseconds (an `int` or any
+/// integer with `__index__`) or an RFC 3339 string.
 pub fn instant(value: &Bound<'_, PyAny>) -> Result<Instant, BindingError> {
-    let millis = if value.is_instance_of::<PyBool>() {
-        return Err(not_an_instant(value).into());
-    } else if value.is_instance_of::<PyInt>() {
-        value.extract::<i64>().map_err(|_| Error::InvalidInstant {
+    let int_millis = |int: &Bound<'_, PyInt>| {
+        int.extract::<i64>().map_err(|_| Error::InvalidInstant {
             input: repr(value),
             problem: "integer milliseconds outside the 64-bit range".into(),
-        })?
+        })
+    };
+    let millis = if value.is_instance_of::<PyBool>() {
+        return Err(not_an_instant(value).into());
+    } else if let Ok(int) = value.cast::<PyInt>() {
+        int_millis(int)?
     } else if value.is_instance_of::<PyString>() {
         return Ok(Instant::parse_rfc3339(&value.extract::<String>()?)?);
     } else if is_datetime(value)? {
         datetime_millis(value)?
-    } else if let Some(millis) = index_int(value) {
-        millis
+    } else if let Some(int) = python_int(value)? {
+        int_millis(&int)?
     } else {
         return Err(not_an_instant(value).into());
     };
@@ -144,6 +161,20 @@ pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, BindingError> {
     to_json_at(value, 0)
 }
 
+/// `value`'s JSON number, `int` its integer value.
+fn int_json(value: &Bound<'_, PyAny>, int: &Bound<'_, PyInt>) -> Result<Value, BindingError> {
+    if let Ok(n) = int.extract::<i64>() {
+        Ok(Value::from(n))
+    } else if let Ok(n) = int.extract::<u64>() {
+        Ok(Value::from(n))
+    } else {
+        Err(invalid_event(format!(
+            "integer {} does not fit in 64 bits",
+            repr(value)
+        )))
+    }
+}
+
 fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingError> {
     if depth > MAX_NESTING {
         return Err(invalid_event(format!(
@@ -154,17 +185,8 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
         Ok(Value::Null)
     } else if let Ok(flag) = value.cast::<PyBool>() {
         Ok(Value::Bool(flag.is_true()))
-    } else if value.is_instance_of::<PyInt>() {
-        if let Ok(n) = value.extract::<i64>() {
-            Ok(Value::from(n))
-        } else if let Ok(n) = value.extract::<u64>() {
-            Ok(Value::from(n))
-        } else {
-            Err(invalid_event(format!(
-                "integer {} does not fit in 64 bits",
-                repr(value)
-            )))
-        }
+    } else if let Ok(int) = value.cast::<PyInt>() {
+        int_json(value, int)
     } else if value.is_instance_of::<PyFloat>() {
         let f: f64 = value.extract()?;
         serde_json::Number::from_f64(f)
@@ -197,8 +219,8 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
     } else if is_timedelta(value)? {
         let millis = value.floor_div(one_millisecond(value.py())?)?;
         Ok(Value::from(millis.extract::<i64>()?))
-    } else if let Some(n) = index_int(value) {
-        Ok(Value::from(n))
+    } else if let Some(int) = python_int(value)? {
+        int_json(value, &int)
     } else {
         Err(invalid_event(format!(
             "{} of type {} has no JSON form",

@@ -174,6 +174,49 @@ def test_an_instant_out_of_range_is_an_error_row_whatever_its_type() -> None:
     assert result.error_codes == {"instant_out_of_range": len(early)}
 
 
+class Millis:
+    """An integer of another class, as numpy's scalars are: read through `__index__`."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+class Interrupted(Exception):
+    pass
+
+
+class Interrupting:
+    def __index__(self) -> int:
+        raise Interrupted
+
+
+def test_integers_of_other_classes_are_read_through_their_index() -> None:
+    engine = new_engine()
+    result = engine.run_batch([Millis(0), Millis(0)], [Millis(T0 + HOUR), Millis(2**64 - 1)],
+                              [NUMBER, NUMBER], [contact(0), contact(0)])
+    # Past 64 bits, an error row like an int's (a numpy uint64 raised for the whole batch).
+    assert result.names() == ["applied", "error"]
+    assert result.error_codes == {"instant_out_of_range": 1}
+    with pytest.raises(convstate.InvalidInputError, match="outside the 64-bit range"):
+        engine.inbound(NUMBER, contact(0), at=Millis(2**64 - 1))
+
+
+def test_an_exception_raised_by_index_propagates() -> None:
+    # It was swallowed and reported as a bad instant or kind, even a KeyboardInterrupt.
+    engine = new_engine()
+    before = engine.snapshot()
+    with pytest.raises(Interrupted):
+        engine.inbound(NUMBER, contact(0), at=Interrupting())
+    with pytest.raises(Interrupted):
+        engine.run_batch(["inbound"], [Interrupting()], [NUMBER], [contact(0)])
+    with pytest.raises(Interrupted):
+        engine.run_batch([Interrupting()], [T0 + HOUR], [NUMBER], [contact(0)])
+    assert engine.snapshot() == before
+
+
 def test_kinds_as_codes_and_instants_as_datetimes() -> None:
     from datetime import datetime, timezone
 
@@ -200,6 +243,16 @@ def test_kinds_as_codes_and_instants_as_datetimes() -> None:
     (lambda c: c.update(texts=[None, None]), TypeError, ['"texts"', "row 1"]),
     (lambda c: c.update(texts=None), TypeError, ['"texts"', "row 1"]),
     (lambda c: c.update(at=5), TypeError, ['"at"', "sequence"]),
+    # Unordered (a dict's keys are a set): which row is which would change with the
+    # process's hash seed. A dict's items are its keys: refused too.
+    (lambda c: c.update(numbers={NUMBER, "+19999999999"}), TypeError, ['"numbers"', "set"]),
+    (lambda c: c.update(contacts=dict.fromkeys([contact(0), contact(1)])), TypeError,
+     ['"contacts"', "dict"]),
+    (lambda c: c.update(kinds=frozenset(["inbound", "send"])), TypeError,
+     ['"kinds"', "frozenset"]),
+    (lambda c: c.update(texts={None: 1, "Hi": 2}.keys()), TypeError, ['"texts"', "dict_keys"]),
+    # A bool is an int to Python, but no kind.
+    (lambda c: c.update(kinds=["inbound", True]), TypeError, ['"kinds"', "row 1", "bool"]),
 ])
 def test_a_malformed_column_raises_before_anything_is_applied(
         change: Any, error: type[Exception], names: list[str]) -> None:
