@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::tally::tally;
 use crate::time::Instant;
 
 /// Ticket status.
@@ -116,7 +117,7 @@ impl Engine {
             first_response_at: None,
         }));
         let number = self.conversations[conv as usize].number;
-        self.numbers[number as usize].counters.chats_started += 1;
+        tally(&mut self.numbers[number as usize].counters.chats_started, 1);
         let deadline = now.plus(self.idle_timeout(number));
         self.timers.arm(TimerKey::ChatIdle(conv), deadline);
         let (number, contact) = self.conv_names(conv);

@@ -19,6 +19,7 @@ use crate::decision::{Billing, ChargeCategory};
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
+use crate::tally::tally;
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
 use crate::Error;
@@ -151,12 +152,12 @@ impl Engine {
             pricing.category.as_deref().and_then(provider_category),
         ) {
             (PricingType::Regular, Some(category)) => {
-                *usage.confirmed_charged.entry(category).or_default() += 1
+                tally(usage.confirmed_charged.entry(category).or_default(), 1)
             }
             (PricingType::Regular | PricingType::Other, None) | (PricingType::Other, Some(_)) => {
-                usage.confirmed_unknown += 1
+                tally(&mut usage.confirmed_unknown, 1)
             }
-            _ => usage.confirmed_free += 1,
+            _ => tally(&mut usage.confirmed_free, 1),
         }
     }
 
@@ -166,15 +167,16 @@ impl Engine {
             .usage
             .entry((number, self.month.key_of(record.sent_at)))
             .or_default();
-        usage.failed += 1;
+        tally(&mut usage.failed, 1);
         match &record.billing {
             Billing::Charged { category, price } => {
                 if let Some(n) = usage.charged.get_mut(category) {
                     *n = n.saturating_sub(1);
                 }
                 if let (Some(price), Some(cost)) = (price, usage.cost.as_mut()) {
-                    *cost =
-                        crate::pricing::Amount::from_micros(cost.micros() - price.amount.micros());
+                    *cost = crate::pricing::Amount::from_micros(
+                        cost.micros().saturating_sub(price.amount.micros()),
+                    );
                 }
             }
             Billing::Free { why } => {

@@ -34,6 +34,7 @@ use std::collections::{HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::provider_order::ProviderOrder;
+use crate::tally::tally;
 
 use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
@@ -800,7 +801,7 @@ impl Engine {
         let now = self.clock;
         self.remember_inbound(e.message_id, number);
         let conv = self.conversation_or_create(number, contact)?;
-        self.numbers[number as usize].counters.inbound += 1;
+        tally(&mut self.numbers[number as usize].counters.inbound, 1);
 
         let opens_window = channel.has_service_window()
             && (e.kind.is_user_message()
@@ -1189,12 +1190,16 @@ impl Engine {
             id: self.next_ticket,
             status: TicketStatus::Open,
         };
-        // Restores and imports refuse a counter past MAX_NEXT_TICKET, which 2^63 tickets
-        // would take to reach: it cannot wrap to 0, the id of no ticket.
-        self.next_ticket = self.next_ticket.saturating_add(1);
+        // It stops at MAX_NEXT_TICKET, which 2^63 tickets would take to reach (restores and
+        // imports refuse a counter past it): it never wraps to 0, the id of no ticket, and
+        // the state saved after restores.
+        self.next_ticket = (self.next_ticket + 1).min(MAX_NEXT_TICKET);
         self.conversations[conv as usize].set_ticket(ticket);
         let number = self.conversations[conv as usize].number;
-        self.numbers[number as usize].counters.tickets_opened += 1;
+        tally(
+            &mut self.numbers[number as usize].counters.tickets_opened,
+            1,
+        );
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::TicketOpened {
             number,
@@ -1244,14 +1249,14 @@ impl Engine {
         let number = self.conversations[conv as usize].number;
         let counters = &mut self.numbers[number as usize].counters;
         match reason {
-            ChatEndReason::Agent => counters.chats_ended_by_agent += 1,
-            ChatEndReason::Idle => counters.chats_ended_by_idle += 1,
-            ChatEndReason::Rule => counters.chats_ended_by_rule += 1,
+            ChatEndReason::Agent => tally(&mut counters.chats_ended_by_agent, 1),
+            ChatEndReason::Idle => tally(&mut counters.chats_ended_by_idle, 1),
+            ChatEndReason::Rule => tally(&mut counters.chats_ended_by_rule, 1),
         }
-        counters.chats_missed += u64::from(missed);
+        tally(&mut counters.chats_missed, u64::from(missed));
         if let Some(d) = first_response_after {
-            counters.first_response_total_ms += d.millis() as u64;
-            counters.first_responses += 1;
+            tally(&mut counters.first_response_total_ms, d.millis() as u64);
+            tally(&mut counters.first_responses, 1);
         }
         if let Some(status) = status {
             self.change_ticket_status(conv, status, at);
@@ -1273,9 +1278,9 @@ impl Engine {
     }
 }
 
-/// The largest ticket counter a snapshot or business export may carry: ticket ids stay
-/// within a signed 64-bit integer (SQL `bigint`, Java `long`), and the counter can never
-/// wrap to 0, the id of no ticket.
+/// The largest ticket counter, in the engine or in a snapshot or business export: ticket
+/// ids stay within a signed 64-bit integer (SQL `bigint`, Java `long`). Once reached, after
+/// 2^63 tickets, every new ticket gets it.
 pub const MAX_NEXT_TICKET: u64 = i64::MAX as u64;
 
 /// The longest idempotency key or provider message id accepted, in bytes: provider ids are

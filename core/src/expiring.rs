@@ -88,7 +88,7 @@ impl<V> ExpiringMap<V> {
         entries.extend(more.into_iter().filter(|&(_, at, _)| self.is_live(at, now)));
         // Stable: entries of one instant keep their order, this map's first.
         entries.sort_by_key(|&(_, at, _)| at);
-        match ExpiringMap::from_entries(self.ttl, entries) {
+        match ExpiringMap::from_entries(self.ttl, entries, now) {
             Some(merged) => {
                 *self = merged;
                 true
@@ -131,11 +131,13 @@ impl<V> ExpiringMap<V> {
     pub fn from_entries(
         ttl: Duration,
         entries: Vec<(String, Instant, V)>,
+        clock: Instant,
     ) -> Option<ExpiringMap<V>> {
         let mut m = ExpiringMap::new(ttl);
         let mut last = Instant::EPOCH;
         for (key, at, value) in entries {
-            if at < last || m.map.contains_key(&key) {
+            // Later than the clock, an entry would sit after the ones recorded next.
+            if at < last || at > clock || m.map.contains_key(&key) {
                 return None;
             }
             last = at;
@@ -166,6 +168,7 @@ mod tests {
                 .into_iter()
                 .map(|(k, t, v)| (k.to_owned(), t, *v))
                 .collect(),
+            t(12),
         )
         .unwrap();
         assert_eq!(copy, m);

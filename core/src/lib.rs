@@ -57,6 +57,7 @@ pub mod sharded;
 mod shrink;
 pub mod snapshot;
 mod tagged_slots;
+mod tally;
 pub mod template;
 pub mod template_lifecycle;
 pub mod time;

@@ -38,7 +38,7 @@ use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::send::Remembered;
 use crate::sent_content::SentContent;
-use crate::snapshot::{corrupt, json_text, seal_as, unseal_as, Checksum};
+use crate::snapshot::{check_ticket_counter, corrupt, json_text, seal_as, unseal_as, Checksum};
 use crate::template::parse_variables;
 use crate::time::Instant;
 use crate::timers::{TimerKey, TimerTargets};
@@ -172,13 +172,19 @@ fn export_object(bytes: &[u8]) -> Result<&str, Error> {
 fn check_new<'a>(
     entries: impl Iterator<Item = (&'a str, Instant)>,
     what: &str,
-    business: &str,
+    (business, clock): (&str, Instant),
     clashes: impl Fn(&str, Instant) -> bool,
 ) -> Result<(), Error> {
     let mut seen = std::collections::HashSet::new();
     for (key, at) in entries {
         if !seen.insert(key) {
             return Err(corrupt(format!("{what} {key:?} is listed twice")));
+        }
+        // Later than the export's clock, it would sit after the entries recorded next.
+        if at > clock {
+            return Err(corrupt(format!(
+                "{what} {key:?} is recorded after the export's clock"
+            )));
         }
         if clashes(key, at) {
             return Err(Error::InvalidEvent {
@@ -573,13 +579,6 @@ impl Engine {
                 problem: format!("business {:?} was exported under {how}", x.business.name),
             });
         }
-        if x.next_ticket > crate::engine::MAX_NEXT_TICKET {
-            return Err(corrupt(format!(
-                "next ticket id {} is above the largest allowed, {}",
-                x.next_ticket,
-                crate::engine::MAX_NEXT_TICKET
-            )));
-        }
         if self.business_index.contains_key(&x.business.name) {
             return Err(Error::InvalidEvent {
                 problem: format!(
@@ -641,6 +640,7 @@ impl Engine {
             })?;
         }
         let conv_count = x.conversations.len() as u32;
+        let mut max_ticket = 0;
         for c in &x.conversations {
             known(c.contact, "a conversation")?;
             if c.number >= number_count {
@@ -649,7 +649,9 @@ impl Engine {
                     c.number
                 )));
             }
+            max_ticket = max_ticket.max(c.ticket().map_or(0, |t| t.id));
         }
+        check_ticket_counter(x.next_ticket, max_ticket)?;
         let conv_ok = |c: u32, what: &str| {
             if c < conv_count {
                 Ok(())
@@ -704,7 +706,7 @@ impl Engine {
         // Ids and keys are unique while remembered: one held live here was used from here
         // too, and one of the two answers would be lost.
         let now = self.clock.max(x.clock);
-        let business = &x.business.name;
+        let business = (x.business.name.as_str(), x.clock);
         check_new(
             x.sent_messages.iter().map(|(id, at, _)| (id.as_str(), *at)),
             "message id",
@@ -727,6 +729,15 @@ impl Engine {
         )?;
         for (contact, _) in &x.consents {
             known(*contact, "a consent record")?;
+        }
+        let content_period = self.policy.dedup.content_period;
+        if x.sent_content
+            .iter()
+            .any(|&(expires_at, ..)| expires_at > x.clock.plus(content_period))
+        {
+            return Err(corrupt(
+                "a sent-content record expires later than a send at the export's clock would",
+            ));
         }
         let owner_count = match self.policy.limits.scope {
             LimitScope::Number => number_count,

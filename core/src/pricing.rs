@@ -21,6 +21,7 @@ use crate::address::AddressKey;
 use crate::decision::{Billing, ChargeCategory, FreeReason, Initiator, Price};
 use crate::engine::Engine;
 use crate::policy::PricingModel;
+use crate::tally::tally;
 use crate::template::TemplateCategory;
 use crate::time::Instant;
 
@@ -221,18 +222,18 @@ impl MonthlyUsage {
     /// Adds another month's counters (for business totals).
     pub fn add(&mut self, other: &MonthlyUsage) {
         for (k, v) in &other.charged {
-            *self.charged.entry(*k).or_default() += v;
+            tally(self.charged.entry(*k).or_default(), *v);
         }
         for (k, v) in &other.free {
-            *self.free.entry(*k).or_default() += v;
+            tally(self.free.entry(*k).or_default(), *v);
         }
-        self.service_messages += other.service_messages;
+        tally(&mut self.service_messages, other.service_messages);
         for (k, v) in &other.confirmed_charged {
-            *self.confirmed_charged.entry(*k).or_default() += v;
+            tally(self.confirmed_charged.entry(*k).or_default(), *v);
         }
-        self.confirmed_free += other.confirmed_free;
-        self.confirmed_unknown += other.confirmed_unknown;
-        self.failed += other.failed;
+        tally(&mut self.confirmed_free, other.confirmed_free);
+        tally(&mut self.confirmed_unknown, other.confirmed_unknown);
+        tally(&mut self.failed, other.failed);
         self.cost = match (self.cost, other.cost) {
             (Some(a), Some(b)) => Some(a.plus(b)),
             (a, b) => a.or(b),
@@ -395,12 +396,12 @@ impl Engine {
             .entry((number, self.month.key_of(now)))
             .or_default();
         if !is_template {
-            usage.service_messages += 1;
+            tally(&mut usage.service_messages, 1);
         }
         match billing {
-            Billing::Free { why } => *usage.free.entry(*why).or_default() += 1,
+            Billing::Free { why } => tally(usage.free.entry(*why).or_default(), 1),
             Billing::Charged { category, price } => {
-                *usage.charged.entry(*category).or_default() += 1;
+                tally(usage.charged.entry(*category).or_default(), 1);
                 if let Some(price) = price {
                     usage.cost = Some(usage.cost.unwrap_or_default().plus(price.amount));
                 }

@@ -24,6 +24,7 @@ use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::{Channel, RestrictionScope};
+use crate::tally::tally;
 use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
 use crate::Error;
@@ -519,7 +520,7 @@ impl Engine {
     }
 
     fn count_denial(&mut self, number: u32) {
-        self.numbers[number as usize].counters.sends_denied += 1;
+        tally(&mut self.numbers[number as usize].counters.sends_denied, 1);
     }
 
     /// Records a decided send: counters always; for allowed sends the duplicate record,
@@ -543,8 +544,11 @@ impl Engine {
             None => self.conversation_or_create(target.number, recipient)?,
         };
         let counters = &mut self.numbers[target.number as usize].counters;
-        counters.sends_allowed += 1;
-        counters.templates_sent += u64::from(message.is_template());
+        tally(&mut counters.sends_allowed, 1);
+        tally(
+            &mut counters.templates_sent,
+            u64::from(message.is_template()),
+        );
         self.chat_agent_reply(conv, now);
         self.record_content(conv, outgoing.content, now);
         let channel = self.numbers[target.number as usize].channel;

@@ -312,6 +312,24 @@ pub(crate) fn corrupt(problem: impl Into<String>) -> Error {
     }
 }
 
+/// Checks a saved ticket counter against the largest ticket id saved with it: above every
+/// id, at most [`MAX_NEXT_TICKET`](crate::engine::MAX_NEXT_TICKET), where every new
+/// ticket takes it (so it may equal the largest id).
+pub(crate) fn check_ticket_counter(next_ticket: u64, max_ticket: u64) -> Result<(), Error> {
+    let most = crate::engine::MAX_NEXT_TICKET;
+    if next_ticket > most {
+        return Err(corrupt(format!(
+            "next ticket id {next_ticket} is above the largest allowed, {most}"
+        )));
+    }
+    if next_ticket < max_ticket || (next_ticket == max_ticket && next_ticket != most) {
+        return Err(corrupt(format!(
+            "next ticket id {next_ticket} is not above the largest ticket {max_ticket}"
+        )));
+    }
+    Ok(())
+}
+
 /// The idempotency keys from a snapshot's two lists, each key's first decision put in the
 /// place the expiry order gives it. Order entries of a key that was replaced since (older
 /// engines wrote them) are skipped; a key with no place in the order is corrupt.
@@ -319,6 +337,7 @@ fn restore_idempotency(
     ttl: Duration,
     keys: Vec<(String, Instant, Remembered)>,
     order: Vec<(Instant, String)>,
+    clock: Instant,
 ) -> Result<ExpiringMap<Remembered>, Error> {
     let mut decisions: HashMap<String, (Instant, Remembered)> = HashMap::with_capacity(keys.len());
     for (key, at, remembered) in keys {
@@ -338,8 +357,8 @@ fn restore_idempotency(
             "idempotency key {key:?} has no place in the expiry order"
         )));
     }
-    ExpiringMap::from_entries(ttl, entries)
-        .ok_or_else(|| corrupt("idempotency keys out of expiry order"))
+    ExpiringMap::from_entries(ttl, entries, clock)
+        .ok_or_else(|| corrupt("idempotency keys out of expiry order or after the clock"))
 }
 
 /// `items` each with its number from the parallel list `numbers` (one per item, each
@@ -604,19 +623,7 @@ impl Engine {
             max_ticket = max_ticket.max(c.ticket().map_or(0, |t| t.id));
         }
         let conv_count = s.conversations.len() as u32;
-        if s.next_ticket > crate::engine::MAX_NEXT_TICKET {
-            return Err(corrupt(format!(
-                "next ticket id {} is above the largest allowed, {}",
-                s.next_ticket,
-                crate::engine::MAX_NEXT_TICKET
-            )));
-        }
-        if s.next_ticket <= max_ticket {
-            return Err(corrupt(format!(
-                "next ticket id {} is not above the largest ticket {max_ticket}",
-                s.next_ticket
-            )));
-        }
+        check_ticket_counter(s.next_ticket, max_ticket)?;
         let conv_ok = |c: u32, what: &str| {
             if c < conv_count {
                 Ok(())
@@ -651,8 +658,15 @@ impl Engine {
             known(contact, "a consent record")?;
             engine.consents.insert((b, contact), record);
         }
-        for &(_, c, _) in &s.sent_content {
+        let content_period = engine.policy.dedup.content_period;
+        for &(expires_at, c, _) in &s.sent_content {
             conv_ok(c, "a sent-content record")?;
+            // Later, it would stay behind the records that expire before it, unpruned.
+            if expires_at > s.clock.plus(content_period) {
+                return Err(corrupt(
+                    "a sent-content record expires later than a send at the clock would",
+                ));
+            }
         }
         engine.sent_content = SentContent::from_records(s.sent_content);
         let idempotency = numbered(
@@ -668,6 +682,7 @@ impl Engine {
                 .map(|((key, at, decision), number)| (key, at, Remembered { decision, number }))
                 .collect(),
             s.idempotency_order,
+            s.clock,
         )?;
         let template_count = engine.templates.len() as u32;
         let owner_count = match engine.policy.limits.scope {
@@ -704,8 +719,8 @@ impl Engine {
                 return Err(corrupt("a sent message names an unknown template"));
             }
         }
-        engine.sent_messages = ExpiringMap::from_entries(memory, s.sent_messages)
-            .ok_or_else(|| corrupt("sent messages out of order or repeated"))?;
+        engine.sent_messages = ExpiringMap::from_entries(memory, s.sent_messages, s.clock)
+            .ok_or_else(|| corrupt("sent messages out of order, repeated or after the clock"))?;
         let inbound_ids = numbered(
             s.inbound_ids,
             s.inbound_id_numbers,
@@ -718,8 +733,9 @@ impl Engine {
                 .into_iter()
                 .map(|((id, at), number)| (id, at, number))
                 .collect(),
+            s.clock,
         )
-        .ok_or_else(|| corrupt("inbound ids out of order or repeated"))?;
+        .ok_or_else(|| corrupt("inbound ids out of order, repeated or after the clock"))?;
         for (c, backoff) in s.backoffs {
             conv_ok(c, "a back-off")?;
             engine.backoffs.insert(c, backoff);

@@ -455,6 +455,63 @@ fn older_export_versions_import_and_newer_are_refused() {
     ));
 }
 
+/// An export whose ids, keys or content records are later than its clock is refused: they
+/// would sit after the entries recorded next (the state saved then did not restore), or
+/// stop the pruning of the records behind them.
+#[test]
+fn an_export_with_entries_later_than_its_clock_is_refused() {
+    let bytes = engine().export_business("biz1").unwrap();
+    let export = export_object(&bytes);
+    let clock = convstate::Instant::parse_rfc3339(export["clock"].as_str().unwrap()).unwrap();
+    let later = clock
+        .plus(convstate::time::Duration::from_mins(1))
+        .to_rfc3339();
+    let far = "9999-12-31T00:00:00Z";
+    for (field, instant, value, problem) in [
+        (
+            "sent_messages",
+            1,
+            &later,
+            "recorded after the export's clock",
+        ),
+        (
+            "idempotency",
+            1,
+            &later,
+            "recorded after the export's clock",
+        ),
+        (
+            "inbound_ids",
+            1,
+            &later,
+            "recorded after the export's clock",
+        ),
+        (
+            "sent_content",
+            0,
+            &far.to_owned(),
+            "expires later than a send",
+        ),
+    ] {
+        let mut forged = export.clone();
+        // Written before the envelope (version 3), an export is taken as it stands.
+        forged["version"] = 3.into();
+        let entries = forged[field].as_array_mut().unwrap();
+        assert!(!entries.is_empty(), "{field}");
+        let last = entries.len() - 1;
+        entries[last][instant] = value.as_str().into();
+        let mut target = Engine::with_preset("cloud-2025").unwrap();
+        let before = target.snapshot();
+        match target.import_business(&serde_json::to_vec(&forged).unwrap()) {
+            Err(Error::CorruptSnapshot { problem: message }) => {
+                assert!(message.contains(problem), "{field}: {message}")
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+        assert_eq!(target.snapshot(), before);
+    }
+}
+
 /// Damage to an export in transit is refused, not imported: one changed digit of a counter
 /// fails the checksum, and a version 4 export taken out of its envelope is no export.
 #[test]

@@ -226,7 +226,22 @@ fn a_ticket_counter_that_could_wrap_is_refused() {
             Err(Error::CorruptSnapshot { problem }) if refused => {
                 assert!(problem.contains("above the largest allowed"), "{problem}")
             }
-            Ok(_) if !refused => {}
+            Ok(mut engine) if !refused => {
+                // At the largest counter, new tickets take it, and what is saved restores.
+                let mut started = Vec::new();
+                for contact in ["+79110000002", "+79110000003"] {
+                    let line = format!(
+                        r#"{{"type":"inbound","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"{contact}","kind":"text"}}"#
+                    );
+                    let out = engine.handle_json(&line);
+                    started.extend(out.into_iter().filter(|l| l.contains("chat_started")));
+                }
+                assert_eq!(started.len(), 2, "{started:?}");
+                for line in &started {
+                    assert!(line.contains(&format!(r#""ticket":{next},"#)), "{line}");
+                }
+                Engine::restore(&engine.snapshot()).expect("the state saved restores");
+            }
             other => panic!("next_ticket {next}: {other:?}"),
         }
     }
@@ -251,6 +266,82 @@ fn a_ticket_counter_that_could_wrap_is_refused() {
         err.to_string().contains("above the largest allowed"),
         "{err}"
     );
+}
+
+#[test]
+fn ids_keys_and_content_records_later_than_the_clock_are_refused() {
+    // Each sat after the entries recorded next, and the state saved then did not restore;
+    // a content record far ahead stopped the pruning of every record behind it.
+    let mut engine = small_engine();
+    let send = r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"},"message_id":"out-1","idempotency_key":"key-1"}"#;
+    let inbound = r#"{"type":"inbound","at":"2026-11-02T09:00:30Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"in-1"}"#;
+    for line in [inbound, send] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let body =
+        String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8");
+    assert!(body.contains(r#""clock":"2026-11-02T09:01:00Z""#), "{body}");
+    let later = "2026-11-02T09:02:00Z";
+    for (entry, moved, problem) in [
+        (
+            r#"["out-1","2026-11-02T09:01:00Z""#,
+            format!(r#"["out-1","{later}""#),
+            "sent messages",
+        ),
+        (
+            r#"["in-1","2026-11-02T09:00:30Z""#,
+            format!(r#"["in-1","{later}""#),
+            "inbound ids",
+        ),
+        (
+            r#"["key-1","2026-11-02T09:01:00Z""#,
+            format!(r#"["key-1","{later}""#),
+            "idempotency keys",
+        ),
+        (
+            r#"[["2026-11-03T09:01:00Z",0,"#,
+            r#"[["2026-11-03T09:01:01Z",0,"#.to_owned(),
+            "sent-content record",
+        ),
+    ] {
+        assert!(body.contains(entry), "{entry} in {body}");
+        let mut forged = body.replacen(entry, &moved, 1);
+        if problem == "idempotency keys" {
+            let order = r#"["2026-11-02T09:01:00Z","key-1"]"#;
+            assert!(forged.contains(order), "{forged}");
+            forged = forged.replacen(order, &format!(r#"["{later}","key-1"]"#), 1);
+        }
+        match Engine::restore(&seal(forged.as_bytes())) {
+            Err(Error::CorruptSnapshot { problem: message }) => {
+                assert!(message.contains(problem), "{problem}: {message}")
+            }
+            other => panic!("{problem} after the clock: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_counter_at_its_largest_value_stays_there() {
+    // It wrapped to 0 (a panic in a debug build) on the next inbound.
+    let body = String::from_utf8(unseal(&small_engine().snapshot()).expect("intact").to_vec())
+        .expect("UTF-8");
+    let counter = r#""counters":{"inbound":1,"#;
+    assert!(body.contains(counter), "{body}");
+    let forged = body.replacen(
+        counter,
+        &format!(r#""counters":{{"inbound":{},"#, u64::MAX),
+        1,
+    );
+    let mut engine = Engine::restore(&seal(forged.as_bytes())).expect("a counter may be any u64");
+    let line = r#"{"type":"inbound","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#;
+    assert_eq!(
+        engine.handle_json(line)[0],
+        r#"{"type":"ack","of":"inbound"}"#
+    );
+    let view = engine.number("+15550001111").expect("registered");
+    assert_eq!(view.counters.inbound, u64::MAX);
+    Engine::restore(&engine.snapshot()).expect("the state saved restores");
 }
 
 #[test]
