@@ -311,6 +311,9 @@ fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
         Some(path) => state::load(path)?,
         None => None,
     };
+    if let (None, Some(path)) = (&saved, &args.state) {
+        state::check_directory(path)?;
+    }
     match (saved, requested) {
         (Some(engine), Some(policy)) if engine.policy() != &policy => {
             Err(CliError::Usage(format!(

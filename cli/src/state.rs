@@ -31,6 +31,29 @@ pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
         .map_err(|e| state_error(path, e))
 }
 
+/// Refuses a state file that could not be saved because its directory does not exist,
+/// before a replay runs to its end only to fail there.
+pub fn check_directory(path: &Path) -> Result<(), CliError> {
+    let directory = directory_of(path);
+    if directory.is_dir() {
+        Ok(())
+    } else {
+        let shown = directory.display();
+        Err(state_error(
+            path,
+            format!("no directory {shown} to save it in"),
+        ))
+    }
+}
+
+/// The directory a file is saved in.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
 /// Restores the engine saved at `path`, which must exist.
 pub fn load_existing(path: &Path) -> Result<Engine, CliError> {
     load(path)?.ok_or_else(|| state_error(path, "no such file"))
@@ -54,10 +77,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let path = target.as_path();
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let directory = directory_of(path);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".convstate-").suffix(".tmp");
     #[cfg(unix)]

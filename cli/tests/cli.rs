@@ -521,6 +521,27 @@ fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked()
 }
 
 #[test]
+fn a_state_file_without_a_directory_is_refused_before_the_replay() {
+    // The whole replay ran, and printed its output, before the save failed.
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("missing").join("s.state");
+    let day = example_day();
+    let output = run(&[
+        "replay",
+        day.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_exit(&output, 3);
+    assert!(
+        stderr(&output).contains("to save it in"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+}
+
+#[test]
 fn simulate_refuses_sizes_it_cannot_hold_or_date() {
     // Four billion contacts aborted on allocation; three million days ran for minutes
     // and then panicked past the year 9999.
