@@ -2,8 +2,9 @@
 //! are (they must almost always fail the checksum), or sealed with a valid checksum so that
 //! the fuzzer reaches the body's decoding and consistency checks. A snapshot that restores
 //! must snapshot again byte-stably, lose a business to `remove_business` and restore again,
-//! and survive more input. The sharded engine's reader gets the bytes too, raw or framed as
-//! sealed shard lines.
+//! and survive more input, after which the state it saves restores too: nothing a body can
+//! hold may make the engine save what it would refuse. The sharded engine's reader gets the
+//! bytes too, raw or framed as sealed shard lines.
 #![no_main]
 
 use convstate::sharded::ShardedEngine;
@@ -12,10 +13,17 @@ use convstate::snapshot::{seal, Checksum};
 use convstate::Engine;
 use libfuzzer_sys::fuzz_target;
 
-const FOLLOW_UP: [&str; 4] = [
-    r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
-    r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"}}"#,
+/// Input after a restore that records in every table a body can fill: a chat and its
+/// ticket, an inbound id, a provider message id, an idempotency key, a content record, a
+/// messaging-limit contact (a template to a contact who never wrote), counters and usage.
+const FOLLOW_UP: [&str; 8] = [
+    r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"fuzz-in-1"}"#,
+    r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"},"message_id":"fuzz-out-1","idempotency_key":"fuzz-key-1"}"#,
     r#"{"type":"query_conversation","at":"2026-11-02T09:02:00Z","number":"+15550001111","contact":"+79110000001"}"#,
+    r#"{"type":"register_template","at":"2026-11-02T09:03:00Z","business":"fuzz","name":"fuzz_update","language":"en","category":"utility","body":"Update {{1}}.","status":"approved","quality":"high"}"#,
+    r#"{"type":"register_number","at":"2026-11-02T09:03:00Z","business":"fuzz","number":"+15559990001","channel":"official"}"#,
+    r#"{"type":"opt_in","at":"2026-11-02T09:04:00Z","business":"fuzz","contact":"+79110000002"}"#,
+    r#"{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15559990001","contact":"+79110000002","message":{"kind":"template","name":"fuzz_update","language":"en","params":["A"]},"message_id":"fuzz-out-2"}"#,
     r#"{"type":"tick","at":"2027-01-01T00:00:00Z"}"#,
 ];
 
@@ -72,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
         engine.handle_json(line);
     }
     let _ = engine.poll_timeout();
-    let _ = engine.snapshot();
+    Engine::restore(&engine.snapshot()).expect("the state saved after more input restores");
 });
 
 /// `rest`'s lines (at most 8) each sealed as an engine snapshot, behind a sharded header
