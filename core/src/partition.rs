@@ -24,6 +24,8 @@
 //!
 //! The bytes are versioned JSON built from the same serde types as [`crate::snapshot`].
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::address::{AddressKey, Interner};
@@ -168,14 +170,16 @@ fn export_object(bytes: &[u8]) -> Result<&str, Error> {
 }
 
 /// Checks an export's ids or keys (`what`, each with when it was given): each is listed
-/// once and `clashes` with no live entry of the importing engine.
+/// once, given no later than the export's `clock`, and `clashes` with no live entry of the
+/// importing engine.
 fn check_new<'a>(
     entries: impl Iterator<Item = (&'a str, Instant)>,
     what: &str,
-    (business, clock): (&str, Instant),
+    business: &str,
+    clock: Instant,
     clashes: impl Fn(&str, Instant) -> bool,
 ) -> Result<(), Error> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for (key, at) in entries {
         if !seen.insert(key) {
             return Err(corrupt(format!("{what} {key:?} is listed twice")));
@@ -601,10 +605,22 @@ impl Engine {
             }
         };
         let number_count = x.numbers.len() as u32;
-        for n in &x.numbers {
+        // Each thing once in the export, as a restore requires of a snapshot: the engine
+        // would otherwise save a state it then refuses.
+        let mut addresses = HashSet::with_capacity(x.numbers.len());
+        let mut provider_ids = HashSet::new();
+        for (i, n) in x.numbers.iter().enumerate() {
             known(n.address, "a number")?;
             if n.business != 0 {
                 return Err(corrupt("a number names another business"));
+            }
+            if !addresses.insert(n.address) {
+                return Err(corrupt(format!("number {i} appears twice")));
+            }
+            if let Some(id) = n.phone_number_id.as_deref() {
+                if !provider_ids.insert(id) {
+                    return Err(corrupt(format!("phone_number_id {id:?} appears twice")));
+                }
             }
             let text = number_text(n.address, &x.interned)
                 .ok_or_else(|| corrupt("a number refers to an unknown interned id"))?;
@@ -628,9 +644,13 @@ impl Engine {
             }
         }
         let template_count = x.templates.len() as u32;
+        let mut templates = HashSet::with_capacity(x.templates.len());
         for t in &x.templates {
             if t.business != 0 {
                 return Err(corrupt("a template names another business"));
+            }
+            if !templates.insert((&t.spec.name, &t.spec.language)) {
+                return Err(corrupt(format!("template {:?} appears twice", t.spec.name)));
             }
             parse_variables(&t.spec.body).map_err(|p| {
                 corrupt(format!(
@@ -641,13 +661,17 @@ impl Engine {
         }
         let conv_count = x.conversations.len() as u32;
         let mut max_ticket = 0;
-        for c in &x.conversations {
+        let mut pairs = HashSet::with_capacity(x.conversations.len());
+        for (i, c) in x.conversations.iter().enumerate() {
             known(c.contact, "a conversation")?;
             if c.number >= number_count {
                 return Err(corrupt(format!(
                     "a conversation names number {} of {number_count}",
                     c.number
                 )));
+            }
+            if !pairs.insert((c.number, c.contact)) {
+                return Err(corrupt(format!("conversation {i} appears twice")));
             }
             max_ticket = max_ticket.max(c.ticket().map_or(0, |t| t.id));
         }
@@ -706,11 +730,12 @@ impl Engine {
         // Ids and keys are unique while remembered: one held live here was used from here
         // too, and one of the two answers would be lost.
         let now = self.clock.max(x.clock);
-        let business = (x.business.name.as_str(), x.clock);
+        let business = x.business.name.as_str();
         check_new(
             x.sent_messages.iter().map(|(id, at, _)| (id.as_str(), *at)),
             "message id",
             business,
+            x.clock,
             |id, at| self.sent_messages.clashes(id, at, now),
         )?;
         check_new(
@@ -719,12 +744,14 @@ impl Engine {
                 .map(|(key, at, ..)| (key.as_str(), *at)),
             "idempotency key",
             business,
+            x.clock,
             |key, at| self.idempotency.clashes(key, at, now),
         )?;
         check_new(
             x.inbound_ids.iter().map(|(id, at, _)| (id.as_str(), *at)),
             "inbound message id",
             business,
+            x.clock,
             |id, at| self.inbound_ids.clashes(id, at, now),
         )?;
         for (contact, _) in &x.consents {

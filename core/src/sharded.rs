@@ -231,7 +231,8 @@ impl ShardedEngine {
             Target::Business(business) => self.shard_of_business(business),
             Target::Consent { business, number } => {
                 let home = self.shard_of_business(business);
-                match self.routes.read().get(number) {
+                let routed = self.routes.read().get(number);
+                match routed {
                     // Routed elsewhere, the number is another business's: refused as one
                     // engine refuses it, once the home shard has checked the business.
                     Some(other) if other as usize != home => {

@@ -512,6 +512,67 @@ fn an_export_with_entries_later_than_its_clock_is_refused() {
     }
 }
 
+/// An export that lists one number, provider id, template or conversation twice is refused,
+/// as a snapshot that does is: imported, the engine saved a state it then refused.
+#[test]
+fn an_export_listing_a_thing_twice_is_refused() {
+    let mut source = engine();
+    for line in [
+        format!(
+            r#"{{"type":"register_number","at":"{}","business":"biz1","number":"{}","channel":"official","phone_number_id":"pnid-1"}}"#,
+            at(500),
+            number(1)
+        ),
+        format!(
+            r#"{{"type":"register_number","at":"{}","business":"biz1","number":"+15557770001","channel":"official","phone_number_id":"pnid-2"}}"#,
+            at(500)
+        ),
+    ] {
+        let out = source.handle_json(&line);
+        assert!(!out[0].contains("error"), "{line}: {out:?}");
+    }
+    let export = export_object(&source.export_business("biz1").unwrap());
+    // The second entry of `field` given the first one's values at `paths`.
+    let repeat = |field: &str, paths: &[&str]| {
+        let mut forged = export.clone();
+        forged["version"] = 3.into(); // written before the envelope: taken as it stands
+        for path in paths {
+            let first = forged[field][0].pointer(path).unwrap().clone();
+            *forged[field][1].pointer_mut(path).unwrap() = first;
+        }
+        forged
+    };
+    for (field, paths, problem) in [
+        ("numbers", &["/address"][..], "number 1 appears twice"),
+        (
+            "numbers",
+            &["/phone_number_id"][..],
+            "phone_number_id \"pnid-1\" appears twice",
+        ),
+        (
+            "templates",
+            &["/spec/name", "/spec/language"][..],
+            "appears twice",
+        ),
+        (
+            "conversations",
+            &["/number", "/contact"][..],
+            "appears twice",
+        ),
+    ] {
+        let forged = repeat(field, paths);
+        let mut target = Engine::with_preset("cloud-2025").unwrap();
+        let before = target.snapshot();
+        match target.import_business(&serde_json::to_vec(&forged).unwrap()) {
+            Err(Error::CorruptSnapshot { problem: message }) => {
+                assert!(message.contains(problem), "{field}: {message}")
+            }
+            other => panic!("{field} {paths:?} twice: {other:?}"),
+        }
+        assert_eq!(target.snapshot(), before);
+    }
+}
+
 /// Damage to an export in transit is refused, not imported: one changed digit of a counter
 /// fails the checksum, and a version 4 export taken out of its envelope is no export.
 #[test]
