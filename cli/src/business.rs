@@ -13,7 +13,8 @@ use std::path::Path;
 use convstate::Engine;
 
 use crate::error::CliError;
-use crate::{same_file, state, BusinessCommand, BusinessMoveArgs};
+use crate::paths::same_file;
+use crate::{state, BusinessCommand, BusinessMoveArgs};
 
 pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
     match command {

@@ -4,6 +4,7 @@
 mod business;
 mod error;
 mod inspect;
+mod paths;
 mod replay;
 mod simulate;
 mod state;
@@ -17,6 +18,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use convstate::{Engine, Policy};
 
 use crate::error::{CliError, EXIT_CLOSED_OUTPUT};
+use crate::paths::same_file;
 use crate::replay::Replayer;
 use crate::summary::Summary;
 
@@ -469,26 +471,6 @@ impl PolicyArgs {
             _ => Ok(()),
         }
     }
-}
-
-/// Whether two paths name one file, by any spelling, symbolic or hard link, so that a
-/// command refuses to overwrite what it reads; a file not created yet is named by its
-/// directory and name (`--out s.json --state ./s.json` before either exists).
-fn same_file(a: &Path, b: &Path) -> bool {
-    if same_file::is_same_file(a, b).unwrap_or(false) {
-        return true;
-    }
-    let resolved = |path: &Path| -> Option<PathBuf> {
-        if let Ok(path) = path.canonicalize() {
-            return Some(path);
-        }
-        let directory = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        Some(directory.canonicalize().ok()?.join(path.file_name()?))
-    };
-    resolved(a).is_some_and(|a| Some(a) == resolved(b))
 }
 
 /// Whether progress bars may be drawn: only for a person watching.

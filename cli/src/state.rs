@@ -11,6 +11,7 @@ use std::path::Path;
 use convstate::Engine;
 
 use crate::error::CliError;
+use crate::paths::{directory_of, resolved};
 
 fn state_error(path: &Path, problem: impl std::fmt::Display) -> CliError {
     CliError::State {
@@ -34,7 +35,8 @@ pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
 /// Refuses a state file that could not be saved because its directory does not exist,
 /// before a replay runs to its end only to fail there.
 pub fn check_directory(path: &Path) -> Result<(), CliError> {
-    let directory = directory_of(path);
+    let target = resolved(path);
+    let directory = directory_of(&target);
     if directory.is_dir() {
         Ok(())
     } else {
@@ -43,14 +45,6 @@ pub fn check_directory(path: &Path) -> Result<(), CliError> {
             path,
             format!("no directory {shown} to save it in"),
         ))
-    }
-}
-
-/// The directory a file is saved in.
-fn directory_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
     }
 }
 
@@ -68,14 +62,15 @@ pub fn save(path: &Path, engine: &Engine) -> Result<(), CliError> {
 /// file in the same directory, flushed to disk, renamed over `path`. The error says which
 /// step failed.
 ///
-/// A symbolic link is followed: the file it names is replaced, not the link. The file
+/// A symbolic link is followed (even to a file not created yet): the file it names is
+/// written, not the link. The file
 /// keeps its permissions; a new one gets those `File::create` would give (0666 less the
 /// umask), not the temporary file's 0600.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fn step(what: &'static str) -> impl Fn(std::io::Error) -> std::io::Error {
         move |e| std::io::Error::new(e.kind(), format!("{what}: {e}"))
     }
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let target = resolved(path);
     let path = target.as_path();
     let directory = directory_of(path);
     let mut builder = tempfile::Builder::new();

@@ -517,6 +517,33 @@ fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked()
         );
         let mode = std::fs::metadata(&real).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o640);
+        // A link to a file not created yet: the file is created, the link stays.
+        let dangling = dir("dangling.state");
+        std::os::unix::fs::symlink("created.state", &dangling).unwrap();
+        let output = run_with_stdin(&["replay", "-", "--state", &dangling], tick.as_bytes());
+        assert_exit(&output, 0);
+        assert!(std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(Path::new(&dir("created.state")).is_file());
+        // `--out` through a link to the --state file, neither written yet.
+        let out_link = dir("out.link");
+        std::os::unix::fs::symlink("later.state", &out_link).unwrap();
+        let output = run(&[
+            "replay",
+            day,
+            "--state",
+            &dir("later.state"),
+            "--out",
+            &out_link,
+        ]);
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains("is the --state file"),
+            "{}",
+            stderr(&output)
+        );
     }
 }
 

@@ -1,0 +1,40 @@
+//! Which file a path names, so that a command never writes over a file it reads, and saves
+//! through a symbolic link into the file the link names.
+
+use std::path::{Path, PathBuf};
+
+/// The directory a file is in (or would be created in).
+pub fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// The file `path` names, as an absolute path: symbolic links followed, also to a file not
+/// created yet, which is named by its directory and name.
+pub fn resolved(path: &Path) -> PathBuf {
+    let mut path = path.to_owned();
+    // A chain of links ends within as many steps as the kernel allows (ELOOP).
+    for _ in 0..40 {
+        if let Ok(real) = path.canonicalize() {
+            return real;
+        }
+        match std::fs::read_link(&path) {
+            // A relative target is relative to the link's directory; an absolute one
+            // replaces it in `join`.
+            Ok(target) => path = directory_of(&path).join(target),
+            Err(_) => break,
+        }
+    }
+    match (directory_of(&path).canonicalize(), path.file_name()) {
+        (Ok(directory), Some(name)) => directory.join(name),
+        _ => path,
+    }
+}
+
+/// Whether two paths name one file, by any spelling, symbolic or hard link, whether or not
+/// it exists yet (`--out s.json --state ./s.json` before either is written).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    same_file::is_same_file(a, b).unwrap_or(false) || resolved(a) == resolved(b)
+}
