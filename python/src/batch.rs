@@ -444,11 +444,14 @@ fn kind_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<RowKind> {
         });
     }
     // A bool is an int to Python, but True is no kind.
-    let int = if item.is_instance_of::<PyBool>() {
-        None
-    } else {
-        convert::python_int(item)?
-    };
+    if item.is_instance_of::<PyBool>() {
+        return Err(column_error(
+            "kinds",
+            row,
+            "a bool is not a kind: use \"inbound\", \"send\", \"check_send\" or 0, 1, 2",
+        ));
+    }
+    let int = convert::python_int(item)?;
     if let Some(int) = int {
         // An int past 64 bits is an unknown code like any other, not an OverflowError.
         let kind = int.extract::<i64>().ok().and_then(RowKind::from_code);
