@@ -40,7 +40,9 @@ use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::send::Remembered;
 use crate::sent_content::SentContent;
-use crate::snapshot::{check_ticket_counter, corrupt, json_text, seal_as, unseal_as, Checksum};
+use crate::snapshot::{
+    check_content_expiry, check_ticket_counter, corrupt, json_text, seal_as, unseal_as, Checksum,
+};
 use crate::template::parse_variables;
 use crate::time::Instant;
 use crate::timers::{TimerKey, TimerTargets};
@@ -757,15 +759,7 @@ impl Engine {
         for (contact, _) in &x.consents {
             known(*contact, "a consent record")?;
         }
-        let content_period = self.policy.dedup.content_period;
-        if x.sent_content
-            .iter()
-            .any(|&(expires_at, ..)| expires_at > x.clock.plus(content_period))
-        {
-            return Err(corrupt(
-                "a sent-content record expires later than a send at the export's clock would",
-            ));
-        }
+        check_content_expiry(&x.sent_content, x.clock, self.policy.dedup.content_period)?;
         let owner_count = match self.policy.limits.scope {
             LimitScope::Number => number_count,
             LimitScope::Business => 1,

@@ -400,7 +400,9 @@ impl ShardedEngine {
     }
 
     /// [`Engine::import_business`] into the business's shard, routing its numbers there.
-    /// A number already routed to another shard is refused, as a single engine would.
+    /// A number, or a `phone_number_id`, already held in another shard is refused, as a
+    /// single engine would. An export with one fault gets one engine's error; with several,
+    /// the one named may differ (the home shard's checks run first).
     pub fn import_business(&self, bytes: &[u8]) -> Result<(), Error> {
         let export = crate::partition::read_export(bytes)?;
         let home = self.shard_of_business(export.business_name());

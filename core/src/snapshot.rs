@@ -312,6 +312,24 @@ pub(crate) fn corrupt(problem: impl Into<String>) -> Error {
     }
 }
 
+/// Checks that no saved content record expires later than a send at `clock` would make it
+/// expire: such a record would stay behind the records that expire before it, unpruned.
+pub(crate) fn check_content_expiry(
+    records: &[(Instant, u32, u64)],
+    clock: Instant,
+    period: Duration,
+) -> Result<(), Error> {
+    if records
+        .iter()
+        .any(|&(expires_at, ..)| expires_at > clock.plus(period))
+    {
+        return Err(corrupt(
+            "a sent-content record expires later than a send at the clock would",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a saved ticket counter against the largest ticket id saved with it: above every
 /// id, at most [`MAX_NEXT_TICKET`](crate::engine::MAX_NEXT_TICKET), where every new
 /// ticket takes it (so it may equal the largest id).
@@ -658,16 +676,10 @@ impl Engine {
             known(contact, "a consent record")?;
             engine.consents.insert((b, contact), record);
         }
-        let content_period = engine.policy.dedup.content_period;
-        for &(expires_at, c, _) in &s.sent_content {
+        for &(_, c, _) in &s.sent_content {
             conv_ok(c, "a sent-content record")?;
-            // Later, it would stay behind the records that expire before it, unpruned.
-            if expires_at > s.clock.plus(content_period) {
-                return Err(corrupt(
-                    "a sent-content record expires later than a send at the clock would",
-                ));
-            }
         }
+        check_content_expiry(&s.sent_content, s.clock, engine.policy.dedup.content_period)?;
         engine.sent_content = SentContent::from_records(s.sent_content);
         let idempotency = numbered(
             s.idempotency,
