@@ -574,6 +574,9 @@ impl Engine {
 
     /// Every check of an import, before the first mutation.
     pub(crate) fn check_import(&self, x: &BusinessExport) -> Result<(), Error> {
+        // The policy's own checks, as a restore makes them: an engine made from an export
+        // under a policy that fails them would save a state that does not restore.
+        x.policy.validate()?;
         if x.policy != self.policy {
             let (theirs, ours) = (&x.policy.name, &self.policy.name);
             let how = if theirs == ours {

@@ -512,6 +512,31 @@ fn an_export_with_entries_later_than_its_clock_is_refused() {
     }
 }
 
+/// An export whose policy fails the policy's own checks is refused, as a snapshot under it
+/// is. Found by the `snapshot_restore` fuzz target (an export's `limits.window` of "0d"):
+/// the engine made from it saved a state it then refused.
+#[test]
+fn an_export_under_an_invalid_policy_is_refused() {
+    let bytes = engine().export_business("biz1").unwrap();
+    let mut forged = export_object(&bytes);
+    forged["version"] = 3.into(); // written before the envelope: taken as it stands
+    forged["policy"]["limits"]["window"] = "0d".into();
+    let forged = serde_json::to_vec(&forged).unwrap();
+    for result in [
+        Engine::from_business_export(&forged).map(|_| ()),
+        Engine::with_preset("cloud-2025")
+            .unwrap()
+            .import_business(&forged),
+    ] {
+        match result {
+            Err(Error::InvalidPolicy { problem }) => {
+                assert!(problem.contains("must be positive"), "{problem}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 /// An export that lists one number, provider id, template or conversation twice is refused,
 /// as a snapshot that does is: imported, the engine saved a state it then refused.
 #[test]

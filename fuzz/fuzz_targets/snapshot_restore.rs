@@ -4,9 +4,12 @@
 //! must snapshot again byte-stably, lose a business to `remove_business` and restore again,
 //! and survive more input, after which the state it saves restores too: nothing a body can
 //! hold may make the engine save what it would refuse. The sharded engine's reader gets the
-//! bytes too, raw or framed as sealed shard lines.
+//! bytes too, raw or framed as sealed shard lines, and so does the business import, raw
+//! (exports up to version 3 travel without an envelope) or sealed as a version 4 export:
+//! an engine made from an export that imports must save states that restore.
 #![no_main]
 
+use convstate::partition::{EXPORT_FORMAT, EXPORT_VERSION};
 use convstate::sharded::ShardedEngine;
 use convstate::sharded::{SHARDED_SNAPSHOT_FORMAT, SHARDED_SNAPSHOT_VERSION};
 use convstate::snapshot::{seal, Checksum};
@@ -48,6 +51,20 @@ fuzz_target!(|data: &[u8]| {
             "sharded restore(snapshot(e)).snapshot() differs"
         );
     }
+    let export = if mode & 4 == 0 {
+        rest.to_vec()
+    } else {
+        export_sealed(rest)
+    };
+    if let Ok(mut imported) = Engine::from_business_export(&export) {
+        let first = imported.snapshot();
+        Engine::restore(&first).expect("an engine made from an export restores");
+        for line in FOLLOW_UP {
+            imported.handle_json(line);
+        }
+        Engine::restore(&imported.snapshot())
+            .expect("the state saved after an import and more input restores");
+    }
     let bytes = if mode & 1 == 0 {
         rest.to_vec()
     } else {
@@ -82,6 +99,18 @@ fuzz_target!(|data: &[u8]| {
     let _ = engine.poll_timeout();
     Engine::restore(&engine.snapshot()).expect("the state saved after more input restores");
 });
+
+/// `body` in a version 4 business export's envelope, with its checksum.
+fn export_sealed(body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "{{\"format\":\"{EXPORT_FORMAT}\",\"version\":{EXPORT_VERSION},\"checksum\":\"{}\",\"body\":",
+        Checksum::CURRENT.hex(body)
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out.push(b'}');
+    out
+}
 
 /// `rest`'s lines (at most 8) each sealed as an engine snapshot, behind a sharded header
 /// whose count and checksum match them.
