@@ -692,6 +692,11 @@ impl Engine {
         };
         for (c, _) in &x.live_chats {
             conv_ok(*c, "a live chat")?;
+            if x.conversations[*c as usize].ticket().is_none() {
+                return Err(corrupt(format!(
+                    "live chat of conversation {c} has no ticket"
+                )));
+            }
         }
         for (c, held) in &x.outbox {
             conv_ok(*c, "the outbox")?;
