@@ -298,6 +298,24 @@ pub(crate) struct StoredTemplate {
     pub quality_event: ProviderOrder,
 }
 
+impl From<&Template> for StoredTemplate {
+    fn from(t: &Template) -> StoredTemplate {
+        StoredTemplate {
+            business: t.business,
+            spec: t.spec.clone(),
+            status: t.status,
+            quality: t.quality,
+            paused_until: t.paused_until,
+            flag_deadline: t.flag_deadline,
+            pause_strikes: t.pause_strikes,
+            edits: t.edits.clone(),
+            awaiting_reinstatement: t.awaiting_reinstatement,
+            last_provider_event_at: t.last_provider_event_at,
+            quality_event: t.quality_event,
+        }
+    }
+}
+
 /// `bytes` as the JSON text they must be, checked for UTF-8 once. Parsing the text rather
 /// than the bytes spares serde_json re-checking every string it reads, about a fifth of
 /// a restore's instructions.
@@ -446,23 +464,7 @@ impl Engine {
                 .collect(),
             businesses: self.businesses.clone(),
             numbers: self.numbers.clone(),
-            templates: self
-                .templates
-                .iter()
-                .map(|t| StoredTemplate {
-                    business: t.business,
-                    spec: t.spec.clone(),
-                    status: t.status,
-                    quality: t.quality,
-                    paused_until: t.paused_until,
-                    flag_deadline: t.flag_deadline,
-                    pause_strikes: t.pause_strikes,
-                    edits: t.edits.clone(),
-                    awaiting_reinstatement: t.awaiting_reinstatement,
-                    last_provider_event_at: t.last_provider_event_at,
-                    quality_event: t.quality_event,
-                })
-                .collect(),
+            templates: self.templates.iter().map(StoredTemplate::from).collect(),
             conversations: self.conversations.clone(),
             live_chats: self.live_chats().collect(),
             outbox: sorted(&self.outbox),
