@@ -332,7 +332,7 @@ pub(crate) fn corrupt(problem: impl Into<String>) -> Error {
 
 /// Checks that no saved content record expires later than a send at `clock` would make it
 /// expire: such a record would stay behind the records that expire before it, unpruned.
-pub(crate) fn check_content_expiry(
+fn check_content_expiry(
     records: &[(Instant, u32, u64)],
     clock: Instant,
     period: Duration,
@@ -351,7 +351,7 @@ pub(crate) fn check_content_expiry(
 /// Checks a saved ticket counter against the largest ticket id saved with it: above every
 /// id, at most [`MAX_NEXT_TICKET`](crate::engine::MAX_NEXT_TICKET), where every new
 /// ticket takes it (so it may equal the largest id).
-pub(crate) fn check_ticket_counter(next_ticket: u64, max_ticket: u64) -> Result<(), Error> {
+fn check_ticket_counter(next_ticket: u64, max_ticket: u64) -> Result<(), Error> {
     let most = crate::engine::MAX_NEXT_TICKET;
     if next_ticket > most {
         return Err(corrupt(format!(
