@@ -63,6 +63,12 @@ fn assert_exit(output: &Output, code: i32) {
     );
 }
 
+/// The command exited with `code`, saying `message` on standard error.
+fn assert_exit_saying(output: &Output, code: i32, message: &str) {
+    assert_exit(output, code);
+    assert!(stderr(output).contains(message), "{}", stderr(output));
+}
+
 fn example_summary() -> Value {
     let path = example_day();
     let output = run(&[
@@ -357,8 +363,7 @@ fn a_line_that_is_not_utf8_is_malformed_like_any_other() {
     input.extend_from_slice(b"\r\n");
 
     let output = run_with_stdin(&["replay", "-", "--keep-going"], &input);
-    assert_exit(&output, 0);
-    assert!(stderr(&output).contains("<stdin>:2: line is not UTF-8"));
+    assert_exit_saying(&output, 0, "<stdin>:2: line is not UTF-8");
     let lines: Vec<Value> = stdout(&output)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -371,8 +376,7 @@ fn a_line_that_is_not_utf8_is_malformed_like_any_other() {
     );
 
     let output = run_with_stdin(&["replay", "-"], &input);
-    assert_exit(&output, 1);
-    assert!(stderr(&output).contains("<stdin>:2: line is not UTF-8"));
+    assert_exit_saying(&output, 1, "<stdin>:2: line is not UTF-8");
 }
 
 #[test]
@@ -432,8 +436,7 @@ fn replay_refuses_an_out_file_that_is_its_input_or_state() {
             "--out",
             out,
         ]);
-        assert_exit(&output, 2);
-        assert!(stderr(&output).contains(problem), "{}", stderr(&output));
+        assert_exit_saying(&output, 2, problem);
         assert_eq!(std::fs::read(&input).unwrap(), day, "input kept");
         assert_eq!(std::fs::read(&state).unwrap(), saved, "state kept");
     }
@@ -449,12 +452,7 @@ fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked()
     let state = dir("fresh.state");
     let other_spelling = format!("{}/./fresh.state", directory.path().display());
     let output = run(&["replay", day, "--state", &state, "--out", &other_spelling]);
-    assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("is the --state file"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit_saying(&output, 2, "is the --state file");
     assert!(!Path::new(&state).exists(), "nothing written");
     // The policy overrides' file, for replay's --out and simulate's --write-events.
     let overrides = dir("policy.json");
@@ -482,12 +480,7 @@ fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked()
         ],
     ] {
         let output = run(&args);
-        assert_exit(&output, 2);
-        assert!(
-            stderr(&output).contains("is the --policy-overrides file"),
-            "{}",
-            stderr(&output)
-        );
+        assert_exit_saying(&output, 2, "is the --policy-overrides file");
         assert_eq!(
             std::fs::read_to_string(&overrides).unwrap(),
             r#"{"chat":{"idle_timeout":"15m"}}"#
@@ -538,12 +531,7 @@ fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked()
             "--out",
             &out_link,
         ]);
-        assert_exit(&output, 2);
-        assert!(
-            stderr(&output).contains("is the --state file"),
-            "{}",
-            stderr(&output)
-        );
+        assert_exit_saying(&output, 2, "is the --state file");
     }
 }
 
@@ -559,12 +547,7 @@ fn a_state_file_without_a_directory_is_refused_before_the_replay() {
         "--state",
         state.to_str().unwrap(),
     ]);
-    assert_exit(&output, 3);
-    assert!(
-        stderr(&output).contains("to save it in"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit_saying(&output, 3, "to save it in");
     assert!(stdout(&output).is_empty(), "{}", stdout(&output));
 }
 
@@ -578,8 +561,7 @@ fn simulate_refuses_sizes_it_cannot_hold_or_date() {
         ("--businesses", "0"),
     ] {
         let output = run(&["simulate", flag, value]);
-        assert_exit(&output, 2);
-        assert!(stderr(&output).contains(flag), "{}", stderr(&output));
+        assert_exit_saying(&output, 2, flag);
     }
 }
 
@@ -742,8 +724,7 @@ fn inspect_shows_contact_number_and_template() {
     assert_eq!(template["category"], "marketing");
 
     let unknown = run(&["inspect", state_arg, "--number", "+15559999999"]);
-    assert_exit(&unknown, 1);
-    assert!(stderr(&unknown).contains("unknown number"));
+    assert_exit_saying(&unknown, 1, "unknown number");
 }
 
 #[test]
@@ -783,12 +764,7 @@ fn inspect_at_applies_to_every_view_that_has_an_instant() {
     );
 
     let overview = run(&["inspect", state_arg, "--at", "2026-11-03T14:00:00Z"]);
-    assert_exit(&overview, 2);
-    assert!(
-        stderr(&overview).contains("--at needs a view"),
-        "{}",
-        stderr(&overview)
-    );
+    assert_exit_saying(&overview, 2, "--at needs a view");
 }
 
 #[test]
@@ -948,8 +924,7 @@ fn replay_meta_webhook_reports_a_body_that_is_not_json_with_its_line() {
         &["replay", "--format", "meta-webhook", "-"],
         b"{\"object\":\"whatsapp_business_account\",\"entry\":\n",
     );
-    assert_exit(&output, 1);
-    assert!(stderr(&output).contains("<stdin>:1"), "{}", stderr(&output));
+    assert_exit_saying(&output, 1, "<stdin>:1");
     assert!(stderr(&output).contains("webhook $"), "{}", stderr(&output));
 }
 
@@ -1013,12 +988,7 @@ fn business_move_splits_a_state_and_both_halves_go_on() {
     let before = conversations(&a);
 
     let moved = run(&["business", "move", a_arg, b_arg, "--business", "shop1"]);
-    assert_exit(&moved, 0);
-    assert!(
-        stderr(&moved).contains("moved business \"shop1\""),
-        "{}",
-        stderr(&moved)
-    );
+    assert_exit_saying(&moved, 0, "moved business \"shop1\"");
     // The business travelled whole: the new state exports it byte for byte as the old
     // one did, and the old state no longer holds it.
     assert_eq!(restore(&b).export_business("shop1").unwrap(), shop1);

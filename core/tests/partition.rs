@@ -419,6 +419,27 @@ fn export_object(bytes: &[u8]) -> serde_json::Value {
     envelope["body"].clone()
 }
 
+/// The body of `business`'s export as a version 3 export, written before the envelope: an
+/// import takes it as it stands, so a test can edit it without sealing it again.
+fn editable_export(engine: &Engine, business: &str) -> serde_json::Value {
+    let mut export = export_object(&engine.export_business(business).unwrap());
+    export["version"] = 3.into();
+    export
+}
+
+/// The problem a fresh cloud-2025 engine names in refusing to import `export` as corrupt;
+/// the engine is unchanged.
+fn import_refusal(export: &serde_json::Value) -> String {
+    let mut target = Engine::with_preset("cloud-2025").unwrap();
+    let before = target.snapshot();
+    let refused = target.import_business(&serde_json::to_vec(export).unwrap());
+    assert_eq!(target.snapshot(), before);
+    match refused {
+        Err(Error::CorruptSnapshot { problem }) => problem,
+        other => panic!("expected corrupt_snapshot, got {other:?}"),
+    }
+}
+
 /// Exports written before the envelope (version 3), sent messages (version 1) or keys and
 /// ids (version 2) travelled still import; newer versions are refused as unsupported.
 #[test]
@@ -460,8 +481,7 @@ fn older_export_versions_import_and_newer_are_refused() {
 /// stop the pruning of the records behind them.
 #[test]
 fn an_export_with_entries_later_than_its_clock_is_refused() {
-    let bytes = engine().export_business("biz1").unwrap();
-    let export = export_object(&bytes);
+    let export = editable_export(&engine(), "biz1");
     let clock = convstate::Instant::parse_rfc3339(export["clock"].as_str().unwrap()).unwrap();
     let later = clock
         .plus(convstate::time::Duration::from_mins(1))
@@ -494,21 +514,12 @@ fn an_export_with_entries_later_than_its_clock_is_refused() {
         ),
     ] {
         let mut forged = export.clone();
-        // Written before the envelope (version 3), an export is taken as it stands.
-        forged["version"] = 3.into();
         let entries = forged[field].as_array_mut().unwrap();
         assert!(!entries.is_empty(), "{field}");
         let last = entries.len() - 1;
         entries[last][instant] = value.as_str().into();
-        let mut target = Engine::with_preset("cloud-2025").unwrap();
-        let before = target.snapshot();
-        match target.import_business(&serde_json::to_vec(&forged).unwrap()) {
-            Err(Error::CorruptSnapshot { problem: message }) => {
-                assert!(message.contains(problem), "{field}: {message}")
-            }
-            other => panic!("{field}: {other:?}"),
-        }
-        assert_eq!(target.snapshot(), before);
+        let message = import_refusal(&forged);
+        assert!(message.contains(problem), "{field}: {message}");
     }
 }
 
@@ -517,9 +528,7 @@ fn an_export_with_entries_later_than_its_clock_is_refused() {
 /// the engine made from it saved a state it then refused.
 #[test]
 fn an_export_under_an_invalid_policy_is_refused() {
-    let bytes = engine().export_business("biz1").unwrap();
-    let mut forged = export_object(&bytes);
-    forged["version"] = 3.into(); // written before the envelope: taken as it stands
+    let mut forged = editable_export(&engine(), "biz1");
     forged["policy"]["limits"]["window"] = "0d".into();
     let forged = serde_json::to_vec(&forged).unwrap();
     for result in [
@@ -542,19 +551,12 @@ fn an_export_under_an_invalid_policy_is_refused() {
 /// engine saved a state it then refused.
 #[test]
 fn an_export_with_a_live_chat_without_a_ticket_is_refused() {
-    let bytes = engine().export_business("biz1").unwrap();
-    let mut forged = export_object(&bytes);
-    forged["version"] = 3.into(); // written before the envelope: taken as it stands
+    let mut forged = editable_export(&engine(), "biz1");
     let chat = forged["live_chats"][0][0].as_u64().expect("a live chat") as usize;
     assert!(!forged["conversations"][chat]["ticket"].is_null());
     forged["conversations"][chat]["ticket"] = serde_json::Value::Null;
-    let forged = serde_json::to_vec(&forged).unwrap();
-    match Engine::from_business_export(&forged) {
-        Err(Error::CorruptSnapshot { problem }) => {
-            assert!(problem.contains("has no ticket"), "{problem}")
-        }
-        other => panic!("{other:?}"),
-    }
+    let problem = import_refusal(&forged);
+    assert!(problem.contains("has no ticket"), "{problem}");
 }
 
 /// An export that lists one number, provider id, template or conversation twice is refused,
@@ -576,11 +578,10 @@ fn an_export_listing_a_thing_twice_is_refused() {
         let out = source.handle_json(&line);
         assert!(!out[0].contains("error"), "{line}: {out:?}");
     }
-    let export = export_object(&source.export_business("biz1").unwrap());
+    let export = editable_export(&source, "biz1");
     // The second entry of `field` given the first one's values at `paths`.
     let repeat = |field: &str, paths: &[&str]| {
         let mut forged = export.clone();
-        forged["version"] = 3.into(); // written before the envelope: taken as it stands
         for path in paths {
             let first = forged[field][0].pointer(path).unwrap().clone();
             *forged[field][1].pointer_mut(path).unwrap() = first;
@@ -605,16 +606,8 @@ fn an_export_listing_a_thing_twice_is_refused() {
             "appears twice",
         ),
     ] {
-        let forged = repeat(field, paths);
-        let mut target = Engine::with_preset("cloud-2025").unwrap();
-        let before = target.snapshot();
-        match target.import_business(&serde_json::to_vec(&forged).unwrap()) {
-            Err(Error::CorruptSnapshot { problem: message }) => {
-                assert!(message.contains(problem), "{field}: {message}")
-            }
-            other => panic!("{field} {paths:?} twice: {other:?}"),
-        }
-        assert_eq!(target.snapshot(), before);
+        let message = import_refusal(&repeat(field, paths));
+        assert!(message.contains(problem), "{field} {paths:?}: {message}");
     }
 }
 

@@ -19,6 +19,19 @@ fn small_engine() -> Engine {
     engine
 }
 
+/// `engine`'s snapshot body, as text to edit and seal again.
+fn body_of(engine: &Engine) -> String {
+    String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8")
+}
+
+/// The problem named in refusing `body`, sealed again, as a corrupt snapshot.
+fn restore_refusal(body: &str) -> String {
+    match Engine::restore(&seal(body.as_bytes())) {
+        Err(Error::CorruptSnapshot { problem }) => problem,
+        other => panic!("expected a corrupt snapshot, got {other:?}"),
+    }
+}
+
 fn assert_refused(bytes: &[u8], what: &str) {
     match Engine::restore(bytes) {
         Ok(_) => panic!("{what}: restored instead of refusing"),
@@ -193,58 +206,43 @@ fn other_documents_are_corrupt_snapshots() {
 fn a_conversation_ticket_with_id_0_is_refused() {
     // Ids start at 1; the packed conversation record uses 0 for "no ticket", so a sealed
     // snapshot claiming ticket 0 must not restore as a conversation without one.
-    let body = String::from_utf8(unseal(&small_engine().snapshot()).expect("intact").to_vec())
-        .expect("UTF-8");
+    let body = body_of(&small_engine());
     let ticket = r#""ticket":{"id":1,"status":"open"}"#;
     assert!(body.contains(ticket), "{body}");
-    let forged = seal(
-        body.replacen(ticket, r#""ticket":{"id":0,"status":"open"}"#, 1)
-            .as_bytes(),
-    );
-    match Engine::restore(&forged) {
-        Err(Error::CorruptSnapshot { problem }) => {
-            assert!(problem.contains("ticket ids start at 1"), "{problem}")
-        }
-        other => panic!("expected a corrupt snapshot, got {other:?}"),
-    }
+    let problem =
+        restore_refusal(&body.replacen(ticket, r#""ticket":{"id":0,"status":"open"}"#, 1));
+    assert!(problem.contains("ticket ids start at 1"), "{problem}");
 }
 
 #[test]
 fn a_ticket_counter_that_could_wrap_is_refused() {
     // At u64::MAX the next ticket wrapped to 0, "no ticket", and a later live chat panicked.
     let engine = small_engine();
-    let body =
-        String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8");
+    let body = body_of(&engine);
     let counter = r#""next_ticket":2"#;
     assert!(body.contains(counter), "{body}");
-    for (next, refused) in [(u64::MAX, true), (1 << 63, true), (i64::MAX as u64, false)] {
-        let forged = seal(
-            body.replacen(counter, &format!(r#""next_ticket":{next}"#), 1)
-                .as_bytes(),
-        );
-        match Engine::restore(&forged) {
-            Err(Error::CorruptSnapshot { problem }) if refused => {
-                assert!(problem.contains("above the largest allowed"), "{problem}")
-            }
-            Ok(mut engine) if !refused => {
-                // At the largest counter, new tickets take it, and what is saved restores.
-                let mut started = Vec::new();
-                for contact in ["+79110000002", "+79110000003"] {
-                    let line = format!(
-                        r#"{{"type":"inbound","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"{contact}","kind":"text"}}"#
-                    );
-                    let out = engine.handle_json(&line);
-                    started.extend(out.into_iter().filter(|l| l.contains("chat_started")));
-                }
-                assert_eq!(started.len(), 2, "{started:?}");
-                for line in &started {
-                    assert!(line.contains(&format!(r#""ticket":{next},"#)), "{line}");
-                }
-                Engine::restore(&engine.snapshot()).expect("the state saved restores");
-            }
-            other => panic!("next_ticket {next}: {other:?}"),
-        }
+    for next in [u64::MAX, 1 << 63] {
+        let problem =
+            restore_refusal(&body.replacen(counter, &format!(r#""next_ticket":{next}"#), 1));
+        assert!(problem.contains("above the largest allowed"), "{problem}");
     }
+    let next = i64::MAX as u64;
+    let at_the_bound = body.replacen(counter, &format!(r#""next_ticket":{next}"#), 1);
+    let mut restored = Engine::restore(&seal(at_the_bound.as_bytes())).expect("the bound restores");
+    // At the largest counter, new tickets take it, and what is saved restores.
+    let mut started = Vec::new();
+    for contact in ["+79110000002", "+79110000003"] {
+        let line = format!(
+            r#"{{"type":"inbound","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"{contact}","kind":"text"}}"#
+        );
+        let out = restored.handle_json(&line);
+        started.extend(out.into_iter().filter(|l| l.contains("chat_started")));
+    }
+    assert_eq!(started.len(), 2, "{started:?}");
+    for line in &started {
+        assert!(line.contains(&format!(r#""ticket":{next},"#)), "{line}");
+    }
+    Engine::restore(&restored.snapshot()).expect("the state saved restores");
     // A business export carries the counter too: edited, and sealed again as documented
     // (the envelope's checksum is CRC-32 of the body).
     let export = String::from_utf8(engine.export_business("acme").expect("export")).expect("UTF-8");
@@ -279,8 +277,7 @@ fn ids_keys_and_content_records_later_than_the_clock_are_refused() {
         let out = engine.handle_json(line);
         assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
     }
-    let body =
-        String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8");
+    let body = body_of(&engine);
     assert!(body.contains(r#""clock":"2026-11-02T09:01:00Z""#), "{body}");
     let later = "2026-11-02T09:02:00Z";
     for (entry, moved, problem) in [
@@ -312,20 +309,15 @@ fn ids_keys_and_content_records_later_than_the_clock_are_refused() {
             assert!(forged.contains(order), "{forged}");
             forged = forged.replacen(order, &format!(r#"["{later}","key-1"]"#), 1);
         }
-        match Engine::restore(&seal(forged.as_bytes())) {
-            Err(Error::CorruptSnapshot { problem: message }) => {
-                assert!(message.contains(problem), "{problem}: {message}")
-            }
-            other => panic!("{problem} after the clock: {other:?}"),
-        }
+        let message = restore_refusal(&forged);
+        assert!(message.contains(problem), "{problem}: {message}");
     }
 }
 
 #[test]
 fn a_counter_at_its_largest_value_stays_there() {
     // It wrapped to 0 (a panic in a debug build) on the next inbound.
-    let body = String::from_utf8(unseal(&small_engine().snapshot()).expect("intact").to_vec())
-        .expect("UTF-8");
+    let body = body_of(&small_engine());
     let counter = r#""counters":{"inbound":1,"#;
     assert!(body.contains(counter), "{body}");
     let forged = body.replacen(
@@ -348,26 +340,18 @@ fn a_counter_at_its_largest_value_stays_there() {
 fn a_contact_reached_after_the_clock_is_refused() {
     // Restored, it sat after the contacts the engine went on to reach, and the state saved
     // then did not restore.
-    let body = String::from_utf8(unseal(&small_engine().snapshot()).expect("intact").to_vec())
-        .expect("UTF-8");
+    let body = body_of(&small_engine());
     let window = r#""window":[]"#;
     assert!(body.contains(window), "{body}");
-    for (at, refused) in [
-        ("2026-11-02T09:00:00Z", false),
-        ("2026-11-02T09:00:01Z", true),
-    ] {
-        let forged = body.replacen(window, &format!(r#""window":[[79110000009,"{at}"]]"#), 1);
-        match Engine::restore(&seal(forged.as_bytes())) {
-            Err(Error::CorruptSnapshot { problem }) if refused => {
-                assert!(
-                    problem.contains("reached after the state's clock"),
-                    "{problem}"
-                )
-            }
-            Ok(_) if !refused => {}
-            other => panic!("a contact reached at {at}: {other:?}"),
-        }
-    }
+    let reached_at =
+        |at: &str| body.replacen(window, &format!(r#""window":[[79110000009,"{at}"]]"#), 1);
+    // At the clock is fine; a second later is not.
+    Engine::restore(&seal(reached_at("2026-11-02T09:00:00Z").as_bytes())).expect("at the clock");
+    let problem = restore_refusal(&reached_at("2026-11-02T09:00:01Z"));
+    assert!(
+        problem.contains("reached after the state's clock"),
+        "{problem}"
+    );
 }
 
 /// `small_engine` after two sends with idempotency key `req-1`, the second a day later
