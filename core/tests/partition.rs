@@ -488,24 +488,9 @@ fn an_export_with_entries_later_than_its_clock_is_refused() {
         .to_rfc3339();
     let far = "9999-12-31T00:00:00Z";
     for (field, instant, value, problem) in [
-        (
-            "sent_messages",
-            1,
-            &later,
-            "recorded after the export's clock",
-        ),
-        (
-            "idempotency",
-            1,
-            &later,
-            "recorded after the export's clock",
-        ),
-        (
-            "inbound_ids",
-            1,
-            &later,
-            "recorded after the export's clock",
-        ),
+        ("sent_messages", 1, &later, "after the clock"),
+        ("idempotency", 1, &later, "after the clock"),
+        ("inbound_ids", 1, &later, "after the clock"),
         (
             "sent_content",
             0,

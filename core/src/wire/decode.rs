@@ -399,6 +399,9 @@ fn read_whole<'de, S: DeserializeSeed<'de>>(
     Ok(value)
 }
 
+/// What both passes over a line expect, as serde words it in an error.
+const AN_EVENT: &str = "an event: an object with a \"type\" key";
+
 /// Finds an event's type, skipping every other value; no type, or two, is an error.
 struct TypeFinder;
 
@@ -413,7 +416,7 @@ impl<'de> Visitor<'de> for TypeFinder {
     type Value = EventType;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an event: an object with a \"type\" key")
+        f.write_str(AN_EVENT)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventType, A::Error> {
@@ -474,7 +477,7 @@ impl<'de> Visitor<'de> for EventSeed {
     type Value = Event;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an event: an object with a \"type\" key")
+        f.write_str(AN_EVENT)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Event, A::Error> {
