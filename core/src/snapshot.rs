@@ -22,7 +22,7 @@
 //! copies), not against someone forging a snapshot. Version 3 snapshots (the same checksum)
 //! and version 2 snapshots (summed with 64-bit FNV-1a) are still read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -328,6 +328,12 @@ pub(crate) fn corrupt(problem: impl Into<String>) -> Error {
     Error::CorruptSnapshot {
         problem: problem.into(),
     }
+}
+
+/// An entry listed twice: a saved state never repeats one, and keeping either copy would
+/// silently drop the other.
+fn twice(what: String) -> Error {
+    corrupt(format!("{what} appears twice"))
 }
 
 /// Checks that no saved content record expires later than a send at `clock` would make it
@@ -653,8 +659,14 @@ impl Engine {
                 )))
             }
         };
+        // Conversations rebuilt in memory (a business removed or imported) carry their
+        // chats already, so a repeat is looked for in the list itself.
+        let mut chatting = HashSet::new();
         for (c, chat) in s.live_chats {
             conv_ok(c, "a live chat")?;
+            if !chatting.insert(c) {
+                return Err(twice(format!("the live chat of conversation {c}")));
+            }
             if s.conversations[c as usize].ticket().is_none() {
                 return Err(corrupt(format!(
                     "live chat of conversation {c} has no ticket"
@@ -667,7 +679,9 @@ impl Engine {
             if held.is_empty() {
                 return Err(corrupt(format!("empty outbox entry for conversation {c}")));
             }
-            engine.outbox.insert(c, held);
+            if engine.outbox.insert(c, held).is_some() {
+                return Err(twice(format!("the outbox of conversation {c}")));
+            }
         }
         for (b, contact, record) in s.consents {
             if b >= business_count {
@@ -676,7 +690,9 @@ impl Engine {
                 )));
             }
             known(contact, "a consent record")?;
-            engine.consents.insert((b, contact), record);
+            if engine.consents.insert((b, contact), record).is_some() {
+                return Err(twice(format!("a consent record of business {b}")));
+            }
         }
         for &(_, c, _) in &s.sent_content {
             conv_ok(c, "a sent-content record")?;
@@ -709,8 +725,12 @@ impl Engine {
             numbers: number_count,
             limit_owners: owner_count,
         };
+        let mut armed = HashSet::new();
         for (key, _) in &s.timers {
             key.check_target(targets).map_err(corrupt)?;
+            if !armed.insert(*key) {
+                return Err(twice(format!("timer {key:?}")));
+            }
         }
         for stored in s.limits {
             if stored.owner >= owner_count {
@@ -720,11 +740,15 @@ impl Engine {
                 )));
             }
             let (owner, state) = engine.restore_limit(stored, engine.clock)?;
-            engine.limits.insert(owner, state);
+            if engine.limits.insert(owner, state).is_some() {
+                return Err(twice(format!("the limit of owner {owner}")));
+            }
         }
         for (c, state) in s.billing {
             conv_ok(c, "a billing record")?;
-            engine.billing.insert(c, state);
+            if engine.billing.insert(c, state).is_some() {
+                return Err(twice(format!("the billing record of conversation {c}")));
+            }
         }
         let memory = engine.policy.provider.status_memory;
         for (_, _, sent) in &s.sent_messages {
@@ -752,13 +776,17 @@ impl Engine {
         .ok_or_else(|| corrupt("inbound ids out of order, repeated or after the clock"))?;
         for (c, backoff) in s.backoffs {
             conv_ok(c, "a back-off")?;
-            engine.backoffs.insert(c, backoff);
+            if engine.backoffs.insert(c, backoff).is_some() {
+                return Err(twice(format!("the back-off of conversation {c}")));
+            }
         }
         for ((n, month), usage) in s.usage {
             if n >= number_count {
                 return Err(corrupt(format!("usage names number {n} of {number_count}")));
             }
-            engine.usage.insert((n, month), usage);
+            if engine.usage.insert((n, month), usage).is_some() {
+                return Err(twice(format!("the usage of number {n} in month {month}")));
+            }
         }
         engine.timers = Timers::from_armed(s.timers);
         engine.conversations = s.conversations;

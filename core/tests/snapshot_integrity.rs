@@ -522,3 +522,54 @@ fn numbers_of_keys_and_inbound_ids_are_checked() {
         }
     }
 }
+
+/// An engine under the classic profile with an entry in every keyed table of the body:
+/// a live chat and its timer, a held message, a consent, a limit contact, a billing
+/// record, monthly usage and a back-off.
+fn engine_with_every_keyed_table() -> Engine {
+    let mut engine = Engine::with_preset("classic").expect("a preset");
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","default_template":{"name":"notice","language":"en"}}"#,
+        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"notice","language":"en","category":"utility","body":"We have an update on your request.","status":"approved"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000003"}"#,
+        r#"{"type":"send","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"promo","language":"en","params":["x"]},"message_id":"wamid.6"}"#,
+        r#"{"type":"message_status","at":"2026-11-02T08:01:00Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.6","status":"failed","errors":[131049]}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000002","kind":"text"}"#,
+        r#"{"type":"initiate","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000003","message":{"kind":"text","text":"Your refund was approved."}}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    engine
+}
+
+#[test]
+fn an_entry_listed_twice_in_a_keyed_table_is_refused() {
+    // Each was merged, the later copy kept, where repeated businesses, numbers and
+    // conversations were refused: a host editing a body lost an entry without a word.
+    let body: serde_json::Value =
+        serde_json::from_str(&body_of(&engine_with_every_keyed_table())).expect("JSON");
+    for (table, named) in [
+        ("live_chats", "the live chat of conversation"),
+        ("outbox", "the outbox of conversation"),
+        ("consents", "a consent record of business 0"),
+        ("timers", "timer"),
+        ("limits", "the limit of owner 0"),
+        ("billing", "the billing record of conversation"),
+        ("usage", "the usage of number 0"),
+        ("backoffs", "the back-off of conversation"),
+    ] {
+        let mut forged = body.clone();
+        let entries = forged[table].as_array_mut().expect("a list");
+        let first = entries
+            .first()
+            .unwrap_or_else(|| panic!("{table} is empty"))
+            .clone();
+        entries.push(first);
+        let message = restore_refusal(&forged.to_string());
+        assert!(message.contains(named), "{table}: {message}");
+        assert!(message.ends_with("appears twice"), "{table}: {message}");
+    }
+}
