@@ -394,6 +394,19 @@ mod tests {
                 r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"text","colour":"red"}"#,
                 "field \"colour\": unknown field `colour`",
             ),
+            // A key or value found in two places is named where the error is about.
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","name":"x","message":{"kind":"template","name":"t","language":"en"}}"#,
+                "field \"name\": unknown field `name`",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"hi","name":"t"}}"#,
+                "field \"message.name\": unknown field `name`",
+            ),
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"txt","kind":"txt"}"#,
+                "field \"kind\": unknown variant `txt`",
+            ),
             // A missing field is named inside the object that lacks it.
             (
                 r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text"}}"#,

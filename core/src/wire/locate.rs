@@ -77,40 +77,91 @@ fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
             None => field.to_owned(),
         });
     }
+    let mut candidates = Vec::new();
     if let Some(field) = quoted_after(message, "unknown field ") {
-        return find_path(root, "", &|key, _| key == field);
+        find_paths(
+            root,
+            &mut Vec::new(),
+            &|key, _| key == field,
+            &mut candidates,
+        );
+        // Removing a key changes the error wherever it stands (a template message without
+        // its `name` lacks one), so the object at fault is told by serde's list of the
+        // fields it expected: every other key of that object is among them.
+        let expected = expected_fields(message);
+        candidates.retain(|path| {
+            let (_, parent) = path.split_last().expect("a path has a key");
+            sibling_keys(root, parent).all(|key| {
+                key == field || expected.contains(&key) || super::decode::TAGS.contains(&key)
+            })
+        });
+    } else if let Some(variant) = quoted_after(message, "unknown variant ") {
+        let matches = |_: &str, value: &Value| value.as_str() == Some(variant);
+        find_paths(root, &mut Vec::new(), &matches, &mut candidates);
+    } else {
+        return implicated(root, root, &[], message, trials);
     }
-    if let Some(variant) = quoted_after(message, "unknown variant ") {
-        return find_path(root, "", &|_, value| value.as_str() == Some(variant));
-    }
-    implicated(root, root, &[], message, trials)
+    confirmed(root, candidates, message, trials)
 }
 
-/// The path of the first key (depth first) for which `matches` holds.
-fn find_path(
-    value: &Value,
-    prefix: &str,
+/// The names serde lists after "expected" (`` expected one of `at`, `number` ``).
+fn expected_fields(message: &str) -> Vec<&str> {
+    let Some((_, list)) = message.split_once("expected ") else {
+        return Vec::new();
+    };
+    list.split('`').skip(1).step_by(2).collect()
+}
+
+/// The keys of the object at `path`.
+fn sibling_keys<'v>(root: &'v Value, path: &[&str]) -> impl Iterator<Item = &'v str> {
+    let mut here = Some(root);
+    for key in path {
+        here = here.and_then(|v| v.get(*key));
+    }
+    here.and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|map| map.keys().map(String::as_str))
+}
+
+/// Every path (depth first) to a key for which `matches` holds.
+fn find_paths<'v>(
+    value: &'v Value,
+    path: &mut Vec<&'v str>,
     matches: &dyn Fn(&str, &Value) -> bool,
-) -> Option<String> {
-    let map = value.as_object()?;
+    found: &mut Vec<Vec<&'v str>>,
+) {
+    let Some(map) = value.as_object() else {
+        return;
+    };
     for (key, child) in map {
-        let path = join(prefix, key);
+        path.push(key);
         if matches(key, child) {
-            return Some(path);
+            found.push(path.clone());
         }
-        if let Some(found) = find_path(child, &path, matches) {
-            return Some(found);
+        find_paths(child, path, matches, found);
+        path.pop();
+    }
+}
+
+/// The one candidate, or of several (a `name` at the top level and in a template message)
+/// the first whose removal changes the error; `None` rather than a guess when no trial
+/// tells them apart.
+fn confirmed(
+    root: &Value,
+    candidates: Vec<Vec<&str>>,
+    message: &str,
+    trials: &mut usize,
+) -> Option<String> {
+    if let [only] = candidates.as_slice() {
+        return Some(only.join("."));
+    }
+    for candidate in &candidates {
+        let (key, parent) = candidate.split_last()?;
+        if removal_changes(root, parent, key, message, trials)? {
+            return Some(candidate.join("."));
         }
     }
     None
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{prefix}.{key}")
-    }
 }
 
 /// The deepest key under `path` whose removal changes the decoding error; `None` also when
@@ -139,6 +190,14 @@ fn implicated(
         }
     }
     None
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
 }
 
 /// The path of the nested object that lacks `field` (`default_template`, `message`):
