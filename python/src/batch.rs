@@ -550,24 +550,59 @@ fn instants_from_buffer(items: &BufferItems<'_>) -> PyResult<Option<Vec<i64>>> {
     Ok(Some(out))
 }
 
+/// An `at` item as unix milliseconds, or the `repr` of an integer beyond 64 bits.
+type Millis = Result<i64, String>;
+
+/// The `at` column: unix milliseconds, and the rows whose integer does not fit 64 bits
+/// (each becomes an `error` row naming the value as given, as the typed methods do).
+#[derive(Debug, Default)]
+struct Instants {
+    millis: Vec<i64>,
+    beyond_64_bits: Vec<(usize, String)>,
+}
+
+impl Instants {
+    fn push(&mut self, row: usize, item: Millis) {
+        match item {
+            Ok(millis) => self.millis.push(millis),
+            Err(repr) => {
+                self.millis.push(0);
+                self.beyond_64_bits.push((row, repr));
+            }
+        }
+    }
+
+    fn get(&self, row: usize) -> Result<Instant, convstate::Error> {
+        if !self.beyond_64_bits.is_empty() {
+            if let Ok(i) = self.beyond_64_bits.binary_search_by_key(&row, |(r, _)| *r) {
+                return Err(convert::instant_beyond_64_bits(
+                    self.beyond_64_bits[i].1.clone(),
+                ));
+            }
+        }
+        Instant::from_unix_millis(self.millis[row])
+    }
+}
+
 /// An instant that is not an exact int: anything the typed methods accept. One outside
-/// the engine's range, whatever its type, is kept (saturated when it does not fit 64 bits)
-/// to become the row's `error` outcome, as an int column's does.
-fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<i64> {
+/// the engine's range, whatever its type, is kept to become the row's `error` outcome,
+/// as an int column's is.
+fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
     if item.is_instance_of::<PyBool>() {
         return Err(column_value_error("at", row, convert::not_an_instant(item)));
     }
     // Any integer (an int, a numpy scalar): an exception its `__index__` raises propagates.
     if let Some(int) = convert::python_int(item)? {
         return Ok(match int.extract::<i64>() {
-            Ok(millis) => millis,
-            Err(_) if int.gt(0)? => i64::MAX,
-            Err(_) => i64::MIN,
+            Ok(millis) => Ok(millis),
+            Err(_) => Err(convert::repr(item)),
         });
     }
     match instant(item) {
-        Ok(at) => Ok(at.unix_millis()),
-        Err(BindingError::Core(convstate::Error::InstantOutOfRange { millis, .. })) => Ok(millis),
+        Ok(at) => Ok(Ok(at.unix_millis())),
+        Err(BindingError::Core(convstate::Error::InstantOutOfRange { millis, .. })) => {
+            Ok(Ok(millis))
+        }
         Err(BindingError::Python(e)) => Err(column_error("at", row, e)),
         Err(BindingError::Core(e)) => Err(column_value_error("at", row, e)),
     }
@@ -577,32 +612,39 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<i64> {
 /// go); anything else the typed methods accept (aware datetimes, RFC 3339 strings) is
 /// converted the same way. A value out of the engine's range is kept as is and becomes an
 /// `error` row.
-fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Vec<i64>> {
+fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
     if value.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(
             "run_batch: column \"at\" must be a sequence of instants, not a single str",
         ));
     }
     if let Some(items) = buffer_items("at", value)? {
-        if let Some(out) = instants_from_buffer(&items)? {
-            check_len("at", out.len(), rows)?;
-            return Ok(out);
+        if let Some(millis) = instants_from_buffer(&items)? {
+            check_len("at", millis.len(), rows)?;
+            return Ok(Instants {
+                millis,
+                beyond_64_bits: Vec::new(),
+            });
         }
     }
-    let mut out = Vec::with_capacity(rows);
+    let mut out = Instants {
+        millis: Vec::with_capacity(rows),
+        beyond_64_bits: Vec::new(),
+    };
     for_each_item(value, |row, item, _| {
         // An exact int (not a bool, not a subclass) converts without a type check chain.
         let fast = item
             .is_exact_instance_of::<PyInt>()
             .then(|| item.extract::<i64>().ok())
             .flatten();
-        out.push(match fast {
-            Some(millis) => millis,
+        let millis = match fast {
+            Some(millis) => Ok(millis),
             None => instant_from_item(row, item)?,
-        });
+        };
+        out.push(row, millis);
         Ok(())
     })?;
-    check_len("at", out.len(), rows)?;
+    check_len("at", out.millis.len(), rows)?;
     Ok(out)
 }
 
@@ -697,7 +739,7 @@ fn given<'a, 'py>(column: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py
 #[derive(Debug)]
 pub struct Columns {
     kinds: Vec<RowKind>,
-    at: Vec<i64>,
+    at: Instants,
     numbers: StrColumn,
     contacts: StrColumn,
     texts: Option<StrColumn>,
@@ -892,7 +934,7 @@ pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -
     };
     let mut effects = EffectCounter::default();
     for (row, kind) in columns.kinds.iter().enumerate() {
-        let result = Instant::from_unix_millis(columns.at[row]).and_then(|at| {
+        let result = columns.at.get(row).and_then(|at| {
             let number = columns.numbers.row(row).unwrap_or_default();
             let contact = columns.contacts.row(row).unwrap_or_default();
             if *kind == RowKind::Inbound {

@@ -63,7 +63,7 @@ pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
-fn repr(value: &Bound<'_, PyAny>) -> String {
+pub(crate) fn repr(value: &Bound<'_, PyAny>) -> String {
     let text = value
         .repr()
         .map(|r| r.to_string())
@@ -118,10 +118,8 @@ pub(crate) fn python_int<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Boun
 /// integer with `__index__`) or an RFC 3339 string.
 pub fn instant(value: &Bound<'_, PyAny>) -> Result<Instant, BindingError> {
     let int_millis = |int: &Bound<'_, PyInt>| {
-        int.extract::<i64>().map_err(|_| Error::InvalidInstant {
-            input: repr(value),
-            problem: "integer milliseconds outside the 64-bit range".into(),
-        })
+        int.extract::<i64>()
+            .map_err(|_| instant_beyond_64_bits(repr(value)))
     };
     let millis = if value.is_instance_of::<PyBool>() {
         return Err(not_an_instant(value).into());
@@ -137,6 +135,14 @@ pub fn instant(value: &Bound<'_, PyAny>) -> Result<Instant, BindingError> {
         return Err(not_an_instant(value).into());
     };
     Ok(Instant::from_unix_millis(millis)?)
+}
+
+/// An integer instant that does not fit 64 bits, named by its `repr`.
+pub(crate) fn instant_beyond_64_bits(input: String) -> convstate::Error {
+    Error::InvalidInstant {
+        input,
+        problem: "integer milliseconds outside the 64-bit range".into(),
+    }
 }
 
 pub(crate) fn not_an_instant(value: &Bound<'_, PyAny>) -> convstate::Error {

@@ -166,7 +166,7 @@ def test_a_refused_row_does_not_stop_the_batch() -> None:
 def test_an_instant_out_of_range_is_an_error_row_whatever_its_type() -> None:
     from datetime import datetime, timezone
 
-    early = [-5, datetime(1969, 1, 1, tzinfo=timezone.utc), "1960-01-01T00:00:00Z", -2**70, 2**70]
+    early = [-5, datetime(1969, 1, 1, tzinfo=timezone.utc), "1960-01-01T00:00:00Z", -2**63]
     engine = new_engine()
     result = engine.run_batch(["inbound"] * (1 + len(early)), [T0 + HOUR, *early],
                               [NUMBER] * (1 + len(early)), [contact(0)] * (1 + len(early)))
@@ -199,9 +199,31 @@ def test_integers_of_other_classes_are_read_through_their_index() -> None:
                               [NUMBER, NUMBER], [contact(0), contact(0)])
     # Past 64 bits, an error row like an int's (a numpy uint64 raised for the whole batch).
     assert result.names() == ["applied", "error"]
-    assert result.error_codes == {"instant_out_of_range": 1}
+    assert result.error_codes == {"invalid_instant": 1}
     with pytest.raises(convstate.InvalidInputError, match="outside the 64-bit range"):
         engine.inbound(NUMBER, contact(0), at=Millis(2**64 - 1))
+
+
+def test_an_instant_beyond_64_bits_is_named_as_given() -> None:
+    # The row's error named 9223372036854775807 (the value saturated), with another code
+    # than the typed methods give for the same value.
+    engine = new_engine()
+    beyond = [2**64 - 1, -(2**63) - 1, 10**30]
+    for column in (beyond, [Millis(v) for v in beyond]):
+        result = engine.run_batch(["inbound"] * 4, [T0 + HOUR, *column],
+                                  [NUMBER] * 4, [contact(0)] * 4)
+        assert result.names() == ["applied", "error", "error", "error"]
+        assert result.error_codes == {"invalid_instant": 3}
+        assert result.first_error is not None
+        row, code, message = result.first_error
+        assert (row, code) == (1, "invalid_instant")
+        assert "outside the 64-bit range" in message
+        assert str(2**63 - 1) not in message
+        if column is beyond:
+            assert f'"{2**64 - 1}"' in message
+        with pytest.raises(convstate.InvalidInputError) as typed:
+            engine.inbound(NUMBER, contact(0), at=column[0])
+        assert str(typed.value) == message
 
 
 def test_an_exception_raised_by_index_propagates() -> None:
