@@ -668,7 +668,7 @@ impl Parser<'_> {
         Ok(Some(Event::Inbound(Inbound {
             at: self.timestamp(object, path)?,
             number: number.to_owned(),
-            contact: Some(contact(str_at(object, path, "from")?)),
+            contact: Some(contact_at(object, path, "from", "from_user_id")?),
             group: None,
             kind,
             size: None,
@@ -719,7 +719,7 @@ impl Parser<'_> {
         Ok(Some(Event::MessageStatus(MessageStatusUpdate {
             at: self.timestamp(object, path)?,
             number: number.to_owned(),
-            contact: contact(str_at(object, path, "recipient_id")?),
+            contact: contact_at(object, path, "recipient_id", "recipient_user_id")?,
             message_id: str_at(object, path, "id")?.to_owned(),
             status: delivery,
             pricing,
@@ -1301,6 +1301,31 @@ fn str_at<'a>(object: &'a serde_json::Map<String, Value>, path: &str, key: &str)
         Some(Value::String(s)) => Ok(s),
         None => Err(invalid(&join(path, key), "missing")),
         Some(_) => Err(invalid(&join(path, key), "expected a string")),
+    }
+}
+
+/// The contact of a message or status: its `wa_id` (`from`, `recipient_id`), or, when
+/// that is absent or empty (a user who adopted a username), its business-scoped user id
+/// (`from_user_id`, `recipient_user_id`). The phone number wins when both are given, so
+/// that a contact known by number keeps its conversation.
+fn contact_at(
+    object: &serde_json::Map<String, Value>,
+    path: &str,
+    wa_id_key: &str,
+    user_id_key: &str,
+) -> Found<String> {
+    match object.get(wa_id_key) {
+        Some(Value::String(wa_id)) if !wa_id.is_empty() => return Ok(contact(wa_id)),
+        None | Some(Value::Null) | Some(Value::String(_)) => {}
+        Some(_) => return Err(invalid(&join(path, wa_id_key), "expected a string")),
+    }
+    match object.get(user_id_key) {
+        Some(Value::String(user_id)) => Ok(user_id.clone()),
+        None | Some(Value::Null) => Err(invalid(
+            &join(path, wa_id_key),
+            format!("missing (nor is there a {user_id_key:?})"),
+        )),
+        Some(_) => Err(invalid(&join(path, user_id_key), "expected a string")),
     }
 }
 

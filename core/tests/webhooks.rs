@@ -822,3 +822,81 @@ fn the_json_lines_form_has_one_line_per_outcome_then_its_effects() {
         r#"{"type":"unrecognized","path":"entry[0].changes[0].field","reason":"webhook field \"smb_message_echoes\" has no engine event"}"#
     );
 }
+
+/// A `messages` change of one number holding `value` (its `messages` or `statuses`).
+fn messages_change(value: &str) -> Vec<u8> {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","time":1793610000,"changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},{value}}}}}]}}]}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_contact_known_only_by_its_business_scoped_user_id_is_kept() {
+    // A user who adopted a username arrives with an empty `wa_id` (or none) and a user id:
+    // the messages were errors and the 131047 status was lost, so the window never opened
+    // nor closed.
+    let mut engine = engine();
+    let payload = messages_change(
+        r#""messages":[
+            {"from":"","from_user_id":"US.AbCdEf123","id":"wamid.U1","timestamp":"1793610000","type":"text","text":{"body":"hi"}},
+            {"from_user_id":"US.XyZ789","id":"wamid.U2","timestamp":"1793610000","type":"text","text":{"body":"hi"}},
+            {"from":"79110000001","from_user_id":"US.Known1","id":"wamid.U3","timestamp":"1793610000","type":"text","text":{"body":"hi"}},
+            {"id":"wamid.U4","timestamp":"1793610000","type":"text","text":{"body":"hi"}}
+        ]"#,
+    );
+    let outcomes = engine.handle_webhook(&payload, at(60)).expect("a payload");
+    let contacts: Vec<_> = applied(&outcomes)
+        .iter()
+        .map(|e| match e {
+            Event::Inbound(inbound) => inbound.contact.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // The phone number wins when both are given: a contact known by number keeps its
+    // conversation.
+    assert_eq!(
+        contacts,
+        [
+            Some("US.AbCdEf123".to_owned()),
+            Some("US.XyZ789".to_owned()),
+            Some(CONTACT.to_owned())
+        ]
+    );
+    let failed = outcomes
+        .iter()
+        .find_map(|o| match o {
+            WebhookOutcome::Failed { path, error, .. } => Some((path.clone(), error.to_string())),
+            _ => None,
+        })
+        .expect("the message without a contact fails");
+    assert_eq!(failed.0, "entry[0].changes[0].value.messages[3]");
+    assert!(
+        failed
+            .1
+            .contains("messages[3].from: missing (nor is there a \"from_user_id\")"),
+        "{}",
+        failed.1
+    );
+    let view = wire(
+        &mut engine,
+        r#"{"type":"query_conversation","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"US.AbCdEf123"}"#,
+    );
+    assert_eq!(view["window_ends_at"], "2026-11-03T09:00:00Z", "{view}");
+
+    let status = messages_change(
+        r#""statuses":[{"id":"wamid.OUT9","status":"failed","timestamp":"1793613600","recipient_user_id":"US.AbCdEf123","errors":[{"code":131047}]}]"#,
+    );
+    let outcomes = engine.handle_webhook(&status, at(3600)).expect("a payload");
+    assert!(
+        effects(&outcomes)
+            .iter()
+            .any(|e| matches!(e, Effect::WindowClosedByProvider { .. })),
+        "{outcomes:?}"
+    );
+    let view = wire(
+        &mut engine,
+        r#"{"type":"query_conversation","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"US.AbCdEf123"}"#,
+    );
+    assert_eq!(view["window_open"], false, "{view}");
+}
