@@ -57,7 +57,9 @@ impl Engine {
         let state = &mut self.numbers[n as usize];
         match (e.quality, state.flagged_until) {
             (Quality::Low, None) => {
-                let deadline = now.plus(self.policy.numbers.flag_for);
+                // The flag runs from the rating's own instant (§13), as a restriction's
+                // default length does: a late report gives the same deadline.
+                let deadline = e.at.plus(self.policy.numbers.flag_for);
                 state.flagged_until = Some(deadline);
                 self.timers.arm(TimerKey::NumberFlag(n), deadline);
                 self.effects.push_back(Effect::NumberFlagged {

@@ -179,13 +179,25 @@ impl Engine {
             return Ok(()); // a late or repeated quality report: no second strike (§10)
         }
         let now = self.clock;
-        self.templates[t as usize].quality = e.quality;
-        let status = self.templates[t as usize].status;
+        let template = &mut self.templates[t as usize];
+        template.quality = e.quality;
+        // The provider reported the template's status after this rating (a late quality
+        // webhook): that status already holds the rating's consequence, a pause and its end
+        // included, so the rating changes no status and adds no strike.
+        if template
+            .last_provider_event_at
+            .is_some_and(|last| e.at < last)
+        {
+            return Ok(());
+        }
+        let status = template.status;
+        // A flag or pause runs from the rating's own instant (§13), not from when it arrived.
+        let rated_at = e.at;
         match (e.quality, status) {
             (Quality::Low, TemplateStatus::Approved) => {
                 match self.policy.templates.quality_rule.clone() {
                     TemplateQualityRule::FlagThenDisable => {
-                        let deadline = now.plus(self.policy.templates.flag_for);
+                        let deadline = rated_at.plus(self.policy.templates.flag_for);
                         self.set_template_status(
                             t,
                             TemplateStatus::Flagged,
@@ -199,7 +211,7 @@ impl Engine {
                         template.pause_strikes = template.pause_strikes.saturating_add(1);
                         match pauses.get(template.pause_strikes as usize - 1) {
                             Some(length) => {
-                                let until = now.plus(*length);
+                                let until = rated_at.plus(*length);
                                 self.set_template_status(
                                     t,
                                     TemplateStatus::Paused,
