@@ -3,7 +3,7 @@
 //!
 //! | status input                     | what changes                                          |
 //! |----------------------------------|-------------------------------------------------------|
-//! | `sent` / `delivered` / `read`    | the message's status moves forward (never back); the first `pricing` confirms the estimate |
+//! | `sent` / `delivered` / `read`    | the message's status moves forward (never back); the first `pricing` of a `delivered` or `read` confirms the estimate |
 //! | same status again, or an older one | nothing (webhooks arrive at least once, out of order) |
 //! | `failed`                         | estimate reversed (only delivered messages are charged), `message_failed`, then each error's correction: |
 //! | — 131047 / 470                   | the window is closed from the failure's instant       |
@@ -108,7 +108,16 @@ impl Engine {
         // Statuses only move forward in the order sent < delivered < read < failed, so the
         // final state does not depend on the order webhooks arrive in; failed is final.
         let advances = e.status > record.status;
-        if let Some(pricing) = e.pricing.as_ref().filter(|_| !record.confirmed) {
+        let delivered =
+            |s: DeliveryStatus| matches!(s, DeliveryStatus::Delivered | DeliveryStatus::Read);
+        // Only delivery is charged (§11): the pricing a `sent` status carries is confirmed by
+        // the `delivered` or `read` status that carries it again, and a message that fails
+        // after `sent` is never confirmed.
+        if let Some(pricing) = e
+            .pricing
+            .as_ref()
+            .filter(|_| !record.confirmed && delivered(e.status))
+        {
             self.confirm_billing(number, record.sent_at, pricing);
             record.confirmed = true;
         }

@@ -900,3 +900,24 @@ fn a_contact_known_only_by_its_business_scoped_user_id_is_kept() {
     );
     assert_eq!(view["window_open"], false, "{view}");
 }
+
+#[test]
+fn a_message_that_fails_after_sent_is_never_confirmed_as_charged() {
+    // Meta puts the pricing on `sent` too; only delivery is charged, so the `sent` pricing
+    // counted as confirmed stayed counted after the failure.
+    let mut engine = engine();
+    let decision = send(&mut engine, 0, UTILITY, "wamid.OUT1");
+    assert_eq!(decision["verdict"], "allowed", "{decision}");
+    let statuses = messages_change(
+        r#""statuses":[
+            {"id":"wamid.OUT1","status":"sent","timestamp":"1793610010","recipient_id":"79110000001","pricing":{"billable":true,"pricing_model":"PMP","type":"regular","category":"utility"}},
+            {"id":"wamid.OUT1","status":"failed","timestamp":"1793610020","recipient_id":"79110000001","errors":[{"code":131026}]}
+        ]"#,
+    );
+    let outcomes = engine.handle_webhook(&statuses, at(60)).expect("a payload");
+    assert_eq!(applied(&outcomes).len(), 2, "{outcomes:?}");
+    let usage = usage(&mut engine);
+    assert_eq!(usage["failed"], 1, "{usage}");
+    assert_eq!(usage["charged"]["utility"], 0, "{usage}");
+    assert_eq!(usage["confirmed_charged"], serde_json::json!({}), "{usage}");
+}
