@@ -447,11 +447,16 @@ impl Parser<'_> {
         });
         // `time` (unix seconds) is when Meta emitted the entry: the instant of events whose
         // value carries no timestamp (template, quality, capability and account updates).
+        // A bad `time` fails only the changes that need it: messages, calls and preferences
+        // carry their own timestamps.
         let entry_at = match object.get("time") {
-            None => self.received_at,
+            None => Some(self.received_at),
             Some(time) => match unix_seconds(time, &join(path, "time")) {
-                Ok(at) => at,
-                Err(e) => return self.failed(&join(path, "time"), e),
+                Ok(at) => Some(at),
+                Err(e) => {
+                    self.failed(&join(path, "time"), e);
+                    None
+                }
             },
         };
         let Some(changes) = object.get("changes").and_then(Value::as_array) else {
@@ -471,11 +476,22 @@ impl Parser<'_> {
                 self.failed(&value_path, invalid(&value_path, "expected an object"));
                 continue;
             };
+            let own_timestamps = matches!(field, Some("messages" | "calls" | "user_preferences"));
+            let at = match entry_at {
+                Some(at) => at,
+                None if own_timestamps => self.received_at, // read by none of their items
+                None => {
+                    let problem =
+                        "the entry's time is invalid and this change has no instant of its own";
+                    self.failed(&value_path, invalid(&value_path, problem));
+                    continue;
+                }
+            };
             let change = Change {
                 path: value_path,
                 value,
                 waba: waba.as_deref(),
-                at: entry_at,
+                at,
             };
             match field {
                 Some("messages") => self.messages(&change),
@@ -906,6 +922,8 @@ impl Parser<'_> {
             ("DELETED", _) => TemplateEvent::Deleted,
             ("LIMIT_EXCEEDED", _) => TemplateEvent::LimitExceeded,
             ("ARCHIVED", _) => TemplateEvent::Archived,
+            // Unarchiving returns the template to approved, with no new review.
+            ("UNARCHIVED", _) => TemplateEvent::Approved,
             (other, _) => {
                 return self.unrecognized(
                     &join(path, "event"),
@@ -1186,6 +1204,10 @@ impl Parser<'_> {
                 )
             }
         };
+        if states.is_empty() {
+            // Every part of a payload gets a line: an empty list is said so, not dropped.
+            return self.unrecognized(&path, "no ban state given; nothing applied".to_owned());
+        }
         let mut ban = None;
         for state in states {
             match state {

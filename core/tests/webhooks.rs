@@ -921,3 +921,86 @@ fn a_message_that_fails_after_sent_is_never_confirmed_as_charged() {
     assert_eq!(usage["charged"]["utility"], 0, "{usage}");
     assert_eq!(usage["confirmed_charged"], serde_json::json!({}), "{usage}");
 }
+
+/// One entry holding `changes` (each `{"field":..,"value":..}`), emitted at `time`.
+fn entry(time: &str, changes: &str) -> Vec<u8> {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","time":{time},"changes":[{changes}]}}]}}"#
+    )
+    .into_bytes()
+}
+
+fn template_status_change(event: &str) -> String {
+    format!(
+        r#"{{"field":"message_template_status_update","value":{{"event":"{event}","message_template_id":594425479261596,"message_template_name":"order_update","message_template_language":"en_US","reason":"NONE"}}}}"#
+    )
+}
+
+#[test]
+fn an_unarchived_template_is_approved_again() {
+    // UNARCHIVED was unrecognized, so an archived template stayed unsendable for good.
+    let mut engine = engine();
+    let archived = entry("1793610000", &template_status_change("ARCHIVED"));
+    engine.handle_webhook(&archived, at(0)).expect("a payload");
+    assert_eq!(
+        template_view(&mut engine, "order_update", 60)["status"],
+        "archived"
+    );
+    let unarchived = entry("1793613600", &template_status_change("UNARCHIVED"));
+    let outcomes = engine
+        .handle_webhook(&unarchived, at(3600))
+        .expect("a payload");
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        template_view(&mut engine, "order_update", 3660)["status"],
+        "approved"
+    );
+}
+
+#[test]
+fn a_bad_entry_time_fails_only_the_changes_that_need_it() {
+    // The entry's time in milliseconds: the message beside it, with its own timestamp, was
+    // lost with the entry.
+    let mut engine = engine();
+    let message = r#"{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"messages":[{"from":"79110000001","id":"wamid.T1","timestamp":"1793610000","type":"text","text":{"body":"hi"}}]}}"#;
+    let payload = entry(
+        "1793610000000",
+        &format!("{message},{}", template_status_change("PAUSED")),
+    );
+    let outcomes = engine.handle_webhook(&payload, at(60)).expect("a payload");
+    assert_eq!(
+        notes(&outcomes),
+        [
+            ("failed", "entry[0].time"),
+            ("failed", "entry[0].changes[1].value")
+        ],
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(applied(&outcomes)[..], [Event::Inbound(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        conversation(&mut engine, 120)["window_ends_at"],
+        "2026-11-03T09:00:00Z"
+    );
+}
+
+#[test]
+fn an_empty_ban_state_list_gets_a_line() {
+    // Nothing came out at all, where every part of a payload is promised a line.
+    let mut engine = engine();
+    let payload = entry(
+        "1793610000",
+        r#"{"field":"account_update","value":{"phone_number":"15550001111","event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":[]}}}"#,
+    );
+    let outcomes = engine.handle_webhook(&payload, at(60)).expect("a payload");
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.ban_info.waba_ban_state"
+        )],
+        "{outcomes:?}"
+    );
+}
