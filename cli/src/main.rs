@@ -111,8 +111,8 @@ struct BusinessMoveArgs {
 
 #[derive(Debug, Args)]
 struct PolicyArgs {
-    /// Rule set: `classic`, `cloud-2025` or `cloud-2026-10` [default: cloud-2025, or the
-    /// policy saved in --state].
+    /// Rule set: `classic`, `cloud-2025` or `cloud-2026-10` [default: cloud-2025; `replay`
+    /// with an existing `--state`: the policy saved there].
     #[arg(long, value_name = "NAME")]
     policy: Option<String>,
     /// Overrides merged over the policy, as JSON or `@FILE` (e.g. `{"chat":{"idle_timeout":"15m"}}`).
@@ -319,9 +319,10 @@ fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
     match (saved, requested) {
         (Some(engine), Some(policy)) if engine.policy() != &policy => {
             Err(CliError::Usage(format!(
-                "the state was saved under policy {:?} and the command line asks for another; \
-                 drop --policy/--policy-overrides or start a new state file",
-                engine.policy().name
+                "the state was saved under policy {:?} and the command line asks for another \
+                 ({}); drop --policy/--policy-overrides or start a new state file",
+                engine.policy().name,
+                state::policy_differences(engine.policy(), &policy)
             )))
         }
         (Some(engine), _) => Ok(engine),

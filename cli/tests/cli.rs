@@ -1255,3 +1255,34 @@ fn business_import_into_a_new_state_runs_the_exports_policy() {
             .unwrap(),
     );
 }
+
+#[test]
+fn a_state_saved_under_overrides_names_the_fields_that_differ() {
+    // The same preset with other overrides read "saved under policy \"cloud-2025\" and the
+    // command line asks for another" although the command line asked for cloud-2025.
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state = state.to_str().unwrap();
+    let tick = br#"{"type":"tick","at":"2026-11-03T00:00:00Z"}"#;
+    let saved = run_with_stdin(
+        &[
+            "replay",
+            "-",
+            "--state",
+            state,
+            "--policy-overrides",
+            r#"{"chat":{"idle_timeout":"15m"}}"#,
+        ],
+        tick,
+    );
+    assert_exit(&saved, 0);
+    let again = run_with_stdin(
+        &["replay", "-", "--state", state, "--policy", "cloud-2025"],
+        tick,
+    );
+    assert_exit_saying(
+        &again,
+        2,
+        r#"(chat.idle_timeout: saved "15m", asked "10m")"#,
+    );
+}
