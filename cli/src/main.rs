@@ -264,9 +264,14 @@ impl PolicyArgs {
                 Policy::with_overrides(name, &overrides)
             }
         };
+        // An unknown preset is --policy's fault; anything else the overrides'.
+        let flag = match &policy {
+            Err(convstate::Error::UnknownPolicy { .. }) | Ok(_) => "--policy",
+            Err(_) => "--policy-overrides",
+        };
         policy
             .map(Some)
-            .map_err(|e| CliError::Usage(format!("--policy: {e}")))
+            .map_err(|e| CliError::Usage(format!("{flag}: {e}")))
     }
 
     /// The policy to start a new engine with.

@@ -821,7 +821,8 @@ fn exit_codes_are_as_documented() {
     let path = example_day();
     let path = path.to_str().unwrap();
     assert_exit(&run(&["replay", path, "--policy", "cloud-1999"]), 2);
-    assert_exit(
+    // The overrides are blamed, not --policy, and the field is named.
+    assert_exit_saying(
         &run(&[
             "replay",
             path,
@@ -829,6 +830,7 @@ fn exit_codes_are_as_documented() {
             r#"{"chat":{"idle":"1m"}}"#,
         ]),
         2,
+        r#"--policy-overrides: invalid policy: field "chat.idle": unknown field `idle`"#,
     );
     assert_exit(&run(&["simulate", "--businesses", "0"]), 2);
 

@@ -555,8 +555,14 @@ impl Policy {
                 problem: e.to_string(),
             })?;
         merge(&mut value, overrides);
-        let policy: Policy = serde_json::from_value(value).map_err(|e| Error::InvalidPolicy {
-            problem: e.to_string(),
+        // The path of the field at fault, as the wire's errors name theirs: an override is
+        // one field among a hundred.
+        let policy: Policy = serde_path_to_error::deserialize(value).map_err(|e| {
+            let problem = match e.path().to_string() {
+                path if path == "." => e.inner().to_string(),
+                path => format!("field \"{path}\": {}", e.inner()),
+            };
+            Error::InvalidPolicy { problem }
         })?;
         policy.validate()?;
         Ok(policy)
@@ -672,6 +678,32 @@ mod tests {
         let err = Policy::with_overrides("classic", &serde_json::json!({"chat": {"idle": "15m"}}))
             .unwrap_err();
         assert!(err.to_string().contains("idle"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_override_names_its_field() {
+        // The problem alone ("expected u32") left a person to search a hundred fields.
+        for (overrides, named) in [
+            (
+                serde_json::json!({"content": {"text_max_chars": "x"}}),
+                "field \"content.text_max_chars\": invalid type: string \"x\", expected u32",
+            ),
+            (
+                serde_json::json!({"chat": {"idle_timeout": "abc"}}),
+                "field \"chat.idle_timeout\": expected a duration",
+            ),
+            (
+                serde_json::json!({"window": {"lenght": "24h"}}),
+                "field \"window.lenght\": unknown field `lenght`",
+            ),
+        ] {
+            let Err(Error::InvalidPolicy { problem }) =
+                Policy::with_overrides("cloud-2025", &overrides)
+            else {
+                panic!("{overrides} was accepted");
+            };
+            assert!(problem.starts_with(named), "{overrides}: {problem}");
+        }
     }
 
     #[test]
