@@ -208,6 +208,7 @@ impl Generator {
         let (number, address) = (contact.number.clone(), contact.address.clone());
         let agent_answers = self.rng.random_bool(0.85);
         let messages: usize = self.rng.random_range(1..=4);
+        let mut last_reply_at = at;
         for message in 0..messages {
             let kind = if self.rng.random_bool(0.1) {
                 "image"
@@ -226,10 +227,16 @@ impl Generator {
                 // the same line twice: the duplicate rule (§10) refuses it.
                 let text = AGENT_REPLIES[message.min(AGENT_REPLIES.len() - 1)];
                 timeline.push(at, json!({"type":"send","number":number,"contact":address,"message":{"kind":"text","text":text}}));
+                last_reply_at = at;
             }
             at += self.rng.random_range(MINUTE_MS / 2..5 * MINUTE_MS);
         }
         if agent_answers && self.rng.random_bool(0.4) {
+            // The agent closes the chat within a minute of the last reply: less than ten
+            // minutes after the contact's last message even when that reply was refused as a
+            // duplicate, so the chat is still live (ending one that already ended idle is
+            // refused, and counted under "rejected events").
+            let at = last_reply_at + self.rng.random_range(10_000..MINUTE_MS);
             let status = if self.rng.random_bool(0.5) {
                 "closed"
             } else {

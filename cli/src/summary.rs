@@ -255,7 +255,19 @@ impl Summary {
         table.detail(&self.limit_slots_by_number);
         table.row("limit changes", self.limit_changes.len().to_string());
         for change in &self.limit_changes {
-            table.line(change.to_string());
+            // As the template changes read: `shop1: 250 -> 2000 at ... (upgrade)`.
+            let field = |key: &str| match &change[key] {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            table.line(format!(
+                "{}: {} -> {} at {} ({})",
+                field("owner"),
+                field("from"),
+                field("to"),
+                field("at"),
+                field("reason")
+            ));
         }
         let ended: u64 = self.chats.ended_by_reason.values().sum();
         table.row(

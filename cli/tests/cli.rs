@@ -1288,3 +1288,17 @@ fn a_state_saved_under_overrides_names_the_fields_that_differ() {
         r#"(chat.idle_timeout: saved "15m", asked "10m")"#,
     );
 }
+
+#[test]
+fn the_summary_table_reads_limit_changes_as_template_changes() {
+    // They were printed as raw JSON objects beside formatted template changes.
+    let path = example_day();
+    let output = run(&["replay", path.to_str().unwrap(), "--summary"]);
+    assert_exit(&output, 0);
+    let table = stderr(&output) + &stdout(&output);
+    assert!(
+        table.contains("acme: 250 -> 2000 at 2026-11-02T16:02:04Z (upgrade)"),
+        "{table}"
+    );
+    assert!(!table.contains(r#"{"at":"#), "{table}");
+}
