@@ -1295,6 +1295,15 @@ typedef struct convstate_number_registration {
    * Its length in bytes.
    */
   size_t default_template_language_len;
+  /**
+   * The provider's id of the number (Meta `phone_number_id`), by which webhooks name it,
+   * or NULL.
+   */
+  const char *phone_number_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t phone_number_id_len;
 } convstate_number_registration;
 
 /**

@@ -665,7 +665,11 @@ impl Engine {
                 n.idle_timeout = e.idle_timeout;
                 n.default_template = default_template;
                 if e.phone_number_id.is_some() {
-                    n.phone_number_id = e.phone_number_id.clone();
+                    // A new id replaces the old one, which no longer names this number.
+                    let old = std::mem::replace(&mut n.phone_number_id, e.phone_number_id.clone());
+                    if let Some(old) = old.filter(|old| Some(old) != e.phone_number_id.as_ref()) {
+                        self.provider_number_ids.remove(&old);
+                    }
                 }
             }
             None => {

@@ -1004,3 +1004,32 @@ fn an_empty_ban_state_list_gets_a_line() {
         "{outcomes:?}"
     );
 }
+
+#[test]
+fn a_new_phone_number_id_replaces_the_old_one() {
+    // The old id kept naming the number (until a restore dropped it, so a restored engine
+    // answered otherwise) and no other number could take it.
+    let mut engine = engine();
+    let register = |number: &str, id: &str| {
+        format!(
+            r#"{{"type":"register_number","at":"2026-11-02T08:30:00Z","business":"acme","number":"{number}","channel":"official","phone_number_id":"{id}"}}"#
+        )
+    };
+    let out = wire(&mut engine, &register(NUMBER, "pnid-new"));
+    assert_eq!(out["type"], "ack", "{out}");
+    assert_eq!(engine.number_by_provider_id("106540352242922"), None);
+    assert_eq!(
+        engine.number_by_provider_id("pnid-new").as_deref(),
+        Some(NUMBER)
+    );
+    let out = wire(&mut engine, &register("+15550002222", "106540352242922"));
+    assert_eq!(out["type"], "ack", "{out}");
+    let restored = Engine::restore(&engine.snapshot()).expect("restores");
+    for id in ["106540352242922", "pnid-new"] {
+        assert_eq!(
+            restored.number_by_provider_id(id),
+            engine.number_by_provider_id(id),
+            "{id}"
+        );
+    }
+}

@@ -150,6 +150,11 @@ pub struct convstate_number_registration {
     pub default_template_language: *const c_char,
     /// Its length in bytes.
     pub default_template_language_len: usize,
+    /// The provider's id of the number (Meta `phone_number_id`), by which webhooks name it,
+    /// or NULL.
+    pub phone_number_id: *const c_char,
+    /// Its length in bytes.
+    pub phone_number_id_len: usize,
 }
 
 /// Registers (or updates) a number of a business.
@@ -176,7 +181,7 @@ pub unsafe extern "C" fn convstate_engine_register_number(
             provider: unsafe { opt_str_arg(r.provider, r.provider_len, "provider") }?.map(str::to_owned),
             idle_timeout: opt_duration_arg(r.idle_timeout_ms, "idle_timeout_ms")?,
             default_template,
-            phone_number_id: None,
+            phone_number_id: unsafe { opt_str_arg(r.phone_number_id, r.phone_number_id_len, "phone_number_id") }?.map(str::to_owned),
         };
         handle.engine.register_number(&event)?;
         Ok(())

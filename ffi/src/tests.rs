@@ -49,6 +49,8 @@ fn register(engine: *mut convstate_engine) {
         default_template_name_len: 0,
         default_template_language: null(),
         default_template_language_len: 0,
+        phone_number_id: null(),
+        phone_number_id_len: 0,
     };
     assert_eq!(
         unsafe { convstate_engine_register_number(engine, &r) },

@@ -173,8 +173,11 @@ class Engine:
         provider: Optional[str] = None,
         idle_timeout: Optional[_DurationLike] = None,
         default_template: Optional[Mapping[str, str]] = None,
+        phone_number_id: Optional[str] = None,
     ) -> None:
-        """Registers (or updates) a number of a business; ``at`` defaults to the clock."""
+        """Registers (or updates) a number of a business; ``at`` defaults to the clock.
+        ``phone_number_id`` is the provider's id of the number (Meta's), by which webhooks
+        name it."""
     def register_template(
         self,
         business: str,

@@ -297,7 +297,7 @@ impl PyEngine {
     }
 
     /// Registers (or updates) a number of a business.
-    #[pyo3(signature = (number, *, business, channel, at = None, provider = None, idle_timeout = None, default_template = None))]
+    #[pyo3(signature = (number, *, business, channel, at = None, provider = None, idle_timeout = None, default_template = None, phone_number_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn register_number(
         &self,
@@ -309,12 +309,14 @@ impl PyEngine {
         provider: Option<&str>,
         idle_timeout: Option<&Bound<'_, PyAny>>,
         default_template: Option<&Bound<'_, PyAny>>,
+        phone_number_id: Option<&str>,
     ) -> BindingResult<()> {
         let fields = EventFields::new("register_number")
             .text("number", Some(number))
             .text("business", Some(business))
             .text("channel", Some(channel))
             .text("provider", provider)
+            .text("phone_number_id", phone_number_id)
             .at(at)?
             .value("idle_timeout", idle_timeout)?
             .value("default_template", default_template)?;

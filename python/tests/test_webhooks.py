@@ -51,3 +51,15 @@ def test_a_waba_mapping_names_the_business_of_template_webhooks(engine: convstat
     assert json.loads(engine.handle_webhook(body)[0])["type"] == "unrecognized"
     lines = engine.handle_webhook(body, waba_businesses={"102290129340398": "acme"})
     assert json.loads(lines[0])["event"]["until"] == "2026-11-02T12:00:00Z"
+
+
+def test_a_number_registered_with_its_phone_number_id_is_found_by_it() -> None:
+    # register_number took no phone_number_id, so a webhook naming only the id (and a display
+    # number written otherwise) found no number; handle() with a dict was the only way.
+    engine = convstate.Engine(policy="cloud-2025")
+    engine.register_number(NUMBER, business="acme", channel="official", at=utc(2026, 11, 2, 8),
+                           phone_number_id="106540352242922")
+    body = json.loads((FIXTURES / "messages_text.json").read_text())
+    body["entry"][0]["changes"][0]["value"]["metadata"]["display_phone_number"] = "1 555 000 9999"
+    lines = [json.loads(line) for line in engine.handle_webhook(body, received_at=utc(2026, 11, 4))]
+    assert (lines[0]["type"], lines[0]["event"]["number"]) == ("ack", NUMBER)

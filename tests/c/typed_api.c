@@ -271,10 +271,46 @@ static void test_day_of_a_conversation(void) {
   convstate_engine_free(engine);
 }
 
+/* A number registered with its provider id is found by webhooks that name only that id
+ * (the registration had no such field, so C hosts could not match webhooks by it). */
+static void test_phone_number_id(void) {
+  static const char BODY[] =
+      "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"102290129340398\","
+      "\"time\":1793610000,\"changes\":[{\"field\":\"messages\",\"value\":{"
+      "\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\"15559999999\","
+      "\"phone_number_id\":\"106540352242922\"},\"messages\":[{\"from\":\"79110000001\","
+      "\"id\":\"wamid.C1\",\"timestamp\":\"1793610000\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}";
+  convstate_engine *engine = NULL;
+  convstate_string *out = NULL;
+  convstate_number_registration number;
+  CHECK_RC(convstate_engine_new("cloud-2025", strlen("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  memset(&number, 0, sizeof number);
+  number.at_ms = T0 - HOUR;
+  number.business = "acme";
+  number.business_len = 4;
+  number.number = NUMBER;
+  number.number_len = strlen(NUMBER);
+  number.channel = CONVSTATE_CHANNEL_OFFICIAL;
+  number.idle_timeout_ms = -1;
+  number.phone_number_id = "106540352242922";
+  number.phone_number_id_len = strlen(number.phone_number_id);
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  CHECK_RC(convstate_string_new(&out), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_handle_webhook(engine, T0, (const uint8_t *)BODY, strlen(BODY), out),
+           CONVSTATE_OK);
+  CHECK(strstr(convstate_string_ptr(out), "{\"type\":\"ack\",\"of\":\"inbound\"") ==
+        convstate_string_ptr(out));
+  CHECK(strstr(convstate_string_ptr(out), "\"number\":\"+15550001111\"") != NULL);
+  convstate_string_free(out);
+  convstate_engine_free(engine);
+}
+
 int main(void) {
   test_versions();
   test_errors();
   test_day_of_a_conversation();
+  test_phone_number_id();
   if (failures) {
     fprintf(stderr, "typed_api: %d checks failed\n", failures);
     return 1;
