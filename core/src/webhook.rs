@@ -681,6 +681,16 @@ impl Parser<'_> {
                 return Ok(None);
             }
         };
+        if object.get("group_id").is_some_and(|g| !g.is_null()) {
+            // Meta's Groups API: one window for the whole group, which RULES.md §1 keeps off
+            // the official channel. Taken as the member's own message, it opened a private
+            // window with the member.
+            self.unrecognized(
+                &join(path, "group_id"),
+                "a group message: groups are not modelled on the official channel; not applied",
+            );
+            return Ok(None);
+        }
         Ok(Some(Event::Inbound(Inbound {
             at: self.timestamp(object, path)?,
             number: number.to_owned(),

@@ -1033,3 +1033,24 @@ fn a_new_phone_number_id_replaces_the_old_one() {
         );
     }
 }
+
+#[test]
+fn a_group_message_is_reported_not_taken_as_the_members_own() {
+    // It opened a private window with the member, and a free-form reply to the member was
+    // then allowed.
+    let mut engine = engine();
+    let payload = messages_change(
+        r#""messages":[{"from":"79110000001","group_id":"120363025343298765","id":"wamid.G1","timestamp":"1793610000","type":"text","text":{"body":"hi all"}}]"#,
+    );
+    let outcomes = engine.handle_webhook(&payload, at(60)).expect("a payload");
+    assert!(applied(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.messages[0].group_id"
+        )]
+    );
+    let view = conversation(&mut engine, 120);
+    assert_eq!(view["window_open"], false, "{view}");
+}
