@@ -1201,6 +1201,10 @@ enum convstate_pricing_type
    */
   CONVSTATE_PRICING_FREE_GROUP_CUSTOMER_SERVICE = 4,
   /**
+   * Free, the reason not given (conversation-based pricing's `billable: false`).
+   */
+  CONVSTATE_PRICING_FREE = 5,
+  /**
    * A type the host does not know: recorded as confirmed without a category.
    */
   CONVSTATE_PRICING_OTHER = 999,

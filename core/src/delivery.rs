@@ -36,6 +36,9 @@ pub enum PricingType {
     FreeEntryPoint,
     /// Free: inside a group's service window.
     FreeGroupCustomerService,
+    /// Free, the reason not given: conversation-based pricing's `billable: false` (before
+    /// `type` existed).
+    Free,
     /// A value this build does not know: recorded as confirmed without a category.
     #[serde(other)]
     Other,

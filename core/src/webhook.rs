@@ -754,8 +754,8 @@ impl Parser<'_> {
     }
 
     /// `pricing`: `type` and `category`. Before `type` existed (conversation-based pricing)
-    /// only `billable` said whether it was charged: `true` reads as `regular`; `false` as an
-    /// unknown type (counted as confirmed without a category).
+    /// only `billable` said whether it was charged: `true` reads as `regular`, `false` as
+    /// `free` (counted as confirmed free).
     fn pricing(&mut self, path: &str, pricing: &Value) -> Found<ProviderPricing> {
         let object = pricing
             .as_object()
@@ -776,6 +776,7 @@ impl Parser<'_> {
             }
             None => match object.get("billable") {
                 Some(Value::Bool(true)) => crate::delivery::PricingType::Regular,
+                Some(Value::Bool(false)) => crate::delivery::PricingType::Free,
                 _ => crate::delivery::PricingType::Other,
             },
             Some(_) => return Err(invalid(&join(path, "type"), "expected a string")),

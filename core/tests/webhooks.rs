@@ -1054,3 +1054,22 @@ fn a_group_message_is_reported_not_taken_as_the_members_own() {
     let view = conversation(&mut engine, 120);
     assert_eq!(view["window_open"], false, "{view}");
 }
+
+#[test]
+fn billable_false_without_a_type_is_confirmed_free() {
+    // Before `type` existed, `billable: false` said the message was free; it was counted as
+    // an unknown type.
+    let mut engine = engine();
+    let decision = send(&mut engine, 0, TEXT, "wamid.OUT1");
+    assert_eq!(decision["verdict"], "denied", "no window: {decision}");
+    let decision = send(&mut engine, 0, UTILITY, "wamid.OUT2");
+    assert_eq!(decision["verdict"], "allowed", "{decision}");
+    let statuses = messages_change(
+        r#""statuses":[{"id":"wamid.OUT2","status":"delivered","timestamp":"1793610010","recipient_id":"79110000001","pricing":{"billable":false,"pricing_model":"CBP","category":"service"}}]"#,
+    );
+    let outcomes = engine.handle_webhook(&statuses, at(60)).expect("a payload");
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    let usage = usage(&mut engine);
+    assert_eq!(usage["confirmed_free"], 1, "{usage}");
+    assert_eq!(usage["confirmed_unknown"], 0, "{usage}");
+}

@@ -455,6 +455,8 @@ pub enum convstate_pricing_type {
     CONVSTATE_PRICING_FREE_ENTRY_POINT = 3,
     /// Free: inside a group's service window.
     CONVSTATE_PRICING_FREE_GROUP_CUSTOMER_SERVICE = 4,
+    /// Free, the reason not given (conversation-based pricing's `billable: false`).
+    CONVSTATE_PRICING_FREE = 5,
     /// A type the host does not know: recorded as confirmed without a category.
     CONVSTATE_PRICING_OTHER = 999,
 }
@@ -467,6 +469,7 @@ pub(crate) fn pricing_type_from(code: u32) -> Result<Option<PricingType>, FfiErr
         2 => PricingType::FreeCustomerService,
         3 => PricingType::FreeEntryPoint,
         4 => PricingType::FreeGroupCustomerService,
+        5 => PricingType::Free,
         999 => PricingType::Other,
         _ => {
             return Err(FfiError::invalid_code(

@@ -1502,9 +1502,11 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
         CONVSTATE_ERR_NULL_ARGUMENT
     );
     assert_eq!(
-        status(null(), 5, null(), 0, delivered),
+        status(null(), 6, null(), 0, delivered),
         CONVSTATE_ERR_INVALID_ARGUMENT
     );
+    // CONVSTATE_PRICING_FREE (billable: false).
+    assert_eq!(status(null(), 5, null(), 0, delivered), CONVSTATE_OK);
     assert_eq!(
         status(null(), 0, null(), 0, 6),
         CONVSTATE_ERR_INVALID_ARGUMENT
