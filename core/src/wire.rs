@@ -407,6 +407,19 @@ mod tests {
                 r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"txt","kind":"txt"}"#,
                 "field \"kind\": unknown variant `txt`",
             ),
+            // Inside arrays too, with the item's position.
+            (
+                r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"quick_reply","label":"A"},{"kind":"link","label":"Yes"}]}"#,
+                "field \"buttons[1].kind\": unknown variant `link`",
+            ),
+            (
+                r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"url","label":"Site","url":"https://x"}]}"#,
+                "field \"buttons[0].url\": unknown field `url`",
+            ),
+            (
+                r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"quick_reply","label":"A"},{"kind":"url"}]}"#,
+                "field \"buttons[1].label\": missing field `label`",
+            ),
             // A missing field is named inside the object that lacks it.
             (
                 r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text"}}"#,

@@ -16,7 +16,7 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Bytes that the experiments on one line may decode in all (about 0.1 ms): a line of 500
 /// bytes gets 128 trials, one of 16 KiB four, a longer one none.
@@ -73,7 +73,7 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
     if let Some(field) = quoted_after(message, "missing field ") {
         return Some(match lacking(root, root, &[], field, message, trials) {
-            Some(path) => format!("{path}.{field}"),
+            Some(path) => format!("{}.{field}", render(&path)),
             None => field.to_owned(),
         });
     }
@@ -99,9 +99,46 @@ fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
         let matches = |_: &str, value: &Value| value.as_str() == Some(variant);
         find_paths(root, &mut Vec::new(), &matches, &mut candidates);
     } else {
-        return implicated(root, root, &[], message, trials);
+        return implicated(root, root, &[], message, trials).map(|path| render(&path));
     }
     confirmed(root, candidates, message, trials)
+}
+
+/// One step of a path into a line: a key of an object or a position in an array.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Step<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+/// A path as people read it: `buttons[0].label`.
+fn render(path: &[Step<'_>]) -> String {
+    let mut text = String::new();
+    for step in path {
+        match step {
+            Step::Key(key) => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            Step::Index(i) => text.push_str(&format!("[{i}]")),
+        }
+    }
+    text
+}
+
+/// The children of an object (by key) or an array (by position).
+fn children(value: &Value) -> Vec<(Step<'_>, &Value)> {
+    match value {
+        Value::Object(map) => map.iter().map(|(k, v)| (Step::Key(k), v)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Step::Index(i), v))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The names serde lists after "expected" (`` expected one of `at`, `number` ``).
@@ -112,30 +149,31 @@ fn expected_fields(message: &str) -> Vec<&str> {
     list.split('`').skip(1).step_by(2).collect()
 }
 
+fn value_at<'v>(root: &'v Value, path: &[Step<'_>]) -> Option<&'v Value> {
+    path.iter().try_fold(root, |here, step| match step {
+        Step::Key(key) => here.get(*key),
+        Step::Index(i) => here.get(*i),
+    })
+}
+
 /// The keys of the object at `path`.
-fn sibling_keys<'v>(root: &'v Value, path: &[&str]) -> impl Iterator<Item = &'v str> {
-    let mut here = Some(root);
-    for key in path {
-        here = here.and_then(|v| v.get(*key));
-    }
-    here.and_then(Value::as_object)
+fn sibling_keys<'v>(root: &'v Value, path: &[Step<'_>]) -> impl Iterator<Item = &'v str> {
+    value_at(root, path)
+        .and_then(Value::as_object)
         .into_iter()
         .flat_map(|map| map.keys().map(String::as_str))
 }
 
-/// Every path (depth first) to a key for which `matches` holds.
+/// Every path (depth first, through arrays too) to a key for which `matches` holds.
 fn find_paths<'v>(
     value: &'v Value,
-    path: &mut Vec<&'v str>,
+    path: &mut Vec<Step<'v>>,
     matches: &dyn Fn(&str, &Value) -> bool,
-    found: &mut Vec<Vec<&'v str>>,
+    found: &mut Vec<Vec<Step<'v>>>,
 ) {
-    let Some(map) = value.as_object() else {
-        return;
-    };
-    for (key, child) in map {
-        path.push(key);
-        if matches(key, child) {
+    for (step, child) in children(value) {
+        path.push(step);
+        if matches!(step, Step::Key(key) if matches(key, child)) {
             found.push(path.clone());
         }
         find_paths(child, path, matches, found);
@@ -148,45 +186,44 @@ fn find_paths<'v>(
 /// tells them apart.
 fn confirmed(
     root: &Value,
-    candidates: Vec<Vec<&str>>,
+    candidates: Vec<Vec<Step<'_>>>,
     message: &str,
     trials: &mut usize,
 ) -> Option<String> {
     if let [only] = candidates.as_slice() {
-        return Some(only.join("."));
+        return Some(render(only));
     }
     for candidate in &candidates {
-        let (key, parent) = candidate.split_last()?;
-        if removal_changes(root, parent, key, message, trials)? {
-            return Some(candidate.join("."));
+        let (step, parent) = candidate.split_last()?;
+        if removal_changes(root, parent, *step, message, trials)? {
+            return Some(render(candidate));
         }
     }
     None
 }
 
-/// The deepest key under `path` whose removal changes the decoding error; `None` also when
-/// the `trials` run out first.
-fn implicated(
+/// The deepest key (or array item) under `path` whose removal changes the decoding error;
+/// `None` also when the `trials` run out first.
+fn implicated<'v>(
     root: &Value,
-    here: &Value,
-    path: &[&str],
+    here: &'v Value,
+    path: &[Step<'v>],
     message: &str,
     trials: &mut usize,
-) -> Option<String> {
-    let map = here.as_object()?;
+) -> Option<Vec<Step<'v>>> {
     // Removing a tag (`type`, `kind`) changes every error, so tags are suspects only when no
     // other key is.
-    let is_tag = |key: &&String| super::decode::TAGS.contains(&key.as_str());
-    let keys = map
-        .keys()
-        .filter(|k| !is_tag(k))
-        .chain(map.keys().filter(is_tag));
-    for key in keys {
-        if removal_changes(root, path, key, message, trials)? {
-            let mut deeper: Vec<&str> = path.to_vec();
-            deeper.push(key);
-            return implicated(root, &map[key], &deeper, message, trials)
-                .or_else(|| Some(deeper.join(".")));
+    let is_tag = |step: &(Step<'_>, &Value)| matches!(step.0, Step::Key(key) if super::decode::TAGS.contains(&key));
+    let all = children(here);
+    let suspects = all
+        .iter()
+        .filter(|c| !is_tag(c))
+        .chain(all.iter().filter(|c| is_tag(c)));
+    for &(step, child) in suspects {
+        if removal_changes(root, path, step, message, trials)? {
+            let mut deeper = path.to_vec();
+            deeper.push(step);
+            return implicated(root, child, &deeper, message, trials).or(Some(deeper));
         }
     }
     None
@@ -200,45 +237,53 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-/// The path of the nested object that lacks `field` (`default_template`, `message`):
-/// an object without that key whose removal changes the error; `None` when the field is
-/// missing from the top level (or the `trials` run out). Only objects are suspects, since
-/// removing a scalar field that serde reads before `field` changes the message too.
-fn lacking(
+/// The path of the nested object that lacks `field` (`default_template`, `message`,
+/// `buttons[0]`): an object without that key whose removal changes the error; `None` when
+/// the field is missing from the top level (or the `trials` run out). Only objects and
+/// arrays are suspects, since removing a scalar field that serde reads before `field`
+/// changes the message too.
+fn lacking<'v>(
     root: &Value,
-    here: &Value,
-    path: &[&str],
+    here: &'v Value,
+    path: &[Step<'v>],
     field: &str,
     message: &str,
     trials: &mut usize,
-) -> Option<String> {
-    for (key, child) in here.as_object()? {
-        let Some(object) = child.as_object() else {
+) -> Option<Vec<Step<'v>>> {
+    for (step, child) in children(here) {
+        if !(child.is_object() || child.is_array()) {
             continue;
-        };
-        if removal_changes(root, path, key, message, trials)? {
-            let mut deeper: Vec<&str> = path.to_vec();
-            deeper.push(key);
+        }
+        if removal_changes(root, path, step, message, trials)? {
+            let mut deeper = path.to_vec();
+            deeper.push(step);
+            let lacks = child.as_object().is_some_and(|o| !o.contains_key(field));
             return lacking(root, child, &deeper, field, message, trials)
-                .or_else(|| (!object.contains_key(field)).then(|| deeper.join(".")));
+                .or_else(|| lacks.then_some(deeper));
         }
     }
     None
 }
 
-/// One trial: whether `root` without `key` (in the object at `path`) decodes, or fails
-/// with another message than `message`; `None` once the `trials` have run out.
+/// One trial: whether `root` without `step` (in the object or array at `path`) decodes, or
+/// fails with another message than `message`; `None` once the `trials` have run out.
 fn removal_changes(
     root: &Value,
-    path: &[&str],
-    key: &str,
+    path: &[Step<'_>],
+    step: Step<'_>,
     message: &str,
     trials: &mut usize,
 ) -> Option<bool> {
     *trials = trials.checked_sub(1)?;
     let mut trial = root.clone();
-    if let Some(parent) = object_at(&mut trial, path) {
-        parent.remove(key);
+    match (value_at_mut(&mut trial, path), step) {
+        (Some(Value::Object(map)), Step::Key(key)) => {
+            map.remove(key);
+        }
+        (Some(Value::Array(items)), Step::Index(i)) if i < items.len() => {
+            items.remove(i);
+        }
+        _ => {}
     }
     Some(match super::decode_line(&trial.to_string()) {
         Ok(_) => true,
@@ -246,12 +291,11 @@ fn removal_changes(
     })
 }
 
-fn object_at<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Map<String, Value>> {
-    let mut current = value;
-    for key in path {
-        current = current.as_object_mut()?.get_mut(*key)?;
-    }
-    current.as_object_mut()
+fn value_at_mut<'a>(value: &'a mut Value, path: &[Step<'_>]) -> Option<&'a mut Value> {
+    path.iter().try_fold(value, |here, step| match step {
+        Step::Key(key) => here.get_mut(*key),
+        Step::Index(i) => here.get_mut(*i),
+    })
 }
 
 /// The path of `field` in the first object of `line` (in reading order, as the decoders
