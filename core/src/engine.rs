@@ -498,6 +498,19 @@ impl Engine {
         self.number_index.get(&key).copied().ok_or_else(unknown)
     }
 
+    /// Whether a template was disabled and not reinstated since (archiving keeps that), for
+    /// the webhook reader's UNARCHIVED; false for an unknown template.
+    pub(crate) fn template_awaits_reinstatement(
+        &self,
+        business: &str,
+        name: &str,
+        language: &str,
+    ) -> bool {
+        self.business_idx(business)
+            .and_then(|b| self.template_idx(b, name, language))
+            .is_ok_and(|t| self.templates[t as usize].awaiting_reinstatement)
+    }
+
     /// The number registered with a provider id (Meta `phone_number_id`), as its text.
     pub fn number_by_provider_id(&self, phone_number_id: &str) -> Option<String> {
         self.provider_number_ids

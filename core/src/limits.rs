@@ -507,11 +507,7 @@ impl Engine {
         }
         self.ensure_limit(number, self.clock);
         let owner = self.limit_owner(number);
-        let before = self.limits[&owner].level;
         self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
-        if level < before {
-            self.flag_downgraded_by_provider(number);
-        }
         Ok(())
     }
 }

@@ -82,21 +82,6 @@ impl Engine {
         Ok(())
     }
 
-    /// The provider lowered a flagged number's limit: that is the flag's downgrade (Meta's
-    /// `DOWNGRADE`, §6), so the flag ends here, and its own deadline, which would lower the
-    /// limit a second time, is dropped.
-    pub(crate) fn flag_downgraded_by_provider(&mut self, n: u32) {
-        if self.numbers[n as usize].flagged_until.take().is_none() {
-            return;
-        }
-        self.timers.disarm(TimerKey::NumberFlag(n));
-        self.effects.push_back(Effect::NumberFlagCleared {
-            number: self.number_address(n),
-            reason: FlagClearReason::Deadline,
-            at: self.clock,
-        });
-    }
-
     pub(crate) fn number_flag_timer(&mut self, n: u32, now: Instant) {
         let Some(deadline) = self.numbers[n as usize].flagged_until else {
             return;

@@ -183,11 +183,20 @@ impl Engine {
         template.quality = e.quality;
         // The provider reported the template's status after this rating (a late quality
         // webhook): that status already holds the rating's consequence, a pause and its end
-        // included, so the rating changes no status and adds no strike.
+        // included, so the rating changes no status. Its strike still counts on the pause
+        // ladder (the provider's own pause adds none), so that the next pause is as long
+        // whichever order the reports arrived in.
         if template
             .last_provider_event_at
             .is_some_and(|last| e.at < last)
         {
+            let ladder = matches!(
+                self.policy.templates.quality_rule,
+                TemplateQualityRule::PauseLadder { .. }
+            );
+            if ladder && e.quality == Quality::Low && template.status == TemplateStatus::Approved {
+                template.pause_strikes = template.pause_strikes.saturating_add(1);
+            }
             return Ok(());
         }
         let status = template.status;

@@ -933,8 +933,18 @@ impl Parser<'_> {
             ("DELETED", _) => TemplateEvent::Deleted,
             ("LIMIT_EXCEEDED", _) => TemplateEvent::LimitExceeded,
             ("ARCHIVED", _) => TemplateEvent::Archived,
-            // Unarchiving returns the template to approved, with no new review.
-            ("UNARCHIVED", _) => TemplateEvent::Approved,
+            // Unarchiving returns the template to approved, with no new review; one that was
+            // disabled before it was archived stays disabled (only reinstatement revives it).
+            ("UNARCHIVED", _) => {
+                if self
+                    .engine
+                    .template_awaits_reinstatement(&business, &name, &language)
+                {
+                    TemplateEvent::Disabled
+                } else {
+                    TemplateEvent::Approved
+                }
+            }
             (other, _) => {
                 return self.unrecognized(
                     &join(path, "event"),

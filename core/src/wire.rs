@@ -420,6 +420,15 @@ mod tests {
                 r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"quick_reply","label":"A"},{"kind":"url"}]}"#,
                 "field \"buttons[1].label\": missing field `label`",
             ),
+            // An object with two unknown keys: the first is named.
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"text","colour":"red","shade":"dark"}"#,
+                "field \"colour\": unknown field `colour`",
+            ),
+            (
+                r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"quick_reply","label":"A"},{"kind":"quick_reply","label":"B","label":"C"}]}"#,
+                "field \"buttons[1].label\": duplicate field `label`",
+            ),
             // A missing field is named inside the object that lacks it.
             (
                 r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text"}}"#,

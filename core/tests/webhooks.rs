@@ -955,6 +955,25 @@ fn an_unarchived_template_is_approved_again() {
         template_view(&mut engine, "order_update", 3660)["status"],
         "approved"
     );
+    // A template disabled before it was archived comes back disabled: only reinstatement
+    // revives it.
+    for (offset, event) in [
+        (7200, "DISABLED"),
+        (10800, "ARCHIVED"),
+        (14400, "UNARCHIVED"),
+    ] {
+        let payload = entry(
+            &(1_793_610_000 + offset).to_string(),
+            &template_status_change(event),
+        );
+        engine
+            .handle_webhook(&payload, at(offset))
+            .expect("a payload");
+    }
+    assert_eq!(
+        template_view(&mut engine, "order_update", 14460)["status"],
+        "disabled"
+    );
 }
 
 #[test]

@@ -88,13 +88,16 @@ fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
         // Removing a key changes the error wherever it stands (a template message without
         // its `name` lacks one), so the object at fault is told by serde's list of the
         // fields it expected: every other key of that object is among them.
-        let expected = expected_fields(message);
-        candidates.retain(|path| {
-            let (_, parent) = path.split_last().expect("a path has a key");
-            sibling_keys(root, parent).all(|key| {
-                key == field || expected.contains(&key) || super::decode::TAGS.contains(&key)
-            })
-        });
+        // Only to choose between several: an object may hold a second unknown key.
+        if candidates.len() > 1 {
+            let expected = expected_fields(message);
+            candidates.retain(|path| {
+                let (_, parent) = path.split_last().expect("a path has a key");
+                sibling_keys(root, parent).all(|key| {
+                    key == field || expected.contains(&key) || super::decode::TAGS.contains(&key)
+                })
+            });
+        }
     } else if let Some(variant) = quoted_after(message, "unknown variant ") {
         let matches = |_: &str, value: &Value| value.as_str() == Some(variant);
         find_paths(root, &mut Vec::new(), &matches, &mut candidates);
@@ -229,12 +232,17 @@ fn implicated<'v>(
     None
 }
 
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{prefix}.{key}")
+/// `steps` then `key` as [`render`] writes a path (`buttons[1].label`); positions are
+/// steps written `[i]`.
+fn dotted(steps: &[String], key: &str) -> String {
+    let mut text = String::new();
+    for step in steps.iter().map(String::as_str).chain([key]) {
+        if !text.is_empty() && !step.starts_with('[') {
+            text.push('.');
+        }
+        text.push_str(step);
     }
+    text
 }
 
 /// The path of the nested object that lacks `field` (`default_template`, `message`,
@@ -372,7 +380,7 @@ impl<'de> Visitor<'de> for DuplicateFinder<'_> {
             let more = if self.found.is_some() {
                 seq.next_element::<IgnoredAny>()?.is_some()
             } else {
-                let seed = self.child(index.to_string());
+                let seed = self.child(format!("[{index}]"));
                 let more = seq.next_element_seed(seed)?.is_some();
                 self.path.pop();
                 more
@@ -395,7 +403,7 @@ impl<'de> Visitor<'de> for DuplicateFinder<'_> {
             }
             if key == self.field {
                 if seen {
-                    *self.found = Some(join(&self.path.join("."), &key));
+                    *self.found = Some(dotted(self.path, &key));
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
