@@ -13,6 +13,7 @@
 //! so the object holding it is found by reading the line once more ([`duplicated`]), at
 //! any length.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -116,17 +117,24 @@ enum Step<'v> {
 
 /// A path as people read it: `buttons[0].label`.
 fn render(path: &[Step<'_>]) -> String {
+    let segments: Vec<Cow<'_, str>> = path
+        .iter()
+        .map(|step| match step {
+            Step::Key(key) => Cow::Borrowed(*key),
+            Step::Index(i) => Cow::Owned(format!("[{i}]")),
+        })
+        .collect();
+    joined(segments.iter().map(|s| s.as_ref()))
+}
+
+/// Path segments joined as people read them: keys after a dot, positions (`[i]`) without.
+fn joined<'s>(segments: impl IntoIterator<Item = &'s str>) -> String {
     let mut text = String::new();
-    for step in path {
-        match step {
-            Step::Key(key) => {
-                if !text.is_empty() {
-                    text.push('.');
-                }
-                text.push_str(key);
-            }
-            Step::Index(i) => text.push_str(&format!("[{i}]")),
+    for segment in segments {
+        if !text.is_empty() && !segment.starts_with('[') {
+            text.push('.');
         }
+        text.push_str(segment);
     }
     text
 }
@@ -230,19 +238,6 @@ fn implicated<'v>(
         }
     }
     None
-}
-
-/// `steps` then `key` as [`render`] writes a path (`buttons[1].label`); positions are
-/// steps written `[i]`.
-fn dotted(steps: &[String], key: &str) -> String {
-    let mut text = String::new();
-    for step in steps.iter().map(String::as_str).chain([key]) {
-        if !text.is_empty() && !step.starts_with('[') {
-            text.push('.');
-        }
-        text.push_str(step);
-    }
-    text
 }
 
 /// The path of the nested object that lacks `field` (`default_template`, `message`,
@@ -403,7 +398,8 @@ impl<'de> Visitor<'de> for DuplicateFinder<'_> {
             }
             if key == self.field {
                 if seen {
-                    *self.found = Some(dotted(self.path, &key));
+                    let path = self.path.iter().map(String::as_str);
+                    *self.found = Some(joined(path.chain([key.as_str()])));
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
