@@ -64,6 +64,14 @@ fn assert_exit(output: &Output, code: i32) {
 }
 
 /// The command exited with `code`, saying `message` on standard error.
+/// Whether `path` is a symbolic link (not followed).
+fn is_link(path: impl AsRef<Path>) -> bool {
+    std::fs::symlink_metadata(path)
+        .expect("the path exists")
+        .file_type()
+        .is_symlink()
+}
+
 fn assert_exit_saying(output: &Output, code: i32, message: &str) {
     assert_exit(output, code);
     assert!(stderr(output).contains(message), "{}", stderr(output));
@@ -499,10 +507,7 @@ fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked()
         let tick = r#"{"type":"tick","at":"2026-11-09T00:00:00Z"}"#;
         let output = run_with_stdin(&["replay", "-", "--state", &link], tick.as_bytes());
         assert_exit(&output, 0);
-        assert!(std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(is_link(&link), "the link stays a link");
         assert_ne!(
             std::fs::read(&real).unwrap(),
             before,
@@ -515,10 +520,7 @@ fn outputs_never_overwrite_a_state_or_overrides_file_not_written_yet_or_linked()
         std::os::unix::fs::symlink("created.state", &dangling).unwrap();
         let output = run_with_stdin(&["replay", "-", "--state", &dangling], tick.as_bytes());
         assert_exit(&output, 0);
-        assert!(std::fs::symlink_metadata(&dangling)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(is_link(&dangling), "the link stays a link");
         assert!(Path::new(&dir("created.state")).is_file());
         // `--out` through a link to the --state file, neither written yet.
         let out_link = dir("out.link");

@@ -36,14 +36,7 @@ static convstate_engine *new_engine(void) {
   int i;
   CHECK_RC(convstate_engine_new(S("cloud-2025"), OVERRIDES, strlen(OVERRIDES), &engine), CONVSTATE_OK);
   if (!engine) return NULL;
-  memset(&number, 0, sizeof number);
-  number.at_ms = T0 - HOUR;
-  number.business = "acme";
-  number.business_len = 4;
-  number.number = NUMBER;
-  number.number_len = strlen(NUMBER);
-  number.channel = CONVSTATE_CHANNEL_OFFICIAL;
-  number.idle_timeout_ms = -1;
+  number = acme_official_number(NUMBER, T0 - HOUR, -1);
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   memset(&template_, 0, sizeof template_);
   template_.at_ms = T0 - HOUR;

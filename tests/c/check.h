@@ -8,6 +8,7 @@
 #define CONVSTATE_TEST_CHECK_H
 
 #include <stdio.h>
+#include <string.h>
 
 #include "convstate.h"
 
@@ -33,5 +34,22 @@ static int failures = 0;
   } while (0)
 
 #define S(literal) literal, (sizeof literal - 1)
+
+/* The registration of an official number of business "acme" at `at_ms`, zeroed first so that
+ * every optional field is absent; `idle_timeout_ms` negative for the policy's default. The
+ * programs set what else a test needs before registering it. */
+static inline convstate_number_registration acme_official_number(const char *number, int64_t at_ms,
+                                                                 int64_t idle_timeout_ms) {
+  convstate_number_registration r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = at_ms;
+  r.business = "acme";
+  r.business_len = 4;
+  r.number = number;
+  r.number_len = strlen(number);
+  r.channel = CONVSTATE_CHANNEL_OFFICIAL;
+  r.idle_timeout_ms = idle_timeout_ms;
+  return r;
+}
 
 #endif

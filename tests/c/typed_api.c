@@ -97,14 +97,7 @@ static void test_day_of_a_conversation(void) {
            CONVSTATE_OK);
   if (!engine) return;
 
-  memset(&number, 0, sizeof number);
-  number.at_ms = T0 - HOUR;
-  number.business = "acme";
-  number.business_len = 4;
-  number.number = NUMBER;
-  number.number_len = strlen(NUMBER);
-  number.channel = CONVSTATE_CHANNEL_OFFICIAL;
-  number.idle_timeout_ms = 10 * MINUTE;
+  number = acme_official_number(NUMBER, T0 - HOUR, 10 * MINUTE);
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   number.channel = 77;
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_ERR_INVALID_ARGUMENT);
@@ -285,14 +278,7 @@ static void test_phone_number_id(void) {
   convstate_number_registration number;
   CHECK_RC(convstate_engine_new("cloud-2025", strlen("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
   if (!engine) return;
-  memset(&number, 0, sizeof number);
-  number.at_ms = T0 - HOUR;
-  number.business = "acme";
-  number.business_len = 4;
-  number.number = NUMBER;
-  number.number_len = strlen(NUMBER);
-  number.channel = CONVSTATE_CHANNEL_OFFICIAL;
-  number.idle_timeout_ms = -1;
+  number = acme_official_number(NUMBER, T0 - HOUR, -1);
   number.phone_number_id = "106540352242922";
   number.phone_number_id_len = strlen(number.phone_number_id);
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
