@@ -9,9 +9,11 @@ use convstate::{Engine, Policy};
 use serde_json::Value;
 
 /// `expected` matches `actual` when every key of an expected object is present in the actual
-/// object with a matching value; arrays match element-wise with equal length; scalars are equal.
+/// object with a matching value (an empty expected object matches only an empty one); arrays
+/// match element-wise with equal length; scalars are equal.
 fn subset_matches(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) if e.is_empty() => a.is_empty(),
         (Value::Object(e), Value::Object(a)) => e
             .iter()
             .all(|(k, v)| a.get(k).is_some_and(|av| subset_matches(v, av))),
@@ -130,6 +132,12 @@ fn subset_matching_is_strict_where_it_must_be() {
     ));
     assert!(!subset_matches(&serde_json::json!({"z": null}), &actual));
     assert!(!subset_matches(&serde_json::json!({"e": [1]}), &actual));
+    // `{}` checks that a map is empty; naming no key, it would check nothing.
+    assert!(!subset_matches(&serde_json::json!({"b": {}}), &actual));
+    assert!(subset_matches(
+        &serde_json::json!({"f": {}}),
+        &serde_json::json!({"f": {}})
+    ));
     assert!(subset_matches(
         &serde_json::json!([]),
         &serde_json::json!([])

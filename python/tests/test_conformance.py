@@ -19,9 +19,12 @@ SCENARIOS = sorted((REPO_ROOT / "tests" / "scenarios").glob("*.jsonl"))
 
 
 def subset_matches(expected: Any, actual: Any) -> bool:
-    """Every key of an expected object is present with a matching value; arrays match
+    """Every key of an expected object is present with a matching value (an empty expected
+    object matches only an empty one); arrays match
     element-wise with equal length; scalars are equal (and of the same JSON type)."""
     if isinstance(expected, dict):
+        if not expected:  # `{}` checks that a map is empty (it names no key to check)
+            return actual == {}
         return isinstance(actual, dict) and all(
             key in actual and subset_matches(value, actual[key]) for key, value in expected.items()
         )

@@ -255,6 +255,8 @@ static int matches(const json *expected, const json *actual) {
   size_t i;
   if (expected->type == J_OBJECT) {
     if (actual->type != J_OBJECT) return 0;
+    /* `{}` checks that a map is empty: naming no key, it would check nothing. */
+    if (expected->count == 0) return actual->count == 0;
     for (i = 0; i < expected->count; i++) {
       const json *a = member(actual, expected->keys[i]);
       if (!a || !matches(&expected->items[i], a)) return 0;
