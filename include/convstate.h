@@ -1687,6 +1687,19 @@ typedef struct convstate_conversation_view {
    * Whether the contact stopped marketing messages.
    */
   bool marketing_stopped;
+  /**
+   * Since when the contact has waited for an agent's answer in the live chat, or
+   * `CONVSTATE_NONE_MS` (no live chat, or the agent wrote last).
+   */
+  int64_t chat_waiting_since_ms;
+  /**
+   * Agent replies in the live chat that answered a waiting contact, the first included.
+   */
+  uint64_t chat_responses;
+  /**
+   * Their response times added up, in ms.
+   */
+  int64_t chat_response_total_ms;
 } convstate_conversation_view;
 
 /**
@@ -1749,6 +1762,15 @@ typedef struct convstate_number_view {
    * Chats that had an agent response.
    */
   uint64_t first_responses;
+  /**
+   * Agent replies in ended chats that answered a waiting contact, first responses
+   * included.
+   */
+  uint64_t responses;
+  /**
+   * Sum of their response times, in ms.
+   */
+  uint64_t response_total_ms;
 } convstate_number_view;
 
 /**

@@ -16,8 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::shrink::ShrinkWhenSparse;
 use crate::tally::tally;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 /// Ticket status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,7 +75,14 @@ impl From<ChatEnder> for ChatEndReason {
 
 /// A live chat. Only conversations with a live chat carry one, so idle conversations stay
 /// small.
+///
+/// Response times (§3): the contact starts waiting with a message the agent has not
+/// answered yet (the chat's first message starts the first wait); the agent's next reply
+/// answers the wait, and the time between is one response time. Further messages from
+/// the contact while waiting do not restart the wait; further replies while nobody waits
+/// are not responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "LiveChatFields")]
 pub struct LiveChat {
     /// When it started.
     pub started_at: Instant,
@@ -82,6 +90,119 @@ pub struct LiveChat {
     pub last_activity_at: Instant,
     /// First agent reply, if any.
     pub first_response_at: Option<Instant>,
+    /// Since when the contact has been waiting for an answer; `None` when the agent wrote
+    /// last.
+    pub waiting_since: Option<Instant>,
+    /// Agent replies that answered a waiting contact, the first response included.
+    pub responses: u64,
+    /// Their response times added up (divided by `responses`, the mean response time).
+    pub response_total: Duration,
+}
+
+/// [`LiveChat`] as read from a snapshot or export. Those written before response times were
+/// kept lack the last three fields; they are derived from the first response (one response
+/// if there was one, else the contact waiting since the start).
+#[derive(Deserialize)]
+struct LiveChatFields {
+    started_at: Instant,
+    last_activity_at: Instant,
+    first_response_at: Option<Instant>,
+    #[serde(default)]
+    waiting_since: Option<Instant>,
+    #[serde(default)]
+    responses: Option<u64>,
+    #[serde(default)]
+    response_total: Option<Duration>,
+}
+
+impl TryFrom<LiveChatFields> for LiveChat {
+    type Error = String;
+
+    fn try_from(f: LiveChatFields) -> Result<LiveChat, String> {
+        let first_after = f.first_response_at.map(|t| t.since(f.started_at));
+        let chat = match f.responses {
+            None => LiveChat {
+                started_at: f.started_at,
+                last_activity_at: f.last_activity_at,
+                first_response_at: f.first_response_at,
+                waiting_since: f.first_response_at.is_none().then_some(f.started_at),
+                responses: u64::from(f.first_response_at.is_some()),
+                response_total: first_after.unwrap_or(Duration::ZERO),
+            },
+            Some(responses) => LiveChat {
+                started_at: f.started_at,
+                last_activity_at: f.last_activity_at,
+                first_response_at: f.first_response_at,
+                waiting_since: f.waiting_since,
+                responses,
+                response_total: f.response_total.unwrap_or(Duration::ZERO),
+            },
+        };
+        if (chat.responses == 0) != chat.first_response_at.is_none() {
+            return Err(format!(
+                "a live chat with {} responses has first_response_at {}",
+                chat.responses,
+                chat.first_response_at
+                    .map_or("null".to_owned(), |t| t.to_rfc3339())
+            ));
+        }
+        if chat.response_total < first_after.unwrap_or(Duration::ZERO) {
+            return Err(format!(
+                "a live chat's response_total {} is less than its first response time {}",
+                chat.response_total,
+                first_after.unwrap_or(Duration::ZERO)
+            ));
+        }
+        Ok(chat)
+    }
+}
+
+/// The part of a live chat that every inbound and reply reads, kept in the conversation
+/// record (the engine's `chat_responses` table keeps the rest, for answered chats only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChatClock {
+    pub started_at: Instant,
+    pub last_activity_at: Instant,
+    pub waiting_since: Option<Instant>,
+}
+
+/// A live chat's responses so far, kept once the agent has answered: touched only by a reply
+/// that answers a waiting contact, at most once per exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChatResponses {
+    pub first_at: Instant,
+    pub count: u64,
+    pub total: Duration,
+}
+
+impl LiveChat {
+    pub(crate) fn new(clock: ChatClock, responses: Option<&ChatResponses>) -> LiveChat {
+        LiveChat {
+            started_at: clock.started_at,
+            last_activity_at: clock.last_activity_at,
+            first_response_at: responses.map(|r| r.first_at),
+            waiting_since: clock.waiting_since,
+            responses: responses.map_or(0, |r| r.count),
+            response_total: responses.map_or(Duration::ZERO, |r| r.total),
+        }
+    }
+
+    pub(crate) fn clock(&self) -> ChatClock {
+        ChatClock {
+            started_at: self.started_at,
+            last_activity_at: self.last_activity_at,
+            waiting_since: self.waiting_since,
+        }
+    }
+
+    /// The answered part, if the agent answered at all.
+    pub(crate) fn responses(&self) -> Option<ChatResponses> {
+        Some(ChatResponses {
+            first_at: self.first_response_at?,
+            count: self.responses,
+            total: self.response_total,
+        })
+    }
 }
 
 use crate::effect::Effect;
@@ -94,11 +215,14 @@ impl Engine {
     /// Inbound activity on a channel with chats: keeps a live chat alive, or starts one.
     pub(crate) fn chat_activity(&mut self, conv: u32, kind: InboundKind, now: Instant) {
         let conversation = &mut self.conversations[conv as usize];
-        if let Some(mut chat) = conversation.live_chat() {
+        if let Some(mut chat) = conversation.chat_clock() {
             // The idle timer is already armed no later than the new deadline; its handler
             // re-arms from `last_activity_at` when woken early.
             chat.last_activity_at = chat.last_activity_at.max(now);
-            conversation.set_live_chat(Some(chat));
+            if kind.is_user_message() {
+                chat.waiting_since.get_or_insert(now);
+            }
+            conversation.set_chat_clock(Some(chat));
             return;
         }
         if !kind.is_user_message() {
@@ -111,10 +235,10 @@ impl Engine {
             }
             _ => self.new_ticket(conv, now),
         };
-        self.conversations[conv as usize].set_live_chat(Some(LiveChat {
+        self.conversations[conv as usize].set_chat_clock(Some(ChatClock {
             started_at: now,
             last_activity_at: now,
-            first_response_at: None,
+            waiting_since: Some(now),
         }));
         let number = self.conversations[conv as usize].number;
         tally(&mut self.numbers[number as usize].counters.chats_started, 1);
@@ -132,10 +256,42 @@ impl Engine {
     /// An allowed send into a live chat: the agent answered.
     pub(crate) fn chat_agent_reply(&mut self, conv: u32, now: Instant) {
         let conversation = &mut self.conversations[conv as usize];
-        if let Some(mut chat) = conversation.live_chat() {
+        if let Some(mut chat) = conversation.chat_clock() {
             chat.last_activity_at = chat.last_activity_at.max(now);
-            chat.first_response_at.get_or_insert(now);
-            conversation.set_live_chat(Some(chat));
+            if let Some(since) = chat.waiting_since.take() {
+                let responses = self.chat_responses.entry(conv).or_insert(ChatResponses {
+                    first_at: now,
+                    count: 0,
+                    total: Duration::ZERO,
+                });
+                tally(&mut responses.count, 1);
+                // Waits are disjoint spans of the chat, so the sum stays within its
+                // length (from_millis clamps at the longest duration all the same).
+                let waited = now.since(since).millis();
+                responses.total = Duration::from_millis(responses.total.millis() + waited);
+            }
+            conversation.set_chat_clock(Some(chat));
+        }
+    }
+
+    /// A conversation's live chat, if it has one (ended or not by its idle deadline).
+    pub(crate) fn live_chat(&self, conv: u32) -> Option<LiveChat> {
+        let clock = self.conversations[conv as usize].chat_clock()?;
+        Some(LiveChat::new(clock, self.chat_responses.get(&conv)))
+    }
+
+    /// Replaces a conversation's live chat (restores and imports).
+    pub(crate) fn set_live_chat(&mut self, conv: u32, chat: Option<LiveChat>) {
+        self.conversations[conv as usize].set_chat_clock(chat.map(|c| c.clock()));
+        match chat.and_then(|c| c.responses()) {
+            Some(responses) => {
+                self.chat_responses.insert(conv, responses);
+            }
+            None => {
+                // A burst of answered chats that all ended gives its memory back.
+                self.chat_responses.remove(&conv);
+                self.chat_responses.shrink_when_sparse();
+            }
         }
     }
 
@@ -152,7 +308,7 @@ impl Engine {
     }
 
     pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {
-        let Some(chat) = self.conversations[conv as usize].live_chat() else {
+        let Some(chat) = self.conversations[conv as usize].chat_clock() else {
             return;
         };
         let number = self.conversations[conv as usize].number;
@@ -180,7 +336,7 @@ impl Engine {
         // check comes before any mutation so that the error changes nothing.
         let now = e.at.max(self.clock);
         let still_live = self.conversations[conv as usize]
-            .live_chat()
+            .chat_clock()
             .is_some_and(|c| c.last_activity_at.plus(self.idle_timeout(number)) > now);
         if !still_live {
             return Err(no_chat());
@@ -205,5 +361,88 @@ impl Engine {
         self.handle_timeout(e.at);
         self.change_ticket_status(conv, e.status, self.clock);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(json: &str) -> Result<LiveChat, String> {
+        serde_json::from_str::<LiveChat>(json).map_err(|e| e.to_string())
+    }
+
+    fn at(text: &str) -> Instant {
+        Instant::parse_rfc3339(text).unwrap()
+    }
+
+    #[test]
+    fn a_chat_written_before_response_times_reads_as_it_stood() {
+        let unanswered = chat(
+            r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:05:00Z","first_response_at":null}"#,
+        )
+        .unwrap();
+        assert_eq!(unanswered.waiting_since, Some(at("2026-11-02T09:00:00Z")));
+        assert_eq!(
+            (unanswered.responses, unanswered.response_total),
+            (0, Duration::ZERO)
+        );
+        let answered = chat(
+            r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:05:00Z","first_response_at":"2026-11-02T09:02:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(answered.waiting_since, None);
+        assert_eq!(
+            (answered.responses, answered.response_total),
+            (1, Duration::from_mins(2))
+        );
+    }
+
+    #[test]
+    fn a_chat_is_written_and_read_back_whole() {
+        let live = LiveChat {
+            started_at: at("2026-11-02T09:00:00Z"),
+            last_activity_at: at("2026-11-02T09:07:00Z"),
+            first_response_at: Some(at("2026-11-02T09:02:00Z")),
+            waiting_since: Some(at("2026-11-02T09:05:00Z")),
+            responses: 1,
+            response_total: Duration::from_mins(2),
+        };
+        let json = serde_json::to_string(&live).unwrap();
+        assert_eq!(
+            json,
+            r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","first_response_at":"2026-11-02T09:02:00Z","waiting_since":"2026-11-02T09:05:00Z","responses":1,"response_total":"2m"}"#
+        );
+        assert_eq!(chat(&json), Ok(live));
+        assert_eq!(LiveChat::new(live.clock(), live.responses().as_ref()), live);
+    }
+
+    #[test]
+    fn inconsistent_responses_are_refused() {
+        let start = r#""started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","waiting_since":null"#;
+        let err = chat(&format!(
+            r#"{{{start},"first_response_at":null,"responses":2,"response_total":"3m"}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("2 responses has first_response_at null"),
+            "{err}"
+        );
+        let err = chat(&format!(
+            r#"{{{start},"first_response_at":"2026-11-02T09:02:00Z","responses":0,"response_total":"0ms"}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("0 responses has first_response_at 2026-11-02T09:02:00Z"),
+            "{err}"
+        );
+        let err = chat(&format!(
+            r#"{{{start},"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"1m"}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("response_total 1m is less than its first response time 2m"),
+            "{err}"
+        );
     }
 }

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressKey;
-use crate::chat::{LiveChat, Ticket, TicketStatus};
+use crate::chat::{ChatClock, Ticket, TicketStatus};
 use crate::time::MaybeInstant;
 use crate::window::WindowState;
 
@@ -68,11 +68,12 @@ impl Conversation {
         self.ticket_status = ticket.status;
     }
 
-    pub fn live_chat(&self) -> Option<LiveChat> {
+    /// The live chat's instants (see [`ChatClock`] for where the rest is kept).
+    pub fn chat_clock(&self) -> Option<ChatClock> {
         self.chat.get()
     }
 
-    pub fn set_live_chat(&mut self, chat: Option<LiveChat>) {
+    pub fn set_chat_clock(&mut self, chat: Option<ChatClock>) {
         self.chat = StoredChat::stored(chat);
     }
 }
@@ -157,31 +158,31 @@ impl From<StoredWindow> for WindowState {
     }
 }
 
-/// An optional [`LiveChat`] as stored: 24 bytes, not 40; no chat when `started` is none.
+/// An optional [`ChatClock`] as stored: 24 bytes, not 40; no chat when `started` is none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct StoredChat {
     started: MaybeInstant,
     last_activity: MaybeInstant,
-    first_response: MaybeInstant,
+    waiting_since: MaybeInstant,
 }
 
 impl StoredChat {
-    fn stored(chat: Option<LiveChat>) -> StoredChat {
+    fn stored(chat: Option<ChatClock>) -> StoredChat {
         match chat {
             Some(c) => StoredChat {
                 started: MaybeInstant::new(Some(c.started_at)),
                 last_activity: MaybeInstant::new(Some(c.last_activity_at)),
-                first_response: MaybeInstant::new(c.first_response_at),
+                waiting_since: MaybeInstant::new(c.waiting_since),
             },
             None => StoredChat::default(),
         }
     }
 
-    fn get(self) -> Option<LiveChat> {
-        Some(LiveChat {
+    fn get(self) -> Option<ChatClock> {
+        Some(ChatClock {
             started_at: self.started.get()?,
             last_activity_at: self.last_activity.get()?,
-            first_response_at: self.first_response.get(),
+            waiting_since: self.waiting_since.get(),
         })
     }
 }
@@ -204,7 +205,7 @@ mod tests {
     #[test]
     fn packed_fields_read_back_what_was_set() {
         let mut c = Conversation::new(3, AddressKey(4_915_000_000_001));
-        assert_eq!((c.ticket(), c.live_chat()), (None, None));
+        assert_eq!((c.ticket(), c.chat_clock()), (None, None));
         let ticket = Ticket {
             id: 7,
             status: TicketStatus::Pending,
@@ -212,22 +213,22 @@ mod tests {
         c.set_ticket(ticket);
         assert_eq!(c.ticket(), Some(ticket));
         for chat in [
-            LiveChat {
+            ChatClock {
                 started_at: at(0),
                 last_activity_at: at(5),
-                first_response_at: None,
+                waiting_since: Some(at(0)),
             },
-            LiveChat {
+            ChatClock {
                 started_at: at(10),
                 last_activity_at: at(20),
-                first_response_at: Some(at(15)),
+                waiting_since: None,
             },
         ] {
-            c.set_live_chat(Some(chat));
-            assert_eq!(c.live_chat(), Some(chat));
+            c.set_chat_clock(Some(chat));
+            assert_eq!(c.chat_clock(), Some(chat));
         }
-        c.set_live_chat(None);
-        assert_eq!(c.live_chat(), None);
+        c.set_chat_clock(None);
+        assert_eq!(c.chat_clock(), None);
         assert_eq!(c.ticket(), Some(ticket));
     }
 

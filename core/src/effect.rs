@@ -68,6 +68,12 @@ pub enum Effect {
         /// Time from chat start to the first agent reply.
         #[serde(skip_serializing_if = "Option::is_none")]
         first_response_after: Option<Duration>,
+        /// Agent replies that answered a waiting contact, the first included (§3).
+        responses: u64,
+        /// Their response times added up; absent when there were none. Divided by
+        /// `responses`, the chat's mean response time.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        response_total: Option<Duration>,
         /// When.
         at: Instant,
     },

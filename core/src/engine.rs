@@ -310,6 +310,9 @@ pub struct Engine {
     pub(crate) next_ticket: u64,
     /// Messaging limits by owner (number or business index, by policy scope).
     pub(crate) limits: FastMap<u32, crate::limits::LimitState>,
+    /// Responses so far of live chats the agent has answered (the rest of a live chat is in
+    /// its conversation record; see [`crate::chat::ChatResponses`]).
+    pub(crate) chat_responses: FastMap<u32, crate::chat::ChatResponses>,
     /// Pricing state of conversations with billing activity.
     pub(crate) billing: FastMap<u32, crate::pricing::ConversationBilling>,
     /// Monthly usage by (number, YYYYMM).
@@ -352,6 +355,7 @@ impl Engine {
             effects: VecDeque::new(),
             next_ticket: 1,
             limits: FastMap::default(),
+            chat_responses: FastMap::default(),
             billing: FastMap::default(),
             usage: FastMap::default(),
             month: Default::default(),
@@ -1037,7 +1041,7 @@ impl Engine {
                         None
                     },
                     // A chat whose idle deadline has passed has ended, tick or no tick.
-                    chat: c.live_chat().filter(|chat| {
+                    chat: self.live_chat(i).filter(|chat| {
                         chat.last_activity_at.plus(self.idle_timeout(n)) > at.max(self.clock)
                     }),
                     ticket: c.ticket(),
@@ -1199,7 +1203,8 @@ impl Engine {
         self.conversations
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| Some((i as u32, c.live_chat()?)))
+            .filter(|(_, c)| c.chat_clock().is_some())
+            .filter_map(|(i, _)| Some((i as u32, self.live_chat(i as u32)?)))
     }
 
     pub(crate) fn new_ticket(&mut self, conv: u32, at: Instant) -> Ticket {
@@ -1256,10 +1261,10 @@ impl Engine {
         status: Option<TicketStatus>,
         at: Instant,
     ) {
-        let Some(chat) = self.conversations[conv as usize].live_chat() else {
+        let Some(chat) = self.live_chat(conv) else {
             return;
         };
-        self.conversations[conv as usize].set_live_chat(None);
+        self.set_live_chat(conv, None);
         self.timers.disarm(TimerKey::ChatIdle(conv));
         let missed = reason == ChatEndReason::Idle && chat.first_response_at.is_none();
         let first_response_after = chat.first_response_at.map(|t| t.since(chat.started_at));
@@ -1275,6 +1280,11 @@ impl Engine {
             tally(&mut counters.first_response_total_ms, d.millis() as u64);
             tally(&mut counters.first_responses, 1);
         }
+        tally(&mut counters.responses, chat.responses);
+        tally(
+            &mut counters.response_total_ms,
+            chat.response_total.millis() as u64,
+        );
         if let Some(status) = status {
             self.change_ticket_status(conv, status, at);
         }
@@ -1290,6 +1300,8 @@ impl Engine {
             ticket_status: ticket.status,
             missed,
             first_response_after,
+            responses: chat.responses,
+            response_total: (chat.responses > 0).then_some(chat.response_total),
             at,
         });
     }

@@ -144,4 +144,9 @@ pub struct NumberCounters {
     pub first_response_total_ms: u64,
     /// Chats that had an agent response.
     pub first_responses: u64,
+    /// Agent replies in ended chats that answered a waiting contact, first responses
+    /// included.
+    pub responses: u64,
+    /// Sum of their response times, in ms.
+    pub response_total_ms: u64,
 }

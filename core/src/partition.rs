@@ -838,7 +838,7 @@ impl Engine {
             self.conversations.push(c);
         }
         for (c, chat) in x.live_chats {
-            self.conversations[(c + conv_base) as usize].set_live_chat(Some(chat));
+            self.set_live_chat(c + conv_base, Some(chat));
         }
         for (c, held) in x.outbox {
             self.outbox.insert(c + conv_base, held);

@@ -662,6 +662,7 @@ impl Engine {
         // Conversations rebuilt in memory (a business removed or imported) carry their
         // chats already, so a repeat is looked for in the list itself.
         let mut chatting = HashSet::new();
+        let mut chat_responses = crate::hash::FastMap::default();
         for (c, chat) in s.live_chats {
             conv_ok(c, "a live chat")?;
             if !chatting.insert(c) {
@@ -672,7 +673,10 @@ impl Engine {
                     "live chat of conversation {c} has no ticket"
                 )));
             }
-            s.conversations[c as usize].set_live_chat(Some(chat));
+            s.conversations[c as usize].set_chat_clock(Some(chat.clock()));
+            if let Some(responses) = chat.responses() {
+                chat_responses.insert(c, responses);
+            }
         }
         for (c, held) in s.outbox {
             conv_ok(c, "the outbox")?;
@@ -790,6 +794,7 @@ impl Engine {
         }
         engine.timers = Timers::from_armed(s.timers);
         engine.conversations = s.conversations;
+        engine.chat_responses = chat_responses;
         engine.effects = s.effects.into();
         engine.next_ticket = s.next_ticket;
         Ok(engine)

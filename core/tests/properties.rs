@@ -1337,6 +1337,10 @@ impl ChatModel {
                     contact,
                     ticket,
                     at,
+                    missed,
+                    first_response_after,
+                    responses,
+                    response_total,
                     ..
                 } => {
                     let key = (number.clone(), contact.clone());
@@ -1355,6 +1359,24 @@ impl ChatModel {
                         *at >= started_at,
                         "chat on ticket {ticket} ended at {at}, before it started at {started_at}"
                     );
+                    // Response times (§3): a first response exactly when there were
+                    // responses; the first is one of them; waits are disjoint spans of the
+                    // chat, so their total fits in it; a missed chat had none.
+                    assert_eq!(
+                        (first_response_after.is_some(), response_total.is_some()),
+                        (*responses > 0, *responses > 0),
+                        "ticket {ticket}: {responses} responses, first {first_response_after:?}, total {response_total:?}"
+                    );
+                    assert!(
+                        !missed || *responses == 0,
+                        "ticket {ticket}: missed with responses"
+                    );
+                    if let (Some(first), Some(total)) = (first_response_after, response_total) {
+                        assert!(
+                            first <= total && *total <= at.since(started_at),
+                            "ticket {ticket}: first response {first}, total {total}, chat from {started_at} to {at}"
+                        );
+                    }
                 }
                 _ => {}
             }

@@ -983,6 +983,13 @@ pub struct convstate_conversation_view {
     pub opted_in: bool,
     /// Whether the contact stopped marketing messages.
     pub marketing_stopped: bool,
+    /// Since when the contact has waited for an agent's answer in the live chat, or
+    /// `CONVSTATE_NONE_MS` (no live chat, or the agent wrote last).
+    pub chat_waiting_since_ms: i64,
+    /// Agent replies in the live chat that answered a waiting contact, the first included.
+    pub chat_responses: u64,
+    /// Their response times added up, in ms.
+    pub chat_response_total_ms: i64,
 }
 
 /// Reads one conversation (changes nothing): `window_open` is evaluated at `at_ms`; the chat
@@ -1021,6 +1028,9 @@ pub unsafe extern "C" fn convstate_engine_conversation(
                 outbox_held: view.outbox_held,
                 opted_in: view.opted_in,
                 marketing_stopped: view.marketing_stopped,
+                chat_waiting_since_ms: ms(view.chat.and_then(|c| c.waiting_since)),
+                chat_responses: view.chat.map_or(0, |c| c.responses),
+                chat_response_total_ms: view.chat.map_or(0, |c| c.response_total.millis()),
             })
         };
         Ok(())
@@ -1059,6 +1069,11 @@ pub struct convstate_number_view {
     pub first_response_total_ms: u64,
     /// Chats that had an agent response.
     pub first_responses: u64,
+    /// Agent replies in ended chats that answered a waiting contact, first responses
+    /// included.
+    pub responses: u64,
+    /// Sum of their response times, in ms.
+    pub response_total_ms: u64,
 }
 
 /// Reads a number's registration and counters.
@@ -1090,6 +1105,8 @@ pub unsafe extern "C" fn convstate_engine_number(
                 tickets_opened: c.tickets_opened,
                 first_response_total_ms: c.first_response_total_ms,
                 first_responses: c.first_responses,
+                responses: c.responses,
+                response_total_ms: c.response_total_ms,
             })
         };
         Ok(())

@@ -204,6 +204,21 @@ def test_chat_ticket_and_consent_calls(engine: convstate.Engine) -> None:
     assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 4))["opted_in"] is False
 
 
+def test_chat_response_times(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    waiting = engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1))["chat"]
+    assert waiting["waiting_since"] == utc(2026, 11, 2, 9) and waiting["responses"] == 0
+    assert engine.send(NUMBER, CONTACT, text="Hello!", at=utc(2026, 11, 2, 9, 2)).allowed
+    answered = engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 2))["chat"]
+    assert answered["waiting_since"] is None and answered["responses"] == 1
+    assert answered["response_total"] == "2m"
+    engine.end_chat(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 3), by="agent")
+    [ended] = [e for e in engine.effects() if e["effect"] == "chat_ended"]
+    assert ended["responses"] == 1 and ended["response_total"] == "2m"
+    counters = engine.number(NUMBER)["counters"]
+    assert (counters["responses"], counters["response_total_ms"]) == (1, 120_000)
+
+
 def test_templates_send_and_initiate(engine: convstate.Engine) -> None:
     engine.register_template("acme", "order_ready", "en", category="utility",
                              body="Order {{1}} is ready", status="approved")

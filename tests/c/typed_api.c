@@ -219,6 +219,13 @@ static void test_day_of_a_conversation(void) {
                                         strlen(CONTACT), 131047),
            CONVSTATE_OK);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_WINDOW_CLOSED_BY_PROVIDER) == 1);
+  /* A new chat: the contact has waited since their message, unanswered so far. */
+  CHECK_RC(convstate_engine_conversation(engine, T0 + 27 * HOUR + MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                         strlen(CONTACT), &view),
+           CONVSTATE_OK);
+  CHECK(view.chat_live && view.chat_started_at_ms == T0 + 27 * HOUR);
+  CHECK(view.chat_waiting_since_ms == T0 + 27 * HOUR);
+  CHECK(view.chat_responses == 0 && view.chat_response_total_ms == 0);
   CHECK_RC(convstate_engine_end_chat(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
                                      strlen(CONTACT), CONVSTATE_ENDED_BY_AGENT, CONVSTATE_TICKET_CLOSED),
            CONVSTATE_OK);
@@ -240,6 +247,9 @@ static void test_day_of_a_conversation(void) {
   CHECK(number_view.inbound == 2);
   CHECK(number_view.chats_ended_by_idle == 1 && number_view.chats_ended_by_agent == 1);
   CHECK(number_view.idle_timeout_ms == 10 * MINUTE);
+  /* The first chat's one response (a minute), the second chat's none. */
+  CHECK(number_view.first_responses == 1 && number_view.first_response_total_ms == (uint64_t)MINUTE);
+  CHECK(number_view.responses == 1 && number_view.response_total_ms == (uint64_t)MINUTE);
 
   /* Snapshot: ask for the size, then write; restore gives the same state. */
   CHECK_RC(convstate_engine_snapshot(engine, NULL, 0, &snapshot_len), CONVSTATE_ERR_BUFFER_TOO_SMALL);

@@ -2,13 +2,17 @@
 //! conversations, minus the bytes of the engine with its numbers and templates only, over N.
 //!
 //! `cargo run --release -p convstate-benches --bin memory -- [N]` (default 1,000,000).
-//! Prints idle conversations (window and ticket, chat ended) and conversations with a live
-//! chat, the snapshot size, and the idle engine restored from its snapshot (no slack).
+//! Prints idle conversations (window and ticket, chat ended), conversations with a live
+//! chat, unanswered and answered once, the snapshot size, and the idle engine restored from its snapshot (no slack).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use convstate_benches::{limited_policy, registered, with_conversations};
+use convstate::Duration;
+use convstate_benches::{
+    at, contact, drain, limited_policy, number, number_of, registered, set_counter, text_send,
+    with_conversations,
+};
 
 /// The system allocator, counting live bytes.
 struct Counting;
@@ -66,9 +70,40 @@ fn main() {
         drop(engine);
         bytes
     };
-    for (label, idle) in [("idle (chat ended)", true), ("live chat", false)] {
+    for (label, idle, answered) in [
+        ("idle (chat ended)", true, false),
+        (
+            "idle, its chat answered once before it ended (duplicate record included)",
+            true,
+            true,
+        ),
+        ("live chat", false, false),
+        (
+            "live chat answered once (duplicate record included)",
+            false,
+            true,
+        ),
+    ] {
         let before = live();
-        let engine = with_conversations(limited_policy(), n, idle);
+        let mut engine = with_conversations(limited_policy(), n, false);
+        if answered {
+            // One reply each, a minute in: the chat keeps its first response, count and
+            // total in the engine's table of answered chats.
+            let mut reply = text_send(0, at(60_000));
+            for i in 0..n {
+                reply.number = number(number_of(i));
+                reply.contact = Some(contact(i));
+                set_counter(&mut reply, i);
+                assert!(engine.send(&reply).expect("send").is_allowed());
+                if i % 1024 == 0 {
+                    drain(&mut engine);
+                }
+            }
+        }
+        if idle {
+            engine.handle_timeout(at(Duration::from_hours(1).millis()));
+        }
+        drain(&mut engine);
         let bytes = live() - before - base;
         let snapshot = if idle { engine.snapshot().len() } else { 0 };
         println!(
