@@ -138,22 +138,62 @@ impl TryFrom<LiveChatFields> for LiveChat {
                 response_total: f.response_total.unwrap_or(Duration::ZERO),
             },
         };
-        if (chat.responses == 0) != chat.first_response_at.is_none() {
+        chat.check().map(|()| chat)
+    }
+}
+
+impl LiveChat {
+    /// What every chat an engine keeps satisfies, so that a snapshot's chat carries on as it
+    /// would have: its instants in order within the chat, a first response exactly when
+    /// there were responses, and before any, the contact waiting since the start.
+    fn check(&self) -> Result<(), String> {
+        let show = |t: Option<Instant>| t.map_or("null".to_owned(), |t| t.to_rfc3339());
+        let within = |t: Option<Instant>| {
+            t.is_none_or(|t| self.started_at <= t && t <= self.last_activity_at)
+        };
+        if self.last_activity_at < self.started_at {
+            return Err(format!(
+                "a live chat's last_activity_at {} is before its started_at {}",
+                self.last_activity_at, self.started_at
+            ));
+        }
+        for (name, t) in [
+            ("first_response_at", self.first_response_at),
+            ("waiting_since", self.waiting_since),
+        ] {
+            if !within(t) {
+                return Err(format!(
+                    "a live chat's {name} {} is outside its span {} to {}",
+                    show(t),
+                    self.started_at,
+                    self.last_activity_at
+                ));
+            }
+        }
+        if (self.responses == 0) != self.first_response_at.is_none() {
             return Err(format!(
                 "a live chat with {} responses has first_response_at {}",
-                chat.responses,
-                chat.first_response_at
-                    .map_or("null".to_owned(), |t| t.to_rfc3339())
+                self.responses,
+                show(self.first_response_at)
             ));
         }
-        if chat.response_total < first_after.unwrap_or(Duration::ZERO) {
+        if self.responses == 0 && self.waiting_since != Some(self.started_at) {
             return Err(format!(
-                "a live chat's response_total {} is less than its first response time {}",
-                chat.response_total,
-                first_after.unwrap_or(Duration::ZERO)
+                "a live chat with no response has waiting_since {}, not its started_at {}",
+                show(self.waiting_since),
+                self.started_at
             ));
         }
-        Ok(chat)
+        let first = self
+            .first_response_at
+            .map_or(Duration::ZERO, |t| t.since(self.started_at));
+        if self.response_total < first {
+            return Err(format!(
+                "a live chat's response_total {} is less than its first response time {first}",
+                self.response_total
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -442,6 +482,30 @@ mod tests {
         .unwrap_err();
         assert!(
             err.contains("response_total 1m is less than its first response time 2m"),
+            "{err}"
+        );
+        // Before any response the contact has waited since the start: a chat that waits
+        // for nothing would never count the agent's replies.
+        let err = chat(&format!(
+            r#"{{{start},"first_response_at":null,"responses":0,"response_total":"0ms"}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains(
+                "no response has waiting_since null, not its started_at 2026-11-02T09:00:00Z"
+            ),
+            "{err}"
+        );
+        let late_wait = r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","waiting_since":"2026-11-02T09:08:00Z","first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m"}"#;
+        let err = chat(late_wait).unwrap_err();
+        assert!(
+            err.contains("waiting_since 2026-11-02T09:08:00Z is outside its span"),
+            "{err}"
+        );
+        let backwards = r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T08:59:00Z","first_response_at":null}"#;
+        let err = chat(backwards).unwrap_err();
+        assert!(
+            err.contains("last_activity_at 2026-11-02T08:59:00Z is before its started_at"),
             "{err}"
         );
     }

@@ -69,6 +69,7 @@ pub enum Effect {
         #[serde(skip_serializing_if = "Option::is_none")]
         first_response_after: Option<Duration>,
         /// Agent replies that answered a waiting contact, the first included (§3).
+        #[serde(default)]
         responses: u64,
         /// Their response times added up; absent when there were none. Divided by
         /// `responses`, the chat's mean response time.
@@ -259,4 +260,28 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
+}
+
+impl Effect {
+    /// Effects queued in a snapshot, also those written before response times were kept: a
+    /// `chat_ended` without `responses` had exactly its first response, if any (an engine
+    /// never writes a first response without responses).
+    pub(crate) fn deserialize_queued<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Effect>, D::Error> {
+        let mut effects = Vec::<Effect>::deserialize(d)?;
+        for effect in &mut effects {
+            if let Effect::ChatEnded {
+                first_response_after: Some(first),
+                responses: responses @ 0,
+                response_total,
+                ..
+            } = effect
+            {
+                *responses = 1;
+                *response_total = Some(*first);
+            }
+        }
+        Ok(effects)
+    }
 }

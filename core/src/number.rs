@@ -68,6 +68,7 @@ pub(crate) struct NumberState {
     /// The template `initiate` sends, as (name, language).
     pub default_template: Option<(String, String)>,
     /// Activity counters.
+    #[serde(deserialize_with = "NumberCounters::deserialize_older")]
     pub counters: NumberCounters,
     /// Quality rating from provider events.
     #[serde(default)]
@@ -146,7 +147,23 @@ pub struct NumberCounters {
     pub first_responses: u64,
     /// Agent replies in ended chats that answered a waiting contact, first responses
     /// included.
+    #[serde(default)]
     pub responses: u64,
     /// Sum of their response times, in ms.
+    #[serde(default)]
     pub response_total_ms: u64,
+}
+
+impl NumberCounters {
+    /// Counters as stored, also those written before response times were kept (no
+    /// `responses`): each chat that had a first response counted that one response. An
+    /// engine never writes fewer responses than first responses.
+    fn deserialize_older<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut counters = NumberCounters::deserialize(d)?;
+        if counters.responses == 0 && counters.first_responses > 0 {
+            counters.responses = counters.first_responses;
+            counters.response_total_ms = counters.first_response_total_ms;
+        }
+        Ok(counters)
+    }
 }

@@ -267,6 +267,7 @@ pub(crate) struct SnapshotBody {
     #[serde(default)]
     pub idempotency_numbers: Vec<Option<u32>>,
     pub timers: Vec<(TimerKey, Instant)>,
+    #[serde(deserialize_with = "Effect::deserialize_queued")]
     pub effects: Vec<Effect>,
     pub next_ticket: u64,
     pub limits: Vec<StoredLimit>,

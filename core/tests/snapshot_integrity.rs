@@ -573,3 +573,54 @@ fn an_entry_listed_twice_in_a_keyed_table_is_refused() {
         assert!(message.ends_with("appears twice"), "{table}: {message}");
     }
 }
+
+/// A snapshot written by the release before chat response times (commit aad162a): a
+/// number's counters without `responses`, a queued `chat_ended` without them, a live chat
+/// answered once without its wait and count. It restores, with each chat that had a first
+/// response counting that one response, and the answered chat carries on.
+#[test]
+fn a_snapshot_from_before_response_times_restores() {
+    let bytes = include_bytes!("fixtures/snapshot-before-response-times.json");
+    let mut engine = Engine::restore(bytes).expect("an older snapshot restores");
+    let queued: Vec<String> = std::iter::from_fn(|| engine.poll_effect())
+        .map(|e| serde_json::to_string(&e).expect("effects serialise"))
+        .collect();
+    let ended = queued
+        .iter()
+        .find(|e| e.contains(r#""effect":"chat_ended""#))
+        .expect("the queued chat_ended");
+    assert!(
+        ended.contains(r#""first_response_after":"2m","responses":1,"response_total":"2m""#),
+        "{ended}"
+    );
+    let number = engine.handle_json(
+        r#"{"type":"query_number","at":"2026-11-02T09:04:00Z","number":"+15550001111"}"#,
+    );
+    assert!(
+        number[0].contains(r#""first_response_total_ms":120000,"first_responses":1,"responses":1,"response_total_ms":120000"#),
+        "{number:?}"
+    );
+    let chat = |engine: &mut Engine, at: &str| {
+        engine.handle_json(&format!(
+            r#"{{"type":"query_conversation","at":"{at}","number":"+15550001111","contact":"+79110000002"}}"#
+        ))[0]
+            .clone()
+    };
+    let view = chat(&mut engine, "2026-11-02T09:04:00Z");
+    assert!(
+        view.contains(r#""first_response_at":"2026-11-02T09:03:00Z","waiting_since":null,"responses":1,"response_total":"1m""#),
+        "{view}"
+    );
+    for line in [
+        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000002","kind":"text"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:06:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"text","text":"On it."}}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let view = chat(&mut engine, "2026-11-02T09:06:00Z");
+    assert!(
+        view.contains(r#""responses":2,"response_total":"2m""#),
+        "{view}"
+    );
+}
