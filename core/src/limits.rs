@@ -258,9 +258,11 @@ impl Engine {
                 .iter()
                 .all(|&n| self.numbers[n as usize].quality != Quality::Low && cleared_by(n));
             match key {
-                TimerKey::NumberFlag(_) => {
-                    level = level.saturating_sub(self.policy.numbers.downgrade_levels as usize);
-                    upgrade_pending = None;
+                TimerKey::NumberFlag(n) => {
+                    if !self.numbers[n as usize].flag_limit_lowered {
+                        level = level.saturating_sub(self.policy.numbers.downgrade_levels as usize);
+                        upgrade_pending = None;
+                    }
                 }
                 _ => {
                     let upgrade = match upgrade_pending {
@@ -507,7 +509,30 @@ impl Engine {
         }
         self.ensure_limit(number, self.clock);
         let owner = self.limit_owner(number);
+        if level < self.limits[&owner].level {
+            self.provider_lowered_flagged(owner, at);
+        }
         self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
         Ok(())
+    }
+
+    /// The provider lowered `owner`'s limit at `at`: for each number under it that was
+    /// flagged by then, that is the flag's downgrade (§6), which its deadline then does not
+    /// repeat. In order or late, the limit ends one level down: a report that comes after
+    /// the deadline's own downgrade names the level already in force.
+    fn provider_lowered_flagged(&mut self, owner: u32, at: Instant) {
+        let flag_for = self.policy.numbers.flag_for;
+        for n in 0..self.numbers.len() as u32 {
+            if self.limit_owner(n) != owner {
+                continue;
+            }
+            let state = &mut self.numbers[n as usize];
+            if state
+                .flagged_until
+                .is_some_and(|deadline| at >= deadline.minus(flag_for))
+            {
+                state.flag_limit_lowered = true;
+            }
+        }
     }
 }

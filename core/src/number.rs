@@ -76,6 +76,11 @@ pub(crate) struct NumberState {
     /// Flagged for low quality: the deadline to recover by (§6).
     #[serde(default)]
     pub flagged_until: Option<crate::time::Instant>,
+    /// The provider lowered the number's limit while it was flagged (Meta's `DOWNGRADE`):
+    /// that is the downgrade the flag's deadline stands for, so the deadline lowers it no
+    /// further. Whichever comes first, the limit goes down one level, not two.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flag_limit_lowered: bool,
     /// A provider restriction in force (§6).
     #[serde(default)]
     pub restriction: Option<Restriction>,

@@ -4,7 +4,7 @@
 //! |-----------|--------------------------------|-----------|-------------------------------------------|
 //! | connected | quality low                    | flagged   | `number_flagged` (deadline = now + 7 days) |
 //! | flagged   | quality medium/high            | connected | `number_flag_cleared` (recovered), limit unchanged |
-//! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (one level down) |
+//! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (one level down, unless the provider lowered it during the flag) |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
 //! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
 
@@ -61,6 +61,7 @@ impl Engine {
                 // default length does: a late report gives the same deadline.
                 let deadline = e.at.plus(self.policy.numbers.flag_for);
                 state.flagged_until = Some(deadline);
+                state.flag_limit_lowered = false;
                 self.timers.arm(TimerKey::NumberFlag(n), deadline);
                 self.effects.push_back(Effect::NumberFlagged {
                     number: number_name,
@@ -70,6 +71,7 @@ impl Engine {
             }
             (Quality::Medium | Quality::High, Some(_)) => {
                 state.flagged_until = None;
+                state.flag_limit_lowered = false;
                 self.timers.disarm(TimerKey::NumberFlag(n));
                 self.effects.push_back(Effect::NumberFlagCleared {
                     number: number_name,
@@ -91,12 +93,13 @@ impl Engine {
             return;
         }
         self.numbers[n as usize].flagged_until = None;
+        let lowered_by_provider = std::mem::take(&mut self.numbers[n as usize].flag_limit_lowered);
         self.effects.push_back(Effect::NumberFlagCleared {
             number: self.number_address(n),
             reason: FlagClearReason::Deadline,
             at: deadline,
         });
-        if self.numbers[n as usize].channel.has_service_window() {
+        if self.numbers[n as usize].channel.has_service_window() && !lowered_by_provider {
             self.ensure_limit(n, deadline);
             let owner = self.limit_owner(n);
             let level = self.limits[&owner].level;
