@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use convstate::{Billing, Decision, Effect, Error, Event, Instant};
+use convstate::{Billing, Decision, Duration, Effect, Error, Event, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -33,6 +33,13 @@ pub struct ChatTally {
     pub ended_by_reason: BTreeMap<String, u64>,
     /// Chats ended by inactivity with no agent reply.
     pub missed: u64,
+    /// Ended chats the agent answered, and their times to the first answer added up (ms).
+    pub first_responses: u64,
+    pub first_response_total_ms: u64,
+    /// Agent replies in ended chats that answered a waiting contact (first ones included),
+    /// and their response times added up (ms).
+    pub responses: u64,
+    pub response_total_ms: u64,
 }
 
 /// Tickets.
@@ -189,9 +196,22 @@ impl Summary {
         match effect {
             Effect::ChatStarted { .. } => self.chats.started += 1,
             Effect::TicketOpened { .. } => self.tickets.opened += 1,
-            Effect::ChatEnded { reason, missed, .. } => {
+            Effect::ChatEnded {
+                reason,
+                missed,
+                first_response_after,
+                responses,
+                response_total,
+                ..
+            } => {
                 bump(&mut self.chats.ended_by_reason, &wire_name(reason));
                 self.chats.missed += u64::from(*missed);
+                if let Some(first) = first_response_after {
+                    self.chats.first_responses += 1;
+                    self.chats.first_response_total_ms += first.millis() as u64;
+                }
+                self.chats.responses += responses;
+                self.chats.response_total_ms += response_total.map_or(0, |t| t.millis() as u64);
             }
             Effect::TicketStatusChanged { from, to, .. } => bump(
                 &mut self.tickets.status_changes,
@@ -277,6 +297,16 @@ impl Summary {
                 self.chats.started, self.chats.missed
             ),
         );
+        table.line(format!(
+            "first responses {} (mean {}), responses {} (mean {})",
+            self.chats.first_responses,
+            mean(
+                self.chats.first_response_total_ms,
+                self.chats.first_responses
+            ),
+            self.chats.responses,
+            mean(self.chats.response_total_ms, self.chats.responses),
+        ));
         table.detail(&self.chats.ended_by_reason);
         table.row("tickets opened", self.tickets.opened.to_string());
         table.detail(&self.tickets.status_changes);
@@ -335,5 +365,15 @@ impl Table {
             ),
         );
         self.detail(&tally.denied_by_reason);
+    }
+}
+
+/// The mean of `count` durations adding up to `total_ms`, to the second from a second up
+/// (`-` for none).
+fn mean(total_ms: u64, count: u64) -> String {
+    match total_ms.checked_div(count) {
+        None => "-".to_owned(),
+        Some(ms) if ms < 1000 => Duration::from_millis(ms as i64).to_string(),
+        Some(ms) => Duration::from_secs(((ms + 500) / 1000) as i64).to_string(),
     }
 }

@@ -134,6 +134,12 @@ fn example_day_summary_counts_chats_tickets_and_refusals() {
     assert_eq!(summary["chats"]["started"], 13);
     assert_eq!(summary["chats"]["missed"], 1);
     assert_eq!(summary["chats"]["ended_by_reason"]["agent"], 3);
+    // Response times (RULES.md 3): twelve chats answered, 24 min to their first answers;
+    // fifteen answers in all, 32 min.
+    assert_eq!(summary["chats"]["first_responses"], 12);
+    assert_eq!(summary["chats"]["first_response_total_ms"], 24 * 60_000);
+    assert_eq!(summary["chats"]["responses"], 15);
+    assert_eq!(summary["chats"]["response_total_ms"], 32 * 60_000);
     assert_eq!(summary["tickets"]["opened"], 12);
     assert_eq!(summary["tickets"]["status_changes"]["open -> closed"], 3);
     assert_eq!(summary["effects_by_type"]["outbox_released"], 1);
