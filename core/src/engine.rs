@@ -701,7 +701,7 @@ impl Engine {
                     counters: NumberCounters::default(),
                     quality: Quality::Unknown,
                     flagged_until: None,
-                    flag_limit_lowered: false,
+                    flag_level: None,
                     restriction: None,
                     phone_number_id: e.phone_number_id.clone(),
                     quality_event: ProviderOrder::default(),

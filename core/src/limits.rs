@@ -259,8 +259,10 @@ impl Engine {
                 .all(|&n| self.numbers[n as usize].quality != Quality::Low && cleared_by(n));
             match key {
                 TimerKey::NumberFlag(n) => {
-                    if !self.numbers[n as usize].flag_limit_lowered {
-                        level = level.saturating_sub(self.policy.numbers.downgrade_levels as usize);
+                    let lowered =
+                        self.flag_deadline_level(self.numbers[n as usize].flag_level, level);
+                    if lowered < level {
+                        level = lowered;
                         upgrade_pending = None;
                     }
                 }
@@ -509,30 +511,38 @@ impl Engine {
         }
         self.ensure_limit(number, self.clock);
         let owner = self.limit_owner(number);
-        if level < self.limits[&owner].level {
-            self.provider_lowered_flagged(owner, at);
-        }
+        self.provider_level_at_flag_start(owner, level, at);
         self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
         Ok(())
     }
 
-    /// The provider lowered `owner`'s limit at `at`: for each number under it that was
-    /// flagged by then, that is the flag's downgrade (§6), which its deadline then does not
-    /// repeat. In order or late, the limit ends one level down: a report that comes after
-    /// the deadline's own downgrade names the level already in force.
-    fn provider_lowered_flagged(&mut self, owner: u32, at: Instant) {
+    /// A provider limit reported at the very instant a number under `owner` was flagged
+    /// (Meta's `FLAGGED` webhook carries both) is the level the flag starts from, whichever
+    /// of the two events came first.
+    fn provider_level_at_flag_start(&mut self, owner: u32, level: usize, at: Instant) {
         let flag_for = self.policy.numbers.flag_for;
         for n in 0..self.numbers.len() as u32 {
             if self.limit_owner(n) != owner {
                 continue;
             }
             let state = &mut self.numbers[n as usize];
-            if state
-                .flagged_until
-                .is_some_and(|deadline| at >= deadline.minus(flag_for))
-            {
-                state.flag_limit_lowered = true;
+            if state.flagged_until == Some(at.plus(flag_for)) {
+                state.flag_level = Some(level as u32);
             }
         }
+    }
+
+    /// The level a number's flag deadline leaves its limit at, from the level at the flag's
+    /// start (§6: one level down; a provider downgrade during the flag already made it) and
+    /// the level found now; never higher than the one found.
+    pub(crate) fn flag_deadline_level(&self, flag_level: Option<u32>, found: usize) -> usize {
+        let from = flag_level.map_or(found, |l| l as usize);
+        let down = self.policy.numbers.downgrade_levels as usize;
+        from.saturating_sub(down).min(found)
+    }
+
+    /// The level of the limit number `n` sends under, as stored (a new owner's first level).
+    pub(crate) fn limit_level(&self, n: u32) -> usize {
+        self.limits.get(&self.limit_owner(n)).map_or(0, |s| s.level)
     }
 }

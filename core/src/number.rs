@@ -76,11 +76,13 @@ pub(crate) struct NumberState {
     /// Flagged for low quality: the deadline to recover by (§6).
     #[serde(default)]
     pub flagged_until: Option<crate::time::Instant>,
-    /// The provider lowered the number's limit while it was flagged (Meta's `DOWNGRADE`):
-    /// that is the downgrade the flag's deadline stands for, so the deadline lowers it no
-    /// further. Whichever comes first, the limit goes down one level, not two.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub flag_limit_lowered: bool,
+    /// While flagged: the level (index into the policy's levels) of the limit the number
+    /// sends under when the flag started. The deadline lowers the limit to
+    /// `numbers.downgrade_levels` below it, not below the level it finds, so a provider
+    /// downgrade during the flag (Meta's `DOWNGRADE`) is not made twice, whichever comes
+    /// first. Absent from snapshots of before: the deadline lowers from the level it finds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_level: Option<u32>,
     /// A provider restriction in force (§6).
     #[serde(default)]
     pub restriction: Option<Restriction>,

@@ -4,7 +4,7 @@
 //! |-----------|--------------------------------|-----------|-------------------------------------------|
 //! | connected | quality low                    | flagged   | `number_flagged` (deadline = now + 7 days) |
 //! | flagged   | quality medium/high            | connected | `number_flag_cleared` (recovered), limit unchanged |
-//! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (one level down, unless the provider lowered it during the flag) |
+//! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (one level below the level at the flag's start, unless already there) |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
 //! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
 
@@ -43,6 +43,7 @@ impl Engine {
         }
         let now = self.clock;
         let number_name = self.number_address(n);
+        let level = self.limit_level(n) as u32;
         let state = &mut self.numbers[n as usize];
         let from = state.quality;
         state.quality = e.quality;
@@ -61,7 +62,7 @@ impl Engine {
                 // default length does: a late report gives the same deadline.
                 let deadline = e.at.plus(self.policy.numbers.flag_for);
                 state.flagged_until = Some(deadline);
-                state.flag_limit_lowered = false;
+                state.flag_level = Some(level);
                 self.timers.arm(TimerKey::NumberFlag(n), deadline);
                 self.effects.push_back(Effect::NumberFlagged {
                     number: number_name,
@@ -71,7 +72,7 @@ impl Engine {
             }
             (Quality::Medium | Quality::High, Some(_)) => {
                 state.flagged_until = None;
-                state.flag_limit_lowered = false;
+                state.flag_level = None;
                 self.timers.disarm(TimerKey::NumberFlag(n));
                 self.effects.push_back(Effect::NumberFlagCleared {
                     number: number_name,
@@ -93,23 +94,18 @@ impl Engine {
             return;
         }
         self.numbers[n as usize].flagged_until = None;
-        let lowered_by_provider = std::mem::take(&mut self.numbers[n as usize].flag_limit_lowered);
+        let flag_level = self.numbers[n as usize].flag_level.take();
         self.effects.push_back(Effect::NumberFlagCleared {
             number: self.number_address(n),
             reason: FlagClearReason::Deadline,
             at: deadline,
         });
-        if self.numbers[n as usize].channel.has_service_window() && !lowered_by_provider {
+        if self.numbers[n as usize].channel.has_service_window() {
             self.ensure_limit(n, deadline);
             let owner = self.limit_owner(n);
             let level = self.limits[&owner].level;
-            let down = self.policy.numbers.downgrade_levels as usize;
-            self.change_limit(
-                owner,
-                level.saturating_sub(down),
-                LimitChangeReason::Downgrade,
-                deadline,
-            );
+            let lowered = self.flag_deadline_level(flag_level, level);
+            self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
         }
     }
 
