@@ -516,9 +516,10 @@ impl Engine {
         Ok(())
     }
 
-    /// A provider limit reported at the very instant a number under `owner` was flagged
-    /// (Meta's `FLAGGED` webhook carries both) is the level the flag starts from, whichever
-    /// of the two events came first.
+    /// A provider limit (the latest the number reported) of an instant no later than the
+    /// start of a flag of a number under `owner` is the level that flag starts from, whether
+    /// it came before the low rating or after it: Meta's `FLAGGED` webhook carries both, of
+    /// one instant, in either order.
     fn provider_level_at_flag_start(&mut self, owner: u32, level: usize, at: Instant) {
         let flag_for = self.policy.numbers.flag_for;
         for n in 0..self.numbers.len() as u32 {
@@ -526,17 +527,21 @@ impl Engine {
                 continue;
             }
             let state = &mut self.numbers[n as usize];
-            if state.flagged_until == Some(at.plus(flag_for)) {
+            if state
+                .flagged_until
+                .is_some_and(|deadline| at.plus(flag_for) <= deadline)
+            {
                 state.flag_level = Some(level as u32);
             }
         }
     }
 
-    /// The level a number's flag deadline leaves its limit at, from the level at the flag's
-    /// start (§6: one level down; a provider downgrade during the flag already made it) and
-    /// the level found now; never higher than the one found.
+    /// The level a number's flag deadline leaves its limit at (§6): `downgrade_levels` below
+    /// the level at the flag's start, or below the level found if that is higher (a raise
+    /// during the flag); never above the level found, so a provider downgrade during the
+    /// flag that already took it there is not made again.
     pub(crate) fn flag_deadline_level(&self, flag_level: Option<u32>, found: usize) -> usize {
-        let from = flag_level.map_or(found, |l| l as usize);
+        let from = flag_level.map_or(found, |l| (l as usize).max(found));
         let down = self.policy.numbers.downgrade_levels as usize;
         from.saturating_sub(down).min(found)
     }

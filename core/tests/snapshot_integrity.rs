@@ -574,6 +574,38 @@ fn an_entry_listed_twice_in_a_keyed_table_is_refused() {
     }
 }
 
+/// A flagged number keeps the level its flag started from (the deadline lowers from it); a
+/// level outside the policy's, or one kept without a flag, would silently change what the
+/// deadline does.
+#[test]
+fn a_flag_level_must_be_a_level_of_a_flagged_number() {
+    let mut engine = small_engine();
+    let out = engine.handle_json(
+        r#"{"type":"number_quality","at":"2026-11-02T09:30:00Z","number":"+15550001111","quality":"low"}"#,
+    );
+    assert!(!out[0].contains(r#""type":"error""#), "{out:?}");
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    assert_eq!(
+        body["numbers"][0]["flag_level"], 0,
+        "{}",
+        body["numbers"][0]
+    );
+    let mut forged = body.clone();
+    forged["numbers"][0]["flag_level"] = 9.into();
+    let message = restore_refusal(&forged.to_string());
+    assert!(
+        message.contains("number 0's flag_level 9 is not a level of the policy's 5"),
+        "{message}"
+    );
+    let mut forged = body.clone();
+    forged["numbers"][0]["flagged_until"] = serde_json::Value::Null;
+    let message = restore_refusal(&forged.to_string());
+    assert!(
+        message.contains("number 0 has a flag_level but is not flagged"),
+        "{message}"
+    );
+}
+
 /// A snapshot written by the release before chat response times (commit aad162a): a
 /// number's counters without `responses`, a queued `chat_ended` without them, a live chat
 /// answered once without its wait and count. It restores, with each chat that had a first
