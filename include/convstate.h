@@ -1693,13 +1693,15 @@ typedef struct convstate_conversation_view {
    */
   int64_t chat_waiting_since_ms;
   /**
-   * Agent replies in the live chat that answered a waiting contact, the first included.
+   * Agent replies in the live chat that answered a waiting contact, the first included
+   * (0 without a live chat).
    */
   uint64_t chat_responses;
   /**
-   * Their response times added up, in ms.
+   * Their response times added up, in ms (0 without a live chat), like the number
+   * view's `response_total_ms`.
    */
-  int64_t chat_response_total_ms;
+  uint64_t chat_response_total_ms;
 } convstate_conversation_view;
 
 /**

@@ -377,3 +377,18 @@ fn mean(total_ms: u64, count: u64) -> String {
         Some(ms) => Duration::from_secs(((ms + 500) / 1000) as i64).to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::mean;
+
+    #[test]
+    fn means_are_to_the_second_from_a_second_up() {
+        assert_eq!(mean(0, 0), "-");
+        assert_eq!(mean(1_500, 2), "750ms");
+        assert_eq!(mean(32 * 60_000, 15), "128s");
+        assert_eq!(mean(2_499, 1), "2s");
+        assert_eq!(mean(2_500, 1), "3s");
+        assert_eq!(mean(24 * 60_000, 12), "2m");
+    }
+}

@@ -268,6 +268,11 @@ fn stdin_dash_and_out_file_give_the_same_lines() {
         stdout(&with_out).starts_with("events"),
         "only the summary on stdout"
     );
+    assert!(
+        stdout(&with_out).contains("first responses 12 (mean 2m), responses 15 (mean 128s)"),
+        "the chats' response times: {}",
+        stdout(&with_out)
+    );
 }
 
 #[test]

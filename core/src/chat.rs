@@ -83,6 +83,7 @@ impl From<ChatEnder> for ChatEndReason {
 /// are not responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "LiveChatFields")]
+#[non_exhaustive]
 pub struct LiveChat {
     /// When it started.
     pub started_at: Instant,
@@ -200,7 +201,7 @@ impl LiveChat {
 /// The part of a live chat that every inbound and reply reads, kept in the conversation
 /// record (the engine's `chat_responses` table keeps the rest, for answered chats only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ChatClock {
+pub(crate) struct ChatTimes {
     pub started_at: Instant,
     pub last_activity_at: Instant,
     pub waiting_since: Option<Instant>,
@@ -216,19 +217,19 @@ pub(crate) struct ChatResponses {
 }
 
 impl LiveChat {
-    pub(crate) fn new(clock: ChatClock, responses: Option<&ChatResponses>) -> LiveChat {
+    pub(crate) fn new(times: ChatTimes, responses: Option<&ChatResponses>) -> LiveChat {
         LiveChat {
-            started_at: clock.started_at,
-            last_activity_at: clock.last_activity_at,
+            started_at: times.started_at,
+            last_activity_at: times.last_activity_at,
             first_response_at: responses.map(|r| r.first_at),
-            waiting_since: clock.waiting_since,
+            waiting_since: times.waiting_since,
             responses: responses.map_or(0, |r| r.count),
             response_total: responses.map_or(Duration::ZERO, |r| r.total),
         }
     }
 
-    pub(crate) fn clock(&self) -> ChatClock {
-        ChatClock {
+    pub(crate) fn times(&self) -> ChatTimes {
+        ChatTimes {
             started_at: self.started_at,
             last_activity_at: self.last_activity_at,
             waiting_since: self.waiting_since,
@@ -255,14 +256,14 @@ impl Engine {
     /// Inbound activity on a channel with chats: keeps a live chat alive, or starts one.
     pub(crate) fn chat_activity(&mut self, conv: u32, kind: InboundKind, now: Instant) {
         let conversation = &mut self.conversations[conv as usize];
-        if let Some(mut chat) = conversation.chat_clock() {
+        if let Some(mut chat) = conversation.chat_times() {
             // The idle timer is already armed no later than the new deadline; its handler
             // re-arms from `last_activity_at` when woken early.
             chat.last_activity_at = chat.last_activity_at.max(now);
             if kind.is_user_message() {
                 chat.waiting_since.get_or_insert(now);
             }
-            conversation.set_chat_clock(Some(chat));
+            conversation.set_chat_times(Some(chat));
             return;
         }
         if !kind.is_user_message() {
@@ -275,7 +276,7 @@ impl Engine {
             }
             _ => self.new_ticket(conv, now),
         };
-        self.conversations[conv as usize].set_chat_clock(Some(ChatClock {
+        self.conversations[conv as usize].set_chat_times(Some(ChatTimes {
             started_at: now,
             last_activity_at: now,
             waiting_since: Some(now),
@@ -296,7 +297,7 @@ impl Engine {
     /// An allowed send into a live chat: the agent answered.
     pub(crate) fn chat_agent_reply(&mut self, conv: u32, now: Instant) {
         let conversation = &mut self.conversations[conv as usize];
-        if let Some(mut chat) = conversation.chat_clock() {
+        if let Some(mut chat) = conversation.chat_times() {
             chat.last_activity_at = chat.last_activity_at.max(now);
             if let Some(since) = chat.waiting_since.take() {
                 let responses = self.chat_responses.entry(conv).or_insert(ChatResponses {
@@ -310,19 +311,19 @@ impl Engine {
                 let waited = now.since(since).millis();
                 responses.total = Duration::from_millis(responses.total.millis() + waited);
             }
-            conversation.set_chat_clock(Some(chat));
+            conversation.set_chat_times(Some(chat));
         }
     }
 
     /// A conversation's live chat, if it has one (ended or not by its idle deadline).
     pub(crate) fn live_chat(&self, conv: u32) -> Option<LiveChat> {
-        let clock = self.conversations[conv as usize].chat_clock()?;
-        Some(LiveChat::new(clock, self.chat_responses.get(&conv)))
+        let times = self.conversations[conv as usize].chat_times()?;
+        Some(LiveChat::new(times, self.chat_responses.get(&conv)))
     }
 
     /// Replaces a conversation's live chat (restores and imports).
     pub(crate) fn set_live_chat(&mut self, conv: u32, chat: Option<LiveChat>) {
-        self.conversations[conv as usize].set_chat_clock(chat.map(|c| c.clock()));
+        self.conversations[conv as usize].set_chat_times(chat.map(|c| c.times()));
         match chat.and_then(|c| c.responses()) {
             Some(responses) => {
                 self.chat_responses.insert(conv, responses);
@@ -348,7 +349,7 @@ impl Engine {
     }
 
     pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {
-        let Some(chat) = self.conversations[conv as usize].chat_clock() else {
+        let Some(chat) = self.conversations[conv as usize].chat_times() else {
             return;
         };
         let number = self.conversations[conv as usize].number;
@@ -376,7 +377,7 @@ impl Engine {
         // check comes before any mutation so that the error changes nothing.
         let now = e.at.max(self.clock);
         let still_live = self.conversations[conv as usize]
-            .chat_clock()
+            .chat_times()
             .is_some_and(|c| c.last_activity_at.plus(self.idle_timeout(number)) > now);
         if !still_live {
             return Err(no_chat());
@@ -454,54 +455,41 @@ mod tests {
             r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","first_response_at":"2026-11-02T09:02:00Z","waiting_since":"2026-11-02T09:05:00Z","responses":1,"response_total":"2m"}"#
         );
         assert_eq!(chat(&json), Ok(live));
-        assert_eq!(LiveChat::new(live.clock(), live.responses().as_ref()), live);
+        assert_eq!(LiveChat::new(live.times(), live.responses().as_ref()), live);
     }
 
     #[test]
     fn inconsistent_responses_are_refused() {
-        let start = r#""started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","waiting_since":null"#;
-        let err = chat(&format!(
-            r#"{{{start},"first_response_at":null,"responses":2,"response_total":"3m"}}"#
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("2 responses has first_response_at null"),
-            "{err}"
-        );
-        let err = chat(&format!(
-            r#"{{{start},"first_response_at":"2026-11-02T09:02:00Z","responses":0,"response_total":"0ms"}}"#
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("0 responses has first_response_at 2026-11-02T09:02:00Z"),
-            "{err}"
-        );
-        let err = chat(&format!(
-            r#"{{{start},"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"1m"}}"#
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("response_total 1m is less than its first response time 2m"),
-            "{err}"
-        );
-        // Before any response the contact has waited since the start: a chat that waits
-        // for nothing would never count the agent's replies.
-        let err = chat(&format!(
-            r#"{{{start},"first_response_at":null,"responses":0,"response_total":"0ms"}}"#
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains(
-                "no response has waiting_since null, not its started_at 2026-11-02T09:00:00Z"
+        // (the chat's fields after its start and last activity, the problem named). Before
+        // any response the contact has waited since the start: a chat that waits for
+        // nothing would never count the agent's replies.
+        let start =
+            r#""started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z""#;
+        for (rest, named) in [
+            (
+                r#""waiting_since":null,"first_response_at":null,"responses":2,"response_total":"3m""#,
+                "2 responses has first_response_at null",
             ),
-            "{err}"
-        );
-        let late_wait = r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","waiting_since":"2026-11-02T09:08:00Z","first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m"}"#;
-        let err = chat(late_wait).unwrap_err();
-        assert!(
-            err.contains("waiting_since 2026-11-02T09:08:00Z is outside its span"),
-            "{err}"
-        );
+            (
+                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":0,"response_total":"0ms""#,
+                "0 responses has first_response_at 2026-11-02T09:02:00Z",
+            ),
+            (
+                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"1m""#,
+                "response_total 1m is less than its first response time 2m",
+            ),
+            (
+                r#""waiting_since":null,"first_response_at":null,"responses":0,"response_total":"0ms""#,
+                "no response has waiting_since null, not its started_at 2026-11-02T09:00:00Z",
+            ),
+            (
+                r#""waiting_since":"2026-11-02T09:08:00Z","first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m""#,
+                "waiting_since 2026-11-02T09:08:00Z is outside its span",
+            ),
+        ] {
+            let err = chat(&format!("{{{start},{rest}}}")).unwrap_err();
+            assert!(err.contains(named), "{rest}: {err}");
+        }
         let backwards = r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T08:59:00Z","first_response_at":null}"#;
         let err = chat(backwards).unwrap_err();
         assert!(

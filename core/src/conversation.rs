@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressKey;
-use crate::chat::{ChatClock, Ticket, TicketStatus};
+use crate::chat::{ChatTimes, Ticket, TicketStatus};
 use crate::time::MaybeInstant;
 use crate::window::WindowState;
 
@@ -68,12 +68,12 @@ impl Conversation {
         self.ticket_status = ticket.status;
     }
 
-    /// The live chat's instants (see [`ChatClock`] for where the rest is kept).
-    pub fn chat_clock(&self) -> Option<ChatClock> {
+    /// The live chat's instants (see [`ChatTimes`] for where the rest is kept).
+    pub fn chat_times(&self) -> Option<ChatTimes> {
         self.chat.get()
     }
 
-    pub fn set_chat_clock(&mut self, chat: Option<ChatClock>) {
+    pub fn set_chat_times(&mut self, chat: Option<ChatTimes>) {
         self.chat = StoredChat::stored(chat);
     }
 }
@@ -158,7 +158,7 @@ impl From<StoredWindow> for WindowState {
     }
 }
 
-/// An optional [`ChatClock`] as stored: 24 bytes, not 40; no chat when `started` is none.
+/// An optional [`ChatTimes`] as stored: 24 bytes, not 40; no chat when `started` is none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct StoredChat {
     started: MaybeInstant,
@@ -167,7 +167,7 @@ struct StoredChat {
 }
 
 impl StoredChat {
-    fn stored(chat: Option<ChatClock>) -> StoredChat {
+    fn stored(chat: Option<ChatTimes>) -> StoredChat {
         match chat {
             Some(c) => StoredChat {
                 started: MaybeInstant::new(Some(c.started_at)),
@@ -178,8 +178,8 @@ impl StoredChat {
         }
     }
 
-    fn get(self) -> Option<ChatClock> {
-        Some(ChatClock {
+    fn get(self) -> Option<ChatTimes> {
+        Some(ChatTimes {
             started_at: self.started.get()?,
             last_activity_at: self.last_activity.get()?,
             waiting_since: self.waiting_since.get(),
@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn packed_fields_read_back_what_was_set() {
         let mut c = Conversation::new(3, AddressKey(4_915_000_000_001));
-        assert_eq!((c.ticket(), c.chat_clock()), (None, None));
+        assert_eq!((c.ticket(), c.chat_times()), (None, None));
         let ticket = Ticket {
             id: 7,
             status: TicketStatus::Pending,
@@ -213,22 +213,22 @@ mod tests {
         c.set_ticket(ticket);
         assert_eq!(c.ticket(), Some(ticket));
         for chat in [
-            ChatClock {
+            ChatTimes {
                 started_at: at(0),
                 last_activity_at: at(5),
                 waiting_since: Some(at(0)),
             },
-            ChatClock {
+            ChatTimes {
                 started_at: at(10),
                 last_activity_at: at(20),
                 waiting_since: None,
             },
         ] {
-            c.set_chat_clock(Some(chat));
-            assert_eq!(c.chat_clock(), Some(chat));
+            c.set_chat_times(Some(chat));
+            assert_eq!(c.chat_times(), Some(chat));
         }
-        c.set_chat_clock(None);
-        assert_eq!(c.chat_clock(), None);
+        c.set_chat_times(None);
+        assert_eq!(c.chat_times(), None);
         assert_eq!(c.ticket(), Some(ticket));
     }
 

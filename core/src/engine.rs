@@ -701,7 +701,7 @@ impl Engine {
                     counters: NumberCounters::default(),
                     quality: Quality::Unknown,
                     flagged_until: None,
-                    flag_level: None,
+                    limit_level_at_flag: None,
                     restriction: None,
                     phone_number_id: e.phone_number_id.clone(),
                     quality_event: ProviderOrder::default(),
@@ -1201,11 +1201,7 @@ impl Engine {
     /// Live chats by conversation index, in index order (snapshots, exports, and a number's
     /// changed idle timeout).
     pub(crate) fn live_chats(&self) -> impl Iterator<Item = (u32, LiveChat)> + '_ {
-        self.conversations
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.chat_clock().is_some())
-            .filter_map(|(i, _)| Some((i as u32, self.live_chat(i as u32)?)))
+        (0..self.conversations.len() as u32).filter_map(|i| Some((i, self.live_chat(i)?)))
     }
 
     pub(crate) fn new_ticket(&mut self, conv: u32, at: Instant) -> Ticket {

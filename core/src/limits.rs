@@ -259,8 +259,8 @@ impl Engine {
                 .all(|&n| self.numbers[n as usize].quality != Quality::Low && cleared_by(n));
             match key {
                 TimerKey::NumberFlag(n) => {
-                    let lowered =
-                        self.flag_deadline_level(self.numbers[n as usize].flag_level, level);
+                    let lowered = self
+                        .flag_deadline_level(self.numbers[n as usize].limit_level_at_flag, level);
                     if lowered < level {
                         level = lowered;
                         upgrade_pending = None;
@@ -511,16 +511,17 @@ impl Engine {
         }
         self.ensure_limit(number, self.clock);
         let owner = self.limit_owner(number);
-        self.provider_level_at_flag_start(owner, level, at);
+        self.record_flag_start_level(owner, level, at);
         self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
         Ok(())
     }
 
-    /// A provider limit (the latest the number reported) of an instant no later than the
-    /// start of a flag of a number under `owner` is the level that flag starts from, whether
-    /// it came before the low rating or after it: Meta's `FLAGGED` webhook carries both, of
-    /// one instant, in either order.
-    fn provider_level_at_flag_start(&mut self, owner: u32, level: usize, at: Instant) {
+    /// Records `level`, reported by the provider for `owner` at `at` (and admitted: no later
+    /// report for the reporting number had been applied), as the level the flags of numbers
+    /// under `owner` that started at or after `at` start from, whether the report came
+    /// before the low rating or after it: Meta's `FLAGGED` webhook carries both, of one
+    /// instant, in either order.
+    fn record_flag_start_level(&mut self, owner: u32, level: usize, at: Instant) {
         let flag_for = self.policy.numbers.flag_for;
         for n in 0..self.numbers.len() as u32 {
             if self.limit_owner(n) != owner {
@@ -531,7 +532,7 @@ impl Engine {
                 .flagged_until
                 .is_some_and(|deadline| at.plus(flag_for) <= deadline)
             {
-                state.flag_level = Some(level as u32);
+                state.limit_level_at_flag = Some(level as u32);
             }
         }
     }
@@ -540,8 +541,8 @@ impl Engine {
     /// the level at the flag's start, or below the level found if that is higher (a raise
     /// during the flag); never above the level found, so a provider downgrade during the
     /// flag that already took it there is not made again.
-    pub(crate) fn flag_deadline_level(&self, flag_level: Option<u32>, found: usize) -> usize {
-        let from = flag_level.map_or(found, |l| (l as usize).max(found));
+    pub(crate) fn flag_deadline_level(&self, level_at_flag: Option<u32>, found: usize) -> usize {
+        let from = level_at_flag.map_or(found, |l| (l as usize).max(found));
         let down = self.policy.numbers.downgrade_levels as usize;
         from.saturating_sub(down).min(found)
     }

@@ -77,12 +77,12 @@ pub(crate) struct NumberState {
     #[serde(default)]
     pub flagged_until: Option<crate::time::Instant>,
     /// While flagged: the level (index into the policy's levels) of the limit the number
-    /// sends under when the flag started. The deadline lowers the limit to
-    /// `numbers.downgrade_levels` below it, not below the level it finds, so a provider
-    /// downgrade during the flag (Meta's `DOWNGRADE`) is not made twice, whichever comes
-    /// first. Absent from snapshots of before: the deadline lowers from the level it finds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flag_level: Option<u32>,
+    /// sends under as the flag started, or as the latest provider report of an instant up to
+    /// the flag's start set it. The deadline lowers the limit `numbers.downgrade_levels`
+    /// below the higher of this and the level it finds, never above the level it finds, so
+    /// a provider downgrade during the flag (Meta's `DOWNGRADE`) is not made twice. Absent
+    /// from snapshots of before: the deadline lowers from the level it finds.
+    pub limit_level_at_flag: Option<u32>,
     /// A provider restriction in force (§6).
     #[serde(default)]
     pub restriction: Option<Restriction>,
@@ -97,6 +97,20 @@ pub(crate) struct NumberState {
     pub limit_event: ProviderOrder,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub restriction_event: ProviderOrder,
+}
+
+impl NumberState {
+    /// A stored number's flag is whole (restore and import): a level of the policy's
+    /// `levels_len` kept only while flagged, which the deadline lowers from.
+    pub(crate) fn check_flag(&self, levels_len: usize) -> Result<(), String> {
+        match (self.limit_level_at_flag, self.flagged_until) {
+            (Some(_), None) => Err("has a limit_level_at_flag but is not flagged".into()),
+            (Some(level), Some(_)) if level as usize >= levels_len => Err(format!(
+                "has limit_level_at_flag {level}, not a level of the policy's {levels_len}"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a provider restriction bars.
@@ -127,6 +141,7 @@ impl Restriction {
 
 /// Activity counters of one number.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NumberCounters {
     /// Inbound messages and calls.
     pub inbound: u64,

@@ -4,7 +4,7 @@
 //! |-----------|--------------------------------|-----------|-------------------------------------------|
 //! | connected | quality low                    | flagged   | `number_flagged` (deadline = now + 7 days) |
 //! | flagged   | quality medium/high            | connected | `number_flag_cleared` (recovered), limit unchanged |
-//! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (one level below the level at the flag's start, unless already there) |
+//! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (`downgrade_levels` below the level at the flag's start, or below the level now if higher; never raised) |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
 //! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
 
@@ -62,7 +62,7 @@ impl Engine {
                 // default length does: a late report gives the same deadline.
                 let deadline = e.at.plus(self.policy.numbers.flag_for);
                 state.flagged_until = Some(deadline);
-                state.flag_level = Some(level);
+                state.limit_level_at_flag = Some(level);
                 self.timers.arm(TimerKey::NumberFlag(n), deadline);
                 self.effects.push_back(Effect::NumberFlagged {
                     number: number_name,
@@ -72,7 +72,7 @@ impl Engine {
             }
             (Quality::Medium | Quality::High, Some(_)) => {
                 state.flagged_until = None;
-                state.flag_level = None;
+                state.limit_level_at_flag = None;
                 self.timers.disarm(TimerKey::NumberFlag(n));
                 self.effects.push_back(Effect::NumberFlagCleared {
                     number: number_name,
@@ -94,7 +94,7 @@ impl Engine {
             return;
         }
         self.numbers[n as usize].flagged_until = None;
-        let flag_level = self.numbers[n as usize].flag_level.take();
+        let level_at_flag = self.numbers[n as usize].limit_level_at_flag.take();
         self.effects.push_back(Effect::NumberFlagCleared {
             number: self.number_address(n),
             reason: FlagClearReason::Deadline,
@@ -104,7 +104,7 @@ impl Engine {
             self.ensure_limit(n, deadline);
             let owner = self.limit_owner(n);
             let level = self.limits[&owner].level;
-            let lowered = self.flag_deadline_level(flag_level, level);
+            let lowered = self.flag_deadline_level(level_at_flag, level);
             self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
         }
     }

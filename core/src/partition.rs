@@ -607,6 +607,8 @@ impl Engine {
             if n.business != 0 {
                 return Err(corrupt("a number names another business"));
             }
+            n.check_flag(x.policy.limits.levels.len())
+                .map_err(|problem| corrupt(format!("a number {problem}")))?;
             let text = number_text(n.address, &x.interned)
                 .ok_or_else(|| corrupt("a number refers to an unknown interned id"))?;
             if let Some(id) = n

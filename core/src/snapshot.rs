@@ -572,20 +572,8 @@ impl Engine {
             if engine.number_index.insert(n.address, i as u32).is_some() {
                 return Err(corrupt(format!("number {i} appears twice")));
             }
-            match (n.flag_level, n.flagged_until) {
-                (Some(_), None) => {
-                    return Err(corrupt(format!(
-                        "number {i} has a flag_level but is not flagged"
-                    )))
-                }
-                (Some(level), Some(_)) if level as usize >= engine.policy.limits.levels.len() => {
-                    return Err(corrupt(format!(
-                        "number {i}'s flag_level {level} is not a level of the policy's {}",
-                        engine.policy.limits.levels.len()
-                    )))
-                }
-                _ => {}
-            }
+            n.check_flag(engine.policy.limits.levels.len())
+                .map_err(|problem| corrupt(format!("number {i} {problem}")))?;
             if let Some(id) = &n.phone_number_id {
                 if engine
                     .provider_number_ids
@@ -688,7 +676,7 @@ impl Engine {
                     "live chat of conversation {c} has no ticket"
                 )));
             }
-            s.conversations[c as usize].set_chat_clock(Some(chat.clock()));
+            s.conversations[c as usize].set_chat_times(Some(chat.times()));
             if let Some(responses) = chat.responses() {
                 chat_responses.insert(c, responses);
             }

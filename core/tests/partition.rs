@@ -544,6 +544,26 @@ fn an_export_with_a_live_chat_without_a_ticket_is_refused() {
     assert!(problem.contains("has no ticket"), "{problem}");
 }
 
+/// An export whose number keeps the level its flag started from without a flag, or a level
+/// the policy does not have, is refused, as such a snapshot is.
+#[test]
+fn an_export_with_a_stray_flag_level_is_refused() {
+    let mut forged = editable_export(&engine(), "biz1");
+    forged["numbers"][0]["limit_level_at_flag"] = 0.into();
+    let problem = import_refusal(&forged);
+    assert!(
+        problem.contains("a number has a limit_level_at_flag but is not flagged"),
+        "{problem}"
+    );
+    forged["numbers"][0]["flagged_until"] = "2026-12-01T00:00:00Z".into();
+    forged["numbers"][0]["limit_level_at_flag"] = 7.into();
+    let problem = import_refusal(&forged);
+    assert!(
+        problem.contains("has limit_level_at_flag 7, not a level of the policy's 5"),
+        "{problem}"
+    );
+}
+
 /// An export that lists one number, provider id, template or conversation twice is refused,
 /// as a snapshot that does is: imported, the engine saved a state it then refused.
 #[test]

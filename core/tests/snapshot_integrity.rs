@@ -586,27 +586,27 @@ fn a_flag_level_must_be_a_level_of_a_flagged_number() {
     assert!(!out[0].contains(r#""type":"error""#), "{out:?}");
     let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
     assert_eq!(
-        body["numbers"][0]["flag_level"], 0,
+        body["numbers"][0]["limit_level_at_flag"], 0,
         "{}",
         body["numbers"][0]
     );
     let mut forged = body.clone();
-    forged["numbers"][0]["flag_level"] = 9.into();
+    forged["numbers"][0]["limit_level_at_flag"] = 9.into();
     let message = restore_refusal(&forged.to_string());
     assert!(
-        message.contains("number 0's flag_level 9 is not a level of the policy's 5"),
+        message.contains("number 0 has limit_level_at_flag 9, not a level of the policy's 5"),
         "{message}"
     );
     let mut forged = body.clone();
     forged["numbers"][0]["flagged_until"] = serde_json::Value::Null;
     let message = restore_refusal(&forged.to_string());
     assert!(
-        message.contains("number 0 has a flag_level but is not flagged"),
+        message.contains("number 0 has a limit_level_at_flag but is not flagged"),
         "{message}"
     );
 }
 
-/// A snapshot written by the release before chat response times (commit aad162a): a
+/// A snapshot written before chat response times were kept (at commit aad162a): a
 /// number's counters without `responses`, a queued `chat_ended` without them, a live chat
 /// answered once without its wait and count. It restores, with each chat that had a first
 /// response counting that one response, and the answered chat carries on.

@@ -986,10 +986,12 @@ pub struct convstate_conversation_view {
     /// Since when the contact has waited for an agent's answer in the live chat, or
     /// `CONVSTATE_NONE_MS` (no live chat, or the agent wrote last).
     pub chat_waiting_since_ms: i64,
-    /// Agent replies in the live chat that answered a waiting contact, the first included.
+    /// Agent replies in the live chat that answered a waiting contact, the first included
+    /// (0 without a live chat).
     pub chat_responses: u64,
-    /// Their response times added up, in ms.
-    pub chat_response_total_ms: i64,
+    /// Their response times added up, in ms (0 without a live chat), like the number
+    /// view's `response_total_ms`.
+    pub chat_response_total_ms: u64,
 }
 
 /// Reads one conversation (changes nothing): `window_open` is evaluated at `at_ms`; the chat
@@ -1030,7 +1032,7 @@ pub unsafe extern "C" fn convstate_engine_conversation(
                 marketing_stopped: view.marketing_stopped,
                 chat_waiting_since_ms: ms(view.chat.and_then(|c| c.waiting_since)),
                 chat_responses: view.chat.map_or(0, |c| c.responses),
-                chat_response_total_ms: view.chat.map_or(0, |c| c.response_total.millis()),
+                chat_response_total_ms: view.chat.map_or(0, |c| c.response_total.millis() as u64),
             })
         };
         Ok(())
