@@ -82,6 +82,7 @@ pub(crate) struct NumberState {
     /// below the higher of this and the level it finds, never above the level it finds, so
     /// a provider downgrade during the flag (Meta's `DOWNGRADE`) is not made twice. Absent
     /// from snapshots of before: the deadline lowers from the level it finds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_level_at_flag: Option<u32>,
     /// A provider restriction in force (§6).
     #[serde(default)]

@@ -580,6 +580,8 @@ fn an_entry_listed_twice_in_a_keyed_table_is_refused() {
 #[test]
 fn a_flag_level_must_be_a_level_of_a_flagged_number() {
     let mut engine = small_engine();
+    // Unflagged numbers write no level: their snapshots are what they were before.
+    assert!(!body_of(&engine).contains("limit_level_at_flag"));
     let out = engine.handle_json(
         r#"{"type":"number_quality","at":"2026-11-02T09:30:00Z","number":"+15550001111","quality":"low"}"#,
     );
