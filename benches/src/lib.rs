@@ -150,10 +150,15 @@ pub fn with_conversations(policy: Policy, n: u64, idle: bool) -> Engine {
         }
     }
     if idle {
-        engine.handle_timeout(at(Duration::from_hours(1).millis()));
+        end_live_chats(&mut engine);
     }
     drain(&mut engine);
     engine
+}
+
+/// An hour on: the live chats of [`with_conversations`] have ended by inactivity.
+pub fn end_live_chats(engine: &mut Engine) {
+    engine.handle_timeout(at(Duration::from_hours(1).millis()));
 }
 
 /// A fixed-seed generator (SplitMix64) for choosing conversations.

@@ -143,7 +143,53 @@ impl TryFrom<LiveChatFields> for LiveChat {
     }
 }
 
+/// The part of a live chat that every inbound and reply reads, kept in the conversation
+/// record (the engine's `chat_responses` table keeps the rest, for answered chats only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChatTimes {
+    pub started_at: Instant,
+    pub last_activity_at: Instant,
+    pub waiting_since: Option<Instant>,
+}
+
+/// A live chat's responses so far, kept once the agent has answered: touched only by a reply
+/// that answers a waiting contact, at most once per exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChatResponses {
+    pub first_at: Instant,
+    pub count: u64,
+    pub total: Duration,
+}
+
 impl LiveChat {
+    pub(crate) fn new(times: ChatTimes, responses: Option<&ChatResponses>) -> LiveChat {
+        LiveChat {
+            started_at: times.started_at,
+            last_activity_at: times.last_activity_at,
+            first_response_at: responses.map(|r| r.first_at),
+            waiting_since: times.waiting_since,
+            responses: responses.map_or(0, |r| r.count),
+            response_total: responses.map_or(Duration::ZERO, |r| r.total),
+        }
+    }
+
+    pub(crate) fn times(&self) -> ChatTimes {
+        ChatTimes {
+            started_at: self.started_at,
+            last_activity_at: self.last_activity_at,
+            waiting_since: self.waiting_since,
+        }
+    }
+
+    /// The answered part, if the agent answered at all.
+    pub(crate) fn responses(&self) -> Option<ChatResponses> {
+        Some(ChatResponses {
+            first_at: self.first_response_at?,
+            count: self.responses,
+            total: self.response_total,
+        })
+    }
+
     /// What every chat an engine keeps satisfies, so that a snapshot's chat carries on as it
     /// would have: its instants in order within the chat, a first response exactly when
     /// there were responses, and before any, the contact waiting since the start.
@@ -195,54 +241,6 @@ impl LiveChat {
             ));
         }
         Ok(())
-    }
-}
-
-/// The part of a live chat that every inbound and reply reads, kept in the conversation
-/// record (the engine's `chat_responses` table keeps the rest, for answered chats only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ChatTimes {
-    pub started_at: Instant,
-    pub last_activity_at: Instant,
-    pub waiting_since: Option<Instant>,
-}
-
-/// A live chat's responses so far, kept once the agent has answered: touched only by a reply
-/// that answers a waiting contact, at most once per exchange.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ChatResponses {
-    pub first_at: Instant,
-    pub count: u64,
-    pub total: Duration,
-}
-
-impl LiveChat {
-    pub(crate) fn new(times: ChatTimes, responses: Option<&ChatResponses>) -> LiveChat {
-        LiveChat {
-            started_at: times.started_at,
-            last_activity_at: times.last_activity_at,
-            first_response_at: responses.map(|r| r.first_at),
-            waiting_since: times.waiting_since,
-            responses: responses.map_or(0, |r| r.count),
-            response_total: responses.map_or(Duration::ZERO, |r| r.total),
-        }
-    }
-
-    pub(crate) fn times(&self) -> ChatTimes {
-        ChatTimes {
-            started_at: self.started_at,
-            last_activity_at: self.last_activity_at,
-            waiting_since: self.waiting_since,
-        }
-    }
-
-    /// The answered part, if the agent answered at all.
-    pub(crate) fn responses(&self) -> Option<ChatResponses> {
-        Some(ChatResponses {
-            first_at: self.first_response_at?,
-            count: self.responses,
-            total: self.response_total,
-        })
     }
 }
 

@@ -8,10 +8,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use convstate::Duration;
 use convstate_benches::{
-    at, contact, drain, limited_policy, number, number_of, registered, set_counter, text_send,
-    with_conversations,
+    at, contact, drain, end_live_chats, limited_policy, number, number_of, registered, set_counter,
+    text_send, with_conversations,
 };
 
 /// The system allocator, counting live bytes.
@@ -101,7 +100,7 @@ fn main() {
             }
         }
         if idle {
-            engine.handle_timeout(at(Duration::from_hours(1).millis()));
+            end_live_chats(&mut engine);
         }
         drain(&mut engine);
         let bytes = live() - before - base;
