@@ -120,24 +120,26 @@ impl TryFrom<LiveChatFields> for LiveChat {
     type Error = String;
 
     fn try_from(f: LiveChatFields) -> Result<LiveChat, String> {
-        let first_after = f.first_response_at.map(|t| t.since(f.started_at));
-        let chat = match f.responses {
-            None => LiveChat {
-                started_at: f.started_at,
-                last_activity_at: f.last_activity_at,
-                first_response_at: f.first_response_at,
-                waiting_since: f.first_response_at.is_none().then_some(f.started_at),
-                responses: u64::from(f.first_response_at.is_some()),
-                response_total: first_after.unwrap_or(Duration::ZERO),
-            },
-            Some(responses) => LiveChat {
-                started_at: f.started_at,
-                last_activity_at: f.last_activity_at,
-                first_response_at: f.first_response_at,
-                waiting_since: f.waiting_since,
+        let (waiting_since, responses, response_total) = match f.responses {
+            None => (
+                f.first_response_at.is_none().then_some(f.started_at),
+                u64::from(f.first_response_at.is_some()),
+                f.first_response_at
+                    .map_or(Duration::ZERO, |t| t.since(f.started_at)),
+            ),
+            Some(responses) => (
+                f.waiting_since,
                 responses,
-                response_total: f.response_total.unwrap_or(Duration::ZERO),
-            },
+                f.response_total.unwrap_or(Duration::ZERO),
+            ),
+        };
+        let chat = LiveChat {
+            started_at: f.started_at,
+            last_activity_at: f.last_activity_at,
+            first_response_at: f.first_response_at,
+            waiting_since,
+            responses,
+            response_total,
         };
         chat.check().map(|()| chat)
     }

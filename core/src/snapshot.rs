@@ -535,7 +535,7 @@ impl Engine {
     }
 
     /// An engine from a snapshot's body, every index checked.
-    pub(crate) fn from_snapshot(mut s: SnapshotBody) -> Result<Engine, Error> {
+    pub(crate) fn from_snapshot(s: SnapshotBody) -> Result<Engine, Error> {
         // A policy that could not have been built through the overrides is not restored.
         s.policy.validate()?;
         let mut engine = Engine::new(s.policy);
@@ -665,8 +665,7 @@ impl Engine {
         // Conversations rebuilt in memory (a business removed or imported) carry their
         // chats already, so a repeat is looked for in the list itself.
         let mut chatting = HashSet::new();
-        let mut chat_responses = crate::hash::FastMap::default();
-        for (c, chat) in s.live_chats {
+        for &(c, _) in &s.live_chats {
             conv_ok(c, "a live chat")?;
             if !chatting.insert(c) {
                 return Err(twice(format!("the live chat of conversation {c}")));
@@ -675,10 +674,6 @@ impl Engine {
                 return Err(corrupt(format!(
                     "live chat of conversation {c} has no ticket"
                 )));
-            }
-            s.conversations[c as usize].set_chat_times(Some(chat.times()));
-            if let Some(responses) = chat.responses() {
-                chat_responses.insert(c, responses);
             }
         }
         for (c, held) in s.outbox {
@@ -797,7 +792,9 @@ impl Engine {
         }
         engine.timers = Timers::from_armed(s.timers);
         engine.conversations = s.conversations;
-        engine.chat_responses = chat_responses;
+        for (c, chat) in s.live_chats {
+            engine.set_live_chat(c, Some(chat));
+        }
         engine.effects = s.effects.into();
         engine.next_ticket = s.next_ticket;
         Ok(engine)
