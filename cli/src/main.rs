@@ -3,6 +3,7 @@
 
 mod business;
 mod error;
+mod input;
 mod inspect;
 mod paths;
 mod replay;
@@ -18,8 +19,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use convstate::{Engine, Policy};
 
 use crate::error::{CliError, EXIT_CLOSED_OUTPUT};
+use crate::input::MAX_LINE_BYTES;
 use crate::paths::same_file;
-use crate::replay::Replayer;
+use crate::replay::{Malformed, Replayer};
 use crate::summary::Summary;
 
 const EXIT_CODES: &str = "\
@@ -352,7 +354,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     } else {
         args.file.clone()
     };
-    let input: Box<dyn BufRead> = if args.file == "-" {
+    let mut input: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         let file = std::fs::File::open(&args.file).map_err(|source| CliError::Io {
@@ -385,22 +387,33 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         source,
     };
     let mut lines = Vec::new();
-    for (index, bytes) in input.split(b'\n').enumerate() {
-        let line_number = index as u64 + 1;
-        let bytes = bytes.map_err(|e| CliError::MalformedLine {
+    let mut buf = Vec::new();
+    for line_number in 1u64.. {
+        let read_error = |e: std::io::Error| CliError::MalformedLine {
             source_name: source_name.clone(),
             line: line_number,
             problem: format!("cannot read: {e}"),
-        })?;
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(&bytes);
-        let bytes = match index {
-            0 => convstate::wire::strip_byte_order_mark(bytes),
+        };
+        let too_long = match input::read_line(&mut input, &mut buf, MAX_LINE_BYTES) {
+            Ok(input::Line::End) => break,
+            Ok(input::Line::Read) => false,
+            Ok(input::Line::TooLong) => true,
+            Err(e) => return Err(read_error(e)),
+        };
+        let bytes = buf.strip_suffix(b"\r").unwrap_or(&buf);
+        let bytes = match line_number {
+            1 => convstate::wire::strip_byte_order_mark(bytes),
             _ => bytes,
         };
         lines.clear();
-        // A line that is not UTF-8 is malformed like any other: with --keep-going it gets an
-        // error line and the replay goes on.
+        // A line that is not UTF-8, or too long to hold, is malformed like any other: with
+        // --keep-going it gets an error line and the replay goes on.
         let fed = match convstate::wire::line_text(bytes) {
+            _ if too_long => Err(Malformed::from(convstate::Error::InvalidEvent {
+                problem: format!(
+                    "line is longer than {MAX_LINE_BYTES} bytes, the limit of one input line"
+                ),
+            })),
             Ok(line) if convstate::wire::is_skippable(line) => continue,
             Ok(line) => match args.format {
                 InputFormat::Wire => replayer.feed(line, &mut lines),
@@ -408,6 +421,9 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             },
             Err(error) => Err(error.into()),
         };
+        if too_long && args.keep_going {
+            input::skip_rest_of_line(&mut input).map_err(read_error)?;
+        }
         if let Err(malformed) = fed {
             if !args.keep_going {
                 if let Some(out) = out.as_mut() {

@@ -399,6 +399,41 @@ fn a_line_that_is_not_utf8_is_malformed_like_any_other() {
 }
 
 #[test]
+fn a_line_over_the_limit_is_malformed_without_being_held_whole() {
+    // 16 MiB is the limit; the line is one byte over, and the one after it is applied.
+    let mut input = br#"{"type":"tick","at":"2026-11-02T09:00:00Z"}"#.to_vec();
+    input.push(b'\n');
+    input.resize(input.len() + (16 << 20) + 1, b' ');
+    input.extend_from_slice(b"\n");
+    input.extend_from_slice(br#"{"type":"tick","at":"2026-11-02T09:01:00Z"}"#);
+
+    let limit = "<stdin>:2: line is longer than 16777216 bytes, the limit of one input line";
+    let output = run_with_stdin(&["replay", "-", "--keep-going"], &input);
+    assert_exit_saying(&output, 0, limit);
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1]["error"], "invalid_event");
+    assert_eq!(lines[2]["of"], "tick", "the line after it is applied");
+
+    let output = run_with_stdin(&["replay", "-"], &input);
+    assert_exit_saying(&output, 1, limit);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endless_line_is_refused_at_the_limit() {
+    // Read whole, /dev/zero's one line would take every byte of memory and abort.
+    let output = run(&["replay", "/dev/zero"]);
+    assert_exit_saying(
+        &output,
+        1,
+        "/dev/zero:1: line is longer than 16777216 bytes, the limit of one input line",
+    );
+}
+#[test]
 fn a_byte_order_mark_starting_the_input_is_skipped_and_named_anywhere_else() {
     let tick = br#"{"type":"tick","at":"2026-11-02T09:00:00Z"}"#;
     let mut input = b"\xEF\xBB\xBF".to_vec();
