@@ -177,6 +177,9 @@ impl WebhookReader {
             return Err(invalid("entry", "expected an array"));
         };
         parser.unknown_keys("", root, &["object", "entry"]);
+        if entries.is_empty() {
+            parser.skipped("entry", "an empty list; nothing to apply");
+        }
         for (i, entry) in entries.iter().enumerate() {
             parser.entry(&format!("entry[{i}]"), entry);
         }
@@ -435,6 +438,30 @@ impl Parser<'_> {
         }
     }
 
+    /// The items of the list `object[key]` with their indices. Every part of a payload gets
+    /// a line: a list that is present but empty is said so, and a value that is not a list
+    /// fails (an absent list is the caller's to judge).
+    fn items<'v>(
+        &mut self,
+        path: &str,
+        object: &'v serde_json::Map<String, Value>,
+        key: &str,
+    ) -> Vec<(usize, &'v Value)> {
+        match object.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) if items.is_empty() => {
+                self.skipped(&join(path, key), "an empty list; nothing to apply");
+                Vec::new()
+            }
+            Some(Value::Array(items)) => items.iter().enumerate().collect(),
+            Some(_) => {
+                let at = join(path, key);
+                self.failed(&at, invalid(&at, "expected an array"));
+                Vec::new()
+            }
+        }
+    }
+
     fn entry(&mut self, path: &str, entry: &Value) {
         let Some(object) = entry.as_object() else {
             return self.failed(path, invalid(path, "expected an object"));
@@ -463,6 +490,9 @@ impl Parser<'_> {
             let at = join(path, "changes");
             return self.failed(&at, invalid(&at, "expected an array"));
         };
+        if changes.is_empty() {
+            self.skipped(&join(path, "changes"), "an empty list; nothing to apply");
+        }
         for (j, change) in changes.iter().enumerate() {
             let path = format!("{path}.changes[{j}]");
             let Some(change) = change.as_object() else {
@@ -622,7 +652,7 @@ impl Parser<'_> {
             Ok(number) => number,
             Err(e) => return self.failed(&join(&change.path, "metadata"), e),
         };
-        for (k, message) in list(change.value, "messages") {
+        for (k, message) in self.items(&change.path, change.value, "messages") {
             let path = format!("{}.messages[{k}]", change.path);
             match self.inbound(&path, message, &number) {
                 Ok(Some(event)) => self.event(path, event),
@@ -630,7 +660,7 @@ impl Parser<'_> {
                 Err(e) => self.failed(&path, e),
             }
         }
-        for (k, status) in list(change.value, "statuses") {
+        for (k, status) in self.items(&change.path, change.value, "statuses") {
             let path = format!("{}.statuses[{k}]", change.path);
             match self.status(&path, status, &number) {
                 Ok(Some(event)) => self.event(path, event),
@@ -638,7 +668,7 @@ impl Parser<'_> {
                 Err(e) => self.failed(&path, e),
             }
         }
-        for (k, error) in list(change.value, "errors") {
+        for (k, error) in self.items(&change.path, change.value, "errors") {
             let path = format!("{}.errors[{k}]", change.path);
             let code = error.get("code").map(Value::to_string).unwrap_or_default();
             self.skipped(
@@ -708,6 +738,15 @@ impl Parser<'_> {
             .as_object()
             .ok_or_else(|| invalid(path, "expected an object"))?;
         self.unknown_keys(path, object, STATUS_KEYS);
+        if object.get("recipient_type").and_then(Value::as_str) == Some("group") {
+            // The status of a message to a group (Meta's Groups API), whose recipient is the
+            // group's id: groups are not modelled on the official channel, as for inbound.
+            self.unrecognized(
+                &join(path, "recipient_type"),
+                "a group message's status: groups are not modelled on the official channel; not applied",
+            );
+            return Ok(None);
+        }
         let delivery = match str_at(object, path, "status")? {
             "sent" => DeliveryStatus::Sent,
             "delivered" => DeliveryStatus::Delivered,
@@ -733,7 +772,12 @@ impl Parser<'_> {
             Some(pricing) => Some(self.pricing(&join(path, "pricing"), pricing)?),
         };
         let mut errors = Vec::new();
-        for (k, error) in list(object, "errors") {
+        let listed = match object.get("errors") {
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(listed)) => listed.as_slice(),
+            Some(_) => return Err(invalid(&join(path, "errors"), "expected an array")),
+        };
+        for (k, error) in listed.iter().enumerate() {
             let at = format!("{path}.errors[{k}].code");
             let code = error
                 .get("code")
@@ -790,11 +834,17 @@ impl Parser<'_> {
     }
 
     fn calls(&mut self, change: &Change) {
+        if !["calls", "statuses"]
+            .iter()
+            .any(|k| change.value.contains_key(*k))
+        {
+            return self.skipped(&change.path, "no calls or statuses");
+        }
         let number = match self.metadata_number(change) {
             Ok(number) => number,
             Err(e) => return self.failed(&join(&change.path, "metadata"), e),
         };
-        for (k, call) in list(change.value, "calls") {
+        for (k, call) in self.items(&change.path, change.value, "calls") {
             let path = format!("{}.calls[{k}]", change.path);
             let parsed = (|| -> Found<Option<Event>> {
                 let object = call
@@ -825,7 +875,7 @@ impl Parser<'_> {
                 Err(e) => self.failed(&path, e),
             }
         }
-        for (k, _) in list(change.value, "statuses") {
+        for (k, _) in self.items(&change.path, change.value, "statuses") {
             let path = format!("{}.statuses[{k}]", change.path);
             self.skipped(&path, "call statuses change no conversation state");
         }
@@ -1140,6 +1190,10 @@ impl Parser<'_> {
                 path,
                 format!("account event {event} changes no sending state"),
             ),
+            "VOLUME_BASED_PRICING_TIER_UPDATE" => self.skipped(
+                path,
+                "volume pricing tiers are not modelled: prices come from the policy's rate card",
+            ),
             other => self.unrecognized(
                 &join(path, "event"),
                 format!("account event {other:?} unknown; not applied"),
@@ -1149,9 +1203,16 @@ impl Parser<'_> {
 
     fn account_restriction(&mut self, change: &Change) {
         let path = join(&change.path, "restriction_info");
+        // Only an empty list says that no restriction is left: a list that is missing or
+        // not a list says nothing, and must not lift one.
+        let restrictions = match change.value.get("restriction_info") {
+            Some(Value::Array(restrictions)) => restrictions,
+            None => return self.failed(&path, invalid(&path, "missing")),
+            Some(_) => return self.failed(&path, invalid(&path, "expected an array")),
+        };
         let mut scope = None;
         let mut until = None;
-        for (k, restriction) in list(change.value, "restriction_info") {
+        for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
             let kind = restriction.get("restriction_type").and_then(Value::as_str);
             let this_scope = match kind {
@@ -1183,7 +1244,7 @@ impl Parser<'_> {
                 until = expiry;
             }
         }
-        let has_entries = !list(change.value, "restriction_info").is_empty();
+        let has_entries = !restrictions.is_empty();
         let Some(numbers) = self.account_numbers(change) else {
             return;
         };
@@ -1266,11 +1327,14 @@ impl Parser<'_> {
     }
 
     fn user_preferences(&mut self, change: &Change) {
+        if !change.value.contains_key("user_preferences") {
+            return self.skipped(&change.path, "no user preferences");
+        }
         let number = match self.metadata_number(change) {
             Ok(number) => number,
             Err(e) => return self.failed(&join(&change.path, "metadata"), e),
         };
-        for (k, preference) in list(change.value, "user_preferences") {
+        for (k, preference) in self.items(&change.path, change.value, "user_preferences") {
             let path = format!("{}.user_preferences[{k}]", change.path);
             let parsed = (|| -> Found<Option<Event>> {
                 let object = preference
@@ -1328,15 +1392,6 @@ fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-/// The elements of an array field (none when absent or not an array).
-fn list<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Vec<(usize, &'a Value)> {
-    object
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().enumerate().collect())
-        .unwrap_or_default()
 }
 
 fn str_at<'a>(object: &'a serde_json::Map<String, Value>, path: &str, key: &str) -> Found<&'a str> {

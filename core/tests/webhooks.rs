@@ -1092,3 +1092,116 @@ fn billable_false_without_a_type_is_confirmed_free() {
     assert_eq!(usage["confirmed_free"], 1, "{usage}");
     assert_eq!(usage["confirmed_unknown"], 0, "{usage}");
 }
+
+/// An `account_update` body for the test number at `time` (unix seconds) with `value`'s
+/// remaining fields.
+fn account_update(time: i64, rest: &str) -> Vec<u8> {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","time":{time},"changes":[{{"field":"account_update","value":{{"phone_number":"15550001111","event":"ACCOUNT_RESTRICTION"{rest}}}}}]}}]}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_restriction_list_that_is_missing_or_not_a_list_fails_and_lifts_nothing() {
+    let mut engine = engine();
+    let time = T0 / 1000 + 60;
+    let restricted = handle(&mut engine, "account_update_restriction.json");
+    assert_eq!(applied(&restricted).len(), 1, "{restricted:?}");
+    let snapshot = engine.snapshot();
+    for rest in [
+        "",
+        r#","restriction_info":{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING"}"#,
+        r#","restriction_info":null"#,
+    ] {
+        let outcomes = engine
+            .handle_webhook(&account_update(time, rest), at(120))
+            .unwrap();
+        assert_eq!(
+            notes(&outcomes),
+            [("failed", "entry[0].changes[0].value.restriction_info")],
+            "{rest}"
+        );
+        assert_eq!(engine.snapshot(), snapshot, "{rest}: nothing changed");
+    }
+    // Only an empty list says no restriction is left.
+    let outcomes = engine
+        .handle_webhook(&account_update(time, r#","restriction_info":[]"#), at(120))
+        .unwrap();
+    assert!(
+        matches!(applied(&outcomes)[..], [Event::RestrictionLifted(_)]),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn empty_lists_are_reported_and_lists_that_are_not_lists_fail() {
+    let mut engine = engine();
+    let messages = |value: &str| {
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}}{value}}}}}]}}]}}"#
+        )
+    };
+    let cases: [(String, Vec<(&str, &str)>); 7] = [
+        (
+            r#"{"object":"whatsapp_business_account","entry":[]}"#.into(),
+            vec![("skipped", "entry")],
+        ),
+        (
+            r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[]}]}"#.into(),
+            vec![("skipped", "entry[0].changes")],
+        ),
+        (
+            messages(r#","statuses":[]"#),
+            vec![("skipped", "entry[0].changes[0].value.statuses")],
+        ),
+        (
+            messages(
+                r#","statuses":{"id":"wamid.X","status":"failed","timestamp":"1793610000","recipient_id":"79110000001","errors":[{"code":131047}]}"#,
+            ),
+            vec![("failed", "entry[0].changes[0].value.statuses")],
+        ),
+        (
+            messages(
+                r#","statuses":[{"id":"wamid.X","status":"failed","timestamp":"1793610000","recipient_id":"79110000001","errors":{"code":131047}}]"#,
+            ),
+            vec![("failed", "entry[0].changes[0].value.statuses[0]")],
+        ),
+        (
+            r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"calls","value":{"metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}}}]}]}"#.into(),
+            vec![("skipped", "entry[0].changes[0].value")],
+        ),
+        (
+            r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"user_preferences","value":{"metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}}}]}]}"#.into(),
+            vec![("skipped", "entry[0].changes[0].value")],
+        ),
+    ];
+    let snapshot = engine.snapshot();
+    for (body, expected) in cases {
+        let outcomes = engine.handle_webhook(body.as_bytes(), at(60)).unwrap();
+        assert_eq!(notes(&outcomes), expected, "{body}");
+        assert_eq!(engine.snapshot(), snapshot, "{body}: nothing changed");
+    }
+}
+
+#[test]
+fn a_group_message_status_and_a_volume_tier_update_are_reported_not_applied() {
+    let mut engine = engine();
+    let snapshot = engine.snapshot();
+    let group_status = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"statuses":[{"id":"wamid.G","status":"failed","timestamp":"1793610000","recipient_id":"120363040469427200","recipient_type":"group","errors":[{"code":131049}]}]}}]}]}"#;
+    let outcomes = engine.handle_webhook(group_status, at(60)).unwrap();
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.statuses[0].recipient_type"
+        )]
+    );
+    let tier = String::from_utf8(account_update(T0 / 1000, "")).unwrap().replace(
+        r#""event":"ACCOUNT_RESTRICTION""#,
+        r#""event":"VOLUME_BASED_PRICING_TIER_UPDATE","volume_tier_info":{"tier_update_time":1793610000,"pricing_category":"UTILITY","tier":"25000001:50000000","effective_month":"2026-11","region":"India"}"#,
+    );
+    let outcomes = engine.handle_webhook(tier.as_bytes(), at(60)).unwrap();
+    assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
+    assert_eq!(engine.snapshot(), snapshot);
+}
