@@ -2215,6 +2215,10 @@ convstate_result convstate_engine_poll_timeout(struct convstate_engine *engine,
  * `*kind` is `CONVSTATE_EFFECT_NONE` and `*written` is 0. If `capacity` is too small, returns
  * `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the length needed in `*written`, and the effect stays
  * pending (the next call returns it).
+ *
+ * Effects wait in the engine until taken, with no cap (dropping one would lose what it
+ * says), and they are part of its snapshot: a host must drain them after each call, or the
+ * queue and every snapshot grow with its traffic.
  */
 convstate_result convstate_engine_poll_effect(struct convstate_engine *engine,
                                               uint8_t *buffer,
@@ -2245,7 +2249,8 @@ convstate_result convstate_engine_number(const struct convstate_engine *engine,
                                          struct convstate_number_view *out);
 
 /**
- * Reads a template.
+ * Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
+ * shows until a call at or after that end (`convstate_engine_tick`) fires it.
  */
 convstate_result convstate_engine_template(const struct convstate_engine *engine,
                                            const char *business,

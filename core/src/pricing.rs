@@ -239,9 +239,18 @@ impl MonthlyUsage {
             (a, b) => a.or(b),
         };
     }
-    /// Total charged messages.
+    /// Total charged messages. Counters saturate rather than wrap (`tally`), and so does
+    /// their sum: a restored snapshot may hold counters at the top of the range.
     pub fn charged_total(&self) -> u64 {
-        self.charged.values().sum()
+        self.charged
+            .values()
+            .fold(0, |sum, &n| sum.saturating_add(n))
+    }
+
+    /// Total free messages, every reason together (saturating like
+    /// [`Usage::charged_total`]).
+    pub fn free_total(&self) -> u64 {
+        self.free.values().fold(0, |sum, &n| sum.saturating_add(n))
     }
 }
 

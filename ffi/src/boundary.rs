@@ -454,8 +454,11 @@ pub(crate) unsafe fn opt_str_arg<'a>(
 }
 
 /// An instant from unix milliseconds.
-pub(crate) fn instant_arg(ms: i64) -> Result<Instant, FfiError> {
-    Ok(Instant::from_unix_millis(ms)?)
+pub(crate) fn instant_arg(ms: i64, name: &str) -> Result<Instant, FfiError> {
+    Instant::from_unix_millis(ms).map_err(|error| {
+        // Named, as a call may take two instants (`at_ms` and `until_ms`).
+        FfiError::new(result_for(&error), format!("argument `{name}`: {error}"))
+    })
 }
 
 /// An optional duration from milliseconds: negative means none (the default); a length

@@ -166,15 +166,23 @@ pub unsafe extern "C" fn convstate_engine_register_number(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let r = unsafe { arg(registration, "registration") }?;
-        let default_template = match unsafe { opt_str_arg(r.default_template_name, r.default_template_name_len, "default_template_name") }? {
-            None => None,
-            Some(name) => Some(TemplateRef {
-                name: name.to_owned(),
-                language: unsafe { str_arg(r.default_template_language, r.default_template_language_len, "default_template_language") }?.to_owned(),
-            }),
+        let name = unsafe { opt_str_arg(r.default_template_name, r.default_template_name_len, "default_template_name") }?;
+        let language = unsafe { opt_str_arg(r.default_template_language, r.default_template_language_len, "default_template_language") }?;
+        let default_template = match (name, language) {
+            (None, None) => None,
+            (Some(name), Some(language)) => Some(TemplateRef { name: name.to_owned(), language: language.to_owned() }),
+            // The JSON door refuses a default template without its name or language too.
+            (None, Some(_)) => return Err(FfiError::new(
+                convstate_result::CONVSTATE_ERR_NULL_ARGUMENT,
+                "argument `default_template_name` is NULL but `default_template_language` is given: a default template needs both",
+            )),
+            (Some(_), None) => return Err(FfiError::new(
+                convstate_result::CONVSTATE_ERR_NULL_ARGUMENT,
+                "argument `default_template_language` is NULL but `default_template_name` is given: a default template needs both",
+            )),
         };
         let event = RegisterNumber {
-            at: instant_arg(r.at_ms)?,
+            at: instant_arg(r.at_ms, "at_ms")?,
             business: unsafe { str_arg(r.business, r.business_len, "business") }?.to_owned(),
             number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
             channel: channel_from(r.channel)?,
@@ -247,7 +255,7 @@ pub unsafe extern "C" fn convstate_engine_register_template(
             })?,
         };
         let event = RegisterTemplate {
-            at: instant_arg(r.at_ms)?,
+            at: instant_arg(r.at_ms, "at_ms")?,
             business: unsafe { str_arg(r.business, r.business_len, "business") }?.to_owned(),
             name: unsafe { str_arg(r.name, r.name_len, "name") }?.to_owned(),
             language: unsafe { str_arg(r.language, r.language_len, "language") }?.to_owned(),
@@ -290,7 +298,7 @@ pub unsafe extern "C" fn convstate_engine_inbound(
         let handle = unsafe { arg_mut(engine, "engine") }?;
         // Borrowed, not copied: the C strings outlive the call.
         let event = InboundRef {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?,
             contact: unsafe { opt_str_arg(contact, contact_len, "contact") }?,
             group: unsafe { opt_str_arg(group, group_len, "group") }?,
@@ -339,7 +347,7 @@ pub struct convstate_inbound {
 /// The inbound as the core reads it, borrowing the caller's strings.
 pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>, FfiError> {
     Ok(InboundRef {
-        at: instant_arg(r.at_ms)?,
+        at: instant_arg(r.at_ms, "at_ms")?,
         number: unsafe { str_arg(r.number, r.number_len, "number") }?,
         contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?,
         group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?,
@@ -407,7 +415,7 @@ pub(crate) unsafe fn send_request<'a>(
 ) -> Result<SendRequestRef<'a>, FfiError> {
     let message = unsafe { arg(r.message, "message") }?;
     Ok(SendRequestRef {
-        at: instant_arg(r.at_ms)?,
+        at: instant_arg(r.at_ms, "at_ms")?,
         number: unsafe { str_arg(r.number, r.number_len, "number") }?,
         contact: unsafe { opt_str_arg(r.contact, r.contact_len, "contact") }?,
         group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?,
@@ -508,7 +516,7 @@ pub unsafe extern "C" fn convstate_engine_initiate(
             })?),
         };
         let request = InitiateRequest {
-            at: instant_arg(r.at_ms)?,
+            at: instant_arg(r.at_ms, "at_ms")?,
             number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(r.contact, r.contact_len, "contact") }?.to_owned(),
             message: message.message.clone(),
@@ -537,7 +545,7 @@ pub unsafe extern "C" fn convstate_engine_send_failed(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = SendFailed {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             code: error_code,
@@ -563,7 +571,7 @@ pub unsafe extern "C" fn convstate_engine_template_status(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = TemplateStatusUpdate {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
             name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
             language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
@@ -595,12 +603,12 @@ pub unsafe extern "C" fn convstate_engine_template_status_ex(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = TemplateStatusUpdate {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
             name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
             language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
             status: template_event_from(event)?,
-            until: opt_instant_arg(until_ms)?,
+            until: opt_instant_arg(until_ms, "until_ms")?,
         };
         handle.engine.template_status(&event)?;
         Ok(())
@@ -624,7 +632,7 @@ pub unsafe extern "C" fn convstate_engine_template_quality(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = TemplateQualityUpdate {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
             name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
             language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
@@ -647,7 +655,7 @@ pub unsafe extern "C" fn convstate_engine_number_quality(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = NumberQualityUpdate {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             quality: quality_from(quality)?,
         };
@@ -672,10 +680,10 @@ pub unsafe extern "C" fn convstate_engine_number_restriction(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = NumberRestrictionUpdate {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             scope: restriction_scope_from(scope)?,
-            until: opt_instant_arg(until_ms)?,
+            until: opt_instant_arg(until_ms, "until_ms")?,
             until_lifted,
         };
         handle.engine.number_restriction(&event)?;
@@ -694,7 +702,7 @@ pub unsafe extern "C" fn convstate_engine_restriction_lifted(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = RestrictionLifted {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
         };
         handle.engine.restriction_lifted(&event)?;
@@ -715,7 +723,7 @@ pub unsafe extern "C" fn convstate_engine_messaging_limit(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = MessagingLimitUpdate {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             limit: limit_level_from(limit)?,
         };
@@ -767,7 +775,7 @@ pub unsafe extern "C" fn convstate_engine_message_status(
             unsafe { slice_arg(errors, errors_len, "errors") }?
         };
         let event = MessageStatusUpdate {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             message_id: unsafe { str_arg(message_id, message_id_len, "message_id") }?.to_owned(),
@@ -798,7 +806,7 @@ pub unsafe extern "C" fn convstate_engine_consent(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let consent = Consent {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             business: unsafe { opt_str_arg(business, business_len, "business") }?.map(str::to_owned),
             number: unsafe { opt_str_arg(number, number_len, "number") }?.map(str::to_owned),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
@@ -826,7 +834,7 @@ pub unsafe extern "C" fn convstate_engine_user_preference(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = UserPreference {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             value: preference_from(value)?,
@@ -852,7 +860,7 @@ pub unsafe extern "C" fn convstate_engine_end_chat(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = EndChat {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             by: chat_ender_from(by)?,
@@ -879,7 +887,7 @@ pub unsafe extern "C" fn convstate_engine_set_ticket_status(
         let status = ticket_status_from(status)?
             .ok_or_else(|| FfiError::invalid_code("status", status, "CONVSTATE_TICKET_* (not NONE)"))?;
         let event = SetTicketStatus {
-            at: instant_arg(at_ms)?,
+            at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             status,
@@ -898,7 +906,7 @@ pub unsafe extern "C" fn convstate_engine_handle_timeout(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
-        handle.engine.handle_timeout(instant_arg(now_ms)?);
+        handle.engine.handle_timeout(instant_arg(now_ms, "now_ms")?);
         Ok(())
     }
 }
@@ -924,6 +932,10 @@ pub unsafe extern "C" fn convstate_engine_poll_timeout(
 /// `*kind` is `CONVSTATE_EFFECT_NONE` and `*written` is 0. If `capacity` is too small, returns
 /// `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the length needed in `*written`, and the effect stays
 /// pending (the next call returns it).
+///
+/// Effects wait in the engine until taken, with no cap (dropping one would lose what it
+/// says), and they are part of its snapshot: a host must drain them after each call, or the
+/// queue and every snapshot grow with its traffic.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_poll_effect(
     engine: *mut convstate_engine,
@@ -1014,7 +1026,7 @@ pub unsafe extern "C" fn convstate_engine_conversation(
         let view = handle.engine.conversation(
             unsafe { str_arg(number, number_len, "number") }?,
             unsafe { str_arg(contact, contact_len, "contact") }?,
-            instant_arg(at_ms)?,
+            instant_arg(at_ms, "at_ms")?,
         )?;
         let ms = |t: Option<convstate_core::Instant>| t.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis());
         unsafe {
@@ -1129,7 +1141,8 @@ pub struct convstate_template_view {
     pub variables: u32,
 }
 
-/// Reads a template.
+/// Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
+/// shows until a call at or after that end (`convstate_engine_tick`) fires it.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_template(
     engine: *const convstate_engine,
@@ -1196,7 +1209,7 @@ pub unsafe extern "C" fn convstate_engine_limit(
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
         let out = Out::new(out, "out")?;
-        let at = instant_arg(at_ms)?.max(handle.engine.clock());
+        let at = instant_arg(at_ms, "at_ms")?.max(handle.engine.clock());
         let view = handle.engine.limit(unsafe { str_arg(number, number_len, "number") }?, at)?;
         unsafe {
             out.write(convstate_limit_view {
@@ -1293,7 +1306,7 @@ pub unsafe extern "C" fn convstate_engine_usage(
                 charged_utility: charged(ChargeCategory::Utility),
                 charged_authentication: charged(ChargeCategory::Authentication),
                 charged_service: charged(ChargeCategory::Service),
-                free: usage.free.values().sum(),
+                free: usage.free_total(),
                 service_messages: usage.service_messages,
                 confirmed_marketing: confirmed(ChargeCategory::Marketing),
                 confirmed_utility: confirmed(ChargeCategory::Utility),
@@ -1342,11 +1355,11 @@ fn ms(at: Option<convstate_core::Instant>) -> i64 {
 }
 
 /// An optional instant argument: `CONVSTATE_NONE_MS` is absent.
-fn opt_instant_arg(ms: i64) -> Result<Option<convstate_core::Instant>, FfiError> {
+fn opt_instant_arg(ms: i64, name: &str) -> Result<Option<convstate_core::Instant>, FfiError> {
     if ms == CONVSTATE_NONE_MS {
         return Ok(None);
     }
-    instant_arg(ms).map(Some)
+    instant_arg(ms, name).map(Some)
 }
 
 /// The JSON door's core: the result line and effect lines for one wire-format line, each

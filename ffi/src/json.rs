@@ -114,7 +114,7 @@ pub unsafe extern "C" fn convstate_engine_handle_webhook(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let body = unsafe { bytes_arg(body, body_len, "body") }?;
-        let received_at = instant_arg(at_ms)?;
+        let received_at = instant_arg(at_ms, "at_ms")?;
         // Checked before the engine runs, so a NULL `out` never loses the output.
         unsafe { arg(out, "out") }?;
         let lines = convstate_core::webhook::WebhookReader::new().handle_json(&mut handle.engine, body, received_at);

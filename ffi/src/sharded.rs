@@ -260,7 +260,7 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_timeout(
         unsafe {
             with_effects(effects, |caused| {
                 let handle = arg(engine, "engine")?;
-                handle.engine.handle_timeout(instant_arg(now_ms)?, caused);
+                handle.engine.handle_timeout(instant_arg(now_ms, "now_ms")?, caused);
                 Ok(())
             })
         }

@@ -1528,6 +1528,20 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
         rc, CONVSTATE_ERR_INSTANT_OUT_OF_RANGE,
         "only -1 means absent"
     );
+    assert!(
+        last_error().starts_with("argument `until_ms`: instant -5 ms"),
+        "the message names which of the two instants: {}",
+        last_error()
+    );
+    let rc = unsafe {
+        convstate_engine_number_restriction(engine, -5, ptr(NUMBER), NUMBER.len(), 1, -1, false)
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INSTANT_OUT_OF_RANGE);
+    assert!(
+        last_error().starts_with("argument `at_ms`: instant -5 ms"),
+        "{}",
+        last_error()
+    );
     let mut limit = std::mem::MaybeUninit::<convstate_limit_view>::uninit();
     let rc =
         unsafe { convstate_engine_limit(engine, T0, ptr("+15559999999"), 12, limit.as_mut_ptr()) };
@@ -1560,4 +1574,75 @@ fn a_currency_the_c_structs_cannot_hold_is_refused_up_front() {
     let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut engine) };
     assert_eq!(rc, CONVSTATE_ERR_INVALID_POLICY);
     assert!(engine.is_null(), "no engine on failure");
+}
+
+#[test]
+fn usage_totals_saturate_like_the_counters_they_add() {
+    // Counters saturate at u64::MAX and a restored snapshot may hold such counts: their sum
+    // in the usage view must saturate too (it panicked in debug builds and wrapped in
+    // release ones).
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    assert_eq!(inbound(engine, T0), CONVSTATE_OK);
+    let mut decision = poisoned_decision();
+    let rc =
+        unsafe { convstate_engine_send(engine, &request(T0 + 60_000, text("Hi")), &mut decision) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let mut size = 0;
+    unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
+    let mut bytes = vec![0u8; size];
+    let rc = unsafe { convstate_engine_snapshot(engine, bytes.as_mut_ptr(), size, &mut size) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let body = std::str::from_utf8(convstate_core::snapshot::unseal(&bytes).unwrap()).unwrap();
+    let one_free = r#""free":{"service_window":1}"#;
+    assert!(body.contains(one_free), "{body}");
+    let saturated = body.replace(
+        one_free,
+        r#""free":{"service_window":18446744073709551615,"free_entry_point":2}"#,
+    );
+    let bytes = convstate_core::snapshot::seal(saturated.as_bytes());
+    let mut restored = null_mut();
+    let rc = unsafe { convstate_engine_restore(bytes.as_ptr(), bytes.len(), &mut restored) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let month = "2026-11";
+    assert_eq!(usage_of(restored, month).free, u64::MAX);
+    unsafe {
+        convstate_engine_free(engine);
+        convstate_engine_free(restored);
+    }
+}
+
+#[test]
+fn a_default_template_needs_its_name_and_its_language() {
+    let engine = new_engine("cloud-2025");
+    for (name, language, missing) in [
+        (null(), ptr("en"), "default_template_name"),
+        (ptr("welcome"), null(), "default_template_language"),
+    ] {
+        let r = convstate_number_registration {
+            at_ms: T0 - HOUR,
+            business: ptr("acme"),
+            business_len: 4,
+            number: ptr(NUMBER),
+            number_len: NUMBER.len(),
+            channel: convstate_channel::CONVSTATE_CHANNEL_OFFICIAL as u32,
+            provider: null(),
+            provider_len: 0,
+            idle_timeout_ms: -1,
+            default_template_name: name,
+            default_template_name_len: 7,
+            default_template_language: language,
+            default_template_language_len: 2,
+            phone_number_id: null(),
+            phone_number_id_len: 0,
+        };
+        let rc = unsafe { convstate_engine_register_number(engine, &r) };
+        assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+        let error = last_error();
+        assert!(
+            error.contains(&format!("`{missing}` is NULL")) && error.contains("needs both"),
+            "{error}"
+        );
+    }
+    unsafe { convstate_engine_free(engine) };
 }
