@@ -142,6 +142,11 @@ pub(crate) struct Template {
     pub flag_deadline: Option<Instant>,
     /// Low-quality strikes so far (pause ladder).
     pub pause_strikes: u32,
+    /// End of the latest quality pause counted as a strike (pause ladder): the engine's own
+    /// pause for a rating and the provider's report of it are one pause, in either order,
+    /// and a rating inside it adds no strike, whatever the status is by the clock now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder_pause_end: Option<Instant>,
     /// Instants of recent edits of the approved template.
     pub edits: Vec<Instant>,
     /// Disabled and not reinstated since: only the provider's reinstatement makes it
@@ -760,6 +765,7 @@ impl Engine {
             paused_until: None,
             flag_deadline,
             pause_strikes: 0,
+            ladder_pause_end: None,
             edits: Vec::new(),
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
             last_provider_event_at: None,

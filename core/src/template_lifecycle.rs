@@ -30,7 +30,7 @@ use crate::engine::{check_ends_after, Engine, Template};
 use crate::event::{EditTemplate, TemplateQualityUpdate, TemplateStatusUpdate};
 use crate::policy::{EditRule, TemplateQualityRule};
 use crate::template::{Quality, TemplateStatus};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
 use crate::Error;
 
@@ -120,6 +120,22 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Counts a strike on the pause ladder for a low rating at `rated_at`: the end of the
+    /// pause it brings, or `None` when it is the strike after the last pause (disabled).
+    /// Either way the strike's instant is covered from now on (see `ladder_pause_end`), so
+    /// the same rating delivered again counts nothing.
+    fn count_ladder_strike(&mut self, pauses: &[Duration], rated_at: Instant) -> Option<Instant> {
+        self.pause_strikes = self.pause_strikes.saturating_add(1);
+        let until = pauses
+            .get(self.pause_strikes as usize - 1)
+            .map(|length| rated_at.plus(*length));
+        let covered_to = until.unwrap_or(rated_at.plus(Duration::from_millis(1)));
+        self.ladder_pause_end = self.ladder_pause_end.max(Some(covered_to));
+        until
+    }
+}
+
 impl Engine {
     fn set_template_status(
         &mut self,
@@ -172,74 +188,59 @@ impl Engine {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
         self.handle_timeout(e.at);
-        if !self.templates[t as usize]
-            .quality_event
-            .admit(e.at, &e.quality)
-        {
-            return Ok(()); // a late or repeated quality report: no second strike (§10)
-        }
         let now = self.clock;
+        let ladder = match &self.policy.templates.quality_rule {
+            TemplateQualityRule::PauseLadder { pauses } => Some(pauses.as_slice()),
+            TemplateQualityRule::FlagThenDisable => None,
+        };
         let template = &mut self.templates[t as usize];
-        template.quality = e.quality;
-        // The provider reported the template's status after this rating (a late quality
-        // webhook): that status already holds the rating's consequence, a pause and its end
-        // included, so the rating changes no status. Its strike still counts on the pause
-        // ladder (the provider's own pause adds none), so that the next pause is as long
+        // A low rating inside the latest counted pause is a low on a paused template, even if
+        // the clock has passed that pause's end since: no second pause, no strike. The same
+        // rating delivered again falls inside the pause it caused.
+        let rated_at = e.at;
+        let in_counted_pause = template.ladder_pause_end.is_some_and(|end| rated_at < end);
+        let newest_rating = template.quality_event.admit(e.at, &e.quality);
+        if newest_rating {
+            template.quality = e.quality;
+        }
+        // A rating older than a rating or a status applied since (a late webhook): those
+        // reports hold its consequence for the quality and the status, a pause and its end
+        // included, so it changes neither. The ladder counts pauses, though: a low rating
+        // that no counted pause covers stands for one, so that the next pause is as long
         // whichever order the reports arrived in.
-        if template
+        let after_later_status = template
             .last_provider_event_at
-            .is_some_and(|last| e.at < last)
-        {
-            let ladder = matches!(
-                self.policy.templates.quality_rule,
-                TemplateQualityRule::PauseLadder { .. }
-            );
-            if ladder && e.quality == Quality::Low && template.status == TemplateStatus::Approved {
-                template.pause_strikes = template.pause_strikes.saturating_add(1);
+            .is_some_and(|last| rated_at < last);
+        if !newest_rating || after_later_status {
+            if let Some(pauses) = ladder.filter(|_| e.quality == Quality::Low && !in_counted_pause)
+            {
+                template.count_ladder_strike(pauses, rated_at);
             }
             return Ok(());
         }
         let status = template.status;
-        // A flag or pause runs from the rating's own instant (§13), not from when it arrived.
-        let rated_at = e.at;
         match (e.quality, status) {
-            (Quality::Low, TemplateStatus::Approved) => {
-                match self.policy.templates.quality_rule.clone() {
-                    TemplateQualityRule::FlagThenDisable => {
-                        let deadline = rated_at.plus(self.policy.templates.flag_for);
-                        self.set_template_status(
-                            t,
-                            TemplateStatus::Flagged,
-                            Some(deadline),
-                            TemplateChangeReason::Quality,
-                            now,
-                        );
-                    }
-                    TemplateQualityRule::PauseLadder { pauses } => {
-                        let template = &mut self.templates[t as usize];
-                        template.pause_strikes = template.pause_strikes.saturating_add(1);
-                        match pauses.get(template.pause_strikes as usize - 1) {
-                            Some(length) => {
-                                let until = rated_at.plus(*length);
-                                self.set_template_status(
-                                    t,
-                                    TemplateStatus::Paused,
-                                    Some(until),
-                                    TemplateChangeReason::Quality,
-                                    now,
-                                )
-                            }
-                            None => self.set_template_status(
-                                t,
-                                TemplateStatus::Disabled,
-                                None,
-                                TemplateChangeReason::Quality,
-                                now,
-                            ),
-                        }
-                    }
+            // A flag or pause runs from the rating's own instant (§13), not from when it
+            // arrived.
+            (Quality::Low, TemplateStatus::Approved) if !in_counted_pause => match ladder {
+                None => {
+                    let deadline = rated_at.plus(self.policy.templates.flag_for);
+                    self.set_template_status(
+                        t,
+                        TemplateStatus::Flagged,
+                        Some(deadline),
+                        TemplateChangeReason::Quality,
+                        now,
+                    );
                 }
-            }
+                Some(pauses) => {
+                    let (to, until) = match template.count_ladder_strike(pauses, rated_at) {
+                        Some(until) => (TemplateStatus::Paused, Some(until)),
+                        None => (TemplateStatus::Disabled, None),
+                    };
+                    self.set_template_status(t, to, until, TemplateChangeReason::Quality, now);
+                }
+            },
             (Quality::Medium | Quality::High, TemplateStatus::Flagged) => {
                 self.set_template_status(
                     t,
@@ -307,12 +308,31 @@ impl Engine {
             ),
             _ => None,
         };
-        let template = &self.templates[t as usize];
+        let template = &mut self.templates[t as usize];
         if template.status == to
             && template.paused_until == until.filter(|_| to == TemplateStatus::Paused)
             && template.flag_deadline == until.filter(|_| to == TemplateStatus::Flagged)
         {
             return Ok(()); // a repeated event changes nothing
+        }
+        // The pause ladder counts pauses. A quality pause (one with an end; a pacing pause has
+        // none) that starts after the latest counted one has ended is a strike, whether this
+        // report or the rating behind it arrives first: the engine's own pause for that
+        // rating, when it came first, is this pause, and a rating arriving after this report
+        // falls inside it. Judged by instants, not by the status now, which the clock may
+        // have moved past the pause's end before a late report arrives.
+        let ladder = matches!(
+            self.policy.templates.quality_rule,
+            TemplateQualityRule::PauseLadder { .. }
+        );
+        if let Some(end) = until.filter(|_| ladder && to == TemplateStatus::Paused) {
+            if template
+                .ladder_pause_end
+                .is_none_or(|counted| e.at >= counted)
+            {
+                template.pause_strikes = template.pause_strikes.saturating_add(1);
+            }
+            template.ladder_pause_end = template.ladder_pause_end.max(Some(end));
         }
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, now);
         Ok(())

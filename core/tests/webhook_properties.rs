@@ -126,15 +126,20 @@ fn template_hooks() -> Vec<Vec<u8>> {
         }
         envelope("message_template_status_update", value, time)
     };
-    vec![
-        event("PAUSED", Some("FIRST_PAUSE"), T0_SECS + 3600),
-        event("APPROVED", Some("UNPAUSE"), T0_SECS + 2 * 3600),
+    let quality = |from: &str, to: &str, time: i64| {
         envelope(
             "message_template_quality_update",
-            json!({"previous_quality_score":"GREEN","new_quality_score":"YELLOW","message_template_id":1,
+            json!({"previous_quality_score":from,"new_quality_score":to,"message_template_id":1,
                 "message_template_name":"order_update","message_template_language":"en_US"}),
-            T0_SECS + 3 * 3600,
-        ),
+            time,
+        )
+    };
+    // In timestamp order: the rating behind the first pause, a minute before Meta's report.
+    vec![
+        quality("GREEN", "RED", T0_SECS + 3600 - 60),
+        event("PAUSED", Some("FIRST_PAUSE"), T0_SECS + 3600),
+        event("APPROVED", Some("UNPAUSE"), T0_SECS + 2 * 3600),
+        quality("RED", "YELLOW", T0_SECS + 3 * 3600),
     ]
 }
 
@@ -184,7 +189,8 @@ proptest! {
                 (Just(hooks), Just((0..2 * n).collect::<Vec<_>>()).prop_shuffle())
             }),
         twice in prop::collection::vec(any::<bool>(), 24),
-        template_twice in prop::collection::vec(any::<bool>(), 3),
+        template_twice in prop::collection::vec(any::<bool>(), 4),
+        template_order in Just((0..4).collect::<Vec<usize>>()).prop_shuffle(),
     ) {
         // In order: each once, by timestamp.
         let mut sorted = hooks.clone();
@@ -208,10 +214,12 @@ proptest! {
                 messy.handle_webhook(&h.body(), convstate::Instant::EPOCH).unwrap();
             }
         }
-        for (body, again) in template_hooks().into_iter().zip(template_twice) {
-            messy.handle_webhook(&body, convstate::Instant::EPOCH).unwrap();
+        let template_hooks = template_hooks();
+        for (i, again) in template_order.into_iter().zip(template_twice) {
+            let body = &template_hooks[i];
+            messy.handle_webhook(body, convstate::Instant::EPOCH).unwrap();
             if again {
-                messy.handle_webhook(&body, convstate::Instant::EPOCH).unwrap();
+                messy.handle_webhook(body, convstate::Instant::EPOCH).unwrap();
             }
         }
         prop_assert_eq!(observed(&mut once), observed(&mut messy));
@@ -224,7 +232,7 @@ proptest! {
 fn a_stale_template_duplicate_does_not_undo_a_newer_event() {
     let mut engine = engine();
     let hooks = template_hooks();
-    for body in [&hooks[0], &hooks[1], &hooks[0]] {
+    for body in [&hooks[1], &hooks[2], &hooks[1]] {
         engine
             .handle_webhook(body, convstate::Instant::EPOCH)
             .unwrap();
