@@ -143,7 +143,7 @@ pub fn normalize_phone(input: &str) -> Result<u64, Error> {
         return Ok(value);
     }
     let invalid = |problem: String| Error::InvalidPhoneNumber {
-        input: input.to_owned(),
+        input: crate::error::quoted(input),
         problem,
     };
     let trimmed = input.trim();

@@ -501,7 +501,7 @@ impl Engine {
     #[inline(never)]
     fn number_idx_parsed(&self, number: &str) -> Result<u32, Error> {
         let unknown = || Error::UnknownNumber {
-            number: number.to_owned(),
+            number: crate::error::quoted(number),
         };
         let key = self.interner.find_address(number)?.ok_or_else(unknown)?;
         self.number_index.get(&key).copied().ok_or_else(unknown)
@@ -532,7 +532,7 @@ impl Engine {
             .get(business)
             .copied()
             .ok_or_else(|| Error::UnknownBusiness {
-                business: business.to_owned(),
+                business: crate::error::quoted(business),
             })
     }
 
@@ -546,8 +546,8 @@ impl Engine {
             .get(business, name, language)
             .ok_or_else(|| Error::UnknownTemplate {
                 business: self.businesses[business as usize].name.clone(),
-                name: name.to_owned(),
-                language: language.to_owned(),
+                name: crate::error::quoted(name),
+                language: crate::error::quoted(language),
             })
     }
 

@@ -28,7 +28,7 @@ pub enum Error {
     /// A phone number that is not 8–15 digits with an optional `+` or `00`.
     #[error("invalid phone number {input:?}: {problem}")]
     InvalidPhoneNumber {
-        /// The input as given.
+        /// The input as given (its first 64 characters and `…` when longer).
         input: String,
         /// What is wrong.
         problem: String,
@@ -44,7 +44,7 @@ pub enum Error {
     /// An instant that is not RFC 3339.
     #[error("invalid instant {input:?}: {problem}")]
     InvalidInstant {
-        /// The input.
+        /// The input (its first 64 characters and `…` when longer).
         input: String,
         /// What is wrong.
         problem: String,
@@ -209,6 +209,18 @@ impl ErrorKind {
     }
 }
 
+/// How many characters of an input an error quotes: enough to recognise it, and a 10 MB
+/// input does not make a 10 MB message in every binding's exception or log line.
+pub(crate) const QUOTED_CHARS: usize = 64;
+
+/// `input` as an error quotes it: whole, or its first [`QUOTED_CHARS`] characters and `…`.
+pub(crate) fn quoted(input: &str) -> String {
+    match input.char_indices().nth(QUOTED_CHARS) {
+        None => input.to_owned(),
+        Some((end, _)) => format!("{}…", &input[..end]),
+    }
+}
+
 impl Error {
     /// A consent names a business and a number of another business.
     pub(crate) fn not_a_number_of(number: &str, business: &str) -> Error {
@@ -281,6 +293,42 @@ impl Error {
             Error::UnsupportedSnapshotVersion { .. } => "unsupported_snapshot_version",
             Error::CorruptSnapshot { .. } => "corrupt_snapshot",
             Error::CapacityExceeded { .. } => "capacity_exceeded",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_input_is_quoted_by_its_first_characters() {
+        assert_eq!(quoted("acme"), "acme");
+        let exact = "é".repeat(QUOTED_CHARS);
+        assert_eq!(quoted(&exact), exact);
+        let long = format!("{exact}xyz");
+        assert_eq!(quoted(&long), format!("{exact}…"), "cut at a character");
+    }
+
+    #[test]
+    fn errors_about_huge_inputs_stay_short() {
+        let huge = "9".repeat(10_000_000);
+        let mut engine = crate::Engine::new(crate::Policy::preset("cloud-2025").unwrap());
+        let messages = [
+            crate::address::normalize_phone(&format!("+{huge}"))
+                .unwrap_err()
+                .to_string(),
+            crate::Instant::parse_rfc3339(&huge)
+                .unwrap_err()
+                .to_string(),
+            engine.export_business(&huge).unwrap_err().to_string(),
+            engine
+                .handle_json(&format!(r#"{{"type":"tick","at":"{huge}"}}"#))
+                .concat(),
+        ];
+        for message in messages {
+            assert!(message.len() < 300, "{} bytes", message.len());
+            assert!(message.contains("99999…"), "{message}");
         }
     }
 }

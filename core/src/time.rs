@@ -57,7 +57,7 @@ impl Instant {
                 )
             };
             crate::Error::InvalidInstant {
-                input: text.to_owned(),
+                input: crate::error::quoted(text),
                 problem,
             }
         })?;

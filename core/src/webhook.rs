@@ -563,11 +563,12 @@ impl Parser<'_> {
         match metadata.get("display_phone_number").and_then(Value::as_str) {
             Some(display) => self.registered_number(display),
             None => Err(Error::UnknownNumber {
-                number: metadata
-                    .get("phone_number_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
+                number: crate::error::quoted(
+                    metadata
+                        .get("phone_number_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ),
             }),
         }
     }
