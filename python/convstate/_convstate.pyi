@@ -92,6 +92,7 @@ class Billing:
         """Why a free send is free, or None when charged."""
     def to_dict(self) -> dict[str, Any]:
         """The billing as a dict of the wire format."""
+    def __reduce__(self) -> tuple[Any, tuple[str]]: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -148,7 +149,7 @@ class Engine:
     It never reads a clock: every call carries its instant (an aware datetime or int unix
     milliseconds). Dicts it returns mirror the JSON wire format, with instants (keys
     ``at``, ``since``, ``until``, ``deadline`` and ``*_at``, ``*_since``, ``*_until``,
-    ``*_deadline``, ``*_by``) as aware UTC datetimes. One engine may be shared
+    ``*_deadline``, ``*_by``, ``*_from``) as aware UTC datetimes. One engine may be shared
     by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
     """
 

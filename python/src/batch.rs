@@ -196,7 +196,7 @@ fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
 static ABSTRACT_SET_AND_MAPPING: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
 
 /// Whether `value` is a set or a mapping, built in or registered with `collections.abc`.
-fn is_set_or_mapping(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+pub(crate) fn is_set_or_mapping(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
         return Ok(false);
     }

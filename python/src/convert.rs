@@ -9,10 +9,13 @@
 use convstate::{Error, Instant};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PyString, PyTuple, PyType};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping, PyModule,
+    PySet, PyString, PyTuple, PyType,
+};
 use serde_json::{Map, Value};
 
-use crate::errors::BindingError;
+use crate::errors::{BindingError, BindingResult};
 
 /// Nested containers deeper than this are refused: it bounds recursion, so a list that
 /// contains itself is an error instead of a stack overflow.
@@ -201,14 +204,7 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
     } else if let Ok(text) = value.cast::<PyString>() {
         Ok(Value::String(text.to_cow()?.into_owned()))
     } else if let Ok(dict) = value.cast::<PyDict>() {
-        let mut object = Map::new();
-        for (key, item) in dict.iter() {
-            let key = key
-                .cast::<PyString>()
-                .map_err(|_| invalid_event(format!("dict keys must be str, got {}", repr(&key))))?;
-            object.insert(key.to_cow()?.into_owned(), to_json_at(&item, depth + 1)?);
-        }
-        Ok(Value::Object(object))
+        object_json(dict.iter().map(Ok), depth)
     } else if let Ok(list) = value.cast::<PyList>() {
         list.iter()
             .map(|item| to_json_at(&item, depth + 1))
@@ -227,6 +223,16 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
         Ok(Value::from(millis.extract::<i64>()?))
     } else if let Some(int) = python_int(value)? {
         int_json(value, &int)
+    } else if let Ok(mapping) = value.cast::<PyMapping>() {
+        // Any other `collections.abc.Mapping` (a `MappingProxyType`, a `UserDict`): the
+        // stubs promise `Mapping`, not `dict`.
+        let items = mapping.items()?;
+        object_json(items.iter().map(|pair| pair.extract()), depth)
+    } else if let Some(items) = ordered_iterable(value)? {
+        items
+            .map(|item| to_json_at(&item?, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array)
     } else {
         Err(invalid_event(format!(
             "{} of type {} has no JSON form",
@@ -236,20 +242,74 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
     }
 }
 
+/// The pairs of a mapping of `str` to `str` (any `collections.abc.Mapping`).
+pub fn string_pairs(value: &Bound<'_, PyAny>) -> BindingResult<Vec<(String, String)>> {
+    match to_json(value)? {
+        Value::Object(object) if value.cast::<PyMapping>().is_ok() => object
+            .into_iter()
+            .map(|(key, item)| match item {
+                Value::String(text) => Ok((key, text)),
+                _ => Err(invalid_event(format!(
+                    "the value of {key:?} must be a str, got {item}"
+                ))),
+            })
+            .collect(),
+        _ => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "expected a mapping of str to str, got {}",
+            type_name(value)
+        ))
+        .into()),
+    }
+}
+
+/// A JSON object of `(key, value)` pairs; keys must be `str`.
+fn object_json<'py>(
+    pairs: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
+    depth: usize,
+) -> Result<Value, BindingError> {
+    let mut object = Map::new();
+    for pair in pairs {
+        let (key, item) = pair?;
+        let key = key
+            .cast::<PyString>()
+            .map_err(|_| invalid_event(format!("dict keys must be str, got {}", repr(&key))))?;
+        object.insert(key.to_cow()?.into_owned(), to_json_at(&item, depth + 1)?);
+    }
+    Ok(Value::Object(object))
+}
+
+/// The items of an iterable that has an order (a generator, a `deque`, a `range`), as a JSON
+/// array's items; `None` for what is not iterable, for `bytes` (a text, not a list of
+/// numbers) and for a set, whose order changes with the interpreter's hash seed: the same
+/// events must give the same outputs.
+fn ordered_iterable<'py>(
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, pyo3::types::PyIterator>>> {
+    if value.is_instance_of::<PyBytes>()
+        || value.is_instance_of::<PyByteArray>()
+        || value.is_instance_of::<PySet>()
+        || value.is_instance_of::<PyFrozenSet>()
+    {
+        return Ok(None);
+    }
+    Ok(value.try_iter().ok())
+}
+
 fn invalid_event(problem: String) -> BindingError {
     Error::InvalidEvent { problem }.into()
 }
 
 /// Whether a key of the core's JSON holds an instant. The core names instants `at`,
-/// `since`, `until`, `deadline`, or `*_at`, `*_since`, `*_until`, `*_deadline` and `*_by`
-/// (`level_since`, `flagged_until`, `entry_point_answer_by`; DESIGN.md: names say what they
-/// hold). A value under such a key that is not an instant (`initiated_by`) stays a string.
+/// `since`, `until`, `deadline`, or `*_at`, `*_since`, `*_until`, `*_deadline`, `*_by` and
+/// `*_from` (`level_since`, `flagged_until`, `entry_point_answer_by`,
+/// `us_marketing_blocked_from`; DESIGN.md: names say what they hold). A value under such a
+/// key that is not an instant (`initiated_by`) stays a string; a bare `from` is a status.
 fn is_instant_key(key: &str) -> bool {
     const NAMES: [&str; 4] = ["at", "since", "until", "deadline"];
     NAMES.contains(&key)
         || NAMES
             .iter()
-            .chain(&["by"])
+            .chain(&["by", "from"])
             .any(|name| key.strip_suffix(name).is_some_and(|k| k.ends_with('_')))
 }
 

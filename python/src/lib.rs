@@ -23,7 +23,7 @@ mod sharded;
 mod wire_names;
 
 use batch::{Columns, PyBatchResult};
-use convert::{datetime, from_json, instant, to_json, type_name};
+use convert::{datetime, from_json, instant, string_pairs, to_json, type_name};
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
 
@@ -204,6 +204,16 @@ fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<Str
         return Err(PyTypeError::new_err(format!(
             "{method}: events must be an iterable of lines or dicts, not a single {}; \
              give the text of many lines to process_bytes",
+            type_name(events)
+        ))
+        .into());
+    }
+    // A dict (or set) is iterable too, by its keys (in hash order, for a set): each key
+    // would be read as a line.
+    if batch::is_set_or_mapping(events)? {
+        return Err(PyTypeError::new_err(format!(
+            "{method}: events must be a list (or another ordered iterable) of lines or dicts, \
+             not a {}; give one event as [event]",
             type_name(events)
         ))
         .into());
@@ -612,17 +622,18 @@ impl PyEngine {
     /// Applies a Meta Cloud API webhook body (bytes or str as received, or the parsed dict)
     /// and returns one wire line per item of the payload, each followed by its effect lines:
     /// `ack` (with `path` and the `event` applied), `error` (with `path`), `unrecognized` and
-    /// `skipped` (with `path` and `reason`). Never raises for a bad payload: a body that is not
-    /// a webhook gives one error line. `received_at` (default: the engine's clock) is used only
-    /// for items without their own timestamp. `waba_businesses` maps WABA ids (the `entry`
-    /// ids of template and account webhooks) to business names.
+    /// `skipped` (with `path` and `reason`). A body that is not a webhook gives one error
+    /// line; only a parsed payload without a JSON form (a NaN, a set) raises, as any argument
+    /// without one does. `received_at` (default: the engine's clock) is used only for items
+    /// without their own timestamp. `waba_businesses` maps WABA ids (the `entry` ids of
+    /// template and account webhooks) to business names.
     #[pyo3(signature = (payload, received_at = None, waba_businesses = None))]
     fn handle_webhook(
         &self,
         py: Python<'_>,
         payload: &Bound<'_, PyAny>,
         received_at: Option<&Bound<'_, PyAny>>,
-        waba_businesses: Option<std::collections::HashMap<String, String>>,
+        waba_businesses: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Vec<String>> {
         let body: Vec<u8> = if let Ok(bytes) = payload.cast::<PyBytes>() {
             bytes.as_bytes().to_vec()
@@ -637,7 +648,11 @@ impl PyEngine {
         };
         let received_at = received_at.map(instant).transpose()?;
         let mut reader = convstate::webhook::WebhookReader::new();
-        for (waba, business) in waba_businesses.unwrap_or_default() {
+        for (waba, business) in waba_businesses
+            .map(string_pairs)
+            .transpose()?
+            .unwrap_or_default()
+        {
             reader = reader.with_business(&waba, &business);
         }
         Ok(py.detach(|| {

@@ -159,10 +159,11 @@ impl PyDecision {
         Ok(decision)
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
+    fn __eq__<'py>(&self, other: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        let equal = other
             .cast::<PyDecision>()
-            .is_ok_and(|o| o.get().json == self.json)
+            .map(|o| o.get().json == self.json);
+        compared(other.py(), equal.ok())
     }
 
     fn __hash__(&self) -> u64 {
@@ -193,6 +194,16 @@ impl PyDecision {
             parts.push(format!("next_action={}", next_action.repr()?));
         }
         Ok(format!("Decision({})", parts.join(", ")))
+    }
+}
+
+/// What `__eq__` returns: the comparison, or `NotImplemented` for another type, so that
+/// Python asks the other operand (`unittest.mock.ANY`, a subclass) instead of answering
+/// False.
+fn compared(py: Python<'_>, equal: Option<bool>) -> Bound<'_, PyAny> {
+    match equal {
+        Some(equal) => pyo3::types::PyBool::new(py, equal).to_owned().into_any(),
+        None => py.NotImplemented().into_bound(py),
     }
 }
 
@@ -243,10 +254,30 @@ impl PyBilling {
         from_json(py, &self.json)
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .cast::<PyBilling>()
-            .is_ok_and(|o| o.get().json == self.json)
+    /// Pickles (and copies) through its JSON object, as `Decision` does: a billing is a
+    /// value.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let from_json = slf.get_type().getattr("_from_json")?;
+        Ok((from_json, (slf.get().json.to_string(),)))
+    }
+
+    /// The billing of a JSON object written by pickling.
+    #[staticmethod]
+    fn _from_json(object: &str) -> PyResult<PyBilling> {
+        let json: Value = serde_json::from_str(object).map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("not a billing object: {e}"))
+        })?;
+        if serde_json::from_value::<convstate::decision::Billing>(json.clone()).is_err() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "not a billing object: it does not read as one",
+            ));
+        }
+        Ok(PyBilling { json })
+    }
+
+    fn __eq__<'py>(&self, other: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        let equal = other.cast::<PyBilling>().map(|o| o.get().json == self.json);
+        compared(other.py(), equal.ok())
     }
 
     fn __hash__(&self) -> u64 {

@@ -358,3 +358,57 @@ def test_typed_calls_carry_message_ids_and_referrals_as_the_wire_does() -> None:
     assert typed.snapshot() == before
     typed.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 5), message_id="wamid.in.2")
     assert typed.snapshot() != before
+
+
+def test_process_refuses_a_dict_or_a_set_of_events(engine: convstate.Engine) -> None:
+    # Iterating a dict gives its keys and a set its items in hash order: neither is a batch.
+    event = {"type": "tick", "at": 0}
+    for events in [event, {'{"type":"tick","at":5}'}, frozenset(['{"type":"tick","at":5}'])]:
+        with pytest.raises(TypeError, match=r"process: events must be a list .* give one event as \[event\]"):
+            engine.process(events)  # type: ignore[arg-type]
+    assert engine.process([event]) == ['{"type":"ack","of":"tick"}']
+    assert engine.process(e for e in [event]) == ['{"type":"ack","of":"tick"}']
+
+
+def test_mappings_and_ordered_iterables_are_read_as_the_stubs_promise(engine: convstate.Engine) -> None:
+    import types
+    from collections import UserDict, deque
+
+    overrides = types.MappingProxyType({"chat": types.MappingProxyType({"idle_timeout": "15m"})})
+    assert convstate.Engine("cloud-2025", policy_overrides=overrides).policy["chat"]["idle_timeout"] == "15m"
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    decision = engine.check_send(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1),
+                                 message=UserDict({"kind": "text", "text": "hi"}))  # type: ignore[arg-type]
+    assert decision == engine.check_send(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1), text="hi")
+    engine.register_template("acme", "pick", "en", category="utility", body="Pick one, {{1}}.",
+                             buttons=(b for b in [{"kind": "quick_reply", "label": "ok"}]), at=utc(2026, 11, 2, 9))
+    assert engine.template("acme", "pick", "en")["status"] == "pending"
+    assert engine.process(deque([{"type": "tick", "at": utc(2026, 11, 2, 9, 2)}]))[0] == '{"type":"ack","of":"tick"}'
+    # A set has no order to keep: it is refused, as are bytes standing for a list.
+    with pytest.raises(convstate.InvalidInputError, match="has no JSON form"):
+        engine.handle({"type": "tick", "at": 0, "extra": {1, 2}})
+    assert engine.handle_webhook(b"{}", waba_businesses=types.MappingProxyType({"1": "acme"}))
+    with pytest.raises(TypeError, match="expected a mapping of str to str"):
+        engine.handle_webhook(b"{}", waba_businesses=[("1", "acme")])  # type: ignore[arg-type]
+
+
+def test_instants_under_from_keys_are_datetimes_and_statuses_under_from_stay_text(engine: convstate.Engine) -> None:
+    policy = convstate.Engine("cloud-2025").policy
+    assert policy["consent"]["us_marketing_blocked_from"] == utc(2025, 4, 1)
+    assert convstate.Engine("cloud-2025", policy_overrides=policy).policy == policy
+
+
+def test_billing_pickles_and_results_compare_with_other_types(engine: convstate.Engine) -> None:
+    from unittest import mock
+
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    decision = engine.check_send(NUMBER, CONTACT, text="Hi", at=utc(2026, 11, 2, 10))
+    billing = decision.billing
+    assert billing is not None
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(billing, protocol=protocol)) == billing
+    assert copy.copy(billing) == billing and copy.deepcopy(decision) == decision
+    assert decision == mock.ANY and billing == mock.ANY
+    assert decision != "allowed" and billing != 1
+    with pytest.raises(ValueError, match="not a billing object"):
+        type(billing)._from_json('{"charge":"teleported"}')  # type: ignore[attr-defined]
