@@ -106,7 +106,8 @@ impl Replayer {
                     }
                 }
                 WebhookOutcome::Failed { error, .. } => self.summary.record_rejection(error),
-                _ => {}
+                WebhookOutcome::Unrecognized { .. } => self.summary.webhook_items.unrecognized += 1,
+                WebhookOutcome::Skipped { .. } => self.summary.webhook_items.skipped += 1,
             }
         }
         out.extend(outcome_lines(&outcomes));

@@ -83,8 +83,11 @@ pub struct Summary {
     pub sends: SendTally,
     /// `check_send` decisions (dry runs: nothing recorded).
     pub dry_runs: SendTally,
-    /// Allowed sends and initiations that are charged, by category.
+    /// Allowed sends and initiations that are charged, by category, as decided at send time.
     pub charges_by_category: BTreeMap<String, u64>,
+    /// Sent messages the provider reported failed afterwards (`message_failed`): counted above
+    /// as decided, while the engine's usage (`query_usage`) gives their charge back.
+    pub sends_failed_after: u64,
     /// Allowed sends and initiations that are free, by reason.
     pub free_by_reason: BTreeMap<String, u64>,
     /// Messaging-limit slots taken, by sending number.
@@ -99,6 +102,18 @@ pub struct Summary {
     pub template_status_changes: Vec<TemplateChange>,
     /// Every effect, by wire `effect` type.
     pub effects_by_type: BTreeMap<String, u64>,
+    /// Items of webhook payloads (`--format meta-webhook`) not applied: `unrecognized`
+    /// (unknown fields, types, values) and `skipped` (known, changing no state).
+    pub webhook_items: WebhookTally,
+}
+
+/// Items of webhook payloads that were not applied; their lines say why.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct WebhookTally {
+    /// Items the reader did not know.
+    pub unrecognized: u64,
+    /// Items it knew and left alone.
+    pub skipped: u64,
 }
 
 /// What the summary needs to remember about an input until its decision comes back.
@@ -231,6 +246,7 @@ impl Summary {
                 to: wire_name(to),
                 at: at.to_rfc3339(),
             }),
+            Effect::MessageFailed { .. } => self.sends_failed_after += 1,
             Effect::LimitChanged { .. } => {
                 if let Ok(Value::Object(mut fields)) = serde_json::to_value(effect) {
                     fields.remove("effect");
@@ -255,6 +271,16 @@ impl Summary {
         if self.malformed_lines_skipped > 0 {
             table.row("skipped lines", self.malformed_lines_skipped.to_string());
         }
+        let items = &self.webhook_items;
+        if items.unrecognized + items.skipped > 0 {
+            table.row(
+                "webhook items",
+                format!(
+                    "not applied: unrecognized {}, skipped {} (their lines say why)",
+                    items.unrecognized, items.skipped
+                ),
+            );
+        }
         if !self.rejected_by_error.is_empty() {
             let rejected: u64 = self.rejected_by_error.values().sum();
             table.row("rejected events", rejected.to_string());
@@ -267,6 +293,12 @@ impl Summary {
         let charged: u64 = self.charges_by_category.values().sum();
         table.row("charged", charged.to_string());
         table.detail(&self.charges_by_category);
+        if self.sends_failed_after > 0 {
+            table.line(format!(
+                "{} sent then reported failed (counted as decided; usage gives their charge back)",
+                self.sends_failed_after
+            ));
+        }
         let free: u64 = self.free_by_reason.values().sum();
         table.row("free", free.to_string());
         table.detail(&self.free_by_reason);

@@ -1350,3 +1350,59 @@ fn the_summary_table_reads_limit_changes_as_template_changes() {
     );
     assert!(!table.contains(r#"{"at":"#), "{table}");
 }
+
+#[test]
+fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
+    let input = [
+        r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T07:00:00Z","business":"acme","contact":"+4915100000001"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","message":{"kind":"template","name":"promo","language":"en","params":["A"]},"message_id":"wamid.1"}"#,
+        r#"{"type":"message_status","at":"2026-11-02T09:00:05Z","number":"+15550001111","contact":"+4915100000001","message_id":"wamid.1","status":"failed","errors":[132015]}"#,
+    ]
+    .join("\n");
+    let output = run_with_stdin(
+        &["replay", "-", "--summary", "--summary-format", "json"],
+        input.as_bytes(),
+    );
+    assert_exit(&output, 0);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["charges_by_category"]["marketing"], 1, "as decided");
+    assert_eq!(summary["sends_failed_after"], 1, "{summary:#}");
+    let table = run_with_stdin(&["replay", "-", "--summary"], input.as_bytes());
+    assert!(
+        stdout(&table).contains("1 sent then reported failed"),
+        "{}",
+        stdout(&table)
+    );
+
+    let output = run(&[
+        "replay",
+        "--format",
+        "meta-webhook",
+        "examples/meta-webhooks.jsonl",
+        "--summary",
+        "--summary-format",
+        "json",
+    ]);
+    assert_exit(&output, 0);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let lines = stdout(&run(&[
+        "replay",
+        "--format",
+        "meta-webhook",
+        "examples/meta-webhooks.jsonl",
+    ]));
+    let count = |kind: &str| {
+        lines
+            .lines()
+            .filter(|l| l.starts_with(&format!(r#"{{"type":"{kind}""#)))
+            .count()
+    };
+    assert!(count("unrecognized") > 0);
+    assert_eq!(
+        summary["webhook_items"]["unrecognized"],
+        count("unrecognized")
+    );
+    assert_eq!(summary["webhook_items"]["skipped"], count("skipped"));
+}
