@@ -163,7 +163,7 @@ struct ReplayArgs {
     #[arg(long)]
     summary: bool,
     /// Summary format.
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_enum, default_value = "table", requires = "summary")]
     summary_format: SummaryFormat,
     /// Write the output lines to this file (`-`: standard output, the default without --summary).
     #[arg(long, value_name = "FILE")]
@@ -338,6 +338,11 @@ fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
 }
 
 fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
+    if !args.waba_business.is_empty() && !matches!(args.format, InputFormat::MetaWebhook) {
+        return Err(CliError::Usage(
+            "--waba-business maps webhook payloads: it needs --format meta-webhook".to_owned(),
+        ));
+    }
     let mut reader = convstate::webhook::WebhookReader::new();
     for mapping in &args.waba_business {
         let (waba, business) = mapping.split_once('=').ok_or_else(|| {

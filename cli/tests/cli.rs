@@ -881,6 +881,17 @@ fn exit_codes_are_as_documented() {
         r#"--policy-overrides: invalid policy: field "chat.idle": unknown field `idle`"#,
     );
     assert_exit(&run(&["simulate", "--businesses", "0"]), 2);
+    // Options that would do nothing are refused rather than ignored.
+    assert_exit_saying(
+        &run(&["replay", path, "--summary-format", "json"]),
+        2,
+        "--summary",
+    );
+    assert_exit_saying(
+        &run(&["replay", path, "--waba-business", "1=acme"]),
+        2,
+        "--waba-business maps webhook payloads: it needs --format meta-webhook",
+    );
 
     let directory = tempfile::tempdir().unwrap();
     let corrupt = directory.path().join("state.json");
