@@ -248,7 +248,7 @@ impl MonthlyUsage {
     }
 
     /// Total free messages, every reason together (saturating like
-    /// [`Usage::charged_total`]).
+    /// [`MonthlyUsage::charged_total`]).
     pub fn free_total(&self) -> u64 {
         self.free.values().fold(0, |sum, &n| sum.saturating_add(n))
     }
