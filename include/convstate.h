@@ -42,6 +42,11 @@
  * marks an absent instant or duration in output structs. The library never reads a clock.
  *
  * PANICS never cross into C: they become CONVSTATE_ERR_PANIC.
+ *
+ * VERSIONS. Check convstate_abi_version() == CONVSTATE_ABI_VERSION before the first other
+ * call: it differs when the library was built from a header whose structs or functions
+ * differ from the ones this program was compiled against (CONVSTATE_VERSION names the
+ * release; it is not raised for every such change before 1.0).
  */
 
 
@@ -78,6 +83,16 @@
  * Patch version of this library.
  */
 #define CONVSTATE_VERSION_PATCH 0
+
+/**
+ * The version of the C interface: of the layout of this header's structs and enums and of
+ * its functions' signatures. It changes with any change to them (additions included), so a
+ * host built against one header and linked, or loaded, with a library built from another
+ * cannot misread a struct that grew: check `convstate_abi_version() ==
+ * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
+ * the header's declarations change.)
+ */
+#define CONVSTATE_ABI_VERSION 1
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -1911,10 +1926,16 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version (`"0.1.0"`), NUL-terminated, static. Compare with the header's
- * `CONVSTATE_VERSION_*` macros to catch a header/library mismatch.
+ * The library's version (`"0.1.0"`), NUL-terminated, static: which release it is. Whether
+ * it agrees with the header a host was built against is `convstate_abi_version()`.
  */
 const char *convstate_version(void);
+
+/**
+ * The library's `CONVSTATE_ABI_VERSION`: a host compares it with the header's macro before
+ * its first other call, and refuses to go on if they differ.
+ */
+uint32_t convstate_abi_version(void);
 
 /**
  * The message of the last failed call on this thread, NUL-terminated UTF-8 (empty if none

@@ -42,11 +42,26 @@ pub const CONVSTATE_VERSION_MINOR: u32 = 1;
 /// Patch version of this library.
 pub const CONVSTATE_VERSION_PATCH: u32 = 0;
 
-/// The library's version (`"0.1.0"`), NUL-terminated, static. Compare with the header's
-/// `CONVSTATE_VERSION_*` macros to catch a header/library mismatch.
+/// The version of the C interface: of the layout of this header's structs and enums and of
+/// its functions' signatures. It changes with any change to them (additions included), so a
+/// host built against one header and linked, or loaded, with a library built from another
+/// cannot misread a struct that grew: check `convstate_abi_version() ==
+/// CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
+/// the header's declarations change.)
+pub const CONVSTATE_ABI_VERSION: u32 = 1;
+
+/// The library's version (`"0.1.0"`), NUL-terminated, static: which release it is. Whether
+/// it agrees with the header a host was built against is `convstate_abi_version()`.
 #[no_mangle]
 pub extern "C" fn convstate_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The library's `CONVSTATE_ABI_VERSION`: a host compares it with the header's macro before
+/// its first other call, and refuses to go on if they differ.
+#[no_mangle]
+pub extern "C" fn convstate_abi_version() -> u32 {
+    CONVSTATE_ABI_VERSION
 }
 
 /// The message of the last failed call on this thread, NUL-terminated UTF-8 (empty if none

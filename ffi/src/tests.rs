@@ -1646,3 +1646,71 @@ fn a_default_template_needs_its_name_and_its_language() {
     }
     unsafe { convstate_engine_free(engine) };
 }
+
+/// The header's declarations without comments, blank space or the version macros: what a
+/// host compiled against it depends on.
+fn header_declarations(header: &str) -> String {
+    let mut text = String::with_capacity(header.len());
+    let mut rest = header;
+    while let Some(start) = rest.find("/*") {
+        text.push_str(&rest[..start]);
+        rest = rest[start..]
+            .split_once("*/")
+            .map_or("", |(_, after)| after);
+    }
+    text.push_str(rest);
+    text.lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .filter(|line| {
+            !line.starts_with("#define CONVSTATE_ABI_VERSION ")
+                && !line.starts_with("#define CONVSTATE_VERSION")
+        })
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// FNV-1a: stable across builds and platforms, as a recorded fingerprint must be.
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[test]
+fn the_abi_version_changes_with_the_headers_declarations() {
+    // The fingerprint of the declarations each ABI version was published with. A change to
+    // the header's structs, enums, constants or functions fails here: raise
+    // CONVSTATE_ABI_VERSION (ffi/src/lib.rs), regenerate the header and add a line.
+    const PUBLISHED: &[(u32, u64)] = &[(1, 0x061b_683d_1f4a_c6e3)];
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
+    )
+    .unwrap();
+    assert!(header.contains(&format!(
+        "#define CONVSTATE_ABI_VERSION {CONVSTATE_ABI_VERSION}\n"
+    )));
+    assert_eq!(convstate_abi_version(), CONVSTATE_ABI_VERSION);
+    let now = fingerprint(&header_declarations(&header));
+    let &(latest, recorded) = PUBLISHED.last().unwrap();
+    assert_eq!(
+        (CONVSTATE_ABI_VERSION, now),
+        (latest, recorded),
+        "include/convstate.h's declarations changed (fingerprint {now:#018x}): a host built \
+         against the old header would misread this library. Raise CONVSTATE_ABI_VERSION and \
+         record ({}, {now:#018x}) in PUBLISHED",
+        CONVSTATE_ABI_VERSION + 1
+    );
+    // Comments and the version macros are not part of it.
+    let reworded = header.replace("Registers (or updates) a number", "Registers a number");
+    assert_eq!(fingerprint(&header_declarations(&reworded)), now);
+    let grown = header.replace(
+        "uint64_t response_total_ms;",
+        "uint64_t response_total_ms;\n  uint64_t more;",
+    );
+    assert_ne!(
+        fingerprint(&header_declarations(&grown)),
+        now,
+        "a struct that grows changes it"
+    );
+}

@@ -53,6 +53,7 @@ static void test_versions(void) {
            CONVSTATE_VERSION_MINOR, CONVSTATE_VERSION_PATCH);
   CHECK(strcmp(convstate_version(), expected) == 0);
   CHECK(strcmp(convstate_version(), CONVSTATE_VERSION) == 0);
+  CHECK(convstate_abi_version() == CONVSTATE_ABI_VERSION);
   CHECK(strcmp(convstate_result_name(CONVSTATE_ERR_INVALID_UTF8), "CONVSTATE_ERR_INVALID_UTF8") == 0);
   CHECK(strcmp(convstate_reason_name(CONVSTATE_REASON_WINDOW_CLOSED), "window_closed") == 0);
 }
