@@ -92,7 +92,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 1
+#define CONVSTATE_ABI_VERSION 2
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -2114,9 +2114,10 @@ convstate_result convstate_engine_number_quality(struct convstate_engine *engine
                                                  uint32_t quality);
 
 /**
- * The provider restricted a number (`scope`: a `convstate_restriction_scope`). `until_ms`:
- * when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
- * lasts until `convstate_engine_restriction_lifted`, whatever the default (a ban).
+ * The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
+ * its restriction of that scope; one of the other scope stays as it was. `until_ms`: when
+ * it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it lasts
+ * until `convstate_engine_restriction_lifted`, whatever the default (a ban).
  */
 convstate_result convstate_engine_number_restriction(struct convstate_engine *engine,
                                                      int64_t at_ms,
@@ -2127,12 +2128,23 @@ convstate_result convstate_engine_number_restriction(struct convstate_engine *en
                                                      bool until_lifted);
 
 /**
- * The provider lifted a number's restriction.
+ * The provider lifted every restriction of a number.
  */
 convstate_result convstate_engine_restriction_lifted(struct convstate_engine *engine,
                                                      int64_t at_ms,
                                                      const char *number,
                                                      size_t number_len);
+
+/**
+ * The provider lifted a number's restriction of one scope (a `convstate_restriction_scope`);
+ * one of the other scope stays in force. A number keeps one restriction per scope, each
+ * with its own end.
+ */
+convstate_result convstate_engine_restriction_scope_lifted(struct convstate_engine *engine,
+                                                           int64_t at_ms,
+                                                           const char *number,
+                                                           size_t number_len,
+                                                           uint32_t scope);
 
 /**
  * The provider set the messaging limit `number` sends under: a number of unique contacts

@@ -257,8 +257,11 @@ pub struct NumberView {
     pub quality: Quality,
     /// Flag deadline, while flagged.
     pub flagged_until: Option<Instant>,
-    /// Restriction in force at the engine's clock.
+    /// The widest restriction in force at the engine's clock.
     pub restriction: Option<crate::number::Restriction>,
+    /// Every restriction in force then, one per scope, narrowest first (a bar on
+    /// business-initiated messages may outlast one on all messages).
+    pub restrictions: Vec<crate::number::Restriction>,
     /// Activity counters.
     pub counters: NumberCounters,
 }
@@ -707,7 +710,7 @@ impl Engine {
                     quality: Quality::Unknown,
                     flagged_until: None,
                     limit_level_at_flag: None,
-                    restriction: None,
+                    restrictions: Default::default(),
                     phone_number_id: e.phone_number_id.clone(),
                     quality_event: ProviderOrder::default(),
                     limit_event: ProviderOrder::default(),
@@ -1091,7 +1094,8 @@ impl Engine {
             idle_timeout: n.idle_timeout.unwrap_or(self.policy.chat.idle_timeout),
             quality: n.quality,
             flagged_until: n.flagged_until.filter(|deadline| *deadline > at),
-            restriction: n.restriction.filter(|r| r.active_at(at)),
+            restriction: n.restrictions.widest_at(at),
+            restrictions: n.restrictions.active_at(at).collect(),
             counters: n.counters.clone(),
         }
     }

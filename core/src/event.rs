@@ -585,6 +585,9 @@ pub struct RestrictionLifted {
     pub at: Instant,
     /// The number.
     pub number: String,
+    /// The scope lifted; absent: every restriction of the number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<crate::number::RestrictionScope>,
 }
 
 /// `messaging_limit`: the provider's word on a limit (by one of the owner's numbers).

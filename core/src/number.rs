@@ -84,9 +84,13 @@ pub(crate) struct NumberState {
     /// from snapshots of before: the deadline lowers from the level it finds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_level_at_flag: Option<u32>,
-    /// A provider restriction in force (§6).
-    #[serde(default)]
-    pub restriction: Option<Restriction>,
+    /// Provider restrictions, one per scope (§6); `restriction` in snapshots of before.
+    #[serde(
+        default,
+        alias = "restriction",
+        skip_serializing_if = "Restrictions::is_empty"
+    )]
+    pub restrictions: Restrictions,
     /// The provider's id for the number (Meta `phone_number_id`).
     #[serde(default)]
     pub phone_number_id: Option<String>,
@@ -140,6 +144,118 @@ impl Restriction {
     }
 }
 
+impl RestrictionScope {
+    /// Both scopes, narrowest first: the order their effects come in when several end at
+    /// once.
+    pub const ALL: [RestrictionScope; 2] = [
+        RestrictionScope::BusinessInitiated,
+        RestrictionScope::AllMessages,
+    ];
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// A number's provider restrictions, at most one per scope (§6). Meta lists several in one
+/// report, each with its own expiry (a bar on business-initiated messages may outlast one on
+/// all messages), so each scope keeps its own end. Written as the list of those held,
+/// narrowest first; a snapshot of before held one restriction, read into its scope.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Restrictions([Option<Restriction>; 2]);
+
+impl Restrictions {
+    /// The restriction of `scope`, if one is held (in force or ended and not fired yet).
+    pub fn get(&self, scope: RestrictionScope) -> Option<Restriction> {
+        self.0[scope.slot()]
+    }
+
+    /// Holds `restriction`, replacing the one of its scope.
+    pub fn set(&mut self, restriction: Restriction) {
+        self.0[restriction.scope.slot()] = Some(restriction);
+    }
+
+    /// Drops the restriction of `scope`, returning it.
+    pub fn take(&mut self, scope: RestrictionScope) -> Option<Restriction> {
+        self.0[scope.slot()].take()
+    }
+
+    /// The restrictions held, narrowest first.
+    pub fn iter(&self) -> impl Iterator<Item = Restriction> + '_ {
+        self.0.iter().flatten().copied()
+    }
+
+    /// Those in force at `now`.
+    pub fn active_at(&self, now: crate::time::Instant) -> impl Iterator<Item = Restriction> + '_ {
+        self.iter().filter(move |r| r.active_at(now))
+    }
+
+    /// The widest restriction in force at `now`.
+    pub fn widest_at(&self, now: crate::time::Instant) -> Option<Restriction> {
+        self.active_at(now).last()
+    }
+
+    /// Among the restrictions in force at `now` that bar a send by `initiator` (every
+    /// restriction bars a business-initiated send; only `all_messages` bars a reply), the
+    /// one that ends last: the send is barred until its end.
+    pub fn barring(
+        &self,
+        initiator: crate::decision::Initiator,
+        now: crate::time::Instant,
+    ) -> Option<Restriction> {
+        self.active_at(now)
+            .filter(|r| {
+                r.scope == RestrictionScope::AllMessages
+                    || initiator == crate::decision::Initiator::Business
+            })
+            // `None` (until lifted) ends after any instant.
+            .max_by_key(|r| (r.until.is_none(), r.until))
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    /// The earliest end among the restrictions held, for the timer.
+    pub fn next_end(&self) -> Option<crate::time::Instant> {
+        self.iter().filter_map(|r| r.until).min()
+    }
+}
+
+impl Serialize for Restrictions {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Restrictions {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The list, or the one restriction (or `null`) a snapshot of before held.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            List(Vec<Restriction>),
+            Older(Option<Restriction>),
+        }
+        let list = match Stored::deserialize(deserializer)? {
+            Stored::List(list) => list,
+            Stored::Older(one) => one.into_iter().collect(),
+        };
+        let mut restrictions = Restrictions::default();
+        for restriction in list {
+            if restrictions.get(restriction.scope).is_some() {
+                return Err(serde::de::Error::custom(format!(
+                    "two restrictions of scope {:?}",
+                    restriction.scope
+                )));
+            }
+            restrictions.set(restriction);
+        }
+        Ok(restrictions)
+    }
+}
+
 /// Activity counters of one number.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -188,5 +304,87 @@ impl NumberCounters {
             counters.response_total_ms = counters.first_response_total_ms;
         }
         Ok(counters)
+    }
+}
+
+#[cfg(test)]
+mod restriction_tests {
+    use super::*;
+    use crate::decision::Initiator;
+    use crate::time::Instant;
+
+    fn at(ms: i64) -> Instant {
+        Instant::from_unix_millis(ms).unwrap()
+    }
+
+    #[test]
+    fn restrictions_read_the_one_restriction_of_older_snapshots_and_write_a_list() {
+        let older: Restrictions = serde_json::from_str("null").unwrap();
+        assert!(older.is_empty());
+        let older: Restrictions =
+            serde_json::from_str(r#"{"scope":"all_messages","until":5}"#).unwrap();
+        assert_eq!(
+            older.get(RestrictionScope::AllMessages),
+            Some(Restriction {
+                scope: RestrictionScope::AllMessages,
+                until: Some(at(5))
+            })
+        );
+        let mut both = older;
+        both.set(Restriction {
+            scope: RestrictionScope::BusinessInitiated,
+            until: None,
+        });
+        let json = serde_json::to_string(&both).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"scope":"business_initiated","until":null},{"scope":"all_messages","until":"1970-01-01T00:00:00.005Z"}]"#
+        );
+        assert_eq!(serde_json::from_str::<Restrictions>(&json).unwrap(), both);
+        let twice =
+            r#"[{"scope":"all_messages","until":null},{"scope":"all_messages","until":null}]"#;
+        assert!(serde_json::from_str::<Restrictions>(twice).is_err());
+    }
+
+    #[test]
+    fn the_barring_restriction_is_the_one_that_ends_last() {
+        let mut r = Restrictions::default();
+        r.set(Restriction {
+            scope: RestrictionScope::AllMessages,
+            until: Some(at(100)),
+        });
+        r.set(Restriction {
+            scope: RestrictionScope::BusinessInitiated,
+            until: Some(at(50)),
+        });
+        let barring =
+            |r: &Restrictions, initiator, now| r.barring(initiator, at(now)).map(|r| r.scope);
+        assert_eq!(
+            barring(&r, Initiator::Business, 10),
+            Some(RestrictionScope::AllMessages)
+        );
+        assert_eq!(
+            barring(&r, Initiator::Customer, 10),
+            Some(RestrictionScope::AllMessages)
+        );
+        assert_eq!(barring(&r, Initiator::Customer, 100), None);
+        r.set(Restriction {
+            scope: RestrictionScope::BusinessInitiated,
+            until: None,
+        });
+        assert_eq!(
+            barring(&r, Initiator::Business, 10),
+            Some(RestrictionScope::BusinessInitiated),
+            "until lifted ends after any instant"
+        );
+        assert_eq!(
+            barring(&r, Initiator::Customer, 10),
+            Some(RestrictionScope::AllMessages)
+        );
+        assert_eq!(r.next_end(), Some(at(100)));
+        assert_eq!(
+            r.widest_at(at(10)).map(|r| r.scope),
+            Some(RestrictionScope::AllMessages)
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
-use crate::number::Restriction;
+use crate::number::{Restriction, RestrictionScope};
 use crate::template::Quality;
 use crate::time::Instant;
 use crate::timers::TimerKey;
@@ -141,15 +141,14 @@ impl Engine {
             scope: e.scope,
             until,
         };
-        if self.numbers[n as usize].restriction == Some(restriction) {
+        // Each scope keeps its own restriction: a bar on business-initiated messages and one
+        // on all messages may end at different times.
+        let restrictions = &mut self.numbers[n as usize].restrictions;
+        if restrictions.get(e.scope) == Some(restriction) {
             return Ok(()); // the same restriction reported again (§10)
         }
-        self.numbers[n as usize].restriction = Some(restriction);
-        if let Some(until) = until {
-            self.timers.arm(TimerKey::RestrictionEnd(n), until);
-        } else {
-            self.timers.disarm(TimerKey::RestrictionEnd(n));
-        }
+        restrictions.set(restriction);
+        self.arm_restriction_timer(n);
         self.effects.push_back(Effect::NumberRestricted {
             number: self.number_address(n),
             scope: e.scope,
@@ -159,41 +158,70 @@ impl Engine {
         Ok(())
     }
 
-    /// The provider lifted a number's restriction.
+    /// The provider lifted a number's restriction of one scope, or all of them.
     pub fn restriction_lifted(&mut self, e: &RestrictionLifted) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
         self.handle_timeout(e.at);
-        if !self.numbers[n as usize]
-            .restriction_event
-            .admit(e.at, &"lifted")
-        {
+        // A lift of every scope has the fingerprint lifts had before scopes were kept apart,
+        // so that a snapshot's latest lift is recognised when delivered again.
+        let admitted = match e.scope {
+            None => self.numbers[n as usize]
+                .restriction_event
+                .admit(e.at, &"lifted"),
+            Some(scope) => self.numbers[n as usize]
+                .restriction_event
+                .admit(e.at, &("lifted", scope)),
+        };
+        if !admitted {
             return Ok(()); // a late or repeated lift (§10)
         }
         let now = self.clock;
-        self.end_restriction(n, now);
+        match e.scope {
+            Some(scope) => self.end_restriction(n, scope, now),
+            None => {
+                for scope in RestrictionScope::ALL {
+                    self.end_restriction(n, scope, now);
+                }
+            }
+        }
+        self.arm_restriction_timer(n);
         Ok(())
     }
 
-    fn end_restriction(&mut self, n: u32, at: Instant) {
-        let Some(restriction) = self.numbers[n as usize].restriction.take() else {
+    fn end_restriction(&mut self, n: u32, scope: RestrictionScope, at: Instant) {
+        if self.numbers[n as usize].restrictions.take(scope).is_none() {
             return;
-        };
-        self.timers.disarm(TimerKey::RestrictionEnd(n));
+        }
         self.effects.push_back(Effect::NumberRestrictionEnded {
             number: self.number_address(n),
-            scope: restriction.scope,
+            scope,
             at,
         });
     }
 
-    pub(crate) fn restriction_timer(&mut self, n: u32, now: Instant) {
-        let Some(restriction) = self.numbers[n as usize].restriction else {
-            return;
-        };
-        match restriction.until {
-            Some(until) if until > now => self.timers.arm(TimerKey::RestrictionEnd(n), until),
-            Some(until) => self.end_restriction(n, until),
-            None => {}
+    /// One timer per number, at the earliest end among its restrictions.
+    fn arm_restriction_timer(&mut self, n: u32) {
+        match self.numbers[n as usize].restrictions.next_end() {
+            Some(end) => self.timers.arm(TimerKey::RestrictionEnd(n), end),
+            None => self.timers.disarm(TimerKey::RestrictionEnd(n)),
         }
+    }
+
+    /// Ends the restrictions whose end has come, at their own ends in order, and arms the
+    /// timer for the next.
+    pub(crate) fn restriction_timer(&mut self, n: u32, now: Instant) {
+        while let Some(end) = self.numbers[n as usize]
+            .restrictions
+            .next_end()
+            .filter(|end| *end <= now)
+        {
+            for scope in RestrictionScope::ALL {
+                let restriction = self.numbers[n as usize].restrictions.get(scope);
+                if restriction.is_some_and(|r| r.until == Some(end)) {
+                    self.end_restriction(n, scope, end);
+                }
+            }
+        }
+        self.arm_restriction_timer(n);
     }
 }

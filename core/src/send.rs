@@ -23,7 +23,7 @@ use crate::engine::{check_id, ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
-use crate::number::{Channel, RestrictionScope};
+use crate::number::Channel;
 use crate::tally::tally;
 use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
@@ -418,13 +418,11 @@ impl Engine {
             }
             _ => {}
         }
-        if let Some(r) = number.restriction.filter(|r| r.active_at(now)) {
-            if r.scope == RestrictionScope::AllMessages || initiator == Initiator::Business {
-                return deny(DenyReason::Restricted {
-                    scope: r.scope,
-                    until: r.until,
-                });
-            }
+        if let Some(r) = number.restrictions.barring(initiator, now) {
+            return deny(DenyReason::Restricted {
+                scope: r.scope,
+                until: r.until,
+            });
         }
         // Consent governs templates only: a free-form reply does not look it up (a cache
         // miss per reply at a million contacts).

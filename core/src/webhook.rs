@@ -1211,12 +1211,13 @@ impl Parser<'_> {
             None => return self.failed(&path, invalid(&path, "missing")),
             Some(_) => return self.failed(&path, invalid(&path, "expected an array")),
         };
-        let mut scope = None;
-        let mut until = None;
+        // The expiry of each scope listed (by `RestrictionScope::ALL`'s order); a scope
+        // listed twice keeps the later expiry.
+        let mut listed: [Option<Option<Instant>>; 2] = [None, None];
         for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
             let kind = restriction.get("restriction_type").and_then(Value::as_str);
-            let this_scope = match kind {
+            let scope = match kind {
                 Some("RESTRICTED_BIZ_INITIATED_MESSAGING") => RestrictionScope::BusinessInitiated,
                 Some("RESTRICTED_CUSTOMER_INITIATED_MESSAGING") => RestrictionScope::AllMessages,
                 Some("RESTRICTED_ADD_PHONE_NUMBER_ACTION") => {
@@ -1238,34 +1239,56 @@ impl Parser<'_> {
                     Err(e) => return self.failed(&item, e),
                 },
             };
-            // The engine keeps one restriction per number: the widest one wins, with its
-            // expiry.
-            if matches!(scope, None | Some(RestrictionScope::BusinessInitiated)) {
-                scope = Some(this_scope);
-                until = expiry;
-            }
+            let slot = &mut listed[RestrictionScope::ALL
+                .iter()
+                .position(|s| *s == scope)
+                .unwrap_or(0)];
+            *slot = Some(slot.flatten().max(expiry));
         }
         let has_entries = !restrictions.is_empty();
+        let lists_messaging = listed.iter().any(Option::is_some);
         let Some(numbers) = self.account_numbers(change) else {
             return;
         };
         for number in numbers {
-            let event = match scope {
-                Some(scope) => Event::NumberRestriction(NumberRestrictionUpdate {
-                    at: change.at,
-                    number,
-                    scope,
-                    until,
-                    until_lifted: false,
-                }),
+            if !has_entries {
                 // An update listing no restriction says there is none left.
-                None if !has_entries => Event::RestrictionLifted(RestrictionLifted {
+                let lifted = Event::RestrictionLifted(RestrictionLifted {
                     at: change.at,
                     number,
-                }),
-                None => continue,
-            };
-            self.event(change.path.clone(), event);
+                    scope: None,
+                });
+                self.event(change.path.clone(), lifted);
+                continue;
+            }
+            if !lists_messaging {
+                continue; // only entries the engine does not keep, reported above
+            }
+            // The update lists the restrictions in force: one the number holds and the list
+            // leaves out has ended.
+            let held: Vec<RestrictionScope> = self
+                .engine
+                .number(&number)
+                .map(|view| view.restrictions.iter().map(|r| r.scope).collect())
+                .unwrap_or_default();
+            for (scope, expiry) in RestrictionScope::ALL.into_iter().zip(listed) {
+                let event = match expiry {
+                    Some(until) => Event::NumberRestriction(NumberRestrictionUpdate {
+                        at: change.at,
+                        number: number.clone(),
+                        scope,
+                        until,
+                        until_lifted: false,
+                    }),
+                    None if held.contains(&scope) => Event::RestrictionLifted(RestrictionLifted {
+                        at: change.at,
+                        number: number.clone(),
+                        scope: Some(scope),
+                    }),
+                    None => continue,
+                };
+                self.event(change.path.clone(), event);
+            }
         }
     }
 
@@ -1321,6 +1344,7 @@ impl Parser<'_> {
                 Event::RestrictionLifted(RestrictionLifted {
                     at: change.at,
                     number,
+                    scope: None,
                 })
             };
             self.event(change.path.clone(), event);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use convstate::event::{DeliveryStatus, InboundKind, PreferenceValue};
+use convstate::event::{DeliveryStatus, InboundKind, PreferenceValue, RestrictionLifted};
 use convstate::number::RestrictionScope;
 use convstate::policy::LimitLevel;
 use convstate::template_lifecycle::TemplateEvent;
@@ -1204,4 +1204,73 @@ fn a_group_message_status_and_a_volume_tier_update_are_reported_not_applied() {
     let outcomes = engine.handle_webhook(tier.as_bytes(), at(60)).unwrap();
     assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
     assert_eq!(engine.snapshot(), snapshot);
+}
+
+#[test]
+fn each_listed_restriction_keeps_its_own_expiry_and_one_left_out_ends() {
+    let mut engine = engine();
+    let time = T0 / 1000 + 60;
+    let listed = format!(
+        r#","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{}}},{{"restriction_type":"RESTRICTED_CUSTOMER_INITIATED_MESSAGING","expiration":{}}}]"#,
+        time + 7 * 86_400,
+        time + 86_400
+    );
+    let outcomes = engine
+        .handle_webhook(&account_update(time, &listed), at(120))
+        .unwrap();
+    let scopes: Vec<_> = applied(&outcomes)
+        .into_iter()
+        .map(|event| match event {
+            Event::NumberRestriction(r) => (r.scope, r.until),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            (
+                RestrictionScope::BusinessInitiated,
+                Some(at(60 + 7 * 86_400))
+            ),
+            (RestrictionScope::AllMessages, Some(at(60 + 86_400)))
+        ]
+    );
+    // Two days later the bar on all messages has ended; the one on templates has not (the
+    // widest entry alone, with its shorter expiry, let templates through).
+    let decision = check_send(&mut engine, 2 * 86_400, UTILITY);
+    assert_eq!(
+        decision["denial"]["scope"], "business_initiated",
+        "{decision}"
+    );
+
+    // A later report listing only the bar on business-initiated messages: the other ended.
+    let mut engine = self::engine();
+    engine
+        .handle_webhook(&account_update(time, &listed), at(120))
+        .unwrap();
+    let only_business = format!(
+        r#","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{}}}]"#,
+        time + 7 * 86_400
+    );
+    let outcomes = engine
+        .handle_webhook(&account_update(time + 600, &only_business), at(720))
+        .unwrap();
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [
+                Event::NumberRestriction(_),
+                Event::RestrictionLifted(RestrictionLifted {
+                    scope: Some(RestrictionScope::AllMessages),
+                    ..
+                })
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    let ended: Vec<_> = effects(&outcomes)
+        .into_iter()
+        .filter(|e| matches!(e, Effect::NumberRestrictionEnded { .. }))
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:?}");
 }

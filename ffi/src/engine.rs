@@ -664,9 +664,10 @@ pub unsafe extern "C" fn convstate_engine_number_quality(
     }
 }
 
-/// The provider restricted a number (`scope`: a `convstate_restriction_scope`). `until_ms`:
-/// when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
-/// lasts until `convstate_engine_restriction_lifted`, whatever the default (a ban).
+/// The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
+/// its restriction of that scope; one of the other scope stays as it was. `until_ms`: when
+/// it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it lasts
+/// until `convstate_engine_restriction_lifted`, whatever the default (a ban).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_number_restriction(
     engine: *mut convstate_engine,
@@ -691,7 +692,7 @@ pub unsafe extern "C" fn convstate_engine_number_restriction(
     }
 }
 
-/// The provider lifted a number's restriction.
+/// The provider lifted every restriction of a number.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_restriction_lifted(
     engine: *mut convstate_engine,
@@ -704,6 +705,30 @@ pub unsafe extern "C" fn convstate_engine_restriction_lifted(
         let event = RestrictionLifted {
             at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            scope: None,
+        };
+        handle.engine.restriction_lifted(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider lifted a number's restriction of one scope (a `convstate_restriction_scope`);
+/// one of the other scope stays in force. A number keeps one restriction per scope, each
+/// with its own end.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_restriction_scope_lifted(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    scope: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = RestrictionLifted {
+            at: instant_arg(at_ms, "at_ms")?,
+            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
+            scope: Some(restriction_scope_from(scope)?),
         };
         handle.engine.restriction_lifted(&event)?;
         Ok(())
