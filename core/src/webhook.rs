@@ -20,7 +20,8 @@
 //! | `account_update`                     | `number_restriction`, `restriction_lifted`          |
 //! | `user_preferences`                   | `user_preference`                                   |
 //!
-//! Whatever is not understood (an unknown `field`, event, enum value or key) becomes an
+//! Whatever is not understood (an unknown `field`, event or enum value, or an unknown key of
+//! the envelope, a message or a status) becomes an
 //! [`WebhookOutcome::Unrecognized`] naming its JSON path; an item that is understood but
 //! changes no state (a status `warning`, a business-initiated call) a
 //! [`WebhookOutcome::Skipped`]; an item that is malformed or that the engine refuses a
@@ -435,6 +436,18 @@ impl Parser<'_> {
     ) {
         for key in object.keys().filter(|k| !known.contains(&k.as_str())) {
             self.unrecognized(&join(path, key), "unknown field; ignored");
+        }
+    }
+
+    /// The string `change.value[key]` that names what the change is (its `event`, its
+    /// score): a change without it is malformed, not an unknown kind, and fails.
+    fn required_str<'v>(&mut self, change: &Change<'v>, key: &str) -> Option<&'v str> {
+        match str_at(change.value, &change.path, key) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                self.failed(&join(&change.path, key), e);
+                None
+            }
         }
     }
 
@@ -917,11 +930,9 @@ impl Parser<'_> {
             return;
         };
         let path = &change.path;
-        let event = change
-            .value
-            .get("event")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let Some(event) = self.required_str(change, "event") else {
+            return;
+        };
         let title = change
             .value
             .get("other_info")
@@ -1020,11 +1031,9 @@ impl Parser<'_> {
         let Some((business, name, language)) = self.template_ref(change) else {
             return;
         };
-        let score = change
-            .value
-            .get("new_quality_score")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let Some(score) = self.required_str(change, "new_quality_score") else {
+            return;
+        };
         let Some(quality) = quality_score(score) else {
             return self.unrecognized(
                 &join(&change.path, "new_quality_score"),
@@ -1053,11 +1062,9 @@ impl Parser<'_> {
             Ok(number) => number,
             Err(e) => return self.failed(&join(path, "display_phone_number"), e),
         };
-        let event = change
-            .value
-            .get("event")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let Some(event) = self.required_str(change, "event") else {
+            return;
+        };
         // The event names no score: FLAGGED is the low rating; UNFLAGGED says only that it
         // recovered, which is at least medium.
         let quality = match event {
@@ -1172,11 +1179,9 @@ impl Parser<'_> {
     /// `account_update`: restrictions (with expiries) and bans become number restrictions.
     fn account_update(&mut self, change: &Change) {
         let path = &change.path;
-        let event = change
-            .value
-            .get("event")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let Some(event) = self.required_str(change, "event") else {
+            return;
+        };
         match event {
             "ACCOUNT_RESTRICTION" => self.account_restriction(change),
             "DISABLED_UPDATE" => self.account_ban(change),

@@ -1274,3 +1274,45 @@ fn each_listed_restriction_keeps_its_own_expiry_and_one_left_out_ends() {
         .collect();
     assert_eq!(ended.len(), 1, "{ended:?}");
 }
+
+#[test]
+fn a_change_without_its_event_is_malformed_not_unknown() {
+    let mut engine = engine();
+    let snapshot = engine.snapshot();
+    for (field, value) in [
+        (
+            "message_template_status_update",
+            r#"{"message_template_id":1,"message_template_name":"promo","message_template_language":"en_US"}"#,
+        ),
+        (
+            "message_template_quality_update",
+            r#"{"message_template_id":1,"message_template_name":"promo","message_template_language":"en_US"}"#,
+        ),
+        (
+            "phone_number_quality_update",
+            r#"{"display_phone_number":"15550001111"}"#,
+        ),
+        (
+            "account_update",
+            r#"{"phone_number":"15550001111","event":7}"#,
+        ),
+    ] {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","time":1793610000,"changes":[{{"field":"{field}","value":{value}}}]}}]}}"#
+        );
+        let outcomes = engine.handle_webhook(body.as_bytes(), at(60)).unwrap();
+        let [WebhookOutcome::Failed { path, error, .. }] = &outcomes[..] else {
+            panic!("{field}: {outcomes:?}")
+        };
+        assert!(
+            path.ends_with(".event") || path.ends_with(".new_quality_score"),
+            "{path}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.ends_with("missing") || message.ends_with("expected a string"),
+            "{message}"
+        );
+    }
+    assert_eq!(engine.snapshot(), snapshot);
+}
