@@ -362,11 +362,19 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     let mut input: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let file = std::fs::File::open(&args.file).map_err(|source| CliError::Io {
+        let cannot_open = |source| CliError::Io {
             what: "cannot open",
             path: args.file.clone(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(&args.file).map_err(cannot_open)?;
+        // A directory opens on Unix and fails at the first read, which would blame line 1.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(cannot_open(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "it is a directory",
+            )));
+        }
         Box::new(std::io::BufReader::new(file))
     };
     let out_path = match (&args.out, args.summary) {

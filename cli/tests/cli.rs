@@ -865,6 +865,13 @@ fn exit_codes_are_as_documented() {
     assert!(stdout(&help).contains("Exit codes"));
 
     assert_exit(&run(&["replay", "no/such/file.jsonl"]), 1);
+    // A directory is not blamed on a line of it.
+    let directory = tempfile::tempdir().unwrap();
+    assert_exit_saying(
+        &run(&["replay", directory.path().to_str().unwrap()]),
+        1,
+        ": it is a directory",
+    );
     assert_exit(&run(&["replay"]), 2);
     let path = example_day();
     let path = path.to_str().unwrap();
