@@ -485,7 +485,7 @@ impl Engine {
             TimerKey::OutboxExpiry(conv) => self.outbox_timer(conv, now),
             TimerKey::TemplateDeadline(t) => self.template_timer(t, now),
             TimerKey::NumberFlag(n) => self.number_flag_timer(n, now),
-            TimerKey::RestrictionEnd(n) => self.restriction_timer(n, now),
+            TimerKey::RestrictionEnd(n) => self.restriction_timer(n, due),
             TimerKey::LimitUpgrade(owner) => self.limit_upgrade_timer(owner, due),
         }
     }
@@ -714,7 +714,7 @@ impl Engine {
                     phone_number_id: e.phone_number_id.clone(),
                     quality_event: ProviderOrder::default(),
                     limit_event: ProviderOrder::default(),
-                    restriction_event: ProviderOrder::default(),
+                    restriction_event: Default::default(),
                 });
                 self.number_index.insert(address, i);
             }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::provider_order::ProviderOrder;
 
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 /// How a number is connected, which decides the rules that apply to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -100,8 +100,10 @@ pub(crate) struct NumberState {
     pub quality_event: ProviderOrder,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub limit_event: ProviderOrder,
-    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
-    pub restriction_event: ProviderOrder,
+    /// Per scope: restrictions and lifts of one scope are one family, so that a report of one
+    /// scope is not taken as older than a newer report of the other.
+    #[serde(default, skip_serializing_if = "RestrictionOrder::is_unset")]
+    pub restriction_event: RestrictionOrder,
 }
 
 impl NumberState {
@@ -220,6 +222,52 @@ impl Restrictions {
     /// The earliest end among the restrictions held, for the timer.
     pub fn next_end(&self) -> Option<crate::time::Instant> {
         self.iter().filter_map(|r| r.until).min()
+    }
+}
+
+/// The latest restriction report applied to each scope of a number (§10), in
+/// `RestrictionScope::ALL`'s order. A snapshot of before kept one for both scopes: read into
+/// each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct RestrictionOrder([ProviderOrder; 2]);
+
+impl RestrictionOrder {
+    /// Whether a report of `scope` at `at` with `content` is new (see
+    /// [`ProviderOrder::admit`]).
+    pub fn admit(
+        &mut self,
+        scope: RestrictionScope,
+        at: Instant,
+        content: &impl Serialize,
+    ) -> bool {
+        self.0[scope.slot()].admit(at, content)
+    }
+
+    /// Whether a report about every scope (a lift of all) is new to either, recording it in
+    /// both.
+    pub fn admit_all(&mut self, at: Instant, content: &impl Serialize) -> bool {
+        let [first, second] = &mut self.0;
+        // Both record it: no short circuit.
+        first.admit(at, content) | second.admit(at, content)
+    }
+
+    pub fn is_unset(&self) -> bool {
+        self.0.iter().all(ProviderOrder::is_unset)
+    }
+}
+
+impl<'de> Deserialize<'de> for RestrictionOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            PerScope([ProviderOrder; 2]),
+            Older(ProviderOrder),
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::PerScope(orders) => RestrictionOrder(orders),
+            Stored::Older(order) => RestrictionOrder([order, order]),
+        })
     }
 }
 

@@ -116,12 +116,12 @@ impl Engine {
         let n = self.number_idx(&e.number)?;
         check_ends_after(e.at, e.until)?;
         self.handle_timeout(e.at);
-        // Restrictions and lifts are one family: a restriction reported again after its lift
-        // does not restrict again.
+        // Restrictions and lifts of a scope are one family: a restriction reported again
+        // after its lift does not restrict again.
         let content = (e.scope, e.until, e.until_lifted);
         if !self.numbers[n as usize]
             .restriction_event
-            .admit(e.at, &content)
+            .admit(e.scope, e.at, &content)
         {
             return Ok(()); // a late or repeated restriction report (§10)
         }
@@ -164,13 +164,10 @@ impl Engine {
         self.handle_timeout(e.at);
         // A lift of every scope has the fingerprint lifts had before scopes were kept apart,
         // so that a snapshot's latest lift is recognised when delivered again.
+        let order = &mut self.numbers[n as usize].restriction_event;
         let admitted = match e.scope {
-            None => self.numbers[n as usize]
-                .restriction_event
-                .admit(e.at, &"lifted"),
-            Some(scope) => self.numbers[n as usize]
-                .restriction_event
-                .admit(e.at, &("lifted", scope)),
+            None => order.admit_all(e.at, &"lifted"),
+            Some(scope) => order.admit(scope, e.at, &("lifted", scope)),
         };
         if !admitted {
             return Ok(()); // a late or repeated lift (§10)
@@ -207,19 +204,14 @@ impl Engine {
         }
     }
 
-    /// Ends the restrictions whose end has come, at their own ends in order, and arms the
+    /// Ends the restrictions whose end is `due` (the timer's instant, not the input's: a
+    /// later end is re-armed and fires in its turn among the other timers), and arms the
     /// timer for the next.
-    pub(crate) fn restriction_timer(&mut self, n: u32, now: Instant) {
-        while let Some(end) = self.numbers[n as usize]
-            .restrictions
-            .next_end()
-            .filter(|end| *end <= now)
-        {
-            for scope in RestrictionScope::ALL {
-                let restriction = self.numbers[n as usize].restrictions.get(scope);
-                if restriction.is_some_and(|r| r.until == Some(end)) {
-                    self.end_restriction(n, scope, end);
-                }
+    pub(crate) fn restriction_timer(&mut self, n: u32, due: Instant) {
+        for scope in RestrictionScope::ALL {
+            let restriction = self.numbers[n as usize].restrictions.get(scope);
+            if let Some(end) = restriction.and_then(|r| r.until).filter(|end| *end <= due) {
+                self.end_restriction(n, scope, end);
             }
         }
         self.arm_restriction_timer(n);

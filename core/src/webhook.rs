@@ -1269,13 +1269,10 @@ impl Parser<'_> {
             if !lists_messaging {
                 continue; // only entries the engine does not keep, reported above
             }
-            // The update lists the restrictions in force: one the number holds and the list
-            // leaves out has ended.
-            let held: Vec<RestrictionScope> = self
-                .engine
-                .number(&number)
-                .map(|view| view.restrictions.iter().map(|r| r.scope).collect())
-                .unwrap_or_default();
+            // The update lists the restrictions in force: a scope it leaves out has none. Its
+            // lift is sent whether or not the number holds one (a lift of nothing changes
+            // nothing), so that the outcome does not depend on the engine's state before the
+            // payload, nor on how the provider batched its entries.
             for (scope, expiry) in RestrictionScope::ALL.into_iter().zip(listed) {
                 let event = match expiry {
                     Some(until) => Event::NumberRestriction(NumberRestrictionUpdate {
@@ -1285,12 +1282,11 @@ impl Parser<'_> {
                         until,
                         until_lifted: false,
                     }),
-                    None if held.contains(&scope) => Event::RestrictionLifted(RestrictionLifted {
+                    None => Event::RestrictionLifted(RestrictionLifted {
                         at: change.at,
                         number: number.clone(),
                         scope: Some(scope),
                     }),
-                    None => continue,
                 };
                 self.event(change.path.clone(), event);
             }

@@ -602,10 +602,12 @@ fn an_account_restriction_restricts_business_initiated_messages_until_its_expiry
     let mut engine = engine();
     let outcomes = handle(&mut engine, "account_update_restriction.json");
     let events = applied(&outcomes);
-    assert_eq!(events.len(), 1, "{outcomes:?}");
-    let Event::NumberRestriction(r) = events[0] else {
+    // The restriction listed, and the lift of the scope the list leaves out (the list is
+    // the restrictions in force).
+    let [Event::NumberRestriction(r), Event::RestrictionLifted(lifted)] = events[..] else {
         panic!("{events:?}")
     };
+    assert_eq!(lifted.scope, Some(RestrictionScope::AllMessages));
     assert_eq!(
         (r.scope, r.until),
         (RestrictionScope::BusinessInitiated, Some(at(3 * 86_400)))
@@ -1107,7 +1109,7 @@ fn a_restriction_list_that_is_missing_or_not_a_list_fails_and_lifts_nothing() {
     let mut engine = engine();
     let time = T0 / 1000 + 60;
     let restricted = handle(&mut engine, "account_update_restriction.json");
-    assert_eq!(applied(&restricted).len(), 1, "{restricted:?}");
+    assert_eq!(applied(&restricted).len(), 2, "{restricted:?}");
     let snapshot = engine.snapshot();
     for rest in [
         "",
@@ -1315,4 +1317,43 @@ fn a_change_without_its_event_is_malformed_not_unknown() {
         );
     }
     assert_eq!(engine.snapshot(), snapshot);
+}
+
+#[test]
+fn restriction_reports_batched_in_one_body_or_sent_apart_end_the_same() {
+    let time = T0 / 1000 + 60;
+    let entry = |time: i64, kind: &str| {
+        format!(
+            r#"{{"id":"1","time":{time},"changes":[{{"field":"account_update","value":{{"phone_number":"15550001111","event":"ACCOUNT_RESTRICTION","restriction_info":[{{"restriction_type":"{kind}","expiration":{}}}]}}}}]}}"#,
+            time + 86_400
+        )
+    };
+    let first = entry(time, "RESTRICTED_CUSTOMER_INITIATED_MESSAGING");
+    let second = entry(time + 600, "RESTRICTED_BIZ_INITIATED_MESSAGING");
+    let body = |entries: &[&str]| {
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{}]}}"#,
+            entries.join(",")
+        )
+    };
+    let mut batched = engine();
+    batched
+        .handle_webhook(body(&[&first, &second]).as_bytes(), at(900))
+        .unwrap();
+    let mut apart = engine();
+    for entry in [&first, &second] {
+        apart
+            .handle_webhook(body(&[entry]).as_bytes(), at(900))
+            .unwrap();
+    }
+    assert_eq!(batched.snapshot(), apart.snapshot());
+    let view = batched.number(NUMBER).unwrap();
+    assert_eq!(
+        view.restrictions
+            .iter()
+            .map(|r| r.scope)
+            .collect::<Vec<_>>(),
+        [RestrictionScope::BusinessInitiated],
+        "the second report, listing only business-initiated, ended the other"
+    );
 }
