@@ -142,11 +142,13 @@ pub(crate) struct Template {
     pub flag_deadline: Option<Instant>,
     /// Low-quality strikes so far (pause ladder).
     pub pause_strikes: u32,
-    /// End of the latest quality pause counted as a strike (pause ladder): the engine's own
-    /// pause for a rating and the provider's report of it are one pause, in either order,
-    /// and a rating inside it adds no strike, whatever the status is by the clock now.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ladder_pause_end: Option<Instant>,
+    /// The quality pauses counted as strikes (pause ladder), `[start, end)`, the latest
+    /// [`crate::template_lifecycle::COUNTED_PAUSES_KEPT`]: the engine's own pause for a
+    /// rating and the provider's report of it overlap, in whichever order they arrive, and
+    /// are one pause; two pauses never overlap. A rating inside one adds no strike, whatever
+    /// the status is by the clock now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counted_pauses: Vec<(Instant, Instant)>,
     /// Instants of recent edits of the approved template.
     pub edits: Vec<Instant>,
     /// Disabled and not reinstated since: only the provider's reinstatement makes it
@@ -768,7 +770,7 @@ impl Engine {
             paused_until: None,
             flag_deadline,
             pause_strikes: 0,
-            ladder_pause_end: None,
+            counted_pauses: Vec::new(),
             edits: Vec::new(),
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
             last_provider_event_at: None,

@@ -17,16 +17,34 @@ use crate::time::Instant;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ProviderOrder(Option<(Instant, u64)>);
 
+/// How an event stands against the latest applied of its family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// Newer than the latest applied (or at its instant with other content): applied now.
+    New,
+    /// The latest applied, delivered again.
+    Repeat,
+    /// Older than the latest applied: it arrived late.
+    Older,
+}
+
 impl ProviderOrder {
     /// Whether an event at `at` whose content is `content` is new (not older than the
     /// latest applied, not the latest again), recording it as the latest if so.
     pub fn admit(&mut self, at: Instant, content: &impl Serialize) -> bool {
+        self.arrival(at, content) == Arrival::New
+    }
+
+    /// How an event at `at` whose content is `content` arrives, recording it as the latest
+    /// if it is new.
+    pub fn arrival(&mut self, at: Instant, content: &impl Serialize) -> Arrival {
         let fingerprint = fingerprint(content);
         match self.0 {
-            Some((last, seen)) if at < last || (at == last && fingerprint == seen) => false,
+            Some((last, _)) if at < last => Arrival::Older,
+            Some((last, seen)) if at == last && fingerprint == seen => Arrival::Repeat,
             _ => {
                 self.0 = Some((at, fingerprint));
-                true
+                Arrival::New
             }
         }
     }

@@ -292,8 +292,8 @@ pub(crate) struct StoredTemplate {
     pub paused_until: Option<Instant>,
     pub flag_deadline: Option<Instant>,
     pub pause_strikes: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ladder_pause_end: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counted_pauses: Vec<(Instant, Instant)>,
     pub edits: Vec<Instant>,
     pub awaiting_reinstatement: bool,
     pub last_provider_event_at: Option<Instant>,
@@ -311,7 +311,7 @@ impl From<&Template> for StoredTemplate {
             paused_until: t.paused_until,
             flag_deadline: t.flag_deadline,
             pause_strikes: t.pause_strikes,
-            ladder_pause_end: t.ladder_pause_end,
+            counted_pauses: t.counted_pauses.clone(),
             edits: t.edits.clone(),
             awaiting_reinstatement: t.awaiting_reinstatement,
             last_provider_event_at: t.last_provider_event_at,
@@ -619,12 +619,13 @@ impl Engine {
                 paused_until: t.paused_until,
                 flag_deadline: t.flag_deadline,
                 pause_strikes: t.pause_strikes,
-                ladder_pause_end: t.ladder_pause_end,
+                counted_pauses: t.counted_pauses,
                 edits: t.edits,
                 awaiting_reinstatement: t.awaiting_reinstatement,
                 last_provider_event_at: t.last_provider_event_at,
                 quality_event: t.quality_event,
             });
+            engine.templates[i].count_pause_in_progress(&engine.policy);
         }
 
         let mut max_ticket = 0;

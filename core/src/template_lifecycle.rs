@@ -29,6 +29,7 @@ use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine, Template};
 use crate::event::{EditTemplate, TemplateQualityUpdate, TemplateStatusUpdate};
 use crate::policy::{EditRule, TemplateQualityRule};
+use crate::provider_order::Arrival;
 use crate::template::{Quality, TemplateStatus};
 use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
@@ -120,19 +121,75 @@ impl Template {
     }
 }
 
+/// How many counted pauses a template keeps: a late report is matched against the pauses
+/// of its ladder, which has at most 16 rungs, and older ones are long over.
+pub const COUNTED_PAUSES_KEPT: usize = 32;
+
 impl Template {
-    /// Counts a strike on the pause ladder for a low rating at `rated_at`: the end of the
-    /// pause it brings, or `None` when it is the strike after the last pause (disabled).
-    /// Either way the strike's instant is covered from now on (see `ladder_pause_end`), so
-    /// the same rating delivered again counts nothing.
-    fn count_ladder_strike(&mut self, pauses: &[Duration], rated_at: Instant) -> Option<Instant> {
+    /// Whether the pause `[start, end)` is one already counted: it overlaps a counted pause
+    /// (two reports of one pause overlap, whichever came first; two pauses never do).
+    fn pause_counted(&self, start: Instant, end: Instant) -> bool {
+        self.counted_pauses
+            .iter()
+            .any(|&(from, to)| start < to && from < end)
+    }
+
+    fn count_pause(&mut self, start: Instant, end: Instant) {
         self.pause_strikes = self.pause_strikes.saturating_add(1);
-        let until = pauses
-            .get(self.pause_strikes as usize - 1)
+        let at = self
+            .counted_pauses
+            .partition_point(|&(from, _)| from <= start);
+        self.counted_pauses.insert(at, (start, end));
+        if self.counted_pauses.len() > COUNTED_PAUSES_KEPT {
+            self.counted_pauses.remove(0);
+        }
+    }
+
+    /// The pause a low rating at `rated_at` brings on the ladder (`pauses`): `[rated_at,
+    /// end)`, `None` for the end when it is the strike after the last pause (disabled; the
+    /// strike is then one instant long, so that the same rating is still recognised).
+    fn rating_pause(&self, pauses: &[Duration], rated_at: Instant) -> (Instant, Option<Instant>) {
+        let end = pauses
+            .get(self.pause_strikes as usize)
             .map(|length| rated_at.plus(*length));
-        let covered_to = until.unwrap_or(rated_at.plus(Duration::from_millis(1)));
-        self.ladder_pause_end = self.ladder_pause_end.max(Some(covered_to));
-        until
+        (rated_at, end)
+    }
+
+    /// Counts the strike of a low rating at `rated_at` unless a counted pause covers it:
+    /// the end of its pause (`Some(None)` when it disables), or `None` when it is counted
+    /// already.
+    fn strike_for_rating(
+        &mut self,
+        pauses: &[Duration],
+        rated_at: Instant,
+    ) -> Option<Option<Instant>> {
+        let (start, end) = self.rating_pause(pauses, rated_at);
+        let counted_to = end.unwrap_or(rated_at.plus(Duration::from_millis(1)));
+        if self.pause_counted(start, counted_to) {
+            return None;
+        }
+        self.count_pause(start, counted_to);
+        Some(end)
+    }
+
+    /// A template restored from a snapshot of before pauses were counted by their
+    /// instants, paused for quality now: that pause is counted already (its strike is in
+    /// `pause_strikes`), so that its report delivered again is not a second strike.
+    pub(crate) fn count_pause_in_progress(&mut self, policy: &crate::Policy) {
+        let TemplateQualityRule::PauseLadder { pauses } = &policy.templates.quality_rule else {
+            return;
+        };
+        if let (TemplateStatus::Paused, Some(end), true) = (
+            self.status,
+            self.paused_until,
+            self.counted_pauses.is_empty() && self.pause_strikes > 0,
+        ) {
+            let length = pauses
+                .get(self.pause_strikes as usize - 1)
+                .copied()
+                .unwrap_or(Duration::from_millis(1));
+            self.counted_pauses.push((end.minus(length), end));
+        }
     }
 }
 
@@ -194,54 +251,57 @@ impl Engine {
             TemplateQualityRule::FlagThenDisable => None,
         };
         let template = &mut self.templates[t as usize];
-        // A low rating inside the latest counted pause is a low on a paused template, even if
-        // the clock has passed that pause's end since: no second pause, no strike. The same
-        // rating delivered again falls inside the pause it caused.
         let rated_at = e.at;
-        let in_counted_pause = template.ladder_pause_end.is_some_and(|end| rated_at < end);
-        let newest_rating = template.quality_event.admit(e.at, &e.quality);
-        if newest_rating {
+        let arrival = template.quality_event.arrival(e.at, &e.quality);
+        if arrival == Arrival::Repeat {
+            return Ok(()); // the same report again: no second strike (§10)
+        }
+        if arrival == Arrival::New {
             template.quality = e.quality;
         }
         // A rating older than a rating or a status applied since (a late webhook): those
         // reports hold its consequence for the quality and the status, a pause and its end
-        // included, so it changes neither. The ladder counts pauses, though: a low rating
-        // that no counted pause covers stands for one, so that the next pause is as long
-        // whichever order the reports arrived in.
+        // included, so it changes neither. The ladder counts pauses, though: a low rating on
+        // a template that may have been approved then stands for a pause, unless a counted
+        // pause covers it, so that the next pause is as long whichever order the reports
+        // arrived in.
         let after_later_status = template
             .last_provider_event_at
             .is_some_and(|last| rated_at < last);
-        if !newest_rating || after_later_status {
-            if let Some(pauses) = ladder.filter(|_| e.quality == Quality::Low && !in_counted_pause)
-            {
-                template.count_ladder_strike(pauses, rated_at);
+        if arrival == Arrival::Older || after_later_status {
+            let may_have_paused = template.status == TemplateStatus::Approved
+                || (template.status == TemplateStatus::Paused && template.paused_until.is_some());
+            if let Some(pauses) = ladder.filter(|_| e.quality == Quality::Low && may_have_paused) {
+                template.strike_for_rating(pauses, rated_at);
             }
             return Ok(());
         }
         let status = template.status;
-        match (e.quality, status) {
+        match (e.quality, status, ladder) {
             // A flag or pause runs from the rating's own instant (§13), not from when it
             // arrived.
-            (Quality::Low, TemplateStatus::Approved) if !in_counted_pause => match ladder {
-                None => {
-                    let deadline = rated_at.plus(self.policy.templates.flag_for);
-                    self.set_template_status(
-                        t,
-                        TemplateStatus::Flagged,
-                        Some(deadline),
-                        TemplateChangeReason::Quality,
-                        now,
-                    );
-                }
-                Some(pauses) => {
-                    let (to, until) = match template.count_ladder_strike(pauses, rated_at) {
+            (Quality::Low, TemplateStatus::Approved, None) => {
+                let deadline = rated_at.plus(self.policy.templates.flag_for);
+                self.set_template_status(
+                    t,
+                    TemplateStatus::Flagged,
+                    Some(deadline),
+                    TemplateChangeReason::Quality,
+                    now,
+                );
+            }
+            // A low rating inside a counted pause is a low on a paused template, even when the
+            // clock has passed that pause's end since: no second pause, no strike.
+            (Quality::Low, TemplateStatus::Approved, Some(pauses)) => {
+                if let Some(end) = template.strike_for_rating(pauses, rated_at) {
+                    let (to, until) = match end {
                         Some(until) => (TemplateStatus::Paused, Some(until)),
                         None => (TemplateStatus::Disabled, None),
                     };
                     self.set_template_status(t, to, until, TemplateChangeReason::Quality, now);
                 }
-            },
-            (Quality::Medium | Quality::High, TemplateStatus::Flagged) => {
+            }
+            (Quality::Medium | Quality::High, TemplateStatus::Flagged, _) => {
                 self.set_template_status(
                     t,
                     TemplateStatus::Approved,
@@ -316,23 +376,19 @@ impl Engine {
             return Ok(()); // a repeated event changes nothing
         }
         // The pause ladder counts pauses. A quality pause (one with an end; a pacing pause has
-        // none) that starts after the latest counted one has ended is a strike, whether this
-        // report or the rating behind it arrives first: the engine's own pause for that
-        // rating, when it came first, is this pause, and a rating arriving after this report
-        // falls inside it. Judged by instants, not by the status now, which the clock may
-        // have moved past the pause's end before a late report arrives.
+        // none) that overlaps no counted pause is a strike, whether this report or the
+        // rating behind it arrives first: the engine's own pause for that rating, when it
+        // came first, overlaps this one, and a rating arriving after this report falls
+        // inside it. Judged by instants, not by the status now, which the clock may have
+        // moved past the pause's end before a late report arrives.
         let ladder = matches!(
             self.policy.templates.quality_rule,
             TemplateQualityRule::PauseLadder { .. }
         );
         if let Some(end) = until.filter(|_| ladder && to == TemplateStatus::Paused) {
-            if template
-                .ladder_pause_end
-                .is_none_or(|counted| e.at >= counted)
-            {
-                template.pause_strikes = template.pause_strikes.saturating_add(1);
+            if !template.pause_counted(e.at, end) {
+                template.count_pause(e.at, end);
             }
-            template.ladder_pause_end = template.ladder_pause_end.max(Some(end));
         }
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, now);
         Ok(())

@@ -658,3 +658,23 @@ fn a_snapshot_from_before_response_times_restores() {
         "{view}"
     );
 }
+
+#[test]
+fn a_quality_pause_restored_from_before_counted_pauses_is_not_struck_twice() {
+    // A snapshot of before templates kept their counted pauses: the pause in progress is
+    // counted on restore, so the provider's report of it, arriving after, adds no strike.
+    let mut engine = small_engine();
+    let low = r#"{"type":"template_quality","at":"2026-11-02T10:00:00Z","business":"acme","name":"order_ready","language":"en","quality":"low"}"#;
+    assert!(engine.handle_json(low)[0].contains(r#""type":"ack""#));
+    let body = body_of(&engine);
+    let counted = r#""counted_pauses":[["2026-11-02T10:00:00Z","2026-11-02T13:00:00Z"]],"#;
+    assert!(body.contains(counted), "{body}");
+    let older = seal(body.replace(counted, "").as_bytes());
+    for bytes in [engine.snapshot(), older] {
+        let mut restored = Engine::restore(&bytes).expect("restores");
+        let report = r#"{"type":"template_status","at":"2026-11-02T10:01:00Z","business":"acme","name":"order_ready","language":"en","status":"paused","until":"2026-11-02T13:01:00Z"}"#;
+        assert!(restored.handle_json(report)[0].contains(r#""type":"ack""#));
+        let view = restored.template("acme", "order_ready", "en").unwrap();
+        assert_eq!(view.pause_strikes, 1);
+    }
+}
