@@ -752,7 +752,7 @@ impl Engine {
             return Err(Error::InvalidEvent {
                 problem: format!(
                     "template language must be 1..=16 characters, got {:?}",
-                    spec.language
+                    crate::error::quoted(&spec.language)
                 ),
             });
         }

@@ -72,7 +72,11 @@ pub fn decode_event(line: &str) -> Result<Event, Error> {
 #[doc(hidden)]
 pub fn decode_event_through_serde(line: &str) -> Result<Event, Error> {
     decode_line(line).map_err(|failure| Error::InvalidEvent {
-        problem: locate::describe(line, failure.problem, failure.is_syntax),
+        problem: crate::error::shortened_message(&locate::describe(
+            line,
+            failure.problem,
+            failure.is_syntax,
+        )),
     })
 }
 
