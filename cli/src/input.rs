@@ -4,7 +4,8 @@
 
 use std::io::{self, BufRead, Read};
 
-/// The longest input line accepted, in bytes, line break excluded. A Meta webhook payload is
+/// The longest input line accepted, in bytes: without its `\n`, with the `\r` of a `\r\n`
+/// (which the replay strips after). A Meta webhook payload is
 /// at most 3 MB (platform facts §8.2) and a wire-format event far shorter, so
 /// this leaves room for both without letting one line take the machine's memory.
 pub const MAX_LINE_BYTES: usize = 16 << 20;

@@ -306,6 +306,14 @@ static void test_backoff_and_effect_kinds(void) {
   CHECK(decision.reason == CONVSTATE_REASON_RESTRICTED);
   CHECK(decision.detail_code == CONVSTATE_RESTRICTION_ALL_MESSAGES);
   CHECK(decision.instant_ms == CONVSTATE_NONE_MS); /* until lifted */
+  /* One restriction per scope: lifting the bar on business-initiated messages (which the
+     number does not hold) leaves the bar on all messages. */
+  CHECK_RC(convstate_engine_restriction_scope_lifted(engine, T0 + 3 * HOUR, S(NUMBER),
+                                                     CONVSTATE_RESTRICTION_BUSINESS_INITIATED),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED) == 0);
+  decision = send_to(engine, T0 + 3 * HOUR, CONTACTS[1], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_RESTRICTED);
   CHECK_RC(convstate_engine_restriction_lifted(engine, T0 + 4 * HOUR, S(NUMBER)), CONVSTATE_OK);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED) == 1);
   decision = send_to(engine, T0 + 4 * HOUR, CONTACTS[1], message, NULL, 0);
