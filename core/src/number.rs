@@ -243,12 +243,18 @@ impl RestrictionOrder {
         self.0[scope.slot()].admit(at, content)
     }
 
-    /// Whether a report about every scope (a lift of all) is new to either, recording it in
-    /// both.
-    pub fn admit_all(&mut self, at: Instant, content: &impl Serialize) -> bool {
-        let [first, second] = &mut self.0;
-        // Both record it: no short circuit.
-        first.admit(at, content) | second.admit(at, content)
+    /// The scopes to which a report about every scope (a lift of all) is new, recording it
+    /// in each: a scope with a newer report of its own keeps it.
+    pub fn admit_all(
+        &mut self,
+        at: Instant,
+        content: &impl Serialize,
+    ) -> impl Iterator<Item = RestrictionScope> {
+        let admitted = [self.0[0].admit(at, content), self.0[1].admit(at, content)];
+        RestrictionScope::ALL
+            .into_iter()
+            .zip(admitted)
+            .filter_map(|(scope, new)| new.then_some(scope))
     }
 
     pub fn is_unset(&self) -> bool {

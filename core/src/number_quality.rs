@@ -164,22 +164,20 @@ impl Engine {
         self.handle_timeout(e.at);
         // A lift of every scope has the fingerprint lifts had before scopes were kept apart,
         // so that a snapshot's latest lift is recognised when delivered again.
+        // Each scope judges the lift by its own reports: a lift older than a scope's latest
+        // report (a late webhook) leaves that scope as it is (§10).
         let order = &mut self.numbers[n as usize].restriction_event;
-        let admitted = match e.scope {
-            None => order.admit_all(e.at, &"lifted"),
-            Some(scope) => order.admit(scope, e.at, &("lifted", scope)),
+        let lifted: Vec<RestrictionScope> = match e.scope {
+            None => order.admit_all(e.at, &"lifted").collect(),
+            Some(scope) => order
+                .admit(scope, e.at, &("lifted", scope))
+                .then_some(scope)
+                .into_iter()
+                .collect(),
         };
-        if !admitted {
-            return Ok(()); // a late or repeated lift (§10)
-        }
         let now = self.clock;
-        match e.scope {
-            Some(scope) => self.end_restriction(n, scope, now),
-            None => {
-                for scope in RestrictionScope::ALL {
-                    self.end_restriction(n, scope, now);
-                }
-            }
+        for scope in lifted {
+            self.end_restriction(n, scope, now);
         }
         self.arm_restriction_timer(n);
         Ok(())
