@@ -145,30 +145,39 @@ impl Template {
         }
     }
 
-    /// The pause a low rating at `rated_at` brings on the ladder (`pauses`): `[rated_at,
-    /// end)`, `None` for the end when it is the strike after the last pause (disabled; the
-    /// strike is then one instant long, so that the same rating is still recognised).
-    fn rating_pause(&self, pauses: &[Duration], rated_at: Instant) -> (Instant, Option<Instant>) {
-        let end = pauses
-            .get(self.pause_strikes as usize)
-            .map(|length| rated_at.plus(*length));
-        (rated_at, end)
-    }
-
     /// Counts the strike of a low rating at `rated_at` unless a counted pause covers it:
-    /// the end of its pause (`Some(None)` when it disables), or `None` when it is counted
-    /// already.
+    /// the end of the pause it brings on the ladder (`pauses`), `Some(None)` when it is the
+    /// strike after the last pause (disabled), or `None` when it is counted already.
+    ///
+    /// Whether a counted pause covers the rating is judged on a window that does not depend
+    /// on the count (which differs with the order reports arrive in): from the rating, the
+    /// shortest pause of the ladder. A provider's report of the pause the rating caused
+    /// starts within it. A late rating (`late`) is recorded as that window, since how long
+    /// its pause was depends on strikes that may not have arrived yet; an on-time one as
+    /// its pause.
     fn strike_for_rating(
         &mut self,
         pauses: &[Duration],
         rated_at: Instant,
+        late: bool,
     ) -> Option<Option<Instant>> {
-        let (start, end) = self.rating_pause(pauses, rated_at);
-        let counted_to = end.unwrap_or(rated_at.plus(Duration::from_millis(1)));
-        if self.pause_counted(start, counted_to) {
+        let shortest = pauses
+            .iter()
+            .min()
+            .copied()
+            .unwrap_or(Duration::from_millis(1));
+        let window_end = rated_at.plus(shortest);
+        if self.pause_counted(rated_at, window_end) {
             return None;
         }
-        self.count_pause(start, counted_to);
+        let end = pauses
+            .get(self.pause_strikes as usize)
+            .map(|length| rated_at.plus(*length));
+        let recorded_end = match end {
+            Some(end) if !late => end,
+            _ => window_end,
+        };
+        self.count_pause(rated_at, recorded_end);
         Some(end)
     }
 
@@ -272,7 +281,17 @@ impl Engine {
             let may_have_paused = template.status == TemplateStatus::Approved
                 || (template.status == TemplateStatus::Paused && template.paused_until.is_some());
             if let Some(pauses) = ladder.filter(|_| e.quality == Quality::Low && may_have_paused) {
-                template.strike_for_rating(pauses, rated_at);
+                // Its pause is over or reported, but a strike past the last pause disables,
+                // in whichever order the strikes arrived.
+                if template.strike_for_rating(pauses, rated_at, true) == Some(None) {
+                    self.set_template_status(
+                        t,
+                        TemplateStatus::Disabled,
+                        None,
+                        TemplateChangeReason::Quality,
+                        now,
+                    );
+                }
             }
             return Ok(());
         }
@@ -293,7 +312,7 @@ impl Engine {
             // A low rating inside a counted pause is a low on a paused template, even when the
             // clock has passed that pause's end since: no second pause, no strike.
             (Quality::Low, TemplateStatus::Approved, Some(pauses)) => {
-                if let Some(end) = template.strike_for_rating(pauses, rated_at) {
+                if let Some(end) = template.strike_for_rating(pauses, rated_at, false) {
                     let (to, until) = match end {
                         Some(until) => (TemplateStatus::Paused, Some(until)),
                         None => (TemplateStatus::Disabled, None),
@@ -326,9 +345,25 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         let now = self.clock;
+        let ladder = matches!(
+            self.policy.templates.quality_rule,
+            TemplateQualityRule::PauseLadder { .. }
+        );
         let template = &mut self.templates[t as usize];
         if template.status == TemplateStatus::Deleted {
             return Ok(());
+        }
+        // The pause ladder counts pauses. A quality pause (one with an end; a pacing pause has
+        // none) that overlaps no counted pause is a strike, whether this report or the
+        // rating behind it arrives first (the engine's own pause for that rating overlaps
+        // this one; a rating arriving after this report falls inside it), and whether or not
+        // the report is late: the statuses applied since hold its consequence for the
+        // status, not for the count. Judged by instants, not by the status now, which the
+        // clock may have moved past the pause's end before a late report arrives.
+        if let (true, TemplateEvent::Paused, Some(end)) = (ladder, e.status, e.until) {
+            if !template.pause_counted(e.at, end) {
+                template.count_pause(e.at, end);
+            }
         }
         // Provider events are applied by their own instant: one older than the latest applied
         // arrived late (a retried webhook) and must not undo what came after it.
@@ -374,21 +409,6 @@ impl Engine {
             && template.flag_deadline == until.filter(|_| to == TemplateStatus::Flagged)
         {
             return Ok(()); // a repeated event changes nothing
-        }
-        // The pause ladder counts pauses. A quality pause (one with an end; a pacing pause has
-        // none) that overlaps no counted pause is a strike, whether this report or the
-        // rating behind it arrives first: the engine's own pause for that rating, when it
-        // came first, overlaps this one, and a rating arriving after this report falls
-        // inside it. Judged by instants, not by the status now, which the clock may have
-        // moved past the pause's end before a late report arrives.
-        let ladder = matches!(
-            self.policy.templates.quality_rule,
-            TemplateQualityRule::PauseLadder { .. }
-        );
-        if let Some(end) = until.filter(|_| ladder && to == TemplateStatus::Paused) {
-            if !template.pause_counted(e.at, end) {
-                template.count_pause(e.at, end);
-            }
         }
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, now);
         Ok(())
