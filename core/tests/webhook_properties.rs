@@ -243,3 +243,48 @@ fn a_stale_template_duplicate_does_not_undo_a_newer_event() {
     ));
     assert!(out[0].contains(r#""status":"approved""#), "{out:?}");
 }
+
+/// Two pause cycles of one template, days apart, as the wire reports them: each cycle's low
+/// rating a minute before Meta's pause report, then the unpause; a high rating between.
+const LADDER_REPORTS: [&str; 7] = [
+    r#"{"type":"template_quality","at":"2026-11-02T08:59:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
+    r#"{"type":"template_status","at":"2026-11-02T09:00:00Z","business":"acme","name":"promo","language":"en","status":"paused","until":"2026-11-02T12:00:00Z"}"#,
+    r#"{"type":"template_status","at":"2026-11-02T12:00:00Z","business":"acme","name":"promo","language":"en","status":"unpaused"}"#,
+    r#"{"type":"template_quality","at":"2026-11-03T09:00:00Z","business":"acme","name":"promo","language":"en","quality":"high"}"#,
+    r#"{"type":"template_quality","at":"2026-11-04T08:59:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
+    r#"{"type":"template_status","at":"2026-11-04T09:00:00Z","business":"acme","name":"promo","language":"en","status":"paused","until":"2026-11-04T15:00:00Z"}"#,
+    r#"{"type":"template_status","at":"2026-11-04T15:00:00Z","business":"acme","name":"promo","language":"en","status":"unpaused"}"#,
+];
+
+/// The template after `reports` (indices into [`LADDER_REPORTS`]), read well after them.
+fn ladder_after(reports: impl IntoIterator<Item = usize>) -> String {
+    let mut engine = Engine::new(Policy::preset("cloud-2025").unwrap());
+    engine.handle_json(r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#);
+    for i in reports {
+        engine.handle_json(LADDER_REPORTS[i]);
+    }
+    engine.handle_json(r#"{"type":"query_template","at":"2026-11-20T00:00:00Z","business":"acme","name":"promo","language":"en"}"#)[0].clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(128)
+    ))]
+
+    /// The ladder counts the same two pauses (and ends approved) whatever order the two
+    /// cycles' ratings, pause reports and unpauses arrive in, each maybe delivered twice.
+    #[test]
+    fn the_pause_ladder_counts_the_same_in_any_order(
+        order in Just((0..LADDER_REPORTS.len() * 2).collect::<Vec<_>>()).prop_shuffle(),
+        twice in prop::collection::vec(any::<bool>(), LADDER_REPORTS.len()),
+    ) {
+        let n = LADDER_REPORTS.len();
+        let in_order = ladder_after(0..n);
+        prop_assert!(in_order.contains(r#""status":"approved""#), "{}", in_order);
+        prop_assert!(in_order.contains(r#""pause_strikes":2"#), "{}", in_order);
+        let messy = ladder_after(
+            order.into_iter().filter(|&i| i < n || twice[i - n]).map(|i| i % n),
+        );
+        prop_assert_eq!(messy, in_order);
+    }
+}
