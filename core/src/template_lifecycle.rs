@@ -103,6 +103,10 @@ pub enum TemplateChangeReason {
     Edited,
 }
 
+/// How many counted pauses a template keeps: a late report is matched against the pauses
+/// of its ladder, which has at most 16 rungs, and older ones are long over.
+pub const COUNTED_PAUSES_KEPT: usize = 32;
+
 impl Template {
     /// The status in force at `now`, with the end of a pause or flag: a timed pause that
     /// has ended is approved, a flag whose deadline passed is disabled.
@@ -119,13 +123,7 @@ impl Template {
             status => (status, None),
         }
     }
-}
 
-/// How many counted pauses a template keeps: a late report is matched against the pauses
-/// of its ladder, which has at most 16 rungs, and older ones are long over.
-pub const COUNTED_PAUSES_KEPT: usize = 32;
-
-impl Template {
     /// Whether the pause `[start, end)` is one already counted: it overlaps a counted pause
     /// (two reports of one pause overlap, whichever came first; two pauses never do).
     fn pause_counted(&self, start: Instant, end: Instant) -> bool {
