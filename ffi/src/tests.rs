@@ -34,8 +34,11 @@ fn new_engine(preset: &str) -> *mut convstate_engine {
     engine
 }
 
-fn register(engine: *mut convstate_engine) {
-    let r = convstate_number_registration {
+/// `NUMBER` of business `acme` on the official channel, with this default template (name,
+/// language; NULL for none).
+fn registration(default_template: (&'static str, &'static str)) -> convstate_number_registration {
+    let text = |s: &'static str| if s.is_empty() { null() } else { ptr(s) };
+    convstate_number_registration {
         at_ms: T0 - HOUR,
         business: ptr("acme"),
         business_len: 4,
@@ -45,13 +48,17 @@ fn register(engine: *mut convstate_engine) {
         provider: null(),
         provider_len: 0,
         idle_timeout_ms: -1,
-        default_template_name: null(),
-        default_template_name_len: 0,
-        default_template_language: null(),
-        default_template_language_len: 0,
+        default_template_name: text(default_template.0),
+        default_template_name_len: default_template.0.len(),
+        default_template_language: text(default_template.1),
+        default_template_language_len: default_template.1.len(),
         phone_number_id: null(),
         phone_number_id_len: 0,
-    };
+    }
+}
+
+fn register(engine: *mut convstate_engine) {
+    let r = registration(("", ""));
     assert_eq!(
         unsafe { convstate_engine_register_number(engine, &r) },
         CONVSTATE_OK,
@@ -1651,27 +1658,11 @@ fn usage_totals_saturate_like_the_counters_they_add() {
 #[test]
 fn a_default_template_needs_its_name_and_its_language() {
     let engine = new_engine("cloud-2025");
-    for (name, language, missing) in [
-        (null(), ptr("en"), "default_template_name"),
-        (ptr("welcome"), null(), "default_template_language"),
+    for (default_template, missing) in [
+        (("", "en"), "default_template_name"),
+        (("welcome", ""), "default_template_language"),
     ] {
-        let r = convstate_number_registration {
-            at_ms: T0 - HOUR,
-            business: ptr("acme"),
-            business_len: 4,
-            number: ptr(NUMBER),
-            number_len: NUMBER.len(),
-            channel: convstate_channel::CONVSTATE_CHANNEL_OFFICIAL as u32,
-            provider: null(),
-            provider_len: 0,
-            idle_timeout_ms: -1,
-            default_template_name: name,
-            default_template_name_len: 7,
-            default_template_language: language,
-            default_template_language_len: 2,
-            phone_number_id: null(),
-            phone_number_id_len: 0,
-        };
+        let r = registration(default_template);
         let rc = unsafe { convstate_engine_register_number(engine, &r) };
         assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
         let error = last_error();
