@@ -49,6 +49,14 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
 }
 
+/// The output lines, each a JSON value.
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
 }
@@ -358,10 +366,7 @@ fn keep_going_reports_skips_and_goes_on() {
     let warning = stderr(&output);
     assert!(warning.contains("<stdin>:2:"), "{warning}");
     assert!(warning.contains(r#"field "size""#), "{warning}");
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&output);
     assert_eq!(lines[0]["of"], "register_number");
     assert_eq!(lines[1]["type"], "error");
     assert_eq!(lines[1]["error"], "invalid_event");
@@ -383,10 +388,7 @@ fn a_line_that_is_not_utf8_is_malformed_like_any_other() {
 
     let output = run_with_stdin(&["replay", "-", "--keep-going"], &input);
     assert_exit_saying(&output, 0, "<stdin>:2: line is not UTF-8");
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&output);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[1]["error"], "invalid_event");
     assert_eq!(
@@ -410,10 +412,7 @@ fn a_line_over_the_limit_is_malformed_without_being_held_whole() {
     let limit = "<stdin>:2: line is longer than 16777216 bytes, the limit of one input line";
     let output = run_with_stdin(&["replay", "-", "--keep-going"], &input);
     assert_exit_saying(&output, 0, limit);
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&output);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[1]["error"], "invalid_event");
     assert_eq!(lines[2]["of"], "tick", "the line after it is applied");
@@ -954,10 +953,7 @@ fn replay_meta_webhooks_mixed_with_wire_events() {
         "examples/meta-webhooks.jsonl",
     ]);
     assert_exit(&output, 0);
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&output);
     // The free-form send after the provider's 131047 is refused: the window closed at the
     // failure, although locally it would run until the next day.
     let refusal = lines

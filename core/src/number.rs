@@ -154,7 +154,8 @@ impl RestrictionScope {
         RestrictionScope::AllMessages,
     ];
 
-    fn slot(self) -> usize {
+    /// Its place in [`RestrictionScope::ALL`] (and in per-scope arrays).
+    pub(crate) fn slot(self) -> usize {
         self as usize
     }
 }

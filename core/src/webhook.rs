@@ -1244,10 +1244,7 @@ impl Parser<'_> {
                     Err(e) => return self.failed(&item, e),
                 },
             };
-            let slot = &mut listed[RestrictionScope::ALL
-                .iter()
-                .position(|s| *s == scope)
-                .unwrap_or(0)];
+            let slot = &mut listed[scope.slot()];
             *slot = Some(slot.flatten().max(expiry));
         }
         let has_entries = !restrictions.is_empty();

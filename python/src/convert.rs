@@ -245,7 +245,8 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
 /// The pairs of a mapping of `str` to `str` (any `collections.abc.Mapping`).
 pub fn string_pairs(value: &Bound<'_, PyAny>) -> BindingResult<Vec<(String, String)>> {
     match to_json(value)? {
-        Value::Object(object) if value.cast::<PyMapping>().is_ok() => object
+        // Only a mapping converts to an object.
+        Value::Object(object) => object
             .into_iter()
             .map(|(key, item)| match item {
                 Value::String(text) => Ok((key, text)),
