@@ -92,7 +92,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 2
+#define CONVSTATE_ABI_VERSION 3
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -350,7 +350,7 @@ enum convstate_reason
   /**
    * The provider restricted the number. `instant_ms`: when it ends (or
    * `CONVSTATE_NONE_MS`); `detail_code`: its `convstate_restriction_scope` (1
-   * business-initiated only, 2 all messages).
+   * business-initiated only, 2 all messages, 3 account disabled).
    */
   CONVSTATE_REASON_RESTRICTED = 16,
   /**
@@ -1141,6 +1141,11 @@ enum convstate_restriction_scope
    * Every message, replies to customers included.
    */
   CONVSTATE_RESTRICTION_ALL_MESSAGES = 2,
+  /**
+   * Every message, until the provider reinstates the account (a ban): a restriction
+   * report does not end it.
+   */
+  CONVSTATE_RESTRICTION_ACCOUNT_DISABLED = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -2115,9 +2120,10 @@ convstate_result convstate_engine_number_quality(struct convstate_engine *engine
 
 /**
  * The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
- * its restriction of that scope; one of the other scope stays as it was. `until_ms`: when
- * it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it lasts
- * until `convstate_engine_restriction_lifted`, whatever the default (a ban).
+ * its restriction of that scope; those of the other scopes stay as they were. `until_ms`:
+ * when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
+ * lasts until lifted, whatever the default (a ban is `CONVSTATE_RESTRICTION_ACCOUNT_DISABLED`
+ * until lifted).
  */
 convstate_result convstate_engine_number_restriction(struct convstate_engine *engine,
                                                      int64_t at_ms,
@@ -2128,7 +2134,7 @@ convstate_result convstate_engine_number_restriction(struct convstate_engine *en
                                                      bool until_lifted);
 
 /**
- * The provider lifted every restriction of a number.
+ * The provider lifted every restriction of a number, a ban included.
  */
 convstate_result convstate_engine_restriction_lifted(struct convstate_engine *engine,
                                                      int64_t at_ms,
@@ -2137,7 +2143,7 @@ convstate_result convstate_engine_restriction_lifted(struct convstate_engine *en
 
 /**
  * The provider lifted a number's restriction of one scope (a `convstate_restriction_scope`);
- * one of the other scope stays in force. A number keeps one restriction per scope, each
+ * those of the other scopes stay in force. A number keeps one restriction per scope, each
  * with its own end.
  */
 convstate_result convstate_engine_restriction_scope_lifted(struct convstate_engine *engine,

@@ -128,6 +128,10 @@ pub enum RestrictionScope {
     BusinessInitiated,
     /// Every message, replies to customers included.
     AllMessages,
+    /// Every message, until the provider reinstates the account: a ban (Meta's
+    /// `DISABLED_UPDATE`). Kept apart from `all_messages` because a restriction report lists
+    /// only restrictions: one that leaves out `all_messages` must not end a ban.
+    AccountDisabled,
 }
 
 /// A restriction and its end.
@@ -147,12 +151,20 @@ impl Restriction {
 }
 
 impl RestrictionScope {
-    /// Both scopes, narrowest first: the order their effects come in when several end at
+    /// Every scope, narrowest first: the order their effects come in when several end at
     /// once.
-    pub const ALL: [RestrictionScope; 2] = [
+    pub const ALL: [RestrictionScope; 3] = [
         RestrictionScope::BusinessInitiated,
         RestrictionScope::AllMessages,
+        RestrictionScope::AccountDisabled,
     ];
+
+    /// Whether it bars a send by `initiator`: every scope bars a business-initiated send;
+    /// only `business_initiated` leaves replies to customers allowed.
+    pub fn bars(self, initiator: crate::decision::Initiator) -> bool {
+        self != RestrictionScope::BusinessInitiated
+            || initiator == crate::decision::Initiator::Business
+    }
 
     /// Its place in [`RestrictionScope::ALL`] (and in per-scope arrays).
     pub(crate) fn slot(self) -> usize {
@@ -165,7 +177,7 @@ impl RestrictionScope {
 /// all messages), so each scope keeps its own end. Written as the list of those held,
 /// narrowest first; a snapshot of before held one restriction, read into its scope.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Restrictions([Option<Restriction>; 2]);
+pub(crate) struct Restrictions([Option<Restriction>; RestrictionScope::ALL.len()]);
 
 impl Restrictions {
     /// The restriction of `scope`, if one is held (in force or ended and not fired yet).
@@ -198,19 +210,15 @@ impl Restrictions {
         self.active_at(now).last()
     }
 
-    /// Among the restrictions in force at `now` that bar a send by `initiator` (every
-    /// restriction bars a business-initiated send; only `all_messages` bars a reply), the
-    /// one that ends last: the send is barred until its end.
+    /// Among the restrictions in force at `now` that bar a send by `initiator` (see
+    /// [`RestrictionScope::bars`]), the one that ends last: the send is barred until its end.
     pub fn barring(
         &self,
         initiator: crate::decision::Initiator,
         now: crate::time::Instant,
     ) -> Option<Restriction> {
         self.active_at(now)
-            .filter(|r| {
-                r.scope == RestrictionScope::AllMessages
-                    || initiator == crate::decision::Initiator::Business
-            })
+            .filter(|r| r.scope.bars(initiator))
             // `None` (until lifted) ends after any instant.
             .max_by_key(|r| (r.until.is_none(), r.until))
     }
@@ -227,10 +235,10 @@ impl Restrictions {
 }
 
 /// The latest restriction report applied to each scope of a number (§10), in
-/// `RestrictionScope::ALL`'s order. A snapshot of before kept one for both scopes: read into
-/// each.
+/// `RestrictionScope::ALL`'s order. A snapshot of before kept one for both restriction
+/// scopes (read into each), or none for bans (held as `all_messages` then).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub(crate) struct RestrictionOrder([ProviderOrder; 2]);
+pub(crate) struct RestrictionOrder([ProviderOrder; RestrictionScope::ALL.len()]);
 
 impl RestrictionOrder {
     /// Whether a report of `scope` at `at` with `content` is new (see
@@ -251,7 +259,10 @@ impl RestrictionOrder {
         at: Instant,
         content: &impl Serialize,
     ) -> impl Iterator<Item = RestrictionScope> {
-        let admitted = [self.0[0].admit(at, content), self.0[1].admit(at, content)];
+        let mut admitted = [false; RestrictionScope::ALL.len()];
+        for (new, order) in admitted.iter_mut().zip(&mut self.0) {
+            *new = order.admit(at, content);
+        }
         RestrictionScope::ALL
             .into_iter()
             .zip(admitted)
@@ -268,12 +279,15 @@ impl<'de> Deserialize<'de> for RestrictionOrder {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Stored {
-            PerScope([ProviderOrder; 2]),
+            PerScope([ProviderOrder; 3]),
+            BeforeBans([ProviderOrder; 2]),
             Older(ProviderOrder),
         }
+        let unset = ProviderOrder::default();
         Ok(match Stored::deserialize(deserializer)? {
             Stored::PerScope(orders) => RestrictionOrder(orders),
-            Stored::Older(order) => RestrictionOrder([order, order]),
+            Stored::BeforeBans([restricted, all]) => RestrictionOrder([restricted, all, unset]),
+            Stored::Older(order) => RestrictionOrder([order, order, unset]),
         })
     }
 }
@@ -440,6 +454,31 @@ mod restriction_tests {
         assert_eq!(
             r.widest_at(at(10)).map(|r| r.scope),
             Some(RestrictionScope::AllMessages)
+        );
+    }
+
+    #[test]
+    fn restriction_orders_of_before_bans_read_with_the_ban_unset() {
+        let order = ProviderOrder::default();
+        let mut reported = order;
+        assert!(reported.admit(at(5), &"lifted"));
+        let unset = serde_json::to_string(&order).unwrap();
+        let set = serde_json::to_string(&reported).unwrap();
+        let two = format!("[{set},{unset}]");
+        assert_eq!(
+            serde_json::from_str::<RestrictionOrder>(&two).unwrap(),
+            RestrictionOrder([reported, order, order])
+        );
+        let three = RestrictionOrder([order, reported, reported]);
+        let json = serde_json::to_string(&three).unwrap();
+        assert_eq!(
+            serde_json::from_str::<RestrictionOrder>(&json).unwrap(),
+            three
+        );
+        assert_eq!(
+            serde_json::from_str::<RestrictionOrder>(&set).unwrap(),
+            RestrictionOrder([reported, reported, order]),
+            "the one order of before is each restriction scope's"
         );
     }
 }

@@ -1216,9 +1216,13 @@ impl Parser<'_> {
             None => return self.failed(&path, invalid(&path, "missing")),
             Some(_) => return self.failed(&path, invalid(&path, "expected an array")),
         };
-        // The expiry of each scope listed (by `RestrictionScope::ALL`'s order); a scope
-        // listed twice keeps the later expiry.
-        let mut listed: [Option<Option<Instant>>; 2] = [None, None];
+        // The scopes this report speaks for, and the expiry of each one listed (by
+        // `RestrictionScope::slot`); a scope listed twice keeps the later expiry.
+        const REPORTED: [RestrictionScope; 2] = [
+            RestrictionScope::BusinessInitiated,
+            RestrictionScope::AllMessages,
+        ];
+        let mut listed = [None::<Option<Instant>>; RestrictionScope::ALL.len()];
         for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
             let kind = restriction.get("restriction_type").and_then(Value::as_str);
@@ -1247,31 +1251,22 @@ impl Parser<'_> {
             let slot = &mut listed[scope.slot()];
             *slot = Some(slot.flatten().max(expiry));
         }
-        let has_entries = !restrictions.is_empty();
-        let lists_messaging = listed.iter().any(Option::is_some);
+        // An update listing no restriction says there is none left; one listing only entries
+        // the engine does not keep (reported above) says nothing of messaging.
+        if !restrictions.is_empty() && listed.iter().all(Option::is_none) {
+            return;
+        }
         let Some(numbers) = self.account_numbers(change) else {
             return;
         };
         for number in numbers {
-            if !has_entries {
-                // An update listing no restriction says there is none left.
-                let lifted = Event::RestrictionLifted(RestrictionLifted {
-                    at: change.at,
-                    number,
-                    scope: None,
-                });
-                self.event(change.path.clone(), lifted);
-                continue;
-            }
-            if !lists_messaging {
-                continue; // only entries the engine does not keep, reported above
-            }
             // The update lists the restrictions in force: a scope it leaves out has none. Its
             // lift is sent whether or not the number holds one (a lift of nothing changes
             // nothing), so that the outcome does not depend on the engine's state before the
-            // payload, nor on how the provider batched its entries.
-            for (scope, expiry) in RestrictionScope::ALL.into_iter().zip(listed) {
-                let event = match expiry {
+            // payload, nor on how the provider batched its entries. A ban is not a
+            // restriction of this list, so it stays (`DISABLED_UPDATE` ends it).
+            for scope in REPORTED {
+                let event = match listed[scope.slot()] {
                     Some(until) => Event::NumberRestriction(NumberRestrictionUpdate {
                         at: change.at,
                         number: number.clone(),
@@ -1290,7 +1285,8 @@ impl Parser<'_> {
         }
     }
 
-    /// `DISABLED_UPDATE`: `DISABLE` bars every message until lifted; `REINSTATE` lifts it;
+    /// `DISABLED_UPDATE`: `DISABLE` bars every message until the account is reinstated (scope
+    /// `account_disabled`); `REINSTATE` lifts that ban, leaving any restriction in force;
     /// `SCHEDULE_FOR_DISABLE` changes nothing yet (the `DISABLE` follows).
     fn account_ban(&mut self, change: &Change) {
         let path = join(&change.path, "ban_info.waba_ban_state");
@@ -1334,7 +1330,7 @@ impl Parser<'_> {
                 Event::NumberRestriction(NumberRestrictionUpdate {
                     at: change.at,
                     number,
-                    scope: RestrictionScope::AllMessages,
+                    scope: RestrictionScope::AccountDisabled,
                     until: None,
                     until_lifted: true,
                 })
@@ -1342,7 +1338,7 @@ impl Parser<'_> {
                 Event::RestrictionLifted(RestrictionLifted {
                     at: change.at,
                     number,
-                    scope: None,
+                    scope: Some(RestrictionScope::AccountDisabled),
                 })
             };
             self.event(change.path.clone(), event);

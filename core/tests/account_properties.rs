@@ -243,11 +243,7 @@ fn step() -> impl Strategy<Value = Step> {
             prop::bool::weighted(0.03),
         ),
         (0..total(&KINDS), 0usize..64, 0usize..64, 0usize..64),
-        (
-            0usize..TEMPLATE_EVENTS.len(),
-            0..total(&QUALITIES),
-            any::<bool>(),
-        ),
+        (0usize..TEMPLATE_EVENTS.len(), 0..total(&QUALITIES)),
         // An optional `until`: none in a third of the cases, else -2h..+2d from now.
         (0u32..3, -2 * 3600i64..2 * 86_400),
         // A parameter that may repeat (duplicates) in a fifth of the sends.
@@ -257,7 +253,7 @@ fn step() -> impl Strategy<Value = Step> {
             |(
                 (time_class, time_pick, checkpoint),
                 (kind, a, b, c),
-                (event, quality_pick, flip),
+                (event, quality_pick),
                 (until_class, until_secs),
                 (repeat_class, repeat),
             )| {
@@ -305,11 +301,7 @@ fn step() -> impl Strategy<Value = Step> {
                     Kind::NumberQuality => Action::NumberQuality { number: a, quality },
                     Kind::NumberRestriction => Action::NumberRestriction {
                         number: a,
-                        scope: if flip {
-                            "all_messages"
-                        } else {
-                            "business_initiated"
-                        },
+                        scope: ["business_initiated", "all_messages", "account_disabled"][c % 3],
                         until_secs,
                     },
                     Kind::RestrictionLifted => Action::RestrictionLifted { number: a },

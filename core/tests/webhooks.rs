@@ -626,15 +626,55 @@ fn a_ban_restricts_every_message_and_reinstatement_lifts_it() {
     let outcomes = handle(&mut engine, "account_update_ban.json");
     assert!(matches!(
         applied(&outcomes)[..],
-        [Event::NumberRestriction(r)] if r.scope == RestrictionScope::AllMessages && r.until.is_none()
+        [Event::NumberRestriction(r)] if r.scope == RestrictionScope::AccountDisabled && r.until.is_none()
     ));
     let outcomes = handle(&mut engine, "account_update_reinstate.json");
     assert!(matches!(
         applied(&outcomes)[..],
-        [Event::RestrictionLifted(_)]
+        [Event::RestrictionLifted(lifted)] if lifted.scope == Some(RestrictionScope::AccountDisabled)
     ));
     let outcomes = handle(&mut engine, "account_update_violation.json");
     assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
+}
+
+#[test]
+fn a_restriction_report_leaves_a_ban_and_a_reinstatement_leaves_restrictions() {
+    let scopes = |engine: &Engine| -> Vec<RestrictionScope> {
+        let number = engine.number(NUMBER).unwrap();
+        number.restrictions.iter().map(|r| r.scope).collect()
+    };
+    let mut engine = engine();
+    handle(&mut engine, "account_update_ban.json");
+    // The report lists a bar on business-initiated messages and so lifts any bar on all
+    // messages; the ban is not a restriction of its list.
+    let outcomes = handle(&mut engine, "account_update_restriction.json");
+    assert_eq!(applied(&outcomes).len(), 2, "{outcomes:?}");
+    assert_eq!(
+        scopes(&engine),
+        [
+            RestrictionScope::BusinessInitiated,
+            RestrictionScope::AccountDisabled
+        ]
+    );
+    let inbound = format!(
+        r#"{{"type":"inbound","at":{},"number":"{NUMBER}","contact":"{CONTACT}","kind":"text"}}"#,
+        T0 + 30_000
+    );
+    assert_eq!(wire(&mut engine, &inbound)["type"], "ack");
+    let reply = check_send(&mut engine, 60, TEXT);
+    assert_eq!(reply["denial"]["scope"], "account_disabled", "{reply}");
+    // Reinstatement ends the ban only.
+    handle(&mut engine, "account_update_reinstate.json");
+    assert_eq!(scopes(&engine), [RestrictionScope::BusinessInitiated]);
+    // An empty list lifts every restriction, and still not a ban.
+    let mut engine = self::engine();
+    handle(&mut engine, "account_update_ban.json");
+    let time = T0 / 1000 + 120;
+    let outcomes = engine
+        .handle_webhook(&account_update(time, r#","restriction_info":[]"#), at(180))
+        .unwrap();
+    assert_eq!(applied(&outcomes).len(), 2, "{outcomes:?}");
+    assert_eq!(scopes(&engine), [RestrictionScope::AccountDisabled]);
 }
 
 #[test]
@@ -1126,12 +1166,17 @@ fn a_restriction_list_that_is_missing_or_not_a_list_fails_and_lifts_nothing() {
         );
         assert_eq!(engine.snapshot(), snapshot, "{rest}: nothing changed");
     }
-    // Only an empty list says no restriction is left.
+    // Only an empty list says no restriction is left: each scope it speaks for is lifted.
     let outcomes = engine
         .handle_webhook(&account_update(time, r#","restriction_info":[]"#), at(120))
         .unwrap();
     assert!(
-        matches!(applied(&outcomes)[..], [Event::RestrictionLifted(_)]),
+        matches!(
+            applied(&outcomes)[..],
+            [Event::RestrictionLifted(a), Event::RestrictionLifted(b)]
+                if a.scope == Some(RestrictionScope::BusinessInitiated)
+                    && b.scope == Some(RestrictionScope::AllMessages)
+        ),
         "{outcomes:?}"
     );
 }

@@ -337,12 +337,16 @@ pub enum convstate_restriction_scope {
     CONVSTATE_RESTRICTION_BUSINESS_INITIATED = 1,
     /// Every message, replies to customers included.
     CONVSTATE_RESTRICTION_ALL_MESSAGES = 2,
+    /// Every message, until the provider reinstates the account (a ban): a restriction
+    /// report does not end it.
+    CONVSTATE_RESTRICTION_ACCOUNT_DISABLED = 3,
 }
 
 pub(crate) fn restriction_scope_from(code: u32) -> Result<RestrictionScope, FfiError> {
     Ok(match code {
         1 => RestrictionScope::BusinessInitiated,
         2 => RestrictionScope::AllMessages,
+        3 => RestrictionScope::AccountDisabled,
         _ => {
             return Err(FfiError::invalid_code(
                 "scope",
@@ -360,6 +364,9 @@ pub(crate) fn restriction_scope_code(scope: RestrictionScope) -> convstate_restr
         }
         RestrictionScope::AllMessages => {
             convstate_restriction_scope::CONVSTATE_RESTRICTION_ALL_MESSAGES
+        }
+        RestrictionScope::AccountDisabled => {
+            convstate_restriction_scope::CONVSTATE_RESTRICTION_ACCOUNT_DISABLED
         }
     }
 }
@@ -663,7 +670,7 @@ pub enum convstate_reason {
     CONVSTATE_REASON_LIMIT_REACHED = 15,
     /// The provider restricted the number. `instant_ms`: when it ends (or
     /// `CONVSTATE_NONE_MS`); `detail_code`: its `convstate_restriction_scope` (1
-    /// business-initiated only, 2 all messages).
+    /// business-initiated only, 2 all messages, 3 account disabled).
     CONVSTATE_REASON_RESTRICTED = 16,
     /// The provider asked to back off this contact (per-user marketing limit, pair rate).
     /// `instant_ms`: when sending may resume; `detail_code`: the provider error code

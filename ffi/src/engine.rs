@@ -665,9 +665,10 @@ pub unsafe extern "C" fn convstate_engine_number_quality(
 }
 
 /// The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
-/// its restriction of that scope; one of the other scope stays as it was. `until_ms`: when
-/// it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it lasts
-/// until `convstate_engine_restriction_lifted`, whatever the default (a ban).
+/// its restriction of that scope; those of the other scopes stay as they were. `until_ms`:
+/// when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
+/// lasts until lifted, whatever the default (a ban is `CONVSTATE_RESTRICTION_ACCOUNT_DISABLED`
+/// until lifted).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_number_restriction(
     engine: *mut convstate_engine,
@@ -692,7 +693,7 @@ pub unsafe extern "C" fn convstate_engine_number_restriction(
     }
 }
 
-/// The provider lifted every restriction of a number.
+/// The provider lifted every restriction of a number, a ban included.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_restriction_lifted(
     engine: *mut convstate_engine,
@@ -713,7 +714,7 @@ pub unsafe extern "C" fn convstate_engine_restriction_lifted(
 }
 
 /// The provider lifted a number's restriction of one scope (a `convstate_restriction_scope`);
-/// one of the other scope stays in force. A number keeps one restriction per scope, each
+/// those of the other scopes stay in force. A number keeps one restriction per scope, each
 /// with its own end.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_restriction_scope_lifted(

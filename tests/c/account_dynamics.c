@@ -318,7 +318,28 @@ static void test_backoff_and_effect_kinds(void) {
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED) == 1);
   decision = send_to(engine, T0 + 4 * HOUR, CONTACTS[1], message, NULL, 0);
   CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  /* A ban is a scope of its own: lifting the bar on all messages leaves it; its own lift
+     (a reinstatement) ends it. */
+  CHECK_RC(convstate_engine_number_restriction(engine, T0 + 5 * HOUR, S(NUMBER), CONVSTATE_RESTRICTION_ACCOUNT_DISABLED,
+                                               CONVSTATE_NONE_MS, true),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTED) == 1);
+  CHECK_RC(convstate_engine_restriction_scope_lifted(engine, T0 + 5 * HOUR + MINUTE, S(NUMBER),
+                                                     CONVSTATE_RESTRICTION_ALL_MESSAGES),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED) == 0);
+  decision = send_to(engine, T0 + 5 * HOUR + MINUTE, CONTACTS[1], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_RESTRICTED);
+  CHECK(decision.detail_code == CONVSTATE_RESTRICTION_ACCOUNT_DISABLED);
+  CHECK_RC(convstate_engine_restriction_scope_lifted(engine, T0 + 6 * HOUR, S(NUMBER),
+                                                     CONVSTATE_RESTRICTION_ACCOUNT_DISABLED),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED) == 1);
+  decision = send_to(engine, T0 + 6 * HOUR, CONTACTS[1], message, NULL, 0);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
   CHECK_RC(convstate_engine_number_restriction(engine, T0, S(NUMBER), 0, CONVSTATE_NONE_MS, false),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(convstate_engine_number_restriction(engine, T0, S(NUMBER), 4, CONVSTATE_NONE_MS, false),
            CONVSTATE_ERR_INVALID_ARGUMENT);
 
   convstate_message_free(message);
