@@ -6,6 +6,12 @@
 //! quality, a number's quality, limit or restriction, a contact's marketing preference)
 //! keeps the latest event applied to it: an event older than that one arrived late, and one
 //! at the same instant with the same content is that event again. Neither changes anything.
+//!
+//! Two events of one family at the same instant with different contents cannot be ordered
+//! (webhook timestamps are whole seconds). Letting the last delivered win made the outcome
+//! depend on the delivery order, and a redelivery of the first flipped it back; so one of
+//! them stands whatever the order: the one whose fingerprint is greater. The other is taken
+//! as older.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,11 +26,13 @@ pub(crate) struct ProviderOrder(Option<(Instant, u64)>);
 /// How an event stands against the latest applied of its family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Arrival {
-    /// Newer than the latest applied (or at its instant with other content): applied now.
+    /// Newer than the latest applied (or at its instant with other content that stands over
+    /// it): applied now.
     New,
     /// The latest applied, delivered again.
     Repeat,
-    /// Older than the latest applied: it arrived late.
+    /// Older than the latest applied (or at its instant with other content that the latest
+    /// stands over): it arrived late.
     Older,
 }
 
@@ -42,6 +50,7 @@ impl ProviderOrder {
         match self.0 {
             Some((last, _)) if at < last => Arrival::Older,
             Some((last, seen)) if at == last && fingerprint == seen => Arrival::Repeat,
+            Some((last, seen)) if at == last && fingerprint < seen => Arrival::Older,
             _ => {
                 self.0 = Some((at, fingerprint));
                 Arrival::New
@@ -74,21 +83,43 @@ mod tests {
     fn late_and_repeated_events_are_not_admitted() {
         let mut order = ProviderOrder::default();
         assert!(order.is_unset());
-        assert!(order.admit(at(10), &"low"));
-        assert!(!order.admit(at(10), &"low"), "the same event again");
-        assert!(
-            order.admit(at(10), &"high"),
-            "another event at the same instant"
-        );
+        assert!(order.admit(at(10), &"high"));
+        assert!(!order.admit(at(10), &"high"), "the same event again");
         assert!(
             !order.admit(at(9), &"medium"),
             "older than the latest applied"
         );
-        assert!(!order.admit(at(10), &"high"));
+        // Of two events at one instant, the one with the greater fingerprint stands.
+        assert!(fingerprint(&"low") > fingerprint(&"high"));
+        assert!(
+            order.admit(at(10), &"low"),
+            "another event at the same instant, standing over the latest"
+        );
+        assert!(!order.admit(at(10), &"low"));
+        assert_eq!(order.arrival(at(10), &"high"), Arrival::Older);
         assert!(
             order.admit(at(11), &"high"),
             "a later report of the same value"
         );
         assert_eq!(order, ProviderOrder(Some((at(11), fingerprint(&"high")))));
+    }
+
+    #[test]
+    fn of_two_events_at_one_instant_the_same_stands_in_any_order_and_redelivery() {
+        let events = ["stop", "resume"];
+        let stands = |deliveries: &[usize]| {
+            let mut order = ProviderOrder::default();
+            let mut state = None;
+            for &k in deliveries {
+                if order.admit(at(10), &events[k]) {
+                    state = Some(events[k]);
+                }
+            }
+            state
+        };
+        let first = stands(&[0, 1]);
+        for deliveries in [&[1, 0][..], &[0, 1, 0], &[1, 0, 1], &[1, 0, 0, 1]] {
+            assert_eq!(stands(deliveries), first, "{deliveries:?}");
+        }
     }
 }
