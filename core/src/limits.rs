@@ -43,6 +43,22 @@ pub(crate) struct LimitState {
     pub blocked_until: Option<Instant>,
 }
 
+impl LimitState {
+    /// When a new contact next fits under `level` after `now`: when the count falls below
+    /// the limit, which after a limit lowered below the count takes more than the oldest
+    /// leaving; below the limit, when the oldest counted leaves. `None` when none is
+    /// counted.
+    fn next_slot_at(&self, level: LimitLevel, now: Instant) -> Option<Instant> {
+        match level {
+            LimitLevel::Contacts(limit) => self
+                .window
+                .below_limit_at(now, limit)
+                .or_else(|| self.window.count_at(now).1),
+            LimitLevel::Unlimited => self.window.count_at(now).1,
+        }
+    }
+}
+
 /// Why a limit changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,7 +82,9 @@ pub struct LimitView {
     pub limit: LimitLevel,
     /// Unique contacts in the current moving window.
     pub used: u32,
-    /// When the oldest counted contact leaves the window.
+    /// When a new contact next fits: at or above the limit, when enough counted contacts
+    /// have left the window to fall below it (the oldest, unless the limit was lowered below
+    /// the count); below it, when the oldest counted contact leaves.
     pub next_slot_at: Option<Instant>,
     /// Unique contacts over the upgrade lookback.
     pub used_in_lookback: u32,
@@ -193,7 +211,7 @@ impl Engine {
                 next_slot_at: blocked_until.unwrap_or(now),
             }),
             LimitLevel::Contacts(limit) => {
-                let (used, oldest_leaves_at) = state.window.count_at(now);
+                let (used, _) = state.window.count_at(now);
                 if let Some(until) = blocked_until {
                     return Err(DenyReason::LimitReached {
                         limit,
@@ -205,7 +223,9 @@ impl Engine {
                     Err(DenyReason::LimitReached {
                         limit,
                         used,
-                        next_slot_at: oldest_leaves_at.unwrap_or(now),
+                        next_slot_at: state
+                            .next_slot_at(LimitLevel::Contacts(limit), now)
+                            .unwrap_or(now),
                     })
                 } else {
                     Ok(true)
@@ -308,11 +328,10 @@ impl Engine {
         self.ensure_limit(number, now);
         let owner = self.limit_owner(number);
         let window = self.policy.limits.window;
+        let level = self.policy.limits.levels[self.limits[&owner].level];
         let state = self.limits.get_mut(&owner).expect("ensured above");
         let until = state
-            .window
-            .count_at(now)
-            .1
+            .next_slot_at(level, now)
             .unwrap_or_else(|| now.plus(window));
         if state.blocked_until.is_some_and(|t| t >= until) {
             return;
@@ -464,14 +483,15 @@ impl Engine {
                 &fresh
             }
         };
-        let (used, next_slot_at) = state.window.count_at(at);
+        let limit = self.policy.limits.levels[state.level];
+        let (used, _) = state.window.count_at(at);
         let (used_in_lookback, _) = state.lookback.count_at(at);
         Ok(LimitView {
             scope: self.policy.limits.scope,
             owner: self.owner_name(owner),
-            limit: self.policy.limits.levels[state.level],
+            limit,
             used,
-            next_slot_at,
+            next_slot_at: state.next_slot_at(limit, at),
             used_in_lookback,
             level_since: state.level_since,
             upgrade_at: state.upgrade_at,

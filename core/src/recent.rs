@@ -128,6 +128,28 @@ impl RecentContacts {
         (0, None)
     }
 
+    /// When fewer than `limit` contacts will be within the period (after `now`): when the
+    /// oldest of those that must leave does. With `count_at(now)` at `limit` that is when
+    /// the oldest leaves; above it (a limit lowered below the contacts counted) more must
+    /// leave first. `None` if fewer are within it already.
+    pub fn below_limit_at(&self, now: Instant, limit: u32) -> Option<Instant> {
+        let (used, _) = self.count_at(now);
+        let mut must_leave = (used.checked_sub(limit)? + 1) as usize;
+        let mut i = self.head;
+        while i != NIL {
+            let node = self.nodes[i as usize];
+            let leaves_at = node.at.plus(self.span);
+            if leaves_at > now {
+                must_leave -= 1;
+                if must_leave == 0 {
+                    return Some(leaves_at);
+                }
+            }
+            i = node.next;
+        }
+        None
+    }
+
     /// (contact, latest instant), oldest first: the serialised form.
     pub fn entries(&self) -> Vec<(AddressKey, Instant)> {
         let mut out = Vec::with_capacity(self.index.len());
@@ -228,5 +250,22 @@ mod tests {
             vec![(c(1), t(5)), (c(2), t(4))]
         )
         .is_none());
+    }
+
+    #[test]
+    fn below_the_limit_when_enough_contacts_have_left() {
+        let mut r = RecentContacts::new(Duration::from_hours(24));
+        for k in 0..4 {
+            r.touch(c(k), t(k as i64));
+        }
+        // Four counted: under a limit of 4 the oldest's leaving frees a slot; under 2, the
+        // third's (two must leave first), and so at t(26).
+        assert_eq!(r.below_limit_at(t(5), 4), Some(t(24)));
+        assert_eq!(r.below_limit_at(t(5), 2), Some(t(26)));
+        assert_eq!(r.below_limit_at(t(5), 1), Some(t(27)));
+        assert_eq!(r.below_limit_at(t(5), 5), None, "below it already");
+        // Entries expired but not yet pruned are not counted.
+        assert_eq!(r.below_limit_at(t(24), 2), Some(t(26)));
+        assert_eq!(r.below_limit_at(t(25), 2), Some(t(26)));
     }
 }

@@ -789,12 +789,20 @@ fn check_limits(r: &Rendered, records: &[Record]) -> Result<(), String> {
             if let Some(denial) = rec.result().get("denial") {
                 if denial["reason"] == "limit_reached" {
                     // A contact's latest send is what keeps it counted: the next slot frees
-                    // when the contact whose latest send is oldest leaves the period.
+                    // when enough contacts have left the period for the count to fall below
+                    // the limit (the one whose latest send is oldest, unless the limit was
+                    // lowered below the count).
                     let mut latest: HashMap<&str, i64> = HashMap::new();
                     for (c, s) in owner_sends.iter().filter(|(_, s)| in_period(*s)) {
                         latest.insert(c, *s);
                     }
-                    let frees_at = latest.values().min().map(|s| instant(s + PERIOD_MS));
+                    let mut leaving: Vec<i64> = latest.values().copied().collect();
+                    leaving.sort_unstable();
+                    let must_leave =
+                        in_force.map_or(0, |max| (counted.len() as u64 + 1).saturating_sub(max));
+                    let frees_at = leaving
+                        .get(must_leave.saturating_sub(1) as usize)
+                        .map(|s| instant(s + PERIOD_MS));
                     let expected = json!({
                         "limit": in_force,
                         "used": counted.len(),
