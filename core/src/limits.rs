@@ -381,7 +381,7 @@ impl Engine {
     }
 
     /// Applies or schedules an upgrade if the rule is met at `now`.
-    fn consider_upgrade(&mut self, owner: u32, now: Instant) {
+    pub(crate) fn consider_upgrade(&mut self, owner: u32, now: Instant) {
         let Some(state) = self.limits.get(&owner) else {
             return;
         };

@@ -82,6 +82,12 @@ impl Engine {
             }
             _ => {}
         }
+        if e.quality != Quality::Low && self.numbers[n as usize].channel.has_service_window() {
+            // Usage may have met the upgrade threshold while quality held the upgrade back;
+            // otherwise only the next recorded send would look again, and with the limit
+            // full none is recorded (§7).
+            self.consider_upgrade(self.limit_owner(n), now);
+        }
         Ok(())
     }
 
