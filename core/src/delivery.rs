@@ -126,6 +126,7 @@ impl Engine {
         }
         if advances && e.status == DeliveryStatus::Failed {
             self.reverse_estimate(number, &record);
+            self.unrecord_opening(record.conv, &record.billing, record.sent_at);
             if record.consumed_slot && self.policy.provider.release_failed_sends {
                 self.limit_release(number, contact, record.sent_at);
             }

@@ -418,6 +418,33 @@ impl Engine {
         }
     }
 
+    /// A send recorded at `sent_at` with `billing` failed: the conversation it opened (if it
+    /// still stands as that send opened it) was never opened, since conversations open when
+    /// their first message is delivered (§11), so the next send is its opener. A free entry
+    /// point it started stays: undoing it would need the answer period it used up.
+    pub(crate) fn unrecord_opening(&mut self, conv: u32, billing: &Billing, sent_at: Instant) {
+        let pricing = &self.policy.pricing;
+        let category = match billing {
+            Billing::Charged { category, .. }
+                if pricing.model != PricingModel::PerMessage2025
+                    && pricing.model != PricingModel::PerMessage2026 =>
+            {
+                *category
+            }
+            Billing::Free {
+                why: FreeReason::ServiceConversation,
+            } => ChargeCategory::Service,
+            _ => return,
+        };
+        let opened_until = sent_at.plus(pricing.conversation_length);
+        if let Some(state) = self.billing.get_mut(&conv) {
+            let slot = &mut state.open_until[category_index(category)];
+            if *slot == Some(opened_until) {
+                *slot = None;
+            }
+        }
+    }
+
     /// A referral inbound (ad or page button): a business answer within the reply period
     /// opens a free entry point window.
     pub(crate) fn record_referral(&mut self, conv: u32, at: Instant) {
