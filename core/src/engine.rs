@@ -173,7 +173,11 @@ pub(crate) struct HeldMessage {
 /// Consent of one contact towards one business (§9).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ConsentRecord {
+    /// Opted in since (at most one of this and `opted_out_at` is set).
     pub opted_in_at: Option<Instant>,
+    /// Opted out since: kept so that an opt-in older than it, arriving late, stays undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opted_out_at: Option<Instant>,
     pub marketing_stopped_at: Option<Instant>,
     /// The latest `user_preference` (stop, resume) applied: a late or repeated one changes
     /// nothing (§10).
@@ -996,7 +1000,18 @@ impl Engine {
         let contact = self.interner.address(&e.contact)?;
         self.handle_timeout(e.at);
         let record = self.consents.entry((business, contact)).or_default();
-        record.opted_in_at = opted_in.then_some(e.at);
+        // Consent stands as of its latest event, whatever order they arrive in (§13): an
+        // older one changes nothing, and of an opt-in and an opt-out at one instant the
+        // opt-out stands.
+        let stands = match (record.opted_in_at, record.opted_out_at) {
+            (Some(since), _) => e.at > since || (e.at == since && !opted_in),
+            (None, Some(since)) => e.at > since,
+            (None, None) => true,
+        };
+        if stands {
+            record.opted_in_at = opted_in.then_some(e.at);
+            record.opted_out_at = (!opted_in).then_some(e.at);
+        }
         Ok(())
     }
 
