@@ -252,6 +252,7 @@ impl Ported<'_> {
 struct Porter<'a> {
     interner: &'a Interner,
     strings: Vec<String>,
+    /// The engine's string index → the export's (tags left off).
     by_old: crate::hash::FastMap<u64, u64>,
 }
 
@@ -260,13 +261,15 @@ impl Porter<'_> {
         if key.0 & TAG_MASK == 0 {
             return key;
         }
-        if let Some(&k) = self.by_old.get(&key.0) {
-            return AddressKey(k);
-        }
-        let new = (key.0 & TAG_MASK) | self.strings.len() as u64;
-        self.strings.push(self.interner.display(key));
-        self.by_old.insert(key.0, new);
-        AddressKey(new)
+        // Keyed by the string, not the tagged key: an opaque id and a group id of one text
+        // share an interned string, which the export lists once (a string listed twice is
+        // refused as corrupt). The import maps one index for both tags.
+        let old = key.0 & !TAG_MASK;
+        let local = *self.by_old.entry(old).or_insert_with(|| {
+            self.strings.push(self.interner.display(key));
+            self.strings.len() as u64 - 1
+        });
+        AddressKey((key.0 & TAG_MASK) | local)
     }
 }
 

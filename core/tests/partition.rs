@@ -728,6 +728,84 @@ fn a_new_engine_starts_from_an_export_under_its_policy() {
     ));
 }
 
+/// An engine whose business `acme` has an unofficial number that heard from the contact
+/// `team42` and from the group `team42`: two addresses of one interned text.
+fn engine_with_a_contact_and_a_group_of_one_id() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"unofficial"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"team42","kind":"text"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:01:00Z","number":"+15550001111","group":"team42","kind":"text"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    engine
+}
+
+/// A contact and a group of one id text share an interned string: the export lists it
+/// once (listed twice, every import refused the export as corrupt), and the business
+/// decides after the move as before it, the group as a group and the contact as a contact.
+#[test]
+fn a_contact_and_a_group_of_one_id_move_with_their_business() {
+    let source = engine_with_a_contact_and_a_group_of_one_id();
+    let bytes = source.export_business("acme").unwrap();
+    assert_eq!(
+        export_object(&bytes)["interned"],
+        serde_json::json!(["team42"])
+    );
+
+    let started = Engine::from_business_export(&bytes).unwrap();
+    // Exported again, the business is the same bytes.
+    assert_eq!(started.export_business("acme").unwrap(), bytes);
+    // Into an engine that interned other ids first, and `team42` as another business's
+    // group: the export's string maps to an index of its own here.
+    let mut target = Engine::with_preset("cloud-2025").unwrap();
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"other","number":"+15550002222","channel":"unofficial"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T08:30:00Z","number":"+15550002222","contact":"someone@example.com","kind":"text"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T08:31:00Z","number":"+15550002222","group":"team42","kind":"text"}"#,
+    ] {
+        let out = target.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    target.import_business(&bytes).unwrap();
+
+    // The group and the contact that wrote are answered; a group of another id, and the
+    // contact of the text the other business's group has, are not.
+    let later = [
+        r#"{"type":"send","at":"2026-11-02T09:30:00Z","number":"+15550001111","group":"team42","message":{"kind":"text","text":"Hello group"}}"#,
+        r#"{"type":"send","at":"2026-11-02T09:31:00Z","number":"+15550001111","contact":"team42","message":{"kind":"text","text":"Hello you"}}"#,
+        r#"{"type":"check_send","at":"2026-11-02T09:32:00Z","number":"+15550001111","group":"team43","message":{"kind":"text","text":"Hello?"}}"#,
+    ];
+    let mut moved = [started, target];
+    let mut source = source;
+    for line in later {
+        let expected = source.handle_json(line);
+        let verdict = if line.contains("team43") {
+            "denied"
+        } else {
+            "allowed"
+        };
+        assert!(
+            expected[0].contains(&format!(r#""verdict":"{verdict}""#)),
+            "{line}: {expected:?}"
+        );
+        // The target's other business idles out meanwhile: its effects are left out.
+        let of_acme = |out: Vec<String>| -> Vec<String> {
+            let number = r#""number":"+15550002222""#;
+            out.into_iter().filter(|o| !o.contains(number)).collect()
+        };
+        for engine in &mut moved {
+            assert_eq!(of_acme(engine.handle_json(line)), expected, "{line}");
+        }
+    }
+    assert_eq!(
+        moved[0].export_business("acme").unwrap(),
+        source.export_business("acme").unwrap()
+    );
+}
+
 /// An import under another policy is refused, naming both, or the overrides when the
 /// preset is the same.
 #[test]
