@@ -26,7 +26,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::address::{AddressKey, Interner};
+use crate::address::{normalize_phone, AddressKey, Interner};
 use crate::chat::LiveChat;
 use crate::conversation::Conversation;
 use crate::conversation_index::ConversationIndex;
@@ -566,6 +566,13 @@ impl Engine {
 
         for (i, n) in s.numbers.iter().enumerate() {
             known(n.address, "a number")?;
+            // A packed address must be a phone number, as an import checks it: restored, the
+            // number's export would be refused.
+            if let Some(text) = n.address.phone_text() {
+                if let Err(e) = normalize_phone(&text) {
+                    return Err(corrupt(format!("number {i}'s address: {e}")));
+                }
+            }
             if n.business >= business_count {
                 return Err(corrupt(format!(
                     "number {i} names business {} of {business_count}",
@@ -745,6 +752,14 @@ impl Engine {
                     "a limit names owner {} of {owner_count}",
                     stored.owner
                 )));
+            }
+            // Contacts as an import checks them: restored, an unknown one was exported as an
+            // index into no string, and the export was refused.
+            for (contact, _) in &stored.window {
+                known(*contact, "a messaging limit's window contact")?;
+            }
+            for (contact, _) in &stored.lookback {
+                known(*contact, "a messaging limit's lookback contact")?;
             }
             let (owner, state) = engine.restore_limit(stored, engine.clock)?;
             if engine.limits.insert(owner, state).is_some() {

@@ -608,6 +608,61 @@ fn a_flag_level_must_be_a_level_of_a_flagged_number() {
     );
 }
 
+/// Addresses a restore checks as an import does: a messaging limit's contacts name interned
+/// ids the body has, and a number's packed address is a phone number. Restored, either
+/// made an engine whose business export no engine imports.
+#[test]
+fn limit_contacts_and_number_addresses_are_checked_as_an_import_checks_them() {
+    let mut engine = small_engine();
+    for line in [
+        r#"{"type":"opt_in","at":"2026-11-02T09:00:00Z","business":"acme","contact":"+79110000002"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["x"]}}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    // The contact reached counts in the window and in the upgrade's lookback.
+    let reached = serde_json::json!([[79110000002u64, "2026-11-02T09:01:00Z"]]);
+    assert_eq!(body["limits"][0]["window"], reached, "{}", body["limits"]);
+    assert_eq!(body["limits"][0]["lookback"], reached, "{}", body["limits"]);
+    Engine::restore(&seal(body.to_string().as_bytes())).expect("the body as saved restores");
+
+    // No interned id at all (the body interns none), with both tag bits set or one.
+    let opaque_0 = serde_json::json!(1u64 << 62);
+    for (list, contact) in [
+        ("window", serde_json::json!(u64::MAX)),
+        ("window", opaque_0.clone()),
+        ("lookback", serde_json::json!(u64::MAX)),
+        ("lookback", opaque_0),
+    ] {
+        let mut forged = body.clone();
+        forged["limits"][0][list][0][0] = contact.clone();
+        let message = restore_refusal(&forged.to_string());
+        assert_eq!(
+            message,
+            format!("a messaging limit's {list} contact refers to an unknown interned id"),
+            "{list} contact {contact}"
+        );
+    }
+    for (address, says) in [
+        (0, "never starts with 0"),
+        (1, "1 digits"),
+        (1_234_567, "7 digits"),
+        (1_000_000_000_000_000u64, "more than 15 digits"),
+    ] {
+        let mut forged = body.clone();
+        forged["numbers"][0]["address"] = address.into();
+        let message = restore_refusal(&forged.to_string());
+        assert!(
+            message.starts_with(&format!(
+                "number 0's address: invalid phone number \"+{address}\""
+            )) && message.contains(says),
+            "{message}"
+        );
+    }
+}
+
 /// A snapshot written before chat response times were kept (at commit aad162a): a
 /// number's counters without `responses`, a queued `chat_ended` without them, a live chat
 /// answered once without its wait and count. It restores, with each chat that had a first
