@@ -369,6 +369,11 @@ impl Interner {
                     problem: format!("interned id {s:?} appears twice"),
                 });
             }
+            // Only ids an input could have interned, as an import checks them: an engine
+            // holding another would write business exports no engine imports.
+            check_opaque(&s).map_err(|e| Error::CorruptSnapshot {
+                problem: format!("interned id: {e}"),
+            })?;
             interner.intern(&s)?;
         }
         Ok(interner)

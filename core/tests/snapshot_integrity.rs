@@ -663,6 +663,24 @@ fn limit_contacts_and_number_addresses_are_checked_as_an_import_checks_them() {
     }
 }
 
+#[test]
+fn interned_ids_are_checked_as_an_import_checks_them() {
+    let mut engine = small_engine();
+    let line = r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"team42","kind":"text"}"#;
+    assert!(!engine.handle_json(line)[0].contains(r#""type":"error""#));
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    assert_eq!(body["interned"], serde_json::json!(["team42"]));
+    for (id, says) in [("", "0 characters"), ("a b", "whitespace")] {
+        let mut forged = body.clone();
+        forged["interned"][0] = id.into();
+        let message = restore_refusal(&forged.to_string());
+        assert!(
+            message.starts_with("interned id: ") && message.contains(says),
+            "{id:?}: {message}"
+        );
+    }
+}
+
 /// A snapshot written before chat response times were kept (at commit aad162a): a
 /// number's counters without `responses`, a queued `chat_ended` without them, a live chat
 /// answered once without its wait and count. It restores, with each chat that had a first
