@@ -1561,7 +1561,7 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
         last_error()
     );
     let rc = unsafe {
-        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 3, -1, false)
+        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 4, -1, false)
     };
     assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
     let rc = unsafe {
