@@ -410,11 +410,13 @@ impl Variables {
                     })
                 }
             }
+            // No variables: no parameters, as an empty list or an empty map alike.
             (Variables::Named(names), TemplateParams::Positional(p))
                 if names.is_empty() && p.is_empty() =>
             {
                 Ok(())
             }
+            (Variables::Positional(0), TemplateParams::Named(given)) if given.is_empty() => Ok(()),
             (Variables::Positional(n), TemplateParams::Named(given))
                 if *n > 0 && !given.is_empty() =>
             {

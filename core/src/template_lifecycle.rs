@@ -5,7 +5,7 @@
 //!
 //! | status   | input                  | next     | note                                   |
 //! |----------|------------------------|----------|----------------------------------------|
-//! | approved | quality low            | flagged  | deadline = now + `flag_for`            |
+//! | approved | quality low            | flagged  | deadline = rating's `at` + `flag_for`  |
 //! | flagged  | quality medium/high    | approved | before the deadline                    |
 //! | flagged  | deadline reached       | disabled | a provider disable date wins           |
 //!
@@ -17,7 +17,8 @@
 //! | approved | quality low, strike n+1 | disabled |                                       |
 //! | paused   | pause ends             | approved | a pacing pause (no end) needs `unpaused` |
 //!
-//! Provider events set the status they name (`reinstated` and `unpaused` mean approved);
+//! Provider events set the status they name (`reinstated` and `unpaused` mean approved; a
+//! `flagged` without a date is flagged until its own `at` + `flag_for`);
 //! `deleted` is final; a disabled template (or one under appeal) leaves only by
 //! reinstatement (or towards deletion/archive), never through `flagged` or `paused`. Engine-driven transitions never leave `disabled`: only the provider
 //! can reinstate a template. Effective status is computed lazily from the stored deadlines,
@@ -395,9 +396,11 @@ impl Engine {
         let to = e.status.status();
         let until = match e.status {
             TemplateEvent::Paused => e.until,
+            // The default deadline runs from the report's own instant (§13), as a quality
+            // flag's does: a late report gives the same deadline.
             TemplateEvent::Flagged => Some(
                 e.until
-                    .unwrap_or_else(|| now.plus(self.policy.templates.flag_for)),
+                    .unwrap_or_else(|| e.at.plus(self.policy.templates.flag_for)),
             ),
             _ => None,
         };
