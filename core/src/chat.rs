@@ -364,13 +364,13 @@ impl Engine {
     /// An agent or rule ends a live chat; the ticket takes the given status (default open).
     pub fn end_chat(&mut self, e: &EndChat) -> Result<(), Error> {
         let number = self.number_idx(&e.number)?;
-        let contact = self.interner.find_address(&e.contact)?;
         let no_chat = || Error::NoLiveChat {
             number: e.number.clone(),
             contact: e.contact.clone(),
         };
-        let conv = contact
-            .and_then(|k| self.conversation_idx(number, k))
+        let conv = self
+            .conversation_with(number, &e.contact)?
+            .1
             .ok_or_else(no_chat)?;
         // The chat must still be live at the request's time: one whose idle deadline has
         // passed has ended, whether or not the host has called `handle_timeout` yet. The
@@ -391,9 +391,7 @@ impl Engine {
     /// An agent changes the conversation's ticket status.
     pub fn set_ticket_status(&mut self, e: &SetTicketStatus) -> Result<(), Error> {
         let number = self.number_idx(&e.number)?;
-        let contact = self.interner.find_address(&e.contact)?;
-        let conv = contact
-            .and_then(|k| self.conversation_idx(number, k))
+        let conv = (self.conversation_with(number, &e.contact)?.1)
             .filter(|&c| self.conversations[c as usize].ticket().is_some())
             .ok_or_else(|| Error::NoTicket {
                 number: e.number.clone(),

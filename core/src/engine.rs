@@ -565,6 +565,30 @@ impl Engine {
             .get(&self.conversations, number, contact)
     }
 
+    /// The conversation of `number` with the contact or group `id` (the host names a group
+    /// chat by its group id where a contact goes: `end_chat`, `set_ticket_status`,
+    /// `query_conversation`), and the address found: a contact's conversation first, else
+    /// the group's of that id. Looks up without interning.
+    pub(crate) fn conversation_with(
+        &self,
+        number: u32,
+        id: &str,
+    ) -> Result<(Option<AddressKey>, Option<u32>), Error> {
+        let contact = self.interner.find_address(id)?;
+        if let Some(conv) = contact.and_then(|k| self.conversation_idx(number, k)) {
+            return Ok((contact, Some(conv)));
+        }
+        // Only an opaque id can be a group's (a phone number is not).
+        let group = match contact {
+            Some(key) if key.phone_digits().is_some() => None,
+            _ => self.interner.find_group(id)?,
+        };
+        match group.and_then(|g| Some((g, self.conversation_idx(number, g)?))) {
+            Some((group, conv)) => Ok((Some(group), Some(conv))),
+            None => Ok((contact, None)),
+        }
+    }
+
     pub(crate) fn conversation_or_create(
         &mut self,
         number: u32,
@@ -1042,8 +1066,7 @@ impl Engine {
         at: Instant,
     ) -> Result<ConversationView, Error> {
         let n = self.number_idx(number)?;
-        let key = self.interner.find_address(contact)?;
-        let conv = key.and_then(|k| self.conversation_idx(n, k));
+        let (key, conv) = self.conversation_with(n, contact)?;
         let business = self.numbers[n as usize].business;
         let consent = key
             .and_then(|k| self.consents.get(&(business, k)))
