@@ -238,7 +238,7 @@ pub struct ConversationView {
     pub chat: Option<LiveChat>,
     /// The current ticket, if any.
     pub ticket: Option<Ticket>,
-    /// Messages held in the pending outbox.
+    /// Messages held in the pending outbox (not expired as of the view's instant).
     pub outbox_held: u32,
     /// Whether the contact opted in with this number's business.
     pub opted_in: bool,
@@ -1095,7 +1095,11 @@ impl Engine {
                         chat.last_activity_at.plus(self.idle_timeout(n)) > at.max(self.clock)
                     }),
                     ticket: c.ticket(),
-                    outbox_held: self.outbox.get(&i).map_or(0, |v| v.len() as u32),
+                    // Held messages expire at their instant, tick or no tick.
+                    outbox_held: self.outbox.get(&i).map_or(0, |held| {
+                        let now = at.max(self.clock);
+                        held.iter().filter(|h| h.expires_at > now).count() as u32
+                    }),
                     opted_in: consent.opted_in_at.is_some(),
                     marketing_stopped: consent.marketing_stopped_at.is_some(),
                 }
