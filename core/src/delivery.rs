@@ -12,6 +12,7 @@
 //! | — 131056                         | nothing to that contact for `pair_rate_backoff`       |
 //! | — 131064, 131048                 | the limit counts as reached until its next slot frees |
 //! | failed business-initiated send   | frees its limit slot when `release_failed_sends`      |
+//! | failed opener of `initiate`      | its held messages await no answer: the next `initiate` sends a new opener |
 
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,7 @@ impl Engine {
             // still apply to a failure.
             if e.status == DeliveryStatus::Failed {
                 let conv = self.conversation_or_create(number, contact)?;
+                self.opener_failed(conv, &e.message_id);
                 self.apply_errors(conv, None, &e.errors, e.at);
             }
             return Ok(());
@@ -127,6 +129,7 @@ impl Engine {
         if advances && e.status == DeliveryStatus::Failed {
             self.reverse_estimate(number, &record);
             self.unrecord_opening(record.conv, &record.billing, record.sent_at);
+            self.opener_failed(record.conv, &e.message_id);
             if record.consumed_slot && self.policy.provider.release_failed_sends {
                 self.limit_release(number, contact, record.sent_at);
             }

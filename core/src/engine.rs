@@ -168,6 +168,10 @@ pub(crate) struct HeldMessage {
     pub message: OutboundMessage,
     pub held_at: Instant,
     pub expires_at: Instant,
+    /// The opening template it awaits the contact's answer to. Absent from snapshots older
+    /// than this field: an opener without a provider id, which can never be reported failed.
+    #[serde(default, skip_serializing_if = "crate::outbox::Opener::is_unknown")]
+    pub opener: crate::outbox::Opener,
 }
 
 /// Consent of one contact towards one business (§9).

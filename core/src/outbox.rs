@@ -1,21 +1,54 @@
 //! The pending outbox of `initiate` (RULES.md §4): free-form messages held until the contact
 //! answers and the window opens, or until they expire.
 
+use serde::{Deserialize, Serialize};
+
 use crate::effect::Effect;
 use crate::engine::{Engine, HeldMessage};
 use crate::message::OutboundMessage;
 use crate::time::Instant;
 use crate::timers::TimerKey;
 
+/// The opening template a held message awaits the contact's answer to (§4). A message that
+/// joins the outbox while an opener is awaited shares that opener.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Opener {
+    /// The provider's id it was sent with; `None` when sent without one, which no
+    /// `message_status` can report failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// When it was sent (`None` when restored from a snapshot older than this record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Instant>,
+    /// The provider reported it failed: it never reached the contact, so no answer is
+    /// awaited and the next `initiate` sends a new opener.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
+}
+
+impl Opener {
+    /// Nothing known of it (as in snapshots older than this record): serialized as absent.
+    pub(crate) fn is_unknown(&self) -> bool {
+        *self == Opener::default()
+    }
+}
+
 impl Engine {
-    /// Holds a message for `conv` until the contact answers.
-    pub(crate) fn hold(&mut self, conv: u32, message: OutboundMessage, now: Instant) -> u32 {
+    /// Holds a message for `conv` until the contact answers, awaiting `opener`.
+    pub(crate) fn hold(
+        &mut self,
+        conv: u32,
+        message: OutboundMessage,
+        opener: Opener,
+        now: Instant,
+    ) -> u32 {
         let expires_at = now.plus(self.policy.outbox.hold_for);
         let held = self.outbox.entry(conv).or_default();
         held.push(HeldMessage {
             message,
             held_at: now,
             expires_at,
+            opener,
         });
         let count = held.len() as u32;
         self.timers.arm(TimerKey::OutboxExpiry(conv), expires_at);
@@ -39,6 +72,47 @@ impl Engine {
             messages: held.into_iter().map(|h| h.message).collect(),
             at: now,
         });
+    }
+
+    /// The opener an `initiate` for `conv` would hold its message under: the one still
+    /// awaiting the contact's answer, if any. Messages are held in order and a new opener
+    /// goes out only when none is awaited, so the newest held message names the current one.
+    pub(crate) fn awaited_opener(&self, conv: u32) -> Option<&Opener> {
+        let last = self.outbox.get(&conv)?.last()?;
+        (!last.opener.failed).then_some(&last.opener)
+    }
+
+    /// The provider reported the message `message_id` failed: if it opened `conv`'s held
+    /// messages, they await no answer any more (they stay held until the contact answers
+    /// or they expire).
+    pub(crate) fn opener_failed(&mut self, conv: u32, message_id: &str) {
+        // Nearly always nothing is held.
+        if self.outbox.is_empty() {
+            return;
+        }
+        let Some(held) = self.outbox.get_mut(&conv) else {
+            return;
+        };
+        for h in held
+            .iter_mut()
+            .filter(|h| h.opener.message_id.as_deref() == Some(message_id))
+        {
+            h.opener.failed = true;
+        }
+    }
+
+    /// Whether the latest send of `content` to `conv` within the duplicate period (§10) was
+    /// an opener of its held messages that the provider reported failed. Told apart by its
+    /// instant: two sends of one content at one instant need `force`.
+    pub(crate) fn sent_by_failed_opener(&self, conv: u32, content: u64) -> bool {
+        let Some(expires_at) = self.sent_content.expires_at(conv, content) else {
+            return false;
+        };
+        let sent_at = expires_at.minus(self.policy.dedup.content_period);
+        self.outbox.get(&conv).is_some_and(|held| {
+            held.iter()
+                .any(|h| h.opener.failed && h.opener.sent_at == Some(sent_at))
+        })
     }
 
     pub(crate) fn outbox_timer(&mut self, conv: u32, now: Instant) {

@@ -24,6 +24,7 @@ use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::Channel;
+use crate::outbox::Opener;
 use crate::tally::tally;
 use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
@@ -188,13 +189,14 @@ impl Engine {
         } else if let Err(reason) = req.message.check_content(&self.policy, provider) {
             self.count_denial(target.number);
             Decision::denied(reason, Initiator::Business)
-        } else if let Some(conv) = self
+        } else if let Some((conv, opener)) = self
             .conversation_idx(target.number, recipient)
-            .filter(|c| self.outbox.contains_key(c))
+            .and_then(|c| Some((c, self.awaited_opener(c)?.clone())))
         {
             // An opening template already went out and the contact has not answered yet:
-            // hold this message with the others rather than send the template again.
-            let held = self.hold(conv, req.message.clone(), now);
+            // hold this message with the others rather than send the template again. An
+            // opener the provider reported failed awaits nothing: a new one goes out below.
+            let held = self.hold(conv, req.message.clone(), opener, now);
             Decision {
                 verdict: Verdict::Allowed,
                 initiated_by: Initiator::Business,
@@ -218,12 +220,22 @@ impl Engine {
                 Some(template) => {
                     let opener = OutboundMessage::Template(template);
                     let opening = self.outgoing(target.number, &opener)?;
-                    let mut decision = self.decide(target, opening, false, now)?;
+                    // A new opener is no duplicate of the failed one it replaces: that one
+                    // never reached the contact.
+                    let replaces_failed = target
+                        .conv
+                        .is_some_and(|c| self.sent_by_failed_opener(c, opening.content));
+                    let mut decision = self.decide(target, opening, replaces_failed, now)?;
                     let id = req.message_id.as_deref();
                     self.record(target, opening, &decision, now, id)?;
                     if decision.is_allowed() {
                         let conv = self.conversation_or_create(target.number, recipient)?;
-                        let held = self.hold(conv, req.message.clone(), now);
+                        let awaited = Opener {
+                            message_id: req.message_id.clone(),
+                            sent_at: Some(now),
+                            failed: false,
+                        };
+                        let held = self.hold(conv, req.message.clone(), awaited, now);
                         let t = opener.template().expect("opener is a template");
                         decision.initiation = Some(Initiation {
                             template: Some(t.name.clone()),
