@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decision::DenyReason;
 use crate::effect::Effect;
 use crate::engine::{Engine, HeldMessage};
 use crate::message::OutboundMessage;
@@ -99,6 +100,35 @@ impl Engine {
         {
             h.opener.failed = true;
         }
+    }
+
+    /// §10 for a message `initiate` would hold for `conv`: a duplicate if the same content
+    /// was sent to the contact, or held for it, within `dedup.content_period` (the later of
+    /// the two named). Held messages are compared as they are, not recorded as sent: the
+    /// host's `send` of a released message is no duplicate of itself.
+    pub(crate) fn held_duplicate(
+        &self,
+        conv: u32,
+        content: u64,
+        now: Instant,
+    ) -> Option<DenyReason> {
+        let period = self.policy.dedup.content_period;
+        let sent = self
+            .sent_content
+            .expires_at(conv, content)
+            .filter(|&expires_at| now < expires_at)
+            .map(|expires_at| expires_at.minus(period));
+        let held = self.outbox.get(&conv).and_then(|held| {
+            held.iter()
+                .filter(|h| now < h.held_at.plus(period) && h.message.content_hash() == content)
+                .map(|h| h.held_at)
+                .max()
+        });
+        let previous_at = sent.max(held)?;
+        Some(DenyReason::Duplicate {
+            previous_at,
+            period,
+        })
     }
 
     /// Whether the latest send of `content` to `conv` within the duplicate period (§10) was

@@ -189,6 +189,14 @@ impl Engine {
         } else if let Err(reason) = req.message.check_content(&self.policy, provider) {
             self.count_denial(target.number);
             Decision::denied(reason, Initiator::Business)
+        } else if let Some(reason) = target
+            .conv
+            .and_then(|c| self.held_duplicate(c, message.content, now))
+        {
+            // §10 as on the direct path (`initiate` has no `force`): the same message held
+            // twice would be released, and sent, twice.
+            self.count_denial(target.number);
+            Decision::denied(reason, Initiator::Business)
         } else if let Some((conv, opener)) = self
             .conversation_idx(target.number, recipient)
             .and_then(|c| Some((c, self.awaited_opener(c)?.clone())))

@@ -123,3 +123,44 @@ fn a_late_failure_of_an_answered_opener_leaves_the_next_one_awaited() {
     let out = initiate(&mut engine, "2026-11-04T14:00:00Z", "D", None);
     assert!(out.contains(OPENED), "{out}");
 }
+
+const DUPLICATE: &str = r#""reason":"duplicate""#;
+
+#[test]
+fn a_released_message_sent_by_the_host_is_no_duplicate_of_itself() {
+    let mut engine = engine();
+    initiate(&mut engine, "2026-11-02T10:00:00Z", "A", None);
+    let out = initiate(&mut engine, "2026-11-02T10:01:00Z", "A", None);
+    assert!(out.contains(DUPLICATE), "{out}");
+    assert!(
+        out.contains(r#""previous_at":"2026-11-02T10:00:00Z""#),
+        "{out}"
+    );
+    let out = inbound(&mut engine, "2026-11-02T11:00:00Z");
+    assert!(
+        out.contains(r#""messages":[{"kind":"text","text":"A"}]"#),
+        "{out}"
+    );
+    let out = run(
+        &mut engine,
+        r#"{"type":"send","at":"2026-11-02T11:00:01Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"A"}}"#,
+    );
+    assert!(out.contains(r#""verdict":"allowed""#), "{out}");
+}
+
+#[test]
+fn a_message_sent_before_the_window_closed_is_not_held_again() {
+    let mut engine = engine();
+    inbound(&mut engine, "2026-11-02T09:00:00Z");
+    run(
+        &mut engine,
+        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"A"}}"#,
+    );
+    // The window closed at 09:00 the next day; the send is within 24h still.
+    let out = initiate(&mut engine, "2026-11-03T09:00:30Z", "A", Some("wamid.1"));
+    assert!(out.contains(DUPLICATE), "{out}");
+    assert!(!out.contains(OPENED), "{out}");
+    // Past the period it is held, with an opener.
+    let out = initiate(&mut engine, "2026-11-03T09:01:00Z", "A", Some("wamid.1"));
+    assert!(out.contains(OPENED), "{out}");
+}
