@@ -83,6 +83,27 @@ impl Engine {
         (!last.opener.failed).then_some(&last.opener)
     }
 
+    /// Whether `conv` holds a message of `content` whose opener failed and none is awaited
+    /// since: an `initiate` of it again is the host's retry, which sends a new opener for
+    /// it rather than holding it twice or refusing it as a duplicate of itself.
+    pub(crate) fn retries_held(&self, conv: u32, content: u64) -> bool {
+        self.awaited_opener(conv).is_none()
+            && self
+                .outbox
+                .get(&conv)
+                .is_some_and(|held| held.iter().any(|h| h.message.content_hash() == content))
+    }
+
+    /// The held messages of `conv` await `opener` (a new one, sent for a retry): the last
+    /// held message's opener is the one awaited. Returns how many are held.
+    pub(crate) fn await_opener(&mut self, conv: u32, opener: Opener) -> u32 {
+        let held = self.outbox.get_mut(&conv).expect("a retry holds messages");
+        if let Some(last) = held.last_mut() {
+            last.opener = opener;
+        }
+        held.len() as u32
+    }
+
     /// The provider reported the message `message_id` failed: if it opened `conv`'s held
     /// messages, they await no answer any more (they stay held until the contact answers
     /// or they expire).

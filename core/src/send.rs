@@ -191,6 +191,7 @@ impl Engine {
             Decision::denied(reason, Initiator::Business)
         } else if let Some(reason) = target
             .conv
+            .filter(|&c| !self.retries_held(c, message.content))
             .and_then(|c| self.held_duplicate(c, message.content, now))
         {
             // §10 as on the direct path (`initiate` has no `force`): the same message held
@@ -243,7 +244,12 @@ impl Engine {
                             sent_at: Some(now),
                             failed: false,
                         };
-                        let held = self.hold(conv, req.message.clone(), awaited, now);
+                        // A retry of a message held under a failed opener: held once.
+                        let held = if self.retries_held(conv, message.content) {
+                            self.await_opener(conv, awaited)
+                        } else {
+                            self.hold(conv, req.message.clone(), awaited, now)
+                        };
                         let t = opener.template().expect("opener is a template");
                         decision.initiation = Some(Initiation {
                             template: Some(t.name.clone()),
