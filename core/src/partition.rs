@@ -38,7 +38,7 @@ use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
-use crate::send::Remembered;
+use crate::send::{host_key, scoped_key, Remembered};
 use crate::sent_content::SentContent;
 use crate::snapshot::{
     corrupt, json_text, seal_as, unseal_as, Checksum, SnapshotBody, StoredTemplate,
@@ -429,7 +429,7 @@ impl Engine {
             .into_iter()
             .filter_map(|(key, at, r)| {
                 let number = number_map.get(r.number?)?;
-                Some((key.to_owned(), at, r.decision.clone(), number))
+                Some((host_key(key).to_owned(), at, r.decision.clone(), number))
             })
             .collect();
         let inbound_ids = self
@@ -469,8 +469,9 @@ impl Engine {
 
     /// Adds a business exported by [`Engine::export_business`]. The engines must run the
     /// same policy, and neither the business nor any of its numbers may exist here yet, nor
-    /// any of its provider message ids, idempotency keys or inbound message ids be live here
-    /// (expired ones here are forgotten). Everything is checked before anything changes: an
+    /// any of its provider message ids or inbound message ids be live here (expired ones
+    /// here are forgotten). Its idempotency keys are its own: the same key of a business
+    /// here is another key. Everything is checked before anything changes: an
     /// error leaves the engine as it was.
     pub fn import_business(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let x = read_export(bytes)?;
@@ -716,13 +717,16 @@ impl Engine {
             business,
             |id, at| self.sent_messages.clashes(id, at, now),
         )?;
+        // Keys are the business's own: they are held under the index it will have here, so
+        // that the same key of a business already here is another key.
+        let scope = Some(self.businesses.len() as u32);
         check_new(
             x.idempotency
                 .iter()
                 .map(|(key, at, ..)| (key.as_str(), *at)),
             "idempotency key",
             business,
-            |key, at| self.idempotency.clashes(key, at, now),
+            |key, at| self.idempotency.clashes(&scoped_key(scope, key), at, now),
         )?;
         check_new(
             x.inbound_ids.iter().map(|(id, at, _)| (id.as_str(), *at)),
@@ -864,6 +868,7 @@ impl Engine {
                     .into_iter()
                     .map(|(key, at, decision, n)| {
                         let number = Some(n + number_base);
+                        let key = scoped_key(Some(b), &key);
                         (key, at, Remembered { decision, number })
                     })
                     .collect(),

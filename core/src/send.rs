@@ -19,7 +19,7 @@
 use crate::address::AddressKey;
 use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
 use crate::delivery::SentMessage;
-use crate::engine::{check_id, ConsentRecord, Engine};
+use crate::engine::{check_id, ConsentRecord, Engine, MAX_ID_BYTES};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
@@ -76,6 +76,52 @@ pub(crate) struct Remembered {
     pub number: Option<u32>,
 }
 
+/// How many bytes of a scoped idempotency key name its business: the business index in
+/// eight hex digits. Keys are the host's, and a host serving several businesses may number
+/// them per business ("msg-1" in each): the engine holds each key under its business, so
+/// that the same text from two businesses is two keys (as it is across the shards of a
+/// sharded engine, and before and after a business moves).
+const SCOPE_DIGITS: usize = 8;
+
+/// The scope of keys restored from a snapshot older than version 4, which did not record
+/// their number: they belong to no business, and answer a retry from any (as before).
+const NO_BUSINESS: u32 = u32::MAX;
+
+/// Writes `business`'s scope and then `key` into `buf`, which must hold both.
+fn write_scoped(buf: &mut [u8], business: Option<u32>, key: &str) {
+    let business = business.unwrap_or(NO_BUSINESS);
+    for (i, digit) in buf[..SCOPE_DIGITS].iter_mut().enumerate() {
+        let nibble = (business >> (4 * (SCOPE_DIGITS - 1 - i))) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    buf[SCOPE_DIGITS..SCOPE_DIGITS + key.len()].copy_from_slice(key.as_bytes());
+}
+
+/// The host's `key` held under `business` (`None`: restored without a number), as the
+/// engine's table of keys holds it.
+pub(crate) fn scoped_key(business: Option<u32>, key: &str) -> String {
+    let mut buf = vec![0; SCOPE_DIGITS + key.len()];
+    write_scoped(&mut buf, business, key);
+    String::from_utf8(buf).expect("hex digits and a str")
+}
+
+/// The host's key of a key [`scoped_key`] made (what snapshots and exports write).
+pub(crate) fn host_key(scoped: &str) -> &str {
+    &scoped[SCOPE_DIGITS..]
+}
+
+/// Calls `f` with [`scoped_key`]`(business, key)`, built on the stack: a lookup allocates
+/// nothing (request keys are at most [`MAX_ID_BYTES`] bytes; a longer one is built on the
+/// heap).
+fn with_scoped_key<R>(business: Option<u32>, key: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; SCOPE_DIGITS + MAX_ID_BYTES];
+    let Some(buf) = buf.get_mut(..SCOPE_DIGITS + key.len()) else {
+        return f(&scoped_key(business, key));
+    };
+    write_scoped(buf, business, key);
+    f(std::str::from_utf8(buf).expect("hex digits and a str"))
+}
+
 /// A message resolved against the registry, once per send.
 #[derive(Clone, Copy, Debug)]
 struct Outgoing<'m> {
@@ -109,7 +155,7 @@ impl Engine {
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered(req.idempotency_key, req.at) {
+        if let Some(decision) = self.remembered(target.number, req.idempotency_key, req.at) {
             return Ok(decision);
         }
         let now = req.at.max(self.clock);
@@ -128,7 +174,7 @@ impl Engine {
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered(req.idempotency_key, req.at) {
+        if let Some(decision) = self.remembered(target.number, req.idempotency_key, req.at) {
             return Ok(decision);
         }
         // Validate the template reference before anything changes.
@@ -148,7 +194,9 @@ impl Engine {
     pub fn initiate(&mut self, req: &InitiateRequest) -> Result<Decision, Error> {
         let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
         check_request_ids(req.idempotency_key.as_deref(), req.message_id.as_deref())?;
-        if let Some(decision) = self.remembered(req.idempotency_key.as_deref(), req.at) {
+        if let Some(decision) =
+            self.remembered(target.number, req.idempotency_key.as_deref(), req.at)
+        {
             return Ok(decision);
         }
         let number = &self.numbers[target.number as usize];
@@ -339,11 +387,17 @@ impl Engine {
         })
     }
 
-    /// The first decision for `key`, if it is still remembered at the request's instant (or
-    /// the clock, if later): a retry past `dedup.idempotency_key_ttl` is decided afresh,
-    /// whether or not another input moved the clock first.
-    fn remembered(&self, key: Option<&str>, at: Instant) -> Option<Decision> {
-        let remembered = self.idempotency.get(key?, at.max(self.clock))?;
+    /// The first decision for `key` sent from `number`'s business, if it is still
+    /// remembered at the request's instant (or the clock, if later): a retry past
+    /// `dedup.idempotency_key_ttl` is decided afresh, whether or not another input moved the
+    /// clock first. The same key from another business is another key; one restored without
+    /// its number (a snapshot older than version 4) answers any business, as it did.
+    fn remembered(&self, number: u32, key: Option<&str>, at: Instant) -> Option<Decision> {
+        let key = key?;
+        let now = at.max(self.clock);
+        let business = self.numbers[number as usize].business;
+        let remembered = with_scoped_key(Some(business), key, |k| self.idempotency.get(k, now))
+            .or_else(|| with_scoped_key(None, key, |k| self.idempotency.get(k, now)))?;
         Some(remembered.decision.clone())
     }
 
@@ -354,7 +408,9 @@ impl Engine {
                     decision: decision.clone(),
                     number: Some(number),
                 };
-                self.idempotency.insert(key.to_owned(), now, remembered)
+                let business = self.numbers[number as usize].business;
+                self.idempotency
+                    .insert(scoped_key(Some(business), key), now, remembered)
             }
             // Sends without a key still age the keys out, as they always have.
             None => self.idempotency.prune(now),

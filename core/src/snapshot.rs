@@ -41,7 +41,7 @@ use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::provider_order::ProviderOrder;
-use crate::send::Remembered;
+use crate::send::{host_key, scoped_key, Remembered};
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
 use crate::time::{Duration, Instant};
@@ -377,28 +377,46 @@ fn check_ticket_counter(next_ticket: u64, max_ticket: u64) -> Result<(), Error> 
 }
 
 /// The idempotency keys from a snapshot's two lists, each key's first decision put in the
-/// place the expiry order gives it. Order entries of a key that was replaced since (older
-/// engines wrote them) are skipped; a key with no place in the order is corrupt.
+/// place the expiry order gives it. `keys` are scoped to their businesses ([`scoped_key`])
+/// and the order lists host keys, so an order entry places an entry of its instant and host
+/// key (of two businesses' entries of one instant and key, either may go first). Order
+/// entries of a key that was replaced since (older engines wrote them) are skipped; a key
+/// with no place in the order is corrupt, and so is a key repeated within one business.
 fn restore_idempotency(
     ttl: Duration,
     keys: Vec<(String, Instant, Remembered)>,
     order: Vec<(Instant, String)>,
     clock: Instant,
 ) -> Result<ExpiringMap<Remembered>, Error> {
-    let mut decisions: HashMap<String, (Instant, Remembered)> = HashMap::with_capacity(keys.len());
-    for (key, at, remembered) in keys {
-        if decisions.insert(key.clone(), (at, remembered)).is_some() {
+    let mut seen = HashSet::with_capacity(keys.len());
+    for (key, ..) in &keys {
+        if !seen.insert(key.as_str()) {
+            let key = host_key(key);
             return Err(corrupt(format!("idempotency key {key:?} is repeated")));
         }
     }
-    let mut entries = Vec::with_capacity(decisions.len());
-    for (at, key) in order {
-        if decisions.get(&key).is_some_and(|&(t, _)| t == at) {
-            let (_, remembered) = decisions.remove(&key).expect("found above");
+    drop(seen);
+    let count = keys.len();
+    // (instant, host key) → the entries waiting for their place.
+    let mut unplaced: HashMap<(Instant, String), Vec<(String, Remembered)>> =
+        HashMap::with_capacity(count);
+    for (key, at, remembered) in keys {
+        let place = (at, host_key(&key).to_owned());
+        unplaced.entry(place).or_default().push((key, remembered));
+    }
+    let mut entries = Vec::with_capacity(count);
+    for (at, host) in order {
+        if let Some((key, remembered)) = unplaced.get_mut(&(at, host)).and_then(Vec::pop) {
             entries.push((key, at, remembered));
         }
     }
-    if let Some(key) = decisions.keys().min() {
+    if entries.len() < count {
+        let key = unplaced
+            .into_iter()
+            .filter(|(_, waiting)| !waiting.is_empty())
+            .map(|((_, host), _)| host)
+            .min()
+            .expect("an entry is left");
         return Err(corrupt(format!(
             "idempotency key {key:?} has no place in the expiry order"
         )));
@@ -446,16 +464,17 @@ impl Engine {
     /// The whole state as the snapshot's body, in memory.
     pub(crate) fn snapshot_body(&self) -> SnapshotBody {
         // Keys with their first decision (sorted by key) and the order they expire in: the
-        // two lists the format has always had.
+        // two lists the format has always had. They list the host's keys: a key's business
+        // is its number's (one of two businesses' same key first in business order).
         let mut remembered = self.idempotency.entries();
         let idempotency_order = remembered
             .iter()
-            .map(|&(k, t, _)| (t, k.to_owned()))
+            .map(|&(k, t, _)| (t, host_key(k).to_owned()))
             .collect();
-        remembered.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        remembered.sort_unstable_by(|a, b| (host_key(a.0), a.0).cmp(&(host_key(b.0), b.0)));
         let (idempotency, idempotency_numbers) = remembered
             .into_iter()
-            .map(|(k, t, r)| ((k.to_owned(), t, r.decision.clone()), r.number))
+            .map(|(k, t, r)| ((host_key(k).to_owned(), t, r.decision.clone()), r.number))
             .unzip();
         let (inbound_ids, inbound_id_numbers) = self
             .inbound_ids
@@ -723,7 +742,12 @@ impl Engine {
             engine.policy.dedup.idempotency_key_ttl,
             idempotency
                 .into_iter()
-                .map(|((key, at, decision), number)| (key, at, Remembered { decision, number }))
+                .map(|((key, at, decision), number)| {
+                    // Held under the business of the number it was decided for.
+                    let business = number.map(|n| engine.numbers[n as usize].business);
+                    let key = scoped_key(business, &key);
+                    (key, at, Remembered { decision, number })
+                })
                 .collect(),
             s.idempotency_order,
             s.clock,

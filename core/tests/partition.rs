@@ -648,13 +648,14 @@ fn a_damaged_export_is_refused_and_changes_nothing() {
         .unwrap();
 }
 
-/// A provider message id, idempotency key or inbound message id of the export that the
-/// importing engine already recorded is refused (each is unique while remembered: one of
-/// the two answers would be lost), naming it, and changes nothing. Recorded long enough ago
-/// to be forgotten (a week for message ids, a day for keys), it is no clash: the
-/// business's own entry is the one that counts after the import.
+/// A provider message id or inbound message id of the export that the importing engine
+/// already recorded is refused (each is unique while remembered: one of the two answers
+/// would be lost), naming it, and changes nothing. Recorded long enough ago to be forgotten
+/// (a week), it is no clash: the business's own entry is the one that counts after the
+/// import. An idempotency key is the business's own: another business's same key is
+/// another key, so it imports, and each business's retry gets its own first decision.
 #[test]
-fn an_export_whose_ids_or_keys_are_already_recorded_is_refused() {
+fn an_export_whose_ids_are_already_recorded_is_refused() {
     let source = engine();
     let bytes = source.export_business("biz1").unwrap();
     let retry = format!(
@@ -675,6 +676,7 @@ fn an_export_whose_ids_or_keys_are_already_recorded_is_refused() {
         };
         for day in ["2026-11-02", "2026-10-20"] {
             let mut clash = Engine::with_preset("cloud-2025").unwrap();
+            let mut zeta_send = (String::new(), Vec::new());
             for line in [
                 format!(
                     r#"{{"type":"register_number","at":"{day}T08:00:00Z","business":"zeta","number":"+15557770000","channel":"official"}}"#
@@ -688,16 +690,22 @@ fn an_export_whose_ids_or_keys_are_already_recorded_is_refused() {
             ] {
                 let out = clash.handle_json(&line);
                 assert!(!out[0].contains("error"), "{out:?}");
+                zeta_send = (line, out);
             }
             let before = clash.snapshot();
             let imported = clash.import_business(&bytes);
-            if day == "2026-10-20" {
-                imported.unwrap_or_else(|e| panic!("{name} forgotten since {day}: {e}"));
+            if day == "2026-10-20" || name.starts_with("key.") {
+                imported.unwrap_or_else(|e| panic!("{name} of {day}: {e}"));
                 assert_eq!(
                     clash.handle_json(&retry),
                     source.clone().handle_json(&retry),
                     "{name}: the business's own first decision for key.1.2"
                 );
+                if day == "2026-11-02" {
+                    let (line, first) = &zeta_send;
+                    let later = line.replace("08:02:00Z", "08:30:00Z");
+                    assert_eq!(&clash.handle_json(&later), first, "zeta's own");
+                }
                 continue;
             }
             match imported {
