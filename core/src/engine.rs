@@ -578,19 +578,21 @@ impl Engine {
         number: u32,
         id: &str,
     ) -> Result<(Option<AddressKey>, Option<u32>), Error> {
-        let contact = self.interner.find_address(id)?;
-        if let Some(conv) = contact.and_then(|k| self.conversation_idx(number, k)) {
-            return Ok((contact, Some(conv)));
+        let contact = self.interner.find_address(id);
+        if let Ok(Some(key)) = contact {
+            if let Some(conv) = self.conversation_idx(number, key) {
+                return Ok((Some(key), Some(conv)));
+            }
         }
-        // Only an opaque id can be a group's (a phone number is not).
-        let group = match contact {
-            Some(key) if key.phone_digits().is_some() => None,
-            _ => self.interner.find_group(id)?,
-        };
-        match group.and_then(|g| Some((g, self.conversation_idx(number, g)?))) {
-            Some((group, conv)) => Ok((Some(group), Some(conv))),
-            None => Ok((contact, None)),
+        // A group id is any opaque text, digits too (a WhatsApp group id without its
+        // `@g.us`), so it is looked up as given even where it reads as a phone number.
+        let group = self.interner.find_group(id).ok().flatten();
+        if let Some((group, conv)) =
+            group.and_then(|g| Some((g, self.conversation_idx(number, g)?)))
+        {
+            return Ok((Some(group), Some(conv)));
         }
+        Ok((contact?, None))
     }
 
     pub(crate) fn conversation_or_create(

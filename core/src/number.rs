@@ -159,6 +159,13 @@ impl RestrictionScope {
         RestrictionScope::AccountDisabled,
     ];
 
+    /// The scopes Meta's restriction list (`ACCOUNT_RESTRICTION`) speaks for: a scope it
+    /// leaves out has no restriction. A ban is not one of them.
+    pub const REPORTED: [RestrictionScope; 2] = [
+        RestrictionScope::BusinessInitiated,
+        RestrictionScope::AllMessages,
+    ];
+
     /// Whether it bars a send by `initiator`: every scope bars a business-initiated send;
     /// only `business_initiated` leaves replies to customers allowed.
     pub fn bars(self, initiator: crate::decision::Initiator) -> bool {
@@ -279,7 +286,7 @@ impl<'de> Deserialize<'de> for RestrictionOrder {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Stored {
-            PerScope([ProviderOrder; 3]),
+            PerScope([ProviderOrder; RestrictionScope::ALL.len()]),
             BeforeBans([ProviderOrder; 2]),
             Older(ProviderOrder),
         }

@@ -2,7 +2,7 @@
 //!
 //! | state     | input                          | next      | effects                                   |
 //! |-----------|--------------------------------|-----------|-------------------------------------------|
-//! | connected | quality low                    | flagged   | `number_flagged` (deadline = now + 7 days) |
+//! | connected | quality low                    | flagged   | `number_flagged` (deadline = rating's `at` + 7 days) |
 //! | flagged   | quality medium/high            | connected | `number_flag_cleared` (recovered), limit unchanged |
 //! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (`downgrade_levels` below the level at the flag's start, or below the level now if higher; never raised) |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |

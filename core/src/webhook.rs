@@ -1216,12 +1216,8 @@ impl Parser<'_> {
             None => return self.failed(&path, invalid(&path, "missing")),
             Some(_) => return self.failed(&path, invalid(&path, "expected an array")),
         };
-        // The scopes this report speaks for, and the expiry of each one listed (by
-        // `RestrictionScope::slot`); a scope listed twice keeps the later expiry.
-        const REPORTED: [RestrictionScope; 2] = [
-            RestrictionScope::BusinessInitiated,
-            RestrictionScope::AllMessages,
-        ];
+        // The expiry of each scope listed (by `RestrictionScope::slot`); a scope listed twice
+        // keeps the later expiry.
         let mut listed = [None::<Option<Instant>>; RestrictionScope::ALL.len()];
         for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
@@ -1265,7 +1261,7 @@ impl Parser<'_> {
             // nothing), so that the outcome does not depend on the engine's state before the
             // payload, nor on how the provider batched its entries. A ban is not a
             // restriction of this list, so it stays (`DISABLED_UPDATE` ends it).
-            for scope in REPORTED {
+            for scope in RestrictionScope::REPORTED {
                 let event = match listed[scope.slot()] {
                     Some(until) => Event::NumberRestriction(NumberRestrictionUpdate {
                         at: change.at,
