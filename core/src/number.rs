@@ -261,19 +261,11 @@ impl RestrictionOrder {
 
     /// The scopes to which a report about every scope (a lift of all) is new, recording it
     /// in each: a scope with a newer report of its own keeps it.
-    pub fn admit_all(
-        &mut self,
-        at: Instant,
-        content: &impl Serialize,
-    ) -> impl Iterator<Item = RestrictionScope> {
-        let mut admitted = [false; RestrictionScope::ALL.len()];
-        for (new, order) in admitted.iter_mut().zip(&mut self.0) {
-            *new = order.admit(at, content);
-        }
+    pub fn admit_all(&mut self, at: Instant, content: &impl Serialize) -> Vec<RestrictionScope> {
         RestrictionScope::ALL
             .into_iter()
-            .zip(admitted)
-            .filter_map(|(scope, new)| new.then_some(scope))
+            .filter(|scope| self.0[scope.slot()].admit(at, content))
+            .collect()
     }
 
     pub fn is_unset(&self) -> bool {

@@ -174,7 +174,7 @@ impl Engine {
         // report (a late webhook) leaves that scope as it is (§10).
         let order = &mut self.numbers[n as usize].restriction_event;
         let lifted: Vec<RestrictionScope> = match e.scope {
-            None => order.admit_all(e.at, &"lifted").collect(),
+            None => order.admit_all(e.at, &"lifted"),
             Some(scope) => order
                 .admit(scope, e.at, &("lifted", scope))
                 .then_some(scope)

@@ -134,11 +134,7 @@ impl Engine {
         now: Instant,
     ) -> Option<DenyReason> {
         let period = self.policy.dedup.content_period;
-        let sent = self
-            .sent_content
-            .expires_at(conv, content)
-            .filter(|&expires_at| now < expires_at)
-            .map(|expires_at| expires_at.minus(period));
+        let sent = self.sent_within_period(conv, content, now);
         let held = self.outbox.get(&conv).and_then(|held| {
             held.iter()
                 .filter(|h| now < h.held_at.plus(period) && h.message.content_hash() == content)
@@ -155,11 +151,10 @@ impl Engine {
     /// Whether the latest send of `content` to `conv` within the duplicate period (§10) was
     /// an opener of its held messages that the provider reported failed. Told apart by its
     /// instant: two sends of one content at one instant need `force`.
-    pub(crate) fn sent_by_failed_opener(&self, conv: u32, content: u64) -> bool {
-        let Some(expires_at) = self.sent_content.expires_at(conv, content) else {
+    pub(crate) fn sent_by_failed_opener(&self, conv: u32, content: u64, now: Instant) -> bool {
+        let Some(sent_at) = self.sent_within_period(conv, content, now) else {
             return false;
         };
-        let sent_at = expires_at.minus(self.policy.dedup.content_period);
         self.outbox.get(&conv).is_some_and(|held| {
             held.iter()
                 .any(|h| h.opener.failed && h.opener.sent_at == Some(sent_at))

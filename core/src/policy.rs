@@ -13,6 +13,9 @@ use crate::message::MediaKind;
 use crate::time::{Duration, Instant};
 use crate::Error;
 
+/// The most pauses a template pause ladder may have: a bound on policy input, not a rule.
+pub(crate) const MAX_LADDER_PAUSES: usize = 16;
+
 /// Names of the built-in presets.
 pub const PRESETS: [&str; 3] = ["classic", "cloud-2025", "cloud-2026-10"];
 
@@ -582,9 +585,9 @@ impl Policy {
             return invalid("window.length and limits.window must be positive".into());
         }
         if let TemplateQualityRule::PauseLadder { pauses } = &self.templates.quality_rule {
-            if pauses.len() > 16 {
+            if pauses.len() > MAX_LADDER_PAUSES {
                 return invalid(format!(
-                    "templates.quality_rule.pauses has {} entries, at most 16",
+                    "templates.quality_rule.pauses has {} entries, at most {MAX_LADDER_PAUSES}",
                     pauses.len()
                 ));
             }

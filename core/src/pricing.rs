@@ -183,6 +183,22 @@ impl ConversationBilling {
     }
 }
 
+/// The conversation a send with `billing` opens under conversation-based pricing (a charged
+/// category, or a free service conversation), if any: per-message models open none.
+fn opened_category(model: PricingModel, billing: &Billing) -> Option<ChargeCategory> {
+    match billing {
+        Billing::Charged { category, .. }
+            if model != PricingModel::PerMessage2025 && model != PricingModel::PerMessage2026 =>
+        {
+            Some(*category)
+        }
+        Billing::Free {
+            why: FreeReason::ServiceConversation,
+        } => Some(ChargeCategory::Service),
+        _ => None,
+    }
+}
+
 fn category_index(c: ChargeCategory) -> usize {
     match c {
         ChargeCategory::Marketing => 0,
@@ -385,20 +401,12 @@ impl Engine {
                     state.open_until = [None; 4];
                 }
             }
-            Billing::Charged { category, .. }
-                if model != PricingModel::PerMessage2025
-                    && model != PricingModel::PerMessage2026 =>
-            {
-                let (i, until) = open(*category);
-                self.billing.entry(conv).or_default().open_until[i] = Some(until);
+            _ => {
+                if let Some(category) = opened_category(model, billing) {
+                    let (i, until) = open(category);
+                    self.billing.entry(conv).or_default().open_until[i] = Some(until);
+                }
             }
-            Billing::Free {
-                why: FreeReason::ServiceConversation,
-            } => {
-                let (i, until) = open(ChargeCategory::Service);
-                self.billing.entry(conv).or_default().open_until[i] = Some(until);
-            }
-            _ => {}
         }
         let usage = self
             .usage
@@ -424,17 +432,8 @@ impl Engine {
     /// point it started stays: undoing it would need the answer period it used up.
     pub(crate) fn unrecord_opening(&mut self, conv: u32, billing: &Billing, sent_at: Instant) {
         let pricing = &self.policy.pricing;
-        let category = match billing {
-            Billing::Charged { category, .. }
-                if pricing.model != PricingModel::PerMessage2025
-                    && pricing.model != PricingModel::PerMessage2026 =>
-            {
-                *category
-            }
-            Billing::Free {
-                why: FreeReason::ServiceConversation,
-            } => ChargeCategory::Service,
-            _ => return,
+        let Some(category) = opened_category(pricing.model, billing) else {
+            return;
         };
         let opened_until = sent_at.plus(pricing.conversation_length);
         if let Some(state) = self.billing.get_mut(&conv) {

@@ -88,13 +88,11 @@ const SCOPE_DIGITS: usize = 8;
 const NO_BUSINESS: u32 = u32::MAX;
 
 /// Writes `business`'s scope and then `key` into `buf`, which must hold both.
-fn write_scoped(buf: &mut [u8], business: Option<u32>, key: &str) {
+fn write_scoped(mut buf: &mut [u8], business: Option<u32>, key: &str) {
+    use std::io::Write;
     let business = business.unwrap_or(NO_BUSINESS);
-    for (i, digit) in buf[..SCOPE_DIGITS].iter_mut().enumerate() {
-        let nibble = (business >> (4 * (SCOPE_DIGITS - 1 - i))) & 0xf;
-        *digit = b"0123456789abcdef"[nibble as usize];
-    }
-    buf[SCOPE_DIGITS..SCOPE_DIGITS + key.len()].copy_from_slice(key.as_bytes());
+    write!(buf, "{business:0width$x}{key}", width = SCOPE_DIGITS)
+        .expect("the buffer holds the scope and the key");
 }
 
 /// The host's `key` held under `business` (`None`: restored without a number), as the
@@ -281,7 +279,7 @@ impl Engine {
                     // never reached the contact.
                     let replaces_failed = target
                         .conv
-                        .is_some_and(|c| self.sent_by_failed_opener(c, opening.content));
+                        .is_some_and(|c| self.sent_by_failed_opener(c, opening.content, now));
                     let mut decision = self.decide(target, opening, replaces_failed, now)?;
                     let id = req.message_id.as_deref();
                     self.record(target, opening, &decision, now, id)?;
@@ -417,6 +415,19 @@ impl Engine {
         }
     }
 
+    /// When `content` was last sent to `conv`, if that send still makes it a duplicate at
+    /// `now` (§10: within `dedup.content_period`).
+    #[inline]
+    pub(crate) fn sent_within_period(
+        &self,
+        conv: u32,
+        content: u64,
+        now: Instant,
+    ) -> Option<Instant> {
+        let expires_at = self.sent_content.expires_at(conv, content)?;
+        (now < expires_at).then(|| expires_at.minus(self.policy.dedup.content_period))
+    }
+
     /// When the target's service window ends (or ended); `None` if it never opened.
     fn window_end(&self, target: Target) -> Option<Instant> {
         self.conversations[target.conv? as usize]
@@ -529,16 +540,13 @@ impl Engine {
             }
         }
         if !force {
-            if let Some((c, _)) = conv {
-                if let Some(expires_at) = self.sent_content.expires_at(c, outgoing.content) {
-                    if now < expires_at {
-                        let period = self.policy.dedup.content_period;
-                        return deny(DenyReason::Duplicate {
-                            previous_at: expires_at.minus(period),
-                            period,
-                        });
-                    }
-                }
+            let previous =
+                conv.and_then(|(c, _)| self.sent_within_period(c, outgoing.content, now));
+            if let Some(previous_at) = previous {
+                return deny(DenyReason::Duplicate {
+                    previous_at,
+                    period: self.policy.dedup.content_period,
+                });
             }
         }
         // Only business-initiated templates on the official channel count against limits.

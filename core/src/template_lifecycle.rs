@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine, Template};
 use crate::event::{EditTemplate, TemplateQualityUpdate, TemplateStatusUpdate};
-use crate::policy::{EditRule, TemplateQualityRule};
+use crate::policy::{EditRule, TemplateQualityRule, MAX_LADDER_PAUSES};
 use crate::provider_order::Arrival;
 use crate::template::{Quality, TemplateStatus};
 use crate::time::{Duration, Instant};
@@ -105,8 +105,9 @@ pub enum TemplateChangeReason {
 }
 
 /// How many counted pauses a template keeps: a late report is matched against the pauses
-/// of its ladder, which has at most 16 rungs, and older ones are long over.
-pub const COUNTED_PAUSES_KEPT: usize = 32;
+/// of its ladder, which has at most 16 rungs (the policy's bound), and older ones are long
+/// over.
+pub const COUNTED_PAUSES_KEPT: usize = 2 * MAX_LADDER_PAUSES;
 
 impl Template {
     /// The status in force at `now`, with the end of a pause or flag: a timed pause that

@@ -701,16 +701,7 @@ pub unsafe extern "C" fn convstate_engine_restriction_lifted(
     number: *const c_char,
     number_len: usize,
 ) -> convstate_result {
-    ffi_boundary! {
-        let handle = unsafe { arg_mut(engine, "engine") }?;
-        let event = RestrictionLifted {
-            at: instant_arg(at_ms, "at_ms")?,
-            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
-            scope: None,
-        };
-        handle.engine.restriction_lifted(&event)?;
-        Ok(())
-    }
+    unsafe { lift_restriction(engine, at_ms, number, number_len, None) }
 }
 
 /// The provider lifted a number's restriction of one scope (a `convstate_restriction_scope`);
@@ -724,12 +715,24 @@ pub unsafe extern "C" fn convstate_engine_restriction_scope_lifted(
     number_len: usize,
     scope: u32,
 ) -> convstate_result {
+    unsafe { lift_restriction(engine, at_ms, number, number_len, Some(scope)) }
+}
+
+/// The two lifts above: every scope (`None`), or the one a `convstate_restriction_scope`
+/// code names.
+unsafe fn lift_restriction(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    scope: Option<u32>,
+) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = RestrictionLifted {
             at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
-            scope: Some(restriction_scope_from(scope)?),
+            scope: scope.map(restriction_scope_from).transpose()?,
         };
         handle.engine.restriction_lifted(&event)?;
         Ok(())

@@ -1358,18 +1358,25 @@ fn number_quality_and_restrictions_have_their_effect_kinds_and_denials() {
         "{kinds:?}"
     );
     let until = T0 + 48 * HOUR;
-    let rc = unsafe {
-        convstate_engine_number_restriction(
-            engine,
-            T0 + HOUR,
-            ptr(NUMBER),
-            NUMBER.len(),
-            convstate_restriction_scope::CONVSTATE_RESTRICTION_BUSINESS_INITIATED as u32,
-            until,
-            false,
-        )
+    // A restriction of `scope` from T0 + 1h until `until_ms`.
+    let restrict = |scope: convstate_restriction_scope, until_ms| {
+        let rc = unsafe {
+            convstate_engine_number_restriction(
+                engine,
+                T0 + HOUR,
+                ptr(NUMBER),
+                NUMBER.len(),
+                scope as u32,
+                until_ms,
+                false,
+            )
+        };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    restrict(
+        convstate_restriction_scope::CONVSTATE_RESTRICTION_BUSINESS_INITIATED,
+        until,
+    );
     assert_eq!(
         drain_kinds(engine),
         [convstate_effect_kind::CONVSTATE_EFFECT_NUMBER_RESTRICTED]
@@ -1383,18 +1390,10 @@ fn number_quality_and_restrictions_have_their_effect_kinds_and_denials() {
         convstate_restriction_scope::CONVSTATE_RESTRICTION_BUSINESS_INITIATED as u32
     );
     // A bar on all messages beside it: lifting that scope alone leaves this one.
-    let rc = unsafe {
-        convstate_engine_number_restriction(
-            engine,
-            T0 + HOUR,
-            ptr(NUMBER),
-            NUMBER.len(),
-            convstate_restriction_scope::CONVSTATE_RESTRICTION_ALL_MESSAGES as u32,
-            T0 + 4 * HOUR,
-            false,
-        )
-    };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    restrict(
+        convstate_restriction_scope::CONVSTATE_RESTRICTION_ALL_MESSAGES,
+        T0 + 4 * HOUR,
+    );
     let rc = unsafe {
         convstate_engine_restriction_scope_lifted(
             engine,
