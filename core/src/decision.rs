@@ -157,11 +157,13 @@ pub enum DenyReason {
         /// From when the rule applies.
         since: Instant,
     },
-    /// The same content went to this contact within the duplicate period (§10).
+    /// The same content went to this contact within the duplicate period, or `initiate`
+    /// still holds it for the contact (§10).
     Duplicate {
-        /// When the identical message was sent.
+        /// When the identical message was sent, or held by `initiate`.
         previous_at: Instant,
-        /// The duplicate period.
+        /// How long that copy makes the message a duplicate: `dedup.content_period` for a
+        /// sent one, its hold (`outbox.hold_for`) for a held one.
         period: Duration,
     },
     /// `initiate` found no template to send: the number has no default template.

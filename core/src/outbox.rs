@@ -124,24 +124,35 @@ impl Engine {
     }
 
     /// §10 for a message `initiate` would hold for `conv`: a duplicate if the same content
-    /// was sent to the contact, or held for it, within `dedup.content_period` (the later of
-    /// the two named). Held messages are compared as they are, not recorded as sent: the
-    /// host's `send` of a released message is no duplicate of itself.
+    /// was sent to the contact within `dedup.content_period`, or is still held for it at any
+    /// age (every held copy is released to be sent, however long ago it was held). Held
+    /// messages are compared as they are, not recorded as sent: the host's `send` of a
+    /// released message is no duplicate of itself.
     pub(crate) fn held_duplicate(
         &self,
         conv: u32,
         content: u64,
         now: Instant,
     ) -> Option<DenyReason> {
-        let period = self.policy.dedup.content_period;
-        let sent = self.sent_within_period(conv, content, now);
+        let content_period = self.policy.dedup.content_period;
+        let sent = self
+            .sent_within_period(conv, content, now)
+            .map(|sent_at| (sent_at, content_period));
+        // A held copy refuses its duplicates for as long as it is held, so its period is its
+        // hold: `retry_at` (`previous_at + period`) then names when it expires, where the
+        // content period would name an instant at which a retry is refused again.
         let held = self.outbox.get(&conv).and_then(|held| {
             held.iter()
-                .filter(|h| now < h.held_at.plus(period) && h.message.content_hash() == content)
-                .map(|h| h.held_at)
-                .max()
+                .filter(|h| now < h.expires_at && h.message.content_hash() == content)
+                .max_by_key(|h| h.expires_at)
+                .map(|h| (h.held_at, h.expires_at.since(h.held_at)))
         });
-        let previous_at = sent.max(held)?;
+        // Name the copy that refuses longest, so that the suggested retry is not refused by
+        // the other.
+        let (previous_at, period) = [sent, held]
+            .into_iter()
+            .flatten()
+            .max_by_key(|&(at, period)| at.plus(period))?;
         Some(DenyReason::Duplicate {
             previous_at,
             period,

@@ -164,3 +164,38 @@ fn a_message_sent_before_the_window_closed_is_not_held_again() {
     let out = initiate(&mut engine, "2026-11-03T09:01:00Z", "A", Some("wamid.1"));
     assert!(out.contains(OPENED), "{out}");
 }
+
+#[test]
+fn a_held_message_is_a_duplicate_until_it_expires() {
+    let mut engine = engine();
+    initiate(&mut engine, "2026-11-02T10:00:00Z", "A", None);
+    // Six days on, past the content period, the copy is still held: released, both would go.
+    let out = initiate(&mut engine, "2026-11-08T10:00:00Z", "A", None);
+    assert!(out.contains(DUPLICATE), "{out}");
+    assert!(
+        out.contains(r#""previous_at":"2026-11-02T10:00:00Z","period":"7d""#),
+        "{out}"
+    );
+    assert!(out.contains(r#""at":"2026-11-09T10:00:00Z""#), "{out}");
+    // At its expiry it is gone, and the message is held again under a new opener.
+    let out = initiate(&mut engine, "2026-11-09T10:00:00Z", "A", None);
+    assert!(out.contains("outbox_expired"), "{out}");
+    assert!(out.contains(OPENED), "{out}");
+}
+
+#[test]
+fn a_retry_past_the_content_period_of_a_message_held_under_a_failed_opener_still_goes() {
+    let mut engine = engine();
+    initiate(&mut engine, "2026-11-02T10:00:00Z", "A", Some("wamid.1"));
+    failed(&mut engine, "2026-11-02T10:00:05Z", "wamid.1");
+    let out = initiate(&mut engine, "2026-11-04T10:00:00Z", "A", Some("wamid.2"));
+    assert!(out.contains(OPENED), "{out}");
+    assert!(out.contains(r#""held":1"#), "{out}");
+    // The new opener is awaited: the same message again is a duplicate of the held copy.
+    let out = initiate(&mut engine, "2026-11-04T11:00:00Z", "A", None);
+    assert!(out.contains(DUPLICATE), "{out}");
+    assert!(
+        out.contains(r#""previous_at":"2026-11-02T10:00:00Z","period":"7d""#),
+        "{out}"
+    );
+}

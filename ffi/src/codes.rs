@@ -661,7 +661,9 @@ pub enum convstate_reason {
     CONVSTATE_REASON_MARKETING_STOPPED = 11,
     /// No marketing templates to US numbers. `instant_ms`: from when the rule applies.
     CONVSTATE_REASON_MARKETING_TO_US_NUMBER = 12,
-    /// Same content sent recently. `instant_ms`: when; `duration_ms`: the duplicate period.
+    /// Same content sent recently, or still held by `initiate`. `instant_ms`: when;
+    /// `duration_ms`: how long that copy makes it a duplicate (the duplicate period for a sent
+    /// one, its hold for a held one).
     CONVSTATE_REASON_DUPLICATE = 13,
     /// `initiate` found no template: the number has no default template.
     CONVSTATE_REASON_NO_DEFAULT_TEMPLATE = 14,
