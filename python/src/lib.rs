@@ -766,8 +766,9 @@ impl PyEngine {
     }
 
     /// Adds a business exported by `export_business`. The engines must run the same policy,
-    /// and the business, its numbers, and its live message ids and idempotency keys must
-    /// not be here yet; a refused import changes nothing.
+    /// and the business, its numbers, and its live message ids must not be here yet; its
+    /// idempotency keys are its own (a business here may use the same keys). A refused
+    /// import changes nothing.
     fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
         py.detach(|| self.engine.lock().import_business(data))?;
         Ok(())
