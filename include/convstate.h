@@ -126,7 +126,8 @@ enum convstate_result
    */
   CONVSTATE_ERR_INVALID_UTF8 = 2,
   /**
-   * A numeric code argument (channel, kind, status, ...) is not one of its constants.
+   * A numeric code argument (channel, kind, status, ...) is not one of its constants, a
+   * length is more than any buffer can hold, or a pointer is not aligned for its type.
    */
   CONVSTATE_ERR_INVALID_ARGUMENT = 3,
   /**

@@ -27,7 +27,8 @@ pub enum convstate_result {
     CONVSTATE_ERR_NULL_ARGUMENT = 1,
     /// A string argument was not valid UTF-8.
     CONVSTATE_ERR_INVALID_UTF8 = 2,
-    /// A numeric code argument (channel, kind, status, ...) is not one of its constants.
+    /// A numeric code argument (channel, kind, status, ...) is not one of its constants, a
+    /// length is more than any buffer can hold, or a pointer is not aligned for its type.
     CONVSTATE_ERR_INVALID_ARGUMENT = 3,
     /// The caller's buffer is too small; `*written` holds the size needed and nothing was
     /// consumed.
@@ -234,6 +235,18 @@ impl FfiError {
         )
     }
 
+    /// A pointer not aligned for what it points to: reading through it would be undefined
+    /// behaviour (and a debug build of this library would abort the host), so it is refused.
+    pub(crate) fn misaligned<T>(argument: &str, ptr: *const T) -> FfiError {
+        FfiError::new(
+            CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!(
+                "argument `{argument}` ({ptr:p}) is not aligned to {} bytes",
+                std::mem::align_of::<T>()
+            ),
+        )
+    }
+
     pub(crate) fn invalid_code(argument: &str, code: u32, constants: &str) -> FfiError {
         FfiError::new(
             CONVSTATE_ERR_INVALID_ARGUMENT,
@@ -321,8 +334,19 @@ pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
 /// # Safety
 /// `ptr` is NULL or valid for reads as a `T` for `'a`.
 pub(crate) unsafe fn arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, FfiError> {
-    // SAFETY: the caller guarantees validity when non-NULL.
+    aligned(ptr, name)?;
+    // SAFETY: aligned, and the caller guarantees validity when non-NULL.
     unsafe { ptr.as_ref() }.ok_or_else(|| FfiError::null(name))
+}
+
+/// Refuses a pointer not aligned for `T` (NULL is aligned: the callers refuse it by name).
+#[inline]
+fn aligned<T>(ptr: *const T, name: &str) -> Result<(), FfiError> {
+    if ptr.is_aligned() {
+        Ok(())
+    } else {
+        Err(FfiError::misaligned(name, ptr))
+    }
 }
 
 /// An exclusive reference from a pointer that must not be NULL.
@@ -330,7 +354,8 @@ pub(crate) unsafe fn arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, FfiE
 /// # Safety
 /// `ptr` is NULL or valid for reads and writes as a `T` for `'a`, and not aliased.
 pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, FfiError> {
-    // SAFETY: the caller guarantees validity and exclusivity when non-NULL.
+    aligned(ptr.cast_const(), name)?;
+    // SAFETY: aligned, and the caller guarantees validity and exclusivity when non-NULL.
     unsafe { ptr.as_mut() }.ok_or_else(|| FfiError::null(name))
 }
 
@@ -342,6 +367,7 @@ impl<T> Out<T> {
         if ptr.is_null() {
             Err(FfiError::null(name))
         } else {
+            aligned(ptr.cast_const(), name)?;
             Ok(Out(ptr))
         }
     }
@@ -372,7 +398,8 @@ pub(crate) unsafe fn bytes_arg<'a>(
 /// `len` items from a pointer; NULL is refused even for length 0.
 ///
 /// # Safety
-/// `ptr` is NULL or valid for reads of `len` items of `T` for `'a`, and aligned.
+/// `ptr` is NULL or valid for reads of `len` items of `T` for `'a` (a misaligned one is
+/// refused).
 pub(crate) unsafe fn slice_arg<'a, T>(
     ptr: *const T,
     len: usize,
@@ -381,6 +408,7 @@ pub(crate) unsafe fn slice_arg<'a, T>(
     if ptr.is_null() {
         return Err(FfiError::null(name));
     }
+    aligned(ptr, name)?;
     // No allocation is larger: such a length is a caller's bug (a negative `ssize_t` cast,
     // say), refused rather than made into a slice, which would be undefined behaviour.
     if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
@@ -389,8 +417,8 @@ pub(crate) unsafe fn slice_arg<'a, T>(
             format!("argument `{name}` has length {len}, more than any buffer can hold"),
         ));
     }
-    // SAFETY: non-NULL, valid for `len` items (the caller's contract), at most isize::MAX
-    // bytes.
+    // SAFETY: non-NULL, aligned, valid for `len` items (the caller's contract), at most
+    // isize::MAX bytes.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 

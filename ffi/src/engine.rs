@@ -507,7 +507,12 @@ pub unsafe extern "C" fn convstate_engine_initiate(
         let r = unsafe { arg(request, "request") }?;
         let out = Out::new(out, "out")?;
         let message = unsafe { arg(r.message, "message") }?;
-        let template = match unsafe { r.template_message.as_ref() } {
+        let template_message = if r.template_message.is_null() {
+            None
+        } else {
+            Some(unsafe { arg(r.template_message, "template_message") }?)
+        };
+        let template = match template_message {
             None => None,
             Some(m) => Some(m.message.template().cloned().ok_or_else(|| {
                 convstate_core::Error::InvalidEvent {

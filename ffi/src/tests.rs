@@ -247,6 +247,70 @@ fn null_arguments_are_refused_and_outputs_left_untouched() {
 }
 
 #[test]
+fn misaligned_pointers_are_refused_and_outputs_left_untouched() {
+    // Reading through them would be undefined behaviour, and a debug build of the library
+    // aborted the host on the first (the standard library's precondition check).
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    let contact = "+4915112345678";
+    let codes = [131_047u32, 0];
+    let misaligned_codes = codes.as_ptr().cast::<u8>().wrapping_add(1).cast::<u32>();
+    let rc = unsafe {
+        convstate_engine_message_status(
+            engine,
+            T0,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(contact),
+            contact.len(),
+            ptr("wamid.out.1"),
+            11,
+            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
+            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
+            null(),
+            0,
+            misaligned_codes,
+            1,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().contains("argument `errors`") && last_error().contains("aligned to 4 bytes"),
+        "{}",
+        last_error()
+    );
+
+    let message = text("hi");
+    let req = request(T0, message);
+    let mut decisions = [poisoned_decision(), poisoned_decision()];
+    let misaligned_out = decisions
+        .as_mut_ptr()
+        .cast::<u8>()
+        .wrapping_add(4)
+        .cast::<convstate_decision>();
+    let rc = unsafe { convstate_engine_check_send(engine, &req, misaligned_out) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(last_error().contains("argument `out`"), "{}", last_error());
+    assert_eq!(decisions[0], poisoned_decision(), "nothing written");
+
+    let misaligned_request = (&req as *const convstate_send_request)
+        .cast::<u8>()
+        .wrapping_add(1)
+        .cast::<convstate_send_request>();
+    let rc = unsafe { convstate_engine_check_send(engine, misaligned_request, &mut decisions[0]) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().contains("argument `request`"),
+        "{}",
+        last_error()
+    );
+    unsafe {
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
 fn invalid_utf8_and_bad_codes_are_errors() {
     let engine = new_engine("cloud-2025");
     register(engine);
