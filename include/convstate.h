@@ -92,7 +92,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 3
+#define CONVSTATE_ABI_VERSION 4
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -1985,7 +1985,7 @@ void convstate_engine_free(struct convstate_engine *engine);
  * the length. If `capacity` is too small, returns `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the
  * length needed in `*written` (pass `buffer = NULL, capacity = 0` to ask for the size).
  */
-convstate_result convstate_engine_snapshot(struct convstate_engine *engine,
+convstate_result convstate_engine_snapshot(const struct convstate_engine *engine,
                                            uint8_t *buffer,
                                            size_t capacity,
                                            size_t *written);
@@ -2043,8 +2043,9 @@ convstate_result convstate_engine_send(struct convstate_engine *engine,
 
 /**
  * Decides a send without recording anything (a dry run giving the same answer `send` would).
+ * Changes nothing.
  */
-convstate_result convstate_engine_check_send(struct convstate_engine *engine,
+convstate_result convstate_engine_check_send(const struct convstate_engine *engine,
                                              const struct convstate_send_request *request,
                                              struct convstate_decision *out);
 

@@ -88,13 +88,13 @@ pub unsafe extern "C" fn convstate_engine_free(engine: *mut convstate_engine) {
 /// length needed in `*written` (pass `buffer = NULL, capacity = 0` to ask for the size).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_snapshot(
-    engine: *mut convstate_engine,
+    engine: *const convstate_engine,
     buffer: *mut u8,
     capacity: usize,
     written: *mut usize,
 ) -> convstate_result {
     ffi_boundary! {
-        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let handle = unsafe { arg(engine, "engine") }?;
         let written = Out::new(written, "written")?;
         buffer_arg(buffer, capacity)?;
         let bytes = handle.engine.snapshot();
@@ -428,17 +428,19 @@ pub(crate) unsafe fn send_request<'a>(
     })
 }
 
-unsafe fn decide(
-    engine: *mut convstate_engine,
+/// A send or a check: `engine` gives the engine as `send` (exclusive) or `check_send`
+/// (shared) takes it, checked first; then the request and the output slot.
+unsafe fn decide<H>(
+    engine: impl FnOnce() -> Result<H, FfiError>,
     request: *const convstate_send_request,
     out: *mut convstate_decision,
-    act: impl FnOnce(&mut Engine, SendRequestRef<'_>) -> Result<Decision, convstate_core::Error>,
+    act: impl FnOnce(H, SendRequestRef<'_>) -> Result<Decision, convstate_core::Error>,
 ) -> convstate_result {
     ffi_boundary! {
-        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let handle = engine()?;
         let request = unsafe { send_request(arg(request, "request")?) }?;
         let out = Out::new(out, "out")?;
-        let decision = act(&mut handle.engine, request)?;
+        let decision = act(handle, request)?;
         unsafe { out.write(decision_to_c(&decision)) };
         Ok(())
     }
@@ -452,17 +454,20 @@ pub unsafe extern "C" fn convstate_engine_send(
     request: *const convstate_send_request,
     out: *mut convstate_decision,
 ) -> convstate_result {
-    unsafe { decide(engine, request, out, Engine::send_borrowed) }
+    let engine = || unsafe { arg_mut(engine, "engine") };
+    unsafe { decide(engine, request, out, |h, r| h.engine.send_borrowed(r)) }
 }
 
 /// Decides a send without recording anything (a dry run giving the same answer `send` would).
+/// Changes nothing.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_check_send(
-    engine: *mut convstate_engine,
+    engine: *const convstate_engine,
     request: *const convstate_send_request,
     out: *mut convstate_decision,
 ) -> convstate_result {
-    unsafe { decide(engine, request, out, |e, r| e.check_send_borrowed(r)) }
+    let engine = || unsafe { arg(engine, "engine") };
+    unsafe { decide(engine, request, out, |h, r| h.engine.check_send_borrowed(r)) }
 }
 
 /// An `initiate` request.

@@ -34,8 +34,9 @@ static const char *SETUP[] = {
     "\"contact\":\"+79110000001\",\"kind\":\"text\"}",
 };
 
-/* The engine's snapshot in a fresh malloc'd buffer (exact size, asked for first). */
-static uint8_t *snapshot_of(convstate_engine *engine, size_t *len) {
+/* The engine's snapshot in a fresh malloc'd buffer (exact size, asked for first). Takes the
+   engine const, as a read-only call does (-Werror: a header taking it non-const fails here). */
+static uint8_t *snapshot_of(const convstate_engine *engine, size_t *len) {
   size_t needed = 0, written = 0;
   uint8_t *bytes;
   if (convstate_engine_snapshot(engine, NULL, 0, &needed) != CONVSTATE_ERR_BUFFER_TOO_SMALL) return NULL;

@@ -179,9 +179,13 @@ static void test_day_of_a_conversation(void) {
   CHECK_RC(convstate_engine_handle_timeout(engine, T0 + 23 * HOUR), CONVSTATE_OK);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_WINDOW_CLOSING_SOON) == 1);
 
-  /* A day later: free-form is refused; a template goes out, business-initiated and charged. */
+  /* A day later: free-form is refused; a template goes out, business-initiated and charged.
+     The check is a read: it takes the engine const. */
   request = request_for(T0 + 25 * HOUR, hello);
-  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  {
+    const convstate_engine *reader = engine;
+    CHECK_RC(convstate_engine_check_send(reader, &request, &decision), CONVSTATE_OK);
+  }
   CHECK(decision.reason == CONVSTATE_REASON_WINDOW_CLOSED);
   CHECK(decision.instant_ms == T0 + 24 * HOUR);
   CHECK(decision.next_action == CONVSTATE_NEXT_SEND_TEMPLATE);
