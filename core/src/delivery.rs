@@ -11,7 +11,7 @@
 //! | — 131049                         | no marketing to that contact for `marketing_backoff`  |
 //! | — 131056                         | nothing to that contact for `pair_rate_backoff`       |
 //! | — 131064, 131048                 | the limit counts as reached until its next slot frees |
-//! | failed business-initiated send   | frees its limit slot when `release_failed_sends`      |
+//! | failed business-initiated send   | with `release_failed_sends`, no longer counts its contact; the contact frees its limit slot when none of its counted sends lives |
 //! | failed opener of `initiate`      | its held messages await no answer: the next `initiate` sends a new opener |
 
 use serde::{Deserialize, Serialize};
@@ -54,8 +54,14 @@ pub(crate) struct SentMessage {
     pub template: Option<u32>,
     /// The engine's estimate at send time.
     pub billing: Billing,
-    /// Whether it took a limit slot.
+    /// Whether it took a limit slot (its contact was not counted yet).
     pub consumed_slot: bool,
+    /// Whether the messaging limit counted it (any business-initiated template, its contact
+    /// counted already or not), so that its failure can take it off its contact's live
+    /// sends. Absent from messages saved before it was kept: for those only the send that
+    /// took the slot is released, as then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counted_by_limit: bool,
     pub status: DeliveryStatus,
     /// Whether the provider's pricing has been counted.
     pub confirmed: bool,
@@ -130,7 +136,9 @@ impl Engine {
             self.reverse_estimate(number, &record);
             self.unrecord_opening(record.conv, &record.billing, record.sent_at);
             self.opener_failed(record.conv, &e.message_id);
-            if record.consumed_slot && self.policy.provider.release_failed_sends {
+            if (record.counted_by_limit || record.consumed_slot)
+                && self.policy.provider.release_failed_sends
+            {
                 self.limit_release(number, contact, record.sent_at);
             }
             let (number_name, contact_name) = self.conv_names(record.conv);

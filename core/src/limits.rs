@@ -6,6 +6,7 @@
 //! | business-initiated send, contact new    | takes a slot; refused when none is left             |
 //! | business-initiated send, contact counted| free (the contact's latest instant moves)           |
 //! | reply inside an open window             | nothing                                             |
+//! | send failed (`release_failed_sends`)    | the contact's slot freed when none of its counted sends lives |
 //! | usage over lookback ≥ threshold (`reach`) | next level, not before `min_time_at_level`        |
 //! | usage over lookback ≥ threshold (`reach_then_wait`) | next level `apply_after` later if quality is still not low |
 //! | number flag deadline passes             | down `downgrade_levels`                             |
@@ -20,7 +21,7 @@ use crate::decision::DenyReason;
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::policy::{LimitLevel, LimitScope, UpgradeRule};
-use crate::recent::RecentContacts;
+use crate::recent::{LiveSends, RecentContacts};
 use crate::template::Quality;
 use crate::time::Instant;
 use crate::timers::TimerKey;
@@ -107,6 +108,14 @@ pub(crate) struct StoredLimit {
     pub lookback: Vec<(AddressKey, Instant)>,
     #[serde(default)]
     pub blocked_until: Option<Instant>,
+    /// Per entry of `window`, by position: since when the contact has been counted and how
+    /// many of its sends since then have not failed. Absent from state saved before they
+    /// were kept (and empty with no entry); see [`RecentContacts::from_entries`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub window_live: Vec<LiveSends>,
+    /// As `window_live`, for `lookback`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookback_live: Vec<LiveSends>,
 }
 
 impl Engine {
@@ -147,10 +156,18 @@ impl Engine {
         if last(&stored.window).max(last(&stored.lookback)) > Some(clock) {
             return Err(corrupt("a contact reached after the state's clock"));
         }
-        let window = RecentContacts::from_entries(self.policy.limits.window, stored.window)
-            .ok_or_else(|| corrupt("window entries unsorted or repeated"))?;
-        let lookback = RecentContacts::from_entries(self.lookback_span(), stored.lookback)
-            .ok_or_else(|| corrupt("lookback entries unsorted or repeated"))?;
+        let window = RecentContacts::from_entries(
+            self.policy.limits.window,
+            stored.window,
+            &stored.window_live,
+        )
+        .ok_or_else(|| corrupt("window entries unsorted, repeated or their live sends wrong"))?;
+        let lookback = RecentContacts::from_entries(
+            self.lookback_span(),
+            stored.lookback,
+            &stored.lookback_live,
+        )
+        .ok_or_else(|| corrupt("lookback entries unsorted, repeated or their live sends wrong"))?;
         Ok((
             stored.owner,
             LimitState {
@@ -313,12 +330,14 @@ impl Engine {
         self.consider_upgrade(owner, now);
     }
 
-    /// A failed business-initiated send gives back its slot (policy `release_failed_sends`).
+    /// A failed business-initiated send no longer counts its contact (policy
+    /// `release_failed_sends`): the contact gives back its slot when none of its counted
+    /// sends is left that has not failed.
     pub(crate) fn limit_release(&mut self, number: u32, contact: AddressKey, sent_at: Instant) {
         let owner = self.limit_owner(number);
         if let Some(state) = self.limits.get_mut(&owner) {
-            state.window.remove_if_at(contact, sent_at);
-            state.lookback.remove_if_at(contact, sent_at);
+            state.window.release(contact, sent_at);
+            state.lookback.release(contact, sent_at);
         }
     }
 

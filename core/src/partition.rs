@@ -395,6 +395,8 @@ impl Engine {
                     window: port_all(l.window.entries()),
                     lookback: port_all(l.lookback.entries()),
                     blocked_until: l.blocked_until,
+                    window_live: l.window.live_sends(),
+                    lookback_live: l.lookback.live_sends(),
                 }
             })
             .collect();

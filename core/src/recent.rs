@@ -6,6 +6,16 @@
 //! message moves its contact to the back, and since the engine's clock never goes back the
 //! list stays sorted; contacts whose latest message left the period are dropped from the
 //! front. Memory is one node per contact inside the period.
+//!
+//! A send can fail after it was counted (policy `release_failed_sends`: a limit that counts
+//! delivered messages only). Each node therefore also holds how many of the contact's sends
+//! since it was last counted anew have not failed, and that instant: a failure of one of
+//! them takes one off, and the contact stops being counted when none is left; a failure of
+//! a send from before (an earlier stay in the period, already left) changes nothing. The
+//! node keeps the latest instant of any of its sends, failed or not: when the latest fails
+//! while an earlier one lives, the contact stays counted until the latest would have left,
+//! at most that much longer than exact (knowing the earlier one's instant would take a
+//! list of instants per contact), and never shorter, so the limit is never exceeded.
 
 use crate::address::AddressKey;
 use crate::hash::FastMap;
@@ -16,10 +26,20 @@ const NIL: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Node {
     contact: AddressKey,
+    /// The contact's latest send: the list's order, and when it leaves the period.
     at: Instant,
+    /// The first send of this stay in the period: a failed send from before it is not among
+    /// `live_sends`.
+    counted_since: Instant,
+    /// Sends since `counted_since` that have not failed; at least 1 while the node is in
+    /// the list.
+    live_sends: u32,
     prev: u32,
     next: u32,
 }
+
+/// A node's `(counted_since, live_sends)`, stored beside its `(contact, at)` entry.
+pub(crate) type LiveSends = (Instant, u32);
 
 /// Contacts with their latest instant, within a moving period.
 #[derive(Clone, Debug)]
@@ -34,7 +54,9 @@ pub(crate) struct RecentContacts {
 
 impl PartialEq for RecentContacts {
     fn eq(&self, other: &Self) -> bool {
-        self.span == other.span && self.entries() == other.entries()
+        self.span == other.span
+            && self.entries() == other.entries()
+            && self.live_sends() == other.live_sends()
     }
 }
 
@@ -62,18 +84,30 @@ impl RecentContacts {
         }
     }
 
-    /// Records `contact` at `now` (moving it to the back). `now` must not be earlier than
-    /// any instant recorded before; the engine's clock guarantees it.
+    /// Records a send to `contact` at `now` (moving it to the back). `now` must not be
+    /// earlier than any instant recorded before; the engine's clock guarantees it. Prune at
+    /// `now` first, so that a contact whose stay has ended is counted anew.
     pub fn touch(&mut self, contact: AddressKey, now: Instant) {
         if let Some(&i) = self.index.get(&contact) {
             self.detach(i);
-            self.nodes[i as usize].at = now;
+            let node = &mut self.nodes[i as usize];
+            node.at = now;
+            // Saturated, a contact is never released: counted too long, never too short.
+            node.live_sends = node.live_sends.saturating_add(1);
             self.attach_back(i);
             return;
         }
+        self.insert_back(contact, now, (now, 1));
+    }
+
+    /// Appends a contact not in the list.
+    fn insert_back(&mut self, contact: AddressKey, at: Instant, live: LiveSends) {
+        let (counted_since, live_sends) = live;
         let node = Node {
             contact,
-            at: now,
+            at,
+            counted_since,
+            live_sends,
             prev: NIL,
             next: NIL,
         };
@@ -91,16 +125,24 @@ impl RecentContacts {
         self.attach_back(i);
     }
 
-    /// Removes `contact` if its latest instant is `at` (a released slot); a later message
-    /// to the same contact keeps it counted.
-    pub fn remove_if_at(&mut self, contact: AddressKey, at: Instant) -> bool {
-        match self.index.get(&contact) {
-            Some(&i) if self.nodes[i as usize].at == at => {
-                self.unlink(i);
-                true
-            }
-            _ => false,
+    /// A send to `contact` at `sent_at` failed: it no longer counts the contact, which
+    /// stops being counted (returns `true`) when none of its sends of this stay is left. A
+    /// send from before the stay (one that left the period, a contact counted anew since)
+    /// changes nothing. Each send must be released at most once; a failure is final.
+    pub fn release(&mut self, contact: AddressKey, sent_at: Instant) -> bool {
+        let Some(&i) = self.index.get(&contact) else {
+            return false;
+        };
+        let node = &mut self.nodes[i as usize];
+        if sent_at < node.counted_since || node.live_sends == u32::MAX {
+            return false;
         }
+        node.live_sends -= 1;
+        if node.live_sends > 0 {
+            return false;
+        }
+        self.unlink(i);
+        true
     }
 
     /// Whether `contact` is within the period ending at `now`.
@@ -162,20 +204,44 @@ impl RecentContacts {
         out
     }
 
-    /// Rebuilds from [`RecentContacts::entries`]; `None` if they are not sorted or repeat a
-    /// contact.
+    /// Each entry's [`LiveSends`], in the order of [`RecentContacts::entries`].
+    pub fn live_sends(&self) -> Vec<LiveSends> {
+        let mut out = Vec::with_capacity(self.index.len());
+        let mut i = self.head;
+        while i != NIL {
+            let node = self.nodes[i as usize];
+            out.push((node.counted_since, node.live_sends));
+            i = node.next;
+        }
+        out
+    }
+
+    /// Rebuilds from [`RecentContacts::entries`] and [`RecentContacts::live_sends`]; `None`
+    /// if the entries are not sorted or repeat a contact, or a live count is not one per
+    /// entry, is 0 or starts after its entry's instant. No live counts at all (state saved
+    /// before they were kept) give each entry one live send from its own instant: what the
+    /// release did then, a failure of the send at the entry's instant uncounting it and one
+    /// of an earlier send not.
     pub fn from_entries(
         span: Duration,
         entries: Vec<(AddressKey, Instant)>,
+        live: &[LiveSends],
     ) -> Option<RecentContacts> {
+        if !live.is_empty() && live.len() != entries.len() {
+            return None;
+        }
         let mut set = RecentContacts::new(span);
         let mut last = Instant::EPOCH;
-        for (contact, at) in entries {
+        for (k, (contact, at)) in entries.into_iter().enumerate() {
             if at < last || set.index.contains_key(&contact) {
                 return None;
             }
             last = at;
-            set.touch(contact, at);
+            let live = live.get(k).copied().unwrap_or((at, 1));
+            if live.1 == 0 || live.0 > at {
+                return None;
+            }
+            set.insert_back(contact, at, live);
         }
         Some(set)
     }
@@ -216,6 +282,7 @@ impl RecentContacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn t(h: i64) -> Instant {
         Instant::EPOCH.plus(Duration::from_hours(h))
@@ -243,11 +310,14 @@ mod tests {
         r.touch(c(3), t(30));
         assert_eq!(r.entries(), vec![(c(1), t(2)), (c(3), t(30))]);
         assert_eq!(r.count_at(t(25)), (2, Some(t(26))));
-        let copy = RecentContacts::from_entries(Duration::from_hours(24), r.entries()).unwrap();
+        let copy =
+            RecentContacts::from_entries(Duration::from_hours(24), r.entries(), &r.live_sends())
+                .unwrap();
         assert_eq!(copy, r);
         assert!(RecentContacts::from_entries(
             Duration::from_hours(24),
-            vec![(c(1), t(5)), (c(2), t(4))]
+            vec![(c(1), t(5)), (c(2), t(4))],
+            &[]
         )
         .is_none());
     }
@@ -267,5 +337,148 @@ mod tests {
         // Entries expired but not yet pruned are not counted.
         assert_eq!(r.below_limit_at(t(24), 2), Some(t(26)));
         assert_eq!(r.below_limit_at(t(25), 2), Some(t(26)));
+    }
+
+    #[test]
+    fn a_contact_is_released_when_its_last_live_send_fails() {
+        let span = Duration::from_hours(24);
+        // The later send fails after the earlier one (the reviewer's case 302): both failed,
+        // so the contact is no longer counted, although the later one moved its instant.
+        let mut r = RecentContacts::new(span);
+        r.touch(c(1), t(0));
+        r.touch(c(1), t(1));
+        assert!(!r.release(c(1), t(0)), "the send at t(1) lives");
+        assert_eq!(r.count_at(t(2)), (1, Some(t(25))));
+        assert!(r.release(c(1), t(1)));
+        assert_eq!(r.count_at(t(2)), (0, None));
+        // The latest fails first: the earlier send keeps the contact counted.
+        r.touch(c(2), t(2));
+        r.touch(c(2), t(3));
+        assert!(!r.release(c(2), t(3)));
+        assert!(r.contains(c(2), t(4)));
+        assert!(r.release(c(2), t(2)));
+        assert!(!r.contains(c(2), t(4)));
+        // Two sends at one instant: one failure leaves the other.
+        r.touch(c(3), t(5));
+        r.touch(c(3), t(5));
+        assert!(!r.release(c(3), t(5)));
+        assert!(r.release(c(3), t(5)));
+        // A send of an earlier stay, failing late, does not uncount the contact counted anew.
+        r.touch(c(4), t(6));
+        r.prune(t(31));
+        r.touch(c(4), t(31));
+        assert!(!r.release(c(4), t(6)));
+        assert!(r.contains(c(4), t(32)));
+        assert!(!r.release(c(5), t(31)), "never counted");
+    }
+
+    #[test]
+    fn live_sends_round_trip_and_older_state_gets_one_from_each_instant() {
+        let span = Duration::from_hours(24);
+        let mut r = RecentContacts::new(span);
+        r.touch(c(1), t(0));
+        r.touch(c(2), t(1));
+        r.touch(c(1), t(2));
+        assert_eq!(r.live_sends(), vec![(t(1), 1), (t(0), 2)]);
+        let copy = RecentContacts::from_entries(span, r.entries(), &r.live_sends()).unwrap();
+        assert_eq!(copy, r);
+        // Saved without live counts: one live send at each entry's instant, as the release
+        // worked then (a failure at the entry's instant uncounts it, an earlier one not).
+        let mut older = RecentContacts::from_entries(span, r.entries(), &[]).unwrap();
+        assert_eq!(older.live_sends(), vec![(t(1), 1), (t(2), 1)]);
+        assert!(!older.release(c(1), t(0)));
+        assert!(older.release(c(1), t(2)));
+        // Counts that do not fit their entries are refused.
+        for bad in [
+            vec![(t(1), 1)],
+            vec![(t(1), 0), (t(0), 2)],
+            vec![(t(1), 1), (t(3), 2)],
+        ] {
+            assert!(RecentContacts::from_entries(span, r.entries(), &bad).is_none());
+        }
+    }
+
+    /// A step: a send to a contact some minutes after the previous step, or the failure of
+    /// the n-th (modulo their number) send that has not failed yet.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Send { contact: u64, after_mins: i64 },
+        Fail { pick: usize },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u64..4, prop_oneof![Just(0i64), 0i64..600, 0i64..2000]).prop_map(
+                |(contact, after_mins)| Step::Send {
+                    contact,
+                    after_mins
+                }
+            ),
+            any::<usize>().prop_map(|pick| Step::Fail { pick }),
+        ]
+    }
+
+    proptest! {
+        /// Against every send kept with whether it failed: a contact with a send in the
+        /// period that has not failed is counted (the limit is never exceeded), and a counted
+        /// contact has its latest send in the period and a send that has not failed among
+        /// the sends of its present stay (those back from its latest with less than the span
+        /// between each two), so a contact none of whose sends of the stay lives is not.
+        #[test]
+        fn counted_while_a_send_of_the_stay_lives(steps in prop::collection::vec(step(), 1..200)) {
+            let span = Duration::from_hours(24);
+            let mut r = RecentContacts::new(span);
+            // (contact, instant, failed), in send order.
+            let mut sends: Vec<(u64, Instant, bool)> = Vec::new();
+            let mut now = Instant::EPOCH;
+            for step in steps {
+                match step {
+                    Step::Send { contact, after_mins } => {
+                        now = now.plus(Duration::from_mins(after_mins));
+                        r.prune(now);
+                        r.touch(c(contact), now);
+                        sends.push((contact, now, false));
+                    }
+                    Step::Fail { pick } => {
+                        let live: Vec<usize> =
+                            (0..sends.len()).filter(|&k| !sends[k].2).collect();
+                        if live.is_empty() {
+                            continue;
+                        }
+                        let k = live[pick % live.len()];
+                        sends[k].2 = true;
+                        r.release(c(sends[k].0), sends[k].1);
+                    }
+                }
+                for contact in 0..4 {
+                    let own: Vec<(Instant, bool)> = sends
+                        .iter()
+                        .filter(|s| s.0 == contact)
+                        .map(|s| (s.1, s.2))
+                        .collect();
+                    let in_period = |at: Instant| at.plus(span) > now;
+                    let exact = own.iter().any(|&(at, failed)| !failed && in_period(at));
+                    let mut stay_lives = false;
+                    let mut later: Option<Instant> = None;
+                    for &(at, failed) in own.iter().rev() {
+                        if later.is_some_and(|l| at.plus(span) <= l) {
+                            break;
+                        }
+                        stay_lives |= !failed;
+                        later = Some(at);
+                    }
+                    let latest_in_period = own.last().is_some_and(|&(at, _)| in_period(at));
+                    let counted = r.contains(c(contact), now);
+                    prop_assert!(!exact || counted, "contact {} has a live send but is not counted", contact);
+                    prop_assert!(
+                        !counted || (latest_in_period && stay_lives),
+                        "contact {} counted with no live send in its stay", contact
+                    );
+                }
+                let (used, _) = r.count_at(now);
+                let counted = (0..4).filter(|&k| r.contains(c(k), now)).count() as u32;
+                prop_assert_eq!(used, counted);
+            }
+        }
     }
 }

@@ -640,10 +640,10 @@ impl Engine {
         self.chat_agent_reply(conv, now);
         self.record_content(conv, outgoing.content, now);
         let channel = self.numbers[target.number as usize].channel;
-        if channel.has_service_window()
+        let counted_by_limit = channel.has_service_window()
             && decision.initiated_by == Initiator::Business
-            && message.is_template()
-        {
+            && message.is_template();
+        if counted_by_limit {
             self.limit_record(target.number, recipient, now);
         }
         if let Some(billing) = &decision.billing {
@@ -655,6 +655,7 @@ impl Engine {
                     template: outgoing.template,
                     billing: billing.clone(),
                     consumed_slot: decision.consumed_limit_slot,
+                    counted_by_limit,
                     status: DeliveryStatus::Accepted,
                     confirmed: false,
                 };

@@ -523,6 +523,8 @@ impl Engine {
                             window: l.window.entries(),
                             lookback: l.lookback.entries(),
                             blocked_until: l.blocked_until,
+                            window_live: l.window.live_sends(),
+                            lookback_live: l.lookback.live_sends(),
                         }
                     })
                     .collect()

@@ -751,3 +751,79 @@ fn a_quality_pause_restored_from_before_counted_pauses_is_not_struck_twice() {
         assert_eq!(view.pause_strikes, 1);
     }
 }
+
+/// A contact sent two templates (`wamid.A` at 10:00, taking the slot, and `wamid.B` at
+/// 10:10) under a policy whose failed sends give back their slot, and its snapshot body.
+fn engine_with_two_live_sends() -> (Engine, String) {
+    let mut policy = convstate::Policy::preset("cloud-2025").expect("a preset");
+    policy.provider.release_failed_sends = true;
+    let mut engine = Engine::new(policy);
+    for line in [
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"order_ready","language":"en","category":"utility","body":"Your order {{1}} is ready.","status":"approved","quality":"high"}"#,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000002"}"#,
+        r#"{"type":"send","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["1"]},"message_id":"wamid.A"}"#,
+        r#"{"type":"send","at":"2026-11-02T10:10:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["2"]},"message_id":"wamid.B"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let body = body_of(&engine);
+    (engine, body)
+}
+
+fn fail(engine: &mut Engine, message_id: &str, at: &str) {
+    let line = format!(
+        r#"{{"type":"message_status","at":"{at}","number":"+15550001111","contact":"+79110000002","message_id":"{message_id}","status":"failed","errors":[131026]}}"#
+    );
+    assert!(engine.handle_json(&line)[0].contains(r#""type":"ack""#));
+}
+
+fn used(engine: &Engine, at: &str) -> u32 {
+    engine
+        .limit(
+            "+15550001111",
+            convstate::Instant::parse_rfc3339(at).expect("an instant"),
+        )
+        .expect("a number")
+        .used
+}
+
+#[test]
+fn a_contact_s_live_sends_restore_and_older_snapshots_release_as_they_did() {
+    let (engine, body) = engine_with_two_live_sends();
+    // Both sends are live, the contact counted since the first.
+    let live = r#","window_live":[["2026-11-02T10:00:00Z",2]],"lookback_live":[["2026-11-02T10:00:00Z",2]]"#;
+    assert!(body.contains(live), "{body}");
+    let mut restored = Engine::restore(&engine.snapshot()).expect("restores");
+    fail(&mut restored, "wamid.A", "2026-11-02T10:20:00Z");
+    assert_eq!(used(&restored, "2026-11-02T10:20:00Z"), 1, "wamid.B lives");
+    fail(&mut restored, "wamid.B", "2026-11-02T10:30:00Z");
+    assert_eq!(used(&restored, "2026-11-02T10:30:00Z"), 0, "none lives");
+
+    // Saved before live sends were kept: each contact has one, from its latest instant,
+    // and only a message that took a slot is released, so a failure frees the slot only if
+    // it is of the send at that instant, as then: here neither does.
+    let counted = r#","counted_by_limit":true"#;
+    assert_eq!(body.matches(counted).count(), 2, "{body}");
+    let older = body.replace(live, "").replace(counted, "");
+    let mut restored = Engine::restore(&seal(older.as_bytes())).expect("restores");
+    fail(&mut restored, "wamid.A", "2026-11-02T10:20:00Z");
+    fail(&mut restored, "wamid.B", "2026-11-02T10:30:00Z");
+    assert_eq!(used(&restored, "2026-11-02T10:30:00Z"), 1);
+}
+
+#[test]
+fn live_sends_that_do_not_fit_their_entries_are_refused() {
+    let (_, body) = engine_with_two_live_sends();
+    let live = r#""window_live":[["2026-11-02T10:00:00Z",2]]"#;
+    assert!(body.contains(live), "{body}");
+    for bad in [
+        r#""window_live":[["2026-11-02T10:00:00Z",0]]"#,
+        r#""window_live":[["2026-11-02T10:10:01Z",1]]"#,
+        r#""window_live":[["2026-11-02T10:00:00Z",1],["2026-11-02T10:00:00Z",1]]"#,
+    ] {
+        let problem = restore_refusal(&body.replace(live, bad));
+        assert!(problem.contains("live sends wrong"), "{bad}: {problem}");
+    }
+}
