@@ -63,8 +63,9 @@ pub struct ProviderPolicy {
     pub marketing_backoff: Duration,
     /// After a pair rate limit error (Meta 131056), nothing to that contact for this long.
     pub pair_rate_backoff: Duration,
-    /// A failed business-initiated send frees the limit slot it took (a limit that counts
-    /// delivered messages only).
+    /// A failed business-initiated send no longer counts its contact against the limit (a
+    /// limit that counts delivered messages only): the contact frees its slot when none of
+    /// its counted sends is left that has not failed.
     pub release_failed_sends: bool,
 }
 
