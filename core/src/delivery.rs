@@ -139,7 +139,10 @@ impl Engine {
             if (record.counted_by_limit || record.consumed_slot)
                 && self.policy.provider.release_failed_sends
             {
-                self.limit_release(number, contact, record.sent_at);
+                // The contact the send counted, the one of its conversation: a status naming
+                // another would take a live send off a contact it never counted.
+                let sent = &self.conversations[record.conv as usize];
+                self.limit_release(sent.number, sent.contact, record.sent_at);
             }
             let (number_name, contact_name) = self.conv_names(record.conv);
             self.effects.push_back(Effect::MessageFailed {
