@@ -1,5 +1,6 @@
 //! `convstate inspect`: read-only views of a saved engine.
 
+use convstate::time::{MAX_INSTANT_MS, MIN_INSTANT_MS};
 use convstate::Instant;
 use serde::Serialize;
 
@@ -17,14 +18,10 @@ struct Overview {
 }
 
 pub fn run(args: &InspectArgs) -> Result<(), CliError> {
+    let asked_at = args.at.as_deref().map(parse_at).transpose()?;
     let mut engine = state::load_existing(&args.state)?;
-    let at = match &args.at {
-        // The wire format's two spellings of an instant, as the error message names them.
-        Some(text) => match text.parse::<i64>() {
-            Ok(millis) => Instant::from_unix_millis(millis),
-            Err(_) => Instant::parse_rfc3339(text),
-        }
-        .map_err(|e| CliError::Usage(format!("--at: {e}")))?,
+    let at = match asked_at {
+        Some(at) => at,
         None => engine.clock(),
     };
     let not_found = |e: convstate::Error| CliError::Data(e.to_string());
@@ -58,6 +55,37 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
         }),
     };
     crate::write_stdout(format!("{view}\n").as_bytes())
+}
+
+/// The instant of `--at`, in either of the wire format's spellings (RFC 3339 or integer unix
+/// milliseconds), refused outside the range the engine accepts with that range in both.
+fn parse_at(text: &str) -> Result<Instant, CliError> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let parsed = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // A number too long for i64 is out of range, not a malformed date.
+        match text.parse::<i64>() {
+            Ok(millis) => Instant::from_unix_millis(millis),
+            Err(_) => return Err(out_of_range(text)),
+        }
+    } else {
+        Instant::parse_rfc3339(text)
+    };
+    parsed.map_err(|e| match e {
+        convstate::Error::InstantOutOfRange { .. } => out_of_range(text),
+        other => CliError::Usage(format!("--at: {other}")),
+    })
+}
+
+fn out_of_range(text: &str) -> CliError {
+    let bound = |millis| {
+        Instant::from_unix_millis(millis)
+            .map_or_else(|_| format!("{millis} ms"), Instant::to_rfc3339)
+    };
+    let (min, max) = (bound(MIN_INSTANT_MS), bound(MAX_INSTANT_MS));
+    CliError::Usage(format!(
+        "--at {text}: outside the accepted range, {min} to {max} (unix milliseconds \
+         {MIN_INSTANT_MS} to {MAX_INSTANT_MS})"
+    ))
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {

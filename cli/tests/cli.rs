@@ -814,6 +814,64 @@ fn inspect_at_applies_to_every_view_that_has_an_instant() {
     assert_exit_saying(&overview, 2, "--at needs a view");
 }
 
+/// The state the example day leaves (its clock: 2026-11-02T23:59:59Z), saved in `directory`.
+fn example_state(directory: &Path) -> PathBuf {
+    let state = directory.join("state.json");
+    let path = example_day();
+    let replay = run(&[
+        "replay",
+        path.to_str().unwrap(),
+        "--summary",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_exit(&replay, 0);
+    state
+}
+
+#[test]
+fn inspect_at_out_of_range_names_the_argument_and_the_range() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let state_arg = state.to_str().unwrap();
+    // Too long for any integer, past year 9999 by a millisecond, negative, before 1970 as
+    // RFC 3339: each named as given, with the range in both spellings.
+    for at in [
+        "99999999999999999999",
+        "253402300800000",
+        "-5",
+        "1969-12-31T23:59:59Z",
+    ] {
+        let output = run(&["inspect", state_arg, "--number", SUPPORT, "--at", at]);
+        assert_exit_saying(
+            &output,
+            2,
+            &format!(
+                "convstate: error: --at {at}: outside the accepted range, \
+                 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z \
+                 (unix milliseconds 0 to 253402300799999)"
+            ),
+        );
+        assert!(!stderr(&output).contains("year"), "{}", stderr(&output));
+    }
+    // The last instant of the range is accepted.
+    let last = run(&[
+        "inspect",
+        state_arg,
+        "--number",
+        SUPPORT,
+        "--at",
+        "253402300799999",
+    ]);
+    assert_exit(&last, 0);
+    // A date that is not one still says what is expected.
+    assert_exit_saying(
+        &run(&["inspect", state_arg, "--number", SUPPORT, "--at", "soon"]),
+        2,
+        r#"--at: invalid instant "soon""#,
+    );
+}
+
 #[test]
 fn a_reader_that_closes_the_output_stops_the_replay_quietly() {
     // Enough output to fill any pipe buffer: a thousand chats.
