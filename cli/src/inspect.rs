@@ -18,10 +18,33 @@ struct Overview {
 }
 
 pub fn run(args: &InspectArgs) -> Result<(), CliError> {
-    let asked_at = args.at.as_deref().map(parse_at).transpose()?;
+    // The overview counts what the state holds; no instant changes it.
+    if args.at.is_some() && args.number.is_none() && args.template.is_none() {
+        return Err(CliError::Usage(
+            "--at needs a view: --number (with or without --contact) or --template".into(),
+        ));
+    }
+    let asked_at = match args.at.as_deref() {
+        Some(text) => Some((text, parse_at(text)?)),
+        None => None,
+    };
     let mut engine = state::load_existing(&args.state)?;
     let at = match asked_at {
-        Some(at) => at,
+        // A state keeps no history: what it held before its clock is gone (a window's
+        // earlier end, a flag since cleared), so a view of then would mix then and now.
+        Some((text, at)) if at < engine.clock() => {
+            let clock = engine.clock().to_rfc3339();
+            let given = match at.to_rfc3339() {
+                rfc3339 if rfc3339 == text => rfc3339,
+                rfc3339 => format!("{text} ({rfc3339})"),
+            };
+            return Err(CliError::Usage(format!(
+                "--at {given} is before the state's clock, {clock} (the latest instant of \
+                 the events it has replayed): a state keeps no history, so it shows its clock \
+                 or a later instant"
+            )));
+        }
+        Some((_, at)) => at,
         None => engine.clock(),
     };
     let not_found = |e: convstate::Error| CliError::Data(e.to_string());
@@ -39,12 +62,6 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
                     .template_at(business, template, &args.language, at)
                     .map_err(not_found)?,
             )
-        }
-        // The overview counts what the state holds; no instant changes it.
-        _ if args.at.is_some() => {
-            return Err(CliError::Usage(
-                "--at needs a view: --number (with or without --contact) or --template".into(),
-            ))
         }
         _ => to_json(&Overview {
             policy: engine.policy().name.clone(),

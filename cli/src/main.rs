@@ -30,8 +30,8 @@ Exit codes:
   1  input error: a malformed line (reported with its line number, field and what was
      expected), an unreadable input file, an output that cannot be written, a business or
      number the state does not hold, an export the state cannot import
-  2  usage error: unknown option or bad value (an --at out of range), bad policy name or
-     override, contradictory arguments
+  2  usage error: unknown option or bad value (an --at out of range or before the state's
+     clock), bad policy name or override, contradictory arguments
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
      read, restored or written
   141  the output's reader closed it (a pipe into head): stopped quietly, no state saved";
@@ -217,9 +217,9 @@ struct InspectArgs {
     /// The template's language.
     #[arg(long, value_name = "LANG", default_value = "en")]
     language: String,
-    /// Show the view as of this instant: the conversation's window, the number's flag and
-    /// restriction, the template's status (RFC 3339, or integer unix milliseconds; years
-    /// 1970 to 9999) [default: the state's clock].
+    /// Show the view as of this instant, the state's clock or later: the conversation's
+    /// window, the number's flag and restriction, the template's status (RFC 3339, or integer
+    /// unix milliseconds; years 1970 to 9999) [default: the state's clock].
     #[arg(long, value_name = "INSTANT", allow_negative_numbers = true)]
     at: Option<String>,
 }

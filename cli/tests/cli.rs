@@ -873,6 +873,53 @@ fn inspect_at_out_of_range_names_the_argument_and_the_range() {
 }
 
 #[test]
+fn inspect_at_before_the_states_clock_is_refused_naming_both() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let state_arg = state.to_str().unwrap();
+    let refusal = "is before the state's clock, 2026-11-02T23:59:59Z (the latest instant of \
+                   the events it has replayed): a state keeps no history, so it shows its \
+                   clock or a later instant";
+    let before = [
+        ("2026-11-02T09:00:00Z", "2026-11-02T09:00:00Z"),
+        (
+            "2026-11-02T10:00:00+01:00",
+            "2026-11-02T10:00:00+01:00 (2026-11-02T09:00:00Z)",
+        ),
+        ("1793610000000", "1793610000000 (2026-11-02T09:00:00Z)"),
+        ("0", "0 (1970-01-01T00:00:00Z)"),
+    ];
+    let views: [&[&str]; 3] = [
+        &["--number", SUPPORT],
+        &["--number", SUPPORT, "--contact", "+4915100000001"],
+        &["--template", "winback", "--business", "acme"],
+    ];
+    for view in views {
+        for (at, shown) in before {
+            let mut args = vec!["inspect", state_arg, "--at", at];
+            args.extend(view);
+            assert_exit_saying(
+                &run(&args),
+                2,
+                &format!("convstate: error: --at {shown} {refusal}"),
+            );
+        }
+        // The clock itself, and any later instant, are shown.
+        for at in ["2026-11-02T23:59:59Z", "2026-11-03T00:00:00Z"] {
+            let mut args = vec!["inspect", state_arg, "--at", at];
+            args.extend(view);
+            assert_exit(&run(&args), 0);
+        }
+    }
+    // The overview takes no instant, before the clock or not.
+    assert_exit_saying(
+        &run(&["inspect", state_arg, "--at", "2026-11-02T09:00:00Z"]),
+        2,
+        "--at needs a view",
+    );
+}
+
+#[test]
 fn a_reader_that_closes_the_output_stops_the_replay_quietly() {
     // Enough output to fill any pipe buffer: a thousand chats.
     let input: String = (0..1000)
