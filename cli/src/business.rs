@@ -12,7 +12,7 @@ use std::path::Path;
 
 use convstate::Engine;
 
-use crate::error::CliError;
+use crate::error::{CliError, STDIN_NAME};
 use crate::paths::same_file;
 use crate::{state, BusinessCommand, BusinessMoveArgs};
 
@@ -35,7 +35,8 @@ pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
         }
         BusinessCommand::Import { state: path, file } => {
             let export = read_export(file)?;
-            let engine = import_into(path, &export, file)?;
+            let source = if file == "-" { STDIN_NAME } else { file };
+            let engine = import_into(path, &export, source)?;
             state::save(path, &engine)
         }
         BusinessCommand::Remove {
@@ -116,7 +117,7 @@ fn read_export(file: &str) -> Result<Vec<u8>, CliError> {
     };
     read.map_err(|source| CliError::Io {
         what: "cannot read",
-        path: file.to_owned(),
+        path: if file == "-" { STDIN_NAME } else { file }.to_owned(),
         source,
     })
 }

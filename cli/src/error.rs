@@ -13,13 +13,18 @@ pub const EXIT_STATE: u8 = 3;
 /// reports for a tool stopped by SIGPIPE (128 + 13).
 pub const EXIT_CLOSED_OUTPUT: u8 = 141;
 
+/// How messages name standard input, given as `-`.
+pub const STDIN_NAME: &str = "<stdin>";
+/// How messages name standard output, given as `-` or written by default.
+pub const STDOUT_NAME: &str = "<stdout>";
+
 /// Everything that stops a command.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// A line of the input that does not decode as a wire-format event.
     #[error("{source_name}:{line}: {problem}")]
     MalformedLine {
-        /// File name, or `<stdin>`.
+        /// File name, or [`STDIN_NAME`].
         source_name: String,
         /// 1-based line number.
         line: u64,
@@ -31,7 +36,7 @@ pub enum CliError {
     Io {
         /// What was being done (`cannot read`, `cannot write`...).
         what: &'static str,
-        /// The file.
+        /// The file, or [`STDIN_NAME`] / [`STDOUT_NAME`].
         path: String,
         /// The OS error.
         source: std::io::Error,

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convstate::{Engine, Policy};
 
-use crate::error::{CliError, EXIT_CLOSED_OUTPUT};
+use crate::error::{CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
 use crate::input::MAX_LINE_BYTES;
 use crate::paths::same_file;
 use crate::replay::{Malformed, Replayer};
@@ -309,7 +309,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
         .and_then(|()| stdout.flush())
         .map_err(|source| CliError::Io {
             what: "cannot write",
-            path: "<stdout>".into(),
+            path: STDOUT_NAME.into(),
             source,
         })
 }
@@ -356,7 +356,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     refuse_overwriting_inputs(args)?;
     let mut replayer = Replayer::new(starting_engine(args)?);
     let source_name = if args.file == "-" {
-        "<stdin>".to_owned()
+        STDIN_NAME.to_owned()
     } else {
         args.file.clone()
     };
@@ -397,7 +397,11 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     };
     let write_error = |source| CliError::Io {
         what: "cannot write",
-        path: out_path.unwrap_or("-").to_owned(),
+        path: match out_path {
+            Some("-") | None => STDOUT_NAME,
+            Some(path) => path,
+        }
+        .to_owned(),
         source,
     };
     let mut lines = Vec::new();

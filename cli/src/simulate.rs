@@ -278,6 +278,15 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
         args.policy
             .refuse_writing_over_overrides("--write-events", path)?;
     }
+    let events_error = |source| CliError::Io {
+        what: "cannot write",
+        path: args
+            .write_events
+            .as_deref()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default(),
+        source,
+    };
     let mut events_out = match &args.write_events {
         Some(path) => Some(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|source| CliError::Io {
@@ -315,11 +324,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
         }
         if let Some(out) = events_out.as_mut() {
             for line in &batch {
-                writeln!(out, "{line}").map_err(|source| CliError::Io {
-                    what: "cannot write",
-                    path: "--write-events".into(),
-                    source,
-                })?;
+                writeln!(out, "{line}").map_err(events_error)?;
             }
         }
         let started = WallClock::now();
@@ -339,11 +344,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
     }
     progress.finish_and_clear();
     if let Some(mut out) = events_out {
-        out.flush().map_err(|source| CliError::Io {
-            what: "cannot write",
-            path: "--write-events".into(),
-            source,
-        })?;
+        out.flush().map_err(events_error)?;
     }
     let fed = replayer.summary.events + replayer.summary.malformed_lines_skipped;
     let seconds = engine_time.as_secs_f64();

@@ -962,6 +962,60 @@ fn a_reader_that_closes_the_output_stops_the_replay_quietly() {
     assert!(!state.exists(), "a replay cut short saves no state");
 }
 
+/// Runs the binary with standard output going to `/dev/full`, where every write fails.
+#[cfg(target_os = "linux")]
+fn run_into_full_device(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full opens");
+    convstate(args)
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn messages_name_standard_input_and_output_as_such() {
+    let path = example_day();
+    let path = path.to_str().unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let state_arg = state.to_str().unwrap();
+    // Every command that writes standard output: the output lines, the summary, a view, an
+    // export.
+    let writers: [&[&str]; 5] = [
+        &["replay", path],
+        &["replay", path, "--summary", "--out", "-"],
+        &["replay", path, "--summary"],
+        &["inspect", state_arg],
+        &["business", "export", state_arg, "--business", "acme"],
+    ];
+    for args in writers {
+        let output = run_into_full_device(args);
+        assert_exit_saying(&output, 1, "convstate: error: cannot write <stdout>: ");
+    }
+    // A file is named by its path, simulate's --write-events too (it said the option).
+    let output = run(&["replay", path, "--out", "/dev/full"]);
+    assert_exit_saying(&output, 1, "convstate: error: cannot write /dev/full: ");
+    let output = run(&["simulate", "--days", "1", "--write-events", "/dev/full"]);
+    assert_exit_saying(&output, 1, "convstate: error: cannot write /dev/full: ");
+
+    // Standard input, as replay names it in its line numbers.
+    let import = directory.path().join("new.json");
+    let import_arg = import.to_str().unwrap();
+    let output = run_with_stdin(&["business", "import", import_arg, "-"], b"{");
+    assert_exit_saying(&output, 1, "convstate: error: <stdin>: cannot import: ");
+    let unreadable = convstate(&["business", "import", import_arg, "-"])
+        .stdin(std::fs::File::open(directory.path()).expect("a directory opens"))
+        .output()
+        .expect("the binary runs");
+    assert_exit_saying(&unreadable, 1, "convstate: error: cannot read <stdin>: ");
+    assert!(!import.exists(), "nothing imported, nothing saved");
+}
+
 #[test]
 fn exit_codes_are_as_documented() {
     let help = run(&["replay", "--help"]);
