@@ -21,7 +21,8 @@
 //! | `user_preferences`                   | `user_preference`                                   |
 //!
 //! Whatever is not understood (an unknown `field`, event or enum value, or an unknown key of
-//! the envelope, a message or a status) becomes an
+//! the envelope, a message, a status, or the value of a template status, template quality,
+//! number quality or applied account change) becomes an
 //! [`WebhookOutcome::Unrecognized`] naming its JSON path; an item that is understood but
 //! changes no state (a status `warning`, a business-initiated call) a
 //! [`WebhookOutcome::Skipped`]; an item that is malformed or that the engine refuses a
@@ -391,6 +392,78 @@ const STATUS_KEYS: &[&str] = &[
 ];
 const PRICING_KEYS: &[&str] = &["billable", "pricing_model", "type", "category"];
 
+// The `value` keys of the WABA-level changes, from the payload shapes of Meta's webhook
+// references as the platform facts record them (`reference/whatsapp-platform-facts.md` of
+// the shared spec; its section and Meta's page are cited per list). The keys the engine
+// reads are listed with the ones Meta documents that carry nothing it keeps (known but
+// unused, so not reported); any other key is reported as unknown, as for messages and
+// statuses, so that a host learns when Meta changes a payload the engine acts on. The item
+// still applies: a new key must not stop the known ones.
+
+/// `message_template_status_update` (facts §5.4, Meta M-MTSU). Read: `event`,
+/// `message_template_name`, `message_template_language`, `other_info`, `disable_info`.
+/// Known but unused:
+/// `message_template_id`, `reason`, `message_template_category` (the template is named by
+/// name and language, its category is the registered one) and `rejection_info` (a
+/// rejection's advice, not state).
+const TEMPLATE_STATUS_KEYS: &[&str] = &[
+    "event",
+    "message_template_name",
+    "message_template_language",
+    "other_info",
+    "disable_info",
+    "message_template_id",
+    "reason",
+    "message_template_category",
+    "rejection_info",
+];
+/// `other_info` (facts §5.4): `title` read; `description` is prose.
+const TEMPLATE_OTHER_INFO_KEYS: &[&str] = &["title", "description"];
+/// `disable_info` (facts §5.4): `disable_date` read.
+const TEMPLATE_DISABLE_INFO_KEYS: &[&str] = &["disable_date"];
+/// `message_template_quality_update` (facts §5.5, Meta M-MTQU). Read: `new_quality_score`,
+/// `message_template_name`, `message_template_language`. Known but unused:
+/// `previous_quality_score` (the engine keeps its own) and `message_template_id`.
+const TEMPLATE_QUALITY_KEYS: &[&str] = &[
+    "new_quality_score",
+    "message_template_name",
+    "message_template_language",
+    "previous_quality_score",
+    "message_template_id",
+];
+/// `phone_number_quality_update` (facts §4.1 "Webhook fields", Meta M-PNQU). Read:
+/// `display_phone_number`, `event`, `max_daily_conversations_per_business`,
+/// `current_limit`. Known but unused: `old_limit` (the engine keeps the limit it had).
+const NUMBER_QUALITY_KEYS: &[&str] = &[
+    "display_phone_number",
+    "event",
+    "max_daily_conversations_per_business",
+    "current_limit",
+    "old_limit",
+];
+/// `account_update` (facts §4.3 "Webhook" and §2.3 "Tier webhook", Meta M-ACCT-UPD). Read:
+/// `event`, `phone_number` (the number it names, when it names one), `restriction_info`,
+/// `ban_info`. Known but unused: `violation_info` (ACCOUNT_VIOLATION, a warning that
+/// changes no sending state) and `volume_tier_info` (prices come from the policy's rate
+/// card). Checked only for the events the engine applies (ACCOUNT_RESTRICTION,
+/// DISABLED_UPDATE): the others are `skipped` whole, read no further than their `event`, and
+/// carry per-event keys Meta documents that the facts file does not list (`waba_info`,
+/// `country`, ...), which would be reported on every such update while telling nothing
+/// about what the engine reads.
+const ACCOUNT_KEYS: &[&str] = &[
+    "event",
+    "phone_number",
+    "restriction_info",
+    "ban_info",
+    "violation_info",
+    "volume_tier_info",
+];
+/// A `restriction_info[]` entry (facts §4.3): both read.
+const RESTRICTION_KEYS: &[&str] = &["restriction_type", "expiration"];
+/// `ban_info` (facts §4.3): `waba_ban_state` read; `waba_ban_date` is a display date, the
+/// entry's `time` is the ban's instant.
+const BAN_INFO_KEYS: &[&str] = &["waba_ban_state", "waba_ban_date"];
+
 struct Parser<'a> {
     reader: &'a WebhookReader,
     engine: &'a Engine,
@@ -436,6 +509,20 @@ impl Parser<'_> {
     ) {
         for key in object.keys().filter(|k| !known.contains(&k.as_str())) {
             self.unrecognized(&join(path, key), "unknown field; ignored");
+        }
+    }
+
+    /// Reports unknown keys of `object[key]` when it is an object (a value of another type is
+    /// the reader's to judge where it reads it).
+    fn unknown_keys_in(
+        &mut self,
+        path: &str,
+        object: &serde_json::Map<String, Value>,
+        key: &str,
+        known: &[&str],
+    ) {
+        if let Some(Value::Object(inner)) = object.get(key) {
+            self.unknown_keys(&join(path, key), inner, known);
         }
     }
 
@@ -926,6 +1013,20 @@ impl Parser<'_> {
     }
 
     fn template_status(&mut self, change: &Change) {
+        // Reported first, as for messages: a new key says nothing of whether the rest applies.
+        self.unknown_keys(&change.path, change.value, TEMPLATE_STATUS_KEYS);
+        self.unknown_keys_in(
+            &change.path,
+            change.value,
+            "other_info",
+            TEMPLATE_OTHER_INFO_KEYS,
+        );
+        self.unknown_keys_in(
+            &change.path,
+            change.value,
+            "disable_info",
+            TEMPLATE_DISABLE_INFO_KEYS,
+        );
         let Some((business, name, language)) = self.template_ref(change) else {
             return;
         };
@@ -1028,6 +1129,7 @@ impl Parser<'_> {
     }
 
     fn template_quality(&mut self, change: &Change) {
+        self.unknown_keys(&change.path, change.value, TEMPLATE_QUALITY_KEYS);
         let Some((business, name, language)) = self.template_ref(change) else {
             return;
         };
@@ -1056,6 +1158,7 @@ impl Parser<'_> {
 
     fn phone_number_quality(&mut self, change: &Change) {
         let path = &change.path;
+        self.unknown_keys(path, change.value, NUMBER_QUALITY_KEYS);
         let number = match str_at(change.value, path, "display_phone_number")
             .and_then(|d| self.registered_number(d))
         {
@@ -1183,8 +1286,15 @@ impl Parser<'_> {
             return;
         };
         match event {
-            "ACCOUNT_RESTRICTION" => self.account_restriction(change),
-            "DISABLED_UPDATE" => self.account_ban(change),
+            "ACCOUNT_RESTRICTION" => {
+                self.unknown_keys(path, change.value, ACCOUNT_KEYS);
+                self.account_restriction(change)
+            }
+            "DISABLED_UPDATE" => {
+                self.unknown_keys(path, change.value, ACCOUNT_KEYS);
+                self.unknown_keys_in(path, change.value, "ban_info", BAN_INFO_KEYS);
+                self.account_ban(change)
+            }
             "ACCOUNT_VIOLATION"
             | "VERIFIED_ACCOUNT"
             | "PARTNER_ADDED"
@@ -1221,6 +1331,9 @@ impl Parser<'_> {
         let mut listed = [None::<Option<Instant>>; RestrictionScope::ALL.len()];
         for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
+            if let Some(entry) = restriction.as_object() {
+                self.unknown_keys(&item, entry, RESTRICTION_KEYS);
+            }
             let kind = restriction.get("restriction_type").and_then(Value::as_str);
             let scope = match kind {
                 Some("RESTRICTED_BIZ_INITIATED_MESSAGING") => RestrictionScope::BusinessInitiated,
