@@ -469,6 +469,7 @@ fn is_ascii(bytes: &[u8]) -> bool {
 ///
 /// # Safety
 /// As [`str_arg`].
+#[inline]
 pub(crate) unsafe fn opt_str_arg<'a>(
     ptr: *const c_char,
     len: usize,
