@@ -157,6 +157,12 @@ pub(crate) struct Template {
     /// Instant of the latest provider status event applied: an older one arriving late
     /// changes nothing.
     pub last_provider_event_at: Option<Instant>,
+    /// Instant of the latest rating that changed the status (a quality pause, disable or
+    /// flag, or a flag lifted): a provider status older than it, arriving after it, is one
+    /// that rating acted on, so it does not undo what the rating did. Absent from snapshots
+    /// older than this field (no rating is known to have changed the status then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_status_at: Option<Instant>,
     /// The latest provider quality event applied: a late or repeated one changes nothing.
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub quality_event: ProviderOrder,
@@ -808,6 +814,7 @@ impl Engine {
             edits: Vec::new(),
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
             last_provider_event_at: None,
+            quality_status_at: None,
             quality_event: ProviderOrder::default(),
         };
         let index =

@@ -297,6 +297,8 @@ pub(crate) struct StoredTemplate {
     pub edits: Vec<Instant>,
     pub awaiting_reinstatement: bool,
     pub last_provider_event_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_status_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub quality_event: ProviderOrder,
 }
@@ -315,6 +317,7 @@ impl From<&Template> for StoredTemplate {
             edits: t.edits.clone(),
             awaiting_reinstatement: t.awaiting_reinstatement,
             last_provider_event_at: t.last_provider_event_at,
+            quality_status_at: t.quality_status_at,
             quality_event: t.quality_event,
         }
     }
@@ -651,6 +654,7 @@ impl Engine {
                 edits: t.edits,
                 awaiting_reinstatement: t.awaiting_reinstatement,
                 last_provider_event_at: t.last_provider_event_at,
+                quality_status_at: t.quality_status_at,
                 quality_event: t.quality_event,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);

@@ -249,6 +249,21 @@ impl Engine {
         });
     }
 
+    /// A status change a rating at `rated_at` brings: recorded by the rating's instant, so
+    /// that a provider status from before it, arriving after it, does not undo it.
+    fn set_status_for_rating(
+        &mut self,
+        t: u32,
+        to: TemplateStatus,
+        until: Option<Instant>,
+        rated_at: Instant,
+        now: Instant,
+    ) {
+        let template = &mut self.templates[t as usize];
+        template.quality_status_at = template.quality_status_at.max(Some(rated_at));
+        self.set_template_status(t, to, until, TemplateChangeReason::Quality, now);
+    }
+
     /// A quality rating for a template.
     pub fn template_quality(&mut self, e: &TemplateQualityUpdate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
@@ -284,13 +299,7 @@ impl Engine {
                 // Its pause is over or reported, but a strike past the last pause disables,
                 // in whichever order the strikes arrived.
                 if template.strike_for_rating(pauses, rated_at, true) == Some(None) {
-                    self.set_template_status(
-                        t,
-                        TemplateStatus::Disabled,
-                        None,
-                        TemplateChangeReason::Quality,
-                        now,
-                    );
+                    self.set_status_for_rating(t, TemplateStatus::Disabled, None, rated_at, now);
                 }
             }
             return Ok(());
@@ -301,11 +310,11 @@ impl Engine {
             // arrived.
             (Quality::Low, TemplateStatus::Approved, None) => {
                 let deadline = rated_at.plus(self.policy.templates.flag_for);
-                self.set_template_status(
+                self.set_status_for_rating(
                     t,
                     TemplateStatus::Flagged,
                     Some(deadline),
-                    TemplateChangeReason::Quality,
+                    rated_at,
                     now,
                 );
             }
@@ -317,17 +326,11 @@ impl Engine {
                         Some(until) => (TemplateStatus::Paused, Some(until)),
                         None => (TemplateStatus::Disabled, None),
                     };
-                    self.set_template_status(t, to, until, TemplateChangeReason::Quality, now);
+                    self.set_status_for_rating(t, to, until, rated_at, now);
                 }
             }
             (Quality::Medium | Quality::High, TemplateStatus::Flagged, _) => {
-                self.set_template_status(
-                    t,
-                    TemplateStatus::Approved,
-                    None,
-                    TemplateChangeReason::Quality,
-                    now,
-                );
+                self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
             }
             _ => {}
         }
@@ -374,6 +377,24 @@ impl Engine {
             return Ok(());
         }
         template.last_provider_event_at = Some(e.at);
+        // A status from before the latest rating that changed the status, arriving after it
+        // (§13: by instants, not arrival): in order, that rating acted on this status. One
+        // that leaves the template approved when it was rated (an approval, or a pause over
+        // by then) is what the rating's pause, flag or disable followed, so that stands: a
+        // late approval must not make a paused template sendable. At the rating's own
+        // instant the two cannot be ordered, and the rating stands, in either arrival order.
+        // Any other status is the one the rating found, and holds.
+        let approved_when_rated = |rated_at: Instant| match e.status {
+            TemplateEvent::Approved | TemplateEvent::Unpaused | TemplateEvent::Reinstated => true,
+            TemplateEvent::Paused => e.until.is_some_and(|until| until <= rated_at),
+            _ => false,
+        };
+        if template
+            .quality_status_at
+            .is_some_and(|rated_at| e.at <= rated_at && approved_when_rated(rated_at))
+        {
+            return Ok(());
+        }
         // A disabled template comes back only through the provider's reinstatement; until
         // then an event that would make it sendable or paused is ignored (§5), whatever
         // statuses (appeal, rejection) it passed through since.

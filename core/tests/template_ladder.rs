@@ -1,0 +1,54 @@
+//! The pause ladder's state travels: what a rating decided, and the strikes it counted,
+//! survive a snapshot and a business's export, so a late provider report is judged the same
+//! after a restart or a move as before it.
+
+use convstate::Engine;
+
+const SETUP: [&str; 3] = [
+    r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+    r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
+    r#"{"type":"template_quality","at":"2026-11-02T10:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
+];
+
+const LATE_APPROVAL: &str = r#"{"type":"template_status","at":"2026-11-02T09:00:00Z","business":"acme","name":"promo","language":"en","status":"approved"}"#;
+
+const QUERY: &str = r#"{"type":"query_template","at":"2026-11-02T10:30:00Z","business":"acme","name":"promo","language":"en"}"#;
+
+fn paused_by_a_rating() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    for line in SETUP {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    engine
+}
+
+/// The late approval changes nothing: the template stays paused until the rating's end.
+fn assert_late_approval_ignored(engine: &mut Engine, what: &str) {
+    let out = engine.handle_json(LATE_APPROVAL);
+    assert_eq!(out.len(), 1, "{what}: the late approval emitted {out:?}");
+    let view = engine.handle_json(QUERY);
+    assert!(
+        view[0].contains(r#""status":"paused""#)
+            && view[0].contains(r#""until":"2026-11-02T13:00:00Z""#),
+        "{what}: {view:?}"
+    );
+}
+
+#[test]
+fn a_rating_decision_survives_a_snapshot() {
+    let engine = paused_by_a_rating();
+    let bytes = engine.snapshot();
+    let mut restored = Engine::restore(&bytes).expect("restores");
+    assert_eq!(restored.snapshot(), bytes);
+    assert_late_approval_ignored(&mut restored, "restored");
+}
+
+#[test]
+fn a_rating_decision_travels_with_its_business() {
+    let engine = paused_by_a_rating();
+    let export = engine.export_business("acme").expect("exports");
+    let mut other = Engine::with_preset("cloud-2025").expect("a preset");
+    other.import_business(&export).expect("imports");
+    assert_late_approval_ignored(&mut other, "imported");
+}
