@@ -296,10 +296,22 @@ impl Engine {
             let may_have_paused = template.status == TemplateStatus::Approved
                 || (template.status == TemplateStatus::Paused && template.paused_until.is_some());
             if let Some(pauses) = ladder.filter(|_| e.quality == Quality::Low && may_have_paused) {
-                // Its pause is over or reported, but a strike past the last pause disables,
-                // in whichever order the strikes arrived.
-                if template.strike_for_rating(pauses, rated_at, true) == Some(None) {
-                    self.set_status_for_rating(t, TemplateStatus::Disabled, None, rated_at, now);
+                // A strike past the last pause disables, in whichever order the strikes
+                // arrived. Its pause is over or reported, unless it still runs and nothing
+                // newer holds the status: no provider status, and no rating that changed the
+                // status (a later rating that changed nothing, a medium while paused, leaves
+                // the pause standing, as it would have in order). Then the template is paused
+                // from the rating's own instant, and the host is told.
+                let nothing_newer_holds_the_status = !after_later_status
+                    && template.quality_status_at.is_none_or(|at| at < rated_at)
+                    && template.status_at(now).0 == TemplateStatus::Approved;
+                match template.strike_for_rating(pauses, rated_at, true) {
+                    Some(None) => {
+                        self.set_status_for_rating(t, TemplateStatus::Disabled, None, rated_at, now)
+                    }
+                    Some(Some(end)) if end > now && nothing_newer_holds_the_status => self
+                        .set_status_for_rating(t, TemplateStatus::Paused, Some(end), rated_at, now),
+                    _ => {}
                 }
             }
             return Ok(());
@@ -348,10 +360,10 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         let now = self.clock;
-        let ladder = matches!(
-            self.policy.templates.quality_rule,
-            TemplateQualityRule::PauseLadder { .. }
-        );
+        let ladder_pauses = match &self.policy.templates.quality_rule {
+            TemplateQualityRule::PauseLadder { pauses } => Some(pauses.len()),
+            TemplateQualityRule::FlagThenDisable => None,
+        };
         let template = &mut self.templates[t as usize];
         if template.status == TemplateStatus::Deleted {
             return Ok(());
@@ -363,9 +375,25 @@ impl Engine {
         // the report is late: the statuses applied since hold its consequence for the
         // status, not for the count. Judged by instants, not by the status now, which the
         // clock may have moved past the pause's end before a late report arrives.
-        if let (true, TemplateEvent::Paused, Some(end)) = (ladder, e.status, e.until) {
+        if let (Some(rungs), TemplateEvent::Paused, Some(end)) = (ladder_pauses, e.status, e.until)
+        {
             if !template.pause_counted(e.at, end) {
                 template.count_pause(e.at, end);
+                // A report of a pause before others already counted, arriving after them:
+                // in order, the latest of them was the strike past the last pause and
+                // disabled the template. It does now, by that strike's instant, and the host
+                // is told. (The newest pause reported as such is the provider's own word on
+                // its ladder, and is applied below as it stands.)
+                let strikes = template.pause_strikes as usize;
+                let disabling_strike = template
+                    .counted_pauses
+                    .last()
+                    .map(|&(start, _)| start)
+                    .filter(|&latest| strikes > rungs && e.at < latest);
+                if let Some(latest) = disabling_strike {
+                    self.set_status_for_rating(t, TemplateStatus::Disabled, None, latest, now);
+                    return Ok(());
+                }
             }
         }
         // Provider events are applied by their own instant: one older than the latest applied
