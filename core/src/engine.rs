@@ -149,6 +149,14 @@ pub(crate) struct Template {
     /// the status is by the clock now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counted_pauses: Vec<(Instant, Instant)>,
+    /// Instants at which the template started or stopped being one a low rating pauses
+    /// (approved, or in a timed pause), in order, the latest
+    /// [`crate::template_lifecycle::RATEABLE_CHANGES_KEPT`]: a rating delivered late is
+    /// judged by the status at its own instant, which is the one now if an even number of
+    /// these came after it. Empty for a template whose status never crossed that line
+    /// (and in snapshots older than this field: judged by the status now, as then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rateable_changes: Vec<Instant>,
     /// Instants of recent edits of the approved template.
     pub edits: Vec<Instant>,
     /// Disabled and not reinstated since: only the provider's reinstatement makes it
@@ -811,6 +819,7 @@ impl Engine {
             flag_deadline,
             pause_strikes: 0,
             counted_pauses: Vec::new(),
+            rateable_changes: Vec::new(),
             edits: Vec::new(),
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
             last_provider_event_at: None,

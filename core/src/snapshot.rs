@@ -294,6 +294,8 @@ pub(crate) struct StoredTemplate {
     pub pause_strikes: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counted_pauses: Vec<(Instant, Instant)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rateable_changes: Vec<Instant>,
     pub edits: Vec<Instant>,
     pub awaiting_reinstatement: bool,
     pub last_provider_event_at: Option<Instant>,
@@ -314,6 +316,7 @@ impl From<&Template> for StoredTemplate {
             flag_deadline: t.flag_deadline,
             pause_strikes: t.pause_strikes,
             counted_pauses: t.counted_pauses.clone(),
+            rateable_changes: t.rateable_changes.clone(),
             edits: t.edits.clone(),
             awaiting_reinstatement: t.awaiting_reinstatement,
             last_provider_event_at: t.last_provider_event_at,
@@ -651,6 +654,7 @@ impl Engine {
                 flag_deadline: t.flag_deadline,
                 pause_strikes: t.pause_strikes,
                 counted_pauses: t.counted_pauses,
+                rateable_changes: t.rateable_changes,
                 edits: t.edits,
                 awaiting_reinstatement: t.awaiting_reinstatement,
                 last_provider_event_at: t.last_provider_event_at,

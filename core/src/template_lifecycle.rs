@@ -109,7 +109,40 @@ pub enum TemplateChangeReason {
 /// over.
 pub const COUNTED_PAUSES_KEPT: usize = 2 * MAX_LADDER_PAUSES;
 
+/// How many changes of whether a template is rateable it keeps. They are dropped two at a
+/// time, oldest first, so a rating older than every change kept is still judged by the
+/// status it had before them; only one older than a dropped pair, and younger than its
+/// first change, is misjudged (sixteen status changes back).
+pub const RATEABLE_CHANGES_KEPT: usize = 16;
+
 impl Template {
+    /// Whether a low rating now would pause it (or count a strike): approved, or in a timed
+    /// pause (a rating inside a counted pause is told apart by `counted_pauses`). A pacing
+    /// pause, review, a flag and the final statuses are not.
+    fn rateable(&self) -> bool {
+        self.status == TemplateStatus::Approved
+            || (self.status == TemplateStatus::Paused && self.paused_until.is_some())
+    }
+
+    /// Whether a low rating at `at` would have paused it: the status at `at`, not now.
+    fn rateable_at(&self, at: Instant) -> bool {
+        let later = self.rateable_changes.len()
+            - self
+                .rateable_changes
+                .partition_point(|&change| change <= at);
+        self.rateable() ^ (later % 2 == 1)
+    }
+
+    fn record_rateable_change(&mut self, at: Instant) {
+        let position = self
+            .rateable_changes
+            .partition_point(|&change| change <= at);
+        self.rateable_changes.insert(position, at);
+        if self.rateable_changes.len() > RATEABLE_CHANGES_KEPT {
+            self.rateable_changes.drain(..2);
+        }
+    }
+
     /// The status in force at `now`, with the end of a pause or flag: a timed pause that
     /// has ended is approved, a flag whose deadline passed is disabled.
     pub(crate) fn status_at(&self, now: Instant) -> (TemplateStatus, Option<Instant>) {
@@ -203,16 +236,20 @@ impl Template {
 }
 
 impl Engine {
+    /// Sets a template's status, as of `since` (the instant of the event that brings it: a
+    /// rating's, a provider report's, a deadline), and tells the host at `at`.
     fn set_template_status(
         &mut self,
         t: u32,
         to: TemplateStatus,
         until: Option<Instant>,
         reason: TemplateChangeReason,
+        since: Instant,
         at: Instant,
     ) {
         let template = &mut self.templates[t as usize];
         let from = template.status;
+        let was_rateable = template.rateable();
         template.status = to;
         if to == TemplateStatus::Disabled {
             template.awaiting_reinstatement = true;
@@ -227,6 +264,9 @@ impl Engine {
         } else {
             None
         };
+        if template.rateable() != was_rateable {
+            template.record_rateable_change(since);
+        }
         match until {
             Some(at) if matches!(to, TemplateStatus::Paused | TemplateStatus::Flagged) => {
                 self.timers.arm(TimerKey::TemplateDeadline(t), at)
@@ -261,7 +301,7 @@ impl Engine {
     ) {
         let template = &mut self.templates[t as usize];
         template.quality_status_at = template.quality_status_at.max(Some(rated_at));
-        self.set_template_status(t, to, until, TemplateChangeReason::Quality, now);
+        self.set_template_status(t, to, until, TemplateChangeReason::Quality, rated_at, now);
     }
 
     /// A quality rating for a template.
@@ -293,8 +333,10 @@ impl Engine {
             .last_provider_event_at
             .is_some_and(|last| rated_at < last);
         if arrival == Arrival::Older || after_later_status {
-            let may_have_paused = template.status == TemplateStatus::Approved
-                || (template.status == TemplateStatus::Paused && template.paused_until.is_some());
+            // Judged by the status at the rating's instant: rated while approved and
+            // delivered after the template went back to review it is a strike; rated in
+            // review and delivered after the approval it is not.
+            let may_have_paused = template.rateable_at(rated_at);
             if let Some(pauses) = ladder.filter(|_| e.quality == Quality::Low && may_have_paused) {
                 // A strike past the last pause disables, in whichever order the strikes
                 // arrived. Its pause is over or reported, unless it still runs and nothing
@@ -306,8 +348,19 @@ impl Engine {
                     && template.quality_status_at.is_none_or(|at| at < rated_at)
                     && template.status_at(now).0 == TemplateStatus::Approved;
                 match template.strike_for_rating(pauses, rated_at, true) {
+                    // In order, the latest strike was the one past the last pause.
                     Some(None) => {
-                        self.set_status_for_rating(t, TemplateStatus::Disabled, None, rated_at, now)
+                        let latest_strike = template
+                            .counted_pauses
+                            .last()
+                            .map_or(rated_at, |&(start, _)| start.max(rated_at));
+                        self.set_status_for_rating(
+                            t,
+                            TemplateStatus::Disabled,
+                            None,
+                            latest_strike,
+                            now,
+                        )
                     }
                     Some(Some(end)) if end > now && nothing_newer_holds_the_status => self
                         .set_status_for_rating(t, TemplateStatus::Paused, Some(end), rated_at, now),
@@ -461,7 +514,7 @@ impl Engine {
         {
             return Ok(()); // a repeated event changes nothing
         }
-        self.set_template_status(t, to, until, TemplateChangeReason::Provider, now);
+        self.set_template_status(t, to, until, TemplateChangeReason::Provider, e.at, now);
         Ok(())
     }
 
@@ -487,7 +540,7 @@ impl Engine {
         if deadline > now {
             self.timers.arm(TimerKey::TemplateDeadline(t), deadline);
         } else {
-            self.set_template_status(t, to, None, reason, deadline);
+            self.set_template_status(t, to, None, reason, deadline, deadline);
         }
     }
 
@@ -588,6 +641,7 @@ impl Engine {
             TemplateStatus::Pending,
             None,
             TemplateChangeReason::Edited,
+            now,
             now,
         );
         Ok(())

@@ -52,3 +52,40 @@ fn a_rating_decision_travels_with_its_business() {
     other.import_business(&export).expect("imports");
     assert_late_approval_ignored(&mut other, "imported");
 }
+
+/// A template that went back to review at 10:00, after a status in which a rating pauses.
+fn back_in_review() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    for line in [
+        SETUP[0],
+        SETUP[1],
+        r#"{"type":"template_status","at":"2026-11-02T10:00:00Z","business":"acme","name":"promo","language":"en","status":"pending"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    engine
+}
+
+/// A low rating from 09:00, when the template was approved, delivered now: a strike.
+fn assert_late_rating_strikes(engine: &mut Engine, what: &str) {
+    engine.handle_json(r#"{"type":"template_quality","at":"2026-11-02T09:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#);
+    let view = engine.handle_json(QUERY);
+    assert!(
+        view[0].contains(r#""status":"pending""#) && view[0].contains(r#""pause_strikes":1"#),
+        "{what}: {view:?}"
+    );
+}
+
+#[test]
+fn the_status_history_a_late_rating_is_judged_by_survives_a_snapshot_and_a_move() {
+    let engine = back_in_review();
+    let bytes = engine.snapshot();
+    let mut restored = Engine::restore(&bytes).expect("restores");
+    assert_eq!(restored.snapshot(), bytes);
+    assert_late_rating_strikes(&mut restored, "restored");
+    let export = engine.export_business("acme").expect("exports");
+    let mut other = Engine::with_preset("cloud-2025").expect("a preset");
+    other.import_business(&export).expect("imports");
+    assert_late_rating_strikes(&mut other, "imported");
+}
