@@ -647,3 +647,52 @@ impl Engine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hour: i64) -> Instant {
+        Instant::from_unix_millis(1_793_000_000_000 + hour * 3_600_000).expect("in range")
+    }
+
+    fn approved_template() -> Template {
+        let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+        let out = engine.handle_json(
+            r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}.","status":"approved"}"#,
+        );
+        assert!(!out[0].contains("error"), "{out:?}");
+        engine.templates.swap_remove(0)
+    }
+
+    #[test]
+    fn the_status_at_a_rating_is_the_one_now_flipped_by_each_later_change() {
+        let mut t = approved_template();
+        assert!(t.rateable_at(at(0)));
+        // In review from 10 to 20: rateable before 10 and from 20.
+        t.status = TemplateStatus::Pending;
+        t.record_rateable_change(at(10));
+        assert!(t.rateable_at(at(9)) && !t.rateable_at(at(10)) && !t.rateable_at(at(19)));
+        t.status = TemplateStatus::Approved;
+        t.record_rateable_change(at(20));
+        assert!(t.rateable_at(at(9)) && !t.rateable_at(at(15)) && t.rateable_at(at(20)));
+    }
+
+    #[test]
+    fn changes_are_dropped_in_pairs_so_the_oldest_ratings_keep_their_status() {
+        let mut t = approved_template();
+        // Back in review and approved again, over and over, from hour 10 on.
+        for i in 0..(RATEABLE_CHANGES_KEPT as i64) {
+            t.status = TemplateStatus::Pending;
+            t.record_rateable_change(at(10 + 2 * i));
+            t.status = TemplateStatus::Approved;
+            t.record_rateable_change(at(11 + 2 * i));
+        }
+        assert_eq!(t.rateable_changes.len(), RATEABLE_CHANGES_KEPT);
+        // Before every change, the template was approved, as it is now.
+        assert!(t.rateable_at(at(0)));
+        // In the latest review, and after it.
+        let last = 10 + 2 * (RATEABLE_CHANGES_KEPT as i64 - 1);
+        assert!(!t.rateable_at(at(last)) && t.rateable_at(at(last + 1)));
+    }
+}
