@@ -160,11 +160,24 @@ impl Template {
     }
 
     /// Whether the pause `[start, end)` is one already counted: it overlaps a counted pause
-    /// (two reports of one pause overlap, whichever came first; two pauses never do).
+    /// (two reports of one pause overlap, whichever came first; two pauses never do), or it
+    /// starts before every pause kept while more were counted than are kept. Those no
+    /// longer kept are older than every kept one, and a report older than all of them is
+    /// taken as one of those (most likely delivered again), not as a new strike: counted
+    /// again, past the ladder, it would disable a template the provider reinstated since.
+    /// (Pauses are dropped only past 32 strikes, twice the longest ladder; a snapshot of
+    /// before pauses were kept holds strikes without their pauses, taken the same way.)
     fn pause_counted(&self, start: Instant, end: Instant) -> bool {
-        self.counted_pauses
-            .iter()
-            .any(|&(from, to)| start < to && from < end)
+        let some_not_kept = self.pause_strikes as usize > self.counted_pauses.len();
+        let before_those_kept = self
+            .counted_pauses
+            .first()
+            .is_some_and(|&(oldest, _)| start < oldest);
+        (some_not_kept && before_those_kept)
+            || self
+                .counted_pauses
+                .iter()
+                .any(|&(from, to)| start < to && from < end)
     }
 
     fn count_pause(&mut self, start: Instant, end: Instant) {
