@@ -191,6 +191,18 @@ impl Template {
         }
     }
 
+    /// Takes back the strike of the pause counted from `start` (a rating's), if any.
+    fn uncount_pause_from(&mut self, start: Instant) {
+        if let Some(i) = self
+            .counted_pauses
+            .iter()
+            .position(|&(from, _)| from == start)
+        {
+            self.counted_pauses.remove(i);
+            self.pause_strikes = self.pause_strikes.saturating_sub(1);
+        }
+    }
+
     /// Counts the strike of a low rating at `rated_at` unless a counted pause covers it:
     /// the end of the pause it brings on the ladder (`pauses`), `Some(None)` when it is the
     /// strike after the last pause (disabled), or `None` when it is counted already.
@@ -483,10 +495,10 @@ impl Engine {
             TemplateEvent::Paused => e.until.is_some_and(|until| until <= rated_at),
             _ => false,
         };
-        if template
+        let found_by_rating = template
             .quality_status_at
-            .is_some_and(|rated_at| e.at <= rated_at && approved_when_rated(rated_at))
-        {
+            .filter(|&rated_at| e.at <= rated_at);
+        if found_by_rating.is_some_and(approved_when_rated) {
             return Ok(());
         }
         // A disabled template comes back only through the provider's reinstatement; until
@@ -508,6 +520,15 @@ impl Engine {
         }
         if reinstating {
             template.awaiting_reinstatement = false;
+        }
+        // The status the rating found, if one a low rating does not pause (review, a pacing
+        // pause, a disable...): the strike the rating counted was none. (A timed pause that
+        // covers the rating is the strike itself, counted once: the two overlap.)
+        let covers_rating = |rated_at: Instant| {
+            e.status == TemplateEvent::Paused && e.until.is_some_and(|until| until > rated_at)
+        };
+        if let Some(rated_at) = found_by_rating.filter(|&rated_at| !covers_rating(rated_at)) {
+            template.uncount_pause_from(rated_at);
         }
         let to = e.status.status();
         let until = match e.status {
