@@ -1242,8 +1242,10 @@ typedef uint32_t convstate_pricing_type;
 
 /**
  * A conversation-state engine. Create with `convstate_engine_new` or
- * `convstate_engine_restore`, free with `convstate_engine_free`. Not thread-safe: use a
- * handle from one thread at a time; different handles are independent.
+ * `convstate_engine_restore`, free with `convstate_engine_free`. Not locked: a call that
+ * takes the engine non-const needs it to itself; calls that take it const (checks, views,
+ * snapshots) may run on several threads at once while no other call runs. Different
+ * handles are independent. (`convstate_sharded_engine` locks for its callers.)
  */
 typedef struct convstate_engine convstate_engine;
 
@@ -2340,12 +2342,13 @@ void convstate_string_free(struct convstate_string *string);
 
 /**
  * The string's bytes, NUL-terminated. Valid until the string is next written or freed; NULL
- * if `string` is NULL.
+ * if `string` is NULL (or misaligned: no string this library made).
  */
 const char *convstate_string_ptr(const struct convstate_string *string);
 
 /**
- * The string's length in bytes, without the NUL; 0 if `string` is NULL.
+ * The string's length in bytes, without the NUL; 0 if `string` is NULL (or misaligned: no
+ * string this library made).
  */
 size_t convstate_string_len(const struct convstate_string *string);
 

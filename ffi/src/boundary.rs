@@ -319,7 +319,9 @@ pub(crate) use ffi_boundary;
 /// a no-op. Dropping cannot panic in practice; the boundary keeps a panic from unwinding
 /// into C.
 pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
-    if handle.is_null() {
+    // A misaligned pointer is no handle this library made: freeing it would be undefined
+    // behaviour, so it is left alone (a function returning nothing cannot refuse it).
+    if handle.is_null() || !handle.is_aligned() {
         return;
     }
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -357,6 +359,19 @@ pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T
     aligned(ptr.cast_const(), name)?;
     // SAFETY: aligned, and the caller guarantees validity and exclusivity when non-NULL.
     unsafe { ptr.as_mut() }.ok_or_else(|| FfiError::null(name))
+}
+
+/// An optional exclusive reference: NULL is `None`; a misaligned pointer is refused.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads and writes as a `T` for `'a`, and not aliased.
+pub(crate) unsafe fn opt_arg_mut<'a, T>(
+    ptr: *mut T,
+    name: &str,
+) -> Result<Option<&'a mut T>, FfiError> {
+    aligned(ptr.cast_const(), name)?;
+    // SAFETY: aligned, and the caller guarantees validity and exclusivity when non-NULL.
+    Ok(unsafe { ptr.as_mut() })
 }
 
 /// An output slot: checked for NULL before any work, written only on success.

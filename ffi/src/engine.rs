@@ -21,8 +21,10 @@ use crate::convstate_result;
 use crate::message::convstate_message;
 
 /// A conversation-state engine. Create with `convstate_engine_new` or
-/// `convstate_engine_restore`, free with `convstate_engine_free`. Not thread-safe: use a
-/// handle from one thread at a time; different handles are independent.
+/// `convstate_engine_restore`, free with `convstate_engine_free`. Not locked: a call that
+/// takes the engine non-const needs it to itself; calls that take it const (checks, views,
+/// snapshots) may run on several threads at once while no other call runs. Different
+/// handles are independent. (`convstate_sharded_engine` locks for its callers.)
 #[derive(Debug)]
 pub struct convstate_engine {
     pub(crate) engine: Engine,

@@ -47,21 +47,35 @@ pub unsafe extern "C" fn convstate_string_free(string: *mut convstate_string) {
 }
 
 /// The string's bytes, NUL-terminated. Valid until the string is next written or freed; NULL
-/// if `string` is NULL.
+/// if `string` is NULL (or misaligned: no string this library made).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_string_ptr(string: *const convstate_string) -> *const c_char {
     // SAFETY: NULL or a live string (the caller's contract).
-    match unsafe { string.as_ref() } {
+    match unsafe { string_ref(string) } {
         Some(s) => s.bytes.as_ptr().cast(),
         None => std::ptr::null(),
     }
 }
 
-/// The string's length in bytes, without the NUL; 0 if `string` is NULL.
+/// The string's length in bytes, without the NUL; 0 if `string` is NULL (or misaligned: no
+/// string this library made).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_string_len(string: *const convstate_string) -> usize {
     // SAFETY: NULL or a live string (the caller's contract).
-    unsafe { string.as_ref() }.map_or(0, |s| s.text().len())
+    unsafe { string_ref(string) }.map_or(0, |s| s.text().len())
+}
+
+/// The string behind `string`; `None` for NULL or a misaligned pointer, which these two
+/// functions, returning no result code, answer as they answer NULL.
+///
+/// # Safety
+/// `string` is NULL, misaligned, or a live string.
+unsafe fn string_ref<'a>(string: *const convstate_string) -> Option<&'a convstate_string> {
+    if !string.is_aligned() {
+        return None;
+    }
+    // SAFETY: aligned, and NULL or a live string (the caller's contract).
+    unsafe { string.as_ref() }
 }
 
 /// Applies one wire-format line (`line`, `line_len` bytes, no newline needed) and replaces the

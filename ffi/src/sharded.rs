@@ -12,7 +12,8 @@ use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate_core::{Decision, Effect};
 
 use crate::boundary::{
-    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, str_arg, FfiError, Out,
+    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, opt_arg_mut, str_arg,
+    FfiError, Out,
 };
 use crate::codes::{check_currency, convstate_decision, decision_to_c, CONVSTATE_NONE_MS};
 use crate::convstate_result;
@@ -117,22 +118,25 @@ pub unsafe extern "C" fn convstate_sharded_engine_restore(
 /// but the timers its instant fired did, and an argument refused before the engine ran
 /// leaves the string empty. A host that acts on the string whatever the result never sees
 /// an earlier call's effects again.
+///
+/// A misaligned `effects` is refused before the engine runs: afterwards the call would have
+/// changed the engine with no way to hand back its effects.
 unsafe fn with_effects(
     effects: *mut convstate_string,
     call: impl FnOnce(&mut Vec<Effect>) -> Result<(), FfiError>,
 ) -> Result<(), FfiError> {
+    // SAFETY: NULL or a live string of the calling thread (the caller's contract).
+    let effects = unsafe { opt_arg_mut(effects, "effects") }?;
     let mut caused = Vec::new();
     let result = call(&mut caused);
-    // SAFETY: NULL or a live string of the calling thread (the caller's contract).
-    unsafe { write_effects(&caused, effects) };
+    write_effects(&caused, effects);
     result
 }
 
 /// Writes `effects` into `out` as wire-format lines, each ending in `\n`; nothing when `out`
-/// is NULL (the caller does not want them).
-unsafe fn write_effects(effects: &[Effect], out: *mut convstate_string) {
-    // SAFETY: NULL or a live string of the calling thread (the caller's contract).
-    let Some(out) = (unsafe { out.as_mut() }) else {
+/// is `None` (the caller does not want them).
+fn write_effects(effects: &[Effect], out: Option<&mut convstate_string>) {
+    let Some(out) = out else {
         return;
     };
     let mut text = String::with_capacity(256 * effects.len());

@@ -246,6 +246,13 @@ fn null_arguments_are_refused_and_outputs_left_untouched() {
     }
 }
 
+/// The header lets calls that take the engine const run on several threads at once: the
+/// engine must be `Sync` (no unsynchronised interior mutability) for that to hold.
+const _: () = {
+    const fn shared_between_threads<T: Sync>() {}
+    shared_between_threads::<convstate_engine>();
+};
+
 #[test]
 fn misaligned_pointers_are_refused_and_outputs_left_untouched() {
     // Reading through them would be undefined behaviour, and a debug build of the library
@@ -304,7 +311,37 @@ fn misaligned_pointers_are_refused_and_outputs_left_untouched() {
         "{}",
         last_error()
     );
+
+    // A sharded call's effects string: refused before the engine runs (the clock would have
+    // moved, and the effects it caused been lost).
+    let mut sharded = null_mut();
+    let preset = "cloud-2025";
+    let rc = unsafe {
+        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 2, &mut sharded)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let words = [0u64; 4];
+    let misaligned_string = words
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_add(1)
+        .cast_mut()
+        .cast::<convstate_string>();
+    let rc = unsafe { convstate_sharded_engine_handle_timeout(sharded, T0, misaligned_string) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().contains("argument `effects`"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(words, [0u64; 4], "nothing written");
+    // The string functions return no code: a misaligned string reads as NULL does, and
+    // freeing one is left alone.
     unsafe {
+        assert!(convstate_string_ptr(misaligned_string).is_null());
+        assert_eq!(convstate_string_len(misaligned_string), 0);
+        convstate_string_free(misaligned_string);
+        convstate_sharded_engine_free(sharded);
         convstate_message_free(message);
         convstate_engine_free(engine);
     }
