@@ -118,6 +118,35 @@ pub(crate) struct StoredLimit {
     pub lookback_live: Vec<LiveSends>,
 }
 
+impl LimitState {
+    /// This limit as snapshots and exports store it, under `owner`, with each contact's key
+    /// passed through `port` (unchanged in a snapshot; an export's own numbering). One place,
+    /// so that a field added to the limit reaches both.
+    pub(crate) fn stored(
+        &self,
+        owner: u32,
+        mut port: impl FnMut(AddressKey) -> AddressKey,
+    ) -> StoredLimit {
+        let mut port_all = |entries: Vec<(AddressKey, Instant)>| {
+            entries
+                .into_iter()
+                .map(|(contact, at)| (port(contact), at))
+                .collect()
+        };
+        StoredLimit {
+            owner,
+            level: self.level,
+            level_since: self.level_since,
+            upgrade_at: self.upgrade_at,
+            window: port_all(self.window.entries()),
+            lookback: port_all(self.lookback.entries()),
+            blocked_until: self.blocked_until,
+            window_live: self.window.live_sends(),
+            lookback_live: self.lookback.live_sends(),
+        }
+    }
+}
+
 impl Engine {
     fn lookback_span(&self) -> crate::time::Duration {
         match &self.policy.limits.upgrade {

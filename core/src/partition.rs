@@ -379,26 +379,7 @@ impl Engine {
         owners.sort_unstable();
         let limits = owners
             .into_iter()
-            .map(|(new, old)| {
-                let l = &self.limits[&old];
-                let mut port_all = |entries: Vec<(AddressKey, Instant)>| {
-                    entries
-                        .into_iter()
-                        .map(|(c, t)| (porter.port(c), t))
-                        .collect()
-                };
-                StoredLimit {
-                    owner: new,
-                    level: l.level,
-                    level_since: l.level_since,
-                    upgrade_at: l.upgrade_at,
-                    window: port_all(l.window.entries()),
-                    lookback: port_all(l.lookback.entries()),
-                    blocked_until: l.blocked_until,
-                    window_live: l.window.live_sends(),
-                    lookback_live: l.lookback.live_sends(),
-                }
-            })
+            .map(|(new, old)| self.limits[&old].stored(new, |contact| porter.port(contact)))
             .collect();
 
         let mut usage: Vec<((u32, u32), MonthlyUsage)> = self

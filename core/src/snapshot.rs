@@ -519,20 +519,7 @@ impl Engine {
                 owners.sort_unstable();
                 owners
                     .into_iter()
-                    .map(|owner| {
-                        let l = &self.limits[&owner];
-                        StoredLimit {
-                            owner,
-                            level: l.level,
-                            level_since: l.level_since,
-                            upgrade_at: l.upgrade_at,
-                            window: l.window.entries(),
-                            lookback: l.lookback.entries(),
-                            blocked_until: l.blocked_until,
-                            window_live: l.window.live_sends(),
-                            lookback_live: l.lookback.live_sends(),
-                        }
-                    })
+                    .map(|owner| self.limits[&owner].stored(owner, |contact| contact))
                     .collect()
             },
             billing: sorted(&self.billing),
