@@ -12,7 +12,7 @@ use std::path::Path;
 
 use convstate::Engine;
 
-use crate::error::{CliError, STDIN_NAME};
+use crate::error::{input_name, CliError};
 use crate::paths::same_file;
 use crate::{state, BusinessCommand, BusinessMoveArgs};
 
@@ -35,8 +35,7 @@ pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
         }
         BusinessCommand::Import { state: path, file } => {
             let export = read_export(file)?;
-            let source = if file == "-" { STDIN_NAME } else { file };
-            let engine = import_into(path, &export, source)?;
+            let engine = import_into(path, &export, input_name(file))?;
             state::save(path, &engine)
         }
         BusinessCommand::Remove {
@@ -117,7 +116,7 @@ fn read_export(file: &str) -> Result<Vec<u8>, CliError> {
     };
     read.map_err(|source| CliError::Io {
         what: "cannot read",
-        path: if file == "-" { STDIN_NAME } else { file }.to_owned(),
+        path: input_name(file).to_owned(),
         source,
     })
 }

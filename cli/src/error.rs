@@ -15,6 +15,15 @@ pub const EXIT_CLOSED_OUTPUT: u8 = 141;
 
 /// How messages name standard input, given as `-`.
 pub const STDIN_NAME: &str = "<stdin>";
+/// How messages name an input file argument: `-` is standard input.
+pub fn input_name(file: &str) -> &str {
+    if file == "-" {
+        STDIN_NAME
+    } else {
+        file
+    }
+}
+
 /// How messages name standard output, given as `-` or written by default.
 pub const STDOUT_NAME: &str = "<stdout>";
 

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convstate::{Engine, Policy};
 
-use crate::error::{CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
+use crate::error::{input_name, CliError, EXIT_CLOSED_OUTPUT, STDOUT_NAME};
 use crate::input::MAX_LINE_BYTES;
 use crate::paths::same_file;
 use crate::replay::{Malformed, Replayer};
@@ -355,11 +355,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     }
     refuse_overwriting_inputs(args)?;
     let mut replayer = Replayer::new(starting_engine(args)?);
-    let source_name = if args.file == "-" {
-        STDIN_NAME.to_owned()
-    } else {
-        args.file.clone()
-    };
+    let source_name = input_name(&args.file).to_owned();
     let mut input: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
