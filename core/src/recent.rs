@@ -194,26 +194,27 @@ impl RecentContacts {
 
     /// (contact, latest instant), oldest first: the serialised form.
     pub fn entries(&self) -> Vec<(AddressKey, Instant)> {
-        let mut out = Vec::with_capacity(self.index.len());
-        let mut i = self.head;
-        while i != NIL {
-            let node = self.nodes[i as usize];
-            out.push((node.contact, node.at));
-            i = node.next;
-        }
-        out
+        self.collect_in_order(|node| (node.contact, node.at))
     }
 
     /// Each entry's [`LiveSends`], in the order of [`RecentContacts::entries`].
     pub fn live_sends(&self) -> Vec<LiveSends> {
+        self.collect_in_order(|node| (node.counted_since, node.live_sends))
+    }
+
+    /// `part` of each node, oldest instant first, sized once (a limit may count a million).
+    fn collect_in_order<T>(&self, part: impl Fn(Node) -> T) -> Vec<T> {
         let mut out = Vec::with_capacity(self.index.len());
-        let mut i = self.head;
-        while i != NIL {
-            let node = self.nodes[i as usize];
-            out.push((node.counted_since, node.live_sends));
-            i = node.next;
-        }
+        out.extend(self.in_order().map(part));
         out
+    }
+
+    /// The nodes from the oldest instant to the latest.
+    fn in_order(&self) -> impl Iterator<Item = Node> + '_ {
+        std::iter::successors(
+            (self.head != NIL).then(|| self.nodes[self.head as usize]),
+            |node| (node.next != NIL).then(|| self.nodes[node.next as usize]),
+        )
     }
 
     /// Rebuilds from [`RecentContacts::entries`] and [`RecentContacts::live_sends`]; `None`

@@ -339,7 +339,8 @@ fn invalid(path: &str, problem: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Keys documented by Meta that carry nothing the engine keeps: accepted silently.
+/// The keys each level of the payload may carry (read, or documented by Meta and unused);
+/// any other is reported `unrecognized`. An `entry[]` item's:
 const ENTRY_KEYS: &[&str] = &["id", "time", "changes"];
 const CHANGE_KEYS: &[&str] = &["field", "value"];
 const MESSAGES_VALUE_KEYS: &[&str] = &[
