@@ -816,17 +816,20 @@ fn inspect_at_applies_to_every_view_that_has_an_instant() {
 
 /// The state the example day leaves (its clock: 2026-11-02T23:59:59Z), saved in `directory`.
 fn example_state(directory: &Path) -> PathBuf {
-    let state = directory.join("state.json");
-    let path = example_day();
+    replayed_into_state(&example_day(), &directory.join("state.json"))
+}
+
+/// `log` replayed into a new state at `state`: its path.
+fn replayed_into_state(log: &Path, state: &Path) -> PathBuf {
     let replay = run(&[
         "replay",
-        path.to_str().unwrap(),
+        log.to_str().unwrap(),
         "--summary",
         "--state",
         state.to_str().unwrap(),
     ]);
     assert_exit(&replay, 0);
-    state
+    state.to_path_buf()
 }
 
 #[test]
@@ -1169,15 +1172,7 @@ fn three_business_state(directory: &Path) -> PathBuf {
         events.to_str().unwrap(),
     ]);
     assert_exit(&simulate, 0);
-    let replay = run(&[
-        "replay",
-        events.to_str().unwrap(),
-        "--summary",
-        "--state",
-        state.to_str().unwrap(),
-    ]);
-    assert_exit(&replay, 0);
-    state
+    replayed_into_state(&events, &state)
 }
 
 fn restore(path: &Path) -> convstate::Engine {

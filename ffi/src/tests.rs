@@ -67,6 +67,36 @@ fn register(engine: *mut convstate_engine) {
     );
 }
 
+/// A `failed` delivery status of `message_id`, sent from `NUMBER` to `contact`, with
+/// `errors_len` provider error codes at `errors` (no pricing).
+fn failed_status(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    contact: &str,
+    message_id: &str,
+    errors: *const u32,
+    errors_len: usize,
+) -> convstate_result {
+    unsafe {
+        convstate_engine_message_status(
+            engine,
+            at_ms,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(contact),
+            contact.len(),
+            ptr(message_id),
+            message_id.len(),
+            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
+            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
+            null(),
+            0,
+            errors,
+            errors_len,
+        )
+    }
+}
+
 fn inbound(engine: *mut convstate_engine, at_ms: i64) -> convstate_result {
     unsafe {
         convstate_engine_inbound(
@@ -262,24 +292,7 @@ fn misaligned_pointers_are_refused_and_outputs_left_untouched() {
     let contact = "+4915112345678";
     let codes = [131_047u32, 0];
     let misaligned_codes = codes.as_ptr().cast::<u8>().wrapping_add(1).cast::<u32>();
-    let rc = unsafe {
-        convstate_engine_message_status(
-            engine,
-            T0,
-            ptr(NUMBER),
-            NUMBER.len(),
-            ptr(contact),
-            contact.len(),
-            ptr("wamid.out.1"),
-            11,
-            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
-            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
-            null(),
-            0,
-            misaligned_codes,
-            1,
-        )
-    };
+    let rc = failed_status(engine, T0, contact, "wamid.out.1", misaligned_codes, 1);
     assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
     assert!(
         last_error().contains("argument `errors`") && last_error().contains("aligned to 4 bytes"),
@@ -1245,24 +1258,14 @@ fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
     assert_eq!(reply.price_micros, -1, "a free reply has no price");
 
     let errors = [131_047u32];
-    let rc = unsafe {
-        convstate_engine_message_status(
-            engine,
-            T0 + 120_000,
-            ptr(NUMBER),
-            NUMBER.len(),
-            ptr(contact),
-            contact.len(),
-            ptr("wamid.out.1"),
-            11,
-            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
-            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
-            null(),
-            0,
-            errors.as_ptr(),
-            errors.len(),
-        )
-    };
+    let rc = failed_status(
+        engine,
+        T0 + 120_000,
+        contact,
+        "wamid.out.1",
+        errors.as_ptr(),
+        errors.len(),
+    );
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     assert_eq!(
         drain_kinds(engine),
@@ -1293,24 +1296,14 @@ fn a_backoff_error_refuses_marketing_to_the_contact_until_its_end() {
     let contact = CONTACTS[0];
     send_to(engine, T0, contact, message, Some("wamid.6"), true);
     let errors = [131_049u32];
-    let rc = unsafe {
-        convstate_engine_message_status(
-            engine,
-            T0 + 60_000,
-            ptr(NUMBER),
-            NUMBER.len(),
-            ptr(contact),
-            contact.len(),
-            ptr("wamid.6"),
-            7,
-            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
-            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
-            null(),
-            0,
-            errors.as_ptr(),
-            errors.len(),
-        )
-    };
+    let rc = failed_status(
+        engine,
+        T0 + 60_000,
+        contact,
+        "wamid.6",
+        errors.as_ptr(),
+        errors.len(),
+    );
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     assert!(
         drain_kinds(engine).contains(&convstate_effect_kind::CONVSTATE_EFFECT_CONTACT_BACKED_OFF)
