@@ -1,9 +1,14 @@
 //! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
 //! noisy machine, unlike timings): `profile
-//! <inbound|reply|template|mixed|json|json_into|check_send|c_check_send|snapshot>
+//! <inbound|reply|template|mixed|json|json_into|check_send|c_check_send|snapshot|quiet_limit>
 //! [events] [conversations]` on 10,000 idle conversations by default. With a million
 //! conversations, `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the
 //! cache.
+//!
+//! `quiet_limit [contacts]` is a latency probe rather than a loop: one business sends a
+//! template campaign to `contacts` new contacts, and two days later one more template; it
+//! prints how long that send took (the messaging limit's contact list drops the whole
+//! campaign then) and, for callgrind, the send is `first_send_after_quiet`.
 
 use convstate_benches::*;
 
@@ -110,13 +115,40 @@ fn main() {
                 ok += 1;
             }
         }
+        "quiet_limit" => {
+            // Contacts `100 k` all talk to number 0, so one business counts them all.
+            let contacts: Vec<u64> = (0..events.max(1)).map(|k| n + 100 * k).collect();
+            for &i in &contacts {
+                opt_in(&mut engine, i);
+            }
+            let (last, campaign) = contacts.split_last().expect("at least one contact");
+            for (k, &i) in campaign.iter().enumerate() {
+                let req = template_send(i, at(86_400_000 + k as i64));
+                ok += u64::from(engine.send(&req).is_ok_and(|d| d.is_allowed()));
+                drain(&mut engine);
+            }
+            let req = template_send(*last, at(3 * 86_400_000));
+            let started = std::time::Instant::now();
+            ok += u64::from(first_send_after_quiet(&mut engine, &req));
+            let took = started.elapsed();
+            println!("quiet_limit: the send after the quiet spell took {took:?}");
+        }
         other => {
             eprintln!(
                 "unknown workload {other:?}: inbound, reply, template, mixed, json, json_into, \
-                 check_send, c_check_send or snapshot"
+                 check_send, c_check_send, snapshot or quiet_limit"
             );
             std::process::exit(2);
         }
     }
     println!("{workload}: {ok} of {events} applied or allowed");
+}
+
+/// The one send `quiet_limit` times (a callgrind toggle).
+#[inline(never)]
+fn first_send_after_quiet(
+    engine: &mut convstate::Engine,
+    req: &convstate::event::SendRequest,
+) -> bool {
+    engine.send(req).is_ok_and(|d| d.is_allowed())
 }
