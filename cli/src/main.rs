@@ -28,8 +28,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  input error: a malformed line (reported with its line number, field and what was
-     expected), an unreadable input file, an output that cannot be written, a business or
-     number the state does not hold, an export the state cannot import
+     expected), an unreadable input file or standard input, an output that cannot be
+     written, a business or number the state does not hold, an export the state cannot
+     import
   2  usage error: unknown option or bad value (an --at out of range or before the state's
      clock), bad policy name or override, contradictory arguments
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
@@ -402,12 +403,15 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     };
     let mut lines = Vec::new();
     let mut buf = Vec::new();
+    // An input that cannot be read (standard input redirected from a directory fails its
+    // first read with EISDIR; a disk error, later) is the input's fault, not a line's: it is
+    // named with the OS error, like a file that cannot be opened.
+    let read_error = |source| CliError::Io {
+        what: "cannot read",
+        path: source_name.clone(),
+        source,
+    };
     for line_number in 1u64.. {
-        let read_error = |e: std::io::Error| CliError::MalformedLine {
-            source_name: source_name.clone(),
-            line: line_number,
-            problem: format!("cannot read: {e}"),
-        };
         let too_long = match input::read_line(&mut input, &mut buf, MAX_LINE_BYTES) {
             Ok(input::Line::End) => break,
             Ok(input::Line::Read) => false,

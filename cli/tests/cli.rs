@@ -1107,6 +1107,21 @@ fn policy_overrides_change_the_rules() {
 }
 
 #[test]
+fn standard_input_that_cannot_be_read_is_named_not_blamed_on_a_line() {
+    let directory = tempfile::tempdir().unwrap();
+    for format in ["wire", "meta-webhook"] {
+        let output = convstate(&["replay", "--format", format, "-"])
+            .stdin(std::fs::File::open(directory.path()).expect("a directory opens"))
+            .output()
+            .expect("the binary runs");
+        assert_exit_saying(&output, 1, "convstate: error: cannot read <stdin>: ");
+        let message = stderr(&output);
+        assert!(!message.contains(":1:"), "{message}");
+        assert!(!message.contains("line"), "{message}");
+    }
+}
+
+#[test]
 fn replay_meta_webhooks_mixed_with_wire_events() {
     let output = run(&[
         "replay",
