@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convstate::{Engine, Policy};
 
-use crate::error::{input_name, CliError, EXIT_CLOSED_OUTPUT, STDOUT_NAME};
+use crate::error::{input_name, CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
 use crate::input::MAX_LINE_BYTES;
 use crate::paths::same_file;
 use crate::replay::{Malformed, Replayer};
@@ -32,7 +32,8 @@ Exit codes:
      written, a business or number the state does not hold, an export the state cannot
      import
   2  usage error: unknown option or bad value (an --at out of range or before the state's
-     clock), bad policy name or override, contradictory arguments
+     clock), bad policy name or override, contradictory arguments (replay - with
+     --policy-overrides @-: both read standard input)
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
      read, restored or written
   141  the output's reader closed it (a pipe into head): stopped quietly, no state saved";
@@ -119,7 +120,8 @@ struct PolicyArgs {
     /// with an existing `--state`: the policy saved there].
     #[arg(long, value_name = "NAME")]
     policy: Option<String>,
-    /// Overrides merged over the policy, as JSON or `@FILE` (e.g. `{"chat":{"idle_timeout":"15m"}}`).
+    /// Overrides merged over the policy, as JSON or `@FILE` (e.g. `{"chat":{"idle_timeout":"15m"}}`);
+    /// `@-` reads them from standard input (not with `replay -`; a file named `-`: `@./-`).
     #[arg(long, value_name = "JSON|@FILE")]
     policy_overrides: Option<String>,
 }
@@ -257,9 +259,18 @@ impl PolicyArgs {
             None => Policy::preset(name),
             Some(text) => {
                 let json = match text.strip_prefix('@') {
-                    Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                        CliError::Usage(format!("--policy-overrides: cannot read {path}: {e}"))
-                    })?,
+                    Some(path) => {
+                        let read = match path {
+                            "-" => std::io::read_to_string(std::io::stdin().lock()),
+                            path => std::fs::read_to_string(path),
+                        };
+                        read.map_err(|e| {
+                            CliError::Usage(format!(
+                                "--policy-overrides: cannot read {}: {e}",
+                                input_name(path)
+                            ))
+                        })?
+                    }
                     None => text.clone(),
                 };
                 let overrides: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
@@ -280,10 +291,21 @@ impl PolicyArgs {
 
     /// The policy to start a new engine with.
     fn or_default(&self) -> Result<Policy, CliError> {
-        match self.requested()? {
-            Some(policy) => Ok(policy),
-            None => Policy::preset(DEFAULT_POLICY).map_err(|e| CliError::Usage(e.to_string())),
-        }
+        or_default(self.requested()?)
+    }
+
+    /// Whether the overrides are read from standard input (`@-`).
+    fn overrides_from_stdin(&self) -> bool {
+        self.policy_overrides.as_deref() == Some("@-")
+    }
+}
+
+/// `requested`, or the default policy when it is `None`. (The arguments are read once:
+/// overrides from standard input cannot be read a second time.)
+fn or_default(requested: Option<Policy>) -> Result<Policy, CliError> {
+    match requested {
+        Some(policy) => Ok(policy),
+        None => Policy::preset(DEFAULT_POLICY).map_err(|e| CliError::Usage(e.to_string())),
     }
 }
 
@@ -335,7 +357,7 @@ fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
             )))
         }
         (Some(engine), _) => Ok(engine),
-        (None, _) => Ok(Engine::new(args.policy.or_default()?)),
+        (None, requested) => Ok(Engine::new(or_default(requested)?)),
     }
 }
 
@@ -353,6 +375,12 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             ))
         })?;
         reader = reader.with_business(waba, business);
+    }
+    if args.file == "-" && args.policy.overrides_from_stdin() {
+        return Err(CliError::Usage(format!(
+            "--policy-overrides @- and the event log - both read standard input ({STDIN_NAME}); \
+             give the overrides as JSON or @FILE, or the event log as a file"
+        )));
     }
     refuse_overwriting_inputs(args)?;
     let mut replayer = Replayer::new(starting_engine(args)?);
@@ -503,11 +531,14 @@ impl PolicyArgs {
     /// Refuses an output file (`flag`) that is the `--policy-overrides @FILE` file.
     fn refuse_writing_over_overrides(&self, flag: &str, out: &Path) -> Result<(), CliError> {
         let overrides = self.policy_overrides.as_deref();
+        // `@-` is standard input, not a file named `-`.
         match overrides.and_then(|text| text.strip_prefix('@')) {
-            Some(file) if same_file(Path::new(file), out) => Err(CliError::Usage(format!(
-                "{flag} {} is the --policy-overrides file {file}",
-                out.display()
-            ))),
+            Some(file) if file != "-" && same_file(Path::new(file), out) => {
+                Err(CliError::Usage(format!(
+                    "{flag} {} is the --policy-overrides file {file}",
+                    out.display()
+                )))
+            }
             _ => Ok(()),
         }
     }

@@ -1107,6 +1107,77 @@ fn policy_overrides_change_the_rules() {
 }
 
 #[test]
+fn policy_overrides_at_dash_read_standard_input() {
+    let directory = tempfile::tempdir().unwrap();
+    let events = directory.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        [
+            r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","kind":"text"}"#,
+            r#"{"type":"tick","at":"2026-11-02T09:12:00Z"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let events = events.to_str().unwrap();
+    let state = directory.path().join("state.json");
+    // `@-` is standard input (it read a file named `-`), and is read once: a new --state
+    // starts from the policy it gave.
+    let longer = run_with_stdin(
+        &[
+            "replay",
+            events,
+            "--policy-overrides",
+            "@-",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        br#"{"chat":{"idle_timeout":"15m"}}"#,
+    );
+    assert_exit(&longer, 0);
+    assert!(
+        !stdout(&longer).contains("chat_ended"),
+        "15 minutes: still live: {}",
+        stdout(&longer)
+    );
+    let saved = run(&["inspect", state.to_str().unwrap()]);
+    assert_exit(&saved, 0);
+    // Its problems name <stdin>.
+    assert_exit_saying(
+        &run_with_stdin(&["replay", events, "--policy-overrides", "@-"], b"{"),
+        2,
+        "--policy-overrides: not valid JSON",
+    );
+    let unreadable = convstate(&["replay", events, "--policy-overrides", "@-"])
+        .stdin(std::fs::File::open(directory.path()).expect("a directory opens"))
+        .output()
+        .expect("the binary runs");
+    assert_exit_saying(
+        &unreadable,
+        2,
+        "convstate: error: --policy-overrides: cannot read <stdin>: ",
+    );
+    // Standard input cannot hold both the overrides and the event log.
+    let both = run_with_stdin(
+        &["replay", "-", "--policy-overrides", "@-"],
+        br#"{"chat":{"idle_timeout":"15m"}}"#,
+    );
+    assert_exit_saying(
+        &both,
+        2,
+        "--policy-overrides @- and the event log - both read standard input",
+    );
+    assert!(stdout(&both).is_empty(), "{}", stdout(&both));
+    // simulate reads no other input.
+    let simulated = run_with_stdin(
+        &["simulate", "--days", "1", "--policy-overrides", "@-"],
+        br#"{"chat":{"idle_timeout":"15m"}}"#,
+    );
+    assert_exit(&simulated, 0);
+}
+
+#[test]
 fn standard_input_that_cannot_be_read_is_named_not_blamed_on_a_line() {
     let directory = tempfile::tempdir().unwrap();
     for format in ["wire", "meta-webhook"] {
