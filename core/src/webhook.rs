@@ -22,7 +22,8 @@
 //!
 //! Whatever is not understood (an unknown `field`, event or enum value, or an unknown key of
 //! the envelope, a message, a status, or the value of a template status, template quality,
-//! number quality or applied account change) becomes an
+//! number quality, capability update, calls, user preferences (and each preference) or
+//! applied account change) becomes an
 //! [`WebhookOutcome::Unrecognized`] naming its JSON path; an item that is understood but
 //! changes no state (a status `warning`, a business-initiated call) a
 //! [`WebhookOutcome::Skipped`]; an item that is malformed or that the engine refuses a
@@ -442,6 +443,43 @@ const NUMBER_QUALITY_KEYS: &[&str] = &[
     "current_limit",
     "old_limit",
 ];
+/// `business_capability_update` (facts §3.2 and §0 name the limit keys, Meta M-BCU the
+/// rest). Read: `max_daily_conversations_per_business`, `max_daily_conversation_per_phone`
+/// (the integer form, removed Feb 2026) and `phone_number` (a number named as in
+/// `account_update`). Known but unused: `max_phone_numbers_per_business` and
+/// `max_phone_numbers_per_waba` (how many numbers may be added, not a sending limit).
+const CAPABILITY_KEYS: &[&str] = &[
+    "max_daily_conversations_per_business",
+    "max_daily_conversation_per_phone",
+    "phone_number",
+    "max_phone_numbers_per_business",
+    "max_phone_numbers_per_waba",
+];
+/// `calls` (facts §1.2 names the event; Meta's calling webhook reference the shape): the
+/// same envelope as `messages`. Read: `metadata`, `calls`, `statuses`. Known but unused:
+/// `messaging_product`, `contacts` (the caller is the call's `from`) and `errors`. The
+/// `calls[]` items are not checked: their keys differ per call event (`session`,
+/// `status`, `duration`, ...) and the engine reads only a user's `connect`.
+const CALLS_VALUE_KEYS: &[&str] = &[
+    "messaging_product",
+    "metadata",
+    "contacts",
+    "calls",
+    "statuses",
+    "errors",
+];
+/// `user_preferences` (facts §8.1 names `category` and `value`; Meta M-USERPREF the
+/// shape): the same envelope as `messages`. Read: `metadata`, `user_preferences`. Known but
+/// unused: `messaging_product`, `contacts` (the contact is the preference's `wa_id`).
+const USER_PREFERENCES_VALUE_KEYS: &[&str] = &[
+    "messaging_product",
+    "metadata",
+    "contacts",
+    "user_preferences",
+];
+/// A `user_preferences[]` item. Read: `wa_id`, `category`, `value`, `timestamp`. Known but
+/// unused: `detail` (prose: "User requested to stop marketing messages").
+const USER_PREFERENCE_KEYS: &[&str] = &["wa_id", "category", "value", "timestamp", "detail"];
 /// `account_update` (facts §4.3 "Webhook" and §2.3 "Tier webhook", Meta M-ACCT-UPD). Read:
 /// `event`, `phone_number` (the number it names, when it names one), `restriction_info`,
 /// `ban_info`. Known but unused: `violation_info` (ACCOUNT_VIOLATION, a warning that
@@ -936,6 +974,7 @@ impl Parser<'_> {
     }
 
     fn calls(&mut self, change: &Change) {
+        self.unknown_keys(&change.path, change.value, CALLS_VALUE_KEYS);
         if !["calls", "statuses"]
             .iter()
             .any(|k| change.value.contains_key(*k))
@@ -1205,6 +1244,7 @@ impl Parser<'_> {
 
     fn business_capability(&mut self, change: &Change) {
         let path = &change.path;
+        self.unknown_keys(path, change.value, CAPABILITY_KEYS);
         let scope = self.engine.policy().limits.scope;
         // The key that matches the policy's limit scope wins; the other is reported.
         let keys = match scope {
@@ -1456,6 +1496,7 @@ impl Parser<'_> {
     }
 
     fn user_preferences(&mut self, change: &Change) {
+        self.unknown_keys(&change.path, change.value, USER_PREFERENCES_VALUE_KEYS);
         if !change.value.contains_key("user_preferences") {
             return self.skipped(&change.path, "no user preferences");
         }
@@ -1469,6 +1510,7 @@ impl Parser<'_> {
                 let object = preference
                     .as_object()
                     .ok_or_else(|| invalid(&path, "expected an object"))?;
+                self.unknown_keys(&path, object, USER_PREFERENCE_KEYS);
                 let category = str_at(object, &path, "category")?;
                 if category != "marketing_messages" {
                     self.unrecognized(

@@ -870,6 +870,86 @@ fn an_unknown_key_of_a_ban_value_is_reported_and_the_ban_applies() {
 }
 
 #[test]
+fn an_unknown_key_of_a_capability_update_is_reported_and_the_limit_applies() {
+    let mut engine = engine();
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"business_capability_update","value":{"max_daily_conversations_per_business":"TIER_10K","max_phone_numbers_per_business":2,"max_phone_numbers_per_waba":2,"max_daily_messages_per_portfolio":"TIER_10K"}}"#,
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.max_daily_messages_per_portfolio"
+        )],
+        "{outcomes:?}"
+    );
+    assert_eq!(unrecognized_reasons(&outcomes), ["unknown field; ignored"]);
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::MessagingLimit(l)] if l.limit == LimitLevel::Contacts(10_000)
+        ),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn an_unknown_key_of_a_calls_value_is_reported_and_the_call_applies() {
+    let mut engine = engine();
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"calls","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Kerry"},"wa_id":"79110000001"}],"call_region":"EU","calls":[{"id":"wacid.1","to":"15550001111","from":"79110000001","event":"connect","timestamp":"1793610030","direction":"USER_INITIATED","session":{"sdp_type":"offer","sdp":"v=0"}}]}}"#,
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [("unrecognized", "entry[0].changes[0].value.call_region")],
+        "{outcomes:?}"
+    );
+    assert_eq!(unrecognized_reasons(&outcomes), ["unknown field; ignored"]);
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::Inbound(call)] if call.kind == InboundKind::Call && call.at == at(30)
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(conversation(&mut engine, 60)["window_open"], true);
+}
+
+#[test]
+fn an_unknown_key_of_a_user_preferences_value_or_item_is_reported_and_the_stop_applies() {
+    let mut engine = engine();
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"user_preferences","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"contacts":[{"wa_id":"79110000001","profile":{"name":"Kerry"}}],"source":"settings","user_preferences":[{"wa_id":"79110000001","detail":"User requested to stop marketing messages","category":"marketing_messages","value":"stop","timestamp":1793610100,"expires":1801386100}]}}"#,
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [
+            ("unrecognized", "entry[0].changes[0].value.source"),
+            (
+                "unrecognized",
+                "entry[0].changes[0].value.user_preferences[0].expires"
+            ),
+        ],
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        unrecognized_reasons(&outcomes),
+        ["unknown field; ignored"; 2]
+    );
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::UserPreference(p)] if p.value == PreferenceValue::Stop && p.at == at(100)
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(conversation(&mut engine, 150)["marketing_stopped"], true);
+}
+
+#[test]
 fn a_payload_with_unknown_value_keys_still_applies_every_known_field() {
     let mut engine = engine();
     let outcomes = handle(&mut engine, "unknown_value_keys.json");
@@ -926,21 +1006,30 @@ fn a_payload_with_unknown_value_keys_still_applies_every_known_field() {
 
 #[test]
 fn keys_meta_documents_for_these_values_are_not_reported() {
-    // Every fixture of the four kinds carries only documented keys (`message_template_id`,
+    // Every fixture of the seven kinds carries only documented keys (`message_template_id`,
     // `reason`, `rejection_info`, `other_info.description`, `previous_quality_score`,
-    // `old_limit`, `ban_info.waba_ban_date`, `violation_info`...): none is unknown.
+    // `old_limit`, `ban_info.waba_ban_date`, `violation_info`, `max_phone_numbers_per_waba`,
+    // a call's `messaging_product` and `contacts`, a preference's `detail`...): none is
+    // unknown.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/webhooks");
     let mut names: Vec<String> = std::fs::read_dir(&fixtures)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| {
-            ["template_", "phone_number_quality_", "account_update_"]
-                .iter()
-                .any(|p| n.starts_with(p))
+            [
+                "template_",
+                "phone_number_quality_",
+                "account_update_",
+                "business_capability_",
+                "calls_",
+                "user_preferences_",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
         })
         .collect();
     names.sort();
-    assert!(names.len() >= 17, "{names:?}");
+    assert!(names.len() >= 22, "{names:?}");
     for name in &names {
         let mut engine = engine();
         let outcomes = handle(&mut engine, name);
