@@ -1232,13 +1232,27 @@ impl Parser<'_> {
                 }),
             );
         }
-        let limit_key = ["max_daily_conversations_per_business", "current_limit"]
-            .into_iter()
-            .find(|k| change.value.contains_key(*k));
-        match limit_key {
-            Some(key) => self.limit(&join(path, key), &change.value[key], &[number], change.at),
-            None if quality.is_none() => self.skipped(path, "no quality or limit change"),
-            None => {}
+        // Two keys carry the limit: `max_daily_conversations_per_business`, and the older
+        // `current_limit` that Meta removes in February 2026 (facts §0, §4.1). The newer one
+        // applies; an older one that says something else is a line of its own, not dropped,
+        // for the payload contradicts itself.
+        const NEWER: &str = "max_daily_conversations_per_business";
+        const OLDER: &str = "current_limit";
+        match (change.value.get(NEWER), change.value.get(OLDER)) {
+            (Some(newer), older) => {
+                self.limit(&join(path, NEWER), newer, &[number], change.at);
+                if let Some(older) = older.filter(|older| !same_limit(older, newer)) {
+                    let at = join(path, OLDER);
+                    let problem = format!(
+                        "limit {older} disagrees with {NEWER} {newer}, the newer key and \
+                         the one read; not applied"
+                    );
+                    self.failed(&at, invalid(&at, problem));
+                }
+            }
+            (None, Some(older)) => self.limit(&join(path, OLDER), older, &[number], change.at),
+            (None, None) if quality.is_none() => self.skipped(path, "no quality or limit change"),
+            (None, None) => {}
         }
     }
 
@@ -1284,23 +1298,12 @@ impl Parser<'_> {
     /// A limit value (`TIER_2K`, `1000`, `-1`...) as `messaging_limit` events, when it is a
     /// level of the policy.
     fn limit(&mut self, path: &str, value: &Value, numbers: &[String], at: Instant) {
-        let level = match value {
-            Value::String(tier) if tier == "TIER_NOT_SET" => {
-                return self.skipped(path, "no limit set yet")
+        let level = match limit_value(value) {
+            LimitValue::NotSet => return self.skipped(path, "no limit set yet"),
+            LimitValue::Level(level) => level,
+            LimitValue::Unknown => {
+                return self.unrecognized(path, format!("limit {value} unknown; not applied"))
             }
-            Value::String(tier) => tier_level(tier),
-            Value::Number(n) => match n.as_i64() {
-                Some(-1) => Some(LimitLevel::Unlimited),
-                Some(n) => u32::try_from(n)
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(LimitLevel::Contacts),
-                None => None,
-            },
-            _ => None,
-        };
-        let Some(level) = level else {
-            return self.unrecognized(path, format!("limit {value} unknown; not applied"));
         };
         if !self.engine.policy().limits.levels.contains(&level) {
             return self.unrecognized(
@@ -1641,6 +1644,43 @@ fn quality_score(score: &str) -> Option<Quality> {
         "UNKNOWN" | "NA" => Quality::Unknown,
         _ => return None,
     })
+}
+
+/// What a limit value of a webhook says.
+#[derive(Debug, PartialEq)]
+enum LimitValue {
+    /// `TIER_NOT_SET`: no limit yet.
+    NotSet,
+    /// A level (`TIER_2K`, `2000`, `-1` for unlimited).
+    Level(LimitLevel),
+    /// Anything else.
+    Unknown,
+}
+
+fn limit_value(value: &Value) -> LimitValue {
+    let level = match value {
+        Value::String(tier) if tier == "TIER_NOT_SET" => return LimitValue::NotSet,
+        Value::String(tier) => tier_level(tier),
+        Value::Number(n) => match n.as_i64() {
+            Some(-1) => Some(LimitLevel::Unlimited),
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .map(LimitLevel::Contacts),
+            None => None,
+        },
+        _ => None,
+    };
+    level.map_or(LimitValue::Unknown, LimitValue::Level)
+}
+
+/// Whether two limit values say the same (`TIER_10K` and `10000` do); two unknown values
+/// only when they are the same JSON.
+fn same_limit(a: &Value, b: &Value) -> bool {
+    match (limit_value(a), limit_value(b)) {
+        (LimitValue::Unknown, LimitValue::Unknown) => a == b,
+        (a, b) => a == b,
+    }
 }
 
 /// `TIER_250`, `TIER_2K`, `TIER_UNLIMITED`...

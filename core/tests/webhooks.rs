@@ -950,6 +950,69 @@ fn an_unknown_key_of_a_user_preferences_value_or_item_is_reported_and_the_stop_a
 }
 
 #[test]
+fn a_number_quality_update_applies_the_newer_limit_key_and_reports_a_disagreeing_older_one() {
+    let change = |newer: &str, older: &str| {
+        format!(
+            r#"{{"field":"phone_number_quality_update","value":{{"display_phone_number":"15550001111","event":"UPGRADE","old_limit":"TIER_2K","current_limit":"{older}","max_daily_conversations_per_business":"{newer}"}}}}"#
+        )
+    };
+    // Agreeing keys (Meta sends both until February 2026): one limit, nothing else.
+    let mut e = engine();
+    let outcomes = one_change(&mut e, &change("TIER_10K", "TIER_10K"));
+    assert_eq!(notes(&outcomes), [], "{outcomes:?}");
+    assert!(
+        matches!(applied(&outcomes)[..], [Event::MessagingLimit(l)] if l.limit == LimitLevel::Contacts(10_000)),
+        "{outcomes:?}"
+    );
+    // Disagreeing keys: the newer applies, the older is a line of its own, not dropped.
+    let mut e = engine();
+    let outcomes = one_change(&mut e, &change("TIER_100K", "TIER_10K"));
+    assert!(
+        matches!(applied(&outcomes)[..], [Event::MessagingLimit(l)] if l.limit == LimitLevel::Contacts(100_000)),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [("failed", "entry[0].changes[0].value.current_limit")],
+        "{outcomes:?}"
+    );
+    let problem = outcomes
+        .iter()
+        .find_map(|o| match o {
+            WebhookOutcome::Failed { error, .. } => Some(error.to_string()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        problem.contains(
+            r#"current_limit: limit "TIER_10K" disagrees with max_daily_conversations_per_business "TIER_100K", the newer key and the one read; not applied"#
+        ),
+        "{problem}"
+    );
+    let limit = wire(
+        &mut e,
+        &format!(r#"{{"type":"query_limit","at":{T0},"number":"{NUMBER}"}}"#),
+    );
+    assert_eq!(limit["limit"], 100_000, "{limit}");
+    // A newer key not understood is reported, and the older one still disagrees with it:
+    // neither applies.
+    let mut e = engine();
+    let outcomes = one_change(&mut e, &change("TIER_5K", "TIER_10K"));
+    assert!(applied(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        notes(&outcomes),
+        [
+            (
+                "unrecognized",
+                "entry[0].changes[0].value.max_daily_conversations_per_business"
+            ),
+            ("failed", "entry[0].changes[0].value.current_limit"),
+        ],
+        "{outcomes:?}"
+    );
+}
+
+#[test]
 fn a_payload_with_unknown_value_keys_still_applies_every_known_field() {
     let mut engine = engine();
     let outcomes = handle(&mut engine, "unknown_value_keys.json");
