@@ -441,8 +441,11 @@ impl Engine {
                 self.handle_timeout(e.at);
                 ack
             }
+            // Query lines read at `max(at, clock)`, where the views refuse an instant before
+            // the clock: on a stream late lines are normal (§13), and a late query answers
+            // as a late `send` or `check_send` on the same line is judged, at the clock.
             Event::QueryConversation(e) => self
-                .conversation(&e.number, &e.contact, e.at)
+                .conversation(&e.number, &e.contact, e.at.max(self.clock))
                 .map(Output::Conversation),
             Event::QueryNumber(e) => self
                 .number_at(&e.number, e.at.max(self.clock))
@@ -1079,7 +1082,22 @@ impl Engine {
 
     // ---- views -----------------------------------------------------------------------
 
-    /// The state of one conversation as of `at` (never mutates). `Ok(None)`-like views of
+    /// `at` for a view: the clock or a later instant. The engine keeps no history (a
+    /// window's earlier end, a flag since cleared are gone), so a view of an instant before
+    /// its clock would mix then and now; it is refused with [`Error::ViewBeforeClock`].
+    fn view_instant(&self, at: Instant) -> Result<Instant, Error> {
+        if at < self.clock {
+            return Err(Error::ViewBeforeClock {
+                at,
+                clock: self.clock,
+            });
+        }
+        Ok(at)
+    }
+
+    /// The state of one conversation as of `at` (never mutates), the engine's clock or a
+    /// later instant: the window, live chat and held messages as they stand then if no input
+    /// comes in between. An `at` before the clock is [`Error::ViewBeforeClock`]. Views of
     /// unknown contacts are returned as an empty conversation.
     pub fn conversation(
         &self,
@@ -1087,6 +1105,7 @@ impl Engine {
         contact: &str,
         at: Instant,
     ) -> Result<ConversationView, Error> {
+        let at = self.view_instant(at)?;
         let n = self.number_idx(number)?;
         let (key, conv) = self.conversation_with(n, contact)?;
         let business = self.numbers[n as usize].business;
@@ -1113,14 +1132,13 @@ impl Engine {
                         None
                     },
                     // A chat whose idle deadline has passed has ended, tick or no tick.
-                    chat: self.live_chat(i).filter(|chat| {
-                        chat.last_activity_at.plus(self.idle_timeout(n)) > at.max(self.clock)
-                    }),
+                    chat: self
+                        .live_chat(i)
+                        .filter(|chat| chat.last_activity_at.plus(self.idle_timeout(n)) > at),
                     ticket: c.ticket(),
                     // Held messages expire at their instant, tick or no tick.
                     outbox_held: self.outbox.get(&i).map_or(0, |held| {
-                        let now = at.max(self.clock);
-                        held.iter().filter(|h| h.expires_at > now).count() as u32
+                        held.iter().filter(|h| h.expires_at > at).count() as u32
                     }),
                     opted_in: consent.opted_in_at.is_some(),
                     marketing_stopped: consent.marketing_stopped_at.is_some(),
@@ -1146,8 +1164,11 @@ impl Engine {
         self.number_at(number, self.clock)
     }
 
-    /// A number's registration, counters and status as of `at`.
+    /// A number's registration, counters and status as of `at`, the engine's clock or a
+    /// later instant (the flag and restrictions as they stand then if no input comes in
+    /// between). An `at` before the clock is [`Error::ViewBeforeClock`].
     pub fn number_at(&self, number: &str, at: Instant) -> Result<NumberView, Error> {
+        let at = self.view_instant(at)?;
         Ok(self.number_view(&self.numbers[self.number_idx(number)? as usize], at))
     }
 
@@ -1176,7 +1197,9 @@ impl Engine {
         self.template_at(business, name, language, self.clock)
     }
 
-    /// A template's status as of `at`.
+    /// A template's status as of `at`, the engine's clock or a later instant (an ended pause
+    /// shows `approved`, a passed flag deadline `disabled`, tick or no tick). An `at` before
+    /// the clock is [`Error::ViewBeforeClock`].
     pub fn template_at(
         &self,
         business: &str,
@@ -1184,6 +1207,7 @@ impl Engine {
         language: &str,
         at: Instant,
     ) -> Result<TemplateView, Error> {
+        let at = self.view_instant(at)?;
         let b = self.business_idx(business)?;
         let t = &self.templates[self.template_idx(b, name, language)? as usize];
         Ok(self.template_view(t, at))

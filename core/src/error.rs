@@ -65,6 +65,19 @@ pub enum Error {
         /// What is wrong, with the field and what was expected.
         problem: String,
     },
+    /// A view asked for an instant before the engine's clock. The engine keeps no history:
+    /// what it held before its clock is gone (a window's earlier end, a flag since
+    /// cleared), so a view of then would mix then and now.
+    #[error(
+        "view at {at} is before the engine's clock, {clock}: the engine keeps no history, so \
+         a view shows its clock or a later instant"
+    )]
+    ViewBeforeClock {
+        /// The instant asked for.
+        at: crate::Instant,
+        /// The engine's clock (the latest instant it has seen).
+        clock: crate::Instant,
+    },
     /// A template that breaks the rules of §5.
     #[error("invalid template {name:?} ({language}): {problem}")]
     InvalidTemplate {
@@ -290,6 +303,7 @@ impl Error {
             | Error::InvalidInstant { .. }
             | Error::InstantOutOfRange { .. }
             | Error::InvalidEvent { .. }
+            | Error::ViewBeforeClock { .. }
             | Error::InvalidTemplate { .. }
             | Error::NotOnChannel { .. }
             | Error::NumberOwnedByOther { .. }
@@ -316,6 +330,7 @@ impl Error {
             Error::InvalidInstant { .. } => "invalid_instant",
             Error::InstantOutOfRange { .. } => "instant_out_of_range",
             Error::InvalidEvent { .. } => "invalid_event",
+            Error::ViewBeforeClock { .. } => "view_before_clock",
             Error::InvalidTemplate { .. } => "invalid_template",
             Error::NotOnChannel { .. } => "not_on_channel",
             Error::UnknownPolicy { .. } => "unknown_policy",

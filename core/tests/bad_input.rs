@@ -623,10 +623,81 @@ fn time_going_backwards_is_applied_at_the_clock_not_refused() {
     assert_eq!(ends(&engine), window_before);
 }
 
+#[test]
+fn views_refuse_an_instant_before_the_clock_naming_both() {
+    // The engine keeps no history (a window's earlier end, a flag since cleared are gone),
+    // so a view of an instant before its clock would mix then and now: each view refuses
+    // it, and shows the clock itself or any later instant.
+    let engine = engine();
+    let clock = engine.clock();
+    let millis = |ms: i64| Instant::from_unix_millis(ms).expect("in range");
+    let just_before = millis(clock.unix_millis() - 1);
+    type View = fn(&Engine, Instant) -> Result<(), Error>;
+    let views: [(&str, View); 3] = [
+        ("conversation", |e, at| {
+            e.conversation(NUMBER, CONTACT, at).map(drop)
+        }),
+        ("number_at", |e, at| e.number_at(NUMBER, at).map(drop)),
+        ("template_at", |e, at| {
+            e.template_at("acme", "order_ready", "en", at).map(drop)
+        }),
+    ];
+    for (name, view) in views {
+        for at in [just_before, Instant::EPOCH] {
+            let error = view(&engine, at).expect_err(name);
+            assert_eq!(error, Error::ViewBeforeClock { at, clock }, "{name}");
+            assert_eq!(
+                (error.kind(), error.code()),
+                (ErrorKind::InvalidInput, "view_before_clock"),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            view(&engine, just_before).unwrap_err().to_string(),
+            "view at 2026-11-02T08:59:59.999Z is before the engine's clock, \
+             2026-11-02T09:00:00Z: the engine keeps no history, so a view shows its clock or \
+             a later instant",
+            "{name}"
+        );
+        for at in [
+            clock,
+            millis(clock.unix_millis() + 1),
+            millis(i64::MAX / 100_000),
+        ] {
+            view(&engine, at).unwrap_or_else(|e| panic!("{name} at {at}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn a_late_query_line_reads_at_the_clock_as_a_late_check_send_is_judged() {
+    // On the wire late lines are normal (RULES.md §13): a query line before the clock is
+    // answered at the clock, not refused, and its window agrees with a check_send of the
+    // same instant. The window opened at 09:00 ends the next day at 09:00.
+    let mut engine = engine();
+    engine.handle_json(r#"{"type":"tick","at":"2026-11-03T10:00:00Z"}"#);
+    let late = "2026-11-03T08:00:00Z";
+    let view = engine.handle_json(&format!(
+        r#"{{"type":"query_conversation","at":"{late}","number":"{NUMBER}","contact":"{CONTACT}"}}"#
+    ));
+    let view: Value = serde_json::from_str(&view[0]).expect("JSON");
+    assert_eq!(view["type"], "conversation", "{view}");
+    assert_eq!(view["window_open"], false, "{view}");
+    assert_eq!(view["window_ends_at"], "2026-11-03T09:00:00Z", "{view}");
+    let decision = engine.handle_json(&format!(
+        r#"{{"type":"check_send","at":"{late}","number":"{NUMBER}","contact":"{CONTACT}","message":{{"kind":"text","text":"Hi"}}}}"#
+    ));
+    assert!(
+        decision[0].contains(r#""reason":"window_closed""#),
+        "{decision:?}"
+    );
+}
+
 /// Typed calls: the same refusals through the Rust API, each with its exact variant.
 #[test]
 fn typed_calls_refuse_bad_input_and_change_nothing() {
     let at = Instant::from_unix_millis(1_793_610_300_000).expect("in range");
+    let before_clock = Instant::from_unix_millis(1_793_606_400_000).expect("in range");
     let send = move |contact: &str, message: OutboundMessage| -> SendRequest {
         let line = serde_json::json!({
             "type": "send", "at": at.unix_millis(), "number": NUMBER, "contact": contact,
@@ -720,6 +791,27 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
             Box::new(move |e| e.conversation(NUMBER, "not a phone", at).map(|_| ())),
             ErrorKind::InvalidInput,
             "invalid_user_id",
+        ),
+        (
+            "conversation view before the clock",
+            Box::new(move |e| e.conversation(NUMBER, CONTACT, before_clock).map(|_| ())),
+            ErrorKind::InvalidInput,
+            "view_before_clock",
+        ),
+        (
+            "number view before the clock",
+            Box::new(move |e| e.number_at(NUMBER, before_clock).map(|_| ())),
+            ErrorKind::InvalidInput,
+            "view_before_clock",
+        ),
+        (
+            "template view before the clock",
+            Box::new(move |e| {
+                e.template_at("acme", "order_ready", "en", before_clock)
+                    .map(|_| ())
+            }),
+            ErrorKind::InvalidInput,
+            "view_before_clock",
         ),
         (
             "restore of an empty snapshot",

@@ -471,11 +471,7 @@ fn an_import_joins_an_engine_that_has_other_businesses() {
     target.handle_json(&format!(r#"{{"type":"inbound","at":"{}","number":"+15557770000","contact":"shared-id","kind":"text"}}"#, at(1)));
     target.import_business(&bytes).unwrap();
     let view = target
-        .conversation(
-            "+15550002222",
-            "customer-42@example.com",
-            convstate::Instant::EPOCH,
-        )
+        .conversation("+15550002222", "customer-42@example.com", target.clock())
         .unwrap();
     assert!(view.chat.is_some(), "the live chat came along");
     let acme_limit =
