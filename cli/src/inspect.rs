@@ -29,38 +29,33 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
         None => None,
     };
     let mut engine = state::load_existing(&args.state)?;
-    let at = match asked_at {
-        // A state keeps no history: what it held before its clock is gone (a window's
-        // earlier end, a flag since cleared), so a view of then would mix then and now.
-        Some((text, at)) if at < engine.clock() => {
-            let clock = engine.clock().to_rfc3339();
+    let at = asked_at.map_or(engine.clock(), |(_, at)| at);
+    let refused = |e: convstate::Error| match (e, asked_at) {
+        // The views refuse an instant before the clock: a state keeps no history.
+        (convstate::Error::ViewBeforeClock { at, clock }, Some((text, _))) => {
             let given = match at.to_rfc3339() {
                 rfc3339 if rfc3339 == text => rfc3339,
                 rfc3339 => format!("{text} ({rfc3339})"),
             };
-            return Err(CliError::Usage(format!(
+            CliError::Usage(format!(
                 "--at {given} is before the state's clock, {clock} (the latest instant of \
                  the events it has replayed): a state keeps no history, so it shows its clock \
                  or a later instant"
-            )));
+            ))
         }
-        Some((_, at)) => at,
-        None => engine.clock(),
+        (other, _) => CliError::Data(other.to_string()),
     };
-    let not_found = |e: convstate::Error| CliError::Data(e.to_string());
     let view = match (&args.contact, &args.number, &args.template) {
-        (Some(contact), Some(number), _) => to_json(
-            &engine
-                .conversation(number, contact, at)
-                .map_err(not_found)?,
-        ),
-        (None, Some(number), _) => to_json(&engine.number_at(number, at).map_err(not_found)?),
+        (Some(contact), Some(number), _) => {
+            to_json(&engine.conversation(number, contact, at).map_err(refused)?)
+        }
+        (None, Some(number), _) => to_json(&engine.number_at(number, at).map_err(refused)?),
         (_, _, Some(template)) => {
             let business = args.business.as_deref().unwrap_or_default();
             to_json(
                 &engine
                     .template_at(business, template, &args.language, at)
-                    .map_err(not_found)?,
+                    .map_err(refused)?,
             )
         }
         _ => to_json(&Overview {
