@@ -2272,10 +2272,12 @@ convstate_result convstate_engine_poll_effect(struct convstate_engine *engine,
                                               convstate_effect_kind *kind);
 
 /**
- * Reads one conversation (changes nothing): `window_open` is evaluated at `at_ms`; the chat
- * and ticket are the ones the engine holds now (a live chat whose idle deadline has passed
- * by `at_ms` or the engine's clock reads as ended; an earlier `at_ms` does not bring back
- * a chat that has ended). An unknown contact reads as an empty conversation.
+ * Reads one conversation (changes nothing) at `at_ms`, the engine's clock or a later
+ * instant: `window_open` is evaluated then; the chat and ticket are the ones the engine
+ * holds now (a live chat whose idle deadline has passed by `at_ms` reads as ended). An
+ * unknown contact reads as an empty conversation. The engine keeps no history, so an
+ * `at_ms` before its clock is refused with `CONVSTATE_ERR_INVALID_INPUT_OTHER` (core code
+ * `view_before_clock`; the message names both instants).
  */
 convstate_result convstate_engine_conversation(const struct convstate_engine *engine,
                                                int64_t at_ms,

@@ -1047,10 +1047,12 @@ pub struct convstate_conversation_view {
     pub chat_response_total_ms: u64,
 }
 
-/// Reads one conversation (changes nothing): `window_open` is evaluated at `at_ms`; the chat
-/// and ticket are the ones the engine holds now (a live chat whose idle deadline has passed
-/// by `at_ms` or the engine's clock reads as ended; an earlier `at_ms` does not bring back
-/// a chat that has ended). An unknown contact reads as an empty conversation.
+/// Reads one conversation (changes nothing) at `at_ms`, the engine's clock or a later
+/// instant: `window_open` is evaluated then; the chat and ticket are the ones the engine
+/// holds now (a live chat whose idle deadline has passed by `at_ms` reads as ended). An
+/// unknown contact reads as an empty conversation. The engine keeps no history, so an
+/// `at_ms` before its clock is refused with `CONVSTATE_ERR_INVALID_INPUT_OTHER` (core code
+/// `view_before_clock`; the message names both instants).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_conversation(
     engine: *const convstate_engine,

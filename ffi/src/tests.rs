@@ -244,6 +244,42 @@ fn a_reply_in_the_window_is_free_and_a_day_later_the_window_is_closed() {
 }
 
 #[test]
+fn a_conversation_view_before_the_clock_is_refused_naming_both_instants() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    assert_eq!(inbound(engine, T0 + HOUR), CONVSTATE_OK);
+    let view_at = |at_ms: i64, view: *mut convstate_conversation_view| unsafe {
+        convstate_engine_conversation(
+            engine,
+            at_ms,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            view,
+        )
+    };
+    let mut view = std::mem::MaybeUninit::<convstate_conversation_view>::uninit();
+    assert_eq!(view_at(T0 + HOUR, view.as_mut_ptr()), CONVSTATE_OK);
+    let mut view = unsafe { view.assume_init() };
+    view.outbox_held = 7777;
+    // The engine keeps no history: before the inbound, the window's end is not known.
+    assert_eq!(view_at(T0, &mut view), CONVSTATE_ERR_INVALID_INPUT_OTHER);
+    assert_eq!(
+        last_error(),
+        "view at 2026-11-02T09:00:00Z is before the engine's clock, 2026-11-02T10:00:00Z: \
+         the engine keeps no history, so a view shows its clock or a later instant"
+    );
+    assert_eq!(view.outbox_held, 7777, "the output is left untouched");
+    for at in [T0 + HOUR, T0 + 2 * HOUR] {
+        assert_eq!(view_at(at, &mut view), CONVSTATE_OK, "{}", last_error());
+        assert!(view.window_open);
+        assert_eq!(view.window_ends_at_ms, T0 + HOUR + 24 * HOUR);
+    }
+    unsafe { convstate_engine_free(engine) };
+}
+
+#[test]
 fn null_arguments_are_refused_and_outputs_left_untouched() {
     let engine = new_engine("cloud-2025");
     register(engine);

@@ -482,6 +482,9 @@ int main(void) {
        convstate_engine_conversation(engine, T1, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT), NULL));
   CASE("conversation: unknown number", CONVSTATE_ERR_UNKNOWN_NUMBER,
        convstate_engine_conversation(engine, T1, S("+15559999999"), CONTACT, strlen(CONTACT), &view));
+  /* The engine keeps no history: a view before its clock (09:00) would mix then and now. */
+  CASE("conversation: at before the clock", CONVSTATE_ERR_INVALID_INPUT_OTHER,
+       convstate_engine_conversation(engine, T1 - 3600000, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT), &view));
   CASE("engine_new: overrides not JSON", CONVSTATE_ERR_INVALID_POLICY, engine_new_with_overrides("{chat"));
 
   buffer_cases();
