@@ -292,7 +292,10 @@ class Engine:
     def poll_timeout(self) -> Optional[datetime]:
         """When ``tick`` should be called next, or None."""
     def conversation(self, number: str, contact: str, *, at: _Instant) -> dict[str, Any]:
-        """The state of one conversation at ``at`` (changes nothing)."""
+        """The state of one conversation at ``at`` (changes nothing): the engine's clock or a
+        later instant. The engine keeps no history, so an earlier ``at`` raises
+        ``InvalidInputError`` (code ``view_before_clock``) naming both instants; a
+        ``query_conversation`` given to ``handle`` reads at the clock instead."""
     def number(self, number: str) -> dict[str, Any]:
         """A number's registration and counters."""
     def template(self, business: str, name: str, language: str) -> dict[str, Any]:

@@ -261,15 +261,6 @@ impl PyEngine {
         Ok(engine.handle(event)?)
     }
 
-    fn apply_to_python<'py>(
-        &self,
-        py: Python<'py>,
-        fields: EventFields,
-    ) -> BindingResult<Bound<'py, PyAny>> {
-        let output = self.apply(py, fields)?;
-        Ok(output_to_python(py, &output)?)
-    }
-
     fn decide(&self, py: Python<'_>, fields: EventFields) -> BindingResult<Py<PyDecision>> {
         let output = self.apply(py, fields)?;
         let decision = output_to_python(py, &output)?;
@@ -560,7 +551,9 @@ impl PyEngine {
         deadline.map(|at| datetime(py, at)).transpose()
     }
 
-    /// The state of one conversation at `at` (changes nothing), as a dict.
+    /// The state of one conversation at `at` (changes nothing), as a dict. `at` is the
+    /// engine's clock or later: the view refuses an earlier one (`view_before_clock`), where
+    /// a `query_conversation` given to `handle` reads at the clock, as every late line does.
     #[pyo3(signature = (number, contact, *, at))]
     fn conversation<'py>(
         &self,
@@ -569,11 +562,10 @@ impl PyEngine {
         contact: &str,
         at: &Bound<'_, PyAny>,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let fields = EventFields::new("query_conversation")
-            .text("number", Some(number))
-            .text("contact", Some(contact))
-            .required_at(at)?;
-        self.apply_to_python(py, fields)
+        let at = instant(at)?;
+        let view = self.locked(py).conversation(number, contact, at)?;
+        let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
+        Ok(from_json(py, &json)?)
     }
 
     /// A number's registration and counters, as a dict.

@@ -119,6 +119,23 @@ def test_dict_and_line_doors_agree(engine: convstate.Engine) -> None:
     assert isinstance(view, dict) and view["chat"] is not None
 
 
+def test_a_conversation_view_before_the_clock_is_refused_where_a_late_line_reads_the_clock(
+        engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    with pytest.raises(convstate.InvalidInputError) as caught:
+        engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 8, 59))
+    assert caught.value.code == "view_before_clock"
+    assert str(caught.value) == (
+        "view at 2026-11-02T08:59:00Z is before the engine's clock, 2026-11-02T09:00:00Z: "
+        "the engine keeps no history, so a view shows its clock or a later instant")
+    for at in (utc(2026, 11, 2, 9), utc(2026, 11, 2, 10)):
+        assert engine.conversation(NUMBER, CONTACT, at=at)["window_open"] is True
+    # The wire's query line is an input like any other: a late one reads at the clock.
+    late = engine.handle({"type": "query_conversation", "at": utc(2026, 11, 2, 8, 59),
+                          "number": NUMBER, "contact": CONTACT})
+    assert late == engine.conversation(NUMBER, CONTACT, at=engine.clock)
+
+
 def test_handle_json_reports_errors_as_lines(engine: convstate.Engine) -> None:
     [line] = engine.handle_json('{"type":"warp"}')
     error = json.loads(line)

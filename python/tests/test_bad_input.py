@@ -45,6 +45,8 @@ CASES: list[tuple[str, type[convstate.ConvstateError], str, Callable[[convstate.
      lambda e: e.check_send(NUMBER, CONTACT, text="Hi", at=datetime(2026, 11, 2, 9, 5))),
     ("naive datetime to conversation", Invalid, "invalid_instant",
      lambda e: e.conversation(NUMBER, CONTACT, at=datetime(2026, 11, 2, 9, 5))),
+    ("conversation before the clock", Invalid, "view_before_clock",
+     lambda e: e.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 8))),
     ("datetime before 1970", Invalid, "instant_out_of_range",
      lambda e: e.tick(datetime(1969, 12, 31, 23, 59, tzinfo=timezone.utc))),
     ("datetime with an offset before 1970 in UTC", Invalid, "instant_out_of_range",
