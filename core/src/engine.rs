@@ -1085,7 +1085,7 @@ impl Engine {
     /// `at` for a view: the clock or a later instant. The engine keeps no history (a
     /// window's earlier end, a flag since cleared are gone), so a view of an instant before
     /// its clock would mix then and now; it is refused with [`Error::ViewBeforeClock`].
-    fn view_instant(&self, at: Instant) -> Result<Instant, Error> {
+    pub(crate) fn view_instant(&self, at: Instant) -> Result<Instant, Error> {
         if at < self.clock {
             return Err(Error::ViewBeforeClock {
                 at,

@@ -519,8 +519,11 @@ impl Engine {
         });
     }
 
-    /// The messaging limit a number sends under, as of `at`.
+    /// The messaging limit a number sends under, as of `at`, the engine's clock or a later
+    /// instant (contacts counted then if no input comes in between). An `at` before the
+    /// clock is [`Error::ViewBeforeClock`]: contacts that left the period are gone.
     pub fn limit(&self, number: &str, at: Instant) -> Result<LimitView, Error> {
+        let at = self.view_instant(at)?;
         let n = self.number_idx(number)?;
         let owner = self.limit_owner(n);
         let fresh;

@@ -633,11 +633,12 @@ fn views_refuse_an_instant_before_the_clock_naming_both() {
     let millis = |ms: i64| Instant::from_unix_millis(ms).expect("in range");
     let just_before = millis(clock.unix_millis() - 1);
     type View = fn(&Engine, Instant) -> Result<(), Error>;
-    let views: [(&str, View); 3] = [
+    let views: [(&str, View); 4] = [
         ("conversation", |e, at| {
             e.conversation(NUMBER, CONTACT, at).map(drop)
         }),
         ("number_at", |e, at| e.number_at(NUMBER, at).map(drop)),
+        ("limit", |e, at| e.limit(NUMBER, at).map(drop)),
         ("template_at", |e, at| {
             e.template_at("acme", "order_ready", "en", at).map(drop)
         }),
@@ -801,6 +802,12 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
         (
             "number view before the clock",
             Box::new(move |e| e.number_at(NUMBER, before_clock).map(|_| ())),
+            ErrorKind::InvalidInput,
+            "view_before_clock",
+        ),
+        (
+            "limit view before the clock",
+            Box::new(move |e| e.limit(NUMBER, before_clock).map(|_| ())),
             ErrorKind::InvalidInput,
             "view_before_clock",
         ),
