@@ -988,7 +988,9 @@ impl Engine {
     }
 
     /// The provider said the contact is outside the window at `at`: closed from then on.
-    /// A repeated or older report changes nothing.
+    /// A repeated or older report changes nothing. A report older than the contact's latest
+    /// inbound is kept (an older inbound arriving later must not reopen the window) but
+    /// announces nothing: that inbound reopened the window, which stays open.
     pub(crate) fn close_window_by_provider(&mut self, conv: u32, at: Instant) {
         let c = &mut self.conversations[conv as usize];
         let mut window = c.window.get();
@@ -997,6 +999,9 @@ impl Engine {
             return;
         }
         c.window.set(window);
+        if window.last_inbound_at.is_some_and(|opened| opened > at) {
+            return;
+        }
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::WindowClosedByProvider {
             number,
