@@ -582,6 +582,15 @@ impl Policy {
         if self.limits.levels.windows(2).any(|w| w[0] >= w[1]) {
             return invalid("limits.levels must be strictly increasing".into());
         }
+        // A level of no contact would deny every business-initiated send with a next slot
+        // that never comes (a retry loop for the host); barring a number is a restriction.
+        if self.limits.levels[0] == LimitLevel::Contacts(0) {
+            return invalid(
+                "limits.levels[0] is 0: a level must allow at least 1 new contact \
+                 (to bar business-initiated messages, report a number_restriction)"
+                    .into(),
+            );
+        }
         if self.window.length == Duration::ZERO || self.limits.window == Duration::ZERO {
             return invalid("window.length and limits.window must be positive".into());
         }
@@ -708,6 +717,27 @@ mod tests {
             };
             assert!(problem.starts_with(named), "{overrides}: {problem}");
         }
+    }
+
+    #[test]
+    fn a_limit_level_allows_at_least_one_contact() {
+        // A level of 0 was accepted: every template send was denied with a next slot at its
+        // own instant, forever.
+        let err = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"limits": {"levels": [0, "unlimited"]}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid policy: limits.levels[0] is 0: a level must allow at least 1 new contact \
+             (to bar business-initiated messages, report a number_restriction)"
+        );
+        let one = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"limits": {"levels": [1, "unlimited"]}}),
+        );
+        assert!(one.is_ok(), "{one:?}");
     }
 
     #[test]
