@@ -20,7 +20,7 @@ use convstate::{Engine, Policy};
 
 use crate::error::{input_name, CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
 use crate::input::MAX_LINE_BYTES;
-use crate::paths::same_file;
+use crate::paths::{reads_standard_input, same_file};
 use crate::replay::{Malformed, Replayer};
 use crate::summary::Summary;
 
@@ -274,7 +274,12 @@ impl PolicyArgs {
                     None => text.clone(),
                 };
                 let overrides: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
-                    CliError::Usage(format!("--policy-overrides: not valid JSON: {e}"))
+                    // A file's name, for the reader to find what it gave.
+                    let source = match text.strip_prefix('@') {
+                        Some(path) => format!(" {}:", input_name(path)),
+                        None => String::new(),
+                    };
+                    CliError::Usage(format!("--policy-overrides:{source} not valid JSON: {e}"))
                 })?;
                 Policy::with_overrides(name, &overrides)
             }
@@ -294,9 +299,12 @@ impl PolicyArgs {
         or_default(self.requested()?)
     }
 
-    /// Whether the overrides are read from standard input (`@-`).
+    /// Whether the overrides are read from standard input (`@-`, or `@/dev/stdin`).
     fn overrides_from_stdin(&self) -> bool {
-        self.policy_overrides.as_deref() == Some("@-")
+        self.policy_overrides
+            .as_deref()
+            .and_then(|text| text.strip_prefix('@'))
+            .is_some_and(reads_standard_input)
     }
 }
 
@@ -376,10 +384,12 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         })?;
         reader = reader.with_business(waba, business);
     }
-    if args.file == "-" && args.policy.overrides_from_stdin() {
+    if reads_standard_input(&args.file) && args.policy.overrides_from_stdin() {
+        let overrides = args.policy.policy_overrides.as_deref().unwrap_or_default();
         return Err(CliError::Usage(format!(
-            "--policy-overrides @- and the event log - both read standard input ({STDIN_NAME}); \
-             give the overrides as JSON or @FILE, or the event log as a file"
+            "--policy-overrides {overrides} and the event log {} both read standard input \
+             ({STDIN_NAME}); give the overrides as JSON or @FILE, or the event log as a file",
+            args.file
         )));
     }
     refuse_overwriting_inputs(args)?;

@@ -3,6 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// Whether an input argument reads the process's standard input: `-`, or one of the
+/// paths that name it (a second reader of that stream would get what the first left).
+pub fn reads_standard_input(file: &str) -> bool {
+    matches!(file, "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")
+}
+
 /// The directory a file is in (or would be created in).
 pub fn directory_of(path: &Path) -> &Path {
     match path.parent() {

@@ -1143,9 +1143,22 @@ fn policy_overrides_at_dash_read_standard_input() {
     );
     let saved = run(&["inspect", state.to_str().unwrap()]);
     assert_exit(&saved, 0);
-    // Its problems name <stdin>.
+    // Its problems name <stdin>, as a file's name the file.
     assert_exit_saying(
         &run_with_stdin(&["replay", events, "--policy-overrides", "@-"], b"{"),
+        2,
+        "--policy-overrides: <stdin>: not valid JSON",
+    );
+    let bad = directory.path().join("bad.json");
+    std::fs::write(&bad, r#"{"chat":{"idle_timeout":"15m"},}"#).unwrap();
+    let bad = bad.to_str().unwrap();
+    assert_exit_saying(
+        &run(&["replay", events, "--policy-overrides", &format!("@{bad}")]),
+        2,
+        &format!("--policy-overrides: {bad}: not valid JSON: trailing comma"),
+    );
+    assert_exit_saying(
+        &run(&["replay", events, "--policy-overrides", "{"]),
         2,
         "--policy-overrides: not valid JSON",
     );
@@ -1169,6 +1182,21 @@ fn policy_overrides_at_dash_read_standard_input() {
         "--policy-overrides @- and the event log - both read standard input",
     );
     assert!(stdout(&both).is_empty(), "{}", stdout(&both));
+    // Also when either names standard input by a path (the overrides read the event log
+    // and called it invalid JSON).
+    for (file, overrides) in [("/dev/stdin", "@-"), ("-", "@/dev/stdin")] {
+        let both = run_with_stdin(
+            &["replay", file, "--policy-overrides", overrides],
+            br#"{"chat":{"idle_timeout":"15m"}}"#,
+        );
+        assert_exit_saying(
+            &both,
+            2,
+            &format!(
+                "--policy-overrides {overrides} and the event log {file} both read standard input"
+            ),
+        );
+    }
     // simulate reads no other input.
     let simulated = run_with_stdin(
         &["simulate", "--days", "1", "--policy-overrides", "@-"],
