@@ -306,7 +306,9 @@ class Engine:
         Effects queue up for ``poll_effect``. Raises a ``ConvstateError`` subclass."""
     def handle_json(self, line: str) -> list[str]:
         """Applies one wire-format line and returns the result line followed by one line per
-        effect, byte for byte as every binding does. Errors become error lines."""
+        effect, byte for byte as every binding does: the effects it caused, after any that
+        earlier typed calls left queued (poll those first to keep each effect with its
+        input). Errors become error lines."""
     def handle_webhook(
         self,
         payload: Union[bytes, str, Mapping[str, Any]],

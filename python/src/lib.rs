@@ -605,8 +605,9 @@ impl PyEngine {
     }
 
     /// Applies one wire-format line; returns the result line followed by one line per
-    /// effect, exactly as every other binding does. Never raises for bad input: an error
-    /// becomes an error line.
+    /// effect, exactly as every other binding does: the effects it caused, after any that
+    /// earlier typed calls left queued (poll those first to keep each effect with its
+    /// input). Never raises for bad input: an error becomes an error line.
     fn handle_json(&self, py: Python<'_>, line: &str) -> Vec<String> {
         self.locked(py).handle_json(line)
     }
