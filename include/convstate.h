@@ -2140,7 +2140,12 @@ convstate_result convstate_engine_number_restriction(struct convstate_engine *en
                                                      bool until_lifted);
 
 /**
- * The provider lifted every restriction of a number, a ban included.
+ * The provider lifted every restriction of a number, a ban included. Provider reports are
+ * applied in the provider's order (docs/events.md): a lift older than the latest
+ * restriction or lift of the number changes nothing, and one stamped the same millisecond
+ * as a restriction cannot be ordered after it (webhook timestamps are whole seconds), so
+ * of the two the one with the greater content fingerprint stands whatever their order:
+ * `CONVSTATE_OK` either way, and `number_restriction_ended` says whether it ended one.
  */
 convstate_result convstate_engine_restriction_lifted(struct convstate_engine *engine,
                                                      int64_t at_ms,
@@ -2150,7 +2155,7 @@ convstate_result convstate_engine_restriction_lifted(struct convstate_engine *en
 /**
  * The provider lifted a number's restriction of one scope (a `convstate_restriction_scope`);
  * those of the other scopes stay in force. A number keeps one restriction per scope, each
- * with its own end.
+ * with its own end. Ordered as `convstate_engine_restriction_lifted` is.
  */
 convstate_result convstate_engine_restriction_scope_lifted(struct convstate_engine *engine,
                                                            int64_t at_ms,
@@ -2297,7 +2302,8 @@ convstate_result convstate_engine_number(const struct convstate_engine *engine,
 
 /**
  * Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
- * shows until a call at or after that end (`convstate_engine_tick`) fires it.
+ * shows until a call at or after that end (`convstate_engine_handle_timeout`, or any input
+ * at a later instant) fires it.
  */
 convstate_result convstate_engine_template(const struct convstate_engine *engine,
                                            const char *business,

@@ -717,6 +717,23 @@ impl Engine {
         if !self.business_index.contains_key(&e.business) {
             check_business_name(&e.business)?;
         }
+        // An empty id would be claimed as a real one (refusing every later number given
+        // it), an empty provider would replace the default that per-provider limits key on.
+        check_id("phone_number_id", e.phone_number_id.as_deref())?;
+        check_id("provider", e.provider.as_deref())?;
+        if let Some(t) = &e.default_template {
+            // Checked now: a name no template can have failed only at `initiate`.
+            if !crate::template::is_template_name(&t.name) {
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "default_template.name {:?} is not a template name: 1..=512 lowercase \
+                         letters, digits and _",
+                        crate::error::quoted(&t.name)
+                    ),
+                });
+            }
+            check_template_language("default_template.language", &t.language)?;
+        }
         if let Some(id) = &e.phone_number_id {
             let taken = self
                 .provider_number_ids
@@ -799,14 +816,7 @@ impl Engine {
     pub fn register_template(&mut self, e: &RegisterTemplate) -> Result<(), Error> {
         let spec = e.spec();
         let variables = spec.checked(&self.policy)?;
-        if spec.language.is_empty() || spec.language.len() > 16 {
-            return Err(Error::InvalidEvent {
-                problem: format!(
-                    "template language must be 1..=16 characters, got {:?}",
-                    crate::error::quoted(&spec.language)
-                ),
-            });
-        }
+        check_template_language("template language", &spec.language)?;
         self.handle_timeout(e.at);
         let business = self.business_or_create(&e.business)?;
         // A template registered as flagged gets the policy's deadline, as if flagged now.
@@ -1458,6 +1468,19 @@ pub(crate) fn check_ends_after(at: Instant, until: Option<Instant>) -> Result<()
         }),
         _ => Ok(()),
     }
+}
+
+/// A template language (`en`, `pt_BR`): 1..=16 bytes.
+fn check_template_language(field: &str, language: &str) -> Result<(), Error> {
+    if language.is_empty() || language.len() > 16 {
+        return Err(Error::InvalidEvent {
+            problem: format!(
+                "{field} must be 1..=16 characters, got {:?}",
+                crate::error::quoted(language)
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn check_business_name(name: &str) -> Result<(), Error> {

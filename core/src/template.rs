@@ -245,6 +245,16 @@ pub enum Variables {
     Named(Vec<String>),
 }
 
+/// Whether `name` can name a template: 1..=512 lowercase letters, digits and `_` (Meta's
+/// rule for template names).
+pub(crate) fn is_template_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 512
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 impl TemplateSpec {
     /// [`TemplateSpec::validate`] as an engine error naming the template.
     pub fn checked(&self, policy: &Policy) -> Result<Variables, crate::Error> {
@@ -258,13 +268,7 @@ impl TemplateSpec {
 
     /// Validates the template against the policy and parses its variables.
     pub fn validate(&self, policy: &Policy) -> Result<Variables, TemplateProblem> {
-        let valid_name = !self.name.is_empty()
-            && self.name.len() <= 512
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid_name {
+        if !is_template_name(&self.name) {
             return Err(TemplateProblem::InvalidName {
                 name: self.name.chars().take(64).collect(),
             });

@@ -501,6 +501,33 @@ const LINES: &[(&str, &str, &str, &str)] = &[
         "invalid_event",
         "invalid_input",
     ),
+    // Registration fields stored for later (a C host passing "" for "none"): an empty
+    // provider id was claimed as a real one, refusing every later number given it, and a
+    // default template no template can be failed only at `initiate`.
+    (
+        "empty phone_number_id",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550002222","channel":"official","phone_number_id":""}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "empty provider",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550002222","channel":"official","provider":""}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "default template with an empty name",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550002222","channel":"official","default_template":{"name":"","language":"en"}}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
+        "default template with an empty language",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550002222","channel":"official","default_template":{"name":"follow_up","language":""}}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
     (
         // Fuzz regression (event_sequence, session 9): the report's order was recorded before
         // its level was checked, so the refusal changed the snapshot.

@@ -705,7 +705,12 @@ pub unsafe extern "C" fn convstate_engine_number_restriction(
     }
 }
 
-/// The provider lifted every restriction of a number, a ban included.
+/// The provider lifted every restriction of a number, a ban included. Provider reports are
+/// applied in the provider's order (docs/events.md): a lift older than the latest
+/// restriction or lift of the number changes nothing, and one stamped the same millisecond
+/// as a restriction cannot be ordered after it (webhook timestamps are whole seconds), so
+/// of the two the one with the greater content fingerprint stands whatever their order:
+/// `CONVSTATE_OK` either way, and `number_restriction_ended` says whether it ended one.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_restriction_lifted(
     engine: *mut convstate_engine,
@@ -718,7 +723,7 @@ pub unsafe extern "C" fn convstate_engine_restriction_lifted(
 
 /// The provider lifted a number's restriction of one scope (a `convstate_restriction_scope`);
 /// those of the other scopes stay in force. A number keeps one restriction per scope, each
-/// with its own end.
+/// with its own end. Ordered as `convstate_engine_restriction_lifted` is.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_restriction_scope_lifted(
     engine: *mut convstate_engine,
@@ -1185,7 +1190,8 @@ pub struct convstate_template_view {
 }
 
 /// Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
-/// shows until a call at or after that end (`convstate_engine_tick`) fires it.
+/// shows until a call at or after that end (`convstate_engine_handle_timeout`, or any input
+/// at a later instant) fires it.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_template(
     engine: *const convstate_engine,
