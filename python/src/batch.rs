@@ -518,16 +518,14 @@ fn read_kinds(value: &Bound<'_, PyAny>) -> PyResult<Vec<RowKind>> {
 }
 
 /// Instants of an `at` buffer of 8-byte signed ints (`array('q')`, numpy int64), unix
-/// milliseconds, read in one go. Other int items (`array('i')`, unsigned) give None and are
-/// read item by item, as any sequence of ints is; float or other items are refused rather
-/// than reinterpreted.
+/// milliseconds, read in one go. Float items are refused rather than reinterpreted; any
+/// other buffer gives None and is read item by item, as any sequence is: narrower or
+/// unsigned ints (`array('i')`), and numpy object or string arrays (a tz-aware pandas
+/// column's `to_numpy()` holds datetimes).
 fn instants_from_buffer(items: &BufferItems<'_>) -> PyResult<Option<Vec<i64>>> {
     let (code, native) = items.kind();
     if items.item_size != 8 || !matches!(code, "q" | "l" | "n") {
-        if matches!(
-            code,
-            "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "n" | "N"
-        ) {
+        if !matches!(code, "d" | "f" | "e") {
             return Ok(None);
         }
         return Err(PyTypeError::new_err(format!(

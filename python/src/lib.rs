@@ -12,7 +12,7 @@ use convstate::{wire, Event, Output, Policy};
 use parking_lot::{Mutex, MutexGuard};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString};
 use serde_json::{Map, Value};
 
 mod batch;
@@ -197,13 +197,17 @@ fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String 
 
 /// Every item of `events` (lines or dicts of the wire format) as a line, blank and `//`
 /// lines left out as `process_bytes` leaves them: a whole batch is converted before any of
-/// it is applied. A single `str` or `bytes` is refused: iterating it would apply one "line"
-/// per character.
+/// it is applied. A single `str`, `bytes`, `bytearray` or `memoryview` is refused:
+/// iterating it would apply one "line" per character or byte.
 fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<String>> {
-    if events.is_instance_of::<PyString>() || events.is_instance_of::<PyBytes>() {
+    if events.is_instance_of::<PyString>()
+        || events.is_instance_of::<PyBytes>()
+        || events.is_instance_of::<PyByteArray>()
+        || events.is_instance_of::<PyMemoryView>()
+    {
         return Err(PyTypeError::new_err(format!(
             "{method}: events must be an iterable of lines or dicts, not a single {}; \
-             give the text of many lines to process_bytes",
+             give the text of many lines to process_bytes (as bytes: bytes(buffer))",
             type_name(events)
         ))
         .into());

@@ -160,8 +160,9 @@ def test_process_returns_every_output_line_in_order(engine: convstate.Engine) ->
 def test_process_refuses_one_string_and_skips_what_process_bytes_skips(engine: convstate.Engine) -> None:
     line = '{"type":"tick","at":"2026-11-02T09:10:00Z"}'
     # Iterating a str would apply one "line" per character.
-    for whole in [line, line.encode()]:
-        with pytest.raises(TypeError, match="not a single (str|bytes); give the text of many lines to process_bytes"):
+    for whole in [line, line.encode(), bytearray(line.encode()), memoryview(line.encode())]:
+        with pytest.raises(TypeError, match="not a single (str|bytes|bytearray|memoryview); "
+                           "give the text of many lines to process_bytes"):
             engine.process(whole)  # type: ignore[arg-type]
     text = "// a comment\n" + line + "\n\n   \n"
     assert engine.process(text.split("\n")) == ['{"type":"ack","of":"tick"}']

@@ -7,11 +7,13 @@ the same events, and leaves the engine in the same state.
 from __future__ import annotations
 
 import array
+import ctypes
 import json
 import random
 import struct
 import sys
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import pytest
@@ -441,6 +443,18 @@ def test_an_int_buffer_narrower_than_64_bits_is_read_item_by_item() -> None:
     narrow = new_engine().run_batch(*columns_of([0, 1, 2], array.array("i", [1, 2, 3])))
     listed = new_engine().run_batch(*columns_of([0, 1, 2], [1, 2, 3]))
     assert narrow.names() == listed.names() == ["applied", "window_closed", "window_closed"]
+
+
+def test_an_object_buffer_of_instants_is_read_item_by_item() -> None:
+    # A tz-aware pandas column's to_numpy() is an object array of datetimes (buffer format
+    # "O", here a ctypes array of objects): read as the same items in a list, not refused.
+    items = [T0 + HOUR, datetime.fromtimestamp((T0 + HOUR) / 1000, timezone.utc),
+             "2026-11-02T09:00:00Z"]
+    objects = (ctypes.py_object * 3)(*items)
+    assert memoryview(objects).format.endswith("O")
+    from_buffer = new_engine().run_batch(*columns_of([0, 1, 2], objects))
+    listed = new_engine().run_batch(*columns_of([0, 1, 2], items))
+    assert from_buffer.names() == listed.names() == ["applied", "allowed", "window_closed"]
 
 
 @pytest.mark.parametrize(("params", "template_outcome"), [
