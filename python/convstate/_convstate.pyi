@@ -325,8 +325,8 @@ class Engine:
         output lines as wire-format strings: for each input its result line, then its
         effect lines. Blank and ``//`` comment lines are skipped, as ``process_bytes`` skips
         them. An item that cannot be converted raises before anything is applied; a single
-        ``str`` or ``bytes`` raises ``TypeError`` (give a whole file's text to
-        ``process_bytes``)."""
+        ``str``, ``bytes``, ``bytearray`` or ``memoryview`` raises ``TypeError`` (give a
+        whole file's text to ``process_bytes``)."""
     def run_batch(
         self,
         kinds: _Kinds,

@@ -663,7 +663,8 @@ impl PyEngine {
     /// and returns every output line (each input's result line, then its effect lines), as
     /// strings in the wire format. Blank and `//` lines are skipped, as `process_bytes`
     /// skips them. The whole batch is converted first: an item that cannot be converted
-    /// raises and nothing is applied; a single `str` or `bytes` raises `TypeError`.
+    /// raises and nothing is applied; a single `str`, `bytes`, `bytearray` or `memoryview`
+    /// raises `TypeError`.
     fn process<'py>(
         &self,
         py: Python<'py>,
