@@ -373,12 +373,16 @@ impl Engine {
             .1
             .ok_or_else(no_chat)?;
         // The chat must still be live at the request's time: one whose idle deadline has
-        // passed has ended, whether or not the host has called `handle_timeout` yet. The
-        // check comes before any mutation so that the error changes nothing.
+        // passed has ended, whether or not the host has called `handle_timeout` yet. A chat
+        // that started after the request's `at` is not the one it ends (a late end of an
+        // earlier chat would end the contact's newer one, and close its ticket under it).
+        // The check comes before any mutation so that the error changes nothing.
         let now = e.at.max(self.clock);
         let still_live = self.conversations[conv as usize]
             .chat_times()
-            .is_some_and(|c| c.last_activity_at.plus(self.idle_timeout(number)) > now);
+            .is_some_and(|c| {
+                c.started_at <= e.at && c.last_activity_at.plus(self.idle_timeout(number)) > now
+            });
         if !still_live {
             return Err(no_chat());
         }
