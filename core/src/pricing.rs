@@ -215,7 +215,8 @@ pub struct MonthlyUsage {
     pub charged: BTreeMap<ChargeCategory, u64>,
     /// Free messages by reason.
     pub free: BTreeMap<FreeReason, u64>,
-    /// Service (free-form) messages sent, counted against the monthly free allowance.
+    /// Service (free-form) messages sent and not failed. (The monthly free allowance counts
+    /// only those it made free: `free[service_allowance]`.)
     pub service_messages: u64,
     /// Sum of prices, when a rate card is set.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -344,10 +345,14 @@ impl Engine {
             }
             (PricingModel::PerMessage2025, None) => free(FreeReason::ServiceWindow),
             (PricingModel::PerMessage2026, None) => {
+                // The allowance counts the messages it made free: not those free for another
+                // reason (a free entry point), nor one that failed (only delivered messages
+                // are charged, so its slot goes to the next).
                 let used = self
                     .usage
                     .get(&(number, self.month.key_of(now)))
-                    .map_or(0, |u| u.service_messages);
+                    .and_then(|u| u.free.get(&FreeReason::ServiceAllowance).copied())
+                    .unwrap_or(0);
                 if used < u64::from(pricing.service_free_per_month) {
                     free(FreeReason::ServiceAllowance)
                 } else {
