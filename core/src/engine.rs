@@ -719,6 +719,12 @@ impl Engine {
         }
         // An empty id would be claimed as a real one (refusing every later number given
         // it), an empty provider would replace the default that per-provider limits key on.
+        if e.idle_timeout == Some(Duration::ZERO) {
+            return Err(Error::InvalidEvent {
+                problem: "idle_timeout must be positive: a chat would end missed as it starts"
+                    .into(),
+            });
+        }
         check_id("phone_number_id", e.phone_number_id.as_deref())?;
         check_id("provider", e.provider.as_deref())?;
         if let Some(t) = &e.default_template {

@@ -594,6 +594,10 @@ impl Policy {
         if self.window.length == Duration::ZERO || self.limits.window == Duration::ZERO {
             return invalid("window.length and limits.window must be positive".into());
         }
+        // A chat that goes idle as it starts ends missed, answered or not.
+        if self.chat.idle_timeout == Duration::ZERO {
+            return invalid("chat.idle_timeout must be positive".into());
+        }
         if let TemplateQualityRule::PauseLadder { pauses } = &self.templates.quality_rule {
             if pauses.len() > MAX_LADDER_PAUSES {
                 return invalid(format!(
@@ -717,6 +721,21 @@ mod tests {
             };
             assert!(problem.starts_with(named), "{overrides}: {problem}");
         }
+    }
+
+    #[test]
+    fn a_chat_idle_timeout_is_positive() {
+        // Zero was accepted: every chat ended missed as it started, an answer in the same
+        // instant included.
+        let err = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"chat": {"idle_timeout": "0s"}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid policy: chat.idle_timeout must be positive"
+        );
     }
 
     #[test]

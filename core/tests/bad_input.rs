@@ -286,6 +286,12 @@ const LINES: &[(&str, &str, &str, &str)] = &[
         "invalid_input",
     ),
     (
+        "idle timeout zero",
+        r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550001111","channel":"official","idle_timeout":"0s"}"#,
+        "invalid_event",
+        "invalid_input",
+    ),
+    (
         "idle timeout negative",
         r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+15550001111","channel":"official","idle_timeout":"-5m"}"#,
         "invalid_event",
