@@ -1305,7 +1305,8 @@ typedef struct convstate_number_registration {
    */
   size_t provider_len;
   /**
-   * Chat idle timeout in ms (at most 100 years); negative for the policy's default.
+   * Chat idle timeout in ms (more than 0, at most 100 years); negative for the policy's
+   * default (0 is refused: a chat would end as it starts).
    */
   int64_t idle_timeout_ms;
   /**

@@ -142,7 +142,8 @@ pub struct convstate_number_registration {
     pub provider: *const c_char,
     /// Its length in bytes.
     pub provider_len: usize,
-    /// Chat idle timeout in ms (at most 100 years); negative for the policy's default.
+    /// Chat idle timeout in ms (more than 0, at most 100 years); negative for the policy's
+    /// default (0 is refused: a chat would end as it starts).
     pub idle_timeout_ms: i64,
     /// Name of the template `initiate` sends by default, or NULL.
     pub default_template_name: *const c_char,
