@@ -14,13 +14,18 @@ const LATE_APPROVAL: &str = r#"{"type":"template_status","at":"2026-11-02T09:00:
 
 const QUERY: &str = r#"{"type":"query_template","at":"2026-11-02T10:30:00Z","business":"acme","name":"promo","language":"en"}"#;
 
-fn paused_by_a_rating() -> Engine {
+/// A cloud-2025 engine that applied `lines`, each without an error.
+fn applied(lines: &[&str]) -> Engine {
     let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
-    for line in SETUP {
+    for line in lines {
         let out = engine.handle_json(line);
         assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
     }
     engine
+}
+
+fn paused_by_a_rating() -> Engine {
+    applied(&SETUP)
 }
 
 /// The late approval changes nothing: the template stays paused until the rating's end.
@@ -35,36 +40,32 @@ fn assert_late_approval_ignored(engine: &mut Engine, what: &str) {
     );
 }
 
-#[test]
-fn a_rating_decision_survives_a_snapshot() {
-    let engine = paused_by_a_rating();
+/// `engine` restored from its snapshot (which saves again byte for byte), and its business
+/// imported into a new engine: the two places a ladder's state must travel to, named.
+fn restored_and_moved(engine: &Engine) -> [(Engine, &'static str); 2] {
     let bytes = engine.snapshot();
-    let mut restored = Engine::restore(&bytes).expect("restores");
+    let restored = Engine::restore(&bytes).expect("restores");
     assert_eq!(restored.snapshot(), bytes);
-    assert_late_approval_ignored(&mut restored, "restored");
+    let export = engine.export_business("acme").expect("exports");
+    let mut moved = Engine::with_preset("cloud-2025").expect("a preset");
+    moved.import_business(&export).expect("imports");
+    [(restored, "restored"), (moved, "imported")]
 }
 
 #[test]
-fn a_rating_decision_travels_with_its_business() {
-    let engine = paused_by_a_rating();
-    let export = engine.export_business("acme").expect("exports");
-    let mut other = Engine::with_preset("cloud-2025").expect("a preset");
-    other.import_business(&export).expect("imports");
-    assert_late_approval_ignored(&mut other, "imported");
+fn a_rating_decision_survives_a_snapshot_and_a_move() {
+    for (mut copy, what) in restored_and_moved(&paused_by_a_rating()) {
+        assert_late_approval_ignored(&mut copy, what);
+    }
 }
 
 /// A template that went back to review at 10:00, after a status in which a rating pauses.
 fn back_in_review() -> Engine {
-    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
-    for line in [
+    applied(&[
         SETUP[0],
         SETUP[1],
         r#"{"type":"template_status","at":"2026-11-02T10:00:00Z","business":"acme","name":"promo","language":"en","status":"pending"}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
-    engine
+    ])
 }
 
 /// A low rating from 09:00, when the template was approved, delivered now: a strike.
@@ -79,13 +80,7 @@ fn assert_late_rating_strikes(engine: &mut Engine, what: &str) {
 
 #[test]
 fn the_status_history_a_late_rating_is_judged_by_survives_a_snapshot_and_a_move() {
-    let engine = back_in_review();
-    let bytes = engine.snapshot();
-    let mut restored = Engine::restore(&bytes).expect("restores");
-    assert_eq!(restored.snapshot(), bytes);
-    assert_late_rating_strikes(&mut restored, "restored");
-    let export = engine.export_business("acme").expect("exports");
-    let mut other = Engine::with_preset("cloud-2025").expect("a preset");
-    other.import_business(&export).expect("imports");
-    assert_late_rating_strikes(&mut other, "imported");
+    for (mut copy, what) in restored_and_moved(&back_in_review()) {
+        assert_late_rating_strikes(&mut copy, what);
+    }
 }

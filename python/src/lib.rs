@@ -296,9 +296,7 @@ impl PyEngine {
     /// The policy in force, as a dict.
     #[getter]
     fn policy<'py>(&self, py: Python<'py>) -> BindingResult<Bound<'py, PyAny>> {
-        let policy =
-            serde_json::to_value(self.locked(py).policy()).map_err(|e| invalid(&e.to_string()))?;
-        Ok(from_json(py, &policy)?)
+        to_python(py, self.locked(py).policy())
     }
 
     /// Registers (or updates) a number of a business.
@@ -568,15 +566,13 @@ impl PyEngine {
     ) -> BindingResult<Bound<'py, PyAny>> {
         let at = instant(at)?;
         let view = self.locked(py).conversation(number, contact, at)?;
-        let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
-        Ok(from_json(py, &json)?)
+        to_python(py, &view)
     }
 
     /// A number's registration and counters, as a dict.
     fn number<'py>(&self, py: Python<'py>, number: &str) -> BindingResult<Bound<'py, PyAny>> {
         let view = self.locked(py).number(number)?;
-        let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
-        Ok(from_json(py, &json)?)
+        to_python(py, &view)
     }
 
     /// A template's status and quality, as a dict.
@@ -588,8 +584,7 @@ impl PyEngine {
         language: &str,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let view = self.locked(py).template(business, name, language)?;
-        let json = serde_json::to_value(view).map_err(|e| invalid(&e.to_string()))?;
-        Ok(from_json(py, &json)?)
+        to_python(py, &view)
     }
 
     /// Applies one event given as a dict of the wire format (any event type). Returns None
@@ -740,7 +735,7 @@ impl PyEngine {
     /// The next effect (what changed), oldest first, as a dict; None when there is none.
     fn poll_effect<'py>(&self, py: Python<'py>) -> BindingResult<Option<Bound<'py, PyAny>>> {
         let effect = self.locked(py).poll_effect();
-        effect.map(|e| effect_to_python(py, &e)).transpose()
+        effect.map(|e| to_python(py, &e)).transpose()
     }
 
     /// Drains every queued effect, oldest first.
@@ -749,7 +744,7 @@ impl PyEngine {
             let mut engine = self.locked(py);
             std::iter::from_fn(|| engine.poll_effect()).collect()
         };
-        drained.iter().map(|e| effect_to_python(py, e)).collect()
+        drained.iter().map(|e| to_python(py, e)).collect()
     }
 
     /// A business's whole state as bytes, to move it to another engine or node with
@@ -877,11 +872,12 @@ fn strip_annotations(mut event: Value) -> Value {
     event
 }
 
-pub(crate) fn effect_to_python<'py>(
+/// A core value (an effect, a view, the policy) as the dict of its wire form.
+pub(crate) fn to_python<'py>(
     py: Python<'py>,
-    effect: &convstate::Effect,
+    value: &impl serde::Serialize,
 ) -> BindingResult<Bound<'py, PyAny>> {
-    let json = serde_json::to_value(effect).map_err(|e| invalid(&e.to_string()))?;
+    let json = serde_json::to_value(value).map_err(|e| invalid(&e.to_string()))?;
     Ok(from_json(py, &json)?)
 }
 

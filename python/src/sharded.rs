@@ -14,9 +14,7 @@ use pyo3::types::{PyBool, PyBytes, PyList};
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
 use crate::convert::{datetime, instant};
 use crate::errors::{BindingError, BindingResult};
-use crate::{
-    apply_lines, effect_to_python, event_lines, policy_of, reduce_through_restore, Reduced,
-};
+use crate::{apply_lines, event_lines, policy_of, reduce_through_restore, to_python, Reduced};
 
 /// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
 #[pyclass(frozen, module = "convstate", name = "ShardedEngine")]
@@ -143,7 +141,7 @@ impl PyShardedEngine {
         });
         let effects = effects
             .iter()
-            .map(|effect| effect_to_python(py, effect))
+            .map(|effect| to_python(py, effect))
             .collect::<BindingResult<Vec<_>>>()?;
         Ok(PyList::new(py, effects)?)
     }
