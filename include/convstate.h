@@ -92,7 +92,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 4
+#define CONVSTATE_ABI_VERSION 5
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -200,6 +200,10 @@ enum convstate_result
    * Changing a ticket that does not exist.
    */
   CONVSTATE_ERR_NO_TICKET = 205,
+  /**
+   * Changing a ticket that is no longer the conversation's current one.
+   */
+  CONVSTATE_ERR_TICKET_NOT_CURRENT = 206,
   /**
    * A policy error this build does not name.
    */
@@ -2238,6 +2242,9 @@ convstate_result convstate_engine_end_chat(struct convstate_engine *engine,
 
 /**
  * An agent changes a ticket's status (`status`: a `convstate_ticket_status`, not NONE).
+ * `ticket` is the ticket meant (its id from `ticket_opened`), or 0 for the current one: a
+ * ticket that is no longer current gives `CONVSTATE_ERR_TICKET_NOT_CURRENT` and changes
+ * nothing, so a late change meant for a closed ticket never lands on its successor.
  */
 convstate_result convstate_engine_set_ticket_status(struct convstate_engine *engine,
                                                     int64_t at_ms,
@@ -2245,7 +2252,8 @@ convstate_result convstate_engine_set_ticket_status(struct convstate_engine *eng
                                                     size_t number_len,
                                                     const char *contact,
                                                     size_t contact_len,
-                                                    uint32_t status);
+                                                    uint32_t status,
+                                                    uint64_t ticket);
 
 /**
  * Fires every timer due at or before `now_ms`; calling it again with the same `now_ms` does

@@ -401,6 +401,17 @@ impl Engine {
                 number: e.number.clone(),
                 contact: e.contact.clone(),
             })?;
+        let current = self.conversations[conv as usize]
+            .ticket()
+            .map_or(0, |t| t.id);
+        if let Some(ticket) = e.ticket.filter(|&t| t != current) {
+            return Err(Error::TicketNotCurrent {
+                number: e.number.clone(),
+                contact: e.contact.clone(),
+                ticket,
+                current,
+            });
+        }
         self.handle_timeout(e.at);
         self.change_ticket_status(conv, e.status, self.clock);
         Ok(())

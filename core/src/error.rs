@@ -159,6 +159,18 @@ pub enum Error {
         /// The contact.
         contact: String,
     },
+    /// Changing a ticket that is no longer the conversation's current one.
+    #[error("ticket {ticket} is not the current ticket between {number} and {contact} (the current one is {current})")]
+    TicketNotCurrent {
+        /// The number.
+        number: String,
+        /// The contact.
+        contact: String,
+        /// The ticket named.
+        ticket: u64,
+        /// The conversation's current ticket.
+        current: u64,
+    },
     /// A template whose status forbids editing.
     #[error("template {name:?} is {status} and cannot be edited: {why}")]
     TemplateNotEditable {
@@ -313,7 +325,8 @@ impl Error {
             | Error::UnknownBusiness { .. }
             | Error::UnknownTemplate { .. }
             | Error::NoLiveChat { .. }
-            | Error::NoTicket { .. } => ErrorKind::NotFound,
+            | Error::NoTicket { .. }
+            | Error::TicketNotCurrent { .. } => ErrorKind::NotFound,
             Error::UnknownPolicy { .. } | Error::InvalidPolicy { .. } => ErrorKind::Policy,
             Error::UnsupportedSnapshotVersion { .. } | Error::CorruptSnapshot { .. } => {
                 ErrorKind::Snapshot
@@ -341,6 +354,7 @@ impl Error {
             Error::UnknownTemplate { .. } => "unknown_template",
             Error::NoLiveChat { .. } => "no_live_chat",
             Error::NoTicket { .. } => "no_ticket",
+            Error::TicketNotCurrent { .. } => "ticket_not_current",
             Error::TemplateNotEditable { .. } => "template_not_editable",
             Error::TemplateEditLimit { .. } => "template_edit_limit",
             Error::UnsupportedSnapshotVersion { .. } => "unsupported_snapshot_version",

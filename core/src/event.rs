@@ -376,6 +376,12 @@ pub struct SetTicketStatus {
     pub contact: String,
     /// New status.
     pub status: TicketStatus,
+    /// The ticket meant (its id from `ticket_opened`): when given and it is no longer the
+    /// conversation's current ticket, the change is refused. The engine keeps only the
+    /// current ticket, so without it a late change meant for a closed ticket would land on
+    /// its successor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<u64>,
 }
 
 /// `opt_in` and `opt_out`: consent is held per business and contact.

@@ -701,6 +701,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 number: NUMBERS[*number].into(),
                 contact: CONTACTS[*contact].into(),
                 status: *status,
+                ticket: None,
             }),
             Expect::Either,
         ),

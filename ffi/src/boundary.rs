@@ -70,6 +70,8 @@ pub enum convstate_result {
     CONVSTATE_ERR_NO_LIVE_CHAT = 204,
     /// Changing a ticket that does not exist.
     CONVSTATE_ERR_NO_TICKET = 205,
+    /// Changing a ticket that is no longer the conversation's current one.
+    CONVSTATE_ERR_TICKET_NOT_CURRENT = 206,
 
     // ---- 300..399: policy ----------------------------------------------------------------
     /// A policy error this build does not name.
@@ -102,7 +104,7 @@ use convstate_result::*;
 
 impl convstate_result {
     /// Every code, for `convstate_result_name` and the tests.
-    pub(crate) const ALL: [convstate_result; 30] = [
+    pub(crate) const ALL: [convstate_result; 31] = [
         CONVSTATE_OK,
         CONVSTATE_ERR_NULL_ARGUMENT,
         CONVSTATE_ERR_INVALID_UTF8,
@@ -124,6 +126,7 @@ impl convstate_result {
         CONVSTATE_ERR_UNKNOWN_TEMPLATE,
         CONVSTATE_ERR_NO_LIVE_CHAT,
         CONVSTATE_ERR_NO_TICKET,
+        CONVSTATE_ERR_TICKET_NOT_CURRENT,
         CONVSTATE_ERR_POLICY_OTHER,
         CONVSTATE_ERR_UNKNOWN_POLICY,
         CONVSTATE_ERR_INVALID_POLICY,
@@ -159,6 +162,7 @@ impl convstate_result {
             CONVSTATE_ERR_UNKNOWN_TEMPLATE => c"CONVSTATE_ERR_UNKNOWN_TEMPLATE",
             CONVSTATE_ERR_NO_LIVE_CHAT => c"CONVSTATE_ERR_NO_LIVE_CHAT",
             CONVSTATE_ERR_NO_TICKET => c"CONVSTATE_ERR_NO_TICKET",
+            CONVSTATE_ERR_TICKET_NOT_CURRENT => c"CONVSTATE_ERR_TICKET_NOT_CURRENT",
             CONVSTATE_ERR_POLICY_OTHER => c"CONVSTATE_ERR_POLICY_OTHER",
             CONVSTATE_ERR_UNKNOWN_POLICY => c"CONVSTATE_ERR_UNKNOWN_POLICY",
             CONVSTATE_ERR_INVALID_POLICY => c"CONVSTATE_ERR_INVALID_POLICY",
@@ -191,6 +195,7 @@ pub(crate) fn result_for(error: &Error) -> convstate_result {
         "unknown_template" => CONVSTATE_ERR_UNKNOWN_TEMPLATE,
         "no_live_chat" => CONVSTATE_ERR_NO_LIVE_CHAT,
         "no_ticket" => CONVSTATE_ERR_NO_TICKET,
+        "ticket_not_current" => CONVSTATE_ERR_TICKET_NOT_CURRENT,
         "unknown_policy" => CONVSTATE_ERR_UNKNOWN_POLICY,
         "invalid_policy" => CONVSTATE_ERR_INVALID_POLICY,
         "unsupported_snapshot_version" => CONVSTATE_ERR_UNSUPPORTED_SNAPSHOT_VERSION,

@@ -919,6 +919,9 @@ pub unsafe extern "C" fn convstate_engine_end_chat(
 }
 
 /// An agent changes a ticket's status (`status`: a `convstate_ticket_status`, not NONE).
+/// `ticket` is the ticket meant (its id from `ticket_opened`), or 0 for the current one: a
+/// ticket that is no longer current gives `CONVSTATE_ERR_TICKET_NOT_CURRENT` and changes
+/// nothing, so a late change meant for a closed ticket never lands on its successor.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_set_ticket_status(
     engine: *mut convstate_engine,
@@ -928,6 +931,7 @@ pub unsafe extern "C" fn convstate_engine_set_ticket_status(
     contact: *const c_char,
     contact_len: usize,
     status: u32,
+    ticket: u64,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
@@ -938,6 +942,8 @@ pub unsafe extern "C" fn convstate_engine_set_ticket_status(
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             status,
+            // Ticket ids start at 1, so 0 is free to mean "the current one".
+            ticket: (ticket != 0).then_some(ticket),
         };
         handle.engine.set_ticket_status(&event)?;
         Ok(())

@@ -798,6 +798,15 @@ fn every_core_error_maps_to_its_own_code_in_its_area() {
             },
             CONVSTATE_ERR_NO_TICKET,
         ),
+        (
+            Error::TicketNotCurrent {
+                number: "x".into(),
+                contact: "y".into(),
+                ticket: 1,
+                current: 2,
+            },
+            CONVSTATE_ERR_TICKET_NOT_CURRENT,
+        ),
     ];
     for (error, code) in cases {
         assert_eq!(result_for(&error), code, "{error:?}");
@@ -1843,6 +1852,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (2, 0x8ea9_7ef8_e086_b7a3),
         (3, 0x2c91_2319_1324_1c96),
         (4, 0xd5a2_8607_2a3c_a1fe),
+        (5, 0xb083_99e3_f747_b83e),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -267,8 +267,15 @@ class Engine:
         status: Optional[str] = None,
     ) -> None:
         """An agent (``by="agent"``) or a rule ends the live chat."""
-    def set_ticket_status(self, number: str, contact: str, status: str, *, at: _Instant) -> None:
-        """Changes the status of the conversation's ticket."""
+    def set_ticket_status(
+        self, number: str, contact: str, status: str, *, at: _Instant, ticket: Optional[int] = None
+    ) -> None:
+        """Changes the status of the conversation's ticket.
+
+        ``ticket`` names the ticket meant (its id from ``ticket_opened``): if it is no longer
+        the current one, ``NotFoundError`` (code ``ticket_not_current``) is raised and nothing
+        changes, so a late change meant for a closed ticket never lands on its successor.
+        """
     def opt_in(
         self,
         contact: str,

@@ -492,8 +492,8 @@ impl PyEngine {
         self.apply(py, fields).map(drop)
     }
 
-    /// Changes a ticket's status.
-    #[pyo3(signature = (number, contact, status, *, at))]
+    /// Changes a ticket's status; `ticket` names the ticket meant.
+    #[pyo3(signature = (number, contact, status, *, at, ticket = None))]
     fn set_ticket_status(
         &self,
         py: Python<'_>,
@@ -501,11 +501,13 @@ impl PyEngine {
         contact: &str,
         status: &str,
         at: &Bound<'_, PyAny>,
+        ticket: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<()> {
         let fields = EventFields::new("set_ticket_status")
             .text("number", Some(number))
             .text("contact", Some(contact))
             .text("status", Some(status))
+            .value("ticket", ticket)?
             .required_at(at)?;
         self.apply(py, fields).map(drop)
     }

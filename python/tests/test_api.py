@@ -220,6 +220,15 @@ def test_chat_ticket_and_consent_calls(engine: convstate.Engine) -> None:
     assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 3))["opted_in"] is True
     engine.opt_out(CONTACT, business="acme", at=utc(2026, 11, 2, 9, 4))
     assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 4))["opted_in"] is False
+    # The customer writes again: ticket 2. A change meant for ticket 1 is refused.
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 5))
+    assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 5))["ticket"] == {"id": 2, "status": "open"}
+    engine.effects()
+    with pytest.raises(convstate.NotFoundError) as stale:
+        engine.set_ticket_status(NUMBER, CONTACT, "pending", at=utc(2026, 11, 2, 9, 2), ticket=1)
+    assert stale.value.code == "ticket_not_current" and engine.effects() == []
+    engine.set_ticket_status(NUMBER, CONTACT, "pending", at=utc(2026, 11, 2, 9, 5), ticket=2)
+    assert [e["to"] for e in engine.effects() if e["effect"] == "ticket_status_changed"] == ["pending"]
 
 
 def test_chat_response_times(engine: convstate.Engine) -> None:

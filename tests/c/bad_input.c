@@ -477,7 +477,7 @@ int main(void) {
   CASE("end_chat: ender 9", CONVSTATE_ERR_INVALID_ARGUMENT,
        convstate_engine_end_chat(engine, T1, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT), 9, CONVSTATE_TICKET_OPEN));
   CASE("set_ticket_status: status 42", CONVSTATE_ERR_INVALID_ARGUMENT,
-       convstate_engine_set_ticket_status(engine, T1, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT), 42));
+       convstate_engine_set_ticket_status(engine, T1, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT), 42, 0));
   CASE("conversation: NULL out", CONVSTATE_ERR_NULL_ARGUMENT,
        convstate_engine_conversation(engine, T1, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT), NULL));
   CASE("conversation: unknown number", CONVSTATE_ERR_UNKNOWN_NUMBER,

@@ -248,6 +248,21 @@ static void test_day_of_a_conversation(void) {
   CHECK(!view.chat_live && view.chat_started_at_ms == CONVSTATE_NONE_MS);
   CHECK(view.ticket_status == CONVSTATE_TICKET_CLOSED);
   CHECK(view.opted_in && view.marketing_stopped);
+  /* A change naming a ticket that is not the current one is refused; naming the current one
+     (or 0, for whichever is current) applies. */
+  CHECK(view.ticket_id >= 1);
+  CHECK_RC(convstate_engine_set_ticket_status(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                              strlen(CONTACT), CONVSTATE_TICKET_PENDING, view.ticket_id + 1),
+           CONVSTATE_ERR_TICKET_NOT_CURRENT);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_STATUS_CHANGED) == 0);
+  CHECK_RC(convstate_engine_set_ticket_status(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                              strlen(CONTACT), CONVSTATE_TICKET_PENDING, view.ticket_id),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_STATUS_CHANGED) == 1);
+  CHECK_RC(convstate_engine_set_ticket_status(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
+                                              strlen(CONTACT), CONVSTATE_TICKET_CLOSED, 0),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_STATUS_CHANGED) == 1);
   CHECK_RC(convstate_engine_number(engine, NUMBER, strlen(NUMBER), &number_view), CONVSTATE_OK);
   CHECK(number_view.inbound == 2);
   CHECK(number_view.chats_ended_by_idle == 1 && number_view.chats_ended_by_agent == 1);
