@@ -995,7 +995,11 @@ impl Engine {
         let number = self.number_idx(&e.number)?;
         let contact = self.interner.address(&e.contact)?;
         self.handle_timeout(e.at);
-        if !matches!(e.code, OUTSIDE_WINDOW_CLOUD | OUTSIDE_WINDOW_ON_PREMISES) {
+        // Only the official channel has a window to close (§1): elsewhere the code names
+        // nothing, and no conversation is made for it.
+        if !matches!(e.code, OUTSIDE_WINDOW_CLOUD | OUTSIDE_WINDOW_ON_PREMISES)
+            || !self.numbers[number as usize].channel.has_service_window()
+        {
             return Ok(());
         }
         let conv = self.conversation_or_create(number, contact)?;
@@ -1008,6 +1012,12 @@ impl Engine {
     /// inbound is kept (an older inbound arriving later must not reopen the window) but
     /// announces nothing: that inbound reopened the window, which stays open.
     pub(crate) fn close_window_by_provider(&mut self, conv: u32, at: Instant) {
+        // A number without a service window (unofficial, messenger, email: §1) has none to
+        // close: announcing one would have the host stop replying where no window applies.
+        let number = self.conversations[conv as usize].number;
+        if !self.numbers[number as usize].channel.has_service_window() {
+            return;
+        }
         let c = &mut self.conversations[conv as usize];
         let mut window = c.window.get();
         let before = window.ends_at(&self.policy.window);
