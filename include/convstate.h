@@ -1673,7 +1673,8 @@ typedef struct convstate_initiate_request {
  */
 typedef struct convstate_conversation_view {
   /**
-   * Whether free-form messages may be sent at the view's instant.
+   * Whether the service window is open at the view's instant (`now < window_ends_at`).
+   * A free-form send may still be refused within the safety margin before its end.
    */
   bool window_open;
   /**

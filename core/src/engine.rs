@@ -248,7 +248,8 @@ pub struct ConversationView {
     pub number: String,
     /// The contact or group.
     pub contact: String,
-    /// Whether free-form messages may be sent at the view's instant.
+    /// Whether the service window is open at the view's instant (`now < window_ends_at`).
+    /// A free-form send may still be refused within the safety margin before its end.
     pub window_open: bool,
     /// When the window ends or ended (`None`: never opened; always `None` off-official).
     pub window_ends_at: Option<Instant>,

@@ -1025,7 +1025,8 @@ pub unsafe extern "C" fn convstate_engine_poll_effect(
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct convstate_conversation_view {
-    /// Whether free-form messages may be sent at the view's instant.
+    /// Whether the service window is open at the view's instant (`now < window_ends_at`).
+    /// A free-form send may still be refused within the safety margin before its end.
     pub window_open: bool,
     /// When the window ends or ended, or `CONVSTATE_NONE_MS` (never opened, or a channel
     /// without windows).
