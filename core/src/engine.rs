@@ -728,6 +728,22 @@ impl Engine {
         }
         check_id("phone_number_id", e.phone_number_id.as_deref())?;
         check_id("provider", e.provider.as_deref())?;
+        // A WhatsApp number is a phone number (§1); only email and messengers have account
+        // addresses. An id taken as an official number would get a window, limits and
+        // pricing that no WhatsApp account behind it could have.
+        if matches!(e.channel, Channel::Official | Channel::Unofficial) {
+            let channel = e.channel;
+            crate::address::normalize_phone(&e.number).map_err(|error| match error {
+                Error::InvalidPhoneNumber { input, problem } => Error::InvalidPhoneNumber {
+                    input,
+                    problem: format!(
+                        "{problem} (a number on the {channel} channel is a WhatsApp phone \
+                         number; account addresses are for email and messengers)"
+                    ),
+                },
+                other => other,
+            })?;
+        }
         if let Some(t) = &e.default_template {
             // Checked now: a name no template can have failed only at `initiate`.
             if !crate::template::is_template_name(&t.name) {
