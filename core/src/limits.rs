@@ -285,11 +285,22 @@ impl Engine {
     /// downgrades whose timers are due by then are applied in timer order, exactly as
     /// `handle_timeout(now)` would, so that `check_send` agrees with `send`.
     fn level_at(&self, owner: u32, now: Instant) -> usize {
-        let Some(state) = self.limits.get(&owner) else {
-            return 0;
-        };
+        self.level_in_force(owner, now)
+            .map_or(0, |(level, ..)| level)
+    }
+
+    /// [`Engine::level_at`] with when that level was reached and the upgrade still
+    /// scheduled then, as the timers due by `now` would leave them: what a view at `now`
+    /// shows, so that it agrees with a `check_send` at the same instant. `None` for an
+    /// owner without a limit yet.
+    fn level_in_force(
+        &self,
+        owner: u32,
+        now: Instant,
+    ) -> Option<(usize, Instant, Option<Instant>)> {
+        let state = self.limits.get(&owner)?;
         if self.timers.nothing_due_by(now) {
-            return state.level;
+            return Some((state.level, state.level_since, state.upgrade_at));
         }
         let mut due: Vec<(Instant, TimerKey)> = Vec::new();
         if let Some(at) = self
@@ -313,6 +324,7 @@ impl Engine {
         due.sort_unstable();
         let top = self.policy.limits.levels.len() - 1;
         let mut level = state.level;
+        let mut level_since = state.level_since;
         let mut upgrade_pending = state.upgrade_at;
         for (at, key) in due {
             let cleared_by = |n: u32| {
@@ -329,6 +341,7 @@ impl Engine {
                         .flag_deadline_level(self.numbers[n as usize].limit_level_at_flag, level);
                     if lowered < level {
                         level = lowered;
+                        level_since = at;
                         upgrade_pending = None;
                     }
                 }
@@ -339,12 +352,13 @@ impl Engine {
                     };
                     if upgrade && level < top {
                         level += 1;
+                        level_since = at;
                     }
                     upgrade_pending = None;
                 }
             }
         }
-        level
+        Some((level, level_since, upgrade_pending))
     }
 
     /// Records a business-initiated send and checks for an upgrade.
@@ -534,7 +548,14 @@ impl Engine {
                 &fresh
             }
         };
-        let limit = self.policy.limits.levels[state.level];
+        // The level in force at `at`: an upgrade or a flag's downgrade due by then counts,
+        // tick or not, as it does for a `check_send` at `at` (§13).
+        let (level, level_since, upgrade_at) = self.level_in_force(owner, at).unwrap_or((
+            state.level,
+            state.level_since,
+            state.upgrade_at,
+        ));
+        let limit = self.policy.limits.levels[level];
         let (used, _) = state.window.count_at(at);
         let (used_in_lookback, _) = state.lookback.count_at(at);
         Ok(LimitView {
@@ -544,8 +565,8 @@ impl Engine {
             used,
             next_slot_at: state.next_slot_at(limit, at),
             used_in_lookback,
-            level_since: state.level_since,
-            upgrade_at: state.upgrade_at,
+            level_since,
+            upgrade_at,
             blocked_until: state.blocked_until.filter(|t| at < *t),
         })
     }
