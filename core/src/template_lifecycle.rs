@@ -598,6 +598,14 @@ impl Engine {
             | TemplateStatus::PendingDeletion => {
                 return Err(not_editable("only a new template can replace it"));
             }
+            // A disabled template under appeal (or rejected, or archived since) is still a
+            // disabled one (§5): only the provider's reinstatement brings it back, and an
+            // edit would send it to review, where no provider status of the appeal can.
+            _ if template.awaiting_reinstatement => {
+                return Err(not_editable(
+                    "it was disabled and is not reinstated; only a new template can replace it",
+                ));
+            }
             _ if counts_as_edit => match &self.policy.templates.edits {
                 EditRule::Never => {
                     return Err(not_editable(
