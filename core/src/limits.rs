@@ -21,6 +21,7 @@ use crate::decision::DenyReason;
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::policy::{LimitLevel, LimitScope, UpgradeRule};
+use crate::provider_order::Arrival;
 use crate::recent::{LiveSends, RecentContacts};
 use crate::template::Quality;
 use crate::time::Instant;
@@ -597,12 +598,22 @@ impl Engine {
                 ),
             })?;
         self.handle_timeout(at);
+        // A business-wide limit is one limit whichever of its numbers reports it (Meta's
+        // quality webhook of each number carries the portfolio's limit): a report older than
+        // one another number brought arrived late as well, or in order its older level
+        // would have been replaced by the newer one (§10, §13).
+        let owner = self.limit_owner(number);
+        let stands_over_the_others = (0..self.numbers.len() as u32)
+            .filter(|&n| n != number && self.limit_owner(n) == owner)
+            .all(|n| {
+                let mut latest = self.numbers[n as usize].limit_event;
+                latest.arrival(at, &limit) == Arrival::New
+            });
         // Checked after the level (a refused report changes nothing, its order included).
-        if !self.numbers[number as usize].limit_event.admit(at, &limit) {
+        if !stands_over_the_others || !self.numbers[number as usize].limit_event.admit(at, &limit) {
             return Ok(()); // a late or repeated limit report (§10)
         }
         self.ensure_limit(number, self.clock);
-        let owner = self.limit_owner(number);
         self.record_flag_start_level(owner, level, at);
         self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
         Ok(())
