@@ -350,8 +350,9 @@ enum convstate_reason
    */
   CONVSTATE_REASON_NO_DEFAULT_TEMPLATE = 14,
   /**
-   * The messaging limit is reached. `limit`: the limit; `actual`: contacts used;
-   * `instant_ms`: when the next slot frees.
+   * The messaging limit is reached. `limit`: the limit (`UINT64_MAX` for an unlimited one
+   * the provider reported reached); `actual`: contacts used; `instant_ms`: when the next
+   * slot frees.
    */
   CONVSTATE_REASON_LIMIT_REACHED = 15,
   /**

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::message::MediaKind;
 use crate::number::Channel;
+use crate::policy::LimitLevel;
 use crate::template::{TemplateCategory, TemplateProblem, TemplateStatus};
 use crate::time::{Duration, Instant};
 
@@ -170,8 +171,9 @@ pub enum DenyReason {
     NoDefaultTemplate,
     /// The messaging limit is reached for this moving period (§7).
     LimitReached {
-        /// The limit in force (unique contacts per period).
-        limit: u32,
+        /// The limit in force (unique contacts per period): `Unlimited` when the provider
+        /// reported an unlimited limit reached (131064, 131048).
+        limit: LimitLevel,
         /// Unique contacts reached in the current period.
         used: u32,
         /// When the oldest counted contact leaves the period, freeing a slot.
@@ -490,7 +492,7 @@ mod tests {
             },
             K::NoDefaultTemplate => DenyReason::NoDefaultTemplate,
             K::LimitReached => DenyReason::LimitReached {
-                limit: 250,
+                limit: LimitLevel::Contacts(250),
                 used: 250,
                 next_slot_at: at,
             },

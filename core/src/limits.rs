@@ -253,7 +253,7 @@ impl Engine {
         match self.policy.limits.levels[self.level_at(self.limit_owner(number), now)] {
             LimitLevel::Unlimited if blocked_until.is_none() => Ok(true),
             LimitLevel::Unlimited => Err(DenyReason::LimitReached {
-                limit: u32::MAX,
+                limit: LimitLevel::Unlimited,
                 used: state.window.count_at(now).0,
                 next_slot_at: blocked_until.unwrap_or(now),
             }),
@@ -261,14 +261,14 @@ impl Engine {
                 let (used, _) = state.window.count_at(now);
                 if let Some(until) = blocked_until {
                     return Err(DenyReason::LimitReached {
-                        limit,
+                        limit: LimitLevel::Contacts(limit),
                         used,
                         next_slot_at: until,
                     });
                 }
                 if used >= limit {
                     Err(DenyReason::LimitReached {
-                        limit,
+                        limit: LimitLevel::Contacts(limit),
                         used,
                         next_slot_at: state
                             .next_slot_at(LimitLevel::Contacts(limit), now)

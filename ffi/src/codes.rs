@@ -667,8 +667,9 @@ pub enum convstate_reason {
     CONVSTATE_REASON_DUPLICATE = 13,
     /// `initiate` found no template: the number has no default template.
     CONVSTATE_REASON_NO_DEFAULT_TEMPLATE = 14,
-    /// The messaging limit is reached. `limit`: the limit; `actual`: contacts used;
-    /// `instant_ms`: when the next slot frees.
+    /// The messaging limit is reached. `limit`: the limit (`UINT64_MAX` for an unlimited one
+    /// the provider reported reached); `actual`: contacts used; `instant_ms`: when the next
+    /// slot frees.
     CONVSTATE_REASON_LIMIT_REACHED = 15,
     /// The provider restricted the number. `instant_ms`: when it ends (or
     /// `CONVSTATE_NONE_MS`); `detail_code`: its `convstate_restriction_scope` (1
@@ -958,9 +959,17 @@ fn reason_fields(reason: &DenyReason) -> ReasonFields {
             limit,
             used,
             next_slot_at,
-        } => fields
-            .limit(u64::from(*limit), u64::from(*used))
-            .instant(Some(*next_slot_at)),
+        } => {
+            // The generic `limit` is unsigned: an unlimited limit the provider reported
+            // reached is its largest value (the header says so).
+            let limit = match limit {
+                LimitLevel::Contacts(n) => u64::from(*n),
+                LimitLevel::Unlimited => u64::MAX,
+            };
+            fields
+                .limit(limit, u64::from(*used))
+                .instant(Some(*next_slot_at))
+        }
         DenyReason::Restricted { scope, until } => fields
             .instant(*until)
             .detail(restriction_scope_code(*scope) as u32),

@@ -1241,6 +1241,54 @@ fn a_limit_of_two_refuses_the_third_contact_and_charged_sends_carry_their_price(
     let third = send_to(engine, T0 + 240_000, CONTACTS[2], message, None, false);
     assert_eq!(third.verdict, convstate_verdict::CONVSTATE_VERDICT_ALLOWED);
 
+    // The provider says the unlimited limit is reached (131064): the denial's `limit` is
+    // the largest value, as the header says, not a count some policy could have.
+    let reached = send_to(
+        engine,
+        T0 + 240_000,
+        CONTACTS[2],
+        message,
+        Some("wamid.3"),
+        true,
+    );
+    assert_eq!(
+        reached.verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    let errors = [131_064u32];
+    let rc = failed_status(
+        engine,
+        T0 + 300_000,
+        CONTACTS[2],
+        "wamid.3",
+        errors.as_ptr(),
+        errors.len(),
+    );
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    drain_kinds(engine);
+    // A new contact is refused until the next slot frees.
+    let fourth = "+79110000004";
+    let rc = unsafe {
+        convstate_engine_consent(
+            engine,
+            T0 + 300_000,
+            ptr(BUSINESS),
+            BUSINESS.len(),
+            null(),
+            0,
+            ptr(fourth),
+            fourth.len(),
+            true,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let blocked = send_to(engine, T0 + 360_000, fourth, message, None, false);
+    assert_eq!(
+        blocked.reason,
+        convstate_reason::CONVSTATE_REASON_LIMIT_REACHED
+    );
+    assert_eq!(blocked.limit, u64::MAX);
+
     let usage = usage_of(engine, "2026-11");
     assert_eq!(usage.month, 202611);
     assert_eq!(usage.charged_marketing, 2);
