@@ -21,7 +21,6 @@ use crate::decision::DenyReason;
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::policy::{LimitLevel, LimitScope, UpgradeRule};
-use crate::provider_order::Arrival;
 use crate::recent::{LiveSends, RecentContacts};
 use crate::template::Quality;
 use crate::time::Instant;
@@ -605,10 +604,7 @@ impl Engine {
         let owner = self.limit_owner(number);
         let stands_over_the_others = (0..self.numbers.len() as u32)
             .filter(|&n| n != number && self.limit_owner(n) == owner)
-            .all(|n| {
-                let mut latest = self.numbers[n as usize].limit_event;
-                latest.arrival(at, &limit) == Arrival::New
-            });
+            .all(|n| self.numbers[n as usize].limit_event.would_admit(at, &limit));
         // Checked after the level (a refused report changes nothing, its order included).
         if !stands_over_the_others || !self.numbers[number as usize].limit_event.admit(at, &limit) {
             return Ok(()); // a late or repeated limit report (§10)

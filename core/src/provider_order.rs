@@ -43,6 +43,12 @@ impl ProviderOrder {
         self.arrival(at, content) == Arrival::New
     }
 
+    /// Whether [`ProviderOrder::admit`] would take the event, recording nothing.
+    pub fn would_admit(&self, at: Instant, content: &impl Serialize) -> bool {
+        let mut probe = *self;
+        probe.admit(at, content)
+    }
+
     /// How an event at `at` whose content is `content` arrives, recording it as the latest
     /// if it is new.
     pub fn arrival(&mut self, at: Instant, content: &impl Serialize) -> Arrival {
