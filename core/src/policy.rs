@@ -573,7 +573,8 @@ impl Policy {
     }
 
     /// Checks the invariants the engine relies on: at least one limit level, levels strictly
-    /// increasing, a positive window length, at least one edit allowed by a limited edit rule.
+    /// increasing, a positive window length with a safety margin and a reminder lead shorter
+    /// than it, at least one edit allowed by a limited edit rule.
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |problem: String| Err(Error::InvalidPolicy { problem });
         if self.limits.levels.is_empty() {
@@ -593,6 +594,25 @@ impl Policy {
         }
         if self.window.length == Duration::ZERO || self.limits.window == Duration::ZERO {
             return invalid("window.length and limits.window must be positive".into());
+        }
+        // A margin of the whole window refuses every free-form reply while the window is open.
+        let length = self.window.length;
+        if self.window.safety_margin >= length {
+            return invalid(format!(
+                "window.safety_margin ({}) must be shorter than window.length ({length}): \
+                 free-form sends are refused in the margin, so none would be allowed",
+                self.window.safety_margin
+            ));
+        }
+        // A lead of the whole window reminds as the window opens; a lead of zero is due at the
+        // end, when the window is closed, and never reminds.
+        if let Some(lead) = self.window.reminder_lead {
+            if lead == Duration::ZERO || lead >= length {
+                return invalid(format!(
+                    "window.reminder_lead ({lead}) must be positive and shorter than \
+                     window.length ({length}); null turns the reminder off"
+                ));
+            }
         }
         // A chat that goes idle as it starts ends missed, answered or not.
         if self.chat.idle_timeout == Duration::ZERO {
@@ -776,6 +796,54 @@ mod tests {
             &serde_json::json!({"templates": {"edits": {"max_edits": 1}}}),
         );
         assert!(one.is_ok(), "{one:?}");
+    }
+
+    /// The problem of an override of `cloud-2025` that the checks refuse.
+    fn refusal(overrides: serde_json::Value) -> String {
+        match Policy::with_overrides("cloud-2025", &overrides) {
+            Err(Error::InvalidPolicy { problem }) => problem,
+            other => panic!("{overrides} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_safety_margin_is_shorter_than_the_window() {
+        // A margin of the whole window was accepted: every free-form reply was refused as
+        // within the margin while the window was open (RULES §2).
+        for margin in ["1d", "2d"] {
+            assert_eq!(
+                refusal(serde_json::json!({"window": {"safety_margin": margin}})),
+                format!(
+                    "window.safety_margin ({margin}) must be shorter than window.length (1d): \
+                     free-form sends are refused in the margin, so none would be allowed"
+                )
+            );
+        }
+        let shorter = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"window": {"safety_margin": "23h"}}),
+        );
+        assert!(shorter.is_ok(), "{shorter:?}");
+    }
+
+    #[test]
+    fn a_reminder_lead_is_positive_and_shorter_than_the_window() {
+        // A lead of the whole window was accepted and reminded as the window opened; a lead
+        // of zero was accepted and never reminded (due at the end, when the window is closed).
+        for lead in ["0ms", "1d", "3d"] {
+            assert_eq!(
+                refusal(serde_json::json!({"window": {"reminder_lead": lead}})),
+                format!(
+                    "window.reminder_lead ({lead}) must be positive and shorter than \
+                     window.length (1d); null turns the reminder off"
+                )
+            );
+        }
+        let shorter = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"window": {"reminder_lead": "23h"}}),
+        );
+        assert!(shorter.is_ok(), "{shorter:?}");
     }
 
     #[test]
