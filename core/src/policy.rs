@@ -625,6 +625,30 @@ impl Policy {
                     pauses.len()
                 ));
             }
+            // A pause of no length ends as it starts: a strike reported as a pause that never
+            // held a send back. Fewer pauses make the ladder disable sooner.
+            if let Some(i) = pauses.iter().position(|p| *p == Duration::ZERO) {
+                return invalid(format!(
+                    "templates.quality_rule.pauses[{i}] must be positive \
+                     (to disable sooner, give fewer pauses)"
+                ));
+            }
+        }
+        // Held messages wait for the contact's answer (§4): held for no time, they expire
+        // as `initiate` holds them and are never released.
+        if self.outbox.hold_for == Duration::ZERO {
+            return invalid(
+                "outbox.hold_for must be positive: a held message would expire as it is held"
+                    .into(),
+            );
+        }
+        // A key forgotten at once answers no retry with the first decision (§10).
+        if self.dedup.idempotency_key_ttl == Duration::ZERO {
+            return invalid(
+                "dedup.idempotency_key_ttl must be positive: \
+                 a retry would not get the first decision"
+                    .into(),
+            );
         }
         if let EditRule::Limited { max_edits: 0, .. } = self.templates.edits {
             return invalid(
@@ -844,6 +868,31 @@ mod tests {
             &serde_json::json!({"window": {"reminder_lead": "23h"}}),
         );
         assert!(shorter.is_ok(), "{shorter:?}");
+    }
+
+    #[test]
+    fn durations_the_engine_counts_on_are_positive() {
+        // Each was accepted at zero: a pause that ended as it began (a strike reported as a
+        // pause of no length), a held message that expired as `initiate` held it (never
+        // released), an idempotency key forgotten at once (a retry decided afresh, §10).
+        for (overrides, problem) in [
+            (
+                serde_json::json!({"templates": {"quality_rule": {"pauses": ["3h", "0ms"]}}}),
+                "templates.quality_rule.pauses[1] must be positive \
+                 (to disable sooner, give fewer pauses)",
+            ),
+            (
+                serde_json::json!({"outbox": {"hold_for": "0ms"}}),
+                "outbox.hold_for must be positive: a held message would expire as it is held",
+            ),
+            (
+                serde_json::json!({"dedup": {"idempotency_key_ttl": "0ms"}}),
+                "dedup.idempotency_key_ttl must be positive: \
+                 a retry would not get the first decision",
+            ),
+        ] {
+            assert_eq!(refusal(overrides), problem);
+        }
     }
 
     #[test]
