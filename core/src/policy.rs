@@ -580,8 +580,16 @@ impl Policy {
         if self.limits.levels.is_empty() {
             return invalid("limits.levels must name at least one level".into());
         }
-        if self.limits.levels.windows(2).any(|w| w[0] >= w[1]) {
-            return invalid("limits.levels must be strictly increasing".into());
+        // Name the pair at fault: an override replaces the whole array.
+        if let Some(i) = self.limits.levels.windows(2).position(|w| w[0] >= w[1]) {
+            let levels = &self.limits.levels;
+            return invalid(format!(
+                "limits.levels[{}] ({}) must be above limits.levels[{i}] ({}): \
+                 levels are strictly increasing",
+                i + 1,
+                levels[i + 1],
+                levels[i]
+            ));
         }
         // A level of no contact would deny every business-initiated send with a next slot
         // that never comes (a retry loop for the host); barring a number is a restriction.
@@ -592,8 +600,11 @@ impl Policy {
                     .into(),
             );
         }
-        if self.window.length == Duration::ZERO || self.limits.window == Duration::ZERO {
-            return invalid("window.length and limits.window must be positive".into());
+        if self.window.length == Duration::ZERO {
+            return invalid("window.length must be positive".into());
+        }
+        if self.limits.window == Duration::ZERO {
+            return invalid("limits.window must be positive".into());
         }
         // A margin of the whole window refuses every free-form reply while the window is open.
         let length = self.window.length;
@@ -889,6 +900,39 @@ mod tests {
                 serde_json::json!({"dedup": {"idempotency_key_ttl": "0ms"}}),
                 "dedup.idempotency_key_ttl must be positive: \
                  a retry would not get the first decision",
+            ),
+        ] {
+            assert_eq!(refusal(overrides), problem);
+        }
+    }
+
+    #[test]
+    fn a_level_or_window_refusal_names_its_field_and_values() {
+        // "limits.levels must be strictly increasing" named no level among five, and
+        // "window.length and limits.window must be positive" two fields for one fault.
+        for (overrides, problem) in [
+            (
+                serde_json::json!({"limits": {"levels": [2000, 250, "unlimited"]}}),
+                "limits.levels[1] (250) must be above limits.levels[0] (2000): \
+                 levels are strictly increasing",
+            ),
+            (
+                serde_json::json!({"limits": {"levels": [250, 250, "unlimited"]}}),
+                "limits.levels[1] (250) must be above limits.levels[0] (250): \
+                 levels are strictly increasing",
+            ),
+            (
+                serde_json::json!({"limits": {"levels": [250, "unlimited", 1000]}}),
+                "limits.levels[2] (1000) must be above limits.levels[1] (unlimited): \
+                 levels are strictly increasing",
+            ),
+            (
+                serde_json::json!({"window": {"length": "0ms"}}),
+                "window.length must be positive",
+            ),
+            (
+                serde_json::json!({"limits": {"window": "0ms"}}),
+                "limits.window must be positive",
             ),
         ] {
             assert_eq!(refusal(overrides), problem);
