@@ -653,6 +653,12 @@ impl Policy {
                     .into(),
             );
         }
+        // A restriction of no length ends as it starts: an end its own event is refused for.
+        if self.numbers.restriction_default_length == Some(Duration::ZERO) {
+            return invalid(
+                "numbers.restriction_default_length must be positive; null: until lifted".into(),
+            );
+        }
         // A key forgotten at once answers no retry with the first decision (§10).
         if self.dedup.idempotency_key_ttl == Duration::ZERO {
             return invalid(
@@ -937,6 +943,16 @@ mod tests {
         ] {
             assert_eq!(refusal(overrides), problem);
         }
+    }
+
+    #[test]
+    fn a_default_restriction_length_is_positive() {
+        // Zero was accepted: a restriction without `until` was announced ending at its own
+        // instant, an end its event is refused for ("until" not after "at").
+        assert_eq!(
+            refusal(serde_json::json!({"numbers": {"restriction_default_length": "0ms"}})),
+            "numbers.restriction_default_length must be positive; null: until lifted"
+        );
     }
 
     #[test]
