@@ -659,6 +659,15 @@ impl Policy {
                 "numbers.restriction_default_length must be positive; null: until lifted".into(),
             );
         }
+        // Message ids forgotten at once de-duplicate nothing: a webhook delivered again is
+        // handled again, and no status finds its send (§10).
+        if self.provider.status_memory == Duration::ZERO {
+            return invalid(
+                "provider.status_memory must be positive: \
+                 a provider event delivered again would be handled again"
+                    .into(),
+            );
+        }
         // A key forgotten at once answers no retry with the first decision (§10).
         if self.dedup.idempotency_key_ttl == Duration::ZERO {
             return invalid(
@@ -952,6 +961,17 @@ mod tests {
         assert_eq!(
             refusal(serde_json::json!({"numbers": {"restriction_default_length": "0ms"}})),
             "numbers.restriction_default_length must be positive; null: until lifted"
+        );
+    }
+
+    #[test]
+    fn a_status_memory_is_positive() {
+        // Zero was accepted: an inbound message delivered again was handled again (a
+        // second chat started for it) and no status matched its send (§10).
+        assert_eq!(
+            refusal(serde_json::json!({"provider": {"status_memory": "0ms"}})),
+            "provider.status_memory must be positive: \
+             a provider event delivered again would be handled again"
         );
     }
 
