@@ -258,18 +258,23 @@ impl OutboundMessage {
                 if let Some(caption) = &media.caption {
                     check_chars("caption", caption, limits.caption_max_chars)?;
                 }
-                let mut limit = limits.outbound_file_max_bytes;
-                if let Some(&l) = limits.outbound_file_max_bytes_by_provider.get(provider) {
-                    limit = limit.min(l);
-                }
-                if let Some(&l) = limits.outbound_file_max_bytes_by_media.get(&kind) {
-                    limit = limit.min(l);
-                }
-                if kind == MediaKind::Sticker && media.animated {
-                    if let Some(l) = limits.animated_sticker_max_bytes {
-                        limit = l;
-                    }
-                }
+                // The smallest applicable limit wins. An animated sticker's own limit stands
+                // in for the sticker's media limit (it is the larger one), not for the
+                // provider's or the overall limit.
+                let media_limit = match limits.animated_sticker_max_bytes {
+                    Some(l) if kind == MediaKind::Sticker && media.animated => Some(l),
+                    _ => limits.outbound_file_max_bytes_by_media.get(&kind).copied(),
+                };
+                let limit = [
+                    limits
+                        .outbound_file_max_bytes_by_provider
+                        .get(provider)
+                        .copied(),
+                    media_limit,
+                ]
+                .into_iter()
+                .flatten()
+                .fold(limits.outbound_file_max_bytes, u64::min);
                 if media.size > limit {
                     return Err(DenyReason::FileTooLarge {
                         media: kind,
