@@ -148,7 +148,7 @@ impl WebhookReader {
     }
 
     /// Parses a body into items without changing the engine. `received_at` is used only
-    /// for items that carry no timestamp of their own.
+    /// for items that carry no timestamp of their own in an entry without a `time`.
     pub fn parse(
         &self,
         engine: &Engine,
@@ -251,7 +251,8 @@ impl Engine {
     /// Applies a Meta Cloud API webhook body: each recognised item becomes an engine event
     /// applied through [`Engine::handle`]; see [`crate::webhook`]. The WABA of template and
     /// account webhooks is resolved without a mapping (use [`WebhookReader`] for one).
-    /// `received_at` is only a fallback for items without a timestamp of their own.
+    /// `received_at` is only a fallback for items without a timestamp of their own in an
+    /// entry without a `time`.
     pub fn handle_webhook(
         &mut self,
         body: &[u8],
@@ -648,7 +649,9 @@ impl Parser<'_> {
             let own_timestamps = matches!(field, Some("messages" | "calls" | "user_preferences"));
             let at = match entry_at {
                 Some(at) => at,
-                None if own_timestamps => self.received_at, // read by none of their items
+                // Read only by their items without a timestamp of their own: with neither,
+                // arrival is all there is.
+                None if own_timestamps => self.received_at,
                 None => {
                     let problem =
                         "the entry's time is invalid and this change has no instant of its own";
@@ -794,7 +797,7 @@ impl Parser<'_> {
         };
         for (k, message) in self.items(&change.path, change.value, "messages") {
             let path = format!("{}.messages[{k}]", change.path);
-            match self.inbound(&path, message, &number) {
+            match self.inbound(&path, message, &number, change.at) {
                 Ok(Some(event)) => self.event(path, event),
                 Ok(None) => {}
                 Err(e) => self.failed(&path, e),
@@ -802,7 +805,7 @@ impl Parser<'_> {
         }
         for (k, status) in self.items(&change.path, change.value, "statuses") {
             let path = format!("{}.statuses[{k}]", change.path);
-            match self.status(&path, status, &number) {
+            match self.status(&path, status, &number, change.at) {
                 Ok(Some(event)) => self.event(path, event),
                 Ok(None) => {}
                 Err(e) => self.failed(&path, e),
@@ -818,7 +821,13 @@ impl Parser<'_> {
         }
     }
 
-    fn inbound(&mut self, path: &str, message: &Value, number: &str) -> Found<Option<Event>> {
+    fn inbound(
+        &mut self,
+        path: &str,
+        message: &Value,
+        number: &str,
+        entry_at: Instant,
+    ) -> Found<Option<Event>> {
         let object = message
             .as_object()
             .ok_or_else(|| invalid(path, "expected an object"))?;
@@ -862,7 +871,7 @@ impl Parser<'_> {
             return Ok(None);
         }
         Ok(Some(Event::Inbound(Inbound {
-            at: self.timestamp(object, path)?,
+            at: timestamp(object, path, entry_at)?,
             number: number.to_owned(),
             contact: Some(contact_at(object, path, "from", "from_user_id")?),
             group: None,
@@ -873,7 +882,13 @@ impl Parser<'_> {
         })))
     }
 
-    fn status(&mut self, path: &str, status: &Value, number: &str) -> Found<Option<Event>> {
+    fn status(
+        &mut self,
+        path: &str,
+        status: &Value,
+        number: &str,
+        entry_at: Instant,
+    ) -> Found<Option<Event>> {
         let object = status
             .as_object()
             .ok_or_else(|| invalid(path, "expected an object"))?;
@@ -927,7 +942,7 @@ impl Parser<'_> {
             errors.push(code);
         }
         Ok(Some(Event::MessageStatus(MessageStatusUpdate {
-            at: self.timestamp(object, path)?,
+            at: timestamp(object, path, entry_at)?,
             number: number.to_owned(),
             contact: contact_at(object, path, "recipient_id", "recipient_user_id")?,
             message_id: str_at(object, path, "id")?.to_owned(),
@@ -997,7 +1012,7 @@ impl Parser<'_> {
                     return Ok(None);
                 }
                 Ok(Some(Event::Inbound(Inbound {
-                    at: self.timestamp(object, &path)?,
+                    at: timestamp(object, &path, change.at)?,
                     number: number.clone(),
                     contact: Some(contact(str_at(object, &path, "from")?)),
                     group: None,
@@ -1019,14 +1034,6 @@ impl Parser<'_> {
         for (k, _) in self.items(&change.path, change.value, "statuses") {
             let path = format!("{}.statuses[{k}]", change.path);
             self.skipped(&path, "call statuses change no conversation state");
-        }
-    }
-
-    /// The item's own `timestamp` (unix seconds); `received_at` only when it has none.
-    fn timestamp(&self, object: &serde_json::Map<String, Value>, path: &str) -> Found<Instant> {
-        match object.get("timestamp") {
-            None | Some(Value::Null) => Ok(self.received_at),
-            Some(value) => unix_seconds(value, &join(path, "timestamp")),
         }
     }
 
@@ -1534,7 +1541,7 @@ impl Parser<'_> {
                     }
                 };
                 Ok(Some(Event::UserPreference(UserPreference {
-                    at: self.timestamp(object, &path)?,
+                    at: timestamp(object, &path, change.at)?,
                     number: number.clone(),
                     contact: contact(str_at(object, &path, "wa_id")?),
                     value,
@@ -1608,6 +1615,21 @@ fn contact(wa_id: &str) -> String {
         format!("+{wa_id}")
     } else {
         wa_id.to_owned()
+    }
+}
+
+/// An item's own `timestamp` (unix seconds). An item without one takes its entry's `time`
+/// (`entry_at`), which is also the provider's instant, and only with neither the time the
+/// payload arrived (the caller's `received_at`): arrival is the host's time, not the event's
+/// (RULES.md §2, §13), and a late delivery would move the window and the clock ahead.
+fn timestamp(
+    object: &serde_json::Map<String, Value>,
+    path: &str,
+    entry_at: Instant,
+) -> Found<Instant> {
+    match object.get("timestamp") {
+        None | Some(Value::Null) => Ok(entry_at),
+        Some(value) => unix_seconds(value, &join(path, "timestamp")),
     }
 }
 

@@ -1799,3 +1799,44 @@ fn restriction_reports_batched_in_one_body_or_sent_apart_end_the_same() {
         "the second report, listing only business-initiated, ended the other"
     );
 }
+
+#[test]
+fn an_item_without_its_own_timestamp_takes_the_entrys_time_not_arrival() {
+    // A message, status or preference without `timestamp` took `received_at` (the host's
+    // arrival time, here two days late) although the entry's `time` is the provider's: the
+    // window opened two days late and the engine's clock jumped ahead (RULES.md §2, §13).
+    let mut engine = engine();
+    let payload = messages_change(
+        r#""messages":[{"from":"79110000001","id":"wamid.NT1","type":"text","text":{"body":"hi"}}],
+            "statuses":[{"id":"wamid.NT2","status":"failed","recipient_id":"79110000002","errors":[{"code":131047}]}]"#,
+    );
+    let outcomes = engine
+        .handle_webhook(&payload, at(3600 * 48))
+        .expect("a payload");
+    let instants: Vec<Instant> = applied(&outcomes)
+        .iter()
+        .map(|e| match e {
+            Event::Inbound(inbound) => inbound.at,
+            Event::MessageStatus(status) => status.at,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(instants, [at(0), at(0)], "{outcomes:?}");
+    assert_eq!(engine.clock(), at(0));
+    assert_eq!(
+        conversation(&mut engine, 60)["window_ends_at"],
+        "2026-11-03T09:00:00Z"
+    );
+    // With no entry time either, arrival is all there is.
+    let mut engine = self::engine();
+    let payload = String::from(
+        r#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"user_preferences","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"user_preferences":[{"wa_id":"79110000001","category":"marketing_messages","value":"stop"}]}}]}]}"#,
+    );
+    let outcomes = engine
+        .handle_webhook(payload.as_bytes(), at(60))
+        .expect("a payload");
+    assert!(
+        matches!(applied(&outcomes)[..], [Event::UserPreference(p)] if p.at == at(60)),
+        "{outcomes:?}"
+    );
+}
