@@ -148,13 +148,26 @@ impl WebhookReader {
     }
 
     /// Parses a body into items without changing the engine. `received_at` is used only
-    /// for items that carry no timestamp of their own in an entry without a `time`.
+    /// for items that carry no timestamp of their own in an entry without a `time`. An
+    /// UNARCHIVED template event is read against the engine as it is now; [`Self::handle`]
+    /// reads it against the engine as the payload's earlier items leave it.
     pub fn parse(
         &self,
         engine: &Engine,
         body: &[u8],
         received_at: Instant,
     ) -> Result<Vec<WebhookItem>, Error> {
+        Ok(self.parse_items(engine, body, received_at)?.0)
+    }
+
+    /// [`WebhookReader::parse`], with the indices of the items whose event depends on the
+    /// engine's state (see [`Parser::unarchived`]).
+    fn parse_items(
+        &self,
+        engine: &Engine,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Result<(Vec<WebhookItem>, Vec<usize>), Error> {
         let root: Value = serde_json::from_slice(body).map_err(|e| invalid("$", e))?;
         let Some(root) = root.as_object() else {
             return Err(invalid("$", "expected a JSON object"));
@@ -164,6 +177,7 @@ impl WebhookReader {
             engine,
             received_at,
             items: Vec::new(),
+            unarchived: Vec::new(),
         };
         match root.get("object").map(|o| (o, o.as_str())) {
             None => return Err(invalid("object", "missing")),
@@ -173,7 +187,7 @@ impl WebhookReader {
                     "object",
                     format!("object {other} is not a WhatsApp Business Account webhook"),
                 );
-                return Ok(parser.items);
+                return Ok((parser.items, parser.unarchived));
             }
         }
         let Some(entries) = root.get("entry").and_then(Value::as_array) else {
@@ -186,7 +200,7 @@ impl WebhookReader {
         for (i, entry) in entries.iter().enumerate() {
             parser.entry(&format!("entry[{i}]"), entry);
         }
-        Ok(parser.items)
+        Ok((parser.items, parser.unarchived))
     }
 
     /// Parses a body and applies each event through [`Engine::handle`], in payload order.
@@ -198,11 +212,27 @@ impl WebhookReader {
         body: &[u8],
         received_at: Instant,
     ) -> Result<Vec<WebhookOutcome>, Error> {
-        let items = self.parse(engine, body, received_at)?;
+        let (items, unarchived) = self.parse_items(engine, body, received_at)?;
+        // In payload order, as the items: a cursor, not a search per item (a huge payload).
+        let mut unarchived = unarchived.into_iter().peekable();
         Ok(items
             .into_iter()
-            .map(|item| match item {
-                WebhookItem::Event { path, event } => {
+            .enumerate()
+            .map(|(i, item)| match item {
+                WebhookItem::Event { path, mut event } => {
+                    // An UNARCHIVED is decided against the engine as the items before it left
+                    // it, not as it was before the payload: a DISABLED earlier in the same
+                    // body must keep it disabled, as it does when sent apart.
+                    if let Event::TemplateStatus(update) = &mut event {
+                        if unarchived.next_if_eq(&i).is_some() {
+                            update.status = unarchived_status(
+                                engine,
+                                &update.business,
+                                &update.name,
+                                &update.language,
+                            );
+                        }
+                    }
                     let queued_before = engine.effects.len();
                     match engine.handle(event.clone()) {
                         Ok(output) => WebhookOutcome::Applied {
@@ -509,6 +539,10 @@ struct Parser<'a> {
     engine: &'a Engine,
     received_at: Instant,
     items: Vec<WebhookItem>,
+    /// The indices in `items` of UNARCHIVED events: what they map to depends on whether the
+    /// template was disabled, which the items before them in the payload may change, so
+    /// [`WebhookReader::handle`] decides it again when it applies them.
+    unarchived: Vec<usize>,
 }
 
 /// A lookup result: the value, or the error naming the path.
@@ -1146,14 +1180,8 @@ impl Parser<'_> {
             // Unarchiving returns the template to approved, with no new review; one that was
             // disabled before it was archived stays disabled (only reinstatement revives it).
             ("UNARCHIVED", _) => {
-                if self
-                    .engine
-                    .template_awaits_reinstatement(&business, &name, &language)
-                {
-                    TemplateEvent::Disabled
-                } else {
-                    TemplateEvent::Approved
-                }
+                self.unarchived.push(self.items.len());
+                unarchived_status(self.engine, &business, &name, &language)
             }
             (other, _) => {
                 return self.unrecognized(
@@ -1553,6 +1581,17 @@ impl Parser<'_> {
                 Err(e) => self.failed(&path, e),
             }
         }
+    }
+}
+
+/// What an UNARCHIVED report sets: unarchiving returns the template to approved, with no new
+/// review; one that was disabled before it was archived stays disabled (only reinstatement
+/// revives it).
+fn unarchived_status(engine: &Engine, business: &str, name: &str, language: &str) -> TemplateEvent {
+    if engine.template_awaits_reinstatement(business, name, language) {
+        TemplateEvent::Disabled
+    } else {
+        TemplateEvent::Approved
     }
 }
 

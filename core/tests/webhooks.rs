@@ -1840,3 +1840,41 @@ fn an_item_without_its_own_timestamp_takes_the_entrys_time_not_arrival() {
         "{outcomes:?}"
     );
 }
+
+#[test]
+fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
+    // The payload was parsed whole against the engine as it was before it: UNARCHIVED read
+    // a template not yet disabled and became an approval, which revived the template that
+    // the DISABLED and ARCHIVED before it in the same body had disabled. Sent one by one,
+    // the same reports left it disabled.
+    let mut engine = engine();
+    let changes: Vec<String> = [(0, "DISABLED"), (60, "ARCHIVED"), (120, "UNARCHIVED")]
+        .iter()
+        .map(|(offset, event)| {
+            format!(
+                r#"{{"id":"102290129340398","time":{},"changes":[{}]}}"#,
+                T0 / 1000 + offset,
+                template_status_change(event)
+            )
+        })
+        .collect();
+    let payload = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{}]}}"#,
+        changes.join(",")
+    );
+    let outcomes = engine
+        .handle_webhook(payload.as_bytes(), at(180))
+        .expect("a payload");
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        template_view(&mut engine, "order_update", 180)["status"],
+        "disabled"
+    );
+    assert!(
+        matches!(
+            applied(&outcomes)[2],
+            Event::TemplateStatus(s) if s.status == TemplateEvent::Disabled
+        ),
+        "{outcomes:?}"
+    );
+}
