@@ -1408,6 +1408,9 @@ impl Parser<'_> {
         // The expiry of each scope listed (by `RestrictionScope::slot`); a scope listed twice
         // keeps the later expiry.
         let mut listed = [None::<Option<Instant>>; RestrictionScope::ALL.len()];
+        // Scopes listed with an expiry that cannot be read: in force for an unknown time, so
+        // neither restricted nor lifted. The entry fails alone: the others still apply.
+        let mut unreadable = [false; RestrictionScope::ALL.len()];
         for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
             if let Some(entry) = restriction.as_object() {
@@ -1433,7 +1436,11 @@ impl Parser<'_> {
                 None | Some(Value::Null) => None,
                 Some(v) => match unix_seconds(v, &join(&item, "expiration")) {
                     Ok(at) => Some(at),
-                    Err(e) => return self.failed(&item, e),
+                    Err(e) => {
+                        self.failed(&item, e);
+                        unreadable[scope.slot()] = true;
+                        continue;
+                    }
                 },
             };
             let slot = &mut listed[scope.slot()];
@@ -1454,6 +1461,9 @@ impl Parser<'_> {
             // payload, nor on how the provider batched its entries. A ban is not a
             // restriction of this list, so it stays (`DISABLED_UPDATE` ends it).
             for scope in RestrictionScope::REPORTED {
+                if unreadable[scope.slot()] {
+                    continue;
+                }
                 let event = match listed[scope.slot()] {
                     Some(until) => Event::NumberRestriction(NumberRestrictionUpdate {
                         at: change.at,

@@ -1878,3 +1878,34 @@ fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
         "{outcomes:?}"
     );
 }
+
+#[test]
+fn a_restriction_entry_with_an_unreadable_expiry_fails_alone() {
+    // One entry's bad `expiration` failed the whole change: the bar on all messages listed
+    // beside it was lost, and replies went on while Meta refused them. The entry fails
+    // alone; its scope is neither restricted (its end is unknown) nor lifted (it is listed).
+    let mut engine = engine();
+    let time = T0 / 1000 + 60;
+    let listed = format!(
+        r#","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":"soon"}},{{"restriction_type":"RESTRICTED_CUSTOMER_INITIATED_MESSAGING","expiration":{}}}]"#,
+        time + 86_400
+    );
+    let outcomes = engine
+        .handle_webhook(&account_update(time, &listed), at(120))
+        .unwrap();
+    assert_eq!(
+        notes(&outcomes),
+        [("failed", "entry[0].changes[0].value.restriction_info[0]")],
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::NumberRestriction(r)]
+                if r.scope == RestrictionScope::AllMessages && r.until == Some(at(60 + 86_400))
+        ),
+        "{outcomes:?}"
+    );
+    let decision = check_send(&mut engine, 600, UTILITY);
+    assert_eq!(decision["denial"]["scope"], "all_messages", "{decision}");
+}
