@@ -1411,16 +1411,29 @@ impl Parser<'_> {
         // Scopes listed with an expiry that cannot be read: in force for an unknown time, so
         // neither restricted nor lifted. The entry fails alone: the others still apply.
         let mut unreadable = [false; RestrictionScope::ALL.len()];
+        let mut malformed = false;
         for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
-            if let Some(entry) = restriction.as_object() {
-                self.unknown_keys(&item, entry, RESTRICTION_KEYS);
-            }
-            let kind = restriction.get("restriction_type").and_then(Value::as_str);
+            // A malformed entry is an error, not an unknown type: it may be any restriction,
+            // so the list no longer says which scopes are free of one.
+            let Some(entry) = restriction.as_object() else {
+                self.failed(&item, invalid(&item, "expected an object"));
+                malformed = true;
+                continue;
+            };
+            self.unknown_keys(&item, entry, RESTRICTION_KEYS);
+            let kind = match str_at(entry, &item, "restriction_type") {
+                Ok(kind) => kind,
+                Err(e) => {
+                    self.failed(&join(&item, "restriction_type"), e);
+                    malformed = true;
+                    continue;
+                }
+            };
             let scope = match kind {
-                Some("RESTRICTED_BIZ_INITIATED_MESSAGING") => RestrictionScope::BusinessInitiated,
-                Some("RESTRICTED_CUSTOMER_INITIATED_MESSAGING") => RestrictionScope::AllMessages,
-                Some("RESTRICTED_ADD_PHONE_NUMBER_ACTION") => {
+                "RESTRICTED_BIZ_INITIATED_MESSAGING" => RestrictionScope::BusinessInitiated,
+                "RESTRICTED_CUSTOMER_INITIATED_MESSAGING" => RestrictionScope::AllMessages,
+                "RESTRICTED_ADD_PHONE_NUMBER_ACTION" => {
                     self.skipped(&item, "adding numbers is not engine state");
                     continue;
                 }
@@ -1465,6 +1478,8 @@ impl Parser<'_> {
                     continue;
                 }
                 let event = match listed[scope.slot()] {
+                    // A malformed entry may have been this scope's.
+                    None if malformed => continue,
                     Some(until) => Event::NumberRestriction(NumberRestrictionUpdate {
                         at: change.at,
                         number: number.clone(),
@@ -1494,7 +1509,24 @@ impl Parser<'_> {
             .and_then(|b| b.get("waba_ban_state"))
         {
             Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            Some(Value::Array(a)) if a.is_empty() => {
+                // Every part of a payload gets a line: an empty list is said so, not dropped.
+                return self.unrecognized(&path, "no ban state given; nothing applied".to_owned());
+            }
+            // A state that is not a string is an error of its own, not dropped unseen; the
+            // others still apply.
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .filter_map(|(k, state)| {
+                    let state = state.as_str();
+                    if state.is_none() {
+                        let at = format!("{path}[{k}]");
+                        self.failed(&at, invalid(&at, "expected a string"));
+                    }
+                    state
+                })
+                .collect(),
             _ => {
                 return self.failed(
                     &path,
@@ -1502,10 +1534,6 @@ impl Parser<'_> {
                 )
             }
         };
-        if states.is_empty() {
-            // Every part of a payload gets a line: an empty list is said so, not dropped.
-            return self.unrecognized(&path, "no ban state given; nothing applied".to_owned());
-        }
         let mut ban = None;
         for state in states {
             match state {

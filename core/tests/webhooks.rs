@@ -1909,3 +1909,66 @@ fn a_restriction_entry_with_an_unreadable_expiry_fails_alone() {
     let decision = check_send(&mut engine, 600, UTILITY);
     assert_eq!(decision["denial"]["scope"], "all_messages", "{decision}");
 }
+
+#[test]
+fn malformed_restriction_entries_and_ban_states_are_errors_naming_them() {
+    // A restriction entry that is not an object, or whose type is not a string, was
+    // reported as an unknown restriction type `None`; a ban state that is not a string was
+    // dropped without a line, or reported as "no ban state given" when none was left.
+    let mut engine = engine();
+    let time = T0 / 1000 + 60;
+    let listed = format!(
+        r#","restriction_info":["RESTRICTED_BIZ_INITIATED_MESSAGING",{{"restriction_type":7}},{{"restriction_type":"RESTRICTED_CUSTOMER_INITIATED_MESSAGING","expiration":{}}}]"#,
+        time + 86_400
+    );
+    let outcomes = engine
+        .handle_webhook(&account_update(time, &listed), at(120))
+        .unwrap();
+    assert_eq!(
+        notes(&outcomes),
+        [
+            ("failed", "entry[0].changes[0].value.restriction_info[0]"),
+            (
+                "failed",
+                "entry[0].changes[0].value.restriction_info[1].restriction_type"
+            ),
+        ],
+        "{outcomes:?}"
+    );
+    // The bar on all messages applies; no scope is lifted, for the malformed entries may
+    // have been the other one.
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::NumberRestriction(r)] if r.scope == RestrictionScope::AllMessages
+        ),
+        "{outcomes:?}"
+    );
+    let payload = entry(
+        &time.to_string(),
+        r#"{"field":"account_update","value":{"phone_number":"15550001111","event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":[7,"DISABLE"]}}}"#,
+    );
+    let outcomes = engine.handle_webhook(&payload, at(120)).unwrap();
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "failed",
+            "entry[0].changes[0].value.ban_info.waba_ban_state[0]"
+        )],
+        "{outcomes:?}"
+    );
+    assert_eq!(applied(&outcomes).len(), 1, "{outcomes:?}");
+    let payload = entry(
+        &time.to_string(),
+        r#"{"field":"account_update","value":{"phone_number":"15550001111","event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":[null]}}}"#,
+    );
+    let outcomes = engine.handle_webhook(&payload, at(120)).unwrap();
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "failed",
+            "entry[0].changes[0].value.ban_info.waba_ban_state[0]"
+        )],
+        "{outcomes:?}"
+    );
+}
