@@ -732,17 +732,18 @@ impl Engine {
         // addresses. An id taken as an official number would get a window, limits and
         // pricing that no WhatsApp account behind it could have.
         if matches!(e.channel, Channel::Official | Channel::Unofficial) {
-            let channel = e.channel;
-            crate::address::normalize_phone(&e.number).map_err(|error| match error {
-                Error::InvalidPhoneNumber { input, problem } => Error::InvalidPhoneNumber {
+            if let Err(Error::InvalidPhoneNumber { input, problem }) =
+                crate::address::normalize_phone(&e.number)
+            {
+                return Err(Error::InvalidPhoneNumber {
                     input,
                     problem: format!(
-                        "{problem} (a number on the {channel} channel is a WhatsApp phone \
-                         number; account addresses are for email and messengers)"
+                        "{problem} (a number on the {} channel is a WhatsApp phone number; \
+                         account addresses are for email and messengers)",
+                        e.channel
                     ),
-                },
-                other => other,
-            })?;
+                });
+            }
         }
         if let Some(t) = &e.default_template {
             // Checked now: a name no template can have failed only at `initiate`.

@@ -67,6 +67,14 @@ fn applied(outcomes: &[WebhookOutcome]) -> Vec<&Event> {
         .collect()
 }
 
+/// The scope of the one event applied, when it is a `number_restriction`.
+fn only_restriction(outcomes: &[WebhookOutcome]) -> Option<RestrictionScope> {
+    match applied(outcomes)[..] {
+        [Event::NumberRestriction(r)] => Some(r.scope),
+        _ => None,
+    }
+}
+
 fn effects(outcomes: &[WebhookOutcome]) -> Vec<&Effect> {
     outcomes
         .iter()
@@ -860,11 +868,9 @@ fn an_unknown_key_of_a_ban_value_is_reported_and_the_ban_applies() {
         ],
         "{outcomes:?}"
     );
-    assert!(
-        matches!(
-            applied(&outcomes)[..],
-            [Event::NumberRestriction(r)] if r.scope == RestrictionScope::AccountDisabled
-        ),
+    assert_eq!(
+        only_restriction(&outcomes),
+        Some(RestrictionScope::AccountDisabled),
         "{outcomes:?}"
     );
 }
@@ -1937,11 +1943,9 @@ fn malformed_restriction_entries_and_ban_states_are_errors_naming_them() {
     );
     // The bar on all messages applies; no scope is lifted, for the malformed entries may
     // have been the other one.
-    assert!(
-        matches!(
-            applied(&outcomes)[..],
-            [Event::NumberRestriction(r)] if r.scope == RestrictionScope::AllMessages
-        ),
+    assert_eq!(
+        only_restriction(&outcomes),
+        Some(RestrictionScope::AllMessages),
         "{outcomes:?}"
     );
     let payload = entry(
