@@ -155,6 +155,24 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
+    /// A template's category changed (the provider recategorized it): sends from then on
+    /// are priced and consent-checked under `to`.
+    TemplateCategoryChanged {
+        /// Owning business.
+        business: String,
+        /// Name.
+        name: String,
+        /// Language.
+        language: String,
+        /// Old category.
+        from: crate::template::TemplateCategory,
+        /// New category.
+        to: crate::template::TemplateCategory,
+        /// When the provider changed it (the event's own instant).
+        since: Instant,
+        /// When.
+        at: Instant,
+    },
     /// A number's quality rating changed.
     NumberQualityChanged {
         /// The number.

@@ -174,6 +174,10 @@ pub(crate) struct Template {
     /// The latest provider quality event applied: a late or repeated one changes nothing.
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub quality_event: ProviderOrder,
+    /// The latest category change applied (the provider's, or an edit's): a late or
+    /// repeated provider change changes nothing.
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub category_event: ProviderOrder,
 }
 
 /// A message held in the pending outbox (§4).
@@ -433,6 +437,7 @@ impl Engine {
             Event::MessageStatus(e) => self.message_status(&e).and(ack),
             Event::TemplateStatus(e) => self.template_status(&e).and(ack),
             Event::TemplateQuality(e) => self.template_quality(&e).and(ack),
+            Event::TemplateCategory(e) => self.template_category(&e).and(ack),
             Event::EditTemplate(e) => self.edit_template(&e).and(ack),
             Event::NumberQuality(e) => self.number_quality(&e).and(ack),
             Event::NumberRestriction(e) => self.number_restriction(&e).and(ack),
@@ -862,6 +867,7 @@ impl Engine {
             last_provider_event_at: None,
             quality_status_at: None,
             quality_event: ProviderOrder::default(),
+            category_event: ProviderOrder::default(),
         };
         let index =
             match self

@@ -48,6 +48,8 @@ pub enum Event {
     TemplateStatus(TemplateStatusUpdate),
     /// The provider rated a template's quality.
     TemplateQuality(TemplateQualityUpdate),
+    /// The provider changed a template's category.
+    TemplateCategory(TemplateCategoryUpdate),
     /// The business edited a template.
     EditTemplate(EditTemplate),
     /// The provider rated a number's quality.
@@ -89,6 +91,7 @@ impl Event {
             Event::MessageStatus(e) => e.at,
             Event::TemplateStatus(e) => e.at,
             Event::TemplateQuality(e) => e.at,
+            Event::TemplateCategory(e) => e.at,
             Event::EditTemplate(e) => e.at,
             Event::NumberQuality(e) => e.at,
             Event::NumberRestriction(e) => e.at,
@@ -120,6 +123,7 @@ impl Event {
             Event::MessageStatus(_) => "message_status",
             Event::TemplateStatus(_) => "template_status",
             Event::TemplateQuality(_) => "template_quality",
+            Event::TemplateCategory(_) => "template_category",
             Event::EditTemplate(_) => "edit_template",
             Event::NumberQuality(_) => "number_quality",
             Event::NumberRestriction(_) => "number_restriction",
@@ -523,6 +527,24 @@ pub struct TemplateQualityUpdate {
     pub language: String,
     /// New quality.
     pub quality: Quality,
+}
+
+/// `template_category`: the provider changed a template's category (Meta recategorizes a
+/// utility template as marketing, RULES.md §5). Sends from then on are priced and
+/// consent-checked under the new category.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateCategoryUpdate {
+    /// When the category changed.
+    pub at: Instant,
+    /// Owning business.
+    pub business: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+    /// The new category.
+    pub category: crate::template::TemplateCategory,
 }
 
 /// `edit_template`: a new body (and optionally header, footer, buttons, category).

@@ -303,6 +303,8 @@ pub(crate) struct StoredTemplate {
     pub quality_status_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub quality_event: ProviderOrder,
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub category_event: ProviderOrder,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -322,6 +324,7 @@ impl From<&Template> for StoredTemplate {
             last_provider_event_at: t.last_provider_event_at,
             quality_status_at: t.quality_status_at,
             quality_event: t.quality_event,
+            category_event: t.category_event,
         }
     }
 }
@@ -647,6 +650,7 @@ impl Engine {
                 last_provider_event_at: t.last_provider_event_at,
                 quality_status_at: t.quality_status_at,
                 quality_event: t.quality_event,
+                category_event: t.category_event,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }

@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine, Template};
-use crate::event::{EditTemplate, TemplateQualityUpdate, TemplateStatusUpdate};
+use crate::event::{
+    EditTemplate, TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
+};
 use crate::policy::{EditRule, TemplateQualityRule, MAX_LADDER_PAUSES};
 use crate::provider_order::Arrival;
 use crate::template::{Quality, TemplateStatus};
@@ -552,6 +554,36 @@ impl Engine {
         Ok(())
     }
 
+    /// The provider changed a template's category (§5, §11): sends from then on are priced
+    /// and consent-checked under the new one. Changes are applied in the provider's order
+    /// (§10): a late or repeated one changes nothing. A deleted template keeps its last.
+    pub fn template_category(&mut self, e: &TemplateCategoryUpdate) -> Result<(), Error> {
+        let business = self.business_idx(&e.business)?;
+        let t = self.template_idx(business, &e.name, &e.language)?;
+        self.handle_timeout(e.at);
+        let template = &mut self.templates[t as usize];
+        if template.status == TemplateStatus::Deleted
+            || !template.category_event.admit(e.at, &e.category)
+        {
+            return Ok(());
+        }
+        let from = template.spec.category;
+        if from == e.category {
+            return Ok(());
+        }
+        template.spec.category = e.category;
+        self.effects.push_back(Effect::TemplateCategoryChanged {
+            business: e.business.clone(),
+            name: e.name.clone(),
+            language: e.language.clone(),
+            from,
+            to: e.category,
+            since: e.at,
+            at: self.clock,
+        });
+        Ok(())
+    }
+
     pub(crate) fn template_timer(&mut self, t: u32, now: Instant) {
         let template = &self.templates[t as usize];
         let (deadline, to, reason) = match (
@@ -670,6 +702,11 @@ impl Engine {
             EditRule::Never => None,
         };
         let template = &mut self.templates[t as usize];
+        if e.category.is_some() {
+            // The business's own category, resubmitted for review: a provider change from
+            // before it, arriving late, does not undo it.
+            template.category_event.admit(now, &spec.category);
+        }
         template.spec = spec;
         template.variables = variables;
         if counts_as_edit {

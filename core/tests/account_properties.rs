@@ -138,6 +138,11 @@ enum Action {
         template: usize,
         quality: &'static str,
     },
+    TemplateCategory {
+        business: usize,
+        template: usize,
+        category: usize,
+    },
     TemplateStatus {
         business: usize,
         template: usize,
@@ -209,6 +214,7 @@ enum Kind {
     SendText,
     CheckSend,
     TemplateQuality,
+    TemplateCategory,
     TemplateStatus,
     EditTemplate,
     NumberQuality,
@@ -218,12 +224,13 @@ enum Kind {
     Tick,
 }
 
-const KINDS: [(u32, Kind); 12] = [
+const KINDS: [(u32, Kind); 13] = [
     (5, Kind::Inbound),
     (9, Kind::Send),
     (2, Kind::SendText),
     (1, Kind::CheckSend),
     (3, Kind::TemplateQuality),
+    (1, Kind::TemplateCategory),
     (3, Kind::TemplateStatus),
     (1, Kind::EditTemplate),
     (2, Kind::NumberQuality),
@@ -287,6 +294,11 @@ fn step() -> impl Strategy<Value = Step> {
                         business: a,
                         template: c,
                         quality,
+                    },
+                    Kind::TemplateCategory => Action::TemplateCategory {
+                        business: a,
+                        template: c,
+                        category: b,
                     },
                     Kind::TemplateStatus => Action::TemplateStatus {
                         business: a,
@@ -550,6 +562,14 @@ fn render(s: &Scenario, extra_overrides: Option<&Value>) -> Rendered {
                 quality,
             } => {
                 json!({"type": "template_quality", "at": at, "business": business(*b), "name": TEMPLATES[template % TEMPLATES.len()].0, "language": "en", "quality": quality})
+            }
+            Action::TemplateCategory {
+                business: b,
+                template,
+                category,
+            } => {
+                let category = ["marketing", "utility", "authentication"][category % 3];
+                json!({"type": "template_category", "at": at, "business": business(*b), "name": TEMPLATES[template % TEMPLATES.len()].0, "language": "en", "category": category})
             }
             Action::TemplateStatus {
                 business: b,

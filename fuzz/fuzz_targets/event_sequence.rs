@@ -106,6 +106,10 @@ enum Action {
         template: u8,
         quality: u8,
     },
+    TemplateCategory {
+        template: u8,
+        category: u8,
+    },
     NumberQuality {
         quality: u8,
     },
@@ -214,6 +218,11 @@ fn line(step: &Step, at: i64) -> String {
         Action::TemplateQuality { template, quality } => json!({
             "type": "template_quality", "at": at, "business": "acme",
             "name": pick(&TEMPLATES, *template).0, "language": "en", "quality": pick(&QUALITIES, *quality),
+        }),
+        Action::TemplateCategory { template, category } => json!({
+            "type": "template_category", "at": at, "business": "acme",
+            "name": pick(&TEMPLATES, *template).0, "language": "en",
+            "category": pick(&["marketing", "utility", "authentication", "service"], *category),
         }),
         Action::NumberQuality { quality } => json!({
             "type": "number_quality", "at": at, "number": number, "quality": pick(&QUALITIES, *quality),

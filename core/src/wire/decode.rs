@@ -42,6 +42,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "message_status",
     "template_status",
     "template_quality",
+    "template_category",
     "edit_template",
     "number_quality",
     "number_restriction",
@@ -87,6 +88,7 @@ enum EventType {
     MessageStatus,
     TemplateStatus,
     TemplateQuality,
+    TemplateCategory,
     EditTemplate,
     NumberQuality,
     NumberRestriction,
@@ -119,6 +121,7 @@ impl EventType {
             "message_status" => EventType::MessageStatus,
             "template_status" => EventType::TemplateStatus,
             "template_quality" => EventType::TemplateQuality,
+            "template_category" => EventType::TemplateCategory,
             "edit_template" => EventType::EditTemplate,
             "number_quality" => EventType::NumberQuality,
             "number_restriction" => EventType::NumberRestriction,
@@ -154,6 +157,9 @@ impl EventType {
             EventType::MessageStatus => Event::MessageStatus(Deserialize::deserialize(fields)?),
             EventType::TemplateStatus => Event::TemplateStatus(Deserialize::deserialize(fields)?),
             EventType::TemplateQuality => Event::TemplateQuality(Deserialize::deserialize(fields)?),
+            EventType::TemplateCategory => {
+                Event::TemplateCategory(Deserialize::deserialize(fields)?)
+            }
             EventType::EditTemplate => Event::EditTemplate(Deserialize::deserialize(fields)?),
             EventType::NumberQuality => Event::NumberQuality(Deserialize::deserialize(fields)?),
             EventType::NumberRestriction => {
