@@ -15,6 +15,7 @@
 //! | `calls` → `calls[]` (user-initiated `connect`) | `inbound` of kind `call`                  |
 //! | `message_template_status_update`     | `template_status` (`other_info.title`, `disable_info`) |
 //! | `message_template_quality_update`    | `template_quality`                                  |
+//! | `template_category_update` (completed) | `template_category`                               |
 //! | `phone_number_quality_update`        | `number_quality` (FLAGGED/UNFLAGGED), `messaging_limit` |
 //! | `business_capability_update`         | `messaging_limit`                                   |
 //! | `account_update`                     | `number_restriction`, `restriction_lifted`          |
@@ -40,11 +41,12 @@ use crate::engine::{Engine, Output};
 use crate::event::{
     DeliveryStatus, Event, Inbound, InboundKind, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, PreferenceValue, ProviderPricing,
-    RestrictionLifted, TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
+    RestrictionLifted, TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
+    UserPreference,
 };
 use crate::number::RestrictionScope;
 use crate::policy::{LimitLevel, LimitScope, TemplateQualityRule};
-use crate::template::Quality;
+use crate::template::{Quality, TemplateCategory};
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
 use crate::Error;
@@ -464,6 +466,21 @@ const TEMPLATE_QUALITY_KEYS: &[&str] = &[
     "previous_quality_score",
     "message_template_id",
 ];
+/// `template_category_update` (facts §5.4 "Related", Meta's template_category_update
+/// reference). A completed change reads `new_category`, `message_template_name`,
+/// `message_template_language`; `previous_category` and `message_template_id` are known but
+/// unused (the engine keeps its own). An impending change (24 hours ahead) carries
+/// `correct_category` and `category_update_timestamp`, with `new_category` the category still
+/// in force: it changes nothing, since the change itself is reported when it happens.
+const TEMPLATE_CATEGORY_KEYS: &[&str] = &[
+    "new_category",
+    "message_template_name",
+    "message_template_language",
+    "previous_category",
+    "message_template_id",
+    "correct_category",
+    "category_update_timestamp",
+];
 /// `phone_number_quality_update` (facts §4.1 "Webhook fields", Meta M-PNQU). Read:
 /// `display_phone_number`, `event`, `max_daily_conversations_per_business`,
 /// `current_limit`. Known but unused: `old_limit` (the engine keeps the limit it had).
@@ -704,6 +721,7 @@ impl Parser<'_> {
                 Some("calls") => self.calls(&change),
                 Some("message_template_status_update") => self.template_status(&change),
                 Some("message_template_quality_update") => self.template_quality(&change),
+                Some("template_category_update") => self.template_category(&change),
                 Some("phone_number_quality_update") => self.phone_number_quality(&change),
                 Some("business_capability_update") => self.business_capability(&change),
                 Some("account_update") => self.account_update(&change),
@@ -1229,6 +1247,41 @@ impl Parser<'_> {
         );
     }
 
+    fn template_category(&mut self, change: &Change) {
+        self.unknown_keys(&change.path, change.value, TEMPLATE_CATEGORY_KEYS);
+        let Some((business, name, language)) = self.template_ref(change) else {
+            return;
+        };
+        if let Some(correct) = change.value.get("correct_category") {
+            return self.skipped(
+                &change.path,
+                format!(
+                    "an impending category change (to {correct}); the change is applied when \
+                     its own webhook reports it done"
+                ),
+            );
+        }
+        let Some(new) = self.required_str(change, "new_category") else {
+            return;
+        };
+        let Some(category) = template_category(new) else {
+            return self.unrecognized(
+                &join(&change.path, "new_category"),
+                format!("template category {new:?} unknown; not applied"),
+            );
+        };
+        self.event(
+            change.path.clone(),
+            Event::TemplateCategory(TemplateCategoryUpdate {
+                at: change.at,
+                business,
+                name,
+                language,
+                category,
+            }),
+        );
+    }
+
     // ---- numbers and limits --------------------------------------------------------
 
     fn phone_number_quality(&mut self, change: &Change) {
@@ -1735,6 +1788,15 @@ fn instant_value(value: &Value, path: &str) -> Found<Instant> {
 }
 
 /// Meta's quality scores.
+fn template_category(category: &str) -> Option<TemplateCategory> {
+    Some(match category {
+        "MARKETING" => TemplateCategory::Marketing,
+        "UTILITY" => TemplateCategory::Utility,
+        "AUTHENTICATION" => TemplateCategory::Authentication,
+        _ => return None,
+    })
+}
+
 fn quality_score(score: &str) -> Option<Quality> {
     Some(match score {
         "GREEN" => Quality::High,

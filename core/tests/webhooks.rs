@@ -8,7 +8,7 @@ use convstate::number::RestrictionScope;
 use convstate::policy::LimitLevel;
 use convstate::template_lifecycle::TemplateEvent;
 use convstate::webhook::{outcome_lines, WebhookOutcome, WebhookReader};
-use convstate::{Effect, Engine, Error, Event, Instant, Policy, Quality};
+use convstate::{Effect, Engine, Error, Event, Instant, Policy, Quality, TemplateCategory};
 use serde_json::Value;
 
 /// 2026-11-02T09:00:00Z, the fixtures' base time (`T0` in the fixture generator).
@@ -525,6 +525,67 @@ fn a_red_template_quality_score_is_low_quality() {
     assert_eq!(
         template_view(&mut engine, "order_update", 60)["status"],
         "paused"
+    );
+}
+
+#[test]
+fn a_completed_category_change_reprices_the_template_from_then_on() {
+    let mut engine = engine();
+    // Sent after the window: charged as the utility template it is.
+    let before = check_send(&mut engine, -60, UTILITY);
+    assert_eq!(before["billing"]["category"], "utility", "{before}");
+    let outcomes = handle(&mut engine, "template_category_update.json");
+    let [Event::TemplateCategory(e)] = applied(&outcomes)[..] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!((e.at, e.name.as_str()), (at(0), "order_update"));
+    assert!(matches!(
+        effects(&outcomes)[..],
+        [Effect::TemplateCategoryChanged { from: TemplateCategory::Utility, to: TemplateCategory::Marketing, since, .. }] if *since == at(0)
+    ));
+    assert_eq!(
+        template_view(&mut engine, "order_update", 60)["category"],
+        "marketing"
+    );
+    let after = check_send(&mut engine, 60, UTILITY);
+    assert_eq!(after["billing"]["category"], "marketing", "{after}");
+}
+
+#[test]
+fn an_impending_category_change_is_skipped_until_it_is_done() {
+    let mut engine = engine();
+    // Its `new_category` is the category still in force, not the one to come.
+    let outcomes = handle(&mut engine, "template_category_update_impending.json");
+    assert!(applied(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
+    assert_eq!(
+        template_view(&mut engine, "order_update", 60)["category"],
+        "utility"
+    );
+}
+
+#[test]
+fn an_unknown_or_missing_new_category_changes_nothing() {
+    let mut engine = engine();
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"template_category_update","value":{"message_template_name":"order_update","message_template_language":"en_US","previous_category":"UTILITY","new_category":"SERVICE"}}"#,
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [("unrecognized", "entry[0].changes[0].value.new_category")]
+    );
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"template_category_update","value":{"message_template_name":"order_update","message_template_language":"en_US"}}"#,
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [("failed", "entry[0].changes[0].value.new_category")]
+    );
+    assert_eq!(
+        template_view(&mut engine, "order_update", 60)["category"],
+        "utility"
     );
 }
 
@@ -1193,6 +1254,7 @@ fn a_payload_delivered_twice_changes_nothing_the_second_time() {
         "status_failed_132015.json",
         "template_first_pause.json",
         "template_quality_red.json",
+        "template_category_update.json",
         "phone_number_quality_flagged.json",
         "business_capability_update.json",
         "user_preferences_stop.json",

@@ -63,3 +63,29 @@ def test_a_number_registered_with_its_phone_number_id_is_found_by_it() -> None:
     body["entry"][0]["changes"][0]["value"]["metadata"]["display_phone_number"] = "1 555 000 9999"
     lines = [json.loads(line) for line in engine.handle_webhook(body, received_at=utc(2026, 11, 4))]
     assert (lines[0]["type"], lines[0]["event"]["number"]) == ("ack", NUMBER)
+
+
+def test_a_recategorized_template_is_charged_under_its_new_category(engine: convstate.Engine) -> None:
+    engine.handle_json(
+        '{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"order_update",'
+        '"language":"en_US","category":"utility","body":"Order {{1}} is on its way","status":"approved"}'
+    )
+    # An impending change (24 hours ahead) changes nothing; the completed one does.
+    impending = engine.handle_webhook((FIXTURES / "template_category_update_impending.json").read_bytes())
+    assert [json.loads(line)["type"] for line in impending] == ["skipped"]
+    assert engine.template("acme", "order_update", "en_US")["category"] == "utility"
+    lines = [json.loads(line) for line in engine.handle_webhook((FIXTURES / "template_category_update.json").read_bytes())]
+    assert [line.get("of", line.get("effect")) for line in lines] == ["template_category", "template_category_changed"]
+    assert (lines[1]["from"], lines[1]["to"], lines[1]["since"]) == ("utility", "marketing", "2026-11-02T09:00:00Z")
+    assert engine.template("acme", "order_update", "en_US")["category"] == "marketing"
+    engine.opt_in(CONTACT, business="acme", at=utc(2026, 11, 2, 10))
+    decision = engine.check_send(
+        NUMBER, CONTACT, at=utc(2026, 11, 2, 10),
+        message={"kind": "template", "name": "order_update", "language": "en_US", "params": ["A-1"]},
+    )
+    assert decision.billing is not None and decision.billing.category == "marketing"
+    # The typed door: the same event as a dict, its effect with an aware datetime.
+    engine.handle({"type": "template_category", "at": utc(2026, 11, 2, 11), "business": "acme",
+                   "name": "order_update", "language": "en_US", "category": "utility"})
+    [back] = engine.effects()
+    assert (back["effect"], back["to"], back["since"]) == ("template_category_changed", "utility", utc(2026, 11, 2, 11))
