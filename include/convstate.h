@@ -667,6 +667,10 @@ enum convstate_effect_kind
    */
   CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER = 19,
   /**
+   * The provider changed a template's category.
+   */
+  CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED = 20,
+  /**
    * An effect this build does not name yet: read its JSON line's `"effect"`.
    */
   CONVSTATE_EFFECT_OTHER = 999,
@@ -2121,6 +2125,22 @@ convstate_result convstate_engine_template_quality(struct convstate_engine *engi
                                                    const char *language,
                                                    size_t language_len,
                                                    uint32_t quality);
+
+/**
+ * The provider changed a template's category (`category`: a `convstate_template_category`),
+ * e.g. recategorized a utility template as marketing: sends from then on are priced and
+ * consent-checked under it. A late or repeated change changes nothing. Emits
+ * `CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED` when the category changes.
+ */
+convstate_result convstate_engine_template_category(struct convstate_engine *engine,
+                                                    int64_t at_ms,
+                                                    const char *business,
+                                                    size_t business_len,
+                                                    const char *name,
+                                                    size_t name_len,
+                                                    const char *language,
+                                                    size_t language_len,
+                                                    uint32_t category);
 
 /**
  * The provider rated a number's quality (`quality`: a `convstate_quality`).

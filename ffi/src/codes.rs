@@ -1152,6 +1152,8 @@ pub enum convstate_effect_kind {
     CONVSTATE_EFFECT_CONTACT_BACKED_OFF = 18,
     /// The provider reported the messaging limit reached.
     CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER = 19,
+    /// The provider changed a template's category.
+    CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED = 20,
     /// An effect this build does not name yet: read its JSON line's `"effect"`.
     CONVSTATE_EFFECT_OTHER = 999,
 }
@@ -1180,6 +1182,7 @@ pub(crate) fn effect_kind(effect: &Effect) -> convstate_effect_kind {
         Effect::MessageFailed { .. } => CONVSTATE_EFFECT_MESSAGE_FAILED,
         Effect::ContactBackedOff { .. } => CONVSTATE_EFFECT_CONTACT_BACKED_OFF,
         Effect::LimitReachedByProvider { .. } => CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER,
+        Effect::TemplateCategoryChanged { .. } => CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED,
         _ => CONVSTATE_EFFECT_OTHER,
     }
 }

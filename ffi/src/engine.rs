@@ -6,8 +6,8 @@ use convstate_core::decision::ChargeCategory;
 use convstate_core::event::{
     Consent, EndChat, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, ProviderPricing, RegisterNumber,
-    RegisterTemplate, RestrictionLifted, SendFailed, SetTicketStatus, TemplateQualityUpdate,
-    TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
+    RegisterTemplate, RestrictionLifted, SendFailed, SetTicketStatus, TemplateCategoryUpdate,
+    TemplateQualityUpdate, TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
 use convstate_core::{Decision, Engine, InboundRef, Policy, SendRequestRef};
@@ -652,6 +652,36 @@ pub unsafe extern "C" fn convstate_engine_template_quality(
             quality: quality_from(quality)?,
         };
         handle.engine.template_quality(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider changed a template's category (`category`: a `convstate_template_category`),
+/// e.g. recategorized a utility template as marketing: sends from then on are priced and
+/// consent-checked under it. A late or repeated change changes nothing. Emits
+/// `CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED` when the category changes.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template_category(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    category: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = TemplateCategoryUpdate {
+            at: instant_arg(at_ms, "at_ms")?,
+            business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
+            category: category_from(category)?,
+        };
+        handle.engine.template_category(&event)?;
         Ok(())
     }
 }

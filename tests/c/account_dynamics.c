@@ -206,6 +206,42 @@ static void test_template_quality_pauses(void) {
   convstate_engine_free(engine);
 }
 
+static void test_template_recategorized(void) {
+  convstate_engine *engine = new_engine();
+  convstate_message *message;
+  convstate_decision decision;
+  if (!engine) return;
+  message = promo();
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  decision = send_to(engine, T0, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.charge_category == CONVSTATE_CHARGE_MARKETING);
+  CHECK_RC(convstate_engine_template_category(engine, T0 + HOUR, S("acme"), S("promo"), S("en"),
+                                              CONVSTATE_CATEGORY_UTILITY),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED) == 1);
+  decision = send_to(engine, T0 + HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.billing == CONVSTATE_BILLING_CHARGED && decision.charge_category == CONVSTATE_CHARGE_UTILITY);
+  /* The same change again, and one older than it, change nothing. */
+  CHECK_RC(convstate_engine_template_category(engine, T0 + HOUR, S("acme"), S("promo"), S("en"),
+                                              CONVSTATE_CATEGORY_UTILITY),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template_category(engine, T0, S("acme"), S("promo"), S("en"),
+                                              CONVSTATE_CATEGORY_AUTHENTICATION),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED) == 0);
+  decision = send_to(engine, T0 + 2 * HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.charge_category == CONVSTATE_CHARGE_UTILITY);
+  CHECK_RC(convstate_engine_template_category(engine, T0 + HOUR, S("acme"), S("promo"), S("en"), 9),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(convstate_engine_template_category(engine, T0 + HOUR, S("acme"), S("gone"), S("en"),
+                                              CONVSTATE_CATEGORY_UTILITY),
+           CONVSTATE_ERR_UNKNOWN_TEMPLATE);
+
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
 static void test_failed_status_closes_the_window(void) {
   convstate_engine *engine = new_engine();
   convstate_message *hello = NULL;
@@ -359,6 +395,7 @@ static void test_currency_too_long_for_the_structs(void) {
 int main(void) {
   test_limit_price_and_usage();
   test_template_quality_pauses();
+  test_template_recategorized();
   test_failed_status_closes_the_window();
   test_backoff_and_effect_kinds();
   test_currency_too_long_for_the_structs();
