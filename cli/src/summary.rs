@@ -51,14 +51,14 @@ pub struct TicketTally {
     pub status_changes: BTreeMap<String, u64>,
 }
 
-/// One template status change.
+/// One change of a template's status, or of its category.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TemplateChange {
     /// `business/name/language`.
     pub template: String,
-    /// Old status.
+    /// Old status (or category).
     pub from: String,
-    /// New status.
+    /// New status (or category).
     pub to: String,
     /// When.
     pub at: String,
@@ -100,6 +100,8 @@ pub struct Summary {
     pub tickets: TicketTally,
     /// Template status changes, in order.
     pub template_status_changes: Vec<TemplateChange>,
+    /// Template category changes (the provider recategorized them), in order.
+    pub template_category_changes: Vec<TemplateChange>,
     /// Every effect, by wire `effect` type.
     pub effects_by_type: BTreeMap<String, u64>,
     /// Items of webhook payloads (`--format meta-webhook`) not applied: `unrecognized`
@@ -246,6 +248,20 @@ impl Summary {
                 to: wire_name(to),
                 at: at.to_rfc3339(),
             }),
+            Effect::TemplateCategoryChanged {
+                business,
+                name,
+                language,
+                from,
+                to,
+                at,
+                ..
+            } => self.template_category_changes.push(TemplateChange {
+                template: format!("{business}/{name}/{language}"),
+                from: wire_name(from),
+                to: wire_name(to),
+                at: at.to_rfc3339(),
+            }),
             Effect::MessageFailed { .. } => self.sends_failed_after += 1,
             Effect::LimitChanged { .. } => {
                 if let Ok(Value::Object(mut fields)) = serde_json::to_value(effect) {
@@ -351,6 +367,18 @@ impl Summary {
                 "{}: {} -> {} at {}",
                 change.template, change.from, change.to, change.at
             ));
+        }
+        if !self.template_category_changes.is_empty() {
+            table.row(
+                "templates recategorized",
+                self.template_category_changes.len().to_string(),
+            );
+            for change in &self.template_category_changes {
+                table.line(format!(
+                    "{}: {} -> {} at {}",
+                    change.template, change.from, change.to, change.at
+                ));
+            }
         }
         table.row(
             "effects",

@@ -814,6 +814,34 @@ fn inspect_at_applies_to_every_view_that_has_an_instant() {
     assert_exit_saying(&overview, 2, "--at needs a view");
 }
 
+#[test]
+fn the_summary_lists_templates_the_provider_recategorized() {
+    let input = [
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"notice","language":"en","category":"utility","body":"Your order {{1}} has shipped.","status":"approved"}"#,
+        r#"{"type":"template_category","at":"2026-11-02T10:00:00Z","business":"acme","name":"notice","language":"en","category":"marketing"}"#,
+        r#"{"type":"template_category","at":"2026-11-02T10:00:00Z","business":"acme","name":"notice","language":"en","category":"marketing"}"#,
+    ]
+    .join("\n");
+    let json = run_with_stdin(
+        &["replay", "-", "--summary", "--summary-format", "json"],
+        input.as_bytes(),
+    );
+    assert_exit(&json, 0);
+    let summary: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(
+        summary["template_category_changes"],
+        serde_json::json!([{"template": "acme/notice/en", "from": "utility", "to": "marketing", "at": "2026-11-02T10:00:00Z"}]),
+        "the repeated change is not a second one"
+    );
+    let table = run_with_stdin(&["replay", "-", "--summary"], input.as_bytes());
+    assert_exit(&table, 0);
+    assert!(
+        stdout(&table).contains("acme/notice/en: utility -> marketing at 2026-11-02T10:00:00Z"),
+        "{}",
+        stdout(&table)
+    );
+}
+
 /// The state the example day leaves (its clock: 2026-11-02T23:59:59Z), saved in `directory`.
 fn example_state(directory: &Path) -> PathBuf {
     replayed_into_state(&example_day(), &directory.join("state.json"))
