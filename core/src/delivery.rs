@@ -238,6 +238,7 @@ impl Engine {
                         TemplateEvent::Disabled
                     },
                     until: None,
+                    category: None,
                 };
                 // The template exists (it was sent), so this cannot fail.
                 let _ = self.template_status(&update);

@@ -460,6 +460,11 @@ pub struct TemplateStatusUpdate {
     /// for `flagged`: the provider's disable date.
     #[serde(default)]
     pub until: Option<Instant>,
+    /// The template's category as the provider reports it with the status (Meta's
+    /// `message_template_category`: a template submitted as utility may be approved as
+    /// marketing). Applied as a `template_category` at `at` would be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<crate::template::TemplateCategory>,
 }
 
 /// Delivery statuses of a sent message, in the order they can happen.

@@ -33,7 +33,7 @@ use crate::event::{
 };
 use crate::policy::{EditRule, TemplateQualityRule, MAX_LADDER_PAUSES};
 use crate::provider_order::Arrival;
-use crate::template::{Quality, TemplateStatus};
+use crate::template::{Quality, TemplateCategory, TemplateStatus};
 use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
 use crate::Error;
@@ -444,10 +444,15 @@ impl Engine {
             TemplateQualityRule::PauseLadder { pauses } => Some(pauses.len()),
             TemplateQualityRule::FlagThenDisable => None,
         };
-        let template = &mut self.templates[t as usize];
-        if template.status == TemplateStatus::Deleted {
+        if self.templates[t as usize].status == TemplateStatus::Deleted {
             return Ok(());
         }
+        // The category the provider reports with a status is in its own order: a status too
+        // late to apply may still carry the newest category (or not, which the order tells).
+        if let Some(category) = e.category {
+            self.change_category(t, category, e.at);
+        }
+        let template = &mut self.templates[t as usize];
         // The pause ladder counts pauses. A quality pause (one with an end; a pacing pause has
         // none) that overlaps no counted pause is a strike, whether this report or the
         // rating behind it arrives first (the engine's own pause for that rating overlaps
@@ -561,27 +566,34 @@ impl Engine {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
         self.handle_timeout(e.at);
+        if self.templates[t as usize].status != TemplateStatus::Deleted {
+            self.change_category(t, e.category, e.at);
+        }
+        Ok(())
+    }
+
+    /// Sets a template's category as the provider reported it at `since`, unless a change
+    /// from after it (or this one) was applied already, and tells the host.
+    fn change_category(&mut self, t: u32, category: TemplateCategory, since: Instant) {
         let template = &mut self.templates[t as usize];
-        if template.status == TemplateStatus::Deleted
-            || !template.category_event.admit(e.at, &e.category)
-        {
-            return Ok(());
+        if !template.category_event.admit(since, &category) {
+            return;
         }
         let from = template.spec.category;
-        if from == e.category {
-            return Ok(());
+        if from == category {
+            return;
         }
-        template.spec.category = e.category;
+        template.spec.category = category;
+        let template = &self.templates[t as usize];
         self.effects.push_back(Effect::TemplateCategoryChanged {
-            business: e.business.clone(),
-            name: e.name.clone(),
-            language: e.language.clone(),
+            business: self.businesses[template.business as usize].name.clone(),
+            name: template.spec.name.clone(),
+            language: template.spec.language.clone(),
             from,
-            to: e.category,
-            since: e.at,
+            to: category,
+            since,
             at: self.clock,
         });
-        Ok(())
     }
 
     pub(crate) fn template_timer(&mut self, t: u32, now: Instant) {

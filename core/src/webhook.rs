@@ -13,7 +13,7 @@
 //! | `messages` → `messages[]`            | `inbound` (own `timestamp`, `id` as `message_id`, `referral`) |
 //! | `messages` → `statuses[]`            | `message_status` (`pricing`, `errors[].code`)       |
 //! | `calls` → `calls[]` (user-initiated `connect`) | `inbound` of kind `call`                  |
-//! | `message_template_status_update`     | `template_status` (`other_info.title`, `disable_info`) |
+//! | `message_template_status_update`     | `template_status` (`other_info.title`, `disable_info`, `message_template_category`) |
 //! | `message_template_quality_update`    | `template_quality`                                  |
 //! | `template_category_update` (completed) | `template_category`                               |
 //! | `phone_number_quality_update`        | `number_quality` (FLAGGED/UNFLAGGED), `messaging_limit` |
@@ -436,20 +436,19 @@ const PRICING_KEYS: &[&str] = &["billable", "pricing_model", "type", "category"]
 // still applies: a new key must not stop the known ones.
 
 /// `message_template_status_update` (facts §5.4, Meta M-MTSU). Read: `event`,
-/// `message_template_name`, `message_template_language`, `other_info`, `disable_info`.
-/// Known but unused:
-/// `message_template_id`, `reason`, `message_template_category` (the template is named by
-/// name and language, its category is the registered one) and `rejection_info` (a
-/// rejection's advice, not state).
+/// `message_template_name`, `message_template_language`, `other_info`, `disable_info`,
+/// `message_template_category` (a template submitted as utility may be approved as
+/// marketing). Known but unused: `message_template_id` (the template is named by name and
+/// language), `reason` and `rejection_info` (a rejection's advice, not state).
 const TEMPLATE_STATUS_KEYS: &[&str] = &[
     "event",
     "message_template_name",
     "message_template_language",
     "other_info",
     "disable_info",
+    "message_template_category",
     "message_template_id",
     "reason",
-    "message_template_category",
     "rejection_info",
 ];
 /// `other_info` (facts §5.4): `title` read; `description` is prose.
@@ -1208,6 +1207,21 @@ impl Parser<'_> {
                 )
             }
         };
+        // The category Meta gives the template with its status; an unknown one is said so,
+        // and the status applies without it.
+        let category = match change.value.get("message_template_category") {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                let category = value.as_str().and_then(template_category);
+                if category.is_none() {
+                    self.unrecognized(
+                        &join(path, "message_template_category"),
+                        format!("template category {value} unknown; the status applies without it"),
+                    );
+                }
+                category
+            }
+        };
         self.event(
             path.clone(),
             Event::TemplateStatus(TemplateStatusUpdate {
@@ -1217,6 +1231,7 @@ impl Parser<'_> {
                 language,
                 status,
                 until,
+                category,
             }),
         );
     }

@@ -552,6 +552,52 @@ fn a_completed_category_change_reprices_the_template_from_then_on() {
 }
 
 #[test]
+fn a_status_reports_the_category_a_template_was_approved_in() {
+    let mut engine = engine();
+    // Submitted as utility, approved as marketing (Meta, since 2025-04-09).
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"message_template_status_update","value":{"event":"APPROVED","message_template_id":594425479261596,"message_template_name":"order_update","message_template_language":"en_US","reason":"NONE","message_template_category":"MARKETING"}}"#,
+    );
+    let [Event::TemplateStatus(e)] = applied(&outcomes)[..] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(e.category, Some(TemplateCategory::Marketing));
+    assert!(
+        matches!(
+            effects(&outcomes)[..],
+            [Effect::TemplateCategoryChanged {
+                to: TemplateCategory::Marketing,
+                ..
+            }]
+        ),
+        "{outcomes:?}"
+    );
+    let after = check_send(&mut engine, 120, UTILITY);
+    assert_eq!(after["billing"]["category"], "marketing", "{after}");
+    // An unknown category is said so, and the status applies without it.
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"message_template_status_update","value":{"event":"PAUSED","message_template_name":"order_update","message_template_language":"en_US","message_template_category":"SERVICE"}}"#,
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.message_template_category"
+        )]
+    );
+    let [Event::TemplateStatus(e)] = applied(&outcomes)[..] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(e.category, None);
+    assert_eq!(
+        template_view(&mut engine, "order_update", 180)["category"],
+        "marketing"
+    );
+}
+
+#[test]
 fn an_impending_category_change_is_skipped_until_it_is_done() {
     let mut engine = engine();
     // Its `new_category` is the category still in force, not the one to come.

@@ -590,6 +590,7 @@ pub unsafe extern "C" fn convstate_engine_template_status(
             language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
             status: status_event(template_status_from(status)?),
             until: None,
+            category: None,
         };
         handle.engine.template_status(&event)?;
         Ok(())
@@ -622,6 +623,7 @@ pub unsafe extern "C" fn convstate_engine_template_status_ex(
             language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
             status: template_event_from(event)?,
             until: opt_instant_arg(until_ms, "until_ms")?,
+            category: None,
         };
         handle.engine.template_status(&event)?;
         Ok(())
