@@ -2099,7 +2099,9 @@ convstate_result convstate_engine_template_status(struct convstate_engine *engin
  * The provider reported a template event (`event`: a `convstate_template_event`, which
  * includes `UNPAUSED` and `REINSTATED`). `until_ms`: for `PAUSED`, when the pause ends; for
  * `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
- * without end lasts until `UNPAUSED`).
+ * without end lasts until `UNPAUSED`). A category the provider reports with the status
+ * (Meta's `message_template_category`) is applied with `convstate_engine_template_category`
+ * at the same `at_ms`.
  */
 convstate_result convstate_engine_template_status_ex(struct convstate_engine *engine,
                                                      int64_t at_ms,

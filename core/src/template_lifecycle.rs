@@ -714,6 +714,10 @@ impl Engine {
             EditRule::Never => None,
         };
         let template = &mut self.templates[t as usize];
+        // The edited template is back in review from now: a provider status from before the
+        // edit, arriving late, is about the version it replaced and must not undo the review
+        // (a late approval would make the unreviewed edit sendable).
+        template.last_provider_event_at = template.last_provider_event_at.max(Some(now));
         if e.category.is_some() {
             // The business's own category, resubmitted for review: a provider change from
             // before it, arriving late, does not undo it.

@@ -600,7 +600,9 @@ pub unsafe extern "C" fn convstate_engine_template_status(
 /// The provider reported a template event (`event`: a `convstate_template_event`, which
 /// includes `UNPAUSED` and `REINSTATED`). `until_ms`: for `PAUSED`, when the pause ends; for
 /// `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
-/// without end lasts until `UNPAUSED`).
+/// without end lasts until `UNPAUSED`). A category the provider reports with the status
+/// (Meta's `message_template_category`) is applied with `convstate_engine_template_category`
+/// at the same `at_ms`.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_template_status_ex(
     engine: *mut convstate_engine,
