@@ -1,5 +1,6 @@
 //! Template status over time (RULES.md §5): quality-driven transitions, provider status
-//! events, edits and the timers that end pauses and flags.
+//! events, edits and the timers that end pauses and flags; and the provider's category
+//! changes, applied in its order like its other reports.
 //!
 //! Quality-driven, **flag then disable** (classic):
 //!

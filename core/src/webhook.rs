@@ -983,14 +983,25 @@ impl Parser<'_> {
             Some(Value::Array(listed)) => listed.as_slice(),
             Some(_) => return Err(invalid(&join(path, "errors"), "expected an array")),
         };
+        // An error the engine cannot read a code from is said so, and the status applies
+        // with the codes it can read: failing it whole would lose the failure itself (its
+        // charge and limit slot given back), which the status says without any code.
         for (k, error) in listed.iter().enumerate() {
-            let at = format!("{path}.errors[{k}].code");
-            let code = error
-                .get("code")
-                .and_then(Value::as_u64)
+            let code = error.get("code");
+            match code
+                .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
                 .and_then(|c| u32::try_from(c).ok())
-                .ok_or_else(|| invalid(&at, "expected an error code (a non-negative integer)"))?;
-            errors.push(code);
+            {
+                Some(code) => errors.push(code),
+                None => self.unrecognized(
+                    &format!("{path}.errors[{k}].code"),
+                    format!(
+                        "{} is not an error code (a non-negative integer); the status applies \
+                         without it",
+                        code.map_or_else(|| "no code".to_owned(), Value::to_string)
+                    ),
+                ),
+            }
         }
         Ok(Some(Event::MessageStatus(MessageStatusUpdate {
             at: timestamp(object, path, entry_at)?,

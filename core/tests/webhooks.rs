@@ -349,6 +349,47 @@ fn failed_131047_closes_the_window_and_a_free_form_send_is_refused() {
 }
 
 #[test]
+fn a_failure_applies_with_the_codes_it_has_and_names_an_unreadable_one() {
+    let mut engine = engine();
+    engine
+        .handle_webhook(&fixture("messages_text.json"), at(0))
+        .unwrap();
+    send(&mut engine, 600, TEXT, "wamid.OUT2");
+    // One error without a code, and the 131047 written as a string.
+    let mut body: Value = serde_json::from_slice(&fixture("status_failed_131047.json")).unwrap();
+    body["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"] =
+        serde_json::json!([{"title": "Unknown error"}, {"code": "131047"}, {"code": -1}]);
+    let outcomes = engine
+        .handle_webhook(body.to_string().as_bytes(), at(3600 * 48))
+        .unwrap();
+    let [Event::MessageStatus(status)] = applied(&outcomes)[..] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(
+        (status.status, status.errors.as_slice()),
+        (DeliveryStatus::Failed, &[131_047][..])
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [
+            (
+                "unrecognized",
+                "entry[0].changes[0].value.statuses[0].errors[0].code"
+            ),
+            (
+                "unrecognized",
+                "entry[0].changes[0].value.statuses[0].errors[2].code"
+            )
+        ]
+    );
+    assert_eq!(
+        check_send(&mut engine, 3600 + 60, TEXT)["denial"]["reason"],
+        "window_closed"
+    );
+    assert_eq!(usage(&mut engine)["failed"], 1);
+}
+
+#[test]
 fn failed_132015_pauses_the_template_and_it_is_then_refused() {
     let mut engine = engine();
     assert_eq!(
