@@ -178,6 +178,10 @@ pub(crate) struct Template {
     /// repeated provider change changes nothing.
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub category_event: ProviderOrder,
+    /// The latest text applied (the provider's report of an edit, or an edit's own): a late
+    /// or repeated report changes nothing.
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub components_event: ProviderOrder,
 }
 
 /// A message held in the pending outbox (§4).
@@ -438,6 +442,7 @@ impl Engine {
             Event::TemplateStatus(e) => self.template_status(&e).and(ack),
             Event::TemplateQuality(e) => self.template_quality(&e).and(ack),
             Event::TemplateCategory(e) => self.template_category(&e).and(ack),
+            Event::TemplateComponents(e) => self.template_components(&e).and(ack),
             Event::EditTemplate(e) => self.edit_template(&e).and(ack),
             Event::NumberQuality(e) => self.number_quality(&e).and(ack),
             Event::NumberRestriction(e) => self.number_restriction(&e).and(ack),
@@ -868,6 +873,7 @@ impl Engine {
             quality_status_at: None,
             quality_event: ProviderOrder::default(),
             category_event: ProviderOrder::default(),
+            components_event: ProviderOrder::default(),
         };
         let index =
             match self

@@ -50,6 +50,8 @@ pub enum Event {
     TemplateQuality(TemplateQualityUpdate),
     /// The provider changed a template's category.
     TemplateCategory(TemplateCategoryUpdate),
+    /// The provider reported a template's text after an edit.
+    TemplateComponents(TemplateComponentsUpdate),
     /// The business edited a template.
     EditTemplate(EditTemplate),
     /// The provider rated a number's quality.
@@ -92,6 +94,7 @@ impl Event {
             Event::TemplateStatus(e) => e.at,
             Event::TemplateQuality(e) => e.at,
             Event::TemplateCategory(e) => e.at,
+            Event::TemplateComponents(e) => e.at,
             Event::EditTemplate(e) => e.at,
             Event::NumberQuality(e) => e.at,
             Event::NumberRestriction(e) => e.at,
@@ -124,6 +127,7 @@ impl Event {
             Event::TemplateStatus(_) => "template_status",
             Event::TemplateQuality(_) => "template_quality",
             Event::TemplateCategory(_) => "template_category",
+            Event::TemplateComponents(_) => "template_components",
             Event::EditTemplate(_) => "edit_template",
             Event::NumberQuality(_) => "number_quality",
             Event::NumberRestriction(_) => "number_restriction",
@@ -550,6 +554,31 @@ pub struct TemplateCategoryUpdate {
     pub language: String,
     /// The new category.
     pub category: crate::template::TemplateCategory,
+}
+
+/// `template_components`: the provider reports a template's text after an edit (Meta's
+/// `message_template_components_update`), made through the engine or elsewhere (in WhatsApp
+/// Manager): sends from then on are checked against it. Buttons are kept: the webhook lists
+/// only URL and phone buttons.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateComponentsUpdate {
+    /// When the template was edited.
+    pub at: Instant,
+    /// Owning business.
+    pub business: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+    /// The body.
+    pub body: String,
+    /// The text header (none: the template has no text header).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The footer (none: the template has no footer).
+    #[serde(default)]
+    pub footer: Option<String>,
 }
 
 /// `edit_template`: a new body (and optionally header, footer, buttons, category).

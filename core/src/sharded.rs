@@ -130,6 +130,7 @@ fn target(event: &Event) -> Target<'_> {
         Event::TemplateStatus(e) => Target::Business(&e.business),
         Event::TemplateQuality(e) => Target::Business(&e.business),
         Event::TemplateCategory(e) => Target::Business(&e.business),
+        Event::TemplateComponents(e) => Target::Business(&e.business),
         Event::EditTemplate(e) => Target::Business(&e.business),
         Event::QueryTemplate(e) => Target::Business(&e.business),
         Event::OptIn(e) | Event::OptOut(e) => match (&e.business, &e.number) {

@@ -305,6 +305,8 @@ pub(crate) struct StoredTemplate {
     pub quality_event: ProviderOrder,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub category_event: ProviderOrder,
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub components_event: ProviderOrder,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -325,6 +327,7 @@ impl From<&Template> for StoredTemplate {
             quality_status_at: t.quality_status_at,
             quality_event: t.quality_event,
             category_event: t.category_event,
+            components_event: t.components_event,
         }
     }
 }
@@ -651,6 +654,7 @@ impl Engine {
                 quality_status_at: t.quality_status_at,
                 quality_event: t.quality_event,
                 category_event: t.category_event,
+                components_event: t.components_event,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }

@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine, Template};
 use crate::event::{
-    EditTemplate, TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
+    EditTemplate, TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate,
+    TemplateStatusUpdate,
 };
 use crate::policy::{EditRule, TemplateQualityRule, MAX_LADDER_PAUSES};
 use crate::provider_order::Arrival;
@@ -573,6 +574,29 @@ impl Engine {
         Ok(())
     }
 
+    /// The provider reported a template's text after an edit (§5), wherever it was made: sends
+    /// from then on are checked against it. Validated as a registration is; applied in the
+    /// provider's order (§10), so a late or repeated report changes nothing. The status is
+    /// the status events' to say (an edit is reviewed), and the buttons are kept.
+    pub fn template_components(&mut self, e: &TemplateComponentsUpdate) -> Result<(), Error> {
+        let business = self.business_idx(&e.business)?;
+        let t = self.template_idx(business, &e.name, &e.language)?;
+        let mut spec = self.templates[t as usize].spec.clone();
+        spec.body = e.body.clone();
+        spec.header = e.header.clone();
+        spec.footer = e.footer.clone();
+        let variables = spec.checked(&self.policy)?;
+        self.handle_timeout(e.at);
+        let template = &mut self.templates[t as usize];
+        if template.status != TemplateStatus::Deleted
+            && template.components_event.admit(e.at, &text_of(&spec))
+        {
+            template.spec = spec;
+            template.variables = variables;
+        }
+        Ok(())
+    }
+
     /// Sets a template's category as the provider reported it at `since`, unless a change
     /// from after it (or this one) was applied already, and tells the host.
     fn change_category(&mut self, t: u32, category: TemplateCategory, since: Instant) {
@@ -724,6 +748,8 @@ impl Engine {
             // before it, arriving late, does not undo it.
             template.category_event.admit(now, &spec.category);
         }
+        // Likewise its text: a provider report of an earlier edit, arriving late, does not.
+        template.components_event.admit(now, &text_of(&spec));
         template.spec = spec;
         template.variables = variables;
         if counts_as_edit {
@@ -742,6 +768,11 @@ impl Engine {
         );
         Ok(())
     }
+}
+
+/// A template's text, as its reports are told apart: body, header and footer.
+fn text_of(spec: &crate::template::TemplateSpec) -> (&str, Option<&str>, Option<&str>) {
+    (&spec.body, spec.header.as_deref(), spec.footer.as_deref())
 }
 
 #[cfg(test)]

@@ -143,6 +143,11 @@ enum Action {
         template: usize,
         category: usize,
     },
+    TemplateComponents {
+        business: usize,
+        template: usize,
+        edited: bool,
+    },
     TemplateStatus {
         business: usize,
         template: usize,
@@ -215,6 +220,7 @@ enum Kind {
     CheckSend,
     TemplateQuality,
     TemplateCategory,
+    TemplateComponents,
     TemplateStatus,
     EditTemplate,
     NumberQuality,
@@ -224,13 +230,14 @@ enum Kind {
     Tick,
 }
 
-const KINDS: [(u32, Kind); 13] = [
+const KINDS: [(u32, Kind); 14] = [
     (5, Kind::Inbound),
     (9, Kind::Send),
     (2, Kind::SendText),
     (1, Kind::CheckSend),
     (3, Kind::TemplateQuality),
     (1, Kind::TemplateCategory),
+    (1, Kind::TemplateComponents),
     (3, Kind::TemplateStatus),
     (1, Kind::EditTemplate),
     (2, Kind::NumberQuality),
@@ -299,6 +306,11 @@ fn step() -> impl Strategy<Value = Step> {
                         business: a,
                         template: c,
                         category: b,
+                    },
+                    Kind::TemplateComponents => Action::TemplateComponents {
+                        business: a,
+                        template: c,
+                        edited: b % 2 == 0,
                     },
                     Kind::TemplateStatus => Action::TemplateStatus {
                         business: a,
@@ -570,6 +582,15 @@ fn render(s: &Scenario, extra_overrides: Option<&Value>) -> Rendered {
             } => {
                 let category = ["marketing", "utility", "authentication"][category % 3];
                 json!({"type": "template_category", "at": at, "business": business(*b), "name": TEMPLATES[template % TEMPLATES.len()].0, "language": "en", "category": category})
+            }
+            Action::TemplateComponents {
+                business: b,
+                template,
+                edited,
+            } => {
+                let (name, _, body, edited_body) = TEMPLATES[template % TEMPLATES.len()];
+                let body = if *edited { edited_body } else { body };
+                json!({"type": "template_components", "at": at, "business": business(*b), "name": name, "language": "en", "body": body})
             }
             Action::TemplateStatus {
                 business: b,

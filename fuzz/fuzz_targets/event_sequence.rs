@@ -110,6 +110,11 @@ enum Action {
         template: u8,
         category: u8,
     },
+    TemplateComponents {
+        template: u8,
+        body: u8,
+        footer: bool,
+    },
     NumberQuality {
         quality: u8,
     },
@@ -223,6 +228,16 @@ fn line(step: &Step, at: i64) -> String {
             "type": "template_category", "at": at, "business": "acme",
             "name": pick(&TEMPLATES, *template).0, "language": "en",
             "category": pick(&["marketing", "utility", "authentication", "service"], *category),
+        }),
+        Action::TemplateComponents {
+            template,
+            body,
+            footer,
+        } => json!({
+            "type": "template_components", "at": at, "business": "acme",
+            "name": pick(&TEMPLATES, *template).0, "language": "en",
+            "body": pick(&TEMPLATES, *body).1,
+            "footer": footer.then_some("Reply STOP to opt out"),
         }),
         Action::NumberQuality { quality } => json!({
             "type": "number_quality", "at": at, "number": number, "quality": pick(&QUALITIES, *quality),

@@ -12,7 +12,7 @@ import convstate
 
 EVENT_TYPES = ["register_number", "register_template", "inbound", "send", "check_send", "initiate",
                "end_chat", "set_ticket_status", "opt_in", "opt_out", "user_preference", "send_failed",
-               "template_status", "template_category", "tick", "query_conversation", "bogus"]
+               "template_status", "template_category", "template_components", "tick", "query_conversation", "bogus"]
 NUMBERS = ["+15550001111", "+15550002222", "+4930123456", "12", "", "not a number", "0049301234567"]
 
 instants = st.one_of(

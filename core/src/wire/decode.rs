@@ -43,6 +43,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "template_status",
     "template_quality",
     "template_category",
+    "template_components",
     "edit_template",
     "number_quality",
     "number_restriction",
@@ -89,6 +90,7 @@ enum EventType {
     TemplateStatus,
     TemplateQuality,
     TemplateCategory,
+    TemplateComponents,
     EditTemplate,
     NumberQuality,
     NumberRestriction,
@@ -122,6 +124,7 @@ impl EventType {
             "template_status" => EventType::TemplateStatus,
             "template_quality" => EventType::TemplateQuality,
             "template_category" => EventType::TemplateCategory,
+            "template_components" => EventType::TemplateComponents,
             "edit_template" => EventType::EditTemplate,
             "number_quality" => EventType::NumberQuality,
             "number_restriction" => EventType::NumberRestriction,
@@ -159,6 +162,9 @@ impl EventType {
             EventType::TemplateQuality => Event::TemplateQuality(Deserialize::deserialize(fields)?),
             EventType::TemplateCategory => {
                 Event::TemplateCategory(Deserialize::deserialize(fields)?)
+            }
+            EventType::TemplateComponents => {
+                Event::TemplateComponents(Deserialize::deserialize(fields)?)
             }
             EventType::EditTemplate => Event::EditTemplate(Deserialize::deserialize(fields)?),
             EventType::NumberQuality => Event::NumberQuality(Deserialize::deserialize(fields)?),
