@@ -16,6 +16,7 @@
 //! | `message_template_status_update`     | `template_status` (`other_info.title`, `disable_info`, `message_template_category`) |
 //! | `message_template_quality_update`    | `template_quality`                                  |
 //! | `template_category_update` (completed) | `template_category`                               |
+//! | `message_template_components_update` | `template_components`                               |
 //! | `phone_number_quality_update`        | `number_quality` (FLAGGED/UNFLAGGED), `messaging_limit` |
 //! | `business_capability_update`         | `messaging_limit`                                   |
 //! | `account_update`                     | `number_restriction`, `restriction_lifted`          |
@@ -23,7 +24,7 @@
 //!
 //! Whatever is not understood (an unknown `field`, event or enum value, or an unknown key of
 //! the envelope, a message, a status, or the value of a template status, template quality,
-//! number quality, capability update, calls, user preferences (and each preference) or
+//! template category or template components update, number quality, capability update, calls, user preferences (and each preference) or
 //! applied account change) becomes an
 //! [`WebhookOutcome::Unrecognized`] naming its JSON path; an item that is understood but
 //! changes no state (a status `warning`, a business-initiated call) a
@@ -41,8 +42,8 @@ use crate::engine::{Engine, Output};
 use crate::event::{
     DeliveryStatus, Event, Inbound, InboundKind, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, PreferenceValue, ProviderPricing,
-    RestrictionLifted, TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
-    UserPreference,
+    RestrictionLifted, TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate,
+    TemplateStatusUpdate, UserPreference,
 };
 use crate::number::RestrictionScope;
 use crate::policy::{LimitLevel, LimitScope, TemplateQualityRule};
@@ -480,6 +481,21 @@ const TEMPLATE_CATEGORY_KEYS: &[&str] = &[
     "correct_category",
     "category_update_timestamp",
 ];
+/// `message_template_components_update` (facts §5.4 "Related", Meta's reference: sent when
+/// a template is edited). Read: `message_template_element` (the body),
+/// `message_template_title` (a text header; absent when there is none),
+/// `message_template_footer`, `message_template_name`, `message_template_language`. Known but
+/// unused: `message_template_id` and `message_template_buttons` (only URL and phone buttons
+/// are listed, so the engine keeps the buttons it has).
+const TEMPLATE_COMPONENTS_KEYS: &[&str] = &[
+    "message_template_element",
+    "message_template_title",
+    "message_template_footer",
+    "message_template_name",
+    "message_template_language",
+    "message_template_id",
+    "message_template_buttons",
+];
 /// `phone_number_quality_update` (facts §4.1 "Webhook fields", Meta M-PNQU). Read:
 /// `display_phone_number`, `event`, `max_daily_conversations_per_business`,
 /// `current_limit`. Known but unused: `old_limit` (the engine keeps the limit it had).
@@ -721,6 +737,7 @@ impl Parser<'_> {
                 Some("message_template_status_update") => self.template_status(&change),
                 Some("message_template_quality_update") => self.template_quality(&change),
                 Some("template_category_update") => self.template_category(&change),
+                Some("message_template_components_update") => self.template_components(&change),
                 Some("phone_number_quality_update") => self.phone_number_quality(&change),
                 Some("business_capability_update") => self.business_capability(&change),
                 Some("account_update") => self.account_update(&change),
@@ -1304,6 +1321,41 @@ impl Parser<'_> {
                 name,
                 language,
                 category,
+            }),
+        );
+    }
+
+    fn template_components(&mut self, change: &Change) {
+        self.unknown_keys(&change.path, change.value, TEMPLATE_COMPONENTS_KEYS);
+        let Some((business, name, language)) = self.template_ref(change) else {
+            return;
+        };
+        let Some(body) = self.required_str(change, "message_template_element") else {
+            return;
+        };
+        // A header or footer that is present must be text; absent, the template has none.
+        let optional = |key: &str| match change.value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(invalid(&join(&change.path, key), "expected a string")),
+        };
+        let (header, footer) = match (
+            optional("message_template_title"),
+            optional("message_template_footer"),
+        ) {
+            (Ok(header), Ok(footer)) => (header, footer),
+            (Err(e), _) | (_, Err(e)) => return self.failed(&change.path, e),
+        };
+        self.event(
+            change.path.clone(),
+            Event::TemplateComponents(TemplateComponentsUpdate {
+                at: change.at,
+                business,
+                name,
+                language,
+                body: body.to_owned(),
+                header,
+                footer,
             }),
         );
     }

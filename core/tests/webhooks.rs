@@ -639,6 +639,48 @@ fn a_status_reports_the_category_a_template_was_approved_in() {
 }
 
 #[test]
+fn a_components_update_brings_the_text_of_an_edit_made_elsewhere() {
+    let mut engine = engine();
+    let outcomes = handle(&mut engine, "template_components_update.json");
+    let [Event::TemplateComponents(e)] = applied(&outcomes)[..] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(
+        (e.body.as_str(), e.header.as_deref(), e.footer.as_deref()),
+        (
+            "Hi {{1}}, order {{2}} is on its way",
+            Some("Your order"),
+            Some("Reply STOP to opt out")
+        )
+    );
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        template_view(&mut engine, "order_update", 60)["variables"],
+        2
+    );
+    // The old parameters no longer fit the template.
+    let refused = check_send(&mut engine, 60, UTILITY);
+    assert_eq!(refused["denial"]["reason"], "template_params", "{refused}");
+    // No body: malformed, nothing changes; a header that is not text: the same.
+    for value in [
+        r#"{"message_template_name":"order_update","message_template_language":"en_US"}"#,
+        r#"{"message_template_name":"order_update","message_template_language":"en_US","message_template_element":"Order {{1}} shipped","message_template_title":{"format":"IMAGE"}}"#,
+    ] {
+        let outcomes = one_change(
+            &mut engine,
+            &format!(r#"{{"field":"message_template_components_update","value":{value}}}"#),
+        );
+        assert!(applied(&outcomes).is_empty(), "{outcomes:?}");
+        assert_eq!(notes(&outcomes).len(), 1, "{outcomes:?}");
+        assert_eq!(notes(&outcomes)[0].0, "failed", "{outcomes:?}");
+    }
+    assert_eq!(
+        template_view(&mut engine, "order_update", 60)["variables"],
+        2
+    );
+}
+
+#[test]
 fn an_impending_category_change_is_skipped_until_it_is_done() {
     let mut engine = engine();
     // Its `new_category` is the category still in force, not the one to come.
@@ -1342,6 +1384,7 @@ fn a_payload_delivered_twice_changes_nothing_the_second_time() {
         "template_first_pause.json",
         "template_quality_red.json",
         "template_category_update.json",
+        "template_components_update.json",
         "phone_number_quality_flagged.json",
         "business_capability_update.json",
         "user_preferences_stop.json",
