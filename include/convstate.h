@@ -2145,6 +2145,28 @@ convstate_result convstate_engine_template_category(struct convstate_engine *eng
                                                     uint32_t category);
 
 /**
+ * The provider reported a template's text after an edit, made here or elsewhere (Meta's
+ * `message_template_components_update`): sends from then on are checked against it. `header`
+ * and `footer` may be NULL (the template has none). Validated as a registration is
+ * (`CONVSTATE_ERR_INVALID_TEMPLATE`); a late or repeated report changes nothing. The buttons
+ * and the status are kept.
+ */
+convstate_result convstate_engine_template_components(struct convstate_engine *engine,
+                                                      int64_t at_ms,
+                                                      const char *business,
+                                                      size_t business_len,
+                                                      const char *name,
+                                                      size_t name_len,
+                                                      const char *language,
+                                                      size_t language_len,
+                                                      const char *body,
+                                                      size_t body_len,
+                                                      const char *header,
+                                                      size_t header_len,
+                                                      const char *footer,
+                                                      size_t footer_len);
+
+/**
  * The provider rated a number's quality (`quality`: a `convstate_quality`).
  */
 convstate_result convstate_engine_number_quality(struct convstate_engine *engine,

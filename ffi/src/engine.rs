@@ -7,7 +7,8 @@ use convstate_core::event::{
     Consent, EndChat, InitiateRequest, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, ProviderPricing, RegisterNumber,
     RegisterTemplate, RestrictionLifted, SendFailed, SetTicketStatus, TemplateCategoryUpdate,
-    TemplateQualityUpdate, TemplateRef, TemplateStatusUpdate, UsageRef, UserPreference,
+    TemplateComponentsUpdate, TemplateQualityUpdate, TemplateRef, TemplateStatusUpdate, UsageRef,
+    UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
 use convstate_core::{Decision, Engine, InboundRef, Policy, SendRequestRef};
@@ -686,6 +687,44 @@ pub unsafe extern "C" fn convstate_engine_template_category(
             category: category_from(category)?,
         };
         handle.engine.template_category(&event)?;
+        Ok(())
+    }
+}
+
+/// The provider reported a template's text after an edit, made here or elsewhere (Meta's
+/// `message_template_components_update`): sends from then on are checked against it. `header`
+/// and `footer` may be NULL (the template has none). Validated as a registration is
+/// (`CONVSTATE_ERR_INVALID_TEMPLATE`); a late or repeated report changes nothing. The buttons
+/// and the status are kept.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template_components(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    body: *const c_char,
+    body_len: usize,
+    header: *const c_char,
+    header_len: usize,
+    footer: *const c_char,
+    footer_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = TemplateComponentsUpdate {
+            at: instant_arg(at_ms, "at_ms")?,
+            business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
+            body: unsafe { str_arg(body, body_len, "body") }?.to_owned(),
+            header: unsafe { opt_str_arg(header, header_len, "header") }?.map(str::to_owned),
+            footer: unsafe { opt_str_arg(footer, footer_len, "footer") }?.map(str::to_owned),
+        };
+        handle.engine.template_components(&event)?;
         Ok(())
     }
 }

@@ -242,6 +242,40 @@ static void test_template_recategorized(void) {
   convstate_engine_free(engine);
 }
 
+static void test_template_edited_elsewhere(void) {
+  convstate_engine *engine = new_engine();
+  convstate_message *message;
+  convstate_decision decision;
+  if (!engine) return;
+  message = promo(); /* one parameter */
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  /* Edited in WhatsApp Manager: two variables now, a footer, no header. */
+  CHECK_RC(convstate_engine_template_components(engine, T0, S("acme"), S("promo"), S("en"),
+                                                S("Hello {{1}}, see our {{2}} offer."), NULL, 0,
+                                                S("Reply STOP to opt out")),
+           CONVSTATE_OK);
+  decision = send_to(engine, T0, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_PARAMS);
+  /* A late report of an older text changes nothing; an invalid text is refused. */
+  CHECK_RC(convstate_engine_template_components(engine, T0 - MINUTE, S("acme"), S("promo"), S("en"),
+                                                S("Hello {{1}}, see our offer."), NULL, 0, NULL, 0),
+           CONVSTATE_OK);
+  decision = send_to(engine, T0, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_PARAMS);
+  CHECK_RC(convstate_engine_template_components(engine, T0 + MINUTE, S("acme"), S("promo"), S("en"),
+                                                S("{{1}} offer"), NULL, 0, NULL, 0),
+           CONVSTATE_ERR_INVALID_TEMPLATE);
+  CHECK_RC(convstate_engine_template_components(engine, T0 + MINUTE, S("acme"), S("promo"), S("en"),
+                                                NULL, 3, NULL, 0, NULL, 0),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_OTHER) == 0);
+
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
 static void test_failed_status_closes_the_window(void) {
   convstate_engine *engine = new_engine();
   convstate_message *hello = NULL;
@@ -396,6 +430,7 @@ int main(void) {
   test_limit_price_and_usage();
   test_template_quality_pauses();
   test_template_recategorized();
+  test_template_edited_elsewhere();
   test_failed_status_closes_the_window();
   test_backoff_and_effect_kinds();
   test_currency_too_long_for_the_structs();
