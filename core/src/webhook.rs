@@ -990,6 +990,11 @@ impl Parser<'_> {
                 return Ok(None);
             }
         };
+        // What the status cannot apply without is read first, so that the notes on its
+        // pricing and error codes below belong to a status that applies.
+        let at = timestamp(object, path, entry_at)?;
+        let contact = contact_at(object, path, "recipient_id", "recipient_user_id")?;
+        let message_id = str_at(object, path, "id")?.to_owned();
         let pricing = match object.get("pricing") {
             None | Some(Value::Null) => None,
             Some(pricing) => Some(self.pricing(&join(path, "pricing"), pricing)?),
@@ -1021,10 +1026,10 @@ impl Parser<'_> {
             }
         }
         Ok(Some(Event::MessageStatus(MessageStatusUpdate {
-            at: timestamp(object, path, entry_at)?,
+            at,
             number: number.to_owned(),
-            contact: contact_at(object, path, "recipient_id", "recipient_user_id")?,
-            message_id: str_at(object, path, "id")?.to_owned(),
+            contact,
+            message_id,
             status: delivery,
             pricing,
             errors,

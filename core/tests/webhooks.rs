@@ -387,6 +387,17 @@ fn a_failure_applies_with_the_codes_it_has_and_names_an_unreadable_one() {
         "window_closed"
     );
     assert_eq!(usage(&mut engine)["failed"], 1);
+    // A status that cannot apply (no message id) gets its error line only: no note saying
+    // it applies without the unreadable code.
+    let statuses = &mut body["entry"][0]["changes"][0]["value"]["statuses"][0];
+    statuses.as_object_mut().unwrap().remove("id");
+    let outcomes = engine
+        .handle_webhook(body.to_string().as_bytes(), at(3600 * 48))
+        .unwrap();
+    assert_eq!(
+        notes(&outcomes),
+        [("failed", "entry[0].changes[0].value.statuses[0]")]
+    );
 }
 
 #[test]
