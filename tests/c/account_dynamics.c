@@ -269,7 +269,7 @@ static void test_template_edited_elsewhere(void) {
            CONVSTATE_ERR_INVALID_TEMPLATE);
   CHECK_RC(convstate_engine_template_components(engine, T0 + MINUTE, S("acme"), S("promo"), S("en"),
                                                 NULL, 3, NULL, 0, NULL, 0),
-           CONVSTATE_ERR_INVALID_ARGUMENT);
+           CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_OTHER) == 0);
 
   convstate_message_free(message);
