@@ -24,8 +24,8 @@
 //!
 //! Whatever is not understood (an unknown `field`, event or enum value, or an unknown key of
 //! the envelope, a message, a status, or the value of a template status, template quality,
-//! template category or template components update, number quality, capability update, calls, user preferences (and each preference) or
-//! applied account change) becomes an
+//! template category or template components update, number quality, capability update,
+//! calls, user preferences (and each preference) or applied account change) becomes an
 //! [`WebhookOutcome::Unrecognized`] naming its JSON path; an item that is understood but
 //! changes no state (a status `warning`, a business-initiated call) a
 //! [`WebhookOutcome::Skipped`]; an item that is malformed or that the engine refuses a
@@ -1870,7 +1870,7 @@ fn instant_value(value: &Value, path: &str) -> Found<Instant> {
     }
 }
 
-/// Meta's quality scores.
+/// Meta's template categories.
 fn template_category(category: &str) -> Option<TemplateCategory> {
     Some(match category {
         "MARKETING" => TemplateCategory::Marketing,
@@ -1880,6 +1880,7 @@ fn template_category(category: &str) -> Option<TemplateCategory> {
     })
 }
 
+/// Meta's quality scores.
 fn quality_score(score: &str) -> Option<Quality> {
     Some(match score {
         "GREEN" => Quality::High,
