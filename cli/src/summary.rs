@@ -64,6 +64,34 @@ pub struct TemplateChange {
     pub at: String,
 }
 
+impl TemplateChange {
+    /// The change of a template named by its business, name and language, from `from` to
+    /// `to` (a status or a category, by its wire name).
+    fn new(
+        template: [&String; 3],
+        from: &impl Serialize,
+        to: &impl Serialize,
+        at: &Instant,
+    ) -> Self {
+        TemplateChange {
+            template: template.map(String::as_str).join("/"),
+            from: wire_name(from),
+            to: wire_name(to),
+            at: at.to_rfc3339(),
+        }
+    }
+}
+
+impl std::fmt::Display for TemplateChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} -> {} at {}",
+            self.template, self.from, self.to, self.at
+        )
+    }
+}
+
 /// What a replay did, as counted from the engine's outputs.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -242,12 +270,12 @@ impl Summary {
                 to,
                 at,
                 ..
-            } => self.template_status_changes.push(TemplateChange {
-                template: format!("{business}/{name}/{language}"),
-                from: wire_name(from),
-                to: wire_name(to),
-                at: at.to_rfc3339(),
-            }),
+            } => self.template_status_changes.push(TemplateChange::new(
+                [business, name, language],
+                from,
+                to,
+                at,
+            )),
             Effect::TemplateCategoryChanged {
                 business,
                 name,
@@ -256,12 +284,12 @@ impl Summary {
                 to,
                 at,
                 ..
-            } => self.template_category_changes.push(TemplateChange {
-                template: format!("{business}/{name}/{language}"),
-                from: wire_name(from),
-                to: wire_name(to),
-                at: at.to_rfc3339(),
-            }),
+            } => self.template_category_changes.push(TemplateChange::new(
+                [business, name, language],
+                from,
+                to,
+                at,
+            )),
             Effect::MessageFailed { .. } => self.sends_failed_after += 1,
             Effect::LimitChanged { .. } => {
                 if let Ok(Value::Object(mut fields)) = serde_json::to_value(effect) {
@@ -363,10 +391,7 @@ impl Summary {
             self.template_status_changes.len().to_string(),
         );
         for change in &self.template_status_changes {
-            table.line(format!(
-                "{}: {} -> {} at {}",
-                change.template, change.from, change.to, change.at
-            ));
+            table.line(change.to_string());
         }
         if !self.template_category_changes.is_empty() {
             table.row(
@@ -374,10 +399,7 @@ impl Summary {
                 self.template_category_changes.len().to_string(),
             );
             for change in &self.template_category_changes {
-                table.line(format!(
-                    "{}: {} -> {} at {}",
-                    change.template, change.from, change.to, change.at
-                ));
+                table.line(change.to_string());
             }
         }
         table.row(

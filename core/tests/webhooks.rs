@@ -591,10 +591,18 @@ fn a_completed_category_change_reprices_the_template_from_then_on() {
         panic!("{outcomes:?}")
     };
     assert_eq!((e.at, e.name.as_str()), (at(0), "order_update"));
-    assert!(matches!(
-        effects(&outcomes)[..],
-        [Effect::TemplateCategoryChanged { from: TemplateCategory::Utility, to: TemplateCategory::Marketing, since, .. }] if *since == at(0)
-    ));
+    assert!(
+        matches!(
+            effects(&outcomes)[..],
+            [Effect::TemplateCategoryChanged {
+                from: TemplateCategory::Utility,
+                to: TemplateCategory::Marketing,
+                since,
+                ..
+            }] if *since == at(0)
+        ),
+        "{outcomes:?}"
+    );
     assert_eq!(
         template_view(&mut engine, "order_update", 60)["category"],
         "marketing"
