@@ -6,9 +6,10 @@
 //! | business-initiated send, contact new    | takes a slot; refused when none is left             |
 //! | business-initiated send, contact counted| free (the contact's latest instant moves)           |
 //! | reply inside an open window             | nothing                                             |
-//! | send failed (`release_failed_sends`)    | the contact's slot freed when none of its counted sends lives |
+//! | send failed (`release_failed_sends`)    | the contact's slot freed when none of its counted sends lives; a scheduled upgrade no longer met called off |
 //! | usage over lookback ≥ threshold (`reach`) | next level, not before `min_time_at_level`        |
 //! | usage over lookback ≥ threshold (`reach_then_wait`) | next level `apply_after` later if quality is still not low |
+//! | any level change                        | the upgrade rule looked at again from the new level |
 //! | number flag deadline passes             | down `downgrade_levels`                             |
 //! | provider sets the limit                 | that level                                          |
 //!
@@ -60,6 +61,18 @@ impl LimitState {
     }
 }
 
+/// A limit as it stands at an instant the engine's clock has not reached yet, the timers
+/// due by then applied (see [`Engine::level_in_force`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LevelInForce {
+    /// Index into the policy's levels.
+    level: usize,
+    /// When that level was reached.
+    since: Instant,
+    /// The next upgrade expected, if no input comes in between.
+    upgrade_at: Option<Instant>,
+}
+
 /// Why a limit changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,13 +98,17 @@ pub struct LimitView {
     pub used: u32,
     /// When a new contact next fits: at or above the limit, when enough counted contacts
     /// have left the window to fall below it (the oldest, unless the limit was lowered below
-    /// the count); below it, when the oldest counted contact leaves.
+    /// the count), or at `upgrade_at` if that comes first, quality allows it and the next
+    /// level has room; below it, when the oldest counted contact leaves; while a provider
+    /// block lasts, its end.
     pub next_slot_at: Option<Instant>,
     /// Unique contacts over the upgrade lookback.
     pub used_in_lookback: u32,
     /// When the current level was reached.
     pub level_since: Instant,
-    /// A pending upgrade.
+    /// The next upgrade expected if no input comes in between: the scheduled one
+    /// (`reach_then_wait`), or the end of the minimum time at the level when usage then
+    /// still reaches the threshold (`reach`).
     pub upgrade_at: Option<Instant>,
     /// The provider reported the limit reached: no new contact before this.
     pub blocked_until: Option<Instant>,
@@ -242,123 +259,183 @@ impl Engine {
         contact: Option<AddressKey>,
         now: Instant,
     ) -> Result<bool, DenyReason> {
-        let Some(state) = self.limits.get(&self.limit_owner(number)) else {
+        let owner = self.limit_owner(number);
+        let Some(state) = self.limits.get(&owner) else {
             return Ok(true); // owners are created at registration; nothing counted yet
         };
         if contact.is_some_and(|c| state.window.contains(c, now)) {
             return Ok(false);
         }
-        let blocked_until = state.blocked_until.filter(|t| now < *t);
-        match self.policy.limits.levels[self.level_at(self.limit_owner(number), now)] {
-            LimitLevel::Unlimited if blocked_until.is_none() => Ok(true),
-            LimitLevel::Unlimited => Err(DenyReason::LimitReached {
-                limit: LimitLevel::Unlimited,
-                used: state.window.count_at(now).0,
-                next_slot_at: blocked_until.unwrap_or(now),
-            }),
-            LimitLevel::Contacts(limit) => {
-                let (used, _) = state.window.count_at(now);
-                if let Some(until) = blocked_until {
-                    return Err(DenyReason::LimitReached {
-                        limit: LimitLevel::Contacts(limit),
-                        used,
-                        next_slot_at: until,
-                    });
-                }
-                if used >= limit {
-                    Err(DenyReason::LimitReached {
-                        limit: LimitLevel::Contacts(limit),
-                        used,
-                        next_slot_at: state
-                            .next_slot_at(LimitLevel::Contacts(limit), now)
-                            .unwrap_or(now),
-                    })
+        let blocked = state.blocked_until.is_some_and(|t| now < t);
+        let in_force = self
+            .level_in_force(owner, now)
+            .expect("the owner has a limit");
+        let limit = self.policy.limits.levels[in_force.level];
+        let (used, _) = state.window.count_at(now);
+        let full = match limit {
+            LimitLevel::Contacts(limit) => used >= limit,
+            LimitLevel::Unlimited => false,
+        };
+        if !full && !blocked {
+            return Ok(true);
+        }
+        Err(DenyReason::LimitReached {
+            limit,
+            used,
+            next_slot_at: self
+                .next_slot_at(owner, state, in_force, now)
+                .unwrap_or(now),
+        })
+    }
+
+    /// The owner's limit in force at `now`. The stored level is exact at the engine's
+    /// clock; for a later `now` (a pure `check_send` ahead of the clock) the upgrades and
+    /// flag downgrades whose timers are due by then are applied in timer order, each level
+    /// change looking at the upgrade rule again, exactly as `handle_timeout(now)` would, so
+    /// that `check_send` agrees with `send` and a view at `now` with both. With the next
+    /// upgrade expected after `now` if no input comes in between. `None` for an owner
+    /// without a limit yet.
+    fn level_in_force(&self, owner: u32, now: Instant) -> Option<LevelInForce> {
+        let state = self.limits.get(&owner)?;
+        let mut limit = LevelInForce {
+            level: state.level,
+            since: state.level_since,
+            upgrade_at: state.upgrade_at,
+        };
+        // The one upgrade timer: `upgrade_at` under `reach_then_wait`, the instant `reach`
+        // waits for otherwise.
+        let mut upgrade_timer = self.timers.armed_at(TimerKey::LimitUpgrade(owner));
+        if !self.timers.nothing_due_by(now) {
+            let sharing: Vec<u32> = (0..self.numbers.len() as u32)
+                .filter(|&n| {
+                    self.numbers[n as usize].channel.has_service_window()
+                        && self.limit_owner(n) == owner
+                })
+                .collect();
+            let mut flags: Vec<(Instant, u32)> = sharing
+                .iter()
+                .filter_map(|&n| {
+                    let deadline = self.numbers[n as usize].flagged_until?;
+                    (deadline <= now).then_some((deadline, n))
+                })
+                .collect();
+            flags.sort_unstable();
+            let mut flags = flags.into_iter().peekable();
+            let quality_ok = |at: Instant| {
+                sharing.iter().all(|&n| {
+                    let number = &self.numbers[n as usize];
+                    number.quality != Quality::Low && number.flagged_until.is_none_or(|d| d <= at)
+                })
+            };
+            loop {
+                let upgrade_due = upgrade_timer.filter(|at| *at <= now);
+                // The timer queue fires a flag before an upgrade of the same instant.
+                let flag_first = match (flags.peek(), upgrade_due) {
+                    (None, None) => break,
+                    (Some(&(deadline, _)), Some(upgrade)) => deadline <= upgrade,
+                    (flag, _) => flag.is_some(),
+                };
+                let (at, changed) = if flag_first {
+                    let (at, n) = flags.next().expect("peeked");
+                    let lowered = self.flag_deadline_level(
+                        self.numbers[n as usize].limit_level_at_flag,
+                        limit.level,
+                    );
+                    (at, (lowered < limit.level).then_some(lowered))
                 } else {
-                    Ok(true)
+                    let at = upgrade_due.expect("due");
+                    let upgrade = quality_ok(at)
+                        && (limit.upgrade_at.is_some()
+                            || self.threshold_met(state, limit.level, at));
+                    limit.upgrade_at = None;
+                    upgrade_timer = None;
+                    (
+                        at,
+                        (upgrade && limit.level + 1 < self.policy.limits.levels.len())
+                            .then_some(limit.level + 1),
+                    )
+                };
+                if let Some(level) = changed {
+                    limit = LevelInForce {
+                        level,
+                        since: at,
+                        upgrade_at: None,
+                    };
+                    upgrade_timer = None;
+                    if quality_ok(at) {
+                        (limit.upgrade_at, upgrade_timer) =
+                            self.upgrade_scheduled(state, limit.level, at);
+                    }
                 }
+            }
+        }
+        if limit.upgrade_at.is_none() {
+            // `reach` waiting for its time at the level: the upgrade it will make then if the
+            // usage still reaches the threshold.
+            limit.upgrade_at = upgrade_timer.filter(|&at| {
+                at > now
+                    && self.threshold_met(state, limit.level, at)
+                    && self.quality_allows_upgrade(owner)
+            });
+        }
+        Some(limit)
+    }
+
+    /// What looking at the upgrade rule at `at` schedules for a limit that reached `level`
+    /// at `at`, quality allowing: the pending upgrade (`reach_then_wait`) and the upgrade
+    /// timer; nothing when the usage is below the threshold or there is no next level.
+    fn upgrade_scheduled(
+        &self,
+        state: &LimitState,
+        level: usize,
+        at: Instant,
+    ) -> (Option<Instant>, Option<Instant>) {
+        if level + 1 >= self.policy.limits.levels.len() || !self.threshold_met(state, level, at) {
+            return (None, None);
+        }
+        match &self.policy.limits.upgrade {
+            UpgradeRule::Reach {
+                min_time_at_level, ..
+            } => (None, Some(at.plus(*min_time_at_level))),
+            UpgradeRule::ReachThenWait { apply_after, .. } => {
+                let upgrade = at.plus(*apply_after);
+                (Some(upgrade), Some(upgrade))
             }
         }
     }
 
-    /// The limit level in force at `now`. The stored level is exact at the engine's clock;
-    /// for a later `now` (a pure `check_send` ahead of the clock) the upgrades and flag
-    /// downgrades whose timers are due by then are applied in timer order, exactly as
-    /// `handle_timeout(now)` would, so that `check_send` agrees with `send`.
-    fn level_at(&self, owner: u32, now: Instant) -> usize {
-        self.level_in_force(owner, now)
-            .map_or(0, |(level, ..)| level)
-    }
-
-    /// [`Engine::level_at`] with when that level was reached and the upgrade still
-    /// scheduled then, as the timers due by `now` would leave them: what a view at `now`
-    /// shows, so that it agrees with a `check_send` at the same instant. `None` for an
-    /// owner without a limit yet.
-    fn level_in_force(
+    /// When a new contact next fits under the limit `in_force` (see
+    /// [`LimitState::next_slot_at`]); at or above the limit, the expected upgrade instead
+    /// when it comes first and its level has room for the contacts counted then (§7: a
+    /// refusal says when the next slot frees); while the provider's block lasts, its end.
+    fn next_slot_at(
         &self,
         owner: u32,
+        state: &LimitState,
+        in_force: LevelInForce,
         now: Instant,
-    ) -> Option<(usize, Instant, Option<Instant>)> {
-        let state = self.limits.get(&owner)?;
-        if self.timers.nothing_due_by(now) {
-            return Some((state.level, state.level_since, state.upgrade_at));
+    ) -> Option<Instant> {
+        if let Some(until) = state.blocked_until.filter(|t| now < *t) {
+            return Some(until);
         }
-        let mut due: Vec<(Instant, TimerKey)> = Vec::new();
-        if let Some(at) = self
-            .timers
-            .armed_at(TimerKey::LimitUpgrade(owner))
-            .filter(|at| *at <= now)
-        {
-            due.push((at, TimerKey::LimitUpgrade(owner)));
-        }
-        let sharing: Vec<u32> = (0..self.numbers.len() as u32)
-            .filter(|&n| {
-                self.numbers[n as usize].channel.has_service_window()
-                    && self.limit_owner(n) == owner
-            })
-            .collect();
-        for &n in &sharing {
-            if let Some(deadline) = self.numbers[n as usize].flagged_until.filter(|d| *d <= now) {
-                due.push((deadline, TimerKey::NumberFlag(n)));
-            }
-        }
-        due.sort_unstable();
-        let top = self.policy.limits.levels.len() - 1;
-        let mut level = state.level;
-        let mut level_since = state.level_since;
-        let mut upgrade_pending = state.upgrade_at;
-        for (at, key) in due {
-            let cleared_by = |n: u32| {
-                self.numbers[n as usize]
-                    .flagged_until
-                    .is_none_or(|d| d <= at)
-            };
-            let quality_ok = sharing
-                .iter()
-                .all(|&n| self.numbers[n as usize].quality != Quality::Low && cleared_by(n));
-            match key {
-                TimerKey::NumberFlag(n) => {
-                    let lowered = self
-                        .flag_deadline_level(self.numbers[n as usize].limit_level_at_flag, level);
-                    if lowered < level {
-                        level = lowered;
-                        level_since = at;
-                        upgrade_pending = None;
-                    }
+        let levels = &self.policy.limits.levels;
+        let by_count = state.next_slot_at(levels[in_force.level], now);
+        let full = match levels[in_force.level] {
+            LimitLevel::Contacts(limit) => state.window.count_at(now).0 >= limit,
+            LimitLevel::Unlimited => false,
+        };
+        let by_upgrade = in_force.upgrade_at.filter(|&at| {
+            full && self.quality_allows_upgrade(owner)
+                && match levels.get(in_force.level + 1) {
+                    Some(LimitLevel::Contacts(next)) => state.window.count_at(at).0 < *next,
+                    Some(LimitLevel::Unlimited) => true,
+                    None => false,
                 }
-                _ => {
-                    let upgrade = match upgrade_pending {
-                        Some(_) => quality_ok,
-                        None => quality_ok && self.threshold_met(state, level, at),
-                    };
-                    if upgrade && level < top {
-                        level += 1;
-                        level_since = at;
-                    }
-                    upgrade_pending = None;
-                }
-            }
+        });
+        match (by_count, by_upgrade) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        Some((level, level_since, upgrade_pending))
     }
 
     /// Records a business-initiated send and checks for an upgrade.
@@ -378,9 +455,17 @@ impl Engine {
     /// sends is left that has not failed.
     pub(crate) fn limit_release(&mut self, number: u32, contact: AddressKey, sent_at: Instant) {
         let owner = self.limit_owner(number);
-        if let Some(state) = self.limits.get_mut(&owner) {
-            state.window.release(contact, sent_at);
-            state.lookback.release(contact, sent_at);
+        let Some(state) = self.limits.get_mut(&owner) else {
+            return;
+        };
+        state.window.release(contact, sent_at);
+        state.lookback.release(contact, sent_at);
+        // An upgrade scheduled on the strength of contacts that were never reached is not
+        // owed: without the one given back, is the usage still at the threshold (§7)?
+        let state = &self.limits[&owner];
+        if state.upgrade_at.is_some() && !self.threshold_reached(state, self.clock) {
+            self.limits.get_mut(&owner).expect("exists").upgrade_at = None;
+            self.timers.disarm(TimerKey::LimitUpgrade(owner));
         }
     }
 
@@ -531,6 +616,10 @@ impl Engine {
             reason,
             at,
         });
+        // The rule is looked at again from the new level: usage may already reach its
+        // threshold (an upgrade to a limit twice as high, of which the contacts counted are
+        // half), and no send may come to look (§7).
+        self.consider_upgrade(owner, at);
     }
 
     /// The messaging limit a number sends under, as of `at`, the engine's clock or a later
@@ -550,12 +639,12 @@ impl Engine {
         };
         // The level in force at `at`: an upgrade or a flag's downgrade due by then counts,
         // tick or not, as it does for a `check_send` at `at` (§13).
-        let (level, level_since, upgrade_at) = self.level_in_force(owner, at).unwrap_or((
-            state.level,
-            state.level_since,
-            state.upgrade_at,
-        ));
-        let limit = self.policy.limits.levels[level];
+        let in_force = self.level_in_force(owner, at).unwrap_or(LevelInForce {
+            level: state.level,
+            since: state.level_since,
+            upgrade_at: None,
+        });
+        let limit = self.policy.limits.levels[in_force.level];
         let (used, _) = state.window.count_at(at);
         let (used_in_lookback, _) = state.lookback.count_at(at);
         Ok(LimitView {
@@ -563,10 +652,10 @@ impl Engine {
             owner: self.owner_name(owner),
             limit,
             used,
-            next_slot_at: state.next_slot_at(limit, at),
+            next_slot_at: self.next_slot_at(owner, state, in_force, at),
             used_in_lookback,
-            level_since,
-            upgrade_at,
+            level_since: in_force.since,
+            upgrade_at: in_force.upgrade_at,
             blocked_until: state.blocked_until.filter(|t| at < *t),
         })
     }

@@ -854,9 +854,15 @@ fn check_limits(r: &Rendered, records: &[Record]) -> Result<(), String> {
                         "used": denial["used"],
                         "next_slot_at": denial["next_slot_at"],
                     });
+                    // Or earlier: the upgrade the engine expects by then (§7), when the
+                    // next level has room.
+                    let by_upgrade = actual["next_slot_at"] != expected["next_slot_at"]
+                        && actual["limit"] == expected["limit"]
+                        && actual["used"] == expected["used"]
+                        && upgrade_frees(records, i, &owner, &denial["next_slot_at"], frees_at);
                     if already
                         || in_force.is_none_or(|max| (counted.len() as u64) < max)
-                        || expected != actual
+                        || (expected != actual && !by_upgrade)
                     {
                         return err(format!(
                             "limit_reached does not match the model: expected {expected} (contact already counted: {already})"
@@ -880,6 +886,48 @@ fn check_limits(r: &Rendered, records: &[Record]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether a refusal's `next_slot_at` (`slot`) earlier than the contacts leaving (`by_count`)
+/// is an upgrade the engine expects: the owner's next `limit_changed` is an upgrade dated
+/// `slot`, or before `slot` an input comes that may call the upgrade off or move it (a
+/// number's quality, a provider limit or block, a failed send given back, another level
+/// change), or the log ends first.
+fn upgrade_frees(
+    records: &[Record],
+    from: usize,
+    owner: &str,
+    slot: &Value,
+    by_count: Option<String>,
+) -> bool {
+    let Ok(slot_at) = serde_json::from_value::<Instant>(slot.clone()) else {
+        return false;
+    };
+    let slot_ms = slot_at.unix_millis();
+    let by_count_ms = by_count
+        .and_then(|t| serde_json::from_value::<Instant>(Value::String(t)).ok())
+        .map(|t| t.unix_millis());
+    if by_count_ms.is_some_and(|t| t <= slot_ms) || slot_ms <= records[from].clock_ms {
+        return false;
+    }
+    for rec in &records[from + 1..] {
+        let may_call_off = matches!(
+            rec.kind(),
+            "number_quality" | "messaging_limit" | "message_status" | "number_restriction"
+        );
+        if may_call_off && rec.input["at"].as_str() < slot.as_str() {
+            return true;
+        }
+        for effect in rec.effects() {
+            if effect["effect"] == "limit_changed" && effect["owner"] == owner {
+                return effect["reason"] == "upgrade" && &effect["at"] == slot;
+            }
+        }
+        if rec.clock_ms >= slot_ms {
+            return false; // the slot's instant passed with no upgrade
+        }
+    }
+    true
 }
 
 // ---- property 2: template status ----------------------------------------------------------

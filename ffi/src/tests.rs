@@ -1204,8 +1204,9 @@ fn a_limit_of_two_refuses_the_third_contact_and_charged_sends_carry_their_price(
     assert_eq!((third.limit, third.actual), (2, 2));
     assert_eq!(
         third.instant_ms,
-        T0 + 24 * HOUR,
-        "the first contact leaves the 24h window"
+        T0 + 6 * HOUR,
+        "the upgrade the first send scheduled (half the limit used) makes room before the \
+         first contact leaves the 24h window"
     );
     assert_eq!(third.price_micros, -1, "a denial has no price");
     assert_eq!(currency(&third.currency), "");
@@ -1216,7 +1217,8 @@ fn a_limit_of_two_refuses_the_third_contact_and_charged_sends_carry_their_price(
         convstate_limit_scope::CONVSTATE_LIMIT_SCOPE_BUSINESS
     );
     assert_eq!((limit.limit, limit.used), (2, 2));
-    assert_eq!(limit.next_slot_at_ms, T0 + 24 * HOUR);
+    assert_eq!(limit.next_slot_at_ms, T0 + 6 * HOUR);
+    assert_eq!(limit.upgrade_at_ms, T0 + 6 * HOUR);
     assert_eq!(limit.blocked_until_ms, CONVSTATE_NONE_MS);
 
     // The provider raises the limit to unlimited: the third contact may be reached.

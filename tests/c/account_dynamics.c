@@ -127,19 +127,21 @@ static void test_limit_price_and_usage(void) {
   decision = send_to(engine, T0 + MINUTE, CONTACTS[1], message, "wamid.2", 1);
   CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
 
-  /* The third contact is over the limit of 2. */
+  /* The third contact is over the limit of 2 until the upgrade the first send scheduled
+     (one contact is half the limit) comes 6 hours later, before any contact leaves. */
   decision = send_to(engine, T0 + 2 * MINUTE, CONTACTS[2], message, NULL, 0);
   CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED);
   CHECK(decision.reason == CONVSTATE_REASON_LIMIT_REACHED);
   CHECK(decision.limit == 2 && decision.actual == 2);
-  CHECK(decision.instant_ms == T0 + 24 * HOUR);
+  CHECK(decision.instant_ms == T0 + 6 * HOUR);
   CHECK(decision.next_action == CONVSTATE_NEXT_RETRY_AT);
   CHECK(decision.price_micros == -1 && decision.currency[0] == '\0');
 
   CHECK_RC(convstate_engine_limit(engine, T0 + 2 * MINUTE, S(NUMBER), &limit), CONVSTATE_OK);
   CHECK(limit.scope == CONVSTATE_LIMIT_SCOPE_BUSINESS);
   CHECK(limit.limit == 2 && limit.used == 2);
-  CHECK(limit.next_slot_at_ms == T0 + 24 * HOUR);
+  CHECK(limit.next_slot_at_ms == T0 + 6 * HOUR);
+  CHECK(limit.upgrade_at_ms == T0 + 6 * HOUR);
   CHECK(limit.level_since_ms >= 0);
   CHECK(limit.blocked_until_ms == CONVSTATE_NONE_MS);
 
