@@ -492,7 +492,7 @@ impl Engine {
     #[inline(never)]
     fn fire_due(&mut self, now: Instant) {
         while let Some((due, key)) = self.timers.pop_due(now) {
-            self.fire(key, due, now);
+            self.fire(key, due);
         }
     }
 
@@ -516,13 +516,16 @@ impl Engine {
         self.effects.front()
     }
 
-    fn fire(&mut self, key: TimerKey, due: Instant, now: Instant) {
+    /// Fires one timer as of the instant it was due, not the input's: a timer whose moment
+    /// moved later since it was armed (a chat with newer activity) arms itself again at
+    /// that moment, and the loop in `fire_due` then fires it in due order among the others.
+    fn fire(&mut self, key: TimerKey, due: Instant) {
         match key {
-            TimerKey::ChatIdle(conv) => self.chat_idle_timer(conv, now),
-            TimerKey::WindowReminder(conv) => self.reminder_timer(conv, now),
-            TimerKey::OutboxExpiry(conv) => self.outbox_timer(conv, now),
-            TimerKey::TemplateDeadline(t) => self.template_timer(t, now),
-            TimerKey::NumberFlag(n) => self.number_flag_timer(n, now),
+            TimerKey::ChatIdle(conv) => self.chat_idle_timer(conv, due),
+            TimerKey::WindowReminder(conv) => self.reminder_timer(conv, due),
+            TimerKey::OutboxExpiry(conv) => self.outbox_timer(conv, due),
+            TimerKey::TemplateDeadline(t) => self.template_timer(t, due),
+            TimerKey::NumberFlag(n) => self.number_flag_timer(n, due),
             TimerKey::RestrictionEnd(n) => self.restriction_timer(n, due),
             TimerKey::LimitUpgrade(owner) => self.limit_upgrade_timer(owner, due),
         }
@@ -986,11 +989,18 @@ impl Engine {
         if now >= end {
             return; // a late inbound whose window already passed
         }
+        // Held messages are released only when they may go out: a window that a late
+        // inbound opened and that is already inside its safety margin refuses free-form
+        // sends (§2), and released messages would be lost; they stay held (§4) until an
+        // answer opens a window they fit in, or they expire.
+        let sendable = now < end.minus(policy.safety_margin);
         if let Some(lead) = policy.reminder_lead {
             self.timers
                 .arm(TimerKey::WindowReminder(conv), end.minus(lead).max(now));
         }
-        self.release_outbox(conv, now);
+        if sendable {
+            self.release_outbox(conv, now);
+        }
     }
 
     fn reminder_timer(&mut self, conv: u32, now: Instant) {
