@@ -43,9 +43,30 @@ pub(crate) struct LimitState {
     pub lookback: RecentContacts,
     /// The provider reported the limit reached: no new contact before this.
     pub blocked_until: Option<Instant>,
+    /// The engine's own level changes (upgrades, flag downgrades) since the provider last
+    /// set the level, oldest first: when, and the level before. A provider report dated
+    /// before one of them says what the level was then; one that says the level the engine
+    /// had then brings nothing new, and in the provider's order the engine's change came
+    /// after it (§10, §13). At most [`OWN_CHANGES_KEPT`] (the provider reports every
+    /// change, which empties the list, so it stays short).
+    pub own_changes: Vec<(Instant, u32)>,
 }
 
+/// How many of its own level changes a limit remembers (see [`LimitState::own_changes`]):
+/// a report older than all of them is compared with the oldest.
+const OWN_CHANGES_KEPT: usize = 16;
+
 impl LimitState {
+    /// The level this limit had at `at`, before the engine's own changes after it, if it
+    /// made one after `at`; `None` when none came after (the level since is the current
+    /// one, or the provider's).
+    fn level_before_own_change_after(&self, at: Instant) -> Option<usize> {
+        self.own_changes
+            .iter()
+            .find(|&&(changed_at, _)| at < changed_at)
+            .map(|&(_, level)| level as usize)
+    }
+
     /// When a new contact next fits under `level` after `now`: when the count falls below
     /// the limit, which after a limit lowered below the count takes more than the oldest
     /// leaving; below the limit, when the oldest counted leaves. `None` when none is
@@ -125,6 +146,9 @@ pub(crate) struct StoredLimit {
     pub lookback: Vec<(AddressKey, Instant)>,
     #[serde(default)]
     pub blocked_until: Option<Instant>,
+    /// See [`LimitState::own_changes`]. Absent from state saved before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_changes: Vec<(Instant, u32)>,
     /// Per entry of `window`, by position: since when the contact has been counted and how
     /// many of its sends since then have not failed. Absent from state saved before they
     /// were kept (and empty with no entry); see [`RecentContacts::from_entries`].
@@ -160,6 +184,7 @@ impl LimitState {
             blocked_until: self.blocked_until,
             window_live: self.window.live_sends(),
             lookback_live: self.lookback.live_sends(),
+            own_changes: self.own_changes.clone(),
         }
     }
 }
@@ -181,6 +206,7 @@ impl Engine {
             window: RecentContacts::new(self.policy.limits.window),
             lookback: RecentContacts::new(self.lookback_span()),
             blocked_until: None,
+            own_changes: Vec::new(),
         }
     }
 
@@ -201,6 +227,17 @@ impl Engine {
         let last = |entries: &[(AddressKey, Instant)]| entries.last().map(|&(_, at)| at);
         if last(&stored.window).max(last(&stored.lookback)) > Some(clock) {
             return Err(corrupt("a contact reached after the state's clock"));
+        }
+        let levels = self.policy.limits.levels.len();
+        let changes = &stored.own_changes;
+        if changes.len() > OWN_CHANGES_KEPT
+            || changes.windows(2).any(|w| w[0].0 > w[1].0)
+            || changes.last().is_some_and(|&(at, _)| at > clock)
+            || changes.iter().any(|&(_, level)| level as usize >= levels)
+        {
+            return Err(corrupt(
+                "own level changes too many, unsorted, after the state's clock or out of range",
+            ));
         }
         let window = RecentContacts::from_entries(
             self.policy.limits.window,
@@ -223,6 +260,7 @@ impl Engine {
                 window,
                 lookback,
                 blocked_until: stored.blocked_until,
+                own_changes: stored.own_changes,
             },
         ))
     }
@@ -603,6 +641,15 @@ impl Engine {
         }
         let from = levels[state.level];
         let to = levels[level];
+        match reason {
+            LimitChangeReason::Provider => state.own_changes.clear(),
+            LimitChangeReason::Upgrade | LimitChangeReason::Downgrade => {
+                if state.own_changes.len() == OWN_CHANGES_KEPT {
+                    state.own_changes.remove(0);
+                }
+                state.own_changes.push((at, state.level as u32));
+            }
+        }
         state.level = level;
         state.level_since = at;
         state.upgrade_at = None;
@@ -700,6 +747,12 @@ impl Engine {
         }
         self.ensure_limit(number, self.clock);
         self.record_flag_start_level(owner, level, at);
+        if self.limits[&owner].level_before_own_change_after(at) == Some(level) {
+            // Dated before an upgrade or downgrade the engine made, and saying the level the
+            // engine had then: in the provider's order the engine's change came after it,
+            // and stands (a late report, §10).
+            return Ok(());
+        }
         self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
         Ok(())
     }

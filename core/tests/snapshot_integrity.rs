@@ -827,3 +827,46 @@ fn live_sends_that_do_not_fit_their_entries_are_refused() {
         assert!(problem.contains("live sends wrong"), "{bad}: {problem}");
     }
 }
+
+#[test]
+fn the_engine_s_own_limit_changes_restore_and_broken_ones_are_refused() {
+    // A flag's deadline lowers the limit the provider had raised: the engine's own change,
+    // kept so that a late provider report restating the level before it changes nothing.
+    let mut engine = small_engine();
+    for line in [
+        r#"{"type":"messaging_limit","at":"2026-11-02T09:00:00Z","number":"+15550001111","limit":2000}"#,
+        r#"{"type":"number_quality","at":"2026-11-02T09:00:00Z","number":"+15550001111","quality":"low"}"#,
+        r#"{"type":"tick","at":"2026-11-09T10:00:00Z"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let body = body_of(&engine);
+    let changes = r#""own_changes":[["2026-11-09T09:00:00Z",1]]"#;
+    assert!(body.contains(changes), "{body}");
+    let late = r#"{"type":"messaging_limit","at":"2026-11-05T09:00:00Z","number":"+15550001111","limit":2000}"#;
+    let limit = |engine: &Engine| {
+        engine
+            .limit("+15550001111", engine.clock())
+            .expect("a limit")
+            .limit
+    };
+    let mut restored = Engine::restore(&engine.snapshot()).expect("restores");
+    assert_eq!(restored.snapshot(), engine.snapshot(), "byte for byte");
+    let before = limit(&restored);
+    restored.handle_json(late);
+    assert_eq!(
+        limit(&restored),
+        before,
+        "the late restatement changes nothing"
+    );
+
+    for bad in [
+        r#""own_changes":[["2026-11-09T09:00:00Z",9]]"#,
+        r#""own_changes":[["2026-11-09T10:00:01Z",1]]"#,
+        r#""own_changes":[["2026-11-09T09:00:00Z",1],["2026-11-08T09:00:00Z",1]]"#,
+    ] {
+        let problem = restore_refusal(&body.replace(changes, bad));
+        assert!(problem.contains("own level changes"), "{bad}: {problem}");
+    }
+}
