@@ -1068,6 +1068,9 @@ impl Engine {
         if window.last_inbound_at.is_some_and(|opened| opened > at) {
             return;
         }
+        // No reminder for a window that is closed: its timer would wake the host for nothing
+        // (`poll_timeout`); a newer inbound arms it again.
+        self.timers.disarm(TimerKey::WindowReminder(conv));
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::WindowClosedByProvider {
             number,

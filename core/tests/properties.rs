@@ -1415,3 +1415,46 @@ fn idle_timeout_shortened_mid_chat_ends_the_chat() {
     );
     assert_eq!(engine.live_chat_count(), 0);
 }
+
+/// A window the provider closed (131047) has no reminder left to fire: `poll_timeout` named
+/// the cancelled reminder's instant, waking the host for nothing.
+#[test]
+fn a_window_closed_by_the_provider_leaves_no_reminder_to_wake_for() {
+    let policy = Policy::with_overrides(
+        "cloud-2025",
+        &serde_json::json!({"window": {"reminder_lead": "1h"}}),
+    )
+    .expect("valid overrides");
+    let mut engine = Engine::new(policy);
+    for line in [
+        r#"{"type":"register_number","at":"2026-06-01T09:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-06-01T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        r#"{"type":"tick","at":"2026-06-01T09:30:00Z"}"#,
+    ] {
+        engine.handle_json(line);
+    }
+    let reminder = Instant::parse_rfc3339("2026-06-02T08:00:00Z").unwrap();
+    assert_eq!(
+        engine.poll_timeout(),
+        Some(reminder),
+        "the chat ended; the reminder is next"
+    );
+    let out = engine.handle_json(
+        r#"{"type":"send_failed","at":"2026-06-01T10:00:00Z","number":"+15550001111","contact":"+79110000001","code":131047}"#,
+    );
+    assert!(
+        out.iter().any(|l| l.contains("window_closed_by_provider")),
+        "{out:?}"
+    );
+    assert_eq!(engine.poll_timeout(), None, "nothing is left to fire");
+    // A newer inbound opens a window, and its reminder, again.
+    engine.handle_json(
+        r#"{"type":"inbound","at":"2026-06-01T11:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+    );
+    let out = engine.handle_json(r#"{"type":"tick","at":"2026-06-02T10:30:00Z"}"#);
+    assert!(
+        out.iter()
+            .any(|l| l.contains("window_closing_soon") && l.contains("2026-06-02T10:00:00Z")),
+        "{out:?}"
+    );
+}
