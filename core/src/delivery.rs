@@ -65,6 +65,10 @@ pub(crate) struct SentMessage {
     pub status: DeliveryStatus,
     /// Whether the provider's pricing has been counted.
     pub confirmed: bool,
+    /// Its content hash, so that its failure can forget its duplicate record (§10). Absent
+    /// from messages saved before it was kept: their failures forget nothing, as then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<u64>,
 }
 
 /// A provider request to hold sends to a contact.
@@ -135,6 +139,12 @@ impl Engine {
         if advances && e.status == DeliveryStatus::Failed {
             self.reverse_estimate(number, &record);
             self.unrecord_opening(record.conv, &record.billing, record.sent_at);
+            if let Some(content) = record.content {
+                // It never reached the contact: sending it again is no duplicate (§10), as
+                // the engine's own advice after a back-off (131056) has the host do.
+                let expires_at = record.sent_at.plus(self.policy.dedup.content_period);
+                self.sent_content.forget(record.conv, content, expires_at);
+            }
             self.opener_failed(record.conv, &e.message_id);
             if (record.counted_by_limit || record.consumed_slot)
                 && self.policy.provider.release_failed_sends

@@ -658,6 +658,7 @@ impl Engine {
                     counted_by_limit,
                     status: DeliveryStatus::Accepted,
                     confirmed: false,
+                    content: Some(outgoing.content),
                 };
                 self.remember_sent(id, sent, now);
             }

@@ -85,10 +85,30 @@ impl SentContent {
         }
     }
 
-    /// The records in the order they were made (snapshots, exports), superseded ones
-    /// included.
+    /// Forgets the record of `hash` sent to `conv` that counts until `expires_at`, if it is
+    /// still the latest of that key: the send failed and never reached the contact, so
+    /// sending the content again is no duplicate (§10). Its record stays in the log, out of
+    /// the index, until pruned; an earlier record of the key that it superseded stays
+    /// forgotten too (the index keeps one record a key). Whether one was forgotten.
+    pub fn forget(&mut self, conv: u32, hash: u64, expires_at: Instant) -> bool {
+        let Some(at) = self.find(conv, hash) else {
+            return false;
+        };
+        if self.log[self.position(self.index.value(at))].expires_at != expires_at {
+            return false; // a later send of the content, which did not fail
+        }
+        self.index.remove(at);
+        true
+    }
+
+    /// The records that count (the latest of each key, not forgotten), in the order they
+    /// were made (snapshots, exports): rebuilt from them, a table answers as this one does.
     pub fn records(&self) -> impl Iterator<Item = (Instant, u32, u64)> + '_ {
-        self.log.iter().map(|r| (r.expires_at, r.conv, r.hash))
+        self.log.iter().enumerate().filter_map(|(i, r)| {
+            let seq = (self.head + i as u64) as u32;
+            let at = self.find(r.conv, r.hash)?;
+            (self.index.value(at) == seq).then_some((r.expires_at, r.conv, r.hash))
+        })
     }
 
     /// A table holding `records` (a snapshot's, or two engines' merged), put in expiry order
@@ -193,7 +213,7 @@ mod tests {
         #[test]
         fn agrees_with_a_map_and_a_queue(
             steps in prop::collection::vec(
-                (0u32..6, 0u64..6, prop_oneof![9 => 0i64..40, 1 => Just(500i64)]),
+                (0u32..6, 0u64..6, prop_oneof![9 => 0i64..40, 1 => Just(500i64)], 0u8..4),
                 1..400,
             ),
             weak_tags in any::<bool>(),
@@ -202,11 +222,21 @@ mod tests {
             let mut table = SentContent { tag_mask: if weak_tags { 3 } else { u32::MAX }, ..SentContent::default() };
             let mut model = Model::default();
             let mut now = 0;
-            for (conv, hash, step) in steps {
+            for (conv, hash, step, fails) in steps {
                 now += step;
-                let expired_before = table.records().filter(|r| r.0 <= at(now)).count();
+                let expired_before = table.log_entries().filter(|r| r.0 <= at(now)).count();
                 table.record(conv, hash, at(now + period), at(now));
                 model.record(conv, hash, at(now + period), at(now));
+                if fails == 0 {
+                    // The send of this step, or of `step` ms earlier, failed: forgotten only
+                    // while it is still its key's latest record.
+                    let failed = at(now - step + period);
+                    let latest = model.latest.get(&(conv, hash)) == Some(&failed);
+                    prop_assert_eq!(table.forget(conv, hash, failed), latest);
+                    if latest {
+                        model.latest.remove(&(conv, hash));
+                    }
+                }
                 let live = |e: Option<Instant>| e.filter(|&e| e > at(now));
                 for c in 0..6 {
                     for h in 0..6 {
@@ -216,9 +246,16 @@ mod tests {
                         );
                     }
                 }
-                let expired = table.records().take_while(|r| r.0 <= at(now)).count();
+                let expired = table.log_entries().take_while(|r| r.0 <= at(now)).count();
                 prop_assert_eq!(expired, expired_before.saturating_sub(PRUNE_PER_INSERT));
-                prop_assert!(table.records().skip(expired).eq(model.queue.iter().copied()));
+                prop_assert!(table.log_entries().skip(expired).eq(model.queue.iter().copied()));
+                // What a snapshot keeps: each key's latest record, unless forgotten.
+                let counted: Vec<_> = table.records().collect();
+                let mut expected: Vec<_> = model.latest.iter().map(|(&(c, h), &e)| (e, c, h)).collect();
+                expected.sort_unstable();
+                let mut kept = counted.clone();
+                kept.sort_unstable();
+                prop_assert_eq!(kept, expected);
             }
             let rebuilt = SentContent::from_records(table.records().collect());
             for c in 0..6 {
@@ -226,6 +263,13 @@ mod tests {
                     prop_assert_eq!(rebuilt.expires_at(c, h), table.expires_at(c, h));
                 }
             }
+        }
+    }
+
+    impl SentContent {
+        /// Every record in the log, superseded and forgotten ones included.
+        fn log_entries(&self) -> impl Iterator<Item = (Instant, u32, u64)> + '_ {
+            self.log.iter().map(|r| (r.expires_at, r.conv, r.hash))
         }
     }
 
