@@ -131,6 +131,13 @@ impl Engine {
         if let Some(pricing) = e
             .pricing
             .as_ref()
+            .filter(|_| e.status != DeliveryStatus::Failed)
+        {
+            self.entry_point_priced(record.conv, &record.billing, record.sent_at, pricing);
+        }
+        if let Some(pricing) = e
+            .pricing
+            .as_ref()
             .filter(|_| !record.confirmed && delivered(e.status))
         {
             self.confirm_billing(number, record.sent_at, pricing);

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::AddressKey;
 use crate::decision::{Billing, ChargeCategory, FreeReason, Initiator, Price};
+use crate::delivery::PricingType;
 use crate::engine::Engine;
+use crate::event::ProviderPricing;
 use crate::policy::PricingModel;
 use crate::tally::tally;
 use crate::template::TemplateCategory;
@@ -400,8 +402,11 @@ impl Engine {
                     entry_point_length,
                     state.entry_point_until.is_none_or(|t| now >= t),
                 ) {
+                    // The answer period is kept: if this answer fails, or the provider
+                    // prices it as no free entry point, the window it opened is taken back
+                    // and a later answer within the period opens it (see
+                    // `unrecord_opening`).
                     state.entry_point_until = Some(now.plus(len));
-                    state.entry_point_answer_by = None;
                     // A free entry point closes every other open conversation (§11).
                     state.open_until = [None; 4];
                 }
@@ -433,9 +438,15 @@ impl Engine {
 
     /// A send recorded at `sent_at` with `billing` failed: the conversation it opened (if it
     /// still stands as that send opened it) was never opened, since conversations open when
-    /// their first message is delivered (§11), so the next send is its opener. A free entry
-    /// point it started stays: undoing it would need the answer period it used up.
+    /// their first message is delivered (§11), so the next send is its opener. Likewise a
+    /// free entry point it started: the next answer within the answer period opens it.
     pub(crate) fn unrecord_opening(&mut self, conv: u32, billing: &Billing, sent_at: Instant) {
+        if let Some(state) = self.opened_entry_point(conv, billing, sent_at) {
+            // A free entry point opens when the answer is delivered (§11): the next answer
+            // within the answer period opens it, from its own instant.
+            state.entry_point_until = None;
+            return;
+        }
         let pricing = &self.policy.pricing;
         let Some(category) = opened_category(pricing.model, billing) else {
             return;
@@ -447,6 +458,57 @@ impl Engine {
                 *slot = None;
             }
         }
+    }
+
+    /// The provider priced a send recorded at `sent_at` with `billing`: if it opened the
+    /// conversation's free entry point and the provider's pricing says it was no free entry
+    /// point (`regular`, `free_customer_service`; not `free_entry_point` nor category
+    /// `referral_conversion`), the contact was not eligible (a click from a desktop or the
+    /// web, which the referral does not tell): the window is taken back, and no later
+    /// answer opens one (facts §2.6: only the status confirms eligibility).
+    pub(crate) fn entry_point_priced(
+        &mut self,
+        conv: u32,
+        billing: &Billing,
+        sent_at: Instant,
+        pricing: &ProviderPricing,
+    ) {
+        let confirms = pricing.kind == PricingType::FreeEntryPoint
+            || pricing.category.as_deref() == Some("referral_conversion");
+        let denies = matches!(
+            pricing.kind,
+            PricingType::Regular
+                | PricingType::FreeCustomerService
+                | PricingType::FreeGroupCustomerService
+        );
+        if confirms || !denies {
+            return;
+        }
+        if let Some(state) = self.opened_entry_point(conv, billing, sent_at) {
+            state.entry_point_until = None;
+            state.entry_point_answer_by = None;
+        }
+    }
+
+    /// The billing state of `conv` if a send recorded at `sent_at` with `billing` opened its
+    /// free entry point window, still standing as that send opened it.
+    fn opened_entry_point(
+        &mut self,
+        conv: u32,
+        billing: &Billing,
+        sent_at: Instant,
+    ) -> Option<&mut ConversationBilling> {
+        let length = self.policy.pricing.free_entry_point?;
+        if *billing
+            != (Billing::Free {
+                why: FreeReason::FreeEntryPoint,
+            })
+        {
+            return None;
+        }
+        self.billing
+            .get_mut(&conv)
+            .filter(|state| state.entry_point_until == Some(sent_at.plus(length)))
     }
 
     /// A referral inbound (ad or page button): a business answer within the reply period
