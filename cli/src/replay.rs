@@ -56,7 +56,7 @@ impl Replayer {
 
     /// Applies a decoded event; see [`Replayer::feed`].
     pub fn apply(&mut self, event: Event, out: &mut Vec<String>) {
-        let input = self.summary.record_input(&event);
+        let input = self.summary.record_input(&event, &self.engine);
         let result = self.engine.handle(event);
         out.push(wire::encode_output(&result));
         match &result {
@@ -99,7 +99,7 @@ impl Replayer {
         for outcome in &outcomes {
             match outcome {
                 WebhookOutcome::Applied { event, effects, .. } => {
-                    self.summary.record_input(event);
+                    self.summary.record_input(event, &self.engine);
                     for effect in effects {
                         self.summary
                             .record_effect(effect, &wire::encode_effect(effect));

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use convstate::{Billing, Decision, Duration, Effect, Error, Event, Instant};
+use convstate::{Billing, Decision, Duration, Effect, Engine, Error, Event, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -22,6 +22,9 @@ pub struct SendTally {
     pub denied_by_reason: BTreeMap<String, u64>,
     /// Allowed sends that were business-initiated (templates outside a window).
     pub business_initiated: u64,
+    /// Retries with an idempotency key the engine remembered: answered with the first
+    /// decision, changing nothing, so counted here and not as sends, charges or slots.
+    pub repeated: u64,
 }
 
 /// Live chats.
@@ -151,6 +154,8 @@ pub struct WebhookTally {
 pub struct InputInfo {
     kind: &'static str,
     number: Option<String>,
+    /// A retry the engine answers from its idempotency memory.
+    repeat: bool,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -173,20 +178,28 @@ fn wire_name<T: Serialize>(value: &T) -> String {
 }
 
 impl Summary {
-    /// Counts an input before the engine sees it.
-    pub fn record_input(&mut self, event: &Event) -> InputInfo {
+    /// Counts an input before the engine sees it; `engine` tells whether it is a retry of
+    /// an idempotency key it remembers.
+    pub fn record_input(&mut self, event: &Event, engine: &Engine) -> InputInfo {
         let kind = event.type_name();
         self.events += 1;
         bump(&mut self.events_by_type, kind);
         let at = event.at();
         self.first_event_at = Some(self.first_event_at.map_or(at, |t| t.min(at)));
         self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
-        let number = match event {
-            Event::Send(request) | Event::CheckSend(request) => Some(request.number.clone()),
-            Event::Initiate(request) => Some(request.number.clone()),
-            _ => None,
+        let (number, key) = match event {
+            Event::Send(r) | Event::CheckSend(r) => (Some(&r.number), r.idempotency_key.as_ref()),
+            Event::Initiate(r) => (Some(&r.number), r.idempotency_key.as_ref()),
+            _ => (None, None),
         };
-        InputInfo { kind, number }
+        let repeat = number
+            .zip(key)
+            .is_some_and(|(number, key)| engine.repeats_key(number, key, at));
+        InputInfo {
+            kind,
+            number: number.cloned(),
+            repeat,
+        }
     }
 
     /// Counts a send decision.
@@ -197,6 +210,10 @@ impl Summary {
         } else {
             &mut self.sends
         };
+        if input.repeat {
+            tally.repeated += 1;
+            return;
+        }
         if let Some(reason) = decision.deny_reason() {
             tally.denied += 1;
             bump(&mut tally.denied_by_reason, reason.name());
@@ -331,7 +348,7 @@ impl Summary {
             table.detail(&self.rejected_by_error);
         }
         table.sends("sends", &self.sends);
-        if self.dry_runs.allowed + self.dry_runs.denied > 0 {
+        if self.dry_runs.allowed + self.dry_runs.denied + self.dry_runs.repeated > 0 {
             table.sends("dry runs", &self.dry_runs);
         }
         let charged: u64 = self.charges_by_category.values().sum();
@@ -439,10 +456,14 @@ impl Table {
     }
 
     fn sends(&mut self, label: &str, tally: &SendTally) {
+        let repeated = match tally.repeated {
+            0 => String::new(),
+            n => format!("; {n} idempotent retries answered with their first decision"),
+        };
         self.row(
             label,
             format!(
-                "allowed {} (business-initiated {}), denied {}",
+                "allowed {} (business-initiated {}), denied {}{repeated}",
                 tally.allowed, tally.business_initiated, tally.denied
             ),
         );

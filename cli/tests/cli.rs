@@ -1716,3 +1716,44 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
     );
     assert_eq!(summary["webhook_items"]["skipped"], count("skipped"));
 }
+
+#[test]
+fn summary_counts_an_idempotent_retry_once() {
+    // A host retried one send twice with its idempotency key: the engine answers the first
+    // decision and changes nothing, so the summary counts one send, one charge, one slot.
+    let send = |at: &str| {
+        format!(
+            r#"{{"type":"send","at":"2026-11-02T{at}Z","number":"+15550001111","contact":"+79110000001","message":{{"kind":"template","name":"promo","language":"en","params":["x"]}},"idempotency_key":"k1"}}"#
+        )
+    };
+    let log = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#.to_owned(),
+        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#.to_owned(),
+        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#.to_owned(),
+        send("09:00:00"),
+        send("09:01:00"),
+        send("09:02:00"),
+    ]
+    .join("\n");
+    let output = run_with_stdin(
+        &["replay", "-", "--summary", "--summary-format", "json"],
+        log.as_bytes(),
+    );
+    assert_exit(&output, 0);
+    let summary: Value = serde_json::from_str(&stdout(&output)).expect("the summary is JSON");
+    assert_eq!(summary["sends"]["allowed"], 1, "{summary}");
+    assert_eq!(summary["sends"]["repeated"], 2, "{summary}");
+    assert_eq!(summary["charges_by_category"]["marketing"], 1, "{summary}");
+    assert_eq!(
+        summary["limit_slots_by_number"]["+15550001111"], 1,
+        "{summary}"
+    );
+    let table = stdout(&run_with_stdin(
+        &["replay", "-", "--summary"],
+        log.as_bytes(),
+    ));
+    assert!(
+        table.contains("2 idempotent retries answered with their first decision"),
+        "{table}"
+    );
+}

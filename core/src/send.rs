@@ -385,6 +385,15 @@ impl Engine {
         })
     }
 
+    /// Whether a `send` or `initiate` from `number` with idempotency key `key` at `at` would
+    /// answer with the first decision for that key and change nothing (§10), rather than be
+    /// decided: for hosts that count decisions, such as a replay's summary, so that a retry
+    /// is not counted as a second send. False for an unknown number.
+    pub fn repeats_key(&self, number: &str, key: &str, at: Instant) -> bool {
+        self.number_idx(number)
+            .is_ok_and(|n| self.remembered(n, Some(key), at).is_some())
+    }
+
     /// The first decision for `key` sent from `number`'s business, if it is still
     /// remembered at the request's instant (or the clock, if later): a retry past
     /// `dedup.idempotency_key_ttl` is decided afresh, whether or not another input moved the
