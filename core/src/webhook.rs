@@ -938,7 +938,7 @@ impl Parser<'_> {
             );
             return Ok(None);
         }
-        Ok(Some(Event::Inbound(Inbound {
+        let event = Event::Inbound(Inbound {
             at: timestamp(object, path, entry_at)?,
             number: number.to_owned(),
             contact: Some(contact_at(object, path, "from", "from_user_id")?),
@@ -947,7 +947,19 @@ impl Parser<'_> {
             size: None,
             referral: object.get("referral").is_some_and(Value::is_object),
             message_id: Some(str_at(object, path, "id")?.to_owned()),
-        })))
+        });
+        // Meta's referral is an object (the ad or post clicked); anything else is not one,
+        // and is said so rather than read silently as no referral.
+        if object
+            .get("referral")
+            .is_some_and(|r| !r.is_object() && !r.is_null())
+        {
+            self.unrecognized(
+                &join(path, "referral"),
+                "expected an object; the message applies without a referral",
+            );
+        }
+        Ok(Some(event))
     }
 
     fn status(
