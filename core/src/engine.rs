@@ -989,16 +989,16 @@ impl Engine {
         if now >= end {
             return; // a late inbound whose window already passed
         }
-        // Held messages are released only when they may go out: a window that a late
-        // inbound opened and that is already inside its safety margin refuses free-form
-        // sends (§2), and released messages would be lost; they stay held (§4) until an
-        // answer opens a window they fit in, or they expire.
-        let sendable = now < end.minus(policy.safety_margin);
         if let Some(lead) = policy.reminder_lead {
             self.timers
                 .arm(TimerKey::WindowReminder(conv), end.minus(lead).max(now));
         }
-        if sendable {
+        // Held messages are released only when they may go out: a window that a late
+        // inbound opened and that is already inside its safety margin refuses free-form
+        // sends (§2), and released messages would be lost; they stay held (§4) until an
+        // answer opens a window they fit in, or they expire. Nearly always nothing is held:
+        // that case is one comparison.
+        if !self.outbox.is_empty() && now < end.minus(self.policy.window.safety_margin) {
             self.release_outbox(conv, now);
         }
     }
