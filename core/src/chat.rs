@@ -264,6 +264,15 @@ impl Engine {
                 chat.waiting_since.get_or_insert(now);
             }
             conversation.set_chat_times(Some(chat));
+            // A ticket set pending (waiting for the contact) while the chat was live is
+            // open again when the contact writes, as it is when they write after the chat
+            // (§3).
+            let pending = conversation
+                .ticket()
+                .is_some_and(|t| t.status == TicketStatus::Pending);
+            if pending && kind.is_user_message() {
+                self.change_ticket_status(conv, TicketStatus::Open, now);
+            }
             return;
         }
         if !kind.is_user_message() {
