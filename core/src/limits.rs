@@ -234,9 +234,13 @@ impl Engine {
             || changes.windows(2).any(|w| w[0].0 > w[1].0)
             || changes.last().is_some_and(|&(at, _)| at > clock)
             || changes.iter().any(|&(_, level)| level as usize >= levels)
+            || changes
+                .last()
+                .is_some_and(|&(at, _)| at != stored.level_since)
         {
             return Err(corrupt(
-                "own level changes too many, unsorted, after the state's clock or out of range",
+                "own level changes too many, unsorted, after the state's clock, out of range \
+                 or the last not when the level was reached",
             ));
         }
         let window = RecentContacts::from_entries(

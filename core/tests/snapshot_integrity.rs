@@ -865,6 +865,8 @@ fn the_engine_s_own_limit_changes_restore_and_broken_ones_are_refused() {
         r#""own_changes":[["2026-11-09T09:00:00Z",9]]"#,
         r#""own_changes":[["2026-11-09T10:00:01Z",1]]"#,
         r#""own_changes":[["2026-11-09T09:00:00Z",1],["2026-11-08T09:00:00Z",1]]"#,
+        // The last change is when the level was reached (`level_since`).
+        r#""own_changes":[["2026-11-09T08:00:00Z",1]]"#,
     ] {
         let problem = restore_refusal(&body.replace(changes, bad));
         assert!(problem.contains("own level changes"), "{bad}: {problem}");
