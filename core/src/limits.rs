@@ -314,11 +314,7 @@ impl Engine {
             .expect("the owner has a limit");
         let limit = self.policy.limits.levels[in_force.level];
         let (used, _) = state.window.count_at(now);
-        let full = match limit {
-            LimitLevel::Contacts(limit) => used >= limit,
-            LimitLevel::Unlimited => false,
-        };
-        if !full && !blocked {
+        if limit.has_room(used) && !blocked {
             return Ok(true);
         }
         Err(DenyReason::LimitReached {
@@ -462,17 +458,12 @@ impl Engine {
         }
         let levels = &self.policy.limits.levels;
         let by_count = state.next_slot_at(levels[in_force.level], now);
-        let full = match levels[in_force.level] {
-            LimitLevel::Contacts(limit) => state.window.count_at(now).0 >= limit,
-            LimitLevel::Unlimited => false,
-        };
+        let full = !levels[in_force.level].has_room(state.window.count_at(now).0);
         let by_upgrade = in_force.upgrade_at.filter(|&at| {
             full && self.quality_allows_upgrade(owner)
-                && match levels.get(in_force.level + 1) {
-                    Some(LimitLevel::Contacts(next)) => state.window.count_at(at).0 < *next,
-                    Some(LimitLevel::Unlimited) => true,
-                    None => false,
-                }
+                && levels
+                    .get(in_force.level + 1)
+                    .is_some_and(|next| next.has_room(state.window.count_at(at).0))
         });
         match (by_count, by_upgrade) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -136,6 +136,16 @@ pub enum LimitLevel {
     Unlimited,
 }
 
+impl LimitLevel {
+    /// Whether a new contact fits beside `counted` contacts under this level.
+    pub(crate) fn has_room(self, counted: u32) -> bool {
+        match self {
+            LimitLevel::Contacts(limit) => counted < limit,
+            LimitLevel::Unlimited => true,
+        }
+    }
+}
+
 impl Serialize for LimitLevel {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {

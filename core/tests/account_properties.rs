@@ -900,13 +900,11 @@ fn upgrade_frees(
     slot: &Value,
     by_count: Option<String>,
 ) -> bool {
-    let Ok(slot_at) = serde_json::from_value::<Instant>(slot.clone()) else {
+    let ms = |text: &str| Instant::parse_rfc3339(text).ok().map(Instant::unix_millis);
+    let Some(slot_ms) = slot.as_str().and_then(ms) else {
         return false;
     };
-    let slot_ms = slot_at.unix_millis();
-    let by_count_ms = by_count
-        .and_then(|t| serde_json::from_value::<Instant>(Value::String(t)).ok())
-        .map(|t| t.unix_millis());
+    let by_count_ms = by_count.as_deref().and_then(ms);
     if by_count_ms.is_some_and(|t| t <= slot_ms) || slot_ms <= records[from].clock_ms {
         return false;
     }
