@@ -1478,6 +1478,15 @@ typedef struct convstate_inbound {
    * Its length in bytes.
    */
   size_t message_id_len;
+  /**
+   * The sender's business-scoped user id when the provider names them by it beside the
+   * phone number in `contact` (the two are then one contact), or NULL.
+   */
+  const char *user_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t user_id_len;
 } convstate_inbound;
 
 /**

@@ -116,6 +116,7 @@ pub fn inbound(i: u64, at: Instant) -> Inbound {
         size: None,
         referral: false,
         message_id: None,
+        user_id: None,
     }
 }
 

@@ -107,6 +107,7 @@ impl Engine {
     pub fn message_status(&mut self, e: &MessageStatusUpdate) -> Result<(), Error> {
         let number = self.number_idx(&e.number)?;
         let contact = self.interner.address(&e.contact)?;
+        let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;
         let record = self.sent_messages.get(&e.message_id, now).cloned();

@@ -110,6 +110,8 @@ pub struct InboundRef<'a> {
     pub referral: bool,
     /// The provider's message id.
     pub message_id: Option<&'a str>,
+    /// The sender's business-scoped user id beside a phone number in `contact`.
+    pub user_id: Option<&'a str>,
 }
 
 impl Inbound {
@@ -124,6 +126,7 @@ impl Inbound {
             size: self.size,
             referral: self.referral,
             message_id: self.message_id.as_deref(),
+            user_id: self.user_id.as_deref(),
         }
     }
 }
@@ -368,6 +371,8 @@ pub struct Engine {
     pub(crate) inbound_ids: crate::expiring::ExpiringMap<Option<u32>>,
     /// Provider back-off requests by conversation.
     pub(crate) backoffs: FastMap<u32, crate::delivery::Backoff>,
+    /// Phone numbers and business-scoped user ids that name one contact.
+    pub(crate) contact_links: crate::contact_links::ContactLinks,
 }
 
 impl Engine {
@@ -403,6 +408,7 @@ impl Engine {
             sent_messages: crate::expiring::ExpiringMap::new(memory),
             inbound_ids: crate::expiring::ExpiringMap::new(memory),
             backoffs: FastMap::default(),
+            contact_links: Default::default(),
         }
     }
 
@@ -595,6 +601,46 @@ impl Engine {
             })
     }
 
+    /// The key of the contact `key` names at `number`: a phone number or user id linked to
+    /// another name of the contact gives that name's key (see `contact_links.rs`).
+    #[inline]
+    pub(crate) fn contact_of(&self, number: u32, key: AddressKey) -> AddressKey {
+        (self.contact_links).resolve_with(|| self.numbers[number as usize].business, key)
+    }
+
+    /// Whether the business has anything under the contact key `key` itself: a
+    /// conversation with one of its numbers, or a consent record.
+    fn knows_contact(&self, business: u32, key: AddressKey) -> bool {
+        self.consents.contains_key(&(business, key))
+            || (self.numbers.iter().enumerate()).any(|(n, number)| {
+                number.business == business && self.conversation_idx(n as u32, key).is_some()
+            })
+    }
+
+    /// Learns from a payload naming a contact by both that the phone number `phone` and the
+    /// user id `user_id` are one contact of `number`'s business: a name the business has no
+    /// history under becomes an alias of the other, the user id first; when both have one,
+    /// they stay apart (two histories are not merged).
+    #[cold]
+    #[inline(never)]
+    fn learn_contact_link(&mut self, number: u32, phone: AddressKey, user_id: AddressKey) {
+        let business = self.numbers[number as usize].business;
+        let links = &self.contact_links;
+        let (by_phone, by_user_id) = (
+            links.resolve(business, phone),
+            links.resolve(business, user_id),
+        );
+        if by_phone == by_user_id {
+            return;
+        }
+        // An alias has no history of its own; the provider's latest pair moves it.
+        if by_user_id != user_id || !self.knows_contact(business, user_id) {
+            self.contact_links.link(business, user_id, by_phone);
+        } else if by_phone == phone && !self.knows_contact(business, phone) {
+            self.contact_links.link(business, phone, user_id);
+        }
+    }
+
     pub(crate) fn conversation_idx(&self, number: u32, contact: AddressKey) -> Option<u32> {
         self.conversation_index
             .get(&self.conversations, number, contact)
@@ -609,7 +655,8 @@ impl Engine {
         number: u32,
         id: &str,
     ) -> Result<(Option<AddressKey>, Option<u32>), Error> {
-        let contact = self.interner.find_address(id);
+        let contact =
+            (self.interner.find_address(id)).map(|k| k.map(|k| self.contact_of(number, k)));
         if let Ok(Some(key)) = contact {
             if let Some(conv) = self.conversation_idx(number, key) {
                 return Ok((Some(key), Some(conv)));
@@ -928,10 +975,17 @@ impl Engine {
                 channel,
             });
         }
-        let contact = self.recipient(e.contact, e.group)?;
+        let (contact, user_id) = match e.user_id {
+            None => (self.recipient(e.contact, e.group)?, None),
+            Some(user_id) => self.sender_and_user_id(e.contact, user_id)?,
+        };
         if self.inbound_seen(e.message_id) {
             return Ok(()); // the provider delivered the same message again (§10)
         }
+        if let Some(user_id) = user_id {
+            self.learn_contact_link(number, contact, user_id);
+        }
+        let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;
         self.remember_inbound(e.message_id, number);
@@ -971,6 +1025,38 @@ impl Engine {
             self.email_inbound(conv, now);
         }
         Ok(())
+    }
+
+    /// The keys of an inbound's sender, the phone number `contact`, and of their `user_id`,
+    /// after checking both (an error interns nothing, so it changes nothing).
+    // Out of line: few inbounds name both, and inlined into `inbound` the checks cost every
+    // inbound about 20 instructions.
+    #[cold]
+    #[inline(never)]
+    fn sender_and_user_id(
+        &mut self,
+        contact: Option<&str>,
+        user_id: &str,
+    ) -> Result<(AddressKey, Option<AddressKey>), Error> {
+        // A phone number always has a key; a malformed one is its own error.
+        let phone = match contact {
+            Some(contact) => self.interner.find_address(contact)?,
+            None => None,
+        };
+        let Some(phone) = phone.filter(|k| k.phone_digits().is_some()) else {
+            return Err(Error::InvalidEvent {
+                problem: "\"user_id\" names the sender beside a phone number in \"contact\", \
+                          and there is none"
+                    .into(),
+            });
+        };
+        if (self.interner.find_address(user_id)?).is_some_and(|k| k.phone_digits().is_some()) {
+            return Err(Error::InvalidUserId {
+                input: user_id.chars().take(64).collect(),
+                problem: "a phone number, where a business-scoped user id belongs".into(),
+            });
+        }
+        Ok((phone, Some(self.interner.address(user_id)?)))
     }
 
     fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {
@@ -1034,6 +1120,7 @@ impl Engine {
     pub fn send_failed(&mut self, e: &SendFailed) -> Result<(), Error> {
         let number = self.number_idx(&e.number)?;
         let contact = self.interner.address(&e.contact)?;
+        let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         // Only the official channel has a window to close (§1): elsewhere the code names
         // nothing, and no conversation is made for it.
@@ -1121,6 +1208,7 @@ impl Engine {
     fn record_consent(&mut self, e: &Consent, opted_in: bool) -> Result<(), Error> {
         let business = self.consent_business(e.business.as_deref(), e.number.as_deref())?;
         let contact = self.interner.address(&e.contact)?;
+        let contact = self.contact_links.resolve(business, contact);
         self.handle_timeout(e.at);
         let record = self.consents.entry((business, contact)).or_default();
         // Consent stands as of its latest event, whatever order they arrive in (§13): an
@@ -1142,6 +1230,7 @@ impl Engine {
     pub fn user_preference(&mut self, e: &UserPreference) -> Result<(), Error> {
         let business = self.numbers[self.number_idx(&e.number)? as usize].business;
         let contact = self.interner.address(&e.contact)?;
+        let contact = self.contact_links.resolve(business, contact);
         self.handle_timeout(e.at);
         let record = self.consents.entry((business, contact)).or_default();
         if !record.preference_event.admit(e.at, &e.value) {

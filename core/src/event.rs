@@ -303,6 +303,10 @@ pub struct Inbound {
     /// The provider's message id: the same id delivered again changes nothing (§10).
     #[serde(default)]
     pub message_id: Option<String>,
+    /// The sender's business-scoped user id, when the provider names them by it beside
+    /// the phone number in `contact`: the two are then one contact (facts §1.3).
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 /// `send` and `check_send`.

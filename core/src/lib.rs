@@ -29,6 +29,7 @@
 
 pub mod address;
 pub mod chat;
+mod contact_links;
 mod conversation;
 mod conversation_index;
 pub mod decision;

@@ -3,9 +3,9 @@
 //! A host that outgrows one machine partitions businesses across nodes (say one partition
 //! per Kafka partition key) and moves a business by exporting it from one engine and
 //! importing it into another. Everything a business owns travels: its numbers, templates,
-//! conversations, live chats, held messages, consents, duplicate records, billing, usage,
-//! messaging limits, armed timers and the messages sent in its conversations that await
-//! delivery statuses (since export version 2). Indices are remapped on both sides and
+//! conversations, live chats, held messages, consents, contact links, duplicate records,
+//! billing, usage, messaging limits, armed timers and the messages sent in its
+//! conversations that await delivery statuses (since export version 2). Indices are remapped on both sides and
 //! interned addresses travel as text, so the two engines need not share any numbering.
 //!
 //! Since export version 3 the idempotency keys of sends from the business's numbers and the
@@ -96,6 +96,10 @@ pub(crate) struct BusinessExport {
     /// local index). Since version 3.
     #[serde(default)]
     inbound_ids: Vec<(String, Instant, u32)>,
+    /// Other names of the business's contacts, as (alias, contact key). Absent when there
+    /// are none, so that such an export reads as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    contact_links: Vec<(AddressKey, AddressKey)>,
 }
 
 const TAG_MASK: u64 = 3 << 62;
@@ -422,6 +426,10 @@ impl Engine {
             .filter_map(|(id, at, &number)| Some((id.to_owned(), at, number_map.get(number?)?)))
             .collect();
 
+        let contact_links = (self.contact_links.of_business(b).into_iter())
+            .map(|(alias, contact)| (porter.port(alias), porter.port(contact)))
+            .collect();
+
         let export = BusinessExport {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
@@ -445,6 +453,7 @@ impl Engine {
             sent_messages,
             idempotency,
             inbound_ids,
+            contact_links,
         };
         let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
         Ok(seal_as(EXPORT_FORMAT, EXPORT_VERSION, &body))
@@ -522,6 +531,8 @@ impl Engine {
         s.billing = ported.by_conversation(std::mem::take(&mut s.billing));
         s.backoffs = ported.by_conversation(std::mem::take(&mut s.backoffs));
         s.consents
+            .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
+        s.contact_links
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.sent_content
             .retain_mut(|(_, conv, _)| rewrite(conv, |c| conv_map.get(c)));
@@ -844,6 +855,9 @@ impl Engine {
         for (contact, record) in x.consents {
             self.consents.insert((b, port(contact)), record);
         }
+        for (alias, contact) in x.contact_links {
+            self.contact_links.link(b, port(alias), port(contact));
+        }
         if !x.idempotency.is_empty() {
             // Keys checked new above: the merge keeps every entry.
             let merged = self.idempotency.merge(
@@ -970,6 +984,9 @@ impl BusinessExport {
                 .collect(),
             inbound_id_numbers: self.inbound_ids.iter().map(|&(_, _, n)| Some(n)).collect(),
             backoffs: self.backoffs.clone(),
+            contact_links: (self.contact_links.iter())
+                .map(|&(alias, contact)| (0, alias, contact))
+                .collect(),
         }
     }
 

@@ -337,6 +337,9 @@ impl Engine {
                 })
             }
         };
+        // A recipient seen before may be another name of a contact; one the engine has not
+        // interned yet is no one's alias.
+        let recipient = recipient.map(|k| self.contact_of(number, k));
         Ok(Target {
             number,
             recipient,

@@ -279,6 +279,11 @@ pub(crate) struct SnapshotBody {
     #[serde(default)]
     pub inbound_id_numbers: Vec<Option<u32>>,
     pub backoffs: Vec<(u32, Backoff)>,
+    /// Other names of contacts, as (business, alias, contact key); see `contact_links.rs`.
+    /// Absent when there are none, so that an engine without them writes what earlier
+    /// versions read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contact_links: Vec<(u32, AddressKey, AddressKey)>,
 }
 
 /// A template without its derived variables (re-parsed from the body on restore).
@@ -539,6 +544,7 @@ impl Engine {
             inbound_ids,
             inbound_id_numbers,
             backoffs: sorted(&self.backoffs),
+            contact_links: self.contact_links.sorted(),
         }
     }
 
@@ -732,6 +738,20 @@ impl Engine {
                 return Err(twice(format!("a consent record of business {b}")));
             }
         }
+        for (b, alias, contact) in s.contact_links {
+            if b >= business_count {
+                return Err(corrupt(format!(
+                    "a contact link names business {b} of {business_count}"
+                )));
+            }
+            known(alias, "a contact link")?;
+            known(contact, "a contact link")?;
+            engine
+                .contact_links
+                .restore(b, alias, contact)
+                .map_err(corrupt)?;
+        }
+        engine.contact_links.check_no_chains().map_err(corrupt)?;
         for &(_, c, _) in &s.sent_content {
             conv_ok(c, "a sent-content record")?;
         }

@@ -592,6 +592,34 @@ impl Parser<'_> {
         });
     }
 
+    /// The sender's business-scoped user id (`from_user_id`) when Meta gives it beside
+    /// their phone number (`from`): the contact's other name, which the engine learns
+    /// (facts §1.3). A `from_user_id` that is not a string is said so, and the message
+    /// applies without it.
+    fn user_id_beside_phone(
+        &mut self,
+        object: &serde_json::Map<String, Value>,
+        path: &str,
+    ) -> Option<String> {
+        let has_phone = object
+            .get("from")
+            .and_then(Value::as_str)
+            .is_some_and(|from| !from.is_empty());
+        match object.get("from_user_id") {
+            Some(Value::String(user_id)) if has_phone && !user_id.is_empty() => {
+                Some(user_id.clone())
+            }
+            None | Some(Value::Null) | Some(Value::String(_)) => None,
+            Some(_) => {
+                self.unrecognized(
+                    &join(path, "from_user_id"),
+                    "expected a string; the message applies without it",
+                );
+                None
+            }
+        }
+    }
+
     fn skipped(&mut self, path: &str, reason: impl Into<String>) {
         self.items.push(WebhookItem::Skipped {
             path: path.to_owned(),
@@ -947,6 +975,7 @@ impl Parser<'_> {
             size: None,
             referral: object.get("referral").is_some_and(Value::is_object),
             message_id: Some(str_at(object, path, "id")?.to_owned()),
+            user_id: self.user_id_beside_phone(object, path),
         });
         // Meta's referral is an object (the ad or post clicked); anything else is not one,
         // and is said so rather than read silently as no referral.
@@ -1116,6 +1145,7 @@ impl Parser<'_> {
                     size: None,
                     referral: false,
                     message_id: Some(str_at(object, &path, "id")?.to_owned()),
+                    user_id: None,
                 })))
             })();
             match parsed {

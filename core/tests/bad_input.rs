@@ -814,6 +814,7 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
                     size: None,
                     referral: false,
                     message_id: None,
+                    user_id: None,
                 }))
                 .map(|_| ())
             }),

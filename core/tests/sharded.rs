@@ -313,6 +313,7 @@ fn borrowed_calls_and_the_buffer_door_match_one_engine() {
                 size: None,
                 referral: false,
                 message_id: None,
+                user_id: None,
             };
             single.inbound_borrowed(inbound).unwrap();
             sharded
@@ -366,6 +367,7 @@ fn borrowed_calls_and_the_buffer_door_match_one_engine() {
         size: None,
         referral: false,
         message_id: None,
+        user_id: None,
     };
     assert_eq!(
         sharded

@@ -872,3 +872,60 @@ fn the_engine_s_own_limit_changes_restore_and_broken_ones_are_refused() {
         assert!(problem.contains("own level changes"), "{bad}: {problem}");
     }
 }
+
+#[test]
+fn contact_links_restore_and_broken_ones_are_refused() {
+    // An engine without links writes no `contact_links`, as before they existed.
+    assert!(!body_of(&small_engine()).contains("contact_links"));
+    let mut engine = small_engine();
+    let out = engine.handle_json(
+        r#"{"type":"inbound","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000002","user_id":"US.1000000000000000001","kind":"text"}"#,
+    );
+    assert!(out[0].contains(r#""type":"ack""#), "{out:?}");
+    let bytes = engine.snapshot();
+    let restored = Engine::restore(&bytes).expect("a snapshot with a link restores");
+    assert_eq!(restored.snapshot(), bytes);
+    let view = restored
+        .conversation("+15550001111", "US.1000000000000000001", restored.clock())
+        .unwrap();
+    assert_eq!(view.contact, "+79110000002");
+
+    let body = body_of(&engine);
+    let mut json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let link = json["contact_links"][0].clone();
+    let (user_id, phone) = (link[1].clone(), link[2].clone());
+    assert_eq!(phone, 79110000002u64, "{link}");
+    let mut with_links = |links: serde_json::Value| {
+        json["contact_links"] = links;
+        restore_refusal(&json.to_string())
+    };
+    for (links, problem) in [
+        (
+            serde_json::json!([[0, user_id, phone], [0, user_id, 79110000001u64]]),
+            "is linked twice",
+        ),
+        (
+            serde_json::json!([[0, user_id, phone], [0, phone, user_id]]),
+            "leads to another link",
+        ),
+        (
+            serde_json::json!([[0, phone, phone]]),
+            "must join a user id to another name",
+        ),
+        (
+            serde_json::json!([[0, 79110000009u64, phone]]),
+            "must join a user id to another name",
+        ),
+        (
+            serde_json::json!([[1, user_id, phone]]),
+            "names business 1 of 1",
+        ),
+        (
+            serde_json::json!([[0, 4611686018427387999u64, phone]]),
+            "unknown interned id",
+        ),
+    ] {
+        let refused = with_links(links.clone());
+        assert!(refused.contains(problem), "{links}: {refused}");
+    }
+}

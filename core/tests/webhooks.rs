@@ -1585,6 +1585,53 @@ fn a_contact_known_only_by_its_business_scoped_user_id_is_kept() {
 }
 
 #[test]
+fn a_message_naming_phone_number_and_user_id_links_the_two() {
+    // While Meta still shows the phone number it gives the user id beside it; once the user
+    // adopts a username only the user id comes. Read as two contacts, the second message
+    // opened a new ticket and the phone number's conversation never heard of it.
+    let mut engine = engine();
+    let both = messages_change(
+        r#""messages":[{"from":"79110000001","from_user_id":"US.Known1","id":"wamid.B1","timestamp":"1793610000","type":"text","text":{"body":"hi"}}]"#,
+    );
+    let outcomes = engine.handle_webhook(&both, at(60)).expect("a payload");
+    let Event::Inbound(inbound) = applied(&outcomes)[0] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(inbound.contact.as_deref(), Some(CONTACT));
+    assert_eq!(inbound.user_id.as_deref(), Some("US.Known1"));
+
+    let alone = messages_change(
+        r#""messages":[{"from":"","from_user_id":"US.Known1","id":"wamid.B2","timestamp":"1793610300","type":"text","text":{"body":"me again"}}]"#,
+    );
+    let outcomes = engine.handle_webhook(&alone, at(300)).expect("a payload");
+    assert_eq!(applied(&outcomes).len(), 1, "{outcomes:?}");
+    assert!(
+        effects(&outcomes).is_empty(),
+        "the live chat goes on, no new ticket: {outcomes:?}"
+    );
+    // The phone number's window runs from the later message.
+    let view = conversation(&mut engine, 300);
+    assert_eq!(view["window_ends_at"], "2026-11-03T09:05:00Z", "{view}");
+
+    // A user id that is not text is said, and the message applies by its phone number.
+    let odd = messages_change(
+        r#""messages":[{"from":"79110000001","from_user_id":7,"id":"wamid.B3","timestamp":"1793610400","type":"text","text":{"body":"hi"}}]"#,
+    );
+    let outcomes = engine.handle_webhook(&odd, at(400)).expect("a payload");
+    let Event::Inbound(inbound) = applied(&outcomes)[0] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(inbound.user_id, None);
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.messages[0].from_user_id"
+        )]
+    );
+}
+
+#[test]
 fn a_message_that_fails_after_sent_is_never_confirmed_as_charged() {
     // Meta puts the pricing on `sent` too; only delivery is charged, so the `sent` pricing
     // counted as confirmed stayed counted after the failure.

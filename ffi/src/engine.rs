@@ -310,6 +310,7 @@ pub unsafe extern "C" fn convstate_engine_inbound(
             size: u64::try_from(size).ok(),
             referral: false,
             message_id: None,
+            user_id: None,
         };
         handle.engine.inbound_borrowed(event)?;
         Ok(())
@@ -346,6 +347,11 @@ pub struct convstate_inbound {
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
+    /// The sender's business-scoped user id when the provider names them by it beside the
+    /// phone number in `contact` (the two are then one contact), or NULL.
+    pub user_id: *const c_char,
+    /// Its length in bytes.
+    pub user_id_len: usize,
 }
 
 /// The inbound as the core reads it, borrowing the caller's strings.
@@ -359,6 +365,7 @@ pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>
         size: u64::try_from(r.size).ok(),
         referral: r.referral,
         message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
+        user_id: unsafe { opt_str_arg(r.user_id, r.user_id_len, "user_id") }?,
     })
 }
 

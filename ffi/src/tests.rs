@@ -1319,6 +1319,8 @@ fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
         referral: false,
         message_id: ptr("wamid.in.1"),
         message_id_len: 10,
+        user_id: null(),
+        user_id_len: 0,
     };
     assert_eq!(
         unsafe { convstate_engine_inbound_ex(engine, &inbound) },
@@ -1902,7 +1904,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (2, 0x8ea9_7ef8_e086_b7a3),
         (3, 0x2c91_2319_1324_1c96),
         (4, 0xd5a2_8607_2a3c_a1fe),
-        (5, 0x3b1c_613c_5c25_ff3a),
+        (5, 0x5ecb_da22_40dc_c095),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

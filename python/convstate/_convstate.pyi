@@ -206,12 +206,15 @@ class Engine:
         size: Optional[int] = None,
         message_id: Optional[str] = None,
         referral: bool = False,
+        user_id: Optional[str] = None,
     ) -> None:
         """A message or call from a contact (or in a group) received by ``number``.
 
         ``message_id`` is the provider's id of the message: a redelivery of an id already
         seen changes nothing. ``referral`` marks a message from an ad or page button (a free
-        entry point where the pricing model has one)."""
+        entry point where the pricing model has one). ``user_id`` is the sender's
+        business-scoped user id when the provider gives it beside the phone number in
+        ``contact``: the two then name one contact of the business."""
     def check_send(
         self,
         number: str,

@@ -945,6 +945,7 @@ pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -
                     size: None,
                     referral: false,
                     message_id: None,
+                    user_id: None,
                 };
                 return target.inbound(inbound).map(|()| APPLIED);
             }

@@ -360,7 +360,7 @@ impl PyEngine {
     }
 
     /// A message (or call) from a contact, or in a group.
-    #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None, message_id = None, referral = false))]
+    #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None, message_id = None, referral = false, user_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn inbound(
         &self,
@@ -373,6 +373,7 @@ impl PyEngine {
         size: Option<&Bound<'_, PyAny>>,
         message_id: Option<&str>,
         referral: bool,
+        user_id: Option<&str>,
     ) -> BindingResult<()> {
         let fields = EventFields::new("inbound")
             .text("number", Some(number))
@@ -380,6 +381,7 @@ impl PyEngine {
             .text("group", group)
             .text("kind", Some(kind))
             .text("message_id", message_id)
+            .text("user_id", user_id)
             .flag("referral", referral)
             .required_at(at)?
             .value("size", size)?;

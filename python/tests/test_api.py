@@ -387,6 +387,19 @@ def test_typed_calls_carry_message_ids_and_referrals_as_the_wire_does() -> None:
     assert typed.snapshot() != before
 
 
+def test_an_inbound_naming_a_user_id_beside_the_phone_number_links_the_two(engine: convstate.Engine) -> None:
+    user_id = "US.13491208655302741918"
+    before = engine.check_send(NUMBER, user_id, text="Hi", at=utc(2026, 11, 2, 9, 1))
+    assert before.reason is convstate.Reason.WINDOW_CLOSED
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9), user_id=user_id)
+    reply = engine.check_send(NUMBER, user_id, text="Hi", at=utc(2026, 11, 2, 9, 1))
+    assert reply.allowed is True
+    assert engine.conversation(NUMBER, user_id, at=utc(2026, 11, 2, 9, 1))["contact"] == CONTACT
+    with pytest.raises(convstate.InvalidInputError, match="user_id") as refused:
+        engine.inbound(NUMBER, "ann@example.com", at=utc(2026, 11, 2, 9, 2), user_id="US.2")
+    assert refused.value.code == "invalid_event"
+
+
 def test_process_refuses_a_dict_or_a_set_of_events(engine: convstate.Engine) -> None:
     # Iterating a dict gives its keys and a set its items in hash order: neither is a batch.
     event = {"type": "tick", "at": 0}

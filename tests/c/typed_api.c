@@ -322,11 +322,56 @@ static void test_phone_number_id(void) {
   convstate_engine_free(engine);
 }
 
+/* An inbound naming the sender by phone number and business-scoped user id: a reply
+ * addressed to the user id finds the phone number's window; a phone number given as the
+ * user id is refused and changes nothing. */
+static void test_user_id(void) {
+  static const char USER_ID[] = "US.13491208655302741918";
+  convstate_engine *engine = NULL;
+  convstate_message *hello = NULL;
+  convstate_number_registration number;
+  convstate_inbound inbound;
+  convstate_send_request request;
+  convstate_decision decision;
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  number = acme_official_number(NUMBER, T0 - HOUR, -1);
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  CHECK_RC(convstate_message_new_text(S("Hello!"), &hello), CONVSTATE_OK);
+  request = request_for(T0 + MINUTE, hello);
+  request.contact = USER_ID;
+  request.contact_len = strlen(USER_ID);
+
+  memset(&inbound, 0, sizeof inbound);
+  inbound.at_ms = T0;
+  inbound.number = NUMBER;
+  inbound.number_len = strlen(NUMBER);
+  inbound.contact = CONTACT;
+  inbound.contact_len = strlen(CONTACT);
+  inbound.kind = CONVSTATE_INBOUND_TEXT;
+  inbound.size = -1;
+  inbound.user_id = "+79110000002";
+  inbound.user_id_len = strlen(inbound.user_id);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_ERR_INVALID_USER_ID);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED);
+
+  inbound.user_id = USER_ID;
+  inbound.user_id_len = strlen(USER_ID);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(decision.initiated_by == CONVSTATE_INITIATED_BY_CUSTOMER);
+  convstate_message_free(hello);
+  convstate_engine_free(engine);
+}
+
 int main(void) {
   test_versions();
   test_errors();
   test_day_of_a_conversation();
   test_phone_number_id();
+  test_user_id();
   if (failures) {
     fprintf(stderr, "typed_api: %d checks failed\n", failures);
     return 1;

@@ -100,6 +100,7 @@ impl HotEvent<'_> {
                 size: e.size,
                 referral: e.referral,
                 message_id: e.message_id.map(str::to_owned),
+                user_id: e.user_id.map(str::to_owned),
             }),
             HotEvent::Send(s) => Event::Send(s.owned()),
             HotEvent::CheckSend(s) => Event::CheckSend(s.owned()),
@@ -232,6 +233,8 @@ impl<'a> Fields<'a> {
             size: self.size,
             referral: self.referral.unwrap_or(false),
             message_id: self.message_id,
+            // A line naming a `user_id` is rare: it goes the long way (an unknown key here).
+            user_id: None,
         })
     }
 

@@ -1,0 +1,130 @@
+//! One contact under two names: a phone number and a business-scoped user id.
+//!
+//! Meta names a user by a business-scoped user id (BSUID, facts §1.3) beside their phone
+//! number, and by the user id alone once they adopt a username (the phone number then drops
+//! out of payloads). A payload carrying both tells the engine the two are one contact. From
+//! then on either name reaches the same conversations, consent and limit slot in the
+//! business (user ids are scoped to a business portfolio), so the window, opt-out and
+//! ticket outlive the phone number's disappearance.
+//!
+//! Of the two names, the one the business already has a history under stays the contact's
+//! key and the other becomes its alias: usually the phone number, but the user id for a
+//! user first met under it. Two histories are never merged: when both names already have
+//! one, they stay two contacts.
+//!
+//! Aliases are kept in two maps, so that the common case (sends and inbounds by phone
+//! number, no phone number an alias) costs one emptiness test, not a lookup.
+
+use crate::address::AddressKey;
+use crate::hash::FastMap;
+
+/// Aliases by business: (business, alias) → the contact's key.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ContactLinks {
+    /// User ids that alias a phone number.
+    user_ids: FastMap<(u32, AddressKey), AddressKey>,
+    /// Phone numbers that alias a user id (a user first met under the user id).
+    phones: FastMap<(u32, AddressKey), AddressKey>,
+}
+
+impl ContactLinks {
+    /// The key of the contact `key` names in `business`: itself, unless it is an alias.
+    #[inline]
+    pub(crate) fn resolve(&self, business: u32, key: AddressKey) -> AddressKey {
+        self.resolve_with(|| business, key)
+    }
+
+    /// [`ContactLinks::resolve`] with the business found only when there are aliases of
+    /// `key`'s kind: on the hot path, no lookup of the business at all.
+    #[inline]
+    pub(crate) fn resolve_with(
+        &self,
+        business: impl FnOnce() -> u32,
+        key: AddressKey,
+    ) -> AddressKey {
+        let map = self.aliases(key);
+        if map.is_empty() {
+            return key;
+        }
+        map.get(&(business(), key)).copied().unwrap_or(key)
+    }
+
+    /// Makes `alias` another name of the contact `key` in `business` (replacing what it
+    /// named before). `key` must not itself be an alias.
+    pub(crate) fn link(&mut self, business: u32, alias: AddressKey, key: AddressKey) {
+        debug_assert_eq!(self.resolve(business, key), key, "aliases never chain");
+        self.aliases_mut(alias).insert((business, alias), key);
+    }
+
+    /// The map that holds aliases of `name`'s kind.
+    #[inline]
+    fn aliases(&self, name: AddressKey) -> &FastMap<(u32, AddressKey), AddressKey> {
+        match name.phone_digits() {
+            Some(_) => &self.phones,
+            None => &self.user_ids,
+        }
+    }
+
+    fn aliases_mut(&mut self, name: AddressKey) -> &mut FastMap<(u32, AddressKey), AddressKey> {
+        match name.phone_digits() {
+            Some(_) => &mut self.phones,
+            None => &mut self.user_ids,
+        }
+    }
+
+    /// Every alias as (business, alias, key), sorted (for snapshots).
+    pub(crate) fn sorted(&self) -> Vec<(u32, AddressKey, AddressKey)> {
+        let mut all: Vec<_> = (self.user_ids.iter().chain(&self.phones))
+            .map(|(&(business, alias), &key)| (business, alias, key))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// The aliases of `business`, as (alias, key) in order (for business exports).
+    pub(crate) fn of_business(&self, business: u32) -> Vec<(AddressKey, AddressKey)> {
+        (self.sorted().into_iter())
+            .filter(|&(b, _, _)| b == business)
+            .map(|(_, alias, key)| (alias, key))
+            .collect()
+    }
+
+    /// Adds a link read from a snapshot or export: `alias` and `key` must be two different
+    /// contact names (no group id), not both phone numbers, and `alias` not already linked.
+    pub(crate) fn restore(
+        &mut self,
+        business: u32,
+        alias: AddressKey,
+        key: AddressKey,
+    ) -> Result<(), String> {
+        let both_phones = alias.phone_digits().is_some() && key.phone_digits().is_some();
+        if alias == key || alias.is_group() || key.is_group() || both_phones {
+            return Err(format!(
+                "a contact link of business {business} must join a user id to another name"
+            ));
+        }
+        if self
+            .aliases_mut(alias)
+            .insert((business, alias), key)
+            .is_some()
+        {
+            return Err(format!(
+                "a contact name of business {business} is linked twice"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses links that chain (an alias of an alias), which the engine never makes: a
+    /// name would reach a different contact depending on how often it is looked up.
+    pub(crate) fn check_no_chains(&self) -> Result<(), String> {
+        for (&(business, _), &key) in self.user_ids.iter().chain(&self.phones) {
+            if self.resolve(business, key) != key {
+                return Err(format!(
+                    "a contact link of business {business} leads to another link"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

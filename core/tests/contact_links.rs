@@ -1,0 +1,179 @@
+//! A contact named by a phone number and a business-scoped user id (facts §1.3), against a
+//! model written from the rule in `contact_links.rs`: a payload naming both makes the name
+//! the business has no history under an alias of the other (the user id first); two
+//! histories stay apart. Every name of a contact then reaches the same conversation, at
+//! every number of the business, and the links survive a snapshot and a business move.
+
+use std::collections::{HashMap, HashSet};
+
+use convstate::time::Instant;
+use convstate::Engine;
+use proptest::prelude::*;
+
+const NUMBERS: [&str; 2] = ["+15550001111", "+15550002222"];
+const PHONES: [&str; 3] = ["+79110000001", "+79110000002", "+79110000003"];
+const USER_IDS: [&str; 3] = [
+    "US.1000000000000000001",
+    "US.2000000000000000002",
+    "US.3000000000000000003",
+];
+/// 2026-11-02T09:00:00Z.
+const T0: i64 = 1_793_610_000_000;
+const HOUR: i64 = 3_600_000;
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// A message at a number from a phone number, with or without a user id beside it.
+    ByPhone {
+        number: usize,
+        phone: usize,
+        user_id: Option<usize>,
+    },
+    /// A message from a user id alone (a user with a username).
+    ByUserId { number: usize, user_id: usize },
+    /// An opt-in recorded under a name: a history without a conversation.
+    OptIn { name: usize },
+}
+
+/// Every name: the phone numbers, then the user ids.
+fn name(i: usize) -> &'static str {
+    PHONES
+        .get(i)
+        .copied()
+        .unwrap_or_else(|| USER_IDS[i - PHONES.len()])
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0..2usize, 0..PHONES.len(), prop::option::weighted(0.6, 0..USER_IDS.len()))
+            .prop_map(|(number, phone, user_id)| Step::ByPhone { number, phone, user_id }),
+        2 => (0..2usize, 0..USER_IDS.len()).prop_map(|(number, user_id)| Step::ByUserId { number, user_id }),
+        1 => (0..PHONES.len() + USER_IDS.len()).prop_map(|name| Step::OptIn { name }),
+    ]
+}
+
+/// The rule, from the spec: which name keys each contact, and the windows.
+#[derive(Default)]
+struct Model {
+    /// Alias → the name keying its contact.
+    alias_of: HashMap<&'static str, &'static str>,
+    /// Names the business has a history under (a conversation or a consent record).
+    history: HashSet<&'static str>,
+    /// (number, contact key) → the end of its window.
+    windows: HashMap<(usize, &'static str), i64>,
+}
+
+impl Model {
+    fn key(&self, name: &'static str) -> &'static str {
+        self.alias_of.get(name).copied().unwrap_or(name)
+    }
+
+    fn link(&mut self, phone: &'static str, user_id: &'static str) {
+        let (by_phone, by_user_id) = (self.key(phone), self.key(user_id));
+        if by_phone == by_user_id {
+            return;
+        }
+        let user_id_is_alias = by_user_id != user_id;
+        if user_id_is_alias || !self.history.contains(user_id) {
+            self.alias_of.insert(user_id, by_phone);
+        } else if by_phone == phone && !self.history.contains(phone) {
+            self.alias_of.insert(phone, user_id);
+        }
+    }
+
+    fn message(&mut self, number: usize, from: &'static str, at: i64) {
+        let key = self.key(from);
+        self.history.insert(key);
+        self.windows.insert((number, key), at + 24 * HOUR);
+    }
+}
+
+fn line(engine: &mut Engine, text: String) {
+    let out = engine.handle_json(&text);
+    assert!(out[0].contains(r#""type":"ack""#), "{text}: {out:?}");
+}
+
+/// Every name's view at every number agrees with the model: the contact it reaches and
+/// that contact's window.
+fn check(engine: &Engine, model: &Model, what: &str) -> Result<(), TestCaseError> {
+    let at = engine.clock();
+    for (number, number_text) in NUMBERS.iter().enumerate() {
+        for i in 0..PHONES.len() + USER_IDS.len() {
+            let view = engine.conversation(number_text, name(i), at).unwrap();
+            let key = model.key(name(i));
+            prop_assert_eq!(
+                &view.contact,
+                key,
+                "{}: {} at {}",
+                what,
+                name(i),
+                number_text
+            );
+            let ends = model.windows.get(&(number, key)).copied();
+            prop_assert_eq!(
+                view.window_ends_at.map(Instant::unix_millis),
+                ends,
+                "{}: {} at {}",
+                what,
+                name(i),
+                number_text
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256)
+    ))]
+
+    #[test]
+    fn every_name_of_a_contact_reaches_its_conversation(steps in prop::collection::vec(step(), 1..30)) {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        for number in NUMBERS {
+            line(&mut engine, format!(
+                r#"{{"type":"register_number","at":{T0},"business":"acme","number":"{number}","channel":"official"}}"#
+            ));
+        }
+        let mut model = Model::default();
+        for (k, step) in steps.iter().enumerate() {
+            let at = T0 + k as i64 * HOUR;
+            match *step {
+                Step::ByPhone { number, phone, user_id } => {
+                    let beside = user_id
+                        .map(|u| format!(r#","user_id":"{}""#, USER_IDS[u]))
+                        .unwrap_or_default();
+                    line(&mut engine, format!(
+                        r#"{{"type":"inbound","at":{at},"number":"{}","contact":"{}"{beside},"kind":"text"}}"#,
+                        NUMBERS[number], PHONES[phone]
+                    ));
+                    if let Some(u) = user_id {
+                        model.link(PHONES[phone], USER_IDS[u]);
+                    }
+                    model.message(number, PHONES[phone], at);
+                }
+                Step::ByUserId { number, user_id } => {
+                    line(&mut engine, format!(
+                        r#"{{"type":"inbound","at":{at},"number":"{}","contact":"{}","kind":"text"}}"#,
+                        NUMBERS[number], USER_IDS[user_id]
+                    ));
+                    model.message(number, USER_IDS[user_id], at);
+                }
+                Step::OptIn { name: i } => {
+                    line(&mut engine, format!(
+                        r#"{{"type":"opt_in","at":{at},"business":"acme","contact":"{}"}}"#,
+                        name(i)
+                    ));
+                    let key = model.key(name(i));
+                    model.history.insert(key);
+                }
+            }
+            check(&engine, &model, &format!("after {step:?}"))?;
+        }
+        let restored = Engine::restore(&engine.snapshot()).unwrap();
+        check(&restored, &model, "restored")?;
+        let moved = Engine::from_business_export(&engine.export_business("acme").unwrap()).unwrap();
+        check(&moved, &model, "moved")?;
+    }
+}
