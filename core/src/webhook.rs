@@ -130,8 +130,9 @@ pub enum WebhookOutcome {
 ///
 /// Template and account webhooks name only the WABA (`entry[].id`). It is resolved, in
 /// order: a mapping given with [`WebhookReader::with_business`]; a business whose name *is*
-/// the WABA id; the only business, when the engine has exactly one. Otherwise the item is
-/// [`WebhookOutcome::Unrecognized`] with the reason.
+/// the WABA id; the only business, when the engine has exactly one and the reader maps no
+/// WABA (a reader with mappings serves several accounts, and an unmapped one is none of
+/// this engine's). Otherwise the item is [`WebhookOutcome::Unrecognized`] with the reason.
 #[derive(Clone, Debug, Default)]
 pub struct WebhookReader {
     businesses_by_waba: HashMap<String, String>,
@@ -831,6 +832,18 @@ impl Parser<'_> {
             if self.engine.businesses().any(|b| b == waba) {
                 return Ok(waba.to_owned());
             }
+        }
+        // A host that maps WABAs runs more than one: an unmapped one is an account this
+        // engine was not told about, not the only business's (whose bans and limits it
+        // would otherwise take on).
+        if !self.reader.businesses_by_waba.is_empty() {
+            return Err(format!(
+                "WABA {} is not mapped: the reader maps {} other WABA id(s) to businesses; \
+                 map this one too (WebhookReader::with_business, Python waba_businesses, \
+                 CLI --waba-business)",
+                waba.unwrap_or("(no entry id)"),
+                self.reader.businesses_by_waba.len()
+            ));
         }
         let mut businesses = self.engine.businesses();
         match (businesses.next(), businesses.next()) {

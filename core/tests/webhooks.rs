@@ -784,6 +784,37 @@ fn the_waba_is_mapped_to_a_business_when_several_exist() {
     assert_eq!(applied(&outcomes).len(), 1, "{outcomes:?}");
 }
 
+#[test]
+fn an_unmapped_waba_is_not_the_only_business_when_others_are_mapped() {
+    // A reader given mappings serves several WABAs: an unmapped one is an account this
+    // engine was not told about. Taken as the only business, its template pauses (and
+    // bans, and limits) landed on the wrong account.
+    let mut engine = engine();
+    let reader = WebhookReader::new().with_business("999999999999999", "acme");
+    let outcomes = reader
+        .handle(&mut engine, &fixture("template_first_pause.json"), at(0))
+        .unwrap();
+    assert!(applied(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        notes(&outcomes),
+        [("unrecognized", "entry[0].changes[0].value")]
+    );
+    let reason = outcomes
+        .iter()
+        .find_map(|o| match o {
+            WebhookOutcome::Unrecognized { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        reason.contains("WABA 102290129340398 is not mapped"),
+        "{reason}"
+    );
+    // Without mappings the only business is the WABA's.
+    let outcomes = handle(&mut engine, "template_first_pause.json");
+    assert_eq!(applied(&outcomes).len(), 1, "{outcomes:?}");
+}
+
 // ---- numbers, limits, accounts, preferences ------------------------------------------
 
 #[test]
