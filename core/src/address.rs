@@ -240,6 +240,18 @@ fn looks_like_phone(text: &str) -> bool {
                 .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.')))
 }
 
+/// Checks a business-scoped user id given beside a phone number: an opaque id, not text
+/// that reads as a phone number.
+pub(crate) fn check_user_id(input: &str) -> Result<(), Error> {
+    if looks_like_phone(input) {
+        return Err(Error::InvalidUserId {
+            input: input.chars().take(64).collect(),
+            problem: "reads as a phone number, where a business-scoped user id belongs".into(),
+        });
+    }
+    check_opaque(input)
+}
+
 fn check_opaque(input: &str) -> Result<(), Error> {
     let chars = input.chars().count();
     if chars == 0 || chars > USER_ID_MAX_CHARS {

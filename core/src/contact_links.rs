@@ -25,6 +25,10 @@ pub(crate) struct ContactLinks {
     user_ids: FastMap<(u32, AddressKey), AddressKey>,
     /// Phone numbers that alias a user id (a user first met under the user id).
     phones: FastMap<(u32, AddressKey), AddressKey>,
+    /// The other way round: (business, user id keying a contact) → its phone number, for
+    /// what a phone number decides: its market and whether it is a US
+    /// number. Derived from `phones`; not saved.
+    phone_of_key: FastMap<(u32, AddressKey), AddressKey>,
 }
 
 impl ContactLinks {
@@ -54,6 +58,31 @@ impl ContactLinks {
     pub(crate) fn link(&mut self, business: u32, alias: AddressKey, key: AddressKey) {
         debug_assert_eq!(self.resolve(business, key), key, "aliases never chain");
         self.aliases_mut(alias).insert((business, alias), key);
+        if alias.phone_digits().is_some() {
+            self.note_phone(business, alias, key);
+        }
+    }
+
+    /// Notes `phone` as the phone number of the contact `key`. Of two phone numbers aliasing
+    /// one contact (which Meta's user ids, regenerated with a new number, should not give)
+    /// the larger stands: a rule a restore, reading them in any order, keeps.
+    fn note_phone(&mut self, business: u32, phone: AddressKey, key: AddressKey) {
+        let noted = self.phone_of_key.entry((business, key)).or_insert(phone);
+        *noted = (*noted).max(phone);
+    }
+
+    /// The phone number of the contact keyed by `key` in `business`: the key itself, or a
+    /// phone number that is its alias (facts §1.3: the phone number stays an attribute of
+    /// a contact keyed by user id).
+    #[inline]
+    pub(crate) fn phone_of(&self, business: u32, key: AddressKey) -> Option<AddressKey> {
+        if key.phone_digits().is_some() {
+            return Some(key);
+        }
+        if self.phone_of_key.is_empty() {
+            return None;
+        }
+        self.phone_of_key.get(&(business, key)).copied()
     }
 
     /// The map that holds aliases of `name`'s kind.
@@ -111,6 +140,9 @@ impl ContactLinks {
             return Err(format!(
                 "a contact name of business {business} is linked twice"
             ));
+        }
+        if alias.phone_digits().is_some() {
+            self.note_phone(business, alias, key);
         }
         Ok(())
     }

@@ -608,12 +608,22 @@ impl Engine {
         (self.contact_links).resolve_with(|| self.numbers[number as usize].business, key)
     }
 
-    /// Whether the business has anything under the contact key `key` itself: a
-    /// conversation with one of its numbers, or a consent record.
-    fn knows_contact(&self, business: u32, key: AddressKey) -> bool {
+    /// The phone number of the contact `key` at `number` (itself, or its alias when a user
+    /// id keys the contact): what its market and the US marketing rule are judged by.
+    pub(crate) fn contact_phone(&self, number: u32, key: AddressKey) -> Option<AddressKey> {
+        let business = self.numbers[number as usize].business;
+        self.contact_links.phone_of(business, key)
+    }
+
+    /// Whether `number`'s business has anything under the contact key `key` itself: a
+    /// consent record, or a conversation with `number` or another of its numbers (looked
+    /// for last: a walk over every number).
+    fn knows_contact(&self, number: u32, key: AddressKey) -> bool {
+        let business = self.numbers[number as usize].business;
         self.consents.contains_key(&(business, key))
-            || (self.numbers.iter().enumerate()).any(|(n, number)| {
-                number.business == business && self.conversation_idx(n as u32, key).is_some()
+            || self.conversation_idx(number, key).is_some()
+            || (self.numbers.iter().enumerate()).any(|(n, other)| {
+                other.business == business && self.conversation_idx(n as u32, key).is_some()
             })
     }
 
@@ -621,8 +631,6 @@ impl Engine {
     /// user id `user_id` are one contact of `number`'s business: a name the business has no
     /// history under becomes an alias of the other, the user id first; when both have one,
     /// they stay apart (two histories are not merged).
-    #[cold]
-    #[inline(never)]
     fn learn_contact_link(&mut self, number: u32, phone: AddressKey, user_id: AddressKey) {
         let business = self.numbers[number as usize].business;
         let links = &self.contact_links;
@@ -634,9 +642,9 @@ impl Engine {
             return;
         }
         // An alias has no history of its own; the provider's latest pair moves it.
-        if by_user_id != user_id || !self.knows_contact(business, user_id) {
+        if by_user_id != user_id || !self.knows_contact(number, user_id) {
             self.contact_links.link(business, user_id, by_phone);
-        } else if by_phone == phone && !self.knows_contact(business, phone) {
+        } else if by_phone == phone && !self.knows_contact(number, phone) {
             self.contact_links.link(business, phone, user_id);
         }
     }
@@ -699,9 +707,7 @@ impl Engine {
         match (contact, group) {
             (Some(c), None) => self.interner.address(c),
             (None, Some(g)) => self.interner.group(g),
-            (Some(_), Some(_)) => Err(Error::InvalidEvent {
-                problem: "give either \"contact\" or \"group\", not both".into(),
-            }),
+            (Some(_), Some(_)) => Err(Error::contact_and_group()),
             (None, None) => Err(Error::InvalidEvent {
                 problem: "missing field \"contact\" (or \"group\")".into(),
             }),
@@ -975,15 +981,15 @@ impl Engine {
                 channel,
             });
         }
-        let (contact, user_id) = match e.user_id {
-            None => (self.recipient(e.contact, e.group)?, None),
-            Some(user_id) => self.sender_and_user_id(e.contact, user_id)?,
+        let contact = match e.user_id {
+            None => self.recipient(e.contact, e.group)?,
+            Some(user_id) => self.sender_beside(e.contact, e.group, user_id, channel)?,
         };
         if self.inbound_seen(e.message_id) {
             return Ok(()); // the provider delivered the same message again (§10)
         }
-        if let Some(user_id) = user_id {
-            self.learn_contact_link(number, contact, user_id);
+        if let Some(user_id) = e.user_id {
+            self.link_sender(number, contact, user_id)?;
         }
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
@@ -1027,17 +1033,30 @@ impl Engine {
         Ok(())
     }
 
-    /// The keys of an inbound's sender, the phone number `contact`, and of their `user_id`,
-    /// after checking both (an error interns nothing, so it changes nothing).
-    // Out of line: few inbounds name both, and inlined into `inbound` the checks cost every
-    // inbound about 20 instructions.
+    /// The key of an inbound's sender, who must be named by a phone number beside their
+    /// `user_id` (checked too), on the official channel. Interns nothing, so that an error
+    /// changes nothing.
+    // Out of line, as `link_sender`: few inbounds name both, and inlined into `inbound` the
+    // checks cost every inbound about 20 instructions.
     #[cold]
     #[inline(never)]
-    fn sender_and_user_id(
-        &mut self,
+    fn sender_beside(
+        &self,
         contact: Option<&str>,
+        group: Option<&str>,
         user_id: &str,
-    ) -> Result<(AddressKey, Option<AddressKey>), Error> {
+        channel: Channel,
+    ) -> Result<AddressKey, Error> {
+        if !channel.has_service_window() {
+            // Business-scoped user ids are the WhatsApp Business Platform's.
+            return Err(Error::NotOnChannel {
+                what: "a business-scoped user id",
+                channel,
+            });
+        }
+        if contact.is_some() && group.is_some() {
+            return Err(Error::contact_and_group());
+        }
         // A phone number always has a key; a malformed one is its own error.
         let phone = match contact {
             Some(contact) => self.interner.find_address(contact)?,
@@ -1050,13 +1069,23 @@ impl Engine {
                     .into(),
             });
         };
-        if (self.interner.find_address(user_id)?).is_some_and(|k| k.phone_digits().is_some()) {
-            return Err(Error::InvalidUserId {
-                input: user_id.chars().take(64).collect(),
-                problem: "a phone number, where a business-scoped user id belongs".into(),
-            });
-        }
-        Ok((phone, Some(self.interner.address(user_id)?)))
+        crate::address::check_user_id(user_id)?;
+        Ok(phone)
+    }
+
+    /// Links an inbound's sender, the phone number `contact`, to their `user_id` (checked
+    /// by `sender_beside`).
+    #[cold]
+    #[inline(never)]
+    fn link_sender(
+        &mut self,
+        number: u32,
+        contact: AddressKey,
+        user_id: &str,
+    ) -> Result<(), Error> {
+        let user_id = self.interner.address(user_id)?;
+        self.learn_contact_link(number, contact, user_id);
+        Ok(())
     }
 
     fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {

@@ -285,6 +285,13 @@ pub(crate) fn shortened_message(message: &str) -> String {
 }
 
 impl Error {
+    /// An input names both a contact and a group.
+    pub(crate) fn contact_and_group() -> Error {
+        Error::InvalidEvent {
+            problem: "give either \"contact\" or \"group\", not both".into(),
+        }
+    }
+
     /// A consent names a business and a number of another business.
     pub(crate) fn not_a_number_of(number: &str, business: &str) -> Error {
         Error::InvalidEvent {

@@ -308,7 +308,7 @@ impl Engine {
         }
         let charged = |category: ChargeCategory| Billing::Charged {
             category,
-            price: self.price_of(category, recipient),
+            price: self.price_of(number, category, recipient),
         };
         let free = |why| Billing::Free { why };
         match (pricing.model, category) {
@@ -364,9 +364,15 @@ impl Engine {
         }
     }
 
-    fn price_of(&self, category: ChargeCategory, recipient: Option<AddressKey>) -> Option<Price> {
+    fn price_of(
+        &self,
+        number: u32,
+        category: ChargeCategory,
+        recipient: Option<AddressKey>,
+    ) -> Option<Price> {
         let card = self.policy.pricing.rate_card.as_ref()?;
-        let recipient = recipient?;
+        // A contact keyed by user id is priced by its phone number when one is linked.
+        let recipient = recipient.map(|k| self.contact_phone(number, k).unwrap_or(k))?;
         Some(Price {
             amount: card.price(category, recipient)?,
             currency: card.currency.clone(),

@@ -326,11 +326,7 @@ impl Engine {
         let (recipient, is_group): (Option<AddressKey>, bool) = match (contact, group) {
             (Some(c), None) => (self.interner.find_address(c)?, false),
             (None, Some(g)) => (self.interner.find_group(g)?, true),
-            (Some(_), Some(_)) => {
-                return Err(Error::InvalidEvent {
-                    problem: "give either \"contact\" or \"group\", not both".into(),
-                })
-            }
+            (Some(_), Some(_)) => return Err(Error::contact_and_group()),
             (None, None) => {
                 return Err(Error::InvalidEvent {
                     problem: "missing field \"contact\" (or \"group\")".into(),
@@ -537,9 +533,7 @@ impl Engine {
             .and_then(|k| self.consents.get(&(number.business, k)))
             .copied()
             .unwrap_or_default();
-        if let Some(reason) =
-            self.consent_denial(category, initiator, target.recipient, consent, now)
-        {
+        if let Some(reason) = self.consent_denial(category, initiator, target, consent, now) {
             return deny(reason);
         }
         if let Some(b) = conv.and_then(|(c, _)| self.backoff_at(c, now)) {
@@ -593,7 +587,7 @@ impl Engine {
         &self,
         category: Option<TemplateCategory>,
         initiator: Initiator,
-        recipient: Option<AddressKey>,
+        target: Target,
         consent: ConsentRecord,
         now: Instant,
     ) -> Option<DenyReason> {
@@ -610,8 +604,8 @@ impl Engine {
         if let Some(since) = consent.marketing_stopped_at {
             return Some(DenyReason::MarketingStopped { since });
         }
-        let us = recipient
-            .and_then(|k| k.phone_digits())
+        let us = (target.recipient)
+            .and_then(|k| self.contact_phone(target.number, k)?.phone_digits())
             .is_some_and(is_us_number);
         match self.policy.consent.us_marketing_blocked_from {
             Some(since) if us && now >= since => Some(DenyReason::MarketingToUsNumber { since }),

@@ -595,8 +595,8 @@ impl Parser<'_> {
 
     /// The sender's business-scoped user id (`from_user_id`) when Meta gives it beside
     /// their phone number (`from`): the contact's other name, which the engine learns
-    /// (facts §1.3). A `from_user_id` that is not a string is said so, and the message
-    /// applies without it.
+    /// (facts §1.3). A `from_user_id` that is not a user id (not a string, or text that
+    /// `inbound` would refuse) is said so, and the message applies without it.
     fn user_id_beside_phone(
         &mut self,
         object: &serde_json::Map<String, Value>,
@@ -606,19 +606,21 @@ impl Parser<'_> {
             .get("from")
             .and_then(Value::as_str)
             .is_some_and(|from| !from.is_empty());
-        match object.get("from_user_id") {
+        let problem = match object.get("from_user_id") {
             Some(Value::String(user_id)) if has_phone && !user_id.is_empty() => {
-                Some(user_id.clone())
+                match crate::address::check_user_id(user_id) {
+                    Ok(()) => return Some(user_id.clone()),
+                    Err(e) => e.to_string(),
+                }
             }
-            None | Some(Value::Null) | Some(Value::String(_)) => None,
-            Some(_) => {
-                self.unrecognized(
-                    &join(path, "from_user_id"),
-                    "expected a string; the message applies without it",
-                );
-                None
-            }
-        }
+            None | Some(Value::Null) | Some(Value::String(_)) => return None,
+            Some(_) => "expected a string".to_owned(),
+        };
+        self.unrecognized(
+            &join(path, "from_user_id"),
+            format!("{problem}; the message applies without it"),
+        );
+        None
     }
 
     fn skipped(&mut self, path: &str, reason: impl Into<String>) {

@@ -177,3 +177,38 @@ proptest! {
         check(&moved, &model, "moved")?;
     }
 }
+
+/// A redelivered message changes nothing (RULES.md §10), a user id beside it included: it
+/// is neither linked nor even remembered as text.
+#[test]
+fn a_redelivered_message_naming_a_user_id_changes_nothing() {
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    line(
+        &mut engine,
+        format!(
+            r#"{{"type":"register_number","at":{T0},"business":"acme","number":"{}","channel":"official"}}"#,
+            NUMBERS[0]
+        ),
+    );
+    let inbound = |beside: &str| {
+        format!(
+            r#"{{"type":"inbound","at":{T0},"number":"{}","contact":"{}"{beside},"kind":"text","message_id":"wamid.1"}}"#,
+            NUMBERS[0], PHONES[0]
+        )
+    };
+    line(&mut engine, inbound(""));
+    let before = engine.snapshot();
+    line(
+        &mut engine,
+        inbound(&format!(r#","user_id":"{}""#, USER_IDS[0])),
+    );
+    assert!(
+        engine.snapshot() == before,
+        "the redelivery changed the state"
+    );
+    let view = engine
+        .conversation(NUMBERS[0], USER_IDS[0], engine.clock())
+        .unwrap();
+    assert_eq!(view.contact, USER_IDS[0]);
+    assert_eq!(view.window_ends_at, None);
+}

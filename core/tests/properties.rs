@@ -614,8 +614,12 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 message_id: None,
                 user_id: user_id.map(|u| USER_IDS[u].into()),
             }),
-            // A user id names the sender beside a phone number, not beside another id.
-            if user_id.is_some() && !CONTACTS[*contact].starts_with('+') {
+            // A user id names the sender beside a phone number, not beside another id, and
+            // only on the official channel.
+            if user_id.is_some()
+                && (!CONTACTS[*contact].starts_with('+')
+                    || !u.channel(*number).has_service_window())
+            {
                 Expect::Err
             } else {
                 Expect::Ok

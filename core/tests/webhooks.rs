@@ -1660,6 +1660,21 @@ fn a_message_naming_phone_number_and_user_id_links_the_two() {
             "entry[0].changes[0].value.messages[0].from_user_id"
         )]
     );
+    // So is text `inbound` would refuse as a user id: the message applies by its number.
+    for (k, odd) in ["US x", "79110000005", &"U".repeat(257)].iter().enumerate() {
+        let odd = messages_change(&format!(
+            r#""messages":[{{"from":"79110000001","from_user_id":"{odd}","id":"wamid.C{k}","timestamp":"1793610400","type":"text","text":{{"body":"hi"}}}}]"#
+        ));
+        let outcomes = engine.handle_webhook(&odd, at(400)).expect("a payload");
+        assert_eq!(applied(&outcomes).len(), 1, "{outcomes:?}");
+        assert_eq!(
+            notes(&outcomes),
+            [(
+                "unrecognized",
+                "entry[0].changes[0].value.messages[0].from_user_id"
+            )]
+        );
+    }
 }
 
 #[test]
