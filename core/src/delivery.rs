@@ -245,6 +245,12 @@ impl Engine {
             {
                 let Some(t) = template else { continue };
                 let template = &self.templates[t as usize];
+                // A send refused during a timed quality pause reports that pause, whose end
+                // stands: read as a pause without one, it made the template unsendable for
+                // good, until a provider event came to lift it.
+                if codes::TEMPLATE_PAUSED.contains(&code) && template.timed_pause_at(at) {
+                    continue;
+                }
                 let update = TemplateStatusUpdate {
                     at,
                     business: self.businesses[template.business as usize].name.clone(),

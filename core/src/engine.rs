@@ -185,6 +185,16 @@ pub(crate) struct Template {
     /// or repeated report changes nothing.
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub components_event: ProviderOrder,
+    /// The latest provider status event applied: of two at one instant (webhook times are
+    /// whole seconds) the same one stands in either arrival order, and a redelivery of the
+    /// other changes nothing.
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub status_event: ProviderOrder,
+    /// The flag deadline at which the engine itself disabled the template (classic's flag
+    /// then disable), while it stays disabled: a recovery rated before it, arriving late,
+    /// takes the disable back, as the provider, rating it in time, never disabled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at_deadline: Option<Instant>,
 }
 
 /// A message held in the pending outbox (§4).
@@ -907,6 +917,10 @@ impl Engine {
         let spec = e.spec();
         let variables = spec.checked(&self.policy)?;
         check_template_language("template language", &spec.language)?;
+        // Checked before the due timers fire, so that a refusal changes nothing.
+        if !self.business_index.contains_key(&e.business) {
+            check_business_name(&e.business)?;
+        }
         self.handle_timeout(e.at);
         let business = self.business_or_create(&e.business)?;
         // A template registered as flagged gets the policy's deadline, as if flagged now.
@@ -930,6 +944,8 @@ impl Engine {
             quality_event: ProviderOrder::default(),
             category_event: ProviderOrder::default(),
             components_event: ProviderOrder::default(),
+            status_event: ProviderOrder::default(),
+            disabled_at_deadline: None,
         };
         let index =
             match self

@@ -312,6 +312,10 @@ pub(crate) struct StoredTemplate {
     pub category_event: ProviderOrder,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub components_event: ProviderOrder,
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub status_event: ProviderOrder,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at_deadline: Option<Instant>,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -333,6 +337,8 @@ impl From<&Template> for StoredTemplate {
             quality_event: t.quality_event,
             category_event: t.category_event,
             components_event: t.components_event,
+            status_event: t.status_event,
+            disabled_at_deadline: t.disabled_at_deadline,
         }
     }
 }
@@ -636,6 +642,16 @@ impl Engine {
                     t.spec.name
                 ))
             })?;
+            if t.disabled_at_deadline.is_some()
+                && (t.status != TemplateStatus::Disabled
+                    || t.disabled_at_deadline.is_some_and(|at| at > s.clock))
+            {
+                return Err(corrupt(format!(
+                    "template {:?} is marked disabled at its flag deadline, and is not \
+                     disabled or the deadline is after the clock",
+                    t.spec.name
+                )));
+            }
             if engine
                 .template_index
                 .insert(t.business, &t.spec.name, &t.spec.language, i as u32)
@@ -661,6 +677,8 @@ impl Engine {
                 quality_event: t.quality_event,
                 category_event: t.category_event,
                 components_event: t.components_event,
+                status_event: t.status_event,
+                disabled_at_deadline: t.disabled_at_deadline,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }

@@ -171,6 +171,17 @@ impl Template {
     /// again, past the ladder, it would disable a template the provider reinstated since.
     /// (Pauses are dropped only past 32 strikes, twice the longest ladder; a snapshot of
     /// before pauses were kept holds strikes without their pauses, taken the same way.)
+    /// Whether a timed quality pause covers `at`: the one in force, or one counted on the
+    /// ladder (over by the clock, perhaps, when a late report of it arrives).
+    pub(crate) fn timed_pause_at(&self, at: Instant) -> bool {
+        let in_force = self.status == TemplateStatus::Paused
+            && self.paused_until.is_some_and(|until| at < until);
+        in_force
+            || (self.counted_pauses)
+                .iter()
+                .any(|&(from, to)| from <= at && at < to)
+    }
+
     fn pause_counted(&self, start: Instant, end: Instant) -> bool {
         let some_not_kept = self.pause_strikes as usize > self.counted_pauses.len();
         let before_those_kept = self
@@ -293,6 +304,9 @@ impl Engine {
         } else {
             None
         };
+        template.disabled_at_deadline = (reason == TemplateChangeReason::FlagDeadline
+            && to == TemplateStatus::Disabled)
+            .then_some(since);
         if template.rateable() != was_rateable {
             template.record_rateable_change(since);
         }
@@ -426,6 +440,17 @@ impl Engine {
             (Quality::Medium | Quality::High, TemplateStatus::Flagged, _) => {
                 self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
             }
+            // A recovery before the flag's deadline, arriving after the engine disabled the
+            // template at it: in time, the flag was lifted (§5, §13), and no provider
+            // reinstatement will come for a disable the provider never made.
+            (Quality::Medium | Quality::High, TemplateStatus::Disabled, None)
+                if template
+                    .disabled_at_deadline
+                    .is_some_and(|at| rated_at < at) =>
+            {
+                template.awaiting_reinstatement = false;
+                self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
+            }
             _ => {}
         }
         Ok(())
@@ -489,6 +514,12 @@ impl Engine {
             .last_provider_event_at
             .is_some_and(|last| e.at < last)
         {
+            return Ok(());
+        }
+        // Of two at one instant the one with the greater fingerprint stands, as for
+        // quality and category reports, so that a redelivery of the other does not flip
+        // the status back.
+        if !(template.status_event).admit(e.at, &(e.status, e.until, e.category)) {
             return Ok(());
         }
         template.last_provider_event_at = Some(e.at);
@@ -739,17 +770,19 @@ impl Engine {
             EditRule::Never => None,
         };
         let template = &mut self.templates[t as usize];
-        // The edited template is back in review from now: a provider status from before the
-        // edit, arriving late, is about the version it replaced and must not undo the review
-        // (a late approval would make the unreviewed edit sendable).
-        template.last_provider_event_at = template.last_provider_event_at.max(Some(now));
+        // The edited template is back in review: a provider status from before the edit (by
+        // the edit's own instant), arriving late, is about the version it replaced and must
+        // not undo the review (a late approval would make the unreviewed edit sendable). One
+        // from after it is the review's, even when the clock has passed it (another
+        // contact's traffic) before the edit arrived.
+        template.last_provider_event_at = template.last_provider_event_at.max(Some(e.at));
         if e.category.is_some() {
             // The business's own category, resubmitted for review: a provider change from
             // before it, arriving late, does not undo it.
-            template.category_event.admit(now, &spec.category);
+            template.category_event.admit(e.at, &spec.category);
         }
         // Likewise its text: a provider report of an earlier edit, arriving late, does not.
-        template.components_event.admit(now, &text_of(&spec));
+        template.components_event.admit(e.at, &text_of(&spec));
         template.spec = spec;
         template.variables = variables;
         if counts_as_edit {

@@ -929,3 +929,28 @@ fn contact_links_restore_and_broken_ones_are_refused() {
         assert!(refused.contains(problem), "{links}: {refused}");
     }
 }
+
+#[test]
+fn a_template_disabled_at_its_flag_deadline_restores_and_a_stray_mark_is_refused() {
+    let mut engine = Engine::with_preset("classic").expect("a preset");
+    for line in [
+        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}.","status":"approved"}"#,
+        r#"{"type":"template_quality","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
+        r#"{"type":"tick","at":"2026-11-10T00:00:00Z"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let bytes = engine.snapshot();
+    assert_eq!(Engine::restore(&bytes).unwrap().snapshot(), bytes);
+    let body = body_of(&engine);
+    let mark = r#""disabled_at_deadline":"2026-11-09T08:00:00Z""#;
+    assert!(body.contains(mark), "{body}");
+    let approved = body.replacen(r#""status":"disabled""#, r#""status":"approved""#, 1);
+    assert_ne!(approved, body);
+    let problem = restore_refusal(&approved);
+    assert!(
+        problem.contains("marked disabled at its flag deadline"),
+        "{problem}"
+    );
+}
