@@ -83,8 +83,9 @@ enum BusinessCommand {
         out: Option<String>,
     },
     /// Add an exported business to a state, which must run the export's policy and hold
-    /// neither the business, nor its numbers, nor any of its message ids or idempotency
-    /// keys; a state that does not exist is created under the export's policy.
+    /// neither the business, nor its numbers, nor any of its live message ids (idempotency
+    /// keys are each business's own); a state that does not exist is created under the
+    /// export's policy.
     #[command(after_help = EXIT_CODES)]
     Import {
         /// The state to import into.
@@ -376,12 +377,23 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         ));
     }
     let mut reader = convstate::webhook::WebhookReader::new();
+    let mut mapped = std::collections::HashMap::new();
     for mapping in &args.waba_business {
-        let (waba, business) = mapping.split_once('=').ok_or_else(|| {
+        let expected = || {
             CliError::Usage(format!(
-                "--waba-business: expected WABA_ID=BUSINESS, got {mapping:?}"
+                "--waba-business: expected WABA_ID=BUSINESS, both non-empty, got {mapping:?}"
             ))
-        })?;
+        };
+        let (waba, business) = mapping.split_once('=').ok_or_else(expected)?;
+        if waba.is_empty() || business.is_empty() {
+            return Err(expected());
+        }
+        // Two businesses for one WABA is a typo, not a choice the last one should win.
+        if let Some(earlier) = mapped.insert(waba, business).filter(|b| *b != business) {
+            return Err(CliError::Usage(format!(
+                "--waba-business: WABA {waba} is mapped to {earlier:?} and to {business:?}"
+            )));
+        }
         reader = reader.with_business(waba, business);
     }
     if reads_standard_input(&args.file) && args.policy.overrides_from_stdin() {

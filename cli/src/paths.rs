@@ -42,5 +42,22 @@ pub fn resolved(path: &Path) -> PathBuf {
 /// Whether two paths name one file, by any spelling, symbolic or hard link, whether or not
 /// it exists yet (`--out s.json --state ./s.json` before either is written).
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    same_file::is_same_file(a, b).unwrap_or(false) || resolved(a) == resolved(b)
+    existing_same_file(a, b) || resolved(a) == resolved(b)
+}
+
+/// Two existing files compared by device and inode, read with `stat`: opening a named pipe
+/// to look at it (as comparing open handles does) blocks until a writer comes, so
+/// `--out fifo` hung.
+#[cfg(unix)]
+fn existing_same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn existing_same_file(a: &Path, b: &Path) -> bool {
+    same_file::is_same_file(a, b).unwrap_or(false)
 }

@@ -64,7 +64,7 @@ pub fn save(path: &Path, engine: &Engine) -> Result<(), CliError> {
 /// step failed.
 ///
 /// A symbolic link is followed (even to a file not created yet): the file it names is
-/// written, not the link. The file
+/// written, not the link. A device or named pipe is written in place. The file
 /// keeps its permissions; a new one gets those `File::create` would give (0666 less the
 /// umask), not the temporary file's 0600.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -73,6 +73,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     let target = resolved(path);
     let path = target.as_path();
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        // A device or a named pipe (`--out /dev/null`, a FIFO) is written to, not replaced:
+        // renaming over it put a regular file in its place. (A directory fails to open.)
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(step("cannot write"));
+    }
     let directory = directory_of(path);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".convstate-").suffix(".tmp");

@@ -195,9 +195,11 @@ impl Summary {
         let repeat = number
             .zip(key)
             .is_some_and(|(number, key)| engine.repeats_key(number, key, at));
+        // By the engine's name for the number: one number however the input spells it.
+        let number = number.map(|n| engine.number(n).map_or_else(|_| n.clone(), |v| v.number));
         InputInfo {
             kind,
-            number: number.cloned(),
+            number,
             repeat,
         }
     }

@@ -1088,6 +1088,23 @@ fn exit_codes_are_as_documented() {
         2,
         "--waba-business maps webhook payloads: it needs --format meta-webhook",
     );
+    let webhook = [
+        "replay",
+        path,
+        "--format",
+        "meta-webhook",
+        "--waba-business",
+    ];
+    assert_exit_saying(
+        &run(&[&webhook[..], &["=acme"]].concat()),
+        2,
+        "both non-empty",
+    );
+    assert_exit_saying(
+        &run(&[&webhook[..], &["1=acme", "--waba-business", "1=globex"]].concat()),
+        2,
+        "WABA 1 is mapped to \"acme\" and to \"globex\"",
+    );
 
     let directory = tempfile::tempdir().unwrap();
     let corrupt = directory.path().join("state.json");
@@ -1756,4 +1773,95 @@ fn summary_counts_an_idempotent_retry_once() {
         table.contains("2 idempotent retries answered with their first decision"),
         "{table}"
     );
+}
+
+#[test]
+fn limit_slots_are_counted_by_number_however_it_is_spelled() {
+    let log = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"utility","body":"Hello {{1}}.","status":"approved"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000002"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"promo","language":"en","params":["x"]}}"#,
+        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+1 (555) 000-1111","contact":"+79110000002","message":{"kind":"template","name":"promo","language":"en","params":["x"]}}"#,
+    ]
+    .join("\n");
+    let output = run_with_stdin(
+        &["replay", "-", "--summary", "--summary-format", "json"],
+        log.as_bytes(),
+    );
+    assert_exit(&output, 0);
+    let summary: Value = serde_json::from_str(&stdout(&output)).expect("the summary is JSON");
+    assert_eq!(
+        summary["limit_slots_by_number"],
+        serde_json::json!({"+15550001111": 2}),
+        "{summary}"
+    );
+}
+
+/// `--out` naming a named pipe: written to, not replaced by a regular file, and the check
+/// that it is no input file does not open it (which blocked until a writer came, while the
+/// reader waited for this one).
+#[cfg(unix)]
+#[test]
+fn outputs_to_a_named_pipe_are_written_in_place_without_hanging() {
+    use std::os::unix::fs::FileTypeExt;
+    let directory = tempfile::tempdir().unwrap();
+    let fifo = directory.path().join("out.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let state = directory.path().join("state.json");
+    assert_exit(
+        &run(&[
+            "replay",
+            example_day().to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ]),
+        0,
+    );
+    for args in [
+        vec!["replay", example_day().to_str().unwrap()],
+        vec![
+            "business",
+            "export",
+            state.to_str().unwrap(),
+            "--business",
+            "acme",
+        ],
+    ] {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).expect("the pipe reads"))
+        };
+        let mut child = convstate(&args)
+            .args(["--out", fifo.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                child.kill().unwrap();
+                let _ = std::fs::OpenOptions::new().write(true).open(&fifo); // free the reader
+                panic!("{args:?} --out FIFO hung");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(status.success(), "{args:?}: {status}");
+        let read = reader.join().unwrap();
+        assert!(!read.is_empty(), "{args:?}: the reader got the output");
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(
+            kind.is_fifo(),
+            "{args:?}: the pipe was replaced by a {kind:?}"
+        );
+    }
 }
