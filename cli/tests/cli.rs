@@ -98,6 +98,16 @@ fn example_summary() -> Value {
     serde_json::from_str(&stdout(&output)).expect("the summary is JSON")
 }
 
+/// The JSON summary of replaying `log` from standard input.
+fn summary_of(log: &str) -> Value {
+    let output = run_with_stdin(
+        &["replay", "-", "--summary", "--summary-format", "json"],
+        log.as_bytes(),
+    );
+    assert_exit(&output, 0);
+    serde_json::from_str(&stdout(&output)).expect("the summary is JSON")
+}
+
 fn example_lines() -> Vec<String> {
     std::fs::read_to_string(example_day())
         .expect("the example exists")
@@ -822,12 +832,7 @@ fn the_summary_lists_templates_the_provider_recategorized() {
         r#"{"type":"template_category","at":"2026-11-02T10:00:00Z","business":"acme","name":"notice","language":"en","category":"marketing"}"#,
     ]
     .join("\n");
-    let json = run_with_stdin(
-        &["replay", "-", "--summary", "--summary-format", "json"],
-        input.as_bytes(),
-    );
-    assert_exit(&json, 0);
-    let summary: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let summary = summary_of(&input);
     assert_eq!(
         summary["template_category_changes"],
         serde_json::json!([{"template": "acme/notice/en", "from": "utility", "to": "marketing", "at": "2026-11-02T10:00:00Z"}]),
@@ -1688,12 +1693,7 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
         r#"{"type":"message_status","at":"2026-11-02T09:00:05Z","number":"+15550001111","contact":"+4915100000001","message_id":"wamid.1","status":"failed","errors":[132015]}"#,
     ]
     .join("\n");
-    let output = run_with_stdin(
-        &["replay", "-", "--summary", "--summary-format", "json"],
-        input.as_bytes(),
-    );
-    assert_exit(&output, 0);
-    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary = summary_of(&input);
     assert_eq!(summary["charges_by_category"]["marketing"], 1, "as decided");
     assert_eq!(summary["sends_failed_after"], 1, "{summary:#}");
     let table = run_with_stdin(&["replay", "-", "--summary"], input.as_bytes());
@@ -1752,12 +1752,7 @@ fn summary_counts_an_idempotent_retry_once() {
         send("09:02:00"),
     ]
     .join("\n");
-    let output = run_with_stdin(
-        &["replay", "-", "--summary", "--summary-format", "json"],
-        log.as_bytes(),
-    );
-    assert_exit(&output, 0);
-    let summary: Value = serde_json::from_str(&stdout(&output)).expect("the summary is JSON");
+    let summary = summary_of(&log);
     assert_eq!(summary["sends"]["allowed"], 1, "{summary}");
     assert_eq!(summary["sends"]["repeated"], 2, "{summary}");
     assert_eq!(summary["charges_by_category"]["marketing"], 1, "{summary}");
@@ -1786,12 +1781,7 @@ fn limit_slots_are_counted_by_number_however_it_is_spelled() {
         r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+1 (555) 000-1111","contact":"+79110000002","message":{"kind":"template","name":"promo","language":"en","params":["x"]}}"#,
     ]
     .join("\n");
-    let output = run_with_stdin(
-        &["replay", "-", "--summary", "--summary-format", "json"],
-        log.as_bytes(),
-    );
-    assert_exit(&output, 0);
-    let summary: Value = serde_json::from_str(&stdout(&output)).expect("the summary is JSON");
+    let summary = summary_of(&log);
     assert_eq!(
         summary["limit_slots_by_number"],
         serde_json::json!({"+15550001111": 2}),

@@ -57,18 +57,19 @@ impl ContactLinks {
     /// named before). `key` must not itself be an alias.
     pub(crate) fn link(&mut self, business: u32, alias: AddressKey, key: AddressKey) {
         debug_assert_eq!(self.resolve(business, key), key, "aliases never chain");
-        self.aliases_mut(alias).insert((business, alias), key);
-        if alias.phone_digits().is_some() {
-            self.note_phone(business, alias, key);
-        }
+        self.insert(business, alias, key);
     }
 
-    /// Notes `phone` as the phone number of the contact `key`. Of two phone numbers aliasing
-    /// one contact (which Meta's user ids, regenerated with a new number, should not give)
-    /// the larger stands: a rule a restore, reading them in any order, keeps.
-    fn note_phone(&mut self, business: u32, phone: AddressKey, key: AddressKey) {
-        let noted = self.phone_of_key.entry((business, key)).or_insert(phone);
-        *noted = (*noted).max(phone);
+    /// Records `alias` → `key`, and a phone number alias as the contact's phone number; the
+    /// key `alias` named before, if any. Of two phone numbers aliasing one contact (which
+    /// Meta's user ids, regenerated with a new number, should not give) the larger is its
+    /// phone number: a rule a restore, reading them in any order, keeps.
+    fn insert(&mut self, business: u32, alias: AddressKey, key: AddressKey) -> Option<AddressKey> {
+        if alias.phone_digits().is_some() {
+            let noted = self.phone_of_key.entry((business, key)).or_insert(alias);
+            *noted = (*noted).max(alias);
+        }
+        self.aliases_mut(alias).insert((business, alias), key)
     }
 
     /// The phone number of the contact keyed by `key` in `business`: the key itself, or a
@@ -132,17 +133,10 @@ impl ContactLinks {
                 "a contact link of business {business} must join a user id to another name"
             ));
         }
-        if self
-            .aliases_mut(alias)
-            .insert((business, alias), key)
-            .is_some()
-        {
+        if self.insert(business, alias, key).is_some() {
             return Err(format!(
                 "a contact name of business {business} is linked twice"
             ));
-        }
-        if alias.phone_digits().is_some() {
-            self.note_phone(business, alias, key);
         }
         Ok(())
     }

@@ -5,8 +5,9 @@
 //! importing it into another. Everything a business owns travels: its numbers, templates,
 //! conversations, live chats, held messages, consents, contact links, duplicate records,
 //! billing, usage, messaging limits, armed timers and the messages sent in its
-//! conversations that await delivery statuses (since export version 2). Indices are remapped on both sides and
-//! interned addresses travel as text, so the two engines need not share any numbering.
+//! conversations that await delivery statuses (since export version 2). Indices are
+//! remapped on both sides and interned addresses travel as text, so the two engines need not
+//! share any numbering.
 //!
 //! Since export version 3 the idempotency keys of sends from the business's numbers and the
 //! inbound message ids received at them travel too, so a send retried after a move gets

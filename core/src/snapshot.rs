@@ -642,12 +642,12 @@ impl Engine {
                     t.spec.name
                 ))
             })?;
-            if t.disabled_at_deadline.is_some()
-                && (t.status != TemplateStatus::Disabled
-                    || t.disabled_at_deadline.is_some_and(|at| at > s.clock))
+            if let Some(at) = t
+                .disabled_at_deadline
+                .filter(|&at| t.status != TemplateStatus::Disabled || at > s.clock)
             {
                 return Err(corrupt(format!(
-                    "template {:?} is marked disabled at its flag deadline, and is not \
+                    "template {:?} is marked disabled at its flag deadline ({at}), and is not \
                      disabled or the deadline is after the clock",
                     t.spec.name
                 )));
