@@ -564,6 +564,16 @@ impl Policy {
     /// A preset with a JSON object of overrides merged over it, field by field
     /// (`{"chat": {"idle_timeout": "15m"}}`). Unknown fields and wrong types are errors.
     pub fn with_overrides(name: &str, overrides: &serde_json::Value) -> Result<Policy, Error> {
+        // Anything else would replace the whole policy and be refused for a field of it
+        // (`field "[0]"` for an array), naming the wrong fault.
+        if !overrides.is_object() {
+            return Err(Error::InvalidPolicy {
+                problem: format!(
+                    "overrides must be a JSON object of the fields to change, got {}",
+                    json_kind(overrides)
+                ),
+            });
+        }
         let mut value =
             serde_json::to_value(Policy::preset(name)?).map_err(|e| Error::InvalidPolicy {
                 problem: e.to_string(),
@@ -709,6 +719,18 @@ const US_MARKETING_BLOCK_MS: i64 = 1_743_465_600_000;
 /// JSON merge: objects merge key by key, anything else replaces. A tagged object whose
 /// `kind` changes (a different button rule or upgrade rule) is replaced whole, since the
 /// old kind's fields do not belong to the new one.
+/// What a JSON value is, for an error naming what was given in place of an object.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
     let kind_changes = matches!(
         (base.get("kind"), patch.get("kind")),
@@ -811,6 +833,20 @@ mod tests {
     fn accepted(overrides: serde_json::Value) {
         let policy = Policy::with_overrides("cloud-2025", &overrides);
         assert!(policy.is_ok(), "{overrides} was refused: {policy:?}");
+    }
+
+    #[test]
+    fn overrides_are_an_object() {
+        // An array was merged as the whole policy and refused for `field "[0]"`.
+        assert_eq!(
+            refusal(serde_json::json!([{"chat": {"idle_timeout": "15m"}}])),
+            "overrides must be a JSON object of the fields to change, got an array"
+        );
+        assert_eq!(
+            refusal(serde_json::json!(null)),
+            "overrides must be a JSON object of the fields to change, got null"
+        );
+        accepted(serde_json::json!({}));
     }
 
     #[test]

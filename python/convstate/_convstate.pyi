@@ -157,7 +157,8 @@ class Engine:
         cls, policy: str = "cloud-2025", policy_overrides: Optional[Mapping[str, Any]] = None
     ) -> Engine:
         """An engine under a policy preset (``classic``, ``cloud-2025``, ``cloud-2026-10``)
-        with optional overrides merged over it. Raises ``PolicyError``."""
+        with optional overrides merged over it. Raises ``PolicyError`` (``TypeError`` for
+        overrides that are not a mapping)."""
     @property
     def clock(self) -> datetime:
         """The largest instant the engine has seen (aware UTC)."""
@@ -329,7 +330,7 @@ class Engine:
         (``ack`` with ``path`` and ``event``, ``error``, ``unrecognized``, ``skipped``), each
         followed by its effect lines. A body that is not a webhook gives one error line.
         ``received_at`` (default: the engine's clock) is used only for items without a
-        timestamp; ``waba_businesses`` maps WABA ids to business names."""
+        timestamp; ``waba_businesses`` maps WABA ids to business names (both non-empty)."""
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its
@@ -433,7 +434,8 @@ class ShardedEngine:
         policy_overrides: Optional[Mapping[str, Any]] = None,
     ) -> ShardedEngine:
         """``shards`` engines (1 to 4096) under a policy preset, with optional overrides
-        merged over it. Raises ``PolicyError`` or ``InvalidInputError``."""
+        merged over it. Raises ``PolicyError``, ``InvalidInputError`` (a count out of range)
+        or ``TypeError`` (a count that is not an ``int``, overrides that are not a mapping)."""
     @property
     def shard_count(self) -> int:
         """How many shards there are."""

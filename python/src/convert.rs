@@ -242,8 +242,9 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
     }
 }
 
-/// The pairs of a mapping of `str` to `str` (any `collections.abc.Mapping`).
-pub fn string_pairs(value: &Bound<'_, PyAny>) -> BindingResult<Vec<(String, String)>> {
+/// The pairs of a mapping of `str` to `str` (any `collections.abc.Mapping`), given as the
+/// argument `name`, which its errors name.
+pub fn string_pairs(value: &Bound<'_, PyAny>, name: &str) -> BindingResult<Vec<(String, String)>> {
     match to_json(value)? {
         // Only a mapping converts to an object.
         Value::Object(object) => object
@@ -251,12 +252,12 @@ pub fn string_pairs(value: &Bound<'_, PyAny>) -> BindingResult<Vec<(String, Stri
             .map(|(key, item)| match item {
                 Value::String(text) => Ok((key, text)),
                 _ => Err(invalid_event(format!(
-                    "the value of {key:?} must be a str, got {item}"
+                    "{name}: the value of {key:?} must be a str, got {item}"
                 ))),
             })
             .collect(),
         _ => Err(pyo3::exceptions::PyTypeError::new_err(format!(
-            "expected a mapping of str to str, got {}",
+            "{name} must be a mapping of str to str, got {}",
             type_name(value)
         ))
         .into()),

@@ -158,7 +158,7 @@ fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResul
     Ok(match overrides.filter(|o| !o.is_none()) {
         Some(overrides) => {
             // A value with no JSON form (NaN, a set) is a bad override like any other.
-            let overrides = to_json(overrides).map_err(|e| match e {
+            let json = to_json(overrides).map_err(|e| match e {
                 BindingError::Core(convstate::Error::InvalidEvent { problem }) => {
                     convstate::Error::InvalidPolicy {
                         problem: format!("policy_overrides: {problem}"),
@@ -167,7 +167,15 @@ fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResul
                 }
                 other => other,
             })?;
-            Policy::with_overrides(preset, &overrides)?
+            // Only a mapping converts to an object.
+            if !json.is_object() {
+                return Err(PyTypeError::new_err(format!(
+                    "policy_overrides must be a mapping, got {}",
+                    type_name(overrides)
+                ))
+                .into());
+            }
+            Policy::with_overrides(preset, &json)?
         }
         None => Policy::preset(preset)?,
     })
@@ -645,10 +653,20 @@ impl PyEngine {
         let received_at = received_at.map(instant).transpose()?;
         let mut reader = convstate::webhook::WebhookReader::new();
         for (waba, business) in waba_businesses
-            .map(string_pairs)
+            .map(|pairs| string_pairs(pairs, "waba_businesses"))
             .transpose()?
             .unwrap_or_default()
         {
+            // An empty side maps nothing a payload could name, as the CLI's --waba-business.
+            if waba.is_empty() || business.is_empty() {
+                return Err(convstate::Error::InvalidEvent {
+                    problem: format!(
+                        "waba_businesses: a WABA id and its business name must both be \
+                         non-empty, got {waba:?}: {business:?}"
+                    ),
+                }
+                .into());
+            }
             reader = reader.with_business(&waba, &business);
         }
         Ok(py.detach(|| {

@@ -8,11 +8,12 @@
 //! may belong to other businesses of a shard. There is no shared effect queue to poll.
 
 use convstate::sharded::{ShardedEngine, MAX_SHARDS};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyList};
+use pyo3::types::{PyBool, PyBytes, PyInt, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
-use crate::convert::{datetime, instant};
+use crate::convert::{datetime, instant, type_name};
 use crate::errors::{BindingError, BindingResult};
 use crate::{apply_lines, event_lines, policy_of, reduce_through_restore, to_python, Reduced};
 
@@ -23,20 +24,21 @@ pub struct PyShardedEngine {
     engine: ShardedEngine,
 }
 
-/// The `shards` argument. Any count that is not an int from 1 up (a bool, a negative or
-/// huge int) gets the same error as 0, not an OverflowError from the conversion; the core
-/// checks the upper bound.
+/// The `shards` argument. Anything but an int (a str, a float, a bool) is a `TypeError`
+/// naming the argument, as Python's own calls give; an int out of range (negative, or huge)
+/// gets the same error as 0, not an OverflowError from the conversion; the core checks the
+/// upper bound.
 fn shard_count(shards: &Bound<'_, PyAny>) -> PyResult<usize> {
-    let count = (!shards.is_instance_of::<PyBool>())
-        .then(|| shards.extract::<usize>().ok())
-        .flatten()
-        .filter(|&n| n >= 1);
+    if !shards.is_instance_of::<PyInt>() || shards.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "shards must be an int, got {}",
+            type_name(shards)
+        )));
+    }
+    let count = shards.extract::<usize>().ok().filter(|&n| n >= 1);
     count.ok_or_else(|| {
         BindingError::Core(convstate::Error::InvalidEvent {
-            problem: format!(
-                "a sharded engine needs 1..={MAX_SHARDS} shards, got {}",
-                shards.repr().map_or_else(|_| "?".into(), |r| r.to_string())
-            ),
+            problem: format!("a sharded engine needs 1..={MAX_SHARDS} shards, got {shards}"),
         })
         .into()
     })

@@ -428,8 +428,14 @@ def test_mappings_and_ordered_iterables_are_read_as_the_stubs_promise(engine: co
     with pytest.raises(convstate.InvalidInputError, match="has no JSON form"):
         engine.handle({"type": "tick", "at": 0, "extra": {1, 2}})
     assert engine.handle_webhook(b"{}", waba_businesses=types.MappingProxyType({"1": "acme"}))
-    with pytest.raises(TypeError, match="expected a mapping of str to str"):
+    with pytest.raises(TypeError, match="waba_businesses must be a mapping of str to str, got list"):
         engine.handle_webhook(b"{}", waba_businesses=[("1", "acme")])  # type: ignore[arg-type]
+    with pytest.raises(convstate.InvalidInputError, match='waba_businesses: the value of "1" must be a str, got 5'):
+        engine.handle_webhook(b"{}", waba_businesses={"1": 5})  # type: ignore[dict-item]
+    # An empty side maps nothing a payload could name (the CLI refuses it too).
+    for mapping in [{"": "acme"}, {"1": ""}]:
+        with pytest.raises(convstate.InvalidInputError, match="must both be non-empty"):
+            engine.handle_webhook(b"{}", waba_businesses=mapping)
 
 
 def test_instants_under_from_keys_are_datetimes_and_statuses_under_from_stay_text(engine: convstate.Engine) -> None:

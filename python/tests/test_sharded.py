@@ -196,9 +196,12 @@ def test_bad_construction_is_a_clear_error() -> None:
         convstate.ShardedEngine(shards=-1)
     with pytest.raises(convstate.InvalidInputError, match="got 4097"):
         convstate.ShardedEngine(shards=4097)
-    # Not an OverflowError, not one shard: the same error as any count out of range.
-    for bad, shown in [(2**70, str(2**70)), (True, "True"), ("4", "'4'")]:
-        with pytest.raises(convstate.InvalidInputError, match=f"1..=4096 shards, got {shown}"):
+    # Not an OverflowError: the same error as any count out of range.
+    with pytest.raises(convstate.InvalidInputError, match=f"1..=4096 shards, got {2**70}"):
+        convstate.ShardedEngine(shards=2**70)
+    # Not a count at all: a TypeError naming the argument, as Python's own calls give.
+    for bad, kind in [("4", "str"), (True, "bool"), (4.0, "float"), (None, "NoneType")]:
+        with pytest.raises(TypeError, match=f"shards must be an int, got {kind}"):
             convstate.ShardedEngine(shards=bad)  # type: ignore[arg-type]
     with pytest.raises(convstate.PolicyError, match="policy_overrides: NaN is not a finite number"):
         convstate.ShardedEngine(policy_overrides={"chat": {"idle_timeout": float("nan")}})
@@ -208,6 +211,11 @@ def test_bad_construction_is_a_clear_error() -> None:
         convstate.Engine.restore(convstate.ShardedEngine(shards=2).snapshot())
     with pytest.raises(convstate.PolicyError):
         convstate.ShardedEngine(policy="no-such-preset")
+    # A list was merged as the whole policy and refused for 'field "[0]"'.
+    with pytest.raises(TypeError, match="policy_overrides must be a mapping, got list"):
+        convstate.ShardedEngine(policy_overrides=[{"chat": {"idle_timeout": "15m"}}])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="policy_overrides must be a mapping, got str"):
+        convstate.Engine(policy_overrides="{}")  # type: ignore[arg-type]
     assert repr(convstate.ShardedEngine(shards=3)) == "ShardedEngine(shards=3)"
 
 
