@@ -173,7 +173,8 @@ struct ReplayArgs {
     /// Write the output lines to this file (`-`: standard output, the default without --summary).
     #[arg(long, value_name = "FILE")]
     out: Option<String>,
-    /// Report malformed lines on standard error, answer them with an `error` line and go on.
+    /// Report malformed lines on standard error, answer them with an `error` line and go on
+    /// (the exit code stays 0; the summary counts them as skipped lines).
     #[arg(long)]
     keep_going: bool,
 }
