@@ -315,9 +315,12 @@ impl Engine {
         self.backoffs.get(&conv).copied().filter(|b| now < b.until)
     }
 
-    /// Whether an inbound message id was already handled (provider retries).
-    pub(crate) fn inbound_seen(&self, message_id: Option<&str>) -> bool {
-        message_id.is_some_and(|id| self.inbound_ids.get(id, self.clock).is_some())
+    /// Whether an inbound message id was already handled (provider retries), judged at
+    /// `at`, the instant the inbound moves the clock to: an id remembered longer ago than
+    /// `provider.status_memory` is new again whether or not a tick came in between.
+    pub(crate) fn inbound_seen(&self, message_id: Option<&str>, at: Instant) -> bool {
+        let now = at.max(self.clock);
+        message_id.is_some_and(|id| self.inbound_ids.get(id, now).is_some())
     }
 
     pub(crate) fn remember_inbound(&mut self, message_id: Option<&str>, number: u32) {

@@ -709,6 +709,24 @@ impl Engine {
     }
 
     /// Resolves `contact`/`group` of a request to an address (exactly one must be given).
+    /// The key of an inbound's sender or a send's recipient, checked but not interned: an
+    /// opaque id the engine has not seen yet is `None` (it is no one's alias, and holds no
+    /// conversation), so a lookup or a redelivery changes nothing.
+    pub(crate) fn find_recipient(
+        &self,
+        contact: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<Option<AddressKey>, Error> {
+        match (contact, group) {
+            (Some(c), None) => self.interner.find_address(c),
+            (None, Some(g)) => self.interner.find_group(g),
+            (Some(_), Some(_)) => Err(Error::contact_and_group()),
+            (None, None) => Err(Error::InvalidEvent {
+                problem: "missing field \"contact\" (or \"group\")".into(),
+            }),
+        }
+    }
+
     pub(crate) fn recipient(
         &mut self,
         contact: Option<&str>,
@@ -997,13 +1015,17 @@ impl Engine {
                 channel,
             });
         }
-        let contact = match e.user_id {
-            None => self.recipient(e.contact, e.group)?,
-            Some(user_id) => self.sender_beside(e.contact, e.group, user_id, channel)?,
+        let known = match e.user_id {
+            None => self.find_recipient(e.contact, e.group)?,
+            Some(user_id) => Some(self.sender_beside(e.contact, e.group, user_id, channel)?),
         };
-        if self.inbound_seen(e.message_id) {
+        if self.inbound_seen(e.message_id, e.at) {
             return Ok(()); // the provider delivered the same message again (§10)
         }
+        let contact = match known {
+            Some(key) => key,
+            None => self.recipient(e.contact, e.group)?,
+        };
         if let Some(user_id) = e.user_id {
             self.link_sender(number, contact, user_id)?;
         }

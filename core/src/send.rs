@@ -323,16 +323,8 @@ impl Engine {
         group: Option<&str>,
     ) -> Result<Target, Error> {
         let number = self.number_idx(number)?;
-        let (recipient, is_group): (Option<AddressKey>, bool) = match (contact, group) {
-            (Some(c), None) => (self.interner.find_address(c)?, false),
-            (None, Some(g)) => (self.interner.find_group(g)?, true),
-            (Some(_), Some(_)) => return Err(Error::contact_and_group()),
-            (None, None) => {
-                return Err(Error::InvalidEvent {
-                    problem: "missing field \"contact\" (or \"group\")".into(),
-                })
-            }
-        };
+        let recipient = self.find_recipient(contact, group)?;
+        let is_group = group.is_some();
         // A recipient seen before may be another name of a contact; one the engine has not
         // interned yet is no one's alias.
         let recipient = recipient.map(|k| self.contact_of(number, k));

@@ -466,6 +466,19 @@ fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
     )
 }
 
+/// The steps with every gap of a day or more made a week longer, so that runs cross the
+/// memories of a week (provider ids, held messages) often.
+fn days_apart(mut steps: Vec<Step>) -> Vec<Step> {
+    for step in &mut steps {
+        if let TimeStep::By(ms) = &mut step.time {
+            if *ms >= DAY_MS {
+                *ms += 7 * DAY_MS;
+            }
+        }
+    }
+    steps
+}
+
 /// Steps whose inbounds name each sender by one name (no user id beside a phone number):
 /// for the window model, which keys windows by contact name. Linked names are checked
 /// against a model of their own in `contact_links.rs`.
@@ -1322,6 +1335,57 @@ proptest! {
             }
             h.apply(&input);
         }
+    }
+
+    /// Property 8: a tick at the instant of an input that changes state changes nothing
+    /// (README: forgetting a tick never changes a decision). Every input fires the timers
+    /// due by its own instant first, so an engine ticked before some inputs gives the same
+    /// results, the same effects in the same order and the same final snapshot as one never
+    /// ticked. Inbounds carry message ids from a pool of three, so ids repeat across days.
+    #[test]
+    fn a_tick_at_an_inputs_instant_changes_nothing(u in universe(), steps in steps(50).prop_map(days_apart), ticks in prop::collection::vec(any::<bool>(), 50), ids in prop::collection::vec(0..3usize, 50)) {
+        let setup = |u: &Universe| {
+            let mut engine = Engine::new(u.policy());
+            for event in u.setup() {
+                engine.handle(event).expect("the setup is accepted");
+            }
+            engine
+        };
+        let drain = |engine: &mut Engine, into: &mut Vec<Effect>| {
+            while let Some(effect) = engine.poll_effect() {
+                into.push(effect);
+            }
+        };
+        let (mut plain, mut ticked) = (setup(&u), setup(&u));
+        let (mut plain_effects, mut ticked_effects) = (Vec::new(), Vec::new());
+        drain(&mut plain, &mut plain_effects);
+        drain(&mut ticked, &mut ticked_effects);
+        let mut cursor = BASE_MS;
+        for ((step, tick), id) in steps.iter().zip(ticks.iter().cycle()).zip(ids.iter().cycle()) {
+            let input = materialize(&u, &mut cursor, step);
+            let Payload::Typed(mut event) = input.payload else {
+                let line = input.wire_line();
+                prop_assert_eq!(plain.handle_json(&line), ticked.handle_json(&line));
+                continue;
+            };
+            if let Event::Inbound(inbound) = &mut event {
+                inbound.message_id = Some(format!("m{id}"));
+            }
+            // Only an input that changes state fires timers (a refused one or a query
+            // changes nothing, the clock included), so only such an input is ticked before.
+            let before = plain.snapshot();
+            let result = plain.handle(event.clone());
+            let changed_state = result.is_ok() && plain.snapshot() != before;
+            drain(&mut plain, &mut plain_effects);
+            let at = instant(input.at_ms.clamp(0, MAX_INSTANT_MS));
+            if *tick && changed_state && at >= ticked.clock() {
+                ticked.handle_timeout(at);
+            }
+            prop_assert_eq!(&result, &ticked.handle(event.clone()), "{:?}", event);
+            drain(&mut ticked, &mut ticked_effects);
+            prop_assert_eq!(&plain_effects, &ticked_effects, "after {:?}", event);
+        }
+        prop_assert!(plain.snapshot() == ticked.snapshot(), "the final snapshots differ");
     }
 }
 
