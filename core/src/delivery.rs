@@ -80,7 +80,7 @@ pub(crate) struct Backoff {
 }
 
 /// Meta error codes the engine acts on.
-mod codes {
+pub(crate) mod codes {
     pub const OUTSIDE_WINDOW: [u32; 2] = [131_047, 470];
     pub const TEMPLATE_PAUSED: [u32; 2] = [132_015, 2061];
     pub const TEMPLATE_DISABLED: [u32; 2] = [132_016, 2062];
@@ -266,24 +266,33 @@ impl Engine {
                 };
                 // The template exists (it was sent), so this cannot fail.
                 let _ = self.template_status(&update);
-            } else if code == codes::PER_USER_MARKETING_LIMIT || code == codes::PAIR_RATE_LIMIT {
-                let marketing_only = code == codes::PER_USER_MARKETING_LIMIT;
-                let length = if marketing_only {
-                    self.policy.provider.marketing_backoff
-                } else {
-                    self.policy.provider.pair_rate_backoff
-                };
-                // From the failure's own instant, so a late webhook gives the same end.
-                let until = at.plus(length);
+            } else if code == codes::PER_USER_MARKETING_LIMIT {
+                // Meta caps the marketing a user gets, from every business: the hold is the
+                // contact's, at all of the business's numbers (kept with its consent), not
+                // this conversation's. From the failure's own instant, so a late webhook
+                // gives the same end; a hold that ends later stands.
+                let until = at.plus(self.policy.provider.marketing_backoff);
+                let c = &self.conversations[conv as usize];
+                let business = self.numbers[c.number as usize].business;
+                let record = self.consents.entry((business, c.contact)).or_default();
+                if record
+                    .marketing_backoff_until
+                    .is_some_and(|held| held >= until)
+                {
+                    continue;
+                }
+                record.marketing_backoff_until = Some(until);
+                self.backed_off(conv, code, true, until, at);
+            } else if code == codes::PAIR_RATE_LIMIT {
+                let until = at.plus(self.policy.provider.pair_rate_backoff);
                 let backoff = Backoff {
                     code,
-                    marketing_only,
+                    marketing_only: false,
                     until,
                 };
-                // One hold per conversation: the one that ends later wins (on a tie, the one
-                // that holds more), so that a 6 s pair-rate hold never cuts short a 24 h
-                // marketing one. The shorter hold is the one given up: a few seconds of
-                // pacing against a day of marketing to the contact.
+                // One hold per conversation: the one that ends later wins, so that a late
+                // report never cuts a hold short. (A marketing-only hold here comes from a
+                // snapshot of an earlier version, which kept 131049 per conversation.)
                 let kept = self.backoffs.get(&conv).filter(|b| {
                     **b == backoff
                         || (b.until > at
@@ -294,20 +303,32 @@ impl Engine {
                     continue;
                 }
                 self.backoffs.insert(conv, backoff);
-                let (number, contact) = self.conv_names(conv);
-                self.effects.push_back(Effect::ContactBackedOff {
-                    number,
-                    contact,
-                    code,
-                    marketing_only,
-                    until,
-                    at,
-                });
+                self.backed_off(conv, code, false, until, at);
             } else if codes::LIMIT_REACHED.contains(&code) {
                 let number = self.conversations[conv as usize].number;
                 self.limit_block(number, at);
             }
         }
+    }
+
+    /// Tells the host that the provider holds sends to a conversation's contact.
+    fn backed_off(
+        &mut self,
+        conv: u32,
+        code: u32,
+        marketing_only: bool,
+        until: Instant,
+        at: Instant,
+    ) {
+        let (number, contact) = self.conv_names(conv);
+        self.effects.push_back(Effect::ContactBackedOff {
+            number,
+            contact,
+            code,
+            marketing_only,
+            until,
+            at,
+        });
     }
 
     /// The backoff in force for a conversation at `now`.

@@ -222,6 +222,10 @@ pub(crate) struct ConsentRecord {
     /// nothing (§10).
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub preference_event: ProviderOrder,
+    /// No marketing to the contact before this instant, from any of the business's numbers:
+    /// the provider reported the user's marketing cap reached (Meta 131049).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_backoff_until: Option<Instant>,
 }
 
 /// What an input produced, besides effects.

@@ -528,14 +528,27 @@ impl Engine {
         if let Some(reason) = self.consent_denial(category, initiator, target, consent, now) {
             return deny(reason);
         }
-        if let Some(b) = conv.and_then(|(c, _)| self.backoff_at(c, now)) {
-            if !b.marketing_only || category == Some(TemplateCategory::Marketing) {
-                return deny(DenyReason::ContactBackoff {
-                    code: b.code,
-                    marketing_only: b.marketing_only,
-                    until: b.until,
-                });
-            }
+        let marketing = category == Some(TemplateCategory::Marketing);
+        // The contact's marketing hold (any of the business's numbers) and this
+        // conversation's own; the one that ends later is the one to wait for.
+        let contact_hold = (consent.marketing_backoff_until)
+            .filter(|&until| marketing && now < until)
+            .map(|until| {
+                (
+                    until,
+                    crate::delivery::codes::PER_USER_MARKETING_LIMIT,
+                    true,
+                )
+            });
+        let conversation_hold = (conv.and_then(|(c, _)| self.backoff_at(c, now)))
+            .filter(|b| !b.marketing_only || marketing)
+            .map(|b| (b.until, b.code, b.marketing_only));
+        if let Some((until, code, marketing_only)) = contact_hold.max(conversation_hold) {
+            return deny(DenyReason::ContactBackoff {
+                code,
+                marketing_only,
+                until,
+            });
         }
         if !force {
             let previous =
