@@ -535,7 +535,7 @@ fn engine_with_every_keyed_table() -> Engine {
         r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#,
         r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000003"}"#,
         r#"{"type":"send","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"promo","language":"en","params":["x"]},"message_id":"wamid.6"}"#,
-        r#"{"type":"message_status","at":"2026-11-02T08:01:00Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.6","status":"failed","errors":[131049]}"#,
+        r#"{"type":"message_status","at":"2026-11-02T08:01:00Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.6","status":"failed","errors":[131049,131056]}"#,
         r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000002","kind":"text"}"#,
         r#"{"type":"initiate","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000003","message":{"kind":"text","text":"Your refund was approved."}}"#,
     ] {
