@@ -2485,6 +2485,14 @@ convstate_result convstate_message_add_param(struct convstate_message *message,
                                              size_t value_len);
 
 /**
+ * Appends a positional parameter for the template's text header (`{{1}}`; Meta allows one
+ * header variable).
+ */
+convstate_result convstate_message_add_header_param(struct convstate_message *message,
+                                                    const char *value,
+                                                    size_t value_len);
+
+/**
  * Sets a named parameter (`{{name}}`) of a template message.
  */
 convstate_result convstate_message_add_named_param(struct convstate_message *message,
@@ -2492,6 +2500,15 @@ convstate_result convstate_message_add_named_param(struct convstate_message *mes
                                                    size_t name_len,
                                                    const char *value,
                                                    size_t value_len);
+
+/**
+ * Sets a named parameter (`{{name}}`) of the template's text header.
+ */
+convstate_result convstate_message_add_named_header_param(struct convstate_message *message,
+                                                          const char *name,
+                                                          size_t name_len,
+                                                          const char *value,
+                                                          size_t value_len);
 
 /**
  * A media message (`media`: a `convstate_media_kind`, not NONE) of `size` bytes, with an

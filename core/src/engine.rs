@@ -716,6 +716,7 @@ impl Engine {
     /// The key of an inbound's sender or a send's recipient, checked but not interned: an
     /// opaque id the engine has not seen yet is `None` (it is no one's alias, and holds no
     /// conversation), so a lookup or a redelivery changes nothing.
+    #[inline(always)]
     pub(crate) fn find_recipient(
         &self,
         contact: Option<&str>,
@@ -724,10 +725,7 @@ impl Engine {
         match (contact, group) {
             (Some(c), None) => self.interner.find_address(c),
             (None, Some(g)) => self.interner.find_group(g),
-            (Some(_), Some(_)) => Err(Error::contact_and_group()),
-            (None, None) => Err(Error::InvalidEvent {
-                problem: "missing field \"contact\" (or \"group\")".into(),
-            }),
+            _ => Err(Error::not_one_recipient(contact.is_some())),
         }
     }
 
@@ -739,10 +737,7 @@ impl Engine {
         match (contact, group) {
             (Some(c), None) => self.interner.address(c),
             (None, Some(g)) => self.interner.group(g),
-            (Some(_), Some(_)) => Err(Error::contact_and_group()),
-            (None, None) => Err(Error::InvalidEvent {
-                problem: "missing field \"contact\" (or \"group\")".into(),
-            }),
+            _ => Err(Error::not_one_recipient(contact.is_some())),
         }
     }
 

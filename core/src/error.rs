@@ -292,6 +292,19 @@ impl Error {
         }
     }
 
+    /// An input names both a contact and a group (`both`), or neither. Cold: built only
+    /// for a refusal, out of the lookups every input makes.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn not_one_recipient(both: bool) -> Error {
+        if both {
+            return Error::contact_and_group();
+        }
+        Error::InvalidEvent {
+            problem: "missing field \"contact\" (or \"group\")".into(),
+        }
+    }
+
     /// A consent names a business and a number of another business.
     pub(crate) fn not_a_number_of(number: &str, business: &str) -> Error {
         Error::InvalidEvent {

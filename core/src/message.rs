@@ -99,6 +99,23 @@ impl TemplateParams {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    #[inline]
+    fn hash_into(&self, h: &mut crate::hash::ContentHasher) {
+        match self {
+            TemplateParams::Positional(v) => {
+                for p in v {
+                    h.part(p.as_bytes());
+                }
+            }
+            TemplateParams::Named(m) => {
+                for (k, v) in m {
+                    h.part(k.as_bytes());
+                    h.part(v.as_bytes());
+                }
+            }
+        }
+    }
 }
 
 /// A template send: which template, with which parameters.
@@ -112,6 +129,9 @@ pub struct TemplateMessage {
     /// Parameters for the body's variables.
     #[serde(default, skip_serializing_if = "TemplateParams::is_empty")]
     pub params: TemplateParams,
+    /// Parameters for the text header's variables (Meta allows one).
+    #[serde(default, skip_serializing_if = "TemplateParams::is_empty")]
+    pub header_params: TemplateParams,
 }
 
 /// One outbound message.
@@ -208,18 +228,13 @@ impl OutboundMessage {
                 h.part(b"template");
                 h.part(t.name.as_bytes());
                 h.part(t.language.as_bytes());
-                match &t.params {
-                    TemplateParams::Positional(v) => {
-                        for p in v {
-                            h.part(p.as_bytes());
-                        }
-                    }
-                    TemplateParams::Named(m) => {
-                        for (k, v) in m {
-                            h.part(k.as_bytes());
-                            h.part(v.as_bytes());
-                        }
-                    }
+                t.params.hash_into(&mut h);
+                // Only when given, so that every other send keeps the hash it had (stored
+                // in snapshots). The body's parameters are as many as its variables in any
+                // send recorded, so the marker cannot be read as one of them.
+                if !t.header_params.is_empty() {
+                    h.part(b"header");
+                    t.header_params.hash_into(&mut h);
                 }
             }
             other => {
@@ -319,6 +334,7 @@ mod tests {
             name: "order_ready".into(),
             language: "en".into(),
             params: TemplateParams::Positional(vec!["A-1".into(), "B".into()]),
+            header_params: TemplateParams::default(),
         });
         assert_eq!(
             template.content_hash(),

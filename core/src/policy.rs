@@ -302,6 +302,10 @@ pub struct ContentPolicy {
     pub template_body_max_chars: u32,
     /// Longest template header, in characters.
     pub template_header_max_chars: u32,
+    /// Most variables in a template's text header (Meta: one). Absent from policies saved
+    /// before it was kept: then 1.
+    #[serde(default = "one_header_variable")]
+    pub template_header_max_variables: u32,
     /// Longest template footer, in characters.
     pub template_footer_max_chars: u32,
     /// Largest inbound file, in bytes.
@@ -318,6 +322,10 @@ pub struct ContentPolicy {
     pub interactive_buttons_max: u32,
     /// Longest reply button title.
     pub interactive_button_title_max_chars: u32,
+}
+
+fn one_header_variable() -> u32 {
+    1
 }
 
 /// §5: which button combinations a template may have.
@@ -405,6 +413,7 @@ impl Policy {
                 caption_max_chars: 1024,
                 template_body_max_chars: 1024,
                 template_header_max_chars: 60,
+                template_header_max_variables: 1,
                 template_footer_max_chars: 60,
                 inbound_file_max_bytes: 25 * MB,
                 outbound_file_max_bytes: 20 * MB,

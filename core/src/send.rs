@@ -206,6 +206,7 @@ impl Engine {
                     name: name.clone(),
                     language: language.clone(),
                     params: Default::default(),
+                    header_params: Default::default(),
                 })
         });
         if let Some(t) = &opener {
@@ -480,7 +481,9 @@ impl Engine {
         let mut category = None;
         if let (Some(tm), Some(index)) = (message.template(), outgoing.template) {
             let template = &self.templates[index as usize];
-            if let Err(problem) = template.variables.check_params(&tm.params) {
+            let params = (template.variables.check_params(&tm.params))
+                .and_then(|()| template.spec.check_header_params(&tm.header_params));
+            if let Err(problem) = params {
                 return deny(DenyReason::TemplateParams { problem });
             }
             let (status, until) = template.status_at(now);
@@ -528,27 +531,14 @@ impl Engine {
         if let Some(reason) = self.consent_denial(category, initiator, target, consent, now) {
             return deny(reason);
         }
-        let marketing = category == Some(TemplateCategory::Marketing);
-        // The contact's marketing hold (any of the business's numbers) and this
-        // conversation's own; the one that ends later is the one to wait for.
-        let contact_hold = (consent.marketing_backoff_until)
-            .filter(|&until| marketing && now < until)
-            .map(|until| {
-                (
-                    until,
-                    crate::delivery::codes::PER_USER_MARKETING_LIMIT,
-                    true,
-                )
-            });
-        let conversation_hold = (conv.and_then(|(c, _)| self.backoff_at(c, now)))
-            .filter(|b| !b.marketing_only || marketing)
-            .map(|b| (b.until, b.code, b.marketing_only));
-        if let Some((until, code, marketing_only)) = contact_hold.max(conversation_hold) {
-            return deny(DenyReason::ContactBackoff {
-                code,
-                marketing_only,
-                until,
-            });
+        if let Some(b) = conv.and_then(|(c, _)| self.backoff_at(c, now)) {
+            if !b.marketing_only || category == Some(TemplateCategory::Marketing) {
+                return deny(DenyReason::ContactBackoff {
+                    code: b.code,
+                    marketing_only: b.marketing_only,
+                    until: b.until,
+                });
+            }
         }
         if !force {
             let previous =
@@ -608,6 +598,15 @@ impl Engine {
         }
         if let Some(since) = consent.marketing_stopped_at {
             return Some(DenyReason::MarketingStopped { since });
+        }
+        // The provider's hold on the user's marketing, from any of the business's numbers
+        // (it outlasts a conversation's pair-rate pause, checked after).
+        if let Some(until) = consent.marketing_backoff_until.filter(|&until| now < until) {
+            return Some(DenyReason::ContactBackoff {
+                code: crate::delivery::codes::PER_USER_MARKETING_LIMIT,
+                marketing_only: true,
+                until,
+            });
         }
         let us = (target.recipient)
             .and_then(|k| self.contact_phone(target.number, k)?.phone_digits())

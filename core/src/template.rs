@@ -233,6 +233,19 @@ pub enum TemplateProblem {
         /// Names given that the body does not use.
         unexpected: Vec<String>,
     },
+    /// The text header's variables break a rule (more than the policy allows, numbered
+    /// with a gap, malformed): the body's rules, told apart so the host knows which part.
+    #[error("header: {detail}")]
+    HeaderVariables {
+        /// What is wrong, as the body's problem would say it.
+        detail: String,
+    },
+    /// A send's `header_params` do not match the header's variables.
+    #[error("header parameters: {detail}")]
+    HeaderParams {
+        /// What does not match, as the body's problem would say it.
+        detail: String,
+    },
 }
 
 /// The body's variables, parsed once.
@@ -285,7 +298,63 @@ impl TemplateSpec {
             check_len("footer", f, c.template_footer_max_chars)?;
         }
         check_buttons(&self.buttons, policy)?;
-        parse_variables(&self.body)
+        let variables = parse_variables(&self.body)?;
+        if let Some(header) = &self.header {
+            let count = header_variables(header)
+                .map_err(|p| TemplateProblem::HeaderVariables {
+                    detail: p.to_string(),
+                })?
+                .count();
+            if count > c.template_header_max_variables {
+                return Err(TemplateProblem::HeaderVariables {
+                    detail: format!(
+                        "{count} variables, the limit is {}",
+                        c.template_header_max_variables
+                    ),
+                });
+            }
+        }
+        Ok(variables)
+    }
+
+    /// Checks a send's `header_params` against the header's variables: none without a
+    /// header, or without variables in it. Parsed per send (only for a template whose header
+    /// has a variable, or a send that gives header parameters): a header is at most a few
+    /// dozen characters, and templates stay as they were saved.
+    #[inline]
+    pub fn check_header_params(&self, params: &TemplateParams) -> Result<(), TemplateProblem> {
+        if params.is_empty() && self.header.is_none() {
+            return Ok(());
+        }
+        self.check_header_params_slow(params)
+    }
+
+    fn check_header_params_slow(&self, params: &TemplateParams) -> Result<(), TemplateProblem> {
+        let header = self.header.as_deref().unwrap_or_default();
+        if params.is_empty() && !header.contains("{{") {
+            return Ok(());
+        }
+        // A header saved before its variables were checked may not parse: it then has none.
+        let variables = header_variables(header).unwrap_or(Variables::Positional(0));
+        variables.check_params(params).map_err(|p| {
+            let detail = match p {
+                TemplateProblem::ParamCount { expected, actual } => format!(
+                    "the header has {expected} variables, {actual} header_params were given"
+                ),
+                TemplateProblem::ParamStyle { expected, given } => format!(
+                    "the header uses {expected} variables, {given} header_params were given"
+                ),
+                TemplateProblem::ParamNames {
+                    missing,
+                    unexpected,
+                } => format!(
+                    "header_params names do not match: missing {missing:?}, unexpected \
+                     {unexpected:?}"
+                ),
+                other => other.to_string(),
+            };
+            TemplateProblem::HeaderParams { detail }
+        })
     }
 }
 
@@ -303,7 +372,18 @@ fn check_len(part: &'static str, text: &str, limit: u32) -> Result<(), TemplateP
 
 /// Parses `{{1}}` / `{{name}}` variables and checks the body rules of §5.
 pub fn parse_variables(body: &str) -> Result<Variables, TemplateProblem> {
-    let chars: Vec<char> = body.chars().collect();
+    parse_part(body, true)
+}
+
+/// Parses a text header's variables with the body's rules, except that a header may start
+/// or end with one (a header is often just a name or an order number with a word).
+pub fn header_variables(header: &str) -> Result<Variables, TemplateProblem> {
+    parse_part(header, false)
+}
+
+/// The variables of a part; `edges`: refuse a variable at its start or end (the body rule).
+fn parse_part(text: &str, edges: bool) -> Result<Variables, TemplateProblem> {
+    let chars: Vec<char> = text.chars().collect();
     let mut numbers: Vec<u32> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut last_end: Option<usize> = None;
@@ -367,10 +447,10 @@ pub fn parse_variables(body: &str) -> Result<Variables, TemplateProblem> {
     }
     let leading_ws = chars.iter().take_while(|c| c.is_whitespace()).count();
     let trailing_end = chars.len() - chars.iter().rev().take_while(|c| c.is_whitespace()).count();
-    if first_start == Some(leading_ws) {
+    if edges && first_start == Some(leading_ws) {
         return Err(TemplateProblem::StartsWithVariable);
     }
-    if last_end == Some(trailing_end) {
+    if edges && last_end == Some(trailing_end) {
         return Err(TemplateProblem::EndsWithVariable);
     }
     if !names.is_empty() {

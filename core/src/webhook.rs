@@ -53,6 +53,9 @@ use crate::time::Instant;
 use crate::Error;
 
 /// One item of a payload, as parsed (nothing applied yet).
+// Items live one payload at a time and most are events: boxing the event would add an
+// allocation to each to save memory no one holds.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum WebhookItem {
     /// An engine event.

@@ -748,6 +748,7 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
             name: name.into(),
             language: "en".into(),
             params: TemplateParams::Positional(params.into_iter().map(String::from).collect()),
+            header_params: TemplateParams::default(),
         })
     };
     let cases: Vec<(&str, Call, ErrorKind, &str)> = vec![

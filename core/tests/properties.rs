@@ -551,6 +551,7 @@ fn outbound(message: &Msg) -> OutboundMessage {
             name: TEMPLATES[i].0.into(),
             language: "en".into(),
             params: TemplateParams::Positional(params.iter().map(|p| (*p).into()).collect()),
+            header_params: TemplateParams::default(),
         })
     };
     match message {
@@ -839,6 +840,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                         name: "no_such_template".into(),
                         language: "en".into(),
                         params: TemplateParams::default(),
+                        header_params: TemplateParams::default(),
                     }),
                     None,
                     false,

@@ -51,15 +51,27 @@ pub unsafe extern "C" fn convstate_message_new_template(
             name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
             language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
             params: TemplateParams::default(),
+            header_params: TemplateParams::default(),
         });
         unsafe { out.write(boxed(message)) };
         Ok(())
     }
 }
 
-fn template_params(message: &mut convstate_message) -> Result<&mut TemplateParams, FfiError> {
-    match &mut message.message {
-        OutboundMessage::Template(t) => Ok(&mut t.params),
+/// Which parameters of a template message a call fills.
+#[derive(Clone, Copy)]
+enum Part {
+    Body,
+    Header,
+}
+
+fn template_params(
+    message: &mut convstate_message,
+    part: Part,
+) -> Result<&mut TemplateParams, FfiError> {
+    match (&mut message.message, part) {
+        (OutboundMessage::Template(t), Part::Body) => Ok(&mut t.params),
+        (OutboundMessage::Template(t), Part::Header) => Ok(&mut t.header_params),
         _ => Err(FfiError::new(
             convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
             "message is not a template message",
@@ -74,6 +86,42 @@ fn mixed_params() -> FfiError {
     )
 }
 
+/// Appends a positional parameter to a part's parameters.
+fn add_param(params: &mut TemplateParams, value: String) -> Result<(), FfiError> {
+    if let TemplateParams::Named(named) = params {
+        if !named.is_empty() {
+            return Err(mixed_params());
+        }
+        *params = TemplateParams::Positional(Vec::new());
+    }
+    match params {
+        TemplateParams::Positional(list) => list.push(value),
+        TemplateParams::Named(_) => unreachable!("switched to positional above"),
+    }
+    Ok(())
+}
+
+/// Sets a named parameter of a part's parameters.
+fn add_named_param(
+    params: &mut TemplateParams,
+    name: String,
+    value: String,
+) -> Result<(), FfiError> {
+    if let TemplateParams::Positional(list) = params {
+        if !list.is_empty() {
+            return Err(mixed_params());
+        }
+        *params = TemplateParams::Named(BTreeMap::new());
+    }
+    match params {
+        TemplateParams::Named(map) => {
+            map.insert(name, value);
+        }
+        TemplateParams::Positional(_) => unreachable!("switched to named above"),
+    }
+    Ok(())
+}
+
 /// Appends a positional parameter (`{{1}}`, `{{2}}`, ... in order) to a template message.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_message_add_param(
@@ -84,18 +132,22 @@ pub unsafe extern "C" fn convstate_message_add_param(
     ffi_boundary! {
         let message = unsafe { arg_mut(message, "message") }?;
         let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-        let params = template_params(message)?;
-        if let TemplateParams::Named(named) = params {
-            if !named.is_empty() {
-                return Err(mixed_params());
-            }
-            *params = TemplateParams::Positional(Vec::new());
-        }
-        match params {
-            TemplateParams::Positional(list) => list.push(value),
-            TemplateParams::Named(_) => unreachable!("switched to positional above"),
-        }
-        Ok(())
+        add_param(template_params(message, Part::Body)?, value)
+    }
+}
+
+/// Appends a positional parameter for the template's text header (`{{1}}`; Meta allows one
+/// header variable).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_add_header_param(
+    message: *mut convstate_message,
+    value: *const c_char,
+    value_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let message = unsafe { arg_mut(message, "message") }?;
+        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
+        add_param(template_params(message, Part::Header)?, value)
     }
 }
 
@@ -112,20 +164,24 @@ pub unsafe extern "C" fn convstate_message_add_named_param(
         let message = unsafe { arg_mut(message, "message") }?;
         let name = unsafe { str_arg(name, name_len, "name") }?.to_owned();
         let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-        let params = template_params(message)?;
-        if let TemplateParams::Positional(list) = params {
-            if !list.is_empty() {
-                return Err(mixed_params());
-            }
-            *params = TemplateParams::Named(BTreeMap::new());
-        }
-        match params {
-            TemplateParams::Named(map) => {
-                map.insert(name, value);
-            }
-            TemplateParams::Positional(_) => unreachable!("switched to named above"),
-        }
-        Ok(())
+        add_named_param(template_params(message, Part::Body)?, name, value)
+    }
+}
+
+/// Sets a named parameter (`{{name}}`) of the template's text header.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_add_named_header_param(
+    message: *mut convstate_message,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let message = unsafe { arg_mut(message, "message") }?;
+        let name = unsafe { str_arg(name, name_len, "name") }?.to_owned();
+        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
+        add_named_param(template_params(message, Part::Header)?, name, value)
     }
 }
 

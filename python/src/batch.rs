@@ -922,6 +922,7 @@ pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -
         name: String::new(),
         language: String::new(),
         params: TemplateParams::Positional(Vec::new()),
+        header_params: TemplateParams::default(),
     });
 
     let mut outcome = BatchOutcome {

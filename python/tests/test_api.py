@@ -267,6 +267,21 @@ def test_templates_send_and_initiate(engine: convstate.Engine) -> None:
     assert engine.number(NUMBER)["business"] == "acme"
 
 
+def test_a_header_variable_takes_header_params(engine: convstate.Engine) -> None:
+    engine.register_template("acme", "shipped", "en", category="utility", header="Order {{1}}",
+                             body="Your order is on its way.", status="approved", at=utc(2026, 11, 2, 8))
+    engine.opt_in(CONTACT, business="acme", at=utc(2026, 11, 2, 9))
+    template = {"kind": "template", "name": "shipped", "language": "en"}
+    missing = engine.check_send(NUMBER, CONTACT, message=template, at=utc(2026, 11, 2, 9))
+    assert missing.reason is convstate.Reason.TEMPLATE_PARAMS
+    assert missing.to_dict()["denial"]["problem"] == "header_params"
+    given = engine.send(NUMBER, CONTACT, message={**template, "header_params": ["A-17"]}, at=utc(2026, 11, 2, 9))
+    assert given.allowed, given
+    with pytest.raises(convstate.InvalidInputError, match="header: 2 variables, the limit is 1"):
+        engine.register_template("acme", "two", "en", category="utility", header="{{1}} and {{2}}",
+                                 body="Hello.", at=utc(2026, 11, 2, 9))
+
+
 def test_message_arguments_are_checked(engine: convstate.Engine) -> None:
     with pytest.raises(convstate.InvalidInputError, match="give either text= or message="):
         engine.check_send(NUMBER, CONTACT, text="a", message={"kind": "text", "text": "b"}, at=0)

@@ -366,12 +366,65 @@ static void test_user_id(void) {
   convstate_engine_free(engine);
 }
 
+/* A text header's variable is filled by its own parameter, positional or named, and a send
+   without it is refused as template_params (Meta would fail it). */
+static void test_header_params(void) {
+  convstate_engine *engine = NULL;
+  convstate_message *order = NULL;
+  convstate_number_registration number;
+  convstate_template_registration template_;
+  convstate_send_request request;
+  convstate_decision decision;
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  number = acme_official_number(NUMBER, T0 - HOUR, -1);
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  memset(&template_, 0, sizeof template_);
+  template_.at_ms = T0 - HOUR;
+  template_.business = "acme";
+  template_.business_len = 4;
+  template_.name = "order_ready";
+  template_.name_len = strlen("order_ready");
+  template_.language = "en";
+  template_.language_len = 2;
+  template_.category = CONVSTATE_CATEGORY_UTILITY;
+  template_.header = "Order {{1}}";
+  template_.header_len = strlen(template_.header);
+  template_.body = "Your order is ready.";
+  template_.body_len = strlen(template_.body);
+  template_.status = CONVSTATE_TEMPLATE_APPROVED;
+  CHECK_RC(convstate_engine_register_template(engine, &template_), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_consent(engine, T0, NULL, 0, NUMBER, strlen(NUMBER), CONTACT,
+                                    strlen(CONTACT), true),
+           CONVSTATE_OK);
+
+  CHECK_RC(convstate_message_new_template(S("order_ready"), S("en"), &order), CONVSTATE_OK);
+  request = request_for(T0 + MINUTE, order);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_PARAMS);
+  CHECK_RC(convstate_message_add_named_header_param(order, S("order"), S("A-17")), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_PARAMS);
+  /* Positional after named in one part is refused; the body's parameters are another part. */
+  CHECK_RC(convstate_message_add_header_param(order, S("A-17")), CONVSTATE_ERR_INVALID_ARGUMENT);
+  convstate_message_free(order);
+
+  CHECK_RC(convstate_message_new_template(S("order_ready"), S("en"), &order), CONVSTATE_OK);
+  CHECK_RC(convstate_message_add_header_param(order, S("A-17")), CONVSTATE_OK);
+  request = request_for(T0 + MINUTE, order);
+  CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  convstate_message_free(order);
+  convstate_engine_free(engine);
+}
+
 int main(void) {
   test_versions();
   test_errors();
   test_day_of_a_conversation();
   test_phone_number_id();
   test_user_id();
+  test_header_params();
   if (failures) {
     fprintf(stderr, "typed_api: %d checks failed\n", failures);
     return 1;

@@ -693,16 +693,19 @@ mod tests {
                 name: "order_ready".to_owned(),
                 language: "en".to_owned(),
                 params: TemplateParams::Positional(vec!["A-17".to_owned()]),
+                header_params: TemplateParams::default(),
             }),
             OutboundMessage::Template(TemplateMessage {
                 name: "welcome".to_owned(),
                 language: "de".to_owned(),
                 params: TemplateParams::Named([("name".to_owned(), "Ann".to_owned())].into()),
+                header_params: TemplateParams::default(),
             }),
             OutboundMessage::Template(TemplateMessage {
                 name: "bare".to_owned(),
                 language: "en".to_owned(),
                 params: TemplateParams::default(),
+                header_params: TemplateParams::default(),
             }),
         ]
     }

@@ -290,6 +290,7 @@ fn read_message(s: &mut Scanner<'_>) -> Option<OutboundMessage> {
             name: name?.to_owned(),
             language: language?.to_owned(),
             params: TemplateParams::Positional(params.unwrap_or_default()),
+            header_params: TemplateParams::default(),
         })),
         _ => None,
     }
