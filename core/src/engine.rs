@@ -1139,7 +1139,10 @@ impl Engine {
             return;
         };
         if now >= end {
-            return; // a late inbound whose window already passed
+            // A late inbound whose window already passed: it answered the openers sent
+            // before it all the same.
+            self.openers_answered(conv, at);
+            return;
         }
         if let Some(lead) = policy.reminder_lead {
             self.timers
@@ -1150,8 +1153,12 @@ impl Engine {
         // sends (§2), and released messages would be lost; they stay held (§4) until an
         // answer opens a window they fit in, or they expire. Nearly always nothing is held:
         // that case is one comparison.
-        if !self.outbox.is_empty() && now < end.minus(self.policy.window.safety_margin) {
-            self.release_outbox(conv, now);
+        if !self.outbox.is_empty() {
+            if now < end.minus(self.policy.window.safety_margin) {
+                self.release_outbox(conv, now);
+            } else {
+                self.openers_answered(conv, at);
+            }
         }
     }
 

@@ -25,6 +25,19 @@ pub(crate) struct Opener {
     /// awaited and the next `initiate` sends a new opener.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub failed: bool,
+    /// The contact answered after it went out, but in a window already past (or inside
+    /// the safety margin) when the answer arrived, so the held messages could not go out:
+    /// they stay held, and the next `initiate` sends a new opener rather than wait for an
+    /// answer that came.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub answered: bool,
+}
+
+impl Opener {
+    /// Whether the contact's answer is still awaited.
+    fn is_awaited(&self) -> bool {
+        !self.failed && !self.answered
+    }
 }
 
 impl Opener {
@@ -80,7 +93,7 @@ impl Engine {
     /// goes out only when none is awaited, so the newest held message names the current one.
     pub(crate) fn awaited_opener(&self, conv: u32) -> Option<&Opener> {
         let last = self.outbox.get(&conv)?.last()?;
-        (!last.opener.failed).then_some(&last.opener)
+        last.opener.is_awaited().then_some(&last.opener)
     }
 
     /// Whether `conv` holds a message of `content` whose opener failed and none is awaited
@@ -102,6 +115,27 @@ impl Engine {
             last.opener = opener;
         }
         held.len() as u32
+    }
+
+    /// The contact wrote at `at` in a window that was past (or inside the safety margin)
+    /// when the message arrived, so `conv`'s held messages stay held: the openers sent
+    /// before `at` were answered and await nothing more.
+    pub(crate) fn openers_answered(&mut self, conv: u32, at: Instant) {
+        // Nearly always nothing is held.
+        if self.outbox.is_empty() {
+            return;
+        }
+        let Some(held) = self.outbox.get_mut(&conv) else {
+            return;
+        };
+        // An opener kept without its instant (older snapshots) was sent before any
+        // answer the engine is now told of.
+        for h in held
+            .iter_mut()
+            .filter(|h| h.opener.sent_at.is_none_or(|sent| sent <= at))
+        {
+            h.opener.answered = true;
+        }
     }
 
     /// The provider reported the message `message_id` failed: if it opened `conv`'s held

@@ -290,6 +290,7 @@ impl Engine {
                             message_id: req.message_id.clone(),
                             sent_at: Some(now),
                             failed: false,
+                            answered: false,
                         };
                         // A retry of a message held under a failed opener: held once.
                         let held = if self.retries_held(conv, message.content) {
