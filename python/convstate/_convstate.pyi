@@ -335,9 +335,10 @@ class Engine:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its
         effect lines. Blank and ``//`` comment lines are skipped, as ``process_bytes`` skips
-        them. An item that cannot be converted raises before anything is applied; a single
-        ``str``, ``bytes``, ``bytearray`` or ``memoryview`` raises ``TypeError`` (give a
-        whole file's text to ``process_bytes``)."""
+        them. An item that cannot be converted raises before anything is applied: one that
+        is neither a ``str`` nor a mapping (``None``, ``bytes``) with ``TypeError`` naming
+        its index; a single ``str``, ``bytes``, ``bytearray`` or ``memoryview`` raises
+        ``TypeError`` too (give a whole file's text to ``process_bytes``)."""
     def run_batch(
         self,
         kinds: _Kinds,

@@ -12,7 +12,7 @@ use convstate::{wire, Event, Output, Policy};
 use parking_lot::{Mutex, MutexGuard};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMapping, PyMemoryView, PyString};
 use serde_json::{Map, Value};
 
 mod batch;
@@ -231,8 +231,8 @@ fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<Str
         .into());
     }
     let mut lines = Vec::new();
-    for item in events.try_iter()? {
-        let line = event_line(&item?)?;
+    for (index, item) in events.try_iter()?.enumerate() {
+        let line = event_line(method, index, &item?)?;
         if !wire::is_skippable(&line) {
             lines.push(line);
         }
@@ -240,12 +240,21 @@ fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<Str
     Ok(lines)
 }
 
-/// A line or a dict of the wire format, as a line.
-fn event_line(item: &Bound<'_, PyAny>) -> BindingResult<String> {
-    match item.cast::<PyString>() {
-        Ok(line) => Ok(line.to_cow()?.into_owned()),
-        Err(_) => Ok(to_json(item)?.to_string()),
+/// A line or a mapping of the wire format, as a line. Anything else (a None from a data
+/// pipeline, the bytes of a file opened in binary mode) is the caller's type error, raised
+/// before anything is applied: as JSON it became an error line, and the batch went on.
+fn event_line(method: &str, index: usize, item: &Bound<'_, PyAny>) -> BindingResult<String> {
+    if let Ok(line) = item.cast::<PyString>() {
+        return Ok(line.to_cow()?.into_owned());
     }
+    if item.is_instance_of::<PyDict>() || item.cast::<PyMapping>().is_ok() {
+        return Ok(to_json(item)?.to_string());
+    }
+    Err(PyTypeError::new_err(format!(
+        "{method}: event {index} must be a str (a wire line) or a mapping (an event), got {}",
+        type_name(item)
+    ))
+    .into())
 }
 
 impl PyEngine {
@@ -304,7 +313,10 @@ impl PyEngine {
     /// The policy in force, as a dict.
     #[getter]
     fn policy<'py>(&self, py: Python<'py>) -> BindingResult<Bound<'py, PyAny>> {
-        to_python(py, self.locked(py).policy())
+        // Converted after the lock is let go: building the dict may run the garbage
+        // collector, and a finalizer that calls this engine would wait for it for ever.
+        let policy = self.locked(py).policy().clone();
+        to_python(py, &policy)
     }
 
     /// Registers (or updates) a number of a business.
@@ -680,8 +692,8 @@ impl PyEngine {
     /// and returns every output line (each input's result line, then its effect lines), as
     /// strings in the wire format. Blank and `//` lines are skipped, as `process_bytes`
     /// skips them. The whole batch is converted first: an item that cannot be converted
-    /// raises and nothing is applied; a single `str`, `bytes`, `bytearray` or `memoryview`
-    /// raises `TypeError`.
+    /// raises and nothing is applied (one neither a `str` nor a mapping with `TypeError`);
+    /// a single `str`, `bytes`, `bytearray` or `memoryview` raises `TypeError`.
     fn process<'py>(
         &self,
         py: Python<'py>,

@@ -195,6 +195,50 @@ def test_process_converts_the_whole_batch_before_applying(engine: convstate.Engi
     assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))["ticket"] is None
 
 
+def test_process_refuses_an_item_that_is_neither_a_line_nor_a_mapping(engine: convstate.Engine) -> None:
+    line = json.dumps({"type": "inbound", "at": 0, "number": NUMBER, "contact": CONTACT, "kind": "text"})
+    before = engine.snapshot()
+    # A None from a data pipeline became an error line and the rest was applied; the bytes
+    # of a file read in binary mode an InvalidInputError.
+    for bad, kind in [(None, "NoneType"), (line.encode(), "bytes"), (7, "int")]:
+        with pytest.raises(TypeError, match=f"process: event 1 must be a str .* got {kind}"):
+            engine.process([line, bad])
+        assert engine.snapshot() == before
+
+
+def test_reading_the_policy_lets_a_finalizer_use_the_engine() -> None:
+    import gc
+    import threading
+
+    engine = convstate.Engine()
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self  # freed only by the garbage collector
+
+        def __del__(self) -> None:
+            engine.clock  # an engine call from a finalizer, run while policy builds its dict
+
+    result: list[str] = []
+
+    def read() -> None:
+        threshold = gc.get_threshold()
+        gc.set_threshold(1, 1, 1)
+        try:
+            for _ in range(50):
+                Cycle()
+            result.append(engine.policy["name"])
+        finally:
+            gc.set_threshold(*threshold)
+
+    # The policy getter held the engine's lock while building the dict: the finalizer
+    # waited for it for ever.
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert result == ["cloud-2025"], "engine.policy deadlocked with a finalizer"
+
+
 def test_effects_poll_and_drain(engine: convstate.Engine) -> None:
     assert engine.poll_effect() is None
     engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
