@@ -117,15 +117,20 @@ impl Engine {
         held.len() as u32
     }
 
+    /// The messages `conv` holds, if any.
+    fn held_mut(&mut self, conv: u32) -> Option<&mut Vec<HeldMessage>> {
+        // Nearly always nothing is held, and a lookup in an empty map still hashes.
+        if self.outbox.is_empty() {
+            return None;
+        }
+        self.outbox.get_mut(&conv)
+    }
+
     /// The contact wrote at `at` in a window that was past (or inside the safety margin)
     /// when the message arrived, so `conv`'s held messages stay held: the openers sent
     /// before `at` were answered and await nothing more.
     pub(crate) fn openers_answered(&mut self, conv: u32, at: Instant) {
-        // Nearly always nothing is held.
-        if self.outbox.is_empty() {
-            return;
-        }
-        let Some(held) = self.outbox.get_mut(&conv) else {
+        let Some(held) = self.held_mut(conv) else {
             return;
         };
         // An opener kept without its instant (older snapshots) was sent before any
@@ -142,11 +147,7 @@ impl Engine {
     /// messages, they await no answer any more (they stay held until the contact answers
     /// or they expire).
     pub(crate) fn opener_failed(&mut self, conv: u32, message_id: &str) {
-        // Nearly always nothing is held.
-        if self.outbox.is_empty() {
-            return;
-        }
-        let Some(held) = self.outbox.get_mut(&conv) else {
+        let Some(held) = self.held_mut(conv) else {
             return;
         };
         for h in held

@@ -130,9 +130,7 @@ pub unsafe extern "C" fn convstate_message_add_param(
     value_len: usize,
 ) -> convstate_result {
     ffi_boundary! {
-        let message = unsafe { arg_mut(message, "message") }?;
-        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-        add_param(template_params(message, Part::Body)?, value)
+        unsafe { add_positional(message, value, value_len, Part::Body) }
     }
 }
 
@@ -145,9 +143,7 @@ pub unsafe extern "C" fn convstate_message_add_header_param(
     value_len: usize,
 ) -> convstate_result {
     ffi_boundary! {
-        let message = unsafe { arg_mut(message, "message") }?;
-        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-        add_param(template_params(message, Part::Header)?, value)
+        unsafe { add_positional(message, value, value_len, Part::Header) }
     }
 }
 
@@ -161,10 +157,7 @@ pub unsafe extern "C" fn convstate_message_add_named_param(
     value_len: usize,
 ) -> convstate_result {
     ffi_boundary! {
-        let message = unsafe { arg_mut(message, "message") }?;
-        let name = unsafe { str_arg(name, name_len, "name") }?.to_owned();
-        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-        add_named_param(template_params(message, Part::Body)?, name, value)
+        unsafe { add_named(message, name, name_len, value, value_len, Part::Body) }
     }
 }
 
@@ -178,11 +171,41 @@ pub unsafe extern "C" fn convstate_message_add_named_header_param(
     value_len: usize,
 ) -> convstate_result {
     ffi_boundary! {
-        let message = unsafe { arg_mut(message, "message") }?;
-        let name = unsafe { str_arg(name, name_len, "name") }?.to_owned();
-        let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-        add_named_param(template_params(message, Part::Header)?, name, value)
+        unsafe { add_named(message, name, name_len, value, value_len, Part::Header) }
     }
+}
+
+/// The C arguments of a positional parameter, read and appended to `part`.
+///
+/// # Safety
+/// As the public functions that call it: each pointer NULL or valid for its length.
+unsafe fn add_positional(
+    message: *mut convstate_message,
+    value: *const c_char,
+    value_len: usize,
+    part: Part,
+) -> Result<(), FfiError> {
+    let message = unsafe { arg_mut(message, "message") }?;
+    let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
+    add_param(template_params(message, part)?, value)
+}
+
+/// The C arguments of a named parameter, read and set in `part`.
+///
+/// # Safety
+/// As the public functions that call it: each pointer NULL or valid for its length.
+unsafe fn add_named(
+    message: *mut convstate_message,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+    part: Part,
+) -> Result<(), FfiError> {
+    let message = unsafe { arg_mut(message, "message") }?;
+    let name = unsafe { str_arg(name, name_len, "name") }?.to_owned();
+    let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
+    add_named_param(template_params(message, part)?, name, value)
 }
 
 /// A media message (`media`: a `convstate_media_kind`, not NONE) of `size` bytes, with an
