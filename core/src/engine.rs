@@ -1370,7 +1370,7 @@ impl Engine {
                     // A chat whose idle deadline has passed has ended, tick or no tick.
                     chat: self
                         .live_chat(i)
-                        .filter(|chat| chat.last_activity_at.plus(self.idle_timeout(n)) > at),
+                        .filter(|chat| self.chat_still_live(n, chat, at)),
                     ticket: c.ticket(),
                     // Held messages expire at their instant, tick or no tick.
                     outbox_held: self.outbox.get(&i).map_or(0, |held| {
@@ -1527,11 +1527,25 @@ impl Engine {
         self.conversations.len()
     }
 
-    /// Number of live chats.
-    /// Counted when asked (a scan of the conversations, for inspection), not kept in step
-    /// on every chat start and end.
+    /// Number of live chats at the engine's clock. Counted when asked (a scan of the
+    /// conversations, for inspection), not kept in step on every chat start and end. A chat
+    /// whose idle deadline has passed has ended, tick or no tick, as the conversation view
+    /// says (an import that moves the clock fires no timer).
     pub fn live_chat_count(&self) -> usize {
-        self.live_chats().count()
+        self.live_chats()
+            .filter(|(conv, chat)| {
+                let number = self.conversations[*conv as usize].number;
+                self.chat_still_live(number, chat, self.clock)
+            })
+            .count()
+    }
+
+    /// Whether a live chat at `number` has not yet reached its idle deadline at `at`. A
+    /// deadline past the last instant the engine accepts is held at it, and its timer fires
+    /// only when called at that instant: the chat is live until then.
+    fn chat_still_live(&self, number: u32, chat: &LiveChat, at: Instant) -> bool {
+        let deadline = chat.last_activity_at.plus(self.idle_timeout(number));
+        deadline > at || deadline.unix_millis() == crate::time::MAX_INSTANT_MS
     }
 
     /// Live chats by conversation index, in index order (snapshots, exports, and a number's

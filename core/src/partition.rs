@@ -17,11 +17,21 @@
 //! travel.
 //!
 //! Engine-wide state does not travel: queued effects (drain them before exporting) and the
-//! ticket counter (the importing engine continues from the larger of the two, so ticket
-//! ids stay increasing but are unique per engine, not across engines). The export is a
-//! copy: the source keeps the business until the host removes it with
+//! ticket counter. The importing engine continues from the larger of the two counters, and
+//! the business keeps its tickets' ids: ids stay increasing and unique within a business
+//! (and a conversation), but after an import two businesses of one engine may hold the
+//! same id, so a host keys tickets by business (or by number and contact) as well. The
+//! export is a copy: the source keeps the business until the host removes it with
 //! [`Engine::remove_business`], which completes the move (and stops the source's timers for
 //! the business, which would otherwise fire on both nodes).
+//!
+//! One engine has one clock, and an import leaves it at the later of the two engines'
+//! clocks (its timers due by then fire with the next input or tick). Inputs dated before
+//! the clock are judged at it, so if the two nodes' clocks differ, the businesses of the
+//! node that was behind are judged from then on at the other's time: a reply a second
+//! before a window's end on the lagging node may find it closed. Move a business when the
+//! two nodes have reached the same point of their event streams (pause both partitions,
+//! or move at a tick both have taken), and a move changes no decision.
 //!
 //! The bytes are versioned JSON built from the same serde types as [`crate::snapshot`].
 

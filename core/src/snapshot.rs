@@ -159,6 +159,9 @@ pub fn unseal(bytes: &[u8]) -> Result<&[u8], Error> {
 
 /// [`unseal`], with the envelope's version.
 fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
+    // Whitespace after the envelope (a newline an editor or `echo` adds) is no damage, as
+    // for exports: it was refused as "truncated".
+    let bytes = bytes.trim_ascii_end();
     for (version, checksum) in READABLE_VERSIONS {
         if let Some(body) = unseal_as(SNAPSHOT_FORMAT, version, checksum, bytes) {
             return Ok((version, body?));

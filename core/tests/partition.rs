@@ -1011,3 +1011,44 @@ fn a_sharded_engine_moves_a_business_while_threads_send() {
     );
     assert!(restored.handle_json(&query)[0].contains(r#""business":"biz2""#));
 }
+
+#[test]
+fn an_import_that_moves_the_clock_counts_the_chats_it_ended() {
+    // The import moves the engine's clock to the export's, later, and fires no timer: the
+    // live chat count said a chat was live whose idle deadline had passed, while the
+    // conversation view said it had ended.
+    let mut node = Engine::with_preset("cloud-2025").unwrap();
+    let mut other = Engine::with_preset("cloud-2025").unwrap();
+    for (engine, b, minute) in [(&mut node, 0, 0), (&mut other, 1, 120)] {
+        for line in [
+            format!(
+                r#"{{"type":"register_number","at":"{}","business":"b{b}","number":"{}","channel":"official"}}"#,
+                at(0),
+                number(b)
+            ),
+            format!(
+                r#"{{"type":"inbound","at":"{}","number":"{}","contact":"{}","kind":"text"}}"#,
+                at(minute),
+                number(b),
+                contact(b, 0)
+            ),
+        ] {
+            let out = engine.handle_json(&line);
+            assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+        }
+    }
+    let export = other.export_business("b1").expect("an export");
+    node.import_business(&export).expect("an import");
+    let view = node
+        .conversation(&number(0), &contact(0, 0), node.clock())
+        .expect("a view");
+    assert!(
+        view.chat.is_none(),
+        "the chat at minute 0 is past its idle deadline"
+    );
+    assert_eq!(
+        node.live_chat_count(),
+        1,
+        "only the moved business's chat is live"
+    );
+}

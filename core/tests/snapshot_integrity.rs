@@ -69,6 +69,22 @@ fn every_truncation_at_every_97th_byte_is_refused() {
 }
 
 #[test]
+fn whitespace_after_the_envelope_is_no_damage() {
+    // A state saved again by an editor, or with `echo >>`, ends in a newline: it was
+    // refused as truncated, where an export with one was read.
+    let bytes = small_engine().snapshot();
+    for tail in [&b"\n"[..], b"\r\n", b"  \n\n"] {
+        let mut edited = bytes.clone();
+        edited.extend_from_slice(tail);
+        let restored = Engine::restore(&edited).expect("a snapshot with a trailing newline");
+        assert!(
+            restored.snapshot() == bytes,
+            "{tail:?} changed what was restored"
+        );
+    }
+}
+
+#[test]
 fn every_single_bit_flip_is_refused() {
     let bytes = small_engine().snapshot();
     assert!(
