@@ -1023,6 +1023,11 @@ fn check_templates(
                 "deleted" => model.deleted = true,
                 // `approved`, `reinstated` and `unpaused` provider events all mean approved.
                 "approved" if effect["reason"] == "provider" => model.disabled = false,
+                // Classic: a recovery rated before the flag deadline, delivered after the
+                // engine disabled the template at it, takes that disable back (scenario 267).
+                "approved" if effect["from"] == "disabled" && effect["reason"] == "quality" => {
+                    model.disabled = false
+                }
                 _ => {}
             }
         }
