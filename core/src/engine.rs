@@ -712,7 +712,6 @@ impl Engine {
         Ok(i)
     }
 
-    /// Resolves `contact`/`group` of a request to an address (exactly one must be given).
     /// The key of an inbound's sender or a send's recipient, checked but not interned: an
     /// opaque id the engine has not seen yet is `None` (it is no one's alias, and holds no
     /// conversation), so a lookup or a redelivery changes nothing.
@@ -729,6 +728,8 @@ impl Engine {
         }
     }
 
+    /// Resolves `contact`/`group` of a request to an address, interning an opaque id seen
+    /// for the first time (exactly one must be given).
     pub(crate) fn recipient(
         &mut self,
         contact: Option<&str>,
