@@ -38,18 +38,8 @@ static convstate_engine *new_engine(void) {
   if (!engine) return NULL;
   number = acme_official_number(NUMBER, T0 - HOUR, -1);
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
-  memset(&template_, 0, sizeof template_);
-  template_.at_ms = T0 - HOUR;
-  template_.business = "acme";
-  template_.business_len = 4;
-  template_.name = "promo";
-  template_.name_len = 5;
-  template_.language = "en";
-  template_.language_len = 2;
-  template_.category = CONVSTATE_CATEGORY_MARKETING;
-  template_.body = "Hello {{1}}, see our offer.";
-  template_.body_len = strlen(template_.body);
-  template_.status = CONVSTATE_TEMPLATE_APPROVED;
+  template_ = acme_approved_template("promo", CONVSTATE_CATEGORY_MARKETING,
+                                     "Hello {{1}}, see our offer.", T0 - HOUR);
   CHECK_RC(convstate_engine_register_template(engine, &template_), CONVSTATE_OK);
   for (i = 0; i < 3; i++) {
     CHECK_RC(convstate_engine_consent(engine, T0 - HOUR, S("acme"), NULL, 0, CONTACTS[i],

@@ -52,4 +52,27 @@ static inline convstate_number_registration acme_official_number(const char *num
   return r;
 }
 
+/* The registration of an approved template `name` (English) of business "acme" at `at_ms`,
+ * zeroed first so that every optional field is absent (header, footer, buttons); the
+ * programs set what else a test needs before registering it. */
+static inline convstate_template_registration acme_approved_template(const char *name,
+                                                                     uint32_t category,
+                                                                     const char *body,
+                                                                     int64_t at_ms) {
+  convstate_template_registration r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = at_ms;
+  r.business = "acme";
+  r.business_len = 4;
+  r.name = name;
+  r.name_len = strlen(name);
+  r.language = "en";
+  r.language_len = 2;
+  r.category = category;
+  r.body = body;
+  r.body_len = strlen(body);
+  r.status = CONVSTATE_TEMPLATE_APPROVED;
+  return r;
+}
+
 #endif

@@ -103,18 +103,8 @@ static void test_day_of_a_conversation(void) {
   number.channel = 77;
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_ERR_INVALID_ARGUMENT);
 
-  memset(&template_, 0, sizeof template_);
-  template_.at_ms = T0 - HOUR;
-  template_.business = "acme";
-  template_.business_len = 4;
-  template_.name = "order_ready";
-  template_.name_len = strlen("order_ready");
-  template_.language = "en";
-  template_.language_len = 2;
-  template_.category = CONVSTATE_CATEGORY_UTILITY;
-  template_.body = "Order {{1}} is ready";
-  template_.body_len = strlen(template_.body);
-  template_.status = CONVSTATE_TEMPLATE_APPROVED;
+  template_ = acme_approved_template("order_ready", CONVSTATE_CATEGORY_UTILITY,
+                                     "Order {{1}} is ready", T0 - HOUR);
   CHECK_RC(convstate_engine_register_template(engine, &template_), CONVSTATE_OK);
   CHECK_RC(convstate_engine_template(engine, S("acme"), S("order_ready"), S("en"), &template_view),
            CONVSTATE_OK);
@@ -379,20 +369,10 @@ static void test_header_params(void) {
   if (!engine) return;
   number = acme_official_number(NUMBER, T0 - HOUR, -1);
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
-  memset(&template_, 0, sizeof template_);
-  template_.at_ms = T0 - HOUR;
-  template_.business = "acme";
-  template_.business_len = 4;
-  template_.name = "order_ready";
-  template_.name_len = strlen("order_ready");
-  template_.language = "en";
-  template_.language_len = 2;
-  template_.category = CONVSTATE_CATEGORY_UTILITY;
+  template_ = acme_approved_template("order_ready", CONVSTATE_CATEGORY_UTILITY,
+                                     "Your order is ready.", T0 - HOUR);
   template_.header = "Order {{1}}";
   template_.header_len = strlen(template_.header);
-  template_.body = "Your order is ready.";
-  template_.body_len = strlen(template_.body);
-  template_.status = CONVSTATE_TEMPLATE_APPROVED;
   CHECK_RC(convstate_engine_register_template(engine, &template_), CONVSTATE_OK);
   CHECK_RC(convstate_engine_consent(engine, T0, NULL, 0, NUMBER, strlen(NUMBER), CONTACT,
                                     strlen(CONTACT), true),
