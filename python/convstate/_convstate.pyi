@@ -76,6 +76,7 @@ class BatchResult:
     def names(self) -> list[str]:
         """The outcome name of every row, in order."""
     def __len__(self) -> int: ...
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]: ...
 
 @final
 class Billing:

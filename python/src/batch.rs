@@ -1041,28 +1041,49 @@ pub struct PyBatchResult {
     outcomes: Py<PyBytes>,
     counts: Vec<u64>,
     effect_counts: Vec<(String, u64)>,
-    first_error: Option<(usize, &'static str, String)>,
-    error_codes: Vec<(&'static str, u64)>,
+    first_error: Option<(usize, String, String)>,
+    error_codes: Vec<(String, u64)>,
     effects_kept: bool,
 }
 
+/// What a `BatchResult` pickles as: the outcome codes, the effect counts, the first error,
+/// the error codes and whether effects were kept (the outcome counts follow from the codes).
+type BatchResultState<'py> = (
+    Bound<'py, PyBytes>,
+    Vec<(String, u64)>,
+    Option<(usize, String, String)>,
+    Vec<(String, u64)>,
+    bool,
+);
+
 impl PyBatchResult {
     pub fn new(py: Python<'_>, outcome: BatchOutcome, effects_kept: bool) -> PyBatchResult {
-        let mut counts = vec![0u64; OUTCOME_NAMES.len()];
-        for code in &outcome.codes {
-            counts[usize::from(*code)] += 1;
-        }
-        let mut error_codes: Vec<_> = outcome.error_codes.into_iter().collect();
+        let mut error_codes: Vec<_> = outcome
+            .error_codes
+            .into_iter()
+            .map(|(code, n)| (code.to_owned(), n))
+            .collect();
         error_codes.sort();
         PyBatchResult {
+            counts: outcome_counts(&outcome.codes),
             outcomes: PyBytes::new(py, &outcome.codes).unbind(),
-            counts,
             effect_counts: outcome.effect_counts,
-            first_error: outcome.first_error,
+            first_error: outcome
+                .first_error
+                .map(|(row, code, message)| (row, code.to_owned(), message)),
             error_codes,
             effects_kept,
         }
     }
+}
+
+/// How many rows got each outcome code; every code must be one of [`OUTCOME_NAMES`].
+fn outcome_counts(codes: &[u8]) -> Vec<u64> {
+    let mut counts = vec![0u64; OUTCOME_NAMES.len()];
+    for code in codes {
+        counts[usize::from(*code)] += 1;
+    }
+    counts
 }
 
 #[pymethods]
@@ -1127,8 +1148,56 @@ impl PyBatchResult {
 
     /// The first refused row as `(row, code, message)`, or None.
     #[getter]
-    fn first_error(&self) -> Option<(usize, &'static str, String)> {
+    fn first_error(&self) -> Option<(usize, String, String)> {
         self.first_error.clone()
+    }
+
+    /// Pickles (and copies) as its parts: a result is a value, and a batch run in a worker
+    /// process comes back through a pickle.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, BatchResultState<'py>)> {
+        let py = slf.py();
+        let result = slf.get();
+        let state = (
+            result.outcomes.bind(py).clone(),
+            result.effect_counts.clone(),
+            result.first_error.clone(),
+            result.error_codes.clone(),
+            result.effects_kept,
+        );
+        Ok((slf.get_type().getattr("_from_state")?, state))
+    }
+
+    /// The result `__reduce__` took apart (what unpickling calls). Outcome codes are
+    /// checked: one no table has is a `ValueError`, never a wrong count.
+    #[staticmethod]
+    fn _from_state(
+        outcomes: Bound<'_, PyBytes>,
+        effect_counts: Vec<(String, u64)>,
+        first_error: Option<(usize, String, String)>,
+        error_codes: Vec<(String, u64)>,
+        effects_kept: bool,
+    ) -> PyResult<PyBatchResult> {
+        let codes = outcomes.as_bytes();
+        if let Some((row, code)) = codes
+            .iter()
+            .enumerate()
+            .find(|(_, code)| usize::from(**code) >= OUTCOME_NAMES.len())
+        {
+            return Err(PyValueError::new_err(format!(
+                "not a BatchResult: row {row} has outcome code {code}, the largest is {}",
+                OUTCOME_NAMES.len() - 1
+            )));
+        }
+        Ok(PyBatchResult {
+            counts: outcome_counts(codes),
+            outcomes: outcomes.unbind(),
+            effect_counts,
+            first_error,
+            error_codes,
+            effects_kept,
+        })
     }
 
     /// The outcome name of every row, in order (a list of str: convenient, not compact).

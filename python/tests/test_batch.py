@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 import ctypes
 import json
+import pickle
 import random
 import struct
 import sys
@@ -364,6 +365,38 @@ def test_batch_result_repr_names_the_counts() -> None:
         ["inbound"], [T0 + HOUR], [NUMBER], [contact(0)])
     assert result is not None
     assert repr(result) == "BatchResult(applied=1)"
+
+
+def result_fields(result: convstate.BatchResult) -> tuple[Any, ...]:
+    return (result.outcomes, result.names(), result.counts, result.effect_counts,
+            result.effects_kept, result.errors, result.error_codes, result.first_error,
+            len(result), repr(result))
+
+
+@pytest.mark.parametrize("keep_effects", [False, True])
+def test_batch_result_pickles_with_every_field(keep_effects: bool) -> None:
+    # A batch run in a worker process (multiprocessing, concurrent.futures) comes back
+    # through a pickle.
+    engine = new_engine()
+    result = engine.run_batch(
+        ["inbound", "inbound", "send", "check_send"], [T0 + HOUR] * 3 + [T0 + 30 * HOUR],
+        [NUMBER, UNKNOWN_NUMBER, NUMBER, NUMBER], [contact(0), contact(1), contact(0), contact(0)],
+        [None, None, "Hi", "Hi again"], keep_effects=keep_effects)
+    assert result.names() == ["applied", "error", "allowed", "window_closed"]
+    assert bool(result.effect_counts) != keep_effects
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        clone = pickle.loads(pickle.dumps(result, protocol=protocol))
+        assert type(clone) is convstate.BatchResult
+        assert result_fields(clone) == result_fields(result)
+
+
+def test_a_batch_result_pickle_with_an_unknown_outcome_code_is_refused() -> None:
+    engine = new_engine()
+    result = engine.run_batch(["inbound"], [T0 + HOUR], [NUMBER], [contact(0)])
+    rebuild, state = result.__reduce__()
+    largest = len(convstate.BatchResult.OUTCOME_NAMES) - 1
+    with pytest.raises(ValueError, match=f"row 1 has outcome code 99, the largest is {largest}"):
+        rebuild(bytes([0, 99]), *state[1:])
 
 
 def columns_of(kinds: Any, at: Any) -> tuple[Any, ...]:
