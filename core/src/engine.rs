@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::provider_order::ProviderOrder;
 use crate::tally::tally;
+use crate::template_lifecycle::text_of;
 
 use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
@@ -195,6 +196,12 @@ pub(crate) struct Template {
     /// takes the disable back, as the provider, rating it in time, never disabled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at_deadline: Option<Instant>,
+    /// The latest instant its text (body, header or footer) changed, by an edit, the
+    /// provider's report of one or a re-registration: a send of it before then showed the
+    /// contact other text, so the same parameters now are no duplicate of it (§10). `None`
+    /// while the text is the one registered (and in snapshots older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_changed_at: Option<Instant>,
 }
 
 /// A message held in the pending outbox (§4).
@@ -944,6 +951,18 @@ impl Engine {
         // A template registered as flagged gets the policy's deadline, as if flagged now.
         let flag_deadline = (e.status == TemplateStatus::Flagged)
             .then(|| self.clock.plus(self.policy.templates.flag_for));
+        // A replaced template with other text is other content from now on (§10).
+        let previous = self
+            .template_index
+            .get(business, &spec.name, &spec.language)
+            .map(|i| &self.templates[i as usize]);
+        let text_changed_at = previous.and_then(|old| {
+            if text_of(&old.spec) == text_of(&spec) {
+                old.text_changed_at
+            } else {
+                old.text_changed_at.max(Some(e.at))
+            }
+        });
         let template = Template {
             business,
             spec,
@@ -964,6 +983,7 @@ impl Engine {
             components_event: ProviderOrder::default(),
             status_event: ProviderOrder::default(),
             disabled_at_deadline: None,
+            text_changed_at,
         };
         let index =
             match self

@@ -480,6 +480,8 @@ impl Engine {
             return deny(reason);
         }
         let mut category = None;
+        // When the template's text last changed: an earlier send of it is other content.
+        let mut text_changed_at = None;
         if let (Some(tm), Some(index)) = (message.template(), outgoing.template) {
             let template = &self.templates[index as usize];
             let params = (template.variables.check_params(&tm.params))
@@ -497,6 +499,7 @@ impl Engine {
                 });
             }
             category = Some(template.spec.category);
+            text_changed_at = template.text_changed_at;
         }
         match channel {
             Channel::Official if !message.is_template() && !self.free_form_allowed(target, now) => {
@@ -542,8 +545,9 @@ impl Engine {
             }
         }
         if !force {
-            let previous =
-                conv.and_then(|(c, _)| self.sent_within_period(c, outgoing.content, now));
+            let previous = conv
+                .and_then(|(c, _)| self.sent_within_period(c, outgoing.content, now))
+                .filter(|&previous_at| text_changed_at.is_none_or(|t| previous_at >= t));
             if let Some(previous_at) = previous {
                 return deny(DenyReason::Duplicate {
                     previous_at,

@@ -319,6 +319,8 @@ pub(crate) struct StoredTemplate {
     pub status_event: ProviderOrder,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at_deadline: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_changed_at: Option<Instant>,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -342,6 +344,7 @@ impl From<&Template> for StoredTemplate {
             components_event: t.components_event,
             status_event: t.status_event,
             disabled_at_deadline: t.disabled_at_deadline,
+            text_changed_at: t.text_changed_at,
         }
     }
 }
@@ -682,6 +685,7 @@ impl Engine {
                 components_event: t.components_event,
                 status_event: t.status_event,
                 disabled_at_deadline: t.disabled_at_deadline,
+                text_changed_at: t.text_changed_at,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }

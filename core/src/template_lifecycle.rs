@@ -120,6 +120,14 @@ pub const COUNTED_PAUSES_KEPT: usize = 2 * MAX_LADDER_PAUSES;
 pub const RATEABLE_CHANGES_KEPT: usize = 16;
 
 impl Template {
+    /// Notes that its text becomes `spec`'s at `at`, if that is other text (§10: a send
+    /// before then is no duplicate of one after).
+    fn note_text_change(&mut self, spec: &crate::template::TemplateSpec, at: Instant) {
+        if text_of(&self.spec) != text_of(spec) {
+            self.text_changed_at = self.text_changed_at.max(Some(at));
+        }
+    }
+
     /// Whether a low rating now would pause it (or count a strike): approved, or in a timed
     /// pause (a rating inside a counted pause is told apart by `counted_pauses`). A pacing
     /// pause, review, a flag and the final statuses are not.
@@ -622,6 +630,7 @@ impl Engine {
         if template.status != TemplateStatus::Deleted
             && template.components_event.admit(e.at, &text_of(&spec))
         {
+            template.note_text_change(&spec, e.at);
             template.spec = spec;
             template.variables = variables;
         }
@@ -783,6 +792,7 @@ impl Engine {
         }
         // Likewise its text: a provider report of an earlier edit, arriving late, does not.
         template.components_event.admit(e.at, &text_of(&spec));
+        template.note_text_change(&spec, e.at);
         template.spec = spec;
         template.variables = variables;
         if counts_as_edit {
@@ -804,7 +814,7 @@ impl Engine {
 }
 
 /// A template's text, as its reports are told apart: body, header and footer.
-fn text_of(spec: &crate::template::TemplateSpec) -> (&str, Option<&str>, Option<&str>) {
+pub(crate) fn text_of(spec: &crate::template::TemplateSpec) -> (&str, Option<&str>, Option<&str>) {
     (&spec.body, spec.header.as_deref(), spec.footer.as_deref())
 }
 

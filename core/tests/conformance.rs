@@ -147,3 +147,39 @@ fn subset_matching_is_strict_where_it_must_be() {
         &serde_json::json!([{"effect": "x"}])
     ));
 }
+
+/// A host may snapshot and restore between any two inputs (a restart, a move): every
+/// scenario, its engine restored from its own snapshot before each line, gives every output
+/// line the uninterrupted run gives, and each restored engine snapshots to the same bytes.
+#[test]
+fn every_scenario_runs_the_same_restored_before_every_line() {
+    let mut lines_checked = 0;
+    for file in scenario_files() {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).expect("a scenario file");
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: Value = serde_json::from_str(lines.next().expect("a header")).unwrap();
+        let mut straight = engine_for(&header, &file);
+        let mut restarted = engine_for(&header, &file);
+        for (n, line) in lines.enumerate() {
+            let bytes = restarted.snapshot();
+            restarted = Engine::restore(&bytes)
+                .unwrap_or_else(|e| panic!("{name}: before input {}: {e}", n + 1));
+            assert!(
+                restarted.snapshot() == bytes,
+                "{name}: before input {}: the restored engine snapshots to other bytes",
+                n + 1
+            );
+            let expected = straight.handle_json(line);
+            let actual = restarted.handle_json(line);
+            assert_eq!(
+                actual,
+                expected,
+                "{name}: input {} gives other outputs after a restore: {line}",
+                n + 1
+            );
+            lines_checked += 1;
+        }
+    }
+    eprintln!("{lines_checked} inputs replayed after a restore");
+}
