@@ -198,6 +198,11 @@ impl Engine {
             return Ok(decision);
         }
         let number = &self.numbers[target.number as usize];
+        // The direct path (window open, another channel, a template) needs no opener. The
+        // window is read at the instant the send is judged; no timer moves it.
+        let direct = number.channel != Channel::Official
+            || req.message.is_template()
+            || self.free_form_allowed(target, req.at.max(self.clock));
         let opener: Option<TemplateMessage> = req.template.clone().or_else(|| {
             number
                 .default_template
@@ -209,7 +214,9 @@ impl Engine {
                     header_params: Default::default(),
                 })
         });
-        if let Some(t) = &opener {
+        // Checked before anything changes, and only when an opener may go out: a default
+        // template not (yet) registered does not stop a message that needs none.
+        if let Some(t) = opener.as_ref().filter(|_| !direct) {
             self.template_idx(number.business, &t.name, &t.language)?;
         }
         let message = self.outgoing(target.number, &req.message)?;
@@ -217,11 +224,7 @@ impl Engine {
         let recipient = target.recipient.expect("interned above");
         self.handle_timeout(req.at);
         let now = self.clock;
-        let channel = self.numbers[target.number as usize].channel;
         let provider = &self.numbers[target.number as usize].provider;
-        let direct = channel != Channel::Official
-            || req.message.is_template()
-            || self.free_form_allowed(target, now);
         let decision = if direct {
             let mut decision = self.decide(target, message, false, now)?;
             self.record(target, message, &decision, now, req.message_id.as_deref())?;
