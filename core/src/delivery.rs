@@ -20,6 +20,7 @@ use crate::decision::{Billing, ChargeCategory};
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
+use crate::send::{scoped_key, with_scoped_key};
 use crate::tally::tally;
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
@@ -110,7 +111,10 @@ impl Engine {
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;
-        let record = self.sent_messages.get(&e.message_id, now).cloned();
+        // The number's own send of that id (§10: ids are unique per number, not across).
+        let record = with_scoped_key(Some(number), &e.message_id, |id| {
+            self.sent_messages.get(id, now).cloned()
+        });
         let Some(mut record) = record else {
             // Not a message sent through the engine (or forgotten): contact-level corrections
             // still apply to a failure.
@@ -175,16 +179,19 @@ impl Engine {
         if advances {
             record.status = e.status;
         }
-        if let Some(stored) = self.sent_messages.get_mut(&e.message_id, now) {
-            *stored = record;
-        }
+        with_scoped_key(Some(number), &e.message_id, |id| {
+            if let Some(stored) = self.sent_messages.get_mut(id, now) {
+                *stored = record;
+            }
+        });
         Ok(())
     }
 
     /// Remembers an allowed send under its provider id.
     pub(crate) fn remember_sent(&mut self, message_id: &str, message: SentMessage, now: Instant) {
+        let number = self.conversations[message.conv as usize].number;
         self.sent_messages
-            .insert(message_id.to_owned(), now, message);
+            .insert(scoped_key(Some(number), message_id), now, message);
     }
 
     fn confirm_billing(&mut self, number: u32, sent_at: Instant, pricing: &ProviderPricing) {

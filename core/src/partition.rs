@@ -417,7 +417,7 @@ impl Engine {
                     Some(t) => Some(template_map.get(t)?),
                     None => None,
                 };
-                Some((id.to_owned(), at, m))
+                Some((host_key(id).to_owned(), at, m))
             })
             .collect();
 
@@ -716,12 +716,7 @@ impl Engine {
         // too, and one of the two answers would be lost.
         let now = self.clock.max(x.clock);
         let business = x.business.name.as_str();
-        check_new(
-            x.sent_messages.iter().map(|(id, at, _)| (id.as_str(), *at)),
-            "message id",
-            business,
-            |id, at| self.sent_messages.clashes(id, at, now),
-        )?;
+        // Message ids of sends are held under their numbers, all new here: none clashes.
         // Keys are the business's own: they are held under the index it will have here, so
         // that the same key of a business already here is another key.
         let scope = Some(self.businesses.len() as u32);
@@ -912,7 +907,8 @@ impl Engine {
                     .map(|(id, at, mut m)| {
                         m.conv += conv_base;
                         m.template = m.template.map(|t| t + template_base);
-                        (id, at, m)
+                        let number = self.conversations[m.conv as usize].number;
+                        (scoped_key(Some(number), &id), at, m)
                     })
                     .collect(),
                 now,

@@ -76,30 +76,33 @@ pub(crate) struct Remembered {
     pub number: Option<u32>,
 }
 
-/// How many bytes of a scoped idempotency key name its business: the business index in
-/// eight hex digits. Keys are the host's, and a host serving several businesses may number
-/// them per business ("msg-1" in each): the engine holds each key under its business, so
-/// that the same text from two businesses is two keys (as it is across the shards of a
-/// sharded engine, and before and after a business moves).
+/// How many bytes of a scoped key name its scope: an index in eight hex digits. Idempotency
+/// keys are the host's, and a host serving several businesses may number them per business
+/// ("msg-1" in each): the engine holds each key under its business, so that the same text
+/// from two businesses is two keys (as it is across the shards of a sharded engine, and
+/// before and after a business moves). Provider message ids of sends are held under their
+/// number: providers other than Meta number messages per bot or account, and a status
+/// naming another number is not about the message that number did not send.
 const SCOPE_DIGITS: usize = 8;
 
 /// The scope of keys restored from a snapshot older than version 4, which did not record
 /// their number: they belong to no business, and answer a retry from any (as before).
 const NO_BUSINESS: u32 = u32::MAX;
 
-/// Writes `business`'s scope and then `key` into `buf`, which must hold both.
-fn write_scoped(mut buf: &mut [u8], business: Option<u32>, key: &str) {
+/// Writes `scope` and then `key` into `buf`, which must hold both.
+fn write_scoped(mut buf: &mut [u8], scope: Option<u32>, key: &str) {
     use std::io::Write;
-    let business = business.unwrap_or(NO_BUSINESS);
-    write!(buf, "{business:0width$x}{key}", width = SCOPE_DIGITS)
+    let scope = scope.unwrap_or(NO_BUSINESS);
+    write!(buf, "{scope:0width$x}{key}", width = SCOPE_DIGITS)
         .expect("the buffer holds the scope and the key");
 }
 
-/// The host's `key` held under `business` (`None`: restored without a number), as the
-/// engine's table of keys holds it.
-pub(crate) fn scoped_key(business: Option<u32>, key: &str) -> String {
+/// The host's `key` held under `scope` (a business for idempotency keys, `None` for one
+/// restored without a number; a number for provider message ids), as the engine's tables
+/// hold it.
+pub(crate) fn scoped_key(scope: Option<u32>, key: &str) -> String {
     let mut buf = vec![0; SCOPE_DIGITS + key.len()];
-    write_scoped(&mut buf, business, key);
+    write_scoped(&mut buf, scope, key);
     String::from_utf8(buf).expect("hex digits and a str")
 }
 
@@ -108,15 +111,15 @@ pub(crate) fn host_key(scoped: &str) -> &str {
     &scoped[SCOPE_DIGITS..]
 }
 
-/// Calls `f` with [`scoped_key`]`(business, key)`, built on the stack: a lookup allocates
-/// nothing (request keys are at most [`MAX_ID_BYTES`] bytes; a longer one is built on the
-/// heap).
-fn with_scoped_key<R>(business: Option<u32>, key: &str, f: impl FnOnce(&str) -> R) -> R {
+/// Calls `f` with [`scoped_key`]`(scope, key)`, built on the stack: a lookup allocates
+/// nothing (request keys and ids are at most [`MAX_ID_BYTES`] bytes; a longer one is built
+/// on the heap).
+pub(crate) fn with_scoped_key<R>(scope: Option<u32>, key: &str, f: impl FnOnce(&str) -> R) -> R {
     let mut buf = [0u8; SCOPE_DIGITS + MAX_ID_BYTES];
     let Some(buf) = buf.get_mut(..SCOPE_DIGITS + key.len()) else {
-        return f(&scoped_key(business, key));
+        return f(&scoped_key(scope, key));
     };
-    write_scoped(buf, business, key);
+    write_scoped(buf, scope, key);
     f(std::str::from_utf8(buf).expect("hex digits and a str"))
 }
 

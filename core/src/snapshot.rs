@@ -547,11 +547,12 @@ impl Engine {
             },
             billing: sorted(&self.billing),
             usage: sorted(&self.usage),
+            // The provider's ids; each is its conversation's number's.
             sent_messages: self
                 .sent_messages
                 .entries()
                 .into_iter()
-                .map(|(k, t, v)| (k.to_owned(), t, v.clone()))
+                .map(|(k, t, v)| (host_key(k).to_owned(), t, v.clone()))
                 .collect(),
             inbound_ids,
             inbound_id_numbers,
@@ -853,7 +854,14 @@ impl Engine {
                 return Err(corrupt("a sent message names an unknown template"));
             }
         }
-        engine.sent_messages = ExpiringMap::from_entries(memory, s.sent_messages, s.clock)
+        let sent_messages = (s.sent_messages.into_iter())
+            .map(|(id, at, sent)| {
+                // Its conversation, checked above to be one of the snapshot's.
+                let number = s.conversations[sent.conv as usize].number;
+                (scoped_key(Some(number), &id), at, sent)
+            })
+            .collect();
+        engine.sent_messages = ExpiringMap::from_entries(memory, sent_messages, s.clock)
             .ok_or_else(|| corrupt("sent messages out of order, repeated or after the clock"))?;
         let inbound_ids = numbered(
             s.inbound_ids,

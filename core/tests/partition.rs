@@ -708,12 +708,13 @@ fn a_damaged_export_is_refused_and_changes_nothing() {
         .unwrap();
 }
 
-/// A provider message id or inbound message id of the export that the importing engine
-/// already recorded is refused (each is unique while remembered: one of the two answers
-/// would be lost), naming it, and changes nothing. Recorded long enough ago to be forgotten
-/// (a week), it is no clash: the business's own entry is the one that counts after the
-/// import. An idempotency key is the business's own: another business's same key is
-/// another key, so it imports, and each business's retry gets its own first decision.
+/// An inbound message id of the export that the importing engine already recorded is
+/// refused (each is unique while remembered: one of the two answers would be lost), naming
+/// it, and changes nothing. Recorded long enough ago to be forgotten (a week), it is no
+/// clash: the business's own entry is the one that counts after the import. An idempotency
+/// key is the business's own, and a send's provider message id its number's: another
+/// business's same key or id is another, so it imports, each business's retry gets its own
+/// first decision, and each number's status its own message.
 #[test]
 fn an_export_whose_ids_are_already_recorded_is_refused() {
     let source = engine();
@@ -754,8 +755,25 @@ fn an_export_whose_ids_are_already_recorded_is_refused() {
             }
             let before = clash.snapshot();
             let imported = clash.import_business(&bytes);
-            if day == "2026-10-20" || name.starts_with("key.") {
+            if day == "2026-10-20" || !name.starts_with("in.") {
                 imported.unwrap_or_else(|e| panic!("{name} of {day}: {e}"));
+                if name == "wamid.1.4" && day == "2026-11-02" {
+                    for sender in ["+15557770000", &number(1)] {
+                        let failed = format!(
+                            r#"{{"type":"message_status","at":"{}","number":"{sender}","contact":"+4917000000001","message_id":"wamid.1.4","status":"failed"}}"#,
+                            at(20)
+                        );
+                        let out = clash.handle_json(&failed);
+                        let failures: Vec<&String> = (out.iter())
+                            .filter(|l| l.contains(r#""effect":"message_failed""#))
+                            .collect();
+                        assert!(
+                            failures.len() == 1
+                                && failures[0].contains(&format!(r#""number":"{sender}""#)),
+                            "{sender}'s own message fails: {out:?}"
+                        );
+                    }
+                }
                 assert_eq!(
                     clash.handle_json(&retry),
                     source.clone().handle_json(&retry),
