@@ -415,6 +415,10 @@ impl Engine {
                     && self.threshold_met(state, limit.level, at)
                     && self.quality_allows_upgrade(owner)
             });
+        } else if !self.quality_allows_upgrade(owner) {
+            // `reach_then_wait`'s pending upgrade, which a low or flagged number stops when
+            // its time comes (§6): not expected, if no input comes in between.
+            limit.upgrade_at = None;
         }
         Some(limit)
     }
