@@ -220,22 +220,25 @@ impl Engine {
             .entry((number, self.month.key_of(record.sent_at)))
             .or_default();
         tally(&mut usage.failed, 1);
+        // A count taken back to zero leaves its key, as one never counted has none.
+        fn take_back<K: Ord>(counts: &mut std::collections::BTreeMap<K, u64>, key: &K) {
+            if let Some(n) = counts.get_mut(key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(key);
+                }
+            }
+        }
         match &record.billing {
             Billing::Charged { category, price } => {
-                if let Some(n) = usage.charged.get_mut(category) {
-                    *n = n.saturating_sub(1);
-                }
+                take_back(&mut usage.charged, category);
                 if let (Some(price), Some(cost)) = (price, usage.cost.as_mut()) {
                     *cost = crate::pricing::Amount::from_micros(
                         cost.micros().saturating_sub(price.amount.micros()),
                     );
                 }
             }
-            Billing::Free { why } => {
-                if let Some(n) = usage.free.get_mut(why) {
-                    *n = n.saturating_sub(1);
-                }
-            }
+            Billing::Free { why } => take_back(&mut usage.free, why),
         }
         if record.template.is_none() {
             usage.service_messages = usage.service_messages.saturating_sub(1);

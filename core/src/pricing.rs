@@ -534,7 +534,17 @@ impl Engine {
     /// Monthly usage of a number (`month` as `YYYYMM`).
     pub fn usage(&self, number: &str, month: u32) -> Result<MonthlyUsage, crate::Error> {
         let n = self.number_idx(number)?;
-        Ok(self.usage.get(&(n, month)).cloned().unwrap_or_default())
+        let usage = self.usage.get(&(n, month)).cloned().unwrap_or_default();
+        Ok(self.with_cost(usage))
+    }
+
+    /// `usage` with a cost whenever a rate card is set: nothing priced yet costs `0.00`, as
+    /// everything priced and taken back does.
+    fn with_cost(&self, mut usage: MonthlyUsage) -> MonthlyUsage {
+        if self.policy.pricing.rate_card.is_some() {
+            usage.cost.get_or_insert_default();
+        }
+        usage
     }
 
     /// Monthly usage of all numbers of a business.
@@ -550,7 +560,7 @@ impl Engine {
         for key in keys {
             total.add(&self.usage[key]);
         }
-        Ok(total)
+        Ok(self.with_cost(total))
     }
 }
 
