@@ -2318,7 +2318,9 @@ convstate_result convstate_engine_handle_timeout(struct convstate_engine *engine
 
 /**
  * Writes when `convstate_engine_handle_timeout` should be called next (unix ms), or
- * `CONVSTATE_NONE_MS` when no timer is armed.
+ * `CONVSTATE_NONE_MS` when no timer is armed. Never later than the next change a timer
+ * makes, and sometimes earlier: a wake-up for a chat's idle deadline that later activity
+ * moved finds nothing due and arms the real one.
  */
 convstate_result convstate_engine_poll_timeout(struct convstate_engine *engine,
                                                int64_t *deadline_ms);

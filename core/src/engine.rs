@@ -523,7 +523,10 @@ impl Engine {
         }
     }
 
-    /// When the host should call [`Engine::handle_timeout`] next.
+    /// When the host should call [`Engine::handle_timeout`] next: never later than the next
+    /// change a timer makes, and sometimes earlier. A chat's idle timer stays where it was
+    /// armed when later activity moves the deadline (moving it would cost every inbound and
+    /// reply a timer update), so that wake-up finds nothing due and arms the real deadline.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.timers.next_deadline()
     }

@@ -1045,7 +1045,9 @@ pub unsafe extern "C" fn convstate_engine_handle_timeout(
 }
 
 /// Writes when `convstate_engine_handle_timeout` should be called next (unix ms), or
-/// `CONVSTATE_NONE_MS` when no timer is armed.
+/// `CONVSTATE_NONE_MS` when no timer is armed. Never later than the next change a timer
+/// makes, and sometimes earlier: a wake-up for a chat's idle deadline that later activity
+/// moved finds nothing due and arms the real one.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_poll_timeout(
     engine: *mut convstate_engine,

@@ -302,7 +302,9 @@ class Engine:
     def tick(self, at: _Instant) -> None:
         """Time passed: fires every timer due at or before ``at``."""
     def poll_timeout(self) -> Optional[datetime]:
-        """When ``tick`` should be called next, or None."""
+        """When ``tick`` should be called next, or None. Never later than the next change a
+        timer makes, and sometimes earlier: a wake-up for a chat's idle deadline that later
+        activity moved finds nothing due and arms the real one."""
     def conversation(self, number: str, contact: str, *, at: _Instant) -> dict[str, Any]:
         """The state of one conversation at ``at`` (changes nothing): the engine's clock or a
         later instant. The engine keeps no history, so an earlier ``at`` raises

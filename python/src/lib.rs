@@ -571,7 +571,9 @@ impl PyEngine {
             .map(drop)
     }
 
-    /// When `tick` should be called next, or None when no timer is set.
+    /// When `tick` should be called next, or None when no timer is set. Never later than
+    /// the next change a timer makes, and sometimes earlier: a wake-up for a chat's idle
+    /// deadline that later activity moved finds nothing due and arms the real one.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let deadline = self.locked(py).poll_timeout();
         deadline.map(|at| datetime(py, at)).transpose()
