@@ -214,6 +214,20 @@ impl Template {
         }
     }
 
+    /// A timed pause to `until` ended at `at` (a review after an edit, the provider lifting
+    /// it): the counted pause that covers `at` ends there too, so that a low rating after it,
+    /// on the approved template, is a strike of its own rather than part of that pause.
+    fn end_pause_early(&mut self, at: Instant, until: Instant) {
+        if at >= until {
+            return;
+        }
+        if let Some(pause) =
+            (self.counted_pauses.iter_mut()).find(|(from, to)| *from <= at && at < *to)
+        {
+            pause.1 = at.max(pause.0.plus(Duration::from_millis(1)));
+        }
+    }
+
     /// Takes back the strike of the pause counted from `start` (a rating's), if any.
     fn uncount_pause_from(&mut self, start: Instant) {
         if let Some(i) = self
@@ -298,6 +312,12 @@ impl Engine {
         let template = &mut self.templates[t as usize];
         let from = template.status;
         let was_rateable = template.rateable();
+        if let Some(until) = template
+            .paused_until
+            .filter(|_| to != TemplateStatus::Paused)
+        {
+            template.end_pause_early(since, until);
+        }
         template.status = to;
         if to == TemplateStatus::Disabled {
             template.awaiting_reinstatement = true;
