@@ -349,15 +349,27 @@ impl Engine {
     /// Whether an inbound message id was already handled (provider retries), judged at
     /// `at`, the instant the inbound moves the clock to: an id remembered longer ago than
     /// `provider.status_memory` is new again whether or not a tick came in between.
-    pub(crate) fn inbound_seen(&self, message_id: Option<&str>, at: Instant) -> bool {
+    /// An id is the same message only from the same sender in the same conversation
+    /// (`conv`, `None` for one not yet started, where nothing was received).
+    #[inline]
+    pub(crate) fn inbound_seen(
+        &self,
+        message_id: Option<&str>,
+        conv: Option<u32>,
+        at: Instant,
+    ) -> bool {
+        let Some(id) = message_id else {
+            return false;
+        };
         let now = at.max(self.clock);
-        message_id.is_some_and(|id| self.inbound_ids.get(id, now).is_some())
+        let seen = |scope| with_scoped_key(scope, id, |k| self.inbound_ids.get(k, now).is_some());
+        conv.is_some_and(|c| seen(Some(c))) || (self.inbound_ids_unscoped && seen(None))
     }
 
-    pub(crate) fn remember_inbound(&mut self, message_id: Option<&str>, number: u32) {
+    pub(crate) fn remember_inbound(&mut self, message_id: Option<&str>, conv: u32, number: u32) {
         if let Some(id) = message_id {
             self.inbound_ids
-                .insert(id.to_owned(), self.clock, Some(number));
+                .insert(scoped_key(Some(conv), id), self.clock, Some(number));
         }
     }
 }

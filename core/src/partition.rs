@@ -49,7 +49,7 @@ use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
-use crate::send::{host_key, scoped_key, Remembered};
+use crate::send::{host_key, key_scope, scoped_key, Remembered};
 use crate::sent_content::SentContent;
 use crate::snapshot::{
     corrupt, json_text, seal_as, unseal_as, Checksum, SnapshotBody, StoredTemplate,
@@ -107,6 +107,10 @@ pub(crate) struct BusinessExport {
     /// local index). Since version 3.
     #[serde(default)]
     inbound_ids: Vec<(String, Instant, u32)>,
+    /// The conversation (a local index) each of `inbound_ids` was received in, by position;
+    /// `None`, as for all when absent (exports written before it was kept), when not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    inbound_id_conversations: Vec<Option<u32>>,
     /// Other names of the business's contacts, as (alias, contact key). Absent when there
     /// are none, so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -430,12 +434,18 @@ impl Engine {
                 Some((host_key(key).to_owned(), at, r.decision.clone(), number))
             })
             .collect();
-        let inbound_ids = self
+        let (inbound_ids, inbound_id_conversations): (Vec<_>, Vec<_>) = self
             .inbound_ids
             .live_entries(self.clock)
             .into_iter()
-            .filter_map(|(id, at, &number)| Some((id.to_owned(), at, number_map.get(number?)?)))
-            .collect();
+            .filter_map(|(id, at, &number)| {
+                let conv = key_scope(id).and_then(|c| conv_map.get(c));
+                Some((
+                    (host_key(id).to_owned(), at, number_map.get(number?)?),
+                    conv,
+                ))
+            })
+            .unzip();
 
         let contact_links = (self.contact_links.of_business(b).into_iter())
             .map(|(alias, contact)| (porter.port(alias), porter.port(contact)))
@@ -464,6 +474,7 @@ impl Engine {
             sent_messages,
             idempotency,
             inbound_ids,
+            inbound_id_conversations,
             contact_links,
         };
         let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
@@ -564,11 +575,20 @@ impl Engine {
             std::mem::take(&mut s.idempotency_numbers),
             &number_map,
         );
-        (s.inbound_ids, s.inbound_id_numbers) = retain_numbered(
-            std::mem::take(&mut s.inbound_ids),
+        // An id's conversation, when known, is one of its number's: it stays with it.
+        let mut conversations_of_ids = std::mem::take(&mut s.inbound_id_conversations);
+        conversations_of_ids.resize(s.inbound_ids.len(), None);
+        let ids = (std::mem::take(&mut s.inbound_ids).into_iter()).zip(conversations_of_ids);
+        let (ids, numbers) = retain_numbered(
+            ids.collect(),
             std::mem::take(&mut s.inbound_id_numbers),
             &number_map,
         );
+        s.inbound_id_numbers = numbers;
+        (s.inbound_ids, s.inbound_id_conversations) = ids
+            .into_iter()
+            .map(|(id, conv)| (id, conv.and_then(|c| conv_map.get(c))))
+            .unzip();
         *self = Engine::from_snapshot(s)?;
         Ok(())
     }
@@ -728,11 +748,16 @@ impl Engine {
             business,
             |key, at| self.idempotency.clashes(&scoped_key(scope, key), at, now),
         )?;
+        // Inbound ids are held under their conversations, all new here; only one exported
+        // without its conversation (an older export) is held under none, and may clash.
         check_new(
-            x.inbound_ids.iter().map(|(id, at, _)| (id.as_str(), *at)),
+            (x.inbound_ids.iter())
+                .zip(x.id_conversations())
+                .filter(|(_, conv)| conv.is_none())
+                .map(|((id, at, _), _)| (id.as_str(), *at)),
             "inbound message id",
             business,
-            |id, at| self.inbound_ids.clashes(id, at, now),
+            |id, at| self.inbound_ids.clashes(&scoped_key(None, id), at, now),
         )?;
         for (contact, _) in &x.consents {
             known(*contact, "a consent record")?;
@@ -880,10 +905,17 @@ impl Engine {
             debug_assert!(merged, "idempotency keys checked unique before the import");
         }
         if !x.inbound_ids.is_empty() {
+            let mut conversations = x.inbound_id_conversations;
+            conversations.resize(x.inbound_ids.len(), None);
+            self.inbound_ids_unscoped |= conversations.iter().any(Option::is_none);
             let merged = self.inbound_ids.merge(
                 x.inbound_ids
                     .into_iter()
-                    .map(|(id, at, n)| (id, at, Some(n + number_base)))
+                    .zip(conversations)
+                    .map(|((id, at, n), conv)| {
+                        let key = scoped_key(conv.map(|c| c + conv_base), &id);
+                        (key, at, Some(n + number_base))
+                    })
                     .collect(),
                 now,
             );
@@ -990,11 +1022,18 @@ impl BusinessExport {
                 .map(|(id, at, _)| (id.clone(), *at))
                 .collect(),
             inbound_id_numbers: self.inbound_ids.iter().map(|&(_, _, n)| Some(n)).collect(),
+            inbound_id_conversations: self.inbound_id_conversations.clone(),
             backoffs: self.backoffs.clone(),
             contact_links: (self.contact_links.iter())
                 .map(|&(alias, contact)| (0, alias, contact))
                 .collect(),
         }
+    }
+
+    /// The conversation of each inbound id, by position (`None` where not known: for every
+    /// id of an export written before they were kept).
+    fn id_conversations(&self) -> impl Iterator<Item = Option<u32>> + '_ {
+        (self.inbound_id_conversations.iter().copied()).chain(std::iter::repeat(None))
     }
 
     /// The name of the business exported.

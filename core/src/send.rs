@@ -111,6 +111,13 @@ pub(crate) fn host_key(scoped: &str) -> &str {
     &scoped[SCOPE_DIGITS..]
 }
 
+/// The scope of a key [`scoped_key`] made (`None`: none).
+pub(crate) fn key_scope(scoped: &str) -> Option<u32> {
+    u32::from_str_radix(&scoped[..SCOPE_DIGITS], 16)
+        .ok()
+        .filter(|&scope| scope != NO_BUSINESS)
+}
+
 /// Calls `f` with [`scoped_key`]`(scope, key)`, built on the stack: a lookup allocates
 /// nothing (request keys and ids are at most [`MAX_ID_BYTES`] bytes; a longer one is built
 /// on the heap).
@@ -486,8 +493,9 @@ impl Engine {
             return deny(reason);
         }
         let mut category = None;
-        // When the template's text last changed: an earlier send of it is other content.
-        let mut text_changed_at = None;
+        // When the template's text last changed (the epoch, the earliest instant, if never):
+        // an earlier send of it showed other words.
+        let mut text_changed_at = Instant::EPOCH;
         if let (Some(tm), Some(index)) = (message.template(), outgoing.template) {
             let template = &self.templates[index as usize];
             let params = (template.variables.check_params(&tm.params))
@@ -505,7 +513,7 @@ impl Engine {
                 });
             }
             category = Some(template.spec.category);
-            text_changed_at = template.text_changed_at;
+            text_changed_at = template.text_changed_at.unwrap_or(Instant::EPOCH);
         }
         match channel {
             Channel::Official if !message.is_template() && !self.free_form_allowed(target, now) => {
@@ -553,7 +561,7 @@ impl Engine {
         if !force {
             let previous = conv
                 .and_then(|(c, _)| self.sent_within_period(c, outgoing.content, now))
-                .filter(|&previous_at| text_changed_at.is_none_or(|t| previous_at >= t));
+                .filter(|&previous_at| previous_at >= text_changed_at);
             if let Some(previous_at) = previous {
                 return deny(DenyReason::Duplicate {
                     previous_at,

@@ -41,7 +41,7 @@ use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::provider_order::ProviderOrder;
-use crate::send::{host_key, scoped_key, Remembered};
+use crate::send::{host_key, key_scope, scoped_key, Remembered};
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
 use crate::time::{Duration, Instant};
@@ -281,6 +281,11 @@ pub(crate) struct SnapshotBody {
     /// The number each of `inbound_ids` arrived at, by position; as `idempotency_numbers`.
     #[serde(default)]
     pub inbound_id_numbers: Vec<Option<u32>>,
+    /// The conversation each of `inbound_ids` was received in, by position (`None`: not
+    /// known, as for every id when the list is absent, in states saved before it was kept,
+    /// or when there are none, so that such a state reads as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbound_id_conversations: Vec<Option<u32>>,
     pub backoffs: Vec<(u32, Backoff)>,
     /// Other names of contacts, as (business, alias, contact key); see `contact_links.rs`.
     /// Absent when there are none, so that an engine without them writes what earlier
@@ -505,12 +510,14 @@ impl Engine {
             .into_iter()
             .map(|(k, t, r)| ((host_key(k).to_owned(), t, r.decision.clone()), r.number))
             .unzip();
-        let (inbound_ids, inbound_id_numbers) = self
-            .inbound_ids
-            .entries()
-            .into_iter()
-            .map(|(k, t, &number)| ((k.to_owned(), t), number))
-            .unzip();
+        let mut inbound_ids = Vec::new();
+        let mut inbound_id_numbers = Vec::new();
+        let mut inbound_id_conversations = Vec::new();
+        for (k, t, &number) in self.inbound_ids.entries() {
+            inbound_ids.push((host_key(k).to_owned(), t));
+            inbound_id_numbers.push(number);
+            inbound_id_conversations.push(key_scope(k));
+        }
         SnapshotBody {
             policy: self.policy.clone(),
             clock: self.clock,
@@ -556,6 +563,7 @@ impl Engine {
                 .collect(),
             inbound_ids,
             inbound_id_numbers,
+            inbound_id_conversations,
             backoffs: sorted(&self.backoffs),
             contact_links: self.contact_links.sorted(),
         }
@@ -572,6 +580,7 @@ impl Engine {
             // Older bodies did not record numbers: their keys and ids belong to none.
             s.idempotency_numbers = vec![None; s.idempotency.len()];
             s.inbound_id_numbers = vec![None; s.inbound_ids.len()];
+            s.inbound_id_conversations.clear();
         }
         Engine::from_snapshot(s)
     }
@@ -869,15 +878,33 @@ impl Engine {
             number_count,
             "inbound ids",
         )?;
-        engine.inbound_ids = ExpiringMap::from_entries(
-            memory,
-            inbound_ids
-                .into_iter()
-                .map(|((id, at), number)| (id, at, number))
-                .collect(),
-            s.clock,
-        )
-        .ok_or_else(|| corrupt("inbound ids out of order, repeated or after the clock"))?;
+        let conversations_of_ids = match s.inbound_id_conversations.len() {
+            0 => vec![None; inbound_ids.len()],
+            n if n == inbound_ids.len() => s.inbound_id_conversations,
+            n => {
+                return Err(corrupt(format!(
+                    "{} inbound ids but {n} conversations for them",
+                    inbound_ids.len()
+                )))
+            }
+        };
+        let mut scoped_ids = Vec::with_capacity(inbound_ids.len());
+        for (((id, at), number), conv) in inbound_ids.into_iter().zip(conversations_of_ids) {
+            if let Some(c) = conv {
+                // Received in that conversation, so at its number.
+                let at_its_number = (s.conversations.get(c as usize))
+                    .is_some_and(|conv| number == Some(conv.number));
+                if !at_its_number {
+                    return Err(corrupt(format!(
+                        "inbound id {id:?} names conversation {c}, not one of its number's"
+                    )));
+                }
+            }
+            engine.inbound_ids_unscoped |= conv.is_none();
+            scoped_ids.push((scoped_key(conv, &id), at, number));
+        }
+        engine.inbound_ids = ExpiringMap::from_entries(memory, scoped_ids, s.clock)
+            .ok_or_else(|| corrupt("inbound ids out of order, repeated or after the clock"))?;
         for (c, backoff) in s.backoffs {
             conv_ok(c, "a back-off")?;
             if engine.backoffs.insert(c, backoff).is_some() {

@@ -427,6 +427,7 @@ fn retried_sends_and_redelivered_inbounds_are_recognised_after_a_move() {
     let fields = v2.as_object_mut().unwrap();
     fields.remove("idempotency");
     fields.remove("inbound_ids");
+    fields.remove("inbound_id_conversations");
     v2["version"] = 2.into();
     without
         .import_business(&serde_json::to_vec(&v2).unwrap())
@@ -500,15 +501,18 @@ fn import_refusal(export: &serde_json::Value) -> String {
     }
 }
 
-/// Exports written before the envelope (version 3), sent messages (version 1) or keys and
-/// ids (version 2) travelled still import; newer versions are refused as unsupported.
+/// Exports written before inbound ids kept their conversations, before the envelope
+/// (version 3), sent messages (version 1) or keys and ids (version 2) travelled still
+/// import; newer versions are refused as unsupported.
 #[test]
 fn older_export_versions_import_and_newer_are_refused() {
     let bytes = engine().export_business("biz1").unwrap();
     let mut export = export_object(&bytes);
     assert_eq!(export["version"], 4);
     let added: [(u32, &[&str]); 3] = [
-        (3, &[]),
+        // Unsealed, and written before inbound ids kept their conversations (an export of
+        // version 4 without them reads the same way): the ids match any sender.
+        (3, &["inbound_id_conversations"]),
         (2, &["idempotency", "inbound_ids"]),
         (1, &["sent_messages"]),
     ];
@@ -708,15 +712,13 @@ fn a_damaged_export_is_refused_and_changes_nothing() {
         .unwrap();
 }
 
-/// An inbound message id of the export that the importing engine already recorded is
-/// refused (each is unique while remembered: one of the two answers would be lost), naming
-/// it, and changes nothing. Recorded long enough ago to be forgotten (a week), it is no
-/// clash: the business's own entry is the one that counts after the import. An idempotency
-/// key is the business's own, and a send's provider message id its number's: another
-/// business's same key or id is another, so it imports, each business's retry gets its own
-/// first decision, and each number's status its own message.
+/// An idempotency key is the business's own, a send's provider message id its number's and
+/// an inbound message id its conversation's: the same key or id already recorded by
+/// another business of the importing engine is another, so the export imports, each
+/// business's retry gets its own first decision, each number's status its own message, and
+/// each conversation's redelivery is recognised as its own (recent or a week old alike).
 #[test]
-fn an_export_whose_ids_are_already_recorded_is_refused() {
+fn keys_and_ids_of_another_business_stay_its_own_after_an_import() {
     let source = engine();
     let bytes = source.export_business("biz1").unwrap();
     let retry = format!(
@@ -753,46 +755,55 @@ fn an_export_whose_ids_are_already_recorded_is_refused() {
                 assert!(!out[0].contains("error"), "{out:?}");
                 zeta_send = (line, out);
             }
-            let before = clash.snapshot();
-            let imported = clash.import_business(&bytes);
-            if day == "2026-10-20" || !name.starts_with("in.") {
-                imported.unwrap_or_else(|e| panic!("{name} of {day}: {e}"));
-                if name == "wamid.1.4" && day == "2026-11-02" {
-                    for sender in ["+15557770000", &number(1)] {
-                        let failed = format!(
-                            r#"{{"type":"message_status","at":"{}","number":"{sender}","contact":"+4917000000001","message_id":"wamid.1.4","status":"failed"}}"#,
-                            at(20)
-                        );
-                        let out = clash.handle_json(&failed);
-                        let failures: Vec<&String> = (out.iter())
-                            .filter(|l| l.contains(r#""effect":"message_failed""#))
-                            .collect();
-                        assert!(
-                            failures.len() == 1
-                                && failures[0].contains(&format!(r#""number":"{sender}""#)),
-                            "{sender}'s own message fails: {out:?}"
-                        );
-                    }
-                }
-                assert_eq!(
-                    clash.handle_json(&retry),
-                    source.clone().handle_json(&retry),
-                    "{name}: the business's own first decision for key.1.2"
-                );
-                if day == "2026-11-02" {
-                    let (line, first) = &zeta_send;
-                    let later = line.replace("08:02:00Z", "08:30:00Z");
-                    assert_eq!(&clash.handle_json(&later), first, "zeta's own");
-                }
+            // zeta's inbound, delivered again after the import (when it carried the id).
+            let zeta_inbound = format!(
+                r#"{{"type":"inbound","at":"{day}T08:01:00Z","number":"+15557770000","contact":"+4917000000001","kind":"text"{inbound}}}"#
+            );
+            clash
+                .import_business(&bytes)
+                .unwrap_or_else(|e| panic!("{name} of {day}: {e}"));
+            assert_eq!(
+                clash.handle_json(&retry),
+                source.clone().handle_json(&retry),
+                "{name}: the business's own first decision for key.1.2"
+            );
+            if day != "2026-11-02" {
                 continue;
             }
-            match imported {
-                Err(Error::InvalidEvent { problem }) => {
-                    assert!(problem.contains(&format!("{name:?}")), "{problem}")
-                }
-                other => panic!("{name}: expected a refusal, got {other:?}"),
+            if name == "key.1.2" {
+                let (line, first) = &zeta_send;
+                let later = line.replace("08:02:00Z", "08:30:00Z");
+                assert_eq!(&clash.handle_json(&later), first, "zeta's own");
             }
-            assert_eq!(clash.snapshot(), before);
+            if name == "wamid.1.4" {
+                for sender in ["+15557770000", &number(1)] {
+                    let failed = format!(
+                        r#"{{"type":"message_status","at":"{}","number":"{sender}","contact":"+4917000000001","message_id":"wamid.1.4","status":"failed"}}"#,
+                        at(20)
+                    );
+                    let out = clash.handle_json(&failed);
+                    let failures: Vec<&String> = (out.iter())
+                        .filter(|l| l.contains(r#""effect":"message_failed""#))
+                        .collect();
+                    assert!(
+                        failures.len() == 1
+                            && failures[0].contains(&format!(r#""number":"{sender}""#)),
+                        "{sender}'s own message fails: {out:?}"
+                    );
+                }
+            }
+            if name == "in.1.0" {
+                let again = clash.handle_json(&zeta_inbound);
+                assert_eq!(again.len(), 1, "zeta's message delivered again: {again:?}");
+                let other_contact = zeta_inbound.replace("+4917000000001", "+4917000000002");
+                let other = clash.handle_json(&other_contact);
+                assert!(
+                    other
+                        .iter()
+                        .any(|l| l.contains(r#""effect":"chat_started""#)),
+                    "another contact's message with the same id is its own: {other:?}"
+                );
+            }
         }
     }
 }

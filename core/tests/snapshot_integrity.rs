@@ -970,3 +970,44 @@ fn a_template_disabled_at_its_flag_deadline_restores_and_a_stray_mark_is_refused
         "{problem}"
     );
 }
+
+/// Inbound ids are kept with the conversation they were received in. A state saved before
+/// that (no `inbound_id_conversations`) restores with its ids matching any sender while
+/// remembered, as they did then; a conversation that is not one of the id's number's is
+/// refused.
+#[test]
+fn inbound_ids_restore_with_their_conversations_or_without_as_before() {
+    let mut engine = small_engine();
+    let inbound = |contact: &str| {
+        format!(
+            r#"{{"type":"inbound","at":"2026-11-02T09:30:00Z","number":"+15550001111","contact":"{contact}","kind":"text","message_id":"m-1"}}"#
+        )
+    };
+    assert!(engine.handle_json(&inbound("+79110000001"))[0].contains(r#""type":"ack""#));
+    let body = body_of(&engine);
+    let kept = r#","inbound_id_conversations":[0]"#;
+    assert!(body.contains(kept), "{body}");
+
+    let mut restored = Engine::restore(&seal(body.as_bytes())).expect("restores");
+    assert_eq!(
+        restored.handle_json(&inbound("+79110000001")).len(),
+        1,
+        "delivered again"
+    );
+    let other = restored.handle_json(&inbound("+79110000002"));
+    assert!(
+        other.len() > 1,
+        "another sender's m-1 is its own: {other:?}"
+    );
+
+    let mut older = Engine::restore(&seal(body.replace(kept, "").as_bytes())).expect("restores");
+    assert_eq!(older.handle_json(&inbound("+79110000001")).len(), 1);
+    assert_eq!(
+        older.handle_json(&inbound("+79110000002")).len(),
+        1,
+        "an id saved without its conversation matches any sender"
+    );
+
+    let problem = restore_refusal(&body.replace(kept, r#","inbound_id_conversations":[7]"#));
+    assert!(problem.contains("names conversation 7"), "{problem}");
+}
