@@ -262,6 +262,7 @@ impl Engine {
                     continue;
                 }
                 let update = TemplateStatusUpdate {
+                    pause: None,
                     at,
                     business: self.businesses[template.business as usize].name.clone(),
                     name: template.spec.name.clone(),

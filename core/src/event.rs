@@ -473,6 +473,11 @@ pub struct TemplateStatusUpdate {
     /// marketing). Applied as a `template_category` at `at` would be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<crate::template::TemplateCategory>,
+    /// For `paused` on the pause ladder: which of its pauses the provider says this is
+    /// (Meta's FIRST_PAUSE is 1, SECOND_PAUSE 2). The provider counts strikes over a span
+    /// of its own, so its word sets the count: the next low rating is the strike after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<u32>,
 }
 
 /// Delivery statuses of a sent message, in the order they can happen.

@@ -493,12 +493,22 @@ impl Engine {
         if matches!(e.status, TemplateEvent::Paused | TemplateEvent::Flagged) {
             check_ends_after(e.at, e.until)?;
         }
-        self.handle_timeout(e.at);
-        let now = self.clock;
         let ladder_pauses = match &self.policy.templates.quality_rule {
             TemplateQualityRule::PauseLadder { pauses } => Some(pauses.len()),
             TemplateQualityRule::FlagThenDisable => None,
         };
+        if let Some(pause) = e.pause.filter(|_| e.status == TemplateEvent::Paused) {
+            let rungs = ladder_pauses.unwrap_or(0);
+            if pause == 0 || pause as usize > rungs {
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "pause {pause} of a ladder of {rungs} pauses (the first is pause 1)"
+                    ),
+                });
+            }
+        }
+        self.handle_timeout(e.at);
+        let now = self.clock;
         if self.templates[t as usize].status == TemplateStatus::Deleted {
             return Ok(());
         }
@@ -551,6 +561,15 @@ impl Engine {
             return Ok(());
         }
         template.last_provider_event_at = Some(e.at);
+        if let Some(pause) = e.pause.filter(|_| e.status == TemplateEvent::Paused) {
+            // The provider's own word on its ladder, as the newest pause counted: its
+            // strikes so far are this pause's place (its span for counting them is its own,
+            // RULES.md §5), unless a later pause is counted already.
+            let newest = (template.counted_pauses.last()).is_none_or(|&(start, _)| start <= e.at);
+            if newest {
+                template.pause_strikes = pause;
+            }
+        }
         // A status from before the latest rating that changed the status, arriving after it
         // (§13: by instants, not arrival): in order, that rating acted on this status. One
         // that leaves the template approved when it was rated (an approval, or a pause over

@@ -1235,12 +1235,20 @@ impl Parser<'_> {
             TemplateQualityRule::FlagThenDisable => Vec::new(),
         };
         let mut until = None;
+        let mut pause = None;
         let status = match (event, title) {
             // Meta announces the end of a pause as an approval titled UNPAUSE.
             (_, Some("UNPAUSE")) => TemplateEvent::Unpaused,
             ("PAUSED", title) => {
                 // The pause's length is the policy's ladder; a rate-limiting (pacing) pause
                 // and a pause the policy has no length for last until UNPAUSE.
+                let rung = match title {
+                    Some("FIRST_PAUSE") => Some(0),
+                    Some("SECOND_PAUSE") => Some(1),
+                    _ => None,
+                };
+                // The title also says which pause of the ladder this is.
+                pause = rung.filter(|&i| i < pauses.len()).map(|i| i as u32 + 1);
                 until = match title {
                     Some("FIRST_PAUSE") => pauses.first().map(|d| change.at.plus(*d)),
                     Some("SECOND_PAUSE") => pauses.get(1).map(|d| change.at.plus(*d)),
@@ -1325,6 +1333,7 @@ impl Parser<'_> {
                 status,
                 until,
                 category,
+                pause,
             }),
         );
     }

@@ -520,7 +520,10 @@ fn a_failed_business_initiated_send_releases_its_limit_slot() {
 
 // ---- templates -----------------------------------------------------------------------
 
-fn template_event(engine: &mut Engine, name: &str) -> (TemplateEvent, Option<Instant>) {
+fn template_event(
+    engine: &mut Engine,
+    name: &str,
+) -> (TemplateEvent, Option<Instant>, Option<u32>) {
     let outcomes = handle(engine, name);
     let events = applied(&outcomes);
     assert_eq!(events.len(), 1, "{name}: {outcomes:?}");
@@ -530,7 +533,7 @@ fn template_event(engine: &mut Engine, name: &str) -> (TemplateEvent, Option<Ins
                 (e.business.as_str(), e.name.as_str(), e.language.as_str()),
                 ("acme", "order_update", "en_US")
             );
-            (e.status, e.until)
+            (e.status, e.until, e.pause)
         }
         other => panic!("{name}: {other:?}"),
     }
@@ -540,13 +543,15 @@ fn template_event(engine: &mut Engine, name: &str) -> (TemplateEvent, Option<Ins
 fn template_status_events_map_with_pause_lengths_from_the_policy() {
     let mut engine = engine();
     let hours = |h: i64| Some(at(h * 3600));
+    // Which pause of the ladder the title names, beside its length.
+    for (name, pause, until) in [
+        ("template_first_pause.json", 1, hours(3)),
+        ("template_second_pause.json", 2, hours(6)),
+    ] {
+        let expected = (TemplateEvent::Paused, until, Some(pause));
+        assert_eq!(template_event(&mut engine, name), expected, "{name}");
+    }
     for (name, event, until) in [
-        ("template_first_pause.json", TemplateEvent::Paused, hours(3)),
-        (
-            "template_second_pause.json",
-            TemplateEvent::Paused,
-            hours(6),
-        ),
         (
             "template_rate_limiting_pause.json",
             TemplateEvent::Paused,
@@ -563,7 +568,11 @@ fn template_status_events_map_with_pause_lengths_from_the_policy() {
         ("template_disabled.json", TemplateEvent::Disabled, None),
         ("template_reinstated.json", TemplateEvent::Reinstated, None),
     ] {
-        assert_eq!(template_event(&mut engine, name), (event, until), "{name}");
+        assert_eq!(
+            template_event(&mut engine, name),
+            (event, until, None),
+            "{name}"
+        );
     }
 }
 

@@ -592,6 +592,7 @@ pub unsafe extern "C" fn convstate_engine_template_status(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = TemplateStatusUpdate {
+            pause: None,
             at: instant_arg(at_ms, "at_ms")?,
             business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
             name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
@@ -627,6 +628,7 @@ pub unsafe extern "C" fn convstate_engine_template_status_ex(
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = TemplateStatusUpdate {
+            pause: None,
             at: instant_arg(at_ms, "at_ms")?,
             business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
             name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
