@@ -2551,9 +2551,9 @@ convstate_result convstate_engine_export_business(const struct convstate_engine 
 /**
  * Adds a business exported by `convstate_engine_export_business` (or the sharded one). The
  * engines must run the same policy (`CONVSTATE_ERR_INVALID_POLICY` otherwise); the business
- * and its live message ids must not be here yet (`CONVSTATE_ERR_INVALID_EVENT`), nor its
- * numbers (`CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER`); its idempotency keys are its own (a
- * business here may use the same keys). Damaged bytes give
+ * must not be here yet (`CONVSTATE_ERR_INVALID_EVENT`), nor its numbers
+ * (`CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER`); its idempotency keys and message ids are its own
+ * (a business here may use the same ones). Damaged bytes give
  * `CONVSTATE_ERR_CORRUPT_SNAPSHOT`. A refused import changes nothing.
  */
 convstate_result convstate_engine_import_business(struct convstate_engine *engine,

@@ -83,9 +83,8 @@ enum BusinessCommand {
         out: Option<String>,
     },
     /// Add an exported business to a state, which must run the export's policy and hold
-    /// neither the business, nor its numbers, nor any of its live message ids (idempotency
-    /// keys are each business's own); a state that does not exist is created under the
-    /// export's policy.
+    /// neither the business nor its numbers (idempotency keys and message ids are each
+    /// business's own); a state that does not exist is created under the export's policy.
     #[command(after_help = EXIT_CODES)]
     Import {
         /// The state to import into.

@@ -386,16 +386,16 @@ pub struct Engine {
     pub(crate) month: crate::time::MonthSpan,
     /// Allowed sends by provider message id, for delivery statuses.
     pub(crate) sent_messages: crate::expiring::ExpiringMap<crate::delivery::SentMessage>,
-    /// Inbound provider message ids already handled, each held under its conversation
-    /// ([`crate::send::scoped_key`]): providers other than Meta number messages per chat
-    /// (Telegram) or per bot, so the same id from another contact or at another number is
-    /// another message. With the number each arrived at (`None` when restored from a
-    /// snapshot older than version 4, which did not record it), so that a business's ids
-    /// move with it. Ids restored without their conversation (saved before it was kept)
-    /// are held under no scope and match any sender while remembered.
+    /// Inbound provider message ids already handled, each held under its number and its
+    /// sender as named ([`crate::delivery::inbound_key`]): providers other than Meta number
+    /// messages per chat (Telegram) or per bot, so the same id from another sender or at
+    /// another number is another message. With the number each arrived at (`None` when
+    /// restored from a snapshot older than version 4, which did not record it), so that a
+    /// business's ids move with it. Ids restored without their sender (saved before it was
+    /// kept) are held under no scope and match any sender while remembered.
     pub(crate) inbound_ids: crate::expiring::ExpiringMap<Option<u32>>,
-    /// Whether any of `inbound_ids` is held under no scope (restored without its
-    /// conversation): only then does a lookup look there too.
+    /// Whether any of `inbound_ids` is held under no scope (restored without its sender):
+    /// only then does a lookup look there too.
     pub(crate) inbound_ids_unscoped: bool,
     /// Provider back-off requests by conversation.
     pub(crate) backoffs: FastMap<u32, crate::delivery::Backoff>,
@@ -1050,13 +1050,7 @@ impl Engine {
             None => self.find_recipient(e.contact, e.group)?,
             Some(user_id) => Some(self.sender_beside(e.contact, e.group, user_id, channel)?),
         };
-        // The conversation an id would have been received in before (looked up only for
-        // an id: a sender without one cannot have sent it).
-        let seen_in = match (e.message_id, known) {
-            (Some(_), Some(key)) => self.conversation_idx(number, self.contact_of(number, key)),
-            _ => None,
-        };
-        if self.inbound_seen(e.message_id, seen_in, e.at) {
+        if self.inbound_seen(e.message_id, number, known, e.at) {
             return Ok(()); // the provider delivered the same message again (§10)
         }
         let contact = match known {
@@ -1066,11 +1060,12 @@ impl Engine {
         if let Some(user_id) = e.user_id {
             self.link_sender(number, contact, user_id)?;
         }
+        let sender = contact;
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;
         let conv = self.conversation_or_create(number, contact)?;
-        self.remember_inbound(e.message_id, conv, number);
+        self.remember_inbound(e.message_id, number, sender);
         tally(&mut self.numbers[number as usize].counters.inbound, 1);
 
         let opens_window = channel.has_service_window()

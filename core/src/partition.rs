@@ -44,12 +44,13 @@ use crate::chat::LiveChat;
 use crate::conversation::Conversation;
 use crate::decision::Decision;
 use crate::delivery::SentMessage;
+use crate::delivery::{inbound_key, inbound_key_parts};
 use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
-use crate::send::{host_key, key_scope, scoped_key, Remembered};
+use crate::send::{host_key, scoped_key, Remembered};
 use crate::sent_content::SentContent;
 use crate::snapshot::{
     corrupt, json_text, seal_as, unseal_as, Checksum, SnapshotBody, StoredTemplate,
@@ -107,10 +108,11 @@ pub(crate) struct BusinessExport {
     /// local index). Since version 3.
     #[serde(default)]
     inbound_ids: Vec<(String, Instant, u32)>,
-    /// The conversation (a local index) each of `inbound_ids` was received in, by position;
-    /// `None`, as for all when absent (exports written before it was kept), when not known.
+    /// The sender of each of `inbound_ids` as the provider named it (a key into `interned`
+    /// like the contacts'), by position; `None`, as for all when absent (exports written
+    /// before it was kept), when not known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    inbound_id_conversations: Vec<Option<u32>>,
+    inbound_id_senders: Vec<Option<AddressKey>>,
     /// Other names of the business's contacts, as (alias, contact key). Absent when there
     /// are none, so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -434,16 +436,14 @@ impl Engine {
                 Some((host_key(key).to_owned(), at, r.decision.clone(), number))
             })
             .collect();
-        let (inbound_ids, inbound_id_conversations): (Vec<_>, Vec<_>) = self
+        let (inbound_ids, inbound_id_senders): (Vec<_>, Vec<_>) = self
             .inbound_ids
             .live_entries(self.clock)
             .into_iter()
-            .filter_map(|(id, at, &number)| {
-                let conv = key_scope(id).and_then(|c| conv_map.get(c));
-                Some((
-                    (host_key(id).to_owned(), at, number_map.get(number?)?),
-                    conv,
-                ))
+            .filter_map(|(key, at, &number)| {
+                let (id, sender) = inbound_key_parts(key);
+                let number = number_map.get(number?)?;
+                Some(((id.to_owned(), at, number), sender.map(|s| porter.port(s))))
             })
             .unzip();
 
@@ -474,7 +474,7 @@ impl Engine {
             sent_messages,
             idempotency,
             inbound_ids,
-            inbound_id_conversations,
+            inbound_id_senders,
             contact_links,
         };
         let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
@@ -482,11 +482,12 @@ impl Engine {
     }
 
     /// Adds a business exported by [`Engine::export_business`]. The engines must run the
-    /// same policy, and neither the business nor any of its numbers may exist here yet, nor
-    /// any of its provider message ids or inbound message ids be live here (expired ones
-    /// here are forgotten). Its idempotency keys are its own: the same key of a business
-    /// here is another key. Everything is checked before anything changes: an
-    /// error leaves the engine as it was.
+    /// same policy, and neither the business nor any of its numbers may exist here yet. Its
+    /// idempotency keys, message ids and inbound message ids are its own (held under the
+    /// business, its numbers and their senders): the same key or id of a business here is
+    /// another. (An inbound id of an export written before ids kept their senders matches
+    /// any sender, and must not be live here.) Everything is checked before anything
+    /// changes: an error leaves the engine as it was.
     pub fn import_business(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let x = read_export(bytes)?;
         self.check_import(&x)?;
@@ -575,20 +576,17 @@ impl Engine {
             std::mem::take(&mut s.idempotency_numbers),
             &number_map,
         );
-        // An id's conversation, when known, is one of its number's: it stays with it.
-        let mut conversations_of_ids = std::mem::take(&mut s.inbound_id_conversations);
-        conversations_of_ids.resize(s.inbound_ids.len(), None);
-        let ids = (std::mem::take(&mut s.inbound_ids).into_iter()).zip(conversations_of_ids);
+        // An id's sender goes or stays with it (its key is this engine's either way).
+        let mut senders = std::mem::take(&mut s.inbound_id_senders);
+        senders.resize(s.inbound_ids.len(), None);
+        let ids = (std::mem::take(&mut s.inbound_ids).into_iter()).zip(senders);
         let (ids, numbers) = retain_numbered(
             ids.collect(),
             std::mem::take(&mut s.inbound_id_numbers),
             &number_map,
         );
         s.inbound_id_numbers = numbers;
-        (s.inbound_ids, s.inbound_id_conversations) = ids
-            .into_iter()
-            .map(|(id, conv)| (id, conv.and_then(|c| conv_map.get(c))))
-            .unzip();
+        (s.inbound_ids, s.inbound_id_senders) = ids.into_iter().unzip();
         *self = Engine::from_snapshot(s)?;
         Ok(())
     }
@@ -748,12 +746,13 @@ impl Engine {
             business,
             |key, at| self.idempotency.clashes(&scoped_key(scope, key), at, now),
         )?;
-        // Inbound ids are held under their conversations, all new here; only one exported
-        // without its conversation (an older export) is held under none, and may clash.
+        // Inbound ids are held under their numbers and senders, the numbers all new here;
+        // only one exported without its sender (an older export) is held under none, and
+        // may clash.
         check_new(
             (x.inbound_ids.iter())
-                .zip(x.id_conversations())
-                .filter(|(_, conv)| conv.is_none())
+                .zip(x.id_senders())
+                .filter(|(_, sender)| sender.is_none())
                 .map(|((id, at, _), _)| (id.as_str(), *at)),
             "inbound message id",
             business,
@@ -905,16 +904,17 @@ impl Engine {
             debug_assert!(merged, "idempotency keys checked unique before the import");
         }
         if !x.inbound_ids.is_empty() {
-            let mut conversations = x.inbound_id_conversations;
-            conversations.resize(x.inbound_ids.len(), None);
-            self.inbound_ids_unscoped |= conversations.iter().any(Option::is_none);
+            let mut senders = x.inbound_id_senders;
+            senders.resize(x.inbound_ids.len(), None);
+            self.inbound_ids_unscoped |= senders.iter().any(Option::is_none);
             let merged = self.inbound_ids.merge(
                 x.inbound_ids
                     .into_iter()
-                    .zip(conversations)
-                    .map(|((id, at, n), conv)| {
-                        let key = scoped_key(conv.map(|c| c + conv_base), &id);
-                        (key, at, Some(n + number_base))
+                    .zip(senders)
+                    .map(|((id, at, n), sender)| {
+                        let number = n + number_base;
+                        let key = inbound_key(sender.map(|s| (number, port(s))), &id);
+                        (key, at, Some(number))
                     })
                     .collect(),
                 now,
@@ -1022,7 +1022,7 @@ impl BusinessExport {
                 .map(|(id, at, _)| (id.clone(), *at))
                 .collect(),
             inbound_id_numbers: self.inbound_ids.iter().map(|&(_, _, n)| Some(n)).collect(),
-            inbound_id_conversations: self.inbound_id_conversations.clone(),
+            inbound_id_senders: self.inbound_id_senders.clone(),
             backoffs: self.backoffs.clone(),
             contact_links: (self.contact_links.iter())
                 .map(|&(alias, contact)| (0, alias, contact))
@@ -1030,10 +1030,10 @@ impl BusinessExport {
         }
     }
 
-    /// The conversation of each inbound id, by position (`None` where not known: for every
-    /// id of an export written before they were kept).
-    fn id_conversations(&self) -> impl Iterator<Item = Option<u32>> + '_ {
-        (self.inbound_id_conversations.iter().copied()).chain(std::iter::repeat(None))
+    /// The sender of each inbound id, by position (`None` where not known: for every id of
+    /// an export written before they were kept).
+    fn id_senders(&self) -> impl Iterator<Item = Option<AddressKey>> + '_ {
+        (self.inbound_id_senders.iter().copied()).chain(std::iter::repeat(None))
     }
 
     /// The name of the business exported.

@@ -111,13 +111,6 @@ pub(crate) fn host_key(scoped: &str) -> &str {
     &scoped[SCOPE_DIGITS..]
 }
 
-/// The scope of a key [`scoped_key`] made (`None`: none).
-pub(crate) fn key_scope(scoped: &str) -> Option<u32> {
-    u32::from_str_radix(&scoped[..SCOPE_DIGITS], 16)
-        .ok()
-        .filter(|&scope| scope != NO_BUSINESS)
-}
-
 /// Calls `f` with [`scoped_key`]`(scope, key)`, built on the stack: a lookup allocates
 /// nothing (request keys and ids are at most [`MAX_ID_BYTES`] bytes; a longer one is built
 /// on the heap).

@@ -31,6 +31,7 @@ use crate::chat::LiveChat;
 use crate::conversation::Conversation;
 use crate::conversation_index::ConversationIndex;
 use crate::decision::Decision;
+use crate::delivery::{inbound_key, inbound_key_parts};
 use crate::delivery::{Backoff, SentMessage};
 use crate::effect::Effect;
 use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
@@ -41,7 +42,7 @@ use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::provider_order::ProviderOrder;
-use crate::send::{host_key, key_scope, scoped_key, Remembered};
+use crate::send::{host_key, scoped_key, Remembered};
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
 use crate::time::{Duration, Instant};
@@ -281,11 +282,11 @@ pub(crate) struct SnapshotBody {
     /// The number each of `inbound_ids` arrived at, by position; as `idempotency_numbers`.
     #[serde(default)]
     pub inbound_id_numbers: Vec<Option<u32>>,
-    /// The conversation each of `inbound_ids` was received in, by position (`None`: not
-    /// known, as for every id when the list is absent, in states saved before it was kept,
-    /// or when there are none, so that such a state reads as before).
+    /// The sender of each of `inbound_ids` as the provider named it, by position (`None`:
+    /// not known, as for every id when the list is absent, in states saved before it was
+    /// kept, or when there are none, so that such a state reads as before).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub inbound_id_conversations: Vec<Option<u32>>,
+    pub inbound_id_senders: Vec<Option<AddressKey>>,
     pub backoffs: Vec<(u32, Backoff)>,
     /// Other names of contacts, as (business, alias, contact key); see `contact_links.rs`.
     /// Absent when there are none, so that an engine without them writes what earlier
@@ -512,11 +513,12 @@ impl Engine {
             .unzip();
         let mut inbound_ids = Vec::new();
         let mut inbound_id_numbers = Vec::new();
-        let mut inbound_id_conversations = Vec::new();
+        let mut inbound_id_senders = Vec::new();
         for (k, t, &number) in self.inbound_ids.entries() {
-            inbound_ids.push((host_key(k).to_owned(), t));
+            let (id, sender) = inbound_key_parts(k);
+            inbound_ids.push((id.to_owned(), t));
             inbound_id_numbers.push(number);
-            inbound_id_conversations.push(key_scope(k));
+            inbound_id_senders.push(sender);
         }
         SnapshotBody {
             policy: self.policy.clone(),
@@ -563,7 +565,7 @@ impl Engine {
                 .collect(),
             inbound_ids,
             inbound_id_numbers,
-            inbound_id_conversations,
+            inbound_id_senders,
             backoffs: sorted(&self.backoffs),
             contact_links: self.contact_links.sorted(),
         }
@@ -580,7 +582,7 @@ impl Engine {
             // Older bodies did not record numbers: their keys and ids belong to none.
             s.idempotency_numbers = vec![None; s.idempotency.len()];
             s.inbound_id_numbers = vec![None; s.inbound_ids.len()];
-            s.inbound_id_conversations.clear();
+            s.inbound_id_senders.clear();
         }
         Engine::from_snapshot(s)
     }
@@ -878,30 +880,32 @@ impl Engine {
             number_count,
             "inbound ids",
         )?;
-        let conversations_of_ids = match s.inbound_id_conversations.len() {
+        let senders = match s.inbound_id_senders.len() {
             0 => vec![None; inbound_ids.len()],
-            n if n == inbound_ids.len() => s.inbound_id_conversations,
+            n if n == inbound_ids.len() => s.inbound_id_senders,
             n => {
                 return Err(corrupt(format!(
-                    "{} inbound ids but {n} conversations for them",
+                    "{} inbound ids but {n} senders for them",
                     inbound_ids.len()
                 )))
             }
         };
         let mut scoped_ids = Vec::with_capacity(inbound_ids.len());
-        for (((id, at), number), conv) in inbound_ids.into_iter().zip(conversations_of_ids) {
-            if let Some(c) = conv {
-                // Received in that conversation, so at its number.
-                let at_its_number = (s.conversations.get(c as usize))
-                    .is_some_and(|conv| number == Some(conv.number));
-                if !at_its_number {
-                    return Err(corrupt(format!(
-                        "inbound id {id:?} names conversation {c}, not one of its number's"
-                    )));
+        for (((id, at), number), sender) in inbound_ids.into_iter().zip(senders) {
+            let scope = match (number, sender) {
+                (Some(number), Some(sender)) => {
+                    known(sender, "an inbound id's sender")?;
+                    Some((number, sender))
                 }
-            }
-            engine.inbound_ids_unscoped |= conv.is_none();
-            scoped_ids.push((scoped_key(conv, &id), at, number));
+                (None, Some(_)) => {
+                    return Err(corrupt(format!(
+                        "inbound id {id:?} names a sender but no number"
+                    )))
+                }
+                (_, None) => None,
+            };
+            engine.inbound_ids_unscoped |= scope.is_none();
+            scoped_ids.push((inbound_key(scope, &id), at, number));
         }
         engine.inbound_ids = ExpiringMap::from_entries(memory, scoped_ids, s.clock)
             .ok_or_else(|| corrupt("inbound ids out of order, repeated or after the clock"))?;

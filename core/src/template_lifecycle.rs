@@ -214,13 +214,11 @@ impl Template {
         }
     }
 
-    /// A timed pause to `until` ended at `at` (a review after an edit, the provider lifting
-    /// it): the counted pause that covers `at` ends there too, so that a low rating after it,
-    /// on the approved template, is a strike of its own rather than part of that pause.
-    fn end_pause_early(&mut self, at: Instant, until: Instant) {
-        if at >= until {
-            return;
-        }
+    /// A pause ended at `at`, perhaps before its time (a review after an edit, the provider
+    /// lifting it, reported in time or late): the counted pause that covers `at` ends there
+    /// too, so that a low rating after it, on the approved template, is a strike of its own
+    /// rather than part of that pause.
+    fn end_counted_pause_at(&mut self, at: Instant) {
         if let Some(pause) =
             (self.counted_pauses.iter_mut()).find(|(from, to)| *from <= at && at < *to)
         {
@@ -312,11 +310,11 @@ impl Engine {
         let template = &mut self.templates[t as usize];
         let from = template.status;
         let was_rateable = template.rateable();
-        if let Some(until) = template
-            .paused_until
-            .filter(|_| to != TemplateStatus::Paused)
+        // A pause that ends before its time (any status but a pause) is over for the ladder.
+        if (template.paused_until)
+            .is_some_and(|until| to != TemplateStatus::Paused && since < until)
         {
-            template.end_pause_early(since, until);
+            template.end_counted_pause_at(since);
         }
         template.status = to;
         if to == TemplateStatus::Disabled {
@@ -561,6 +559,14 @@ impl Engine {
             return Ok(());
         }
         template.last_provider_event_at = Some(e.at);
+        if matches!(
+            e.status,
+            TemplateEvent::Approved | TemplateEvent::Unpaused | TemplateEvent::Reinstated
+        ) {
+            // The newest status says the template was sendable from `at`: a pause counted
+            // over that instant ended there, whether or not its timer has run since.
+            template.end_counted_pause_at(e.at);
+        }
         if let Some(pause) = e.pause.filter(|_| e.status == TemplateEvent::Paused) {
             // The provider's own word on its ladder, as the newest pause counted: its
             // strikes so far are this pause's place (its span for counting them is its own,

@@ -427,7 +427,7 @@ fn retried_sends_and_redelivered_inbounds_are_recognised_after_a_move() {
     let fields = v2.as_object_mut().unwrap();
     fields.remove("idempotency");
     fields.remove("inbound_ids");
-    fields.remove("inbound_id_conversations");
+    fields.remove("inbound_id_senders");
     v2["version"] = 2.into();
     without
         .import_business(&serde_json::to_vec(&v2).unwrap())
@@ -512,7 +512,7 @@ fn older_export_versions_import_and_newer_are_refused() {
     let added: [(u32, &[&str]); 3] = [
         // Unsealed, and written before inbound ids kept their conversations (an export of
         // version 4 without them reads the same way): the ids match any sender.
-        (3, &["inbound_id_conversations"]),
+        (3, &["inbound_id_senders"]),
         (2, &["idempotency", "inbound_ids"]),
         (1, &["sent_messages"]),
     ];

@@ -971,12 +971,11 @@ fn a_template_disabled_at_its_flag_deadline_restores_and_a_stray_mark_is_refused
     );
 }
 
-/// Inbound ids are kept with the conversation they were received in. A state saved before
-/// that (no `inbound_id_conversations`) restores with its ids matching any sender while
-/// remembered, as they did then; a conversation that is not one of the id's number's is
-/// refused.
+/// Inbound ids are kept with their senders as named. A state saved before that (no
+/// `inbound_id_senders`) restores with its ids matching any sender while remembered, as
+/// they did then; a sender that is not one of the state's names is refused.
 #[test]
-fn inbound_ids_restore_with_their_conversations_or_without_as_before() {
+fn inbound_ids_restore_with_their_senders_or_without_as_before() {
     let mut engine = small_engine();
     let inbound = |contact: &str| {
         format!(
@@ -985,7 +984,7 @@ fn inbound_ids_restore_with_their_conversations_or_without_as_before() {
     };
     assert!(engine.handle_json(&inbound("+79110000001"))[0].contains(r#""type":"ack""#));
     let body = body_of(&engine);
-    let kept = r#","inbound_id_conversations":[0]"#;
+    let kept = r#","inbound_id_senders":[79110000001]"#;
     assert!(body.contains(kept), "{body}");
 
     let mut restored = Engine::restore(&seal(body.as_bytes())).expect("restores");
@@ -1008,6 +1007,8 @@ fn inbound_ids_restore_with_their_conversations_or_without_as_before() {
         "an id saved without its conversation matches any sender"
     );
 
-    let problem = restore_refusal(&body.replace(kept, r#","inbound_id_conversations":[7]"#));
-    assert!(problem.contains("names conversation 7"), "{problem}");
+    // A tagged key (an opaque id) with no interned string behind it.
+    let unknown = format!(r#","inbound_id_senders":[{}]"#, 1u64 << 62 | 7);
+    let problem = restore_refusal(&body.replace(kept, &unknown));
+    assert!(problem.contains("unknown interned id"), "{problem}");
 }

@@ -394,9 +394,9 @@ class Engine:
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
     def import_business(self, data: bytes) -> None:
         """Adds a business from ``export_business`` bytes. The engines must run the same
-        policy, and the business, its numbers, and its live message ids must not be here
-        yet; its idempotency keys are its own (a business here may use the same keys). A
-        refused import changes nothing."""
+        policy, and the business and its numbers must not be here yet; its idempotency keys
+        and message ids are its own (a business here may use the same ones). A refused
+        import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns: the last step of moving it (export here,
         import there, remove here). The other businesses decide exactly as before. The engine
@@ -475,9 +475,9 @@ class ShardedEngine:
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
     def import_business(self, data: bytes) -> None:
         """Adds a business from ``export_business`` bytes to its shard. The engines must run
-        the same policy, and the business, its numbers, and its live message ids must not be
-        here yet; its idempotency keys are its own (a business here may use the same keys).
-        A refused import changes nothing."""
+        the same policy, and the business and its numbers must not be here yet; its
+        idempotency keys and message ids are its own (a business here may use the same
+        ones). A refused import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns from its shard, and its numbers' routes:
         the last step of moving it. Raises ``NotFoundError``."""

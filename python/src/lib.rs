@@ -795,8 +795,8 @@ impl PyEngine {
     }
 
     /// Adds a business exported by `export_business`. The engines must run the same policy,
-    /// and the business, its numbers, and its live message ids must not be here yet; its
-    /// idempotency keys are its own (a business here may use the same keys). A refused
+    /// and the business and its numbers must not be here yet; its idempotency keys and
+    /// message ids are its own (a business here may use the same ones). A refused
     /// import changes nothing.
     fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
         py.detach(|| self.engine.lock().import_business(data))?;

@@ -166,8 +166,8 @@ impl PyShardedEngine {
     }
 
     /// Adds a business exported by `export_business` to its shard here. The engines must run
-    /// the same policy, and the business, its numbers, and its live message ids must not be
-    /// here yet; its idempotency keys are its own (a business here may use the same keys). A
+    /// the same policy, and the business and its numbers must not be here yet; its
+    /// idempotency keys and message ids are its own (a business here may use the same ones). A
     /// refused import changes nothing.
     fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
         py.detach(|| self.engine.import_business(data))?;
