@@ -43,8 +43,7 @@ use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
 use crate::conversation::Conversation;
 use crate::decision::Decision;
-use crate::delivery::SentMessage;
-use crate::delivery::{inbound_key, inbound_key_parts};
+use crate::delivery::{inbound_key, inbound_key_parts, SentMessage};
 use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
@@ -756,7 +755,7 @@ impl Engine {
                 .map(|((id, at, _), _)| (id.as_str(), *at)),
             "inbound message id",
             business,
-            |id, at| self.inbound_ids.clashes(&scoped_key(None, id), at, now),
+            |id, at| self.inbound_ids.clashes(&inbound_key(None, id), at, now),
         )?;
         for (contact, _) in &x.consents {
             known(*contact, "a consent record")?;

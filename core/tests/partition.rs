@@ -808,6 +808,44 @@ fn keys_and_ids_of_another_business_stay_its_own_after_an_import() {
     }
 }
 
+/// An inbound id exported without its sender (an export written before ids kept them)
+/// matches any sender, so it clashes with the same id live here without a sender, and the
+/// import is refused naming it, changing nothing.
+#[test]
+fn an_older_exports_inbound_id_clashes_with_one_here_saved_before_senders() {
+    let mut export = export_object(&engine().export_business("biz1").unwrap());
+    let fields = export.as_object_mut().unwrap();
+    assert!(fields.remove("inbound_id_senders").is_some());
+    export["version"] = 3.into();
+    let older = serde_json::to_vec(&export).unwrap();
+
+    let mut here = Engine::with_preset("cloud-2025").unwrap();
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"zeta","number":"+15557770000","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T08:01:00Z","number":"+15557770000","contact":"+4917000000001","kind":"text","message_id":"in.1.0"}"#,
+    ] {
+        assert!(!here.handle_json(line)[0].contains("error"));
+    }
+    // Saved before senders were kept.
+    let body = std::str::from_utf8(convstate::snapshot::unseal(&here.snapshot()).unwrap())
+        .unwrap()
+        .replace(r#","inbound_id_senders":[4917000000001]"#, "");
+    let mut here = Engine::restore(&convstate::snapshot::seal(body.as_bytes())).unwrap();
+    let before = here.snapshot();
+    match here.import_business(&older) {
+        Err(Error::InvalidEvent { problem }) => {
+            assert!(problem.contains("\"in.1.0\""), "{problem}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(here.snapshot(), before);
+    // With the sender kept here, the two are different senders' messages.
+    let mut current = Engine::with_preset("cloud-2025").unwrap();
+    current.handle_json(r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"zeta","number":"+15557770000","channel":"official"}"#);
+    current.handle_json(r#"{"type":"inbound","at":"2026-11-02T08:01:00Z","number":"+15557770000","contact":"+4917000000001","kind":"text","message_id":"in.1.0"}"#);
+    current.import_business(&older).unwrap();
+}
+
 /// A new node starts from an export alone, under the export's policy: the same engine as
 /// an import into a new engine of that policy.
 #[test]
