@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::address::AddressKey;
 use crate::decision::{Billing, ChargeCategory};
 use crate::effect::Effect;
-use crate::engine::{Engine, MAX_ID_BYTES};
+use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
-use crate::send::{scoped_key, with_scoped_key};
+use crate::keys::{inbound_key, scoped_key, with_inbound_key, with_scoped_key};
 use crate::tally::tally;
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
@@ -351,10 +351,9 @@ impl Engine {
     /// Whether an inbound message id was already handled (provider retries), judged at
     /// `at`, the instant the inbound moves the clock to: an id remembered longer ago than
     /// `provider.status_memory` is new again whether or not a tick came in between.
-    /// An id is the same message only from the same sender, named as the provider names
-    /// it (`sender`: `None` for one never seen, who sent nothing yet), at the same number.
-    /// The name as given, not the contact it stands for: a contact link may move, and a
-    /// redelivery names the sender as the first delivery did.
+    ///
+    /// An id is the same message only from the same sender as named (`sender`: `None` for
+    /// one never seen, who sent nothing yet) at the same number (see [`crate::keys`]).
     #[inline]
     pub(crate) fn inbound_seen(
         &self,
@@ -382,41 +381,4 @@ impl Engine {
             self.inbound_ids.insert(key, self.clock, Some(number));
         }
     }
-}
-
-/// How many bytes of an inbound id's key name its scope: the number's index in eight hex
-/// digits and the sender's key in sixteen.
-const INBOUND_SCOPE_BYTES: usize = 24;
-
-/// An inbound message id as [`Engine::inbound_ids`] holds it: under its number and sender
-/// (`None`: restored without them, saved before they were kept; it matches any sender).
-pub(crate) fn inbound_key(scope: Option<(u32, AddressKey)>, id: &str) -> String {
-    match scope {
-        Some((number, sender)) => format!("{number:08x}{:016x}{id}", sender.0),
-        None => format!("{:-<INBOUND_SCOPE_BYTES$}{id}", ""),
-    }
-}
-
-/// Calls `f` with [`inbound_key`]`(scope, id)`, built on the stack: a lookup allocates
-/// nothing (ids are at most [`MAX_ID_BYTES`] bytes; a longer one is built on the heap).
-fn with_inbound_key<R>(scope: Option<(u32, AddressKey)>, id: &str, f: impl FnOnce(&str) -> R) -> R {
-    use std::io::Write;
-    let mut buf = [0u8; INBOUND_SCOPE_BYTES + MAX_ID_BYTES];
-    let Some(key) = buf.get_mut(..INBOUND_SCOPE_BYTES + id.len()) else {
-        return f(&inbound_key(scope, id));
-    };
-    let mut out = &mut key[..];
-    match scope {
-        Some((number, sender)) => write!(out, "{number:08x}{:016x}{id}", sender.0),
-        None => write!(out, "{:-<INBOUND_SCOPE_BYTES$}{id}", ""),
-    }
-    .expect("the buffer holds the scope and the id");
-    f(std::str::from_utf8(key).expect("hex digits and a str"))
-}
-
-/// The id and sender of a key [`inbound_key`] made (`None`: held under no scope).
-pub(crate) fn inbound_key_parts(key: &str) -> (&str, Option<AddressKey>) {
-    let (scope, id) = key.split_at(INBOUND_SCOPE_BYTES);
-    let sender = u64::from_str_radix(&scope[8..], 16).ok().map(AddressKey);
-    (id, sender)
 }

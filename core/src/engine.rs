@@ -35,7 +35,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::provider_order::ProviderOrder;
 use crate::tally::tally;
-use crate::template_lifecycle::text_of;
 
 use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
@@ -387,7 +386,7 @@ pub struct Engine {
     /// Allowed sends by provider message id, for delivery statuses.
     pub(crate) sent_messages: crate::expiring::ExpiringMap<crate::delivery::SentMessage>,
     /// Inbound provider message ids already handled, each held under its number and its
-    /// sender as named ([`crate::delivery::inbound_key`]): providers other than Meta number
+    /// sender as named ([`crate::keys::inbound_key`]): providers other than Meta number
     /// messages per chat (Telegram) or per bot, so the same id from another sender or at
     /// another number is another message. With the number each arrived at (`None` when
     /// restored from a snapshot older than version 4, which did not record it), so that a
@@ -967,13 +966,7 @@ impl Engine {
             .template_index
             .get(business, &spec.name, &spec.language)
             .map(|i| &self.templates[i as usize]);
-        let text_changed_at = previous.and_then(|old| {
-            if text_of(&old.spec) == text_of(&spec) {
-                old.text_changed_at
-            } else {
-                old.text_changed_at.max(Some(e.at))
-            }
-        });
+        let text_changed_at = previous.and_then(|old| old.text_changed_at_with(&spec, e.at));
         let template = Template {
             business,
             spec,

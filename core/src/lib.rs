@@ -40,6 +40,7 @@ mod error;
 pub mod event;
 mod expiring;
 mod hash;
+mod keys;
 pub mod limits;
 pub mod message;
 mod nanp;

@@ -43,13 +43,14 @@ use crate::address::{AddressKey, Interner};
 use crate::chat::LiveChat;
 use crate::conversation::Conversation;
 use crate::decision::Decision;
-use crate::delivery::{inbound_key, inbound_key_parts, SentMessage};
+use crate::delivery::SentMessage;
 use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
+use crate::keys::{host_key, inbound_key, inbound_key_parts, scoped_key};
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::{LimitScope, Policy};
 use crate::pricing::{ConversationBilling, MonthlyUsage};
-use crate::send::{host_key, scoped_key, Remembered};
+use crate::send::Remembered;
 use crate::sent_content::SentContent;
 use crate::snapshot::{
     corrupt, json_text, seal_as, unseal_as, Checksum, SnapshotBody, StoredTemplate,

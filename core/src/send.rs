@@ -19,8 +19,9 @@
 use crate::address::AddressKey;
 use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
 use crate::delivery::SentMessage;
-use crate::engine::{check_id, ConsentRecord, Engine, MAX_ID_BYTES};
+use crate::engine::{check_id, ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
+use crate::keys::{scoped_key, with_scoped_key};
 use crate::message::{OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::Channel;
@@ -74,53 +75,6 @@ pub(crate) struct Remembered {
     pub decision: Decision,
     /// `None` when restored from a snapshot older than version 4, which did not record it.
     pub number: Option<u32>,
-}
-
-/// How many bytes of a scoped key name its scope: an index in eight hex digits. Idempotency
-/// keys are the host's, and a host serving several businesses may number them per business
-/// ("msg-1" in each): the engine holds each key under its business, so that the same text
-/// from two businesses is two keys (as it is across the shards of a sharded engine, and
-/// before and after a business moves). Provider message ids of sends are held under their
-/// number: providers other than Meta number messages per bot or account, and a status
-/// naming another number is not about the message that number did not send.
-const SCOPE_DIGITS: usize = 8;
-
-/// The scope of keys restored from a snapshot older than version 4, which did not record
-/// their number: they belong to no business, and answer a retry from any (as before).
-const NO_BUSINESS: u32 = u32::MAX;
-
-/// Writes `scope` and then `key` into `buf`, which must hold both.
-fn write_scoped(mut buf: &mut [u8], scope: Option<u32>, key: &str) {
-    use std::io::Write;
-    let scope = scope.unwrap_or(NO_BUSINESS);
-    write!(buf, "{scope:0width$x}{key}", width = SCOPE_DIGITS)
-        .expect("the buffer holds the scope and the key");
-}
-
-/// The host's `key` held under `scope` (a business for idempotency keys, `None` for one
-/// restored without a number; a number for provider message ids), as the engine's tables
-/// hold it.
-pub(crate) fn scoped_key(scope: Option<u32>, key: &str) -> String {
-    let mut buf = vec![0; SCOPE_DIGITS + key.len()];
-    write_scoped(&mut buf, scope, key);
-    String::from_utf8(buf).expect("hex digits and a str")
-}
-
-/// The host's key of a key [`scoped_key`] made (what snapshots and exports write).
-pub(crate) fn host_key(scoped: &str) -> &str {
-    &scoped[SCOPE_DIGITS..]
-}
-
-/// Calls `f` with [`scoped_key`]`(scope, key)`, built on the stack: a lookup allocates
-/// nothing (request keys and ids are at most [`MAX_ID_BYTES`] bytes; a longer one is built
-/// on the heap).
-pub(crate) fn with_scoped_key<R>(scope: Option<u32>, key: &str, f: impl FnOnce(&str) -> R) -> R {
-    let mut buf = [0u8; SCOPE_DIGITS + MAX_ID_BYTES];
-    let Some(buf) = buf.get_mut(..SCOPE_DIGITS + key.len()) else {
-        return f(&scoped_key(scope, key));
-    };
-    write_scoped(buf, scope, key);
-    f(std::str::from_utf8(buf).expect("hex digits and a str"))
 }
 
 /// A message resolved against the registry, once per send.
@@ -398,6 +352,7 @@ impl Engine {
     /// `dedup.idempotency_key_ttl` is decided afresh, whether or not another input moved the
     /// clock first. The same key from another business is another key; one restored without
     /// its number (a snapshot older than version 4) answers any business, as it did.
+    #[inline]
     fn remembered(&self, number: u32, key: Option<&str>, at: Instant) -> Option<Decision> {
         let key = key?;
         let now = at.max(self.clock);
@@ -407,6 +362,7 @@ impl Engine {
         Some(remembered.decision.clone())
     }
 
+    #[inline]
     fn remember(&mut self, key: Option<&str>, number: u32, decision: &Decision, now: Instant) {
         match key {
             Some(key) => {

@@ -120,12 +120,23 @@ pub const COUNTED_PAUSES_KEPT: usize = 2 * MAX_LADDER_PAUSES;
 pub const RATEABLE_CHANGES_KEPT: usize = 16;
 
 impl Template {
-    /// Notes that its text becomes `spec`'s at `at`, if that is other text (§10: a send
-    /// before then is no duplicate of one after).
-    fn note_text_change(&mut self, spec: &crate::template::TemplateSpec, at: Instant) {
-        if text_of(&self.spec) != text_of(spec) {
-            self.text_changed_at = self.text_changed_at.max(Some(at));
+    /// When its text last changed if it becomes `spec`'s at `at`: then, if that is other
+    /// text (§10: a send before then is no duplicate of one after).
+    pub(crate) fn text_changed_at_with(
+        &self,
+        spec: &crate::template::TemplateSpec,
+        at: Instant,
+    ) -> Option<Instant> {
+        if text_of(&self.spec) == text_of(spec) {
+            self.text_changed_at
+        } else {
+            self.text_changed_at.max(Some(at))
         }
+    }
+
+    /// Notes that its text becomes `spec`'s at `at` (see [`Template::text_changed_at_with`]).
+    fn note_text_change(&mut self, spec: &crate::template::TemplateSpec, at: Instant) {
+        self.text_changed_at = self.text_changed_at_with(spec, at);
     }
 
     /// Whether a low rating now would pause it (or count a strike): approved, or in a timed
@@ -859,7 +870,7 @@ impl Engine {
 }
 
 /// A template's text, as its reports are told apart: body, header and footer.
-pub(crate) fn text_of(spec: &crate::template::TemplateSpec) -> (&str, Option<&str>, Option<&str>) {
+fn text_of(spec: &crate::template::TemplateSpec) -> (&str, Option<&str>, Option<&str>) {
     (&spec.body, spec.header.as_deref(), spec.footer.as_deref())
 }
 

@@ -1240,18 +1240,12 @@ impl Parser<'_> {
             // Meta announces the end of a pause as an approval titled UNPAUSE.
             (_, Some("UNPAUSE")) => TemplateEvent::Unpaused,
             ("PAUSED", title) => {
-                // The pause's length is the policy's ladder; a rate-limiting (pacing) pause
-                // and a pause the policy has no length for last until UNPAUSE.
+                // The title says which pause of the ladder this is, and the policy's ladder
+                // its length; a rate-limiting (pacing) pause and a pause the policy has no
+                // length for last until UNPAUSE.
                 let rung = match title {
                     Some("FIRST_PAUSE") => Some(0),
                     Some("SECOND_PAUSE") => Some(1),
-                    _ => None,
-                };
-                // The title also says which pause of the ladder this is.
-                pause = rung.filter(|&i| i < pauses.len()).map(|i| i as u32 + 1);
-                until = match title {
-                    Some("FIRST_PAUSE") => pauses.first().map(|d| change.at.plus(*d)),
-                    Some("SECOND_PAUSE") => pauses.get(1).map(|d| change.at.plus(*d)),
                     Some("RATE_LIMITING_PAUSE") | None => None,
                     Some(other) => {
                         self.unrecognized(
@@ -1261,6 +1255,10 @@ impl Parser<'_> {
                         None
                     }
                 };
+                if let Some((i, length)) = rung.and_then(|i| Some((i, pauses.get(i)?))) {
+                    pause = Some(i as u32 + 1);
+                    until = Some(change.at.plus(*length));
+                }
                 TemplateEvent::Paused
             }
             ("FLAGGED", _) => {
