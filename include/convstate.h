@@ -2124,6 +2124,26 @@ convstate_result convstate_engine_template_status_ex(struct convstate_engine *en
                                                      int64_t until_ms);
 
 /**
+ * The provider paused a template (`convstate_engine_template_status_ex` with `PAUSED`, plus
+ * where the pause stands on the policy's ladder). `until_ms`: when the pause ends
+ * (`CONVSTATE_NONE_MS`: a pacing pause, ended only by `UNPAUSED`). `pause`: which pause of
+ * the ladder the provider says this is (Meta's FIRST_PAUSE is 1, SECOND_PAUSE 2), or 0 when
+ * it does not say; as the newest pause it sets the strikes counted so far, so the next low
+ * rating is the strike after it. A `pause` beyond the ladder is
+ * `CONVSTATE_ERR_INVALID_INPUT_OTHER` (code `invalid_event`), naming the ladder's length.
+ */
+convstate_result convstate_engine_template_paused(struct convstate_engine *engine,
+                                                  int64_t at_ms,
+                                                  const char *business,
+                                                  size_t business_len,
+                                                  const char *name,
+                                                  size_t name_len,
+                                                  const char *language,
+                                                  size_t language_len,
+                                                  int64_t until_ms,
+                                                  uint32_t pause);
+
+/**
  * The provider rated a template's quality (`quality`: a `convstate_quality`). Under a policy
  * with a pause ladder (cloud-2025), a low rating pauses the template.
  */

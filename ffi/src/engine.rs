@@ -642,6 +642,43 @@ pub unsafe extern "C" fn convstate_engine_template_status_ex(
     }
 }
 
+/// The provider paused a template (`convstate_engine_template_status_ex` with `PAUSED`, plus
+/// where the pause stands on the policy's ladder). `until_ms`: when the pause ends
+/// (`CONVSTATE_NONE_MS`: a pacing pause, ended only by `UNPAUSED`). `pause`: which pause of
+/// the ladder the provider says this is (Meta's FIRST_PAUSE is 1, SECOND_PAUSE 2), or 0 when
+/// it does not say; as the newest pause it sets the strikes counted so far, so the next low
+/// rating is the strike after it. A `pause` beyond the ladder is
+/// `CONVSTATE_ERR_INVALID_INPUT_OTHER` (code `invalid_event`), naming the ladder's length.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template_paused(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    until_ms: i64,
+    pause: u32,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let event = TemplateStatusUpdate {
+            pause: (pause != 0).then_some(pause),
+            at: instant_arg(at_ms, "at_ms")?,
+            business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
+            status: convstate_core::template_lifecycle::TemplateEvent::Paused,
+            until: opt_instant_arg(until_ms, "until_ms")?,
+            category: None,
+        };
+        handle.engine.template_status(&event)?;
+        Ok(())
+    }
+}
+
 /// The provider rated a template's quality (`quality`: a `convstate_quality`). Under a policy
 /// with a pause ladder (cloud-2025), a low rating pauses the template.
 #[no_mangle]

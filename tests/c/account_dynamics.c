@@ -199,6 +199,41 @@ static void test_template_quality_pauses(void) {
   convstate_engine_free(engine);
 }
 
+/* The provider's word on which pause of the ladder a pause is sets the strikes counted so
+ * far: a SECOND_PAUSE the engine saw no first pause for makes the next low rating disable. */
+static void test_provider_pause_sets_the_strike_count(void) {
+  convstate_engine *engine = new_engine();
+  convstate_message *message;
+  convstate_decision decision;
+  if (!engine) return;
+  message = promo();
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  CHECK_RC(convstate_engine_template_paused(engine, T0, S("acme"), S("promo"), S("en"), T0 + 6 * HOUR, 2),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED) == 1);
+  decision = send_to(engine, T0 + HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE);
+  CHECK(decision.detail_code == CONVSTATE_TEMPLATE_PAUSED && decision.instant_ms == T0 + 6 * HOUR);
+
+  /* After the pause, the next low rating is the third strike: disabled, not a first pause. */
+  CHECK_RC(convstate_engine_template_quality(engine, T0 + 7 * HOUR, S("acme"), S("promo"), S("en"),
+                                             CONVSTATE_QUALITY_LOW),
+           CONVSTATE_OK);
+  decision = send_to(engine, T0 + 7 * HOUR, CONTACTS[0], message, NULL, 0);
+  CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE);
+  CHECK(decision.detail_code == CONVSTATE_TEMPLATE_DISABLED);
+
+  /* A pause beyond the ladder (cloud-2025 has two) is refused, naming the ladder. */
+  CHECK_RC(convstate_engine_template_paused(engine, T0 + 8 * HOUR, S("acme"), S("promo"), S("en"),
+                                            CONVSTATE_NONE_MS, 3),
+           CONVSTATE_ERR_INVALID_EVENT);
+  CHECK(strstr(convstate_last_error(), "ladder of 2 pauses") != NULL);
+
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
 static void test_template_recategorized(void) {
   convstate_engine *engine = new_engine();
   convstate_message *message;
@@ -422,6 +457,7 @@ static void test_currency_too_long_for_the_structs(void) {
 int main(void) {
   test_limit_price_and_usage();
   test_template_quality_pauses();
+  test_provider_pause_sets_the_strike_count();
   test_template_recategorized();
   test_template_edited_elsewhere();
   test_failed_status_closes_the_window();
