@@ -216,10 +216,10 @@ struct InspectArgs {
     #[arg(long, value_name = "NAME", requires = "business", conflicts_with_all = ["contact", "number"])]
     template: Option<String>,
     /// The template's business.
-    #[arg(long, value_name = "BUSINESS")]
+    #[arg(long, value_name = "BUSINESS", requires = "template")]
     business: Option<String>,
     /// The template's language.
-    #[arg(long, value_name = "LANG", default_value = "en")]
+    #[arg(long, value_name = "LANG", default_value = "en", requires = "template")]
     language: String,
     /// Show the view as of this instant, the state's clock or later: the conversation's
     /// window, the number's flag and restriction, the template's status (RFC 3339, or integer

@@ -782,6 +782,13 @@ fn inspect_shows_contact_number_and_template() {
 
     let unknown = run(&["inspect", state_arg, "--number", "+15559999999"]);
     assert_exit_saying(&unknown, 1, "unknown number");
+
+    // A template's business or language without --template names no view: refused, where it
+    // showed the overview as if the filter had been read.
+    for alone in [["--language", "fr"], ["--business", "acme"]] {
+        let output = run(&["inspect", state_arg, alone[0], alone[1]]);
+        assert_exit_saying(&output, 2, "--template <NAME>");
+    }
 }
 
 #[test]
