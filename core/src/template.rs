@@ -96,6 +96,18 @@ pub enum ButtonKind {
     CopyCode,
 }
 
+impl ButtonKind {
+    /// The kind as the wire spells it.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            ButtonKind::QuickReply => "quick_reply",
+            ButtonKind::Url => "url",
+            ButtonKind::Phone => "phone",
+            ButtonKind::CopyCode => "copy_code",
+        }
+    }
+}
+
 /// One template button.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,6 +221,21 @@ pub enum TemplateProblem {
     /// The body has no text.
     #[error("the body is empty")]
     EmptyBody,
+    /// A header, footer or button label given without text (Meta requires text in each
+    /// part a template has; leave a part out rather than send it empty).
+    #[error("the {part} is empty")]
+    EmptyPart {
+        /// `header`, `footer` or `button label`.
+        part: Cow<'static, str>,
+    },
+    /// A phone number on a button that is not a phone button.
+    #[error("{kind} button {label:?} has a phone number; only phone buttons take one")]
+    StrayPhone {
+        /// The button's kind, as on the wire.
+        kind: Cow<'static, str>,
+        /// The button's label.
+        label: String,
+    },
     /// Named parameters for positional variables, or the reverse.
     #[error("the template uses {expected} variables, {given} parameters were given")]
     ParamStyle {
@@ -292,19 +319,35 @@ impl TemplateSpec {
         }
         check_len("body", &self.body, c.template_body_max_chars)?;
         if let Some(h) = &self.header {
-            check_len("header", h, c.template_header_max_chars)?;
+            check_text("header", h, c.template_header_max_chars)?;
         }
         if let Some(f) = &self.footer {
-            check_len("footer", f, c.template_footer_max_chars)?;
+            check_text("footer", f, c.template_footer_max_chars)?;
         }
         check_buttons(&self.buttons, policy)?;
         let variables = parse_variables(&self.body)?;
         if let Some(header) = &self.header {
-            let count = header_variables(header)
-                .map_err(|p| TemplateProblem::HeaderVariables {
+            let header_vars =
+                header_variables(header).map_err(|p| TemplateProblem::HeaderVariables {
                     detail: p.to_string(),
-                })?
-                .count();
+                })?;
+            let count = header_vars.count();
+            let styles_differ = matches!(
+                (&variables, &header_vars),
+                (Variables::Positional(n), Variables::Named(names))
+                    | (Variables::Named(names), Variables::Positional(n))
+                    if *n > 0 && !names.is_empty()
+            );
+            if styles_differ {
+                // Meta's `parameter_format` is the whole template's: one style for every part.
+                return Err(TemplateProblem::HeaderVariables {
+                    detail: format!(
+                        "{} variables where the body's are {}",
+                        header_vars.style(),
+                        variables.style()
+                    ),
+                });
+            }
             if count > c.template_header_max_variables {
                 return Err(TemplateProblem::HeaderVariables {
                     detail: format!(
@@ -358,6 +401,14 @@ impl TemplateSpec {
     }
 }
 
+/// An optional part that was given: some text, within its limit.
+fn check_text(part: &'static str, text: &str, limit: u32) -> Result<(), TemplateProblem> {
+    if text.trim().is_empty() {
+        return Err(TemplateProblem::EmptyPart { part: part.into() });
+    }
+    check_len(part, text, limit)
+}
+
 fn check_len(part: &'static str, text: &str, limit: u32) -> Result<(), TemplateProblem> {
     let actual = text.chars().count() as u64;
     if actual > u64::from(limit) {
@@ -409,6 +460,12 @@ fn parse_part(text: &str, edges: bool) -> Result<Variables, TemplateProblem> {
             })?;
         let inner: String = chars[start + 2..close].iter().collect();
         if inner.chars().all(|c| c.is_ascii_digit()) && !inner.is_empty() {
+            if inner.len() > 1 && inner.starts_with('0') {
+                return Err(TemplateProblem::MalformedVariable {
+                    position: start,
+                    detail: format!("variable number {inner:?} has a leading zero"),
+                });
+            }
             let n: u32 = inner
                 .parse()
                 .map_err(|_| TemplateProblem::MalformedVariable {
@@ -524,6 +581,14 @@ impl Variables {
         }
     }
 
+    /// `positional` or `named`, as problems name a style.
+    fn style(&self) -> &'static str {
+        match self {
+            Variables::Positional(_) => "positional",
+            Variables::Named(_) => "named",
+        }
+    }
+
     /// Number of distinct variables.
     pub fn count(&self) -> u32 {
         match self {
@@ -536,6 +601,17 @@ impl Variables {
 fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProblem> {
     let label_max = policy.buttons.label_max_chars;
     for b in buttons {
+        if b.label.trim().is_empty() {
+            return Err(TemplateProblem::EmptyPart {
+                part: "button label".into(),
+            });
+        }
+        if b.kind != ButtonKind::Phone && b.phone.is_some() {
+            return Err(TemplateProblem::StrayPhone {
+                kind: b.kind.wire_name().into(),
+                label: b.label.clone(),
+            });
+        }
         let len = b.label.chars().count() as u64;
         if len > u64::from(label_max) {
             return Err(TemplateProblem::TooLong {
@@ -681,6 +757,73 @@ mod tests {
             parse_variables("Hi {{0}} ok"),
             Err(TemplateProblem::MalformedVariable { .. })
         ));
+        assert_eq!(
+            parse_variables("Hi {{01}} ok").unwrap_err().to_string(),
+            "malformed variable at character 3: variable number \"01\" has a leading zero"
+        );
+        assert_eq!(
+            parse_variables("Hi {{10}} ok {{1}} {{2}} {{3}} {{4}} {{5}} {{6}} {{7}} {{8}} {{9}} x"),
+            Ok(Variables::Positional(10))
+        );
+    }
+
+    #[test]
+    fn every_part_given_has_text_and_one_variable_style() {
+        let cloud = Policy::preset("cloud-2025").unwrap();
+        let problem = |edit: &dyn Fn(&mut TemplateSpec)| {
+            let mut t = spec(vec![(ButtonKind::QuickReply, "Yes")]);
+            edit(&mut t);
+            t.validate(&cloud).map(|_| ()).map_err(|p| p.to_string())
+        };
+        assert_eq!(problem(&|_| {}), Ok(()));
+        assert_eq!(
+            problem(&|t| t.header = Some(" ".into())),
+            Err("the header is empty".into())
+        );
+        assert_eq!(
+            problem(&|t| t.footer = Some(String::new())),
+            Err("the footer is empty".into())
+        );
+        assert_eq!(
+            problem(&|t| t.buttons[0].label = String::new()),
+            Err("the button label is empty".into())
+        );
+        assert_eq!(
+            problem(&|t| t.buttons[0].phone = Some("+15550001111".into())),
+            Err(
+                "quick_reply button \"Yes\" has a phone number; only phone buttons take one".into()
+            )
+        );
+        // One parameter format for the whole template, as Meta's `parameter_format` is.
+        assert_eq!(
+            problem(&|t| {
+                t.header = Some("Order {{order}}".into());
+                t.body = "Hello {{1}}, it shipped.".into();
+            }),
+            Err("header: named variables where the body's are positional".into())
+        );
+        assert_eq!(
+            problem(&|t| {
+                t.header = Some("Order {{1}}".into());
+                t.body = "Hello {{name}}, it shipped.".into();
+            }),
+            Err("header: positional variables where the body's are named".into())
+        );
+        // A part without variables goes with either style.
+        assert_eq!(
+            problem(&|t| {
+                t.header = Some("Order {{order}}".into());
+                t.body = "Hello, it shipped.".into();
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            problem(&|t| {
+                t.header = Some("Your order".into());
+                t.body = "Hello {{name}}, it shipped.".into();
+            }),
+            Ok(())
+        );
     }
 
     #[test]
