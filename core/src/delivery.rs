@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressKey;
-use crate::decision::{Billing, ChargeCategory};
+use crate::decision::{Billing, ChargeCategory, FreeReason};
 use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
@@ -71,6 +71,32 @@ pub(crate) struct SentMessage {
     /// from messages saved before it was kept: their failures forget nothing, as then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<u64>,
+    /// A failure the provider reported before the host recorded the send (webhooks race the
+    /// host's own bookkeeping, §10): its errors. Such a record stands for no send yet (its
+    /// `sent_at` is the failure's instant, its other fields unused): it keeps a redelivered
+    /// failure from acting twice, and the send recorded later under its id fails then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_before_sent: Option<Vec<u32>>,
+}
+
+impl SentMessage {
+    /// The record of a failure reported for an id no recorded send has (yet).
+    fn failure_before_send(conv: u32, at: Instant, errors: Vec<u32>) -> SentMessage {
+        SentMessage {
+            conv,
+            sent_at: at,
+            template: None,
+            billing: Billing::Free {
+                why: FreeReason::ChannelNotBilled,
+            },
+            consumed_slot: false,
+            counted_by_limit: false,
+            status: DeliveryStatus::Failed,
+            confirmed: false,
+            content: None,
+            failed_before_sent: Some(errors),
+        }
+    }
 }
 
 /// A provider request to hold sends to a contact.
@@ -107,6 +133,13 @@ fn provider_category(category: &str) -> Option<ChargeCategory> {
 impl Engine {
     /// A delivery status for a message sent with a `message_id`.
     pub fn message_status(&mut self, e: &MessageStatusUpdate) -> Result<(), Error> {
+        // The id names the message, as on `send`: the same bounds, and required.
+        if e.message_id.is_empty() {
+            return Err(Error::InvalidEvent {
+                problem: "message_id is empty: a status names the message it is about".into(),
+            });
+        }
+        crate::engine::check_id("message_id", Some(&e.message_id))?;
         let number = self.number_idx(&e.number)?;
         let contact = self.interner.address(&e.contact)?;
         let contact = self.contact_of(number, contact);
@@ -116,13 +149,18 @@ impl Engine {
         let record = with_scoped_key(Some(number), &e.message_id, |id| {
             self.sent_messages.get(id, now).cloned()
         });
-        let Some(mut record) = record else {
-            // Not a message sent through the engine (or forgotten): contact-level corrections
-            // still apply to a failure.
-            if e.status == DeliveryStatus::Failed {
+        let known = record.is_some();
+        let Some(mut record) = record.filter(|r| r.failed_before_sent.is_none()) else {
+            // Not a message sent through the engine (or forgotten, or not recorded yet):
+            // contact-level corrections still apply to a failure, once; a send recorded
+            // later under this id fails then (`remember_sent`).
+            if e.status == DeliveryStatus::Failed && !known {
                 let conv = self.conversation_or_create(number, contact)?;
                 self.opener_failed(conv, &e.message_id);
                 self.apply_errors(conv, None, &e.errors, e.at);
+                let early = SentMessage::failure_before_send(conv, e.at, e.errors.clone());
+                self.sent_messages
+                    .insert(scoped_key(Some(number), &e.message_id), now, early);
             }
             return Ok(());
         };
@@ -150,31 +188,7 @@ impl Engine {
             record.confirmed = true;
         }
         if advances && e.status == DeliveryStatus::Failed {
-            self.reverse_estimate(number, &record);
-            self.unrecord_opening(record.conv, &record.billing, record.sent_at);
-            if let Some(content) = record.content {
-                // It never reached the contact: sending it again is no duplicate (§10), as
-                // the engine's own advice after a back-off (131056) has the host do.
-                let expires_at = record.sent_at.plus(self.policy.dedup.content_period);
-                self.sent_content.forget(record.conv, content, expires_at);
-            }
-            self.opener_failed(record.conv, &e.message_id);
-            if (record.counted_by_limit || record.consumed_slot)
-                && self.policy.provider.release_failed_sends
-            {
-                // The contact the send counted, the one of its conversation: a status naming
-                // another would take a live send off a contact it never counted.
-                let sent = &self.conversations[record.conv as usize];
-                self.limit_release(sent.number, sent.contact, record.sent_at);
-            }
-            let (number_name, contact_name) = self.conv_names(record.conv);
-            self.effects.push_back(Effect::MessageFailed {
-                number: number_name,
-                contact: contact_name,
-                message_id: e.message_id.clone(),
-                errors: e.errors.clone(),
-                at: e.at,
-            });
+            self.fail_sent(number, &record, &e.message_id, &e.errors, e.at);
             self.apply_errors(record.conv, record.template, &e.errors, e.at);
         }
         if advances {
@@ -188,11 +202,77 @@ impl Engine {
         Ok(())
     }
 
-    /// Remembers an allowed send under its provider id.
-    pub(crate) fn remember_sent(&mut self, message_id: &str, message: SentMessage, now: Instant) {
+    /// What a failure undoes of a recorded send (its estimate, its opening of a free entry
+    /// point, its duplicate record, its limit slot), announced as `message_failed`; the
+    /// errors' corrections are the caller's.
+    fn fail_sent(
+        &mut self,
+        number: u32,
+        record: &SentMessage,
+        message_id: &str,
+        errors: &[u32],
+        at: Instant,
+    ) {
+        self.reverse_estimate(number, record);
+        self.unrecord_opening(record.conv, &record.billing, record.sent_at);
+        if let Some(content) = record.content {
+            // It never reached the contact: sending it again is no duplicate (§10), as
+            // the engine's own advice after a back-off (131056) has the host do.
+            let expires_at = record.sent_at.plus(self.policy.dedup.content_period);
+            self.sent_content.forget(record.conv, content, expires_at);
+        }
+        self.opener_failed(record.conv, message_id);
+        if (record.counted_by_limit || record.consumed_slot)
+            && self.policy.provider.release_failed_sends
+        {
+            // The contact the send counted, the one of its conversation: a status naming
+            // another would take a live send off a contact it never counted.
+            let sent = &self.conversations[record.conv as usize];
+            self.limit_release(sent.number, sent.contact, record.sent_at);
+        }
+        let (number_name, contact_name) = self.conv_names(record.conv);
+        self.effects.push_back(Effect::MessageFailed {
+            number: number_name,
+            contact: contact_name,
+            message_id: message_id.to_owned(),
+            errors: errors.to_vec(),
+            at,
+        });
+    }
+
+    /// Whether the number's send under `message_id` is known to have failed.
+    pub(crate) fn sent_failed(&self, number: u32, message_id: &str, now: Instant) -> bool {
+        with_scoped_key(Some(number), message_id, |id| {
+            self.sent_messages
+                .get(id, now)
+                .is_some_and(|m| m.status == DeliveryStatus::Failed)
+        })
+    }
+
+    /// Remembers an allowed send under its provider id. A failure already reported for that
+    /// id (before the host recorded the send) fails it now, as if reported after it: the
+    /// contact-level corrections were made when the failure came, its template's now.
+    pub(crate) fn remember_sent(
+        &mut self,
+        message_id: &str,
+        mut message: SentMessage,
+        now: Instant,
+    ) {
         let number = self.conversations[message.conv as usize].number;
-        self.sent_messages
-            .insert(scoped_key(Some(number), message_id), now, message);
+        let key = scoped_key(Some(number), message_id);
+        // A failure of the same message names its recipient: one naming another contact
+        // was about some other message (a host's wiring mistake), which this send replaces.
+        let failed_before = self
+            .sent_messages
+            .get_mut(&key, now)
+            .filter(|early| early.conv == message.conv)
+            .and_then(|early| Some((early.sent_at, early.failed_before_sent.take()?)));
+        if let Some((at, errors)) = &failed_before {
+            self.fail_sent(number, &message, message_id, errors, *at);
+            self.apply_template_errors(message.template, errors, *at);
+            message.status = DeliveryStatus::Failed;
+        }
+        self.sent_messages.insert(key, now, message);
     }
 
     fn confirm_billing(&mut self, number: u32, sent_at: Instant, pricing: &ProviderPricing) {
@@ -247,6 +327,40 @@ impl Engine {
     }
 
     /// The corrections a provider's error codes call for (see the module table).
+    /// The template errors of a failure (the template is paused or disabled).
+    fn apply_template_errors(&mut self, template: Option<u32>, errors: &[u32], at: Instant) {
+        let Some(t) = template else { return };
+        for &code in errors {
+            let paused = codes::TEMPLATE_PAUSED.contains(&code);
+            if !paused && !codes::TEMPLATE_DISABLED.contains(&code) {
+                continue;
+            }
+            let template = &self.templates[t as usize];
+            // A send refused during a timed quality pause reports that pause, whose end
+            // stands: read as a pause without one, it made the template unsendable for
+            // good, until a provider event came to lift it.
+            if paused && template.timed_pause_at(at) {
+                continue;
+            }
+            let update = TemplateStatusUpdate {
+                pause: None,
+                at,
+                business: self.businesses[template.business as usize].name.clone(),
+                name: template.spec.name.clone(),
+                language: template.spec.language.clone(),
+                status: if paused {
+                    TemplateEvent::Paused
+                } else {
+                    TemplateEvent::Disabled
+                },
+                until: None,
+                category: None,
+            };
+            // The template exists (it was sent), so this cannot fail.
+            let _ = self.template_status(&update);
+        }
+    }
+
     fn apply_errors(&mut self, conv: u32, template: Option<u32>, errors: &[u32], at: Instant) {
         for &code in errors {
             if codes::OUTSIDE_WINDOW.contains(&code) {
@@ -254,30 +368,7 @@ impl Engine {
             } else if codes::TEMPLATE_PAUSED.contains(&code)
                 || codes::TEMPLATE_DISABLED.contains(&code)
             {
-                let Some(t) = template else { continue };
-                let template = &self.templates[t as usize];
-                // A send refused during a timed quality pause reports that pause, whose end
-                // stands: read as a pause without one, it made the template unsendable for
-                // good, until a provider event came to lift it.
-                if codes::TEMPLATE_PAUSED.contains(&code) && template.timed_pause_at(at) {
-                    continue;
-                }
-                let update = TemplateStatusUpdate {
-                    pause: None,
-                    at,
-                    business: self.businesses[template.business as usize].name.clone(),
-                    name: template.spec.name.clone(),
-                    language: template.spec.language.clone(),
-                    status: if codes::TEMPLATE_PAUSED.contains(&code) {
-                        TemplateEvent::Paused
-                    } else {
-                        TemplateEvent::Disabled
-                    },
-                    until: None,
-                    category: None,
-                };
-                // The template exists (it was sent), so this cannot fail.
-                let _ = self.template_status(&update);
+                self.apply_template_errors(template, &[code], at);
             } else if code == codes::PER_USER_MARKETING_LIMIT {
                 // Meta caps the marketing a user gets, from every business: the hold is the
                 // contact's, at all of the business's numbers (kept with its consent), not

@@ -53,8 +53,15 @@ impl<V> ExpiringMap<V> {
     /// Inserts (or replaces) `key` as of `now`, forgetting some of what has expired.
     pub fn insert(&mut self, key: String, now: Instant, value: V) {
         self.prune(now);
-        self.order.push_back((now, key.clone()));
-        self.map.insert(key, (now, value));
+        match self.map.get_mut(&key) {
+            // Replaced at the instant it was inserted: its place in the queue stands (a
+            // second place would list it twice).
+            Some(entry) if entry.0 == now => entry.1 = value,
+            _ => {
+                self.order.push_back((now, key.clone()));
+                self.map.insert(key, (now, value));
+            }
+        }
     }
 
     /// Forgets up to [`PRUNE_PER_INSERT`] entries older than the ttl (every insert does).
@@ -172,6 +179,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(copy, m);
+    }
+
+    #[test]
+    fn a_key_replaced_keeps_one_place() {
+        let t = |s: i64| Instant::EPOCH.plus(Duration::from_secs(s));
+        let mut m = ExpiringMap::new(Duration::from_secs(10));
+        m.insert("a".into(), t(1), 1);
+        m.insert("a".into(), t(1), 2);
+        assert_eq!(
+            m.entries(),
+            vec![("a", t(1), &2)],
+            "replaced at the same instant"
+        );
+        m.insert("b".into(), t(2), 3);
+        m.insert("a".into(), t(3), 4);
+        assert_eq!(m.entries(), vec![("b", t(2), &3), ("a", t(3), &4)]);
+        assert_eq!(m.get("a", t(12)), Some(&4), "lives from its latest insert");
     }
 
     #[test]

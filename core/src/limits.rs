@@ -506,16 +506,22 @@ impl Engine {
         }
     }
 
-    /// The provider reported the limit reached (Meta 131064): no new contact until the next
-    /// slot frees, or one limit window from now if none is counted.
+    /// The provider reported the limit reached (Meta 131064) at `now`: no new contact until
+    /// the next slot frees as the limit stood then, or one limit window from then if none
+    /// was counted. A report that arrives late is judged as of its own instant, so contacts
+    /// counted since do not lengthen the block, and a redelivery of it changes nothing.
     pub(crate) fn limit_block(&mut self, number: u32, now: Instant) {
         self.ensure_limit(number, now);
         let owner = self.limit_owner(number);
         let window = self.policy.limits.window;
-        let level = self.policy.limits.levels[self.limits[&owner].level];
+        let limit = match self.policy.limits.levels[self.limits[&owner].level] {
+            LimitLevel::Contacts(limit) => Some(limit),
+            LimitLevel::Unlimited => None,
+        };
         let state = self.limits.get_mut(&owner).expect("ensured above");
         let until = state
-            .next_slot_at(level, now)
+            .window
+            .next_slot_as_of(now, limit)
             .unwrap_or_else(|| now.plus(window));
         if state.blocked_until.is_some_and(|t| t >= until) {
             return;

@@ -223,6 +223,35 @@ impl RecentContacts {
         None
     }
 
+    /// When a contact next fits under `limit` (`None`: no limit) as the period stood at
+    /// `at`: when the count falls below it, or, with room already, when the oldest leaves;
+    /// `None` when none was counted. `at` may be before contacts counted since (a late
+    /// provider report), which it says nothing about. A contact counted by then and sent to
+    /// again since is taken to leave as its stay began (the sends in between are not kept),
+    /// so the answer is never later than exact. A walk and a sort of the contacts counted:
+    /// for rare provider reports, not for decisions.
+    pub fn next_slot_as_of(&self, at: Instant, limit: Option<u32>) -> Option<Instant> {
+        let mut leaves: Vec<Instant> = self
+            .in_order()
+            .filter(|node| node.counted_since <= at)
+            .map(|node| {
+                let latest_by_then = if node.at <= at {
+                    node.at
+                } else {
+                    node.counted_since
+                };
+                latest_by_then.plus(self.span)
+            })
+            .filter(|&leaves_at| leaves_at > at)
+            .collect();
+        leaves.sort_unstable();
+        let must_leave_first = match limit {
+            Some(limit) if leaves.len() >= limit as usize => leaves.len() - limit as usize,
+            _ => 0,
+        };
+        leaves.get(must_leave_first).copied()
+    }
+
     /// (contact, latest instant), oldest first: the serialised form.
     pub fn entries(&self) -> Vec<(AddressKey, Instant)> {
         self.collect_in_order(|node| (node.contact, node.at))
@@ -330,6 +359,37 @@ mod tests {
     }
     fn c(n: u64) -> AddressKey {
         AddressKey(n)
+    }
+
+    #[test]
+    fn next_slot_as_of_an_earlier_instant_ignores_contacts_counted_since() {
+        let mut r = RecentContacts::new(Duration::from_hours(24));
+        r.touch(c(1), t(0));
+        r.touch(c(2), t(1));
+        r.touch(c(3), t(2));
+        // At the latest instant it is what the decisions use.
+        for limit in [Some(2), Some(3), Some(5), None] {
+            let now = r.below_limit_at(t(2), limit.unwrap_or(u32::MAX));
+            assert_eq!(
+                r.next_slot_as_of(t(2), limit),
+                now.or(r.count_at(t(2)).1),
+                "{limit:?}"
+            );
+        }
+        assert_eq!(r.next_slot_as_of(t(2), Some(2)), Some(t(25)));
+        // As of hour 1, contact 3 was not counted yet: two counted, room for a third once
+        // the first leaves.
+        assert_eq!(r.next_slot_as_of(t(1), Some(2)), Some(t(24)));
+        assert_eq!(r.next_slot_as_of(t(1), Some(3)), Some(t(24)));
+        assert_eq!(r.next_slot_as_of(t(0), Some(1)), Some(t(24)));
+        // Before anyone was counted there is nothing to wait for.
+        let mut later = RecentContacts::new(Duration::from_hours(24));
+        later.touch(c(1), t(5));
+        assert_eq!(later.next_slot_as_of(t(4), Some(1)), None);
+        // A contact sent to again since counts from its stay's start, never later.
+        r.touch(c(1), t(3));
+        assert_eq!(r.next_slot_as_of(t(2), Some(3)), Some(t(24)));
+        assert_eq!(r.next_slot_as_of(t(3), Some(3)), Some(t(25)));
     }
 
     #[test]

@@ -249,7 +249,8 @@ impl Engine {
                         let awaited = Opener {
                             message_id: req.message_id.clone(),
                             sent_at: Some(now),
-                            failed: false,
+                            // Its failure may have been reported before it was recorded.
+                            failed: id.is_some_and(|id| self.sent_failed(target.number, id, now)),
                             answered: false,
                         };
                         // A retry of a message held under a failed opener: held once.
@@ -637,6 +638,7 @@ impl Engine {
                     status: DeliveryStatus::Accepted,
                     confirmed: false,
                     content: Some(outgoing.content),
+                    failed_before_sent: None,
                 };
                 self.remember_sent(id, sent, now);
             }
