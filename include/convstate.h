@@ -1683,6 +1683,60 @@ typedef struct convstate_initiate_request {
 } convstate_initiate_request;
 
 /**
+ * A provider's report of a template's status with everything it may carry
+ * (`convstate_engine_template_report`). Strings are not NUL-terminated.
+ */
+typedef struct convstate_template_report {
+  /**
+   * The provider's timestamp, in unix ms.
+   */
+  int64_t at_ms;
+  /**
+   * Owning business.
+   */
+  const char *business;
+  /**
+   * Its length in bytes.
+   */
+  size_t business_len;
+  /**
+   * Name.
+   */
+  const char *name;
+  /**
+   * Its length in bytes.
+   */
+  size_t name_len;
+  /**
+   * Language code.
+   */
+  const char *language;
+  /**
+   * Its length in bytes.
+   */
+  size_t language_len;
+  /**
+   * A `convstate_template_event`.
+   */
+  uint32_t event;
+  /**
+   * For `PAUSED`, when the pause ends; for `FLAGGED`, the provider's disable date;
+   * `CONVSTATE_NONE_MS` when not given (a pause without end lasts until `UNPAUSED`).
+   */
+  int64_t until_ms;
+  /**
+   * The category the provider reports with the status (Meta's
+   * `message_template_category`), a `convstate_template_category`; 0 when not given.
+   */
+  uint32_t category;
+  /**
+   * For `PAUSED` on the pause ladder: which pause the provider says it is (Meta's
+   * FIRST_PAUSE is 1, SECOND_PAUSE 2); 0 when not given.
+   */
+  uint32_t pause;
+} convstate_template_report;
+
+/**
  * One conversation's state at an instant.
  */
 typedef struct convstate_conversation_view {
@@ -2108,9 +2162,9 @@ convstate_result convstate_engine_template_status(struct convstate_engine *engin
  * The provider reported a template event (`event`: a `convstate_template_event`, which
  * includes `UNPAUSED` and `REINSTATED`). `until_ms`: for `PAUSED`, when the pause ends; for
  * `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
- * without end lasts until `UNPAUSED`). A category the provider reports with the status
- * (Meta's `message_template_category`) is applied with `convstate_engine_template_category`
- * at the same `at_ms`.
+ * without end lasts until `UNPAUSED`). A report that carries a category or a pause's place
+ * on the ladder goes through `convstate_engine_template_report`, which orders two reports
+ * of one instant as the JSON door does.
  */
 convstate_result convstate_engine_template_status_ex(struct convstate_engine *engine,
                                                      int64_t at_ms,
@@ -2124,24 +2178,16 @@ convstate_result convstate_engine_template_status_ex(struct convstate_engine *en
                                                      int64_t until_ms);
 
 /**
- * The provider paused a template (`convstate_engine_template_status_ex` with `PAUSED`, plus
- * where the pause stands on the policy's ladder). `until_ms`: when the pause ends
- * (`CONVSTATE_NONE_MS`: a pacing pause, ended only by `UNPAUSED`). `pause`: which pause of
- * the ladder the provider says this is (Meta's FIRST_PAUSE is 1, SECOND_PAUSE 2), or 0 when
- * it does not say; as the newest pause it sets the strikes counted so far, so the next low
- * rating is the strike after it. A `pause` beyond the ladder is
- * `CONVSTATE_ERR_INVALID_INPUT_OTHER` (code `invalid_event`), naming the ladder's length.
+ * The provider reported a template's status, with its category and its place on the pause
+ * ladder when it gives them: the JSON door's `template_status`, field for field. Prefer it to
+ * `convstate_engine_template_status_ex` plus `convstate_engine_template_category`: two
+ * reports of one instant are ordered by all they carry, the category and pause included, so
+ * only this call orders them as the JSON and webhook doors do. As the newest pause, `pause`
+ * sets the strikes counted so far (the next low rating is the strike after it); one beyond
+ * the ladder is `CONVSTATE_ERR_INVALID_EVENT`, naming the ladder's length.
  */
-convstate_result convstate_engine_template_paused(struct convstate_engine *engine,
-                                                  int64_t at_ms,
-                                                  const char *business,
-                                                  size_t business_len,
-                                                  const char *name,
-                                                  size_t name_len,
-                                                  const char *language,
-                                                  size_t language_len,
-                                                  int64_t until_ms,
-                                                  uint32_t pause);
+convstate_result convstate_engine_template_report(struct convstate_engine *engine,
+                                                  const struct convstate_template_report *report);
 
 /**
  * The provider rated a template's quality (`quality`: a `convstate_quality`). Under a policy

@@ -609,9 +609,9 @@ pub unsafe extern "C" fn convstate_engine_template_status(
 /// The provider reported a template event (`event`: a `convstate_template_event`, which
 /// includes `UNPAUSED` and `REINSTATED`). `until_ms`: for `PAUSED`, when the pause ends; for
 /// `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
-/// without end lasts until `UNPAUSED`). A category the provider reports with the status
-/// (Meta's `message_template_category`) is applied with `convstate_engine_template_category`
-/// at the same `at_ms`.
+/// without end lasts until `UNPAUSED`). A report that carries a category or a pause's place
+/// on the ladder goes through `convstate_engine_template_report`, which orders two reports
+/// of one instant as the JSON door does.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_template_status_ex(
     engine: *mut convstate_engine,
@@ -642,37 +642,65 @@ pub unsafe extern "C" fn convstate_engine_template_status_ex(
     }
 }
 
-/// The provider paused a template (`convstate_engine_template_status_ex` with `PAUSED`, plus
-/// where the pause stands on the policy's ladder). `until_ms`: when the pause ends
-/// (`CONVSTATE_NONE_MS`: a pacing pause, ended only by `UNPAUSED`). `pause`: which pause of
-/// the ladder the provider says this is (Meta's FIRST_PAUSE is 1, SECOND_PAUSE 2), or 0 when
-/// it does not say; as the newest pause it sets the strikes counted so far, so the next low
-/// rating is the strike after it. A `pause` beyond the ladder is
-/// `CONVSTATE_ERR_INVALID_INPUT_OTHER` (code `invalid_event`), naming the ladder's length.
+/// A provider's report of a template's status with everything it may carry
+/// (`convstate_engine_template_report`). Strings are not NUL-terminated.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_template_report {
+    /// The provider's timestamp, in unix ms.
+    pub at_ms: i64,
+    /// Owning business.
+    pub business: *const c_char,
+    /// Its length in bytes.
+    pub business_len: usize,
+    /// Name.
+    pub name: *const c_char,
+    /// Its length in bytes.
+    pub name_len: usize,
+    /// Language code.
+    pub language: *const c_char,
+    /// Its length in bytes.
+    pub language_len: usize,
+    /// A `convstate_template_event`.
+    pub event: u32,
+    /// For `PAUSED`, when the pause ends; for `FLAGGED`, the provider's disable date;
+    /// `CONVSTATE_NONE_MS` when not given (a pause without end lasts until `UNPAUSED`).
+    pub until_ms: i64,
+    /// The category the provider reports with the status (Meta's
+    /// `message_template_category`), a `convstate_template_category`; 0 when not given.
+    pub category: u32,
+    /// For `PAUSED` on the pause ladder: which pause the provider says it is (Meta's
+    /// FIRST_PAUSE is 1, SECOND_PAUSE 2); 0 when not given.
+    pub pause: u32,
+}
+
+/// The provider reported a template's status, with its category and its place on the pause
+/// ladder when it gives them: the JSON door's `template_status`, field for field. Prefer it to
+/// `convstate_engine_template_status_ex` plus `convstate_engine_template_category`: two
+/// reports of one instant are ordered by all they carry, the category and pause included, so
+/// only this call orders them as the JSON and webhook doors do. As the newest pause, `pause`
+/// sets the strikes counted so far (the next low rating is the strike after it); one beyond
+/// the ladder is `CONVSTATE_ERR_INVALID_EVENT`, naming the ladder's length.
 #[no_mangle]
-pub unsafe extern "C" fn convstate_engine_template_paused(
+pub unsafe extern "C" fn convstate_engine_template_report(
     engine: *mut convstate_engine,
-    at_ms: i64,
-    business: *const c_char,
-    business_len: usize,
-    name: *const c_char,
-    name_len: usize,
-    language: *const c_char,
-    language_len: usize,
-    until_ms: i64,
-    pause: u32,
+    report: *const convstate_template_report,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
+        let r = unsafe { arg(report, "report") }?;
         let event = TemplateStatusUpdate {
-            pause: (pause != 0).then_some(pause),
-            at: instant_arg(at_ms, "at_ms")?,
-            business: unsafe { str_arg(business, business_len, "business") }?.to_owned(),
-            name: unsafe { str_arg(name, name_len, "name") }?.to_owned(),
-            language: unsafe { str_arg(language, language_len, "language") }?.to_owned(),
-            status: convstate_core::template_lifecycle::TemplateEvent::Paused,
-            until: opt_instant_arg(until_ms, "until_ms")?,
-            category: None,
+            pause: (r.pause != 0).then_some(r.pause),
+            at: instant_arg(r.at_ms, "at_ms")?,
+            business: unsafe { str_arg(r.business, r.business_len, "business") }?.to_owned(),
+            name: unsafe { str_arg(r.name, r.name_len, "name") }?.to_owned(),
+            language: unsafe { str_arg(r.language, r.language_len, "language") }?.to_owned(),
+            status: template_event_from(r.event)?,
+            until: opt_instant_arg(r.until_ms, "until_ms")?,
+            category: match r.category {
+                0 => None,
+                code => Some(category_from(code)?),
+            },
         };
         handle.engine.template_status(&event)?;
         Ok(())

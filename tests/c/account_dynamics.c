@@ -199,6 +199,25 @@ static void test_template_quality_pauses(void) {
   convstate_engine_free(engine);
 }
 
+/* A provider report of `promo` at `at_ms` through the typed call that carries all of it. */
+static convstate_result report(convstate_engine *engine, int64_t at_ms, uint32_t event, int64_t until_ms,
+                               uint32_t category, uint32_t pause) {
+  convstate_template_report r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = at_ms;
+  r.business = "acme";
+  r.business_len = 4;
+  r.name = "promo";
+  r.name_len = 5;
+  r.language = "en";
+  r.language_len = 2;
+  r.event = event;
+  r.until_ms = until_ms;
+  r.category = category;
+  r.pause = pause;
+  return convstate_engine_template_report(engine, &r);
+}
+
 /* The provider's word on which pause of the ladder a pause is sets the strikes counted so
  * far: a SECOND_PAUSE the engine saw no first pause for makes the next low rating disable. */
 static void test_provider_pause_sets_the_strike_count(void) {
@@ -209,8 +228,7 @@ static void test_provider_pause_sets_the_strike_count(void) {
   message = promo();
   drain_effects(engine, CONVSTATE_EFFECT_NONE);
 
-  CHECK_RC(convstate_engine_template_paused(engine, T0, S("acme"), S("promo"), S("en"), T0 + 6 * HOUR, 2),
-           CONVSTATE_OK);
+  CHECK_RC(report(engine, T0, CONVSTATE_TEMPLATE_EVENT_PAUSED, T0 + 6 * HOUR, 0, 2), CONVSTATE_OK);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED) == 1);
   decision = send_to(engine, T0 + HOUR, CONTACTS[0], message, NULL, 0);
   CHECK(decision.reason == CONVSTATE_REASON_TEMPLATE_NOT_SENDABLE);
@@ -225,13 +243,45 @@ static void test_provider_pause_sets_the_strike_count(void) {
   CHECK(decision.detail_code == CONVSTATE_TEMPLATE_DISABLED);
 
   /* A pause beyond the ladder (cloud-2025 has two) is refused, naming the ladder. */
-  CHECK_RC(convstate_engine_template_paused(engine, T0 + 8 * HOUR, S("acme"), S("promo"), S("en"),
-                                            CONVSTATE_NONE_MS, 3),
+  CHECK_RC(report(engine, T0 + 8 * HOUR, CONVSTATE_TEMPLATE_EVENT_PAUSED, CONVSTATE_NONE_MS, 0, 3),
            CONVSTATE_ERR_INVALID_EVENT);
   CHECK(strstr(convstate_last_error(), "ladder of 2 pauses") != NULL);
+  CHECK_RC(report(engine, T0 + 8 * HOUR, CONVSTATE_TEMPLATE_EVENT_APPROVED, CONVSTATE_NONE_MS, 9, 0),
+           CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(convstate_engine_template_report(engine, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
 
   convstate_message_free(message);
   convstate_engine_free(engine);
+}
+
+/* Two reports of one instant are ordered by all they carry, the category included: the typed
+ * report ends where the JSON door does. */
+static void test_template_report_orders_as_the_json_door(void) {
+  static const char IN_APPEAL[] =
+      "{\"type\":\"template_status\",\"at\":1793613600000,\"business\":\"acme\",\"name\":\"promo\","
+      "\"language\":\"en\",\"status\":\"in_appeal\"}";
+  static const char APPROVED[] =
+      "{\"type\":\"template_status\",\"at\":1793613600000,\"business\":\"acme\",\"name\":\"promo\","
+      "\"language\":\"en\",\"status\":\"approved\",\"category\":\"utility\"}";
+  convstate_engine *typed = new_engine();
+  convstate_engine *json = new_engine();
+  convstate_template_view a, b;
+  convstate_string *out = NULL;
+  if (!typed || !json) return;
+  CHECK_RC(convstate_string_new(&out), CONVSTATE_OK);
+  CHECK_RC(report(typed, T0 + HOUR, CONVSTATE_TEMPLATE_EVENT_IN_APPEAL, CONVSTATE_NONE_MS, 0, 0), CONVSTATE_OK);
+  CHECK_RC(report(typed, T0 + HOUR, CONVSTATE_TEMPLATE_EVENT_APPROVED, CONVSTATE_NONE_MS,
+                  CONVSTATE_CATEGORY_UTILITY, 0),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_handle_json(json, IN_APPEAL, strlen(IN_APPEAL), out), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_handle_json(json, APPROVED, strlen(APPROVED), out), CONVSTATE_OK);
+  convstate_string_free(out);
+  CHECK_RC(convstate_engine_template(typed, S("acme"), S("promo"), S("en"), &a), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(json, S("acme"), S("promo"), S("en"), &b), CONVSTATE_OK);
+  CHECK(a.status == b.status && a.category == b.category);
+  CHECK(a.category == CONVSTATE_CATEGORY_UTILITY);
+  convstate_engine_free(typed);
+  convstate_engine_free(json);
 }
 
 static void test_template_recategorized(void) {
@@ -458,6 +508,7 @@ int main(void) {
   test_limit_price_and_usage();
   test_template_quality_pauses();
   test_provider_pause_sets_the_strike_count();
+  test_template_report_orders_as_the_json_door();
   test_template_recategorized();
   test_template_edited_elsewhere();
   test_failed_status_closes_the_window();
