@@ -818,11 +818,7 @@ impl Engine {
             if let Some(&n) = self.number_index.get(&existing) {
                 let owner = &self.businesses[self.numbers[n as usize].business as usize].name;
                 if owner != &e.business {
-                    return Err(Error::NumberOwnedByOther {
-                        number: e.number.clone(),
-                        owner: owner.clone(),
-                        business: e.business.clone(),
-                    });
+                    return Err(Error::number_owned_by_other(&e.number, owner, &e.business));
                 }
             }
         }

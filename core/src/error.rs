@@ -239,6 +239,17 @@ impl ErrorKind {
 pub(crate) const QUOTED_CHARS: usize = 64;
 
 /// `input` as an error quotes it: whole, or its first [`QUOTED_CHARS`] characters and `…`.
+impl Error {
+    /// [`Error::NumberOwnedByOther`], the names as errors quote them.
+    pub(crate) fn number_owned_by_other(number: &str, owner: &str, business: &str) -> Error {
+        Error::NumberOwnedByOther {
+            number: quoted(number),
+            owner: quoted(owner),
+            business: quoted(business),
+        }
+    }
+}
+
 pub(crate) fn quoted(input: &str) -> String {
     match input.char_indices().nth(QUOTED_CHARS) {
         None => input.to_owned(),

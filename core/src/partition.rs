@@ -647,13 +647,11 @@ impl Engine {
             }
             if let Some(existing) = self.interner.find_address(&text)? {
                 if let Some(&i) = self.number_index.get(&existing) {
-                    return Err(Error::NumberOwnedByOther {
-                        number: text,
-                        owner: self.businesses[self.numbers[i as usize].business as usize]
-                            .name
-                            .clone(),
-                        business: x.business.name.clone(),
-                    });
+                    return Err(Error::number_owned_by_other(
+                        &text,
+                        &self.businesses[self.numbers[i as usize].business as usize].name,
+                        &x.business.name,
+                    ));
                 }
             }
         }

@@ -430,11 +430,11 @@ impl ShardedEngine {
                     .number(number)
                     .map(|view| view.business)
                     .unwrap_or_default();
-                return Err(Error::NumberOwnedByOther {
-                    number: number.clone(),
-                    owner,
-                    business: export.business_name().to_owned(),
-                });
+                return Err(Error::number_owned_by_other(
+                    number,
+                    &owner,
+                    export.business_name(),
+                ));
             }
         }
         engine.apply_import(export)?;

@@ -300,8 +300,8 @@ impl TemplateSpec {
     pub fn checked(&self, policy: &Policy) -> Result<Variables, crate::Error> {
         self.validate(policy)
             .map_err(|problem| crate::Error::InvalidTemplate {
-                name: self.name.clone(),
-                language: self.language.clone(),
+                name: crate::error::quoted(&self.name),
+                language: crate::error::quoted(&self.language),
                 problem,
             })
     }

@@ -85,6 +85,18 @@ const LINES: &[(&str, &str, &str, &str)] = &[
         "invalid_input",
     ),
     (
+        "1 MB template name",
+        "LONG_TEMPLATE_NAME",
+        "invalid_template",
+        "invalid_input",
+    ),
+    (
+        "1 MB business name on a number another business owns",
+        "LONG_BUSINESS_OF_A_NUMBER_OWNED",
+        "number_owned_by_other",
+        "invalid_input",
+    ),
+    (
         "lone surrogate escape",
         r#"{"type":"inbound","at":0,"number":"\ud800","contact":"+79110000001","kind":"text"}"#,
         "invalid_event",
@@ -590,6 +602,14 @@ fn expand(line: &str) -> String {
             r#"{{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"{}"}}"#,
             "m".repeat(convstate::MAX_ID_BYTES + 1)
         ),
+        "LONG_TEMPLATE_NAME" => format!(
+            r#"{{"type":"register_template","at":"2026-11-02T09:05:00Z","business":"acme","name":"{}","language":"en","category":"utility","body":"Hi"}}"#,
+            "n".repeat(1 << 20)
+        ),
+        "LONG_BUSINESS_OF_A_NUMBER_OWNED" => format!(
+            r#"{{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"{}","number":"+15550001111","channel":"official"}}"#,
+            "b".repeat(1 << 20)
+        ),
         other => other.to_owned(),
     }
 }
@@ -620,6 +640,15 @@ fn every_bad_line_gives_its_error_and_changes_nothing() {
             failures.push(format!(
                 "{name}: the refusal came with effects: {:?}",
                 &lines[1..]
+            ));
+        }
+        // An error quotes a long input by its first characters: a megabyte name does not
+        // make a megabyte message in every binding's exception and log line.
+        if lines[0].len() > 1024 {
+            failures.push(format!(
+                "{name}: a {}-byte result line for a {}-byte input",
+                lines[0].len(),
+                expand(line).len()
             ));
         }
         if engine.snapshot() != before {
