@@ -177,6 +177,19 @@ enum convstate_result
    */
   CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER = 108,
   /**
+   * A view at an instant before the engine's clock (it keeps no history); the message
+   * names both instants.
+   */
+  CONVSTATE_ERR_VIEW_BEFORE_CLOCK = 109,
+  /**
+   * An edit of a template its status or the policy does not let be edited.
+   */
+  CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE = 110,
+  /**
+   * An edit over the policy's edit limits (per day, per month).
+   */
+  CONVSTATE_ERR_TEMPLATE_EDIT_LIMIT = 111,
+  /**
    * Something unknown of a kind this build does not name.
    */
   CONVSTATE_ERR_NOT_FOUND_OTHER = 200,
@@ -2413,8 +2426,8 @@ convstate_result convstate_engine_poll_effect(struct convstate_engine *engine,
  * instant: `window_open` is evaluated then; the chat and ticket are the ones the engine
  * holds now (a live chat whose idle deadline has passed by `at_ms` reads as ended). An
  * unknown contact reads as an empty conversation. The engine keeps no history, so an
- * `at_ms` before its clock is refused with `CONVSTATE_ERR_INVALID_INPUT_OTHER` (core code
- * `view_before_clock`; the message names both instants).
+ * `at_ms` before its clock is refused with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` (the message
+ * names both instants).
  */
 convstate_result convstate_engine_conversation(const struct convstate_engine *engine,
                                                int64_t at_ms,

@@ -56,6 +56,13 @@ pub enum convstate_result {
     CONVSTATE_ERR_NOT_ON_CHANNEL = 107,
     /// A number already registered to another business.
     CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER = 108,
+    /// A view at an instant before the engine's clock (it keeps no history); the message
+    /// names both instants.
+    CONVSTATE_ERR_VIEW_BEFORE_CLOCK = 109,
+    /// An edit of a template its status or the policy does not let be edited.
+    CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE = 110,
+    /// An edit over the policy's edit limits (per day, per month).
+    CONVSTATE_ERR_TEMPLATE_EDIT_LIMIT = 111,
 
     // ---- 200..299: not found -----------------------------------------------------------
     /// Something unknown of a kind this build does not name.
@@ -104,7 +111,7 @@ use convstate_result::*;
 
 impl convstate_result {
     /// Every code, for `convstate_result_name` and the tests.
-    pub(crate) const ALL: [convstate_result; 31] = [
+    pub(crate) const ALL: [convstate_result; 34] = [
         CONVSTATE_OK,
         CONVSTATE_ERR_NULL_ARGUMENT,
         CONVSTATE_ERR_INVALID_UTF8,
@@ -120,6 +127,9 @@ impl convstate_result {
         CONVSTATE_ERR_INVALID_TEMPLATE,
         CONVSTATE_ERR_NOT_ON_CHANNEL,
         CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER,
+        CONVSTATE_ERR_VIEW_BEFORE_CLOCK,
+        CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE,
+        CONVSTATE_ERR_TEMPLATE_EDIT_LIMIT,
         CONVSTATE_ERR_NOT_FOUND_OTHER,
         CONVSTATE_ERR_UNKNOWN_NUMBER,
         CONVSTATE_ERR_UNKNOWN_BUSINESS,
@@ -156,6 +166,9 @@ impl convstate_result {
             CONVSTATE_ERR_INVALID_TEMPLATE => c"CONVSTATE_ERR_INVALID_TEMPLATE",
             CONVSTATE_ERR_NOT_ON_CHANNEL => c"CONVSTATE_ERR_NOT_ON_CHANNEL",
             CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER => c"CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER",
+            CONVSTATE_ERR_VIEW_BEFORE_CLOCK => c"CONVSTATE_ERR_VIEW_BEFORE_CLOCK",
+            CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE => c"CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE",
+            CONVSTATE_ERR_TEMPLATE_EDIT_LIMIT => c"CONVSTATE_ERR_TEMPLATE_EDIT_LIMIT",
             CONVSTATE_ERR_NOT_FOUND_OTHER => c"CONVSTATE_ERR_NOT_FOUND_OTHER",
             CONVSTATE_ERR_UNKNOWN_NUMBER => c"CONVSTATE_ERR_UNKNOWN_NUMBER",
             CONVSTATE_ERR_UNKNOWN_BUSINESS => c"CONVSTATE_ERR_UNKNOWN_BUSINESS",
@@ -190,6 +203,9 @@ pub(crate) fn result_for(error: &Error) -> convstate_result {
         "invalid_template" => CONVSTATE_ERR_INVALID_TEMPLATE,
         "not_on_channel" => CONVSTATE_ERR_NOT_ON_CHANNEL,
         "number_owned_by_other" => CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER,
+        "view_before_clock" => CONVSTATE_ERR_VIEW_BEFORE_CLOCK,
+        "template_not_editable" => CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE,
+        "template_edit_limit" => CONVSTATE_ERR_TEMPLATE_EDIT_LIMIT,
         "unknown_number" => CONVSTATE_ERR_UNKNOWN_NUMBER,
         "unknown_business" => CONVSTATE_ERR_UNKNOWN_BUSINESS,
         "unknown_template" => CONVSTATE_ERR_UNKNOWN_TEMPLATE,

@@ -543,13 +543,17 @@ pub enum convstate_ticket_status {
 }
 
 /// `CONVSTATE_TICKET_NONE` gives `None`.
-pub(crate) fn ticket_status_from(code: u32) -> Result<Option<TicketStatus>, FfiError> {
+/// `argument`: the parameter's name in the call, as the error names it.
+pub(crate) fn ticket_status_from(
+    code: u32,
+    argument: &'static str,
+) -> Result<Option<TicketStatus>, FfiError> {
     Ok(match code {
         0 => None,
         1 => Some(TicketStatus::Open),
         2 => Some(TicketStatus::Pending),
         3 => Some(TicketStatus::Closed),
-        _ => return Err(FfiError::invalid_code("status", code, "CONVSTATE_TICKET_*")),
+        _ => return Err(FfiError::invalid_code(argument, code, "CONVSTATE_TICKET_*")),
     })
 }
 

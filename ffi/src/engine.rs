@@ -1058,7 +1058,7 @@ pub unsafe extern "C" fn convstate_engine_end_chat(
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
             by: chat_ender_from(by)?,
-            status: ticket_status_from(ticket_status)?,
+            status: ticket_status_from(ticket_status, "ticket_status")?,
         };
         handle.engine.end_chat(&event)?;
         Ok(())
@@ -1082,7 +1082,7 @@ pub unsafe extern "C" fn convstate_engine_set_ticket_status(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
-        let status = ticket_status_from(status)?
+        let status = ticket_status_from(status, "status")?
             .ok_or_else(|| FfiError::invalid_code("status", status, "CONVSTATE_TICKET_* (not NONE)"))?;
         let event = SetTicketStatus {
             at: instant_arg(at_ms, "at_ms")?,
@@ -1213,8 +1213,8 @@ pub struct convstate_conversation_view {
 /// instant: `window_open` is evaluated then; the chat and ticket are the ones the engine
 /// holds now (a live chat whose idle deadline has passed by `at_ms` reads as ended). An
 /// unknown contact reads as an empty conversation. The engine keeps no history, so an
-/// `at_ms` before its clock is refused with `CONVSTATE_ERR_INVALID_INPUT_OTHER` (core code
-/// `view_before_clock`; the message names both instants).
+/// `at_ms` before its clock is refused with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` (the message
+/// names both instants).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_conversation(
     engine: *const convstate_engine,

@@ -264,7 +264,7 @@ fn a_conversation_view_before_the_clock_is_refused_naming_both_instants() {
     let mut view = unsafe { view.assume_init() };
     view.outbox_held = 7777;
     // The engine keeps no history: before the inbound, the window's end is not known.
-    assert_eq!(view_at(T0, &mut view), CONVSTATE_ERR_INVALID_INPUT_OTHER);
+    assert_eq!(view_at(T0, &mut view), CONVSTATE_ERR_VIEW_BEFORE_CLOCK);
     assert_eq!(
         last_error(),
         "view at 2026-11-02T09:00:00Z is before the engine's clock, 2026-11-02T10:00:00Z: \
@@ -819,6 +819,75 @@ fn every_core_error_maps_to_its_own_code_in_its_area() {
         };
         assert_eq!(code as u32 / 100 * 100, area, "{error:?} in its area");
     }
+}
+
+#[test]
+fn a_bad_ticket_status_names_the_calls_own_parameter() {
+    let engine = new_engine("cloud-2025");
+    let (number, contact) = ("+15550001111", "+79110000001");
+    let rc = unsafe {
+        convstate_engine_end_chat(
+            engine,
+            T0,
+            ptr(number),
+            number.len(),
+            ptr(contact),
+            contact.len(),
+            1,
+            9,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().contains("`ticket_status` is 9"),
+        "{}",
+        last_error()
+    );
+    let rc = unsafe {
+        convstate_engine_set_ticket_status(
+            engine,
+            T0,
+            ptr(number),
+            number.len(),
+            ptr(contact),
+            contact.len(),
+            9,
+            0,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(last_error().contains("`status` is 9"), "{}", last_error());
+    unsafe { convstate_engine_free(engine) };
+}
+
+#[test]
+fn every_core_error_code_has_a_c_code_of_its_own() {
+    // The codes `Error::code` names, read from its source: a new core error without its own
+    // C code would reach C hosts as an `*_OTHER` they cannot tell apart.
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/src/error.rs"))
+            .unwrap();
+    let body = &source[source.find("pub fn code(&self)").unwrap()..];
+    let body = &body[..body.find("\n    }\n").unwrap()];
+    let codes: Vec<&str> = body
+        .lines()
+        .filter_map(|line| line.trim().strip_suffix("\",")?.rsplit_once("=> \""))
+        .map(|(_, code)| code)
+        .collect();
+    assert!(codes.len() >= 22, "read {codes:?}");
+    let mapping =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/boundary.rs"))
+            .unwrap();
+    let unmapped: Vec<&&str> = codes
+        .iter()
+        .filter(|code| !mapping.contains(&format!("\"{code}\" => CONVSTATE_ERR_")))
+        .collect();
+    assert!(unmapped.is_empty(), "no C code for {unmapped:?}");
+    let view = convstate_core::Error::ViewBeforeClock {
+        at: convstate_core::Instant::EPOCH,
+        clock: convstate_core::Instant::EPOCH,
+    };
+    assert_eq!(result_for(&view), CONVSTATE_ERR_VIEW_BEFORE_CLOCK);
 }
 
 #[test]
@@ -1904,7 +1973,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (2, 0x8ea9_7ef8_e086_b7a3),
         (3, 0x2c91_2319_1324_1c96),
         (4, 0xd5a2_8607_2a3c_a1fe),
-        (5, 0x7ed8_94b5_d0dd_cd0d),
+        (5, 0xa854_f0f8_0bee_3683),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

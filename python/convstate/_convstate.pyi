@@ -325,11 +325,12 @@ class Engine:
         input). Errors become error lines."""
     def handle_webhook(
         self,
-        payload: Union[bytes, str, Mapping[str, Any]],
+        payload: Union[bytes, bytearray, memoryview, str, Mapping[str, Any]],
         received_at: Optional[_Instant] = None,
         waba_businesses: Optional[Mapping[str, str]] = None,
     ) -> list[str]:
-        """Applies a Meta Cloud API webhook body and returns one wire line per payload item
+        """Applies a Meta Cloud API webhook body (as received, or its decoded JSON object;
+        another type raises ``TypeError``) and returns one wire line per payload item
         (``ack`` with ``path`` and ``event``, ``error``, ``unrecognized``, ``skipped``), each
         followed by its effect lines. A body that is not a webhook gives one error line.
         ``received_at`` (default: the engine's clock) is used only for items without a

@@ -653,16 +653,29 @@ impl PyEngine {
         received_at: Option<&Bound<'_, PyAny>>,
         waba_businesses: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Vec<String>> {
+        // The body as received (bytes of any buffer a web framework hands over, or text),
+        // or the JSON object already decoded; anything else is the caller's mistake.
         let body: Vec<u8> = if let Ok(bytes) = payload.cast::<PyBytes>() {
             bytes.as_bytes().to_vec()
+        } else if let Ok(bytes) = payload.cast::<PyByteArray>() {
+            bytes.to_vec()
+        } else if payload.is_instance_of::<PyMemoryView>() {
+            payload.call_method0("tobytes")?.extract::<Vec<u8>>()?
         } else if payload.is_instance_of::<PyString>() {
             payload.extract::<String>()?.into_bytes()
-        } else {
+        } else if payload.is_instance_of::<PyDict>() || payload.cast::<PyMapping>().is_ok() {
             serde_json::to_vec(&to_json(payload)?).map_err(|e| {
                 BindingError::Core(convstate::Error::InvalidEvent {
                     problem: format!("webhook payload: {e}"),
                 })
             })?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "handle_webhook: payload must be the body (bytes, bytearray, memoryview or str) \
+                 or its decoded JSON object (a mapping), got {}",
+                payload.get_type().name()?
+            ))
+            .into());
         };
         let received_at = received_at.map(instant).transpose()?;
         let mut reader = convstate::webhook::WebhookReader::new();

@@ -33,6 +33,22 @@ def test_str_and_dict_payloads_give_the_same_lines_and_a_duplicate_changes_nothi
     assert engine.snapshot() == snapshot
 
 
+def test_every_buffer_of_the_body_gives_the_same_lines_and_other_types_raise(
+    engine: convstate.Engine,
+) -> None:
+    import pytest
+
+    body = (FIXTURES / "messages_text.json").read_bytes()
+    fresh = convstate.Engine.restore(engine.snapshot())
+    expected = fresh.handle_webhook(body)
+    for payload in (bytearray(body), memoryview(body)):
+        again = convstate.Engine.restore(engine.snapshot())
+        assert again.handle_webhook(payload) == expected, type(payload).__name__
+    for wrong in ([1, 2], 42, None):
+        with pytest.raises(TypeError, match="payload must be the body"):
+            engine.handle_webhook(wrong)  # type: ignore[arg-type]
+
+
 def test_unknown_parts_are_reported_and_bad_json_is_an_error_line(engine: convstate.Engine) -> None:
     lines = [json.loads(line) for line in engine.handle_webhook((FIXTURES / "unknown_parts.json").read_bytes())]
     assert {"type": "unrecognized", "path": "entry[0].changes[0].field"}.items() <= lines[0].items()

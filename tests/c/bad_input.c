@@ -483,7 +483,7 @@ int main(void) {
   CASE("conversation: unknown number", CONVSTATE_ERR_UNKNOWN_NUMBER,
        convstate_engine_conversation(engine, T1, S("+15559999999"), CONTACT, strlen(CONTACT), &view));
   /* The engine keeps no history: a view before its clock (09:00) would mix then and now. */
-  CASE("conversation: at before the clock", CONVSTATE_ERR_INVALID_INPUT_OTHER,
+  CASE("conversation: at before the clock", CONVSTATE_ERR_VIEW_BEFORE_CLOCK,
        convstate_engine_conversation(engine, T1 - 3600000, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT), &view));
   CASE("engine_new: overrides not JSON", CONVSTATE_ERR_INVALID_POLICY, engine_new_with_overrides("{chat"));
 
