@@ -852,6 +852,9 @@ impl Engine {
         for mut t in x.templates {
             t.business = b;
             t.variables = parse_variables(&t.spec.body).map_err(|p| corrupt(p.to_string()))?;
+            // An export from before pauses were counted by their instants, as a restore
+            // reads a snapshot of then.
+            t.count_pause_in_progress(&self.policy);
             self.template_index.insert(
                 b,
                 &t.spec.name,

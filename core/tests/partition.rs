@@ -1119,3 +1119,48 @@ fn an_import_that_moves_the_clock_counts_the_chats_it_ended() {
         "only the moved business's chat is live"
     );
 }
+
+#[test]
+fn a_quality_pause_imported_from_before_counted_pauses_is_not_struck_twice() {
+    // An export of before templates kept their counted pauses: the pause in progress is
+    // counted on import, as on restore, so the provider's report of it adds no strike and the
+    // next low rating is the second pause, not a disable.
+    let mut source = Engine::with_preset("cloud-2025").unwrap();
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
+        r#"{"type":"template_quality","at":"2026-11-02T09:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
+    ] {
+        assert!(
+            source.handle_json(line)[0].contains(r#""type":"ack""#),
+            "{line}"
+        );
+    }
+    let mut export = editable_export(&source, "acme");
+    let template = &mut export["templates"][0];
+    assert!(template["counted_pauses"].is_array(), "{template}");
+    template.as_object_mut().unwrap().remove("counted_pauses");
+    let mut imported = Engine::with_preset("cloud-2025").unwrap();
+    imported
+        .import_business(&serde_json::to_vec(&export).unwrap())
+        .unwrap();
+    for engine in [&mut source, &mut imported] {
+        let report = r#"{"type":"template_status","at":"2026-11-02T09:00:05Z","business":"acme","name":"promo","language":"en","status":"paused","until":"2026-11-02T12:00:00Z"}"#;
+        assert!(engine.handle_json(report)[0].contains(r#""type":"ack""#));
+        let low = r#"{"type":"template_quality","at":"2026-11-03T09:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#;
+        let out = engine.handle_json(low);
+        assert!(
+            out.iter().any(|l| l.contains(r#""to":"paused""#)),
+            "the second pause: {out:?}"
+        );
+        assert_eq!(
+            engine
+                .template("acme", "promo", "en")
+                .unwrap()
+                .pause_strikes,
+            2
+        );
+        let restored = Engine::restore(&engine.snapshot()).unwrap();
+        assert_eq!(restored.snapshot(), engine.snapshot());
+    }
+}
