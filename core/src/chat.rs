@@ -35,6 +35,7 @@ pub enum TicketStatus {
 
 /// A conversation's current ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ticket {
     /// Engine-wide ticket id, from 1.
     pub id: u64,
@@ -104,6 +105,7 @@ pub struct LiveChat {
 /// kept lack the last three fields; they are derived from the first response (one response
 /// if there was one, else the contact waiting since the start).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LiveChatFields {
     started_at: Instant,
     last_activity_at: Instant,

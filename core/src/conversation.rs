@@ -81,6 +81,7 @@ impl Conversation {
 /// [`Conversation`] in snapshots and exports: the unpacked fields, in the order they have
 /// always been written.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConversationRecord {
     number: u32,
     contact: AddressKey,

@@ -353,7 +353,7 @@ pub enum NextAction {
 
 /// Price classification of an allowed send.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "charge", rename_all = "snake_case")]
+#[serde(tag = "charge", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Billing {
     /// No charge, and why.
     Free {

@@ -49,6 +49,7 @@ pub enum PricingType {
 
 /// A message the engine allowed and the host sent under a provider id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SentMessage {
     pub conv: u32,
     pub sent_at: Instant,
@@ -101,6 +102,7 @@ impl SentMessage {
 
 /// A provider request to hold sends to a contact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Backoff {
     pub code: u32,
     pub marketing_only: bool,

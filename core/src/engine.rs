@@ -56,6 +56,7 @@ use crate::Error;
 
 /// A business: owns numbers and templates.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Business {
     pub name: String,
 }
@@ -133,6 +134,7 @@ impl Inbound {
 
 /// A registered template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Template {
     pub business: u32,
     pub spec: TemplateSpec,
@@ -205,6 +207,7 @@ pub(crate) struct Template {
 
 /// A message held in the pending outbox (§4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct HeldMessage {
     pub message: OutboundMessage,
     pub held_at: Instant,
@@ -217,6 +220,7 @@ pub(crate) struct HeldMessage {
 
 /// Consent of one contact towards one business (§9).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ConsentRecord {
     /// Opted in since (at most one of this and `opted_out_at` is set).
     pub opted_in_at: Option<Instant>,

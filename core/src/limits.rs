@@ -137,6 +137,7 @@ pub struct LimitView {
 
 /// Snapshot form of a [`LimitState`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StoredLimit {
     pub owner: u32,
     pub level: usize,

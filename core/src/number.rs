@@ -54,6 +54,7 @@ impl fmt::Display for Channel {
 
 /// A registered number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct NumberState {
     /// Its address.
     pub address: crate::address::AddressKey,
@@ -136,6 +137,7 @@ pub enum RestrictionScope {
 
 /// A restriction and its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Restriction {
     /// What it bars.
     pub scope: RestrictionScope,
@@ -326,6 +328,7 @@ impl<'de> Deserialize<'de> for Restrictions {
 
 /// Activity counters of one number.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NumberCounters {
     /// Inbound messages and calls.

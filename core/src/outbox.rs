@@ -13,6 +13,7 @@ use crate::timers::TimerKey;
 /// The opening template a held message awaits the contact's answer to (§4). A message that
 /// joins the outbox while an opener is awaited shares that opener.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Opener {
     /// The provider's id it was sent with; `None` when sent without one, which no
     /// `message_status` can report failed.

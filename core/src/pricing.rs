@@ -166,6 +166,7 @@ impl RateCard {
 
 /// Pricing state of one conversation; only conversations with billing activity have one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ConversationBilling {
     /// Open paid conversations by category (marketing, utility, authentication, service).
     pub open_until: [Option<Instant>; 4],
@@ -212,6 +213,7 @@ fn category_index(c: ChargeCategory) -> usize {
 
 /// Monthly counters of one number.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MonthlyUsage {
     /// Charged messages by category.
     pub charged: BTreeMap<ChargeCategory, u64>,

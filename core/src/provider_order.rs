@@ -21,6 +21,7 @@ use crate::time::Instant;
 /// The latest provider event of one family applied to one thing: its instant and a
 /// fingerprint of its content.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ProviderOrder(Option<(Instant, u64)>);
 
 /// How an event stands against the latest applied of its family.

@@ -17,6 +17,7 @@ use crate::time::Instant;
 
 /// A conversation's window inputs, as snapshots write them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct WindowState {
     /// The latest inbound message or call that opens windows.
     pub last_inbound_at: Option<Instant>,

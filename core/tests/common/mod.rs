@@ -31,3 +31,21 @@ pub fn canonical(lines: impl IntoIterator<Item = String>) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// The path (a JSON pointer) of every object in `value`, `path` being its own.
+pub fn each_object(value: &Value, path: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            out.push(path.clone());
+            for (k, v) in map {
+                each_object(v, format!("{path}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                each_object(v, format!("{path}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
