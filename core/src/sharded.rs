@@ -15,7 +15,8 @@
 //! (an input older than a shard's clock is applied at the clock). Fed so, the shards give
 //! the same decisions, effects and counters as one engine fed every input in time order,
 //! only the effects of different shards interleave differently and ticket ids are unique
-//! per shard rather than engine-wide. A `tick` reaches every shard.
+//! per shard rather than engine-wide (and, after an import into a shard, per business only,
+//! as in one engine: see [`crate::partition`]). A `tick` reaches every shard.
 
 use std::collections::HashMap;
 
