@@ -326,9 +326,11 @@ impl TemplateSpec {
         }
         check_buttons(&self.buttons, policy)?;
         let variables = parse_variables(&self.body)?;
+        refuse_leading_zeros(&self.body)?;
         if let Some(header) = &self.header {
-            let header_vars =
-                header_variables(header).map_err(|p| TemplateProblem::HeaderVariables {
+            let header_vars = header_variables(header)
+                .and_then(|vars| refuse_leading_zeros(header).map(|()| vars))
+                .map_err(|p| TemplateProblem::HeaderVariables {
                     detail: p.to_string(),
                 })?;
             let count = header_vars.count();
@@ -421,6 +423,26 @@ fn check_len(part: &'static str, text: &str, limit: u32) -> Result<(), TemplateP
     Ok(())
 }
 
+/// Refuses a variable numbered with a leading zero (`{{01}}`, which Meta refuses). Checked
+/// at registration only, apart from parsing: templates saved before the check keep
+/// restoring, their `{{01}}` read as `{{1}}` as it was then.
+fn refuse_leading_zeros(text: &str) -> Result<(), TemplateProblem> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find("{{0") {
+        let at = from + found;
+        let digits = &text[at + 2..];
+        let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+        if len > 1 && digits[len..].starts_with("}}") {
+            return Err(TemplateProblem::MalformedVariable {
+                position: text[..at].chars().count(),
+                detail: format!("variable number {:?} has a leading zero", &digits[..len]),
+            });
+        }
+        from = at + 3;
+    }
+    Ok(())
+}
+
 /// Parses `{{1}}` / `{{name}}` variables and checks the body rules of §5.
 pub fn parse_variables(body: &str) -> Result<Variables, TemplateProblem> {
     parse_part(body, true)
@@ -460,12 +482,6 @@ fn parse_part(text: &str, edges: bool) -> Result<Variables, TemplateProblem> {
             })?;
         let inner: String = chars[start + 2..close].iter().collect();
         if inner.chars().all(|c| c.is_ascii_digit()) && !inner.is_empty() {
-            if inner.len() > 1 && inner.starts_with('0') {
-                return Err(TemplateProblem::MalformedVariable {
-                    position: start,
-                    detail: format!("variable number {inner:?} has a leading zero"),
-                });
-            }
             let n: u32 = inner
                 .parse()
                 .map_err(|_| TemplateProblem::MalformedVariable {
@@ -758,8 +774,16 @@ mod tests {
             Err(TemplateProblem::MalformedVariable { .. })
         ));
         assert_eq!(
-            parse_variables("Hi {{01}} ok").unwrap_err().to_string(),
-            "malformed variable at character 3: variable number \"01\" has a leading zero"
+            refuse_leading_zeros("Hi {{1}} and {{01}} ok")
+                .unwrap_err()
+                .to_string(),
+            "malformed variable at character 13: variable number \"01\" has a leading zero"
+        );
+        assert_eq!(refuse_leading_zeros("Hi {{0}}, {{10}}, {{0x}} ok"), Ok(()));
+        // Read as it was before the check, for templates saved then.
+        assert_eq!(
+            parse_variables("Hi {{01}} ok"),
+            Ok(Variables::Positional(1))
         );
         assert_eq!(
             parse_variables("Hi {{10}} ok {{1}} {{2}} {{3}} {{4}} {{5}} {{6}} {{7}} {{8}} {{9}} x"),

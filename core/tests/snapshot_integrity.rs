@@ -1057,3 +1057,19 @@ fn a_field_this_build_does_not_know_is_refused_wherever_it_is() {
         "a field `zz_future` restored without a word in {kept:?}"
     );
 }
+
+#[test]
+fn a_template_saved_before_a_registration_rule_was_added_still_restores() {
+    // Registration refuses `{{01}}` and an empty header since they were found failing at
+    // Meta; a state saved with such a template restores, and reads it as it did then.
+    let engine = small_engine();
+    let body = body_of(&engine);
+    let older = body.replace("Your order {{1}} is ready.", "Your order {{01}} is ready.");
+    assert_ne!(older, body);
+    let mut restored = Engine::restore(&seal(older.as_bytes())).expect("restores");
+    let send = r#"{"type":"check_send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"order_ready","language":"en","params":["1"]}}"#;
+    assert!(
+        restored.handle_json(send)[0].contains(r#""verdict":"allowed""#),
+        "one variable, as before"
+    );
+}
