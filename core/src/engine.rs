@@ -1744,6 +1744,31 @@ fn check_template_language(field: &str, language: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A saved template names itself as registration allows (restore and import): its name and
+/// language, not its content rules, which may have grown stricter since it was saved.
+pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
+    if !crate::template::is_template_name(&t.name) {
+        return Err(crate::snapshot::corrupt(format!(
+            "template name {:?} is not 1..=512 lowercase letters, digits or _",
+            crate::error::quoted(&t.name)
+        )));
+    }
+    check_template_language("template language", &t.language).map_err(saved)
+}
+
+/// A saved business's name is one registration takes (restore and import).
+pub(crate) fn check_saved_business(name: &str) -> Result<(), Error> {
+    check_business_name(name).map_err(saved)
+}
+
+/// A registration check's refusal, of something saved: corrupt.
+fn saved(e: Error) -> Error {
+    match e {
+        Error::InvalidEvent { problem } => crate::snapshot::corrupt(problem),
+        other => other,
+    }
+}
+
 fn check_business_name(name: &str) -> Result<(), Error> {
     let chars = name.chars().count();
     if chars == 0 || chars > 256 {

@@ -108,9 +108,25 @@ pub(crate) struct NumberState {
 }
 
 impl NumberState {
-    /// A stored number's flag is whole (restore and import): a level of the policy's
-    /// `levels_len` kept only while flagged, which the deadline lowers from.
-    pub(crate) fn check_flag(&self, levels_len: usize) -> Result<(), String> {
+    /// A stored number is one `register_number` could have made (restore and import): a
+    /// positive idle timeout, ids within their bounds, and its flag whole (a level of the
+    /// policy's `levels_len` kept only while flagged, which the deadline lowers from).
+    pub(crate) fn check_saved(&self, levels_len: usize) -> Result<(), String> {
+        if self.idle_timeout == Some(crate::time::Duration::ZERO) {
+            return Err("has an idle_timeout of zero".into());
+        }
+        let bytes = 1..=crate::engine::MAX_ID_BYTES;
+        for (field, id) in [
+            ("phone_number_id", self.phone_number_id.as_deref()),
+            ("provider", Some(self.provider.as_str())),
+        ] {
+            if let Some(len) = id.map(str::len).filter(|len| !bytes.contains(len)) {
+                return Err(format!(
+                    "has a {field} of {len} bytes, not 1..={}",
+                    bytes.end()
+                ));
+            }
+        }
         match (self.limit_level_at_flag, self.flagged_until) {
             (Some(_), None) => Err("has a limit_level_at_flag but is not flagged".into()),
             (Some(level), Some(_)) if level as usize >= levels_len => Err(format!(

@@ -607,6 +607,7 @@ impl Engine {
                 problem: format!("business {:?} was exported under {how}", x.business.name),
             });
         }
+        crate::engine::check_saved_business(&x.business.name)?;
         if self.business_index.contains_key(&x.business.name) {
             return Err(Error::InvalidEvent {
                 problem: format!(
@@ -634,7 +635,7 @@ impl Engine {
             if n.business != 0 {
                 return Err(corrupt("a number names another business"));
             }
-            n.check_flag(x.policy.limits.levels.len())
+            n.check_saved(x.policy.limits.levels.len())
                 .map_err(|problem| corrupt(format!("a number {problem}")))?;
             let text = number_text(n.address, &x.interned)
                 .ok_or_else(|| corrupt("a number refers to an unknown interned id"))?;
@@ -660,6 +661,7 @@ impl Engine {
             if t.business != 0 {
                 return Err(corrupt("a template names another business"));
             }
+            crate::engine::check_saved_template(&t.spec)?;
             parse_variables(&t.spec.body).map_err(|p| {
                 corrupt(format!(
                     "template {:?} has an invalid body: {p}",

@@ -603,6 +603,7 @@ impl Engine {
         };
 
         for (i, b) in s.businesses.iter().enumerate() {
+            crate::engine::check_saved_business(&b.name)?;
             if engine
                 .business_index
                 .insert(b.name.clone(), i as u32)
@@ -632,7 +633,7 @@ impl Engine {
             if engine.number_index.insert(n.address, i as u32).is_some() {
                 return Err(corrupt(format!("number {i} appears twice")));
             }
-            n.check_flag(engine.policy.limits.levels.len())
+            n.check_saved(engine.policy.limits.levels.len())
                 .map_err(|problem| corrupt(format!("number {i} {problem}")))?;
             if let Some(id) = &n.phone_number_id {
                 if engine
@@ -654,6 +655,7 @@ impl Engine {
                     t.business
                 )));
             }
+            crate::engine::check_saved_template(&t.spec)?;
             let variables = parse_variables(&t.spec.body).map_err(|p| {
                 corrupt(format!(
                     "template {:?} has an invalid body: {p}",

@@ -1198,3 +1198,50 @@ fn an_export_field_this_build_does_not_know_is_refused_wherever_it_is() {
         "a field `zz_future` imported without a word in {kept:?}"
     );
 }
+
+#[test]
+fn an_export_registration_would_refuse_is_refused_naming_what() {
+    // Saved records are ones registration could have made: an import (and a restore) of
+    // an edited or foreign export does not take what `register_*` refuses.
+    let export = editable_export(&engine(), "biz0");
+    let cases: [(&str, serde_json::Value, &str); 6] = [
+        (
+            "/business/name",
+            "".into(),
+            "business name must be 1..=256 characters, got 0",
+        ),
+        (
+            "/business/name",
+            "a\nb".into(),
+            "contains the control character",
+        ),
+        (
+            "/templates/0/spec/name",
+            "Bad Name!".into(),
+            "is not 1..=512 lowercase",
+        ),
+        (
+            "/templates/0/spec/language",
+            "".into(),
+            "template language must be 1..=16",
+        ),
+        (
+            "/numbers/0/idle_timeout",
+            "0s".into(),
+            "has an idle_timeout of zero",
+        ),
+        (
+            "/numbers/0/phone_number_id",
+            "".into(),
+            "has a phone_number_id of 0 bytes",
+        ),
+    ];
+    for (path, value, problem) in cases {
+        let mut changed = export.clone();
+        *changed
+            .pointer_mut(path)
+            .unwrap_or_else(|| panic!("{path}")) = value;
+        let refusal = import_refusal(&changed);
+        assert!(refusal.contains(problem), "{path}: {refusal}");
+    }
+}

@@ -1073,3 +1073,29 @@ fn a_template_saved_before_a_registration_rule_was_added_still_restores() {
         "one variable, as before"
     );
 }
+
+#[test]
+fn a_saved_record_registration_would_refuse_is_refused() {
+    let body = body_of(&small_engine());
+    for (from, to, problem) in [
+        (
+            r#""name":"acme""#,
+            r#""name":"""#,
+            "business name must be 1..=256",
+        ),
+        (
+            r#""name":"order_ready""#,
+            r#""name":"Order Ready""#,
+            "is not 1..=512 lowercase",
+        ),
+        (
+            r#""provider":"meta""#,
+            r#""provider":"""#,
+            "has a provider of 0 bytes",
+        ),
+    ] {
+        assert!(body.contains(from), "{from} in {body}");
+        let refusal = restore_refusal(&body.replacen(from, to, 1));
+        assert!(refusal.contains(problem), "{to}: {refusal}");
+    }
+}
