@@ -362,7 +362,7 @@ fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
                 "the state was saved under policy {:?} and the command line asks for another \
                  ({}); drop --policy/--policy-overrides or start a new state file",
                 engine.policy().name,
-                state::policy_differences(engine.policy(), &policy)
+                engine.policy().differences(&policy, ("saved", "asked"))
             )))
         }
         (Some(engine), _) => Ok(engine),

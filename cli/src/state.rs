@@ -8,8 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use convstate::{Engine, Policy};
-use serde_json::Value;
+use convstate::Engine;
 
 use crate::error::CliError;
 use crate::paths::{directory_of, resolved};
@@ -107,44 +106,4 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .persist(path)
         .map_err(|e| step("cannot replace")(e.error))?;
     Ok(())
-}
-
-/// Where two policies differ, for people: `chat.idle_timeout: saved "15m", asked "10m"`,
-/// the first few fields (the name too, when that differs).
-pub fn policy_differences(saved: &Policy, asked: &Policy) -> String {
-    const SHOWN: usize = 3;
-    let (Ok(saved), Ok(asked)) = (serde_json::to_value(saved), serde_json::to_value(asked)) else {
-        return "the policies differ".to_owned();
-    };
-    let mut differences = Vec::new();
-    differing_fields(&saved, &asked, String::new(), &mut differences);
-    let more = differences.len().saturating_sub(SHOWN);
-    differences.truncate(SHOWN);
-    let mut text = differences.join("; ");
-    if more > 0 {
-        text.push_str(&format!("; {more} more"));
-    }
-    text
-}
-
-fn differing_fields(saved: &Value, asked: &Value, path: String, out: &mut Vec<String>) {
-    match (saved, asked) {
-        (Value::Object(a), Value::Object(b)) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for key in keys {
-                let path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                let (x, y) = (
-                    a.get(key).unwrap_or(&Value::Null),
-                    b.get(key).unwrap_or(&Value::Null),
-                );
-                differing_fields(x, y, path, out);
-            }
-        }
-        _ if saved != asked => out.push(format!("{path}: saved {saved}, asked {asked}")),
-        _ => {}
-    }
 }

@@ -599,7 +599,10 @@ impl Engine {
         if x.policy != self.policy {
             let (theirs, ours) = (&x.policy.name, &self.policy.name);
             let how = if theirs == ours {
-                format!("policy {theirs:?} with other overrides than this engine's")
+                format!(
+                    "policy {theirs:?} with other overrides than this engine's ({})",
+                    x.policy.differences(&self.policy, ("exported", "here"))
+                )
             } else {
                 format!("policy {theirs:?}, and this engine runs {ours:?}")
             };

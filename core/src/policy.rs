@@ -395,6 +395,25 @@ pub struct ConsentPolicy {
 }
 
 impl Policy {
+    /// Where this policy and `other` differ, for people, the first few fields (the name too,
+    /// when that differs), each value labelled by `labels` (this one's, the other's):
+    /// `chat.idle_timeout: saved "15m", asked "10m"`.
+    pub fn differences(&self, other: &Policy, labels: (&str, &str)) -> String {
+        const SHOWN: usize = 3;
+        let (Ok(this), Ok(that)) = (serde_json::to_value(self), serde_json::to_value(other)) else {
+            return "the policies differ".to_owned();
+        };
+        let mut differences = Vec::new();
+        differing_fields(&this, &that, String::new(), labels, &mut differences);
+        let more = differences.len().saturating_sub(SHOWN);
+        differences.truncate(SHOWN);
+        let mut text = differences.join("; ");
+        if more > 0 {
+            text.push_str(&format!("; {more} more"));
+        }
+        text
+    }
+
     /// A built-in preset by name.
     pub fn preset(name: &str) -> Result<Policy, Error> {
         let classic = Policy {
@@ -758,6 +777,35 @@ fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
             }
         }
         (slot, value) => *slot = value.clone(),
+    }
+}
+
+fn differing_fields(
+    this: &serde_json::Value,
+    that: &serde_json::Value,
+    path: String,
+    labels: (&str, &str),
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (this, that) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let (x, y) = (
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                );
+                differing_fields(x, y, path, labels, out);
+            }
+        }
+        _ if this != that => out.push(format!("{path}: {} {this}, {} {that}", labels.0, labels.1)),
+        _ => {}
     }
 }
 

@@ -963,7 +963,7 @@ fn an_export_under_another_policy_is_refused_naming_it() {
     .unwrap();
     assert_eq!(
         refusal(Engine::new(overridden)),
-        r#"invalid policy: business "biz3" was exported under policy "classic" with other overrides than this engine's"#
+        r#"invalid policy: business "biz3" was exported under policy "classic" with other overrides than this engine's (chat.idle_timeout: exported "10m", here "15m")"#
     );
 }
 
