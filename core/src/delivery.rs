@@ -328,7 +328,6 @@ impl Engine {
         }
     }
 
-    /// The corrections a provider's error codes call for (see the module table).
     /// The template errors of a failure (the template is paused or disabled).
     fn apply_template_errors(&mut self, template: Option<u32>, errors: &[u32], at: Instant) {
         let Some(t) = template else { return };
@@ -363,6 +362,7 @@ impl Engine {
         }
     }
 
+    /// The corrections a provider's error codes call for (see the module table).
     fn apply_errors(&mut self, conv: u32, template: Option<u32>, errors: &[u32], at: Instant) {
         for &code in errors {
             if codes::OUTSIDE_WINDOW.contains(&code) {

@@ -238,7 +238,6 @@ impl ErrorKind {
 /// input does not make a 10 MB message in every binding's exception or log line.
 pub(crate) const QUOTED_CHARS: usize = 64;
 
-/// `input` as an error quotes it: whole, or its first [`QUOTED_CHARS`] characters and `…`.
 impl Error {
     /// [`Error::NumberOwnedByOther`], the names as errors quote them.
     pub(crate) fn number_owned_by_other(number: &str, owner: &str, business: &str) -> Error {
@@ -250,6 +249,7 @@ impl Error {
     }
 }
 
+/// `input` as an error quotes it: whole, or its first [`QUOTED_CHARS`] characters and `…`.
 pub(crate) fn quoted(input: &str) -> String {
     match input.char_indices().nth(QUOTED_CHARS) {
         None => input.to_owned(),

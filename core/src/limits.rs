@@ -510,7 +510,8 @@ impl Engine {
     /// The provider reported the limit reached (Meta 131064) at `now`: no new contact until
     /// the next slot frees as the limit stood then, or one limit window from then if none
     /// was counted. A report that arrives late is judged as of its own instant, so contacts
-    /// counted since do not lengthen the block, and a redelivery of it changes nothing.
+    /// counted since do not lengthen the block, and a redelivery of it changes nothing (up
+    /// to a bound on the contacts counted since: see [`RecentContacts::next_slot_as_of`]).
     pub(crate) fn limit_block(&mut self, number: u32, now: Instant) {
         self.ensure_limit(number, now);
         let owner = self.limit_owner(number);

@@ -29,6 +29,10 @@ use crate::time::{Duration, Instant};
 
 const NIL: u32 = u32::MAX;
 
+/// How many contacts sent to after a late provider report
+/// [`RecentContacts::next_slot_as_of`] walks back over before it answers as of now.
+pub(crate) const AS_OF_WALK: usize = 1024;
+
 /// Contacts that left the period dropped by one prune, as `expiring::PRUNE_PER_INSERT` for
 /// the tables of records; the rest wait, marked, for later prunes.
 pub(crate) const DROP_PER_PRUNE: u32 = 32;
@@ -227,29 +231,65 @@ impl RecentContacts {
     /// `at`: when the count falls below it, or, with room already, when the oldest leaves;
     /// `None` when none was counted. `at` may be before contacts counted since (a late
     /// provider report), which it says nothing about. A contact counted by then and sent to
-    /// again since is taken to leave as its stay began (the sends in between are not kept),
-    /// so the answer is never later than exact. A walk and a sort of the contacts counted:
-    /// for rare provider reports, not for decisions.
+    /// again since is taken to leave as its stay began (the sends in between are not kept);
+    /// contacts dropped from the list since (those that left, a few at each prune) are not
+    /// known. Walks the contacts sent to after `at` and those that had left by then (few
+    /// for a report a little late), and the first of the rest up to the answer. More than
+    /// [`AS_OF_WALK`] sent to after `at` (a report long after a campaign went on), it answers
+    /// as of now instead, counting them too: a longer wait, never a limit exceeded, and a
+    /// campaign's tail of late reports does not walk the campaign each.
     pub fn next_slot_as_of(&self, at: Instant, limit: Option<u32>) -> Option<Instant> {
-        let mut leaves: Vec<Instant> = self
-            .in_order()
-            .filter(|node| node.counted_since <= at)
-            .map(|node| {
-                let latest_by_then = if node.at <= at {
-                    node.at
-                } else {
-                    node.counted_since
-                };
-                latest_by_then.plus(self.span)
-            })
-            .filter(|&leaves_at| leaves_at > at)
-            .collect();
-        leaves.sort_unstable();
+        // The list is in order of latest send: those after `at` are at its back.
+        let mut resent = Vec::new();
+        let mut after = 0usize;
+        let mut i = self.tail;
+        while i != NIL && self.nodes[i as usize].at > at {
+            let node = self.nodes[i as usize];
+            after += 1;
+            if after > AS_OF_WALK {
+                return self
+                    .below_limit_at(at, limit.unwrap_or(u32::MAX))
+                    .or(self.count_at(at).1);
+            }
+            let leaves_at = node.counted_since.plus(self.span);
+            if node.counted_since <= at && leaves_at > at {
+                resent.push(leaves_at);
+            }
+            i = node.prev;
+        }
+        resent.sort_unstable();
+        // Those whose latest send is by `at`, in order of leaving, from the first still in
+        // the period then.
+        let mut first = self.head;
+        let mut gone = 0usize;
+        while first != NIL && self.nodes[first as usize].at.plus(self.span) <= at {
+            gone += 1;
+            first = self.nodes[first as usize].next;
+        }
+        let by_then = std::iter::successors((first != NIL).then_some(first), |&i| {
+            let next = self.nodes[i as usize].next;
+            (next != NIL).then_some(next)
+        })
+        .map(|i| self.nodes[i as usize].at)
+        .take_while(|&sent| sent <= at)
+        .map(|sent| sent.plus(self.span));
+        let counted = self.index.len() - after - gone + resent.len();
         let must_leave_first = match limit {
-            Some(limit) if leaves.len() >= limit as usize => leaves.len() - limit as usize,
+            Some(limit) if counted >= limit as usize => counted - limit as usize,
             _ => 0,
         };
-        leaves.get(must_leave_first).copied()
+        // The two sorted runs merged, up to the one that must leave first.
+        let mut resent = resent.into_iter().peekable();
+        let mut by_then = by_then.peekable();
+        let mut nth = None;
+        for _ in 0..=must_leave_first {
+            nth = match (by_then.peek(), resent.peek()) {
+                (Some(a), Some(b)) if b < a => resent.next(),
+                (Some(_), _) => by_then.next(),
+                (None, _) => resent.next(),
+            };
+        }
+        nth
     }
 
     /// (contact, latest instant), oldest first: the serialised form.
@@ -390,6 +430,81 @@ mod tests {
         r.touch(c(1), t(3));
         assert_eq!(r.next_slot_as_of(t(2), Some(3)), Some(t(24)));
         assert_eq!(r.next_slot_as_of(t(3), Some(3)), Some(t(25)));
+        assert_eq!(
+            r.next_slot_as_of(t(3), Some(2)),
+            Some(t(26)),
+            "two must leave"
+        );
+        // Contacts that have left the period since were counted then while the list still
+        // holds them (a prune drops a few): here 40 left, 32 dropped, 8 kept.
+        let mut left = RecentContacts::new(Duration::from_hours(24));
+        for k in 0..40 {
+            left.touch(c(k), t(0).plus(Duration::from_mins(k as i64)));
+        }
+        left.touch(c(100), t(1));
+        left.prune(t(25));
+        assert_eq!(left.count_at(t(25)).0, 0, "all left");
+        let kept_first = t(24).plus(Duration::from_mins(32));
+        assert_eq!(left.next_slot_as_of(t(1), Some(9)), Some(kept_first));
+        assert_eq!(
+            left.next_slot_as_of(t(1), Some(10)),
+            Some(kept_first),
+            "room: the oldest known leaves first"
+        );
+        assert_eq!(
+            left.next_slot_as_of(t(1), Some(8)),
+            Some(kept_first.plus(Duration::from_mins(1))),
+            "nine known, two must leave"
+        );
+    }
+
+    #[test]
+    fn a_report_before_more_than_the_walk_answers_as_of_now() {
+        let mut r = RecentContacts::new(Duration::from_hours(24));
+        r.touch(c(0), t(0));
+        let after = |k: u64| t(1).plus(Duration::from_secs(k as i64));
+        for k in 1..=AS_OF_WALK as u64 + 1 {
+            r.touch(c(k), after(k));
+        }
+        let limit = AS_OF_WALK as u32 + 2;
+        assert_eq!(
+            r.next_slot_as_of(t(0), Some(limit)),
+            r.count_at(t(0)).1,
+            "counting all, room: the oldest leaves"
+        );
+        assert_eq!(
+            r.next_slot_as_of(t(0), Some(2)),
+            r.below_limit_at(t(0), 2),
+            "counting all, over: when all but one have left"
+        );
+        assert_eq!(
+            r.next_slot_as_of(after(1), Some(2)),
+            Some(t(24)),
+            "within the walk"
+        );
+    }
+
+    proptest! {
+        /// As of the latest instant, the answer is what the decisions use.
+        #[test]
+        fn as_of_the_latest_instant_it_is_the_decisions_answer(
+            sends in prop::collection::vec((0u64..20, 0i64..600), 1..100),
+            limit in 1u32..25,
+        ) {
+            let mut r = RecentContacts::new(Duration::from_hours(24));
+            let mut now = Instant::EPOCH;
+            for (contact, after_mins) in sends {
+                now = now.plus(Duration::from_mins(after_mins));
+                r.prune(now);
+                r.touch(c(contact), now);
+            }
+            for limit in [Some(limit), None] {
+                let decided = r
+                    .below_limit_at(now, limit.unwrap_or(u32::MAX))
+                    .or(r.count_at(now).1);
+                prop_assert_eq!(r.next_slot_as_of(now, limit), decided);
+            }
+        }
     }
 
     #[test]
