@@ -13,6 +13,7 @@
 //! | — 131064, 131048                 | the limit counts as reached until its next slot frees |
 //! | failed business-initiated send   | with `release_failed_sends`, no longer counts its contact; the contact frees its limit slot when none of its counted sends lives |
 //! | failed opener of `initiate`      | its held messages await no answer: the next `initiate` sends a new opener |
+//! | `failed` for an id not recorded (yet) | the corrections above, once; kept under the id, so the send recorded later under it to that contact fails then |
 
 use serde::{Deserialize, Serialize};
 
