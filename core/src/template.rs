@@ -96,15 +96,10 @@ pub enum ButtonKind {
     CopyCode,
 }
 
-impl ButtonKind {
-    /// The kind as the wire spells it.
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            ButtonKind::QuickReply => "quick_reply",
-            ButtonKind::Url => "url",
-            ButtonKind::Phone => "phone",
-            ButtonKind::CopyCode => "copy_code",
-        }
+impl fmt::Display for ButtonKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self).ok();
+        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown"))
     }
 }
 
@@ -231,8 +226,8 @@ pub enum TemplateProblem {
     /// A phone number on a button that is not a phone button.
     #[error("{kind} button {label:?} has a phone number; only phone buttons take one")]
     StrayPhone {
-        /// The button's kind, as on the wire.
-        kind: Cow<'static, str>,
+        /// The button's kind.
+        kind: ButtonKind,
         /// The button's label.
         label: String,
     },
@@ -624,7 +619,7 @@ fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProb
         }
         if b.kind != ButtonKind::Phone && b.phone.is_some() {
             return Err(TemplateProblem::StrayPhone {
-                kind: b.kind.wire_name().into(),
+                kind: b.kind,
                 label: b.label.clone(),
             });
         }

@@ -824,39 +824,21 @@ fn every_core_error_maps_to_its_own_code_in_its_area() {
 #[test]
 fn a_bad_ticket_status_names_the_calls_own_parameter() {
     let engine = new_engine("cloud-2025");
-    let (number, contact) = ("+15550001111", "+79110000001");
-    let rc = unsafe {
-        convstate_engine_end_chat(
-            engine,
-            T0,
-            ptr(number),
-            number.len(),
-            ptr(contact),
-            contact.len(),
-            1,
-            9,
-        )
+    let (n, c) = ("+15550001111", "+79110000001");
+    let (n, n_len, c, c_len) = (ptr(n), n.len(), ptr(c), c.len());
+    let refused = |rc: convstate_result, parameter: &str| {
+        assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+        let error = last_error();
+        assert!(error.contains(&format!("`{parameter}` is 9")), "{error}");
     };
-    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
-    assert!(
-        last_error().contains("`ticket_status` is 9"),
-        "{}",
-        last_error()
+    refused(
+        unsafe { convstate_engine_end_chat(engine, T0, n, n_len, c, c_len, 1, 9) },
+        "ticket_status",
     );
-    let rc = unsafe {
-        convstate_engine_set_ticket_status(
-            engine,
-            T0,
-            ptr(number),
-            number.len(),
-            ptr(contact),
-            contact.len(),
-            9,
-            0,
-        )
-    };
-    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
-    assert!(last_error().contains("`status` is 9"), "{}", last_error());
+    refused(
+        unsafe { convstate_engine_set_ticket_status(engine, T0, n, n_len, c, c_len, 9, 0) },
+        "status",
+    );
     unsafe { convstate_engine_free(engine) };
 }
 

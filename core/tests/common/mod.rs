@@ -32,8 +32,38 @@ pub fn canonical(lines: impl IntoIterator<Item = String>) -> Vec<String> {
     lines
 }
 
+/// The objects of a saved state or export (`value`) that take a field this build does not
+/// know: each is given `zz_future`, one at a time, and `reads` says whether the changed
+/// value was read. `at_least`: how many objects `value` must have, so that a state too
+/// small to say anything fails. Left out, as not records: maps keyed by provider name (any
+/// key is one), and a decision remembered under its idempotency key, the public `Decision`,
+/// whose verdict is flattened into it (serde cannot refuse unknown fields beside it).
+pub fn objects_taking_unknown_fields(
+    value: &Value,
+    at_least: usize,
+    reads: impl Fn(&Value) -> bool,
+) -> Vec<String> {
+    let mut paths = Vec::new();
+    each_object(value, String::new(), &mut paths);
+    assert!(paths.len() >= at_least, "{paths:?}");
+    let map_or_decision = |path: &str| {
+        path.ends_with("/outbound_file_max_bytes_by_provider")
+            || (path.starts_with("/idempotency/") && path.ends_with("/2"))
+    };
+    paths
+        .into_iter()
+        .filter(|path| !map_or_decision(path))
+        .filter(|path| {
+            let mut changed = value.clone();
+            let object = changed.pointer_mut(path).unwrap().as_object_mut().unwrap();
+            object.insert("zz_future".into(), 1.into());
+            reads(&changed)
+        })
+        .collect()
+}
+
 /// The path (a JSON pointer) of every object in `value`, `path` being its own.
-pub fn each_object(value: &Value, path: String, out: &mut Vec<String>) {
+fn each_object(value: &Value, path: String, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             out.push(path.clone());
