@@ -33,6 +33,7 @@ use crate::policy::Policy;
 use crate::send::SendRequestRef;
 use crate::snapshot::{corrupt, Checksum};
 use crate::time::Instant;
+use crate::webhook::Directory;
 use crate::wire::{decode_event_through_serde, encode_effect_into, encode_output_into, read_hot};
 use crate::Error;
 
@@ -170,6 +171,9 @@ fn target(event: &Event) -> Target<'_> {
 pub struct ShardedEngine {
     shards: Box<[Mutex<Engine>]>,
     routes: RwLock<Routes>,
+    /// The policy every shard runs (an import under another is refused), readable without
+    /// a lock.
+    policy: Policy,
 }
 
 impl ShardedEngine {
@@ -186,6 +190,7 @@ impl ShardedEngine {
                 .map(|_| Mutex::new(Engine::new(policy.clone())))
                 .collect(),
             routes: RwLock::new(Routes::default()),
+            policy,
         })
     }
 
@@ -281,6 +286,23 @@ impl ShardedEngine {
         };
         let mut engine = self.shards[shard].lock();
         let result = engine.handle(event);
+        Self::drain(&mut engine, effects);
+        result
+    }
+
+    /// [`ShardedEngine::handle`] for an input of `business` that `settle` completes against
+    /// the business's shard under the lock that applies it (a webhook's UNARCHIVED, decided
+    /// by whether the template awaits reinstatement).
+    pub(crate) fn handle_settled(
+        &self,
+        business: &str,
+        event: &mut Event,
+        settle: impl FnOnce(&Engine, &mut Event),
+        effects: &mut Vec<Effect>,
+    ) -> Result<Output, Error> {
+        let mut engine = self.shards[self.shard_of_business(business)].lock();
+        settle(&engine, event);
+        let result = engine.handle(event.clone());
         Self::drain(&mut engine, effects);
         result
     }
@@ -598,6 +620,58 @@ impl ShardedEngine {
         sharded.shards = engines.into_iter().map(Mutex::new).collect();
         sharded.routes = RwLock::new(routes);
         Ok(sharded)
+    }
+}
+
+/// The webhook reader's lookups across shards: a number through the routing table, a
+/// business in the shard its name hashes to, a provider id or the list of businesses in
+/// each shard in turn. One lock at a time, never the routing table's and a shard's at once.
+impl Directory for ShardedEngine {
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn number_by_provider_id(&self, id: &str) -> Option<String> {
+        self.shards
+            .iter()
+            .find_map(|shard| shard.lock().number_by_provider_id(id))
+    }
+
+    fn registered_number(&self, number: &str) -> Result<String, Error> {
+        let shard = self.shard_of_number(number);
+        Ok(self.shards[shard].lock().number(number)?.number)
+    }
+
+    fn has_business(&self, business: &str) -> bool {
+        self.shards[self.shard_of_business(business)]
+            .lock()
+            .business_idx(business)
+            .is_ok()
+    }
+
+    fn two_businesses(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for shard in self.shards.iter() {
+            let engine = shard.lock();
+            found.extend(engine.businesses().take(2 - found.len()).map(str::to_owned));
+            if found.len() == 2 {
+                break;
+            }
+        }
+        found
+    }
+
+    fn numbers_of(&self, business: &str) -> Vec<String> {
+        Directory::numbers_of(
+            &*self.shards[self.shard_of_business(business)].lock(),
+            business,
+        )
+    }
+
+    fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool {
+        self.shards[self.shard_of_business(business)]
+            .lock()
+            .template_awaits_reinstatement(business, name, language)
     }
 }
 

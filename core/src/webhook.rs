@@ -46,7 +46,8 @@ use crate::event::{
     TemplateStatusUpdate, UserPreference,
 };
 use crate::number::RestrictionScope;
-use crate::policy::{LimitLevel, LimitScope, TemplateQualityRule};
+use crate::policy::{LimitLevel, LimitScope, Policy, TemplateQualityRule};
+use crate::sharded::ShardedEngine;
 use crate::template::{Quality, TemplateCategory};
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
@@ -171,7 +172,7 @@ impl WebhookReader {
     /// engine's state (see [`Parser::unarchived`]).
     fn parse_items(
         &self,
-        engine: &Engine,
+        engine: &dyn Directory,
         body: &[u8],
         received_at: Instant,
     ) -> Result<(Vec<WebhookItem>, Vec<usize>), Error> {
@@ -220,52 +221,42 @@ impl WebhookReader {
         received_at: Instant,
     ) -> Result<Vec<WebhookOutcome>, Error> {
         let (items, unarchived) = self.parse_items(engine, body, received_at)?;
-        // In payload order, as the items: a cursor, not a search per item (a huge payload).
-        let mut unarchived = unarchived.into_iter().peekable();
-        Ok(items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                WebhookItem::Event { path, mut event } => {
-                    // An UNARCHIVED is decided against the engine as the items before it left
-                    // it, not as it was before the payload: a DISABLED earlier in the same
-                    // body must keep it disabled, as it does when sent apart.
-                    if let Event::TemplateStatus(update) = &mut event {
-                        if unarchived.next_if_eq(&i).is_some() {
-                            update.status = unarchived_status(
-                                engine,
-                                &update.business,
-                                &update.name,
-                                &update.language,
-                            );
-                        }
-                    }
-                    let queued_before = engine.effects.len();
-                    match engine.handle(event.clone()) {
-                        Ok(output) => WebhookOutcome::Applied {
-                            path,
-                            event,
-                            output,
-                            effects: engine.effects.drain(queued_before..).collect(),
-                        },
-                        Err(error) => WebhookOutcome::Failed {
-                            path,
-                            event: Some(event),
-                            error,
-                        },
-                    }
+        Ok(apply(items, unarchived, |event, unarchived| {
+            if unarchived {
+                settle_unarchived(engine, event);
+            }
+            let queued_before = engine.effects.len();
+            let output = engine.handle(event.clone())?;
+            Ok((output, engine.effects.drain(queued_before..).collect()))
+        }))
+    }
+
+    /// [`WebhookReader::handle`] for a [`ShardedEngine`], which several threads may call at
+    /// once: the payload is read against the shards (each lookup under its shard's lock),
+    /// then each event goes to its shard as [`ShardedEngine::handle`] sends it, with the
+    /// effects it caused there. Fed the same payloads in the same order, it gives what one
+    /// engine gives, as [`ShardedEngine`] does for every input (its module docs say where the
+    /// two differ: timers of other shards, ticket ids).
+    pub fn handle_sharded(
+        &self,
+        engine: &ShardedEngine,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Result<Vec<WebhookOutcome>, Error> {
+        let (items, unarchived) = self.parse_items(engine, body, received_at)?;
+        Ok(apply(items, unarchived, |event, unarchived| {
+            let mut effects = Vec::new();
+            let output = match event {
+                // Decided and applied under one lock of the business's shard, as one engine
+                // decides it against the state the payload's earlier items left.
+                Event::TemplateStatus(update) if unarchived => {
+                    let business = update.business.clone();
+                    engine.handle_settled(&business, event, settle_unarchived, &mut effects)?
                 }
-                WebhookItem::Unrecognized { path, reason } => {
-                    WebhookOutcome::Unrecognized { path, reason }
-                }
-                WebhookItem::Skipped { path, reason } => WebhookOutcome::Skipped { path, reason },
-                WebhookItem::Invalid { path, error } => WebhookOutcome::Failed {
-                    path,
-                    event: None,
-                    error,
-                },
-            })
-            .collect())
+                _ => engine.handle(event.clone(), &mut effects)?,
+            };
+            Ok((output, effects))
+        }))
     }
 
     /// The JSON-lines form of [`WebhookReader::handle`], for bindings: one line per outcome,
@@ -277,10 +268,76 @@ impl WebhookReader {
         body: &[u8],
         received_at: Instant,
     ) -> Vec<String> {
-        match self.handle(engine, body, received_at) {
-            Ok(outcomes) => outcome_lines(&outcomes),
-            Err(e) => vec![crate::wire::encode_error(&e)],
-        }
+        json_lines(self.handle(engine, body, received_at))
+    }
+
+    /// The JSON-lines form of [`WebhookReader::handle_sharded`], as [`Self::handle_json`].
+    pub fn handle_json_sharded(
+        &self,
+        engine: &ShardedEngine,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Vec<String> {
+        json_lines(self.handle_sharded(engine, body, received_at))
+    }
+}
+
+/// Applies parsed items in payload order through `apply_event`, which is told whether the
+/// event is an UNARCHIVED to settle against the state the earlier items left, and returns
+/// the output and the effects the event caused.
+fn apply(
+    items: Vec<WebhookItem>,
+    unarchived: Vec<usize>,
+    mut apply_event: impl FnMut(&mut Event, bool) -> Result<(Output, Vec<Effect>), Error>,
+) -> Vec<WebhookOutcome> {
+    // In payload order, as the items: a cursor, not a search per item (a huge payload).
+    let mut unarchived = unarchived.into_iter().peekable();
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            WebhookItem::Event { path, mut event } => {
+                let is_unarchived = unarchived.next_if_eq(&i).is_some();
+                match apply_event(&mut event, is_unarchived) {
+                    Ok((output, effects)) => WebhookOutcome::Applied {
+                        path,
+                        event,
+                        output,
+                        effects,
+                    },
+                    Err(error) => WebhookOutcome::Failed {
+                        path,
+                        event: Some(event),
+                        error,
+                    },
+                }
+            }
+            WebhookItem::Unrecognized { path, reason } => {
+                WebhookOutcome::Unrecognized { path, reason }
+            }
+            WebhookItem::Skipped { path, reason } => WebhookOutcome::Skipped { path, reason },
+            WebhookItem::Invalid { path, error } => WebhookOutcome::Failed {
+                path,
+                event: None,
+                error,
+            },
+        })
+        .collect()
+}
+
+/// An UNARCHIVED is decided against the engine as the items before it left it, not as it
+/// was before the payload: a DISABLED earlier in the same body must keep it disabled, as it
+/// does when sent apart.
+fn settle_unarchived(engine: &Engine, event: &mut Event) {
+    if let Event::TemplateStatus(update) = event {
+        update.status = unarchived_status(engine, &update.business, &update.name, &update.language);
+    }
+}
+
+fn json_lines(outcomes: Result<Vec<WebhookOutcome>, Error>) -> Vec<String> {
+    match outcomes {
+        Ok(outcomes) => outcome_lines(&outcomes),
+        Err(e) => vec![crate::wire::encode_error(&e)],
     }
 }
 
@@ -296,6 +353,18 @@ impl Engine {
         received_at: Instant,
     ) -> Result<Vec<WebhookOutcome>, Error> {
         WebhookReader::new().handle(self, body, received_at)
+    }
+}
+
+impl ShardedEngine {
+    /// [`Engine::handle_webhook`] for a sharded engine, which several threads may call at
+    /// once: see [`WebhookReader::handle_sharded`] (and [`WebhookReader`] to map WABA ids).
+    pub fn handle_webhook(
+        &self,
+        body: &[u8],
+        received_at: Instant,
+    ) -> Result<Vec<WebhookOutcome>, Error> {
+        WebhookReader::new().handle_sharded(self, body, received_at)
     }
 }
 
@@ -570,9 +639,61 @@ const RESTRICTION_KEYS: &[&str] = &["restriction_type", "expiration"];
 /// entry's `time` is the ban's instant.
 const BAN_INFO_KEYS: &[&str] = &["waba_ban_state", "waba_ban_date"];
 
+/// What the parser reads of the state a payload is read against: one [`Engine`], or the
+/// shards of a [`ShardedEngine`] (each answer under its shard's lock, one lock at a time).
+pub(crate) trait Directory {
+    /// The policy (the shards of a sharded engine run one).
+    fn policy(&self) -> &Policy;
+    /// [`Engine::number_by_provider_id`].
+    fn number_by_provider_id(&self, id: &str) -> Option<String>;
+    /// A registered number's canonical text, or the engine's error naming it.
+    fn registered_number(&self, number: &str) -> Result<String, Error>;
+    /// Whether a business of that name is registered.
+    fn has_business(&self, business: &str) -> bool;
+    /// Registered businesses, at most two: enough to tell none, the only one and several.
+    fn two_businesses(&self) -> Vec<String>;
+    /// The numbers of a business, in registration order.
+    fn numbers_of(&self, business: &str) -> Vec<String>;
+    /// [`Engine::template_awaits_reinstatement`].
+    fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool;
+}
+
+impl Directory for Engine {
+    fn policy(&self) -> &Policy {
+        Engine::policy(self)
+    }
+
+    fn number_by_provider_id(&self, id: &str) -> Option<String> {
+        Engine::number_by_provider_id(self, id)
+    }
+
+    fn registered_number(&self, number: &str) -> Result<String, Error> {
+        Ok(self.number(number)?.number)
+    }
+
+    fn has_business(&self, business: &str) -> bool {
+        self.businesses().any(|b| b == business)
+    }
+
+    fn two_businesses(&self) -> Vec<String> {
+        self.businesses().take(2).map(str::to_owned).collect()
+    }
+
+    fn numbers_of(&self, business: &str) -> Vec<String> {
+        self.numbers()
+            .filter(|n| n.business == business)
+            .map(|n| n.number)
+            .collect()
+    }
+
+    fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool {
+        Engine::template_awaits_reinstatement(self, business, name, language)
+    }
+}
+
 struct Parser<'a> {
     reader: &'a WebhookReader,
-    engine: &'a Engine,
+    engine: &'a dyn Directory,
     received_at: Instant,
     items: Vec<WebhookItem>,
     /// The indices in `items` of UNARCHIVED events: what they map to depends on whether the
@@ -824,8 +945,7 @@ impl Parser<'_> {
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
             .collect();
-        let number = self.engine.number(&digits)?;
-        Ok(number.number)
+        self.engine.registered_number(&digits)
     }
 
     /// The business a WABA id belongs to (see [`WebhookReader`]).
@@ -834,7 +954,7 @@ impl Parser<'_> {
             return Ok(business.clone());
         }
         if let Some(waba) = waba {
-            if self.engine.businesses().any(|b| b == waba) {
+            if self.engine.has_business(waba) {
                 return Ok(waba.to_owned());
             }
         }
@@ -850,11 +970,10 @@ impl Parser<'_> {
                 self.reader.businesses_by_waba.len()
             ));
         }
-        let mut businesses = self.engine.businesses();
-        match (businesses.next(), businesses.next()) {
-            (Some(only), None) => Ok(only.to_owned()),
-            (None, _) => Err("no business is registered".into()),
-            (Some(_), Some(_)) => Err(format!(
+        match <[String; 1]>::try_from(self.engine.two_businesses()) {
+            Ok([only]) => Ok(only),
+            Err(none) if none.is_empty() => Err("no business is registered".into()),
+            Err(_) => Err(format!(
                 "WABA {} maps to no business: several are registered; map it with \
                  WebhookReader::with_business or name the business by the WABA id",
                 waba.unwrap_or("(no entry id)")
@@ -876,12 +995,7 @@ impl Parser<'_> {
         }
         match self.business(change.waba) {
             Ok(business) => {
-                let numbers: Vec<String> = self
-                    .engine
-                    .numbers()
-                    .filter(|n| n.business == business)
-                    .map(|n| n.number)
-                    .collect();
+                let numbers = self.engine.numbers_of(&business);
                 if numbers.is_empty() {
                     self.unrecognized(&change.path, format!("business {business:?} has no number"));
                     return None;
@@ -1828,7 +1942,12 @@ impl Parser<'_> {
 /// What an UNARCHIVED report sets: unarchiving returns the template to approved, with no new
 /// review; one that was disabled before it was archived stays disabled (only reinstatement
 /// revives it).
-fn unarchived_status(engine: &Engine, business: &str, name: &str, language: &str) -> TemplateEvent {
+fn unarchived_status(
+    engine: &dyn Directory,
+    business: &str,
+    name: &str,
+    language: &str,
+) -> TemplateEvent {
     if engine.template_awaits_reinstatement(business, name, language) {
         TemplateEvent::Disabled
     } else {

@@ -883,3 +883,141 @@ fn refusals_read_as_one_engines_across_shards() {
         "{err}"
     );
 }
+
+/// A Meta webhook body with one change of field `messages` for number `+1555400{b:04}`
+/// (its `phone_number_id` `40000{b}`): `kind` is `messages` or `statuses`, `item` its one
+/// element.
+fn webhook(b: usize, kind: &str, item: &str) -> Vec<u8> {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"waba{b}","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"1555400{b:04}","phone_number_id":"40000{b}"}},"{kind}":[{item}]}}}}]}}]}}"#
+    )
+    .into_bytes()
+}
+
+/// The webhook door under threads: one thread per shard reads its businesses' inbound
+/// messages and delivery statuses (each body's number found by `phone_number_id` across the
+/// shards while the other threads lock them) between their replies, and everything ends as
+/// one engine fed the same inputs leaves it.
+#[test]
+fn concurrent_webhooks_equal_a_single_threaded_replay() {
+    use convstate::webhook::{outcome_lines, WebhookReader};
+    use convstate::Instant;
+
+    /// An input: a wire line, or a webhook body of a business.
+    #[derive(Clone)]
+    enum Input {
+        Line(String),
+        Webhook(Vec<u8>),
+    }
+    let t0 = Instant::parse_rfc3339(T0).unwrap().unix_millis() / 1000;
+    let businesses: Vec<String> = (0..8).map(|b| format!("hook{b}")).collect();
+    let per_business: Vec<Vec<(u32, Input)>> = (0..businesses.len())
+        .map(|b| {
+            let number = format!("+1555400{b:04}");
+            let mut inputs = vec![(
+                0,
+                Input::Line(format!(
+                    r#"{{"type":"register_number","at":"{T0}","business":"hook{b}","number":"{number}","channel":"official","phone_number_id":"40000{b}"}}"#
+                )),
+            )];
+            for i in 0..60u32 {
+                let minute = 1 + i;
+                let contact = format!("4916{b:02}{:06}", i / 3 % 10);
+                let unix = t0 + i64::from(minute) * 60;
+                let reply = format!("wamid.out.{b}.{}", i / 3);
+                inputs.push((minute, match i % 3 {
+                    0 => Input::Webhook(webhook(b, "messages", &format!(
+                        r#"{{"from":"{contact}","id":"wamid.in.{b}.{i}","timestamp":"{unix}","type":"text","text":{{"body":"hello"}}}}"#
+                    ))),
+                    1 => Input::Line(format!(
+                        r#"{{"type":"send","at":"{}","number":"{number}","contact":"+{contact}","message":{{"kind":"text","text":"reply {i}"}},"message_id":"{reply}"}}"#,
+                        at(minute)
+                    )),
+                    _ => Input::Webhook(webhook(b, "statuses", &format!(
+                        r#"{{"id":"{reply}","status":"delivered","timestamp":"{unix}","recipient_id":"{contact}","pricing":{{"billable":false,"pricing_model":"PMP","type":"free_customer_service","category":"service"}}}}"#
+                    ))),
+                }));
+            }
+            inputs
+        })
+        .collect();
+    let reader = WebhookReader::new();
+    let received = Instant::parse_rfc3339(&at(100)).unwrap();
+
+    // One engine sees every input in time order.
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    let mut all: Vec<&(u32, Input)> = per_business.iter().flatten().collect();
+    all.sort_by_key(|(minute, _)| *minute);
+    let mut single_lines = Vec::new();
+    for (_, input) in all {
+        single_lines.extend(match input {
+            Input::Line(line) => single.handle_json(line),
+            Input::Webhook(body) => reader.handle_json(&mut single, body, received),
+        });
+    }
+
+    // One thread per shard, each feeding its shard's businesses in time order.
+    let sharded = Arc::new(ShardedEngine::with_preset("cloud-2025", 3).unwrap());
+    let mut per_shard: Vec<Vec<(u32, Input)>> = vec![Vec::new(); sharded.shard_count()];
+    for (name, inputs) in businesses.iter().zip(&per_business) {
+        per_shard[sharded.shard_of_business(name)].extend(inputs.iter().cloned());
+    }
+    assert!(per_shard.iter().all(|inputs| !inputs.is_empty()));
+    let threads: Vec<_> = per_shard
+        .into_iter()
+        .map(|mut inputs| {
+            inputs.sort_by_key(|(minute, _)| *minute);
+            let (sharded, reader) = (Arc::clone(&sharded), reader.clone());
+            std::thread::spawn(move || {
+                let mut lines = Vec::new();
+                for (_, input) in inputs {
+                    lines.extend(match input {
+                        Input::Line(line) => sharded.handle_json(&line),
+                        Input::Webhook(body) => {
+                            let outcomes = reader.handle_sharded(&sharded, &body, received);
+                            outcome_lines(&outcomes.unwrap())
+                        }
+                    });
+                }
+                lines
+            })
+        })
+        .collect();
+    let mut sharded_lines = Vec::new();
+    for t in threads {
+        sharded_lines.extend(t.join().unwrap());
+    }
+
+    // Lines come in shard order and tickets are numbered per shard: compare them as sets.
+    let single_lines = canonical(single_lines);
+    assert_eq!(canonical(sharded_lines), single_lines);
+    let acks = |kind: &str| {
+        let of = format!(r#""of":"{kind}""#);
+        (single_lines.iter())
+            .filter(|l| l.contains(&of) && l.contains(r#""type":"ack""#))
+            .count()
+    };
+    // Every message and status applied, and every reply allowed in the window it opened.
+    assert_eq!((acks("inbound"), acks("message_status")), (160, 160));
+    assert_eq!(
+        single_lines
+            .iter()
+            .filter(|l| l.contains(r#""verdict":"allowed""#))
+            .count(),
+        160
+    );
+    for (b, business) in businesses.iter().enumerate() {
+        for query in [
+            format!(
+                r#"{{"type":"query_number","at":"{}","number":"+1555400{b:04}"}}"#,
+                at(100)
+            ),
+            format!(
+                r#"{{"type":"query_usage","at":"{}","business":"{business}"}}"#,
+                at(100)
+            ),
+        ] {
+            assert_eq!(sharded.handle_json(&query), single.handle_json(&query));
+        }
+    }
+}

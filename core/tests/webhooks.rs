@@ -36,20 +36,26 @@ fn wire(engine: &mut Engine, line: &str) -> Value {
 /// number (Meta phone_number_id 106540352242922), two approved templates and an opted-in
 /// contact.
 fn engine() -> Engine {
-    let mut policy = Policy::preset("cloud-2025").unwrap();
-    policy.provider.release_failed_sends = true;
-    let mut engine = Engine::new(policy);
-    for line in [
-        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","phone_number_id":"106540352242922"}"#,
-        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"order_update","language":"en_US","category":"utility","body":"Order {{1}} is on its way","status":"approved"}"#,
-        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en_US","category":"marketing","body":"Spring sale: {{1}} off","status":"approved"}"#,
-        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001"}"#,
-    ] {
+    let mut engine = Engine::new(policy());
+    for line in SETUP {
         let out = wire(&mut engine, line);
         assert_eq!(out["type"], "ack", "{line}: {out}");
     }
     engine
 }
+
+fn policy() -> Policy {
+    let mut policy = Policy::preset("cloud-2025").unwrap();
+    policy.provider.release_failed_sends = true;
+    policy
+}
+
+const SETUP: [&str; 4] = [
+    r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","phone_number_id":"106540352242922"}"#,
+    r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"order_update","language":"en_US","category":"utility","body":"Order {{1}} is on its way","status":"approved"}"#,
+    r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en_US","category":"marketing","body":"Spring sale: {{1}} off","status":"approved"}"#,
+    r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001"}"#,
+];
 
 fn handle(engine: &mut Engine, name: &str) -> Vec<WebhookOutcome> {
     engine
@@ -2187,13 +2193,8 @@ fn an_item_without_its_own_timestamp_takes_the_entrys_time_not_arrival() {
     );
 }
 
-#[test]
-fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
-    // The payload was parsed whole against the engine as it was before it: UNARCHIVED read
-    // a template not yet disabled and became an approval, which revived the template that
-    // the DISABLED and ARCHIVED before it in the same body had disabled. Sent one by one,
-    // the same reports left it disabled.
-    let mut engine = engine();
+/// One payload: `order_update` DISABLED, ARCHIVED, then UNARCHIVED a minute apart.
+fn disabled_archived_unarchived() -> Vec<u8> {
     let changes: Vec<String> = [(0, "DISABLED"), (60, "ARCHIVED"), (120, "UNARCHIVED")]
         .iter()
         .map(|(offset, event)| {
@@ -2204,12 +2205,22 @@ fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
             )
         })
         .collect();
-    let payload = format!(
+    format!(
         r#"{{"object":"whatsapp_business_account","entry":[{}]}}"#,
         changes.join(",")
-    );
+    )
+    .into_bytes()
+}
+
+#[test]
+fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
+    // The payload was parsed whole against the engine as it was before it: UNARCHIVED read
+    // a template not yet disabled and became an approval, which revived the template that
+    // the DISABLED and ARCHIVED before it in the same body had disabled. Sent one by one,
+    // the same reports left it disabled.
+    let mut engine = engine();
     let outcomes = engine
-        .handle_webhook(payload.as_bytes(), at(180))
+        .handle_webhook(&disabled_archived_unarchived(), at(180))
         .expect("a payload");
     assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
     assert_eq!(
@@ -2315,4 +2326,86 @@ fn malformed_restriction_entries_and_ban_states_are_errors_naming_them() {
         )],
         "{outcomes:?}"
     );
+}
+
+// ---- the sharded engine ----------------------------------------------------------------
+
+/// A DISABLED, ARCHIVED and UNARCHIVED in one payload (first, while the template is
+/// approved), then every fixture in name order.
+fn every_payload() -> Vec<(String, Vec<u8>)> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/webhooks");
+    let mut names: Vec<String> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let unarchived = ("unarchived".to_owned(), disabled_archived_unarchived());
+    std::iter::once(unarchived)
+        .chain(names.into_iter().map(|n| (n.clone(), fixture(&n))))
+        .collect()
+}
+
+#[test]
+fn a_sharded_engine_reads_every_payload_as_one_engine_does() {
+    use convstate::sharded::ShardedEngine;
+
+    // Three set-ups: acme alone in four shards (the only business is found across them);
+    // acme among businesses spread over the shards, with its WABA mapped; and the same
+    // without the mapping (the WABA is then no one's, said alike).
+    let others: Vec<String> = (0..6)
+        .map(|b| {
+            format!(
+                r#"{{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"biz{b}","number":"+1555200{b:04}","channel":"official","phone_number_id":"20000{b}"}}"#
+            )
+        })
+        .collect();
+    let mapped = WebhookReader::new().with_business("102290129340398", "acme");
+    for (reader, with_others, waba_found) in [
+        (WebhookReader::new(), false, true),
+        (mapped, true, true),
+        (WebhookReader::new(), true, false),
+    ] {
+        let mut single = Engine::new(policy());
+        let sharded = ShardedEngine::new(policy(), 4).unwrap();
+        let extra = if with_others { &others[..] } else { &[] };
+        for line in SETUP
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+        {
+            let mut from_shards = String::new();
+            sharded.handle_json_into(line, &mut from_shards);
+            assert_eq!(from_shards, format!("{}\n", single.handle_json(line)[0]));
+        }
+        let (mut applied, mut templates, mut several) = (0, 0, 0);
+        for (name, body) in every_payload() {
+            let received = at(3600 * 48);
+            let expected = reader.handle(&mut single, &body, received).unwrap();
+            let from_shards = reader.handle_sharded(&sharded, &body, received).unwrap();
+            assert_eq!(
+                outcome_lines(&from_shards),
+                outcome_lines(&expected),
+                "{name}"
+            );
+            applied += self::applied(&expected).len();
+            templates += self::applied(&expected)
+                .iter()
+                .filter(|e| matches!(e, Event::TemplateStatus(_)))
+                .count();
+            several += unrecognized_reasons(&expected)
+                .iter()
+                .filter(|r| r.contains("several are registered"))
+                .count();
+        }
+        // Not a comparison of two empty answers: the numbers were found by their
+        // `phone_number_id` in acme's shard, and the WABA's template reports applied or not
+        // as the set-up says.
+        assert!(applied > 40, "{applied}");
+        assert_eq!((templates > 0, several > 0), (waba_found, !waba_found));
+        // And the state each leaves answers the same.
+        let view = r#"{"type":"query_template","at":"2026-11-05T00:00:00Z","business":"acme","name":"order_update","language":"en_US"}"#;
+        let mut from_shards = String::new();
+        sharded.handle_json_into(view, &mut from_shards);
+        assert_eq!(from_shards, format!("{}\n", single.handle_json(view)[0]));
+    }
 }
