@@ -2744,6 +2744,22 @@ convstate_result convstate_sharded_engine_handle_json(const struct convstate_sha
                                                       struct convstate_string *out);
 
 /**
+ * As `convstate_engine_handle_webhook`, for a sharded engine that threads share: replaces
+ * `out` with one line per item of the Meta webhook body, each followed by the lines of the
+ * effects it caused in its shard (see `convstate_sharded_engine_new` for whose). The body is
+ * read against the shards (a number found by its `phone_number_id` in whichever shard holds
+ * it; a WABA's business by its id, else the only business of all the shards), then each
+ * item is applied in its shard, as `convstate_sharded_engine_handle_json` applies an input.
+ * Fed the same bodies in the same order, it writes what one engine's door writes. `out`
+ * belongs to the calling thread.
+ */
+convstate_result convstate_sharded_engine_handle_webhook(const struct convstate_sharded_engine *engine,
+                                                         int64_t at_ms,
+                                                         const uint8_t *body,
+                                                         size_t body_len,
+                                                         struct convstate_string *out);
+
+/**
  * As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
  * replaced with the effects the call caused, one wire-format line each, even when the call
  * fails (see `convstate_sharded_engine_new` for whose effects they are).

@@ -204,6 +204,13 @@ impl ShardedEngine {
         self.shards.len()
     }
 
+    /// The latest instant any shard has seen (each keeps its own clock: see the module
+    /// docs); the epoch before any input.
+    pub fn clock(&self) -> Instant {
+        let clocks = self.shards.iter().map(|shard| shard.lock().clock());
+        clocks.max().unwrap_or_default()
+    }
+
     /// Whether a shard other than `home` has a number registered with provider id `id`
     /// (Meta `phone_number_id`), which is unique engine-wide. Called under the routing
     /// table's write lock, so no other thread registers or imports meanwhile.

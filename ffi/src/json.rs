@@ -28,6 +28,16 @@ impl convstate_string {
         self.bytes.extend_from_slice(text);
         self.bytes.push(0);
     }
+
+    /// Replaces the contents with `lines`, each followed by `\n` (a door's output).
+    pub(crate) fn set_lines(&mut self, lines: &[String]) {
+        self.bytes.clear();
+        for line in lines {
+            self.bytes.extend_from_slice(line.as_bytes());
+            self.bytes.push(b'\n');
+        }
+        self.bytes.push(0);
+    }
 }
 
 /// Creates an empty string. Free it with `convstate_string_free`.
@@ -132,13 +142,7 @@ pub unsafe extern "C" fn convstate_engine_handle_webhook(
         // Checked before the engine runs, so a NULL `out` never loses the output.
         unsafe { arg(out, "out") }?;
         let lines = convstate_core::webhook::WebhookReader::new().handle_json(&mut handle.engine, body, received_at);
-        let out = unsafe { arg_mut(out, "out") }?;
-        out.bytes.clear();
-        for l in &lines {
-            out.bytes.extend_from_slice(l.as_bytes());
-            out.bytes.push(b'\n');
-        }
-        out.bytes.push(0);
+        unsafe { arg_mut(out, "out") }?.set_lines(&lines);
         Ok(())
     }
 }

@@ -170,6 +170,34 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_json(
     }
 }
 
+/// As `convstate_engine_handle_webhook`, for a sharded engine that threads share: replaces
+/// `out` with one line per item of the Meta webhook body, each followed by the lines of the
+/// effects it caused in its shard (see `convstate_sharded_engine_new` for whose). The body is
+/// read against the shards (a number found by its `phone_number_id` in whichever shard holds
+/// it; a WABA's business by its id, else the only business of all the shards), then each
+/// item is applied in its shard, as `convstate_sharded_engine_handle_json` applies an input.
+/// Fed the same bodies in the same order, it writes what one engine's door writes. `out`
+/// belongs to the calling thread.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_handle_webhook(
+    engine: *const convstate_sharded_engine,
+    at_ms: i64,
+    body: *const u8,
+    body_len: usize,
+    out: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let body = unsafe { bytes_arg(body, body_len, "body") }?;
+        let received_at = instant_arg(at_ms, "at_ms")?;
+        // Checked before the engine runs, so a NULL `out` never loses the output.
+        unsafe { arg(out, "out") }?;
+        let lines = convstate_core::webhook::WebhookReader::new().handle_json_sharded(&handle.engine, body, received_at);
+        unsafe { arg_mut(out, "out") }?.set_lines(&lines);
+        Ok(())
+    }
+}
+
 /// As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
 /// replaced with the effects the call caused, one wire-format line each, even when the call
 /// fails (see `convstate_sharded_engine_new` for whose effects they are).

@@ -451,6 +451,18 @@ class ShardedEngine:
         its effect lines. A ``tick`` reaches every shard."""
     def process_bytes(self, data: bytes) -> bytes:
         """As ``Engine.process_bytes``: wire-format lines in, every output line out."""
+    def handle_webhook(
+        self,
+        payload: Union[bytes, bytearray, memoryview, str, Mapping[str, Any]],
+        received_at: Optional[_Instant] = None,
+        waba_businesses: Optional[Mapping[str, str]] = None,
+    ) -> list[str]:
+        """As ``Engine.handle_webhook``, for threads sharing the engine: the payload is read
+        against the shards (a number found by its ``phone_number_id`` in whichever shard
+        holds it; a WABA's business by ``waba_businesses``, by its id, else the only
+        business of all the shards) and each item is applied in its shard, followed by the
+        effect lines it caused there. ``received_at`` defaults to the latest clock of the
+        shards."""
     def run_batch(
         self,
         kinds: _Kinds,

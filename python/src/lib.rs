@@ -653,49 +653,9 @@ impl PyEngine {
         received_at: Option<&Bound<'_, PyAny>>,
         waba_businesses: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Vec<String>> {
-        // The body as received (bytes of any buffer a web framework hands over, or text),
-        // or the JSON object already decoded; anything else is the caller's mistake.
-        let body: Vec<u8> = if let Ok(bytes) = payload.cast::<PyBytes>() {
-            bytes.as_bytes().to_vec()
-        } else if let Ok(bytes) = payload.cast::<PyByteArray>() {
-            bytes.to_vec()
-        } else if payload.is_instance_of::<PyMemoryView>() {
-            payload.call_method0("tobytes")?.extract::<Vec<u8>>()?
-        } else if payload.is_instance_of::<PyString>() {
-            payload.extract::<String>()?.into_bytes()
-        } else if payload.is_instance_of::<PyDict>() || payload.cast::<PyMapping>().is_ok() {
-            serde_json::to_vec(&to_json(payload)?).map_err(|e| {
-                BindingError::Core(convstate::Error::InvalidEvent {
-                    problem: format!("webhook payload: {e}"),
-                })
-            })?
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "handle_webhook: payload must be the body (bytes, bytearray, memoryview or str) \
-                 or its decoded JSON object (a mapping), got {}",
-                payload.get_type().name()?
-            ))
-            .into());
-        };
+        let body = webhook_body(payload)?;
         let received_at = received_at.map(instant).transpose()?;
-        let mut reader = convstate::webhook::WebhookReader::new();
-        for (waba, business) in waba_businesses
-            .map(|pairs| string_pairs(pairs, "waba_businesses"))
-            .transpose()?
-            .unwrap_or_default()
-        {
-            // An empty side maps nothing a payload could name, as the CLI's --waba-business.
-            if waba.is_empty() || business.is_empty() {
-                return Err(convstate::Error::InvalidEvent {
-                    problem: format!(
-                        "waba_businesses: a WABA id and its business name must both be \
-                         non-empty, got {waba:?}: {business:?}"
-                    ),
-                }
-                .into());
-            }
-            reader = reader.with_business(&waba, &business);
-        }
+        let reader = webhook_reader(waba_businesses)?;
         Ok(py.detach(|| {
             let mut engine = self.engine.lock();
             let at = received_at.unwrap_or_else(|| engine.clock());
@@ -954,4 +914,58 @@ fn _convstate(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(_wire_names, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+/// A webhook body as `handle_webhook` takes it: the bytes as received (of any buffer a web
+/// framework hands over, or text), or the JSON object already decoded; anything else is the
+/// caller's mistake (`TypeError`).
+pub(crate) fn webhook_body(payload: &Bound<'_, PyAny>) -> BindingResult<Vec<u8>> {
+    Ok(if let Ok(bytes) = payload.cast::<PyBytes>() {
+        bytes.as_bytes().to_vec()
+    } else if let Ok(bytes) = payload.cast::<PyByteArray>() {
+        bytes.to_vec()
+    } else if payload.is_instance_of::<PyMemoryView>() {
+        payload.call_method0("tobytes")?.extract::<Vec<u8>>()?
+    } else if payload.is_instance_of::<PyString>() {
+        payload.extract::<String>()?.into_bytes()
+    } else if payload.is_instance_of::<PyDict>() || payload.cast::<PyMapping>().is_ok() {
+        serde_json::to_vec(&to_json(payload)?).map_err(|e| {
+            BindingError::Core(convstate::Error::InvalidEvent {
+                problem: format!("webhook payload: {e}"),
+            })
+        })?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "handle_webhook: payload must be the body (bytes, bytearray, memoryview or str) \
+             or its decoded JSON object (a mapping), got {}",
+            payload.get_type().name()?
+        ))
+        .into());
+    })
+}
+
+/// The reader `handle_webhook` reads with: `waba_businesses` maps WABA ids (the `entry` ids
+/// of template and account webhooks) to business names.
+pub(crate) fn webhook_reader(
+    waba_businesses: Option<&Bound<'_, PyAny>>,
+) -> BindingResult<convstate::webhook::WebhookReader> {
+    let mut reader = convstate::webhook::WebhookReader::new();
+    for (waba, business) in waba_businesses
+        .map(|pairs| string_pairs(pairs, "waba_businesses"))
+        .transpose()?
+        .unwrap_or_default()
+    {
+        // An empty side maps nothing a payload could name, as the CLI's --waba-business.
+        if waba.is_empty() || business.is_empty() {
+            return Err(convstate::Error::InvalidEvent {
+                problem: format!(
+                    "waba_businesses: a WABA id and its business name must both be \
+                     non-empty, got {waba:?}: {business:?}"
+                ),
+            }
+            .into());
+        }
+        reader = reader.with_business(&waba, &business);
+    }
+    Ok(reader)
 }

@@ -15,7 +15,10 @@ use pyo3::types::{PyBool, PyBytes, PyInt, PyList};
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
 use crate::convert::{datetime, instant, type_name};
 use crate::errors::{BindingError, BindingResult};
-use crate::{apply_lines, event_lines, policy_of, reduce_through_restore, to_python, Reduced};
+use crate::{
+    apply_lines, event_lines, policy_of, reduce_through_restore, to_python, webhook_body,
+    webhook_reader, Reduced,
+};
 
 /// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
 #[pyclass(frozen, module = "convstate", name = "ShardedEngine")]
@@ -97,6 +100,28 @@ impl PyShardedEngine {
             })
         });
         PyBytes::new(py, output.as_bytes())
+    }
+
+    /// As `Engine.handle_webhook`, for threads sharing the engine: the payload is read
+    /// against the shards (a number found by its `phone_number_id` in whichever shard holds
+    /// it, a WABA's business by `waba_businesses`, its id, else the only business of all the
+    /// shards) and each item applied in its shard, its effect lines those it caused there.
+    /// `received_at` defaults to the latest clock of the shards.
+    #[pyo3(signature = (payload, received_at = None, waba_businesses = None))]
+    fn handle_webhook(
+        &self,
+        py: Python<'_>,
+        payload: &Bound<'_, PyAny>,
+        received_at: Option<&Bound<'_, PyAny>>,
+        waba_businesses: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<Vec<String>> {
+        let body = webhook_body(payload)?;
+        let received_at = received_at.map(instant).transpose()?;
+        let reader = webhook_reader(waba_businesses)?;
+        Ok(py.detach(|| {
+            let at = received_at.unwrap_or_else(|| self.engine.clock());
+            reader.handle_json_sharded(&self.engine, &body, at)
+        }))
     }
 
     /// As `Engine.run_batch`, each row in its number's shard. Effects are counted in the

@@ -244,3 +244,115 @@ def test_snapshot_restore_and_pickle_keep_every_shard() -> None:
         convstate.ShardedEngine.restore(data[:-20])
     with pytest.raises(convstate.SnapshotError, match="Engine::restore"):
         convstate.ShardedEngine.restore(convstate.Engine().snapshot())
+
+
+def webhook(business: int, kind: str, item: dict[str, Any]) -> bytes:
+    """A Meta `messages` webhook body for business `business`'s number, named only by its
+    phone_number_id: `kind` is "messages" or "statuses"."""
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": number(business)[1:],
+                          "phone_number_id": f"40000{business}"},
+             kind: [item]}
+    return json.dumps({"object": "whatsapp_business_account",
+                       "entry": [{"id": f"waba{business}",
+                                  "changes": [{"field": "messages", "value": value}]}]}).encode()
+
+
+def webhook_inputs(business: int) -> list[tuple[int, bytes | dict[str, Any]]]:
+    """(at, input) in time order: a contact's message through the webhook door, the reply
+    with its provider id, then the reply's delivery status through the webhook door."""
+    inputs: list[tuple[int, bytes | dict[str, Any]]] = []
+    for i in range(40):
+        at = T0 + MINUTE * (1 + 3 * i)
+        who = contact(business, i % 10)
+        inputs.append((at, webhook(business, "messages", {
+            "from": who[1:], "id": f"wamid.in.{business}.{i}", "timestamp": str(at // 1000),
+            "type": "text", "text": {"body": "hello"}})))
+        inputs.append((at + MINUTE, {
+            "type": "send", "at": at + MINUTE, "number": number(business), "contact": who,
+            "message": {"kind": "text", "text": f"reply {i}"},
+            "message_id": f"wamid.out.{business}.{i}"}))
+        inputs.append((at + 2 * MINUTE, webhook(business, "statuses", {
+            "id": f"wamid.out.{business}.{i}", "status": "delivered",
+            "timestamp": str((at + 2 * MINUTE) // 1000), "recipient_id": who[1:],
+            "pricing": {"billable": False, "pricing_model": "PMP",
+                        "type": "free_customer_service", "category": "service"}})))
+    return inputs
+
+
+def apply_input(engine: Any, item: bytes | dict[str, Any]) -> list[str]:
+    if isinstance(item, bytes):
+        return engine.handle_webhook(item, received_at=T0)
+    return engine.process([item])
+
+
+def test_webhooks_from_threads_equal_one_engine_in_time_order() -> None:
+    single = convstate.Engine(policy="cloud-2025")
+    sharded = convstate.ShardedEngine(policy="cloud-2025", shards=3)
+    for b in range(BUSINESSES):
+        register = {"type": "register_number", "at": T0, "business": f"biz{b}",
+                    "number": number(b), "channel": "official", "phone_number_id": f"40000{b}"}
+        assert single.process([register]) == sharded.process([register])
+
+    per_business = [webhook_inputs(b) for b in range(BUSINESSES)]
+    expected: list[str] = []
+    for _, item in sorted((x for inputs in per_business for x in inputs), key=lambda x: x[0]):
+        expected.extend(apply_input(single, item))
+
+    # One thread per shard, each feeding its businesses in time order.
+    per_shard: list[list[tuple[int, bytes | dict[str, Any]]]] = [[] for _ in range(3)]
+    for b in range(BUSINESSES):
+        per_shard[sharded.shard_of_business(f"biz{b}")].extend(per_business[b])
+    got: list[list[str]] = [[] for _ in per_shard]
+
+    def feed(s: int) -> None:
+        for _, item in sorted(per_shard[s], key=lambda x: x[0]):
+            got[s].extend(apply_input(sharded, item))
+
+    in_threads(len(per_shard), feed)
+    # Tickets are numbered per shard: results compared whole, effects by kind and contact.
+    def results(lines: list[str]) -> Counter[str]:
+        return Counter(line for line in lines if '"type":"effect"' not in line)
+
+    def effects(lines: list[str]) -> Counter[tuple[str, str]]:
+        return Counter((e["effect"], e.get("contact", "")) for e in map(json.loads, lines)
+                       if e["type"] == "effect")
+
+    everything = [line for lines in got for line in lines]
+    assert results(everything) == results(expected)
+    assert effects(everything) == effects(expected)
+    acks = Counter(json.loads(line)["of"] for line in expected if '"type":"ack"' in line)
+    assert acks["inbound"] == acks["message_status"] == 40 * BUSINESSES, acks
+    assert sum(effects(expected).values()) > 0
+    for b in range(BUSINESSES):
+        query = {"type": "query_usage", "at": T0 + 1000 * MINUTE, "business": f"biz{b}"}
+        assert sharded.process([query]) == single.process([query])
+
+
+def test_template_webhooks_find_their_business_across_shards() -> None:
+    from conftest import REPO_ROOT
+
+    sharded = convstate.ShardedEngine(policy="cloud-2025", shards=4)
+    sharded.process([
+        {"type": "register_template", "at": T0, "business": "acme", "name": "order_update",
+         "language": "en_US", "category": "utility", "body": "Order {{1}} is on its way",
+         "status": "approved"},
+        *({"type": "register_number", "at": T0, "business": f"biz{b}", "number": number(b),
+           "channel": "official"} for b in range(BUSINESSES)),
+        # The latest clock of the shards: another business's shard, two hours on.
+        {"type": "inbound", "at": T0 + 120 * MINUTE, "number": number(3),
+         "contact": contact(3, 1), "kind": "text"},
+    ])
+    body = json.loads((REPO_ROOT / "tests" / "webhooks" / "template_first_pause.json").read_text())
+    # Several businesses, no mapping: the WABA is no one's.
+    unmapped = json.loads(sharded.handle_webhook(body)[0])
+    assert unmapped["type"] == "unrecognized" and "several are registered" in unmapped["reason"]
+    # Mapped, found in acme's shard; the entry's `time` gone, the latest clock stands in.
+    del body["entry"][0]["time"]
+    applied = json.loads(sharded.handle_webhook(body, waba_businesses={"102290129340398": "acme"})[0])
+    assert (applied["type"], applied["event"]["business"]) == ("ack", "acme")
+    assert applied["event"]["at"] == "2026-11-02T10:00:00Z"
+    with pytest.raises(TypeError, match="payload must be the body"):
+        sharded.handle_webhook([1, 2])  # type: ignore[arg-type]
+    with pytest.raises(convstate.InvalidInputError, match="waba_businesses"):
+        sharded.handle_webhook(body, waba_businesses={"": "acme"})

@@ -2,8 +2,8 @@
  * The thread-safe sharded engine from C: eight threads share one handle. Template sends from
  * four numbers of one business never exceed its messaging limit; threads feeding their own
  * businesses get their replies allowed, and every chat ends exactly once across the threads'
- * effects and the final timeout; the engine snapshots and restores; bad arguments get their
- * codes. Run under valgrind, ASan and UBSan by scripts/test-ffi.sh.
+ * effects and the final timeout; threads read Meta webhooks of their own businesses at once;
+ * the engine snapshots and restores; bad arguments get their codes. Run under valgrind, ASan and UBSan by scripts/test-ffi.sh.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -80,7 +80,8 @@ static void setup(void) {
   }
   for (int t = 0; t < THREADS; t++) { /* one business per thread for the inbound test */
     snprintf(line, sizeof line, "{\"type\":\"register_number\",\"at\":\"2026-11-02T08:00:00Z\","
-             "\"business\":\"shop%d\",\"number\":\"+1555600000%d\",\"channel\":\"official\"}", t, t);
+             "\"business\":\"shop%d\",\"number\":\"+1555600000%d\",\"channel\":\"official\","
+             "\"phone_number_id\":\"60000%d\"}", t, t, t);
     lines++;
     acks += apply(line, out);
   }
@@ -98,6 +99,7 @@ struct worker {
   int index;
   int allowed, denied_by_limit, other, failed; /* template sends */
   int replies_allowed, own_chats_started, chats_started, chats_ended;
+  int acks; /* webhook items applied */
 };
 
 static void *send_templates(void *arg) {
@@ -174,6 +176,52 @@ static void *chat(void *arg) {
     }
   }
   convstate_string_free(effects);
+  convstate_message_free(text);
+  return NULL;
+}
+
+/* Each thread's own business again, through the webhook door: Meta delivers a contact's
+ * message (the number named only by its phone_number_id, found in whichever shard holds it);
+ * the window runs from the message's own timestamp, so the reply a second later is allowed. */
+static void *webhook_chat(void *arg) {
+  struct worker *w = arg;
+  convstate_message *text = NULL;
+  convstate_string *lines = NULL;
+  char number[16], contact[16], body[640], own_start[96];
+  snprintf(number, sizeof number, "+1555600000%d", w->index);
+  snprintf(own_start, sizeof own_start, "\"effect\":\"chat_started\",\"number\":\"%s\"", number);
+  if (convstate_message_new_text(S("On its way"), &text) != CONVSTATE_OK ||
+      convstate_string_new(&lines) != CONVSTATE_OK) {
+    w->failed++;
+    return NULL;
+  }
+  for (int i = 0; i < 20; i++) {
+    int64_t at_ms = T0 + 33 * HOUR + i * MINUTE;
+    snprintf(contact, sizeof contact, "+79120%06d", i);
+    snprintf(body, sizeof body,
+             "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{"
+             "\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+             "\"display_phone_number\":\"1555600000%d\",\"phone_number_id\":\"60000%d\"},"
+             "\"messages\":[{\"from\":\"%s\",\"id\":\"wamid.%d.%d\",\"timestamp\":\"%lld\","
+             "\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}",
+             w->index, w->index, contact + 1, w->index, i, (long long)(at_ms / 1000));
+    /* received an hour late: only the message's own timestamp counts */
+    if (convstate_sharded_engine_handle_webhook(engine, at_ms + HOUR, (const uint8_t *)body, strlen(body),
+                                                lines) != CONVSTATE_OK) {
+      w->failed++;
+      continue;
+    }
+    const char *out = convstate_string_ptr(lines);
+    w->acks += (int)count(out, "{\"type\":\"ack\",\"of\":\"inbound\"");
+    w->own_chats_started += (int)count(out, own_start);
+    convstate_send_request r = send_request(at_ms + 1000, number, contact, text);
+    convstate_decision d;
+    if (convstate_sharded_engine_send(engine, &r, &d, NULL) == CONVSTATE_OK &&
+        d.verdict == CONVSTATE_VERDICT_ALLOWED) {
+      w->replies_allowed++;
+    }
+  }
+  convstate_string_free(lines);
   convstate_message_free(text);
   return NULL;
 }
@@ -323,6 +371,25 @@ int main(void) {
   CHECK_RC(convstate_sharded_engine_snapshot(NULL, again), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK(convstate_string_len(again) == convstate_string_len(snapshot)); /* left as it was */
   convstate_sharded_engine_free(copy);
+
+  run_threads(webhook_chat, workers);
+  for (int t = 0; t < THREADS; t++) {
+    CHECK(workers[t].failed == 0);
+    CHECK(workers[t].acks == 20 && workers[t].own_chats_started == 20);
+    CHECK(workers[t].replies_allowed == 20);
+  }
+  /* A body that is not a webhook is an error line; the call itself is fine. */
+  CHECK_RC(convstate_sharded_engine_handle_webhook(engine, T0 + 34 * HOUR, (const uint8_t *)"[1]", 3, answer),
+           CONVSTATE_OK);
+  const char *not_a_webhook = "{\"type\":\"error\",\"error\":\"invalid_event\",";
+  CHECK(strncmp(convstate_string_ptr(answer), not_a_webhook, strlen(not_a_webhook)) == 0);
+  CHECK_RC(convstate_sharded_engine_handle_webhook(NULL, T0, (const uint8_t *)"{}", 2, answer),
+           CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_handle_webhook(engine, T0, NULL, 2, answer), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_handle_webhook(engine, T0, (const uint8_t *)"{}", 2, NULL),
+           CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_handle_webhook(engine, -1, (const uint8_t *)"{}", 2, answer),
+           CONVSTATE_ERR_INSTANT_OUT_OF_RANGE);
   convstate_string_free(answer);
   convstate_string_free(again);
   convstate_string_free(snapshot);
