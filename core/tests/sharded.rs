@@ -884,12 +884,12 @@ fn refusals_read_as_one_engines_across_shards() {
     );
 }
 
-/// A Meta webhook body with one change of field `messages` for number `+1555400{b:04}`
-/// (its `phone_number_id` `40000{b}`): `kind` is `messages` or `statuses`, `item` its one
-/// element.
+/// A Meta webhook body with one change of field `messages` for number `+1555400{b:04}`,
+/// named by its `phone_number_id` `40000{b}` alone (the display number is no registered
+/// one): `kind` is `messages` or `statuses`, `item` its one element.
 fn webhook(b: usize, kind: &str, item: &str) -> Vec<u8> {
     format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"waba{b}","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"1555400{b:04}","phone_number_id":"40000{b}"}},"{kind}":[{item}]}}}}]}}]}}"#
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"waba{b}","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"1 555 999 0000","phone_number_id":"40000{b}"}},"{kind}":[{item}]}}}}]}}]}}"#
     )
     .into_bytes()
 }

@@ -14,10 +14,14 @@ use serde_json::{json, Value};
 const T0_SECS: i64 = 1_793_610_000;
 const CONTACTS: [&str; 3] = ["79110000001", "79110000002", "79110000003"];
 
-fn engine() -> Engine {
+fn policy() -> Policy {
     let mut policy = Policy::preset("cloud-2025").unwrap();
     policy.provider.release_failed_sends = true;
-    let mut engine = Engine::new(policy);
+    policy
+}
+
+/// acme's number, template and contacts, each sent a template with a provider id.
+fn setup_lines() -> Vec<String> {
     let mut lines = vec![
         r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","phone_number_id":"106540352242922"}"#.to_owned(),
         r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"order_update","language":"en_US","category":"utility","body":"Order {{1}} is on its way","status":"approved"}"#.to_owned(),
@@ -26,7 +30,12 @@ fn engine() -> Engine {
         lines.push(format!(r#"{{"type":"opt_in","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+{contact}"}}"#));
         lines.push(format!(r#"{{"type":"send","at":"2026-11-02T08:30:00Z","number":"+15550001111","contact":"+{contact}","message":{{"kind":"template","name":"order_update","language":"en_US","params":["A"]}},"message_id":"wamid.OUT{i}"}}"#));
     }
-    for line in &lines {
+    lines
+}
+
+fn engine() -> Engine {
+    let mut engine = Engine::new(policy());
+    for line in &setup_lines() {
         let out = engine.handle_json(line);
         assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
     }
@@ -223,6 +232,55 @@ proptest! {
             }
         }
         prop_assert_eq!(observed(&mut once), observed(&mut messy));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
+    ))]
+
+    /// The sharded engine's door, its business among others in four shards, answers every
+    /// body of a random delivery (shuffled, some twice, templates among them) with the lines
+    /// one engine writes.
+    #[test]
+    fn the_sharded_door_writes_one_engines_lines(
+        hooks in prop::collection::vec(hook(), 1..24),
+        twice in prop::collection::vec(any::<bool>(), 24),
+        templates_at in prop::collection::vec(0usize..24, 4),
+    ) {
+        use convstate::sharded::ShardedEngine;
+        use convstate::webhook::WebhookReader;
+
+        let mut single = Engine::new(policy());
+        let sharded = ShardedEngine::new(policy(), 4).unwrap();
+        let others = (0..5).map(|b| format!(
+            r#"{{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"biz{b}","number":"+1555200{b:04}","channel":"official","phone_number_id":"20000{b}"}}"#
+        ));
+        for line in setup_lines().into_iter().chain(others) {
+            let mut out = String::new();
+            sharded.handle_json_into(&line, &mut out);
+            let expected: String = single.handle_json(&line).iter().map(|l| format!("{l}\n")).collect();
+            prop_assert_eq!(out, expected);
+        }
+        let mut bodies = Vec::new();
+        for (i, h) in hooks.iter().enumerate() {
+            bodies.push(h.body());
+            if twice[i] {
+                bodies.push(h.body());
+            }
+        }
+        for (body, at) in template_hooks().into_iter().zip(templates_at) {
+            bodies.insert(at.min(bodies.len()), body);
+        }
+        let reader = WebhookReader::new().with_business("102290129340398", "acme");
+        for body in &bodies {
+            let at = convstate::Instant::EPOCH;
+            prop_assert_eq!(
+                reader.handle_json_sharded(&sharded, body, at),
+                reader.handle_json(&mut single, body, at)
+            );
+        }
     }
 }
 

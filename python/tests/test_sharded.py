@@ -247,10 +247,11 @@ def test_snapshot_restore_and_pickle_keep_every_shard() -> None:
 
 
 def webhook(business: int, kind: str, item: dict[str, Any]) -> bytes:
-    """A Meta `messages` webhook body for business `business`'s number, named only by its
-    phone_number_id: `kind` is "messages" or "statuses"."""
+    """A Meta `messages` webhook body for business `business`'s number, found by its
+    phone_number_id alone (the display number is no registered one): `kind` is "messages"
+    or "statuses"."""
     value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": number(business)[1:],
+             "metadata": {"display_phone_number": "1 555 999 0000",
                           "phone_number_id": f"40000{business}"},
              kind: [item]}
     return json.dumps({"object": "whatsapp_business_account",

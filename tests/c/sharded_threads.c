@@ -181,7 +181,8 @@ static void *chat(void *arg) {
 }
 
 /* Each thread's own business again, through the webhook door: Meta delivers a contact's
- * message (the number named only by its phone_number_id, found in whichever shard holds it);
+ * message (the number found by its phone_number_id alone in whichever shard holds it: the
+ * display number is written as no registered number);
  * the window runs from the message's own timestamp, so the reply a second later is allowed. */
 static void *webhook_chat(void *arg) {
   struct worker *w = arg;
@@ -201,10 +202,10 @@ static void *webhook_chat(void *arg) {
     snprintf(body, sizeof body,
              "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{"
              "\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
-             "\"display_phone_number\":\"1555600000%d\",\"phone_number_id\":\"60000%d\"},"
+             "\"display_phone_number\":\"1 555 999 0000\",\"phone_number_id\":\"60000%d\"},"
              "\"messages\":[{\"from\":\"%s\",\"id\":\"wamid.%d.%d\",\"timestamp\":\"%lld\","
              "\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}",
-             w->index, w->index, contact + 1, w->index, i, (long long)(at_ms / 1000));
+             w->index, contact + 1, w->index, i, (long long)(at_ms / 1000));
     /* received an hour late: only the message's own timestamp counts */
     if (convstate_sharded_engine_handle_webhook(engine, at_ms + HOUR, (const uint8_t *)body, strlen(body),
                                                 lines) != CONVSTATE_OK) {
