@@ -32,8 +32,8 @@ Exit codes:
      written, a business or number the state does not hold, an export the state cannot
      import
   2  usage error: unknown option or bad value (an --at out of range or before the state's
-     clock), bad policy name or override, contradictory arguments (replay - with
-     --policy-overrides @-: both read standard input)
+     clock, `-` as a state file), bad policy name or override, contradictory arguments
+     (replay - with --policy-overrides @-: both read standard input)
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
      read, restored or written
   141  the output's reader closed it (a pipe into head): stopped quietly, no state saved";
@@ -74,6 +74,7 @@ enum BusinessCommand {
     #[command(after_help = EXIT_CODES)]
     Export {
         /// A snapshot written by `convstate replay --state`.
+        #[arg(value_parser = file_path)]
         state: PathBuf,
         /// The business to export.
         #[arg(long, value_name = "NAME")]
@@ -88,6 +89,7 @@ enum BusinessCommand {
     #[command(after_help = EXIT_CODES)]
     Import {
         /// The state to import into.
+        #[arg(value_parser = file_path)]
         state: PathBuf,
         /// A file written by `business export`; `-` reads standard input.
         file: String,
@@ -96,6 +98,7 @@ enum BusinessCommand {
     #[command(after_help = EXIT_CODES)]
     Remove {
         /// A snapshot written by `convstate replay --state`.
+        #[arg(value_parser = file_path)]
         state: PathBuf,
         /// The business to remove.
         #[arg(long, value_name = "NAME")]
@@ -106,8 +109,10 @@ enum BusinessCommand {
 #[derive(Debug, Args)]
 struct BusinessMoveArgs {
     /// The state that holds the business now.
+    #[arg(value_parser = file_path)]
     from: PathBuf,
     /// The state to move it to (created, under FROM's policy, if it does not exist).
+    #[arg(value_parser = file_path)]
     to: PathBuf,
     /// The business to move.
     #[arg(long, value_name = "NAME")]
@@ -160,7 +165,7 @@ struct ReplayArgs {
     policy: PolicyArgs,
     /// Load the engine from this snapshot before (if it exists) and save it after, atomically.
     /// Nothing is written when the replay fails.
-    #[arg(long, value_name = "STATE")]
+    #[arg(long, value_name = "STATE", value_parser = file_path)]
     state: Option<PathBuf>,
     /// Print a summary: sends allowed and refused by reason, chats, tickets, template
     /// changes, limit usage, charges. Output lines are then only written with --out.
@@ -198,13 +203,14 @@ struct SimulateArgs {
     #[arg(long, value_enum, default_value = "table")]
     summary_format: SummaryFormat,
     /// Also write the generated events to this file, to replay them later.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = file_path)]
     write_events: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct InspectArgs {
     /// A snapshot written by `convstate replay --state`.
+    #[arg(value_parser = file_path)]
     state: PathBuf,
     /// A contact's conversation with --number.
     #[arg(long, value_name = "CONTACT", requires = "number")]
@@ -226,6 +232,19 @@ struct InspectArgs {
     /// unix milliseconds; years 1970 to 9999) [default: the state's clock].
     #[arg(long, value_name = "INSTANT", allow_negative_numbers = true)]
     at: Option<String>,
+}
+
+/// A path to a file the command reads or writes in place (a state, `--write-events`). `-`
+/// is refused: elsewhere it means standard input or output, here it made a file named `-`.
+fn file_path(path: &str) -> Result<PathBuf, String> {
+    if path == "-" {
+        return Err(
+            "`-` is not a file here (a state is read and written in place; \
+                    standard input and output are not); a file named `-`: `./-`"
+                .into(),
+        );
+    }
+    Ok(PathBuf::from(path))
 }
 
 fn main() -> ExitCode {

@@ -1862,3 +1862,28 @@ fn outputs_to_a_named_pipe_are_written_in_place_without_hanging() {
         );
     }
 }
+
+#[test]
+fn a_dash_is_no_state_file() {
+    // `--state -` saved the state into a file named `-` in the working directory, where `-`
+    // means standard input or output everywhere else on the command line.
+    let log = example_day();
+    let log = log.to_str().unwrap();
+    for args in [
+        &["replay", log, "--state", "-"][..],
+        &["inspect", "-"],
+        &["business", "export", "-", "--business", "acme"],
+        &["business", "import", "-", "export.json"],
+        &["business", "remove", "-", "--business", "acme"],
+        &["business", "move", "-", "to.json", "--business", "acme"],
+        &["business", "move", "from.json", "-", "--business", "acme"],
+        &["simulate", "--days", "1", "--write-events", "-"],
+    ] {
+        let output = run(args);
+        assert_exit_saying(&output, 2, "`-` is not a file here");
+        assert!(
+            !workspace_root().join("-").exists(),
+            "{args:?} wrote a file named -"
+        );
+    }
+}
