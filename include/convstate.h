@@ -2748,10 +2748,11 @@ convstate_result convstate_sharded_engine_handle_json(const struct convstate_sha
  * `out` with one line per item of the Meta webhook body, each followed by the lines of the
  * effects it caused in its shard (see `convstate_sharded_engine_new` for whose). The body is
  * read against the shards (a number found by its `phone_number_id` in whichever shard holds
- * it; a WABA's business by its id, else the only business of all the shards), then each
- * item is applied in its shard, as `convstate_sharded_engine_handle_json` applies an input.
- * Fed the same bodies in the same order, it writes what one engine's door writes. `out`
- * belongs to the calling thread.
+ * it; a WABA's business as `convstate_engine_handle_webhook` finds it, across the shards),
+ * then each item is applied in its shard, as `convstate_sharded_engine_handle_json` applies
+ * an input, one shard's lock at a time. Fed the same bodies in the same order, each shard's
+ * in time order (see `convstate_sharded_engine_new`), it writes what one engine's door
+ * writes. `out` belongs to the calling thread.
  */
 convstate_result convstate_sharded_engine_handle_webhook(const struct convstate_sharded_engine *engine,
                                                          int64_t at_ms,

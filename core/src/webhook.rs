@@ -234,9 +234,10 @@ impl WebhookReader {
     /// [`WebhookReader::handle`] for a [`ShardedEngine`], which several threads may call at
     /// once: the payload is read against the shards (each lookup under its shard's lock),
     /// then each event goes to its shard as [`ShardedEngine::handle`] sends it, with the
-    /// effects it caused there. Fed the same payloads in the same order, it gives what one
-    /// engine gives, as [`ShardedEngine`] does for every input (its module docs say where the
-    /// two differ: timers of other shards, ticket ids).
+    /// effects it caused there. Fed the same payloads in the same order, each shard's in time
+    /// order, it gives what one engine gives, as [`ShardedEngine`] does for every input (its
+    /// module docs say where the two differ: timers of other shards, ticket ids). A payload
+    /// is not applied atomically: its items take their shards' locks one after the other.
     pub fn handle_sharded(
         &self,
         engine: &ShardedEngine,
@@ -1409,10 +1410,7 @@ impl Parser<'_> {
             ("ARCHIVED", _) => TemplateEvent::Archived,
             // Unarchiving returns the template to approved, with no new review; one that was
             // disabled before it was archived stays disabled (only reinstatement revives it).
-            ("UNARCHIVED", _) => {
-                self.unarchived.push(self.items.len());
-                unarchived_status(self.engine, &business, &name, &language)
-            }
+            ("UNARCHIVED", _) => unarchived_status(self.engine, &business, &name, &language),
             (other, _) => {
                 return self.unrecognized(
                     &join(path, "event"),
@@ -1435,6 +1433,11 @@ impl Parser<'_> {
                 category
             }
         };
+        if event == "UNARCHIVED" {
+            // The event's own index: an `unrecognized` line said before it (its category)
+            // must not take it.
+            self.unarchived.push(self.items.len());
+        }
         self.event(
             path.clone(),
             Event::TemplateStatus(TemplateStatusUpdate {

@@ -2195,13 +2195,19 @@ fn an_item_without_its_own_timestamp_takes_the_entrys_time_not_arrival() {
 
 /// One payload: `order_update` DISABLED, ARCHIVED, then UNARCHIVED a minute apart.
 fn disabled_archived_unarchived() -> Vec<u8> {
-    let changes: Vec<String> = [(0, "DISABLED"), (60, "ARCHIVED"), (120, "UNARCHIVED")]
+    let changes = [(0, "DISABLED"), (60, "ARCHIVED"), (120, "UNARCHIVED")]
+        .map(|(offset, event)| (offset, template_status_change(event)));
+    template_payload(&changes)
+}
+
+/// One payload of template changes, each `(seconds after T0, change)` in an entry of its own.
+fn template_payload(changes: &[(i64, String)]) -> Vec<u8> {
+    let changes: Vec<String> = changes
         .iter()
-        .map(|(offset, event)| {
+        .map(|(offset, change)| {
             format!(
-                r#"{{"id":"102290129340398","time":{},"changes":[{}]}}"#,
+                r#"{{"id":"102290129340398","time":{},"changes":[{change}]}}"#,
                 T0 / 1000 + offset,
-                template_status_change(event)
             )
         })
         .collect();
@@ -2233,6 +2239,54 @@ fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
             Event::TemplateStatus(s) if s.status == TemplateEvent::Disabled
         ),
         "{outcomes:?}"
+    );
+}
+
+/// `order_update` DISABLED, ARCHIVED, then UNARCHIVED with a category this build does not
+/// know, after an UNARCHIVED of `promo` with one too.
+fn unarchived_with_unknown_categories() -> Vec<u8> {
+    let unknown_category = |name: &str| {
+        template_status_change("UNARCHIVED")
+            .replace("order_update", name)
+            .replace(
+                r#""reason":"NONE""#,
+                r#""reason":"NONE","message_template_category":"BOGUS""#,
+            )
+    };
+    template_payload(&[
+        (0, unknown_category("promo")),
+        (60, template_status_change("DISABLED")),
+        (120, template_status_change("ARCHIVED")),
+        (180, unknown_category("order_update")),
+    ])
+}
+
+#[test]
+fn an_unarchived_with_an_unknown_category_is_still_decided_in_payload_order() {
+    // The UNARCHIVED's place was taken before its category was read: the `unrecognized` line
+    // said for the category took it, the event was applied as parsed (approved, the template
+    // not yet disabled), and every later UNARCHIVED of the body after it too.
+    let mut engine = engine();
+    let outcomes = engine
+        .handle_webhook(&unarchived_with_unknown_categories(), at(240))
+        .expect("a payload");
+    let statuses: Vec<TemplateEvent> = applied(&outcomes)
+        .iter()
+        .filter_map(|e| match e {
+            Event::TemplateStatus(s) => Some(s.status),
+            _ => None,
+        })
+        .collect();
+    use TemplateEvent::{Approved, Archived, Disabled};
+    assert_eq!(
+        statuses,
+        [Approved, Disabled, Archived, Disabled],
+        "{outcomes:?}"
+    );
+    assert_eq!(unrecognized_reasons(&outcomes).len(), 2, "{outcomes:?}");
+    assert_eq!(
+        template_view(&mut engine, "order_update", 240)["status"],
+        "disabled"
     );
 }
 
@@ -2331,7 +2385,7 @@ fn malformed_restriction_entries_and_ban_states_are_errors_naming_them() {
 // ---- the sharded engine ----------------------------------------------------------------
 
 /// A DISABLED, ARCHIVED and UNARCHIVED in one payload (first, while the template is
-/// approved), then every fixture in name order.
+/// approved), the same with unknown categories, then every fixture in name order.
 fn every_payload() -> Vec<(String, Vec<u8>)> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/webhooks");
     let mut names: Vec<String> = std::fs::read_dir(&fixtures)
@@ -2339,8 +2393,15 @@ fn every_payload() -> Vec<(String, Vec<u8>)> {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    let unarchived = ("unarchived".to_owned(), disabled_archived_unarchived());
-    std::iter::once(unarchived)
+    let unarchived = [
+        ("unarchived".to_owned(), disabled_archived_unarchived()),
+        (
+            "categories".to_owned(),
+            unarchived_with_unknown_categories(),
+        ),
+    ];
+    unarchived
+        .into_iter()
         .chain(names.into_iter().map(|n| (n.clone(), fixture(&n))))
         .collect()
 }

@@ -459,10 +459,11 @@ class ShardedEngine:
     ) -> list[str]:
         """As ``Engine.handle_webhook``, for threads sharing the engine: the payload is read
         against the shards (a number found by its ``phone_number_id`` in whichever shard
-        holds it; a WABA's business by ``waba_businesses``, by its id, else the only
-        business of all the shards) and each item is applied in its shard, followed by the
-        effect lines it caused there. ``received_at`` defaults to the latest clock of the
-        shards."""
+        holds it; a WABA's business as ``Engine.handle_webhook`` finds it, across the
+        shards) and each item is applied in its shard, followed by the effect lines it
+        caused there. Like every input of a sharded engine, bodies give one engine's lines
+        when each shard gets its inputs in time order (see the class). ``received_at``
+        defaults to the latest clock of the shards."""
     def run_batch(
         self,
         kinds: _Kinds,

@@ -104,9 +104,9 @@ impl PyShardedEngine {
 
     /// As `Engine.handle_webhook`, for threads sharing the engine: the payload is read
     /// against the shards (a number found by its `phone_number_id` in whichever shard holds
-    /// it, a WABA's business by `waba_businesses`, its id, else the only business of all the
-    /// shards) and each item applied in its shard, its effect lines those it caused there.
-    /// `received_at` defaults to the latest clock of the shards.
+    /// it, a WABA's business as `Engine.handle_webhook` finds it, across the shards) and each
+    /// item applied in its shard, its effect lines those it caused there. `received_at`
+    /// defaults to the latest clock of the shards.
     #[pyo3(signature = (payload, received_at = None, waba_businesses = None))]
     fn handle_webhook(
         &self,
