@@ -605,6 +605,12 @@ impl Engine {
             .is_ok_and(|t| self.templates[t as usize].awaiting_reinstatement)
     }
 
+    /// The provider id (Meta `phone_number_id`) of a registered number, if it has one.
+    pub(crate) fn provider_id_of(&self, number: &str) -> Option<String> {
+        let n = self.number_idx(number).ok()?;
+        self.numbers[n as usize].phone_number_id.clone()
+    }
+
     /// The number registered with a provider id (Meta `phone_number_id`), as its text.
     pub fn number_by_provider_id(&self, phone_number_id: &str) -> Option<String> {
         self.provider_number_ids

@@ -42,11 +42,14 @@ pub const MAX_SHARDS: usize = 4096;
 
 /// Where a number's inputs go: phone numbers in a [`NumberIndex`] (so an input naming its
 /// number in canonical `+digits` form is routed by comparing words, and every other
-/// spelling of the number is parsed to the same address), other ids by text.
+/// spelling of the number is parsed to the same address), other ids by text. Also where
+/// each provider id (Meta `phone_number_id`, unique engine-wide) is registered, so that a
+/// webhook naming only the id, and a registration checking it is free, ask one shard.
 #[derive(Debug, Default)]
 struct Routes {
     phones: NumberIndex,
     opaque: HashMap<String, u32>,
+    provider_ids: HashMap<String, u32>,
 }
 
 /// A number as a routing key.
@@ -81,6 +84,19 @@ impl Routes {
             NumberKey::Phone(key) => self.phones.get(&key).copied(),
             NumberKey::Opaque(text) => self.opaque.get(text).copied(),
             NumberKey::Invalid => None,
+        }
+    }
+
+    /// Records that provider id `old` is gone and `new` is registered in `shard` (the two
+    /// sides of a registration that gave a number another id).
+    fn replace_provider_id(&mut self, old: Option<String>, new: Option<String>, shard: u32) {
+        if old != new {
+            if let Some(old) = old {
+                self.provider_ids.remove(&old);
+            }
+        }
+        if let Some(new) = new {
+            self.provider_ids.insert(new, shard);
         }
     }
 
@@ -214,11 +230,11 @@ impl ShardedEngine {
     /// Whether a shard other than `home` has a number registered with provider id `id`
     /// (Meta `phone_number_id`), which is unique engine-wide. Called under the routing
     /// table's write lock, so no other thread registers or imports meanwhile.
-    fn provider_id_elsewhere(&self, id: &str, home: usize) -> bool {
-        self.shards
-            .iter()
-            .enumerate()
-            .any(|(i, shard)| i != home && shard.lock().number_by_provider_id(id).is_some())
+    fn provider_id_elsewhere(routes: &Routes, id: &str, home: usize) -> bool {
+        routes
+            .provider_ids
+            .get(id)
+            .is_some_and(|&shard| shard as usize != home)
     }
 
     /// The shard a business lives in: a stable hash of its name, the same in every process
@@ -267,12 +283,15 @@ impl ShardedEngine {
                 let id_held_elsewhere = e
                     .phone_number_id
                     .as_deref()
-                    .is_some_and(|id| self.provider_id_elsewhere(id, shard));
+                    .is_some_and(|id| Self::provider_id_elsewhere(&routes, id, shard));
                 let mut engine = self.shards[shard].lock();
+                let old_id = engine.provider_id_of(&e.number);
                 let result = engine.register_number_in_shard(e, id_held_elsewhere);
                 Self::drain(&mut engine, effects);
                 if result.is_ok() {
                     routes.insert(&e.number, shard as u32);
+                    let new_id = engine.provider_id_of(&e.number);
+                    routes.replace_provider_id(old_id, new_id, shard as u32);
                 }
                 return result.map(|()| Output::Ack {
                     of: event.type_name(),
@@ -450,7 +469,7 @@ impl ShardedEngine {
         for (number, id) in &numbers {
             if let Some(id) = id
                 .as_deref()
-                .filter(|id| self.provider_id_elsewhere(id, home))
+                .filter(|id| Self::provider_id_elsewhere(&routes, id, home))
             {
                 return Err(Error::phone_number_id_imported_twice(id));
             }
@@ -468,8 +487,9 @@ impl ShardedEngine {
             }
         }
         engine.apply_import(export)?;
-        for (number, _) in &numbers {
-            routes.insert(number, home as u32);
+        for (number, id) in numbers {
+            routes.insert(&number, home as u32);
+            routes.replace_provider_id(None, id, home as u32);
         }
         Ok(())
     }
@@ -482,14 +502,18 @@ impl ShardedEngine {
     pub fn remove_business(&self, business: &str) -> Result<(), Error> {
         let mut routes = self.routes.write();
         let mut shard = self.shards[self.shard_of_business(business)].lock();
-        let numbers: Vec<String> = shard
+        let numbers: Vec<(String, Option<String>)> = shard
             .numbers()
             .filter(|view| view.business == business)
-            .map(|view| view.number)
+            .map(|view| {
+                let id = shard.provider_id_of(&view.number);
+                (view.number, id)
+            })
             .collect();
         shard.remove_business(business)?;
-        for number in &numbers {
-            routes.remove(number);
+        for (number, id) in numbers {
+            routes.remove(&number);
+            routes.replace_provider_id(id, None, 0);
         }
         Ok(())
     }
@@ -591,7 +615,6 @@ impl ShardedEngine {
         }
         let mut sharded = ShardedEngine::new(engines[0].policy().clone(), header.shards)?;
         let mut routes = Routes::default();
-        let mut provider_ids = HashMap::new();
         for (i, engine) in engines.iter().enumerate() {
             if engine.policy() != engines[0].policy() {
                 return Err(corrupt(format!(
@@ -617,7 +640,7 @@ impl ShardedEngine {
                 routes.insert(&view.number, i as u32);
             }
             for id in engine.provider_number_ids.keys() {
-                if let Some(first) = provider_ids.insert(id, i) {
+                if let Some(first) = routes.provider_ids.insert(id.clone(), i as u32) {
                     return Err(corrupt(format!(
                         "phone_number_id {id:?} is registered in shards {first} and {i}"
                     )));
@@ -630,8 +653,8 @@ impl ShardedEngine {
     }
 }
 
-/// The webhook reader's lookups across shards: a number through the routing table, a
-/// business in the shard its name hashes to, a provider id or the list of businesses in
+/// The webhook reader's lookups across shards: a number or a provider id through the
+/// routing table, a business in the shard its name hashes to, the list of businesses in
 /// each shard in turn. One lock at a time, never the routing table's and a shard's at once.
 impl Directory for ShardedEngine {
     fn policy(&self) -> &Policy {
@@ -639,9 +662,8 @@ impl Directory for ShardedEngine {
     }
 
     fn number_by_provider_id(&self, id: &str) -> Option<String> {
-        self.shards
-            .iter()
-            .find_map(|shard| shard.lock().number_by_provider_id(id))
+        let shard = self.routes.read().provider_ids.get(id).copied()?;
+        self.shards[shard as usize].lock().number_by_provider_id(id)
     }
 
     fn registered_number(&self, number: &str) -> Result<String, Error> {

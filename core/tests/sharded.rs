@@ -1021,3 +1021,94 @@ fn concurrent_webhooks_equal_a_single_threaded_replay() {
         }
     }
 }
+
+/// A provider id is routed to the shard that registered it, and follows it: a number given
+/// another id frees the old one, a removed business frees its numbers' ids, an import and a
+/// restore route them again. At each step a webhook naming only the id, and registrations
+/// claiming it, get what one engine gives.
+#[test]
+fn provider_ids_follow_registrations_moves_and_restores() {
+    use convstate::webhook::WebhookReader;
+    use convstate::Instant;
+
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    let mut sharded = ShardedEngine::with_preset("cloud-2025", 4).unwrap();
+    let register = |business: &str, number: &str, id: &str| {
+        format!(
+            r#"{{"type":"register_number","at":"{T0}","business":"{business}","number":"{number}","channel":"official","phone_number_id":"{id}"}}"#
+        )
+    };
+    // Businesses in different shards, so an id moving between them moves between shards.
+    let (a, b) = ("hook0", "hook1");
+    assert_ne!(sharded.shard_of_business(a), sharded.shard_of_business(b));
+    let reader = WebhookReader::new();
+    let mut message = 0;
+    let mut compare = |single: &mut Engine,
+                       sharded: &ShardedEngine,
+                       line: Option<String>,
+                       id: &str| {
+        if let Some(line) = line {
+            assert_eq!(
+                sharded.handle_json(&line),
+                single.handle_json(&line),
+                "{line}"
+            );
+        }
+        message += 1;
+        let body = webhook(
+            0,
+            "messages",
+            &format!(
+                r#"{{"from":"4916000000{message:02}","id":"wamid.id.{message}","timestamp":"1793610000","type":"text","text":{{"body":"hi"}}}}"#
+            ),
+        );
+        let body = String::from_utf8(body).unwrap().replace("400000", id);
+        let at = Instant::EPOCH;
+        let expected = reader.handle_json(single, body.as_bytes(), at);
+        let got = reader.handle_json_sharded(sharded, body.as_bytes(), at);
+        // Tickets are numbered per shard.
+        assert_eq!(canonical(got), canonical(expected.clone()), "{id}");
+        expected[0].contains(r#""type":"ack""#)
+    };
+    assert!(compare(
+        &mut single,
+        &sharded,
+        Some(register(a, "+15554100001", "111")),
+        "111"
+    ));
+    // Another id for the number: the old one names nothing, the new one the number.
+    assert!(compare(
+        &mut single,
+        &sharded,
+        Some(register(a, "+15554100001", "222")),
+        "222"
+    ));
+    assert!(!compare(&mut single, &sharded, None, "111"));
+    // The freed id can be taken in another shard; the held one cannot.
+    assert!(compare(
+        &mut single,
+        &sharded,
+        Some(register(b, "+15554200001", "111")),
+        "111"
+    ));
+    let taken = register(b, "+15554200002", "222");
+    assert!(sharded.handle_json(&taken)[0].contains("already belongs to another number"));
+    assert!(compare(&mut single, &sharded, Some(taken), "222"));
+    // Removed, its ids are free; imported back, they name its number again.
+    // (Each its own export: tickets are numbered per shard.)
+    let (export, sharded_export) = (
+        single.export_business(a).unwrap(),
+        sharded.export_business(a).unwrap(),
+    );
+    single.remove_business(a).unwrap();
+    sharded.remove_business(a).unwrap();
+    assert!(!compare(&mut single, &sharded, None, "222"));
+    single.import_business(&export).unwrap();
+    sharded.import_business(&sharded_export).unwrap();
+    assert!(compare(&mut single, &sharded, None, "222"));
+    sharded = ShardedEngine::restore(&sharded.snapshot()).unwrap();
+    assert!(compare(&mut single, &sharded, None, "222"));
+    assert!(compare(&mut single, &sharded, None, "111"));
+    let again = register(b, "+15554200003", "222");
+    assert!(compare(&mut single, &sharded, Some(again), "222"));
+}
