@@ -25,7 +25,7 @@ use crate::event::ProviderPricing;
 use crate::policy::PricingModel;
 use crate::tally::tally;
 use crate::template::TemplateCategory;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 /// A decimal amount of money, held exactly in millionths.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -177,9 +177,19 @@ pub(crate) struct ConversationBilling {
 }
 
 impl ConversationBilling {
-    fn entry_point_open(&self, now: Instant) -> bool {
-        self.entry_point_until.is_some_and(|t| now < t)
-            || self.entry_point_answer_by.is_some_and(|t| now < t)
+    /// Whether a free entry point is open at `now`: its window (`length` from the answer
+    /// that opened it), or the reply period (`reply_within` from the latest referral) of a
+    /// referral no answer has used yet. An answer since that referral opened the window,
+    /// which then alone says: a window shorter than the reply period ends when it ends.
+    fn entry_point_open(&self, now: Instant, length: Duration, reply_within: Duration) -> bool {
+        if self.entry_point_until.is_some_and(|until| now < until) {
+            return true;
+        }
+        let Some(answer_by) = self.entry_point_answer_by.filter(|&by| now < by) else {
+            return false;
+        };
+        self.entry_point_until
+            .is_none_or(|until| until.minus(length) < answer_by.minus(reply_within))
     }
     fn any_open(&self, now: Instant) -> bool {
         self.open_until.iter().flatten().any(|t| now < *t)
@@ -301,9 +311,12 @@ impl Engine {
             .and_then(|c| self.billing.get(&c))
             .copied()
             .unwrap_or_default();
-        let has_entry_points =
-            pricing.free_entry_point.is_some() && pricing.model != PricingModel::Conversation;
-        if has_entry_points && state.entry_point_open(now) {
+        let entry_point = pricing
+            .free_entry_point
+            .filter(|_| pricing.model != PricingModel::Conversation);
+        if entry_point.is_some_and(|length| {
+            state.entry_point_open(now, length, pricing.free_entry_point_reply_within)
+        }) {
             return Billing::Free {
                 why: FreeReason::FreeEntryPoint,
             };
