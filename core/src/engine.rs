@@ -1737,9 +1737,10 @@ pub(crate) fn check_ends_after(at: Instant, until: Option<Instant>) -> Result<()
     }
 }
 
-/// A template language (`en`, `pt_BR`): 1..=16 bytes.
+/// A template language (`en`, `pt_BR`): 1..=16 characters, counted as the business name's
+/// are (it counted bytes, and refused 9 two-byte characters as more than 16 characters).
 fn check_template_language(field: &str, language: &str) -> Result<(), Error> {
-    if language.is_empty() || language.len() > 16 {
+    if language.is_empty() || language.chars().count() > 16 {
         return Err(Error::InvalidEvent {
             problem: format!(
                 "{field} must be 1..=16 characters, got {:?}",
@@ -1811,6 +1812,20 @@ mod tests {
         let problem = |id: &str| check_id("message_id", Some(id)).unwrap_err().to_string();
         assert!(problem("").contains("message_id is empty"));
         assert!(problem(&too_long).contains("message_id is 257 bytes, more than 256"));
+    }
+
+    #[test]
+    fn a_template_language_is_counted_in_characters() {
+        for ok in ["en", "pt_BR", "éééééééé1", &"é".repeat(16)] {
+            assert!(check_template_language("language", ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", &"é".repeat(17), &"e".repeat(17)] {
+            let problem = check_template_language("language", bad).unwrap_err();
+            assert!(
+                problem.to_string().contains("must be 1..=16 characters"),
+                "{problem}"
+            );
+        }
     }
 
     #[test]

@@ -731,6 +731,86 @@ impl Policy {
                     .into(),
             );
         }
+        // Periods of no length: a flag that disables (or downgrades) as it is raised, a
+        // free entry point that frees nothing, a conversation that ends as it opens, an
+        // upgrade that counts no contact.
+        let (upgrade_lookback, upgrade_percent) = match self.limits.upgrade {
+            UpgradeRule::Reach {
+                percent, lookback, ..
+            }
+            | UpgradeRule::ReachThenWait {
+                percent, lookback, ..
+            } => (lookback, percent),
+        };
+        for (name, period) in [
+            ("templates.flag_for", self.templates.flag_for),
+            ("numbers.flag_for", self.numbers.flag_for),
+            ("limits.upgrade.lookback", upgrade_lookback),
+            (
+                "pricing.conversation_length",
+                self.pricing.conversation_length,
+            ),
+            (
+                "pricing.free_entry_point_reply_within",
+                self.pricing.free_entry_point_reply_within,
+            ),
+        ] {
+            if period == Duration::ZERO {
+                return invalid(format!("{name} must be positive"));
+            }
+        }
+        if self.pricing.free_entry_point == Some(Duration::ZERO) {
+            return invalid(
+                "pricing.free_entry_point must be positive; null: no free entry points".into(),
+            );
+        }
+        // 0% of the limit is reached by no contact at all: every level would upgrade to the
+        // next as soon as it could.
+        if upgrade_percent == 0 {
+            return invalid(
+                "limits.upgrade.percent must be at least 1 (a percentage of the current limit)"
+                    .into(),
+            );
+        }
+        // Lengths of nothing refuse every message of their kind: say so rather than refuse
+        // them all later.
+        let content = &self.content;
+        for (name, limit) in [
+            ("content.text_max_chars", content.text_max_chars),
+            ("content.caption_max_chars", content.caption_max_chars),
+            (
+                "content.template_body_max_chars",
+                content.template_body_max_chars,
+            ),
+            (
+                "content.template_header_max_chars",
+                content.template_header_max_chars,
+            ),
+            (
+                "content.template_footer_max_chars",
+                content.template_footer_max_chars,
+            ),
+            (
+                "content.interactive_button_title_max_chars",
+                content.interactive_button_title_max_chars,
+            ),
+            ("buttons.label_max_chars", self.buttons.label_max_chars),
+        ] {
+            if limit == 0 {
+                return invalid(format!("{name} must be at least 1"));
+            }
+        }
+        // Numbers' providers are kept lowercased (`register_number`): a key written otherwise
+        // would never match, and its limit would be ignored without a word.
+        if let Some(provider) = (content.outbound_file_max_bytes_by_provider.keys())
+            .find(|p| p.to_ascii_lowercase() != **p)
+        {
+            return invalid(format!(
+                "content.outbound_file_max_bytes_by_provider: provider {provider:?} must be \
+                 written in lowercase ({:?}), as numbers' providers are compared",
+                provider.to_ascii_lowercase()
+            ));
+        }
         if let Some(card) = &self.pricing.rate_card {
             card.validate()
                 .map_err(|problem| Error::InvalidPolicy { problem })?;
@@ -994,6 +1074,66 @@ mod tests {
         ] {
             assert_eq!(refusal(overrides), problem);
         }
+    }
+
+    #[test]
+    fn periods_lengths_and_provider_keys_that_decide_nothing_are_refused() {
+        // Each was accepted (audit): a flag that disabled a template or downgraded a number
+        // as it was raised; a free entry point of no length, a conversation that ended as it
+        // opened; an upgrade counting no contact (0% of 250: upgraded to unlimited within a
+        // day); lengths of nothing that refused every message of their kind; a provider key
+        // in capitals, ignored because numbers' providers are compared lowercased.
+        for (overrides, problem) in [
+            (
+                serde_json::json!({"templates": {"flag_for": "0ms"}}),
+                "templates.flag_for must be positive",
+            ),
+            (
+                serde_json::json!({"numbers": {"flag_for": "0ms"}}),
+                "numbers.flag_for must be positive",
+            ),
+            (
+                serde_json::json!({"limits": {"upgrade": {"lookback": "0ms"}}}),
+                "limits.upgrade.lookback must be positive",
+            ),
+            (
+                serde_json::json!({"limits": {"upgrade": {"percent": 0}}}),
+                "limits.upgrade.percent must be at least 1 (a percentage of the current limit)",
+            ),
+            (
+                serde_json::json!({"pricing": {"conversation_length": "0ms"}}),
+                "pricing.conversation_length must be positive",
+            ),
+            (
+                serde_json::json!({"pricing": {"free_entry_point_reply_within": "0ms"}}),
+                "pricing.free_entry_point_reply_within must be positive",
+            ),
+            (
+                serde_json::json!({"pricing": {"free_entry_point": "0ms"}}),
+                "pricing.free_entry_point must be positive; null: no free entry points",
+            ),
+            (
+                serde_json::json!({"content": {"text_max_chars": 0}}),
+                "content.text_max_chars must be at least 1",
+            ),
+            (
+                serde_json::json!({"buttons": {"label_max_chars": 0}}),
+                "buttons.label_max_chars must be at least 1",
+            ),
+            (
+                serde_json::json!({"content": {"outbound_file_max_bytes_by_provider": {"Twilio": 1000}}}),
+                "content.outbound_file_max_bytes_by_provider: provider \"Twilio\" must be \
+                 written in lowercase (\"twilio\"), as numbers' providers are compared",
+            ),
+        ] {
+            assert_eq!(refusal(overrides), problem);
+        }
+        let mut lowercase = Policy::preset("cloud-2025").unwrap();
+        lowercase
+            .content
+            .outbound_file_max_bytes_by_provider
+            .insert("twilio".into(), 1000);
+        assert!(lowercase.validate().is_ok());
     }
 
     #[test]
