@@ -100,6 +100,26 @@ impl TemplateParams {
         self.len() == 0
     }
 
+    /// The parameter for a variable as written between the braces (`1`, `name`).
+    pub(crate) fn for_variable(&self, variable: &str) -> Option<&str> {
+        match self {
+            TemplateParams::Positional(v) => {
+                let n: usize = variable.parse().ok()?;
+                v.get(n.checked_sub(1)?).map(String::as_str)
+            }
+            TemplateParams::Named(m) => m.get(variable).map(String::as_str),
+        }
+    }
+
+    /// Every parameter's length together, in characters.
+    fn total_chars(&self) -> u64 {
+        let chars = |p: &String| p.chars().count() as u64;
+        match self {
+            TemplateParams::Positional(v) => v.iter().map(chars).sum(),
+            TemplateParams::Named(m) => m.values().map(chars).sum(),
+        }
+    }
+
     #[inline]
     fn hash_into(&self, h: &mut crate::hash::ContentHasher) {
         match self {
@@ -267,7 +287,21 @@ impl OutboundMessage {
                     check_chars("button title", b, limits.interactive_button_title_max_chars)
                 })
             }
-            OutboundMessage::Location { .. } | OutboundMessage::Template(_) => Ok(()),
+            // The body's parameters together (facts §6: Meta takes at most 32,768
+            // characters); the header as filled in is checked against its template.
+            OutboundMessage::Template(t) => {
+                let limit = limits.template_params_max_chars;
+                let actual = t.params.total_chars();
+                if actual > u64::from(limit) {
+                    return Err(DenyReason::TooLong {
+                        item: "template parameters".into(),
+                        limit_chars: limit,
+                        actual_chars: actual,
+                    });
+                }
+                Ok(())
+            }
+            OutboundMessage::Location { .. } => Ok(()),
             other => {
                 let (kind, media) = other.media().expect("remaining variants are media");
                 if let Some(caption) = &media.caption {

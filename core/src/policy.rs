@@ -308,6 +308,10 @@ pub struct ContentPolicy {
     pub template_header_max_variables: u32,
     /// Longest template footer, in characters.
     pub template_footer_max_chars: u32,
+    /// Most characters a send's body parameters hold together (Meta: 32,768). Absent from
+    /// policies saved before it was kept: then 32,768.
+    #[serde(default = "template_params_max_chars")]
+    pub template_params_max_chars: u32,
     /// Largest inbound file, in bytes.
     pub inbound_file_max_bytes: u64,
     /// Largest outbound file when neither provider nor media kind says otherwise.
@@ -326,6 +330,10 @@ pub struct ContentPolicy {
 
 fn one_header_variable() -> u32 {
     1
+}
+
+fn template_params_max_chars() -> u32 {
+    32_768
 }
 
 /// §5: which button combinations a template may have.
@@ -434,6 +442,7 @@ impl Policy {
                 template_header_max_chars: 60,
                 template_header_max_variables: 1,
                 template_footer_max_chars: 60,
+                template_params_max_chars: template_params_max_chars(),
                 inbound_file_max_bytes: 25 * MB,
                 outbound_file_max_bytes: 20 * MB,
                 outbound_file_max_bytes_by_provider: BTreeMap::from([("twilio".into(), 16 * MB)]),
@@ -789,6 +798,10 @@ impl Policy {
             (
                 "content.template_footer_max_chars",
                 content.template_footer_max_chars,
+            ),
+            (
+                "content.template_params_max_chars",
+                content.template_params_max_chars,
             ),
             (
                 "content.interactive_button_title_max_chars",

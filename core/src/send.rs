@@ -453,6 +453,18 @@ impl Engine {
             if let Err(problem) = params {
                 return deny(DenyReason::TemplateParams { problem });
             }
+            // §5 at send: the header stays within its limit as the parameters fill it.
+            if !tm.header_params.is_empty() {
+                let limit = self.policy.content.template_header_max_chars;
+                let actual = template.spec.filled_header_chars(&tm.header_params);
+                if actual > u64::from(limit) {
+                    return deny(DenyReason::TooLong {
+                        item: "template header".into(),
+                        limit_chars: limit,
+                        actual_chars: actual,
+                    });
+                }
+            }
             let (status, until) = template.status_at(now);
             if !status.is_sendable() {
                 return deny(DenyReason::TemplateNotSendable {

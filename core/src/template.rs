@@ -369,6 +369,27 @@ impl TemplateSpec {
         self.check_header_params_slow(params)
     }
 
+    /// The header as `params` fill it, in characters (the header as registered without
+    /// them; none without a header). A variable without a parameter counts as written.
+    pub fn filled_header_chars(&self, params: &TemplateParams) -> u64 {
+        let Some(mut rest) = self.header.as_deref() else {
+            return 0;
+        };
+        let mut chars = 0;
+        while let Some(open) = rest.find("{{") {
+            let after = &rest[open + 2..];
+            let Some(close) = after.find("}}") else {
+                break;
+            };
+            chars += rest[..open].chars().count() as u64;
+            let written = &rest[open..open + close + 4];
+            let value = params.for_variable(&after[..close]).unwrap_or(written);
+            chars += value.chars().count() as u64;
+            rest = &after[close + 2..];
+        }
+        chars + rest.chars().count() as u64
+    }
+
     fn check_header_params_slow(&self, params: &TemplateParams) -> Result<(), TemplateProblem> {
         let header = self.header.as_deref().unwrap_or_default();
         if params.is_empty() && !header.contains("{{") {
@@ -892,6 +913,27 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_header_is_measured_as_its_parameters_fill_it() {
+        use std::collections::BTreeMap;
+        let mut t = spec(vec![]);
+        assert_eq!(t.filled_header_chars(&TemplateParams::default()), 0);
+        t.header = Some("Hi {{1}}, order {{1}}!".into());
+        let positional = TemplateParams::Positional(vec!["Zoë".into()]);
+        // "Hi " + 3 + ", order " + 3 + "!": a repeated variable counts each time it is filled.
+        assert_eq!(t.filled_header_chars(&positional), 3 + 3 + 8 + 3 + 1);
+        t.header = Some("Hi {{name}}".into());
+        let named = TemplateParams::Named(BTreeMap::from([("name".into(), "Kim".into())]));
+        assert_eq!(t.filled_header_chars(&named), 6);
+        // A variable given no parameter counts as written; an unclosed `{{` is text.
+        assert_eq!(
+            t.filled_header_chars(&positional),
+            "Hi {{name}}".len() as u64
+        );
+        t.header = Some("Hi {{1".into());
+        assert_eq!(t.filled_header_chars(&positional), 6);
     }
 
     #[test]
