@@ -157,18 +157,32 @@ impl Serialize for LimitLevel {
 
 impl<'de> Deserialize<'de> for LimitLevel {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LimitLevel, D::Error> {
+        // Every JSON value is read, so that a refusal says what a level is (the untagged
+        // enum's own error named no field and no range).
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
-            Number(u32),
+            Whole(u64),
+            Negative(i64),
+            Fraction(f64),
             Text(String),
+            Other(serde::de::IgnoredAny),
         }
+        let refuse = |given: String| {
+            serde::de::Error::custom(format!(
+                "expected a whole number of contacts (0..={}) or \"unlimited\", got {given}",
+                u32::MAX
+            ))
+        };
         match Raw::deserialize(d)? {
-            Raw::Number(n) => Ok(LimitLevel::Contacts(n)),
+            Raw::Whole(n) => u32::try_from(n)
+                .map(LimitLevel::Contacts)
+                .map_err(|_| refuse(n.to_string())),
             Raw::Text(t) if t == "unlimited" => Ok(LimitLevel::Unlimited),
-            Raw::Text(t) => Err(serde::de::Error::custom(format!(
-                "expected a number of contacts or \"unlimited\", got {t:?}"
-            ))),
+            Raw::Text(t) => Err(refuse(format!("{t:?}"))),
+            Raw::Negative(n) => Err(refuse(n.to_string())),
+            Raw::Fraction(x) => Err(refuse(x.to_string())),
+            Raw::Other(_) => Err(refuse("another kind of value".into())),
         }
     }
 }
@@ -1086,6 +1100,35 @@ mod tests {
             ),
         ] {
             assert_eq!(refusal(overrides), problem);
+        }
+    }
+
+    #[test]
+    fn a_level_that_is_no_level_says_what_a_level_is() {
+        // "data did not match any variant of untagged enum Raw" named neither the range nor
+        // the value (audit).
+        for (given, shown) in [
+            (serde_json::json!(-1), "-1"),
+            (serde_json::json!(1.5), "1.5"),
+            (serde_json::json!(5_000_000_000u64), "5000000000"),
+            (serde_json::json!("lots"), "\"lots\""),
+            (serde_json::json!(true), "another kind of value"),
+        ] {
+            let error = serde_json::from_value::<LimitLevel>(given).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "expected a whole number of contacts (0..=4294967295) or \"unlimited\", \
+                     got {shown}"
+                )
+            );
+        }
+        for (given, level) in [
+            (serde_json::json!(250), LimitLevel::Contacts(250)),
+            (serde_json::json!(u32::MAX), LimitLevel::Contacts(u32::MAX)),
+            (serde_json::json!("unlimited"), LimitLevel::Unlimited),
+        ] {
+            assert_eq!(serde_json::from_value::<LimitLevel>(given).unwrap(), level);
         }
     }
 
