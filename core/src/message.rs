@@ -111,12 +111,11 @@ impl TemplateParams {
         }
     }
 
-    /// Every parameter's length together, in characters.
-    fn total_chars(&self) -> u64 {
-        let chars = |p: &String| p.chars().count() as u64;
+    /// Every parameter's length together, counted by `len` (bytes, or characters).
+    fn total(&self, len: impl Fn(&str) -> usize) -> u64 {
         match self {
-            TemplateParams::Positional(v) => v.iter().map(chars).sum(),
-            TemplateParams::Named(m) => m.values().map(chars).sum(),
+            TemplateParams::Positional(v) => v.iter().map(|p| len(p) as u64).sum(),
+            TemplateParams::Named(m) => m.values().map(|p| len(p) as u64).sum(),
         }
     }
 
@@ -291,7 +290,12 @@ impl OutboundMessage {
             // characters); the header as filled in is checked against its template.
             OutboundMessage::Template(t) => {
                 let limit = limits.template_params_max_chars;
-                let actual = t.params.total_chars();
+                // Characters counted only when the bytes could exceed the limit, as
+                // `check_chars` does: a char is at least one byte.
+                if t.params.total(str::len) <= u64::from(limit) {
+                    return Ok(());
+                }
+                let actual = t.params.total(|p| p.chars().count());
                 if actual > u64::from(limit) {
                     return Err(DenyReason::TooLong {
                         item: "template parameters".into(),
