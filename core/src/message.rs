@@ -342,8 +342,8 @@ impl OutboundMessage {
 }
 
 fn check_chars(item: &'static str, text: &str, limit: u32) -> Result<(), DenyReason> {
-    // Count characters only when the byte length could exceed the limit: most texts are
-    // short, and a char is at most 4 bytes.
+    // Count characters only when the byte length could exceed the limit: a char is at least
+    // one byte, so a text of at most `limit` bytes is within it (and most texts are short).
     if text.len() <= limit as usize {
         return Ok(());
     }

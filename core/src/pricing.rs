@@ -178,9 +178,10 @@ pub(crate) struct ConversationBilling {
 
 impl ConversationBilling {
     /// Whether a free entry point is open at `now`: its window (`length` from the answer
-    /// that opened it), or the reply period (`reply_within` from the latest referral) of a
-    /// referral no answer has used yet. An answer since that referral opened the window,
-    /// which then alone says: a window shorter than the reply period ends when it ends.
+    /// that opened it), or the reply period (`reply_within` from the latest referral) unless
+    /// the answer that opened the window came after that referral: a window shorter than
+    /// the reply period then ends when it ends. (An answer inside an open window is not
+    /// kept, so a referral it answered still opens a window after this one ends.)
     fn entry_point_open(&self, now: Instant, length: Duration, reply_within: Duration) -> bool {
         if self.entry_point_until.is_some_and(|until| now < until) {
             return true;

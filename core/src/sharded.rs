@@ -438,7 +438,9 @@ impl ShardedEngine {
     }
 
     /// Runs `f` on the engine of one shard, under its lock (reads, views, snapshots of one
-    /// shard). Do not register numbers through it: the routing table would not see them.
+    /// shard). Do not register, import or remove through it, nor replace the engine: the
+    /// routing table (numbers, provider ids) and the policy the shards share would not see
+    /// it.
     pub fn with_shard<R>(&self, shard: usize, f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
         self.shards.get(shard).map(|s| f(&mut s.lock()))
     }
@@ -513,7 +515,9 @@ impl ShardedEngine {
         shard.remove_business(business)?;
         for (number, id) in numbers {
             routes.remove(&number);
-            routes.replace_provider_id(id, None, 0);
+            if let Some(id) = id {
+                routes.provider_ids.remove(&id);
+            }
         }
         Ok(())
     }
