@@ -296,14 +296,7 @@ impl OutboundMessage {
                     return Ok(());
                 }
                 let actual = t.params.total(|p| p.chars().count());
-                if actual > u64::from(limit) {
-                    return Err(DenyReason::TooLong {
-                        item: "template parameters".into(),
-                        limit_chars: limit,
-                        actual_chars: actual,
-                    });
-                }
-                Ok(())
+                check_length("template parameters", actual, limit)
             }
             OutboundMessage::Location { .. } => Ok(()),
             other => {
@@ -347,7 +340,11 @@ fn check_chars(item: &'static str, text: &str, limit: u32) -> Result<(), DenyRea
     if text.len() <= limit as usize {
         return Ok(());
     }
-    let actual = text.chars().count() as u64;
+    check_length(item, text.chars().count() as u64, limit)
+}
+
+/// `too_long` for a text of `actual` characters over `limit` (§8).
+pub(crate) fn check_length(item: &'static str, actual: u64, limit: u32) -> Result<(), DenyReason> {
     if actual > u64::from(limit) {
         return Err(DenyReason::TooLong {
             item: item.into(),

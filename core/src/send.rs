@@ -22,7 +22,7 @@ use crate::delivery::SentMessage;
 use crate::engine::{check_id, ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
 use crate::keys::{scoped_key, with_scoped_key};
-use crate::message::{OutboundMessage, TemplateMessage};
+use crate::message::{check_length, OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::Channel;
 use crate::outbox::Opener;
@@ -455,14 +455,10 @@ impl Engine {
             }
             // §5 at send: the header stays within its limit as the parameters fill it.
             if !tm.header_params.is_empty() {
+                let filled = template.spec.filled_header_chars(&tm.header_params);
                 let limit = self.policy.content.template_header_max_chars;
-                let actual = template.spec.filled_header_chars(&tm.header_params);
-                if actual > u64::from(limit) {
-                    return deny(DenyReason::TooLong {
-                        item: "template header".into(),
-                        limit_chars: limit,
-                        actual_chars: actual,
-                    });
+                if let Err(reason) = check_length("template header", filled, limit) {
+                    return deny(reason);
                 }
             }
             let (status, until) = template.status_at(now);

@@ -3,8 +3,11 @@
 
 use std::ffi::c_char;
 
+use convstate_core::webhook::WebhookReader;
+use convstate_core::Instant;
+
 use crate::boundary::{
-    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, str_arg, Out,
+    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, str_arg, FfiError, Out,
 };
 use crate::convstate_result;
 use crate::engine::{convstate_engine, handle_line};
@@ -137,12 +140,31 @@ pub unsafe extern "C" fn convstate_engine_handle_webhook(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
-        let body = unsafe { bytes_arg(body, body_len, "body") }?;
-        let received_at = instant_arg(at_ms, "at_ms")?;
-        // Checked before the engine runs, so a NULL `out` never loses the output.
-        unsafe { arg(out, "out") }?;
-        let lines = convstate_core::webhook::WebhookReader::new().handle_json(&mut handle.engine, body, received_at);
-        unsafe { arg_mut(out, "out") }?.set_lines(&lines);
-        Ok(())
+        unsafe {
+            webhook_door(at_ms, body, body_len, out, |body, at| {
+                WebhookReader::new().handle_json(&mut handle.engine, body, at)
+            })
+        }
     }
+}
+
+/// What both webhook doors (one engine's, the sharded engine's) do around their reader:
+/// take the body and `at_ms`, check `out` before `read` runs (so a NULL `out` never loses
+/// the output), and replace `out` with the lines `read` gives.
+///
+/// # Safety
+/// `body` and `out` as the doors' callers are told.
+pub(crate) unsafe fn webhook_door(
+    at_ms: i64,
+    body: *const u8,
+    body_len: usize,
+    out: *mut convstate_string,
+    read: impl FnOnce(&[u8], Instant) -> Vec<String>,
+) -> Result<(), FfiError> {
+    let body = unsafe { bytes_arg(body, body_len, "body") }?;
+    let received_at = instant_arg(at_ms, "at_ms")?;
+    unsafe { arg(out, "out") }?;
+    let lines = read(body, received_at);
+    unsafe { arg_mut(out, "out") }?.set_lines(&lines);
+    Ok(())
 }

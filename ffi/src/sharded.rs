@@ -9,6 +9,7 @@
 use std::ffi::c_char;
 
 use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
+use convstate_core::webhook::WebhookReader;
 use convstate_core::{Decision, Effect};
 
 use crate::boundary::{
@@ -20,7 +21,7 @@ use crate::convstate_result;
 use crate::engine::{
     convstate_inbound, convstate_send_request, inbound_ref, policy_arg, send_request,
 };
-use crate::json::convstate_string;
+use crate::json::{convstate_string, webhook_door};
 
 /// N engines sharded by business, safe to share between threads (see the header's THREADS
 /// section). Create with `convstate_sharded_engine_new`, free with
@@ -189,13 +190,11 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_webhook(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
-        let body = unsafe { bytes_arg(body, body_len, "body") }?;
-        let received_at = instant_arg(at_ms, "at_ms")?;
-        // Checked before the engine runs, so a NULL `out` never loses the output.
-        unsafe { arg(out, "out") }?;
-        let lines = convstate_core::webhook::WebhookReader::new().handle_json_sharded(&handle.engine, body, received_at);
-        unsafe { arg_mut(out, "out") }?.set_lines(&lines);
-        Ok(())
+        unsafe {
+            webhook_door(at_ms, body, body_len, out, |body, at| {
+                WebhookReader::new().handle_json_sharded(&handle.engine, body, at)
+            })
+        }
     }
 }
 
