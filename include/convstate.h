@@ -381,6 +381,13 @@ enum convstate_reason
    */
   CONVSTATE_REASON_CONTACT_BACKOFF = 17,
   /**
+   * Content that cannot be sent whatever its length. `detail_code`: what is wrong (1 a
+   * part is empty: a text, an interactive body or button title, or no buttons at all; 2 a
+   * location's coordinate is off the globe; 3 a caption on audio or a sticker, which
+   * Meta's messages carry none of). Which part, and the range: the JSON door.
+   */
+  CONVSTATE_REASON_INVALID_CONTENT = 18,
+  /**
    * A reason this build of the library does not name yet: use the JSON door for details.
    */
   CONVSTATE_REASON_OTHER = 999,

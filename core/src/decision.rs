@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::MediaKind;
+use crate::message::{ContentProblem, MediaKind};
 use crate::number::Channel;
 use crate::policy::LimitLevel;
 use crate::template::{TemplateCategory, TemplateProblem, TemplateStatus};
@@ -120,6 +120,13 @@ pub enum DenyReason {
         limit_bytes: u64,
         /// The file's size.
         actual_bytes: u64,
+    },
+    /// Content that cannot be sent whatever its length (§8): an empty text, an interactive
+    /// message without buttons, a location off the globe, a caption Meta would drop.
+    InvalidContent {
+        /// What is wrong, and with which part.
+        #[serde(flatten)]
+        problem: ContentProblem,
     },
     /// Too many interactive reply buttons (§8).
     TooManyButtons {
@@ -256,6 +263,7 @@ deny_reason_kinds! {
     LimitReached => "limit_reached",
     ContactBackoff => "contact_backoff",
     Restricted => "restricted",
+    InvalidContent => "invalid_content",
 }
 
 impl DenyReason {
@@ -270,6 +278,7 @@ impl DenyReason {
             DenyReason::TooLong { .. } => K::TooLong,
             DenyReason::FileTooLarge { .. } => K::FileTooLarge,
             DenyReason::TooManyButtons { .. } => K::TooManyButtons,
+            DenyReason::InvalidContent { .. } => K::InvalidContent,
             DenyReason::TemplateNotSendable { .. } => K::TemplateNotSendable,
             DenyReason::TemplateParams { .. } => K::TemplateParams,
             DenyReason::NoOptIn => K::NoOptIn,
@@ -298,6 +307,7 @@ impl DenyReason {
             DenyReason::TooLong { .. }
             | DenyReason::FileTooLarge { .. }
             | DenyReason::TooManyButtons { .. }
+            | DenyReason::InvalidContent { .. }
             | DenyReason::TemplateParams { .. } => NextAction::FixContent,
             DenyReason::TemplateNotSendable {
                 until: Some(at), ..
@@ -504,6 +514,11 @@ mod tests {
             K::Restricted => DenyReason::Restricted {
                 scope: crate::number::RestrictionScope::AllMessages,
                 until: None,
+            },
+            K::InvalidContent => DenyReason::InvalidContent {
+                problem: ContentProblem::Empty {
+                    item: "text".into(),
+                },
             },
         }
     }

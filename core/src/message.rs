@@ -1,11 +1,13 @@
 //! What a business sends, and the content limits it must respect (RULES.md §8).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::decision::DenyReason;
 use crate::hash::ContentHasher;
+use crate::number::Channel;
 use crate::policy::Policy;
 
 /// Kinds of media a message can carry.
@@ -51,6 +53,85 @@ pub struct Media {
     /// The host's reference to the file (URL or media id); compared for duplicates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_ref: Option<String>,
+}
+
+/// Why a message's content cannot be sent whatever its length (§8): Meta refuses it, or
+/// would drop a part of it without saying so.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ContentProblem {
+    /// A text or a list with nothing in it: `text`, `interactive body`, `button title`, or
+    /// `buttons` (an interactive message needs at least one).
+    Empty {
+        /// Which part.
+        item: Cow<'static, str>,
+    },
+    /// A coordinate off the globe: `latitude` within -90..=90, `longitude` within
+    /// -180..=180 (degrees).
+    OutOfRange {
+        /// Which coordinate.
+        item: Cow<'static, str>,
+        /// The smallest value allowed.
+        min: f64,
+        /// The largest value allowed.
+        max: f64,
+        /// The value given; `None` (`null` on the wire) when it was not a number (NaN or an
+        /// infinity, which only the typed calls can pass).
+        actual: Option<f64>,
+    },
+    /// A caption on audio or a sticker: Meta's audio and sticker messages carry none, so the
+    /// words would not reach the contact (official channel only).
+    CaptionNotSupported {
+        /// The media kind.
+        media: MediaKind,
+    },
+}
+
+impl ContentProblem {
+    fn empty(item: &'static str) -> DenyReason {
+        DenyReason::InvalidContent {
+            problem: ContentProblem::Empty { item: item.into() },
+        }
+    }
+}
+
+impl fmt::Display for ContentProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContentProblem::Empty { item } if item == "buttons" => {
+                f.write_str("an interactive message needs at least one button")
+            }
+            ContentProblem::Empty { item } => write!(f, "the {item} is empty"),
+            ContentProblem::OutOfRange {
+                item,
+                min,
+                max,
+                actual: Some(actual),
+            } => write!(f, "{item} {actual} is outside {min}..={max}"),
+            ContentProblem::OutOfRange { item, min, max, .. } => {
+                write!(f, "{item} is not a number within {min}..={max}")
+            }
+            ContentProblem::CaptionNotSupported { media } => {
+                write!(f, "{media} messages carry no caption")
+            }
+        }
+    }
+}
+
+/// `Ok` if `value` is a number within `min..=max`.
+fn check_range(item: &'static str, value: f64, min: f64, max: f64) -> Result<(), DenyReason> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(DenyReason::InvalidContent {
+        problem: ContentProblem::OutOfRange {
+            item: item.into(),
+            min,
+            max,
+            actual: value.is_finite().then_some(value),
+        },
+    })
 }
 
 /// Parameters of a template send: positional (`["A-17"]`) or named (`{"name": "Ann"}`).
@@ -268,14 +349,32 @@ impl OutboundMessage {
     }
 
     /// Checks the free-form content limits of §8 (templates are checked against their
-    /// registration instead). `provider` is the sending number's provider name.
-    pub fn check_content(&self, policy: &Policy, provider: &str) -> Result<(), DenyReason> {
+    /// registration instead), and refuses content that cannot be sent whatever its length:
+    /// an empty text, an interactive message without buttons, a location off the globe, a
+    /// caption Meta would drop. `channel` and `provider` are the sending number's.
+    pub fn check_content(
+        &self,
+        policy: &Policy,
+        channel: Channel,
+        provider: &str,
+    ) -> Result<(), DenyReason> {
         let limits = &policy.content;
         match self {
-            OutboundMessage::Text { text } => check_chars("text", text, limits.text_max_chars),
+            OutboundMessage::Text { text } => {
+                if text.is_empty() {
+                    return Err(ContentProblem::empty("text"));
+                }
+                check_chars("text", text, limits.text_max_chars)
+            }
             OutboundMessage::Interactive { body, buttons } => {
+                if body.is_empty() {
+                    return Err(ContentProblem::empty("interactive body"));
+                }
                 check_chars("interactive body", body, limits.caption_max_chars)?;
                 let count = buttons.len() as u64;
+                if count == 0 {
+                    return Err(ContentProblem::empty("buttons"));
+                }
                 if count > u64::from(limits.interactive_buttons_max) {
                     return Err(DenyReason::TooManyButtons {
                         limit: limits.interactive_buttons_max,
@@ -283,6 +382,9 @@ impl OutboundMessage {
                     });
                 }
                 buttons.iter().try_for_each(|b| {
+                    if b.is_empty() {
+                        return Err(ContentProblem::empty("button title"));
+                    }
                     check_chars("button title", b, limits.interactive_button_title_max_chars)
                 })
             }
@@ -298,10 +400,22 @@ impl OutboundMessage {
                 let actual = t.params.total(|p| p.chars().count());
                 check_length("template parameters", actual, limit)
             }
-            OutboundMessage::Location { .. } => Ok(()),
+            OutboundMessage::Location {
+                latitude,
+                longitude,
+            } => {
+                check_range("latitude", *latitude, -90.0, 90.0)?;
+                check_range("longitude", *longitude, -180.0, 180.0)
+            }
             other => {
                 let (kind, media) = other.media().expect("remaining variants are media");
                 if let Some(caption) = &media.caption {
+                    let captionless = matches!(kind, MediaKind::Audio | MediaKind::Sticker);
+                    if captionless && channel == Channel::Official {
+                        return Err(DenyReason::InvalidContent {
+                            problem: ContentProblem::CaptionNotSupported { media: kind },
+                        });
+                    }
                     check_chars("caption", caption, limits.caption_max_chars)?;
                 }
                 // The smallest applicable limit wins. An animated sticker's own limit stands
@@ -384,5 +498,64 @@ mod tests {
             content_hash(&[b"interactive", b"pick", b"yes", b"no"])
         );
         assert_ne!(text.content_hash(), template.content_hash());
+    }
+
+    #[test]
+    fn a_coordinate_that_is_not_a_number_is_off_the_globe() {
+        // Only a typed call can pass one (JSON has no NaN): refused, its value null on the
+        // wire rather than a number the wire could not write back.
+        let policy = Policy::preset("cloud-2025").unwrap();
+        for latitude in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let pin = OutboundMessage::Location {
+                latitude,
+                longitude: 0.0,
+            };
+            let reason = pin
+                .check_content(&policy, Channel::Official, "meta")
+                .unwrap_err();
+            let DenyReason::InvalidContent { problem } = &reason else {
+                panic!("{reason:?}");
+            };
+            assert_eq!(
+                problem.to_string(),
+                "latitude is not a number within -90..=90"
+            );
+            let wire = serde_json::to_value(&reason).unwrap();
+            assert_eq!(wire["actual"], serde_json::Value::Null, "{wire}");
+            let back: DenyReason = serde_json::from_value(wire).unwrap();
+            assert_eq!(back, reason);
+        }
+    }
+
+    #[test]
+    fn content_problems_say_what_is_wrong() {
+        let said = |problem: ContentProblem| problem.to_string();
+        assert_eq!(
+            said(ContentProblem::Empty {
+                item: "buttons".into()
+            }),
+            "an interactive message needs at least one button"
+        );
+        assert_eq!(
+            said(ContentProblem::Empty {
+                item: "button title".into()
+            }),
+            "the button title is empty"
+        );
+        assert_eq!(
+            said(ContentProblem::OutOfRange {
+                item: "longitude".into(),
+                min: -180.0,
+                max: 180.0,
+                actual: Some(-180.5)
+            }),
+            "longitude -180.5 is outside -180..=180"
+        );
+        assert_eq!(
+            said(ContentProblem::CaptionNotSupported {
+                media: MediaKind::Sticker
+            }),
+            "sticker messages carry no caption"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! | # | check                                  | denial                          |
 //! |---|----------------------------------------|---------------------------------|
 //! | 1 | group on a channel without groups      | `group_not_allowed`             |
-//! | 2 | content limits (§8)                    | `too_long`, `file_too_large`, `too_many_buttons` |
+//! | 2 | content (§8)                           | `invalid_content`, `too_long`, `file_too_large`, `too_many_buttons` |
 //! | 3 | template parameters and status (§5)    | `template_params`, `template_not_sendable` |
 //! | 4 | window (official) / prior contact       | `window_closed`, `within_safety_margin`, `no_prior_contact` |
 //! | 5 | number restriction (§6)                | `restricted`                    |
@@ -181,7 +181,8 @@ impl Engine {
         let recipient = target.recipient.expect("interned above");
         self.handle_timeout(req.at);
         let now = self.clock;
-        let provider = &self.numbers[target.number as usize].provider;
+        let number_state = &self.numbers[target.number as usize];
+        let (channel, provider) = (number_state.channel, &number_state.provider);
         let decision = if direct {
             let mut decision = self.decide(target, message, false, now)?;
             self.record(target, message, &decision, now, req.message_id.as_deref())?;
@@ -193,7 +194,7 @@ impl Engine {
                 });
             }
             decision
-        } else if let Err(reason) = req.message.check_content(&self.policy, provider) {
+        } else if let Err(reason) = req.message.check_content(&self.policy, channel, provider) {
             self.count_denial(target.number);
             Decision::denied(reason, Initiator::Business)
         } else if let Some(reason) = target
@@ -439,7 +440,7 @@ impl Engine {
         if target.is_group && !channel.allows_groups() {
             return deny(DenyReason::GroupNotAllowed { channel });
         }
-        if let Err(reason) = message.check_content(&self.policy, &number.provider) {
+        if let Err(reason) = message.check_content(&self.policy, channel, &number.provider) {
             return deny(reason);
         }
         let mut category = None;

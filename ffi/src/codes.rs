@@ -17,7 +17,7 @@ use convstate_core::decision::{
 };
 use convstate_core::delivery::PricingType;
 use convstate_core::event::{DeliveryStatus, InboundKind, PreferenceValue};
-use convstate_core::message::MediaKind;
+use convstate_core::message::{ContentProblem, MediaKind};
 use convstate_core::number::RestrictionScope;
 use convstate_core::policy::{LimitLevel, LimitScope};
 use convstate_core::template_lifecycle::TemplateEvent;
@@ -683,6 +683,11 @@ pub enum convstate_reason {
     /// `instant_ms`: when sending may resume; `detail_code`: the provider error code
     /// (whether only marketing is held back: the JSON door's `marketing_only`).
     CONVSTATE_REASON_CONTACT_BACKOFF = 17,
+    /// Content that cannot be sent whatever its length. `detail_code`: what is wrong (1 a
+    /// part is empty: a text, an interactive body or button title, or no buttons at all; 2 a
+    /// location's coordinate is off the globe; 3 a caption on audio or a sticker, which
+    /// Meta's messages carry none of). Which part, and the range: the JSON door.
+    CONVSTATE_REASON_INVALID_CONTENT = 18,
     /// A reason this build of the library does not name yet: use the JSON door for details.
     CONVSTATE_REASON_OTHER = 999,
 }
@@ -920,6 +925,7 @@ pub(crate) const fn reason_code(kind: DenyReasonKind) -> convstate_reason {
         K::LimitReached => CONVSTATE_REASON_LIMIT_REACHED,
         K::Restricted => CONVSTATE_REASON_RESTRICTED,
         K::ContactBackoff => CONVSTATE_REASON_CONTACT_BACKOFF,
+        K::InvalidContent => CONVSTATE_REASON_INVALID_CONTENT,
         _ => CONVSTATE_REASON_OTHER,
     }
 }
@@ -980,6 +986,12 @@ fn reason_fields(reason: &DenyReason) -> ReasonFields {
         DenyReason::ContactBackoff { code, until, .. } => {
             fields.instant(Some(*until)).detail(*code)
         }
+        DenyReason::InvalidContent { problem } => fields.detail(match problem {
+            ContentProblem::Empty { .. } => 1,
+            ContentProblem::OutOfRange { .. } => 2,
+            ContentProblem::CaptionNotSupported { .. } => 3,
+            _ => 0,
+        }),
         // TemplateParams, NoOptIn, NoDefaultTemplate and reasons newer than this table fill
         // no numbers (the JSON door has their details).
         _ => fields,

@@ -44,8 +44,9 @@ class BatchResult:
     Codes are stable (new ones are only appended): ``0`` ``"applied"`` (an inbound row was
     recorded), ``1`` ``"allowed"`` (a send row was recorded, or a check_send row may go
     ahead), then one code per denial reason named as on the wire (``"window_closed"``,
-    ``"limit_reached"``, ...), ``"other"`` for a denial reason newer than this table, and
-    ``"error"`` (the last code) for a row the engine refused; it changed nothing.
+    ``"limit_reached"``, ...), ``"other"`` (19) for a denial reason newer than this table,
+    ``"error"`` (20) for a row the engine refused (it changed nothing), and from 21 the
+    reasons added since (``"invalid_content"``).
     """
 
     #: Outcome names indexed by code.

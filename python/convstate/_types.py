@@ -60,6 +60,7 @@ class Reason(str, enum.Enum):
     LIMIT_REACHED = "limit_reached"
     CONTACT_BACKOFF = "contact_backoff"
     RESTRICTED = "restricted"
+    INVALID_CONTENT = "invalid_content"
     OTHER = "other"
 
     @classmethod

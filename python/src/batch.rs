@@ -35,9 +35,9 @@ const ALLOWED: u8 = 1;
 /// lacks one, so no row gets it; it keeps its code because codes are never reused.
 const OTHER_DENIAL: u8 = 19;
 const ERROR: u8 = 20;
-/// How many outcome codes there are (0 to 20). A denial kind core adds gets the next code,
-/// 21, in `denial_code`, and this grows by one.
-const OUTCOME_COUNT: usize = 21;
+/// How many outcome codes there are (0 to 21). A denial kind core adds gets the next code,
+/// 22, in `denial_code`, and this grows by one.
+const OUTCOME_COUNT: usize = 22;
 
 /// The outcome code of a denial. Codes are part of the API (hosts store them): append only.
 const fn denial_code(kind: DenyReasonKind) -> u8 {
@@ -60,6 +60,7 @@ const fn denial_code(kind: DenyReasonKind) -> u8 {
         K::LimitReached => 16,
         K::ContactBackoff => 17,
         K::Restricted => 18,
+        K::InvalidContent => 21,
         _ => OTHER_DENIAL,
     }
 }

@@ -517,3 +517,22 @@ def test_billing_pickles_and_results_compare_with_other_types(engine: convstate.
     assert decision != "allowed" and billing != 1
     with pytest.raises(ValueError, match="not a billing object"):
         type(billing)._from_json('{"charge":"teleported"}')  # type: ignore[attr-defined]
+
+
+def test_content_that_cannot_be_sent_is_denied_naming_the_part(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    at = utc(2026, 11, 2, 10)
+    empty = engine.send(NUMBER, CONTACT, text="", at=at)
+    assert empty.reason is convstate.Reason.INVALID_CONTENT
+    assert empty.details == {"problem": "empty", "item": "text"}
+    off = engine.check_send(NUMBER, CONTACT, at=at, message={
+        "kind": "location", "latitude": 91.5, "longitude": 0.0})
+    assert off.reason is convstate.Reason.INVALID_CONTENT
+    assert off.details == {"problem": "out_of_range", "item": "latitude", "min": -90.0,
+                           "max": 90.0, "actual": 91.5}
+    assert engine.check_send(NUMBER, CONTACT, at=at, message={
+        "kind": "location", "latitude": -90.0, "longitude": 180.0}).allowed
+    # The batch call names the denial by its own outcome code.
+    engine.effects()
+    result = engine.run_batch(["send"], [at], [NUMBER], [CONTACT], [""])
+    assert [result.OUTCOME_NAMES[code] for code in result.outcomes] == ["invalid_content"]

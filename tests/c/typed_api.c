@@ -80,7 +80,7 @@ static void test_errors(void) {
 
 static void test_day_of_a_conversation(void) {
   convstate_engine *engine = NULL, *restored = NULL;
-  convstate_message *hello = NULL, *order_ready = NULL, *too_big = NULL;
+  convstate_message *hello = NULL, *order_ready = NULL, *too_big = NULL, *voice = NULL;
   convstate_number_registration number;
   convstate_template_registration template_;
   convstate_send_request request;
@@ -160,6 +160,16 @@ static void test_day_of_a_conversation(void) {
   CHECK(decision.reason == CONVSTATE_REASON_FILE_TOO_LARGE);
   CHECK(decision.limit == 5000000 && decision.actual == 6000000);
   CHECK(decision.detail_code == CONVSTATE_MEDIA_IMAGE);
+
+  /* A caption on audio, which Meta's audio messages carry none of: invalid content, 3. */
+  CHECK_RC(convstate_message_new_media(CONVSTATE_MEDIA_AUDIO, 1000, S("listen"), &voice),
+           CONVSTATE_OK);
+  request = request_for(T0 + 3 * MINUTE, voice);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_INVALID_CONTENT);
+  CHECK(decision.detail_code == 3);
+  CHECK(decision.next_action == CONVSTATE_NEXT_FIX_CONTENT);
+  CHECK(strcmp(convstate_reason_name(decision.reason), "invalid_content") == 0);
 
   /* Timers: the chat ends by inactivity; the reminder comes an hour before the window ends. */
   CHECK_RC(convstate_engine_poll_timeout(engine, &deadline), CONVSTATE_OK);
@@ -280,6 +290,7 @@ static void test_day_of_a_conversation(void) {
   convstate_message_free(hello);
   convstate_message_free(order_ready);
   convstate_message_free(too_big);
+  convstate_message_free(voice);
   convstate_engine_free(restored);
   convstate_engine_free(engine);
 }
