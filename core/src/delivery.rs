@@ -23,6 +23,7 @@ use crate::effect::Effect;
 use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
 use crate::keys::{inbound_key, scoped_key, with_inbound_key, with_scoped_key};
+use crate::number::Channel;
 use crate::tally::tally;
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
@@ -365,6 +366,13 @@ impl Engine {
 
     /// The corrections a provider's error codes call for (see the module table).
     fn apply_errors(&mut self, conv: u32, template: Option<u32>, errors: &[u32], at: Instant) {
+        // The codes are the WhatsApp Business API's (Meta's, and its providers' for the same
+        // errors): on another channel's number they name none of these rules. Read there, a
+        // 131064 blocked the business's WhatsApp limit, a 131049 its marketing to the contact.
+        let number = self.conversations[conv as usize].number;
+        if self.numbers[number as usize].channel != Channel::Official {
+            return;
+        }
         for &code in errors {
             if codes::OUTSIDE_WINDOW.contains(&code) {
                 self.close_window_by_provider(conv, at);

@@ -1304,9 +1304,18 @@ impl Engine {
         self.record_consent(e, false)
     }
 
-    /// The provider's word on a messaging limit (a level of the policy).
+    /// The provider's word on a messaging limit (a level of the policy). Limits are the
+    /// official channel's (§7): a report for another channel's number is refused, since under
+    /// a business-wide limit it would move the limit of the business's WhatsApp numbers.
     pub fn messaging_limit(&mut self, e: &MessagingLimitUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
+        let channel = self.numbers[n as usize].channel;
+        if channel != Channel::Official {
+            return Err(Error::NotOnChannel {
+                what: "a messaging limit",
+                channel,
+            });
+        }
         self.provider_limit(n, e.limit, e.at)
     }
 
