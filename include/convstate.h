@@ -2273,9 +2273,9 @@ convstate_result convstate_engine_number_quality(struct convstate_engine *engine
 /**
  * The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
  * its restriction of that scope; those of the other scopes stay as they were. `until_ms`:
- * when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
- * lasts until lifted, whatever the default (a ban is `CONVSTATE_RESTRICTION_ACCOUNT_DISABLED`
- * until lifted).
+ * when it ends, or `CONVSTATE_NONE_MS` for the policy's default length (a bar on
+ * business-initiated messages; other scopes last until lifted); `until_lifted`: it lasts
+ * until lifted, whatever the default (with an `until_ms`, `CONVSTATE_ERR_INVALID_EVENT`).
  */
 convstate_result convstate_engine_number_restriction(struct convstate_engine *engine,
                                                      int64_t at_ms,

@@ -115,12 +115,20 @@ impl Engine {
         }
     }
 
-    /// A provider restriction on a number. Without `until`, the policy's default length
-    /// applies from the event's instant (24h in the classic rules), or it lasts until lifted
-    /// (newer rules, or `until_lifted`).
+    /// A provider restriction on a number. Without `until`, a bar on business-initiated
+    /// messages lasts the policy's default length from the event's instant (24h in the
+    /// classic rules); any other, and one under newer rules or `until_lifted`, lasts until
+    /// lifted.
     pub fn number_restriction(&mut self, e: &NumberRestrictionUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
         check_ends_after(e.at, e.until)?;
+        if e.until.is_some() && e.until_lifted {
+            return Err(Error::InvalidEvent {
+                problem: "until and until_lifted: true contradict each other: a restriction \
+                          ends at `until` or when lifted, give one"
+                    .into(),
+            });
+        }
         self.handle_timeout(e.at);
         // Restrictions and lifts of a scope are one family: a restriction reported again
         // after its lift does not restrict again.
@@ -133,15 +141,16 @@ impl Engine {
         }
         let now = self.clock;
         // A default length runs from the provider's own instant, so a late or repeated report
-        // gives the same end.
-        let until = match (e.until, e.until_lifted) {
-            (Some(until), _) => Some(until),
-            (None, true) => None,
-            (None, false) => self
+        // gives the same end. It is the classic 24h bar on business-initiated messages (§6):
+        // a bar on all messages or a ban without an end lasts until lifted.
+        let until = match (e.until, e.until_lifted, e.scope) {
+            (Some(until), ..) => Some(until),
+            (None, false, RestrictionScope::BusinessInitiated) => self
                 .policy
                 .numbers
                 .restriction_default_length
                 .map(|d| e.at.plus(d)),
+            (None, ..) => None,
         };
         let restriction = Restriction {
             scope: e.scope,

@@ -122,8 +122,9 @@ pub struct NumberPolicy {
     pub flag_for: Duration,
     /// Limit levels lost when the flag deadline passes (1).
     pub downgrade_levels: u32,
-    /// Length of a restriction whose provider event gives no expiry: `Some(24h)` in the
-    /// classic rules; `None` means it lasts until lifted.
+    /// Length of a bar on business-initiated messages whose provider event gives no expiry:
+    /// `Some(24h)` in the classic rules; `None` means it lasts until lifted (as every other
+    /// scope without an expiry does).
     pub restriction_default_length: Option<Duration>,
 }
 

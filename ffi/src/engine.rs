@@ -826,9 +826,9 @@ pub unsafe extern "C" fn convstate_engine_number_quality(
 
 /// The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
 /// its restriction of that scope; those of the other scopes stay as they were. `until_ms`:
-/// when it ends, or `CONVSTATE_NONE_MS` for the policy's default length; `until_lifted`: it
-/// lasts until lifted, whatever the default (a ban is `CONVSTATE_RESTRICTION_ACCOUNT_DISABLED`
-/// until lifted).
+/// when it ends, or `CONVSTATE_NONE_MS` for the policy's default length (a bar on
+/// business-initiated messages; other scopes last until lifted); `until_lifted`: it lasts
+/// until lifted, whatever the default (with an `until_ms`, `CONVSTATE_ERR_INVALID_EVENT`).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_number_restriction(
     engine: *mut convstate_engine,
