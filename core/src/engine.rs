@@ -921,6 +921,7 @@ impl Engine {
                     quality: Quality::Unknown,
                     flagged_until: None,
                     limit_level_at_flag: None,
+                    downgraded_at_deadline: None,
                     restrictions: Default::default(),
                     phone_number_id: e.phone_number_id.clone(),
                     quality_event: ProviderOrder::default(),

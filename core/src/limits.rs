@@ -21,6 +21,7 @@ use crate::address::AddressKey;
 use crate::decision::DenyReason;
 use crate::effect::Effect;
 use crate::engine::Engine;
+use crate::number::FlagDowngrade;
 use crate::policy::{LimitLevel, LimitScope, UpgradeRule};
 use crate::recent::{LiveSends, RecentContacts};
 use crate::template::Quality;
@@ -104,6 +105,9 @@ pub enum LimitChangeReason {
     Downgrade,
     /// The provider set it.
     Provider,
+    /// A quality recovery rated before a number's flag deadline, delivered after it, took
+    /// the deadline's downgrade back (§6, §13).
+    Recovered,
 }
 
 /// Read-only view of a messaging limit.
@@ -650,7 +654,10 @@ impl Engine {
         let to = levels[level];
         match reason {
             LimitChangeReason::Provider => state.own_changes.clear(),
-            LimitChangeReason::Upgrade | LimitChangeReason::Downgrade => {
+            // A take-back is not a change of its own: `take_back_flag_downgrade` undoes one.
+            LimitChangeReason::Upgrade
+            | LimitChangeReason::Downgrade
+            | LimitChangeReason::Recovered => {
                 if state.own_changes.len() == OWN_CHANGES_KEPT {
                     state.own_changes.remove(0);
                 }
@@ -674,6 +681,45 @@ impl Engine {
         // threshold (an upgrade to a limit twice as high, of which the contacts counted are
         // half), and no send may come to look (§7).
         self.consider_upgrade(owner, at);
+    }
+
+    /// Takes back a flag deadline's downgrade of the limit number `n` sends under (§6, §13):
+    /// a recovery rated before the deadline arrived after the engine lowered the limit at
+    /// it. Only while the limit is as the downgrade left it: a provider report or another
+    /// change of the engine's since would be undone with it. A report dated at or after the
+    /// deadline, even of the level the downgrade set, is the provider's own downgrade.
+    pub(crate) fn take_back_flag_downgrade(&mut self, n: u32, d: FlagDowngrade, now: Instant) {
+        let owner = self.limit_owner(n);
+        let reported_since = (0..self.numbers.len() as u32).any(|m| {
+            self.limit_owner(m) == owner
+                && self.numbers[m as usize]
+                    .limit_event
+                    .latest_at()
+                    .is_some_and(|at| at >= d.at)
+        });
+        let Some(state) = self.limits.get_mut(&owner).filter(|_| !reported_since) else {
+            return;
+        };
+        if state.level_since != d.at || state.own_changes.last() != Some(&(d.at, d.level_before)) {
+            return;
+        }
+        let levels = &self.policy.limits.levels;
+        let from = levels[state.level];
+        state.own_changes.pop();
+        state.level = d.level_before as usize;
+        state.level_since = d.since_before;
+        state.upgrade_at = None;
+        let to = levels[state.level];
+        self.timers.disarm(TimerKey::LimitUpgrade(owner));
+        let owner_name = self.owner_name(owner);
+        self.effects.push_back(Effect::LimitChanged {
+            scope: self.policy.limits.scope,
+            owner: owner_name,
+            from,
+            to,
+            reason: LimitChangeReason::Recovered,
+            at: now,
+        });
     }
 
     /// The messaging limit a number sends under, as of `at`, the engine's clock or a later

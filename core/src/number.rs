@@ -85,6 +85,10 @@ pub(crate) struct NumberState {
     /// from snapshots of before: the deadline lowers from the level it finds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_level_at_flag: Option<u32>,
+    /// The limit a flag's deadline lowered, until a later quality report: a recovery rated
+    /// before that deadline but delivered after it takes the downgrade back (§6, §13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downgraded_at_deadline: Option<FlagDowngrade>,
     /// Provider restrictions, one per scope (§6); `restriction` in snapshots of before.
     #[serde(
         default,
@@ -107,6 +111,18 @@ pub(crate) struct NumberState {
     pub restriction_event: RestrictionOrder,
 }
 
+/// A flag deadline's downgrade of the limit a number sends under, as it can be taken back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FlagDowngrade {
+    /// The deadline: when the limit went down.
+    pub at: crate::time::Instant,
+    /// The level before (an index into the policy's levels).
+    pub level_before: u32,
+    /// Since when the limit had that level.
+    pub since_before: crate::time::Instant,
+}
+
 impl NumberState {
     /// A stored number is one `register_number` could have made (restore and import): a
     /// positive idle timeout, ids within their bounds, and its flag whole (a level of the
@@ -124,6 +140,14 @@ impl NumberState {
                 return Err(format!(
                     "has a {field} of {len} bytes, not 1..={}",
                     bytes.end()
+                ));
+            }
+        }
+        if let Some(d) = self.downgraded_at_deadline {
+            if d.level_before as usize >= levels_len {
+                return Err(format!(
+                    "has a downgrade from level {}, not a level of the policy's {levels_len}",
+                    d.level_before
                 ));
             }
         }

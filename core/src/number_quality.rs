@@ -5,6 +5,7 @@
 //! | connected | quality low                    | flagged   | `number_flagged` (deadline = rating's `at` + 7 days) |
 //! | flagged   | quality medium/high            | connected | `number_flag_cleared` (recovered), limit unchanged |
 //! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (`downgrade_levels` below the level at the flag's start, or below the level now if higher; never raised) |
+//! | connected | quality medium/high rated before that deadline, delivered after it | connected | `limit_changed` (`recovered`): the downgrade taken back, unless the limit changed or the provider reported it since |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
 //! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
 
@@ -14,7 +15,7 @@ use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
-use crate::number::{Restriction, RestrictionScope};
+use crate::number::{FlagDowngrade, Restriction, RestrictionScope};
 use crate::template::Quality;
 use crate::time::Instant;
 use crate::timers::TimerKey;
@@ -45,6 +46,9 @@ impl Engine {
         let number_name = self.number_address(n);
         let level = self.limit_level(n) as u32;
         let state = &mut self.numbers[n as usize];
+        // A report after the deadline's downgrade settles it: only a recovery rated before
+        // the deadline takes it back.
+        let downgrade = state.downgraded_at_deadline.take();
         let from = state.quality;
         state.quality = e.quality;
         if from != e.quality {
@@ -80,6 +84,13 @@ impl Engine {
                     at: now,
                 });
             }
+            // A recovery before the flag's deadline, arriving after the engine lowered the
+            // limit at it: in time, the flag was lifted with the limit unchanged (§6, §13).
+            (Quality::Medium | Quality::High, None) => {
+                if let Some(d) = downgrade.filter(|d| e.at < d.at) {
+                    self.take_back_flag_downgrade(n, d, now);
+                }
+            }
             _ => {}
         }
         if e.quality != Quality::Low && self.numbers[n as usize].channel.has_service_window() {
@@ -109,9 +120,17 @@ impl Engine {
         if self.numbers[n as usize].channel.has_service_window() {
             self.ensure_limit(n, deadline);
             let owner = self.limit_owner(n);
-            let level = self.limits[&owner].level;
+            let (level, since) = (self.limits[&owner].level, self.limits[&owner].level_since);
             let lowered = self.flag_deadline_level(level_at_flag, level);
             self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
+            // Kept so that a recovery rated before the deadline, delivered late, can take
+            // the downgrade back.
+            self.numbers[n as usize].downgraded_at_deadline = (self.limits[&owner].level != level)
+                .then_some(FlagDowngrade {
+                    at: deadline,
+                    level_before: level as u32,
+                    since_before: since,
+                });
         }
     }
 

@@ -65,6 +65,11 @@ impl ProviderOrder {
         }
     }
 
+    /// The instant of the latest event applied, if any.
+    pub fn latest_at(&self) -> Option<Instant> {
+        self.0.map(|(at, _)| at)
+    }
+
     /// Whether no event was applied yet (left out of snapshots then).
     pub fn is_unset(&self) -> bool {
         self.0.is_none()
