@@ -380,6 +380,12 @@ impl Engine {
         now: Instant,
     ) {
         let template = &mut self.templates[t as usize];
+        // Deleted is final (§5): a rating delivered after the deletion, even one dated
+        // before it that in order would have paused or disabled the template, changes it no
+        // more than later provider events do.
+        if template.status == TemplateStatus::Deleted {
+            return;
+        }
         template.quality_status_at = template.quality_status_at.max(Some(rated_at));
         self.set_template_status(t, to, until, TemplateChangeReason::Quality, rated_at, now);
     }
