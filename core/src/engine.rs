@@ -1178,8 +1178,16 @@ impl Engine {
             return;
         }
         if let Some(lead) = policy.reminder_lead {
-            self.timers
-                .arm(TimerKey::WindowReminder(conv), end.minus(lead).max(now));
+            if end.minus(lead) > now {
+                self.timers
+                    .arm(TimerKey::WindowReminder(conv), end.minus(lead));
+            } else {
+                // A late inbound whose window is already within the lead: the reminder is
+                // this input's, not the next one's (whose timers fire before it, under
+                // whichever contact it names).
+                self.timers.disarm(TimerKey::WindowReminder(conv));
+                self.reminder_timer(conv, now);
+            }
         }
         // Held messages are released only when they may go out: a window that a late
         // inbound opened and that is already inside its safety margin refuses free-form
