@@ -189,6 +189,11 @@ impl Engine {
             until,
             at: now,
         });
+        if until.is_some_and(|end| end <= now) {
+            // A late report of a restriction that has already ended: it ends in this
+            // output, not with the next input (whose own timers fire first).
+            self.restriction_timer(n, now);
+        }
         Ok(())
     }
 
