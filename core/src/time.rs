@@ -49,7 +49,13 @@ impl Instant {
         let parsed = DateTime::parse_from_rfc3339(text).map_err(|e| {
             // RFC 3339 has four-digit years, so chrono only sees "invalid characters" in a
             // later one: say which limit it broke.
-            let problem = if text.bytes().take_while(u8::is_ascii_digit).count() > 4 {
+            let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+            let problem = if digits == text.len() && digits > 4 {
+                // Unix milliseconds given as text: JSON's number, not a string, is one.
+                "digits alone are not RFC 3339; give unix milliseconds as an integer \
+                 (1793696400000, not \"1793696400000\"), or a text such as \"2026-11-02T09:00:00Z\""
+                    .to_owned()
+            } else if digits > 4 {
                 "the year has more than four digits; accepted years are 1970..=9999".to_owned()
             } else {
                 format!(
@@ -656,6 +662,15 @@ mod tests {
         );
         let early = Instant::parse_rfc3339("1969-12-31T23:59:59Z").unwrap_err();
         assert!(early.to_string().contains("years 1970..=9999"), "{early}");
+        // Unix milliseconds as text: told to give the integer, not that the year is long.
+        let quoted = Instant::parse_rfc3339("1793696400000").unwrap_err();
+        assert!(
+            quoted.to_string().contains(
+                "digits alone are not RFC 3339; give unix milliseconds as an integer \
+                 (1793696400000, not \"1793696400000\")"
+            ),
+            "{quoted}"
+        );
     }
 
     #[test]
