@@ -862,6 +862,27 @@ impl Engine {
                 });
             }
         }
+        // Live chats, held messages, windows and limits are the channel's (§1, §3, §4): on
+        // another channel they would outlive the rules that made them (a chat on an email
+        // number, a held message no answer releases).
+        if let Some(&n) = self
+            .interner
+            .find_address(&e.number)?
+            .and_then(|a| self.number_index.get(&a))
+        {
+            let channel = self.numbers[n as usize].channel;
+            if channel != e.channel {
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "number {:?} is registered on the {channel} channel and keeps it \
+                         (its chats, held messages and limits are that channel's); register \
+                         the {} channel's own number instead",
+                        crate::error::quoted(&e.number),
+                        e.channel
+                    ),
+                });
+            }
+        }
         if let Some(t) = &e.default_template {
             // Checked now: a name no template can have failed only at `initiate`.
             if !crate::template::is_template_name(&t.name) {
@@ -947,10 +968,15 @@ impl Engine {
             .map(|(c, chat)| (c, chat.last_activity_at.plus(idle)))
             .collect();
         for (conv, deadline) in live {
-            self.timers.arm(TimerKey::ChatIdle(conv), deadline);
+            if deadline > self.clock {
+                self.timers.arm(TimerKey::ChatIdle(conv), deadline);
+            } else {
+                // Already idle longer than the new timeout: the chat ends now, at the
+                // change. Dated at its new deadline, it would end before an instant at which
+                // earlier outputs showed it live (and `end_chat` found it).
+                self.end_live_chat(conv, ChatEndReason::Idle, None, self.clock);
+            }
         }
-        // Chats already past the new deadline end now, within this input.
-        self.handle_timeout(self.clock);
         Ok(())
     }
 
