@@ -410,8 +410,7 @@ impl OutboundMessage {
             other => {
                 let (kind, media) = other.media().expect("remaining variants are media");
                 if let Some(caption) = &media.caption {
-                    let captionless = matches!(kind, MediaKind::Audio | MediaKind::Sticker);
-                    if captionless && channel == Channel::Official {
+                    if channel == Channel::Official && limits.captionless_media.contains(&kind) {
                         return Err(DenyReason::InvalidContent {
                             problem: ContentProblem::CaptionNotSupported { media: kind },
                         });
@@ -556,6 +555,39 @@ mod tests {
                 media: MediaKind::Sticker
             }),
             "sticker messages carry no caption"
+        );
+    }
+
+    #[test]
+    fn captionless_media_are_policy_data() {
+        let voice = OutboundMessage::Audio(Media {
+            size: 1000,
+            caption: Some("listen".into()),
+            animated: false,
+            media_ref: None,
+        });
+        let cloud = Policy::preset("cloud-2025").unwrap();
+        assert!(matches!(
+            voice.check_content(&cloud, Channel::Official, "meta"),
+            Err(DenyReason::InvalidContent {
+                problem: ContentProblem::CaptionNotSupported {
+                    media: MediaKind::Audio
+                }
+            })
+        ));
+        // Off the official channel, and under a policy that lists no kind, it is sent.
+        assert_eq!(
+            voice.check_content(&cloud, Channel::Messenger, "meta"),
+            Ok(())
+        );
+        let overridden = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"content": {"captionless_media": []}}),
+        )
+        .unwrap();
+        assert_eq!(
+            voice.check_content(&overridden, Channel::Official, "meta"),
+            Ok(())
         );
     }
 }

@@ -5,7 +5,7 @@
 //! object merged over the preset, and the whole value is serialisable so that a snapshot
 //! records the rules it was taken under. No rule number appears anywhere else in the code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -341,6 +341,11 @@ pub struct ContentPolicy {
     pub interactive_buttons_max: u32,
     /// Longest reply button title.
     pub interactive_button_title_max_chars: u32,
+    /// Media kinds whose messages carry no caption on the official channel (Meta: audio and
+    /// stickers): a caption on one is denied `invalid_content`, since its words would not
+    /// arrive. Absent from policies saved before it was kept: audio and stickers.
+    #[serde(default = "captionless_media")]
+    pub captionless_media: BTreeSet<MediaKind>,
 }
 
 fn one_header_variable() -> u32 {
@@ -349,6 +354,10 @@ fn one_header_variable() -> u32 {
 
 fn template_params_max_chars() -> u32 {
     32_768
+}
+
+fn captionless_media() -> BTreeSet<MediaKind> {
+    BTreeSet::from([MediaKind::Audio, MediaKind::Sticker])
 }
 
 /// §5: which button combinations a template may have.
@@ -465,6 +474,7 @@ impl Policy {
                 animated_sticker_max_bytes: None,
                 interactive_buttons_max: 3,
                 interactive_button_title_max_chars: 20,
+                captionless_media: captionless_media(),
             },
             buttons: ButtonPolicy {
                 rule: ButtonRule::Exclusive {
