@@ -654,7 +654,8 @@ impl Engine {
         let to = levels[level];
         match reason {
             LimitChangeReason::Provider => state.own_changes.clear(),
-            // A take-back is not a change of its own: `take_back_flag_downgrade` undoes one.
+            // `take_back_flag_downgrade` makes `Recovered` changes itself (it drops the
+            // downgrade it takes back from this list); none comes through here.
             LimitChangeReason::Upgrade
             | LimitChangeReason::Downgrade
             | LimitChangeReason::Recovered => {
