@@ -2095,7 +2095,8 @@ convstate_result convstate_engine_restore(const uint8_t *snapshot,
                                           struct convstate_engine **out);
 
 /**
- * Registers (or updates) a number of a business.
+ * Registers (or updates) a number of a business. A number moves to another channel only
+ * without live chats or held messages (`CONVSTATE_ERR_INVALID_EVENT` otherwise).
  */
 convstate_result convstate_engine_register_number(struct convstate_engine *engine,
                                                   const struct convstate_number_registration *registration);

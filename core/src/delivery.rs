@@ -5,7 +5,7 @@
 //! |----------------------------------|-------------------------------------------------------|
 //! | `sent` / `delivered` / `read`    | the message's status moves forward (never back); the first `pricing` of a `delivered` or `read` confirms the estimate |
 //! | same status again, or an older one | nothing (webhooks arrive at least once, out of order) |
-//! | `failed`                         | estimate reversed (only delivered messages are charged), `message_failed`, then each error's correction: |
+//! | `failed`                         | estimate reversed (only delivered messages are charged), `message_failed`, then each error's correction (official numbers only: the codes are WhatsApp's): |
 //! | — 131047 / 470                   | the window is closed from the failure's instant       |
 //! | — 132015 / 2061, 132016 / 2062   | the template is paused / disabled                     |
 //! | — 131049                         | no marketing to that contact for `marketing_backoff`  |

@@ -862,8 +862,9 @@ impl Engine {
                 });
             }
         }
-        // Live chats, held messages, windows and limits are the channel's (§1, §3, §4): on
-        // another channel they would outlive the rules that made them (a chat on an email
+        // A number may move to another channel (a phone number moving from a web bridge to
+        // the Cloud API), but not with live chats or held messages: they are the old
+        // channel's (§3, §4) and would outlive the rules that made them (a chat on an email
         // number, a held message no answer releases).
         if let Some(&n) = self
             .interner
@@ -872,15 +873,7 @@ impl Engine {
         {
             let channel = self.numbers[n as usize].channel;
             if channel != e.channel {
-                return Err(Error::InvalidEvent {
-                    problem: format!(
-                        "number {:?} is registered on the {channel} channel and keeps it \
-                         (its chats, held messages and limits are that channel's); register \
-                         the {} channel's own number instead",
-                        crate::error::quoted(&e.number),
-                        e.channel
-                    ),
-                });
+                self.check_channel_change(n, channel, e)?;
             }
         }
         if let Some(t) = &e.default_template {
@@ -978,6 +971,41 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Refuses to move number `n` from `channel` to `e.channel` while it has live chats or
+    /// held messages, naming what the host must end first.
+    fn check_channel_change(
+        &self,
+        n: u32,
+        channel: Channel,
+        e: &RegisterNumber,
+    ) -> Result<(), Error> {
+        let ours = |conv: &u32| self.conversations[*conv as usize].number == n;
+        let chats = self.live_chats().filter(|(conv, _)| ours(conv)).count();
+        let held: usize = self
+            .outbox
+            .iter()
+            .filter(|(conv, _)| ours(conv))
+            .map(|(_, held)| held.len())
+            .sum();
+        let what = match (chats, held) {
+            (0, 0) => return Ok(()),
+            (chats, 0) => format!("{chats} live chats (end them with end_chat first)"),
+            (0, held) => format!("{held} held messages (released by an answer, or expired)"),
+            (chats, held) => format!(
+                "{chats} live chats (end them with end_chat first) and {held} held messages \
+                 (released by an answer, or expired)"
+            ),
+        };
+        Err(Error::InvalidEvent {
+            problem: format!(
+                "number {:?} cannot move from the {channel} channel to the {} channel while \
+                 it has {what}: they are the {channel} channel's",
+                crate::error::quoted(&e.number),
+                e.channel
+            ),
+        })
     }
 
     /// Registers (or replaces) a template after validating it (§5).
@@ -1203,17 +1231,12 @@ impl Engine {
             self.openers_answered(conv, at);
             return;
         }
-        if let Some(lead) = policy.reminder_lead {
-            if end.minus(lead) > now {
-                self.timers
-                    .arm(TimerKey::WindowReminder(conv), end.minus(lead));
-            } else {
-                // A late inbound whose window is already within the lead: the reminder is
-                // this input's, not the next one's (whose timers fire before it, under
-                // whichever contact it names).
-                self.timers.disarm(TimerKey::WindowReminder(conv));
-                self.reminder_timer(conv, now);
-            }
+        if policy.reminder_lead.is_some() {
+            // Arms the reminder, or, for a late inbound whose window is already within the
+            // lead, emits it: this input's, not the next one's (whose timers fire before it,
+            // under whichever contact it names).
+            self.timers.disarm(TimerKey::WindowReminder(conv));
+            self.reminder_timer(conv, now);
         }
         // Held messages are released only when they may go out: a window that a late
         // inbound opened and that is already inside its safety margin refuses free-form

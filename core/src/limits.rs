@@ -654,11 +654,10 @@ impl Engine {
         let to = levels[level];
         match reason {
             LimitChangeReason::Provider => state.own_changes.clear(),
-            // `take_back_flag_downgrade` makes `Recovered` changes itself (it drops the
-            // downgrade it takes back from this list); none comes through here.
-            LimitChangeReason::Upgrade
-            | LimitChangeReason::Downgrade
-            | LimitChangeReason::Recovered => {
+            // Made by `take_back_flag_downgrade` alone, which drops the downgrade it takes
+            // back from this list; none comes through here.
+            LimitChangeReason::Recovered => {}
+            LimitChangeReason::Upgrade | LimitChangeReason::Downgrade => {
                 if state.own_changes.len() == OWN_CHANGES_KEPT {
                     state.own_changes.remove(0);
                 }

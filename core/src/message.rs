@@ -409,7 +409,8 @@ impl OutboundMessage {
             }
             other => {
                 let (kind, media) = other.media().expect("remaining variants are media");
-                if let Some(caption) = &media.caption {
+                // An empty caption is none (hosts that always send the field send "").
+                if let Some(caption) = media.caption.as_deref().filter(|c| !c.is_empty()) {
                     if channel == Channel::Official && limits.captionless_media.contains(&kind) {
                         return Err(DenyReason::InvalidContent {
                             problem: ContentProblem::CaptionNotSupported { media: kind },

@@ -144,6 +144,12 @@ impl NumberState {
             }
         }
         if let Some(d) = self.downgraded_at_deadline {
+            if d.since_before > d.at {
+                return Err(format!(
+                    "has a downgrade at {} from a level held since {}, after it",
+                    d.at, d.since_before
+                ));
+            }
             if d.level_before as usize >= levels_len {
                 return Err(format!(
                     "has a downgrade from level {}, not a level of the policy's {levels_len}",

@@ -46,9 +46,13 @@ impl Engine {
         let number_name = self.number_address(n);
         let level = self.limit_level(n) as u32;
         let state = &mut self.numbers[n as usize];
-        // A report after the deadline's downgrade settles it: only a recovery rated before
-        // the deadline takes it back.
-        let downgrade = state.downgraded_at_deadline.take();
+        // A rating dated within a flag whose deadline already lowered the limit belongs to
+        // that flag: a recovery takes the downgrade back, a low changes nothing more (in
+        // order it came while flagged). A rating dated after the deadline settles it.
+        let within_lowered_flag = state.downgraded_at_deadline.filter(|d| e.at < d.at);
+        if within_lowered_flag.is_none() || e.quality != Quality::Low {
+            state.downgraded_at_deadline = None;
+        }
         let from = state.quality;
         state.quality = e.quality;
         if from != e.quality {
@@ -61,6 +65,7 @@ impl Engine {
         }
         let state = &mut self.numbers[n as usize];
         match (e.quality, state.flagged_until) {
+            (Quality::Low, None) if within_lowered_flag.is_some() => {}
             (Quality::Low, None) => {
                 // The flag runs from the rating's own instant (§13), as a restriction's
                 // default length does: a late report gives the same deadline.
@@ -87,7 +92,7 @@ impl Engine {
             // A recovery before the flag's deadline, arriving after the engine lowered the
             // limit at it: in time, the flag was lifted with the limit unchanged (§6, §13).
             (Quality::Medium | Quality::High, None) => {
-                if let Some(d) = downgrade.filter(|d| e.at < d.at) {
+                if let Some(d) = within_lowered_flag {
                     self.take_back_flag_downgrade(n, d, now);
                 }
             }
@@ -123,6 +128,15 @@ impl Engine {
             let (level, since) = (self.limits[&owner].level, self.limits[&owner].level_since);
             let lowered = self.flag_deadline_level(level_at_flag, level);
             self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
+            // A deadline of another number sharing the limit, after one that lowered it,
+            // confirms that downgrade whether or not it lowered the limit again: in order
+            // it would have lowered it, so a late recovery of the first no longer takes
+            // it back.
+            for m in 0..self.numbers.len() as u32 {
+                if m != n && self.limit_owner(m) == owner {
+                    self.numbers[m as usize].downgraded_at_deadline = None;
+                }
+            }
             // Kept so that a recovery rated before the deadline, delivered late, can take
             // the downgrade back.
             self.numbers[n as usize].downgraded_at_deadline = (self.limits[&owner].level != level)
@@ -182,18 +196,16 @@ impl Engine {
             return Ok(()); // the same restriction reported again (§10)
         }
         restrictions.set(restriction);
-        self.arm_restriction_timer(n);
         self.effects.push_back(Effect::NumberRestricted {
             number: self.number_address(n),
             scope: e.scope,
             until,
             at: now,
         });
-        if until.is_some_and(|end| end <= now) {
-            // A late report of a restriction that has already ended: it ends in this
-            // output, not with the next input (whose own timers fire first).
-            self.restriction_timer(n, now);
-        }
+        // Arms the timer for the next end; a late report of a restriction that has already
+        // ended ends it in this output, not with the next input (whose own timers fire
+        // first), and arms no timer in the past.
+        self.restriction_timer(n, now);
         Ok(())
     }
 
@@ -252,5 +264,28 @@ impl Engine {
             }
         }
         self.arm_restriction_timer(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, Policy};
+
+    #[test]
+    fn a_restriction_reported_after_its_end_leaves_no_timer_in_the_past() {
+        let mut engine = Engine::new(Policy::preset("cloud-2025").unwrap());
+        for line in [
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"number_restriction","at":"2026-11-02T09:00:00Z","number":"+15550001111","scope":"business_initiated","until":"2026-11-10T00:00:00Z"}"#,
+            r#"{"type":"tick","at":"2026-11-03T10:00:00Z"}"#,
+            r#"{"type":"number_restriction","at":"2026-11-02T11:00:00Z","number":"+15550001111","scope":"all_messages","until":"2026-11-02T12:00:00Z"}"#,
+        ] {
+            let out = engine.handle_json(line);
+            assert!(!out[0].contains("error"), "{line}: {out:?}");
+        }
+        // The late restriction ended within its own output; the next wake-up is the other
+        // scope's end, not the late one's (a timer in the past would make a host spin).
+        let next = engine.poll_timeout().unwrap();
+        assert_eq!(next.to_rfc3339(), "2026-11-10T00:00:00Z");
     }
 }

@@ -380,12 +380,6 @@ impl Engine {
         now: Instant,
     ) {
         let template = &mut self.templates[t as usize];
-        // Deleted is final (§5): a rating delivered after the deletion, even one dated
-        // before it that in order would have paused or disabled the template, changes it no
-        // more than later provider events do.
-        if template.status == TemplateStatus::Deleted {
-            return;
-        }
         template.quality_status_at = template.quality_status_at.max(Some(rated_at));
         self.set_template_status(t, to, until, TemplateChangeReason::Quality, rated_at, now);
     }
@@ -408,6 +402,12 @@ impl Engine {
         }
         if arrival == Arrival::New {
             template.quality = e.quality;
+        }
+        // Deleted is final (§5): a rating delivered after the deletion, even one dated
+        // before it that in order would have paused or disabled the template (a strike
+        // past the ladder), changes it no more than later provider events do.
+        if template.status == TemplateStatus::Deleted {
+            return Ok(());
         }
         // A rating older than a rating or a status applied since (a late webhook): those
         // reports hold its consequence for the quality and the status, a pause and its end

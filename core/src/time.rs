@@ -52,8 +52,9 @@ impl Instant {
             let digits = text.bytes().take_while(u8::is_ascii_digit).count();
             let problem = if digits == text.len() && digits > 4 {
                 // Unix milliseconds given as text: JSON's number, not a string, is one.
-                "digits alone are not RFC 3339; give unix milliseconds as an integer \
-                 (1793696400000, not \"1793696400000\"), or a text such as \"2026-11-02T09:00:00Z\""
+                "digits alone are not RFC 3339; give unix milliseconds (not seconds) as an \
+                 integer (1793696400000, not \"1793696400000\"), or a text such as \
+                 \"2026-11-02T09:00:00Z\""
                     .to_owned()
             } else if digits > 4 {
                 "the year has more than four digits; accepted years are 1970..=9999".to_owned()
@@ -666,8 +667,8 @@ mod tests {
         let quoted = Instant::parse_rfc3339("1793696400000").unwrap_err();
         assert!(
             quoted.to_string().contains(
-                "digits alone are not RFC 3339; give unix milliseconds as an integer \
-                 (1793696400000, not \"1793696400000\")"
+                "digits alone are not RFC 3339; give unix milliseconds (not seconds) as an \
+                 integer (1793696400000, not \"1793696400000\")"
             ),
             "{quoted}"
         );

@@ -161,7 +161,8 @@ pub struct convstate_number_registration {
     pub phone_number_id_len: usize,
 }
 
-/// Registers (or updates) a number of a business.
+/// Registers (or updates) a number of a business. A number moves to another channel only
+/// without live chats or held messages (`CONVSTATE_ERR_INVALID_EVENT` otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_register_number(
     engine: *mut convstate_engine,

@@ -179,7 +179,8 @@ class Engine:
         default_template: Optional[Mapping[str, str]] = None,
         phone_number_id: Optional[str] = None,
     ) -> None:
-        """Registers (or updates) a number of a business; ``at`` defaults to the clock.
+        """Registers (or updates) a number of a business; ``at`` defaults to the clock. A
+        number moves to another channel only without live chats or held messages.
         ``phone_number_id`` is the provider's id of the number (Meta's), by which webhooks
         name it."""
     def register_template(
