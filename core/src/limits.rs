@@ -666,17 +666,7 @@ impl Engine {
         }
         state.level = level;
         state.level_since = at;
-        state.upgrade_at = None;
-        self.timers.disarm(TimerKey::LimitUpgrade(owner));
-        let owner_name = self.owner_name(owner);
-        self.effects.push_back(Effect::LimitChanged {
-            scope: self.policy.limits.scope,
-            owner: owner_name,
-            from,
-            to,
-            reason,
-            at,
-        });
+        self.limit_moved(owner, from, to, reason, at);
         // The rule is looked at again from the new level: usage may already reach its
         // threshold (an upgrade to a limit twice as high, of which the contacts counted are
         // half), and no send may come to look (§7).
@@ -708,8 +698,23 @@ impl Engine {
         state.own_changes.pop();
         state.level = d.level_before as usize;
         state.level_since = d.since_before;
-        state.upgrade_at = None;
         let to = levels[state.level];
+        self.limit_moved(owner, from, to, LimitChangeReason::Recovered, now);
+    }
+
+    /// After `owner`'s level moved from `from` to `to`: drops a pending upgrade (the rule
+    /// is looked at again from the new level) and tells the host.
+    fn limit_moved(
+        &mut self,
+        owner: u32,
+        from: LimitLevel,
+        to: LimitLevel,
+        reason: LimitChangeReason,
+        at: Instant,
+    ) {
+        if let Some(state) = self.limits.get_mut(&owner) {
+            state.upgrade_at = None;
+        }
         self.timers.disarm(TimerKey::LimitUpgrade(owner));
         let owner_name = self.owner_name(owner);
         self.effects.push_back(Effect::LimitChanged {
@@ -717,8 +722,8 @@ impl Engine {
             owner: owner_name,
             from,
             to,
-            reason: LimitChangeReason::Recovered,
-            at: now,
+            reason,
+            at,
         });
     }
 
