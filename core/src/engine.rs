@@ -824,12 +824,12 @@ impl Engine {
         id_held_elsewhere: bool,
     ) -> Result<(), Error> {
         // Validate everything before interning anything, so errors change nothing.
-        if let Some(existing) = self.interner.find_address(&e.number)? {
-            if let Some(&n) = self.number_index.get(&existing) {
-                let owner = &self.businesses[self.numbers[n as usize].business as usize].name;
-                if owner != &e.business {
-                    return Err(Error::number_owned_by_other(&e.number, owner, &e.business));
-                }
+        let registered = (self.interner.find_address(&e.number)?)
+            .and_then(|address| self.number_index.get(&address).copied());
+        if let Some(n) = registered {
+            let owner = &self.businesses[self.numbers[n as usize].business as usize].name;
+            if owner != &e.business {
+                return Err(Error::number_owned_by_other(&e.number, owner, &e.business));
             }
         }
         if !self.business_index.contains_key(&e.business) {
@@ -866,11 +866,7 @@ impl Engine {
         // the Cloud API), but not with live chats or held messages: they are the old
         // channel's (§3, §4) and would outlive the rules that made them (a chat on an email
         // number, a held message no answer releases).
-        if let Some(&n) = self
-            .interner
-            .find_address(&e.number)?
-            .and_then(|a| self.number_index.get(&a))
-        {
+        if let Some(n) = registered {
             let channel = self.numbers[n as usize].channel;
             if channel != e.channel {
                 self.check_channel_change(n, channel, e)?;

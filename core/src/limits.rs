@@ -282,6 +282,11 @@ impl Engine {
         }
     }
 
+    /// The numbers that send under `owner`'s limit (one, or a business's numbers).
+    pub(crate) fn numbers_sharing(&self, owner: u32) -> impl Iterator<Item = u32> + '_ {
+        (0..self.numbers.len() as u32).filter(move |&n| self.limit_owner(n) == owner)
+    }
+
     fn owner_name(&self, owner: u32) -> String {
         match self.policy.limits.scope {
             LimitScope::Number => self.display(self.numbers[owner as usize].address),
@@ -349,11 +354,9 @@ impl Engine {
         // waits for otherwise.
         let mut upgrade_timer = self.timers.armed_at(TimerKey::LimitUpgrade(owner));
         if !self.timers.nothing_due_by(now) {
-            let sharing: Vec<u32> = (0..self.numbers.len() as u32)
-                .filter(|&n| {
-                    self.numbers[n as usize].channel.has_service_window()
-                        && self.limit_owner(n) == owner
-                })
+            let sharing: Vec<u32> = self
+                .numbers_sharing(owner)
+                .filter(|&n| self.numbers[n as usize].channel.has_service_window())
                 .collect();
             let mut flags: Vec<(Instant, u32)> = sharing
                 .iter()
@@ -680,14 +683,13 @@ impl Engine {
     /// deadline, even of the level the downgrade set, is the provider's own downgrade.
     pub(crate) fn take_back_flag_downgrade(&mut self, n: u32, d: FlagDowngrade, now: Instant) {
         let owner = self.limit_owner(n);
-        let reported_since = (0..self.numbers.len() as u32).any(|m| {
-            self.limit_owner(m) == owner
-                && self.numbers[m as usize]
-                    .limit_event
-                    .latest_at()
-                    .is_some_and(|at| at >= d.at)
+        let reported_since = self.numbers_sharing(owner).any(|m| {
+            (self.numbers[m as usize].limit_event.latest_at()).is_some_and(|at| at >= d.at)
         });
-        let Some(state) = self.limits.get_mut(&owner).filter(|_| !reported_since) else {
+        if reported_since {
+            return;
+        }
+        let Some(state) = self.limits.get_mut(&owner) else {
             return;
         };
         if state.level_since != d.at || state.own_changes.last() != Some(&(d.at, d.level_before)) {
@@ -796,8 +798,9 @@ impl Engine {
         // one another number brought arrived late as well, or in order its older level
         // would have been replaced by the newer one (§10, §13).
         let owner = self.limit_owner(number);
-        let stands_over_the_others = (0..self.numbers.len() as u32)
-            .filter(|&n| n != number && self.limit_owner(n) == owner)
+        let stands_over_the_others = self
+            .numbers_sharing(owner)
+            .filter(|&n| n != number)
             .all(|n| self.numbers[n as usize].limit_event.would_admit(at, &limit));
         // Checked after the level (a refused report changes nothing, its order included).
         if !stands_over_the_others || !self.numbers[number as usize].limit_event.admit(at, &limit) {

@@ -360,17 +360,9 @@ impl OutboundMessage {
     ) -> Result<(), DenyReason> {
         let limits = &policy.content;
         match self {
-            OutboundMessage::Text { text } => {
-                if text.is_empty() {
-                    return Err(ContentProblem::empty("text"));
-                }
-                check_chars("text", text, limits.text_max_chars)
-            }
+            OutboundMessage::Text { text } => check_filled("text", text, limits.text_max_chars),
             OutboundMessage::Interactive { body, buttons } => {
-                if body.is_empty() {
-                    return Err(ContentProblem::empty("interactive body"));
-                }
-                check_chars("interactive body", body, limits.caption_max_chars)?;
+                check_filled("interactive body", body, limits.caption_max_chars)?;
                 let count = buttons.len() as u64;
                 if count == 0 {
                     return Err(ContentProblem::empty("buttons"));
@@ -382,10 +374,7 @@ impl OutboundMessage {
                     });
                 }
                 buttons.iter().try_for_each(|b| {
-                    if b.is_empty() {
-                        return Err(ContentProblem::empty("button title"));
-                    }
-                    check_chars("button title", b, limits.interactive_button_title_max_chars)
+                    check_filled("button title", b, limits.interactive_button_title_max_chars)
                 })
             }
             // The body's parameters together (facts §6: Meta takes at most 32,768
@@ -446,6 +435,15 @@ impl OutboundMessage {
             }
         }
     }
+}
+
+/// A text that must say something: `invalid_content` (`empty`) when it is empty, `too_long`
+/// over `limit` characters.
+fn check_filled(item: &'static str, text: &str, limit: u32) -> Result<(), DenyReason> {
+    if text.is_empty() {
+        return Err(ContentProblem::empty(item));
+    }
+    check_chars(item, text, limit)
 }
 
 fn check_chars(item: &'static str, text: &str, limit: u32) -> Result<(), DenyReason> {

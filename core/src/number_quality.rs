@@ -131,11 +131,9 @@ impl Engine {
             // A deadline of another number sharing the limit, after one that lowered it,
             // confirms that downgrade whether or not it lowered the limit again: in order
             // it would have lowered it, so a late recovery of the first no longer takes
-            // it back.
-            for m in 0..self.numbers.len() as u32 {
-                if m != n && self.limit_owner(m) == owner {
-                    self.numbers[m as usize].downgraded_at_deadline = None;
-                }
+            // it back (this number's own is kept below).
+            for m in self.numbers_sharing(owner).collect::<Vec<_>>() {
+                self.numbers[m as usize].downgraded_at_deadline = None;
             }
             // Kept so that a recovery rated before the deadline, delivered late, can take
             // the downgrade back.
