@@ -59,7 +59,8 @@ pub enum Error {
         /// Latest accepted.
         max: i64,
     },
-    /// A wire-format line that does not decode.
+    /// A wire-format line that does not decode, or a typed call's argument out of its range
+    /// (a month key).
     #[error("invalid event: {problem}")]
     InvalidEvent {
         /// What is wrong, with the field and what was expected.

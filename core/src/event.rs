@@ -741,7 +741,10 @@ impl UsageRef {
             return Ok(self.at.month_key());
         };
         let invalid = || crate::Error::InvalidEvent {
-            problem: format!("month must be \"YYYY-MM\", got {text:?}"),
+            problem: format!(
+                "month must be \"YYYY-MM\" within 1970-01..=9999-12, got {:?}",
+                crate::error::quoted(text)
+            ),
         };
         let (year, month) = text.split_once('-').ok_or_else(invalid)?;
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
@@ -750,7 +753,7 @@ impl UsageRef {
         }
         let year: u32 = year.parse().map_err(|_| invalid())?;
         let month: u32 = month.parse().map_err(|_| invalid())?;
-        if !(1..=12).contains(&month) {
+        if !(1..=12).contains(&month) || year < 1970 {
             return Err(invalid());
         }
         Ok(year * 100 + month)
@@ -774,8 +777,14 @@ mod tests {
             .month_key()
         };
         assert_eq!(month("2025-01").unwrap(), 202501);
+        assert_eq!(month("1970-01").unwrap(), 197001);
+        assert_eq!(month("9999-12").unwrap(), 999912);
+        let long = "9".repeat(1000);
+        let error = month(&long).unwrap_err().to_string();
+        assert!(error.contains("1970-01..=9999-12"), "{error}");
+        assert!(error.len() < 200, "quotes the input shortened: {error}");
         for bad in [
-            "+2025-01", "2025-1", "2025-13", "25-01", "2025-00", "2025/01",
+            "+2025-01", "2025-1", "2025-13", "25-01", "2025-00", "2025/01", "1969-12", "0000-01",
         ] {
             assert!(month(bad).is_err(), "{bad}");
         }

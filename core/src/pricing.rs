@@ -286,6 +286,17 @@ impl MonthlyUsage {
     }
 }
 
+/// A month key a caller gave (`YYYYMM`): a month no instant falls in (`202613`, `2026` for
+/// `202601`, a year before 1970) would answer an empty month, as if nothing was sent.
+fn check_month_key(month: u32) -> Result<(), crate::Error> {
+    if (197001..=999912).contains(&month) && (1..=12).contains(&(month % 100)) {
+        return Ok(());
+    }
+    Err(crate::Error::InvalidEvent {
+        problem: format!("month must be YYYYMM within 197001..=999912, got {month}"),
+    })
+}
+
 /// The month an instant falls in, `YYYYMM`.
 pub fn month_of(at: Instant) -> u32 {
     at.month_key()
@@ -551,8 +562,9 @@ impl Engine {
         }
     }
 
-    /// Monthly usage of a number (`month` as `YYYYMM`).
+    /// Monthly usage of a number (`month` as `YYYYMM`, years 1970..=9999).
     pub fn usage(&self, number: &str, month: u32) -> Result<MonthlyUsage, crate::Error> {
+        check_month_key(month)?;
         let n = self.number_idx(number)?;
         let usage = self.usage.get(&(n, month)).cloned().unwrap_or_default();
         Ok(self.with_cost(usage))
@@ -569,6 +581,7 @@ impl Engine {
 
     /// Monthly usage of all numbers of a business.
     pub fn business_usage(&self, business: &str, month: u32) -> Result<MonthlyUsage, crate::Error> {
+        check_month_key(month)?;
         let b = self.business_idx(business)?;
         let mut total = MonthlyUsage::default();
         let mut keys: Vec<&(u32, u32)> = self
@@ -587,6 +600,23 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_of_a_month_no_instant_falls_in_is_refused() {
+        let mut engine = Engine::new(crate::Policy::preset("cloud-2025").unwrap());
+        let out = engine.handle_json(
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        );
+        assert!(!out[0].contains("error"), "{out:?}");
+        assert!(engine.usage("+15550001111", 202611).is_ok());
+        assert!(engine.business_usage("acme", 197001).is_ok());
+        assert!(engine.business_usage("acme", 999912).is_ok());
+        for bad in [202613, 202600, 2026, 196912, 1_000_001, 0] {
+            let error = engine.usage("+15550001111", bad).unwrap_err().to_string();
+            assert!(error.contains("197001..=999912"), "{bad}: {error}");
+            assert!(engine.business_usage("acme", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn amounts_are_exact_decimals() {

@@ -1535,25 +1535,22 @@ pub unsafe extern "C" fn convstate_engine_usage(
     }
 }
 
-/// `"YYYY-MM"` as `YYYYMM`, strictly: four digits, a dash, two digits, month 01..=12.
+/// `"YYYY-MM"` as `YYYYMM`, strictly (the core's rule: four digits, a dash, two digits,
+/// within 1970-01..=9999-12), refused as an argument rather than an event.
 fn month_key(text: &str) -> Result<u32, FfiError> {
-    let bytes = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
-    let well_formed = bytes.len() == 7 && bytes[4] == b'-' && digits(0..4) && digits(5..7);
-    let key = UsageRef {
+    let usage = UsageRef {
         at: convstate_core::Instant::from_unix_millis(0)?,
         number: None,
         business: None,
         month: Some(text.to_owned()),
-    }
-    .month_key();
-    match key {
-        Ok(key) if well_formed => Ok(key),
-        _ => Err(FfiError::new(
+    };
+    usage.month_key().map_err(|error| match error {
+        convstate_core::Error::InvalidEvent { problem } => FfiError::new(
             convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-            format!("argument `month` must be \"YYYY-MM\" with a month 01..12, got {text:?}"),
-        )),
-    }
+            format!("argument `month`: {problem}"),
+        ),
+        other => other.into(),
+    })
 }
 
 /// An instant for an output struct: unix ms, or `CONVSTATE_NONE_MS`.

@@ -1683,7 +1683,7 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
     let engine = dynamics_engine();
     let mut view = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
     for month in [
-        "2026-13", "2026-1", "+202-11", "2026/11", "26-11", "2026-00", "2026-111",
+        "2026-13", "2026-1", "+202-11", "2026/11", "26-11", "2026-00", "2026-111", "1969-12",
     ] {
         let rc = unsafe {
             convstate_engine_usage(
@@ -1698,7 +1698,16 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
             )
         };
         assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT, "{month}");
-        assert!(last_error().contains("YYYY-MM"), "{}", last_error());
+        assert!(
+            last_error().contains("argument `month`"),
+            "{}",
+            last_error()
+        );
+        assert!(
+            last_error().contains("1970-01..=9999-12"),
+            "{}",
+            last_error()
+        );
     }
     let month = "2026-11";
     for (number, business) in [(null(), null()), (ptr(NUMBER), ptr(BUSINESS))] {
