@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::message::MediaKind;
 use crate::time::{Duration, Instant};
@@ -334,6 +334,7 @@ pub struct ContentPolicy {
     /// Provider-specific outbound file limits (e.g. `twilio`).
     pub outbound_file_max_bytes_by_provider: BTreeMap<String, u64>,
     /// Media-specific outbound file limits; the smallest applicable limit wins.
+    #[serde(deserialize_with = "enum_keyed")]
     pub outbound_file_max_bytes_by_media: BTreeMap<MediaKind, u64>,
     /// Animated stickers have their own limit where media limits apply.
     pub animated_sticker_max_bytes: Option<u64>,
@@ -938,6 +939,45 @@ fn differing_fields(
     }
 }
 
+/// A map keyed by an enum's names, read so that an error names its key
+/// (`content.outbound_file_max_bytes_by_media.video`, `pricing.rate_card.rates.na.marketing`):
+/// the path of a policy error names an enum key `?`, since such a key reaches the path
+/// tracker as an enum, not a string.
+pub(crate) fn enum_keyed<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: de::DeserializeOwned + Ord,
+    V: Deserialize<'de>,
+{
+    let named = BTreeMap::<NamedKey<K>, V>::deserialize(deserializer)?;
+    Ok(named
+        .into_iter()
+        .map(|(key, value)| (key.0, value))
+        .collect())
+}
+
+/// An enum key read from its name as a string (see [`enum_keyed`]).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct NamedKey<K>(K);
+
+impl<'de, K: de::DeserializeOwned> Deserialize<'de> for NamedKey<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name<K>(std::marker::PhantomData<K>);
+        impl<K: de::DeserializeOwned> de::Visitor<'_> for Name<K> {
+            type Value = K;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<K, E> {
+                K::deserialize(de::value::StrDeserializer::new(name))
+            }
+        }
+        deserializer
+            .deserialize_str(Name(std::marker::PhantomData))
+            .map(NamedKey)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1000,6 +1040,27 @@ mod tests {
             (
                 serde_json::json!({"window": {"lenght": "24h"}}),
                 "field \"window.lenght\": unknown field `lenght`",
+            ),
+            // Maps keyed by an enum name their key (they said `?`).
+            (
+                serde_json::json!({"content": {"outbound_file_max_bytes_by_media": {"movie": 1}}}),
+                "field \"content.outbound_file_max_bytes_by_media.movie\": unknown variant `movie`",
+            ),
+            (
+                serde_json::json!({"content": {"outbound_file_max_bytes_by_media": {"video": -1}}}),
+                "field \"content.outbound_file_max_bytes_by_media.video\": invalid value: integer `-1`",
+            ),
+            (
+                serde_json::json!({"pricing": {"rate_card": {
+                    "currency": "USD", "markets": {"1": "na"}, "rates": {"na": {"marketing": "x"}}
+                }}}),
+                "field \"pricing.rate_card.rates.na.marketing\": expected a decimal amount",
+            ),
+            (
+                serde_json::json!({"pricing": {"rate_card": {
+                    "currency": "USD", "markets": {}, "rates": {"na": {"sales": "1"}}
+                }}}),
+                "field \"pricing.rate_card.rates.na.sales\": unknown variant `sales`",
             ),
         ] {
             let problem = refusal(overrides.clone());

@@ -111,7 +111,24 @@ pub struct RateCard {
     pub markets: BTreeMap<String, String>,
     /// Market → category → price. A missing `service` price falls back to `utility`
     /// (the 2026-10 rule charges service messages at the utility rate).
+    #[serde(deserialize_with = "prices_by_market")]
     pub rates: BTreeMap<String, BTreeMap<ChargeCategory, Amount>>,
+}
+
+/// [`RateCard::rates`], read so that an error names the category at fault
+/// (`pricing.rate_card.rates.na.marketing`, see [`crate::policy::enum_keyed`]).
+fn prices_by_market<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, BTreeMap<ChargeCategory, Amount>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Prices(
+        #[serde(deserialize_with = "crate::policy::enum_keyed")] BTreeMap<ChargeCategory, Amount>,
+    );
+    let markets = BTreeMap::<String, Prices>::deserialize(deserializer)?;
+    Ok(markets
+        .into_iter()
+        .map(|(market, prices)| (market, prices.0))
+        .collect())
 }
 
 impl RateCard {
