@@ -2044,7 +2044,9 @@ uint32_t convstate_abi_version(void);
 /**
  * The message of the last failed call on this thread, NUL-terminated UTF-8 (empty if none
  * failed yet). Owned by the library; valid until the next failing call on this thread. A
- * successful call does not clear it.
+ * successful call does not clear it. A call made after this thread's thread-local storage
+ * is torn down (from an `atexit` handler or a `pthread_key_create` destructor) still
+ * returns its code, but its message is lost: this is then `""`.
  */
 const char *convstate_last_error(void);
 

@@ -290,17 +290,25 @@ thread_local! {
 }
 
 /// Stores `error` as this thread's last error and returns its code.
+///
+/// A call can come after this thread's thread-locals are gone (from an `atexit` handler, or
+/// a `pthread_key_create` destructor on a worker thread: saving state at exit asks the
+/// snapshot's size by a failing call): the code is returned and the message dropped, where
+/// `with` would panic outside the panic boundary and abort the host.
 pub(crate) fn store(error: FfiError) -> convstate_result {
     let FailedCall { code, message } = *error.0;
     // An interior NUL would truncate the C string; messages quote user input, so escape it.
     let message = CString::new(message.replace('\0', "\\0")).expect("interior NULs were replaced");
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+    let _gone = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = message);
     code
 }
 
 /// The last error message of this thread; valid until the next failing call on this thread.
+/// Empty once the thread's thread-locals are gone (see [`store`]).
 pub(crate) fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|slot| slot.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Turns a panic payload into `CONVSTATE_ERR_PANIC` with the panic's message.

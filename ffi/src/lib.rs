@@ -66,7 +66,9 @@ pub extern "C" fn convstate_abi_version() -> u32 {
 
 /// The message of the last failed call on this thread, NUL-terminated UTF-8 (empty if none
 /// failed yet). Owned by the library; valid until the next failing call on this thread. A
-/// successful call does not clear it.
+/// successful call does not clear it. A call made after this thread's thread-local storage
+/// is torn down (from an `atexit` handler or a `pthread_key_create` destructor) still
+/// returns its code, but its message is lost: this is then `""`.
 #[no_mangle]
 pub extern "C" fn convstate_last_error() -> *const c_char {
     std::panic::catch_unwind(boundary::last_error_ptr).unwrap_or(c"".as_ptr())
