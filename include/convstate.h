@@ -1486,9 +1486,12 @@ typedef struct convstate_inbound {
    */
   int64_t size;
   /**
-   * The message came from an ad or page button (opens a free entry point window).
+   * 1: the message came from an ad or page button (opens a free entry point window); 0:
+   * it did not. Another value is `CONVSTATE_ERR_INVALID_ARGUMENT` (a byte, not a C
+   * `bool`: a struct filled by `memcpy` or left uninitialised can hold any value, and a
+   * Rust `bool` other than 0 or 1 is undefined behaviour).
    */
-  bool referral;
+  uint8_t referral;
   /**
    * The provider's message id (1..=256 bytes), or NULL: the same id delivered again
    * changes nothing.
@@ -1555,9 +1558,10 @@ typedef struct convstate_send_request {
    */
   size_t idempotency_key_len;
   /**
-   * Send even if it duplicates a recent message.
+   * 1: send even if it duplicates a recent message; 0: do not. Another value is
+   * `CONVSTATE_ERR_INVALID_ARGUMENT` (a byte, as `convstate_inbound.referral`).
    */
-  bool force;
+  uint8_t force;
   /**
    * The provider's id for this message (1..=256 bytes), or NULL: lets
    * `convstate_engine_message_status` match its delivery statuses (a failure gives back

@@ -341,8 +341,11 @@ pub struct convstate_inbound {
     pub kind: u32,
     /// File size in bytes for media, or a negative number when unknown.
     pub size: i64,
-    /// The message came from an ad or page button (opens a free entry point window).
-    pub referral: bool,
+    /// 1: the message came from an ad or page button (opens a free entry point window); 0:
+    /// it did not. Another value is `CONVSTATE_ERR_INVALID_ARGUMENT` (a byte, not a C
+    /// `bool`: a struct filled by `memcpy` or left uninitialised can hold any value, and a
+    /// Rust `bool` other than 0 or 1 is undefined behaviour).
+    pub referral: u8,
     /// The provider's message id (1..=256 bytes), or NULL: the same id delivered again
     /// changes nothing.
     pub message_id: *const c_char,
@@ -355,6 +358,19 @@ pub struct convstate_inbound {
     pub user_id_len: usize,
 }
 
+/// A yes-or-no field of an input struct: 0 or 1, refused otherwise (a stray value is a
+/// struct not filled in, more likely than a deliberate yes).
+fn flag_arg(value: u8, name: &str) -> Result<bool, FfiError> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(FfiError::new(
+            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!("field `{name}` is {other}, which is neither 0 nor 1"),
+        )),
+    }
+}
+
 /// The inbound as the core reads it, borrowing the caller's strings.
 pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>, FfiError> {
     Ok(InboundRef {
@@ -364,7 +380,7 @@ pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>
         group: unsafe { opt_str_arg(r.group, r.group_len, "group") }?,
         kind: inbound_kind_from(r.kind)?,
         size: u64::try_from(r.size).ok(),
-        referral: r.referral,
+        referral: flag_arg(r.referral, "referral")?,
         message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
         user_id: unsafe { opt_str_arg(r.user_id, r.user_id_len, "user_id") }?,
     })
@@ -410,8 +426,9 @@ pub struct convstate_send_request {
     pub idempotency_key: *const c_char,
     /// Its length in bytes.
     pub idempotency_key_len: usize,
-    /// Send even if it duplicates a recent message.
-    pub force: bool,
+    /// 1: send even if it duplicates a recent message; 0: do not. Another value is
+    /// `CONVSTATE_ERR_INVALID_ARGUMENT` (a byte, as `convstate_inbound.referral`).
+    pub force: u8,
     /// The provider's id for this message (1..=256 bytes), or NULL: lets
     /// `convstate_engine_message_status` match its delivery statuses (a failure gives back
     /// its charge and limit slot).
@@ -435,7 +452,7 @@ pub(crate) unsafe fn send_request<'a>(
         idempotency_key: unsafe {
             opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key")
         }?,
-        force: r.force,
+        force: flag_arg(r.force, "force")?,
         message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
     })
 }

@@ -135,7 +135,7 @@ fn request(at_ms: i64, message: *const convstate_message) -> convstate_send_requ
         message,
         idempotency_key: null(),
         idempotency_key_len: 0,
-        force: false,
+        force: 0,
         message_id: null(),
         message_id_len: 0,
     }
@@ -1367,7 +1367,7 @@ fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
         group_len: 0,
         kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
         size: -1,
-        referral: false,
+        referral: 0,
         message_id: ptr("wamid.in.1"),
         message_id_len: 10,
         user_id: null(),
@@ -1964,7 +1964,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (2, 0x8ea9_7ef8_e086_b7a3),
         (3, 0x2c91_2319_1324_1c96),
         (4, 0xd5a2_8607_2a3c_a1fe),
-        (5, 0xdd6c_1d2a_3716_c09d),
+        (5, 0x3ce1_fb5e_dcda_e68b),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -1995,4 +1995,75 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         now,
         "a struct that grows changes it"
     );
+}
+
+#[test]
+fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
+    // The fields were C `bool`s read as Rust `bool`s: a 2 from a struct filled by `memcpy`
+    // was undefined behaviour (a release build took the request for an error and read a
+    // garbage pointer).
+    let engine = dynamics_engine();
+    let hello = text("Hello");
+    let mut decision = poisoned_decision();
+    let mut stray = request(T0, hello);
+    stray.force = 2;
+    for rc in [
+        unsafe { convstate_engine_send(engine, &stray, &mut decision) },
+        unsafe { convstate_engine_check_send(engine, &stray, &mut decision) },
+    ] {
+        assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "field `force` is 2, which is neither 0 nor 1");
+    }
+    assert_eq!(decision.limit, 7777, "the decision is not written");
+    stray.force = 1;
+    assert_eq!(
+        unsafe { convstate_engine_check_send(engine, &stray, &mut decision) },
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+
+    let inbound = convstate_inbound {
+        at_ms: T0,
+        number: ptr(NUMBER),
+        number_len: NUMBER.len(),
+        contact: ptr(CONTACT),
+        contact_len: CONTACT.len(),
+        group: null(),
+        group_len: 0,
+        kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+        size: -1,
+        referral: 255,
+        message_id: null(),
+        message_id_len: 0,
+        user_id: null(),
+        user_id_len: 0,
+    };
+    assert_eq!(
+        unsafe { convstate_engine_inbound_ex(engine, &inbound) },
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        last_error(),
+        "field `referral` is 255, which is neither 0 nor 1"
+    );
+
+    let mut sharded = null_mut();
+    let preset = "cloud-2025";
+    let rc = unsafe {
+        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 2, &mut sharded)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let mut effects = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut effects) }, CONVSTATE_OK);
+    stray.force = 2;
+    let rc = unsafe { convstate_sharded_engine_send(sharded, &stray, &mut decision, effects) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert_eq!(last_error(), "field `force` is 2, which is neither 0 nor 1");
+    unsafe {
+        convstate_string_free(effects);
+        convstate_sharded_engine_free(sharded);
+        convstate_message_free(hello);
+        convstate_engine_free(engine);
+    }
 }
