@@ -567,7 +567,7 @@ impl CEngine {
             message: self.message,
             idempotency_key: std::ptr::null(),
             idempotency_key_len: 0,
-            force: false,
+            force: 0,
             message_id: std::ptr::null(),
             message_id_len: 0,
         };
