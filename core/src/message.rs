@@ -61,8 +61,8 @@ pub struct Media {
 #[serde(tag = "problem", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ContentProblem {
-    /// A text or a list with nothing in it: `text`, `interactive body`, `button title`, or
-    /// `buttons` (an interactive message needs at least one).
+    /// A text or a list with nothing in it: `text`, `interactive body`, `button title`,
+    /// `template parameter`, or `buttons` (an interactive message needs at least one).
     Empty {
         /// Which part.
         item: Cow<'static, str>,
@@ -190,6 +190,19 @@ impl TemplateParams {
             }
             TemplateParams::Named(m) => m.get(variable).map(String::as_str),
         }
+    }
+
+    /// Whether any parameter is as `test` says.
+    fn any(&self, test: impl Fn(&str) -> bool) -> bool {
+        match self {
+            TemplateParams::Positional(v) => v.iter().any(|p| test(p)),
+            TemplateParams::Named(m) => m.values().any(|p| test(p)),
+        }
+    }
+
+    /// Every parameter's length together, in bytes.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.total(str::len)
     }
 
     /// Every parameter's length together, counted by `len` (bytes, or characters).
@@ -362,7 +375,7 @@ impl OutboundMessage {
         match self {
             OutboundMessage::Text { text } => check_filled("text", text, limits.text_max_chars),
             OutboundMessage::Interactive { body, buttons } => {
-                check_filled("interactive body", body, limits.caption_max_chars)?;
+                check_filled("interactive body", body, limits.interactive_body_max_chars)?;
                 let count = buttons.len() as u64;
                 if count == 0 {
                     return Err(ContentProblem::empty("buttons"));
@@ -378,8 +391,13 @@ impl OutboundMessage {
                 })
             }
             // The body's parameters together (facts §6: Meta takes at most 32,768
-            // characters); the header as filled in is checked against its template.
+            // characters); the header as filled in is checked against its template, and so is
+            // the body of a template with more than a body. A parameter of nothing is refused
+            // (Meta requires text in each).
             OutboundMessage::Template(t) => {
+                if t.params.any(str::is_empty) || t.header_params.any(str::is_empty) {
+                    return Err(ContentProblem::empty("template parameter"));
+                }
                 let limit = limits.template_params_max_chars;
                 // Characters counted only when the bytes could exceed the limit, as
                 // `check_chars` does: a char is at least one byte.
@@ -438,7 +456,7 @@ impl OutboundMessage {
 }
 
 /// A text that must say something: `invalid_content` (`empty`) when it is empty, `too_long`
-/// over `limit` characters.
+/// over `limit` characters. (A space is text: hosts fill an optional part with one.)
 fn check_filled(item: &'static str, text: &str, limit: u32) -> Result<(), DenyReason> {
     if text.is_empty() {
         return Err(ContentProblem::empty(item));
@@ -554,6 +572,30 @@ mod tests {
                 media: MediaKind::Sticker
             }),
             "sticker messages carry no caption"
+        );
+    }
+
+    #[test]
+    fn the_interactive_body_has_its_own_limit() {
+        // It was the caption's: shortening captions shortened interactive bodies.
+        let ask = |body_chars: usize, overrides: serde_json::Value| {
+            let policy = Policy::with_overrides("cloud-2025", &overrides).unwrap();
+            OutboundMessage::Interactive {
+                body: "b".repeat(body_chars),
+                buttons: vec!["Yes".into()],
+            }
+            .check_content(&policy, Channel::Official, "meta")
+        };
+        let captions = serde_json::json!({"content": {"caption_max_chars": 100}});
+        assert_eq!(ask(500, captions), Ok(()));
+        let bodies = serde_json::json!({"content": {"interactive_body_max_chars": 100}});
+        assert_eq!(
+            ask(101, bodies),
+            Err(DenyReason::TooLong {
+                item: "interactive body".into(),
+                limit_chars: 100,
+                actual_chars: 101
+            })
         );
     }
 

@@ -338,6 +338,10 @@ pub struct ContentPolicy {
     pub outbound_file_max_bytes_by_media: BTreeMap<MediaKind, u64>,
     /// Animated stickers have their own limit where media limits apply.
     pub animated_sticker_max_bytes: Option<u64>,
+    /// Longest body of a free-form interactive message, in characters (Meta: 1,024). Absent
+    /// from policies saved before it was kept: then 1,024 (it was the caption's limit).
+    #[serde(default = "interactive_body_max_chars")]
+    pub interactive_body_max_chars: u32,
     /// Most reply buttons on a free-form interactive message.
     pub interactive_buttons_max: u32,
     /// Longest reply button title.
@@ -357,6 +361,14 @@ fn template_params_max_chars() -> u32 {
     32_768
 }
 
+fn interactive_body_max_chars() -> u32 {
+    1024
+}
+
+fn phone_button_max_chars() -> u32 {
+    20
+}
+
 fn captionless_media() -> BTreeSet<MediaKind> {
     BTreeSet::from([MediaKind::Audio, MediaKind::Sticker])
 }
@@ -369,6 +381,10 @@ pub struct ButtonPolicy {
     pub rule: ButtonRule,
     /// Longest button label, in characters.
     pub label_max_chars: u32,
+    /// Longest phone number of a phone button, in characters as written (Meta: 20). Absent
+    /// from policies saved before it was kept: then 20.
+    #[serde(default = "phone_button_max_chars")]
+    pub phone_max_chars: u32,
 }
 
 /// The two eras of template button rules.
@@ -473,6 +489,7 @@ impl Policy {
                 outbound_file_max_bytes_by_provider: BTreeMap::from([("twilio".into(), 16 * MB)]),
                 outbound_file_max_bytes_by_media: BTreeMap::new(),
                 animated_sticker_max_bytes: None,
+                interactive_body_max_chars: interactive_body_max_chars(),
                 interactive_buttons_max: 3,
                 interactive_button_title_max_chars: 20,
                 captionless_media: captionless_media(),
@@ -485,6 +502,7 @@ impl Policy {
                     phone_max: 1,
                 },
                 label_max_chars: 20,
+                phone_max_chars: phone_button_max_chars(),
             },
             outbox: OutboxPolicy {
                 hold_for: Duration::from_days(7),
@@ -562,6 +580,7 @@ impl Policy {
                     copy_code_max: 1,
                 },
                 label_max_chars: 25,
+                phone_max_chars: phone_button_max_chars(),
             },
             consent: ConsentPolicy {
                 require_opt_in: true,
@@ -845,10 +864,15 @@ impl Policy {
                 content.template_params_max_chars,
             ),
             (
+                "content.interactive_body_max_chars",
+                content.interactive_body_max_chars,
+            ),
+            (
                 "content.interactive_button_title_max_chars",
                 content.interactive_button_title_max_chars,
             ),
             ("buttons.label_max_chars", self.buttons.label_max_chars),
+            ("buttons.phone_max_chars", self.buttons.phone_max_chars),
         ] {
             if limit == 0 {
                 return invalid(format!("{name} must be at least 1"));
@@ -1272,6 +1296,14 @@ mod tests {
             (
                 serde_json::json!({"buttons": {"label_max_chars": 0}}),
                 "buttons.label_max_chars must be at least 1",
+            ),
+            (
+                serde_json::json!({"buttons": {"phone_max_chars": 0}}),
+                "buttons.phone_max_chars must be at least 1",
+            ),
+            (
+                serde_json::json!({"content": {"interactive_body_max_chars": 0}}),
+                "content.interactive_body_max_chars must be at least 1",
             ),
             (
                 serde_json::json!({"content": {"outbound_file_max_bytes_by_provider": {"Twilio": 1000}}}),

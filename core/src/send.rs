@@ -454,12 +454,24 @@ impl Engine {
             if let Err(problem) = params {
                 return deny(DenyReason::TemplateParams { problem });
             }
-            // §5 at send: the header stays within its limit as the parameters fill it.
+            // §5 at send: the header stays within its limit as the parameters fill it, and so
+            // does the body of a template with more than a body (Meta's larger allowance for
+            // parameters holds for body-only templates, facts §6).
+            let content = &self.policy.content;
             if !tm.header_params.is_empty() {
                 let filled = template.spec.filled_header_chars(&tm.header_params);
-                let limit = self.policy.content.template_header_max_chars;
+                let limit = content.template_header_max_chars;
                 if let Err(reason) = check_length("template header", filled, limit) {
                     return deny(reason);
+                }
+            }
+            // Counted only when the bytes could exceed the limit (a char is at least a byte).
+            let limit = content.template_body_max_chars;
+            if template.spec.body.len() as u64 + tm.params.bytes() > u64::from(limit) {
+                if let Some(filled) = template.spec.filled_body_chars(&tm.params) {
+                    if let Err(reason) = check_length("template body", filled, limit) {
+                        return deny(reason);
+                    }
                 }
             }
             let (status, until) = template.status_at(now);

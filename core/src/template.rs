@@ -223,6 +223,9 @@ pub enum TemplateProblem {
         /// `header`, `footer` or `button label`.
         part: Cow<'static, str>,
     },
+    /// Variables in the footer, which Meta fills none of (its text goes out as written).
+    #[error("the footer takes no variables")]
+    FooterVariables,
     /// A phone number on a button that is not a phone button.
     #[error("{kind} button {label:?} has a phone number; only phone buttons take one")]
     StrayPhone {
@@ -318,6 +321,9 @@ impl TemplateSpec {
         }
         if let Some(f) = &self.footer {
             check_text("footer", f, c.template_footer_max_chars)?;
+            if f.contains("{{") {
+                return Err(TemplateProblem::FooterVariables);
+            }
         }
         check_buttons(&self.buttons, policy)?;
         let variables = parse_variables(&self.body)?;
@@ -372,22 +378,18 @@ impl TemplateSpec {
     /// The header as `params` fill it, in characters (the header as registered without
     /// them; none without a header). A variable without a parameter counts as written.
     pub fn filled_header_chars(&self, params: &TemplateParams) -> u64 {
-        let Some(mut rest) = self.header.as_deref() else {
-            return 0;
-        };
-        let mut chars = 0;
-        while let Some(open) = rest.find("{{") {
-            let after = &rest[open + 2..];
-            let Some(close) = after.find("}}") else {
-                break;
-            };
-            chars += rest[..open].chars().count() as u64;
-            let written = &rest[open..open + close + 4];
-            let value = params.for_variable(&after[..close]).unwrap_or(written);
-            chars += value.chars().count() as u64;
-            rest = &after[close + 2..];
-        }
-        chars + rest.chars().count() as u64
+        self.header
+            .as_deref()
+            .map_or(0, |header| filled_chars(header, params))
+    }
+
+    /// The body as `params` fill it, in characters, for a template with more than a body
+    /// (a header, a footer or buttons); `None` for a body-only template, whose parameters
+    /// Meta takes up to their own limit (facts §6: 32,768 together).
+    pub fn filled_body_chars(&self, params: &TemplateParams) -> Option<u64> {
+        let more_than_a_body =
+            self.header.is_some() || self.footer.is_some() || !self.buttons.is_empty();
+        more_than_a_body.then(|| filled_chars(&self.body, params))
     }
 
     fn check_header_params_slow(&self, params: &TemplateParams) -> Result<(), TemplateProblem> {
@@ -417,6 +419,25 @@ impl TemplateSpec {
             TemplateProblem::HeaderParams { detail }
         })
     }
+}
+
+/// `text` as `params` fill its variables, in characters; a variable without a parameter
+/// counts as written.
+fn filled_chars(text: &str, params: &TemplateParams) -> u64 {
+    let mut rest = text;
+    let mut chars = 0;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            break;
+        };
+        chars += rest[..open].chars().count() as u64;
+        let written = &rest[open..open + close + 4];
+        let value = params.for_variable(&after[..close]).unwrap_or(written);
+        chars += value.chars().count() as u64;
+        rest = &after[close + 2..];
+    }
+    chars + rest.chars().count() as u64
 }
 
 /// An optional part that was given: some text, within its limit.
@@ -661,6 +682,9 @@ fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProb
                     label: b.label.clone(),
                 });
             }
+            // As written: Meta counts the characters of the value given.
+            let phone = b.phone.as_deref().unwrap_or_default();
+            check_len("phone number", phone, policy.buttons.phone_max_chars)?;
         }
     }
     let count = |kind: ButtonKind| buttons.iter().filter(|b| b.kind == kind).count() as u32;
