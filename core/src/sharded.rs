@@ -17,6 +17,12 @@
 //! only the effects of different shards interleave differently and ticket ids are unique
 //! per shard rather than engine-wide (and, after an import into a shard, per business only,
 //! as in one engine: see [`crate::partition`]). A `tick` reaches every shard.
+//!
+//! Views that are "as of the engine's clock" (a number's counters) are as of their shard's
+//! clock, which inputs to other shards do not move: one engine fed a later input of another
+//! business has fired the number's due timers (a chat ended idle), its shard has not. The
+//! decisions agree, since a shard fires its due timers before each of its inputs; for
+//! counters as of an instant, `tick` at it first, in either engine.
 
 use std::collections::HashMap;
 
