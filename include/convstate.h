@@ -17,7 +17,8 @@
  * POINTERS AND OWNERSHIP.
  *  - Strings in are UTF-8 with an explicit length in bytes (no NUL needed). A required string
  *    must not be NULL (an empty string is a non-NULL pointer with length 0); an optional one
- *    is NULL when absent. Invalid UTF-8 gives CONVSTATE_ERR_INVALID_UTF8.
+ *    is NULL with length 0 when absent (NULL with a length is CONVSTATE_ERR_NULL_ARGUMENT).
+ *    Invalid UTF-8 gives CONVSTATE_ERR_INVALID_UTF8.
  *  - Inputs are borrowed for the duration of the call only; the library keeps no pointer to
  *    caller memory.
  *  - Handles (convstate_engine, convstate_sharded_engine, convstate_message,
@@ -28,9 +29,12 @@
  *    them), or inside a convstate_string (freed with convstate_string_free), or static strings
  *    (convstate_version, convstate_result_name, convstate_reason_name: never freed).
  *
- * THREADS. A handle is not thread-safe: use each engine, message or string from one thread
- * at a time (moving it between threads is fine). Different handles are independent and may
- * be used concurrently. The one exception is convstate_sharded_engine: its functions may be
+ * THREADS. A handle is not thread-safe for changes: a call that changes an engine or string
+ * (it takes a non-const pointer) needs the handle to itself (moving a handle between threads
+ * is fine). Calls that only read (a const pointer: convstate_engine_check_send, the views,
+ * snapshots; and every call's reading of a convstate_message) may share a handle across
+ * threads while nothing changes it. Different handles are independent and may be used
+ * concurrently. The one exception is convstate_sharded_engine: its functions may be
  * called on one handle from any number of threads at once. Each input locks only the shard
  * of its business, and each call writes the effects it caused into the calling thread's own
  * convstate_string: its input's, and those of timers its instant fired in that shard (other

@@ -519,11 +519,17 @@ pub(crate) unsafe fn opt_str_arg<'a>(
     len: usize,
     name: &str,
 ) -> Result<Option<&'a str>, FfiError> {
-    if ptr.is_null() {
-        return Ok(None);
+    // NULL with a length is a string the host meant to pass and lost: taken as absent, a
+    // lost idempotency key or message id would drop its check without a word.
+    match (ptr.is_null(), len) {
+        (true, 0) => Ok(None),
+        (true, len) => Err(FfiError::new(
+            CONVSTATE_ERR_NULL_ARGUMENT,
+            format!("argument `{name}` is NULL with length {len} (absent is NULL with length 0)"),
+        )),
+        // SAFETY: forwarded contract.
+        (false, _) => unsafe { str_arg(ptr, len, name) }.map(Some),
     }
-    // SAFETY: forwarded contract.
-    unsafe { str_arg(ptr, len, name) }.map(Some)
 }
 
 /// An instant from unix milliseconds.

@@ -127,7 +127,12 @@ unsafe fn with_effects(
     call: impl FnOnce(&mut Vec<Effect>) -> Result<(), FfiError>,
 ) -> Result<(), FfiError> {
     // SAFETY: NULL or a live string of the calling thread (the caller's contract).
-    let effects = unsafe { opt_arg_mut(effects, "effects") }?;
+    let mut effects = unsafe { opt_arg_mut(effects, "effects") }?;
+    // Emptied first: should `call` panic (a bug, caught at the boundary), the host acting on
+    // the string whatever the result must not see the previous call's effects again.
+    if let Some(effects) = effects.as_deref_mut() {
+        effects.set(b"");
+    }
     let mut caused = Vec::new();
     let result = call(&mut caused);
     write_effects(&caused, effects);

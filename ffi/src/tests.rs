@@ -1710,14 +1710,14 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
         );
     }
     let month = "2026-11";
-    for (number, business) in [(null(), null()), (ptr(NUMBER), ptr(BUSINESS))] {
+    for (number, business) in [(None, None), (Some(NUMBER), Some(BUSINESS))] {
         let rc = unsafe {
             convstate_engine_usage(
                 engine,
-                number,
-                NUMBER.len(),
-                business,
-                BUSINESS.len(),
+                number.map_or(null(), ptr),
+                number.map_or(0, str::len),
+                business.map_or(null(), ptr),
+                business.map_or(0, str::len),
                 ptr(month),
                 7,
                 view.as_mut_ptr(),
@@ -2063,6 +2063,27 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
     unsafe {
         convstate_string_free(effects);
         convstate_sharded_engine_free(sharded);
+        convstate_message_free(hello);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
+fn an_optional_string_that_is_null_with_a_length_is_refused() {
+    // Taken as absent, a lost idempotency key let a retried send through a second time.
+    let engine = dynamics_engine();
+    let hello = text("Hello");
+    let mut decision = poisoned_decision();
+    let mut lost_key = request(T0, hello);
+    lost_key.idempotency_key_len = 10;
+    let rc = unsafe { convstate_engine_send(engine, &lost_key, &mut decision) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert_eq!(
+        last_error(),
+        "argument `idempotency_key` is NULL with length 10 (absent is NULL with length 0)"
+    );
+    assert_eq!(decision.limit, 7777, "the decision is not written");
+    unsafe {
         convstate_message_free(hello);
         convstate_engine_free(engine);
     }
