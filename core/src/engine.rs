@@ -843,8 +843,13 @@ impl Engine {
                     .into(),
             });
         }
-        check_id("phone_number_id", e.phone_number_id.as_deref())?;
-        check_id("provider", e.provider.as_deref())?;
+        for (field, id) in [
+            ("phone_number_id", e.phone_number_id.as_deref()),
+            ("provider", e.provider.as_deref()),
+        ] {
+            check_id(field, id)?;
+            refuse_control_characters(field, id.unwrap_or_default())?;
+        }
         // A WhatsApp number is a phone number (§1); only email and messengers have account
         // addresses. An id taken as an official number would get a window, limits and
         // pricing that no WhatsApp account behind it could have.
@@ -884,6 +889,7 @@ impl Engine {
                 });
             }
             check_template_language("default_template.language", &t.language)?;
+            refuse_control_characters("default_template.language", &t.language)?;
         }
         if let Some(id) = &e.phone_number_id {
             let taken = self
@@ -1009,6 +1015,7 @@ impl Engine {
         let spec = e.spec();
         let variables = spec.checked(&self.policy)?;
         check_template_language("template language", &spec.language)?;
+        refuse_control_characters("template language", &spec.language)?;
         // Checked before the due timers fire, so that a refusal changes nothing.
         if !self.business_index.contains_key(&e.business) {
             check_business_name(&e.business)?;
@@ -1846,14 +1853,22 @@ fn check_business_name(name: &str) -> Result<(), Error> {
             problem: format!("business name must be 1..=256 characters, got {chars}"),
         });
     }
-    // A name is shown in tables, logs and effect lines: a NUL, tab or line break in one is a
-    // host's bug, not a name.
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(Error::InvalidEvent {
-            problem: format!("business name {name:?} contains the control character {c:?}"),
-        });
+    refuse_control_characters("business name", name)
+}
+
+/// A name shown in tables, logs and effect lines (a business, a template language, a
+/// provider and its number id): a NUL, tab or line break in one is a host's bug, not a
+/// name. Checked at registration only: saved states keep restoring as they were.
+fn refuse_control_characters(field: &str, text: &str) -> Result<(), Error> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(c) => Err(Error::InvalidEvent {
+            problem: format!(
+                "{field} {:?} contains the control character {c:?}",
+                crate::error::quoted(text)
+            ),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Meta Cloud API: "Re-engagement message" (outside the customer service window).
@@ -1875,6 +1890,34 @@ mod tests {
         let problem = |id: &str| check_id("message_id", Some(id)).unwrap_err().to_string();
         assert!(problem("").contains("message_id is empty"));
         assert!(problem(&too_long).contains("message_id is 257 bytes, more than 256"));
+    }
+
+    #[test]
+    fn registered_names_hold_no_control_characters() {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        let number = r#""type":"register_number","at":0,"business":"acme","number":"+15550001111","channel":"official""#;
+        for (line, problem) in [
+            (
+                format!(r#"{{{number},"provider":"me\u0000ta"}}"#),
+                r#"provider \"me\\0ta\" contains the control character '\\0'"#,
+            ),
+            (
+                format!(r#"{{{number},"phone_number_id":"12\n"}}"#),
+                r#"phone_number_id \"12\\n\" contains the control character '\\n'"#,
+            ),
+            (
+                format!(r#"{{{number},"default_template":{{"name":"hi","language":"en\r"}}}}"#),
+                r#"default_template.language \"en\\r\" contains the control character '\\r'"#,
+            ),
+            (
+                r#"{"type":"register_template","at":0,"business":"acme","name":"hi","language":"e\tn","category":"utility","body":"Hello.","status":"approved"}"#.into(),
+                r#"template language \"e\\tn\" contains the control character '\\t'"#,
+            ),
+        ] {
+            let out = engine.handle_json(&line);
+            assert!(out[0].contains(problem), "{line}: {out:?}");
+        }
+        assert!(engine.number("+15550001111").is_err(), "nothing registered");
     }
 
     #[test]
