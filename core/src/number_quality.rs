@@ -15,7 +15,7 @@ use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
-use crate::number::{FlagDowngrade, Restriction, RestrictionScope};
+use crate::number::{Channel, FlagDowngrade, Restriction, RestrictionScope};
 use crate::template::Quality;
 use crate::time::Instant;
 use crate::timers::TimerKey;
@@ -32,9 +32,18 @@ pub enum FlagClearReason {
 }
 
 impl Engine {
-    /// A provider quality rating for a number.
+    /// A provider quality rating for a number. Ratings are the official channel's (§6): one
+    /// for another channel's number is refused, since its flag's deadline would lower the
+    /// limit, under a business-wide limit that of the business's WhatsApp numbers.
     pub fn number_quality(&mut self, e: &NumberQualityUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
+        let channel = self.numbers[n as usize].channel;
+        if channel != Channel::Official {
+            return Err(Error::NotOnChannel {
+                what: "a quality rating",
+                channel,
+            });
+        }
         self.handle_timeout(e.at);
         if !self.numbers[n as usize]
             .quality_event
