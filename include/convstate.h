@@ -386,9 +386,11 @@ enum convstate_reason
   CONVSTATE_REASON_CONTACT_BACKOFF = 17,
   /**
    * Content that cannot be sent whatever its length. `detail_code`: what is wrong (1 a
-   * part is empty: a text, an interactive body or button title, or no buttons at all; 2 a
-   * location's coordinate is off the globe; 3 a caption on audio or a sticker, which
-   * Meta's messages carry none of). Which part, and the range: the JSON door.
+   * part is empty: a text, an interactive body or button title, a template parameter, no
+   * buttons at all, a list without sections or rows; 2 a location's coordinate is off the
+   * globe; 3 a caption on audio or a sticker, which Meta's messages carry none of; 4 more
+   * sections or rows than a list takes, with `limit` and `actual`; 5 a list's row id given
+   * twice). Which part, and the range: the JSON door.
    */
   CONVSTATE_REASON_INVALID_CONTENT = 18,
   /**

@@ -62,7 +62,9 @@ pub struct Media {
 #[non_exhaustive]
 pub enum ContentProblem {
     /// A text or a list with nothing in it: `text`, `interactive body`, `button title`,
-    /// `template parameter`, or `buttons` (an interactive message needs at least one).
+    /// `template parameter`, or `buttons` (an interactive message needs at least one); of a
+    /// list or call-to-action message, `header`, `body`, `footer`, `button`, `sections`,
+    /// `rows`, `section title`, `row id`, `row title`, `display text` or `url`.
     Empty {
         /// Which part.
         item: Cow<'static, str>,
@@ -85,6 +87,22 @@ pub enum ContentProblem {
     CaptionNotSupported {
         /// The media kind.
         media: MediaKind,
+    },
+    /// More of a part than a list takes: `sections`, or `rows` in all.
+    TooMany {
+        /// Which part.
+        item: Cow<'static, str>,
+        /// The most allowed.
+        limit: u32,
+        /// How many were given.
+        actual: u64,
+    },
+    /// A value that must be unique given twice: a list's `row id`.
+    Repeated {
+        /// Which part.
+        item: Cow<'static, str>,
+        /// The value given twice (its first 64 characters).
+        value: String,
     },
 }
 
@@ -114,6 +132,14 @@ impl fmt::Display for ContentProblem {
             }
             ContentProblem::CaptionNotSupported { media } => {
                 write!(f, "{media} messages carry no caption")
+            }
+            ContentProblem::TooMany {
+                item,
+                limit,
+                actual,
+            } => write!(f, "{actual} {item}, the limit is {limit}"),
+            ContentProblem::Repeated { item, value } => {
+                write!(f, "{item} {value:?} is given twice")
             }
         }
     }
@@ -247,6 +273,68 @@ pub struct TemplateMessage {
     pub header_params: TemplateParams,
 }
 
+/// A free-form interactive list (facts §6): the body, and a button that opens up to 10 rows
+/// in up to 10 sections.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListMessage {
+    /// Header text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// Body text.
+    pub body: String,
+    /// Footer text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    /// The button's text, which opens the list.
+    pub button: String,
+    /// The sections; a title each when there are several.
+    pub sections: Vec<ListSection>,
+}
+
+/// A section of a [`ListMessage`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSection {
+    /// Its title (required when the list has more than one section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its rows.
+    pub rows: Vec<ListRow>,
+}
+
+/// A row of a [`ListSection`]: what the contact picks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRow {
+    /// Its id, unique in the list (the reply carries it).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A free-form interactive call-to-action URL message (facts §6): the body and a button
+/// that opens `url`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtaUrlMessage {
+    /// Header text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// Body text.
+    pub body: String,
+    /// Footer text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    /// The button's text.
+    pub display_text: String,
+    /// The address the button opens.
+    pub url: String,
+}
+
 /// One outbound message.
 ///
 /// Serialised with `"kind"` first; read by a hand-written `Deserialize` (in
@@ -277,6 +365,10 @@ pub enum OutboundMessage {
         /// Reply button titles.
         buttons: Vec<String>,
     },
+    /// Free-form interactive list: a button that opens rows in sections (Meta's `list`).
+    List(Box<ListMessage>),
+    /// Free-form interactive call-to-action URL button (Meta's `cta_url`).
+    CtaUrl(Box<CtaUrlMessage>),
     /// A location pin.
     Location {
         /// Latitude.
@@ -328,6 +420,30 @@ impl OutboundMessage {
                 for b in buttons {
                     h.part(b.as_bytes());
                 }
+            }
+            OutboundMessage::List(list) => {
+                h.part(b"list");
+                optional_part(&mut h, list.header.as_deref());
+                h.part(list.body.as_bytes());
+                optional_part(&mut h, list.footer.as_deref());
+                h.part(list.button.as_bytes());
+                for section in &list.sections {
+                    h.part(b"section");
+                    optional_part(&mut h, section.title.as_deref());
+                    for row in &section.rows {
+                        h.part(row.id.as_bytes());
+                        h.part(row.title.as_bytes());
+                        optional_part(&mut h, row.description.as_deref());
+                    }
+                }
+            }
+            OutboundMessage::CtaUrl(cta) => {
+                h.part(b"cta_url");
+                optional_part(&mut h, cta.header.as_deref());
+                h.part(cta.body.as_bytes());
+                optional_part(&mut h, cta.footer.as_deref());
+                h.part(cta.display_text.as_bytes());
+                h.part(cta.url.as_bytes());
             }
             OutboundMessage::Location {
                 latitude,
@@ -407,6 +523,22 @@ impl OutboundMessage {
                 let actual = t.params.total(|p| p.chars().count());
                 check_length("template parameters", actual, limit)
             }
+            OutboundMessage::List(list) => check_list(list, &limits.list),
+            OutboundMessage::CtaUrl(cta) => {
+                let limits = &limits.cta_url;
+                let frame = (
+                    limits.header_max_chars,
+                    limits.body_max_chars,
+                    limits.footer_max_chars,
+                );
+                check_frame(&cta.header, &cta.body, &cta.footer, frame)?;
+                check_filled(
+                    "display text",
+                    &cta.display_text,
+                    limits.display_text_max_chars,
+                )?;
+                check_filled("url", &cta.url, limits.url_max_chars)
+            }
             OutboundMessage::Location {
                 latitude,
                 longitude,
@@ -462,6 +594,102 @@ fn check_filled(item: &'static str, text: &str, limit: u32) -> Result<(), DenyRe
         return Err(ContentProblem::empty(item));
     }
     check_chars(item, text, limit)
+}
+
+/// An optional part of the content, told apart from an empty one and from the next part.
+fn optional_part(h: &mut ContentHasher, part: Option<&str>) {
+    match part {
+        Some(text) => {
+            h.part(b"+");
+            h.part(text.as_bytes());
+        }
+        None => h.part(b"-"),
+    }
+}
+
+/// An interactive message's header, body and footer within their limits (in that order):
+/// the body said, the others when given.
+fn check_frame(
+    header: &Option<String>,
+    body: &str,
+    footer: &Option<String>,
+    (header_max, body_max, footer_max): (u32, u32, u32),
+) -> Result<(), DenyReason> {
+    if let Some(header) = header {
+        check_filled("header", header, header_max)?;
+    }
+    check_filled("body", body, body_max)?;
+    match footer {
+        Some(footer) => check_filled("footer", footer, footer_max),
+        None => Ok(()),
+    }
+}
+
+/// A list (facts §6): at least one section and at most `sections_max`, rows in each and at
+/// most `rows_max` in all, a title for each section when there are several (Meta requires
+/// one then), row ids unique (the reply names the row by its id).
+fn check_list(list: &ListMessage, limits: &crate::policy::ListLimits) -> Result<(), DenyReason> {
+    let frame = (
+        limits.header_max_chars,
+        limits.body_max_chars,
+        limits.footer_max_chars,
+    );
+    check_frame(&list.header, &list.body, &list.footer, frame)?;
+    check_filled("button", &list.button, limits.button_max_chars)?;
+    check_count("sections", list.sections.len(), limits.sections_max)?;
+    let rows: usize = list.sections.iter().map(|s| s.rows.len()).sum();
+    check_count("rows", rows, limits.rows_max)?;
+    let several = list.sections.len() > 1;
+    let mut ids: Vec<&str> = Vec::with_capacity(rows);
+    for section in &list.sections {
+        match &section.title {
+            Some(title) => check_filled("section title", title, limits.section_title_max_chars)?,
+            None if several => return Err(ContentProblem::empty("section title")),
+            None => {}
+        }
+        if section.rows.is_empty() {
+            return Err(ContentProblem::empty("rows"));
+        }
+        for row in &section.rows {
+            check_filled("row id", &row.id, limits.row_id_max_chars)?;
+            check_filled("row title", &row.title, limits.row_title_max_chars)?;
+            if let Some(description) = &row.description {
+                check_chars(
+                    "row description",
+                    description,
+                    limits.row_description_max_chars,
+                )?;
+            }
+            ids.push(&row.id);
+        }
+    }
+    ids.sort_unstable();
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(DenyReason::InvalidContent {
+            problem: ContentProblem::Repeated {
+                item: "row id".into(),
+                value: crate::error::quoted(pair[0]),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// At least one `item` and at most `limit`.
+fn check_count(item: &'static str, count: usize, limit: u32) -> Result<(), DenyReason> {
+    if count == 0 {
+        return Err(ContentProblem::empty(item));
+    }
+    if count as u64 > u64::from(limit) {
+        return Err(DenyReason::InvalidContent {
+            problem: ContentProblem::TooMany {
+                item: item.into(),
+                limit,
+                actual: count as u64,
+            },
+        });
+    }
+    Ok(())
 }
 
 fn check_chars(item: &'static str, text: &str, limit: u32) -> Result<(), DenyReason> {

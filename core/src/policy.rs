@@ -346,11 +346,90 @@ pub struct ContentPolicy {
     pub interactive_buttons_max: u32,
     /// Longest reply button title.
     pub interactive_button_title_max_chars: u32,
+    /// Interactive lists (facts §6). Absent from policies saved before they were kept:
+    /// Meta's limits.
+    #[serde(default)]
+    pub list: ListLimits,
+    /// Interactive call-to-action URL messages (facts §6). Absent from policies saved before
+    /// they were kept: Meta's limits.
+    #[serde(default)]
+    pub cta_url: CtaUrlLimits,
     /// Media kinds whose messages carry no caption on the official channel (Meta: audio and
     /// stickers): a caption on one is denied `invalid_content`, since its words would not
     /// arrive. Absent from policies saved before it was kept: audio and stickers.
     #[serde(default = "captionless_media")]
     pub captionless_media: BTreeSet<MediaKind>,
+}
+
+/// An interactive list's limits (facts §6), in characters unless counted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListLimits {
+    /// Longest header (60).
+    pub header_max_chars: u32,
+    /// Longest body (4,096).
+    pub body_max_chars: u32,
+    /// Longest footer (60).
+    pub footer_max_chars: u32,
+    /// Longest text of the button that opens the list (20).
+    pub button_max_chars: u32,
+    /// Most sections (10).
+    pub sections_max: u32,
+    /// Most rows, all sections together (10).
+    pub rows_max: u32,
+    /// Longest section title (24).
+    pub section_title_max_chars: u32,
+    /// Longest row title (24).
+    pub row_title_max_chars: u32,
+    /// Longest row description (72).
+    pub row_description_max_chars: u32,
+    /// Longest row id (200).
+    pub row_id_max_chars: u32,
+}
+
+impl Default for ListLimits {
+    fn default() -> Self {
+        ListLimits {
+            header_max_chars: 60,
+            body_max_chars: 4096,
+            footer_max_chars: 60,
+            button_max_chars: 20,
+            sections_max: 10,
+            rows_max: 10,
+            section_title_max_chars: 24,
+            row_title_max_chars: 24,
+            row_description_max_chars: 72,
+            row_id_max_chars: 200,
+        }
+    }
+}
+
+/// An interactive call-to-action URL message's limits (facts §6), in characters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtaUrlLimits {
+    /// Longest header (60).
+    pub header_max_chars: u32,
+    /// Longest body (1,024).
+    pub body_max_chars: u32,
+    /// Longest footer (60).
+    pub footer_max_chars: u32,
+    /// Longest button text (20).
+    pub display_text_max_chars: u32,
+    /// Longest address (2,000, as a template's URL button takes).
+    pub url_max_chars: u32,
+}
+
+impl Default for CtaUrlLimits {
+    fn default() -> Self {
+        CtaUrlLimits {
+            header_max_chars: 60,
+            body_max_chars: 1024,
+            footer_max_chars: 60,
+            display_text_max_chars: 20,
+            url_max_chars: 2000,
+        }
+    }
 }
 
 fn one_header_variable() -> u32 {
@@ -490,6 +569,8 @@ impl Policy {
                 outbound_file_max_bytes_by_media: BTreeMap::new(),
                 animated_sticker_max_bytes: None,
                 interactive_body_max_chars: interactive_body_max_chars(),
+                list: ListLimits::default(),
+                cta_url: CtaUrlLimits::default(),
                 interactive_buttons_max: 3,
                 interactive_button_title_max_chars: 20,
                 captionless_media: captionless_media(),
@@ -873,6 +954,53 @@ impl Policy {
             ),
             ("buttons.label_max_chars", self.buttons.label_max_chars),
             ("buttons.phone_max_chars", self.buttons.phone_max_chars),
+            (
+                "content.list.header_max_chars",
+                content.list.header_max_chars,
+            ),
+            ("content.list.body_max_chars", content.list.body_max_chars),
+            (
+                "content.list.footer_max_chars",
+                content.list.footer_max_chars,
+            ),
+            (
+                "content.list.button_max_chars",
+                content.list.button_max_chars,
+            ),
+            ("content.list.sections_max", content.list.sections_max),
+            ("content.list.rows_max", content.list.rows_max),
+            (
+                "content.list.section_title_max_chars",
+                content.list.section_title_max_chars,
+            ),
+            (
+                "content.list.row_title_max_chars",
+                content.list.row_title_max_chars,
+            ),
+            (
+                "content.list.row_id_max_chars",
+                content.list.row_id_max_chars,
+            ),
+            (
+                "content.cta_url.header_max_chars",
+                content.cta_url.header_max_chars,
+            ),
+            (
+                "content.cta_url.body_max_chars",
+                content.cta_url.body_max_chars,
+            ),
+            (
+                "content.cta_url.footer_max_chars",
+                content.cta_url.footer_max_chars,
+            ),
+            (
+                "content.cta_url.display_text_max_chars",
+                content.cta_url.display_text_max_chars,
+            ),
+            (
+                "content.cta_url.url_max_chars",
+                content.cta_url.url_max_chars,
+            ),
         ] {
             if limit == 0 {
                 return invalid(format!("{name} must be at least 1"));

@@ -684,9 +684,11 @@ pub enum convstate_reason {
     /// (whether only marketing is held back: the JSON door's `marketing_only`).
     CONVSTATE_REASON_CONTACT_BACKOFF = 17,
     /// Content that cannot be sent whatever its length. `detail_code`: what is wrong (1 a
-    /// part is empty: a text, an interactive body or button title, or no buttons at all; 2 a
-    /// location's coordinate is off the globe; 3 a caption on audio or a sticker, which
-    /// Meta's messages carry none of). Which part, and the range: the JSON door.
+    /// part is empty: a text, an interactive body or button title, a template parameter, no
+    /// buttons at all, a list without sections or rows; 2 a location's coordinate is off the
+    /// globe; 3 a caption on audio or a sticker, which Meta's messages carry none of; 4 more
+    /// sections or rows than a list takes, with `limit` and `actual`; 5 a list's row id given
+    /// twice). Which part, and the range: the JSON door.
     CONVSTATE_REASON_INVALID_CONTENT = 18,
     /// A reason this build of the library does not name yet: use the JSON door for details.
     CONVSTATE_REASON_OTHER = 999,
@@ -986,10 +988,14 @@ fn reason_fields(reason: &DenyReason) -> ReasonFields {
         DenyReason::ContactBackoff { code, until, .. } => {
             fields.instant(Some(*until)).detail(*code)
         }
+        DenyReason::InvalidContent {
+            problem: ContentProblem::TooMany { limit, actual, .. },
+        } => fields.limit(u64::from(*limit), *actual).detail(4),
         DenyReason::InvalidContent { problem } => fields.detail(match problem {
             ContentProblem::Empty { .. } => 1,
             ContentProblem::OutOfRange { .. } => 2,
             ContentProblem::CaptionNotSupported { .. } => 3,
+            ContentProblem::Repeated { .. } => 5,
             _ => 0,
         }),
         // TemplateParams, NoOptIn, NoDefaultTemplate and reasons newer than this table fill

@@ -2088,3 +2088,31 @@ fn an_optional_string_that_is_null_with_a_length_is_refused() {
         convstate_engine_free(engine);
     }
 }
+
+#[test]
+fn a_list_with_too_many_rows_fills_limit_and_actual() {
+    let engine = dynamics_engine();
+    let rows: Vec<String> = (0..11)
+        .map(|i| format!(r#"{{"id":"r{i}","title":"Slot {i}"}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"kind":"list","body":"Pick","button":"Slots","sections":[{{"rows":[{}]}}]}}"#,
+        rows.join(",")
+    );
+    let mut list = null_mut();
+    let rc = unsafe { convstate_message_from_json(ptr(&json), json.len(), &mut list) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let decision = send_to(engine, T0, CONTACT, list, None, false);
+    assert_eq!(
+        decision.reason,
+        convstate_reason::CONVSTATE_REASON_INVALID_CONTENT
+    );
+    assert_eq!(
+        (decision.detail_code, decision.limit, decision.actual),
+        (4, 10, 11)
+    );
+    unsafe {
+        convstate_message_free(list);
+        convstate_engine_free(engine);
+    }
+}

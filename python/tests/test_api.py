@@ -326,6 +326,20 @@ def test_a_header_variable_takes_header_params(engine: convstate.Engine) -> None
                                  body="Hello.", at=utc(2026, 11, 2, 9))
 
 
+def test_lists_and_call_to_action_messages_are_decided(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    rows = [{"id": f"r{i}", "title": f"Slot {i}"} for i in range(3)]
+    listed = {"kind": "list", "body": "Pick a slot", "button": "Slots", "sections": [{"rows": rows}]}
+    assert engine.send(NUMBER, CONTACT, message=listed, at=utc(2026, 11, 2, 9, 1)).allowed
+    repeated = {**listed, "sections": [{"rows": rows + rows[:1]}]}
+    denied = engine.check_send(NUMBER, CONTACT, message=repeated, at=utc(2026, 11, 2, 9, 2))
+    assert denied.reason is convstate.Reason.INVALID_CONTENT
+    assert denied.to_dict()["denial"] == {
+        "reason": "invalid_content", "problem": "repeated", "item": "row id", "value": "r0"}
+    cta = {"kind": "cta_url", "body": "Track it", "display_text": "Track", "url": "https://acme.example/t"}
+    assert engine.check_send(NUMBER, CONTACT, message=cta, at=utc(2026, 11, 2, 9, 2)).allowed
+
+
 def test_message_arguments_are_checked(engine: convstate.Engine) -> None:
     with pytest.raises(convstate.InvalidInputError, match="give either text= or message="):
         engine.check_send(NUMBER, CONTACT, text="a", message={"kind": "text", "text": "b"}, at=0)

@@ -67,6 +67,8 @@ const MESSAGE_KINDS: &[&str] = &[
     "document",
     "sticker",
     "interactive",
+    "list",
+    "cta_url",
     "location",
     "template",
 ];
@@ -528,6 +530,8 @@ enum MessageKind {
     Document,
     Sticker,
     Interactive,
+    List,
+    CtaUrl,
     Location,
     Template,
 }
@@ -549,6 +553,8 @@ impl<'de> Deserialize<'de> for MessageKind {
                     "document" => MessageKind::Document,
                     "sticker" => MessageKind::Sticker,
                     "interactive" => MessageKind::Interactive,
+                    "list" => MessageKind::List,
+                    "cta_url" => MessageKind::CtaUrl,
                     "location" => MessageKind::Location,
                     "template" => MessageKind::Template,
                     _ => return Err(E::unknown_variant(name, MESSAGE_KINDS)),
@@ -614,6 +620,10 @@ impl TaggedReader for MessageReader {
                 let InteractiveFields { body, buttons } = Deserialize::deserialize(fields)?;
                 OutboundMessage::Interactive { body, buttons }
             }
+            MessageKind::List => OutboundMessage::List(Box::new(Deserialize::deserialize(fields)?)),
+            MessageKind::CtaUrl => {
+                OutboundMessage::CtaUrl(Box::new(Deserialize::deserialize(fields)?))
+            }
             MessageKind::Location => {
                 let LocationFields {
                     latitude,
@@ -654,7 +664,7 @@ impl<'de> Deserialize<'de> for OutboundMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::TemplateParams;
+    use crate::message::{CtaUrlMessage, ListMessage, ListRow, ListSection, TemplateParams};
 
     fn message(json: &str) -> Result<OutboundMessage, String> {
         serde_json::from_str(json).map_err(|e| e.to_string())
@@ -685,6 +695,27 @@ mod tests {
                 body: "Pick one".to_owned(),
                 buttons: vec!["Yes".to_owned(), "No".to_owned()],
             },
+            OutboundMessage::List(Box::new(ListMessage {
+                header: Some("Menu".to_owned()),
+                body: "Pick a slot".to_owned(),
+                footer: None,
+                button: "Slots".to_owned(),
+                sections: vec![ListSection {
+                    title: None,
+                    rows: vec![ListRow {
+                        id: "mon-9".to_owned(),
+                        title: "Monday 9:00".to_owned(),
+                        description: Some("30 minutes".to_owned()),
+                    }],
+                }],
+            })),
+            OutboundMessage::CtaUrl(Box::new(CtaUrlMessage {
+                header: None,
+                body: "Track your order".to_owned(),
+                footer: Some("Acme".to_owned()),
+                display_text: "Track".to_owned(),
+                url: "https://acme.example/t/17".to_owned(),
+            })),
             OutboundMessage::Location {
                 latitude: 52.52,
                 longitude: -13.405,
@@ -794,7 +825,7 @@ mod tests {
             assert!(
                 error.contains(
                     "expected one of `text`, `image`, `video`, `audio`, `document`, `sticker`, \
-                     `interactive`, `location`, `template`"
+                     `interactive`, `list`, `cta_url`, `location`, `template`"
                 ),
                 "{error}"
             );
@@ -844,14 +875,22 @@ mod tests {
         );
         assert_eq!(
             wire[7],
-            r#"{"kind":"location","latitude":52.52,"longitude":-13.405}"#
+            r#"{"kind":"list","header":"Menu","body":"Pick a slot","button":"Slots","sections":[{"rows":[{"id":"mon-9","title":"Monday 9:00","description":"30 minutes"}]}]}"#
         );
         assert_eq!(
             wire[8],
-            r#"{"kind":"template","name":"order_ready","language":"en","params":["A-17"]}"#
+            r#"{"kind":"cta_url","body":"Track your order","footer":"Acme","display_text":"Track","url":"https://acme.example/t/17"}"#
+        );
+        assert_eq!(
+            wire[9],
+            r#"{"kind":"location","latitude":52.52,"longitude":-13.405}"#
         );
         assert_eq!(
             wire[10],
+            r#"{"kind":"template","name":"order_ready","language":"en","params":["A-17"]}"#
+        );
+        assert_eq!(
+            wire[12],
             r#"{"kind":"template","name":"bare","language":"en"}"#
         );
     }
