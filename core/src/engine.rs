@@ -1139,7 +1139,7 @@ impl Engine {
                 self.record_referral(conv, e.at);
             }
         }
-        if let Some(size) = e.size {
+        if let Some(size) = e.size.filter(|_| e.kind.carries_file()) {
             let limit = self.policy.content.inbound_file_max_bytes;
             if size > limit {
                 let (number, contact) = self.conv_names(conv);

@@ -276,6 +276,19 @@ impl InboundKind {
                 | InboundKind::System
         )
     }
+
+    /// Whether the message carries a file, whose `size` is checked against
+    /// `content.inbound_file_max_bytes` (a size given with another kind says nothing).
+    pub fn carries_file(self) -> bool {
+        matches!(
+            self,
+            InboundKind::Image
+                | InboundKind::Video
+                | InboundKind::Audio
+                | InboundKind::Document
+                | InboundKind::Sticker
+        )
+    }
 }
 
 /// `inbound`.
