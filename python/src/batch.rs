@@ -171,12 +171,30 @@ fn column_value_error(column: &str, row: usize, problem: impl std::fmt::Display)
     ))
 }
 
+/// A str item that cannot be UTF-8 (a lone surrogate): a ValueError naming the column and
+/// row, caused by Python's own `UnicodeEncodeError` (what the typed methods raise; a
+/// ValueError too, so `except ValueError` catches both).
+fn unencodable(column: &str, row: usize, e: PyErr) -> PyErr {
+    Python::attach(|py| {
+        let error = column_value_error(column, row, &e);
+        error.set_cause(py, Some(e));
+        error
+    })
+}
+
+fn is_unicode_error(e: &PyErr) -> bool {
+    Python::attach(|py| e.is_instance_of::<pyo3::exceptions::PyUnicodeError>(py))
+}
+
 /// Appends a Python str's UTF-8 to `buffer`, read in place (the abi3 API has
 /// `PyUnicode_AsUTF8AndSize` from Python 3.10, which is why the wheel requires 3.10).
 fn push_str(buffer: &mut String, item: &Bound<'_, PyString>) -> PyResult<()> {
     buffer.push_str(item.to_str()?);
     Ok(())
 }
+
+/// The most rows a column's reported length reserves room for before its items are read.
+const PREALLOCATED_ROWS_MAX: usize = 1 << 20;
 
 /// The length of a column argument, which must be a sized sequence. Sets (a dict's keys
 /// among them) are refused: their order, and so which row is which, changes from one
@@ -318,7 +336,7 @@ impl<'py> StrReader<'py> {
             ));
         };
         let start = self.out.text.len();
-        push_str(&mut self.out.text, text).map_err(|e| column_error(self.column, row, e))?;
+        push_str(&mut self.out.text, text).map_err(|e| unencodable(self.column, row, e))?;
         let span = match (u32::try_from(start), u32::try_from(self.out.text.len())) {
             (Ok(start), Ok(end)) => (start, end),
             _ => {
@@ -435,7 +453,7 @@ fn kind_from_byte(row: usize, code: i64) -> PyResult<RowKind> {
 /// A kind given as an item: a name or an int code.
 fn kind_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<RowKind> {
     if let Ok(name) = item.cast::<PyString>() {
-        let name = name.to_cow()?;
+        let name = name.to_cow().map_err(|e| unencodable("kinds", row, e))?;
         return RowKind::from_name(&name).ok_or_else(|| {
             column_value_error(
                 "kinds",
@@ -499,7 +517,10 @@ fn read_kinds(value: &Bound<'_, PyAny>) -> PyResult<Vec<RowKind>> {
         }
         // Wider codes (array('i'), numpy int64) are read item by item below.
     }
-    let mut kinds = Vec::with_capacity(column_len("kinds", value)?);
+    // The length is the column's word, not yet its rows: a `__len__` that lies (2**62)
+    // would make the allocation fail and abort the interpreter. The other columns are
+    // checked against the rows read here.
+    let mut kinds = Vec::with_capacity(column_len("kinds", value)?.min(PREALLOCATED_ROWS_MAX));
     // A column repeats two or three objects (the names, or small ints): compare by
     // identity before decoding. The objects are held, so no other can take their address.
     let mut known: Vec<(Bound<'_, PyAny>, RowKind)> = Vec::with_capacity(4);
@@ -602,7 +623,10 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
         Err(BindingError::Core(convstate::Error::InstantOutOfRange { millis, .. })) => {
             Ok(Ok(millis))
         }
-        Err(BindingError::Python(e)) => Err(column_error("at", row, e)),
+        // A str that is not Unicode; any other Python error is the item's own (its
+        // `utcoffset` raised) and propagates as raised.
+        Err(BindingError::Python(e)) if is_unicode_error(&e) => Err(unencodable("at", row, e)),
+        Err(BindingError::Python(e)) => Err(e),
         Err(BindingError::Core(e)) => Err(column_value_error("at", row, e)),
     }
 }
@@ -691,7 +715,7 @@ impl ParamsColumn {
                 ));
             };
             let start = u32_index(self.text.len(), row)?;
-            push_str(&mut self.text, param).map_err(|e| column_error("params", row, e))?;
+            push_str(&mut self.text, param).map_err(|e| unencodable("params", row, e))?;
             self.params.push((start, u32_index(self.text.len(), row)?));
             Ok(())
         })?;
@@ -762,6 +786,13 @@ impl Columns {
         let kinds = read_kinds(kinds)?;
         let rows = kinds.len();
         // A scalar where a column belongs: say which, before reading anything else.
+        for (name, column) in [("at", at), ("numbers", numbers), ("contacts", contacts)] {
+            if column.is_none() {
+                return Err(PyTypeError::new_err(format!(
+                    "run_batch: column {name:?} is required, not None"
+                )));
+            }
+        }
         for (name, column) in [
             ("at", Some(at)),
             ("numbers", Some(numbers)),

@@ -294,7 +294,13 @@ fn ordered_iterable<'py>(
     {
         return Ok(None);
     }
-    Ok(value.try_iter().ok())
+    // Only "not iterable" means no list: an `__iter__` that raises (a bug, or a
+    // KeyboardInterrupt landing in it) propagates, as in `python_int`.
+    match value.try_iter() {
+        Ok(iterator) => Ok(Some(iterator)),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(value.py()) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn invalid_event(problem: String) -> BindingError {

@@ -550,3 +550,16 @@ def test_content_that_cannot_be_sent_is_denied_naming_the_part(engine: convstate
     engine.effects()
     result = engine.run_batch(["send"], [at], [NUMBER], [CONTACT], [""])
     assert [result.OUTCOME_NAMES[code] for code in result.outcomes] == ["invalid_content"]
+
+
+def test_an_exception_raised_by_an_items_iter_propagates(engine: convstate.Engine) -> None:
+    # It was taken for "not iterable" and reported as bad input, a KeyboardInterrupt with it.
+    class Broken(Exception):
+        pass
+
+    class Items:
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise Broken("from __iter__")
+
+    with pytest.raises(Broken, match="from __iter__"):
+        engine.handle({"type": "tick", "at": 0, "x": Items()})

@@ -539,3 +539,32 @@ def test_repeated_and_distinct_str_objects_read_alike() -> None:
     second = b.run_batch(["inbound"] * rows, at, [NUMBER] * rows, tuple(same))
     assert first.names() == second.names()
     assert a.snapshot() == b.snapshot()
+
+
+def test_a_kinds_column_that_lies_about_its_length_is_read_not_trusted() -> None:
+    # Its __len__ reserved room for that many rows first: 2**62 aborted the interpreter.
+    class Liar:
+        def __len__(self) -> int:
+            return sys.maxsize
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(["inbound"])
+
+    engine = new_engine()
+    result = engine.run_batch(Liar(), [T0], [NUMBER], ["+79110000001"])  # type: ignore[arg-type]
+    assert result.outcomes == bytes([0]), "its one row was applied"
+
+
+def test_a_str_that_is_not_unicode_is_a_value_error_naming_its_column_and_row() -> None:
+    engine = new_engine()
+    with pytest.raises(ValueError, match='column "numbers", row 1') as raised:
+        engine.run_batch(["inbound", "inbound"], [T0, T0], [NUMBER, "\ud800"], ["+79110000001"] * 2)
+    assert isinstance(raised.value.__cause__, UnicodeEncodeError)
+    with pytest.raises(ValueError, match='column "kinds", row 0'):
+        engine.run_batch(["\ud800"], [T0], [NUMBER], ["+79110000001"])
+
+
+def test_a_required_column_of_none_is_named() -> None:
+    engine = new_engine()
+    with pytest.raises(TypeError, match='column "numbers" is required, not None'):
+        engine.run_batch(["inbound"], [T0], None, ["+79110000001"])  # type: ignore[arg-type]
