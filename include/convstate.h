@@ -1556,7 +1556,8 @@ typedef struct convstate_send_request {
   const struct convstate_message *message;
   /**
    * Idempotency key (1..=256 bytes; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
-   * NULL: a repeated key returns the first decision.
+   * NULL: a repeated key returns the first decision (given for another request, it is
+   * `CONVSTATE_ERR_INVALID_EVENT`).
    */
   const char *idempotency_key;
   /**

@@ -104,6 +104,10 @@ pub(crate) struct BusinessExport {
     /// decision and the number (a local index). Since version 3.
     #[serde(default)]
     idempotency: Vec<(String, Instant, Decision, u32)>,
+    /// The request each of `idempotency` was first given for, by position (`null`: any);
+    /// absent from exports written before it was kept: any, for every key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    idempotency_requests: Vec<Option<u64>>,
     /// Inbound message ids received at the business's numbers: when, and the number (a
     /// local index). Since version 3.
     #[serde(default)]
@@ -427,15 +431,16 @@ impl Engine {
             })
             .collect();
 
-        let idempotency = self
+        let (idempotency, idempotency_requests): (Vec<_>, Vec<_>) = self
             .idempotency
             .live_entries(self.clock)
             .into_iter()
             .filter_map(|(key, at, r)| {
                 let number = number_map.get(r.number?)?;
-                Some((host_key(key).to_owned(), at, r.decision.clone(), number))
+                let key = host_key(key).to_owned();
+                Some(((key, at, r.decision.clone(), number), r.request))
             })
-            .collect();
+            .unzip();
         let (inbound_ids, inbound_id_senders): (Vec<_>, Vec<_>) = self
             .inbound_ids
             .live_entries(self.clock)
@@ -473,6 +478,7 @@ impl Engine {
             backoffs,
             sent_messages,
             idempotency,
+            idempotency_requests,
             inbound_ids,
             inbound_id_senders,
             contact_links,
@@ -571,11 +577,16 @@ impl Engine {
         });
         // Keys and ids of the business's numbers go; those of no number stay. (The key's
         // entry in `idempotency_order` may stay: a restore skips order entries without a key.)
-        (s.idempotency, s.idempotency_numbers) = retain_numbered(
-            std::mem::take(&mut s.idempotency),
+        let mut requests = std::mem::take(&mut s.idempotency_requests);
+        requests.resize(s.idempotency.len(), None);
+        let keys = (std::mem::take(&mut s.idempotency).into_iter()).zip(requests);
+        let (keys, numbers) = retain_numbered(
+            keys.collect(),
             std::mem::take(&mut s.idempotency_numbers),
             &number_map,
         );
+        (s.idempotency, s.idempotency_requests) = keys.into_iter().unzip();
+        s.idempotency_numbers = numbers;
         // An id's sender goes or stays with it (its key is this engine's either way).
         let mut senders = std::mem::take(&mut s.inbound_id_senders);
         senders.resize(s.inbound_ids.len(), None);
@@ -729,6 +740,13 @@ impl Engine {
         };
         for (key, _, _, n) in &x.idempotency {
             number_ok(key, *n, "idempotency key")?;
+        }
+        let requests = x.idempotency_requests.len();
+        if requests != 0 && requests != x.idempotency.len() {
+            return Err(corrupt(format!(
+                "{} idempotency keys but {requests} requests for them",
+                x.idempotency.len()
+            )));
         }
         for (id, _, n) in &x.inbound_ids {
             number_ok(id, *n, "inbound message id")?;
@@ -895,14 +913,22 @@ impl Engine {
             self.contact_links.link(b, port(alias), port(contact));
         }
         if !x.idempotency.is_empty() {
-            // Keys checked new above: the merge keeps every entry.
+            // Keys checked new above, requests checked against them: the merge keeps every
+            // entry.
+            let mut requests = x.idempotency_requests;
+            requests.resize(x.idempotency.len(), None);
             let merged = self.idempotency.merge(
-                x.idempotency
-                    .into_iter()
-                    .map(|(key, at, decision, n)| {
+                (x.idempotency.into_iter())
+                    .zip(requests)
+                    .map(|((key, at, decision, n), request)| {
                         let number = Some(n + number_base);
                         let key = scoped_key(Some(b), &key);
-                        (key, at, Remembered { decision, number })
+                        let remembered = Remembered {
+                            decision,
+                            number,
+                            request,
+                        };
+                        (key, at, remembered)
                     })
                     .collect(),
                 now,
@@ -1017,6 +1043,7 @@ impl BusinessExport {
                 .collect(),
             idempotency_order,
             idempotency_numbers: self.idempotency.iter().map(|&(.., n)| Some(n)).collect(),
+            idempotency_requests: self.idempotency_requests.clone(),
             timers: self.timers.clone(),
             effects: Vec::new(),
             next_ticket: self.next_ticket,

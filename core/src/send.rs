@@ -21,6 +21,7 @@ use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Ini
 use crate::delivery::SentMessage;
 use crate::engine::{check_id, ConsentRecord, Engine};
 use crate::event::{DeliveryStatus, InitiateRequest, SendRequest};
+use crate::hash::ContentHasher;
 use crate::keys::{scoped_key, with_scoped_key};
 use crate::message::{check_length, OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
@@ -75,6 +76,9 @@ pub(crate) struct Remembered {
     pub decision: Decision,
     /// `None` when restored from a snapshot older than version 4, which did not record it.
     pub number: Option<u32>,
+    /// The request the key was first given for ([`Engine::request_print`]): the key given
+    /// again for another is refused. `None` when saved before it was kept (any request).
+    pub request: Option<u64>,
 }
 
 /// A message resolved against the registry, once per send.
@@ -110,7 +114,10 @@ impl Engine {
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered(target.number, req.idempotency_key, req.at) {
+        let print = || self.send_print(req.contact, req.group, req.message.content_hash());
+        if let Some(decision) =
+            self.remembered(target.number, req.idempotency_key, req.at, print)?
+        {
             return Ok(decision);
         }
         let now = req.at.max(self.clock);
@@ -129,7 +136,10 @@ impl Engine {
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered(target.number, req.idempotency_key, req.at) {
+        let print = || self.send_print(req.contact, req.group, req.message.content_hash());
+        if let Some(decision) =
+            self.remembered(target.number, req.idempotency_key, req.at, print)?
+        {
             return Ok(decision);
         }
         // Validate the template reference before anything changes.
@@ -139,7 +149,12 @@ impl Engine {
         let now = self.clock;
         let decision = self.decide(target, message, req.force, now)?;
         self.record(target, message, &decision, now, req.message_id)?;
-        self.remember(req.idempotency_key, target.number, &decision, now);
+        if req.idempotency_key.is_some() {
+            let print = self.send_print(req.contact, req.group, message.content);
+            self.remember(req.idempotency_key, target.number, &decision, print, now);
+        } else {
+            self.idempotency.prune(now);
+        }
         Ok(decision)
     }
 
@@ -149,8 +164,9 @@ impl Engine {
     pub fn initiate(&mut self, req: &InitiateRequest) -> Result<Decision, Error> {
         let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
         check_request_ids(req.idempotency_key.as_deref(), req.message_id.as_deref())?;
+        let print = || self.initiate_print(req);
         if let Some(decision) =
-            self.remembered(target.number, req.idempotency_key.as_deref(), req.at)
+            self.remembered(target.number, req.idempotency_key.as_deref(), req.at, print)?
         {
             return Ok(decision);
         }
@@ -271,13 +287,58 @@ impl Engine {
                 }
             }
         };
+        let print = self.initiate_print(req);
         self.remember(
             req.idempotency_key.as_deref(),
             target.number,
             &decision,
+            print,
             now,
         );
         Ok(decision)
+    }
+
+    /// What an idempotency key of a send names: the recipient as given (a phone number by
+    /// its digits, whatever its spelling) and the content (its hash).
+    fn send_print(&self, contact: Option<&str>, group: Option<&str>, content: u64) -> u64 {
+        let mut h = ContentHasher::default();
+        h.part(b"send");
+        self.recipient_into(&mut h, contact, group);
+        h.part(&content.to_le_bytes());
+        h.finish()
+    }
+
+    /// What an idempotency key of an `initiate` names: the recipient, the message and the
+    /// opener given (none: the number's default).
+    fn initiate_print(&self, req: &InitiateRequest) -> u64 {
+        let mut h = ContentHasher::default();
+        h.part(b"initiate");
+        self.recipient_into(&mut h, Some(&req.contact), None);
+        h.part(&req.message.content_hash().to_le_bytes());
+        if let Some(opener) = &req.template {
+            let opener = OutboundMessage::Template(opener.clone());
+            h.part(&opener.content_hash().to_le_bytes());
+        }
+        h.finish()
+    }
+
+    /// A recipient for a request's print: a phone number by its digits (`+49 151…` and
+    /// `0049151…` are one), an id or group as given. Not the contact an id is linked to: a
+    /// link learned between a send and its retry changes no request.
+    fn recipient_into(&self, h: &mut ContentHasher, contact: Option<&str>, group: Option<&str>) {
+        let given = contact.or(group).unwrap_or_default();
+        let digits =
+            (self.find_recipient(contact, group).ok().flatten()).and_then(|key| key.phone_digits());
+        match digits {
+            Some(digits) => {
+                h.part(b"phone");
+                h.part(&digits.to_le_bytes());
+            }
+            None => {
+                h.part(b"id");
+                h.part(given.as_bytes());
+            }
+        }
     }
 
     fn lookup_target(
@@ -345,8 +406,10 @@ impl Engine {
     /// decided: for hosts that count decisions, such as a replay's summary, so that a retry
     /// is not counted as a second send. False for an unknown number.
     pub fn repeats_key(&self, number: &str, key: &str, at: Instant) -> bool {
-        self.number_idx(number)
-            .is_ok_and(|n| self.remembered(n, Some(key), at).is_some())
+        self.number_idx(number).is_ok_and(|n| {
+            let business = self.numbers[n as usize].business;
+            self.remembered_record(business, key, at).is_some()
+        })
     }
 
     /// The first decision for `key` sent from `number`'s business, if it is still
@@ -354,23 +417,61 @@ impl Engine {
     /// `dedup.idempotency_key_ttl` is decided afresh, whether or not another input moved the
     /// clock first. The same key from another business is another key; one restored without
     /// its number (a snapshot older than version 4) answers any business, as it did.
+    ///
+    /// The key given again for another request (another number, or `print`: another
+    /// recipient or content) is an `invalid_event` error: answering with the first decision would tell the host that
+    /// a message the engine never recorded may go.
     #[inline]
-    fn remembered(&self, number: u32, key: Option<&str>, at: Instant) -> Option<Decision> {
-        let key = key?;
-        let now = at.max(self.clock);
+    fn remembered(
+        &self,
+        number: u32,
+        key: Option<&str>,
+        at: Instant,
+        print: impl FnOnce() -> u64,
+    ) -> Result<Option<Decision>, Error> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
         let business = self.numbers[number as usize].business;
-        let remembered = with_scoped_key(Some(business), key, |k| self.idempotency.get(k, now))
-            .or_else(|| with_scoped_key(None, key, |k| self.idempotency.get(k, now)))?;
-        Some(remembered.decision.clone())
+        let Some(remembered) = self.remembered_record(business, key, at) else {
+            return Ok(None);
+        };
+        let another_number = remembered.number.is_some_and(|first| first != number);
+        if remembered.request.is_some() && (another_number || remembered.request != Some(print())) {
+            return Err(Error::InvalidEvent {
+                problem: format!(
+                    "idempotency key {:?} was given before for another request (another \
+                     number, recipient or message): a key names one request, give this one \
+                     its own",
+                    crate::error::quoted(key)
+                ),
+            });
+        }
+        Ok(Some(remembered.decision.clone()))
+    }
+
+    /// The record of `key` of `business`, if still remembered at `at` (or the clock).
+    fn remembered_record(&self, business: u32, key: &str, at: Instant) -> Option<&Remembered> {
+        let now = at.max(self.clock);
+        with_scoped_key(Some(business), key, |k| self.idempotency.get(k, now))
+            .or_else(|| with_scoped_key(None, key, |k| self.idempotency.get(k, now)))
     }
 
     #[inline]
-    fn remember(&mut self, key: Option<&str>, number: u32, decision: &Decision, now: Instant) {
+    fn remember(
+        &mut self,
+        key: Option<&str>,
+        number: u32,
+        decision: &Decision,
+        print: u64,
+        now: Instant,
+    ) {
         match key {
             Some(key) => {
                 let remembered = Remembered {
                     decision: decision.clone(),
                     number: Some(number),
+                    request: Some(print),
                 };
                 let business = self.numbers[number as usize].business;
                 self.idempotency

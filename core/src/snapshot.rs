@@ -270,6 +270,10 @@ pub(crate) struct SnapshotBody {
     /// Since version 4; absent from older bodies, whose keys belong to no number.
     #[serde(default)]
     pub idempotency_numbers: Vec<Option<u32>>,
+    /// The request each key of `idempotency` was first given for, by position (`null`:
+    /// any). Absent from bodies written before it was kept: any, for every key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idempotency_requests: Vec<Option<u64>>,
     pub timers: Vec<(TimerKey, Instant)>,
     #[serde(deserialize_with = "Effect::deserialize_queued")]
     pub effects: Vec<Effect>,
@@ -483,6 +487,22 @@ fn numbered<T>(
     Ok(items.into_iter().zip(numbers).collect())
 }
 
+/// A list kept beside another by position, absent (empty) from bodies written before it
+/// was kept: then `None` for every item.
+pub(crate) fn by_position<T>(
+    items: Vec<Option<T>>,
+    len: usize,
+    what: &str,
+) -> Result<Vec<Option<T>>, Error> {
+    match items.len() {
+        0 => Ok(std::iter::repeat_with(|| None).take(len).collect()),
+        n if n == len => Ok(items),
+        n => Err(corrupt(format!(
+            "{len} {what} keys but {n} requests for them"
+        ))),
+    }
+}
+
 fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, V)> {
     let mut v: Vec<(K, V)> = map.iter().map(|(k, v)| (*k, v.clone())).collect();
     v.sort_unstable_by_key(|(k, _)| *k);
@@ -507,6 +527,7 @@ impl Engine {
             .map(|&(k, t, _)| (t, host_key(k).to_owned()))
             .collect();
         remembered.sort_unstable_by(|a, b| (host_key(a.0), a.0).cmp(&(host_key(b.0), b.0)));
+        let idempotency_requests = remembered.iter().map(|(.., r)| r.request).collect();
         let (idempotency, idempotency_numbers) = remembered
             .into_iter()
             .map(|(k, t, r)| ((host_key(k).to_owned(), t, r.decision.clone()), r.number))
@@ -543,6 +564,7 @@ impl Engine {
             idempotency,
             idempotency_order,
             idempotency_numbers,
+            idempotency_requests,
             timers: self.timers.armed_sorted(),
             effects: self.effects.iter().cloned().collect(),
             next_ticket: self.next_ticket,
@@ -796,6 +818,7 @@ impl Engine {
         }
         check_content_expiry(&s.sent_content, s.clock, engine.policy.dedup.content_period)?;
         engine.sent_content = SentContent::from_records(s.sent_content);
+        let requests = by_position(s.idempotency_requests, s.idempotency.len(), "idempotency")?;
         let idempotency = numbered(
             s.idempotency,
             s.idempotency_numbers,
@@ -806,11 +829,17 @@ impl Engine {
             engine.policy.dedup.idempotency_key_ttl,
             idempotency
                 .into_iter()
-                .map(|((key, at, decision), number)| {
+                .zip(requests)
+                .map(|(((key, at, decision), number), request)| {
                     // Held under the business of the number it was decided for.
                     let business = number.map(|n| engine.numbers[n as usize].business);
                     let key = scoped_key(business, &key);
-                    (key, at, Remembered { decision, number })
+                    let remembered = Remembered {
+                        decision,
+                        number,
+                        request,
+                    };
+                    (key, at, remembered)
                 })
                 .collect(),
             s.idempotency_order,

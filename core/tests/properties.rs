@@ -897,10 +897,53 @@ struct Model {
     clock: i64,
     /// Idempotency key → the clock when it was first used (§10: a repeat within the key's
     /// lifetime, at its own instant or the clock if later, returns the first decision and
-    /// changes nothing, not even the clock).
-    keys: HashMap<String, i64>,
+    /// changes nothing, not even the clock), and the request it was given for: the key given
+    /// again for another request is refused.
+    keys: HashMap<String, (i64, KeyedRequest)>,
     /// How long an idempotency key is remembered.
     key_lifetime_ms: i64,
+}
+
+/// What an idempotency key names: the input's kind, number, recipient and content.
+type KeyedRequest = (
+    &'static str,
+    String,
+    Option<String>,
+    Option<String>,
+    u64,
+    Option<u64>,
+);
+
+/// A keyed send or initiate: its key and request.
+fn keyed(event: &Event) -> Option<(&String, KeyedRequest)> {
+    match event {
+        // A check consults the key as a send would (it records nothing).
+        Event::Send(e) | Event::CheckSend(e) => Some((
+            e.idempotency_key.as_ref()?,
+            (
+                "send",
+                e.number.clone(),
+                e.contact.clone(),
+                e.group.clone(),
+                e.message.content_hash(),
+                None,
+            ),
+        )),
+        Event::Initiate(e) => Some((
+            e.idempotency_key.as_ref()?,
+            (
+                "initiate",
+                e.number.clone(),
+                Some(e.contact.clone()),
+                None,
+                e.message.content_hash(),
+                e.template
+                    .clone()
+                    .map(|t| OutboundMessage::Template(t).content_hash()),
+            ),
+        )),
+        _ => None,
+    }
 }
 
 fn contact_index(contact: &str) -> usize {
@@ -925,20 +968,12 @@ impl Model {
     /// Records an input the engine accepted.
     fn observe(&mut self, u: &Universe, event: &Event) {
         let at = event.at().unix_millis();
-        let key = match event {
-            Event::Send(e) => e.idempotency_key.as_ref(),
-            Event::Initiate(e) => e.idempotency_key.as_ref(),
-            _ => None,
-        };
-        if let Some(key) = key {
-            if self
-                .keys
-                .get(key)
-                .is_some_and(|&first| self.clock.max(at) < first + self.key_lifetime_ms)
-            {
+        if let Some((key, request)) = keyed(event).filter(|_| !matches!(event, Event::CheckSend(_)))
+        {
+            if self.key_is_live(key, at) {
                 return;
             }
-            self.keys.insert(key.clone(), self.clock.max(at));
+            self.keys.insert(key.clone(), (self.clock.max(at), request));
         }
         if !matches!(event, Event::CheckSend(_) | Event::QueryConversation(_)) {
             self.clock = self.clock.max(at);
@@ -958,6 +993,27 @@ impl Model {
             }
             _ => {}
         }
+    }
+
+    /// Whether `key` is remembered at `at` (or the clock, if later).
+    fn key_is_live(&self, key: &str, at: i64) -> bool {
+        self.keys
+            .get(key)
+            // Instants saturate at the end of year 9999 (documented): so does the key's end.
+            .is_some_and(|&(first, _)| {
+                self.clock.max(at) < (first + self.key_lifetime_ms).min(MAX_INSTANT_MS)
+            })
+    }
+
+    /// Whether `event` gives a remembered key for another request (refused).
+    fn reuses_a_key(&self, event: &Event) -> bool {
+        keyed(event).is_some_and(|(key, request)| {
+            self.key_is_live(key, event.at().unix_millis())
+                && self
+                    .keys
+                    .get(key)
+                    .is_some_and(|(_, first)| *first != request)
+        })
     }
 
     /// Whether a free-form message to `contact` on the official number may go out when asked
@@ -1026,6 +1082,10 @@ impl Harness {
     /// Applies one input through the typed API (raw lines through `handle_json`), checks it
     /// against what the model expected, feeds the model, and drains the effects.
     fn apply(&mut self, input: &Input) -> Outcome {
+        let expect = match &input.payload {
+            Payload::Typed(event) if self.model.reuses_a_key(event) => Expect::Err,
+            _ => input.expect,
+        };
         let (ok, error) = match &input.payload {
             Payload::Typed(event) => match self.engine.handle(event.clone()) {
                 Ok(_) => {
@@ -1041,7 +1101,7 @@ impl Harness {
                 (ok, (!ok).then(|| lines[0].clone()))
             }
         };
-        match input.expect {
+        match expect {
             Expect::Ok => assert!(ok, "{input:?} must be accepted, got {error:?}"),
             Expect::Err => assert!(!ok, "{input:?} must be refused"),
             Expect::Either => {}
@@ -1262,6 +1322,8 @@ proptest! {
             h.apply(&input);
             let now = instant((input.at_ms + offset).clamp(0, MAX_INSTANT_MS));
             h.engine.handle_timeout(now);
+            // The clock moved: keys age by it (the model's clock follows the engine's).
+            h.model.clock = h.model.clock.max(now.unix_millis());
             while h.engine.poll_effect().is_some() {}
             let first = h.engine.snapshot();
             h.engine.handle_timeout(now);

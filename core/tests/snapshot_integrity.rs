@@ -442,14 +442,39 @@ fn idempotency_keys_out_of_place_are_refused() {
         .expect("the list ends")
         + start;
     let entry = &body[start..end];
-    let twice = format!("{}{entry},{entry}{}", &body[..start], &body[end..]).replacen(
+    let mut twice = format!("{}{entry},{entry}{}", &body[..start], &body[end..]).replacen(
         r#""idempotency_numbers":[0]"#,
         r#""idempotency_numbers":[0,0]"#,
         1,
     );
+    // Its request too, by position.
+    let requests = twice
+        .find(r#""idempotency_requests":["#)
+        .expect("a request")
+        + r#""idempotency_requests":["#.len();
+    let request_end = twice[requests..].find(']').expect("the list ends") + requests;
+    let request = twice[requests..request_end].to_owned();
+    twice.replace_range(requests..request_end, &format!("{request},{request}"));
     match Engine::restore(&seal(twice.as_bytes())) {
         Err(Error::CorruptSnapshot { problem }) => {
             assert!(problem.contains("repeated"), "{problem}")
+        }
+        other => panic!("expected a corrupt snapshot, got {other:?}"),
+    }
+    // A request list that does not match the keys, by position.
+    let start = body.find(r#""idempotency_requests":["#).expect("a request");
+    let end = body[start..].find(']').expect("the list ends") + start + 1;
+    let extra = format!(
+        r#"{}"idempotency_requests":[1,2]{}"#,
+        &body[..start],
+        &body[end..]
+    );
+    match Engine::restore(&seal(extra.as_bytes())) {
+        Err(Error::CorruptSnapshot { problem }) => {
+            assert!(
+                problem.contains("1 idempotency keys but 2 requests"),
+                "{problem}"
+            )
         }
         other => panic!("expected a corrupt snapshot, got {other:?}"),
     }

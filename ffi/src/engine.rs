@@ -422,7 +422,8 @@ pub struct convstate_send_request {
     /// The message (borrowed for the call).
     pub message: *const convstate_message,
     /// Idempotency key (1..=256 bytes; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
-    /// NULL: a repeated key returns the first decision.
+    /// NULL: a repeated key returns the first decision (given for another request, it is
+    /// `CONVSTATE_ERR_INVALID_EVENT`).
     pub idempotency_key: *const c_char,
     /// Its length in bytes.
     pub idempotency_key_len: usize,
