@@ -51,9 +51,20 @@ impl Instant {
             // later one: say which limit it broke.
             let digits = text.bytes().take_while(u8::is_ascii_digit).count();
             let problem = if digits == text.len() && digits > 4 {
-                // Unix milliseconds given as text: JSON's number, not a string, is one.
-                "digits alone are not RFC 3339; give unix milliseconds (not seconds) as an \
-                 integer (1793696400000, not \"1793696400000\"), or a text such as \
+                // Unix time given as text: JSON's number, not a string, is one; ten digits
+                // or so are seconds, which the example turns into milliseconds.
+                let (millis, given) = match digits {
+                    ..=11 => (format!("{text}000"), text),
+                    12..=16 => (text.to_owned(), text),
+                    _ => ("1793696400000".to_owned(), "1793696400000"),
+                };
+                format!(
+                    "digits alone are not RFC 3339; give unix milliseconds (not seconds) as an \
+                     integer ({millis}, not \"{given}\"), or a text such as \
+                     \"2026-11-02T09:00:00Z\""
+                )
+            } else if lacks_offset(text) {
+                "the UTC offset is missing: end it with Z or ±hh:mm, as in \
                  \"2026-11-02T09:00:00Z\""
                     .to_owned()
             } else if digits > 4 {
@@ -177,6 +188,20 @@ impl Instant {
         let (year, month, _) = civil_from_days(self.0.div_euclid(86_400_000));
         (year * 100 + month) as u32
     }
+}
+
+/// A date and time without an offset (`2026-11-02T09:00:00`, fractions allowed): RFC 3339
+/// needs one, and chrono only says the input ended early.
+fn lacks_offset(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let Some(time) = bytes.get(11..) else {
+        return false;
+    };
+    bytes.len() >= 19
+        && matches!(bytes[10], b'T' | b't' | b' ')
+        && time
+            .iter()
+            .all(|&b| b.is_ascii_digit() || b == b':' || b == b'.')
 }
 
 /// A calendar month (UTC) with its bounds: the month of an instant inside it is two
@@ -672,6 +697,23 @@ mod tests {
             ),
             "{quoted}"
         );
+        // Seconds as text: the example is the input in milliseconds.
+        let seconds = Instant::parse_rfc3339("1793606400")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            seconds.contains("(1793606400000, not \"1793606400\")"),
+            "{seconds}"
+        );
+        // No offset: said so, not that the input ended early.
+        for local in ["2026-11-02T09:01:00", "2026-11-02 09:01:00.250"] {
+            let missing = Instant::parse_rfc3339(local).unwrap_err().to_string();
+            assert!(missing.contains("the UTC offset is missing"), "{missing}");
+        }
+        let garbage = Instant::parse_rfc3339("2026-11-02Tnoon")
+            .unwrap_err()
+            .to_string();
+        assert!(!garbage.contains("offset is missing"), "{garbage}");
     }
 
     #[test]

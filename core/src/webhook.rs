@@ -2043,17 +2043,40 @@ fn unix_seconds(value: &Value, path: &str) -> Found<Instant> {
         _ => None,
     }
     .ok_or_else(|| invalid(path, format!("expected unix seconds, got {value}")))?;
-    let millis = seconds
-        .checked_mul(1000)
-        .ok_or_else(|| invalid(path, format!("{seconds} s is out of range")))?;
-    Instant::from_unix_millis(millis).map_err(|e| invalid(path, e))
+    let out_of_range = || {
+        // Thirteen digits or so are milliseconds, given where Meta writes seconds.
+        let hint = if (100_000_000_000..=253_402_300_799_999).contains(&seconds) {
+            "; this looks like unix milliseconds, and Meta's timestamps are unix seconds"
+        } else {
+            ""
+        };
+        invalid(
+            path,
+            format!(
+                "unix seconds {seconds} are outside the accepted range 0..=253402300799 \
+                 (years 1970..=9999){hint}"
+            ),
+        )
+    };
+    let millis = seconds.checked_mul(1000).ok_or_else(out_of_range)?;
+    Instant::from_unix_millis(millis).map_err(|_| out_of_range())
 }
 
 /// Unix seconds or an RFC 3339 string.
 fn instant_value(value: &Value, path: &str) -> Found<Instant> {
     match value {
+        // The wire's wording of a bad instant offers unix milliseconds: here they are seconds.
         Value::String(s) if s.parse::<i64>().is_err() => {
-            Instant::parse_rfc3339(s).map_err(|e| invalid(path, e))
+            Instant::parse_rfc3339(s).map_err(|e| match e {
+                Error::InstantOutOfRange { .. } => invalid(path, e),
+                _ => {
+                    let given = crate::error::quoted(s);
+                    invalid(
+                        path,
+                        format!("expected unix seconds or RFC 3339, got {given:?}"),
+                    )
+                }
+            })
         }
         _ => unix_seconds(value, path),
     }
@@ -2129,4 +2152,30 @@ fn tier_level(tier: &str) -> Option<LimitLevel> {
     };
     let n: u32 = digits.parse().ok()?;
     n.checked_mul(factor).map(LimitLevel::Contacts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_seconds_out_of_range_say_the_range_and_spot_milliseconds() {
+        let at = |value: Value| unix_seconds(&value, "statuses[0].timestamp");
+        assert_eq!(
+            at(Value::from("1793610600")).unwrap().to_rfc3339(),
+            "2026-11-02T09:10:00Z"
+        );
+        let millis = at(Value::from("1793610600000")).unwrap_err().to_string();
+        assert!(
+            millis.contains("unix seconds 1793610600000 are outside the accepted range"),
+            "{millis}"
+        );
+        assert!(millis.contains("looks like unix milliseconds"), "{millis}");
+        let negative = at(Value::from(-5)).unwrap_err().to_string();
+        assert!(
+            negative.contains("unix seconds -5 are outside"),
+            "{negative}"
+        );
+        assert!(!negative.contains("milliseconds"), "{negative}");
+    }
 }

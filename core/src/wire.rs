@@ -96,6 +96,17 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
         // re-encoded), so the position is left out and every door words it the same.
         // Syntax errors keep theirs: only a line has syntax.
         let is_syntax = e.classify() != serde_json::error::Category::Data;
+        // The event is read as it is scanned: a bad value met before the line turns out not
+        // to be JSON (`{"type":"tik",` cut off) would be reported as the value. A line that
+        // is not JSON says so first.
+        if !is_syntax {
+            if let Err(syntax) = serde_json::from_str::<serde::de::IgnoredAny>(line) {
+                return Failure {
+                    problem: syntax.to_string(),
+                    is_syntax: true,
+                };
+            }
+        }
         if !is_syntax {
             let position = format!(" at line {} column {}", e.line(), e.column());
             if let Some(message) = problem.strip_suffix(&position) {
@@ -375,6 +386,11 @@ mod tests {
         let syntax = problem(r#"{"type":"tick","at":}"#);
         assert!(syntax.starts_with("not valid JSON: "), "{syntax}");
         assert!(syntax.contains("column"), "{syntax}");
+        // A bad value read before the line turns out not to be JSON: the line is not JSON.
+        for cut_off in [r#"{"type":"tik","at":0"#, r#"{"type":"tick","at":"x","#] {
+            let syntax = problem(cut_off);
+            assert!(syntax.starts_with("not valid JSON: EOF"), "{syntax}");
+        }
         let marked = problem("\u{feff}{\"type\":\"tick\",\"at\":0}");
         assert!(marked.contains("byte-order mark (U+FEFF)"), "{marked}");
     }
