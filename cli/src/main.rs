@@ -293,13 +293,17 @@ impl PolicyArgs {
                     }
                     None => text.clone(),
                 };
-                let overrides: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+                let overrides = convstate::policy::overrides_from_json(&json).map_err(|e| {
                     // A file's name, for the reader to find what it gave.
                     let source = match text.strip_prefix('@') {
                         Some(path) => format!(" {}:", input_name(path)),
                         None => String::new(),
                     };
-                    CliError::Usage(format!("--policy-overrides:{source} not valid JSON: {e}"))
+                    let problem = match e {
+                        convstate::Error::InvalidPolicy { problem } => problem,
+                        other => other.to_string(),
+                    };
+                    CliError::Usage(format!("--policy-overrides:{source} {problem}"))
                 })?;
                 Policy::with_overrides(name, &overrides)
             }

@@ -741,7 +741,7 @@ impl Policy {
             serde_json::to_value(Policy::preset(name)?).map_err(|e| Error::InvalidPolicy {
                 problem: e.to_string(),
             })?;
-        merge(&mut value, overrides);
+        merge(&mut value, overrides, "")?;
         // The path of the field at fault, as the wire's errors name theirs: an override is
         // one field among a hundred.
         let policy: Policy = serde_path_to_error::deserialize(value).map_err(|e| {
@@ -1001,9 +1001,63 @@ impl Policy {
                 "content.cta_url.url_max_chars",
                 content.cta_url.url_max_chars,
             ),
+            (
+                "content.interactive_buttons_max",
+                content.interactive_buttons_max,
+            ),
         ] {
             if limit == 0 {
                 return invalid(format!("{name} must be at least 1"));
+            }
+        }
+        // Prices of a market no prefix names (and not `other`, the rest) are never charged:
+        // a market misspelt in `markets` or in `rates`.
+        if let Some(card) = &self.pricing.rate_card {
+            let named =
+                |market: &String| market == "other" || card.markets.values().any(|m| m == market);
+            if let Some(market) = card.rates.keys().find(|m| !named(m)) {
+                return invalid(format!(
+                    "pricing.rate_card.rates.{market}: no prefix in pricing.rate_card.markets \
+                     names market {market:?} (and it is not \"other\"), so its prices are \
+                     never charged"
+                ));
+            }
+        }
+        // File sizes of nothing refuse every file of their kind, likewise.
+        let sizes = [
+            (
+                "content.inbound_file_max_bytes".to_owned(),
+                Some(content.inbound_file_max_bytes),
+            ),
+            (
+                "content.outbound_file_max_bytes".to_owned(),
+                Some(content.outbound_file_max_bytes),
+            ),
+            (
+                "content.animated_sticker_max_bytes".to_owned(),
+                content.animated_sticker_max_bytes,
+            ),
+        ]
+        .into_iter()
+        .chain(
+            (content.outbound_file_max_bytes_by_provider.iter()).map(|(provider, &size)| {
+                (
+                    format!("content.outbound_file_max_bytes_by_provider.{provider}"),
+                    Some(size),
+                )
+            }),
+        )
+        .chain(
+            (content.outbound_file_max_bytes_by_media.iter()).map(|(media, &size)| {
+                (
+                    format!("content.outbound_file_max_bytes_by_media.{media}"),
+                    Some(size),
+                )
+            }),
+        );
+        for (name, size) in sizes {
+            if size == Some(0) {
+                return invalid(format!("{name} must be at least 1 byte"));
             }
         }
         // Numbers' providers are kept lowercased (`register_number`): a key written otherwise
@@ -1041,7 +1095,10 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
+/// Merges `patch` over `base` field by field. A section (an object in the preset) takes
+/// only an object: serde would read an array into it by position (`"window": ["2d"]` set
+/// the window's length) and word `[]` after a Rust type.
+fn merge(base: &mut serde_json::Value, patch: &serde_json::Value, path: &str) -> Result<(), Error> {
     let kind_changes = matches!(
         (base.get("kind"), patch.get("kind")),
         (Some(old), Some(new)) if old != new
@@ -1050,15 +1107,96 @@ fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
         (slot, value) if kind_changes => *slot = value.clone(),
         (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
             for (key, value) in patch {
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 match base.get_mut(key) {
-                    Some(slot) => merge(slot, value),
+                    Some(slot) => merge(slot, value, &path)?,
                     None => {
                         base.insert(key.clone(), value.clone());
                     }
                 }
             }
         }
+        (serde_json::Value::Object(_), value) => {
+            return Err(Error::InvalidPolicy {
+                problem: format!(
+                    "field \"{path}\": a section takes an object of the fields to change, got {}",
+                    json_kind(value)
+                ),
+            })
+        }
         (slot, value) => *slot = value.clone(),
+    }
+    Ok(())
+}
+
+/// Policy overrides from their JSON text, refused when not JSON or when an object names a
+/// key twice (the last would win without a word, as in `{"window":{"length":"3d",
+/// "length":"2d"}}`; event lines refuse it too).
+pub fn overrides_from_json(text: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str::<StrictJson>(text)
+        .map(|strict| strict.0)
+        .map_err(|e| Error::InvalidPolicy {
+            problem: match e.classify() {
+                serde_json::error::Category::Data => e.to_string(),
+                _ => format!("not valid JSON: {e}"),
+            },
+        })
+}
+
+/// A JSON value read with every object's keys distinct.
+struct StrictJson(serde_json::Value);
+
+impl<'de> Deserialize<'de> for StrictJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde_json::Value;
+        struct Strict;
+        impl<'de> de::Visitor<'de> for Strict {
+            type Value = StrictJson;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<StrictJson, E> {
+                Ok(StrictJson(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StrictJson, E> {
+                Ok(StrictJson(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StrictJson, E> {
+                Ok(StrictJson(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<StrictJson, E> {
+                Ok(StrictJson(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<StrictJson, E> {
+                Ok(StrictJson(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<StrictJson, E> {
+                Ok(StrictJson(Value::Null))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StrictJson, A::Error> {
+                let mut items = Vec::new();
+                while let Some(StrictJson(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(StrictJson(Value::Array(items)))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<StrictJson, A::Error> {
+                let mut object = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let StrictJson(value) = map.next_value()?;
+                    if object.contains_key(&key) {
+                        return Err(de::Error::custom(format!("key {key:?} is given twice")));
+                    }
+                    object.insert(key, value);
+                }
+                Ok(StrictJson(Value::Object(object)))
+            }
+        }
+        deserializer.deserialize_any(Strict)
     }
 }
 
@@ -1232,6 +1370,42 @@ mod tests {
     fn accepted(overrides: serde_json::Value) {
         let policy = Policy::with_overrides("cloud-2025", &overrides);
         assert!(policy.is_ok(), "{overrides} was refused: {policy:?}");
+    }
+
+    #[test]
+    fn a_section_is_overridden_by_an_object_and_a_key_given_once() {
+        // An array was read into a section by position, and the last of two keys won.
+        for (overrides, said) in [
+            (
+                serde_json::json!({"window": ["2d", "0ms", null, false]}),
+                "got an array",
+            ),
+            (serde_json::json!({"window": null}), "got null"),
+            (
+                serde_json::json!({"limits": {"upgrade": 50}}),
+                "got a number",
+            ),
+        ] {
+            let problem = refusal(overrides.clone());
+            assert!(
+                problem.contains("a section takes an object"),
+                "{overrides}: {problem}"
+            );
+            assert!(problem.contains(said), "{overrides}: {problem}");
+        }
+        assert!(refusal(serde_json::json!({"limits": {"upgrade": 50}}))
+            .starts_with("field \"limits.upgrade\""));
+        let twice = overrides_from_json(r#"{"window":{"length":"3d","length":"2d"}}"#);
+        assert!(
+            matches!(&twice, Err(Error::InvalidPolicy { problem }) if problem.starts_with("key \"length\" is given twice")),
+            "{twice:?}"
+        );
+        let nested = overrides_from_json(r#"{"chat":{"idle_timeout":"15m"},"levels":[1,{"a":1}]}"#);
+        assert_eq!(
+            nested.unwrap(),
+            serde_json::json!({"chat": {"idle_timeout": "15m"}, "levels": [1, {"a": 1}]})
+        );
+        assert!(overrides_from_json("{").is_err());
     }
 
     #[test]
@@ -1428,6 +1602,30 @@ mod tests {
             (
                 serde_json::json!({"buttons": {"phone_max_chars": 0}}),
                 "buttons.phone_max_chars must be at least 1",
+            ),
+            (
+                serde_json::json!({"content": {"interactive_buttons_max": 0}}),
+                "content.interactive_buttons_max must be at least 1",
+            ),
+            (
+                serde_json::json!({"content": {"outbound_file_max_bytes": 0}}),
+                "content.outbound_file_max_bytes must be at least 1 byte",
+            ),
+            (
+                serde_json::json!({"content": {"outbound_file_max_bytes_by_media": {"image": 0}}}),
+                "content.outbound_file_max_bytes_by_media.image must be at least 1 byte",
+            ),
+            (
+                serde_json::json!({"content": {"animated_sticker_max_bytes": 0}}),
+                "content.animated_sticker_max_bytes must be at least 1 byte",
+            ),
+            (
+                serde_json::json!({"pricing": {"rate_card": {
+                    "currency": "USD", "markets": {"1": "na"},
+                    "rates": {"na": {"marketing": "0.025"}, "zz": {"marketing": "0.05"}}
+                }}}),
+                "pricing.rate_card.rates.zz: no prefix in pricing.rate_card.markets names market \"zz\" \
+                 (and it is not \"other\"), so its prices are never charged",
             ),
             (
                 serde_json::json!({"content": {"interactive_body_max_chars": 0}}),

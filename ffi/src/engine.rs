@@ -69,10 +69,7 @@ pub(crate) unsafe fn policy_arg(
     let policy = match overrides {
         None => Policy::preset(preset)?,
         Some(json) => {
-            let value: serde_json::Value =
-                serde_json::from_str(json).map_err(|e| convstate_core::Error::InvalidPolicy {
-                    problem: format!("overrides are not JSON: {e}"),
-                })?;
+            let value = convstate_core::policy::overrides_from_json(json)?;
             Policy::with_overrides(preset, &value)?
         }
     };
