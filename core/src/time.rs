@@ -529,7 +529,9 @@ impl Duration {
         if (0..=MAX_DURATION_MS).contains(&ms) {
             Ok(Duration(ms))
         } else {
-            Err(format!("duration {ms} ms is outside 0..={MAX_DURATION_MS}"))
+            Err(format!(
+                "duration {ms} ms is outside 0..={MAX_DURATION_MS} ms (0 to 36600 days)"
+            ))
         }
     }
     /// From seconds.
@@ -560,9 +562,37 @@ impl Duration {
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
-        let value: i64 = digits.parse().map_err(|_| {
-            format!("expected a duration like \"24h\", \"10m\" or \"7d\", got {text:?}")
-        })?;
+        let too_long = || {
+            format!(
+                "duration {:?} is longer than the maximum, 36600d (100 years of 366 days)",
+                crate::error::quoted(text)
+            )
+        };
+        // Say what is wrong with the common near misses before the general form.
+        if text.starts_with('-') {
+            return Err(format!(
+                "duration {:?} is negative; durations are 0 or more",
+                crate::error::quoted(text)
+            ));
+        }
+        if !digits.is_empty() && unit.starts_with(['.', ',']) {
+            return Err(format!(
+                "duration {:?} has a fraction; use whole numbers of a smaller unit (\"90m\", \
+                 not \"1.5h\")",
+                crate::error::quoted(text)
+            ));
+        }
+        let value: i64 = match digits.parse() {
+            Ok(value) => value,
+            // All digits, too many for a number: longer than any duration.
+            Err(_) if !digits.is_empty() => return Err(too_long()),
+            Err(_) => {
+                return Err(format!(
+                    "expected a duration like \"24h\", \"10m\" or \"7d\", got {:?}",
+                    crate::error::quoted(text)
+                ))
+            }
+        };
         let unit_ms = match unit {
             "" | "ms" => 1,
             "s" => 1000,
@@ -571,14 +601,16 @@ impl Duration {
             "d" => 86_400_000,
             other => {
                 return Err(format!(
-                    "unknown duration unit {other:?} in {text:?} (use ms, s, m, h or d)"
+                    "unknown duration unit {:?} in {:?} (use ms, s, m, h or d, with no space)",
+                    crate::error::quoted(other),
+                    crate::error::quoted(text)
                 ))
             }
         };
         let ms = value
             .checked_mul(unit_ms)
             .filter(|ms| *ms <= MAX_DURATION_MS)
-            .ok_or_else(|| format!("duration {text:?} is longer than the 100-year maximum"))?;
+            .ok_or_else(too_long)?;
         Ok(Duration(ms))
     }
 }
@@ -714,6 +746,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!garbage.contains("offset is missing"), "{garbage}");
+    }
+
+    #[test]
+    fn near_miss_durations_say_what_is_wrong() {
+        let problem = |text: &str| Duration::parse(text).unwrap_err();
+        assert!(problem("-1h").contains("is negative"), "{}", problem("-1h"));
+        assert!(
+            problem("1.5h").contains("has a fraction"),
+            "{}",
+            problem("1.5h")
+        );
+        assert!(problem("18446744073709551615ms").contains("longer than the maximum, 36600d"));
+        assert!(problem("36601d").contains("longer than the maximum, 36600d"));
+        assert!(
+            problem("10 m").contains("with no space"),
+            "{}",
+            problem("10 m")
+        );
+        assert!(problem("soon").starts_with("expected a duration like"));
+        assert_eq!(Duration::parse("36600d").unwrap().millis(), MAX_DURATION_MS);
     }
 
     #[test]

@@ -926,16 +926,20 @@ impl Parser<'_> {
                 return Ok(number);
             }
         }
-        match metadata.get("display_phone_number").and_then(Value::as_str) {
-            Some(display) => self.registered_number(display),
-            None => Err(Error::UnknownNumber {
-                number: crate::error::quoted(
-                    metadata
-                        .get("phone_number_id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                ),
+        let id = metadata.get("phone_number_id").and_then(Value::as_str);
+        match (
+            metadata.get("display_phone_number").and_then(Value::as_str),
+            id,
+        ) {
+            (Some(display), _) => self.registered_number(display),
+            (None, Some(id)) => Err(Error::UnknownNumber {
+                number: crate::error::quoted(id),
             }),
+            // Nothing names the number: the payload's fault, not an unknown number's.
+            (None, None) => Err(invalid(
+                &path,
+                "names no number: expected phone_number_id or display_phone_number",
+            )),
         }
     }
 
@@ -2177,5 +2181,32 @@ mod tests {
             "{negative}"
         );
         assert!(!negative.contains("milliseconds"), "{negative}");
+    }
+
+    #[test]
+    fn metadata_that_names_no_number_is_the_payloads_fault() {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{},"statuses":[{"id":"wamid.1","status":"sent","timestamp":"1793610600","recipient_id":"79110000001"}]}}]}]}"#;
+        let outcomes = engine
+            .handle_webhook(body, Instant::from_unix_millis(1_793_610_600_000).unwrap())
+            .unwrap();
+        let errors: Vec<String> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                WebhookOutcome::Failed { error, .. } => Some(error.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 1, "{outcomes:?}");
+        assert!(
+            errors[0].starts_with("invalid event: webhook"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[0].contains("metadata: names no number"),
+            "{}",
+            errors[0]
+        );
     }
 }
