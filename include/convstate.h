@@ -2288,8 +2288,11 @@ convstate_result convstate_engine_number_quality(struct convstate_engine *engine
  * The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
  * its restriction of that scope; those of the other scopes stay as they were. `until_ms`:
  * when it ends, or `CONVSTATE_NONE_MS` for the policy's default length (a bar on
- * business-initiated messages; other scopes last until lifted); `until_lifted`: it lasts
- * until lifted, whatever the default (with an `until_ms`, `CONVSTATE_ERR_INVALID_EVENT`).
+ * business-initiated messages; other scopes last until lifted); `until_lifted`: 1, it
+ * lasts until lifted, whatever the default (with an `until_ms`,
+ * `CONVSTATE_ERR_INVALID_EVENT`), or 0 (another value is `CONVSTATE_ERR_INVALID_ARGUMENT`:
+ * a byte, not a C `bool`, so that a binding that passes an int cannot pass a Rust `bool`
+ * other than 0 or 1).
  */
 convstate_result convstate_engine_number_restriction(struct convstate_engine *engine,
                                                      int64_t at_ms,
@@ -2297,7 +2300,7 @@ convstate_result convstate_engine_number_restriction(struct convstate_engine *en
                                                      size_t number_len,
                                                      uint32_t scope,
                                                      int64_t until_ms,
-                                                     bool until_lifted);
+                                                     uint8_t until_lifted);
 
 /**
  * The provider lifted every restriction of a number, a ban included. Provider reports are
@@ -2357,7 +2360,8 @@ convstate_result convstate_engine_message_status(struct convstate_engine *engine
                                                  size_t errors_len);
 
 /**
- * A contact opted in (`opted_in = true`) or withdrew their opt-in (`false`). Consent is held
+ * A contact opted in (`opted_in` 1) or withdrew their opt-in (0; another value is
+ * `CONVSTATE_ERR_INVALID_ARGUMENT`, as for `until_lifted`). Consent is held
  * per business: give `business`, or NULL and a `number` of the business (both: the number
  * must be the business's, else `CONVSTATE_ERR_INVALID_EVENT`).
  */
@@ -2369,7 +2373,7 @@ convstate_result convstate_engine_consent(struct convstate_engine *engine,
                                           size_t number_len,
                                           const char *contact,
                                           size_t contact_len,
-                                          bool opted_in);
+                                          uint8_t opted_in);
 
 /**
  * A contact stopped or resumed marketing messages (`value`: a `convstate_preference`).

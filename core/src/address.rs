@@ -354,6 +354,14 @@ impl Interner {
         self.address_of(key).to_string()
     }
 
+    /// The text of an interned id or group key, borrowed (`None` for a phone number).
+    pub(crate) fn id_text(&self, key: AddressKey) -> Option<&str> {
+        match key.0 & TAG_MASK {
+            0 => None,
+            _ => self.strings.get((key.0 & !TAG_MASK) as usize).map(|s| &**s),
+        }
+    }
+
     /// An address for effects: no text is built until the host asks for it.
     pub fn address_of(&self, key: AddressKey) -> Address {
         match key.0 & TAG_MASK {

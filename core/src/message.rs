@@ -26,15 +26,22 @@ pub enum MediaKind {
     Sticker,
 }
 
-impl fmt::Display for MediaKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl MediaKind {
+    /// The kind's wire name.
+    pub fn name(self) -> &'static str {
+        match self {
             MediaKind::Image => "image",
             MediaKind::Video => "video",
             MediaKind::Audio => "audio",
             MediaKind::Document => "document",
             MediaKind::Sticker => "sticker",
-        })
+        }
+    }
+}
+
+impl fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -226,9 +233,13 @@ impl TemplateParams {
         }
     }
 
-    /// Every parameter's length together, in bytes.
-    pub(crate) fn bytes(&self) -> u64 {
-        self.total(str::len)
+    /// The longest parameter's length, in bytes.
+    pub(crate) fn longest_bytes(&self) -> u64 {
+        let longest = match self {
+            TemplateParams::Positional(v) => v.iter().map(String::len).max(),
+            TemplateParams::Named(m) => m.values().map(String::len).max(),
+        };
+        longest.unwrap_or(0) as u64
     }
 
     /// Every parameter's length together, counted by `len` (bytes, or characters).
@@ -333,6 +344,24 @@ pub struct CtaUrlMessage {
     pub display_text: String,
     /// The address the button opens.
     pub url: String,
+}
+
+impl TemplateMessage {
+    /// Feeds the template send to a content hash, as [`OutboundMessage::content_hash`] of
+    /// it does.
+    pub(crate) fn hash_into(&self, h: &mut ContentHasher) {
+        h.part(b"template");
+        h.part(self.name.as_bytes());
+        h.part(self.language.as_bytes());
+        self.params.hash_into(h);
+        // Only when given, so that every other send keeps the hash it had (stored in
+        // snapshots). The body's parameters are as many as its variables in any send
+        // recorded, so the marker cannot be read as one of them.
+        if !self.header_params.is_empty() {
+            h.part(b"header");
+            self.header_params.hash_into(h);
+        }
+    }
 }
 
 /// One outbound message.
@@ -453,22 +482,10 @@ impl OutboundMessage {
                 h.part(&latitude.to_bits().to_le_bytes());
                 h.part(&longitude.to_bits().to_le_bytes());
             }
-            OutboundMessage::Template(t) => {
-                h.part(b"template");
-                h.part(t.name.as_bytes());
-                h.part(t.language.as_bytes());
-                t.params.hash_into(&mut h);
-                // Only when given, so that every other send keeps the hash it had (stored
-                // in snapshots). The body's parameters are as many as its variables in any
-                // send recorded, so the marker cannot be read as one of them.
-                if !t.header_params.is_empty() {
-                    h.part(b"header");
-                    t.header_params.hash_into(&mut h);
-                }
-            }
+            OutboundMessage::Template(t) => t.hash_into(&mut h),
             other => {
                 let (kind, media) = other.media().expect("remaining variants are media");
-                h.part(kind.to_string().as_bytes());
+                h.part(kind.name().as_bytes());
                 h.part(&media.size.to_le_bytes());
                 h.part(media.caption.as_deref().unwrap_or("").as_bytes());
                 h.part(media.media_ref.as_deref().unwrap_or("").as_bytes());
@@ -640,7 +657,6 @@ fn check_list(list: &ListMessage, limits: &crate::policy::ListLimits) -> Result<
     let rows: usize = list.sections.iter().map(|s| s.rows.len()).sum();
     check_count("rows", rows, limits.rows_max)?;
     let several = list.sections.len() > 1;
-    let mut ids: Vec<&str> = Vec::with_capacity(rows);
     for section in &list.sections {
         match &section.title {
             Some(title) => check_filled("section title", title, limits.section_title_max_chars)?,
@@ -654,21 +670,19 @@ fn check_list(list: &ListMessage, limits: &crate::policy::ListLimits) -> Result<
             check_filled("row id", &row.id, limits.row_id_max_chars)?;
             check_filled("row title", &row.title, limits.row_title_max_chars)?;
             if let Some(description) = &row.description {
-                check_chars(
-                    "row description",
-                    description,
-                    limits.row_description_max_chars,
-                )?;
+                let limit = limits.row_description_max_chars;
+                check_filled("row description", description, limit)?;
             }
-            ids.push(&row.id);
         }
     }
-    ids.sort_unstable();
-    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+    // Each id against those before it: at most `rows_max` rows, and no allocation.
+    let ids = || (list.sections.iter()).flat_map(|s| s.rows.iter().map(|r| r.id.as_str()));
+    let repeated = (ids().enumerate()).find(|&(i, id)| ids().take(i).any(|before| before == id));
+    if let Some((_, id)) = repeated {
         return Err(DenyReason::InvalidContent {
             problem: ContentProblem::Repeated {
                 item: "row id".into(),
-                value: crate::error::quoted(pair[0]),
+                value: crate::error::quoted(id),
             },
         });
     }

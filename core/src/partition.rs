@@ -53,7 +53,8 @@ use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::send::Remembered;
 use crate::sent_content::SentContent;
 use crate::snapshot::{
-    corrupt, json_text, seal_as, unseal_as, Checksum, SnapshotBody, StoredTemplate,
+    check_by_position, corrupt, json_text, seal_as, unseal_as, Checksum, SnapshotBody,
+    StoredTemplate,
 };
 use crate::template::parse_variables;
 use crate::time::Instant;
@@ -741,13 +742,8 @@ impl Engine {
         for (key, _, _, n) in &x.idempotency {
             number_ok(key, *n, "idempotency key")?;
         }
-        let requests = x.idempotency_requests.len();
-        if requests != 0 && requests != x.idempotency.len() {
-            return Err(corrupt(format!(
-                "{} idempotency keys but {requests} requests for them",
-                x.idempotency.len()
-            )));
-        }
+        let (requests, keys) = (x.idempotency_requests.len(), x.idempotency.len());
+        check_by_position(requests, keys, "idempotency keys")?;
         for (id, _, n) in &x.inbound_ids {
             number_ok(id, *n, "inbound message id")?;
         }
@@ -915,6 +911,7 @@ impl Engine {
         if !x.idempotency.is_empty() {
             // Keys checked new above, requests checked against them: the merge keeps every
             // entry.
+            // Checked above: as many as the keys, or none (any request).
             let mut requests = x.idempotency_requests;
             requests.resize(x.idempotency.len(), None);
             let merged = self.idempotency.merge(

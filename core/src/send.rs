@@ -76,7 +76,7 @@ pub(crate) struct Remembered {
     pub decision: Decision,
     /// `None` when restored from a snapshot older than version 4, which did not record it.
     pub number: Option<u32>,
-    /// The request the key was first given for ([`Engine::request_print`]): the key given
+    /// The request the key was first given for (`send_print`, `initiate_print`): the key given
     /// again for another is refused. `None` when saved before it was kept (any request).
     pub request: Option<u64>,
 }
@@ -114,7 +114,13 @@ impl Engine {
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        let print = || self.send_print(req.contact, req.group, req.message.content_hash());
+        let print = || {
+            self.send_print(
+                &target,
+                req.contact.or(req.group),
+                req.message.content_hash(),
+            )
+        };
         if let Some(decision) =
             self.remembered(target.number, req.idempotency_key, req.at, print)?
         {
@@ -136,7 +142,13 @@ impl Engine {
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        let print = || self.send_print(req.contact, req.group, req.message.content_hash());
+        let print = || {
+            self.send_print(
+                &target,
+                req.contact.or(req.group),
+                req.message.content_hash(),
+            )
+        };
         if let Some(decision) =
             self.remembered(target.number, req.idempotency_key, req.at, print)?
         {
@@ -149,12 +161,13 @@ impl Engine {
         let now = self.clock;
         let decision = self.decide(target, message, req.force, now)?;
         self.record(target, message, &decision, now, req.message_id)?;
-        if req.idempotency_key.is_some() {
-            let print = self.send_print(req.contact, req.group, message.content);
-            self.remember(req.idempotency_key, target.number, &decision, print, now);
-        } else {
-            self.idempotency.prune(now);
-        }
+        let key = (req.idempotency_key).map(|key| {
+            (
+                key,
+                self.send_print(&target, req.contact.or(req.group), message.content),
+            )
+        });
+        self.remember(key, target.number, &decision, now);
         Ok(decision)
     }
 
@@ -164,7 +177,7 @@ impl Engine {
     pub fn initiate(&mut self, req: &InitiateRequest) -> Result<Decision, Error> {
         let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
         check_request_ids(req.idempotency_key.as_deref(), req.message_id.as_deref())?;
-        let print = || self.initiate_print(req);
+        let print = || self.initiate_print(&target, req, req.message.content_hash());
         if let Some(decision) =
             self.remembered(target.number, req.idempotency_key.as_deref(), req.at, print)?
         {
@@ -287,56 +300,60 @@ impl Engine {
                 }
             }
         };
-        let print = self.initiate_print(req);
-        self.remember(
-            req.idempotency_key.as_deref(),
-            target.number,
-            &decision,
-            print,
-            now,
-        );
+        let key = (req.idempotency_key.as_deref())
+            .map(|key| (key, self.initiate_print(&target, req, message.content)));
+        self.remember(key, target.number, &decision, now);
         Ok(decision)
     }
 
-    /// What an idempotency key of a send names: the recipient as given (a phone number by
-    /// its digits, whatever its spelling) and the content (its hash).
-    fn send_print(&self, contact: Option<&str>, group: Option<&str>, content: u64) -> u64 {
+    /// What an idempotency key of a send names: the recipient ([`Engine::recipient_into`])
+    /// and the content (its hash).
+    fn send_print(&self, target: &Target, given: Option<&str>, content: u64) -> u64 {
         let mut h = ContentHasher::default();
         h.part(b"send");
-        self.recipient_into(&mut h, contact, group);
+        self.recipient_into(&mut h, target, given);
         h.part(&content.to_le_bytes());
         h.finish()
     }
 
     /// What an idempotency key of an `initiate` names: the recipient, the message and the
-    /// opener given (none: the number's default).
-    fn initiate_print(&self, req: &InitiateRequest) -> u64 {
+    /// opener given (none: the number's default, whatever it is then).
+    fn initiate_print(&self, target: &Target, req: &InitiateRequest, content: u64) -> u64 {
         let mut h = ContentHasher::default();
         h.part(b"initiate");
-        self.recipient_into(&mut h, Some(&req.contact), None);
-        h.part(&req.message.content_hash().to_le_bytes());
+        self.recipient_into(&mut h, target, Some(&req.contact));
+        h.part(&content.to_le_bytes());
         if let Some(opener) = &req.template {
-            let opener = OutboundMessage::Template(opener.clone());
-            h.part(&opener.content_hash().to_le_bytes());
+            opener.hash_into(&mut h);
         }
         h.finish()
     }
 
-    /// A recipient for a request's print: a phone number by its digits (`+49 151…` and
-    /// `0049151…` are one), an id or group as given. Not the contact an id is linked to: a
-    /// link learned between a send and its retry changes no request.
-    fn recipient_into(&self, h: &mut ContentHasher, contact: Option<&str>, group: Option<&str>) {
-        let given = contact.or(group).unwrap_or_default();
-        let digits =
-            (self.find_recipient(contact, group).ok().flatten()).and_then(|key| key.phone_digits());
-        match digits {
-            Some(digits) => {
-                h.part(b"phone");
-                h.part(&digits.to_le_bytes());
-            }
+    /// A recipient for a request's print: the contact its name resolves to, so that any
+    /// spelling of a phone number (by its digits) and a user id linked to the contact are
+    /// the same recipient, even when the link was learned between a send and its retry (the
+    /// name with the history stays the key); a group told apart from a contact of the same
+    /// text. A name never seen, as given (no earlier request named it).
+    fn recipient_into(&self, h: &mut ContentHasher, target: &Target, given: Option<&str>) {
+        h.part(if target.is_group {
+            b"group"
+        } else {
+            b"contact"
+        });
+        match target.recipient {
+            Some(key) => match key.phone_digits() {
+                Some(digits) => {
+                    h.part(b"phone");
+                    h.part(&digits.to_le_bytes());
+                }
+                None => {
+                    h.part(b"id");
+                    h.part(self.interner.id_text(key).unwrap_or_default().as_bytes());
+                }
+            },
             None => {
                 h.part(b"id");
-                h.part(given.as_bytes());
+                h.part(given.unwrap_or_default().as_bytes());
             }
         }
     }
@@ -401,10 +418,11 @@ impl Engine {
         })
     }
 
-    /// Whether a `send` or `initiate` from `number` with idempotency key `key` at `at` would
-    /// answer with the first decision for that key and change nothing (§10), rather than be
-    /// decided: for hosts that count decisions, such as a replay's summary, so that a retry
-    /// is not counted as a second send. False for an unknown number.
+    /// Whether idempotency key `key` from `number` is remembered at `at`: a `send` or
+    /// `initiate` with it answers with the first decision and changes nothing (§10), or is
+    /// refused as another request, rather than be decided: for hosts that count decisions,
+    /// such as a replay's summary, so that a retry is not counted as a second send. False
+    /// for an unknown number.
     pub fn repeats_key(&self, number: &str, key: &str, at: Instant) -> bool {
         self.number_idx(number).is_ok_and(|n| {
             let business = self.numbers[n as usize].business;
@@ -419,8 +437,8 @@ impl Engine {
     /// its number (a snapshot older than version 4) answers any business, as it did.
     ///
     /// The key given again for another request (another number, or `print`: another
-    /// recipient or content) is an `invalid_event` error: answering with the first decision would tell the host that
-    /// a message the engine never recorded may go.
+    /// recipient, content or kind of input) is an `invalid_event` error: answering with the
+    /// first decision would tell the host that a message the engine never recorded may go.
     #[inline]
     fn remembered(
         &self,
@@ -441,8 +459,8 @@ impl Engine {
             return Err(Error::InvalidEvent {
                 problem: format!(
                     "idempotency key {:?} was given before for another request (another \
-                     number, recipient or message): a key names one request, give this one \
-                     its own",
+                     number, recipient, message or opener, or a send for an initiate): a key \
+                     names one request, give this one its own",
                     crate::error::quoted(key)
                 ),
             });
@@ -458,16 +476,16 @@ impl Engine {
     }
 
     #[inline]
+    /// Remembers `decision` under the request's key, with the request's print.
     fn remember(
         &mut self,
-        key: Option<&str>,
+        key: Option<(&str, u64)>,
         number: u32,
         decision: &Decision,
-        print: u64,
         now: Instant,
     ) {
         match key {
-            Some(key) => {
+            Some((key, print)) => {
                 let remembered = Remembered {
                     decision: decision.clone(),
                     number: Some(number),
@@ -566,13 +584,10 @@ impl Engine {
                     return deny(reason);
                 }
             }
-            // Counted only when the bytes could exceed the limit (a char is at least a byte).
             let limit = content.template_body_max_chars;
-            if template.spec.body.len() as u64 + tm.params.bytes() > u64::from(limit) {
-                if let Some(filled) = template.spec.filled_body_chars(&tm.params) {
-                    if let Err(reason) = check_length("template body", filled, limit) {
-                        return deny(reason);
-                    }
+            if let Some(filled) = template.spec.filled_body_over(&tm.params, limit) {
+                if let Err(reason) = check_length("template body", filled, limit) {
+                    return deny(reason);
                 }
             }
             let (status, until) = template.status_at(now);

@@ -487,20 +487,26 @@ fn numbered<T>(
     Ok(items.into_iter().zip(numbers).collect())
 }
 
-/// A list kept beside another by position, absent (empty) from bodies written before it
-/// was kept: then `None` for every item.
-pub(crate) fn by_position<T>(
-    items: Vec<Option<T>>,
+/// The requests kept beside `len` idempotency keys by position, absent (empty) from bodies
+/// written before they were kept: then `None` (any request) for every key.
+fn by_position<T>(
+    mut items: Vec<Option<T>>,
     len: usize,
     what: &str,
 ) -> Result<Vec<Option<T>>, Error> {
-    match items.len() {
-        0 => Ok(std::iter::repeat_with(|| None).take(len).collect()),
-        n if n == len => Ok(items),
-        n => Err(corrupt(format!(
-            "{len} {what} keys but {n} requests for them"
-        ))),
+    check_by_position(items.len(), len, what)?;
+    items.resize_with(len, || None);
+    Ok(items)
+}
+
+/// That `requests` requests stand beside `len` of `what`: as many, or none.
+pub(crate) fn check_by_position(requests: usize, len: usize, what: &str) -> Result<(), Error> {
+    if requests == 0 || requests == len {
+        return Ok(());
     }
+    Err(corrupt(format!(
+        "{len} {what} but {requests} requests for them"
+    )))
 }
 
 fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, V)> {
@@ -818,7 +824,11 @@ impl Engine {
         }
         check_content_expiry(&s.sent_content, s.clock, engine.policy.dedup.content_period)?;
         engine.sent_content = SentContent::from_records(s.sent_content);
-        let requests = by_position(s.idempotency_requests, s.idempotency.len(), "idempotency")?;
+        let requests = by_position(
+            s.idempotency_requests,
+            s.idempotency.len(),
+            "idempotency keys",
+        )?;
         let idempotency = numbered(
             s.idempotency,
             s.idempotency_numbers,

@@ -383,13 +383,22 @@ impl TemplateSpec {
             .map_or(0, |header| filled_chars(header, params))
     }
 
-    /// The body as `params` fill it, in characters, for a template with more than a body
-    /// (a header, a footer or buttons); `None` for a body-only template, whose parameters
-    /// Meta takes up to their own limit (facts §6: 32,768 together).
-    pub fn filled_body_chars(&self, params: &TemplateParams) -> Option<u64> {
-        let more_than_a_body =
-            self.header.is_some() || self.footer.is_some() || !self.buttons.is_empty();
-        more_than_a_body.then(|| filled_chars(&self.body, params))
+    /// The body as `params` fill it, in characters, when that is over `limit` and the
+    /// template has more than a body (a header, a footer or buttons); `None` otherwise. A
+    /// body-only template's parameters Meta takes up to their own limit (facts §6: 32,768
+    /// together). Counted only when a bound from the bytes is over the limit: a character
+    /// is at least a byte, and each use of a variable adds its parameter (one may repeat).
+    pub fn filled_body_over(&self, params: &TemplateParams, limit: u32) -> Option<u64> {
+        if self.header.is_none() && self.footer.is_none() && self.buttons.is_empty() {
+            return None;
+        }
+        let uses = self.body.matches("{{").count() as u64;
+        let bound = self.body.len() as u64 + uses * params.longest_bytes();
+        if bound <= u64::from(limit) {
+            return None;
+        }
+        let filled = filled_chars(&self.body, params);
+        (filled > u64::from(limit)).then_some(filled)
     }
 
     fn check_header_params_slow(&self, params: &TemplateParams) -> Result<(), TemplateProblem> {

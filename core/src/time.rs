@@ -192,16 +192,16 @@ impl Instant {
 
 /// A date and time without an offset (`2026-11-02T09:00:00`, fractions allowed): RFC 3339
 /// needs one, and chrono only says the input ended early.
-fn lacks_offset(text: &str) -> bool {
+pub(crate) fn lacks_offset(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let Some(time) = bytes.get(11..) else {
+    let (Some(date), Some(time)) = (bytes.get(..10), bytes.get(11..)) else {
         return false;
     };
-    bytes.len() >= 19
-        && matches!(bytes[10], b'T' | b't' | b' ')
-        && time
-            .iter()
-            .all(|&b| b.is_ascii_digit() || b == b':' || b == b'.')
+    let date_like = date.iter().all(|&b| b.is_ascii_digit() || b == b'-');
+    let time_like = time
+        .iter()
+        .all(|&b| b.is_ascii_digit() || b == b':' || b == b'.');
+    bytes.len() >= 19 && matches!(bytes[10], b'T' | b't' | b' ') && date_like && time_like
 }
 
 /// A calendar month (UTC) with its bounds: the month of an instant inside it is two

@@ -2073,6 +2073,7 @@ fn instant_value(value: &Value, path: &str) -> Found<Instant> {
         Value::String(s) if s.parse::<i64>().is_err() => {
             Instant::parse_rfc3339(s).map_err(|e| match e {
                 Error::InstantOutOfRange { .. } => invalid(path, e),
+                _ if crate::time::lacks_offset(s) => invalid(path, e),
                 _ => {
                     let given = crate::error::quoted(s);
                     invalid(

@@ -355,15 +355,15 @@ pub struct convstate_inbound {
     pub user_id_len: usize,
 }
 
-/// A yes-or-no field of an input struct: 0 or 1, refused otherwise (a stray value is a
-/// struct not filled in, more likely than a deliberate yes).
+/// A yes-or-no argument or field of an input struct: 0 or 1, refused otherwise (a stray
+/// value is a struct not filled in, more likely than a deliberate yes).
 fn flag_arg(value: u8, name: &str) -> Result<bool, FfiError> {
     match value {
         0 => Ok(false),
         1 => Ok(true),
         other => Err(FfiError::new(
             convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-            format!("field `{name}` is {other}, which is neither 0 nor 1"),
+            format!("`{name}` is {other}, which is neither 0 nor 1"),
         )),
     }
 }
@@ -843,8 +843,11 @@ pub unsafe extern "C" fn convstate_engine_number_quality(
 /// The provider restricted a number (`scope`: a `convstate_restriction_scope`), replacing
 /// its restriction of that scope; those of the other scopes stay as they were. `until_ms`:
 /// when it ends, or `CONVSTATE_NONE_MS` for the policy's default length (a bar on
-/// business-initiated messages; other scopes last until lifted); `until_lifted`: it lasts
-/// until lifted, whatever the default (with an `until_ms`, `CONVSTATE_ERR_INVALID_EVENT`).
+/// business-initiated messages; other scopes last until lifted); `until_lifted`: 1, it
+/// lasts until lifted, whatever the default (with an `until_ms`,
+/// `CONVSTATE_ERR_INVALID_EVENT`), or 0 (another value is `CONVSTATE_ERR_INVALID_ARGUMENT`:
+/// a byte, not a C `bool`, so that a binding that passes an int cannot pass a Rust `bool`
+/// other than 0 or 1).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_number_restriction(
     engine: *mut convstate_engine,
@@ -853,7 +856,7 @@ pub unsafe extern "C" fn convstate_engine_number_restriction(
     number_len: usize,
     scope: u32,
     until_ms: i64,
-    until_lifted: bool,
+    until_lifted: u8,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
@@ -862,7 +865,7 @@ pub unsafe extern "C" fn convstate_engine_number_restriction(
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             scope: restriction_scope_from(scope)?,
             until: opt_instant_arg(until_ms, "until_ms")?,
-            until_lifted,
+            until_lifted: flag_arg(until_lifted, "until_lifted")?,
         };
         handle.engine.number_restriction(&event)?;
         Ok(())
@@ -998,7 +1001,8 @@ pub unsafe extern "C" fn convstate_engine_message_status(
     }
 }
 
-/// A contact opted in (`opted_in = true`) or withdrew their opt-in (`false`). Consent is held
+/// A contact opted in (`opted_in` 1) or withdrew their opt-in (0; another value is
+/// `CONVSTATE_ERR_INVALID_ARGUMENT`, as for `until_lifted`). Consent is held
 /// per business: give `business`, or NULL and a `number` of the business (both: the number
 /// must be the business's, else `CONVSTATE_ERR_INVALID_EVENT`).
 #[no_mangle]
@@ -1011,7 +1015,7 @@ pub unsafe extern "C" fn convstate_engine_consent(
     number_len: usize,
     contact: *const c_char,
     contact_len: usize,
-    opted_in: bool,
+    opted_in: u8,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
@@ -1021,7 +1025,7 @@ pub unsafe extern "C" fn convstate_engine_consent(
             number: unsafe { opt_str_arg(number, number_len, "number") }?.map(str::to_owned),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
         };
-        if opted_in {
+        if flag_arg(opted_in, "opted_in")? {
             handle.engine.opt_in(&consent)?;
         } else {
             handle.engine.opt_out(&consent)?;

@@ -1110,7 +1110,7 @@ fn dynamics_engine() -> *mut convstate_engine {
                 0,
                 ptr(contact),
                 contact.len(),
-                true,
+                1,
             )
         };
         assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
@@ -1331,7 +1331,7 @@ fn a_limit_of_two_refuses_the_third_contact_and_charged_sends_carry_their_price(
             0,
             ptr(fourth),
             fourth.len(),
-            true,
+            1,
         )
     };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
@@ -1610,7 +1610,7 @@ fn number_quality_and_restrictions_have_their_effect_kinds_and_denials() {
                 NUMBER.len(),
                 scope as u32,
                 until_ms,
-                false,
+                0,
             )
         };
         assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
@@ -1811,11 +1811,11 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
         last_error()
     );
     let rc = unsafe {
-        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 4, -1, false)
+        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 4, -1, 0)
     };
     assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
     let rc = unsafe {
-        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 1, -5, false)
+        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 1, -5, 0)
     };
     assert_eq!(
         rc, CONVSTATE_ERR_INSTANT_OUT_OF_RANGE,
@@ -1827,7 +1827,7 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
         last_error()
     );
     let rc = unsafe {
-        convstate_engine_number_restriction(engine, -5, ptr(NUMBER), NUMBER.len(), 1, -1, false)
+        convstate_engine_number_restriction(engine, -5, ptr(NUMBER), NUMBER.len(), 1, -1, 0)
     };
     assert_eq!(rc, CONVSTATE_ERR_INSTANT_OUT_OF_RANGE);
     assert!(
@@ -1964,7 +1964,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (2, 0x8ea9_7ef8_e086_b7a3),
         (3, 0x2c91_2319_1324_1c96),
         (4, 0xd5a2_8607_2a3c_a1fe),
-        (5, 0x3ce1_fb5e_dcda_e68b),
+        (5, 0x7bd7_dd86_86a8_4103),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -2012,7 +2012,7 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
         unsafe { convstate_engine_check_send(engine, &stray, &mut decision) },
     ] {
         assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
-        assert_eq!(last_error(), "field `force` is 2, which is neither 0 nor 1");
+        assert_eq!(last_error(), "`force` is 2, which is neither 0 nor 1");
     }
     assert_eq!(decision.limit, 7777, "the decision is not written");
     stray.force = 1;
@@ -2043,10 +2043,30 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
         unsafe { convstate_engine_inbound_ex(engine, &inbound) },
         CONVSTATE_ERR_INVALID_ARGUMENT
     );
+    assert_eq!(last_error(), "`referral` is 255, which is neither 0 nor 1");
+    let rc = unsafe {
+        convstate_engine_number_restriction(engine, T0, ptr(NUMBER), NUMBER.len(), 1, -1, 2)
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
     assert_eq!(
         last_error(),
-        "field `referral` is 255, which is neither 0 nor 1"
+        "`until_lifted` is 2, which is neither 0 nor 1"
     );
+    let rc = unsafe {
+        convstate_engine_consent(
+            engine,
+            T0,
+            ptr(BUSINESS),
+            BUSINESS.len(),
+            null(),
+            0,
+            ptr(CONTACT),
+            CONTACT.len(),
+            7,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert_eq!(last_error(), "`opted_in` is 7, which is neither 0 nor 1");
 
     let mut sharded = null_mut();
     let preset = "cloud-2025";
@@ -2059,7 +2079,7 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
     stray.force = 2;
     let rc = unsafe { convstate_sharded_engine_send(sharded, &stray, &mut decision, effects) };
     assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
-    assert_eq!(last_error(), "field `force` is 2, which is neither 0 nor 1");
+    assert_eq!(last_error(), "`force` is 2, which is neither 0 nor 1");
     unsafe {
         convstate_string_free(effects);
         convstate_sharded_engine_free(sharded);
