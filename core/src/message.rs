@@ -349,6 +349,7 @@ pub struct CtaUrlMessage {
 impl TemplateMessage {
     /// Feeds the template send to a content hash, as [`OutboundMessage::content_hash`] of
     /// it does.
+    #[inline]
     pub(crate) fn hash_into(&self, h: &mut ContentHasher) {
         h.part(b"template");
         h.part(self.name.as_bytes());

@@ -114,17 +114,12 @@ impl Engine {
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        let print = || {
-            self.send_print(
-                &target,
-                req.contact.or(req.group),
-                req.message.content_hash(),
-            )
-        };
-        if let Some(decision) =
-            self.remembered(target.number, req.idempotency_key, req.at, print)?
-        {
-            return Ok(decision);
+        if let Some(key) = req.idempotency_key {
+            let given = req.contact.or(req.group);
+            let print = || self.send_print(&target, given, req.message.content_hash());
+            if let Some(decision) = self.remembered(target.number, key, req.at, print)? {
+                return Ok(decision);
+            }
         }
         let now = req.at.max(self.clock);
         let message = self.outgoing(target.number, req.message)?;
@@ -142,17 +137,12 @@ impl Engine {
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        let print = || {
-            self.send_print(
-                &target,
-                req.contact.or(req.group),
-                req.message.content_hash(),
-            )
-        };
-        if let Some(decision) =
-            self.remembered(target.number, req.idempotency_key, req.at, print)?
-        {
-            return Ok(decision);
+        if let Some(key) = req.idempotency_key {
+            let given = req.contact.or(req.group);
+            let print = || self.send_print(&target, given, req.message.content_hash());
+            if let Some(decision) = self.remembered(target.number, key, req.at, print)? {
+                return Ok(decision);
+            }
         }
         // Validate the template reference before anything changes.
         let message = self.outgoing(target.number, req.message)?;
@@ -177,11 +167,11 @@ impl Engine {
     pub fn initiate(&mut self, req: &InitiateRequest) -> Result<Decision, Error> {
         let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
         check_request_ids(req.idempotency_key.as_deref(), req.message_id.as_deref())?;
-        let print = || self.initiate_print(&target, req, req.message.content_hash());
-        if let Some(decision) =
-            self.remembered(target.number, req.idempotency_key.as_deref(), req.at, print)?
-        {
-            return Ok(decision);
+        if let Some(key) = req.idempotency_key.as_deref() {
+            let print = || self.initiate_print(&target, req, req.message.content_hash());
+            if let Some(decision) = self.remembered(target.number, key, req.at, print)? {
+                return Ok(decision);
+            }
         }
         let number = &self.numbers[target.number as usize];
         // The direct path (window open, another channel, a template) needs no opener. The
@@ -439,17 +429,15 @@ impl Engine {
     /// The key given again for another request (another number, or `print`: another
     /// recipient, content or kind of input) is an `invalid_event` error: answering with the
     /// first decision would tell the host that a message the engine never recorded may go.
-    #[inline]
+    // Out of line: sends without a key (the hot path) do not carry its large result.
+    #[inline(never)]
     fn remembered(
         &self,
         number: u32,
-        key: Option<&str>,
+        key: &str,
         at: Instant,
         print: impl FnOnce() -> u64,
     ) -> Result<Option<Decision>, Error> {
-        let Some(key) = key else {
-            return Ok(None);
-        };
         let business = self.numbers[number as usize].business;
         let Some(remembered) = self.remembered_record(business, key, at) else {
             return Ok(None);
