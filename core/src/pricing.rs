@@ -306,11 +306,13 @@ impl MonthlyUsage {
 /// A month key a caller gave (`YYYYMM`): a month no instant falls in (`202613`, `2026` for
 /// `202601`, a year before 1970) would answer an empty month, as if nothing was sent.
 fn check_month_key(month: u32) -> Result<(), crate::Error> {
-    if (197001..=999912).contains(&month) && (1..=12).contains(&(month % 100)) {
+    let first = Instant::EPOCH.month_key();
+    let last = Instant::LATEST.month_key();
+    if (first..=last).contains(&month) && (1..=12).contains(&(month % 100)) {
         return Ok(());
     }
     Err(crate::Error::InvalidEvent {
-        problem: format!("month must be YYYYMM within 197001..=999912, got {month}"),
+        problem: format!("month must be YYYYMM within {first}..={last}, got {month}"),
     })
 }
 

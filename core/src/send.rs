@@ -114,12 +114,8 @@ impl Engine {
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(key) = req.idempotency_key {
-            let given = req.contact.or(req.group);
-            let print = || self.send_print(&target, given, req.message.content_hash());
-            if let Some(decision) = self.remembered(target.number, key, req.at, print)? {
-                return Ok(decision);
-            }
+        if let Some(decision) = self.remembered_send(&target, &req)? {
+            return Ok(decision);
         }
         let now = req.at.max(self.clock);
         let message = self.outgoing(target.number, req.message)?;
@@ -137,12 +133,8 @@ impl Engine {
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(key) = req.idempotency_key {
-            let given = req.contact.or(req.group);
-            let print = || self.send_print(&target, given, req.message.content_hash());
-            if let Some(decision) = self.remembered(target.number, key, req.at, print)? {
-                return Ok(decision);
-            }
+        if let Some(decision) = self.remembered_send(&target, &req)? {
+            return Ok(decision);
         }
         // Validate the template reference before anything changes.
         let message = self.outgoing(target.number, req.message)?;
@@ -296,6 +288,21 @@ impl Engine {
         Ok(decision)
     }
 
+    /// The first decision for a send's idempotency key, if it has one and it is remembered
+    /// ([`Engine::remembered`]; `send` and `check_send` alike).
+    fn remembered_send(
+        &self,
+        target: &Target,
+        req: &SendRequestRef<'_>,
+    ) -> Result<Option<Decision>, Error> {
+        let Some(key) = req.idempotency_key else {
+            return Ok(None);
+        };
+        let given = req.contact.or(req.group);
+        let print = || self.send_print(target, given, req.message.content_hash());
+        self.remembered(target.number, key, req.at, print)
+    }
+
     /// What an idempotency key of a send names: the recipient ([`Engine::recipient_into`])
     /// and the content (its hash).
     fn send_print(&self, target: &Target, given: Option<&str>, content: u64) -> u64 {
@@ -330,20 +337,15 @@ impl Engine {
         } else {
             b"contact"
         });
-        match target.recipient {
-            Some(key) => match key.phone_digits() {
-                Some(digits) => {
-                    h.part(b"phone");
-                    h.part(&digits.to_le_bytes());
-                }
-                None => {
-                    h.part(b"id");
-                    h.part(self.interner.id_text(key).unwrap_or_default().as_bytes());
-                }
-            },
+        match target.recipient.and_then(|key| key.phone_digits()) {
+            Some(digits) => {
+                h.part(b"phone");
+                h.part(&digits.to_le_bytes());
+            }
             None => {
+                let id = target.recipient.and_then(|key| self.interner.id_text(key));
                 h.part(b"id");
-                h.part(given.unwrap_or_default().as_bytes());
+                h.part(id.or(given).unwrap_or_default().as_bytes());
             }
         }
     }

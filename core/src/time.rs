@@ -27,6 +27,8 @@ pub struct Instant(i64);
 impl Instant {
     /// The unix epoch.
     pub const EPOCH: Instant = Instant(0);
+    /// The latest instant accepted.
+    pub(crate) const LATEST: Instant = Instant(MAX_INSTANT_MS);
 
     /// An instant from unix milliseconds, refused outside years 1970..=9999.
     pub fn from_unix_millis(ms: i64) -> Result<Instant, crate::Error> {
@@ -509,6 +511,9 @@ pub struct Duration(i64);
 /// The largest duration accepted: 100 years, so that policy values never overflow instants.
 pub const MAX_DURATION_MS: i64 = 100 * 366 * 86_400_000;
 
+/// [`MAX_DURATION_MS`] in days, as errors name it.
+const MAX_DURATION_DAYS: i64 = MAX_DURATION_MS / 86_400_000;
+
 impl Duration {
     /// No time at all.
     pub const ZERO: Duration = Duration(0);
@@ -530,7 +535,7 @@ impl Duration {
             Ok(Duration(ms))
         } else {
             Err(format!(
-                "duration {ms} ms is outside 0..={MAX_DURATION_MS} ms (0 to 36600 days)"
+                "duration {ms} ms is outside 0..={MAX_DURATION_MS} ms (0 to {MAX_DURATION_DAYS} days)"
             ))
         }
     }
@@ -564,7 +569,7 @@ impl Duration {
         let (digits, unit) = text.split_at(split);
         let too_long = || {
             format!(
-                "duration {:?} is longer than the maximum, 36600d (100 years of 366 days)",
+                "duration {:?} is longer than the maximum, {MAX_DURATION_DAYS}d (100 years of 366 days)",
                 crate::error::quoted(text)
             )
         };

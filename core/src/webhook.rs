@@ -2049,7 +2049,8 @@ fn unix_seconds(value: &Value, path: &str) -> Found<Instant> {
     .ok_or_else(|| invalid(path, format!("expected unix seconds, got {value}")))?;
     let out_of_range = || {
         // Thirteen digits or so are milliseconds, given where Meta writes seconds.
-        let hint = if (100_000_000_000..=253_402_300_799_999).contains(&seconds) {
+        let latest = crate::time::MAX_INSTANT_MS / 1000;
+        let hint = if (100_000_000_000..=crate::time::MAX_INSTANT_MS).contains(&seconds) {
             "; this looks like unix milliseconds, and Meta's timestamps are unix seconds"
         } else {
             ""
@@ -2057,7 +2058,7 @@ fn unix_seconds(value: &Value, path: &str) -> Found<Instant> {
         invalid(
             path,
             format!(
-                "unix seconds {seconds} are outside the accepted range 0..=253402300799 \
+                "unix seconds {seconds} are outside the accepted range 0..={latest} \
                  (years 1970..=9999){hint}"
             ),
         )
