@@ -801,7 +801,7 @@ impl Engine {
         if let Some(&i) = self.business_index.get(name) {
             return Ok(i);
         }
-        check_business_name(name)?;
+        check_new_business_name(name)?;
         let i = self.businesses.len() as u32;
         self.businesses.push(Business {
             name: name.to_owned(),
@@ -833,7 +833,7 @@ impl Engine {
             }
         }
         if !self.business_index.contains_key(&e.business) {
-            check_business_name(&e.business)?;
+            check_new_business_name(&e.business)?;
         }
         // An empty id would be claimed as a real one (refusing every later number given
         // it), an empty provider would replace the default that per-provider limits key on.
@@ -1018,7 +1018,7 @@ impl Engine {
         refuse_control_characters("template language", &spec.language)?;
         // Checked before the due timers fire, so that a refusal changes nothing.
         if !self.business_index.contains_key(&e.business) {
-            check_business_name(&e.business)?;
+            check_new_business_name(&e.business)?;
         }
         self.handle_timeout(e.at);
         let business = self.business_or_create(&e.business)?;
@@ -1854,6 +1854,22 @@ fn check_business_name(name: &str) -> Result<(), Error> {
         });
     }
     refuse_control_characters("business name", name)
+}
+
+/// A business registered now: a name as saved states hold them, neither blank nor with
+/// spaces around it (`"acme "` would be a second business beside `"acme"`, a host's
+/// trimming bug every later call would repeat). Saved states keep restoring as they were.
+fn check_new_business_name(name: &str) -> Result<(), Error> {
+    check_business_name(name)?;
+    if name.trim() != name {
+        return Err(Error::InvalidEvent {
+            problem: format!(
+                "business name {:?} is blank or begins or ends with white space",
+                crate::error::quoted(name)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A name shown in tables, logs and effect lines (a business, a template language, a
