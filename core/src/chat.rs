@@ -359,6 +359,18 @@ impl Engine {
         }
     }
 
+    /// Email: a conversation the business starts is a ticket too (§3: every email
+    /// conversation is one). An email on a ticket not closed stays on it, its status as the
+    /// agent left it; after a closed one it starts a new ticket, as the contact's would.
+    pub(crate) fn email_outbound(&mut self, conv: u32, now: Instant) {
+        let on_ticket = self.conversations[conv as usize]
+            .ticket()
+            .is_some_and(|t| t.status != TicketStatus::Closed);
+        if !on_ticket {
+            self.new_ticket(conv, now);
+        }
+    }
+
     pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {
         let Some(chat) = self.conversations[conv as usize].chat_times() else {
             return;
