@@ -681,7 +681,8 @@ enum convstate_effect_kind
    */
   CONVSTATE_EFFECT_LIMIT_CHANGED = 16,
   /**
-   * The provider could not deliver a message; its charge and limit slot were given back.
+   * The provider could not deliver a message; its charge was given back, and its limit
+   * slot when the policy's `provider.release_failed_sends` is on (no preset turns it on).
    */
   CONVSTATE_EFFECT_MESSAGE_FAILED = 17,
   /**
@@ -1572,7 +1573,8 @@ typedef struct convstate_send_request {
   /**
    * The provider's id for this message (1..=256 bytes), or NULL: lets
    * `convstate_engine_message_status` match its delivery statuses (a failure gives back
-   * its charge and limit slot).
+   * its charge, and its limit slot when the policy's `provider.release_failed_sends` is
+   * on; no preset turns it on).
    */
   const char *message_id;
   /**
@@ -2388,7 +2390,8 @@ convstate_result convstate_engine_user_preference(struct convstate_engine *engin
 
 /**
  * An agent or rule ends a live chat (`by`: a `convstate_chat_ender`); `ticket_status` is a
- * `convstate_ticket_status` to set, or `CONVSTATE_TICKET_NONE` to leave it open.
+ * `convstate_ticket_status` to set, or `CONVSTATE_TICKET_NONE` for the default, `open` (a
+ * `pending` ticket is set open, as the wire's `end_chat` without a `status` does).
  */
 convstate_result convstate_engine_end_chat(struct convstate_engine *engine,
                                            int64_t at_ms,

@@ -1168,7 +1168,8 @@ pub enum convstate_effect_kind {
     CONVSTATE_EFFECT_NUMBER_RESTRICTION_ENDED = 15,
     /// A messaging limit changed (upgrade, downgrade or the provider's word).
     CONVSTATE_EFFECT_LIMIT_CHANGED = 16,
-    /// The provider could not deliver a message; its charge and limit slot were given back.
+    /// The provider could not deliver a message; its charge was given back, and its limit
+    /// slot when the policy's `provider.release_failed_sends` is on (no preset turns it on).
     CONVSTATE_EFFECT_MESSAGE_FAILED = 17,
     /// The provider asked to back off a contact until an instant.
     CONVSTATE_EFFECT_CONTACT_BACKED_OFF = 18,

@@ -429,7 +429,8 @@ pub struct convstate_send_request {
     pub force: u8,
     /// The provider's id for this message (1..=256 bytes), or NULL: lets
     /// `convstate_engine_message_status` match its delivery statuses (a failure gives back
-    /// its charge and limit slot).
+    /// its charge, and its limit slot when the policy's `provider.release_failed_sends` is
+    /// on; no preset turns it on).
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
@@ -1059,7 +1060,8 @@ pub unsafe extern "C" fn convstate_engine_user_preference(
 }
 
 /// An agent or rule ends a live chat (`by`: a `convstate_chat_ender`); `ticket_status` is a
-/// `convstate_ticket_status` to set, or `CONVSTATE_TICKET_NONE` to leave it open.
+/// `convstate_ticket_status` to set, or `CONVSTATE_TICKET_NONE` for the default, `open` (a
+/// `pending` ticket is set open, as the wire's `end_chat` without a `status` does).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_end_chat(
     engine: *mut convstate_engine,
