@@ -137,6 +137,10 @@ impl Engine {
             let (level, since) = (self.limits[&owner].level, self.limits[&owner].level_since);
             let lowered = self.flag_deadline_level(level_at_flag, level);
             self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
+            // The flag held upgrades back (§6): usage may have met the threshold while it
+            // ran, and with the limit already at its lowest level nothing else looks again
+            // until the next recorded send (a recovery looks, too).
+            self.consider_upgrade(owner, deadline);
             // A deadline of another number sharing the limit, after one that lowered it,
             // confirms that downgrade whether or not it lowered the limit again: in order
             // it would have lowered it, so a late recovery of the first no longer takes
