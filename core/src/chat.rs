@@ -362,6 +362,8 @@ impl Engine {
     /// Email: a conversation the business starts is a ticket too (§3: every email
     /// conversation is one). An email on a ticket not closed stays on it, its status as the
     /// agent left it; after a closed one it starts a new ticket, as the contact's would.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn email_outbound(&mut self, conv: u32, now: Instant) {
         let on_ticket = self.conversations[conv as usize]
             .ticket()

@@ -136,11 +136,16 @@ impl Engine {
             let owner = self.limit_owner(n);
             let (level, since) = (self.limits[&owner].level, self.limits[&owner].level_since);
             let lowered = self.flag_deadline_level(level_at_flag, level);
-            self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
+            // A level is not lowered before it was set: a late low rating whose deadline
+            // had passed when a level was applied (a late provider report applies at the
+            // clock) lowers that level from when it was set, so the limit's history runs
+            // forward and the state saves and restores.
+            let lowered_at = deadline.max(since);
+            self.change_limit(owner, lowered, LimitChangeReason::Downgrade, lowered_at);
             // The flag held upgrades back (§6): usage may have met the threshold while it
             // ran, and with the limit already at its lowest level nothing else looks again
             // until the next recorded send (a recovery looks, too).
-            self.consider_upgrade(owner, deadline);
+            self.consider_upgrade(owner, lowered_at);
             // A deadline of another number sharing the limit, after one that lowered it,
             // confirms that downgrade whether or not it lowered the limit again: in order
             // it would have lowered it, so a late recovery of the first no longer takes
@@ -152,7 +157,7 @@ impl Engine {
             // the downgrade back.
             self.numbers[n as usize].downgraded_at_deadline = (self.limits[&owner].level != level)
                 .then_some(FlagDowngrade {
-                    at: deadline,
+                    at: lowered_at,
                     level_before: level as u32,
                     since_before: since,
                 });
