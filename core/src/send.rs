@@ -746,7 +746,7 @@ impl Engine {
         self.chat_agent_reply(conv, now);
         self.record_content(conv, outgoing.content, now);
         let channel = self.numbers[target.number as usize].channel;
-        if channel == Channel::Email {
+        if !channel.has_chats() {
             self.email_outbound(conv, now);
         }
         let counted_by_limit = channel.has_service_window()
