@@ -143,7 +143,9 @@ pub(crate) struct Template {
     pub quality: Quality,
     /// End of a timed pause (`None` while paused: a pacing pause).
     pub paused_until: Option<Instant>,
-    /// A flagged template is disabled at this deadline.
+    /// A flagged template is disabled at this deadline. A pause keeps it (§5: a flag is a
+    /// mark on the template, a pause stops its sends): paused and flagged, the template is
+    /// flagged again when the pause ends and disabled at the deadline, paused or not.
     pub flag_deadline: Option<Instant>,
     /// Low-quality strikes so far (pause ladder).
     pub pause_strikes: u32,
@@ -155,7 +157,7 @@ pub(crate) struct Template {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counted_pauses: Vec<(Instant, Instant)>,
     /// Instants at which the template started or stopped being one a low rating pauses
-    /// (approved, or in a timed pause), in order, the latest
+    /// (approved or flagged, or in a timed pause), in order, the latest
     /// [`crate::template_lifecycle::RATEABLE_CHANGES_KEPT`]: a rating delivered late is
     /// judged by the status at its own instant, which is the one now if an even number of
     /// these came after it. Empty for a template whose status never crossed that line
@@ -1536,8 +1538,8 @@ impl Engine {
     }
 
     /// A template's status as of `at`, the engine's clock or a later instant (an ended pause
-    /// shows `approved`, a passed flag deadline `disabled`, tick or no tick). An `at` before
-    /// the clock is [`Error::ViewBeforeClock`].
+    /// shows `approved`, or `flagged` if it kept a flag, a passed flag deadline `disabled`,
+    /// tick or no tick). An `at` before the clock is [`Error::ViewBeforeClock`].
     pub fn template_at(
         &self,
         business: &str,

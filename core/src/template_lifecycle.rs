@@ -15,11 +15,18 @@
 //! | status   | input                  | next     | note                                   |
 //! |----------|------------------------|----------|----------------------------------------|
 //! | approved | quality low, strike k ≤ n | paused | for `pauses[k-1]` (3h, then 6h)       |
-//! | approved | quality low, strike n+1 | disabled |                                       |
+//! | flagged  | quality low, strike k ≤ n | paused | keeps the flag's deadline             |
+//! | approved, flagged | quality low, strike n+1 | disabled |                             |
 //! | paused   | pause ends             | approved | a pacing pause (no end) needs `unpaused` |
 //!
+//! A flag outlives a pause, under either rule (Meta keeps a flagged template approved, so
+//! its ladder pauses it like any other): a paused template with a flag's deadline is
+//! flagged when the pause ends, and disabled at the deadline, paused or not. A rating of
+//! medium or high during the pause lifts the flag and leaves the pause.
+//!
 //! Provider events set the status they name (`reinstated` and `unpaused` mean approved; a
-//! `flagged` without a date is flagged until its own `at` + `flag_for`);
+//! `flagged` without a date is flagged until its own `at` + `flag_for`; a `flagged` on a
+//! paused template flags it under the pause);
 //! `deleted` is final; a disabled template (or one under appeal) leaves only by
 //! reinstatement (or towards deletion/archive), never through `flagged` or `paused`. Engine-driven transitions never leave `disabled`: only the provider
 //! can reinstate a template. Effective status is computed lazily from the stored deadlines,
@@ -139,12 +146,14 @@ impl Template {
         self.text_changed_at = self.text_changed_at_with(spec, at);
     }
 
-    /// Whether a low rating now would pause it (or count a strike): approved, or in a timed
-    /// pause (a rating inside a counted pause is told apart by `counted_pauses`). A pacing
-    /// pause, review, a flag and the final statuses are not.
+    /// Whether a low rating now would pause it (or count a strike) under the pause ladder:
+    /// approved or flagged, or in a timed pause (a rating inside a counted pause is told
+    /// apart by `counted_pauses`). A pacing pause, review and the final statuses are not.
     fn rateable(&self) -> bool {
-        self.status == TemplateStatus::Approved
-            || (self.status == TemplateStatus::Paused && self.paused_until.is_some())
+        matches!(
+            self.status,
+            TemplateStatus::Approved | TemplateStatus::Flagged
+        ) || (self.status == TemplateStatus::Paused && self.paused_until.is_some())
     }
 
     /// Whether a low rating at `at` would have paused it: the status at `at`, not now.
@@ -166,19 +175,49 @@ impl Template {
         }
     }
 
-    /// The status in force at `now`, with the end of a pause or flag: a timed pause that
-    /// has ended is approved, a flag whose deadline passed is disabled.
+    /// The status in force at `now`, with the end of a pause or flag: a flag whose deadline
+    /// passed is disabled (paused or not); a timed pause that has ended is flagged, if it
+    /// kept a flag, or approved.
     pub(crate) fn status_at(&self, now: Instant) -> (TemplateStatus, Option<Instant>) {
-        match self.status {
-            TemplateStatus::Paused => match self.paused_until {
-                Some(until) if now >= until => (TemplateStatus::Approved, None),
-                until => (TemplateStatus::Paused, until),
+        if !matches!(
+            self.status,
+            TemplateStatus::Paused | TemplateStatus::Flagged
+        ) {
+            return (self.status, None);
+        }
+        let flag = self.flag_deadline;
+        if flag.is_some_and(|deadline| now >= deadline) {
+            return (TemplateStatus::Disabled, None);
+        }
+        match (self.status, self.paused_until) {
+            (TemplateStatus::Paused, Some(until)) if now >= until => match flag {
+                Some(_) => (TemplateStatus::Flagged, flag),
+                None => (TemplateStatus::Approved, None),
             },
-            TemplateStatus::Flagged => match self.flag_deadline {
-                Some(deadline) if now >= deadline => (TemplateStatus::Disabled, None),
-                deadline => (TemplateStatus::Flagged, deadline),
-            },
-            status => (status, None),
+            (TemplateStatus::Paused, until) => (TemplateStatus::Paused, until),
+            (status, _) => (status, flag),
+        }
+    }
+
+    /// Whether a flag reported at `flagged_at` was lifted since: the latest rating is a
+    /// recovery (medium or high) from then or later, so in order the flag would have been
+    /// lifted by it (a rating at the flag's own instant stands, as everywhere).
+    fn flag_lifted_since(&self, flagged_at: Instant) -> bool {
+        self.quality_event
+            .latest_at()
+            .is_some_and(|rated_at| rated_at >= flagged_at)
+            && matches!(self.quality, Quality::Medium | Quality::High)
+    }
+
+    /// When its timer must next look at it: the end of its pause or its flag's deadline,
+    /// whichever comes first.
+    fn next_deadline(&self) -> Option<Instant> {
+        let pause_end = self
+            .paused_until
+            .filter(|_| self.status == TemplateStatus::Paused);
+        match (pause_end, self.flag_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -336,10 +375,11 @@ impl Engine {
         } else {
             None
         };
-        template.flag_deadline = if to == TemplateStatus::Flagged {
-            until
-        } else {
-            None
+        // A pause keeps the flag of a flagged (or paused and flagged) template.
+        template.flag_deadline = match to {
+            TemplateStatus::Flagged => until,
+            TemplateStatus::Paused => template.flag_deadline,
+            _ => None,
         };
         template.disabled_at_deadline = (reason == TemplateChangeReason::FlagDeadline
             && to == TemplateStatus::Disabled)
@@ -347,12 +387,7 @@ impl Engine {
         if template.rateable() != was_rateable {
             template.record_rateable_change(since);
         }
-        match until {
-            Some(at) if matches!(to, TemplateStatus::Paused | TemplateStatus::Flagged) => {
-                self.timers.arm(TimerKey::TemplateDeadline(t), at)
-            }
-            _ => self.timers.disarm(TimerKey::TemplateDeadline(t)),
-        }
+        self.arm_template_timer(t);
         if from == to && reason != TemplateChangeReason::Provider {
             return;
         }
@@ -367,6 +402,17 @@ impl Engine {
             reason,
             at,
         });
+    }
+
+    /// Arms the template's timer for its next deadline, or disarms it when it has none.
+    fn arm_template_timer(&mut self, t: u32) {
+        match self.templates[t as usize].next_deadline() {
+            Some(at) => {
+                self.timers.disarm(TimerKey::TemplateDeadline(t));
+                self.timers.arm(TimerKey::TemplateDeadline(t), at)
+            }
+            None => self.timers.disarm(TimerKey::TemplateDeadline(t)),
+        }
     }
 
     /// A status change a rating at `rated_at` brings: recorded by the rating's instant, so
@@ -432,7 +478,10 @@ impl Engine {
                 // from the rating's own instant, and the host is told.
                 let nothing_newer_holds_the_status = !after_later_status
                     && template.quality_status_at.is_none_or(|at| at < rated_at)
-                    && template.status_at(now).0 == TemplateStatus::Approved;
+                    && matches!(
+                        template.status_at(now).0,
+                        TemplateStatus::Approved | TemplateStatus::Flagged
+                    );
                 match template.strike_for_rating(pauses, rated_at, true) {
                     // In order, the latest strike was the one past the last pause.
                     Some(None) => {
@@ -470,8 +519,9 @@ impl Engine {
                 );
             }
             // A low rating inside a counted pause is a low on a paused template, even when the
-            // clock has passed that pause's end since: no second pause, no strike.
-            (Quality::Low, TemplateStatus::Approved, Some(pauses)) => {
+            // clock has passed that pause's end since: no second pause, no strike. A flagged
+            // template is paused too, and keeps its flag under the pause.
+            (Quality::Low, TemplateStatus::Approved | TemplateStatus::Flagged, Some(pauses)) => {
                 if let Some(end) = template.strike_for_rating(pauses, rated_at, false) {
                     let (to, until) = match end {
                         Some(until) => (TemplateStatus::Paused, Some(until)),
@@ -482,6 +532,15 @@ impl Engine {
             }
             (Quality::Medium | Quality::High, TemplateStatus::Flagged, _) => {
                 self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
+            }
+            // A recovery during a pause lifts the flag the pause kept; the pause stands. (The
+            // status does not change, so a provider status from before the rating, arriving
+            // after it, is applied as it would have been in order.)
+            (Quality::Medium | Quality::High, TemplateStatus::Paused, _)
+                if template.flag_deadline.is_some() =>
+            {
+                template.flag_deadline = None;
+                self.arm_template_timer(t);
             }
             // A recovery before the flag's deadline, arriving after the engine disabled the
             // template at it: in time, the flag was lifted (§5, §13), and no provider
@@ -600,15 +659,22 @@ impl Engine {
         // late approval must not make a paused template sendable. At the rating's own
         // instant the two cannot be ordered, and the rating stands, in either arrival order.
         // Any other status is the one the rating found, and holds.
+        // Under the ladder a flag is such a status too (a low rating pauses a flagged
+        // template), and the flag outlives the rating's pause.
         let approved_when_rated = |rated_at: Instant| match e.status {
             TemplateEvent::Approved | TemplateEvent::Unpaused | TemplateEvent::Reinstated => true,
             TemplateEvent::Paused => e.until.is_some_and(|until| until <= rated_at),
+            TemplateEvent::Flagged => ladder_pauses.is_some(),
             _ => false,
         };
         let found_by_rating = template
             .quality_status_at
             .filter(|&rated_at| e.at <= rated_at);
         if found_by_rating.is_some_and(approved_when_rated) {
+            if e.status == TemplateEvent::Flagged {
+                let deadline = self.flag_deadline_of(e);
+                self.keep_late_flag(t, deadline, e.at, now);
+            }
             return Ok(());
         }
         // A disabled template comes back only through the provider's reinstatement; until
@@ -643,23 +709,67 @@ impl Engine {
         let to = e.status.status();
         let until = match e.status {
             TemplateEvent::Paused => e.until,
-            // The default deadline runs from the report's own instant (§13), as a quality
-            // flag's does: a late report gives the same deadline.
-            TemplateEvent::Flagged => Some(
-                e.until
-                    .unwrap_or_else(|| e.at.plus(self.policy.templates.flag_for)),
-            ),
+            TemplateEvent::Flagged => Some(self.flag_deadline_of(e)),
             _ => None,
         };
         let template = &mut self.templates[t as usize];
-        if template.status == to
-            && template.paused_until == until.filter(|_| to == TemplateStatus::Paused)
-            && template.flag_deadline == until.filter(|_| to == TemplateStatus::Flagged)
-        {
+        // A flag from before a recovery, arriving after it: in order the recovery lifted it.
+        if to == TemplateStatus::Flagged && template.flag_lifted_since(e.at) {
+            return Ok(());
+        }
+        // A flag for a paused template is kept under the pause (the flag marks the template;
+        // the pause still stops its sends).
+        if to == TemplateStatus::Flagged && template.status == TemplateStatus::Paused {
+            template.flag_deadline = until;
+            self.arm_template_timer(t);
+            return Ok(());
+        }
+        let repeated = template.status == to
+            && match to {
+                TemplateStatus::Paused => template.paused_until == until,
+                TemplateStatus::Flagged => template.flag_deadline == until,
+                _ => true,
+            };
+        if repeated {
             return Ok(()); // a repeated event changes nothing
         }
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, e.at, now);
         Ok(())
+    }
+
+    /// The deadline of a provider's `flagged` report: its own disable date, or by default
+    /// `flag_for` from the report's own instant (§13), as a quality flag's: a late report
+    /// gives the same deadline.
+    fn flag_deadline_of(&self, e: &TemplateStatusUpdate) -> Instant {
+        e.until
+            .unwrap_or_else(|| e.at.plus(self.policy.templates.flag_for))
+    }
+
+    /// A provider's flag from before a low rating that paused the template (pause ladder),
+    /// arriving after it: in order, the rating paused the flagged template and the flag
+    /// outlived the pause. So the flag is kept under the pause, or, with the pause over,
+    /// the template is flagged now (disabled at once if the deadline has passed), unless a
+    /// recovery rated after the flag would have lifted it.
+    fn keep_late_flag(&mut self, t: u32, deadline: Instant, flagged_at: Instant, now: Instant) {
+        let template = &mut self.templates[t as usize];
+        if template.flag_lifted_since(flagged_at) {
+            return;
+        }
+        match template.status {
+            TemplateStatus::Paused => {
+                template.flag_deadline = Some(deadline);
+                self.arm_template_timer(t);
+            }
+            TemplateStatus::Approved => self.set_template_status(
+                t,
+                TemplateStatus::Flagged,
+                Some(deadline),
+                TemplateChangeReason::Provider,
+                flagged_at,
+                now,
+            ),
+            _ => {}
+        }
     }
 
     /// The provider changed a template's category (§5, §11): sends from then on are priced
@@ -725,27 +835,40 @@ impl Engine {
 
     pub(crate) fn template_timer(&mut self, t: u32, now: Instant) {
         let template = &self.templates[t as usize];
-        let (deadline, to, reason) = match (
-            template.status,
-            template.paused_until,
-            template.flag_deadline,
-        ) {
-            (TemplateStatus::Paused, Some(until), _) => (
-                until,
-                TemplateStatus::Approved,
-                TemplateChangeReason::PauseEnded,
-            ),
-            (TemplateStatus::Flagged, _, Some(deadline)) => (
+        let pause_end = template
+            .paused_until
+            .filter(|_| template.status == TemplateStatus::Paused);
+        let flag = template.flag_deadline.filter(|_| {
+            matches!(
+                template.status,
+                TemplateStatus::Paused | TemplateStatus::Flagged
+            )
+        });
+        // The flag's deadline disables, paused or not; a pause that ends first leaves the
+        // flag (or, without one, an approved template).
+        let (deadline, to, until, reason) = match (pause_end, flag) {
+            (_, Some(deadline)) if pause_end.is_none_or(|end| deadline <= end) => (
                 deadline,
                 TemplateStatus::Disabled,
+                None,
                 TemplateChangeReason::FlagDeadline,
             ),
-            _ => return,
+            (Some(end), flag) => (
+                end,
+                if flag.is_some() {
+                    TemplateStatus::Flagged
+                } else {
+                    TemplateStatus::Approved
+                },
+                flag,
+                TemplateChangeReason::PauseEnded,
+            ),
+            (None, _) => return,
         };
         if deadline > now {
             self.timers.arm(TimerKey::TemplateDeadline(t), deadline);
         } else {
-            self.set_template_status(t, to, None, reason, deadline, deadline);
+            self.set_template_status(t, to, until, reason, deadline, deadline);
         }
     }
 
