@@ -199,6 +199,11 @@ pub(crate) struct Template {
     /// takes the disable back, as the provider, rating it in time, never disabled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at_deadline: Option<Instant>,
+    /// Instant of the latest `medium` or `high` rating, in whatever order ratings arrived:
+    /// a flag the provider reported as of then or earlier, arriving after it, was lifted by
+    /// it in order. Absent from snapshots older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<Instant>,
     /// The latest instant its text (body, header or footer) changed, by an edit, the
     /// provider's report of one or a re-registration: a send of it before then showed the
     /// contact other text, so the same parameters now are no duplicate of it (§10). `None`
@@ -1053,6 +1058,7 @@ impl Engine {
             components_event: ProviderOrder::default(),
             status_event: ProviderOrder::default(),
             disabled_at_deadline: None,
+            recovered_at: None,
             text_changed_at,
         };
         let index =

@@ -586,7 +586,12 @@ impl Engine {
                     name: tm.name.clone(),
                     language: tm.language.clone(),
                     status,
-                    until: until.filter(|_| status == TemplateStatus::Paused),
+                    // A pause that ends at or after the flag's deadline ends disabled: no
+                    // time to retry at.
+                    until: until.filter(|&end| {
+                        status == TemplateStatus::Paused
+                            && template.flag_deadline.is_none_or(|deadline| end < deadline)
+                    }),
                 });
             }
             category = Some(template.spec.category);

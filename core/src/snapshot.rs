@@ -330,6 +330,8 @@ pub(crate) struct StoredTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at_deadline: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_changed_at: Option<Instant>,
 }
 
@@ -354,6 +356,7 @@ impl From<&Template> for StoredTemplate {
             components_event: t.components_event,
             status_event: t.status_event,
             disabled_at_deadline: t.disabled_at_deadline,
+            recovered_at: t.recovered_at,
             text_changed_at: t.text_changed_at,
         }
     }
@@ -727,6 +730,7 @@ impl Engine {
                 components_event: t.components_event,
                 status_event: t.status_event,
                 disabled_at_deadline: t.disabled_at_deadline,
+                recovered_at: t.recovered_at,
                 text_changed_at: t.text_changed_at,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);

@@ -22,7 +22,9 @@
 //! A flag outlives a pause, under either rule (Meta keeps a flagged template approved, so
 //! its ladder pauses it like any other): a paused template with a flag's deadline is
 //! flagged when the pause ends, and disabled at the deadline, paused or not. A rating of
-//! medium or high during the pause lifts the flag and leaves the pause.
+//! medium or high during the pause lifts the flag and leaves the pause; the provider's
+//! report of the pause's end (`unpaused`, or an `approved` ending it) leaves the flag, and
+//! only `reinstated` lifts it. A flag dated at or before a recovery is lifted by it.
 //!
 //! Provider events set the status they name (`reinstated` and `unpaused` mean approved; a
 //! `flagged` without a date is flagged until its own `at` + `flag_for`; a `flagged` on a
@@ -199,14 +201,11 @@ impl Template {
         }
     }
 
-    /// Whether a flag reported at `flagged_at` was lifted since: the latest rating is a
-    /// recovery (medium or high) from then or later, so in order the flag would have been
-    /// lifted by it (a rating at the flag's own instant stands, as everywhere).
+    /// Whether a flag reported at `flagged_at` was lifted since: a recovery (medium or
+    /// high) was rated then or later, so in order it lifted the flag (a rating at the
+    /// flag's own instant stands, as everywhere), whatever was rated after it.
     fn flag_lifted_since(&self, flagged_at: Instant) -> bool {
-        self.quality_event
-            .latest_at()
-            .is_some_and(|rated_at| rated_at >= flagged_at)
-            && matches!(self.quality, Quality::Medium | Quality::High)
+        self.recovered_at.is_some_and(|at| at >= flagged_at)
     }
 
     /// When its timer must next look at it: the end of its pause or its flag's deadline,
@@ -448,6 +447,9 @@ impl Engine {
         }
         if arrival == Arrival::New {
             template.quality = e.quality;
+        }
+        if matches!(e.quality, Quality::Medium | Quality::High) {
+            template.recovered_at = template.recovered_at.max(Some(rated_at));
         }
         // Deleted is final (§5): a rating delivered after the deletion, even one dated
         // before it that in order would have paused or disabled the template (a strike
@@ -706,20 +708,33 @@ impl Engine {
         if let Some(rated_at) = found_by_rating.filter(|&rated_at| !covers_rating(rated_at)) {
             template.uncount_pause_from(rated_at);
         }
-        let to = e.status.status();
-        let until = match e.status {
+        let mut to = e.status.status();
+        let mut until = match e.status {
             TemplateEvent::Paused => e.until,
             TemplateEvent::Flagged => Some(self.flag_deadline_of(e)),
             _ => None,
         };
         let template = &mut self.templates[t as usize];
+        // The end of a pause leaves a flag the pause kept: Meta reports every pause's end as
+        // `APPROVED` titled UNPAUSE (`unpaused`, facts §5.3), and a flagged template is an
+        // approved one (§5.1). So an `approved` ending a pause, or an `unpaused` however
+        // late (the timer may have ended the pause first), leaves the template flagged.
+        // Only a reinstatement lifts the flag (or a recovery, or a new review).
+        let ends_a_pause = match e.status {
+            TemplateEvent::Unpaused => true,
+            TemplateEvent::Approved => template.status == TemplateStatus::Paused,
+            _ => false,
+        };
+        if let Some(deadline) = template.flag_deadline.filter(|_| ends_a_pause) {
+            (to, until) = (TemplateStatus::Flagged, Some(deadline));
+        }
         // A flag from before a recovery, arriving after it: in order the recovery lifted it.
-        if to == TemplateStatus::Flagged && template.flag_lifted_since(e.at) {
+        if e.status == TemplateEvent::Flagged && template.flag_lifted_since(e.at) {
             return Ok(());
         }
         // A flag for a paused template is kept under the pause (the flag marks the template;
         // the pause still stops its sends).
-        if to == TemplateStatus::Flagged && template.status == TemplateStatus::Paused {
+        if e.status == TemplateEvent::Flagged && template.status == TemplateStatus::Paused {
             template.flag_deadline = until;
             self.arm_template_timer(t);
             return Ok(());
@@ -748,8 +763,8 @@ impl Engine {
     /// A provider's flag from before a low rating that paused the template (pause ladder),
     /// arriving after it: in order, the rating paused the flagged template and the flag
     /// outlived the pause. So the flag is kept under the pause, or, with the pause over,
-    /// the template is flagged now (disabled at once if the deadline has passed), unless a
-    /// recovery rated after the flag would have lifted it.
+    /// the template is flagged now (and disabled at once if the deadline has passed),
+    /// unless a recovery rated after the flag would have lifted it.
     fn keep_late_flag(&mut self, t: u32, deadline: Instant, flagged_at: Instant, now: Instant) {
         let template = &mut self.templates[t as usize];
         if template.flag_lifted_since(flagged_at) {
@@ -760,14 +775,17 @@ impl Engine {
                 template.flag_deadline = Some(deadline);
                 self.arm_template_timer(t);
             }
-            TemplateStatus::Approved => self.set_template_status(
-                t,
-                TemplateStatus::Flagged,
-                Some(deadline),
-                TemplateChangeReason::Provider,
-                flagged_at,
-                now,
-            ),
+            TemplateStatus::Approved => {
+                self.set_template_status(
+                    t,
+                    TemplateStatus::Flagged,
+                    Some(deadline),
+                    TemplateChangeReason::Provider,
+                    flagged_at,
+                    now,
+                );
+                self.template_timer(t, now);
+            }
             _ => {}
         }
     }
