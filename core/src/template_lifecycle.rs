@@ -476,10 +476,13 @@ impl Engine {
                 // arrived. Its pause is over or reported, unless it still runs and nothing
                 // newer holds the status: no provider status, and no rating that changed the
                 // status (a later rating that changed nothing, a medium while paused, leaves
-                // the pause standing, as it would have in order). Then the template is paused
-                // from the rating's own instant, and the host is told.
+                // the pause standing, as it would have in order; so does a recovery that
+                // lifted a flag, which in order lifted the flag this pause kept). Then the
+                // template is paused from the rating's own instant, and the host is told.
                 let nothing_newer_holds_the_status = !after_later_status
-                    && template.quality_status_at.is_none_or(|at| at < rated_at)
+                    && template
+                        .quality_status_at
+                        .is_none_or(|at| at < rated_at || template.recovered_at == Some(at))
                     && matches!(
                         template.status_at(now).0,
                         TemplateStatus::Approved | TemplateStatus::Flagged
