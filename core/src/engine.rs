@@ -132,6 +132,13 @@ impl Inbound {
     }
 }
 
+/// A pause cut short by a flag's deadline: its end (`None`: a pacing pause, with none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CutPause {
+    pub until: Option<Instant>,
+}
+
 /// A registered template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,6 +211,11 @@ pub(crate) struct Template {
     /// it in order. Absent from snapshots older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_at: Option<Instant>,
+    /// The pause the flag's deadline cut short when the engine disabled the template at it:
+    /// a recovery that takes that disable back resumes the pause. Absent from snapshots
+    /// older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_pause: Option<CutPause>,
     /// The latest instant its text (body, header or footer) changed, by an edit, the
     /// provider's report of one or a re-registration: a send of it before then showed the
     /// contact other text, so the same parameters now are no duplicate of it (§10). `None`
@@ -1059,6 +1071,7 @@ impl Engine {
             status_event: ProviderOrder::default(),
             disabled_at_deadline: None,
             recovered_at: None,
+            cut_pause: None,
             text_changed_at,
         };
         let index =

@@ -332,6 +332,8 @@ pub(crate) struct StoredTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_pause: Option<crate::engine::CutPause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_changed_at: Option<Instant>,
 }
 
@@ -357,6 +359,7 @@ impl From<&Template> for StoredTemplate {
             status_event: t.status_event,
             disabled_at_deadline: t.disabled_at_deadline,
             recovered_at: t.recovered_at,
+            cut_pause: t.cut_pause,
             text_changed_at: t.text_changed_at,
         }
     }
@@ -731,6 +734,7 @@ impl Engine {
                 status_event: t.status_event,
                 disabled_at_deadline: t.disabled_at_deadline,
                 recovered_at: t.recovered_at,
+                cut_pause: t.cut_pause,
                 text_changed_at: t.text_changed_at,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);

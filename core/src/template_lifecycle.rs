@@ -37,7 +37,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::effect::Effect;
-use crate::engine::{check_ends_after, Engine, Template};
+use crate::engine::{check_ends_after, CutPause, Engine, Template};
 use crate::event::{
     EditTemplate, TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate,
     TemplateStatusUpdate,
@@ -358,6 +358,7 @@ impl Engine {
     ) {
         let template = &mut self.templates[t as usize];
         let from = template.status;
+        let paused_until = template.paused_until;
         let was_rateable = template.rateable();
         // A pause that ends before its time (any status but a pause) is over for the ladder.
         if (template.paused_until)
@@ -380,9 +381,13 @@ impl Engine {
             TemplateStatus::Paused => template.flag_deadline,
             _ => None,
         };
-        template.disabled_at_deadline = (reason == TemplateChangeReason::FlagDeadline
-            && to == TemplateStatus::Disabled)
-            .then_some(since);
+        let disabled_at_deadline =
+            reason == TemplateChangeReason::FlagDeadline && to == TemplateStatus::Disabled;
+        template.disabled_at_deadline = disabled_at_deadline.then_some(since);
+        template.cut_pause =
+            (disabled_at_deadline && from == TemplateStatus::Paused).then_some(CutPause {
+                until: paused_until,
+            });
         if template.rateable() != was_rateable {
             template.record_rateable_change(since);
         }
@@ -556,7 +561,14 @@ impl Engine {
                     .is_some_and(|at| rated_at < at) =>
             {
                 template.awaiting_reinstatement = false;
-                self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
+                // The pause the deadline cut short runs on, if it has not ended since.
+                let (to, until) = match template.cut_pause {
+                    Some(CutPause { until }) if until.is_none_or(|end| end > now) => {
+                        (TemplateStatus::Paused, until)
+                    }
+                    _ => (TemplateStatus::Approved, None),
+                };
+                self.set_status_for_rating(t, to, until, rated_at, now);
             }
             _ => {}
         }
