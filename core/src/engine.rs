@@ -154,6 +154,16 @@ pub(crate) struct Template {
     /// mark on the template, a pause stops its sends): paused and flagged, the template is
     /// flagged again when the pause ends and disabled at the deadline, paused or not.
     pub flag_deadline: Option<Instant>,
+    /// When the flag of `flag_deadline` was set (the rating's or the report's instant): a
+    /// recovery rated then or later, arriving late, lifts it from under a pause. Absent from
+    /// snapshots older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_at: Option<Instant>,
+    /// Instant of the latest rating that lifted a flag (flagged → approved): it changed the
+    /// status only by lifting the flag, so a low rated before it, arriving after it, still
+    /// pauses the template as in order. Absent from snapshots older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_lifted_at: Option<Instant>,
     /// Low-quality strikes so far (pause ladder).
     pub pause_strikes: u32,
     /// The quality pauses counted as strikes (pause ladder), `[start, end)`, the latest
@@ -1072,6 +1082,8 @@ impl Engine {
             disabled_at_deadline: None,
             recovered_at: None,
             cut_pause: None,
+            flagged_at: flag_deadline.map(|_| self.clock),
+            flag_lifted_at: None,
             text_changed_at,
         };
         let index =

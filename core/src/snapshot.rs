@@ -334,6 +334,10 @@ pub(crate) struct StoredTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut_pause: Option<crate::engine::CutPause>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_lifted_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_changed_at: Option<Instant>,
 }
 
@@ -360,6 +364,8 @@ impl From<&Template> for StoredTemplate {
             disabled_at_deadline: t.disabled_at_deadline,
             recovered_at: t.recovered_at,
             cut_pause: t.cut_pause,
+            flagged_at: t.flagged_at,
+            flag_lifted_at: t.flag_lifted_at,
             text_changed_at: t.text_changed_at,
         }
     }
@@ -735,6 +741,8 @@ impl Engine {
                 disabled_at_deadline: t.disabled_at_deadline,
                 recovered_at: t.recovered_at,
                 cut_pause: t.cut_pause,
+                flagged_at: t.flagged_at,
+                flag_lifted_at: t.flag_lifted_at,
                 text_changed_at: t.text_changed_at,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);

@@ -208,6 +208,12 @@ impl Template {
         self.recovered_at.is_some_and(|at| at >= flagged_at)
     }
 
+    /// Lifts the flag a pause kept (a recovery); the pause stands.
+    fn lift_kept_flag(&mut self) {
+        self.flag_deadline = None;
+        self.flagged_at = None;
+    }
+
     /// When its timer must next look at it: the end of its pause or its flag's deadline,
     /// whichever comes first.
     fn next_deadline(&self) -> Option<Instant> {
@@ -376,11 +382,17 @@ impl Engine {
             None
         };
         // A pause keeps the flag of a flagged (or paused and flagged) template.
-        template.flag_deadline = match to {
+        let flag_deadline = match to {
             TemplateStatus::Flagged => until,
             TemplateStatus::Paused => template.flag_deadline,
             _ => None,
         };
+        template.flagged_at = match (template.flag_deadline, flag_deadline) {
+            (_, None) => None,
+            (Some(kept), Some(deadline)) if kept == deadline => template.flagged_at,
+            _ => Some(since),
+        };
+        template.flag_deadline = flag_deadline;
         let disabled_at_deadline =
             reason == TemplateChangeReason::FlagDeadline && to == TemplateStatus::Disabled;
         template.disabled_at_deadline = disabled_at_deadline.then_some(since);
@@ -472,6 +484,16 @@ impl Engine {
             .last_provider_event_at
             .is_some_and(|last| rated_at < last);
         if arrival == Arrival::Older || after_later_status {
+            // A recovery rated after a flag that a pause kept lifts that flag, as it did in
+            // order; the pause, a status, stands.
+            let lifts_kept_flag = matches!(e.quality, Quality::Medium | Quality::High)
+                && template.status == TemplateStatus::Paused
+                && template.flagged_at.is_some_and(|at| at <= rated_at);
+            if lifts_kept_flag {
+                template.lift_kept_flag();
+                self.arm_template_timer(t);
+                return Ok(());
+            }
             // Judged by the status at the rating's instant: rated while approved and
             // delivered after the template went back to review it is a strike; rated in
             // review and delivered after the approval it is not.
@@ -487,7 +509,7 @@ impl Engine {
                 let nothing_newer_holds_the_status = !after_later_status
                     && template
                         .quality_status_at
-                        .is_none_or(|at| at < rated_at || template.recovered_at == Some(at))
+                        .is_none_or(|at| at < rated_at || template.flag_lifted_at == Some(at))
                     && matches!(
                         template.status_at(now).0,
                         TemplateStatus::Approved | TemplateStatus::Flagged
@@ -541,6 +563,7 @@ impl Engine {
                 }
             }
             (Quality::Medium | Quality::High, TemplateStatus::Flagged, _) => {
+                template.flag_lifted_at = Some(rated_at);
                 self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
             }
             // A recovery during a pause lifts the flag the pause kept; the pause stands. (The
@@ -549,7 +572,7 @@ impl Engine {
             (Quality::Medium | Quality::High, TemplateStatus::Paused, _)
                 if template.flag_deadline.is_some() =>
             {
-                template.flag_deadline = None;
+                template.lift_kept_flag();
                 self.arm_template_timer(t);
             }
             // A recovery before the flag's deadline, arriving after the engine disabled the
@@ -751,6 +774,7 @@ impl Engine {
         // the pause still stops its sends).
         if e.status == TemplateEvent::Flagged && template.status == TemplateStatus::Paused {
             template.flag_deadline = until;
+            template.flagged_at = Some(e.at);
             self.arm_template_timer(t);
             return Ok(());
         }
@@ -788,6 +812,7 @@ impl Engine {
         match template.status {
             TemplateStatus::Paused => {
                 template.flag_deadline = Some(deadline);
+                template.flagged_at = Some(flagged_at);
                 self.arm_template_timer(t);
             }
             TemplateStatus::Approved => {
