@@ -208,6 +208,12 @@ impl Template {
         self.recovered_at.is_some_and(|at| at >= flagged_at)
     }
 
+    /// Keeps a flag reported at `at` under the pause in force.
+    fn keep_flag_under_pause(&mut self, deadline: Instant, at: Instant) {
+        self.flag_deadline = Some(deadline);
+        self.flagged_at = Some(at);
+    }
+
     /// Lifts the flag a pause kept (a recovery); the pause stands.
     fn lift_kept_flag(&mut self) {
         self.flag_deadline = None;
@@ -772,9 +778,10 @@ impl Engine {
         }
         // A flag for a paused template is kept under the pause (the flag marks the template;
         // the pause still stops its sends).
-        if e.status == TemplateEvent::Flagged && template.status == TemplateStatus::Paused {
-            template.flag_deadline = until;
-            template.flagged_at = Some(e.at);
+        if let (TemplateEvent::Flagged, TemplateStatus::Paused, Some(deadline)) =
+            (e.status, template.status, until)
+        {
+            template.keep_flag_under_pause(deadline, e.at);
             self.arm_template_timer(t);
             return Ok(());
         }
@@ -811,8 +818,7 @@ impl Engine {
         }
         match template.status {
             TemplateStatus::Paused => {
-                template.flag_deadline = Some(deadline);
-                template.flagged_at = Some(flagged_at);
+                template.keep_flag_under_pause(deadline, flagged_at);
                 self.arm_template_timer(t);
             }
             TemplateStatus::Approved => {
@@ -893,41 +899,22 @@ impl Engine {
 
     pub(crate) fn template_timer(&mut self, t: u32, now: Instant) {
         let template = &self.templates[t as usize];
-        let pause_end = template
-            .paused_until
-            .filter(|_| template.status == TemplateStatus::Paused);
-        let flag = template.flag_deadline.filter(|_| {
-            matches!(
-                template.status,
-                TemplateStatus::Paused | TemplateStatus::Flagged
-            )
-        });
-        // The flag's deadline disables, paused or not; a pause that ends first leaves the
-        // flag (or, without one, an approved template).
-        let (deadline, to, until, reason) = match (pause_end, flag) {
-            (_, Some(deadline)) if pause_end.is_none_or(|end| deadline <= end) => (
-                deadline,
-                TemplateStatus::Disabled,
-                None,
-                TemplateChangeReason::FlagDeadline,
-            ),
-            (Some(end), flag) => (
-                end,
-                if flag.is_some() {
-                    TemplateStatus::Flagged
-                } else {
-                    TemplateStatus::Approved
-                },
-                flag,
-                TemplateChangeReason::PauseEnded,
-            ),
-            (None, _) => return,
+        let Some(deadline) = template.next_deadline() else {
+            return;
         };
         if deadline > now {
             self.timers.arm(TimerKey::TemplateDeadline(t), deadline);
-        } else {
-            self.set_template_status(t, to, until, reason, deadline, deadline);
+            return;
         }
+        // What is in force from the deadline on: disabled at the flag's, else the pause's
+        // end, leaving the flag it kept (or an approved template).
+        let (to, until) = template.status_at(deadline);
+        let reason = if to == TemplateStatus::Disabled {
+            TemplateChangeReason::FlagDeadline
+        } else {
+            TemplateChangeReason::PauseEnded
+        };
+        self.set_template_status(t, to, until, reason, deadline, deadline);
     }
 
     /// Edits a template (§5): disabled and deleted templates cannot be edited; approved ones
