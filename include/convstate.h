@@ -96,7 +96,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 5
+#define CONVSTATE_ABI_VERSION 6
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -1908,7 +1908,7 @@ typedef struct convstate_number_view {
 } convstate_number_view;
 
 /**
- * A template's category, status and quality.
+ * A template's category, status and quality. Instants absent are `CONVSTATE_NONE_MS`.
  */
 typedef struct convstate_template_view {
   /**
@@ -1920,6 +1920,15 @@ typedef struct convstate_template_view {
    */
   convstate_template_status status;
   /**
+   * The end of a timed pause, or a flag's disable deadline.
+   */
+  int64_t until_ms;
+  /**
+   * While flagged, the deadline to recover by, else it is disabled; a pause keeps the
+   * flag, so a paused template may have both, and this may come first.
+   */
+  int64_t flagged_until_ms;
+  /**
    * Its quality.
    */
   convstate_quality quality;
@@ -1927,6 +1936,10 @@ typedef struct convstate_template_view {
    * Number of distinct body variables.
    */
   uint32_t variables;
+  /**
+   * Low-quality strikes so far (pause ladder).
+   */
+  uint32_t pause_strikes;
 } convstate_template_view;
 
 /**

@@ -150,6 +150,10 @@ pub enum Effect {
         /// End of a pause, or a flag's disable deadline.
         #[serde(skip_serializing_if = "Option::is_none")]
         until: Option<Instant>,
+        /// The deadline of a flag in force after the change: a flagged template's (as
+        /// `until`), or the one a pause keeps (§5: a flag outlives a pause).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        flagged_until: Option<Instant>,
         /// Why.
         reason: crate::template_lifecycle::TemplateChangeReason,
         /// When.

@@ -370,6 +370,10 @@ pub struct TemplateView {
     pub status: TemplateStatus,
     /// End of a timed pause, or a flag's disable deadline.
     pub until: Option<Instant>,
+    /// While flagged: the deadline to recover by, else it is disabled. A pause keeps the
+    /// flag (§5), so a paused template may show both: `until` the pause's end, this the
+    /// flag's deadline, which may come first.
+    pub flagged_until: Option<Instant>,
     /// Quality.
     pub quality: Quality,
     /// Number of distinct body variables.
@@ -1593,6 +1597,7 @@ impl Engine {
             category: t.spec.category,
             status,
             until,
+            flagged_until: t.flagged_until_at(status),
             quality: t.quality,
             variables: t.variables.count(),
             pause_strikes: t.pause_strikes,

@@ -201,6 +201,13 @@ impl Template {
         }
     }
 
+    /// The flag's deadline while `status` (from [`Template::status_at`]) is in force: a
+    /// flagged template's, or the one a pause keeps; none once disabled or approved.
+    pub(crate) fn flagged_until_at(&self, status: TemplateStatus) -> Option<Instant> {
+        self.flag_deadline
+            .filter(|_| matches!(status, TemplateStatus::Flagged | TemplateStatus::Paused))
+    }
+
     /// Whether a flag reported at `flagged_at` was lifted since: a recovery (medium or
     /// high) was rated then or later, so in order it lifted the flag (a rating at the
     /// flag's own instant stands, as everywhere), whatever was rated after it.
@@ -413,14 +420,50 @@ impl Engine {
         if from == to && reason != TemplateChangeReason::Provider {
             return;
         }
+        self.push_status_changed(t, from, until, reason, at);
+    }
+
+    /// Keeps a flag reported at `flagged_at` under the pause in force (`Some`), or lifts
+    /// the flag a pause kept (`None`, a recovery). The status stays `paused`, so the host
+    /// hears `paused` → `paused` with the flag's new deadline (none once lifted).
+    fn set_flag_under_pause(
+        &mut self,
+        t: u32,
+        flag: Option<(Instant, Instant)>,
+        reason: TemplateChangeReason,
+        at: Instant,
+    ) {
+        let template = &mut self.templates[t as usize];
+        let before = template.flag_deadline;
+        match flag {
+            Some((deadline, flagged_at)) => template.keep_flag_under_pause(deadline, flagged_at),
+            None => template.lift_kept_flag(),
+        }
+        let (changed, paused_until) = (template.flag_deadline != before, template.paused_until);
+        self.arm_template_timer(t);
+        if changed {
+            self.push_status_changed(t, TemplateStatus::Paused, paused_until, reason, at);
+        }
+    }
+
+    /// Tells the host that template `t` went from `from` to its status now.
+    fn push_status_changed(
+        &mut self,
+        t: u32,
+        from: TemplateStatus,
+        until: Option<Instant>,
+        reason: TemplateChangeReason,
+        at: Instant,
+    ) {
         let template = &self.templates[t as usize];
         self.effects.push_back(Effect::TemplateStatusChanged {
             business: self.businesses[template.business as usize].name.clone(),
             name: template.spec.name.clone(),
             language: template.spec.language.clone(),
             from,
-            to,
+            to: template.status,
             until,
+            flagged_until: template.flag_deadline,
             reason,
             at,
         });
@@ -496,8 +539,7 @@ impl Engine {
                 && template.status == TemplateStatus::Paused
                 && template.flagged_at.is_some_and(|at| at <= rated_at);
             if lifts_kept_flag {
-                template.lift_kept_flag();
-                self.arm_template_timer(t);
+                self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
                 return Ok(());
             }
             // Judged by the status at the rating's instant: rated while approved and
@@ -578,8 +620,7 @@ impl Engine {
             (Quality::Medium | Quality::High, TemplateStatus::Paused, _)
                 if template.flag_deadline.is_some() =>
             {
-                template.lift_kept_flag();
-                self.arm_template_timer(t);
+                self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
             }
             // A recovery before the flag's deadline, arriving after the engine disabled the
             // template at it: in time, the flag was lifted (§5, §13), and no provider
@@ -781,8 +822,8 @@ impl Engine {
         if let (TemplateEvent::Flagged, TemplateStatus::Paused, Some(deadline)) =
             (e.status, template.status, until)
         {
-            template.keep_flag_under_pause(deadline, e.at);
-            self.arm_template_timer(t);
+            let flag = Some((deadline, e.at));
+            self.set_flag_under_pause(t, flag, TemplateChangeReason::Provider, now);
             return Ok(());
         }
         let repeated = template.status == to
@@ -818,8 +859,8 @@ impl Engine {
         }
         match template.status {
             TemplateStatus::Paused => {
-                template.keep_flag_under_pause(deadline, flagged_at);
-                self.arm_template_timer(t);
+                let flag = Some((deadline, flagged_at));
+                self.set_flag_under_pause(t, flag, TemplateChangeReason::Provider, now);
             }
             TemplateStatus::Approved => {
                 self.set_template_status(

@@ -1354,7 +1354,7 @@ pub unsafe extern "C" fn convstate_engine_number(
     }
 }
 
-/// A template's category, status and quality.
+/// A template's category, status and quality. Instants absent are `CONVSTATE_NONE_MS`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct convstate_template_view {
@@ -1362,10 +1362,17 @@ pub struct convstate_template_view {
     pub category: convstate_template_category,
     /// Its status.
     pub status: convstate_template_status,
+    /// The end of a timed pause, or a flag's disable deadline.
+    pub until_ms: i64,
+    /// While flagged, the deadline to recover by, else it is disabled; a pause keeps the
+    /// flag, so a paused template may have both, and this may come first.
+    pub flagged_until_ms: i64,
     /// Its quality.
     pub quality: convstate_quality,
     /// Number of distinct body variables.
     pub variables: u32,
+    /// Low-quality strikes so far (pause ladder).
+    pub pause_strikes: u32,
 }
 
 /// Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
@@ -1394,8 +1401,11 @@ pub unsafe extern "C" fn convstate_engine_template(
             out.write(convstate_template_view {
                 category: category_code(view.category),
                 status: template_status_code(view.status),
+                until_ms: ms(view.until),
+                flagged_until_ms: ms(view.flagged_until),
                 quality: quality_code(view.quality),
                 variables: view.variables,
+                pause_strikes: view.pause_strikes,
             })
         };
         Ok(())

@@ -1965,6 +1965,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (3, 0x2c91_2319_1324_1c96),
         (4, 0xd5a2_8607_2a3c_a1fe),
         (5, 0x7bd7_dd86_86a8_4103),
+        (6, 0xc7fc_5134_880c_18c9),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

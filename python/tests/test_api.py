@@ -401,6 +401,17 @@ def test_enums_name_every_value_the_engine_produces() -> None:
         assert own == set(values), name
 
 
+def test_template_view_shows_a_flag_kept_under_a_pause(engine: convstate.Engine) -> None:
+    engine.register_template("acme", "promo", "en", category="marketing", body="Hi {{1}}", status="approved")
+    template = {"business": "acme", "name": "promo", "language": "en"}
+    engine.handle({"type": "template_status", "at": "2026-11-02T09:00:00Z", **template, "status": "flagged"})
+    engine.handle({"type": "template_quality", "at": "2026-11-02T10:00:00Z", **template, "quality": "low"})
+    view = engine.template("acme", "promo", "en")
+    assert view["status"] == "paused" and view["pause_strikes"] == 1
+    assert view["until"] == utc(2026, 11, 2, 13), "cloud-2025: the first pause lasts 3h"
+    assert view["flagged_until"] == utc(2026, 11, 9, 9), "the flag outlives the pause"
+
+
 def test_restricted_number_denies_with_its_own_reason(engine: convstate.Engine) -> None:
     engine.handle(
         {"type": "number_restriction", "at": "2026-11-02T10:00:00Z", "number": NUMBER, "scope": "all_messages"}

@@ -254,6 +254,39 @@ static void test_provider_pause_sets_the_strike_count(void) {
   convstate_engine_free(engine);
 }
 
+/* The template view names what is in force and what comes after it: a flag kept under a
+ * pause shows the pause's end and the flag's deadline, which here comes first. */
+static void test_template_view_shows_a_flag_kept_under_a_pause(void) {
+  convstate_engine *engine = new_engine();
+  convstate_template_view view;
+  if (!engine) return;
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(view.status == CONVSTATE_TEMPLATE_APPROVED && view.until_ms == CONVSTATE_NONE_MS);
+  CHECK(view.flagged_until_ms == CONVSTATE_NONE_MS && view.pause_strikes == 0);
+
+  CHECK_RC(report(engine, T0, CONVSTATE_TEMPLATE_EVENT_FLAGGED, T0 + 2 * HOUR, 0, 0), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(view.status == CONVSTATE_TEMPLATE_FLAGGED);
+  CHECK(view.until_ms == T0 + 2 * HOUR && view.flagged_until_ms == T0 + 2 * HOUR);
+
+  /* cloud-2025: a low rating pauses a flagged template for 3h, a strike; the flag stays. */
+  CHECK_RC(convstate_engine_template_quality(engine, T0 + HOUR, S("acme"), S("promo"), S("en"),
+                                             CONVSTATE_QUALITY_LOW),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(view.status == CONVSTATE_TEMPLATE_PAUSED && view.quality == CONVSTATE_QUALITY_LOW);
+  CHECK(view.until_ms == T0 + 4 * HOUR && view.flagged_until_ms == T0 + 2 * HOUR);
+  CHECK(view.pause_strikes == 1);
+
+  /* The flag's deadline disables it before the pause would have ended. */
+  CHECK_RC(convstate_engine_handle_timeout(engine, T0 + 2 * HOUR), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(view.status == CONVSTATE_TEMPLATE_DISABLED);
+  CHECK(view.until_ms == CONVSTATE_NONE_MS && view.flagged_until_ms == CONVSTATE_NONE_MS);
+  CHECK(view.pause_strikes == 1);
+  convstate_engine_free(engine);
+}
+
 /* Two reports of one instant are ordered by all they carry, the category included: the typed
  * report ends where the JSON door does. */
 static void test_template_report_orders_as_the_json_door(void) {
@@ -508,6 +541,7 @@ int main(void) {
   test_limit_price_and_usage();
   test_template_quality_pauses();
   test_provider_pause_sets_the_strike_count();
+  test_template_view_shows_a_flag_kept_under_a_pause();
   test_template_report_orders_as_the_json_door();
   test_template_recategorized();
   test_template_edited_elsewhere();
