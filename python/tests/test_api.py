@@ -402,7 +402,8 @@ def test_enums_name_every_value_the_engine_produces() -> None:
 
 
 def test_template_view_shows_a_flag_kept_under_a_pause(engine: convstate.Engine) -> None:
-    engine.register_template("acme", "promo", "en", category="marketing", body="Hi {{1}}", status="approved")
+    engine.register_template("acme", "promo", "en", category="marketing",
+                             body="Hi {{1}}, see our offer.", status="approved")
     template = {"business": "acme", "name": "promo", "language": "en"}
     engine.handle({"type": "template_status", "at": "2026-11-02T09:00:00Z", **template, "status": "flagged"})
     engine.handle({"type": "template_quality", "at": "2026-11-02T10:00:00Z", **template, "quality": "low"})
