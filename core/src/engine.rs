@@ -211,8 +211,8 @@ pub(crate) struct Template {
     /// other changes nothing.
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub status_event: ProviderOrder,
-    /// The flag deadline at which the engine itself disabled the template (classic's flag
-    /// then disable), while it stays disabled: a recovery rated before it, arriving late,
+    /// The flag deadline at which the engine itself disabled the template (a flag's
+    /// deadline passing, under either quality rule), while it stays disabled: a recovery rated before it, arriving late,
     /// takes the disable back, as the provider, rating it in time, never disabled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at_deadline: Option<Instant>,

@@ -294,6 +294,16 @@ impl Template {
         }
     }
 
+    /// Undoes [`Template::end_counted_pause_at`] for the pause it ended at `at`: that pause
+    /// runs to `end` again (a disable at a flag's deadline, taken back).
+    fn resume_counted_pause(&mut self, at: Instant, end: Instant) {
+        if let Some(pause) = (self.counted_pauses.iter_mut())
+            .find(|(from, to)| *from <= at && *to == at.max(from.plus(Duration::from_millis(1))))
+        {
+            pause.1 = end;
+        }
+    }
+
     /// Takes back the strike of the pause counted from `start` (a rating's), if any.
     fn uncount_pause_from(&mut self, start: Instant) {
         if let Some(i) = self
@@ -624,16 +634,21 @@ impl Engine {
             }
             // A recovery before the flag's deadline, arriving after the engine disabled the
             // template at it: in time, the flag was lifted (§5, §13), and no provider
-            // reinstatement will come for a disable the provider never made.
-            (Quality::Medium | Quality::High, TemplateStatus::Disabled, None)
+            // reinstatement will come for a disable the provider never made. (Under the
+            // ladder too: a provider's flag there has a disable date the engine keeps.)
+            (Quality::Medium | Quality::High, TemplateStatus::Disabled, _)
                 if template
                     .disabled_at_deadline
                     .is_some_and(|at| rated_at < at) =>
             {
                 template.awaiting_reinstatement = false;
-                // The pause the deadline cut short runs on, if it has not ended since.
+                // The pause the deadline cut short runs on, if it has not ended since, and
+                // the ladder counts it to its end again.
                 let (to, until) = match template.cut_pause {
                     Some(CutPause { until }) if until.is_none_or(|end| end > now) => {
+                        if let (Some(end), Some(cut_at)) = (until, template.disabled_at_deadline) {
+                            template.resume_counted_pause(cut_at, end);
+                        }
                         (TemplateStatus::Paused, until)
                     }
                     _ => (TemplateStatus::Approved, None),
