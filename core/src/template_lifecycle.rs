@@ -435,7 +435,9 @@ impl Engine {
 
     /// Keeps a flag reported at `flagged_at` under the pause in force (`Some`), or lifts
     /// the flag a pause kept (`None`, a recovery). The status stays `paused`, so the host
-    /// hears `paused` → `paused` with the flag's new deadline (none once lifted).
+    /// hears `paused` → `paused` with the flag's new deadline (none once lifted), unless
+    /// that deadline has passed (a late report): in order it disabled the paused template,
+    /// which it does now.
     fn set_flag_under_pause(
         &mut self,
         t: u32,
@@ -450,6 +452,13 @@ impl Engine {
             None => template.lift_kept_flag(),
         }
         let (changed, paused_until) = (template.flag_deadline != before, template.paused_until);
+        if template
+            .flag_deadline
+            .is_some_and(|deadline| deadline <= at)
+        {
+            self.template_timer(t, at);
+            return;
+        }
         self.arm_template_timer(t);
         if changed {
             self.push_status_changed(t, TemplateStatus::Paused, paused_until, reason, at);
@@ -544,13 +553,23 @@ impl Engine {
             .is_some_and(|last| rated_at < last);
         if arrival == Arrival::Older || after_later_status {
             // A recovery rated after a flag that a pause kept lifts that flag, as it did in
-            // order; the pause, a status, stands.
-            let lifts_kept_flag = matches!(e.quality, Quality::Medium | Quality::High)
-                && template.status == TemplateStatus::Paused
+            // order; the pause, a status, stands. Under the ladder, where ratings pause and
+            // never flag, a flagged template whose flag predates the recovery had it back
+            // from a pause that has ended since: in order the recovery lifted it first, and
+            // the pause ended approved.
+            let lifts_flag = matches!(e.quality, Quality::Medium | Quality::High)
                 && template.flagged_at.is_some_and(|at| at <= rated_at);
-            if lifts_kept_flag {
-                self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
-                return Ok(());
+            match template.status {
+                TemplateStatus::Paused if lifts_flag => {
+                    self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
+                    return Ok(());
+                }
+                TemplateStatus::Flagged if lifts_flag && ladder.is_some() => {
+                    template.flag_lifted_at = Some(rated_at);
+                    self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
+                    return Ok(());
+                }
+                _ => {}
             }
             // Judged by the status at the rating's instant: rated while approved and
             // delivered after the template went back to review it is a strike; rated in
