@@ -154,9 +154,11 @@ pub(crate) struct Template {
     /// mark on the template, a pause stops its sends): paused and flagged, the template is
     /// flagged again when the pause ends and disabled at the deadline, paused or not.
     pub flag_deadline: Option<Instant>,
-    /// When the flag of `flag_deadline` was set (the rating's or the report's instant): a
-    /// recovery rated then or later, arriving late, lifts it from under a pause. Absent from
-    /// snapshots older than this field.
+    /// When the flag of `flag_deadline` was set (the rating's or the report's instant, the
+    /// latest report of the same flag): a recovery rated then or later, arriving late, lifts
+    /// it from under a pause. Kept while the template stays disabled at that flag's deadline,
+    /// which only a recovery rated after it takes back. Absent from snapshots older than
+    /// this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flagged_at: Option<Instant>,
     /// Instant of the latest rating that lifted a flag (flagged → approved): it changed the

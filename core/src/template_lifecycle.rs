@@ -215,10 +215,14 @@ impl Template {
         self.recovered_at.is_some_and(|at| at >= flagged_at)
     }
 
-    /// Keeps a flag reported at `at` under the pause in force.
+    /// Keeps a flag reported at `at` under the pause in force. The same flag reported again
+    /// (its deadline unchanged) was set again then: a recovery before that does not lift it.
     fn keep_flag_under_pause(&mut self, deadline: Instant, at: Instant) {
+        self.flagged_at = match self.flag_deadline {
+            Some(kept) if kept == deadline => self.flagged_at.max(Some(at)),
+            _ => Some(at),
+        };
         self.flag_deadline = Some(deadline);
-        self.flagged_at = Some(at);
     }
 
     /// Lifts the flag a pause kept (a recovery); the pause stands.
@@ -410,14 +414,17 @@ impl Engine {
             TemplateStatus::Paused => template.flag_deadline,
             _ => None,
         };
+        let disabled_at_deadline =
+            reason == TemplateChangeReason::FlagDeadline && to == TemplateStatus::Disabled;
+        // A disable at the flag's deadline keeps when the flag was set: a late recovery
+        // takes the disable back only if it was rated after the flag.
         template.flagged_at = match (template.flag_deadline, flag_deadline) {
+            (_, None) if disabled_at_deadline => template.flagged_at,
             (_, None) => None,
             (Some(kept), Some(deadline)) if kept == deadline => template.flagged_at,
             _ => Some(since),
         };
         template.flag_deadline = flag_deadline;
-        let disabled_at_deadline =
-            reason == TemplateChangeReason::FlagDeadline && to == TemplateStatus::Disabled;
         template.disabled_at_deadline = disabled_at_deadline.then_some(since);
         template.cut_pause =
             (disabled_at_deadline && from == TemplateStatus::Paused).then_some(CutPause {
@@ -463,6 +470,42 @@ impl Engine {
         if changed {
             self.push_status_changed(t, TemplateStatus::Paused, paused_until, reason, at);
         }
+    }
+
+    /// A recovery rated at `rated_at`, after the flag and before the deadline at which the
+    /// engine disabled template `t`, arriving after that disable: in time the flag was
+    /// lifted (§5, §13), and no provider reinstatement will come for a disable the provider
+    /// never made. The template is approved again, or paused to the end of the pause the
+    /// deadline cut short, if that has not passed. Whether it took the disable back.
+    fn take_back_deadline_disable(&mut self, t: u32, rated_at: Instant, now: Instant) -> bool {
+        let template = &mut self.templates[t as usize];
+        let Some(disabled_at) = template
+            .disabled_at_deadline
+            .filter(|&at| template.status == TemplateStatus::Disabled && rated_at < at)
+        else {
+            return false;
+        };
+        if template.flagged_at.is_some_and(|at| at > rated_at) {
+            return false; // rated before the flag, it lifted none
+        }
+        template.awaiting_reinstatement = false;
+        template.quality_status_at = template.quality_status_at.max(Some(rated_at));
+        // The pause the deadline cut short runs on, if it has not ended since, and the
+        // ladder counts it to its end again.
+        let (to, until) = match template.cut_pause {
+            Some(CutPause { until }) if until.is_none_or(|end| end > now) => {
+                if let Some(end) = until {
+                    template.resume_counted_pause(disabled_at, end);
+                }
+                (TemplateStatus::Paused, until)
+            }
+            _ => (TemplateStatus::Approved, None),
+        };
+        // Dated at the deadline, so that its change of rateable status cancels the
+        // disable's: in order the template never stopped being rateable there.
+        let reason = TemplateChangeReason::Quality;
+        self.set_template_status(t, to, until, reason, disabled_at, now);
+        true
     }
 
     /// Tells the host that template `t` went from `from` to its status now.
@@ -557,8 +600,9 @@ impl Engine {
             // never flag, a flagged template whose flag predates the recovery had it back
             // from a pause that has ended since: in order the recovery lifted it first, and
             // the pause ended approved.
-            let lifts_flag = matches!(e.quality, Quality::Medium | Quality::High)
-                && template.flagged_at.is_some_and(|at| at <= rated_at);
+            let recovery = matches!(e.quality, Quality::Medium | Quality::High);
+            let lifts_flag = recovery && template.flagged_at.is_some_and(|at| at <= rated_at);
+            let may_take_back = recovery && (ladder.is_some() || template.quality != Quality::Low);
             match template.status {
                 TemplateStatus::Paused if lifts_flag => {
                     self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
@@ -569,8 +613,17 @@ impl Engine {
                     self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
                     return Ok(());
                 }
+                // A recovery older than a later rating or status takes back a disable at
+                // the flag's deadline as an on-time one does. (Not under classic after a
+                // later low, which in order flagged the template again with a later
+                // deadline.)
+                TemplateStatus::Disabled if may_take_back => {
+                    self.take_back_deadline_disable(t, rated_at, now);
+                    return Ok(()); // a recovery strikes nothing either way
+                }
                 _ => {}
             }
+            let template = &mut self.templates[t as usize];
             // Judged by the status at the rating's instant: rated while approved and
             // delivered after the template went back to review it is a strike; rated in
             // review and delivered after the approval it is not.
@@ -651,28 +704,30 @@ impl Engine {
             {
                 self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
             }
-            // A recovery before the flag's deadline, arriving after the engine disabled the
-            // template at it: in time, the flag was lifted (§5, §13), and no provider
-            // reinstatement will come for a disable the provider never made. (Under the
-            // ladder too: a provider's flag there has a disable date the engine keeps.)
-            (Quality::Medium | Quality::High, TemplateStatus::Disabled, _)
+            // A recovery arriving after the engine disabled the template at a flag's deadline
+            // (see there).
+            (Quality::Medium | Quality::High, TemplateStatus::Disabled, _) => {
+                self.take_back_deadline_disable(t, rated_at, now);
+            }
+            // A low rated before the flag's deadline that disabled the template, arriving
+            // after it: in order it struck the flagged (or approved) template then. The
+            // strike past the ladder disabled it first, for good; a pause it brought on was
+            // cut short by the deadline, and a late recovery resumes it.
+            (Quality::Low, TemplateStatus::Disabled, Some(pauses))
                 if template
                     .disabled_at_deadline
                     .is_some_and(|at| rated_at < at) =>
             {
-                template.awaiting_reinstatement = false;
-                // The pause the deadline cut short runs on, if it has not ended since, and
-                // the ladder counts it to its end again.
-                let (to, until) = match template.cut_pause {
-                    Some(CutPause { until }) if until.is_none_or(|end| end > now) => {
-                        if let (Some(end), Some(cut_at)) = (until, template.disabled_at_deadline) {
-                            template.resume_counted_pause(cut_at, end);
-                        }
-                        (TemplateStatus::Paused, until)
+                let deadline = template.disabled_at_deadline;
+                match template.strike_for_rating(pauses, rated_at, false) {
+                    Some(None) => {
+                        self.set_status_for_rating(t, TemplateStatus::Disabled, None, rated_at, now)
                     }
-                    _ => (TemplateStatus::Approved, None),
-                };
-                self.set_status_for_rating(t, to, until, rated_at, now);
+                    Some(Some(end)) if Some(end) > deadline => {
+                        template.cut_pause = Some(CutPause { until: Some(end) });
+                    }
+                    _ => {}
+                }
             }
             _ => {}
         }
@@ -859,6 +914,15 @@ impl Engine {
             let flag = Some((deadline, e.at));
             self.set_flag_under_pause(t, flag, TemplateChangeReason::Provider, now);
             return Ok(());
+        }
+        // The provider's own disable: no late recovery takes it back.
+        if e.status == TemplateEvent::Disabled {
+            template.disabled_at_deadline = None;
+            template.cut_pause = None;
+        }
+        // The same flag reported again (its deadline unchanged) was set again then.
+        if e.status == TemplateEvent::Flagged && template.flag_deadline == until {
+            template.flagged_at = template.flagged_at.max(Some(e.at));
         }
         let repeated = template.status == to
             && match to {
