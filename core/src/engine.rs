@@ -61,20 +61,28 @@ pub(crate) struct Business {
     pub name: String,
 }
 
-/// Templates by name. Each name has a few entries told apart by business and language, so a
-/// lookup with borrowed strings allocates nothing (it runs on every template send).
+/// Templates by business and a hash of name and language. A key holds the templates whose
+/// name and language hash alike (nearly always one), so a lookup with borrowed strings
+/// allocates nothing (it runs on every template send) and reads no other business's
+/// templates: keyed by the name alone, a lookup walked every business with that name, and
+/// every WhatsApp account has `hello_world`.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TemplateIndex(FastMap<Box<str>, Vec<TemplateIndexEntry>>);
+pub(crate) struct TemplateIndex(FastMap<(u32, u64), Vec<TemplateIndexEntry>>);
 
-/// (business, language, template index) of one template name.
-type TemplateIndexEntry = (u32, Box<str>, u32);
+/// (name, language, template index) of one template of a business.
+type TemplateIndexEntry = (Box<str>, Box<str>, u32);
 
 impl TemplateIndex {
+    fn key(business: u32, name: &str, language: &str) -> (u32, u64) {
+        let hash = crate::hash::content_hash(&[name.as_bytes(), language.as_bytes()]);
+        (business, hash)
+    }
+
     pub fn get(&self, business: u32, name: &str, language: &str) -> Option<u32> {
         self.0
-            .get(name)?
+            .get(&Self::key(business, name, language))?
             .iter()
-            .find(|(b, l, _)| *b == business && &**l == language)
+            .find(|(n, l, _)| &**n == name && &**l == language)
             .map(|(_, _, i)| *i)
     }
 
@@ -85,9 +93,9 @@ impl TemplateIndex {
             return Some(existing);
         }
         self.0
-            .entry(name.into())
+            .entry(Self::key(business, name, language))
             .or_default()
-            .push((business, language.into(), index));
+            .push((name.into(), language.into(), index));
         None
     }
 }
@@ -2013,5 +2021,45 @@ mod tests {
             refused[0].contains("is not a number of business"),
             "{refused:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod template_index_tests {
+    use super::TemplateIndex;
+
+    #[test]
+    fn one_name_in_many_businesses_and_languages() {
+        let mut index = TemplateIndex::default();
+        for business in 0..1_000u32 {
+            assert_eq!(
+                index.insert(business, "hello_world", "en", 2 * business),
+                None
+            );
+            assert_eq!(
+                index.insert(business, "hello_world", "es", 2 * business + 1),
+                None
+            );
+        }
+        assert_eq!(
+            index.insert(7, "hello_world", "en", 99),
+            Some(14),
+            "kept in place"
+        );
+        assert_eq!(index.get(7, "hello_world", "en"), Some(14));
+        assert_eq!(index.get(999, "hello_world", "es"), Some(1_999));
+        assert_eq!(
+            index.get(1_000, "hello_world", "en"),
+            None,
+            "no such business"
+        );
+        assert_eq!(index.get(7, "hello_world", "de"), None, "no such language");
+        assert_eq!(
+            index.get(7, "hello_worl", "den"),
+            None,
+            "the parts are told apart"
+        );
+        // Each key reads one business's templates of one name and language.
+        assert!(index.0.values().all(|entries| entries.len() == 1));
     }
 }
