@@ -269,12 +269,13 @@ fn main() -> ExitCode {
 
 impl PolicyArgs {
     /// The policy the arguments ask for; `None` when they name none (use the default or the
-    /// saved state's).
-    fn requested(&self) -> Result<Option<Policy>, CliError> {
+    /// saved state's). Overrides without `--policy` are merged over `preset` (the saved
+    /// state's, which is the default there).
+    fn requested(&self, preset: &str) -> Result<Option<Policy>, CliError> {
         if self.policy.is_none() && self.policy_overrides.is_none() {
             return Ok(None);
         }
-        let name = self.policy.as_deref().unwrap_or(DEFAULT_POLICY);
+        let name = self.policy.as_deref().unwrap_or(preset);
         let policy = match &self.policy_overrides {
             None => Policy::preset(name),
             Some(text) => {
@@ -320,7 +321,7 @@ impl PolicyArgs {
 
     /// The policy to start a new engine with.
     fn or_default(&self) -> Result<Policy, CliError> {
-        or_default(self.requested()?)
+        or_default(self.requested(DEFAULT_POLICY)?)
     }
 
     /// Whether the overrides are read from standard input (`@-`, or `@/dev/stdin`).
@@ -371,11 +372,14 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 
 /// The engine a replay starts from: the saved state if there is one, else a new engine.
 fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
-    let requested = args.policy.requested()?;
     let saved = match &args.state {
         Some(path) => state::load(path)?,
         None => None,
     };
+    let preset = saved
+        .as_ref()
+        .map_or(DEFAULT_POLICY, |engine| &engine.policy().name);
+    let requested = args.policy.requested(preset)?;
     if let (None, Some(path)) = (&saved, &args.state) {
         state::check_directory(path)?;
     }
@@ -558,7 +562,13 @@ fn refuse_overwriting_inputs(args: &ReplayArgs) -> Result<(), CliError> {
         return Ok(());
     };
     let out_path = Path::new(out);
-    if args.file != "-" && same_file(Path::new(&args.file), out_path) {
+    // `-` is standard input, which may be the very file `--out` names (`< log`): creating
+    // the output would empty it before it is read. `/dev/stdin` names what it reads.
+    let input = match args.file.as_str() {
+        "-" => Path::new("/dev/stdin"),
+        file => Path::new(file),
+    };
+    if same_file(input, out_path) {
         return Err(CliError::Usage(format!(
             "--out {out} is the input file itself"
         )));

@@ -503,6 +503,16 @@ fn replay_refuses_an_out_file_that_is_its_input_or_state() {
         assert_eq!(std::fs::read(&input).unwrap(), day, "input kept");
         assert_eq!(std::fs::read(&state).unwrap(), saved, "state kept");
     }
+    // Standard input redirected from the file `--out` names (`replay - --out log < log`).
+    #[cfg(unix)]
+    {
+        let output = convstate(&["replay", "-", "--out", input.to_str().unwrap()])
+            .stdin(std::fs::File::open(&input).unwrap())
+            .output()
+            .unwrap();
+        assert_exit_saying(&output, 2, "is the input file itself");
+        assert_eq!(std::fs::read(&input).unwrap(), day, "input kept");
+    }
 }
 
 #[test]
@@ -1674,6 +1684,45 @@ fn a_state_saved_under_overrides_names_the_fields_that_differ() {
         2,
         r#"(chat.idle_timeout: saved "15m", asked "10m")"#,
     );
+}
+
+#[test]
+fn overrides_for_a_saved_state_are_merged_over_its_policy() {
+    // Without --policy, overrides were merged over cloud-2025 whatever the state was saved
+    // under: a state saved under classic refused even `{}`, listing 34 differences.
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state = state.to_str().unwrap();
+    let tick = br#"{"type":"tick","at":"2026-11-03T00:00:00Z"}"#;
+    let saved = run_with_stdin(
+        &["replay", "-", "--state", state, "--policy", "classic"],
+        tick,
+    );
+    assert_exit(&saved, 0);
+    let same = run_with_stdin(
+        &["replay", "-", "--state", state, "--policy-overrides", "{}"],
+        tick,
+    );
+    assert_exit(&same, 0);
+    let other = run_with_stdin(
+        &[
+            "replay",
+            "-",
+            "--state",
+            state,
+            "--policy-overrides",
+            r#"{"chat":{"idle_timeout":"15m"}}"#,
+        ],
+        tick,
+    );
+    assert_exit_saying(&other, 2, r#"saved under policy "classic""#);
+    assert_exit_saying(&other, 2, "chat.idle_timeout");
+    // Nor can overrides rename the policy a state is saved under.
+    let renamed = run_with_stdin(
+        &["replay", "-", "--policy-overrides", r#"{"name":"classic"}"#],
+        tick,
+    );
+    assert_exit_saying(&renamed, 2, r#"field "name""#);
 }
 
 #[test]

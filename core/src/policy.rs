@@ -737,6 +737,15 @@ impl Policy {
                 ),
             });
         }
+        // The name says which preset the rules start from (saved states, exports and views
+        // show it): renamed, a policy would pass for another.
+        if let Some(renamed) = overrides.get("name").filter(|given| *given != name) {
+            return Err(Error::InvalidPolicy {
+                problem: format!(
+                    "field \"name\": the policy keeps its preset's name {name:?}, got {renamed}"
+                ),
+            });
+        }
         let mut value =
             serde_json::to_value(Policy::preset(name)?).map_err(|e| Error::InvalidPolicy {
                 problem: e.to_string(),
@@ -1420,6 +1429,17 @@ mod tests {
             "overrides must be a JSON object of the fields to change, got null"
         );
         accepted(serde_json::json!({}));
+    }
+
+    #[test]
+    fn overrides_keep_the_presets_name() {
+        // Renamed, a saved state showed "classic" while it ran cloud-2025's rules.
+        assert_eq!(
+            refusal(serde_json::json!({"name": "classic"})),
+            "field \"name\": the policy keeps its preset's name \"cloud-2025\", got \"classic\""
+        );
+        assert!(refusal(serde_json::json!({"name": 7})).starts_with("field \"name\""));
+        accepted(serde_json::json!({"name": "cloud-2025"}));
     }
 
     #[test]
