@@ -624,7 +624,8 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
             Ok(Ok(millis))
         }
         // A str that is not Unicode; any other Python error is the item's own (its
-        // `utcoffset` raised) and propagates as raised.
+        // `utcoffset` raised something other than the ValueError or TypeError of a missing
+        // value, which is an invalid instant) and propagates as raised.
         Err(BindingError::Python(e)) if is_unicode_error(&e) => Err(unencodable("at", row, e)),
         Err(BindingError::Python(e)) => Err(e),
         Err(BindingError::Core(e)) => Err(column_value_error("at", row, e)),

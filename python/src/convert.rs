@@ -85,14 +85,31 @@ fn is_timedelta(value: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 /// Milliseconds since the unix epoch of an aware datetime, exactly (no float rounding).
 fn datetime_millis(value: &Bound<'_, PyAny>) -> Result<i64, BindingError> {
-    if value.call_method0("utcoffset")?.is_none() {
+    let py = value.py();
+    let offset = match value.call_method0("utcoffset") {
+        Ok(offset) => offset,
+        // A missing value (pandas' `NaT`, the gap in any tz-aware column) has no offset: it
+        // is an invalid instant like any other, which `run_batch` names with its column and
+        // row. Other exceptions (an interrupt) propagate as raised.
+        Err(e)
+            if e.is_instance_of::<pyo3::exceptions::PyValueError>(py)
+                || e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) =>
+        {
+            return Err(Error::InvalidInstant {
+                input: repr(value),
+                problem: format!("a datetime without a time (its utcoffset() raised: {e})"),
+            }
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if offset.is_none() {
         return Err(Error::InvalidInstant {
             input: repr(value),
             problem: "naive datetime: attach a timezone, e.g. tzinfo=timezone.utc".into(),
         }
         .into());
     }
-    let py = value.py();
     let millis = value.sub(utc_epoch(py)?)?.floor_div(one_millisecond(py)?)?;
     Ok(millis.extract::<i64>()?)
 }

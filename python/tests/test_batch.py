@@ -231,6 +231,26 @@ def test_an_instant_beyond_64_bits_is_named_as_given() -> None:
         assert str(typed.value) == message
 
 
+class MissingTime(datetime):
+    """Like pandas' NaT, the missing value of a tz-aware column: a datetime whose
+    utcoffset() raises ValueError."""
+
+    def utcoffset(self) -> Any:
+        raise ValueError("NaTType does not support utcoffset")
+
+
+def test_a_missing_time_is_named_with_its_column_and_row() -> None:
+    # pandas' NaT raised a bare ValueError that named neither the column nor the row.
+    engine = new_engine()
+    before = engine.snapshot()
+    missing = MissingTime(2026, 11, 2, 9)
+    with pytest.raises(ValueError, match='column "at", row 1: .*utcoffset\\(\\) raised'):
+        engine.run_batch(["inbound"] * 2, [T0 + HOUR, missing], [NUMBER] * 2, [contact(0)] * 2)
+    with pytest.raises(convstate.InvalidInputError, match="a datetime without a time"):
+        engine.inbound(NUMBER, contact(0), at=missing)
+    assert engine.snapshot() == before
+
+
 def test_an_exception_raised_by_index_propagates() -> None:
     # It was swallowed and reported as a bad instant or kind, even a KeyboardInterrupt.
     engine = new_engine()
