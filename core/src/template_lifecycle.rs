@@ -508,6 +508,72 @@ impl Engine {
         true
     }
 
+    /// A provider report dated before the flag deadline at which the engine disabled
+    /// template `t`, arriving after that disable. The disable stands on what came before the
+    /// deadline, so the report changes it as it would have in order (a disabled template
+    /// otherwise ignores all but a reinstatement, as the provider's own disable is final):
+    /// a flag with another deadline replaces the deadline (the template is flagged, or paused,
+    /// again and disabled at the new one if that has passed), the same flag reported again
+    /// was set again then, a pause is the one the deadline cut short, the end of a pause
+    /// leaves the flag (and the disable), and an approval of a flagged template lifted the
+    /// flag. Whether it handled the report.
+    fn report_before_deadline_disable(
+        &mut self,
+        t: u32,
+        e: &TemplateStatusUpdate,
+        now: Instant,
+    ) -> bool {
+        let template = &self.templates[t as usize];
+        let Some(deadline) = template
+            .disabled_at_deadline
+            .filter(|&at| template.status == TemplateStatus::Disabled && e.at < at)
+        else {
+            return false;
+        };
+        let reason = TemplateChangeReason::Provider;
+        match e.status {
+            TemplateEvent::Flagged => {
+                let new_deadline = self.flag_deadline_of(e);
+                let template = &mut self.templates[t as usize];
+                if new_deadline == deadline {
+                    template.flagged_at = template.flagged_at.max(Some(e.at));
+                    return true;
+                }
+                // Back to what the deadline found, under the new deadline (dated at the old
+                // one, so that the change of rateable status cancels the disable's), then
+                // on to whatever the clock has passed since.
+                template.awaiting_reinstatement = false;
+                let (to, until) = match template.cut_pause {
+                    Some(CutPause { until }) => (TemplateStatus::Paused, until),
+                    None => (TemplateStatus::Flagged, Some(new_deadline)),
+                };
+                self.set_template_status(t, to, until, reason, deadline, now);
+                let template = &mut self.templates[t as usize];
+                template.keep_flag_under_pause(new_deadline, e.at);
+                template.flagged_at = Some(e.at);
+                // A pause's end and the new deadline may both have passed: one at a time.
+                while (self.templates[t as usize].next_deadline()).is_some_and(|at| at <= now) {
+                    self.template_timer(t, now);
+                }
+            }
+            TemplateEvent::Paused => {
+                let cut = e.until.is_none_or(|end| end > deadline);
+                self.templates[t as usize].cut_pause = cut.then_some(CutPause { until: e.until });
+            }
+            TemplateEvent::Unpaused => self.templates[t as usize].cut_pause = None,
+            TemplateEvent::Approved if self.templates[t as usize].cut_pause.is_some() => {
+                self.templates[t as usize].cut_pause = None;
+            }
+            TemplateEvent::Approved => {
+                let template = &mut self.templates[t as usize];
+                template.awaiting_reinstatement = false;
+                self.set_template_status(t, TemplateStatus::Approved, None, reason, deadline, now);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Tells the host that template `t` went from `from` to its status now.
     fn push_status_changed(
         &mut self,
@@ -828,6 +894,10 @@ impl Engine {
                 template.pause_strikes = pause;
             }
         }
+        if self.report_before_deadline_disable(t, e, now) {
+            return Ok(());
+        }
+        let template = &mut self.templates[t as usize];
         // A status from before the latest rating that changed the status, arriving after it
         // (§13: by instants, not arrival): in order, that rating acted on this status. One
         // that leaves the template approved when it was rated (an approval, or a pause over
