@@ -524,10 +524,14 @@ impl Engine {
         now: Instant,
     ) -> bool {
         let template = &self.templates[t as usize];
-        let Some(deadline) = template
-            .disabled_at_deadline
-            .filter(|&at| template.status == TemplateStatus::Disabled && e.at < at)
-        else {
+        // Only a report that came after what the deadline found: the flag it disabled, and
+        // the rating that last changed the status (a pause it brought on is the one the
+        // deadline cut). An older one is judged as before, against those.
+        let after_what_it_found = template.flagged_at.is_none_or(|at| at <= e.at)
+            && template.quality_status_at.is_none_or(|at| at <= e.at);
+        let Some(deadline) = template.disabled_at_deadline.filter(|&at| {
+            template.status == TemplateStatus::Disabled && e.at < at && after_what_it_found
+        }) else {
             return false;
         };
         let reason = TemplateChangeReason::Provider;
