@@ -476,17 +476,17 @@ impl Engine {
     /// engine disabled template `t`, arriving after that disable: in time the flag was
     /// lifted (§5, §13), and no provider reinstatement will come for a disable the provider
     /// never made. The template is approved again, or paused to the end of the pause the
-    /// deadline cut short, if that has not passed. Whether it took the disable back.
-    fn take_back_deadline_disable(&mut self, t: u32, rated_at: Instant, now: Instant) -> bool {
+    /// deadline cut short, if that has not passed.
+    fn take_back_deadline_disable(&mut self, t: u32, rated_at: Instant, now: Instant) {
         let template = &mut self.templates[t as usize];
         let Some(disabled_at) = template
             .disabled_at_deadline
             .filter(|&at| template.status == TemplateStatus::Disabled && rated_at < at)
         else {
-            return false;
+            return;
         };
         if template.flagged_at.is_some_and(|at| at > rated_at) {
-            return false; // rated before the flag, it lifted none
+            return; // rated before the flag, it lifted none
         }
         template.awaiting_reinstatement = false;
         template.quality_status_at = template.quality_status_at.max(Some(rated_at));
@@ -505,7 +505,6 @@ impl Engine {
         // disable's: in order the template never stopped being rateable there.
         let reason = TemplateChangeReason::Quality;
         self.set_template_status(t, to, until, reason, disabled_at, now);
-        true
     }
 
     /// A provider report dated before the flag deadline at which the engine disabled
@@ -553,8 +552,7 @@ impl Engine {
                 };
                 self.set_template_status(t, to, until, reason, deadline, now);
                 let template = &mut self.templates[t as usize];
-                template.keep_flag_under_pause(new_deadline, e.at);
-                template.flagged_at = Some(e.at);
+                (template.flag_deadline, template.flagged_at) = (Some(new_deadline), Some(e.at));
                 // A pause's end and the new deadline may both have passed: one at a time.
                 while (self.templates[t as usize].next_deadline()).is_some_and(|at| at <= now) {
                     self.template_timer(t, now);
