@@ -1655,6 +1655,12 @@ fn business_import_into_a_new_state_runs_the_exports_policy() {
     );
 }
 
+/// `replay -` of one tick with `--state state` and the policy arguments `policy`.
+fn tick_with_state(state: &str, policy: &[&str]) -> Output {
+    let args = [&["replay", "-", "--state", state][..], policy].concat();
+    run_with_stdin(&args, br#"{"type":"tick","at":"2026-11-03T00:00:00Z"}"#)
+}
+
 #[test]
 fn a_state_saved_under_overrides_names_the_fields_that_differ() {
     // The same preset with other overrides read "saved under policy \"cloud-2025\" and the
@@ -1662,25 +1668,13 @@ fn a_state_saved_under_overrides_names_the_fields_that_differ() {
     let directory = tempfile::tempdir().unwrap();
     let state = directory.path().join("state.json");
     let state = state.to_str().unwrap();
-    let tick = br#"{"type":"tick","at":"2026-11-03T00:00:00Z"}"#;
-    let saved = run_with_stdin(
-        &[
-            "replay",
-            "-",
-            "--state",
-            state,
-            "--policy-overrides",
-            r#"{"chat":{"idle_timeout":"15m"}}"#,
-        ],
-        tick,
-    );
-    assert_exit(&saved, 0);
-    let again = run_with_stdin(
-        &["replay", "-", "--state", state, "--policy", "cloud-2025"],
-        tick,
+    let overrides = r#"{"chat":{"idle_timeout":"15m"}}"#;
+    assert_exit(
+        &tick_with_state(state, &["--policy-overrides", overrides]),
+        0,
     );
     assert_exit_saying(
-        &again,
+        &tick_with_state(state, &["--policy", "cloud-2025"]),
         2,
         r#"(chat.idle_timeout: saved "15m", asked "10m")"#,
     );
@@ -1693,34 +1687,18 @@ fn overrides_for_a_saved_state_are_merged_over_its_policy() {
     let directory = tempfile::tempdir().unwrap();
     let state = directory.path().join("state.json");
     let state = state.to_str().unwrap();
-    let tick = br#"{"type":"tick","at":"2026-11-03T00:00:00Z"}"#;
-    let saved = run_with_stdin(
-        &["replay", "-", "--state", state, "--policy", "classic"],
-        tick,
-    );
-    assert_exit(&saved, 0);
-    let same = run_with_stdin(
-        &["replay", "-", "--state", state, "--policy-overrides", "{}"],
-        tick,
-    );
-    assert_exit(&same, 0);
-    let other = run_with_stdin(
-        &[
-            "replay",
-            "-",
-            "--state",
-            state,
-            "--policy-overrides",
-            r#"{"chat":{"idle_timeout":"15m"}}"#,
-        ],
-        tick,
+    assert_exit(&tick_with_state(state, &["--policy", "classic"]), 0);
+    assert_exit(&tick_with_state(state, &["--policy-overrides", "{}"]), 0);
+    let other = tick_with_state(
+        state,
+        &["--policy-overrides", r#"{"chat":{"idle_timeout":"15m"}}"#],
     );
     assert_exit_saying(&other, 2, r#"saved under policy "classic""#);
     assert_exit_saying(&other, 2, "chat.idle_timeout");
     // Nor can overrides rename the policy a state is saved under.
     let renamed = run_with_stdin(
         &["replay", "-", "--policy-overrides", r#"{"name":"classic"}"#],
-        tick,
+        br#"{"type":"tick","at":"2026-11-03T00:00:00Z"}"#,
     );
     assert_exit_saying(&renamed, 2, r#"field "name""#);
 }

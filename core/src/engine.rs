@@ -222,8 +222,9 @@ pub(crate) struct Template {
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub status_event: ProviderOrder,
     /// The flag deadline at which the engine itself disabled the template (a flag's
-    /// deadline passing, under either quality rule), while it stays disabled: a recovery rated before it, arriving late,
-    /// takes the disable back, as the provider, rating it in time, never disabled it.
+    /// deadline passing, under either quality rule), while it stays disabled: a recovery
+    /// rated before it, arriving late, takes the disable back, as the provider, rating it
+    /// in time, never disabled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at_deadline: Option<Instant>,
     /// Instant of the latest `medium` or `high` rating, in whatever order ratings arrived:
@@ -2022,15 +2023,10 @@ mod tests {
             "{refused:?}"
         );
     }
-}
-
-#[cfg(test)]
-mod template_index_tests {
-    use super::TemplateIndex;
 
     #[test]
     fn one_name_in_many_businesses_and_languages() {
-        let mut index = TemplateIndex::default();
+        let mut index = super::TemplateIndex::default();
         for business in 0..1_000u32 {
             assert_eq!(
                 index.insert(business, "hello_world", "en", 2 * business),

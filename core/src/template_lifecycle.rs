@@ -218,11 +218,16 @@ impl Template {
     /// Keeps a flag reported at `at` under the pause in force. The same flag reported again
     /// (its deadline unchanged) was set again then: a recovery before that does not lift it.
     fn keep_flag_under_pause(&mut self, deadline: Instant, at: Instant) {
-        self.flagged_at = match self.flag_deadline {
-            Some(kept) if kept == deadline => self.flagged_at.max(Some(at)),
-            _ => Some(at),
-        };
-        self.flag_deadline = Some(deadline);
+        if self.flag_deadline == Some(deadline) {
+            return self.flag_reported_again(at);
+        }
+        (self.flag_deadline, self.flagged_at) = (Some(deadline), Some(at));
+    }
+
+    /// The flag in force reported again at `at` (its deadline unchanged): it was set again
+    /// then, so a recovery before that does not lift it.
+    fn flag_reported_again(&mut self, at: Instant) {
+        self.flagged_at = self.flagged_at.max(Some(at));
     }
 
     /// Lifts the flag a pause kept (a recovery); the pause stands.
@@ -488,7 +493,6 @@ impl Engine {
         if template.flagged_at.is_some_and(|at| at > rated_at) {
             return; // rated before the flag, it lifted none
         }
-        template.awaiting_reinstatement = false;
         template.quality_status_at = template.quality_status_at.max(Some(rated_at));
         // The pause the deadline cut short runs on, if it has not ended since, and the
         // ladder counts it to its end again.
@@ -501,10 +505,26 @@ impl Engine {
             }
             _ => (TemplateStatus::Approved, None),
         };
-        // Dated at the deadline, so that its change of rateable status cancels the
-        // disable's: in order the template never stopped being rateable there.
-        let reason = TemplateChangeReason::Quality;
-        self.set_template_status(t, to, until, reason, disabled_at, now);
+        self.undo_deadline_disable(t, to, until, TemplateChangeReason::Quality, now);
+    }
+
+    /// Takes back the engine's disable of template `t` at a flag's deadline: `to` is what
+    /// was in force in order. Dated at the deadline, so that its change of rateable status
+    /// cancels the disable's (in order the template never stopped being rateable there).
+    fn undo_deadline_disable(
+        &mut self,
+        t: u32,
+        to: TemplateStatus,
+        until: Option<Instant>,
+        reason: TemplateChangeReason,
+        now: Instant,
+    ) {
+        let template = &mut self.templates[t as usize];
+        let Some(deadline) = template.disabled_at_deadline else {
+            return;
+        };
+        template.awaiting_reinstatement = false;
+        self.set_template_status(t, to, until, reason, deadline, now);
     }
 
     /// A provider report dated before the flag deadline at which the engine disabled
@@ -539,18 +559,16 @@ impl Engine {
                 let new_deadline = self.flag_deadline_of(e);
                 let template = &mut self.templates[t as usize];
                 if new_deadline == deadline {
-                    template.flagged_at = template.flagged_at.max(Some(e.at));
+                    template.flag_reported_again(e.at);
                     return true;
                 }
-                // Back to what the deadline found, under the new deadline (dated at the old
-                // one, so that the change of rateable status cancels the disable's), then
-                // on to whatever the clock has passed since.
-                template.awaiting_reinstatement = false;
+                // Back to what the deadline found, under the new deadline, then on to
+                // whatever the clock has passed since.
                 let (to, until) = match template.cut_pause {
                     Some(CutPause { until }) => (TemplateStatus::Paused, until),
                     None => (TemplateStatus::Flagged, Some(new_deadline)),
                 };
-                self.set_template_status(t, to, until, reason, deadline, now);
+                self.undo_deadline_disable(t, to, until, reason, now);
                 let template = &mut self.templates[t as usize];
                 (template.flag_deadline, template.flagged_at) = (Some(new_deadline), Some(e.at));
                 // A pause's end and the new deadline may both have passed: one at a time.
@@ -567,9 +585,7 @@ impl Engine {
                 self.templates[t as usize].cut_pause = None;
             }
             TemplateEvent::Approved => {
-                let template = &mut self.templates[t as usize];
-                template.awaiting_reinstatement = false;
-                self.set_template_status(t, TemplateStatus::Approved, None, reason, deadline, now);
+                self.undo_deadline_disable(t, TemplateStatus::Approved, None, reason, now);
             }
             _ => return false,
         }
@@ -625,6 +641,12 @@ impl Engine {
         self.set_template_status(t, to, until, TemplateChangeReason::Quality, rated_at, now);
     }
 
+    /// A recovery rated at `rated_at` lifts the flag of a flagged template: approved again.
+    fn lift_flag(&mut self, t: u32, rated_at: Instant, now: Instant) {
+        self.templates[t as usize].flag_lifted_at = Some(rated_at);
+        self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
+    }
+
     /// A quality rating for a template.
     pub fn template_quality(&mut self, e: &TemplateQualityUpdate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
@@ -677,8 +699,7 @@ impl Engine {
                     return Ok(());
                 }
                 TemplateStatus::Flagged if lifts_flag && ladder.is_some() => {
-                    template.flag_lifted_at = Some(rated_at);
-                    self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
+                    self.lift_flag(t, rated_at, now);
                     return Ok(());
                 }
                 // A recovery older than a later rating or status takes back a disable at
@@ -761,8 +782,7 @@ impl Engine {
                 }
             }
             (Quality::Medium | Quality::High, TemplateStatus::Flagged, _) => {
-                template.flag_lifted_at = Some(rated_at);
-                self.set_status_for_rating(t, TemplateStatus::Approved, None, rated_at, now);
+                self.lift_flag(t, rated_at, now);
             }
             // A recovery during a pause lifts the flag the pause kept; the pause stands. (The
             // status does not change, so a provider status from before the rating, arriving
@@ -994,7 +1014,7 @@ impl Engine {
         }
         // The same flag reported again (its deadline unchanged) was set again then.
         if e.status == TemplateEvent::Flagged && template.flag_deadline == until {
-            template.flagged_at = template.flagged_at.max(Some(e.at));
+            template.flag_reported_again(e.at);
         }
         let repeated = template.status == to
             && match to {
