@@ -223,7 +223,8 @@ impl Engine {
             // It never reached the contact: sending it again is no duplicate (§10), as
             // the engine's own advice after a back-off (131056) has the host do.
             let expires_at = record.sent_at.plus(self.policy.dedup.content_period);
-            self.sent_content.forget(record.conv, content, expires_at);
+            let to = self.recipient_of(record.conv);
+            self.sent_content.forget(to, content, expires_at);
         }
         self.opener_failed(record.conv, message_id);
         if (record.counted_by_limit || record.consumed_slot)

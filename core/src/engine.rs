@@ -47,7 +47,7 @@ use crate::hash::FastMap;
 use crate::message::OutboundMessage;
 use crate::number::{Channel, NumberCounters, NumberState};
 use crate::policy::Policy;
-use crate::sent_content::SentContent;
+use crate::sent_content::{Recipient, SentContent};
 use crate::shrink::ShrinkWhenSparse;
 use crate::template::{Quality, TemplateCategory, TemplateSpec, TemplateStatus, Variables};
 use crate::time::{Duration, Instant};
@@ -781,6 +781,17 @@ impl Engine {
         self.conversations.push(Conversation::new(number, contact));
         self.conversation_index.insert(number, contact, i);
         Ok(i)
+    }
+
+    /// Whom conversation `conv` sends to, for duplicates (§10): its contact, as a contact of
+    /// its number's business.
+    #[inline]
+    pub(crate) fn recipient_of(&self, conv: u32) -> Recipient {
+        let c = &self.conversations[conv as usize];
+        Recipient {
+            business: self.numbers[c.number as usize].business,
+            contact: c.contact,
+        }
     }
 
     /// The key of an inbound's sender or a send's recipient, checked but not interned: an

@@ -172,7 +172,7 @@ impl Engine {
     ) -> Option<DenyReason> {
         let content_period = self.policy.dedup.content_period;
         let sent = self
-            .sent_within_period(conv, content, now)
+            .sent_within_period(self.recipient_of(conv), content, now)
             .map(|sent_at| (sent_at, content_period));
         // A held copy refuses its duplicates for as long as it is held, so its period is its
         // hold: `retry_at` (`previous_at + period`) then names when it expires, where the
@@ -199,7 +199,7 @@ impl Engine {
     /// an opener of its held messages that the provider reported failed. Told apart by its
     /// instant: two sends of one content at one instant need `force`.
     pub(crate) fn sent_by_failed_opener(&self, conv: u32, content: u64, now: Instant) -> bool {
-        let Some(sent_at) = self.sent_within_period(conv, content, now) else {
+        let Some(sent_at) = self.sent_within_period(self.recipient_of(conv), content, now) else {
             return false;
         };
         self.outbox.get(&conv).is_some_and(|held| {

@@ -958,7 +958,7 @@ impl Engine {
                     .into_iter()
                     .map(|(expires_at, c, hash)| (expires_at, c + conv_base, hash)),
             );
-            self.sent_content = SentContent::from_records(records);
+            self.sent_content = SentContent::from_records(records, |c| self.recipient_of(c));
         }
         if !x.sent_messages.is_empty() {
             // Ids checked new above: the merge keeps every entry.

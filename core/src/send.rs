@@ -27,6 +27,7 @@ use crate::message::{check_length, OutboundMessage, TemplateMessage};
 use crate::nanp::is_us_number;
 use crate::number::Channel;
 use crate::outbox::Opener;
+use crate::sent_content::Recipient;
 use crate::tally::tally;
 use crate::template::{TemplateCategory, TemplateStatus};
 use crate::time::Instant;
@@ -490,16 +491,16 @@ impl Engine {
         }
     }
 
-    /// When `content` was last sent to `conv`, if that send still makes it a duplicate at
-    /// `now` (§10: within `dedup.content_period`).
+    /// When `content` was last sent to `to` (from any number of its business), if that send
+    /// still makes it a duplicate at `now` (§10: within `dedup.content_period`).
     #[inline]
     pub(crate) fn sent_within_period(
         &self,
-        conv: u32,
+        to: Recipient,
         content: u64,
         now: Instant,
     ) -> Option<Instant> {
-        let expires_at = self.sent_content.expires_at(conv, content)?;
+        let expires_at = self.sent_content.expires_at(to, content)?;
         (now < expires_at).then(|| expires_at.minus(self.policy.dedup.content_period))
     }
 
@@ -641,8 +642,15 @@ impl Engine {
             }
         }
         if !force {
-            let previous = conv
-                .and_then(|(c, _)| self.sent_within_period(c, outgoing.content, now))
+            // From any number of the business: the same contact (§10), not the same
+            // conversation.
+            let previous = target
+                .recipient
+                .map(|contact| Recipient {
+                    business: number.business,
+                    contact,
+                })
+                .and_then(|to| self.sent_within_period(to, outgoing.content, now))
                 .filter(|&previous_at| previous_at >= text_changed_at);
             if let Some(previous_at) = previous {
                 return deny(DenyReason::Duplicate {
@@ -783,7 +791,8 @@ impl Engine {
 
     fn record_content(&mut self, conv: u32, hash: u64, now: Instant) {
         let expires_at = now.plus(self.policy.dedup.content_period);
-        self.sent_content.record(conv, hash, expires_at, now);
+        let to = self.recipient_of(conv);
+        self.sent_content.record(conv, to, hash, expires_at, now);
     }
 }
 

@@ -1,5 +1,5 @@
-//! Duplicate records (RULES.md §10): which content each conversation was sent, until when it
-//! counts as a duplicate.
+//! Duplicate records (RULES.md §10): which content each contact of a business was sent,
+//! from any of the business's numbers, until when it counts as a duplicate.
 //!
 //! Every allowed send adds a record that lives for the content period (24 h by default), so
 //! at scale this is the engine's largest table and the one that grows fastest. It is kept
@@ -8,27 +8,61 @@
 //! * the **log** holds the records in the order they were made, which is expiry order (the
 //!   clock never moves back and the period is one policy value), so pruning pops from its
 //!   front and growing it is a sequential copy;
-//! * the **index** ([`TaggedSlots`]) maps each `(conversation, content hash)` key to the
+//! * the **index** ([`TaggedSlots`]) maps each `(recipient, content hash)` key to the
 //!   sequence number of its latest record. A send that is not a duplicate (nearly all of
 //!   them) reads one slot line and no record: a tag mismatch settles it. Growing reads tags
 //!   only.
 //!
-//! Together 35 to 45 bytes a record, where a `HashMap` keyed by the pair plus an expiry queue
+//! Each record also names the conversation that sent it, which snapshots and exports keep
+//! (the recipient is worked out from it again on restore, so an import that renumbers
+//! contacts or businesses needs no second mapping).
+//!
+//! Together 43 to 53 bytes a record, where a `HashMap` keyed by the pair plus an expiry queue
 //! took 50 to 80, and rehashing it on growth flushed the cache of everything else.
 
 use std::collections::VecDeque;
 
+use crate::address::AddressKey;
 use crate::expiring::PRUNE_PER_INSERT;
 use crate::shrink::ShrinkWhenSparse;
 use crate::tagged_slots::{tag_of_words, TaggedSlots};
 use crate::time::Instant;
 
-/// One send's record: until when the content counts as sent to the conversation.
+/// Whom content went to, for duplicates: a contact (or group) of a business, whichever of
+/// the business's numbers sent it. RULES.md §10 says "the same contact": a customer who got
+/// a message from one number gets it twice if another number of the business sends it too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Recipient {
+    pub business: u32,
+    pub contact: AddressKey,
+}
+
+/// One send's record: until when the content counts as sent to the recipient. The
+/// recipient's fields are flattened so that the record stays 32 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Record {
     expires_at: Instant,
-    conv: u32,
     hash: u64,
+    contact: AddressKey,
+    business: u32,
+    /// The conversation that sent it (snapshots and exports name records by it).
+    conv: u32,
+}
+
+// The size the module's per-record cost is worked out from.
+const _: () = assert!(std::mem::size_of::<Record>() == 32);
+
+impl Record {
+    fn recipient(&self) -> Recipient {
+        Recipient {
+            business: self.business,
+            contact: self.contact,
+        }
+    }
+
+    fn is(&self, to: Recipient, hash: u64) -> bool {
+        self.hash == hash && self.contact == to.contact && self.business == to.business
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -55,18 +89,25 @@ impl Default for SentContent {
 }
 
 impl SentContent {
-    /// Until when `hash` counts as already sent to `conv`, if it was sent and its record is
+    /// Until when `hash` counts as already sent to `to`, if it was sent and its record is
     /// not pruned yet (the caller compares with its `now`: pruning happens on sends only).
     #[inline]
-    pub fn expires_at(&self, conv: u32, hash: u64) -> Option<Instant> {
-        let at = self.find(conv, hash)?;
+    pub fn expires_at(&self, to: Recipient, hash: u64) -> Option<Instant> {
+        let at = self.find(to, hash)?;
         Some(self.log[self.position(self.index.value(at))].expires_at)
     }
 
-    /// Records that `hash` was sent to `conv`, counting until `expires_at`, after dropping
+    /// Records that `conv` sent `hash` to `to`, counting until `expires_at`, after dropping
     /// some of the records that expired by `now` (see [`SentContent::prune`]). `expires_at` is
     /// not earlier than any recorded before.
-    pub fn record(&mut self, conv: u32, hash: u64, expires_at: Instant, now: Instant) {
+    pub fn record(
+        &mut self,
+        conv: u32,
+        to: Recipient,
+        hash: u64,
+        expires_at: Instant,
+        now: Instant,
+    ) {
         self.prune(now);
         if self.log.len() >= u32::MAX as usize {
             // Sequence numbers are kept modulo 2³² in the index. 2³² records would be 100 GiB:
@@ -76,22 +117,24 @@ impl SentContent {
         let seq = (self.head + self.log.len() as u64) as u32;
         self.log.push_back(Record {
             expires_at,
-            conv,
             hash,
+            contact: to.contact,
+            business: to.business,
+            conv,
         });
-        match self.find(conv, hash) {
+        match self.find(to, hash) {
             Some(at) => self.index.set_value(at, seq),
-            None => self.index.insert(self.tag(conv, hash), seq),
+            None => self.index.insert(self.tag(to, hash), seq),
         }
     }
 
-    /// Forgets the record of `hash` sent to `conv` that counts until `expires_at`, if it is
+    /// Forgets the record of `hash` sent to `to` that counts until `expires_at`, if it is
     /// still the latest of that key: the send failed and never reached the contact, so
     /// sending the content again is no duplicate (§10). Its record stays in the log, out of
     /// the index, until pruned; an earlier record of the key that it superseded stays
     /// forgotten too (the index keeps one record a key). Whether one was forgotten.
-    pub fn forget(&mut self, conv: u32, hash: u64, expires_at: Instant) -> bool {
-        let Some(at) = self.find(conv, hash) else {
+    pub fn forget(&mut self, to: Recipient, hash: u64, expires_at: Instant) -> bool {
+        let Some(at) = self.find(to, hash) else {
             return false;
         };
         if self.log[self.position(self.index.value(at))].expires_at != expires_at {
@@ -106,20 +149,24 @@ impl SentContent {
     pub fn records(&self) -> impl Iterator<Item = (Instant, u32, u64)> + '_ {
         self.log.iter().enumerate().filter_map(|(i, r)| {
             let seq = (self.head + i as u64) as u32;
-            let at = self.find(r.conv, r.hash)?;
+            let at = self.find(r.recipient(), r.hash)?;
             (self.index.value(at) == seq).then_some((r.expires_at, r.conv, r.hash))
         })
     }
 
-    /// A table holding `records` (a snapshot's, or two engines' merged), put in expiry order
-    /// first, as pruning pops from the front: a stable sort, so that records of one key keep
-    /// their order and the later one wins (a no-op pass on a log already in order).
-    pub fn from_records(mut records: Vec<(Instant, u32, u64)>) -> SentContent {
+    /// A table holding `records` (a snapshot's, or two engines' merged), each sent to the
+    /// recipient `recipient_of` its conversation, put in expiry order first, as pruning pops
+    /// from the front: a stable sort, so that records of one key keep their order and the
+    /// later one wins (a no-op pass on a log already in order).
+    pub fn from_records(
+        mut records: Vec<(Instant, u32, u64)>,
+        recipient_of: impl Fn(u32) -> Recipient,
+    ) -> SentContent {
         records.sort_by_key(|&(expires_at, _, _)| expires_at);
         let mut table = SentContent::default();
         for (expires_at, conv, hash) in records {
             // No pruning while rebuilding: `now` is the earliest instant there is.
-            table.record(conv, hash, expires_at, Instant::EPOCH);
+            table.record(conv, recipient_of(conv), hash, expires_at, Instant::EPOCH);
         }
         table
     }
@@ -143,7 +190,7 @@ impl SentContent {
         };
         // The key's slot goes only if it still names this record, not a later one (found
         // while the record is still in the log, as probes read the records they match).
-        if let Some(at) = self.find(oldest.conv, oldest.hash) {
+        if let Some(at) = self.find(oldest.recipient(), oldest.hash) {
             if self.index.value(at) == self.head as u32 {
                 self.index.remove(at);
             }
@@ -153,20 +200,22 @@ impl SentContent {
     }
 
     #[inline]
-    fn tag(&self, conv: u32, hash: u64) -> u32 {
-        (tag_of_words(u64::from(conv), hash) & self.tag_mask).max(1)
+    fn tag(&self, to: Recipient, hash: u64) -> u32 {
+        // Two words hashed, the business mixed into the contact's: the tag only spreads the
+        // keys, a match is checked on every field.
+        let who = to.contact.0 ^ (u64::from(to.business) << 32);
+        (tag_of_words(who, hash) & self.tag_mask).max(1)
     }
 
     fn position(&self, seq: u32) -> usize {
         seq.wrapping_sub(self.head as u32) as usize
     }
 
-    /// The index slot of `(conv, hash)`, if it has one.
+    /// The index slot of `(to, hash)`, if it has one.
     #[inline]
-    fn find(&self, conv: u32, hash: u64) -> Option<usize> {
-        self.index.find(self.tag(conv, hash), |seq| {
-            let r = &self.log[self.position(seq)];
-            r.conv == conv && r.hash == hash
+    fn find(&self, to: Recipient, hash: u64) -> Option<usize> {
+        self.index.find(self.tag(to, hash), |seq| {
+            self.log[self.position(seq)].is(to, hash)
         })
     }
 }
@@ -181,10 +230,26 @@ mod tests {
         Instant::from_unix_millis(ms).unwrap()
     }
 
-    /// The table this one replaced: a map to the latest expiry, pruned from a queue.
+    /// Whom conversation `conv` of the tests sends to: conversations 0 and 4 (and 1 and 5)
+    /// are two numbers of one business writing to one contact; 0 and 1 one contact of two
+    /// businesses.
+    fn to(conv: u32) -> Recipient {
+        Recipient {
+            business: conv % 2,
+            contact: AddressKey(u64::from(conv / 2 % 2)),
+        }
+    }
+
+    /// The key the model files a send under.
+    fn key(conv: u32, hash: u64) -> (u32, u64, u64) {
+        (to(conv).business, to(conv).contact.0, hash)
+    }
+
+    /// The table this one replaced: a map to the latest expiry (and the conversation that
+    /// sent it), pruned from a queue.
     #[derive(Default)]
     struct Model {
-        latest: HashMap<(u32, u64), Instant>,
+        latest: HashMap<(u32, u64, u64), (Instant, u32)>,
         queue: VecDeque<(Instant, u32, u64)>,
     }
 
@@ -195,21 +260,26 @@ mod tests {
                     break;
                 }
                 self.queue.pop_front();
-                if self.latest.get(&(c, h)) == Some(&e) {
-                    self.latest.remove(&(c, h));
+                if self.latest.get(&key(c, h)).map(|l| l.0) == Some(e) {
+                    self.latest.remove(&key(c, h));
                 }
             }
-            self.latest.insert((conv, hash), expires_at);
+            self.latest.insert(key(conv, hash), (expires_at, conv));
             self.queue.push_back((expires_at, conv, hash));
+        }
+
+        fn expires_at(&self, conv: u32, hash: u64) -> Option<Instant> {
+            self.latest.get(&key(conv, hash)).map(|l| l.0)
         }
     }
 
     proptest! {
-        /// Sends to a few conversations of a few contents, time moving on by steps and now
-        /// and then by a jump that expires everything: every answer that counts (a record
-        /// not expired by `now`) equals the model's, with full tags and with tags of two bits
-        /// (so that keys share tags and removal shifts runs); expired records not pruned yet
-        /// sit only at the front of the log, and each send shrinks their backlog.
+        /// Sends from a few conversations (some of them to one recipient) of a few contents,
+        /// time moving on by steps and now and then by a jump that expires everything: every
+        /// answer that counts (a record not expired by `now`) equals the model's, with full
+        /// tags and with tags of two bits (so that keys share tags and removal shifts runs);
+        /// expired records not pruned yet sit only at the front of the log, and each send
+        /// shrinks their backlog.
         #[test]
         fn agrees_with_a_map_and_a_queue(
             steps in prop::collection::vec(
@@ -225,42 +295,44 @@ mod tests {
             for (conv, hash, step, fails) in steps {
                 now += step;
                 let expired_before = table.log_entries().filter(|r| r.0 <= at(now)).count();
-                table.record(conv, hash, at(now + period), at(now));
+                table.record(conv, to(conv), hash, at(now + period), at(now));
                 model.record(conv, hash, at(now + period), at(now));
                 if fails == 0 {
                     // The send of this step, or of `step` ms earlier, failed: forgotten only
                     // while it is still its key's latest record.
                     let failed = at(now - step + period);
-                    let latest = model.latest.get(&(conv, hash)) == Some(&failed);
-                    prop_assert_eq!(table.forget(conv, hash, failed), latest);
+                    let latest = model.expires_at(conv, hash) == Some(failed);
+                    prop_assert_eq!(table.forget(to(conv), hash, failed), latest);
                     if latest {
-                        model.latest.remove(&(conv, hash));
+                        model.latest.remove(&key(conv, hash));
                     }
                 }
                 let live = |e: Option<Instant>| e.filter(|&e| e > at(now));
                 for c in 0..6 {
                     for h in 0..6 {
                         prop_assert_eq!(
-                            live(table.expires_at(c, h)),
-                            live(model.latest.get(&(c, h)).copied())
+                            live(table.expires_at(to(c), h)),
+                            live(model.expires_at(c, h))
                         );
                     }
                 }
                 let expired = table.log_entries().take_while(|r| r.0 <= at(now)).count();
                 prop_assert_eq!(expired, expired_before.saturating_sub(PRUNE_PER_INSERT));
                 prop_assert!(table.log_entries().skip(expired).eq(model.queue.iter().copied()));
-                // What a snapshot keeps: each key's latest record, unless forgotten (those
-                // expired but not pruned yet aside: the model drops them at once).
+                // What a snapshot keeps: each key's latest record, under the conversation
+                // that sent it, unless forgotten (those expired but not pruned yet aside: the
+                // model drops them at once).
                 let mut kept: Vec<_> = table.records().filter(|r| r.0 > at(now)).collect();
-                let mut expected: Vec<_> = model.latest.iter().map(|(&(c, h), &e)| (e, c, h)).collect();
+                let mut expected: Vec<_> =
+                    model.latest.iter().map(|(&(_, _, h), &(e, c))| (e, c, h)).collect();
                 kept.sort_unstable();
                 expected.sort_unstable();
                 prop_assert_eq!(kept, expected);
             }
-            let rebuilt = SentContent::from_records(table.records().collect());
+            let rebuilt = SentContent::from_records(table.records().collect(), to);
             for c in 0..6 {
                 for h in 0..6 {
-                    prop_assert_eq!(rebuilt.expires_at(c, h), table.expires_at(c, h));
+                    prop_assert_eq!(rebuilt.expires_at(to(c), h), table.expires_at(to(c), h));
                 }
             }
         }
@@ -279,6 +351,7 @@ mod tests {
         for i in 0..100_000u32 {
             table.record(
                 i,
+                to(i),
                 u64::from(i) * 7,
                 at(1_000_000 + i64::from(i)),
                 at(i64::from(i)),
@@ -286,14 +359,14 @@ mod tests {
         }
         assert_eq!(table.index.len(), 100_000);
         let peak = table.index.slot_count();
-        assert!(table.expires_at(99_999, 699_993).is_some());
-        assert_eq!(table.expires_at(99_999, 1), None);
+        assert!(table.expires_at(to(99_999), 699_993).is_some());
+        assert_eq!(table.expires_at(to(99_999), 1), None);
         // Much later: each send drops up to PRUNE_PER_INSERT expired records, so the backlog
         // drains over a few thousand sends and no single send pays for all of it.
         let mut sends = 0;
         while table.log.front().unwrap().expires_at <= at(5_000_000) {
             let before = table.log.len();
-            table.record(1, 1, at(10_000_000), at(5_000_000));
+            table.record(1, to(1), 1, at(10_000_000), at(5_000_000));
             sends += 1;
             assert!(before + 1 - table.log.len() <= PRUNE_PER_INSERT);
         }
@@ -305,6 +378,6 @@ mod tests {
             "{} slots",
             table.index.slot_count()
         );
-        assert_eq!(table.expires_at(1, 1), Some(at(10_000_000)));
+        assert_eq!(table.expires_at(to(1), 1), Some(at(10_000_000)));
     }
 }

@@ -839,7 +839,6 @@ impl Engine {
             conv_ok(c, "a sent-content record")?;
         }
         check_content_expiry(&s.sent_content, s.clock, engine.policy.dedup.content_period)?;
-        engine.sent_content = SentContent::from_records(s.sent_content);
         let requests = by_position(
             s.idempotency_requests,
             s.idempotency.len(),
@@ -982,6 +981,8 @@ impl Engine {
         }
         engine.timers = Timers::from_armed(s.timers);
         engine.conversations = s.conversations;
+        // Rebuilt once the conversations are in: a record's recipient is its conversation's.
+        engine.sent_content = SentContent::from_records(s.sent_content, |c| engine.recipient_of(c));
         for (c, chat) in s.live_chats {
             engine.set_live_chat(c, Some(chat));
         }
