@@ -30,32 +30,51 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
     };
     let mut engine = state::load_existing(&args.state)?;
     let at = asked_at.map_or(engine.clock(), |(_, at)| at);
-    let refused = |e: convstate::Error| match (e, asked_at) {
-        // The views refuse an instant before the clock: a state keeps no history.
-        (convstate::Error::ViewBeforeClock { at, clock }, Some((text, _))) => {
-            let given = match at.to_rfc3339() {
-                rfc3339 if rfc3339 == text => rfc3339,
-                rfc3339 => format!("{text} ({rfc3339})"),
-            };
-            CliError::Usage(format!(
-                "--at {given} is before the state's clock, {clock} (the latest instant of \
+    // The core's refusals name the value, not the flag it came in: `refused(flag)` adds
+    // the flag to a value that is no phone number or user id (a bad value, as clap's own
+    // are: a usage error). One the state does not hold stays input it lacks.
+    let refused = |flag: &'static str| {
+        move |e: convstate::Error| match (e, asked_at) {
+            // The views refuse an instant before the clock: a state keeps no history.
+            (convstate::Error::ViewBeforeClock { at, clock }, Some((text, _))) => {
+                let given = match at.to_rfc3339() {
+                    rfc3339 if rfc3339 == text => rfc3339,
+                    rfc3339 => format!("{text} ({rfc3339})"),
+                };
+                CliError::Usage(format!(
+                    "--at {given} is before the state's clock, {clock} (the latest instant of \
                  the events it has replayed): a state keeps no history, so it shows its clock \
                  or a later instant"
-            ))
+                ))
+            }
+            (
+                e @ (convstate::Error::InvalidPhoneNumber { .. }
+                | convstate::Error::InvalidUserId { .. }),
+                _,
+            ) => CliError::Usage(format!("{flag}: {e}")),
+            (other, _) => CliError::Data(other.to_string()),
         }
-        (other, _) => CliError::Data(other.to_string()),
     };
     let view = match (&args.contact, &args.number, &args.template) {
         (Some(contact), Some(number), _) => {
-            to_json(&engine.conversation(number, contact, at).map_err(refused)?)
+            // The number is looked up alone first: the conversation's refusal cannot say
+            // which of the two it is about.
+            engine.number_at(number, at).map_err(refused("--number"))?;
+            to_json(
+                &engine
+                    .conversation(number, contact, at)
+                    .map_err(refused("--contact"))?,
+            )
         }
-        (None, Some(number), _) => to_json(&engine.number_at(number, at).map_err(refused)?),
+        (None, Some(number), _) => {
+            to_json(&engine.number_at(number, at).map_err(refused("--number"))?)
+        }
         (_, _, Some(template)) => {
             let business = args.business.as_deref().unwrap_or_default();
             to_json(
                 &engine
                     .template_at(business, template, &args.language, at)
-                    .map_err(refused)?,
+                    .map_err(refused("--template"))?,
             )
         }
         _ => to_json(&Overview {

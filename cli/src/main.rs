@@ -32,7 +32,8 @@ Exit codes:
      written, a business or number the state does not hold, an export the state cannot
      import
   2  usage error: unknown option or bad value (an --at out of range or before the state's
-     clock, `-` as a state file), bad policy name or override, contradictory arguments
+     clock, an inspect --number or --contact that is no phone number or user id, `-` as a
+     state file), bad policy name or override, contradictory arguments
      (replay - with --policy-overrides @-: both read standard input)
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
      read, restored or written

@@ -973,6 +973,38 @@ fn inspect_at_before_the_states_clock_is_refused_naming_both() {
 }
 
 #[test]
+fn inspect_names_the_flag_of_a_number_or_contact_that_is_none() {
+    // They said `invalid user id ""` without the flag, which a command with a number and a
+    // contact leaves to guess.
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let state_arg = state.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--number", ""], r#"--number: invalid user id """#),
+        (
+            &["--number", "+1"],
+            r#"--number: invalid phone number "+1""#,
+        ),
+        (
+            &["--number", "", "--contact", ""],
+            r#"--number: invalid user id """#,
+        ),
+        (
+            &["--number", SUPPORT, "--contact", ""],
+            r#"--contact: invalid user id """#,
+        ),
+        (
+            &["--number", SUPPORT, "--contact", "+1"],
+            r#"--contact: invalid phone number "+1""#,
+        ),
+    ];
+    for (view, says) in cases {
+        let args = [&["inspect", state_arg][..], view].concat();
+        assert_exit_saying(&run(&args), 2, &format!("convstate: error: {says}"));
+    }
+}
+
+#[test]
 fn a_reader_that_closes_the_output_stops_the_replay_quietly() {
     // Enough output to fill any pipe buffer: a thousand chats.
     let input: String = (0..1000)
