@@ -127,8 +127,10 @@ fn write_export(out: &str, export: &[u8]) -> Result<(), CliError> {
         return crate::write_stdout(&export);
     }
     // Atomically, as a state is saved: a crash leaves no half an export for `import` to read.
+    // The error names the step that failed (`cannot write`, `cannot replace`...): this says
+    // what the step was for, not `cannot write` a second time.
     state::write_atomically(Path::new(out), &export).map_err(|source| CliError::Io {
-        what: "cannot write",
+        what: "cannot export to",
         path: out.to_owned(),
         source,
     })

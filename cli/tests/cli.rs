@@ -1087,6 +1087,22 @@ fn messages_name_standard_input_and_output_as_such() {
     assert_exit_saying(&output, 1, "convstate: error: cannot write /dev/full: ");
     let output = run(&["simulate", "--days", "1", "--write-events", "/dev/full"]);
     assert_exit_saying(&output, 1, "convstate: error: cannot write /dev/full: ");
+    // An export names the step that failed once (it said `cannot write` twice).
+    let output = run(&[
+        "business",
+        "export",
+        state_arg,
+        "--business",
+        "acme",
+        "--out",
+        "/dev/full",
+    ]);
+    assert_exit_saying(
+        &output,
+        1,
+        "convstate: error: cannot export to /dev/full: cannot write: ",
+    );
+    assert_eq!(stderr(&output).matches("cannot write").count(), 1);
 
     // Standard input, as replay names it in its line numbers.
     let import = directory.path().join("new.json");
