@@ -35,17 +35,23 @@ pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
 /// Refuses a state file that could not be saved because its directory does not exist,
 /// before a replay runs to its end only to fail there.
 pub fn check_directory(path: &Path) -> Result<(), CliError> {
-    let target = resolved(path);
-    let directory = directory_of(&target);
-    if directory.is_dir() {
-        Ok(())
-    } else {
-        let shown = directory.display();
-        Err(state_error(
-            path,
-            format!("no directory {shown} to save it in"),
-        ))
+    match missing_directory(&resolved(path)) {
+        Some(e) => Err(state_error(path, e)),
+        None => Ok(()),
     }
+}
+
+/// The refusal of a file (resolved) whose directory does not exist, naming the directory as
+/// given: the temporary file's own error named the temporary file, a random name in it.
+fn missing_directory(target: &Path) -> Option<std::io::Error> {
+    let directory = directory_of(target);
+    (!directory.is_dir()).then(|| {
+        let shown = directory.display();
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no directory {shown} to save it in"),
+        )
+    })
 }
 
 /// Restores the engine saved at `path`, which must exist.
@@ -81,6 +87,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .and_then(|mut file| file.write_all(bytes))
             .map_err(step("cannot write"));
     }
+    if let Some(e) = missing_directory(path) {
+        return Err(e);
+    }
     let directory = directory_of(path);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".convstate-").suffix(".tmp");
@@ -89,18 +98,24 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut temporary = builder
-        .tempfile_in(directory)
-        .map_err(step("cannot create a temporary file"))?;
+    // The temporary file's errors name it, a random name the user never gave: they are
+    // told by their kind, with the directory, and its writes go to the file, not the wrapper.
+    let temporary = builder.tempfile_in(directory).map_err(|e| {
+        let (kind, shown) = (e.kind(), directory.display());
+        std::io::Error::new(
+            kind,
+            format!("cannot create a temporary file in {shown}: {kind}"),
+        )
+    })?;
     if let Ok(existing) = std::fs::metadata(path) {
         temporary
             .as_file()
             .set_permissions(existing.permissions())
             .map_err(step("cannot copy the permissions"))?;
     }
-    temporary
-        .write_all(bytes)
-        .and_then(|()| temporary.as_file().sync_all())
+    let mut file = temporary.as_file();
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
         .map_err(step("cannot write"))?;
     temporary
         .persist(path)

@@ -1604,7 +1604,7 @@ fn business_refusals_name_the_problem_and_change_no_file() {
             nowhere.to_str().unwrap(),
         ],
         1,
-        "cannot create a temporary file",
+        "no directory",
     );
     refused(
         &["business", "import", a_arg, export_arg],
@@ -1659,6 +1659,75 @@ fn business_refusals_name_the_problem_and_change_no_file() {
         "already exists",
     );
     assert_eq!(std::fs::read(&b).unwrap(), saved);
+}
+
+#[test]
+fn a_file_written_into_a_missing_directory_names_the_directory_given() {
+    // They named the temporary file the atomic write creates there, a random name:
+    // `at path "/tmp/.../no/.convstate-xspsCs.tmp"`.
+    let directory = tempfile::tempdir().unwrap();
+    let a = example_state(directory.path());
+    let a_arg = a.to_str().unwrap();
+    let export = directory.path().join("acme.json");
+    let export_arg = export.to_str().unwrap();
+    assert_exit(
+        &run(&[
+            "business",
+            "export",
+            a_arg,
+            "--business",
+            "acme",
+            "--out",
+            export_arg,
+        ]),
+        0,
+    );
+    let nowhere = directory.path().join("no");
+    let into = |name: &str| nowhere.join(name).to_str().unwrap().to_owned();
+    let (out, to) = (into("acme.json"), into("b.json"));
+    let refusals: [(&[&str], i32, String); 3] = [
+        (
+            &[
+                "business",
+                "export",
+                a_arg,
+                "--business",
+                "acme",
+                "--out",
+                &out,
+            ],
+            1,
+            format!(
+                "cannot export to {out}: no directory {} to save it in",
+                nowhere.display()
+            ),
+        ),
+        (
+            &["business", "import", &to, export_arg],
+            3,
+            format!(
+                "state file {to}: no directory {} to save it in",
+                nowhere.display()
+            ),
+        ),
+        (
+            &["business", "move", a_arg, &to, "--business", "acme"],
+            3,
+            format!(
+                "state file {to}: no directory {} to save it in",
+                nowhere.display()
+            ),
+        ),
+    ];
+    for (args, code, says) in refusals {
+        let output = run(args);
+        assert_exit_saying(&output, code, &format!("convstate: error: {says}\n"));
+        assert!(
+            !stderr(&output).contains(".convstate-"),
+            "{}",
+            stderr(&output)
+        );
+    }
 }
 
 #[test]
