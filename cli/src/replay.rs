@@ -90,12 +90,11 @@ impl Replayer {
             return self.feed(line, out);
         }
         let received_at = self.engine.clock();
+        // As a wire line's: the problem (`webhook $.entry: ...`) without the `invalid event:`
+        // prefix, which the error line keeps.
         let outcomes = reader
             .handle(&mut self.engine, line.as_bytes(), received_at)
-            .map_err(|error| Malformed {
-                problem: error.to_string(),
-                error: Box::new(error),
-            })?;
+            .map_err(Malformed::from)?;
         for outcome in &outcomes {
             match outcome {
                 WebhookOutcome::Applied { event, effects, .. } => {

@@ -1379,8 +1379,26 @@ fn replay_meta_webhook_reports_a_body_that_is_not_json_with_its_line() {
         &["replay", "--format", "meta-webhook", "-"],
         b"{\"object\":\"whatsapp_business_account\",\"entry\":\n",
     );
-    assert_exit_saying(&output, 1, "<stdin>:1");
-    assert!(stderr(&output).contains("webhook $"), "{}", stderr(&output));
+    assert_exit_saying(&output, 1, "convstate: error: <stdin>:1: webhook $: ");
+}
+
+#[test]
+fn a_skipped_webhook_body_is_reported_as_a_webhook_problem() {
+    // Its warning read `invalid event: webhook $: ...`, the prefix of a wire event's error.
+    let output = run_with_stdin(
+        &["replay", "--format", "meta-webhook", "--keep-going", "-"],
+        b"[1]\n",
+    );
+    assert_exit_saying(
+        &output,
+        0,
+        "convstate: warning: <stdin>:1: webhook $: expected a JSON object (skipped)",
+    );
+    // The error line is the core's, prefix and all.
+    assert_eq!(
+        json_lines(&output)[0]["message"],
+        "invalid event: webhook $: expected a JSON object"
+    );
 }
 
 /// Three simulated businesses replayed into one state, in `directory`: the state's path.
