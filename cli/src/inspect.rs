@@ -2,7 +2,11 @@
 
 use convstate::time::{MAX_INSTANT_MS, MIN_INSTANT_MS};
 use convstate::Instant;
+use std::collections::BTreeMap;
+
+use convstate::Policy;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::CliError;
 use crate::{state, InspectArgs};
@@ -11,6 +15,11 @@ use crate::{state, InspectArgs};
 #[derive(Serialize)]
 struct Overview {
     policy: String,
+    /// The fields the state's policy sets apart from its preset's, by path, with the value in
+    /// force (`{"chat.idle_timeout": "15m"}`): a state saved under `--policy-overrides` read
+    /// as the bare preset. Absent when there are none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    policy_overrides: BTreeMap<String, Value>,
     clock: Instant,
     conversations: usize,
     live_chats: usize,
@@ -79,6 +88,7 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
         }
         _ => to_json(&Overview {
             policy: engine.policy().name.clone(),
+            policy_overrides: overrides(engine.policy()),
             clock: engine.clock(),
             conversations: engine.conversation_count(),
             live_chats: engine.live_chat_count(),
@@ -117,6 +127,40 @@ fn out_of_range(text: &str) -> CliError {
         "--at {text}: outside the accepted range, {min} to {max} (unix milliseconds \
          {MIN_INSTANT_MS} to {MAX_INSTANT_MS})"
     ))
+}
+
+/// Where `policy` differs from the preset it is named after: field path to value.
+fn overrides(policy: &Policy) -> BTreeMap<String, Value> {
+    fn differing(saved: &Value, preset: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
+        match (saved, preset) {
+            (Value::Object(saved), Value::Object(preset)) => {
+                // Both sides' keys: an override may drop an entry of a preset's map.
+                for key in saved.keys().chain(preset.keys()) {
+                    let path = match path {
+                        "" => key.clone(),
+                        _ => format!("{path}.{key}"),
+                    };
+                    let field = |object: &serde_json::Map<String, Value>| {
+                        object.get(key).cloned().unwrap_or(Value::Null)
+                    };
+                    differing(&field(saved), &field(preset), &path, out);
+                }
+            }
+            _ if saved != preset => {
+                out.insert(path.to_owned(), saved.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    // A preset this build does not know has nothing to be compared with.
+    if let (Ok(saved), Ok(Ok(preset))) = (
+        serde_json::to_value(policy),
+        Policy::preset(&policy.name).map(serde_json::to_value),
+    ) {
+        differing(&saved, &preset, "", &mut out);
+    }
+    out
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {

@@ -1816,6 +1816,35 @@ fn a_state_saved_under_overrides_names_the_fields_that_differ() {
 }
 
 #[test]
+fn inspect_shows_the_overrides_a_state_was_saved_under() {
+    // The overview showed the preset's name alone, as if its rules were in force.
+    let directory = tempfile::tempdir().unwrap();
+    let overview = |state: &str| -> Value {
+        let output = run(&["inspect", state]);
+        assert_exit(&output, 0);
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let state = directory.path().join("overridden.json");
+    let state = state.to_str().unwrap();
+    let overrides = r#"{"chat":{"idle_timeout":"15m"},"window":{"length":"24h"}}"#;
+    assert_exit(
+        &tick_with_state(state, &["--policy-overrides", overrides]),
+        0,
+    );
+    let shown = overview(state);
+    assert_eq!(shown["policy"], "cloud-2025");
+    assert_eq!(
+        shown["policy_overrides"],
+        serde_json::json!({"chat.idle_timeout": "15m"}),
+        "the window's length is the preset's own: no override"
+    );
+    let plain = directory.path().join("plain.json");
+    let plain = plain.to_str().unwrap();
+    assert_exit(&tick_with_state(plain, &["--policy", "classic"]), 0);
+    assert_eq!(overview(plain).get("policy_overrides"), None);
+}
+
+#[test]
 fn overrides_for_a_saved_state_are_merged_over_its_policy() {
     // Without --policy, overrides were merged over cloud-2025 whatever the state was saved
     // under: a state saved under classic refused even `{}`, listing 34 differences.
