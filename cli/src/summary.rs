@@ -65,6 +65,10 @@ pub struct TemplateChange {
     pub to: String,
     /// When.
     pub at: String,
+    /// A status change's flag deadline in force after it: a flagged template's, or the one a
+    /// pause keeps (what a `paused -> paused` change is about).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flagged_until: Option<String>,
 }
 
 impl TemplateChange {
@@ -81,6 +85,7 @@ impl TemplateChange {
             from: wire_name(from),
             to: wire_name(to),
             at: at.to_rfc3339(),
+            flagged_until: None,
         }
     }
 }
@@ -91,7 +96,11 @@ impl std::fmt::Display for TemplateChange {
             f,
             "{}: {} -> {} at {}",
             self.template, self.from, self.to, self.at
-        )
+        )?;
+        match &self.flagged_until {
+            Some(deadline) => write!(f, " (flagged until {deadline})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -288,13 +297,12 @@ impl Summary {
                 from,
                 to,
                 at,
+                flagged_until,
                 ..
-            } => self.template_status_changes.push(TemplateChange::new(
-                [business, name, language],
-                from,
-                to,
-                at,
-            )),
+            } => self.template_status_changes.push(TemplateChange {
+                flagged_until: flagged_until.map(Instant::to_rfc3339),
+                ..TemplateChange::new([business, name, language], from, to, at)
+            }),
             Effect::TemplateCategoryChanged {
                 business,
                 name,

@@ -864,6 +864,40 @@ fn the_summary_lists_templates_the_provider_recategorized() {
     );
 }
 
+#[test]
+fn the_summary_shows_the_flag_a_template_change_leaves_in_force() {
+    // A provider flag on a paused template was listed `paused -> paused` with nothing to say
+    // what changed: the pause keeps the flag, and its deadline.
+    let input = [
+        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
+        r#"{"type":"template_quality","at":"2026-11-02T09:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
+        r#"{"type":"template_status","at":"2026-11-02T10:00:00Z","business":"acme","name":"promo","language":"en","status":"flagged","until":"2026-11-04T08:00:00Z"}"#,
+    ]
+    .join("\n");
+    let summary = summary_of(&input);
+    assert_eq!(
+        summary["template_status_changes"],
+        serde_json::json!([
+            {"template": "acme/promo/en", "from": "approved", "to": "paused", "at": "2026-11-02T09:00:00Z"},
+            {"template": "acme/promo/en", "from": "paused", "to": "paused", "at": "2026-11-02T10:00:00Z", "flagged_until": "2026-11-04T08:00:00Z"},
+        ]),
+    );
+    let table = run_with_stdin(&["replay", "-", "--summary"], input.as_bytes());
+    assert_exit(&table, 0);
+    let table = stdout(&table);
+    assert!(
+        table.contains(
+            "acme/promo/en: paused -> paused at 2026-11-02T10:00:00Z \
+             (flagged until 2026-11-04T08:00:00Z)\n"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("acme/promo/en: approved -> paused at 2026-11-02T09:00:00Z\n"),
+        "{table}"
+    );
+}
+
 /// The state the example day leaves (its clock: 2026-11-02T23:59:59Z), saved in `directory`.
 fn example_state(directory: &Path) -> PathBuf {
     replayed_into_state(&example_day(), &directory.join("state.json"))
