@@ -69,11 +69,26 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
             // The number is looked up alone first: the conversation's refusal cannot say
             // which of the two it is about.
             engine.number_at(number, at).map_err(refused("--number"))?;
-            to_json(
-                &engine
-                    .conversation(number, contact, at)
-                    .map_err(refused("--contact"))?,
-            )
+            let view = engine
+                .conversation(number, contact, at)
+                .map_err(refused("--contact"))?;
+            // The core answers a contact it does not know with an empty conversation (a host
+            // may ask before the contact writes); shown here, a mistyped contact read as a
+            // real one with its window closed. One with a consent on record has no
+            // conversation to show but that consent, which is shown.
+            let known = view.opted_in
+                || view.marketing_stopped
+                || (engine.contacts(number))
+                    .map_err(refused("--number"))?
+                    .contains(&view.contact);
+            if !known {
+                return Err(CliError::Data(format!(
+                    "unknown contact {contact:?}: no conversation with {} and no opt-in or \
+                     marketing stop on record",
+                    view.number
+                )));
+            }
+            to_json(&view)
         }
         (None, Some(number), _) => {
             to_json(&engine.number_at(number, at).map_err(refused("--number"))?)

@@ -1039,6 +1039,66 @@ fn inspect_names_the_flag_of_a_number_or_contact_that_is_none() {
 }
 
 #[test]
+fn inspect_of_a_contact_the_state_does_not_know_is_refused() {
+    // It showed an empty conversation and exited 0: a mistyped contact read as a real one.
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let input = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550003333","channel":"unofficial"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","user_id":"US.13491208655302741918","kind":"text"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550003333","group":"120363042000000001@g.us","kind":"text"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T09:00:00Z","business":"acme","contact":"+79110000002"}"#,
+    ]
+    .join("\n");
+    let replay = run_with_stdin(
+        &["replay", "-", "--summary", "--state", state_arg],
+        input.as_bytes(),
+    );
+    assert_exit(&replay, 0);
+    let inspect = |number: &str, contact: &str| {
+        run(&[
+            "inspect",
+            state_arg,
+            "--number",
+            number,
+            "--contact",
+            contact,
+        ])
+    };
+    assert_exit_saying(
+        &inspect(SUPPORT, "+79110000009"),
+        1,
+        "convstate: error: unknown contact \"+79110000009\": no conversation with \
+         +15550001111 and no opt-in or marketing stop on record",
+    );
+    assert_exit_saying(
+        &inspect("+15550003333", "+79110000001"),
+        1,
+        "unknown contact \"+79110000001\": no conversation with +15550003333",
+    );
+    // A contact by any of its names, a group, and a contact whose only record is its consent
+    // are shown.
+    for (number, contact, shown) in [
+        (SUPPORT, "+79110000001", "+79110000001"),
+        (SUPPORT, "79110000001", "+79110000001"),
+        (SUPPORT, "US.13491208655302741918", "+79110000001"),
+        (
+            "+15550003333",
+            "120363042000000001@g.us",
+            "120363042000000001@g.us",
+        ),
+        (SUPPORT, "+79110000002", "+79110000002"),
+    ] {
+        let output = inspect(number, contact);
+        assert_exit(&output, 0);
+        let view: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(view["contact"], shown, "{contact}");
+    }
+}
+
+#[test]
 fn a_reader_that_closes_the_output_stops_the_replay_quietly() {
     // Enough output to fill any pipe buffer: a thousand chats.
     let input: String = (0..1000)
