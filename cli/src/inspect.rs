@@ -1,10 +1,9 @@
 //! `convstate inspect`: read-only views of a saved engine.
 
-use convstate::time::{MAX_INSTANT_MS, MIN_INSTANT_MS};
-use convstate::Instant;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use convstate::Policy;
+use convstate::time::{MAX_INSTANT_MS, MIN_INSTANT_MS};
+use convstate::{Instant, Policy};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -52,8 +51,8 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
                 };
                 CliError::Usage(format!(
                     "--at {given} is before the state's clock, {clock} (the latest instant of \
-                 the events it has replayed): a state keeps no history, so it shows its clock \
-                 or a later instant"
+                     the events it has replayed): a state keeps no history, so it shows its \
+                     clock or a later instant"
                 ))
             }
             (
@@ -78,7 +77,8 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
             // conversation to show but that consent, which is shown.
             let known = view.opted_in
                 || view.marketing_stopped
-                || (engine.contacts(number))
+                || engine
+                    .contacts(number)
                     .map_err(refused("--number"))?
                     .contains(&view.contact);
             if !known {
@@ -146,19 +146,19 @@ fn out_of_range(text: &str) -> CliError {
 
 /// Where `policy` differs from the preset it is named after: field path to value.
 fn overrides(policy: &Policy) -> BTreeMap<String, Value> {
+    static NULL: Value = Value::Null;
     fn differing(saved: &Value, preset: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
         match (saved, preset) {
             (Value::Object(saved), Value::Object(preset)) => {
                 // Both sides' keys: an override may drop an entry of a preset's map.
-                for key in saved.keys().chain(preset.keys()) {
+                let keys: BTreeSet<&String> = saved.keys().chain(preset.keys()).collect();
+                for key in keys {
                     let path = match path {
                         "" => key.clone(),
                         _ => format!("{path}.{key}"),
                     };
-                    let field = |object: &serde_json::Map<String, Value>| {
-                        object.get(key).cloned().unwrap_or(Value::Null)
-                    };
-                    differing(&field(saved), &field(preset), &path, out);
+                    let field = |object| serde_json::Map::get(object, key).unwrap_or(&NULL);
+                    differing(field(saved), field(preset), &path, out);
                 }
             }
             _ if saved != preset => {
