@@ -153,6 +153,9 @@ class Engine:
     ``at``, ``since``, ``until``, ``deadline`` and ``*_at``, ``*_since``, ``*_until``,
     ``*_deadline``, ``*_by``, ``*_from``) as aware UTC datetimes. One engine may be shared
     by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
+    Arguments of raw bytes (``restore``, ``from_business_export``, ``import_business``,
+    ``process_bytes``) take any bytes-like object: ``bytes``, ``bytearray``, a C-contiguous
+    ``memoryview``, ``array.array``; anything else raises ``TypeError`` naming the argument.
     """
 
     def __new__(
@@ -381,7 +384,7 @@ class Engine:
         unless ``keep_effects=True`` leaves them queued for ``poll_effect``; with the
         default, effects still queued from earlier calls raise ``ValueError`` (drain them
         with ``effects()`` first) rather than being dropped unseen."""
-    def process_bytes(self, data: bytes) -> bytes:
+    def process_bytes(self, data: Buffer) -> bytes:
         """Applies wire-format lines (UTF-8, one event per line; blank and ``//`` comment
         lines, and a byte-order mark starting the data, skipped as ``convstate replay`` skips them) with
         the GIL released and returns all output lines as one bytes object, each line ending
@@ -395,7 +398,7 @@ class Engine:
     def export_business(self, business: str) -> bytes:
         """A business's whole state as bytes, to move it to another engine or node with
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
-    def import_business(self, data: bytes) -> None:
+    def import_business(self, data: Buffer) -> None:
         """Adds a business from ``export_business`` bytes. The engines must run the same
         policy, and the business and its numbers must not be here yet; its idempotency keys
         and message ids are its own (a business here may use the same ones). A refused
@@ -406,18 +409,18 @@ class Engine:
         is rebuilt in memory without it (about 0.13 s at a million conversations). Raises
         ``NotFoundError``."""
     @staticmethod
-    def from_business_export(data: bytes) -> Engine:
+    def from_business_export(data: Buffer) -> Engine:
         """A new engine holding only the business of ``export_business`` bytes, under the
         export's policy: the first business of a new node. Raises ``SnapshotError`` for
         damaged bytes."""
     def snapshot(self) -> bytes:
         """The whole engine as bytes (versioned JSON)."""
     @staticmethod
-    def restore(snapshot: bytes) -> Engine:
+    def restore(snapshot: Buffer) -> Engine:
         """An engine from ``snapshot()`` bytes. Raises ``SnapshotError``."""
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
     def __getstate__(self) -> bytes: ...
-    def __setstate__(self, state: bytes) -> None: ...
+    def __setstate__(self, state: Buffer) -> None: ...
 
 @final
 class ShardedEngine:
@@ -451,7 +454,7 @@ class ShardedEngine:
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """As ``Engine.process``: every output line, for each input its result line, then
         its effect lines. A ``tick`` reaches every shard."""
-    def process_bytes(self, data: bytes) -> bytes:
+    def process_bytes(self, data: Buffer) -> bytes:
         """As ``Engine.process_bytes``: wire-format lines in, every output line out."""
     def handle_webhook(
         self,
@@ -489,7 +492,7 @@ class ShardedEngine:
     def export_business(self, business: str) -> bytes:
         """A business's whole state as bytes, to move it to another engine or node with
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
-    def import_business(self, data: bytes) -> None:
+    def import_business(self, data: Buffer) -> None:
         """Adds a business from ``export_business`` bytes to its shard. The engines must run
         the same policy, and the business and its numbers must not be here yet; its
         idempotency keys and message ids are its own (a business here may use the same
@@ -501,7 +504,7 @@ class ShardedEngine:
         """Every shard's state as bytes: a header line, then one snapshot line per shard, each
         shard written under its own lock while other threads go on."""
     @staticmethod
-    def restore(snapshot: bytes) -> ShardedEngine:
+    def restore(snapshot: Buffer) -> ShardedEngine:
         """A sharded engine from ``snapshot()`` bytes, with as many shards as it had. Raises
         ``SnapshotError`` (``PolicyError`` for a shard whose policy does not validate)."""
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...

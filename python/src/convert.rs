@@ -6,12 +6,15 @@
 //! instants get special treatment: aware datetimes (or int milliseconds) in, aware UTC
 //! datetimes out.
 
+use std::borrow::Cow;
+
 use convstate::{Error, Instant};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping, PyModule,
-    PySet, PyString, PyTuple, PyType,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping,
+    PyMemoryView, PyModule, PySet, PyString, PyTuple, PyType,
 };
 use serde_json::{Map, Value};
 
@@ -73,6 +76,51 @@ pub(crate) fn repr(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| type_name(value));
     // Errors quote their input; keep messages readable for huge values.
     text.chars().take(80).collect()
+}
+
+/// The bytes of a raw-bytes argument (a snapshot, an export, wire lines), `name` of
+/// `method`: any bytes-like object, that is one exporting a C-contiguous buffer (`bytes`,
+/// `bytearray`, `memoryview`, `array.array`, a numpy array), read as its raw bytes. `bytes`
+/// is read in place; any other buffer is copied, since a mutable one could change while the
+/// GIL is released. Anything else is a `TypeError` naming the argument.
+pub(crate) fn bytes_arg<'a>(
+    value: &'a Bound<'_, PyAny>,
+    method: &str,
+    name: &str,
+) -> PyResult<Cow<'a, [u8]>> {
+    if let Ok(bytes) = value.cast::<PyBytes>() {
+        return Ok(Cow::Borrowed(bytes.as_bytes()));
+    }
+    if let Ok(array) = value.cast::<PyByteArray>() {
+        return Ok(Cow::Owned(array.to_vec()));
+    }
+    let view = match PyMemoryView::from(value) {
+        Ok(view) => view,
+        // No buffer: the caller's mistake. Anything else the exporter raised propagates.
+        Err(e) if e.is_instance_of::<PyTypeError>(value.py()) => {
+            return Err(PyTypeError::new_err(format!(
+                "{method}: {name} must be a bytes-like object (bytes, bytearray, memoryview), \
+                 got {}",
+                type_name(value)
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    let contiguous: bool = view.getattr("c_contiguous")?.extract()?;
+    let bytes = if contiguous {
+        Some(view.call_method0("tobytes")?.cast_into::<PyBytes>()?)
+    } else {
+        None
+    };
+    view.call_method0("release")?;
+    match bytes {
+        Some(bytes) => Ok(Cow::Owned(bytes.as_bytes().to_vec())),
+        None => Err(PyTypeError::new_err(format!(
+            "{method}: {name} must be a C-contiguous bytes-like object, got a {} that is not \
+             contiguous (copy it with bytes() first)",
+            type_name(value)
+        ))),
+    }
 }
 
 fn is_datetime(value: &Bound<'_, PyAny>) -> PyResult<bool> {

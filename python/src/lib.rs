@@ -23,7 +23,7 @@ mod sharded;
 mod wire_names;
 
 use batch::{Columns, PyBatchResult};
-use convert::{datetime, from_json, instant, string_pairs, to_json, type_name};
+use convert::{bytes_arg, datetime, from_json, instant, string_pairs, to_json, type_name};
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
 
@@ -733,12 +733,17 @@ impl PyEngine {
     /// GIL released and returns every output line, each ending in a newline, as one bytes
     /// object: for each event its result line, then its effect lines. Never raises for bad
     /// input: a line that does not decode (or is not UTF-8) gives an error line.
-    fn process_bytes<'py>(&self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    fn process_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let data = bytes_arg(data, "process_bytes", "data")?;
         let output = py.detach(|| {
             let mut engine = self.engine.lock();
-            apply_lines(data, |line, output| engine.handle_json_into(line, output))
+            apply_lines(&data, |line, output| engine.handle_json_into(line, output))
         });
-        PyBytes::new(py, output.as_bytes())
+        Ok(PyBytes::new(py, output.as_bytes()))
     }
 
     /// The next effect (what changed), oldest first, as a dict; None when there is none.
@@ -771,8 +776,9 @@ impl PyEngine {
     /// and the business and its numbers must not be here yet; its idempotency keys and
     /// message ids are its own (a business here may use the same ones). A refused
     /// import changes nothing.
-    fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
-        py.detach(|| self.engine.lock().import_business(data))?;
+    fn import_business(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> BindingResult<()> {
+        let data = bytes_arg(data, "import_business", "data")?;
+        py.detach(|| self.engine.lock().import_business(&data))?;
         Ok(())
     }
 
@@ -786,8 +792,9 @@ impl PyEngine {
     /// A new engine holding only the business of `export_business` bytes, under the
     /// export's policy: the first business of a new node.
     #[staticmethod]
-    fn from_business_export(py: Python<'_>, data: &[u8]) -> BindingResult<PyEngine> {
-        let engine = py.detach(|| convstate::Engine::from_business_export(data))?;
+    fn from_business_export(py: Python<'_>, data: &Bound<'_, PyAny>) -> BindingResult<PyEngine> {
+        let data = bytes_arg(data, "from_business_export", "data")?;
+        let engine = py.detach(|| convstate::Engine::from_business_export(&data))?;
         Ok(PyEngine {
             engine: Mutex::new(engine),
         })
@@ -801,9 +808,10 @@ impl PyEngine {
 
     /// An engine from `snapshot()` bytes.
     #[staticmethod]
-    fn restore(py: Python<'_>, snapshot: &[u8]) -> BindingResult<PyEngine> {
+    fn restore(py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> BindingResult<PyEngine> {
+        let snapshot = bytes_arg(snapshot, "restore", "snapshot")?;
         Ok(PyEngine {
-            engine: Mutex::new(py.detach(|| convstate::Engine::restore(snapshot))?),
+            engine: Mutex::new(py.detach(|| convstate::Engine::restore(&snapshot))?),
         })
     }
 
@@ -817,8 +825,9 @@ impl PyEngine {
     }
 
     /// Reads pickles written before `__reduce__` (protocol 2 and later).
-    fn __setstate__(&self, py: Python<'_>, state: &[u8]) -> BindingResult<()> {
-        let restored = py.detach(|| convstate::Engine::restore(state))?;
+    fn __setstate__(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> BindingResult<()> {
+        let state = bytes_arg(state, "__setstate__", "state")?;
+        let restored = py.detach(|| convstate::Engine::restore(&state))?;
         *self.locked(py) = restored;
         Ok(())
     }

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
-use crate::convert::{datetime, instant, type_name};
+use crate::convert::{bytes_arg, datetime, instant, type_name};
 use crate::errors::{BindingError, BindingResult};
 use crate::{
     apply_lines, event_lines, policy_of, reduce_through_restore, to_python, webhook_body,
@@ -93,13 +93,18 @@ impl PyShardedEngine {
     }
 
     /// As `Engine.process_bytes`: wire-format lines in, every output line out, as bytes.
-    fn process_bytes<'py>(&self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    fn process_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let data = bytes_arg(data, "process_bytes", "data")?;
         let output = py.detach(|| {
-            apply_lines(data, |line, output| {
+            apply_lines(&data, |line, output| {
                 self.engine.handle_json_into(line, output)
             })
         });
-        PyBytes::new(py, output.as_bytes())
+        Ok(PyBytes::new(py, output.as_bytes()))
     }
 
     /// As `Engine.handle_webhook`, for threads sharing the engine: the payload is read
@@ -194,8 +199,9 @@ impl PyShardedEngine {
     /// the same policy, and the business and its numbers must not be here yet; its
     /// idempotency keys and message ids are its own (a business here may use the same ones). A
     /// refused import changes nothing.
-    fn import_business(&self, py: Python<'_>, data: &[u8]) -> BindingResult<()> {
-        py.detach(|| self.engine.import_business(data))?;
+    fn import_business(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> BindingResult<()> {
+        let data = bytes_arg(data, "import_business", "data")?;
+        py.detach(|| self.engine.import_business(&data))?;
         Ok(())
     }
 
@@ -215,8 +221,9 @@ impl PyShardedEngine {
 
     /// A sharded engine from `snapshot()` bytes, with as many shards as it had.
     #[staticmethod]
-    fn restore(py: Python<'_>, snapshot: &[u8]) -> BindingResult<PyShardedEngine> {
-        let engine = py.detach(|| ShardedEngine::restore(snapshot))?;
+    fn restore(py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> BindingResult<PyShardedEngine> {
+        let snapshot = bytes_arg(snapshot, "restore", "snapshot")?;
+        let engine = py.detach(|| ShardedEngine::restore(&snapshot))?;
         Ok(PyShardedEngine { engine })
     }
 

@@ -1,0 +1,113 @@
+"""Arguments in the forms Python code hands over: any bytes-like object where raw bytes are
+taken, a byte-order mark where a whole input starts, timedeltas and instants refused with an
+error naming the argument or field, and a dict event read as its line is."""
+
+from __future__ import annotations
+
+import array
+import json
+import pickle
+from datetime import date, datetime, timedelta
+from typing import Any, Callable
+
+import pytest
+
+import convstate
+from conftest import CONTACT, NUMBER, utc
+
+TICK = '{"type":"tick","at":"2026-11-02T09:06:00Z"}'
+BOM = "\ufeff"
+
+
+def busy_engine() -> convstate.Engine:
+    engine = convstate.Engine(policy="cloud-2025")
+    engine.register_number(NUMBER, business="acme", channel="official", at=utc(2026, 11, 2, 8))
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    engine.effects()
+    return engine
+
+
+def busy_sharded() -> convstate.ShardedEngine:
+    engine = convstate.ShardedEngine(policy="cloud-2025", shards=2)
+    engine.process([
+        {"type": "register_number", "at": "2026-11-02T08:00:00Z", "number": NUMBER, "business": "acme",
+         "channel": "official"},
+        {"type": "inbound", "at": "2026-11-02T09:00:00Z", "number": NUMBER, "contact": CONTACT, "kind": "text"},
+    ])
+    return engine
+
+
+# --- raw bytes arguments -----------------------------------------------------------------
+
+BYTES_LIKE: list[Callable[[bytes], Any]] = [
+    bytes,
+    bytearray,
+    memoryview,
+    lambda data: memoryview(b"xx" + data)[2:],  # a contiguous slice
+    lambda data: array.array("B", data),
+]
+BYTES_LIKE_IDS = ["bytes", "bytearray", "memoryview", "memoryview slice", "array('B')"]
+
+
+@pytest.mark.parametrize("form", BYTES_LIKE, ids=BYTES_LIKE_IDS)
+def test_raw_bytes_arguments_take_any_bytes_like_object(form: Callable[[bytes], Any]) -> None:
+    engine = busy_engine()
+    snapshot = engine.snapshot()
+    assert convstate.Engine.restore(form(snapshot)).snapshot() == snapshot
+    exported = engine.export_business("acme")
+    assert (convstate.Engine.from_business_export(form(exported)).snapshot()
+            == convstate.Engine.from_business_export(exported).snapshot())
+    imported = convstate.Engine(policy="cloud-2025")
+    imported.import_business(form(exported))
+    assert imported.snapshot() == convstate.Engine.from_business_export(exported).snapshot()
+    unpickled = pickle.loads(pickle.dumps(convstate.Engine()))
+    unpickled.__setstate__(form(snapshot))
+    assert unpickled.snapshot() == snapshot
+    lines = (TICK + "\n").encode()
+    assert engine.process_bytes(form(lines)) == busy_engine().process_bytes(lines)
+
+    sharded = busy_sharded()
+    sharded_snapshot = sharded.snapshot()
+    assert convstate.ShardedEngine.restore(form(sharded_snapshot)).snapshot() == sharded_snapshot
+    other = convstate.ShardedEngine(policy="cloud-2025", shards=2)
+    other.import_business(form(sharded.export_business("acme")))
+    assert other.export_business("acme") == sharded.export_business("acme")
+    assert sharded.process_bytes(form(lines)) == busy_sharded().process_bytes(lines)
+
+
+def _bytes_calls() -> list[Any]:
+    engine = busy_engine()
+    sharded = busy_sharded()
+    calls: list[tuple[str, str, Callable[[Any], Any]]] = [
+        ("Engine.restore", "snapshot", convstate.Engine.restore),
+        ("Engine.from_business_export", "data", convstate.Engine.from_business_export),
+        ("Engine.import_business", "data", engine.import_business),
+        ("Engine.process_bytes", "data", engine.process_bytes),
+        ("Engine.__setstate__", "state", engine.__setstate__),
+        ("ShardedEngine.restore", "snapshot", convstate.ShardedEngine.restore),
+        ("ShardedEngine.import_business", "data", sharded.import_business),
+        ("ShardedEngine.process_bytes", "data", sharded.process_bytes),
+    ]
+    return [pytest.param(name, call, id=label) for label, name, call in calls]
+
+
+@pytest.mark.parametrize(("name", "call"), _bytes_calls())
+@pytest.mark.parametrize("value", ['{"format":"convstate-snapshot"}', None, [123, 34], 7],
+                         ids=["str", "None", "list", "int"])
+def test_raw_bytes_arguments_refuse_other_types_naming_the_argument(
+        name: str, call: Callable[[Any], Any], value: Any) -> None:
+    with pytest.raises(TypeError) as caught:
+        call(value)
+    assert not isinstance(caught.value, convstate.ConvstateError)
+    message = str(caught.value)
+    assert f"{name} must be a bytes-like object" in message, message
+    assert type(value).__name__ in message, message
+
+
+@pytest.mark.parametrize(("name", "call"), _bytes_calls())
+def test_raw_bytes_arguments_refuse_a_buffer_that_is_not_contiguous(
+        name: str, call: Callable[[Any], Any]) -> None:
+    with pytest.raises(TypeError) as caught:
+        call(memoryview(b"{}{}{}")[::2])
+    message = str(caught.value)
+    assert f"{name} must be" in message and "contiguous" in message, message
