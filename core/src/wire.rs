@@ -37,8 +37,8 @@ pub fn line_text(line: &[u8]) -> Result<&str, Error> {
 
 /// `data` without the UTF-8 byte-order mark some Windows tools start a file with: it marks
 /// the file's encoding and is no part of the first event. Doors that read a whole input (the
-/// command-line replay, Python's `process_bytes`) skip it there; anywhere else it makes its
-/// line malformed, with a message that names it.
+/// command-line replay, Python's `process_bytes` and `process`) skip it there; anywhere else
+/// it makes its line malformed, with a message that names it.
 pub fn strip_byte_order_mark(data: &[u8]) -> &[u8] {
     data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data)
 }

@@ -343,8 +343,9 @@ class Engine:
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its
-        effect lines. Blank and ``//`` comment lines are skipped, as ``process_bytes`` skips
-        them. An item that cannot be converted raises before anything is applied: one that
+        effect lines. Blank and ``//`` comment lines, and a byte-order mark starting the
+        first line (a file opened without ``encoding="utf-8-sig"``), are skipped, as
+        ``process_bytes`` skips them; a mark anywhere else gives an error line. An item that cannot be converted raises before anything is applied: one that
         is neither a ``str`` nor a mapping (``None``, ``bytes``) with ``TypeError`` naming
         its index; a single ``str``, ``bytes``, ``bytearray`` or ``memoryview`` raises
         ``TypeError`` too (give a whole file's text to ``process_bytes``)."""

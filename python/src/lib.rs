@@ -204,8 +204,8 @@ fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String 
 }
 
 /// Every item of `events` (lines or dicts of the wire format) as a line, blank and `//`
-/// lines left out as `process_bytes` leaves them: a whole batch is converted before any of
-/// it is applied. A single `str`, `bytes`, `bytearray` or `memoryview` is refused:
+/// lines, and a byte-order mark starting the first line, left out as `process_bytes` leaves
+/// them: a whole batch is converted before any of it is applied. A single `str`, `bytes`, `bytearray` or `memoryview` is refused:
 /// iterating it would apply one "line" per character or byte.
 fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<String>> {
     if events.is_instance_of::<PyString>()
@@ -232,7 +232,14 @@ fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<Str
     }
     let mut lines = Vec::new();
     for (index, item) in events.try_iter()?.enumerate() {
-        let line = event_line(method, index, &item?)?;
+        let mut line = event_line(method, index, &item?)?;
+        // The lines of a file opened as text without `encoding="utf-8-sig"` start with the
+        // mark: it is skipped where the input starts, as `process_bytes` and `convstate
+        // replay` skip it, and malformed anywhere else.
+        if index == 0 {
+            let marked = line.len() - wire::strip_byte_order_mark(line.as_bytes()).len();
+            line.drain(..marked);
+        }
         if !wire::is_skippable(&line) {
             lines.push(line);
         }
@@ -665,8 +672,8 @@ impl PyEngine {
 
     /// Applies a batch of events (lines or dicts of the wire format) with the GIL released
     /// and returns every output line (each input's result line, then its effect lines), as
-    /// strings in the wire format. Blank and `//` lines are skipped, as `process_bytes`
-    /// skips them. The whole batch is converted first: an item that cannot be converted
+    /// strings in the wire format. Blank and `//` lines, and a byte-order mark starting the
+    /// first line, are skipped, as `process_bytes` skips them. The whole batch is converted first: an item that cannot be converted
     /// raises and nothing is applied (one neither a `str` nor a mapping with `TypeError`);
     /// a single `str`, `bytes`, `bytearray` or `memoryview` raises `TypeError`.
     fn process<'py>(

@@ -111,3 +111,34 @@ def test_raw_bytes_arguments_refuse_a_buffer_that_is_not_contiguous(
         call(memoryview(b"{}{}{}")[::2])
     message = str(caught.value)
     assert f"{name} must be" in message and "contiguous" in message, message
+
+
+# --- byte-order mark ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [busy_engine, busy_sharded], ids=["Engine", "ShardedEngine"])
+def test_a_byte_order_mark_starting_the_input_is_skipped_by_process_as_by_process_bytes(
+        make: Callable[[], Any]) -> None:
+    by_lines = make().process([BOM + TICK, TICK])
+    by_bytes = make().process_bytes((BOM + TICK + "\n" + TICK + "\n").encode())
+    assert by_lines == by_bytes.decode().splitlines()
+    assert [json.loads(line) for line in by_lines] == [{"type": "ack", "of": "tick"}] * 2
+
+
+@pytest.mark.parametrize("make", [busy_engine, busy_sharded], ids=["Engine", "ShardedEngine"])
+@pytest.mark.parametrize("lines", [[TICK, BOM + TICK], ["", BOM + TICK], ["// note", BOM + TICK]],
+                         ids=["after an event", "after a blank line", "after a comment"])
+def test_a_byte_order_mark_anywhere_else_is_an_error_line_in_both(
+        make: Callable[[], Any], lines: list[str]) -> None:
+    by_lines = make().process(lines)
+    by_bytes = make().process_bytes("\n".join(lines).encode())
+    assert by_lines == by_bytes.decode().splitlines()
+    error = json.loads(by_lines[-1])
+    assert error["type"] == "error" and "byte-order mark" in error["message"], error
+
+
+def test_a_byte_order_mark_is_no_part_of_a_single_line() -> None:
+    # handle_json and handle take one line, not an input: the mark is malformed there.
+    [error] = busy_engine().handle_json(BOM + TICK)
+    assert "byte-order mark" in json.loads(error)["message"]
+    with pytest.raises(convstate.InvalidInputError, match="byte-order mark"):
+        busy_engine().handle(BOM + TICK)
