@@ -16,7 +16,7 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping,
     PyMemoryView, PyModule, PySet, PyString, PyTuple, PyType,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::errors::{BindingError, BindingResult};
 
@@ -229,18 +229,62 @@ pub fn datetime<'py>(py: Python<'py>, at: Instant) -> PyResult<Bound<'py, PyAny>
     utc_epoch(py)?.add(offset)
 }
 
+/// A Python value's JSON with every mapping's keys in the mapping's own order, where a
+/// `serde_json::Value` would sort them: written out, it is the line a host would have
+/// written for the same value, so a dict event is read (and its errors name the first field
+/// at fault) exactly as its line is.
+pub(crate) enum Json {
+    /// Null, a bool, a number or a string.
+    Scalar(Value),
+    Array(Vec<Json>),
+    /// The pairs in the mapping's order.
+    Object(Vec<(String, Json)>),
+}
+
+impl serde::Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Scalar(value) => value.serialize(serializer),
+            Json::Array(items) => serializer.collect_seq(items),
+            Json::Object(pairs) => serializer.collect_map(pairs.iter().map(|(k, v)| (k, v))),
+        }
+    }
+}
+
+impl Json {
+    /// As a `serde_json::Value` (keys sorted; of a key given twice, the last value).
+    fn into_value(self) -> Value {
+        match self {
+            Json::Scalar(value) => value,
+            Json::Array(items) => Value::Array(items.into_iter().map(Json::into_value).collect()),
+            Json::Object(pairs) => Value::Object(
+                pairs
+                    .into_iter()
+                    .map(|(key, item)| (key, item.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// A Python value as JSON, for the wire format. Datetimes become int milliseconds (naive
 /// ones are refused), timedeltas int milliseconds, tuples arrays.
 pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, BindingError> {
-    to_json_at(value, 0)
+    to_json_at(value, 0).map(Json::into_value)
+}
+
+/// A Python value (an event, a webhook payload) as a wire line, as `to_json` converts it,
+/// with mappings' keys in their order.
+pub fn to_json_line(value: &Bound<'_, PyAny>) -> Result<String, BindingError> {
+    serde_json::to_string(&to_json_at(value, 0)?).map_err(|e| invalid_event(e.to_string()))
 }
 
 /// `value`'s JSON number, `int` its integer value.
-fn int_json(value: &Bound<'_, PyAny>, int: &Bound<'_, PyInt>) -> Result<Value, BindingError> {
+fn int_json(value: &Bound<'_, PyAny>, int: &Bound<'_, PyInt>) -> Result<Json, BindingError> {
     if let Ok(n) = int.extract::<i64>() {
-        Ok(Value::from(n))
+        Ok(Json::Scalar(Value::from(n)))
     } else if let Ok(n) = int.extract::<u64>() {
-        Ok(Value::from(n))
+        Ok(Json::Scalar(Value::from(n)))
     } else {
         Err(invalid_event(format!(
             "integer {} does not fit in 64 bits",
@@ -249,43 +293,43 @@ fn int_json(value: &Bound<'_, PyAny>, int: &Bound<'_, PyInt>) -> Result<Value, B
     }
 }
 
-fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingError> {
+fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Json, BindingError> {
     if depth > MAX_NESTING {
         return Err(invalid_event(format!(
             "values nested more than {MAX_NESTING} levels deep"
         )));
     }
     if value.is_none() {
-        Ok(Value::Null)
+        Ok(Json::Scalar(Value::Null))
     } else if let Ok(flag) = value.cast::<PyBool>() {
-        Ok(Value::Bool(flag.is_true()))
+        Ok(Json::Scalar(Value::Bool(flag.is_true())))
     } else if let Ok(int) = value.cast::<PyInt>() {
         int_json(value, int)
     } else if value.is_instance_of::<PyFloat>() {
         let f: f64 = value.extract()?;
         serde_json::Number::from_f64(f)
-            .map(Value::Number)
+            .map(|n| Json::Scalar(Value::Number(n)))
             .ok_or_else(|| invalid_event(format!("{f} is not a finite number")))
     } else if let Ok(text) = value.cast::<PyString>() {
-        Ok(Value::String(text.to_cow()?.into_owned()))
+        Ok(Json::Scalar(Value::String(text.to_cow()?.into_owned())))
     } else if let Ok(dict) = value.cast::<PyDict>() {
         object_json(dict.iter().map(Ok), depth)
     } else if let Ok(list) = value.cast::<PyList>() {
         list.iter()
             .map(|item| to_json_at(&item, depth + 1))
             .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array)
+            .map(Json::Array)
     } else if let Ok(tuple) = value.cast::<PyTuple>() {
         tuple
             .iter()
             .map(|item| to_json_at(&item, depth + 1))
             .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array)
+            .map(Json::Array)
     } else if is_datetime(value)? {
-        Ok(Value::from(datetime_millis(value)?))
+        Ok(Json::Scalar(Value::from(datetime_millis(value)?)))
     } else if is_timedelta(value)? {
         let millis = value.floor_div(one_millisecond(value.py())?)?;
-        Ok(Value::from(millis.extract::<i64>()?))
+        Ok(Json::Scalar(Value::from(millis.extract::<i64>()?)))
     } else if let Some(int) = python_int(value)? {
         int_json(value, &int)
     } else if let Ok(mapping) = value.cast::<PyMapping>() {
@@ -297,7 +341,7 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, BindingEr
         items
             .map(|item| to_json_at(&item?, depth + 1))
             .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array)
+            .map(Json::Array)
     } else {
         Err(invalid_event(format!(
             "{} of type {} has no JSON form",
@@ -329,20 +373,20 @@ pub fn string_pairs(value: &Bound<'_, PyAny>, name: &str) -> BindingResult<Vec<(
     }
 }
 
-/// A JSON object of `(key, value)` pairs; keys must be `str`.
+/// A JSON object of `(key, value)` pairs, in their order; keys must be `str`.
 fn object_json<'py>(
     pairs: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
     depth: usize,
-) -> Result<Value, BindingError> {
-    let mut object = Map::new();
+) -> Result<Json, BindingError> {
+    let mut object = Vec::new();
     for pair in pairs {
         let (key, item) = pair?;
         let key = key
             .cast::<PyString>()
             .map_err(|_| invalid_event(format!("dict keys must be str, got {}", repr(&key))))?;
-        object.insert(key.to_cow()?.into_owned(), to_json_at(&item, depth + 1)?);
+        object.push((key.to_cow()?.into_owned(), to_json_at(&item, depth + 1)?));
     }
-    Ok(Value::Object(object))
+    Ok(Json::Object(object))
 }
 
 /// The items of an iterable that has an order (a generator, a `deque`, a `range`), as a JSON

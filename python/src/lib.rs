@@ -23,7 +23,9 @@ mod sharded;
 mod wire_names;
 
 use batch::{Columns, PyBatchResult};
-use convert::{bytes_arg, datetime, from_json, instant, string_pairs, to_json, type_name};
+use convert::{
+    bytes_arg, datetime, from_json, instant, string_pairs, to_json, to_json_line, type_name,
+};
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
 
@@ -255,7 +257,7 @@ fn event_line(method: &str, index: usize, item: &Bound<'_, PyAny>) -> BindingRes
         return Ok(line.to_cow()?.into_owned());
     }
     if item.is_instance_of::<PyDict>() || item.cast::<PyMapping>().is_ok() {
-        return Ok(to_json(item)?.to_string());
+        return to_json_line(item);
     }
     Err(PyTypeError::new_err(format!(
         "{method}: event {index} must be a str (a wire line) or a mapping (an event), got {}",
@@ -630,7 +632,9 @@ impl PyEngine {
     ) -> BindingResult<Bound<'py, PyAny>> {
         let event = match event.cast::<PyString>() {
             Ok(line) => wire::decode_event(&line.to_cow()?)?,
-            Err(_) => decode(strip_annotations(to_json(event)?))?,
+            // Read as the line it would be, with the keys in the dict's order: an error
+            // names the field the line's error names.
+            Err(_) => wire::decode_event(&to_json_line(event)?)?,
         };
         let output = self.locked(py).handle(event)?;
         Ok(output_to_python(py, &output)?)
@@ -887,16 +891,6 @@ fn consent_fields(
         .required_at(at)
 }
 
-/// Drops the test-runner annotations, as the wire decoder does for lines.
-fn strip_annotations(mut event: Value) -> Value {
-    if let Some(object) = event.as_object_mut() {
-        for key in wire::ANNOTATION_KEYS {
-            object.remove(key);
-        }
-    }
-    event
-}
-
 /// A core value (an effect, a view, the policy) as the dict of its wire form.
 pub(crate) fn to_python<'py>(
     py: Python<'py>,
@@ -945,11 +939,7 @@ pub(crate) fn webhook_body(payload: &Bound<'_, PyAny>) -> BindingResult<Vec<u8>>
     } else if payload.is_instance_of::<PyString>() {
         payload.extract::<String>()?.into_bytes()
     } else if payload.is_instance_of::<PyDict>() || payload.cast::<PyMapping>().is_ok() {
-        serde_json::to_vec(&to_json(payload)?).map_err(|e| {
-            BindingError::Core(convstate::Error::InvalidEvent {
-                problem: format!("webhook payload: {e}"),
-            })
-        })?
+        to_json_line(payload)?.into_bytes()
     } else {
         return Err(PyTypeError::new_err(format!(
             "handle_webhook: payload must be the body (bytes, bytearray, memoryview or str) \
