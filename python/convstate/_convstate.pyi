@@ -15,7 +15,8 @@ _Instant = Union[datetime, int, str]
 # arrays) read in one go.
 _Kinds = Union[Sequence[Union[str, int]], Buffer]
 _Instants = Union[Sequence[_Instant], Buffer]
-#: A duration: a ``timedelta``, int milliseconds, or a string such as ``"10m"``.
+#: A duration: a ``timedelta`` of whole milliseconds (a fraction of one raises
+#: ``InvalidInputError`` naming the field), int milliseconds, or a string such as ``"10m"``.
 _DurationLike = Union[timedelta, int, str]
 
 __version__: str

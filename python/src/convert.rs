@@ -267,16 +267,87 @@ impl Json {
     }
 }
 
+/// Where a value sits in what is being converted (`chat.idle_timeout`, `buttons[0]`), for
+/// the errors that name it: a chain on the stack, written out only for an error.
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    parent: Option<(&'a Path<'a>, Step<'a>)>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> Path<'a> {
+    const ROOT: Path<'static> = Path { parent: None };
+
+    fn child(&'a self, step: Step<'a>) -> Path<'a> {
+        Path {
+            parent: Some((self, step)),
+        }
+    }
+
+    /// `problem`, after the field it concerns as the core's errors name one
+    /// (`field "chat.idle_timeout": ...`) unless this is the whole value.
+    fn describe(&self, problem: impl std::fmt::Display) -> String {
+        if self.parent.is_none() {
+            return problem.to_string();
+        }
+        let mut text = String::new();
+        self.write(&mut text);
+        format!("field \"{text}\": {problem}")
+    }
+
+    /// Keys after a dot, positions (`[i]`) without, as the core writes paths.
+    fn write(&self, text: &mut String) {
+        if let Some((parent, step)) = self.parent {
+            parent.write(text);
+            match step {
+                Step::Key(key) => {
+                    if !text.is_empty() {
+                        text.push('.');
+                    }
+                    text.push_str(key);
+                }
+                Step::Index(index) => text.push_str(&format!("[{index}]")),
+            }
+        }
+    }
+}
+
 /// A Python value as JSON, for the wire format. Datetimes become int milliseconds (naive
-/// ones are refused), timedeltas int milliseconds, tuples arrays.
+/// ones are refused), timedeltas int milliseconds (refused unless whole), tuples arrays.
 pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, BindingError> {
-    to_json_at(value, 0).map(Json::into_value)
+    to_json_at(value, &Path::ROOT, 0).map(Json::into_value)
+}
+
+/// As `to_json`, for the value of the event field `field`, which its errors name.
+pub fn field_json(value: &Bound<'_, PyAny>, field: &str) -> Result<Value, BindingError> {
+    let path = Path::ROOT.child(Step::Key(field));
+    to_json_at(value, &path, 0).map(Json::into_value)
 }
 
 /// A Python value (an event, a webhook payload) as a wire line, as `to_json` converts it,
 /// with mappings' keys in their order.
 pub fn to_json_line(value: &Bound<'_, PyAny>) -> Result<String, BindingError> {
-    serde_json::to_string(&to_json_at(value, 0)?).map_err(|e| invalid_event(e.to_string()))
+    serde_json::to_string(&to_json_at(value, &Path::ROOT, 0)?)
+        .map_err(|e| invalid_event(e.to_string()))
+}
+
+/// A timedelta's whole milliseconds, the unit of the engine's durations. One with a
+/// fraction of a millisecond (999 µs) is refused: rounded, it became another duration (0,
+/// then refused as not positive), silently.
+fn timedelta_millis(value: &Bound<'_, PyAny>, path: &Path<'_>) -> Result<i64, BindingError> {
+    let one_ms = one_millisecond(value.py())?;
+    if value.rem(one_ms)?.is_truthy()? {
+        return Err(invalid_event(path.describe(format_args!(
+            "a timedelta must be a whole number of milliseconds, got {}",
+            repr(value)
+        ))));
+    }
+    Ok(value.floor_div(one_ms)?.extract::<i64>()?)
 }
 
 /// `value`'s JSON number, `int` its integer value.
@@ -293,7 +364,11 @@ fn int_json(value: &Bound<'_, PyAny>, int: &Bound<'_, PyInt>) -> Result<Json, Bi
     }
 }
 
-fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Json, BindingError> {
+fn to_json_at(
+    value: &Bound<'_, PyAny>,
+    path: &Path<'_>,
+    depth: usize,
+) -> Result<Json, BindingError> {
     if depth > MAX_NESTING {
         return Err(invalid_event(format!(
             "values nested more than {MAX_NESTING} levels deep"
@@ -313,35 +388,24 @@ fn to_json_at(value: &Bound<'_, PyAny>, depth: usize) -> Result<Json, BindingErr
     } else if let Ok(text) = value.cast::<PyString>() {
         Ok(Json::Scalar(Value::String(text.to_cow()?.into_owned())))
     } else if let Ok(dict) = value.cast::<PyDict>() {
-        object_json(dict.iter().map(Ok), depth)
+        object_json(dict.iter().map(Ok), path, depth)
     } else if let Ok(list) = value.cast::<PyList>() {
-        list.iter()
-            .map(|item| to_json_at(&item, depth + 1))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Array)
+        array_json(list.iter().map(Ok), path, depth)
     } else if let Ok(tuple) = value.cast::<PyTuple>() {
-        tuple
-            .iter()
-            .map(|item| to_json_at(&item, depth + 1))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Array)
+        array_json(tuple.iter().map(Ok), path, depth)
     } else if is_datetime(value)? {
         Ok(Json::Scalar(Value::from(datetime_millis(value)?)))
     } else if is_timedelta(value)? {
-        let millis = value.floor_div(one_millisecond(value.py())?)?;
-        Ok(Json::Scalar(Value::from(millis.extract::<i64>()?)))
+        Ok(Json::Scalar(Value::from(timedelta_millis(value, path)?)))
     } else if let Some(int) = python_int(value)? {
         int_json(value, &int)
     } else if let Ok(mapping) = value.cast::<PyMapping>() {
         // Any other `collections.abc.Mapping` (a `MappingProxyType`, a `UserDict`): the
         // stubs promise `Mapping`, not `dict`.
         let items = mapping.items()?;
-        object_json(items.iter().map(|pair| pair.extract()), depth)
+        object_json(items.iter().map(|pair| pair.extract()), path, depth)
     } else if let Some(items) = ordered_iterable(value)? {
-        items
-            .map(|item| to_json_at(&item?, depth + 1))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Array)
+        array_json(items, path, depth)
     } else {
         Err(invalid_event(format!(
             "{} of type {} has no JSON form",
@@ -376,6 +440,7 @@ pub fn string_pairs(value: &Bound<'_, PyAny>, name: &str) -> BindingResult<Vec<(
 /// A JSON object of `(key, value)` pairs, in their order; keys must be `str`.
 fn object_json<'py>(
     pairs: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
+    path: &Path<'_>,
     depth: usize,
 ) -> Result<Json, BindingError> {
     let mut object = Vec::new();
@@ -383,10 +448,26 @@ fn object_json<'py>(
         let (key, item) = pair?;
         let key = key
             .cast::<PyString>()
-            .map_err(|_| invalid_event(format!("dict keys must be str, got {}", repr(&key))))?;
-        object.push((key.to_cow()?.into_owned(), to_json_at(&item, depth + 1)?));
+            .map_err(|_| invalid_event(format!("dict keys must be str, got {}", repr(&key))))?
+            .to_cow()?
+            .into_owned();
+        let item = to_json_at(&item, &path.child(Step::Key(&key)), depth + 1)?;
+        object.push((key, item));
     }
     Ok(Json::Object(object))
+}
+
+/// A JSON array of items, in their order.
+fn array_json<'py>(
+    items: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
+    path: &Path<'_>,
+    depth: usize,
+) -> Result<Json, BindingError> {
+    items
+        .enumerate()
+        .map(|(index, item)| to_json_at(&item?, &path.child(Step::Index(index)), depth + 1))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Json::Array)
 }
 
 /// The items of an iterable that has an order (a generator, a `deque`, a `range`), as a JSON

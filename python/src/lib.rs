@@ -24,7 +24,8 @@ mod wire_names;
 
 use batch::{Columns, PyBatchResult};
 use convert::{
-    bytes_arg, datetime, from_json, instant, string_pairs, to_json, to_json_line, type_name,
+    bytes_arg, datetime, field_json, from_json, instant, string_pairs, to_json, to_json_line,
+    type_name,
 };
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
@@ -65,7 +66,7 @@ impl EventFields {
 
     fn value(mut self, key: &str, value: Option<&Bound<'_, PyAny>>) -> BindingResult<EventFields> {
         if let Some(value) = value.filter(|v| !v.is_none()) {
-            self.object.insert(key.into(), to_json(value)?);
+            self.object.insert(key.into(), field_json(value, key)?);
         }
         Ok(self)
     }
@@ -93,7 +94,7 @@ impl EventFields {
     ) -> BindingResult<EventFields> {
         let message = match (text, message.filter(|m| !m.is_none())) {
             (Some(text), None) => serde_json::json!({"kind": "text", "text": text}),
-            (None, Some(message)) => to_json(message)?,
+            (None, Some(message)) => field_json(message, "message")?,
             (Some(_), Some(_)) => return Err(invalid("give either text= or message=, not both")),
             (None, None) => return Err(invalid("missing the message: give text= or message=")),
         };

@@ -144,6 +144,34 @@ def test_a_byte_order_mark_is_no_part_of_a_single_line() -> None:
         busy_engine().handle(BOM + TICK)
 
 
+# --- timedeltas --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("duration", [timedelta(microseconds=999), timedelta(minutes=3, microseconds=1),
+                                      timedelta(microseconds=-1)],
+                         ids=["999 us", "3 min and 1 us", "-1 us"])
+def test_a_timedelta_of_a_fraction_of_a_millisecond_is_refused_naming_its_field(duration: timedelta) -> None:
+    engine = busy_engine()
+    before = engine.snapshot()
+    with pytest.raises(convstate.InvalidInputError) as typed:
+        engine.register_number("+15550002222", business="acme", channel="official", idle_timeout=duration)
+    assert typed.value.code == "invalid_event"
+    assert str(typed.value).startswith('invalid event: field "idle_timeout": '), typed.value
+    assert "whole number of milliseconds" in str(typed.value), typed.value
+    with pytest.raises(convstate.InvalidInputError, match='field "idle_timeout": .*whole number of milliseconds'):
+        engine.handle({"type": "register_number", "at": 0, "number": "+15550002222", "business": "acme",
+                       "channel": "official", "idle_timeout": duration})
+    with pytest.raises(convstate.PolicyError,
+                       match='policy_overrides: field "chat.idle_timeout": .*whole number of milliseconds'):
+        convstate.Engine(policy="classic", policy_overrides={"chat": {"idle_timeout": duration}})
+    assert engine.snapshot() == before
+
+
+def test_a_timedelta_of_whole_milliseconds_is_taken_exactly() -> None:
+    engine = convstate.Engine(policy="classic",
+                              policy_overrides={"chat": {"idle_timeout": timedelta(minutes=3, milliseconds=1)}})
+    assert engine.policy["chat"]["idle_timeout"] == "180001ms"
+
+
 # --- dict events -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("first", ["size", "kind"])
