@@ -149,10 +149,12 @@ class Decision:
 class Engine:
     """The conversation-state engine: feed it what happened, ask it what may be sent.
 
-    It never reads a clock: every call carries its instant (an aware datetime or int unix
-    milliseconds). Dicts it returns mirror the JSON wire format, with instants (keys
-    ``at``, ``since``, ``until``, ``deadline`` and ``*_at``, ``*_since``, ``*_until``,
-    ``*_deadline``, ``*_by``, ``*_from``) as aware UTC datetimes. One engine may be shared
+    It never reads a clock: every call carries its instant (an aware datetime, int unix
+    milliseconds or an RFC 3339 str; a value of another type, a float or None, raises
+    ``TypeError`` naming the argument, a bad value ``InvalidInputError``). Dicts it returns
+    mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
+    ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,
+    ``*_from``) as aware UTC datetimes. One engine may be shared
     by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
     Arguments of raw bytes (``restore``, ``from_business_export``, ``import_business``,
     ``process_bytes``) take any bytes-like object: ``bytes``, ``bytearray``, a C-contiguous

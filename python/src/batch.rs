@@ -26,7 +26,7 @@ use pyo3::types::{
     PyBool, PyBytes, PyDict, PyInt, PyList, PyMemoryView, PySequence, PyString, PyTuple,
 };
 
-use crate::convert::{self, instant, type_name};
+use crate::convert::{self, type_name};
 use crate::errors::BindingError;
 
 const APPLIED: u8 = 0;
@@ -608,8 +608,9 @@ impl Instants {
 /// the engine's range, whatever its type, is kept to become the row's `error` outcome,
 /// as an int column's is.
 fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
+    // A bool is an int to Python, but True is no instant.
     if item.is_instance_of::<PyBool>() {
-        return Err(column_value_error("at", row, convert::not_an_instant(item)));
+        return Err(column_error("at", row, expected_instant(item)));
     }
     // Any integer (an int, a numpy scalar): an exception its `__index__` raises propagates.
     if let Some(int) = convert::python_int(item)? {
@@ -618,8 +619,9 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
             Err(_) => Err(convert::repr(item)),
         });
     }
-    match instant(item) {
-        Ok(at) => Ok(Ok(at.unix_millis())),
+    match convert::instant_value(item) {
+        Ok(Some(at)) => Ok(Ok(at.unix_millis())),
+        Ok(None) => Err(column_error("at", row, expected_instant(item))),
         Err(BindingError::Core(convstate::Error::InstantOutOfRange { millis, .. })) => {
             Ok(Ok(millis))
         }
@@ -630,6 +632,11 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
         Err(BindingError::Python(e)) => Err(e),
         Err(BindingError::Core(e)) => Err(column_value_error("at", row, e)),
     }
+}
+
+/// What an item of the wrong type in the "at" column gets.
+fn expected_instant(item: &Bound<'_, PyAny>) -> String {
+    format!("expected {}", convert::instant_type_problem(item))
 }
 
 /// Instants: ints are unix milliseconds (the fast path; an int64 buffer is read in one

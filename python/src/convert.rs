@@ -182,27 +182,49 @@ pub(crate) fn python_int<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Boun
     }
 }
 
-/// An instant argument: an aware `datetime`, int unix milliseconds (an `int` or any
-/// integer with `__index__`) or an RFC 3339 string.
-pub fn instant(value: &Bound<'_, PyAny>) -> Result<Instant, BindingError> {
+/// An instant argument `name` of `method`: an aware `datetime`, int unix milliseconds (an
+/// `int` or any integer with `__index__`) or an RFC 3339 string. A value of another type
+/// (a float, a list, None) is a `TypeError` naming the argument; one of these types that is
+/// no instant (a naive datetime, a bad string, an int out of range) the engine's error.
+pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingResult<Instant> {
+    instant_value(value)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{method}: {name} must be {}",
+            instant_type_problem(value)
+        ))
+        .into()
+    })
+}
+
+/// What an instant of the wrong type gets: the types that would do, and the one given.
+pub(crate) fn instant_type_problem(value: &Bound<'_, PyAny>) -> String {
+    format!(
+        "an aware datetime, int unix milliseconds or an RFC 3339 str, got {}",
+        type_name(value)
+    )
+}
+
+/// The instant a value of an instant's type stands for (or the engine's error for it);
+/// `None` for a value of another type. A `bool` is no int here.
+pub(crate) fn instant_value(value: &Bound<'_, PyAny>) -> BindingResult<Option<Instant>> {
     let int_millis = |int: &Bound<'_, PyInt>| {
         int.extract::<i64>()
             .map_err(|_| instant_beyond_64_bits(repr(value)))
     };
     let millis = if value.is_instance_of::<PyBool>() {
-        return Err(not_an_instant(value).into());
+        return Ok(None);
     } else if let Ok(int) = value.cast::<PyInt>() {
         int_millis(int)?
     } else if value.is_instance_of::<PyString>() {
-        return Ok(Instant::parse_rfc3339(&value.extract::<String>()?)?);
+        return Ok(Some(Instant::parse_rfc3339(&value.extract::<String>()?)?));
     } else if is_datetime(value)? {
         datetime_millis(value)?
     } else if let Some(int) = python_int(value)? {
         int_millis(&int)?
     } else {
-        return Err(not_an_instant(value).into());
+        return Ok(None);
     };
-    Ok(Instant::from_unix_millis(millis)?)
+    Ok(Some(Instant::from_unix_millis(millis)?))
 }
 
 /// An integer instant that does not fit 64 bits, named by its `repr`.
@@ -210,16 +232,6 @@ pub(crate) fn instant_beyond_64_bits(input: String) -> convstate::Error {
     Error::InvalidInstant {
         input,
         problem: "integer milliseconds outside the 64-bit range".into(),
-    }
-}
-
-pub(crate) fn not_an_instant(value: &Bound<'_, PyAny>) -> convstate::Error {
-    Error::InvalidInstant {
-        input: repr(value),
-        problem: format!(
-            "expected an aware datetime or int unix milliseconds, got {}",
-            type_name(value)
-        ),
     }
 }
 

@@ -39,14 +39,19 @@ struct PyEngine {
 
 /// Keyword arguments of a typed method on their way to a wire-format event.
 struct EventFields {
+    /// The event type, the name of the method building it, which its errors name.
+    method: &'static str,
     object: Map<String, Value>,
 }
 
 impl EventFields {
-    fn new(type_name: &str) -> EventFields {
+    fn new(type_name: &'static str) -> EventFields {
         let mut object = Map::new();
         object.insert("type".into(), Value::from(type_name));
-        EventFields { object }
+        EventFields {
+            method: type_name,
+            object,
+        }
     }
 
     fn text(mut self, key: &str, value: Option<&str>) -> EventFields {
@@ -73,15 +78,19 @@ impl EventFields {
 
     /// A required instant: `None` is refused like any other non-instant.
     fn required_at(mut self, at: &Bound<'_, PyAny>) -> BindingResult<EventFields> {
-        self.object
-            .insert("at".into(), Value::from(instant(at)?.unix_millis()));
+        self.object.insert(
+            "at".into(),
+            Value::from(instant(at, self.method, "at")?.unix_millis()),
+        );
         Ok(self)
     }
 
     fn at(mut self, at: Option<&Bound<'_, PyAny>>) -> BindingResult<EventFields> {
         if let Some(at) = at.filter(|v| !v.is_none()) {
-            self.object
-                .insert("at".into(), Value::from(instant(at)?.unix_millis()));
+            self.object.insert(
+                "at".into(),
+                Value::from(instant(at, self.method, "at")?.unix_millis()),
+            );
         }
         Ok(self)
     }
@@ -600,7 +609,7 @@ impl PyEngine {
         contact: &str,
         at: &Bound<'_, PyAny>,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let at = instant(at)?;
+        let at = instant(at, "conversation", "at")?;
         let view = self.locked(py).conversation(number, contact, at)?;
         to_python(py, &view)
     }
@@ -666,7 +675,9 @@ impl PyEngine {
         waba_businesses: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Vec<String>> {
         let body = webhook_body(payload)?;
-        let received_at = received_at.map(instant).transpose()?;
+        let received_at = received_at
+            .map(|at| instant(at, "handle_webhook", "received_at"))
+            .transpose()?;
         let reader = webhook_reader(waba_businesses)?;
         Ok(py.detach(|| {
             let mut engine = self.engine.lock();
@@ -857,7 +868,7 @@ impl PyEngine {
 
 #[allow(clippy::too_many_arguments)]
 fn send_fields(
-    type_name: &str,
+    type_name: &'static str,
     number: &str,
     contact: Option<&str>,
     at: &Bound<'_, PyAny>,
@@ -879,7 +890,7 @@ fn send_fields(
 }
 
 fn consent_fields(
-    type_name: &str,
+    type_name: &'static str,
     contact: &str,
     at: &Bound<'_, PyAny>,
     business: Option<&str>,

@@ -121,7 +121,9 @@ impl PyShardedEngine {
         waba_businesses: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Vec<String>> {
         let body = webhook_body(payload)?;
-        let received_at = received_at.map(instant).transpose()?;
+        let received_at = received_at
+            .map(|at| instant(at, "handle_webhook", "received_at"))
+            .transpose()?;
         let reader = webhook_reader(waba_businesses)?;
         Ok(py.detach(|| {
             let at = received_at.unwrap_or_else(|| self.engine.clock());
@@ -165,7 +167,7 @@ impl PyShardedEngine {
         py: Python<'py>,
         at: &Bound<'py, PyAny>,
     ) -> BindingResult<Bound<'py, PyList>> {
-        let at = instant(at)?;
+        let at = instant(at, "tick", "at")?;
         let effects = py.detach(|| {
             let mut effects = Vec::new();
             self.engine.handle_timeout(at, &mut effects);

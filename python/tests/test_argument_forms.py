@@ -194,3 +194,68 @@ def test_a_dict_event_names_the_same_bad_field_as_its_line(first: str) -> None:
     assert str(caught.value) == message
     assert engine.process([event]) == [line_error]
     assert busy_sharded().process([event]) == [line_error]
+
+
+# --- instants ----------------------------------------------------------------------------
+
+WRONG_TYPES = [[1, 2], float("nan"), 1.5, True, date(2026, 11, 2), b"2026-11-02T09:00:00Z", object()]
+WRONG_TYPE_IDS = ["list", "NaN", "float", "bool", "date", "bytes", "object"]
+
+
+def _instant_calls() -> list[Any]:
+    engine = busy_engine()
+    sharded = busy_sharded()
+    calls: list[tuple[str, str, Callable[[Any], Any]]] = [
+        ("tick", "at", lambda at: engine.tick(at)),
+        ("inbound", "at", lambda at: engine.inbound(NUMBER, CONTACT, at=at)),
+        ("check_send", "at", lambda at: engine.check_send(NUMBER, CONTACT, at=at, text="hi")),
+        ("register_number", "at", lambda at: engine.register_number(NUMBER, business="acme",
+                                                                    channel="official", at=at)),
+        ("conversation", "at", lambda at: engine.conversation(NUMBER, CONTACT, at=at)),
+        ("handle_webhook", "received_at", lambda at: engine.handle_webhook(b"{}", received_at=at)),
+        ("ShardedEngine.tick", "at", lambda at: sharded.tick(at)),
+        ("ShardedEngine.handle_webhook", "received_at",
+         lambda at: sharded.handle_webhook(b"{}", received_at=at)),
+    ]
+    return [pytest.param(name, call, id=label) for label, name, call in calls]
+
+
+@pytest.mark.parametrize(("name", "call"), _instant_calls())
+@pytest.mark.parametrize("value", WRONG_TYPES, ids=WRONG_TYPE_IDS)
+def test_an_instant_of_a_wrong_type_is_a_type_error_naming_the_argument(
+        name: str, call: Callable[[Any], Any], value: Any) -> None:
+    with pytest.raises(TypeError) as caught:
+        call(value)
+    assert not isinstance(caught.value, (ValueError, convstate.ConvstateError))
+    message = str(caught.value)
+    assert f"{name} must be an aware datetime, int unix milliseconds or an RFC 3339 str" in message, message
+    assert f"got {type(value).__name__}" in message, message
+
+
+def test_a_required_instant_given_as_none_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="at must be an aware datetime.*got NoneType"):
+        busy_engine().tick(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    ("yesterday", "invalid_instant"),
+    (datetime(2026, 11, 2, 9), "invalid_instant"),
+    (-1, "instant_out_of_range"),
+    (2**70, "invalid_instant"),
+])
+def test_an_instant_of_a_wrong_value_is_invalid_input(value: Any, code: str) -> None:
+    with pytest.raises(convstate.InvalidInputError) as caught:
+        busy_engine().tick(value)
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize("value", [True, 1.5, [1], None], ids=["bool", "float", "list", "None"])
+def test_an_instant_of_a_wrong_type_in_a_batch_is_a_type_error_naming_column_and_row(value: Any) -> None:
+    engine = busy_engine()
+    before = engine.snapshot()
+    at = 1_793_610_000_000
+    with pytest.raises(TypeError) as caught:
+        engine.run_batch(["inbound", "inbound"], [at, value], [NUMBER] * 2, [CONTACT] * 2)
+    message = str(caught.value)
+    assert 'column "at", row 1' in message and f"got {type(value).__name__}" in message, message
+    assert engine.snapshot() == before

@@ -280,7 +280,7 @@ def test_kinds_as_codes_and_instants_as_datetimes() -> None:
 @pytest.mark.parametrize(("change", "error", "names"), [
     (lambda c: c.update(contacts=c["contacts"][:1]), ValueError, ['"contacts"', "1 rows"]),
     (lambda c: c.update(at=[T0, "soon"]), ValueError, ['"at"', "row 1"]),
-    (lambda c: c.update(at=[T0, None]), ValueError, ['"at"', "row 1"]),
+    (lambda c: c.update(at=[T0, None]), TypeError, ['"at"', "row 1", "NoneType"]),
     (lambda c: c.update(numbers=[NUMBER, 5]), TypeError, ['"numbers"', "row 1"]),
     (lambda c: c.update(numbers=NUMBER), TypeError, ['"numbers"', "single str"]),
     (lambda c: c.update(kinds="inbound"), TypeError, ['"kinds"', "single str"]),
@@ -476,8 +476,8 @@ def swapped_instants(values: list[int]) -> Any:
     (None, array.array("q", [T0, T0]), ValueError, ['"at"', "2 rows", "3"]),
     (None, memoryview(array.array("q", [T0] * 3)).cast("B").cast("q", (3, 1)), TypeError,
      ['"at"', "one-dimensional"]),
-    (None, [T0, T0, True], ValueError, ['"at"', "row 2", "bool"]),
-    (None, [T0, T0, 1.5], ValueError, ['"at"', "row 2", "float"]),
+    (None, [T0, T0, True], TypeError, ['"at"', "row 2", "bool"]),
+    (None, [T0, T0, 1.5], TypeError, ['"at"', "row 2", "float"]),
 ])
 def test_a_malformed_buffer_column_raises_naming_it(
         kinds: Any, at: Any, error: type[Exception], names: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""Random event lists never raise anything but ConvstateError, whatever the door."""
+"""Random event lists never raise anything but ConvstateError, whatever the door (or a
+TypeError for an instant argument of no instant's type)."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def test_random_events_raise_only_convstate_errors(batch: list[dict[str, Any]]) 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(instants, max_size=5), st.text(max_size=30))
-def test_typed_methods_raise_only_convstate_errors(ats: list[Any], text: str) -> None:
+def test_typed_methods_raise_only_convstate_errors_or_type_errors(ats: list[Any], text: str) -> None:
     engine = convstate.Engine()
     engine.register_number("+15550001111", business="acme", channel="official")
     for at in ats:
@@ -99,4 +100,7 @@ def test_typed_methods_raise_only_convstate_errors(ats: list[Any], text: str) ->
                 call()
             except convstate.ConvstateError:
                 pass
+            except TypeError:
+                # A value of no instant's type (a float, None) is the caller's type error.
+                assert at is None or isinstance(at, float), at
     assert isinstance(engine.clock, datetime)
