@@ -427,6 +427,24 @@ mod tests {
                 r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"txt","kind":"txt"}"#,
                 "field \"kind\": unknown variant `txt`",
             ),
+            // Two bad values: the one serde's message quotes, not the first required key
+            // (whose removal changes the message too).
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","size":-1,"kind":"txt"}"#,
+                "field \"size\": invalid value: integer `-1`, expected u64",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"image","size":"x","caption":7}}"#,
+                "field \"message.size\": invalid type: string \"x\"",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"image","size":1.5,"caption":7}}"#,
+                "field \"message.size\": invalid type: floating point `1.5`",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","force":"yes","message":{"kind":"image","size":"x"}}"#,
+                "field \"force\": invalid type: string \"yes\", expected a boolean",
+            ),
             // Inside arrays too, with the item's position.
             (
                 r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"quick_reply","label":"A"},{"kind":"link","label":"Yes"}]}"#,

@@ -5,8 +5,9 @@
 //! serde reports what was expected, but not always where: the path is lost when the tag of
 //! an event comes after its fields (they are buffered until it is known), and serde_json's
 //! position counts in the buffered object, not in the line. Lines are short and errors
-//! rare, so the field is found by experiment: a key whose removal changes the error is the
-//! one the error is about. This runs only for a line that failed, and re-decodes at most
+//! rare, so the field is found by what the message quotes (an unknown key or variant, a
+//! value of the wrong type) and, where that is not enough, by experiment: a key whose
+//! removal changes the error is the one the error is about. This runs only for a line that failed, and re-decodes at most
 //! [`TRIAL_BYTES`] in all, so a flood of bad lines (wide objects, long texts) costs a
 //! bounded multiple of their decoding; past the budget the problem goes out without a field.
 //! A key given twice is the exception: parsed into a [`Value`] the line has lost the copy,
@@ -103,9 +104,43 @@ fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
         let matches = |_: &str, value: &Value| value.as_str() == Some(variant);
         find_paths(root, &mut Vec::new(), &matches, &mut candidates);
     } else {
-        return implicated(root, root, &[], message, trials).map(|path| render(&path));
+        // A wrong type or value is found by the value serde quotes: with two bad fields,
+        // removing a required key the error is not about also changes it (to `missing
+        // field`), so trials alone would name the first required key.
+        let matches = |_: &str, value: &Value| is_quoted_as(value, message);
+        find_paths(root, &mut Vec::new(), &matches, &mut candidates);
+        if candidates.is_empty() {
+            return implicated(root, root, &[], message, trials).map(|path| render(&path));
+        }
     }
     confirmed(root, candidates, message, trials)
+}
+
+/// Whether `message` is serde's `invalid type: ..., expected ...` or `invalid value: ...,
+/// expected ...` about a scalar shown as `value` is (`integer `-1``, `string "x"`), as serde's
+/// `Unexpected` writes one.
+fn is_quoted_as(value: &Value, message: &str) -> bool {
+    let shown = match value {
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::String(text) => format!("string {text:?}"),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => format!("integer `{i}`"),
+            (_, Some(u), _) => format!("integer `{u}`"),
+            // serde writes a float with a decimal point (`5.0`, not `5`).
+            (_, _, Some(f)) => match f.to_string() {
+                text if text.contains(['.', 'e', 'i', 'N']) => format!("floating point `{text}`"),
+                text => format!("floating point `{text}.0`"),
+            },
+            _ => return false,
+        },
+        _ => return false,
+    };
+    ["invalid type: ", "invalid value: "].iter().any(|prefix| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix(shown.as_str()))
+            .is_some_and(|rest| rest.starts_with(", expected"))
+    })
 }
 
 /// One step of a path into a line: a key of an object or a position in an array.
