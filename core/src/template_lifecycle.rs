@@ -686,10 +686,11 @@ impl Engine {
             .is_some_and(|last| rated_at < last);
         if arrival == Arrival::Older || after_later_status {
             // A recovery rated after a flag that a pause kept lifts that flag, as it did in
-            // order; the pause, a status, stands. Under the ladder, where ratings pause and
-            // never flag, a flagged template whose flag predates the recovery had it back
-            // from a pause that has ended since: in order the recovery lifted it first, and
-            // the pause ended approved.
+            // order; the pause, a status, stands. A flagged template whose flag predates the
+            // recovery had it back from a pause that has ended since (the ladder's, or the
+            // provider's `unpaused`): in order the recovery lifted it first, and the pause
+            // ended approved. (Not under classic after a later low, which in order flagged
+            // the template again.)
             let recovery = matches!(e.quality, Quality::Medium | Quality::High);
             let lifts_flag = recovery && template.flagged_at.is_some_and(|at| at <= rated_at);
             let may_take_back = recovery && (ladder.is_some() || template.quality != Quality::Low);
@@ -698,7 +699,7 @@ impl Engine {
                     self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
                     return Ok(());
                 }
-                TemplateStatus::Flagged if lifts_flag && ladder.is_some() => {
+                TemplateStatus::Flagged if lifts_flag && may_take_back => {
                     self.lift_flag(t, rated_at, now);
                     return Ok(());
                 }
