@@ -457,7 +457,8 @@ impl Engine {
     /// When a new contact next fits under the limit `in_force` (see
     /// [`LimitState::next_slot_at`]); at or above the limit, the expected upgrade instead
     /// when it comes first and its level has room for the contacts counted then (§7: a
-    /// refusal says when the next slot frees); while the provider's block lasts, its end.
+    /// refusal says when the next slot frees); while the provider's block lasts, its end,
+    /// or, when the limit is full, the later of its end and that slot.
     fn next_slot_at(
         &self,
         owner: u32,
@@ -465,14 +466,37 @@ impl Engine {
         in_force: LevelInForce,
         now: Instant,
     ) -> Option<Instant> {
+        let levels = &self.policy.limits.levels;
+        let full = !levels[in_force.level].has_room(state.window.count_at(now).0);
         if let Some(until) = state.blocked_until.filter(|t| now < *t) {
-            return Some(until);
+            // A block dated before the sends that filled the limit (a late 131064) may end
+            // before the count falls below it: no slot frees before both have passed, so a
+            // retry at the block's end alone would be refused again.
+            let slot = full
+                .then(|| self.slot_by_count_or_upgrade(owner, state, in_force, now))
+                .flatten();
+            return Some(slot.map_or(until, |slot| slot.max(until)));
         }
+        if !full {
+            return state.next_slot_at(levels[in_force.level], now);
+        }
+        self.slot_by_count_or_upgrade(owner, state, in_force, now)
+    }
+
+    /// When a full limit `in_force` next has room: the count falling below it, or the
+    /// expected upgrade when it comes first and its level has room for the contacts
+    /// counted then.
+    fn slot_by_count_or_upgrade(
+        &self,
+        owner: u32,
+        state: &LimitState,
+        in_force: LevelInForce,
+        now: Instant,
+    ) -> Option<Instant> {
         let levels = &self.policy.limits.levels;
         let by_count = state.next_slot_at(levels[in_force.level], now);
-        let full = !levels[in_force.level].has_room(state.window.count_at(now).0);
         let by_upgrade = in_force.upgrade_at.filter(|&at| {
-            full && self.quality_allows_upgrade(owner)
+            self.quality_allows_upgrade(owner)
                 && levels
                     .get(in_force.level + 1)
                     .is_some_and(|next| next.has_room(state.window.count_at(at).0))
