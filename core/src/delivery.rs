@@ -224,7 +224,8 @@ impl Engine {
             // the engine's own advice after a back-off (131056) has the host do.
             let expires_at = record.sent_at.plus(self.policy.dedup.content_period);
             let to = self.recipient_of(record.conv);
-            self.sent_content.forget(to, content, expires_at);
+            self.sent_content
+                .forget(record.conv, to, content, expires_at);
         }
         self.opener_failed(record.conv, message_id);
         if (record.counted_by_limit || record.consumed_slot)

@@ -128,17 +128,20 @@ impl SentContent {
         }
     }
 
-    /// Forgets the record of `hash` sent to `to` that counts until `expires_at`, if it is
-    /// still the latest of that key: the send failed and never reached the contact, so
+    /// Forgets the record of `hash` that `conv` sent to `to` counting until `expires_at`, if
+    /// it is still the latest of that key: the send failed and never reached the contact, so
     /// sending the content again is no duplicate (§10). Its record stays in the log, out of
     /// the index, until pruned; an earlier record of the key that it superseded stays
-    /// forgotten too (the index keeps one record a key). Whether one was forgotten.
-    pub fn forget(&mut self, to: Recipient, hash: u64, expires_at: Instant) -> bool {
+    /// forgotten too (the index keeps one record a key). Whether one was forgotten. The
+    /// conversation tells apart two numbers' copies of one instant: another number's copy
+    /// reached the contact.
+    pub fn forget(&mut self, conv: u32, to: Recipient, hash: u64, expires_at: Instant) -> bool {
         let Some(at) = self.find(to, hash) else {
             return false;
         };
-        if self.log[self.position(self.index.value(at))].expires_at != expires_at {
-            return false; // a later send of the content, which did not fail
+        let latest = &self.log[self.position(self.index.value(at))];
+        if latest.expires_at != expires_at || latest.conv != conv {
+            return false; // a later send of the content, or another number's, which did not fail
         }
         self.index.remove(at);
         true
@@ -297,12 +300,14 @@ mod tests {
                 let expired_before = table.log_entries().filter(|r| r.0 <= at(now)).count();
                 table.record(conv, to(conv), hash, at(now + period), at(now));
                 model.record(conv, hash, at(now + period), at(now));
-                if fails == 0 {
-                    // The send of this step, or of `step` ms earlier, failed: forgotten only
-                    // while it is still its key's latest record.
+                if fails <= 1 {
+                    // The send of this step, or of `step` ms earlier, failed, as sent by this
+                    // conversation or (1) by the other one to its recipient: forgotten only
+                    // while it is still its key's latest record, sent by that conversation.
+                    let sender = if fails == 0 { conv } else { conv ^ 4 };
                     let failed = at(now - step + period);
-                    let latest = model.expires_at(conv, hash) == Some(failed);
-                    prop_assert_eq!(table.forget(to(conv), hash, failed), latest);
+                    let latest = model.latest.get(&key(conv, hash)) == Some(&(failed, sender));
+                    prop_assert_eq!(table.forget(sender, to(conv), hash, failed), latest);
                     if latest {
                         model.latest.remove(&key(conv, hash));
                     }
