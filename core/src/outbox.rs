@@ -195,13 +195,17 @@ impl Engine {
         })
     }
 
-    /// Whether the latest send of `content` to `conv` within the duplicate period (§10) was
-    /// an opener of its held messages that the provider reported failed. Told apart by its
+    /// Whether the latest send of `content` to `conv`'s contact within the duplicate period
+    /// (§10) was an opener of `conv`'s held messages that the provider reported failed. Told
+    /// apart by its conversation (another number's copy reached the contact) and its
     /// instant: two sends of one content at one instant need `force`.
     pub(crate) fn sent_by_failed_opener(&self, conv: u32, content: u64, now: Instant) -> bool {
-        let Some(sent_at) = self.sent_within_period(self.recipient_of(conv), content, now) else {
+        let latest = self.sent_content.latest(self.recipient_of(conv), content);
+        let Some((expires_at, _)) = latest.filter(|&(at, sender)| now < at && sender == conv)
+        else {
             return false;
         };
+        let sent_at = expires_at.minus(self.policy.dedup.content_period);
         self.outbox.get(&conv).is_some_and(|held| {
             held.iter()
                 .any(|h| h.opener.failed && h.opener.sent_at == Some(sent_at))

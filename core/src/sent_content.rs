@@ -97,6 +97,14 @@ impl SentContent {
         Some(self.log[self.position(self.index.value(at))].expires_at)
     }
 
+    /// [`SentContent::expires_at`], with the conversation that sent that latest record.
+    #[inline]
+    pub fn latest(&self, to: Recipient, hash: u64) -> Option<(Instant, u32)> {
+        let at = self.find(to, hash)?;
+        let r = &self.log[self.position(self.index.value(at))];
+        Some((r.expires_at, r.conv))
+    }
+
     /// Records that `conv` sent `hash` to `to`, counting until `expires_at`, after dropping
     /// some of the records that expired by `now` (see [`SentContent::prune`]). `expires_at` is
     /// not earlier than any recorded before.
