@@ -412,7 +412,8 @@ pub struct Engine {
     pub(crate) conversation_index: ConversationIndex,
     pub(crate) outbox: FastMap<u32, Vec<HeldMessage>>,
     pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
-    /// Duplicate records: (conversation, content hash) → until when it counts as sent.
+    /// Duplicate records: (business, contact, content hash) → until when it counts as sent,
+    /// and which conversation sent it.
     pub(crate) sent_content: SentContent,
     /// The first decision for each idempotency key, for the policy's key ttl.
     pub(crate) idempotency: crate::expiring::ExpiringMap<crate::send::Remembered>,
