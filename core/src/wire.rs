@@ -445,6 +445,16 @@ mod tests {
                 r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","force":"yes","message":{"kind":"image","size":"x"}}"#,
                 "field \"force\": invalid type: string \"yes\", expected a boolean",
             ),
+            // The bad value also a tag's: removing the tag changes every error, so the tag
+            // is tried last.
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"location","latitude":"location","longitude":1}}"#,
+                "field \"message.latitude\": invalid type: string \"location\", expected f64",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"image","size":"image"}}"#,
+                "field \"message.size\": invalid type: string \"image\", expected u64",
+            ),
             // Inside arrays too, with the item's position.
             (
                 r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"quick_reply","label":"A"},{"kind":"link","label":"Yes"}]}"#,

@@ -112,6 +112,11 @@ fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
         if candidates.is_empty() {
             return implicated(root, root, &[], message, trials).map(|path| render(&path));
         }
+        // A tag whose value the bad one equals (`"kind":"image"` beside `"size":"image"`)
+        // changes every error when removed: tried last, as `implicated` tries them.
+        candidates.sort_by_key(
+            |path| matches!(path.last(), Some(Step::Key(key)) if super::decode::TAGS.contains(key)),
+        );
     }
     confirmed(root, candidates, message, trials)
 }
