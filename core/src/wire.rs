@@ -445,6 +445,15 @@ mod tests {
                 r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","force":"yes","message":{"kind":"image","size":"x"}}"#,
                 "field \"force\": invalid type: string \"yes\", expected a boolean",
             ),
+            // A float as serde_json quotes it, in exponent form too.
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","size":1e300,"kind":"txt"}"#,
+                "field \"size\": invalid type: floating point `1e+300`, expected u64",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"image","size":1e-7,"caption":7}}"#,
+                "field \"message.size\": invalid type: floating point `1e-7`",
+            ),
             // The bad value also a tag's: removing the tag changes every error, so the tag
             // is tried last.
             (

@@ -128,16 +128,10 @@ fn is_quoted_as(value: &Value, message: &str) -> bool {
     let shown = match value {
         Value::Bool(b) => format!("boolean `{b}`"),
         Value::String(text) => format!("string {text:?}"),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => format!("integer `{i}`"),
-            (_, Some(u), _) => format!("integer `{u}`"),
-            // serde writes a float with a decimal point (`5.0`, not `5`).
-            (_, _, Some(f)) => match f.to_string() {
-                text if text.contains(['.', 'e', 'i', 'N']) => format!("floating point `{text}`"),
-                text => format!("floating point `{text}.0`"),
-            },
-            _ => return false,
-        },
+        // serde_json quotes a float as it writes one (`5.0`, `1e+300`, `1e-7`), which is
+        // not as Rust does (`5`, 1 and 300 zeros, `0.0000001`): as the number shows itself.
+        Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
+        Value::Number(n) => format!("integer `{n}`"),
         _ => return false,
     };
     ["invalid type: ", "invalid value: "].iter().any(|prefix| {
