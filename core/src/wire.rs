@@ -16,6 +16,7 @@ use crate::{Effect, Error};
 mod decode;
 mod hot;
 mod locate;
+mod ordered;
 
 pub use decode::EVENT_TYPES;
 pub(crate) use hot::read_hot;
@@ -463,6 +464,17 @@ mod tests {
             (
                 r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"image","size":"image"}}"#,
                 "field \"message.size\": invalid type: string \"image\", expected u64",
+            ),
+            // A bad array, object or null has no value to quote: the trials find it, the
+            // line written again with its keys in their order (sorted, the trials met the
+            // other bad value first and named the first key tried).
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","size":[1],"kind":"txt"}"#,
+                "field \"size\": invalid type: sequence, expected u64",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"image","size":{}},"force":[]}"#,
+                "field \"message.size\": invalid type: map, expected u64",
             ),
             // Inside arrays too, with the item's position.
             (

@@ -7,18 +7,21 @@
 //! position counts in the buffered object, not in the line. Lines are short and errors
 //! rare, so the field is found by what the message quotes (an unknown key or variant, a
 //! value of the wrong type) and, where that is not enough, by experiment: a key whose
-//! removal changes the error is the one the error is about. This runs only for a line that failed, and re-decodes at most
-//! [`TRIAL_BYTES`] in all, so a flood of bad lines (wide objects, long texts) costs a
+//! removal changes the error is the one the error is about. The experiments write the line
+//! again with its keys in their own order ([`Ordered`]), so that serde meets the same
+//! problem first as in the line. This runs only for a line that failed, and re-decodes at
+//! most [`TRIAL_BYTES`] in all, so a flood of bad lines (wide objects, long texts) costs a
 //! bounded multiple of their decoding; past the budget the problem goes out without a field.
-//! A key given twice is the exception: parsed into a [`Value`] the line has lost the copy,
-//! so the object holding it is found by reading the line once more ([`duplicated`]), at
-//! any length.
+//! A key given twice is the exception: a removal drops both copies, so the object holding
+//! it is found by reading the line once more ([`duplicated`]), at any length.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+
+use super::ordered::Ordered;
 
 /// Bytes that the experiments on one line may decode in all (about 0.1 ms): a line of 500
 /// bytes gets 128 trials, one of 16 KiB four, a longer one none.
@@ -51,14 +54,14 @@ pub(super) fn describe(line: &str, problem: String, is_syntax: bool) -> String {
     if trials == 0 {
         return problem;
     }
-    let Ok(mut root) = serde_json::from_str::<Value>(line) else {
+    let Ok(mut root) = serde_json::from_str::<Ordered>(line) else {
         return problem;
     };
-    let Some(object) = root.as_object_mut() else {
+    if root.entries().is_none() {
         return problem; // serde's "invalid type: ..., expected an event: an object ..."
-    };
+    }
     for key in super::ANNOTATION_KEYS {
-        object.remove(key);
+        root.remove_key(key);
     }
     match culprit(&root, &problem, &mut trials) {
         Some(path) => format!("field \"{path}\": {problem}"),
@@ -72,7 +75,7 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     rest.split('`').next()
 }
 
-fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
+fn culprit(root: &Ordered, message: &str, trials: &mut usize) -> Option<String> {
     if let Some(field) = quoted_after(message, "missing field ") {
         return Some(match lacking(root, root, &[], field, message, trials) {
             Some(path) => format!("{}.{field}", render(&path)),
@@ -101,13 +104,14 @@ fn culprit(root: &Value, message: &str, trials: &mut usize) -> Option<String> {
             });
         }
     } else if let Some(variant) = quoted_after(message, "unknown variant ") {
-        let matches = |_: &str, value: &Value| value.as_str() == Some(variant);
+        let matches = |_: &str, value: &Ordered| value.as_str() == Some(variant);
         find_paths(root, &mut Vec::new(), &matches, &mut candidates);
     } else {
         // A wrong type or value is found by the value serde quotes: with two bad fields,
         // removing a required key the error is not about also changes it (to `missing
         // field`), so trials alone would name the first required key.
-        let matches = |_: &str, value: &Value| is_quoted_as(value, message);
+        let matches =
+            |_: &str, value: &Ordered| value.scalar().is_some_and(|v| is_quoted_as(v, message));
         find_paths(root, &mut Vec::new(), &matches, &mut candidates);
         if candidates.is_empty() {
             return implicated(root, root, &[], message, trials).map(|path| render(&path));
@@ -174,10 +178,10 @@ fn joined<'s>(segments: impl IntoIterator<Item = &'s str>) -> String {
 }
 
 /// The children of an object (by key) or an array (by position).
-fn children(value: &Value) -> Vec<(Step<'_>, &Value)> {
+fn children(value: &Ordered) -> Vec<(Step<'_>, &Ordered)> {
     match value {
-        Value::Object(map) => map.iter().map(|(k, v)| (Step::Key(k), v)).collect(),
-        Value::Array(items) => items
+        Ordered::Object(entries) => entries.iter().map(|(k, v)| (Step::Key(k), v)).collect(),
+        Ordered::Array(items) => items
             .iter()
             .enumerate()
             .map(|(i, v)| (Step::Index(i), v))
@@ -194,26 +198,26 @@ fn expected_fields(message: &str) -> Vec<&str> {
     list.split('`').skip(1).step_by(2).collect()
 }
 
-fn value_at<'v>(root: &'v Value, path: &[Step<'_>]) -> Option<&'v Value> {
+fn value_at<'v>(root: &'v Ordered, path: &[Step<'_>]) -> Option<&'v Ordered> {
     path.iter().try_fold(root, |here, step| match step {
-        Step::Key(key) => here.get(*key),
-        Step::Index(i) => here.get(*i),
+        Step::Key(key) => here.get(key),
+        Step::Index(i) => here.item(*i),
     })
 }
 
 /// The keys of the object at `path`.
-fn sibling_keys<'v>(root: &'v Value, path: &[Step<'_>]) -> impl Iterator<Item = &'v str> {
+fn sibling_keys<'v>(root: &'v Ordered, path: &[Step<'_>]) -> impl Iterator<Item = &'v str> {
     value_at(root, path)
-        .and_then(Value::as_object)
+        .and_then(Ordered::entries)
         .into_iter()
-        .flat_map(|map| map.keys().map(String::as_str))
+        .flat_map(|entries| entries.iter().map(|(k, _)| k.as_str()))
 }
 
 /// Every path (depth first, through arrays too) to a key for which `matches` holds.
 fn find_paths<'v>(
-    value: &'v Value,
+    value: &'v Ordered,
     path: &mut Vec<Step<'v>>,
-    matches: &dyn Fn(&str, &Value) -> bool,
+    matches: &dyn Fn(&str, &Ordered) -> bool,
     found: &mut Vec<Vec<Step<'v>>>,
 ) {
     for (step, child) in children(value) {
@@ -230,7 +234,7 @@ fn find_paths<'v>(
 /// the first whose removal changes the error; `None` rather than a guess when no trial
 /// tells them apart.
 fn confirmed(
-    root: &Value,
+    root: &Ordered,
     candidates: Vec<Vec<Step<'_>>>,
     message: &str,
     trials: &mut usize,
@@ -250,15 +254,15 @@ fn confirmed(
 /// The deepest key (or array item) under `path` whose removal changes the decoding error;
 /// `None` also when the `trials` run out first.
 fn implicated<'v>(
-    root: &Value,
-    here: &'v Value,
+    root: &Ordered,
+    here: &'v Ordered,
     path: &[Step<'v>],
     message: &str,
     trials: &mut usize,
 ) -> Option<Vec<Step<'v>>> {
     // Removing a tag (`type`, `kind`) changes every error, so tags are suspects only when no
     // other key is.
-    let is_tag = |step: &(Step<'_>, &Value)| matches!(step.0, Step::Key(key) if super::decode::TAGS.contains(&key));
+    let is_tag = |step: &(Step<'_>, &Ordered)| matches!(step.0, Step::Key(key) if super::decode::TAGS.contains(&key));
     let all = children(here);
     let suspects = all
         .iter()
@@ -280,21 +284,21 @@ fn implicated<'v>(
 /// arrays are suspects, since removing a scalar field that serde reads before `field`
 /// changes the message too.
 fn lacking<'v>(
-    root: &Value,
-    here: &'v Value,
+    root: &Ordered,
+    here: &'v Ordered,
     path: &[Step<'v>],
     field: &str,
     message: &str,
     trials: &mut usize,
 ) -> Option<Vec<Step<'v>>> {
     for (step, child) in children(here) {
-        if !(child.is_object() || child.is_array()) {
+        if child.is_scalar() {
             continue;
         }
         if removal_changes(root, path, step, message, trials)? {
             let mut deeper = path.to_vec();
             deeper.push(step);
-            let lacks = child.as_object().is_some_and(|o| !o.contains_key(field));
+            let lacks = child.entries().is_some() && child.get(field).is_none();
             return lacking(root, child, &deeper, field, message, trials)
                 .or_else(|| lacks.then_some(deeper));
         }
@@ -305,7 +309,7 @@ fn lacking<'v>(
 /// One trial: whether `root` without `step` (in the object or array at `path`) decodes, or
 /// fails with another message than `message`; `None` once the `trials` have run out.
 fn removal_changes(
-    root: &Value,
+    root: &Ordered,
     path: &[Step<'_>],
     step: Step<'_>,
     message: &str,
@@ -314,24 +318,20 @@ fn removal_changes(
     *trials = trials.checked_sub(1)?;
     let mut trial = root.clone();
     match (value_at_mut(&mut trial, path), step) {
-        (Some(Value::Object(map)), Step::Key(key)) => {
-            map.remove(key);
-        }
-        (Some(Value::Array(items)), Step::Index(i)) if i < items.len() => {
-            items.remove(i);
-        }
-        _ => {}
+        (Some(here), Step::Key(key)) => here.remove_key(key),
+        (Some(here), Step::Index(i)) => here.remove_item(i),
+        (None, _) => {}
     }
-    Some(match super::decode_line(&trial.to_string()) {
+    Some(match super::decode_line(&trial.to_line()) {
         Ok(_) => true,
         Err(failure) => failure.problem != message,
     })
 }
 
-fn value_at_mut<'a>(value: &'a mut Value, path: &[Step<'_>]) -> Option<&'a mut Value> {
+fn value_at_mut<'a>(value: &'a mut Ordered, path: &[Step<'_>]) -> Option<&'a mut Ordered> {
     path.iter().try_fold(value, |here, step| match step {
-        Step::Key(key) => here.get_mut(*key),
-        Step::Index(i) => here.get_mut(*i),
+        Step::Key(key) => here.get_mut(key),
+        Step::Index(i) => here.item_mut(*i),
     })
 }
 
