@@ -506,6 +506,58 @@ impl Engine {
             _ => (TemplateStatus::Approved, None),
         };
         self.undo_deadline_disable(t, to, until, TemplateChangeReason::Quality, now);
+        self.strike_low_rated_since(t, disabled_at, now);
+    }
+
+    /// What the strike of a low rated at `rated_at` and delivered late brings
+    /// ([`Template::strike_for_rating`]'s answer): past the ladder, a disable (in order the
+    /// latest strike was that one); else the pause, if it still runs and `may_pause` (nothing
+    /// newer holds the status). A pause over, or a strike counted already, changes nothing.
+    fn apply_late_strike(
+        &mut self,
+        t: u32,
+        strike: Option<Option<Instant>>,
+        rated_at: Instant,
+        may_pause: bool,
+        now: Instant,
+    ) {
+        match strike {
+            Some(None) => {
+                let latest_strike = self.templates[t as usize]
+                    .counted_pauses
+                    .last()
+                    .map_or(rated_at, |&(start, _)| start.max(rated_at));
+                self.set_status_for_rating(t, TemplateStatus::Disabled, None, latest_strike, now);
+            }
+            Some(Some(end)) if end > now && may_pause => {
+                self.set_status_for_rating(t, TemplateStatus::Paused, Some(end), rated_at, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Under the ladder, the strike of the latest rating when it is a `low` rated after
+    /// `since`, the instant of a disable just taken back: it found the template disabled and
+    /// changed nothing, where in order it found it rateable and struck.
+    fn strike_low_rated_since(&mut self, t: u32, since: Instant, now: Instant) {
+        let TemplateQualityRule::PauseLadder { pauses } = &self.policy.templates.quality_rule
+        else {
+            return;
+        };
+        let template = &mut self.templates[t as usize];
+        let Some(rated_at) = template
+            .quality_event
+            .latest_at()
+            .filter(|&at| template.quality == Quality::Low && at > since)
+        else {
+            return;
+        };
+        if !template.rateable_at(rated_at) {
+            return;
+        }
+        let may_pause = template.status_at(now).0 == TemplateStatus::Approved;
+        let strike = template.strike_for_rating(pauses, rated_at, true);
+        self.apply_late_strike(t, strike, rated_at, may_pause, now);
     }
 
     /// Takes back the engine's disable of template `t` at a flag's deadline: `to` is what
@@ -734,25 +786,8 @@ impl Engine {
                         template.status_at(now).0,
                         TemplateStatus::Approved | TemplateStatus::Flagged
                     );
-                match template.strike_for_rating(pauses, rated_at, true) {
-                    // In order, the latest strike was the one past the last pause.
-                    Some(None) => {
-                        let latest_strike = template
-                            .counted_pauses
-                            .last()
-                            .map_or(rated_at, |&(start, _)| start.max(rated_at));
-                        self.set_status_for_rating(
-                            t,
-                            TemplateStatus::Disabled,
-                            None,
-                            latest_strike,
-                            now,
-                        )
-                    }
-                    Some(Some(end)) if end > now && nothing_newer_holds_the_status => self
-                        .set_status_for_rating(t, TemplateStatus::Paused, Some(end), rated_at, now),
-                    _ => {}
-                }
+                let strike = template.strike_for_rating(pauses, rated_at, true);
+                self.apply_late_strike(t, strike, rated_at, nothing_newer_holds_the_status, now);
             }
             return Ok(());
         }
