@@ -11,6 +11,7 @@
 //! | usage over lookback ≥ threshold (`reach_then_wait`) | next level `apply_after` later if quality is still not low |
 //! | any level change                        | the upgrade rule looked at again from the new level |
 //! | number flag deadline passes             | down `downgrade_levels`                             |
+//! | late low rated before its upgrades      | back to the level before them (`upgrade_taken_back`) |
 //! | provider sets the limit                 | that level                                          |
 //!
 //! No upgrade while a number sharing the limit is flagged or of low quality.
@@ -51,6 +52,11 @@ pub(crate) struct LimitState {
     /// after it (§10, §13). At most [`OWN_CHANGES_KEPT`] (the provider reports every
     /// change, which empties the list, so it stays short).
     pub own_changes: Vec<(Instant, u32)>,
+    /// Since when the limit had the level the oldest of `own_changes` changed (`None` when
+    /// there are none, and in state saved before it was kept): with the instants of the
+    /// changes themselves, the level's `since` before each of them, which a change taken
+    /// back gives back (see [`Engine::take_back_upgrades_after`]).
+    pub own_changes_from: Option<Instant>,
 }
 
 /// How many of its own level changes a limit remembers (see [`LimitState::own_changes`]):
@@ -108,6 +114,10 @@ pub enum LimitChangeReason {
     /// A quality recovery rated before a number's flag deadline, delivered after it, took
     /// the deadline's downgrade back (§6, §13).
     Recovered,
+    /// A low quality rating dated before an upgrade, delivered after it, took the upgrade
+    /// back: in order the number was flagged when the upgrade came due, and no limit is
+    /// upgraded while a number sharing it is flagged (§6, §13).
+    UpgradeTakenBack,
 }
 
 /// Read-only view of a messaging limit.
@@ -154,6 +164,9 @@ pub(crate) struct StoredLimit {
     /// See [`LimitState::own_changes`]. Absent from state saved before they were kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub own_changes: Vec<(Instant, u32)>,
+    /// See [`LimitState::own_changes_from`]. Absent from state saved before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_changes_from: Option<Instant>,
     /// Per entry of `window`, by position: since when the contact has been counted and how
     /// many of its sends since then have not failed. Absent from state saved before they
     /// were kept (and empty with no entry); see [`RecentContacts::from_entries`].
@@ -190,6 +203,7 @@ impl LimitState {
             window_live: self.window.live_sends(),
             lookback_live: self.lookback.live_sends(),
             own_changes: self.own_changes.clone(),
+            own_changes_from: self.own_changes_from,
         }
     }
 }
@@ -212,6 +226,7 @@ impl Engine {
             lookback: RecentContacts::new(self.lookback_span()),
             blocked_until: None,
             own_changes: Vec::new(),
+            own_changes_from: None,
         }
     }
 
@@ -242,10 +257,14 @@ impl Engine {
             || changes
                 .last()
                 .is_some_and(|&(at, _)| at != stored.level_since)
+            || stored
+                .own_changes_from
+                .is_some_and(|from| changes.first().is_none_or(|&(at, _)| from > at))
         {
             return Err(corrupt(
-                "own level changes too many, unsorted, after the state's clock, out of range \
-                 or the last not when the level was reached",
+                "own level changes too many, unsorted, after the state's clock, out of range, \
+                 the last not when the level was reached, or the level before them reached \
+                 after the first or without any",
             ));
         }
         let window = RecentContacts::from_entries(
@@ -270,6 +289,7 @@ impl Engine {
                 lookback,
                 blocked_until: stored.blocked_until,
                 own_changes: stored.own_changes,
+                own_changes_from: stored.own_changes_from,
             },
         ))
     }
@@ -680,13 +700,20 @@ impl Engine {
         let from = levels[state.level];
         let to = levels[level];
         match reason {
-            LimitChangeReason::Provider => state.own_changes.clear(),
-            // Made by `take_back_flag_downgrade` alone, which drops the downgrade it takes
-            // back from this list; none comes through here.
-            LimitChangeReason::Recovered => {}
+            LimitChangeReason::Provider => {
+                state.own_changes.clear();
+                state.own_changes_from = None;
+            }
+            // Made by `take_back_flag_downgrade` and `take_back_upgrades_after` alone, which
+            // drop the changes they take back from this list; none comes through here.
+            LimitChangeReason::Recovered | LimitChangeReason::UpgradeTakenBack => {}
             LimitChangeReason::Upgrade | LimitChangeReason::Downgrade => {
+                if state.own_changes.is_empty() {
+                    state.own_changes_from = Some(state.level_since);
+                }
                 if state.own_changes.len() == OWN_CHANGES_KEPT {
-                    state.own_changes.remove(0);
+                    let (dropped_at, _) = state.own_changes.remove(0);
+                    state.own_changes_from = Some(dropped_at);
                 }
                 state.own_changes.push((at, state.level as u32));
             }
@@ -722,10 +749,92 @@ impl Engine {
         let levels = &self.policy.limits.levels;
         let from = levels[state.level];
         state.own_changes.pop();
+        if state.own_changes.is_empty() {
+            state.own_changes_from = None;
+        }
         state.level = d.level_before as usize;
         state.level_since = d.since_before;
         let to = levels[state.level];
         self.limit_moved(owner, from, to, LimitChangeReason::Recovered, now);
+    }
+
+    /// Takes back the engine's upgrades of the limit number `n` sends under made after
+    /// `rated_at` (§6, §13): a low rating of `n` dated then, delivered after them, flags
+    /// the number from `rated_at`, and in order the flag would have barred them (an upgrade
+    /// due at the rating's own instant came first: the input's timers fire before it).
+    /// Returns the level the limit is back at, the level the flag starts from, or `None`
+    /// when nothing was taken back.
+    ///
+    /// What the upgrades left is put back as the platform would have it in order:
+    /// - the level and its `level_since` are those before the first upgrade taken back (in
+    ///   order the level never moved, so `reach`'s time at the level runs from then);
+    /// - the upgrades leave `own_changes` (the engine never made them);
+    /// - no upgrade is pending: in order the scheduled one came due under the flag and was
+    ///   dropped, and none is looked at while the number is flagged; the flag's end (a
+    ///   recovery, the deadline) looks at the rule again, from its own instant;
+    /// - the contacts counted (window and lookback) stay: they were reached, and sends made
+    ///   under the higher limit stay counted against the lower one, whose next slot then
+    ///   waits for the count to fall below it.
+    ///
+    /// Only while every change the engine made after `rated_at` is an upgrade and the
+    /// provider reported no limit dated at or after `rated_at` for a number sharing it: its
+    /// word on the limit during the flag stands, and a downgrade since would be undone with
+    /// them. Nor in state saved before the level before the changes was kept, whose
+    /// `level_since` could not be put back.
+    pub(crate) fn take_back_upgrades_after(
+        &mut self,
+        n: u32,
+        rated_at: Instant,
+        now: Instant,
+    ) -> Option<usize> {
+        let owner = self.limit_owner(n);
+        let reported_since = self.numbers_sharing(owner).any(|m| {
+            (self.numbers[m as usize].limit_event.latest_at()).is_some_and(|at| at >= rated_at)
+        });
+        if reported_since {
+            return None;
+        }
+        let state = self.limits.get(&owner)?;
+        let changes = &state.own_changes;
+        let first = changes.partition_point(|&(at, _)| at <= rated_at);
+        if first == changes.len() {
+            return None;
+        }
+        // The level each change set: the next one's level before, the last the level now.
+        let after = |i: usize| changes.get(i + 1).map_or(state.level, |c| c.1 as usize);
+        if (first..changes.len()).any(|i| after(i) <= changes[i].1 as usize) {
+            return None; // a downgrade among them: not an upgrade the flag barred
+        }
+        let since_before = match first {
+            0 => state.own_changes_from?,
+            i => changes[i - 1].0,
+        };
+        let (upgraded_at, level_before) = changes[first];
+        let level_before = level_before as usize;
+        let upgraded = state.level;
+        let levels = &self.policy.limits.levels;
+        let (from, to) = (levels[upgraded], levels[level_before]);
+        let state = self.limits.get_mut(&owner).expect("found above");
+        state.own_changes.truncate(first);
+        if state.own_changes.is_empty() {
+            state.own_changes_from = None;
+        }
+        state.level = level_before;
+        state.level_since = since_before;
+        // Another number sharing the limit flagged since the first upgrade started its flag
+        // at the level in force then, which in order was the level before it.
+        let flag_for = self.policy.numbers.flag_for;
+        for m in self.numbers_sharing(owner).collect::<Vec<_>>() {
+            let number = &mut self.numbers[m as usize];
+            if number
+                .flagged_until
+                .is_some_and(|deadline| upgraded_at.plus(flag_for) <= deadline)
+            {
+                number.limit_level_at_flag = Some(level_before as u32);
+            }
+        }
+        self.limit_moved(owner, from, to, LimitChangeReason::UpgradeTakenBack, now);
+        Some(level_before)
     }
 
     /// After `owner`'s level moved from `from` to `to`: drops a pending upgrade (the rule

@@ -6,6 +6,7 @@
 //! | flagged   | quality medium/high            | connected | `number_flag_cleared` (recovered), limit unchanged |
 //! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (`downgrade_levels` below the level at the flag's start, or below the level now if higher; never raised) |
 //! | connected | quality medium/high rated before that deadline, delivered after it | connected | `limit_changed` (`recovered`): the downgrade taken back, unless the limit changed or the provider reported it since |
+//! | connected | quality low rated before upgrades of the limit, delivered after them | flagged | `number_flagged`, `limit_changed` (`upgrade_taken_back`): in order the flag barred them; unless the engine lowered the limit since or the provider reported it at or after the rating |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
 //! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
 
@@ -80,13 +81,22 @@ impl Engine {
                 // default length does: a late report gives the same deadline.
                 let deadline = e.at.plus(self.policy.numbers.flag_for);
                 state.flagged_until = Some(deadline);
-                state.limit_level_at_flag = Some(level);
                 self.timers.arm(TimerKey::NumberFlag(n), deadline);
                 self.effects.push_back(Effect::NumberFlagged {
                     number: number_name,
                     deadline,
                     at: now,
                 });
+                // A rating dated before upgrades the engine made, delivered after them: in
+                // order the flag barred them (§6), so they are taken back, and the flag
+                // starts from the level before them.
+                let level = if e.at < now {
+                    self.take_back_upgrades_after(n, e.at, now)
+                        .map_or(level, |l| l as u32)
+                } else {
+                    level
+                };
+                self.numbers[n as usize].limit_level_at_flag = Some(level);
             }
             (Quality::Medium | Quality::High, Some(_)) => {
                 state.flagged_until = None;
@@ -303,5 +313,50 @@ mod tests {
         // scope's end, not the late one's (a timer in the past would make a host spin).
         let next = engine.poll_timeout().unwrap();
         assert_eq!(next.to_rfc3339(), "2026-11-10T00:00:00Z");
+    }
+}
+
+#[cfg(test)]
+mod upgrade_take_back_tests {
+    use crate::{Engine, Policy};
+
+    /// The level before the engine's own changes is saved with them: an upgrade taken back
+    /// after a restore puts back the same `level_since` as without one.
+    #[test]
+    fn an_upgrade_taken_back_after_a_restore_gives_back_the_same_level_since() {
+        let mut policy = Policy::preset("cloud-2025").unwrap();
+        policy.limits.levels = serde_json::from_str(r#"[2,4,8,"unlimited"]"#).unwrap();
+        let mut engine = Engine::new(policy);
+        for line in [
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"utility","body":"Your code {{1}} is ready.","status":"approved"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"promo","language":"en","params":["a"]}}"#,
+            r#"{"type":"tick","at":"2026-11-02T16:00:00Z"}"#,
+        ] {
+            let out = engine.handle_json(line);
+            assert!(!out[0].contains("error"), "{line}: {out:?}");
+        }
+        let mut restored = Engine::restore(&engine.snapshot()).unwrap();
+        let low = r#"{"type":"number_quality","at":"2026-11-02T14:00:00Z","number":"+15550001111","quality":"low"}"#;
+        let query = r#"{"type":"query_limit","at":"2026-11-02T16:00:00Z","number":"+15550001111"}"#;
+        for e in [&mut engine, &mut restored] {
+            let out = e.handle_json(low);
+            assert!(
+                out.iter().any(|l| l.contains("upgrade_taken_back")),
+                "{out:?}"
+            );
+            let view = e.handle_json(query);
+            assert!(
+                view[0].contains(r#""limit":2,"#)
+                    && view[0].contains(r#""level_since":"2026-11-02T08:00:00Z""#),
+                "{view:?}"
+            );
+        }
+        // And the restored engine saves what it restored.
+        assert_eq!(
+            Engine::restore(&restored.snapshot()).unwrap().snapshot(),
+            restored.snapshot()
+        );
     }
 }
