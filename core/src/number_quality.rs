@@ -314,11 +314,6 @@ mod tests {
         let next = engine.poll_timeout().unwrap();
         assert_eq!(next.to_rfc3339(), "2026-11-10T00:00:00Z");
     }
-}
-
-#[cfg(test)]
-mod upgrade_take_back_tests {
-    use crate::{Engine, Policy};
 
     /// The level before the engine's own changes is saved with them: an upgrade taken back
     /// after a restore puts back the same `level_since` as without one.
