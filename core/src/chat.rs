@@ -6,6 +6,7 @@
 //! |------------|-------------------------------|------------|---------------------------------|
 //! | no chat    | inbound message               | live       | ticket opened (if none usable), chat started |
 //! | live       | inbound or allowed send       | live       | (idle deadline moves)           |
+//! | live       | contact's message, ticket closed during the chat | live | ticket opened (the chat moves to it) |
 //! | live       | agent ends (status s)         | no chat    | chat ended(agent), ticket → s   |
 //! | live       | rule ends (status s)          | no chat    | chat ended(rule), ticket → s    |
 //! | live       | idle timeout                  | no chat    | chat ended(idle, missed if no agent reply) |
@@ -269,11 +270,21 @@ impl Engine {
             // A ticket set pending (waiting for the contact) while the chat was live is
             // open again when the contact writes, as it is when they write after the chat
             // (§3).
-            let pending = conversation
-                .ticket()
-                .is_some_and(|t| t.status == TicketStatus::Pending);
-            if pending && kind.is_user_message() {
-                self.change_ticket_status(conv, TicketStatus::Open, now);
+            // A ticket closed while the chat was live is done, and a closed ticket is never
+            // reopened: the contact's message goes on a new ticket, which the live chat
+            // moves to, as a message after the chat would have (§3); left on the closed
+            // ticket it would be in no ticket list once the chat ends.
+            let status = conversation.ticket().map(|t| t.status);
+            if kind.is_user_message() {
+                match status {
+                    Some(TicketStatus::Pending) => {
+                        self.change_ticket_status(conv, TicketStatus::Open, now)
+                    }
+                    Some(TicketStatus::Closed) => {
+                        self.new_ticket(conv, now);
+                    }
+                    _ => {}
+                }
             }
             return;
         }
