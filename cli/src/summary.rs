@@ -364,15 +364,19 @@ impl Summary {
         let charged: u64 = self.charges_by_category.values().sum();
         table.row("charged", charged.to_string());
         table.detail(&self.charges_by_category);
-        if self.sends_failed_after > 0 {
-            table.line(format!(
-                "{} sent then reported failed (counted as decided; usage gives their charge back)",
-                self.sends_failed_after
-            ));
-        }
         let free: u64 = self.free_by_reason.values().sum();
         table.row("free", free.to_string());
         table.detail(&self.free_by_reason);
+        // A row of its own, after both: a failed send may have been charged or free, and
+        // listed under `charged` a free one read as a charge.
+        if self.sends_failed_after > 0 {
+            table.row("failed after send", self.sends_failed_after.to_string());
+            table.line(
+                "counted above as decided; usage (query_usage) gives back the charge of those \
+                 charged"
+                    .to_owned(),
+            );
+        }
         let slots: u64 = self.limit_slots_by_number.values().sum();
         table.row("limit slots used", slots.to_string());
         table.detail(&self.limit_slots_by_number);

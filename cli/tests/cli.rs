@@ -1990,7 +1990,7 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
     assert_eq!(summary["sends_failed_after"], 1, "{summary:#}");
     let table = run_with_stdin(&["replay", "-", "--summary"], input.as_bytes());
     assert!(
-        stdout(&table).contains("1 sent then reported failed"),
+        stdout(&table).contains("failed after send 1\n"),
         "{}",
         stdout(&table)
     );
