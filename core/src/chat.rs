@@ -6,7 +6,7 @@
 //! |------------|-------------------------------|------------|---------------------------------|
 //! | no chat    | inbound message               | live       | ticket opened (if none usable), chat started |
 //! | live       | inbound or allowed send       | live       | (idle deadline moves)           |
-//! | live       | contact's message, ticket closed during the chat | live | ticket opened (the chat moves to it) |
+//! | live       | contact's message, ticket closed during the chat | live | chat ended(agent), ticket opened, chat started |
 //! | live       | agent ends (status s)         | no chat    | chat ended(agent), ticket → s   |
 //! | live       | rule ends (status s)          | no chat    | chat ended(rule), ticket → s    |
 //! | live       | idle timeout                  | no chat    | chat ended(idle, missed if no agent reply) |
@@ -259,7 +259,17 @@ impl Engine {
     /// Inbound activity on a channel with chats: keeps a live chat alive, or starts one.
     pub(crate) fn chat_activity(&mut self, conv: u32, kind: InboundKind, now: Instant) {
         let conversation = &mut self.conversations[conv as usize];
+        let status = conversation.ticket().map(|t| t.status);
         if let Some(mut chat) = conversation.chat_times() {
+            if kind.is_user_message() && status == Some(TicketStatus::Closed) {
+                // A ticket closed while its chat was live is done, and a closed ticket is
+                // never reopened (§3): the contact's message ends that chat, which the
+                // agent closed, and starts its own on a new ticket, as a message after the
+                // chat would. Left on the closed ticket it was in no ticket list; moved to
+                // the new one, the chat would end on a ticket it never started on.
+                self.end_live_chat(conv, ChatEndReason::Agent, None, now);
+                return self.chat_activity(conv, kind, now);
+            }
             // The idle timer is already armed no later than the new deadline; its handler
             // re-arms from `last_activity_at` when woken early.
             chat.last_activity_at = chat.last_activity_at.max(now);
@@ -270,21 +280,8 @@ impl Engine {
             // A ticket set pending (waiting for the contact) while the chat was live is
             // open again when the contact writes, as it is when they write after the chat
             // (§3).
-            // A ticket closed while the chat was live is done, and a closed ticket is never
-            // reopened: the contact's message goes on a new ticket, which the live chat
-            // moves to, as a message after the chat would have (§3); left on the closed
-            // ticket it would be in no ticket list once the chat ends.
-            let status = conversation.ticket().map(|t| t.status);
-            if kind.is_user_message() {
-                match status {
-                    Some(TicketStatus::Pending) => {
-                        self.change_ticket_status(conv, TicketStatus::Open, now)
-                    }
-                    Some(TicketStatus::Closed) => {
-                        self.new_ticket(conv, now);
-                    }
-                    _ => {}
-                }
+            if kind.is_user_message() && status == Some(TicketStatus::Pending) {
+                self.change_ticket_status(conv, TicketStatus::Open, now);
             }
             return;
         }

@@ -1595,6 +1595,34 @@ impl ChatModel {
 
 // ---- regressions of core bugs ---------------------------------------------------------------
 
+/// Minimal case of `every_chat_ends_exactly_once`: an agent closes the ticket of a live chat
+/// and the contact writes again at the same instant. The message went on a new ticket with
+/// the live chat moved to it, so the chat ended on a ticket it never started on; the message
+/// ends the chat on its closed ticket and starts its own on the new one.
+#[test]
+fn a_message_after_a_ticket_closed_mid_chat_starts_its_own_chat() {
+    let mut engine = Engine::with_preset("classic").expect("a preset");
+    let mut chats = ChatModel::default();
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        r#"{"type":"set_ticket_status","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","status":"closed"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        r#"{"type":"tick","at":"2026-11-02T10:00:00Z"}"#,
+    ] {
+        let event = convstate::wire::decode_event(line).expect("a valid line");
+        engine.handle(event).expect("accepted");
+        let mut effects = Vec::new();
+        while let Some(effect) = engine.poll_effect() {
+            effects.push(effect);
+        }
+        chats.observe(&effects);
+        assert_eq!(chats.live.len(), engine.live_chat_count());
+    }
+    assert!(chats.live.is_empty(), "still live: {:?}", chats.live);
+    assert_eq!(chats.opened.values().map(HashSet::len).sum::<usize>(), 2);
+}
+
 /// Minimal case of `chats_end_after_a_changed_idle_timeout`: a chat starts under a 60 min idle
 /// timeout, the number's timeout is then set to 10 min. By RULES.md §3 the chat ends at 09:10
 /// (nobody wrote for the number's 10 minutes); the engine keeps it live until the old 60 min
