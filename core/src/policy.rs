@@ -986,6 +986,12 @@ impl Policy {
                 "content.list.row_title_max_chars",
                 content.list.row_title_max_chars,
             ),
+            // Optional like a caption: at 0 every row given a description is refused, and
+            // an empty one is `invalid_content`, so no description could ever be sent.
+            (
+                "content.list.row_description_max_chars",
+                content.list.row_description_max_chars,
+            ),
             (
                 "content.list.row_id_max_chars",
                 content.list.row_id_max_chars,
@@ -1665,6 +1671,18 @@ mod tests {
             .outbound_file_max_bytes_by_provider
             .insert("twilio".into(), 1000);
         assert!(lowercase.validate_new().is_ok());
+    }
+
+    #[test]
+    fn a_row_description_limit_of_nothing_is_refused() {
+        // Accepted (audit) while every other length of a list was refused at 0: a row with
+        // a description was then denied `too_long` at send, and an empty description is
+        // `invalid_content`, so no description could ever be sent.
+        assert_eq!(
+            refusal(serde_json::json!({"content": {"list": {"row_description_max_chars": 0}}})),
+            "content.list.row_description_max_chars must be at least 1"
+        );
+        accepted(serde_json::json!({"content": {"list": {"row_description_max_chars": 1}}}));
     }
 
     #[test]
