@@ -536,9 +536,11 @@ impl Engine {
         }
     }
 
-    /// Under the ladder, the strike of the latest rating when it is a `low` rated after
+    /// Under the ladder, the strike of the latest rating when it is a `low` rated at or after
     /// `since`, the instant of a disable just taken back: it found the template disabled and
-    /// changed nothing, where in order it found it rateable and struck.
+    /// changed nothing, where in order it found it rateable and struck. One rated at the
+    /// deadline's own instant too: the deadline fired before it, but in order it disabled
+    /// nothing.
     fn strike_low_rated_since(&mut self, t: u32, since: Instant, now: Instant) {
         let TemplateQualityRule::PauseLadder { pauses } = &self.policy.templates.quality_rule
         else {
@@ -548,7 +550,7 @@ impl Engine {
         let Some(rated_at) = template
             .quality_event
             .latest_at()
-            .filter(|&at| template.quality == Quality::Low && at > since)
+            .filter(|&at| template.quality == Quality::Low && at >= since)
         else {
             return;
         };
