@@ -177,10 +177,19 @@ fn joined<'s>(segments: impl IntoIterator<Item = &'s str>) -> String {
     text
 }
 
-/// The children of an object (by key) or an array (by position).
+/// The children of an object (by key) or an array (by position). A key given twice is one
+/// child, its first copy: serde meets that one first (a later copy of a field it knows is
+/// then `duplicate field`), and a removal drops every copy. Searching each copy cost as many
+/// trials, and for an unknown key checked each copy's siblings: quadratic in the line.
 fn children(value: &Ordered) -> Vec<(Step<'_>, &Ordered)> {
     match value {
-        Ordered::Object(entries) => entries.iter().map(|(k, v)| (Step::Key(k), v)).collect(),
+        Ordered::Object(entries) => {
+            let mut seen = std::collections::HashSet::with_capacity(entries.len());
+            (entries.iter())
+                .filter(|(k, _)| seen.insert(k.as_str()))
+                .map(|(k, v)| (Step::Key(k), v))
+                .collect()
+        }
         Ordered::Array(items) => items
             .iter()
             .enumerate()
@@ -444,5 +453,49 @@ impl<'de> Visitor<'de> for DuplicateFinder<'_> {
             self.path.pop();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key given many times is one suspect, not one per copy: the unknown-field search
+    /// checked every copy's siblings (all the copies), quadratic in a line's length (a line
+    /// of 64 KiB of `"zz":0` took about a second), where one copy tells as much (serde
+    /// meets the first, and a removal drops them all).
+    #[test]
+    fn a_key_given_many_times_is_one_candidate() {
+        let copies = [r#""zz":{"zz":0}"#; 5].join(",");
+        let root: Ordered =
+            serde_json::from_str(&format!(r#"{{"type":"tick",{copies},"at":0}}"#)).unwrap();
+        let keys: Vec<_> = children(&root).into_iter().map(|(step, _)| step).collect();
+        assert_eq!(
+            keys,
+            [Step::Key("type"), Step::Key("zz"), Step::Key("at")],
+            "each key once, in the order of its first copy"
+        );
+        let mut found = Vec::new();
+        find_paths(&root, &mut Vec::new(), &|key, _| key == "zz", &mut found);
+        assert_eq!(
+            found,
+            [
+                vec![Step::Key("zz")],
+                vec![Step::Key("zz"), Step::Key("zz")]
+            ]
+        );
+        // And the line is still named, fast.
+        let line = format!(
+            r#"{{"type":"tick","at":"2026-11-02T08:00:00Z",{}}}"#,
+            [r#""zz":0"#; 9000].join(",")
+        );
+        let start = std::time::Instant::now();
+        let named = describe(&line, "unknown field `zz`, expected `at`".into(), false);
+        assert_eq!(named, "field \"zz\": unknown field `zz`, expected `at`");
+        assert!(
+            start.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }
