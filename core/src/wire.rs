@@ -428,6 +428,16 @@ mod tests {
                 r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"txt","kind":"txt"}"#,
                 "field \"kind\": unknown variant `txt`",
             ),
+            // A bad variant equal to the event's type: the type, a known one, is not at
+            // fault (removing it changes every error, so the first in the line was named).
+            (
+                r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"inbound"}"#,
+                "field \"kind\": unknown variant `inbound`",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"send","text":"x"}}"#,
+                "field \"message.kind\": unknown variant `send`",
+            ),
             // Two bad values: the one serde's message quotes, not the first required key
             // (whose removal changes the message too).
             (

@@ -106,6 +106,12 @@ fn culprit(root: &Ordered, message: &str, trials: &mut usize) -> Option<String> 
     } else if let Some(variant) = quoted_after(message, "unknown variant ") {
         let matches = |_: &str, value: &Ordered| value.as_str() == Some(variant);
         find_paths(root, &mut Vec::new(), &matches, &mut candidates);
+        // The event's `type`, when the variant is a known event type, was read: the unknown
+        // variant is another key's (`"kind":"inbound"`). Removing it changes every error,
+        // so with the line's order kept, a `type` written first was named.
+        if super::decode::EVENT_TYPES.contains(&variant) {
+            candidates.retain(|path| path.as_slice() != [Step::Key(super::decode::TAGS[0])]);
+        }
     } else {
         // A wrong type or value is found by the value serde quotes: with two bad fields,
         // removing a required key the error is not about also changes it (to `missing
