@@ -2404,7 +2404,8 @@ convstate_result convstate_engine_user_preference(struct convstate_engine *engin
 /**
  * An agent or rule ends a live chat (`by`: a `convstate_chat_ender`); `ticket_status` is a
  * `convstate_ticket_status` to set, or `CONVSTATE_TICKET_NONE` for the default, `open` (a
- * `pending` ticket is set open, as the wire's `end_chat` without a `status` does).
+ * `pending` ticket is set open, a ticket closed during the chat stays closed, as the wire's
+ * `end_chat` without a `status` does).
  */
 convstate_result convstate_engine_end_chat(struct convstate_engine *engine,
                                            int64_t at_ms,

@@ -420,8 +420,13 @@ impl Engine {
             return Err(no_chat());
         }
         self.handle_timeout(e.at);
-        let status = e.status.unwrap_or(TicketStatus::Open);
-        self.end_live_chat(conv, e.by.into(), Some(status), self.clock);
+        // The default is `open` (§3), but not over an agent's close during the chat: a
+        // closed ticket is done, reopened only when someone asks for it by name.
+        let closed = self.conversations[conv as usize]
+            .ticket()
+            .is_some_and(|t| t.status == TicketStatus::Closed);
+        let status = e.status.or((!closed).then_some(TicketStatus::Open));
+        self.end_live_chat(conv, e.by.into(), status, self.clock);
         Ok(())
     }
 

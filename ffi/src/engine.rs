@@ -1061,7 +1061,8 @@ pub unsafe extern "C" fn convstate_engine_user_preference(
 
 /// An agent or rule ends a live chat (`by`: a `convstate_chat_ender`); `ticket_status` is a
 /// `convstate_ticket_status` to set, or `CONVSTATE_TICKET_NONE` for the default, `open` (a
-/// `pending` ticket is set open, as the wire's `end_chat` without a `status` does).
+/// `pending` ticket is set open, a ticket closed during the chat stays closed, as the wire's
+/// `end_chat` without a `status` does).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_end_chat(
     engine: *mut convstate_engine,
