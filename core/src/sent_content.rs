@@ -93,8 +93,7 @@ impl SentContent {
     /// not pruned yet (the caller compares with its `now`: pruning happens on sends only).
     #[inline]
     pub fn expires_at(&self, to: Recipient, hash: u64) -> Option<Instant> {
-        let at = self.find(to, hash)?;
-        Some(self.log[self.position(self.index.value(at))].expires_at)
+        self.latest(to, hash).map(|(expires_at, _)| expires_at)
     }
 
     /// [`SentContent::expires_at`], with the conversation that sent that latest record.
