@@ -217,8 +217,9 @@ fn apply_lines(data: &[u8], mut apply: impl FnMut(&str, &mut String)) -> String 
 
 /// Every item of `events` (lines or dicts of the wire format) as a line, blank and `//`
 /// lines, and a byte-order mark starting the first line, left out as `process_bytes` leaves
-/// them: a whole batch is converted before any of it is applied. A single `str`, `bytes`, `bytearray` or `memoryview` is refused:
-/// iterating it would apply one "line" per character or byte.
+/// them: a whole batch is converted before any of it is applied. A single `str`, `bytes`,
+/// `bytearray` or `memoryview` is refused: iterating it would apply one "line" per
+/// character or byte.
 fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<String>> {
     if events.is_instance_of::<PyString>()
         || events.is_instance_of::<PyBytes>()
