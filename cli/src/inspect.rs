@@ -1,9 +1,9 @@
 //! `convstate inspect`: read-only views of a saved engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use convstate::time::{MAX_INSTANT_MS, MIN_INSTANT_MS};
-use convstate::{Instant, Policy};
+use convstate::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -103,7 +103,7 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
         }
         _ => to_json(&Overview {
             policy: engine.policy().name.clone(),
-            policy_overrides: overrides(engine.policy()),
+            policy_overrides: engine.policy().overridden_fields().into_iter().collect(),
             clock: engine.clock(),
             conversations: engine.conversation_count(),
             live_chats: engine.live_chat_count(),
@@ -142,40 +142,6 @@ fn out_of_range(text: &str) -> CliError {
         "--at {text}: outside the accepted range, {min} to {max} (unix milliseconds \
          {MIN_INSTANT_MS} to {MAX_INSTANT_MS})"
     ))
-}
-
-/// Where `policy` differs from the preset it is named after: field path to value.
-fn overrides(policy: &Policy) -> BTreeMap<String, Value> {
-    static NULL: Value = Value::Null;
-    fn differing(saved: &Value, preset: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
-        match (saved, preset) {
-            (Value::Object(saved), Value::Object(preset)) => {
-                // Both sides' keys: an override may drop an entry of a preset's map.
-                let keys: BTreeSet<&String> = saved.keys().chain(preset.keys()).collect();
-                for key in keys {
-                    let path = match path {
-                        "" => key.clone(),
-                        _ => format!("{path}.{key}"),
-                    };
-                    let field = |object| serde_json::Map::get(object, key).unwrap_or(&NULL);
-                    differing(field(saved), field(preset), &path, out);
-                }
-            }
-            _ if saved != preset => {
-                out.insert(path.to_owned(), saved.clone());
-            }
-            _ => {}
-        }
-    }
-    let mut out = BTreeMap::new();
-    // A preset this build does not know has nothing to be compared with.
-    if let (Ok(saved), Ok(Ok(preset))) = (
-        serde_json::to_value(policy),
-        Policy::preset(&policy.name).map(serde_json::to_value),
-    ) {
-        differing(&saved, &preset, "", &mut out);
-    }
-    out
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {

@@ -1682,18 +1682,7 @@ fn business_refusals_name_the_problem_and_change_no_file() {
     // another policy, nor when it is not an export at all.
     let export = directory.path().join("shop0.json");
     let export_arg = export.to_str().unwrap();
-    assert_exit(
-        &run(&[
-            "business",
-            "export",
-            a_arg,
-            "--business",
-            "shop0",
-            "--out",
-            export_arg,
-        ]),
-        0,
-    );
+    export_business(a_arg, "shop0", export_arg);
     assert!(
         std::fs::read(&export).unwrap().starts_with(b"{"),
         "the export is written whole, by the atomic write the state uses"
@@ -1773,6 +1762,20 @@ fn business_refusals_name_the_problem_and_change_no_file() {
     assert_eq!(std::fs::read(&b).unwrap(), saved);
 }
 
+/// Exports `business` of the state at `state` to the file `out`, which must succeed.
+fn export_business(state: &str, business: &str, out: &str) {
+    let args = [
+        "business",
+        "export",
+        state,
+        "--business",
+        business,
+        "--out",
+        out,
+    ];
+    assert_exit(&run(&args), 0);
+}
+
 #[test]
 fn a_file_written_into_a_missing_directory_names_the_directory_given() {
     // They named the temporary file the atomic write creates there, a random name:
@@ -1782,18 +1785,7 @@ fn a_file_written_into_a_missing_directory_names_the_directory_given() {
     let a_arg = a.to_str().unwrap();
     let export = directory.path().join("acme.json");
     let export_arg = export.to_str().unwrap();
-    assert_exit(
-        &run(&[
-            "business",
-            "export",
-            a_arg,
-            "--business",
-            "acme",
-            "--out",
-            export_arg,
-        ]),
-        0,
-    );
+    export_business(a_arg, "acme", export_arg);
     let nowhere = directory.path().join("no");
     let into = |name: &str| nowhere.join(name).to_str().unwrap().to_owned();
     let (out, to) = (into("acme.json"), into("b.json"));

@@ -531,8 +531,12 @@ impl Policy {
         let (Ok(this), Ok(that)) = (serde_json::to_value(self), serde_json::to_value(other)) else {
             return "the policies differ".to_owned();
         };
-        let mut differences = Vec::new();
-        differing_fields(&this, &that, String::new(), labels, &mut differences);
+        let mut fields = Vec::new();
+        differing_fields(&this, &that, String::new(), &mut fields);
+        let mut differences: Vec<String> = fields
+            .into_iter()
+            .map(|(path, a, b)| format!("{path}: {} {a}, {} {b}", labels.0, labels.1))
+            .collect();
         let more = differences.len().saturating_sub(SHOWN);
         differences.truncate(SHOWN);
         let mut text = differences.join("; ");
@@ -540,6 +544,21 @@ impl Policy {
             text.push_str(&format!("; {more} more"));
         }
         text
+    }
+
+    /// The fields this policy sets apart from the preset it is named after (its overrides),
+    /// by path (`chat.idle_timeout`), each with the value in force (`null` for an entry an
+    /// override dropped), in path order; none when the name is no preset this build knows.
+    pub fn overridden_fields(&self) -> Vec<(String, serde_json::Value)> {
+        let (Ok(this), Ok(Ok(preset))) = (
+            serde_json::to_value(self),
+            Policy::preset(&self.name).map(serde_json::to_value),
+        ) else {
+            return Vec::new();
+        };
+        let mut fields = Vec::new();
+        differing_fields(&this, &preset, String::new(), &mut fields);
+        fields.into_iter().map(|(path, a, _)| (path, a)).collect()
     }
 
     /// A built-in preset by name.
@@ -1215,12 +1234,13 @@ impl<'de> Deserialize<'de> for StrictJson {
     }
 }
 
+/// Every field where `this` and `that` differ, by path, with both values (`null` for a
+/// field one of them lacks), in path order.
 fn differing_fields(
     this: &serde_json::Value,
     that: &serde_json::Value,
     path: String,
-    labels: (&str, &str),
-    out: &mut Vec<String>,
+    out: &mut Vec<(String, serde_json::Value, serde_json::Value)>,
 ) {
     use serde_json::Value;
     match (this, that) {
@@ -1236,10 +1256,10 @@ fn differing_fields(
                     a.get(key).unwrap_or(&Value::Null),
                     b.get(key).unwrap_or(&Value::Null),
                 );
-                differing_fields(x, y, path, labels, out);
+                differing_fields(x, y, path, out);
             }
         }
-        _ if this != that => out.push(format!("{path}: {} {this}, {} {that}", labels.0, labels.1)),
+        _ if this != that => out.push((path, this.clone(), that.clone())),
         _ => {}
     }
 }
@@ -1671,6 +1691,24 @@ mod tests {
             .outbound_file_max_bytes_by_provider
             .insert("twilio".into(), 1000);
         assert!(lowercase.validate_new().is_ok());
+    }
+
+    #[test]
+    fn the_overridden_fields_are_those_set_apart_from_the_preset() {
+        let preset = Policy::preset("cloud-2025").unwrap();
+        assert_eq!(preset.overridden_fields(), []);
+        let overridden = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"chat": {"idle_timeout": "15m"}, "window": {"safety_margin": "5m"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            overridden.overridden_fields(),
+            [
+                ("chat.idle_timeout".to_owned(), serde_json::json!("15m")),
+                ("window.safety_margin".to_owned(), serde_json::json!("5m")),
+            ]
+        );
     }
 
     #[test]
