@@ -989,14 +989,24 @@ impl Parser<'_> {
     /// The numbers a WABA-level event applies to: `value.phone_number` when given, else
     /// every number of the WABA's business.
     fn account_numbers(&mut self, change: &Change) -> Option<Vec<String>> {
-        if let Some(display) = change.value.get("phone_number").and_then(Value::as_str) {
-            return match self.registered_number(display) {
-                Ok(number) => Some(vec![number]),
-                Err(e) => {
-                    self.failed(&join(&change.path, "phone_number"), e);
-                    None
-                }
-            };
+        let path = join(&change.path, "phone_number");
+        match change.value.get("phone_number") {
+            Some(Value::String(display)) => {
+                return match self.registered_number(display) {
+                    Ok(number) => Some(vec![number]),
+                    Err(e) => {
+                        self.failed(&path, e);
+                        None
+                    }
+                };
+            }
+            None | Some(Value::Null) => {}
+            // A number that cannot be read names one number all the same: taken as absent,
+            // the restriction or limit meant for it went to every number of the business.
+            Some(_) => {
+                self.failed(&path, invalid(&path, "expected a string"));
+                return None;
+            }
         }
         match self.business(change.waba) {
             Ok(business) => {

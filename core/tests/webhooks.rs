@@ -911,6 +911,39 @@ fn an_account_restriction_restricts_business_initiated_messages_until_its_expiry
 }
 
 #[test]
+fn a_phone_number_that_is_not_a_string_fails_and_restricts_no_other_number() {
+    let mut engine = engine();
+    let other = r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550002222","channel":"official"}"#;
+    assert_eq!(wire(&mut engine, other)["type"], "ack");
+    let snapshot = engine.snapshot();
+    // The number is named, though not as Meta writes it: the update is for that number
+    // alone, and read as naming none it restricted every number of the business.
+    for change in [
+        r#"{"field":"account_update","value":{"phone_number":15550001111,"event":"ACCOUNT_RESTRICTION","restriction_info":[{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":1793869200}]}}"#,
+        r#"{"field":"account_update","value":{"phone_number":15550001111,"event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":["DISABLE"]}}}"#,
+    ] {
+        let outcomes = engine
+            .handle_webhook(&entry(&(T0 / 1000).to_string(), change), at(120))
+            .unwrap();
+        assert_eq!(
+            notes(&outcomes),
+            [("failed", "entry[0].changes[0].value.phone_number")],
+            "{change}: {outcomes:?}"
+        );
+        let WebhookOutcome::Failed { error, .. } = &outcomes[0] else {
+            unreachable!()
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("phone_number: expected a string"),
+            "{error}"
+        );
+        assert_eq!(engine.snapshot(), snapshot, "{change}: nothing changed");
+    }
+}
+
+#[test]
 fn a_ban_restricts_every_message_and_reinstatement_lifts_it() {
     let mut engine = engine();
     let outcomes = handle(&mut engine, "account_update_ban.json");
