@@ -1183,16 +1183,29 @@ impl Parser<'_> {
         let at = timestamp(object, path, entry_at)?;
         let contact = contact_at(object, path, "recipient_id", "recipient_user_id")?;
         let message_id = str_at(object, path, "id")?.to_owned();
-        let pricing = match object.get("pricing") {
-            None | Some(Value::Null) => None,
-            Some(pricing) => Some(self.pricing(&join(path, "pricing"), pricing)?),
-        };
-        let mut errors = Vec::new();
         let listed = match object.get("errors") {
             None | Some(Value::Null) => &[][..],
             Some(Value::Array(listed)) => listed.as_slice(),
             Some(_) => return Err(invalid(&join(path, "errors"), "expected an array")),
         };
+        // Pricing that cannot be read is said so, and the status applies without it, as
+        // with an unreadable error code below: failing it whole lost what the status says
+        // without its pricing (a failure's charge and limit slot given back, a 131047
+        // closing the window; a delivery, whose pricing a later status may still bring).
+        let pricing = match object.get("pricing") {
+            None | Some(Value::Null) => None,
+            Some(pricing) => match self.pricing(&join(path, "pricing"), pricing) {
+                Ok(pricing) => Some(pricing),
+                Err(e) => {
+                    self.unrecognized(
+                        &join(path, "pricing"),
+                        format!("{e}; the status applies without it"),
+                    );
+                    None
+                }
+            },
+        };
+        let mut errors = Vec::new();
         // An error the engine cannot read a code from is said so, and the status applies
         // with the codes it can read: failing it whole would lose the failure itself (its
         // charge and limit slot given back), which the status says without any code.

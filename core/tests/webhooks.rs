@@ -382,6 +382,50 @@ fn failed_131047_closes_the_window_and_a_free_form_send_is_refused() {
 }
 
 #[test]
+fn a_failure_with_unreadable_pricing_applies_without_it() {
+    for pricing in [
+        serde_json::json!({"type": null, "category": "service"}),
+        serde_json::json!({"type": "regular", "category": 7}),
+        serde_json::json!("regular"),
+    ] {
+        let mut engine = engine();
+        engine
+            .handle_webhook(&fixture("messages_text.json"), at(0))
+            .unwrap();
+        send(&mut engine, 600, TEXT, "wamid.OUT2");
+        let mut body: Value =
+            serde_json::from_slice(&fixture("status_failed_131047.json")).unwrap();
+        body["entry"][0]["changes"][0]["value"]["statuses"][0]["pricing"] = pricing.clone();
+        let outcomes = engine
+            .handle_webhook(body.to_string().as_bytes(), at(3600 * 48))
+            .unwrap();
+        // The failure stands (its 131047 closes the window); only the pricing is dropped.
+        let [Event::MessageStatus(status)] = applied(&outcomes)[..] else {
+            panic!("{pricing}: {outcomes:?}")
+        };
+        assert_eq!(
+            (status.status, status.errors.as_slice(), &status.pricing),
+            (DeliveryStatus::Failed, &[131_047][..], &None),
+            "{pricing}"
+        );
+        assert_eq!(
+            notes(&outcomes),
+            [(
+                "unrecognized",
+                "entry[0].changes[0].value.statuses[0].pricing"
+            )],
+            "{pricing}"
+        );
+        assert_eq!(
+            check_send(&mut engine, 3600 + 60, TEXT)["denial"]["reason"],
+            "window_closed",
+            "{pricing}"
+        );
+        assert_eq!(usage(&mut engine)["failed"], 1, "{pricing}");
+    }
+}
+
+#[test]
 fn a_failure_applies_with_the_codes_it_has_and_names_an_unreadable_one() {
     let mut engine = engine();
     engine
