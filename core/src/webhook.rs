@@ -1620,7 +1620,7 @@ impl Parser<'_> {
         // for the payload contradicts itself.
         const NEWER: &str = "max_daily_conversations_per_business";
         const OLDER: &str = "current_limit";
-        match (change.value.get(NEWER), change.value.get(OLDER)) {
+        match (present(change.value, NEWER), present(change.value, OLDER)) {
             (Some(newer), older) => {
                 self.limit(&join(path, NEWER), newer, &[number], change.at);
                 if let Some(older) = older.filter(|older| !same_limit(older, newer)) {
@@ -1653,12 +1653,15 @@ impl Parser<'_> {
                 "max_daily_conversations_per_business",
             ],
         };
-        let Some(key) = keys.into_iter().find(|k| change.value.contains_key(*k)) else {
+        let Some(key) = keys
+            .into_iter()
+            .find(|k| present(change.value, k).is_some())
+        else {
             return self.skipped(path, "no messaging limit in this capability update");
         };
         for other in keys
             .iter()
-            .filter(|k| **k != key && change.value.contains_key(**k))
+            .filter(|k| **k != key && present(change.value, k).is_some())
         {
             self.skipped(
                 &join(path, other),
@@ -1983,6 +1986,13 @@ fn unarchived_status(
     } else {
         TemplateEvent::Approved
     }
+}
+
+/// `object[key]` unless it is absent or `null`: a limit key written `null` gives no limit,
+/// as an absent one (read as a value, it was an unknown limit that also took the place of
+/// the other key, whose limit was then not applied).
+fn present<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get(key).filter(|value| !value.is_null())
 }
 
 /// One `changes[]` item.

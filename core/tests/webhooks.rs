@@ -1315,6 +1315,30 @@ fn an_unknown_key_of_a_user_preferences_value_or_item_is_reported_and_the_stop_a
 }
 
 #[test]
+fn a_limit_key_written_null_is_absent_and_the_other_key_applies() {
+    let limit = |e: &mut Engine| {
+        wire(
+            e,
+            &format!(r#"{{"type":"query_limit","at":{T0},"number":"{NUMBER}"}}"#),
+        )["limit"]
+            .clone()
+    };
+    for change in [
+        r#"{"field":"phone_number_quality_update","value":{"display_phone_number":"15550001111","event":"UPGRADE","current_limit":"TIER_10K","max_daily_conversations_per_business":null}}"#,
+        r#"{"field":"business_capability_update","value":{"max_daily_conversations_per_business":null,"max_daily_conversation_per_phone":10000}}"#,
+    ] {
+        let mut e = engine();
+        let outcomes = one_change(&mut e, change);
+        assert!(
+            matches!(applied(&outcomes)[..], [Event::MessagingLimit(l)] if l.limit == LimitLevel::Contacts(10_000)),
+            "{change}: {outcomes:?}"
+        );
+        assert_eq!(notes(&outcomes), [], "{change}: {outcomes:?}");
+        assert_eq!(limit(&mut e), 10_000, "{change}");
+    }
+}
+
+#[test]
 fn a_number_quality_update_applies_the_newer_limit_key_and_reports_a_disagreeing_older_one() {
     let change = |newer: &str, older: &str| {
         format!(
