@@ -1367,11 +1367,29 @@ impl Parser<'_> {
         let Some(event) = self.required_str(change, "event") else {
             return;
         };
-        let title = change
-            .value
-            .get("other_info")
-            .and_then(|o| o.get("title"))
-            .and_then(Value::as_str);
+        // A title that cannot be read is said so and read as none: taken silently as none, a
+        // FIRST_PAUSE (whose end the policy knows) became a pause until unpaused unseen.
+        let title = match change.value.get("other_info") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(info)) => match info.get("title") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(title)) => Some(title.as_str()),
+                Some(other) => {
+                    self.unrecognized(
+                        &join(path, "other_info.title"),
+                        format!("expected a string, got {other}; read as no title"),
+                    );
+                    None
+                }
+            },
+            Some(other) => {
+                self.unrecognized(
+                    &join(path, "other_info"),
+                    format!("expected an object, got {other}; read as no title"),
+                );
+                None
+            }
+        };
         let pauses = match &self.engine.policy().templates.quality_rule {
             TemplateQualityRule::PauseLadder { pauses } => pauses.clone(),
             TemplateQualityRule::FlagThenDisable => Vec::new(),

@@ -641,6 +641,33 @@ fn a_first_pause_webhook_makes_the_template_unsendable_for_three_hours() {
 }
 
 #[test]
+fn a_pause_title_that_cannot_be_read_is_reported() {
+    for (other_info, at_path) in [
+        (
+            r#"{"title":1}"#,
+            "entry[0].changes[0].value.other_info.title",
+        ),
+        (r#""FIRST_PAUSE""#, "entry[0].changes[0].value.other_info"),
+    ] {
+        let mut engine = engine();
+        let change = format!(
+            r#"{{"field":"message_template_status_update","value":{{"event":"PAUSED","message_template_name":"order_update","message_template_language":"en_US","other_info":{other_info}}}}}"#
+        );
+        let outcomes = one_change(&mut engine, &change);
+        // Read as no title, a pause until unpaused, as before; but said, not silent.
+        assert!(
+            matches!(applied(&outcomes)[..], [Event::TemplateStatus(s)] if s.status == TemplateEvent::Paused && s.until.is_none()),
+            "{other_info}: {outcomes:?}"
+        );
+        assert_eq!(
+            notes(&outcomes),
+            [("unrecognized", at_path)],
+            "{other_info}: {outcomes:?}"
+        );
+    }
+}
+
+#[test]
 fn a_locked_template_event_is_reported_not_applied() {
     let mut engine = engine();
     let outcomes = handle(&mut engine, "template_locked.json");
