@@ -1291,7 +1291,13 @@ impl Parser<'_> {
                 let object = call
                     .as_object()
                     .ok_or_else(|| invalid(&path, "expected an object"))?;
-                let direction = object.get("direction").and_then(Value::as_str);
+                // A direction that cannot be read may be a user's: skipped as a business
+                // call's, a call that opens the window was dropped under the wrong reason.
+                let direction = match object.get("direction") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(direction)) => Some(direction.as_str()),
+                    Some(_) => return Err(invalid(&join(&path, "direction"), "expected a string")),
+                };
                 let event = str_at(object, &path, "event")?;
                 if direction != Some("USER_INITIATED") || event != "connect" {
                     return Ok(None);

@@ -668,6 +668,27 @@ fn a_pause_title_that_cannot_be_read_is_reported() {
 }
 
 #[test]
+fn a_call_whose_direction_cannot_be_read_fails_naming_it() {
+    let mut engine = engine();
+    let change = r#"{"field":"calls","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"calls":[{"id":"wacid.1","to":"15550001111","from":"79110000001","event":"connect","timestamp":"1793610030","direction":["USER_INITIATED"]}]}}"#;
+    let outcomes = one_change(&mut engine, change);
+    assert_eq!(
+        notes(&outcomes),
+        [("failed", "entry[0].changes[0].value.calls[0]")],
+        "{outcomes:?}"
+    );
+    let WebhookOutcome::Failed { error, .. } = &outcomes[0] else {
+        unreachable!()
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("calls[0].direction: expected a string"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_locked_template_event_is_reported_not_applied() {
     let mut engine = engine();
     let outcomes = handle(&mut engine, "template_locked.json");
