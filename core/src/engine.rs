@@ -935,6 +935,15 @@ impl Engine {
         }
         if let Some(t) = &e.default_template {
             // Checked now: a name no template can have failed only at `initiate`.
+            if let Some(actual) = crate::template::template_name_too_long(&t.name) {
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "default_template.name {:?} is {actual} characters, the limit is {}",
+                        crate::error::quoted(&t.name),
+                        crate::template::TEMPLATE_NAME_MAX_CHARS
+                    ),
+                });
+            }
             if !crate::template::is_template_name(&t.name) {
                 return Err(Error::InvalidEvent {
                     problem: format!(

@@ -147,7 +147,7 @@ pub enum TemplateProblem {
     /// A part is longer than allowed.
     #[error("{part} is {actual_chars} characters, the limit is {limit_chars}")]
     TooLong {
-        /// `body`, `header`, `footer` or `button label`.
+        /// `name`, `body`, `header`, `footer`, `button label` or `phone number`.
         part: Cow<'static, str>,
         /// The limit.
         limit_chars: u32,
@@ -283,14 +283,30 @@ pub enum Variables {
     Named(Vec<String>),
 }
 
+/// The longest template name, in characters (facts §6, Meta's rule for template names).
+pub(crate) const TEMPLATE_NAME_MAX_CHARS: u32 = 512;
+
 /// Whether `name` can name a template: 1..=512 lowercase letters, digits and `_` (Meta's
 /// rule for template names).
 pub(crate) fn is_template_name(name: &str) -> bool {
+    has_template_name_alphabet(name) && name.len() <= TEMPLATE_NAME_MAX_CHARS as usize
+}
+
+/// Whether `name` is 1 or more lowercase letters, digits and `_`, whatever its length (each
+/// an ASCII character: its bytes are its characters).
+fn has_template_name_alphabet(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 512
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The length of a name written as template names are but longer than
+/// [`TEMPLATE_NAME_MAX_CHARS`], for a refusal that names it and the limit (§8), where "must
+/// be 1..=512 lowercase letters" left a host whose name was all lowercase letters to count.
+pub(crate) fn template_name_too_long(name: &str) -> Option<u64> {
+    (has_template_name_alphabet(name) && name.len() > TEMPLATE_NAME_MAX_CHARS as usize)
+        .then_some(name.len() as u64)
 }
 
 impl TemplateSpec {
@@ -306,6 +322,13 @@ impl TemplateSpec {
 
     /// Validates the template against the policy and parses its variables.
     pub fn validate(&self, policy: &Policy) -> Result<Variables, TemplateProblem> {
+        if let Some(actual_chars) = template_name_too_long(&self.name) {
+            return Err(TemplateProblem::TooLong {
+                part: "name".into(),
+                limit_chars: TEMPLATE_NAME_MAX_CHARS,
+                actual_chars,
+            });
+        }
         if !is_template_name(&self.name) {
             return Err(TemplateProblem::InvalidName {
                 name: self.name.chars().take(64).collect(),
