@@ -179,20 +179,83 @@ pub enum TemplateParams {
 
 impl<'de> Deserialize<'de> for TemplateParams {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TemplateParams, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Positional(Vec<String>),
-            Named(std::collections::BTreeMap<String, String>),
-        }
-        match Raw::deserialize(d) {
-            Ok(Raw::Positional(v)) => Ok(TemplateParams::Positional(v)),
-            Ok(Raw::Named(m)) => Ok(TemplateParams::Named(m)),
-            Err(_) => Err(serde::de::Error::custom(
-                "params must be a list of strings (for {{1}}..{{n}}) or an object of strings (for named variables)",
-            )),
-        }
+        d.deserialize_any(ParamsVisitor)
     }
+}
+
+/// Reads params as a list or an object of strings. An object's name given twice is refused,
+/// as a field given twice is everywhere else on an event line: a map kept the last copy,
+/// so the content checked and hashed was not plainly the one the host wrote.
+struct ParamsVisitor;
+
+const PARAMS_EXPECTED: &str =
+    "params must be a list of strings (for {{1}}..{{n}}) or an object of strings (for named variables)";
+
+impl<'de> serde::de::Visitor<'de> for ParamsVisitor {
+    type Value = TemplateParams;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(PARAMS_EXPECTED)
+    }
+
+    // Every other shape is refused in the same words (not serde's "invalid type: ...,
+    // expected ...").
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<TemplateParams, E> {
+        Err(not_params())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<TemplateParams, E> {
+        Err(not_params())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<TemplateParams, E> {
+        Err(not_params())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<TemplateParams, E> {
+        Err(not_params())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<TemplateParams, E> {
+        Err(not_params())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<TemplateParams, E> {
+        Err(not_params())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<TemplateParams, A::Error> {
+        let mut params = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(param) = seq.next_element::<String>().map_err(|_| not_params())? {
+            params.push(param);
+        }
+        Ok(TemplateParams::Positional(params))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<TemplateParams, A::Error> {
+        let mut params = std::collections::BTreeMap::new();
+        while let Some(name) = map.next_key::<String>().map_err(|_| not_params())? {
+            let value = map.next_value::<String>().map_err(|_| not_params())?;
+            if params.contains_key(&name) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate field `{name}`"
+                )));
+            }
+            params.insert(name, value);
+        }
+        Ok(TemplateParams::Named(params))
+    }
+}
+
+/// The one refusal for params of the wrong shape, whatever part of them was wrong.
+fn not_params<E: serde::de::Error>() -> E {
+    E::custom(PARAMS_EXPECTED)
 }
 
 impl Default for TemplateParams {
