@@ -2575,7 +2575,10 @@ convstate_result convstate_engine_handle_json(struct convstate_engine *engine,
  * body was received: used only for items without a timestamp of their own. Template and
  * account webhooks name only the WABA: it maps to the business named by the WABA id, else to
  * the only business. As with `convstate_engine_handle_json`, the result code reports only
- * problems of the call itself, and the effects are delivered here.
+ * problems of the call itself, and the effects the payload caused are delivered here (not
+ * also by `convstate_engine_poll_effect`). Unlike that door, this one delivers only them:
+ * effects that earlier typed calls left queued stay queued for
+ * `convstate_engine_poll_effect` (or the next `convstate_engine_handle_json`).
  */
 convstate_result convstate_engine_handle_webhook(struct convstate_engine *engine,
                                                  int64_t at_ms,

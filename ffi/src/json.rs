@@ -129,7 +129,10 @@ pub unsafe extern "C" fn convstate_engine_handle_json(
 /// body was received: used only for items without a timestamp of their own. Template and
 /// account webhooks name only the WABA: it maps to the business named by the WABA id, else to
 /// the only business. As with `convstate_engine_handle_json`, the result code reports only
-/// problems of the call itself, and the effects are delivered here.
+/// problems of the call itself, and the effects the payload caused are delivered here (not
+/// also by `convstate_engine_poll_effect`). Unlike that door, this one delivers only them:
+/// effects that earlier typed calls left queued stay queued for
+/// `convstate_engine_poll_effect` (or the next `convstate_engine_handle_json`).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_handle_webhook(
     engine: *mut convstate_engine,

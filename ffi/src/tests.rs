@@ -1025,6 +1025,71 @@ fn the_webhook_door_applies_a_meta_payload_and_reports_what_it_did_not_know() {
     unsafe { convstate_engine_free(engine) };
 }
 
+/// The webhook door hands back the effects its payload caused, and only them: effects an
+/// earlier typed call left queued stay for `convstate_engine_poll_effect`, where the JSON door
+/// drains the whole queue. The header said "as with `convstate_engine_handle_json`" and no
+/// more, so a host that fed typed calls and webhooks, and read effects from the doors only,
+/// never polled for the typed calls' effects: lost to it, and kept in every snapshot.
+#[test]
+fn the_webhook_door_leaves_effects_queued_before_it_for_poll_effect() {
+    let engine = new_engine_for_webhooks();
+    // A typed inbound from another contact queues ticket_opened and chat_started.
+    assert_eq!(
+        unsafe {
+            convstate_engine_inbound(
+                engine,
+                T0 - 60_000,
+                ptr(NUMBER),
+                NUMBER.len(),
+                ptr("+79110000002"),
+                12,
+                null(),
+                0,
+                convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+                -1,
+            )
+        },
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","time":1793610000,"changes":[{"field":"messages","value":{"metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"messages":[{"from":"79110000001","id":"wamid.A","timestamp":"1793610000","type":"text","text":{"body":"hi"}}]}}]}]}"#;
+    let rc = unsafe { convstate_engine_handle_webhook(engine, T0, body.as_ptr(), body.len(), out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let text = unsafe { CStr::from_ptr(convstate_string_ptr(out)) }
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("+79110000001") && !text.contains("+79110000002"),
+        "{text}"
+    );
+    let (_, _, line) = poll(engine, 4096);
+    assert!(
+        line.contains(r#""effect":"ticket_opened""#) && line.contains("+79110000002"),
+        "{line}"
+    );
+    unsafe {
+        convstate_string_free(out);
+        convstate_engine_free(engine);
+    }
+    // And the header says so.
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
+    )
+    .unwrap();
+    let declaration = header
+        .find("convstate_result convstate_engine_handle_webhook(")
+        .unwrap();
+    let doc = &header[header[..declaration].rfind("/**").unwrap()..declaration];
+    assert!(
+        doc.contains("earlier typed calls left queued stay queued"),
+        "the webhook door's doc does not say where earlier effects go: {doc}"
+    );
+}
+
 fn new_engine_for_webhooks() -> *mut convstate_engine {
     let mut engine = null_mut();
     let preset = "cloud-2025";
