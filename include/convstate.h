@@ -130,8 +130,12 @@ enum convstate_result
    */
   CONVSTATE_ERR_INVALID_UTF8 = 2,
   /**
-   * A numeric code argument (channel, kind, status, ...) is not one of its constants, a
-   * length is more than any buffer can hold, or a pointer is not aligned for its type.
+   * An argument the call cannot take, whatever the engine holds: a numeric code (channel,
+   * kind, status, ...) that is not one of its constants, a yes-or-no byte other than 0 or
+   * 1, a number or duration outside the call's range, a `month` that is not `"YYYY-MM"`,
+   * arguments that exclude each other (the message names them), a parameter added to a
+   * message that is not a template or that mixes positional and named ones, a length more
+   * than any buffer can hold, or a pointer not aligned for its type.
    */
   CONVSTATE_ERR_INVALID_ARGUMENT = 3,
   /**
@@ -165,7 +169,10 @@ enum convstate_result
    */
   CONVSTATE_ERR_INSTANT_OUT_OF_RANGE = 104,
   /**
-   * A wire-format line or message JSON that does not decode.
+   * An input the engine refuses as given: a wire-format line, message or buttons JSON that
+   * does not decode, or the fields of a typed call that do not make an acceptable event (a
+   * missing or empty field, fields that exclude each other, a value the policy does not
+   * have, an end before its start); the message names the field.
    */
   CONVSTATE_ERR_INVALID_EVENT = 105,
   /**

@@ -27,8 +27,12 @@ pub enum convstate_result {
     CONVSTATE_ERR_NULL_ARGUMENT = 1,
     /// A string argument was not valid UTF-8.
     CONVSTATE_ERR_INVALID_UTF8 = 2,
-    /// A numeric code argument (channel, kind, status, ...) is not one of its constants, a
-    /// length is more than any buffer can hold, or a pointer is not aligned for its type.
+    /// An argument the call cannot take, whatever the engine holds: a numeric code (channel,
+    /// kind, status, ...) that is not one of its constants, a yes-or-no byte other than 0 or
+    /// 1, a number or duration outside the call's range, a `month` that is not `"YYYY-MM"`,
+    /// arguments that exclude each other (the message names them), a parameter added to a
+    /// message that is not a template or that mixes positional and named ones, a length more
+    /// than any buffer can hold, or a pointer not aligned for its type.
     CONVSTATE_ERR_INVALID_ARGUMENT = 3,
     /// The caller's buffer is too small; `*written` holds the size needed and nothing was
     /// consumed.
@@ -48,7 +52,10 @@ pub enum convstate_result {
     CONVSTATE_ERR_INVALID_INSTANT = 103,
     /// An instant outside years 1970..=9999.
     CONVSTATE_ERR_INSTANT_OUT_OF_RANGE = 104,
-    /// A wire-format line or message JSON that does not decode.
+    /// An input the engine refuses as given: a wire-format line, message or buttons JSON that
+    /// does not decode, or the fields of a typed call that do not make an acceptable event (a
+    /// missing or empty field, fields that exclude each other, a value the policy does not
+    /// have, an end before its start); the message names the field.
     CONVSTATE_ERR_INVALID_EVENT = 105,
     /// A template that breaks the template rules.
     CONVSTATE_ERR_INVALID_TEMPLATE = 106,

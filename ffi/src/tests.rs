@@ -1090,6 +1090,68 @@ fn the_webhook_door_leaves_effects_queued_before_it_for_poll_effect() {
     );
 }
 
+/// The doc comment the header gives a result code.
+fn result_code_doc(header: &str, code: convstate_result) -> String {
+    let name = unsafe { CStr::from_ptr(convstate_result_name(code as u32)) }
+        .to_str()
+        .unwrap();
+    let at = header.find(&format!("{name} = {}", code as u32)).unwrap();
+    let doc = &header[header[..at].rfind("/**").unwrap()..at];
+    doc.split_whitespace()
+        .filter(|word| *word != "*")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The header's word on a result code covers the typed calls that return it. It said
+/// `CONVSTATE_ERR_INVALID_EVENT` was "a wire-format line or message JSON that does not
+/// decode" and `CONVSTATE_ERR_INVALID_ARGUMENT` a bad numeric code, length or alignment, so a
+/// C host reading the codes took a typed call's refused field for a JSON problem, and a bad
+/// `month` for an unaligned pointer.
+#[test]
+fn the_result_code_docs_cover_what_typed_calls_return() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    // No JSON anywhere: a limit the policy does not have.
+    let rc = unsafe {
+        convstate_engine_messaging_limit(engine, T0 + HOUR, ptr(NUMBER), NUMBER.len(), 7)
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT, "{}", last_error());
+    let mut usage = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
+    let month = "2026-13";
+    let rc = unsafe {
+        convstate_engine_usage(
+            engine,
+            ptr(NUMBER),
+            NUMBER.len(),
+            null(),
+            0,
+            ptr(month),
+            month.len(),
+            usage.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT, "{}", last_error());
+    unsafe { convstate_engine_free(engine) };
+
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
+    )
+    .unwrap();
+    let invalid_event = result_code_doc(&header, CONVSTATE_ERR_INVALID_EVENT);
+    assert!(invalid_event.contains("typed call"), "{invalid_event}");
+    assert!(
+        invalid_event.contains("the policy does not have"),
+        "{invalid_event}"
+    );
+    let invalid_argument = result_code_doc(&header, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(invalid_argument.contains("`month`"), "{invalid_argument}");
+    assert!(
+        invalid_argument.contains("exclude each other"),
+        "{invalid_argument}"
+    );
+}
+
 fn new_engine_for_webhooks() -> *mut convstate_engine {
     let mut engine = null_mut();
     let preset = "cloud-2025";
