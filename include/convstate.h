@@ -96,7 +96,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 6
+#define CONVSTATE_ABI_VERSION 7
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -2652,6 +2652,23 @@ convstate_result convstate_message_new_media(uint32_t media,
                                              const char *caption,
                                              size_t caption_len,
                                              struct convstate_message **out);
+
+/**
+ * Names the file a media message sends (the provider's media id or the file's URL; NULL
+ * for none). The duplicate check (§10) tells files apart by it: without one, two files of
+ * the same size and caption are the same content, and the second is refused as a
+ * duplicate within the content period.
+ */
+convstate_result convstate_message_set_media_ref(struct convstate_message *message,
+                                                 const char *media_ref,
+                                                 size_t media_ref_len);
+
+/**
+ * Marks a sticker message animated (`animated` 1) or not (0), which decides its size limit
+ * (`content.animated_sticker_max_bytes`, §8). Other media are refused.
+ */
+convstate_result convstate_message_set_animated(struct convstate_message *message,
+                                                uint8_t animated);
 
 /**
  * Any message from its wire-format JSON object (`{"kind":"interactive","body":"Pick",

@@ -357,7 +357,7 @@ pub struct convstate_inbound {
 
 /// A yes-or-no argument or field of an input struct: 0 or 1, refused otherwise (a stray
 /// value is a struct not filled in, more likely than a deliberate yes).
-fn flag_arg(value: u8, name: &str) -> Result<bool, FfiError> {
+pub(crate) fn flag_arg(value: u8, name: &str) -> Result<bool, FfiError> {
     match value {
         0 => Ok(false),
         1 => Ok(true),

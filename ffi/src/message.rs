@@ -238,6 +238,60 @@ pub unsafe extern "C" fn convstate_message_new_media(
     }
 }
 
+/// The attachment of a media message, for the setters below.
+fn media_body(message: &mut convstate_message) -> Result<&mut Media, FfiError> {
+    match &mut message.message {
+        OutboundMessage::Image(m)
+        | OutboundMessage::Video(m)
+        | OutboundMessage::Audio(m)
+        | OutboundMessage::Document(m)
+        | OutboundMessage::Sticker(m) => Ok(m),
+        _ => Err(FfiError::new(
+            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            "message is not a media message",
+        )),
+    }
+}
+
+/// Names the file a media message sends (the provider's media id or the file's URL; NULL
+/// for none). The duplicate check (§10) tells files apart by it: without one, two files of
+/// the same size and caption are the same content, and the second is refused as a
+/// duplicate within the content period.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_set_media_ref(
+    message: *mut convstate_message,
+    media_ref: *const c_char,
+    media_ref_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let message = unsafe { arg_mut(message, "message") }?;
+        let media_ref = unsafe { opt_str_arg(media_ref, media_ref_len, "media_ref") }?;
+        media_body(message)?.media_ref = media_ref.map(str::to_owned);
+        Ok(())
+    }
+}
+
+/// Marks a sticker message animated (`animated` 1) or not (0), which decides its size limit
+/// (`content.animated_sticker_max_bytes`, §8). Other media are refused.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_message_set_animated(
+    message: *mut convstate_message,
+    animated: u8,
+) -> convstate_result {
+    ffi_boundary! {
+        let message = unsafe { arg_mut(message, "message") }?;
+        let animated = crate::engine::flag_arg(animated, "animated")?;
+        if !matches!(message.message, OutboundMessage::Sticker(_)) {
+            return Err(FfiError::new(
+                convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+                "only a sticker message is animated",
+            ));
+        }
+        media_body(message)?.animated = animated;
+        Ok(())
+    }
+}
+
 /// Any message from its wire-format JSON object (`{"kind":"interactive","body":"Pick",
 /// "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover.
 #[no_mangle]

@@ -944,6 +944,126 @@ fn a_denial_with_a_limit_carries_the_numbers() {
     }
 }
 
+/// A media message built by the typed constructor names its file with
+/// `convstate_message_set_media_ref`, so that two different files of one size and caption
+/// are not one content (§10): without a setter the second was refused as a duplicate. And a
+/// sticker marked animated takes the animated sticker's limit.
+#[test]
+fn media_messages_take_a_file_reference_and_stickers_an_animated_mark() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    assert_eq!(inbound(engine, T0), CONVSTATE_OK);
+    let image = |media_ref: Option<&str>| {
+        let mut image = null_mut();
+        let rc = unsafe {
+            convstate_message_new_media(
+                convstate_media_kind::CONVSTATE_MEDIA_IMAGE as u32,
+                40_000,
+                null(),
+                0,
+                &mut image,
+            )
+        };
+        assert_eq!(rc, CONVSTATE_OK);
+        if let Some(r) = media_ref {
+            let rc = unsafe { convstate_message_set_media_ref(image, ptr(r), r.len()) };
+            assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        }
+        image
+    };
+    let send = |message, at| {
+        let mut decision = poisoned_decision();
+        let rc = unsafe { convstate_engine_send(engine, &request(at, message), &mut decision) };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        decision
+    };
+    let (first, second) = (image(Some("media-1")), image(Some("media-2")));
+    assert_eq!(
+        send(first, T0 + 1).verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    assert_eq!(
+        send(second, T0 + 2).verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    // The same file again is a duplicate; so are two files the host did not name.
+    let again = send(first, T0 + 3);
+    assert_eq!(again.reason, convstate_reason::CONVSTATE_REASON_DUPLICATE);
+    let (unnamed, unnamed_too) = (image(None), image(None));
+    assert_eq!(
+        send(unnamed, T0 + 4).verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    assert_eq!(
+        send(unnamed_too, T0 + 5).reason,
+        convstate_reason::CONVSTATE_REASON_DUPLICATE
+    );
+
+    // A 300 KB sticker is over a sticker's 100 KB and within an animated one's 500 KB.
+    let mut sticker = null_mut();
+    let rc = unsafe {
+        convstate_message_new_media(
+            convstate_media_kind::CONVSTATE_MEDIA_STICKER as u32,
+            300_000,
+            null(),
+            0,
+            &mut sticker,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK);
+    let check = |message| {
+        let mut decision = poisoned_decision();
+        let rc = unsafe {
+            convstate_engine_check_send(engine, &request(T0 + 6, message), &mut decision)
+        };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        decision
+    };
+    let still = check(sticker);
+    assert_eq!(
+        still.reason,
+        convstate_reason::CONVSTATE_REASON_FILE_TOO_LARGE
+    );
+    assert_eq!((still.limit, still.actual), (100_000, 300_000));
+    assert_eq!(
+        unsafe { convstate_message_set_animated(sticker, 1) },
+        CONVSTATE_OK
+    );
+    assert_eq!(
+        check(sticker).verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+
+    // Neither setter takes a message it does not apply to, nor a stray yes-or-no byte.
+    let words = text("hello");
+    let rc = unsafe { convstate_message_set_media_ref(words, ptr("m"), 1) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().contains("not a media message"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(
+        unsafe { convstate_message_set_animated(first, 1) },
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    assert!(last_error().contains("only a sticker"), "{}", last_error());
+    assert_eq!(
+        unsafe { convstate_message_set_animated(sticker, 2) },
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { convstate_message_set_media_ref(null_mut(), ptr("m"), 1) },
+        CONVSTATE_ERR_NULL_ARGUMENT
+    );
+    unsafe {
+        for message in [first, second, unnamed, unnamed_too, sticker, words] {
+            convstate_message_free(message);
+        }
+        convstate_engine_free(engine);
+    }
+}
+
 #[test]
 fn a_panic_becomes_a_result_code_and_a_message() {
     let rc = crate::boundary::run(|| panic!("boom in the engine"));
@@ -2093,6 +2213,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (4, 0xd5a2_8607_2a3c_a1fe),
         (5, 0x7bd7_dd86_86a8_4103),
         (6, 0xc7fc_5134_880c_18c9),
+        (7, 0xf46d_8dff_4306_5dd3),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

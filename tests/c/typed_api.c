@@ -81,6 +81,7 @@ static void test_errors(void) {
 static void test_day_of_a_conversation(void) {
   convstate_engine *engine = NULL, *restored = NULL;
   convstate_message *hello = NULL, *order_ready = NULL, *too_big = NULL, *voice = NULL;
+  convstate_message *sticker = NULL;
   convstate_number_registration number;
   convstate_template_registration template_;
   convstate_send_request request;
@@ -170,6 +171,19 @@ static void test_day_of_a_conversation(void) {
   CHECK(decision.detail_code == 3);
   CHECK(decision.next_action == CONVSTATE_NEXT_FIX_CONTENT);
   CHECK(strcmp(convstate_reason_name(decision.reason), "invalid_content") == 0);
+
+  /* A 300 KB sticker: over a sticker's 100 KB until it is marked animated (500 KB). The
+     file's reference tells it apart from another file of its size for duplicates. */
+  CHECK_RC(convstate_message_new_media(CONVSTATE_MEDIA_STICKER, 300000, NULL, 0, &sticker),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_message_set_media_ref(sticker, S("media-7")), CONVSTATE_OK);
+  request = request_for(T0 + 3 * MINUTE, sticker);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_FILE_TOO_LARGE && decision.limit == 100000);
+  CHECK_RC(convstate_message_set_animated(sticker, 1), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK_RC(convstate_message_set_animated(voice, 1), CONVSTATE_ERR_INVALID_ARGUMENT);
 
   /* Timers: the chat ends by inactivity; the reminder comes an hour before the window ends. */
   CHECK_RC(convstate_engine_poll_timeout(engine, &deadline), CONVSTATE_OK);
@@ -291,6 +305,7 @@ static void test_day_of_a_conversation(void) {
   convstate_message_free(order_ready);
   convstate_message_free(too_big);
   convstate_message_free(voice);
+  convstate_message_free(sticker);
   convstate_engine_free(restored);
   convstate_engine_free(engine);
 }
