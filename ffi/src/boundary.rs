@@ -37,8 +37,9 @@ pub enum convstate_result {
     /// The caller's buffer is too small; `*written` holds the size needed and nothing was
     /// consumed.
     CONVSTATE_ERR_BUFFER_TOO_SMALL = 4,
-    /// The library panicked (a bug); the handle is still valid but the call did nothing
-    /// reliable.
+    /// The library panicked (a bug); the handle is still valid (it can be read, snapshotted
+    /// and freed), but the call did nothing reliable and may have left part of its change in
+    /// the engine (or shard): restore the last snapshot to go on from a known state.
     CONVSTATE_ERR_PANIC = 5,
 
     // ---- 100..199: invalid input ------------------------------------------------------
