@@ -1119,3 +1119,96 @@ fn provider_ids_follow_registrations_moves_and_restores() {
     assert!(sharded.handle_json(&again)[0].contains("already belongs to another number"));
     assert!(compare(&mut single, &sharded, Some(again), "222"));
 }
+
+/// The scenario files (`tests/scenarios`) as (policy, input lines).
+fn scenarios() -> Vec<(std::path::PathBuf, convstate::Policy, Vec<String>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "the conformance suite is found");
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+            let overrides = header
+                .get("policy_overrides")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            let policy =
+                convstate::Policy::with_overrides(header["policy"].as_str().unwrap(), &overrides)
+                    .unwrap();
+            (file, policy, lines.map(str::to_owned).collect())
+        })
+        .collect()
+}
+
+/// A `tick` at the instant of `line`, if it has one.
+fn tick_at(line: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(format!(r#"{{"type":"tick","at":{}}}"#, value.get("at")?))
+}
+
+/// Every conformance scenario, with a tick before each input (so that each shard has fired
+/// the timers one engine fires, the documented difference), gives the same answers and
+/// effects sharded as in one engine; and moving every business at a quarter, the middle or
+/// three quarters of it, into a new engine or a new sharded engine, changes nothing after
+/// the move.
+#[test]
+fn the_conformance_scenarios_answer_the_same_sharded_and_after_a_move() {
+    let mut compared = 0;
+    for (file, policy, lines) in scenarios() {
+        let name = file.display();
+        // One output group: the tick's effects, then the input's result and effects.
+        let feed = |handle: &mut dyn FnMut(&str) -> Vec<String>, line: &str| {
+            let mut out = Vec::new();
+            if let Some(tick) = tick_at(line) {
+                out.extend(handle(&tick).into_iter().skip(1));
+            }
+            out.extend(handle(line));
+            canonical(out)
+        };
+        let mut single = Engine::new(policy.clone());
+        let sharded = ShardedEngine::new(policy.clone(), 3).unwrap();
+        let mut expected = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let answer = feed(&mut |l| single.handle_json(l), line);
+            let sharded_answer = feed(&mut |l| sharded.handle_json(l), line);
+            assert_eq!(sharded_answer, answer, "{name}, line {i}: {line}");
+            expected.push(answer);
+        }
+        // The moves, at a quarter, the middle and three quarters of the scenario.
+        let mut cuts = vec![lines.len() / 4, lines.len() / 2, lines.len() * 3 / 4];
+        cuts.dedup();
+        for cut in cuts {
+            let mut source = Engine::new(policy.clone());
+            for line in &lines[..cut] {
+                feed(&mut |l| source.handle_json(l), line);
+            }
+            let mut moved = Engine::new(policy.clone());
+            let moved_sharded = ShardedEngine::new(policy.clone(), 2).unwrap();
+            for business in source.businesses() {
+                let bytes = source.export_business(business).unwrap();
+                moved.import_business(&bytes).unwrap();
+                moved_sharded.import_business(&bytes).unwrap();
+            }
+            for (line, answer) in lines[cut..].iter().zip(&expected[cut..]) {
+                let moved_answer = feed(&mut |l| moved.handle_json(l), line);
+                assert_eq!(&moved_answer, answer, "{name}, moved at {cut}: {line}");
+                let sharded_answer = feed(&mut |l| moved_sharded.handle_json(l), line);
+                assert_eq!(
+                    &sharded_answer, answer,
+                    "{name}, moved at {cut}, sharded: {line}"
+                );
+                compared += 1;
+            }
+            ShardedEngine::restore(&moved_sharded.snapshot()).unwrap();
+        }
+    }
+    assert!(compared > 1000, "{compared}");
+}
