@@ -8,7 +8,9 @@
 //! (about 30 instructions where parsing and the map took about 140). Any other spelling
 //! misses here and is parsed, giving the same number, or the same error, as before.
 //!
-//! Numbers are never removed (an export copies a business), so the index only inserts.
+//! An engine never removes a number (an export copies a business; removing a business
+//! builds its engine again without it). The sharded engine's routes, a table of the same
+//! kind, forget a business's numbers when it moves out: `remove` keeps the texts dense.
 
 use crate::address::AddressKey;
 use crate::hash::FastMap;
