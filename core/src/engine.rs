@@ -579,6 +579,19 @@ impl Engine {
         }
     }
 
+    /// Fires the timers an input armed at or before the clock: a late provider report of
+    /// a pause, a flag or a rating whose end or deadline has already passed (§13: applied
+    /// at its own time). In order that end came before now, so its effects belong to this
+    /// input's output, after the input's own; left for the next input, they would come
+    /// out with another input's (under another template or number), and `poll_timeout`
+    /// would name an instant already past.
+    pub(crate) fn fire_passed(&mut self) {
+        let now = self.clock;
+        if !self.timers.nothing_due_by(now) {
+            self.fire_due(now);
+        }
+    }
+
     /// When the host should call [`Engine::handle_timeout`] next: never later than the next
     /// change a timer makes, and sometimes earlier. A chat's idle timer stays where it was
     /// armed when later activity moves the deadline (moving it would cost every inbound and

@@ -37,6 +37,13 @@ impl Engine {
     /// for another channel's number is refused, since its flag's deadline would lower the
     /// limit, under a business-wide limit that of the business's WhatsApp numbers.
     pub fn number_quality(&mut self, e: &NumberQualityUpdate) -> Result<(), Error> {
+        // A late low's flag runs from its own instant, and its deadline may have passed.
+        self.apply_number_quality(e)?;
+        self.fire_passed();
+        Ok(())
+    }
+
+    fn apply_number_quality(&mut self, e: &NumberQualityUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
         let channel = self.numbers[n as usize].channel;
         if channel != Channel::Official {
@@ -313,6 +320,32 @@ mod tests {
         // scope's end, not the late one's (a timer in the past would make a host spin).
         let next = engine.poll_timeout().unwrap();
         assert_eq!(next.to_rfc3339(), "2026-11-10T00:00:00Z");
+    }
+
+    /// A late rating or template status whose flag deadline or pause end has passed ends it
+    /// in its own output: no timer is left in the past for `poll_timeout` to name.
+    #[test]
+    fn late_reports_already_over_leave_no_timer_in_the_past() {
+        for policy in ["classic", "cloud-2025"] {
+            let mut engine = Engine::new(Policy::preset(policy).unwrap());
+            for line in [
+                r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+                r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"t","language":"en","category":"utility","body":"Hello there","status":"approved"}"#,
+                r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"u","language":"en","category":"utility","body":"Hello there","status":"approved"}"#,
+                r#"{"type":"tick","at":"2026-11-20T00:00:00Z"}"#,
+                r#"{"type":"number_quality","at":"2026-11-03T09:00:00Z","number":"+15550001111","quality":"low"}"#,
+                r#"{"type":"template_quality","at":"2026-11-03T09:00:00Z","business":"acme","name":"t","language":"en","quality":"low"}"#,
+                r#"{"type":"template_status","at":"2026-11-03T09:00:00Z","business":"acme","name":"u","language":"en","status":"paused","until":"2026-11-03T12:00:00Z"}"#,
+            ] {
+                let out = engine.handle_json(line);
+                assert!(!out[0].contains("error"), "{line}: {out:?}");
+                let next = engine.poll_timeout();
+                assert!(
+                    next.is_none_or(|t| t > engine.clock()),
+                    "{policy}: after {line}: poll_timeout {next:?} is not after the clock"
+                );
+            }
+        }
     }
 
     /// The level before the engine's own changes is saved with them: an upgrade taken back

@@ -703,6 +703,13 @@ impl Engine {
 
     /// A quality rating for a template.
     pub fn template_quality(&mut self, e: &TemplateQualityUpdate) -> Result<(), Error> {
+        // A late rating's flag or pause runs from its own instant, and may be over already.
+        self.apply_template_quality(e)?;
+        self.fire_passed();
+        Ok(())
+    }
+
+    fn apply_template_quality(&mut self, e: &TemplateQualityUpdate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
         self.handle_timeout(e.at);
@@ -863,6 +870,13 @@ impl Engine {
     /// A provider status event for a template. `deleted` is final: later events on a
     /// deleted template change nothing.
     pub fn template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
+        // A late report's pause or flag may have ended (`until`) before it arrived.
+        self.apply_template_status(e)?;
+        self.fire_passed();
+        Ok(())
+    }
+
+    fn apply_template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
         // `until` means something only for a pause and a flag (ignored for other events).
