@@ -646,6 +646,13 @@ impl Engine {
                     self.timers.arm(TimerKey::LimitUpgrade(owner), earliest);
                 }
             }
+            // No wait (`apply_after` zero): the upgrade is due now, and applies now, as
+            // `reach`'s does once its time at the level has passed. Scheduled at `now`,
+            // the timer would fire only with the next input (its effect in that input's
+            // output) and `poll_timeout` would name an instant already reached.
+            UpgradeRule::ReachThenWait { apply_after, .. } if now.plus(apply_after) <= now => {
+                self.change_limit(owner, state.level + 1, LimitChangeReason::Upgrade, now);
+            }
             UpgradeRule::ReachThenWait { apply_after, .. } => {
                 let at = now.plus(apply_after);
                 self.limits
