@@ -73,6 +73,24 @@ def test_scenario(path: Path) -> None:
     run_scenario(path)
 
 
+def gives_a_key_twice(line: str) -> bool:
+    """Whether an object of the JSON line gives a key twice (a dict keeps one of them)."""
+    twice = False
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        nonlocal twice
+        twice = twice or len({key for key, _ in items}) < len(items)
+        return dict(items)
+
+    json.loads(line, object_pairs_hook=pairs)
+    return twice
+
+
+def test_a_key_given_twice_is_told_at_any_depth() -> None:
+    assert gives_a_key_twice('{"a":{"b":1,"b":2}}')
+    assert not gives_a_key_twice('{"a":{"b":1},"c":{"b":2}}')
+
+
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_batch_and_dict_doors_agree_with_the_line_door(path: Path) -> None:
     """`process` (GIL released) and `handle` on dicts give what `handle_json` gives."""
@@ -83,12 +101,18 @@ def test_batch_and_dict_doors_agree_with_the_line_door(path: Path) -> None:
         return convstate.Engine(policy=header["policy"], policy_overrides=header.get("policy_overrides"))
 
     by_line, by_batch, by_dicts, by_dict = make(), make(), make(), make()
-    expected = [out for line in lines[1:] for out in by_line.handle_json(line)]
-    assert by_batch.process(lines[1:]) == expected
-    assert by_dicts.process([json.loads(line) for line in lines[1:]]) == expected
+    outputs = [by_line.handle_json(line) for line in lines[1:]]
+    assert by_batch.process(lines[1:]) == [out for outs in outputs for out in outs]
+    # A line that gives a key twice has no dict: the line door refuses it and changes
+    # nothing, so the dict doors are compared on the other lines.
+    as_dicts = [
+        (line, outs) for line, outs in zip(lines[1:], outputs) if not gives_a_key_twice(line)
+    ]
+    expected = [out for _, outs in as_dicts for out in outs]
+    assert by_dicts.process([json.loads(line) for line, _ in as_dicts]) == expected
 
     reference = make()
-    for line in lines[1:]:
+    for line, _ in as_dicts:
         result_line, *effect_lines = reference.handle_json(line)
         result, effects = json.loads(result_line), [json.loads(out) for out in effect_lines]
         try:
