@@ -23,7 +23,10 @@
 //! same id, so a host keys tickets by business (or by number and contact) as well. The
 //! export is a copy: the source keeps the business until the host removes it with
 //! [`Engine::remove_business`], which completes the move (and stops the source's timers for
-//! the business, which would otherwise fire on both nodes).
+//! the business, which would otherwise fire on both nodes). [`Engine::take_business`] does
+//! both in one step: on a [`crate::sharded::ShardedEngine`] that threads share, an input
+//! applied between a separate export and removal would be in neither, and a take holds the
+//! locks throughout, so each input is in the export or refused after it as unknown.
 //!
 //! One engine has one clock, and an import leaves it at the later of the two engines'
 //! clocks (its timers due by then fire with the next input or tick). Inputs dated before
@@ -601,6 +604,19 @@ impl Engine {
         (s.inbound_ids, s.inbound_id_senders) = ids.into_iter().unzip();
         *self = Engine::from_snapshot(s)?;
         Ok(())
+    }
+
+    /// [`Engine::export_business`] and [`Engine::remove_business`] in one step: the
+    /// business's export (the same bytes `export_business` gives), and the business gone
+    /// from this engine. All or nothing: on an error (an unknown business is
+    /// [`Error::UnknownBusiness`], as for an export) the engine is as it was, since the
+    /// removal replaces the engine only once its rebuild has succeeded. On one engine it is
+    /// a convenience; on a [`crate::sharded::ShardedEngine`] shared by threads it is what
+    /// makes a move lose nothing (see [`crate::sharded::ShardedEngine::take_business`]).
+    pub fn take_business(&mut self, business: &str) -> Result<Vec<u8>, Error> {
+        let export = self.export_business(business)?;
+        self.remove_business(business)?;
+        Ok(export)
     }
 
     /// Every check of an import, before the first mutation.

@@ -5,7 +5,7 @@
 //! by one engine under one lock and stay exact however many threads send at once. Inputs
 //! that name a number go to the shard its business is in, found through a routing table
 //! filled at registration (read-locked on the hot path, write-locked only to register,
-//! import or remove).
+//! import, remove or take a business).
 //!
 //! Each call returns the effects it caused, drained from the shard while its lock is held:
 //! its input's, and those of the timers its instant fired in that shard (a chat of another
@@ -451,7 +451,9 @@ impl ShardedEngine {
         self.shards.get(shard).map(|s| f(&mut s.lock()))
     }
 
-    /// [`Engine::export_business`] from the business's shard.
+    /// [`Engine::export_business`] from the business's shard (under its lock only). To move
+    /// the business out while other threads run, [`ShardedEngine::take_business`] exports
+    /// and removes it in one step.
     pub fn export_business(&self, business: &str) -> Result<Vec<u8>, Error> {
         self.shards[self.shard_of_business(business)]
             .lock()
@@ -507,7 +509,33 @@ impl ShardedEngine {
     /// registered or routed while it and its shard disagree: inputs routed by number wait
     /// until it returns (about 0.13 s for a million conversations in the shard), the others
     /// (`tick`, inputs naming a business) go on in the other shards.
+    ///
+    /// Between an [`ShardedEngine::export_business`] and this call other threads may apply
+    /// inputs to the business, which are then in neither the export nor the engine: to move
+    /// a business while threads run, use [`ShardedEngine::take_business`].
     pub fn remove_business(&self, business: &str) -> Result<(), Error> {
+        self.remove_with(business, |shard| shard.remove_business(business))
+    }
+
+    /// [`Engine::take_business`] in the business's shard, and its numbers unrouted: the
+    /// export and the removal under one hold of the routing table's write lock and the
+    /// shard's lock (taken as [`ShardedEngine::remove_business`] takes them), so that every
+    /// input another thread applies to the business is either in the export or, applied
+    /// after it, refused as an unknown number or business. All or nothing: an error (an
+    /// unknown business is [`Error::UnknownBusiness`], as for an export) changes nothing.
+    /// Inputs routed by number wait while it runs, as for a removal.
+    pub fn take_business(&self, business: &str) -> Result<Vec<u8>, Error> {
+        self.remove_with(business, |shard| shard.take_business(business))
+    }
+
+    /// Runs `remove`, which drops `business` from its shard (or errs having changed
+    /// nothing), under the routing table's write lock and then the shard's, and on success
+    /// unroutes the business's numbers and provider ids.
+    fn remove_with<R>(
+        &self,
+        business: &str,
+        remove: impl FnOnce(&mut Engine) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let mut routes = self.routes.write();
         let mut shard = self.shards[self.shard_of_business(business)].lock();
         let numbers: Vec<(String, Option<String>)> = shard
@@ -518,14 +546,14 @@ impl ShardedEngine {
                 (view.number, id)
             })
             .collect();
-        shard.remove_business(business)?;
+        let removed = remove(&mut shard)?;
         for (number, id) in numbers {
             routes.remove(&number);
             if let Some(id) = id {
                 routes.provider_ids.remove(&id);
             }
         }
-        Ok(())
+        Ok(removed)
     }
 
     /// The whole state as bytes, for [`ShardedEngine::restore`]: a header line (format,

@@ -1228,3 +1228,209 @@ fn an_export_registration_would_refuse_is_refused_naming_what() {
         assert!(refusal.contains(problem), "{path}: {refusal}");
     }
 }
+
+/// A take is an export and a removal in one step: the same bytes `export_business` gives,
+/// and the engine afterwards as `remove_business` leaves it, on one engine and sharded.
+#[test]
+fn a_take_is_an_export_then_a_removal() {
+    for b in 0..BUSINESSES {
+        let business = format!("biz{b}");
+        let (mut exported, mut taken) = (engine(), engine());
+        let export = exported.export_business(&business).unwrap();
+        exported.remove_business(&business).unwrap();
+        assert_eq!(
+            taken.take_business(&business).unwrap(),
+            export,
+            "{business}"
+        );
+        assert_eq!(taken.snapshot(), exported.snapshot(), "{business}");
+    }
+
+    let sharded = || {
+        let sharded = ShardedEngine::with_preset("cloud-2025", 3).unwrap();
+        for line in traffic() {
+            let out = sharded.handle_json(&line);
+            assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+        }
+        sharded
+    };
+    let (exported, taken) = (sharded(), sharded());
+    let export = exported.export_business("biz3").unwrap();
+    exported.remove_business("biz3").unwrap();
+    assert_eq!(taken.take_business("biz3").unwrap(), export);
+    assert_eq!(taken.snapshot(), exported.snapshot());
+    // Its numbers are unrouted as a removal unroutes them: a send is refused as unknown, and
+    // the taken business can come back.
+    let send = format!(
+        r#"{{"type":"send","at":"{}","number":"{}","contact":"{}","message":{{"kind":"text","text":"Hi"}}}}"#,
+        at(20),
+        number(3),
+        contact(3, 1)
+    );
+    assert!(taken.handle_json(&send)[0].contains("unknown_number"));
+    taken.import_business(&export).unwrap();
+    assert!(taken.handle_json(&send)[0].contains(r#""verdict":"allowed""#));
+}
+
+#[test]
+fn taking_an_unknown_business_is_an_error_and_changes_nothing() {
+    let unknown = || Error::UnknownBusiness {
+        business: "nobody".into(),
+    };
+    let mut engine = engine();
+    let before = engine.snapshot();
+    assert_eq!(engine.export_business("nobody"), Err(unknown()));
+    assert_eq!(engine.take_business("nobody"), Err(unknown()));
+    assert_eq!(engine.snapshot(), before);
+
+    let sharded = ShardedEngine::with_preset("cloud-2025", 3).unwrap();
+    for line in traffic() {
+        sharded.handle_json(&line);
+    }
+    let before = sharded.snapshot();
+    assert_eq!(sharded.export_business("nobody"), Err(unknown()));
+    assert_eq!(sharded.take_business("nobody"), Err(unknown()));
+    assert_eq!(sharded.snapshot(), before);
+    // Still routed: every business answers as before.
+    for b in 0..BUSINESSES {
+        let query = format!(
+            r#"{{"type":"query_number","at":"{}","number":"{}"}}"#,
+            at(20),
+            number(b)
+        );
+        assert!(sharded.handle_json(&query)[0].contains(&format!(r#""business":"biz{b}""#)));
+    }
+}
+
+/// Threads keep sending inbounds (each from a new contact) and replies to one business while
+/// another thread takes it out of the sharded engine: every input the engine accepted is in
+/// the export, and every one after the take is refused as an unknown number. With an export
+/// and a removal as two calls, an input applied between them is in neither.
+#[test]
+fn a_sharded_take_loses_no_input_applied_meanwhile() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const THREADS: u32 = 3;
+    /// Inputs the threads apply before the take, at least.
+    const BEFORE_TAKE: usize = 300;
+    /// Refusals each thread sees after the take before it stops.
+    const AFTER_TAKE: usize = 20;
+
+    let sharded = Arc::new(ShardedEngine::with_preset("cloud-2025", 3).unwrap());
+    for line in traffic() {
+        let out = sharded.handle_json(&line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let start = Engine::from_business_export(&sharded.export_business("biz2").unwrap()).unwrap();
+    let applied = Arc::new(AtomicUsize::new(0));
+    let new_contact = |t: u32, i: u32| format!("+4917{t:02}{i:07}");
+
+    /// What one thread saw: the contacts whose inbound was accepted, the sends allowed and
+    /// denied, and anything unexpected.
+    #[derive(Default)]
+    struct Seen {
+        inbound_from: Vec<String>,
+        refused_from: Vec<String>,
+        allowed: u64,
+        denied: u64,
+        unexpected: Vec<String>,
+    }
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (sharded, applied) = (Arc::clone(&sharded), Arc::clone(&applied));
+            std::thread::spawn(move || {
+                let mut seen = Seen::default();
+                let mut refusals = 0;
+                for i in 0.. {
+                    assert!(i < 1_000_000, "thread {t} never saw the take");
+                    let c = new_contact(t, i);
+                    let inbound = format!(
+                        r#"{{"type":"inbound","at":"{}","number":"{}","contact":"{c}","kind":"text","message_id":"in.t{t}.{i}"}}"#,
+                        at(20),
+                        number(2)
+                    );
+                    let send = format!(
+                        r#"{{"type":"send","at":"{}","number":"{}","contact":"{c}","message":{{"kind":"text","text":"Reply {t}.{i}"}}}}"#,
+                        at(20),
+                        number(2)
+                    );
+                    // Once refused, the business is gone: nothing is accepted after.
+                    let accepted = |seen: &mut Seen, refusals: usize, what: &str| {
+                        if refusals > 0 {
+                            seen.unexpected.push(format!("{what} accepted after a refusal"));
+                        }
+                    };
+                    let out = sharded.handle_json(&inbound);
+                    if out[0].contains(r#""type":"ack""#) {
+                        accepted(&mut seen, refusals, &inbound);
+                        seen.inbound_from.push(c);
+                    } else if out[0].contains("unknown_number") {
+                        seen.refused_from.push(c);
+                        refusals += 1;
+                    } else {
+                        seen.unexpected.push(out[0].clone());
+                    }
+                    let out = sharded.handle_json(&send);
+                    if out[0].contains(r#""verdict":"allowed""#) {
+                        accepted(&mut seen, refusals, &send);
+                        seen.allowed += 1;
+                    } else if out[0].contains(r#""verdict":"denied""#) {
+                        accepted(&mut seen, refusals, &send);
+                        seen.denied += 1;
+                    } else if out[0].contains("unknown_number") {
+                        refusals += 1;
+                    } else {
+                        seen.unexpected.push(out[0].clone());
+                    }
+                    if refusals >= AFTER_TAKE {
+                        break;
+                    }
+                    applied.fetch_add(2, Ordering::Relaxed);
+                }
+                seen
+            })
+        })
+        .collect();
+    while applied.load(Ordering::Relaxed) < BEFORE_TAKE {
+        std::thread::yield_now();
+    }
+    let export = sharded.take_business("biz2").unwrap();
+    let seen: Vec<Seen> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for s in &seen {
+        assert!(s.unexpected.is_empty(), "{:?}", s.unexpected);
+    }
+    assert_eq!(
+        sharded.export_business("biz2"),
+        Err(Error::UnknownBusiness {
+            business: "biz2".into()
+        })
+    );
+
+    let taken = Engine::from_business_export(&export).unwrap();
+    let inbounds: u64 = seen.iter().map(|s| s.inbound_from.len() as u64).sum();
+    let allowed: u64 = seen.iter().map(|s| s.allowed).sum();
+    let denied: u64 = seen.iter().map(|s| s.denied).sum();
+    assert!(inbounds > 0, "no inbound was applied before the take");
+    let (was, is) = (
+        start.number(&number(2)).unwrap().counters,
+        taken.number(&number(2)).unwrap().counters,
+    );
+    assert_eq!(is.inbound, was.inbound + inbounds);
+    assert_eq!(is.sends_allowed, was.sends_allowed + allowed);
+    assert_eq!(is.sends_denied, was.sends_denied + denied);
+    assert_eq!(
+        taken.conversation_count(),
+        start.conversation_count() + inbounds as usize
+    );
+    // Each accepted inbound opened its contact's window in the export; no refused one did.
+    let window_open = |contact: &str| {
+        (taken.conversation(&number(2), contact, taken.clock()))
+            .unwrap()
+            .window_open
+    };
+    for s in &seen {
+        assert!(s.inbound_from.iter().all(|c| window_open(c)));
+        assert!(s.refused_from.iter().all(|c| !window_open(c)));
+    }
+}
