@@ -96,7 +96,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 7
+#define CONVSTATE_ABI_VERSION 8
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -2732,7 +2732,21 @@ convstate_result convstate_engine_remove_business(struct convstate_engine *engin
                                                   size_t business_len);
 
 /**
- * `convstate_engine_export_business` from the business's shard (under its lock only).
+ * `convstate_engine_export_business` and `convstate_engine_remove_business` in one step:
+ * replaces `out` with the business's export (the bytes the export gives) and drops the
+ * business from the engine. All or nothing: on an error `out` and the engine are as they
+ * were. An unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
+ */
+convstate_result convstate_engine_take_business(struct convstate_engine *engine,
+                                                const char *business,
+                                                size_t business_len,
+                                                struct convstate_string *out);
+
+/**
+ * `convstate_engine_export_business` from the business's shard (under its lock only). To
+ * move the business out while other threads call the engine, use
+ * `convstate_sharded_engine_take_business`: an input applied between an export and a
+ * removal is in neither.
  */
 convstate_result convstate_sharded_engine_export_business(const struct convstate_sharded_engine *engine,
                                                           const char *business,
@@ -2751,11 +2765,27 @@ convstate_result convstate_sharded_engine_import_business(const struct convstate
 /**
  * `convstate_engine_remove_business` in the business's shard, its numbers no longer routed.
  * Like an import, it holds the routing table while it runs: calls that name a number (on
- * any shard) wait until it returns; `tick` and calls naming a business go on.
+ * any shard) wait until it returns; `tick` and calls naming a business go on. To move a
+ * business out while other threads call the engine, `convstate_sharded_engine_take_business`
+ * exports and removes it in one step.
  */
 convstate_result convstate_sharded_engine_remove_business(const struct convstate_sharded_engine *engine,
                                                           const char *business,
                                                           size_t business_len);
+
+/**
+ * `convstate_engine_take_business` on a sharded engine: the export and the removal under one
+ * hold of the routing table and the business's shard, so that every input another thread
+ * applies to the business is either in the export or, applied after it, refused as an
+ * unknown number or business (with an export and a removal as two calls, one applied
+ * between them would be in neither). Calls that name a number wait while it runs, as for
+ * `convstate_sharded_engine_remove_business`. All or nothing: on an error `out` and the
+ * engine are as they were. An unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
+ */
+convstate_result convstate_sharded_engine_take_business(const struct convstate_sharded_engine *engine,
+                                                        const char *business,
+                                                        size_t business_len,
+                                                        struct convstate_string *out);
 
 /**
  * Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a

@@ -1,6 +1,7 @@
 //! Moving a business between engines or nodes: export it from one engine, import it into
 //! another, remove it from the first (`Engine::export_business`, `import_business`,
-//! `remove_business` in the core). Engines and sharded engines read each other's exports.
+//! `remove_business` in the core), or take it (export and remove in one step,
+//! `take_business`) and import it. Engines and sharded engines read each other's exports.
 
 use std::ffi::c_char;
 
@@ -95,7 +96,30 @@ pub unsafe extern "C" fn convstate_engine_remove_business(
     }
 }
 
-/// `convstate_engine_export_business` from the business's shard (under its lock only).
+/// `convstate_engine_export_business` and `convstate_engine_remove_business` in one step:
+/// replaces `out` with the business's export (the bytes the export gives) and drops the
+/// business from the engine. All or nothing: on an error `out` and the engine are as they
+/// were. An unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_take_business(
+    engine: *mut convstate_engine,
+    business: *const c_char,
+    business_len: usize,
+    out: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let business = unsafe { str_arg(business, business_len, "business") }?;
+        let out = unsafe { arg_mut(out, "out") }?;
+        out.set(&handle.engine.take_business(business)?);
+        Ok(())
+    }
+}
+
+/// `convstate_engine_export_business` from the business's shard (under its lock only). To
+/// move the business out while other threads call the engine, use
+/// `convstate_sharded_engine_take_business`: an input applied between an export and a
+/// removal is in neither.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_export_business(
     engine: *const convstate_sharded_engine,
@@ -131,7 +155,9 @@ pub unsafe extern "C" fn convstate_sharded_engine_import_business(
 
 /// `convstate_engine_remove_business` in the business's shard, its numbers no longer routed.
 /// Like an import, it holds the routing table while it runs: calls that name a number (on
-/// any shard) wait until it returns; `tick` and calls naming a business go on.
+/// any shard) wait until it returns; `tick` and calls naming a business go on. To move a
+/// business out while other threads call the engine, `convstate_sharded_engine_take_business`
+/// exports and removes it in one step.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_remove_business(
     engine: *const convstate_sharded_engine,
@@ -142,6 +168,29 @@ pub unsafe extern "C" fn convstate_sharded_engine_remove_business(
         let handle = unsafe { arg(engine, "engine") }?;
         let business = unsafe { str_arg(business, business_len, "business") }?;
         handle.engine.remove_business(business)?;
+        Ok(())
+    }
+}
+
+/// `convstate_engine_take_business` on a sharded engine: the export and the removal under one
+/// hold of the routing table and the business's shard, so that every input another thread
+/// applies to the business is either in the export or, applied after it, refused as an
+/// unknown number or business (with an export and a removal as two calls, one applied
+/// between them would be in neither). Calls that name a number wait while it runs, as for
+/// `convstate_sharded_engine_remove_business`. All or nothing: on an error `out` and the
+/// engine are as they were. An unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_take_business(
+    engine: *const convstate_sharded_engine,
+    business: *const c_char,
+    business_len: usize,
+    out: *mut convstate_string,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let business = unsafe { str_arg(business, business_len, "business") }?;
+        let out = unsafe { arg_mut(out, "out") }?;
+        out.set(&handle.engine.take_business(business)?);
         Ok(())
     }
 }

@@ -2214,6 +2214,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (5, 0x7bd7_dd86_86a8_4103),
         (6, 0xc7fc_5134_880c_18c9),
         (7, 0xf46d_8dff_4306_5dd3),
+        (8, 0xe027_20a7_dd7a_fe8e),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -2383,5 +2384,101 @@ fn a_list_with_too_many_rows_fills_limit_and_actual() {
     unsafe {
         convstate_message_free(list);
         convstate_engine_free(engine);
+    }
+}
+
+/// The text of a `convstate_string`.
+fn string_bytes(string: *const convstate_string) -> Vec<u8> {
+    unsafe {
+        std::slice::from_raw_parts(
+            convstate_string_ptr(string).cast::<u8>(),
+            convstate_string_len(string),
+        )
+    }
+    .to_vec()
+}
+
+#[test]
+fn take_business_exports_and_removes_in_one_step_or_changes_nothing() {
+    // One engine: the bytes of an export, the state a removal leaves.
+    let (exported, taken) = (new_engine("cloud-2025"), new_engine("cloud-2025"));
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    for engine in [exported, taken] {
+        register(engine);
+        assert_eq!(inbound(engine, T0), CONVSTATE_OK);
+    }
+    let rc = unsafe { convstate_engine_export_business(exported, ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let export = string_bytes(out);
+    let rc = unsafe { convstate_engine_remove_business(exported, ptr(BUSINESS), 4) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let rc = unsafe { convstate_engine_take_business(taken, ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(string_bytes(out), export);
+    let snapshot = |engine: *mut convstate_engine| unsafe { &*engine }.engine.snapshot();
+    assert_eq!(snapshot(taken), snapshot(exported));
+
+    // An unknown business, or a bad argument: an error, and neither the engine nor `out`
+    // changes.
+    let before = snapshot(taken);
+    let rc = unsafe { convstate_engine_take_business(taken, ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_BUSINESS);
+    assert!(last_error().contains("acme"), "{}", last_error());
+    let rc = unsafe { convstate_engine_take_business(null_mut(), ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    let rc = unsafe { convstate_engine_take_business(exported, null(), 4, out) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    let rc = unsafe { convstate_engine_take_business(exported, ptr(BUSINESS), 4, null_mut()) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    let rc = unsafe { convstate_engine_take_business(exported, ptr("\u{ff}"), 1, out) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_UTF8);
+    assert_eq!(snapshot(taken), before);
+    assert_eq!(string_bytes(out), export);
+
+    // A sharded engine: the same bytes as its export, and the number no longer routed.
+    let mut sharded = null_mut();
+    let preset = "cloud-2025";
+    let rc = unsafe {
+        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 3, &mut sharded)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let rc =
+        unsafe { convstate_sharded_engine_import_business(sharded, export.as_ptr(), export.len()) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let rc = unsafe { convstate_sharded_engine_export_business(sharded, ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let sharded_export = string_bytes(out);
+    let rc = unsafe { convstate_sharded_engine_take_business(sharded, ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(string_bytes(out), sharded_export);
+    let query = format!(r#"{{"type":"query_number","at":{T0},"number":"{NUMBER}"}}"#);
+    let rc =
+        unsafe { convstate_sharded_engine_handle_json(sharded, ptr(&query), query.len(), out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let answer = String::from_utf8(string_bytes(out)).unwrap();
+    assert!(answer.contains("unknown_number"), "{answer}");
+    let rc = unsafe { convstate_sharded_engine_take_business(sharded, ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_BUSINESS);
+    let rc = unsafe { convstate_sharded_engine_take_business(null(), ptr(BUSINESS), 4, out) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    let rc =
+        unsafe { convstate_sharded_engine_take_business(sharded, ptr(BUSINESS), 4, null_mut()) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert_eq!(string_bytes(out), answer.as_bytes());
+    // The taken business goes on where it is imported.
+    let rc = unsafe {
+        convstate_sharded_engine_import_business(
+            sharded,
+            sharded_export.as_ptr(),
+            sharded_export.len(),
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    unsafe {
+        convstate_string_free(out);
+        convstate_sharded_engine_free(sharded);
+        convstate_engine_free(exported);
+        convstate_engine_free(taken);
     }
 }
