@@ -412,6 +412,10 @@ class Engine:
         import there, remove here). The other businesses decide exactly as before. The engine
         is rebuilt in memory without it (about 0.13 s at a million conversations). Raises
         ``NotFoundError``."""
+    def take_business(self, business: str) -> bytes:
+        """``export_business`` and ``remove_business`` in one step: the business's export (the
+        bytes ``export_business`` gives), and the business gone from this engine. All or
+        nothing: a refused take changes nothing. Raises ``NotFoundError``."""
     @staticmethod
     def from_business_export(data: Buffer) -> Engine:
         """A new engine holding only the business of ``export_business`` bytes, under the
@@ -503,7 +507,14 @@ class ShardedEngine:
         ones). A refused import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns from its shard, and its numbers' routes:
-        the last step of moving it. Raises ``NotFoundError``."""
+        the last step of moving it. While other threads call the engine, move a business out
+        with ``take_business`` instead. Raises ``NotFoundError``."""
+    def take_business(self, business: str) -> bytes:
+        """``export_business`` and ``remove_business`` in one step, under one hold of the
+        routing table and the business's shard: every input another thread applies to the
+        business is either in the export or, applied after it, refused as an unknown number
+        or business (between a separate export and removal it would be in neither). All or
+        nothing: a refused take changes nothing. Raises ``NotFoundError``."""
     def snapshot(self) -> bytes:
         """Every shard's state as bytes: a header line, then one snapshot line per shard, each
         shard written under its own lock while other threads go on."""

@@ -813,6 +813,18 @@ impl PyEngine {
         Ok(())
     }
 
+    /// `export_business` and `remove_business` in one step: the business's export (the bytes
+    /// `export_business` gives), and the business gone from this engine. All or nothing: a
+    /// refused take (an unknown business) changes nothing.
+    fn take_business<'py>(
+        &self,
+        py: Python<'py>,
+        business: &str,
+    ) -> BindingResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.engine.lock().take_business(business))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
     /// A new engine holding only the business of `export_business` bytes, under the
     /// export's policy: the first business of a new node.
     #[staticmethod]

@@ -208,10 +208,25 @@ impl PyShardedEngine {
     }
 
     /// Drops a business and everything it owns from its shard, and its numbers' routes: the
-    /// last step of moving it. The other businesses decide exactly as before.
+    /// last step of moving it. The other businesses decide exactly as before. While other
+    /// threads call the engine, move a business out with `take_business` instead.
     fn remove_business(&self, py: Python<'_>, business: &str) -> BindingResult<()> {
         py.detach(|| self.engine.remove_business(business))?;
         Ok(())
+    }
+
+    /// `export_business` and `remove_business` in one step, under one hold of the routing
+    /// table and the business's shard: every input another thread applies to the business
+    /// is either in the export or, applied after it, refused as an unknown number or
+    /// business (between a separate export and removal it would be in neither). All or
+    /// nothing: a refused take (an unknown business) changes nothing.
+    fn take_business<'py>(
+        &self,
+        py: Python<'py>,
+        business: &str,
+    ) -> BindingResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.engine.take_business(business))?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// Every shard's state as bytes (a header line, then one snapshot line per shard),

@@ -1,13 +1,17 @@
-"""Moving a business between engines: export it, import it elsewhere, remove it here."""
+"""Moving a business between engines: export it, import it elsewhere, remove it here (or
+take it: export and remove in one step)."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
 
 import convstate
+from conftest import in_threads
 
 T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z in unix milliseconds
 MINUTE = 60_000
@@ -107,3 +111,81 @@ def test_a_sharded_engine_removes_a_business_and_its_routes() -> None:
         sharded.remove_business("biz3")
     sharded.import_business(exported)
     assert json.loads(sharded.process([query])[0])["business"] == "biz3"
+
+
+def test_a_take_is_an_export_then_a_removal() -> None:
+    exported, taken = engine(), engine()
+    data = exported.export_business("biz1")
+    exported.remove_business("biz1")
+    assert taken.take_business("biz1") == data
+    assert taken.snapshot() == exported.snapshot()
+    before = taken.snapshot()
+    with pytest.raises(convstate.NotFoundError, match="biz1"):
+        taken.take_business("biz1")
+    assert taken.snapshot() == before
+
+    sharded = convstate.ShardedEngine(shards=2)
+    for line in sharded.process(traffic(4)):
+        assert json.loads(line)["type"] != "error", line
+    data = sharded.export_business("biz3")
+    assert sharded.take_business("biz3") == data
+    query = {"type": "query_number", "at": T0 + 2 * MINUTE, "number": number(3)}
+    assert json.loads(sharded.process([query])[0])["error"] == "unknown_number"
+    before = sharded.snapshot()
+    with pytest.raises(convstate.NotFoundError, match="biz3"):
+        sharded.take_business("biz3")
+    assert sharded.snapshot() == before
+    sharded.import_business(data)
+    assert json.loads(sharded.process([query])[0])["business"] == "biz3"
+
+
+def test_a_sharded_take_loses_no_inbound_sent_meanwhile() -> None:
+    # Two threads send inbounds (each from a new contact) to biz1 while a third takes it:
+    # each one the engine accepted is in the export; after the take they are refused.
+    sharded = convstate.ShardedEngine(shards=2)
+    for line in sharded.process(traffic(3)):
+        assert json.loads(line)["type"] != "error", line
+    start = convstate.Engine.from_business_export(sharded.export_business("biz1"))
+    accepted: list[list[str]] = [[], []]
+    refused: list[list[str]] = [[], []]
+    taken: list[bytes] = []
+    lock = threading.Lock()
+
+    def work(index: int) -> None:
+        if index == 2:
+            deadline = time.monotonic() + 60
+            while True:
+                with lock:
+                    if len(accepted[0]) + len(accepted[1]) >= 100:
+                        break
+                assert time.monotonic() < deadline, "the senders applied nothing"
+                time.sleep(0.001)
+            taken.append(sharded.take_business("biz1"))
+            return
+        for i in range(1_000_000):
+            c = f"+4918{index:02d}{i:07d}"
+            line = {"type": "inbound", "at": T0 + 3 * MINUTE, "number": number(1),
+                    "contact": c, "kind": "text", "message_id": f"in.{index}.{i}"}
+            result = json.loads(sharded.process([line])[0])
+            if result["type"] == "ack":
+                assert not refused[index], f"{c} accepted after a refusal"
+                with lock:
+                    accepted[index].append(c)
+            else:
+                assert result["error"] == "unknown_number", result
+                refused[index].append(c)
+                if len(refused[index]) >= 20:
+                    return
+        raise AssertionError("the take never came")
+
+    in_threads(3, work)
+    moved = convstate.Engine.from_business_export(taken[0])
+    contacts = accepted[0] + accepted[1]
+    counters = moved.number(number(1))["counters"]
+    assert counters["inbound"] == start.number(number(1))["counters"]["inbound"] + len(contacts)
+    at = T0 + 3 * MINUTE
+    assert all(moved.conversation(number(1), c, at=at)["window_open"] for c in contacts)
+    assert not any(moved.conversation(number(1), c, at=at)["window_open"]
+                   for c in refused[0] + refused[1])
+    with pytest.raises(convstate.NotFoundError):
+        sharded.export_business("biz1")
