@@ -4,8 +4,9 @@
 //! business by exporting it from one state, importing it into another and removing it from
 //! the first. `move` does the three in memory and writes nothing unless all three succeed;
 //! `export`, `import` and `remove` are the steps alone, for moving through a file (between
-//! machines). The core decides everything (`Engine::export_business`, `import_business`,
-//! `remove_business`); this module reads and writes files.
+//! machines). The core decides everything (`Engine::take_business` for `move`, which exports
+//! and removes in one step, `export_business`, `import_business`, `remove_business`); this
+//! module reads and writes files.
 
 use std::io::Read;
 use std::path::Path;
@@ -59,11 +60,11 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
         )));
     }
     let mut from = state::load_existing(from_path)?;
-    let export = from.export_business(business).map_err(refused(from_path))?;
-    let to = import_into(to_path, &export, &to_path.display().to_string())?;
     let before = from.conversation_count();
-    from.remove_business(business).map_err(refused(from_path))?;
+    // Export and removal in one step, in memory: nothing is written if the import fails.
+    let export = from.take_business(business).map_err(refused(from_path))?;
     let moved = before - from.conversation_count();
+    let to = import_into(to_path, &export, &to_path.display().to_string())?;
     // The destination is written first: a failure between the two writes leaves the
     // business in both states (which a `remove` finishes), never in neither.
     state::save(to_path, &to)?;
