@@ -93,7 +93,10 @@ impl SentContent {
     /// not pruned yet (the caller compares with its `now`: pruning happens on sends only).
     #[inline]
     pub fn expires_at(&self, to: Recipient, hash: u64) -> Option<Instant> {
-        self.latest(to, hash).map(|(expires_at, _)| expires_at)
+        // Written out, not read through `latest`: every send asks this, and through
+        // `latest` it cost about 20 instructions more a send (callgrind, session 33).
+        let at = self.find(to, hash)?;
+        Some(self.log[self.position(self.index.value(at))].expires_at)
     }
 
     /// [`SentContent::expires_at`], with the conversation that sent that latest record.
