@@ -1983,7 +1983,7 @@ impl Parser<'_> {
                 Ok(Some(Event::UserPreference(UserPreference {
                     at: timestamp(object, &path, change.at)?,
                     number: number.clone(),
-                    contact: contact(str_at(object, &path, "wa_id")?),
+                    contact: contact(wa_id_at(object, &path)?),
                     value,
                 })))
             })();
@@ -2068,6 +2068,15 @@ fn contact_at(
             format!("missing (nor is there a {user_id_key:?})"),
         )),
         Some(_) => Err(invalid(&join(path, user_id_key), "expected a string")),
+    }
+}
+
+/// An item's `wa_id`, not empty: an empty one was refused only when the event was applied,
+/// as an invalid user id `""`, naming no field.
+fn wa_id_at<'a>(object: &'a serde_json::Map<String, Value>, path: &str) -> Found<&'a str> {
+    match str_at(object, path, "wa_id")? {
+        "" => Err(invalid(&join(path, "wa_id"), "empty")),
+        wa_id => Ok(wa_id),
     }
 }
 

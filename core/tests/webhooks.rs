@@ -2619,3 +2619,26 @@ fn a_sharded_engine_reads_every_payload_as_one_engine_does() {
         assert_eq!(from_shards, format!("{}\n", single.handle_json(view)[0]));
     }
 }
+
+/// A preference whose `wa_id` is empty fails naming that field: it was refused only when
+/// applied, as an invalid user id `""`, naming no field.
+#[test]
+fn a_preference_with_an_empty_wa_id_fails_naming_it() {
+    let mut engine = engine();
+    let change = r#"{"field":"user_preferences","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"user_preferences":[{"wa_id":"","category":"marketing_messages","value":"stop","timestamp":1793610100}]}}"#;
+    let outcomes = one_change(&mut engine, change);
+    assert_eq!(
+        notes(&outcomes),
+        [("failed", "entry[0].changes[0].value.user_preferences[0]")],
+        "{outcomes:?}"
+    );
+    let WebhookOutcome::Failed { error, .. } = &outcomes[0] else {
+        unreachable!()
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("user_preferences[0].wa_id: empty"),
+        "{error}"
+    );
+}
