@@ -101,8 +101,10 @@
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
  * currency is a three-letter ISO 4217 code (a policy with any other is refused with
- * `CONVSTATE_ERR_INVALID_POLICY`), so it always fits; `convstate_engine_new`,
- * `convstate_sharded_engine_new` and `convstate_engine_restore` check the fit again.
+ * `CONVSTATE_ERR_INVALID_POLICY`), so it always fits; every call that makes an engine from
+ * a policy or saved bytes (`convstate_engine_new`, `convstate_sharded_engine_new`,
+ * `convstate_engine_restore`, `convstate_sharded_engine_restore`,
+ * `convstate_engine_from_business_export`) checks the fit again.
  */
 #define CONVSTATE_CURRENCY_CAPACITY 8
 
