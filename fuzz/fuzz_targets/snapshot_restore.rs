@@ -1,9 +1,10 @@
 //! Snapshot restore from arbitrary bytes. The first byte chooses the mode: the bytes as they
 //! are (they must almost always fail the checksum), or sealed with a valid checksum so that
 //! the fuzzer reaches the body's decoding and consistency checks. A snapshot that restores
-//! must snapshot again byte-stably, lose a business to `remove_business` and restore again,
-//! and survive more input, after which the state it saves restores too: nothing a body can
-//! hold may make the engine save what it would refuse. The sharded engine's reader gets the
+//! must snapshot again byte-stably, lose a business to `remove_business` (or to
+//! `take_business`, whose export makes an engine) and restore again, and survive more
+//! input, after which the state it saves restores too: nothing a body can hold may make
+//! the engine save what it would refuse. The sharded engine's reader gets the
 //! bytes too, raw or framed as sealed shard lines, and so does the business import, raw
 //! (exports up to version 3 travel without an envelope) or sealed as a version 4 export:
 //! an engine made from an export that imports must save states that restore.
@@ -92,6 +93,17 @@ fuzz_target!(|data: &[u8]| {
             restored.snapshot() == bytes,
             "remove_business left an unstable state"
         );
+        // Taking it is exporting and removing it: the same state left, and an export that
+        // makes an engine of its own.
+        let mut taken = engine.clone();
+        let export = taken
+            .take_business(&business)
+            .expect("a business of a restored engine can be taken");
+        assert!(
+            taken.snapshot() == bytes,
+            "take_business left another state than remove_business"
+        );
+        Engine::from_business_export(&export).expect("a taken business makes an engine");
     }
     for line in FOLLOW_UP {
         engine.handle_json(line);
