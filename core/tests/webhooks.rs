@@ -671,20 +671,10 @@ fn a_pause_title_that_cannot_be_read_is_reported() {
 fn a_call_whose_direction_cannot_be_read_fails_naming_it() {
     let mut engine = engine();
     let change = r#"{"field":"calls","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"calls":[{"id":"wacid.1","to":"15550001111","from":"79110000001","event":"connect","timestamp":"1793610030","direction":["USER_INITIATED"]}]}}"#;
-    let outcomes = one_change(&mut engine, change);
-    assert_eq!(
-        notes(&outcomes),
-        [("failed", "entry[0].changes[0].value.calls[0]")],
-        "{outcomes:?}"
-    );
-    let WebhookOutcome::Failed { error, .. } = &outcomes[0] else {
-        unreachable!()
-    };
-    assert!(
-        error
-            .to_string()
-            .contains("calls[0].direction: expected a string"),
-        "{error}"
+    assert_one_failure(
+        &one_change(&mut engine, change),
+        "entry[0].changes[0].value.calls[0]",
+        "calls[0].direction: expected a string",
     );
 }
 
@@ -1017,19 +1007,10 @@ fn a_phone_number_that_is_not_a_string_fails_and_restricts_no_other_number() {
         let outcomes = engine
             .handle_webhook(&entry(&(T0 / 1000).to_string(), change), at(120))
             .unwrap();
-        assert_eq!(
-            notes(&outcomes),
-            [("failed", "entry[0].changes[0].value.phone_number")],
-            "{change}: {outcomes:?}"
-        );
-        let WebhookOutcome::Failed { error, .. } = &outcomes[0] else {
-            unreachable!()
-        };
-        assert!(
-            error
-                .to_string()
-                .contains("phone_number: expected a string"),
-            "{error}"
+        assert_one_failure(
+            &outcomes,
+            "entry[0].changes[0].value.phone_number",
+            "phone_number: expected a string",
         );
         assert_eq!(engine.snapshot(), snapshot, "{change}: nothing changed");
     }
@@ -1138,6 +1119,15 @@ fn one_change(engine: &mut Engine, change: &str) -> Vec<WebhookOutcome> {
     engine
         .handle_webhook(&entry("1793610000", change), at(60))
         .expect("a payload")
+}
+
+/// Asserts that the outcomes are one failure, at `path`, whose error says `says`.
+fn assert_one_failure(outcomes: &[WebhookOutcome], path: &str, says: &str) {
+    assert_eq!(notes(outcomes), [("failed", path)], "{outcomes:?}");
+    let WebhookOutcome::Failed { error, .. } = &outcomes[0] else {
+        unreachable!()
+    };
+    assert!(error.to_string().contains(says), "{error}");
 }
 
 /// The reasons of the `unrecognized` outcomes.
@@ -2626,19 +2616,9 @@ fn a_sharded_engine_reads_every_payload_as_one_engine_does() {
 fn a_preference_with_an_empty_wa_id_fails_naming_it() {
     let mut engine = engine();
     let change = r#"{"field":"user_preferences","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"user_preferences":[{"wa_id":"","category":"marketing_messages","value":"stop","timestamp":1793610100}]}}"#;
-    let outcomes = one_change(&mut engine, change);
-    assert_eq!(
-        notes(&outcomes),
-        [("failed", "entry[0].changes[0].value.user_preferences[0]")],
-        "{outcomes:?}"
-    );
-    let WebhookOutcome::Failed { error, .. } = &outcomes[0] else {
-        unreachable!()
-    };
-    assert!(
-        error
-            .to_string()
-            .contains("user_preferences[0].wa_id: empty"),
-        "{error}"
+    assert_one_failure(
+        &one_change(&mut engine, change),
+        "entry[0].changes[0].value.user_preferences[0]",
+        "user_preferences[0].wa_id: empty",
     );
 }
