@@ -586,10 +586,7 @@ impl Engine {
     /// out with another input's (under another template or number), and `poll_timeout`
     /// would name an instant already past.
     pub(crate) fn fire_passed(&mut self) {
-        let now = self.clock;
-        if !self.timers.nothing_due_by(now) {
-            self.fire_due(now);
-        }
+        self.handle_timeout(self.clock);
     }
 
     /// When the host should call [`Engine::handle_timeout`] next: never later than the next
@@ -960,9 +957,10 @@ impl Engine {
             if !crate::template::is_template_name(&t.name) {
                 return Err(Error::InvalidEvent {
                     problem: format!(
-                        "default_template.name {:?} is not a template name: 1..=512 lowercase \
+                        "default_template.name {:?} is not a template name: 1..={} lowercase \
                          letters, digits and _",
-                        crate::error::quoted(&t.name)
+                        crate::error::quoted(&t.name),
+                        crate::template::TEMPLATE_NAME_MAX_CHARS
                     ),
                 });
             }
@@ -1909,8 +1907,9 @@ fn check_template_language(field: &str, language: &str) -> Result<(), Error> {
 pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
     if !crate::template::is_template_name(&t.name) {
         return Err(crate::snapshot::corrupt(format!(
-            "template name {:?} is not 1..=512 lowercase letters, digits or _",
-            crate::error::quoted(&t.name)
+            "template name {:?} is not 1..={} lowercase letters, digits or _",
+            crate::error::quoted(&t.name),
+            crate::template::TEMPLATE_NAME_MAX_CHARS
         )));
     }
     check_template_language("template language", &t.language).map_err(saved)

@@ -155,7 +155,7 @@ pub enum TemplateProblem {
         actual_chars: u64,
     },
     /// The name is empty or not lowercase letters, digits and `_`.
-    #[error("name {name:?} must be 1..=512 lowercase letters, digits or '_'")]
+    #[error("name {name:?} must be 1..={max} lowercase letters, digits or '_'", max = TEMPLATE_NAME_MAX_CHARS)]
     InvalidName {
         /// The name given.
         name: String,

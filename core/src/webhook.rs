@@ -989,22 +989,15 @@ impl Parser<'_> {
     /// The numbers a WABA-level event applies to: `value.phone_number` when given, else
     /// every number of the WABA's business.
     fn account_numbers(&mut self, change: &Change) -> Option<Vec<String>> {
-        let path = join(&change.path, "phone_number");
-        match change.value.get("phone_number") {
-            Some(Value::String(display)) => {
-                return match self.registered_number(display) {
-                    Ok(number) => Some(vec![number]),
-                    Err(e) => {
-                        self.failed(&path, e);
-                        None
-                    }
-                };
-            }
-            None | Some(Value::Null) => {}
-            // A number that cannot be read names one number all the same: taken as absent,
-            // the restriction or limit meant for it went to every number of the business.
-            Some(_) => {
-                self.failed(&path, invalid(&path, "expected a string"));
+        // A number that cannot be read names one number all the same: taken as absent, the
+        // restriction or limit meant for it went to every number of the business.
+        let display = opt_str_at(change.value, &change.path, "phone_number")
+            .and_then(|display| display.map(|d| self.registered_number(d)).transpose());
+        match display {
+            Ok(Some(number)) => return Some(vec![number]),
+            Ok(None) => {}
+            Err(e) => {
+                self.failed(&join(&change.path, "phone_number"), e);
                 return None;
             }
         }
@@ -1265,11 +1258,7 @@ impl Parser<'_> {
             },
             Some(_) => return Err(invalid(&join(path, "type"), "expected a string")),
         };
-        let category = match object.get("category") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(c)) => Some(c.to_ascii_lowercase()),
-            Some(_) => return Err(invalid(&join(path, "category"), "expected a string")),
-        };
+        let category = opt_str_at(object, path, "category")?.map(str::to_ascii_lowercase);
         Ok(ProviderPricing { kind, category })
     }
 
@@ -1293,11 +1282,7 @@ impl Parser<'_> {
                     .ok_or_else(|| invalid(&path, "expected an object"))?;
                 // A direction that cannot be read may be a user's: skipped as a business
                 // call's, a call that opens the window was dropped under the wrong reason.
-                let direction = match object.get("direction") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(direction)) => Some(direction.as_str()),
-                    Some(_) => return Err(invalid(&join(&path, "direction"), "expected a string")),
-                };
+                let direction = opt_str_at(object, &path, "direction")?;
                 let event = str_at(object, &path, "event")?;
                 if direction != Some("USER_INITIATED") || event != "connect" {
                     return Ok(None);
@@ -1574,11 +1559,8 @@ impl Parser<'_> {
             return;
         };
         // A header or footer that is present must be text; absent, the template has none.
-        let optional = |key: &str| match change.value.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(invalid(&join(&change.path, key), "expected a string")),
-        };
+        let optional =
+            |key| opt_str_at(change.value, &change.path, key).map(|t| t.map(str::to_owned));
         let (header, footer) = match (
             optional("message_template_title"),
             optional("message_template_footer"),
@@ -2042,6 +2024,20 @@ fn str_at<'a>(object: &'a serde_json::Map<String, Value>, path: &str, key: &str)
     match object.get(key) {
         Some(Value::String(s)) => Ok(s),
         None => Err(invalid(&join(path, key), "missing")),
+        Some(_) => Err(invalid(&join(path, key), "expected a string")),
+    }
+}
+
+/// `object[key]` as a string when given: absent or `null` is `None`, another value an error
+/// naming the key.
+fn opt_str_at<'a>(
+    object: &'a serde_json::Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Found<Option<&'a str>> {
+    match present(object, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(invalid(&join(path, key), "expected a string")),
     }
 }

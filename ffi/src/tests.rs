@@ -1237,20 +1237,7 @@ fn the_result_code_docs_cover_what_typed_calls_return() {
         convstate_engine_messaging_limit(engine, T0 + HOUR, ptr(NUMBER), NUMBER.len(), 7)
     };
     assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT, "{}", last_error());
-    let mut usage = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
-    let month = "2026-13";
-    let rc = unsafe {
-        convstate_engine_usage(
-            engine,
-            ptr(NUMBER),
-            NUMBER.len(),
-            null(),
-            0,
-            ptr(month),
-            month.len(),
-            usage.as_mut_ptr(),
-        )
-    };
+    let (rc, _) = usage_call(engine, "2026-13");
     assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT, "{}", last_error());
     unsafe { convstate_engine_free(engine) };
 
@@ -1442,7 +1429,15 @@ fn currency(array: &[c_char; CONVSTATE_CURRENCY_CAPACITY]) -> String {
         .into_owned()
 }
 
-fn usage_of(engine: *mut convstate_engine, month: &str) -> convstate_usage_view {
+/// `convstate_engine_usage` of `NUMBER` for `month`: its result code and the view it filled
+/// (read only when the code is `CONVSTATE_OK`).
+fn usage_call(
+    engine: *mut convstate_engine,
+    month: &str,
+) -> (
+    convstate_result,
+    std::mem::MaybeUninit<convstate_usage_view>,
+) {
     let mut view = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
     let rc = unsafe {
         convstate_engine_usage(
@@ -1456,6 +1451,11 @@ fn usage_of(engine: *mut convstate_engine, month: &str) -> convstate_usage_view 
             view.as_mut_ptr(),
         )
     };
+    (rc, view)
+}
+
+fn usage_of(engine: *mut convstate_engine, month: &str) -> convstate_usage_view {
+    let (rc, view) = usage_call(engine, month);
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     unsafe { view.assume_init() }
 }
