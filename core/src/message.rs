@@ -473,6 +473,13 @@ pub enum OutboundMessage {
     Template(TemplateMessage),
 }
 
+/// A coordinate's bytes for the content hash: -0.0 and 0.0 are the same place on the globe
+/// (and print the same on a map), so they are the same content for §10's duplicate rule.
+/// Adding +0.0 turns -0.0 into 0.0 and leaves every other value as it is.
+fn coordinate_bits(degrees: f64) -> [u8; 8] {
+    (degrees + 0.0).to_bits().to_le_bytes()
+}
+
 impl OutboundMessage {
     /// Whether this is a template (the only kind allowed outside the window).
     pub fn is_template(&self) -> bool {
@@ -543,8 +550,8 @@ impl OutboundMessage {
                 longitude,
             } => {
                 h.part(b"location");
-                h.part(&latitude.to_bits().to_le_bytes());
-                h.part(&longitude.to_bits().to_le_bytes());
+                h.part(&coordinate_bits(*latitude));
+                h.part(&coordinate_bits(*longitude));
             }
             OutboundMessage::Template(t) => t.hash_into(&mut h),
             other => {
