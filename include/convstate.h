@@ -2460,8 +2460,8 @@ convstate_result convstate_engine_poll_timeout(struct convstate_engine *engine,
  * Takes the oldest pending effect: writes its JSON line (the wire format, no newline, no NUL)
  * into `buffer`, its length into `*written` and its kind into `*kind`. With no effect pending,
  * `*kind` is `CONVSTATE_EFFECT_NONE` and `*written` is 0. If `capacity` is too small, returns
- * `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the length needed in `*written`, and the effect stays
- * pending (the next call returns it).
+ * `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the length needed in `*written` and the effect's kind
+ * in `*kind`, and the effect stays pending (the next call returns it).
  *
  * Effects wait in the engine until taken, with no cap (dropping one would lose what it
  * says), and they are part of its snapshot: a host must drain them after each call, or the

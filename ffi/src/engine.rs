@@ -1155,8 +1155,8 @@ pub unsafe extern "C" fn convstate_engine_poll_timeout(
 /// Takes the oldest pending effect: writes its JSON line (the wire format, no newline, no NUL)
 /// into `buffer`, its length into `*written` and its kind into `*kind`. With no effect pending,
 /// `*kind` is `CONVSTATE_EFFECT_NONE` and `*written` is 0. If `capacity` is too small, returns
-/// `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the length needed in `*written`, and the effect stays
-/// pending (the next call returns it).
+/// `CONVSTATE_ERR_BUFFER_TOO_SMALL` with the length needed in `*written` and the effect's kind
+/// in `*kind`, and the effect stays pending (the next call returns it).
 ///
 /// Effects wait in the engine until taken, with no cap (dropping one would lose what it
 /// says), and they are part of its snapshot: a host must drain them after each call, or the
@@ -1181,12 +1181,13 @@ pub unsafe extern "C" fn convstate_engine_poll_effect(
             }
             return Ok(());
         };
-        let kind = effect_kind(effect);
+        // The kind is written first, so that a host told its buffer is too small also
+        // learns what waits (and can size buffers by kind).
+        unsafe { kind_out.write(effect_kind(effect)) };
         let line = convstate_core::wire::encode_effect(effect);
         // Taken from the queue only once it fits: a too-small buffer leaves it pending.
         unsafe { copy_out(line.as_bytes(), buffer, capacity, written) }?;
         handle.engine.poll_effect();
-        unsafe { kind_out.write(kind) };
         Ok(())
     }
 }

@@ -539,6 +539,13 @@ fn a_too_small_buffer_leaves_the_effect_pending_even_across_a_snapshot() {
     let (rc, needed, _) = poll(engine, 0);
     assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
     assert_eq!(needed, expected[1].len());
+    // The kind comes with the size needed.
+    let mut kind = convstate_effect_kind::CONVSTATE_EFFECT_NONE;
+    let mut written = 0;
+    let rc =
+        unsafe { convstate_engine_poll_effect(engine, null_mut(), 0, &mut written, &mut kind) };
+    assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
+    assert_eq!(kind, convstate_effect_kind::CONVSTATE_EFFECT_TICKET_OPENED);
     let (rc, written, _) = poll(engine, needed - 1);
     assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
     assert_eq!(written, needed);

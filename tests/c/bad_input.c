@@ -284,6 +284,10 @@ static convstate_result poll_effect_too_small(convstate_engine *engine, size_t c
   convstate_effect_kind kind = CONVSTATE_EFFECT_NONE;
   convstate_result rc = convstate_engine_poll_effect(engine, use_null ? NULL : buffer, capacity, &needed, &kind);
   if (rc != CONVSTATE_ERR_BUFFER_TOO_SMALL) return rc;
+  if (kind == CONVSTATE_EFFECT_NONE) {
+    fprintf(stderr, "poll_effect named no kind for the effect that did not fit\n");
+    return CONVSTATE_ERR_OTHER;
+  }
   if (needed <= capacity || needed > sizeof buffer) {
     fprintf(stderr, "poll_effect named %zu bytes as needed for capacity %zu\n", needed, capacity);
     return CONVSTATE_ERR_OTHER;
