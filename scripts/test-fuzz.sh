@@ -41,6 +41,8 @@ for target in "${TARGETS[@]}"; do
   if ! cargo fuzz run -s none "$target" "$work/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1; then
     tail -n 60 "$log" >&2
+    # The panic's message sits above the backtrace, out of the tail's reach.
+    grep -m 1 -A 1 "panicked at" "$log" >&2 || true
     echo "fuzz target $target failed: see the input above and fuzz/artifacts/$target/" >&2
     exit 1
   fi

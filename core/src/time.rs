@@ -99,9 +99,11 @@ impl Instant {
         Instant(self.0.saturating_sub(d.0).max(MIN_INSTANT_MS))
     }
 
-    /// The duration from `earlier` to `self` (zero if `earlier` is later).
+    /// The duration from `earlier` to `self`: zero if `earlier` is later, and at most
+    /// [`MAX_DURATION_MS`], like every `Duration` (instants span almost 10,000 years, and a
+    /// longer span written into a snapshot would be refused when read back).
     pub fn since(self, earlier: Instant) -> Duration {
-        Duration(self.0.saturating_sub(earlier.0).max(0))
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
 
     /// RFC 3339 with milliseconds only when they are not zero, always `Z`.

@@ -775,6 +775,29 @@ fn a_snapshot_from_before_response_times_restores() {
     );
 }
 
+/// Found by the `snapshot_restore` fuzz target in CI: an older snapshot's live chat whose
+/// first response came two thousand years after it started. Its response time, derived on
+/// restore, was longer than any duration, so the engine's own snapshot of it was refused.
+/// Durations stop at their maximum, and the saved state restores.
+#[test]
+fn a_chat_answered_millennia_after_it_started_saves_a_state_that_restores() {
+    let bytes = include_bytes!("fixtures/snapshot-before-response-times.json");
+    let body = String::from_utf8(unseal(bytes).expect("intact").to_vec()).expect("UTF-8");
+    let chat = r#"{"started_at":"2026-11-02T09:02:00Z","last_activity_at":"2026-11-02T09:03:00Z","first_response_at":"2026-11-02T09:03:00Z"}"#;
+    assert!(body.contains(chat), "the fixture's answered chat");
+    let late = r#"{"started_at":"2026-11-02T09:02:00Z","last_activity_at":"4052-11-02T09:03:00Z","first_response_at":"4052-11-02T09:03:00Z"}"#;
+    let engine = Engine::restore(&seal(body.replace(chat, late).as_bytes()))
+        .expect("the forged older snapshot restores");
+    let saved = engine.snapshot();
+    let again = Engine::restore(&saved).expect("the engine's own snapshot restores");
+    assert!(again.snapshot() == saved, "restore(snapshot(e)) is stable");
+    assert!(
+        body_of(&again).contains(r#""responses":1,"response_total":"36600d""#),
+        "the response time stops at the longest duration: {}",
+        body_of(&again)
+    );
+}
+
 #[test]
 fn a_quality_pause_restored_from_before_counted_pauses_is_not_struck_twice() {
     // A snapshot of before templates kept their counted pauses: the pause in progress is
