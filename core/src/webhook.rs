@@ -1816,8 +1816,12 @@ impl Parser<'_> {
             *slot = Some(slot.flatten().max(expiry));
         }
         // An update listing no restriction says there is none left; one listing only entries
-        // the engine does not keep (reported above) says nothing of messaging.
-        if !restrictions.is_empty() && listed.iter().all(Option::is_none) {
+        // the engine does not keep (reported above) says nothing of messaging. An entry whose
+        // expiry could not be read still names its scope, so the others are free.
+        if !restrictions.is_empty()
+            && listed.iter().all(Option::is_none)
+            && !unreadable.contains(&true)
+        {
             return;
         }
         let Some(numbers) = self.account_numbers(change) else {

@@ -2461,6 +2461,50 @@ fn a_restriction_entry_with_an_unreadable_expiry_fails_alone() {
 }
 
 #[test]
+fn a_list_whose_only_entry_has_an_unreadable_expiry_still_lifts_the_other_scope() {
+    // The list names the restrictions in force. An entry whose type is read but whose
+    // expiry is not still says which scope it is, so the scope it leaves out is free, as
+    // with a readable expiry; it used to be kept, as if the list had named nothing the
+    // engine keeps (found by a docs review: events.md and the code's comment said so).
+    let mut engine = engine();
+    let time = T0 / 1000 + 60;
+    let restricted = format!(
+        r#","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{}}}]"#,
+        time + 86_400
+    );
+    engine
+        .handle_webhook(&account_update(time, &restricted), at(120))
+        .unwrap();
+    let decision = check_send(&mut engine, 600, UTILITY);
+    assert_eq!(
+        decision["denial"]["scope"], "business_initiated",
+        "{decision}"
+    );
+
+    let unreadable = r#","restriction_info":[{"restriction_type":"RESTRICTED_CUSTOMER_INITIATED_MESSAGING","expiration":"soon"}]"#;
+    let outcomes = engine
+        .handle_webhook(&account_update(time + 600, unreadable), at(720))
+        .unwrap();
+    assert_eq!(
+        notes(&outcomes),
+        [("failed", "entry[0].changes[0].value.restriction_info[0]")],
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::RestrictionLifted(RestrictionLifted {
+                scope: Some(RestrictionScope::BusinessInitiated),
+                ..
+            })]
+        ),
+        "{outcomes:?}"
+    );
+    let decision = check_send(&mut engine, 1200, UTILITY);
+    assert_eq!(decision["verdict"], "allowed", "{decision}");
+}
+
+#[test]
 fn malformed_restriction_entries_and_ban_states_are_errors_naming_them() {
     // A restriction entry that is not an object, or whose type is not a string, was
     // reported as an unknown restriction type `None`; a ban state that is not a string was
