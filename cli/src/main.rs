@@ -249,13 +249,32 @@ fn file_path(path: &str) -> Result<PathBuf, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let cli =
+        match Cli::try_parse() {
+            Ok(cli) => cli,
+            Err(e) if e.use_stderr() => e.exit(),
+            // `--help` and `--version` are the command's output: clap's own exit leaves a failed
+            // write of them untold (`--help > /dev/full` exited 0).
+            Err(e) => {
+                return finish(e.print().and_then(|()| std::io::stdout().flush()).map_err(
+                    |source| CliError::Io {
+                        what: "cannot write",
+                        path: STDOUT_NAME.into(),
+                        source,
+                    },
+                ))
+            }
+        };
+    finish(match cli.command {
         Command::Replay(args) => run_replay(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Business(command) => business::run(&command),
-    };
+    })
+}
+
+/// The exit code of a command's result, with its error reported.
+fn finish(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of the output went away (`convstate replay ... | head`): stop quietly,

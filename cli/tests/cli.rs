@@ -1211,6 +1211,23 @@ fn messages_name_standard_input_and_output_as_such() {
     assert!(!import.exists(), "nothing imported, nothing saved");
 }
 
+/// Help and version are output like any other: one that cannot be written exits 1, not 0.
+#[test]
+#[cfg(target_os = "linux")]
+fn help_and_version_that_cannot_be_written_exit_1() {
+    let asks: [&[&str]; 4] = [
+        &["--help"],
+        &["--version"],
+        &["replay", "--help"],
+        &["business", "move", "-h"],
+    ];
+    for args in asks {
+        let output = run_into_full_device(args);
+        assert_exit_saying(&output, 1, "convstate: error: cannot write <stdout>: ");
+    }
+    assert_exit(&run(&["--help"]), 0);
+}
+
 #[test]
 fn exit_codes_are_as_documented() {
     let help = run(&["replay", "--help"]);
