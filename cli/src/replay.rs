@@ -104,7 +104,14 @@ impl Replayer {
                             .record_effect(effect, &wire::encode_effect(effect));
                     }
                 }
-                WebhookOutcome::Failed { error, .. } => self.summary.record_rejection(error),
+                WebhookOutcome::Failed { error, event, .. } => {
+                    // An item whose event the engine refused counts among the events, as a
+                    // wire line the engine refuses does.
+                    if let Some(event) = event {
+                        self.summary.record_input(event, &self.engine);
+                    }
+                    self.summary.record_rejection(error)
+                }
                 WebhookOutcome::Unrecognized { .. } => self.summary.webhook_items.unrecognized += 1,
                 WebhookOutcome::Skipped { .. } => self.summary.webhook_items.skipped += 1,
             }

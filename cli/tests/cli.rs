@@ -2036,6 +2036,38 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
 }
 
 #[test]
+fn a_webhook_event_the_engine_refuses_counts_among_the_events_as_a_wire_one_does() {
+    let register = r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#;
+    // A template the engine does not know, paused by the provider: as a wire line and as a
+    // webhook body.
+    let wire = r#"{"type":"template_status","at":"2026-11-02T09:00:00Z","business":"acme","name":"nosuch","language":"en_US","status":"paused"}"#;
+    let webhook = r#"{"object":"whatsapp_business_account","entry":[{"id":"acme","time":1793610000,"changes":[{"value":{"event":"PAUSED","message_template_id":1,"message_template_name":"nosuch","message_template_language":"en_US","reason":"NONE"},"field":"message_template_status_update"}]}]}"#;
+    for (format, line) in [("wire", wire), ("meta-webhook", webhook)] {
+        let input = format!("{register}\n{line}\n");
+        let output = run_with_stdin(
+            &[
+                "replay",
+                "--format",
+                format,
+                "-",
+                "--summary",
+                "--summary-format",
+                "json",
+            ],
+            input.as_bytes(),
+        );
+        assert_exit(&output, 0);
+        let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(
+            summary["rejected_by_error"]["unknown_template"], 1,
+            "{format}"
+        );
+        assert_eq!(summary["events"], 2, "{format}: {summary:#}");
+        assert_eq!(summary["events_by_type"]["template_status"], 1, "{format}");
+    }
+}
+
+#[test]
 fn summary_counts_an_idempotent_retry_once() {
     // A host retried one send twice with its idempotency key: the engine answers the first
     // decision and changes nothing, so the summary counts one send, one charge, one slot.
