@@ -13,7 +13,7 @@ use std::path::Path;
 
 use convstate::Engine;
 
-use crate::error::{input_name, CliError};
+use crate::error::{input_name, report, CliError};
 use crate::paths::same_file;
 use crate::{state, BusinessCommand, BusinessMoveArgs};
 
@@ -84,11 +84,11 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
             ),
         }
     })?;
-    eprintln!(
+    report(format_args!(
         "convstate: moved business {business:?} ({moved} conversations) from {} to {}",
         from_path.display(),
         to_path.display()
-    );
+    ));
     Ok(())
 }
 

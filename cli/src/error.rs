@@ -27,6 +27,15 @@ pub fn input_name(file: &str) -> &str {
 /// How messages name standard output, given as `-` or written by default.
 pub const STDOUT_NAME: &str = "<stdout>";
 
+/// Writes a message and a line break to standard error, as `eprintln!` does, except that a
+/// standard error that cannot be written (`2>/dev/full`, a pipe whose reader closed it) is
+/// passed over: messages are not the command's output, and `eprintln!` panicked there,
+/// exiting 101 in the middle of a replay or after a move had saved both states.
+pub fn report(message: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+}
+
 /// Everything that stops a command.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

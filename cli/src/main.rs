@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use convstate::{Engine, Policy};
 
-use crate::error::{input_name, CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
+use crate::error::{input_name, report, CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
 use crate::input::MAX_LINE_BYTES;
 use crate::paths::{reads_standard_input, same_file};
 use crate::replay::{Malformed, Replayer};
@@ -281,7 +281,7 @@ fn finish(result: Result<(), CliError>) -> ExitCode {
         // with the status of a tool stopped by SIGPIPE, and save no state.
         Err(error) if error.is_closed_output() => ExitCode::from(EXIT_CLOSED_OUTPUT),
         Err(error) => {
-            eprintln!("convstate: error: {error}");
+            report(format_args!("convstate: error: {error}"));
             ExitCode::from(error.exit_code())
         }
     }
@@ -550,10 +550,10 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
                     problem: malformed.problem,
                 });
             }
-            eprintln!(
+            report(format_args!(
                 "convstate: warning: {source_name}:{line_number}: {} (skipped)",
                 malformed.problem
-            );
+            ));
             lines.push(replayer.skip_malformed(&malformed));
         }
         if let Some(out) = out.as_mut() {

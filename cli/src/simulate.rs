@@ -19,7 +19,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 
-use crate::error::CliError;
+use crate::error::{report, CliError};
 use crate::replay::Replayer;
 use crate::{interactive, print_summary, SimulateArgs};
 
@@ -355,9 +355,9 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
     let seconds = engine_time.as_secs_f64();
     // Timings vary from run to run; they go to standard error so that standard output (the
     // summary) is the same for the same seed.
-    eprintln!(
+    report(format_args!(
         "convstate: replayed {fed} events in {seconds:.3} s ({:.0} events/s)",
         fed as f64 / seconds.max(1e-9)
-    );
+    ));
     print_summary(&replayer.summary, args.summary_format)
 }

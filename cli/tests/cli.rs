@@ -1228,6 +1228,56 @@ fn help_and_version_that_cannot_be_written_exit_1() {
     assert_exit(&run(&["--help"]), 0);
 }
 
+/// Messages on standard error are not the command's output: one that cannot be written
+/// changes no exit code and stops nothing (`eprintln!` panicked, exiting 101).
+#[test]
+#[cfg(target_os = "linux")]
+fn a_standard_error_that_cannot_be_written_changes_no_exit_code() {
+    let run_with_full_stderr = |args: &[&str], input: &[u8]| {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let mut child = convstate(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(full)
+            .spawn()
+            .expect("the binary runs");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait().expect("the binary ends").code()
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("kept.json");
+    let state_arg = state.to_str().unwrap();
+    let input = b"{\"type\":\"tick\",\"at\":1}\n{bad\n";
+    // The error of a malformed line, a warning of one skipped, simulate's throughput, a move.
+    assert_eq!(run_with_full_stderr(&["replay", "-"], input), Some(1));
+    assert_eq!(
+        run_with_full_stderr(
+            &["replay", "-", "--keep-going", "--state", state_arg],
+            input
+        ),
+        Some(0)
+    );
+    assert!(state.exists(), "the replay went on and saved its state");
+    assert_eq!(
+        run_with_full_stderr(&["simulate", "--days", "1", "--contacts", "5"], b""),
+        Some(0)
+    );
+    let from = example_state(directory.path());
+    let to = directory.path().join("to.json");
+    let args = [
+        "business",
+        "move",
+        from.to_str().unwrap(),
+        to.to_str().unwrap(),
+        "--business",
+        "acme",
+    ];
+    assert_eq!(run_with_full_stderr(&args, b""), Some(0));
+}
+
 #[test]
 fn exit_codes_are_as_documented() {
     let help = run(&["replay", "--help"]);
