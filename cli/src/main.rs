@@ -81,7 +81,7 @@ enum BusinessCommand {
         #[arg(long, value_name = "NAME")]
         business: String,
         /// Write the export to this file (`-`: standard output, the default).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = named_file)]
         out: Option<String>,
     },
     /// Add an exported business to a state, which must run the export's policy and hold
@@ -93,6 +93,7 @@ enum BusinessCommand {
         #[arg(value_parser = file_path)]
         state: PathBuf,
         /// A file written by `business export`; `-` reads standard input.
+        #[arg(value_parser = named_file)]
         file: String,
     },
     /// Drop a business and everything it owns from a state: the last step of a move.
@@ -128,7 +129,7 @@ struct PolicyArgs {
     policy: Option<String>,
     /// Overrides merged over the policy, as JSON or `@FILE` (e.g. `{"chat":{"idle_timeout":"15m"}}`);
     /// `@-` reads them from standard input (not with `replay -`; a file named `-`: `@./-`).
-    #[arg(long, value_name = "JSON|@FILE")]
+    #[arg(long, value_name = "JSON|@FILE", value_parser = overrides)]
     policy_overrides: Option<String>,
 }
 
@@ -153,6 +154,7 @@ enum InputFormat {
 struct ReplayArgs {
     /// The event log, one JSON event per line; `-` reads standard input. Blank lines and
     /// lines starting with `//` are skipped.
+    #[arg(value_parser = named_file)]
     file: String,
     /// What each line of FILE is.
     #[arg(long, value_enum, default_value = "wire")]
@@ -176,7 +178,7 @@ struct ReplayArgs {
     #[arg(long, value_enum, default_value = "table", requires = "summary")]
     summary_format: SummaryFormat,
     /// Write the output lines to this file (`-`: standard output, the default without --summary).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = named_file)]
     out: Option<String>,
     /// Report malformed lines on standard error, answer them with an `error` line and go on
     /// (the exit code stays 0; the summary counts them as skipped lines).
@@ -235,9 +237,28 @@ struct InspectArgs {
     at: Option<String>,
 }
 
+/// A file argument, `-` (standard input or output) or a path. An empty one names no file:
+/// it was refused only when opened, as `cannot open : No such file or directory`, naming
+/// neither the argument nor what was wrong (a state's, after the whole replay).
+fn named_file(path: &str) -> Result<String, String> {
+    match path {
+        "" => Err("an empty path names no file".into()),
+        path => Ok(path.to_owned()),
+    }
+}
+
+/// `--policy-overrides`: JSON, or `@` and a file (`@-`: standard input).
+fn overrides(text: &str) -> Result<String, String> {
+    match text {
+        "@" => Err("`@` names no file: `@FILE`, or `@-` for standard input".into()),
+        text => Ok(text.to_owned()),
+    }
+}
+
 /// A path to a file the command reads or writes in place (a state, `--write-events`). `-`
 /// is refused: elsewhere it means standard input or output, here it made a file named `-`.
 fn file_path(path: &str) -> Result<PathBuf, String> {
+    named_file(path)?;
     if path == "-" {
         return Err(
             "`-` is not a file here (a state is read and written in place; \

@@ -1278,6 +1278,57 @@ fn a_standard_error_that_cannot_be_written_changes_no_exit_code() {
     assert_eq!(run_with_full_stderr(&args, b""), Some(0));
 }
 
+/// An empty path was refused only when opened (`cannot open : No such file or directory`,
+/// exit 1 or 3, a state's after the whole replay): it is a bad value, named by its argument.
+#[test]
+fn an_empty_path_is_a_usage_error_naming_its_argument() {
+    let path = example_day();
+    let path = path.to_str().unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let state = state.to_str().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (&["replay", ""], "'<FILE>'"),
+        (&["replay", path, "--out", ""], "'--out <FILE>'"),
+        (&["replay", path, "--state", ""], "'--state <STATE>'"),
+        (
+            &["replay", path, "--policy-overrides", "@"],
+            "'--policy-overrides",
+        ),
+        (&["inspect", ""], "'<STATE>'"),
+        (
+            &["simulate", "--write-events", ""],
+            "'--write-events <FILE>'",
+        ),
+        (
+            &[
+                "business",
+                "export",
+                state,
+                "--business",
+                "acme",
+                "--out",
+                "",
+            ],
+            "'--out <FILE>'",
+        ),
+        (&["business", "import", state, ""], "'<FILE>'"),
+        (
+            &["business", "move", state, "", "--business", "acme"],
+            "'<TO>'",
+        ),
+    ];
+    for (args, argument) in cases {
+        let output = run(args);
+        assert_exit_saying(&output, 2, argument);
+        assert!(
+            stderr(&output).contains("names no file"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
 #[test]
 fn exit_codes_are_as_documented() {
     let help = run(&["replay", "--help"]);
