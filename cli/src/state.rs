@@ -35,10 +35,27 @@ pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
 /// Refuses a state file that could not be saved because its directory does not exist,
 /// before a replay runs to its end only to fail there.
 pub fn check_directory(path: &Path) -> Result<(), CliError> {
-    match missing_directory(&resolved(path)) {
+    match names_directory(path).or_else(|| missing_directory(&resolved(path))) {
         Some(e) => Err(state_error(path, e)),
         None => Ok(()),
     }
+}
+
+/// The refusal of a path whose last part is no file name (`states/`, `states/.`): it names a
+/// directory, and resolving it dropped that part, so that the file `states` was written,
+/// which the same path could not read back (`Not a directory`).
+fn names_directory(path: &Path) -> Option<std::io::Error> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let last = bytes
+        .rsplit(|&b| std::path::is_separator(char::from(b)))
+        .next()
+        .unwrap_or_default();
+    matches!(last, b"" | b"." | b"..").then(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "the path names a directory, not a file",
+        )
+    })
 }
 
 /// The refusal of a file (resolved) whose directory does not exist, naming the directory as
@@ -75,6 +92,9 @@ pub fn save(path: &Path, engine: &Engine) -> Result<(), CliError> {
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fn step(what: &'static str) -> impl Fn(std::io::Error) -> std::io::Error {
         move |e| std::io::Error::new(e.kind(), format!("{what}: {e}"))
+    }
+    if let Some(e) = names_directory(path) {
+        return Err(e);
     }
     let target = resolved(path);
     let path = target.as_path();

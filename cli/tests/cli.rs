@@ -1329,6 +1329,36 @@ fn an_empty_path_is_a_usage_error_naming_its_argument() {
     }
 }
 
+/// A path whose last part is no file name names a directory. Resolved, it lost that part:
+/// `--state states/` saved the file `states`, which `--state states/` then could not read.
+#[test]
+fn a_path_that_names_a_directory_is_not_saved_as_a_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let state = state.to_str().unwrap();
+    let missing = directory.path().join("states");
+    for written in ["states/", "states/."] {
+        let target = directory.path().join(written);
+        let target = target.to_str().unwrap();
+        let output = run_with_stdin(
+            &["replay", "-", "--state", target],
+            br#"{"type":"tick","at":1}"#,
+        );
+        assert_exit_saying(&output, 3, "names a directory");
+        let export = run(&[
+            "business",
+            "export",
+            state,
+            "--business",
+            "acme",
+            "--out",
+            target,
+        ]);
+        assert_exit_saying(&export, 1, "names a directory");
+        assert!(!missing.exists(), "{written}: nothing written");
+    }
+}
+
 #[test]
 fn exit_codes_are_as_documented() {
     let help = run(&["replay", "--help"]);
