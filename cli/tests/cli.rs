@@ -71,7 +71,6 @@ fn assert_exit(output: &Output, code: i32) {
     );
 }
 
-/// The command exited with `code`, saying `message` on standard error.
 /// Whether `path` is a symbolic link (not followed).
 fn is_link(path: impl AsRef<Path>) -> bool {
     std::fs::symlink_metadata(path)
@@ -80,6 +79,7 @@ fn is_link(path: impl AsRef<Path>) -> bool {
         .is_symlink()
 }
 
+/// The command exited with `code`, saying `message` on standard error.
 fn assert_exit_saying(output: &Output, code: i32, message: &str) {
     assert_exit(output, code);
     assert!(stderr(output).contains(message), "{}", stderr(output));
