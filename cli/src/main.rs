@@ -29,8 +29,8 @@ Exit codes:
   0  success
   1  input error: a malformed line (reported with its line number, field and what was
      expected), an unreadable input file or standard input, an output that cannot be
-     written, a business, number or contact the state does not hold, an export the state
-     cannot import
+     written, a business, number, contact or template the state does not hold, an export
+     the state cannot import
   2  usage error: unknown option or bad value (an --at out of range or before the state's
      clock, an inspect --number or --contact that is no phone number or user id, `-` as a
      state file), bad policy name or override, contradictory arguments

@@ -1359,6 +1359,28 @@ fn a_path_that_names_a_directory_is_not_saved_as_a_file() {
     }
 }
 
+/// The help's exit codes name every kind of thing `inspect` refuses as not held with 1: a
+/// template too (the list named a business, number or contact).
+#[test]
+fn the_help_names_an_unknown_template_among_the_input_errors() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let output = run(&[
+        "inspect",
+        state.to_str().unwrap(),
+        "--template",
+        "nosuch",
+        "--business",
+        "acme",
+    ]);
+    assert_exit_saying(&output, 1, "unknown template");
+    let help = stdout(&run(&["inspect", "--help"]));
+    assert!(
+        help.contains("contact or template the state does not hold"),
+        "{help}"
+    );
+}
+
 #[test]
 fn exit_codes_are_as_documented() {
     let help = run(&["replay", "--help"]);
