@@ -12,7 +12,7 @@ step() { printf '\n==> %s  [%s free]\n' "$*" "$(df -h --output=avail . | tail -1
 # A clean run builds the workspace several ways (debug, release, fuzz, sanitizers) and once
 # failed on a CI machine whose disk filled up. Nothing here uses incremental caches (a fresh
 # clone compiles everything once) or full debug info (panics, backtraces and valgrind reports
-# need only line tables), and together they were two thirds of target/: 6.4 GB.
+# need only line tables): without them a clean clone's run takes 3.1 GB of disk, not 6.4.
 export CARGO_INCREMENTAL=0
 export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 
