@@ -248,6 +248,15 @@ impl Engine {
         if last(&stored.window).max(last(&stored.lookback)) > Some(clock) {
             return Err(corrupt("a contact reached after the state's clock"));
         }
+        // The level was reached by an input or a deadline at or before the clock: one
+        // reached later would date the engine's own next change (a flag deadline's, at or
+        // before the clock) before the level it changes from, a list refused below.
+        if stored.level_since > clock {
+            return Err(corrupt(&format!(
+                "level_since {} is after the state's clock {clock}",
+                stored.level_since
+            )));
+        }
         let levels = self.policy.limits.levels.len();
         let changes = &stored.own_changes;
         if changes.len() > OWN_CHANGES_KEPT

@@ -1130,3 +1130,34 @@ fn a_saved_record_registration_would_refuse_is_refused() {
         assert!(refusal.contains(problem), "{to}: {refusal}");
     }
 }
+
+/// A limit's level is reached by an input or a deadline at or before the clock. One
+/// forged as reached later restored, and the flag deadline's downgrade after it (at the
+/// deadline, before that instant) saved own level changes that begin before the level they
+/// change from: the state saved then did not restore.
+#[test]
+fn a_limit_level_reached_after_the_clock_is_refused() {
+    let mut engine = small_engine();
+    for line in [
+        r#"{"type":"messaging_limit","at":"2026-11-02T09:00:00Z","number":"+15550001111","limit":2000}"#,
+        r#"{"type":"number_quality","at":"2026-11-02T09:00:00Z","number":"+15550001111","quality":"low"}"#,
+    ] {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+    let body = body_of(&engine);
+    let since = r#""level_since":"2026-11-02T09:00:00Z""#;
+    assert!(body.contains(since), "{body}");
+    let problem = restore_refusal(&body.replace(since, r#""level_since":"2200-01-01T00:00:00Z""#));
+    assert!(
+        problem.contains(
+            "limit of owner 0: level_since 2200-01-01T00:00:00Z is after the state's clock 2026-11-02T09:00:00Z"
+        ),
+        "{problem}"
+    );
+    // At the clock it restores, and the deadline's downgrade saves a state that restores.
+    let mut restored = Engine::restore(&engine.snapshot()).expect("restores");
+    let tick = r#"{"type":"tick","at":"2026-11-10T00:00:00Z"}"#;
+    assert!(restored.handle_json(tick)[0].contains(r#""type":"ack""#));
+    Engine::restore(&restored.snapshot()).expect("the state after the downgrade restores");
+}
