@@ -801,6 +801,18 @@ impl Engine {
                 )));
             }
         }
+        // A chat's last message came at or before the clock: a later one would put the
+        // next message, at the clock, before the chat started.
+        if let Some((c, chat)) = s
+            .live_chats
+            .iter()
+            .find(|(_, chat)| chat.last_activity_at > s.clock)
+        {
+            return Err(corrupt(format!(
+                "live chat of conversation {c}: last_activity_at {} is after the state's clock {}",
+                chat.last_activity_at, s.clock
+            )));
+        }
         for (c, held) in s.outbox {
             conv_ok(c, "the outbox")?;
             if held.is_empty() {

@@ -778,7 +778,9 @@ fn a_snapshot_from_before_response_times_restores() {
 /// Found by the `snapshot_restore` fuzz target in CI: an older snapshot's live chat whose
 /// first response came two thousand years after it started. Its response time, derived on
 /// restore, was longer than any duration, so the engine's own snapshot of it was refused.
-/// Durations stop at their maximum, and the saved state restores.
+/// Durations stop at their maximum, and the saved state restores. (The fuzzer's chat was
+/// answered after the state's clock too, which is now refused on its own: here the clock
+/// has reached the answer.)
 #[test]
 fn a_chat_answered_millennia_after_it_started_saves_a_state_that_restores() {
     let bytes = include_bytes!("fixtures/snapshot-before-response-times.json");
@@ -786,8 +788,13 @@ fn a_chat_answered_millennia_after_it_started_saves_a_state_that_restores() {
     let chat = r#"{"started_at":"2026-11-02T09:02:00Z","last_activity_at":"2026-11-02T09:03:00Z","first_response_at":"2026-11-02T09:03:00Z"}"#;
     assert!(body.contains(chat), "the fixture's answered chat");
     let late = r#"{"started_at":"2026-11-02T09:02:00Z","last_activity_at":"4052-11-02T09:03:00Z","first_response_at":"4052-11-02T09:03:00Z"}"#;
-    let engine = Engine::restore(&seal(body.replace(chat, late).as_bytes()))
-        .expect("the forged older snapshot restores");
+    let clock = r#""clock":"2026-11-02T09:04:00Z""#;
+    assert!(body.contains(clock), "the fixture's clock");
+    let forged = body
+        .replace(chat, late)
+        .replace(clock, r#""clock":"4052-11-02T09:04:00Z""#);
+    let engine =
+        Engine::restore(&seal(forged.as_bytes())).expect("the forged older snapshot restores");
     let saved = engine.snapshot();
     let again = Engine::restore(&saved).expect("the engine's own snapshot restores");
     assert!(again.snapshot() == saved, "restore(snapshot(e)) is stable");
@@ -1160,4 +1167,38 @@ fn a_limit_level_reached_after_the_clock_is_refused() {
     let tick = r#"{"type":"tick","at":"2026-11-10T00:00:00Z"}"#;
     assert!(restored.handle_json(tick)[0].contains(r#""type":"ack""#));
     Engine::restore(&restored.snapshot()).expect("the state after the downgrade restores");
+}
+
+/// A live chat's messages came at or before the clock. One forged whole after it restored,
+/// and the contact's next message, judged at the clock, left the chat waiting since before
+/// it started: the state saved then did not restore.
+#[test]
+fn a_live_chat_active_after_the_clock_is_refused() {
+    let engine = small_engine();
+    let body = body_of(&engine);
+    let chat = r#""started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:00:00Z""#;
+    assert!(body.contains(chat), "{body}");
+    let later = body
+        .replace(
+            chat,
+            r#""started_at":"2126-11-02T09:00:00Z","last_activity_at":"2126-11-02T09:00:00Z""#,
+        )
+        .replace(
+            r#""waiting_since":"2026-11-02T09:00:00Z""#,
+            r#""waiting_since":"2126-11-02T09:00:00Z""#,
+        );
+    assert!(later.contains(r#""waiting_since":"2126"#), "{later}");
+    let problem = restore_refusal(&later);
+    assert!(
+        problem.contains(
+            "live chat of conversation 0: last_activity_at 2126-11-02T09:00:00Z is after the state's clock 2026-11-02T09:00:00Z"
+        ),
+        "{problem}"
+    );
+    // Only the start moved later is out of order, as before.
+    let started_later = body.replace(
+        chat,
+        r#""started_at":"2126-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:00:00Z""#,
+    );
+    assert!(Engine::restore(&seal(started_later.as_bytes())).is_err());
 }
