@@ -10,15 +10,23 @@ use convstate::{Engine, Error};
 /// conversation with a live chat and a ticket, and a pending effect.
 fn small_engine() -> Engine {
     let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
-    for line in [
-        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"order_ready","language":"en","category":"utility","body":"Your order {{1}} is ready.","status":"approved","quality":"high"}"#,
-        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
-        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
-    ] {
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"order_ready","language":"en","category":"utility","body":"Your order {{1}} is ready.","status":"approved","quality":"high"}"#,
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        ],
+    );
+    engine
+}
+
+/// Feeds `lines` to `engine`, each of which must be taken (no `error` line).
+fn feed(engine: &mut Engine, lines: &[&str]) {
+    for line in lines {
         let out = engine.handle_json(line);
         assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
     }
-    engine
 }
 
 /// `engine`'s snapshot body, as text to edit and seal again.
@@ -291,10 +299,7 @@ fn ids_keys_and_content_records_later_than_the_clock_are_refused() {
     let mut engine = small_engine();
     let send = r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"},"message_id":"out-1","idempotency_key":"key-1"}"#;
     let inbound = r#"{"type":"inbound","at":"2026-11-02T09:00:30Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"in-1"}"#;
-    for line in [inbound, send] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(&mut engine, &[inbound, send]);
     let body = body_of(&engine);
     assert!(body.contains(r#""clock":"2026-11-02T09:01:00Z""#), "{body}");
     let later = "2026-11-02T09:02:00Z";
@@ -484,13 +489,13 @@ fn idempotency_keys_out_of_place_are_refused() {
 /// idempotency key, both of number 0.
 fn engine_with_a_key_and_an_inbound_id() -> Engine {
     let mut engine = small_engine();
-    for line in [
-        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid.in.1"}"#,
-        r#"{"type":"send","at":"2026-11-02T09:06:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hello"},"idempotency_key":"req-9"}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid.in.1"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:06:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hello"},"idempotency_key":"req-9"}"#,
+        ],
+    );
     engine
 }
 
@@ -571,20 +576,20 @@ fn numbers_of_keys_and_inbound_ids_are_checked() {
 /// record, monthly usage and a back-off.
 fn engine_with_every_keyed_table() -> Engine {
     let mut engine = Engine::with_preset("classic").expect("a preset");
-    for line in [
-        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","default_template":{"name":"notice","language":"en"}}"#,
-        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
-        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"notice","language":"en","category":"utility","body":"We have an update on your request.","status":"approved"}"#,
-        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#,
-        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000003"}"#,
-        r#"{"type":"send","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"promo","language":"en","params":["x"]},"message_id":"wamid.6"}"#,
-        r#"{"type":"message_status","at":"2026-11-02T08:01:00Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.6","status":"failed","errors":[131049,131056]}"#,
-        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000002","kind":"text"}"#,
-        r#"{"type":"initiate","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000003","message":{"kind":"text","text":"Your refund was approved."}}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","default_template":{"name":"notice","language":"en"}}"#,
+            r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
+            r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"notice","language":"en","category":"utility","body":"We have an update on your request.","status":"approved"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000003"}"#,
+            r#"{"type":"send","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"promo","language":"en","params":["x"]},"message_id":"wamid.6"}"#,
+            r#"{"type":"message_status","at":"2026-11-02T08:01:00Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.6","status":"failed","errors":[131049,131056]}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000002","kind":"text"}"#,
+            r#"{"type":"initiate","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000003","message":{"kind":"text","text":"Your refund was approved."}}"#,
+        ],
+    );
     engine
 }
 
@@ -657,13 +662,13 @@ fn a_flag_level_must_be_a_level_of_a_flagged_number() {
 #[test]
 fn limit_contacts_and_number_addresses_are_checked_as_an_import_checks_them() {
     let mut engine = small_engine();
-    for line in [
-        r#"{"type":"opt_in","at":"2026-11-02T09:00:00Z","business":"acme","contact":"+79110000002"}"#,
-        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["x"]}}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"opt_in","at":"2026-11-02T09:00:00Z","business":"acme","contact":"+79110000002"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["x"]}}"#,
+        ],
+    );
     let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
     // The contact reached counts in the window and in the upgrade's lookback.
     let reached = serde_json::json!([[79110000002u64, "2026-11-02T09:01:00Z"]]);
@@ -761,13 +766,13 @@ fn a_snapshot_from_before_response_times_restores() {
         view.contains(r#""first_response_at":"2026-11-02T09:03:00Z","waiting_since":null,"responses":1,"response_total":"1m""#),
         "{view}"
     );
-    for line in [
-        r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000002","kind":"text"}"#,
-        r#"{"type":"send","at":"2026-11-02T09:06:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"text","text":"On it."}}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+79110000002","kind":"text"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:06:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"text","text":"On it."}}"#,
+        ],
+    );
     let view = chat(&mut engine, "2026-11-02T09:06:00Z");
     assert!(
         view.contains(r#""responses":2,"response_total":"2m""#),
@@ -831,16 +836,16 @@ fn engine_with_two_live_sends() -> (Engine, String) {
     let mut policy = convstate::Policy::preset("cloud-2025").expect("a preset");
     policy.provider.release_failed_sends = true;
     let mut engine = Engine::new(policy);
-    for line in [
-        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"order_ready","language":"en","category":"utility","body":"Your order {{1}} is ready.","status":"approved","quality":"high"}"#,
-        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
-        r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000002"}"#,
-        r#"{"type":"send","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["1"]},"message_id":"wamid.A"}"#,
-        r#"{"type":"send","at":"2026-11-02T10:10:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["2"]},"message_id":"wamid.B"}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"order_ready","language":"en","category":"utility","body":"Your order {{1}} is ready.","status":"approved","quality":"high"}"#,
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000002"}"#,
+            r#"{"type":"send","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["1"]},"message_id":"wamid.A"}"#,
+            r#"{"type":"send","at":"2026-11-02T10:10:00Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"order_ready","language":"en","params":["2"]},"message_id":"wamid.B"}"#,
+        ],
+    );
     let body = body_of(&engine);
     (engine, body)
 }
@@ -906,14 +911,14 @@ fn the_engine_s_own_limit_changes_restore_and_broken_ones_are_refused() {
     // A flag's deadline lowers the limit the provider had raised: the engine's own change,
     // kept so that a late provider report restating the level before it changes nothing.
     let mut engine = small_engine();
-    for line in [
-        r#"{"type":"messaging_limit","at":"2026-11-02T09:00:00Z","number":"+15550001111","limit":2000}"#,
-        r#"{"type":"number_quality","at":"2026-11-02T09:00:00Z","number":"+15550001111","quality":"low"}"#,
-        r#"{"type":"tick","at":"2026-11-09T10:00:00Z"}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"messaging_limit","at":"2026-11-02T09:00:00Z","number":"+15550001111","limit":2000}"#,
+            r#"{"type":"number_quality","at":"2026-11-02T09:00:00Z","number":"+15550001111","quality":"low"}"#,
+            r#"{"type":"tick","at":"2026-11-09T10:00:00Z"}"#,
+        ],
+    );
     let body = body_of(&engine);
     let changes = r#""own_changes":[["2026-11-09T09:00:00Z",1]]"#;
     assert!(body.contains(changes), "{body}");
@@ -1006,14 +1011,14 @@ fn contact_links_restore_and_broken_ones_are_refused() {
 #[test]
 fn a_template_disabled_at_its_flag_deadline_restores_and_a_stray_mark_is_refused() {
     let mut engine = Engine::with_preset("classic").expect("a preset");
-    for line in [
-        r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}.","status":"approved"}"#,
-        r#"{"type":"template_quality","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
-        r#"{"type":"tick","at":"2026-11-10T00:00:00Z"}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_template","at":"2026-11-02T07:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}.","status":"approved"}"#,
+            r#"{"type":"template_quality","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
+            r#"{"type":"tick","at":"2026-11-10T00:00:00Z"}"#,
+        ],
+    );
     let bytes = engine.snapshot();
     assert_eq!(Engine::restore(&bytes).unwrap().snapshot(), bytes);
     let body = body_of(&engine);
@@ -1076,16 +1081,16 @@ fn a_field_this_build_does_not_know_is_refused_wherever_it_is() {
     // dropped, and whatever the newer build kept in it lost without a word. Refused instead,
     // in every record, as a field at the top is.
     let mut engine = small_engine();
-    for line in [
-        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"order_ready","language":"en","params":["1"]},"message_id":"wamid.1","idempotency_key":"k1"}"#,
-        r#"{"type":"message_status","at":"2026-11-02T09:02:00Z","number":"+15550001111","contact":"+79110000002","message_id":"wamid.9","status":"failed","errors":[131056]}"#,
-        r#"{"type":"number_restriction","at":"2026-11-02T09:03:00Z","number":"+15550001111","scope":"business_initiated","until":"2026-11-03T09:03:00Z"}"#,
-        r#"{"type":"opt_in","at":"2026-11-02T09:03:00Z","business":"acme","contact":"+79110000001"}"#,
-        r#"{"type":"end_chat","at":"2026-11-02T09:04:00Z","number":"+15550001111","contact":"+79110000001","by":"agent"}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"order_ready","language":"en","params":["1"]},"message_id":"wamid.1","idempotency_key":"k1"}"#,
+            r#"{"type":"message_status","at":"2026-11-02T09:02:00Z","number":"+15550001111","contact":"+79110000002","message_id":"wamid.9","status":"failed","errors":[131056]}"#,
+            r#"{"type":"number_restriction","at":"2026-11-02T09:03:00Z","number":"+15550001111","scope":"business_initiated","until":"2026-11-03T09:03:00Z"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T09:03:00Z","business":"acme","contact":"+79110000001"}"#,
+            r#"{"type":"end_chat","at":"2026-11-02T09:04:00Z","number":"+15550001111","contact":"+79110000001","by":"agent"}"#,
+        ],
+    );
     let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
     let kept = common::objects_taking_unknown_fields(&body, 20, |changed| {
         Engine::restore(&seal(changed.to_string().as_bytes())).is_ok()
@@ -1145,13 +1150,13 @@ fn a_saved_record_registration_would_refuse_is_refused() {
 #[test]
 fn a_limit_level_reached_after_the_clock_is_refused() {
     let mut engine = small_engine();
-    for line in [
-        r#"{"type":"messaging_limit","at":"2026-11-02T09:00:00Z","number":"+15550001111","limit":2000}"#,
-        r#"{"type":"number_quality","at":"2026-11-02T09:00:00Z","number":"+15550001111","quality":"low"}"#,
-    ] {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"messaging_limit","at":"2026-11-02T09:00:00Z","number":"+15550001111","limit":2000}"#,
+            r#"{"type":"number_quality","at":"2026-11-02T09:00:00Z","number":"+15550001111","quality":"low"}"#,
+        ],
+    );
     let body = body_of(&engine);
     let since = r#""level_since":"2026-11-02T09:00:00Z""#;
     assert!(body.contains(since), "{body}");
