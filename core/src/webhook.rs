@@ -921,16 +921,14 @@ impl Parser<'_> {
             .get("metadata")
             .and_then(Value::as_object)
             .ok_or_else(|| invalid(&path, "expected an object"))?;
-        if let Some(id) = metadata.get("phone_number_id").and_then(Value::as_str) {
-            if let Some(number) = self.engine.number_by_provider_id(id) {
-                return Ok(number);
-            }
+        // Either key given as another type than a string is the payload's fault, named as
+        // such (an integer id used to read as absent and end as "unknown number").
+        let id = opt_str_at(metadata, &path, "phone_number_id")?;
+        let display = opt_str_at(metadata, &path, "display_phone_number")?;
+        if let Some(number) = id.and_then(|id| self.engine.number_by_provider_id(id)) {
+            return Ok(number);
         }
-        let id = metadata.get("phone_number_id").and_then(Value::as_str);
-        match (
-            metadata.get("display_phone_number").and_then(Value::as_str),
-            id,
-        ) {
+        match (display, id) {
             (Some(display), _) => self.registered_number(display),
             (None, Some(id)) => Err(Error::UnknownNumber {
                 number: crate::error::quoted(id),
@@ -1142,7 +1140,7 @@ impl Parser<'_> {
             .as_object()
             .ok_or_else(|| invalid(path, "expected an object"))?;
         self.unknown_keys(path, object, STATUS_KEYS);
-        if object.get("recipient_type").and_then(Value::as_str) == Some("group") {
+        if opt_str_at(object, path, "recipient_type")? == Some("group") {
             // The status of a message to a group (Meta's Groups API), whose recipient is the
             // group's id: groups are not modelled on the official channel, as for inbound.
             self.unrecognized(

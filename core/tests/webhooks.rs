@@ -2666,3 +2666,40 @@ fn a_preference_with_an_empty_wa_id_fails_naming_it() {
         "user_preferences[0].wa_id: empty",
     );
 }
+
+#[test]
+fn a_number_id_or_recipient_type_that_is_not_a_string_is_named_as_the_payloads_fault() {
+    let mut engine = engine();
+    let snapshot = engine.snapshot();
+    // An integer `phone_number_id` (beside no display number) read as absent, and the
+    // change failed as "unknown number"; an integer display number likewise.
+    for metadata in [
+        r#"{"phone_number_id":106540352242922}"#,
+        r#"{"phone_number_id":"106540352242922","display_phone_number":15550001111}"#,
+    ] {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{metadata},"statuses":[{{"id":"wamid.1","status":"sent","timestamp":"1793610000","recipient_id":"79110000001"}}]}}}}]}}]}}"#
+        );
+        let outcomes = engine.handle_webhook(body.as_bytes(), at(60)).unwrap();
+        let key = if metadata.contains("display_phone_number") {
+            "display_phone_number"
+        } else {
+            "phone_number_id"
+        };
+        assert_one_failure(
+            &outcomes,
+            "entry[0].changes[0].value.metadata",
+            &format!("entry[0].changes[0].value.metadata.{key}: expected a string"),
+        );
+    }
+    // A `recipient_type` that is not a string counted as "not a group", and the group's
+    // status applied to a private conversation with the group's id.
+    let status = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"statuses":[{"id":"wamid.G","status":"failed","timestamp":"1793610000","recipient_id":"120363040469427200","recipient_type":["group"],"errors":[{"code":131049}]}]}}]}]}"#;
+    let outcomes = engine.handle_webhook(status, at(60)).unwrap();
+    assert_one_failure(
+        &outcomes,
+        "entry[0].changes[0].value.statuses[0]",
+        "statuses[0].recipient_type: expected a string",
+    );
+    assert_eq!(engine.snapshot(), snapshot);
+}
