@@ -362,17 +362,21 @@ fn timedelta_millis(value: &Bound<'_, PyAny>, path: &Path<'_>) -> Result<i64, Bi
     Ok(value.floor_div(one_ms)?.extract::<i64>()?)
 }
 
-/// `value`'s JSON number, `int` its integer value.
-fn int_json(value: &Bound<'_, PyAny>, int: &Bound<'_, PyInt>) -> Result<Json, BindingError> {
+/// `value`'s JSON number, `int` its integer value, at `path` (which its error names).
+fn int_json(
+    value: &Bound<'_, PyAny>,
+    int: &Bound<'_, PyInt>,
+    path: &Path<'_>,
+) -> Result<Json, BindingError> {
     if let Ok(n) = int.extract::<i64>() {
         Ok(Json::Scalar(Value::from(n)))
     } else if let Ok(n) = int.extract::<u64>() {
         Ok(Json::Scalar(Value::from(n)))
     } else {
-        Err(invalid_event(format!(
+        Err(invalid_event(path.describe(format_args!(
             "integer {} does not fit in 64 bits",
             repr(value)
-        )))
+        ))))
     }
 }
 
@@ -382,21 +386,21 @@ fn to_json_at(
     depth: usize,
 ) -> Result<Json, BindingError> {
     if depth > MAX_NESTING {
-        return Err(invalid_event(format!(
+        return Err(invalid_event(path.describe(format_args!(
             "values nested more than {MAX_NESTING} levels deep"
-        )));
+        ))));
     }
     if value.is_none() {
         Ok(Json::Scalar(Value::Null))
     } else if let Ok(flag) = value.cast::<PyBool>() {
         Ok(Json::Scalar(Value::Bool(flag.is_true())))
     } else if let Ok(int) = value.cast::<PyInt>() {
-        int_json(value, int)
+        int_json(value, int, path)
     } else if value.is_instance_of::<PyFloat>() {
         let f: f64 = value.extract()?;
         serde_json::Number::from_f64(f)
             .map(|n| Json::Scalar(Value::Number(n)))
-            .ok_or_else(|| invalid_event(format!("{f} is not a finite number")))
+            .ok_or_else(|| invalid_event(path.describe(format_args!("{f} is not a finite number"))))
     } else if let Ok(text) = value.cast::<PyString>() {
         Ok(Json::Scalar(Value::String(text.to_cow()?.into_owned())))
     } else if let Ok(dict) = value.cast::<PyDict>() {
@@ -410,7 +414,7 @@ fn to_json_at(
     } else if is_timedelta(value)? {
         Ok(Json::Scalar(Value::from(timedelta_millis(value, path)?)))
     } else if let Some(int) = python_int(value)? {
-        int_json(value, &int)
+        int_json(value, &int, path)
     } else if let Ok(mapping) = value.cast::<PyMapping>() {
         // Any other `collections.abc.Mapping` (a `MappingProxyType`, a `UserDict`): the
         // stubs promise `Mapping`, not `dict`.
@@ -419,11 +423,11 @@ fn to_json_at(
     } else if let Some(items) = ordered_iterable(value)? {
         array_json(items, path, depth)
     } else {
-        Err(invalid_event(format!(
+        Err(invalid_event(path.describe(format_args!(
             "{} of type {} has no JSON form",
             repr(value),
             type_name(value)
-        )))
+        ))))
     }
 }
 
@@ -460,7 +464,11 @@ fn object_json<'py>(
         let (key, item) = pair?;
         let key = key
             .cast::<PyString>()
-            .map_err(|_| invalid_event(format!("dict keys must be str, got {}", repr(&key))))?
+            .map_err(|_| {
+                invalid_event(
+                    path.describe(format_args!("dict keys must be str, got {}", repr(&key))),
+                )
+            })?
             .to_cow()?
             .into_owned();
         let item = to_json_at(&item, &path.child(Step::Key(&key)), depth + 1)?;

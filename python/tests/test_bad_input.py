@@ -205,3 +205,26 @@ def test_a_bad_value_names_its_field_in_typed_calls_and_lines(busy_engine: convs
     [error] = busy_engine.handle_json(line)
     assert json.loads(error)["message"].startswith('invalid event: field "kind": unknown variant `txt`'), error
     assert busy_engine.snapshot() == before
+
+
+def test_a_value_without_a_json_form_names_its_field(busy_engine: convstate.Engine) -> None:
+    # A NaN, an integer beyond 64 bits, a set and a dict key that is not a str were refused
+    # without saying where they sat in the event.
+    before = busy_engine.snapshot()
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"message": {"kind": "text", "text": "hi", "score": float("nan")}},
+         'field "message.score": NaN is not a finite number'),
+        ({"message": {"kind": "text", "text": "hi", "tags": [1, 2**70]}},
+         f'field "message.tags[1]": integer {2**70} does not fit in 64 bits'),
+        ({"message": {"kind": "text", "text": "hi", "tags": {"a"}}},
+         "field \"message.tags\": {'a'} of type set has no JSON form"),
+        ({"message": {"kind": "text", "text": "hi", "extra": {1: "x"}}},
+         'field "message.extra": dict keys must be str, got 1'),
+    ]
+    for fields, says in cases:
+        event = {"type": "send", "at": T1, "number": NUMBER, "contact": CONTACT, **fields}
+        with pytest.raises(convstate.InvalidInputError) as raised:
+            busy_engine.process([event])
+        assert raised.value.code == "invalid_event"
+        assert str(raised.value) == f"invalid event: {says}", raised.value
+    assert busy_engine.snapshot() == before

@@ -203,9 +203,9 @@ def test_bad_construction_is_a_clear_error() -> None:
     for bad, kind in [("4", "str"), (True, "bool"), (4.0, "float"), (None, "NoneType")]:
         with pytest.raises(TypeError, match=f"shards must be an int, got {kind}"):
             convstate.ShardedEngine(shards=bad)  # type: ignore[arg-type]
-    with pytest.raises(convstate.PolicyError, match="policy_overrides: NaN is not a finite number"):
+    with pytest.raises(convstate.PolicyError, match="policy_overrides: field \"chat.idle_timeout\": NaN is not a finite number"):
         convstate.ShardedEngine(policy_overrides={"chat": {"idle_timeout": float("nan")}})
-    with pytest.raises(convstate.PolicyError, match="policy_overrides: NaN is not a finite number"):
+    with pytest.raises(convstate.PolicyError, match="policy_overrides: field \"chat.idle_timeout\": NaN is not a finite number"):
         convstate.Engine(policy_overrides={"chat": {"idle_timeout": float("nan")}})
     with pytest.raises(convstate.SnapshotError, match="restores with ShardedEngine::restore"):
         convstate.Engine.restore(convstate.ShardedEngine(shards=2).snapshot())
