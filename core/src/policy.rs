@@ -1171,8 +1171,9 @@ fn merge(base: &mut serde_json::Value, patch: &serde_json::Value, path: &str) ->
 /// key twice (the last would win without a word, as in `{"window":{"length":"3d",
 /// "length":"2d"}}`; event lines refuse it too).
 pub fn overrides_from_json(text: &str) -> Result<serde_json::Value, Error> {
-    serde_json::from_str::<StrictJson>(text)
-        .map(|strict| strict.0)
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    de::DeserializeSeed::deserialize(StrictJson { path: "" }, &mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value))
         .map_err(|e| Error::InvalidPolicy {
             problem: match e.classify() {
                 serde_json::error::Category::Data => e.to_string(),
@@ -1181,56 +1182,72 @@ pub fn overrides_from_json(text: &str) -> Result<serde_json::Value, Error> {
         })
 }
 
-/// A JSON value read with every object's keys distinct.
-struct StrictJson(serde_json::Value);
+/// Reads a JSON value with every object's keys distinct; `path` is where it sits in the
+/// overrides, so that a key given twice is named with the object holding it (`length` alone
+/// could be the window's or the chat's).
+struct StrictJson<'p> {
+    path: &'p str,
+}
 
-impl<'de> Deserialize<'de> for StrictJson {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde_json::Value;
-        struct Strict;
-        impl<'de> de::Visitor<'de> for Strict {
-            type Value = StrictJson;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<StrictJson, E> {
-                Ok(StrictJson(Value::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<StrictJson, E> {
-                Ok(StrictJson(Value::from(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<StrictJson, E> {
-                Ok(StrictJson(Value::from(v)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<StrictJson, E> {
-                Ok(StrictJson(Value::from(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<StrictJson, E> {
-                Ok(StrictJson(Value::from(v)))
-            }
-            fn visit_unit<E>(self) -> Result<StrictJson, E> {
-                Ok(StrictJson(Value::Null))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StrictJson, A::Error> {
-                let mut items = Vec::new();
-                while let Some(StrictJson(item)) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(StrictJson(Value::Array(items)))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<StrictJson, A::Error> {
-                let mut object = serde_json::Map::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    let StrictJson(value) = map.next_value()?;
-                    if object.contains_key(&key) {
-                        return Err(de::Error::custom(format!("key {key:?} is given twice")));
-                    }
-                    object.insert(key, value);
-                }
-                Ok(StrictJson(Value::Object(object)))
+impl<'de> de::DeserializeSeed<'de> for StrictJson<'_> {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for StrictJson<'_> {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let path = format!("{}[{}]", self.path, items.len());
+            match seq.next_element_seed(StrictJson { path: &path })? {
+                Some(item) => items.push(item),
+                None => return Ok(serde_json::Value::Array(items)),
             }
         }
-        deserializer.deserialize_any(Strict)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "field \"{path}\": key given twice"
+                )));
+            }
+            let value = map.next_value_seed(StrictJson { path: &path })?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
     }
 }
 
@@ -1432,9 +1449,19 @@ mod tests {
             .starts_with("field \"limits.upgrade\""));
         let twice = overrides_from_json(r#"{"window":{"length":"3d","length":"2d"}}"#);
         assert!(
-            matches!(&twice, Err(Error::InvalidPolicy { problem }) if problem.starts_with("key \"length\" is given twice")),
+            matches!(&twice, Err(Error::InvalidPolicy { problem }) if problem.starts_with("field \"window.length\": key given twice")),
             "{twice:?}"
         );
+        // Named with the objects and positions holding it: `a` alone says nothing.
+        let deep = overrides_from_json(r#"{"levels":[1,{"a":1,"a":2}]}"#);
+        assert!(
+            matches!(&deep, Err(Error::InvalidPolicy { problem }) if problem.starts_with("field \"levels[1].a\": key given twice at line 1")),
+            "{deep:?}"
+        );
+        assert!(matches!(
+            overrides_from_json(r#"{"a":1} x"#),
+            Err(Error::InvalidPolicy { problem }) if problem.starts_with("not valid JSON: trailing characters")
+        ));
         let nested = overrides_from_json(r#"{"chat":{"idle_timeout":"15m"},"levels":[1,{"a":1}]}"#);
         assert_eq!(
             nested.unwrap(),
