@@ -13,6 +13,10 @@
 //!   them) reads one slot line and no record: a tag mismatch settles it. Growing reads tags
 //!   only.
 //!
+//! A record made while its key's previous one still counted (a forced copy, or the text
+//! changed since) keeps a link to that one, so that if it fails the previous copy, which may
+//! have reached the contact, counts again. Such copies are rare: the links are a side table.
+//!
 //! Each record also names the conversation that sent it, which snapshots and exports keep
 //! (the recipient is worked out from it again on restore, so an import that renumbers
 //! contacts or businesses needs no second mapping).
@@ -20,7 +24,7 @@
 //! Together 43 to 53 bytes a record, where a `HashMap` keyed by the pair plus an expiry queue
 //! took 50 to 80, and rehashing it on growth flushed the cache of everything else.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::address::AddressKey;
 use crate::expiring::PRUNE_PER_INSERT;
@@ -73,6 +77,10 @@ pub(crate) struct SentContent {
     /// Each key's latest record, as its sequence number modulo 2³² (the log never holds
     /// 2³² records, see [`SentContent::record`]).
     index: TaggedSlots,
+    /// For a record that superseded its key's record while that one still counted: the
+    /// sequence number of that one (both modulo 2³², as in the index). A link goes when its
+    /// record leaves the log or fails.
+    superseded: HashMap<u32, u32>,
     /// Bits of the tag kept: all 32, except in tests that force tag collisions.
     tag_mask: u32,
 }
@@ -83,6 +91,7 @@ impl Default for SentContent {
             log: VecDeque::new(),
             head: 0,
             index: TaggedSlots::default(),
+            superseded: HashMap::new(),
             tag_mask: u32::MAX,
         }
     }
@@ -133,35 +142,69 @@ impl SentContent {
             conv,
         });
         match self.find(to, hash) {
-            Some(at) => self.index.set_value(at, seq),
+            Some(at) => {
+                let previous = self.index.value(at);
+                if self.log[self.position(previous)].expires_at > now {
+                    self.superseded.insert(seq, previous);
+                }
+                self.index.set_value(at, seq);
+            }
             None => self.index.insert(self.tag(to, hash), seq),
         }
     }
 
-    /// Forgets the record of `hash` that `conv` sent to `to` counting until `expires_at`, if
-    /// it is still the latest of that key: the send failed and never reached the contact, so
-    /// sending the content again is no duplicate (§10). Its record stays in the log, out of
-    /// the index, until pruned; an earlier record of the key that it superseded stays
-    /// forgotten too (the index keeps one record a key). Whether one was forgotten. The
-    /// conversation tells apart two numbers' copies of one instant: another number's copy
-    /// reached the contact.
+    /// Forgets the record of `hash` that `conv` sent to `to` counting until `expires_at`: the
+    /// send failed and never reached the contact, so it makes no duplicate (§10). If it is
+    /// its key's latest record, the record it superseded (another copy, which may have
+    /// reached the contact) counts again, or, if none, sending the content again is no
+    /// duplicate. If a later copy superseded it, it is taken out of the line of copies that
+    /// later one falls back on. Its record stays in the log until pruned. Whether one was
+    /// forgotten. The conversation tells apart two numbers' copies of one instant: another
+    /// number's copy reached the contact.
     pub fn forget(&mut self, conv: u32, to: Recipient, hash: u64, expires_at: Instant) -> bool {
         let Some(at) = self.find(to, hash) else {
             return false;
         };
-        let latest = &self.log[self.position(self.index.value(at))];
-        if latest.expires_at != expires_at || latest.conv != conv {
-            return false; // a later send of the content, or another number's, which did not fail
+        let failed = |r: &Record| r.expires_at == expires_at && r.conv == conv;
+        let latest = self.index.value(at);
+        if failed(&self.log[self.position(latest)]) {
+            match self.superseded.remove(&latest).filter(|&s| self.in_log(s)) {
+                Some(previous) => self.index.set_value(at, previous),
+                None => self.index.remove(at),
+            }
+            return true;
         }
-        self.index.remove(at);
-        true
+        // A superseded copy failed: the copies superseding one another form a line from
+        // the latest back, each link to the one before (only a few: forced copies).
+        let mut later = latest;
+        while let Some(&earlier) = self.superseded.get(&later) {
+            if !self.in_log(earlier) {
+                break;
+            }
+            if failed(&self.log[self.position(earlier)]) {
+                match self.superseded.remove(&earlier) {
+                    Some(before) => self.superseded.insert(later, before),
+                    None => self.superseded.remove(&later),
+                };
+                return true;
+            }
+            later = earlier;
+        }
+        false
     }
 
     /// The records that count (the latest of each key, not forgotten), in the order they
     /// were made (snapshots, exports): rebuilt from them, a table answers as this one does.
     pub fn records(&self) -> impl Iterator<Item = (Instant, u32, u64)> + '_ {
-        self.log.iter().enumerate().filter_map(|(i, r)| {
+        // With the copies that later ones superseded while they counted: rebuilt in order,
+        // the later copy supersedes them again and links to them.
+        let superseded: std::collections::HashSet<u32> =
+            self.superseded.values().copied().collect();
+        self.log.iter().enumerate().filter_map(move |(i, r)| {
             let seq = (self.head + i as u64) as u32;
+            if superseded.contains(&seq) {
+                return Some((r.expires_at, r.conv, r.hash));
+            }
             let at = self.find(r.recipient(), r.hash)?;
             (self.index.value(at) == seq).then_some((r.expires_at, r.conv, r.hash))
         })
@@ -208,8 +251,16 @@ impl SentContent {
                 self.index.remove(at);
             }
         }
+        if !self.superseded.is_empty() {
+            self.superseded.remove(&(self.head as u32));
+        }
         self.log.pop_front();
         self.head += 1;
+    }
+
+    /// Whether the record of sequence number `seq` is still in the log (not pruned).
+    fn in_log(&self, seq: u32) -> bool {
+        self.position(seq) < self.log.len()
     }
 
     #[inline]
@@ -258,31 +309,49 @@ mod tests {
         (to(conv).business, to(conv).contact.0, hash)
     }
 
-    /// The table this one replaced: a map to the latest expiry (and the conversation that
-    /// sent it), pruned from a queue.
+    /// The table this one replaced: a map to each key's copies that count, oldest first
+    /// (a copy made while the one before still counted lines up behind it), and a queue of
+    /// every record in expiry order.
     #[derive(Default)]
     struct Model {
-        latest: HashMap<(u32, u64, u64), (Instant, u32)>,
+        copies: HashMap<(u32, u64, u64), Vec<(Instant, u32)>>,
         queue: VecDeque<(Instant, u32, u64)>,
     }
 
     impl Model {
         fn record(&mut self, conv: u32, hash: u64, expires_at: Instant, now: Instant) {
-            while let Some(&(e, c, h)) = self.queue.front() {
-                if e > now {
-                    break;
-                }
+            while self.queue.front().is_some_and(|&(e, _, _)| e <= now) {
                 self.queue.pop_front();
-                if self.latest.get(&key(c, h)).map(|l| l.0) == Some(e) {
-                    self.latest.remove(&key(c, h));
-                }
             }
-            self.latest.insert(key(conv, hash), (expires_at, conv));
+            for copies in self.copies.values_mut() {
+                copies.retain(|&(e, _)| e > now);
+            }
+            self.copies
+                .entry(key(conv, hash))
+                .or_default()
+                .push((expires_at, conv));
             self.queue.push_back((expires_at, conv, hash));
         }
 
+        /// Forgets a failed copy, the latest one that matches: whether it counted (`None`
+        /// for a copy that no longer counts, which the table may or may not still hold).
+        fn forget(
+            &mut self,
+            conv: u32,
+            hash: u64,
+            expires_at: Instant,
+            now: Instant,
+        ) -> Option<bool> {
+            let copies = self.copies.entry(key(conv, hash)).or_default();
+            if let Some(i) = copies.iter().rposition(|&copy| copy == (expires_at, conv)) {
+                copies.remove(i);
+                return Some(true);
+            }
+            (expires_at > now).then_some(false)
+        }
+
         fn expires_at(&self, conv: u32, hash: u64) -> Option<Instant> {
-            self.latest.get(&key(conv, hash)).map(|l| l.0)
+            self.copies.get(&key(conv, hash))?.last().map(|l| l.0)
         }
     }
 
@@ -312,14 +381,14 @@ mod tests {
                 model.record(conv, hash, at(now + period), at(now));
                 if fails <= 1 {
                     // The send of this step, or of `step` ms earlier, failed, as sent by this
-                    // conversation or (1) by the other one to its recipient: forgotten only
-                    // while it is still its key's latest record, sent by that conversation.
+                    // conversation or (1) by the other one to its recipient: forgotten if it
+                    // is one of its key's copies that count, sent by that conversation, and
+                    // the copy before it counts again if it was the latest.
                     let sender = if fails == 0 { conv } else { conv ^ 4 };
                     let failed = at(now - step + period);
-                    let latest = model.latest.get(&key(conv, hash)) == Some(&(failed, sender));
-                    prop_assert_eq!(table.forget(sender, to(conv), hash, failed), latest);
-                    if latest {
-                        model.latest.remove(&key(conv, hash));
+                    let forgotten = table.forget(sender, to(conv), hash, failed);
+                    if let Some(counted) = model.forget(sender, hash, failed, at(now)) {
+                        prop_assert_eq!(forgotten, counted);
                     }
                 }
                 let live = |e: Option<Instant>| e.filter(|&e| e > at(now));
@@ -334,20 +403,27 @@ mod tests {
                 let expired = table.log_entries().take_while(|r| r.0 <= at(now)).count();
                 prop_assert_eq!(expired, expired_before.saturating_sub(PRUNE_PER_INSERT));
                 prop_assert!(table.log_entries().skip(expired).eq(model.queue.iter().copied()));
-                // What a snapshot keeps: each key's latest record, under the conversation
-                // that sent it, unless forgotten (those expired but not pruned yet aside: the
-                // model drops them at once).
+                // What a snapshot keeps: each key's copies that count, under the
+                // conversations that sent them, unless forgotten (those expired but not
+                // pruned yet aside: the model drops them at once).
                 let mut kept: Vec<_> = table.records().filter(|r| r.0 > at(now)).collect();
-                let mut expected: Vec<_> =
-                    model.latest.iter().map(|(&(_, _, h), &(e, c))| (e, c, h)).collect();
+                let mut expected: Vec<_> = (model.copies.iter())
+                    .flat_map(|(&(_, _, h), copies)| copies.iter().map(move |&(e, c)| (e, c, h)))
+                    .collect();
                 kept.sort_unstable();
                 expected.sort_unstable();
                 prop_assert_eq!(kept, expected);
             }
-            let rebuilt = SentContent::from_records(table.records().collect(), to);
+            // Rebuilt, a table answers the same, also after each key's latest copy fails.
+            let mut rebuilt = SentContent::from_records(table.records().collect(), to);
             for c in 0..6 {
                 for h in 0..6 {
                     prop_assert_eq!(rebuilt.expires_at(to(c), h), table.expires_at(to(c), h));
+                    if let Some((e, sender)) = table.latest(to(c), h) {
+                        prop_assert!(rebuilt.forget(sender, to(c), h, e));
+                        prop_assert!(table.forget(sender, to(c), h, e));
+                        prop_assert_eq!(rebuilt.expires_at(to(c), h), table.expires_at(to(c), h));
+                    }
                 }
             }
         }
