@@ -48,6 +48,21 @@ impl Opener {
     }
 }
 
+/// Checks a conversation's held messages as a snapshot saved them (`Err`: what is wrong, to
+/// follow the conversation's name). A message is held at the clock of the `initiate` that
+/// holds it, so none is dated after the state's clock: one that is would refuse its
+/// duplicates as held after the refusal, and the next message held would sit behind it,
+/// kept past its own expiry until the later one's.
+pub(crate) fn check_saved(held: &[HeldMessage], clock: Instant) -> Result<(), String> {
+    if let Some((i, h)) = held.iter().enumerate().find(|(_, h)| h.held_at > clock) {
+        return Err(format!(
+            "message {i} held_at {} is after the state's clock {clock}",
+            h.held_at
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Holds a message for `conv` until the contact answers, awaiting `opener`.
     pub(crate) fn hold(

@@ -818,6 +818,8 @@ impl Engine {
             if held.is_empty() {
                 return Err(corrupt(format!("empty outbox entry for conversation {c}")));
             }
+            crate::outbox::check_saved(&held, s.clock)
+                .map_err(|problem| corrupt(format!("outbox of conversation {c}: {problem}")))?;
             if engine.outbox.insert(c, held).is_some() {
                 return Err(twice(format!("the outbox of conversation {c}")));
             }

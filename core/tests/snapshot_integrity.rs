@@ -1207,3 +1207,45 @@ fn a_live_chat_active_after_the_clock_is_refused() {
     );
     assert!(Engine::restore(&seal(started_later.as_bytes())).is_err());
 }
+
+/// Two messages held for one contact under the classic profile, the first at 09:00 and the
+/// second at 10:00 (the clock), each for the profile's 7 days.
+fn engine_with_two_held_messages() -> Engine {
+    let mut engine = Engine::with_preset("classic").expect("a preset");
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","default_template":{"name":"notice","language":"en"}}"#,
+            r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"notice","language":"en","category":"utility","body":"We have an update on your request.","status":"approved"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000003"}"#,
+            r#"{"type":"initiate","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000003","message":{"kind":"text","text":"Your refund was approved."}}"#,
+            r#"{"type":"initiate","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000003","message":{"kind":"text","text":"It is on its way."}}"#,
+        ],
+    );
+    engine
+}
+
+/// A message is held at the clock of the `initiate` that holds it. One forged as held later
+/// restored: its duplicates were refused as held after the refusal, and the next message
+/// held sat behind it, kept past its own expiry until the forged one's.
+#[test]
+fn a_message_held_after_the_clock_is_refused() {
+    let engine = engine_with_two_held_messages();
+    let body = body_of(&engine);
+    let second = r#""held_at":"2026-11-02T10:00:00Z","expires_at":"2026-11-09T10:00:00Z""#;
+    assert!(body.contains(second), "{body}");
+    let later = body.replace(
+        second,
+        r#""held_at":"2126-11-02T10:00:00Z","expires_at":"2126-11-09T10:00:00Z""#,
+    );
+    let problem = restore_refusal(&later);
+    assert!(
+        problem.contains(
+            "outbox of conversation 0: message 1 held_at 2126-11-02T10:00:00Z is after the state's clock 2026-11-02T10:00:00Z"
+        ),
+        "{problem}"
+    );
+    // Held at the clock, as the second one was, it restores.
+    let bytes = engine.snapshot();
+    assert_eq!(Engine::restore(&bytes).expect("restores").snapshot(), bytes);
+}
