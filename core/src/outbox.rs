@@ -52,12 +52,30 @@ impl Opener {
 /// follow the conversation's name). A message is held at the clock of the `initiate` that
 /// holds it, so none is dated after the state's clock: one that is would refuse its
 /// duplicates as held after the refusal, and the next message held would sit behind it,
-/// kept past its own expiry until the later one's.
+/// kept past its own expiry until the later one's. They are kept in the order they were
+/// held, which with one hold period is the order they expire in, and the expiry timer
+/// expires them from the front: one behind a later expiry was kept past its own, and
+/// reported expired after the later one, dated before it.
 pub(crate) fn check_saved(held: &[HeldMessage], clock: Instant) -> Result<(), String> {
     if let Some((i, h)) = held.iter().enumerate().find(|(_, h)| h.held_at > clock) {
         return Err(format!(
             "message {i} held_at {} is after the state's clock {clock}",
             h.held_at
+        ));
+    }
+    if let Some(i) = held.windows(2).position(|pair| {
+        pair[1].held_at < pair[0].held_at || pair[1].expires_at < pair[0].expires_at
+    }) {
+        let (earlier, later) = (&held[i], &held[i + 1]);
+        return Err(format!(
+            "message {} (held_at {}, expires_at {}) comes after message {i} (held_at {}, \
+             expires_at {}): held messages are kept in the order they were held, which is \
+             the order they expire in",
+            i + 1,
+            later.held_at,
+            later.expires_at,
+            earlier.held_at,
+            earlier.expires_at
         ));
     }
     Ok(())
@@ -231,9 +249,10 @@ impl Engine {
         let Some(held) = self.outbox.get_mut(&conv) else {
             return;
         };
-        // Held in arrival order with one hold period, so expiries are sorted. Expire the
-        // messages due at the earliest expiry only, so each effect carries its exact instant;
-        // later ones come from the re-armed timer.
+        // Held in arrival order with one hold period, so expiries are sorted (a restore
+        // refuses any other order: `check_saved`). Expire the messages due at the earliest
+        // expiry only, so each effect carries its exact instant; later ones come from the
+        // re-armed timer.
         let Some(first_at) = held.first().map(|h| h.expires_at) else {
             return;
         };

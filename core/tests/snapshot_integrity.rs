@@ -1249,3 +1249,49 @@ fn a_message_held_after_the_clock_is_refused() {
     let bytes = engine.snapshot();
     assert_eq!(Engine::restore(&bytes).expect("restores").snapshot(), bytes);
 }
+
+/// A conversation's messages are held in the order they were held, which with one hold
+/// period is the order they expire in, and they expire from the front. An outbox forged in
+/// another order restored: a message whose hold ended behind one that ends later was kept
+/// past its expiry, and reported expired after the later one, dated before it.
+#[test]
+fn held_messages_out_of_their_order_are_refused() {
+    let engine = engine_with_two_held_messages();
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    let order = "held messages are kept in the order they were held, which is the order they \
+                 expire in";
+    let mut swapped = body.clone();
+    let held = swapped["outbox"][0][1]
+        .as_array_mut()
+        .expect("held messages");
+    assert_eq!(held.len(), 2, "{held:?}");
+    held.reverse();
+    let problem = restore_refusal(&swapped.to_string());
+    assert!(
+        problem.contains(&format!(
+            "outbox of conversation 0: message 1 (held_at 2026-11-02T09:00:00Z, expires_at \
+             2026-11-09T09:00:00Z) comes after message 0 (held_at 2026-11-02T10:00:00Z, \
+             expires_at 2026-11-09T10:00:00Z): {order}"
+        )),
+        "{problem}"
+    );
+    // Held in order, but the later one expiring first.
+    let mut sooner = body.clone();
+    sooner["outbox"][0][1][1]["expires_at"] = "2026-11-09T08:00:00Z".into();
+    let problem = restore_refusal(&sooner.to_string());
+    assert!(
+        problem
+            .contains("message 1 (held_at 2026-11-02T10:00:00Z, expires_at 2026-11-09T08:00:00Z)"),
+        "{problem}"
+    );
+    assert!(problem.ends_with(order), "{problem}");
+    // Two held at one instant, in either order, are in order.
+    let mut together = body;
+    let held = together["outbox"][0][1]
+        .as_array_mut()
+        .expect("held messages");
+    held[0]["held_at"] = "2026-11-02T10:00:00Z".into();
+    held[0]["expires_at"] = "2026-11-09T10:00:00Z".into();
+    held.reverse();
+    Engine::restore(&seal(together.to_string().as_bytes())).expect("restores");
+}
