@@ -712,6 +712,14 @@ impl Engine {
                     t.spec.name
                 )));
             }
+            // An edit is dated at the clock of the `edit_template` that made it: one after
+            // the clock would refuse every edit until the least interval after it.
+            if let Some(at) = t.edits.iter().copied().find(|&at| at > s.clock) {
+                return Err(corrupt(format!(
+                    "template {:?}: an edit at {at} is after the state's clock {}",
+                    t.spec.name, s.clock
+                )));
+            }
             if engine
                 .template_index
                 .insert(t.business, &t.spec.name, &t.spec.language, i as u32)

@@ -1295,3 +1295,36 @@ fn held_messages_out_of_their_order_are_refused() {
     held.reverse();
     Engine::restore(&seal(together.to_string().as_bytes())).expect("restores");
 }
+
+/// A template's edits are dated at the clock of the `edit_template` that made each. One
+/// forged later restored, and every edit was refused until a day after it (the least
+/// interval between two edits), however long the template had not been edited.
+#[test]
+fn a_template_edit_after_the_clock_is_refused() {
+    let mut engine = small_engine();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"edit_template","at":"2026-11-02T09:00:00Z","business":"acme","name":"order_ready","language":"en","body":"Your order {{1}} is ready for pickup."}"#,
+        ],
+    );
+    let body = body_of(&engine);
+    let edits = r#""edits":["2026-11-02T09:00:00Z"]"#;
+    assert!(body.contains(edits), "{body}");
+    let problem = restore_refusal(&body.replace(edits, r#""edits":["2126-11-02T09:00:00Z"]"#));
+    assert!(
+        problem.contains(
+            "template \"order_ready\": an edit at 2126-11-02T09:00:00Z is after the state's clock 2026-11-02T09:00:00Z"
+        ),
+        "{problem}"
+    );
+    // At the clock it restores, and the template is edited again a day later.
+    let mut restored = Engine::restore(&engine.snapshot()).expect("restores");
+    feed(
+        &mut restored,
+        &[
+            r#"{"type":"template_status","at":"2026-11-02T10:00:00Z","business":"acme","name":"order_ready","language":"en","status":"approved"}"#,
+            r#"{"type":"edit_template","at":"2026-11-03T09:00:00Z","business":"acme","name":"order_ready","language":"en","body":"Your order {{1}} is ready."}"#,
+        ],
+    );
+}
