@@ -1067,14 +1067,23 @@ impl Engine {
             .filter(|(conv, _)| ours(conv))
             .map(|(_, held)| held.len())
             .sum();
+        // Counted in words that agree with the count: "1 live chats" read as a slip.
+        let chats = match chats {
+            0 => None,
+            1 => Some("1 live chat (end it with end_chat first)".to_owned()),
+            n => Some(format!("{n} live chats (end them with end_chat first)")),
+        };
+        let held = match held {
+            0 => None,
+            1 => Some("1 held message (released by an answer, or expired)".to_owned()),
+            n => Some(format!(
+                "{n} held messages (released by an answer, or expired)"
+            )),
+        };
         let what = match (chats, held) {
-            (0, 0) => return Ok(()),
-            (chats, 0) => format!("{chats} live chats (end them with end_chat first)"),
-            (0, held) => format!("{held} held messages (released by an answer, or expired)"),
-            (chats, held) => format!(
-                "{chats} live chats (end them with end_chat first) and {held} held messages \
-                 (released by an answer, or expired)"
-            ),
+            (None, None) => return Ok(()),
+            (Some(what), None) | (None, Some(what)) => what,
+            (Some(chats), Some(held)) => format!("{chats} and {held}"),
         };
         Err(Error::InvalidEvent {
             problem: format!(
