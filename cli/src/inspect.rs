@@ -40,7 +40,9 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
     let at = asked_at.map_or(engine.clock(), |(_, at)| at);
     // The core's refusals name the value, not the flag it came in: `refused(flag)` adds
     // the flag to a value that is no phone number or user id (a bad value, as clap's own
-    // are: a usage error). One the state does not hold stays input it lacks.
+    // are: a usage error). One the state does not hold stays input it lacks, named with the
+    // state file, as `business` names it: the value may well be in another state.
+    let in_state = |problem: String| CliError::Data(format!("{}: {problem}", args.state.display()));
     let refused = |flag: &'static str| {
         move |e: convstate::Error| match (e, asked_at) {
             // The views refuse an instant before the clock: a state keeps no history.
@@ -60,7 +62,7 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
                 | convstate::Error::InvalidUserId { .. }),
                 _,
             ) => CliError::Usage(format!("{flag}: {e}")),
-            (other, _) => CliError::Data(other.to_string()),
+            (other, _) => in_state(other.to_string()),
         }
     };
     let view = match (&args.contact, &args.number, &args.template) {
@@ -82,7 +84,7 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
                     .map_err(refused("--number"))?
                     .contains(&view.contact);
             if !known {
-                return Err(CliError::Data(format!(
+                return Err(in_state(format!(
                     "unknown contact {contact:?}: no conversation with {} and no opt-in or \
                      marketing stop on record",
                     view.number

@@ -1039,6 +1039,37 @@ fn inspect_names_the_flag_of_a_number_or_contact_that_is_none() {
 }
 
 #[test]
+fn inspect_refusals_name_the_state_file() {
+    // They named the number, contact or template alone, as if no state could hold it: a
+    // deployment with one state per node asks the wrong one as often as it mistypes.
+    let directory = tempfile::tempdir().unwrap();
+    let state = example_state(directory.path());
+    let state_arg = state.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--number", "+15550009999"],
+            r#"unknown number "+15550009999": register it first"#,
+        ),
+        (
+            &["--number", SUPPORT, "--contact", "+79110000009"],
+            r#"unknown contact "+79110000009": no conversation with +15550001111"#,
+        ),
+        (
+            &["--template", "nosuch", "--business", "acme"],
+            r#"unknown template "nosuch" (en) of business "acme""#,
+        ),
+    ];
+    for (view, says) in cases {
+        let args = [&["inspect", state_arg][..], view].concat();
+        assert_exit_saying(
+            &run(&args),
+            1,
+            &format!("convstate: error: {state_arg}: {says}"),
+        );
+    }
+}
+
+#[test]
 fn inspect_of_a_contact_the_state_does_not_know_is_refused() {
     // It showed an empty conversation and exited 0: a mistyped contact read as a real one.
     let directory = tempfile::tempdir().unwrap();
@@ -1070,8 +1101,10 @@ fn inspect_of_a_contact_the_state_does_not_know_is_refused() {
     assert_exit_saying(
         &inspect(SUPPORT, "+79110000009"),
         1,
-        "convstate: error: unknown contact \"+79110000009\": no conversation with \
-         +15550001111 and no opt-in or marketing stop on record",
+        &format!(
+            "convstate: error: {state_arg}: unknown contact \"+79110000009\": no conversation \
+             with +15550001111 and no opt-in or marketing stop on record"
+        ),
     );
     assert_exit_saying(
         &inspect("+15550003333", "+79110000001"),
