@@ -317,6 +317,16 @@ impl PolicyArgs {
             return Ok(None);
         }
         let name = self.policy.as_deref().unwrap_or(preset);
+        // A file's name, for the reader to find what it gave: in its problems as JSON and in
+        // those of the policy it makes, which named no file.
+        let source = match self
+            .policy_overrides
+            .as_deref()
+            .and_then(|t| t.strip_prefix('@'))
+        {
+            Some(path) => format!(" {}:", input_name(path)),
+            None => String::new(),
+        };
         let policy = match &self.policy_overrides {
             None => Policy::preset(name),
             Some(text) => {
@@ -336,11 +346,6 @@ impl PolicyArgs {
                     None => text.clone(),
                 };
                 let overrides = convstate::policy::overrides_from_json(&json).map_err(|e| {
-                    // A file's name, for the reader to find what it gave.
-                    let source = match text.strip_prefix('@') {
-                        Some(path) => format!(" {}:", input_name(path)),
-                        None => String::new(),
-                    };
                     let problem = match e {
                         convstate::Error::InvalidPolicy { problem } => problem,
                         other => other.to_string(),
@@ -350,14 +355,14 @@ impl PolicyArgs {
                 Policy::with_overrides(name, &overrides)
             }
         };
-        // An unknown preset is --policy's fault; anything else the overrides'.
-        let flag = match &policy {
-            Err(convstate::Error::UnknownPolicy { .. }) | Ok(_) => "--policy",
-            Err(_) => "--policy-overrides",
+        // An unknown preset is --policy's fault; anything else the overrides' (their file's).
+        let (flag, source) = match &policy {
+            Err(convstate::Error::UnknownPolicy { .. }) | Ok(_) => ("--policy", ""),
+            Err(_) => ("--policy-overrides", source.as_str()),
         };
         policy
             .map(Some)
-            .map_err(|e| CliError::Usage(format!("{flag}: {e}")))
+            .map_err(|e| CliError::Usage(format!("{flag}:{source} {e}")))
     }
 
     /// The policy to start a new engine with.

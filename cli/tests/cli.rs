@@ -1618,6 +1618,65 @@ fn policy_overrides_at_dash_read_standard_input() {
 }
 
 #[test]
+fn policy_overrides_a_policy_refuses_name_their_file() {
+    // JSON that does not parse named its file; JSON that parses into overrides the policy
+    // refuses (an unknown field, a value out of range) named none.
+    let directory = tempfile::tempdir().unwrap();
+    let path = example_day();
+    let path = path.to_str().unwrap();
+    for (overrides, says) in [
+        (
+            r#"{"chat":{"idle":"1m"}}"#,
+            r#"invalid policy: field "chat.idle": unknown field `idle`"#,
+        ),
+        (
+            r#"{"outbox":{"hold_for":"0ms"}}"#,
+            "invalid policy: outbox.hold_for must be positive",
+        ),
+    ] {
+        let file = directory.path().join("policy.json");
+        std::fs::write(&file, overrides).unwrap();
+        let file = file.to_str().unwrap();
+        assert_exit_saying(
+            &run(&["replay", path, "--policy-overrides", &format!("@{file}")]),
+            2,
+            &format!("convstate: error: --policy-overrides: {file}: {says}"),
+        );
+        assert_exit_saying(
+            &run_with_stdin(
+                &["replay", path, "--policy-overrides", "@-"],
+                overrides.as_bytes(),
+            ),
+            2,
+            &format!("convstate: error: --policy-overrides: <stdin>: {says}"),
+        );
+        // Given inline, there is no file to name.
+        assert_exit_saying(
+            &run(&["replay", path, "--policy-overrides", overrides]),
+            2,
+            &format!("convstate: error: --policy-overrides: {says}"),
+        );
+    }
+    // An unknown preset is --policy's, not the file's.
+    let file = directory.path().join("policy.json");
+    std::fs::write(&file, "{}").unwrap();
+    let output = run(&[
+        "replay",
+        path,
+        "--policy",
+        "cloud-1999",
+        "--policy-overrides",
+        &format!("@{}", file.display()),
+    ]);
+    assert_exit_saying(&output, 2, "convstate: error: --policy: unknown policy");
+    assert!(
+        !stderr(&output).contains("policy.json"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn standard_input_that_cannot_be_read_is_named_not_blamed_on_a_line() {
     let directory = tempfile::tempdir().unwrap();
     for format in ["wire", "meta-webhook"] {
