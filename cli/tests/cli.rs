@@ -255,6 +255,33 @@ fn readme_main_job_command_runs_the_example() {
 }
 
 #[test]
+fn the_readme_describes_the_dry_runs_row_the_summary_prints() {
+    // The table prints `check_send` decisions in a row of their own, which the README's
+    // description of the summary left out.
+    let log = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"check_send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hello"}}"#,
+    ]
+    .join("\n");
+    let output = run_with_stdin(&["replay", "-", "--summary"], log.as_bytes());
+    assert_exit(&output, 0);
+    let table = stdout(&output);
+    assert!(
+        table.lines().any(|l| l.starts_with("dry runs ")),
+        "no dry runs row in:\n{table}"
+    );
+    assert_eq!(summary_of(&log)["dry_runs"]["denied"], 1);
+    let readme = std::fs::read_to_string(workspace_root().join("cli/README.md")).unwrap();
+    let summary = readme
+        .split("\n- ")
+        .find(|item| item.starts_with("`--summary` prints a table"))
+        .expect("the README describes --summary");
+    for name in ["`dry runs`", "`dry_runs`", "`check_send`"] {
+        assert!(summary.contains(name), "{name} not in:\n{summary}");
+    }
+}
+
+#[test]
 fn output_lines_are_what_the_core_json_door_returns() {
     let path = example_day();
     let output = run(&["replay", path.to_str().unwrap()]);
