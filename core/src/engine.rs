@@ -1349,6 +1349,12 @@ impl Engine {
             return;
         };
         let c = &self.conversations[conv as usize];
+        // A number moved off the official channel keeps its conversations' window state,
+        // and the reminder armed for it, but has no window there (§1): nothing to remind
+        // of. Checked when the timer fires, so a number moved back in time still reminds.
+        if !self.numbers[c.number as usize].channel.has_service_window() {
+            return;
+        }
         let Some(end) = c.window.get().ends_at(&self.policy.window) else {
             return;
         };
