@@ -1060,12 +1060,19 @@ impl Engine {
         e: &RegisterNumber,
     ) -> Result<(), Error> {
         let ours = |conv: &u32| self.conversations[*conv as usize].number == n;
-        let chats = self.live_chats().filter(|(conv, _)| ours(conv)).count();
+        // As of the move's instant, which fires the timers due by then before the move
+        // applies (§13): a chat idle for its timeout has ended and a held message past its
+        // hold has expired, timer fired or not (as the views and `end_chat` say). Counted,
+        // they refused the move and named chats `end_chat` then refused as not live.
+        let at = e.at.max(self.clock);
+        let chats = (self.live_chats())
+            .filter(|(conv, chat)| ours(conv) && self.chat_still_live(n, chat, at))
+            .count();
         let held: usize = self
             .outbox
             .iter()
             .filter(|(conv, _)| ours(conv))
-            .map(|(_, held)| held.len())
+            .map(|(_, held)| held.iter().filter(|h| h.expires_at > at).count())
             .sum();
         // Counted in words that agree with the count: "1 live chats" read as a slip.
         let chats = match chats {
