@@ -193,8 +193,9 @@ impl SentContent {
         false
     }
 
-    /// The records that count (the latest of each key, not forgotten), in the order they
-    /// were made (snapshots, exports): rebuilt from them, a table answers as this one does.
+    /// The records that count (the latest of each key and the copies it falls back on if it
+    /// fails, not forgotten), in the order they were made (snapshots, exports): rebuilt from
+    /// them, a table answers as this one does.
     pub fn records(&self) -> impl Iterator<Item = (Instant, u32, u64)> + '_ {
         // With the copies that later ones superseded while they counted: rebuilt in order,
         // the later copy supersedes them again and links to them.
