@@ -1008,8 +1008,45 @@ impl Engine {
         for (c, chat) in s.live_chats {
             engine.set_live_chat(c, Some(chat));
         }
+        engine.check_conversation_timers()?;
         engine.effects = s.effects.into();
         engine.next_ticket = s.next_ticket;
         Ok(engine)
+    }
+}
+
+impl Engine {
+    /// Refuses a restored state whose live chat or held messages have no timer armed by
+    /// their deadline (the chat's idle end, the first message's expiry). The engine arms
+    /// each as it makes them and only ever brings one forward, so a state without one was
+    /// not saved by an engine; restored, its chat stayed live, or its messages held,
+    /// forever, as nothing else wakes them.
+    fn check_conversation_timers(&self) -> Result<(), Error> {
+        let due_by = |key: TimerKey, deadline: Instant| {
+            self.timers.armed_at(key).is_some_and(|at| at <= deadline)
+        };
+        for (c, chat) in self.live_chats() {
+            let number = self.conversations[c as usize].number;
+            let deadline = chat.last_activity_at.plus(self.idle_timeout(number));
+            if !due_by(TimerKey::ChatIdle(c), deadline) {
+                return Err(corrupt(format!(
+                    "live chat of conversation {c} has no idle timer armed by its end at \
+                     {deadline}"
+                )));
+            }
+        }
+        // The lowest such conversation, so that the error is the same in every run (the
+        // outbox map's order is not).
+        let unarmed = (self.outbox.iter())
+            .map(|(&c, held)| (c, held.first().map_or(Instant::EPOCH, |h| h.expires_at)))
+            .filter(|&(c, first)| !due_by(TimerKey::OutboxExpiry(c), first))
+            .min();
+        if let Some((c, first)) = unarmed {
+            return Err(corrupt(format!(
+                "outbox of conversation {c} has no expiry timer armed by its first message's \
+                 expiry at {first}"
+            )));
+        }
+        Ok(())
     }
 }

@@ -1328,3 +1328,58 @@ fn a_template_edit_after_the_clock_is_refused() {
         ],
     );
 }
+
+/// A live chat and held messages are woken by their timers alone (the chat's idle end, the
+/// messages' expiry). A state forged without one, or with one armed after the deadline,
+/// restored, and the chat stayed live (or the messages held) forever, or ended late.
+#[test]
+fn a_live_chat_or_held_messages_without_their_timer_are_refused() {
+    let mut engine = engine_with_two_held_messages();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T10:00:00Z","business":"acme","number":"+15550002222","channel":"unofficial","idle_timeout":"15m"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T10:00:00Z","number":"+15550002222","contact":"+79110000004","kind":"text"}"#,
+        ],
+    );
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    let timers = body["timers"].as_array().expect("timers");
+    let position = |kind: &str| {
+        (timers.iter())
+            .position(|t| t[0].get(kind).is_some())
+            .unwrap_or_else(|| panic!("no {kind} timer in {timers:?}"))
+    };
+    let cases = [
+        (
+            "chat_idle",
+            "live chat of conversation 1 has no idle timer armed by its end at 2026-11-02T10:15:00Z",
+            "2026-11-02T10:15:00.001Z",
+        ),
+        (
+            "outbox_expiry",
+            "outbox of conversation 0 has no expiry timer armed by its first message's expiry at 2026-11-09T09:00:00Z",
+            "2026-11-09T09:00:00.001Z",
+        ),
+    ];
+    for (kind, problem, late) in cases {
+        let at = position(kind);
+        let mut dropped = body.clone();
+        dropped["timers"].as_array_mut().unwrap().remove(at);
+        assert_eq!(
+            restore_refusal(&dropped.to_string()),
+            problem,
+            "{kind} dropped"
+        );
+        let mut later = body.clone();
+        later["timers"][at][1] = late.into();
+        assert_eq!(restore_refusal(&later.to_string()), problem, "{kind} late");
+        // Armed earlier than the deadline it restores: the timer wakes, finds the chat or
+        // message not due yet, and arms itself again.
+        let mut sooner = body.clone();
+        sooner["timers"][at][1] = "2026-11-02T10:05:00Z".into();
+        let sealed = seal(sooner.to_string().as_bytes());
+        Engine::restore(&sealed).unwrap_or_else(|e| panic!("{kind} sooner: {e}"));
+    }
+    let bytes = engine.snapshot();
+    assert_eq!(Engine::restore(&bytes).expect("restores").snapshot(), bytes);
+}
