@@ -7,7 +7,7 @@ use crate::decision::DenyReason;
 use crate::effect::Effect;
 use crate::engine::{Engine, HeldMessage};
 use crate::message::OutboundMessage;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
 
 /// The opening template a held message awaits the contact's answer to (§4). A message that
@@ -56,11 +56,25 @@ impl Opener {
 /// held, which with one hold period is the order they expire in, and the expiry timer
 /// expires them from the front: one behind a later expiry was kept past its own, and
 /// reported expired after the later one, dated before it.
-pub(crate) fn check_saved(held: &[HeldMessage], clock: Instant) -> Result<(), String> {
+pub(crate) fn check_saved(
+    held: &[HeldMessage],
+    clock: Instant,
+    hold_for: Duration,
+) -> Result<(), String> {
     if let Some((i, h)) = held.iter().enumerate().find(|(_, h)| h.held_at > clock) {
         return Err(format!(
             "message {i} held_at {} is after the state's clock {clock}",
             h.held_at
+        ));
+    }
+    // Each is held for the policy's one hold period: another expiry would end its hold at
+    // a time no policy gave it.
+    if let Some((i, h)) =
+        (held.iter().enumerate()).find(|(_, h)| h.expires_at != h.held_at.plus(hold_for))
+    {
+        return Err(format!(
+            "message {i} (held_at {}) expires_at {}, not after the policy's hold of {hold_for}",
+            h.held_at, h.expires_at
         ));
     }
     if let Some(i) = held.windows(2).position(|pair| {

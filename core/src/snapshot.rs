@@ -720,6 +720,15 @@ impl Engine {
                     t.spec.name, s.clock
                 )));
             }
+            // In the order they were made, which the edit limit counts from: the first the
+            // oldest (the one whose period ends first), the last the newest.
+            if let Some(pair) = t.edits.windows(2).find(|pair| pair[1] < pair[0]) {
+                return Err(corrupt(format!(
+                    "template {:?}: an edit at {} comes after one at {}: edits are kept in \
+                     the order they were made",
+                    t.spec.name, pair[1], pair[0]
+                )));
+            }
             if engine
                 .template_index
                 .insert(t.business, &t.spec.name, &t.spec.language, i as u32)
@@ -826,7 +835,7 @@ impl Engine {
             if held.is_empty() {
                 return Err(corrupt(format!("empty outbox entry for conversation {c}")));
             }
-            crate::outbox::check_saved(&held, s.clock)
+            crate::outbox::check_saved(&held, s.clock, engine.policy.outbox.hold_for)
                 .map_err(|problem| corrupt(format!("outbox of conversation {c}: {problem}")))?;
             if engine.outbox.insert(c, held).is_some() {
                 return Err(twice(format!("the outbox of conversation {c}")));

@@ -1275,16 +1275,23 @@ fn held_messages_out_of_their_order_are_refused() {
         )),
         "{problem}"
     );
-    // Held in order, but the later one expiring first.
+    // Held in order, but the later one expiring first: held for less than the policy's one
+    // hold period, which any other expiry than the hold's end is.
     let mut sooner = body.clone();
     sooner["outbox"][0][1][1]["expires_at"] = "2026-11-09T08:00:00Z".into();
-    let problem = restore_refusal(&sooner.to_string());
-    assert!(
-        problem
-            .contains("message 1 (held_at 2026-11-02T10:00:00Z, expires_at 2026-11-09T08:00:00Z)"),
-        "{problem}"
+    assert_eq!(
+        restore_refusal(&sooner.to_string()),
+        "outbox of conversation 0: message 1 (held_at 2026-11-02T10:00:00Z) expires_at \
+         2026-11-09T08:00:00Z, not after the policy's hold of 7d"
     );
-    assert!(problem.ends_with(order), "{problem}");
+    // Held for longer, in order still.
+    let mut longer = body.clone();
+    longer["outbox"][0][1][0]["expires_at"] = "2026-11-09T09:00:00.001Z".into();
+    assert_eq!(
+        restore_refusal(&longer.to_string()),
+        "outbox of conversation 0: message 0 (held_at 2026-11-02T09:00:00Z) expires_at \
+         2026-11-09T09:00:00.001Z, not after the policy's hold of 7d"
+    );
     // Two held at one instant, in either order, are in order.
     let mut together = body;
     let held = together["outbox"][0][1]
@@ -1326,6 +1333,20 @@ fn a_template_edit_after_the_clock_is_refused() {
             r#"{"type":"template_status","at":"2026-11-02T10:00:00Z","business":"acme","name":"order_ready","language":"en","status":"approved"}"#,
             r#"{"type":"edit_template","at":"2026-11-03T09:00:00Z","business":"acme","name":"order_ready","language":"en","body":"Your order {{1}} is ready."}"#,
         ],
+    );
+    // Edits out of the order they were made in restored, and the edit limit, which counts
+    // from the first as the oldest, was worked out from the wrong one.
+    let body = body_of(&restored);
+    let edits = r#""edits":["2026-11-02T09:00:00Z","2026-11-03T09:00:00Z"]"#;
+    assert!(body.contains(edits), "{body}");
+    let swapped = body.replace(
+        edits,
+        r#""edits":["2026-11-03T09:00:00Z","2026-11-02T09:00:00Z"]"#,
+    );
+    assert_eq!(
+        restore_refusal(&swapped),
+        "template \"order_ready\": an edit at 2026-11-02T09:00:00Z comes after one at \
+         2026-11-03T09:00:00Z: edits are kept in the order they were made"
     );
 }
 
