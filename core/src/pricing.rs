@@ -173,9 +173,14 @@ impl RateCard {
 
     /// The price of one message of `category` to `contact`, if the card has one.
     pub fn price(&self, category: ChargeCategory, contact: AddressKey) -> Option<Amount> {
+        self.price_in(self.market(contact), category)
+    }
+
+    /// The price of one message of `category` in `market`, if the card has one.
+    fn price_in(&self, market: &str, category: ChargeCategory) -> Option<Amount> {
         let rates = self
             .rates
-            .get(self.market(contact))
+            .get(market)
             .or_else(|| self.rates.get("other"))?;
         rates
             .get(&category)
@@ -427,10 +432,16 @@ impl Engine {
         recipient: Option<AddressKey>,
     ) -> Option<Price> {
         let card = self.policy.pricing.rate_card.as_ref()?;
-        // A contact keyed by user id is priced by its phone number when one is linked.
-        let recipient = recipient.map(|k| self.contact_phone(number, k).unwrap_or(k))?;
+        // A contact keyed by user id is priced by its phone number when one is linked. One
+        // without a key yet (`check_send` to a user id the engine has not seen) is a user
+        // id no phone number is linked to: market `other`, as `send` prices it once it has
+        // its key.
+        let amount = match recipient {
+            Some(k) => card.price(category, self.contact_phone(number, k).unwrap_or(k)),
+            None => card.price_in("other", category),
+        }?;
         Some(Price {
-            amount: card.price(category, recipient)?,
+            amount,
             currency: card.currency.clone(),
         })
     }
