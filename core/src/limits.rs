@@ -396,12 +396,7 @@ impl Engine {
                 .collect();
             flags.sort_unstable();
             let mut flags = flags.into_iter().peekable();
-            let quality_ok = |at: Instant| {
-                sharing.iter().all(|&n| {
-                    let number = &self.numbers[n as usize];
-                    number.quality != Quality::Low && number.flagged_until.is_none_or(|d| d <= at)
-                })
-            };
+            let quality_ok = |at: Instant| self.quality_allows_upgrade_at(owner, at);
             loop {
                 let upgrade_due = upgrade_timer.filter(|at| *at <= now);
                 // The timer queue fires a flag before an upgrade of the same instant.
@@ -439,20 +434,33 @@ impl Engine {
                     upgrade_timer = None;
                     if quality_ok(at) {
                         (limit.upgrade_at, upgrade_timer) =
-                            self.upgrade_scheduled(state, limit.level, at);
+                            self.upgrade_scheduled(state, limit.level, limit.since, at);
+                    }
+                } else if flag_first && limit.upgrade_at.is_none() && quality_ok(at) {
+                    // A deadline that leaves the level (the lowest already, or a provider
+                    // downgrade during the flag took it there) still ends the flag that held
+                    // upgrades back, and looks at the rule again as `number_flag_timer` does:
+                    // usage met while flagged schedules the upgrade now.
+                    if let (pending, Some(timer)) =
+                        self.upgrade_scheduled(state, limit.level, limit.since, at)
+                    {
+                        (limit.upgrade_at, upgrade_timer) = (pending, Some(timer));
                     }
                 }
             }
         }
+        // Quality as of `now`: a flag whose deadline passed by then no longer holds upgrades
+        // back (the view and `check_send` ahead of the clock, as `send` at `now` would find
+        // it); at the clock this is the quality now.
         if limit.upgrade_at.is_none() {
             // `reach` waiting for its time at the level: the upgrade it will make then if the
             // usage still reaches the threshold.
             limit.upgrade_at = upgrade_timer.filter(|&at| {
                 at > now
                     && self.threshold_met(state, limit.level, at)
-                    && self.quality_allows_upgrade(owner)
+                    && self.quality_allows_upgrade_at(owner, now)
             });
-        } else if !self.quality_allows_upgrade(owner) {
+        } else if !self.quality_allows_upgrade_at(owner, now) {
             // `reach_then_wait`'s pending upgrade, which a low or flagged number stops when
             // its time comes (§6): not expected, if no input comes in between.
             limit.upgrade_at = None;
@@ -460,13 +468,16 @@ impl Engine {
         Some(limit)
     }
 
-    /// What looking at the upgrade rule at `at` schedules for a limit that reached `level`
-    /// at `at`, quality allowing: the pending upgrade (`reach_then_wait`) and the upgrade
-    /// timer; nothing when the usage is below the threshold or there is no next level.
+    /// What looking at the upgrade rule at `at` schedules for a limit at `level` since
+    /// `since`, quality allowing (as [`Engine::consider_upgrade`]): the pending upgrade
+    /// (`reach_then_wait`) and the upgrade timer, due at `at` itself when the upgrade
+    /// applies at once (`reach` past its time at the level); nothing when the usage is below
+    /// the threshold or there is no next level.
     fn upgrade_scheduled(
         &self,
         state: &LimitState,
         level: usize,
+        since: Instant,
         at: Instant,
     ) -> (Option<Instant>, Option<Instant>) {
         if level + 1 >= self.policy.limits.levels.len() || !self.threshold_met(state, level, at) {
@@ -475,7 +486,7 @@ impl Engine {
         match &self.policy.limits.upgrade {
             UpgradeRule::Reach {
                 min_time_at_level, ..
-            } => (None, Some(at.plus(*min_time_at_level))),
+            } => (None, Some(since.plus(*min_time_at_level).max(at))),
             UpgradeRule::ReachThenWait { apply_after, .. } => {
                 let upgrade = at.plus(*apply_after);
                 (Some(upgrade), Some(upgrade))
@@ -525,7 +536,7 @@ impl Engine {
         let levels = &self.policy.limits.levels;
         let by_count = state.next_slot_at(levels[in_force.level], now);
         let by_upgrade = in_force.upgrade_at.filter(|&at| {
-            self.quality_allows_upgrade(owner)
+            self.quality_allows_upgrade_at(owner, now)
                 && levels
                     .get(in_force.level + 1)
                     .is_some_and(|next| next.has_room(state.window.count_at(at).0))
@@ -602,6 +613,20 @@ impl Engine {
     fn quality_allows_upgrade(&self, owner: u32) -> bool {
         let ok =
             |n: &crate::number::NumberState| n.quality != Quality::Low && n.flagged_until.is_none();
+        self.all_sharing(owner, ok)
+    }
+
+    /// [`Engine::quality_allows_upgrade`] as of `at`, the clock or a later instant: a flag
+    /// whose deadline has passed by then is over (its timer due), the quality it left stays.
+    fn quality_allows_upgrade_at(&self, owner: u32, at: Instant) -> bool {
+        self.all_sharing(owner, |n| {
+            n.quality != Quality::Low && n.flagged_until.is_none_or(|deadline| deadline <= at)
+        })
+    }
+
+    /// Whether `ok` holds for every number sharing `owner`'s limit (the official ones of a
+    /// business-wide limit).
+    fn all_sharing(&self, owner: u32, ok: impl Fn(&crate::number::NumberState) -> bool) -> bool {
         match self.policy.limits.scope {
             LimitScope::Number => ok(&self.numbers[owner as usize]),
             LimitScope::Business => self

@@ -348,6 +348,43 @@ mod tests {
         }
     }
 
+    /// Classic `reach`: a flag deadline that leaves the lowest level upgrades at once when
+    /// usage met twice the limit and the time at the level has passed; `check_send` and the
+    /// view at the deadline, no input in between, see the upgrade `send` then makes.
+    #[test]
+    fn a_dry_run_at_a_flag_deadline_sees_a_classic_upgrade_it_makes() {
+        let mut policy = Policy::preset("classic").unwrap();
+        policy.limits.levels = serde_json::from_str(r#"[2,4,8,"unlimited"]"#).unwrap();
+        policy.consent.require_opt_in = false;
+        let mut engine = Engine::new(policy);
+        let send = |at: &str, contact: &str, kind: &str| {
+            format!(
+                r#"{{"type":"{kind}","at":"{at}","number":"+15550001111","contact":"{contact}","message":{{"kind":"template","name":"promo","language":"en","params":["x"]}}}}"#
+            )
+        };
+        for line in [
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#.to_owned(),
+            r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"utility","body":"Your code {{1}} is ready.","status":"approved"}"#.to_owned(),
+            r#"{"type":"number_quality","at":"2026-11-02T08:00:00Z","number":"+15550001111","quality":"low"}"#.to_owned(),
+            r#"{"type":"number_quality","at":"2026-11-02T08:30:00Z","number":"+15550001111","quality":"unknown"}"#.to_owned(),
+            send("2026-11-07T07:00:00Z", "+79110000005", "send"),
+            send("2026-11-07T07:00:00Z", "+79110000006", "send"),
+            send("2026-11-09T07:00:00Z", "+79110000001", "send"),
+            send("2026-11-09T07:00:00Z", "+79110000002", "send"),
+        ] {
+            let out = engine.handle_json(&line);
+            assert!(!out[0].contains("error") && !out[0].contains("denied"), "{line}: {out:?}");
+        }
+        let query = r#"{"type":"query_limit","at":"2026-11-09T08:00:00Z","number":"+15550001111"}"#;
+        let view = engine.handle_json(query);
+        assert!(view[0].contains(r#""limit":4,"#), "{view:?}");
+        let check = engine.handle_json(&send("2026-11-09T08:00:00Z", "+79110000003", "check_send"));
+        assert!(check[0].contains(r#""verdict":"allowed""#), "{check:?}");
+        let sent = engine.handle_json(&send("2026-11-09T08:00:00Z", "+79110000003", "send"));
+        assert!(sent[0].contains(r#""verdict":"allowed""#), "{sent:?}");
+        assert!(sent.iter().any(|l| l.contains(r#""reason":"upgrade""#)), "{sent:?}");
+    }
+
     /// The level before the engine's own changes is saved with them: an upgrade taken back
     /// after a restore puts back the same `level_since` as without one.
     #[test]
