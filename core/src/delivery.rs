@@ -302,6 +302,16 @@ impl Engine {
 
     /// Only delivered messages are charged: a failure takes back the estimate.
     fn reverse_estimate(&mut self, number: u32, record: &SentMessage) {
+        if record.billing
+            == (Billing::Free {
+                why: FreeReason::ChannelNotBilled,
+            })
+        {
+            // A channel the platform does not bill: usage counted nothing for it (see
+            // `record_billing`), so there is nothing to take back. Taken back, it came off
+            // the official sends of a number that moved to the official channel since.
+            return;
+        }
         let usage = self
             .usage
             .entry((number, self.month.key_of(record.sent_at)))
