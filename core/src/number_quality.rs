@@ -382,7 +382,10 @@ mod tests {
         assert!(check[0].contains(r#""verdict":"allowed""#), "{check:?}");
         let sent = engine.handle_json(&send("2026-11-09T08:00:00Z", "+79110000003", "send"));
         assert!(sent[0].contains(r#""verdict":"allowed""#), "{sent:?}");
-        assert!(sent.iter().any(|l| l.contains(r#""reason":"upgrade""#)), "{sent:?}");
+        assert!(
+            sent.iter().any(|l| l.contains(r#""reason":"upgrade""#)),
+            "{sent:?}"
+        );
     }
 
     /// The level before the engine's own changes is saved with them: an upgrade taken back

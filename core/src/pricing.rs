@@ -178,10 +178,7 @@ impl RateCard {
 
     /// The price of one message of `category` in `market`, if the card has one.
     fn price_in(&self, market: &str, category: ChargeCategory) -> Option<Amount> {
-        let rates = self
-            .rates
-            .get(market)
-            .or_else(|| self.rates.get("other"))?;
+        let rates = self.rates.get(market).or_else(|| self.rates.get("other"))?;
         rates
             .get(&category)
             .or_else(|| match category {
@@ -704,13 +701,19 @@ mod tests {
             );
             for line in [opt_in, send] {
                 let out = engine.handle_json(&line);
-                assert!(!out[0].contains("error") && !out[0].contains("denied"), "{out:?}");
+                assert!(
+                    !out[0].contains("error") && !out[0].contains("denied"),
+                    "{out:?}"
+                );
             }
         }
         let cost = engine.usage("+15550001111", 202611).unwrap().cost.unwrap();
         assert_eq!(cost.to_string(), "9377600.00");
         let restored = Engine::restore(&engine.snapshot()).expect("the state restores");
-        assert_eq!(restored.usage("+15550001111", 202611).unwrap().cost, Some(cost));
+        assert_eq!(
+            restored.usage("+15550001111", 202611).unwrap().cost,
+            Some(cost)
+        );
         for micros in [9_223_372_036_855, 10_000_000_000_000, i64::MAX] {
             let cost = Amount::from_micros(micros);
             assert_eq!(Amount::parse(&cost.to_string()), Ok(cost), "{cost}");
