@@ -4,8 +4,8 @@
 //! business-wide rules — a messaging limit of `business` scope, consent, usage — are decided
 //! by one engine under one lock and stay exact however many threads send at once. Inputs
 //! that name a number go to the shard its business is in, found through a routing table
-//! filled at registration (read-locked on the hot path, write-locked only to register,
-//! import, remove or take a business).
+//! filled at registration (read-locked on the hot path and while a snapshot is written,
+//! write-locked only to register, import, remove or take a business).
 //!
 //! Each call returns the effects it caused, drained from the shard while its lock is held:
 //! its input's, and those of the timers its instant fired in that shard (a chat of another
@@ -563,7 +563,15 @@ impl ShardedEngine {
     /// moments (a `tick` may be in some and not yet in others): each business is whole and
     /// each shard consistent, which is all a restore needs since no rule spans two shards. A
     /// host replaying its log after a snapshot relies on each shard's own clock.
+    ///
+    /// Which shard holds each number and provider id does span shards (a restore refuses one
+    /// held in two), so the routing table's read lock is held throughout: registrations,
+    /// imports and removals wait until the snapshot is written, other inputs go on.
     pub fn snapshot(&self) -> Vec<u8> {
+        // Held, a number taken out of a shard already written could not be registered in a
+        // shard not written yet, and be written twice. Read-locked first, as everywhere, and
+        // no thread waits for the routing table while it holds a shard.
+        let _routes = self.routes.read();
         let mut lines = Vec::new();
         for (i, shard) in self.shards.iter().enumerate() {
             if i > 0 {

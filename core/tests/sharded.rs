@@ -596,6 +596,64 @@ fn a_sharded_snapshot_restores_to_an_engine_that_answers_the_same() {
     assert_eq!(answered, later.len(), "every later input is accepted");
 }
 
+/// A snapshot taken while another thread gives a number to a business of another shard (its
+/// owner taken out, the number registered again) restores. The shards are written one after
+/// the other: the number was written with its old owner in an earlier shard and with its new
+/// one in a later shard, and every restore refused the bytes ("registered in two shards").
+#[test]
+fn a_snapshot_taken_while_a_number_changes_shards_restores() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let sharded = Arc::new(ShardedEngine::with_preset("cloud-2025", 3).unwrap());
+    let in_shard = |shard: usize| {
+        (0..)
+            .map(|i| format!("biz{i}"))
+            .find(|b| sharded.shard_of_business(b) == shard)
+            .unwrap()
+    };
+    let (first, last) = (in_shard(0), in_shard(2));
+    let register = move |business: &str| {
+        format!(
+            r#"{{"type":"register_number","at":"{T0}","business":"{business}","number":"+15550001111","channel":"official","phone_number_id":"pnid-1"}}"#
+        )
+    };
+    assert!(sharded.handle_json(&register(&first))[0].contains(r#""type":"ack""#));
+    // Shard 1 held, so that the snapshot writes shard 0 and then waits there.
+    let (held_tx, held_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let holder = {
+        let sharded = Arc::clone(&sharded);
+        std::thread::spawn(move || {
+            sharded.with_shard(1, |_| {
+                held_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            })
+        })
+    };
+    held_rx.recv().unwrap();
+    let snapshot = {
+        let sharded = Arc::clone(&sharded);
+        std::thread::spawn(move || sharded.snapshot())
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    // The number (and its provider id) moves from the first shard to the last.
+    let mover = {
+        let sharded = Arc::clone(&sharded);
+        std::thread::spawn(move || {
+            sharded.take_business(&first).unwrap();
+            sharded.handle_json(&register(&last))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let bytes = snapshot.join().unwrap();
+    assert!(mover.join().unwrap()[0].contains(r#""type":"ack""#));
+    let restored = ShardedEngine::restore(&bytes);
+    assert!(restored.is_ok(), "{:?}", restored.err());
+}
+
 /// `lines` (a header and shard lines) with the header's checksum made to match, as a
 /// careless tool might: what the deeper checks must then catch.
 fn resealed(lines: &[&str]) -> Vec<u8> {

@@ -74,7 +74,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_free(engine: *mut convstate_sh
 /// library-owned string rather than a caller buffer, so that inputs other threads apply
 /// meanwhile cannot change the size between asking and copying. Each shard is written under
 /// its own lock, one after the other: under traffic the shards are taken at different
-/// moments, each business whole, which is all a restore needs.
+/// moments, each business whole. Registrations, imports and removals wait until it is
+/// written, so that no number or provider id is written in two shards (a restore refuses it).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_snapshot(
     engine: *const convstate_sharded_engine,
