@@ -199,6 +199,9 @@ const PREALLOCATED_ROWS_MAX: usize = 1 << 20;
 /// The length of a column argument, which must be a sized sequence. Sets (a dict's keys
 /// among them) are refused: their order, and so which row is which, changes from one
 /// process to the next with the hash seed. So are mappings, whose items are their keys.
+/// Only a value without a length (its `TypeError`) is refused as such: any other exception
+/// its `__len__` raises (a `KeyboardInterrupt`) propagates, as `__iter__`'s and
+/// `__index__`'s do.
 fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     let refused = || {
         PyTypeError::new_err(format!(
@@ -209,7 +212,13 @@ fn column_len(column: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     if is_set_or_mapping(value)? {
         return Err(refused());
     }
-    value.len().map_err(|_| refused())
+    value.len().map_err(|e| {
+        if e.is_instance_of::<PyTypeError>(value.py()) {
+            refused()
+        } else {
+            e
+        }
+    })
 }
 
 static ABSTRACT_SET_AND_MAPPING: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();

@@ -264,6 +264,38 @@ def test_an_exception_raised_by_index_propagates() -> None:
     assert engine.snapshot() == before
 
 
+class LengthInterrupted:
+    """A column whose __len__ raises (a lazy table interrupted while it counts its rows)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        raise Interrupted
+
+    def __getitem__(self, index: int) -> Any:
+        return self.items[index]
+
+
+@pytest.mark.parametrize("column", ["kinds", "at", "numbers", "contacts", "texts"])
+def test_an_exception_raised_by_a_columns_len_propagates(column: str) -> None:
+    # It was swallowed and reported as "must be a sized sequence", even a KeyboardInterrupt.
+    engine = new_engine()
+    before = engine.snapshot()
+    columns: dict[str, Any] = {"kinds": ["send"], "at": [T0 + HOUR], "numbers": [NUMBER],
+                               "contacts": [contact(0)], "texts": ["Hi"]}
+    columns[column] = LengthInterrupted(columns[column])
+    with pytest.raises(Interrupted):
+        engine.run_batch(**columns)
+    with pytest.raises(Interrupted):
+        convstate.ShardedEngine(shards=2).run_batch(**columns)
+    assert engine.snapshot() == before
+    # A column with no length at all is still the caller's TypeError, naming it.
+    columns[column] = iter(["x"])
+    with pytest.raises(TypeError, match=f'column "{column}" must be a sized sequence'):
+        engine.run_batch(**columns)
+
+
 def test_kinds_as_codes_and_instants_as_datetimes() -> None:
     from datetime import datetime, timezone
 
