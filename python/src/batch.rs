@@ -484,7 +484,7 @@ fn kind_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<RowKind> {
         // An int past 64 bits is an unknown code like any other, not an OverflowError.
         let kind = int.extract::<i64>().ok().and_then(RowKind::from_code);
         return kind.ok_or_else(|| {
-            let code = item.repr().map_or_else(|_| "?".into(), |r| r.to_string());
+            let code = convert::repr(item);
             column_value_error(
                 "kinds",
                 row,

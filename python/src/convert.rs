@@ -73,9 +73,23 @@ pub(crate) fn repr(value: &Bound<'_, PyAny>) -> String {
     let text = value
         .repr()
         .map(|r| r.to_string())
-        .unwrap_or_else(|_| type_name(value));
+        .unwrap_or_else(|_| unprintable(value));
     // Errors quote their input; keep messages readable for huge values.
     text.chars().take(80).collect()
+}
+
+/// What an error quotes for a value whose `repr()` raised: an integer past
+/// `sys.get_int_max_str_digits()` (4300 digits) by its size, anything else by its class.
+fn unprintable(value: &Bound<'_, PyAny>) -> String {
+    let bits = value
+        .cast::<PyInt>()
+        .ok()
+        .and_then(|int| int.call_method0("bit_length").ok())
+        .and_then(|bits| bits.extract::<u64>().ok());
+    match bits {
+        Some(bits) => format!("<{} of {bits} bits>", type_name(value)),
+        None => format!("<{} whose repr() raised>", type_name(value)),
+    }
 }
 
 /// The bytes of a raw-bytes argument (a snapshot, an export, wire lines), `name` of

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
-use crate::convert::{bytes_arg, datetime, instant, type_name};
+use crate::convert::{bytes_arg, datetime, instant, repr, type_name};
 use crate::errors::{BindingError, BindingResult};
 use crate::{
     apply_lines, event_lines, policy_of, reduce_through_restore, to_python, webhook_body,
@@ -41,7 +41,12 @@ fn shard_count(shards: &Bound<'_, PyAny>) -> PyResult<usize> {
     let count = shards.extract::<usize>().ok().filter(|&n| n >= 1);
     count.ok_or_else(|| {
         BindingError::Core(convstate::Error::InvalidEvent {
-            problem: format!("a sharded engine needs 1..={MAX_SHARDS} shards, got {shards}"),
+            // Its repr, not its Display: an int too long to print made Display write an
+            // "Exception ignored" error to stderr.
+            problem: format!(
+                "a sharded engine needs 1..={MAX_SHARDS} shards, got {}",
+                repr(shards)
+            ),
         })
         .into()
     })

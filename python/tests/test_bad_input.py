@@ -228,3 +228,31 @@ def test_a_value_without_a_json_form_names_its_field(busy_engine: convstate.Engi
         assert raised.value.code == "invalid_event"
         assert str(raised.value) == f"invalid event: {says}", raised.value
     assert busy_engine.snapshot() == before
+
+
+def test_an_integer_too_long_to_print_is_described_not_named_by_its_type(
+        busy_engine: convstate.Engine) -> None:
+    # Past sys.get_int_max_str_digits() (4300 digits) an int has no repr: errors quoted its
+    # type instead ('invalid instant "int"', 'integer int does not fit', 'unknown kind code
+    # ?'), and ShardedEngine(shards=...) wrote an "Exception ignored" ValueError to stderr
+    # (pytest's unraisable-exception check, an error here, fails the test on it).
+    huge = 10**5000
+    bits = huge.bit_length()
+    before = busy_engine.snapshot()
+    with pytest.raises(convstate.InvalidInputError) as instant:
+        busy_engine.tick(huge)
+    assert str(instant.value) == (
+        f'invalid instant "<int of {bits} bits>": integer milliseconds outside the 64-bit range')
+    with pytest.raises(convstate.InvalidInputError) as size:
+        busy_engine.inbound(NUMBER, CONTACT, at=T1, kind="image", size=huge)
+    assert str(size.value) == (
+        f'invalid event: field "size": integer <int of {bits} bits> does not fit in 64 bits')
+    with pytest.raises(ValueError, match=f'column "kinds", row 0: unknown kind code <int of {bits} bits>'):
+        busy_engine.run_batch([huge], [T1], [NUMBER], [CONTACT])
+    result = busy_engine.run_batch(["inbound"], [huge], [NUMBER], [CONTACT])
+    assert result.first_error == (0, "invalid_instant", f'invalid instant "<int of {bits} bits>": '
+                                  "integer milliseconds outside the 64-bit range")
+    assert busy_engine.snapshot() == before
+    with pytest.raises(convstate.InvalidInputError) as shards:
+        convstate.ShardedEngine(shards=huge)
+    assert str(shards.value).endswith(f"1..=4096 shards, got <int of {bits} bits>"), shards.value
