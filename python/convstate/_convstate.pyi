@@ -1,8 +1,8 @@
 """Type stubs of the native module ``convstate._convstate`` (checked by ``mypy.stubtest``)."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Optional, Union, final
+from typing import Any, ClassVar, Optional, Protocol, TypeVar, Union, final
 
 from typing_extensions import Buffer
 
@@ -11,10 +11,22 @@ from convstate._types import ChargeCategory, FreeReason, Initiator, Reason, Verd
 #: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds, or an
 #: RFC 3339 string.
 _Instant = Union[datetime, int, str]
-# run_batch's kinds and at columns: sequences, or buffers of ints (bytes, array('q'), numpy
+
+_T_co = TypeVar("_T_co", covariant=True)
+
+class _Column(Protocol[_T_co]):
+    """A run_batch column: a list, a tuple or any other sized iterable indexed by position,
+    such as a numpy array or a pandas Series (which are no ``Sequence`` to a type checker).
+    A str, a set or a mapping is refused at runtime."""
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[_T_co]: ...
+    def __getitem__(self, index: int, /) -> Any: ...
+
+# run_batch's kinds and at columns: columns, or buffers of ints (bytes, array('q'), numpy
 # arrays) read in one go.
-_Kinds = Union[Sequence[Union[str, int]], Buffer]
-_Instants = Union[Sequence[_Instant], Buffer]
+_Kinds = Union[_Column[Union[str, int]], Buffer]
+_Instants = Union[_Column[_Instant], Buffer]
 #: A duration: a ``timedelta`` of whole milliseconds (a fraction of one raises
 #: ``InvalidInputError`` naming the field), int milliseconds, or a string such as ``"10m"``.
 _DurationLike = Union[timedelta, int, str]
@@ -356,13 +368,13 @@ class Engine:
         self,
         kinds: _Kinds,
         at: _Instants,
-        numbers: Sequence[str],
-        contacts: Sequence[str],
-        texts: Optional[Sequence[Optional[str]]] = None,
+        numbers: _Column[str],
+        contacts: _Column[str],
+        texts: Optional[_Column[Optional[str]]] = None,
         *,
-        templates: Optional[Sequence[Optional[str]]] = None,
-        languages: Optional[Sequence[Optional[str]]] = None,
-        params: Optional[Sequence[Optional[Sequence[str]]]] = None,
+        templates: Optional[_Column[Optional[str]]] = None,
+        languages: Optional[_Column[Optional[str]]] = None,
+        params: Optional[_Column[Optional[Sequence[str]]]] = None,
         keep_effects: bool = False,
     ) -> BatchResult:
         """Applies a table of events given as columns, one row per event, and returns one
@@ -374,7 +386,7 @@ class Engine:
         go. ``at``: int unix milliseconds, or any instant the other methods take; an
         ``array.array('q')`` or numpy int64 array of milliseconds is read in one go (fastest),
         a float buffer raises ``TypeError``. Columns are lists, tuples or other sized
-        sequences; lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with
+        sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with
         ``languages[row]`` and optional positional ``params[row]``. Other message kinds,
         groups, idempotency keys and the other event types go through ``handle`` or
         ``process_bytes``.
@@ -481,13 +493,13 @@ class ShardedEngine:
         self,
         kinds: _Kinds,
         at: _Instants,
-        numbers: Sequence[str],
-        contacts: Sequence[str],
-        texts: Optional[Sequence[Optional[str]]] = None,
+        numbers: _Column[str],
+        contacts: _Column[str],
+        texts: Optional[_Column[Optional[str]]] = None,
         *,
-        templates: Optional[Sequence[Optional[str]]] = None,
-        languages: Optional[Sequence[Optional[str]]] = None,
-        params: Optional[Sequence[Optional[Sequence[str]]]] = None,
+        templates: Optional[_Column[Optional[str]]] = None,
+        languages: Optional[_Column[Optional[str]]] = None,
+        params: Optional[_Column[Optional[Sequence[str]]]] = None,
     ) -> BatchResult:
         """As ``Engine.run_batch``, each row in its number's shard, the GIL released while
         the rows run. The effects are counted in ``effect_counts`` and dropped (use

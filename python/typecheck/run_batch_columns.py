@@ -1,6 +1,8 @@
 """Type-checked only (mypy --strict): the stubs accept what the runtime accepts (run_batch's
 columns, bytes-like arguments)."""
 from array import array
+from collections.abc import Iterator
+from typing import Any
 
 import convstate
 
@@ -12,11 +14,33 @@ class Int64Column:
         return memoryview(array("q", [1793610000000]))
 
 
+class ArrayColumn:
+    """Stands for a numpy array or a pandas Series of any dtype as typeshed-era stubs see
+    them: sized, iterable (items typed Any) and indexable, but no Sequence, and no Buffer
+    before Python 3.12 (numpy declares __buffer__ from 3.12 only)."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(["+15550001111"])
+
+    def __getitem__(self, index: int, /) -> Any:
+        return "+15550001111"
+
+
 def check(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
     contacts = ["+4915100000001"]
     engine.run_batch(bytes([0]), array("q", [1]), ["+15550001111"], contacts)
     engine.run_batch(Int64Column(), Int64Column(), ["+15550001111"], contacts)
     sharded.run_batch(Int64Column(), Int64Column(), ["+15550001111"], contacts)
+    # Every column as an array (df["number"].to_numpy(), or the Series itself): run_batch
+    # reads any sized iterable that is not a str, a set or a mapping.
+    column = ArrayColumn()
+    engine.run_batch(column, column, column, column, column, templates=column,
+                     languages=column, params=column)
+    sharded.run_batch(column, column, column, column, column, templates=column,
+                      languages=column, params=column)
 
 
 def check_bytes_like(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
