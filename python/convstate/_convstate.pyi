@@ -529,7 +529,9 @@ class ShardedEngine:
         nothing: a refused take changes nothing. Raises ``NotFoundError``."""
     def snapshot(self) -> bytes:
         """Every shard's state as bytes: a header line, then one snapshot line per shard, each
-        shard written under its own lock while other threads go on."""
+        shard written under its own lock while other threads' inputs go on (their
+        registrations, imports and removals wait for it: a number moved meanwhile would be
+        written in two shards)."""
     @staticmethod
     def restore(snapshot: Buffer) -> ShardedEngine:
         """A sharded engine from ``snapshot()`` bytes, with as many shards as it had. Raises

@@ -235,7 +235,9 @@ impl PyShardedEngine {
     }
 
     /// Every shard's state as bytes (a header line, then one snapshot line per shard),
-    /// each shard written under its own lock while other threads go on.
+    /// each shard written under its own lock while other threads' inputs go on (their
+    /// registrations, imports and removals wait for it: a number moved meanwhile would be
+    /// written in two shards).
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let bytes = py.detach(|| self.engine.snapshot());
         PyBytes::new(py, &bytes)
