@@ -1352,7 +1352,8 @@ typedef struct convstate_number_registration {
   size_t provider_len;
   /**
    * Chat idle timeout in ms (more than 0, at most 100 years); negative for the policy's
-   * default (0 is refused: a chat would end as it starts).
+   * default (0 is refused, as a length past 100 years is, with
+   * `CONVSTATE_ERR_INVALID_ARGUMENT`: a chat would end as it starts).
    */
   int64_t idle_timeout_ms;
   /**

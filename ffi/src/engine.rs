@@ -141,7 +141,8 @@ pub struct convstate_number_registration {
     /// Its length in bytes.
     pub provider_len: usize,
     /// Chat idle timeout in ms (more than 0, at most 100 years); negative for the policy's
-    /// default (0 is refused: a chat would end as it starts).
+    /// default (0 is refused, as a length past 100 years is, with
+    /// `CONVSTATE_ERR_INVALID_ARGUMENT`: a chat would end as it starts).
     pub idle_timeout_ms: i64,
     /// Name of the template `initiate` sends by default, or NULL.
     pub default_template_name: *const c_char,
@@ -189,13 +190,28 @@ pub unsafe extern "C" fn convstate_engine_register_number(
             number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
             channel: channel_from(r.channel)?,
             provider: unsafe { opt_str_arg(r.provider, r.provider_len, "provider") }?.map(str::to_owned),
-            idle_timeout: opt_duration_arg(r.idle_timeout_ms, "idle_timeout_ms")?,
+            idle_timeout: idle_timeout_arg(r.idle_timeout_ms)?,
             default_template,
             phone_number_id: unsafe { opt_str_arg(r.phone_number_id, r.phone_number_id_len, "phone_number_id") }?.map(str::to_owned),
         };
         handle.engine.register_number(&event)?;
         Ok(())
     }
+}
+
+/// A registration's `idle_timeout_ms`: negative for the policy's default, else more than 0
+/// and at most the longest duration. Both ends of that range are one mistake, an argument out
+/// of the call's range (`CONVSTATE_ERR_INVALID_ARGUMENT`): 0, which would end a chat as it
+/// starts, reached the engine and came back as an invalid event.
+fn idle_timeout_arg(ms: i64) -> Result<Option<convstate_core::Duration>, FfiError> {
+    if ms == 0 {
+        return Err(FfiError::new(
+            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            "argument `idle_timeout_ms` is 0: a chat would end as it starts (more than 0, or \
+             negative for the policy's default)",
+        ));
+    }
+    opt_duration_arg(ms, "idle_timeout_ms")
 }
 
 /// Registration of a template. Optional strings are NULL when absent.

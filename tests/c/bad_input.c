@@ -472,6 +472,10 @@ int main(void) {
        register_number_with(engine, 77, CONVSTATE_NONE_MS));
   CASE("register_number: idle timeout INT64_MAX (refused, not clamped)", CONVSTATE_ERR_INVALID_ARGUMENT,
        register_number_with(engine, CONVSTATE_CHANNEL_OFFICIAL, INT64_MAX));
+  /* Both ends of the field's range (more than 0, at most 100 years) are one mistake, an
+   * argument out of range: 0 was CONVSTATE_ERR_INVALID_EVENT, the other end this. */
+  CASE("register_number: idle timeout 0 (out of range, as the other end)", CONVSTATE_ERR_INVALID_ARGUMENT,
+       register_number_with(engine, CONVSTATE_CHANNEL_OFFICIAL, 0));
   CASE("register_template: unclosed variable", CONVSTATE_ERR_INVALID_TEMPLATE,
        register_template_with_body(engine, S("Hello {{1")));
   CASE("register_template: variable gap", CONVSTATE_ERR_INVALID_TEMPLATE,
