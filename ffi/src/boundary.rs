@@ -563,10 +563,18 @@ pub(crate) fn opt_duration_arg(ms: i64, name: &str) -> Result<Option<Duration>, 
 }
 
 /// Checks a caller buffer before any work: NULL is allowed only with capacity 0 (a size
-/// query).
+/// query), and a capacity no buffer can have is refused as an input length is (a negative
+/// `ssize_t` cast, say): taken at its word, it let the output be written past the end of
+/// the caller's real buffer.
 pub(crate) fn buffer_arg(buffer: *mut u8, capacity: usize) -> Result<(), FfiError> {
     if buffer.is_null() && capacity > 0 {
         return Err(FfiError::null("buffer"));
+    }
+    if capacity > isize::MAX as usize {
+        return Err(FfiError::new(
+            CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!("argument `capacity` is {capacity}, more than any buffer can hold"),
+        ));
     }
     Ok(())
 }

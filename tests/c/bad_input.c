@@ -337,6 +337,25 @@ static void buffer_cases(void) {
   }
   expect("snapshot: NULL written", CONVSTATE_ERR_NULL_ARGUMENT,
          convstate_engine_snapshot(engine, small, sizeof small, NULL), engine, before, before_len);
+  /* A capacity no buffer can have (a negative ssize_t cast to size_t, say) is refused as
+   * input lengths are, before anything is written: the library would otherwise write past
+   * the caller's buffer whenever the output is longer than the buffer really is. Here the
+   * buffers are large enough, so a library that takes the capacity only returns OK. */
+  {
+    uint8_t *roomy = malloc(before_len);
+    size_t untouched = 12345;
+    kind = CONVSTATE_EFFECT_OTHER;
+    expect("snapshot: capacity SIZE_MAX", CONVSTATE_ERR_INVALID_ARGUMENT,
+           convstate_engine_snapshot(engine, roomy, SIZE_MAX, &untouched), engine, before, before_len);
+    expect("poll_effect: capacity SIZE_MAX (the effect stays pending)", CONVSTATE_ERR_INVALID_ARGUMENT,
+           convstate_engine_poll_effect(engine, line, SIZE_MAX, &untouched, &kind), engine, before, before_len);
+    cases++;
+    if (untouched != 12345 || kind != CONVSTATE_EFFECT_OTHER) {
+      fprintf(stderr, "a refused capacity wrote *written (%zu) or *kind (%u)\n", untouched, (unsigned)kind);
+      failures++;
+    }
+    free(roomy);
+  }
   /* After all that, the effect is delivered whole into a buffer of the named size. */
   cases++;
   if (convstate_engine_poll_effect(engine, line, sizeof line, &written, &kind) != CONVSTATE_OK ||
