@@ -22,9 +22,10 @@
  *  - Inputs are borrowed for the duration of the call only; the library keeps no pointer to
  *    caller memory.
  *  - Handles (convstate_engine, convstate_sharded_engine, convstate_message,
- *    convstate_string) are created by a _new function (or convstate_engine_restore) and
- *    owned by the caller until passed to the matching _free function, exactly once.
- *    _free(NULL) is a no-op.
+ *    convstate_string) are created by a _new function (or convstate_engine_restore,
+ *    convstate_sharded_engine_restore, convstate_engine_from_business_export,
+ *    convstate_message_from_json) and owned by the caller until passed to the matching
+ *    _free function, exactly once. _free(NULL) is a no-op.
  *  - Bytes the library hands out: into caller buffers (poll_effect, snapshot: caller owns
  *    them), or inside a convstate_string (freed with convstate_string_free), or static strings
  *    (convstate_version, convstate_result_name, convstate_reason_name: never freed).
@@ -1287,8 +1288,9 @@ typedef uint32_t convstate_pricing_type;
 #endif // __cplusplus
 
 /**
- * A conversation-state engine. Create with `convstate_engine_new` or
- * `convstate_engine_restore`, free with `convstate_engine_free`. Not locked: a call that
+ * A conversation-state engine. Create with `convstate_engine_new`,
+ * `convstate_engine_restore` or `convstate_engine_from_business_export`, free with
+ * `convstate_engine_free`. Not locked: a call that
  * takes the engine non-const needs it to itself; calls that take it const (checks, views,
  * snapshots) may run on several threads at once while no other call runs. Different
  * handles are independent. (`convstate_sharded_engine` locks for its callers.)
@@ -1296,15 +1298,16 @@ typedef uint32_t convstate_pricing_type;
 typedef struct convstate_engine convstate_engine;
 
 /**
- * An outbound message. Create with a `convstate_message_new_*` function, free with
- * `convstate_message_free`. Send requests borrow it; it may be reused for many sends.
+ * An outbound message. Create with a `convstate_message_new_*` function or
+ * `convstate_message_from_json`, free with `convstate_message_free`. Send requests borrow
+ * it; it may be reused for many sends.
  */
 typedef struct convstate_message convstate_message;
 
 /**
  * N engines sharded by business, safe to share between threads (see the header's THREADS
- * section). Create with `convstate_sharded_engine_new`, free with
- * `convstate_sharded_engine_free` once no thread uses it.
+ * section). Create with `convstate_sharded_engine_new` or `convstate_sharded_engine_restore`,
+ * free with `convstate_sharded_engine_free` once no thread uses it.
  */
 typedef struct convstate_sharded_engine convstate_sharded_engine;
 
@@ -2676,7 +2679,8 @@ convstate_result convstate_message_set_animated(struct convstate_message *messag
 
 /**
  * Any message from its wire-format JSON object (`{"kind":"interactive","body":"Pick",
- * "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover.
+ * "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover. On
+ * success `*out` owns the new message: free it with `convstate_message_free`.
  */
 convstate_result convstate_message_from_json(const char *json,
                                              size_t json_len,

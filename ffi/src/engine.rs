@@ -21,8 +21,9 @@ use crate::codes::*;
 use crate::convstate_result;
 use crate::message::convstate_message;
 
-/// A conversation-state engine. Create with `convstate_engine_new` or
-/// `convstate_engine_restore`, free with `convstate_engine_free`. Not locked: a call that
+/// A conversation-state engine. Create with `convstate_engine_new`,
+/// `convstate_engine_restore` or `convstate_engine_from_business_export`, free with
+/// `convstate_engine_free`. Not locked: a call that
 /// takes the engine non-const needs it to itself; calls that take it const (checks, views,
 /// snapshots) may run on several threads at once while no other call runs. Different
 /// handles are independent. (`convstate_sharded_engine` locks for its callers.)

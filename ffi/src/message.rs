@@ -9,8 +9,9 @@ use crate::boundary::{arg_mut, ffi_boundary, free_handle, opt_str_arg, str_arg, 
 use crate::codes::media_from;
 use crate::convstate_result;
 
-/// An outbound message. Create with a `convstate_message_new_*` function, free with
-/// `convstate_message_free`. Send requests borrow it; it may be reused for many sends.
+/// An outbound message. Create with a `convstate_message_new_*` function or
+/// `convstate_message_from_json`, free with `convstate_message_free`. Send requests borrow
+/// it; it may be reused for many sends.
 #[derive(Debug)]
 pub struct convstate_message {
     pub(crate) message: OutboundMessage,
@@ -293,7 +294,8 @@ pub unsafe extern "C" fn convstate_message_set_animated(
 }
 
 /// Any message from its wire-format JSON object (`{"kind":"interactive","body":"Pick",
-/// "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover.
+/// "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover. On
+/// success `*out` owns the new message: free it with `convstate_message_free`.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_message_from_json(
     json: *const c_char,

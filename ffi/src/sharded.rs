@@ -24,8 +24,8 @@ use crate::engine::{
 use crate::json::{convstate_string, webhook_door};
 
 /// N engines sharded by business, safe to share between threads (see the header's THREADS
-/// section). Create with `convstate_sharded_engine_new`, free with
-/// `convstate_sharded_engine_free` once no thread uses it.
+/// section). Create with `convstate_sharded_engine_new` or `convstate_sharded_engine_restore`,
+/// free with `convstate_sharded_engine_free` once no thread uses it.
 #[derive(Debug)]
 pub struct convstate_sharded_engine {
     pub(crate) engine: ShardedEngine,

@@ -1223,11 +1223,7 @@ fn result_code_doc(header: &str, code: convstate_result) -> String {
         .to_str()
         .unwrap();
     let at = header.find(&format!("{name} = {}", code as u32)).unwrap();
-    let doc = &header[header[..at].rfind("/**").unwrap()..at];
-    doc.split_whitespace()
-        .filter(|word| *word != "*")
-        .collect::<Vec<_>>()
-        .join(" ")
+    doc_above(header, at)
 }
 
 /// The header's word on a result code covers the typed calls that return it. It said
@@ -2488,4 +2484,77 @@ fn take_business_exports_and_removes_in_one_step_or_changes_nothing() {
         convstate_engine_free(exported);
         convstate_engine_free(taken);
     }
+}
+
+/// The doc comment just above `at` in the header (`/** ... */`), its words joined by spaces.
+fn doc_above(header: &str, at: usize) -> String {
+    let doc = &header[header[..at].rfind("/**").unwrap()..at];
+    doc.split_whitespace()
+        .filter(|word| *word != "*")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `doc` names `function`, itself or through a `prefix_*` it writes.
+fn names(doc: &str, function: &str) -> bool {
+    doc.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '*'))
+        .any(|word| match word.strip_suffix('*') {
+            Some(prefix) => !prefix.is_empty() && function.starts_with(prefix),
+            None => word == function,
+        })
+}
+
+/// Every function that hands the caller a handle (a `struct convstate_X **out`) is named where
+/// the header says how that handle is made, and so which `_free` takes it: the handles' docs
+/// and the ownership rules said a message came from a `convstate_message_new_*` function, an
+/// engine from `convstate_engine_new` or `_restore`, a sharded engine from `_new`, and left
+/// out `convstate_message_from_json`, `convstate_engine_from_business_export` and
+/// `convstate_sharded_engine_restore` (a message from JSON is not documented as owned at all).
+#[test]
+fn every_function_that_makes_a_handle_is_named_where_the_handle_is_documented() {
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
+    )
+    .unwrap();
+    let rules = header
+        .split_once("POINTERS AND OWNERSHIP.")
+        .and_then(|(_, rest)| rest.split_once("THREADS."))
+        .map(|(rules, _)| rules.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap();
+    let handles = [
+        "convstate_engine",
+        "convstate_message",
+        "convstate_sharded_engine",
+        "convstate_string",
+    ];
+    let mut missing = Vec::new();
+    for handle in handles {
+        let typedef = header
+            .find(&format!("typedef struct {handle} {handle};"))
+            .unwrap();
+        let handle_doc = doc_above(&header, typedef);
+        let parameter = format!("struct {handle} **out");
+        let makers: Vec<&str> = header
+            .split(';')
+            .filter(|declaration| declaration.contains(&parameter))
+            .map(|declaration| {
+                // The declaration after its doc comment, whose words may hold parentheses.
+                let declaration = declaration.rsplit("*/").next().unwrap();
+                let open = declaration.find('(').unwrap();
+                let start = declaration[..open].rfind(' ').unwrap() + 1;
+                &declaration[start..open]
+            })
+            .collect();
+        assert!(!makers.is_empty(), "no function makes a {handle}");
+        for maker in makers {
+            if !names(&handle_doc, maker) {
+                missing.push(format!("{handle}'s doc does not name {maker}"));
+            }
+            // The rules name `_new` functions as a kind, and every other maker by name.
+            if !maker.contains("_new") && !names(&rules, maker) {
+                missing.push(format!("POINTERS AND OWNERSHIP does not name {maker}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
 }
