@@ -9,10 +9,11 @@
  * A denied send is NOT an error: the call succeeds and the decision says why.
  *
  * OUTPUT PARAMETERS are written only on success. Two exceptions: on
- * CONVSTATE_ERR_BUFFER_TOO_SMALL, *written receives the size needed, and nothing was consumed
- * (the effect stays pending, the snapshot can simply be asked for again); and the `effects`
- * string of a convstate_sharded_engine call always receives the effects the call caused (a
- * refused input changes nothing, but timers its instant fired did).
+ * CONVSTATE_ERR_BUFFER_TOO_SMALL, *written receives the size needed (and
+ * convstate_engine_poll_effect's *kind the kind of the effect that waits), and nothing was
+ * consumed (the effect stays pending, the snapshot can simply be asked for again); and the
+ * `effects` string of a convstate_sharded_engine call always receives the effects the call
+ * caused (a refused input changes nothing, but timers its instant fired did).
  *
  * POINTERS AND OWNERSHIP.
  *  - Strings in are UTF-8 with an explicit length in bytes (no NUL needed). A required string

@@ -2558,3 +2558,54 @@ fn every_function_that_makes_a_handle_is_named_where_the_handle_is_documented() 
     }
     assert!(missing.is_empty(), "{missing:#?}");
 }
+
+/// What the header's OUTPUT PARAMETERS rule says, its words joined by spaces.
+fn output_parameters_rule(header: &str) -> String {
+    header
+        .split_once("OUTPUT PARAMETERS")
+        .and_then(|(_, rest)| rest.split_once("POINTERS AND OWNERSHIP."))
+        .map(|(rule, _)| rule.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap()
+}
+
+/// The header's rule that output parameters are written only on success names every one a
+/// failing call writes: a too-small buffer writes `*written` and, for
+/// `convstate_engine_poll_effect`, `*kind` too (its own doc says so), but the rule counted
+/// two exceptions, `*written` and the sharded calls' effects string, so a host reading the
+/// rule took `*kind` after such a failure for its old value.
+#[test]
+fn the_output_parameters_rule_names_every_parameter_a_failure_writes() {
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    assert_eq!(inbound(engine, T0), CONVSTATE_OK);
+    let mut written_on_failure = Vec::new();
+    let (mut written, mut kind) = (usize::MAX, convstate_effect_kind::CONVSTATE_EFFECT_OTHER);
+    let rc =
+        unsafe { convstate_engine_poll_effect(engine, null_mut(), 0, &mut written, &mut kind) };
+    assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
+    if written != usize::MAX {
+        written_on_failure.push("*written");
+    }
+    if kind != convstate_effect_kind::CONVSTATE_EFFECT_OTHER {
+        written_on_failure.push("*kind");
+    }
+    let mut size = usize::MAX;
+    let rc = unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
+    assert_eq!(rc, CONVSTATE_ERR_BUFFER_TOO_SMALL);
+    assert_ne!(
+        size,
+        usize::MAX,
+        "the snapshot's size query writes *written"
+    );
+    unsafe { convstate_engine_free(engine) };
+    assert_eq!(written_on_failure, ["*written", "*kind"]);
+
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
+    )
+    .unwrap();
+    let rule = output_parameters_rule(&header);
+    for parameter in written_on_failure {
+        assert!(rule.contains(parameter), "{parameter} is not in: {rule}");
+    }
+}
