@@ -8,6 +8,7 @@
 //! | `failed`                         | estimate reversed (only delivered messages are charged), `message_failed`, then each error's correction (official numbers only: the codes are WhatsApp's): |
 //! | — 131047 / 470                   | the window is closed from the failure's instant       |
 //! | — 132015 / 2061, 132016 / 2062   | the template is paused / disabled                     |
+//! | — 132015 / 2061                  | the send counts against no limit, as with `release_failed_sends` |
 //! | — 131049                         | no marketing to that contact for `marketing_backoff`  |
 //! | — 131056                         | nothing to that contact for `pair_rate_backoff`       |
 //! | — 131064, 131048                 | the limit counts as reached until its next slot frees |
@@ -228,8 +229,12 @@ impl Engine {
                 .forget(record.conv, to, content, expires_at);
         }
         self.opener_failed(record.conv, message_id);
+        // A send of a paused template (132015) counts against no limit (RULES.md §5, facts
+        // §3.1, M-TPAUSE), whatever the policy says of other failures: the provider refused
+        // it as the engine refuses a send of a template it knows is paused.
+        let refused_as_paused = errors.iter().any(|c| codes::TEMPLATE_PAUSED.contains(c));
         if (record.counted_by_limit || record.consumed_slot)
-            && self.policy.provider.release_failed_sends
+            && (self.policy.provider.release_failed_sends || refused_as_paused)
         {
             // The contact the send counted, the one of its conversation: a status naming
             // another would take a live send off a contact it never counted.
