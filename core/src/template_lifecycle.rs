@@ -936,21 +936,26 @@ impl Engine {
                 }
             }
         }
-        // Provider events are applied by their own instant: one older than the latest applied
-        // arrived late (a retried webhook) and must not undo what came after it.
-        if template
-            .last_provider_event_at
-            .is_some_and(|last| e.at < last)
-        {
-            return Ok(());
+        // A deletion is final (§5) whenever it arrives: in order nothing after it applied, so
+        // a later status delivered before it (an unpause, an approval) must not leave the
+        // deleted template sendable. Any other event is ordered as follows.
+        if e.status != TemplateEvent::Deleted {
+            // Provider events are applied by their own instant: one older than the latest
+            // applied arrived late (a retried webhook) and must not undo what came after it.
+            if template
+                .last_provider_event_at
+                .is_some_and(|last| e.at < last)
+            {
+                return Ok(());
+            }
+            // Of two at one instant the one with the greater fingerprint stands, as for
+            // quality and category reports, so that a redelivery of the other does not flip
+            // the status back.
+            if !(template.status_event).admit(e.at, &(e.status, e.until, e.category)) {
+                return Ok(());
+            }
         }
-        // Of two at one instant the one with the greater fingerprint stands, as for
-        // quality and category reports, so that a redelivery of the other does not flip
-        // the status back.
-        if !(template.status_event).admit(e.at, &(e.status, e.until, e.category)) {
-            return Ok(());
-        }
-        template.last_provider_event_at = Some(e.at);
+        template.last_provider_event_at = template.last_provider_event_at.max(Some(e.at));
         if matches!(
             e.status,
             TemplateEvent::Approved | TemplateEvent::Unpaused | TemplateEvent::Reinstated
