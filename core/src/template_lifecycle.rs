@@ -540,7 +540,8 @@ impl Engine {
     /// `since`, the instant of a disable just taken back: it found the template disabled and
     /// changed nothing, where in order it found it rateable and struck. One rated at the
     /// deadline's own instant too: the deadline fired before it, but in order it disabled
-    /// nothing.
+    /// nothing. (Likewise after a late provider status, see
+    /// [`Engine::rate_after_late_status`].)
     fn strike_low_rated_since(&mut self, t: u32, since: Instant, now: Instant) {
         let TemplateQualityRule::PauseLadder { pauses } = &self.policy.templates.quality_rule
         else {
@@ -557,7 +558,11 @@ impl Engine {
         if !template.rateable_at(rated_at) {
             return;
         }
-        let may_pause = template.status_at(now).0 == TemplateStatus::Approved;
+        // A flagged template is paused too, keeping its flag (a late provider flag).
+        let may_pause = matches!(
+            template.status_at(now).0,
+            TemplateStatus::Approved | TemplateStatus::Flagged
+        );
         let strike = template.strike_for_rating(pauses, rated_at, true);
         self.apply_late_strike(t, strike, rated_at, may_pause, now);
     }
@@ -995,7 +1000,20 @@ impl Engine {
         let found_by_rating = template
             .quality_status_at
             .filter(|&rated_at| e.at <= rated_at);
-        if found_by_rating.is_some_and(approved_when_rated) {
+        // Unless the status now is one no rating leaves (review and the like): a report older
+        // than the rating set it, applied after the rating as the status the rating found.
+        // This one is dated between the two, so in order it is what the rating found: it is
+        // applied, and the rating acts on it again below.
+        let set_by_a_found_status = matches!(
+            template.status_at(now).0,
+            TemplateStatus::Pending
+                | TemplateStatus::Rejected
+                | TemplateStatus::InAppeal
+                | TemplateStatus::PendingDeletion
+                | TemplateStatus::LimitExceeded
+                | TemplateStatus::Archived
+        );
+        if found_by_rating.is_some_and(approved_when_rated) && !set_by_a_found_status {
             if e.status == TemplateEvent::Flagged {
                 let deadline = self.flag_deadline_of(e);
                 self.keep_late_flag(t, deadline, e.at, now);
@@ -1083,7 +1101,35 @@ impl Engine {
             return Ok(()); // a repeated event changes nothing
         }
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, e.at, now);
+        self.rate_after_late_status(t, e.at, now);
         Ok(())
+    }
+
+    /// A provider status dated `since` applied after the latest rating, rated then or later,
+    /// had arrived: in order that rating came after the status and acted on it. A `low` that
+    /// found the template in review (or in another status a low changes nothing in) changed
+    /// nothing when it arrived; on the template this status leaves approved it pauses it
+    /// (pause ladder) or flags it (classic) from its own instant, as in order. A rating at
+    /// the status's own instant too: the two cannot be ordered, and the rating stands, in
+    /// either arrival order. (Under the ladder a strike counted already, its pause
+    /// overlapping, counts nothing.)
+    fn rate_after_late_status(&mut self, t: u32, since: Instant, now: Instant) {
+        if let TemplateQualityRule::PauseLadder { .. } = &self.policy.templates.quality_rule {
+            return self.strike_low_rated_since(t, since, now);
+        }
+        let template = &self.templates[t as usize];
+        let Some(rated_at) = template
+            .quality_event
+            .latest_at()
+            .filter(|&at| template.quality == Quality::Low && at >= since)
+        else {
+            return;
+        };
+        if template.status_at(now).0 == TemplateStatus::Approved {
+            let deadline = rated_at.plus(self.policy.templates.flag_for);
+            let flagged = TemplateStatus::Flagged;
+            self.set_status_for_rating(t, flagged, Some(deadline), rated_at, now);
+        }
     }
 
     /// The deadline of a provider's `flagged` report: its own disable date, or by default
