@@ -158,6 +158,12 @@ impl Template {
         ) || (self.status == TemplateStatus::Paused && self.paused_until.is_some())
     }
 
+    /// When its latest rating was made, if that rating is `low` and made at or after
+    /// `since` (a late status dated `since` came before it in order, and it acts on that).
+    fn low_rated_since(&self, since: Instant) -> Option<Instant> {
+        (self.quality_event.latest_at()).filter(|&at| self.quality == Quality::Low && at >= since)
+    }
+
     /// Whether a low rating at `at` would have paused it: the status at `at`, not now.
     fn rateable_at(&self, at: Instant) -> bool {
         let later = self.rateable_changes.len()
@@ -548,11 +554,7 @@ impl Engine {
             return;
         };
         let template = &mut self.templates[t as usize];
-        let Some(rated_at) = template
-            .quality_event
-            .latest_at()
-            .filter(|&at| template.quality == Quality::Low && at >= since)
-        else {
+        let Some(rated_at) = template.low_rated_since(since) else {
             return;
         };
         if !template.rateable_at(rated_at) {
@@ -1118,11 +1120,7 @@ impl Engine {
             return self.strike_low_rated_since(t, since, now);
         }
         let template = &self.templates[t as usize];
-        let Some(rated_at) = template
-            .quality_event
-            .latest_at()
-            .filter(|&at| template.quality == Quality::Low && at >= since)
-        else {
+        let Some(rated_at) = template.low_rated_since(since) else {
             return;
         };
         if template.status_at(now).0 == TemplateStatus::Approved {
