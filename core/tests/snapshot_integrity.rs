@@ -42,6 +42,12 @@ fn restore_refusal(body: &str) -> String {
     }
 }
 
+/// The problem named in refusing `body` with `from`, which it must hold, replaced by `to`.
+fn refusal_with(body: &str, from: &str, to: &str) -> String {
+    assert!(body.contains(from), "{from} in {body}");
+    restore_refusal(&body.replace(from, to))
+}
+
 fn assert_refused(bytes: &[u8], what: &str) {
     match Engine::restore(bytes) {
         Ok(_) => panic!("{what}: restored instead of refusing"),
@@ -1158,9 +1164,11 @@ fn a_limit_level_reached_after_the_clock_is_refused() {
         ],
     );
     let body = body_of(&engine);
-    let since = r#""level_since":"2026-11-02T09:00:00Z""#;
-    assert!(body.contains(since), "{body}");
-    let problem = restore_refusal(&body.replace(since, r#""level_since":"2200-01-01T00:00:00Z""#));
+    let problem = refusal_with(
+        &body,
+        r#""level_since":"2026-11-02T09:00:00Z""#,
+        r#""level_since":"2200-01-01T00:00:00Z""#,
+    );
     assert!(
         problem.contains(
             "limit of owner 0: level_since 2200-01-01T00:00:00Z is after the state's clock 2026-11-02T09:00:00Z"
@@ -1232,13 +1240,11 @@ fn engine_with_two_held_messages() -> Engine {
 fn a_message_held_after_the_clock_is_refused() {
     let engine = engine_with_two_held_messages();
     let body = body_of(&engine);
-    let second = r#""held_at":"2026-11-02T10:00:00Z","expires_at":"2026-11-09T10:00:00Z""#;
-    assert!(body.contains(second), "{body}");
-    let later = body.replace(
-        second,
+    let problem = refusal_with(
+        &body,
+        r#""held_at":"2026-11-02T10:00:00Z","expires_at":"2026-11-09T10:00:00Z""#,
         r#""held_at":"2126-11-02T10:00:00Z","expires_at":"2126-11-09T10:00:00Z""#,
     );
-    let problem = restore_refusal(&later);
     assert!(
         problem.contains(
             "outbox of conversation 0: message 1 held_at 2126-11-02T10:00:00Z is after the state's clock 2026-11-02T10:00:00Z"
@@ -1316,9 +1322,11 @@ fn a_template_edit_after_the_clock_is_refused() {
         ],
     );
     let body = body_of(&engine);
-    let edits = r#""edits":["2026-11-02T09:00:00Z"]"#;
-    assert!(body.contains(edits), "{body}");
-    let problem = restore_refusal(&body.replace(edits, r#""edits":["2126-11-02T09:00:00Z"]"#));
+    let problem = refusal_with(
+        &body,
+        r#""edits":["2026-11-02T09:00:00Z"]"#,
+        r#""edits":["2126-11-02T09:00:00Z"]"#,
+    );
     assert!(
         problem.contains(
             "template \"order_ready\": an edit at 2126-11-02T09:00:00Z is after the state's clock 2026-11-02T09:00:00Z"
@@ -1337,14 +1345,12 @@ fn a_template_edit_after_the_clock_is_refused() {
     // Edits out of the order they were made in restored, and the edit limit, which counts
     // from the first as the oldest, was worked out from the wrong one.
     let body = body_of(&restored);
-    let edits = r#""edits":["2026-11-02T09:00:00Z","2026-11-03T09:00:00Z"]"#;
-    assert!(body.contains(edits), "{body}");
-    let swapped = body.replace(
-        edits,
-        r#""edits":["2026-11-03T09:00:00Z","2026-11-02T09:00:00Z"]"#,
-    );
     assert_eq!(
-        restore_refusal(&swapped),
+        refusal_with(
+            &body,
+            r#""edits":["2026-11-02T09:00:00Z","2026-11-03T09:00:00Z"]"#,
+            r#""edits":["2026-11-03T09:00:00Z","2026-11-02T09:00:00Z"]"#,
+        ),
         "template \"order_ready\": an edit at 2026-11-02T09:00:00Z comes after one at \
          2026-11-03T09:00:00Z: edits are kept in the order they were made"
     );
