@@ -1586,8 +1586,9 @@ typedef struct convstate_send_request {
    */
   uint8_t force;
   /**
-   * The provider's id for this message (1..=256 bytes), or NULL: lets
-   * `convstate_engine_message_status` match its delivery statuses (a failure gives back
+   * The message's id (1..=256 bytes), or NULL: your own, given to Meta as
+   * `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
+   * the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a failure gives back
    * its charge, and its limit slot when the policy's `provider.release_failed_sends` is
    * on; no preset turns it on).
    */

@@ -251,6 +251,20 @@ impl Engine {
         });
     }
 
+    /// Whether `number` recorded a send under `message_id` that the engine still remembers
+    /// (a failure reported before any send, kept under the id, is none): what the webhook
+    /// reader asks to tell which of a status's two ids names the message.
+    pub(crate) fn recorded_send(&self, number: &str, message_id: &str) -> bool {
+        let Ok(number) = self.number_idx(number) else {
+            return false;
+        };
+        with_scoped_key(Some(number), message_id, |id| {
+            self.sent_messages
+                .get(id, self.clock)
+                .is_some_and(|m| m.failed_before_sent.is_none())
+        })
+    }
+
     /// Whether the number's send under `message_id` is known to have failed.
     pub(crate) fn sent_failed(&self, number: u32, message_id: &str, now: Instant) -> bool {
         with_scoped_key(Some(number), message_id, |id| {

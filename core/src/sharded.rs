@@ -748,6 +748,11 @@ impl Directory for ShardedEngine {
             .lock()
             .template_awaits_reinstatement(business, name, language)
     }
+
+    fn recorded_send(&self, number: &str, message_id: &str) -> bool {
+        let shard = self.shard_of_number(number);
+        self.shards[shard].lock().recorded_send(number, message_id)
+    }
 }
 
 /// The `format` field of a sharded engine snapshot's header line.

@@ -657,6 +657,8 @@ pub(crate) trait Directory {
     fn numbers_of(&self, business: &str) -> Vec<String>;
     /// [`Engine::template_awaits_reinstatement`].
     fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool;
+    /// Whether `number` recorded a send under `message_id` that is still remembered.
+    fn recorded_send(&self, number: &str, message_id: &str) -> bool;
 }
 
 impl Directory for Engine {
@@ -689,6 +691,10 @@ impl Directory for Engine {
 
     fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool {
         Engine::template_awaits_reinstatement(self, business, name, language)
+    }
+
+    fn recorded_send(&self, number: &str, message_id: &str) -> bool {
+        Engine::recorded_send(self, number, message_id)
     }
 }
 
@@ -1173,7 +1179,7 @@ impl Parser<'_> {
         // pricing and error codes below belong to a status that applies.
         let at = timestamp(object, path, entry_at)?;
         let contact = contact_at(object, path, "recipient_id", "recipient_user_id")?;
-        let message_id = str_at(object, path, "id")?.to_owned();
+        let message_id = self.status_message_id(object, path, number)?;
         let listed = match object.get("errors") {
             None | Some(Value::Null) => &[][..],
             Some(Value::Array(listed)) => listed.as_slice(),
@@ -1226,6 +1232,31 @@ impl Parser<'_> {
             pricing,
             errors,
         })))
+    }
+
+    /// The id a status names its message by: Meta's `id` (the wamid), unless the number
+    /// recorded no send under it and did under the status's `biz_opaque_callback_data`. A
+    /// host learns the wamid only from the provider's answer, after the engine decided and
+    /// recorded the send; the platform's way to match statuses to its own message ids is the
+    /// callback data it sets on the send and gets back on every status (facts §8.2). So a
+    /// host records its send under its own id (`message_id`), gives the provider that id as
+    /// `biz_opaque_callback_data`, and its statuses find the send. Callback data that names
+    /// no recorded send (a host's campaign tag, say) leaves the wamid, as before.
+    fn status_message_id(
+        &self,
+        object: &serde_json::Map<String, Value>,
+        path: &str,
+        number: &str,
+    ) -> Found<String> {
+        let wamid = str_at(object, path, "id")?;
+        let own = match object.get("biz_opaque_callback_data") {
+            Some(Value::String(own)) => Some(own.as_str()),
+            _ => None,
+        };
+        let own = own.filter(|own| {
+            !self.engine.recorded_send(number, wamid) && self.engine.recorded_send(number, own)
+        });
+        Ok(own.unwrap_or(wamid).to_owned())
     }
 
     /// `pricing`: `type` and `category`. Before `type` existed (conversation-based pricing)

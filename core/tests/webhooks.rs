@@ -327,6 +327,134 @@ fn statuses_confirm_the_estimate_once() {
     assert_eq!(usage["confirmed_charged"]["utility"], 1, "{usage}");
 }
 
+/// The fixture's three statuses of wamid.OUT1, each carrying `callback` as its
+/// `biz_opaque_callback_data`.
+fn statuses_with_callback_data(callback: &str) -> Vec<u8> {
+    let mut body: Value =
+        serde_json::from_slice(&fixture("statuses_sent_delivered_read.json")).unwrap();
+    for status in body["entry"][0]["changes"][0]["value"]["statuses"]
+        .as_array_mut()
+        .unwrap()
+    {
+        status["biz_opaque_callback_data"] = Value::from(callback);
+    }
+    body.to_string().into_bytes()
+}
+
+fn status_ids(outcomes: &[WebhookOutcome]) -> Vec<&str> {
+    applied(outcomes)
+        .into_iter()
+        .map(|e| match e {
+            Event::MessageStatus(s) => s.message_id.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn statuses_find_a_send_recorded_under_the_hosts_own_id_given_as_callback_data() {
+    // The host decides and records first, under its own id, then calls the provider with
+    // that id as `biz_opaque_callback_data`: it never learns the wamid in time to record it.
+    let mut engine = engine();
+    assert_eq!(
+        send(&mut engine, 0, UTILITY, "crm-42")["verdict"],
+        "allowed"
+    );
+    let outcomes = engine
+        .handle_webhook(&statuses_with_callback_data("crm-42"), at(3600 * 48))
+        .unwrap();
+    assert_eq!(status_ids(&outcomes), ["crm-42"; 3]);
+    let usage = usage(&mut engine);
+    assert_eq!(usage["confirmed_charged"]["utility"], 1, "{usage}");
+
+    // A failure so named takes the send back and says so under the host's id.
+    let mut engine = self::engine();
+    send(&mut engine, 0, UTILITY, "crm-43");
+    let mut body: Value = serde_json::from_slice(&fixture("status_failed_132016.json")).unwrap();
+    body["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] =
+        Value::from("crm-43");
+    let outcomes = engine
+        .handle_webhook(body.to_string().as_bytes(), at(3600 * 48))
+        .unwrap();
+    assert_eq!(status_ids(&outcomes), ["crm-43"]);
+    assert!(
+        effects(&outcomes).iter().any(|e| matches!(
+            e,
+            Effect::MessageFailed { message_id, .. } if message_id == "crm-43"
+        )),
+        "{outcomes:?}"
+    );
+    let usage = self::usage(&mut engine);
+    assert_eq!(usage["failed"], 1, "{usage}");
+}
+
+#[test]
+fn a_sharded_engine_finds_a_send_by_callback_data_as_one_engine_does() {
+    use convstate::sharded::ShardedEngine;
+
+    let sharded = ShardedEngine::new(policy(), 4).unwrap();
+    for b in 0..6 {
+        let mut out = String::new();
+        sharded.handle_json_into(
+            &format!(
+                r#"{{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"biz{b}","number":"+1555200{b:04}","channel":"official"}}"#
+            ),
+            &mut out,
+        );
+    }
+    let mut single = engine();
+    for line in SETUP {
+        let mut out = String::new();
+        sharded.handle_json_into(line, &mut out);
+        assert!(out.starts_with(r#"{"type":"ack""#), "{out}");
+    }
+    let send = format!(
+        r#"{{"type":"send","at":{T0},"number":"{NUMBER}","contact":"{CONTACT}","message":{UTILITY},"message_id":"crm-42"}}"#
+    );
+    let mut out = String::new();
+    sharded.handle_json_into(&send, &mut out);
+    assert_eq!(format!("{}\n", single.handle_json(&send)[0]), out);
+    let body = statuses_with_callback_data("crm-42");
+    let from_shards = sharded.handle_webhook(&body, at(3600 * 48)).unwrap();
+    assert_eq!(status_ids(&from_shards), ["crm-42"; 3]);
+    let expected = single.handle_webhook(&body, at(3600 * 48)).unwrap();
+    assert_eq!(outcome_lines(&from_shards), outcome_lines(&expected));
+}
+
+#[test]
+fn callback_data_names_the_message_only_when_the_wamid_does_not() {
+    // Callback data that names no recorded send (a campaign tag) leaves the wamid.
+    let mut engine = engine();
+    send(&mut engine, 0, UTILITY, "wamid.OUT1");
+    let outcomes = engine
+        .handle_webhook(
+            &statuses_with_callback_data("spring-campaign"),
+            at(3600 * 48),
+        )
+        .unwrap();
+    assert_eq!(status_ids(&outcomes), ["wamid.OUT1"; 3]);
+    assert_eq!(usage(&mut engine)["confirmed_charged"]["utility"], 1);
+
+    // Both recorded: the wamid is the provider's own name of the message, and wins.
+    let mut engine = self::engine();
+    send(&mut engine, 0, UTILITY, "wamid.OUT1");
+    send(&mut engine, 1, MARKETING, "crm-44");
+    let outcomes = engine
+        .handle_webhook(&statuses_with_callback_data("crm-44"), at(3600 * 48))
+        .unwrap();
+    assert_eq!(status_ids(&outcomes), ["wamid.OUT1"; 3]);
+    let usage = self::usage(&mut engine);
+    assert_eq!(usage["confirmed_charged"]["utility"], 1, "{usage}");
+    assert_eq!(usage["confirmed_charged"].get("marketing"), None, "{usage}");
+
+    // Neither recorded: the wamid, as before (a status for a message the engine never saw).
+    let mut engine = self::engine();
+    let outcomes = engine
+        .handle_webhook(&statuses_with_callback_data("crm-45"), at(3600 * 48))
+        .unwrap();
+    assert_eq!(status_ids(&outcomes), ["wamid.OUT1"; 3]);
+}
+
 #[test]
 fn a_free_customer_service_status_counts_as_confirmed_free() {
     let mut engine = engine();

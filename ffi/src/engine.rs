@@ -444,8 +444,9 @@ pub struct convstate_send_request {
     /// 1: send even if it duplicates a recent message; 0: do not. Another value is
     /// `CONVSTATE_ERR_INVALID_ARGUMENT` (a byte, as `convstate_inbound.referral`).
     pub force: u8,
-    /// The provider's id for this message (1..=256 bytes), or NULL: lets
-    /// `convstate_engine_message_status` match its delivery statuses (a failure gives back
+    /// The message's id (1..=256 bytes), or NULL: your own, given to Meta as
+    /// `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
+    /// the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a failure gives back
     /// its charge, and its limit slot when the policy's `provider.release_failed_sends` is
     /// on; no preset turns it on).
     pub message_id: *const c_char,

@@ -266,8 +266,9 @@ class Engine:
     ) -> Decision:
         """Decides a send and, when allowed, records it (counters, duplicates, limits).
 
-        ``message_id`` is the provider's id of the sent message, for its delivery statuses
-        (``message_status`` events)."""
+        ``message_id`` names the sent message for its delivery statuses (``message_status``
+        events): an id of your own, given to Meta as ``biz_opaque_callback_data`` too (the
+        webhook door then matches statuses by it), or the provider's."""
     def initiate(
         self,
         number: str,
