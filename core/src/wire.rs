@@ -646,6 +646,43 @@ mod tests {
     }
 
     #[test]
+    fn a_key_twice_deeper_in_a_message_is_refused_wherever_its_kind_is() {
+        // A message whose kind comes later is kept until the kind is known: a key twice in
+        // an object inside it (a list's row, a section, named params) was kept once, the
+        // last copy, where the message read kind first refuses it.
+        let cases = [
+            (
+                r#""kind":"list""#,
+                r#""body":"b","button":"x","sections":[{"rows":[{"id":"a","title":"t","title":"u"}]}]"#,
+                "field \"message.sections[0].rows[0].title\": duplicate field `title`",
+            ),
+            (
+                r#""kind":"list""#,
+                r#""body":"b","button":"x","sections":[{"rows":[{"id":"a","title":"t"}],"rows":[]}]"#,
+                "field \"message.sections[0].rows\": duplicate field `rows`",
+            ),
+            (
+                r#""kind":"template""#,
+                r#""name":"order_ready","language":"en","params":{"1":"b","1":"c"}"#,
+                "field \"message.params.1\": duplicate field `1`",
+            ),
+        ];
+        for (kind, fields, expected) in cases {
+            for message in [
+                format!("{{{kind},{fields}}}"),
+                format!("{{{fields},{kind}}}"),
+            ] {
+                let line = format!(
+                    r#"{{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{message}}}"#
+                );
+                for line in [line.clone(), type_last(&line)] {
+                    assert_eq!(problem(&line), expected, "{line}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn missing_duplicate_and_malformed_are_errors() {
         let cases = [
             (r#"{"at":0}"#, "missing field `type`"),
