@@ -1,9 +1,10 @@
 //! Loading and saving the engine's snapshot for `--state`, and writing any file that must
 //! not be left half-written.
 //!
-//! Saving writes a temporary file in the same directory, flushes it to disk and renames it
-//! over the target: a rename within one file system is atomic, so a crash leaves either the
-//! old snapshot or the new one, never half of one.
+//! Saving writes a temporary file in the same directory, flushes it to disk, renames it
+//! over the target and flushes the directory: a rename within one file system is atomic, so
+//! a crash leaves either the old snapshot or the new one, never half of one, and once the
+//! save returns the new one stays.
 
 use std::io::Write;
 use std::path::Path;
@@ -82,8 +83,8 @@ pub fn save(path: &Path, engine: &Engine) -> Result<(), CliError> {
 }
 
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new one: a temporary
-/// file in the same directory, flushed to disk, renamed over `path`. The error says which
-/// step failed.
+/// file in the same directory, flushed to disk, renamed over `path`, and the directory
+/// flushed (the rename is durable when this returns). The error says which step failed.
 ///
 /// A symbolic link is followed (even to a file not created yet): the file it names is
 /// written, not the link. A device or named pipe is written in place. The file
@@ -140,5 +141,25 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temporary
         .persist(path)
         .map_err(|e| step("cannot replace")(e.error))?;
+    // The rename is on disk only once the directory is: until then a power cut may undo it
+    // (or leave no file, for a new one). `business move` saves `TO` before `FROM` so that a
+    // failure leaves the business in both, never in neither; unsynced, the cut could keep
+    // `FROM`'s rename and lose `TO`'s.
+    sync_directory(directory).map_err(step("cannot sync the directory"))
+}
+
+/// Flushes a directory's entries (a rename into it) to disk.
+#[cfg(unix)]
+fn sync_directory(directory: &Path) -> std::io::Result<()> {
+    match std::fs::File::open(directory).and_then(|d| d.sync_all()) {
+        // A file system that cannot sync a directory (EINVAL) has nothing more to flush.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Ok(()),
+        result => result,
+    }
+}
+
+/// Windows makes a rename durable with the file (`MoveFileEx` has no directory to sync).
+#[cfg(not(unix))]
+fn sync_directory(_directory: &Path) -> std::io::Result<()> {
     Ok(())
 }

@@ -93,3 +93,106 @@ fn killing_replay_never_leaves_a_corrupt_state() {
     assert!(saved_new_state >= 1, "no run completed and saved its state");
     assert!(Path::new(&state).exists());
 }
+
+/// The system calls of `convstate args` (`openat`, `renameat`, `fsync`), as strace prints
+/// them; `None` where strace is not installed.
+fn traced(args: &[&str], directory: &Path) -> Option<Vec<String>> {
+    let log = directory.join("strace.log");
+    let status = Command::new("strace")
+        .args(["-qq", "-f", "-o"])
+        .arg(&log)
+        .args(["-e", "trace=openat,rename,renameat,renameat2,fsync"])
+        .arg(env!("CARGO_BIN_EXE_convstate"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    assert!(
+        status.success(),
+        "strace convstate {args:?} failed: {status}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    Some(text.lines().map(str::to_owned).collect())
+}
+
+/// The paths the `fsync` calls of `calls` synced, in order, among the renames into them
+/// (`rename PATH`): each file descriptor is named by the path it was opened on.
+fn renames_and_syncs(calls: &[String]) -> Vec<String> {
+    let mut opened = std::collections::HashMap::new();
+    let mut events = Vec::new();
+    for call in calls {
+        let quoted: Vec<&str> = call.split('"').skip(1).step_by(2).collect();
+        let result = call.rsplit("= ").next().unwrap_or_default().trim();
+        if call.contains("openat(") {
+            if let (Some(path), Ok(fd)) = (quoted.first(), result.parse::<i32>()) {
+                opened.insert(fd, path.to_string());
+            }
+        } else if call.contains("rename") && result == "0" {
+            events.push(format!("rename {}", quoted.last().unwrap()));
+        } else if let Some(fd) = call.split("fsync(").nth(1) {
+            let fd: i32 = fd.split(')').next().unwrap().parse().unwrap();
+            events.push(format!("fsync {}", opened[&fd]));
+        }
+    }
+    events
+}
+
+#[test]
+fn a_move_saves_the_destination_durably_before_it_saves_the_source() {
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path().canonicalize().unwrap();
+    let (log, from, to) = (
+        root.join("day.jsonl"),
+        root.join("a.json"),
+        root.join("b.json"),
+    );
+    std::fs::write(
+        &log,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}
+"#,
+    )
+    .unwrap();
+    let text = |path: &Path| path.to_str().unwrap().to_owned();
+    run(&["replay", &text(&log), "--state", &text(&from)]);
+    let args = [
+        "business",
+        "move",
+        &text(&from),
+        &text(&to),
+        "--business",
+        "acme",
+    ];
+    let Some(calls) = traced(&args, &root) else {
+        eprintln!("strace is not installed: the order of the writes is not checked");
+        return;
+    };
+    // The rename of a file into place is on disk once its directory is synced; until then a
+    // power cut may undo it (or, for a new file, leave none). Were `b.json`'s rename not synced
+    // before `a.json`'s, the cut could keep the second and lose the first: the business in
+    // neither state, which the move's order exists to prevent.
+    let events = renames_and_syncs(&calls);
+    let position = |event: String| {
+        events
+            .iter()
+            .position(|e| *e == event)
+            .unwrap_or_else(|| panic!("no {event} in {events:#?}"))
+    };
+    let renamed_to = position(format!("rename {}", text(&to)));
+    let renamed_from = position(format!("rename {}", text(&from)));
+    let synced = |after: usize| {
+        events[after..]
+            .iter()
+            .position(|e| *e == format!("fsync {}", text(&root)))
+            .map(|i| i + after)
+    };
+    assert!(renamed_to < renamed_from, "{events:#?}");
+    assert!(
+        synced(renamed_to).is_some_and(|sync| sync < renamed_from),
+        "the destination's directory is not synced before the source is replaced: {events:#?}"
+    );
+    assert!(
+        synced(renamed_from).is_some(),
+        "the source's directory is not synced after it is replaced: {events:#?}"
+    );
+}
