@@ -28,6 +28,18 @@ pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(state_error(path, format!("cannot read: {e}"))),
     };
+    // Saves are atomic, so an empty file is no state cut short: something else made it
+    // (`mktemp`, `touch`, a stray `> state.json`). Said so, not with the parser's "EOF while
+    // parsing a value at line 1 column 0"; it is not taken for a new state, which a truncated
+    // copy would then silently restart.
+    if bytes.is_empty() {
+        return Err(state_error(
+            path,
+            "the file is empty (0 bytes), not a saved state; `replay --state` and \
+             `business import` create a state file that does not exist, so remove it to \
+             start a new one",
+        ));
+    }
     Engine::restore(&bytes)
         .map(Some)
         .map_err(|e| state_error(path, e))

@@ -2485,3 +2485,36 @@ fn a_dash_is_no_state_file() {
         );
     }
 }
+
+#[test]
+fn an_empty_state_file_is_refused_as_empty_and_left_alone() {
+    // `mktemp`, `touch` or a stray `> state.json` leave an empty file where a state is
+    // expected. It is no snapshot (saves are atomic, so no crash leaves one), and it was
+    // refused with the parser's "EOF while parsing a value at line 1 column 0".
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("empty.json");
+    std::fs::write(&state, b"").unwrap();
+    let state = state.to_str().unwrap();
+    let export = directory.path().join("acme.json");
+    export_business(
+        example_state(directory.path()).to_str().unwrap(),
+        "acme",
+        export.to_str().unwrap(),
+    );
+    for args in [
+        &["replay", "-", "--state", state][..],
+        &["inspect", state],
+        &["business", "export", state, "--business", "acme"],
+        &["business", "import", state, export.to_str().unwrap()],
+        &["business", "remove", state, "--business", "acme"],
+    ] {
+        let output = run_with_stdin(args, br#"{"type":"tick","at":1}"#);
+        assert_exit_saying(
+            &output,
+            3,
+            &format!("state file {state}: the file is empty (0 bytes)"),
+        );
+        assert!(!stderr(&output).contains("EOF"), "{}", stderr(&output));
+        assert_eq!(std::fs::read(state).unwrap(), b"", "{args:?}");
+    }
+}
