@@ -333,15 +333,24 @@ impl PolicyArgs {
                 let json = match text.strip_prefix('@') {
                     Some(path) => {
                         let read = match path {
-                            "-" => std::io::read_to_string(std::io::stdin().lock()),
-                            path => std::fs::read_to_string(path),
+                            "-" => read_overrides(std::io::stdin().lock()),
+                            path => std::fs::File::open(path).and_then(read_overrides),
                         };
-                        read.map_err(|e| {
+                        match read.map_err(|e| {
                             CliError::Usage(format!(
                                 "--policy-overrides: cannot read {}: {e}",
                                 input_name(path)
                             ))
-                        })?
+                        })? {
+                            Some(json) => json,
+                            None => {
+                                return Err(CliError::Usage(format!(
+                                    "--policy-overrides:{source} longer than {MAX_LINE_BYTES} \
+                                     bytes, the limit of one input line (overrides are a \
+                                     policy's fields, a few kilobytes)"
+                                )))
+                            }
+                        }
                     }
                     None => text.clone(),
                 };
@@ -377,6 +386,23 @@ impl PolicyArgs {
             .and_then(|text| text.strip_prefix('@'))
             .is_some_and(reads_standard_input)
     }
+}
+
+/// The text of an overrides file, or `None` past [`MAX_LINE_BYTES`]: read whole, an event
+/// log given by mistake was held in memory to its last byte, and `/dev/zero` until the
+/// machine ran out of it.
+fn read_overrides(input: impl std::io::Read) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_LINE_BYTES {
+        return Ok(None);
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// `requested`, or the default policy when it is `None`. (The arguments are read once:

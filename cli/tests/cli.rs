@@ -2518,3 +2518,47 @@ fn an_empty_state_file_is_refused_as_empty_and_left_alone() {
         assert_eq!(std::fs::read(state).unwrap(), b"", "{args:?}");
     }
 }
+
+#[test]
+fn policy_overrides_longer_than_a_line_are_refused_unread() {
+    // Overrides are a policy's fields, a few kilobytes. `@FILE` read its file whole: an event
+    // log given by mistake was held in memory to the last byte, and `@/dev/zero` until the
+    // machine ran out of it. Refused past the limit of an input line, naming the file.
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("huge.json");
+    let mut text = vec![b' '; 16 << 20];
+    text.extend_from_slice(b"{}");
+    std::fs::write(&file, &text).unwrap();
+    let file = file.to_str().unwrap();
+    let output = run(&[
+        "simulate",
+        "--days",
+        "0",
+        "--policy-overrides",
+        &format!("@{file}"),
+    ]);
+    assert_exit_saying(
+        &output,
+        2,
+        &format!("--policy-overrides: {file}: longer than 16777216 bytes"),
+    );
+    let output = run_with_stdin(
+        &["simulate", "--days", "0", "--policy-overrides", "@-"],
+        &text,
+    );
+    assert_exit_saying(
+        &output,
+        2,
+        "--policy-overrides: <stdin>: longer than 16777216 bytes",
+    );
+    // Just under the limit, the same overrides are read.
+    std::fs::write(file, &text[2..]).unwrap();
+    let output = run(&[
+        "simulate",
+        "--days",
+        "0",
+        "--policy-overrides",
+        &format!("@{file}"),
+    ]);
+    assert_exit(&output, 0);
+}
