@@ -61,7 +61,7 @@ enum Command {
     Inspect(InspectArgs),
     /// Move a business between states saved by `replay --state`: all at once, or export,
     /// import and remove one by one.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Business(BusinessCommand),
 }
 

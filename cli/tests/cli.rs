@@ -1443,9 +1443,23 @@ fn the_help_names_an_unknown_template_among_the_input_errors() {
 
 #[test]
 fn exit_codes_are_as_documented() {
-    let help = run(&["replay", "--help"]);
-    assert_exit(&help, 0);
-    assert!(stdout(&help).contains("Exit codes"));
+    // Every command's help lists them, the `business` group's too (it listed its
+    // subcommands alone, though each of them exits with these codes).
+    for command in [
+        &["--help"][..],
+        &["replay", "--help"],
+        &["simulate", "--help"],
+        &["inspect", "--help"],
+        &["business", "--help"],
+        &["business", "move", "--help"],
+        &["business", "export", "--help"],
+        &["business", "import", "--help"],
+        &["business", "remove", "--help"],
+    ] {
+        let help = run(command);
+        assert_exit(&help, 0);
+        assert!(stdout(&help).contains("Exit codes"), "{command:?}");
+    }
 
     assert_exit(&run(&["replay", "no/such/file.jsonl"]), 1);
     // A directory is not blamed on a line of it.
