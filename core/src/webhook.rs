@@ -1796,6 +1796,11 @@ impl Parser<'_> {
         // Scopes listed with an expiry that cannot be read: in force for an unknown time, so
         // neither restricted nor lifted. The entry fails alone: the others still apply.
         let mut unreadable = [false; RestrictionScope::ALL.len()];
+        // Whether an entry's expiry is at or before the update's own time: its scope was no
+        // longer in force when the update was sent, so it is lifted as a scope left out is
+        // (passed on as a restriction, the engine refused its `until` naming no field of the
+        // payload, and the restriction it had ended stayed).
+        let mut expired = false;
         let mut malformed = false;
         for (k, restriction) in restrictions.iter().enumerate() {
             let item = format!("{path}[{k}]");
@@ -1833,6 +1838,17 @@ impl Parser<'_> {
             let expiry = match restriction.get("expiration") {
                 None | Some(Value::Null) => None,
                 Some(v) => match unix_seconds(v, &join(&item, "expiration")) {
+                    Ok(at) if at <= change.at => {
+                        self.skipped(
+                            &item,
+                            format!(
+                                "expired at {at}, not after the update's time {}: not in force",
+                                change.at
+                            ),
+                        );
+                        expired = true;
+                        continue;
+                    }
                     Ok(at) => Some(at),
                     Err(e) => {
                         self.failed(&item, e);
@@ -1846,10 +1862,12 @@ impl Parser<'_> {
         }
         // An update listing no restriction says there is none left; one listing only entries
         // the engine does not keep (reported above) says nothing of messaging. An entry whose
-        // expiry could not be read still names its scope, so the others are free.
+        // expiry could not be read, or has passed, still names its scope, so the others are
+        // free.
         if !restrictions.is_empty()
             && listed.iter().all(Option::is_none)
             && !unreadable.contains(&true)
+            && !expired
         {
             return;
         }

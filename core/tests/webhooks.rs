@@ -2831,3 +2831,92 @@ fn a_number_id_or_recipient_type_that_is_not_a_string_is_named_as_the_payloads_f
     );
     assert_eq!(engine.snapshot(), snapshot);
 }
+
+#[test]
+fn a_restriction_listed_as_already_expired_is_lifted_not_an_engine_error() {
+    // An entry whose `expiration` is not after the update's own time (a report delivered
+    // late, or an expiry rounded down) became a `number_restriction` the engine refused
+    // ("\"until\" ... is not after \"at\""), naming neither the entry nor its field: the
+    // restriction it had ended stayed in force while the other scope's lift applied. The
+    // list names what is in force at the update's time, and this one is not: its scope is
+    // lifted, as one left out.
+    let mut engine = engine();
+    let time = T0 / 1000 + 60;
+    let restricted = format!(
+        r#","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{}}}]"#,
+        time + 86_400
+    );
+    engine
+        .handle_webhook(&account_update(time, &restricted), at(120))
+        .unwrap();
+    let decision = check_send(&mut engine, 600, UTILITY);
+    assert_eq!(
+        decision["denial"]["scope"], "business_initiated",
+        "{decision}"
+    );
+
+    for expiration in [time + 600, time] {
+        let expired = format!(
+            r#","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{expiration}}}]"#
+        );
+        let outcomes = engine
+            .handle_webhook(&account_update(time + 600, &expired), at(720))
+            .unwrap();
+        assert!(
+            !outcomes
+                .iter()
+                .any(|o| matches!(o, WebhookOutcome::Failed { .. })),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            notes(&outcomes),
+            [("skipped", "entry[0].changes[0].value.restriction_info[0]")],
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(
+                applied(&outcomes)[..],
+                [
+                    Event::RestrictionLifted(RestrictionLifted {
+                        scope: Some(RestrictionScope::BusinessInitiated),
+                        ..
+                    }),
+                    Event::RestrictionLifted(RestrictionLifted {
+                        scope: Some(RestrictionScope::AllMessages),
+                        ..
+                    })
+                ]
+            ),
+            "{outcomes:?}"
+        );
+        let decision = check_send(&mut engine, 1200, UTILITY);
+        assert_eq!(decision["verdict"], "allowed", "{decision}");
+    }
+}
+
+#[test]
+fn an_expired_entry_beside_one_in_force_keeps_the_one_in_force() {
+    let mut engine = engine();
+    let time = T0 / 1000 + 60;
+    let listed = format!(
+        r#","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{}}},{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{}}}]"#,
+        time + 86_400,
+        time - 60
+    );
+    let outcomes = engine
+        .handle_webhook(&account_update(time, &listed), at(120))
+        .unwrap();
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [
+                Event::NumberRestriction(r),
+                Event::RestrictionLifted(RestrictionLifted {
+                    scope: Some(RestrictionScope::AllMessages),
+                    ..
+                })
+            ] if r.scope == RestrictionScope::BusinessInitiated && r.until == Some(at(60 + 86_400))
+        ),
+        "{outcomes:?}"
+    );
+}
