@@ -1450,6 +1450,20 @@ impl Parser<'_> {
                     None | Some(Value::Null) => None,
                     Some(date) => {
                         match instant_value(date, &join(path, "disable_info.disable_date")) {
+                            // A date that is no deadline for the flag (passed on as one, the
+                            // engine refused its `until` naming no field, and the flag was
+                            // lost) is said so, as one that cannot be read.
+                            Ok(at) if at <= change.at => {
+                                self.unrecognized(
+                                    &join(path, "disable_info.disable_date"),
+                                    format!(
+                                        "disable date {at} is not after the flag's time {}; \
+                                         the policy's flag length applies",
+                                        change.at
+                                    ),
+                                );
+                                None
+                            }
                             Ok(at) => Some(at),
                             Err(e) => {
                                 self.unrecognized(

@@ -2920,3 +2920,44 @@ fn an_expired_entry_beside_one_in_force_keeps_the_one_in_force() {
         "{outcomes:?}"
     );
 }
+
+#[test]
+fn a_flag_whose_disable_date_is_not_after_it_is_still_a_flag() {
+    // A FLAGGED whose `disable_info.disable_date` is not after the entry's time became a
+    // `template_status` the engine refused ("\"until\" ... is not after \"at\""), naming
+    // neither field: the flag was lost. Such a date can be no deadline for it; it is said
+    // so, and the policy's flag length applies, as for a date that cannot be read.
+    let mut engine = Engine::new({
+        let mut policy = Policy::preset("classic").unwrap();
+        policy.provider.release_failed_sends = true;
+        policy
+    });
+    for line in SETUP {
+        let out = wire(&mut engine, line);
+        assert_eq!(out["type"], "ack", "{line}: {out}");
+    }
+    let time = T0 / 1000 + 60;
+    for disable_date in [time - 3600, time] {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","time":{time},"changes":[{{"field":"message_template_status_update","value":{{"event":"FLAGGED","message_template_name":"order_update","message_template_language":"en_US","disable_info":{{"disable_date":{disable_date}}}}}}}]}}]}}"#
+        );
+        let outcomes = engine.handle_webhook(body.as_bytes(), at(120)).unwrap();
+        assert_eq!(
+            notes(&outcomes),
+            [(
+                "unrecognized",
+                "entry[0].changes[0].value.disable_info.disable_date"
+            )],
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(
+                applied(&outcomes)[..],
+                [Event::TemplateStatus(s)] if s.status == TemplateEvent::Flagged && s.until.is_none()
+            ),
+            "{outcomes:?}"
+        );
+        let view = template_view(&mut engine, "order_update", 600);
+        assert_eq!(view["status"], "flagged", "{view}");
+    }
+}
