@@ -1316,10 +1316,16 @@ impl Parser<'_> {
                 if direction != Some("USER_INITIATED") || event != "connect" {
                     return Ok(None);
                 }
+                // An empty caller names no one (passed on, the engine refused the contact `""`
+                // naming no field).
+                let from = match str_at(object, &path, "from")? {
+                    "" => return Err(invalid(&join(&path, "from"), "empty")),
+                    from => from,
+                };
                 Ok(Some(Event::Inbound(Inbound {
                     at: timestamp(object, &path, change.at)?,
                     number: number.clone(),
-                    contact: Some(contact(str_at(object, &path, "from")?)),
+                    contact: Some(contact(from)),
                     group: None,
                     kind: InboundKind::Call,
                     size: None,
@@ -2117,19 +2123,24 @@ fn contact_at(
     wa_id_key: &str,
     user_id_key: &str,
 ) -> Found<String> {
-    match object.get(wa_id_key) {
+    let wa_id = match object.get(wa_id_key) {
         Some(Value::String(wa_id)) if !wa_id.is_empty() => return Ok(contact(wa_id)),
-        None | Some(Value::Null) | Some(Value::String(_)) => {}
+        Some(Value::String(_)) => "empty",
+        None | Some(Value::Null) => "missing",
         Some(_) => return Err(invalid(&join(path, wa_id_key), "expected a string")),
-    }
-    match object.get(user_id_key) {
-        Some(Value::String(user_id)) => Ok(user_id.clone()),
-        None | Some(Value::Null) => Err(invalid(
-            &join(path, wa_id_key),
-            format!("missing (nor is there a {user_id_key:?})"),
-        )),
-        Some(_) => Err(invalid(&join(path, user_id_key), "expected a string")),
-    }
+    };
+    // An empty user id names no one either: passed on, the engine refused the contact `""`
+    // as an invalid user id, naming no field of the payload.
+    let user_id = match object.get(user_id_key) {
+        Some(Value::String(user_id)) if !user_id.is_empty() => return Ok(user_id.clone()),
+        Some(Value::String(_)) => format!("and {user_id_key:?} is empty"),
+        None | Some(Value::Null) => format!("nor is there a {user_id_key:?}"),
+        Some(_) => return Err(invalid(&join(path, user_id_key), "expected a string")),
+    };
+    Err(invalid(
+        &join(path, wa_id_key),
+        format!("{wa_id} ({user_id})"),
+    ))
 }
 
 /// An item's `wa_id`, not empty: an empty one was refused only when the event was applied,

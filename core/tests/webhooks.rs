@@ -2961,3 +2961,52 @@ fn a_flag_whose_disable_date_is_not_after_it_is_still_a_flag() {
         assert_eq!(view["status"], "flagged", "{view}");
     }
 }
+
+#[test]
+fn an_empty_sender_or_recipient_fails_naming_its_field() {
+    // An empty `from_user_id` (or `recipient_user_id`) beside an empty or absent `wa_id`,
+    // and an empty call `from`, were passed on as the contact `""`, which the engine
+    // refused as an invalid user id naming no field of the payload.
+    let mut engine = engine();
+    let cases = [
+        (
+            messages_change(
+                r#""messages":[{"from":"","from_user_id":"","id":"wamid.E1","timestamp":"1793610000","type":"text","text":{"body":"hi"}}]"#,
+            ),
+            "entry[0].changes[0].value.messages[0]",
+            "messages[0].from: empty (and \"from_user_id\" is empty)",
+        ),
+        (
+            messages_change(
+                r#""messages":[{"from":"","id":"wamid.E2","timestamp":"1793610000","type":"text","text":{"body":"hi"}}]"#,
+            ),
+            "entry[0].changes[0].value.messages[0]",
+            "messages[0].from: empty (nor is there a \"from_user_id\")",
+        ),
+        (
+            messages_change(
+                r#""statuses":[{"recipient_user_id":"","id":"wamid.OUT1","timestamp":"1793610000","status":"sent"}]"#,
+            ),
+            "entry[0].changes[0].value.statuses[0]",
+            "statuses[0].recipient_id: missing (and \"recipient_user_id\" is empty)",
+        ),
+        (
+            br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"calls","value":{"metadata":{"phone_number_id":"106540352242922"},"calls":[{"from":"","id":"wacid.1","timestamp":"1793610000","event":"connect","direction":"USER_INITIATED"}]}}]}]}"#
+                .to_vec(),
+            "entry[0].changes[0].value.calls[0]",
+            "calls[0].from: empty",
+        ),
+    ];
+    for (body, path, says) in cases {
+        let outcomes = engine.handle_webhook(&body, at(60)).unwrap();
+        assert_one_failure(&outcomes, path, says);
+        let failed = outcomes.iter().find_map(|o| match o {
+            WebhookOutcome::Failed { error, event, .. } => Some((error, event)),
+            _ => None,
+        });
+        assert!(
+            matches!(failed, Some((Error::InvalidEvent { .. }, None))),
+            "{outcomes:?}"
+        );
+    }
+}
