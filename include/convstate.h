@@ -74,6 +74,9 @@
 /** Sentinel for an unlimited messaging limit in int64_t limit fields and arguments. */
 #define CONVSTATE_LIMIT_UNLIMITED ((int64_t)-1)
 
+/** What convstate_engine_conversation_id writes when there is no such conversation (no id is). */
+#define CONVSTATE_NO_CONVERSATION UINT64_MAX
+
 
 /**
  * Major version of this library; equals the crate version's major part.
@@ -98,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 8
+#define CONVSTATE_ABI_VERSION 9
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -233,6 +236,11 @@ enum convstate_result
    * Changing a ticket that is no longer the conversation's current one.
    */
   CONVSTATE_ERR_TICKET_NOT_CURRENT = 206,
+  /**
+   * A conversation id that names no conversation of this engine (another engine's, or
+   * one given before the engine was rebuilt or restored).
+   */
+  CONVSTATE_ERR_UNKNOWN_CONVERSATION = 207,
   /**
    * A policy error this build does not name.
    */
@@ -1588,9 +1596,9 @@ typedef struct convstate_send_request {
   /**
    * The message's id (1..=256 bytes), or NULL: your own, given to Meta as
    * `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
-   * the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a failure gives back
-   * its charge, and its limit slot when the policy's `provider.release_failed_sends` is
-   * on; no preset turns it on).
+   * the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a
+   * failure gives back its charge, and its limit slot when the policy's
+   * `provider.release_failed_sends` is on; no preset turns it on).
    */
   const char *message_id;
   /**
@@ -1679,6 +1687,42 @@ typedef struct convstate_decision {
    */
   char currency[CONVSTATE_CURRENCY_CAPACITY];
 } convstate_decision;
+
+/**
+ * A send to a conversation named by its id (`convstate_engine_conversation_id`): a
+ * `convstate_send_request` without the number and recipient the id stands for.
+ */
+typedef struct convstate_send_to_request {
+  /**
+   * When the send would happen, in unix ms.
+   */
+  int64_t at_ms;
+  /**
+   * The message (borrowed for the call).
+   */
+  const struct convstate_message *message;
+  /**
+   * Idempotency key, or NULL: as in `convstate_send_request`.
+   */
+  const char *idempotency_key;
+  /**
+   * Its length in bytes.
+   */
+  size_t idempotency_key_len;
+  /**
+   * 1: send even if it duplicates a recent message; 0: do not (another value is
+   * `CONVSTATE_ERR_INVALID_ARGUMENT`).
+   */
+  uint8_t force;
+  /**
+   * The message's id, or NULL: as in `convstate_send_request`.
+   */
+  const char *message_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t message_id_len;
+} convstate_send_to_request;
 
 /**
  * An `initiate` request.
@@ -2189,6 +2233,42 @@ convstate_result convstate_engine_send(struct convstate_engine *engine,
 convstate_result convstate_engine_check_send(const struct convstate_engine *engine,
                                              const struct convstate_send_request *request,
                                              struct convstate_decision *out);
+
+/**
+ * Writes into `*id` the id of the conversation of `number` with `recipient` (a contact, or
+ * a group id: a contact of that name with a conversation on the number is taken first), or
+ * `CONVSTATE_NO_CONVERSATION` when the engine holds none yet (a conversation begins with
+ * its first message, so a first send goes by name). Keep the id with your own record of the
+ * conversation and send with `convstate_engine_send_to` / `convstate_engine_check_send_to`,
+ * which decide as a send by name does without finding number, contact and conversation
+ * again. An id is this engine's: after `convstate_engine_remove_business`,
+ * `convstate_engine_take_business` or a restore, resolve it again (an old one is
+ * `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
+ */
+convstate_result convstate_engine_conversation_id(const struct convstate_engine *engine,
+                                                  const char *number,
+                                                  size_t number_len,
+                                                  const char *recipient,
+                                                  size_t recipient_len,
+                                                  uint64_t *id);
+
+/**
+ * `convstate_engine_send` to the conversation `id` names: the same decision, recorded the
+ * same way. An id that names no conversation of this engine is
+ * `CONVSTATE_ERR_UNKNOWN_CONVERSATION` and changes nothing.
+ */
+convstate_result convstate_engine_send_to(struct convstate_engine *engine,
+                                          uint64_t id,
+                                          const struct convstate_send_to_request *request,
+                                          struct convstate_decision *out);
+
+/**
+ * `convstate_engine_check_send` to the conversation `id` names. Changes nothing.
+ */
+convstate_result convstate_engine_check_send_to(const struct convstate_engine *engine,
+                                                uint64_t id,
+                                                const struct convstate_send_to_request *request,
+                                                struct convstate_decision *out);
 
 /**
  * Starts a conversation: the message now if the window is open, otherwise a template now and

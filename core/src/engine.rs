@@ -785,10 +785,15 @@ impl Engine {
         if let Some(i) = self.conversation_idx(number, contact) {
             return Ok(i);
         }
-        let i = u32::try_from(self.conversations.len()).map_err(|_| Error::CapacityExceeded {
-            what: "conversations",
-            limit: u64::from(u32::MAX),
-        })?;
+        // At most `u32::MAX` conversations, so the last index is `u32::MAX - 1` and no
+        // conversation id is `u64::MAX` (C's `CONVSTATE_NO_CONVERSATION`).
+        let i = u32::try_from(self.conversations.len())
+            .ok()
+            .filter(|&i| i < u32::MAX)
+            .ok_or(Error::CapacityExceeded {
+                what: "conversations",
+                limit: u64::from(u32::MAX),
+            })?;
         self.conversations.push(Conversation::new(number, contact));
         self.conversation_index.insert(number, contact, i);
         Ok(i)

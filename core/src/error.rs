@@ -152,6 +152,13 @@ pub enum Error {
         /// The contact.
         contact: String,
     },
+    /// A conversation id that names no conversation of this engine: another engine's, or
+    /// one given before this engine was rebuilt or restored.
+    #[error("conversation id {id} names no conversation of this engine (ids are an engine's own: resolve it again with conversation_id after a restore or a business removal)")]
+    UnknownConversation {
+        /// The id, as `ConversationId::to_u64` gives it.
+        id: u64,
+    },
     /// Changing a ticket that does not exist.
     #[error("no ticket between {number} and {contact}")]
     NoTicket {
@@ -357,6 +364,7 @@ impl Error {
             | Error::UnknownBusiness { .. }
             | Error::UnknownTemplate { .. }
             | Error::NoLiveChat { .. }
+            | Error::UnknownConversation { .. }
             | Error::NoTicket { .. }
             | Error::TicketNotCurrent { .. } => ErrorKind::NotFound,
             Error::UnknownPolicy { .. } | Error::InvalidPolicy { .. } => ErrorKind::Policy,
@@ -385,6 +393,7 @@ impl Error {
             Error::UnknownBusiness { .. } => "unknown_business",
             Error::UnknownTemplate { .. } => "unknown_template",
             Error::NoLiveChat { .. } => "no_live_chat",
+            Error::UnknownConversation { .. } => "unknown_conversation",
             Error::NoTicket { .. } => "no_ticket",
             Error::TicketNotCurrent { .. } => "ticket_not_current",
             Error::TemplateNotEditable { .. } => "template_not_editable",

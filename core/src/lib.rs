@@ -31,6 +31,7 @@ pub mod address;
 pub mod chat;
 mod contact_links;
 mod conversation;
+pub mod conversation_id;
 mod conversation_index;
 pub mod decision;
 pub mod delivery;
@@ -70,6 +71,7 @@ pub mod wire;
 
 pub use address::Address;
 pub use chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
+pub use conversation_id::ConversationId;
 pub use decision::{
     Billing, ChargeCategory, Decision, DenyReason, DenyReasonKind, FreeReason, Initiation,
     Initiator, NextAction, Verdict,
@@ -83,6 +85,6 @@ pub use event::Event;
 pub use message::{ContentProblem, OutboundMessage};
 pub use number::{Channel, NumberCounters};
 pub use policy::Policy;
-pub use send::SendRequestRef;
+pub use send::{SendRequestRef, SendToRef};
 pub use template::{Quality, TemplateCategory, TemplateStatus};
 pub use time::{Duration, Instant};

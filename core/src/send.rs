@@ -17,6 +17,7 @@
 //! An allowed send is then priced (§11, [`crate::pricing`]).
 
 use crate::address::AddressKey;
+use crate::conversation_id::ConversationId;
 use crate::decision::{Billing, Decision, DenyReason, FreeReason, Initiation, Initiator, Verdict};
 use crate::delivery::SentMessage;
 use crate::engine::{check_id, ConsentRecord, Engine};
@@ -52,6 +53,35 @@ pub struct SendRequestRef<'a> {
     pub force: bool,
     /// The provider's message id, for delivery statuses.
     pub message_id: Option<&'a str>,
+}
+
+/// A send to a conversation named by its [`ConversationId`] ([`Engine::send_to`],
+/// [`Engine::check_send_to`]): a [`SendRequestRef`] without the names the id stands for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SendToRef<'a> {
+    /// When the send would happen.
+    pub at: Instant,
+    /// The message.
+    pub message: &'a OutboundMessage,
+    /// Hosts retry: a repeated key returns the first decision and changes nothing.
+    pub idempotency_key: Option<&'a str>,
+    /// Skip the duplicate-content check.
+    pub force: bool,
+    /// The message's id, for delivery statuses.
+    pub message_id: Option<&'a str>,
+}
+
+impl<'a> SendRequestRef<'a> {
+    /// What a send to a resolved conversation reads of this request.
+    fn parts(&self) -> SendToRef<'a> {
+        SendToRef {
+            at: self.at,
+            message: self.message,
+            idempotency_key: self.idempotency_key,
+            force: self.force,
+            message_id: self.message_id,
+        }
+    }
 }
 
 impl SendRequest {
@@ -114,8 +144,27 @@ impl Engine {
     /// [`Engine::check_send`] over borrowed parts, for hosts that hold them (the C library).
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
+        self.check_send_resolved(target, req.parts(), req.contact.or(req.group))
+    }
+
+    /// [`Engine::check_send`] to the conversation `id` names ([`Engine::conversation_id`]):
+    /// the decision the send to its number and contact by name gets, without finding them
+    /// again. An id this engine did not give, or gave before it was rebuilt, is
+    /// [`Error::UnknownConversation`].
+    pub fn check_send_to(&self, id: ConversationId, req: SendToRef<'_>) -> Result<Decision, Error> {
+        let target = self.target_of(id)?;
+        self.check_send_resolved(target, req, None)
+    }
+
+    /// `given`: the recipient's name as the request gave it (`None` for a conversation id).
+    fn check_send_resolved(
+        &self,
+        target: Target,
+        req: SendToRef<'_>,
+        given: Option<&str>,
+    ) -> Result<Decision, Error> {
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered_send(&target, &req)? {
+        if let Some(decision) = self.remembered_send(&target, &req, given)? {
             return Ok(decision);
         }
         let now = req.at.max(self.clock);
@@ -133,25 +182,54 @@ impl Engine {
     /// [`Engine::send`] over borrowed parts, for hosts that hold them (the C library).
     pub fn send_borrowed(&mut self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
         let target = self.lookup_target(req.number, req.contact, req.group)?;
+        self.send_resolved(target, req.parts(), (req.contact, req.group))
+    }
+
+    /// [`Engine::send`] to the conversation `id` names ([`Engine::conversation_id`]): what
+    /// the send to its number and contact by name decides and records, without finding them
+    /// again. An id this engine did not give, or gave before it was rebuilt, is
+    /// [`Error::UnknownConversation`], and changes nothing.
+    pub fn send_to(&mut self, id: ConversationId, req: SendToRef<'_>) -> Result<Decision, Error> {
+        let target = self.target_of(id)?;
+        self.send_resolved(target, req, (None, None))
+    }
+
+    /// `names`: the recipient's contact and group as the request gave them (none for a
+    /// conversation id, whose recipient is known).
+    fn send_resolved(
+        &mut self,
+        target: Target,
+        req: SendToRef<'_>,
+        (contact, group): (Option<&str>, Option<&str>),
+    ) -> Result<Decision, Error> {
         check_request_ids(req.idempotency_key, req.message_id)?;
-        if let Some(decision) = self.remembered_send(&target, &req)? {
+        let given = contact.or(group);
+        if let Some(decision) = self.remembered_send(&target, &req, given)? {
             return Ok(decision);
         }
         // Validate the template reference before anything changes.
         let message = self.outgoing(target.number, req.message)?;
-        let target = self.interned(target, req.contact, req.group)?;
+        let target = self.interned(target, contact, group)?;
         self.handle_timeout(req.at);
         let now = self.clock;
         let decision = self.decide(target, message, req.force, now)?;
         self.record(target, message, &decision, now, req.message_id)?;
-        let key = (req.idempotency_key).map(|key| {
-            (
-                key,
-                self.send_print(&target, req.contact.or(req.group), message.content),
-            )
-        });
+        let key = (req.idempotency_key)
+            .map(|key| (key, self.send_print(&target, given, message.content)));
         self.remember(key, target.number, &decision, now);
         Ok(decision)
+    }
+
+    /// The target of a conversation id: its number, its contact (or group), itself.
+    fn target_of(&self, id: ConversationId) -> Result<Target, Error> {
+        let conv = self.conversation_of(id)?;
+        let c = &self.conversations[conv as usize];
+        Ok(Target {
+            number: c.number,
+            recipient: Some(c.contact),
+            is_group: c.contact.is_group(),
+            conv: Some(conv),
+        })
     }
 
     /// Starts a conversation (§4). Official channel with the window closed: sends the
@@ -294,12 +372,12 @@ impl Engine {
     fn remembered_send(
         &self,
         target: &Target,
-        req: &SendRequestRef<'_>,
+        req: &SendToRef<'_>,
+        given: Option<&str>,
     ) -> Result<Option<Decision>, Error> {
         let Some(key) = req.idempotency_key else {
             return Ok(None);
         };
-        let given = req.contact.or(req.group);
         let print = || self.send_print(target, given, req.message.content_hash());
         self.remembered(target.number, key, req.at, print)
     }

@@ -1208,6 +1208,96 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// Property 7b (run by `sends_by_conversation_id_are_sends_by_name`): a send or check by conversation id (`send_to`, `check_send_to`) decides,
+/// records and emits exactly what the same request by name does, whatever the traffic
+/// before it (contacts linked to user ids, groups, idempotency keys and their retries,
+/// `force`), and leaves the same state.
+fn sends_by_id_agree(u: Universe, steps: Vec<Step>) -> Result<usize, TestCaseError> {
+    let mut by_name = Harness::new(u);
+    let mut by_id = by_name.engine.clone();
+    let mut sent_by_id = 0;
+    for step in &steps {
+        let input = by_name.next_input(step);
+        let Payload::Typed(event @ (Event::Send(request) | Event::CheckSend(request))) =
+            &input.payload
+        else {
+            let outcome = by_name.apply(&input);
+            let result = match &input.payload {
+                Payload::Typed(event) => by_id.handle(event.clone()).is_ok(),
+                Payload::Line(line) => {
+                    !by_id.handle_json(line)[0].starts_with(r#"{"type":"error""#)
+                }
+            };
+            prop_assert_eq!(outcome.ok, result, "{:?}", input);
+            let effects: Vec<Effect> = std::iter::from_fn(|| by_id.poll_effect()).collect();
+            prop_assert_eq!(&outcome.effects, &effects, "{:?}", input);
+            continue;
+        };
+        let recipient = request
+            .contact
+            .as_deref()
+            .or(request.group.as_deref())
+            .expect("a recipient");
+        // A request naming both a contact and a group is refused by name; an id names one.
+        let id = match request.contact.is_some() && request.group.is_some() {
+            true => Ok(None),
+            false => by_id.conversation_id(&request.number, recipient),
+        };
+        let Ok(Some(id)) = id else {
+            // No conversation yet (or a name the engine refuses): the host sends by name.
+            let outcome = by_name.apply(&input);
+            prop_assert_eq!(outcome.ok, by_id.handle(event.clone()).is_ok());
+            let effects: Vec<Effect> = std::iter::from_fn(|| by_id.poll_effect()).collect();
+            prop_assert_eq!(&outcome.effects, &effects, "{:?}", input);
+            continue;
+        };
+        let parts = convstate::SendToRef {
+            at: request.at,
+            message: &request.message,
+            idempotency_key: request.idempotency_key.as_deref(),
+            force: request.force,
+            message_id: request.message_id.as_deref(),
+        };
+        let (expected, got) = match event {
+            Event::Send(_) => {
+                let expected = by_name.engine.send(request);
+                if expected.is_ok() {
+                    by_name.model.observe(&by_name.u, event);
+                }
+                (expected, by_id.send_to(id, parts))
+            }
+            _ => (
+                by_name.engine.check_send(request),
+                by_id.check_send_to(id, parts),
+            ),
+        };
+        prop_assert_eq!(&expected, &got, "{:?}", request);
+        sent_by_id += 1;
+        let expected: Vec<Effect> = std::iter::from_fn(|| by_name.engine.poll_effect()).collect();
+        let got: Vec<Effect> = std::iter::from_fn(|| by_id.poll_effect()).collect();
+        prop_assert_eq!(expected, got, "{:?}", request);
+    }
+    prop_assert!(
+        by_name.engine.snapshot() == by_id.snapshot(),
+        "the two engines' states differ"
+    );
+    Ok(sent_by_id)
+}
+
+#[test]
+fn sends_by_conversation_id_are_sends_by_name() {
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    let by_id = std::cell::Cell::new(0);
+    runner
+        .run(&(universe(), steps(50)), |(u, steps)| {
+            by_id.set(by_id.get() + sends_by_id_agree(u, steps)?);
+            Ok(())
+        })
+        .unwrap();
+    // Not two runs of the name path: the cases sent by id whenever a conversation existed.
+    assert!(by_id.get() > 100, "only {} sends by id", by_id.get());
+}
+
 /// RULES.md §3: a chat ends once nobody wrote for the number's idle timeout. Every input runs
 /// the timers due at its instant, so after any input no live chat may be past its deadline.
 fn check_live_chats_within_idle_timeout(h: &Harness) {

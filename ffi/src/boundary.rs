@@ -87,6 +87,9 @@ pub enum convstate_result {
     CONVSTATE_ERR_NO_TICKET = 205,
     /// Changing a ticket that is no longer the conversation's current one.
     CONVSTATE_ERR_TICKET_NOT_CURRENT = 206,
+    /// A conversation id that names no conversation of this engine (another engine's, or
+    /// one given before the engine was rebuilt or restored).
+    CONVSTATE_ERR_UNKNOWN_CONVERSATION = 207,
 
     // ---- 300..399: policy ----------------------------------------------------------------
     /// A policy error this build does not name.
@@ -119,7 +122,7 @@ use convstate_result::*;
 
 impl convstate_result {
     /// Every code, for `convstate_result_name` and the tests.
-    pub(crate) const ALL: [convstate_result; 34] = [
+    pub(crate) const ALL: [convstate_result; 35] = [
         CONVSTATE_OK,
         CONVSTATE_ERR_NULL_ARGUMENT,
         CONVSTATE_ERR_INVALID_UTF8,
@@ -145,6 +148,7 @@ impl convstate_result {
         CONVSTATE_ERR_NO_LIVE_CHAT,
         CONVSTATE_ERR_NO_TICKET,
         CONVSTATE_ERR_TICKET_NOT_CURRENT,
+        CONVSTATE_ERR_UNKNOWN_CONVERSATION,
         CONVSTATE_ERR_POLICY_OTHER,
         CONVSTATE_ERR_UNKNOWN_POLICY,
         CONVSTATE_ERR_INVALID_POLICY,
@@ -184,6 +188,7 @@ impl convstate_result {
             CONVSTATE_ERR_NO_LIVE_CHAT => c"CONVSTATE_ERR_NO_LIVE_CHAT",
             CONVSTATE_ERR_NO_TICKET => c"CONVSTATE_ERR_NO_TICKET",
             CONVSTATE_ERR_TICKET_NOT_CURRENT => c"CONVSTATE_ERR_TICKET_NOT_CURRENT",
+            CONVSTATE_ERR_UNKNOWN_CONVERSATION => c"CONVSTATE_ERR_UNKNOWN_CONVERSATION",
             CONVSTATE_ERR_POLICY_OTHER => c"CONVSTATE_ERR_POLICY_OTHER",
             CONVSTATE_ERR_UNKNOWN_POLICY => c"CONVSTATE_ERR_UNKNOWN_POLICY",
             CONVSTATE_ERR_INVALID_POLICY => c"CONVSTATE_ERR_INVALID_POLICY",
@@ -220,6 +225,7 @@ pub(crate) fn result_for(error: &Error) -> convstate_result {
         "no_live_chat" => CONVSTATE_ERR_NO_LIVE_CHAT,
         "no_ticket" => CONVSTATE_ERR_NO_TICKET,
         "ticket_not_current" => CONVSTATE_ERR_TICKET_NOT_CURRENT,
+        "unknown_conversation" => CONVSTATE_ERR_UNKNOWN_CONVERSATION,
         "unknown_policy" => CONVSTATE_ERR_UNKNOWN_POLICY,
         "invalid_policy" => CONVSTATE_ERR_INVALID_POLICY,
         "unsupported_snapshot_version" => CONVSTATE_ERR_UNSUPPORTED_SNAPSHOT_VERSION,

@@ -30,6 +30,11 @@ use crate::boundary::FfiError;
 /// (Written into the header by `ffi/cbindgen.toml` as `((int64_t)-1)`.)
 pub const CONVSTATE_NONE_MS: i64 = -1;
 
+/// What `convstate_engine_conversation_id` writes when the engine holds no such
+/// conversation: no conversation id is `u64::MAX` (`ConversationId`'s docs). (Written into
+/// the header by `ffi/cbindgen.toml` as `UINT64_MAX`.)
+pub const CONVSTATE_NO_CONVERSATION: u64 = u64::MAX;
+
 /// How a number is connected.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

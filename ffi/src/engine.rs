@@ -11,7 +11,9 @@ use convstate_core::event::{
     UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
-use convstate_core::{Decision, Engine, InboundRef, Policy, SendRequestRef};
+use convstate_core::{
+    ConversationId, Decision, Engine, InboundRef, Policy, SendRequestRef, SendToRef,
+};
 
 use crate::boundary::{
     arg, arg_mut, buffer_arg, bytes_arg, copy_out, ffi_boundary, free_handle, instant_arg,
@@ -446,9 +448,9 @@ pub struct convstate_send_request {
     pub force: u8,
     /// The message's id (1..=256 bytes), or NULL: your own, given to Meta as
     /// `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
-    /// the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a failure gives back
-    /// its charge, and its limit slot when the policy's `provider.release_failed_sends` is
-    /// on; no preset turns it on).
+    /// the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a
+    /// failure gives back its charge, and its limit slot when the policy's
+    /// `provider.release_failed_sends` is on; no preset turns it on).
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
@@ -474,17 +476,44 @@ pub(crate) unsafe fn send_request<'a>(
     })
 }
 
+/// A C send request (by name or by conversation id) as the core reads it.
+trait SendRequestC {
+    /// The borrowed request the core's call takes.
+    type Ref<'a>
+    where
+        Self: 'a;
+    /// Reads the fields, borrowing the caller's strings and message.
+    ///
+    /// # Safety
+    /// The pointers in `self` are as its type's docs require.
+    unsafe fn read(&self) -> Result<Self::Ref<'_>, FfiError>;
+}
+
+impl SendRequestC for convstate_send_request {
+    type Ref<'a> = SendRequestRef<'a>;
+    unsafe fn read(&self) -> Result<SendRequestRef<'_>, FfiError> {
+        unsafe { send_request(self) }
+    }
+}
+
+impl SendRequestC for convstate_send_to_request {
+    type Ref<'a> = SendToRef<'a>;
+    unsafe fn read(&self) -> Result<SendToRef<'_>, FfiError> {
+        unsafe { send_to_request(self) }
+    }
+}
+
 /// A send or a check: `engine` gives the engine as `send` (exclusive) or `check_send`
 /// (shared) takes it, checked first; then the request and the output slot.
-unsafe fn decide<H>(
+unsafe fn decide<H, C: SendRequestC>(
     engine: impl FnOnce() -> Result<H, FfiError>,
-    request: *const convstate_send_request,
+    request: *const C,
     out: *mut convstate_decision,
-    act: impl FnOnce(H, SendRequestRef<'_>) -> Result<Decision, convstate_core::Error>,
+    act: impl FnOnce(H, C::Ref<'_>) -> Result<Decision, convstate_core::Error>,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = engine()?;
-        let request = unsafe { send_request(arg(request, "request")?) }?;
+        let request = unsafe { arg(request, "request")?.read() }?;
         let out = Out::new(out, "out")?;
         let decision = act(handle, request)?;
         unsafe { out.write(decision_to_c(&decision)) };
@@ -514,6 +543,99 @@ pub unsafe extern "C" fn convstate_engine_check_send(
 ) -> convstate_result {
     let engine = || unsafe { arg(engine, "engine") };
     unsafe { decide(engine, request, out, |h, r| h.engine.check_send_borrowed(r)) }
+}
+
+/// Writes into `*id` the id of the conversation of `number` with `recipient` (a contact, or
+/// a group id: a contact of that name with a conversation on the number is taken first), or
+/// `CONVSTATE_NO_CONVERSATION` when the engine holds none yet (a conversation begins with
+/// its first message, so a first send goes by name). Keep the id with your own record of the
+/// conversation and send with `convstate_engine_send_to` / `convstate_engine_check_send_to`,
+/// which decide as a send by name does without finding number, contact and conversation
+/// again. An id is this engine's: after `convstate_engine_remove_business`,
+/// `convstate_engine_take_business` or a restore, resolve it again (an old one is
+/// `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_conversation_id(
+    engine: *const convstate_engine,
+    number: *const c_char,
+    number_len: usize,
+    recipient: *const c_char,
+    recipient_len: usize,
+    id: *mut u64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let number = unsafe { str_arg(number, number_len, "number") }?;
+        let recipient = unsafe { str_arg(recipient, recipient_len, "recipient") }?;
+        let out = Out::new(id, "id")?;
+        let found = handle.engine.conversation_id(number, recipient)?;
+        unsafe { out.write(found.map_or(CONVSTATE_NO_CONVERSATION, ConversationId::to_u64)) };
+        Ok(())
+    }
+}
+
+/// A send to a conversation named by its id (`convstate_engine_conversation_id`): a
+/// `convstate_send_request` without the number and recipient the id stands for.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_send_to_request {
+    /// When the send would happen, in unix ms.
+    pub at_ms: i64,
+    /// The message (borrowed for the call).
+    pub message: *const convstate_message,
+    /// Idempotency key, or NULL: as in `convstate_send_request`.
+    pub idempotency_key: *const c_char,
+    /// Its length in bytes.
+    pub idempotency_key_len: usize,
+    /// 1: send even if it duplicates a recent message; 0: do not (another value is
+    /// `CONVSTATE_ERR_INVALID_ARGUMENT`).
+    pub force: u8,
+    /// The message's id, or NULL: as in `convstate_send_request`.
+    pub message_id: *const c_char,
+    /// Its length in bytes.
+    pub message_id_len: usize,
+}
+
+/// The request as the core reads it, borrowing the caller's strings and message.
+unsafe fn send_to_request(r: &convstate_send_to_request) -> Result<SendToRef<'_>, FfiError> {
+    let message = unsafe { arg(r.message, "message") }?;
+    Ok(SendToRef {
+        at: instant_arg(r.at_ms, "at_ms")?,
+        message: &message.message,
+        idempotency_key: unsafe {
+            opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key")
+        }?,
+        force: flag_arg(r.force, "force")?,
+        message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
+    })
+}
+
+/// `convstate_engine_send` to the conversation `id` names: the same decision, recorded the
+/// same way. An id that names no conversation of this engine is
+/// `CONVSTATE_ERR_UNKNOWN_CONVERSATION` and changes nothing.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_send_to(
+    engine: *mut convstate_engine,
+    id: u64,
+    request: *const convstate_send_to_request,
+    out: *mut convstate_decision,
+) -> convstate_result {
+    let engine = || unsafe { arg_mut(engine, "engine") };
+    let id = ConversationId::from_u64(id);
+    unsafe { decide(engine, request, out, |h, r| h.engine.send_to(id, r)) }
+}
+
+/// `convstate_engine_check_send` to the conversation `id` names. Changes nothing.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_check_send_to(
+    engine: *const convstate_engine,
+    id: u64,
+    request: *const convstate_send_to_request,
+    out: *mut convstate_decision,
+) -> convstate_result {
+    let engine = || unsafe { arg(engine, "engine") };
+    let id = ConversationId::from_u64(id);
+    unsafe { decide(engine, request, out, |h, r| h.engine.check_send_to(id, r)) }
 }
 
 /// An `initiate` request.

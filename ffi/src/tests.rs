@@ -814,6 +814,10 @@ fn every_core_error_maps_to_its_own_code_in_its_area() {
             },
             CONVSTATE_ERR_TICKET_NOT_CURRENT,
         ),
+        (
+            Error::UnknownConversation { id: 7 },
+            CONVSTATE_ERR_UNKNOWN_CONVERSATION,
+        ),
     ];
     for (error, code) in cases {
         assert_eq!(result_for(&error), code, "{error:?}");
@@ -911,6 +915,8 @@ fn version_macros_match_cargo_toml() {
     assert!(header.contains("#define CONVSTATE_NONE_MS ((int64_t)-1)"));
     assert_eq!(CONVSTATE_LIMIT_UNLIMITED, -1);
     assert!(header.contains("#define CONVSTATE_LIMIT_UNLIMITED ((int64_t)-1)"));
+    assert_eq!(CONVSTATE_NO_CONVERSATION, u64::MAX);
+    assert!(header.contains("#define CONVSTATE_NO_CONVERSATION UINT64_MAX"));
 }
 
 #[test]
@@ -2218,6 +2224,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (6, 0xc7fc_5134_880c_18c9),
         (7, 0xf46d_8dff_4306_5dd3),
         (8, 0xe027_20a7_dd7a_fe8e),
+        (9, 0xbe5a_22ec_8d5f_e2c9),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -424,6 +424,80 @@ static void test_header_params(void) {
   convstate_engine_free(engine);
 }
 
+/* Conversation ids: resolved once, then sends by id decide as sends by name; an id from
+ * before the engine was rebuilt is refused and changes nothing. */
+static void test_conversation_ids(void) {
+  convstate_engine *engine = NULL;
+  convstate_message *hello = NULL;
+  convstate_number_registration number;
+  convstate_send_request by_name;
+  convstate_send_to_request by_id;
+  convstate_decision decision;
+  uint64_t id = 0, other = 0, none = 0;
+  static const char OTHER_NUMBER[] = "+15550002222";
+
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  number = acme_official_number(NUMBER, T0 - HOUR, 10 * MINUTE);
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  number = acme_official_number(OTHER_NUMBER, T0 - HOUR, 10 * MINUTE);
+  number.business = "globex";
+  number.business_len = strlen("globex");
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  /* No conversation yet: none, and the first send goes by name. */
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), &none),
+           CONVSTATE_OK);
+  CHECK(none == CONVSTATE_NO_CONVERSATION);
+  CHECK_RC(convstate_engine_inbound(engine, T0, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT),
+                                    NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound(engine, T0, OTHER_NUMBER, strlen(OTHER_NUMBER), CONTACT,
+                                    strlen(CONTACT), NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
+           CONVSTATE_OK);
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), &other),
+           CONVSTATE_OK);
+  CHECK(other != CONVSTATE_NO_CONVERSATION);
+  CHECK_RC(convstate_engine_conversation_id(engine, S("+1 555 000 1111"), S(CONTACT), &id),
+           CONVSTATE_OK);
+  CHECK(id != CONVSTATE_NO_CONVERSATION && id != other);
+
+  CHECK_RC(convstate_message_new_text(S("Hello!"), &hello), CONVSTATE_OK);
+  memset(&by_id, 0, sizeof by_id);
+  by_id.at_ms = T0 + MINUTE;
+  by_id.message = hello;
+  CHECK_RC(convstate_engine_check_send_to(engine, id, &by_id, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK_RC(convstate_engine_send_to(engine, id, &by_id, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(decision.free_reason == CONVSTATE_FREE_SERVICE_WINDOW);
+  /* Recorded in that conversation: by name, the same text is its duplicate. */
+  by_name = request_for(T0 + 2 * MINUTE, hello);
+  CHECK_RC(convstate_engine_check_send(engine, &by_name, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_DUPLICATE);
+  by_id.force = 2;
+  CHECK_RC(convstate_engine_send_to(engine, id, &by_id, &decision), CONVSTATE_ERR_INVALID_ARGUMENT);
+  by_id.force = 0;
+  CHECK_RC(convstate_engine_send_to(engine, id, NULL, &decision), CONVSTATE_ERR_NULL_ARGUMENT);
+
+  /* acme removed: globex's conversation moves; its old id is refused until resolved again. */
+  CHECK_RC(convstate_engine_remove_business(engine, S("acme")), CONVSTATE_OK);
+  memset(&decision, 0x5a, sizeof decision);
+  CHECK_RC(convstate_engine_send_to(engine, other, &by_id, &decision),
+           CONVSTATE_ERR_UNKNOWN_CONVERSATION);
+  CHECK(((unsigned char *)&decision)[0] == 0x5a); /* untouched on failure */
+  CHECK_RC(convstate_engine_check_send_to(engine, CONVSTATE_NO_CONVERSATION, &by_id, &decision),
+           CONVSTATE_ERR_UNKNOWN_CONVERSATION);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), &other),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_send_to(engine, other, &by_id, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S("+7 911"), &other),
+           CONVSTATE_ERR_INVALID_PHONE_NUMBER);
+  convstate_message_free(hello);
+  convstate_engine_free(engine);
+}
+
 int main(void) {
   test_versions();
   test_errors();
@@ -431,6 +505,7 @@ int main(void) {
   test_phone_number_id();
   test_user_id();
   test_header_params();
+  test_conversation_ids();
   if (failures) {
     fprintf(stderr, "typed_api: %d checks failed\n", failures);
     return 1;

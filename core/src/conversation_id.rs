@@ -1,0 +1,100 @@
+//! Conversation ids: a conversation found once by its number and contact, named after that
+//! by an integer.
+//!
+//! Every send names its number and recipient as text, and finding them again (the number by
+//! its text, the contact parsed, the conversation in its index) is about a sixth of a send's
+//! work. A host that keeps a record per conversation (a CRM's conversation row, an agent's
+//! open chat) can keep this id in it and send with [`Engine::send_to`] and
+//! [`Engine::check_send_to`], which decide exactly as the send by name does.
+//!
+//! An id is the conversation's place in the engine and a 32-bit print of its number and
+//! contact by value (their digits, or the text of an opaque id). A conversation keeps its
+//! place for the life of the engine; an engine rebuilt by [`Engine::remove_business`] or
+//! [`Engine::take_business`], or restored from a snapshot, may hold another conversation
+//! there, and the print then tells the id is not its (one stale id in 2³² could pass for
+//! another conversation; one of the same number and contact is the same conversation
+//! anywhere). Ids are not kept in snapshots: resolve them again after a restore.
+
+use std::hash::Hasher;
+
+use crate::address::AddressKey;
+use crate::engine::Engine;
+use crate::hash::FastHasher;
+use crate::Error;
+
+/// A conversation as an integer, from [`Engine::conversation_id`]; see the module docs. Never
+/// `u64::MAX` (an engine holds at most `u32::MAX` conversations), which C hosts read as none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConversationId(u64);
+
+impl ConversationId {
+    /// The id as one integer, for a host's own records (and the C and Python bindings).
+    pub fn to_u64(self) -> u64 {
+        self.0
+    }
+
+    /// An id from [`ConversationId::to_u64`]. Any integer is accepted here; one that names
+    /// no conversation of the engine it is given to is refused there.
+    pub fn from_u64(raw: u64) -> ConversationId {
+        ConversationId(raw)
+    }
+
+    fn new(index: u32, print: u32) -> ConversationId {
+        ConversationId(u64::from(index) << 32 | u64::from(print))
+    }
+
+    fn index(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    fn print(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+impl Engine {
+    /// The id of the conversation of `number` with `recipient` (a contact, or a group id:
+    /// a contact of that name with a conversation on the number is taken first, as
+    /// `end_chat` takes it), if the engine holds one: a conversation begins with the first
+    /// message either way, so a first send goes by name. Changes nothing.
+    pub fn conversation_id(
+        &self,
+        number: &str,
+        recipient: &str,
+    ) -> Result<Option<ConversationId>, Error> {
+        let number = self.number_idx(number)?;
+        let (_, conv) = self.conversation_with(number, recipient)?;
+        Ok(conv.map(|conv| ConversationId::new(conv, self.conversation_print(conv))))
+    }
+
+    /// The conversation an id names, if it is this engine's.
+    pub(crate) fn conversation_of(&self, id: ConversationId) -> Result<u32, Error> {
+        let conv = id.index();
+        if (conv as usize) < self.conversations.len() && self.conversation_print(conv) == id.print()
+        {
+            Ok(conv)
+        } else {
+            Err(Error::UnknownConversation { id: id.to_u64() })
+        }
+    }
+
+    /// A print of a conversation's number and contact by value, so that it is the same in
+    /// any engine holding that conversation, whatever order its ids were interned in.
+    fn conversation_print(&self, conv: u32) -> u32 {
+        let c = &self.conversations[conv as usize];
+        let mut h = FastHasher::default();
+        self.address_print(&mut h, self.numbers[c.number as usize].address);
+        self.address_print(&mut h, c.contact);
+        h.finish() as u32
+    }
+
+    fn address_print(&self, h: &mut FastHasher, key: AddressKey) {
+        match key.phone_digits() {
+            Some(digits) => h.write_u64(digits),
+            None => {
+                h.write_u8(if key.is_group() { 1 } else { 2 });
+                h.write(self.interner.id_text(key).unwrap_or_default().as_bytes());
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Conversation ids (`Engine::conversation_id`, `send_to`, `check_send_to`): what an id names,
+//! and that one this engine did not give, or gave before it was rebuilt, is refused and
+//! changes nothing. That a send by id is the send by name, over random traffic, is property
+//! 7b in `properties.rs`.
+
+use convstate::{ConversationId, DenyReason, Engine, Error, Instant, OutboundMessage, SendToRef};
+use serde_json::Value;
+
+const NUMBER_A: &str = "+15550001111";
+const NUMBER_B: &str = "+15550002222";
+
+fn wire(engine: &mut Engine, line: &str) -> Value {
+    let lines = engine.handle_json(line);
+    serde_json::from_str(&lines[0]).unwrap()
+}
+
+fn register(engine: &mut Engine, business: &str, number: &str, channel: &str) {
+    let out = wire(
+        engine,
+        &format!(
+            r#"{{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"{business}","number":"{number}","channel":"{channel}"}}"#
+        ),
+    );
+    assert_eq!(out["type"], "ack", "{out}");
+}
+
+fn inbound(engine: &mut Engine, number: &str, contact: &str) {
+    let out = wire(
+        engine,
+        &format!(
+            r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{number}","contact":"{contact}","kind":"text"}}"#
+        ),
+    );
+    assert_eq!(out["type"], "ack", "{out}");
+}
+
+fn text(text: &str) -> OutboundMessage {
+    OutboundMessage::Text { text: text.into() }
+}
+
+fn to(message: &OutboundMessage) -> SendToRef<'_> {
+    SendToRef {
+        at: Instant::parse_rfc3339("2026-11-02T09:05:00Z").unwrap(),
+        message,
+        idempotency_key: None,
+        force: false,
+        message_id: None,
+    }
+}
+
+/// Two businesses: acme's number A talks with one contact, globex's number B with two.
+fn two_businesses() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    register(&mut engine, "acme", NUMBER_A, "official");
+    register(&mut engine, "globex", NUMBER_B, "official");
+    inbound(&mut engine, NUMBER_A, "+79110000001");
+    inbound(&mut engine, NUMBER_B, "+79110000002");
+    inbound(&mut engine, NUMBER_B, "+79110000003");
+    while engine.poll_effect().is_some() {}
+    engine
+}
+
+#[test]
+fn an_id_names_the_conversation_by_any_spelling_and_none_before_it_exists() {
+    let mut engine = two_businesses();
+    let id = engine
+        .conversation_id(NUMBER_B, "+79110000002")
+        .unwrap()
+        .expect("the contact wrote");
+    // Another spelling of the same number and contact is the same conversation.
+    assert_eq!(
+        engine
+            .conversation_id("+1 (555) 000-2222", "007 911 000 0002")
+            .unwrap(),
+        Some(id)
+    );
+    assert_eq!(ConversationId::from_u64(id.to_u64()), id);
+    // No conversation yet: no id (a first send goes by name), and nothing was created.
+    let before = engine.snapshot();
+    assert_eq!(
+        engine.conversation_id(NUMBER_B, "+79110000009").unwrap(),
+        None
+    );
+    assert!(engine.snapshot() == before);
+    // Names the engine refuses are the same errors as by name.
+    assert!(matches!(
+        engine.conversation_id("+15559999999", "+79110000002"),
+        Err(Error::UnknownNumber { .. })
+    ));
+    assert!(matches!(
+        engine.conversation_id(NUMBER_B, "+7 911"),
+        Err(Error::InvalidPhoneNumber { .. })
+    ));
+    // The id's send is that conversation's: a reply inside its window.
+    let message = text("On its way");
+    let decision = engine.send_to(id, to(&message)).unwrap();
+    assert!(decision.is_allowed(), "{decision:?}");
+    // Recorded there: the same text by name is now its duplicate (§10); to the other
+    // contact of the number it is not.
+    let again = |engine: &mut Engine, contact: &str| {
+        wire(
+            engine,
+            &format!(
+                r#"{{"type":"check_send","at":"2026-11-02T09:06:00Z","number":"{NUMBER_B}","contact":"{contact}","message":{{"kind":"text","text":"On its way"}}}}"#
+            ),
+        )
+    };
+    assert_eq!(
+        again(&mut engine, "+79110000002")["denial"]["reason"],
+        "duplicate"
+    );
+    assert_eq!(again(&mut engine, "+79110000003")["verdict"], "allowed");
+}
+
+#[test]
+fn an_id_from_before_a_rebuild_or_from_another_engine_is_refused_and_changes_nothing() {
+    let mut engine = two_businesses();
+    let second = engine
+        .conversation_id(NUMBER_B, "+79110000002")
+        .unwrap()
+        .unwrap();
+    let third = engine
+        .conversation_id(NUMBER_B, "+79110000003")
+        .unwrap()
+        .unwrap();
+    // Removing acme rebuilds the engine: globex's conversations move up one place, so the
+    // second's old place now holds the third.
+    engine.remove_business("acme").unwrap();
+    let message = text("Hello");
+    let before = engine.snapshot();
+    for stale in [second, third] {
+        assert_eq!(
+            engine.send_to(stale, to(&message)),
+            Err(Error::UnknownConversation { id: stale.to_u64() })
+        );
+        assert_eq!(
+            engine.check_send_to(stale, to(&message)),
+            Err(Error::UnknownConversation { id: stale.to_u64() })
+        );
+    }
+    assert!(
+        engine.snapshot() == before,
+        "a refused id changed the state"
+    );
+    assert!(engine.poll_effect().is_none());
+    // Resolved again, the ids work.
+    let second = engine
+        .conversation_id(NUMBER_B, "+79110000002")
+        .unwrap()
+        .unwrap();
+    assert!(engine.send_to(second, to(&message)).unwrap().is_allowed());
+
+    // An engine that never held the conversation refuses its id, whatever it holds there.
+    let mut other = Engine::with_preset("cloud-2025").unwrap();
+    register(&mut other, "initech", NUMBER_A, "official");
+    inbound(&mut other, NUMBER_A, "+79110000001");
+    inbound(&mut other, NUMBER_A, "+79110000005");
+    let error = other.send_to(second, to(&message)).unwrap_err();
+    assert_eq!(error.code(), "unknown_conversation");
+    assert!(
+        error.to_string().contains(&second.to_u64().to_string()),
+        "{error}"
+    );
+    assert_eq!(
+        other.check_send_to(ConversationId::from_u64(u64::MAX), to(&message)),
+        Err(Error::UnknownConversation { id: u64::MAX })
+    );
+}
+
+#[test]
+fn a_group_conversation_by_id_is_refused_where_its_number_no_longer_takes_groups() {
+    // A group chat on an unofficial number, then the number moved to the official channel
+    // (RULES.md §1: never groups there): by id as by name, `group_not_allowed`.
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    register(&mut engine, "acme", NUMBER_A, "unofficial");
+    let group = "120363043211234567@g.us";
+    let out = wire(
+        &mut engine,
+        &format!(
+            r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{NUMBER_A}","group":"{group}","kind":"text"}}"#
+        ),
+    );
+    assert_eq!(out["type"], "ack", "{out}");
+    let id = engine.conversation_id(NUMBER_A, group).unwrap().unwrap();
+    let message = text("Hello group");
+    assert!(engine.check_send_to(id, to(&message)).unwrap().is_allowed());
+    let out = wire(
+        &mut engine,
+        &format!(
+            r#"{{"type":"end_chat","at":"2026-11-02T09:01:00Z","number":"{NUMBER_A}","contact":"{group}","by":"agent"}}"#
+        ),
+    );
+    assert_eq!(out["type"], "ack", "{out}");
+    register(&mut engine, "acme", NUMBER_A, "official");
+    let by_name = wire(
+        &mut engine,
+        &format!(
+            r#"{{"type":"check_send","at":"2026-11-02T09:05:00Z","number":"{NUMBER_A}","group":"{group}","message":{{"kind":"text","text":"Hello group"}}}}"#
+        ),
+    );
+    assert_eq!(
+        by_name["denial"]["reason"], "group_not_allowed",
+        "{by_name}"
+    );
+    let by_id = engine.check_send_to(id, to(&message)).unwrap();
+    assert!(
+        matches!(
+            by_id.deny_reason(),
+            Some(DenyReason::GroupNotAllowed { .. })
+        ),
+        "{by_id:?}"
+    );
+}
