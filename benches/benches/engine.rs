@@ -134,6 +134,28 @@ fn bench_mixed(c: &mut Criterion) {
     }
 }
 
+/// The same traffic with every send and check by conversation id (`Engine::send_to`), as a
+/// host that keeps the id with its conversation record sends: what finding the number,
+/// contact and conversation by name costs is `mixed` less this.
+fn bench_mixed_by_id(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mixed_by_id");
+    group.throughput(Throughput::Elements(1));
+    for n in sizes() {
+        let mut engine = with_conversations(unlimited_policy(), n, true);
+        let mut pool = mixed_pool(&mut engine, n, 23);
+        let ids = conversation_ids(&engine, &pool);
+        let mut k = 0u64;
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                let slot = k as usize % POOL;
+                let now = at(HOUR_MS + k as i64);
+                black_box(apply_by_id(&mut engine, &mut pool[slot], ids[slot], now, k));
+                k += 1;
+            })
+        });
+    }
+}
+
 /// Mixed traffic through a two-shard `ShardedEngine`, from one thread (every input) and from
 /// two threads (each feeding the businesses of one shard). An element is one input; the two
 /// threads' inputs are counted together, so on two free cores the second should come near
@@ -338,6 +360,7 @@ criterion_group!(
     bench_inbound,
     bench_send,
     bench_mixed,
+    bench_mixed_by_id,
     bench_sharded,
     bench_timeouts,
     bench_snapshots,

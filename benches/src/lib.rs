@@ -14,7 +14,8 @@ use convstate::message::{TemplateMessage, TemplateParams};
 use convstate::sharded::ShardedEngine;
 use convstate::wire::decode_event;
 use convstate::{
-    Decision, Duration, Effect, Engine, Error, Event, Instant, OutboundMessage, Policy,
+    ConversationId, Decision, Duration, Effect, Engine, Error, Event, Instant, OutboundMessage,
+    Policy, SendToRef,
 };
 use convstate_ffi_shim as ffi;
 
@@ -434,6 +435,78 @@ impl Op {
 /// Applies one mixed-traffic input at `now`; returns whether it was allowed or applied.
 pub fn apply(engine: &mut Engine, op: &mut Op, now: Instant, counter: u64) -> bool {
     let ok = allowed_or_applied(op.run(engine, now, counter, |d| d.is_allowed()));
+    drain(engine);
+    ok
+}
+
+/// The conversation id of each send and check of `pool` (`None` for an inbound), resolved
+/// once, as a host that keeps the id with its conversation record has it at hand.
+pub fn conversation_ids(engine: &Engine, pool: &[Op]) -> Vec<Option<ConversationId>> {
+    pool.iter()
+        .map(|op| match op {
+            Op::Inbound(_) => None,
+            Op::Reply(req) | Op::Template(req) | Op::Check(req) => {
+                let contact = req
+                    .contact
+                    .as_deref()
+                    .expect("fixture sends name a contact");
+                let id = engine.conversation_id(&req.number, contact);
+                Some(
+                    id.expect("fixture names")
+                        .expect("fixture conversations exist"),
+                )
+            }
+        })
+        .collect()
+}
+
+impl Op {
+    /// [`Op::run`] with a send or check by its conversation id ([`Engine::send_to`],
+    /// [`Engine::check_send_to`]); an inbound by name, as the provider names its sender.
+    #[inline]
+    pub fn run_by_id(
+        &mut self,
+        engine: &mut Engine,
+        id: Option<ConversationId>,
+        now: Instant,
+        counter: u64,
+    ) -> Result<Option<Decision>, Error> {
+        fn to(req: &SendRequest, now: Instant) -> SendToRef<'_> {
+            SendToRef {
+                at: now,
+                message: &req.message,
+                idempotency_key: None,
+                force: req.force,
+                message_id: None,
+            }
+        }
+        let id = || id.expect("a send's conversation id");
+        match self {
+            Op::Inbound(e) => {
+                e.at = now;
+                engine.inbound(e).map(|()| None)
+            }
+            Op::Reply(req) | Op::Template(req) => {
+                set_counter(req, counter);
+                engine.send_to(id(), to(req, now)).map(Some)
+            }
+            Op::Check(req) => engine.check_send_to(id(), to(req, now)).map(Some),
+        }
+    }
+}
+
+/// [`apply`] with sends and checks by conversation id ([`conversation_ids`]).
+pub fn apply_by_id(
+    engine: &mut Engine,
+    op: &mut Op,
+    id: Option<ConversationId>,
+    now: Instant,
+    counter: u64,
+) -> bool {
+    let ok = allowed_or_applied(
+        op.run_by_id(engine, id, now, counter)
+            .map(|d| d.map(|d| d.is_allowed())),
+    );
     drain(engine);
     ok
 }

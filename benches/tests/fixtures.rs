@@ -1,6 +1,6 @@
 //! The benches measure what they claim: these check the decisions their inputs get.
 
-use convstate::DenyReason;
+use convstate::{DenyReason, Engine};
 use convstate_benches::*;
 
 const N: u64 = 4_000;
@@ -66,6 +66,36 @@ fn mixed_traffic_is_mostly_applied() {
         })
         .count();
     assert!(ok > 18_000, "{ok} of 20000 applied or allowed");
+}
+
+/// The `mixed_by_id` bench measures the same work as `mixed`: every input by conversation id
+/// gets the answer, and makes the effects, it gets by name.
+#[test]
+fn mixed_traffic_by_conversation_id_is_decided_as_by_name() {
+    let mut by_name = with_conversations(unlimited_policy(), N, true);
+    let mut pool = mixed_pool(&mut by_name, N, 1);
+    let mut by_id = by_name.clone();
+    let mut id_pool = pool.clone();
+    let ids = conversation_ids(&by_id, &id_pool);
+    let sends = id_pool.iter().filter(|op| !matches!(op, Op::Inbound(_)));
+    assert_eq!(
+        ids.iter().flatten().count(),
+        sends.count(),
+        "every send and check has one"
+    );
+    let mut allowed = 0;
+    for k in 0..5_000usize {
+        let now = at(3_600_000 + k as i64);
+        let expected = pool[k].run(&mut by_name, now, k as u64, |d| d);
+        let got = id_pool[k].run_by_id(&mut by_id, ids[k], now, k as u64);
+        allowed += usize::from(matches!(&got, Ok(Some(d)) if d.is_allowed()));
+        assert_eq!(got, expected, "input {k}");
+        let effects =
+            |engine: &mut Engine| std::iter::from_fn(|| engine.poll_effect()).collect::<Vec<_>>();
+        assert_eq!(effects(&mut by_id), effects(&mut by_name), "input {k}");
+    }
+    assert!(allowed > 2_000, "{allowed} allowed");
+    assert!(by_id.snapshot() == by_name.snapshot());
 }
 
 /// The `sharded_mixed` bench measures the same work as `mixed`: every input gets the same

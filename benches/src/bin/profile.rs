@@ -1,6 +1,7 @@
 //! A small workload for `valgrind --tool=callgrind` (instruction counts are repeatable on a
 //! noisy machine, unlike timings): `profile
-//! <inbound|reply|template|mixed|json|json_into|check_send|c_check_send|snapshot|quiet_limit>
+//! <inbound|reply|template|mixed|mixed_by_id|sharded_mixed|json|json_into|check_send|c_check_send|
+//! snapshot|quiet_limit>
 //! [events] [conversations]` on 10,000 idle conversations by default. With a million
 //! conversations, `valgrind --tool=cachegrind --cache-sim=yes` shows which tables miss the
 //! cache.
@@ -48,6 +49,17 @@ fn main() {
             for k in 0..events {
                 let op = &mut pool[k as usize % POOL];
                 ok += u64::from(apply(&mut engine, op, at(3_600_000 + k as i64), k));
+            }
+        }
+        "mixed_by_id" => {
+            // The same traffic with sends and checks by conversation id (toggle
+            // `convstate_benches::apply_by_id`).
+            let mut pool = mixed_pool(&mut engine, n, 23);
+            let ids = conversation_ids(&engine, &pool);
+            for k in 0..events {
+                let slot = k as usize % POOL;
+                let now = at(3_600_000 + k as i64);
+                ok += u64::from(apply_by_id(&mut engine, &mut pool[slot], ids[slot], now, k));
             }
         }
         "sharded_mixed" => {
@@ -135,7 +147,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown workload {other:?}: inbound, reply, template, mixed, json, json_into, \
+                "unknown workload {other:?}: inbound, reply, template, mixed, mixed_by_id, sharded_mixed, json, json_into, \
                  check_send, c_check_send, snapshot or quiet_limit"
             );
             std::process::exit(2);
