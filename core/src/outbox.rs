@@ -7,6 +7,7 @@ use crate::decision::DenyReason;
 use crate::effect::Effect;
 use crate::engine::{Engine, HeldMessage};
 use crate::message::OutboundMessage;
+use crate::sent_content::Recipient;
 use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
 
@@ -206,30 +207,35 @@ impl Engine {
         }
     }
 
-    /// §10 for a message `initiate` would hold for `conv`: a duplicate if the same content
-    /// was sent to the contact within `dedup.content_period`, or is still held for it at any
-    /// age (every held copy is released to be sent, however long ago it was held). Held
+    /// §10 for a message `initiate` would hold for `to` in `conv` (`None`: the number has no
+    /// conversation with the contact yet): a duplicate if the same content was sent to the
+    /// contact within `dedup.content_period` (from any number of the business, so also when
+    /// this one never talked to the contact), or is still held for it in `conv` at any age
+    /// (every held copy is released to be sent, however long ago it was held). Held
     /// messages are compared as they are, not recorded as sent: the host's `send` of a
     /// released message is no duplicate of itself.
     pub(crate) fn held_duplicate(
         &self,
-        conv: u32,
+        to: Recipient,
+        conv: Option<u32>,
         content: u64,
         now: Instant,
     ) -> Option<DenyReason> {
         let content_period = self.policy.dedup.content_period;
         let sent = self
-            .sent_within_period(self.recipient_of(conv), content, now)
+            .sent_within_period(to, content, now)
             .map(|sent_at| (sent_at, content_period));
         // A held copy refuses its duplicates for as long as it is held, so its period is its
         // hold: `retry_at` (`previous_at + period`) then names when it expires, where the
         // content period would name an instant at which a retry is refused again.
-        let held = self.outbox.get(&conv).and_then(|held| {
-            held.iter()
-                .filter(|h| now < h.expires_at && h.message.content_hash() == content)
-                .max_by_key(|h| h.expires_at)
-                .map(|h| (h.held_at, h.expires_at.since(h.held_at)))
-        });
+        let held = conv
+            .and_then(|conv| self.outbox.get(&conv))
+            .and_then(|held| {
+                held.iter()
+                    .filter(|h| now < h.expires_at && h.message.content_hash() == content)
+                    .max_by_key(|h| h.expires_at)
+                    .map(|h| (h.held_at, h.expires_at.since(h.held_at)))
+            });
         // Name the copy that refuses longest, so that the suggested retry is not refused by
         // the other.
         let (previous_at, period) = [sent, held]

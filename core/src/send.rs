@@ -287,11 +287,7 @@ impl Engine {
         } else if let Err(reason) = req.message.check_content(&self.policy, channel, provider) {
             self.count_denial(target.number);
             Decision::denied(reason, Initiator::Business)
-        } else if let Some(reason) = target
-            .conv
-            .filter(|&c| !self.retries_held(c, message.content))
-            .and_then(|c| self.held_duplicate(c, message.content, now))
-        {
+        } else if let Some(reason) = self.hold_duplicate(target, message.content, now) {
             // §10 as on the direct path (`initiate` has no `force`): the same message held
             // twice would be released, and sent, twice.
             self.count_denial(target.number);
@@ -365,6 +361,21 @@ impl Engine {
             .map(|key| (key, self.initiate_print(&target, req, message.content)));
         self.remember(key, target.number, &decision, now);
         Ok(decision)
+    }
+
+    /// §10 for the message an `initiate` of `target` would hold: [`Engine::held_duplicate`],
+    /// unless it retries a message held under a failed opener (no duplicate of itself).
+    /// Checked also when the number has no conversation with the contact yet: a copy
+    /// another number of the business sent reached the contact all the same.
+    fn hold_duplicate(&self, target: Target, content: u64, now: Instant) -> Option<DenyReason> {
+        if target.conv.is_some_and(|c| self.retries_held(c, content)) {
+            return None;
+        }
+        let to = Recipient {
+            business: self.numbers[target.number as usize].business,
+            contact: target.recipient?,
+        };
+        self.held_duplicate(to, target.conv, content, now)
     }
 
     /// The first decision for a send's idempotency key, if it has one and it is remembered
