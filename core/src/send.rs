@@ -797,22 +797,27 @@ impl Engine {
         if let Some(since) = consent.marketing_stopped_at {
             return Some(DenyReason::MarketingStopped { since });
         }
-        // The provider's hold on the user's marketing, from any of the business's numbers
-        // (it outlasts a conversation's pair-rate pause, checked after).
-        if let Some(until) = consent.marketing_backoff_until.filter(|&until| now < until) {
-            return Some(DenyReason::ContactBackoff {
-                code: crate::delivery::codes::PER_USER_MARKETING_LIMIT,
-                marketing_only: true,
-                until,
-            });
-        }
+        // The US rule before the provider's hold: it refuses for good, so a hold's
+        // `retry_at` would name an instant at which the retry is refused again.
         let us = (target.recipient)
             .and_then(|k| self.contact_phone(target.number, k)?.phone_digits())
             .is_some_and(is_us_number);
         match self.policy.consent.us_marketing_blocked_from {
-            Some(since) if us && now >= since => Some(DenyReason::MarketingToUsNumber { since }),
-            _ => None,
+            Some(since) if us && now >= since => {
+                return Some(DenyReason::MarketingToUsNumber { since })
+            }
+            _ => {}
         }
+        // The provider's hold on the user's marketing, from any of the business's numbers
+        // (it outlasts a conversation's pair-rate pause, checked after).
+        let until = consent
+            .marketing_backoff_until
+            .filter(|&until| now < until)?;
+        Some(DenyReason::ContactBackoff {
+            code: crate::delivery::codes::PER_USER_MARKETING_LIMIT,
+            marketing_only: true,
+            until,
+        })
     }
 
     fn count_denial(&mut self, number: u32) {
