@@ -586,21 +586,21 @@ impl Engine {
         let keys = (std::mem::take(&mut s.idempotency).into_iter()).zip(requests);
         let (keys, numbers) = retain_numbered(
             keys.collect(),
-            std::mem::take(&mut s.idempotency_numbers),
+            s.idempotency_numbers.take().unwrap_or_default(),
             &number_map,
         );
         (s.idempotency, s.idempotency_requests) = keys.into_iter().unzip();
-        s.idempotency_numbers = numbers;
+        s.idempotency_numbers = Some(numbers);
         // An id's sender goes or stays with it (its key is this engine's either way).
         let mut senders = std::mem::take(&mut s.inbound_id_senders);
         senders.resize(s.inbound_ids.len(), None);
         let ids = (std::mem::take(&mut s.inbound_ids).into_iter()).zip(senders);
         let (ids, numbers) = retain_numbered(
             ids.collect(),
-            std::mem::take(&mut s.inbound_id_numbers),
+            s.inbound_id_numbers.take().unwrap_or_default(),
             &number_map,
         );
-        s.inbound_id_numbers = numbers;
+        s.inbound_id_numbers = Some(numbers);
         (s.inbound_ids, s.inbound_id_senders) = ids.into_iter().unzip();
         *self = Engine::from_snapshot(s)?;
         Ok(())
@@ -1055,7 +1055,7 @@ impl BusinessExport {
                 .map(|(key, at, decision, _)| (key.clone(), *at, decision.clone()))
                 .collect(),
             idempotency_order,
-            idempotency_numbers: self.idempotency.iter().map(|&(.., n)| Some(n)).collect(),
+            idempotency_numbers: Some(self.idempotency.iter().map(|&(.., n)| Some(n)).collect()),
             idempotency_requests: self.idempotency_requests.clone(),
             timers: self.timers.clone(),
             effects: Vec::new(),
@@ -1067,7 +1067,7 @@ impl BusinessExport {
             inbound_ids: (self.inbound_ids.iter())
                 .map(|(id, at, _)| (id.clone(), *at))
                 .collect(),
-            inbound_id_numbers: self.inbound_ids.iter().map(|&(_, _, n)| Some(n)).collect(),
+            inbound_id_numbers: Some(self.inbound_ids.iter().map(|&(_, _, n)| Some(n)).collect()),
             inbound_id_senders: self.inbound_id_senders.clone(),
             backoffs: self.backoffs.clone(),
             contact_links: (self.contact_links.iter())

@@ -267,9 +267,11 @@ pub(crate) struct SnapshotBody {
     pub idempotency: Vec<(String, Instant, Decision)>,
     pub idempotency_order: Vec<(Instant, String)>,
     /// The number each key of `idempotency` was decided for, by position (`null`: none).
-    /// Since version 4; absent from older bodies, whose keys belong to no number.
+    /// Since version 4, which always writes it; absent from older bodies, whose keys belong
+    /// to no number. `None` when absent, so that a body claiming an older version while
+    /// holding it is told apart (see [`Engine::restore`]).
     #[serde(default)]
-    pub idempotency_numbers: Vec<Option<u32>>,
+    pub idempotency_numbers: Option<Vec<Option<u32>>>,
     /// The request each key of `idempotency` was first given for, by position (`null`:
     /// any). Absent from bodies written before it was kept: any, for every key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -285,7 +287,7 @@ pub(crate) struct SnapshotBody {
     pub inbound_ids: Vec<(String, Instant)>,
     /// The number each of `inbound_ids` arrived at, by position; as `idempotency_numbers`.
     #[serde(default)]
-    pub inbound_id_numbers: Vec<Option<u32>>,
+    pub inbound_id_numbers: Option<Vec<Option<u32>>>,
     /// The sender of each of `inbound_ids` as the provider named it, by position (`None`:
     /// not known, as for every id when the list is absent, in states saved before it was
     /// kept, or when there are none, so that such a state reads as before).
@@ -581,7 +583,7 @@ impl Engine {
             sent_content: self.sent_content.records().collect(),
             idempotency,
             idempotency_order,
-            idempotency_numbers,
+            idempotency_numbers: Some(idempotency_numbers),
             idempotency_requests,
             timers: self.timers.armed_sorted(),
             effects: self.effects.iter().cloned().collect(),
@@ -604,7 +606,7 @@ impl Engine {
                 .map(|(k, t, v)| (host_key(k).to_owned(), t, v.clone()))
                 .collect(),
             inbound_ids,
-            inbound_id_numbers,
+            inbound_id_numbers: Some(inbound_id_numbers),
             inbound_id_senders,
             backoffs: sorted(&self.backoffs),
             contact_links: self.contact_links.sorted(),
@@ -619,10 +621,25 @@ impl Engine {
         let mut s: SnapshotBody =
             serde_json::from_str(json_text(body)?).map_err(|e| corrupt(e.to_string()))?;
         if version < 4 {
+            // The checksum covers the body, not the envelope's version, and versions 3 and
+            // 4 share it: a version 4 body relabelled as 3 would restore with every key's
+            // and inbound id's number and sender dropped. Version 4 always writes the
+            // numbers (and senders when it has any) and older versions never did, so a body
+            // holding them is not of the version it claims.
+            let newer = [
+                ("idempotency_numbers", s.idempotency_numbers.is_some()),
+                ("inbound_id_numbers", s.inbound_id_numbers.is_some()),
+                ("inbound_id_senders", !s.inbound_id_senders.is_empty()),
+            ];
+            if let Some((field, _)) = newer.iter().find(|(_, held)| *held) {
+                return Err(corrupt(format!(
+                    "the envelope says version {version}, and the body holds \
+                     `{field}`, which only version 4 and later write (the version altered?)"
+                )));
+            }
             // Older bodies did not record numbers: their keys and ids belong to none.
-            s.idempotency_numbers = vec![None; s.idempotency.len()];
-            s.inbound_id_numbers = vec![None; s.inbound_ids.len()];
-            s.inbound_id_senders.clear();
+            s.idempotency_numbers = Some(vec![None; s.idempotency.len()]);
+            s.inbound_id_numbers = Some(vec![None; s.inbound_ids.len()]);
         }
         Engine::from_snapshot(s)
     }
@@ -877,7 +894,7 @@ impl Engine {
         )?;
         let idempotency = numbered(
             s.idempotency,
-            s.idempotency_numbers,
+            s.idempotency_numbers.unwrap_or_default(),
             number_count,
             "idempotency keys",
         )?;
@@ -963,7 +980,7 @@ impl Engine {
             .ok_or_else(|| corrupt("sent messages out of order, repeated or after the clock"))?;
         let inbound_ids = numbered(
             s.inbound_ids,
-            s.inbound_id_numbers,
+            s.inbound_id_numbers.unwrap_or_default(),
             number_count,
             "inbound ids",
         )?;

@@ -160,7 +160,12 @@ fn a_version_2_snapshot_still_restores() {
     // Version 2 differs only in its checksum (64-bit FNV-1a): a state file written before
     // the change restores, and is written back as the current version.
     let current = small_engine().snapshot();
-    let body = unseal(&current).expect("intact");
+    // Without the numbers of keys and inbound ids, which version 4 added.
+    let body = String::from_utf8(unseal(&current).expect("intact").to_vec()).unwrap();
+    let body = body
+        .replacen(r#","idempotency_numbers":[]"#, "", 1)
+        .replacen(r#","inbound_id_numbers":[]"#, "", 1);
+    let body = body.as_bytes();
     let mut v2 = format!(
         r#"{{"format":"convstate-snapshot","version":2,"checksum":"{}","body":"#,
         Checksum::Fnv1a64.hex(body)
@@ -522,6 +527,10 @@ fn a_version_3_snapshot_restores_its_keys_and_inbound_ids_without_numbers() {
         assert!(body.contains(numbers), "{numbers} in {body}");
         v3_body = v3_body.replacen(numbers, "", 1);
     }
+    // Nor their senders, kept since.
+    let senders = r#","inbound_id_senders":[79110000001]"#;
+    assert!(body.contains(senders), "{senders} in {body}");
+    v3_body = v3_body.replacen(senders, "", 1);
     let v3 = format!(
         r#"{{"format":"convstate-snapshot","version":3,"checksum":"{}","body":{v3_body}}}"#,
         Checksum::Crc32.hex(v3_body.as_bytes())
@@ -549,6 +558,61 @@ fn a_version_3_snapshot_restores_its_keys_and_inbound_ids_without_numbers() {
         export.contains(r#""idempotency":[],"inbound_ids":[]"#),
         "{export}"
     );
+}
+
+/// `body` sealed in an envelope of `version` (CRC-32, as versions 3 and 4 write it).
+fn sealed_as(version: u32, body: &str) -> Vec<u8> {
+    format!(
+        r#"{{"format":"convstate-snapshot","version":{version},"checksum":"{}","body":{body}}}"#,
+        Checksum::Crc32.hex(body.as_bytes())
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_version_4_snapshot_relabelled_as_version_3_is_refused() {
+    // The checksum covers the body, not the envelope's version, and versions 3 and 4 share
+    // it: a version 4 snapshot whose version reads 3 (an edit, a tool that rewrote the
+    // header) was restored under version 3's rules, every key's and inbound id's number
+    // and sender dropped without a word, so they stayed behind when their business moved.
+    // Version 4 bodies always list those numbers and version 3 bodies never did: a body
+    // holding them is refused under version 3, while a real version 3 body restores.
+    let engine = engine_with_a_key_and_an_inbound_id();
+    let body = body_of(&engine);
+    for problem in [
+        match Engine::restore(&sealed_as(3, &body)) {
+            Err(Error::CorruptSnapshot { problem }) => problem,
+            other => panic!("expected corrupt, got {:?}", other.map(|_| ())),
+        },
+        // An engine with no keys and no ids lists the numbers of none, and is refused too.
+        match Engine::restore(&sealed_as(3, &body_of(&small_engine()))) {
+            Err(Error::CorruptSnapshot { problem }) => problem,
+            other => panic!("expected corrupt, got {:?}", other.map(|_| ())),
+        },
+    ] {
+        assert!(
+            problem.contains("version 3") && problem.contains("idempotency_numbers"),
+            "{problem}"
+        );
+    }
+    // The senders alone (a version 3 body never listed them either).
+    let mut senders_only = body.clone();
+    for numbers in NUMBERS {
+        senders_only = senders_only.replacen(numbers, "", 1);
+    }
+    assert!(
+        senders_only.contains(r#""inbound_id_senders":["#),
+        "{senders_only}"
+    );
+    match Engine::restore(&sealed_as(3, &senders_only)) {
+        Err(Error::CorruptSnapshot { problem }) => {
+            assert!(problem.contains("inbound_id_senders"), "{problem}")
+        }
+        other => panic!("expected corrupt, got {:?}", other.map(|_| ())),
+    }
+    // Relabelled as version 2, the checksum is not one version 2 writes.
+    let v2 = String::from_utf8(sealed_as(2, &body)).unwrap();
+    assert_refused(v2.as_bytes(), "a version 4 body under version 2");
 }
 
 #[test]
