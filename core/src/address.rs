@@ -401,7 +401,13 @@ impl Interner {
 
     /// Whether a key's interned index exists (snapshot validation).
     pub(crate) fn knows(&self, key: AddressKey) -> bool {
-        key.0 & TAG_MASK == 0 || ((key.0 & !TAG_MASK) as usize) < self.strings.len()
+        match key.0 & TAG_MASK {
+            0 => true,
+            // Both tags: neither an opaque id nor a group, so no input resolves to it, and a
+            // saved key of it would name a second, unreachable copy of an interned address.
+            TAG_MASK => false,
+            _ => ((key.0 & !TAG_MASK) as usize) < self.strings.len(),
+        }
     }
 }
 

@@ -674,6 +674,15 @@ impl Engine {
 
         for (i, n) in s.numbers.iter().enumerate() {
             known(n.address, "a number")?;
+            // A number is a phone number or an account id (interned as an opaque id), never a
+            // group: `register_number` and every input find it as one of those, so a number
+            // tagged a group was beyond their reach, beside one of the same text.
+            if n.address.is_group() {
+                return Err(corrupt(format!(
+                    "number {i}'s address is tagged a group; a number is a phone number or \
+                     an account id"
+                )));
+            }
             // A packed address must be a phone number, as an import checks it: restored, the
             // number's export would be refused.
             if let Some(text) = n.address.phone_text() {

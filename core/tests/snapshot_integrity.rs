@@ -1503,3 +1503,49 @@ fn a_live_chat_or_held_messages_without_their_timer_are_refused() {
     let bytes = engine.snapshot();
     assert_eq!(Engine::restore(&bytes).expect("restores").snapshot(), bytes);
 }
+
+#[test]
+fn an_address_of_no_kind_or_a_number_as_a_group_is_refused() {
+    // An interned address is tagged an opaque id (bit 62) or a group (bit 63). A key with
+    // both bits, or a number tagged a group, names an address no input resolves to: an
+    // email number `support@acme.example` is found as an opaque id, so a copy under another
+    // tag sat beside it unreachable, a second number (or conversation) of the same text
+    // that a restore took without a word.
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"support@acme.example","channel":"email"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"support@acme.example","contact":"jane@example.com","kind":"text"}"#,
+        ],
+    );
+    let body = body_of(&engine);
+    let opaque = |i: u64| (1u64 << 62 | i).to_string();
+    let (number, contact) = (opaque(0), opaque(1));
+    assert!(
+        body.contains(&format!(r#""address":{number}"#)),
+        "the number is interned first: {body}"
+    );
+    assert!(body.contains(&format!(r#""contact":{contact}"#)), "{body}");
+    let both_tags = |i: u64| (3u64 << 62 | i).to_string();
+    for (from, to) in [
+        (
+            format!(r#""contact":{contact}"#),
+            format!(r#""contact":{}"#, both_tags(1)),
+        ),
+        (
+            format!(r#""address":{number}"#),
+            format!(r#""address":{}"#, both_tags(0)),
+        ),
+        (
+            format!(r#""address":{number}"#),
+            format!(r#""address":{}"#, 1u64 << 63),
+        ),
+    ] {
+        let problem = refusal_with(&body, &from, &to);
+        assert!(
+            problem.contains("unknown interned id") || problem.contains("group"),
+            "{to}: {problem}"
+        );
+    }
+}
