@@ -1569,7 +1569,9 @@ impl Parser<'_> {
         let Some((business, name, language)) = self.template_ref(change) else {
             return;
         };
-        if let Some(correct) = change.value.get("correct_category") {
+        // Only a `correct_category` with a value marks an impending change: one written
+        // `null` names no category to come, and is absent, as elsewhere in the reader.
+        if let Some(correct) = present(change.value, "correct_category") {
             return self.skipped(
                 &change.path,
                 format!(

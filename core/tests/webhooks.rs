@@ -3010,3 +3010,23 @@ fn an_empty_sender_or_recipient_fails_naming_its_field() {
         );
     }
 }
+
+#[test]
+fn a_completed_category_change_with_a_null_correct_category_applies() {
+    // A `correct_category` written `null` marks no impending change: the completed change
+    // was skipped as one, and the template kept its old category.
+    let mut engine = engine();
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"template_category_update","value":{"message_template_name":"order_update","message_template_language":"en_US","previous_category":"UTILITY","new_category":"MARKETING","correct_category":null}}"#,
+    );
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    assert!(
+        matches!(applied(&outcomes)[..], [Event::TemplateCategory(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        template_view(&mut engine, "order_update", 120)["category"],
+        "marketing"
+    );
+}
