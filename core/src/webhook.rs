@@ -843,8 +843,9 @@ impl Parser<'_> {
         // `time` (unix seconds) is when Meta emitted the entry: the instant of events whose
         // value carries no timestamp (template, quality, capability and account updates).
         // A bad `time` fails only the changes that need it: messages, calls and preferences
-        // carry their own timestamps.
-        let entry_at = match object.get("time") {
+        // carry their own timestamps. A `time` written `null` is absent, as an item's
+        // `timestamp` is.
+        let entry_at = match present(object, "time") {
             None => Some(self.received_at),
             Some(time) => match unix_seconds(time, &join(path, "time")) {
                 Ok(at) => Some(at),
@@ -2067,9 +2068,10 @@ fn unarchived_status(
     }
 }
 
-/// `object[key]` unless it is absent or `null`: a limit key written `null` gives no limit,
-/// as an absent one (read as a value, it was an unknown limit that also took the place of
-/// the other key, whose limit was then not applied).
+/// `object[key]` unless it is absent or `null`: a key written `null` has no value, and reads
+/// as absent. A limit key written `null` gives no limit, as an absent one (read as a value,
+/// it was an unknown limit that also took the place of the other key, whose limit was then
+/// not applied).
 fn present<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
     object.get(key).filter(|value| !value.is_null())
 }

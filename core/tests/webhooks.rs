@@ -3030,3 +3030,22 @@ fn a_completed_category_change_with_a_null_correct_category_applies() {
         "marketing"
     );
 }
+
+#[test]
+fn a_null_entry_time_is_absent_not_invalid() {
+    // An entry `time` written `null` failed as invalid, and with it every template and
+    // account change of the entry, where an absent one falls back to the arrival time, as
+    // an item's `timestamp: null` falls back to the entry's.
+    let mut engine = engine();
+    let payload = entry("null", &template_status_change("ARCHIVED"));
+    let outcomes = engine.handle_webhook(&payload, at(60)).expect("a payload");
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    let [Event::TemplateStatus(e)] = applied(&outcomes)[..] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(e.at, at(60));
+    assert_eq!(
+        template_view(&mut engine, "order_update", 120)["status"],
+        "archived"
+    );
+}
