@@ -1262,7 +1262,8 @@ impl Parser<'_> {
 
     /// `pricing`: `type` and `category`. Before `type` existed (conversation-based pricing)
     /// only `billable` said whether it was charged: `true` reads as `regular`, `false` as
-    /// `free` (counted as confirmed free).
+    /// `free` (counted as confirmed free); with neither (a `billable` written `null` is
+    /// absent), an unknown type.
     fn pricing(&mut self, path: &str, pricing: &Value) -> Found<ProviderPricing> {
         let object = pricing
             .as_object()
@@ -1281,10 +1282,29 @@ impl Parser<'_> {
                 }
                 kind
             }
-            None => match object.get("billable") {
+            None => match present(object, "billable") {
                 Some(Value::Bool(true)) => crate::delivery::PricingType::Regular,
                 Some(Value::Bool(false)) => crate::delivery::PricingType::Free,
-                _ => crate::delivery::PricingType::Other,
+                // Nothing says whether it was charged: counted as an unknown type, and said
+                // so, as an unknown `type` is.
+                None => {
+                    self.unrecognized(
+                        path,
+                        "pricing has no type and no billable; counted as confirmed without a \
+                         category",
+                    );
+                    crate::delivery::PricingType::Other
+                }
+                Some(other) => {
+                    self.unrecognized(
+                        &join(path, "billable"),
+                        format!(
+                            "billable {other} is not a boolean and there is no type; counted as \
+                             confirmed without a category"
+                        ),
+                    );
+                    crate::delivery::PricingType::Other
+                }
             },
             Some(_) => return Err(invalid(&join(path, "type"), "expected a string")),
         };

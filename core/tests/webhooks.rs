@@ -3049,3 +3049,52 @@ fn a_null_entry_time_is_absent_not_invalid() {
         "archived"
     );
 }
+
+#[test]
+fn pricing_with_neither_a_type_nor_a_boolean_billable_gets_a_line() {
+    // It was counted as an unknown pricing type without a word, where an unknown `type`
+    // string is reported: a host never learnt its usage held a charge it could not read.
+    // A `billable` written `null` is absent.
+    let cases = [
+        (
+            r#"{"pricing_model":"CBP","category":"service"}"#,
+            Some("entry[0].changes[0].value.statuses[0].pricing"),
+            "confirmed_unknown",
+        ),
+        (
+            r#"{"billable":"false","pricing_model":"CBP","category":"service"}"#,
+            Some("entry[0].changes[0].value.statuses[0].pricing.billable"),
+            "confirmed_unknown",
+        ),
+        (
+            r#"{"billable":null,"category":"service"}"#,
+            Some("entry[0].changes[0].value.statuses[0].pricing"),
+            "confirmed_unknown",
+        ),
+        (
+            r#"{"billable":false,"category":"service"}"#,
+            None,
+            "confirmed_free",
+        ),
+    ];
+    for (pricing, line, counted) in cases {
+        let mut engine = engine();
+        let decision = send(&mut engine, 0, UTILITY, "wamid.OUT2");
+        assert_eq!(decision["verdict"], "allowed", "{decision}");
+        let statuses = messages_change(&format!(
+            r#""statuses":[{{"id":"wamid.OUT2","status":"delivered","timestamp":"1793610010","recipient_id":"79110000001","pricing":{pricing}}}]"#
+        ));
+        let outcomes = engine.handle_webhook(&statuses, at(60)).expect("a payload");
+        let expected: Vec<_> = line
+            .map(|path| ("unrecognized", path))
+            .into_iter()
+            .collect();
+        assert_eq!(notes(&outcomes), expected, "{pricing}: {outcomes:?}");
+        assert!(
+            matches!(applied(&outcomes)[..], [Event::MessageStatus(_)]),
+            "{pricing}: {outcomes:?}"
+        );
+        let usage = usage(&mut engine);
+        assert_eq!(usage[counted], 1, "{pricing}: {usage}");
+    }
+}
