@@ -1950,7 +1950,8 @@ impl Parser<'_> {
 
     /// `DISABLED_UPDATE`: `DISABLE` bars every message until the account is reinstated (scope
     /// `account_disabled`); `REINSTATE` lifts that ban, leaving any restriction in force;
-    /// `SCHEDULE_FOR_DISABLE` changes nothing yet (the `DISABLE` follows).
+    /// `SCHEDULE_FOR_DISABLE` changes nothing yet (the `DISABLE` follows). A list naming both
+    /// `DISABLE` and `REINSTATE` is unrecognized and changes nothing.
     fn account_ban(&mut self, change: &Change) {
         let path = join(&change.path, "ban_info.waba_ban_state");
         let states: Vec<&str> = match change
@@ -1984,11 +1985,11 @@ impl Parser<'_> {
                 )
             }
         };
-        let mut ban = None;
+        let (mut disable, mut reinstate) = (false, false);
         for state in states {
             match state {
-                "DISABLE" => ban = Some(true),
-                "REINSTATE" => ban = Some(false),
+                "DISABLE" => disable = true,
+                "REINSTATE" => reinstate = true,
                 "SCHEDULE_FOR_DISABLE" => self.skipped(
                     &path,
                     "a scheduled disable changes nothing until it happens",
@@ -1996,7 +1997,19 @@ impl Parser<'_> {
                 other => self.unrecognized(&path, format!("ban state {other:?} unknown")),
             }
         }
-        let Some(ban) = ban else { return };
+        let ban = match (disable, reinstate) {
+            (false, false) => return,
+            // The platform gives the list no order, so neither state can be taken over the
+            // other: the last one won, and the same report banned or freed the account by
+            // the order of its array.
+            (true, true) => {
+                return self.unrecognized(
+                    &path,
+                    "ban states DISABLE and REINSTATE contradict each other; nothing applied",
+                )
+            }
+            (ban, _) => ban,
+        };
         let Some(numbers) = self.account_numbers(change) else {
             return;
         };

@@ -3098,3 +3098,37 @@ fn pricing_with_neither_a_type_nor_a_boolean_billable_gets_a_line() {
         assert_eq!(usage[counted], 1, "{pricing}: {usage}");
     }
 }
+
+#[test]
+fn a_ban_state_list_naming_both_disable_and_reinstate_changes_nothing() {
+    // The last of the two in the list won, so the same report banned or freed the account
+    // by the order of its array, which the platform gives no meaning.
+    for states in [r#"["DISABLE","REINSTATE"]"#, r#"["REINSTATE","DISABLE"]"#] {
+        for banned in [false, true] {
+            let mut engine = engine();
+            if banned {
+                handle(&mut engine, "account_update_ban.json");
+            }
+            let snapshot = engine.snapshot();
+            let payload = entry(
+                "1793613600",
+                &format!(
+                    r#"{{"field":"account_update","value":{{"phone_number":"15550001111","event":"DISABLED_UPDATE","ban_info":{{"waba_ban_state":{states}}}}}}}"#
+                ),
+            );
+            let outcomes = engine
+                .handle_webhook(&payload, at(3660))
+                .expect("a payload");
+            assert_eq!(
+                notes(&outcomes),
+                [(
+                    "unrecognized",
+                    "entry[0].changes[0].value.ban_info.waba_ban_state"
+                )],
+                "{states}: {outcomes:?}"
+            );
+            assert!(applied(&outcomes).is_empty(), "{states}: {outcomes:?}");
+            assert_eq!(engine.snapshot(), snapshot, "{states}: nothing changed");
+        }
+    }
+}
