@@ -464,13 +464,14 @@ impl Op {
     /// [`Op::run`] with a send or check by its conversation id ([`Engine::send_to`],
     /// [`Engine::check_send_to`]); an inbound by name, as the provider names its sender.
     #[inline]
-    pub fn run_by_id(
+    pub fn run_by_id<R>(
         &mut self,
         engine: &mut Engine,
         id: Option<ConversationId>,
         now: Instant,
         counter: u64,
-    ) -> Result<Option<Decision>, Error> {
+        decided: impl FnOnce(Decision) -> R,
+    ) -> Result<Option<R>, Error> {
         fn to(req: &SendRequest, now: Instant) -> SendToRef<'_> {
             SendToRef {
                 at: now,
@@ -488,9 +489,11 @@ impl Op {
             }
             Op::Reply(req) | Op::Template(req) => {
                 set_counter(req, counter);
-                engine.send_to(id(), to(req, now)).map(Some)
+                engine.send_to(id(), to(req, now)).map(|d| Some(decided(d)))
             }
-            Op::Check(req) => engine.check_send_to(id(), to(req, now)).map(Some),
+            Op::Check(req) => engine
+                .check_send_to(id(), to(req, now))
+                .map(|d| Some(decided(d))),
         }
     }
 }
@@ -503,10 +506,7 @@ pub fn apply_by_id(
     now: Instant,
     counter: u64,
 ) -> bool {
-    let ok = allowed_or_applied(
-        op.run_by_id(engine, id, now, counter)
-            .map(|d| d.map(|d| d.is_allowed())),
-    );
+    let ok = allowed_or_applied(op.run_by_id(engine, id, now, counter, |d| d.is_allowed()));
     drain(engine);
     ok
 }

@@ -79,22 +79,35 @@ impl Engine {
     }
 
     /// A print of a conversation's number and contact by value, so that it is the same in
-    /// any engine holding that conversation, whatever order its ids were interned in.
+    /// any engine holding that conversation, whatever order its ids were interned in: a
+    /// phone number's digits as they are, an opaque id or group by its text.
+    #[inline]
     fn conversation_print(&self, conv: u32) -> u32 {
         let c = &self.conversations[conv as usize];
-        let mut h = FastHasher::default();
-        self.address_print(&mut h, self.numbers[c.number as usize].address);
-        self.address_print(&mut h, c.contact);
-        h.finish() as u32
+        let number = self.address_word(self.numbers[c.number as usize].address);
+        let contact = self.address_word(c.contact);
+        // One multiply mixes the two words (the FxHash step); the high half is the print.
+        let mixed = (number.rotate_left(29) ^ contact).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 32) as u32
     }
 
-    fn address_print(&self, h: &mut FastHasher, key: AddressKey) {
+    /// An address as one word by value: a phone number's digits (the common case, no work),
+    /// else a hash of the id's text and kind (an interned index is no value: a rebuilt
+    /// engine may give it to another id).
+    #[inline]
+    fn address_word(&self, key: AddressKey) -> u64 {
         match key.phone_digits() {
-            Some(digits) => h.write_u64(digits),
-            None => {
-                h.write_u8(if key.is_group() { 1 } else { 2 });
-                h.write(self.interner.id_text(key).unwrap_or_default().as_bytes());
-            }
+            Some(digits) => digits,
+            None => self.id_word(key),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn id_word(&self, key: AddressKey) -> u64 {
+        let mut h = FastHasher::default();
+        h.write_u8(if key.is_group() { 1 } else { 2 });
+        h.write(self.interner.id_text(key).unwrap_or_default().as_bytes());
+        h.finish()
     }
 }
