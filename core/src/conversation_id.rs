@@ -13,7 +13,8 @@
 //! [`Engine::take_business`], or restored from a snapshot, may hold another conversation
 //! there, and the print then tells the id is not its (one stale id in 2³² could pass for
 //! another conversation; one of the same number and contact is the same conversation
-//! anywhere). Ids are not kept in snapshots: resolve them again after a restore.
+//! anywhere). Ids are not kept in snapshots: resolve them again after a restore. A
+//! [`crate::sharded::ShardedEngine`] has no ids: a business may move between its shards.
 
 use std::hash::Hasher;
 
