@@ -942,6 +942,28 @@ impl Policy {
                 "pricing.free_entry_point must be positive; null: no free entry points".into(),
             );
         }
+        // Edits are remembered for the period only (§5): a period of nothing remembers none,
+        // and an interval longer than the period forgets the edit it waits from.
+        if let EditRule::Limited {
+            period,
+            min_interval,
+            ..
+        } = self.templates.edits
+        {
+            if period == Duration::ZERO {
+                return invalid(
+                    "templates.edits.period must be positive; {\"kind\":\"never\"} forbids edits"
+                        .into(),
+                );
+            }
+            if min_interval > period {
+                return invalid(format!(
+                    "templates.edits.min_interval ({min_interval}) must not be longer than \
+                     templates.edits.period ({period}): edits are remembered for the period \
+                     only, so the interval would not hold"
+                ));
+            }
+        }
         // 0% of the limit is reached by no contact at all: every level would upgrade to the
         // next as soon as it could.
         if upgrade_percent == 0 {
@@ -1526,6 +1548,24 @@ mod tests {
             "{problem}"
         );
         accepted(serde_json::json!({"templates": {"edits": {"max_edits": 1}}}));
+    }
+
+    #[test]
+    fn a_limited_edit_rule_forgets_no_edit_its_interval_counts_on() {
+        // Edits are kept for `period` only: a period of nothing kept none (any number of
+        // edits, no interval), and an interval longer than the period let an edit through
+        // once the previous one was a period old (review).
+        assert_eq!(
+            refusal(serde_json::json!({"templates": {"edits": {"period": "0ms"}}})),
+            "templates.edits.period must be positive; {\"kind\":\"never\"} forbids edits"
+        );
+        assert_eq!(
+            refusal(serde_json::json!({"templates": {"edits": {"min_interval": "31d"}}})),
+            "templates.edits.min_interval (31d) must not be longer than templates.edits.period \
+             (30d): edits are remembered for the period only, so the interval would not hold"
+        );
+        accepted(serde_json::json!({"templates": {"edits": {"min_interval": "30d"}}}));
+        accepted(serde_json::json!({"templates": {"edits": {"min_interval": "0ms"}}}));
     }
 
     #[test]
