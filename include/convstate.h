@@ -2242,8 +2242,8 @@ convstate_result convstate_engine_check_send(const struct convstate_engine *engi
  * conversation and send with `convstate_engine_send_to` / `convstate_engine_check_send_to`,
  * which decide as a send by name does without finding number, contact and conversation
  * again. An id is this engine's: after `convstate_engine_remove_business`,
- * `convstate_engine_take_business` or a restore, resolve it again (an old one is
- * `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
+ * `convstate_engine_take_business` or a restore, resolve it again (an old one whose place
+ * now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
  */
 convstate_result convstate_engine_conversation_id(const struct convstate_engine *engine,
                                                   const char *number,

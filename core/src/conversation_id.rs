@@ -29,7 +29,7 @@ use crate::Error;
 pub struct ConversationId(u64);
 
 impl ConversationId {
-    /// The id as one integer, for a host's own records (and the C and Python bindings).
+    /// The id as one integer, for a host's own records (and the C binding).
     pub fn to_u64(self) -> u64 {
         self.0
     }

@@ -552,8 +552,8 @@ pub unsafe extern "C" fn convstate_engine_check_send(
 /// conversation and send with `convstate_engine_send_to` / `convstate_engine_check_send_to`,
 /// which decide as a send by name does without finding number, contact and conversation
 /// again. An id is this engine's: after `convstate_engine_remove_business`,
-/// `convstate_engine_take_business` or a restore, resolve it again (an old one is
-/// `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
+/// `convstate_engine_take_business` or a restore, resolve it again (an old one whose place
+/// now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_conversation_id(
     engine: *const convstate_engine,
