@@ -15,6 +15,12 @@
 //! another conversation; one of the same number and contact is the same conversation
 //! anywhere). Ids are not kept in snapshots: resolve them again after a restore. A
 //! [`crate::sharded::ShardedEngine`] has no ids: a business may move between its shards.
+//!
+//! An id names the conversation, not the name it was found by: a user id the provider
+//! later pairs with another phone number (a user who changed numbers) names that number's
+//! conversation from then on, while an id found by the user id before still names the old
+//! number's. A host whose record is keyed by a user id resolves the id again when the
+//! provider reports the user under a new phone number.
 
 use std::hash::Hasher;
 
