@@ -237,8 +237,9 @@ enum convstate_result
    */
   CONVSTATE_ERR_TICKET_NOT_CURRENT = 206,
   /**
-   * A conversation id that names no conversation of this engine (another engine's, or
-   * one given before the engine was rebuilt or restored).
+   * A conversation id that names no conversation of this engine: its place here holds
+   * another conversation or none (an id another engine gave, or one given before the
+   * engine was rebuilt or restored, may).
    */
   CONVSTATE_ERR_UNKNOWN_CONVERSATION = 207,
   /**
@@ -2235,9 +2236,9 @@ convstate_result convstate_engine_check_send(const struct convstate_engine *engi
                                              struct convstate_decision *out);
 
 /**
- * Writes into `*id` the id of the conversation of `number` with `recipient` (a contact, or
- * a group id: a contact of that name with a conversation on the number is taken first), or
- * `CONVSTATE_NO_CONVERSATION` when the engine holds none yet (a conversation begins with
+ * Writes into `*id` the id of the conversation of `number` with `contact` or `group`
+ * (exactly one non-NULL, as in `convstate_send_request`: the conversation a send to them by
+ * name reaches), or `CONVSTATE_NO_CONVERSATION` when the engine holds none yet (a conversation begins with
  * its first message, so a first send goes by name). Keep the id with your own record of the
  * conversation and send with `convstate_engine_send_to` / `convstate_engine_check_send_to`,
  * which decide as a send by name does without finding number, contact and conversation
@@ -2248,8 +2249,10 @@ convstate_result convstate_engine_check_send(const struct convstate_engine *engi
 convstate_result convstate_engine_conversation_id(const struct convstate_engine *engine,
                                                   const char *number,
                                                   size_t number_len,
-                                                  const char *recipient,
-                                                  size_t recipient_len,
+                                                  const char *contact,
+                                                  size_t contact_len,
+                                                  const char *group,
+                                                  size_t group_len,
                                                   uint64_t *id);
 
 /**

@@ -446,11 +446,7 @@ pub fn conversation_ids(engine: &Engine, pool: &[Op]) -> Vec<Option<Conversation
         .map(|op| match op {
             Op::Inbound(_) => None,
             Op::Reply(req) | Op::Template(req) | Op::Check(req) => {
-                let contact = req
-                    .contact
-                    .as_deref()
-                    .expect("fixture sends name a contact");
-                let id = engine.conversation_id(&req.number, contact);
+                let id = engine.conversation_id(&req.number, req.contact.as_deref(), None);
                 Some(
                     id.expect("fixture names")
                         .expect("fixture conversations exist"),
@@ -476,9 +472,9 @@ impl Op {
             SendToRef {
                 at: now,
                 message: &req.message,
-                idempotency_key: None,
+                idempotency_key: req.idempotency_key.as_deref(),
                 force: req.force,
-                message_id: None,
+                message_id: req.message_id.as_deref(),
             }
         }
         let id = || id.expect("a send's conversation id");

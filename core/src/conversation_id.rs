@@ -60,17 +60,17 @@ impl ConversationId {
 }
 
 impl Engine {
-    /// The id of the conversation of `number` with `recipient` (a contact, or a group id:
-    /// a contact of that name with a conversation on the number is taken first, as
-    /// `end_chat` takes it), if the engine holds one: a conversation begins with the first
-    /// message either way, so a first send goes by name. Changes nothing.
+    /// The id of the conversation of `number` with `contact` or `group` (exactly one, as in
+    /// a send: the conversation a send to them by name reaches), if the engine holds one: a
+    /// conversation begins with its first message, so a first send goes by name. Names the
+    /// engine refuses are the send's errors. Changes nothing.
     pub fn conversation_id(
         &self,
         number: &str,
-        recipient: &str,
+        contact: Option<&str>,
+        group: Option<&str>,
     ) -> Result<Option<ConversationId>, Error> {
-        let number = self.number_idx(number)?;
-        let (_, conv) = self.conversation_with(number, recipient)?;
+        let conv = self.conversation_named(number, contact, group)?;
         Ok(conv.map(|conv| ConversationId::new(conv, self.conversation_print(conv))))
     }
 

@@ -453,7 +453,31 @@ pub struct Engine {
 
 impl Engine {
     /// A new engine under `policy`.
+    ///
+    /// # Panics
+    ///
+    /// On a policy that breaks an invariant the rules rely on ([`Policy::validate`]: no
+    /// limit level, levels out of order, a window of no length…), which a policy built field
+    /// by field can: the panic names it here rather than at the first send that needs it.
+    /// [`Engine::try_new`] returns it as an error instead; presets, [`Policy::with_overrides`]
+    /// and restored snapshots are checked already.
     pub fn new(policy: Policy) -> Engine {
+        if let Err(e) = policy.validate() {
+            panic!("Engine::new: {e} (Engine::try_new returns this as an error)");
+        }
+        Engine::new_unchecked(policy)
+    }
+
+    /// [`Engine::new`] for a policy of any origin: one that breaks an invariant the rules
+    /// rely on, or sets a period of nothing that decides nothing ([`Policy::validate_new`]),
+    /// is its [`Error::InvalidPolicy`] naming the field.
+    pub fn try_new(policy: Policy) -> Result<Engine, Error> {
+        policy.validate_new()?;
+        Ok(Engine::new_unchecked(policy))
+    }
+
+    /// An engine under a policy already checked.
+    fn new_unchecked(policy: Policy) -> Engine {
         let memory = policy.provider.status_memory;
         let key_ttl = policy.dedup.idempotency_key_ttl;
         Engine {

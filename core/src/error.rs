@@ -152,8 +152,9 @@ pub enum Error {
         /// The contact.
         contact: String,
     },
-    /// A conversation id that names no conversation of this engine: another engine's, or
-    /// one given before this engine was rebuilt or restored.
+    /// A conversation id that names no conversation of this engine: its place here holds
+    /// another conversation or none (an id another engine gave, or one given before this
+    /// engine was rebuilt or restored, may).
     #[error("conversation id {id} names no conversation of this engine (ids are an engine's own: resolve it again with conversation_id after a restore or a business removal)")]
     UnknownConversation {
         /// The id, as `ConversationId::to_u64` gives it.

@@ -508,6 +508,8 @@ impl Engine {
     /// under the export's policy: the first business of a new node.
     pub fn from_business_export(bytes: &[u8]) -> Result<Engine, Error> {
         let x = read_export(bytes)?;
+        // Checked before an engine runs under it, as `check_import` checks it for an import.
+        x.policy.validate()?;
         let mut engine = Engine::new(x.policy.clone());
         engine.check_import(&x)?;
         engine.apply_import(x)?;

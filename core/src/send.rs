@@ -149,8 +149,8 @@ impl Engine {
 
     /// [`Engine::check_send`] to the conversation `id` names ([`Engine::conversation_id`]):
     /// the decision the send to its number and contact by name gets, without finding them
-    /// again. An id this engine did not give, or gave before it was rebuilt, is
-    /// [`Error::UnknownConversation`].
+    /// again. An id naming no conversation of this engine (its place holds another, as after
+    /// a rebuild) is [`Error::UnknownConversation`].
     pub fn check_send_to(&self, id: ConversationId, req: SendToRef<'_>) -> Result<Decision, Error> {
         let target = self.target_of(id)?;
         self.check_send_resolved(target, req, None)
@@ -188,8 +188,8 @@ impl Engine {
 
     /// [`Engine::send`] to the conversation `id` names ([`Engine::conversation_id`]): what
     /// the send to its number and contact by name decides and records, without finding them
-    /// again. An id this engine did not give, or gave before it was rebuilt, is
-    /// [`Error::UnknownConversation`], and changes nothing.
+    /// again. An id naming no conversation of this engine (its place holds another, as after
+    /// a rebuild) is [`Error::UnknownConversation`], and changes nothing.
     pub fn send_to(&mut self, id: ConversationId, req: SendToRef<'_>) -> Result<Decision, Error> {
         let target = self.target_of(id)?;
         self.send_resolved(target, req, (None, None))
@@ -222,6 +222,17 @@ impl Engine {
             .map(|key| (key, self.send_print(&target, given, message.content)));
         self.remember(key, target.number, &decision, now);
         Ok(decision)
+    }
+
+    /// The conversation a send to `contact` or `group` of `number` by name reaches, if the
+    /// engine holds it (what [`Engine::conversation_id`] names).
+    pub(crate) fn conversation_named(
+        &self,
+        number: &str,
+        contact: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<Option<u32>, Error> {
+        Ok(self.lookup_target(number, contact, group)?.conv)
     }
 
     /// The target of a conversation id: its number, its contact (or group), itself.

@@ -200,13 +200,15 @@ pub struct ShardedEngine {
 
 impl ShardedEngine {
     /// `shards` engines under `policy` (1..=[`MAX_SHARDS`]; about one per thread that will
-    /// call it is a good start).
+    /// call it is a good start). A policy that breaks an invariant the rules rely on
+    /// ([`Policy::validate`]) is its error.
     pub fn new(policy: Policy, shards: usize) -> Result<ShardedEngine, Error> {
         if !(1..=MAX_SHARDS).contains(&shards) {
             return Err(Error::InvalidEvent {
                 problem: format!("a sharded engine needs 1..={MAX_SHARDS} shards, got {shards}"),
             });
         }
+        policy.validate()?;
         Ok(ShardedEngine {
             shards: (0..shards)
                 .map(|_| Mutex::new(Engine::new(policy.clone())))

@@ -792,10 +792,13 @@ impl Engine {
         }
 
         let mut max_ticket = 0;
-        if u32::try_from(s.conversations.len().saturating_sub(1)).is_err() {
+        // As many as an engine creates (`Engine::conversation_or_create`): `u32::MAX`, so
+        // that the last place is below `u32::MAX` and no conversation id is `u64::MAX`.
+        if s.conversations.len() > u32::MAX as usize {
             return Err(corrupt(format!(
-                "{} conversations: positions must fit 32 bits",
-                s.conversations.len()
+                "{} conversations: at most {} (an engine's capacity)",
+                s.conversations.len(),
+                u32::MAX
             )));
         }
         engine.conversation_index = ConversationIndex::with_capacity(s.conversations.len());

@@ -904,3 +904,24 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
         assert!(engine.snapshot() == before, "{name}: the state changed");
     }
 }
+
+/// A policy built field by field (its fields are public) that breaks an invariant the rules
+/// rely on: `try_new` and the sharded engine refuse it naming the field; `new` panics at
+/// once naming it, not at the first template send (where an empty limit list panicked).
+#[test]
+fn a_hand_built_policy_without_limit_levels_is_refused_up_front() {
+    let mut policy = Policy::preset("cloud-2025").unwrap();
+    policy.limits.levels.clear();
+    let error = Engine::try_new(policy.clone()).err().expect("refused");
+    assert_eq!(error.kind(), ErrorKind::Policy);
+    assert!(error.to_string().contains("limits.levels"), "{error}");
+    let sharded = convstate::sharded::ShardedEngine::new(policy.clone(), 2).err();
+    assert_eq!(sharded, Some(error));
+    let panic = std::panic::catch_unwind(|| Engine::new(policy)).expect_err("a panic");
+    let message = panic.downcast_ref::<String>().expect("a formatted message");
+    assert!(message.contains("limits.levels"), "{message}");
+    // A policy that keeps the invariants is taken by both.
+    let good = Policy::preset("cloud-2025").unwrap();
+    assert!(Engine::try_new(good.clone()).is_ok());
+    Engine::new(good);
+}

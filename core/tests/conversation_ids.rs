@@ -64,13 +64,13 @@ fn two_businesses() -> Engine {
 fn an_id_names_the_conversation_by_any_spelling_and_none_before_it_exists() {
     let mut engine = two_businesses();
     let id = engine
-        .conversation_id(NUMBER_B, "+79110000002")
+        .conversation_id(NUMBER_B, Some("+79110000002"), None)
         .unwrap()
         .expect("the contact wrote");
     // Another spelling of the same number and contact is the same conversation.
     assert_eq!(
         engine
-            .conversation_id("+1 (555) 000-2222", "007 911 000 0002")
+            .conversation_id("+1 (555) 000-2222", Some("007 911 000 0002"), None)
             .unwrap(),
         Some(id)
     );
@@ -78,17 +78,19 @@ fn an_id_names_the_conversation_by_any_spelling_and_none_before_it_exists() {
     // No conversation yet: no id (a first send goes by name), and nothing was created.
     let before = engine.snapshot();
     assert_eq!(
-        engine.conversation_id(NUMBER_B, "+79110000009").unwrap(),
+        engine
+            .conversation_id(NUMBER_B, Some("+79110000009"), None)
+            .unwrap(),
         None
     );
     assert!(engine.snapshot() == before);
     // Names the engine refuses are the same errors as by name.
     assert!(matches!(
-        engine.conversation_id("+15559999999", "+79110000002"),
+        engine.conversation_id("+15559999999", Some("+79110000002"), None),
         Err(Error::UnknownNumber { .. })
     ));
     assert!(matches!(
-        engine.conversation_id(NUMBER_B, "+7 911"),
+        engine.conversation_id(NUMBER_B, Some("+7 911"), None),
         Err(Error::InvalidPhoneNumber { .. })
     ));
     // The id's send is that conversation's: a reply inside its window.
@@ -116,11 +118,11 @@ fn an_id_names_the_conversation_by_any_spelling_and_none_before_it_exists() {
 fn an_id_from_before_a_rebuild_or_from_another_engine_is_refused_and_changes_nothing() {
     let mut engine = two_businesses();
     let second = engine
-        .conversation_id(NUMBER_B, "+79110000002")
+        .conversation_id(NUMBER_B, Some("+79110000002"), None)
         .unwrap()
         .unwrap();
     let third = engine
-        .conversation_id(NUMBER_B, "+79110000003")
+        .conversation_id(NUMBER_B, Some("+79110000003"), None)
         .unwrap()
         .unwrap();
     // Removing acme rebuilds the engine: globex's conversations move up one place, so the
@@ -145,7 +147,7 @@ fn an_id_from_before_a_rebuild_or_from_another_engine_is_refused_and_changes_not
     assert!(engine.poll_effect().is_none());
     // Resolved again, the ids work.
     let second = engine
-        .conversation_id(NUMBER_B, "+79110000002")
+        .conversation_id(NUMBER_B, Some("+79110000002"), None)
         .unwrap()
         .unwrap();
     assert!(engine.send_to(second, to(&message)).unwrap().is_allowed());
@@ -168,6 +170,40 @@ fn an_id_from_before_a_rebuild_or_from_another_engine_is_refused_and_changes_not
 }
 
 #[test]
+fn a_contact_and_a_group_of_one_text_are_two_conversations() {
+    // A group id that reads as a phone number: by name, a send to the contact of that text
+    // is not a send to the group, and neither is its id.
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    register(&mut engine, "acme", NUMBER_A, "unofficial");
+    let text_ = "15557654321";
+    let out = wire(
+        &mut engine,
+        &format!(
+            r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{NUMBER_A}","group":"{text_}","kind":"text"}}"#
+        ),
+    );
+    assert_eq!(out["type"], "ack", "{out}");
+    assert_eq!(
+        engine.conversation_id(NUMBER_A, Some(text_), None).unwrap(),
+        None
+    );
+    assert!(engine
+        .conversation_id(NUMBER_A, None, Some(text_))
+        .unwrap()
+        .is_some());
+    // As in a send: exactly one of the two.
+    for (contact, group) in [(None, None), (Some(text_), Some(text_))] {
+        assert!(
+            matches!(
+                engine.conversation_id(NUMBER_A, contact, group),
+                Err(Error::InvalidEvent { .. })
+            ),
+            "{contact:?} {group:?}"
+        );
+    }
+}
+
+#[test]
 fn a_group_conversation_by_id_is_refused_where_its_number_no_longer_takes_groups() {
     // A group chat on an unofficial number, then the number moved to the official channel
     // (RULES.md §1: never groups there): by id as by name, `group_not_allowed`.
@@ -181,7 +217,10 @@ fn a_group_conversation_by_id_is_refused_where_its_number_no_longer_takes_groups
         ),
     );
     assert_eq!(out["type"], "ack", "{out}");
-    let id = engine.conversation_id(NUMBER_A, group).unwrap().unwrap();
+    let id = engine
+        .conversation_id(NUMBER_A, None, Some(group))
+        .unwrap()
+        .unwrap();
     let message = text("Hello group");
     assert!(engine.check_send_to(id, to(&message)).unwrap().is_allowed());
     let out = wire(

@@ -1233,16 +1233,11 @@ fn sends_by_id_agree(u: Universe, steps: Vec<Step>) -> Result<usize, TestCaseErr
             prop_assert_eq!(&outcome.effects, &effects, "{:?}", input);
             continue;
         };
-        let recipient = request
-            .contact
-            .as_deref()
-            .or(request.group.as_deref())
-            .expect("a recipient");
-        // A request naming both a contact and a group is refused by name; an id names one.
-        let id = match request.contact.is_some() && request.group.is_some() {
-            true => Ok(None),
-            false => by_id.conversation_id(&request.number, recipient),
-        };
+        let id = by_id.conversation_id(
+            &request.number,
+            request.contact.as_deref(),
+            request.group.as_deref(),
+        );
         let Ok(Some(id)) = id else {
             // No conversation yet (or a name the engine refuses): the host sends by name.
             let outcome = by_name.apply(&input);

@@ -87,8 +87,9 @@ pub enum convstate_result {
     CONVSTATE_ERR_NO_TICKET = 205,
     /// Changing a ticket that is no longer the conversation's current one.
     CONVSTATE_ERR_TICKET_NOT_CURRENT = 206,
-    /// A conversation id that names no conversation of this engine (another engine's, or
-    /// one given before the engine was rebuilt or restored).
+    /// A conversation id that names no conversation of this engine: its place here holds
+    /// another conversation or none (an id another engine gave, or one given before the
+    /// engine was rebuilt or restored, may).
     CONVSTATE_ERR_UNKNOWN_CONVERSATION = 207,
 
     // ---- 300..399: policy ----------------------------------------------------------------

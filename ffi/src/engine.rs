@@ -545,9 +545,9 @@ pub unsafe extern "C" fn convstate_engine_check_send(
     unsafe { decide(engine, request, out, |h, r| h.engine.check_send_borrowed(r)) }
 }
 
-/// Writes into `*id` the id of the conversation of `number` with `recipient` (a contact, or
-/// a group id: a contact of that name with a conversation on the number is taken first), or
-/// `CONVSTATE_NO_CONVERSATION` when the engine holds none yet (a conversation begins with
+/// Writes into `*id` the id of the conversation of `number` with `contact` or `group`
+/// (exactly one non-NULL, as in `convstate_send_request`: the conversation a send to them by
+/// name reaches), or `CONVSTATE_NO_CONVERSATION` when the engine holds none yet (a conversation begins with
 /// its first message, so a first send goes by name). Keep the id with your own record of the
 /// conversation and send with `convstate_engine_send_to` / `convstate_engine_check_send_to`,
 /// which decide as a send by name does without finding number, contact and conversation
@@ -559,16 +559,19 @@ pub unsafe extern "C" fn convstate_engine_conversation_id(
     engine: *const convstate_engine,
     number: *const c_char,
     number_len: usize,
-    recipient: *const c_char,
-    recipient_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    group: *const c_char,
+    group_len: usize,
     id: *mut u64,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
         let number = unsafe { str_arg(number, number_len, "number") }?;
-        let recipient = unsafe { str_arg(recipient, recipient_len, "recipient") }?;
+        let contact = unsafe { opt_str_arg(contact, contact_len, "contact") }?;
+        let group = unsafe { opt_str_arg(group, group_len, "group") }?;
         let out = Out::new(id, "id")?;
-        let found = handle.engine.conversation_id(number, recipient)?;
+        let found = handle.engine.conversation_id(number, contact, group)?;
         unsafe { out.write(found.map_or(CONVSTATE_NO_CONVERSATION, ConversationId::to_u64)) };
         Ok(())
     }

@@ -445,8 +445,12 @@ static void test_conversation_ids(void) {
   number.business_len = strlen("globex");
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   /* No conversation yet: none, and the first send goes by name. */
-  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), &none),
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), NULL, 0, &none),
            CONVSTATE_OK);
+  CHECK(none == CONVSTATE_NO_CONVERSATION);
+  /* As in a send, exactly one of contact and group; on failure `*id` is left alone. */
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), NULL, 0, NULL, 0, &none),
+           CONVSTATE_ERR_INVALID_EVENT);
   CHECK(none == CONVSTATE_NO_CONVERSATION);
   CHECK_RC(convstate_engine_inbound(engine, T0, NUMBER, strlen(NUMBER), CONTACT, strlen(CONTACT),
                                     NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
@@ -455,10 +459,10 @@ static void test_conversation_ids(void) {
                                     strlen(CONTACT), NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
            CONVSTATE_OK);
   drain_effects(engine, CONVSTATE_EFFECT_NONE);
-  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), &other),
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), NULL, 0, &other),
            CONVSTATE_OK);
   CHECK(other != CONVSTATE_NO_CONVERSATION);
-  CHECK_RC(convstate_engine_conversation_id(engine, S("+1 555 000 1111"), S(CONTACT), &id),
+  CHECK_RC(convstate_engine_conversation_id(engine, S("+1 555 000 1111"), S(CONTACT), NULL, 0, &id),
            CONVSTATE_OK);
   CHECK(id != CONVSTATE_NO_CONVERSATION && id != other);
 
@@ -488,11 +492,11 @@ static void test_conversation_ids(void) {
   CHECK(((unsigned char *)&decision)[0] == 0x5a); /* untouched on failure */
   CHECK_RC(convstate_engine_check_send_to(engine, CONVSTATE_NO_CONVERSATION, &by_id, &decision),
            CONVSTATE_ERR_UNKNOWN_CONVERSATION);
-  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), &other),
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), NULL, 0, &other),
            CONVSTATE_OK);
   CHECK_RC(convstate_engine_send_to(engine, other, &by_id, &decision), CONVSTATE_OK);
   CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
-  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S("+7 911"), &other),
+  CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S("+7 911"), NULL, 0, &other),
            CONVSTATE_ERR_INVALID_PHONE_NUMBER);
   convstate_message_free(hello);
   convstate_engine_free(engine);
