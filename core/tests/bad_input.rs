@@ -912,7 +912,7 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
 fn a_hand_built_policy_without_limit_levels_is_refused_up_front() {
     let mut policy = Policy::preset("cloud-2025").unwrap();
     policy.limits.levels.clear();
-    let error = Engine::try_new(policy.clone()).err().expect("refused");
+    let error = Engine::try_new(policy.clone()).expect_err("refused");
     assert_eq!(error.kind(), ErrorKind::Policy);
     assert!(error.to_string().contains("limits.levels"), "{error}");
     let sharded = convstate::sharded::ShardedEngine::new(policy.clone(), 2).err();
