@@ -1444,6 +1444,30 @@ proptest! {
         }
     }
 
+    /// Property 4a: `poll_timeout` is after the clock and never later than the next change
+    /// a timer makes (DESIGN.md's contract; README: call `tick` at `poll_timeout()`): one
+    /// millisecond before it, `handle_timeout` fires nothing, whatever the inputs before.
+    #[test]
+    fn nothing_fires_before_poll_timeout(u in universe(), steps in steps(60)) {
+        let mut h = Harness::new(u);
+        for step in &steps {
+            let input = h.next_input(step);
+            h.apply(&input);
+            let clock = h.engine.clock();
+            // At the last instant the engine accepts, no instant is after the clock.
+            if clock.unix_millis() == MAX_INSTANT_MS {
+                continue;
+            }
+            let Some(next) = h.engine.poll_timeout() else {
+                continue;
+            };
+            prop_assert!(next > clock, "poll_timeout {} not after the clock {} after {:?}", next, clock, input);
+            let mut probe = h.engine.clone();
+            probe.handle_timeout(instant(next.unix_millis() - 1));
+            prop_assert_eq!(probe.poll_effect(), None, "fired before poll_timeout {} after {:?}", next, input);
+        }
+    }
+
     /// Property 4: `handle_timeout(now)` twice with the same `now` does nothing the second
     /// time: no effects, identical snapshot.
     #[test]
