@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.1
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
-TARGETS=(event_sequence wire_decode snapshot_restore c_json_door parse_inputs)
+TARGETS=(event_sequence wire_decode snapshot_restore c_json_door parse_inputs webhook)
 [ "$#" -gt 0 ] && TARGETS=("$@")
 
 step() { printf '\n--> %s\n' "$*"; }
