@@ -25,10 +25,15 @@ fn register(engine: &mut Engine, business: &str, number: &str, channel: &str) {
 }
 
 fn inbound(engine: &mut Engine, number: &str, contact: &str) {
+    inbound_from(engine, number, "contact", contact);
+}
+
+/// A text at 09:00 from `id` as `field` (`contact` or `group`).
+fn inbound_from(engine: &mut Engine, number: &str, field: &str, id: &str) {
     let out = wire(
         engine,
         &format!(
-            r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{number}","contact":"{contact}","kind":"text"}}"#
+            r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{number}","{field}":"{id}","kind":"text"}}"#
         ),
     );
     assert_eq!(out["type"], "ack", "{out}");
@@ -170,29 +175,25 @@ fn an_id_from_before_a_rebuild_or_from_another_engine_is_refused_and_changes_not
 }
 
 #[test]
-fn a_contact_and_a_group_of_one_text_are_two_conversations() {
+fn a_contact_and_a_group_of_one_digitsare_two_conversations() {
     // A group id that reads as a phone number: by name, a send to the contact of that text
     // is not a send to the group, and neither is its id.
     let mut engine = Engine::with_preset("cloud-2025").unwrap();
     register(&mut engine, "acme", NUMBER_A, "unofficial");
-    let text_ = "15557654321";
-    let out = wire(
-        &mut engine,
-        &format!(
-            r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{NUMBER_A}","group":"{text_}","kind":"text"}}"#
-        ),
-    );
-    assert_eq!(out["type"], "ack", "{out}");
+    let digits = "15557654321";
+    inbound_from(&mut engine, NUMBER_A, "group", digits);
     assert_eq!(
-        engine.conversation_id(NUMBER_A, Some(text_), None).unwrap(),
+        engine
+            .conversation_id(NUMBER_A, Some(digits), None)
+            .unwrap(),
         None
     );
     assert!(engine
-        .conversation_id(NUMBER_A, None, Some(text_))
+        .conversation_id(NUMBER_A, None, Some(digits))
         .unwrap()
         .is_some());
     // As in a send: exactly one of the two.
-    for (contact, group) in [(None, None), (Some(text_), Some(text_))] {
+    for (contact, group) in [(None, None), (Some(digits), Some(digits))] {
         assert!(
             matches!(
                 engine.conversation_id(NUMBER_A, contact, group),
@@ -210,13 +211,7 @@ fn a_group_conversation_by_id_is_refused_where_its_number_no_longer_takes_groups
     let mut engine = Engine::with_preset("cloud-2025").unwrap();
     register(&mut engine, "acme", NUMBER_A, "unofficial");
     let group = "120363043211234567@g.us";
-    let out = wire(
-        &mut engine,
-        &format!(
-            r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{NUMBER_A}","group":"{group}","kind":"text"}}"#
-        ),
-    );
-    assert_eq!(out["type"], "ack", "{out}");
+    inbound_from(&mut engine, NUMBER_A, "group", group);
     let id = engine
         .conversation_id(NUMBER_A, None, Some(group))
         .unwrap()
