@@ -2110,15 +2110,15 @@ fn a_currency_the_c_structs_cannot_hold_is_refused_up_front() {
         Some(CONVSTATE_ERR_INVALID_POLICY)
     );
     assert!(last_error().contains("DOGECOIN"), "{}", last_error());
-    // The same policy inside a snapshot (built field by field, bypassing validation).
-    let mut policy = convstate_core::Policy::preset("cloud-2025").unwrap();
-    policy.pricing.rate_card = Some(
-        serde_json::from_str(
-            r#"{"currency":"DOGECOIN","markets":{},"rates":{"other":{"marketing":"1"}}}"#,
-        )
-        .unwrap(),
-    );
-    let snapshot = Engine::new(policy).snapshot();
+    // The same policy inside a snapshot (its body edited and sealed again, bypassing the
+    // validation every engine's policy passes).
+    let valid = Engine::new(convstate_core::Policy::preset("cloud-2025").unwrap()).snapshot();
+    let mut envelope: serde_json::Value = serde_json::from_slice(&valid).unwrap();
+    envelope["body"]["policy"]["pricing"]["rate_card"] = serde_json::from_str(
+        r#"{"currency":"DOGECOIN","markets":{},"rates":{"other":{"marketing":"1"}}}"#,
+    )
+    .unwrap();
+    let snapshot = convstate_core::snapshot::seal(envelope["body"].to_string().as_bytes());
     let mut engine = null_mut();
     let rc = unsafe { convstate_engine_restore(snapshot.as_ptr(), snapshot.len(), &mut engine) };
     assert_eq!(rc, CONVSTATE_ERR_INVALID_POLICY);
