@@ -10,7 +10,7 @@
 //! | 3 | template parameters and status (§5)    | `template_params`, `template_not_sendable` |
 //! | 4 | window (official) / prior contact       | `window_closed`, `within_safety_margin`, `no_prior_contact` |
 //! | 5 | number restriction (§6)                | `restricted`                    |
-//! | 6 | consent (§9); provider back-off        | `no_opt_in`, `marketing_stopped`, `marketing_to_us_number`, `contact_backoff` |
+//! | 6 | consent (§9); provider back-off        | `marketing_to_us_number`, `no_opt_in`, `marketing_stopped`, `contact_backoff` |
 //! | 7 | duplicate content (§10)                | `duplicate`                     |
 //! | 8 | messaging limit (§7), business-initiated templates only | `limit_reached` |
 //!
@@ -800,6 +800,20 @@ impl Engine {
         now: Instant,
     ) -> Option<DenyReason> {
         let category = category?;
+        // The US rule first: it refuses for good, so a refusal that names something to do
+        // (an opt-in to record, a hold's `retry_at`) would send the host to do it for a send
+        // that is refused again.
+        if category == TemplateCategory::Marketing {
+            let us = (target.recipient)
+                .and_then(|k| self.contact_phone(target.number, k)?.phone_digits())
+                .is_some_and(is_us_number);
+            match self.policy.consent.us_marketing_blocked_from {
+                Some(since) if us && now >= since => {
+                    return Some(DenyReason::MarketingToUsNumber { since })
+                }
+                _ => {}
+            }
+        }
         if initiator == Initiator::Business
             && self.policy.consent.require_opt_in
             && consent.opted_in_at.is_none()
@@ -811,17 +825,6 @@ impl Engine {
         }
         if let Some(since) = consent.marketing_stopped_at {
             return Some(DenyReason::MarketingStopped { since });
-        }
-        // The US rule before the provider's hold: it refuses for good, so a hold's
-        // `retry_at` would name an instant at which the retry is refused again.
-        let us = (target.recipient)
-            .and_then(|k| self.contact_phone(target.number, k)?.phone_digits())
-            .is_some_and(is_us_number);
-        match self.policy.consent.us_marketing_blocked_from {
-            Some(since) if us && now >= since => {
-                return Some(DenyReason::MarketingToUsNumber { since })
-            }
-            _ => {}
         }
         // The provider's hold on the user's marketing, from any of the business's numbers
         // (it outlasts a conversation's pair-rate pause, checked after).
