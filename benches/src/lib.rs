@@ -456,41 +456,43 @@ pub fn conversation_ids(engine: &Engine, pool: &[Op]) -> Vec<Option<Conversation
         .collect()
 }
 
-impl Op {
-    /// [`Op::run`] with a send or check by its conversation id ([`Engine::send_to`],
-    /// [`Engine::check_send_to`]); an inbound by name, as the provider names its sender.
-    #[inline]
-    pub fn run_by_id<R>(
-        &mut self,
-        engine: &mut Engine,
-        id: Option<ConversationId>,
-        now: Instant,
-        counter: u64,
-        decided: impl FnOnce(Decision) -> R,
-    ) -> Result<Option<R>, Error> {
-        fn to(req: &SendRequest, now: Instant) -> SendToRef<'_> {
-            SendToRef {
-                at: now,
-                message: &req.message,
-                idempotency_key: req.idempotency_key.as_deref(),
-                force: req.force,
-                message_id: req.message_id.as_deref(),
-            }
-        }
-        let id = || id.expect("a send's conversation id");
-        match self {
-            Op::Inbound(e) => {
-                e.at = now;
-                engine.inbound(e).map(|()| None)
-            }
-            Op::Reply(req) | Op::Template(req) => {
-                set_counter(req, counter);
-                engine.send_to(id(), to(req, now)).map(|d| Some(decided(d)))
-            }
-            Op::Check(req) => engine
-                .check_send_to(id(), to(req, now))
-                .map(|d| Some(decided(d))),
-        }
+/// An engine whose sends and checks go to one conversation by its id ([`Engine::send_to`],
+/// [`Engine::check_send_to`]); inbounds by name, as the provider names their sender.
+#[derive(Debug)]
+pub struct ById<'a> {
+    /// The engine.
+    pub engine: &'a mut Engine,
+    /// The conversation of the input's send or check (`None` for an inbound).
+    pub id: Option<ConversationId>,
+}
+
+impl ById<'_> {
+    fn id(&self) -> ConversationId {
+        self.id.expect("a send's conversation id")
+    }
+}
+
+/// The parts of `req` a send by id reads.
+fn send_to(req: &SendRequest) -> SendToRef<'_> {
+    SendToRef {
+        at: req.at,
+        message: &req.message,
+        idempotency_key: req.idempotency_key.as_deref(),
+        force: req.force,
+        message_id: req.message_id.as_deref(),
+    }
+}
+
+impl Target for ById<'_> {
+    fn inbound(&mut self, e: &Inbound) -> Result<(), Error> {
+        self.engine.inbound(e)
+    }
+    fn send(&mut self, req: &SendRequest) -> Result<Decision, Error> {
+        let id = self.id();
+        self.engine.send_to(id, send_to(req))
+    }
+    fn check_send(&mut self, req: &SendRequest) -> Result<Decision, Error> {
+        self.engine.check_send_to(self.id(), send_to(req))
     }
 }
 
@@ -502,7 +504,8 @@ pub fn apply_by_id(
     now: Instant,
     counter: u64,
 ) -> bool {
-    let ok = allowed_or_applied(op.run_by_id(engine, id, now, counter, |d| d.is_allowed()));
+    let mut target = ById { engine, id };
+    let ok = allowed_or_applied(op.run(&mut target, now, counter, |d| d.is_allowed()));
     drain(engine);
     ok
 }

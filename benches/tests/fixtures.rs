@@ -87,7 +87,11 @@ fn mixed_traffic_by_conversation_id_is_decided_as_by_name() {
     for k in 0..5_000usize {
         let now = at(3_600_000 + k as i64);
         let expected = pool[k].run(&mut by_name, now, k as u64, |d| d);
-        let got = id_pool[k].run_by_id(&mut by_id, ids[k], now, k as u64, |d| d);
+        let mut target = ById {
+            engine: &mut by_id,
+            id: ids[k],
+        };
+        let got = id_pool[k].run(&mut target, now, k as u64, |d| d);
         allowed += usize::from(matches!(&got, Ok(Some(d)) if d.is_allowed()));
         assert_eq!(got, expected, "input {k}");
         let effects =

@@ -2544,13 +2544,9 @@ fn policy_overrides_longer_than_a_line_are_refused_unread() {
     text.extend_from_slice(b"{}");
     std::fs::write(&file, &text).unwrap();
     let file = file.to_str().unwrap();
-    let output = run(&[
-        "simulate",
-        "--days",
-        "0",
-        "--policy-overrides",
-        &format!("@{file}"),
-    ]);
+    let simulate_with =
+        |overrides: &str| run(&["simulate", "--days", "0", "--policy-overrides", overrides]);
+    let output = simulate_with(&format!("@{file}"));
     assert_exit_saying(
         &output,
         2,
@@ -2567,12 +2563,6 @@ fn policy_overrides_longer_than_a_line_are_refused_unread() {
     );
     // Just under the limit, the same overrides are read.
     std::fs::write(file, &text[2..]).unwrap();
-    let output = run(&[
-        "simulate",
-        "--days",
-        "0",
-        "--policy-overrides",
-        &format!("@{file}"),
-    ]);
+    let output = simulate_with(&format!("@{file}"));
     assert_exit(&output, 0);
 }

@@ -151,9 +151,7 @@ impl Engine {
         self.handle_timeout(e.at);
         let now = self.clock;
         // The number's own send of that id (§10: ids are unique per number, not across).
-        let record = with_scoped_key(Some(number), &e.message_id, |id| {
-            self.sent_messages.get(id, now).cloned()
-        });
+        let record = self.sent_message(number, &e.message_id, now).cloned();
         let known = record.is_some();
         let Some(mut record) = record.filter(|r| r.failed_before_sent.is_none()) else {
             // Not a message sent through the engine (or forgotten, or not recorded yet):
@@ -258,20 +256,21 @@ impl Engine {
         let Ok(number) = self.number_idx(number) else {
             return false;
         };
+        self.sent_message(number, message_id, self.clock)
+            .is_some_and(|m| m.failed_before_sent.is_none())
+    }
+
+    /// The number's remembered send under `message_id` at `now` (ids are the number's own).
+    fn sent_message(&self, number: u32, message_id: &str, now: Instant) -> Option<&SentMessage> {
         with_scoped_key(Some(number), message_id, |id| {
-            self.sent_messages
-                .get(id, self.clock)
-                .is_some_and(|m| m.failed_before_sent.is_none())
+            self.sent_messages.get(id, now)
         })
     }
 
     /// Whether the number's send under `message_id` is known to have failed.
     pub(crate) fn sent_failed(&self, number: u32, message_id: &str, now: Instant) -> bool {
-        with_scoped_key(Some(number), message_id, |id| {
-            self.sent_messages
-                .get(id, now)
-                .is_some_and(|m| m.status == DeliveryStatus::Failed)
-        })
+        self.sent_message(number, message_id, now)
+            .is_some_and(|m| m.status == DeliveryStatus::Failed)
     }
 
     /// Remembers an allowed send under its provider id. A failure already reported for that

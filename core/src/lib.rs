@@ -35,6 +35,7 @@ pub mod conversation_id;
 mod conversation_index;
 pub mod decision;
 pub mod delivery;
+mod distinct_keys;
 pub mod effect;
 mod engine;
 mod error;

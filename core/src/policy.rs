@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{de, Deserialize, Deserializer, Serialize};
 
+use crate::distinct_keys::{DistinctKeys, Twice};
 use crate::message::MediaKind;
 use crate::time::{Duration, Instant};
 use crate::Error;
@@ -1194,7 +1195,11 @@ fn merge(base: &mut serde_json::Value, patch: &serde_json::Value, path: &str) ->
 /// "length":"2d"}}`; event lines refuse it too).
 pub fn overrides_from_json(text: &str) -> Result<serde_json::Value, Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    de::DeserializeSeed::deserialize(StrictJson { path: "" }, &mut deserializer)
+    // `path` names the key with the object holding it (`length` alone could be the
+    // window's or the chat's).
+    let twice: Twice = |path, _| format!("field \"{path}\": key given twice");
+    let seed = DistinctKeys { path: "", twice };
+    de::DeserializeSeed::deserialize(seed, &mut deserializer)
         .and_then(|value| deserializer.end().map(|()| value))
         .map_err(|e| Error::InvalidPolicy {
             problem: match e.classify() {
@@ -1202,75 +1207,6 @@ pub fn overrides_from_json(text: &str) -> Result<serde_json::Value, Error> {
                 _ => format!("not valid JSON: {e}"),
             },
         })
-}
-
-/// Reads a JSON value with every object's keys distinct; `path` is where it sits in the
-/// overrides, so that a key given twice is named with the object holding it (`length` alone
-/// could be the window's or the chat's).
-struct StrictJson<'p> {
-    path: &'p str,
-}
-
-impl<'de> de::DeserializeSeed<'de> for StrictJson<'_> {
-    type Value = serde_json::Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> de::Visitor<'de> for StrictJson<'_> {
-    type Value = serde_json::Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        loop {
-            let path = format!("{}[{}]", self.path, items.len());
-            match seq.next_element_seed(StrictJson { path: &path })? {
-                Some(item) => items.push(item),
-                None => return Ok(serde_json::Value::Array(items)),
-            }
-        }
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut object = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
-            if object.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "field \"{path}\": key given twice"
-                )));
-            }
-            let value = map.next_value_seed(StrictJson { path: &path })?;
-            object.insert(key, value);
-        }
-        Ok(serde_json::Value::Object(object))
-    }
 }
 
 /// Every field where `this` and `that` differ, by path, with both values (`null` for a

@@ -1250,10 +1250,9 @@ impl Parser<'_> {
         number: &str,
     ) -> Found<String> {
         let wamid = str_at(object, path, "id")?;
-        let own = match object.get("biz_opaque_callback_data") {
-            Some(Value::String(own)) => Some(own.as_str()),
-            _ => None,
-        };
+        let own = object
+            .get("biz_opaque_callback_data")
+            .and_then(Value::as_str);
         let own = own.filter(|own| {
             !self.engine.recorded_send(number, wamid) && self.engine.recorded_send(number, own)
         });

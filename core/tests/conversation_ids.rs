@@ -53,6 +53,14 @@ fn to(message: &OutboundMessage) -> SendToRef<'_> {
     }
 }
 
+/// An unofficial number of acme (A) in which `group` wrote: a group chat.
+fn with_group_chat(group: &str) -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    register(&mut engine, "acme", NUMBER_A, "unofficial");
+    inbound_from(&mut engine, NUMBER_A, "group", group);
+    engine
+}
+
 /// Two businesses: acme's number A talks with one contact, globex's number B with two.
 fn two_businesses() -> Engine {
     let mut engine = Engine::with_preset("cloud-2025").unwrap();
@@ -175,13 +183,11 @@ fn an_id_from_before_a_rebuild_or_from_another_engine_is_refused_and_changes_not
 }
 
 #[test]
-fn a_contact_and_a_group_of_one_digitsare_two_conversations() {
+fn a_contact_and_a_group_of_one_text_are_two_conversations() {
     // A group id that reads as a phone number: by name, a send to the contact of that text
     // is not a send to the group, and neither is its id.
-    let mut engine = Engine::with_preset("cloud-2025").unwrap();
-    register(&mut engine, "acme", NUMBER_A, "unofficial");
     let digits = "15557654321";
-    inbound_from(&mut engine, NUMBER_A, "group", digits);
+    let engine = with_group_chat(digits);
     assert_eq!(
         engine
             .conversation_id(NUMBER_A, Some(digits), None)
@@ -208,10 +214,8 @@ fn a_contact_and_a_group_of_one_digitsare_two_conversations() {
 fn a_group_conversation_by_id_is_refused_where_its_number_no_longer_takes_groups() {
     // A group chat on an unofficial number, then the number moved to the official channel
     // (RULES.md §1: never groups there): by id as by name, `group_not_allowed`.
-    let mut engine = Engine::with_preset("cloud-2025").unwrap();
-    register(&mut engine, "acme", NUMBER_A, "unofficial");
     let group = "120363043211234567@g.us";
-    inbound_from(&mut engine, NUMBER_A, "group", group);
+    let mut engine = with_group_chat(group);
     let id = engine
         .conversation_id(NUMBER_A, None, Some(group))
         .unwrap()

@@ -18,9 +18,10 @@ use std::fmt;
 use std::ops::Deref;
 
 use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StrDeserializer};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::distinct_keys::DistinctKeys;
 use crate::event::Event;
 use crate::message::{Media, OutboundMessage, TemplateMessage};
 
@@ -320,7 +321,10 @@ fn read_tagged<'de, R: TaggedReader, A: MapAccess<'de>>(
                 let key = &*key;
                 return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
             }
-            fields.insert(String::from(&*key), map.next_value_seed(UniqueKeys)?);
+            // A message kept until its late `kind` is known: a `Value` would keep the last
+            // copy of a key repeated inside it, where the message read `kind` first is
+            // refused `duplicate field`.
+            fields.insert(String::from(&*key), map.next_value_seed(MESSAGE_KEYS)?);
         }
         match map.next_key_seed(KeySeed)? {
             Some(next) => key = next,
@@ -333,75 +337,12 @@ fn read_tagged<'de, R: TaggedReader, A: MapAccess<'de>>(
         .map_err(de::Error::custom)
 }
 
-/// Reads any JSON value into a `serde_json::Value`, refusing a key given twice in any object
-/// within it: a `Value` would keep the last copy, so a message kept until its late `kind` was
-/// known took a list row's second `title` (or a named parameter's second value) where the
-/// same message read `kind` first is refused `duplicate field`.
-struct UniqueKeys;
-
-impl<'de> DeserializeSeed<'de> for UniqueKeys {
-    type Value = serde_json::Value;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for UniqueKeys {
-    type Value = serde_json::Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<serde_json::Value, E> {
-        Ok(b.into())
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<serde_json::Value, E> {
-        Ok(n.into())
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<serde_json::Value, E> {
-        Ok(n.into())
-    }
-    fn visit_f64<E>(self, n: f64) -> Result<serde_json::Value, E> {
-        // JSON has no NaN or infinity: what serde_json reads is finite.
-        Ok(serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into))
-    }
-    fn visit_str<E>(self, text: &str) -> Result<serde_json::Value, E> {
-        Ok(text.into())
-    }
-    fn visit_string<E>(self, text: String) -> Result<serde_json::Value, E> {
-        Ok(text.into())
-    }
-    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element_seed(UniqueKeys)? {
-            items.push(item);
-        }
-        Ok(serde_json::Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
-        let mut entries = serde_json::Map::new();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            if entries.contains_key(&*key) {
-                let key = &*key;
-                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
-            }
-            entries.insert(String::from(&*key), map.next_value_seed(UniqueKeys)?);
-        }
-        Ok(serde_json::Value::Object(entries))
-    }
-}
+/// A value held in a tagged object until its tag is read, its objects' keys distinct (the
+/// error worded as serde words a struct's, which the field search turns into a path).
+const MESSAGE_KEYS: DistinctKeys<'static> = DistinctKeys {
+    path: "",
+    twice: |_, key| format!("duplicate field `{key}`"),
+};
 
 /// The fields of a tagged object after its tag: the map as is, minus the keys the reader
 /// skips, with a second tag rejected as a duplicate rather than as an unknown field.
