@@ -25,23 +25,14 @@ bless=false
 
 step() { printf '\n--> %s\n' "$*"; }
 
-apt_install() {
-  command -v "$1" >/dev/null 2>&1 && return 0
-  step "installing $2 (apt-get)"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-}
-
 step "tools"
 cbindgen=target/tools/bin/cbindgen
 if [ "$("$cbindgen" --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
   step "installing cbindgen $CBINDGEN_VERSION into target/tools"
   cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --root target/tools
 fi
-apt_install valgrind valgrind
-apt_install pkg-config pkg-config
+scripts/apt-install.sh valgrind valgrind
+scripts/apt-install.sh pkg-config pkg-config
 cc --version | sed -n 1p
 
 step "cargo build -p convstate-ffi"

@@ -25,6 +25,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "rustdoc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
+# The CLI's durability test reads the order of a save's renames and syncs from strace; where
+# strace is missing it can check nothing, so this run installs it and the test then requires it.
+step "tools the Rust tests need (strace)"
+scripts/apt-install.sh strace strace
+export CONVSTATE_REQUIRE_STRACE=1
+
 step "cargo test (unit, conformance scenarios, property tests, doc tests)"
 cargo test --workspace --locked
 
