@@ -44,6 +44,9 @@ install -m 755 "$built/libconvstate.so" "$prefix/lib/libconvstate.so.$version"
 ln -sfn "libconvstate.so.$version" "$prefix/lib/$soname"
 ln -sfn "$soname" "$prefix/lib/libconvstate.so"
 install -m 644 "$built/libconvstate.a" "$prefix/lib/libconvstate.a"
-sed -e "s|@PREFIX@|$prefix|" -e "s|@INCLUDEDIR@|$prefix/include|" -e "s|@LIBDIR@|$prefix/lib|" \
+# The prefix goes into sed's replacement text, where `\`, `&` and the `|` delimiter would be
+# read as sed's own (a prefix such as /opt/r&d named the pattern, or broke the command).
+escaped=$(printf '%s' "$prefix" | sed -e 's/[\\&|]/\\&/g')
+sed -e "s|@PREFIX@|$escaped|" -e "s|@INCLUDEDIR@|$escaped/include|" -e "s|@LIBDIR@|$escaped/lib|" \
   -e "s|@VERSION@|$version|" ffi/convstate.pc.in >"$prefix/lib/pkgconfig/convstate.pc"
 echo "installed convstate $version ($soname, $profile build) under $prefix"

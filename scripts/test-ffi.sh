@@ -124,6 +124,13 @@ pkg-config --validate convstate
 grep -q "#define CONVSTATE_VERSION \"$version\"" include/convstate.h ||
   { echo "include/convstate.h CONVSTATE_VERSION is not $version" >&2; exit 1; }
 echo "convstate $(pkg-config --modversion convstate): $(pkg-config --cflags --libs convstate)"
+# A prefix holding sed's special characters is written into convstate.pc as it is.
+odd_prefix="$root/$OUT/prefix r&d|x\\y"
+rm -rf "$odd_prefix"
+scripts/install-c.sh --debug --prefix "$odd_prefix" >/dev/null
+[ "$(sed -n 1p "$odd_prefix/lib/pkgconfig/convstate.pc")" = "prefix=$odd_prefix" ] ||
+  { echo "convstate.pc under '$odd_prefix' names another prefix" >&2; exit 1; }
+rm -rf "$odd_prefix"
 
 step "README example (\"Link it from C\"), through pkg-config and the installed shared library"
 awk '/<!-- c-example:begin -->/{inside=1; next} /<!-- c-example:end -->/{inside=0} inside' README.md |
