@@ -36,6 +36,7 @@ pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
         }
         BusinessCommand::Import { state: path, file } => {
             let export = read_export(file)?;
+            let _hold = state::hold(path)?;
             let engine = import_into(path, &export, input_name(file))?;
             state::save(path, &engine)
         }
@@ -43,6 +44,7 @@ pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
             state: path,
             business,
         } => {
+            let _hold = state::hold_existing(path)?;
             let mut engine = state::load_existing(path)?;
             engine.remove_business(business).map_err(refused(path))?;
             state::save(path, &engine)
@@ -59,6 +61,7 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
             from_path.display()
         )));
     }
+    let _holds = (state::hold_existing(from_path)?, state::hold(to_path)?);
     let mut from = state::load_existing(from_path)?;
     let before = from.conversation_count();
     // Export and removal in one step, in memory: nothing is written if the import fails.

@@ -36,7 +36,7 @@ Exit codes:
      state file), bad policy name or override, contradictory arguments
      (replay - with --policy-overrides @-: both read standard input)
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
-     read, restored or written
+     read, restored or written, or another convstate run holds it
   141  the output's reader closed it (a pipe into head): stopped quietly, no state saved";
 
 /// Replays WhatsApp Business traffic through the convstate rules engine: what would these
@@ -504,6 +504,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         )));
     }
     refuse_overwriting_inputs(args)?;
+    let _hold = args.state.as_deref().map(state::hold).transpose()?;
     let mut replayer = Replayer::new(starting_engine(args)?);
     let source_name = input_name(&args.file).to_owned();
     let mut input: Box<dyn BufRead> = if args.file == "-" {

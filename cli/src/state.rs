@@ -21,6 +21,72 @@ fn state_error(path: &Path, problem: impl std::fmt::Display) -> CliError {
     }
 }
 
+/// A command's hold on a state file, from loading it to saving it. Two runs on one file (two
+/// scheduled replays, a replay and a `business import`) would each load the same saved state,
+/// and the later save would drop the other's events; the second is refused instead.
+///
+/// The hold is an exclusive lock on a hidden file beside the state, `.NAME.lock` (each save
+/// replaces the state file itself, which a lock on it would not outlive). The operating
+/// system lets go of it when the process ends, a crash included, so no stale lock is ever left
+/// to remove. The empty lock file stays: removed at the end of a run, a run that had opened it
+/// meanwhile would lock a file no longer there while a third locked its replacement.
+#[must_use = "the state is held only while the Hold lives"]
+pub struct Hold {
+    _lock: Option<std::fs::File>,
+}
+
+/// Holds the state file at `path` (which may not exist yet) for this run, or says which other
+/// run holds it. A device or named pipe is not held: it is no saved state, which loading says.
+pub fn hold(path: &Path) -> Result<Hold, CliError> {
+    let target = resolved(path);
+    if std::fs::metadata(&target).is_ok_and(|m| !m.is_file()) {
+        return Ok(Hold { _lock: None });
+    }
+    check_directory(path)?;
+    let mut name = std::ffi::OsString::from(".");
+    name.push(target.file_name().unwrap_or_default());
+    name.push(".lock");
+    let lock_path = directory_of(&target).join(name);
+    let shown = lock_path.display();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| state_error(path, format!("cannot open the lock file {shown}: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Hold { _lock: Some(file) }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(state_error(
+            path,
+            format!(
+                "in use by another convstate run (it holds {shown}); run this one when it \
+                 has finished, or give each run its own state file"
+            ),
+        )),
+        // A file system without locks (some network mounts) cannot guard the file; the run
+        // goes on as it did before there were locks.
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            Ok(Hold { _lock: None })
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(state_error(path, format!("cannot lock {shown}: {e}")))
+        }
+    }
+}
+
+/// Holds the state file at `path`, which must exist: a mistyped name is refused before a lock
+/// file is made beside it.
+pub fn hold_existing(path: &Path) -> Result<Hold, CliError> {
+    if std::fs::metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Err(no_such_file(path));
+    }
+    hold(path)
+}
+
+fn no_such_file(path: &Path) -> CliError {
+    state_error(path, "no such file")
+}
+
 /// Restores the engine saved at `path`, or `None` when the file does not exist yet.
 pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
     let bytes = match std::fs::read(path) {
@@ -86,7 +152,7 @@ fn missing_directory(target: &Path) -> Option<std::io::Error> {
 
 /// Restores the engine saved at `path`, which must exist.
 pub fn load_existing(path: &Path) -> Result<Engine, CliError> {
-    load(path)?.ok_or_else(|| state_error(path, "no such file"))
+    load(path)?.ok_or_else(|| no_such_file(path))
 }
 
 /// Writes the engine's snapshot to `path` atomically.

@@ -343,15 +343,133 @@ fn state_round_trip_continues_where_it_stopped() {
         core_outputs(&lines),
         "two runs through the saved state answer as one run"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(directory.path())
+    let mut leftovers: Vec<_> = std::fs::read_dir(directory.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
+    leftovers.sort();
     assert_eq!(
         leftovers,
-        ["state.json"],
-        "no temporary file is left behind"
+        [".state.json.lock", "state.json"],
+        "no temporary file is left behind, only the (empty) lock file that guards the state"
     );
+}
+
+/// Waits until another process holds the lock file at `lock` (this process's own attempt
+/// would block), for at most half a minute.
+fn wait_until_held(lock: &Path) {
+    for _ in 0..3000 {
+        if let Ok(file) = std::fs::File::open(lock) {
+            if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("no run took {} within 30 s", lock.display());
+}
+
+#[test]
+fn a_state_held_by_another_run_is_refused_and_loses_no_event() {
+    let lines = example_lines();
+    let (morning, rest) = lines.split_at(300);
+    let (noon, evening) = rest.split_at(100);
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let other = directory.path().join("other.json");
+    let other_arg = other.to_str().unwrap();
+    let first = run_with_stdin(
+        &["replay", "-", "--state", state_arg],
+        (morning.join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&first, 0);
+    let export = run(&["business", "export", state_arg, "--business", "acme"]);
+    assert_exit(&export, 0);
+    let beta = br#"{"type":"register_number","at":"2026-11-02T06:00:00Z","business":"beta","number":"+15550009999","channel":"official"}"#;
+    assert_exit(
+        &run_with_stdin(&["replay", "-", "--state", other_arg], beta),
+        0,
+    );
+    let other_before = std::fs::read(&other).unwrap();
+    // A long run (a stream still being written) holds the state until it ends.
+    let mut held = convstate(&["replay", "-", "--state", state_arg])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = held.stdin.take().expect("stdin is piped");
+    input
+        .write_all((noon.join("\n") + "\n").as_bytes())
+        .unwrap();
+    wait_until_held(&directory.path().join(".state.json.lock"));
+    // Each of these would load the state the held run started from, and its save (or the
+    // held run's, whichever came last) would drop the other's events.
+    let refused = [
+        run_with_stdin(
+            &["replay", "-", "--state", state_arg],
+            (evening.join("\n") + "\n").as_bytes(),
+        ),
+        run_with_stdin(&["business", "import", state_arg, "-"], &export.stdout),
+        run(&["business", "remove", state_arg, "--business", "acme"]),
+        run(&[
+            "business",
+            "move",
+            state_arg,
+            other_arg,
+            "--business",
+            "acme",
+        ]),
+        run(&[
+            "business",
+            "move",
+            other_arg,
+            state_arg,
+            "--business",
+            "beta",
+        ]),
+    ];
+    for output in &refused {
+        assert_exit_saying(output, 3, "in use by another convstate run (it holds ");
+        assert!(
+            stderr(output).contains(".state.json.lock"),
+            "{}",
+            stderr(output)
+        );
+    }
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        other_before,
+        "a refused move wrote nothing"
+    );
+    let missing = directory.path().join("missing.json");
+    let from_missing = run(&[
+        "business",
+        "remove",
+        missing.to_str().unwrap(),
+        "--business",
+        "acme",
+    ]);
+    assert_exit_saying(&from_missing, 3, "missing.json: no such file");
+    assert!(
+        !directory.path().join(".missing.json.lock").exists(),
+        "a mistyped state file got no lock file beside it"
+    );
+    input
+        .write_all((evening.join("\n") + "\n").as_bytes())
+        .unwrap();
+    drop(input);
+    let held = held.wait_with_output().expect("the binary finishes");
+    assert_exit(&held, 0);
+    assert_eq!(
+        stdout(&first) + &stdout(&held),
+        core_outputs(&lines),
+        "the held run answered every event, and nothing refused changed the state under it"
+    );
+    // The run has ended, and with it the hold: the state is free again.
+    let after = run(&["business", "remove", state_arg, "--business", "acme"]);
+    assert_exit(&after, 0);
 }
 
 #[test]
