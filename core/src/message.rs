@@ -104,7 +104,8 @@ pub enum ContentProblem {
         /// How many were given.
         actual: u64,
     },
-    /// A value that must be unique given twice: a list's `row id`.
+    /// A value that must be unique given twice: a list's `row id`, an interactive message's
+    /// `button title`.
     Repeated {
         /// Which part.
         item: Cow<'static, str>,
@@ -592,7 +593,22 @@ impl OutboundMessage {
                 }
                 buttons.iter().try_for_each(|b| {
                     check_filled("button title", b, limits.interactive_button_title_max_chars)
-                })
+                })?;
+                // Meta takes each title once in a message (its reply-button reference: the
+                // title "must be unique within the message"), and here the title is all
+                // that tells the buttons apart. At most `interactive_buttons_max` of them.
+                let repeated = (buttons.iter().enumerate())
+                    .find(|&(i, b)| buttons[..i].contains(b))
+                    .map(|(_, b)| b);
+                match repeated {
+                    Some(title) => Err(DenyReason::InvalidContent {
+                        problem: ContentProblem::Repeated {
+                            item: "button title".into(),
+                            value: crate::error::quoted(title),
+                        },
+                    }),
+                    None => Ok(()),
+                }
             }
             // The body's parameters together (facts §6: Meta takes at most 32,768
             // characters); the header as filled in is checked against its template, and so is

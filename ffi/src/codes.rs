@@ -692,8 +692,8 @@ pub enum convstate_reason {
     /// part is empty: a text, an interactive body or button title, a template parameter, no
     /// buttons at all, a list without sections or rows; 2 a location's coordinate is off the
     /// globe; 3 a caption on audio or a sticker, which Meta's messages carry none of; 4 more
-    /// sections or rows than a list takes, with `limit` and `actual`; 5 a list's row id given
-    /// twice). Which part, and the range: the JSON door.
+    /// sections or rows than a list takes, with `limit` and `actual`; 5 a list's row id or an
+    /// interactive button title given twice). Which part, and the range: the JSON door.
     CONVSTATE_REASON_INVALID_CONTENT = 18,
     /// A reason this build of the library does not name yet: use the JSON door for details.
     CONVSTATE_REASON_OTHER = 999,
