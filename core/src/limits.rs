@@ -57,6 +57,12 @@ pub(crate) struct LimitState {
     /// changes themselves, the level's `since` before each of them, which a change taken
     /// back gives back (see [`Engine::take_back_upgrades_after`]).
     pub own_changes_from: Option<Instant>,
+    /// The provider's reports of this limit that were applied, oldest first: the instant
+    /// each is dated, and the level the limit had before it. A low rating delivered after
+    /// reports dated later than it flags from the level before the first of them, the
+    /// level of the flag's start in the provider's order (§6, §10). At most
+    /// [`OWN_CHANGES_KEPT`], the latest.
+    pub provider_reports: Vec<(Instant, u32)>,
 }
 
 /// How many of its own level changes a limit remembers (see [`LimitState::own_changes`]):
@@ -167,6 +173,9 @@ pub(crate) struct StoredLimit {
     /// See [`LimitState::own_changes_from`]. Absent from state saved before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_changes_from: Option<Instant>,
+    /// See [`LimitState::provider_reports`]. Absent from state saved before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provider_reports: Vec<(Instant, u32)>,
     /// Per entry of `window`, by position: since when the contact has been counted and how
     /// many of its sends since then have not failed. Absent from state saved before they
     /// were kept (and empty with no entry); see [`RecentContacts::from_entries`].
@@ -204,6 +213,7 @@ impl LimitState {
             lookback_live: self.lookback.live_sends(),
             own_changes: self.own_changes.clone(),
             own_changes_from: self.own_changes_from,
+            provider_reports: self.provider_reports.clone(),
         }
     }
 }
@@ -227,6 +237,7 @@ impl Engine {
             blocked_until: None,
             own_changes: Vec::new(),
             own_changes_from: None,
+            provider_reports: Vec::new(),
         }
     }
 
@@ -276,6 +287,15 @@ impl Engine {
                  after the first or without any",
             ));
         }
+        let reports = &stored.provider_reports;
+        if reports.len() > OWN_CHANGES_KEPT
+            || reports.windows(2).any(|w| w[0].0 > w[1].0)
+            || reports.iter().any(|&(_, level)| level as usize >= levels)
+        {
+            return Err(corrupt(
+                "provider reports too many, unsorted or out of range",
+            ));
+        }
         let window = RecentContacts::from_entries(
             self.policy.limits.window,
             stored.window,
@@ -299,6 +319,7 @@ impl Engine {
                 blocked_until: stored.blocked_until,
                 own_changes: stored.own_changes,
                 own_changes_from: stored.own_changes_from,
+                provider_reports: stored.provider_reports,
             },
         ))
     }
@@ -982,6 +1003,14 @@ impl Engine {
         }
         self.ensure_limit(number, self.clock);
         self.record_flag_start_level(owner, level, at);
+        {
+            let state = self.limits.get_mut(&owner).expect("ensured above");
+            if state.provider_reports.len() == OWN_CHANGES_KEPT {
+                state.provider_reports.remove(0);
+            }
+            let before = state.level as u32;
+            state.provider_reports.push((at, before));
+        }
         if self.limits[&owner].level_before_own_change_after(at) == Some(level) {
             // Dated before an upgrade or downgrade the engine made, and saying the level the
             // engine had then: in the provider's order the engine's change came after it,
@@ -1021,6 +1050,25 @@ impl Engine {
         let from = level_at_flag.map_or(found, |l| (l as usize).max(found));
         let down = self.policy.numbers.downgrade_levels as usize;
         from.saturating_sub(down).min(found)
+    }
+
+    /// For a low rating of number `n` dated `rated_at` and delivered after the provider
+    /// reported the limit it sends under at a later instant: the level the limit had
+    /// before the first such report (the level the flag starts from in the provider's
+    /// order), and the instant of the latest report. `None` when no report is dated after
+    /// `rated_at`.
+    pub(crate) fn provider_reports_after(
+        &self,
+        n: u32,
+        rated_at: Instant,
+    ) -> Option<(usize, Instant)> {
+        let state = self.limits.get(&self.limit_owner(n))?;
+        let &(_, before) = state
+            .provider_reports
+            .iter()
+            .find(|&&(at, _)| at > rated_at)?;
+        let &(latest, _) = state.provider_reports.last()?;
+        Some((before as usize, latest))
     }
 
     /// The level of the limit number `n` sends under, as stored (a new owner's first level).

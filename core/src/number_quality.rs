@@ -87,6 +87,31 @@ impl Engine {
                 // The flag runs from the rating's own instant (§13), as a restriction's
                 // default length does: a late report gives the same deadline.
                 let deadline = e.at.plus(self.policy.numbers.flag_for);
+                // The provider reported the limit at instants after the rating, before it
+                // arrived (§10): in its order the flag started from the level before those
+                // reports, so one of them that lowered the limit during the flag was the
+                // flag's downgrade, not made twice; and a report dated at or after the
+                // deadline came after the deadline's downgrade, and its level stands.
+                let reported = if e.at < now {
+                    self.provider_reports_after(n, e.at)
+                } else {
+                    None
+                };
+                if let Some((_, latest)) = reported.filter(|&(_, latest)| latest >= deadline) {
+                    debug_assert!(latest <= now);
+                    self.effects.push_back(Effect::NumberFlagged {
+                        number: number_name.clone(),
+                        deadline,
+                        at: now,
+                    });
+                    self.effects.push_back(Effect::NumberFlagCleared {
+                        number: number_name,
+                        reason: FlagClearReason::Deadline,
+                        at: deadline,
+                    });
+                    return Ok(());
+                }
+                let state = &mut self.numbers[n as usize];
                 state.flagged_until = Some(deadline);
                 self.timers.arm(TimerKey::NumberFlag(n), deadline);
                 self.effects.push_back(Effect::NumberFlagged {
@@ -97,11 +122,12 @@ impl Engine {
                 // A rating dated before upgrades the engine made, delivered after them: in
                 // order the flag barred them (§6), so they are taken back, and the flag
                 // starts from the level before them.
-                let level = if e.at < now {
-                    self.take_back_upgrades_after(n, e.at, now)
-                        .map_or(level, |l| l as u32)
-                } else {
-                    level
+                let level = match reported {
+                    Some((before, _)) => before as u32,
+                    None if e.at < now => self
+                        .take_back_upgrades_after(n, e.at, now)
+                        .map_or(level, |l| l as u32),
+                    None => level,
                 };
                 self.numbers[n as usize].limit_level_at_flag = Some(level);
             }
