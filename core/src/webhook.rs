@@ -1336,22 +1336,22 @@ impl Parser<'_> {
                 if direction != Some("USER_INITIATED") || event != "connect" {
                     return Ok(None);
                 }
-                // An empty caller names no one (passed on, the engine refused the contact `""`
-                // naming no field).
-                let from = match str_at(object, &path, "from")? {
-                    "" => return Err(invalid(&join(&path, "from"), "empty")),
-                    from => from,
-                };
+                // The caller as a message's sender: `from`, or for a user who adopted a
+                // username (`from` empty or absent) the business-scoped `from_user_id`
+                // (facts §1.3); with neither, an error naming `from` (passed on, the engine
+                // refused the contact `""` naming no field). A user id beside a phone
+                // number is the contact's other name, as on a message.
+                let caller = contact_at(object, &path, "from", "from_user_id")?;
                 Ok(Some(Event::Inbound(Inbound {
                     at: timestamp(object, &path, change.at)?,
                     number: number.clone(),
-                    contact: Some(contact(from)),
+                    contact: Some(caller),
                     group: None,
                     kind: InboundKind::Call,
                     size: None,
                     referral: false,
                     message_id: Some(str_at(object, &path, "id")?.to_owned()),
-                    user_id: None,
+                    user_id: self.user_id_beside_phone(object, &path),
                 })))
             })();
             match parsed {

@@ -3126,3 +3126,59 @@ fn a_ban_state_list_naming_both_disable_and_reinstate_changes_nothing() {
         }
     }
 }
+
+/// RULES.md §1 and facts §1.2, §1.3: a call opens the service window like a message, and a
+/// user who adopted a username is named by the business-scoped user id alone (`from`
+/// empty). A message from such a user was read by `from_user_id`; the call was refused
+/// (`calls[0].from: empty`), so it opened no window. Beside a phone number the user id
+/// names the same contact, as a message's does.
+#[test]
+fn a_call_from_a_user_named_by_user_id_alone_opens_the_window() {
+    let mut engine = engine();
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"calls","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"calls":[{"id":"wacid.U1","to":"15550001111","from":"","from_user_id":"RU.4000000000000000001","event":"connect","timestamp":"1793610030","direction":"USER_INITIATED"}]}}"#,
+    );
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::Inbound(call)] if call.kind == InboundKind::Call
+                && call.contact.as_deref() == Some("RU.4000000000000000001")
+        ),
+        "{outcomes:?}"
+    );
+    let view = wire(
+        &mut engine,
+        &format!(
+            r#"{{"type":"query_conversation","at":{},"number":"{NUMBER}","contact":"RU.4000000000000000001"}}"#,
+            T0 + 60_000
+        ),
+    );
+    assert_eq!(view["window_open"], true, "{view}");
+
+    // Beside a phone number: one contact with two names.
+    let outcomes = one_change(
+        &mut engine,
+        &format!(
+            r#"{{"field":"calls","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"calls":[{{"id":"wacid.U2","to":"15550001111","from":"{}","from_user_id":"RU.4000000000000000002","event":"connect","timestamp":"1793610030","direction":"USER_INITIATED"}}]}}}}"#,
+            CONTACT.trim_start_matches('+')
+        ),
+    );
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    assert!(
+        matches!(
+            applied(&outcomes)[..],
+            [Event::Inbound(call)] if call.user_id.as_deref() == Some("RU.4000000000000000002")
+        ),
+        "{outcomes:?}"
+    );
+    let view = wire(
+        &mut engine,
+        &format!(
+            r#"{{"type":"query_conversation","at":{},"number":"{NUMBER}","contact":"RU.4000000000000000002"}}"#,
+            T0 + 60_000
+        ),
+    );
+    assert_eq!(view["contact"], CONTACT, "{view}");
+}
