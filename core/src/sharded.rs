@@ -448,7 +448,9 @@ impl ShardedEngine {
     /// Runs `f` on the engine of one shard, under its lock (reads, views, snapshots of one
     /// shard). Do not register, import or remove through it, nor replace the engine: the
     /// routing table (numbers, provider ids) and the policy the shards share would not see
-    /// it.
+    /// it. Nor call this `ShardedEngine` from `f`: the shard's lock is not reentrant, so a
+    /// call that needs the same shard (any call, when there is one shard) waits on the lock
+    /// `f` holds, forever.
     pub fn with_shard<R>(&self, shard: usize, f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
         self.shards.get(shard).map(|s| f(&mut s.lock()))
     }
