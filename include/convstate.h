@@ -1950,11 +1950,11 @@ typedef struct convstate_number_view {
    */
   uint64_t tickets_opened;
   /**
-   * Sum of times to first agent response, in ms.
+   * Sum of times to first agent response in ended chats, in ms.
    */
   uint64_t first_response_total_ms;
   /**
-   * Chats that had an agent response.
+   * Ended chats that had an agent response (counted when the chat ends, as `responses`).
    */
   uint64_t first_responses;
   /**

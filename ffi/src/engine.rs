@@ -1451,9 +1451,9 @@ pub struct convstate_number_view {
     pub chats_missed: u64,
     /// Tickets opened.
     pub tickets_opened: u64,
-    /// Sum of times to first agent response, in ms.
+    /// Sum of times to first agent response in ended chats, in ms.
     pub first_response_total_ms: u64,
-    /// Chats that had an agent response.
+    /// Ended chats that had an agent response (counted when the chat ends, as `responses`).
     pub first_responses: u64,
     /// Agent replies in ended chats that answered a waiting contact, first responses
     /// included.
