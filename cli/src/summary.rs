@@ -451,8 +451,11 @@ struct Table {
 const LABEL_WIDTH: usize = 18;
 
 impl Table {
+    /// A label as long as the column or longer (`templates recategorized`) gets one space
+    /// before its value, which padding alone ran into it (`templates recategorized1`).
     fn row(&mut self, label: &str, value: String) {
-        let _ = writeln!(self.text, "{label:<LABEL_WIDTH$}{value}");
+        let width = LABEL_WIDTH.max(label.chars().count() + 1);
+        let _ = writeln!(self.text, "{label:<width$}{value}");
     }
 
     fn line(&mut self, value: String) {
@@ -497,7 +500,21 @@ fn mean(total_ms: u64, count: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mean;
+    use super::{mean, Table, LABEL_WIDTH};
+
+    #[test]
+    fn a_label_as_long_as_the_column_is_kept_apart_from_its_value() {
+        let mut table = Table::default();
+        table.row("sends", "3".to_owned());
+        table.row("templates recategorized", "1".to_owned());
+        table.row(&"x".repeat(LABEL_WIDTH), "2".to_owned());
+        let expected = format!(
+            "sends{}3\ntemplates recategorized 1\n{} 2\n",
+            " ".repeat(LABEL_WIDTH - 5),
+            "x".repeat(LABEL_WIDTH)
+        );
+        assert_eq!(table.text, expected);
+    }
 
     #[test]
     fn means_are_to_the_second_from_a_second_up() {
