@@ -363,7 +363,8 @@ class Engine:
         first line (a file opened without ``encoding="utf-8-sig"``), are skipped, as
         ``process_bytes`` skips them; a mark anywhere else gives an error line. An item that cannot be converted raises before anything is applied: one that
         is neither a ``str`` nor a mapping (``None``, ``bytes``) with ``TypeError`` naming
-        its index; a single ``str``, ``bytes``, ``bytearray`` or ``memoryview`` raises
+        its index, a mapping holding a value without a JSON form (a NaN, a naive datetime)
+        with ``InvalidInputError`` naming its index (``"process: event 57: ..."``); a single ``str``, ``bytes``, ``bytearray`` or ``memoryview`` raises
         ``TypeError`` too (give a whole file's text to ``process_bytes``)."""
     def run_batch(
         self,

@@ -44,17 +44,28 @@ impl From<BindingError> for PyErr {
     fn from(e: BindingError) -> PyErr {
         match e {
             BindingError::Python(e) => e,
-            BindingError::Core(e) => Python::attach(|py| {
-                let raised = python_type(py, class_name(e.kind()))
-                    .and_then(|class| class.call1((e.to_string(), e.code())));
-                match raised {
-                    Ok(exception) => PyErr::from_value(exception),
-                    // Only when `convstate._types` cannot be imported: report that.
-                    Err(import_failure) => import_failure,
-                }
-            }),
+            BindingError::Core(e) => exception(&e, e.to_string()),
         }
     }
+}
+
+/// The exception of an engine error, with `message` as its text.
+fn exception(e: &Error, message: String) -> PyErr {
+    Python::attach(|py| {
+        let raised = python_type(py, class_name(e.kind()))
+            .and_then(|class| class.call1((message, e.code())));
+        match raised {
+            Ok(exception) => PyErr::from_value(exception),
+            // Only when `convstate._types` cannot be imported: report that.
+            Err(import_failure) => import_failure,
+        }
+    })
+}
+
+/// The exception of an engine error, its message after `context` (which input of a batch
+/// it concerns): the same class and code.
+pub fn with_context(e: &Error, context: &str) -> PyErr {
+    exception(e, format!("{context}: {e}"))
 }
 
 /// Result of a binding call.

@@ -169,7 +169,8 @@ fn reduce_through_restore<'py>(
 fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<Policy> {
     Ok(match overrides.filter(|o| !o.is_none()) {
         Some(overrides) => {
-            // A value with no JSON form (NaN, a set) is a bad override like any other.
+            // A value with no JSON form (NaN, a set) or no instant (a naive datetime) is a
+            // bad override like any other.
             let json = to_json(overrides).map_err(|e| match e {
                 BindingError::Core(convstate::Error::InvalidEvent { problem }) => {
                     convstate::Error::InvalidPolicy {
@@ -177,6 +178,10 @@ fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResul
                     }
                     .into()
                 }
+                BindingError::Core(error) => convstate::Error::InvalidPolicy {
+                    problem: format!("policy_overrides: {error}"),
+                }
+                .into(),
                 other => other,
             })?;
             // Only a mapping converts to an object.
@@ -268,7 +273,14 @@ fn event_line(method: &str, index: usize, item: &Bound<'_, PyAny>) -> BindingRes
         return Ok(line.to_cow()?.into_owned());
     }
     if item.is_instance_of::<PyDict>() || item.cast::<PyMapping>().is_ok() {
-        return to_json_line(item);
+        // A value without a JSON form (a NaN from a DataFrame's records) is named by its
+        // event's index, as an item of the wrong type is: the batch may be long.
+        return to_json_line(item).map_err(|e| match e {
+            BindingError::Core(error) => {
+                errors::with_context(&error, &format!("{method}: event {index}")).into()
+            }
+            other => other,
+        });
     }
     Err(PyTypeError::new_err(format!(
         "{method}: event {index} must be a str (a wire line) or a mapping (an event), got {}",

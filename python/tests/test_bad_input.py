@@ -226,7 +226,8 @@ def test_a_value_without_a_json_form_names_its_field(busy_engine: convstate.Engi
         with pytest.raises(convstate.InvalidInputError) as raised:
             busy_engine.process([event])
         assert raised.value.code == "invalid_event"
-        assert str(raised.value) == f"invalid event: {says}", raised.value
+        # process names the event too (its index in the batch).
+        assert str(raised.value) == f"process: event 0: invalid event: {says}", raised.value
     assert busy_engine.snapshot() == before
 
 
