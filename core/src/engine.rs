@@ -1014,6 +1014,11 @@ impl Engine {
             .default_template
             .as_ref()
             .map(|t| (t.name.clone(), t.language.clone()));
+        // A number moved (back) to a channel with a window finds its conversations' windows
+        // as it left them: a reminder whose time passed while it was away is due now.
+        let moved_to_window = e.channel.has_service_window()
+            && (self.number_index.get(&address))
+                .is_some_and(|&i| !self.numbers[i as usize].channel.has_service_window());
         match self.number_index.get(&address) {
             Some(&i) => {
                 let n = &mut self.numbers[i as usize];
@@ -1053,6 +1058,9 @@ impl Engine {
             }
         }
         let number = self.number_index[&address];
+        if moved_to_window {
+            self.remind_after_move(number);
+        }
         if let Some(id) = &e.phone_number_id {
             self.provider_number_ids.insert(id.clone(), number);
         }
@@ -1376,6 +1384,25 @@ impl Engine {
                 self.release_outbox(conv, now);
             } else {
                 self.openers_answered(conv, at);
+            }
+        }
+    }
+
+    /// A number moved back to the official channel: each of its open windows not yet
+    /// reminded of gets its reminder armed, or, when the reminder's time passed while the
+    /// number had no window (its timer then fired for nothing), emitted with the move, as a
+    /// late inbound already within the lead has it. A rare input: a scan of the
+    /// conversations, as the move's check of live chats.
+    #[cold]
+    #[inline(never)]
+    fn remind_after_move(&mut self, number: u32) {
+        if self.policy.window.reminder_lead.is_none() {
+            return;
+        }
+        let now = self.clock;
+        for conv in 0..self.conversations.len() as u32 {
+            if self.conversations[conv as usize].number == number {
+                self.reminder_timer(conv, now);
             }
         }
     }
