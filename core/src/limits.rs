@@ -1004,12 +1004,16 @@ impl Engine {
         self.ensure_limit(number, self.clock);
         self.record_flag_start_level(owner, level, at);
         {
+            // Admitted reports come in the order of their instants; placed by instant all
+            // the same, so that no path that lets an older one through (a number that
+            // brought newer ones leaving the business) makes a state restore refuses.
             let state = self.limits.get_mut(&owner).expect("ensured above");
-            if state.provider_reports.len() == OWN_CHANGES_KEPT {
+            let before = state.level as u32;
+            let place = state.provider_reports.partition_point(|&(t, _)| t <= at);
+            state.provider_reports.insert(place, (at, before));
+            if state.provider_reports.len() > OWN_CHANGES_KEPT {
                 state.provider_reports.remove(0);
             }
-            let before = state.level as u32;
-            state.provider_reports.push((at, before));
         }
         if self.limits[&owner].level_before_own_change_after(at) == Some(level) {
             // Dated before an upgrade or downgrade the engine made, and saying the level the
