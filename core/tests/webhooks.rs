@@ -3127,6 +3127,24 @@ fn a_ban_state_list_naming_both_disable_and_reinstate_changes_nothing() {
     }
 }
 
+/// A user-initiated call's `calls` change from `from` (and `from_user_id`), with id `id`.
+fn call_from(from: &str, from_user_id: &str, id: &str) -> String {
+    format!(
+        r#"{{"field":"calls","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"calls":[{{"id":"{id}","to":"15550001111","from":"{from}","from_user_id":"{from_user_id}","event":"connect","timestamp":"1793610030","direction":"USER_INITIATED"}}]}}}}"#
+    )
+}
+
+/// The conversation view of `contact` on the test number a minute after T0.
+fn conversation_view(engine: &mut Engine, contact: &str) -> Value {
+    wire(
+        engine,
+        &format!(
+            r#"{{"type":"query_conversation","at":{},"number":"{NUMBER}","contact":"{contact}"}}"#,
+            T0 + 60_000
+        ),
+    )
+}
+
 /// RULES.md §1 and facts §1.2, §1.3: a call opens the service window like a message, and a
 /// user who adopted a username is named by the business-scoped user id alone (`from`
 /// empty). A message from such a user was read by `from_user_id`; the call was refused
@@ -3137,7 +3155,7 @@ fn a_call_from_a_user_named_by_user_id_alone_opens_the_window() {
     let mut engine = engine();
     let outcomes = one_change(
         &mut engine,
-        r#"{"field":"calls","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"calls":[{"id":"wacid.U1","to":"15550001111","from":"","from_user_id":"RU.4000000000000000001","event":"connect","timestamp":"1793610030","direction":"USER_INITIATED"}]}}"#,
+        &call_from("", "RU.4000000000000000001", "wacid.U1"),
     );
     assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
     assert!(
@@ -3148,22 +3166,14 @@ fn a_call_from_a_user_named_by_user_id_alone_opens_the_window() {
         ),
         "{outcomes:?}"
     );
-    let view = wire(
-        &mut engine,
-        &format!(
-            r#"{{"type":"query_conversation","at":{},"number":"{NUMBER}","contact":"RU.4000000000000000001"}}"#,
-            T0 + 60_000
-        ),
-    );
+    let view = conversation_view(&mut engine, "RU.4000000000000000001");
     assert_eq!(view["window_open"], true, "{view}");
 
     // Beside a phone number: one contact with two names.
+    let phone = CONTACT.trim_start_matches('+');
     let outcomes = one_change(
         &mut engine,
-        &format!(
-            r#"{{"field":"calls","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"calls":[{{"id":"wacid.U2","to":"15550001111","from":"{}","from_user_id":"RU.4000000000000000002","event":"connect","timestamp":"1793610030","direction":"USER_INITIATED"}}]}}}}"#,
-            CONTACT.trim_start_matches('+')
-        ),
+        &call_from(phone, "RU.4000000000000000002", "wacid.U2"),
     );
     assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
     assert!(
@@ -3173,12 +3183,6 @@ fn a_call_from_a_user_named_by_user_id_alone_opens_the_window() {
         ),
         "{outcomes:?}"
     );
-    let view = wire(
-        &mut engine,
-        &format!(
-            r#"{{"type":"query_conversation","at":{},"number":"{NUMBER}","contact":"RU.4000000000000000002"}}"#,
-            T0 + 60_000
-        ),
-    );
+    let view = conversation_view(&mut engine, "RU.4000000000000000002");
     assert_eq!(view["contact"], CONTACT, "{view}");
 }
