@@ -1006,7 +1006,7 @@ impl Engine {
         {
             // Admitted reports come in the order of their instants; placed by instant all
             // the same, so that no path that lets an older one through (a number that
-            // brought newer ones leaving the business) makes a state restore refuses.
+            // brought newer ones leaving the business) writes a state that restore refuses.
             let state = self.limits.get_mut(&owner).expect("ensured above");
             let before = state.level as u32;
             let place = state.provider_reports.partition_point(|&(t, _)| t <= at);
