@@ -653,7 +653,7 @@ pub(crate) trait Directory {
     fn has_business(&self, business: &str) -> bool;
     /// Registered businesses, at most two: enough to tell none, the only one and several.
     fn two_businesses(&self) -> Vec<String>;
-    /// The numbers of a business, in registration order.
+    /// The official-channel numbers of a business (a WABA's numbers), in registration order.
     fn numbers_of(&self, business: &str) -> Vec<String>;
     /// [`Engine::template_awaits_reinstatement`].
     fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool;
@@ -683,8 +683,11 @@ impl Directory for Engine {
     }
 
     fn numbers_of(&self, business: &str) -> Vec<String> {
+        // A WABA's numbers are its WhatsApp Business Platform numbers: the business's
+        // numbers on other channels take no WhatsApp limit (refused `not_on_channel`), nor
+        // a WhatsApp restriction or ban.
         self.numbers()
-            .filter(|n| n.business == business)
+            .filter(|n| n.business == business && n.channel == crate::number::Channel::Official)
             .map(|n| n.number)
             .collect()
     }
@@ -1010,7 +1013,10 @@ impl Parser<'_> {
             Ok(business) => {
                 let numbers = self.engine.numbers_of(&business);
                 if numbers.is_empty() {
-                    self.unrecognized(&change.path, format!("business {business:?} has no number"));
+                    self.unrecognized(
+                        &change.path,
+                        format!("business {business:?} has no number on the official channel"),
+                    );
                     return None;
                 }
                 Some(numbers)

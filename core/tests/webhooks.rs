@@ -3186,3 +3186,39 @@ fn a_call_from_a_user_named_by_user_id_alone_opens_the_window() {
     let view = conversation_view(&mut engine, "RU.4000000000000000002");
     assert_eq!(view["contact"], CONTACT, "{view}");
 }
+
+/// A business-wide limit reported by `business_capability_update` applies to the business's
+/// WhatsApp numbers: a business whose first registered number is an e-mail channel still
+/// takes it (the one event must name an official number, or it is refused `not_on_channel`),
+/// and a WABA-wide ban bars its WhatsApp numbers only.
+#[test]
+fn a_capability_update_of_a_business_whose_first_number_is_not_official_applies() {
+    let mut engine = Engine::new(policy());
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"support@acme.example","channel":"email"}"#,
+        SETUP[0],
+    ] {
+        let out = wire(&mut engine, line);
+        assert_eq!(out["type"], "ack", "{line}: {out}");
+    }
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"business_capability_update","value":{"max_daily_conversations_per_business":"TIER_10K"}}"#,
+    );
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    let limit = wire(
+        &mut engine,
+        &format!(r#"{{"type":"query_limit","at":{T0},"number":"{NUMBER}"}}"#),
+    );
+    assert_eq!(limit["limit"], 10_000, "{limit}");
+    // Nor does a ban of the WABA bar the business's e-mail.
+    let outcomes = one_change(
+        &mut engine,
+        r#"{"field":"account_update","value":{"event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":"DISABLE"}}}"#,
+    );
+    let events = applied(&outcomes);
+    assert!(
+        matches!(events[..], [Event::NumberRestriction(r)] if r.number == NUMBER),
+        "{outcomes:?}"
+    );
+}
