@@ -402,7 +402,12 @@ fn a_business_at_its_limit_stays_there_after_moves() {
             .iter()
             .map(|(_, l)| one.handle_json(l)[0].clone())
             .collect();
-        assert!(results.iter().any(|r| r.contains("limit")), "{results:?}");
+        assert!(
+            results
+                .iter()
+                .any(|r| r.contains(r#""reason":"limit_reached""#)),
+            "the business reached its limit before the moves: {results:?}"
+        );
         let mut other = Engine::new(policy());
         let bytes = one.take_business("biz0").unwrap();
         other.import_business(&bytes).unwrap();
