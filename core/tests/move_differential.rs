@@ -315,7 +315,24 @@ fn sharded(lines: &[(Option<u32>, String)], ticks_at: &[usize], shards: usize) -
     log
 }
 
-fn run(seed: u64, preset: &'static str) {
+/// What the reference run's output lines must contain somewhere across the seeds, so that
+/// the comparison covers them: allowed sends, held and released initiates, chats ended,
+/// duplicates, failures, limit changes, template and number reports, and errors.
+const EXERCISED: [&str; 10] = [
+    "\"allowed\"",
+    "held",
+    "outbox_released",
+    "chat_ended",
+    "duplicate",
+    "message_failed",
+    "limit_changed",
+    "template_status_changed",
+    "number_flagged",
+    "error",
+];
+
+/// One seed's traffic under `preset`, compared; how often each of [`EXERCISED`] appeared.
+fn run(seed: u64, preset: &'static str) -> Vec<(&'static str, usize)> {
     PRESET.with(|p| p.set(preset));
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1));
     let mut lines = setup();
@@ -332,25 +349,14 @@ fn run(seed: u64, preset: &'static str) {
     moves.sort();
     let ticks_at: Vec<usize> = moves.iter().map(|m| m.0).collect();
     let reference = reference(&lines, &ticks_at);
+    let all: Vec<&String> = reference.0.iter().flatten().collect();
+    let counts: Vec<(&'static str, usize)> = EXERCISED
+        .iter()
+        .map(|&word| (word, all.iter().filter(|l| l.contains(word)).count()))
+        .collect();
     if std::env::var("MOVE_STATS").is_ok() {
-        let all: Vec<&String> = reference.0.iter().flatten().collect();
-        for word in [
-            "limit_reached",
-            "limit_changed",
-            "\"allowed\"",
-            "held",
-            "outbox_released",
-            "chat_ended",
-            "duplicate",
-            "message_failed",
-            "template_status_changed",
-            "number_flagged",
-            "error",
-        ] {
-            eprintln!(
-                "{preset} {word}: {}",
-                all.iter().filter(|l| l.contains(word)).count()
-            );
+        for (word, count) in &counts {
+            eprintln!("{preset} {word}: {count}");
         }
     }
     for how in 0..3 {
@@ -369,6 +375,7 @@ fn run(seed: u64, preset: &'static str) {
             &format!("seed {seed} {preset} {shards} shards"),
         );
     }
+    counts
 }
 
 #[test]
@@ -377,10 +384,19 @@ fn moved_and_sharded_businesses_decide_as_in_one_engine() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    let mut totals = std::collections::BTreeMap::new();
     for seed in 0..seeds {
         for preset in ["cloud-2025", "classic", "cloud-2026-10"] {
-            run(seed, preset);
+            for (word, count) in run(seed, preset) {
+                *totals.entry(word).or_insert(0) += count;
+            }
         }
+    }
+    for (word, total) in totals {
+        assert!(
+            total > 0,
+            "the traffic never produced {word}: {seeds} seeds compare less than they claim"
+        );
     }
 }
 
