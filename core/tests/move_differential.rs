@@ -68,6 +68,7 @@ fn traffic(rng: &mut Rng, steps: usize) -> Vec<(Option<u32>, String)> {
     let mut lines = Vec::new();
     let mut at = START + 1000;
     let mut msg = 0;
+    let mut sends: Vec<(u32, String, String, String)> = Vec::new();
     for _ in 0..steps {
         at += match rng.below(50) {
             0..=14 => 0,
@@ -93,7 +94,18 @@ fn traffic(rng: &mut Rng, steps: usize) -> Vec<(Option<u32>, String)> {
         } else {
             String::new()
         };
-        let old_mid = format!("m{}", rng.below(msg as u64 + 1));
+        // A status names one of the business's latest sends with an id (its number, contact
+        // and id), so that some find the send they report on; else a random id.
+        let recent: Vec<&(u32, String, String, String)> =
+            sends.iter().rev().filter(|s| s.0 == b).take(4).collect();
+        let (sn, sc, old_mid) = match recent.get(rng.below(4) as usize) {
+            Some((_, sn, sc, id)) => (sn.clone(), sc.clone(), id.clone()),
+            None => (
+                n.clone(),
+                c.clone(),
+                format!("m{}", rng.below(msg as u64 + 1)),
+            ),
+        };
         let line = match rng.below(24) {
             0..=3 => format!(
                 r#"{{"type":"inbound","at":{at},"number":"{n}","contact":"{c}","kind":"text","message_id":"in{}"}}"#,
@@ -114,11 +126,11 @@ fn traffic(rng: &mut Rng, steps: usize) -> Vec<(Option<u32>, String)> {
                 r#"{{"type":"initiate","at":{at},"number":"{n}","contact":"{c}","message":{{"kind":"text","text":"Parcel"}},"template":{{"name":"order_ready","language":"en","params":["P"]}}{key}}}"#
             ),
             10 => format!(
-                r#"{{"type":"message_status","at":{at},"number":"{n}","contact":"{c}","message_id":"{old_mid}","status":"{}"}}"#,
+                r#"{{"type":"message_status","at":{at},"number":"{sn}","contact":"{sc}","message_id":"{old_mid}","status":"{}"}}"#,
                 ["delivered", "read", "sent"][rng.below(3) as usize]
             ),
             11 => format!(
-                r#"{{"type":"message_status","at":{at},"number":"{n}","contact":"{c}","message_id":"{old_mid}","status":"failed","errors":[{}]}}"#,
+                r#"{{"type":"message_status","at":{at},"number":"{sn}","contact":"{sc}","message_id":"{old_mid}","status":"failed","errors":[{}]}}"#,
                 [131049, 131026, 132015, 131056][rng.below(4) as usize]
             ),
             12 => format!(
@@ -155,11 +167,25 @@ fn traffic(rng: &mut Rng, steps: usize) -> Vec<(Option<u32>, String)> {
             ),
             19 => format!(r#"{{"type":"query_limit","at":{at},"number":"{n}"}}"#),
             20 => format!(r#"{{"type":"query_usage","at":{at},"business":"biz{b}"}}"#),
-            _ => {
+            _ if rng.chance(50) => {
                 lines.push((None, format!(r#"{{"type":"tick","at":{at}}}"#)));
                 continue;
             }
+            // A campaign: one template to every contact of the business at once, which a
+            // small limit stops part way (`limit_reached`).
+            _ => {
+                for c in 0..7 {
+                    lines.push((Some(b), format!(
+                        r#"{{"type":"send","at":{at},"number":"{n}","contact":"{}","message":{{"kind":"template","name":"order_ready","language":"en","params":["C"]}}}}"#,
+                        contact(b, c)
+                    )));
+                }
+                continue;
+            }
         };
+        if line.contains(r#""type":"send""#) && !mid.is_empty() {
+            sends.push((b, n.clone(), c.clone(), format!("m{msg}")));
+        }
         lines.push((Some(b), line));
     }
     lines.push((
@@ -316,10 +342,12 @@ fn sharded(lines: &[(Option<u32>, String)], ticks_at: &[usize], shards: usize) -
 }
 
 /// What the reference run's output lines must contain somewhere across the seeds, so that
-/// the comparison covers them: allowed sends, held and released initiates, chats ended,
+/// the comparison covers them: allowed sends, sends refused at the limit, held and released
+/// initiates, chats ended,
 /// duplicates, failures, limit changes, template and number reports, and errors.
-const EXERCISED: [&str; 10] = [
+const EXERCISED: [&str; 11] = [
     "\"allowed\"",
+    "limit_reached",
     "held",
     "outbox_released",
     "chat_ended",
@@ -392,7 +420,9 @@ fn moved_and_sharded_businesses_decide_as_in_one_engine() {
             }
         }
     }
-    for (word, total) in totals {
+    // Over fewer seeds than the default (`MOVE_SEEDS`, for a quick look) a rare one may
+    // be missing; the default and more must produce them all.
+    for (word, total) in totals.into_iter().filter(|_| seeds >= 20) {
         assert!(
             total > 0,
             "the traffic never produced {word}: {seeds} seeds compare less than they claim"
