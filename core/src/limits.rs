@@ -61,13 +61,17 @@ pub(crate) struct LimitState {
     /// each is dated, and the level the limit had before it. A low rating delivered after
     /// reports dated later than it flags from the level before the first of them, the
     /// level of the flag's start in the provider's order (§6, §10). At most
-    /// [`OWN_CHANGES_KEPT`], the latest.
+    /// [`PROVIDER_REPORTS_KEPT`], the latest.
     pub provider_reports: Vec<(Instant, u32)>,
 }
 
 /// How many of its own level changes a limit remembers (see [`LimitState::own_changes`]):
 /// a report older than all of them is compared with the oldest.
 const OWN_CHANGES_KEPT: usize = 16;
+
+/// How many of the provider's reports a limit remembers (see
+/// [`LimitState::provider_reports`]): as many as its own changes, for the same flag week.
+const PROVIDER_REPORTS_KEPT: usize = OWN_CHANGES_KEPT;
 
 impl LimitState {
     /// The level this limit had at `at`, before the engine's own changes after it, if it
@@ -288,7 +292,7 @@ impl Engine {
             ));
         }
         let reports = &stored.provider_reports;
-        if reports.len() > OWN_CHANGES_KEPT
+        if reports.len() > PROVIDER_REPORTS_KEPT
             || reports.windows(2).any(|w| w[0].0 > w[1].0)
             || reports.iter().any(|&(_, level)| level as usize >= levels)
         {
@@ -1011,7 +1015,7 @@ impl Engine {
             let before = state.level as u32;
             let place = state.provider_reports.partition_point(|&(t, _)| t <= at);
             state.provider_reports.insert(place, (at, before));
-            if state.provider_reports.len() > OWN_CHANGES_KEPT {
+            if state.provider_reports.len() > PROVIDER_REPORTS_KEPT {
                 state.provider_reports.remove(0);
             }
         }
