@@ -2718,7 +2718,8 @@ convstate_result convstate_message_add_header_param(struct convstate_message *me
                                                     size_t value_len);
 
 /**
- * Sets a named parameter (`{{name}}`) of a template message.
+ * Adds a named parameter (`{{name}}`) to a template message. A name already added is refused
+ * with `CONVSTATE_ERR_INVALID_ARGUMENT` (the message keeps the first value).
  */
 convstate_result convstate_message_add_named_param(struct convstate_message *message,
                                                    const char *name,
@@ -2727,7 +2728,8 @@ convstate_result convstate_message_add_named_param(struct convstate_message *mes
                                                    size_t value_len);
 
 /**
- * Sets a named parameter (`{{name}}`) of the template's text header.
+ * Adds a named parameter (`{{name}}`) to the template's text header. A name already added is
+ * refused with `CONVSTATE_ERR_INVALID_ARGUMENT` (the message keeps the first value).
  */
 convstate_result convstate_message_add_named_header_param(struct convstate_message *message,
                                                           const char *name,

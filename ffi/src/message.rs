@@ -1,5 +1,6 @@
 //! Outbound messages: built once by the host, borrowed by send requests.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::ffi::c_char;
 
@@ -102,7 +103,8 @@ fn add_param(params: &mut TemplateParams, value: String) -> Result<(), FfiError>
     Ok(())
 }
 
-/// Sets a named parameter of a part's parameters.
+/// Adds a named parameter to a part's parameters. A name given twice is refused, as the JSON
+/// door refuses a repeated key: keeping either value would silently drop the other.
 fn add_named_param(
     params: &mut TemplateParams,
     name: String,
@@ -115,9 +117,20 @@ fn add_named_param(
         *params = TemplateParams::Named(BTreeMap::new());
     }
     match params {
-        TemplateParams::Named(map) => {
-            map.insert(name, value);
-        }
+        TemplateParams::Named(map) => match map.entry(name) {
+            Entry::Occupied(given) => {
+                return Err(FfiError::new(
+                    convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+                    format!(
+                        "named parameter `{}` was already added: each name is given once",
+                        given.key()
+                    ),
+                ))
+            }
+            Entry::Vacant(new) => {
+                new.insert(value);
+            }
+        },
         TemplateParams::Positional(_) => unreachable!("switched to named above"),
     }
     Ok(())
@@ -148,7 +161,8 @@ pub unsafe extern "C" fn convstate_message_add_header_param(
     }
 }
 
-/// Sets a named parameter (`{{name}}`) of a template message.
+/// Adds a named parameter (`{{name}}`) to a template message. A name already added is refused
+/// with `CONVSTATE_ERR_INVALID_ARGUMENT` (the message keeps the first value).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_message_add_named_param(
     message: *mut convstate_message,
@@ -162,7 +176,8 @@ pub unsafe extern "C" fn convstate_message_add_named_param(
     }
 }
 
-/// Sets a named parameter (`{{name}}`) of the template's text header.
+/// Adds a named parameter (`{{name}}`) to the template's text header. A name already added is
+/// refused with `CONVSTATE_ERR_INVALID_ARGUMENT` (the message keeps the first value).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_message_add_named_header_param(
     message: *mut convstate_message,

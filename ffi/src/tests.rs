@@ -726,6 +726,64 @@ fn template_messages_take_positional_or_named_params_not_both() {
     }
 }
 
+/// The JSON door refuses a repeated key in `params`; the typed calls refuse a repeated name
+/// the same way, body and header alike, and keep the first value.
+#[test]
+fn a_named_param_given_twice_is_refused_as_the_json_door_refuses_it() {
+    type AddNamed = unsafe extern "C" fn(
+        *mut convstate_message,
+        *const c_char,
+        usize,
+        *const c_char,
+        usize,
+    ) -> convstate_result;
+    let adders: [(AddNamed, &str); 2] = [
+        (convstate_message_add_named_param, "params"),
+        (convstate_message_add_named_header_param, "header_params"),
+    ];
+    for (add, part) in adders {
+        let mut message = null_mut();
+        let rc = unsafe {
+            convstate_message_new_template(ptr("order_ready"), 11, ptr("en"), 2, &mut message)
+        };
+        assert_eq!(rc, CONVSTATE_OK);
+        assert_eq!(
+            unsafe { add(message, ptr("order"), 5, ptr("A-17"), 4) },
+            CONVSTATE_OK
+        );
+        let rc = unsafe { add(message, ptr("order"), 5, ptr("B-99"), 4) };
+        assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT, "{part}");
+        let error = last_error();
+        assert!(
+            error.contains("named parameter `order` was already added"),
+            "{part}: {error}"
+        );
+        let json = format!(
+            r#"{{"kind":"template","name":"order_ready","language":"en","{part}":{{"order":"A-17"}}}}"#
+        );
+        let mut first_kept = null_mut();
+        let rc = unsafe { convstate_message_from_json(ptr(&json), json.len(), &mut first_kept) };
+        assert_eq!(rc, CONVSTATE_OK, "{part}: {}", last_error());
+        assert_eq!(
+            unsafe { &*first_kept }.message,
+            unsafe { &*message }.message
+        );
+        let twice = json.replace(r#""A-17"}"#, r#""A-17","order":"B-99"}"#);
+        let mut refused = null_mut();
+        let rc = unsafe { convstate_message_from_json(ptr(&twice), twice.len(), &mut refused) };
+        assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT, "{part}");
+        assert!(
+            last_error().contains("duplicate field `order`"),
+            "{}",
+            last_error()
+        );
+        unsafe {
+            convstate_message_free(message);
+            convstate_message_free(first_kept);
+        }
+    }
+}
+
 #[test]
 fn result_codes_are_unique_named_and_grouped_by_area() {
     let all = convstate_result::ALL;
