@@ -1,7 +1,14 @@
-//! Differential: random traffic of several businesses in one engine, against the same
-//! traffic with businesses moved between engines at random points (both sides ticked to the
-//! same instant first), and against sharded engines of several shard counts. Per business,
+//! Differential (proptest): random traffic of several businesses in one engine, against the
+//! same traffic with businesses moved between engines at random points (both sides ticked to
+//! the same instant first; three ways of moving), and against a sharded engine. Per business,
 //! the results and effects must be the same.
+//!
+//! Each case draws a policy preset, a shard count, a list of steps (rendered to input lines)
+//! and the points at which businesses move; a failing case is shrunk to a short one and kept
+//! in `core/tests/proptest-regressions/move_differential.txt`. 128 cases by default,
+//! `PROPTEST_CASES=1000` for a longer hunt. Another test draws a fixed set of cases from
+//! the same strategy and checks that their traffic produces every outcome the comparison is
+//! meant to cover ([`EXERCISED`]).
 
 mod common;
 
@@ -9,25 +16,16 @@ use common::without_ticket_ids;
 use convstate::policy::LimitLevel;
 use convstate::sharded::ShardedEngine;
 use convstate::{Engine, Policy};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::FileFailurePersistence;
 
 const BUSINESSES: u32 = 4;
+/// Contacts a step may name: five opted in at setup, two not.
+const CONTACTS: u32 = 7;
 const START: i64 = 1_793_606_400_000; // 2026-11-02T08:00:00Z
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+const HOUR_MS: i64 = 3_600_000;
+const PRESETS: [&str; 3] = ["cloud-2025", "classic", "cloud-2026-10"];
 
 fn number(b: u32, n: u32) -> String {
     format!("+15559{b:03}{n:03}")
@@ -37,7 +35,9 @@ fn contact(b: u32, c: u32) -> String {
 }
 
 /// (business the input concerns, or none for a tick; the line).
-fn setup() -> Vec<(Option<u32>, String)> {
+type Lines = Vec<(Option<u32>, String)>;
+
+fn setup() -> Lines {
     let mut lines = Vec::new();
     for b in 0..BUSINESSES {
         for (name, category) in [("order_ready", "utility"), ("promo", "marketing")] {
@@ -64,117 +64,207 @@ fn setup() -> Vec<(Option<u32>, String)> {
     lines
 }
 
-fn traffic(rng: &mut Rng, steps: usize) -> Vec<(Option<u32>, String)> {
+// ---- the traffic ---------------------------------------------------------------------------
+
+/// One input of a step, with the choices that shape its line.
+#[derive(Clone, Debug)]
+enum Input {
+    Inbound {
+        id: u8,
+    },
+    Text,
+    Template {
+        promo: bool,
+    },
+    Initiate,
+    Status(&'static str),
+    StatusFailed(u32),
+    SendFailed(u32),
+    NumberQuality(&'static str),
+    Limit(&'static str),
+    TemplateQuality {
+        promo: bool,
+        quality: &'static str,
+    },
+    TemplateStatus(&'static str),
+    Consent {
+        opt_in: bool,
+    },
+    QueryConversation,
+    QueryLimit,
+    QueryUsage,
+    Tick,
+    /// One template to every contact of the business at once.
+    Campaign,
+}
+
+/// A step: how long after the previous one, whose, and what.
+#[derive(Clone, Debug)]
+struct Step {
+    wait_ms: i64,
+    business: u32,
+    contact: u32,
+    /// At the contact's other number (each contact mostly writes to one).
+    other_number: bool,
+    idempotency_key: Option<u8>,
+    with_message_id: bool,
+    /// For a status: which of the business's four latest sends with an id it names; past
+    /// the ones there are, `stale` picks any id handed out so far.
+    recent: usize,
+    stale: Index,
+    input: Input,
+}
+
+/// Mostly inputs at the same instant or seconds to minutes apart (so that they meet in one
+/// window and one limit period), now and then hours, rarely a day (a window or chat expires,
+/// the limit's 24 h period moves on).
+fn wait_ms() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        15 => Just(0),
+        10 => Just(1000),
+        15 => Just(60_000),
+        6 => Just(600_000),
+        3 => Just(2 * HOUR_MS),
+        1 => Just(25 * HOUR_MS),
+    ]
+}
+
+/// Every kind of input that a moved business must carry the consequences of: mostly
+/// inbounds, sends and consent (windows, chats, limit slots), some of each provider report
+/// (statuses with failures, quality, limits, template reviews), queries, ticks of the whole
+/// engine, and campaigns large enough to hit a small limit (`limit_reached`). Simpler inputs
+/// first: a failing case shrinks towards them.
+fn input() -> impl Strategy<Value = Input> {
+    let quality = || prop::sample::select(vec!["low", "medium", "high"]);
+    prop_oneof![
+        2 => Just(Input::QueryConversation),
+        2 => Just(Input::QueryLimit),
+        2 => Just(Input::QueryUsage),
+        1 => Just(Input::Tick),
+        8 => (0u8..8).prop_map(|id| Input::Inbound { id }),
+        6 => Just(Input::Text),
+        4 => any::<bool>().prop_map(|promo| Input::Template { promo }),
+        2 => Just(Input::Initiate),
+        6 => prop::bool::weighted(0.85).prop_map(|opt_in| Input::Consent { opt_in }),
+        2 => prop::sample::select(vec!["delivered", "read", "sent"]).prop_map(Input::Status),
+        2 => prop::sample::select(vec![131049, 131026, 132015, 131056]).prop_map(Input::StatusFailed),
+        2 => prop::sample::select(vec![131047, 131026, 131049]).prop_map(Input::SendFailed),
+        2 => quality().prop_map(Input::NumberQuality),
+        2 => prop::sample::select(vec!["2", "4", "8", "\"unlimited\""]).prop_map(Input::Limit),
+        2 => (any::<bool>(), quality())
+            .prop_map(|(promo, quality)| Input::TemplateQuality { promo, quality }),
+        2 => prop::sample::select(vec!["flagged", "approved", "paused"]).prop_map(Input::TemplateStatus),
+        1 => Just(Input::Campaign),
+    ]
+}
+
+prop_compose! {
+    /// A step of any business, at any of its contacts (two of them never opted in), with an
+    /// idempotency key from a pool small enough to repeat (`duplicate`) and usually a message
+    /// id that later statuses can name.
+    fn step()(
+        wait_ms in wait_ms(),
+        business in 0..BUSINESSES,
+        contact in 0..CONTACTS,
+        other_number in prop::bool::weighted(0.1),
+        idempotency_key in prop::option::weighted(0.4, 0u8..6),
+        with_message_id in prop::bool::weighted(0.7),
+        recent in 0..4usize,
+        stale in any::<Index>(),
+        input in input(),
+    ) -> Step {
+        Step { wait_ms, business, contact, other_number, idempotency_key, with_message_id, recent, stale, input }
+    }
+}
+
+/// The steps' lines, then a tick 40 days on (every timer fires).
+fn traffic(steps: &[Step]) -> Lines {
     let mut lines = Vec::new();
     let mut at = START + 1000;
     let mut msg = 0;
+    // The sends with an id so far: (business, number, contact, id).
     let mut sends: Vec<(u32, String, String, String)> = Vec::new();
-    for _ in 0..steps {
-        at += match rng.below(50) {
-            0..=14 => 0,
-            15..=24 => 1000,
-            25..=39 => 60_000,
-            40..=45 => 600_000,
-            46..=48 => 2 * 3_600_000,
-            _ => 25 * 3_600_000,
-        };
-        let b = rng.below(BUSINESSES as u64) as u32;
-        let ci = rng.below(7) as u32;
-        // Mostly each contact at one number, now and then at the other.
-        let n = number(b, (ci + u32::from(rng.chance(10))) % 2);
-        let c = contact(b, ci);
-        let key = if rng.chance(40) {
-            format!(r#","idempotency_key":"k{}""#, rng.below(6))
-        } else {
-            String::new()
+    for step in steps {
+        at += step.wait_ms;
+        let b = step.business;
+        let n = number(b, (step.contact + u32::from(step.other_number)) % 2);
+        let c = contact(b, step.contact);
+        let key = match step.idempotency_key {
+            Some(k) => format!(r#","idempotency_key":"k{k}""#),
+            None => String::new(),
         };
         msg += 1;
-        let mid = if rng.chance(70) {
-            format!(r#","message_id":"m{}""#, msg)
+        let mid = if step.with_message_id {
+            format!(r#","message_id":"m{msg}""#)
         } else {
             String::new()
         };
         // A status names one of the business's latest sends with an id (its number, contact
-        // and id), so that some find the send they report on; else a random id.
+        // and id), so that some find the send they report on; else any id so far.
         let recent: Vec<&(u32, String, String, String)> =
             sends.iter().rev().filter(|s| s.0 == b).take(4).collect();
-        let (sn, sc, old_mid) = match recent.get(rng.below(4) as usize) {
+        let (sn, sc, old_mid) = match recent.get(step.recent) {
             Some((_, sn, sc, id)) => (sn.clone(), sc.clone(), id.clone()),
             None => (
                 n.clone(),
                 c.clone(),
-                format!("m{}", rng.below(msg as u64 + 1)),
+                format!("m{}", step.stale.index(msg + 1)),
             ),
         };
-        let line = match rng.below(24) {
-            0..=3 => format!(
-                r#"{{"type":"inbound","at":{at},"number":"{n}","contact":"{c}","kind":"text","message_id":"in{}"}}"#,
-                rng.below(8)
+        let line = match &step.input {
+            Input::Inbound { id } => format!(
+                r#"{{"type":"inbound","at":{at},"number":"{n}","contact":"{c}","kind":"text","message_id":"in{id}"}}"#
             ),
-            4..=6 => format!(
+            Input::Text => format!(
                 r#"{{"type":"send","at":{at},"number":"{n}","contact":"{c}","message":{{"kind":"text","text":"On it"}}{key}{mid}}}"#
             ),
-            7 | 8 => format!(
+            Input::Template { promo } => format!(
                 r#"{{"type":"send","at":{at},"number":"{n}","contact":"{c}","message":{{"kind":"template","name":"{}","language":"en","params":["A"]}}{key}{mid}}}"#,
-                if rng.chance(50) {
-                    "promo"
-                } else {
-                    "order_ready"
-                }
+                if *promo { "promo" } else { "order_ready" }
             ),
-            9 => format!(
+            Input::Initiate => format!(
                 r#"{{"type":"initiate","at":{at},"number":"{n}","contact":"{c}","message":{{"kind":"text","text":"Parcel"}},"template":{{"name":"order_ready","language":"en","params":["P"]}}{key}}}"#
             ),
-            10 => format!(
-                r#"{{"type":"message_status","at":{at},"number":"{sn}","contact":"{sc}","message_id":"{old_mid}","status":"{}"}}"#,
-                ["delivered", "read", "sent"][rng.below(3) as usize]
+            Input::Status(status) => format!(
+                r#"{{"type":"message_status","at":{at},"number":"{sn}","contact":"{sc}","message_id":"{old_mid}","status":"{status}"}}"#
             ),
-            11 => format!(
-                r#"{{"type":"message_status","at":{at},"number":"{sn}","contact":"{sc}","message_id":"{old_mid}","status":"failed","errors":[{}]}}"#,
-                [131049, 131026, 132015, 131056][rng.below(4) as usize]
+            Input::StatusFailed(code) => format!(
+                r#"{{"type":"message_status","at":{at},"number":"{sn}","contact":"{sc}","message_id":"{old_mid}","status":"failed","errors":[{code}]}}"#
             ),
-            12 => format!(
-                r#"{{"type":"send_failed","at":{at},"number":"{n}","contact":"{c}","code":{}}}"#,
-                [131047, 131026, 131049][rng.below(3) as usize]
+            Input::SendFailed(code) => format!(
+                r#"{{"type":"send_failed","at":{at},"number":"{n}","contact":"{c}","code":{code}}}"#
             ),
-            13 => format!(
-                r#"{{"type":"number_quality","at":{at},"number":"{n}","quality":"{}"}}"#,
-                ["low", "medium", "high"][rng.below(3) as usize]
+            Input::NumberQuality(quality) => format!(
+                r#"{{"type":"number_quality","at":{at},"number":"{n}","quality":"{quality}"}}"#
             ),
-            14 => format!(
-                r#"{{"type":"messaging_limit","at":{at},"number":"{n}","limit":{}}}"#,
-                ["2", "4", "8", "\"unlimited\""][rng.below(4) as usize]
+            Input::Limit(limit) => {
+                format!(r#"{{"type":"messaging_limit","at":{at},"number":"{n}","limit":{limit}}}"#)
+            }
+            Input::TemplateQuality { promo, quality } => format!(
+                r#"{{"type":"template_quality","at":{at},"business":"biz{b}","name":"{}","language":"en","quality":"{quality}"}}"#,
+                if *promo { "promo" } else { "order_ready" }
             ),
-            15 => format!(
-                r#"{{"type":"template_quality","at":{at},"business":"biz{b}","name":"{}","language":"en","quality":"{}"}}"#,
-                if rng.chance(50) {
-                    "promo"
-                } else {
-                    "order_ready"
-                },
-                ["low", "medium", "high"][rng.below(3) as usize]
+            Input::TemplateStatus(status) => format!(
+                r#"{{"type":"template_status","at":{at},"business":"biz{b}","name":"promo","language":"en","status":"{status}"}}"#
             ),
-            16 => format!(
-                r#"{{"type":"template_status","at":{at},"business":"biz{b}","name":"promo","language":"en","status":"{}"}}"#,
-                ["flagged", "approved", "paused"][rng.below(3) as usize]
-            ),
-            17 | 21 | 22 => format!(
+            Input::Consent { opt_in } => format!(
                 r#"{{"type":"{}","at":{at},"business":"biz{b}","contact":"{c}"}}"#,
-                if rng.chance(85) { "opt_in" } else { "opt_out" }
+                if *opt_in { "opt_in" } else { "opt_out" }
             ),
-            18 => format!(
+            Input::QueryConversation => format!(
                 r#"{{"type":"query_conversation","at":{at},"number":"{n}","contact":"{c}"}}"#
             ),
-            19 => format!(r#"{{"type":"query_limit","at":{at},"number":"{n}"}}"#),
-            20 => format!(r#"{{"type":"query_usage","at":{at},"business":"biz{b}"}}"#),
-            _ if rng.chance(50) => {
+            Input::QueryLimit => format!(r#"{{"type":"query_limit","at":{at},"number":"{n}"}}"#),
+            Input::QueryUsage => {
+                format!(r#"{{"type":"query_usage","at":{at},"business":"biz{b}"}}"#)
+            }
+            Input::Tick => {
                 lines.push((None, format!(r#"{{"type":"tick","at":{at}}}"#)));
                 continue;
             }
-            // A campaign: one template to every contact of the business at once, which a
-            // small limit stops part way (`limit_reached`).
-            _ => {
-                for c in 0..7 {
+            // A small limit stops a campaign part way (`limit_reached`).
+            Input::Campaign => {
+                for c in 0..CONTACTS {
                     lines.push((Some(b), format!(
                         r#"{{"type":"send","at":{at},"number":"{n}","contact":"{}","message":{{"kind":"template","name":"order_ready","language":"en","params":["C"]}}}}"#,
                         contact(b, c)
@@ -183,17 +273,64 @@ fn traffic(rng: &mut Rng, steps: usize) -> Vec<(Option<u32>, String)> {
                 continue;
             }
         };
-        if line.contains(r#""type":"send""#) && !mid.is_empty() {
+        if matches!(step.input, Input::Text | Input::Template { .. }) && step.with_message_id {
             sends.push((b, n.clone(), c.clone(), format!("m{msg}")));
         }
         lines.push((Some(b), line));
     }
     lines.push((
         None,
-        format!(r#"{{"type":"tick","at":{}}}"#, at + 40 * 86_400_000),
+        format!(r#"{{"type":"tick","at":{}}}"#, at + 40 * 24 * HOUR_MS),
     ));
     lines
 }
+
+/// One case: a preset, a shard count, the traffic and where businesses move.
+#[derive(Clone, Debug)]
+struct Case {
+    preset: &'static str,
+    shards: usize,
+    steps: Vec<Step>,
+    /// (which line of the traffic, of any length, the move comes before; which business).
+    moves: Vec<(Index, u32)>,
+    /// The first move made twice at its point (the business leaves and comes back).
+    twice: bool,
+}
+
+prop_compose! {
+    /// Up to 300 steps (enough for limits to fill, statuses to find their sends and chats to
+    /// end), up to eight moves anywhere in them, under every preset and at shard counts of
+    /// one (a sharded engine that is one engine), a few (businesses share shards) and more
+    /// shards than businesses.
+    fn case()(
+        preset in prop::sample::select(PRESETS.to_vec()),
+        shards in prop::sample::select(vec![1usize, 3, 16]),
+        steps in prop::collection::vec(step(), 1..=300),
+        moves in prop::collection::vec((any::<Index>(), 0..BUSINESSES), 1..=8),
+        twice in any::<bool>(),
+    ) -> Case {
+        Case { preset, shards, steps, moves, twice }
+    }
+}
+
+/// The case's lines (setup, then traffic) and its moves as (line, business), in order.
+fn render(case: &Case) -> (Lines, Vec<(usize, u32)>) {
+    let mut lines = setup();
+    let first = lines.len();
+    lines.extend(traffic(&case.steps));
+    let mut moves: Vec<(usize, u32)> = case
+        .moves
+        .iter()
+        .map(|(at, b)| (first + at.index(lines.len() - first), *b))
+        .collect();
+    if case.twice {
+        moves.push(moves[0]);
+    }
+    moves.sort();
+    (lines, moves)
+}
+
+// ---- the three ways ------------------------------------------------------------------------
 
 fn concerns(line: &str, b: u32) -> bool {
     (0..2).any(|n| line.contains(&format!("\"{}\"", number(b, n))))
@@ -225,8 +362,30 @@ impl Log {
     }
 }
 
-fn reference(lines: &[(Option<u32>, String)], ticks_at: &[usize]) -> Log {
-    let mut e = Engine::new(policy());
+/// The preset with messaging limits small enough for a handful of contacts to reach (and
+/// to earn upgrades).
+fn policy(preset: &str) -> Policy {
+    let mut p = Policy::preset(preset).unwrap();
+    p.limits.levels = vec![
+        LimitLevel::Contacts(2),
+        LimitLevel::Contacts(4),
+        LimitLevel::Contacts(8),
+        LimitLevel::Unlimited,
+    ];
+    p.validate().unwrap();
+    p
+}
+
+/// A tick at the instant of the input before `i`.
+fn tick_before(lines: &Lines, i: usize) -> String {
+    let v: serde_json::Value = serde_json::from_str(&lines[i.saturating_sub(1)].1).unwrap();
+    format!(r#"{{"type":"tick","at":{}}}"#, v["at"])
+}
+
+/// One engine, ticked where the other ways move a business (a tick is no input of any
+/// business, but it fires timers, which the moved run's ticks do too).
+fn reference(preset: &str, lines: &Lines, ticks_at: &[usize]) -> Log {
+    let mut e = Engine::new(policy(preset));
     let mut log = Log::new();
     for (i, (who, line)) in lines.iter().enumerate() {
         if ticks_at.contains(&i) {
@@ -239,52 +398,12 @@ fn reference(lines: &[(Option<u32>, String)], ticks_at: &[usize]) -> Log {
     log
 }
 
-thread_local! {
-    static PRESET: std::cell::Cell<&'static str> = const { std::cell::Cell::new("cloud-2025") };
-}
-
-/// The preset with messaging limits small enough for a handful of contacts to reach (and
-/// to earn upgrades).
-fn policy() -> Policy {
-    let mut p = Policy::preset(PRESET.with(|p| p.get())).unwrap();
-    p.limits.levels = vec![
-        LimitLevel::Contacts(2),
-        LimitLevel::Contacts(4),
-        LimitLevel::Contacts(8),
-        LimitLevel::Unlimited,
-    ];
-    p.validate().unwrap();
-    p
-}
-
-/// A tick at the instant of the input before `i`.
-fn tick_before(lines: &[(Option<u32>, String)], i: usize) -> String {
-    let v: serde_json::Value = serde_json::from_str(&lines[i.saturating_sub(1)].1).unwrap();
-    format!(r#"{{"type":"tick","at":{}}}"#, v["at"])
-}
-
-fn diff(a: &Log, b: &Log, what: &str) {
-    for biz in 0..2 * BUSINESSES as usize {
-        let (x, y) = (&a.0[biz], &b.0[biz]);
-        if x != y {
-            let first = x
-                .iter()
-                .zip(y)
-                .position(|(p, q)| p != q)
-                .unwrap_or(x.len().min(y.len()));
-            panic!(
-                "{what}: biz{biz} differs at entry {first}:\n one engine: {:?}\n other:      {:?}\ncontext one: {:#?}\ncontext other: {:#?}",
-                x.get(first),
-                y.get(first),
-                &x[first.saturating_sub(6)..(first + 2).min(x.len())],
-                &y[first.saturating_sub(6)..(first + 4).min(y.len())]
-            );
-        }
-    }
-}
-
-fn moved(lines: &[(Option<u32>, String)], moves: &[(usize, u32)], how: u8) -> Log {
-    let mut engines = [Engine::new(policy()), Engine::new(policy())];
+/// Two engines, the businesses starting in the first; at each move both are ticked to the
+/// instant of the input before it and the business goes to the other engine: taken
+/// (`how` 0), exported and removed (1), or exported and removed into an engine that is first
+/// restored from its own snapshot (2).
+fn moved(preset: &str, lines: &Lines, moves: &[(usize, u32)], how: u8) -> Log {
+    let mut engines = [Engine::new(policy(preset)), Engine::new(policy(preset))];
     let mut home = [0usize; BUSINESSES as usize];
     let mut log = Log::new();
     for (i, (who, line)) in lines.iter().enumerate() {
@@ -305,7 +424,6 @@ fn moved(lines: &[(Option<u32>, String)], moves: &[(usize, u32)], how: u8) -> Lo
                     bytes
                 }
             };
-            // Round trip through a snapshot as well, now and then.
             if how == 2 {
                 engines[to] = Engine::restore(&engines[to].snapshot()).unwrap();
             }
@@ -329,8 +447,9 @@ fn moved(lines: &[(Option<u32>, String)], moves: &[(usize, u32)], how: u8) -> Lo
     log
 }
 
-fn sharded(lines: &[(Option<u32>, String)], ticks_at: &[usize], shards: usize) -> Log {
-    let e = ShardedEngine::new(policy(), shards).unwrap();
+/// A sharded engine, ticked where the reference is.
+fn sharded(preset: &str, lines: &Lines, ticks_at: &[usize], shards: usize) -> Log {
+    let e = ShardedEngine::new(policy(preset), shards).unwrap();
     let mut log = Log::new();
     for (i, (who, line)) in lines.iter().enumerate() {
         if ticks_at.contains(&i) {
@@ -341,10 +460,87 @@ fn sharded(lines: &[(Option<u32>, String)], ticks_at: &[usize], shards: usize) -
     log
 }
 
-/// What the reference run's output lines must contain somewhere across the seeds, so that
-/// the comparison covers them: allowed sends, sends refused at the limit, held and released
-/// initiates, chats ended,
-/// duplicates, failures, limit changes, template and number reports, and errors.
+/// Every business's results and effects the same in `a` and `b`; else where they first
+/// differ, with the entries before.
+fn same(a: &Log, b: &Log, what: &str) -> Result<(), TestCaseError> {
+    for biz in 0..2 * BUSINESSES as usize {
+        let (x, y) = (&a.0[biz], &b.0[biz]);
+        if x != y {
+            let first = x
+                .iter()
+                .zip(y)
+                .position(|(p, q)| p != q)
+                .unwrap_or(x.len().min(y.len()));
+            return Err(TestCaseError::fail(format!(
+                "{what}: biz{biz} differs at entry {first}:\n one engine: {:?}\n other:      {:?}\ncontext one: {:#?}\ncontext other: {:#?}",
+                x.get(first),
+                y.get(first),
+                &x[first.saturating_sub(6)..(first + 2).min(x.len())],
+                &y[first.saturating_sub(6)..(first + 4).min(y.len())]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The case's traffic in one engine, compared with each way of moving and with the sharded
+/// engine.
+fn compare(case: &Case) -> Result<(), TestCaseError> {
+    let (lines, moves) = render(case);
+    let ticks_at: Vec<usize> = moves.iter().map(|m| m.0).collect();
+    let reference = reference(case.preset, &lines, &ticks_at);
+    for how in 0..3 {
+        let got = moved(case.preset, &lines, &moves, how);
+        same(
+            &reference,
+            &got,
+            &format!("{} moves {moves:?} how {how}", case.preset),
+        )?;
+    }
+    let got = sharded(case.preset, &lines, &ticks_at, case.shards);
+    same(
+        &reference,
+        &got,
+        &format!("{} {} shards", case.preset, case.shards),
+    )
+}
+
+/// 128 cases by default; `PROPTEST_CASES=1000` for a longer hunt.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(128);
+    ProptestConfig {
+        cases,
+        // Enough to shrink 300 steps to the few that matter (by default proptest stops after
+        // four times the case count).
+        max_shrink_iters: 10_000,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/proptest-regressions/move_differential.txt"
+        )))),
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Moving businesses between engines (each way) and spreading them over shards changes
+    /// none of their results or effects.
+    #[test]
+    fn moved_and_sharded_businesses_decide_as_in_one_engine(case in case()) {
+        compare(&case)?;
+    }
+}
+
+// ---- what the traffic covers ---------------------------------------------------------------
+
+/// What the reference run's output lines must contain somewhere across the drawn cases, so
+/// that the comparison covers them: allowed sends, sends refused at the limit, held and
+/// released initiates, chats ended, duplicates, failures, limit changes, template and number
+/// reports, and errors.
 const EXERCISED: [&str; 11] = [
     "\"allowed\"",
     "limit_reached",
@@ -359,73 +555,37 @@ const EXERCISED: [&str; 11] = [
     "error",
 ];
 
-/// One seed's traffic under `preset`, compared; how often each of [`EXERCISED`] appeared.
-fn run(seed: u64, preset: &'static str) -> Vec<(&'static str, usize)> {
-    PRESET.with(|p| p.set(preset));
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1));
-    let mut lines = setup();
-    let first = lines.len();
-    lines.extend(traffic(&mut rng, 300));
-    let mut moves = Vec::new();
-    for _ in 0..6 {
-        let at = first + rng.below((lines.len() - first) as u64) as usize;
-        moves.push((at, rng.below(BUSINESSES as u64) as u32));
-    }
-    // Moving a business twice at one point.
-    let (at, b) = moves[0];
-    moves.push((at, b));
-    moves.sort();
-    let ticks_at: Vec<usize> = moves.iter().map(|m| m.0).collect();
-    let reference = reference(&lines, &ticks_at);
-    let all: Vec<&String> = reference.0.iter().flatten().collect();
-    let counts: Vec<(&'static str, usize)> = EXERCISED
-        .iter()
-        .map(|&word| (word, all.iter().filter(|l| l.contains(word)).count()))
-        .collect();
-    if std::env::var("MOVE_STATS").is_ok() {
-        for (word, count) in &counts {
-            eprintln!("{preset} {word}: {count}");
-        }
-    }
-    for how in 0..3 {
-        let got = moved(&lines, &moves, how);
-        diff(
-            &reference,
-            &got,
-            &format!("seed {seed} {preset} moves {moves:?} how {how}"),
-        );
-    }
-    for shards in [1, 3, 16] {
-        let got = sharded(&lines, &ticks_at, shards);
-        diff(
-            &reference,
-            &got,
-            &format!("seed {seed} {preset} {shards} shards"),
-        );
-    }
-    counts
-}
+/// Cases [`drawn_traffic_reaches_every_outcome_compared`] draws, and how often each word
+/// must appear in them: once or twice would be luck, not traffic made to produce it (without
+/// campaigns, `limit_reached` still came up twice).
+const CASES_FOR_COVERAGE: usize = 24;
+const AT_LEAST: usize = 10;
 
+/// The strategy's traffic produces each of [`EXERCISED`]: a fixed set of cases (a
+/// deterministic runner, so this does not depend on `PROPTEST_CASES` or luck) run in one
+/// engine. A comparison over traffic that never reached a limit or failed a send could not
+/// find a move that loses them.
 #[test]
-fn moved_and_sharded_businesses_decide_as_in_one_engine() {
-    let seeds: u64 = std::env::var("MOVE_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
-    let mut totals = std::collections::BTreeMap::new();
-    for seed in 0..seeds {
-        for preset in ["cloud-2025", "classic", "cloud-2026-10"] {
-            for (word, count) in run(seed, preset) {
-                *totals.entry(word).or_insert(0) += count;
+fn drawn_traffic_reaches_every_outcome_compared() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut totals: Vec<(&str, usize)> = EXERCISED.iter().map(|&word| (word, 0)).collect();
+    for _ in 0..CASES_FOR_COVERAGE {
+        let case = case().new_tree(&mut runner).unwrap().current();
+        let (lines, moves) = render(&case);
+        let ticks_at: Vec<usize> = moves.iter().map(|m| m.0).collect();
+        let log = reference(case.preset, &lines, &ticks_at);
+        for entry in log.0.iter().flatten() {
+            for (word, total) in totals.iter_mut() {
+                *total += usize::from(entry.contains(*word));
             }
         }
     }
-    // Over fewer seeds than the default (`MOVE_SEEDS`, for a quick look) a rare one may
-    // be missing; the default and more must produce them all.
-    for (word, total) in totals.into_iter().filter(|_| seeds >= 20) {
+    eprintln!("{totals:?}");
+    for (word, total) in &totals {
         assert!(
-            total > 0,
-            "the traffic never produced {word}: {seeds} seeds compare less than they claim"
+            *total >= AT_LEAST,
+            "{CASES_FOR_COVERAGE} drawn cases produced {word} {total} times, fewer than {AT_LEAST}: the comparison covers less than it claims ({totals:?})"
         );
     }
 }
@@ -435,7 +595,6 @@ fn moved_and_sharded_businesses_decide_as_in_one_engine() {
 #[test]
 fn a_business_at_its_limit_stays_there_after_moves() {
     for preset in ["cloud-2025", "classic"] {
-        PRESET.with(|p| p.set(preset));
         let mut lines = setup();
         for c in 0..5 {
             lines.push((Some(0), format!(
@@ -443,7 +602,7 @@ fn a_business_at_its_limit_stays_there_after_moves() {
                 START + 1000 + c as i64, number(0, 0), contact(0, c)
             )));
         }
-        let mut one = Engine::new(policy());
+        let mut one = Engine::new(policy(preset));
         let results: Vec<String> = lines
             .iter()
             .map(|(_, l)| one.handle_json(l)[0].clone())
@@ -454,13 +613,13 @@ fn a_business_at_its_limit_stays_there_after_moves() {
                 .any(|r| r.contains(r#""reason":"limit_reached""#)),
             "the business reached its limit before the moves: {results:?}"
         );
-        let mut other = Engine::new(policy());
+        let mut other = Engine::new(policy(preset));
         let bytes = one.take_business("biz0").unwrap();
         other.import_business(&bytes).unwrap();
         let back = other.take_business("biz0").unwrap();
-        let mut third = Engine::new(policy());
+        let mut third = Engine::new(policy(preset));
         third.import_business(&back).unwrap();
-        let mut reference = Engine::new(policy());
+        let mut reference = Engine::new(policy(preset));
         for (_, l) in &lines {
             reference.handle_json(l);
         }
