@@ -1013,6 +1013,12 @@ enum convstate_inbound_kind
    * A system notice: not a user message.
    */
   CONVSTATE_INBOUND_SYSTEM = 14,
+  /**
+   * Meta's `request_welcome` (the contact opened the chat for the first time): not a user
+   * message; opens the window when dated before the policy's
+   * `window.request_welcome_until`.
+   */
+  CONVSTATE_INBOUND_REQUEST_WELCOME = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

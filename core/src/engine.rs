@@ -1261,7 +1261,9 @@ impl Engine {
         let opens_window = channel.has_service_window()
             && (e.kind.is_user_message()
                 || e.kind == InboundKind::Call
-                || (e.kind == InboundKind::Reaction && self.policy.window.reaction_opens_window));
+                || (e.kind == InboundKind::Reaction && self.policy.window.reaction_opens_window)
+                || (e.kind == InboundKind::RequestWelcome
+                    && (self.policy.window.request_welcome_until).is_some_and(|end| e.at < end)));
         if opens_window {
             self.window_inbound(conv, e.at, now);
         }

@@ -263,6 +263,10 @@ pub enum InboundKind {
     Unsupported,
     /// A system notice: not a user message.
     System,
+    /// The contact opened the chat for the first time with the number's welcome messages on
+    /// (Meta's `request_welcome`): not a user message, but it opens the service window when
+    /// dated before `window.request_welcome_until` (Meta removed the feature on 2026-03-27).
+    RequestWelcome,
 }
 
 impl InboundKind {
@@ -274,6 +278,7 @@ impl InboundKind {
                 | InboundKind::Call
                 | InboundKind::Unsupported
                 | InboundKind::System
+                | InboundKind::RequestWelcome
         )
     }
 

@@ -296,6 +296,14 @@ pub struct WindowPolicy {
     pub reminder_lead: Option<Duration>,
     /// Whether an inbound reaction opens the window (Meta does not document it: off).
     pub reaction_opens_window: bool,
+    /// A `request_welcome` inbound (the contact opened the chat for the first time, with the
+    /// number's welcome messages on) dated before this instant opens the window as a user's
+    /// message does; at or after it, it opens nothing (`None`: never). Meta's
+    /// conversational-components doc said the webhook "triggers a customer service window";
+    /// the feature was removed on 2026-03-27 (facts §1.1). Absent from policies saved before
+    /// it was kept: that date.
+    #[serde(default = "request_welcome_until")]
+    pub request_welcome_until: Option<Instant>,
 }
 
 /// §3: live chats.
@@ -431,6 +439,10 @@ impl Default for CtaUrlLimits {
             url_max_chars: 2000,
         }
     }
+}
+
+fn request_welcome_until() -> Option<Instant> {
+    Instant::from_unix_millis(REQUEST_WELCOME_REMOVED_MS).ok()
 }
 
 fn one_header_variable() -> u32 {
@@ -571,6 +583,7 @@ impl Policy {
                 safety_margin: Duration::ZERO,
                 reminder_lead: None,
                 reaction_opens_window: false,
+                request_welcome_until: Some(Instant::from_unix_millis(REQUEST_WELCOME_REMOVED_MS)?),
             },
             chat: ChatPolicy {
                 idle_timeout: Duration::from_mins(10),
@@ -1136,6 +1149,10 @@ const KB: u64 = 1000;
 const MB: u64 = 1000 * KB;
 /// 2025-04-01T00:00:00Z: no marketing templates to US numbers from then (facts §0).
 const US_MARKETING_BLOCK_MS: i64 = 1_743_465_600_000;
+/// 2026-03-27T00:00:00Z: Meta removed welcome messages (`request_welcome`), which opened the
+/// service window until then (facts §1.1, M-CHANGELOG #385). Every preset: the feature
+/// belonged to no pricing era.
+const REQUEST_WELCOME_REMOVED_MS: i64 = 1_774_569_600_000;
 
 /// JSON merge: objects merge key by key, anything else replaces. A tagged object whose
 /// `kind` changes (a different button rule or upgrade rule) is replaced whole, since the

@@ -1099,6 +1099,29 @@ impl Parser<'_> {
             "system" => InboundKind::System,
             // Meta's name for a message it could not parse (`unknown` in older versions).
             "unsupported" | "unknown" => InboundKind::Unsupported,
+            // The contact opened the chat for the first time with welcome messages on: it
+            // opened the service window until Meta removed the feature (facts §1.1); a later
+            // one is a type Meta no longer has, reported like any unknown type.
+            "request_welcome" => {
+                let at = timestamp(object, path, entry_at)?;
+                match self.engine.policy().window.request_welcome_until {
+                    Some(end) if at < end => InboundKind::RequestWelcome,
+                    end => {
+                        let end = match end {
+                            Some(end) => format!("{end}, when Meta removed welcome messages"),
+                            None => "null: welcome messages never open it".to_owned(),
+                        };
+                        self.unrecognized(
+                            &join(path, "type"),
+                            format!(
+                                "message type \"request_welcome\" at {at}, not before the \
+                                 policy's window.request_welcome_until ({end}); not applied"
+                            ),
+                        );
+                        return Ok(None);
+                    }
+                }
+            }
             other => {
                 self.unrecognized(
                     &join(path, "type"),

@@ -72,6 +72,7 @@ mod tests {
             safety_margin: Duration::ZERO,
             reminder_lead: None,
             reaction_opens_window: false,
+            request_welcome_until: None,
         }
     }
     fn h(hours: i64) -> Instant {

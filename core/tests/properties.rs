@@ -381,7 +381,7 @@ fn inbound_kind() -> impl Strategy<Value = InboundKind> {
         ]),
         2 => Just(Reaction),
         2 => Just(Call),
-        1 => prop::sample::select(vec![Unsupported, System]),
+        1 => prop::sample::select(vec![Unsupported, System, RequestWelcome]),
     ]
 }
 
@@ -958,12 +958,14 @@ fn contact_index(contact: &str) -> usize {
 }
 
 /// RULES.md §2, written from the rules rather than from the engine's code.
-fn opens_window(kind: InboundKind, reaction_opens_window: bool) -> bool {
+fn opens_window(kind: InboundKind, at: Instant, u: &Universe) -> bool {
     use InboundKind::*;
     match kind {
         Text | Image | Video | Audio | Document | Sticker | Location | Contacts | Button
         | Interactive | Call => true,
-        Reaction => reaction_opens_window,
+        Reaction => u.reaction_opens_window,
+        // Until Meta removed welcome messages (facts §1.1), a policy date.
+        RequestWelcome => (u.policy().window.request_welcome_until).is_some_and(|end| at < end),
         Unsupported | System => false,
     }
 }
@@ -993,7 +995,7 @@ impl Model {
         match event {
             Event::Inbound(e) if e.number == NUMBERS[OFFICIAL] => {
                 if let Some(contact) = &e.contact {
-                    if opens_window(e.kind, u.reaction_opens_window) {
+                    if opens_window(e.kind, e.at, u) {
                         self.opening_inbounds[contact_index(contact)].push(at);
                     }
                 }

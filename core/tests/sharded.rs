@@ -774,11 +774,9 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
     assert_eq!(problem(zero.as_bytes()), "0 shards, not 1..=4096");
     // Malformed framing: each refused with what is wrong, none a panic.
     let sum_at = lines[0].find(r#""checksum":""#).unwrap() + 12;
-    let upper = format!(
-        "{}{}",
-        &text[..sum_at],
-        text[sum_at..].replacen(|c: char| c.is_ascii_lowercase(), "A", 1)
-    );
+    // Its first digit an upper-case hex digit: the checksum may hold no letter to raise (an
+    // all-digit checksum had the first letter after it raised, in the snapshot's body).
+    let upper = format!("{}A{}", &text[..sum_at], &text[sum_at + 1..]);
     let crlf = text.replace('\n', "\r\n");
     let extra = format!("{text}{}\n", lines[1]);
     let empty_shard = resealed(&[lines[0], lines[1], "", lines[3]]);

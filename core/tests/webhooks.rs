@@ -242,6 +242,85 @@ fn every_inbound_message_type_maps_to_its_kind_and_an_unknown_type_is_reported()
     assert_eq!(view["window_ends_at"], "2026-11-03T09:10:00Z", "{view}");
 }
 
+/// An engine of `policy` whose number was registered on 2026-03-26, the day before Meta
+/// removed welcome messages.
+fn engine_before_welcome_removal(policy: Policy) -> Engine {
+    let mut engine = Engine::new(policy);
+    let out = wire(
+        &mut engine,
+        r#"{"type":"register_number","at":"2026-03-26T08:00:00Z","business":"acme","number":"+15550001111","channel":"official","phone_number_id":"106540352242922"}"#,
+    );
+    assert_eq!(out["type"], "ack", "{out}");
+    engine
+}
+
+fn window_ends_at(engine: &mut Engine, contact: &str) -> Value {
+    let view = wire(
+        engine,
+        &format!(
+            r#"{{"type":"query_conversation","at":"2026-03-27T10:00:00Z","number":"{NUMBER}","contact":"{contact}"}}"#
+        ),
+    );
+    view["window_ends_at"].clone()
+}
+
+#[test]
+fn a_welcome_request_opens_the_window_until_meta_removed_it() {
+    // Facts §1.1: the `request_welcome` webhook "triggers a customer service window"; the
+    // feature was removed on 2026-03-27 (the policy's window.request_welcome_until).
+    let mut engine = engine_before_welcome_removal(policy());
+    let outcomes = engine
+        .handle_webhook(
+            &fixture("messages_request_welcome.json"),
+            Instant::parse_rfc3339("2026-03-27T09:00:00Z").unwrap(),
+        )
+        .unwrap();
+    // The one of 2026-03-26 applies: not a user message, so no ticket and no chat.
+    let [Event::Inbound(welcome)] = applied(&outcomes)[..] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(welcome.kind, InboundKind::RequestWelcome);
+    assert_eq!(welcome.contact.as_deref(), Some(CONTACT));
+    assert!(effects(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(window_ends_at(&mut engine, CONTACT), "2026-03-27T09:00:00Z");
+    // The one of 2026-03-27 comes after the removal: a type Meta no longer sends, reported as
+    // any unknown type and not applied.
+    assert_eq!(
+        notes(&outcomes),
+        [("unrecognized", "entry[0].changes[0].value.messages[1].type")]
+    );
+    let WebhookOutcome::Unrecognized { reason, .. } = &outcomes[1] else {
+        panic!("{outcomes:?}")
+    };
+    assert!(
+        reason.contains("window.request_welcome_until (2026-03-27T00:00:00Z"),
+        "{reason}"
+    );
+    assert_eq!(window_ends_at(&mut engine, "+79110000002"), Value::Null);
+}
+
+#[test]
+fn a_welcome_request_opens_nothing_when_the_policy_says_never() {
+    let mut policy = policy();
+    policy.window.request_welcome_until = None;
+    let mut engine = engine_before_welcome_removal(policy);
+    let outcomes = engine
+        .handle_webhook(
+            &fixture("messages_request_welcome.json"),
+            Instant::parse_rfc3339("2026-03-27T09:00:00Z").unwrap(),
+        )
+        .unwrap();
+    assert!(applied(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        notes(&outcomes),
+        [
+            ("unrecognized", "entry[0].changes[0].value.messages[0].type"),
+            ("unrecognized", "entry[0].changes[0].value.messages[1].type"),
+        ]
+    );
+    assert_eq!(window_ends_at(&mut engine, CONTACT), Value::Null);
+}
+
 #[test]
 fn a_referral_marks_a_free_entry_point() {
     let mut engine = engine();

@@ -106,11 +106,15 @@ pub enum convstate_inbound_kind {
     CONVSTATE_INBOUND_UNSUPPORTED = 13,
     /// A system notice: not a user message.
     CONVSTATE_INBOUND_SYSTEM = 14,
+    /// Meta's `request_welcome` (the contact opened the chat for the first time): not a user
+    /// message; opens the window when dated before the policy's
+    /// `window.request_welcome_until`.
+    CONVSTATE_INBOUND_REQUEST_WELCOME = 15,
 }
 
 pub(crate) fn inbound_kind_from(code: u32) -> Result<InboundKind, FfiError> {
     use InboundKind::*;
-    const KINDS: [InboundKind; 14] = [
+    const KINDS: [InboundKind; 15] = [
         Text,
         Image,
         Video,
@@ -125,6 +129,7 @@ pub(crate) fn inbound_kind_from(code: u32) -> Result<InboundKind, FfiError> {
         Call,
         Unsupported,
         System,
+        RequestWelcome,
     ];
     (code as usize)
         .checked_sub(1)
