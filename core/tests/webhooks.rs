@@ -886,14 +886,32 @@ fn a_call_whose_direction_cannot_be_read_fails_naming_it() {
 }
 
 #[test]
-fn a_locked_template_event_is_reported_not_applied() {
+fn a_locked_template_event_is_understood_and_changes_nothing() {
+    // Meta: "Locked and cannot be edited"; nothing is said of sending (facts §5.1). Known,
+    // so not reported as unknown; the engine keeps no edit lock, so nothing is applied.
     let mut engine = engine();
     let outcomes = handle(&mut engine, "template_locked.json");
     assert!(applied(&outcomes).is_empty());
+    assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
+    let WebhookOutcome::Skipped { reason, .. } = &outcomes[0] else {
+        panic!("{outcomes:?}")
+    };
+    assert!(reason.contains("locked against editing"), "{reason}");
+    // Sending the template is unchanged.
     assert_eq!(
-        notes(&outcomes),
-        [("unrecognized", "entry[0].changes[0].value.event")]
+        template_view(&mut engine, "order_update", 60)["status"],
+        "approved"
     );
+    let decision = send(&mut engine, 60, UTILITY, "wamid.LOCKED1");
+    assert_eq!(decision["verdict"], "allowed", "{decision}");
+
+    // Its counterpart, UNLOCKED, likewise.
+    let unlocked = String::from_utf8(fixture("template_locked.json"))
+        .unwrap()
+        .replace("\"LOCKED\"", "\"UNLOCKED\"");
+    let outcomes = engine.handle_webhook(unlocked.as_bytes(), at(120)).unwrap();
+    assert!(applied(&outcomes).is_empty());
+    assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
 }
 
 #[test]
