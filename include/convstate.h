@@ -101,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 9
+#define CONVSTATE_ABI_VERSION 10
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
