@@ -23,7 +23,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyBytes, PyDict, PyInt, PyList, PyMemoryView, PySequence, PyString, PyTuple,
+    PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PySequence, PyString, PyTuple,
 };
 
 use crate::convert::{self, type_name};
@@ -169,6 +169,48 @@ fn column_value_error(column: &str, row: usize, problem: impl std::fmt::Display)
     PyValueError::new_err(format!(
         "run_batch: column {column:?}, row {row}: {problem}"
     ))
+}
+
+/// Which missing value an item is, if it is one: `None`, a float NaN (what pandas and numpy
+/// put in an object or string column for an empty cell; any float that is not equal to
+/// itself, `numpy.float64` included) or pandas' `NA` (a `StringDtype` column's, recognised by
+/// its class so that pandas is never imported). Called only for an item that is not a str,
+/// so the rows of text pay nothing for it.
+fn missing_value(item: &Bound<'_, PyAny>) -> Option<&'static str> {
+    if item.is_none() {
+        return Some("None");
+    }
+    if let Ok(float) = item.cast::<PyFloat>() {
+        // A float not equal to itself (`is_nan`), whichever NaN object it is.
+        return float.value().is_nan().then_some("NaN");
+    }
+    is_pandas_na(item).then_some("pd.NA")
+}
+
+/// pandas' `NA`, by its class's name and module (`pandas._libs.missing`, or
+/// `pandas.api.typing` as pandas 3 reports it).
+fn is_pandas_na(item: &Bound<'_, PyAny>) -> bool {
+    let class = item.get_type();
+    let named = class
+        .name()
+        .is_ok_and(|name| name.to_str().is_ok_and(|name| name == "NAType"));
+    named
+        && class
+            .module()
+            .is_ok_and(|module| module.to_str().is_ok_and(|m| m.starts_with("pandas")))
+}
+
+/// What an item of the wrong type in a column that needs a value in every row is said to
+/// be: its class, and for a missing value, that it is one and where missing values may go.
+fn got(item: &Bound<'_, PyAny>) -> String {
+    match missing_value(item) {
+        Some(missing) => format!(
+            "{}: {missing}, a missing value (only texts, templates, languages and params may \
+             hold None, NaN or pd.NA)",
+            type_name(item)
+        ),
+        None => type_name(item),
+    }
 }
 
 /// A str item that cannot be UTF-8 (a lone surrogate): a ValueError naming the column and
@@ -333,15 +375,20 @@ impl<'py> StrReader<'py> {
             return Ok(());
         }
         let Ok(text) = item.cast::<PyString>() else {
+            // A NaN or pd.NA from a DataFrame means what None means.
+            if self.optional && missing_value(item).is_some() {
+                self.out.spans.push(None);
+                return Ok(());
+            }
             let wanted = if self.optional {
-                "a str or None"
+                "a str, or None, NaN or pd.NA for a missing value"
             } else {
                 "a str"
             };
             return Err(column_error(
                 self.column,
                 row,
-                format!("expected {wanted}, got {}", type_name(item)),
+                format!("expected {wanted}, got {}", got(item)),
             ));
         };
         let start = self.out.text.len();
@@ -495,7 +542,7 @@ fn kind_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<RowKind> {
     Err(column_error(
         "kinds",
         row,
-        format!("expected a str or an int, got {}", type_name(item)),
+        format!("expected a str or an int, got {}", got(item)),
     ))
 }
 
@@ -645,7 +692,14 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
 
 /// What an item of the wrong type in the "at" column gets.
 fn expected_instant(item: &Bound<'_, PyAny>) -> String {
-    format!("expected {}", convert::instant_type_problem(item))
+    match missing_value(item) {
+        Some(_) => format!(
+            "expected an instant (an aware datetime, int unix milliseconds or an RFC 3339 \
+             str), got {}",
+            got(item)
+        ),
+        None => format!("expected {}", convert::instant_type_problem(item)),
+    }
 }
 
 /// Instants: ints are unix milliseconds (the fast path; an int64 buffer is read in one
@@ -713,13 +767,18 @@ impl ParamsColumn {
                 "params",
                 row,
                 format!(
-                    "expected None or a sequence of str, got {}",
+                    "expected None (or NaN, pd.NA) or a sequence of str, got {}",
                     type_name(item)
                 ),
             )
         };
         // A str is a sequence of str, but one parameter per character is never meant.
         if item.is_instance_of::<PyString>() || item.cast::<PySequence>().is_err() {
+            // A NaN or pd.NA from a DataFrame means what None means: no parameters.
+            if missing_value(item).is_some() {
+                self.rows.push(None);
+                return Ok(());
+            }
             return Err(refused());
         }
         let first = u32_index(self.params.len(), row)?;

@@ -45,3 +45,24 @@ def in_threads(count: int, work: Callable[[int], None]) -> None:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads), "a thread hung"
     assert errors == []
+
+
+class NAType:
+    """Stands for pandas' `NA` (the missing value of a `StringDtype` column, which
+    `to_numpy()` keeps): the wheel knows it by its class's name and module, without
+    importing pandas. Like pandas' own, it has no truth value."""
+
+    __module__ = "pandas._libs.missing"
+
+    def __bool__(self) -> bool:
+        raise TypeError("boolean value of NA is ambiguous")
+
+    def __repr__(self) -> str:
+        return "<NA>"
+
+
+PANDAS_NA = NAType()
+
+
+class Float64(float):
+    """Stands for numpy's float64, a float subclass: its NaN is a missing value too."""

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 import convstate
-from conftest import CONTACT, NUMBER, utc
+from conftest import CONTACT, NUMBER, PANDAS_NA, utc
 
 T1 = utc(2026, 11, 2, 9, 5)
 
@@ -296,3 +296,20 @@ def test_process_names_the_event_it_cannot_convert(engine_class: type, bad: obje
     # The class and the engine's code are those of the error without the index.
     assert caught.value.code in {"invalid_event", "invalid_instant"}
     assert caught.value.message == str(caught.value)
+
+
+@pytest.mark.parametrize("column", ["kinds", "at", "numbers", "contacts"])
+@pytest.mark.parametrize("missing", [float("nan"), PANDAS_NA, None], ids=["NaN", "pandas NA", "None"])
+def test_a_missing_value_in_a_required_run_batch_column_names_it(
+        busy_engine: convstate.Engine, column: str, missing: object) -> None:
+    # Texts, templates, languages and params take NaN and pd.NA for a missing value, as
+    # None; a column every row needs says which row is missing one and that it is a
+    # missing value (it said only "got float", or "got NAType").
+    before = busy_engine.snapshot()
+    columns: dict[str, list[Any]] = {"kinds": ["inbound"] * 3, "at": [T1] * 3,
+                                     "numbers": [NUMBER] * 3, "contacts": [CONTACT] * 3}
+    columns[column][1] = missing
+    with pytest.raises(TypeError, match=rf'column "{column}", row 1: .*a missing value'):
+        busy_engine.run_batch(**columns)
+    assert busy_engine.snapshot() == before
+

@@ -20,7 +20,7 @@ from typing import Any, Optional
 import pytest
 
 import convstate
-from conftest import NUMBER
+from conftest import NUMBER, PANDAS_NA, Float64
 
 T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z in unix milliseconds
 HOUR = 3_600_000
@@ -620,3 +620,48 @@ def test_a_required_column_of_none_is_named() -> None:
     engine = new_engine()
     with pytest.raises(TypeError, match='column "numbers" is required, not None'):
         engine.run_batch(["inbound"], [T0], None, ["+79110000001"])  # type: ignore[arg-type]
+
+
+MISSING = [None, float("nan"), Float64("nan"), PANDAS_NA]
+MISSING_IDS = ["None", "NaN", "numpy float64 NaN", "pandas NA"]
+
+
+@pytest.mark.parametrize("missing", MISSING, ids=MISSING_IDS)
+def test_a_missing_value_in_an_optional_column_is_none_whatever_its_form(missing: Any) -> None:
+    # A CSV read with pandas holds NaN (object and str columns) or pd.NA (StringDtype) for
+    # an empty cell, where run_batch took only None: the batch raised TypeError.
+    def run(gap: Any, wrap: Any = list) -> tuple[list[str], bytes]:
+        engine = new_engine()
+        engine.inbound(NUMBER, contact(1), at=T0)
+        engine.effects()
+        result = engine.run_batch(
+            [0, 1, 2], [T0 + HOUR] * 3, [NUMBER] * 3, [contact(0), contact(0), contact(1)],
+            wrap([gap, "Hi", gap]), templates=wrap([gap, gap, "order_ready"]),
+            languages=wrap([gap, gap, "en"]), params=wrap([gap, gap, ["A-1"]]))
+        return result.names(), engine.snapshot()
+
+    expected = run(None)
+    assert expected[0] == ["applied", "allowed", "allowed"]
+    assert run(missing) == expected
+    # As an object array (a column's to_numpy()), read item by item.
+    assert run(missing, lambda items: (ctypes.py_object * 3)(*items)) == expected
+
+
+@pytest.mark.parametrize("missing", MISSING[1:], ids=MISSING_IDS[1:])
+def test_a_send_row_whose_text_is_missing_is_refused_as_with_none(missing: Any) -> None:
+    engine = new_engine()
+    with pytest.raises(TypeError, match='column "texts", row 1: a send or check_send row '
+                                        "needs a text"):
+        engine.run_batch([0, 1], [T0 + HOUR] * 2, [NUMBER] * 2, [contact(0)] * 2,
+                         [None, missing])
+
+
+def test_a_float_that_is_a_number_is_not_a_missing_text() -> None:
+    engine = new_engine()
+    with pytest.raises(TypeError, match='column "texts", row 1: expected a str, or None, NaN '
+                                        "or pd.NA for a missing value, got float$"):
+        engine.run_batch([0, 1], [T0 + HOUR] * 2, [NUMBER] * 2, [contact(0)] * 2, [None, 1.5])
+    with pytest.raises(TypeError, match='column "params", row 1: expected None'):
+        engine.run_batch([0, 1], [T0 + HOUR] * 2, [NUMBER] * 2, [contact(0)] * 2,
+                         [None, "Hi"], params=[None, 1.5])
+
