@@ -387,7 +387,11 @@ class Engine:
         2; ``bytes``/``bytearray`` (or any buffer of one-byte items) of codes is read in one
         go. ``at``: int unix milliseconds, or any instant the other methods take; an
         ``array.array('q')`` or numpy int64 array of milliseconds is read in one go (fastest),
-        a float buffer raises ``TypeError``. Columns are lists, tuples or other sized
+        a float buffer raises ``TypeError``. A numpy ``datetime64`` array or item (a column's
+        ``to_numpy()`` without a time zone) counts from the unix epoch and is read as UTC in
+        its unit, a fraction of a millisecond dropped; ``NaT`` raises ``ValueError`` naming
+        the row, and a unit of dates (``datetime64[D]``, weeks, months, years)
+        ``TypeError``. Columns are lists, tuples or other sized
         sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with
         ``languages[row]`` and optional positional ``params[row]``. In ``texts``,
         ``templates``, ``languages`` and ``params``, ``None``, a float NaN and pandas' ``NA``

@@ -629,6 +629,190 @@ fn instants_from_buffer(items: &BufferItems<'_>) -> PyResult<Option<Vec<i64>>> {
 /// An `at` item as unix milliseconds, or the `repr` of an integer beyond 64 bits.
 type Millis = Result<i64, String>;
 
+/// numpy's `NaT` (not a time) in a `datetime64`'s int64 count.
+const NOT_A_TIME: i64 = i64::MIN;
+
+/// The unit of a numpy `datetime64` (`"[ns]"`, `"[10ms]"`) in milliseconds: a count in it
+/// times `numerator / denominator`, rounded down, is unix milliseconds. numpy
+/// counts from the unix epoch and has no time zone: its instants are read as UTC, as an int
+/// column's milliseconds are.
+#[derive(Clone, Debug)]
+struct Datetime64Unit {
+    /// As numpy writes it, for messages: `"ns"`, `"10ms"`.
+    name: String,
+    numerator: i128,
+    denominator: i128,
+}
+
+impl Datetime64Unit {
+    /// The unit of a `dtype.str` or array-interface `typestr` such as `"<M8[ns]"`; None for
+    /// any other type (not a `datetime64`). A unit without a time of day (years, months,
+    /// weeks, days) is refused, as a `date` is: it is no instant. Finer units than
+    /// milliseconds round down, as a datetime's microseconds and an RFC 3339 string's
+    /// digits past the third do.
+    fn parse(typestr: &str) -> Option<Result<Datetime64Unit, String>> {
+        let body = typestr
+            .strip_prefix(['<', '>', '=', '|'])
+            .unwrap_or(typestr);
+        let unit = body.strip_prefix("M8")?;
+        let refused = |why: &str| {
+            Some(Err(format!(
+                "a numpy datetime64{unit} {why}; convert it with .astype(\"datetime64[ms]\") \
+                 or give int unix milliseconds"
+            )))
+        };
+        let Some(unit) = unit.strip_prefix('[').and_then(|u| u.strip_suffix(']')) else {
+            return refused("has no unit");
+        };
+        let digits = unit.bytes().take_while(u8::is_ascii_digit).count();
+        let (count, base) = unit.split_at(digits);
+        let count: i128 = if count.is_empty() {
+            1
+        } else {
+            match count.parse() {
+                Ok(count) => count,
+                Err(_) => return refused("is not understood"),
+            }
+        };
+        let (numerator, denominator): (i128, i128) = match base {
+            "h" => (3_600_000, 1),
+            "m" => (60_000, 1),
+            "s" => (1000, 1),
+            "ms" => (1, 1),
+            "us" | "\u{3bc}s" => (1, 1000),
+            "ns" => (1, 1_000_000),
+            "ps" => (1, 1_000_000_000),
+            "fs" => (1, 1_000_000_000_000),
+            "as" => (1, 1_000_000_000_000_000),
+            "Y" | "M" | "W" | "D" => return refused("holds dates, not instants"),
+            _ => return refused("is not understood"),
+        };
+        Some(Ok(Datetime64Unit {
+            name: unit.to_owned(),
+            numerator: numerator * count,
+            denominator,
+        }))
+    }
+
+    /// The unix milliseconds of a count in this unit, or (as for an int past 64 bits) the
+    /// value as given when they do not fit an `i64`. `NaT` is the caller's to refuse.
+    fn millis(&self, count: i64) -> Millis {
+        let millis = (i128::from(count) * self.numerator).div_euclid(self.denominator);
+        i64::try_from(millis).map_err(|_| format!("numpy.datetime64({count}, {:?})", self.name))
+    }
+}
+
+/// What a `NaT` in the "at" column raises: every row needs an instant.
+fn not_a_time(row: usize) -> PyErr {
+    column_value_error(
+        "at",
+        row,
+        "NaT (a missing time): every row needs an instant",
+    )
+}
+
+/// A numpy `datetime64` array (`df["at"].to_numpy()` of a datetime column without a time
+/// zone): numpy exports no buffer for it, so its counts are read in one go through an
+/// int64 `view` of the same bytes and converted from its unit. Found by its
+/// `__array_interface__`, without importing numpy; None for any other column.
+fn datetime64_column(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Option<Instants>> {
+    let py = value.py();
+    if value.is_instance_of::<PyList>()
+        || value.is_instance_of::<PyTuple>()
+        || !value.hasattr(pyo3::intern!(py, "__array_interface__"))?
+    {
+        return Ok(None);
+    }
+    let interface = value.getattr(pyo3::intern!(py, "__array_interface__"))?;
+    let Ok(typestr) = interface.get_item("typestr") else {
+        return Ok(None);
+    };
+    let Ok(typestr) = typestr.cast_into::<PyString>() else {
+        return Ok(None);
+    };
+    let typestr = typestr.to_cow()?;
+    let unit = match Datetime64Unit::parse(&typestr) {
+        None => return Ok(None),
+        Some(Ok(unit)) => unit,
+        Some(Err(problem)) => {
+            return Err(PyTypeError::new_err(format!(
+                "run_batch: column \"at\": {problem}"
+            )))
+        }
+    };
+    // The same byte order as the array's, so that the buffer's format says which it is.
+    let order = typestr.chars().next().filter(|c| "<>=".contains(*c));
+    let int64 = format!("{}i8", order.unwrap_or('='));
+    let counts = value.call_method1(pyo3::intern!(py, "view"), (int64,))?;
+    let Some(items) = buffer_items("at", &counts)? else {
+        return Ok(None);
+    };
+    let Some(counts) = instants_from_buffer(&items)? else {
+        return Ok(None);
+    };
+    check_len("at", counts.len(), rows)?;
+    let mut out = Instants {
+        millis: Vec::with_capacity(rows),
+        beyond_64_bits: Vec::new(),
+    };
+    for (row, count) in counts.into_iter().enumerate() {
+        if count == NOT_A_TIME {
+            return Err(not_a_time(row));
+        }
+        out.push(row, unit.millis(count));
+    }
+    Ok(Some(out))
+}
+
+/// A numpy `datetime64` scalar (an item of an object array or a list): its `dtype` names
+/// the unit, and an int64 `view` gives its count. None for any other item. Only reached
+/// for an item of no type the column otherwise takes.
+fn datetime64_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Option<Millis>> {
+    let py = item.py();
+    if type_name(item) != "datetime64" || !item.hasattr(pyo3::intern!(py, "dtype"))? {
+        return Ok(None);
+    }
+    let typestr = item
+        .getattr(pyo3::intern!(py, "dtype"))?
+        .getattr(pyo3::intern!(py, "str"))?;
+    let Ok(typestr) = typestr.cast_into::<PyString>() else {
+        return Ok(None);
+    };
+    let typestr = typestr.to_cow()?;
+    let unit = match Datetime64Unit::parse(&typestr) {
+        None => return Ok(None),
+        Some(Ok(unit)) => Some(unit),
+        Some(Err(problem)) => {
+            // numpy's NaT has no unit of its own (`"<M8"`): it is missing, not refused.
+            if typestr.ends_with("M8") {
+                None
+            } else {
+                return Err(column_error("at", row, problem));
+            }
+        }
+    };
+    let order = typestr.chars().next().filter(|c| "<>=".contains(*c));
+    let counted = item.call_method1(
+        pyo3::intern!(py, "view"),
+        (format!("{}i8", order.unwrap_or('=')),),
+    )?;
+    let Some(count) = convert::python_int(&counted)? else {
+        return Ok(None);
+    };
+    let count: i64 = count.extract()?;
+    if count == NOT_A_TIME {
+        return Err(not_a_time(row));
+    }
+    match unit {
+        Some(unit) => Ok(Some(unit.millis(count))),
+        None => Err(column_error(
+            "at",
+            row,
+            "a numpy datetime64 without a unit; give it one, e.g. datetime64[ms]",
+        )),
+    }
+}
+
 /// The `at` column: unix milliseconds, and the rows whose integer does not fit 64 bits
 /// (each becomes an `error` row naming the value as given, as the typed methods do).
 #[derive(Debug, Default)]
@@ -677,7 +861,10 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
     }
     match convert::instant_value(item) {
         Ok(Some(at)) => Ok(Ok(at.unix_millis())),
-        Ok(None) => Err(column_error("at", row, expected_instant(item))),
+        Ok(None) => match datetime64_item(row, item)? {
+            Some(millis) => Ok(millis),
+            None => Err(column_error("at", row, expected_instant(item))),
+        },
         Err(BindingError::Core(convstate::Error::InstantOutOfRange { millis, .. })) => {
             Ok(Ok(millis))
         }
@@ -720,6 +907,9 @@ fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
                 beyond_64_bits: Vec::new(),
             });
         }
+    }
+    if let Some(instants) = datetime64_column(value, rows)? {
+        return Ok(instants);
     }
     let mut out = Instants {
         millis: Vec::with_capacity(rows),

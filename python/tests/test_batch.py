@@ -14,7 +14,7 @@ import random
 import struct
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 import pytest
@@ -665,3 +665,141 @@ def test_a_float_that_is_a_number_is_not_a_missing_text() -> None:
         engine.run_batch([0, 1], [T0 + HOUR] * 2, [NUMBER] * 2, [contact(0)] * 2,
                          [None, "Hi"], params=[None, 1.5])
 
+
+# numpy's byte-order mark in a dtype's str: its int64 view has the machine's order.
+NATIVE = "<" if sys.byteorder == "little" else ">"
+
+
+class datetime64:  # noqa: N801 - numpy's class name, by which the wheel knows its scalars
+    """Stands for a numpy datetime64 scalar: `dtype.str` names its unit (`"<M8[ns]"`; `"<M8"`
+    for NaT without a unit) and `view("<i8")` gives its count as an integer. numpy's
+    scalar has neither `__index__` nor a buffer."""
+
+    def __init__(self, count: int, unit: Optional[str]) -> None:
+        self.count = count
+        self.dtype = type("dtype", (), {"str": f"{NATIVE}M8" + (f"[{unit}]" if unit else "")})()
+
+    def view(self, dtype: str) -> int:
+        assert dtype == NATIVE + "i8", dtype
+        return self.count
+
+
+class Datetime64Array:
+    """Stands for a numpy datetime64 array (`df["at"].to_numpy()` of a column without a
+    time zone): numpy exports no buffer for it (`memoryview` raises ValueError), its
+    `__array_interface__` names the type, `view("<i8")` gives the counts as an int64 array,
+    and its items are datetime64 scalars."""
+
+    def __init__(self, counts: list[int], unit: str) -> None:
+        self.counts, self.unit = counts, unit
+
+    @property
+    def __array_interface__(self) -> dict[str, Any]:
+        return {"typestr": f"{NATIVE}M8[{self.unit}]", "shape": (len(self.counts),),
+                "version": 3}
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __iter__(self) -> Any:
+        return (datetime64(count, self.unit) for count in self.counts)
+
+    def __getitem__(self, index: int) -> datetime64:
+        return datetime64(self.counts[index], self.unit)
+
+    def view(self, dtype: str) -> array.array[int]:
+        assert dtype == NATIVE + "i8", dtype
+        return array.array("q", self.counts)
+
+
+NOT_A_TIME = -(2**63)  # numpy's NaT in a datetime64's count
+AT = [T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR]
+# Milliseconds in each unit's terms (`"10ms"`: a count of tens of milliseconds); the finer
+# units get a fraction of a millisecond more, which is dropped. (Picoseconds and finer hold
+# no instant of the engine's range in 64 bits.)
+UNITS = [("h", None), ("m", None), ("s", None), ("10ms", None), ("ms", None),
+         ("us", 999), ("ns", 999_999)]
+PER_MS = {"h": (1, 3_600_000), "m": (1, 60_000), "s": (1, 1000), "10ms": (1, 10),
+          "ms": (1, 1), "us": (1000, 1), "ns": (10**6, 1)}
+
+
+def counts_in(unit: str, fraction: Optional[int], millis: list[int]) -> list[int]:
+    per, div = PER_MS[unit]
+    counts = []
+    for ms in millis:
+        assert ms % div == 0
+        counts.append(ms * per // div + (fraction or 0))
+    return counts
+
+
+@pytest.mark.parametrize(("unit", "fraction"), UNITS, ids=[u for u, _ in UNITS])
+@pytest.mark.parametrize("form", ["array", "list of scalars"])
+def test_a_numpy_datetime64_column_is_read_in_its_unit(
+        unit: str, fraction: Optional[int], form: str) -> None:
+    # It was refused ("got datetime64"). A fraction of a millisecond is dropped (rounded
+    # down), as a datetime's microseconds and an RFC 3339 string's further digits are.
+    millis = AT  # whole hours: a count in every unit
+    column = Datetime64Array(counts_in(unit, fraction, millis), unit)
+    at: Any = column if form == "array" else list(column)
+    engine, ints = new_engine(), new_engine()
+    result = engine.run_batch(*columns_of([0, 1, 2], at))
+    assert result.names() == ["applied", "allowed", "window_closed"]
+    assert ints.run_batch(*columns_of([0, 1, 2], millis)).names() == result.names()
+    assert engine.snapshot() == ints.snapshot()
+
+
+@pytest.mark.parametrize("form", ["array", "list of scalars"])
+def test_a_datetime64_beyond_64_bit_milliseconds_is_an_error_row(form: str) -> None:
+    column = Datetime64Array([2**62, T0 // HOUR, T0 // HOUR], "h")
+    at: Any = column if form == "array" else list(column)
+    result = new_engine().run_batch(["inbound"] * 3, at, [NUMBER] * 3, [contact(0)] * 3)
+    assert result.names() == ["error", "applied", "applied"]
+    assert result.first_error is not None
+    assert result.first_error[:2] == (0, "invalid_instant")
+    assert "outside the 64-bit range" in result.first_error[2]
+
+
+@pytest.mark.parametrize("form", ["array", "list of scalars", "NaT without a unit"])
+def test_a_not_a_time_is_named_with_its_column_and_row(form: str) -> None:
+    # numpy's missing time, as a missing datetime (pandas' NaT) is: every row needs one.
+    column = Datetime64Array([T0 * 1000, T0 * 1000, NOT_A_TIME], "us")
+    at: Any = {"array": column, "list of scalars": list(column),
+               "NaT without a unit": [T0, T0, datetime64(NOT_A_TIME, None)]}[form]
+    engine = new_engine()
+    before = engine.snapshot()
+    with pytest.raises(ValueError, match='column "at", row 2: NaT'):
+        engine.run_batch(*columns_of([0, 1, 2], at))
+    assert engine.snapshot() == before
+
+
+@pytest.mark.parametrize("unit", ["D", "W", "M", "Y", "2D"])
+@pytest.mark.parametrize("form", ["array", "list of scalars"])
+def test_a_datetime64_of_dates_is_refused_as_a_date_is(unit: str, form: str) -> None:
+    # A date is no instant: the typed methods refuse a `date`, and a count of days (or
+    # months) is one.
+    column = Datetime64Array([20_000, 20_000, 20_001], unit)
+    at: Any = column if form == "array" else list(column)
+    engine = new_engine()
+    with pytest.raises(TypeError, match=rf'column "at".*datetime64\[{unit}\] holds dates, '
+                                        r"not instants.*astype\(\"datetime64\[ms\]\"\)"):
+        engine.run_batch(*columns_of([0, 1, 2], at))
+
+
+class Timestamp(datetime):
+    """Stands for pandas' Timestamp, a datetime subclass."""
+
+
+def test_a_pandas_timestamp_is_read_as_the_datetime_it_is() -> None:
+    # Aware, it is read; naive, it is refused as a naive datetime is (the typed methods'
+    # InvalidInputError). A datetime64 count is not naive in that sense: numpy counts from
+    # the unix epoch, and the wheel reads it as UTC as it reads int milliseconds.
+    aware = Timestamp(2026, 11, 2, 9, tzinfo=timezone.utc)
+    engine, ints = new_engine(), new_engine()
+    result = engine.run_batch(*columns_of([0, 1, 2], [aware, aware, aware + timedelta(hours=1)]))
+    assert result.names() == ints.run_batch(*columns_of([0, 1, 2], AT)).names()
+    assert engine.snapshot() == ints.snapshot()
+    naive = Timestamp(2026, 11, 2, 9)
+    with pytest.raises(ValueError, match='column "at", row 2: .*naive datetime'):
+        engine.run_batch(*columns_of([0, 1, 2], [T0 + HOUR, T0 + HOUR, naive]))
+    with pytest.raises(convstate.InvalidInputError, match="naive datetime"):
+        engine.inbound(NUMBER, contact(0), at=naive)
