@@ -365,7 +365,9 @@ class Engine:
         is neither a ``str`` nor a mapping (``None``, ``bytes``) with ``TypeError`` naming
         its index, a mapping holding a value without a JSON form (a NaN, a naive datetime)
         with ``InvalidInputError`` naming its index (``"process: event 57: ..."``); a single ``str``, ``bytes``, ``bytearray`` or ``memoryview`` raises
-        ``TypeError`` too (give a whole file's text to ``process_bytes``)."""
+        ``TypeError`` too (give a whole file's text to ``process_bytes``), and so does a
+        DataFrame, which iterates its column names (give its columns to ``run_batch``, or
+        its rows as ``df.to_dict("records")``)."""
     def run_batch(
         self,
         kinds: _Kinds,

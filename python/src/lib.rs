@@ -248,6 +248,17 @@ fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<Str
         ))
         .into());
     }
+    // A table (pandas' or polars' DataFrame, known by its class name so that neither is
+    // imported) iterates its column names: each was read as a line, and every one gave an
+    // error line.
+    if !events.is_instance_of::<PyList>() && type_name(events) == "DataFrame" {
+        return Err(PyTypeError::new_err(format!(
+            "{method}: a DataFrame is not a sequence of events (iterating one gives its \
+             column names); give its columns to run_batch(kinds, at, numbers, contacts, \
+             texts), or its rows as dicts: {method}(df.to_dict(\"records\"))"
+        ))
+        .into());
+    }
     let mut lines = Vec::new();
     for (index, item) in events.try_iter()?.enumerate() {
         let mut line = event_line(method, index, &item?)?;

@@ -313,3 +313,28 @@ def test_a_missing_value_in_a_required_run_batch_column_names_it(
         busy_engine.run_batch(**columns)
     assert busy_engine.snapshot() == before
 
+
+class DataFrame:
+    """Stands for a pandas (or polars) DataFrame: iterating one gives its column names."""
+
+    columns = ["type", "at", "number", "contact"]
+
+    def __len__(self) -> int:
+        return 2
+
+    def __iter__(self) -> Any:
+        return iter(self.columns)
+
+
+@pytest.mark.parametrize("engine_class", [convstate.Engine, convstate.ShardedEngine])
+def test_process_refuses_a_dataframe_pointing_to_run_batch(engine_class: type) -> None:
+    # Each column name was read as a line: as many error lines as columns, and no word of
+    # what went wrong.
+    engine = engine_class(policy="cloud-2025")
+    before = engine.snapshot()
+    with pytest.raises(TypeError) as caught:
+        engine.process(DataFrame())
+    message = str(caught.value)
+    assert message.startswith("process: a DataFrame is not a sequence of events"), message
+    assert "run_batch" in message and 'df.to_dict("records")' in message
+    assert engine.snapshot() == before
