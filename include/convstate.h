@@ -719,6 +719,11 @@ enum convstate_effect_kind
    */
   CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED = 20,
   /**
+   * An inbound made a phone number and a user id one contact, or moved the user id to
+   * another phone number (`previous_phone`): resolve conversation ids found by it again.
+   */
+  CONVSTATE_EFFECT_CONTACT_LINKED = 21,
+  /**
    * An effect this build does not name yet: read its JSON line's `"effect"`.
    */
   CONVSTATE_EFFECT_OTHER = 999,
@@ -2250,7 +2255,9 @@ convstate_result convstate_engine_check_send(const struct convstate_engine *engi
  * which decide as a send by name does without finding number, contact and conversation
  * again. An id is this engine's: after `convstate_engine_remove_business`,
  * `convstate_engine_take_business` or a restore, resolve it again (an old one whose place
- * now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
+ * now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`), and an id found by
+ * a user id after a `CONVSTATE_EFFECT_CONTACT_LINKED` naming a `previous_phone`. Changes
+ * nothing.
  */
 convstate_result convstate_engine_conversation_id(const struct convstate_engine *engine,
                                                   const char *number,

@@ -19,8 +19,9 @@
 //! An id names the conversation, not the name it was found by: a user id the provider
 //! later pairs with another phone number (a user who changed numbers) names that number's
 //! conversation from then on, while an id found by the user id before still names the old
-//! number's. A host whose record is keyed by a user id resolves the id again when the
-//! provider reports the user under a new phone number.
+//! number's. A host whose record is keyed by a user id resolves the id again on a
+//! [`crate::Effect::ContactLinked`] with a `previous_phone` (the provider reported the user
+//! under a new phone number).
 
 use std::hash::Hasher;
 

@@ -270,6 +270,26 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
+    /// An inbound named its sender by a phone number and a business-scoped user id that the
+    /// business did not know as one contact: from now on either name reaches the same
+    /// conversations, consent and limit slot of the business (§1). Emitted when the pair is
+    /// first learned and when the provider pairs the user id with another phone number
+    /// (`previous_phone`, a user who changed numbers): conversation ids the host found by
+    /// the user id before name the previous number's conversations, so it resolves them
+    /// again. Not emitted when both names already have a history (they stay two contacts).
+    ContactLinked {
+        /// The number the inbound came to.
+        number: Address,
+        /// The sender's phone number.
+        phone: Address,
+        /// The sender's business-scoped user id.
+        user_id: Address,
+        /// The phone number the user id named before, when the provider moved it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_phone: Option<Address>,
+        /// When.
+        at: Instant,
+    },
     /// The provider reported the messaging limit reached: business-initiated sends to new
     /// contacts are refused until `until`.
     LimitReachedByProvider {

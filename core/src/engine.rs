@@ -751,7 +751,12 @@ impl Engine {
     /// user id `user_id` are one contact of `number`'s business: a name the business has no
     /// history under becomes an alias of the other, the user id first; when both have one,
     /// they stay apart (two histories are not merged).
-    fn learn_contact_link(&mut self, number: u32, phone: AddressKey, user_id: AddressKey) {
+    fn learn_contact_link(
+        &mut self,
+        number: u32,
+        phone: AddressKey,
+        user_id: AddressKey,
+    ) -> Option<LearnedLink> {
         let business = self.numbers[number as usize].business;
         let links = &self.contact_links;
         let (by_phone, by_user_id) = (
@@ -759,14 +764,38 @@ impl Engine {
             links.resolve(business, user_id),
         );
         if by_phone == by_user_id {
-            return;
+            return None;
         }
         // An alias has no history of its own; the provider's latest pair moves it.
-        if by_user_id != user_id || !self.knows_contact(number, user_id) {
+        let previous_phone = if by_user_id != user_id || !self.knows_contact(number, user_id) {
             self.contact_links.link(business, user_id, by_phone);
+            // The phone number the user id reached before, when the provider moved it (an
+            // alias user id names a contact keyed by its phone number).
+            (by_user_id != user_id).then_some(by_user_id)
         } else if by_phone == phone && !self.knows_contact(number, phone) {
             self.contact_links.link(business, phone, user_id);
-        }
+            None
+        } else {
+            return None;
+        };
+        Some(LearnedLink {
+            phone,
+            user_id,
+            previous_phone,
+        })
+    }
+
+    /// The effect of a link learned by an inbound at `number`, emitted once the timers due
+    /// before the inbound have fired. Ids the host found by the user id may name the
+    /// previous number's conversations: the effect tells it to resolve them again.
+    fn contact_linked(&mut self, number: u32, link: LearnedLink) {
+        self.effects.push_back(Effect::ContactLinked {
+            number: self.number_address(number),
+            phone: self.interner.address_of(link.phone),
+            user_id: self.interner.address_of(link.user_id),
+            previous_phone: link.previous_phone.map(|p| self.interner.address_of(p)),
+            at: self.clock,
+        });
     }
 
     pub(crate) fn conversation_idx(&self, number: u32, contact: AddressKey) -> Option<u32> {
@@ -1247,13 +1276,17 @@ impl Engine {
             Some(key) => key,
             None => self.recipient(e.contact, e.group)?,
         };
-        if let Some(user_id) = e.user_id {
-            self.link_sender(number, contact, user_id)?;
-        }
+        let learned = match e.user_id {
+            Some(user_id) => self.link_sender(number, contact, user_id)?,
+            None => None,
+        };
         let sender = contact;
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;
+        if let Some(link) = learned {
+            self.contact_linked(number, link);
+        }
         let conv = self.conversation_or_create(number, contact)?;
         self.remember_inbound(e.message_id, number, sender);
         tally(&mut self.numbers[number as usize].counters.inbound, 1);
@@ -1344,10 +1377,9 @@ impl Engine {
         number: u32,
         contact: AddressKey,
         user_id: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<LearnedLink>, Error> {
         let user_id = self.interner.address(user_id)?;
-        self.learn_contact_link(number, contact, user_id);
-        Ok(())
+        Ok(self.learn_contact_link(number, contact, user_id))
     }
 
     fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {
@@ -1998,6 +2030,14 @@ pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
 /// A saved business's name is one registration takes (restore and import).
 pub(crate) fn check_saved_business(name: &str) -> Result<(), Error> {
     check_business_name(name).map_err(saved)
+}
+
+/// A pair of names an inbound made one contact (see [`Effect::ContactLinked`]).
+struct LearnedLink {
+    phone: AddressKey,
+    user_id: AddressKey,
+    /// The phone number the user id reached before, when the link moved.
+    previous_phone: Option<AddressKey>,
 }
 
 /// A registration check's refusal, of something saved: corrupt.

@@ -249,3 +249,70 @@ fn a_group_conversation_by_id_is_refused_where_its_number_no_longer_takes_groups
         "{by_id:?}"
     );
 }
+
+/// An inbound at 09:00 from the phone number `phone` with the user id `user_id` beside it,
+/// and the effects it emitted.
+fn inbound_with_user_id(engine: &mut Engine, phone: &str, user_id: &str) -> Vec<Value> {
+    let lines = engine.handle_json(&format!(
+        r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{NUMBER_A}","contact":"{phone}","user_id":"{user_id}","kind":"text"}}"#
+    ));
+    let out: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out[0]["type"], "ack", "{}", out[0]);
+    out[1..].to_vec()
+}
+
+/// An id found by a user id names the phone number's conversation it reached then; when the
+/// provider pairs the user id with another phone number, `contact_linked` names the previous
+/// one, and the id found again names the new number's conversation.
+#[test]
+fn a_user_id_moved_to_another_phone_number_is_announced_and_its_id_found_again() {
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    register(&mut engine, "acme", NUMBER_A, "official");
+    let user_id = "US.13491208655302741918";
+    let first = inbound_with_user_id(&mut engine, "+79110000001", user_id);
+    assert_eq!(first[0]["effect"], "contact_linked", "{first:?}");
+    assert_eq!(first[0]["phone"], "+79110000001");
+    assert_eq!(first[0]["user_id"], user_id);
+    assert!(first[0].get("previous_phone").is_none(), "a first link");
+    let again = inbound_with_user_id(&mut engine, "+79110000001", user_id);
+    assert!(
+        again.iter().all(|e| e["effect"] != "contact_linked"),
+        "a known pair is announced once: {again:?}"
+    );
+    let old = engine
+        .conversation_id(NUMBER_A, Some(user_id), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Some(old),
+        engine
+            .conversation_id(NUMBER_A, Some("+79110000001"), None)
+            .unwrap()
+    );
+
+    let moved = inbound_with_user_id(&mut engine, "+79110000002", user_id);
+    assert_eq!(moved[0]["effect"], "contact_linked", "{moved:?}");
+    assert_eq!(moved[0]["phone"], "+79110000002");
+    assert_eq!(moved[0]["previous_phone"], "+79110000001");
+    let new = engine
+        .conversation_id(NUMBER_A, Some(user_id), None)
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        new, old,
+        "the user id reaches the new number's conversation"
+    );
+    assert_eq!(
+        Some(new),
+        engine
+            .conversation_id(NUMBER_A, Some("+79110000002"), None)
+            .unwrap()
+    );
+    // The old id still names the old number's conversation, whose window the user's
+    // first messages opened: it is no error, only no longer the user id's.
+    let old_window = engine.check_send_to(old, to(&text("Hi"))).unwrap();
+    assert!(old_window.is_allowed(), "{old_window:?}");
+}

@@ -1189,6 +1189,9 @@ pub enum convstate_effect_kind {
     CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER = 19,
     /// The provider changed a template's category.
     CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED = 20,
+    /// An inbound made a phone number and a user id one contact, or moved the user id to
+    /// another phone number (`previous_phone`): resolve conversation ids found by it again.
+    CONVSTATE_EFFECT_CONTACT_LINKED = 21,
     /// An effect this build does not name yet: read its JSON line's `"effect"`.
     CONVSTATE_EFFECT_OTHER = 999,
 }
@@ -1218,6 +1221,7 @@ pub(crate) fn effect_kind(effect: &Effect) -> convstate_effect_kind {
         Effect::ContactBackedOff { .. } => CONVSTATE_EFFECT_CONTACT_BACKED_OFF,
         Effect::LimitReachedByProvider { .. } => CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER,
         Effect::TemplateCategoryChanged { .. } => CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED,
+        Effect::ContactLinked { .. } => CONVSTATE_EFFECT_CONTACT_LINKED,
         _ => CONVSTATE_EFFECT_OTHER,
     }
 }

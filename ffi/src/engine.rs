@@ -553,7 +553,9 @@ pub unsafe extern "C" fn convstate_engine_check_send(
 /// which decide as a send by name does without finding number, contact and conversation
 /// again. An id is this engine's: after `convstate_engine_remove_business`,
 /// `convstate_engine_take_business` or a restore, resolve it again (an old one whose place
-/// now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`). Changes nothing.
+/// now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`), and an id found by
+/// a user id after a `CONVSTATE_EFFECT_CONTACT_LINKED` naming a `previous_phone`. Changes
+/// nothing.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_conversation_id(
     engine: *const convstate_engine,
