@@ -58,10 +58,18 @@ pub fn run(args: &InspectArgs) -> Result<(), CliError> {
                 ))
             }
             (
-                e @ (convstate::Error::InvalidPhoneNumber { .. }
+                mut e @ (convstate::Error::InvalidPhoneNumber { .. }
                 | convstate::Error::InvalidUserId { .. }),
                 _,
-            ) => CliError::Usage(format!("{flag}: {e}")),
+            ) => {
+                // The flag names it here, where the core names the argument it reached.
+                if let convstate::Error::InvalidPhoneNumber { field, .. }
+                | convstate::Error::InvalidUserId { field, .. } = &mut e
+                {
+                    *field = None;
+                }
+                CliError::Usage(format!("{flag}: {e}"))
+            }
             (other, _) => in_state(other.to_string()),
         }
     };

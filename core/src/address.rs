@@ -145,6 +145,7 @@ pub fn normalize_phone(input: &str) -> Result<u64, Error> {
     let invalid = |problem: String| Error::InvalidPhoneNumber {
         input: crate::error::quoted(input),
         problem,
+        field: None,
     };
     let trimmed = input.trim();
     let body = if let Some(rest) = trimmed.strip_prefix('+') {
@@ -247,6 +248,7 @@ pub(crate) fn check_user_id(input: &str) -> Result<(), Error> {
         return Err(Error::InvalidUserId {
             input: input.chars().take(64).collect(),
             problem: "reads as a phone number, where a business-scoped user id belongs".into(),
+            field: None,
         });
     }
     check_opaque(input)
@@ -258,12 +260,14 @@ fn check_opaque(input: &str) -> Result<(), Error> {
         return Err(Error::InvalidUserId {
             input: input.chars().take(64).collect(),
             problem: format!("{chars} characters, allowed 1..={USER_ID_MAX_CHARS}"),
+            field: None,
         });
     }
     if let Some(c) = input.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::InvalidUserId {
             input: input.chars().take(64).collect(),
             problem: format!("contains whitespace or a control character ({c:?})"),
+            field: None,
         });
     }
     Ok(())

@@ -146,7 +146,7 @@ impl Engine {
         }
         crate::engine::check_id("message_id", Some(&e.message_id))?;
         let number = self.number_idx(&e.number)?;
-        let contact = self.interner.address(&e.contact)?;
+        let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;

@@ -667,7 +667,9 @@ impl Engine {
         let unknown = || Error::UnknownNumber {
             number: crate::error::quoted(number),
         };
-        let key = self.interner.find_address(number)?.ok_or_else(unknown)?;
+        let key = (self.interner.find_address(number))
+            .map_err(|e| e.in_field("number"))?
+            .ok_or_else(unknown)?;
         self.number_index.get(&key).copied().ok_or_else(unknown)
     }
 
@@ -812,8 +814,9 @@ impl Engine {
         number: u32,
         id: &str,
     ) -> Result<(Option<AddressKey>, Option<u32>), Error> {
-        let contact =
-            (self.interner.find_address(id)).map(|k| k.map(|k| self.contact_of(number, k)));
+        let contact = (self.interner.find_address(id))
+            .map(|k| k.map(|k| self.contact_of(number, k)))
+            .map_err(|e| e.in_field("contact"));
         if let Ok(Some(key)) = contact {
             if let Some(conv) = self.conversation_idx(number, key) {
                 return Ok((Some(key), Some(conv)));
@@ -873,8 +876,8 @@ impl Engine {
         group: Option<&str>,
     ) -> Result<Option<AddressKey>, Error> {
         match (contact, group) {
-            (Some(c), None) => self.interner.find_address(c),
-            (None, Some(g)) => self.interner.find_group(g),
+            (Some(c), None) => (self.interner.find_address(c)).map_err(|e| e.in_field("contact")),
+            (None, Some(g)) => (self.interner.find_group(g)).map_err(|e| e.in_field("group")),
             _ => Err(Error::not_one_recipient(contact.is_some())),
         }
     }
@@ -887,8 +890,8 @@ impl Engine {
         group: Option<&str>,
     ) -> Result<AddressKey, Error> {
         match (contact, group) {
-            (Some(c), None) => self.interner.address(c),
-            (None, Some(g)) => self.interner.group(g),
+            (Some(c), None) => (self.interner.address(c)).map_err(|e| e.in_field("contact")),
+            (None, Some(g)) => (self.interner.group(g)).map_err(|e| e.in_field("group")),
             _ => Err(Error::not_one_recipient(contact.is_some())),
         }
     }
@@ -948,7 +951,8 @@ impl Engine {
         id_held_elsewhere: bool,
     ) -> Result<(), Error> {
         // Validate everything before interning anything, so errors change nothing.
-        let registered = (self.interner.find_address(&e.number)?)
+        let registered = (self.interner.find_address(&e.number))
+            .map_err(|e| e.in_field("number"))?
             .and_then(|address| self.number_index.get(&address).copied());
         if let Some(n) = registered {
             let owner = &self.businesses[self.numbers[n as usize].business as usize].name;
@@ -978,11 +982,12 @@ impl Engine {
         // addresses. An id taken as an official number would get a window, limits and
         // pricing that no WhatsApp account behind it could have.
         if matches!(e.channel, Channel::Official | Channel::Unofficial) {
-            if let Err(Error::InvalidPhoneNumber { input, problem }) =
+            if let Err(Error::InvalidPhoneNumber { input, problem, .. }) =
                 crate::address::normalize_phone(&e.number)
             {
                 return Err(Error::InvalidPhoneNumber {
                     input,
+                    field: Some("number"),
                     problem: format!(
                         "{problem} (a number on the {} channel is a WhatsApp phone number; \
                          account addresses are for email and messengers)",
@@ -1354,7 +1359,9 @@ impl Engine {
         }
         // A phone number always has a key; a malformed one is its own error.
         let phone = match contact {
-            Some(contact) => self.interner.find_address(contact)?,
+            Some(contact) => {
+                (self.interner.find_address(contact)).map_err(|e| e.in_field("contact"))?
+            }
             None => None,
         };
         let Some(phone) = phone.filter(|k| k.phone_digits().is_some()) else {
@@ -1364,7 +1371,7 @@ impl Engine {
                     .into(),
             });
         };
-        crate::address::check_user_id(user_id)?;
+        crate::address::check_user_id(user_id).map_err(|e| e.in_field("user_id"))?;
         Ok(phone)
     }
 
@@ -1378,7 +1385,7 @@ impl Engine {
         contact: AddressKey,
         user_id: &str,
     ) -> Result<Option<LearnedLink>, Error> {
-        let user_id = self.interner.address(user_id)?;
+        let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
         Ok(self.learn_contact_link(number, contact, user_id))
     }
 
@@ -1477,7 +1484,7 @@ impl Engine {
     /// is outside the window: authoritative, the window is closed from then on.
     pub fn send_failed(&mut self, e: &SendFailed) -> Result<(), Error> {
         let number = self.number_idx(&e.number)?;
-        let contact = self.interner.address(&e.contact)?;
+        let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         // Only the official channel has a window to close (§1): elsewhere the code names
@@ -1574,7 +1581,7 @@ impl Engine {
 
     fn record_consent(&mut self, e: &Consent, opted_in: bool) -> Result<(), Error> {
         let business = self.consent_business(e.business.as_deref(), e.number.as_deref())?;
-        let contact = self.interner.address(&e.contact)?;
+        let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_links.resolve(business, contact);
         self.handle_timeout(e.at);
         let record = self.consents.entry((business, contact)).or_default();
@@ -1596,7 +1603,7 @@ impl Engine {
     /// A contact stopped or resumed marketing messages (§9).
     pub fn user_preference(&mut self, e: &UserPreference) -> Result<(), Error> {
         let business = self.numbers[self.number_idx(&e.number)? as usize].business;
-        let contact = self.interner.address(&e.contact)?;
+        let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_links.resolve(business, contact);
         self.handle_timeout(e.at);
         let record = self.consents.entry((business, contact)).or_default();

@@ -26,20 +26,28 @@ pub enum ErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// A phone number that is not 8–15 digits with an optional `+` or `00`.
-    #[error("invalid phone number {input:?}: {problem}")]
+    #[error("invalid phone number {input:?}{}: {problem}", in_field(.field))]
     InvalidPhoneNumber {
         /// The input as given (its first 64 characters and `…` when longer).
         input: String,
         /// What is wrong.
         problem: String,
+        /// The field or argument it came in (`number`, `contact`), by its wire name: an
+        /// event names several addresses, and the value alone leaves the host to guess
+        /// which was refused. `None` where no field gave it (a saved state,
+        /// `address::normalize_phone` called alone).
+        field: Option<&'static str>,
     },
     /// An opaque user or group id that is empty, too long or has whitespace.
-    #[error("invalid user id {input:?}: {problem}")]
+    #[error("invalid user id {input:?}{}: {problem}", in_field(.field))]
     InvalidUserId {
         /// The input (first 64 characters).
         input: String,
         /// What is wrong.
         problem: String,
+        /// The field or argument it came in (`number`, `contact`, `group`, `user_id`), by
+        /// its wire name; `None` where no field gave it.
+        field: Option<&'static str>,
     },
     /// An instant that is not RFC 3339.
     #[error("invalid instant {input:?}: {problem}")]
@@ -258,6 +266,11 @@ impl Error {
     }
 }
 
+/// ` in field "contact"` after an address an error quotes, or nothing when no field gave it.
+fn in_field(field: &Option<&'static str>) -> String {
+    field.map_or_else(String::new, |field| format!(" in field \"{field}\""))
+}
+
 /// `input` as an error quotes it: whole, or its first [`QUOTED_CHARS`] characters and `…`.
 pub(crate) fn quoted(input: &str) -> String {
     match input.char_indices().nth(QUOTED_CHARS) {
@@ -305,6 +318,35 @@ pub(crate) fn shortened_message(message: &str) -> String {
 }
 
 impl Error {
+    /// This error, when it refuses an address (a phone number or user id) that names no
+    /// field yet, with `field` named: the engine's lookups know only the text, the event
+    /// handler which field it came in. Cold: the lookups' success path is every input's.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn in_field(self, field: &'static str) -> Error {
+        match self {
+            Error::InvalidPhoneNumber {
+                input,
+                problem,
+                field: None,
+            } => Error::InvalidPhoneNumber {
+                input,
+                problem,
+                field: Some(field),
+            },
+            Error::InvalidUserId {
+                input,
+                problem,
+                field: None,
+            } => Error::InvalidUserId {
+                input,
+                problem,
+                field: Some(field),
+            },
+            other => other,
+        }
+    }
+
     /// An input names both a contact and a group.
     pub(crate) fn contact_and_group() -> Error {
         Error::InvalidEvent {

@@ -925,3 +925,166 @@ fn a_hand_built_policy_without_limit_levels_is_refused_up_front() {
     assert!(Engine::try_new(good.clone()).is_ok());
     Engine::new(good);
 }
+
+/// A refused phone number or user id names the field it came in, by its wire name, with the
+/// limit it broke: an event carries several addresses (`number`, `contact`, `user_id`), and
+/// `invalid user id "a b"` left the host to guess which. The JSON door (plain lines take a
+/// shortcut, lines with escapes go through serde) and the typed calls say the same.
+#[test]
+fn a_refused_address_names_its_field_and_limit() {
+    let long = "u".repeat(300);
+    let cases = [
+        (
+            format!(
+                r#"{{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"{long}","kind":"text"}}"#
+            ),
+            "invalid_user_id",
+            r#"in field "contact": 300 characters, allowed 1..=256"#,
+        ),
+        (
+            format!(
+                r#"{{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"{CONTACT}","user_id":"US 1","kind":"text"}}"#
+            ),
+            "invalid_user_id",
+            r#"invalid user id "US 1" in field "user_id": contains whitespace"#,
+        ),
+        (
+            format!(
+                r#"{{"type":"send","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"+1 555","message":{{"kind":"text","text":"Hi"}}}}"#
+            ),
+            "invalid_phone_number",
+            r#"invalid phone number "+1 555" in field "contact": 4 digits, at least 8 are needed"#,
+        ),
+        (
+            format!(
+                r#"{{"type":"send","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"a\tb","message":{{"kind":"text","text":"Hi"}}}}"#
+            ),
+            "invalid_user_id",
+            r#"invalid user id "a\tb" in field "contact": contains whitespace"#,
+        ),
+        (
+            r#"{"type":"send","at":"2026-11-02T09:05:00Z","number":"+15550003333","group":"","message":{"kind":"text","text":"Hi"}}"#.to_owned(),
+            "invalid_user_id",
+            r#"invalid user id "" in field "group": 0 characters, allowed 1..=256"#,
+        ),
+        (
+            r#"{"type":"query_number","at":"2026-11-02T09:05:00Z","number":"not a number"}"#.to_owned(),
+            "invalid_user_id",
+            r#"invalid user id "not a number" in field "number": contains whitespace"#,
+        ),
+        (
+            format!(
+                r#"{{"type":"message_status","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"","message_id":"m1","status":"delivered"}}"#
+            ),
+            "invalid_user_id",
+            r#"invalid user id "" in field "contact": 0 characters, allowed 1..=256"#,
+        ),
+        (
+            r#"{"type":"end_chat","at":"2026-11-02T09:05:00Z","number":"+15550001111","contact":"+1 555","by":"agent"}"#.to_owned(),
+            "invalid_phone_number",
+            r#"invalid phone number "+1 555" in field "contact""#,
+        ),
+        (
+            r#"{"type":"register_number","at":"2026-11-02T09:05:00Z","business":"acme","number":"+1 555","channel":"email"}"#.to_owned(),
+            "invalid_phone_number",
+            r#"invalid phone number "+1 555" in field "number""#,
+        ),
+        // The ids that are no addresses named theirs already, with the limit.
+        (
+            format!(
+                r#"{{"type":"send","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"{CONTACT}","message":{{"kind":"text","text":"Hi"}},"idempotency_key":"{}"}}"#,
+                "k".repeat(300)
+            ),
+            "invalid_event",
+            "idempotency_key is 300 bytes, more than 256",
+        ),
+        (
+            format!(
+                r#"{{"type":"inbound","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"{CONTACT}","message_id":"","kind":"text"}}"#
+            ),
+            "invalid_event",
+            "message_id is empty",
+        ),
+    ];
+    for (line, code, says) in &cases {
+        let mut engine = engine();
+        let out = engine.handle_json(line);
+        let error: Value = serde_json::from_str(&out[0]).expect("an output line");
+        assert_eq!(error["error"], *code, "{line}: {}", out[0]);
+        let message = error["message"].as_str().expect("a message");
+        assert!(message.contains(says), "{line}: {message}");
+    }
+
+    // The typed calls name the field or argument too.
+    let mut engine = engine();
+    let at = Instant::from_unix_millis(1_793_610_300_000).expect("in range");
+    let request = |contact: &str| SendRequest {
+        at,
+        number: NUMBER.into(),
+        contact: Some(contact.into()),
+        group: None,
+        message: OutboundMessage::Text { text: "Hi".into() },
+        idempotency_key: None,
+        force: false,
+        message_id: None,
+    };
+    let error = engine.send(&request(&long)).expect_err("too long");
+    assert!(
+        matches!(
+            &error,
+            Error::InvalidUserId {
+                field: Some("contact"),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .ends_with(r#" in field "contact": 300 characters, allowed 1..=256"#),
+        "{error}"
+    );
+    let error = engine.check_send(&request("+1 555")).expect_err("short");
+    assert_eq!(
+        error.to_string(),
+        r#"invalid phone number "+1 555" in field "contact": 4 digits, at least 8 are needed"#
+    );
+    let error = engine
+        .conversation("+1 555", CONTACT, at)
+        .expect_err("number");
+    assert!(
+        error.to_string().contains(r#"in field "number""#),
+        "{error}"
+    );
+    let error = engine.conversation(NUMBER, "a b", at).expect_err("contact");
+    assert!(
+        error.to_string().contains(r#"in field "contact""#),
+        "{error}"
+    );
+    let error = engine
+        .inbound(&Inbound {
+            at,
+            number: NUMBER.into(),
+            contact: Some(CONTACT.into()),
+            group: None,
+            kind: InboundKind::Text,
+            size: None,
+            referral: false,
+            message_id: None,
+            user_id: Some("+15550009999".into()),
+        })
+        .expect_err("a phone number as user id");
+    assert!(
+        error
+            .to_string()
+            .starts_with(r#"invalid user id "+15550009999" in field "user_id": reads as a phone"#),
+        "{error}"
+    );
+    // A phone number checked alone came in no field, and says none.
+    let alone = convstate::address::normalize_phone("+1 555").expect_err("short");
+    assert_eq!(
+        alone.to_string(),
+        r#"invalid phone number "+1 555": 4 digits, at least 8 are needed"#
+    );
+}
