@@ -73,11 +73,10 @@ pub fn decode_event(line: &str) -> Result<Event, Error> {
 #[doc(hidden)]
 pub fn decode_event_through_serde(line: &str) -> Result<Event, Error> {
     decode_line(line).map_err(|failure| Error::InvalidEvent {
-        problem: crate::error::shortened_message(&locate::describe(
-            line,
-            failure.problem,
-            failure.is_syntax,
-        )),
+        problem: crate::error::shortened_message(&match failure.field {
+            Some(path) => format!("field \"{path}\": {}", failure.problem),
+            None => locate::describe(line, failure.problem, failure.is_syntax),
+        }),
     })
 }
 
@@ -87,6 +86,8 @@ struct Failure {
     problem: String,
     /// The line is not JSON (a syntax error, or it ends too early).
     is_syntax: bool,
+    /// The path of the value at fault, when the error told it already.
+    field: Option<String>,
 }
 
 fn decode_line(line: &str) -> Result<Event, Failure> {
@@ -97,6 +98,15 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
         // re-encoded), so the position is left out and every door words it the same.
         // Syntax errors keep theirs: only a line has syntax.
         let is_syntax = e.classify() != serde_json::error::Category::Data;
+        if is_syntax {
+            if let Some((path, problem)) = locate::misread_value(line, &e) {
+                return Failure {
+                    problem,
+                    is_syntax: false,
+                    field: Some(path),
+                };
+            }
+        }
         // The event is read as it is scanned: a bad value met before the line turns out not
         // to be JSON (`{"type":"tik",` cut off) would be reported as the value. A line that
         // is not JSON says so first.
@@ -105,6 +115,7 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
                 return Failure {
                     problem: syntax.to_string(),
                     is_syntax: true,
+                    field: None,
                 };
             }
         }
@@ -114,7 +125,11 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
                 problem.truncate(message.len());
             }
         }
-        Failure { problem, is_syntax }
+        Failure {
+            problem,
+            is_syntax,
+            field: None,
+        }
     };
     if let Some(read) = decode::read_type_later(line) {
         return read.map_err(invalid);
@@ -552,6 +567,76 @@ mod tests {
             r#"{{"type":"inbound","at":0,"number":"+15550001111","contact":"+4915200000001","kind":"text","comment":"{padding}","kind":"text"}}"#
         );
         assert!(problem(&long).starts_with("field \"kind\": duplicate field `kind`"));
+    }
+
+    #[test]
+    fn a_number_too_large_or_a_name_of_another_type_names_its_field() {
+        // serde_json refuses both with a syntax error, `not valid JSON: number out of range
+        // at line 1 column 25` or `expected value at ...`, about a line that is JSON.
+        let cases = [
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"location","latitude":1e400,"longitude":2}}"#,
+                "field \"message.latitude\": number `1e400` is out of range: numbers are read as \
+                 64-bit floats, at most 1.7976931348623157e308 in size",
+            ),
+            (
+                r#"{"type":"send","at":0,"number":"+15550001111","contact":"+4915200000001","message":{"latitude":1,"longitude":-1E+999,"kind":"location"}}"#,
+                "field \"message.longitude\": number `-1E+999` is out of range",
+            ),
+            (
+                r#"{"type":"tick","at":1e400}"#,
+                "field \"at\": number `1e400` is out of range",
+            ),
+            (
+                r#"{"type":"register_number","at":0,"business":"acme","number":"+15550001111","channel":7}"#,
+                "field \"channel\": invalid type: integer `7`, expected one of `official`, \
+                 `unofficial`, `messenger`, `email`",
+            ),
+            (
+                r#"{"type":"number_quality","at":0,"number":"+15550001111","quality":null}"#,
+                "field \"quality\": invalid type: null, expected one of `unknown`, `low`, \
+                 `medium`, `high`",
+            ),
+            (
+                r#"{"type":"register_template","at":0,"business":"acme","name":"t","language":"en","category":"utility","body":"Hi there.","buttons":[{"kind":"quick_reply","label":"A"},{"kind":true,"label":"B"}]}"#,
+                "field \"buttons[1].kind\": invalid type: boolean `true`, expected one of \
+                 `quick_reply`",
+            ),
+            (
+                r#"{"type":"end_chat","at":0,"number":"+15550001111","contact":"+4915200000001","by":[1]}"#,
+                "field \"by\": invalid type: sequence, expected `agent` or `rule`",
+            ),
+        ];
+        for (line, expected) in cases {
+            for line in [line.to_owned(), type_last(line)] {
+                let message = problem(&line);
+                assert!(message.starts_with(expected), "{line}: {message}");
+            }
+        }
+        // Spread over lines and spaced, the field is found by its place all the same.
+        let spread = "{\"type\": \"tick\",\n  \"comment\": \"x\",\n  \"at\" :  -1e400\n}";
+        assert!(
+            problem(spread).starts_with("field \"at\": number `-1e400` is out of range"),
+            "{}",
+            problem(spread)
+        );
+        // What is not JSON stays so.
+        for line in [
+            r#"{"type":"tick","at":NaN}"#,
+            r#"{"type":"number_quality","at":0,"number":"+15550001111","quality":}"#,
+            r#"{"type":"tick","at":1e400"#,
+        ] {
+            let message = problem(line);
+            assert!(message.starts_with("not valid JSON: "), "{line}: {message}");
+        }
+        // A number too large quoted whole is kept short, as every quoted value is.
+        let long = format!(r#"{{"type":"tick","at":1{}}}"#, "0".repeat(10_000));
+        let message = problem(&long);
+        assert!(
+            message.starts_with("field \"at\": number `1000"),
+            "{message}"
+        );
+        assert!(message.len() < 300, "{message}");
     }
 
     #[test]

@@ -462,6 +462,194 @@ impl<'de> Visitor<'de> for DuplicateFinder<'_> {
     }
 }
 
+/// A value that serde_json refuses with a syntax error although the line is JSON, named by
+/// its field with what is wrong, as a data error is: `(path, problem)`. serde_json reads a
+/// number too large for a 64-bit float (`1e400`, valid JSON) as `number out of range`, and
+/// a value that is not a string where it reads a name (`"channel":7`, `"quality":null`) as
+/// `expected value`; both were answered `not valid JSON: ... at line 1 column 86`, naming
+/// no field, about a line that is JSON. `None` for any other error, or a line that is not
+/// JSON (a bare `NaN`, say: its `expected value` is the line's syntax).
+pub(super) fn misread_value(line: &str, error: &serde_json::Error) -> Option<(String, String)> {
+    let message = error.to_string();
+    let out_of_range = message.starts_with("number out of range");
+    if !out_of_range && !message.starts_with("expected value") {
+        return None;
+    }
+    // Skipping a value reads no number, so a line that only holds too large a one passes.
+    serde_json::from_str::<IgnoredAny>(line).ok()?;
+    // serde_json counts lines by `\n` and columns in bytes from 1: the byte at fault (the
+    // value's first, or an out-of-range number's last) is the column's.
+    let line_start: usize = line
+        .split_inclusive('\n')
+        .take(error.line().checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let offset = line_start + error.column().checked_sub(1)?;
+    let (path, span) = value_around(line, offset)?;
+    let raw = &line[span.clone()];
+    let problem = if out_of_range {
+        format!(
+            "number `{raw}` is out of range: numbers are read as 64-bit floats, at most {:e} \
+             in size",
+            f64::MAX
+        )
+    } else {
+        let shown = match raw.as_bytes().first() {
+            Some(b'n') => "null".to_owned(),
+            Some(b't' | b'f') => format!("boolean `{raw}`"),
+            Some(b'[') => "sequence".to_owned(),
+            Some(b'{') => "map".to_owned(),
+            Some(b'"') => return None, // a name read: not this error
+            _ if raw.contains(['.', 'e', 'E']) => format!("floating point `{raw}`"),
+            _ => format!("integer `{raw}`"),
+        };
+        // What the field takes, as serde lists it for a name it does not know: the line
+        // read again with an empty name in the value's place (one more decoding, of a line
+        // that failed).
+        let trial = format!("{}\"\"{}", &line[..span.start], &line[span.end..]);
+        let expected = match super::decode_line(&trial) {
+            Err(failure) => failure
+                .problem
+                .strip_prefix("unknown variant ``, ")
+                .map(str::to_owned),
+            Ok(_) => None,
+        };
+        let expected = expected.unwrap_or_else(|| "expected a string".to_owned());
+        format!("invalid type: {shown}, {expected}")
+    };
+    Some((path, problem))
+}
+
+/// The path (`message.latitude`) and byte range of the innermost value of `line` (JSON)
+/// that holds the byte at `offset`; `None` when no value does, or the line nests deeper
+/// than serde reads.
+fn value_around(line: &str, offset: usize) -> Option<(String, std::ops::Range<usize>)> {
+    let mut scan = Scan {
+        line,
+        at: 0,
+        offset,
+        path: Vec::new(),
+        found: None,
+    };
+    scan.value(0)?;
+    let (path, span) = scan.found?;
+    Some((joined(path.iter().map(String::as_str)), span))
+}
+
+/// A reader of a line known to be JSON, for [`value_around`].
+struct Scan<'a> {
+    line: &'a str,
+    at: usize,
+    offset: usize,
+    path: Vec<String>,
+    found: Option<(Vec<String>, std::ops::Range<usize>)>,
+}
+
+impl Scan<'_> {
+    /// serde_json's own limit: a line nested deeper does not decode for that reason.
+    const MAX_DEPTH: usize = 128;
+
+    fn byte(&self) -> Option<u8> {
+        self.line.as_bytes().get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while matches!(self.byte(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Steps over a string, the cursor on its opening quote; its range.
+    fn string(&mut self) -> Option<std::ops::Range<usize>> {
+        let start = self.at;
+        self.at += 1;
+        loop {
+            match self.byte()? {
+                b'\\' => self.at += 2,
+                b'"' => {
+                    self.at += 1;
+                    return Some(start..self.at);
+                }
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        if depth > Self::MAX_DEPTH {
+            return None;
+        }
+        self.space();
+        let start = self.at;
+        match self.byte()? {
+            b'{' => {
+                self.at += 1;
+                self.space();
+                if self.byte()? == b'}' {
+                    self.at += 1;
+                } else {
+                    loop {
+                        self.space();
+                        let key = self.string()?;
+                        let key = serde_json::from_str::<String>(&self.line[key]).ok()?;
+                        self.space();
+                        (self.byte()? == b':').then_some(())?;
+                        self.at += 1;
+                        self.path.push(key);
+                        self.value(depth + 1)?;
+                        self.path.pop();
+                        self.space();
+                        self.at += 1;
+                        match self.line.as_bytes().get(self.at - 1)? {
+                            b',' => continue,
+                            b'}' => break,
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b'[' => {
+                self.at += 1;
+                self.space();
+                if self.byte()? == b']' {
+                    self.at += 1;
+                } else {
+                    let mut index = 0usize;
+                    loop {
+                        self.path.push(format!("[{index}]"));
+                        self.value(depth + 1)?;
+                        self.path.pop();
+                        self.space();
+                        self.at += 1;
+                        match self.line.as_bytes().get(self.at - 1)? {
+                            b',' => index += 1,
+                            b']' => break,
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b'"' => {
+                self.string()?;
+            }
+            _ => {
+                while !matches!(
+                    self.byte(),
+                    None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
+                    self.at += 1;
+                }
+            }
+        }
+        // The innermost value first: a container is done after its items.
+        if self.found.is_none() && (start..self.at).contains(&self.offset) && !self.path.is_empty()
+        {
+            self.found = Some((self.path.clone(), start..self.at));
+        }
+        Some(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
