@@ -33,6 +33,12 @@ fn number(b: u32, n: u32) -> String {
 fn contact(b: u32, c: u32) -> String {
     format!("+4916{b:03}{c:05}")
 }
+/// User ids per business, fewer than its contacts: each is paired with several phone numbers.
+const USER_IDS: u8 = 3;
+/// A business-scoped user id of business `b`.
+fn user_id(b: u32, u: u8) -> String {
+    format!("US.{b}{u}0917")
+}
 
 /// (business the input concerns, or none for a tick; the line).
 type Lines = Vec<(Option<u32>, String)>;
@@ -71,6 +77,18 @@ fn setup() -> Lines {
 enum Input {
     Inbound {
         id: u8,
+    },
+    /// An inbound naming its sender by the contact's phone number and one of the business's
+    /// few user ids beside it: a user id paired with one phone number and then another moves
+    /// its link (`previous_phone`), and some pairs meet two names that both have a history.
+    Linked {
+        user: u8,
+        id: u8,
+    },
+    /// An inbound from (`send` false) or a text send to one of the business's user ids alone.
+    ByUserId {
+        user: u8,
+        send: bool,
     },
     Text,
     Template {
@@ -130,7 +148,9 @@ fn wait_ms() -> impl Strategy<Value = i64> {
 }
 
 /// Every kind of input that a moved business must carry the consequences of: mostly
-/// inbounds, sends and consent (windows, chats, limit slots), some of each provider report
+/// inbounds, sends and consent (windows, chats, limit slots), inbounds with a user id beside
+/// the phone number and inbounds and sends by the user id alone (contact links made and
+/// moved, which travel with the business), some of each provider report
 /// (statuses with failures, quality, limits, template reviews), queries, ticks of the whole
 /// engine, and campaigns large enough to hit a small limit (`limit_reached`). Simpler inputs
 /// first: a failing case shrinks towards them.
@@ -142,6 +162,8 @@ fn input() -> impl Strategy<Value = Input> {
         2 => Just(Input::QueryUsage),
         1 => Just(Input::Tick),
         8 => (0u8..8).prop_map(|id| Input::Inbound { id }),
+        4 => (0..USER_IDS, 0u8..8).prop_map(|(user, id)| Input::Linked { user, id }),
+        2 => (0..USER_IDS, any::<bool>()).prop_map(|(user, send)| Input::ByUserId { user, send }),
         6 => Just(Input::Text),
         4 => any::<bool>().prop_map(|promo| Input::Template { promo }),
         2 => Just(Input::Initiate),
@@ -214,6 +236,18 @@ fn traffic(steps: &[Step]) -> Lines {
         let line = match &step.input {
             Input::Inbound { id } => format!(
                 r#"{{"type":"inbound","at":{at},"number":"{n}","contact":"{c}","kind":"text","message_id":"in{id}"}}"#
+            ),
+            Input::Linked { user, id } => format!(
+                r#"{{"type":"inbound","at":{at},"number":"{n}","contact":"{c}","user_id":"{}","kind":"text","message_id":"in{id}"}}"#,
+                user_id(b, *user)
+            ),
+            Input::ByUserId { user, send: false } => format!(
+                r#"{{"type":"inbound","at":{at},"number":"{n}","contact":"{}","kind":"text"}}"#,
+                user_id(b, *user)
+            ),
+            Input::ByUserId { user, send: true } => format!(
+                r#"{{"type":"send","at":{at},"number":"{n}","contact":"{}","message":{{"kind":"text","text":"On it"}}{key}}}"#,
+                user_id(b, *user)
             ),
             Input::Text => format!(
                 r#"{{"type":"send","at":{at},"number":"{n}","contact":"{c}","message":{{"kind":"text","text":"On it"}}{key}{mid}}}"#
@@ -540,8 +574,8 @@ proptest! {
 /// What the reference run's output lines must contain somewhere across the drawn cases, so
 /// that the comparison covers them: allowed sends, sends refused at the limit, held and
 /// released initiates, chats ended, duplicates, failures, limit changes, template and number
-/// reports, and errors.
-const EXERCISED: [&str; 11] = [
+/// reports, contact links made and moved (they travel with a business), and errors.
+const EXERCISED: [&str; 13] = [
     "\"allowed\"",
     "limit_reached",
     "held",
@@ -552,6 +586,8 @@ const EXERCISED: [&str; 11] = [
     "limit_changed",
     "template_status_changed",
     "number_flagged",
+    "contact_linked",
+    "previous_phone",
     "error",
 ];
 
