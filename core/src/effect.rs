@@ -284,7 +284,9 @@ pub enum Effect {
         phone: Address,
         /// The sender's business-scoped user id.
         user_id: Address,
-        /// The phone number the user id named before, when the provider moved it.
+        /// The phone number of the contact the user id left, when the provider moved it:
+        /// that contact's key, or its phone number when another user id keys it (never a
+        /// user id).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous_phone: Option<Address>,
         /// When.

@@ -770,10 +770,14 @@ impl Engine {
         }
         // An alias has no history of its own; the provider's latest pair moves it.
         let previous_phone = if by_user_id != user_id || !self.knows_contact(number, user_id) {
+            // The phone number of the contact the user id reached before, when the provider
+            // moved it: that contact's key, or, keyed by another user id (the user id was
+            // paired with a phone number that is that user id's alias), its phone number.
+            let previous_phone = (by_user_id != user_id)
+                .then(|| self.contact_links.phone_of(business, by_user_id))
+                .flatten();
             self.contact_links.link(business, user_id, by_phone);
-            // The phone number the user id reached before, when the provider moved it (an
-            // alias user id names a contact keyed by its phone number).
-            (by_user_id != user_id).then_some(by_user_id)
+            previous_phone
         } else if by_phone == phone && !self.knows_contact(number, phone) {
             self.contact_links.link(business, phone, user_id);
             None
@@ -2043,7 +2047,7 @@ pub(crate) fn check_saved_business(name: &str) -> Result<(), Error> {
 struct LearnedLink {
     phone: AddressKey,
     user_id: AddressKey,
-    /// The phone number the user id reached before, when the link moved.
+    /// The phone number of the contact the user id reached before, when the link moved.
     previous_phone: Option<AddressKey>,
 }
 

@@ -68,16 +68,37 @@ impl Model {
         self.alias_of.get(name).copied().unwrap_or(name)
     }
 
-    fn link(&mut self, phone: &'static str, user_id: &'static str) {
+    /// The phone number of the contact keyed by `key`: the key, or the greatest phone
+    /// number that is its alias.
+    fn phone_of(&self, key: &'static str) -> Option<&'static str> {
+        if key.starts_with('+') {
+            return Some(key);
+        }
+        (self.alias_of.iter())
+            .filter(|&(alias, to)| alias.starts_with('+') && *to == key)
+            .map(|(alias, _)| *alias)
+            .max()
+    }
+
+    /// Links the pair; the `contact_linked` it announces, if it makes or moves a link:
+    /// (phone, user id, the phone number of the contact the user id left).
+    fn link(&mut self, phone: &'static str, user_id: &'static str) -> Option<Linked> {
         let (by_phone, by_user_id) = (self.key(phone), self.key(user_id));
         if by_phone == by_user_id {
-            return;
+            return None;
         }
         let user_id_is_alias = by_user_id != user_id;
         if user_id_is_alias || !self.history.contains(user_id) {
+            let left = user_id_is_alias
+                .then(|| self.phone_of(by_user_id))
+                .flatten();
             self.alias_of.insert(user_id, by_phone);
+            Some((phone, user_id, left))
         } else if by_phone == phone && !self.history.contains(phone) {
             self.alias_of.insert(phone, user_id);
+            Some((phone, user_id, None))
+        } else {
+            None
         }
     }
 
@@ -88,9 +109,50 @@ impl Model {
     }
 }
 
+/// A `contact_linked` effect's phone, user id and previous phone.
+type Linked = (&'static str, &'static str, Option<&'static str>);
+
 fn line(engine: &mut Engine, text: String) {
     let out = engine.handle_json(&text);
     assert!(out[0].contains(r#""type":"ack""#), "{text}: {out:?}");
+}
+
+/// An inbound at `at`, acknowledged: its `contact_linked` effects as (phone, user id,
+/// previous phone), each dated `at` and placed after the effects of the timers the inbound
+/// fired (dated before it) and before the inbound's own (dated `at`).
+fn linked(engine: &mut Engine, text: String, at: i64) -> Vec<(String, String, Option<String>)> {
+    let out = engine.handle_json(&text);
+    assert!(out[0].contains(r#""type":"ack""#), "{text}: {out:?}");
+    let effects: Vec<serde_json::Value> = (out[1..].iter())
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let millis = |e: &serde_json::Value| {
+        Instant::parse_rfc3339(e["at"].as_str().unwrap())
+            .unwrap()
+            .unix_millis()
+    };
+    let mut found = Vec::new();
+    for (k, effect) in effects.iter().enumerate() {
+        if effect["effect"] != "contact_linked" {
+            continue;
+        }
+        assert_eq!(millis(effect), at, "{text}: {out:?}");
+        assert!(
+            effects[..k].iter().all(|e| millis(e) <= at),
+            "{text}: {out:?}"
+        );
+        assert!(
+            effects[k + 1..].iter().all(|e| millis(e) == at),
+            "{text}: {out:?}"
+        );
+        let text = |key: &str| effect[key].as_str().map(str::to_owned);
+        found.push((
+            text("phone").unwrap(),
+            text("user_id").unwrap(),
+            text("previous_phone"),
+        ));
+    }
+    found
 }
 
 /// Every name's view at every number agrees with the model: the contact it reaches and
@@ -144,13 +206,14 @@ proptest! {
                     let beside = user_id
                         .map(|u| format!(r#","user_id":"{}""#, USER_IDS[u]))
                         .unwrap_or_default();
-                    line(&mut engine, format!(
+                    let got = linked(&mut engine, format!(
                         r#"{{"type":"inbound","at":{at},"number":"{}","contact":"{}"{beside},"kind":"text"}}"#,
                         NUMBERS[number], PHONES[phone]
-                    ));
-                    if let Some(u) = user_id {
-                        model.link(PHONES[phone], USER_IDS[u]);
-                    }
+                    ), at);
+                    let expected: Vec<_> = (user_id.and_then(|u| model.link(PHONES[phone], USER_IDS[u])).into_iter())
+                        .map(|(phone, user_id, left)| (phone.to_owned(), user_id.to_owned(), left.map(str::to_owned)))
+                        .collect();
+                    prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
                     model.message(number, PHONES[phone], at);
                 }
                 Step::ByUserId { number, user_id } => {

@@ -2009,6 +2009,15 @@ fn a_message_naming_phone_number_and_user_id_links_the_two() {
     };
     assert_eq!(inbound.contact.as_deref(), Some(CONTACT));
     assert_eq!(inbound.user_id.as_deref(), Some("US.Known1"));
+    // The link is announced first, before the ticket the message opens.
+    assert!(
+        matches!(
+            effects(&outcomes)[..],
+            [Effect::ContactLinked { phone, user_id, previous_phone: None, .. }, _, _]
+                if *phone == CONTACT && *user_id == "US.Known1"
+        ),
+        "{outcomes:?}"
+    );
 
     let alone = messages_change(
         r#""messages":[{"from":"","from_user_id":"US.Known1","id":"wamid.B2","timestamp":"1793610300","type":"text","text":{"body":"me again"}}]"#,
@@ -3282,6 +3291,15 @@ fn a_call_from_a_user_named_by_user_id_alone_opens_the_window() {
     );
     let view = conversation_view(&mut engine, "RU.4000000000000000002");
     assert_eq!(view["contact"], CONTACT, "{view}");
+    // And the link is announced, as for a message.
+    assert!(
+        matches!(
+            effects(&outcomes)[..],
+            [Effect::ContactLinked { phone, user_id, previous_phone: None, .. }, ..]
+                if *phone == CONTACT && *user_id == "RU.4000000000000000002"
+        ),
+        "{outcomes:?}"
+    );
 }
 
 /// A business-wide limit reported by `business_capability_update` applies to the business's
