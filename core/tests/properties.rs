@@ -111,6 +111,11 @@ struct Universe {
     opted_in: [bool; 5],
     /// Status of the third template (never sendable).
     third_status: TemplateStatus,
+    /// `window.request_welcome_until`: `None` keeps the preset's date (2026-03-27, before
+    /// every run's start, so a welcome request opens a window only at the epoch step, one
+    /// already over), `Some(None)` is null (never), `Some(Some(ms))` a date the run starts
+    /// before (each welcome request opens a live window until the run crosses it).
+    request_welcome_until: Option<Option<i64>>,
 }
 
 fn universe() -> impl Strategy<Value = Universe> {
@@ -124,6 +129,13 @@ fn universe() -> impl Strategy<Value = Universe> {
         prop::array::uniform3(prop::option::of(1i64..90)),
         prop::array::uniform5(any::<bool>()),
         prop::sample::select(vec![TemplateStatus::Paused, TemplateStatus::Pending]),
+        prop::sample::select(vec![
+            None,
+            Some(None),
+            Some(Some(BASE_MS + HOUR_MS)),
+            Some(Some(BASE_MS + 2 * DAY_MS)),
+            Some(Some(MAX_INSTANT_MS)),
+        ]),
     )
         .prop_map(
             |(
@@ -136,6 +148,7 @@ fn universe() -> impl Strategy<Value = Universe> {
                 idle_timeout_mins,
                 opted_in,
                 third_status,
+                request_welcome_until,
             )| Universe {
                 preset,
                 reaction_opens_window,
@@ -146,6 +159,7 @@ fn universe() -> impl Strategy<Value = Universe> {
                 idle_timeout_mins,
                 opted_in,
                 third_status,
+                request_welcome_until,
             },
         )
 }
@@ -158,6 +172,9 @@ impl Universe {
         });
         if self.reminder {
             window["reminder_lead"] = "1h".into();
+        }
+        if let Some(until) = self.request_welcome_until {
+            window["request_welcome_until"] = until.into();
         }
         Policy::with_overrides(self.preset, &serde_json::json!({ "window": window }))
             .expect("the overrides name real policy fields")
@@ -381,7 +398,9 @@ fn inbound_kind() -> impl Strategy<Value = InboundKind> {
         ]),
         2 => Just(Reaction),
         2 => Just(Call),
-        1 => prop::sample::select(vec![Unsupported, System, RequestWelcome]),
+        // Opens a window under some universes' policies (`request_welcome_until`).
+        2 => Just(RequestWelcome),
+        1 => prop::sample::select(vec![Unsupported, System]),
     ]
 }
 
