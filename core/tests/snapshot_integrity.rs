@@ -879,6 +879,53 @@ fn a_snapshot_from_before_response_times_restores() {
     );
 }
 
+/// `window.request_welcome_until` came after the fixture above: a saved state without it
+/// restores with Meta's removal date, while one that says null (welcome requests never open
+/// a window) restores null, not the date (the field's serde default fills only an absent
+/// key), through a snapshot and a business export alike.
+#[test]
+fn request_welcome_until_restores_as_saved_and_as_the_removal_date_when_absent() {
+    let bytes = include_bytes!("fixtures/snapshot-before-response-times.json");
+    let body = String::from_utf8(unseal(bytes).expect("intact").to_vec()).expect("UTF-8");
+    assert!(
+        !body.contains("request_welcome_until"),
+        "the fixture predates the field"
+    );
+    let older = Engine::restore(bytes).expect("an older snapshot restores");
+    let until = older.policy().window.request_welcome_until;
+    assert_eq!(
+        until.map(|end| end.to_rfc3339()).as_deref(),
+        Some("2026-03-27T00:00:00Z")
+    );
+    assert!(
+        older.policy().overridden_fields().is_empty(),
+        "the preset's own value"
+    );
+
+    let never = convstate::Policy::with_overrides(
+        "cloud-2025",
+        &serde_json::json!({"window": {"request_welcome_until": null}}),
+    )
+    .expect("null is a value of the field");
+    let mut engine = Engine::new(never.clone());
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-03-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        ],
+    );
+    assert!(body_of(&engine).contains(r#""request_welcome_until":null"#));
+    let restored = Engine::restore(&engine.snapshot()).expect("restores");
+    assert_eq!(restored.policy(), &never);
+    let export = engine.export_business("acme").expect("exports");
+    let moved = Engine::from_business_export(&export).expect("a new node from the export");
+    assert_eq!(moved.policy(), &never);
+    let mut other = Engine::new(never.clone());
+    other
+        .import_business(&export)
+        .expect("the same policy imports");
+}
+
 /// Found by the `snapshot_restore` fuzz target in CI: an older snapshot's live chat whose
 /// first response came two thousand years after it started. Its response time, derived on
 /// restore, was longer than any duration, so the engine's own snapshot of it was refused.
