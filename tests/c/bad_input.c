@@ -174,6 +174,23 @@ static convstate_result inbound(convstate_engine *engine, int64_t at_ms, const c
                                   kind, -1);
 }
 
+/* The typed-struct inbound from `contact` (or NULL) with the user id `user_id` beside it. */
+static convstate_result inbound_with_user_id(convstate_engine *engine, const char *contact, const char *user_id,
+                                             size_t user_id_len) {
+  convstate_inbound r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = T1;
+  r.number = NUMBER;
+  r.number_len = strlen(NUMBER);
+  r.contact = contact;
+  r.contact_len = contact ? strlen(contact) : 0;
+  r.kind = CONVSTATE_INBOUND_TEXT;
+  r.size = -1;
+  r.user_id = user_id;
+  r.user_id_len = user_id_len;
+  return convstate_engine_inbound_ex(engine, &r);
+}
+
 static convstate_send_request request_with(const convstate_message *message) {
   convstate_send_request r;
   memset(&r, 0, sizeof r);
@@ -440,6 +457,65 @@ static void message_cases(void) {
   if (strcmp(convstate_result_name(7777), "CONVSTATE_UNKNOWN_RESULT") != 0) failures++;
 }
 
+/* A named parameter given twice (body or header) is refused with CONVSTATE_ERR_INVALID_ARGUMENT
+ * and leaves the message as it was: its first value kept, other names still accepted, and a
+ * send of it decided as one with each name once. */
+static void named_param_cases(void) {
+  static const char BODY[] = "Your order {{order}} is ready at {{shop}}.";
+  static const char HEADER[] = "Order {{order}}";
+  convstate_engine *engine = fresh_engine();
+  convstate_template_registration r;
+  convstate_message *message = NULL;
+  convstate_send_request request;
+  convstate_decision decision;
+  if (!engine) {
+    failures++;
+    return;
+  }
+  memset(&r, 0, sizeof r);
+  r.at_ms = T1;
+  r.business = "acme";
+  r.business_len = 4;
+  r.name = "order_named";
+  r.name_len = strlen(r.name);
+  r.language = "en";
+  r.language_len = 2;
+  r.category = CONVSTATE_CATEGORY_UTILITY;
+  r.body = BODY;
+  r.body_len = strlen(BODY);
+  r.header = HEADER;
+  r.header_len = strlen(HEADER);
+  r.status = CONVSTATE_TEMPLATE_APPROVED;
+  cases += 7;
+  if (convstate_engine_register_template(engine, &r) != CONVSTATE_OK) failures++;
+  convstate_message_new_template(S("order_named"), S("en"), &message);
+  if (convstate_message_add_named_param(message, S("order"), S("A-17")) != CONVSTATE_OK) failures++;
+  if (convstate_message_add_named_param(message, S("order"), S("B-99")) != CONVSTATE_ERR_INVALID_ARGUMENT ||
+      !strstr(convstate_last_error(), "`order` was already added")) {
+    fprintf(stderr, "a repeated named parameter: %s\n", convstate_last_error());
+    failures++;
+  }
+  if (convstate_message_add_named_header_param(message, S("order"), S("A-17")) != CONVSTATE_OK) failures++;
+  if (convstate_message_add_named_header_param(message, S("order"), S("B-99")) !=
+          CONVSTATE_ERR_INVALID_ARGUMENT ||
+      !strstr(convstate_last_error(), "`order` was already added")) {
+    fprintf(stderr, "a repeated named header parameter: %s\n", convstate_last_error());
+    failures++;
+  }
+  /* Still usable: another name is taken, and the send fills each variable once. */
+  if (convstate_message_add_named_param(message, S("shop"), S("Main St")) != CONVSTATE_OK) failures++;
+  request = request_with(message);
+  request.at_ms = T1 + 60000; /* inside the window the setup's inbound opened */
+  if (convstate_engine_check_send(engine, &request, &decision) != CONVSTATE_OK ||
+      decision.verdict != CONVSTATE_VERDICT_ALLOWED) {
+    fprintf(stderr, "the message with refused repeats: verdict %d reason %s (%s)\n", (int)decision.verdict,
+            convstate_reason_name(decision.reason), convstate_last_error());
+    failures++;
+  }
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
 int main(void) {
   size_t i;
   convstate_decision decision;
@@ -481,6 +557,19 @@ int main(void) {
        inbound(engine, INT64_MAX, S("+79110000001"), CONVSTATE_INBOUND_TEXT));
   CASE("inbound: at INT64_MIN", CONVSTATE_ERR_INSTANT_OUT_OF_RANGE,
        inbound(engine, INT64_MIN, S("+79110000001"), CONVSTATE_INBOUND_TEXT));
+  CASE("inbound: user id beside no contact", CONVSTATE_ERR_INVALID_EVENT,
+       inbound_with_user_id(engine, NULL, S("US.13491208655302741918")));
+  CASE("inbound: user id beside a user id, not a phone number", CONVSTATE_ERR_INVALID_EVENT,
+       inbound_with_user_id(engine, "US.1", S("US.13491208655302741918")));
+  CASE("inbound: user id that reads as a phone number", CONVSTATE_ERR_INVALID_USER_ID,
+       inbound_with_user_id(engine, CONTACT, S("+79110000002")));
+  CASE("inbound: user id with a space", CONVSTATE_ERR_INVALID_USER_ID,
+       inbound_with_user_id(engine, CONTACT, S("US 1")));
+  CASE("inbound: empty user id", CONVSTATE_ERR_INVALID_USER_ID, inbound_with_user_id(engine, CONTACT, "", 0));
+  CASE("inbound: NULL user id with a length", CONVSTATE_ERR_NULL_ARGUMENT,
+       inbound_with_user_id(engine, CONTACT, NULL, 4));
+  CASE("inbound: invalid UTF-8 user id", CONVSTATE_ERR_INVALID_UTF8,
+       inbound_with_user_id(engine, CONTACT, BAD_UTF8, sizeof BAD_UTF8));
   CASE("handle_timeout: at -1 ms", CONVSTATE_ERR_INSTANT_OUT_OF_RANGE, convstate_engine_handle_timeout(engine, -1));
   CASE("send: NULL request", CONVSTATE_ERR_NULL_ARGUMENT, convstate_engine_send(engine, NULL, &decision));
   CASE("send: NULL out (nothing recorded)", CONVSTATE_ERR_NULL_ARGUMENT, send_with_null_out(engine));
@@ -517,6 +606,7 @@ int main(void) {
   buffer_cases();
   snapshot_cases();
   message_cases();
+  named_param_cases();
   convstate_string_free(out);
 
   printf("%d bad-input cases, %d failed\n", cases, failures);

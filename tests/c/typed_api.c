@@ -382,6 +382,181 @@ static void test_user_id(void) {
   convstate_engine_free(engine);
 }
 
+/* The typed inbound `convstate_inbound` at `at_ms` from `contact` (and `user_id`, or NULL),
+ * zeroed first so that every other optional field is absent. */
+static convstate_inbound inbound_from(int64_t at_ms, const char *contact, const char *user_id,
+                                      uint32_t kind) {
+  convstate_inbound r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = at_ms;
+  r.number = NUMBER;
+  r.number_len = strlen(NUMBER);
+  r.contact = contact;
+  r.contact_len = contact ? strlen(contact) : 0;
+  r.kind = kind;
+  r.size = -1;
+  r.user_id = user_id;
+  r.user_id_len = user_id ? strlen(user_id) : 0;
+  return r;
+}
+
+/* Meta's welcome request (CONVSTATE_INBOUND_REQUEST_WELCOME) opens the service window when
+ * dated before the policy's `window.request_welcome_until` (2026-03-27T00:00:00Z in every
+ * preset), through the plain and the typed-struct inbound alike; one dated at or after it
+ * opens none. Either way it is not a user message: no chat, no ticket. */
+static void test_request_welcome(void) {
+  /* 2026-03-26T12:00:00Z, 2026-03-27T00:00:00Z (the preset's removal date) */
+  static const int64_t BEFORE = 1774526400000, REMOVED = 1774569600000;
+  static const char *const CONTACTS[4] = {"+79110000001", "+79110000002", "+79110000003",
+                                          "+79110000004"};
+  convstate_engine *engine = NULL;
+  convstate_number_registration number;
+  convstate_inbound inbound;
+  convstate_conversation_view view;
+  convstate_message *hello = NULL;
+  convstate_send_request request;
+  convstate_decision decision;
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  number = acme_official_number(NUMBER, BEFORE - HOUR, -1);
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  CHECK_RC(convstate_message_new_text(S("Welcome!"), &hello), CONVSTATE_OK);
+
+  /* Before the removal date: the window opens for 24 hours from the request. */
+  inbound = inbound_from(BEFORE, CONTACTS[0], NULL, CONVSTATE_INBOUND_REQUEST_WELCOME);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound(engine, BEFORE, S(NUMBER), CONTACTS[1], strlen(CONTACTS[1]),
+                                    NULL, 0, CONVSTATE_INBOUND_REQUEST_WELCOME, -1),
+           CONVSTATE_OK);
+  for (int i = 0; i < 2; i++) {
+    memset(&view, 0x5a, sizeof view);
+    CHECK_RC(convstate_engine_conversation(engine, BEFORE + MINUTE, S(NUMBER), CONTACTS[i],
+                                           strlen(CONTACTS[i]), &view),
+             CONVSTATE_OK);
+    CHECK(view.window_open);
+    CHECK(view.window_ends_at_ms == BEFORE + 24 * HOUR);
+    CHECK(!view.chat_live && view.chat_started_at_ms == CONVSTATE_NONE_MS);
+    CHECK(view.ticket_id == 0 && view.ticket_status == CONVSTATE_TICKET_NONE);
+  }
+  /* No chat started and no ticket opened. */
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CHAT_STARTED) == 0);
+  request = request_for(BEFORE + MINUTE, hello);
+  request.contact = CONTACTS[0];
+  request.contact_len = strlen(CONTACTS[0]);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(decision.initiated_by == CONVSTATE_INITIATED_BY_CUSTOMER);
+
+  /* At the removal date and after it: no window (the conversation reads as never opened). */
+  inbound = inbound_from(REMOVED, CONTACTS[2], NULL, CONVSTATE_INBOUND_REQUEST_WELCOME);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  inbound = inbound_from(T0, CONTACTS[3], NULL, CONVSTATE_INBOUND_REQUEST_WELCOME);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  for (int i = 2; i < 4; i++) {
+    memset(&view, 0x5a, sizeof view);
+    CHECK_RC(convstate_engine_conversation(engine, T0 + MINUTE, S(NUMBER), CONTACTS[i],
+                                           strlen(CONTACTS[i]), &view),
+             CONVSTATE_OK);
+    CHECK(!view.window_open);
+    CHECK(view.window_ends_at_ms == CONVSTATE_NONE_MS);
+    CHECK(!view.chat_live && view.ticket_id == 0);
+  }
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CHAT_STARTED) == 0);
+  request = request_for(T0 + MINUTE, hello);
+  request.contact = CONTACTS[3];
+  request.contact_len = strlen(CONTACTS[3]);
+  CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.reason == CONVSTATE_REASON_WINDOW_CLOSED);
+  convstate_message_free(hello);
+  convstate_engine_free(engine);
+}
+
+/* Takes the next effect into `line` (NUL-terminated); returns its kind. */
+static convstate_effect_kind next_effect(convstate_engine *engine, char *line, size_t capacity) {
+  size_t written = 0;
+  convstate_effect_kind kind = CONVSTATE_EFFECT_NONE;
+  CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)line, capacity - 1, &written, &kind),
+           CONVSTATE_OK);
+  line[written < capacity ? written : 0] = '\0';
+  return kind;
+}
+
+/* An inbound naming its sender by phone number and user id (`convstate_inbound.user_id`)
+ * links the two: CONVSTATE_EFFECT_CONTACT_LINKED comes first among the inbound's effects,
+ * and the user id resolves to the phone number's conversation. The same pair again emits
+ * none; the user id beside another phone number moves there, and the effect names the phone
+ * number it left in `previous_phone`, so an id found by the user id is resolved again. */
+static void test_contact_linked(void) {
+  static const char USER_ID[] = "US.13491208655302741918";
+  static const char PHONE_B[] = "+79110000002";
+  convstate_engine *engine = NULL;
+  convstate_number_registration number;
+  convstate_inbound inbound;
+  char line[1024];
+  uint64_t by_phone = 0, by_user_id = 0, by_phone_b = 0;
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  number = acme_official_number(NUMBER, T0 - HOUR, -1);
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+
+  inbound = inbound_from(T0, CONTACT, USER_ID, CONVSTATE_INBOUND_TEXT);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_LINKED);
+  CHECK(strstr(line, "{\"type\":\"effect\",\"effect\":\"contact_linked\"") == line);
+  CHECK(strstr(line, "\"number\":\"+15550001111\"") != NULL);
+  CHECK(strstr(line, "\"phone\":\"+79110000001\"") != NULL);
+  CHECK(strstr(line, "\"user_id\":\"US.13491208655302741918\"") != NULL);
+  CHECK(strstr(line, "previous_phone") == NULL); /* a first link left no contact */
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_LINKED) == 0);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(CONTACT), NULL, 0, &by_phone),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(USER_ID), NULL, 0, &by_user_id),
+           CONVSTATE_OK);
+  CHECK(by_phone != CONVSTATE_NO_CONVERSATION && by_user_id == by_phone);
+
+  /* The pair again: already one contact, no effect. */
+  inbound.at_ms = T0 + MINUTE;
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_LINKED) == 0);
+
+  /* The user changed numbers: the user id moves to PHONE_B. The inbound first fires the
+     timers due by then (the first chat's idle end): their effects come before the link's,
+     and the inbound's own (its chat starting) after it. */
+  inbound = inbound_from(T0 + 2 * HOUR, PHONE_B, USER_ID, CONVSTATE_INBOUND_TEXT);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CHAT_ENDED);
+  CHECK(strstr(line, "\"contact\":\"+79110000001\"") != NULL);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_LINKED);
+  CHECK(strstr(line, "\"at\":\"2026-11-02T11:00:00Z\"") != NULL); /* the clock after the timers */
+  CHECK(strstr(line, "{\"type\":\"effect\",\"effect\":\"contact_linked\"") == line);
+  CHECK(strstr(line, "\"phone\":\"+79110000002\"") != NULL);
+  CHECK(strstr(line, "\"user_id\":\"US.13491208655302741918\"") != NULL);
+  CHECK(strstr(line, "\"previous_phone\":\"+79110000001\"") != NULL);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_TICKET_OPENED);
+  CHECK(strstr(line, "\"contact\":\"+79110000002\"") != NULL);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_LINKED) == 0);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(PHONE_B), NULL, 0, &by_phone_b),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(USER_ID), NULL, 0, &by_user_id),
+           CONVSTATE_OK);
+  CHECK(by_phone_b != CONVSTATE_NO_CONVERSATION && by_phone_b != by_phone);
+  CHECK(by_user_id == by_phone_b);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(CONTACT), NULL, 0, &by_user_id),
+           CONVSTATE_OK);
+  CHECK(by_user_id == by_phone); /* the old phone number keeps its conversation */
+
+  /* Business-scoped user ids are the official channel's: refused elsewhere, nothing learned. */
+  number = acme_official_number("+15550002222", T0 - HOUR, -1);
+  number.channel = CONVSTATE_CHANNEL_UNOFFICIAL;
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  inbound = inbound_from(T0 + 3 * HOUR, CONTACT, "US.2", CONVSTATE_INBOUND_TEXT);
+  inbound.number = "+15550002222";
+  inbound.number_len = strlen(inbound.number);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_ERR_NOT_ON_CHANNEL);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_LINKED) == 0);
+  convstate_engine_free(engine);
+}
+
 /* A text header's variable is filled by its own parameter, positional or named, and a send
    without it is refused as template_params (Meta would fail it). */
 static void test_header_params(void) {
@@ -508,6 +683,8 @@ int main(void) {
   test_day_of_a_conversation();
   test_phone_number_id();
   test_user_id();
+  test_request_welcome();
+  test_contact_linked();
   test_header_params();
   test_conversation_ids();
   if (failures) {
