@@ -1545,7 +1545,14 @@ typedef struct convstate_inbound {
   size_t message_id_len;
   /**
    * The sender's business-scoped user id when the provider names them by it beside the
-   * phone number in `contact` (the two are then one contact), or NULL.
+   * phone number in `contact` (the two are then one contact), or NULL. Official channel
+   * only (`CONVSTATE_ERR_NOT_ON_CHANNEL` otherwise); `contact` must be a phone number
+   * (`CONVSTATE_ERR_INVALID_EVENT` without one), and a user id that is empty, has
+   * whitespace or reads as a phone number is `CONVSTATE_ERR_INVALID_USER_ID`. A pair the
+   * business did not know as one contact, or the user id beside another phone number,
+   * emits a `CONVSTATE_EFFECT_CONTACT_LINKED` (after the effects of the timers the
+   * inbound fires, before its own); not when both names already have a history (they
+   * stay two contacts).
    */
   const char *user_id;
   /**
@@ -2224,8 +2231,9 @@ convstate_result convstate_engine_inbound(struct convstate_engine *engine,
                                           int64_t size);
 
 /**
- * A message or call from a contact, with a referral flag and the provider's message id
- * (`convstate_engine_inbound` without them is this with `referral = false` and no id).
+ * A message or call from a contact, with a referral flag, the provider's message id and the
+ * sender's user id (`convstate_engine_inbound` is this with `referral = 0`, no message id
+ * and no user id).
  */
 convstate_result convstate_engine_inbound_ex(struct convstate_engine *engine,
                                              const struct convstate_inbound *inbound);

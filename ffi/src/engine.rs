@@ -368,7 +368,14 @@ pub struct convstate_inbound {
     /// Its length in bytes.
     pub message_id_len: usize,
     /// The sender's business-scoped user id when the provider names them by it beside the
-    /// phone number in `contact` (the two are then one contact), or NULL.
+    /// phone number in `contact` (the two are then one contact), or NULL. Official channel
+    /// only (`CONVSTATE_ERR_NOT_ON_CHANNEL` otherwise); `contact` must be a phone number
+    /// (`CONVSTATE_ERR_INVALID_EVENT` without one), and a user id that is empty, has
+    /// whitespace or reads as a phone number is `CONVSTATE_ERR_INVALID_USER_ID`. A pair the
+    /// business did not know as one contact, or the user id beside another phone number,
+    /// emits a `CONVSTATE_EFFECT_CONTACT_LINKED` (after the effects of the timers the
+    /// inbound fires, before its own); not when both names already have a history (they
+    /// stay two contacts).
     pub user_id: *const c_char,
     /// Its length in bytes.
     pub user_id_len: usize,
@@ -402,8 +409,9 @@ pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>
     })
 }
 
-/// A message or call from a contact, with a referral flag and the provider's message id
-/// (`convstate_engine_inbound` without them is this with `referral = false` and no id).
+/// A message or call from a contact, with a referral flag, the provider's message id and the
+/// sender's user id (`convstate_engine_inbound` is this with `referral = 0`, no message id
+/// and no user id).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_inbound_ex(
     engine: *mut convstate_engine,

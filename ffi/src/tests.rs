@@ -2675,3 +2675,128 @@ fn the_output_parameters_rule_names_every_parameter_a_failure_writes() {
         assert!(rule.contains(parameter), "{parameter} is not in: {rule}");
     }
 }
+
+#[test]
+fn the_inbound_structs_user_id_links_contacts_or_is_refused_as_its_comment_says() {
+    // `convstate_inbound.user_id`'s comment names the codes of a user id given wrong and the
+    // effect of one given right; `convstate_engine_inbound_ex`'s said nothing of it.
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    let unofficial = convstate_number_registration {
+        number: ptr("+15550002222"),
+        channel: convstate_channel::CONVSTATE_CHANNEL_UNOFFICIAL as u32,
+        ..registration(("", ""))
+    };
+    assert_eq!(
+        unsafe { convstate_engine_register_number(engine, &unofficial) },
+        CONVSTATE_OK
+    );
+    drain_kinds(engine);
+    let inbound =
+        |at_ms: i64, number: &'static str, contact: Option<&'static str>, user_id: &'static str| {
+            let r = convstate_inbound {
+                at_ms,
+                number: ptr(number),
+                number_len: number.len(),
+                contact: contact.map_or(null(), ptr),
+                contact_len: contact.map_or(0, str::len),
+                group: null(),
+                group_len: 0,
+                kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+                size: -1,
+                referral: 0,
+                message_id: null(),
+                message_id_len: 0,
+                user_id: ptr(user_id),
+                user_id_len: user_id.len(),
+            };
+            unsafe { convstate_engine_inbound_ex(engine, &r) }
+        };
+    let user_id = "US.13491208655302741918";
+    for (number, contact, user_id, expected) in [
+        (
+            "+15550002222",
+            Some(CONTACT),
+            user_id,
+            CONVSTATE_ERR_NOT_ON_CHANNEL,
+        ),
+        (NUMBER, None, user_id, CONVSTATE_ERR_INVALID_EVENT),
+        (NUMBER, Some("US.1"), user_id, CONVSTATE_ERR_INVALID_EVENT),
+        (NUMBER, Some(CONTACT), "", CONVSTATE_ERR_INVALID_USER_ID),
+        (NUMBER, Some(CONTACT), "US 1", CONVSTATE_ERR_INVALID_USER_ID),
+        (
+            NUMBER,
+            Some(CONTACT),
+            "+79110000002",
+            CONVSTATE_ERR_INVALID_USER_ID,
+        ),
+    ] {
+        assert_eq!(
+            inbound(T0, number, contact, user_id),
+            expected,
+            "{contact:?} beside {user_id:?} at {number}: {}",
+            last_error()
+        );
+    }
+    assert!(drain_kinds(engine).is_empty());
+
+    assert_eq!(inbound(T0, NUMBER, Some(CONTACT), user_id), CONVSTATE_OK);
+    let (rc, _, first) = poll(engine, 1024);
+    assert_eq!(rc, CONVSTATE_OK);
+    assert!(
+        first.starts_with(r#"{"type":"effect","effect":"contact_linked""#),
+        "{first}"
+    );
+    assert!(!first.contains("previous_phone"), "{first}");
+    drain_kinds(engine);
+    // Moved: after the effects of the timers it fired (the first chat's idle end), before
+    // the inbound's own.
+    assert_eq!(
+        inbound(T0 + 2 * HOUR, NUMBER, Some("+79110000002"), user_id),
+        CONVSTATE_OK
+    );
+    let (_, _, timer) = poll(engine, 1024);
+    assert!(timer.contains(r#""effect":"chat_ended""#), "{timer}");
+    let (_, _, moved) = poll(engine, 1024);
+    assert!(moved.contains(r#""effect":"contact_linked""#), "{moved}");
+    assert!(
+        moved.contains(r#""previous_phone":"+79110000001""#),
+        "{moved}"
+    );
+    assert_eq!(
+        drain_kinds(engine).first(),
+        Some(&convstate_effect_kind::CONVSTATE_EFFECT_TICKET_OPENED)
+    );
+    // Two names that each have a history stay two contacts: no link, no effect.
+    let (other_phone, other_user_id) = (Some("+79110000003"), "US.9");
+    assert_eq!(
+        inbound(T0 + 3 * HOUR, NUMBER, other_phone, "US.8"),
+        CONVSTATE_OK
+    );
+    assert_eq!(
+        inbound(T0 + 3 * HOUR, NUMBER, Some(other_user_id), "US.7"),
+        CONVSTATE_ERR_INVALID_EVENT
+    );
+    let plain = unsafe {
+        convstate_engine_inbound(
+            engine,
+            T0 + 3 * HOUR,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(other_user_id),
+            other_user_id.len(),
+            null(),
+            0,
+            convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+            -1,
+        )
+    };
+    assert_eq!(plain, CONVSTATE_OK, "{}", last_error());
+    drain_kinds(engine);
+    assert_eq!(
+        inbound(T0 + 4 * HOUR, NUMBER, other_phone, other_user_id),
+        CONVSTATE_OK
+    );
+    assert!(!drain_kinds(engine).contains(&convstate_effect_kind::CONVSTATE_EFFECT_CONTACT_LINKED));
+    unsafe { convstate_engine_free(engine) };
+}
