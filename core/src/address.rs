@@ -246,7 +246,7 @@ fn looks_like_phone(text: &str) -> bool {
 pub(crate) fn check_user_id(input: &str) -> Result<(), Error> {
     if looks_like_phone(input) {
         return Err(Error::InvalidUserId {
-            input: input.chars().take(64).collect(),
+            input: crate::error::quoted(input),
             problem: "reads as a phone number, where a business-scoped user id belongs".into(),
             field: None,
         });
@@ -258,14 +258,14 @@ fn check_opaque(input: &str) -> Result<(), Error> {
     let chars = input.chars().count();
     if chars == 0 || chars > USER_ID_MAX_CHARS {
         return Err(Error::InvalidUserId {
-            input: input.chars().take(64).collect(),
+            input: crate::error::quoted(input),
             problem: format!("{chars} characters, allowed 1..={USER_ID_MAX_CHARS}"),
             field: None,
         });
     }
     if let Some(c) = input.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::InvalidUserId {
-            input: input.chars().take(64).collect(),
+            input: crate::error::quoted(input),
             problem: format!("contains whitespace or a control character ({c:?})"),
             field: None,
         });

@@ -41,7 +41,7 @@ pub enum Error {
     /// An opaque user or group id that is empty, too long or has whitespace.
     #[error("invalid user id {input:?}{}: {problem}", in_field(.field))]
     InvalidUserId {
-        /// The input (first 64 characters).
+        /// The input as given (its first 64 characters and `…` when longer).
         input: String,
         /// What is wrong.
         problem: String,
