@@ -83,7 +83,7 @@ pub use engine::{
 };
 pub use error::{Error, ErrorKind};
 pub use event::Event;
-pub use message::{ContentProblem, OutboundMessage};
+pub use message::{ContentProblem, OutboundMessage, ParamsConflict};
 pub use number::{Channel, NumberCounters};
 pub use policy::Policy;
 pub use send::{SendRequestRef, SendToRef};

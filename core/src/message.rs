@@ -240,17 +240,20 @@ impl<'de> serde::de::Visitor<'de> for ParamsVisitor {
         self,
         mut map: A,
     ) -> Result<TemplateParams, A::Error> {
-        let mut params = std::collections::BTreeMap::new();
+        let mut params = TemplateParams::Named(std::collections::BTreeMap::new());
         while let Some(name) = map.next_key::<String>().map_err(|_| not_params())? {
             let value = map.next_value::<String>().map_err(|_| not_params())?;
-            if params.contains_key(&name) {
-                return Err(serde::de::Error::custom(format_args!(
-                    "duplicate field `{name}`"
-                )));
-            }
-            params.insert(name, value);
+            // Named from the start, so the only conflict is a repeated name.
+            params
+                .insert_named(name, value)
+                .map_err(|conflict| match conflict {
+                    ParamsConflict::RepeatedName(name) => {
+                        serde::de::Error::custom(format_args!("duplicate field `{name}`"))
+                    }
+                    ParamsConflict::MixedForms => not_params(),
+                })?;
         }
-        Ok(TemplateParams::Named(params))
+        Ok(params)
     }
 }
 
@@ -265,7 +268,52 @@ impl Default for TemplateParams {
     }
 }
 
+/// Why a parameter cannot be added to [`TemplateParams`] built one at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamsConflict {
+    /// Positional and named parameters together: a template message takes one form.
+    MixedForms,
+    /// A name given twice: keeping either value would drop the other unseen (the wire
+    /// refuses the repeated key as `duplicate field`).
+    RepeatedName(String),
+}
+
 impl TemplateParams {
+    /// Appends the next positional parameter (`{{1}}`, `{{2}}`, ... in order); refused once
+    /// named ones are given. Empty parameters take either form.
+    pub fn push_positional(&mut self, value: String) -> Result<(), ParamsConflict> {
+        if matches!(self, TemplateParams::Named(named) if named.is_empty()) {
+            *self = TemplateParams::Positional(Vec::new());
+        }
+        match self {
+            TemplateParams::Positional(list) => {
+                list.push(value);
+                Ok(())
+            }
+            TemplateParams::Named(_) => Err(ParamsConflict::MixedForms),
+        }
+    }
+
+    /// Adds the named parameter `{{name}}`; refused once positional ones are given, or when
+    /// `name` is given already. Empty parameters take either form.
+    pub fn insert_named(&mut self, name: String, value: String) -> Result<(), ParamsConflict> {
+        if matches!(self, TemplateParams::Positional(list) if list.is_empty()) {
+            *self = TemplateParams::Named(std::collections::BTreeMap::new());
+        }
+        match self {
+            TemplateParams::Named(map) => match map.entry(name) {
+                std::collections::btree_map::Entry::Occupied(given) => {
+                    Err(ParamsConflict::RepeatedName(given.key().clone()))
+                }
+                std::collections::btree_map::Entry::Vacant(new) => {
+                    new.insert(value);
+                    Ok(())
+                }
+            },
+            TemplateParams::Positional(_) => Err(ParamsConflict::MixedForms),
+        }
+    }
+
     /// How many parameters are given.
     pub fn len(&self) -> usize {
         match self {
@@ -818,6 +866,33 @@ pub(crate) fn check_length(item: &'static str, actual: u64, limit: u32) -> Resul
 mod tests {
     use super::*;
     use crate::hash::content_hash;
+
+    #[test]
+    fn params_built_one_at_a_time_take_one_form_and_each_name_once() {
+        let mut params = TemplateParams::default();
+        params.insert_named("order".into(), "A-17".into()).unwrap();
+        assert_eq!(
+            params.insert_named("order".into(), "B-99".into()),
+            Err(ParamsConflict::RepeatedName("order".into()))
+        );
+        assert_eq!(
+            params.for_variable("order"),
+            Some("A-17"),
+            "the first value stays"
+        );
+        assert_eq!(
+            params.push_positional("x".into()),
+            Err(ParamsConflict::MixedForms)
+        );
+        let mut positional = TemplateParams::Named(Default::default());
+        positional.push_positional("A".into()).unwrap();
+        positional.push_positional("B".into()).unwrap();
+        assert_eq!(positional.for_variable("2"), Some("B"));
+        assert_eq!(
+            positional.insert_named("n".into(), "v".into()),
+            Err(ParamsConflict::MixedForms)
+        );
+    }
 
     #[test]
     fn content_hash_is_the_hash_of_the_message_parts() {

@@ -1,10 +1,10 @@
 //! Outbound messages: built once by the host, borrowed by send requests.
 
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
 use std::ffi::c_char;
 
-use convstate_core::message::{Media, OutboundMessage, TemplateMessage, TemplateParams};
+use convstate_core::message::{
+    Media, OutboundMessage, ParamsConflict, TemplateMessage, TemplateParams,
+};
 
 use crate::boundary::{arg_mut, ffi_boundary, free_handle, opt_str_arg, str_arg, FfiError, Out};
 use crate::codes::media_from;
@@ -81,59 +81,17 @@ fn template_params(
     }
 }
 
-fn mixed_params() -> FfiError {
-    FfiError::new(
-        convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-        "a template message takes positional or named parameters, not both",
-    )
-}
-
-/// Appends a positional parameter to a part's parameters.
-fn add_param(params: &mut TemplateParams, value: String) -> Result<(), FfiError> {
-    if let TemplateParams::Named(named) = params {
-        if !named.is_empty() {
-            return Err(mixed_params());
+/// A parameter core's [`TemplateParams`] refused to add, as the C caller's argument error.
+fn conflict(conflict: ParamsConflict) -> FfiError {
+    let message = match conflict {
+        ParamsConflict::MixedForms => {
+            "a template message takes positional or named parameters, not both".to_owned()
         }
-        *params = TemplateParams::Positional(Vec::new());
-    }
-    match params {
-        TemplateParams::Positional(list) => list.push(value),
-        TemplateParams::Named(_) => unreachable!("switched to positional above"),
-    }
-    Ok(())
-}
-
-/// Adds a named parameter to a part's parameters. A name given twice is refused, as the JSON
-/// door refuses a repeated key: keeping either value would silently drop the other.
-fn add_named_param(
-    params: &mut TemplateParams,
-    name: String,
-    value: String,
-) -> Result<(), FfiError> {
-    if let TemplateParams::Positional(list) = params {
-        if !list.is_empty() {
-            return Err(mixed_params());
+        ParamsConflict::RepeatedName(name) => {
+            format!("named parameter `{name}` was already added: each name is given once")
         }
-        *params = TemplateParams::Named(BTreeMap::new());
-    }
-    match params {
-        TemplateParams::Named(map) => match map.entry(name) {
-            Entry::Occupied(given) => {
-                return Err(FfiError::new(
-                    convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-                    format!(
-                        "named parameter `{}` was already added: each name is given once",
-                        given.key()
-                    ),
-                ))
-            }
-            Entry::Vacant(new) => {
-                new.insert(value);
-            }
-        },
-        TemplateParams::Positional(_) => unreachable!("switched to named above"),
-    }
-    Ok(())
+    };
+    FfiError::new(convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT, message)
 }
 
 /// Appends a positional parameter (`{{1}}`, `{{2}}`, ... in order) to a template message.
@@ -203,7 +161,9 @@ unsafe fn add_positional(
 ) -> Result<(), FfiError> {
     let message = unsafe { arg_mut(message, "message") }?;
     let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-    add_param(template_params(message, part)?, value)
+    (template_params(message, part)?)
+        .push_positional(value)
+        .map_err(conflict)
 }
 
 /// The C arguments of a named parameter, read and set in `part`.
@@ -221,7 +181,9 @@ unsafe fn add_named(
     let message = unsafe { arg_mut(message, "message") }?;
     let name = unsafe { str_arg(name, name_len, "name") }?.to_owned();
     let value = unsafe { str_arg(value, value_len, "value") }?.to_owned();
-    add_named_param(template_params(message, part)?, name, value)
+    (template_params(message, part)?)
+        .insert_named(name, value)
+        .map_err(conflict)
 }
 
 /// A media message (`media`: a `convstate_media_kind`, not NONE) of `size` bytes, with an
