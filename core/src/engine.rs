@@ -1305,7 +1305,7 @@ impl Engine {
                 || e.kind == InboundKind::Call
                 || (e.kind == InboundKind::Reaction && self.policy.window.reaction_opens_window)
                 || (e.kind == InboundKind::RequestWelcome
-                    && (self.policy.window.request_welcome_until).is_some_and(|end| e.at < end)));
+                    && self.policy.window.request_welcome_opens(e.at)));
         if opens_window {
             self.window_inbound(conv, e.at, now);
         }

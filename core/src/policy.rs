@@ -306,6 +306,14 @@ pub struct WindowPolicy {
     pub request_welcome_until: Option<Instant>,
 }
 
+impl WindowPolicy {
+    /// Whether a `request_welcome` dated `at` opens the window: before
+    /// [`WindowPolicy::request_welcome_until`], never when it is `None`.
+    pub fn request_welcome_opens(&self, at: Instant) -> bool {
+        self.request_welcome_until.is_some_and(|end| at < end)
+    }
+}
+
 /// §3: live chats.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1104,22 +1104,22 @@ impl Parser<'_> {
             // one is a type Meta no longer has, reported like any unknown type.
             "request_welcome" => {
                 let at = timestamp(object, path, entry_at)?;
-                match self.engine.policy().window.request_welcome_until {
-                    Some(end) if at < end => InboundKind::RequestWelcome,
-                    end => {
-                        let end = match end {
-                            Some(end) => format!("{end}, when Meta removed welcome messages"),
-                            None => "null: welcome messages never open it".to_owned(),
-                        };
-                        self.unrecognized(
-                            &join(path, "type"),
-                            format!(
-                                "message type \"request_welcome\" at {at}, not before the \
-                                 policy's window.request_welcome_until ({end}); not applied"
-                            ),
-                        );
-                        return Ok(None);
-                    }
+                let window = &self.engine.policy().window;
+                if window.request_welcome_opens(at) {
+                    InboundKind::RequestWelcome
+                } else {
+                    let end = match window.request_welcome_until {
+                        Some(end) => format!("{end}, when Meta removed welcome messages"),
+                        None => "null: welcome messages never open it".to_owned(),
+                    };
+                    self.unrecognized(
+                        &join(path, "type"),
+                        format!(
+                            "message type \"request_welcome\" at {at}, not before the \
+                             policy's window.request_welcome_until ({end}); not applied"
+                        ),
+                    );
+                    return Ok(None);
                 }
             }
             other => {
