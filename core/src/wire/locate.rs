@@ -575,6 +575,33 @@ impl Scan<'_> {
         }
     }
 
+    /// Steps over an object's or array's items, the cursor on its opening bracket: `item`
+    /// reads each (given its index), then a `,` goes on and `close` ends them.
+    fn items(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        self.at += 1;
+        self.space();
+        if self.byte()? == close {
+            self.at += 1;
+            return Some(());
+        }
+        let mut index = 0;
+        loop {
+            item(self, index)?;
+            self.space();
+            let separator = self.byte()?;
+            self.at += 1;
+            match separator {
+                b',' => index += 1,
+                _ if separator == close => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
     fn value(&mut self, depth: usize) -> Option<()> {
         if depth > Self::MAX_DEPTH {
             return None;
@@ -582,53 +609,24 @@ impl Scan<'_> {
         self.space();
         let start = self.at;
         match self.byte()? {
-            b'{' => {
-                self.at += 1;
-                self.space();
-                if self.byte()? == b'}' {
-                    self.at += 1;
-                } else {
-                    loop {
-                        self.space();
-                        let key = self.string()?;
-                        let key = serde_json::from_str::<String>(&self.line[key]).ok()?;
-                        self.space();
-                        (self.byte()? == b':').then_some(())?;
-                        self.at += 1;
-                        self.path.push(key);
-                        self.value(depth + 1)?;
-                        self.path.pop();
-                        self.space();
-                        self.at += 1;
-                        match self.line.as_bytes().get(self.at - 1)? {
-                            b',' => continue,
-                            b'}' => break,
-                            _ => return None,
-                        }
-                    }
-                }
-            }
-            b'[' => {
-                self.at += 1;
-                self.space();
-                if self.byte()? == b']' {
-                    self.at += 1;
-                } else {
-                    let mut index = 0usize;
-                    loop {
-                        self.path.push(format!("[{index}]"));
-                        self.value(depth + 1)?;
-                        self.path.pop();
-                        self.space();
-                        self.at += 1;
-                        match self.line.as_bytes().get(self.at - 1)? {
-                            b',' => index += 1,
-                            b']' => break,
-                            _ => return None,
-                        }
-                    }
-                }
-            }
+            b'{' => self.items(b'}', |scan, _| {
+                scan.space();
+                let key = scan.string()?;
+                let key = serde_json::from_str::<String>(&scan.line[key]).ok()?;
+                scan.space();
+                (scan.byte()? == b':').then_some(())?;
+                scan.at += 1;
+                scan.path.push(key);
+                scan.value(depth + 1)?;
+                scan.path.pop();
+                Some(())
+            })?,
+            b'[' => self.items(b']', |scan, index| {
+                scan.path.push(format!("[{index}]"));
+                scan.value(depth + 1)?;
+                scan.path.pop();
+                Some(())
+            })?,
             b'"' => {
                 self.string()?;
             }
