@@ -13,6 +13,21 @@ use serde_json::Value;
 const NUMBER: &str = "+15550001111";
 const CONTACT: &str = "+79110000001";
 
+/// A typed inbound text at `at` to `number` from `contact`, with `user_id` beside it.
+fn text_from(at: Instant, number: &str, contact: &str, user_id: Option<&str>) -> Inbound {
+    Inbound {
+        at,
+        number: number.into(),
+        contact: Some(contact.into()),
+        group: None,
+        kind: InboundKind::Text,
+        size: None,
+        referral: false,
+        message_id: None,
+        user_id: user_id.map(Into::into),
+    }
+}
+
 /// An engine with a business, an official number, templates (one with a variable, one
 /// paused), a contact whose live chat is open, and a clock at 2026-11-02T09:00:00Z.
 fn engine() -> Engine {
@@ -835,17 +850,12 @@ fn typed_calls_refuse_bad_input_and_change_nothing() {
         (
             "inbound on an unknown number",
             Box::new(move |e| {
-                e.handle(convstate::Event::Inbound(Inbound {
+                e.handle(convstate::Event::Inbound(text_from(
                     at,
-                    number: "+15559999999".into(),
-                    contact: Some(CONTACT.into()),
-                    group: None,
-                    kind: InboundKind::Text,
-                    size: None,
-                    referral: false,
-                    message_id: None,
-                    user_id: None,
-                }))
+                    "+15559999999",
+                    CONTACT,
+                    None,
+                )))
                 .map(|_| ())
             }),
             ErrorKind::NotFound,
@@ -1063,17 +1073,7 @@ fn a_refused_address_names_its_field_and_limit() {
         "{error}"
     );
     let error = engine
-        .inbound(&Inbound {
-            at,
-            number: NUMBER.into(),
-            contact: Some(CONTACT.into()),
-            group: None,
-            kind: InboundKind::Text,
-            size: None,
-            referral: false,
-            message_id: None,
-            user_id: Some("+15550009999".into()),
-        })
+        .inbound(&text_from(at, NUMBER, CONTACT, Some("+15550009999")))
         .expect_err("a phone number as user id");
     assert!(
         error

@@ -11,12 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "convstate.h"
+#include "check.h"
 
-static int failures = 0;
+/* Failures are counted by check.h's `failures`; each case here also counts itself. */
 static int cases = 0;
-
-#define S(literal) literal, (sizeof literal - 1)
 
 static const char NUMBER[] = "+15550001111";
 static const char CONTACT[] = "+79110000001";
@@ -177,17 +175,7 @@ static convstate_result inbound(convstate_engine *engine, int64_t at_ms, const c
 /* The typed-struct inbound from `contact` (or NULL) with the user id `user_id` beside it. */
 static convstate_result inbound_with_user_id(convstate_engine *engine, const char *contact, const char *user_id,
                                              size_t user_id_len) {
-  convstate_inbound r;
-  memset(&r, 0, sizeof r);
-  r.at_ms = T1;
-  r.number = NUMBER;
-  r.number_len = strlen(NUMBER);
-  r.contact = contact;
-  r.contact_len = contact ? strlen(contact) : 0;
-  r.kind = CONVSTATE_INBOUND_TEXT;
-  r.size = -1;
-  r.user_id = user_id;
-  r.user_id_len = user_id_len;
+  convstate_inbound r = typed_inbound(NUMBER, T1, contact, CONVSTATE_INBOUND_TEXT, user_id, user_id_len);
   return convstate_engine_inbound_ex(engine, &r);
 }
 
@@ -472,20 +460,9 @@ static void named_param_cases(void) {
     failures++;
     return;
   }
-  memset(&r, 0, sizeof r);
-  r.at_ms = T1;
-  r.business = "acme";
-  r.business_len = 4;
-  r.name = "order_named";
-  r.name_len = strlen(r.name);
-  r.language = "en";
-  r.language_len = 2;
-  r.category = CONVSTATE_CATEGORY_UTILITY;
-  r.body = BODY;
-  r.body_len = strlen(BODY);
+  r = acme_approved_template("order_named", CONVSTATE_CATEGORY_UTILITY, BODY, T1);
   r.header = HEADER;
   r.header_len = strlen(HEADER);
-  r.status = CONVSTATE_TEMPLATE_APPROVED;
   cases += 7;
   if (convstate_engine_register_template(engine, &r) != CONVSTATE_OK) failures++;
   convstate_message_new_template(S("order_named"), S("en"), &message);

@@ -52,6 +52,25 @@ static inline convstate_number_registration acme_official_number(const char *num
   return r;
 }
 
+/* The typed inbound `convstate_inbound` of `kind` at `at_ms` to `number` from `contact` (or
+ * NULL), with the user id `user_id` of `user_id_len` bytes beside it (NULL and 0 for none),
+ * zeroed first so that every other optional field is absent. */
+static inline convstate_inbound typed_inbound(const char *number, int64_t at_ms, const char *contact,
+                                              uint32_t kind, const char *user_id, size_t user_id_len) {
+  convstate_inbound r;
+  memset(&r, 0, sizeof r);
+  r.at_ms = at_ms;
+  r.number = number;
+  r.number_len = strlen(number);
+  r.contact = contact;
+  r.contact_len = contact ? strlen(contact) : 0;
+  r.kind = kind;
+  r.size = -1;
+  r.user_id = user_id;
+  r.user_id_len = user_id_len;
+  return r;
+}
+
 /* The registration of an approved template `name` (English) of business "acme" at `at_ms`,
  * zeroed first so that every optional field is absent (header, footer, buttons); the
  * programs set what else a test needs before registering it. */

@@ -386,18 +386,7 @@ static void test_user_id(void) {
  * zeroed first so that every other optional field is absent. */
 static convstate_inbound inbound_from(int64_t at_ms, const char *contact, const char *user_id,
                                       uint32_t kind) {
-  convstate_inbound r;
-  memset(&r, 0, sizeof r);
-  r.at_ms = at_ms;
-  r.number = NUMBER;
-  r.number_len = strlen(NUMBER);
-  r.contact = contact;
-  r.contact_len = contact ? strlen(contact) : 0;
-  r.kind = kind;
-  r.size = -1;
-  r.user_id = user_id;
-  r.user_id_len = user_id ? strlen(user_id) : 0;
-  return r;
+  return typed_inbound(NUMBER, at_ms, contact, kind, user_id, user_id ? strlen(user_id) : 0);
 }
 
 /* Meta's welcome request (CONVSTATE_INBOUND_REQUEST_WELCOME) opens the service window when
