@@ -2788,7 +2788,9 @@ convstate_result convstate_message_set_animated(struct convstate_message *messag
 /**
  * Any message from its wire-format JSON object (`{"kind":"interactive","body":"Pick",
  * "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover. On
- * success `*out` owns the new message: free it with `convstate_message_free`.
+ * success `*out` owns the new message: free it with `convstate_message_free`. JSON that is
+ * not a message is `CONVSTATE_ERR_INVALID_EVENT`, its error naming the field at fault as
+ * the JSON door names it in a `send` line (`field "message.text": invalid type: ...`).
  */
 convstate_result convstate_message_from_json(const char *json,
                                              size_t json_len,

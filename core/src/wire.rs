@@ -7,10 +7,11 @@
 use std::io;
 
 use serde::de::DeserializeSeed;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Output};
 use crate::event::Event;
+use crate::message::OutboundMessage;
 use crate::{Effect, Error};
 
 mod decode;
@@ -20,6 +21,7 @@ mod ordered;
 
 pub use decode::EVENT_TYPES;
 pub(crate) use hot::read_hot;
+use locate::Shape;
 
 /// Version of the wire schema; bumped on any incompatible change.
 pub const WIRE_VERSION: u32 = 1;
@@ -75,7 +77,7 @@ pub fn decode_event_through_serde(line: &str) -> Result<Event, Error> {
     decode_line(line).map_err(|failure| Error::InvalidEvent {
         problem: crate::error::shortened_message(&match failure.field {
             Some(path) => format!("field \"{path}\": {}", failure.problem),
-            None => locate::describe(line, failure.problem, failure.is_syntax),
+            None => locate::describe(line, failure.problem, failure.is_syntax, Shape::Event),
         }),
     })
 }
@@ -91,7 +93,43 @@ struct Failure {
 }
 
 fn decode_line(line: &str) -> Result<Event, Failure> {
-    let invalid = |e: serde_json::Error| {
+    let invalid = |e| Failure::of(line, e, Shape::Event);
+    if let Some(read) = decode::read_type_later(line) {
+        return read.map_err(invalid);
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let event = DeserializeSeed::deserialize(decode::EventSeed::new(true), &mut deserializer)
+        .map_err(invalid)?;
+    // Trailing characters other than whitespace are an error, as in `serde_json::from_str`.
+    deserializer.end().map_err(invalid)?;
+    Ok(event)
+}
+
+/// Decodes a message object of the wire format (a `send` line's `message`) on its own, for
+/// the doors that take a message apart from an event (the C library's
+/// `convstate_message_from_json`). A problem names the field at fault as the event door does
+/// for the same message in a `send` line (`field "message.buttons[0]": ...`).
+pub fn decode_message(json: &str) -> Result<OutboundMessage, Error> {
+    decode_message_line(json).map_err(|failure| Error::InvalidEvent {
+        problem: crate::error::shortened_message(&match failure.field {
+            Some(path) => Shape::Message.named(&path, &failure.problem),
+            None => locate::describe(json, failure.problem, failure.is_syntax, Shape::Message),
+        }),
+    })
+}
+
+fn decode_message_line(line: &str) -> Result<OutboundMessage, Failure> {
+    let invalid = |e| Failure::of(line, e, Shape::Message);
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let message = OutboundMessage::deserialize(&mut deserializer).map_err(invalid)?;
+    deserializer.end().map_err(invalid)?;
+    Ok(message)
+}
+
+impl Failure {
+    /// serde's error `e` about `line` read as `shape`, with the field at fault when the
+    /// error tells it.
+    fn of(line: &str, e: serde_json::Error, shape: Shape) -> Failure {
         let mut problem = e.to_string();
         // A data error names the field and the value; where it sits in the line depends on
         // key order and spacing, which differ between doors (a Python dict or a webhook
@@ -99,7 +137,7 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
         // Syntax errors keep theirs: only a line has syntax.
         let is_syntax = e.classify() != serde_json::error::Category::Data;
         if is_syntax {
-            if let Some((path, problem)) = locate::misread_value(line, &e) {
+            if let Some((path, problem)) = locate::misread_value(line, &e, shape) {
                 return Failure {
                     problem,
                     is_syntax: false,
@@ -107,7 +145,7 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
                 };
             }
         }
-        // The event is read as it is scanned: a bad value met before the line turns out not
+        // The line is read as it is scanned: a bad value met before the line turns out not
         // to be JSON (`{"type":"tik",` cut off) would be reported as the value. A line that
         // is not JSON says so first.
         if !is_syntax {
@@ -130,16 +168,7 @@ fn decode_line(line: &str) -> Result<Event, Failure> {
             is_syntax,
             field: None,
         }
-    };
-    if let Some(read) = decode::read_type_later(line) {
-        return read.map_err(invalid);
     }
-    let mut deserializer = serde_json::Deserializer::from_str(line);
-    let event = DeserializeSeed::deserialize(decode::EventSeed::new(true), &mut deserializer)
-        .map_err(invalid)?;
-    // Trailing characters other than whitespace are an error, as in `serde_json::from_str`.
-    deserializer.end().map_err(invalid)?;
-    Ok(event)
 }
 
 /// Appends `value`'s JSON to `out`.

@@ -1088,3 +1088,61 @@ fn a_refused_address_names_its_field_and_limit() {
         r#"invalid phone number "+1 555": 4 digits, at least 8 are needed"#
     );
 }
+
+/// A message object read on its own (the C library's `convstate_message_from_json`) is
+/// refused with the words the JSON door uses for the same message in a `send` line, field
+/// named as there: serde's plain message named no field (`invalid type: integer `7`` with
+/// no `text`), and called a too-large number invalid JSON.
+#[test]
+fn a_message_read_alone_is_refused_as_in_a_send_line() {
+    let messages = [
+        r#"{"kind":"telegram","text":"x"}"#,
+        r#"{"kind":"text","text":7}"#,
+        r#"{"kind":"text"}"#,
+        r#"{"kind":"text","text":"a","text":"b"}"#,
+        r#"{"kind":"text","text":"a","colour":"red"}"#,
+        r#"{"kind":"image","size":-5}"#,
+        r#"{"kind":"location","latitude":1e400,"longitude":0}"#,
+        r#"{"kind":"location","latitude":"north","longitude":0}"#,
+        r#"{"kind":"interactive","body":"Pick","buttons":["A",7]}"#,
+        r#"{"kind":"template","name":"t","language":"en","params":[1]}"#,
+        r#"{"text":"no kind"}"#,
+        r#""hi""#,
+    ];
+    for message in messages {
+        let alone = convstate::wire::decode_message(message).unwrap_err();
+        let line = format!(
+            r#"{{"type":"send","at":"2026-11-02T09:05:00Z","number":"{NUMBER}","contact":"{CONTACT}","message":{message}}}"#
+        );
+        let in_send = convstate::wire::decode_event(&line).unwrap_err();
+        assert_eq!(alone.kind(), ErrorKind::InvalidInput, "{message}");
+        assert_eq!(alone.to_string(), in_send.to_string(), "{message}");
+    }
+    let problem = |json: &str| {
+        convstate::wire::decode_message(json)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        problem(r#"{"kind":"text","text":7}"#),
+        r#"invalid event: field "message.text": invalid type: integer `7`, expected a string"#
+    );
+    assert!(
+        problem(r#"{"kind":"location","latitude":1e400,"longitude":0}"#).starts_with(
+            r#"invalid event: field "message.latitude": number `1e400` is out of range"#
+        ),
+        "{}",
+        problem(r#"{"kind":"location","latitude":1e400,"longitude":0}"#)
+    );
+    // What is not in a send line: the object alone is not JSON, or has more after it.
+    assert_eq!(
+        problem(r#"{"kind":"text""#),
+        r#"invalid event: field "message": not valid JSON: EOF while parsing an object at line 1 column 14"#
+    );
+    assert_eq!(
+        problem(r#"{"kind":"text","text":"a"} {}"#),
+        r#"invalid event: field "message": not valid JSON: trailing characters at line 1 column 28"#
+    );
+    let read = convstate::wire::decode_message(r#"{"kind":"text","text":"a"}"#).unwrap();
+    assert_eq!(read, OutboundMessage::Text { text: "a".into() });
+}

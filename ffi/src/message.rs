@@ -272,7 +272,9 @@ pub unsafe extern "C" fn convstate_message_set_animated(
 
 /// Any message from its wire-format JSON object (`{"kind":"interactive","body":"Pick",
 /// "buttons":["A","B"]}`), for kinds and fields the typed constructors do not cover. On
-/// success `*out` owns the new message: free it with `convstate_message_free`.
+/// success `*out` owns the new message: free it with `convstate_message_free`. JSON that is
+/// not a message is `CONVSTATE_ERR_INVALID_EVENT`, its error naming the field at fault as
+/// the JSON door names it in a `send` line (`field "message.text": invalid type: ...`).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_message_from_json(
     json: *const c_char,
@@ -282,9 +284,7 @@ pub unsafe extern "C" fn convstate_message_from_json(
     ffi_boundary! {
         let out = Out::new(out, "out")?;
         let json = unsafe { str_arg(json, json_len, "json") }?;
-        let message: OutboundMessage = serde_json::from_str(json).map_err(|e| {
-            convstate_core::Error::InvalidEvent { problem: format!("message: {e}") }
-        })?;
+        let message = convstate_core::wire::decode_message(json)?;
         unsafe { out.write(boxed(message)) };
         Ok(())
     }

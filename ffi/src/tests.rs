@@ -719,6 +719,15 @@ fn template_messages_take_positional_or_named_params_not_both() {
     assert_eq!(unsafe { &*from_json }.message, unsafe { &*message }.message);
     let rc = unsafe { convstate_message_from_json(ptr("{}"), 2, &mut from_json) };
     assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT);
+    // The field at fault is named as the JSON door names it in a send line.
+    let wrong_type = r#"{"kind":"text","text":7}"#;
+    let rc =
+        unsafe { convstate_message_from_json(ptr(wrong_type), wrong_type.len(), &mut from_json) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT);
+    assert_eq!(
+        last_error(),
+        r#"invalid event: field "message.text": invalid type: integer `7`, expected a string"#
+    );
     unsafe {
         convstate_message_free(message);
         convstate_message_free(text_message);

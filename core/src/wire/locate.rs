@@ -33,40 +33,89 @@ pub(crate) const BYTE_ORDER_MARK: char = '\u{feff}';
 /// Why `line` does not decode, for people: `problem` (serde's message, without the position
 /// of a data error) with the field at fault in front when it can be found, or the syntax
 /// problem of a line that is not JSON.
-pub(super) fn describe(line: &str, problem: String, is_syntax: bool) -> String {
+pub(super) fn describe(line: &str, problem: String, is_syntax: bool, shape: Shape) -> String {
     if is_syntax {
         // Files saved by some Windows tools start with one; serde's message would only say
         // "expected value at column 1".
         if line.starts_with(BYTE_ORDER_MARK) {
-            return "not valid JSON: the line starts with a byte-order mark (U+FEFF); \
-                    write UTF-8 without one"
-                .to_owned();
+            return shape.unnamed(
+                "not valid JSON: the line starts with a byte-order mark (U+FEFF); \
+                 write UTF-8 without one",
+            );
         }
-        return format!("not valid JSON: {problem}");
+        return shape.unnamed(&format!("not valid JSON: {problem}"));
     }
     if let Some(field) = quoted_after(&problem, "duplicate field ") {
         return match duplicated(line, field) {
-            Some(path) => format!("field \"{path}\": {problem}"),
-            None => problem,
+            Some(path) => shape.named(&path, &problem),
+            None => shape.unnamed(&problem),
         };
     }
-    let mut trials = TRIAL_BYTES / line.len().max(1);
-    if trials == 0 {
-        return problem;
+    let mut trials = Trials {
+        left: TRIAL_BYTES / line.len().max(1),
+        shape,
+    };
+    if trials.left == 0 {
+        return shape.unnamed(&problem);
     }
     let Ok(mut root) = serde_json::from_str::<Ordered>(line) else {
-        return problem;
+        return shape.unnamed(&problem);
     };
     if root.entries().is_none() {
-        return problem; // serde's "invalid type: ..., expected an event: an object ..."
+        // serde's "invalid type: ..., expected an event: an object ..."
+        return shape.unnamed(&problem);
     }
-    for key in super::ANNOTATION_KEYS {
-        root.remove_key(key);
+    if shape == Shape::Event {
+        for key in super::ANNOTATION_KEYS {
+            root.remove_key(key);
+        }
     }
     match culprit(&root, &problem, &mut trials) {
-        Some(path) => format!("field \"{path}\": {problem}"),
-        None => problem,
+        Some(path) => shape.named(&path, &problem),
+        None => shape.unnamed(&problem),
     }
+}
+
+/// What a line holds: the door's event, or a message object read on its own (the C
+/// library's `convstate_message_from_json`), whose fields are named as in a `send` line
+/// (`message.buttons[0]`) so that one mistake reads the same through either door.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    Event,
+    Message,
+}
+
+impl Shape {
+    /// `problem` about the value at `path` (relative to the line's object).
+    pub(super) fn named(self, path: &str, problem: &str) -> String {
+        match self {
+            Shape::Event => format!("field \"{path}\": {problem}"),
+            Shape::Message => format!("field \"message.{path}\": {problem}"),
+        }
+    }
+
+    /// `problem` about no field found: the whole line's (for a message, its `message`).
+    pub(super) fn unnamed(self, problem: &str) -> String {
+        match self {
+            Shape::Event => problem.to_owned(),
+            Shape::Message => format!("field \"message\": {problem}"),
+        }
+    }
+
+    /// serde's problem with `line` read as this shape; `None` when it decodes.
+    fn problem(self, line: &str) -> Option<String> {
+        match self {
+            Shape::Event => super::decode_line(line).err(),
+            Shape::Message => super::decode_message_line(line).err(),
+        }
+        .map(|failure| failure.problem)
+    }
+}
+
+/// The re-decodings left to the experiments on one line, and how to decode it.
+struct Trials {
+    left: usize,
+    shape: Shape,
 }
 
 /// The quoted name in a serde message such as ``unknown variant `x`, expected ...``.
@@ -75,7 +124,7 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     rest.split('`').next()
 }
 
-fn culprit(root: &Ordered, message: &str, trials: &mut usize) -> Option<String> {
+fn culprit(root: &Ordered, message: &str, trials: &mut Trials) -> Option<String> {
     if let Some(field) = quoted_after(message, "missing field ") {
         return Some(match lacking(root, root, &[], field, message, trials) {
             Some(path) => format!("{}.{field}", render(&path)),
@@ -252,7 +301,7 @@ fn confirmed(
     root: &Ordered,
     candidates: Vec<Vec<Step<'_>>>,
     message: &str,
-    trials: &mut usize,
+    trials: &mut Trials,
 ) -> Option<String> {
     if let [only] = candidates.as_slice() {
         return Some(render(only));
@@ -273,7 +322,7 @@ fn implicated<'v>(
     here: &'v Ordered,
     path: &[Step<'v>],
     message: &str,
-    trials: &mut usize,
+    trials: &mut Trials,
 ) -> Option<Vec<Step<'v>>> {
     // Removing a tag (`type`, `kind`) changes every error, so tags are suspects only when no
     // other key is.
@@ -304,7 +353,7 @@ fn lacking<'v>(
     path: &[Step<'v>],
     field: &str,
     message: &str,
-    trials: &mut usize,
+    trials: &mut Trials,
 ) -> Option<Vec<Step<'v>>> {
     for (step, child) in children(here) {
         if child.is_scalar() {
@@ -328,18 +377,18 @@ fn removal_changes(
     path: &[Step<'_>],
     step: Step<'_>,
     message: &str,
-    trials: &mut usize,
+    trials: &mut Trials,
 ) -> Option<bool> {
-    *trials = trials.checked_sub(1)?;
+    trials.left = trials.left.checked_sub(1)?;
     let mut trial = root.clone();
     match (value_at_mut(&mut trial, path), step) {
         (Some(here), Step::Key(key)) => here.remove_key(key),
         (Some(here), Step::Index(i)) => here.remove_item(i),
         (None, _) => {}
     }
-    Some(match super::decode_line(&trial.to_line()) {
-        Ok(_) => true,
-        Err(failure) => failure.problem != message,
+    Some(match trials.shape.problem(&trial.to_line()) {
+        None => true,
+        Some(problem) => problem != message,
     })
 }
 
@@ -469,7 +518,11 @@ impl<'de> Visitor<'de> for DuplicateFinder<'_> {
 /// `expected value`; both were answered `not valid JSON: ... at line 1 column 86`, naming
 /// no field, about a line that is JSON. `None` for any other error, or a line that is not
 /// JSON (a bare `NaN`, say: its `expected value` is the line's syntax).
-pub(super) fn misread_value(line: &str, error: &serde_json::Error) -> Option<(String, String)> {
+pub(super) fn misread_value(
+    line: &str,
+    error: &serde_json::Error,
+    shape: Shape,
+) -> Option<(String, String)> {
     let message = error.to_string();
     let out_of_range = message.starts_with("number out of range");
     if !out_of_range && !message.starts_with("expected value") {
@@ -507,13 +560,9 @@ pub(super) fn misread_value(line: &str, error: &serde_json::Error) -> Option<(St
         // read again with an empty name in the value's place (one more decoding, of a line
         // that failed).
         let trial = format!("{}\"\"{}", &line[..span.start], &line[span.end..]);
-        let expected = match super::decode_line(&trial) {
-            Err(failure) => failure
-                .problem
-                .strip_prefix("unknown variant ``, ")
-                .map(str::to_owned),
-            Ok(_) => None,
-        };
+        let expected = shape
+            .problem(&trial)
+            .and_then(|problem| (problem.strip_prefix("unknown variant ``, ")).map(str::to_owned));
         let expected = expected.unwrap_or_else(|| "expected a string".to_owned());
         format!("invalid type: {shown}, {expected}")
     };
@@ -682,7 +731,12 @@ mod tests {
             r#"{{"type":"tick","at":"2026-11-02T08:00:00Z",{}}}"#,
             [r#""zz":0"#; 9000].join(",")
         );
-        let named = describe(&line, "unknown field `zz`, expected `at`".into(), false);
+        let named = describe(
+            &line,
+            "unknown field `zz`, expected `at`".into(),
+            false,
+            Shape::Event,
+        );
         assert_eq!(named, "field \"zz\": unknown field `zz`, expected `at`");
     }
 }
