@@ -2,7 +2,8 @@
 # Builds the Python wheel, installs it into a fresh virtual environment the way a user would
 # (pip install of the built wheel, not `maturin develop`), checks the stubs against the
 # installed module with mypy.stubtest, and runs the pytest suite against the installed
-# package. Needs only Python >= 3.10 with venv/pip and the Rust toolchain.
+# package. Needs only Python >= 3.10 with venv/pip (and PyPI, for the pinned test tools,
+# numpy and pandas among them) and the Rust toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -11,6 +12,10 @@ MATURIN_VERSION=1.16.0
 PYTEST_VERSION=9.2.0
 HYPOTHESIS_VERSION=6.170.15
 MYPY_VERSION=2.4.1
+# Real numpy and pandas for python/tests/test_pandas.py (run_batch's DataFrame columns): the
+# package imports neither (it knows their values by duck typing), so only the tests need them.
+NUMPY_VERSION=2.4.6
+PANDAS_VERSION=3.1.1
 PYTHON=${PYTHON:-python3}
 
 venv="$root/target/python-venv"
@@ -22,7 +27,8 @@ rm -rf "$venv"
 "$PYTHON" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" \
-  "hypothesis==$HYPOTHESIS_VERSION" "mypy==$MYPY_VERSION"
+  "hypothesis==$HYPOTHESIS_VERSION" "mypy==$MYPY_VERSION" \
+  "numpy==$NUMPY_VERSION" "pandas==$PANDAS_VERSION"
 
 # A debug build: the tests check behaviour, not speed, and a release build of PyO3 costs
 # minutes on the shared 2-core machine. It reuses the workspace's target/ cache.

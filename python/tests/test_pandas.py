@@ -1,0 +1,323 @@
+"""run_batch and the other entry points against real pandas and numpy objects.
+
+The package imports neither library: it knows their values by duck typing (a float NaN,
+pandas' NA by its class, a numpy datetime64 by its array interface), which the other test
+modules check with stand-in classes. Here the real objects go through, so that a pandas or
+numpy release that changes one of those shapes shows up. Every table is compared with the
+same events given as plain Python values: the same outcomes, the same engine state.
+``scripts/test-python.sh`` installs pinned numpy and pandas into the test venv.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import convstate
+from conftest import NUMBER
+
+T0 = 1_793_606_400_000  # 2026-11-02T08:00:00Z in unix milliseconds
+HOUR = 3_600_000
+OTHER_NUMBER = "+15550002222"
+
+
+def contact(i: int) -> str:
+    return f"+4915{i:09d}"
+
+
+SETUP: list[dict[str, Any]] = [
+    *({"type": "register_number", "at": T0, "business": "acme", "number": number,
+       "channel": "official"} for number in (NUMBER, OTHER_NUMBER)),
+    {"type": "register_template", "at": T0, "business": "acme", "name": "order_ready",
+     "language": "en", "category": "utility", "body": "Your order {{1}} is ready.",
+     "status": "approved"},
+    *({"type": "opt_in", "at": T0, "business": "acme", "contact": contact(i)}
+      for i in range(4)),
+]
+
+
+def new_engine(engine_class: Callable[..., Any] = convstate.Engine) -> Any:
+    engine = engine_class(policy="cloud-2025")
+    engine.process(SETUP)
+    return engine
+
+
+# One table, as plain Python values: inbound, text and template rows, some missing cells,
+# one row past the window (24 hours after the contact's last message).
+ROWS: dict[str, list[Any]] = {
+    "kinds": ["inbound", "send", "check_send", "inbound", "send", "send", "send"],
+    "at": [T0 + HOUR, T0 + HOUR + 1000, T0 + 2 * HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR,
+           T0 + 27 * HOUR, T0 + 27 * HOUR + 1000],
+    "numbers": [NUMBER, NUMBER, NUMBER, OTHER_NUMBER, OTHER_NUMBER, NUMBER, NUMBER],
+    "contacts": [contact(0), contact(0), contact(0), contact(1), contact(1), contact(0),
+                 contact(0)],
+    "texts": [None, "Hi", "Hello", None, "Hey", "Late", None],
+    "templates": [None, None, None, None, None, None, "order_ready"],
+    "languages": [None, None, None, None, None, None, "en"],
+    "params": [None, None, None, None, None, None, ["A-1"]],
+}
+NAMES = ["applied", "allowed", "allowed", "applied", "allowed", "window_closed", "allowed"]
+
+
+def plain_result(engine_class: Callable[..., Any] = convstate.Engine) -> tuple[list[str], bytes]:
+    """The outcomes and the snapshot of ROWS given as plain Python lists."""
+    engine = new_engine(engine_class)
+    result = engine.run_batch(ROWS["kinds"], ROWS["at"], ROWS["numbers"], ROWS["contacts"],
+                              ROWS["texts"], templates=ROWS["templates"],
+                              languages=ROWS["languages"], params=ROWS["params"])
+    assert result.names() == NAMES
+    return result.names(), engine.snapshot()
+
+
+def frame(at: Any = None, **dtypes: Any) -> pd.DataFrame:
+    """ROWS as a DataFrame: `at` replaces the int milliseconds, `dtypes` casts columns."""
+    df = pd.DataFrame(ROWS)
+    if at is not None:
+        df["at"] = at
+    return df.astype(dtypes) if dtypes else df
+
+
+def run_frame(df: pd.DataFrame, column: Callable[[pd.Series], Any] = lambda s: s,
+              engine_class: Callable[..., Any] = convstate.Engine) -> tuple[list[str], bytes]:
+    """Runs a DataFrame's columns (each passed through `column`: the Series itself, its
+    `to_numpy()`...) and returns the outcomes and the snapshot."""
+    engine = new_engine(engine_class)
+    result = engine.run_batch(column(df["kinds"]), column(df["at"]), column(df["numbers"]),
+                              column(df["contacts"]), column(df["texts"]),
+                              templates=column(df["templates"]),
+                              languages=column(df["languages"]), params=column(df["params"]))
+    return result.names(), engine.snapshot()
+
+
+SERIES_FORMS: dict[str, Callable[[pd.Series], Any]] = {
+    "Series": lambda s: s,
+    "to_numpy": lambda s: s.to_numpy(),
+    "list": lambda s: s.tolist(),
+}
+
+
+@pytest.mark.parametrize("form", ["Series", "to_numpy"])
+def test_object_columns_with_nan_are_missing_values(form: str) -> None:
+    # pandas fills an object column's gaps with NaN (a float64 NaN through to_numpy()).
+    df = frame()
+    assert df["texts"].dtype == object or str(df["texts"].dtype) == "str"
+    assert df["texts"].isna().sum() == 3
+    assert run_frame(df, SERIES_FORMS[form]) == plain_result()
+
+
+@pytest.mark.parametrize("dtype", ["object", "string", "str"])
+@pytest.mark.parametrize("form", ["Series", "to_numpy", "list"])
+def test_string_dtypes_and_their_missing_values(dtype: Any, form: str) -> None:
+    # pandas' string dtype ("string") holds pd.NA for a gap, pandas 3's default str dtype a
+    # NaN; both mean missing, and the texts are read as str.
+    df = frame(**{name: dtype for name in ("numbers", "contacts", "texts", "templates",
+                                           "languages")})
+    missing = df["texts"].to_numpy()[0]
+    if str(dtype).startswith("string"):
+        assert missing is pd.NA
+    assert run_frame(df, SERIES_FORMS[form]) == plain_result()
+
+
+def test_a_csv_read_with_pandas_runs_as_its_rows() -> None:
+    # The README's recipe: phone numbers read as str (as ints they lose their "+"), empty
+    # cells NaN.
+    csv = io.StringIO()
+    frame().drop(columns="params").to_csv(csv, index=False)
+    csv.seek(0)
+    df = pd.read_csv(csv, dtype={"numbers": str, "contacts": str})
+    df["params"] = ROWS["params"]
+    assert df["at"].dtype == np.int64
+    assert df["texts"].isna().sum() == 3
+    assert run_frame(df) == plain_result()
+    assert run_frame(df, lambda s: s.to_numpy()) == plain_result()
+
+
+@pytest.mark.parametrize(("at_dtype", "kinds_dtype"), [
+    (np.int64, np.int64), (np.uint64, np.int32), ("Int64", np.uint8), (np.int64, "Int8")])
+@pytest.mark.parametrize("form", ["Series", "to_numpy", "list"])
+def test_int_columns_of_milliseconds_and_kind_codes(
+        at_dtype: Any, kinds_dtype: Any, form: str) -> None:
+    # An int64 array is read in one go from its buffer; the other int types item by item
+    # (numpy's integer scalars through __index__, pandas' nullable Int64 as ints).
+    df = frame()
+    df["at"] = df["at"].astype(at_dtype)
+    codes = df["kinds"].map({"inbound": 0, "send": 1, "check_send": 2})
+    df["kinds"] = codes.astype(kinds_dtype)
+    assert run_frame(df, SERIES_FORMS[form]) == plain_result()
+
+
+def test_a_uint8_array_of_kind_codes_is_read_in_one_go() -> None:
+    df = frame()
+    codes = df["kinds"].map({"inbound": 0, "send": 1, "check_send": 2}).to_numpy(np.uint8)
+    engine = new_engine()
+    result = engine.run_batch(codes, np.asarray(ROWS["at"], dtype=np.int64), df["numbers"],
+                              df["contacts"], df["texts"], templates=df["templates"],
+                              languages=df["languages"], params=df["params"])
+    assert (result.names(), engine.snapshot()) == plain_result()
+    assert list(np.frombuffer(result.outcomes, dtype=np.uint8)) == [
+        convstate.BatchResult.OUTCOME_NAMES.index(name) for name in NAMES]
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms", "s"])
+def test_a_datetime64_array_is_read_in_its_unit_as_utc(unit: str) -> None:
+    # df["at"].to_numpy() of a column without a time zone: a datetime64 array, counted from
+    # the unix epoch and read as UTC. ROWS' instants are whole seconds, exact in each unit.
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms").astype(f"datetime64[{unit}]")
+    df = frame(at)
+    assert df["at"].to_numpy().dtype == np.dtype(f"datetime64[{unit}]")
+    assert run_frame(df, lambda s: s.to_numpy() if s.name == "at" else s) == plain_result()
+    # A list of numpy datetime64 scalars (list(array)) reads the same.
+    assert run_frame(df, lambda s: list(s.to_numpy()) if s.name == "at" else s) == \
+        plain_result()
+
+
+def test_a_fraction_of_a_millisecond_is_dropped() -> None:
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms") + pd.Timedelta(microseconds=999)
+    df = frame(at.astype("datetime64[ns]"))
+    assert run_frame(df, lambda s: s.to_numpy() if s.name == "at" else s) == plain_result()
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/New_York"])
+@pytest.mark.parametrize("form", ["Series", "to_numpy", "list"])
+def test_tz_aware_timestamps_are_read_as_their_instant(tz: str, form: str) -> None:
+    # A tz-aware column holds pandas Timestamps (aware datetimes); to_numpy() gives an object
+    # array of them. Whatever the zone, the instant is the same.
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms", utc=True).dt.tz_convert(tz)
+    df = frame(at)
+    assert str(df["at"].dtype).endswith(f", {tz}]")
+    assert run_frame(df, SERIES_FORMS[form]) == plain_result()
+
+
+@pytest.mark.parametrize("form", ["tz-aware Series", "tz-aware to_numpy", "datetime64 array",
+                                  "datetime64 scalars"])
+def test_a_not_a_time_raises_naming_its_row(form: str) -> None:
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms")
+    at[4] = pd.NaT
+    column: Any = {
+        "tz-aware Series": at.dt.tz_localize("UTC"),
+        "tz-aware to_numpy": at.dt.tz_localize("UTC").to_numpy(),
+        "datetime64 array": at.to_numpy(),
+        "datetime64 scalars": list(at.to_numpy()),
+    }[form]
+    engine = new_engine()
+    before = engine.snapshot()
+    with pytest.raises(ValueError, match=r'run_batch: column "at", row 4: .*NaT'):
+        engine.run_batch(ROWS["kinds"], column, ROWS["numbers"], ROWS["contacts"],
+                         ROWS["texts"])
+    assert engine.snapshot() == before
+
+
+@pytest.mark.parametrize("column", ["kinds", "at", "numbers", "contacts"])
+def test_a_gap_in_a_column_every_row_needs_names_it(column: str) -> None:
+    df = frame()
+    df[column] = df[column].astype(object)
+    df.loc[2, column] = np.nan
+    with pytest.raises(TypeError, match=rf'column "{column}", row 2: .*a missing value'):
+        run_frame(df)
+
+
+def test_a_date_unit_is_refused() -> None:
+    days = np.array(["2026-11-02"] * len(ROWS["at"]), dtype="datetime64[D]")
+    with pytest.raises(TypeError, match=r'column "at".*datetime64\[D\] holds dates'):
+        new_engine().run_batch(ROWS["kinds"], days, ROWS["numbers"], ROWS["contacts"],
+                               ROWS["texts"])
+
+
+@pytest.mark.parametrize("form", ["Series", "to_numpy", "list"])
+def test_params_cells_nan_or_sequences(form: str) -> None:
+    # A params cell is a sequence of str, or NaN for none.
+    df = frame()
+    df["params"] = [np.nan] * (len(df) - 1) + [("A-1",)]
+    assert run_frame(df, SERIES_FORMS[form]) == plain_result()
+
+
+def test_a_sharded_engine_reads_the_same_columns() -> None:
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms", utc=True)
+    df = frame(at, texts="string")
+    sharded = run_frame(df, engine_class=convstate.ShardedEngine)
+    assert sharded == plain_result(convstate.ShardedEngine)
+
+
+@pytest.mark.parametrize("engine_class", [convstate.Engine, convstate.ShardedEngine])
+def test_process_refuses_a_dataframe_pointing_to_run_batch(engine_class: Any) -> None:
+    df = pd.DataFrame([{"type": "tick", "at": T0 + HOUR}])
+    engine = new_engine(engine_class)
+    before = engine.snapshot()
+    with pytest.raises(TypeError, match=r"process: a DataFrame is not a sequence of events.*"
+                                        r"run_batch"):
+        engine.process(df)
+    assert engine.snapshot() == before
+    # Its records are events.
+    engine.process(df.to_dict("records"))
+
+
+def inbound_events(at: list[Any]) -> list[dict[str, Any]]:
+    return [{"type": "inbound", "at": instant, "number": NUMBER, "contact": contact(0),
+             "kind": "image"} for instant in at]
+
+
+def test_records_of_a_dataframe_go_through_process_and_handle() -> None:
+    # to_dict("records") gives pandas Timestamps and numpy ints: read as the datetimes and
+    # ints they stand for.
+    millis = [T0 + HOUR, T0 + 2 * HOUR]
+    df = pd.DataFrame(inbound_events(millis))
+    df["at"] = pd.to_datetime(df["at"], unit="ms", utc=True)
+    df["size"] = np.array([10, 20], dtype=np.int64)
+    plain = [dict(event, size=size) for event, size in zip(inbound_events(millis), [10, 20])]
+    expected = new_engine().process(plain)
+    assert new_engine().process(df.to_dict("records")) == expected
+    engine, reference = new_engine(), new_engine()
+    for record, event in zip(df.to_dict("records"), plain):
+        assert engine.handle(record) == reference.handle(event)
+    assert engine.snapshot() == reference.snapshot()
+
+
+@pytest.mark.parametrize("value", [
+    pd.Timestamp(T0 + HOUR, unit="ms", tz="UTC"),
+    pd.Timestamp(T0 + HOUR, unit="ms", tz="UTC").tz_convert("Asia/Tokyo"),
+    np.int64(T0 + HOUR),
+    np.uint64(T0 + HOUR),
+], ids=["Timestamp UTC", "Timestamp Tokyo", "int64", "uint64"])
+def test_typed_methods_take_pandas_and_numpy_instants(value: Any) -> None:
+    engine, reference = new_engine(), new_engine()
+    engine.inbound(NUMBER, contact(0), at=value)
+    reference.inbound(NUMBER, contact(0), at=T0 + HOUR)
+    decision = engine.check_send(NUMBER, contact(0), text="Hi", at=value)
+    assert decision == reference.check_send(NUMBER, contact(0), text="Hi", at=T0 + HOUR)
+    engine.tick(value)
+    reference.tick(T0 + HOUR)
+    assert engine.snapshot() == reference.snapshot()
+
+
+def test_a_naive_pandas_timestamp_is_refused_as_a_naive_datetime_is() -> None:
+    with pytest.raises(convstate.InvalidInputError, match="naive datetime"):
+        new_engine().inbound(NUMBER, contact(0), at=pd.Timestamp(T0 + HOUR, unit="ms"))
+    with pytest.raises(convstate.InvalidInputError, match="invalid instant"):
+        new_engine().inbound(NUMBER, contact(0), at=pd.NaT)
+
+
+def test_the_package_imports_neither_pandas_nor_numpy() -> None:
+    # Duck typing only: a user without pandas or numpy installs and imports the package
+    # without them, and one with them pays no import for them. Checked in a fresh
+    # interpreter, where this module's imports are not loaded.
+    code = (
+        "import sys, array\n"
+        "import convstate\n"
+        "e = convstate.Engine(policy='cloud-2025')\n"
+        f"e.register_number('{NUMBER}', business='acme', channel='official', at={T0})\n"
+        f"r = e.run_batch(bytes([0, 1]), array.array('q', [{T0 + HOUR}] * 2), ['{NUMBER}'] * 2,"
+        f" ['{contact(0)}'] * 2, [float('nan'), 'Hi'])\n"
+        "assert r.names() == ['applied', 'allowed'], r.names()\n"
+        f"e.inbound('{NUMBER}', '{contact(0)}', at={T0 + 2 * HOUR})\n"
+        "e.process([])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas'))\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
