@@ -396,8 +396,8 @@ class Engine:
         ``TypeError``. Columns are lists, tuples or other sized
         sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with
         ``languages[row]`` and optional positional ``params[row]``. In ``texts``,
-        ``templates``, ``languages`` and ``params``, ``None``, a float NaN and pandas' ``NA``
-        all mean missing (an empty cell of a CSV read with pandas); the other columns need a
+        ``templates``, ``languages`` and ``params``, ``None``, a float NaN (of any numpy float
+        type, ``float32`` too) and pandas' ``NA`` all mean missing (an empty cell of a CSV read with pandas); the other columns need a
         value in every row, and a missing one raises ``TypeError`` naming its column and row. Other message kinds,
         groups, idempotency keys and the other event types go through ``handle`` or
         ``process_bytes``.

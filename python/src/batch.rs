@@ -173,9 +173,10 @@ fn column_value_error(column: &str, row: usize, problem: impl std::fmt::Display)
 
 /// Which missing value an item is, if it is one: `None`, a float NaN (what pandas and numpy
 /// put in an object or string column for an empty cell; any float that is not equal to
-/// itself, `numpy.float64` included) or pandas' `NA` (a `StringDtype` column's, recognised by
-/// its class so that pandas is never imported). Called only for an item that is not a str,
-/// so the rows of text pay nothing for it.
+/// itself, `numpy.float64` included), a NaN of numpy's other float types (`float32`,
+/// `float16`, `longdouble`: no `float` subclasses) or pandas' `NA` (a `StringDtype`
+/// column's, recognised by its class so that pandas is never imported). Called only for an
+/// item that is not a str, so the rows of text pay nothing for it.
 fn missing_value(item: &Bound<'_, PyAny>) -> Option<&'static str> {
     if item.is_none() {
         return Some("None");
@@ -184,7 +185,29 @@ fn missing_value(item: &Bound<'_, PyAny>) -> Option<&'static str> {
         // A float not equal to itself (`is_nan`), whichever NaN object it is.
         return float.value().is_nan().then_some("NaN");
     }
-    is_pandas_na(item).then_some("pd.NA")
+    if is_pandas_na(item) {
+        return Some("pd.NA");
+    }
+    is_numpy_float_nan(item).then_some("NaN")
+}
+
+/// A NaN of a numpy float type that is no `float` subclass (`float32`, `float16`,
+/// `longdouble`), known by its `dtype.kind` (`"f"`) without importing numpy: a `float64`
+/// NaN meant missing and a `float32` one (a float32 column's gap) did not.
+fn is_numpy_float_nan(item: &Bound<'_, PyAny>) -> bool {
+    let py = item.py();
+    let floating = item
+        .getattr(pyo3::intern!(py, "dtype"))
+        .and_then(|dtype| dtype.getattr(pyo3::intern!(py, "kind")))
+        .is_ok_and(|kind| {
+            kind.cast::<PyString>()
+                .is_ok_and(|kind| kind.to_str().is_ok_and(|kind| kind == "f"))
+        });
+    floating
+        && item
+            .call_method0(pyo3::intern!(py, "__float__"))
+            .and_then(|value| value.extract::<f64>())
+            .is_ok_and(f64::is_nan)
 }
 
 /// pandas' `NA`, by its class's name and module (`pandas._libs.missing`, or
