@@ -8,9 +8,21 @@ from typing_extensions import Buffer
 
 from convstate._types import ChargeCategory, FreeReason, Initiator, Reason, Verdict
 
-#: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds, or an
-#: RFC 3339 string.
-_Instant = Union[datetime, int, str]
+class _Datetime64(Protocol):
+    """A numpy ``datetime64`` scalar as the package sees it, numpy not imported: its
+    ``dtype`` names the unit and an int64 ``view`` gives the count (any other value with
+    these members is refused at runtime)."""
+
+    @property
+    def dtype(self) -> Any: ...
+    def view(self, dtype: str, /) -> Any: ...
+    def __array__(self) -> Any: ...
+
+#: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds, an
+#: RFC 3339 string, or a numpy ``datetime64`` scalar (counted from the unix epoch in its
+#: unit and read as UTC, a fraction of a millisecond dropped; ``NaT`` raises
+#: ``InvalidInputError`` naming the argument, a unit of dates ``TypeError``).
+_Instant = Union[datetime, int, str, _Datetime64]
 
 _T_co = TypeVar("_T_co", covariant=True)
 
@@ -162,7 +174,8 @@ class Engine:
     """The conversation-state engine: feed it what happened, ask it what may be sent.
 
     It never reads a clock: every call carries its instant (an aware datetime, int unix
-    milliseconds or an RFC 3339 str; a value of another type, a float or None, raises
+    milliseconds, an RFC 3339 str or a numpy ``datetime64`` read as UTC, as ``run_batch``
+    reads one, in an argument or a dict event alike; a value of another type, a float or None, raises
     ``TypeError`` naming the argument, a bad value ``InvalidInputError``). Dicts it returns
     mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
     ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,

@@ -26,7 +26,7 @@ use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PySequence, PyString, PyTuple,
 };
 
-use crate::convert::{self, type_name};
+use crate::convert::{self, type_name, Datetime64, Datetime64Unit, Millis, NOT_A_TIME};
 use crate::errors::BindingError;
 
 const APPLIED: u8 = 0;
@@ -649,82 +649,6 @@ fn instants_from_buffer(items: &BufferItems<'_>) -> PyResult<Option<Vec<i64>>> {
     Ok(Some(out))
 }
 
-/// An `at` item as unix milliseconds, or the `repr` of an integer beyond 64 bits.
-type Millis = Result<i64, String>;
-
-/// numpy's `NaT` (not a time) in a `datetime64`'s int64 count.
-const NOT_A_TIME: i64 = i64::MIN;
-
-/// The unit of a numpy `datetime64` (`"[ns]"`, `"[10ms]"`) in milliseconds: a count in it
-/// times `numerator / denominator`, rounded down, is unix milliseconds. numpy
-/// counts from the unix epoch and has no time zone: its instants are read as UTC, as an int
-/// column's milliseconds are.
-#[derive(Clone, Debug)]
-struct Datetime64Unit {
-    /// As numpy writes it, for messages: `"ns"`, `"10ms"`.
-    name: String,
-    numerator: i128,
-    denominator: i128,
-}
-
-impl Datetime64Unit {
-    /// The unit of a `dtype.str` or array-interface `typestr` such as `"<M8[ns]"`; None for
-    /// any other type (not a `datetime64`). A unit without a time of day (years, months,
-    /// weeks, days) is refused, as a `date` is: it is no instant. Finer units than
-    /// milliseconds round down, as a datetime's microseconds and an RFC 3339 string's
-    /// digits past the third do.
-    fn parse(typestr: &str) -> Option<Result<Datetime64Unit, String>> {
-        let body = typestr
-            .strip_prefix(['<', '>', '=', '|'])
-            .unwrap_or(typestr);
-        let unit = body.strip_prefix("M8")?;
-        let refused = |why: &str| {
-            Some(Err(format!(
-                "a numpy datetime64{unit} {why}; convert it with .astype(\"datetime64[ms]\") \
-                 or give int unix milliseconds"
-            )))
-        };
-        let Some(unit) = unit.strip_prefix('[').and_then(|u| u.strip_suffix(']')) else {
-            return refused("has no unit");
-        };
-        let digits = unit.bytes().take_while(u8::is_ascii_digit).count();
-        let (count, base) = unit.split_at(digits);
-        let count: i128 = if count.is_empty() {
-            1
-        } else {
-            match count.parse() {
-                Ok(count) => count,
-                Err(_) => return refused("is not understood"),
-            }
-        };
-        let (numerator, denominator): (i128, i128) = match base {
-            "h" => (3_600_000, 1),
-            "m" => (60_000, 1),
-            "s" => (1000, 1),
-            "ms" => (1, 1),
-            "us" | "\u{3bc}s" => (1, 1000),
-            "ns" => (1, 1_000_000),
-            "ps" => (1, 1_000_000_000),
-            "fs" => (1, 1_000_000_000_000),
-            "as" => (1, 1_000_000_000_000_000),
-            "Y" | "M" | "W" | "D" => return refused("holds dates, not instants"),
-            _ => return refused("is not understood"),
-        };
-        Some(Ok(Datetime64Unit {
-            name: unit.to_owned(),
-            numerator: numerator * count,
-            denominator,
-        }))
-    }
-
-    /// The unix milliseconds of a count in this unit, or (as for an int past 64 bits) the
-    /// value as given when they do not fit an `i64`. `NaT` is the caller's to refuse.
-    fn millis(&self, count: i64) -> Millis {
-        let millis = (i128::from(count) * self.numerator).div_euclid(self.denominator);
-        i64::try_from(millis).map_err(|_| format!("numpy.datetime64({count}, {:?})", self.name))
-    }
-}
-
 /// What a `NaT` in the "at" column raises: every row needs an instant.
 fn not_a_time(row: usize) -> PyErr {
     column_value_error(
@@ -787,53 +711,16 @@ fn datetime64_column(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Option<I
     Ok(Some(out))
 }
 
-/// A numpy `datetime64` scalar (an item of an object array or a list): its `dtype` names
-/// the unit, and an int64 `view` gives its count. None for any other item. Only reached
-/// for an item of no type the column otherwise takes.
+/// A numpy `datetime64` scalar (an item of an object array or a list), read by
+/// `convert::datetime64_scalar` as the typed methods read one; None for any other item.
+/// Only reached for an item of no type the column otherwise takes.
 fn datetime64_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Option<Millis>> {
-    let py = item.py();
-    if type_name(item) != "datetime64" || !item.hasattr(pyo3::intern!(py, "dtype"))? {
-        return Ok(None);
-    }
-    let typestr = item
-        .getattr(pyo3::intern!(py, "dtype"))?
-        .getattr(pyo3::intern!(py, "str"))?;
-    let Ok(typestr) = typestr.cast_into::<PyString>() else {
-        return Ok(None);
-    };
-    let typestr = typestr.to_cow()?;
-    let unit = match Datetime64Unit::parse(&typestr) {
-        None => return Ok(None),
-        Some(Ok(unit)) => Some(unit),
-        Some(Err(problem)) => {
-            // numpy's NaT has no unit of its own (`"<M8"`): it is missing, not refused.
-            if typestr.ends_with("M8") {
-                None
-            } else {
-                return Err(column_error("at", row, problem));
-            }
-        }
-    };
-    let order = typestr.chars().next().filter(|c| "<>=".contains(*c));
-    let counted = item.call_method1(
-        pyo3::intern!(py, "view"),
-        (format!("{}i8", order.unwrap_or('=')),),
-    )?;
-    let Some(count) = convert::python_int(&counted)? else {
-        return Ok(None);
-    };
-    let count: i64 = count.extract()?;
-    if count == NOT_A_TIME {
-        return Err(not_a_time(row));
-    }
-    match unit {
-        Some(unit) => Ok(Some(unit.millis(count))),
-        None => Err(column_error(
-            "at",
-            row,
-            "a numpy datetime64 without a unit; give it one, e.g. datetime64[ms]",
-        )),
-    }
+    Ok(match convert::datetime64_scalar(item)? {
+        None => None,
+        Some(Datetime64::Instant(millis)) => Some(millis),
+        Some(Datetime64::NotATime) => return Err(not_a_time(row)),
+        Some(Datetime64::Refused(problem)) => return Err(column_error("at", row, problem)),
+    })
 }
 
 /// The `at` column: unix milliseconds, and the rows whose integer does not fit 64 bits

@@ -18,7 +18,7 @@ use pyo3::types::{
 };
 use serde_json::Value;
 
-use crate::errors::{BindingError, BindingResult};
+use crate::errors::{self, BindingError, BindingResult};
 
 /// Nested containers deeper than this are refused: it bounds recursion, so a list that
 /// contains itself is an error instead of a stack overflow.
@@ -197,17 +197,37 @@ pub(crate) fn python_int<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Boun
 }
 
 /// An instant argument `name` of `method`: an aware `datetime`, int unix milliseconds (an
-/// `int` or any integer with `__index__`) or an RFC 3339 string. A value of another type
-/// (a float, a list, None) is a `TypeError` naming the argument; one of these types that is
-/// no instant (a naive datetime, a bad string, an int out of range) the engine's error.
+/// `int` or any integer with `__index__`), an RFC 3339 string or a numpy `datetime64`
+/// scalar (read in its unit as UTC, as `run_batch` reads one). A value of another type (a
+/// float, a list, None) is a `TypeError` naming the argument, as is a `datetime64` of
+/// dates; one of these types that is no instant (a naive datetime, a bad string, an int out
+/// of range) the engine's error, and `NaT` an `invalid_instant` naming the argument.
 pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingResult<Instant> {
-    instant_value(value)?.ok_or_else(|| {
-        PyTypeError::new_err(format!(
-            "{method}: {name} must be {}",
-            instant_type_problem(value)
-        ))
-        .into()
-    })
+    if let Some(at) = instant_value(value)? {
+        return Ok(at);
+    }
+    let millis = match datetime64_scalar(value)? {
+        Some(Datetime64::Instant(Ok(millis))) => millis,
+        Some(Datetime64::Instant(Err(input))) => return Err(instant_beyond_64_bits(input).into()),
+        Some(Datetime64::NotATime) => {
+            let error = Error::InvalidInstant {
+                input: repr(value),
+                problem: NOT_A_TIME_PROBLEM.into(),
+            };
+            return Err(errors::with_context(&error, &format!("{method}: {name}")).into());
+        }
+        Some(Datetime64::Refused(problem)) => {
+            return Err(PyTypeError::new_err(format!("{method}: {name}: {problem}")).into())
+        }
+        None => {
+            return Err(PyTypeError::new_err(format!(
+                "{method}: {name} must be {}",
+                instant_type_problem(value)
+            ))
+            .into())
+        }
+    };
+    Ok(Instant::from_unix_millis(millis)?)
 }
 
 /// What an instant of the wrong type gets: the types that would do, and the one given.
@@ -240,6 +260,144 @@ pub(crate) fn instant_value(value: &Bound<'_, PyAny>) -> BindingResult<Option<In
     };
     Ok(Some(Instant::from_unix_millis(millis)?))
 }
+
+/// An instant as unix milliseconds, or the `repr` of a value whose milliseconds do not fit
+/// 64 bits (an `error` row in `run_batch`, an `invalid_instant` error elsewhere).
+pub(crate) type Millis = Result<i64, String>;
+
+/// numpy's `NaT` (not a time) in a `datetime64`'s int64 count.
+pub(crate) const NOT_A_TIME: i64 = i64::MIN;
+
+/// The unit of a numpy `datetime64` (`"[ns]"`, `"[10ms]"`) in milliseconds: a count in it
+/// times `numerator / denominator`, rounded down, is unix milliseconds. numpy
+/// counts from the unix epoch and has no time zone: its instants are read as UTC, as an int
+/// column's milliseconds are.
+#[derive(Clone, Debug)]
+pub(crate) struct Datetime64Unit {
+    /// As numpy writes it, for messages: `"ns"`, `"10ms"`.
+    name: String,
+    numerator: i128,
+    denominator: i128,
+}
+
+impl Datetime64Unit {
+    /// The unit of a `dtype.str` or array-interface `typestr` such as `"<M8[ns]"`; None for
+    /// any other type (not a `datetime64`). A unit without a time of day (years, months,
+    /// weeks, days) is refused, as a `date` is: it is no instant. Finer units than
+    /// milliseconds round down, as a datetime's microseconds and an RFC 3339 string's
+    /// digits past the third do.
+    pub(crate) fn parse(typestr: &str) -> Option<Result<Datetime64Unit, String>> {
+        let body = typestr
+            .strip_prefix(['<', '>', '=', '|'])
+            .unwrap_or(typestr);
+        let unit = body.strip_prefix("M8")?;
+        let refused = |why: &str| {
+            Some(Err(format!(
+                "a numpy datetime64{unit} {why}; convert it with .astype(\"datetime64[ms]\") \
+                 or give int unix milliseconds"
+            )))
+        };
+        let Some(unit) = unit.strip_prefix('[').and_then(|u| u.strip_suffix(']')) else {
+            return refused("has no unit");
+        };
+        let digits = unit.bytes().take_while(u8::is_ascii_digit).count();
+        let (count, base) = unit.split_at(digits);
+        let count: i128 = if count.is_empty() {
+            1
+        } else {
+            match count.parse() {
+                Ok(count) => count,
+                Err(_) => return refused("is not understood"),
+            }
+        };
+        let (numerator, denominator): (i128, i128) = match base {
+            "h" => (3_600_000, 1),
+            "m" => (60_000, 1),
+            "s" => (1000, 1),
+            "ms" => (1, 1),
+            "us" | "\u{3bc}s" => (1, 1000),
+            "ns" => (1, 1_000_000),
+            "ps" => (1, 1_000_000_000),
+            "fs" => (1, 1_000_000_000_000),
+            "as" => (1, 1_000_000_000_000_000),
+            "Y" | "M" | "W" | "D" => return refused("holds dates, not instants"),
+            _ => return refused("is not understood"),
+        };
+        Some(Ok(Datetime64Unit {
+            name: unit.to_owned(),
+            numerator: numerator * count,
+            denominator,
+        }))
+    }
+
+    /// The unix milliseconds of a count in this unit, or (as for an int past 64 bits) the
+    /// value as given when they do not fit an `i64`. `NaT` is the caller's to refuse.
+    pub(crate) fn millis(&self, count: i64) -> Millis {
+        let millis = (i128::from(count) * self.numerator).div_euclid(self.denominator);
+        i64::try_from(millis).map_err(|_| format!("numpy.datetime64({count}, {:?})", self.name))
+    }
+}
+
+/// What a numpy `datetime64` scalar holds.
+pub(crate) enum Datetime64 {
+    /// Its instant in unix milliseconds (counted in its unit from the unix epoch, as UTC).
+    Instant(Millis),
+    /// `NaT`, numpy's missing time: the caller refuses it, naming where it was.
+    NotATime,
+    /// A unit that holds no instant (dates, none): why, as a sentence.
+    Refused(String),
+}
+
+/// A numpy `datetime64` scalar, read without importing numpy: its class name, its
+/// `dtype.str` naming the unit (`"<M8[ns]"`; `"<M8"` for a `NaT` without one) and an int64
+/// `view` giving its count. The one reading of it, for `run_batch`'s items and for every
+/// other instant argument or event field. None for any other value.
+pub(crate) fn datetime64_scalar(item: &Bound<'_, PyAny>) -> PyResult<Option<Datetime64>> {
+    let py = item.py();
+    if type_name(item) != "datetime64" || !item.hasattr(pyo3::intern!(py, "dtype"))? {
+        return Ok(None);
+    }
+    let typestr = item
+        .getattr(pyo3::intern!(py, "dtype"))?
+        .getattr(pyo3::intern!(py, "str"))?;
+    let Ok(typestr) = typestr.cast_into::<PyString>() else {
+        return Ok(None);
+    };
+    let typestr = typestr.to_cow()?;
+    let unit = match Datetime64Unit::parse(&typestr) {
+        None => return Ok(None),
+        Some(Ok(unit)) => Some(unit),
+        Some(Err(problem)) => {
+            // numpy's NaT has no unit of its own (`"<M8"`): it is missing, not refused.
+            if typestr.ends_with("M8") {
+                None
+            } else {
+                return Ok(Some(Datetime64::Refused(problem)));
+            }
+        }
+    };
+    let order = typestr.chars().next().filter(|c| "<>=".contains(*c));
+    let counted = item.call_method1(
+        pyo3::intern!(py, "view"),
+        (format!("{}i8", order.unwrap_or('=')),),
+    )?;
+    let Some(count) = python_int(&counted)? else {
+        return Ok(None);
+    };
+    let count: i64 = count.extract()?;
+    if count == NOT_A_TIME {
+        return Ok(Some(Datetime64::NotATime));
+    }
+    Ok(Some(match unit {
+        Some(unit) => Datetime64::Instant(unit.millis(count)),
+        None => Datetime64::Refused(
+            "a numpy datetime64 without a unit; give it one, e.g. datetime64[ms]".into(),
+        ),
+    }))
+}
+
+/// Why `NaT` is refused where an instant belongs.
+const NOT_A_TIME_PROBLEM: &str = "NaT (a missing time) is no instant";
 
 /// An integer instant that does not fit 64 bits, named by its `repr`.
 pub(crate) fn instant_beyond_64_bits(input: String) -> convstate::Error {
@@ -344,7 +502,8 @@ impl<'a> Path<'a> {
 }
 
 /// A Python value as JSON, for the wire format. Datetimes become int milliseconds (naive
-/// ones are refused), timedeltas int milliseconds (refused unless whole), tuples arrays.
+/// ones are refused), as do numpy `datetime64` scalars (read as UTC in their unit; `NaT`
+/// refused), timedeltas int milliseconds (refused unless whole), tuples arrays.
 pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, BindingError> {
     to_json_at(value, &Path::ROOT, 0).map(Json::into_value)
 }
@@ -429,6 +588,23 @@ fn to_json_at(
         Ok(Json::Scalar(Value::from(timedelta_millis(value, path)?)))
     } else if let Some(int) = python_int(value)? {
         int_json(value, &int, path)
+    } else if let Some(datetime64) = datetime64_scalar(value)? {
+        // Int milliseconds, as a datetime's; refused as an instant argument's is, naming
+        // the field.
+        match datetime64 {
+            Datetime64::Instant(Ok(millis)) => Ok(Json::Scalar(Value::from(millis))),
+            Datetime64::Instant(Err(input)) => Err(Error::InvalidInstant {
+                input,
+                problem: path.describe("milliseconds outside the 64-bit range"),
+            }
+            .into()),
+            Datetime64::NotATime => Err(Error::InvalidInstant {
+                input: repr(value),
+                problem: path.describe(NOT_A_TIME_PROBLEM),
+            }
+            .into()),
+            Datetime64::Refused(problem) => Err(invalid_event(path.describe(problem))),
+        }
     } else if let Ok(mapping) = value.cast::<PyMapping>() {
         // Any other `collections.abc.Mapping` (a `MappingProxyType`, a `UserDict`): the
         // stubs promise `Mapping`, not `dict`.

@@ -355,3 +355,95 @@ def test_the_package_imports_neither_pandas_nor_numpy() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+DATETIME64_UNITS = ["ns", "us", "ms", "s"]
+
+
+@pytest.mark.parametrize("unit", DATETIME64_UNITS)
+def test_typed_methods_take_a_numpy_datetime64_as_run_batch_does(unit: str) -> None:
+    # An item of df["at"].to_numpy() was read by run_batch but refused by inbound, send,
+    # check_send, tick, conversation and handle_webhook ("got datetime64"). It is read the
+    # same way: in its unit, as UTC, a fraction of a millisecond dropped.
+    at = np.datetime64(T0 + HOUR, "ms").astype(f"datetime64[{unit}]")
+    if unit in ("us", "ns"):
+        at += np.timedelta64(999, "us")
+    engine, reference = new_engine(), new_engine()
+    engine.inbound(NUMBER, contact(0), at=at)
+    reference.inbound(NUMBER, contact(0), at=T0 + HOUR)
+    assert engine.check_send(NUMBER, contact(0), text="Hi", at=at) == \
+        reference.check_send(NUMBER, contact(0), text="Hi", at=T0 + HOUR)
+    assert engine.send(NUMBER, contact(0), text="Hi", at=at) == \
+        reference.send(NUMBER, contact(0), text="Hi", at=T0 + HOUR)
+    assert engine.conversation(NUMBER, contact(0), at=at) == \
+        reference.conversation(NUMBER, contact(0), at=T0 + HOUR)
+    engine.tick(at)
+    reference.tick(T0 + HOUR)
+    assert engine.effects() == reference.effects()
+    assert engine.snapshot() == reference.snapshot()
+    sharded, sharded_reference = (new_engine(convstate.ShardedEngine) for _ in range(2))
+    assert sharded.tick(at) == sharded_reference.tick(T0 + HOUR)
+    assert sharded.snapshot() == sharded_reference.snapshot()
+
+
+@pytest.mark.parametrize("unit", DATETIME64_UNITS)
+def test_events_given_as_dicts_take_a_numpy_datetime64(unit: str) -> None:
+    # handle() and process() with dicts (df.to_dict("records") of a to_numpy() column, or an
+    # event built from one): "has no JSON form" before.
+    millis = [T0 + HOUR, T0 + 2 * HOUR]
+    at = [np.datetime64(m, "ms").astype(f"datetime64[{unit}]") for m in millis]
+    expected = new_engine().process(inbound_events(millis))
+    assert new_engine().process(inbound_events(at)) == expected
+    engine, reference = new_engine(), new_engine()
+    for event, plain in zip(inbound_events(at), inbound_events(millis)):
+        assert engine.handle(event) == reference.handle(plain)
+    assert engine.snapshot() == reference.snapshot()
+    sharded = new_engine(convstate.ShardedEngine)
+    assert sharded.process(inbound_events(at)) == \
+        new_engine(convstate.ShardedEngine).process(inbound_events(millis))
+
+
+def test_a_numpy_not_a_time_is_refused_naming_the_argument() -> None:
+    engine = new_engine()
+    before = engine.snapshot()
+    for nat in (np.datetime64("NaT"), np.datetime64("NaT", "ns")):
+        with pytest.raises(convstate.InvalidInputError, match=r"^inbound: at: invalid instant "
+                                                              r".*NaT.*no instant") as caught:
+            engine.inbound(NUMBER, contact(0), at=nat)
+        assert caught.value.code == "invalid_instant"
+        with pytest.raises(convstate.InvalidInputError, match=r"^tick: at: .*NaT"):
+            engine.tick(nat)
+        with pytest.raises(convstate.InvalidInputError, match=r"^check_send: at: .*NaT"):
+            engine.check_send(NUMBER, contact(0), text="Hi", at=nat)
+        with pytest.raises(convstate.InvalidInputError,
+                           match=r'invalid instant .*NaT.*field "at": NaT'):
+            engine.handle(inbound_events([nat])[0])
+        with pytest.raises(convstate.InvalidInputError,
+                           match=r'^process: event 1: invalid instant .*field "at": NaT'):
+            engine.process(inbound_events([T0 + HOUR, nat]))
+    assert engine.snapshot() == before
+
+
+def test_a_numpy_datetime64_of_dates_is_refused_as_a_date_is() -> None:
+    engine = new_engine()
+    day = np.datetime64("2026-11-02", "D")
+    with pytest.raises(TypeError, match=r"^inbound: at: a numpy datetime64\[D\] holds dates"):
+        engine.inbound(NUMBER, contact(0), at=day)
+    with pytest.raises(convstate.InvalidInputError,
+                       match=r'field "at": a numpy datetime64\[D\] holds dates'):
+        engine.handle(inbound_events([day])[0])
+    with pytest.raises(TypeError, match=r"^inbound: at must be an aware datetime.*got date$"):
+        engine.inbound(NUMBER, contact(0), at=day.item())
+
+
+def test_a_numpy_datetime64_out_of_range_is_the_engines_error() -> None:
+    # As an int of the same milliseconds is.
+    far = np.datetime64(2**62, "ms")
+    with pytest.raises(convstate.InvalidInputError) as caught:
+        new_engine().inbound(NUMBER, contact(0), at=far)
+    with pytest.raises(convstate.InvalidInputError) as as_int:
+        new_engine().inbound(NUMBER, contact(0), at=2**62)
+    assert caught.value.code == as_int.value.code
+    beyond = np.datetime64(2**62, "h")  # its milliseconds do not fit 64 bits
+    with pytest.raises(convstate.InvalidInputError, match="outside the 64-bit range"):
+        new_engine().inbound(NUMBER, contact(0), at=beyond)
