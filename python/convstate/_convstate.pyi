@@ -403,8 +403,10 @@ class Engine:
         go. ``at``: int unix milliseconds, or any instant the other methods take; an
         ``array.array('q')`` or numpy int64 array of milliseconds is read in one go (fastest),
         a float buffer raises ``TypeError``. A numpy ``datetime64`` array or item (a column's
-        ``to_numpy()`` without a time zone) counts from the unix epoch and is read as UTC in
-        its unit, a fraction of a millisecond dropped; ``NaT`` raises ``ValueError`` naming
+        ``to_numpy()`` without a time zone), or a pandas Series of such a column
+        (``df["at"]``, read as its array), counts from the unix epoch and is read as UTC in
+        its unit, a fraction of a millisecond dropped (a tz-aware column's Timestamps are
+        aware datetimes; naive datetime objects are refused as everywhere); ``NaT`` raises ``ValueError`` naming
         the row, and a unit of dates (``datetime64[D]``, weeks, months, years)
         ``TypeError``. Columns are lists, tuples or other sized
         sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with

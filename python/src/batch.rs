@@ -711,6 +711,45 @@ fn datetime64_column(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Option<I
     Ok(Some(out))
 }
 
+/// A column of numpy `datetime64` data without an array interface of its own: a pandas
+/// Series of a datetime dtype without a time zone (`df["at"]`), whose items are naive
+/// Timestamps, refused one by one as naive datetimes are. The data is numpy's, so the
+/// column is read as its `to_numpy()` is, as UTC: its numpy array (`__array__()`, a view
+/// of the same data) goes through `datetime64_column`. Known by its `dtype`, one of numpy's
+/// own classes naming a `datetime64` unit; a tz-aware Series (pandas' dtype class, whose
+/// `str` is an `M8` too) is none and is read item by item, its aware Timestamps as
+/// datetimes. None for any other column.
+fn datetime64_series(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Option<Instants>> {
+    let py = value.py();
+    if value.is_instance_of::<PyList>()
+        || value.is_instance_of::<PyTuple>()
+        || !value.hasattr(pyo3::intern!(py, "__array__"))?
+        || !value.hasattr(pyo3::intern!(py, "dtype"))?
+    {
+        return Ok(None);
+    }
+    let dtype = value.getattr(pyo3::intern!(py, "dtype"))?;
+    let numpy_dtype = dtype.get_type().module().is_ok_and(|module| {
+        module
+            .to_str()
+            .is_ok_and(|m| m == "numpy" || m.starts_with("numpy."))
+    });
+    if !numpy_dtype {
+        return Ok(None);
+    }
+    let Ok(typestr) = dtype.getattr(pyo3::intern!(py, "str")) else {
+        return Ok(None);
+    };
+    let Ok(typestr) = typestr.cast_into::<PyString>() else {
+        return Ok(None);
+    };
+    if Datetime64Unit::parse(&typestr.to_cow()?).is_none() {
+        return Ok(None);
+    }
+    let array = value.call_method0(pyo3::intern!(py, "__array__"))?;
+    datetime64_column(&array, rows)
+}
+
 /// A numpy `datetime64` scalar (an item of an object array or a list), read by
 /// `convert::datetime64_scalar` as the typed methods read one; None for any other item.
 /// Only reached for an item of no type the column otherwise takes.
@@ -819,6 +858,9 @@ fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
         }
     }
     if let Some(instants) = datetime64_column(value, rows)? {
+        return Ok(instants);
+    }
+    if let Some(instants) = datetime64_series(value, rows)? {
         return Ok(instants);
     }
     let mut out = Instants {

@@ -447,3 +447,52 @@ def test_a_numpy_datetime64_out_of_range_is_the_engines_error() -> None:
     beyond = np.datetime64(2**62, "h")  # its milliseconds do not fit 64 bits
     with pytest.raises(convstate.InvalidInputError, match="outside the 64-bit range"):
         new_engine().inbound(NUMBER, contact(0), at=beyond)
+
+
+@pytest.mark.parametrize("unit", DATETIME64_UNITS)
+def test_a_series_of_datetime64_without_a_time_zone_is_read_as_its_array(unit: str) -> None:
+    # df["at"] of a naive datetime column: its to_numpy() (a datetime64 array) was read as UTC
+    # while the Series itself was refused, its items being naive Timestamps ("naive
+    # datetime"). The Series is read as its array: counted from the unix epoch as UTC.
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms").astype(f"datetime64[{unit}]")
+    df = frame(at)
+    assert df["at"].dtype == np.dtype(f"datetime64[{unit}]")
+    assert run_frame(df) == plain_result()
+    assert run_frame(df, engine_class=convstate.ShardedEngine) == \
+        plain_result(convstate.ShardedEngine)
+
+
+def test_a_csv_with_parsed_dates_runs_as_its_rows() -> None:
+    # read_csv(parse_dates=...) of RFC 3339 times with a Z gives a tz-aware column, without
+    # one a naive datetime64 column: both run as the int milliseconds.
+    df = frame()
+    df["at"] = pd.to_datetime(df["at"], unit="ms", utc=True)
+    for with_zone in (True, False):
+        csv = io.StringIO()
+        written = df if with_zone else df.assign(at=df["at"].dt.tz_localize(None))
+        written.drop(columns="params").to_csv(csv, index=False)
+        csv.seek(0)
+        read = pd.read_csv(csv, dtype={"numbers": str, "contacts": str}, parse_dates=["at"])
+        assert (read["at"].dt.tz is not None) == with_zone
+        read["params"] = ROWS["params"]
+        assert run_frame(read) == plain_result()
+
+
+def test_a_not_a_time_in_a_datetime64_series_names_its_row() -> None:
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms")
+    at[3] = pd.NaT
+    engine = new_engine()
+    before = engine.snapshot()
+    with pytest.raises(ValueError, match=r'run_batch: column "at", row 3: NaT'):
+        engine.run_batch(ROWS["kinds"], at, ROWS["numbers"], ROWS["contacts"], ROWS["texts"])
+    assert engine.snapshot() == before
+
+
+def test_naive_datetimes_outside_a_datetime64_column_are_still_refused() -> None:
+    # Only numpy's datetime64 data is read as UTC: naive datetime objects (an object Series
+    # of them, its tolist(), a naive Timestamp) stay refused, as in the typed methods.
+    at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms")
+    for column in (at.astype(object), at.tolist(), [*ROWS["at"][:-1], at.iloc[-1]]):
+        with pytest.raises(ValueError, match=r'column "at", row \d+: .*naive datetime'):
+            new_engine().run_batch(ROWS["kinds"], column, ROWS["numbers"], ROWS["contacts"],
+                                   ROWS["texts"])
