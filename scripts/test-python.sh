@@ -2,8 +2,9 @@
 # Builds the Python wheel, installs it into a fresh virtual environment the way a user would
 # (pip install of the built wheel, not `maturin develop`), checks the stubs against the
 # installed module with mypy.stubtest, and runs the pytest suite against the installed
-# package. Needs only Python >= 3.10 with venv/pip (and PyPI, for the pinned test tools,
-# numpy and pandas among them) and the Rust toolchain.
+# package. Needs Python >= 3.11 with venv/pip (and PyPI, for the pinned test tools, numpy and
+# pandas among them) and the Rust toolchain. The package itself supports 3.10; the pinned
+# numpy 2.4 and pandas 3.1 that its tests run against need 3.11.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
