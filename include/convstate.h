@@ -101,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 10
+#define CONVSTATE_ABI_VERSION 11
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -2693,8 +2693,9 @@ convstate_result convstate_engine_handle_json(struct convstate_engine *engine,
  * `{"type":"skipped","path":...,"reason":...}` for an item that changes no state. A body that
  * is not a webhook at all gives one `error` line. `at_ms` (unix milliseconds) is when the
  * body was received: used only for items without a timestamp of their own. Template and
- * account webhooks name only the WABA: it maps to the business named by the WABA id, else to
- * the only business. As with `convstate_engine_handle_json`, the result code reports only
+ * account webhooks name only the WABA: it maps to the business `convstate_engine_map_waba`
+ * mapped it to, else to the business named by the WABA id, else (no WABA mapped) to the
+ * only business. As with `convstate_engine_handle_json`, the result code reports only
  * problems of the call itself, and the effects the payload caused are delivered here (not
  * also by `convstate_engine_poll_effect`). Unlike that door, this one delivers only them:
  * effects that earlier typed calls left queued stay queued for
@@ -2705,6 +2706,24 @@ convstate_result convstate_engine_handle_webhook(struct convstate_engine *engine
                                                  const uint8_t *body,
                                                  size_t body_len,
                                                  struct convstate_string *out);
+
+/**
+ * Maps a WhatsApp Business Account id (`waba_id`, the `entry[].id` that template and
+ * account webhooks name their account by) to the business `business` names, for this
+ * handle's `convstate_engine_handle_webhook`. An engine with one business needs no mapping,
+ * and neither does a business registered under its WABA id; with several, a template or
+ * account webhook of an unmapped WABA applies to none (an `unrecognized` line), and once
+ * any WABA is mapped, an unmapped one is no account of this engine's. The mapping is the
+ * handle's, not the engine's state: snapshots do not carry it, so map again after
+ * `convstate_engine_restore`. `CONVSTATE_ERR_INVALID_EVENT` for an empty WABA id, a business
+ * name no engine registers (1 to 256 characters, no control characters) or a WABA mapped
+ * to another business already (mapping it again to the same one is no change).
+ */
+convstate_result convstate_engine_map_waba(struct convstate_engine *engine,
+                                           const char *waba_id,
+                                           size_t waba_id_len,
+                                           const char *business,
+                                           size_t business_len);
 
 /**
  * A free-form text message.
@@ -2977,6 +2996,18 @@ convstate_result convstate_sharded_engine_handle_webhook(const struct convstate_
                                                          const uint8_t *body,
                                                          size_t body_len,
                                                          struct convstate_string *out);
+
+/**
+ * As `convstate_engine_map_waba`, for this sharded handle's
+ * `convstate_sharded_engine_handle_webhook` (a business is found across the shards). Safe to
+ * call while other threads feed webhooks: each body is read under the mapping as it was when
+ * its call began.
+ */
+convstate_result convstate_sharded_engine_map_waba(const struct convstate_sharded_engine *engine,
+                                                   const char *waba_id,
+                                                   size_t waba_id_len,
+                                                   const char *business,
+                                                   size_t business_len);
 
 /**
  * As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is

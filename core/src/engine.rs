@@ -2059,7 +2059,7 @@ fn saved(e: Error) -> Error {
     }
 }
 
-fn check_business_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_business_name(name: &str) -> Result<(), Error> {
     let chars = name.chars().count();
     if chars == 0 || chars > 256 {
         return Err(Error::InvalidEvent {

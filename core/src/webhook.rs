@@ -39,6 +39,7 @@ use serde_json::Value;
 
 use crate::effect::Effect;
 use crate::engine::{Engine, Output};
+use crate::error::quoted;
 use crate::event::{
     DeliveryStatus, Event, Inbound, InboundKind, MessageStatusUpdate, MessagingLimitUpdate,
     NumberQualityUpdate, NumberRestrictionUpdate, PreferenceValue, ProviderPricing,
@@ -153,6 +154,34 @@ impl WebhookReader {
         self.businesses_by_waba
             .insert(waba_id.to_owned(), business.to_owned());
         self
+    }
+
+    /// Maps a WABA id to a business name, in place, for hosts that learn their accounts one
+    /// at a time (the C library's `convstate_engine_map_waba`). Refuses what could only be
+    /// a host's mistake: an empty WABA id, a business name no engine registers, and a WABA
+    /// mapped to another business already (mapping it again to the same one is no change).
+    pub fn map_business(&mut self, waba_id: &str, business: &str) -> Result<(), Error> {
+        if waba_id.is_empty() {
+            return Err(Error::InvalidEvent {
+                problem: "WABA id is empty".into(),
+            });
+        }
+        crate::engine::check_business_name(business)?;
+        match self.businesses_by_waba.get(waba_id) {
+            Some(earlier) if earlier != business => Err(Error::InvalidEvent {
+                problem: format!(
+                    "WABA {:?} is mapped to business {:?} already: a WABA belongs to one business",
+                    quoted(waba_id),
+                    quoted(earlier)
+                ),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.businesses_by_waba
+                    .insert(waba_id.to_owned(), business.to_owned());
+                Ok(())
+            }
+        }
     }
 
     /// Parses a body into items without changing the engine. `received_at` is used only
@@ -978,7 +1007,7 @@ impl Parser<'_> {
             return Err(format!(
                 "WABA {} is not mapped: the reader maps {} other WABA id(s) to businesses; \
                  map this one too (WebhookReader::with_business, Python waba_businesses, \
-                 CLI --waba-business)",
+                 C convstate_engine_map_waba, CLI --waba-business)",
                 waba.unwrap_or("(no entry id)"),
                 self.reader.businesses_by_waba.len()
             ));
@@ -987,8 +1016,10 @@ impl Parser<'_> {
             Ok([only]) => Ok(only),
             Err(none) if none.is_empty() => Err("no business is registered".into()),
             Err(_) => Err(format!(
-                "WABA {} maps to no business: several are registered; map it with \
-                 WebhookReader::with_business or name the business by the WABA id",
+                "WABA {} maps to no business: several are registered; map it \
+                 (WebhookReader::with_business, Python waba_businesses, C \
+                 convstate_engine_map_waba, CLI --waba-business) or name the business by \
+                 the WABA id",
                 waba.unwrap_or("(no entry id)")
             )),
         }

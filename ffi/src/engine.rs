@@ -11,6 +11,7 @@ use convstate_core::event::{
     UserPreference,
 };
 use convstate_core::template::{Button, Quality, TemplateStatus};
+use convstate_core::webhook::WebhookReader;
 use convstate_core::{
     ConversationId, Decision, Engine, InboundRef, Policy, SendRequestRef, SendToRef,
 };
@@ -32,11 +33,17 @@ use crate::message::convstate_message;
 #[derive(Debug)]
 pub struct convstate_engine {
     pub(crate) engine: Engine,
+    /// The WABA ids `convstate_engine_map_waba` mapped, for this handle's webhook door: the
+    /// host's configuration, as a Rust host's `WebhookReader`, so snapshots do not carry it.
+    pub(crate) webhooks: WebhookReader,
 }
 
 impl convstate_engine {
     pub(crate) fn boxed(engine: Engine) -> *mut convstate_engine {
-        Box::into_raw(Box::new(convstate_engine { engine }))
+        Box::into_raw(Box::new(convstate_engine {
+            engine,
+            webhooks: WebhookReader::new(),
+        }))
     }
 }
 

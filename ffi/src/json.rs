@@ -3,7 +3,6 @@
 
 use std::ffi::c_char;
 
-use convstate_core::webhook::WebhookReader;
 use convstate_core::Instant;
 
 use crate::boundary::{
@@ -127,8 +126,9 @@ pub unsafe extern "C" fn convstate_engine_handle_json(
 /// `{"type":"skipped","path":...,"reason":...}` for an item that changes no state. A body that
 /// is not a webhook at all gives one `error` line. `at_ms` (unix milliseconds) is when the
 /// body was received: used only for items without a timestamp of their own. Template and
-/// account webhooks name only the WABA: it maps to the business named by the WABA id, else to
-/// the only business. As with `convstate_engine_handle_json`, the result code reports only
+/// account webhooks name only the WABA: it maps to the business `convstate_engine_map_waba`
+/// mapped it to, else to the business named by the WABA id, else (no WABA mapped) to the
+/// only business. As with `convstate_engine_handle_json`, the result code reports only
 /// problems of the call itself, and the effects the payload caused are delivered here (not
 /// also by `convstate_engine_poll_effect`). Unlike that door, this one delivers only them:
 /// effects that earlier typed calls left queued stay queued for
@@ -145,9 +145,35 @@ pub unsafe extern "C" fn convstate_engine_handle_webhook(
         let handle = unsafe { arg_mut(engine, "engine") }?;
         unsafe {
             webhook_door(at_ms, body, body_len, out, |body, at| {
-                WebhookReader::new().handle_json(&mut handle.engine, body, at)
+                handle.webhooks.handle_json(&mut handle.engine, body, at)
             })
         }
+    }
+}
+
+/// Maps a WhatsApp Business Account id (`waba_id`, the `entry[].id` that template and
+/// account webhooks name their account by) to the business `business` names, for this
+/// handle's `convstate_engine_handle_webhook`. An engine with one business needs no mapping,
+/// and neither does a business registered under its WABA id; with several, a template or
+/// account webhook of an unmapped WABA applies to none (an `unrecognized` line), and once
+/// any WABA is mapped, an unmapped one is no account of this engine's. The mapping is the
+/// handle's, not the engine's state: snapshots do not carry it, so map again after
+/// `convstate_engine_restore`. `CONVSTATE_ERR_INVALID_EVENT` for an empty WABA id, a business
+/// name no engine registers (1 to 256 characters, no control characters) or a WABA mapped
+/// to another business already (mapping it again to the same one is no change).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_map_waba(
+    engine: *mut convstate_engine,
+    waba_id: *const c_char,
+    waba_id_len: usize,
+    business: *const c_char,
+    business_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg_mut(engine, "engine") }?;
+        let waba_id = unsafe { str_arg(waba_id, waba_id_len, "waba_id") }?;
+        let business = unsafe { str_arg(business, business_len, "business") }?;
+        Ok(handle.webhooks.map_business(waba_id, business)?)
     }
 }
 

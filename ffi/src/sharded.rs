@@ -8,6 +8,8 @@
 
 use std::ffi::c_char;
 
+use parking_lot::RwLock;
+
 use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate_core::webhook::WebhookReader;
 use convstate_core::{Decision, Effect};
@@ -29,6 +31,18 @@ use crate::json::{convstate_string, webhook_door};
 #[derive(Debug)]
 pub struct convstate_sharded_engine {
     pub(crate) engine: ShardedEngine,
+    /// As `convstate_engine`'s: the WABA ids `convstate_sharded_engine_map_waba` mapped,
+    /// behind a lock since threads share the handle.
+    pub(crate) webhooks: RwLock<WebhookReader>,
+}
+
+impl convstate_sharded_engine {
+    fn boxed(engine: ShardedEngine) -> *mut convstate_sharded_engine {
+        Box::into_raw(Box::new(convstate_sharded_engine {
+            engine,
+            webhooks: RwLock::new(WebhookReader::new()),
+        }))
+    }
 }
 
 /// Creates a sharded engine of `shards` engines (1 to 4096; about one per calling thread is a
@@ -58,7 +72,7 @@ pub unsafe extern "C" fn convstate_sharded_engine_new(
         }
         let policy = unsafe { policy_arg(preset, preset_len, overrides_json, overrides_json_len) }?;
         let engine = ShardedEngine::new(policy, shards as usize)?;
-        unsafe { out.write(Box::into_raw(Box::new(convstate_sharded_engine { engine }))) };
+        unsafe { out.write(convstate_sharded_engine::boxed(engine)) };
         Ok(())
     }
 }
@@ -110,7 +124,7 @@ pub unsafe extern "C" fn convstate_sharded_engine_restore(
         engine
             .with_shard(0, |shard| check_currency(shard.policy()))
             .unwrap_or(Ok(()))?;
-        unsafe { out.write(Box::into_raw(Box::new(convstate_sharded_engine { engine }))) };
+        unsafe { out.write(convstate_sharded_engine::boxed(engine)) };
         Ok(())
     }
 }
@@ -198,9 +212,29 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_webhook(
         let handle = unsafe { arg(engine, "engine") }?;
         unsafe {
             webhook_door(at_ms, body, body_len, out, |body, at| {
-                WebhookReader::new().handle_json_sharded(&handle.engine, body, at)
+                (handle.webhooks.read()).handle_json_sharded(&handle.engine, body, at)
             })
         }
+    }
+}
+
+/// As `convstate_engine_map_waba`, for this sharded handle's
+/// `convstate_sharded_engine_handle_webhook` (a business is found across the shards). Safe to
+/// call while other threads feed webhooks: each body is read under the mapping as it was when
+/// its call began.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_map_waba(
+    engine: *const convstate_sharded_engine,
+    waba_id: *const c_char,
+    waba_id_len: usize,
+    business: *const c_char,
+    business_len: usize,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let waba_id = unsafe { str_arg(waba_id, waba_id_len, "waba_id") }?;
+        let business = unsafe { str_arg(business, business_len, "business") }?;
+        Ok(handle.webhooks.write().map_business(waba_id, business)?)
     }
 }
 

@@ -2293,6 +2293,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (8, 0xe027_20a7_dd7a_fe8e),
         (9, 0xaf29_ef9b_2738_ec3c),
         (10, 0xe07e_02ae_748b_211f),
+        (11, 0x5481_493d_1dea_3f96),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -2808,4 +2809,117 @@ fn the_inbound_structs_user_id_links_contacts_or_is_refused_as_its_comment_says(
     );
     assert!(!drain_kinds(engine).contains(&convstate_effect_kind::CONVSTATE_EFFECT_CONTACT_LINKED));
     unsafe { convstate_engine_free(engine) };
+}
+
+/// A C host with several businesses maps each WABA to its business
+/// (`convstate_engine_map_waba`, `convstate_sharded_engine_map_waba`): without it, template and
+/// account webhooks applied to none of them, and the reason named a Rust API the C library
+/// did not offer.
+#[test]
+fn a_waba_maps_to_its_business_for_the_webhook_doors() {
+    let restriction = br#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","time":1793610000,"changes":[{"field":"account_update","value":{"event":"ACCOUNT_RESTRICTION","restriction_info":[{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":1793869200}]}}]}]}"#;
+    let globex = r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"globex","number":"+15550002222","channel":"official"}"#;
+    let waba = "102290129340398";
+    let text_of = |out: *mut convstate_string| {
+        (unsafe { CStr::from_ptr(convstate_string_ptr(out)) })
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+
+    let engine = new_engine_for_webhooks();
+    json_door(engine, out, globex);
+    let feed = |out| unsafe {
+        convstate_engine_handle_webhook(engine, T0, restriction.as_ptr(), restriction.len(), out)
+    };
+    assert_eq!(feed(out), CONVSTATE_OK);
+    let unmapped = text_of(out);
+    assert!(
+        unmapped.starts_with(r#"{"type":"unrecognized""#)
+            && unmapped.contains("C convstate_engine_map_waba"),
+        "{unmapped}"
+    );
+    let map = |business: &str| unsafe {
+        convstate_engine_map_waba(engine, ptr(waba), waba.len(), ptr(business), business.len())
+    };
+    assert_eq!(map("globex"), CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        map("globex"),
+        CONVSTATE_OK,
+        "the same mapping again is no change"
+    );
+    assert_eq!(map("acme"), CONVSTATE_ERR_INVALID_EVENT);
+    assert_eq!(
+        last_error(),
+        r#"invalid event: WABA "102290129340398" is mapped to business "globex" already: a WABA belongs to one business"#
+    );
+    assert_eq!(map(""), CONVSTATE_ERR_INVALID_EVENT);
+    assert!(last_error().contains("business name"), "{}", last_error());
+    let rc = unsafe { convstate_engine_map_waba(engine, ptr(""), 0, ptr("acme"), 4) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT);
+    assert_eq!(last_error(), "invalid event: WABA id is empty");
+    let rc = unsafe { convstate_engine_map_waba(engine, null(), 3, ptr("acme"), 4) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    assert_eq!(feed(out), CONVSTATE_OK);
+    let mapped = text_of(out);
+    assert!(
+        mapped.starts_with(r#"{"type":"ack","of":"number_restriction""#)
+            && mapped.contains("+15550002222")
+            && !mapped.contains("+15550001111"),
+        "the restriction applies to globex's number alone: {mapped}"
+    );
+    unsafe { convstate_engine_free(engine) };
+
+    // The sharded handle: the same, through its own mapping.
+    let mut sharded = null_mut();
+    let preset = "cloud-2025";
+    let rc = unsafe {
+        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 2, &mut sharded)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        globex,
+    ] {
+        let rc =
+            unsafe { convstate_sharded_engine_handle_json(sharded, ptr(line), line.len(), out) };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    }
+    let feed = |out| unsafe {
+        convstate_sharded_engine_handle_webhook(
+            sharded,
+            T0,
+            restriction.as_ptr(),
+            restriction.len(),
+            out,
+        )
+    };
+    assert_eq!(feed(out), CONVSTATE_OK);
+    assert!(
+        text_of(out).starts_with(r#"{"type":"unrecognized""#),
+        "{}",
+        text_of(out)
+    );
+    let rc = unsafe {
+        convstate_sharded_engine_map_waba(sharded, ptr(waba), waba.len(), ptr("globex"), 6)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let rc = unsafe {
+        convstate_sharded_engine_map_waba(sharded, ptr(waba), waba.len(), ptr("acme"), 4)
+    };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_EVENT);
+    assert_eq!(feed(out), CONVSTATE_OK);
+    let mapped = text_of(out);
+    assert!(
+        mapped.starts_with(r#"{"type":"ack","of":"number_restriction""#)
+            && mapped.contains("+15550002222")
+            && !mapped.contains("+15550001111"),
+        "{mapped}"
+    );
+    unsafe {
+        convstate_sharded_engine_free(sharded);
+        convstate_string_free(out);
+    }
 }
