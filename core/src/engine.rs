@@ -243,6 +243,14 @@ pub(crate) struct Template {
     /// while the text is the one registered (and in snapshots older than this field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_changed_at: Option<Instant>,
+    /// Locked against editing by the provider (`template_status` `locked`, until
+    /// `unlocked`): `edit_template` is refused; sending is unchanged. Absent from snapshots
+    /// of unlocked templates (and older than this field).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
+    /// The latest lock or unlock applied: a late or repeated one changes nothing.
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub lock_event: ProviderOrder,
 }
 
 /// A message held in the pending outbox (§4).
@@ -1223,6 +1231,8 @@ impl Engine {
             flagged_at: flag_deadline.map(|_| self.clock),
             flag_lifted_at: None,
             text_changed_at,
+            locked: false,
+            lock_event: ProviderOrder::default(),
         };
         let index =
             match self

@@ -341,6 +341,12 @@ pub(crate) struct StoredTemplate {
     pub flag_lifted_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_changed_at: Option<Instant>,
+    /// Absent (unlocked) in snapshots older than the lock, and for unlocked templates, so
+    /// that an engine without locks writes what earlier builds read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
+    #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
+    pub lock_event: ProviderOrder,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -369,6 +375,8 @@ impl From<&Template> for StoredTemplate {
             flagged_at: t.flagged_at,
             flag_lifted_at: t.flag_lifted_at,
             text_changed_at: t.text_changed_at,
+            locked: t.locked,
+            lock_event: t.lock_event,
         }
     }
 }
@@ -746,6 +754,13 @@ impl Engine {
                     t.spec.name, s.clock
                 )));
             }
+            // Only a lock event locks a template, and it is kept with the lock.
+            if t.locked && t.lock_event.is_unset() {
+                return Err(corrupt(format!(
+                    "template {:?}: locked with no lock event",
+                    t.spec.name
+                )));
+            }
             // In the order they were made, which the edit limit counts from: the first the
             // oldest (the one whose period ends first), the last the newest.
             if let Some(pair) = t.edits.windows(2).find(|pair| pair[1] < pair[0]) {
@@ -787,6 +802,8 @@ impl Engine {
                 flagged_at: t.flagged_at,
                 flag_lifted_at: t.flag_lifted_at,
                 text_changed_at: t.text_changed_at,
+                locked: t.locked,
+                lock_event: t.lock_event,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }

@@ -79,11 +79,17 @@ pub enum TemplateEvent {
     LimitExceeded,
     /// Archived.
     Archived,
+    /// Locked against editing (Meta: "Locked and cannot be edited"): `edit_template` is
+    /// refused until `unlocked`. No status: sending is unchanged.
+    Locked,
+    /// The lock was lifted: the template may be edited again as its status allows.
+    Unlocked,
 }
 
 impl TemplateEvent {
-    fn status(self) -> TemplateStatus {
-        match self {
+    /// The status the event sets; `None` for a lock or unlock, which sets none.
+    fn status(self) -> Option<TemplateStatus> {
+        Some(match self {
             TemplateEvent::Approved | TemplateEvent::Unpaused | TemplateEvent::Reinstated => {
                 TemplateStatus::Approved
             }
@@ -97,6 +103,17 @@ impl TemplateEvent {
             TemplateEvent::Deleted => TemplateStatus::Deleted,
             TemplateEvent::LimitExceeded => TemplateStatus::LimitExceeded,
             TemplateEvent::Archived => TemplateStatus::Archived,
+            TemplateEvent::Locked | TemplateEvent::Unlocked => return None,
+        })
+    }
+
+    /// Whether the event locks (`Some(true)`) or unlocks (`Some(false)`) the template
+    /// against editing; `None` for a status event.
+    pub fn lock(self) -> Option<bool> {
+        match self {
+            TemplateEvent::Locked => Some(true),
+            TemplateEvent::Unlocked => Some(false),
+            _ => None,
         }
     }
 }
@@ -915,6 +932,16 @@ impl Engine {
             self.change_category(t, category, e.at);
         }
         let template = &mut self.templates[t as usize];
+        // A lock is no status (facts §5.1: "Locked and cannot be edited"; nothing is said of
+        // sending): it bars `edit_template` alone. Locks and unlocks are ordered among
+        // themselves, by their own instants (a late LOCKED does not undo a later UNLOCKED),
+        // and apart from the statuses, which they neither order nor are ordered by.
+        if let Some(locked) = e.status.lock() {
+            if template.lock_event.admit(e.at, &e.status) {
+                template.locked = locked;
+            }
+            return Ok(());
+        }
         // The pause ladder counts pauses. A quality pause (one with an end; a pacing pause has
         // none) that overlaps no counted pause is a strike, whether this report or the
         // rating behind it arrives first (the engine's own pause for that rating overlaps
@@ -1051,7 +1078,9 @@ impl Engine {
         if let Some(rated_at) = found_by_rating.filter(|&rated_at| !covers_rating(rated_at)) {
             template.uncount_pause_from(rated_at);
         }
-        let mut to = e.status.status();
+        let Some(mut to) = e.status.status() else {
+            return Ok(()); // a lock or unlock, applied above
+        };
         let mut until = match e.status {
             TemplateEvent::Paused => e.until,
             TemplateEvent::Flagged => Some(self.flag_deadline_of(e)),
@@ -1249,8 +1278,9 @@ impl Engine {
         self.set_template_status(t, to, until, reason, deadline, deadline);
     }
 
-    /// Edits a template (§5): disabled and deleted templates cannot be edited; approved ones
-    /// only as the policy allows; an edit sends the template back to review (`pending`).
+    /// Edits a template (§5): disabled and deleted templates cannot be edited, nor one the
+    /// provider locked; approved ones only as the policy allows; an edit sends the template
+    /// back to review (`pending`).
     pub fn edit_template(&mut self, e: &EditTemplate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
@@ -1275,6 +1305,13 @@ impl Engine {
             _ if template.awaiting_reinstatement => {
                 return Err(not_editable(
                     "it was disabled and is not reinstated; only a new template can replace it",
+                ));
+            }
+            // The provider would refuse the edit (Meta: "Locked and cannot be edited"),
+            // whatever the status and the edit limits; its unlock allows edits again.
+            _ if template.locked => {
+                return Err(not_editable(
+                    "the provider locked it against editing until it is unlocked",
                 ));
             }
             _ if counts_as_edit => match &self.policy.templates.edits {

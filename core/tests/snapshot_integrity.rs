@@ -1179,6 +1179,53 @@ fn a_template_disabled_at_its_flag_deadline_restores_and_a_stray_mark_is_refused
     );
 }
 
+/// A provider's lock is kept: a locked template restores locked (its edits refused), a
+/// state saved before locks were kept (no `locked`, no `lock_event`) restores its templates
+/// unlocked, and a lock with no lock event behind it is refused.
+#[test]
+fn a_template_lock_restores_and_older_states_restore_unlocked() {
+    let mut engine = small_engine();
+    let unlocked_bytes = engine.snapshot();
+    let before = body_of(&engine);
+    assert!(
+        !before.contains(r#""locked""#) && !before.contains(r#""lock_event""#),
+        "an engine without locks writes what earlier builds read"
+    );
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"template_status","at":"2026-11-02T09:10:00Z","business":"acme","name":"order_ready","language":"en","status":"locked"}"#,
+        ],
+    );
+    let edit = r#"{"type":"edit_template","at":"2026-11-02T09:20:00Z","business":"acme","name":"order_ready","language":"en","body":"Order {{1}} is ready."}"#;
+    let bytes = engine.snapshot();
+    let mut restored = Engine::restore(&bytes).expect("restores");
+    assert_eq!(restored.snapshot(), bytes);
+    let refused = restored.handle_json(edit);
+    assert!(
+        refused[0].contains(r#""error":"template_not_editable""#) && refused[0].contains("locked"),
+        "{refused:?}"
+    );
+    let body = body_of(&engine);
+    let lock = r#","locked":true"#;
+    assert!(body.contains(lock), "{body}");
+    // A late unlock, older than the lock, changes nothing after a restore either.
+    let late = r#"{"type":"template_status","at":"2026-11-02T09:05:00Z","business":"acme","name":"order_ready","language":"en","status":"unlocked"}"#;
+    assert!(restored.handle_json(late)[0].contains(r#""type":"ack""#));
+    assert!(restored.handle_json(edit)[0].contains("template_not_editable"));
+
+    // Saved before locks were kept: unlocked, edited as its status allows.
+    let mut older = Engine::restore(&unlocked_bytes).expect("restores");
+    assert!(older.handle_json(edit)[0].contains(r#""type":"ack""#));
+
+    // A lock with no lock event behind it.
+    let start = body.find(r#","lock_event":["#).expect("the lock event");
+    let end = start + body[start..].find(']').unwrap() + 1;
+    let stray = format!("{}{}", &body[..start], &body[end..]);
+    let problem = restore_refusal(&stray);
+    assert!(problem.contains("locked with no lock event"), "{problem}");
+}
+
 /// Inbound ids are kept with their senders as named. A state saved before that (no
 /// `inbound_id_senders`) restores with its ids matching any sender while remembered, as
 /// they did then; a sender that is not one of the state's names is refused.
