@@ -1564,23 +1564,10 @@ impl Parser<'_> {
                 TemplateEvent::Flagged
             }
             // Meta: "Locked and cannot be edited" (facts §5.1; `other_info` is sent "only if
-            // locked/unlocked"). Nothing is said of sending, and the template's status is
-            // reported apart; the engine keeps no lock, so `edit_template` is still judged by
-            // `templates.edits` alone (the provider would refuse an edit while locked).
-            ("LOCKED" | "UNLOCKED", _) => {
-                return self.skipped(
-                    path,
-                    format!(
-                        "template event {event:?}: the template is {} editing; sending is \
-                         unchanged, and the engine keeps no edit lock",
-                        if event == "LOCKED" {
-                            "locked against"
-                        } else {
-                            "unlocked for"
-                        }
-                    ),
-                )
-            }
+            // locked/unlocked"). Nothing is said of sending: the engine keeps the lock apart
+            // from the status, and refuses `edit_template` until the template is unlocked.
+            ("LOCKED", _) => TemplateEvent::Locked,
+            ("UNLOCKED", _) => TemplateEvent::Unlocked,
             ("APPROVED", _) => TemplateEvent::Approved,
             ("REJECTED", _) => TemplateEvent::Rejected,
             ("PENDING", _) => TemplateEvent::Pending,

@@ -886,17 +886,38 @@ fn a_call_whose_direction_cannot_be_read_fails_naming_it() {
 }
 
 #[test]
-fn a_locked_template_event_is_understood_and_changes_nothing() {
-    // Meta: "Locked and cannot be edited"; nothing is said of sending (facts §5.1). Known,
-    // so not reported as unknown; the engine keeps no edit lock, so nothing is applied.
+fn a_locked_template_refuses_edits_until_unlocked_and_is_still_sent() {
+    // Meta: "Locked and cannot be edited"; nothing is said of sending (facts §5.1). The
+    // lock is applied (it was skipped, and an edit the provider refuses was accepted).
+    let edit = |engine: &mut Engine, offset_secs: i64| {
+        wire(
+            engine,
+            &format!(
+                r#"{{"type":"edit_template","at":{},"business":"acme","name":"order_update","language":"en_US","body":"Order {{{{1}}}} has shipped."}}"#,
+                T0 + offset_secs * 1000
+            ),
+        )
+    };
     let mut engine = engine();
     let outcomes = handle(&mut engine, "template_locked.json");
-    assert!(applied(&outcomes).is_empty());
-    assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
-    let WebhookOutcome::Skipped { reason, .. } = &outcomes[0] else {
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    let [Event::TemplateStatus(e)] = applied(&outcomes)[..] else {
         panic!("{outcomes:?}")
     };
-    assert!(reason.contains("locked against editing"), "{reason}");
+    assert_eq!(
+        (e.at, e.name.as_str(), e.language.as_str(), e.status),
+        (at(0), "order_update", "en_US", TemplateEvent::Locked)
+    );
+    assert_eq!(e.category, Some(TemplateCategory::Utility));
+    assert!(effects(&outcomes).is_empty(), "a lock is no status");
+    let refused = edit(&mut engine, 60);
+    assert_eq!(refused["error"], "template_not_editable", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"order_update\"") && m.contains("locked")),
+        "{refused}"
+    );
     // Sending the template is unchanged.
     assert_eq!(
         template_view(&mut engine, "order_update", 60)["status"],
@@ -905,13 +926,19 @@ fn a_locked_template_event_is_understood_and_changes_nothing() {
     let decision = send(&mut engine, 60, UTILITY, "wamid.LOCKED1");
     assert_eq!(decision["verdict"], "allowed", "{decision}");
 
-    // Its counterpart, UNLOCKED, likewise.
+    // Its counterpart, UNLOCKED, lifts it.
     let unlocked = String::from_utf8(fixture("template_locked.json"))
         .unwrap()
-        .replace("\"LOCKED\"", "\"UNLOCKED\"");
+        .replace("\"LOCKED\"", "\"UNLOCKED\"")
+        .replace("1793610000", "1793610120");
     let outcomes = engine.handle_webhook(unlocked.as_bytes(), at(120)).unwrap();
-    assert!(applied(&outcomes).is_empty());
-    assert_eq!(notes(&outcomes), [("skipped", "entry[0].changes[0].value")]);
+    assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+    assert!(
+        matches!(applied(&outcomes)[..], [Event::TemplateStatus(e)] if e.status == TemplateEvent::Unlocked),
+        "{outcomes:?}"
+    );
+    let edited = edit(&mut engine, 180);
+    assert_eq!(edited["type"], "ack", "{edited}");
 }
 
 #[test]
