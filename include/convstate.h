@@ -1127,7 +1127,8 @@ typedef uint32_t convstate_preference;
 /**
  * A provider's template status event (`convstate_engine_template_status_ex`). Codes 1..=11
  * equal the `convstate_template_status` of the same name (the event sets that status); the
- * events from 12 on name a transition rather than a status.
+ * events from 12 on name a transition rather than a status (`LOCKED` and `UNLOCKED` change
+ * none: they lock the template against editing, and unlock it).
  */
 enum convstate_template_event
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -1187,6 +1188,16 @@ enum convstate_template_event
    * Reinstated after a disable (appeal won; approved again).
    */
   CONVSTATE_TEMPLATE_EVENT_REINSTATED = 13,
+  /**
+   * Locked against editing (Meta's LOCKED: "Locked and cannot be edited"): every edit is
+   * `CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE` until `UNLOCKED`. The status is unchanged, and
+   * so is sending; `until_ms` is ignored.
+   */
+  CONVSTATE_TEMPLATE_EVENT_LOCKED = 14,
+  /**
+   * The lock was lifted: the template is edited as its status allows.
+   */
+  CONVSTATE_TEMPLATE_EVENT_UNLOCKED = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -2329,7 +2340,8 @@ convstate_result convstate_engine_template_status(struct convstate_engine *engin
 
 /**
  * The provider reported a template event (`event`: a `convstate_template_event`, which
- * includes `UNPAUSED` and `REINSTATED`). `until_ms`: for `PAUSED`, when the pause ends; for
+ * includes `UNPAUSED`, `REINSTATED`, and `LOCKED` / `UNLOCKED`, which lock the template
+ * against editing and unlock it). `until_ms`: for `PAUSED`, when the pause ends; for
  * `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
  * without end lasts until `UNPAUSED`). A report that carries a category or a pause's place
  * on the ladder goes through `convstate_engine_template_report`, which orders two reports

@@ -278,7 +278,8 @@ pub(crate) fn template_status_code(status: TemplateStatus) -> convstate_template
 
 /// A provider's template status event (`convstate_engine_template_status_ex`). Codes 1..=11
 /// equal the `convstate_template_status` of the same name (the event sets that status); the
-/// events from 12 on name a transition rather than a status.
+/// events from 12 on name a transition rather than a status (`LOCKED` and `UNLOCKED` change
+/// none: they lock the template against editing, and unlock it).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum convstate_template_event {
@@ -309,9 +310,15 @@ pub enum convstate_template_event {
     CONVSTATE_TEMPLATE_EVENT_UNPAUSED = 12,
     /// Reinstated after a disable (appeal won; approved again).
     CONVSTATE_TEMPLATE_EVENT_REINSTATED = 13,
+    /// Locked against editing (Meta's LOCKED: "Locked and cannot be edited"): every edit is
+    /// `CONVSTATE_ERR_TEMPLATE_NOT_EDITABLE` until `UNLOCKED`. The status is unchanged, and
+    /// so is sending; `until_ms` is ignored.
+    CONVSTATE_TEMPLATE_EVENT_LOCKED = 14,
+    /// The lock was lifted: the template is edited as its status allows.
+    CONVSTATE_TEMPLATE_EVENT_UNLOCKED = 15,
 }
 
-const TEMPLATE_EVENTS: [(TemplateEvent, convstate_template_event); 13] = {
+const TEMPLATE_EVENTS: [(TemplateEvent, convstate_template_event); 15] = {
     use convstate_template_event::*;
     use TemplateEvent::*;
     [
@@ -328,6 +335,8 @@ const TEMPLATE_EVENTS: [(TemplateEvent, convstate_template_event); 13] = {
         (Archived, CONVSTATE_TEMPLATE_EVENT_ARCHIVED),
         (Unpaused, CONVSTATE_TEMPLATE_EVENT_UNPAUSED),
         (Reinstated, CONVSTATE_TEMPLATE_EVENT_REINSTATED),
+        (Locked, CONVSTATE_TEMPLATE_EVENT_LOCKED),
+        (Unlocked, CONVSTATE_TEMPLATE_EVENT_UNLOCKED),
     ]
 };
 

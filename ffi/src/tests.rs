@@ -1795,6 +1795,73 @@ fn a_backoff_error_refuses_marketing_to_the_contact_until_its_end() {
 }
 
 #[test]
+fn a_locked_template_refuses_edits_until_unlocked_and_is_still_sent() {
+    // LOCKED and UNLOCKED through the existing template event calls: the report struct and
+    // `convstate_engine_template_status_ex`.
+    let engine = dynamics_engine();
+    let message = promo();
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    let edit = |at_ms: i64| {
+        json_door(
+            engine,
+            out,
+            &format!(
+                r#"{{"type":"edit_template","at":{at_ms},"business":"{BUSINESS}","name":"promo","language":"en","body":"Hi {{{{1}}}}, a new offer."}}"#
+            ),
+        )
+    };
+    let report = convstate_template_report {
+        at_ms: T0,
+        business: ptr(BUSINESS),
+        business_len: BUSINESS.len(),
+        name: ptr("promo"),
+        name_len: 5,
+        language: ptr("en"),
+        language_len: 2,
+        event: convstate_template_event::CONVSTATE_TEMPLATE_EVENT_LOCKED as u32,
+        until_ms: CONVSTATE_NONE_MS,
+        category: 0,
+        pause: 0,
+    };
+    let rc = unsafe { convstate_engine_template_report(engine, &report) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert!(drain_kinds(engine).is_empty(), "a lock is no status");
+    let refused = edit(T0 + 60_000);
+    assert!(
+        refused[0].contains(r#""error":"template_not_editable""#)
+            && refused[0].contains(r#"template \"promo\" is approved"#)
+            && refused[0].contains("locked"),
+        "{refused:?}"
+    );
+    let sent = send_to(engine, T0 + 60_000, CONTACTS[0], message, Some("m1"), true);
+    assert_eq!(sent.verdict, convstate_verdict::CONVSTATE_VERDICT_ALLOWED);
+
+    let rc = unsafe {
+        convstate_engine_template_status_ex(
+            engine,
+            T0 + HOUR,
+            ptr(BUSINESS),
+            BUSINESS.len(),
+            ptr("promo"),
+            5,
+            ptr("en"),
+            2,
+            convstate_template_event::CONVSTATE_TEMPLATE_EVENT_UNLOCKED as u32,
+            CONVSTATE_NONE_MS,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let edited = edit(T0 + 2 * HOUR);
+    assert!(edited[0].contains(r#""type":"ack""#), "{edited:?}");
+    unsafe {
+        convstate_string_free(out);
+        convstate_message_free(message);
+        convstate_engine_free(engine);
+    }
+}
+
+#[test]
 fn template_quality_pauses_and_status_events_with_an_end_reinstate() {
     let engine = dynamics_engine();
     let message = promo();
@@ -1887,7 +1954,7 @@ fn template_quality_pauses_and_status_events_with_an_end_reinstate() {
                 5,
                 ptr("en"),
                 2,
-                14,
+                16,
                 -1,
             )
         },
@@ -2293,7 +2360,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (8, 0xe027_20a7_dd7a_fe8e),
         (9, 0xaf29_ef9b_2738_ec3c),
         (10, 0xe07e_02ae_748b_211f),
-        (11, 0x5481_493d_1dea_3f96),
+        (11, 0x7a0d_96be_c0f5_7918),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

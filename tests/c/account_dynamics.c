@@ -317,6 +317,46 @@ static void test_template_report_orders_as_the_json_door(void) {
   convstate_engine_free(json);
 }
 
+/* A template locked by the provider (LOCKED) refuses edits, which go through the JSON door,
+ * until UNLOCKED; it is still sent. The lock is a template event of the existing calls. */
+static void test_template_lock_refuses_edits_not_sends(void) {
+  static const char EDIT[] =
+      "{\"type\":\"edit_template\",\"at\":1793613600000,\"business\":\"acme\",\"name\":\"promo\","
+      "\"language\":\"en\",\"body\":\"Hi {{1}}, a new offer.\"}";
+  static const char EDIT_LATER[] =
+      "{\"type\":\"edit_template\",\"at\":1793624400000,\"business\":\"acme\",\"name\":\"promo\","
+      "\"language\":\"en\",\"body\":\"Hi {{1}}, a new offer.\"}";
+  convstate_engine *engine = new_engine();
+  convstate_message *message;
+  convstate_decision decision;
+  convstate_string *out = NULL;
+  const char *text;
+  if (!engine) return;
+  message = promo();
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+  CHECK_RC(convstate_string_new(&out), CONVSTATE_OK);
+
+  CHECK_RC(report(engine, T0, CONVSTATE_TEMPLATE_EVENT_LOCKED, CONVSTATE_NONE_MS, 0, 0), CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NONE) == 0); /* a lock is no status */
+  CHECK_RC(convstate_engine_handle_json(engine, EDIT, strlen(EDIT), out), CONVSTATE_OK);
+  text = (const char *)convstate_string_ptr(out);
+  CHECK(strstr(text, "\"error\":\"template_not_editable\"") != NULL);
+  CHECK(strstr(text, "locked") != NULL);
+  decision = send_to(engine, T0 + HOUR, CONTACTS[0], message, "wamid.L1", 1);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+
+  CHECK_RC(convstate_engine_template_status_ex(engine, T0 + 2 * HOUR, S("acme"), S("promo"), S("en"),
+                                               CONVSTATE_TEMPLATE_EVENT_UNLOCKED, CONVSTATE_NONE_MS),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_handle_json(engine, EDIT_LATER, strlen(EDIT_LATER), out), CONVSTATE_OK);
+  text = (const char *)convstate_string_ptr(out);
+  CHECK(strncmp(text, "{\"type\":\"ack\"", 13) == 0);
+
+  convstate_string_free(out);
+  convstate_message_free(message);
+  convstate_engine_free(engine);
+}
+
 static void test_template_recategorized(void) {
   convstate_engine *engine = new_engine();
   convstate_message *message;
@@ -543,6 +583,7 @@ int main(void) {
   test_provider_pause_sets_the_strike_count();
   test_template_view_shows_a_flag_kept_under_a_pause();
   test_template_report_orders_as_the_json_door();
+  test_template_lock_refuses_edits_not_sends();
   test_template_recategorized();
   test_template_edited_elsewhere();
   test_failed_status_closes_the_window();
