@@ -1214,6 +1214,11 @@ fn a_template_lock_restores_and_older_states_restore_unlocked() {
     assert!(restored.handle_json(late)[0].contains(r#""type":"ack""#));
     assert!(restored.handle_json(edit)[0].contains("template_not_editable"));
 
+    // It moves with its business.
+    let export = engine.export_business("acme").expect("exports");
+    let mut moved = Engine::from_business_export(&export).expect("imports");
+    assert!(moved.handle_json(edit)[0].contains("template_not_editable"));
+
     // Saved before locks were kept: unlocked, edited as its status allows.
     let mut older = Engine::restore(&unlocked_bytes).expect("restores");
     assert!(older.handle_json(edit)[0].contains(r#""type":"ack""#));
