@@ -35,6 +35,17 @@ class _Column(Protocol[_T_co]):
     def __iter__(self) -> Iterator[_T_co]: ...
     def __getitem__(self, index: int, /) -> Any: ...
 
+class _Array(Protocol):
+    """A numpy array as a ``run_batch`` params cell (what ``pd.read_parquet`` gives a list
+    column's cells), numpy not imported: read as its ``tolist()`` when it has one
+    dimension; one of another shape raises ``TypeError``."""
+
+    @property
+    def ndim(self) -> int: ...
+    @property
+    def __array_interface__(self) -> dict[str, Any]: ...
+    def __len__(self) -> int: ...
+
 # run_batch's kinds and at columns: columns, or buffers of ints (bytes, array('q'), numpy
 # arrays) read in one go.
 _Kinds = Union[_Column[Union[str, int]], Buffer]
@@ -391,7 +402,7 @@ class Engine:
         *,
         templates: Optional[_Column[Optional[str]]] = None,
         languages: Optional[_Column[Optional[str]]] = None,
-        params: Optional[_Column[Optional[Sequence[str]]]] = None,
+        params: Optional[_Column[Optional[Union[Sequence[str], _Array]]]] = None,
         keep_effects: bool = False,
     ) -> BatchResult:
         """Applies a table of events given as columns, one row per event, and returns one
@@ -410,7 +421,10 @@ class Engine:
         the row, and a unit of dates (``datetime64[D]``, weeks, months, years)
         ``TypeError``. Columns are lists, tuples or other sized
         sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with
-        ``languages[row]`` and optional positional ``params[row]``. In ``texts``,
+        ``languages[row]`` and optional positional ``params[row]``, a sequence of str or a
+        one-dimensional numpy array of them (a list column's cell after ``pd.read_parquet``
+        or ``.apply(np.array)``), read as its ``tolist()``: an item that is no str, or an
+        array of another shape, raises ``TypeError`` naming the row. In ``texts``,
         ``templates``, ``languages`` and ``params``, ``None``, a float NaN (of any numpy float
         type, ``float32`` too) and pandas' ``NA`` all mean missing (an empty cell of a CSV read with pandas); the other columns need a
         value in every row, and a missing one raises ``TypeError`` naming its column and row. Other message kinds,
@@ -525,7 +539,7 @@ class ShardedEngine:
         *,
         templates: Optional[_Column[Optional[str]]] = None,
         languages: Optional[_Column[Optional[str]]] = None,
-        params: Optional[_Column[Optional[Sequence[str]]]] = None,
+        params: Optional[_Column[Optional[Union[Sequence[str], _Array]]]] = None,
     ) -> BatchResult:
         """As ``Engine.run_batch``, each row in its number's shard, the GIL released while
         the rows run. The effects are counted in ``effect_counts`` and dropped (use

@@ -884,7 +884,8 @@ fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
     Ok(out)
 }
 
-/// Template parameters: per row None or a sequence of str, concatenated into one buffer.
+/// Template parameters: per row None or a sequence (or 1-D numpy array) of str, concatenated
+/// into one buffer.
 #[derive(Debug, Default)]
 struct ParamsColumn {
     text: String,
@@ -909,20 +910,28 @@ impl ParamsColumn {
                 "params",
                 row,
                 format!(
-                    "expected None (or NaN, pd.NA) or a sequence of str, got {}",
+                    "expected None (or NaN, pd.NA) or a sequence or 1-D array of str, got {}",
                     type_name(item)
                 ),
             )
         };
         // A str is a sequence of str, but one parameter per character is never meant.
-        if item.is_instance_of::<PyString>() || item.cast::<PySequence>().is_err() {
-            // A NaN or pd.NA from a DataFrame means what None means: no parameters.
-            if missing_value(item).is_some() {
-                self.rows.push(None);
-                return Ok(());
-            }
+        if item.is_instance_of::<PyString>() {
             return Err(refused());
         }
+        let list;
+        let item = if item.cast::<PySequence>().is_ok() {
+            item
+        } else if let Some(items) = array_params(row, item)? {
+            list = items;
+            &list
+        } else if missing_value(item).is_some() {
+            // A NaN or pd.NA from a DataFrame means what None means: no parameters.
+            self.rows.push(None);
+            return Ok(());
+        } else {
+            return Err(refused());
+        };
         let first = u32_index(self.params.len(), row)?;
         for_each_item(item, |_, param, _| {
             let Ok(param) = param.cast::<PyString>() else {
@@ -940,6 +949,43 @@ impl ParamsColumn {
         self.rows
             .push(Some((first, u32_index(self.params.len(), row)?)));
         Ok(())
+    }
+}
+
+/// A params cell that is a numpy array, as its `tolist()`: what a list column holds after
+/// `pd.read_parquet` (pyarrow gives each row of a list column a 1-D object array of its
+/// str) or `df["params"].apply(np.array)`. numpy registers no array as a `Sequence`,
+/// so it is known by its `__array_interface__` and its `__len__` (a numpy scalar, such as
+/// a `float32` NaN that means missing, has the one but not the other), without importing
+/// numpy. Its items are then checked as a list's are. A 1-D array only: a 0-d one holds no
+/// list, and a 2-D one's items would be rows. None for any other value.
+fn array_params<'py>(row: usize, item: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = item.py();
+    if !item.hasattr(pyo3::intern!(py, "__array_interface__"))?
+        || !item.hasattr(pyo3::intern!(py, "__len__"))?
+        || !item.hasattr(pyo3::intern!(py, "ndim"))?
+    {
+        return Ok(None);
+    }
+    let dimensions = item
+        .getattr(pyo3::intern!(py, "ndim"))?
+        .extract::<usize>()
+        .ok();
+    match dimensions {
+        Some(1) => {
+            let list = item.call_method0(pyo3::intern!(py, "tolist"))?;
+            Ok(list.is_instance_of::<PyList>().then_some(list))
+        }
+        Some(dimensions) => Err(column_error(
+            "params",
+            row,
+            format!(
+                "expected a one-dimensional array of str parameters, got a \
+                 {dimensions}-dimensional {}",
+                type_name(item)
+            ),
+        )),
+        None => Ok(None),
     }
 }
 

@@ -496,3 +496,57 @@ def test_naive_datetimes_outside_a_datetime64_column_are_still_refused() -> None
         with pytest.raises(ValueError, match=r'column "at", row \d+: .*naive datetime'):
             new_engine().run_batch(ROWS["kinds"], column, ROWS["numbers"], ROWS["contacts"],
                                    ROWS["texts"])
+
+
+def array_cells(make: Callable[[list[str]], Any]) -> list[Any]:
+    """ROWS' params with every list made an array by `make`."""
+    return [None if cell is None else make(cell) for cell in ROWS["params"]]
+
+
+PARAMS_ARRAYS: dict[str, Callable[[list[str]], Any]] = {
+    # What pd.read_parquet gives a list<string> column's cells (pyarrow's to_pandas: a 1-D
+    # object array of str per row), and what .apply(np.array) gives (a unicode array).
+    "object": lambda cell: np.array(cell, dtype=object),
+    "unicode": np.array,
+}
+
+
+@pytest.mark.parametrize("array", PARAMS_ARRAYS)
+@pytest.mark.parametrize("form", ["Series", "to_numpy", "list"])
+def test_params_cells_may_be_numpy_arrays(array: str, form: str) -> None:
+    # A numpy array is no Sequence: such a cell was refused ("got ndarray"). It is read as
+    # its tolist().
+    df = frame()
+    df["params"] = array_cells(PARAMS_ARRAYS[array])
+    assert isinstance(df["params"].iloc[-1], np.ndarray)
+    assert run_frame(df, SERIES_FORMS[form]) == plain_result()
+    # df["params"].apply(np.array) of a column of lists, as the pandas idiom writes it.
+    df = frame()
+    df["params"] = df["params"].apply(lambda cell: cell if cell is None else np.array(cell))
+    assert run_frame(df, SERIES_FORMS[form]) == plain_result()
+
+
+@pytest.mark.parametrize(("cell", "problem"), [
+    (np.array(["A-1", 5], dtype=object), "expected a str parameter, got int"),
+    (np.array(["A-1", None], dtype=object), "expected a str parameter, got NoneType"),
+    (np.array([1]), "expected a str parameter, got int"),
+    (np.array([b"A-1"]), "expected a str parameter, got bytes"),
+    (np.array("A-1"), "expected a one-dimensional array of str parameters, got a "
+                      "0-dimensional ndarray"),
+    (np.array(np.nan), "expected a one-dimensional array of str parameters, got a "
+                       "0-dimensional ndarray"),
+    (np.array([["A-1"]]), "expected a one-dimensional array of str parameters, got a "
+                          "2-dimensional ndarray"),
+], ids=["object with int", "object with None", "int", "bytes", "0-d", "0-d NaN", "2-d"])
+def test_a_params_array_of_anything_but_str_is_refused_naming_its_row(
+        cell: Any, problem: str) -> None:
+    # An array's items are checked as its list's are; a 0-d array holds no list and a 2-D
+    # one's items would be rows: both refused, not read as missing or as parameters.
+    params = [*ROWS["params"][:-1], cell]
+    engine = new_engine()
+    before = engine.snapshot()
+    with pytest.raises(TypeError, match=rf'^run_batch: column "params", row 6: {problem}$'):
+        engine.run_batch(ROWS["kinds"], ROWS["at"], ROWS["numbers"], ROWS["contacts"],
+                         ROWS["texts"], templates=ROWS["templates"],
+                         languages=ROWS["languages"], params=params)
+    assert engine.snapshot() == before

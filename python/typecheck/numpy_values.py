@@ -15,3 +15,14 @@ def check(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
     engine.run_batch(np.array([0], dtype=np.uint8), column, np.array(["+15550001111"]),
                      np.array(["+4915100000001"]))
     engine.run_batch(["inbound"], column.tolist(), ["+15550001111"], ["+4915100000001"])
+
+
+def check_params_arrays(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
+    # A params cell may be a numpy array (a list column after pd.read_parquet).
+    params = [np.array(["A-1"], dtype=object), None]
+    engine.run_batch(["send", "send"], [1793610000000] * 2, ["+15550001111"] * 2,
+                     ["+4915100000001"] * 2, templates=["order_ready", None],
+                     languages=["en", None], params=params)
+    sharded.run_batch([1], [1793610000000], ["+15550001111"], ["+4915100000001"],
+                      templates=["order_ready"], languages=["en"],
+                      params=[np.array(["A-1"])])
