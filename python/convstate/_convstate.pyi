@@ -20,8 +20,9 @@ class _Datetime64(Protocol):
 
 #: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds, an
 #: RFC 3339 string, or a numpy ``datetime64`` scalar (counted from the unix epoch in its
-#: unit and read as UTC, a fraction of a millisecond dropped; ``NaT`` raises
-#: ``InvalidInputError`` naming the argument, a unit of dates ``TypeError``).
+#: unit and read as UTC, a fraction of a millisecond dropped; ``NaT``, numpy's or pandas'
+#: ``pd.NaT``, raises ``InvalidInputError`` naming the argument, a unit of dates
+#: ``TypeError``).
 _Instant = Union[datetime, int, str, _Datetime64]
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -417,7 +418,8 @@ class Engine:
         ``to_numpy()`` without a time zone), or a pandas Series of such a column
         (``df["at"]``, read as its array), counts from the unix epoch and is read as UTC in
         its unit, a fraction of a millisecond dropped (a tz-aware column's Timestamps are
-        aware datetimes; naive datetime objects are refused as everywhere); ``NaT`` raises ``ValueError`` naming
+        aware datetimes; naive datetime objects are refused as everywhere); ``NaT``, numpy's
+        or pandas' (``pd.NaT``, a tz-aware column's gap), raises ``ValueError`` naming
         the row, and a unit of dates (``datetime64[D]``, weeks, months, years)
         ``TypeError``. Columns are lists, tuples or other sized
         sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with

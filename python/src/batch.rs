@@ -750,8 +750,9 @@ fn datetime64_series(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Option<I
     datetime64_column(&array, rows)
 }
 
-/// A numpy `datetime64` scalar (an item of an object array or a list), read by
-/// `convert::datetime64_scalar` as the typed methods read one; None for any other item.
+/// A numpy `datetime64` scalar (an item of an object array or a list), or pandas' `NaT`
+/// (the gap in a tz-aware column), read by `convert::datetime64_scalar` as the typed
+/// methods read one: either `NaT` raises `not_a_time`. None for any other item.
 /// Only reached for an item of no type the column otherwise takes.
 fn datetime64_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Option<Millis>> {
     Ok(match convert::datetime64_scalar(item)? {

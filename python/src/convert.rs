@@ -137,8 +137,27 @@ pub(crate) fn bytes_arg<'a>(
     }
 }
 
+/// Whether `value` is a datetime with a time: pandas' `NaT`, a `datetime` subclass without
+/// one, is none here but a missing time, which `datetime64_scalar` reads as numpy's `NaT`.
 fn is_datetime(value: &Bound<'_, PyAny>) -> PyResult<bool> {
-    value.is_instance(&datetime_module(value.py())?.getattr("datetime")?)
+    Ok(
+        value.is_instance(&datetime_module(value.py())?.getattr("datetime")?)?
+            && !is_pandas_not_a_time(value),
+    )
+}
+
+/// pandas' `NaT` (`pd.NaT`, the gap in a tz-aware column or any Timestamp column's
+/// `tolist()`), by its class's name and module (`pandas._libs.tslibs.nattype`, or
+/// `pandas.api.typing` as pandas 3 reports it), so that pandas is never imported.
+fn is_pandas_not_a_time(value: &Bound<'_, PyAny>) -> bool {
+    let class = value.get_type();
+    let named = class
+        .name()
+        .is_ok_and(|name| name.to_str().is_ok_and(|name| name == "NaTType"));
+    named
+        && class
+            .module()
+            .is_ok_and(|module| module.to_str().is_ok_and(|m| m.starts_with("pandas")))
 }
 
 fn is_timedelta(value: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -150,9 +169,10 @@ fn datetime_millis(value: &Bound<'_, PyAny>) -> Result<i64, BindingError> {
     let py = value.py();
     let offset = match value.call_method0("utcoffset") {
         Ok(offset) => offset,
-        // A missing value (pandas' `NaT`, the gap in any tz-aware column) has no offset: it
-        // is an invalid instant like any other, which `run_batch` names with its column and
-        // row. Other exceptions (an interrupt) propagate as raised.
+        // A datetime without a time (pandas' `NaT` is read as numpy's before this, but
+        // another library's missing value may be one) has no offset: it is an invalid
+        // instant like any other, which `run_batch` names with its column and row. Other
+        // exceptions (an interrupt) propagate as raised.
         Err(e)
             if e.is_instance_of::<pyo3::exceptions::PyValueError>(py)
                 || e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) =>
@@ -201,7 +221,8 @@ pub(crate) fn python_int<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Boun
 /// scalar (read in its unit as UTC, as `run_batch` reads one). A value of another type (a
 /// float, a list, None) is a `TypeError` naming the argument, as is a `datetime64` of
 /// dates; one of these types that is no instant (a naive datetime, a bad string, an int out
-/// of range) the engine's error, and `NaT` an `invalid_instant` naming the argument.
+/// of range) the engine's error, and `NaT` (numpy's or pandas') an `invalid_instant` naming
+/// the argument.
 pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingResult<Instant> {
     if let Some(at) = instant_value(value)? {
         return Ok(at);
@@ -342,7 +363,8 @@ impl Datetime64Unit {
 pub(crate) enum Datetime64 {
     /// Its instant in unix milliseconds (counted in its unit from the unix epoch, as UTC).
     Instant(Millis),
-    /// `NaT`, numpy's missing time: the caller refuses it, naming where it was.
+    /// `NaT`, numpy's missing time (or pandas' `NaT`, the same): the caller refuses it,
+    /// naming where it was.
     NotATime,
     /// A unit that holds no instant (dates, none): why, as a sentence.
     Refused(String),
@@ -351,8 +373,13 @@ pub(crate) enum Datetime64 {
 /// A numpy `datetime64` scalar, read without importing numpy: its class name, its
 /// `dtype.str` naming the unit (`"<M8[ns]"`; `"<M8"` for a `NaT` without one) and an int64
 /// `view` giving its count. The one reading of it, for `run_batch`'s items and for every
-/// other instant argument or event field. None for any other value.
+/// other instant argument or event field. pandas' `NaT` (a `datetime` subclass that
+/// `is_datetime` leaves out) is `NotATime` too, so that both missing times give one error.
+/// None for any other value.
 pub(crate) fn datetime64_scalar(item: &Bound<'_, PyAny>) -> PyResult<Option<Datetime64>> {
+    if is_pandas_not_a_time(item) {
+        return Ok(Some(Datetime64::NotATime));
+    }
     let py = item.py();
     if type_name(item) != "datetime64" || !item.hasattr(pyo3::intern!(py, "dtype"))? {
         return Ok(None);
@@ -502,8 +529,8 @@ impl<'a> Path<'a> {
 }
 
 /// A Python value as JSON, for the wire format. Datetimes become int milliseconds (naive
-/// ones are refused), as do numpy `datetime64` scalars (read as UTC in their unit; `NaT`
-/// refused), timedeltas int milliseconds (refused unless whole), tuples arrays.
+/// ones are refused), as do numpy `datetime64` scalars (read as UTC in their unit; `NaT`,
+/// numpy's or pandas', refused), timedeltas int milliseconds (refused unless whole), tuples arrays.
 pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, BindingError> {
     to_json_at(value, &Path::ROOT, 0).map(Json::into_value)
 }

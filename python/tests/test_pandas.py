@@ -11,6 +11,7 @@ same events given as plain Python values: the same outcomes, the same engine sta
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -195,20 +196,24 @@ def test_tz_aware_timestamps_are_read_as_their_instant(tz: str, form: str) -> No
     assert run_frame(df, SERIES_FORMS[form]) == plain_result()
 
 
-@pytest.mark.parametrize("form", ["tz-aware Series", "tz-aware to_numpy", "datetime64 array",
-                                  "datetime64 scalars"])
+@pytest.mark.parametrize("form", ["tz-aware Series", "tz-aware to_numpy", "tz-aware tolist",
+                                  "datetime64 array", "datetime64 scalars"])
 def test_a_not_a_time_raises_naming_its_row(form: str) -> None:
+    # The same error whichever NaT it is: a tz-aware column's gap is pandas' NaT (a datetime
+    # subclass), refused before as a datetime whose "utcoffset() raised".
     at = pd.to_datetime(pd.Series(ROWS["at"]), unit="ms")
     at[4] = pd.NaT
     column: Any = {
         "tz-aware Series": at.dt.tz_localize("UTC"),
         "tz-aware to_numpy": at.dt.tz_localize("UTC").to_numpy(),
+        "tz-aware tolist": at.dt.tz_localize("UTC").tolist(),
         "datetime64 array": at.to_numpy(),
         "datetime64 scalars": list(at.to_numpy()),
     }[form]
     engine = new_engine()
     before = engine.snapshot()
-    with pytest.raises(ValueError, match=r'run_batch: column "at", row 4: .*NaT'):
+    with pytest.raises(ValueError, match=r'^run_batch: column "at", row 4: NaT \(a missing '
+                                         r"time\): every row needs an instant$"):
         engine.run_batch(ROWS["kinds"], column, ROWS["numbers"], ROWS["contacts"],
                          ROWS["texts"])
     assert engine.snapshot() == before
@@ -550,3 +555,53 @@ def test_a_params_array_of_anything_but_str_is_refused_naming_its_row(
                          ROWS["texts"], templates=ROWS["templates"],
                          languages=ROWS["languages"], params=params)
     assert engine.snapshot() == before
+
+
+NOT_A_TIMES = [pd.NaT, np.datetime64("NaT"), np.datetime64("NaT", "ns")]
+
+
+@pytest.mark.parametrize("nat", NOT_A_TIMES, ids=["pd.NaT", "np generic", "np ns"])
+def test_pandas_and_numpy_not_a_time_are_refused_alike(nat: Any) -> None:
+    # pd.NaT is a datetime subclass whose utcoffset() raises: it was refused as "a datetime
+    # without a time (its utcoffset() raised: ...)", without the argument's name in a typed
+    # call. It is now refused as numpy's NaT is, naming the argument or the field.
+    nat_repr = repr(nat) if isinstance(nat, np.datetime64) else "NaT"
+    no_instant = rf'invalid instant "{re.escape(nat_repr)}": '
+    missing = r"NaT \(a missing time\) is no instant$"
+    engine, sharded = new_engine(), new_engine(convstate.ShardedEngine)
+    before, sharded_before = engine.snapshot(), sharded.snapshot()
+    event = inbound_events([nat])[0]
+    calls: list[tuple[Callable[[], Any], str]] = [
+        (lambda: engine.inbound(NUMBER, contact(0), at=nat), "^inbound: at: "),
+        (lambda: engine.send(NUMBER, contact(0), text="Hi", at=nat), "^send: at: "),
+        (lambda: engine.check_send(NUMBER, contact(0), text="Hi", at=nat), "^check_send: at: "),
+        (lambda: engine.conversation(NUMBER, contact(0), at=nat), "^conversation: at: "),
+        (lambda: engine.tick(nat), "^tick: at: "),
+        (lambda: engine.handle_webhook({}, received_at=nat), "^handle_webhook: received_at: "),
+        (lambda: sharded.tick(nat), "^tick: at: "),
+        (lambda: sharded.handle_webhook({}, received_at=nat), "^handle_webhook: received_at: "),
+    ]
+    for call, prefix in calls:
+        with pytest.raises(convstate.InvalidInputError,
+                           match=prefix + no_instant + missing) as caught:
+            call()
+        assert caught.value.code == "invalid_instant"
+    field = r'field "at": '
+    for call, prefix in [
+        (lambda: engine.handle(event), "^"),
+        (lambda: engine.process([inbound_events([T0 + HOUR])[0], event]), "^process: event 1: "),
+        (lambda: sharded.process([event]), "^process: event 0: "),
+    ]:
+        with pytest.raises(convstate.InvalidInputError,
+                           match=prefix + no_instant + field + missing) as caught:
+            call()
+        assert caught.value.code == "invalid_instant"
+    for column in ([*ROWS["at"][:2], nat, *ROWS["at"][3:]],
+                   np.array([*ROWS["at"][:2], nat, *ROWS["at"][3:]], dtype=object)):
+        for target in (engine, sharded):
+            with pytest.raises(ValueError, match=r'^run_batch: column "at", row 2: NaT \(a '
+                                                 r"missing time\): every row needs an instant$"):
+                target.run_batch(ROWS["kinds"], column, ROWS["numbers"], ROWS["contacts"],
+                                 ROWS["texts"])
+    assert engine.snapshot() == before
+    assert sharded.snapshot() == sharded_before
