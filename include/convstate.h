@@ -2634,8 +2634,9 @@ convstate_result convstate_engine_template(const struct convstate_engine *engine
                                            struct convstate_template_view *out);
 
 /**
- * Reads the messaging limit `number` sends under, as of `at_ms` (or the engine's clock if
- * that is later, as the JSON door's `query_limit`). Changes nothing.
+ * Reads the messaging limit `number` sends under, as of `at_ms`: the engine's clock or a
+ * later instant (an earlier one is `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`, as for
+ * `convstate_engine_conversation`: the engine keeps no history). Changes nothing.
  */
 convstate_result convstate_engine_limit(const struct convstate_engine *engine,
                                         int64_t at_ms,

@@ -1597,8 +1597,9 @@ pub struct convstate_limit_view {
     pub blocked_until_ms: i64,
 }
 
-/// Reads the messaging limit `number` sends under, as of `at_ms` (or the engine's clock if
-/// that is later, as the JSON door's `query_limit`). Changes nothing.
+/// Reads the messaging limit `number` sends under, as of `at_ms`: the engine's clock or a
+/// later instant (an earlier one is `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`, as for
+/// `convstate_engine_conversation`: the engine keeps no history). Changes nothing.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_limit(
     engine: *const convstate_engine,
@@ -1610,7 +1611,7 @@ pub unsafe extern "C" fn convstate_engine_limit(
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
         let out = Out::new(out, "out")?;
-        let at = instant_arg(at_ms, "at_ms")?.max(handle.engine.clock());
+        let at = instant_arg(at_ms, "at_ms")?;
         let view = handle.engine.limit(unsafe { str_arg(number, number_len, "number") }?, at)?;
         unsafe {
             out.write(convstate_limit_view {

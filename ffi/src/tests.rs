@@ -2990,3 +2990,31 @@ fn a_waba_maps_to_its_business_for_the_webhook_doors() {
         convstate_string_free(out);
     }
 }
+
+/// The limit view refuses an instant before the engine's clock, as the conversation view and
+/// Rust's `Engine::limit` do; it read at the clock instead, so a host's stale instant got
+/// an answer for another time with nothing saying so.
+#[test]
+fn the_limit_view_refuses_an_instant_before_the_clock() {
+    let engine = dynamics_engine();
+    send_to(
+        engine,
+        T0 + HOUR,
+        CONTACTS[0],
+        promo(),
+        Some("wamid.1"),
+        true,
+    );
+    let mut view = limit_of(engine, T0 + HOUR);
+    assert_eq!(view.used, 1);
+    view.used = 7777;
+    let rc = unsafe { convstate_engine_limit(engine, T0, ptr(NUMBER), NUMBER.len(), &mut view) };
+    assert_eq!(rc, CONVSTATE_ERR_VIEW_BEFORE_CLOCK);
+    assert!(
+        last_error().starts_with("view at 2026-11-02T09:00:00Z is before the engine's clock"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(view.used, 7777, "the output is left untouched");
+    unsafe { convstate_engine_free(engine) };
+}
