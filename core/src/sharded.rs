@@ -613,7 +613,8 @@ impl ShardedEngine {
         if header.format != SHARDED_SNAPSHOT_FORMAT {
             return Err(corrupt(format!(
                 "format is {:?}, expected {SHARDED_SNAPSHOT_FORMAT:?} (a single engine's \
-                 snapshot restores with Engine::restore)",
+                 snapshot restores as one engine: Engine::restore, C \
+                 convstate_engine_restore, Python Engine.restore)",
                 header.format
             )));
         }

@@ -178,7 +178,9 @@ fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
         .map_err(|e| corrupt(format!("not a convstate snapshot: {e}")))?;
     if header.format != SNAPSHOT_FORMAT {
         let hint = if header.format == crate::sharded::SHARDED_SNAPSHOT_FORMAT {
-            " (a sharded engine's snapshot restores with ShardedEngine::restore)"
+            " (a sharded engine's snapshot restores as a sharded engine: \
+             ShardedEngine::restore, C convstate_sharded_engine_restore, Python \
+             ShardedEngine.restore)"
         } else {
             ""
         };

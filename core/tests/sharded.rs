@@ -711,12 +711,20 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
     );
 
     let single = Engine::with_preset("cloud-2025").unwrap().snapshot();
-    assert!(problem(&single).contains("format is \"convstate-snapshot\""));
+    assert!(
+        problem(&single).contains("format is \"convstate-snapshot\"")
+            && problem(&single).contains(
+                "restores as one engine: Engine::restore, C convstate_engine_restore, \
+                 Python Engine.restore)"
+            ),
+        "{}",
+        problem(&single)
+    );
     // And the other way round: each names the restore that reads the other.
     match Engine::restore(&bytes) {
         Err(Error::CorruptSnapshot { problem }) => assert!(
             problem.contains("format is \"convstate-sharded-snapshot\"")
-                && problem.contains("restores with ShardedEngine::restore"),
+                && problem.contains("restores as a sharded engine: ShardedEngine::restore, C convstate_sharded_engine_restore, Python ShardedEngine.restore)"),
             "{problem}"
         ),
         other => panic!("expected corrupt_snapshot, got {:?}", other.map(|_| ())),

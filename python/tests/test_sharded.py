@@ -207,7 +207,7 @@ def test_bad_construction_is_a_clear_error() -> None:
         convstate.ShardedEngine(policy_overrides={"chat": {"idle_timeout": float("nan")}})
     with pytest.raises(convstate.PolicyError, match="policy_overrides: field \"chat.idle_timeout\": NaN is not a finite number"):
         convstate.Engine(policy_overrides={"chat": {"idle_timeout": float("nan")}})
-    with pytest.raises(convstate.SnapshotError, match="restores with ShardedEngine::restore"):
+    with pytest.raises(convstate.SnapshotError, match="restores as a sharded engine: ShardedEngine::restore, C convstate_sharded_engine_restore"):
         convstate.Engine.restore(convstate.ShardedEngine(shards=2).snapshot())
     with pytest.raises(convstate.PolicyError):
         convstate.ShardedEngine(policy="no-such-preset")
