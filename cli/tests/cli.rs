@@ -1907,12 +1907,17 @@ fn a_skipped_webhook_body_is_reported_as_a_webhook_problem() {
     assert_exit_saying(
         &output,
         0,
-        "convstate: warning: <stdin>:1: webhook $: expected a JSON object (skipped)",
+        "convstate: warning: <stdin>:1: webhook $: expected a JSON object; a Meta Cloud API \
+         webhook body is the JSON object Meta posts, \
+         {\"object\":\"whatsapp_business_account\",\"entry\":[...]}; other providers' \
+         payloads are mapped by the host to wire events (skipped)",
     );
     // The error line is the core's, prefix and all.
     assert_eq!(
         json_lines(&output)[0]["message"],
-        "invalid event: webhook $: expected a JSON object"
+        "invalid event: webhook $: expected a JSON object; a Meta Cloud API webhook body is the \
+         JSON object Meta posts, {\"object\":\"whatsapp_business_account\",\"entry\":[...]}; \
+         other providers' payloads are mapped by the host to wire events"
     );
 }
 

@@ -205,9 +205,12 @@ impl WebhookReader {
         body: &[u8],
         received_at: Instant,
     ) -> Result<(Vec<WebhookItem>, Vec<usize>), Error> {
-        let root: Value = serde_json::from_slice(body).map_err(|e| invalid("$", e))?;
+        // Bodies of other shapes (a form-encoded Twilio post, the On-Premises API's
+        // `messages` at the top) are the likeliest mistake: say what this door reads.
+        let root: Value = serde_json::from_slice(body)
+            .map_err(|e| invalid("$", format!("not valid JSON: {e}; {META_BODY}")))?;
         let Some(root) = root.as_object() else {
-            return Err(invalid("$", "expected a JSON object"));
+            return Err(invalid("$", format!("expected a JSON object; {META_BODY}")));
         };
         let mut parser = Parser {
             reader: self,
@@ -217,7 +220,7 @@ impl WebhookReader {
             unarchived: Vec::new(),
         };
         match root.get("object").map(|o| (o, o.as_str())) {
-            None => return Err(invalid("object", "missing")),
+            None => return Err(invalid("object", format!("missing; {META_BODY}"))),
             Some((_, Some("whatsapp_business_account"))) => {}
             Some((other, _)) => {
                 parser.unrecognized(
@@ -470,6 +473,11 @@ pub fn outcome_lines(outcomes: &[WebhookOutcome]) -> Vec<String> {
 fn line<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("webhook outcome lines serialise infallibly")
 }
+
+/// What a body that is not a webhook at all is told this door reads.
+const META_BODY: &str = "a Meta Cloud API webhook body is the JSON object Meta posts, \
+    {\"object\":\"whatsapp_business_account\",\"entry\":[...]}; other providers' \
+    payloads are mapped by the host to wire events";
 
 fn invalid(path: &str, problem: impl std::fmt::Display) -> Error {
     Error::InvalidEvent {

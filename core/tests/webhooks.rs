@@ -1795,9 +1795,17 @@ fn malformed_bodies_are_errors_naming_the_path() {
     let mut engine = engine();
     let before = engine.snapshot();
     for (body, path) in [
-        (&b"{\"object\":"[..], "webhook $"),
+        (&b"{\"object\":"[..], "webhook $: not valid JSON: "),
+        (
+            b"From=whatsapp%3A%2B15550001111&Body=hi",
+            "webhook $: not valid JSON: ",
+        ),
         (b"[1,2]", "webhook $"),
-        (br#"{"entry":[]}"#, "webhook object"),
+        (br#"{"entry":[]}"#, "webhook object: missing; "),
+        (
+            br#"{"messages":[{"from":"79110000001","type":"text"}]}"#,
+            "webhook object: missing; ",
+        ),
         (
             br#"{"object":"whatsapp_business_account","entry":{}}"#,
             "webhook entry",
@@ -1805,7 +1813,18 @@ fn malformed_bodies_are_errors_naming_the_path() {
     ] {
         match engine.handle_webhook(body, at(0)) {
             Err(Error::InvalidEvent { problem }) => {
-                assert!(problem.starts_with(path), "{problem}")
+                assert!(problem.starts_with(path), "{problem}");
+                // A body that is no webhook at all says what the door reads.
+                if path != "webhook entry" {
+                    assert!(
+                        problem.ends_with(
+                            "a Meta Cloud API webhook body is the JSON object Meta posts, \
+                             {\"object\":\"whatsapp_business_account\",\"entry\":[...]}; \
+                             other providers' payloads are mapped by the host to wire events"
+                        ),
+                        "{problem}"
+                    );
+                }
             }
             other => panic!("{other:?}"),
         }
