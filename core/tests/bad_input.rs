@@ -1146,3 +1146,57 @@ fn a_message_read_alone_is_refused_as_in_a_send_line() {
     let read = convstate::wire::decode_message(r#"{"kind":"text","text":"a"}"#).unwrap();
     assert_eq!(read, OutboundMessage::Text { text: "a".into() });
 }
+
+/// A `\ud800` escape without its other half is valid JSON syntax but no text: serde_json
+/// called it "unexpected end of hex escape" or, for a lone trailing half, "lone leading
+/// surrogate", as the line's syntax, naming no field. The door names the field and the
+/// escape, in any key order and in a message alone.
+#[test]
+fn a_lone_surrogate_escape_is_named_with_its_field() {
+    let problem = |line: &str| convstate::wire::decode_event(line).unwrap_err().to_string();
+    let half = |escape: &str| {
+        format!(
+            "`{escape}` is half of a UTF-16 surrogate pair without its other half, which is no \
+             character: write the character itself, or both escapes of its pair"
+        )
+    };
+    for (business, escape) in [
+        (r"a\ud800", r"\ud800"),
+        (r"a\udc00b", r"\udc00"),
+        (r"a\ud800\u0041", r"\ud800"),
+        (r"\ud83d\ude00\\\ud83d", r"\ud83d"),
+    ] {
+        for line in [
+            format!(
+                r#"{{"type":"register_number","at":0,"business":"{business}","number":"{NUMBER}","channel":"official"}}"#
+            ),
+            format!(
+                r#"{{"at":0,"business":"{business}","number":"{NUMBER}","channel":"official","type":"register_number"}}"#
+            ),
+        ] {
+            assert_eq!(
+                problem(&line),
+                format!("invalid event: field \"business\": {}", half(escape)),
+                "{line}"
+            );
+        }
+    }
+    let message = r#"{"kind":"text","text":"hi \ud83d"}"#;
+    assert_eq!(
+        convstate::wire::decode_message(message)
+            .unwrap_err()
+            .to_string(),
+        format!("invalid event: field \"message.text\": {}", half(r"\ud83d"))
+    );
+    // A whole pair is the character; a bad escape stays the line's syntax.
+    let pair = format!(
+        r#"{{"type":"register_number","at":0,"business":"a\ud83d\ude00","number":"{NUMBER}","channel":"official"}}"#
+    );
+    assert!(convstate::wire::decode_event(&pair).is_ok());
+    let short = pair.replace(r"\ud83d\ude00", r"\u12");
+    assert!(
+        problem(&short).starts_with("invalid event: not valid JSON: invalid escape"),
+        "{}",
+        problem(&short)
+    );
+}

@@ -525,10 +525,15 @@ pub(super) fn misread_value(
 ) -> Option<(String, String)> {
     let message = error.to_string();
     let out_of_range = message.starts_with("number out of range");
-    if !out_of_range && !message.starts_with("expected value") {
+    // serde_json's words for a `\ud800` without its pair (`"a\ud800"` is "unexpected end
+    // of hex escape", a lone `\udc00` "lone leading surrogate"), as syntax, naming no field.
+    let surrogate = message.starts_with("unexpected end of hex escape")
+        || message.starts_with("lone leading surrogate in hex escape");
+    if !out_of_range && !surrogate && !message.starts_with("expected value") {
         return None;
     }
-    // Skipping a value reads no number, so a line that only holds too large a one passes.
+    // Skipping a value reads no number and checks no surrogate's pair, so a line that only
+    // holds too large a number or a lone surrogate passes.
     serde_json::from_str::<IgnoredAny>(line).ok()?;
     // serde_json counts lines by `\n` and columns in bytes from 1: the byte at fault (the
     // value's first, or an out-of-range number's last) is the column's.
@@ -540,7 +545,13 @@ pub(super) fn misread_value(
     let offset = line_start + error.column().checked_sub(1)?;
     let (path, span) = value_around(line, offset)?;
     let raw = &line[span.clone()];
-    let problem = if out_of_range {
+    let problem = if surrogate {
+        let escape = lone_surrogate(raw.strip_prefix('"')?)?;
+        format!(
+            "`{escape}` is half of a UTF-16 surrogate pair without its other half, which is \
+             no character: write the character itself, or both escapes of its pair"
+        )
+    } else if out_of_range {
         format!(
             "number `{raw}` is out of range: numbers are read as 64-bit floats, at most {:e} \
              in size",
@@ -567,6 +578,29 @@ pub(super) fn misread_value(
         format!("invalid type: {shown}, {expected}")
     };
     Some((path, problem))
+}
+
+/// The first `\uXXXX` escape in a JSON string's text (`raw`, after its opening quote) that
+/// is a UTF-16 surrogate without its other half; `None` when every escape is whole.
+fn lone_surrogate(raw: &str) -> Option<&str> {
+    let code_at = |at: usize| {
+        let escape = raw.get(at..at + 6)?;
+        let hex = escape.strip_prefix("\\u")?;
+        u16::from_str_radix(hex, 16).ok().map(|code| (escape, code))
+    };
+    let mut at = 0;
+    while let Some(found) = raw[at..].find('\\') {
+        at += found;
+        match code_at(at) {
+            Some((_, 0xD800..=0xDBFF)) if matches!(code_at(at + 6), Some((_, 0xDC00..=0xDFFF))) => {
+                at += 12;
+            }
+            Some((escape, 0xD800..=0xDFFF)) => return Some(escape),
+            Some(_) => at += 6,
+            None => at += 2,
+        }
+    }
+    None
 }
 
 /// The path (`message.latitude`) and byte range of the innermost value of `line` (JSON)
