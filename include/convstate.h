@@ -1546,7 +1546,7 @@ typedef struct convstate_inbound {
    */
   uint8_t referral;
   /**
-   * The provider's message id (1..=256 bytes), or NULL: the same id delivered again
+   * The provider's message id (1..=256 bytes without control characters), or NULL: the same id delivered again
    * changes nothing.
    */
   const char *message_id;
@@ -1609,7 +1609,7 @@ typedef struct convstate_send_request {
    */
   const struct convstate_message *message;
   /**
-   * Idempotency key (1..=256 bytes; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
+   * Idempotency key (1..=256 bytes without control characters; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
    * NULL: a repeated key returns the first decision (given for another request, it is
    * `CONVSTATE_ERR_INVALID_EVENT`).
    */
@@ -1624,7 +1624,7 @@ typedef struct convstate_send_request {
    */
   uint8_t force;
   /**
-   * The message's id (1..=256 bytes), or NULL: your own, given to Meta as
+   * The message's id (1..=256 bytes without control characters), or NULL: your own, given to Meta as
    * `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
    * the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a
    * failure gives back its charge, and its limit slot when the policy's
@@ -1787,7 +1787,7 @@ typedef struct convstate_initiate_request {
    */
   const struct convstate_message *template_message;
   /**
-   * Idempotency key (1..=256 bytes), or NULL.
+   * Idempotency key (1..=256 bytes without control characters), or NULL.
    */
   const char *idempotency_key;
   /**
@@ -1795,7 +1795,7 @@ typedef struct convstate_initiate_request {
    */
   size_t idempotency_key_len;
   /**
-   * The provider's id for the opening template (1..=256 bytes), or NULL (to match its
+   * The provider's id for the opening template (1..=256 bytes without control characters), or NULL (to match its
    * delivery statuses).
    */
   const char *message_id;

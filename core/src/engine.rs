@@ -988,7 +988,6 @@ impl Engine {
             ("provider", e.provider.as_deref()),
         ] {
             check_id(field, id)?;
-            refuse_control_characters(field, id.unwrap_or_default())?;
         }
         // A WhatsApp number is a phone number (§1); only email and messengers have account
         // addresses. An id taken as an official number would get a window, limits and
@@ -1980,29 +1979,49 @@ pub const MAX_NEXT_TICKET: u64 = i64::MAX as u64;
 /// with ids kept for days; not a platform rule.
 pub const MAX_ID_BYTES: usize = 256;
 
-/// An idempotency key or message id as given: none, or 1..=[`MAX_ID_BYTES`] bytes. An empty
-/// one is refused rather than taken as a key: a host writing `key ? key : ""` would
-/// otherwise have every send after the first answered from memory and never recorded.
+/// An idempotency key or message id as given: none, or 1..=[`MAX_ID_BYTES`] bytes without a
+/// control character. An empty one is refused rather than taken as a key: a host writing
+/// `key ? key : ""` would otherwise have every send after the first answered from memory and
+/// never recorded. A control character (a NUL from a C buffer, a line break from a pasted
+/// header) is a host's bug, refused as a registered name's is: the id is kept for days,
+/// matched byte for byte against later statuses and retries, and printed in effect lines.
 #[inline]
 pub(crate) fn check_id(field: &str, id: Option<&str>) -> Result<(), Error> {
-    match id.map(str::len) {
-        Some(len) if (1..=MAX_ID_BYTES).contains(&len) => Ok(()),
+    match id {
         None => Ok(()),
-        _ => id_error(field, id.map_or(0, str::len)),
+        Some(id) if (1..=MAX_ID_BYTES).contains(&id.len()) && !may_hold_control(id) => Ok(()),
+        Some(id) => id_error(field, id),
     }
 }
 
-/// [`check_id`]'s refusal, out of line: the check itself is two comparisons on every send.
+/// Whether `text` may hold a control character (`char::is_control`: U+0000..=U+001F and
+/// U+007F..=U+009F): a byte below 0x20, DEL, or 0xC2, the first byte of U+0080..=U+00BF,
+/// which [`id_error`] then tells from the printable U+00A0..=U+00BF. One pass without
+/// branches over at most [`MAX_ID_BYTES`] bytes, which the compiler vectorises: every send
+/// runs it.
+#[inline]
+fn may_hold_control(text: &str) -> bool {
+    (text.bytes()).fold(false, |hit, b| hit | (b < 0x20) | (b == 0x7f) | (b == 0xc2))
+}
+
+/// [`check_id`]'s refusal, out of line: the check itself is two comparisons and a byte scan
+/// on every send. An id whose only suspect bytes are the first of a printable character
+/// (`"café"` has none; `"\u{a0}"` has one) passes here after all.
 #[cold]
 #[inline(never)]
-fn id_error(field: &str, len: usize) -> Result<(), Error> {
-    Err(Error::InvalidEvent {
-        problem: if len == 0 {
-            format!("{field} is empty: leave it out when there is none")
-        } else {
-            format!("{field} is {len} bytes, more than {MAX_ID_BYTES}")
-        },
-    })
+fn id_error(field: &str, id: &str) -> Result<(), Error> {
+    let len = id.len();
+    if len == 0 {
+        return Err(Error::InvalidEvent {
+            problem: format!("{field} is empty: leave it out when there is none"),
+        });
+    }
+    if len > MAX_ID_BYTES {
+        return Err(Error::InvalidEvent {
+            problem: format!("{field} is {len} bytes, more than {MAX_ID_BYTES}"),
+        });
+    }
+    refuse_control_characters(field, id)
 }
 
 /// A provider's end of something that starts at `at` (a restriction, a pause, a flag's
@@ -2096,8 +2115,9 @@ fn check_new_business_name(name: &str) -> Result<(), Error> {
 }
 
 /// A name shown in tables, logs and effect lines (a business, a template language, a
-/// provider and its number id): a NUL, tab or line break in one is a host's bug, not a
-/// name. Checked at registration only: saved states keep restoring as they were.
+/// provider and its number id, an idempotency key or message id): a NUL, tab or line break
+/// in one is a host's bug, not a name. Checked on input; of what saved states hold, only a
+/// business's name (see [`check_saved_business`]).
 fn refuse_control_characters(field: &str, text: &str) -> Result<(), Error> {
     match text.chars().find(|c| c.is_control()) {
         Some(c) => Err(Error::InvalidEvent {
@@ -2129,6 +2149,161 @@ mod tests {
         let problem = |id: &str| check_id("message_id", Some(id)).unwrap_err().to_string();
         assert!(problem("").contains("message_id is empty"));
         assert!(problem(&too_long).contains("message_id is 257 bytes, more than 256"));
+    }
+
+    #[test]
+    fn ids_hold_no_control_characters() {
+        // C0, DEL and C1 are refused; the printable characters whose first byte is the
+        // C1 block's (U+00A0..=U+00BF) are not.
+        for bad in ["k\0", "a\nb", "\t", "k\u{7f}", "k\u{85}", "\u{9f}k"] {
+            let error = check_id("idempotency_key", Some(bad)).unwrap_err();
+            let c = bad.chars().find(|c| c.is_control()).unwrap();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "invalid event: idempotency_key {bad:?} contains the control character {c:?}"
+                )
+            );
+        }
+        for ok in ["wamid.HBgL", "café", "k\u{a0}", "©\u{bf}", "日本"] {
+            assert!(check_id("message_id", Some(ok)).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn typed_calls_refuse_ids_with_control_characters() {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        for line in [
+            r#"{"type":"register_number","at":0,"business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"register_template","at":0,"business":"acme","name":"hi","language":"en","category":"utility","body":"Hello.","status":"approved"}"#,
+            r#"{"type":"inbound","at":0,"number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        ] {
+            assert!(
+                engine.handle_json(line)[0].contains(r#""type":"ack""#),
+                "{line}"
+            );
+        }
+        let before = engine.snapshot();
+        let at = Instant::from_unix_millis(60_000).unwrap();
+        let says = |field: &str, shown: &str, c: &str| {
+            format!("invalid event: {field} {shown:?} contains the control character {c}")
+        };
+        let message = OutboundMessage::Text { text: "Hi".into() };
+        let send = |idempotency_key: Option<&str>, message_id: Option<&str>| SendRequest {
+            at,
+            number: "+15550001111".into(),
+            contact: Some("+79110000001".into()),
+            group: None,
+            message: message.clone(),
+            idempotency_key: idempotency_key.map(str::to_owned),
+            force: false,
+            message_id: message_id.map(str::to_owned),
+        };
+        let refused = [
+            (
+                engine.send(&send(Some("k\n"), None)),
+                says("idempotency_key", "k\n", r"'\n'"),
+            ),
+            (
+                engine.send(&send(None, Some("m\0"))),
+                says("message_id", "m\0", r"'\0'"),
+            ),
+            (
+                engine.check_send(&send(Some("k\u{7f}"), None)),
+                says("idempotency_key", "k\u{7f}", r"'\u{7f}'"),
+            ),
+            (
+                engine.check_send(&send(None, Some("m\u{85}"))),
+                says("message_id", "m\u{85}", r"'\u{85}'"),
+            ),
+        ];
+        for (result, problem) in refused {
+            assert_eq!(result.unwrap_err().to_string(), problem);
+        }
+        let id = (engine.conversation_id("+15550001111", Some("+79110000001"), None))
+            .unwrap()
+            .expect("the inbound made it");
+        let to = |idempotency_key, message_id| crate::send::SendToRef {
+            at,
+            message: &message,
+            idempotency_key,
+            force: false,
+            message_id,
+        };
+        let error = engine.send_to(id, to(Some("k\t"), None)).unwrap_err();
+        assert_eq!(error.to_string(), says("idempotency_key", "k\t", r"'\t'"));
+        let error = engine
+            .check_send_to(id, to(None, Some("\u{1}")))
+            .unwrap_err();
+        assert_eq!(error.to_string(), says("message_id", "\u{1}", r"'\u{1}'"));
+        let initiate = InitiateRequest {
+            at,
+            number: "+15550001111".into(),
+            contact: "+79110000002".into(),
+            message: message.clone(),
+            template: Some(crate::message::TemplateMessage {
+                name: "hi".into(),
+                language: "en".into(),
+                params: Default::default(),
+                header_params: Default::default(),
+            }),
+            idempotency_key: None,
+            message_id: Some("m\r".into()),
+        };
+        let error = engine.initiate(&initiate).unwrap_err();
+        assert_eq!(error.to_string(), says("message_id", "m\r", r"'\r'"));
+        let inbound = Inbound {
+            at,
+            number: "+15550001111".into(),
+            contact: Some("+79110000003".into()),
+            group: None,
+            kind: InboundKind::Text,
+            size: None,
+            referral: false,
+            message_id: Some("wamid.\u{1b}".into()),
+            user_id: None,
+        };
+        let error = engine.inbound(&inbound).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            says("message_id", "wamid.\u{1b}", r"'\u{1b}'")
+        );
+        let status = MessageStatusUpdate {
+            at,
+            number: "+15550001111".into(),
+            contact: "+79110000001".into(),
+            message_id: "m\u{9f}".into(),
+            status: DeliveryStatus::Failed,
+            pricing: None,
+            errors: vec![OUTSIDE_WINDOW_CLOUD],
+        };
+        let error = engine.message_status(&status).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            says("message_id", "m\u{9f}", r"'\u{9f}'")
+        );
+        assert!(engine.snapshot() == before, "the refusals changed nothing");
+        assert!(engine.poll_effect().is_none());
+    }
+
+    #[test]
+    fn a_plain_line_with_a_control_character_in_an_id_is_refused_on_the_fast_path() {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        let register = r#"{"type":"register_number","at":0,"business":"acme","number":"+15550001111","channel":"official"}"#;
+        assert!(engine.handle_json(register)[0].contains(r#""type":"ack""#));
+        // JSON takes a raw DEL in a string; the shortcut reads the line as it is.
+        for (line, field) in [
+            ("{\"type\":\"inbound\",\"at\":0,\"number\":\"+15550001111\",\"contact\":\"+79110000001\",\"kind\":\"text\",\"message_id\":\"m\x7f\"}", "message_id"),
+            ("{\"type\":\"send\",\"at\":0,\"number\":\"+15550001111\",\"contact\":\"+79110000001\",\"message\":{\"kind\":\"text\",\"text\":\"Hi\"},\"idempotency_key\":\"k\x7f\"}", "idempotency_key"),
+        ] {
+            assert!(crate::wire::read_hot(line).is_some(), "{line}");
+            let out = engine.handle_json(line);
+            assert!(
+                out[0].contains(&format!(r#"{field} \"#))
+                    && out[0].contains(r"contains the control character '\\u{7f}'"),
+                "{out:?}"
+            );
+        }
     }
 
     #[test]

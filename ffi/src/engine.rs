@@ -369,7 +369,7 @@ pub struct convstate_inbound {
     /// `bool`: a struct filled by `memcpy` or left uninitialised can hold any value, and a
     /// Rust `bool` other than 0 or 1 is undefined behaviour).
     pub referral: u8,
-    /// The provider's message id (1..=256 bytes), or NULL: the same id delivered again
+    /// The provider's message id (1..=256 bytes without control characters), or NULL: the same id delivered again
     /// changes nothing.
     pub message_id: *const c_char,
     /// Its length in bytes.
@@ -452,7 +452,7 @@ pub struct convstate_send_request {
     pub group_len: usize,
     /// The message (borrowed for the call).
     pub message: *const convstate_message,
-    /// Idempotency key (1..=256 bytes; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
+    /// Idempotency key (1..=256 bytes without control characters; an empty one is `CONVSTATE_ERR_INVALID_EVENT`), or
     /// NULL: a repeated key returns the first decision (given for another request, it is
     /// `CONVSTATE_ERR_INVALID_EVENT`).
     pub idempotency_key: *const c_char,
@@ -461,7 +461,7 @@ pub struct convstate_send_request {
     /// 1: send even if it duplicates a recent message; 0: do not. Another value is
     /// `CONVSTATE_ERR_INVALID_ARGUMENT` (a byte, as `convstate_inbound.referral`).
     pub force: u8,
-    /// The message's id (1..=256 bytes), or NULL: your own, given to Meta as
+    /// The message's id (1..=256 bytes without control characters), or NULL: your own, given to Meta as
     /// `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
     /// the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a
     /// failure gives back its charge, and its limit slot when the policy's
@@ -676,11 +676,11 @@ pub struct convstate_initiate_request {
     pub message: *const convstate_message,
     /// A template message to open with instead of the number's default, or NULL.
     pub template_message: *const convstate_message,
-    /// Idempotency key (1..=256 bytes), or NULL.
+    /// Idempotency key (1..=256 bytes without control characters), or NULL.
     pub idempotency_key: *const c_char,
     /// Its length in bytes.
     pub idempotency_key_len: usize,
-    /// The provider's id for the opening template (1..=256 bytes), or NULL (to match its
+    /// The provider's id for the opening template (1..=256 bytes without control characters), or NULL (to match its
     /// delivery statuses).
     pub message_id: *const c_char,
     /// Its length in bytes.
