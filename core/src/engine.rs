@@ -1188,8 +1188,8 @@ impl Engine {
     pub fn register_template(&mut self, e: &RegisterTemplate) -> Result<(), Error> {
         let spec = e.spec();
         let variables = spec.checked(&self.policy)?;
-        check_template_language("template language", &spec.language)?;
-        refuse_control_characters("template language", &spec.language)?;
+        check_template_language("language", &spec.language)?;
+        refuse_control_characters("language", &spec.language)?;
         // Checked before the due timers fire, so that a refusal changes nothing.
         if !self.business_index.contains_key(&e.business) {
             check_new_business_name(&e.business)?;
@@ -2069,7 +2069,7 @@ pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
 
 /// A saved business's name is one registration takes (restore and import).
 pub(crate) fn check_saved_business(name: &str) -> Result<(), Error> {
-    check_business_name(name).map_err(saved)
+    check_business_name("business name", name).map_err(saved)
 }
 
 /// A pair of names an inbound made one contact (see [`Effect::ContactLinked`]).
@@ -2088,25 +2088,31 @@ fn saved(e: Error) -> Error {
     }
 }
 
-pub(crate) fn check_business_name(name: &str) -> Result<(), Error> {
+/// A business's name as `field` holds it: `business` on the wire, `business name` in a
+/// saved state (whose business object names it `name`).
+pub(crate) fn check_business_name(field: &str, name: &str) -> Result<(), Error> {
     let chars = name.chars().count();
     if chars == 0 || chars > 256 {
         return Err(Error::InvalidEvent {
-            problem: format!("business name must be 1..=256 characters, got {chars}"),
+            problem: format!(
+                "{field} {:?} must be 1..=256 characters, got {chars}",
+                crate::error::quoted(name)
+            ),
         });
     }
-    refuse_control_characters("business name", name)
+    refuse_control_characters(field, name)
 }
 
 /// A business registered now: a name as saved states hold them, neither blank nor with
 /// spaces around it (`"acme "` would be a second business beside `"acme"`, a host's
 /// trimming bug every later call would repeat). Saved states keep restoring as they were.
+/// Every event that creates a business names it in its `business` field.
 fn check_new_business_name(name: &str) -> Result<(), Error> {
-    check_business_name(name)?;
+    check_business_name("business", name)?;
     if name.trim() != name {
         return Err(Error::InvalidEvent {
             problem: format!(
-                "business name {:?} is blank or begins or ends with white space",
+                "business {:?} is blank or begins or ends with white space",
                 crate::error::quoted(name)
             ),
         });
@@ -2325,7 +2331,7 @@ mod tests {
             ),
             (
                 r#"{"type":"register_template","at":0,"business":"acme","name":"hi","language":"e\tn","category":"utility","body":"Hello.","status":"approved"}"#.into(),
-                r#"template language \"e\\tn\" contains the control character '\\t'"#,
+                r#"language \"e\\tn\" contains the control character '\\t'"#,
             ),
         ] {
             let out = engine.handle_json(&line);

@@ -166,7 +166,7 @@ impl WebhookReader {
                 problem: "WABA id is empty".into(),
             });
         }
-        crate::engine::check_business_name(business)?;
+        crate::engine::check_business_name("business", business)?;
         match self.businesses_by_waba.get(waba_id) {
             Some(earlier) if earlier != business => Err(Error::InvalidEvent {
                 problem: format!(

@@ -1191,7 +1191,7 @@ fn an_export_registration_would_refuse_is_refused_naming_what() {
         (
             "/business/name",
             "".into(),
-            "business name must be 1..=256 characters, got 0",
+            r#"business name "" must be 1..=256 characters, got 0"#,
         ),
         (
             "/business/name",

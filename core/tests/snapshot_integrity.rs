@@ -1322,7 +1322,7 @@ fn a_saved_record_registration_would_refuse_is_refused() {
         (
             r#""name":"acme""#,
             r#""name":"""#,
-            "business name must be 1..=256",
+            r#"business name "" must be 1..=256"#,
         ),
         (
             r#""name":"order_ready""#,
