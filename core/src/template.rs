@@ -234,6 +234,16 @@ pub enum TemplateProblem {
         /// The button's label.
         label: String,
     },
+    /// One button breaks a rule: its label, its phone number, or its place among the
+    /// others. `index` counts from 0, as the wire names an item of `buttons` (the decoder's
+    /// `field "buttons[1].label"`), so that a host finds the button at fault.
+    #[error("buttons[{index}]: {detail}")]
+    Button {
+        /// The button's position in `buttons`, from 0.
+        index: u32,
+        /// What is wrong with it, as the problem alone would say it.
+        detail: Box<TemplateProblem>,
+    },
     /// Named parameters for positional variables, or the reverse.
     #[error("the template uses {expected} variables, {given} parameters were given")]
     ParamStyle {
@@ -683,41 +693,56 @@ impl Variables {
     }
 }
 
-fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProblem> {
+/// The rules one button keeps alone: a label with text within the policy's limit, and a
+/// phone number on a phone button only, in international format.
+fn check_button(b: &Button, policy: &Policy) -> Result<(), TemplateProblem> {
     let label_max = policy.buttons.label_max_chars;
-    for b in buttons {
-        if b.label.trim().is_empty() {
-            return Err(TemplateProblem::EmptyPart {
-                part: "button label".into(),
-            });
-        }
-        if b.kind != ButtonKind::Phone && b.phone.is_some() {
-            return Err(TemplateProblem::StrayPhone {
-                kind: b.kind,
+    if b.label.trim().is_empty() {
+        return Err(TemplateProblem::EmptyPart {
+            part: "button label".into(),
+        });
+    }
+    if b.kind != ButtonKind::Phone && b.phone.is_some() {
+        return Err(TemplateProblem::StrayPhone {
+            kind: b.kind,
+            label: b.label.clone(),
+        });
+    }
+    let len = b.label.chars().count() as u64;
+    if len > u64::from(label_max) {
+        return Err(TemplateProblem::TooLong {
+            part: "button label".into(),
+            limit_chars: label_max,
+            actual_chars: len,
+        });
+    }
+    if b.kind == ButtonKind::Phone {
+        let ok = b.phone.as_deref().is_some_and(|p| {
+            p.trim_start().starts_with('+') && crate::address::normalize_phone(p).is_ok()
+        });
+        if !ok {
+            return Err(TemplateProblem::ButtonPhone {
                 label: b.label.clone(),
             });
         }
-        let len = b.label.chars().count() as u64;
-        if len > u64::from(label_max) {
-            return Err(TemplateProblem::TooLong {
-                part: "button label".into(),
-                limit_chars: label_max,
-                actual_chars: len,
-            });
-        }
-        if b.kind == ButtonKind::Phone {
-            let ok = b.phone.as_deref().is_some_and(|p| {
-                p.trim_start().starts_with('+') && crate::address::normalize_phone(p).is_ok()
-            });
-            if !ok {
-                return Err(TemplateProblem::ButtonPhone {
-                    label: b.label.clone(),
-                });
-            }
-            // As written: Meta counts the characters of the value given.
-            let phone = b.phone.as_deref().unwrap_or_default();
-            check_len("phone number", phone, policy.buttons.phone_max_chars)?;
-        }
+        // As written: Meta counts the characters of the value given.
+        let phone = b.phone.as_deref().unwrap_or_default();
+        check_len("phone number", phone, policy.buttons.phone_max_chars)?;
+    }
+    Ok(())
+}
+
+/// `detail` as the problem of the button at `index`.
+fn button_problem(index: usize, detail: TemplateProblem) -> TemplateProblem {
+    TemplateProblem::Button {
+        index: index as u32,
+        detail: Box::new(detail),
+    }
+}
+
+fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProblem> {
+    for (index, b) in buttons.iter().enumerate() {
+        check_button(b, policy).map_err(|detail| button_problem(index, detail))?;
     }
     let count = |kind: ButtonKind| buttons.iter().filter(|b| b.kind == kind).count() as u32;
     let (quick, url, phone, copy) = (
@@ -744,10 +769,14 @@ fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProb
                 Some(TemplateProblem::ButtonMix {
                     detail: "quick-reply and call-to-action buttons cannot be mixed".into(),
                 })
-            } else if copy > 0 {
-                Some(TemplateProblem::ButtonMix {
-                    detail: "copy-code buttons are not available under this policy".into(),
-                })
+            } else if let Some(index) = buttons.iter().position(|b| b.kind == ButtonKind::CopyCode)
+            {
+                Some(button_problem(
+                    index,
+                    TemplateProblem::ButtonMix {
+                        detail: "copy-code buttons are not available under this policy".into(),
+                    },
+                ))
             } else {
                 over("quick_reply", *quick_reply_max, quick)
                     .or_else(|| over("call_to_action", *call_to_action_max, url + phone))
@@ -765,16 +794,22 @@ fn check_buttons(buttons: &[Button], policy: &Policy) -> Result<(), TemplateProb
             .or_else(|| over("phone", *phone_max, phone))
             .or_else(|| over("copy_code", *copy_code_max, copy))
             .or_else(|| {
-                // Quick replies must form one contiguous group.
-                let kinds: Vec<bool> = buttons
-                    .iter()
-                    .map(|b| b.kind == ButtonKind::QuickReply)
-                    .collect();
-                let groups = kinds.windows(2).filter(|w| w[0] != w[1]).count();
-                let contiguous = quick == 0 || groups <= 1;
-                (!contiguous).then_some(TemplateProblem::ButtonMix {
-                    detail: "quick-reply buttons must be grouped together".into(),
-                })
+                // Quick replies must form one contiguous group: the button named is the
+                // first quick reply after the group ended.
+                let quick_reply = |b: &Button| b.kind == ButtonKind::QuickReply;
+                let first = buttons.iter().position(quick_reply)?;
+                let end = first
+                    + buttons[first..]
+                        .iter()
+                        .take_while(|b| quick_reply(b))
+                        .count();
+                let stray = end + buttons[end..].iter().position(quick_reply)?;
+                Some(button_problem(
+                    stray,
+                    TemplateProblem::ButtonMix {
+                        detail: "quick-reply buttons must be grouped together".into(),
+                    },
+                ))
             }),
     };
     problem.map_or(Ok(()), Err)
@@ -864,6 +899,76 @@ mod tests {
     }
 
     #[test]
+    fn a_button_problem_names_the_button_from_0() {
+        use ButtonKind::*;
+        let classic = Policy::preset("classic").unwrap();
+        let cloud = Policy::preset("cloud-2025").unwrap();
+        let problem = |buttons: Vec<(ButtonKind, &str)>, policy: &Policy| {
+            spec(buttons).validate(policy).unwrap_err().to_string()
+        };
+        let mut labelled = spec(vec![(Url, "Site"), (Phone, "Call us")]);
+        labelled.buttons[1].phone = Some("5550001111".into());
+        assert_eq!(
+            labelled.validate(&cloud).unwrap_err().to_string(),
+            "buttons[1]: phone button \"Call us\" needs a number in international format (+digits)"
+        );
+        labelled.buttons[1].phone = Some("+1 (555) 000-1111 ext. 1234".into());
+        assert!(labelled
+            .validate(&cloud)
+            .unwrap_err()
+            .to_string()
+            .starts_with("buttons[1]: "));
+        labelled.buttons[0].phone = Some("+15550001111".into());
+        assert_eq!(
+            labelled.validate(&cloud).unwrap_err().to_string(),
+            "buttons[0]: url button \"Site\" has a phone number; only phone buttons take one"
+        );
+        assert_eq!(
+            problem(vec![(QuickReply, "Yes"), (QuickReply, " ")], &cloud),
+            "buttons[1]: the button label is empty"
+        );
+        assert_eq!(
+            problem(
+                vec![
+                    (QuickReply, "a"),
+                    (QuickReply, "b"),
+                    (QuickReply, &"L".repeat(26))
+                ],
+                &cloud
+            ),
+            "buttons[2]: button label is 26 characters, the limit is 25"
+        );
+        assert_eq!(
+            problem(
+                vec![
+                    (QuickReply, "a"),
+                    (Url, "b"),
+                    (QuickReply, "c"),
+                    (QuickReply, "d")
+                ],
+                &cloud
+            ),
+            "buttons[2]: quick-reply buttons must be grouped together"
+        );
+        assert_eq!(
+            problem(
+                vec![(Url, "a"), (QuickReply, "b"), (Url, "c"), (QuickReply, "d")],
+                &cloud
+            ),
+            "buttons[3]: quick-reply buttons must be grouped together"
+        );
+        assert_eq!(
+            problem(vec![(Url, "a"), (CopyCode, "b")], &classic),
+            "buttons[1]: copy-code buttons are not available under this policy"
+        );
+        // A rule of the whole list names no button.
+        assert_eq!(
+            problem(vec![(QuickReply, "a"), (Url, "b")], &classic),
+            "quick-reply and call-to-action buttons cannot be mixed"
+        );
+    }
+
+    #[test]
     fn every_part_given_has_text_and_one_variable_style() {
         let cloud = Policy::preset("cloud-2025").unwrap();
         let problem = |edit: &dyn Fn(&mut TemplateSpec)| {
@@ -882,12 +987,14 @@ mod tests {
         );
         assert_eq!(
             problem(&|t| t.buttons[0].label = String::new()),
-            Err("the button label is empty".into())
+            Err("buttons[0]: the button label is empty".into())
         );
         assert_eq!(
             problem(&|t| t.buttons[0].phone = Some("+15550001111".into())),
             Err(
-                "quick_reply button \"Yes\" has a phone number; only phone buttons take one".into()
+                "buttons[0]: quick_reply button \"Yes\" has a phone number; only phone buttons \
+                 take one"
+                    .into()
             )
         );
         // One parameter format for the whole template, as Meta's `parameter_format` is.
@@ -1025,15 +1132,14 @@ mod tests {
         let split = spec(vec![(QuickReply, "a"), (Url, "b"), (QuickReply, "c")]);
         assert!(matches!(
             split.validate(&cloud),
-            Err(TemplateProblem::ButtonMix { .. })
+            Err(TemplateProblem::Button { index: 2, detail })
+                if matches!(*detail, TemplateProblem::ButtonMix { .. })
         ));
         let long = spec(vec![(QuickReply, "twenty-one characters")]);
         assert!(matches!(
             long.validate(&classic),
-            Err(TemplateProblem::TooLong {
-                limit_chars: 20,
-                ..
-            })
+            Err(TemplateProblem::Button { index: 0, detail })
+                if matches!(*detail, TemplateProblem::TooLong { limit_chars: 20, .. })
         ));
         assert!(long.validate(&cloud).is_ok());
         let three_urls = spec(vec![(Url, "a"), (Url, "b"), (Url, "c")]);
