@@ -7,7 +7,8 @@
 #      library, and runs each under valgrind (typed API, bad-input catalogue, conformance);
 #      the conformance runner must agree with the Rust runner on the scenario and check
 #      counts; then runs them again built with AddressSanitizer and UBSan;
-#   4. checks that the header compiles as C++;
+#   4. checks that the header compiles as C++, and that the code docs/c-guide.md quotes is
+#      the text of tests/c/guide_helpdesk.c (scripts/check-quoted-code.py), which step 3 runs;
 #   5. installs the library into a scratch prefix with scripts/install-c.sh (checks the SONAME,
 #      the links and convstate.pc), and builds and runs the README's "Link it from C" example
 #      through pkg-config, against the installed shared library and the archive, under valgrind.
@@ -58,6 +59,9 @@ fi
 step "header compiles as C++"
 c++ -fsyntax-only -Wall -Wextra -Werror -pedantic -x c++ include/convstate.h
 echo ok
+
+step "docs/c-guide.md quotes tests/c/guide_helpdesk.c as it is"
+python3 scripts/check-quoted-code.py docs/c-guide.md
 
 step "C programs in tests/c (static library, valgrind)"
 # shellcheck disable=SC2086 # the system libraries are separate words
