@@ -2030,6 +2030,12 @@ typedef struct convstate_template_view {
    * Low-quality strikes so far (pause ladder).
    */
   uint32_t pause_strikes;
+  /**
+   * Locked against editing by the provider (`CONVSTATE_TEMPLATE_EVENT_LOCKED`, until
+   * `CONVSTATE_TEMPLATE_EVENT_UNLOCKED`): an `edit_template` line is refused; sending is
+   * judged by `status` alone.
+   */
+  bool locked;
 } convstate_template_view;
 
 /**

@@ -399,6 +399,9 @@ pub struct TemplateView {
     pub variables: u32,
     /// Low-quality strikes so far (pause ladder).
     pub pause_strikes: u32,
+    /// Locked against editing by the provider (`template_status` `locked`, until
+    /// `unlocked`): `edit_template` is refused; sending is judged by `status` alone.
+    pub locked: bool,
 }
 
 /// The conversation-state engine. See the module documentation.
@@ -1776,6 +1779,7 @@ impl Engine {
             quality: t.quality,
             variables: t.variables.count(),
             pause_strikes: t.pause_strikes,
+            locked: t.locked,
         }
     }
 

@@ -1536,6 +1536,10 @@ pub struct convstate_template_view {
     pub variables: u32,
     /// Low-quality strikes so far (pause ladder).
     pub pause_strikes: u32,
+    /// Locked against editing by the provider (`CONVSTATE_TEMPLATE_EVENT_LOCKED`, until
+    /// `CONVSTATE_TEMPLATE_EVENT_UNLOCKED`): an `edit_template` line is refused; sending is
+    /// judged by `status` alone.
+    pub locked: bool,
 }
 
 /// Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
@@ -1569,6 +1573,7 @@ pub unsafe extern "C" fn convstate_engine_template(
                 quality: quality_code(view.quality),
                 variables: view.variables,
                 pause_strikes: view.pause_strikes,
+                locked: view.locked,
             })
         };
         Ok(())

@@ -330,14 +330,19 @@ static void test_template_lock_refuses_edits_not_sends(void) {
   convstate_message *message;
   convstate_decision decision;
   convstate_string *out = NULL;
+  convstate_template_view view;
   const char *text;
   if (!engine) return;
   message = promo();
   drain_effects(engine, CONVSTATE_EFFECT_NONE);
   CHECK_RC(convstate_string_new(&out), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(!view.locked);
 
   CHECK_RC(report(engine, T0, CONVSTATE_TEMPLATE_EVENT_LOCKED, CONVSTATE_NONE_MS, 0, 0), CONVSTATE_OK);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_NONE) == 0); /* a lock is no status */
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(view.locked && view.status == CONVSTATE_TEMPLATE_APPROVED);
   CHECK_RC(convstate_engine_handle_json(engine, EDIT, strlen(EDIT), out), CONVSTATE_OK);
   text = (const char *)convstate_string_ptr(out);
   CHECK(strstr(text, "\"error\":\"template_not_editable\"") != NULL);
@@ -348,6 +353,8 @@ static void test_template_lock_refuses_edits_not_sends(void) {
   CHECK_RC(convstate_engine_template_status_ex(engine, T0 + 2 * HOUR, S("acme"), S("promo"), S("en"),
                                                CONVSTATE_TEMPLATE_EVENT_UNLOCKED, CONVSTATE_NONE_MS),
            CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(!view.locked);
   CHECK_RC(convstate_engine_handle_json(engine, EDIT_LATER, strlen(EDIT_LATER), out), CONVSTATE_OK);
   text = (const char *)convstate_string_ptr(out);
   CHECK(strncmp(text, "{\"type\":\"ack\"", 13) == 0);
