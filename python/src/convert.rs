@@ -224,8 +224,15 @@ pub(crate) fn python_int<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Boun
 /// of range) the engine's error, and `NaT` (numpy's or pandas') an `invalid_instant` naming
 /// the argument.
 pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingResult<Instant> {
-    if let Some(at) = instant_value(value)? {
-        return Ok(at);
+    match instant_value(value) {
+        Ok(Some(at)) => return Ok(at),
+        Ok(None) => {}
+        // A value of an instant's type that is no instant (a naive datetime, a bad string, an
+        // int past 64 bits): the engine's error, naming the argument as a wrong type's does.
+        Err(BindingError::Core(error)) => {
+            return Err(errors::with_context(&error, &format!("{method}: {name}")).into())
+        }
+        Err(other) => return Err(other),
     }
     let millis = match datetime64_scalar(value)? {
         Some(Datetime64::Instant(Ok(millis))) => millis,

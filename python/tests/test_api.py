@@ -96,9 +96,15 @@ def test_milliseconds_are_exact(engine: convstate.Engine) -> None:
 
 
 def test_naive_datetime_is_refused_with_a_clear_message(engine: convstate.Engine) -> None:
-    with pytest.raises(convstate.InvalidInputError, match="naive datetime: attach a timezone") as caught:
+    # The argument is named, as for a value of the wrong type.
+    with pytest.raises(convstate.InvalidInputError,
+                       match=r"^inbound: at: invalid instant .*naive datetime: attach a timezone") as caught:
         engine.inbound(NUMBER, CONTACT, at=datetime(2026, 11, 2, 9))
     assert caught.value.code == "invalid_instant"
+    with pytest.raises(convstate.InvalidInputError, match=r"^tick: at: invalid instant \"yesterday\""):
+        engine.tick("yesterday")
+    with pytest.raises(convstate.InvalidInputError, match=r"^check_send: at: invalid instant"):
+        engine.check_send(NUMBER, CONTACT, text="x", at=2**70)
     with pytest.raises(convstate.InvalidInputError, match="naive datetime"):
         engine.handle({"type": "tick", "at": datetime(2026, 11, 2, 9)})
 

@@ -243,7 +243,8 @@ def test_an_integer_too_long_to_print_is_described_not_named_by_its_type(
     with pytest.raises(convstate.InvalidInputError) as instant:
         busy_engine.tick(huge)
     assert str(instant.value) == (
-        f'invalid instant "<int of {bits} bits>": integer milliseconds outside the 64-bit range')
+        f'tick: at: invalid instant "<int of {bits} bits>": integer milliseconds outside the 64-bit '
+        'range')
     with pytest.raises(convstate.InvalidInputError) as size:
         busy_engine.inbound(NUMBER, CONTACT, at=T1, kind="image", size=huge)
     assert str(size.value) == (

@@ -228,7 +228,7 @@ def test_an_instant_beyond_64_bits_is_named_as_given() -> None:
             assert f'"{2**64 - 1}"' in message
         with pytest.raises(convstate.InvalidInputError) as typed:
             engine.inbound(NUMBER, contact(0), at=column[0])
-        assert str(typed.value) == message
+        assert str(typed.value) == f"inbound: at: {message}", "the same words, the argument named"
 
 
 class MissingTime(datetime):
