@@ -27,16 +27,18 @@ use crate::tally::tally;
 use crate::template::TemplateCategory;
 use crate::time::{Duration, Instant};
 
-/// A decimal amount of money, held exactly in millionths.
+/// A decimal amount of money, held exactly in millionths; never negative (prices and costs
+/// are not, and every amount written must read back).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount(i64);
 
 const AMOUNT_SCALE: i64 = 1_000_000;
 
 impl Amount {
-    /// From millionths of the currency unit.
+    /// From millionths of the currency unit; a negative count is zero (as
+    /// [`crate::time::Duration::from_millis`] clamps), so that what `Display` writes parses.
     pub fn from_micros(micros: i64) -> Amount {
-        Amount(micros)
+        Amount(micros.max(0))
     }
     /// Millionths of the currency unit.
     pub fn micros(self) -> i64 {
@@ -633,6 +635,19 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `from_micros(-1)` printed `0.-00001` and `-1_500_000` `-1.-5`, which no parse reads:
+    /// amounts are never negative, so a negative count is zero.
+    #[test]
+    fn a_negative_count_is_zero_and_every_amount_written_parses() {
+        for micros in [-1, -1_500_000, i64::MIN] {
+            assert_eq!(Amount::from_micros(micros), Amount::from_micros(0));
+        }
+        for micros in [0, 1, 25_000, 1_500_000, i64::MAX] {
+            let amount = Amount::from_micros(micros);
+            assert_eq!(Amount::parse(&amount.to_string()), Ok(amount), "{amount}");
+        }
+    }
 
     #[test]
     fn usage_of_a_month_no_instant_falls_in_is_refused() {
