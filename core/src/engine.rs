@@ -404,7 +404,9 @@ pub struct TemplateView {
     pub locked: bool,
 }
 
-/// The conversation-state engine. See the module documentation.
+/// The conversation-state engine. See the module documentation. `Send + Sync`: one engine
+/// may move between threads or sit behind a lock (calls that change it take `&mut self`);
+/// [`crate::sharded::ShardedEngine`] shares several between threads without one lock for all.
 #[derive(Clone, Debug)]
 pub struct Engine {
     pub(crate) policy: Policy,
@@ -632,7 +634,10 @@ impl Engine {
         self.timers.next_deadline()
     }
 
-    /// The next effect, oldest first.
+    /// The next effect, oldest first. Effects wait until polled: the queue has no cap, and
+    /// a snapshot or business export holds the effects still queued, which the restored
+    /// engine hands out again. Drain after each input, or at least before a snapshot (a host
+    /// that published them already would publish them twice).
     pub fn poll_effect(&mut self) -> Option<Effect> {
         let effect = self.effects.pop_front();
         if effect.is_none() {
@@ -2159,6 +2164,20 @@ pub const OUTSIDE_WINDOW_ON_PREMISES: u32 = 470;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the docs promise hosts that run the engine on threads: a change that made one
+    /// of these lose `Send` or `Sync` (an `Rc`, a `Cell`) fails to compile here.
+    #[test]
+    fn the_engine_and_what_it_hands_out_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Engine>();
+        send_sync::<crate::sharded::ShardedEngine>();
+        send_sync::<Effect>();
+        send_sync::<Decision>();
+        send_sync::<Error>();
+        send_sync::<crate::event::Event>();
+        send_sync::<crate::webhook::WebhookReader>();
+    }
 
     #[test]
     fn ids_are_absent_or_one_to_max_bytes() {

@@ -540,7 +540,8 @@ fn sorted<K: Ord + Copy, V: Clone>(map: &crate::hash::FastMap<K, V>) -> Vec<(K, 
 }
 
 impl Engine {
-    /// The whole state as JSON bytes.
+    /// The whole state as JSON bytes, effects not yet polled included: drain
+    /// [`Engine::poll_effect`] first, or the restored engine hands them out again.
     pub fn snapshot(&self) -> Vec<u8> {
         let body = self.snapshot_body();
         seal(&serde_json::to_vec(&body).expect("snapshot types serialise infallibly"))
