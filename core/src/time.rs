@@ -43,6 +43,31 @@ impl Instant {
         }
     }
 
+    /// An instant from a host's clock reading (`SystemTime::now()` where the host reads
+    /// its clock; the engine never does), to the millisecond, rounded down; refused outside
+    /// years 1970..=9999 as [`Instant::from_unix_millis`] refuses.
+    pub fn from_system_time(time: std::time::SystemTime) -> Result<Instant, crate::Error> {
+        let millis = match time.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+            // Before 1970: refused, the error naming how far before (rounded away from 0).
+            Err(before) => {
+                let before = before.duration();
+                let ms = before.as_millis() + u128::from(before.subsec_nanos() % 1_000_000 != 0);
+                i64::try_from(ms).map_or(i64::MIN, |ms| -ms)
+            }
+        };
+        Instant::from_unix_millis(millis)
+    }
+
+    /// An instant from a chrono time in any zone (`Utc::now()`, a `DateTime<FixedOffset>`
+    /// read from a CRM's database), to the millisecond, rounded down; refused outside years
+    /// 1970..=9999.
+    pub fn from_datetime<Tz: chrono::TimeZone>(
+        time: &DateTime<Tz>,
+    ) -> Result<Instant, crate::Error> {
+        Instant::from_unix_millis(time.timestamp_millis())
+    }
+
     /// Parses RFC 3339 (`2026-11-02T09:00:00Z`, any offset, converted to UTC).
     pub fn parse_rfc3339(text: &str) -> Result<Instant, crate::Error> {
         if let Some(instant) = Instant::parse_canonical(text.as_bytes()) {
@@ -541,21 +566,21 @@ impl Duration {
             ))
         }
     }
-    /// From seconds.
+    /// From seconds (clamped as [`Duration::from_millis`]).
     pub const fn from_secs(s: i64) -> Duration {
-        Duration::from_millis(s * 1000)
+        Duration::from_millis(s.saturating_mul(1000))
     }
-    /// From minutes.
+    /// From minutes (clamped as [`Duration::from_millis`]).
     pub const fn from_mins(m: i64) -> Duration {
-        Duration::from_secs(m * 60)
+        Duration::from_millis(m.saturating_mul(60_000))
     }
-    /// From hours.
+    /// From hours (clamped as [`Duration::from_millis`]).
     pub const fn from_hours(h: i64) -> Duration {
-        Duration::from_mins(h * 60)
+        Duration::from_millis(h.saturating_mul(3_600_000))
     }
-    /// From days of 86 400 s.
+    /// From days of 86 400 s (clamped as [`Duration::from_millis`]).
     pub const fn from_days(d: i64) -> Duration {
-        Duration::from_hours(d * 24)
+        Duration::from_millis(d.saturating_mul(86_400_000))
     }
     /// Milliseconds.
     pub const fn millis(self) -> i64 {
@@ -773,6 +798,58 @@ mod tests {
         );
         assert!(problem("soon").starts_with("expected a duration like"));
         assert_eq!(Duration::parse("36600d").unwrap().millis(), MAX_DURATION_MS);
+    }
+
+    /// A host's clock reading and a chrono time give the instant their unix milliseconds
+    /// name, rounded down; before 1970 is refused as `from_unix_millis` refuses it.
+    #[test]
+    fn system_times_and_chrono_times_are_instants() {
+        use std::time::{Duration as StdDuration, UNIX_EPOCH};
+        let at = UNIX_EPOCH + StdDuration::from_nanos(1_793_610_000_123_999_999);
+        assert_eq!(
+            Instant::from_system_time(at).unwrap(),
+            Instant::from_unix_millis(1_793_610_000_123).unwrap()
+        );
+        let before = UNIX_EPOCH - StdDuration::from_micros(1);
+        match Instant::from_system_time(before) {
+            Err(crate::Error::InstantOutOfRange { millis: -1, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        let berlin = DateTime::parse_from_rfc3339("2026-11-02T10:00:00.123+01:00").unwrap();
+        assert_eq!(
+            Instant::from_datetime(&berlin).unwrap(),
+            Instant::parse_rfc3339("2026-11-02T09:00:00.123Z").unwrap()
+        );
+        let utc = berlin.with_timezone(&chrono::Utc);
+        assert_eq!(
+            Instant::from_datetime(&utc),
+            Instant::from_datetime(&berlin)
+        );
+        let early = DateTime::parse_from_rfc3339("1969-12-31T23:59:59Z").unwrap();
+        assert!(Instant::from_datetime(&early).is_err());
+    }
+
+    /// Every constructor clamps, as `from_millis` says: the larger units multiplied first,
+    /// and `from_secs(i64::MAX)` overflowed (a panic in a debug build, `0ms` in a release
+    /// one; `from_hours(-i64::MAX)` was `1h`).
+    #[test]
+    fn every_unit_clamps_instead_of_overflowing() {
+        let max = Duration::from_millis(MAX_DURATION_MS);
+        for big in [i64::MAX, i64::MAX / 1000, 10_000_000_000_000] {
+            assert_eq!(Duration::from_secs(big), max);
+            assert_eq!(Duration::from_mins(big), max);
+            assert_eq!(Duration::from_hours(big), max);
+            assert_eq!(Duration::from_days(big), max);
+        }
+        for small in [i64::MIN, -i64::MAX, -1] {
+            assert_eq!(Duration::from_secs(small), Duration::ZERO);
+            assert_eq!(Duration::from_mins(small), Duration::ZERO);
+            assert_eq!(Duration::from_hours(small), Duration::ZERO);
+            assert_eq!(Duration::from_days(small), Duration::ZERO);
+        }
+        assert_eq!(Duration::from_days(2).millis(), 172_800_000);
+        assert_eq!(Duration::from_hours(3).millis(), 10_800_000);
+        assert_eq!(Duration::from_mins(15).millis(), 900_000);
     }
 
     #[test]
