@@ -2,10 +2,14 @@
 //! back to a line that decodes to the same event; a line fed to an engine either is refused
 //! without any change or is applied. `decode_event` and the door take a shortcut for plain
 //! hot events: the decoder's answer, and the door's lines and state, are those of the long
-//! way (`decode_event_through_serde`, `handle`, the encoders).
+//! way (`decode_event_through_serde`, `handle`, the encoders). The same bytes read as a
+//! message alone (`decode_message`, the C library's `convstate_message_from_json`) never
+//! panic either, and a message read encodes back to one that reads the same.
 #![no_main]
 
-use convstate::wire::{decode_event, decode_event_through_serde, encode_effect, encode_output};
+use convstate::wire::{
+    decode_event, decode_event_through_serde, decode_message, encode_effect, encode_output,
+};
 use convstate::Engine;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,6 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(line) = std::str::from_utf8(data) else {
         return;
     };
+    if let Ok(message) = decode_message(line) {
+        let encoded = serde_json::to_string(&message).expect("messages serialise");
+        let again = decode_message(&encoded).expect("an encoded message decodes");
+        assert_eq!(message, again, "{line} -> {encoded}");
+    }
     let decoded = decode_event(line);
     assert_eq!(decoded, decode_event_through_serde(line), "{line}");
     if let Ok(event) = decoded {
