@@ -205,10 +205,7 @@ impl WebhookReader {
         body: &[u8],
         received_at: Instant,
     ) -> Result<(Vec<WebhookItem>, Vec<usize>), Error> {
-        // Bodies of other shapes (a form-encoded Twilio post, the On-Premises API's
-        // `messages` at the top) are the likeliest mistake: say what this door reads.
-        let root: Value = serde_json::from_slice(body)
-            .map_err(|e| invalid("$", format!("not valid JSON: {e}; {META_BODY}")))?;
+        let root: Value = serde_json::from_slice(body).map_err(|e| not_json(body, &e))?;
         let Some(root) = root.as_object() else {
             return Err(invalid("$", format!("expected a JSON object; {META_BODY}")));
         };
@@ -472,6 +469,23 @@ pub fn outcome_lines(outcomes: &[WebhookOutcome]) -> Vec<String> {
 
 fn line<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("webhook outcome lines serialise infallibly")
+}
+
+/// Why `body` is not JSON: a string escape `\ud800` without its pair (half an emoji, as a
+/// cut text may hold) named by its path and escape, as the wire doors name it; else serde's
+/// words, and, for a body that is no JSON object at all (a form-encoded Twilio post), what
+/// this door reads. A body that starts as an object is taken for a Meta body gone wrong.
+fn not_json(body: &[u8], error: &serde_json::Error) -> Error {
+    let text = std::str::from_utf8(body).ok();
+    if let Some((path, problem)) = text.and_then(|text| crate::wire::lone_surrogate_in(text, error))
+    {
+        return invalid(&path, problem);
+    }
+    if body.trim_ascii_start().starts_with(b"{") {
+        invalid("$", format!("not valid JSON: {error}"))
+    } else {
+        invalid("$", format!("not valid JSON: {error}; {META_BODY}"))
+    }
 }
 
 /// What a body that is not a webhook at all is told this door reads.

@@ -21,6 +21,7 @@ mod ordered;
 
 pub use decode::EVENT_TYPES;
 pub(crate) use hot::read_hot;
+pub(crate) use locate::lone_surrogate_in;
 use locate::Shape;
 
 /// Version of the wire schema; bumped on any incompatible change.

@@ -523,35 +523,19 @@ pub(super) fn misread_value(
     error: &serde_json::Error,
     shape: Shape,
 ) -> Option<(String, String)> {
+    if let Some(found) = lone_surrogate_in(line, error) {
+        return Some(found);
+    }
     let message = error.to_string();
     let out_of_range = message.starts_with("number out of range");
-    // serde_json's words for a `\ud800` without its pair (`"a\ud800"` is "unexpected end
-    // of hex escape", a lone `\udc00` "lone leading surrogate"), as syntax, naming no field.
-    let surrogate = message.starts_with("unexpected end of hex escape")
-        || message.starts_with("lone leading surrogate in hex escape");
-    if !out_of_range && !surrogate && !message.starts_with("expected value") {
+    if !out_of_range && !message.starts_with("expected value") {
         return None;
     }
-    // Skipping a value reads no number and checks no surrogate's pair, so a line that only
-    // holds too large a number or a lone surrogate passes.
+    // Skipping a value reads no number, so a line that only holds too large a one passes.
     serde_json::from_str::<IgnoredAny>(line).ok()?;
-    // serde_json counts lines by `\n` and columns in bytes from 1: the byte at fault (the
-    // value's first, or an out-of-range number's last) is the column's.
-    let line_start: usize = line
-        .split_inclusive('\n')
-        .take(error.line().checked_sub(1)?)
-        .map(str::len)
-        .sum();
-    let offset = line_start + error.column().checked_sub(1)?;
-    let (path, span) = value_around(line, offset)?;
+    let (path, span) = value_around(line, error_offset(line, error)?)?;
     let raw = &line[span.clone()];
-    let problem = if surrogate {
-        let escape = lone_surrogate(raw.strip_prefix('"')?)?;
-        format!(
-            "`{escape}` is half of a UTF-16 surrogate pair without its other half, which is \
-             no character: write the character itself, or both escapes of its pair"
-        )
-    } else if out_of_range {
+    let problem = if out_of_range {
         format!(
             "number `{raw}` is out of range: numbers are read as 64-bit floats, at most {:e} \
              in size",
@@ -578,6 +562,42 @@ pub(super) fn misread_value(
         format!("invalid type: {shown}, {expected}")
     };
     Some((path, problem))
+}
+
+/// The path and problem of a string escape `\ud800` without its other half in `text`, which
+/// serde_json reports as syntax ("unexpected end of hex escape", or for a lone trailing
+/// half "lone leading surrogate"), naming no field, though the text is JSON: for every door
+/// that reads JSON (wire lines, messages alone, webhook bodies). `None` for other errors.
+pub(crate) fn lone_surrogate_in(text: &str, error: &serde_json::Error) -> Option<(String, String)> {
+    let message = error.to_string();
+    if !message.starts_with("unexpected end of hex escape")
+        && !message.starts_with("lone leading surrogate in hex escape")
+    {
+        return None;
+    }
+    // Skipping a string checks no surrogate's pair, so a text whose only fault is one passes.
+    serde_json::from_str::<IgnoredAny>(text).ok()?;
+    let (path, span) = value_around(text, error_offset(text, error)?)?;
+    let escape = lone_surrogate(text[span].strip_prefix('"')?)?;
+    Some((
+        path,
+        format!(
+            "`{escape}` is half of a UTF-16 surrogate pair without its other half, which is \
+             no character: write the character itself, or both escapes of its pair"
+        ),
+    ))
+}
+
+/// The byte of `text` serde_json's `error` points at: it counts lines by `\n` and columns in
+/// bytes from 1 (the byte at fault: a value's first, an out-of-range number's last, the end
+/// of a bad escape).
+fn error_offset(text: &str, error: &serde_json::Error) -> Option<usize> {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(error.line().checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    Some(line_start + error.column().checked_sub(1)?)
 }
 
 /// The first `\uXXXX` escape in a JSON string's text (`raw`, after its opening quote) that
