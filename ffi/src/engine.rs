@@ -35,14 +35,14 @@ pub struct convstate_engine {
     pub(crate) engine: Engine,
     /// The WABA ids `convstate_engine_map_waba` mapped, for this handle's webhook door: the
     /// host's configuration, as a Rust host's `WebhookReader`, so snapshots do not carry it.
-    pub(crate) webhooks: WebhookReader,
+    pub(crate) webhook_reader: WebhookReader,
 }
 
 impl convstate_engine {
     pub(crate) fn boxed(engine: Engine) -> *mut convstate_engine {
         Box::into_raw(Box::new(convstate_engine {
             engine,
-            webhooks: WebhookReader::new(),
+            webhook_reader: WebhookReader::new(),
         }))
     }
 }

@@ -145,7 +145,7 @@ pub unsafe extern "C" fn convstate_engine_handle_webhook(
         let handle = unsafe { arg_mut(engine, "engine") }?;
         unsafe {
             webhook_door(at_ms, body, body_len, out, |body, at| {
-                handle.webhooks.handle_json(&mut handle.engine, body, at)
+                handle.webhook_reader.handle_json(&mut handle.engine, body, at)
             })
         }
     }
@@ -173,7 +173,7 @@ pub unsafe extern "C" fn convstate_engine_map_waba(
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let waba_id = unsafe { str_arg(waba_id, waba_id_len, "waba_id") }?;
         let business = unsafe { str_arg(business, business_len, "business") }?;
-        Ok(handle.webhooks.map_business(waba_id, business)?)
+        Ok(handle.webhook_reader.map_business(waba_id, business)?)
     }
 }
 

@@ -7,6 +7,7 @@
 //! timers its instant fired in that shard, which may belong to other businesses of the shard.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
@@ -31,16 +32,18 @@ use crate::json::{convstate_string, webhook_door};
 #[derive(Debug)]
 pub struct convstate_sharded_engine {
     pub(crate) engine: ShardedEngine,
-    /// As `convstate_engine`'s: the WABA ids `convstate_sharded_engine_map_waba` mapped,
-    /// behind a lock since threads share the handle.
-    pub(crate) webhooks: RwLock<WebhookReader>,
+    /// As `convstate_engine`'s: the WABA ids `convstate_sharded_engine_map_waba` mapped.
+    /// Threads share the handle, so a body is read with the reader as it was when its call
+    /// began (an `Arc` taken under the lock, which is not held while the body is applied: a
+    /// mapping waiting for the lock would stall every webhook behind the slowest body).
+    pub(crate) webhook_reader: RwLock<Arc<WebhookReader>>,
 }
 
 impl convstate_sharded_engine {
     fn boxed(engine: ShardedEngine) -> *mut convstate_sharded_engine {
         Box::into_raw(Box::new(convstate_sharded_engine {
             engine,
-            webhooks: RwLock::new(WebhookReader::new()),
+            webhook_reader: RwLock::new(Arc::new(WebhookReader::new())),
         }))
     }
 }
@@ -212,7 +215,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_handle_webhook(
         let handle = unsafe { arg(engine, "engine") }?;
         unsafe {
             webhook_door(at_ms, body, body_len, out, |body, at| {
-                (handle.webhooks.read()).handle_json_sharded(&handle.engine, body, at)
+                let reader = Arc::clone(&handle.webhook_reader.read());
+                reader.handle_json_sharded(&handle.engine, body, at)
             })
         }
     }
@@ -234,7 +238,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_map_waba(
         let handle = unsafe { arg(engine, "engine") }?;
         let waba_id = unsafe { str_arg(waba_id, waba_id_len, "waba_id") }?;
         let business = unsafe { str_arg(business, business_len, "business") }?;
-        Ok(handle.webhooks.write().map_business(waba_id, business)?)
+        let mut reader = handle.webhook_reader.write();
+        Ok(Arc::make_mut(&mut reader).map_business(waba_id, business)?)
     }
 }
 

@@ -3021,3 +3021,97 @@ fn the_limit_view_refuses_an_instant_before_the_clock() {
     assert_eq!(view.used, 7777, "the output is left untouched");
     unsafe { convstate_engine_free(engine) };
 }
+
+/// The sharded handle's mapping changes while threads feed webhooks: each body is read with
+/// the mapping as it was when its call began (all `unrecognized` before the mapping, all
+/// applied after it), no call waits for another's body, and a body fed after the mapping
+/// returned is applied.
+#[test]
+fn a_waba_mapped_while_threads_feed_webhooks_applies_to_bodies_after_it() {
+    struct Shared(*const convstate_sharded_engine);
+    unsafe impl Send for Shared {}
+    unsafe impl Sync for Shared {}
+    let restriction = br#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","time":1793610000,"changes":[{"field":"account_update","value":{"event":"ACCOUNT_RESTRICTION","restriction_info":[{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":1793869200}]}}]}]}"#;
+    let mut sharded = null_mut();
+    let preset = "cloud-2025";
+    let rc = unsafe {
+        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 2, &mut sharded)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    for business in ["acme", "globex", "initech"] {
+        let number = match business {
+            "acme" => "+15550001111",
+            "globex" => "+15550002222",
+            _ => "+15550003333",
+        };
+        let line = format!(
+            r#"{{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"{business}","number":"{number}","channel":"official"}}"#
+        );
+        let rc =
+            unsafe { convstate_sharded_engine_handle_json(sharded, ptr(&line), line.len(), out) };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    }
+    let feed = |engine: *const convstate_sharded_engine| {
+        let mut out = null_mut();
+        assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+        let rc = unsafe {
+            convstate_sharded_engine_handle_webhook(
+                engine,
+                T0,
+                restriction.as_ptr(),
+                restriction.len(),
+                out,
+            )
+        };
+        assert_eq!(rc, CONVSTATE_OK);
+        let text = unsafe { CStr::from_ptr(convstate_string_ptr(out)) }
+            .to_str()
+            .unwrap()
+            .to_owned();
+        unsafe { convstate_string_free(out) };
+        text
+    };
+    let shared = Shared(sharded);
+    let (applied, unmapped) = std::thread::scope(|scope| {
+        let feeders: Vec<_> = (0..3)
+            .map(|_| {
+                let shared = &shared;
+                scope.spawn(move || (0..200).map(|_| feed(shared.0)).collect::<Vec<_>>())
+            })
+            .collect();
+        let waba = "102290129340398";
+        let rc = unsafe {
+            convstate_sharded_engine_map_waba(shared.0, ptr(waba), waba.len(), ptr("globex"), 6)
+        };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        let after = feed(shared.0);
+        assert!(
+            after.starts_with(r#"{"type":"ack","of":"number_restriction""#)
+                && after.contains("+15550002222"),
+            "a body fed after the mapping returned: {after}"
+        );
+        let mut counts = (0, 0);
+        for feeder in feeders {
+            for text in feeder.join().unwrap() {
+                if text.starts_with(r#"{"type":"ack""#) {
+                    assert!(
+                        text.contains("+15550002222") && !text.contains("+15550001111"),
+                        "{text}"
+                    );
+                    counts.0 += 1;
+                } else {
+                    assert!(text.starts_with(r#"{"type":"unrecognized""#), "{text}");
+                    counts.1 += 1;
+                }
+            }
+        }
+        counts
+    });
+    assert_eq!(applied + unmapped, 600);
+    unsafe {
+        convstate_sharded_engine_free(sharded);
+        convstate_string_free(out);
+    }
+}
