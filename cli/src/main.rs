@@ -476,24 +476,20 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         ));
     }
     let mut reader = convstate::webhook::WebhookReader::new();
-    let mut mapped = std::collections::HashMap::new();
     for mapping in &args.waba_business {
-        let expected = || {
+        let (waba, business) = mapping.split_once('=').ok_or_else(|| {
             CliError::Usage(format!(
-                "--waba-business: expected WABA_ID=BUSINESS, both non-empty, got {mapping:?}"
+                "--waba-business: expected WABA_ID=BUSINESS, got {mapping:?}"
             ))
-        };
-        let (waba, business) = mapping.split_once('=').ok_or_else(expected)?;
-        if waba.is_empty() || business.is_empty() {
-            return Err(expected());
-        }
-        // Two businesses for one WABA is a typo, not a choice the last one should win.
-        if let Some(earlier) = mapped.insert(waba, business).filter(|b| *b != business) {
-            return Err(CliError::Usage(format!(
-                "--waba-business: WABA {waba} is mapped to {earlier:?} and to {business:?}"
-            )));
-        }
-        reader = reader.with_business(waba, business);
+        })?;
+        // The core's rule, as every binding maps: both named, and one business a WABA (two
+        // for one WABA is a typo, not a choice the last one should win).
+        reader.map_business(waba, business).map_err(|e| match e {
+            convstate::Error::InvalidEvent { problem } => {
+                CliError::Usage(format!("--waba-business: {problem}"))
+            }
+            other => CliError::Usage(format!("--waba-business: {other}")),
+        })?;
     }
     if reads_standard_input(&args.file) && args.policy.overrides_from_stdin() {
         let overrides = args.policy.policy_overrides.as_deref().unwrap_or_default();

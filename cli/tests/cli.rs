@@ -1624,12 +1624,23 @@ fn exit_codes_are_as_documented() {
     assert_exit_saying(
         &run(&[&webhook[..], &["=acme"]].concat()),
         2,
-        "both non-empty",
+        "--waba-business: WABA id is empty",
+    );
+    assert_exit_saying(
+        &run(&[&webhook[..], &["1= acme"]].concat()),
+        2,
+        "--waba-business: business \" acme\" is blank or begins or ends with white space",
+    );
+    assert_exit_saying(
+        &run(&[&webhook[..], &["1acme"]].concat()),
+        2,
+        "--waba-business: expected WABA_ID=BUSINESS, got \"1acme\"",
     );
     assert_exit_saying(
         &run(&[&webhook[..], &["1=acme", "--waba-business", "1=globex"]].concat()),
         2,
-        "WABA 1 is mapped to \"acme\" and to \"globex\"",
+        "--waba-business: WABA \"1\" is mapped to business \"acme\" already: a WABA belongs to one \
+         business",
     );
 
     let directory = tempfile::tempdir().unwrap();

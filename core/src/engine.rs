@@ -2127,7 +2127,7 @@ pub(crate) fn check_business_name(field: &str, name: &str) -> Result<(), Error> 
 /// spaces around it (`"acme "` would be a second business beside `"acme"`, a host's
 /// trimming bug every later call would repeat). Saved states keep restoring as they were.
 /// Every event that creates a business names it in its `business` field.
-fn check_new_business_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_new_business_name(name: &str) -> Result<(), Error> {
     check_business_name("business", name)?;
     if name.trim() != name {
         return Err(Error::InvalidEvent {

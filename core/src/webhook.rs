@@ -156,8 +156,9 @@ impl WebhookReader {
         self
     }
 
-    /// Maps a WABA id to a business name, in place, for hosts that learn their accounts one
-    /// at a time (the C library's `convstate_engine_map_waba`). Refuses what could only be
+    /// Maps a WABA id to a business name, in place: the one rule every binding maps by (the
+    /// C library's `convstate_engine_map_waba`, Python's `waba_businesses`, the CLI's
+    /// `--waba-business`). Refuses what could only be
     /// a host's mistake: an empty WABA id, a business name no engine registers, and a WABA
     /// mapped to another business already (mapping it again to the same one is no change).
     pub fn map_business(&mut self, waba_id: &str, business: &str) -> Result<(), Error> {
@@ -166,7 +167,7 @@ impl WebhookReader {
                 problem: "WABA id is empty".into(),
             });
         }
-        crate::engine::check_business_name("business", business)?;
+        crate::engine::check_new_business_name(business)?;
         match self.businesses_by_waba.get(waba_id) {
             Some(earlier) if earlier != business => Err(Error::InvalidEvent {
                 problem: format!(

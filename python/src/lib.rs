@@ -1009,17 +1009,9 @@ pub(crate) fn webhook_reader(
         .transpose()?
         .unwrap_or_default()
     {
-        // An empty side maps nothing a payload could name, as the CLI's --waba-business.
-        if waba.is_empty() || business.is_empty() {
-            return Err(convstate::Error::InvalidEvent {
-                problem: format!(
-                    "waba_businesses: a WABA id and its business name must both be \
-                     non-empty, got {waba:?}: {business:?}"
-                ),
-            }
-            .into());
-        }
-        reader = reader.with_business(&waba, &business);
+        reader
+            .map_business(&waba, &business)
+            .map_err(|e| crate::errors::with_context(&e, "waba_businesses"))?;
     }
     Ok(reader)
 }
