@@ -210,17 +210,9 @@ fn is_numpy_float_nan(item: &Bound<'_, PyAny>) -> bool {
             .is_ok_and(f64::is_nan)
 }
 
-/// pandas' `NA`, by its class's name and module (`pandas._libs.missing`, or
-/// `pandas.api.typing` as pandas 3 reports it).
+/// pandas' `NA`.
 fn is_pandas_na(item: &Bound<'_, PyAny>) -> bool {
-    let class = item.get_type();
-    let named = class
-        .name()
-        .is_ok_and(|name| name.to_str().is_ok_and(|name| name == "NAType"));
-    named
-        && class
-            .module()
-            .is_ok_and(|module| module.to_str().is_ok_and(|m| m.starts_with("pandas")))
+    crate::convert::is_pandas_class(item, "NAType")
 }
 
 /// What an item of the wrong type in a column that needs a value in every row is said to

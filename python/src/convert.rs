@@ -147,13 +147,19 @@ fn is_datetime(value: &Bound<'_, PyAny>) -> PyResult<bool> {
 }
 
 /// pandas' `NaT` (`pd.NaT`, the gap in a tz-aware column or any Timestamp column's
-/// `tolist()`), by its class's name and module (`pandas._libs.tslibs.nattype`, or
-/// `pandas.api.typing` as pandas 3 reports it), so that pandas is never imported.
+/// `tolist()`).
 fn is_pandas_not_a_time(value: &Bound<'_, PyAny>) -> bool {
+    is_pandas_class(value, "NaTType")
+}
+
+/// Whether `value`'s class is pandas' `class_name` (`NAType`, `NaTType`), by its name and
+/// module (`pandas._libs...`, or `pandas.api.typing` as pandas 3 reports it), so that
+/// pandas is never imported.
+pub(crate) fn is_pandas_class(value: &Bound<'_, PyAny>, class_name: &str) -> bool {
     let class = value.get_type();
     let named = class
         .name()
-        .is_ok_and(|name| name.to_str().is_ok_and(|name| name == "NaTType"));
+        .is_ok_and(|name| name.to_str().is_ok_and(|name| name == class_name));
     named
         && class
             .module()
@@ -224,25 +230,29 @@ pub(crate) fn python_int<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Boun
 /// of range) the engine's error, and `NaT` (numpy's or pandas') an `invalid_instant` naming
 /// the argument.
 pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingResult<Instant> {
+    // A value of an instant's type that is no instant (a naive datetime, a bad string, an
+    // int or datetime64 past 64 bits or before 1970, `NaT`): the engine's error, naming the
+    // argument as a wrong type's does.
+    let in_argument = |error: &Error| {
+        BindingError::from(errors::with_context(error, &format!("{method}: {name}")))
+    };
     match instant_value(value) {
         Ok(Some(at)) => return Ok(at),
         Ok(None) => {}
-        // A value of an instant's type that is no instant (a naive datetime, a bad string, an
-        // int past 64 bits): the engine's error, naming the argument as a wrong type's does.
-        Err(BindingError::Core(error)) => {
-            return Err(errors::with_context(&error, &format!("{method}: {name}")).into())
-        }
+        Err(BindingError::Core(error)) => return Err(in_argument(&error)),
         Err(other) => return Err(other),
     }
     let millis = match datetime64_scalar(value)? {
         Some(Datetime64::Instant(Ok(millis))) => millis,
-        Some(Datetime64::Instant(Err(input))) => return Err(instant_beyond_64_bits(input).into()),
+        Some(Datetime64::Instant(Err(input))) => {
+            return Err(in_argument(&instant_beyond_64_bits(input)))
+        }
         Some(Datetime64::NotATime) => {
             let error = Error::InvalidInstant {
                 input: repr(value),
                 problem: NOT_A_TIME_PROBLEM.into(),
             };
-            return Err(errors::with_context(&error, &format!("{method}: {name}")).into());
+            return Err(in_argument(&error));
         }
         Some(Datetime64::Refused(problem)) => {
             return Err(PyTypeError::new_err(format!("{method}: {name}: {problem}")).into())
@@ -255,13 +265,14 @@ pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingRes
             .into())
         }
     };
-    Ok(Instant::from_unix_millis(millis)?)
+    Instant::from_unix_millis(millis).map_err(|error| in_argument(&error))
 }
 
 /// What an instant of the wrong type gets: the types that would do, and the one given.
 pub(crate) fn instant_type_problem(value: &Bound<'_, PyAny>) -> String {
     format!(
-        "an aware datetime, int unix milliseconds or an RFC 3339 str, got {}",
+        "an aware datetime, int unix milliseconds, an RFC 3339 str or a numpy datetime64, \
+         got {}",
         type_name(value)
     )
 }

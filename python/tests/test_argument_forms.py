@@ -228,7 +228,7 @@ def test_an_instant_of_a_wrong_type_is_a_type_error_naming_the_argument(
         call(value)
     assert not isinstance(caught.value, (ValueError, convstate.ConvstateError))
     message = str(caught.value)
-    assert f"{name} must be an aware datetime, int unix milliseconds or an RFC 3339 str" in message, message
+    assert f"{name} must be an aware datetime, int unix milliseconds, an RFC 3339 str or a numpy datetime64" in message, message
     assert f"got {type(value).__name__}" in message, message
 
 

@@ -449,9 +449,16 @@ def test_a_numpy_datetime64_out_of_range_is_the_engines_error() -> None:
     with pytest.raises(convstate.InvalidInputError) as as_int:
         new_engine().inbound(NUMBER, contact(0), at=2**62)
     assert caught.value.code == as_int.value.code
+    # Named by method and argument, as the same int and a wrong type are.
+    assert str(caught.value).startswith("inbound: at: ") and str(as_int.value).startswith("inbound: at: ")
     beyond = np.datetime64(2**62, "h")  # its milliseconds do not fit 64 bits
-    with pytest.raises(convstate.InvalidInputError, match="outside the 64-bit range"):
+    with pytest.raises(convstate.InvalidInputError, match="^inbound: at: .*outside the 64-bit range"):
         new_engine().inbound(NUMBER, contact(0), at=beyond)
+    with pytest.raises(convstate.InvalidInputError, match="^check_send: at: ") as early:
+        new_engine().check_send(NUMBER, contact(0), text="hi", at=np.datetime64("1960-01-01", "ms"))
+    assert early.value.code == "instant_out_of_range"
+    with pytest.raises(TypeError, match="or a numpy datetime64, got float"):
+        new_engine().tick(1.5)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("unit", DATETIME64_UNITS)
