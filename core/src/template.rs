@@ -913,11 +913,11 @@ mod tests {
             "buttons[1]: phone button \"Call us\" needs a number in international format (+digits)"
         );
         labelled.buttons[1].phone = Some("+1 (555) 000-1111 ext. 1234".into());
-        assert!(labelled
-            .validate(&cloud)
-            .unwrap_err()
-            .to_string()
-            .starts_with("buttons[1]: "));
+        assert_eq!(
+            labelled.validate(&cloud).unwrap_err().to_string(),
+            "buttons[1]: phone button \"Call us\" needs a number in international format \
+             (+digits)"
+        );
         labelled.buttons[0].phone = Some("+15550001111".into());
         assert_eq!(
             labelled.validate(&cloud).unwrap_err().to_string(),

@@ -109,7 +109,7 @@ impl TemplateEvent {
 
     /// Whether the event locks (`Some(true)`) or unlocks (`Some(false)`) the template
     /// against editing; `None` for a status event.
-    pub fn lock(self) -> Option<bool> {
+    pub fn sets_lock(self) -> Option<bool> {
         match self {
             TemplateEvent::Locked => Some(true),
             TemplateEvent::Unlocked => Some(false),
@@ -936,7 +936,7 @@ impl Engine {
         // sending): it bars `edit_template` alone. Locks and unlocks are ordered among
         // themselves, by their own instants (a late LOCKED does not undo a later UNLOCKED),
         // and apart from the statuses, which they neither order nor are ordered by.
-        if let Some(locked) = e.status.lock() {
+        if let Some(locked) = e.status.sets_lock() {
             if template.lock_event.admit(e.at, &e.status) {
                 template.locked = locked;
             }
