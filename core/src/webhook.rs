@@ -158,9 +158,9 @@ impl WebhookReader {
 
     /// Maps a WABA id to a business name, in place: the one rule every binding maps by (the
     /// C library's `convstate_engine_map_waba`, Python's `waba_businesses`, the CLI's
-    /// `--waba-business`). Refuses what could only be
-    /// a host's mistake: an empty WABA id, a business name no engine registers, and a WABA
-    /// mapped to another business already (mapping it again to the same one is no change).
+    /// `--waba-business`). Refuses what could only be a host's mistake: an empty WABA id, a
+    /// business name no engine registers, and a WABA mapped to another business already
+    /// (mapping it again to the same one is no change).
     pub fn map_business(&mut self, waba_id: &str, business: &str) -> Result<(), Error> {
         if waba_id.is_empty() {
             return Err(Error::InvalidEvent {
