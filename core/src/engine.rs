@@ -2167,9 +2167,8 @@ mod tests {
 
     /// What the docs promise hosts that run the engine on threads: a change that made one
     /// of these lose `Send` or `Sync` (an `Rc`, a `Cell`) fails to compile here.
-    #[test]
-    fn the_engine_and_what_it_hands_out_are_send_and_sync() {
-        fn send_sync<T: Send + Sync>() {}
+    const _: () = {
+        const fn send_sync<T: Send + Sync>() {}
         send_sync::<Engine>();
         send_sync::<crate::sharded::ShardedEngine>();
         send_sync::<Effect>();
@@ -2177,7 +2176,7 @@ mod tests {
         send_sync::<Error>();
         send_sync::<crate::event::Event>();
         send_sync::<crate::webhook::WebhookReader>();
-    }
+    };
 
     #[test]
     fn ids_are_absent_or_one_to_max_bytes() {
