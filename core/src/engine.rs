@@ -2003,20 +2003,20 @@ pub(crate) fn check_id(field: &str, id: Option<&str>) -> Result<(), Error> {
 }
 
 /// [`check_id`] of an id given, out of line: most calls give none, and the scan inlined into
-/// every caller cost them code around it (0.6% more instructions in the mixed bench, whose
+/// every caller cost them code around it (0.7% more instructions in the mixed bench, whose
 /// sends carry no id).
 #[inline(never)]
 fn check_given_id(field: &str, id: &str) -> Result<(), Error> {
     if (1..=MAX_ID_BYTES).contains(&id.len()) && !may_hold_control(id) {
         Ok(())
     } else {
-        id_error(field, id)
+        check_id_in_full(field, id)
     }
 }
 
 /// Whether `text` may hold a control character (`char::is_control`: U+0000..=U+001F and
 /// U+007F..=U+009F): a byte below 0x20, DEL, or 0xC2, the first byte of U+0080..=U+00BF,
-/// which [`id_error`] then tells from the printable U+00A0..=U+00BF. One pass without
+/// which [`check_id_in_full`] then tells from the printable U+00A0..=U+00BF. One pass without
 /// branches over at most [`MAX_ID_BYTES`] bytes, which the compiler vectorises: every send
 /// runs it.
 #[inline]
@@ -2024,12 +2024,12 @@ fn may_hold_control(text: &str) -> bool {
     (text.bytes()).fold(false, |hit, b| hit | (b < 0x20) | (b == 0x7f) | (b == 0xc2))
 }
 
-/// [`check_id`]'s refusal, out of line: the check itself is two comparisons and a byte scan
-/// on every send. An id whose only suspect bytes are the first of a printable character
-/// (`"café"` has none; `"\u{a0}"` has one) passes here after all.
+/// [`check_id`] in full, for an id the quick checks did not pass (rare, so cold): its
+/// refusal, or `Ok` for one whose only suspect bytes begin a printable character (`"café"`
+/// has none; `"\u{a0}"` has one).
 #[cold]
 #[inline(never)]
-fn id_error(field: &str, id: &str) -> Result<(), Error> {
+fn check_id_in_full(field: &str, id: &str) -> Result<(), Error> {
     let len = id.len();
     if len == 0 {
         return Err(Error::InvalidEvent {
