@@ -538,6 +538,143 @@ fn a_sharded_engine_moves_a_business_between_nodes() {
     assert!(node_b.import_business(&bytes).is_err());
 }
 
+/// A business moved back and forth between two nodes while four threads send to it: each
+/// send is decided exactly once, by whichever node holds the business at that moment (a send
+/// that finds it on neither, mid-move, is retried), and the business that ends the run holds
+/// every one of them. `take_business` exports and removes under one hold of the locks, so a
+/// send applied between the export and the removal would be lost from the counters; the
+/// messaging limit (250 new contacts a day on cloud-2025) travels with the export, so the
+/// nodes together never allow more.
+#[test]
+fn sends_during_moves_between_nodes_are_kept_once_within_the_limit() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::Barrier;
+
+    const THREADS: u64 = 4;
+    const SENDS: u64 = 150;
+    let nodes = Arc::new([
+        ShardedEngine::with_preset("cloud-2025", 2).unwrap(),
+        ShardedEngine::with_preset("cloud-2025", 3).unwrap(),
+    ]);
+    let numbers = ["+15550000001", "+15550000002"];
+    for line in setup_lines("acme", &numbers) {
+        nodes[0].handle_json(&line);
+    }
+    for contact in 0..THREADS * SENDS {
+        nodes[0].handle_json(&opt_in("acme", contact));
+    }
+    let senders_done = Arc::new(AtomicU32::new(0));
+    let start = Arc::new(Barrier::new(THREADS as usize + 1));
+
+    let senders: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (nodes, done, start) = (
+                Arc::clone(&nodes),
+                Arc::clone(&senders_done),
+                Arc::clone(&start),
+            );
+            std::thread::spawn(move || {
+                let (mut allowed, mut limited, mut retries) = (0u32, 0u32, 0u32);
+                let mut effects = Vec::new();
+                start.wait();
+                for i in 0..SENDS {
+                    let contact = t * SENDS + i;
+                    let send = ev(&template_send(1, numbers[(i % 2) as usize], contact));
+                    let decision = loop {
+                        let out = nodes
+                            .iter()
+                            .map(|node| node.handle(send.clone(), &mut effects))
+                            .find(|out| !matches!(out, Err(e) if e.code() == "unknown_number"));
+                        match out {
+                            Some(out) => break out.unwrap(),
+                            None => {
+                                retries += 1;
+                                std::thread::yield_now();
+                            }
+                        }
+                    };
+                    let Output::Decision(d) = decision else {
+                        panic!("a send decides")
+                    };
+                    match d.deny_reason() {
+                        None => allowed += 1,
+                        Some(DenyReason::LimitReached { .. }) => limited += 1,
+                        Some(other) => panic!("unexpected denial {other:?}"),
+                    }
+                }
+                done.fetch_add(1, Ordering::Release);
+                (allowed, limited, retries)
+            })
+        })
+        .collect();
+
+    // The mover: out of the node that holds the business, into the other, until every
+    // sender is done, then once more so that the business ends on a node.
+    let moving = Arc::new(AtomicBool::new(true));
+    let mover = {
+        let (nodes, done, start, moving) = (
+            Arc::clone(&nodes),
+            Arc::clone(&senders_done),
+            Arc::clone(&start),
+            Arc::clone(&moving),
+        );
+        std::thread::spawn(move || {
+            let mut moves = 0u32;
+            let mut home = 0;
+            start.wait();
+            while done.load(Ordering::Acquire) < THREADS as u32 || moves % 2 == 1 {
+                let bytes = nodes[home].take_business("acme").unwrap();
+                nodes[1 - home].import_business(&bytes).unwrap();
+                home = 1 - home;
+                moves += 1;
+            }
+            moving.store(false, Ordering::Release);
+            (moves, home)
+        })
+    };
+
+    let (mut allowed, mut limited, mut retries) = (0, 0, 0);
+    for sender in senders {
+        let (a, l, r) = sender.join().unwrap();
+        (allowed, limited, retries) = (allowed + a, limited + l, retries + r);
+    }
+    let (moves, home) = mover.join().unwrap();
+    assert!(!moving.load(Ordering::Acquire));
+    assert!(
+        moves >= 2,
+        "the business moved while the threads sent ({moves} moves)"
+    );
+    assert_eq!(home, 0, "an even number of moves ends where it started");
+    assert_eq!(
+        allowed, 250,
+        "the nodes together allow exactly the business limit"
+    );
+    assert_eq!(
+        u64::from(allowed + limited),
+        THREADS * SENDS,
+        "every send decided once"
+    );
+
+    // The node holding the business counts every decision either node made; the other holds
+    // nothing of it.
+    let (mut sent, mut denied) = (0, 0);
+    for n in numbers {
+        let query = ev(&format!(
+            r#"{{"type":"query_number","at":"{}","number":"{n}"}}"#,
+            at(2)
+        ));
+        let Ok(Output::Number(view)) = nodes[home].handle(query.clone(), &mut Vec::new()) else {
+            panic!("{n} is on node {home}")
+        };
+        sent += view.counters.sends_allowed;
+        denied += view.counters.sends_denied;
+        let elsewhere = nodes[1 - home].handle(query, &mut Vec::new());
+        assert!(matches!(elsewhere, Err(e) if e.code() == "unknown_number"));
+    }
+    assert_eq!((sent, denied), (u64::from(allowed), u64::from(limited)));
+    eprintln!("{moves} moves, {retries} sends retried mid-move");
+}
+
 /// A sharded engine with five businesses' traffic spread over its shards.
 fn busy_sharded(shards: usize) -> ShardedEngine {
     let sharded = ShardedEngine::with_preset("cloud-2025", shards).unwrap();
