@@ -1004,13 +1004,23 @@ impl Parser<'_> {
     }
 
     /// A display number (Meta writes it without `+`, sometimes with spaces or dashes) that
-    /// the engine knows.
+    /// the engine knows. One it does not know is named as a host registers it (`+` and the
+    /// digits) beside Meta's spelling, which alone read as some other number.
     fn registered_number(&self, display: &str) -> Found<String> {
         let digits: String = display
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
             .collect();
-        self.engine.registered_number(&digits)
+        self.engine.registered_number(&digits).map_err(|e| match e {
+            Error::UnknownNumber { .. } if digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Error::UnknownNumber {
+                    number: crate::error::quoted(&format!(
+                        "+{digits} (display_phone_number {display})"
+                    )),
+                }
+            }
+            other => other,
+        })
     }
 
     /// The business a WABA id belongs to (see [`WebhookReader`]).
