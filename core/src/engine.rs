@@ -123,6 +123,29 @@ pub struct InboundRef<'a> {
     pub user_id: Option<&'a str>,
 }
 
+impl<'a> InboundRef<'a> {
+    /// A message of `kind` from `contact` to `number` at `at`, every optional field unset:
+    /// the borrowed form of [`Inbound::new`].
+    pub fn new(
+        at: Instant,
+        number: &'a str,
+        contact: &'a str,
+        kind: InboundKind,
+    ) -> InboundRef<'a> {
+        InboundRef {
+            at,
+            number,
+            contact: Some(contact),
+            group: None,
+            kind,
+            size: None,
+            referral: false,
+            message_id: None,
+            user_id: None,
+        }
+    }
+}
+
 impl Inbound {
     /// This message with borrowed text.
     pub fn borrowed(&self) -> InboundRef<'_> {

@@ -169,6 +169,29 @@ pub struct RegisterNumber {
     pub phone_number_id: Option<String>,
 }
 
+impl RegisterNumber {
+    /// `number` of `business` on `channel`, registered at `at`, every optional field unset
+    /// (no provider, provider id, default template or own idle timeout; set the public
+    /// fields on the value returned).
+    pub fn new(
+        at: Instant,
+        business: impl Into<String>,
+        number: impl Into<String>,
+        channel: Channel,
+    ) -> RegisterNumber {
+        RegisterNumber {
+            at,
+            business: business.into(),
+            number: number.into(),
+            channel,
+            provider: None,
+            idle_timeout: None,
+            default_template: None,
+            phone_number_id: None,
+        }
+    }
+}
+
 /// A template by name and language.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -327,6 +350,29 @@ pub struct Inbound {
     pub user_id: Option<String>,
 }
 
+impl Inbound {
+    /// A message of `kind` from `contact` to `number` at the provider's timestamp `at`,
+    /// every optional field unset (set the public fields on the value returned).
+    pub fn new(
+        at: Instant,
+        number: impl Into<String>,
+        contact: impl Into<String>,
+        kind: InboundKind,
+    ) -> Inbound {
+        Inbound {
+            at,
+            number: number.into(),
+            contact: Some(contact.into()),
+            group: None,
+            kind,
+            size: None,
+            referral: false,
+            message_id: None,
+            user_id: None,
+        }
+    }
+}
+
 /// `send` and `check_send`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -352,6 +398,29 @@ pub struct SendRequest {
     /// The provider's id for this message, so that its delivery statuses can be matched.
     #[serde(default)]
     pub message_id: Option<String>,
+}
+
+impl SendRequest {
+    /// `message` from `number` to `contact` at `at`, every optional field unset (no
+    /// idempotency key or message id, not forced; set the public fields on the value
+    /// returned).
+    pub fn new(
+        at: Instant,
+        number: impl Into<String>,
+        contact: impl Into<String>,
+        message: OutboundMessage,
+    ) -> SendRequest {
+        SendRequest {
+            at,
+            number: number.into(),
+            contact: Some(contact.into()),
+            group: None,
+            message,
+            idempotency_key: None,
+            force: false,
+            message_id: None,
+        }
+    }
 }
 
 /// `initiate`.
@@ -781,6 +850,76 @@ impl UsageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::TemplateMessage;
+    use crate::wire::decode_event;
+
+    /// The constructors give what the wire's shortest line of each input gives: every field
+    /// they leave out at its default.
+    #[test]
+    fn constructors_equal_the_shortest_wire_lines() {
+        let at = Instant::parse_rfc3339("2026-11-02T09:00:00Z").unwrap();
+        let decoded = |line: &str| decode_event(line).unwrap();
+        assert_eq!(
+            Event::RegisterNumber(RegisterNumber::new(
+                at,
+                "acme",
+                "+15550001111",
+                Channel::Official
+            )),
+            decoded(
+                r#"{"type":"register_number","at":"2026-11-02T09:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#
+            )
+        );
+        assert_eq!(
+            Event::Inbound(Inbound::new(
+                at,
+                "+15550001111",
+                "+79110000001",
+                InboundKind::Text
+            )),
+            decoded(
+                r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#
+            )
+        );
+        let send = |message| {
+            Event::Send(SendRequest::new(
+                at,
+                "+15550001111",
+                "+79110000001",
+                message,
+            ))
+        };
+        assert_eq!(
+            send(OutboundMessage::text("Hi")),
+            decoded(
+                r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"Hi"}}"#
+            )
+        );
+        for (params, json) in [
+            (vec!["A-17", "today"], r#","params":["A-17","today"]"#),
+            (vec![], ""),
+        ] {
+            assert_eq!(
+                send(TemplateMessage::new("order_ready", "en", params).into()),
+                decoded(&format!(
+                    r#"{{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","message":{{"kind":"template","name":"order_ready","language":"en"{json}}}}}"#
+                ))
+            );
+        }
+        // The borrowed forms read as the owned ones do.
+        let Event::Send(request) = send(OutboundMessage::text("Hi")) else {
+            unreachable!()
+        };
+        assert_eq!(
+            crate::SendRequestRef::new(at, "+15550001111", "+79110000001", &request.message),
+            request.borrowed()
+        );
+        let inbound = Inbound::new(at, "+15550001111", "+79110000001", InboundKind::Text);
+        assert_eq!(
+            crate::InboundRef::new(at, "+15550001111", "+79110000001", InboundKind::Text),
+            inbound.borrowed()
+        );
+    }
 
     #[test]
     fn usage_months_are_strict_yyyy_mm() {

@@ -24,6 +24,44 @@
 //! );
 //! assert!(out[0].contains(r#""reason":"window_closed""#), "24h later the window is closed");
 //! ```
+//!
+//! The same through typed calls, which a Rust host uses on its hot path (no JSON; effects
+//! drained with [`Engine::poll_effect`]):
+//!
+//! ```
+//! use convstate::event::{Inbound, InboundKind, RegisterNumber, SendRequest};
+//! use convstate::message::TemplateMessage;
+//! use convstate::{Channel, DenyReason, Engine, Instant, OutboundMessage};
+//!
+//! let at = |text| Instant::parse_rfc3339(text).unwrap();
+//! let mut engine = Engine::with_preset("cloud-2025")?;
+//! engine.register_number(&RegisterNumber::new(
+//!     at("2026-11-02T08:00:00Z"), "acme", "+15550001111", Channel::Official,
+//! ))?;
+//! engine.inbound(&Inbound::new(
+//!     at("2026-11-02T09:00:00Z"), "+15550001111", "+79110000001", InboundKind::Text,
+//! ))?;
+//! while let Some(effect) = engine.poll_effect() {
+//!     println!("{effect:?}"); // the live chat and its ticket
+//! }
+//!
+//! let reply = SendRequest::new(
+//!     at("2026-11-02T10:00:00Z"), "+15550001111", "+79110000001", OutboundMessage::text("Hi"),
+//! );
+//! assert!(engine.send(&reply)?.is_allowed());
+//!
+//! // A day later only a template may go, and this one was never registered.
+//! let template = TemplateMessage::new("order_ready", "en", ["A-17"]);
+//! let late = SendRequest::new(
+//!     at("2026-11-03T10:00:00Z"), "+15550001111", "+79110000001", template.into(),
+//! );
+//! let error = engine.check_send(&late).unwrap_err();
+//! assert_eq!(error.code(), "unknown_template");
+//! let late = SendRequest { message: OutboundMessage::text("Hi again"), ..late };
+//! let decision = engine.check_send(&late)?;
+//! assert!(matches!(decision.deny_reason(), Some(DenyReason::WindowClosed { .. })));
+//! # Ok::<(), convstate::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -396,6 +396,31 @@ pub struct TemplateMessage {
     pub header_params: TemplateParams,
 }
 
+impl TemplateMessage {
+    /// A send of the template `name` in `language` with positional body parameters
+    /// (`{{1}}`, `{{2}}`, ... in order; none for a template without variables) and no header
+    /// parameters. Named ones go in [`TemplateMessage::params`] with
+    /// [`TemplateParams::insert_named`].
+    pub fn new(
+        name: impl Into<String>,
+        language: impl Into<String>,
+        params: impl IntoIterator<Item = impl Into<String>>,
+    ) -> TemplateMessage {
+        TemplateMessage {
+            name: name.into(),
+            language: language.into(),
+            params: TemplateParams::Positional(params.into_iter().map(Into::into).collect()),
+            header_params: TemplateParams::default(),
+        }
+    }
+}
+
+impl From<TemplateMessage> for OutboundMessage {
+    fn from(template: TemplateMessage) -> OutboundMessage {
+        OutboundMessage::Template(template)
+    }
+}
+
 /// A free-form interactive list (facts §6): the body, and a button that opens up to 10 rows
 /// in up to 10 sections.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -530,6 +555,11 @@ fn coordinate_bits(degrees: f64) -> [u8; 8] {
 }
 
 impl OutboundMessage {
+    /// A free-form text message.
+    pub fn text(text: impl Into<String>) -> OutboundMessage {
+        OutboundMessage::Text { text: text.into() }
+    }
+
     /// Whether this is a template (the only kind allowed outside the window).
     pub fn is_template(&self) -> bool {
         matches!(self, OutboundMessage::Template(_))

@@ -72,6 +72,26 @@ pub struct SendToRef<'a> {
 }
 
 impl<'a> SendRequestRef<'a> {
+    /// `message` from `number` to `contact` at `at`, every optional field unset: the
+    /// borrowed form of [`SendRequest::new`].
+    pub fn new(
+        at: Instant,
+        number: &'a str,
+        contact: &'a str,
+        message: &'a OutboundMessage,
+    ) -> SendRequestRef<'a> {
+        SendRequestRef {
+            at,
+            number,
+            contact: Some(contact),
+            group: None,
+            message,
+            idempotency_key: None,
+            force: false,
+            message_id: None,
+        }
+    }
+
     /// What a send to a resolved conversation reads of this request.
     fn parts(&self) -> SendToRef<'a> {
         SendToRef {
@@ -96,6 +116,19 @@ impl SendRequest {
             idempotency_key: self.idempotency_key.as_deref(),
             force: self.force,
             message_id: self.message_id.as_deref(),
+        }
+    }
+}
+
+impl<'a> SendToRef<'a> {
+    /// `message` at `at`, every optional field unset.
+    pub fn new(at: Instant, message: &'a OutboundMessage) -> SendToRef<'a> {
+        SendToRef {
+            at,
+            message,
+            idempotency_key: None,
+            force: false,
+            message_id: None,
         }
     }
 }
