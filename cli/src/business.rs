@@ -103,7 +103,16 @@ fn import_into(path: &Path, export: &[u8], source: &str) -> Result<Engine, CliEr
         Some(mut engine) => engine.import_business(export).map(|()| engine),
         None => Engine::from_business_export(export),
     };
-    imported.map_err(|e| CliError::Data(format!("{source}: cannot import: {e}")))
+    imported.map_err(|e| {
+        // The core reports a business or phone_number_id the state holds already as an
+        // invalid event; an export is no event, and the prefix sent the reader looking for a
+        // bad line. The problem alone says what is in the way.
+        let problem = match e {
+            convstate::Error::InvalidEvent { problem } => problem,
+            other => other.to_string(),
+        };
+        CliError::Data(format!("{source}: cannot import: {problem}"))
+    })
 }
 
 /// The engine's refusal (an unknown business, mostly), naming the state file.

@@ -2199,6 +2199,45 @@ fn business_refusals_name_the_problem_and_change_no_file() {
     assert_eq!(std::fs::read(&b).unwrap(), saved);
 }
 
+/// An import that the state cannot take says what is in the way, with no `invalid event:`
+/// prefix: the export is no event, and the prefix sent the reader looking for a bad line.
+#[test]
+fn an_import_refusal_names_the_conflict_not_an_invalid_event() {
+    let directory = tempfile::tempdir().unwrap();
+    let a = three_business_state(directory.path());
+    let a_arg = a.to_str().unwrap();
+    let export = directory.path().join("shop0.json");
+    let export_arg = export.to_str().unwrap();
+    export_business(a_arg, "shop0", export_arg);
+    let import = run(&["business", "import", a_arg, export_arg]);
+    assert_exit_saying(
+        &import,
+        1,
+        &format!(
+            "convstate: error: {export_arg}: cannot import: business \"shop0\" already exists \
+             in this engine"
+        ),
+    );
+    let b = directory.path().join("b.json");
+    std::fs::copy(&a, &b).unwrap();
+    let into_copy = run(&[
+        "business",
+        "move",
+        a_arg,
+        b.to_str().unwrap(),
+        "--business",
+        "shop1",
+    ]);
+    assert_exit(&into_copy, 1);
+    for output in [&import, &into_copy] {
+        assert!(
+            !stderr(output).contains("invalid event"),
+            "{}",
+            stderr(output)
+        );
+    }
+}
+
 /// Exports `business` of the state at `state` to the file `out`, which must succeed.
 fn export_business(state: &str, business: &str, out: &str) {
     let args = [
