@@ -343,11 +343,14 @@ impl Summary {
             table.row("skipped lines", self.malformed_lines_skipped.to_string());
         }
         let items = &self.webhook_items;
+        // The table is printed by `--summary`, which writes the output lines only with
+        // `--out`: the row says where the lines it points to are.
         if items.unrecognized + items.skipped > 0 {
             table.row(
                 "webhook items",
                 format!(
-                    "not applied: unrecognized {}, skipped {} (their lines say why)",
+                    "not applied: unrecognized {}, skipped {} (their output lines, which \
+                     --out writes, say why)",
                     items.unrecognized, items.skipped
                 ),
             );

@@ -2494,6 +2494,27 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
     assert_eq!(summary["webhook_items"]["skipped"], count("skipped"));
 }
 
+/// The table's webhook row points at the output lines that say why an item was not applied:
+/// with `--summary` they are written only with `--out`, so the row says so; it said "their
+/// lines say why" of lines the command had not written anywhere.
+#[test]
+fn the_webhook_items_row_says_where_the_lines_that_say_why_are() {
+    let output = run(&[
+        "replay",
+        "--format",
+        "meta-webhook",
+        "examples/meta-webhooks.jsonl",
+        "--summary",
+    ]);
+    assert_exit(&output, 0);
+    let table = stdout(&output);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("webhook items"))
+        .unwrap_or_else(|| panic!("no webhook items row: {table}"));
+    assert!(row.contains("--out"), "{row}");
+}
+
 #[test]
 fn a_webhook_event_the_engine_refuses_counts_among_the_events_as_a_wire_one_does() {
     let register = r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#;
