@@ -60,9 +60,74 @@ pub fn skip_rest_of_line(input: &mut dyn BufRead) -> io::Result<()> {
     }
 }
 
+/// What a malformed line's bytes say about the input's encoding, for its message; `first`:
+/// whether it is the input's first line. A file saved as UTF-16 (as Windows PowerShell 5's
+/// `>` writes one) failed with "invalid utf-8 sequence of 1 bytes from index 0", or, without
+/// a byte-order mark, with "key must be a string at line 1 column 2"; a compressed log with
+/// "invalid utf-8 sequence": neither named the encoding or the way out. Only malformed lines
+/// are looked at, so lines that decode pay nothing.
+pub fn encoding_hint(line: &[u8], first: bool) -> Option<&'static str> {
+    const COMPRESSED: [(&[u8], &str); 4] = [
+        (
+            b"\x1F\x8B",
+            "the input is gzip-compressed: decompress it first (`zcat FILE | convstate replay -`)",
+        ),
+        (
+            b"\x28\xB5\x2F\xFD",
+            "the input is zstd-compressed: decompress it first (`zstdcat FILE | convstate replay -`)",
+        ),
+        (
+            b"\xFD7zXZ\0",
+            "the input is xz-compressed: decompress it first (`xzcat FILE | convstate replay -`)",
+        ),
+        (
+            b"BZh",
+            "the input is bzip2-compressed: decompress it first (`bzcat FILE | convstate replay -`)",
+        ),
+    ];
+    if first {
+        if let Some((_, hint)) = COMPRESSED.iter().find(|(magic, _)| line.starts_with(magic)) {
+            return Some(hint);
+        }
+    }
+    if line.starts_with(b"\xFF\xFE") || line.starts_with(b"\xFE\xFF") {
+        return Some(
+            "the line starts with a UTF-16 byte-order mark: the input is UTF-16 text, and the \
+             replay reads UTF-8; convert it to UTF-8 first (`iconv -f UTF-16 -t UTF-8`)",
+        );
+    }
+    // UTF-16 text of ASCII JSON is half NUL bytes; JSON holds none (a control character is
+    // refused in a string and between values).
+    let nul = line.iter().filter(|&&b| b == 0).count();
+    (line.len() >= 2 && nul * 5 >= line.len() * 2).then_some(
+        "the line is mostly NUL bytes, as UTF-16 text is (JSON holds none): if the input is \
+         UTF-16, convert it to UTF-8 first (`iconv -f UTF-16 -t UTF-8`)",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_and_compressed_inputs_are_named() {
+        let utf16 = |line: &[u8], first| encoding_hint(line, first).unwrap_or_default();
+        assert!(utf16(b"\xFF\xFE{\0", true).contains("UTF-16 byte-order mark"));
+        assert!(utf16(b"\xFE\xFF\0{", false).contains("UTF-16 byte-order mark"));
+        assert!(utf16(b"{\0\"\0t\0", true).contains("mostly NUL bytes"));
+        assert!(utf16(b"\0\"\0t\0", false).contains("mostly NUL bytes"));
+        assert!(utf16(b"\x1F\x8B\x08\0\0\0\0\0", true).contains("gzip"));
+        assert!(utf16(b"\x28\xB5\x2F\xFD\0", true).contains("zstd"));
+        // A compressor's magic starts only an input, not a later line; the bytes of a
+        // compressed stream are not mostly NUL.
+        assert_eq!(encoding_hint(b"\x1F\x8Bxyzxyzxyz", false), None);
+        assert_eq!(
+            encoding_hint(b"\x1F\x8B\x08\0\x99\x41\x42\x43", false),
+            None
+        );
+        assert_eq!(encoding_hint(b"{\"type\":\"tick\"}", true), None);
+        assert_eq!(encoding_hint(b"\xFFx", true), None);
+    }
 
     fn lines(text: &[u8], limit: usize) -> Vec<(Line, Vec<u8>)> {
         let mut input = io::BufReader::with_capacity(4, text);

@@ -588,7 +588,13 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         if too_long && args.keep_going {
             input::skip_rest_of_line(&mut input).map_err(read_error)?;
         }
-        if let Err(malformed) = fed {
+        if let Err(mut malformed) = fed {
+            // The reader learns the input's encoding is at fault, not this line's JSON (the
+            // error line keeps the core's words, as every door gives them).
+            if let Some(hint) = input::encoding_hint(bytes, line_number == 1).filter(|_| !too_long)
+            {
+                malformed.problem = format!("{}; {hint}", malformed.problem);
+            }
             if !args.keep_going {
                 if let Some(out) = out.as_mut() {
                     out.flush().map_err(write_error)?;

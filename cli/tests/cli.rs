@@ -555,6 +555,55 @@ fn a_line_that_is_not_utf8_is_malformed_like_any_other() {
     assert_exit_saying(&output, 1, "<stdin>:2: line is not UTF-8");
 }
 
+/// A log saved as UTF-16 (Windows PowerShell 5's `>` writes one) is refused naming the
+/// encoding and the way out, with or without its byte-order mark: it said "invalid utf-8
+/// sequence of 1 bytes from index 0", or "key must be a string at line 1 column 2".
+#[test]
+fn a_utf16_log_is_refused_naming_its_encoding() {
+    let text = "{\"type\":\"tick\",\"at\":\"2026-11-02T09:00:00Z\"}\r\n";
+    let little_endian: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let big_endian: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    for (input, says) in [
+        (
+            [&b"\xFF\xFE"[..], &little_endian].concat(),
+            "UTF-16 byte-order mark",
+        ),
+        (
+            [&b"\xFE\xFF"[..], &big_endian].concat(),
+            "UTF-16 byte-order mark",
+        ),
+        (little_endian.clone(), "mostly NUL bytes"),
+        (big_endian, "mostly NUL bytes"),
+    ] {
+        let output = run_with_stdin(&["replay", "-"], &input);
+        assert_exit_saying(&output, 1, "<stdin>:1: ");
+        assert_exit_saying(&output, 1, says);
+        assert_exit_saying(&output, 1, "iconv -f UTF-16 -t UTF-8");
+    }
+}
+
+/// A compressed log given as it is, not decompressed, is refused saying so: it said "line is
+/// not UTF-8: invalid utf-8 sequence of 1 bytes from index 1".
+#[test]
+fn a_gzip_compressed_log_is_refused_naming_its_compression() {
+    let directory = tempfile::tempdir().unwrap();
+    let log = directory.path().join("day.jsonl.gz");
+    let status = Command::new("gzip")
+        .arg("-c")
+        .arg(example_day())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .status();
+    let Ok(status) = status else {
+        eprintln!("skipped: no gzip");
+        return;
+    };
+    assert!(status.success());
+    let output = run(&["replay", log.to_str().unwrap()]);
+    assert_exit_saying(&output, 1, "day.jsonl.gz:1: ");
+    assert_exit_saying(&output, 1, "the input is gzip-compressed");
+    assert!(!stderr(&output).contains("UTF-16"), "{}", stderr(&output));
+}
+
 #[test]
 fn a_line_over_the_limit_is_malformed_without_being_held_whole() {
     // 16 MiB is the limit; the line is one byte over, and the one after it is applied.
