@@ -65,6 +65,10 @@ pub struct TemplateChange {
     pub to: String,
     /// When.
     pub at: String,
+    /// A status change's end of the new status: a pause's end, or a flag's disable
+    /// deadline (the effect's `until`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
     /// A status change's flag deadline in force after it: a flagged template's, or the one a
     /// pause keeps (what a `paused -> paused` change is about).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +89,7 @@ impl TemplateChange {
             from: wire_name(from),
             to: wire_name(to),
             at: at.to_rfc3339(),
+            until: None,
             flagged_until: None,
         }
     }
@@ -97,9 +102,16 @@ impl std::fmt::Display for TemplateChange {
             "{}: {} -> {} at {}",
             self.template, self.from, self.to, self.at
         )?;
-        match &self.flagged_until {
-            Some(deadline) => write!(f, " (flagged until {deadline})"),
-            None => Ok(()),
+        // A flagged template's `until` is its flag's deadline: said once, as the flag's.
+        let until = self
+            .until
+            .as_ref()
+            .filter(|&u| Some(u) != self.flagged_until.as_ref());
+        match (until, &self.flagged_until) {
+            (Some(end), Some(deadline)) => write!(f, " (until {end}; flagged until {deadline})"),
+            (Some(end), None) => write!(f, " (until {end})"),
+            (None, Some(deadline)) => write!(f, " (flagged until {deadline})"),
+            (None, None) => Ok(()),
         }
     }
 }
@@ -297,9 +309,11 @@ impl Summary {
                 from,
                 to,
                 at,
+                until,
                 flagged_until,
                 ..
             } => self.template_status_changes.push(TemplateChange {
+                until: until.map(Instant::to_rfc3339),
                 flagged_until: flagged_until.map(Instant::to_rfc3339),
                 ..TemplateChange::new([business, name, language], from, to, at)
             }),

@@ -1061,7 +1061,8 @@ fn the_summary_lists_templates_the_provider_recategorized() {
 #[test]
 fn the_summary_shows_the_flag_a_template_change_leaves_in_force() {
     // A provider flag on a paused template was listed `paused -> paused` with nothing to say
-    // what changed: the pause keeps the flag, and its deadline.
+    // what changed: the pause keeps the flag, and its deadline. A pause said nothing of its
+    // end.
     let input = [
         r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
         r#"{"type":"template_quality","at":"2026-11-02T09:00:00Z","business":"acme","name":"promo","language":"en","quality":"low"}"#,
@@ -1072,8 +1073,8 @@ fn the_summary_shows_the_flag_a_template_change_leaves_in_force() {
     assert_eq!(
         summary["template_status_changes"],
         serde_json::json!([
-            {"template": "acme/promo/en", "from": "approved", "to": "paused", "at": "2026-11-02T09:00:00Z"},
-            {"template": "acme/promo/en", "from": "paused", "to": "paused", "at": "2026-11-02T10:00:00Z", "flagged_until": "2026-11-04T08:00:00Z"},
+            {"template": "acme/promo/en", "from": "approved", "to": "paused", "at": "2026-11-02T09:00:00Z", "until": "2026-11-02T12:00:00Z"},
+            {"template": "acme/promo/en", "from": "paused", "to": "paused", "at": "2026-11-02T10:00:00Z", "until": "2026-11-02T12:00:00Z", "flagged_until": "2026-11-04T08:00:00Z"},
         ]),
     );
     let table = run_with_stdin(&["replay", "-", "--summary"], input.as_bytes());
@@ -1082,13 +1083,31 @@ fn the_summary_shows_the_flag_a_template_change_leaves_in_force() {
     assert!(
         table.contains(
             "acme/promo/en: paused -> paused at 2026-11-02T10:00:00Z \
-             (flagged until 2026-11-04T08:00:00Z)\n"
+             (until 2026-11-02T12:00:00Z; flagged until 2026-11-04T08:00:00Z)\n"
         ),
         "{table}"
     );
+    // A pause says when it ends (the first low's, three hours on cloud-2025).
     assert!(
-        table.contains("acme/promo/en: approved -> paused at 2026-11-02T09:00:00Z\n"),
+        table.contains(
+            "acme/promo/en: approved -> paused at 2026-11-02T09:00:00Z \
+             (until 2026-11-02T12:00:00Z)\n"
+        ),
         "{table}"
+    );
+    // After the pause, the flag alone: its `until` is the flag's deadline, said once.
+    let later = format!(
+        "{input}\n{}",
+        r#"{"type":"tick","at":"2026-11-02T13:00:00Z"}"#
+    );
+    let table = run_with_stdin(&["replay", "-", "--summary"], later.as_bytes());
+    assert!(
+        stdout(&table).contains(
+            "acme/promo/en: paused -> flagged at 2026-11-02T12:00:00Z \
+             (flagged until 2026-11-04T08:00:00Z)\n"
+        ),
+        "{}",
+        stdout(&table)
     );
 }
 
