@@ -502,6 +502,13 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     refuse_overwriting_inputs(args)?;
     let _hold = args.state.as_deref().map(state::hold).transpose()?;
     let mut replayer = Replayer::new(starting_engine(args)?);
+    // A resumed run whose log starts before the saved clock is most often a log replayed into
+    // this state a second time: its inputs are taken as late ones, applied at the clock
+    // (sends denied as duplicates, a late webhook's way), and nothing else would say so.
+    let mut resumed_clock = args
+        .state
+        .as_ref()
+        .map(|path| (path, replayer.engine.clock()));
     let source_name = input_name(&args.file).to_owned();
     let mut input: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::stdin().lock())
@@ -587,6 +594,20 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         };
         if too_long && args.keep_going {
             input::skip_rest_of_line(&mut input).map_err(read_error)?;
+        }
+        if let Some((path, clock)) = resumed_clock {
+            if let Some(first) = replayer.first_at {
+                if first < clock {
+                    report(format_args!(
+                        "convstate: warning: {source_name}:{line_number}: the log starts at \
+                         {first}, before the clock of the state {} ({clock}): inputs older \
+                         than the clock are applied at it, as late ones; a log replayed into \
+                         this state before is applied a second time",
+                        path.display()
+                    ));
+                }
+                resumed_clock = None;
+            }
         }
         if let Err(mut malformed) = fed {
             // The reader learns the input's encoding is at fault, not this line's JSON (the

@@ -13,6 +13,8 @@ pub struct Replayer {
     pub engine: Engine,
     /// What happened so far.
     pub summary: Summary,
+    /// The instant of the first event applied, if any.
+    pub first_at: Option<convstate::Instant>,
 }
 
 /// A line that does not decode: the engine was not touched.
@@ -43,6 +45,7 @@ impl Replayer {
         Replayer {
             engine,
             summary: Summary::default(),
+            first_at: None,
         }
     }
 
@@ -56,6 +59,7 @@ impl Replayer {
 
     /// Applies a decoded event; see [`Replayer::feed`].
     pub fn apply(&mut self, event: Event, out: &mut Vec<String>) {
+        self.first_at.get_or_insert(event.at());
         let input = self.summary.record_input(&event, &self.engine);
         let result = self.engine.handle(event);
         out.push(wire::encode_output(&result));

@@ -343,6 +343,21 @@ fn state_round_trip_continues_where_it_stopped() {
         core_outputs(&lines),
         "two runs through the saved state answer as one run"
     );
+    assert_eq!(stderr(&second), "", "a continuation is no late log");
+    // The same rest again: every input is older than the clock the second run saved.
+    let again = run_with_stdin(
+        &["replay", "-", "--state", state_arg],
+        (rest.join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&again, 0);
+    let warning = stderr(&again);
+    assert!(
+        warning.starts_with("convstate: warning: <stdin>:1: the log starts at ")
+            && warning.contains(&format!("before the clock of the state {state_arg} ("))
+            && warning.contains("a log replayed into this state before is applied a second time"),
+        "{warning}"
+    );
+    assert_eq!(warning.lines().count(), 1, "said once: {warning}");
     let mut leftovers: Vec<_> = std::fs::read_dir(directory.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
