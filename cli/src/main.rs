@@ -577,6 +577,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             _ => bytes,
         };
         lines.clear();
+        replayer.line = line_number;
         // A line that is not UTF-8, or too long to hold, is malformed like any other: with
         // --keep-going it gets an error line and the replay goes on.
         let fed = match convstate::wire::line_text(bytes) {

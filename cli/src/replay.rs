@@ -15,6 +15,9 @@ pub struct Replayer {
     pub summary: Summary,
     /// The instant of the first event applied, if any.
     pub first_at: Option<convstate::Instant>,
+    /// The number of the input line being fed (from 1; 0 when the inputs are no lines), so
+    /// that the summary can say where a rejection was.
+    pub line: u64,
 }
 
 /// A line that does not decode: the engine was not touched.
@@ -46,6 +49,7 @@ impl Replayer {
             engine,
             summary: Summary::default(),
             first_at: None,
+            line: 0,
         }
     }
 
@@ -66,7 +70,7 @@ impl Replayer {
         match &result {
             Ok(Output::Decision(decision)) => self.summary.record_decision(&input, decision),
             Ok(_) => {}
-            Err(error) => self.summary.record_rejection(error),
+            Err(error) => self.summary.record_rejection(error, self.line),
         }
         while let Some(effect) = self.engine.poll_effect() {
             // The summary reads effects by their wire names, so that effect kinds the core
@@ -114,7 +118,7 @@ impl Replayer {
                     if let Some(event) = event {
                         self.summary.record_input(event, &self.engine);
                     }
-                    self.summary.record_rejection(error)
+                    self.summary.record_rejection(error, self.line)
                 }
                 WebhookOutcome::Unrecognized { .. } => self.summary.webhook_items.unrecognized += 1,
                 WebhookOutcome::Skipped { .. } => self.summary.webhook_items.skipped += 1,

@@ -131,6 +131,11 @@ pub struct Summary {
     pub malformed_lines_skipped: u64,
     /// Events the engine rejected (unknown number, no live chat...), by error code.
     pub rejected_by_error: BTreeMap<String, u64>,
+    /// The input line of each error code's first rejection (a webhook's line for its items):
+    /// where to start looking, since an `error` output line does not say which input it
+    /// answers.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_rejected_line: BTreeMap<String, u64>,
     /// `send` and `initiate` decisions.
     pub sends: SendTally,
     /// `check_send` decisions (dry runs: nothing recorded).
@@ -262,9 +267,14 @@ impl Summary {
         }
     }
 
-    /// Counts an input the engine rejected.
-    pub fn record_rejection(&mut self, error: &Error) {
+    /// Counts an input the engine rejected, read from input line `line` (0: no line).
+    pub fn record_rejection(&mut self, error: &Error, line: u64) {
         bump(&mut self.rejected_by_error, error.code());
+        if line > 0 {
+            (self.first_rejected_line)
+                .entry(error.code().to_owned())
+                .or_insert(line);
+        }
     }
 
     /// Counts an effect; `line` is its wire line.
@@ -372,7 +382,12 @@ impl Summary {
         if !self.rejected_by_error.is_empty() {
             let rejected: u64 = self.rejected_by_error.values().sum();
             table.row("rejected events", rejected.to_string());
-            table.detail(&self.rejected_by_error);
+            table.detail_noting(&self.rejected_by_error, |code| {
+                self.first_rejected_line
+                    .get(code)
+                    .map(|line| format!("  (first on line {line})"))
+                    .unwrap_or_default()
+            });
         }
         table.sends("sends", &self.sends);
         if self.dry_runs.allowed + self.dry_runs.denied + self.dry_runs.repeated > 0 {
@@ -481,11 +496,16 @@ impl Table {
 
     /// One indented line per key, largest count first so the main reasons lead.
     fn detail(&mut self, counts: &BTreeMap<String, u64>) {
+        self.detail_noting(counts, |_| String::new());
+    }
+
+    /// [`Table::detail`], each line followed by `note` of its key.
+    fn detail_noting(&mut self, counts: &BTreeMap<String, u64>, note: impl Fn(&str) -> String) {
         let mut rows: Vec<(&String, &u64)> = counts.iter().collect();
         rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
         let width = rows.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
         for (key, count) in rows {
-            self.line(format!("{key:<width$}  {count:>7}"));
+            self.line(format!("{key:<width$}  {count:>7}{}", note(key)));
         }
     }
 

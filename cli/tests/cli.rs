@@ -2627,7 +2627,44 @@ fn a_webhook_event_the_engine_refuses_counts_among_the_events_as_a_wire_one_does
         );
         assert_eq!(summary["events"], 2, "{format}: {summary:#}");
         assert_eq!(summary["events_by_type"]["template_status"], 1, "{format}");
+        assert_eq!(
+            summary["first_rejected_line"]["unknown_template"], 2,
+            "{format}: the body's line"
+        );
     }
+}
+
+/// An `error` output line does not say which input it answers: the summary names the line
+/// of each error code's first rejection, counting blank and comment lines as the input's
+/// lines (what an editor shows).
+#[test]
+fn the_summary_names_the_line_of_each_first_rejection() {
+    let log = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        "",
+        "// the second number was never registered",
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550002222","contact":"+79110000001","kind":"text"}"#,
+        r#"{"type":"end_chat","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","by":"agent"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:02:00Z","number":"+15550002222","contact":"+79110000001","kind":"text"}"#,
+    ]
+    .join("\n");
+    let summary = summary_of(&log);
+    assert_eq!(summary["rejected_by_error"]["unknown_number"], 2);
+    assert_eq!(
+        summary["first_rejected_line"],
+        serde_json::json!({"unknown_number": 4, "no_live_chat": 5})
+    );
+    let table = run_with_stdin(&["replay", "-", "--summary"], log.as_bytes());
+    assert_exit(&table, 0);
+    let table = stdout(&table);
+    assert!(
+        table.contains("unknown_number        2  (first on line 4)\n")
+            && table.contains("no_live_chat          1  (first on line 5)\n"),
+        "{table}"
+    );
+    // No rejection, no key.
+    let clean = summary_of(&log.lines().take(1).collect::<String>());
+    assert!(clean.get("first_rejected_line").is_none(), "{clean:#}");
 }
 
 #[test]
