@@ -755,6 +755,21 @@ impl Engine {
         reason: LimitChangeReason,
         at: Instant,
     ) {
+        self.change_limit_since(owner, level, reason, at, at);
+    }
+
+    /// [`Engine::change_limit`] made at `at` of a level held since `since`, at or before
+    /// `at`: a provider's report applied after its own instant (§7's time at the level runs
+    /// from the report, §13).
+    fn change_limit_since(
+        &mut self,
+        owner: u32,
+        level: usize,
+        reason: LimitChangeReason,
+        at: Instant,
+        since: Instant,
+    ) {
+        debug_assert!(since <= at);
         let levels = &self.policy.limits.levels;
         let Some(state) = self.limits.get_mut(&owner) else {
             return;
@@ -785,7 +800,7 @@ impl Engine {
             }
         }
         state.level = level;
-        state.level_since = at;
+        state.level_since = since;
         self.limit_moved(owner, from, to, reason, at);
         // The rule is looked at again from the new level: usage may already reach its
         // threshold (an upgrade to a limit twice as high, of which the contacts counted are
@@ -1025,7 +1040,12 @@ impl Engine {
             // and stands (a late report, §10).
             return Ok(());
         }
-        self.change_limit(owner, level, LimitChangeReason::Provider, self.clock);
+        // The provider's level holds from its report's instant, not from when the report
+        // arrived: a late report leaves classic `reach`'s time at the level (§7, "not
+        // earlier than 48h at the level") running from then (§13). Never before the level
+        // it replaces was reached, so the limit's history runs forward.
+        let since = at.max(self.limits[&owner].level_since).min(self.clock);
+        self.change_limit_since(owner, level, LimitChangeReason::Provider, self.clock, since);
         Ok(())
     }
 

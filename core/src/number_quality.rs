@@ -180,9 +180,10 @@ impl Engine {
             let (level, since) = (self.limits[&owner].level, self.limits[&owner].level_since);
             let lowered = self.flag_deadline_level(level_at_flag, level);
             // A level is not lowered before it was set: a late low rating whose deadline
-            // had passed when a level was applied (a late provider report applies at the
-            // clock) lowers that level from when it was set, so the limit's history runs
-            // forward and the state saves and restores.
+            // had passed when a level was reached (a late provider report holds its level
+            // from its own instant, never before the level it replaced) lowers that level
+            // from when it was set, so the limit's history runs forward and the state saves
+            // and restores.
             let lowered_at = deadline.max(since);
             self.change_limit(owner, lowered, LimitChangeReason::Downgrade, lowered_at);
             // The flag held upgrades back (§6): usage may have met the threshold while it
