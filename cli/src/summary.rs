@@ -525,14 +525,25 @@ impl Table {
     }
 }
 
-/// The mean of `count` durations adding up to `total_ms`, to the second from a second up
-/// (`-` for none).
+/// The mean of `count` durations adding up to `total_ms`, to the second from a second up,
+/// in days, hours, minutes and seconds (`2m8s`; `-` for none). A duration's own display
+/// names one exact unit, which turned a mean of 2 min 8 s into `128s` beside a `2m`.
 fn mean(total_ms: u64, count: u64) -> String {
-    match total_ms.checked_div(count) {
-        None => "-".to_owned(),
-        Some(ms) if ms < 1000 => Duration::from_millis(ms as i64).to_string(),
-        Some(ms) => Duration::from_secs(((ms + 500) / 1000) as i64).to_string(),
+    let Some(ms) = total_ms.checked_div(count) else {
+        return "-".to_owned();
+    };
+    if ms < 1000 {
+        return Duration::from_millis(ms as i64).to_string();
     }
+    let mut seconds = (ms + 500) / 1000;
+    let mut text = String::new();
+    for (unit, length) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if seconds >= length {
+            let _ = write!(text, "{}{unit}", seconds / length);
+            seconds %= length;
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -557,9 +568,13 @@ mod tests {
     fn means_are_to_the_second_from_a_second_up() {
         assert_eq!(mean(0, 0), "-");
         assert_eq!(mean(1_500, 2), "750ms");
-        assert_eq!(mean(32 * 60_000, 15), "128s");
+        assert_eq!(mean(32 * 60_000, 15), "2m8s");
         assert_eq!(mean(2_499, 1), "2s");
         assert_eq!(mean(2_500, 1), "3s");
         assert_eq!(mean(24 * 60_000, 12), "2m");
+        assert_eq!(mean(59_499, 1), "59s");
+        assert_eq!(mean(59_500, 1), "1m");
+        assert_eq!(mean(3_600_000 + 5_000, 1), "1h5s");
+        assert_eq!(mean(2 * 86_400_000 + 3_600_000 + 60_000, 1), "2d1h1m");
     }
 }

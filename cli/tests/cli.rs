@@ -314,7 +314,7 @@ fn stdin_dash_and_out_file_give_the_same_lines() {
         "only the summary on stdout"
     );
     assert!(
-        stdout(&with_out).contains("first responses 12 (mean 2m), responses 15 (mean 128s)"),
+        stdout(&with_out).contains("first responses 12 (mean 2m), responses 15 (mean 2m8s)"),
         "the chats' response times: {}",
         stdout(&with_out)
     );
