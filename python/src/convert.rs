@@ -669,7 +669,15 @@ fn to_json_at(
 /// The pairs of a mapping of `str` to `str` (any `collections.abc.Mapping`), given as the
 /// argument `name`, which its errors name.
 pub fn string_pairs(value: &Bound<'_, PyAny>, name: &str) -> BindingResult<Vec<(String, String)>> {
-    match to_json(value)? {
+    // A key that is no str (a WABA id read as an int) or a value with no JSON form names the
+    // argument, as a value of another type does.
+    let json = to_json(value).map_err(|e| match e {
+        BindingError::Core(Error::InvalidEvent { problem }) => {
+            invalid_event(format!("{name}: {problem}"))
+        }
+        other => other,
+    })?;
+    match json {
         // Only a mapping converts to an object.
         Value::Object(object) => object
             .into_iter()

@@ -585,3 +585,16 @@ def test_an_exception_raised_by_an_items_iter_propagates(engine: convstate.Engin
 
     with pytest.raises(Broken, match="from __iter__"):
         engine.handle({"type": "tick", "at": 0, "x": Items()})
+
+
+def test_a_waba_mapping_with_a_key_that_is_no_str_names_the_argument(engine: convstate.Engine) -> None:
+    # A WABA id read from a config file as an int (or a value with no JSON form) raised
+    # "invalid event: dict keys must be str, got 102290129340398", naming no argument, where a
+    # value that is no str names waba_businesses; on the sharded engine too.
+    sharded = convstate.ShardedEngine(policy="cloud-2025", shards=2)
+    for door in (engine.handle_webhook, sharded.handle_webhook):
+        with pytest.raises(convstate.InvalidInputError,
+                           match="^invalid event: waba_businesses: dict keys must be str, got 102290129340398$"):
+            door(b"{}", waba_businesses={102290129340398: "acme"})  # type: ignore[dict-item]
+        with pytest.raises(convstate.InvalidInputError, match='^invalid event: waba_businesses: field "1": NaN'):
+            door(b"{}", waba_businesses={"1": float("nan")})  # type: ignore[dict-item]
