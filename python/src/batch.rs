@@ -1323,7 +1323,14 @@ fn fill(buffer: &mut String, value: &str) {
     buffer.push_str(value);
 }
 
-/// The result of `Engine.run_batch`.
+/// What ``Engine.run_batch`` did: one outcome code per row, and counts.
+///
+/// Codes are stable (new ones are only appended): ``0`` ``"applied"`` (an inbound row was
+/// recorded), ``1`` ``"allowed"`` (a send row was recorded, or a check_send row may go
+/// ahead), then one code per denial reason named as on the wire (``"window_closed"``,
+/// ``"limit_reached"``, ...), ``"other"`` (19) for a denial reason newer than this table,
+/// ``"error"`` (20) for a row the engine refused (it changed nothing), and from 21 the
+/// reasons added since (``"invalid_content"``).
 #[pyclass(frozen, module = "convstate", name = "BatchResult")]
 #[derive(Debug)]
 pub struct PyBatchResult {

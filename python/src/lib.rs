@@ -30,7 +30,19 @@ use convert::{
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
 
-/// The conversation-state engine (see `convstate.Engine` in the stubs).
+/// The conversation-state engine: feed it what happened, ask it what may be sent.
+///
+/// It never reads a clock: every call carries its instant (an aware datetime, int unix
+/// milliseconds, an RFC 3339 str or a numpy ``datetime64`` read as UTC, as ``run_batch``
+/// reads one, in an argument or a dict event alike; a value of another type, a float or None, raises
+/// ``TypeError`` naming the argument, a bad value ``InvalidInputError``). Dicts it returns
+/// mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
+/// ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,
+/// ``*_from``) as aware UTC datetimes. One engine may be shared
+/// by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
+/// Arguments of raw bytes (``restore``, ``from_business_export``, ``import_business``,
+/// ``process_bytes``) take any bytes-like object: ``bytes``, ``bytearray``, a C-contiguous
+/// ``memoryview``, ``array.array``; anything else raises ``TypeError`` naming the argument.
 #[pyclass(frozen, module = "convstate", name = "Engine")]
 #[derive(Debug)]
 struct PyEngine {

@@ -23,7 +23,10 @@ fn text_member<'py>(
     }
 }
 
-/// The answer to "may I send this now?" (see `convstate.Decision` in the stubs).
+/// The answer to "may I send this now?". Frozen; compares by value.
+///
+/// Enum-valued fields hold the raw string when the engine reports a value this version of
+/// the package does not know.
 #[pyclass(frozen, module = "convstate", name = "Decision")]
 #[derive(Debug)]
 pub struct PyDecision {
@@ -222,7 +225,7 @@ fn python_enum_value(member: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     Ok(member.cast::<PyString>().ok().map(|s| s.to_string()))
 }
 
-/// Price classification of an allowed send.
+/// What an allowed send costs. Frozen; compares by value.
 #[pyclass(frozen, module = "convstate", name = "Billing")]
 #[derive(Debug)]
 pub struct PyBilling {

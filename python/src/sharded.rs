@@ -20,7 +20,17 @@ use crate::{
     webhook_reader, Reduced,
 };
 
-/// N engines sharded by business (see `convstate.ShardedEngine` in the stubs).
+/// N engines sharded by business, for hosts that apply inputs from several threads.
+///
+/// Each business lives whole in one shard (a stable hash of its name), so business-wide
+/// rules (messaging limits, consent, usage) stay exact however many threads call at once.
+/// Every call releases the GIL while the core works and locks only the shard its input
+/// belongs to: threads feeding different businesses run in parallel. Each shard keeps its
+/// own clock and, like one ``Engine``, expects its inputs in time order (an input older
+/// than its shard's clock is applied at the clock): feed each shard's businesses from one
+/// thread (``shard_of_business``). Effects come back from the call that caused them: its
+/// inputs' effects and those of the timers their instants fired in their shards, which may
+/// belong to other businesses of a shard. There is no effect queue to poll.
 #[pyclass(frozen, module = "convstate", name = "ShardedEngine")]
 #[derive(Debug)]
 pub struct PyShardedEngine {

@@ -598,3 +598,20 @@ def test_a_waba_mapping_with_a_key_that_is_no_str_names_the_argument(engine: con
             door(b"{}", waba_businesses={102290129340398: "acme"})  # type: ignore[dict-item]
         with pytest.raises(convstate.InvalidInputError, match='^invalid event: waba_businesses: field "1": NaN'):
             door(b"{}", waba_businesses={"1": float("nan")})  # type: ignore[dict-item]
+
+
+def test_help_shows_each_class_as_the_stubs_describe_it() -> None:
+    # help(convstate.ShardedEngine) said only "N engines sharded by business (see
+    # `convstate.ShardedEngine` in the stubs)": the threads' time-order contract and the
+    # missing effect queue were in the .pyi alone, which help() and the REPL never show.
+    import ast
+    import inspect
+    import pathlib
+
+    stub = pathlib.Path(convstate.__file__).with_name("_convstate.pyi")
+    classes = [node for node in ast.parse(stub.read_text()).body
+               if isinstance(node, ast.ClassDef) and not node.name.startswith("_")]
+    assert {node.name for node in classes} >= {"Engine", "ShardedEngine", "Decision", "Billing", "BatchResult"}
+    for node in classes:
+        runtime = inspect.cleandoc(getattr(convstate, node.name).__doc__ or "")
+        assert runtime == ast.get_docstring(node), node.name
