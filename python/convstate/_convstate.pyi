@@ -18,8 +18,9 @@ class _Datetime64(Protocol):
     def view(self, dtype: str, /) -> Any: ...
     def __array__(self) -> Any: ...
 
-#: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds, an
-#: RFC 3339 string, or a numpy ``datetime64`` scalar (counted from the unix epoch in its
+#: An instant: an aware ``datetime`` (naive ones are refused), int unix milliseconds (never
+#: seconds: Meta's webhook ``timestamp`` times 1000; in seconds it is a January 1970 instant,
+#: accepted), an RFC 3339 string, or a numpy ``datetime64`` scalar (counted from the unix epoch in its
 #: unit and read as UTC, a fraction of a millisecond dropped; ``NaT``, numpy's or pandas'
 #: ``pd.NaT``, raises ``InvalidInputError`` naming the argument, a unit of dates
 #: ``TypeError``).
@@ -380,7 +381,10 @@ class Engine:
         (``ack`` with ``path`` and ``event``, ``error``, ``unrecognized``, ``skipped``), each
         followed by its effect lines. A body that is not a webhook gives one error line.
         ``received_at`` (default: the engine's clock) is used only for items without a
-        timestamp; ``waba_businesses`` maps WABA ids to business names (both non-empty)."""
+        timestamp; ``waba_businesses`` maps WABA ids to business names (both non-empty).
+        The lines carry the body's own effects only: effects queued by earlier typed calls
+        stay queued (``handle_json`` and ``process`` hand them out with their lines), so drain
+        ``effects()`` before the call to keep them in the order they happened."""
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its
@@ -459,8 +463,9 @@ class Engine:
     def import_business(self, data: Buffer) -> None:
         """Adds a business from ``export_business`` bytes. The engines must run the same
         policy, and the business and its numbers must not be here yet; its idempotency keys
-        and message ids are its own (a business here may use the same ones). A refused
-        import changes nothing."""
+        and message ids are its own (a business here may use the same ones), and so are its
+        tickets' ids, which may equal tickets of this engine's businesses: key tickets by
+        business (or by number and contact) as well. A refused import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns: the last step of moving it (export here,
         import there, remove here). The other businesses decide exactly as before. The engine
@@ -558,7 +563,9 @@ class ShardedEngine:
         """Adds a business from ``export_business`` bytes to its shard. The engines must run
         the same policy, and the business and its numbers must not be here yet; its
         idempotency keys and message ids are its own (a business here may use the same
-        ones). A refused import changes nothing."""
+        ones), and so are its tickets' ids, which may equal tickets of the shard's other
+        businesses (ticket ids count per shard): key tickets by business (or by number and
+        contact) as well. A refused import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns from its shard, and its numbers' routes:
         the last step of moving it. While other threads call the engine, move a business out
