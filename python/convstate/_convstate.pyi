@@ -518,6 +518,21 @@ class ShardedEngine:
         """How many shards there are."""
     def shard_of_business(self, business: str) -> int:
         """The shard a business lives in, the same in every process with as many shards."""
+    def check_send(
+        self,
+        number: str,
+        contact: Optional[str] = None,
+        *,
+        at: _Instant,
+        text: Optional[str] = None,
+        message: Optional[Mapping[str, Any]] = None,
+        group: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        force: bool = False,
+    ) -> Decision:
+        """As ``Engine.check_send``, in the number's shard, with the GIL released: the
+        ``Decision`` a send would get, recording nothing (so no effects). Raises as
+        ``Engine.check_send`` raises."""
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """As ``Engine.process``: every output line, for each input its result line, then
         its effect lines. A ``tick`` reaches every shard."""

@@ -50,13 +50,18 @@ struct PyEngine {
 }
 
 /// Keyword arguments of a typed method on their way to a wire-format event.
-struct EventFields {
+pub(crate) struct EventFields {
     /// The event type, the name of the method building it, which its errors name.
     method: &'static str,
     object: Map<String, Value>,
 }
 
 impl EventFields {
+    /// The event the fields make, decoded as the wire decodes it.
+    pub(crate) fn into_event(self) -> Result<Event, convstate::Error> {
+        decode(Value::Object(self.object))
+    }
+
     fn new(type_name: &'static str) -> EventFields {
         let mut object = Map::new();
         object.insert("type".into(), Value::from(type_name));
@@ -339,12 +344,17 @@ impl PyEngine {
 
     fn decide(&self, py: Python<'_>, fields: EventFields) -> BindingResult<Py<PyDecision>> {
         let output = self.apply(py, fields)?;
-        let decision = output_to_python(py, &output)?;
-        Ok(decision
-            .cast_into::<PyDecision>()
-            .map_err(PyErr::from)?
-            .unbind())
+        decision_to_python(py, &output)
     }
+}
+
+/// The `Decision` of a send's output.
+pub(crate) fn decision_to_python(py: Python<'_>, output: &Output) -> BindingResult<Py<PyDecision>> {
+    let decision = output_to_python(py, output)?;
+    Ok(decision
+        .cast_into::<PyDecision>()
+        .map_err(PyErr::from)?
+        .unbind())
 }
 
 #[pymethods]
@@ -915,7 +925,7 @@ impl PyEngine {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn send_fields(
+pub(crate) fn send_fields(
     type_name: &'static str,
     number: &str,
     contact: Option<&str>,

@@ -15,9 +15,10 @@ use pyo3::types::{PyBool, PyBytes, PyInt, PyList};
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
 use crate::convert::{bytes_arg, datetime, instant, repr, type_name};
 use crate::errors::{BindingError, BindingResult};
+use crate::results::PyDecision;
 use crate::{
-    apply_lines, event_lines, policy_of, reduce_through_restore, to_python, webhook_body,
-    webhook_reader, Reduced,
+    apply_lines, decision_to_python, event_lines, policy_of, reduce_through_restore, send_fields,
+    to_python, webhook_body, webhook_reader, Reduced,
 };
 
 /// N engines sharded by business, for hosts that apply inputs from several threads.
@@ -87,6 +88,40 @@ impl PyShardedEngine {
     /// The shard a business lives in (a stable hash of its name).
     fn shard_of_business(&self, business: &str) -> usize {
         self.engine.shard_of_business(business)
+    }
+
+    /// As `Engine.check_send`, in the number's shard: decides a send without recording
+    /// anything, with the GIL released. It changes nothing, so it has no effects.
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn check_send(
+        &self,
+        py: Python<'_>,
+        number: &str,
+        contact: Option<&str>,
+        at: &Bound<'_, PyAny>,
+        text: Option<&str>,
+        message: Option<&Bound<'_, PyAny>>,
+        group: Option<&str>,
+        idempotency_key: Option<&str>,
+        force: bool,
+    ) -> BindingResult<Py<PyDecision>> {
+        let fields = send_fields(
+            "check_send",
+            number,
+            contact,
+            at,
+            text,
+            message,
+            group,
+            idempotency_key,
+            force,
+        )?;
+        let convstate::Event::CheckSend(request) = fields.into_event()? else {
+            unreachable!("send_fields(\"check_send\", ..) makes a check_send event")
+        };
+        let decision = py.detach(|| self.engine.check_send(&request))?;
+        decision_to_python(py, &convstate::Output::Decision(decision))
     }
 
     /// As `Engine.process`: applies events (lines or dicts of the wire format) with the GIL

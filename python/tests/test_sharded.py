@@ -145,6 +145,46 @@ def test_concurrent_template_sends_never_exceed_a_business_limit() -> None:
     assert usage["used"] == 250, usage
 
 
+def test_check_send_answers_as_one_engine_from_threads_and_records_nothing() -> None:
+    sharded = convstate.ShardedEngine(shards=3)
+    single = convstate.Engine()
+    for b in range(BUSINESSES):
+        for engine in (sharded, single):
+            engine.process(setup_lines(b))
+            engine.run_batch(["inbound"], [T0 + MINUTE], [number(b)], [contact(b, 0)])
+    single.effects()
+    before = sharded.snapshot()
+    template = {"kind": "template", "name": "order_ready", "language": "en", "params": ["A-1"]}
+    asks: list[dict[str, Any]] = [
+        # Inside the window, after it closed, a template to an opted-in contact, one to a
+        # contact without opt-in.
+        {"text": "Hi", "at": T0 + 2 * MINUTE},
+        {"text": "Hi", "at": T0 + 25 * 60 * MINUTE},
+        {"message": template, "at": T0 + 2 * MINUTE, "contact": 1000},
+        {"message": template, "at": T0 + 2 * MINUTE, "contact": 999},
+    ]
+    answers: list[list[convstate.Decision]] = [[] for _ in range(BUSINESSES)]
+
+    def ask(b: int) -> None:
+        for a in asks:
+            args = {k: v for k, v in a.items() if k != "contact"}
+            answers[b].append(sharded.check_send(number(b), contact(b, a.get("contact", 0)), **args))
+
+    in_threads(BUSINESSES, ask)
+    for b in range(BUSINESSES):
+        expected = [single.check_send(number(b), contact(b, a.get("contact", 0)),
+                                      **{k: v for k, v in a.items() if k != "contact"})
+                    for a in asks]
+        assert answers[b] == expected, b
+        assert [d.reason for d in answers[b]] == [
+            None, convstate.Reason.WINDOW_CLOSED, None, convstate.Reason.NO_OPT_IN]
+    assert sharded.snapshot() == before, "a check records nothing"
+    with pytest.raises(convstate.NotFoundError, match="unknown number"):
+        sharded.check_send("+15559999999", contact(0, 0), text="Hi", at=T0)
+    with pytest.raises(TypeError, match="at"):
+        sharded.check_send(number(0), contact(0, 0), text="Hi", at=1.5)  # type: ignore[arg-type]
+
+
 def test_process_bytes_matches_process_and_partitions_move() -> None:
     sharded = convstate.ShardedEngine(shards=2)
     lines = [json.dumps(line) for line in setup_lines(0)]
