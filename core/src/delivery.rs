@@ -26,6 +26,7 @@ use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, Templat
 use crate::keys::{inbound_key, scoped_key, with_inbound_key, with_scoped_key};
 use crate::number::Channel;
 use crate::tally::tally;
+use crate::template::TemplateStatus;
 use crate::template_lifecycle::TemplateEvent;
 use crate::time::Instant;
 use crate::Error;
@@ -375,6 +376,7 @@ impl Engine {
             if paused && template.timed_pause_at(at) {
                 continue;
             }
+            let before = (template.status, template.paused_until);
             let update = TemplateStatusUpdate {
                 pause: None,
                 at,
@@ -391,6 +393,16 @@ impl Engine {
             };
             // The template exists (it was sent), so this cannot fail.
             let _ = self.template_status(&update);
+            // A pause without an end read from this failure (not one in force before it):
+            // a timed pause learned later that covers the failure is the one it reported.
+            let template = &mut self.templates[t as usize];
+            if paused
+                && before != (TemplateStatus::Paused, None)
+                && (template.status, template.paused_until) == (TemplateStatus::Paused, None)
+                && template.last_provider_event_at == Some(at)
+            {
+                template.failure_pause_at = Some(at);
+            }
         }
     }
 

@@ -274,6 +274,14 @@ pub(crate) struct Template {
     /// The latest lock or unlock applied: a late or repeated one changes nothing.
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub lock_event: ProviderOrder,
+    /// The instant of the send failure (132015, "template paused") that the pause in force,
+    /// one without an end, was read from: the provider refused a send for a pause the engine
+    /// had not heard of. Learned later (a low rating or the provider's pause report, dated
+    /// before the failure and delivered after it), a timed pause that covers the failure is
+    /// the one it reported, and its end stands, as when it is known first. Cleared by any
+    /// change of status. Absent from snapshots older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_pause_at: Option<Instant>,
 }
 
 /// A message held in the pending outbox (§4).
@@ -1263,6 +1271,7 @@ impl Engine {
             text_changed_at,
             locked: false,
             lock_event: ProviderOrder::default(),
+            failure_pause_at: None,
         };
         let index =
             match self

@@ -349,6 +349,8 @@ pub(crate) struct StoredTemplate {
     pub locked: bool,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub lock_event: ProviderOrder,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_pause_at: Option<Instant>,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -379,6 +381,7 @@ impl From<&Template> for StoredTemplate {
             text_changed_at: t.text_changed_at,
             locked: t.locked,
             lock_event: t.lock_event,
+            failure_pause_at: t.failure_pause_at,
         }
     }
 }
@@ -807,6 +810,7 @@ impl Engine {
                 text_changed_at: t.text_changed_at,
                 locked: t.locked,
                 lock_event: t.lock_event,
+                failure_pause_at: t.failure_pause_at,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }

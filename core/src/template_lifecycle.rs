@@ -421,6 +421,7 @@ impl Engine {
         let from = template.status;
         let paused_until = template.paused_until;
         let was_rateable = template.rateable();
+        template.failure_pause_at = None;
         // A pause that ends before its time (any status but a pause) is over for the ladder.
         if (template.paused_until)
             .is_some_and(|until| to != TemplateStatus::Paused && since < until)
@@ -557,6 +558,37 @@ impl Engine {
             }
             _ => {}
         }
+    }
+
+    /// A timed pause `[start, end)` learned late (a low rating's, or the provider's report
+    /// of it, dated before a send failure with 132015 and delivered after it) that covers
+    /// the failure the pause in force, one without an end, was read from: in order the
+    /// failure came during this pause and reported it, so the pause ends at `end`, as when
+    /// the pause is known before the failure (scenarios 265, 435). Ended by the clock
+    /// already, it ends in the input's output (`fire_passed`). Whether it did so.
+    fn failure_reported_pause(
+        &mut self,
+        t: u32,
+        (start, end): (Instant, Instant),
+        reason: TemplateChangeReason,
+        now: Instant,
+    ) -> bool {
+        let template = &self.templates[t as usize];
+        let Some(failed_at) = template.failure_pause_at.filter(|&failed_at| {
+            start <= failed_at
+                && failed_at < end
+                && (template.status, template.paused_until) == (TemplateStatus::Paused, None)
+        }) else {
+            return false;
+        };
+        // Dated at the failure: its change of rateable status cancels the failure's (in
+        // order the template was in this timed pause throughout).
+        self.set_template_status(t, TemplateStatus::Paused, Some(end), reason, failed_at, now);
+        if reason != TemplateChangeReason::Provider {
+            // A pause's end learned is news to the host, whatever brought it.
+            self.push_status_changed(t, TemplateStatus::Paused, Some(end), reason, now);
+        }
+        true
     }
 
     /// Under the ladder, the strike of the latest rating when it is a `low` rated at or after
@@ -820,6 +852,15 @@ impl Engine {
                         TemplateStatus::Approved | TemplateStatus::Flagged
                     );
                 let strike = template.strike_for_rating(pauses, rated_at, true);
+                // The pause a send failure reported before this rating arrived.
+                if let Some(Some(end)) = strike {
+                    let reason = TemplateChangeReason::Quality;
+                    if self.failure_reported_pause(t, (rated_at, end), reason, now) {
+                        let template = &mut self.templates[t as usize];
+                        template.quality_status_at = template.quality_status_at.max(Some(rated_at));
+                        return Ok(());
+                    }
+                }
                 self.apply_late_strike(t, strike, rated_at, nothing_newer_holds_the_status, now);
             }
             return Ok(());
@@ -970,6 +1011,15 @@ impl Engine {
                 }
             }
         }
+        // A report of the timed pause a send failure reported before it (132015): in order
+        // the failure came during it, so its end stands.
+        if let (TemplateEvent::Paused, Some(end)) = (e.status, e.until) {
+            let reason = TemplateChangeReason::Provider;
+            if self.failure_reported_pause(t, (e.at, end), reason, now) {
+                return Ok(());
+            }
+        }
+        let template = &mut self.templates[t as usize];
         // A deletion is final (§5) whenever it arrives: in order nothing after it applied, so
         // a later status delivered before it (an unpause, an approval) must not leave the
         // deleted template sendable. Any other event is ordered as follows.
