@@ -1226,17 +1226,7 @@ pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -
             let number = columns.numbers.row(row).unwrap_or_default();
             let contact = columns.contacts.row(row).unwrap_or_default();
             if *kind == RowKind::Inbound {
-                let inbound = InboundRef {
-                    at,
-                    number,
-                    contact: Some(contact),
-                    group: None,
-                    kind: InboundKind::Text,
-                    size: None,
-                    referral: false,
-                    message_id: None,
-                    user_id: None,
-                };
+                let inbound = InboundRef::new(at, number, contact, InboundKind::Text);
                 return target.inbound(inbound).map(|()| APPLIED);
             }
             let message = match columns.templates.as_ref().and_then(|c| c.row(row)) {
@@ -1262,16 +1252,7 @@ pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -
                     &text
                 }
             };
-            let request = SendRequestRef {
-                at,
-                number,
-                contact: Some(contact),
-                group: None,
-                message,
-                idempotency_key: None,
-                force: false,
-                message_id: None,
-            };
+            let request = SendRequestRef::new(at, number, contact, message);
             let decision = if *kind == RowKind::Send {
                 target.send(request)?
             } else {
