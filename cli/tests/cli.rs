@@ -2577,6 +2577,50 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
     assert_eq!(summary["webhook_items"]["skipped"], count("skipped"));
 }
 
+/// A log of webhook bodies replayed into the state that holds it already gets the late-log
+/// warning a wire log gets: its items, dated by their own timestamps, are the log's events.
+#[test]
+fn webhook_bodies_replayed_into_their_state_again_are_warned_of() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let example =
+        std::fs::read_to_string(workspace_root().join("examples/meta-webhooks.jsonl")).unwrap();
+    let (bodies, setup): (Vec<&str>, Vec<&str>) = example
+        .lines()
+        .filter(|l| l.starts_with(r#"{"object""#) || l.starts_with(r#"{"type":"register_"#))
+        .partition(|l| l.starts_with(r#"{"object""#));
+    let webhook_replay = |lines: &[&str]| {
+        run_with_stdin(
+            &[
+                "replay",
+                "-",
+                "--format",
+                "meta-webhook",
+                "--state",
+                state_arg,
+            ],
+            (lines.join("\n") + "\n").as_bytes(),
+        )
+    };
+    let first = webhook_replay(&setup);
+    assert_exit(&first, 0);
+    let once = webhook_replay(&bodies);
+    assert_exit(&once, 0);
+    assert_eq!(
+        stderr(&once),
+        "",
+        "the bodies come after the setup: no late log"
+    );
+    let again = webhook_replay(&bodies);
+    assert_exit(&again, 0);
+    assert!(
+        stderr(&again).starts_with("convstate: warning: <stdin>:1: the log starts at "),
+        "{}",
+        stderr(&again)
+    );
+}
+
 /// The table's webhook row points at the output lines that say why an item was not applied:
 /// with `--summary` they are written only with `--out`, so the row says so; it said "their
 /// lines say why" of lines the command had not written anywhere.
