@@ -287,8 +287,11 @@ impl Engine {
         let target = self.lookup_target(&req.number, Some(&req.contact), None)?;
         check_request_ids(req.idempotency_key.as_deref(), req.message_id.as_deref())?;
         if let Some(key) = req.idempotency_key.as_deref() {
-            let print = || self.initiate_print(&target, req, req.message.content_hash());
-            if let Some(decision) = self.remembered(target.number, key, req.at, print)? {
+            let content = || req.message.content_hash();
+            let print = || self.initiate_print(&target, req, content());
+            let named = || self.as_named(&target, Some(&req.contact));
+            let as_named = || self.initiate_print(&named(), req, content());
+            if let Some(decision) = self.remembered(target.number, key, req.at, print, as_named)? {
                 return Ok(decision);
             }
         }
@@ -437,8 +440,26 @@ impl Engine {
         let Some(key) = req.idempotency_key else {
             return Ok(None);
         };
-        let print = || self.send_print(target, given, req.message.content_hash());
-        self.remembered(target.number, key, req.at, print)
+        let content = || req.message.content_hash();
+        let print = || self.send_print(target, given, content());
+        let as_named = || self.send_print(&self.as_named(target, given), given, content());
+        self.remembered(target.number, key, req.at, print, as_named)
+    }
+
+    /// The target with its recipient as the request names it, before any link: a retry
+    /// naming the recipient by the very name its first request gave is that request, even
+    /// when a link learned between them made the name another contact's alias (a user id
+    /// sent to, then linked to a phone number by the contact's message).
+    fn as_named(&self, target: &Target, given: Option<&str>) -> Target {
+        let (contact, group) = match target.is_group {
+            true => (None, given),
+            false => (given, None),
+        };
+        let named = given.and_then(|_| self.find_recipient(contact, group).ok().flatten());
+        Target {
+            recipient: named.or(target.recipient),
+            ..*target
+        }
     }
 
     /// What an idempotency key of a send names: the recipient ([`Engine::recipient_into`])
@@ -569,6 +590,8 @@ impl Engine {
     /// The key given again for another request (another number, or `print`: another
     /// recipient, content or kind of input) is an `invalid_event` error: answering with the
     /// first decision would tell the host that a message the engine never recorded may go.
+    /// `as_named`, the print with the recipient as named before any link, is the same
+    /// request too: a verbatim retry after a link learned in between.
     // Out of line: sends without a key (the hot path) do not carry its large result.
     #[inline(never)]
     fn remembered(
@@ -577,13 +600,16 @@ impl Engine {
         key: &str,
         at: Instant,
         print: impl FnOnce() -> u64,
+        as_named: impl FnOnce() -> u64,
     ) -> Result<Option<Decision>, Error> {
         let business = self.numbers[number as usize].business;
         let Some(remembered) = self.remembered_record(business, key, at) else {
             return Ok(None);
         };
         let another_number = remembered.number.is_some_and(|first| first != number);
-        if remembered.request.is_some() && (another_number || remembered.request != Some(print())) {
+        let another_request =
+            || remembered.request != Some(print()) && remembered.request != Some(as_named());
+        if remembered.request.is_some() && (another_number || another_request()) {
             return Err(Error::InvalidEvent {
                 problem: format!(
                     "idempotency key {:?} was given before for another request (another \
