@@ -86,7 +86,12 @@ pub fn encoding_hint(line: &[u8], first: bool) -> Option<&'static str> {
         ),
     ];
     if first {
-        if let Some((_, hint)) = COMPRESSED.iter().find(|(magic, _)| line.starts_with(magic)) {
+        // bzip2's magic is text ("BZh"), so its block size digit (1 to 9) must follow.
+        let bzip2_level =
+            |magic: &[u8]| magic != b"BZh" || matches!(line.get(3), Some(b'1'..=b'9'));
+        if let Some((_, hint)) =
+            (COMPRESSED.iter()).find(|(magic, _)| line.starts_with(magic) && bzip2_level(magic))
+        {
             return Some(hint);
         }
     }
@@ -118,6 +123,8 @@ mod tests {
         assert!(utf16(b"\0\"\0t\0", false).contains("mostly NUL bytes"));
         assert!(utf16(b"\x1F\x8B\x08\0\0\0\0\0", true).contains("gzip"));
         assert!(utf16(b"\x28\xB5\x2F\xFD\0", true).contains("zstd"));
+        assert!(utf16(b"BZh91AY&SY", true).contains("bzip2"));
+        assert_eq!(encoding_hint(b"BZhello", true), None, "text, not bzip2");
         // A compressor's magic starts only an input, not a later line; the bytes of a
         // compressed stream are not mostly NUL.
         assert_eq!(encoding_hint(b"\x1F\x8Bxyzxyzxyz", false), None);

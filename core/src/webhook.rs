@@ -1005,7 +1005,7 @@ impl Parser<'_> {
 
     /// A display number (Meta writes it without `+`, sometimes with spaces or dashes) that
     /// the engine knows. One it does not know is named as a host registers it (`+` and the
-    /// digits) beside Meta's spelling, which alone read as some other number.
+    /// digits): Meta's spelling read as some other number (the path names the field).
     fn registered_number(&self, display: &str) -> Found<String> {
         let digits: String = display
             .chars()
@@ -1014,9 +1014,7 @@ impl Parser<'_> {
         self.engine.registered_number(&digits).map_err(|e| match e {
             Error::UnknownNumber { .. } if digits.bytes().all(|b| b.is_ascii_digit()) => {
                 Error::UnknownNumber {
-                    number: crate::error::quoted(&format!(
-                        "+{digits} (display_phone_number {display})"
-                    )),
+                    number: crate::error::quoted(&format!("+{digits}")),
                 }
             }
             other => other,
