@@ -40,17 +40,14 @@ fn inbound_from(engine: &mut Engine, number: &str, field: &str, id: &str) {
 }
 
 fn text(text: &str) -> OutboundMessage {
-    OutboundMessage::Text { text: text.into() }
+    OutboundMessage::text(text)
 }
 
 fn to(message: &OutboundMessage) -> SendToRef<'_> {
-    SendToRef {
-        at: Instant::parse_rfc3339("2026-11-02T09:05:00Z").unwrap(),
+    SendToRef::new(
+        Instant::parse_rfc3339("2026-11-02T09:05:00Z").unwrap(),
         message,
-        idempotency_key: None,
-        force: false,
-        message_id: None,
-    }
+    )
 }
 
 /// An unofficial number of acme (A) in which `group` wrote: a group chat.
