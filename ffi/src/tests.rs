@@ -34,6 +34,15 @@ fn new_engine(preset: &str) -> *mut convstate_engine {
     engine
 }
 
+fn new_sharded_engine(preset: &str, shards: u32) -> *mut convstate_sharded_engine {
+    let mut sharded = null_mut();
+    let rc = unsafe {
+        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, shards, &mut sharded)
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    sharded
+}
+
 /// `NUMBER` of business `acme` on the official channel, with this default template (name,
 /// language; NULL for none).
 fn registration(default_template: (&'static str, &'static str)) -> convstate_number_registration {
@@ -363,12 +372,7 @@ fn misaligned_pointers_are_refused_and_outputs_left_untouched() {
 
     // A sharded call's effects string: refused before the engine runs (the clock would have
     // moved, and the effects it caused been lost).
-    let mut sharded = null_mut();
-    let preset = "cloud-2025";
-    let rc = unsafe {
-        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 2, &mut sharded)
-    };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let sharded = new_sharded_engine("cloud-2025", 2);
     let words = [0u64; 4];
     let misaligned_string = words
         .as_ptr()
@@ -2464,12 +2468,7 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
     assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
     assert_eq!(last_error(), "`opted_in` is 7, which is neither 0 nor 1");
 
-    let mut sharded = null_mut();
-    let preset = "cloud-2025";
-    let rc = unsafe {
-        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 2, &mut sharded)
-    };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let sharded = new_sharded_engine("cloud-2025", 2);
     let mut effects = null_mut();
     assert_eq!(unsafe { convstate_string_new(&mut effects) }, CONVSTATE_OK);
     stray.force = 2;
@@ -2583,12 +2582,7 @@ fn take_business_exports_and_removes_in_one_step_or_changes_nothing() {
     assert_eq!(string_bytes(out), export);
 
     // A sharded engine: the same bytes as its export, and the number no longer routed.
-    let mut sharded = null_mut();
-    let preset = "cloud-2025";
-    let rc = unsafe {
-        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 3, &mut sharded)
-    };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let sharded = new_sharded_engine("cloud-2025", 3);
     let rc =
         unsafe { convstate_sharded_engine_import_business(sharded, export.as_ptr(), export.len()) };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
@@ -2899,12 +2893,7 @@ fn restricts_globex_alone(text: &str) -> bool {
 
 /// A two-shard engine holding `acme` and `globex`, each with a number.
 fn acme_and_globex_sharded() -> *mut convstate_sharded_engine {
-    let mut sharded = null_mut();
-    let preset = "cloud-2025";
-    let rc = unsafe {
-        convstate_sharded_engine_new(ptr(preset), preset.len(), null(), 0, 2, &mut sharded)
-    };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let sharded = new_sharded_engine("cloud-2025", 2);
     let mut out = null_mut();
     assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
     for line in [
