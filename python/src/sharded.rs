@@ -117,11 +117,10 @@ impl PyShardedEngine {
             idempotency_key,
             force,
         )?;
-        let convstate::Event::CheckSend(request) = fields.into_event()? else {
-            unreachable!("send_fields(\"check_send\", ..) makes a check_send event")
-        };
-        let decision = py.detach(|| self.engine.check_send(&request))?;
-        decision_to_python(py, &convstate::Output::Decision(decision))
+        let event = fields.into_event()?;
+        // A check changes nothing: no effects to hand back.
+        let output = py.detach(|| self.engine.handle(event, &mut Vec::new()))?;
+        decision_to_python(py, &output)
     }
 
     /// As `Engine.process`: applies events (lines or dicts of the wire format) with the GIL
