@@ -597,7 +597,9 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             input::skip_rest_of_line(&mut input).map_err(read_error)?;
         }
         if let Some((path, clock)) = resumed_clock {
-            if let Some(first) = replayer.first_at {
+            // The summary's earliest instant, read after the first line that held an event
+            // (a webhook body's items, applied or refused, count as a wire line's event).
+            if let Some(first) = replayer.summary.first_event_at {
                 if first < clock {
                     report(format_args!(
                         "convstate: warning: {source_name}:{line_number}: the log starts at \

@@ -13,9 +13,6 @@ pub struct Replayer {
     pub engine: Engine,
     /// What happened so far.
     pub summary: Summary,
-    /// The instant of the first event applied, if any: a wire line's, or a webhook item's
-    /// (its own timestamp, or the clock for an item without one).
-    pub first_at: Option<convstate::Instant>,
     /// The number of the input line being fed (from 1; 0 when the inputs are no lines), so
     /// that the summary can say where a rejection was.
     pub line: u64,
@@ -49,7 +46,6 @@ impl Replayer {
         Replayer {
             engine,
             summary: Summary::default(),
-            first_at: None,
             line: 0,
         }
     }
@@ -64,7 +60,6 @@ impl Replayer {
 
     /// Applies a decoded event; see [`Replayer::feed`].
     pub fn apply(&mut self, event: Event, out: &mut Vec<String>) {
-        self.first_at.get_or_insert(event.at());
         let input = self.summary.record_input(&event, &self.engine);
         let result = self.engine.handle(event);
         out.push(wire::encode_output(&result));
@@ -105,14 +100,6 @@ impl Replayer {
             .handle(&mut self.engine, line.as_bytes(), received_at)
             .map_err(Malformed::from)?;
         for outcome in &outcomes {
-            // A log of webhook bodies replayed into a state again is as late as a wire log.
-            if let WebhookOutcome::Applied { event, .. }
-            | WebhookOutcome::Failed {
-                event: Some(event), ..
-            } = outcome
-            {
-                self.first_at.get_or_insert(event.at());
-            }
             match outcome {
                 WebhookOutcome::Applied { event, effects, .. } => {
                     self.summary.record_input(event, &self.engine);
