@@ -2259,16 +2259,11 @@ mod tests {
         let says = |field: &str, shown: &str, c: &str| {
             format!("invalid event: {field} {shown:?} contains the control character {c}")
         };
-        let message = OutboundMessage::Text { text: "Hi".into() };
+        let message = OutboundMessage::text("Hi");
         let send = |idempotency_key: Option<&str>, message_id: Option<&str>| SendRequest {
-            at,
-            number: "+15550001111".into(),
-            contact: Some("+79110000001".into()),
-            group: None,
-            message: message.clone(),
             idempotency_key: idempotency_key.map(str::to_owned),
-            force: false,
             message_id: message_id.map(str::to_owned),
+            ..SendRequest::new(at, "+15550001111", "+79110000001", message.clone())
         };
         let refused = [
             (
@@ -2295,11 +2290,9 @@ mod tests {
             .unwrap()
             .expect("the inbound made it");
         let to = |idempotency_key, message_id| crate::send::SendToRef {
-            at,
-            message: &message,
             idempotency_key,
-            force: false,
             message_id,
+            ..crate::send::SendToRef::new(at, &message)
         };
         let error = engine.send_to(id, to(Some("k\t"), None)).unwrap_err();
         assert_eq!(error.to_string(), says("idempotency_key", "k\t", r"'\t'"));
@@ -2312,27 +2305,19 @@ mod tests {
             number: "+15550001111".into(),
             contact: "+79110000002".into(),
             message: message.clone(),
-            template: Some(crate::message::TemplateMessage {
-                name: "hi".into(),
-                language: "en".into(),
-                params: Default::default(),
-                header_params: Default::default(),
-            }),
+            template: Some(crate::message::TemplateMessage::new(
+                "hi",
+                "en",
+                Vec::<String>::new(),
+            )),
             idempotency_key: None,
             message_id: Some("m\r".into()),
         };
         let error = engine.initiate(&initiate).unwrap_err();
         assert_eq!(error.to_string(), says("message_id", "m\r", r"'\r'"));
         let inbound = Inbound {
-            at,
-            number: "+15550001111".into(),
-            contact: Some("+79110000003".into()),
-            group: None,
-            kind: InboundKind::Text,
-            size: None,
-            referral: false,
             message_id: Some("wamid.\u{1b}".into()),
-            user_id: None,
+            ..Inbound::new(at, "+15550001111", "+79110000003", InboundKind::Text)
         };
         let error = engine.inbound(&inbound).unwrap_err();
         assert_eq!(
