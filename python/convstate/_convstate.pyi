@@ -533,6 +533,44 @@ class ShardedEngine:
         """As ``Engine.check_send``, in the number's shard, with the GIL released: the
         ``Decision`` a send would get, recording nothing (so no effects). Raises as
         ``Engine.check_send`` raises."""
+    def handle(
+        self, event: Union[Mapping[str, Any], str]
+    ) -> tuple[Union[Decision, dict[str, Any], None], list[dict[str, Any]]]:
+        """As ``Engine.handle``, in the input's shard with the GIL released: its result
+        (None for an acknowledgement, a ``Decision``, or a dict for a view) and the effects
+        it caused. A ``tick`` reaches every shard. Raises as ``Engine.handle`` raises; a
+        ``ConvstateError`` from it has ``effects``, those the input caused before it was
+        refused (timers its instant fired; an empty list when none)."""
+    def inbound(
+        self,
+        number: str,
+        contact: Optional[str] = None,
+        *,
+        at: _Instant,
+        kind: str = "text",
+        group: Optional[str] = None,
+        size: Optional[int] = None,
+        message_id: Optional[str] = None,
+        referral: bool = False,
+        user_id: Optional[str] = None,
+    ) -> list[dict[str, Any]]:
+        """As ``Engine.inbound``, in the number's shard with the GIL released: the effects
+        it caused. Raises as ``handle`` raises."""
+    def send(
+        self,
+        number: str,
+        contact: Optional[str] = None,
+        *,
+        at: _Instant,
+        text: Optional[str] = None,
+        message: Optional[Mapping[str, Any]] = None,
+        group: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        force: bool = False,
+        message_id: Optional[str] = None,
+    ) -> tuple[Decision, list[dict[str, Any]]]:
+        """As ``Engine.send``, in the number's shard with the GIL released: the ``Decision``
+        and the effects the send caused. Raises as ``handle`` raises."""
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """As ``Engine.process``: every output line, for each input its result line, then
         its effect lines. A ``tick`` reaches every shard."""

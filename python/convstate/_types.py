@@ -135,7 +135,9 @@ class ConvstateError(Exception):
     """Base class of every error the engine reports. Errors change nothing in the engine.
 
     ``code`` is the engine's stable name of the error (``"unknown_number"``,
-    ``"invalid_instant"``, ...), ``kind`` its family (``"not_found"``, ...).
+    ``"invalid_instant"``, ...), ``kind`` its family (``"not_found"``, ...). One raised by
+    ``ShardedEngine.handle``, ``send`` or ``inbound`` also has ``effects``: those the input
+    caused before it was refused (a list, empty when none).
     """
 
     kind: str = "error"
@@ -146,7 +148,8 @@ class ConvstateError(Exception):
         self.code = code
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.message, self.code))
+        # The instance's attributes go along: a ShardedEngine's refusal carries ``effects``.
+        return (type(self), (self.message, self.code), self.__dict__)
 
 
 class InvalidInputError(ConvstateError, ValueError):

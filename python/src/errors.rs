@@ -2,6 +2,7 @@
 
 use convstate::{Error, ErrorKind};
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 use crate::convert::python_type;
 
@@ -66,6 +67,29 @@ fn exception(e: &Error, message: String) -> PyErr {
 /// it concerns): the same class and code.
 pub fn with_context(e: &Error, context: &str) -> PyErr {
     exception(e, format!("{context}: {e}"))
+}
+
+/// `e` raised with `effects` (a list) as the exception's `effects`: what a refused input of a
+/// `ShardedEngine` caused before it was refused (the timers its instant fired), which that
+/// engine has no queue to keep. Only a `ConvstateError` gets them: Python's own errors (an
+/// argument of the wrong type) are left as they are.
+pub fn with_effects(e: BindingError, effects: &Bound<'_, PyList>) -> BindingError {
+    let py = effects.py();
+    let raised = PyErr::from(e);
+    let engine_error =
+        python_type(py, "ConvstateError").and_then(|class| raised.value(py).is_instance(&class));
+    let attached = match engine_error {
+        Ok(true) => raised.value(py).setattr("effects", effects),
+        Ok(false) => Ok(()),
+        Err(failure) => Err(failure),
+    };
+    BindingError::Python(attached.err().unwrap_or(raised))
+}
+
+/// `e` raised as [`with_effects`] raises it, for an input refused before the engine saw it
+/// (one that does not decode): the exception has `effects`, an empty list.
+pub fn without_effects(e: BindingError) -> BindingError {
+    Python::attach(|py| with_effects(e, &PyList::empty(py)))
 }
 
 /// Result of a binding call.

@@ -153,7 +153,10 @@ fn decode(object: Value) -> Result<Event, convstate::Error> {
 }
 
 /// A core output as Python: None for an acknowledgement, a `Decision`, or a dict.
-fn output_to_python<'py>(py: Python<'py>, output: &Output) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn output_to_python<'py>(
+    py: Python<'py>,
+    output: &Output,
+) -> PyResult<Bound<'py, PyAny>> {
     let json = serde_json::to_value(output).map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("output does not serialise: {e}"))
     })?;
@@ -460,16 +463,9 @@ impl PyEngine {
         referral: bool,
         user_id: Option<&str>,
     ) -> BindingResult<()> {
-        let fields = EventFields::new("inbound")
-            .text("number", Some(number))
-            .text("contact", contact)
-            .text("group", group)
-            .text("kind", Some(kind))
-            .text("message_id", message_id)
-            .text("user_id", user_id)
-            .flag("referral", referral)
-            .required_at(at)?
-            .value("size", size)?;
+        let fields = inbound_fields(
+            number, contact, at, kind, group, size, message_id, referral, user_id,
+        )?;
         self.apply(py, fields).map(drop)
     }
 
@@ -686,12 +682,7 @@ impl PyEngine {
         py: Python<'py>,
         event: &Bound<'_, PyAny>,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let event = match event.cast::<PyString>() {
-            Ok(line) => wire::decode_event(&line.to_cow()?)?,
-            // Read as the line it would be, with the keys in the dict's order: an error
-            // names the field the line's error names.
-            Err(_) => wire::decode_event(&to_json_line(event)?)?,
-        };
+        let event = event_arg(event)?;
         let output = self.locked(py).handle(event)?;
         Ok(output_to_python(py, &output)?)
     }
@@ -945,6 +936,40 @@ pub(crate) fn send_fields(
         .message(text, message)?
         .flag("force", force);
     Ok(fields)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn inbound_fields(
+    number: &str,
+    contact: Option<&str>,
+    at: &Bound<'_, PyAny>,
+    kind: &str,
+    group: Option<&str>,
+    size: Option<&Bound<'_, PyAny>>,
+    message_id: Option<&str>,
+    referral: bool,
+    user_id: Option<&str>,
+) -> BindingResult<EventFields> {
+    EventFields::new("inbound")
+        .text("number", Some(number))
+        .text("contact", contact)
+        .text("group", group)
+        .text("kind", Some(kind))
+        .text("message_id", message_id)
+        .text("user_id", user_id)
+        .flag("referral", referral)
+        .required_at(at)?
+        .value("size", size)
+}
+
+/// The event of `handle`'s argument: a wire line, or a dict of the wire format.
+pub(crate) fn event_arg(event: &Bound<'_, PyAny>) -> BindingResult<Event> {
+    Ok(match event.cast::<PyString>() {
+        Ok(line) => wire::decode_event(&line.to_cow()?)?,
+        // Read as the line it would be, with the keys in the dict's order: an error names
+        // the field the line's error names.
+        Err(_) => wire::decode_event(&to_json_line(event)?)?,
+    })
 }
 
 fn consent_fields(

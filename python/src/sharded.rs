@@ -8,17 +8,19 @@
 //! may belong to other businesses of a shard. There is no shared effect queue to poll.
 
 use convstate::sharded::{ShardedEngine, MAX_SHARDS};
+use convstate::{Effect, Event, Output};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
 use crate::convert::{bytes_arg, datetime, instant, repr, type_name};
-use crate::errors::{BindingError, BindingResult};
+use crate::errors::{self, BindingError, BindingResult};
 use crate::results::PyDecision;
 use crate::{
-    apply_lines, decision_to_python, event_lines, policy_of, reduce_through_restore, send_fields,
-    to_python, webhook_body, webhook_reader, Reduced,
+    apply_lines, decision_to_python, event_arg, event_lines, inbound_fields, output_to_python,
+    policy_of, reduce_through_restore, send_fields, to_python, webhook_body, webhook_reader,
+    Reduced,
 };
 
 /// N engines sharded by business, for hosts that apply inputs from several threads.
@@ -61,6 +63,37 @@ fn shard_count(shards: &Bound<'_, PyAny>) -> PyResult<usize> {
         })
         .into()
     })
+}
+
+impl PyShardedEngine {
+    /// Applies `event` in its shard with the GIL released: its output and the effects it
+    /// caused. A refused input raises with the effects it caused before it was refused (the
+    /// timers its instant fired) on the exception's `effects`, as this engine has no queue
+    /// to keep them in.
+    fn applied<'py>(
+        &self,
+        py: Python<'py>,
+        event: Event,
+    ) -> BindingResult<(Output, Bound<'py, PyList>)> {
+        let (output, effects) = py.detach(|| {
+            let mut effects = Vec::new();
+            (self.engine.handle(event, &mut effects), effects)
+        });
+        let effects = effect_list(py, &effects)?;
+        match output {
+            Ok(output) => Ok((output, effects)),
+            Err(e) => Err(errors::with_effects(e.into(), &effects)),
+        }
+    }
+}
+
+/// Effects as a list of the dicts of their wire form.
+fn effect_list<'py>(py: Python<'py>, effects: &[Effect]) -> BindingResult<Bound<'py, PyList>> {
+    let effects = effects
+        .iter()
+        .map(|effect| to_python(py, effect))
+        .collect::<BindingResult<Vec<_>>>()?;
+    Ok(PyList::new(py, effects)?)
 }
 
 #[pymethods]
@@ -121,6 +154,78 @@ impl PyShardedEngine {
         // A check changes nothing: no effects to hand back.
         let output = py.detach(|| self.engine.handle(event, &mut Vec::new()))?;
         decision_to_python(py, &output)
+    }
+
+    /// As `Engine.handle`, in the input's shard with the GIL released: its result (None for
+    /// an acknowledgement, a `Decision`, or a dict for a view) and the effects it caused.
+    fn handle<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'_, PyAny>,
+    ) -> BindingResult<(Bound<'py, PyAny>, Bound<'py, PyList>)> {
+        let event = event_arg(event).map_err(errors::without_effects)?;
+        let (output, effects) = self.applied(py, event)?;
+        Ok((output_to_python(py, &output)?, effects))
+    }
+
+    /// As `Engine.inbound`, in the number's shard with the GIL released: the effects it
+    /// caused.
+    #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None, message_id = None, referral = false, user_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn inbound<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        contact: Option<&str>,
+        at: &Bound<'_, PyAny>,
+        kind: &str,
+        group: Option<&str>,
+        size: Option<&Bound<'_, PyAny>>,
+        message_id: Option<&str>,
+        referral: bool,
+        user_id: Option<&str>,
+    ) -> BindingResult<Bound<'py, PyList>> {
+        let event = inbound_fields(
+            number, contact, at, kind, group, size, message_id, referral, user_id,
+        )
+        .and_then(|fields| Ok(fields.into_event()?))
+        .map_err(errors::without_effects)?;
+        let (_, effects) = self.applied(py, event)?;
+        Ok(effects)
+    }
+
+    /// As `Engine.send`, in the number's shard with the GIL released: the `Decision` and the
+    /// effects the send caused.
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, message_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        contact: Option<&str>,
+        at: &Bound<'_, PyAny>,
+        text: Option<&str>,
+        message: Option<&Bound<'_, PyAny>>,
+        group: Option<&str>,
+        idempotency_key: Option<&str>,
+        force: bool,
+        message_id: Option<&str>,
+    ) -> BindingResult<(Py<PyDecision>, Bound<'py, PyList>)> {
+        let event = send_fields(
+            "send",
+            number,
+            contact,
+            at,
+            text,
+            message,
+            group,
+            idempotency_key,
+            force,
+        )
+        .and_then(|fields| Ok(fields.text("message_id", message_id).into_event()?))
+        .map_err(errors::without_effects)?;
+        let (output, effects) = self.applied(py, event)?;
+        Ok((decision_to_python(py, &output)?, effects))
     }
 
     /// As `Engine.process`: applies events (lines or dicts of the wire format) with the GIL
@@ -222,11 +327,7 @@ impl PyShardedEngine {
             self.engine.handle_timeout(at, &mut effects);
             effects
         });
-        let effects = effects
-            .iter()
-            .map(|effect| to_python(py, effect))
-            .collect::<BindingResult<Vec<_>>>()?;
-        Ok(PyList::new(py, effects)?)
+        effect_list(py, &effects)
     }
 
     /// When `tick` should be called next (the earliest over the shards), or None.

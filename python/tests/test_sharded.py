@@ -4,6 +4,7 @@ business-wide messaging limit stays exact under concurrent sends."""
 from __future__ import annotations
 
 import json
+import pickle
 from collections import Counter
 from typing import Any
 
@@ -183,6 +184,109 @@ def test_check_send_answers_as_one_engine_from_threads_and_records_nothing() -> 
         sharded.check_send("+15559999999", contact(0, 0), text="Hi", at=T0)
     with pytest.raises(TypeError, match="at"):
         sharded.check_send(number(0), contact(0, 0), text="Hi", at=1.5)  # type: ignore[arg-type]
+
+
+def typed_calls(b: int) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+    """One business's typed calls in time order: a contact writes, gets a reply, a template
+    goes to an opted-in contact, a view, and a reply after the chat went idle and after
+    the window closed (the timers the send's instant fires come back with it)."""
+    who = contact(b, 0)
+    template = {"kind": "template", "name": "order_ready", "language": "en", "params": ["A-1"]}
+    return [
+        ("inbound", (number(b), who), {"at": T0 + MINUTE, "message_id": f"wamid.{b}"}),
+        ("send", (number(b), who), {"at": T0 + 2 * MINUTE, "text": "Hi"}),
+        ("send", (number(b), contact(b, 1000)), {"at": T0 + 3 * MINUTE, "message": template}),
+        ("handle", ({"type": "query_conversation", "at": T0 + 4 * MINUTE, "number": number(b),
+                     "contact": who},), {}),
+        ("send", (number(b), who), {"at": T0 + 30 * MINUTE, "text": "Still there?"}),
+        ("send", (number(b), who), {"at": T0 + 25 * 60 * MINUTE, "text": "Hello again"}),
+    ]
+
+
+def apply_typed(engine: Any, call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
+    """A typed call's result and effects: a ShardedEngine returns them together, an Engine
+    queues its effects (an inbound's result is only its effects)."""
+    method, args, kwargs = call
+    answer = getattr(engine, method)(*args, **kwargs)
+    if isinstance(engine, convstate.ShardedEngine):
+        return (None, answer) if method == "inbound" else answer
+    return answer, engine.effects()
+
+
+def test_typed_calls_answer_as_one_engine_with_the_effects_they_caused() -> None:
+    # One business: call by call, the same result and the same effects as one Engine.
+    sharded = convstate.ShardedEngine(shards=2)
+    single = convstate.Engine()
+    for line in setup_lines(0):
+        assert sharded.handle(line) == (None, [])
+        single.handle(line)
+    answers = [apply_typed(sharded, call) for call in typed_calls(0)]
+    assert answers == [apply_typed(single, call) for call in typed_calls(0)]
+    (_, started), (reply, _), (template, _), (view, _), (late, ended), (closed, _) = answers
+    assert [e["effect"] for e in started] == ["ticket_opened", "chat_started"]
+    assert reply.allowed and template.allowed and late.allowed
+    assert view["window_open"] is True
+    # The chat went idle 10 minutes after the reply: its end comes back with the next send.
+    assert [e["effect"] for e in ended] == ["chat_ended"]
+    assert closed.reason == convstate.Reason.WINDOW_CLOSED
+    assert sharded.handle(json.dumps({"type": "tick", "at": T0 + 26 * 60 * MINUTE})) == (None, [])
+
+    # Each shard fed from its own thread, its businesses' calls in time order (as the class
+    # asks): call by call, what one Engine holding those businesses gives. A shard's timers
+    # may hand one business's effects to another's call, as in that Engine.
+    sharded = convstate.ShardedEngine(shards=3)
+    groups: dict[int, list[int]] = {}
+    for b in range(BUSINESSES):
+        sharded.process(setup_lines(b))
+        groups.setdefault(sharded.shard_of_business(f"biz{b}"), []).append(b)
+    assert max(len(group) for group in groups.values()) > 1
+    feeds = [sorted((call for b in group for call in typed_calls(b)), key=instant_of)
+             for group in groups.values()]
+    answers_by_feed: list[list[Any]] = [[] for _ in feeds]
+
+    def feed(i: int) -> None:
+        answers_by_feed[i] = [apply_typed(sharded, call) for call in feeds[i]]
+
+    in_threads(len(feeds), feed)
+    for i, group in enumerate(groups.values()):
+        single = convstate.Engine()
+        for b in group:
+            single.process(setup_lines(b))
+        single.effects()
+        assert answers_by_feed[i] == [apply_typed(single, call) for call in feeds[i]], group
+
+
+def instant_of(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> int:
+    _, args, kwargs = call
+    at: int = kwargs["at"] if "at" in kwargs else args[0]["at"]
+    return at
+
+
+def test_a_typed_call_refused_raises_with_the_effects_it_caused() -> None:
+    sharded = convstate.ShardedEngine(shards=2)
+    sharded.process(setup_lines(0))
+    with pytest.raises(convstate.NotFoundError, match="unknown template") as refused:
+        sharded.send(number(0), contact(0, 1000), at=T0 + MINUTE,
+                     message={"kind": "template", "name": "nope", "language": "en"})
+    # Checked before anything changed: no timer fired, so no effects, but the list is there.
+    assert refused.value.effects == []
+    assert pickle.loads(pickle.dumps(refused.value)).effects == []
+    with pytest.raises(convstate.NotFoundError, match="unknown number") as refused:
+        sharded.inbound("+15559999999", contact(0, 0), at=T0)
+    assert refused.value.effects == []
+    with pytest.raises(convstate.InvalidInputError, match="invalid event") as refused:
+        sharded.handle({"type": "send", "at": T0, "number": number(0)})
+    assert refused.value.effects == []
+    with pytest.raises(convstate.InvalidInputError, match="invalid instant") as refused:
+        sharded.inbound(number(0), contact(0, 0), at="2026-11-02T08:00:00")
+    assert refused.value.effects == []
+    # An argument of the wrong type is Python's own error, raised before the engine.
+    with pytest.raises(TypeError, match="at"):
+        sharded.send(number(0), contact(0, 0), text="Hi", at=1.5)  # type: ignore[arg-type]
+    # Not an event at all: refused as Engine.handle refuses it.
+    with pytest.raises(convstate.InvalidInputError, match="expected an event") as refused:
+        sharded.handle(42)  # type: ignore[arg-type]
+    assert refused.value.effects == []
 
 
 def test_process_bytes_matches_process_and_partitions_move() -> None:
