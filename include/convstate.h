@@ -101,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 11
+#define CONVSTATE_ABI_VERSION 12
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -1416,6 +1416,17 @@ typedef struct convstate_number_registration {
    * Its length in bytes.
    */
   size_t phone_number_id_len;
+  /**
+   * The IANA time zone the business counts its months in (`"Asia/Tokyo"`: usage and the
+   * monthly free allowance reset at its midnight), or NULL to leave it as it is (UTC
+   * until one is given). Set once per business: another zone is
+   * `CONVSTATE_ERR_INVALID_EVENT`.
+   */
+  const char *timezone;
+  /**
+   * Its length in bytes.
+   */
+  size_t timezone_len;
 } convstate_number_registration;
 
 /**
@@ -2652,7 +2663,8 @@ convstate_result convstate_engine_limit(const struct convstate_engine *engine,
 
 /**
  * Reads the monthly usage of one number (`number`, and `business` NULL) or of all numbers of
- * a business (`business`, and `number` NULL). `month` is `"YYYY-MM"` (UTC); anything else is
+ * a business (`business`, and `number` NULL). `month` is `"YYYY-MM"`, a month of the
+ * business's time zone (UTC unless a registration gave one); anything else is
  * `CONVSTATE_ERR_INVALID_ARGUMENT`. Changes nothing.
  */
 convstate_result convstate_engine_usage(const struct convstate_engine *engine,

@@ -301,10 +301,8 @@ impl Engine {
     }
 
     fn confirm_billing(&mut self, number: u32, sent_at: Instant, pricing: &ProviderPricing) {
-        let usage = self
-            .usage
-            .entry((number, self.month.key_of(sent_at)))
-            .or_default();
+        let month = self.month_of(number, sent_at);
+        let usage = self.usage.entry((number, month)).or_default();
         match (
             pricing.kind,
             pricing.category.as_deref().and_then(provider_category),
@@ -331,10 +329,8 @@ impl Engine {
             // the official sends of a number that moved to the official channel since.
             return;
         }
-        let usage = self
-            .usage
-            .entry((number, self.month.key_of(record.sent_at)))
-            .or_default();
+        let month = self.month_of(number, record.sent_at);
+        let usage = self.usage.entry((number, month)).or_default();
         tally(&mut usage.failed, 1);
         // A count taken back to zero leaves its key, as one never counted has none.
         fn take_back<K: Ord>(counts: &mut std::collections::BTreeMap<K, u64>, key: &K) {

@@ -50,7 +50,7 @@ use crate::policy::Policy;
 use crate::sent_content::{Recipient, SentContent};
 use crate::shrink::ShrinkWhenSparse;
 use crate::template::{Quality, TemplateCategory, TemplateSpec, TemplateStatus, Variables};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, TimeZone};
 use crate::timers::{TimerKey, Timers};
 use crate::Error;
 
@@ -59,6 +59,36 @@ use crate::Error;
 #[serde(deny_unknown_fields)]
 pub(crate) struct Business {
     pub name: String,
+    /// The zone its months are counted in (`register_number`'s `timezone`); UTC if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<TimeZone>,
+    /// The month of its latest recorded send, in its zone: the month of the next one is
+    /// nearly always two comparisons. Derived, so not saved.
+    #[serde(skip)]
+    pub month: crate::time::MonthSpan,
+}
+
+impl Business {
+    /// The zone its months are counted in.
+    pub fn zone(&self) -> TimeZone {
+        self.timezone.unwrap_or(TimeZone::UTC)
+    }
+
+    /// The month (`YYYYMM`) `at` falls in, in its zone.
+    pub fn month_key(&self, at: Instant) -> u32 {
+        self.month
+            .key_in(at)
+            .unwrap_or_else(|| crate::time::MonthSpan::of_in(at, self.zone()).key())
+    }
+
+    /// [`Business::month_key`], keeping the month found for the next call.
+    pub fn month_key_kept(&mut self, at: Instant) -> u32 {
+        if let Some(key) = self.month.key_in(at) {
+            return key;
+        }
+        self.month = crate::time::MonthSpan::of_in(at, self.zone());
+        self.month.key()
+    }
 }
 
 /// Templates by business and a hash of name and language. A key holds the templates whose
@@ -474,8 +504,6 @@ pub struct Engine {
     pub(crate) billing: FastMap<u32, crate::pricing::ConversationBilling>,
     /// Monthly usage by (number, YYYYMM).
     pub(crate) usage: FastMap<(u32, u32), crate::pricing::MonthlyUsage>,
-    /// The month of the clock, for the usage keys of sends recorded at it.
-    pub(crate) month: crate::time::MonthSpan,
     /// Allowed sends by provider message id, for delivery statuses.
     pub(crate) sent_messages: crate::expiring::ExpiringMap<crate::delivery::SentMessage>,
     /// Inbound provider message ids already handled, each held under its number and its
@@ -548,7 +576,6 @@ impl Engine {
             chat_responses: FastMap::default(),
             billing: FastMap::default(),
             usage: FastMap::default(),
-            month: Default::default(),
             sent_messages: crate::expiring::ExpiringMap::new(memory),
             inbound_ids: crate::expiring::ExpiringMap::new(memory),
             inbound_ids_unscoped: false,
@@ -630,14 +657,11 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = now.max(self.clock);
         // Every input calls this, and nearly always nothing is due: that case is a
-        // comparison here, the timer loop and the month's recomputation are out of line.
+        // comparison here, and the timer loop is out of line.
         if !self.timers.nothing_due_by(now) {
             self.fire_due(now);
         }
         self.clock = now;
-        if !self.month.contains(now) {
-            self.month = crate::time::MonthSpan::of(now);
-        }
     }
 
     #[inline(never)]
@@ -967,6 +991,18 @@ impl Engine {
             .address_of(self.numbers[number as usize].address)
     }
 
+    /// The month (`YYYYMM`) `at` falls in for the usage of `number`: in its business's zone.
+    pub(crate) fn month_of(&self, number: u32, at: Instant) -> u32 {
+        let business = self.numbers[number as usize].business;
+        self.businesses[business as usize].month_key(at)
+    }
+
+    /// [`Engine::month_of`] for a send recorded at `at`, keeping the month for the next.
+    pub(crate) fn month_kept(&mut self, number: u32, at: Instant) -> u32 {
+        let business = self.numbers[number as usize].business;
+        self.businesses[business as usize].month_key_kept(at)
+    }
+
     pub(crate) fn idle_timeout(&self, number: u32) -> Duration {
         self.numbers[number as usize]
             .idle_timeout
@@ -983,6 +1019,7 @@ impl Engine {
         let i = self.businesses.len() as u32;
         self.businesses.push(Business {
             name: name.to_owned(),
+            ..Business::default()
         });
         self.business_index.insert(name.to_owned(), i);
         Ok(i)
@@ -1080,6 +1117,22 @@ impl Engine {
             check_template_language("default_template.language", &t.language)?;
             refuse_control_characters("default_template.language", &t.language)?;
         }
+        // Months already counted in one zone would overlap those of another.
+        if let (Some(zone), Some(&b)) = (e.timezone, self.business_index.get(&e.business)) {
+            if let Some(kept) = self.businesses[b as usize].timezone {
+                if kept != zone {
+                    return Err(Error::InvalidEvent {
+                        problem: format!(
+                            "timezone {:?}: business {:?} counts its months in {:?}, and a \
+                             business's time zone does not change",
+                            zone.name(),
+                            e.business,
+                            kept.name()
+                        ),
+                    });
+                }
+            }
+        }
         if let Some(id) = &e.phone_number_id {
             let taken = self
                 .provider_number_ids
@@ -1093,6 +1146,11 @@ impl Engine {
         let address = self.interner.address(&e.number)?;
         self.handle_timeout(e.at);
         let business = self.business_or_create(&e.business)?;
+        if e.timezone.is_some() {
+            let b = &mut self.businesses[business as usize];
+            b.timezone = e.timezone;
+            b.month = Default::default();
+        }
         let provider = e.provider.as_deref().unwrap_or("meta").to_ascii_lowercase();
         let default_template = e
             .default_template
@@ -1821,7 +1879,19 @@ impl Engine {
     }
 
     fn usage_view(&self, e: &UsageRef) -> Result<UsageView, Error> {
-        let month = e.month_key()?;
+        // By default the month of `at` where the business counts its months. An unknown
+        // number or business (or neither or both named) is refused below.
+        let business = match (&e.number, &e.business) {
+            (Some(n), None) => (self.number_idx(n).ok()).map(|n| self.numbers[n as usize].business),
+            (None, Some(b)) => self.business_idx(b).ok(),
+            _ => None,
+        };
+        let month = match e.month_key()? {
+            Some(month) => month,
+            None => business.map_or(e.at.month_key(), |b| {
+                self.businesses[b as usize].month_key(e.at)
+            }),
+        };
         let (of, usage) = match (&e.number, &e.business) {
             (Some(n), None) => {
                 let usage = self.usage(n, month)?;

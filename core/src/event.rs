@@ -167,11 +167,16 @@ pub struct RegisterNumber {
     /// The provider's id for this number (Meta `phone_number_id`), to match webhooks.
     #[serde(default)]
     pub phone_number_id: Option<String>,
+    /// The IANA time zone the business counts its months in (its WhatsApp Business
+    /// Account's): usage and the monthly free allowance reset at its midnight. Set once per
+    /// business; UTC until then.
+    #[serde(default)]
+    pub timezone: Option<crate::TimeZone>,
 }
 
 impl RegisterNumber {
     /// `number` of `business` on `channel`, registered at `at`, every optional field unset
-    /// (no provider, provider id, default template or own idle timeout; set the public
+    /// (no provider, provider id, default template, own idle timeout or time zone; set the public
     /// fields on the value returned).
     pub fn new(
         at: Instant,
@@ -188,6 +193,7 @@ impl RegisterNumber {
             idle_timeout: None,
             default_template: None,
             phone_number_id: None,
+            timezone: None,
         }
     }
 }
@@ -816,16 +822,18 @@ pub struct UsageRef {
     /// Or a business (all its numbers).
     #[serde(default)]
     pub business: Option<String>,
-    /// The month, `YYYY-MM` (UTC); default: the month of `at`.
+    /// The month, `YYYY-MM`, in the business's time zone (UTC unless its numbers were
+    /// registered with a `timezone`); default: the month of `at` there.
     #[serde(default)]
     pub month: Option<String>,
 }
 
 impl UsageRef {
-    /// The month as `YYYYMM`.
-    pub fn month_key(&self) -> Result<u32, crate::Error> {
+    /// The month named, as `YYYYMM`; `None` when the query names none (the engine then
+    /// reads the month of `at` in the business's time zone).
+    pub fn month_key(&self) -> Result<Option<u32>, crate::Error> {
         let Some(text) = &self.month else {
-            return Ok(self.at.month_key());
+            return Ok(None);
         };
         let invalid = || crate::Error::InvalidEvent {
             problem: format!(
@@ -843,7 +851,7 @@ impl UsageRef {
         if !(1..=12).contains(&month) || year < 1970 {
             return Err(invalid());
         }
-        Ok(year * 100 + month)
+        Ok(Some(year * 100 + month))
     }
 }
 
@@ -933,9 +941,9 @@ mod tests {
             }
             .month_key()
         };
-        assert_eq!(month("2025-01").unwrap(), 202501);
-        assert_eq!(month("1970-01").unwrap(), 197001);
-        assert_eq!(month("9999-12").unwrap(), 999912);
+        assert_eq!(month("2025-01").unwrap(), Some(202501));
+        assert_eq!(month("1970-01").unwrap(), Some(197001));
+        assert_eq!(month("9999-12").unwrap(), Some(999912));
         let long = "9".repeat(1000);
         let error = month(&long).unwrap_err().to_string();
         assert!(error.contains("1970-01..=9999-12"), "{error}");

@@ -278,7 +278,8 @@ pub struct PricingPolicy {
     pub free_entry_point: Option<Duration>,
     /// The business must answer a referral within this long for a free entry point.
     pub free_entry_point_reply_within: Duration,
-    /// Free service messages per number per calendar month (UTC), where charged.
+    /// Free service messages per number per calendar month (in the business's time zone,
+    /// UTC unless its numbers were registered with one), where charged.
     pub service_free_per_month: u32,
     /// Optional rate card for cost totals.
     pub rate_card: Option<crate::pricing::RateCard>,

@@ -412,7 +412,7 @@ impl Engine {
                 // are charged, so its slot goes to the next).
                 let used = self
                     .usage
-                    .get(&(number, self.month.key_of(now)))
+                    .get(&(number, self.month_of(number, now)))
                     .and_then(|u| u.free.get(&FreeReason::ServiceAllowance).copied())
                     .unwrap_or(0);
                 if used < u64::from(pricing.service_free_per_month) {
@@ -490,10 +490,8 @@ impl Engine {
                 }
             }
         }
-        let usage = self
-            .usage
-            .entry((number, self.month.key_of(now)))
-            .or_default();
+        let month = self.month_kept(number, now);
+        let usage = self.usage.entry((number, month)).or_default();
         if !is_template {
             tally(&mut usage.service_messages, 1);
         }

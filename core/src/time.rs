@@ -233,9 +233,98 @@ pub(crate) fn lacks_offset(text: &str) -> bool {
     bytes.len() >= 19 && matches!(bytes[10], b'T' | b't' | b' ') && date_like && time_like
 }
 
-/// A calendar month (UTC) with its bounds: the month of an instant inside it is two
-/// comparisons instead of civil arithmetic (every recorded send asks for its month, about
-/// 40 instructions each time).
+/// The IANA time zone a business counts its months in: monthly usage, the 2026 service
+/// allowance and free tiers reset at "12am WABA timezone" (facts §2). Nothing else depends on
+/// it: windows, deadlines and every other rule are UTC instants (RULES §2, §13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimeZone(chrono_tz::Tz);
+
+impl TimeZone {
+    /// Coordinated Universal Time, the months of a business that names no zone.
+    pub const UTC: TimeZone = TimeZone(chrono_tz::Tz::UTC);
+
+    /// A zone by its IANA name, spelt as the tz database spells it (`"Asia/Tokyo"`,
+    /// `"America/Sao_Paulo"`, `"UTC"`).
+    pub fn parse(name: &str) -> Result<TimeZone, crate::Error> {
+        if let Ok(zone) = name.parse::<chrono_tz::Tz>() {
+            return Ok(TimeZone(zone));
+        }
+        let hint = match chrono_tz::Tz::from_str_insensitive(name) {
+            Ok(zone) => format!("did you mean {:?}? (names are case-sensitive)", zone.name()),
+            Err(_) if name.starts_with(['+', '-']) || name.contains("GMT+") => {
+                "give the zone's IANA name (\"Asia/Tokyo\", not an offset): an offset \
+                 ignores daylight saving time"
+                    .to_owned()
+            }
+            Err(_) => "give an IANA name such as \"Asia/Tokyo\" or \"UTC\"".to_owned(),
+        };
+        Err(crate::Error::InvalidEvent {
+            problem: format!("unknown time zone {:?}: {hint}", crate::error::quoted(name)),
+        })
+    }
+
+    /// Its IANA name.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// (year, month) of the local date at unix milliseconds `ms` (an instant in range).
+    fn local_month(self, ms: i64) -> (i64, i64) {
+        use chrono::Datelike;
+        let utc = DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let local = utc.with_timezone(&self.0);
+        (i64::from(local.year()), i64::from(local.month()))
+    }
+
+    /// Unix milliseconds at which the 1st of `month` of `year` starts here: local midnight,
+    /// or where a daylight-saving jump skips midnight, the first local instant after it.
+    fn month_start_ms(self, year: i64, month: i64) -> i64 {
+        use chrono::{Offset, TimeZone as _};
+        const DAY_MS: i64 = 86_400_000;
+        let midnight_as_utc = days_from_civil(year, month, 1) * DAY_MS;
+        // The offset in force a day earlier: midnight less that offset is either midnight
+        // (no change that day) or the instant the clocks jumped past it.
+        let before = DateTime::from_timestamp_millis(midnight_as_utc - DAY_MS).unwrap_or_default();
+        let offset_before = self.0.offset_from_utc_datetime(&before.naive_utc()).fix();
+        let naive = DateTime::from_timestamp_millis(midnight_as_utc)
+            .unwrap_or_default()
+            .naive_utc();
+        match self.0.from_local_datetime(&naive) {
+            chrono::LocalResult::Single(at) | chrono::LocalResult::Ambiguous(at, _) => {
+                at.timestamp_millis()
+            }
+            chrono::LocalResult::None => {
+                midnight_as_utc - i64::from(offset_before.local_minus_utc()) * 1000
+            }
+        }
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for TimeZone {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TimeZone, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(d)?;
+        TimeZone::parse(&name).map_err(|e| match e {
+            crate::Error::InvalidEvent { problem } => de::Error::custom(problem),
+            other => de::Error::custom(other),
+        })
+    }
+}
+
+/// A calendar month with its bounds (UTC, or a business's [`TimeZone`]): the month of an
+/// instant inside it is two comparisons instead of civil arithmetic (every recorded send
+/// asks for its month, about 40 instructions each time in UTC, far more in a zone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MonthSpan {
     key: u32,
@@ -244,6 +333,33 @@ pub(crate) struct MonthSpan {
 }
 
 impl MonthSpan {
+    /// The month `at` falls in, in `zone`. Keys stay within 1970-01..=9999-12, the months a
+    /// usage query may name: the first hours of 1970 west of UTC count in its January, the
+    /// last of 9999 east of it in its December.
+    pub fn of_in(at: Instant, zone: TimeZone) -> MonthSpan {
+        if zone == TimeZone::UTC {
+            return MonthSpan::of(at);
+        }
+        let (year, month) = zone.local_month(at.0);
+        let (next_year, next_month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+        let first = Instant::EPOCH.month_key();
+        let last = Instant::LATEST.month_key();
+        MonthSpan {
+            key: ((year * 100 + month) as u32).clamp(first, last),
+            start_ms: zone.month_start_ms(year, month),
+            end_ms: zone.month_start_ms(next_year, next_month),
+        }
+    }
+
+    /// This month's key (`YYYYMM`).
+    pub fn key(self) -> u32 {
+        self.key
+    }
+
     /// The month `at` falls in.
     #[inline(never)]
     pub fn of(at: Instant) -> MonthSpan {
@@ -265,20 +381,21 @@ impl MonthSpan {
         (self.start_ms..self.end_ms).contains(&at.0)
     }
 
-    /// [`Instant::month_key`] of `at`, from this span when `at` falls in it.
+    /// This month's key when `at` falls in it.
     #[inline]
-    pub fn key_of(self, at: Instant) -> u32 {
-        if self.contains(at) {
-            self.key
-        } else {
-            at.month_key()
-        }
+    pub fn key_in(self, at: Instant) -> Option<u32> {
+        self.contains(at).then_some(self.key)
     }
 }
 
 impl Default for MonthSpan {
+    /// No month: contains no instant.
     fn default() -> MonthSpan {
-        MonthSpan::of(Instant::EPOCH)
+        MonthSpan {
+            key: 0,
+            start_ms: 0,
+            end_ms: 0,
+        }
     }
 }
 
@@ -453,10 +570,101 @@ mod calendar_tests {
                 assert!(!span.contains(Instant(span.start_ms - 1)));
                 assert_ne!(Instant(span.start_ms - 1).month_key(), span.key);
             }
-            let elsewhere = Instant((ms + 3_000_000_000).min(MAX_INSTANT_MS));
-            assert_eq!(span.key_of(elsewhere), elsewhere.month_key(), "{ms}");
+            assert_eq!(span.key_in(Instant(ms)), Some(span.key));
+            assert_eq!(span.key_in(Instant(span.end_ms)), None);
             ms += 631_152_013;
         }
+    }
+
+    /// In a zone, a month runs from local midnight of its 1st to that of the next month's
+    /// (the first local instant after midnight where daylight saving skips it), and its key
+    /// is the local date's.
+    #[test]
+    fn month_spans_in_a_zone_hold_their_local_month() {
+        use chrono::{Datelike, Timelike};
+        let zones = [
+            "Asia/Tokyo",
+            "America/New_York",
+            "America/Sao_Paulo",   // daylight saving at midnight until 2019
+            "America/Santiago",    // daylight saving at midnight
+            "Asia/Beirut",         // daylight saving at midnight
+            "Asia/Damascus",       // daylight saving at midnight of April 1st, 1999-2006
+            "Australia/Lord_Howe", // half an hour of daylight saving
+            "Asia/Kolkata",        // half an hour off UTC
+            "Pacific/Kiritimati",  // UTC+14
+            "Pacific/Pago_Pago",   // UTC-11
+        ];
+        for name in zones {
+            let zone = TimeZone::parse(name).unwrap();
+            let local = |ms: i64| {
+                let at = DateTime::from_timestamp_millis(ms)
+                    .unwrap()
+                    .with_timezone(&zone.0);
+                (
+                    at.year() as u32 * 100 + at.month(),
+                    at.day(),
+                    at.hour(),
+                    at.minute(),
+                )
+            };
+            // Every ~3.6 days from 1975 to 2040, and the first hours of some months.
+            let mut ms = 157_766_400_000;
+            while ms < 2_208_988_800_000 {
+                let span = MonthSpan::of_in(Instant(ms), zone);
+                let (key, ..) = local(ms);
+                assert_eq!(span.key, key, "{name} {ms}");
+                assert!(span.contains(Instant(ms)), "{name} {ms}");
+                let (first_key, day, hour, _) = local(span.start_ms);
+                assert_eq!((first_key, day), (key, 1), "{name} {ms}: start");
+                assert!(hour <= 1, "{name} {ms}: starts at {hour}h");
+                assert_ne!(local(span.start_ms - 1).0, key, "{name} {ms}: before");
+                assert_eq!(local(span.end_ms - 1).0, key, "{name} {ms}: last");
+                assert_ne!(local(span.end_ms).0, key, "{name} {ms}: after");
+                ms += 311_040_013;
+            }
+        }
+        // A month whose first midnight does not exist: Damascus's clocks went from
+        // 2005-04-01 00:00 to 01:00 (UTC+2 to UTC+3), so April started at 01:00 local.
+        let damascus = TimeZone::parse("Asia/Damascus").unwrap();
+        let april = MonthSpan::of_in(
+            Instant::parse_rfc3339("2005-04-10T00:00:00Z").unwrap(),
+            damascus,
+        );
+        assert_eq!(
+            Instant(april.start_ms),
+            Instant::parse_rfc3339("2005-03-31T22:00:00Z").unwrap()
+        );
+        assert_eq!(local_key(damascus, april.start_ms - 1), 200503);
+        // The range's edges stay in the months a query may name.
+        let tokyo = TimeZone::parse("Asia/Tokyo").unwrap();
+        let new_york = TimeZone::parse("America/New_York").unwrap();
+        assert_eq!(MonthSpan::of_in(Instant::EPOCH, new_york).key, 197001);
+        assert_eq!(MonthSpan::of_in(Instant::LATEST, tokyo).key, 999912);
+    }
+
+    fn local_key(zone: TimeZone, ms: i64) -> u32 {
+        zone.local_month(ms).0 as u32 * 100 + zone.local_month(ms).1 as u32
+    }
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(TimeZone::parse("Asia/Tokyo").unwrap().name(), "Asia/Tokyo");
+        assert_eq!(TimeZone::parse("UTC").unwrap(), TimeZone::UTC);
+        let problem = |name: &str| TimeZone::parse(name).unwrap_err().to_string();
+        assert!(
+            problem("asia/tokyo").contains("did you mean \"Asia/Tokyo\""),
+            "{}",
+            problem("asia/tokyo")
+        );
+        assert!(
+            problem("+09:00").contains("not an offset"),
+            "{}",
+            problem("+09:00")
+        );
+        assert!(problem("Mars/Olympus").contains("unknown time zone \"Mars/Olympus\""));
+        let zone: TimeZone = serde_json::from_str("\"Europe/Berlin\"").unwrap();
+        assert_eq!(serde_json::to_string(&zone).unwrap(), "\"Europe/Berlin\"");
+        assert!(serde_json::from_str::<TimeZone>("\"Berlin\"").is_err());
     }
 
     #[test]

@@ -202,6 +202,7 @@ impl Universe {
                 language: "en".into(),
             }),
             phone_number_id: None,
+            timezone: None,
         })
     }
 

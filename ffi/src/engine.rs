@@ -167,6 +167,13 @@ pub struct convstate_number_registration {
     pub phone_number_id: *const c_char,
     /// Its length in bytes.
     pub phone_number_id_len: usize,
+    /// The IANA time zone the business counts its months in (`"Asia/Tokyo"`: usage and the
+    /// monthly free allowance reset at its midnight), or NULL to leave it as it is (UTC
+    /// until one is given). Set once per business: another zone is
+    /// `CONVSTATE_ERR_INVALID_EVENT`.
+    pub timezone: *const c_char,
+    /// Its length in bytes.
+    pub timezone_len: usize,
 }
 
 /// Registers (or updates) a number of a business. A number moves to another channel only
@@ -203,10 +210,24 @@ pub unsafe extern "C" fn convstate_engine_register_number(
             idle_timeout: idle_timeout_arg(r.idle_timeout_ms)?,
             default_template,
             phone_number_id: unsafe { opt_str_arg(r.phone_number_id, r.phone_number_id_len, "phone_number_id") }?.map(str::to_owned),
+            timezone: unsafe { opt_str_arg(r.timezone, r.timezone_len, "timezone") }?
+                .map(timezone_arg)
+                .transpose()?,
         };
         handle.engine.register_number(&event)?;
         Ok(())
     }
+}
+
+/// A registration's `timezone`: an IANA name, else an argument out of the call's range.
+fn timezone_arg(name: &str) -> Result<convstate_core::TimeZone, FfiError> {
+    convstate_core::TimeZone::parse(name).map_err(|error| match error {
+        convstate_core::Error::InvalidEvent { problem } => FfiError::new(
+            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            format!("argument `timezone`: {problem}"),
+        ),
+        other => other.into(),
+    })
 }
 
 /// A registration's `idle_timeout_ms`: negative for the policy's default, else more than 0
@@ -1674,7 +1695,8 @@ pub struct convstate_usage_view {
 }
 
 /// Reads the monthly usage of one number (`number`, and `business` NULL) or of all numbers of
-/// a business (`business`, and `number` NULL). `month` is `"YYYY-MM"` (UTC); anything else is
+/// a business (`business`, and `number` NULL). `month` is `"YYYY-MM"`, a month of the
+/// business's time zone (UTC unless a registration gave one); anything else is
 /// `CONVSTATE_ERR_INVALID_ARGUMENT`. Changes nothing.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_usage(
@@ -1744,13 +1766,14 @@ fn month_key(text: &str) -> Result<u32, FfiError> {
         business: None,
         month: Some(text.to_owned()),
     };
-    usage.month_key().map_err(|error| match error {
+    let named = usage.month_key().map_err(|error| match error {
         convstate_core::Error::InvalidEvent { problem } => FfiError::new(
             convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
             format!("argument `month`: {problem}"),
         ),
         other => other.into(),
-    })
+    })?;
+    Ok(named.unwrap_or_default()) // named: `month` was given
 }
 
 /// An instant for an output struct: unix ms, or `CONVSTATE_NONE_MS`.

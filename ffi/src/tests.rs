@@ -63,6 +63,8 @@ fn registration(default_template: (&'static str, &'static str)) -> convstate_num
         default_template_language_len: default_template.1.len(),
         phone_number_id: null(),
         phone_number_id_len: 0,
+        timezone: null(),
+        timezone_len: 0,
     }
 }
 
@@ -250,6 +252,69 @@ fn a_reply_in_the_window_is_free_and_a_day_later_the_window_is_closed() {
         convstate_message_free(message);
         convstate_engine_free(engine);
     }
+}
+
+/// A registration's `timezone` sets the zone its business counts months in, once: the typed
+/// call reads it as the JSON door does, and refuses a name that is none as an argument.
+#[test]
+fn a_registration_sets_its_business_time_zone_once() {
+    let engine = new_engine("cloud-2026-10");
+    let with_zone = |zone: &'static str| convstate_number_registration {
+        timezone: ptr(zone),
+        timezone_len: zone.len(),
+        ..registration(("", ""))
+    };
+    let register =
+        |r: &convstate_number_registration| unsafe { convstate_engine_register_number(engine, r) };
+    assert_eq!(
+        register(&with_zone("Asia/Tokyo")),
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+    assert_eq!(
+        register(&with_zone("asia/tokyo")),
+        CONVSTATE_ERR_INVALID_ARGUMENT
+    );
+    let error = last_error();
+    assert!(
+        error.starts_with("argument `timezone`: unknown time zone"),
+        "{error}"
+    );
+    assert!(error.contains(r#"did you mean "Asia/Tokyo"?"#), "{error}");
+    assert_eq!(
+        register(&with_zone("Europe/Berlin")),
+        CONVSTATE_ERR_INVALID_EVENT
+    );
+    let error = last_error();
+    assert!(
+        error.contains(r#"counts its months in "Asia/Tokyo""#),
+        "{error}"
+    );
+    // NULL leaves the zone as it is; the same zone again is accepted.
+    assert_eq!(
+        register(&registration(("", ""))),
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+    assert_eq!(
+        register(&with_zone("Asia/Tokyo")),
+        CONVSTATE_OK,
+        "{}",
+        last_error()
+    );
+    let mut size = 0;
+    unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
+    let mut bytes = vec![0u8; size];
+    let rc = unsafe { convstate_engine_snapshot(engine, bytes.as_mut_ptr(), size, &mut size) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let body = std::str::from_utf8(convstate_core::snapshot::unseal(&bytes).unwrap()).unwrap();
+    assert!(
+        body.contains(r#"{"name":"acme","timezone":"Asia/Tokyo"}"#),
+        "{body}"
+    );
+    unsafe { convstate_engine_free(engine) };
 }
 
 #[test]
@@ -2365,6 +2430,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (9, 0xaf29_ef9b_2738_ec3c),
         (10, 0xe07e_02ae_748b_211f),
         (11, 0x214e_c141_4336_7575),
+        (12, 0x7837_2a09_be0a_af56),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

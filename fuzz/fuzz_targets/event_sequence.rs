@@ -124,6 +124,7 @@ enum Action {
     RegisterNumber {
         channel: u8,
         idle_minutes: Option<u8>,
+        zone: Option<u8>,
     },
     RegisterTemplate {
         template: u8,
@@ -248,11 +249,17 @@ fn line(step: &Step, at: i64) -> String {
         Action::RegisterNumber {
             channel,
             idle_minutes,
+            zone,
         } => {
             let mut v = json!({"type": "register_number", "at": at, "business": "acme", "number": number,
                                "channel": pick(&["official", "unofficial", "messenger", "email"], *channel)});
             if let Some(m) = idle_minutes {
                 v["idle_timeout"] = json!(format!("{m}m"));
+            }
+            // The business's months: set once, so a second zone is refused (and a name that
+            // is none, always).
+            if let Some(z) = zone {
+                v["timezone"] = json!(pick(&["Asia/Tokyo", "America/New_York", "UTC", "Asia/Tokio"], *z));
             }
             v
         }

@@ -222,11 +222,15 @@ class Engine:
         idle_timeout: Optional[_DurationLike] = None,
         default_template: Optional[Mapping[str, str]] = None,
         phone_number_id: Optional[str] = None,
+        timezone: Optional[str] = None,
     ) -> None:
         """Registers (or updates) a number of a business; ``at`` defaults to the clock. A
         number moves to another channel only without live chats or held messages.
         ``phone_number_id`` is the provider's id of the number (Meta's), by which webhooks
-        name it."""
+        name it. ``timezone`` is the IANA zone the business counts its months in (its
+        WhatsApp Business Account's, ``"Asia/Tokyo"``): usage and the monthly free allowance
+        reset at its midnight. Set once per business (UTC until then); another zone raises
+        ``InvalidInputError``."""
     def register_template(
         self,
         business: str,

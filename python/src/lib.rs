@@ -388,7 +388,7 @@ impl PyEngine {
     }
 
     /// Registers (or updates) a number of a business.
-    #[pyo3(signature = (number, *, business, channel, at = None, provider = None, idle_timeout = None, default_template = None, phone_number_id = None))]
+    #[pyo3(signature = (number, *, business, channel, at = None, provider = None, idle_timeout = None, default_template = None, phone_number_id = None, timezone = None))]
     #[allow(clippy::too_many_arguments)]
     fn register_number(
         &self,
@@ -401,6 +401,7 @@ impl PyEngine {
         idle_timeout: Option<&Bound<'_, PyAny>>,
         default_template: Option<&Bound<'_, PyAny>>,
         phone_number_id: Option<&str>,
+        timezone: Option<&str>,
     ) -> BindingResult<()> {
         let fields = EventFields::new("register_number")
             .text("number", Some(number))
@@ -408,6 +409,7 @@ impl PyEngine {
             .text("channel", Some(channel))
             .text("provider", provider)
             .text("phone_number_id", phone_number_id)
+            .text("timezone", timezone)
             .at(at)?
             .value("idle_timeout", idle_timeout)?
             .value("default_template", default_template)?;

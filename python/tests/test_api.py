@@ -615,3 +615,25 @@ def test_help_shows_each_class_as_the_stubs_describe_it() -> None:
     for node in classes:
         runtime = inspect.cleandoc(getattr(convstate, node.name).__doc__ or "")
         assert runtime == ast.get_docstring(node), node.name
+
+
+def test_a_business_counts_its_months_in_its_time_zone() -> None:
+    engine = convstate.Engine("cloud-2026-10", {"pricing": {"service_free_per_month": 1}})
+    engine.register_number("+15550001111", business="acme", channel="official",
+                           at=utc(2026, 11, 30, 0), timezone="Asia/Tokyo")
+    engine.inbound("+15550001111", "+819012345678", at=utc(2026, 11, 30, 9))
+    first = engine.send("+15550001111", "+819012345678", text="one", at=utc(2026, 11, 30, 10))
+    # 15:00 UTC is midnight in Tokyo: December's allowance, not November's used one.
+    december = engine.send("+15550001111", "+819012345678", text="two",
+                           at=utc(2026, 11, 30, 15))
+    assert first.billing == december.billing
+    assert december.billing is not None and december.billing.free_reason == "service_allowance"
+    usage = engine.handle({"type": "query_usage", "at": utc(2026, 11, 30, 16).isoformat(),
+                           "number": "+15550001111"})
+    assert isinstance(usage, dict) and usage["month"] == "2026-12"
+    with pytest.raises(convstate.InvalidInputError, match="does not change"):
+        engine.register_number("+15550001112", business="acme", channel="official",
+                               timezone="Europe/Berlin")
+    with pytest.raises(convstate.InvalidInputError, match='did you mean "Asia/Tokyo"'):
+        engine.register_number("+15550002222", business="beta", channel="official",
+                               timezone="asia/tokyo")
