@@ -594,6 +594,37 @@ impl Engine {
         &self.policy
     }
 
+    /// Goes on under another policy from `e.at` (timers due before it fire under the old
+    /// one), one that differs from the engine's in pricing alone (§11, §12): the pricing era
+    /// of 2026-10-01 or a new rate card, without losing the engine's state. Every other rule
+    /// shaped what the engine keeps (a limit is a level of its list, a template's strikes a
+    /// rung of its ladder, a chat's timer its idle timeout), so a policy that changes one is
+    /// refused ([`Error::InvalidPolicy`], naming the sections), as are an unknown preset and
+    /// overrides that do not fit. Sends decided from then on are priced by the new rules; a
+    /// month's counts go on (the allowance already used stays used).
+    pub fn change_policy(&mut self, e: &ChangePolicy) -> Result<(), Error> {
+        let policy = match &e.policy_overrides {
+            Some(overrides) => Policy::with_overrides(&e.policy, overrides)?,
+            None => Policy::preset(&e.policy)?,
+        };
+        let differing = self.policy.sections_other_than_pricing_differing(&policy);
+        if !differing.is_empty() {
+            return Err(Error::InvalidPolicy {
+                problem: format!(
+                    "change_policy changes pricing alone, and {:?} differs from the running \
+                     policy {:?} in {}: the engine's state was kept under those rules (move \
+                     to such a policy by replaying the traffic under it)",
+                    e.policy,
+                    self.policy.name,
+                    differing.join(", ")
+                ),
+            });
+        }
+        self.handle_timeout(e.at);
+        self.policy = policy;
+        Ok(())
+    }
+
     /// The engine's clock: the largest instant seen.
     pub fn clock(&self) -> Instant {
         self.clock
@@ -630,6 +661,7 @@ impl Engine {
                 self.handle_timeout(e.at);
                 ack
             }
+            Event::ChangePolicy(e) => self.change_policy(&e).and(ack),
             // Query lines read at `max(at, clock)`, where the views refuse an instant before
             // the clock: on a stream late lines are normal (§13), and a late query answers
             // as a late `send` or `check_send` on the same line is judged, at the clock.

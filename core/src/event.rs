@@ -64,6 +64,8 @@ pub enum Event {
     MessagingLimit(MessagingLimitUpdate),
     /// Time passed: fire due timers.
     Tick(Tick),
+    /// Move to another policy that differs only in pricing (a pricing era, a rate card).
+    ChangePolicy(ChangePolicy),
     /// Read a conversation's state (changes nothing).
     QueryConversation(ConversationRef),
     /// Read a number's registration, quality and counters (changes nothing).
@@ -101,6 +103,7 @@ impl Event {
             Event::RestrictionLifted(e) => e.at,
             Event::MessagingLimit(e) => e.at,
             Event::Tick(e) => e.at,
+            Event::ChangePolicy(e) => e.at,
             Event::QueryConversation(e) => e.at,
             Event::QueryNumber(e) | Event::QueryLimit(e) => e.at,
             Event::QueryTemplate(e) => e.at,
@@ -134,6 +137,7 @@ impl Event {
             Event::RestrictionLifted(_) => "restriction_lifted",
             Event::MessagingLimit(_) => "messaging_limit",
             Event::Tick(_) => "tick",
+            Event::ChangePolicy(_) => "change_policy",
             Event::QueryConversation(_) => "query_conversation",
             Event::QueryNumber(_) => "query_number",
             Event::QueryLimit(_) => "query_limit",
@@ -772,6 +776,22 @@ pub struct MessagingLimitUpdate {
 pub struct Tick {
     /// Now.
     pub at: Instant,
+}
+
+/// `change_policy`: the engine goes on under another policy from `at`, one that differs from
+/// its own in pricing alone (§11, §12): the pricing era of 2026-10-01 (`cloud-2025` to
+/// `cloud-2026-10`), a new rate card. Its chats, limits, templates and every other record
+/// were kept under the rules it has, so those must stay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePolicy {
+    /// From when.
+    pub at: Instant,
+    /// The preset the new policy starts from.
+    pub policy: String,
+    /// Overrides merged over the preset, as for a new engine (`{"pricing": {...}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_overrides: Option<serde_json::Value>,
 }
 
 /// `query_conversation`.

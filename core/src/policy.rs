@@ -766,6 +766,45 @@ impl Policy {
         }
     }
 
+    /// The sections of `other` that differ from this policy's, `pricing` (and the name) left
+    /// out: what a running engine cannot change ([`crate::Engine::change_policy`]).
+    pub(crate) fn sections_other_than_pricing_differing(
+        &self,
+        other: &Policy,
+    ) -> Vec<&'static str> {
+        let Policy {
+            name: _,
+            pricing: _,
+            window,
+            chat,
+            content,
+            buttons,
+            outbox,
+            dedup,
+            consent,
+            templates,
+            numbers,
+            limits,
+            provider,
+        } = self;
+        [
+            ("window", *window != other.window),
+            ("chat", *chat != other.chat),
+            ("content", *content != other.content),
+            ("buttons", *buttons != other.buttons),
+            ("outbox", *outbox != other.outbox),
+            ("dedup", *dedup != other.dedup),
+            ("consent", *consent != other.consent),
+            ("templates", *templates != other.templates),
+            ("numbers", *numbers != other.numbers),
+            ("limits", *limits != other.limits),
+            ("provider", *provider != other.provider),
+        ]
+        .into_iter()
+        .filter_map(|(section, differs)| differs.then_some(section))
+        .collect()
+    }
+
     /// A preset with a JSON object of overrides merged over it, field by field
     /// (`{"chat": {"idle_timeout": "15m"}}`). Unknown fields and wrong types are errors.
     pub fn with_overrides(name: &str, overrides: &serde_json::Value) -> Result<Policy, Error> {

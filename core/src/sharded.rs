@@ -183,7 +183,7 @@ fn target(event: &Event) -> Target<'_> {
         Event::MessagingLimit(e) => Target::Number(&e.number),
         Event::QueryConversation(e) => Target::Number(&e.number),
         Event::QueryNumber(e) | Event::QueryLimit(e) => Target::Number(&e.number),
-        Event::Tick(_) => Target::Every,
+        Event::Tick(_) | Event::ChangePolicy(_) => Target::Every,
     }
 }
 
@@ -306,7 +306,9 @@ impl ShardedEngine {
                 });
             }
             Target::Every => {
-                let mut result = Ok(Output::Ack { of: "tick" });
+                let mut result = Ok(Output::Ack {
+                    of: event.type_name(),
+                });
                 for shard in self.shards.iter() {
                     let mut engine = shard.lock();
                     let r = engine.handle(event.clone());

@@ -1391,8 +1391,10 @@ fn the_conformance_scenarios_answer_the_same_sharded_and_after_a_move() {
             for line in &lines[..cut] {
                 feed(&mut |l| source.handle_json(l), line);
             }
-            let mut moved = Engine::new(policy.clone());
-            let moved_sharded = ShardedEngine::new(policy.clone(), 2).unwrap();
+            // Engines under the policy the source runs at the cut (a `change_policy` may
+            // have moved it from the scenario's).
+            let mut moved = Engine::new(source.policy().clone());
+            let moved_sharded = ShardedEngine::new(source.policy().clone(), 2).unwrap();
             for business in source.businesses() {
                 let bytes = source.export_business(business).unwrap();
                 moved.import_business(&bytes).unwrap();
@@ -1412,4 +1414,45 @@ fn the_conformance_scenarios_answer_the_same_sharded_and_after_a_move() {
         }
     }
     assert!(compared > 1000, "{compared}");
+}
+
+/// `change_policy` reaches every shard (its ack names it), so a business moved after it
+/// finds the same policy wherever it goes; the policy is saved, and a refusal changes no shard.
+#[test]
+fn a_policy_change_reaches_every_shard_and_is_saved() {
+    let sharded = ShardedEngine::with_preset("cloud-2025", 3).unwrap();
+    let mut effects = Vec::new();
+    let change = |policy: &str| {
+        ev(&format!(
+            r#"{{"type":"change_policy","at":"{T0}","policy":"{policy}"}}"#
+        ))
+    };
+    let refused = sharded.handle(change("classic"), &mut effects);
+    assert!(
+        matches!(refused, Err(convstate::Error::InvalidPolicy { .. })),
+        "{refused:?}"
+    );
+    for shard in 0..3 {
+        let name = sharded
+            .with_shard(shard, |e| e.policy().name.clone())
+            .unwrap();
+        assert_eq!(name, "cloud-2025");
+    }
+    let done = sharded
+        .handle(change("cloud-2026-10"), &mut effects)
+        .unwrap();
+    assert_eq!(
+        done,
+        Output::Ack {
+            of: "change_policy"
+        }
+    );
+    for shard in 0..3 {
+        let policy = sharded.with_shard(shard, |e| e.policy().clone()).unwrap();
+        assert_eq!(policy, convstate::Policy::preset("cloud-2026-10").unwrap());
+    }
+    let restored = ShardedEngine::restore(&sharded.snapshot()).unwrap();
+    let name = restored.with_shard(2, |e| e.policy().name.clone()).unwrap();
+    assert_eq!(name, "cloud-2026-10");
+    assert!(effects.is_empty());
 }

@@ -350,6 +350,18 @@ class Engine:
         number: Optional[str] = None,
     ) -> None:
         """Records that the contact withdrew their opt-in."""
+    def change_policy(
+        self,
+        policy: str,
+        *,
+        at: Optional[_Instant] = None,
+        policy_overrides: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Goes on under another policy (a preset, with optional overrides) that differs from
+        the engine's in pricing alone: the 2026-10-01 era (``"cloud-2025"`` to
+        ``"cloud-2026-10"``) or a new rate card, keeping the engine's state. Sends decided
+        from ``at`` (default: the clock) on are priced by it. Raises ``PolicyError`` for an
+        unknown preset, overrides that do not fit, or a policy that changes another rule."""
     def tick(self, at: _Instant) -> None:
         """Time passed: fires every timer due at or before ``at``."""
     def poll_timeout(self) -> Optional[datetime]:

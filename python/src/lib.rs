@@ -628,6 +628,23 @@ impl PyEngine {
         .map(drop)
     }
 
+    /// Goes on under another policy that differs in pricing alone (the 2026-10-01 era, a new
+    /// rate card); `at` defaults to the clock.
+    #[pyo3(signature = (policy, *, at = None, policy_overrides = None))]
+    fn change_policy(
+        &self,
+        py: Python<'_>,
+        policy: &str,
+        at: Option<&Bound<'_, PyAny>>,
+        policy_overrides: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<()> {
+        let fields = EventFields::new("change_policy")
+            .text("policy", Some(policy))
+            .at(at)?
+            .value("policy_overrides", policy_overrides)?;
+        self.apply(py, fields).map(drop)
+    }
+
     /// Time passed: fires every timer due at or before `at`; effects queue up.
     fn tick(&self, py: Python<'_>, at: &Bound<'_, PyAny>) -> BindingResult<()> {
         self.apply(py, EventFields::new("tick").required_at(at)?)

@@ -637,3 +637,22 @@ def test_a_business_counts_its_months_in_its_time_zone() -> None:
     with pytest.raises(convstate.InvalidInputError, match='did you mean "Asia/Tokyo"'):
         engine.register_number("+15550002222", business="beta", channel="official",
                                timezone="asia/tokyo")
+
+
+def test_a_running_engine_changes_its_pricing_and_keeps_its_state() -> None:
+    engine = convstate.Engine("cloud-2025")
+    engine.register_number("+15550001111", business="acme", channel="official",
+                           at=utc(2026, 9, 30, 12))
+    engine.inbound("+15550001111", "+79110000001", at=utc(2026, 9, 30, 20))
+    before = engine.send("+15550001111", "+79110000001", text="one", at=utc(2026, 9, 30, 23))
+    assert before.billing is not None and before.billing.free_reason == "service_window"
+    with pytest.raises(convstate.PolicyError, match="in chat"):
+        engine.change_policy("cloud-2026-10", at=utc(2026, 10, 1),
+                             policy_overrides={"chat": {"idle_timeout": "15m"}})
+    assert engine.policy["name"] == "cloud-2025"
+    engine.change_policy("cloud-2026-10", at=utc(2026, 10, 1),
+                         policy_overrides={"pricing": {"service_free_per_month": 0}})
+    assert engine.policy["name"] == "cloud-2026-10"
+    after = engine.send("+15550001111", "+79110000001", text="two", at=utc(2026, 10, 1, 1))
+    assert after.billing is not None and after.billing.category == "service"
+    assert convstate.Engine.restore(engine.snapshot()).policy == engine.policy

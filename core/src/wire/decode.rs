@@ -51,6 +51,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "restriction_lifted",
     "messaging_limit",
     "tick",
+    "change_policy",
     "query_conversation",
     "query_number",
     "query_limit",
@@ -100,6 +101,7 @@ enum EventType {
     RestrictionLifted,
     MessagingLimit,
     Tick,
+    ChangePolicy,
     QueryConversation,
     QueryNumber,
     QueryLimit,
@@ -134,6 +136,7 @@ impl EventType {
             "restriction_lifted" => EventType::RestrictionLifted,
             "messaging_limit" => EventType::MessagingLimit,
             "tick" => EventType::Tick,
+            "change_policy" => EventType::ChangePolicy,
             "query_conversation" => EventType::QueryConversation,
             "query_number" => EventType::QueryNumber,
             "query_limit" => EventType::QueryLimit,
@@ -179,6 +182,7 @@ impl EventType {
             }
             EventType::MessagingLimit => Event::MessagingLimit(Deserialize::deserialize(fields)?),
             EventType::Tick => Event::Tick(Deserialize::deserialize(fields)?),
+            EventType::ChangePolicy => Event::ChangePolicy(Deserialize::deserialize(fields)?),
             EventType::QueryConversation => {
                 Event::QueryConversation(Deserialize::deserialize(fields)?)
             }
