@@ -278,11 +278,29 @@ pub struct PricingPolicy {
     pub free_entry_point: Option<Duration>,
     /// The business must answer a referral within this long for a free entry point.
     pub free_entry_point_reply_within: Duration,
-    /// Free service messages per number per calendar month (in the business's time zone,
-    /// UTC unless its numbers were registered with one), where charged.
+    /// Free service messages per calendar month (in the business's time zone, UTC unless
+    /// its numbers were registered with one), where charged: per number, or shared by a
+    /// business's numbers ([`PricingPolicy::service_allowance_scope`]).
     pub service_free_per_month: u32,
+    /// Who has the monthly free service messages: each number its own (the default: "every
+    /// business phone number will receive 1,000") or a business's numbers together (one
+    /// provider says "per WhatsApp Business Account"; facts §2.5 marks the scope
+    /// unconfirmed). Absent from policies saved before it was kept: per number.
+    #[serde(default)]
+    pub service_allowance_scope: AllowanceScope,
     /// Optional rate card for cost totals.
     pub rate_card: Option<crate::pricing::RateCard>,
+}
+
+/// Who has a monthly allowance of free messages (§11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllowanceScope {
+    /// Each number its own.
+    #[default]
+    Number,
+    /// A business's numbers together.
+    Business,
 }
 
 /// §2: the customer service window.
@@ -669,6 +687,7 @@ impl Policy {
                 free_entry_point: None,
                 free_entry_point_reply_within: Duration::from_hours(24),
                 service_free_per_month: 0,
+                service_allowance_scope: AllowanceScope::Number,
                 rate_card: None,
             },
             provider: ProviderPolicy {

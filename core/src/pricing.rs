@@ -22,7 +22,7 @@ use crate::decision::{Billing, ChargeCategory, FreeReason, Initiator, Price};
 use crate::delivery::PricingType;
 use crate::engine::Engine;
 use crate::event::ProviderPricing;
-use crate::policy::PricingModel;
+use crate::policy::{AllowanceScope, PricingModel};
 use crate::tally::tally;
 use crate::template::TemplateCategory;
 use crate::time::{Duration, Instant};
@@ -332,6 +332,29 @@ pub fn month_of(at: Instant) -> u32 {
 }
 
 impl Engine {
+    /// Messages made free by the monthly service allowance this month (at `now`) that
+    /// `number` draws on: its own, or its business's numbers' together.
+    fn service_allowance_used(&self, number: u32, now: Instant) -> u64 {
+        let month = self.month_of(number, now);
+        let used = |n: u32| {
+            (self.usage.get(&(n, month)))
+                .and_then(|u| u.free.get(&FreeReason::ServiceAllowance).copied())
+                .unwrap_or(0)
+        };
+        match self.policy.pricing.service_allowance_scope {
+            AllowanceScope::Number => used(number),
+            // A business has few numbers; the walk runs only under this scope, on a
+            // free-form send of the per-message 2026 model.
+            AllowanceScope::Business => {
+                let business = self.numbers[number as usize].business;
+                (0..self.numbers.len() as u32)
+                    .filter(|&n| self.numbers[n as usize].business == business)
+                    .map(used)
+                    .sum()
+            }
+        }
+    }
+
     /// The billing classification of an allowed send (pure).
     // Inlined into `decide`, its one caller: as a call it cost about 20 instructions an
     // event more (callgrind, `profile mixed`), and the compiler chose either way as the code
@@ -410,12 +433,9 @@ impl Engine {
                 // The allowance counts the messages it made free: not those free for another
                 // reason (a free entry point), nor one that failed (only delivered messages
                 // are charged, so its slot goes to the next).
-                let used = self
-                    .usage
-                    .get(&(number, self.month_of(number, now)))
-                    .and_then(|u| u.free.get(&FreeReason::ServiceAllowance).copied())
-                    .unwrap_or(0);
-                if used < u64::from(pricing.service_free_per_month) {
+                if self.service_allowance_used(number, now)
+                    < u64::from(pricing.service_free_per_month)
+                {
                     free(FreeReason::ServiceAllowance)
                 } else {
                     charged(ChargeCategory::Service)
