@@ -238,7 +238,7 @@ impl Engine {
             // The contact the send counted, the one of its conversation: a status naming
             // another would take a live send off a contact it never counted.
             let sent = &self.conversations[record.conv as usize];
-            self.limit_release(sent.number, sent.contact, record.sent_at);
+            self.limit_release(sent.number, sent.contact, record.sent_at, at);
         }
         let (number_name, contact_name) = self.conv_names(record.conv);
         self.effects.push_back(Effect::MessageFailed {

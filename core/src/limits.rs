@@ -586,8 +586,14 @@ impl Engine {
 
     /// A failed business-initiated send no longer counts its contact (policy
     /// `release_failed_sends`): the contact gives back its slot when none of its counted
-    /// sends is left that has not failed.
-    pub(crate) fn limit_release(&mut self, number: u32, contact: AddressKey, sent_at: Instant) {
+    /// sends is left that has not failed. `failed_at` is the failure's own instant.
+    pub(crate) fn limit_release(
+        &mut self,
+        number: u32,
+        contact: AddressKey,
+        sent_at: Instant,
+        failed_at: Instant,
+    ) {
         let owner = self.limit_owner(number);
         let Some(state) = self.limits.get_mut(&owner) else {
             return;
@@ -600,6 +606,22 @@ impl Engine {
         if state.upgrade_at.is_some() && !self.threshold_reached(state, self.clock) {
             self.limits.get_mut(&owner).expect("exists").upgrade_at = None;
             self.timers.disarm(TimerKey::LimitUpgrade(owner));
+            return;
+        }
+        // Reported late, after the upgrade it would have called off was applied (§7, §13):
+        // the engine's first upgrade after the failure's instant is taken back when, without
+        // the contact, usage then fell short of the threshold of the level it left, as the
+        // failure delivered in order would have found. Contacts reached since count too, so
+        // an upgrade they may have earned is kept. The rule is then looked at again now.
+        let Some(&(_, level_before)) = state.own_changes.iter().find(|(at, _)| *at > failed_at)
+        else {
+            return;
+        };
+        let level_before = level_before as usize;
+        let owed =
+            level_before >= state.level || self.threshold_met(state, level_before, failed_at);
+        if !owed && (self.take_back_upgrades_after(number, failed_at, self.clock)).is_some() {
+            self.consider_upgrade(owner, self.clock);
         }
     }
 
