@@ -690,6 +690,11 @@ impl Engine {
 
     /// Whether usage over the lookback reaches the upgrade threshold of `level`'s limit.
     fn threshold_met(&self, state: &LimitState, level: usize, now: Instant) -> bool {
+        self.reaches_threshold(level, state.lookback.count_at(now).0)
+    }
+
+    /// Whether `used` contacts reach the upgrade threshold of `level`'s limit.
+    fn reaches_threshold(&self, level: usize, used: u32) -> bool {
         let percent = match &self.policy.limits.upgrade {
             UpgradeRule::Reach { percent, .. } | UpgradeRule::ReachThenWait { percent, .. } => {
                 *percent
@@ -698,7 +703,6 @@ impl Engine {
         match self.policy.limits.levels[level] {
             LimitLevel::Unlimited => false,
             LimitLevel::Contacts(limit) => {
-                let (used, _) = state.lookback.count_at(now);
                 u64::from(used) * 100 >= u64::from(limit) * u64::from(percent)
             }
         }
@@ -706,6 +710,13 @@ impl Engine {
 
     /// Applies or schedules an upgrade if the rule is met at `now`.
     pub(crate) fn consider_upgrade(&mut self, owner: u32, now: Instant) {
+        self.consider_upgrade_met_at(owner, now, now);
+    }
+
+    /// [`Engine::consider_upgrade`] for a rule met since `met_at` (at most `now`): a late
+    /// report of the level whose usage then already met it, whose `reach_then_wait` wait
+    /// runs from then, as it did in order.
+    fn consider_upgrade_met_at(&mut self, owner: u32, now: Instant, met_at: Instant) {
         let Some(state) = self.limits.get(&owner) else {
             return;
         };
@@ -731,11 +742,15 @@ impl Engine {
             // `reach`'s does once its time at the level has passed. Scheduled at `now`,
             // the timer would fire only with the next input (its effect in that input's
             // output) and `poll_timeout` would name an instant already reached.
-            UpgradeRule::ReachThenWait { apply_after, .. } if now.plus(apply_after) <= now => {
-                self.change_limit(owner, state.level + 1, LimitChangeReason::Upgrade, now);
+            // The wait over already (none, or it ran out before a late report arrived): the
+            // upgrade applies now, holding from when it fell due.
+            UpgradeRule::ReachThenWait { apply_after, .. } if met_at.plus(apply_after) <= now => {
+                let due = met_at.plus(apply_after).max(state.level_since);
+                let level = state.level + 1;
+                self.change_limit_since(owner, level, LimitChangeReason::Upgrade, now, due);
             }
             UpgradeRule::ReachThenWait { apply_after, .. } => {
-                let at = now.plus(apply_after);
+                let at = met_at.plus(apply_after);
                 self.limits
                     .get_mut(&owner)
                     .expect("checked above")
@@ -818,7 +833,9 @@ impl Engine {
                     let (dropped_at, _) = state.own_changes.remove(0);
                     state.own_changes_from = Some(dropped_at);
                 }
-                state.own_changes.push((at, state.level as u32));
+                // When the level was reached: the change's own instant, before `at` for an
+                // upgrade whose wait ran out before a late report arrived.
+                state.own_changes.push((since, state.level as u32));
             }
         }
         state.level = level;
@@ -826,8 +843,14 @@ impl Engine {
         self.limit_moved(owner, from, to, reason, at);
         // The rule is looked at again from the new level: usage may already reach its
         // threshold (an upgrade to a limit twice as high, of which the contacts counted are
-        // half), and no send may come to look (§7).
-        self.consider_upgrade(owner, at);
+        // half), and no send may come to look (§7). A level that holds from before now (a
+        // late report) met it then if the contacts counted by then reach it: its wait runs
+        // from then, as in order.
+        let state = &self.limits[&owner];
+        let met_before = since < at
+            && (state.lookback.count_as_of(since))
+                .is_some_and(|used| self.reaches_threshold(level, used));
+        self.consider_upgrade_met_at(owner, at, if met_before { since } else { at });
     }
 
     /// Takes back a flag deadline's downgrade of the limit number `n` sends under (§6, §13):

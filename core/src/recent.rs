@@ -55,6 +55,16 @@ struct Node {
 /// A node's `(counted_since, live_sends)`, stored beside its `(contact, at)` entry.
 pub(crate) type LiveSends = (Instant, u32);
 
+/// The period as it stood at an earlier instant ([`RecentContacts::as_of`]).
+struct AsOf {
+    /// Contacts counted then.
+    counted: usize,
+    /// When those of them sent to again since leave, as their stay began; sorted.
+    resent: Vec<Instant>,
+    /// The first node whose latest send is by then and still in the period then.
+    first: u32,
+}
+
 /// Contacts with their latest instant, within a moving period.
 ///
 /// The list runs from `head` to `tail`: first the contacts a prune found outside the
@@ -239,33 +249,16 @@ impl RecentContacts {
     /// as of now instead, counting them too: a longer wait, never a limit exceeded, and a
     /// campaign's tail of late reports does not walk the campaign each.
     pub fn next_slot_as_of(&self, at: Instant, limit: Option<u32>) -> Option<Instant> {
-        // The list is in order of latest send: those after `at` are at its back.
-        let mut resent = Vec::new();
-        let mut after = 0usize;
-        let mut i = self.tail;
-        while i != NIL && self.nodes[i as usize].at > at {
-            let node = self.nodes[i as usize];
-            after += 1;
-            if after > AS_OF_WALK {
-                return self
-                    .below_limit_at(at, limit.unwrap_or(u32::MAX))
-                    .or(self.count_at(at).1);
-            }
-            let leaves_at = node.counted_since.plus(self.span);
-            if node.counted_since <= at && leaves_at > at {
-                resent.push(leaves_at);
-            }
-            i = node.prev;
-        }
-        resent.sort_unstable();
-        // Those whose latest send is by `at`, in order of leaving, from the first still in
-        // the period then.
-        let mut first = self.head;
-        let mut gone = 0usize;
-        while first != NIL && self.nodes[first as usize].at.plus(self.span) <= at {
-            gone += 1;
-            first = self.nodes[first as usize].next;
-        }
+        let Some(AsOf {
+            counted,
+            resent,
+            first,
+        }) = self.as_of(at)
+        else {
+            return self
+                .below_limit_at(at, limit.unwrap_or(u32::MAX))
+                .or(self.count_at(at).1);
+        };
         let by_then = std::iter::successors((first != NIL).then_some(first), |&i| {
             let next = self.nodes[i as usize].next;
             (next != NIL).then_some(next)
@@ -273,7 +266,6 @@ impl RecentContacts {
         .map(|i| self.nodes[i as usize].at)
         .take_while(|&sent| sent <= at)
         .map(|sent| sent.plus(self.span));
-        let counted = self.index.len() - after - gone + resent.len();
         let must_leave_first = match limit {
             Some(limit) if counted >= limit as usize => counted - limit as usize,
             _ => 0,
@@ -290,6 +282,48 @@ impl RecentContacts {
             };
         }
         nth
+    }
+
+    /// How many contacts were counted at `at`, as [`RecentContacts::next_slot_as_of`] finds
+    /// the period as it stood then (contacts counted since say nothing of it); `None` past
+    /// [`AS_OF_WALK`] contacts sent to after `at`.
+    pub fn count_as_of(&self, at: Instant) -> Option<u32> {
+        self.as_of(at).map(|period| period.counted as u32)
+    }
+
+    /// The period as it stood at `at`: walks the contacts sent to after it (at the list's
+    /// back; `None` past [`AS_OF_WALK`] of them) and those that had left by then (at its
+    /// front).
+    fn as_of(&self, at: Instant) -> Option<AsOf> {
+        // The list is in order of latest send: those after `at` are at its back.
+        let mut resent = Vec::new();
+        let mut after = 0usize;
+        let mut i = self.tail;
+        while i != NIL && self.nodes[i as usize].at > at {
+            let node = self.nodes[i as usize];
+            after += 1;
+            if after > AS_OF_WALK {
+                return None;
+            }
+            let leaves_at = node.counted_since.plus(self.span);
+            if node.counted_since <= at && leaves_at > at {
+                resent.push(leaves_at);
+            }
+            i = node.prev;
+        }
+        resent.sort_unstable();
+        // Those whose latest send is by `at`, from the first still in the period then.
+        let mut first = self.head;
+        let mut gone = 0usize;
+        while first != NIL && self.nodes[first as usize].at.plus(self.span) <= at {
+            gone += 1;
+            first = self.nodes[first as usize].next;
+        }
+        Some(AsOf {
+            counted: self.index.len() - after - gone + resent.len(),
+            resent,
+            first,
+        })
     }
 
     /// (contact, latest instant), oldest first: the serialised form.
