@@ -188,6 +188,11 @@ pub(crate) struct StoredLimit {
     /// As `window_live`, for `lookback`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lookback_live: Vec<LiveSends>,
+    /// [`RecentContacts::missing_when_saved`] of `lookback`: what the period of an earlier
+    /// instant may lack. Absent when nothing is missing, and from state saved before it
+    /// was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookback_missing: Option<Instant>,
 }
 
 impl LimitState {
@@ -215,6 +220,7 @@ impl LimitState {
             blocked_until: self.blocked_until,
             window_live: self.window.live_sends(),
             lookback_live: self.lookback.live_sends(),
+            lookback_missing: self.lookback.missing_when_saved(),
             own_changes: self.own_changes.clone(),
             own_changes_from: self.own_changes_from,
             provider_reports: self.provider_reports.clone(),
@@ -266,6 +272,9 @@ impl Engine {
         // The level was reached by an input or a deadline at or before the clock: one
         // reached later would date the engine's own next change (a flag deadline's, at or
         // before the clock) before the level it changes from, a list refused below.
+        if stored.lookback_missing > Some(clock) {
+            return Err(corrupt("lookback_missing is after the state's clock"));
+        }
         if stored.level_since > clock {
             return Err(corrupt(&format!(
                 "level_since {} is after the state's clock {clock}",
@@ -304,12 +313,14 @@ impl Engine {
             self.policy.limits.window,
             stored.window,
             &stored.window_live,
+            None, // its period of the past is not asked for a count
         )
         .ok_or_else(|| corrupt("window entries unsorted, repeated or their live sends wrong"))?;
         let lookback = RecentContacts::from_entries(
             self.lookback_span(),
             stored.lookback,
             &stored.lookback_live,
+            stored.lookback_missing,
         )
         .ok_or_else(|| corrupt("lookback entries unsorted, repeated or their live sends wrong"))?;
         Ok((
@@ -611,15 +622,17 @@ impl Engine {
         // Reported late, after the upgrade it would have called off was applied (§7, §13):
         // the engine's first upgrade after the failure's instant is taken back when, without
         // the contact, usage then fell short of the threshold of the level it left, as the
-        // failure delivered in order would have found. Contacts reached since count too, so
-        // an upgrade they may have earned is kept. The rule is then looked at again now.
+        // failure delivered in order would have found. In doubt (the period then not known
+        // whole: contacts dropped since, a restore) the upgrade stays. The rule is then
+        // looked at again now, with the contacts reached since.
         let Some(&(_, level_before)) = state.own_changes.iter().find(|(at, _)| *at > failed_at)
         else {
             return;
         };
         let level_before = level_before as usize;
-        let owed =
-            level_before >= state.level || self.threshold_met(state, level_before, failed_at);
+        let owed = level_before >= state.level
+            || (state.lookback.count_as_of(failed_at))
+                .is_none_or(|used| self.reaches_threshold(level_before, used));
         if !owed && (self.take_back_upgrades_after(number, failed_at, self.clock)).is_some() {
             self.consider_upgrade(owner, self.clock);
         }

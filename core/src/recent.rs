@@ -80,6 +80,11 @@ pub(crate) struct RecentContacts {
     tail: u32,
     first_counted: u32,
     left: u32,
+    /// The latest instant of a contact no longer held that had not left by it: a contact
+    /// dropped after it left (its last send at most this), or one a restored list never had
+    /// (saved after it left). The period as it stood before this instant plus the span
+    /// may have counted contacts not held; `None`: none is missing. Not saved: derived.
+    missing_through: Option<Instant>,
 }
 
 impl PartialEq for RecentContacts {
@@ -102,6 +107,7 @@ impl RecentContacts {
             tail: NIL,
             first_counted: NIL,
             left: 0,
+            missing_through: None,
         }
     }
 
@@ -119,6 +125,8 @@ impl RecentContacts {
         }
         for _ in 0..self.left.min(DROP_PER_PRUNE) {
             self.left -= 1;
+            let dropped = self.nodes[self.head as usize].at;
+            self.missing_through = self.missing_through.max(Some(dropped));
             self.unlink(self.head);
         }
     }
@@ -286,8 +294,16 @@ impl RecentContacts {
 
     /// How many contacts were counted at `at`, as [`RecentContacts::next_slot_as_of`] finds
     /// the period as it stood then (contacts counted since say nothing of it); `None` past
-    /// [`AS_OF_WALK`] contacts sent to after `at`.
+    /// [`AS_OF_WALK`] contacts sent to after `at`, or when a contact no longer held (dropped
+    /// after it left, or before a restore) may have been counted then.
     pub fn count_as_of(&self, at: Instant) -> Option<u32> {
+        // A contact no longer held may have been counted then: the count would be short.
+        if self
+            .missing_through
+            .is_some_and(|sent| sent.plus(self.span) > at)
+        {
+            return None;
+        }
         self.as_of(at).map(|period| period.counted as u32)
     }
 
@@ -326,6 +342,20 @@ impl RecentContacts {
         })
     }
 
+    /// The latest send of a contact a saved list will not hold, though it may have been
+    /// counted after that send: those dropped, and those that had left (not saved). Kept
+    /// with the list, so that a restored one knows its period of the past as this one does.
+    pub fn missing_when_saved(&self) -> Option<Instant> {
+        let last_left = (self.left > 0).then(|| {
+            let i = match self.first_counted {
+                NIL => self.tail,
+                first => self.nodes[first as usize].prev,
+            };
+            self.nodes[i as usize].at
+        });
+        self.missing_through.max(last_left)
+    }
+
     /// (contact, latest instant), oldest first: the serialised form.
     pub fn entries(&self) -> Vec<(AddressKey, Instant)> {
         self.collect_in_order(|node| (node.contact, node.at))
@@ -353,7 +383,8 @@ impl RecentContacts {
         )
     }
 
-    /// Rebuilds from [`RecentContacts::entries`] and [`RecentContacts::live_sends`]; `None`
+    /// Rebuilds from [`RecentContacts::entries`], [`RecentContacts::live_sends`] and
+    /// [`RecentContacts::missing_when_saved`]; `None`
     /// if the entries are not sorted or repeat a contact, or a live count is not one per
     /// entry, is 0 or starts after its entry's instant. No live counts at all (state saved
     /// before they were kept) give each entry one live send from its own instant: what the
@@ -363,11 +394,13 @@ impl RecentContacts {
         span: Duration,
         entries: Vec<(AddressKey, Instant)>,
         live: &[LiveSends],
+        missing_through: Option<Instant>,
     ) -> Option<RecentContacts> {
         if !live.is_empty() && live.len() != entries.len() {
             return None;
         }
         let mut set = RecentContacts::new(span);
+        set.missing_through = missing_through;
         let mut last = Instant::EPOCH;
         for (k, (contact, at)) in entries.into_iter().enumerate() {
             if at < last || set.index.contains_key(&contact) {
@@ -541,6 +574,55 @@ mod tests {
         }
     }
 
+    /// The period of an earlier instant is counted only while every contact it may have
+    /// counted is still held, in the list or, through a save, in the restored one.
+    #[test]
+    fn a_past_count_is_known_only_while_nothing_it_counted_was_dropped() {
+        let span = Duration::from_hours(24);
+        let mut r = RecentContacts::new(span);
+        r.touch(c(1), t(0));
+        r.touch(c(2), t(10));
+        r.touch(c(3), t(30));
+        assert_eq!(r.count_as_of(t(12)), Some(2));
+        assert_eq!(r.count_as_of(t(25)), Some(1), "contact 1 left at 24h");
+        r.prune(t(30)); // contact 1 left: marked, then dropped
+        assert_eq!(r.missing_when_saved(), Some(t(0)));
+        assert_eq!(r.count_as_of(t(12)), None, "contact 1 was counted then");
+        assert_eq!(r.count_as_of(t(24)), Some(1), "it had left by then");
+        let copy = RecentContacts::from_entries(
+            span,
+            r.entries(),
+            &r.live_sends(),
+            r.missing_when_saved(),
+        )
+        .unwrap();
+        assert_eq!(copy.count_as_of(t(12)), None);
+        assert_eq!(copy.count_as_of(t(30)), r.count_as_of(t(30)));
+        // Marked as left but not yet dropped, a contact is not saved: the saved list says so.
+        let mut big = RecentContacts::new(span);
+        for i in 0..u64::from(DROP_PER_PRUNE) {
+            big.touch(c(i), t(0));
+        }
+        big.touch(c(100), t(1));
+        big.touch(c(101), t(1));
+        big.touch(c(1000), t(5));
+        big.prune(t(25)); // 34 left: the 32 of t(0) dropped, the two of t(1) marked
+        assert_eq!(big.missing_when_saved(), Some(t(1)));
+        let copy = RecentContacts::from_entries(
+            span,
+            big.entries(),
+            &big.live_sends(),
+            big.missing_when_saved(),
+        )
+        .unwrap();
+        assert_eq!(
+            copy.count_as_of(t(24)),
+            None,
+            "the two of t(1) were counted then"
+        );
+        assert_eq!(copy.count_as_of(t(25)), Some(1));
+    }
+
     #[test]
     fn latest_instant_counts_and_expiry_is_half_open() {
         let mut r = RecentContacts::new(Duration::from_hours(24));
@@ -560,14 +642,19 @@ mod tests {
         r.touch(c(3), t(30));
         assert_eq!(r.entries(), vec![(c(1), t(2)), (c(3), t(30))]);
         assert_eq!(r.count_at(t(25)), (2, Some(t(26))));
-        let copy =
-            RecentContacts::from_entries(Duration::from_hours(24), r.entries(), &r.live_sends())
-                .unwrap();
+        let copy = RecentContacts::from_entries(
+            Duration::from_hours(24),
+            r.entries(),
+            &r.live_sends(),
+            None,
+        )
+        .unwrap();
         assert_eq!(copy, r);
         assert!(RecentContacts::from_entries(
             Duration::from_hours(24),
             vec![(c(1), t(5)), (c(2), t(4))],
-            &[]
+            &[],
+            None
         )
         .is_none());
     }
@@ -655,7 +742,7 @@ mod tests {
         }
         assert_eq!(r.index.len(), 1);
         assert_eq!(r.nodes.len() - r.free.len(), 1);
-        let copy = RecentContacts::from_entries(span, r.entries(), &r.live_sends()).unwrap();
+        let copy = RecentContacts::from_entries(span, r.entries(), &r.live_sends(), None).unwrap();
         assert_eq!(copy, r);
     }
 
@@ -674,11 +761,11 @@ mod tests {
         r.touch(c(2), t(1));
         r.touch(c(1), t(2));
         assert_eq!(r.live_sends(), vec![(t(1), 1), (t(0), 2)]);
-        let copy = RecentContacts::from_entries(span, r.entries(), &r.live_sends()).unwrap();
+        let copy = RecentContacts::from_entries(span, r.entries(), &r.live_sends(), None).unwrap();
         assert_eq!(copy, r);
         // Saved without live counts: one live send at each entry's instant, as the release
         // worked then (a failure at the entry's instant uncounts it, an earlier one not).
-        let mut older = RecentContacts::from_entries(span, r.entries(), &[]).unwrap();
+        let mut older = RecentContacts::from_entries(span, r.entries(), &[], None).unwrap();
         assert_eq!(older.live_sends(), vec![(t(1), 1), (t(2), 1)]);
         assert!(!older.release(c(1), t(0)));
         assert!(older.release(c(1), t(2)));
@@ -688,7 +775,7 @@ mod tests {
             vec![(t(1), 0), (t(0), 2)],
             vec![(t(1), 1), (t(3), 2)],
         ] {
-            assert!(RecentContacts::from_entries(span, r.entries(), &bad).is_none());
+            assert!(RecentContacts::from_entries(span, r.entries(), &bad, None).is_none());
         }
     }
 
