@@ -599,8 +599,9 @@ impl Engine {
     /// of 2026-10-01 or a new rate card, without losing the engine's state. Every other rule
     /// shaped what the engine keeps (a limit is a level of its list, a template's strikes a
     /// rung of its ladder, a chat's timer its idle timeout), so a policy that changes one is
-    /// refused ([`Error::InvalidPolicy`], naming the sections), as are an unknown preset and
-    /// overrides that do not fit. Sends decided from then on are priced by the new rules; a
+    /// refused ([`Error::InvalidPolicy`], naming the sections), as are an unknown preset,
+    /// overrides that do not fit, and a rate card of another currency (or one added or
+    /// removed: a month's cost is one sum). Sends decided from then on are priced by the new rules; a
     /// month's counts go on (the allowance already used stays used).
     pub fn change_policy(&mut self, e: &ChangePolicy) -> Result<(), Error> {
         let policy = match &e.policy_overrides {
@@ -617,6 +618,21 @@ impl Engine {
                     e.policy,
                     self.policy.name,
                     differing.join(", ")
+                ),
+            });
+        }
+        // A month's cost is one sum in one currency, and is kept only under a rate card.
+        let currency = |p: &Policy| (p.pricing.rate_card.as_ref()).map(|c| c.currency.clone());
+        if currency(&self.policy) != currency(&policy) {
+            let named =
+                |c: Option<String>| c.map_or("no rate card".to_owned(), |c| format!("{c:?}"));
+            return Err(Error::InvalidPolicy {
+                problem: format!(
+                    "change_policy keeps the rate card's currency ({}), and {:?} has {}: a \
+                     month's cost is one sum, kept under a rate card",
+                    named(currency(&self.policy)),
+                    e.policy,
+                    named(currency(&policy))
                 ),
             });
         }
@@ -1023,6 +1039,11 @@ impl Engine {
             .address_of(self.numbers[number as usize].address)
     }
 
+    /// Whether any number of `business` has counted a send in a month.
+    fn business_has_usage(&self, business: u32) -> bool {
+        (self.usage.keys()).any(|&(n, _)| self.numbers[n as usize].business == business)
+    }
+
     /// The month (`YYYYMM`) `at` falls in for the usage of `number`: in its business's zone.
     pub(crate) fn month_of(&self, number: u32, at: Instant) -> u32 {
         let business = self.numbers[number as usize].business;
@@ -1149,20 +1170,32 @@ impl Engine {
             check_template_language("default_template.language", &t.language)?;
             refuse_control_characters("default_template.language", &t.language)?;
         }
-        // Months already counted in one zone would overlap those of another.
+        // Months already counted in one zone would overlap those of another (and a failure
+        // reported later would be taken off another month than its send's).
         if let (Some(zone), Some(&b)) = (e.timezone, self.business_index.get(&e.business)) {
-            if let Some(kept) = self.businesses[b as usize].timezone {
-                if kept != zone {
-                    return Err(Error::InvalidEvent {
-                        problem: format!(
-                            "timezone {:?}: business {:?} counts its months in {:?}, and a \
-                             business's time zone does not change",
-                            zone.name(),
-                            e.business,
-                            kept.name()
-                        ),
-                    });
+            let refused = |why: String| Error::InvalidEvent {
+                problem: format!(
+                    "timezone {:?}: business {:?} {why}",
+                    zone.name(),
+                    e.business
+                ),
+            };
+            match self.businesses[b as usize].timezone {
+                Some(kept) if kept != zone => {
+                    return Err(refused(format!(
+                        "counts its months in {:?}, and a business's time zone does not change",
+                        kept.name()
+                    )))
                 }
+                Some(_) => {}
+                None if self.business_has_usage(b) => {
+                    return Err(refused(
+                        "has counted sends in UTC months: name its time zone before its first \
+                         send"
+                            .to_owned(),
+                    ))
+                }
+                None => {}
             }
         }
         if let Some(id) = &e.phone_number_id {

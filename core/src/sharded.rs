@@ -193,8 +193,9 @@ fn target(event: &Event) -> Target<'_> {
 pub struct ShardedEngine {
     shards: Box<[Mutex<Engine>]>,
     routes: RwLock<Routes>,
-    /// The policy every shard runs (an import under another is refused), readable without
-    /// a lock.
+    /// The policy the shards were made with, readable without a lock: every section but
+    /// `pricing` is every shard's (`change_policy` changes pricing alone), and the webhook
+    /// reader reads no other. Each shard holds the policy it runs.
     policy: Policy,
 }
 
@@ -306,6 +307,10 @@ impl ShardedEngine {
                 });
             }
             Target::Every => {
+                // A policy change goes to every shard under the routing table's write lock,
+                // which a snapshot holds (read) while it writes the shards: it sees the
+                // change in all of them or none (a restore refuses shards of two policies).
+                let _routes = matches!(event, Event::ChangePolicy(_)).then(|| self.routes.write());
                 let mut result = Ok(Output::Ack {
                     of: event.type_name(),
                 });

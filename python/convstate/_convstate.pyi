@@ -554,7 +554,8 @@ class ShardedEngine:
     ) -> tuple[Union[Decision, dict[str, Any], None], list[dict[str, Any]]]:
         """As ``Engine.handle``, in the input's shard with the GIL released: its result
         (None for an acknowledgement, a ``Decision``, or a dict for a view) and the effects
-        it caused. A ``tick`` reaches every shard. Raises as ``Engine.handle`` raises; a
+        it caused. A ``tick`` or a ``change_policy`` reaches every shard. Raises as
+        ``Engine.handle`` raises; a
         ``ConvstateError`` from it has ``effects``, those the input caused before it was
         refused (timers its instant fired; an empty list when none)."""
     def inbound(
