@@ -43,6 +43,16 @@ fn new_sharded_engine(preset: &str, shards: u32) -> *mut convstate_sharded_engin
     sharded
 }
 
+/// The engine's snapshot, its body unsealed.
+fn snapshot_body(engine: *const convstate_engine) -> String {
+    let mut size = 0;
+    unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
+    let mut bytes = vec![0u8; size];
+    let rc = unsafe { convstate_engine_snapshot(engine, bytes.as_mut_ptr(), size, &mut size) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    String::from_utf8(convstate_core::snapshot::unseal(&bytes).unwrap().to_vec()).unwrap()
+}
+
 /// `NUMBER` of business `acme` on the official channel, with this default template (name,
 /// language; NULL for none).
 fn registration(default_template: (&'static str, &'static str)) -> convstate_number_registration {
@@ -304,12 +314,7 @@ fn a_registration_sets_its_business_time_zone_once() {
         "{}",
         last_error()
     );
-    let mut size = 0;
-    unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
-    let mut bytes = vec![0u8; size];
-    let rc = unsafe { convstate_engine_snapshot(engine, bytes.as_mut_ptr(), size, &mut size) };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
-    let body = std::str::from_utf8(convstate_core::snapshot::unseal(&bytes).unwrap()).unwrap();
+    let body = snapshot_body(engine);
     assert!(
         body.contains(r#"{"name":"acme","timezone":"Asia/Tokyo"}"#),
         "{body}"
@@ -2340,12 +2345,7 @@ fn usage_totals_saturate_like_the_counters_they_add() {
     let rc =
         unsafe { convstate_engine_send(engine, &request(T0 + 60_000, text("Hi")), &mut decision) };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
-    let mut size = 0;
-    unsafe { convstate_engine_snapshot(engine, null_mut(), 0, &mut size) };
-    let mut bytes = vec![0u8; size];
-    let rc = unsafe { convstate_engine_snapshot(engine, bytes.as_mut_ptr(), size, &mut size) };
-    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
-    let body = std::str::from_utf8(convstate_core::snapshot::unseal(&bytes).unwrap()).unwrap();
+    let body = snapshot_body(engine);
     let one_free = r#""free":{"service_window":1}"#;
     assert!(body.contains(one_free), "{body}");
     let saturated = body.replace(
