@@ -601,8 +601,8 @@ impl Engine {
     /// rung of its ladder, a chat's timer its idle timeout), so a policy that changes one is
     /// refused ([`Error::InvalidPolicy`], naming the sections), as are an unknown preset,
     /// overrides that do not fit, and a rate card of another currency (or one added or
-    /// removed: a month's cost is one sum). Sends decided from then on are priced by the new rules; a
-    /// month's counts go on (the allowance already used stays used).
+    /// removed: a month's cost is one sum). Sends decided from then on are priced by the new
+    /// rules; a month's counts go on (the allowance already used stays used).
     pub fn change_policy(&mut self, e: &ChangePolicy) -> Result<(), Error> {
         let policy = match &e.policy_overrides {
             Some(overrides) => Policy::with_overrides(&e.policy, overrides)?,

@@ -83,7 +83,8 @@ pub(crate) struct RecentContacts {
     /// The latest instant of a contact no longer held that had not left by it: a contact
     /// dropped after it left (its last send at most this), or one a restored list never had
     /// (saved after it left). The period as it stood before this instant plus the span
-    /// may have counted contacts not held; `None`: none is missing. Not saved: derived.
+    /// may have counted contacts not held; `None`: none is missing. A saved limit keeps it
+    /// for its lookback ([`RecentContacts::missing_when_saved`]).
     missing_through: Option<Instant>,
 }
 
