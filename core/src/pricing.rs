@@ -326,7 +326,9 @@ fn check_month_key(month: u32) -> Result<(), crate::Error> {
     })
 }
 
-/// The month an instant falls in, `YYYYMM`.
+/// The UTC month an instant falls in, `YYYYMM`: a business's usage month where its numbers
+/// name no time zone (`register_number`'s `timezone`; the engine reads the month of a
+/// business that names one in its zone).
 pub fn month_of(at: Instant) -> u32 {
     at.month_key()
 }

@@ -283,6 +283,19 @@ impl FfiError {
         )
     }
 
+    /// The core's refusal of an argument's text (`InvalidEvent`, say a month or a time
+    /// zone that is none) as an argument out of the call's range, naming the argument; any
+    /// other error as it is.
+    pub(crate) fn in_argument(argument: &str, error: Error) -> FfiError {
+        match error {
+            Error::InvalidEvent { problem } => FfiError::new(
+                CONVSTATE_ERR_INVALID_ARGUMENT,
+                format!("argument `{argument}`: {problem}"),
+            ),
+            other => other.into(),
+        }
+    }
+
     pub(crate) fn invalid_code(argument: &str, code: u32, constants: &str) -> FfiError {
         FfiError::new(
             CONVSTATE_ERR_INVALID_ARGUMENT,

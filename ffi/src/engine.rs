@@ -221,13 +221,7 @@ pub unsafe extern "C" fn convstate_engine_register_number(
 
 /// A registration's `timezone`: an IANA name, else an argument out of the call's range.
 fn timezone_arg(name: &str) -> Result<convstate_core::TimeZone, FfiError> {
-    convstate_core::TimeZone::parse(name).map_err(|error| match error {
-        convstate_core::Error::InvalidEvent { problem } => FfiError::new(
-            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-            format!("argument `timezone`: {problem}"),
-        ),
-        other => other.into(),
-    })
+    convstate_core::TimeZone::parse(name).map_err(|error| FfiError::in_argument("timezone", error))
 }
 
 /// A registration's `idle_timeout_ms`: negative for the policy's default, else more than 0
@@ -1766,13 +1760,7 @@ fn month_key(text: &str) -> Result<u32, FfiError> {
         business: None,
         month: Some(text.to_owned()),
     };
-    let named = usage.month_key().map_err(|error| match error {
-        convstate_core::Error::InvalidEvent { problem } => FfiError::new(
-            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-            format!("argument `month`: {problem}"),
-        ),
-        other => other.into(),
-    })?;
+    let named = (usage.month_key()).map_err(|error| FfiError::in_argument("month", error))?;
     Ok(named.unwrap_or_default()) // named: `month` was given
 }
 
