@@ -66,6 +66,11 @@ pub(crate) struct Business {
     /// nearly always two comparisons. Derived, so not saved.
     #[serde(skip)]
     pub month: crate::time::MonthSpan,
+    /// Its numbers, in the engine's order: derived from each number's `business`, so not
+    /// saved (a restore and an import rebuild it). Business-wide walks read this list,
+    /// not every number of the engine.
+    #[serde(skip)]
+    pub numbers: Vec<u32>,
 }
 
 impl Business {
@@ -1243,6 +1248,7 @@ impl Engine {
             }
             None => {
                 let i = self.numbers.len() as u32;
+                self.businesses[business as usize].numbers.push(i);
                 self.numbers.push(NumberState {
                     address,
                     business,

@@ -872,10 +872,14 @@ impl Engine {
         let b = self.businesses.len() as u32;
         self.business_index.insert(x.business.name.clone(), b);
         self.businesses.push(x.business);
+        self.businesses[b as usize].numbers.clear();
 
         let number_base = self.numbers.len() as u32;
         for mut n in x.numbers {
             n.business = b;
+            self.businesses[b as usize]
+                .numbers
+                .push(self.numbers.len() as u32);
             n.address = port(n.address);
             self.number_index
                 .insert(n.address, self.numbers.len() as u32);

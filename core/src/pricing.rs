@@ -345,13 +345,12 @@ impl Engine {
         };
         match self.policy.pricing.service_allowance_scope {
             AllowanceScope::Number => used(number),
-            // A business has few numbers; the walk runs only under this scope, on a
-            // free-form send of the per-message 2026 model.
+            // A business has few numbers: the walk is along its own list, on a free-form
+            // send of the per-message 2026 model under this scope.
             AllowanceScope::Business => {
                 let business = self.numbers[number as usize].business;
-                (0..self.numbers.len() as u32)
-                    .filter(|&n| self.numbers[n as usize].business == business)
-                    .map(used)
+                (self.businesses[business as usize].numbers.iter())
+                    .map(|&n| used(n))
                     .sum()
             }
         }

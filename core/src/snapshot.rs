@@ -726,6 +726,14 @@ impl Engine {
             }
         }
         let number_count = s.numbers.len() as u32;
+        for b in &mut engine.businesses {
+            b.numbers.clear();
+        }
+        for (i, n) in s.numbers.iter().enumerate() {
+            engine.businesses[n.business as usize]
+                .numbers
+                .push(i as u32);
+        }
         engine.numbers = s.numbers;
 
         for (i, t) in s.templates.into_iter().enumerate() {

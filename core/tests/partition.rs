@@ -1434,3 +1434,83 @@ fn a_sharded_take_loses_no_input_applied_meanwhile() {
         assert!(s.refused_from.iter().all(|c| !window_open(c)));
     }
 }
+
+/// The billing `why` or `category` of a send's decision line.
+fn billing_of(engine: &mut Engine, number: &str, contact: &str, minute: u32) -> String {
+    let out = engine.handle_json(&format!(
+        r#"{{"type":"send","at":"2026-11-02T10:{minute:02}:00Z","number":"{number}","contact":"{contact}","message":{{"kind":"text","text":"m{minute}"}}}}"#
+    ));
+    let decision: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+    let billing = &decision["billing"];
+    billing["why"]
+        .as_str()
+        .or(billing["category"].as_str())
+        .unwrap_or_else(|| panic!("{}", out[0]))
+        .to_owned()
+}
+
+#[test]
+fn a_business_wide_allowance_counts_its_own_numbers_after_a_move_and_a_removal() {
+    let policy = Policy::with_overrides(
+        "cloud-2026-10",
+        &serde_json::json!({"pricing": {"service_free_per_month": 2, "service_allowance_scope": "business"}}),
+    )
+    .unwrap();
+    // Business "b" is registered first, so that "a"'s numbers move down when it goes.
+    let numbers = [
+        ("b", "+15550003333"),
+        ("a", "+15550001111"),
+        ("a", "+15550001112"),
+    ];
+    let mut original = Engine::new(policy.clone());
+    for (i, (business, number)) in numbers.iter().enumerate() {
+        for line in [
+            format!(
+                r#"{{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"{business}","number":"{number}","channel":"official"}}"#
+            ),
+            format!(
+                r#"{{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"{number}","contact":"+7911000000{i}","kind":"text"}}"#
+            ),
+        ] {
+            let out = original.handle_json(&line);
+            assert!(out[0].contains(r#""type":"ack""#), "{line}: {out:?}");
+        }
+    }
+    assert_eq!(
+        billing_of(&mut original, "+15550001111", "+79110000001", 1),
+        "service_allowance"
+    );
+
+    // Moved to an engine that holds another business's numbers first, every index shifts.
+    let mut target = Engine::new(policy);
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"c","number":"+15550004444","channel":"official"}"#,
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"c","number":"+15550004445","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550004444","contact":"+79110000009","kind":"text"}"#,
+    ] {
+        assert!(
+            target.handle_json(line)[0].contains(r#""type":"ack""#),
+            "{line}"
+        );
+    }
+    target
+        .import_business(&original.export_business("a").unwrap())
+        .unwrap();
+    original.remove_business("b").unwrap();
+    for engine in [&mut original, &mut target] {
+        // "a"'s second of two is on its other number; its third is charged.
+        assert_eq!(
+            billing_of(engine, "+15550001112", "+79110000002", 2),
+            "service_allowance"
+        );
+        assert_eq!(
+            billing_of(engine, "+15550001112", "+79110000002", 3),
+            "service"
+        );
+    }
+    // "c" keeps its own two.
+    assert_eq!(
+        billing_of(&mut target, "+15550004444", "+79110000009", 4),
+        "service_allowance"
+    );
+}
