@@ -147,10 +147,25 @@ impl Engine {
         }
         crate::engine::check_id("message_id", Some(&e.message_id))?;
         let number = self.number_idx(&e.number)?;
+        // A status naming the recipient by both names links them, as an inbound does (Meta
+        // names both on every status of a message sent to a phone number). It never moves a
+        // user id another contact has: a status may come days late, or again, and the pair
+        // it names be older than the one an inbound made since.
+        let learned = match e.user_id.as_deref() {
+            Some(user_id) => {
+                let channel = self.numbers[number as usize].channel;
+                let phone = self.sender_beside(Some(&e.contact), None, user_id, channel)?;
+                self.link_sender(number, phone, user_id, false)?
+            }
+            None => None,
+        };
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;
+        if let Some(link) = learned {
+            self.contact_linked(number, link);
+        }
         // The number's own send of that id (§10: ids are unique per number, not across).
         let record = self.sent_message(number, &e.message_id, now).cloned();
         let known = record.is_some();

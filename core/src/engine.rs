@@ -876,12 +876,14 @@ impl Engine {
     /// Learns from a payload naming a contact by both that the phone number `phone` and the
     /// user id `user_id` are one contact of `number`'s business: a name the business has no
     /// history under becomes an alias of the other, the user id first; when both have one,
-    /// they stay apart (two histories are not merged).
+    /// they stay apart (two histories are not merged). A user id that names another
+    /// contact already moves to this pair only when `moves` (an inbound: the latest pair).
     fn learn_contact_link(
         &mut self,
         number: u32,
         phone: AddressKey,
         user_id: AddressKey,
+        moves: bool,
     ) -> Option<LearnedLink> {
         let business = self.numbers[number as usize].business;
         let links = &self.contact_links;
@@ -889,7 +891,7 @@ impl Engine {
             links.resolve(business, phone),
             links.resolve(business, user_id),
         );
-        if by_phone == by_user_id {
+        if by_phone == by_user_id || (by_user_id != user_id && !moves) {
             return None;
         }
         // An alias has no history of its own; the provider's latest pair moves it.
@@ -915,10 +917,10 @@ impl Engine {
         })
     }
 
-    /// The effect of a link learned by an inbound at `number`, emitted once the timers due
-    /// before the inbound have fired. Ids the host found by the user id may name the
+    /// The effect of a link learned by an inbound at `number` (or a status of its send),
+    /// emitted once the timers due before the input have fired. Ids the host found by the user id may name the
     /// previous number's conversations: the effect tells it to resolve them again.
-    fn contact_linked(&mut self, number: u32, link: LearnedLink) {
+    pub(crate) fn contact_linked(&mut self, number: u32, link: LearnedLink) {
         self.effects.push_back(Effect::ContactLinked {
             number: self.number_address(number),
             phone: self.interner.address_of(link.phone),
@@ -1464,7 +1466,7 @@ impl Engine {
             None => self.recipient(e.contact, e.group)?,
         };
         let learned = match e.user_id {
-            Some(user_id) => self.link_sender(number, contact, user_id)?,
+            Some(user_id) => self.link_sender(number, contact, user_id, true)?,
             None => None,
         };
         let sender = contact;
@@ -1515,14 +1517,14 @@ impl Engine {
         Ok(())
     }
 
-    /// The key of an inbound's sender, who must be named by a phone number beside their
-    /// `user_id` (checked too), on the official channel. Interns nothing, so that an error
-    /// changes nothing.
+    /// The key of an inbound's sender (or a status's recipient), who must be named by a
+    /// phone number beside their `user_id` (checked too), on the official channel. Interns
+    /// nothing, so that an error changes nothing.
     // Out of line, as `link_sender`: few inbounds name both, and inlined into `inbound` the
     // checks cost every inbound about 20 instructions.
     #[cold]
     #[inline(never)]
-    fn sender_beside(
+    pub(crate) fn sender_beside(
         &self,
         contact: Option<&str>,
         group: Option<&str>,
@@ -1548,7 +1550,7 @@ impl Engine {
         };
         let Some(phone) = phone.filter(|k| k.phone_digits().is_some()) else {
             return Err(Error::InvalidEvent {
-                problem: "\"user_id\" names the sender beside a phone number in \"contact\", \
+                problem: "\"user_id\" names the contact beside a phone number in \"contact\", \
                           and there is none"
                     .into(),
             });
@@ -1557,18 +1559,19 @@ impl Engine {
         Ok(phone)
     }
 
-    /// Links an inbound's sender, the phone number `contact`, to their `user_id` (checked
-    /// by `sender_beside`).
+    /// Links an inbound's sender (or a status's recipient), the phone number `contact`, to
+    /// their `user_id` (checked by `sender_beside`); `moves` as for `learn_contact_link`.
     #[cold]
     #[inline(never)]
-    fn link_sender(
+    pub(crate) fn link_sender(
         &mut self,
         number: u32,
         contact: AddressKey,
         user_id: &str,
+        moves: bool,
     ) -> Result<Option<LearnedLink>, Error> {
         let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
-        Ok(self.learn_contact_link(number, contact, user_id))
+        Ok(self.learn_contact_link(number, contact, user_id, moves))
     }
 
     fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {
@@ -2266,7 +2269,7 @@ pub(crate) fn check_saved_business(name: &str) -> Result<(), Error> {
 }
 
 /// A pair of names an inbound made one contact (see [`Effect::ContactLinked`]).
-struct LearnedLink {
+pub(crate) struct LearnedLink {
     phone: AddressKey,
     user_id: AddressKey,
     /// The phone number of the contact the user id reached before, when the link moved.
@@ -2469,6 +2472,7 @@ mod tests {
             at,
             number: "+15550001111".into(),
             contact: "+79110000001".into(),
+            user_id: None,
             message_id: "m\u{9f}".into(),
             status: DeliveryStatus::Failed,
             pricing: None,

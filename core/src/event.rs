@@ -615,6 +615,11 @@ pub struct MessageStatusUpdate {
     pub number: String,
     /// The recipient.
     pub contact: String,
+    /// The recipient's business-scoped user id beside a phone number in `contact` (Meta's
+    /// `recipient_user_id`, which a status names beside `recipient_id`): the two then name
+    /// one contact of the business, as an `inbound` naming both does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     /// The provider's message id (as given on `send`).
     pub message_id: String,
     /// The status.

@@ -658,17 +658,26 @@ const CALLS_VALUE_KEYS: &[&str] = &[
     "errors",
 ];
 /// `user_preferences` (facts §8.1 names `category` and `value`; Meta M-USERPREF the
-/// shape): the same envelope as `messages`. Read: `metadata`, `user_preferences`. Known but
-/// unused: `messaging_product`, `contacts` (the contact is the preference's `wa_id`).
+/// shape): the same envelope as `messages`. Read: `metadata`, `user_preferences`, and
+/// `contacts` only for the user id of a preference without a `wa_id` or `user_id` of its
+/// own. Known but unused: `messaging_product`.
 const USER_PREFERENCES_VALUE_KEYS: &[&str] = &[
     "messaging_product",
     "metadata",
     "contacts",
     "user_preferences",
 ];
-/// A `user_preferences[]` item. Read: `wa_id`, `category`, `value`, `timestamp`. Known but
-/// unused: `detail` (prose: "User requested to stop marketing messages").
-const USER_PREFERENCE_KEYS: &[&str] = &["wa_id", "category", "value", "timestamp", "detail"];
+/// A `user_preferences[]` item. Read: `wa_id`, `user_id` (a user with a username, whose
+/// `wa_id` is empty: facts §1.3), `category`, `value`, `timestamp`. Known but unused:
+/// `detail` (prose: "User requested to stop marketing messages").
+const USER_PREFERENCE_KEYS: &[&str] = &[
+    "wa_id",
+    "user_id",
+    "category",
+    "value",
+    "timestamp",
+    "detail",
+];
 /// `account_update` (facts §4.3 "Webhook" and §2.3 "Tier webhook", Meta M-ACCT-UPD). Read:
 /// `event`, `phone_number` (the number it names, when it names one), `restriction_info`,
 /// `ban_info`. Known but unused: `violation_info` (ACCOUNT_VIOLATION, a warning that
@@ -779,20 +788,22 @@ impl Parser<'_> {
         });
     }
 
-    /// The sender's business-scoped user id (`from_user_id`) when Meta gives it beside
-    /// their phone number (`from`): the contact's other name, which the engine learns
-    /// (facts §1.3). A `from_user_id` that is not a user id (not a string, or text that
-    /// `inbound` would refuse) is said so, and the message applies without it.
+    /// The contact's business-scoped user id (`from_user_id` of a message or call,
+    /// `recipient_user_id` of a status) when Meta gives it beside their phone number (`from`,
+    /// `recipient_id`): the contact's other name, which the engine learns (facts §1.3). One
+    /// that is not a user id (not a string, or text the engine would refuse) is said so, and
+    /// the item applies without it.
     fn user_id_beside_phone(
         &mut self,
         object: &serde_json::Map<String, Value>,
         path: &str,
+        [phone_key, user_id_key]: [&str; 2],
     ) -> Option<String> {
         let has_phone = object
-            .get("from")
+            .get(phone_key)
             .and_then(Value::as_str)
-            .is_some_and(|from| !from.is_empty());
-        let problem = match object.get("from_user_id") {
+            .is_some_and(|phone| !phone.is_empty());
+        let problem = match object.get(user_id_key) {
             Some(Value::String(user_id)) if has_phone && !user_id.is_empty() => {
                 match crate::address::check_user_id(user_id) {
                     Ok(()) => return Some(user_id.clone()),
@@ -802,9 +813,14 @@ impl Parser<'_> {
             None | Some(Value::Null) | Some(Value::String(_)) => return None,
             Some(_) => "expected a string".to_owned(),
         };
+        let item = if phone_key == "from" {
+            "message"
+        } else {
+            "status"
+        };
         self.unrecognized(
-            &join(path, "from_user_id"),
-            format!("{problem}; the message applies without it"),
+            &join(path, user_id_key),
+            format!("{problem}; the {item} applies without it"),
         );
         None
     }
@@ -1211,7 +1227,7 @@ impl Parser<'_> {
             size: None,
             referral: object.get("referral").is_some_and(Value::is_object),
             message_id: Some(str_at(object, path, "id")?.to_owned()),
-            user_id: self.user_id_beside_phone(object, path),
+            user_id: self.user_id_beside_phone(object, path, ["from", "from_user_id"]),
         });
         // Meta's referral is an object (the ad or post clicked); anything else is not one,
         // and is said so rather than read silently as no referral.
@@ -1272,6 +1288,8 @@ impl Parser<'_> {
         let at = timestamp(object, path, entry_at)?;
         let contact = contact_at(object, path, "recipient_id", "recipient_user_id")?;
         let message_id = self.status_message_id(object, path, number)?;
+        let user_id =
+            self.user_id_beside_phone(object, path, ["recipient_id", "recipient_user_id"]);
         let listed = match object.get("errors") {
             None | Some(Value::Null) => &[][..],
             Some(Value::Array(listed)) => listed.as_slice(),
@@ -1319,6 +1337,7 @@ impl Parser<'_> {
             at,
             number: number.to_owned(),
             contact,
+            user_id,
             message_id,
             status: delivery,
             pricing,
@@ -1442,7 +1461,7 @@ impl Parser<'_> {
                     size: None,
                     referral: false,
                     message_id: Some(str_at(object, &path, "id")?.to_owned()),
-                    user_id: self.user_id_beside_phone(object, &path),
+                    user_id: self.user_id_beside_phone(object, &path, ["from", "from_user_id"]),
                 })))
             })();
             match parsed {
@@ -2167,7 +2186,7 @@ impl Parser<'_> {
                 Ok(Some(Event::UserPreference(UserPreference {
                     at: timestamp(object, &path, change.at)?,
                     number: number.clone(),
-                    contact: contact(wa_id_at(object, &path)?),
+                    contact: preference_contact(change.value, object, &path)?,
                     value,
                 })))
             })();
@@ -2275,12 +2294,33 @@ fn contact_at(
     ))
 }
 
-/// An item's `wa_id`, not empty: an empty one was refused only when the event was applied,
-/// as an invalid user id `""`, naming no field.
-fn wa_id_at<'a>(object: &'a serde_json::Map<String, Value>, path: &str) -> Found<&'a str> {
-    match str_at(object, path, "wa_id")? {
-        "" => Err(invalid(&join(path, "wa_id"), "empty")),
-        wa_id => Ok(wa_id),
+/// A preference's contact: its `wa_id`, or for a user with a username (an empty or absent
+/// `wa_id`, facts §1.3) their business-scoped user id: the item's `user_id`, else that of
+/// the one contact the change lists (`contacts[0].user_id`). Without either, the preference
+/// fails naming `wa_id` (an empty one was refused only when applied, naming no field), and
+/// the stop is in the host's hands rather than lost unseen.
+fn preference_contact(
+    value: &serde_json::Map<String, Value>,
+    object: &serde_json::Map<String, Value>,
+    path: &str,
+) -> Found<String> {
+    let no_wa_id = match present(object, "wa_id") {
+        None => true,
+        Some(Value::String(wa_id)) => wa_id.is_empty(),
+        Some(_) => false,
+    };
+    match contact_at(object, path, "wa_id", "user_id") {
+        Err(e) if no_wa_id && present(object, "user_id").is_none() => {
+            let sole_contact = match present(value, "contacts") {
+                Some(Value::Array(contacts)) if contacts.len() == 1 => contacts[0].get("user_id"),
+                _ => None,
+            };
+            match sole_contact.and_then(Value::as_str) {
+                Some(user_id) if !user_id.is_empty() => Ok(user_id.to_owned()),
+                _ => Err(e),
+            }
+        }
+        found => found,
     }
 }
 

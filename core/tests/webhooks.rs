@@ -2139,6 +2139,57 @@ fn a_message_naming_phone_number_and_user_id_links_the_two() {
 }
 
 #[test]
+fn a_status_naming_phone_number_and_user_id_links_the_two() {
+    // Meta names the recipient of a message sent to a phone number by both names on its
+    // statuses. Read by the phone number alone, a contact who never wrote was a stranger
+    // under the user id once they adopted a username: a new ticket, no opt-out.
+    let mut engine = engine();
+    let decision = send(&mut engine, 0, UTILITY, "wamid.OUT1");
+    assert_eq!(decision["verdict"], "allowed", "{decision}");
+    let delivered = messages_change(
+        r#""statuses":[{"id":"wamid.OUT1","status":"delivered","timestamp":"1793610010","recipient_id":"79110000001","recipient_user_id":"US.Known1"}]"#,
+    );
+    let outcomes = engine
+        .handle_webhook(&delivered, at(10))
+        .expect("a payload");
+    let Event::MessageStatus(status) = applied(&outcomes)[0] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(status.contact, CONTACT);
+    assert_eq!(status.user_id.as_deref(), Some("US.Known1"));
+    assert!(
+        matches!(
+            effects(&outcomes)[..],
+            [Effect::ContactLinked { phone, user_id, previous_phone: None, .. }]
+                if *phone == CONTACT && *user_id == "US.Known1"
+        ),
+        "{outcomes:?}"
+    );
+    let view = wire(
+        &mut engine,
+        r#"{"type":"query_conversation","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"US.Known1"}"#,
+    );
+    assert_eq!(view["contact"], CONTACT, "{view}");
+
+    // A user id that is not one is said, and the status applies by its phone number.
+    let odd = messages_change(
+        r#""statuses":[{"id":"wamid.OUT1","status":"read","timestamp":"1793610020","recipient_id":"79110000001","recipient_user_id":"US x"}]"#,
+    );
+    let outcomes = engine.handle_webhook(&odd, at(20)).expect("a payload");
+    let Event::MessageStatus(status) = applied(&outcomes)[0] else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(status.user_id, None);
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.statuses[0].recipient_user_id"
+        )]
+    );
+}
+
+#[test]
 fn a_message_that_fails_after_sent_is_never_confirmed_as_charged() {
     // Meta puts the pricing on `sent` too; only delivery is charged, so the `sent` pricing
     // counted as confirmed stayed counted after the failure.
@@ -2976,6 +3027,50 @@ fn a_preference_with_an_empty_wa_id_fails_naming_it() {
     let change = r#"{"field":"user_preferences","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"user_preferences":[{"wa_id":"","category":"marketing_messages","value":"stop","timestamp":1793610100}]}}"#;
     assert_one_failure(
         &one_change(&mut engine, change),
+        "entry[0].changes[0].value.user_preferences[0]",
+        "user_preferences[0].wa_id: empty",
+    );
+}
+
+/// A user with a username has an empty `wa_id`: their stop names them by their
+/// business-scoped user id, on the item or on the change's one contact. Refused, the stop was
+/// lost and marketing went on to the phone number the user id is linked to.
+#[test]
+fn a_preference_of_a_user_with_a_username_names_them_by_their_user_id() {
+    let preference = |contacts: &str, item: &str, value: &str| {
+        format!(
+            r#"{{"field":"user_preferences","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},{contacts}"user_preferences":[{{"wa_id":"",{item}"category":"marketing_messages","value":"{value}","timestamp":1793610100}}]}}}}"#
+        )
+    };
+    for (contacts, item) in [
+        ("", r#""user_id":"US.Known1","#),
+        (
+            r#""contacts":[{"user_id":"US.Known1","profile":{"name":"Kerry"}}],"#,
+            "",
+        ),
+    ] {
+        let mut engine = engine();
+        let both = messages_change(
+            r#""messages":[{"from":"79110000001","from_user_id":"US.Known1","id":"wamid.B1","timestamp":"1793610000","type":"text","text":{"body":"hi"}}]"#,
+        );
+        engine.handle_webhook(&both, at(10)).expect("a payload");
+        let outcomes = one_change(&mut engine, &preference(contacts, item, "stop"));
+        let [Event::UserPreference(stop)] = applied(&outcomes)[..] else {
+            panic!("{outcomes:?}")
+        };
+        assert_eq!(stop.contact, "US.Known1");
+        assert!(notes(&outcomes).is_empty(), "{outcomes:?}");
+        let decision = check_send(&mut engine, 200, MARKETING);
+        assert_eq!(
+            decision["denial"]["reason"], "marketing_stopped",
+            "{decision}"
+        );
+    }
+    // Two contacts listed: which one stopped is not said, so the item fails as before.
+    let mut engine = engine();
+    let two = r#""contacts":[{"user_id":"US.Known1"},{"user_id":"US.Known2"}],"#;
+    assert_one_failure(
+        &one_change(&mut engine, &preference(two, "", "stop")),
         "entry[0].changes[0].value.user_preferences[0]",
         "user_preferences[0].wa_id: empty",
     );

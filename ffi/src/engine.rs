@@ -1168,6 +1168,7 @@ pub unsafe extern "C" fn convstate_engine_message_status(
             at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+            user_id: None,
             message_id: unsafe { str_arg(message_id, message_id_len, "message_id") }?.to_owned(),
             status: delivery_status_from(status)?,
             pricing,
