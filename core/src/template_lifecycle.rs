@@ -560,6 +560,58 @@ impl Engine {
         }
     }
 
+    /// A late strike at `rated_at` counted before the latest one: in order the latest came a
+    /// strike later on the ladder, so its pause is the next rung's length, or past the
+    /// ladder a disable (§5, §13), whichever order the reports arrived in. The status that
+    /// strike set is corrected, from its own instant, while it still holds (no newer rating
+    /// or provider report set the status since, and no failure paused the template): its
+    /// pause runs on to the longer end, or again if it ended by the clock before then.
+    /// Before, the latest pause kept the length of the rung it was first counted on, and a
+    /// low after it, inside the longer pause in order, was a strike of its own.
+    fn rerank_latest_strike(&mut self, t: u32, rated_at: Instant, now: Instant) {
+        let TemplateQualityRule::PauseLadder { pauses } = &self.policy.templates.quality_rule
+        else {
+            return;
+        };
+        let template = &mut self.templates[t as usize];
+        let Some(&(start, recorded_end)) =
+            (template.counted_pauses.last()).filter(|&&(start, _)| start > rated_at)
+        else {
+            return;
+        };
+        let holds = template.quality_status_at == Some(start)
+            && (template.last_provider_event_at).is_none_or(|at| at <= start);
+        let rank = (template.pause_strikes as usize).saturating_sub(1);
+        let rung_end = |rank: usize| pauses.get(rank).map(|length| start.plus(*length));
+        // Past the ladder already (disabled), one strike more changes nothing.
+        let Some(old_end) = rank.checked_sub(1).and_then(rung_end).filter(|_| holds) else {
+            return;
+        };
+        let Some(end) = rung_end(rank) else {
+            return self.set_status_for_rating(t, TemplateStatus::Disabled, None, start, now);
+        };
+        // An on-time strike's pause is counted to its end, which moves with it.
+        if recorded_end == old_end {
+            if let Some(pause) = template.counted_pauses.last_mut() {
+                pause.1 = end;
+            }
+        }
+        let status_is_its_pause = match template.status {
+            TemplateStatus::Paused => template.paused_until == Some(old_end),
+            status => matches!(status, TemplateStatus::Approved | TemplateStatus::Flagged),
+        };
+        let was_paused = template.status == TemplateStatus::Paused;
+        if end > now && status_is_its_pause && template.status_at(now).0 != TemplateStatus::Disabled
+        {
+            self.set_status_for_rating(t, TemplateStatus::Paused, Some(end), start, now);
+            // The same status, a new end: the host hears `paused` → `paused` with it.
+            if was_paused {
+                let reason = TemplateChangeReason::Quality;
+                self.push_status_changed(t, TemplateStatus::Paused, Some(end), reason, now);
+            }
+        }
+    }
+
     /// A timed pause `[start, end)` learned late (a low rating's, or the provider's report
     /// of it, dated before a send failure with 132015 and delivered after it) that covers
     /// the failure the pause in force, one without an end, was read from: in order the
@@ -862,6 +914,9 @@ impl Engine {
                     }
                 }
                 self.apply_late_strike(t, strike, rated_at, nothing_newer_holds_the_status, now);
+                if let Some(Some(_)) = strike {
+                    self.rerank_latest_strike(t, rated_at, now);
+                }
             }
             return Ok(());
         }
