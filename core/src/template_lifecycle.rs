@@ -560,6 +560,29 @@ impl Engine {
         }
     }
 
+    /// A recovery rated at `rated_at`, delivered after a low rated at `low_at` (later) on the
+    /// flagged template (classic): in order the recovery lifted the flag and the low set a
+    /// new one, whose deadline runs from the low (§5, §13). Before, the first flag's
+    /// deadline stood and disabled the template days early; a recovery after that deadline,
+    /// before the one in order, could no longer take it back. The host hears `flagged` →
+    /// `flagged` with the new deadline (or `approved` → `flagged`, after a disable taken
+    /// back).
+    fn flag_again_from(&mut self, t: u32, rated_at: Instant, low_at: Instant, now: Instant) {
+        let deadline = low_at.plus(self.policy.templates.flag_for);
+        let template = &mut self.templates[t as usize];
+        if template.flag_deadline == Some(deadline) {
+            return; // flagged from that low already
+        }
+        template.flag_lifted_at = Some(rated_at);
+        let to = TemplateStatus::Flagged;
+        let was_flagged = template.status == to;
+        self.set_status_for_rating(t, to, Some(deadline), low_at, now);
+        if was_flagged {
+            let reason = TemplateChangeReason::Quality;
+            self.push_status_changed(t, to, Some(deadline), reason, now);
+        }
+    }
+
     /// A late strike at `rated_at` counted before the latest one: in order the latest came a
     /// strike later on the ladder, so its pause is the next rung's length, or past the
     /// ladder a disable (§5, §13), whichever order the reports arrived in. The status that
@@ -872,6 +895,14 @@ impl Engine {
                     self.lift_flag(t, rated_at, now);
                     return Ok(());
                 }
+                // Under classic after a later low: in order the recovery lifted the flag,
+                // and that low flagged the template again, with its own deadline.
+                TemplateStatus::Flagged if lifts_flag => {
+                    if let Some(low_at) = template.low_rated_since(rated_at) {
+                        self.flag_again_from(t, rated_at, low_at, now);
+                    }
+                    return Ok(());
+                }
                 // A recovery older than a later rating or status takes back a disable at
                 // the flag's deadline as an on-time one does. (Not under classic after a
                 // later low, which in order flagged the template again with a later
@@ -879,6 +910,20 @@ impl Engine {
                 TemplateStatus::Disabled if may_take_back => {
                     self.take_back_deadline_disable(t, rated_at, now);
                     return Ok(()); // a recovery strikes nothing either way
+                }
+                // Under classic after a later low whose own flag has not run out: the disable
+                // at the first flag's deadline is taken back, and that low's flag is in force.
+                TemplateStatus::Disabled if recovery && ladder.is_none() => {
+                    let flag_for = self.policy.templates.flag_for;
+                    let later_low = (template.low_rated_since(rated_at))
+                        .filter(|low_at| low_at.plus(flag_for) > now);
+                    if let Some(low_at) = later_low {
+                        self.take_back_deadline_disable(t, rated_at, now);
+                        if self.templates[t as usize].status == TemplateStatus::Approved {
+                            self.flag_again_from(t, rated_at, low_at, now);
+                        }
+                    }
+                    return Ok(());
                 }
                 _ => {}
             }
