@@ -569,11 +569,18 @@ impl Engine {
     /// back).
     fn flag_again_from(&mut self, t: u32, rated_at: Instant, low_at: Instant, now: Instant) {
         let deadline = low_at.plus(self.policy.templates.flag_for);
-        let template = &mut self.templates[t as usize];
-        if template.flag_deadline == Some(deadline) {
+        if self.templates[t as usize].flag_deadline == Some(deadline) {
             return; // flagged from that low already
         }
-        template.flag_lifted_at = Some(rated_at);
+        self.templates[t as usize].flag_lifted_at = Some(rated_at);
+        self.flag_from(t, low_at, now);
+    }
+
+    /// Flags template `t` from a low rated at `low_at` (classic), its deadline `flag_for`
+    /// later: one that has passed disables it in this input's output (`fire_passed`).
+    fn flag_from(&mut self, t: u32, low_at: Instant, now: Instant) {
+        let deadline = low_at.plus(self.policy.templates.flag_for);
+        let template = &mut self.templates[t as usize];
         let to = TemplateStatus::Flagged;
         let was_flagged = template.status == to;
         self.set_status_for_rating(t, to, Some(deadline), low_at, now);
@@ -581,6 +588,37 @@ impl Engine {
             let reason = TemplateChangeReason::Quality;
             self.push_status_changed(t, to, Some(deadline), reason, now);
         }
+    }
+
+    /// A late strike that made the template's strikes pass the ladder: in order the strike
+    /// past the last pause disabled it, and lows after that, on the disabled template, were
+    /// no strikes. Those counted (they arrived before the late one) are taken back, unless a
+    /// provider report since the disabling strike may have made the template rateable again.
+    fn uncount_strikes_after_disable(&mut self, t: u32) {
+        let TemplateQualityRule::PauseLadder { pauses } = &self.policy.templates.quality_rule
+        else {
+            return;
+        };
+        let template = &mut self.templates[t as usize];
+        if template.status != TemplateStatus::Disabled {
+            return;
+        }
+        // The rank of the first pause kept (older ones were dropped), and the index among
+        // those kept of the disabling strike, the one of rank `pauses.len()`.
+        let kept = template.counted_pauses.len();
+        let first_rank = (template.pause_strikes as usize).saturating_sub(kept);
+        let Some(disabling) = pauses.len().checked_sub(first_rank) else {
+            return;
+        };
+        let Some(&(disabling_at, _)) = template.counted_pauses.get(disabling) else {
+            return;
+        };
+        if (template.last_provider_event_at).is_some_and(|at| at > disabling_at) {
+            return;
+        }
+        let dropped = kept - (disabling + 1);
+        template.counted_pauses.truncate(disabling + 1);
+        template.pause_strikes -= dropped as u32;
     }
 
     /// A late strike at `rated_at` counted before the latest one: in order the latest came a
@@ -884,6 +922,21 @@ impl Engine {
             // ended approved. (Not under classic after a later low, which in order flagged
             // the template again.)
             let recovery = matches!(e.quality, Quality::Medium | Quality::High);
+            // Under classic, a low rated before the flag in force, with no recovery since and
+            // no provider report after it (so a rating set that flag): in order that low set
+            // the flag, and its deadline runs from it.
+            let flagged_earlier = ladder.is_none()
+                && e.quality == Quality::Low
+                && template.status == TemplateStatus::Flagged
+                && !after_later_status
+                && template.flagged_at.is_some_and(|at| rated_at < at)
+                && template.recovered_at.is_none_or(|at| at < rated_at)
+                && template.rateable_at(rated_at);
+            if flagged_earlier {
+                self.flag_from(t, rated_at, now);
+                return Ok(());
+            }
+            let template = &mut self.templates[t as usize];
             let lifts_flag = recovery && template.flagged_at.is_some_and(|at| at <= rated_at);
             let may_take_back = recovery && (ladder.is_some() || template.quality != Quality::Low);
             match template.status {
@@ -959,8 +1012,10 @@ impl Engine {
                     }
                 }
                 self.apply_late_strike(t, strike, rated_at, nothing_newer_holds_the_status, now);
-                if let Some(Some(_)) = strike {
-                    self.rerank_latest_strike(t, rated_at, now);
+                match strike {
+                    Some(Some(_)) => self.rerank_latest_strike(t, rated_at, now),
+                    Some(None) => self.uncount_strikes_after_disable(t),
+                    None => {}
                 }
             }
             return Ok(());
