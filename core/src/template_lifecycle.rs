@@ -1145,9 +1145,11 @@ impl Engine {
         // the report is late: the statuses applied since hold its consequence for the
         // status, not for the count. Judged by instants, not by the status now, which the
         // clock may have moved past the pause's end before a late report arrives.
+        let mut known_pause = false;
         if let (Some(rungs), TemplateEvent::Paused, Some(end)) = (ladder_pauses, e.status, e.until)
         {
-            if !template.pause_counted(e.at, end) {
+            known_pause = template.pause_counted(e.at, end);
+            if !known_pause {
                 template.count_pause(e.at, end);
                 // A report of a pause before others already counted, arriving after them:
                 // in order, the latest of them was the strike past the last pause and
@@ -1210,6 +1212,21 @@ impl Engine {
             let newest = (template.counted_pauses.last()).is_none_or(|&(start, _)| start <= e.at);
             if newest {
                 template.pause_strikes = pause;
+            }
+        }
+        // A report of a pause the engine counted already (its own, for the rating behind it),
+        // over by the clock when the report arrives, on a template that is now as the pause's
+        // end leaves it (approved, or flagged): the host was told of that pause and of its
+        // end, so the report changes nothing, as the same report delivered again does (§10).
+        // Applied, it told of the pause again, then of its end dated before that. (A pause the
+        // engine did not know is told, with its end, in this output: scenario 390.)
+        if let (TemplateEvent::Paused, Some(end), true) = (e.status, e.until, known_pause) {
+            let status = template.status;
+            if end <= now
+                && matches!(status, TemplateStatus::Approved | TemplateStatus::Flagged)
+                && template.status_at(now).0 == status
+            {
+                return Ok(());
             }
         }
         if self.report_before_deadline_disable(t, e, now) {
