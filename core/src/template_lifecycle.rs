@@ -621,9 +621,9 @@ impl Engine {
         template.pause_strikes -= dropped as u32;
     }
 
-    /// A late strike at `rated_at` counted before the latest one: in order the latest came a
-    /// strike later on the ladder, so its pause is the next rung's length, or past the
-    /// ladder a disable (§5, §13), whichever order the reports arrived in. The status that
+    /// A late strike at `rated_at` counted before the latest one, within the ladder: in order
+    /// the latest came a strike later, so its pause is the next rung's length (§5, §13),
+    /// whichever order the reports arrived in. The status that
     /// strike set is corrected, from its own instant, while it still holds (no newer rating
     /// or provider report set the status since, and no failure paused the template): its
     /// pause runs on to the longer end, or again if it ended by the clock before then.
@@ -648,8 +648,16 @@ impl Engine {
         let Some(old_end) = rank.checked_sub(1).and_then(rung_end).filter(|_| holds) else {
             return;
         };
+        // The status now is that strike's pause, or what its end left (not a review after an
+        // edit, a pause a send failure reported, or a flag's disable).
+        let status_is_its_pause = match template.status {
+            TemplateStatus::Paused => template.paused_until == Some(old_end),
+            status => matches!(status, TemplateStatus::Approved | TemplateStatus::Flagged),
+        } && template.status_at(now).0 != TemplateStatus::Disabled;
+        // Past the ladder, the late strike's own answer disabled the template
+        // (`apply_late_strike`), and this is not called.
         let Some(end) = rung_end(rank) else {
-            return self.set_status_for_rating(t, TemplateStatus::Disabled, None, start, now);
+            return;
         };
         // An on-time strike's pause is counted to its end, which moves with it.
         if recorded_end == old_end {
@@ -657,13 +665,8 @@ impl Engine {
                 pause.1 = end;
             }
         }
-        let status_is_its_pause = match template.status {
-            TemplateStatus::Paused => template.paused_until == Some(old_end),
-            status => matches!(status, TemplateStatus::Approved | TemplateStatus::Flagged),
-        };
         let was_paused = template.status == TemplateStatus::Paused;
-        if end > now && status_is_its_pause && template.status_at(now).0 != TemplateStatus::Disabled
-        {
+        if end > now && status_is_its_pause {
             self.set_status_for_rating(t, TemplateStatus::Paused, Some(end), start, now);
             // The same status, a new end: the host hears `paused` → `paused` with it.
             if was_paused {
