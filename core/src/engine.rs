@@ -1265,6 +1265,7 @@ impl Engine {
                     downgraded_at_deadline: None,
                     restrictions: Default::default(),
                     phone_number_id: e.phone_number_id.clone(),
+                    recovered_at: None,
                     quality_event: ProviderOrder::default(),
                     limit_event: ProviderOrder::default(),
                     restriction_event: Default::default(),

@@ -99,6 +99,10 @@ pub(crate) struct NumberState {
     /// The provider's id for the number (Meta `phone_number_id`).
     #[serde(default)]
     pub phone_number_id: Option<String>,
+    /// When the latest recovery (a medium or high rating) was rated, whenever it arrived: a
+    /// late low before it set no flag in force (§6, §13). Absent from snapshots of before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<crate::time::Instant>,
     /// The latest provider quality, limit and restriction events applied, so that a late or
     /// repeated one changes nothing (§10).
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]

@@ -7,6 +7,8 @@
 //! | flagged   | deadline reached               | connected | `number_flag_cleared` (deadline), `limit_changed` (`downgrade_levels` below the level at the flag's start, or below the level now if higher; never raised) |
 //! | connected | quality medium/high rated before that deadline, delivered after it | connected | `limit_changed` (`recovered`): the downgrade taken back, unless the limit changed or the provider reported it since |
 //! | connected | quality low rated before upgrades of the limit, delivered after them | flagged | `number_flagged`, `limit_changed` (`upgrade_taken_back`): in order the flag barred them; unless the engine lowered the limit since or the provider reported it at or after the rating |
+//! | flagged   | quality low rated before the flag, no recovery since, delivered late | flagged | `number_flagged` (deadline from the late low's `at`) |
+//! | flagged   | quality medium/high rated after the flag's start, before a later low, delivered after it | flagged | `number_flagged` (deadline from the later low's `at`) |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
 //! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
 
@@ -17,6 +19,7 @@ use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
 use crate::number::{Channel, FlagDowngrade, Restriction, RestrictionScope};
+use crate::provider_order::Arrival;
 use crate::template::Quality;
 use crate::time::Instant;
 use crate::timers::TimerKey;
@@ -53,15 +56,23 @@ impl Engine {
             });
         }
         self.handle_timeout(e.at);
-        if !self.numbers[n as usize]
-            .quality_event
-            .admit(e.at, &e.quality)
-        {
-            return Ok(()); // a late or repeated quality report (§10)
+        let recovery = matches!(e.quality, Quality::Medium | Quality::High);
+        let state = &mut self.numbers[n as usize];
+        if recovery {
+            state.recovered_at = state.recovered_at.max(Some(e.at));
+        }
+        match state.quality_event.arrival(e.at, &e.quality) {
+            Arrival::New => {}
+            Arrival::Repeat => return Ok(()), // the same report again (§10)
+            // Older than the latest rating: the latest holds the quality, but a low or a
+            // recovery may have set or lifted the flag in force earlier in order.
+            Arrival::Older => {
+                self.late_rating_under_flag(n, e.at, e.quality);
+                return Ok(());
+            }
         }
         let now = self.clock;
         let number_name = self.number_address(n);
-        let level = self.limit_level(n) as u32;
         let state = &mut self.numbers[n as usize];
         // A rating dated within a flag whose deadline already lowered the limit belongs to
         // that flag: a recovery takes the downgrade back, a low changes nothing more (in
@@ -83,54 +94,7 @@ impl Engine {
         let state = &mut self.numbers[n as usize];
         match (e.quality, state.flagged_until) {
             (Quality::Low, None) if within_lowered_flag.is_some() => {}
-            (Quality::Low, None) => {
-                // The flag runs from the rating's own instant (§13), as a restriction's
-                // default length does: a late report gives the same deadline.
-                let deadline = e.at.plus(self.policy.numbers.flag_for);
-                // The provider reported the limit at instants after the rating, before it
-                // arrived (§10): in its order the flag started from the level before those
-                // reports, so one of them that lowered the limit during the flag was the
-                // flag's downgrade, not made twice; and a report dated at or after the
-                // deadline came after the deadline's downgrade, and its level stands.
-                let reported = if e.at < now {
-                    self.provider_reports_after(n, e.at)
-                } else {
-                    None
-                };
-                if let Some((_, latest)) = reported.filter(|&(_, latest)| latest >= deadline) {
-                    debug_assert!(latest <= now);
-                    self.effects.push_back(Effect::NumberFlagged {
-                        number: number_name.clone(),
-                        deadline,
-                        at: now,
-                    });
-                    self.effects.push_back(Effect::NumberFlagCleared {
-                        number: number_name,
-                        reason: FlagClearReason::Deadline,
-                        at: deadline,
-                    });
-                    return Ok(());
-                }
-                let state = &mut self.numbers[n as usize];
-                state.flagged_until = Some(deadline);
-                self.timers.arm(TimerKey::NumberFlag(n), deadline);
-                self.effects.push_back(Effect::NumberFlagged {
-                    number: number_name,
-                    deadline,
-                    at: now,
-                });
-                // A rating dated before upgrades the engine made, delivered after them: in
-                // order the flag barred them (§6), so they are taken back, and the flag
-                // starts from the level before them.
-                let level = match reported {
-                    Some((before, _)) => before as u32,
-                    None if e.at < now => self
-                        .take_back_upgrades_after(n, e.at, now)
-                        .map_or(level, |l| l as u32),
-                    None => level,
-                };
-                self.numbers[n as usize].limit_level_at_flag = Some(level);
-            }
+            (Quality::Low, None) => self.flag_number(n, e.at),
             (Quality::Medium | Quality::High, Some(_)) => {
                 state.flagged_until = None;
                 state.limit_level_at_flag = None;
@@ -157,6 +121,97 @@ impl Engine {
             self.consider_upgrade(self.limit_owner(n), now);
         }
         Ok(())
+    }
+
+    /// Flags number `n` for a low rated at `rated_at`: the flag runs from the rating's own
+    /// instant (§13), as a restriction's default length does, so a late report gives the
+    /// same deadline.
+    fn flag_number(&mut self, n: u32, rated_at: Instant) {
+        let now = self.clock;
+        let number_name = self.number_address(n);
+        let level = self.limit_level(n) as u32;
+        let deadline = rated_at.plus(self.policy.numbers.flag_for);
+        // The provider reported the limit at instants after the rating, before it arrived
+        // (§10): in its order the flag started from the level before those reports, so one of
+        // them that lowered the limit during the flag was the flag's downgrade, not made
+        // twice; and a report dated at or after the deadline came after the deadline's
+        // downgrade, and its level stands.
+        let reported = if rated_at < now {
+            self.provider_reports_after(n, rated_at)
+        } else {
+            None
+        };
+        if let Some((_, latest)) = reported.filter(|&(_, latest)| latest >= deadline) {
+            debug_assert!(latest <= now);
+            self.effects.push_back(Effect::NumberFlagged {
+                number: number_name.clone(),
+                deadline,
+                at: now,
+            });
+            self.effects.push_back(Effect::NumberFlagCleared {
+                number: number_name,
+                reason: FlagClearReason::Deadline,
+                at: deadline,
+            });
+            return;
+        }
+        self.numbers[n as usize].flagged_until = Some(deadline);
+        self.timers.disarm(TimerKey::NumberFlag(n));
+        self.timers.arm(TimerKey::NumberFlag(n), deadline);
+        self.effects.push_back(Effect::NumberFlagged {
+            number: number_name,
+            deadline,
+            at: now,
+        });
+        // A rating dated before upgrades the engine made, delivered after them: in order the
+        // flag barred them (§6), so they are taken back, and the flag starts from the level
+        // before them.
+        let level = match reported {
+            Some((before, _)) => before as u32,
+            None if rated_at < now => self
+                .take_back_upgrades_after(n, rated_at, now)
+                .map_or(level, |l| l as u32),
+            None => level,
+        };
+        self.numbers[n as usize].limit_level_at_flag = Some(level);
+    }
+
+    /// A rating older than the latest applied, under a flag that a low rating set: in order
+    /// (§6, §13) a low with no recovery between it and the flag's start set the flag, whose
+    /// deadline runs from it (the flag starts again from its instant, and from the level
+    /// then); a recovery rated after the flag's start and before the latest rating, a later
+    /// low, lifted the flag, and that low set it again, its deadline and level from then. The host
+    /// hears `number_flagged` with the new deadline. Before, a late rating changed nothing,
+    /// and the flag's deadline lowered the limit a day late, or days early.
+    fn late_rating_under_flag(&mut self, n: u32, rated_at: Instant, quality: Quality) {
+        let flag_for = self.policy.numbers.flag_for;
+        let state = &self.numbers[n as usize];
+        let Some(deadline) = state.flagged_until else {
+            return;
+        };
+        let flagged_at = deadline.minus(flag_for);
+        let latest = state.quality_event.latest_at();
+        let flag_again_at = match quality {
+            Quality::Low
+                if rated_at < flagged_at && state.recovered_at.is_none_or(|at| at < rated_at) =>
+            {
+                Some(rated_at)
+            }
+            Quality::Medium | Quality::High
+                if flagged_at <= rated_at && state.quality == Quality::Low =>
+            {
+                latest.filter(|&low_at| low_at > rated_at && low_at > flagged_at)
+            }
+            _ => None,
+        };
+        let Some(at) = flag_again_at else {
+            return;
+        };
+        // The flag in force is replaced: its deadline, its level, and its timer.
+        let state = &mut self.numbers[n as usize];
+        state.flagged_until = None;
+        state.limit_level_at_flag = None;
+        self.flag_number(n, at);
     }
 
     pub(crate) fn number_flag_timer(&mut self, n: u32, now: Instant) {
