@@ -1104,7 +1104,30 @@ impl Engine {
         // it replaces was reached, so the limit's history runs forward.
         let since = at.max(self.limits[&owner].level_since).min(self.clock);
         self.change_limit_since(owner, level, LimitChangeReason::Provider, self.clock, since);
+        self.deadline_after_late_report(owner, at);
         Ok(())
+    }
+
+    /// A provider level reported at `at`, during a flag of a number sharing `owner` whose
+    /// deadline has passed since, delivered after it: in order the deadline came after the
+    /// report and lowered the reported level (§6, §13), which it does now, dated at the
+    /// deadline. Before, the late report's level stood past the deadline, above the limit
+    /// the flag left.
+    fn deadline_after_late_report(&mut self, owner: u32, at: Instant) {
+        let expired = self
+            .numbers_sharing(owner)
+            .filter_map(|m| self.numbers[m as usize].expired_flag)
+            .filter(|x| x.flagged_at <= at && at < x.deadline && x.deadline <= self.clock)
+            .max_by_key(|x| x.deadline);
+        let Some(x) = expired else {
+            return;
+        };
+        let found = self.limits[&owner].level;
+        let lowered = self.flag_deadline_level(x.level_at_flag, found);
+        if lowered < found {
+            let deadline = x.deadline.max(self.limits[&owner].level_since);
+            self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
+        }
     }
 
     /// Records `level`, reported by the provider for `owner` at `at` (and admitted: no later

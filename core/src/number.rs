@@ -99,6 +99,12 @@ pub(crate) struct NumberState {
     /// The provider's id for the number (Meta `phone_number_id`).
     #[serde(default)]
     pub phone_number_id: Option<String>,
+    /// The latest flag whose deadline passed, while no recovery rated before that deadline
+    /// arrived since: a provider limit report dated during it, delivered after the deadline,
+    /// is followed by the deadline's downgrade again, as in order (§6, §13). Absent from
+    /// snapshots of before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_flag: Option<ExpiredFlag>,
     /// When the latest recovery (a medium or high rating) was rated, whenever it arrived: a
     /// late low before it set no flag in force (§6, §13). Absent from snapshots of before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +119,19 @@ pub(crate) struct NumberState {
     /// scope is not taken as older than a newer report of the other.
     #[serde(default, skip_serializing_if = "RestrictionOrder::is_unset")]
     pub restriction_event: RestrictionOrder,
+}
+
+/// A number's flag that ran to its deadline (see [`NumberState::expired_flag`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExpiredFlag {
+    /// When the flag started.
+    pub flagged_at: crate::time::Instant,
+    /// Its deadline.
+    pub deadline: crate::time::Instant,
+    /// The level the flag started from (see [`NumberState::limit_level_at_flag`]), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_at_flag: Option<u32>,
 }
 
 /// A flag deadline's downgrade of the limit a number sends under, as it can be taken back.
@@ -158,6 +177,20 @@ impl NumberState {
                 return Err(format!(
                     "has a downgrade from level {}, not a level of the policy's {levels_len}",
                     d.level_before
+                ));
+            }
+        }
+        if let Some(x) = self.expired_flag {
+            if x.flagged_at >= x.deadline {
+                return Err(format!(
+                    "has an expired flag from {} to {}, not after it",
+                    x.flagged_at, x.deadline
+                ));
+            }
+            if x.level_at_flag.is_some_and(|l| l as usize >= levels_len) {
+                return Err(format!(
+                    "has an expired flag from level {:?}, not a level of the policy's {levels_len}",
+                    x.level_at_flag
                 ));
             }
         }

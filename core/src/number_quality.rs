@@ -18,7 +18,7 @@ use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
-use crate::number::{Channel, FlagDowngrade, Restriction, RestrictionScope};
+use crate::number::{Channel, ExpiredFlag, FlagDowngrade, Restriction, RestrictionScope};
 use crate::provider_order::Arrival;
 use crate::template::Quality;
 use crate::time::Instant;
@@ -108,6 +108,11 @@ impl Engine {
             // A recovery before the flag's deadline, arriving after the engine lowered the
             // limit at it: in time, the flag was lifted with the limit unchanged (§6, §13).
             (Quality::Medium | Quality::High, None) => {
+                // In order it lifted that flag: it expired at no deadline.
+                let state = &mut self.numbers[n as usize];
+                if state.expired_flag.is_some_and(|x| e.at < x.deadline) {
+                    state.expired_flag = None;
+                }
                 if let Some(d) = within_lowered_flag {
                     self.take_back_flag_downgrade(n, d, now);
                 }
@@ -224,6 +229,11 @@ impl Engine {
         }
         self.numbers[n as usize].flagged_until = None;
         let level_at_flag = self.numbers[n as usize].limit_level_at_flag.take();
+        self.numbers[n as usize].expired_flag = Some(ExpiredFlag {
+            flagged_at: deadline.minus(self.policy.numbers.flag_for),
+            deadline,
+            level_at_flag,
+        });
         self.effects.push_back(Effect::NumberFlagCleared {
             number: self.number_address(n),
             reason: FlagClearReason::Deadline,
