@@ -552,11 +552,13 @@ impl Engine {
     }
 
     /// The provider priced a send recorded at `sent_at` with `billing`: if it opened the
-    /// conversation's free entry point and the provider's pricing says it was no free entry
-    /// point (`regular`, `free_customer_service`; not `free_entry_point` nor category
-    /// `referral_conversion`), the contact was not eligible (a click from a desktop or the
-    /// web, which the referral does not tell): the window is taken back, and no later
-    /// answer opens one (facts §2.6: only the status confirms eligibility).
+    /// conversation's free entry point (or would have, had it not failed) and the provider's
+    /// pricing says it was no free entry point (`regular`, `free_customer_service`; not
+    /// `free_entry_point` nor category `referral_conversion`), the contact was not eligible (a
+    /// click from a desktop or the web, which the referral does not tell): the window is
+    /// taken back, and no later answer in that answer period opens one (facts §2.6: only the
+    /// status confirms eligibility), whichever order the status and the failure, or a newer
+    /// referral, arrive in.
     pub(crate) fn entry_point_priced(
         &mut self,
         conv: u32,
@@ -575,8 +577,42 @@ impl Engine {
         if confirms || !denies {
             return;
         }
-        if let Some(state) = self.opened_entry_point(conv, billing, sent_at) {
+        let pricing_policy = &self.policy.pricing;
+        let (Some(length), reply_within) = (
+            pricing_policy.free_entry_point,
+            pricing_policy.free_entry_point_reply_within,
+        ) else {
+            return;
+        };
+        if *billing
+            != (Billing::Free {
+                why: FreeReason::FreeEntryPoint,
+            })
+        {
+            return;
+        }
+        let Some(state) = self.billing.get_mut(&conv) else {
+            return;
+        };
+        // Judged by the send itself, not by the window still standing as it opened it: its
+        // failure may have taken its window back before this status arrived (the answer
+        // period then had to go too), and a later answer may have opened another. A send
+        // inside a window an earlier answer opened is left alone, as before.
+        let window_start = state.entry_point_until.map(|until| until.minus(length));
+        if window_start.is_some_and(|start| start < sent_at) {
+            return;
+        }
+        // The answer period this send answered, unless a referral after the send (a new
+        // click, delivered before this late status) replaced it.
+        let same_period = state
+            .entry_point_answer_by
+            .is_some_and(|by| by <= sent_at.plus(reply_within));
+        // The window this send opened, or one a later answer in the same period opened after
+        // this send's failure took its own back (in order, none would have).
+        if window_start.is_some_and(|start| start == sent_at || same_period) {
             state.entry_point_until = None;
+        }
+        if same_period {
             state.entry_point_answer_by = None;
         }
     }
