@@ -347,9 +347,14 @@ impl Engine {
         }
     }
 
-    /// The numbers that send under `owner`'s limit (one, or a business's numbers).
+    /// The numbers that send under `owner`'s limit (one, or a business's numbers, from its
+    /// own list rather than a walk of the engine's numbers).
     pub(crate) fn numbers_sharing(&self, owner: u32) -> impl Iterator<Item = u32> + '_ {
-        (0..self.numbers.len() as u32).filter(move |&n| self.limit_owner(n) == owner)
+        let (one, business): (Option<u32>, &[u32]) = match self.policy.limits.scope {
+            LimitScope::Number => (Some(owner), &[]),
+            LimitScope::Business => (None, &self.businesses[owner as usize].numbers),
+        };
+        one.into_iter().chain(business.iter().copied())
     }
 
     fn owner_name(&self, owner: u32) -> String {
@@ -1137,10 +1142,7 @@ impl Engine {
     /// instant, in either order.
     fn record_flag_start_level(&mut self, owner: u32, level: usize, at: Instant) {
         let flag_for = self.policy.numbers.flag_for;
-        for n in 0..self.numbers.len() as u32 {
-            if self.limit_owner(n) != owner {
-                continue;
-            }
+        for n in self.numbers_sharing(owner).collect::<Vec<_>>() {
             let state = &mut self.numbers[n as usize];
             if state
                 .flagged_until
