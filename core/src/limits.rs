@@ -1121,17 +1121,37 @@ impl Engine {
     fn deadline_after_late_report(&mut self, owner: u32, at: Instant) {
         let expired = self
             .numbers_sharing(owner)
-            .filter_map(|m| self.numbers[m as usize].expired_flag)
-            .filter(|x| x.flagged_at <= at && at < x.deadline && x.deadline <= self.clock)
-            .max_by_key(|x| x.deadline);
-        let Some(x) = expired else {
+            .filter_map(|m| Some((m, self.numbers[m as usize].expired_flag?)))
+            .filter(|(_, x)| x.flagged_at <= at && at < x.deadline && x.deadline <= self.clock)
+            .max_by_key(|(_, x)| x.deadline);
+        let Some((m, x)) = expired else {
             return;
         };
-        let found = self.limits[&owner].level;
+        let (found, since) = (self.limits[&owner].level, self.limits[&owner].level_since);
         let lowered = self.flag_deadline_level(x.level_at_flag, found);
-        if lowered < found {
-            let deadline = x.deadline.max(self.limits[&owner].level_since);
-            self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
+        if lowered >= found {
+            return;
+        }
+        let deadline = x.deadline.max(since);
+        self.change_limit(owner, lowered, LimitChangeReason::Downgrade, deadline);
+        // Kept as the deadline's own downgrade is, so that a recovery rated before the
+        // deadline, delivered after this, takes it back (in order it lifted the flag).
+        self.numbers[m as usize].downgraded_at_deadline = Some(FlagDowngrade {
+            at: deadline,
+            level_before: found as u32,
+            since_before: since,
+        });
+        // A flag that started after that deadline started from the level it left, not from
+        // the reported one (`record_flag_start_level` took the report as its start).
+        for n in self.numbers_sharing(owner).collect::<Vec<_>>() {
+            let state = &mut self.numbers[n as usize];
+            let started_after = state
+                .flagged_until
+                .is_some_and(|until| until.minus(self.policy.numbers.flag_for) >= x.deadline);
+            if started_after {
+                state.limit_level_at_flag =
+                    state.limit_level_at_flag.map(|l| l.min(lowered as u32));
+            }
         }
     }
 

@@ -197,8 +197,12 @@ impl Engine {
         let flagged_at = deadline.minus(flag_for);
         let latest = state.quality_event.latest_at();
         let flag_again_at = match quality {
+            // No recovery since it, and no flag that ran out since it (in order the low fell
+            // inside that flag and changed nothing).
             Quality::Low
-                if rated_at < flagged_at && state.recovered_at.is_none_or(|at| at < rated_at) =>
+                if rated_at < flagged_at
+                    && state.recovered_at.is_none_or(|at| at < rated_at)
+                    && state.expired_flag.is_none_or(|x| x.deadline <= rated_at) =>
             {
                 Some(rated_at)
             }
