@@ -149,8 +149,22 @@ pub(crate) struct FlagDowngrade {
 impl NumberState {
     /// A stored number is one `register_number` could have made (restore and import): a
     /// positive idle timeout, ids within their bounds, and its flag whole (a level of the
-    /// policy's `levels_len` kept only while flagged, which the deadline lowers from).
-    pub(crate) fn check_saved(&self, levels_len: usize) -> Result<(), String> {
+    /// policy's `levels_len` kept only while flagged, which the deadline lowers from), its
+    /// recovery and expired flag no later than the saved `clock`.
+    pub(crate) fn check_saved(&self, levels_len: usize, clock: Instant) -> Result<(), String> {
+        // Both are dated by inputs the engine applied, at or before its clock: one after it
+        // would stop every late rating before it from moving a flag.
+        if let Some(at) = self.recovered_at.filter(|&at| at > clock) {
+            return Err(format!(
+                "has a recovery at {at}, after the state's clock {clock}"
+            ));
+        }
+        if let Some(x) = self.expired_flag.filter(|x| x.deadline > clock) {
+            return Err(format!(
+                "has a flag that ran out at {}, after the state's clock {clock}",
+                x.deadline
+            ));
+        }
         if self.idle_timeout == Some(crate::time::Duration::ZERO) {
             return Err("has an idle_timeout of zero".into());
         }

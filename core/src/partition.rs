@@ -668,7 +668,7 @@ impl Engine {
             if n.business != 0 {
                 return Err(corrupt("a number names another business"));
             }
-            n.check_saved(x.policy.limits.levels.len())
+            n.check_saved(x.policy.limits.levels.len(), x.clock)
                 .map_err(|problem| corrupt(format!("a number {problem}")))?;
             let text = number_text(n.address, &x.interned)
                 .ok_or_else(|| corrupt("a number refers to an unknown interned id"))?;

@@ -713,7 +713,7 @@ impl Engine {
             if engine.number_index.insert(n.address, i as u32).is_some() {
                 return Err(corrupt(format!("number {i} appears twice")));
             }
-            n.check_saved(engine.policy.limits.levels.len())
+            n.check_saved(engine.policy.limits.levels.len(), s.clock)
                 .map_err(|problem| corrupt(format!("number {i} {problem}")))?;
             if let Some(id) = &n.phone_number_id {
                 if engine

@@ -755,6 +755,48 @@ fn a_flag_level_must_be_a_level_of_a_flagged_number() {
     );
 }
 
+/// A number's latest recovery and its expired flag are dated by inputs applied, no later
+/// than the state's clock (one after it would stop every late rating before it from moving
+/// a flag), and an expired flag starts before its deadline.
+#[test]
+fn a_numbers_recovery_and_expired_flag_are_not_after_the_clock() {
+    let mut engine = small_engine();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"number_quality","at":"2026-11-02T09:30:00Z","number":"+15550001111","quality":"low"}"#,
+            r#"{"type":"tick","at":"2026-11-09T10:00:00Z"}"#,
+            r#"{"type":"number_quality","at":"2026-11-09T11:00:00Z","number":"+15550001111","quality":"high"}"#,
+        ],
+    );
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    let number = &body["numbers"][0];
+    assert_eq!(number["recovered_at"], "2026-11-09T11:00:00Z", "{number}");
+    assert_eq!(
+        number["expired_flag"]["deadline"], "2026-11-09T09:30:00Z",
+        "{number}"
+    );
+    let mut forged = body.clone();
+    forged["numbers"][0]["recovered_at"] = "2026-12-01T00:00:00Z".into();
+    let message = restore_refusal(&forged.to_string());
+    assert!(
+        message
+            .contains("number 0 has a recovery at 2026-12-01T00:00:00Z, after the state's clock"),
+        "{message}"
+    );
+    let mut forged = body.clone();
+    forged["numbers"][0]["expired_flag"]["deadline"] = "2026-12-01T00:00:00Z".into();
+    let message = restore_refusal(&forged.to_string());
+    assert!(
+        message.contains("has a flag that ran out at 2026-12-01T00:00:00Z"),
+        "{message}"
+    );
+    let mut forged = body;
+    forged["numbers"][0]["expired_flag"]["flagged_at"] = "2026-11-09T09:30:00Z".into();
+    let message = restore_refusal(&forged.to_string());
+    assert!(message.contains("has an expired flag from"), "{message}");
+}
+
 /// Addresses a restore checks as an import does: a messaging limit's contacts name interned
 /// ids the body has, and a number's packed address is a phone number. Restored, either
 /// made an engine whose business export no engine imports.
