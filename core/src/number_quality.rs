@@ -58,10 +58,14 @@ impl Engine {
         self.handle_timeout(e.at);
         let recovery = matches!(e.quality, Quality::Medium | Quality::High);
         let state = &mut self.numbers[n as usize];
-        if recovery {
+        let arrival = state.quality_event.arrival(e.at, &e.quality);
+        // A recovery that stands, or came before the latest rating: not one that lost to
+        // another rating of its own instant (which stands in its place).
+        let lost_a_tie = arrival == Arrival::Older && state.quality_event.latest_at() == Some(e.at);
+        if recovery && !lost_a_tie {
             state.recovered_at = state.recovered_at.max(Some(e.at));
         }
-        match state.quality_event.arrival(e.at, &e.quality) {
+        match arrival {
             Arrival::New => {}
             Arrival::Repeat => return Ok(()), // the same report again (§10)
             // Older than the latest rating: the latest holds the quality, but a low or a
