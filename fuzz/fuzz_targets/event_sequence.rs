@@ -136,6 +136,14 @@ enum Action {
     },
     /// Any line at all.
     Raw(String),
+    /// A delivery status of a send recorded with a key (its `message_id` is `m` and the
+    /// key's digit), naming the recipient by a user id beside the contact, or not.
+    Status {
+        message: u8,
+        status: u8,
+        user_id: Option<u8>,
+        failed_with: Option<u16>,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -182,6 +190,7 @@ fn line(step: &Step, at: i64) -> String {
                                "message": message(m), "force": force});
             if let Some(k) = key {
                 v["idempotency_key"] = json!(format!("k{}", k % 4));
+                v["message_id"] = json!(format!("m{}", k % 4));
             }
             v
         }
@@ -280,6 +289,24 @@ fn line(step: &Step, at: i64) -> String {
             }
         },
         Action::Raw(text) => return text.clone(),
+        Action::Status {
+            message,
+            status,
+            user_id,
+            failed_with,
+        } => {
+            let status = pick(&["sent", "delivered", "read", "failed"], *status);
+            let mut v = json!({"type": "message_status", "at": at, "number": number,
+                               "contact": contact, "message_id": format!("m{}", message % 4),
+                               "status": status});
+            if let Some(u) = user_id {
+                v["user_id"] = json!(pick(&["US.1", "US.2", "US 3", "+79110000002"], *u));
+            }
+            if let (Some(code), "failed") = (failed_with, status) {
+                v["errors"] = json!([pick(&[131047, 131049, 131026, 131056, 132015], (*code % 256) as u8)]);
+            }
+            v
+        }
     };
     value.to_string()
 }
