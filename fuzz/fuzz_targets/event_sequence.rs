@@ -268,7 +268,10 @@ fn line(step: &Step, at: i64) -> String {
             // The business's months: set once, so a second zone is refused (and a name that
             // is none, always).
             if let Some(z) = zone {
-                v["timezone"] = json!(pick(&["Asia/Tokyo", "America/New_York", "UTC", "Asia/Tokio"], *z));
+                v["timezone"] = json!(pick(
+                    &["Asia/Tokyo", "America/New_York", "UTC", "Asia/Tokio"],
+                    *z
+                ));
             }
             v
         }
@@ -303,7 +306,10 @@ fn line(step: &Step, at: i64) -> String {
                 v["user_id"] = json!(pick(&["US.1", "US.2", "US 3", "+79110000002"], *u));
             }
             if let (Some(code), "failed") = (failed_with, status) {
-                v["errors"] = json!([pick(&[131047, 131049, 131026, 131056, 132015], (*code % 256) as u8)]);
+                v["errors"] = json!([pick(
+                    &[131047, 131049, 131026, 131056, 132015],
+                    (*code % 256) as u8
+                )]);
             }
             v
         }

@@ -76,10 +76,16 @@ fuzz_target!(|data: &[u8]| {
     assert!(!lines.is_empty(), "an answer for every body");
     let refused_whole = lines.len() == 1 && lines[0].starts_with(r#"{"type":"error""#);
     if refused_whole {
-        assert!(engine.snapshot() == before, "a body refused whole changed the state");
+        assert!(
+            engine.snapshot() == before,
+            "a body refused whole changed the state"
+        );
     }
     let from_shards = reader.handle_json_sharded(&sharded(), data, received);
-    assert_eq!(from_shards, lines, "the sharded engine answers as one engine");
+    assert_eq!(
+        from_shards, lines,
+        "the sharded engine answers as one engine"
+    );
     let snapshot = engine.snapshot();
     let restored = Engine::restore(&snapshot).expect("the state a body leaves restores");
     assert!(restored.snapshot() == snapshot, "restore(snapshot) differs");
