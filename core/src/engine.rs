@@ -863,14 +863,13 @@ impl Engine {
 
     /// Whether `number`'s business has anything under the contact key `key` itself: a
     /// consent record, or a conversation with `number` or another of its numbers (looked
-    /// for last: a walk over every number).
+    /// for last: a walk over the business's numbers).
     fn knows_contact(&self, number: u32, key: AddressKey) -> bool {
         let business = self.numbers[number as usize].business;
         self.consents.contains_key(&(business, key))
             || self.conversation_idx(number, key).is_some()
-            || (self.numbers.iter().enumerate()).any(|(n, other)| {
-                other.business == business && self.conversation_idx(n as u32, key).is_some()
-            })
+            || (self.businesses[business as usize].numbers.iter())
+                .any(|&n| self.conversation_idx(n, key).is_some())
     }
 
     /// Learns from a payload naming a contact by both that the phone number `phone` and the
