@@ -694,10 +694,9 @@ impl Engine {
     fn all_sharing(&self, owner: u32, ok: impl Fn(&crate::number::NumberState) -> bool) -> bool {
         match self.policy.limits.scope {
             LimitScope::Number => ok(&self.numbers[owner as usize]),
-            LimitScope::Business => self
-                .numbers
-                .iter()
-                .filter(|n| n.business == owner && n.channel.has_service_window())
+            LimitScope::Business => (self.businesses[owner as usize].numbers.iter())
+                .map(|&n| &self.numbers[n as usize])
+                .filter(|n| n.channel.has_service_window())
                 .all(ok),
         }
     }
