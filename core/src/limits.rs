@@ -1121,7 +1121,10 @@ impl Engine {
         let expired = self
             .numbers_sharing(owner)
             .filter_map(|m| Some((m, self.numbers[m as usize].expired_flag?)))
-            .filter(|(_, x)| x.flagged_at <= at && at < x.deadline && x.deadline <= self.clock)
+            .filter(|(_, x)| {
+                let flagged_at = x.deadline.minus(self.policy.numbers.flag_for);
+                flagged_at <= at && at < x.deadline && x.deadline <= self.clock
+            })
             .max_by_key(|(_, x)| x.deadline);
         let Some((m, x)) = expired else {
             return;

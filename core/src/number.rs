@@ -121,12 +121,11 @@ pub(crate) struct NumberState {
     pub restriction_event: RestrictionOrder,
 }
 
-/// A number's flag that ran to its deadline (see [`NumberState::expired_flag`]).
+/// A number's flag that ran to its deadline (see [`NumberState::expired_flag`]). It started
+/// the policy's `numbers.flag_for` before its deadline, as every number flag does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExpiredFlag {
-    /// When the flag started.
-    pub flagged_at: crate::time::Instant,
     /// Its deadline.
     pub deadline: crate::time::Instant,
     /// The level the flag started from (see [`NumberState::limit_level_at_flag`]), if known.
@@ -195,12 +194,6 @@ impl NumberState {
             }
         }
         if let Some(x) = self.expired_flag {
-            if x.flagged_at >= x.deadline {
-                return Err(format!(
-                    "has an expired flag from {} to {}, not after it",
-                    x.flagged_at, x.deadline
-                ));
-            }
             if x.level_at_flag.is_some_and(|l| l as usize >= levels_len) {
                 return Err(format!(
                     "has an expired flag from level {:?}, not a level of the policy's {levels_len}",

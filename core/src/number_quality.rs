@@ -238,7 +238,6 @@ impl Engine {
         self.numbers[n as usize].flagged_until = None;
         let level_at_flag = self.numbers[n as usize].limit_level_at_flag.take();
         self.numbers[n as usize].expired_flag = Some(ExpiredFlag {
-            flagged_at: deadline.minus(self.policy.numbers.flag_for),
             deadline,
             level_at_flag,
         });

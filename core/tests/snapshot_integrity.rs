@@ -757,7 +757,7 @@ fn a_flag_level_must_be_a_level_of_a_flagged_number() {
 
 /// A number's latest recovery and its expired flag are dated by inputs applied, no later
 /// than the state's clock (one after it would stop every late rating before it from moving
-/// a flag), and an expired flag starts before its deadline.
+/// a flag), and an expired flag's level is one of the policy's.
 #[test]
 fn a_numbers_recovery_and_expired_flag_are_not_after_the_clock() {
     let mut engine = small_engine();
@@ -792,9 +792,12 @@ fn a_numbers_recovery_and_expired_flag_are_not_after_the_clock() {
         "{message}"
     );
     let mut forged = body;
-    forged["numbers"][0]["expired_flag"]["flagged_at"] = "2026-11-09T09:30:00Z".into();
+    forged["numbers"][0]["expired_flag"]["level_at_flag"] = 9.into();
     let message = restore_refusal(&forged.to_string());
-    assert!(message.contains("has an expired flag from"), "{message}");
+    assert!(
+        message.contains("has an expired flag from level Some(9), not a level of the policy's 5"),
+        "{message}"
+    );
 }
 
 /// Addresses a restore checks as an import does: a messaging limit's contacts name interned
