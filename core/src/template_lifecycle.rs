@@ -580,13 +580,25 @@ impl Engine {
     /// later: one that has passed disables it in this input's output (`fire_passed`).
     fn flag_from(&mut self, t: u32, low_at: Instant, now: Instant) {
         let deadline = low_at.plus(self.policy.templates.flag_for);
-        let template = &mut self.templates[t as usize];
-        let to = TemplateStatus::Flagged;
-        let was_flagged = template.status == to;
-        self.set_status_for_rating(t, to, Some(deadline), low_at, now);
-        if was_flagged {
+        self.set_end_for_rating(t, TemplateStatus::Flagged, deadline, low_at, now);
+    }
+
+    /// [`Engine::set_status_for_rating`] to a status with an end (a flag, a pause), telling
+    /// the host even when the status stays and only its end moves (`flagged` → `flagged`,
+    /// `paused` → `paused` with the new end).
+    fn set_end_for_rating(
+        &mut self,
+        t: u32,
+        to: TemplateStatus,
+        until: Instant,
+        rated_at: Instant,
+        now: Instant,
+    ) {
+        let same_status = self.templates[t as usize].status == to;
+        self.set_status_for_rating(t, to, Some(until), rated_at, now);
+        if same_status {
             let reason = TemplateChangeReason::Quality;
-            self.push_status_changed(t, to, Some(deadline), reason, now);
+            self.push_status_changed(t, to, Some(until), reason, now);
         }
     }
 
@@ -665,14 +677,8 @@ impl Engine {
                 pause.1 = end;
             }
         }
-        let was_paused = template.status == TemplateStatus::Paused;
         if end > now && status_is_its_pause {
-            self.set_status_for_rating(t, TemplateStatus::Paused, Some(end), start, now);
-            // The same status, a new end: the host hears `paused` → `paused` with it.
-            if was_paused {
-                let reason = TemplateChangeReason::Quality;
-                self.push_status_changed(t, TemplateStatus::Paused, Some(end), reason, now);
-            }
+            self.set_end_for_rating(t, TemplateStatus::Paused, end, start, now);
         }
     }
 
