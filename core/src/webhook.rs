@@ -792,12 +792,12 @@ impl Parser<'_> {
     /// `recipient_user_id` of a status) when Meta gives it beside their phone number (`from`,
     /// `recipient_id`): the contact's other name, which the engine learns (facts §1.3). One
     /// that is not a user id (not a string, or text the engine would refuse) is said so, and
-    /// the item applies without it.
+    /// the `item` (a message, a status) applies without it.
     fn user_id_beside_phone(
         &mut self,
         object: &serde_json::Map<String, Value>,
         path: &str,
-        [phone_key, user_id_key]: [&str; 2],
+        [phone_key, user_id_key, item]: [&str; 3],
     ) -> Option<String> {
         let has_phone = object
             .get(phone_key)
@@ -812,11 +812,6 @@ impl Parser<'_> {
             }
             None | Some(Value::Null) | Some(Value::String(_)) => return None,
             Some(_) => "expected a string".to_owned(),
-        };
-        let item = if phone_key == "from" {
-            "message"
-        } else {
-            "status"
         };
         self.unrecognized(
             &join(path, user_id_key),
@@ -1227,7 +1222,7 @@ impl Parser<'_> {
             size: None,
             referral: object.get("referral").is_some_and(Value::is_object),
             message_id: Some(str_at(object, path, "id")?.to_owned()),
-            user_id: self.user_id_beside_phone(object, path, ["from", "from_user_id"]),
+            user_id: self.user_id_beside_phone(object, path, ["from", "from_user_id", "message"]),
         });
         // Meta's referral is an object (the ad or post clicked); anything else is not one,
         // and is said so rather than read silently as no referral.
@@ -1288,8 +1283,11 @@ impl Parser<'_> {
         let at = timestamp(object, path, entry_at)?;
         let contact = contact_at(object, path, "recipient_id", "recipient_user_id")?;
         let message_id = self.status_message_id(object, path, number)?;
-        let user_id =
-            self.user_id_beside_phone(object, path, ["recipient_id", "recipient_user_id"]);
+        let user_id = self.user_id_beside_phone(
+            object,
+            path,
+            ["recipient_id", "recipient_user_id", "status"],
+        );
         let listed = match object.get("errors") {
             None | Some(Value::Null) => &[][..],
             Some(Value::Array(listed)) => listed.as_slice(),
@@ -1461,7 +1459,11 @@ impl Parser<'_> {
                     size: None,
                     referral: false,
                     message_id: Some(str_at(object, &path, "id")?.to_owned()),
-                    user_id: self.user_id_beside_phone(object, &path, ["from", "from_user_id"]),
+                    user_id: self.user_id_beside_phone(
+                        object,
+                        &path,
+                        ["from", "from_user_id", "message"],
+                    ),
                 })))
             })();
             match parsed {
