@@ -126,4 +126,4 @@ pub use number::{Channel, NumberCounters};
 pub use policy::Policy;
 pub use send::{SendRequestRef, SendToRef};
 pub use template::{Quality, TemplateCategory, TemplateStatus};
-pub use time::{Duration, Instant, TimeZone};
+pub use time::{Duration, DurationError, Instant, TimeZone};

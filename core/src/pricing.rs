@@ -48,13 +48,9 @@ impl Amount {
     /// the largest amount held (`9223372036854.775807`). Costs are read back with it: a
     /// month's cost sums its prices up to that top, so every amount `Display` writes must
     /// parse (in rupiah a month of 16,000 marketing templates costs 9.4 million).
-    pub fn parse(text: &str) -> Result<Amount, String> {
-        let bad = || {
-            format!(
-                "expected a decimal amount like \"0.0250\" (at most 6 decimals, at most \
-                 {}), got {text:?}",
-                Amount(i64::MAX)
-            )
+    pub fn parse(text: &str) -> Result<Amount, AmountError> {
+        let bad = || AmountError {
+            text: crate::error::quoted(text),
         };
         let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
         if whole.is_empty()
@@ -81,6 +77,26 @@ impl Amount {
     pub fn plus(self, other: Amount) -> Amount {
         Amount(self.0.saturating_add(other.0))
     }
+}
+
+impl std::str::FromStr for Amount {
+    type Err = AmountError;
+    fn from_str(text: &str) -> Result<Amount, AmountError> {
+        Amount::parse(text)
+    }
+}
+
+/// A text that is not an [`Amount`]: not a non-negative decimal, more than 6 decimals, or
+/// more than the largest amount held.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "expected a decimal amount like \"0.0250\" (at most 6 decimals, at most {}), got {:?}",
+    Amount(i64::MAX),
+    .text
+)]
+pub struct AmountError {
+    /// The text given, as errors quote it (a long one cut after 64 characters).
+    pub text: String,
 }
 
 impl fmt::Display for Amount {

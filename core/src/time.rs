@@ -765,13 +765,11 @@ impl Duration {
     }
     /// From milliseconds, refusing a length outside `0..=MAX_DURATION_MS` (where
     /// [`Duration::from_millis`] clamps), for lengths a host gives.
-    pub fn try_from_millis(ms: i64) -> Result<Duration, String> {
+    pub fn try_from_millis(ms: i64) -> Result<Duration, DurationError> {
         if (0..=MAX_DURATION_MS).contains(&ms) {
             Ok(Duration(ms))
         } else {
-            Err(format!(
-                "duration {ms} ms is outside 0..={MAX_DURATION_MS} ms (0 to {MAX_DURATION_DAYS} days)"
-            ))
+            Err(DurationError::MillisOutOfRange { ms })
         }
     }
     /// From seconds (clamped as [`Duration::from_millis`]).
@@ -795,43 +793,29 @@ impl Duration {
         self.0
     }
 
-    /// Parses `"24h"`, `"10m"`, `"7d"`, `"90s"`, `"250ms"` or a bare number of milliseconds.
-    pub fn parse(text: &str) -> Result<Duration, String> {
+    /// Parses `"24h"`, `"10m"`, `"7d"`, `"90s"`, `"250ms"` or a bare number of milliseconds
+    /// (also `str::parse::<Duration>()`).
+    pub fn parse(text: &str) -> Result<Duration, DurationError> {
         let text = text.trim();
         let split = text
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
-        let too_long = || {
-            format!(
-                "duration {:?} is longer than the maximum, {MAX_DURATION_DAYS}d (100 years of 366 days)",
-                crate::error::quoted(text)
-            )
-        };
+        // Errors keep the text as they quote it: a long one cut short.
+        let text_owned = || crate::error::quoted(text);
         // Say what is wrong with the common near misses before the general form.
         if text.starts_with('-') {
-            return Err(format!(
-                "duration {:?} is negative; durations are 0 or more",
-                crate::error::quoted(text)
-            ));
+            return Err(DurationError::Negative { text: text_owned() });
         }
         if !digits.is_empty() && unit.starts_with(['.', ',']) {
-            return Err(format!(
-                "duration {:?} has a fraction; use whole numbers of a smaller unit (\"90m\", \
-                 not \"1.5h\")",
-                crate::error::quoted(text)
-            ));
+            return Err(DurationError::Fraction { text: text_owned() });
         }
+        let too_long = || DurationError::TooLong { text: text_owned() };
         let value: i64 = match digits.parse() {
             Ok(value) => value,
             // All digits, too many for a number: longer than any duration.
             Err(_) if !digits.is_empty() => return Err(too_long()),
-            Err(_) => {
-                return Err(format!(
-                    "expected a duration like \"24h\", \"10m\" or \"7d\", got {:?}",
-                    crate::error::quoted(text)
-                ))
-            }
+            Err(_) => return Err(DurationError::NotADuration { text: text_owned() }),
         };
         let unit_ms = match unit {
             "" | "ms" => 1,
@@ -840,11 +824,10 @@ impl Duration {
             "h" => 3_600_000,
             "d" => 86_400_000,
             other => {
-                return Err(format!(
-                    "unknown duration unit {:?} in {:?} (use ms, s, m, h or d, with no space)",
-                    crate::error::quoted(other),
-                    crate::error::quoted(text)
-                ))
+                return Err(DurationError::UnknownUnit {
+                    unit: crate::error::quoted(other),
+                    text: text_owned(),
+                })
             }
         };
         let ms = value
@@ -853,6 +836,74 @@ impl Duration {
             .ok_or_else(too_long)?;
         Ok(Duration(ms))
     }
+}
+
+impl std::str::FromStr for Duration {
+    type Err = DurationError;
+    fn from_str(text: &str) -> Result<Duration, DurationError> {
+        Duration::parse(text)
+    }
+}
+
+/// Why a text or a number of milliseconds is not a [`Duration`]: each names the text given
+/// and the limit it broke. The wire and the bindings report it inside their own error (an
+/// invalid event or policy), with the same words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// Below zero: durations are 0 or more.
+    #[error("duration {:?} is negative; durations are 0 or more", .text)]
+    Negative {
+        /// The text given, as errors quote it (a long one cut after 64 characters).
+        text: String,
+    },
+    /// A fractional count (`1.5h`): durations are whole numbers of their unit.
+    #[error(
+        "duration {:?} has a fraction; use whole numbers of a smaller unit (\"90m\", not \"1.5h\")",
+        .text
+    )]
+    Fraction {
+        /// The text given, as errors quote it (a long one cut after 64 characters).
+        text: String,
+    },
+    /// Longer than [`MAX_DURATION_MS`] (100 years of 366 days).
+    #[error(
+        "duration {:?} is longer than the maximum, {MAX_DURATION_DAYS}d (100 years of 366 days)",
+        .text
+    )]
+    TooLong {
+        /// The text given, as errors quote it (a long one cut after 64 characters).
+        text: String,
+    },
+    /// A unit other than `ms`, `s`, `m`, `h` or `d`, or a space before it.
+    #[error(
+        "unknown duration unit {:?} in {:?} (use ms, s, m, h or d, with no space)",
+        .unit,
+        .text
+    )]
+    UnknownUnit {
+        /// What followed the digits.
+        unit: String,
+        /// The text given, as errors quote it (a long one cut after 64 characters).
+        text: String,
+    },
+    /// No count at all.
+    #[error(
+        "expected a duration like \"24h\", \"10m\" or \"7d\", got {:?}",
+        .text
+    )]
+    NotADuration {
+        /// The text given, as errors quote it (a long one cut after 64 characters).
+        text: String,
+    },
+    /// A number of milliseconds outside `0..=`[`MAX_DURATION_MS`].
+    #[error(
+        "duration {ms} ms is outside 0..={MAX_DURATION_MS} ms (0 to {MAX_DURATION_DAYS} days)"
+    )]
+    MillisOutOfRange {
+        /// The milliseconds given.
+        ms: i64,
+    },
 }
 
 impl fmt::Debug for Duration {
@@ -990,7 +1041,7 @@ mod tests {
 
     #[test]
     fn near_miss_durations_say_what_is_wrong() {
-        let problem = |text: &str| Duration::parse(text).unwrap_err();
+        let problem = |text: &str| Duration::parse(text).unwrap_err().to_string();
         assert!(problem("-1h").contains("is negative"), "{}", problem("-1h"));
         assert!(
             problem("1.5h").contains("has a fraction"),
@@ -1006,6 +1057,36 @@ mod tests {
         );
         assert!(problem("soon").starts_with("expected a duration like"));
         assert_eq!(Duration::parse("36600d").unwrap().millis(), MAX_DURATION_MS);
+    }
+
+    #[test]
+    fn duration_errors_are_typed_and_keep_the_text_short() {
+        assert_eq!(
+            "1.5h".parse::<Duration>(),
+            Err(DurationError::Fraction {
+                text: "1.5h".into()
+            })
+        );
+        assert_eq!(
+            Duration::parse("10 m"),
+            Err(DurationError::UnknownUnit {
+                unit: " m".into(),
+                text: "10 m".into()
+            })
+        );
+        assert_eq!(
+            Duration::try_from_millis(-1),
+            Err(DurationError::MillisOutOfRange { ms: -1 })
+        );
+        let long = "x".repeat(10_000);
+        let Err(DurationError::NotADuration { text }) = Duration::parse(&long) else {
+            panic!("{long} parsed");
+        };
+        assert_eq!(
+            text.chars().count(),
+            crate::error::QUOTED_CHARS + 1,
+            "{text}"
+        );
     }
 
     /// A host's clock reading and a chrono time give the instant their unix milliseconds
