@@ -156,7 +156,8 @@ class Decision:
         know); None when allowed."""
     @property
     def details(self) -> dict[str, Any]:
-        """The numbers behind a denial (limits, sizes; instants as aware UTC datetimes).
+        """The numbers behind a denial (limits, sizes; instants as aware UTC datetimes,
+        durations as ``timedelta``).
         Empty when allowed. Holds the raw ``"reason"`` only when ``reason`` is OTHER."""
     @property
     def billing(self) -> Optional[Billing]:
@@ -174,7 +175,8 @@ class Decision:
     def initiation(self) -> Optional[dict[str, Any]]:
         """For ``initiate``: the opening template and how many messages are held."""
     def to_dict(self) -> dict[str, Any]:
-        """The decision as a dict of the wire format (instants as aware datetimes)."""
+        """The decision as a dict of the wire format (instants as aware datetimes,
+        durations as ``timedelta``)."""
     def to_json(self) -> str:
         """The decision as one JSON object, as the wire format writes it: the line
         ``handle_json`` returns for it, byte for byte (``"type": "decision"`` first)."""
@@ -192,7 +194,8 @@ class Engine:
     ``TypeError`` naming the argument, a bad value ``InvalidInputError``). Dicts it returns
     mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
     ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,
-    ``*_from``) as aware UTC datetimes. One engine may be shared
+    ``*_from``) as aware UTC datetimes and durations (policy lengths, response
+    times, a denial's ``margin``) as ``timedelta``. One engine may be shared
     by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
     Arguments of raw bytes (``restore``, ``from_business_export``, ``import_business``,
     ``process_bytes``) take any bytes-like object: ``bytes``, ``bytearray``, a C-contiguous

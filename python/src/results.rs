@@ -124,7 +124,8 @@ impl PyDecision {
         from_json(py, field(&self.json, "initiation"))
     }
 
-    /// The decision as a dict of the wire format (instants as datetimes).
+    /// The decision as a dict of the wire format (instants as datetimes, durations as
+    /// timedeltas).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         from_json(py, &self.json)
     }

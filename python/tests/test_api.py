@@ -289,10 +289,11 @@ def test_chat_response_times(engine: convstate.Engine) -> None:
     assert engine.send(NUMBER, CONTACT, text="Hello!", at=utc(2026, 11, 2, 9, 2)).allowed
     answered = engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 2))["chat"]
     assert answered["waiting_since"] is None and answered["responses"] == 1
-    assert answered["response_total"] == "2m"
+    assert answered["response_total"] == timedelta(minutes=2)
     engine.end_chat(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 3), by="agent")
     [ended] = [e for e in engine.effects() if e["effect"] == "chat_ended"]
-    assert ended["responses"] == 1 and ended["response_total"] == "2m"
+    assert ended["responses"] == 1 and ended["response_total"] == timedelta(minutes=2)
+    assert ended["first_response_after"] == timedelta(minutes=2)
     counters = engine.number(NUMBER)["counters"]
     assert (counters["responses"], counters["response_total_ms"]) == (1, 120_000)
 
@@ -376,10 +377,36 @@ def test_snapshot_restore_and_pickle(engine: convstate.Engine) -> None:
     assert engine.clock == utc(2026, 11, 2, 9)
 
 
+def test_durations_in_dicts_are_timedeltas_and_a_policy_dict_reads_back() -> None:
+    for preset in ("classic", "cloud-2025", "cloud-2026-10"):
+        policy = convstate.Engine(policy=preset).policy
+        lengths: list[str] = []
+
+        def walk(value: object, path: str) -> None:
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, f"{path}.{key}")
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(item, f"{path}[{i}]")
+            elif isinstance(value, timedelta):
+                lengths.append(path)
+            else:
+                # A duration the binding's list of duration keys missed stays its wire text.
+                assert not (isinstance(value, str) and re.fullmatch(r"\d+(ms|s|m|h|d)", value)), path
+
+        walk(policy, preset)
+        assert f"{preset}.window.length" in lengths and f"{preset}.numbers.flag_for" in lengths, lengths
+        # The dict given back as overrides is the same policy: a timedelta is read as its
+        # milliseconds.
+        overrides = {key: value for key, value in policy.items() if key != "name"}
+        assert convstate.Engine(policy=preset, policy_overrides=overrides).policy == policy
+
+
 def test_policy_overrides_and_repr() -> None:
     engine = convstate.Engine(policy="classic", policy_overrides={"chat": {"idle_timeout": timedelta(minutes=3)}})
     assert engine.policy["name"] == "classic"
-    assert engine.policy["chat"]["idle_timeout"] == "3m"
+    assert engine.policy["chat"]["idle_timeout"] == timedelta(minutes=3)
     assert repr(engine) == 'Engine(policy="classic", clock=1970-01-01T00:00:00Z, conversations=0)'
     assert convstate.wire_version() >= 1
 
@@ -507,7 +534,7 @@ def test_mappings_and_ordered_iterables_are_read_as_the_stubs_promise(engine: co
     from collections import UserDict, deque
 
     overrides = types.MappingProxyType({"chat": types.MappingProxyType({"idle_timeout": "15m"})})
-    assert convstate.Engine("cloud-2025", policy_overrides=overrides).policy["chat"]["idle_timeout"] == "15m"
+    assert convstate.Engine("cloud-2025", policy_overrides=overrides).policy["chat"]["idle_timeout"] == timedelta(minutes=15)
     engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
     decision = engine.check_send(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1),
                                  message=UserDict({"kind": "text", "text": "hi"}))  # type: ignore[arg-type]

@@ -169,7 +169,7 @@ def test_a_timedelta_of_a_fraction_of_a_millisecond_is_refused_naming_its_field(
 def test_a_timedelta_of_whole_milliseconds_is_taken_exactly() -> None:
     engine = convstate.Engine(policy="classic",
                               policy_overrides={"chat": {"idle_timeout": timedelta(minutes=3, milliseconds=1)}})
-    assert engine.policy["chat"]["idle_timeout"] == "180001ms"
+    assert engine.policy["chat"]["idle_timeout"] == timedelta(minutes=3, milliseconds=1)
 
 
 # --- dict events -------------------------------------------------------------------------
