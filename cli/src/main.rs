@@ -510,6 +510,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         .as_ref()
         .map(|path| (path, replayer.engine.clock()));
     let source_name = input_name(&args.file).to_owned();
+    let mut told_late = false;
     let mut input: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -608,9 +609,23 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
                          this state before is applied a second time",
                         path.display()
                     ));
+                    // The same story as a late line's: told once.
+                    told_late = true;
                 }
                 resumed_clock = None;
             }
+        }
+        if !told_late && replayer.summary.first_late_send_line == Some(line_number) {
+            // Once: a log sorted otherwise than by time (by conversation, say) has many, each
+            // decided at the wrong instant.
+            report(format_args!(
+                "convstate: warning: {source_name}:{line_number}: a send dated before an \
+                 earlier line is decided at that line's instant (the engine's clock), not its \
+                 own: a host decides a send at its now, so the log is not sorted by time; \
+                 sort it by `at` (provider reports may stay late: they are placed by their own \
+                 instants). --summary counts late sends"
+            ));
+            told_late = true;
         }
         if let Err(mut malformed) = fed {
             // The reader learns the input's encoding is at fault, not this line's JSON (the

@@ -60,7 +60,8 @@ impl Replayer {
 
     /// Applies a decoded event; see [`Replayer::feed`].
     pub fn apply(&mut self, event: Event, out: &mut Vec<String>) {
-        let input = self.summary.record_input(&event, &self.engine);
+        let clock = self.engine.clock();
+        let input = (self.summary).record_input(&event, &self.engine, clock, self.line);
         let result = self.engine.handle(event);
         out.push(wire::encode_output(&result));
         match &result {
@@ -102,7 +103,7 @@ impl Replayer {
         for outcome in &outcomes {
             match outcome {
                 WebhookOutcome::Applied { event, effects, .. } => {
-                    self.summary.record_input(event, &self.engine);
+                    (self.summary).record_input(event, &self.engine, received_at, self.line);
                     for effect in effects {
                         self.summary
                             .record_effect(effect, &wire::encode_effect(effect));
@@ -112,7 +113,7 @@ impl Replayer {
                     // An item whose event the engine refused counts among the events, as a
                     // wire line the engine refuses does.
                     if let Some(event) = event {
-                        self.summary.record_input(event, &self.engine);
+                        (self.summary).record_input(event, &self.engine, received_at, self.line);
                     }
                     self.summary.record_rejection(error, self.line)
                 }

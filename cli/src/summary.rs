@@ -129,6 +129,15 @@ pub struct Summary {
     pub last_event_at: Option<Instant>,
     /// Lines that did not decode and were skipped (`--keep-going`).
     pub malformed_lines_skipped: u64,
+    /// Sends, dry runs and initiations dated before the engine's clock when they came
+    /// (before an earlier line's instant): each decided at the clock, not at its own
+    /// instant. A provider's report may come late (the engine places it by its own
+    /// instant), but a host decides a send at its now, which no earlier input passed: a
+    /// late one is a log not sorted by time.
+    pub late_sends: u64,
+    /// The input line of the first of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_late_send_line: Option<u64>,
     /// Events the engine rejected (unknown number, no live chat...), by error code.
     pub rejected_by_error: BTreeMap<String, u64>,
     /// The input line of each error code's first rejection (a webhook's line for its items):
@@ -204,13 +213,30 @@ fn wire_name<T: Serialize>(value: &T) -> String {
 }
 
 impl Summary {
-    /// Counts an input before the engine sees it; `engine` tells whether it is a retry of
-    /// an idempotency key it remembers.
-    pub fn record_input(&mut self, event: &Event, engine: &Engine) -> InputInfo {
+    /// Counts an input read from input line `line` (0: no line) before the engine sees it,
+    /// when its clock was `clock`; `engine` tells whether it is a retry of an idempotency key
+    /// it remembers.
+    pub fn record_input(
+        &mut self,
+        event: &Event,
+        engine: &Engine,
+        clock: Instant,
+        line: u64,
+    ) -> InputInfo {
         let kind = event.type_name();
         self.events += 1;
         bump(&mut self.events_by_type, kind);
         let at = event.at();
+        let decided = matches!(
+            event,
+            Event::Send(_) | Event::CheckSend(_) | Event::Initiate(_)
+        );
+        if decided && at < clock {
+            self.late_sends += 1;
+            if line > 0 {
+                self.first_late_send_line.get_or_insert(line);
+            }
+        }
         self.first_event_at = Some(self.first_event_at.map_or(at, |t| t.min(at)));
         self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
         let (number, key) = match event {
@@ -365,6 +391,18 @@ impl Summary {
         table.detail(&self.events_by_type);
         if self.malformed_lines_skipped > 0 {
             table.row("skipped lines", self.malformed_lines_skipped.to_string());
+        }
+        if self.late_sends > 0 {
+            let first = (self.first_late_send_line)
+                .map(|line| format!("; first on line {line}"))
+                .unwrap_or_default();
+            table.row(
+                "late sends",
+                format!(
+                    "{} (dated before an earlier line, decided at its instant{first})",
+                    self.late_sends
+                ),
+            );
         }
         let items = &self.webhook_items;
         // The table is printed by `--summary`, which writes the output lines only with

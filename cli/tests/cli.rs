@@ -2923,3 +2923,47 @@ fn policy_overrides_longer_than_a_line_are_refused_unread() {
     let output = simulate_with(&format!("@{file}"));
     assert_exit(&output, 0);
 }
+
+/// A log sorted otherwise than by time (by conversation, as a CRM export may be) replays
+/// with each late send decided at the clock: the replay says so once on standard error, and
+/// the summary counts the late sends with the first one's line. A sorted log says nothing;
+/// a late provider report (line 4's inbound) is no late send.
+#[test]
+fn a_log_not_sorted_by_time_is_told_once_and_its_late_sends_counted() {
+    let register = r#"{"type":"register_number","at":"2026-11-01T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#;
+    let talk = |day: u32, contact: u32| {
+        format!(
+            "{{\"type\":\"inbound\",\"at\":\"2026-11-0{day}T09:00:00Z\",\"number\":\"+15550001111\",\"contact\":\"+7911000000{contact}\",\"kind\":\"text\"}}\n\
+             {{\"type\":\"send\",\"at\":\"2026-11-0{day}T09:05:00Z\",\"number\":\"+15550001111\",\"contact\":\"+7911000000{contact}\",\"message\":{{\"kind\":\"text\",\"text\":\"Hi\"}}}}\n"
+        )
+    };
+    let unsorted = format!("{register}\n{}{}", talk(2, 1), talk(1, 2));
+    let output = run_with_stdin(
+        &["replay", "-", "--summary", "--summary-format", "json"],
+        unsorted.as_bytes(),
+    );
+    assert_exit(&output, 0);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["late_sends"], 1, "{summary:#}");
+    assert_eq!(summary["first_late_send_line"], 5, "{summary:#}");
+    // The late reply, five minutes after its contact wrote, was decided at the clock.
+    assert_eq!(summary["sends"]["denied_by_reason"]["window_closed"], 1);
+    let told = stderr(&output);
+    assert_eq!(told.matches("warning").count(), 1, "{told}");
+    assert!(
+        told.contains("<stdin>:5: a send dated before an earlier line"),
+        "{told}"
+    );
+
+    let sorted = format!("{register}\n{}{}", talk(1, 2), talk(2, 1));
+    let output = run_with_stdin(
+        &["replay", "-", "--summary", "--summary-format", "json"],
+        sorted.as_bytes(),
+    );
+    assert_exit(&output, 0);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["late_sends"], 0, "{summary:#}");
+    assert!(summary.get("first_late_send_line").is_none(), "{summary:#}");
+    assert_eq!(summary["sends"]["allowed"], 2, "{summary:#}");
+    assert_eq!(stderr(&output), "");
+}
