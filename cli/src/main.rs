@@ -615,6 +615,14 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
                 resumed_clock = None;
             }
         }
+        if let Some((_, at)) = (replayer.summary.first_ancient).filter(|&(l, _)| l == line_number) {
+            report(format_args!(
+                "convstate: warning: {source_name}:{line_number}: dated {at}, before any \
+                 WhatsApp traffic: an integer instant is unix milliseconds, and unix seconds \
+                 (Meta's webhook timestamps) read as milliseconds are January 1970; multiply \
+                 them by 1000 (told once)"
+            ));
+        }
         if !told_late && replayer.summary.first_late_send_line == Some(line_number) {
             // Once: a log sorted otherwise than by time (by conversation, say) has many, each
             // decided at the wrong instant.

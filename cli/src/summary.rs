@@ -116,6 +116,10 @@ impl std::fmt::Display for TemplateChange {
     }
 }
 
+/// 2001-09-09T01:46:40Z in unix milliseconds: no WhatsApp traffic comes before it, and any
+/// instant of unix seconds given as milliseconds does.
+const SURELY_LATER_MS: i64 = 1_000_000_000_000;
+
 /// What a replay did, as counted from the engine's outputs.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -138,6 +142,10 @@ pub struct Summary {
     /// The input line of the first of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_late_send_line: Option<u64>,
+    /// The input line and instant of the first event dated before 2001 (not printed): no
+    /// WhatsApp traffic is, and unix seconds read as milliseconds are January 1970.
+    #[serde(skip)]
+    pub first_ancient: Option<(u64, Instant)>,
     /// Events the engine rejected (unknown number, no live chat...), by error code.
     pub rejected_by_error: BTreeMap<String, u64>,
     /// The input line of each error code's first rejection (a webhook's line for its items):
@@ -227,6 +235,9 @@ impl Summary {
         self.events += 1;
         bump(&mut self.events_by_type, kind);
         let at = event.at();
+        if at.unix_millis() < SURELY_LATER_MS && line > 0 {
+            self.first_ancient.get_or_insert((line, at));
+        }
         let decided = matches!(
             event,
             Event::Send(_) | Event::CheckSend(_) | Event::Initiate(_)

@@ -2967,3 +2967,29 @@ fn a_log_not_sorted_by_time_is_told_once_and_its_late_sends_counted() {
     assert_eq!(summary["sends"]["allowed"], 2, "{summary:#}");
     assert_eq!(stderr(&output), "");
 }
+
+/// Unix seconds given where milliseconds go (Meta's webhook timestamps are seconds) are a
+/// valid instant of January 1970: the replay goes on, and says so once.
+#[test]
+fn unix_seconds_given_as_milliseconds_are_warned_of_once() {
+    let log = [
+        r#"{"type":"register_number","at":1793606400,"business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":1793606460,"number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+    ]
+    .join("\n");
+    let output = run_with_stdin(&["replay", "-"], log.as_bytes());
+    assert_exit(&output, 0);
+    assert_eq!(json_lines(&output)[0]["type"], "ack");
+    let told = stderr(&output);
+    assert_eq!(told.matches("warning").count(), 1, "{told}");
+    assert!(
+        told.contains("<stdin>:1: dated 1970-01-21T18:13:26.400Z, before any WhatsApp traffic"),
+        "{told}"
+    );
+    let in_millis = log
+        .replace("1793606400", "1793606400000")
+        .replace("1793606460", "1793606460000");
+    let output = run_with_stdin(&["replay", "-"], in_millis.as_bytes());
+    assert_exit(&output, 0);
+    assert_eq!(stderr(&output), "");
+}
