@@ -410,7 +410,7 @@ impl Summary {
             table.row(
                 "late sends",
                 format!(
-                    "{} (dated before an earlier line, decided at its instant{first})",
+                    "{} (dated before an earlier line, decided at the clock{first})",
                     self.late_sends
                 ),
             );
