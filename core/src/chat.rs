@@ -456,6 +456,8 @@ impl Engine {
     }
 }
 
+display_as_wire_name!(TicketStatus, ChatEndReason);
+
 #[cfg(test)]
 mod tests {
     use super::*;

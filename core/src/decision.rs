@@ -448,6 +448,21 @@ pub struct Initiation {
     pub held: u32,
 }
 
+display_as_wire_name!(FreeReason, ChargeCategory, Initiator);
+
+impl std::fmt::Display for DenyReason {
+    /// The wire format's `reason` (`window_closed`); its fields are the denial's details.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for DenyReasonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

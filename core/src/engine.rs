@@ -1,24 +1,7 @@
 //! The engine: one deterministic state machine for all conversations of all numbers.
 //!
-//! # Theory of operation
-//!
-//! The host feeds inputs, each carrying its own instant, and drains outputs; the engine never
-//! reads a clock and does no I/O (the contract of quinn-proto and str0m).
-//!
-//! * **Time.** The engine's clock is the largest instant it has seen. Every mutating input at
-//!   `t` first fires the timers due at or before `t` (so a chat whose idle timeout passed has
-//!   ended before the next message arrives, even if the host never called
-//!   [`Engine::handle_timeout`]), then applies the input. An input older than the clock is
-//!   applied at its own time where the rules say so (the service window, §2) and at the clock
-//!   otherwise; the clock never moves back.
-//! * **Decisions are derived, not cached.** Whether a window is open is computed from the
-//!   latest inbound instant at the moment of the question, so [`Engine::check_send`] is a pure
-//!   function of the state and its `now`, and gives the same answer as [`Engine::send`] would.
-//! * **Timers** exist only to *emit effects* at the right moment (chat ended by inactivity,
-//!   reminder, outbox expiry). There is one timer structure ([`crate::timers`]); handlers
-//!   tolerate early wake-ups.
-//! * **Effects** are queued in the order they happened and drained by [`Engine::poll_effect`].
-//! * **Errors change nothing.** Every input is validated before the first mutation.
+//! The theory of operation is on [`Engine`], where rustdoc shows it (this module is
+//! private).
 //!
 //! Data layout: conversations live in a `Vec`, found by `(number index, packed contact u64)`
 //! through an index of positions that reads the keys from the records themselves
@@ -470,9 +453,29 @@ pub struct TemplateView {
     pub locked: bool,
 }
 
-/// The conversation-state engine. See the module documentation. `Send + Sync`: one engine
-/// may move between threads or sit behind a lock (calls that change it take `&mut self`);
-/// [`crate::sharded::ShardedEngine`] shares several between threads without one lock for all.
+/// The conversation-state engine. `Send + Sync`: one engine may move between threads or sit
+/// behind a lock (calls that change it take `&mut self`); [`crate::sharded::ShardedEngine`]
+/// shares several between threads without one lock for all.
+///
+/// # Theory of operation
+///
+/// The host feeds inputs, each carrying its own instant, and drains outputs; the engine never
+/// reads a clock and does no I/O (the contract of quinn-proto and str0m).
+///
+/// * **Time.** The engine's clock is the largest instant it has seen. Every mutating input at
+///   `t` first fires the timers due at or before `t` (so a chat whose idle timeout passed has
+///   ended before the next message arrives, even if the host never called
+///   [`Engine::handle_timeout`]), then applies the input. An input older than the clock is
+///   applied at its own time where the rules say so (the service window, §2) and at the clock
+///   otherwise; the clock never moves back.
+/// * **Decisions are derived, not cached.** Whether a window is open is computed from the
+///   latest inbound instant at the moment of the question, so [`Engine::check_send`] is a pure
+///   function of the state and its `now`, and gives the same answer as [`Engine::send`] would.
+/// * **Timers** exist only to *emit effects* at the right moment (chat ended by inactivity,
+///   reminder, outbox expiry). There is one timer structure; handlers
+///   tolerate early wake-ups.
+/// * **Effects** are queued in the order they happened and drained by [`Engine::poll_effect`].
+/// * **Errors change nothing.** Every input is validated before the first mutation.
 #[derive(Clone, Debug)]
 pub struct Engine {
     pub(crate) policy: Policy,

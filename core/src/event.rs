@@ -246,6 +246,33 @@ pub struct RegisterTemplate {
 }
 
 impl RegisterTemplate {
+    /// The template `name` in `language` of `business`, of `category`, with `body` (its
+    /// variables `{{1}}` or `{{name}}`), registered at `at` as the wire's defaults have it:
+    /// no header, footer or buttons, `pending` (set `status` to `Approved` for one Meta
+    /// approved already), quality `unknown`. Set the public fields on the value returned.
+    pub fn new(
+        at: Instant,
+        business: impl Into<String>,
+        name: impl Into<String>,
+        language: impl Into<String>,
+        category: crate::template::TemplateCategory,
+        body: impl Into<String>,
+    ) -> RegisterTemplate {
+        RegisterTemplate {
+            at,
+            business: business.into(),
+            name: name.into(),
+            language: language.into(),
+            category,
+            body: body.into(),
+            header: None,
+            footer: None,
+            buttons: Vec::new(),
+            status: TemplateStatus::Pending,
+            quality: Quality::Unknown,
+        }
+    }
+
     /// The template's content.
     pub fn spec(&self) -> TemplateSpec {
         TemplateSpec {
@@ -456,6 +483,28 @@ pub struct InitiateRequest {
     pub message_id: Option<String>,
 }
 
+impl InitiateRequest {
+    /// `message` to `contact` from `number` at `at`, opened by the number's default
+    /// template; no opener of its own, idempotency key or message id (set the public fields
+    /// on the value returned).
+    pub fn new(
+        at: Instant,
+        number: impl Into<String>,
+        contact: impl Into<String>,
+        message: OutboundMessage,
+    ) -> InitiateRequest {
+        InitiateRequest {
+            at,
+            number: number.into(),
+            contact: contact.into(),
+            message,
+            template: None,
+            idempotency_key: None,
+            message_id: None,
+        }
+    }
+}
+
 /// `end_chat`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -471,6 +520,25 @@ pub struct EndChat {
     /// Ticket status to set (default `open`).
     #[serde(default)]
     pub status: Option<TicketStatus>,
+}
+
+impl EndChat {
+    /// The live chat of `number` with `contact` (or a group id) ended by `by` at `at`, its
+    /// ticket left `open` (set `status` for another).
+    pub fn new(
+        at: Instant,
+        number: impl Into<String>,
+        contact: impl Into<String>,
+        by: ChatEnder,
+    ) -> EndChat {
+        EndChat {
+            at,
+            number: number.into(),
+            contact: contact.into(),
+            by,
+            status: None,
+        }
+    }
 }
 
 /// `set_ticket_status`.
@@ -507,6 +575,36 @@ pub struct Consent {
     pub number: Option<String>,
     /// The contact.
     pub contact: String,
+}
+
+impl Consent {
+    /// Consent of `contact` to `business` at `at`.
+    pub fn for_business(
+        at: Instant,
+        business: impl Into<String>,
+        contact: impl Into<String>,
+    ) -> Consent {
+        Consent {
+            at,
+            business: Some(business.into()),
+            number: None,
+            contact: contact.into(),
+        }
+    }
+
+    /// Consent of `contact` to the business of `number` at `at`.
+    pub fn for_number(
+        at: Instant,
+        number: impl Into<String>,
+        contact: impl Into<String>,
+    ) -> Consent {
+        Consent {
+            at,
+            business: None,
+            number: Some(number.into()),
+            contact: contact.into(),
+        }
+    }
 }
 
 /// Marketing preference values.
@@ -879,6 +977,8 @@ impl UsageRef {
         Ok(Some(year * 100 + month))
     }
 }
+
+display_as_wire_name!(InboundKind);
 
 #[cfg(test)]
 mod tests {

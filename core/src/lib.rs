@@ -29,9 +29,11 @@
 //! drained with [`Engine::poll_effect`]):
 //!
 //! ```
-//! use convstate::event::{Inbound, InboundKind, RegisterNumber, SendRequest};
+//! use convstate::event::{Consent, Inbound, InboundKind, RegisterNumber, RegisterTemplate};
+//! use convstate::event::SendRequest;
 //! use convstate::message::TemplateMessage;
 //! use convstate::{Channel, DenyReason, Engine, Instant, OutboundMessage};
+//! use convstate::{Billing, TemplateCategory, TemplateStatus};
 //!
 //! let at = |text| Instant::parse_rfc3339(text).unwrap();
 //! let mut engine = Engine::with_preset("cloud-2025")?;
@@ -57,13 +59,48 @@
 //! );
 //! let error = engine.check_send(&late).unwrap_err();
 //! assert_eq!(error.code(), "unknown_template");
-//! let late = SendRequest { message: OutboundMessage::text("Hi again"), ..late };
-//! let decision = engine.check_send(&late)?;
+//! let text = SendRequest { message: OutboundMessage::text("Hi again"), ..late.clone() };
+//! let decision = engine.check_send(&text)?;
 //! assert!(matches!(decision.deny_reason(), Some(DenyReason::WindowClosed { .. })));
+//!
+//! // Registered, and approved by Meta, the template may go.
+//! let mut order_ready = RegisterTemplate::new(
+//!     at("2026-11-03T09:30:00Z"), "acme", "order_ready", "en",
+//!     TemplateCategory::Utility, "Order {{1}} is ready",
+//! );
+//! order_ready.status = TemplateStatus::Approved;
+//! engine.register_template(&order_ready)?;
+//! // The business opens the conversation: the contact must have opted in (RULES.md §9).
+//! let decision = engine.check_send(&late)?;
+//! assert!(matches!(decision.deny_reason(), Some(DenyReason::NoOptIn)));
+//! engine.opt_in(&Consent::for_number(
+//!     at("2026-11-03T09:40:00Z"), "+15550001111", "+79110000001",
+//! ))?;
+//! let decision = engine.send(&late)?;
+//! assert!(decision.is_allowed());
+//! let Some(Billing::Charged { category, .. }) = decision.billing else {
+//!     panic!("a template outside the window is charged");
+//! };
+//! assert_eq!(category.to_string(), "utility");
 //! # Ok::<(), convstate::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+/// `Display` as the wire name (`"utility"`, `"service_window"`) for enums of unit variants
+/// that serde writes by name: what a host logs or shows is what the wire says.
+macro_rules! display_as_wire_name {
+    ($($t:ty),* $(,)?) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match serde_json::to_value(self) {
+                    Ok(serde_json::Value::String(name)) => f.write_str(&name),
+                    _ => f.write_str("unknown"),
+                }
+            }
+        }
+    )*};
+}
 
 pub mod address;
 pub mod chat;

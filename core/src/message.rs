@@ -278,6 +278,26 @@ pub enum ParamsConflict {
     RepeatedName(String),
 }
 
+impl fmt::Display for ParamsConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamsConflict::MixedForms => f.write_str(
+                "positional and named template parameters together: a template message takes \
+                 one form",
+            ),
+            ParamsConflict::RepeatedName(name) => write!(
+                f,
+                "template parameter {:?} given twice",
+                crate::error::quoted(name)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParamsConflict {}
+
+impl std::error::Error for ContentProblem {}
+
 impl TemplateParams {
     /// Appends the next positional parameter (`{{1}}`, `{{2}}`, ... in order); refused once
     /// named ones are given. Empty parameters take either form.
@@ -398,8 +418,8 @@ pub struct TemplateMessage {
 
 impl TemplateMessage {
     /// A send of the template `name` in `language` with positional body parameters
-    /// (`{{1}}`, `{{2}}`, ... in order; none for a template without variables) and no header
-    /// parameters. Named ones go in [`TemplateMessage::params`] with
+    /// (`{{1}}`, `{{2}}`, ... in order; [`TemplateMessage::without_params`] for a template
+    /// without variables) and no header parameters. Named ones go in [`TemplateMessage::params`] with
     /// [`TemplateParams::insert_named`].
     pub fn new(
         name: impl Into<String>,
@@ -412,6 +432,11 @@ impl TemplateMessage {
             params: TemplateParams::Positional(params.into_iter().map(Into::into).collect()),
             header_params: TemplateParams::default(),
         }
+    }
+
+    /// A send of the template `name` in `language`, which has no variables.
+    pub fn without_params(name: impl Into<String>, language: impl Into<String>) -> TemplateMessage {
+        TemplateMessage::new(name, language, std::iter::empty::<String>())
     }
 }
 

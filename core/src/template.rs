@@ -58,12 +58,7 @@ impl TemplateStatus {
     }
 }
 
-impl fmt::Display for TemplateStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok();
-        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown"))
-    }
-}
+display_as_wire_name!(TemplateStatus, TemplateCategory, Quality);
 
 /// Quality rating (of a template or a number).
 #[derive(

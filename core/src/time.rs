@@ -300,6 +300,14 @@ impl TimeZone {
     }
 }
 
+impl std::str::FromStr for TimeZone {
+    type Err = crate::Error;
+    /// [`TimeZone::parse`].
+    fn from_str(name: &str) -> Result<TimeZone, crate::Error> {
+        TimeZone::parse(name)
+    }
+}
+
 impl fmt::Display for TimeZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -699,6 +707,14 @@ mod calendar_tests {
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.rfc3339_text().as_str())
+    }
+}
+
+impl std::str::FromStr for Instant {
+    type Err = crate::Error;
+    /// [`Instant::parse_rfc3339`].
+    fn from_str(text: &str) -> Result<Instant, crate::Error> {
+        Instant::parse_rfc3339(text)
     }
 }
 
