@@ -20,7 +20,7 @@ use convstate::{Engine, Policy};
 
 use crate::error::{input_name, report, CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
 use crate::input::MAX_LINE_BYTES;
-use crate::paths::{reads_standard_input, same_file};
+use crate::paths::{reads_standard_input, same_file, writes_standard_output};
 use crate::replay::{Malformed, Replayer};
 use crate::summary::Summary;
 
@@ -266,6 +266,12 @@ fn file_path(path: &str) -> Result<PathBuf, String> {
                 .into(),
         );
     }
+    if reads_standard_input(path) || writes_standard_output(path) {
+        return Err(format!(
+            "{path} is standard input or output, not a file (a state is read and written in \
+             place; standard output holds the command's summary)"
+        ));
+    }
     Ok(PathBuf::from(path))
 }
 
@@ -458,8 +464,9 @@ fn starting_engine(args: &ReplayArgs) -> Result<Engine, CliError> {
     match (saved, requested) {
         (Some(engine), Some(policy)) if engine.policy() != &policy => {
             Err(CliError::Usage(format!(
-                "the state was saved under policy {:?} and the command line asks for another \
-                 ({}); drop --policy/--policy-overrides or start a new state file",
+                "the state {} was saved under policy {:?} and the command line asks for \
+                 another ({}); drop --policy/--policy-overrides or start a new state file",
+                args.state.as_deref().unwrap_or(Path::new("")).display(),
                 engine.policy().name,
                 engine.policy().differences(&policy, ("saved", "asked"))
             )))
@@ -530,6 +537,9 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         Box::new(std::io::BufReader::new(file))
     };
     let out_path = match (&args.out, args.summary) {
+        // Standard output by another name is standard output: opened as a file, the summary
+        // written after the lines landed over them.
+        (Some(path), _) if writes_standard_output(path) => Some("-"),
         (Some(path), _) => Some(path.as_str()),
         (None, false) => Some("-"),
         (None, true) => None,
@@ -598,9 +608,10 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
             input::skip_rest_of_line(&mut input).map_err(read_error)?;
         }
         if let Some((path, clock)) = resumed_clock {
-            // The summary's earliest instant, read after the first line that held an event
-            // (a webhook body's items, applied or refused, count as a wire line's event).
-            if let Some(first) = replayer.summary.first_event_at {
+            // The first event's instant, read after the first line that held an event (a
+            // webhook body's items, applied or refused, count as a wire line's event); a
+            // delivery status, late by nature, is passed over.
+            if let Some(first) = replayer.summary.first_own_time_at {
                 if first < clock {
                     report(format_args!(
                         "convstate: warning: {source_name}:{line_number}: the log starts at \
@@ -621,6 +632,15 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
                  WhatsApp traffic: an integer instant is unix milliseconds, and unix seconds \
                  (Meta's webhook timestamps) read as milliseconds are January 1970; multiply \
                  them by 1000 (told once)"
+            ));
+        }
+        if let Some((_, at, clock)) =
+            (replayer.summary.first_leap).filter(|&(l, _, _)| l == line_number)
+        {
+            report(format_args!(
+                "convstate: warning: {source_name}:{line_number}: dated {at}, more than a year \
+                 after the events before it ({clock}): the engine's clock moves there for good, \
+                 and the inputs dated before it that follow are late ones (a mistyped year?) (told once)"
             ));
         }
         if !told_late && replayer.summary.first_late_send_line == Some(line_number) {
@@ -668,11 +688,13 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     if let Some(mut out) = out {
         out.flush().map_err(write_error)?;
     }
-    if args.summary {
-        print_summary(&replayer.summary, args.summary_format)?;
-    }
+    // Saved first: a summary printed for a run whose state could not be saved (a full disk)
+    // told a script numbers for a run that did not count.
     if let Some(path) = &args.state {
         state::save(path, &replayer.engine)?;
+    }
+    if args.summary {
+        print_summary(&replayer.summary, args.summary_format)?;
     }
     Ok(())
 }

@@ -9,6 +9,13 @@ pub fn reads_standard_input(file: &str) -> bool {
     matches!(file, "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")
 }
 
+/// Whether an output argument writes the process's standard output: one of the paths that
+/// name it. Created as a file, it is emptied and written from its own position, over what
+/// the process writes to standard output itself (a summary).
+pub fn writes_standard_output(file: &str) -> bool {
+    matches!(file, "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1")
+}
+
 /// The directory a file is in (or would be created in).
 pub fn directory_of(path: &Path) -> &Path {
     match path.parent() {

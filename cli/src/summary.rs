@@ -120,6 +120,9 @@ impl std::fmt::Display for TemplateChange {
 /// instant of unix seconds given as milliseconds does.
 const SURELY_LATER_MS: i64 = 1_000_000_000_000;
 
+/// A step forward from one event to the next that no traffic takes: a year of 366 days.
+const LEAP: Duration = Duration::from_days(366);
+
 /// What a replay did, as counted from the engine's outputs.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -146,6 +149,15 @@ pub struct Summary {
     /// WhatsApp traffic is, and unix seconds read as milliseconds are January 1970.
     #[serde(skip)]
     pub first_ancient: Option<(u64, Instant)>,
+    /// The input line, instant and clock of the first event dated more than a year after
+    /// the events before it (not printed): a mistyped year moves the clock for good.
+    #[serde(skip)]
+    pub first_leap: Option<(u64, Instant, Instant)>,
+    /// The instant of the first event that is no delivery report of an earlier send (not
+    /// printed): where a log replayed into its state a second time shows, since a status
+    /// (a read receipt hours later) comes late by nature.
+    #[serde(skip)]
+    pub first_own_time_at: Option<Instant>,
     /// Events the engine rejected (unknown number, no live chat...), by error code.
     pub rejected_by_error: BTreeMap<String, u64>,
     /// The input line of each error code's first rejection (a webhook's line for its items):
@@ -237,6 +249,12 @@ impl Summary {
         let at = event.at();
         if at.unix_millis() < SURELY_LATER_MS && line > 0 {
             self.first_ancient.get_or_insert((line, at));
+        }
+        if clock > Instant::EPOCH && at.since(clock) > LEAP && line > 0 {
+            self.first_leap.get_or_insert((line, at, clock));
+        }
+        if !matches!(event, Event::MessageStatus(_) | Event::SendFailed(_)) {
+            self.first_own_time_at.get_or_insert(at);
         }
         let decided = matches!(
             event,

@@ -2502,6 +2502,7 @@ fn overrides_for_a_saved_state_are_merged_over_its_policy() {
         &["--policy-overrides", r#"{"chat":{"idle_timeout":"15m"}}"#],
     );
     assert_exit_saying(&other, 2, r#"saved under policy "classic""#);
+    assert_exit_saying(&other, 2, &format!("the state {state} was saved"));
     assert_exit_saying(&other, 2, "chat.idle_timeout");
     // Nor can overrides rename the policy a state is saved under.
     let renamed = run_with_stdin(
@@ -2992,4 +2993,104 @@ fn unix_seconds_given_as_milliseconds_are_warned_of_once() {
     let output = run_with_stdin(&["replay", "-"], in_millis.as_bytes());
     assert_exit(&output, 0);
     assert_eq!(stderr(&output), "");
+}
+
+/// `--out /dev/stdout` is standard output by another name: with `--summary` the lines and
+/// the summary follow one another, as with `--out -`, instead of the summary landing over
+/// the lines of a file the shell redirected stdout to. A state or `--write-events` file
+/// naming standard input or output is a usage error.
+#[test]
+fn standard_output_by_its_device_name_is_standard_output() {
+    let directory = tempfile::tempdir().unwrap();
+    let redirected = directory.path().join("both.txt");
+    let log = example_day();
+    let dash = run(&["replay", log.to_str().unwrap(), "--summary", "--out", "-"]);
+    assert_exit(&dash, 0);
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} replay {} --summary --out /dev/stdout > {}",
+            env!("CARGO_BIN_EXE_convstate"),
+            log.display(),
+            redirected.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&redirected).unwrap(), stdout(&dash));
+    let output = run(&["simulate", "--write-events", "/dev/stdout"]);
+    assert_exit_saying(
+        &output,
+        2,
+        "/dev/stdout is standard input or output, not a file",
+    );
+    let output = run(&["replay", log.to_str().unwrap(), "--state", "/dev/stdin"]);
+    assert_exit_saying(
+        &output,
+        2,
+        "/dev/stdin is standard input or output, not a file",
+    );
+}
+
+/// A day's log of a resumed state that starts with a delivery status dated before the saved
+/// clock (a read receipt arriving hours after the send) is no log replayed twice: no
+/// warning. Its first event of its own time decides, as before.
+#[test]
+fn a_late_status_first_is_no_log_replayed_twice() {
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let day1 = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.1","message":{"kind":"text","text":"Hi"}}"#,
+        r#"{"type":"tick","at":"2026-11-02T23:00:00Z"}"#,
+    ];
+    let first = run_with_stdin(
+        &["replay", "-", "--state", state_arg],
+        (day1.join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&first, 0);
+    let day2 = [
+        r#"{"type":"message_status","at":"2026-11-02T22:00:00Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.1","status":"read"}"#,
+        r#"{"type":"inbound","at":"2026-11-03T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+    ];
+    let second = run_with_stdin(
+        &["replay", "-", "--state", state_arg],
+        (day2.join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&second, 0);
+    assert_eq!(stderr(&second), "");
+    // Day 1 again: its first event is older than the clock.
+    let again = run_with_stdin(
+        &["replay", "-", "--state", state_arg],
+        (day1.join("\n") + "\n").as_bytes(),
+    );
+    assert_exit(&again, 0);
+    assert!(
+        stderr(&again).contains("<stdin>:1: the log starts at 2026-11-02T08:00:00Z"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+/// A line dated more than a year after the events before it (a mistyped year) moves the
+/// clock for good: said once, naming both instants; the replay goes on.
+#[test]
+fn a_leap_of_more_than_a_year_is_warned_of_once() {
+    let log = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"tick","at":"2027-11-02T08:00:00Z"}"#,
+        r#"{"type":"tick","at":"2062-11-02T08:00:00Z"}"#,
+        r#"{"type":"tick","at":"2099-11-02T08:00:00Z"}"#,
+    ]
+    .join("\n");
+    let output = run_with_stdin(&["replay", "-"], log.as_bytes());
+    assert_exit(&output, 0);
+    let told = stderr(&output);
+    assert_eq!(told.matches("warning").count(), 1, "{told}");
+    assert!(
+        told.contains("<stdin>:3: dated 2062-11-02T08:00:00Z, more than a year after the events before it (2027-11-02T08:00:00Z)"),
+        "{told}"
+    );
 }
