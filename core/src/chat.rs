@@ -37,6 +37,7 @@ pub enum TicketStatus {
 /// A conversation's current ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Ticket {
     /// Engine-wide ticket id, from 1.
     pub id: u64,

@@ -11,6 +11,7 @@ use crate::time::{Duration, Instant};
 
 /// A send decision.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Decision {
     /// Allowed, or denied with a reason.
     #[serde(flatten)]

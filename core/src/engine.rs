@@ -360,6 +360,7 @@ pub enum Output {
 
 /// Monthly usage of a number or business.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct UsageView {
     /// The number or business.
     pub of: String,
@@ -375,6 +376,7 @@ pub struct UsageView {
 
 /// Read-only view of one conversation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ConversationView {
     /// The number.
     pub number: String,
@@ -399,6 +401,7 @@ pub struct ConversationView {
 
 /// Read-only view of a number.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct NumberView {
     /// The number.
     pub number: String,
@@ -425,6 +428,7 @@ pub struct NumberView {
 
 /// Read-only view of a template.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct TemplateView {
     /// Owning business.
     pub business: String,

@@ -132,6 +132,7 @@ pub enum LimitChangeReason {
 
 /// Read-only view of a messaging limit.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct LimitView {
     /// Per number or per business.
     pub scope: LimitScope,
