@@ -32,8 +32,9 @@ use serde::Deserialize;
 use crate::address::{AddressKey, Interner};
 use crate::decision::Decision;
 use crate::effect::Effect;
-use crate::engine::{Engine, InboundRef, Output};
+use crate::engine::{ConversationView, Engine, InboundRef, NumberView, Output, TemplateView};
 use crate::event::{Event, Inbound, RegisterNumber, SendRequest};
+use crate::limits::LimitView;
 use crate::number_index::NumberIndex;
 use crate::policy::Policy;
 use crate::send::SendRequestRef;
@@ -442,6 +443,39 @@ impl ShardedEngine {
             engine.handle_timeout(now);
             Self::drain(&mut engine, effects);
         }
+    }
+
+    /// [`Engine::conversation`] in the number's shard: the view at `at`, refused before
+    /// that shard's clock ([`ShardedEngine::clock`], the latest of all, never is).
+    pub fn conversation(
+        &self,
+        number: &str,
+        contact: &str,
+        at: Instant,
+    ) -> Result<ConversationView, Error> {
+        (self.shards[self.shard_of_number(number)].lock()).conversation(number, contact, at)
+    }
+
+    /// [`Engine::number_at`] in the number's shard.
+    pub fn number_at(&self, number: &str, at: Instant) -> Result<NumberView, Error> {
+        (self.shards[self.shard_of_number(number)].lock()).number_at(number, at)
+    }
+
+    /// [`Engine::limit`] in the number's shard.
+    pub fn limit(&self, number: &str, at: Instant) -> Result<LimitView, Error> {
+        (self.shards[self.shard_of_number(number)].lock()).limit(number, at)
+    }
+
+    /// [`Engine::template_at`] in the business's shard.
+    pub fn template_at(
+        &self,
+        business: &str,
+        name: &str,
+        language: &str,
+        at: Instant,
+    ) -> Result<TemplateView, Error> {
+        let shard = self.shard_of_business(business);
+        (self.shards[shard].lock()).template_at(business, name, language, at)
     }
 
     /// The earliest instant any shard wants [`ShardedEngine::handle_timeout`] called.

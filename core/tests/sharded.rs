@@ -1484,3 +1484,64 @@ fn a_snapshot_taken_during_a_policy_change_restores() {
     });
     assert_eq!(refused, 0, "{refused} of 500 snapshots do not restore");
 }
+
+/// The typed views of a sharded engine read the shard that holds what they name, and answer
+/// as one engine fed the same inputs does.
+#[test]
+fn typed_views_answer_as_one_engine() {
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    let sharded = ShardedEngine::with_preset("cloud-2025", 5).unwrap();
+    // Every registration first, as a host does: one registered after another business's
+    // send would be a late input, and shards keep their own clocks.
+    let mut lines = Vec::new();
+    for b in 0..5u32 {
+        lines.extend(setup_lines(
+            &format!("biz{b}"),
+            &[&format!("+1555800{b:04}")],
+        ));
+        lines.push(opt_in(&format!("biz{b}"), u64::from(b)));
+    }
+    for b in 0..5u32 {
+        lines.push(template_send(
+            b + 1,
+            &format!("+1555800{b:04}"),
+            u64::from(b),
+        ));
+    }
+    for line in &lines {
+        assert_eq!(
+            sharded.handle_json(line),
+            single.handle_json(line),
+            "{line}"
+        );
+    }
+    let now = sharded.clock();
+    assert_eq!(now, single.clock());
+    for b in 0..5u32 {
+        let (number, contact) = (format!("+1555800{b:04}"), format!("+4915{b:09}"));
+        let view = sharded.conversation(&number, &contact, now).unwrap();
+        assert!(view.opted_in, "{view:?}");
+        assert_eq!(view, single.conversation(&number, &contact, now).unwrap());
+        assert_eq!(
+            sharded.number_at(&number, now).unwrap(),
+            single.number_at(&number, now).unwrap()
+        );
+        assert_eq!(
+            sharded.limit(&number, now).unwrap(),
+            single.limit(&number, now).unwrap()
+        );
+        let business = format!("biz{b}");
+        assert_eq!(
+            sharded
+                .template_at(&business, "order_ready", "en", now)
+                .unwrap(),
+            single
+                .template_at(&business, "order_ready", "en", now)
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        sharded.number_at("+15559999999", now).unwrap_err().code(),
+        "unknown_number"
+    );
+}
