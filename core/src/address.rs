@@ -148,6 +148,9 @@ pub fn normalize_phone(input: &str) -> Result<u64, Error> {
         field: None,
     };
     let trimmed = input.trim();
+    if let Some(problem) = float_artifact(trimmed) {
+        return Err(invalid(problem.into()));
+    }
     let body = if let Some(rest) = trimmed.strip_prefix('+') {
         rest
     } else if let Some(rest) = trimmed.strip_prefix("00") {
@@ -227,6 +230,37 @@ fn eight_digits_word(word: u64) -> Option<u64> {
     Some(low.wrapping_add(high) >> 32)
 }
 
+/// What a phone number written out as a float looks like, and what to do about it: a
+/// column of phone numbers with one empty cell is read as floats (pandas, spreadsheets),
+/// and written back as text it is `79110000001.0` (whose dot, phone punctuation, would make
+/// it another number, `+791100000010`) or `7.9110000001e+10` (an opaque id otherwise).
+/// No phone number is written either way: a last group of one `0` after a dot, or digits
+/// with a decimal point and an exponent.
+fn float_artifact(text: &str) -> Option<&'static str> {
+    let body = text.strip_prefix('+').unwrap_or(text);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = body.strip_suffix(".0") {
+        if rest.ends_with(|c: char| c.is_ascii_digit()) {
+            return Some(
+                "ends with \".0\": a number read as a float and written back; read the \
+                 column as text (pandas: `dtype=str`), not as numbers",
+            );
+        }
+    }
+    let (mantissa, exponent) = body.split_once(['e', 'E'])?;
+    let signed = exponent.starts_with(['+', '-']);
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let scientific = digits(whole)
+        && (fraction.is_empty() || digits(fraction))
+        && digits(exponent)
+        && (mantissa.contains('.') || signed);
+    scientific.then_some(
+        "a number in scientific notation (a phone number read as a float); read the column \
+         as text (pandas: `dtype=str`), not as numbers",
+    )
+}
+
 /// Whether text looks like it was meant as a phone number: a leading `+`, or nothing but
 /// digits and phone punctuation. Such text must then parse as one; anything else is an
 /// opaque id.
@@ -244,7 +278,7 @@ fn looks_like_phone(text: &str) -> bool {
 /// Checks a business-scoped user id given beside a phone number: an opaque id, not text
 /// that reads as a phone number.
 pub(crate) fn check_user_id(input: &str) -> Result<(), Error> {
-    if looks_like_phone(input) {
+    if looks_like_phone(input) || float_artifact(input.trim()).is_some() {
         return Err(Error::InvalidUserId {
             input: crate::error::quoted(input),
             problem: "reads as a phone number, where a business-scoped user id belongs".into(),
@@ -294,7 +328,7 @@ impl Interner {
     // canonical `+digits` every hot call passes costs no stack frame for them.
     #[inline(never)]
     fn address_uncommon(&mut self, input: &str) -> Result<AddressKey, Error> {
-        if looks_like_phone(input) {
+        if looks_like_phone(input) || float_artifact(input.trim()).is_some() {
             return normalize_phone(input).map(AddressKey);
         }
         check_opaque(input)?;
@@ -312,7 +346,7 @@ impl Interner {
 
     #[inline(never)]
     fn find_address_uncommon(&self, input: &str) -> Result<Option<AddressKey>, Error> {
-        if looks_like_phone(input) {
+        if looks_like_phone(input) || float_artifact(input.trim()).is_some() {
             return normalize_phone(input).map(|v| Some(AddressKey(v)));
         }
         check_opaque(input)?;
@@ -418,6 +452,38 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A phone column with one empty cell is read as floats; written back as text, its
+    /// numbers end in `.0` or turn scientific. Both are refused, saying why, instead of the
+    /// dot reading as punctuation (`79110000001.0` was `+791100000010`, another contact) or
+    /// the exponent as an opaque id.
+    #[test]
+    fn phone_numbers_written_as_floats_are_refused() {
+        let mut interner = Interner::default();
+        for text in [
+            "79110000001.0",
+            "+79110000001.0",
+            " 79110000001.0 ",
+            "7.9110000001e+10",
+            "7.911E10",
+            "79110000001e+0",
+        ] {
+            let error = interner.address(text).unwrap_err();
+            assert_eq!(error.code(), "invalid_phone_number", "{text}");
+            assert!(error.to_string().contains("dtype=str"), "{text}: {error}");
+            assert!(interner.find_address(text).is_err(), "{text}");
+            assert!(check_user_id(text).is_err(), "{text}");
+        }
+        // Dotted numbers and ids that only resemble the forms stand.
+        assert_eq!(normalize_phone("+1.555.000.1110").unwrap(), 15550001110);
+        assert_eq!(normalize_phone("555.000.1000").unwrap(), 5550001000);
+        for id in ["ab.0", "user.0x", "1e5", "e10", "x7.9e10"] {
+            assert!(
+                !matches!(interner.address(id), Err(Error::InvalidPhoneNumber { .. })),
+                "{id}"
+            );
+        }
+    }
 
     #[test]
     fn the_canonical_fast_path_agrees_with_the_general_parser() {

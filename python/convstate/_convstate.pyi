@@ -445,7 +445,8 @@ class Engine:
         or pandas' (``pd.NaT``, a tz-aware column's gap), raises ``ValueError`` naming
         the row, and a unit of dates (``datetime64[D]``, weeks, months, years)
         ``TypeError``. Columns are lists, tuples or other sized
-        sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template: ``templates[row]`` with
+        sequences (numpy arrays, pandas Series); lists and tuples of str are read fastest. A send row carries ``texts[row]``, or a template (a row
+        with both sends the template, its text unread): ``templates[row]`` with
         ``languages[row]`` and optional positional ``params[row]``, a sequence of str or a
         one-dimensional numpy array of them (a list column's cell after ``pd.read_parquet``
         or ``.apply(np.array)``), read as its ``tolist()``: an item that is no str, or an

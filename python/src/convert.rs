@@ -166,6 +166,20 @@ pub(crate) fn is_pandas_class(value: &Bound<'_, PyAny>, class_name: &str) -> boo
             .is_ok_and(|module| module.to_str().is_ok_and(|m| m.starts_with("pandas")))
 }
 
+/// Whether `value` is numpy's bool scalar (`np.True_`; class `bool`, `bool_` before numpy
+/// 2), by its class's name and module, so that numpy is never imported.
+fn is_numpy_bool(value: &Bound<'_, PyAny>) -> bool {
+    let class = value.get_type();
+    let named = class.name().is_ok_and(|name| {
+        name.to_str()
+            .is_ok_and(|name| matches!(name, "bool" | "bool_"))
+    });
+    named
+        && class
+            .module()
+            .is_ok_and(|module| module.to_str().is_ok_and(|m| m == "numpy"))
+}
+
 fn is_timedelta(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     value.is_instance(&datetime_module(value.py())?.getattr("timedelta")?)
 }
@@ -614,6 +628,10 @@ fn to_json_at(
         Ok(Json::Scalar(Value::Bool(flag.is_true())))
     } else if let Ok(int) = value.cast::<PyInt>() {
         int_json(value, int, path)
+    } else if is_numpy_bool(value) {
+        // A flag from a DataFrame's bool column (`df.to_dict("records")`), as the typed
+        // calls' keyword arguments take it; numpy's ints and strs are read above and below.
+        Ok(Json::Scalar(Value::Bool(value.is_truthy()?)))
     } else if value.is_instance_of::<PyFloat>() {
         let f: f64 = value.extract()?;
         serde_json::Number::from_f64(f)

@@ -769,7 +769,8 @@ impl PyEngine {
     /// Applies a table of events given as columns (one row per event) and returns one
     /// outcome code per row in a `BatchResult`. Rows are `inbound` (a text message from the
     /// contact), `send` (decide and record) or `check_send` (decide only); a send row carries
-    /// a text, or a template (name, language, optional positional params). Every column is
+    /// a text, or a template (name, language, optional positional params; a row with both
+    /// sends the template, its text unread). Every column is
     /// read and checked first (a malformed column raises TypeError/ValueError naming it, and
     /// nothing is applied); then the rows run in order with the GIL released, exactly as the
     /// one-by-one methods would run them. A row the engine refuses gets the `error` outcome

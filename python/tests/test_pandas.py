@@ -612,3 +612,37 @@ def test_pandas_and_numpy_not_a_time_are_refused_alike(nat: Any) -> None:
                                  ROWS["texts"])
     assert engine.snapshot() == before
     assert sharded.snapshot() == sharded_before
+
+
+def test_a_numpy_bool_in_a_dict_event_is_a_bool() -> None:
+    # An item of a bool column's `to_numpy()` (or a row read by `iloc`) is a numpy bool:
+    # refused ("np.True_ of type bool has no JSON form") while numpy ints and strs went
+    # through.
+    frame = pd.DataFrame({"type": ["inbound"], "at": [T0 + HOUR], "number": [NUMBER],
+                          "contact": [contact(0)], "kind": ["text"], "referral": [True]})
+    event = {column: frame[column].to_numpy()[0] for column in frame.columns}
+    assert isinstance(event["referral"], np.bool_)
+    engine, reference = new_engine(), new_engine()
+    assert engine.handle(event) == reference.handle({**event, "referral": True})
+    assert engine.snapshot() == reference.snapshot()
+    plain = {**event, "referral": False, "at": T0 + 2 * HOUR}
+    assert engine.handle({**plain, "referral": np.bool_(False)}) == reference.handle(plain)
+    assert engine.snapshot() == reference.snapshot()
+
+
+def test_phone_numbers_from_a_float_column_are_refused() -> None:
+    # A phone column with one empty cell is read as float64; `astype(str)` then gives
+    # "79110000001.0", whose dot read as punctuation made it +791100000010: another contact,
+    # silently.
+    frame = pd.read_csv(io.StringIO("contact\n79110000001\n\n"), skip_blank_lines=False)
+    texts = frame["contact"].astype(str).tolist()
+    assert texts[0] == "79110000001.0"
+    engine = new_engine()
+    result = engine.run_batch(["inbound"], [T0 + HOUR], [NUMBER], [texts[0]])
+    assert result.counts == {"error": 1}
+    row, code, message = result.first_error
+    assert (row, code) == (0, "invalid_phone_number") and "dtype=str" in message, message
+    with pytest.raises(convstate.InvalidInputError, match=r'ends with "\.0"'):
+        engine.inbound(NUMBER, texts[0], at=T0 + HOUR)
+    with pytest.raises(convstate.InvalidInputError, match="scientific notation"):
+        engine.inbound(NUMBER, "7.9110000001e+10", at=T0 + HOUR)
