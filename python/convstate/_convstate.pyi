@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar, Optional, Protocol, TypeVar, Union, final
 
 from typing_extensions import Buffer
@@ -130,6 +131,14 @@ class Billing:
     @property
     def free_reason(self) -> Optional[Union[FreeReason, str]]:
         """Why a free send is free, or None when charged."""
+    @property
+    def price(self) -> Optional[Decimal]:
+        """The price of a charged send from the policy's rate card, exact, in
+        ``currency``; None when free or when the rate card has no price for the contact's
+        market (or the policy none)."""
+    @property
+    def currency(self) -> Optional[str]:
+        """The currency of ``price`` (``"USD"``), or None when there is no price."""
     def to_dict(self) -> dict[str, Any]:
         """The billing as a dict of the wire format."""
     def __reduce__(self) -> tuple[Any, tuple[str]]: ...

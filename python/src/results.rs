@@ -253,6 +253,28 @@ impl PyBilling {
         text_member(py, "FreeReason", field(&self.json, "why"))
     }
 
+    /// The price of a charged send from the policy's rate card, exact, as a
+    /// `decimal.Decimal` in `currency`; None when free or when the rate card has no price
+    /// for the contact's market (or the policy none).
+    #[getter]
+    fn price<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let amount = self.json.get("price").and_then(|p| p.get("amount"));
+        match amount.and_then(Value::as_str) {
+            Some(amount) => {
+                let decimal = py.import(pyo3::intern!(py, "decimal"))?;
+                Ok(Some(decimal.getattr("Decimal")?.call1((amount,))?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The currency of `price` (`"USD"`), or None when there is no price.
+    #[getter]
+    fn currency(&self) -> Option<String> {
+        let currency = self.json.get("price").and_then(|p| p.get("currency"));
+        currency.and_then(Value::as_str).map(str::to_owned)
+    }
+
     /// The billing as a dict of the wire format.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         from_json(py, &self.json)
@@ -293,8 +315,18 @@ impl PyBilling {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(if self.charged() {
+            // The price too: two charges of one category to two markets compare unequal,
+            // and must not print alike.
+            let price = match (self.price(py)?, self.currency()) {
+                (Some(price), Some(currency)) => format!(
+                    ", price={}, currency={}",
+                    price.repr()?,
+                    pyo3::types::PyString::new(py, &currency).repr()?
+                ),
+                _ => String::new(),
+            };
             format!(
-                "Billing(charged=True, category={})",
+                "Billing(charged=True, category={}{price})",
                 self.category(py)?.repr()?
             )
         } else {

@@ -566,6 +566,36 @@ def test_instants_under_from_keys_are_datetimes_and_statuses_under_from_stay_tex
     assert convstate.Engine("cloud-2025", policy_overrides=policy).policy == policy
 
 
+def test_billing_gives_the_rate_card_price_exactly() -> None:
+    from decimal import Decimal
+
+    rate_card = {"currency": "USD", "markets": {"1": "north_america", "7": "russia"},
+                 "rates": {"north_america": {"marketing": "0.025", "utility": "0.004"},
+                           "russia": {"marketing": "0.0802", "utility": "0.0229"},
+                           "other": {"marketing": "0.06", "utility": "0.01"}}}
+    engine = convstate.Engine(policy="cloud-2025", policy_overrides={"pricing": {"rate_card": rate_card}})
+    engine.register_number(NUMBER, business="acme", channel="official", at=utc(2026, 11, 2, 8))
+    engine.register_template("acme", "sale", "en", category="marketing", body="Sale!",
+                             status="approved", at=utc(2026, 11, 2, 8))
+    sale = {"kind": "template", "name": "sale", "language": "en"}
+    prices = {}
+    for contact in ("+79110000001", "+14165550001"):
+        engine.opt_in(contact, business="acme", at=utc(2026, 11, 2, 8))
+        billing = engine.send(NUMBER, contact, message=sale, at=utc(2026, 11, 2, 9)).billing
+        assert billing is not None and billing.charged
+        prices[contact] = billing
+    russia, canada = prices["+79110000001"], prices["+14165550001"]
+    assert (russia.price, russia.currency) == (Decimal("0.0802"), "USD")
+    assert (canada.price, canada.currency) == (Decimal("0.025"), "USD")
+    # Two charges of one category that compare unequal print apart.
+    assert russia != canada and repr(russia) != repr(canada)
+    assert repr(russia) == ("Billing(charged=True, category=<ChargeCategory.MARKETING: 'marketing'>, "
+                            "price=Decimal('0.0802'), currency='USD')")
+    engine.inbound(NUMBER, "+79110000001", at=utc(2026, 11, 2, 10))
+    free = engine.send(NUMBER, "+79110000001", text="Hi", at=utc(2026, 11, 2, 10, 1)).billing
+    assert free is not None and (free.price, free.currency) == (None, None)
+
+
 def test_billing_pickles_and_results_compare_with_other_types(engine: convstate.Engine) -> None:
     from unittest import mock
 
