@@ -29,7 +29,7 @@ const TAG_MASK: u64 = TAG_OPAQUE | TAG_GROUP;
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
 )]
 #[serde(transparent)]
-pub struct AddressKey(pub(crate) u64);
+pub(crate) struct AddressKey(pub(crate) u64);
 
 impl AddressKey {
     /// Whether this is a group chat id.
@@ -309,7 +309,7 @@ fn check_opaque(input: &str) -> Result<(), Error> {
 
 /// Interned opaque ids and group ids, so that addresses are integers everywhere else.
 #[derive(Clone, Debug, Default)]
-pub struct Interner {
+pub(crate) struct Interner {
     strings: Vec<Arc<str>>,
     index: HashMap<Box<str>, u32, BuildFastHasher>,
 }

@@ -178,7 +178,7 @@ impl RateCard {
     }
 
     /// The market of a contact.
-    pub fn market(&self, contact: AddressKey) -> &str {
+    pub(crate) fn market(&self, contact: AddressKey) -> &str {
         let Some(digits) = contact.phone_digits() else {
             return "other";
         };
@@ -190,7 +190,7 @@ impl RateCard {
     }
 
     /// The price of one message of `category` to `contact`, if the card has one.
-    pub fn price(&self, category: ChargeCategory, contact: AddressKey) -> Option<Amount> {
+    pub(crate) fn price(&self, category: ChargeCategory, contact: AddressKey) -> Option<Amount> {
         self.price_in(self.market(contact), category)
     }
 

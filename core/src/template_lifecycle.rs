@@ -137,7 +137,7 @@ pub enum TemplateChangeReason {
 /// How many counted pauses a template keeps: a late report is matched against the pauses
 /// of its ladder, which has at most 16 rungs (the policy's bound), and older ones are long
 /// over.
-pub const COUNTED_PAUSES_KEPT: usize = 2 * MAX_LADDER_PAUSES;
+pub(crate) const COUNTED_PAUSES_KEPT: usize = 2 * MAX_LADDER_PAUSES;
 
 /// How many changes of whether a template is rateable it keeps. They are dropped two at a
 /// time, oldest first, so a rating older than every change kept is still judged by the
