@@ -90,7 +90,7 @@ enum BusinessCommand {
     #[command(after_help = EXIT_CODES)]
     Import {
         /// The state to import into.
-        #[arg(value_parser = file_path)]
+        #[arg(value_parser = written_path)]
         state: PathBuf,
         /// A file written by `business export`; `-` reads standard input.
         #[arg(value_parser = named_file)]
@@ -100,7 +100,7 @@ enum BusinessCommand {
     #[command(after_help = EXIT_CODES)]
     Remove {
         /// A snapshot written by `convstate replay --state`.
-        #[arg(value_parser = file_path)]
+        #[arg(value_parser = written_path)]
         state: PathBuf,
         /// The business to remove.
         #[arg(long, value_name = "NAME")]
@@ -111,10 +111,10 @@ enum BusinessCommand {
 #[derive(Debug, Args)]
 struct BusinessMoveArgs {
     /// The state that holds the business now.
-    #[arg(value_parser = file_path)]
+    #[arg(value_parser = written_path)]
     from: PathBuf,
     /// The state to move it to (created, under FROM's policy, if it does not exist).
-    #[arg(value_parser = file_path)]
+    #[arg(value_parser = written_path)]
     to: PathBuf,
     /// The business to move.
     #[arg(long, value_name = "NAME")]
@@ -168,7 +168,7 @@ struct ReplayArgs {
     policy: PolicyArgs,
     /// Load the engine from this snapshot before (if it exists) and save it after, atomically.
     /// Nothing is written when the replay fails.
-    #[arg(long, value_name = "STATE", value_parser = file_path)]
+    #[arg(long, value_name = "STATE", value_parser = written_path)]
     state: Option<PathBuf>,
     /// Print a summary: sends allowed and refused by reason, chats, tickets, template
     /// changes, limit usage, charges. Output lines are then only written with --out.
@@ -206,7 +206,7 @@ struct SimulateArgs {
     #[arg(long, value_enum, default_value = "table")]
     summary_format: SummaryFormat,
     /// Also write the generated events to this file, to replay them later.
-    #[arg(long, value_name = "FILE", value_parser = file_path)]
+    #[arg(long, value_name = "FILE", value_parser = written_path)]
     write_events: Option<PathBuf>,
 }
 
@@ -266,13 +266,21 @@ fn file_path(path: &str) -> Result<PathBuf, String> {
                 .into(),
         );
     }
+    Ok(PathBuf::from(path))
+}
+
+/// [`file_path`] for a file the command writes (a state it saves, `--write-events`): a
+/// name of standard input or output is no such file either. Created as one, standard
+/// output was emptied and written from its own position, over the summary.
+fn written_path(path: &str) -> Result<PathBuf, String> {
+    let file = file_path(path)?;
     if reads_standard_input(path) || writes_standard_output(path) {
         return Err(format!(
             "{path} is standard input or output, not a file (a state is read and written in \
              place; standard output holds the command's summary)"
         ));
     }
-    Ok(PathBuf::from(path))
+    Ok(file)
 }
 
 fn main() -> ExitCode {
@@ -626,32 +634,35 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
                 resumed_clock = None;
             }
         }
-        if let Some((_, at)) = (replayer.summary.first_ancient).filter(|&(l, _)| l == line_number) {
+        let warn = |message: std::fmt::Arguments| {
             report(format_args!(
-                "convstate: warning: {source_name}:{line_number}: dated {at}, before any \
-                 WhatsApp traffic: an integer instant is unix milliseconds, and unix seconds \
-                 (Meta's webhook timestamps) read as milliseconds are January 1970; multiply \
-                 them by 1000 (told once)"
+                "convstate: warning: {source_name}:{line_number}: {message}"
+            ))
+        };
+        if let Some((_, at)) = (replayer.summary.first_ancient).filter(|&(l, _)| l == line_number) {
+            warn(format_args!(
+                "dated {at}, before any WhatsApp traffic: an integer instant is unix \
+                 milliseconds, and unix seconds (Meta's webhook timestamps) read as milliseconds \
+                 are January 1970; multiply them by 1000 (told once)"
             ));
         }
-        if let Some((_, at, clock)) =
-            (replayer.summary.first_leap).filter(|&(l, _, _)| l == line_number)
+        if let Some(((_, at), (clock_line, clock))) =
+            (replayer.summary.first_year_back).filter(|&((l, _), _)| l == line_number)
         {
-            report(format_args!(
-                "convstate: warning: {source_name}:{line_number}: dated {at}, more than a year \
-                 after the events before it ({clock}): the engine's clock moves there for good, \
-                 and the inputs dated before it that follow are late ones (a mistyped year?) (told once)"
+            warn(format_args!(
+                "dated {at}, more than a year before the engine's clock ({clock}, from line \
+                 {clock_line}): a mistyped year on one of the two lines? A clock moved \
+                 forward stays there, and what follows is late (told once)"
             ));
         }
         if !told_late && replayer.summary.first_late_send_line == Some(line_number) {
             // Once: a log sorted otherwise than by time (by conversation, say) has many, each
             // decided at the wrong instant.
-            report(format_args!(
-                "convstate: warning: {source_name}:{line_number}: a send dated before an \
-                 earlier line is decided at that line's instant (the engine's clock), not its \
-                 own: a host decides a send at its now, so the log is not sorted by time; \
-                 sort it by `at` (provider reports may stay late: they are placed by their own \
-                 instants). --summary counts late sends"
+            warn(format_args!(
+                "a send dated before an earlier line is decided at that line's instant (the \
+                 engine's clock), not its own: a host decides a send at its now, so the log is \
+                 not sorted by time; sort it by `at` (provider reports may stay late: they are \
+                 placed by their own instants). --summary counts late sends (told once)"
             ));
             told_late = true;
         }

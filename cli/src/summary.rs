@@ -120,8 +120,8 @@ impl std::fmt::Display for TemplateChange {
 /// instant of unix seconds given as milliseconds does.
 const SURELY_LATER_MS: i64 = 1_000_000_000_000;
 
-/// A step forward from one event to the next that no traffic takes: a year of 366 days.
-const LEAP: Duration = Duration::from_days(366);
+/// A step back from the clock that no late delivery takes: a year of 366 days.
+const YEAR: Duration = Duration::from_days(366);
 
 /// What a replay did, as counted from the engine's outputs.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -136,7 +136,8 @@ pub struct Summary {
     pub last_event_at: Option<Instant>,
     /// Lines that did not decode and were skipped (`--keep-going`).
     pub malformed_lines_skipped: u64,
-    /// Sends, dry runs and initiations dated before the engine's clock when they came
+    /// Sends, dry runs and initiations decided (not refused, nor answered as a retry)
+    /// that were dated before the engine's clock when they came
     /// (before an earlier line's instant): each decided at the clock, not at its own
     /// instant. A provider's report may come late (the engine places it by its own
     /// instant), but a host decides a send at its now, which no earlier input passed: a
@@ -149,10 +150,15 @@ pub struct Summary {
     /// WhatsApp traffic is, and unix seconds read as milliseconds are January 1970.
     #[serde(skip)]
     pub first_ancient: Option<(u64, Instant)>,
-    /// The input line, instant and clock of the first event dated more than a year after
-    /// the events before it (not printed): a mistyped year moves the clock for good.
+    /// The first event dated more than a year before the engine's clock, which a line of
+    /// this run set (not printed): its line and instant, and the line and instant of the
+    /// line that set the clock. A mistyped year on one of the two: moved forward, the clock
+    /// stays there, and everything after is late.
     #[serde(skip)]
-    pub first_leap: Option<(u64, Instant, Instant)>,
+    pub first_year_back: Option<((u64, Instant), (u64, Instant))>,
+    /// The line and instant of the latest event so far (not printed).
+    #[serde(skip)]
+    latest: Option<(u64, Instant)>,
     /// The instant of the first event that is no delivery report of an earlier send (not
     /// printed): where a log replayed into its state a second time shows, since a status
     /// (a read receipt hours later) comes late by nature.
@@ -211,6 +217,8 @@ pub struct InputInfo {
     number: Option<String>,
     /// A retry the engine answers from its idempotency memory.
     repeat: bool,
+    /// Dated before the engine's clock: the input line (0: none).
+    late_on_line: Option<u64>,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -247,24 +255,20 @@ impl Summary {
         self.events += 1;
         bump(&mut self.events_by_type, kind);
         let at = event.at();
-        if at.unix_millis() < SURELY_LATER_MS && line > 0 {
+        // An instant of 0 is deliberate (a tick at the epoch), no seconds read as milliseconds.
+        if at > Instant::EPOCH && at.unix_millis() < SURELY_LATER_MS && line > 0 {
             self.first_ancient.get_or_insert((line, at));
         }
-        if clock > Instant::EPOCH && at.since(clock) > LEAP && line > 0 {
-            self.first_leap.get_or_insert((line, at, clock));
+        if let Some(latest) = self.latest.filter(|&(_, t)| t == clock) {
+            if clock.since(at) > YEAR && line > 0 {
+                self.first_year_back.get_or_insert(((line, at), latest));
+            }
+        }
+        if line > 0 && self.latest.is_none_or(|(_, t)| at > t) {
+            self.latest = Some((line, at));
         }
         if !matches!(event, Event::MessageStatus(_) | Event::SendFailed(_)) {
             self.first_own_time_at.get_or_insert(at);
-        }
-        let decided = matches!(
-            event,
-            Event::Send(_) | Event::CheckSend(_) | Event::Initiate(_)
-        );
-        if decided && at < clock {
-            self.late_sends += 1;
-            if line > 0 {
-                self.first_late_send_line.get_or_insert(line);
-            }
         }
         self.first_event_at = Some(self.first_event_at.map_or(at, |t| t.min(at)));
         self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
@@ -282,6 +286,7 @@ impl Summary {
             kind,
             number,
             repeat,
+            late_on_line: (at < clock).then_some(line),
         }
     }
 
@@ -296,6 +301,14 @@ impl Summary {
         if input.repeat {
             tally.repeated += 1;
             return;
+        }
+        // Decided at the clock, not at its own instant (a retry answered from memory was
+        // not decided again).
+        if let Some(line) = input.late_on_line {
+            self.late_sends += 1;
+            if line > 0 {
+                self.first_late_send_line.get_or_insert(line);
+            }
         }
         if let Some(reason) = decision.deny_reason() {
             tally.denied += 1;

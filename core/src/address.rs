@@ -233,28 +233,31 @@ fn eight_digits_word(word: u64) -> Option<u64> {
 /// What a phone number written out as a float looks like, and what to do about it: a
 /// column of phone numbers with one empty cell is read as floats (pandas, spreadsheets),
 /// and written back as text it is `79110000001.0` (whose dot, phone punctuation, would make
-/// it another number, `+791100000010`) or `7.9110000001e+10` (an opaque id otherwise).
-/// No phone number is written either way: a last group of one `0` after a dot, or digits
-/// with a decimal point and an exponent.
+/// it another number, `+791100000010`), `79110000001,00` in a locale with decimal commas,
+/// or `7.9110000001e+10` (an opaque id otherwise). Only digits with such a tail: ids that
+/// merely end so (`v2.0`) stand.
 fn float_artifact(text: &str) -> Option<&'static str> {
     let body = text.strip_prefix('+').unwrap_or(text);
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if let Some(rest) = body.strip_suffix(".0") {
-        if rest.ends_with(|c: char| c.is_ascii_digit()) {
+    fn split_decimal(s: &str) -> Option<(&str, &str)> {
+        s.split_once(['.', ','])
+    }
+    if let Some((whole, zeros)) = split_decimal(body) {
+        if digits(whole) && !zeros.is_empty() && zeros.bytes().all(|b| b == b'0') {
             return Some(
-                "ends with \".0\": a number read as a float and written back; read the \
-                 column as text (pandas: `dtype=str`), not as numbers",
+                "ends in a decimal fraction of zeros: a number read as a float and written \
+                 back; read the column as text (pandas: `dtype=str`), not as numbers",
             );
         }
     }
     let (mantissa, exponent) = body.split_once(['e', 'E'])?;
     let signed = exponent.starts_with(['+', '-']);
     let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let (whole, fraction) = split_decimal(mantissa).unwrap_or((mantissa, ""));
     let scientific = digits(whole)
         && (fraction.is_empty() || digits(fraction))
         && digits(exponent)
-        && (mantissa.contains('.') || signed);
+        && (whole.len() < mantissa.len() || signed);
     scientific.then_some(
         "a number in scientific notation (a phone number read as a float); read the column \
          as text (pandas: `dtype=str`), not as numbers",
@@ -278,10 +281,15 @@ fn looks_like_phone(text: &str) -> bool {
 /// Checks a business-scoped user id given beside a phone number: an opaque id, not text
 /// that reads as a phone number.
 pub(crate) fn check_user_id(input: &str) -> Result<(), Error> {
-    if looks_like_phone(input) || float_artifact(input.trim()).is_some() {
+    let problem = match float_artifact(input.trim()) {
+        Some(float) => Some(format!("reads as a phone number: {float}")),
+        None => looks_like_phone(input)
+            .then(|| "reads as a phone number, where a business-scoped user id belongs".to_owned()),
+    };
+    if let Some(problem) = problem {
         return Err(Error::InvalidUserId {
             input: crate::error::quoted(input),
-            problem: "reads as a phone number, where a business-scoped user id belongs".into(),
+            problem,
             field: None,
         });
     }
@@ -464,8 +472,11 @@ mod tests {
             "79110000001.0",
             "+79110000001.0",
             " 79110000001.0 ",
+            "79110000001.00",
+            "79110000001,0",
             "7.9110000001e+10",
             "7.911E10",
+            "7,911E+10",
             "79110000001e+0",
         ] {
             let error = interner.address(text).unwrap_err();
@@ -473,11 +484,29 @@ mod tests {
             assert!(error.to_string().contains("dtype=str"), "{text}: {error}");
             assert!(interner.find_address(text).is_err(), "{text}");
             assert!(check_user_id(text).is_err(), "{text}");
+            assert!(
+                check_user_id(text)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("dtype=str"),
+                "{text}"
+            );
         }
         // Dotted numbers and ids that only resemble the forms stand.
         assert_eq!(normalize_phone("+1.555.000.1110").unwrap(), 15550001110);
         assert_eq!(normalize_phone("555.000.1000").unwrap(), 5550001000);
-        for id in ["ab.0", "user.0x", "1e5", "e10", "x7.9e10"] {
+        for id in [
+            "ab.0",
+            "v2.0",
+            "user42.0",
+            "client-2.0",
+            "US.v2.0",
+            "user.0x",
+            "1e5",
+            "e10",
+            "x7.9e10",
+            "US.1349000",
+        ] {
             assert!(
                 !matches!(interner.address(id), Err(Error::InvalidPhoneNumber { .. })),
                 "{id}"

@@ -4,7 +4,6 @@
 //! registration, so that a send only compares parameter counts or names.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +57,7 @@ impl TemplateStatus {
     }
 }
 
-display_as_wire_name!(TemplateStatus, TemplateCategory, Quality);
+display_as_wire_name!(TemplateStatus, TemplateCategory, Quality, ButtonKind);
 
 /// Quality rating (of a template or a number).
 #[derive(
@@ -89,13 +88,6 @@ pub enum ButtonKind {
     Phone,
     /// Copies a code.
     CopyCode,
-}
-
-impl fmt::Display for ButtonKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok();
-        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown"))
-    }
 }
 
 /// One template button.

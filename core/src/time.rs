@@ -818,20 +818,30 @@ impl Duration {
             .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
         // Errors keep the text as they quote it: a long one cut short.
-        let text_owned = || crate::error::quoted(text);
+        let quoted_text = || crate::error::quoted(text);
         // Say what is wrong with the common near misses before the general form.
         if text.starts_with('-') {
-            return Err(DurationError::Negative { text: text_owned() });
+            return Err(DurationError::Negative {
+                text: quoted_text(),
+            });
         }
         if !digits.is_empty() && unit.starts_with(['.', ',']) {
-            return Err(DurationError::Fraction { text: text_owned() });
+            return Err(DurationError::Fraction {
+                text: quoted_text(),
+            });
         }
-        let too_long = || DurationError::TooLong { text: text_owned() };
+        let too_long = || DurationError::TooLong {
+            text: quoted_text(),
+        };
         let value: i64 = match digits.parse() {
             Ok(value) => value,
             // All digits, too many for a number: longer than any duration.
             Err(_) if !digits.is_empty() => return Err(too_long()),
-            Err(_) => return Err(DurationError::NotADuration { text: text_owned() }),
+            Err(_) => {
+                return Err(DurationError::NotADuration {
+                    text: quoted_text(),
+                })
+            }
         };
         let unit_ms = match unit {
             "" | "ms" => 1,
@@ -842,7 +852,7 @@ impl Duration {
             other => {
                 return Err(DurationError::UnknownUnit {
                     unit: crate::error::quoted(other),
-                    text: text_owned(),
+                    text: quoted_text(),
                 })
             }
         };

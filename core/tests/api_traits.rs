@@ -6,8 +6,8 @@ use convstate::decision::{ChargeCategory, FreeReason, Initiator};
 use convstate::event::{Consent, EndChat, InboundKind, InitiateRequest, RegisterTemplate};
 use convstate::message::{ContentProblem, ParamsConflict, TemplateMessage, TemplateParams};
 use convstate::{
-    ChatEndReason, Duration, DurationError, Instant, OutboundMessage, Quality, TemplateCategory,
-    TemplateStatus, TicketStatus, TimeZone,
+    ChatEndReason, DenyReason, Duration, DurationError, Instant, OutboundMessage, Quality,
+    TemplateCategory, TemplateStatus, TicketStatus, TimeZone,
 };
 
 #[test]
@@ -39,6 +39,10 @@ fn enums_display_as_their_wire_names() {
     }
     assert_eq!(shown[0], "utility");
     assert_eq!(shown[6], "service_window");
+    // A denial shows its wire reason, as its kind does.
+    let denial = DenyReason::NoOptIn;
+    assert_eq!(denial.to_string(), "no_opt_in");
+    assert_eq!(denial.kind().to_string(), denial.name());
 }
 
 #[test]
@@ -89,7 +93,7 @@ fn errors_are_std_errors() {
     let problem: Box<dyn std::error::Error> = Box::new(ContentProblem::Empty {
         item: "text".into(),
     });
-    assert!(!problem.to_string().is_empty());
+    assert_eq!(problem.to_string(), "the text is empty");
 }
 
 /// The constructors give what the wire's defaults give for the same line.
