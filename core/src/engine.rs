@@ -1288,7 +1288,10 @@ impl Engine {
             self.provider_number_ids.insert(id.clone(), number);
         }
         if e.channel.has_service_window() {
-            self.ensure_limit(number, self.clock);
+            // From the registration's own instant, not the clock: a late registration (after
+            // another business's later input) holds its level from when it was made, as it
+            // does in a shard of its own or a partition that never saw that input.
+            self.ensure_limit(number, e.at);
         }
         // A shorter idle timeout brings live chats' deadlines forward: wake them in time
         // (arming only ever moves a wake-up earlier, so a longer timeout needs nothing).

@@ -1545,3 +1545,38 @@ fn typed_views_answer_as_one_engine() {
         "unknown_number"
     );
 }
+
+/// A business registered after another business's later input (a late registration) holds
+/// its limit's level from its own instant, as it does in a shard of its own: one engine gave
+/// it the clock, another business's instant, so its `level_since` (classic's time at the
+/// level) depended on traffic it never saw, and differed between one engine and a sharded
+/// one.
+#[test]
+fn a_late_registration_holds_its_limit_from_its_own_instant() {
+    let mut single = Engine::with_preset("cloud-2025").unwrap();
+    let sharded = ShardedEngine::with_preset("cloud-2025", 5).unwrap();
+    for b in 0..5u32 {
+        let mut lines = setup_lines(&format!("biz{b}"), &[&format!("+1555900{b:04}")]);
+        lines.push(opt_in(&format!("biz{b}"), u64::from(b)));
+        // Sent before the next business registers, at T0.
+        lines.push(template_send(
+            b + 1,
+            &format!("+1555900{b:04}"),
+            u64::from(b),
+        ));
+        for line in &lines {
+            assert_eq!(
+                sharded.handle_json(line),
+                single.handle_json(line),
+                "{line}"
+            );
+        }
+    }
+    let now = sharded.clock();
+    for b in 0..5u32 {
+        let number = format!("+1555900{b:04}");
+        let view = single.limit(&number, now).unwrap();
+        assert_eq!(view.level_since.to_rfc3339(), T0, "{view:?}");
+        assert_eq!(sharded.limit(&number, now).unwrap(), view);
+    }
+}
