@@ -125,7 +125,7 @@ fn read_export(file: &str) -> Result<Vec<u8>, CliError> {
         let mut bytes = Vec::new();
         std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
     } else {
-        std::fs::read(file)
+        crate::paths::read_data_file(std::path::Path::new(file))
     };
     read.map_err(|source| CliError::Io {
         what: "cannot read",

@@ -16,6 +16,24 @@ pub fn writes_standard_output(file: &str) -> bool {
     matches!(file, "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1")
 }
 
+/// Reads a whole file the command takes as data (a state, an export), refusing a device
+/// (`/dev/zero`, `/dev/urandom`): read to its end it never ends, and the command ran out
+/// of memory. Pipes (`/dev/stdin`) and regular files are read as they are.
+pub fn read_data_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = std::fs::metadata(path)?.file_type();
+        if kind.is_char_device() || kind.is_block_device() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is a device, not a file of data",
+            ));
+        }
+    }
+    std::fs::read(path)
+}
+
 /// The directory a file is in (or would be created in).
 pub fn directory_of(path: &Path) -> &Path {
     match path.parent() {

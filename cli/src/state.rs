@@ -89,7 +89,7 @@ fn no_such_file(path: &Path) -> CliError {
 
 /// Restores the engine saved at `path`, or `None` when the file does not exist yet.
 pub fn load(path: &Path) -> Result<Option<Engine>, CliError> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::paths::read_data_file(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(state_error(path, format!("cannot read: {e}"))),

@@ -3146,3 +3146,20 @@ fn a_line_a_year_before_the_clock_is_warned_of_once() {
     assert_exit(&output, 0);
     assert_eq!(stderr(&output), "");
 }
+
+/// A device given as a state or an export (`/dev/zero`) is refused at once: read to its end
+/// it never ends, and the command ran out of memory.
+#[test]
+fn a_device_is_no_state_or_export() {
+    let output = run(&["inspect", "/dev/zero"]);
+    assert_exit_saying(
+        &output,
+        3,
+        "state file /dev/zero: cannot read: it is a device",
+    );
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let output = run(&["business", "import", state.to_str().unwrap(), "/dev/zero"]);
+    assert_exit_saying(&output, 1, "cannot read /dev/zero: it is a device");
+    assert!(!state.exists());
+}
