@@ -1485,6 +1485,17 @@ fn a_snapshot_taken_during_a_policy_change_restores() {
     assert_eq!(refused, 0, "{refused} of 500 snapshots do not restore");
 }
 
+/// Feeds `lines` to both engines, which must answer each alike.
+fn feed_alike(single: &mut Engine, sharded: &ShardedEngine, lines: &[String]) {
+    for line in lines {
+        assert_eq!(
+            sharded.handle_json(line),
+            single.handle_json(line),
+            "{line}"
+        );
+    }
+}
+
 /// The typed views of a sharded engine read the shard that holds what they name, and answer
 /// as one engine fed the same inputs does.
 #[test]
@@ -1508,13 +1519,7 @@ fn typed_views_answer_as_one_engine() {
             u64::from(b),
         ));
     }
-    for line in &lines {
-        assert_eq!(
-            sharded.handle_json(line),
-            single.handle_json(line),
-            "{line}"
-        );
-    }
+    feed_alike(&mut single, &sharded, &lines);
     let now = sharded.clock();
     assert_eq!(now, single.clock());
     for b in 0..5u32 {
@@ -1564,13 +1569,7 @@ fn a_late_registration_holds_its_limit_from_its_own_instant() {
             &format!("+1555900{b:04}"),
             u64::from(b),
         ));
-        for line in &lines {
-            assert_eq!(
-                sharded.handle_json(line),
-                single.handle_json(line),
-                "{line}"
-            );
-        }
+        feed_alike(&mut single, &sharded, &lines);
     }
     let now = sharded.clock();
     for b in 0..5u32 {
