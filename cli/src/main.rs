@@ -5,6 +5,7 @@ mod business;
 mod error;
 mod input;
 mod inspect;
+mod oddities;
 mod paths;
 mod replay;
 mod simulate;
@@ -20,6 +21,7 @@ use convstate::{Engine, Policy};
 
 use crate::error::{input_name, report, CliError, EXIT_CLOSED_OUTPUT, STDIN_NAME, STDOUT_NAME};
 use crate::input::MAX_LINE_BYTES;
+use crate::oddities::Oddities;
 use crate::paths::{reads_standard_input, same_file, writes_standard_output};
 use crate::replay::{Malformed, Replayer};
 use crate::summary::Summary;
@@ -520,12 +522,10 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     // A resumed run whose log starts before the saved clock is most often a log replayed into
     // this state a second time: its inputs are taken as late ones, applied at the clock
     // (sends denied as duplicates, a late webhook's way), and nothing else would say so.
-    let mut resumed_clock = args
-        .state
-        .as_ref()
-        .map(|path| (path, replayer.engine.clock()));
+    replayer.oddities = Oddities::new(
+        (args.state.as_ref()).map(|path| (path.display().to_string(), replayer.engine.clock())),
+    );
     let source_name = input_name(&args.file).to_owned();
-    let mut told_late = false;
     let mut input: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -615,56 +615,10 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
         if too_long && args.keep_going {
             input::skip_rest_of_line(&mut input).map_err(read_error)?;
         }
-        if let Some((path, clock)) = resumed_clock {
-            // The first event's instant, read after the first line that held an event (a
-            // webhook body's items, applied or refused, count as a wire line's event); a
-            // delivery status, late by nature, is passed over.
-            if let Some(first) = replayer.summary.first_own_time_at {
-                if first < clock {
-                    report(format_args!(
-                        "convstate: warning: {source_name}:{line_number}: the log starts at \
-                         {first}, before the clock of the state {} ({clock}): inputs older \
-                         than the clock are applied at it, as late ones; a log replayed into \
-                         this state before is applied a second time",
-                        path.display()
-                    ));
-                    // The same story as a late line's: told once.
-                    told_late = true;
-                }
-                resumed_clock = None;
-            }
-        }
-        let warn = |message: std::fmt::Arguments| {
+        for oddity in replayer.oddities.take() {
             report(format_args!(
-                "convstate: warning: {source_name}:{line_number}: {message}"
-            ))
-        };
-        if let Some((_, at)) = (replayer.summary.first_ancient).filter(|&(l, _)| l == line_number) {
-            warn(format_args!(
-                "dated {at}, before any WhatsApp traffic: an integer instant is unix \
-                 milliseconds, and unix seconds (Meta's webhook timestamps) read as milliseconds \
-                 are January 1970; multiply them by 1000 (told once)"
+                "convstate: warning: {source_name}:{line_number}: {oddity}"
             ));
-        }
-        if let Some(((_, at), (clock_line, clock))) =
-            (replayer.summary.first_year_back).filter(|&((l, _), _)| l == line_number)
-        {
-            warn(format_args!(
-                "dated {at}, more than a year before the engine's clock ({clock}, from line \
-                 {clock_line}): a mistyped year on one of the two lines? A clock moved \
-                 forward stays there, and what follows is late (told once)"
-            ));
-        }
-        if !told_late && replayer.summary.first_late_send_line == Some(line_number) {
-            // Once: a log sorted otherwise than by time (by conversation, say) has many, each
-            // decided at the wrong instant.
-            warn(format_args!(
-                "a send dated before an earlier line is decided at that line's instant (the \
-                 engine's clock), not its own: a host decides a send at its now, so the log is \
-                 not sorted by time; sort it by `at` (provider reports may stay late: they are \
-                 placed by their own instants). --summary counts late sends (told once)"
-            ));
-            told_late = true;
         }
         if let Err(mut malformed) = fed {
             // The reader learns the input's encoding is at fault, not this line's JSON (the

@@ -4,6 +4,7 @@
 use convstate::webhook::{outcome_lines, WebhookOutcome, WebhookReader};
 use convstate::{wire, Engine, Error, Event, Output};
 
+use crate::oddities::Oddities;
 use crate::summary::Summary;
 
 /// An engine plus the tally of everything it answered.
@@ -13,6 +14,8 @@ pub struct Replayer {
     pub engine: Engine,
     /// What happened so far.
     pub summary: Summary,
+    /// What the log did that live traffic never would, to be told.
+    pub oddities: Oddities,
     /// The number of the input line being fed (from 1; 0 when the inputs are no lines), so
     /// that the summary can say where a rejection was.
     pub line: u64,
@@ -46,6 +49,7 @@ impl Replayer {
         Replayer {
             engine,
             summary: Summary::default(),
+            oddities: Oddities::default(),
             line: 0,
         }
     }
@@ -62,10 +66,16 @@ impl Replayer {
     pub fn apply(&mut self, event: Event, out: &mut Vec<String>) {
         let clock = self.engine.clock();
         let input = (self.summary).record_input(&event, &self.engine, clock, self.line);
+        self.oddities.observe(&event, clock, self.line);
         let result = self.engine.handle(event);
         out.push(wire::encode_output(&result));
         match &result {
-            Ok(Output::Decision(decision)) => self.summary.record_decision(&input, decision),
+            Ok(Output::Decision(decision)) => {
+                self.summary.record_decision(&input, decision);
+                if input.decided_late() {
+                    self.oddities.late_send();
+                }
+            }
             Ok(_) => {}
             Err(error) => self.summary.record_rejection(error, self.line),
         }
@@ -104,6 +114,7 @@ impl Replayer {
             match outcome {
                 WebhookOutcome::Applied { event, effects, .. } => {
                     (self.summary).record_input(event, &self.engine, received_at, self.line);
+                    self.oddities.observe(event, received_at, self.line);
                     for effect in effects {
                         self.summary
                             .record_effect(effect, &wire::encode_effect(effect));
@@ -114,6 +125,7 @@ impl Replayer {
                     // wire line the engine refuses does.
                     if let Some(event) = event {
                         (self.summary).record_input(event, &self.engine, received_at, self.line);
+                        self.oddities.observe(event, received_at, self.line);
                     }
                     self.summary.record_rejection(error, self.line)
                 }

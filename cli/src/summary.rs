@@ -116,13 +116,6 @@ impl std::fmt::Display for TemplateChange {
     }
 }
 
-/// 2001-09-09T01:46:40Z in unix milliseconds: no WhatsApp traffic comes before it, and any
-/// instant of unix seconds given as milliseconds does.
-const SURELY_LATER_MS: i64 = 1_000_000_000_000;
-
-/// A step back from the clock that no late delivery takes: a year of 366 days.
-const YEAR: Duration = Duration::from_days(366);
-
 /// What a replay did, as counted from the engine's outputs.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -146,24 +139,6 @@ pub struct Summary {
     /// The input line of the first of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_late_send_line: Option<u64>,
-    /// The input line and instant of the first event dated before 2001 (not printed): no
-    /// WhatsApp traffic is, and unix seconds read as milliseconds are January 1970.
-    #[serde(skip)]
-    pub first_ancient: Option<(u64, Instant)>,
-    /// The first event dated more than a year before the engine's clock, which a line of
-    /// this run set (not printed): its line and instant, and the line and instant of the
-    /// line that set the clock. A mistyped year on one of the two: moved forward, the clock
-    /// stays there, and everything after is late.
-    #[serde(skip)]
-    pub first_year_back: Option<((u64, Instant), (u64, Instant))>,
-    /// The line and instant of the latest event so far (not printed).
-    #[serde(skip)]
-    latest: Option<(u64, Instant)>,
-    /// The instant of the first event that is no delivery report of an earlier send (not
-    /// printed): where a log replayed into its state a second time shows, since a status
-    /// (a read receipt hours later) comes late by nature.
-    #[serde(skip)]
-    pub first_own_time_at: Option<Instant>,
     /// Events the engine rejected (unknown number, no live chat...), by error code.
     pub rejected_by_error: BTreeMap<String, u64>,
     /// The input line of each error code's first rejection (a webhook's line for its items):
@@ -221,6 +196,23 @@ pub struct InputInfo {
     late_on_line: Option<u64>,
 }
 
+/// The wire name of a unit enum value (a reason, a status, a category).
+fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => name,
+        Ok(other) => other.to_string(),
+        Err(_) => "-".to_owned(),
+    }
+}
+
+impl InputInfo {
+    /// Whether a decision for this input was made at the clock though the input was dated
+    /// before it (a retry answered from memory was not decided again).
+    pub fn decided_late(&self) -> bool {
+        self.late_on_line.is_some() && !self.repeat
+    }
+}
+
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     // Most keys are counted before: no allocation for those.
     match map.get_mut(key) {
@@ -228,15 +220,6 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
         None => {
             map.insert(key.to_owned(), 1);
         }
-    }
-}
-
-/// The wire name of a unit enum value (a reason, a status, a category).
-fn wire_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(name)) => name,
-        Ok(other) => other.to_string(),
-        Err(_) => "-".to_owned(),
     }
 }
 
@@ -255,21 +238,6 @@ impl Summary {
         self.events += 1;
         bump(&mut self.events_by_type, kind);
         let at = event.at();
-        // An instant of 0 is deliberate (a tick at the epoch), no seconds read as milliseconds.
-        if at > Instant::EPOCH && at.unix_millis() < SURELY_LATER_MS && line > 0 {
-            self.first_ancient.get_or_insert((line, at));
-        }
-        if let Some(latest) = self.latest.filter(|&(_, t)| t == clock) {
-            if clock.since(at) > YEAR && line > 0 {
-                self.first_year_back.get_or_insert(((line, at), latest));
-            }
-        }
-        if line > 0 && self.latest.is_none_or(|(_, t)| at > t) {
-            self.latest = Some((line, at));
-        }
-        if !matches!(event, Event::MessageStatus(_) | Event::SendFailed(_)) {
-            self.first_own_time_at.get_or_insert(at);
-        }
         self.first_event_at = Some(self.first_event_at.map_or(at, |t| t.min(at)));
         self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
         let (number, key) = match event {
@@ -302,11 +270,9 @@ impl Summary {
             tally.repeated += 1;
             return;
         }
-        // Decided at the clock, not at its own instant (a retry answered from memory was
-        // not decided again).
-        if let Some(line) = input.late_on_line {
+        if input.decided_late() {
             self.late_sends += 1;
-            if line > 0 {
+            if let Some(line) = input.late_on_line.filter(|&line| line > 0) {
                 self.first_late_send_line.get_or_insert(line);
             }
         }
@@ -376,10 +342,9 @@ impl Summary {
                 self.chats.responses += responses;
                 self.chats.response_total_ms += response_total.map_or(0, |t| t.millis() as u64);
             }
-            Effect::TicketStatusChanged { from, to, .. } => bump(
-                &mut self.tickets.status_changes,
-                &format!("{} -> {}", wire_name(from), wire_name(to)),
-            ),
+            Effect::TicketStatusChanged { from, to, .. } => {
+                bump(&mut self.tickets.status_changes, &format!("{from} -> {to}"))
+            }
             Effect::TemplateStatusChanged {
                 business,
                 name,
