@@ -80,14 +80,14 @@ impl TemplateChange {
     /// `to` (a status or a category, by its wire name).
     fn new(
         template: [&String; 3],
-        from: &impl Serialize,
-        to: &impl Serialize,
+        from: &impl std::fmt::Display,
+        to: &impl std::fmt::Display,
         at: &Instant,
     ) -> Self {
         TemplateChange {
             template: template.map(String::as_str).join("/"),
-            from: wire_name(from),
-            to: wire_name(to),
+            from: from.to_string(),
+            to: to.to_string(),
             at: at.to_rfc3339(),
             until: None,
             flagged_until: None,
@@ -196,15 +196,6 @@ pub struct InputInfo {
     late_on_line: Option<u64>,
 }
 
-/// The wire name of a unit enum value (a reason, a status, a category).
-fn wire_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(name)) => name,
-        Ok(other) => other.to_string(),
-        Err(_) => "-".to_owned(),
-    }
-}
-
 impl InputInfo {
     /// Whether a decision for this input was made at the clock though the input was dated
     /// before it (a retry answered from memory was not decided again).
@@ -290,9 +281,9 @@ impl Summary {
         }
         match &decision.billing {
             Some(Billing::Charged { category, .. }) => {
-                bump(&mut self.charges_by_category, &wire_name(category))
+                bump(&mut self.charges_by_category, &category.to_string())
             }
-            Some(Billing::Free { why }) => bump(&mut self.free_by_reason, &wire_name(why)),
+            Some(Billing::Free { why }) => bump(&mut self.free_by_reason, &why.to_string()),
             None => {}
         }
         if decision.consumed_limit_slot {
@@ -333,7 +324,7 @@ impl Summary {
                 response_total,
                 ..
             } => {
-                bump(&mut self.chats.ended_by_reason, &wire_name(reason));
+                bump(&mut self.chats.ended_by_reason, &reason.to_string());
                 self.chats.missed += u64::from(*missed);
                 if let Some(first) = first_response_after {
                     self.chats.first_responses += 1;
