@@ -156,28 +156,23 @@ fn is_pandas_not_a_time(value: &Bound<'_, PyAny>) -> bool {
 /// module (`pandas._libs...`, or `pandas.api.typing` as pandas 3 reports it), so that
 /// pandas is never imported.
 pub(crate) fn is_pandas_class(value: &Bound<'_, PyAny>, class_name: &str) -> bool {
+    is_class(value, &[class_name], |module| module.starts_with("pandas"))
+}
+
+/// Whether `value`'s class is one of `names` in a module `module` accepts: a library's type
+/// known by name, the library never imported.
+fn is_class(value: &Bound<'_, PyAny>, names: &[&str], module: impl Fn(&str) -> bool) -> bool {
     let class = value.get_type();
     let named = class
         .name()
-        .is_ok_and(|name| name.to_str().is_ok_and(|name| name == class_name));
-    named
-        && class
-            .module()
-            .is_ok_and(|module| module.to_str().is_ok_and(|m| m.starts_with("pandas")))
+        .is_ok_and(|name| name.to_str().is_ok_and(|name| names.contains(&name)));
+    named && class.module().is_ok_and(|m| m.to_str().is_ok_and(&module))
 }
 
 /// Whether `value` is numpy's bool scalar (`np.True_`; class `bool`, `bool_` before numpy
 /// 2), by its class's name and module, so that numpy is never imported.
 fn is_numpy_bool(value: &Bound<'_, PyAny>) -> bool {
-    let class = value.get_type();
-    let named = class.name().is_ok_and(|name| {
-        name.to_str()
-            .is_ok_and(|name| matches!(name, "bool" | "bool_"))
-    });
-    named
-        && class
-            .module()
-            .is_ok_and(|module| module.to_str().is_ok_and(|m| m == "numpy"))
+    is_class(value, &["bool", "bool_"], |module| module == "numpy")
 }
 
 fn is_timedelta(value: &Bound<'_, PyAny>) -> PyResult<bool> {
