@@ -1497,29 +1497,21 @@ fn feed_alike(single: &mut Engine, sharded: &ShardedEngine, lines: &[String]) {
 }
 
 /// The typed views of a sharded engine read the shard that holds what they name, and answer
-/// as one engine fed the same inputs does.
+/// as one engine fed the same inputs does. Each business registers after the one before sent
+/// (a late registration, dated at T0): its limit holds its level from its own instant, as in
+/// a shard of its own (one engine gave it the clock, another business's instant; scenario
+/// 450).
 #[test]
 fn typed_views_answer_as_one_engine() {
     let mut single = Engine::with_preset("cloud-2025").unwrap();
     let sharded = ShardedEngine::with_preset("cloud-2025", 5).unwrap();
-    // Every registration first, as a host does: one registered after another business's
-    // send would be a late input, and shards keep their own clocks.
-    let mut lines = Vec::new();
     for b in 0..5u32 {
-        lines.extend(setup_lines(
-            &format!("biz{b}"),
-            &[&format!("+1555800{b:04}")],
-        ));
+        let number = format!("+1555800{b:04}");
+        let mut lines = setup_lines(&format!("biz{b}"), &[&number]);
         lines.push(opt_in(&format!("biz{b}"), u64::from(b)));
+        lines.push(template_send(b + 1, &number, u64::from(b)));
+        feed_alike(&mut single, &sharded, &lines);
     }
-    for b in 0..5u32 {
-        lines.push(template_send(
-            b + 1,
-            &format!("+1555800{b:04}"),
-            u64::from(b),
-        ));
-    }
-    feed_alike(&mut single, &sharded, &lines);
     let now = sharded.clock();
     assert_eq!(now, single.clock());
     for b in 0..5u32 {
@@ -1531,10 +1523,9 @@ fn typed_views_answer_as_one_engine() {
             sharded.number_at(&number, now).unwrap(),
             single.number_at(&number, now).unwrap()
         );
-        assert_eq!(
-            sharded.limit(&number, now).unwrap(),
-            single.limit(&number, now).unwrap()
-        );
+        let limit = sharded.limit(&number, now).unwrap();
+        assert_eq!(limit.level_since.to_rfc3339(), T0, "{limit:?}");
+        assert_eq!(limit, single.limit(&number, now).unwrap());
         let business = format!("biz{b}");
         assert_eq!(
             sharded
@@ -1549,33 +1540,4 @@ fn typed_views_answer_as_one_engine() {
         sharded.number_at("+15559999999", now).unwrap_err().code(),
         "unknown_number"
     );
-}
-
-/// A business registered after another business's later input (a late registration) holds
-/// its limit's level from its own instant, as it does in a shard of its own: one engine gave
-/// it the clock, another business's instant, so its `level_since` (classic's time at the
-/// level) depended on traffic it never saw, and differed between one engine and a sharded
-/// one.
-#[test]
-fn a_late_registration_holds_its_limit_from_its_own_instant() {
-    let mut single = Engine::with_preset("cloud-2025").unwrap();
-    let sharded = ShardedEngine::with_preset("cloud-2025", 5).unwrap();
-    for b in 0..5u32 {
-        let mut lines = setup_lines(&format!("biz{b}"), &[&format!("+1555900{b:04}")]);
-        lines.push(opt_in(&format!("biz{b}"), u64::from(b)));
-        // Sent before the next business registers, at T0.
-        lines.push(template_send(
-            b + 1,
-            &format!("+1555900{b:04}"),
-            u64::from(b),
-        ));
-        feed_alike(&mut single, &sharded, &lines);
-    }
-    let now = sharded.clock();
-    for b in 0..5u32 {
-        let number = format!("+1555900{b:04}");
-        let view = single.limit(&number, now).unwrap();
-        assert_eq!(view.level_since.to_rfc3339(), T0, "{view:?}");
-        assert_eq!(sharded.limit(&number, now).unwrap(), view);
-    }
 }
