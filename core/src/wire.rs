@@ -16,11 +16,13 @@ use crate::{Effect, Error};
 
 mod decode;
 mod hot;
+mod keys;
 mod locate;
 mod ordered;
 
 pub use decode::EVENT_TYPES;
 pub(crate) use hot::read_hot;
+pub use keys::{is_duration_key, is_instant_key, DURATION_KEYS};
 pub(crate) use locate::lone_surrogate_in;
 use locate::Shape;
 

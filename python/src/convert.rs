@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use convstate::{Duration, Error, Instant};
+use convstate::{wire, Duration, Error, Instant};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -773,55 +773,6 @@ fn invalid_event(problem: String) -> BindingError {
     Error::InvalidEvent { problem }.into()
 }
 
-/// Whether a key of the core's JSON holds an instant. The core names instants `at`,
-/// `since`, `until`, `deadline`, or `*_at`, `*_since`, `*_until`, `*_deadline`, `*_by` and
-/// `*_from` (`level_since`, `flagged_until`, `entry_point_answer_by`,
-/// `us_marketing_blocked_from`; DESIGN.md: names say what they hold). A value under such a
-/// key that is not an instant (`initiated_by`) stays a string; a bare `from` is a status.
-fn is_instant_key(key: &str) -> bool {
-    const NAMES: [&str; 4] = ["at", "since", "until", "deadline"];
-    NAMES.contains(&key)
-        || NAMES
-            .iter()
-            .chain(&["by", "from"])
-            .any(|name| key.strip_suffix(name).is_some_and(|k| k.ends_with('_')))
-}
-
-/// Keys of the core's JSON that hold a duration: the policy's lengths (`pauses` a list of
-/// them), a live chat's response times (`first_response_after`, `response_total`, `total`), a
-/// denial's `margin` and `period`, a number's `idle_timeout`. `window` and `length` name
-/// sections and states elsewhere; only a string that reads as a duration is one (the core
-/// writes them as `24h`, `90m`, `1500ms`). `tests/test_api.py` walks every preset's policy
-/// for a duration string this list missed.
-const DURATION_KEYS: [&str; 26] = [
-    "apply_after",
-    "content_period",
-    "conversation_length",
-    "first_response_after",
-    "flag_for",
-    "free_entry_point",
-    "free_entry_point_reply_within",
-    "hold_for",
-    "idempotency_key_ttl",
-    "idle_timeout",
-    "length",
-    "lookback",
-    "margin",
-    "marketing_backoff",
-    "min_interval",
-    "min_time_at_level",
-    "pair_rate_backoff",
-    "pauses",
-    "period",
-    "reminder_lead",
-    "response_total",
-    "restriction_default_length",
-    "safety_margin",
-    "status_memory",
-    "total",
-    "window",
-];
-
 /// The core's JSON as Python values; RFC 3339 strings under instant keys become aware UTC
 /// datetimes, durations under duration keys `timedelta`s.
 pub fn from_json<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -846,11 +797,11 @@ fn from_json_keyed<'py>(
             }
         }
         Value::String(text) => match key {
-            Some(k) if is_instant_key(k) => match Instant::parse_rfc3339(text) {
+            Some(k) if wire::is_instant_key(k) => match Instant::parse_rfc3339(text) {
                 Ok(at) => datetime(py, at)?,
                 Err(_) => PyString::new(py, text).into_any(),
             },
-            Some(k) if DURATION_KEYS.contains(&k) => match Duration::parse(text) {
+            Some(k) if wire::is_duration_key(k) => match Duration::parse(text) {
                 Ok(length) => one_millisecond(py)?.mul(length.millis())?,
                 Err(_) => PyString::new(py, text).into_any(),
             },
@@ -859,7 +810,7 @@ fn from_json_keyed<'py>(
         Value::Array(items) => {
             // A list of durations (`pauses`) is read as its key says; other lists' items
             // stand alone.
-            let item_key = key.filter(|k| DURATION_KEYS.contains(k));
+            let item_key = key.filter(|k| wire::is_duration_key(k));
             let list = PyList::empty(py);
             for item in items {
                 list.append(from_json_keyed(py, item, item_key)?)?;

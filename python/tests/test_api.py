@@ -392,7 +392,7 @@ def test_durations_in_dicts_are_timedeltas_and_a_policy_dict_reads_back() -> Non
             elif isinstance(value, timedelta):
                 lengths.append(path)
             else:
-                # A duration the binding's list of duration keys missed stays its wire text.
+                # A duration that core's wire::DURATION_KEYS missed would stay its wire text.
                 assert not (isinstance(value, str) and re.fullmatch(r"\d+(ms|s|m|h|d)", value)), path
 
         walk(policy, preset)
