@@ -130,7 +130,13 @@ impl Replayer {
                     self.summary.record_rejection(error, self.line)
                 }
                 WebhookOutcome::Unrecognized { .. } => self.summary.webhook_items.unrecognized += 1,
-                WebhookOutcome::Skipped { .. } => self.summary.webhook_items.skipped += 1,
+                WebhookOutcome::Skipped { event, .. } => {
+                    // A message delivered again: a log replayed into its state shows first so.
+                    if let Some(event) = event {
+                        self.oddities.observe(event, received_at, self.line);
+                    }
+                    self.summary.webhook_items.skipped += 1
+                }
             }
         }
         out.extend(outcome_lines(&outcomes));

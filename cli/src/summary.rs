@@ -172,7 +172,8 @@ pub struct Summary {
     /// Every effect, by wire `effect` type.
     pub effects_by_type: BTreeMap<String, u64>,
     /// Items of webhook payloads (`--format meta-webhook`) not applied: `unrecognized`
-    /// (unknown fields, types, values) and `skipped` (known, changing no state).
+    /// (unknown fields, types, values) and `skipped` (known, changing no state: messages
+    /// delivered again among them).
     pub webhook_items: WebhookTally,
 }
 

@@ -1454,6 +1454,15 @@ impl Engine {
     /// [`Engine::inbound`] over borrowed text, for hosts that hold the strings themselves
     /// (the C library): nothing is copied.
     pub fn inbound_borrowed(&mut self, e: InboundRef<'_>) -> Result<(), Error> {
+        self.inbound_if_new(e).map(drop)
+    }
+
+    /// [`Engine::inbound_borrowed`], telling whether the message was new: `Ok(false)` for a
+    /// redelivery (a `message_id` already taken from its sender, §10), which changed
+    /// nothing. The webhook door reports those as skipped, so that a host storing what it
+    /// applies does not store a message twice.
+    #[inline]
+    pub(crate) fn inbound_if_new(&mut self, e: InboundRef<'_>) -> Result<bool, Error> {
         let number = self.number_idx(e.number)?;
         check_id("message_id", e.message_id)?;
         let channel = self.numbers[number as usize].channel;
@@ -1470,7 +1479,7 @@ impl Engine {
             Some(user_id) => Some(self.sender_beside(e.contact, e.group, user_id, channel)?),
         };
         if self.inbound_seen(e.message_id, number, known, e.at) {
-            return Ok(()); // the provider delivered the same message again (§10)
+            return Ok(false); // the provider delivered the same message again (§10)
         }
         let contact = match known {
             Some(key) => key,
@@ -1525,7 +1534,7 @@ impl Engine {
         } else if e.kind.is_user_message() {
             self.email_inbound(conv, now);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The key of an inbound's sender (or a status's recipient), who must be named by a

@@ -351,8 +351,18 @@ impl ShardedEngine {
 
     /// [`Engine::inbound`] in the number's shard.
     pub fn inbound(&self, e: &Inbound, effects: &mut Vec<Effect>) -> Result<(), Error> {
+        self.inbound_if_new(e, effects).map(drop)
+    }
+
+    /// [`ShardedEngine::inbound`], telling whether the message was new (see
+    /// `Engine::inbound_if_new`).
+    pub(crate) fn inbound_if_new(
+        &self,
+        e: &Inbound,
+        effects: &mut Vec<Effect>,
+    ) -> Result<bool, Error> {
         let mut engine = self.shards[self.shard_of_number(&e.number)].lock();
-        let result = engine.inbound(e);
+        let result = engine.inbound_if_new(e.borrowed());
         Self::drain(&mut engine, effects);
         result
     }

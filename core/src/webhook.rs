@@ -121,10 +121,14 @@ pub enum WebhookOutcome {
         /// What was not understood.
         reason: String,
     },
-    /// Understood, but it changes no state the engine keeps.
+    /// Understood, but it changes no state the engine keeps: an item the engine keeps
+    /// nothing of, or a message the engine had already taken (the provider delivered it
+    /// again), which a host storing what it applies must not store twice.
     Skipped {
         /// JSON path.
         path: String,
+        /// The event, for a message delivered again; `None` for an item that is no event.
+        event: Option<Event>,
         /// Why nothing changes.
         reason: String,
     },
@@ -256,8 +260,15 @@ impl WebhookReader {
                 settle_unarchived(engine, event);
             }
             let queued_before = engine.effects.len();
-            let output = engine.handle(event.clone())?;
-            Ok((output, engine.effects.drain(queued_before..).collect()))
+            let output = match event {
+                Event::Inbound(e) => match engine.inbound_if_new(e.borrowed())? {
+                    true => ack(event),
+                    false => return Ok(Applied::Redelivered(redelivery(e))),
+                },
+                _ => engine.handle(event.clone())?,
+            };
+            let effects = engine.effects.drain(queued_before..).collect();
+            Ok(Applied::Done(output, effects))
         }))
     }
 
@@ -284,9 +295,13 @@ impl WebhookReader {
                     let business = update.business.clone();
                     engine.handle_settled(&business, event, settle_unarchived, &mut effects)?
                 }
+                Event::Inbound(e) => match engine.inbound_if_new(e, &mut effects)? {
+                    true => ack(event),
+                    false => return Ok(Applied::Redelivered(redelivery(e))),
+                },
                 _ => engine.handle(event.clone(), &mut effects)?,
             };
-            Ok((output, effects))
+            Ok(Applied::Done(output, effects))
         }))
     }
 
@@ -313,13 +328,24 @@ impl WebhookReader {
     }
 }
 
+/// What applying one item's event came to.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made and matched at once for each item, never stored"
+)]
+enum Applied {
+    /// The engine's output and the effects the event caused.
+    Done(Output, Vec<Effect>),
+    /// Nothing changed, for the reason given: a message the engine had already taken.
+    Redelivered(String),
+}
+
 /// Applies parsed items in payload order through `apply_event`, which is told whether the
-/// event is an UNARCHIVED to settle against the state the earlier items left, and returns
-/// the output and the effects the event caused.
+/// event is an UNARCHIVED to settle against the state the earlier items left.
 fn apply(
     items: Vec<WebhookItem>,
     unarchived: Vec<usize>,
-    mut apply_event: impl FnMut(&mut Event, bool) -> Result<(Output, Vec<Effect>), Error>,
+    mut apply_event: impl FnMut(&mut Event, bool) -> Result<Applied, Error>,
 ) -> Vec<WebhookOutcome> {
     // In payload order, as the items: a cursor, not a search per item (a huge payload).
     let mut unarchived = unarchived.into_iter().peekable();
@@ -330,11 +356,16 @@ fn apply(
             WebhookItem::Event { path, mut event } => {
                 let is_unarchived = unarchived.next_if_eq(&i).is_some();
                 match apply_event(&mut event, is_unarchived) {
-                    Ok((output, effects)) => WebhookOutcome::Applied {
+                    Ok(Applied::Done(output, effects)) => WebhookOutcome::Applied {
                         path,
                         event,
                         output,
                         effects,
+                    },
+                    Ok(Applied::Redelivered(reason)) => WebhookOutcome::Skipped {
+                        path,
+                        event: Some(event),
+                        reason,
                     },
                     Err(error) => WebhookOutcome::Failed {
                         path,
@@ -346,7 +377,11 @@ fn apply(
             WebhookItem::Unrecognized { path, reason } => {
                 WebhookOutcome::Unrecognized { path, reason }
             }
-            WebhookItem::Skipped { path, reason } => WebhookOutcome::Skipped { path, reason },
+            WebhookItem::Skipped { path, reason } => WebhookOutcome::Skipped {
+                path,
+                event: None,
+                reason,
+            },
             WebhookItem::Invalid { path, error } => WebhookOutcome::Failed {
                 path,
                 event: None,
@@ -354,6 +389,25 @@ fn apply(
             },
         })
         .collect()
+}
+
+/// The acknowledgement [`Engine::handle`] gives an event applied through a typed call.
+fn ack(event: &Event) -> Output {
+    Output::Ack {
+        of: event.type_name(),
+    }
+}
+
+/// Why a message delivered again is skipped: the engine took it the first time.
+fn redelivery(e: &Inbound) -> String {
+    let id = e.message_id.as_deref().unwrap_or_default();
+    let from = (e.contact.as_deref())
+        .or(e.group.as_deref())
+        .unwrap_or_default();
+    format!(
+        "message {id} from {from} to {} was received before: a redelivery, which changes nothing (RULES.md §10)",
+        e.number
+    )
 }
 
 /// An UNARCHIVED is decided against the engine as the items before it left it, not as it
@@ -402,7 +456,7 @@ impl ShardedEngine {
 /// The wire lines of outcomes: `{"type":"ack","of":...,"path":...,"event":{...}}` then its
 /// effect lines; `{"type":"error","error":...,"kind":...,"message":...,"path":...}`;
 /// `{"type":"unrecognized","path":...,"reason":...}`; `{"type":"skipped","path":...,
-/// "reason":...}`.
+/// "reason":...}`, with `"event":{...}` for a message delivered again.
 pub fn outcome_lines(outcomes: &[WebhookOutcome]) -> Vec<String> {
     #[derive(Serialize)]
     struct AppliedLine<'a> {
@@ -428,6 +482,8 @@ pub fn outcome_lines(outcomes: &[WebhookOutcome]) -> Vec<String> {
         line_type: &'static str,
         path: &'a str,
         reason: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<&'a Event>,
     }
     let mut lines = Vec::new();
     for outcome in outcomes {
@@ -457,11 +513,17 @@ pub fn outcome_lines(outcomes: &[WebhookOutcome]) -> Vec<String> {
                 line_type: "unrecognized",
                 path,
                 reason,
+                event: None,
             })),
-            WebhookOutcome::Skipped { path, reason } => lines.push(line(&NoteLine {
+            WebhookOutcome::Skipped {
+                path,
+                event,
+                reason,
+            } => lines.push(line(&NoteLine {
                 line_type: "skipped",
                 path,
                 reason,
+                event: event.as_ref(),
             })),
         }
     }

@@ -1927,6 +1927,65 @@ fn a_payload_delivered_twice_changes_nothing_the_second_time() {
     }
 }
 
+/// Meta redelivers a webhook it got no timely 200 for. The engine took the message the
+/// first time, so the second is skipped with its event and why: a host storing what it
+/// applies stores the message once. Both came back `applied` before, the second with no
+/// effects, alike to a message that caused none.
+#[test]
+fn a_message_delivered_again_is_skipped_with_its_event() {
+    use convstate::sharded::ShardedEngine;
+
+    let mut engine = engine();
+    let sharded = ShardedEngine::new(policy(), 4).unwrap();
+    for line in SETUP {
+        sharded.handle_json_into(line, &mut String::new());
+    }
+    let body = fixture("messages_text.json");
+    let received = at(3600 * 48);
+    let first = engine.handle_webhook(&body, received).unwrap();
+    assert_eq!(applied(&first).len(), 1, "{first:?}");
+    assert!(
+        !effects(&first).is_empty(),
+        "the first opens a chat: {first:?}"
+    );
+    let again = engine.handle_webhook(&body, received).unwrap();
+    let [WebhookOutcome::Skipped {
+        path,
+        event: Some(Event::Inbound(message)),
+        reason,
+    }] = &again[..]
+    else {
+        panic!("{again:?}")
+    };
+    assert_eq!(path, "entry[0].changes[0].value.messages[0]");
+    assert_eq!(
+        message.message_id.as_deref(),
+        Some("wamid.HBgLMTU1NTAwMDExMTEVAgASGBQzQUY0")
+    );
+    assert_eq!(
+        reason,
+        "message wamid.HBgLMTU1NTAwMDExMTEVAgASGBQzQUY0 from +79110000001 to +15550001111 \
+         was received before: a redelivery, which changes nothing (RULES.md §10)"
+    );
+    let lines: Vec<Value> = outcome_lines(&again)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "no effect lines: {lines:?}");
+    assert_eq!(lines[0]["type"], "skipped");
+    assert_eq!(lines[0]["event"]["type"], "inbound");
+    assert_eq!(
+        lines[0]["event"]["message_id"],
+        *message.message_id.as_ref().unwrap()
+    );
+
+    // A sharded engine says the same, both times.
+    for expected in [first, again] {
+        let from_shards = sharded.handle_webhook(&body, received).unwrap();
+        assert_eq!(outcome_lines(&from_shards), outcome_lines(&expected));
+    }
+}
+
 #[test]
 fn a_restriction_delivered_twice_changes_nothing_the_second_time() {
     let mut engine = engine();

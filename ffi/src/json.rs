@@ -123,7 +123,8 @@ pub unsafe extern "C" fn convstate_engine_handle_json(
 /// `{"type":"ack","of":...,"path":...,"event":{...}}` for an applied item,
 /// `{"type":"error",...,"path":...}` for an item that is malformed or refused,
 /// `{"type":"unrecognized","path":...,"reason":...}` for what this build does not know,
-/// `{"type":"skipped","path":...,"reason":...}` for an item that changes no state. A body that
+/// `{"type":"skipped","path":...,"reason":...}` for an item that changes no state (with the
+/// `event` of a message already taken, which the provider delivered again). A body that
 /// is not a webhook at all gives one `error` line. `at_ms` (unix milliseconds) is when the
 /// body was received: used only for items without a timestamp of their own. Template and
 /// account webhooks name only the WABA: it maps to the business `convstate_engine_map_waba`

@@ -406,7 +406,8 @@ class Engine:
     ) -> list[str]:
         """Applies a Meta Cloud API webhook body (as received, or its decoded JSON object;
         another type raises ``TypeError``) and returns one wire line per payload item
-        (``ack`` with ``path`` and ``event``, ``error``, ``unrecognized``, ``skipped``), each
+        (``ack`` with ``path`` and ``event``, ``error``, ``unrecognized``, ``skipped``: with
+        ``event`` for a message already taken, which the provider delivered again), each
         followed by its effect lines. A body that is not a webhook gives one error line.
         ``received_at`` (default: the engine's clock) is used only for items without a
         timestamp; ``waba_businesses`` maps WABA ids to business names (both non-empty).

@@ -718,7 +718,8 @@ impl PyEngine {
     /// Applies a Meta Cloud API webhook body (bytes or str as received, or the parsed dict)
     /// and returns one wire line per item of the payload, each followed by its effect lines:
     /// `ack` (with `path` and the `event` applied), `error` (with `path`), `unrecognized` and
-    /// `skipped` (with `path` and `reason`). A body that is not a webhook gives one error
+    /// `skipped` (with `path` and `reason`, and the `event` of a message already taken,
+    /// which the provider delivered again). A body that is not a webhook gives one error
     /// line; only a parsed payload without a JSON form (a NaN, a set) raises, as any argument
     /// without one does. `received_at` (default: the engine's clock) is used only for items
     /// without their own timestamp. `waba_businesses` maps WABA ids (the `entry` ids of

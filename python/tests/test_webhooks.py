@@ -31,6 +31,17 @@ def test_str_and_dict_payloads_give_the_same_lines_and_a_duplicate_changes_nothi
     ]
     assert not any('"type":"effect"' in line for line in again)
     assert engine.snapshot() == snapshot
+    # The messages the engine took the first time come back skipped, each with its event,
+    # so that a host stores each once.
+    def by_path(lines: list[str], kind: str) -> dict[str, dict]:
+        items = (json.loads(line) for line in lines)
+        return {i["path"]: i for i in items if i["type"] == kind and "event" in i}
+
+    taken = by_path(first, "ack")
+    skipped = by_path(again, "skipped")
+    assert len(taken) > 1
+    assert {p: i["event"] for p, i in skipped.items()} == {p: i["event"] for p, i in taken.items()}
+    assert all("a redelivery" in i["reason"] for i in skipped.values())
 
 
 def test_every_buffer_of_the_body_gives_the_same_lines_and_other_types_raise(
