@@ -189,6 +189,15 @@ struct ReplayArgs {
 }
 
 #[derive(Debug, Args)]
+// The policy flags as `replay` has them, less what only `replay` reads (a saved state,
+// standard input): `simulate` reads neither.
+#[command(mut_arg("policy", |a| a.help(
+    "Rule set: `classic`, `cloud-2025` or `cloud-2026-10` [default: cloud-2025]"
+)))]
+#[command(mut_arg("policy_overrides", |a| a.help(
+    "Overrides merged over the policy, as JSON or `@FILE` (e.g. \
+     `{\"chat\":{\"idle_timeout\":\"15m\"}}`); `@-` reads them from standard input"
+)))]
 struct SimulateArgs {
     /// Businesses, each with two numbers and three templates (1 to 100,000).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100_000))]

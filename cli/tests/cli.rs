@@ -1641,6 +1641,25 @@ fn the_help_names_an_unknown_template_among_the_input_errors() {
     );
 }
 
+/// `simulate` reads no saved state and no standard input: its policy flags' help spoke of
+/// `replay`'s (`--state`, `replay -`), shared with it.
+#[test]
+fn simulate_help_speaks_of_its_own_policy_flags() {
+    let help = stdout(&run(&["simulate", "--help"]));
+    assert!(help.contains("[default: cloud-2025]\n"), "{help}");
+    assert!(
+        help.contains("`@-` reads them from standard input\n"),
+        "{help}"
+    );
+    let options = help.split("Exit codes").next().unwrap();
+    assert!(
+        !options.contains("--state") && !options.contains("replay -"),
+        "{help}"
+    );
+    let replay = stdout(&run(&["replay", "--help"]));
+    assert!(replay.contains("the policy saved there"), "{replay}");
+}
+
 #[test]
 fn exit_codes_are_as_documented() {
     // Every command's help lists them, the `business` group's too (it listed its
