@@ -134,6 +134,7 @@ impl Replayer {
                     // A message delivered again: a log replayed into its state shows first so.
                     if let Some(event) = event {
                         self.oddities.observe(event, received_at, self.line);
+                        self.summary.webhook_items.redelivered += 1;
                     }
                     self.summary.webhook_items.skipped += 1
                 }

@@ -184,6 +184,9 @@ pub struct WebhookTally {
     pub unrecognized: u64,
     /// Items it knew and left alone.
     pub skipped: u64,
+    /// Of the skipped, messages the engine had already taken, delivered again (the provider
+    /// got no timely answer the first time: a sign of a slow or failing endpoint).
+    pub redelivered: u64,
 }
 
 /// What the summary needs to remember about an input until its decision comes back.
@@ -410,9 +413,14 @@ impl Summary {
             table.row(
                 "webhook items",
                 format!(
-                    "not applied: unrecognized {}, skipped {} (their output lines, which \
+                    "not applied: unrecognized {}, skipped {}{} (their output lines, which \
                      --out writes, say why)",
-                    items.unrecognized, items.skipped
+                    items.unrecognized,
+                    items.skipped,
+                    match items.redelivered {
+                        0 => String::new(),
+                        n => format!(", of them {n} messages delivered again"),
+                    }
                 ),
             );
         }

@@ -2594,6 +2594,46 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
         count("unrecognized")
     );
     assert_eq!(summary["webhook_items"]["skipped"], count("skipped"));
+    assert_eq!(summary["webhook_items"]["redelivered"], 0);
+
+    // Each body delivered twice: the second time its messages are skipped, and counted.
+    let example =
+        std::fs::read_to_string(workspace_root().join("examples/meta-webhooks.jsonl")).unwrap();
+    let twice: String = example
+        .lines()
+        .flat_map(|l| match l.starts_with(r#"{"object""#) {
+            true => vec![l, l],
+            false => vec![l],
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let replay_twice = |args: &[&str]| {
+        let args = [&["replay", "-", "--format", "meta-webhook"][..], args].concat();
+        run_with_stdin(&args, twice.as_bytes())
+    };
+    // Every message the single replay took comes again: skipped, with its event.
+    let taken = lines.matches(r#"{"type":"ack","of":"inbound""#).count();
+    let twice_lines = stdout(&replay_twice(&[]));
+    let again = twice_lines
+        .lines()
+        .filter(|l| {
+            l.starts_with(r#"{"type":"skipped""#) && l.contains(r#""event":{"type":"inbound""#)
+        })
+        .count();
+    assert!(taken > 0);
+    assert_eq!(again, taken, "{twice_lines}");
+    let twice_summary: Value = serde_json::from_str(&stdout(&replay_twice(&[
+        "--summary",
+        "--summary-format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(twice_summary["webhook_items"]["redelivered"], again);
+    let table = stdout(&replay_twice(&["--summary"]));
+    assert!(
+        table.contains(&format!(", of them {again} messages delivered again (")),
+        "{table}"
+    );
 }
 
 /// A log of webhook bodies replayed into the state that holds it already gets the late-log
