@@ -12,10 +12,6 @@
 
 use convstate::{Duration, Event, Instant};
 
-/// 2001-09-09T01:46:40Z in unix milliseconds: no WhatsApp traffic comes before it, and any
-/// instant of unix seconds given as milliseconds does.
-const SURELY_LATER_MS: i64 = 1_000_000_000_000;
-
 /// A step back from the clock that no late delivery takes: a year of 366 days.
 const YEAR: Duration = Duration::from_days(366);
 
@@ -64,7 +60,7 @@ impl Oddities {
             return;
         }
         // An instant of 0 is deliberate (a tick at the epoch), no seconds read as milliseconds.
-        if !self.told_ancient && at > Instant::EPOCH && at.unix_millis() < SURELY_LATER_MS {
+        if !self.told_ancient && at.looks_like_unix_seconds() {
             self.told_ancient = true;
             self.pending[1] = Some(format!(
                 "dated {at}, before any WhatsApp traffic: an integer instant is unix \

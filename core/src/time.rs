@@ -43,6 +43,16 @@ impl Instant {
         }
     }
 
+    /// Whether this instant, given as an integer, is more likely unix seconds read as
+    /// milliseconds than a time of WhatsApp traffic: it falls after the epoch and before
+    /// 2001-09-09T01:46:40Z (10¹² ms), which no message comes before and every instant of
+    /// this century in seconds does (Meta's webhook `timestamp`s are seconds). The engine
+    /// takes it as given; the bindings and the command-line tool warn of it.
+    pub fn looks_like_unix_seconds(self) -> bool {
+        const SURELY_LATER_MS: i64 = 1_000_000_000_000;
+        0 < self.0 && self.0 < SURELY_LATER_MS
+    }
+
     /// An instant from a host's clock reading (`SystemTime::now()` where the host reads
     /// its clock; the engine never does), to the millisecond, rounded down; refused outside
     /// years 1970..=9999 as [`Instant::from_unix_millis`] refuses.
@@ -989,6 +999,18 @@ impl<'de> Deserialize<'de> for Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_seconds_given_as_milliseconds_are_told_apart_from_traffic() {
+        let at = |ms| Instant::from_unix_millis(ms).unwrap();
+        // 2026-11-02T09:00:00Z in seconds, and 2001-09-09T01:46:39.999Z.
+        assert!(at(1_793_610_000).looks_like_unix_seconds());
+        assert!(at(999_999_999_999).looks_like_unix_seconds());
+        // The epoch is a deliberate instant (a tick at 0); milliseconds of 2001 on are not.
+        assert!(!Instant::EPOCH.looks_like_unix_seconds());
+        assert!(!at(1_000_000_000_000).looks_like_unix_seconds());
+        assert!(!at(1_793_610_000_000).looks_like_unix_seconds());
+    }
 
     #[test]
     fn integers_past_i64_are_named_as_given() {

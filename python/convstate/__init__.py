@@ -21,6 +21,7 @@ from convstate._types import (
     SnapshotError,
     TemplateStatus,
     TicketStatus,
+    UnixSecondsWarning,
     Verdict,
 )
 from convstate._convstate import (
@@ -52,6 +53,7 @@ __all__ = [
     "SnapshotError",
     "TemplateStatus",
     "TicketStatus",
+    "UnixSecondsWarning",
     "Verdict",
     "__version__",
     "wire_version",

@@ -180,3 +180,11 @@ class CapacityError(ConvstateError):
     """An internal table reached its capacity."""
 
     kind = "capacity"
+
+
+class UnixSecondsWarning(UserWarning):
+    """An int instant before 2001-09-09 (0 excepted): an int is unix milliseconds, and unix
+    seconds (Meta's webhook ``timestamp``) read as milliseconds are January 1970, accepted
+    and wrong. Told once per call site, as Python tells warnings; silence it with
+    ``warnings.simplefilter("ignore", convstate.UnixSecondsWarning)``.
+    """

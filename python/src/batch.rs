@@ -819,6 +819,12 @@ fn instant_from_item(row: usize, item: &Bound<'_, PyAny>) -> PyResult<Millis> {
     }
 }
 
+/// Whether an int of the "at" column looks like unix seconds (see
+/// `Instant::looks_like_unix_seconds`).
+fn looks_like_unix_seconds(millis: i64) -> bool {
+    Instant::from_unix_millis(millis).is_ok_and(Instant::looks_like_unix_seconds)
+}
+
 /// What an item of the wrong type in the "at" column gets.
 fn expected_instant(item: &Bound<'_, PyAny>) -> String {
     match missing_value(item) {
@@ -844,6 +850,9 @@ fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
     if let Some(items) = buffer_items("at", value)? {
         if let Some(millis) = instants_from_buffer(&items)? {
             check_len("at", millis.len(), rows)?;
+            if millis.iter().any(|&m| looks_like_unix_seconds(m)) {
+                convert::warn_unix_seconds(value.py(), "run_batch: column \"at\"")?;
+            }
             return Ok(Instants {
                 millis,
                 beyond_64_bits: Vec::new(),
@@ -860,6 +869,7 @@ fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
         millis: Vec::with_capacity(rows),
         beyond_64_bits: Vec::new(),
     };
+    let mut seconds = false;
     for_each_item(value, |row, item, _| {
         // An exact int (not a bool, not a subclass) converts without a type check chain.
         let fast = item
@@ -867,13 +877,19 @@ fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
             .then(|| item.extract::<i64>().ok())
             .flatten();
         let millis = match fast {
-            Some(millis) => Ok(millis),
+            Some(millis) => {
+                seconds |= looks_like_unix_seconds(millis);
+                Ok(millis)
+            }
             None => instant_from_item(row, item)?,
         };
         out.push(row, millis);
         Ok(())
     })?;
     check_len("at", out.millis.len(), rows)?;
+    if seconds {
+        convert::warn_unix_seconds(value.py(), "run_batch: column \"at\"")?;
+    }
     Ok(out)
 }
 

@@ -246,7 +246,12 @@ pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingRes
         BindingError::from(errors::with_context(error, &format!("{method}: {name}")))
     };
     match instant_value(value) {
-        Ok(Some(at)) => return Ok(at),
+        Ok(Some(at)) => {
+            if at.looks_like_unix_seconds() && python_int(value)?.is_some() {
+                warn_unix_seconds(value.py(), &format!("{method}: {name}"))?;
+            }
+            return Ok(at);
+        }
         Ok(None) => {}
         Err(BindingError::Core(error)) => return Err(in_argument(&error)),
         Err(other) => return Err(other),
@@ -275,6 +280,23 @@ pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingRes
         }
     };
     Instant::from_unix_millis(millis).map_err(|error| in_argument(&error))
+}
+
+/// Warns (`UnixSecondsWarning`) that an int instant `what` (a method's argument, a
+/// column) looks like unix seconds (see `Instant::looks_like_unix_seconds`). The text names
+/// no value, so that Python tells it once per call site, not once per row of a loop.
+pub(crate) fn warn_unix_seconds(py: Python<'_>, what: &str) -> PyResult<()> {
+    let message = format!(
+        "{what}: an int instant before 2001-09-09 (unix milliseconds of January 1970): unix \
+         seconds? An int instant is unix milliseconds: multiply seconds by 1000"
+    );
+    let message = std::ffi::CString::new(message).unwrap_or_default();
+    PyErr::warn(
+        py,
+        python_type(py, "UnixSecondsWarning")?.as_any(),
+        &message,
+        1,
+    )
 }
 
 /// What an instant of the wrong type gets: the types that would do, and the one given.

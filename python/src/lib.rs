@@ -986,12 +986,16 @@ pub(crate) fn inbound_fields(
 
 /// The event of `handle`'s argument: a wire line, or a dict of the wire format.
 pub(crate) fn event_arg(event: &Bound<'_, PyAny>) -> BindingResult<Event> {
-    Ok(match event.cast::<PyString>() {
+    let decoded = match event.cast::<PyString>() {
         Ok(line) => wire::decode_event(&line.to_cow()?)?,
         // Read as the line it would be, with the keys in the dict's order: an error names
         // the field the line's error names.
         Err(_) => wire::decode_event(&to_json_line(event)?)?,
-    })
+    };
+    if decoded.at().looks_like_unix_seconds() {
+        convert::warn_unix_seconds(event.py(), "handle: event \"at\"")?;
+    }
+    Ok(decoded)
 }
 
 fn consent_fields(

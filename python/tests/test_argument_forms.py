@@ -259,3 +259,46 @@ def test_an_instant_of_a_wrong_type_in_a_batch_is_a_type_error_naming_column_and
     message = str(caught.value)
     assert 'column "at", row 1' in message and f"got {type(value).__name__}" in message, message
     assert engine.snapshot() == before
+
+
+# Meta's webhook timestamps are unix seconds; an int instant is unix milliseconds. Seconds
+# given as milliseconds are January 1970: accepted (a valid instant) and wrong, so the
+# package warns, as the command-line tool does.
+SECONDS = 1_793_610_000  # 2026-11-02T09:00:00Z in unix seconds
+
+
+@pytest.mark.parametrize("call", [
+    lambda e: e.inbound(NUMBER, CONTACT, at=SECONDS),
+    lambda e: e.check_send(NUMBER, CONTACT, text="hi", at=SECONDS),
+    lambda e: e.tick(SECONDS),
+    lambda e: e.handle({"type": "tick", "at": SECONDS}),
+    lambda e: e.handle(json.dumps({"type": "tick", "at": SECONDS})),
+    lambda e: e.run_batch(["inbound"], at=[SECONDS], numbers=[NUMBER], contacts=[CONTACT]),
+    lambda e: e.run_batch(["inbound"], at=array.array("q", [SECONDS]), numbers=[NUMBER], contacts=[CONTACT]),
+])
+def test_an_int_instant_in_unix_seconds_is_warned_of(call: Callable[[convstate.Engine], Any]) -> None:
+    engine = convstate.Engine(policy="cloud-2025")
+    engine.register_number(NUMBER, business="acme", channel="official", at=0)
+    with pytest.warns(convstate.UnixSecondsWarning, match="multiply seconds by 1000"):
+        call(engine)
+
+
+@pytest.mark.parametrize("at", [0, SECONDS * 1000, utc(1990, 1, 1), "2026-11-02T09:00:00Z"])
+def test_milliseconds_the_epoch_and_non_int_instants_are_not_warned_of(at: Any) -> None:
+    engine = convstate.Engine(policy="cloud-2025")
+    engine.register_number(NUMBER, business="acme", channel="official", at=0)
+    # The tests run with warnings as errors: a warning fails the call.
+    engine.inbound(NUMBER, CONTACT, at=at)
+    engine.run_batch(["inbound"], at=[at], numbers=[NUMBER], contacts=[CONTACT], keep_effects=True)
+
+
+def test_the_warning_is_told_once_per_call_site_not_per_row() -> None:
+    import warnings
+
+    engine = convstate.Engine(policy="cloud-2025")
+    engine.register_number(NUMBER, business="acme", channel="official", at=0)
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("default")
+        for i in range(5):
+            engine.inbound(NUMBER, CONTACT, at=SECONDS + i)
+    assert [w.category for w in told] == [convstate.UnixSecondsWarning]

@@ -526,9 +526,12 @@ def test_a_malformed_buffer_column_raises_naming_it(
 
 def test_an_int_buffer_narrower_than_64_bits_is_read_item_by_item() -> None:
     # Values are read, not reinterpreted as int64: the rows decide as the same ints in a
-    # list do (instants 1, 2, 3 ms after the epoch).
-    narrow = new_engine().run_batch(*columns_of([0, 1, 2], array.array("i", [1, 2, 3])))
-    listed = new_engine().run_batch(*columns_of([0, 1, 2], [1, 2, 3]))
+    # list do (instants 1, 2, 3 ms after the epoch). No int32 instant comes after January
+    # 1970: both are told to be likely unix seconds.
+    with pytest.warns(convstate.UnixSecondsWarning):
+        narrow = new_engine().run_batch(*columns_of([0, 1, 2], array.array("i", [1, 2, 3])))
+    with pytest.warns(convstate.UnixSecondsWarning):
+        listed = new_engine().run_batch(*columns_of([0, 1, 2], [1, 2, 3]))
     assert narrow.names() == listed.names() == ["applied", "window_closed", "window_closed"]
 
 
