@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use std::io::Write;
 use std::time::Instant as WallClock;
 
-use convstate::{Engine, Instant};
+use convstate::{Engine, Instant, Policy};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -274,6 +274,50 @@ impl Generator {
     }
 }
 
+/// The first line of a `--write-events` file: a comment, which `replay` skips, saying how
+/// the events were made and the policy flags that replay them to the same answers (the
+/// events alone do not say which rules they were decided under).
+fn events_header(args: &SimulateArgs, policy: &Policy) -> String {
+    let mut flags = format!("--policy {}", policy.name);
+    let mut overrides = serde_json::Map::new();
+    for (path, value) in policy.overridden_fields() {
+        insert_at(&mut overrides, &path.split('.').collect::<Vec<_>>(), value);
+    }
+    if !overrides.is_empty() {
+        // Quoted for a POSIX shell: a ' inside is closed, escaped and reopened.
+        let json = serde_json::Value::Object(overrides).to_string();
+        flags.push_str(&format!(
+            " --policy-overrides '{}'",
+            json.replace('\'', r"'\''")
+        ));
+    }
+    format!(
+        "// convstate simulate --businesses {} --contacts {} --days {} --seed {}: replay with \
+         {flags} for the same answers",
+        args.businesses, args.contacts, args.days, args.seed
+    )
+}
+
+/// Sets `value` at the field path `path` (`["chat", "idle_timeout"]`) of `object`.
+fn insert_at(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    path: &[&str],
+    value: serde_json::Value,
+) {
+    match path {
+        [] => {}
+        [last] => {
+            object.insert((*last).to_owned(), value);
+        }
+        [first, rest @ ..] => {
+            let inner = object.entry(*first).or_insert_with(|| json!({}));
+            if let Some(inner) = inner.as_object_mut() {
+                insert_at(inner, rest, value);
+            }
+        }
+    }
+}
+
 pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
     let engine = Engine::new(args.policy.or_default()?);
     let mut replayer = Replayer::new(engine);
@@ -302,6 +346,10 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
         )),
         None => None,
     };
+    if let Some(out) = events_out.as_mut() {
+        let header = events_header(args, replayer.engine.policy());
+        writeln!(out, "{header}").map_err(events_error)?;
+    }
     let progress = if interactive() {
         ProgressBar::new(u64::from(args.days))
     } else {

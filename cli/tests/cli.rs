@@ -903,6 +903,8 @@ fn simulated_events_replay_to_the_same_summary() {
     ];
     let mut with_file: Vec<&str> = args.to_vec();
     with_file.extend([
+        "--policy-overrides",
+        r#"{"chat":{"idle_timeout":"3m"}}"#,
         "--summary-format",
         "json",
         "--write-events",
@@ -910,18 +912,47 @@ fn simulated_events_replay_to_the_same_summary() {
     ]);
     let simulated = run(&with_file);
     assert_exit(&simulated, 0);
-    let replayed = run(&[
-        "replay",
-        events.to_str().unwrap(),
-        "--summary",
-        "--summary-format",
-        "json",
-    ]);
-    assert_exit(&replayed, 0);
-    assert_eq!(stdout(&replayed), stdout(&simulated));
-    // Written as the wire docs write events: the type first (the fastest for every reader).
+    // The file's first line, a comment replay skips, says how to replay it alike: the
+    // events alone do not say which rules decided them.
     let written = std::fs::read_to_string(&events).unwrap();
-    for line in written.lines() {
+    let (header, lines) = written.split_once('\n').unwrap();
+    assert_eq!(
+        header,
+        "// convstate simulate --businesses 2 --contacts 200 --days 1 --seed 5: replay with \
+         --policy cloud-2025 --policy-overrides '{\"chat\":{\"idle_timeout\":\"3m\"}}' for the \
+         same answers"
+    );
+    let replay = |policy: &[&str]| {
+        let mut args = vec![
+            "replay",
+            events.to_str().unwrap(),
+            "--summary",
+            "--summary-format",
+            "json",
+        ];
+        args.extend(policy);
+        let replayed = run(&args);
+        assert_exit(&replayed, 0);
+        let mut summary: Value = serde_json::from_str(&stdout(&replayed)).unwrap();
+        // Where a rejection was is said of lines, which simulate's events have none of.
+        summary
+            .as_object_mut()
+            .unwrap()
+            .remove("first_rejected_line");
+        summary
+    };
+    let simulated: Value = serde_json::from_str(&stdout(&simulated)).unwrap();
+    assert!(simulated["rejected_by_error"]["no_live_chat"].as_u64() > Some(0));
+    let flags = [
+        "--policy",
+        "cloud-2025",
+        "--policy-overrides",
+        r#"{"chat":{"idle_timeout":"3m"}}"#,
+    ];
+    assert_eq!(replay(&flags), simulated);
+    assert_ne!(replay(&[]), simulated, "the flags matter");
+    // Written as the wire docs write events: the type first (the fastest for every reader).
+    for line in lines.lines() {
         assert!(line.starts_with(r#"{"type":""#), "{line}");
         let event: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(event["at"].is_string(), "{line}");
