@@ -343,6 +343,11 @@ pub enum Output {
     Ack {
         /// The input's type.
         of: &'static str,
+        /// An `inbound` whose `message_id` the engine had already taken from its sender
+        /// (the provider delivered it again, §10): it changed nothing, and a host storing
+        /// messages must not store it twice. Written only when true.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        redelivered: bool,
     },
     /// A send decision.
     Decision(Decision),
@@ -356,6 +361,16 @@ pub enum Output {
     Template(TemplateView),
     /// Monthly usage.
     Usage(UsageView),
+}
+
+impl Output {
+    /// The acknowledgement of an input of type `of` that was applied.
+    pub fn ack(of: &'static str) -> Output {
+        Output::Ack {
+            of,
+            redelivered: false,
+        }
+    }
 }
 
 /// Monthly usage of a number or business.
@@ -661,11 +676,14 @@ impl Engine {
     /// Applies one input. Effects it caused are queued for [`Engine::poll_effect`].
     pub fn handle(&mut self, event: Event) -> Result<Output, Error> {
         let of = event.type_name();
-        let ack = Ok(Output::Ack { of });
+        let ack = Ok(Output::ack(of));
         match event {
             Event::RegisterNumber(e) => self.register_number(&e).and(ack),
             Event::RegisterTemplate(e) => self.register_template(&e).and(ack),
-            Event::Inbound(e) => self.inbound(&e).and(ack),
+            Event::Inbound(e) => self.inbound_if_new(e.borrowed()).map(|new| Output::Ack {
+                of,
+                redelivered: !new,
+            }),
             Event::Send(e) => self.send(&e).map(Output::Decision),
             Event::CheckSend(e) => self.check_send(&e).map(Output::Decision),
             Event::Initiate(e) => self.initiate(&e).map(Output::Decision),
@@ -1459,8 +1477,8 @@ impl Engine {
 
     /// [`Engine::inbound_borrowed`], telling whether the message was new: `Ok(false)` for a
     /// redelivery (a `message_id` already taken from its sender, §10), which changed
-    /// nothing. The webhook door reports those as skipped, so that a host storing what it
-    /// applies does not store a message twice.
+    /// nothing. [`Engine::handle`] acknowledges those as `redelivered` (and the webhook door
+    /// reports them skipped), so that a host storing messages does not store one twice.
     #[inline]
     pub(crate) fn inbound_if_new(&mut self, e: InboundRef<'_>) -> Result<bool, Error> {
         let number = self.number_idx(e.number)?;

@@ -303,18 +303,14 @@ impl ShardedEngine {
                     let new_id = engine.provider_id_of(&e.number);
                     routes.replace_provider_id(old_id, new_id, shard as u32);
                 }
-                return result.map(|()| Output::Ack {
-                    of: event.type_name(),
-                });
+                return result.map(|()| Output::ack(event.type_name()));
             }
             Target::Every => {
                 // A policy change goes to every shard under the routing table's write lock,
                 // which a snapshot holds (read) while it writes the shards: it sees the
                 // change in all of them or none (a restore refuses shards of two policies).
                 let _routes = matches!(event, Event::ChangePolicy(_)).then(|| self.routes.write());
-                let mut result = Ok(Output::Ack {
-                    of: event.type_name(),
-                });
+                let mut result = Ok(Output::ack(event.type_name()));
                 for shard in self.shards.iter() {
                     let mut engine = shard.lock();
                     let r = engine.handle(event.clone());
@@ -351,18 +347,8 @@ impl ShardedEngine {
 
     /// [`Engine::inbound`] in the number's shard.
     pub fn inbound(&self, e: &Inbound, effects: &mut Vec<Effect>) -> Result<(), Error> {
-        self.inbound_if_new(e, effects).map(drop)
-    }
-
-    /// [`ShardedEngine::inbound`], telling whether the message was new (see
-    /// `Engine::inbound_if_new`).
-    pub(crate) fn inbound_if_new(
-        &self,
-        e: &Inbound,
-        effects: &mut Vec<Effect>,
-    ) -> Result<bool, Error> {
         let mut engine = self.shards[self.shard_of_number(&e.number)].lock();
-        let result = engine.inbound_if_new(e.borrowed());
+        let result = engine.inbound(e);
         Self::drain(&mut engine, effects);
         result
     }

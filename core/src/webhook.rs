@@ -260,15 +260,8 @@ impl WebhookReader {
                 settle_unarchived(engine, event);
             }
             let queued_before = engine.effects.len();
-            let output = match event {
-                Event::Inbound(e) => match engine.inbound_if_new(e.borrowed())? {
-                    true => ack(event),
-                    false => return Ok(Applied::Redelivered(redelivery(e))),
-                },
-                _ => engine.handle(event.clone())?,
-            };
-            let effects = engine.effects.drain(queued_before..).collect();
-            Ok(Applied::Done(output, effects))
+            let output = engine.handle(event.clone())?;
+            Ok((output, engine.effects.drain(queued_before..).collect()))
         }))
     }
 
@@ -295,13 +288,9 @@ impl WebhookReader {
                     let business = update.business.clone();
                     engine.handle_settled(&business, event, settle_unarchived, &mut effects)?
                 }
-                Event::Inbound(e) => match engine.inbound_if_new(e, &mut effects)? {
-                    true => ack(event),
-                    false => return Ok(Applied::Redelivered(redelivery(e))),
-                },
                 _ => engine.handle(event.clone(), &mut effects)?,
             };
-            Ok(Applied::Done(output, effects))
+            Ok((output, effects))
         }))
     }
 
@@ -328,24 +317,14 @@ impl WebhookReader {
     }
 }
 
-/// What applying one item's event came to.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "made and matched at once for each item, never stored"
-)]
-enum Applied {
-    /// The engine's output and the effects the event caused.
-    Done(Output, Vec<Effect>),
-    /// Nothing changed, for the reason given: a message the engine had already taken.
-    Redelivered(String),
-}
-
 /// Applies parsed items in payload order through `apply_event`, which is told whether the
-/// event is an UNARCHIVED to settle against the state the earlier items left.
+/// event is an UNARCHIVED to settle against the state the earlier items left, and returns
+/// the output and the effects the event caused. A message the engine had already taken
+/// (acknowledged as `redelivered`) is reported skipped, with its event.
 fn apply(
     items: Vec<WebhookItem>,
     unarchived: Vec<usize>,
-    mut apply_event: impl FnMut(&mut Event, bool) -> Result<Applied, Error>,
+    mut apply_event: impl FnMut(&mut Event, bool) -> Result<(Output, Vec<Effect>), Error>,
 ) -> Vec<WebhookOutcome> {
     // In payload order, as the items: a cursor, not a search per item (a huge payload).
     let mut unarchived = unarchived.into_iter().peekable();
@@ -356,16 +335,21 @@ fn apply(
             WebhookItem::Event { path, mut event } => {
                 let is_unarchived = unarchived.next_if_eq(&i).is_some();
                 match apply_event(&mut event, is_unarchived) {
-                    Ok(Applied::Done(output, effects)) => WebhookOutcome::Applied {
+                    Ok((
+                        Output::Ack {
+                            redelivered: true, ..
+                        },
+                        _,
+                    )) => WebhookOutcome::Skipped {
+                        path,
+                        reason: redelivery(&event),
+                        event: Some(event),
+                    },
+                    Ok((output, effects)) => WebhookOutcome::Applied {
                         path,
                         event,
                         output,
                         effects,
-                    },
-                    Ok(Applied::Redelivered(reason)) => WebhookOutcome::Skipped {
-                        path,
-                        event: Some(event),
-                        reason,
                     },
                     Err(error) => WebhookOutcome::Failed {
                         path,
@@ -391,21 +375,18 @@ fn apply(
         .collect()
 }
 
-/// The acknowledgement [`Engine::handle`] gives an event applied through a typed call.
-fn ack(event: &Event) -> Output {
-    Output::Ack {
-        of: event.type_name(),
-    }
-}
-
 /// Why a message delivered again is skipped: the engine took it the first time.
-fn redelivery(e: &Inbound) -> String {
+fn redelivery(event: &Event) -> String {
+    const CHANGES_NOTHING: &str = "a redelivery, which changes nothing (RULES.md §10)";
+    let Event::Inbound(e) = event else {
+        return format!("{} received before: {CHANGES_NOTHING}", event.type_name());
+    };
     let id = e.message_id.as_deref().unwrap_or_default();
     let from = (e.contact.as_deref())
         .or(e.group.as_deref())
         .unwrap_or_default();
     format!(
-        "message {id} from {from} to {} was received before: a redelivery, which changes nothing (RULES.md §10)",
+        "message {id} from {from} to {} was received before: {CHANGES_NOTHING}",
         e.number
     )
 }

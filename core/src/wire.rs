@@ -245,7 +245,10 @@ pub fn encode_output_into(result: &Result<Output, Error>, out: &mut String) {
         // Half the lines a CRM sends are acknowledged: written here, an ack skips serde's
         // byte-by-byte escaping of its keys and values. Its value is an event type's name,
         // plain snake case (anything else, from a hand-built `Output`, goes through serde).
-        Ok(Output::Ack { of }) if of.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
+        Ok(Output::Ack {
+            of,
+            redelivered: false,
+        }) if of.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
             out.push_str(r#"{"type":"ack","of":""#);
             out.push_str(of);
             out.push_str(r#""}"#);
@@ -351,9 +354,10 @@ impl Engine {
     /// Applies a line read by the shortcut, as [`Engine::handle`] applies its event.
     pub(crate) fn handle_hot(&mut self, event: &hot::HotEvent<'_>) -> Result<Output, Error> {
         match event {
-            hot::HotEvent::Inbound(e) => self
-                .inbound_borrowed(*e)
-                .map(|()| Output::Ack { of: "inbound" }),
+            hot::HotEvent::Inbound(e) => self.inbound_if_new(*e).map(|new| Output::Ack {
+                of: "inbound",
+                redelivered: !new,
+            }),
             hot::HotEvent::Send(s) => self.send_borrowed(s.borrowed()).map(Output::Decision),
             hot::HotEvent::CheckSend(s) => {
                 self.check_send_borrowed(s.borrowed()).map(Output::Decision)
@@ -724,6 +728,44 @@ mod tests {
         assert!(problem(r#"{"type":7,"at":0}"#).contains("invalid type: integer `7`"));
     }
 
+    /// A message delivered again is acknowledged as such, through the shortcut and through
+    /// serde alike (a line the shortcut leaves to serde), and by a typed `handle`; a
+    /// first delivery's ack says nothing of it.
+    #[test]
+    fn a_redelivered_inbound_is_acknowledged_as_redelivered_by_every_path() {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        engine.handle_json(
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        );
+        let hot = r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid.1"}"#;
+        // An escape (`\u002e`, the dot) is serde's to read.
+        let by_serde = r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid\u002e1"}"#;
+        assert!(hot::read_hot(by_serde).is_none());
+        let first = engine.handle_json(hot);
+        assert_eq!(first[0], r#"{"type":"ack","of":"inbound"}"#);
+        assert!(first.len() > 1, "a chat starts: {first:?}");
+        for line in [hot, by_serde] {
+            assert_eq!(
+                engine.handle_json(line),
+                [r#"{"type":"ack","of":"inbound","redelivered":true}"#]
+            );
+        }
+        let event = decode_event(hot).unwrap();
+        assert_eq!(
+            engine.handle(event),
+            Ok(Output::Ack {
+                of: "inbound",
+                redelivered: true
+            })
+        );
+        // Another sender's message with that id is a message of its own.
+        let other = hot.replace("+79110000001", "+79110000002");
+        assert_eq!(
+            engine.handle_json(&other)[0],
+            r#"{"type":"ack","of":"inbound"}"#
+        );
+    }
+
     #[test]
     fn acks_are_written_as_serde_writes_them() {
         for of in EVENT_TYPES
@@ -731,8 +773,8 @@ mod tests {
             .chain(&["", "not \"plain\"", "Tick"])
             .copied()
         {
-            let line = encode_output(&Ok(Output::Ack { of }));
-            assert_eq!(line, serde_json::to_string(&Output::Ack { of }).unwrap());
+            let line = encode_output(&Ok(Output::ack(of)));
+            assert_eq!(line, serde_json::to_string(&Output::ack(of)).unwrap());
             assert!(
                 serde_json::from_str::<serde_json::Value>(&line).is_ok(),
                 "{line}"

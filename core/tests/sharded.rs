@@ -1441,12 +1441,7 @@ fn a_policy_change_reaches_every_shard_and_is_saved() {
     let done = sharded
         .handle(change("cloud-2026-10"), &mut effects)
         .unwrap();
-    assert_eq!(
-        done,
-        Output::Ack {
-            of: "change_policy"
-        }
-    );
+    assert_eq!(done, Output::ack("change_policy"));
     for shard in 0..3 {
         let policy = sharded.with_shard(shard, |e| e.policy().clone()).unwrap();
         assert_eq!(policy, convstate::Policy::preset("cloud-2026-10").unwrap());

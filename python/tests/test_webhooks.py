@@ -116,3 +116,10 @@ def test_a_recategorized_template_is_charged_under_its_new_category(engine: conv
                    "name": "order_update", "language": "en_US", "category": "utility"})
     [back] = engine.effects()
     assert (back["effect"], back["to"], back["since"]) == ("template_category_changed", "utility", utc(2026, 11, 2, 11))
+
+
+def test_a_message_delivered_again_is_acked_as_redelivered_in_wire_lines(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9), message_id="wamid.R1")
+    line = json.dumps({"type": "inbound", "at": "2026-11-02T09:00:00Z", "number": NUMBER,
+                       "contact": CONTACT, "kind": "text", "message_id": "wamid.R1"})
+    assert engine.process([line])[0] == '{"type":"ack","of":"inbound","redelivered":true}'
