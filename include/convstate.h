@@ -101,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 12
+#define CONVSTATE_ABI_VERSION 13
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -2585,6 +2585,15 @@ convstate_result convstate_engine_set_ticket_status(struct convstate_engine *eng
  * nothing.
  */
 convstate_result convstate_engine_handle_timeout(struct convstate_engine *engine, int64_t now_ms);
+
+/**
+ * Writes the engine's clock (unix ms): the latest instant it has seen, from the inputs'
+ * own instants (a provider's timestamps included) and `convstate_engine_handle_timeout`.
+ * The views (`convstate_engine_conversation`, `convstate_engine_limit`) refuse an earlier
+ * `at_ms` with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`: a host whose own clock runs behind the
+ * provider's asks at the later of the two. A new engine's clock is 0.
+ */
+convstate_result convstate_engine_clock(const struct convstate_engine *engine, int64_t *clock_ms);
 
 /**
  * Writes when `convstate_engine_handle_timeout` should be called next (unix ms), or

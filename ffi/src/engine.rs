@@ -1311,6 +1311,24 @@ pub unsafe extern "C" fn convstate_engine_handle_timeout(
     }
 }
 
+/// Writes the engine's clock (unix ms): the latest instant it has seen, from the inputs'
+/// own instants (a provider's timestamps included) and `convstate_engine_handle_timeout`.
+/// The views (`convstate_engine_conversation`, `convstate_engine_limit`) refuse an earlier
+/// `at_ms` with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`: a host whose own clock runs behind the
+/// provider's asks at the later of the two. A new engine's clock is 0.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_clock(
+    engine: *const convstate_engine,
+    clock_ms: *mut i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(clock_ms, "clock_ms")?;
+        unsafe { out.write(handle.engine.clock().unix_millis()) };
+        Ok(())
+    }
+}
+
 /// Writes when `convstate_engine_handle_timeout` should be called next (unix ms), or
 /// `CONVSTATE_NONE_MS` when no timer is armed. Never later than the next change a timer
 /// makes, and sometimes earlier: a wake-up for a chat's idle deadline that later activity

@@ -1409,6 +1409,61 @@ fn the_result_code_docs_cover_what_typed_calls_return() {
     );
 }
 
+/// The engine's clock is the provider's latest timestamp, which may run ahead of the host's:
+/// a view at the host's instant is refused, and the host reads the clock to ask at it.
+#[test]
+fn the_clock_is_read_to_ask_a_view_at_it() {
+    let engine = new_engine_for_webhooks();
+    let clock = |engine| {
+        let mut clock = -1;
+        assert_eq!(
+            unsafe { convstate_engine_clock(engine, &mut clock) },
+            CONVSTATE_OK
+        );
+        clock
+    };
+    assert_eq!(
+        clock(engine),
+        1_793_606_400_000,
+        "2026-11-02T08:00:00Z, the registration"
+    );
+    // A message stamped by the provider 3 s after the host's own now.
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    json_door(
+        engine,
+        out,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:03Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+    );
+    let provider_now = clock(engine);
+    assert_eq!(provider_now, 1_793_610_003_000);
+    let view_at = |at_ms| {
+        let mut view = std::mem::MaybeUninit::<convstate_conversation_view>::uninit();
+        unsafe {
+            convstate_engine_conversation(
+                engine,
+                at_ms,
+                ptr("+15550001111"),
+                12,
+                ptr("+79110000001"),
+                12,
+                view.as_mut_ptr(),
+            )
+        }
+    };
+    assert_eq!(view_at(1_793_610_000_000), CONVSTATE_ERR_VIEW_BEFORE_CLOCK);
+    assert_eq!(view_at(provider_now), CONVSTATE_OK);
+    let mut clock_ms = 0;
+    let rc = unsafe { convstate_engine_clock(null(), &mut clock_ms) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    let rc = unsafe { convstate_engine_clock(engine, null_mut()) };
+    assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
+    unsafe {
+        convstate_string_free(out);
+        convstate_engine_free(engine);
+    }
+}
+
 fn new_engine_for_webhooks() -> *mut convstate_engine {
     let mut engine = null_mut();
     let preset = "cloud-2025";
@@ -2431,6 +2486,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (10, 0xe07e_02ae_748b_211f),
         (11, 0x214e_c141_4336_7575),
         (12, 0x7837_2a09_be0a_af56),
+        (13, 0x9f53_00b0_5348_e931),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
