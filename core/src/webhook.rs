@@ -210,6 +210,9 @@ impl WebhookReader {
         body: &[u8],
         received_at: Instant,
     ) -> Result<(Vec<WebhookItem>, Vec<usize>), Error> {
+        // A byte-order mark is no part of the JSON (a body saved by an editor, or read back
+        // from a file): skipped, as the line doors skip one starting their input.
+        let body = crate::wire::strip_byte_order_mark(body);
         let root: Value = serde_json::from_slice(body).map_err(|e| not_json(body, &e))?;
         let Some(root) = root.as_object() else {
             return Err(invalid("$", format!("expected a JSON object; {META_BODY}")));

@@ -1986,6 +1986,18 @@ fn a_message_delivered_again_is_skipped_with_its_event() {
     }
 }
 
+/// A body read back from a file an editor saved may start with a byte-order mark: it was
+/// refused whole ("expected value at line 1 column 1"), though the line doors skip one.
+#[test]
+fn a_body_starting_with_a_byte_order_mark_is_read_as_without_it() {
+    let body = fixture("messages_text.json");
+    let marked = [&b"\xEF\xBB\xBF"[..], &body].concat();
+    let expected = outcome_lines(&handle(&mut engine(), "messages_text.json"));
+    let outcomes = engine().handle_webhook(&marked, at(3600 * 48)).unwrap();
+    assert_eq!(outcome_lines(&outcomes), expected);
+    assert_eq!(applied(&outcomes).len(), 1);
+}
+
 #[test]
 fn a_restriction_delivered_twice_changes_nothing_the_second_time() {
     let mut engine = engine();
