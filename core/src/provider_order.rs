@@ -50,10 +50,28 @@ impl ProviderOrder {
         probe.admit(at, content)
     }
 
+    /// [`ProviderOrder::admit`] for a family whose events are not alike at one instant: of
+    /// two there, the one of greater `rank` (0..=3) stands whatever their fingerprints, then
+    /// the greater fingerprint. A template's disable stands over a pause reported in the
+    /// same second: applied after the pause it disables the template, and a pause applied
+    /// after it is refused (a disabled template is not paused), so only the disable standing
+    /// leaves the template alike for either order.
+    pub fn admit_ranked(&mut self, at: Instant, rank: u8, content: &impl Serialize) -> bool {
+        // The rank takes the fingerprint's two top bits, so a stored order needs no field of
+        // its own. A rank of 0 only clears bits: a fingerprint a snapshot kept whole before
+        // ranks existed compares at or above its event's, which then stands as a repeat or
+        // an older one, never applied twice.
+        let ranked = (u64::from(rank.min(3)) << 62) | (fingerprint(content) & (u64::MAX >> 2));
+        self.arrival_of(at, ranked) == Arrival::New
+    }
+
     /// How an event at `at` whose content is `content` arrives, recording it as the latest
     /// if it is new.
     pub fn arrival(&mut self, at: Instant, content: &impl Serialize) -> Arrival {
-        let fingerprint = fingerprint(content);
+        self.arrival_of(at, fingerprint(content))
+    }
+
+    fn arrival_of(&mut self, at: Instant, fingerprint: u64) -> Arrival {
         match self.0 {
             Some((last, _)) if at < last => Arrival::Older,
             Some((last, seen)) if at == last && fingerprint == seen => Arrival::Repeat,
@@ -114,6 +132,29 @@ mod tests {
             "a later report of the same value"
         );
         assert_eq!(order, ProviderOrder(Some((at(11), fingerprint(&"high")))));
+    }
+
+    #[test]
+    fn of_two_events_at_one_instant_the_greater_rank_stands_whatever_the_fingerprints() {
+        // "low" has the greater fingerprint; ranked lower, it stands over nothing.
+        assert!(fingerprint(&"low") > fingerprint(&"high"));
+        for (first, second) in [(("low", 0), ("high", 1)), (("high", 1), ("low", 0))] {
+            let mut order = ProviderOrder::default();
+            assert!(order.admit_ranked(at(10), first.1, &first.0));
+            assert_eq!(
+                order.admit_ranked(at(10), second.1, &second.0),
+                second.1 == 1
+            );
+            // Either delivered again changes nothing.
+            assert!(!order.admit_ranked(at(10), 1, &"high"));
+            assert!(!order.admit_ranked(at(10), 0, &"low"));
+        }
+        // A fingerprint a snapshot kept whole, from before ranks: its event delivered again
+        // with rank 0 is never taken for a new one.
+        for content in ["low", "high", "paused", "approved"] {
+            let mut order = ProviderOrder(Some((at(10), fingerprint(&content))));
+            assert!(!order.admit_ranked(at(10), 0, &content), "{content}");
+        }
     }
 
     #[test]

@@ -1198,10 +1198,27 @@ impl Engine {
             {
                 return Ok(());
             }
-            // Of two at one instant the one with the greater fingerprint stands, as for
-            // quality and category reports, so that a redelivery of the other does not flip
-            // the status back.
-            if !(template.status_event).admit(e.at, &(e.status, e.until, e.category)) {
+            // Of two at one instant one stands, whatever the order, so that a redelivery of
+            // the other does not flip the status back: a disable, which no pause or review
+            // after it undoes; then a pause, which keeps a flag under it; then a flag, which
+            // the statuses after it keep (an unpause leaves a flagged template flagged); then
+            // the greater fingerprint, as for quality and category reports.
+            let rank = match e.status {
+                TemplateEvent::Disabled => 3,
+                TemplateEvent::Paused => 2,
+                TemplateEvent::Flagged => 1,
+                _ => 0,
+            };
+            let content = (e.status, e.until, e.category);
+            if !(template.status_event).admit_ranked(e.at, rank, &content) {
+                // A flag in the second of the pause standing over it is no contradiction: a
+                // flag outlives a pause, so it is kept under that pause, as when the pause is
+                // applied after the flag (on another status, this changes nothing).
+                let tied = template.status_event.latest_at() == Some(e.at);
+                if e.status == TemplateEvent::Flagged && tied {
+                    let deadline = self.flag_deadline_of(e);
+                    self.keep_late_flag(t, deadline, e.at, now);
+                }
                 return Ok(());
             }
         }

@@ -1,0 +1,108 @@
+//! Two provider statuses of one template at one instant (webhook timestamps are whole
+//! seconds) cannot be ordered, so one of them stands whatever order they arrive in (RULES.md
+//! §10, §13): the template ends where it ends for either order, and for either order
+//! delivered again.
+
+use convstate::Engine;
+
+/// Each event; `paused` and `flagged` also with an end (`…+until`), four days later.
+const STATUSES: [&str; 15] = [
+    "approved",
+    "rejected",
+    "pending",
+    "flagged",
+    "flagged+until",
+    "paused",
+    "paused+until",
+    "unpaused",
+    "disabled",
+    "reinstated",
+    "in_appeal",
+    "pending_deletion",
+    "deleted",
+    "limit_exceeded",
+    "archived",
+];
+
+/// A status line at 2026-11-03T10:00:00Z; `…+category` also names the template's category,
+/// as Meta's webhooks do (the same category, another content: another fingerprint).
+fn status(event: &str) -> String {
+    let (event, category) = match event.strip_suffix("+category") {
+        Some(event) => (event, r#","category":"marketing""#),
+        None => (event, ""),
+    };
+    let (name, until) = match event.strip_suffix("+until") {
+        Some(name) => (name, r#","until":"2026-11-07T10:00:00Z""#),
+        None => (event, ""),
+    };
+    format!(
+        r#"{{"type":"template_status","at":"2026-11-03T10:00:00Z","business":"acme","name":"promo","language":"en","status":"{name}"{until}{category}}}"#
+    )
+}
+
+/// The template's view (status, its end, the flag's deadline) at several instants after the
+/// statuses given were delivered in the order given.
+fn views(preset: &str, delivered: &[&str]) -> Vec<String> {
+    let mut engine = Engine::with_preset(preset).expect("a preset");
+    for line in [
+        r#"{"type":"register_number","at":"2026-11-02T00:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T00:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello {{1}}, see our offer.","status":"approved"}"#,
+    ] {
+        assert!(!engine.handle_json(line)[0].contains(r#""type":"error""#));
+    }
+    for (i, name) in delivered.iter().enumerate() {
+        let out = engine.handle_json(&status(name));
+        assert!(!out[0].contains(r#""type":"error""#), "{out:?}");
+        // Past the pair, each is a redelivery: acknowledged, and no effect is told again.
+        if i >= 2 {
+            assert_eq!(out.len(), 1, "{delivered:?}: {out:?}");
+        }
+    }
+    ["2026-11-03T10:00:00Z", "2026-11-05T00:00:00Z", "2026-11-08T00:00:00Z"]
+        .iter()
+        .map(|at| {
+            let view = engine.handle_json(&format!(
+                r#"{{"type":"query_template","at":"{at}","business":"acme","name":"promo","language":"en"}}"#
+            ));
+            let view: serde_json::Value = serde_json::from_str(&view[0]).unwrap();
+            format!(
+                "{at}: {} until {} flagged_until {}",
+                view["status"], view["until"], view["flagged_until"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn of_two_statuses_at_one_instant_the_same_one_stands_in_either_order() {
+    let mut differ = Vec::new();
+    let with_category: Vec<String> = STATUSES.iter().map(|s| format!("{s}+category")).collect();
+    let events: Vec<&str> = STATUSES
+        .iter()
+        .copied()
+        .chain(with_category.iter().map(String::as_str))
+        .collect();
+    for preset in ["classic", "cloud-2025"] {
+        for (i, a) in events.iter().enumerate() {
+            for b in &events[i + 1..] {
+                if a.split('+').next() == b.split('+').next() {
+                    continue;
+                }
+                let one = views(preset, &[a, b]);
+                let other = views(preset, &[b, a]);
+                if one != other {
+                    differ.push(format!("{preset} {a}+{b}: {one:?} / {other:?}"));
+                }
+                // Delivered again, in any order, the pair changes nothing more.
+                assert_eq!(views(preset, &[a, b, a, b]), one, "{preset} {a}+{b}");
+                assert_eq!(views(preset, &[a, b, b, a]), one, "{preset} {a}+{b}");
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} pairs:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
