@@ -2756,10 +2756,10 @@ convstate_result convstate_engine_handle_webhook(struct convstate_engine *engine
  * account webhook of an unmapped WABA applies to none (an `unrecognized` line), and once
  * any WABA is mapped, an unmapped one is no account of this engine's. The mapping is the
  * handle's, not the engine's state: snapshots do not carry it, so map again after
- * `convstate_engine_restore`. `CONVSTATE_ERR_INVALID_EVENT` for an empty WABA id, a business
- * name no engine registers (1 to 256 characters, no control characters, no white space
- * around it) or a WABA mapped to another business already (mapping it again to the same
- * one is no change).
+ * `convstate_engine_restore`. `CONVSTATE_ERR_INVALID_EVENT` for an empty WABA id (or one
+ * with spaces around it or control characters), a business name no engine registers (1 to
+ * 256 characters, no control characters, no white space around it) or a WABA mapped to
+ * another business already (mapping it again to the same one is no change).
  */
 convstate_result convstate_engine_map_waba(struct convstate_engine *engine,
                                            const char *waba_id,

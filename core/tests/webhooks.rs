@@ -1133,6 +1133,29 @@ fn the_waba_is_mapped_to_a_business_when_several_exist() {
     assert_eq!(applied(&outcomes).len(), 1, "{outcomes:?}");
 }
 
+/// A WABA id with a space copied around it, or a line break read with it from a file, could
+/// never match an entry's id: refused where it is mapped, not silently never applied.
+#[test]
+fn a_waba_id_with_spaces_around_it_or_control_characters_is_refused() {
+    for waba in [
+        " 102290129340398 ",
+        "102290129340398\n",
+        "1022\t90129340398",
+    ] {
+        let error = WebhookReader::new().map_business(waba, "acme").unwrap_err();
+        assert_eq!(error.code(), "invalid_event");
+        assert!(
+            error
+                .to_string()
+                .contains("spaces around it or control characters"),
+            "{error}"
+        );
+    }
+    assert!(WebhookReader::new()
+        .map_business("102290129340398", "acme")
+        .is_ok());
+}
+
 #[test]
 fn an_unmapped_waba_is_not_the_only_business_when_others_are_mapped() {
     // A reader given mappings serves several WABAs: an unmapped one is an account this

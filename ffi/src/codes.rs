@@ -266,7 +266,7 @@ pub(crate) fn template_status_from(code: u32) -> Result<TemplateStatus, FfiError
         .iter()
         .find(|(_, c)| *c as u32 == code)
         .map(|(s, _)| *s)
-        .ok_or_else(|| FfiError::invalid_code("status", code, "CONVSTATE_TEMPLATE_*"))
+        .ok_or_else(|| FfiError::invalid_code("status", code, "CONVSTATE_TEMPLATE_* (not NONE)"))
 }
 
 pub(crate) fn template_status_code(status: TemplateStatus) -> convstate_template_status {
