@@ -225,7 +225,13 @@ impl WebhookReader {
         // A byte-order mark is no part of the JSON (a body saved by an editor, or read back
         // from a file): skipped, as the line doors skip one starting their input.
         let body = crate::wire::strip_byte_order_mark(body);
-        let root: Value = serde_json::from_slice(body).map_err(|e| not_json(body, &e))?;
+        let (root, repaired) = match serde_json::from_slice::<Value>(body) {
+            Ok(root) => (root, None),
+            Err(e) => match read_repaired(body, &e) {
+                Some((root, note)) => (root, Some(note)),
+                None => return Err(not_json(body, &e)),
+            },
+        };
         let Some(root) = root.as_object() else {
             return Err(invalid("$", format!("expected a JSON object; {META_BODY}")));
         };
@@ -236,6 +242,12 @@ impl WebhookReader {
             items: Vec::new(),
             unarchived: Vec::new(),
         };
+        if let Some((path, problem)) = repaired {
+            parser.unrecognized(
+                &path,
+                format!("{problem}; read as U+FFFD (the replacement character)"),
+            );
+        }
         match root.get("object").map(|o| (o, o.as_str())) {
             None => return Err(invalid("object", format!("missing; {META_BODY}"))),
             Some((_, Some("whatsapp_business_account"))) => {}
@@ -534,6 +546,19 @@ fn line<T: Serialize>(value: &T) -> String {
 /// cut text may hold) named by its path and escape, as the wire doors name it; else serde's
 /// words, and, for a body that is no JSON object at all (a form-encoded Twilio post), what
 /// this door reads. A body that starts as an object is taken for a Meta body gone wrong.
+/// A body whose only fault is an escape of half a UTF-16 surrogate pair (a text cut inside
+/// an emoji), read with `\ufffd` in its place, and the path and problem of the first: the
+/// rest of the body stands, a message that opens the window with it. Most JSON readers
+/// (Python's, JavaScript's, Go's) read such a body; refused whole, its every item was lost
+/// for a text the engine does not read.
+fn read_repaired(body: &[u8], error: &serde_json::Error) -> Option<(Value, (String, String))> {
+    let text = std::str::from_utf8(body).ok()?;
+    let (path, problem) = crate::wire::lone_surrogate_in(text, error)?;
+    let repaired = crate::wire::without_lone_surrogates(text)?;
+    let root = serde_json::from_str(&repaired).ok()?;
+    Some((root, (path, problem)))
+}
+
 fn not_json(body: &[u8], error: &serde_json::Error) -> Error {
     let text = std::str::from_utf8(body).ok();
     if let Some((path, problem)) = text.and_then(|text| crate::wire::lone_surrogate_in(text, error))

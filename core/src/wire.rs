@@ -23,8 +23,8 @@ mod ordered;
 pub use decode::EVENT_TYPES;
 pub(crate) use hot::read_hot;
 pub use keys::{is_duration_key, is_instant_key, DURATION_KEYS};
-pub(crate) use locate::lone_surrogate_in;
 use locate::Shape;
+pub(crate) use locate::{lone_surrogate_in, without_lone_surrogates};
 
 /// Version of the wire schema; bumped on any incompatible change.
 pub const WIRE_VERSION: u32 = 1;

@@ -1854,24 +1854,37 @@ fn malformed_bodies_are_errors_naming_the_path() {
     assert_eq!(engine.snapshot(), before);
 }
 
-/// A Meta body whose text holds half an emoji (`\ud83d` without its pair) is refused naming
-/// the path and the escape, as the wire doors name it; serde_json's "unexpected end of hex
-/// escape" named nothing, and the body was told it was no Meta webhook.
+/// A Meta body whose text holds half an emoji (`\ud83d` without its pair) is read with
+/// U+FFFD in its place, as most JSON readers read it, and an `unrecognized` line names the
+/// path and the escape: refused whole (serde_json's strict reading), the message that opens
+/// the window was lost for a text the engine does not read.
 #[test]
-fn a_lone_surrogate_in_a_webhook_body_is_named_by_its_path() {
+fn a_lone_surrogate_in_a_webhook_body_is_read_as_the_replacement_character() {
     let mut engine = engine();
-    let before = engine.snapshot();
-    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","time":1793610000,"changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"messages":[{"from":"79110000001","id":"wamid.A","timestamp":"1793610000","type":"text","text":{"body":"hi \ud83d"}}]}}]}]}"#;
-    match engine.handle_webhook(body, at(0)) {
-        Err(Error::InvalidEvent { problem }) => assert_eq!(
-            problem,
-            "webhook entry[0].changes[0].value.messages[0].text.body: `\\ud83d` is half of a \
-             UTF-16 surrogate pair without its other half, which is no character: write the \
-             character itself, or both escapes of its pair"
-        ),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(engine.snapshot(), before);
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","time":1793610000,"changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"106540352242922"},"messages":[{"from":"79110000001","id":"wamid.A","timestamp":"1793610000","type":"text","text":{"body":"hi \ud83d, \\ud83d \ud83d\ude00 \udc00"}}]}}]}]}"#;
+    let outcomes = engine.handle_webhook(body, at(0)).unwrap();
+    assert_eq!(applied(&outcomes).len(), 1, "{outcomes:?}");
+    assert_eq!(
+        unrecognized_reasons(&outcomes),
+        [
+            "`\\ud83d` is half of a UTF-16 surrogate pair without its other half, which is no \
+          character: write the character itself, or both escapes of its pair; read as U+FFFD \
+          (the replacement character)"
+        ]
+    );
+    assert_eq!(
+        notes(&outcomes),
+        [(
+            "unrecognized",
+            "entry[0].changes[0].value.messages[0].text.body"
+        )]
+    );
+    // The window is open from the message's own time.
+    let view = wire(
+        &mut engine,
+        r#"{"type":"query_conversation","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000001"}"#,
+    );
+    assert_eq!(view["window_open"], true, "{view}");
 }
 
 #[test]

@@ -588,6 +588,37 @@ pub(crate) fn lone_surrogate_in(text: &str, error: &serde_json::Error) -> Option
     ))
 }
 
+/// `text` with every `\uXXXX` escape that is half of a UTF-16 surrogate pair without its
+/// other half replaced by `\ufffd` (the replacement character, as most JSON readers but
+/// serde_json read one); `None` when there is none. Escapes stand only inside strings, and
+/// the walk steps over each escape whole (`\\u…` is a backslash, then text).
+pub(crate) fn without_lone_surrogates(text: &str) -> Option<String> {
+    let code_at = |at: usize| {
+        let hex = text.get(at..at + 6)?.strip_prefix("\\u")?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut at, mut copied, mut replaced) = (0, 0, false);
+    while let Some(found) = text[at..].find('\\') {
+        at += found;
+        match code_at(at) {
+            Some(0xD800..=0xDBFF) if matches!(code_at(at + 6), Some(0xDC00..=0xDFFF)) => at += 12,
+            Some(0xD800..=0xDFFF) => {
+                out.push_str(&text[copied..at]);
+                out.push_str("\\ufffd");
+                at += 6;
+                copied = at;
+                replaced = true;
+            }
+            Some(_) => at += 6,
+            // Another escape (`\\`, `\"`, ...): the backslash and the character after it.
+            None => at += 1 + text[at + 1..].chars().next().map_or(0, char::len_utf8),
+        }
+    }
+    out.push_str(&text[copied..]);
+    replaced.then_some(out)
+}
+
 /// The byte of `text` serde_json's `error` points at: it counts lines by `\n` and columns in
 /// bytes from 1 (the byte at fault: a value's first, an out-of-range number's last, the end
 /// of a bad escape).
@@ -754,6 +785,23 @@ impl Scan<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_halves_of_surrogate_pairs_are_replaced() {
+        let text = r#"{"a":"hi \ud83d, \\ud83d \ud83d\ude00 \udc00\ud800","b":"\u00e9 é \""}"#;
+        assert_eq!(
+            without_lone_surrogates(text).as_deref(),
+            Some(r#"{"a":"hi \ufffd, \\ud83d \ud83d\ude00 \ufffd\ufffd","b":"\u00e9 é \""}"#)
+        );
+        let repaired: serde_json::Value =
+            serde_json::from_str(&without_lone_surrogates(text).unwrap()).unwrap();
+        assert_eq!(repaired["a"], "hi \u{fffd}, \\ud83d 😀 \u{fffd}\u{fffd}");
+        // Nothing to replace: nothing returned, whole pairs and other escapes left alone.
+        assert_eq!(
+            without_lone_surrogates(r#"{"a":"\ud83d\ude00 \\ud800 \n"}"#),
+            None
+        );
+    }
 
     /// A key given many times is one suspect, not one per copy: the unknown-field search
     /// checked every copy's siblings (all the copies), quadratic in a line's length (a line
