@@ -362,12 +362,13 @@ fn apply(
             WebhookItem::Event { path, mut event } => {
                 let is_unarchived = unarchived.next_if_eq(&i).is_some();
                 match apply_event(&mut event, is_unarchived) {
+                    // (A redelivery changes nothing, so it has no effects to lose.)
                     Ok((
                         Output::Ack {
                             redelivered: true, ..
                         },
-                        _,
-                    )) => WebhookOutcome::Skipped {
+                        effects,
+                    )) if effects.is_empty() => WebhookOutcome::Skipped {
                         path,
                         reason: redelivery(&event),
                         event: Some(event),
