@@ -1199,26 +1199,14 @@ impl Engine {
                 return Ok(());
             }
             // Of two at one instant one stands, whatever the order, so that a redelivery of
-            // the other does not flip the status back: a disable, which no pause or review
-            // after it undoes; then a pause, which keeps a flag under it; then a flag, which
-            // the statuses after it keep (an unpause leaves a flagged template flagged); then
-            // the greater fingerprint, as for quality and category reports.
-            let rank = match e.status {
-                TemplateEvent::Disabled => 3,
-                TemplateEvent::Paused => 2,
-                TemplateEvent::Flagged => 1,
-                _ => 0,
-            };
+            // the other does not flip the status back: a disable, then the greater
+            // fingerprint, as for quality and category reports. The disable first because
+            // applied after another status it disables the template, while a pause, a flag
+            // or a review applied after it is refused (the template awaits reinstatement):
+            // by fingerprint, which stood depended on the arrival order.
+            let rank = u8::from(e.status == TemplateEvent::Disabled);
             let content = (e.status, e.until, e.category);
             if !(template.status_event).admit_ranked(e.at, rank, &content) {
-                // A flag in the second of the pause standing over it is no contradiction: a
-                // flag outlives a pause, so it is kept under that pause, as when the pause is
-                // applied after the flag (on another status, this changes nothing).
-                let tied = template.status_event.latest_at() == Some(e.at);
-                if e.status == TemplateEvent::Flagged && tied {
-                    let deadline = self.flag_deadline_of(e);
-                    self.keep_late_flag(t, deadline, e.at, now);
-                }
                 return Ok(());
             }
         }
