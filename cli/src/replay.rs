@@ -131,8 +131,11 @@ impl Replayer {
                 }
                 WebhookOutcome::Unrecognized { .. } => self.summary.webhook_items.unrecognized += 1,
                 WebhookOutcome::Skipped { event, .. } => {
-                    // A message delivered again: a log replayed into its state shows first so.
+                    // A message delivered again is an event read, as the same inbound on a
+                    // wire line is; and its instant is the first sign of a log replayed into
+                    // the state that holds it already (all its messages come again).
                     if let Some(event) = event {
+                        (self.summary).record_input(event, &self.engine, received_at, self.line);
                         self.oddities.observe(event, received_at, self.line);
                         self.summary.webhook_items.redelivered += 1;
                     }

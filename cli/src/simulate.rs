@@ -279,10 +279,18 @@ impl Generator {
 /// events alone do not say which rules they were decided under).
 fn events_header(args: &SimulateArgs, policy: &Policy) -> String {
     let mut flags = format!("--policy {}", policy.name);
-    let mut overrides = serde_json::Map::new();
-    for (path, value) in policy.overridden_fields() {
-        insert_at(&mut overrides, &path.split('.').collect::<Vec<_>>(), value);
-    }
+    // Each section of the policy that differs from the preset, whole: a field path
+    // (`buttons.rule.phone_max`) cannot carry a tagged rule whose kind changed, nor a map
+    // key with a dot in it (`"360.dialog"`), and the policy's own form reads back as it is.
+    let sections = |policy: &Policy| match serde_json::to_value(policy) {
+        Ok(serde_json::Value::Object(sections)) => sections,
+        _ => serde_json::Map::new(),
+    };
+    let preset = Policy::preset(&policy.name).map(|p| sections(&p));
+    let mut overrides = sections(policy);
+    overrides.retain(|key, value| {
+        key != "name" && preset.as_ref().map_or(true, |p| p.get(key) != Some(value))
+    });
     if !overrides.is_empty() {
         // Quoted for a POSIX shell: a ' inside is closed, escaped and reopened.
         let json = serde_json::Value::Object(overrides).to_string();
@@ -296,26 +304,6 @@ fn events_header(args: &SimulateArgs, policy: &Policy) -> String {
          {flags} for the same answers",
         args.businesses, args.contacts, args.days, args.seed
     )
-}
-
-/// Sets `value` at the field path `path` (`["chat", "idle_timeout"]`) of `object`.
-fn insert_at(
-    object: &mut serde_json::Map<String, serde_json::Value>,
-    path: &[&str],
-    value: serde_json::Value,
-) {
-    match path {
-        [] => {}
-        [last] => {
-            object.insert((*last).to_owned(), value);
-        }
-        [first, rest @ ..] => {
-            let inner = object.entry(*first).or_insert_with(|| json!({}));
-            if let Some(inner) = inner.as_object_mut() {
-                insert_at(inner, rest, value);
-            }
-        }
-    }
 }
 
 pub fn run(args: &SimulateArgs) -> Result<(), CliError> {

@@ -888,6 +888,63 @@ fn simulate_is_deterministic_for_a_seed() {
     );
 }
 
+/// The header's flags replay the file even where the overrides switch a tagged rule's kind
+/// (its fields given whole) or name a map key with a dot in it: written as field paths, they
+/// were refused by replay.
+#[test]
+fn the_write_events_header_replays_a_tagged_rule_and_a_dotted_key() {
+    let directory = tempfile::tempdir().unwrap();
+    let events = directory.path().join("events.jsonl");
+    let overrides = r#"{"buttons":{"rule":{"kind":"grouped","total_max":10,"url_max":2,"phone_max":1,"copy_code_max":1}},"content":{"outbound_file_max_bytes_by_provider":{"360.dialog":1000}}}"#;
+    let simulated = run(&[
+        "simulate",
+        "--days",
+        "1",
+        "--contacts",
+        "100",
+        "--policy",
+        "classic",
+        "--policy-overrides",
+        overrides,
+        "--summary-format",
+        "json",
+        "--write-events",
+        events.to_str().unwrap(),
+    ]);
+    assert_exit(&simulated, 0);
+    let written = std::fs::read_to_string(&events).unwrap();
+    let header = written.lines().next().unwrap();
+    let given = header
+        .split_once("--policy-overrides '")
+        .and_then(|(_, rest)| rest.split_once("' for the same answers"))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("{header}"));
+    assert!(header.contains("--policy classic "), "{header}");
+    let replayed = run(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--policy",
+        "classic",
+        "--policy-overrides",
+        given,
+        "--state",
+        directory.path().join("state.json").to_str().unwrap(),
+    ]);
+    assert_exit(&replayed, 0);
+    // The state saved under the header's flags holds the policy simulated under.
+    let inspect = run(&[
+        "inspect",
+        directory.path().join("state.json").to_str().unwrap(),
+    ]);
+    let overview: Value = serde_json::from_str(&stdout(&inspect)).unwrap();
+    let kept = &overview["policy_overrides"];
+    assert_eq!(kept["buttons.rule.kind"], "grouped", "{overview:#}");
+    assert_eq!(
+        kept["content.outbound_file_max_bytes_by_provider.360.dialog"], 1000,
+        "{overview:#}"
+    );
+}
+
 #[test]
 fn simulated_events_replay_to_the_same_summary() {
     let directory = tempfile::tempdir().unwrap();
@@ -2660,6 +2717,11 @@ fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
     ])))
     .unwrap();
     assert_eq!(twice_summary["webhook_items"]["redelivered"], again);
+    // Still events read, as the same inbound on a wire line is.
+    assert_eq!(
+        twice_summary["events_by_type"]["inbound"].as_u64(),
+        summary["events_by_type"]["inbound"].as_u64().map(|n| 2 * n)
+    );
     let table = stdout(&replay_twice(&["--summary"]));
     assert!(
         table.contains(&format!(", of them {again} messages delivered again (")),

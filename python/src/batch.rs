@@ -881,7 +881,14 @@ fn read_instants(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Instants> {
                 seconds |= looks_like_unix_seconds(millis);
                 Ok(millis)
             }
-            None => instant_from_item(row, item)?,
+            None => {
+                let millis = instant_from_item(row, item)?;
+                // Another integer type (numpy's): told as an int is; a datetime is not.
+                if matches!(millis, Ok(m) if looks_like_unix_seconds(m)) {
+                    seconds |= convert::python_int(item)?.is_some();
+                }
+                millis
+            }
         };
         out.push(row, millis);
         Ok(())

@@ -992,8 +992,18 @@ pub(crate) fn event_arg(event: &Bound<'_, PyAny>) -> BindingResult<Event> {
         // the field the line's error names.
         Err(_) => wire::decode_event(&to_json_line(event)?)?,
     };
+    // Only an int written as such: an RFC 3339 text or a datetime in 1990 says what it means.
+    // (A line's text is left as `process` leaves it.)
     if decoded.at().looks_like_unix_seconds() {
-        convert::warn_unix_seconds(event.py(), "handle: event \"at\"")?;
+        let at = event
+            .cast::<PyDict>()
+            .ok()
+            .and_then(|d| d.get_item("at").ok().flatten());
+        if let Some(at) = at {
+            if convert::python_int(&at)?.is_some() {
+                convert::warn_unix_seconds(event.py(), "handle: event \"at\"")?;
+            }
+        }
     }
     Ok(decoded)
 }

@@ -267,13 +267,23 @@ def test_an_instant_of_a_wrong_type_in_a_batch_is_a_type_error_naming_column_and
 SECONDS = 1_793_610_000  # 2026-11-02T09:00:00Z in unix seconds
 
 
+class IntOfAnotherClass:
+    """An integer as numpy's scalars are: read through `__index__`."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
 @pytest.mark.parametrize("call", [
     lambda e: e.inbound(NUMBER, CONTACT, at=SECONDS),
     lambda e: e.check_send(NUMBER, CONTACT, text="hi", at=SECONDS),
     lambda e: e.tick(SECONDS),
     lambda e: e.handle({"type": "tick", "at": SECONDS}),
-    lambda e: e.handle(json.dumps({"type": "tick", "at": SECONDS})),
     lambda e: e.run_batch(["inbound"], at=[SECONDS], numbers=[NUMBER], contacts=[CONTACT]),
+    lambda e: e.run_batch(["inbound"], at=[IntOfAnotherClass(SECONDS)], numbers=[NUMBER], contacts=[CONTACT]),
     lambda e: e.run_batch(["inbound"], at=array.array("q", [SECONDS]), numbers=[NUMBER], contacts=[CONTACT]),
 ])
 def test_an_int_instant_in_unix_seconds_is_warned_of(call: Callable[[convstate.Engine], Any]) -> None:
@@ -290,6 +300,16 @@ def test_milliseconds_the_epoch_and_non_int_instants_are_not_warned_of(at: Any) 
     # The tests run with warnings as errors: a warning fails the call.
     engine.inbound(NUMBER, CONTACT, at=at)
     engine.run_batch(["inbound"], at=[at], numbers=[NUMBER], contacts=[CONTACT], keep_effects=True)
+    engine.handle({"type": "tick", "at": at})
+
+
+def test_an_instant_in_1970_written_as_such_or_in_a_line_is_not_warned_of() -> None:
+    # Only an int is taken for seconds: a text or a datetime says what it means, and a wire
+    # line is read as `process` reads it, as the C library does.
+    engine = convstate.Engine(policy="cloud-2025")
+    engine.handle({"type": "tick", "at": "1970-01-21T18:13:30Z"})
+    engine.handle({"type": "tick", "at": utc(1990, 1, 2)})
+    engine.handle(json.dumps({"type": "tick", "at": SECONDS}))
 
 
 def test_the_warning_is_told_once_per_call_site_not_per_row() -> None:
