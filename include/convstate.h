@@ -2757,7 +2757,7 @@ convstate_result convstate_engine_handle_webhook(struct convstate_engine *engine
  * any WABA is mapped, an unmapped one is no account of this engine's. The mapping is the
  * handle's, not the engine's state: snapshots do not carry it, so map again after
  * `convstate_engine_restore`. `CONVSTATE_ERR_INVALID_EVENT` for an empty WABA id (or one
- * with spaces around it or control characters), a business name no engine registers (1 to
+ * with white space or control characters), a business name no engine registers (1 to
  * 256 characters, no control characters, no white space around it) or a WABA mapped to
  * another business already (mapping it again to the same one is no change).
  */

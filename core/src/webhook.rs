@@ -163,7 +163,7 @@ impl WebhookReader {
     /// Maps a WABA id to a business name, in place: the one rule every binding maps by (the
     /// C library's `convstate_engine_map_waba`, Python's `waba_businesses`, the CLI's
     /// `--waba-business`). Refuses what could only be a host's mistake: an empty WABA id (or
-    /// one with spaces around it or control characters, which no entry's id holds), a
+    /// one with white space or control characters, which no entry's id holds), a
     /// business name no engine registers, and a WABA mapped to another business already
     /// (mapping it again to the same one is no change).
     pub fn map_business(&mut self, waba_id: &str, business: &str) -> Result<(), Error> {
@@ -174,10 +174,10 @@ impl WebhookReader {
         }
         // An entry's id never holds them, so the mapping could never apply (a space copied
         // with the id from a dashboard, a line break from a file).
-        if waba_id.trim() != waba_id || waba_id.chars().any(char::is_control) {
+        if waba_id.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(Error::InvalidEvent {
                 problem: format!(
-                    "WABA id {:?} has spaces around it or control characters: a WABA id is \
+                    "WABA id {:?} has white space or control characters: a WABA id is \
                      the entry id Meta's webhooks carry (digits), which never holds them",
                     quoted(waba_id)
                 ),
