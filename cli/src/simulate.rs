@@ -279,18 +279,7 @@ impl Generator {
 /// events alone do not say which rules they were decided under).
 fn events_header(args: &SimulateArgs, policy: &Policy) -> String {
     let mut flags = format!("--policy {}", policy.name);
-    // Each section of the policy that differs from the preset, whole: a field path
-    // (`buttons.rule.phone_max`) cannot carry a tagged rule whose kind changed, nor a map
-    // key with a dot in it (`"360.dialog"`), and the policy's own form reads back as it is.
-    let sections = |policy: &Policy| match serde_json::to_value(policy) {
-        Ok(serde_json::Value::Object(sections)) => sections,
-        _ => serde_json::Map::new(),
-    };
-    let preset = Policy::preset(&policy.name).map(|p| sections(&p));
-    let mut overrides = sections(policy);
-    overrides.retain(|key, value| {
-        key != "name" && preset.as_ref().map_or(true, |p| p.get(key) != Some(value))
-    });
+    let overrides = policy.overrides();
     if !overrides.is_empty() {
         // Quoted for a POSIX shell: a ' inside is closed, escaped and reopened.
         let json = serde_json::Value::Object(overrides).to_string();

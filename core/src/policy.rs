@@ -601,6 +601,24 @@ impl Policy {
         fields.into_iter().map(|(path, a, _)| (path, a)).collect()
     }
 
+    /// The overrides that make this policy from the preset it is named after:
+    /// [`Policy::with_overrides`] given its name and them reads it back. Each section that
+    /// differs (`chat`, `buttons`...) is given whole: a field path cannot carry a tagged rule
+    /// whose kind changed (`buttons.rule`) nor a map key with a dot in it (`"360.dialog"`).
+    /// Empty for a preset as it is, and the whole policy when the name is no preset.
+    pub fn overrides(&self) -> serde_json::Map<String, serde_json::Value> {
+        let sections = |policy: &Policy| match serde_json::to_value(policy) {
+            Ok(serde_json::Value::Object(sections)) => sections,
+            _ => serde_json::Map::new(),
+        };
+        let preset = Policy::preset(&self.name).map(|p| sections(&p)).ok();
+        let mut overrides = sections(self);
+        overrides.retain(|key, value| {
+            key != "name" && preset.as_ref().is_none_or(|p| p.get(key) != Some(value))
+        });
+        overrides
+    }
+
     /// A built-in preset by name.
     pub fn preset(name: &str) -> Result<Policy, Error> {
         let classic = Policy {
@@ -1778,6 +1796,39 @@ mod tests {
             .outbound_file_max_bytes_by_provider
             .insert("twilio".into(), 1000);
         assert!(lowercase.validate_new().is_ok());
+    }
+
+    /// A policy's overrides read back to it, where field paths could not: a tagged rule
+    /// whose kind changed (its fields given whole), a map key with a dot in it.
+    #[test]
+    fn a_policys_overrides_read_back_to_it() {
+        for name in ["classic", "cloud-2025", "cloud-2026-10"] {
+            assert!(
+                Policy::preset(name).unwrap().overrides().is_empty(),
+                "{name}"
+            );
+        }
+        let given = serde_json::json!({
+            "buttons": {"rule": {"kind": "grouped", "total_max": 10, "url_max": 2, "phone_max": 1, "copy_code_max": 1}},
+            "content": {"outbound_file_max_bytes_by_provider": {"360.dialog": 1000}},
+            "chat": {"idle_timeout": "15m"},
+        });
+        let policy = Policy::with_overrides("classic", &given).unwrap();
+        let overrides = serde_json::Value::Object(policy.overrides());
+        assert_eq!(
+            overrides.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["buttons", "chat", "content"]
+        );
+        assert_eq!(
+            Policy::with_overrides("classic", &overrides).unwrap(),
+            policy
+        );
+        // Field paths (`overridden_fields`) leave out what equals the preset, and split the
+        // dotted key: rebuilt from them, the overrides were refused.
+        assert!(policy
+            .overridden_fields()
+            .iter()
+            .any(|(path, _)| path.ends_with("360.dialog")));
     }
 
     #[test]
