@@ -680,10 +680,7 @@ impl Engine {
         match event {
             Event::RegisterNumber(e) => self.register_number(&e).and(ack),
             Event::RegisterTemplate(e) => self.register_template(&e).and(ack),
-            Event::Inbound(e) => self.inbound_if_new(e.borrowed()).map(|new| Output::Ack {
-                of,
-                redelivered: !new,
-            }),
+            Event::Inbound(e) => self.inbound_acked(e.borrowed()),
             Event::Send(e) => self.send(&e).map(Output::Decision),
             Event::CheckSend(e) => self.check_send(&e).map(Output::Decision),
             Event::Initiate(e) => self.initiate(&e).map(Output::Decision),
@@ -1475,14 +1472,17 @@ impl Engine {
         self.take_inbound(e, &mut false)
     }
 
-    /// [`Engine::inbound_borrowed`], telling whether the message was new: `Ok(false)` for a
-    /// redelivery (a `message_id` already taken from its sender, §10), which changed
-    /// nothing. [`Engine::handle`] acknowledges those as `redelivered` (and the webhook door
-    /// reports them skipped), so that a host storing messages does not store one twice.
-    pub(crate) fn inbound_if_new(&mut self, e: InboundRef<'_>) -> Result<bool, Error> {
+    /// [`Engine::inbound_borrowed`] answered as [`Engine::handle`] and the JSON door answer
+    /// it: an ack, `redelivered` for a message already taken from its sender (§10), which
+    /// changed nothing (the webhook door reports it skipped), so that a host storing
+    /// messages does not store one twice.
+    pub(crate) fn inbound_acked(&mut self, e: InboundRef<'_>) -> Result<Output, Error> {
         let mut redelivered = false;
         self.take_inbound(e, &mut redelivered)?;
-        Ok(!redelivered)
+        Ok(Output::Ack {
+            of: "inbound",
+            redelivered,
+        })
     }
 
     /// The inbound itself, setting `redelivered` for a message already taken. (A flag, not a

@@ -361,18 +361,15 @@ fn apply(
         .map(|(i, item)| match item {
             WebhookItem::Event { path, mut event } => {
                 let is_unarchived = unarchived.next_if_eq(&i).is_some();
-                match apply_event(&mut event, is_unarchived) {
-                    // (A redelivery changes nothing, so it has no effects to lose.)
-                    Ok((
-                        Output::Ack {
-                            redelivered: true, ..
-                        },
-                        effects,
-                    )) if effects.is_empty() => WebhookOutcome::Skipped {
+                let result = apply_event(&mut event, is_unarchived);
+                if let Some(reason) = redelivery(&event, &result) {
+                    return WebhookOutcome::Skipped {
                         path,
-                        reason: redelivery(&event),
                         event: Some(event),
-                    },
+                        reason,
+                    };
+                }
+                match result {
                     Ok((output, effects)) => WebhookOutcome::Applied {
                         path,
                         event,
@@ -404,19 +401,33 @@ fn apply(
 }
 
 /// Why a message delivered again is skipped: the engine took it the first time.
-fn redelivery(event: &Event) -> String {
-    const CHANGES_NOTHING: &str = "a redelivery, which changes nothing (RULES.md §10)";
-    let Event::Inbound(e) = event else {
-        return format!("{} received before: {CHANGES_NOTHING}", event.type_name());
+/// `None` unless `event` is a message the engine acknowledged as redelivered (which changed
+/// nothing, so no effect of it is lost).
+fn redelivery(event: &Event, result: &Result<(Output, Vec<Effect>), Error>) -> Option<String> {
+    let (
+        Event::Inbound(e),
+        Ok((
+            Output::Ack {
+                redelivered: true, ..
+            },
+            effects,
+        )),
+    ) = (event, result)
+    else {
+        return None;
     };
+    if !effects.is_empty() {
+        return None;
+    }
     let id = e.message_id.as_deref().unwrap_or_default();
     let from = (e.contact.as_deref())
         .or(e.group.as_deref())
         .unwrap_or_default();
-    format!(
-        "message {id} from {from} to {} was received before: {CHANGES_NOTHING}",
+    Some(format!(
+        "message {id} from {from} to {} was received before: a redelivery, which changes \
+         nothing (RULES.md §10)",
         e.number
-    )
+    ))
 }
 
 /// An UNARCHIVED is decided against the engine as the items before it left it, not as it

@@ -354,10 +354,7 @@ impl Engine {
     /// Applies a line read by the shortcut, as [`Engine::handle`] applies its event.
     pub(crate) fn handle_hot(&mut self, event: &hot::HotEvent<'_>) -> Result<Output, Error> {
         match event {
-            hot::HotEvent::Inbound(e) => self.inbound_if_new(*e).map(|new| Output::Ack {
-                of: "inbound",
-                redelivered: !new,
-            }),
+            hot::HotEvent::Inbound(e) => self.inbound_acked(*e),
             hot::HotEvent::Send(s) => self.send_borrowed(s.borrowed()).map(Output::Decision),
             hot::HotEvent::CheckSend(s) => {
                 self.check_send_borrowed(s.borrowed()).map(Output::Decision)
