@@ -51,18 +51,24 @@ impl ProviderOrder {
     }
 
     /// [`ProviderOrder::admit`] for a family whose events are not alike at one instant: of
-    /// two there, the one of greater `rank` (0..=3) stands whatever their fingerprints, then
-    /// the greater fingerprint. A template's disable stands over a pause reported in the
-    /// same second: applied after the pause it disables the template, and a pause applied
-    /// after it is refused (a disabled template is not paused), so only the disable standing
-    /// leaves the template alike for either order.
-    pub fn admit_ranked(&mut self, at: Instant, rank: u8, content: &impl Serialize) -> bool {
-        // The rank takes the fingerprint's two top bits, so a stored order needs no field of
-        // its own. A rank of 0 only clears bits: a fingerprint a snapshot kept whole before
-        // ranks existed compares at or above its event's, which then stands as a repeat or
-        // an older one, never applied twice.
-        let ranked = (u64::from(rank.min(3)) << 62) | (fingerprint(content) & (u64::MAX >> 2));
-        self.arrival_of(at, ranked) == Arrival::New
+    /// two there, one that `prevails` stands over one that does not, whatever their
+    /// fingerprints, then the greater fingerprint. A template's disable prevails over a
+    /// pause reported in the same second: applied after the pause it disables the template,
+    /// and a pause applied after it is refused (a disabled template is not paused), so only
+    /// the disable standing leaves the template alike for either order.
+    pub fn admit_prevailing(
+        &mut self,
+        at: Instant,
+        prevails: bool,
+        content: &impl Serialize,
+    ) -> bool {
+        // Prevailing takes the top bit, so a stored order needs no field of its own; the
+        // fingerprint moves down one bit, which keeps the order of those that do not prevail
+        // (clearing the bit instead changed which of two such stood, as `admit` had it). A
+        // fingerprint a snapshot kept whole before this existed compares at or above its
+        // event's, which then stands as a repeat or an older one, never applied twice.
+        let fingerprint = fingerprint(content) >> 1;
+        self.arrival_of(at, (u64::from(prevails) << 63) | fingerprint) == Arrival::New
     }
 
     /// How an event at `at` whose content is `content` arrives, recording it as the latest
@@ -135,25 +141,45 @@ mod tests {
     }
 
     #[test]
-    fn of_two_events_at_one_instant_the_greater_rank_stands_whatever_the_fingerprints() {
-        // "low" has the greater fingerprint; ranked lower, it stands over nothing.
+    fn of_two_events_at_one_instant_the_prevailing_one_stands_whatever_the_fingerprints() {
+        // "low" has the greater fingerprint; not prevailing, it stands over nothing.
         assert!(fingerprint(&"low") > fingerprint(&"high"));
-        for (first, second) in [(("low", 0), ("high", 1)), (("high", 1), ("low", 0))] {
+        for (first, second) in [
+            (("low", false), ("high", true)),
+            (("high", true), ("low", false)),
+        ] {
             let mut order = ProviderOrder::default();
-            assert!(order.admit_ranked(at(10), first.1, &first.0));
+            assert!(order.admit_prevailing(at(10), first.1, &first.0));
             assert_eq!(
-                order.admit_ranked(at(10), second.1, &second.0),
-                second.1 == 1
+                order.admit_prevailing(at(10), second.1, &second.0),
+                second.1
             );
             // Either delivered again changes nothing.
-            assert!(!order.admit_ranked(at(10), 1, &"high"));
-            assert!(!order.admit_ranked(at(10), 0, &"low"));
+            assert!(!order.admit_prevailing(at(10), true, &"high"));
+            assert!(!order.admit_prevailing(at(10), false, &"low"));
         }
-        // A fingerprint a snapshot kept whole, from before ranks: its event delivered again
-        // with rank 0 is never taken for a new one.
+        // Of two that do not prevail, the one `admit` lets stand stands.
+        let contents: Vec<String> = (0..40).map(|i| format!("status {i}")).collect();
+        for a in &contents {
+            for b in &contents {
+                let (mut plain, mut ranked) = (ProviderOrder::default(), ProviderOrder::default());
+                plain.admit(at(10), &a);
+                ranked.admit_prevailing(at(10), false, &a);
+                assert_eq!(
+                    ranked.admit_prevailing(at(10), false, &b),
+                    plain.admit(at(10), &b),
+                    "{a} then {b}"
+                );
+            }
+        }
+        // A fingerprint a snapshot kept whole, from before: its event delivered again, not
+        // prevailing, is never taken for a new one.
         for content in ["low", "high", "paused", "approved"] {
             let mut order = ProviderOrder(Some((at(10), fingerprint(&content))));
-            assert!(!order.admit_ranked(at(10), 0, &content), "{content}");
+            assert!(
+                !order.admit_prevailing(at(10), false, &content),
+                "{content}"
+            );
         }
     }
 

@@ -1204,9 +1204,9 @@ impl Engine {
             // applied after another status it disables the template, while a pause, a flag
             // or a review applied after it is refused (the template awaits reinstatement):
             // by fingerprint, which stood depended on the arrival order.
-            let rank = u8::from(e.status == TemplateEvent::Disabled);
+            let disable = e.status == TemplateEvent::Disabled;
             let content = (e.status, e.until, e.category);
-            if !(template.status_event).admit_ranked(e.at, rank, &content) {
+            if !(template.status_event).admit_prevailing(e.at, disable, &content) {
                 return Ok(());
             }
         }
