@@ -20,8 +20,11 @@
 //! `PROPTEST_CASES=3000` hunts longer. Failing seeds are kept in
 //! `core/tests/proptest-regressions/account_properties.txt` and replayed first.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use common::TEMPLATE_EVENTS;
 use convstate::{Engine, Instant, Policy};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -64,22 +67,6 @@ const TEMPLATES: [(&str, &str, &str, &str); 3] = [
         "Your code is {{1}} for login.",
         "Your login code is {{1}} today.",
     ),
-];
-
-const TEMPLATE_EVENTS: [&str; 13] = [
-    "approved",
-    "rejected",
-    "pending",
-    "flagged",
-    "paused",
-    "unpaused",
-    "disabled",
-    "reinstated",
-    "in_appeal",
-    "pending_deletion",
-    "deleted",
-    "limit_exceeded",
-    "archived",
 ];
 
 // ---- scenarios -------------------------------------------------------------------------

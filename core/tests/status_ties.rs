@@ -6,26 +6,18 @@
 //! unpause) of one second still end apart by arrival order: ranking those too broke pairs
 //! that stood (a review after an earlier flag or pause).
 
+mod common;
+
+use common::TEMPLATE_EVENTS;
 use convstate::Engine;
 
-/// Each event; `paused` and `flagged` also with an end (`…+until`), four days later.
-const STATUSES: [&str; 15] = [
-    "approved",
-    "rejected",
-    "pending",
-    "flagged",
-    "flagged+until",
-    "paused",
-    "paused+until",
-    "unpaused",
-    "disabled",
-    "reinstated",
-    "in_appeal",
-    "pending_deletion",
-    "deleted",
-    "limit_exceeded",
-    "archived",
-];
+/// Each event, and `paused` and `flagged` also with an end (`…+until`), four days later.
+fn statuses() -> Vec<String> {
+    let with_end = ["flagged+until", "paused+until"];
+    (TEMPLATE_EVENTS.iter().chain(&with_end))
+        .map(|s| s.to_string())
+        .collect()
+}
 
 /// An earlier status (`early:…`, an hour before the pair), then the pair at 10:00.
 fn line(event: &str) -> String {
@@ -93,11 +85,10 @@ fn a_disable_and_another_status_at_one_instant_stand_alike_in_either_order() {
     let mut differ = Vec::new();
     // Each status plain and naming the category: the same event, another fingerprint, so
     // that the disable stands whichever fingerprint is the greater.
-    let with_category: Vec<String> = STATUSES.iter().map(|s| format!("{s}+category")).collect();
-    let events: Vec<&str> = STATUSES
-        .iter()
-        .copied()
-        .chain(with_category.iter().map(String::as_str))
+    let statuses = statuses();
+    let with_category: Vec<String> = statuses.iter().map(|s| format!("{s}+category")).collect();
+    let events: Vec<&str> = (statuses.iter().chain(&with_category))
+        .map(String::as_str)
         .collect();
     let earlier: [&[&str]; 4] = [
         &[],

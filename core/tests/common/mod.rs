@@ -79,3 +79,20 @@ fn each_object(value: &Value, path: String, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// The `template_status` events that set a status (not the lock's), by wire name.
+pub const TEMPLATE_EVENTS: [&str; 13] = [
+    "approved",
+    "rejected",
+    "pending",
+    "flagged",
+    "paused",
+    "unpaused",
+    "disabled",
+    "reinstated",
+    "in_appeal",
+    "pending_deletion",
+    "deleted",
+    "limit_exceeded",
+    "archived",
+];
