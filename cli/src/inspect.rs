@@ -14,9 +14,10 @@ use crate::{state, InspectArgs};
 #[derive(Serialize)]
 struct Overview {
     policy: String,
-    /// The fields the state's policy sets apart from its preset's, by path, with the value in
-    /// force (`{"chat.idle_timeout": "15m"}`): a state saved under `--policy-overrides` read
-    /// as the bare preset. Absent when there are none.
+    /// The fields the state's policy sets apart from its preset's, by path (a map key with a
+    /// dot in it quoted), with the value in force (`{"chat.idle_timeout": "15m"}`): without
+    /// them a state saved under `--policy-overrides` read as the bare preset. Absent when
+    /// there are none.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     policy_overrides: BTreeMap<String, Value>,
     clock: Instant,

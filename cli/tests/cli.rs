@@ -940,7 +940,7 @@ fn the_write_events_header_replays_a_tagged_rule_and_a_dotted_key() {
     let kept = &overview["policy_overrides"];
     assert_eq!(kept["buttons.rule.kind"], "grouped", "{overview:#}");
     assert_eq!(
-        kept["content.outbound_file_max_bytes_by_provider.360.dialog"], 1000,
+        kept[r#"content.outbound_file_max_bytes_by_provider."360.dialog""#], 1000,
         "{overview:#}"
     );
 }
@@ -2577,16 +2577,22 @@ fn inspect_shows_the_overrides_a_state_was_saved_under() {
     };
     let state = directory.path().join("overridden.json");
     let state = state.to_str().unwrap();
-    let overrides = r#"{"chat":{"idle_timeout":"15m"},"window":{"length":"24h"}}"#;
+    let overrides = r#"{"chat":{"idle_timeout":"15m"},"window":{"length":"24h"},
+        "content":{"outbound_file_max_bytes_by_provider":{"360.dialog":1000}}}"#;
     assert_exit(
         &tick_with_state(state, &["--policy-overrides", overrides]),
         0,
     );
     let shown = overview(state);
     assert_eq!(shown["policy"], "cloud-2025");
+    // A map key with a dot in it is quoted: unquoted, the path read as a key "360" holding
+    // a field "dialog".
     assert_eq!(
         shown["policy_overrides"],
-        serde_json::json!({"chat.idle_timeout": "15m"}),
+        serde_json::json!({
+            "chat.idle_timeout": "15m",
+            r#"content.outbound_file_max_bytes_by_provider."360.dialog""#: 1000,
+        }),
         "the window's length is the preset's own: no override"
     );
     let plain = directory.path().join("plain.json");

@@ -587,8 +587,10 @@ impl Policy {
     }
 
     /// The fields this policy sets apart from the preset it is named after (its overrides),
-    /// by path (`chat.idle_timeout`), each with the value in force (`null` for an entry an
-    /// override dropped), in path order; none when the name is no preset this build knows.
+    /// by path (`chat.idle_timeout`; a map key with a dot in it quoted,
+    /// `content.outbound_file_max_bytes_by_provider."360.dialog"`), each with the value in
+    /// force (`null` for an entry an override dropped), in path order; none when the name is
+    /// no preset this build knows. [`Policy::overrides`] gives them as overrides to pass.
     pub fn overridden_fields(&self) -> Vec<(String, serde_json::Value)> {
         let (Ok(this), Ok(Ok(preset))) = (
             serde_json::to_value(self),
@@ -1324,10 +1326,17 @@ fn differing_fields(
         (Value::Object(a), Value::Object(b)) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for key in keys {
-                let path = if path.is_empty() {
-                    key.clone()
+                // A key a dotted path would split or hide (`"360.dialog"`, `""`) is written
+                // as a JSON string, so each path names one field.
+                let name = if key.is_empty() || key.contains(['.', '"']) {
+                    Value::from(key.as_str()).to_string()
                 } else {
-                    format!("{path}.{key}")
+                    key.clone()
+                };
+                let path = if path.is_empty() {
+                    name
+                } else {
+                    format!("{path}.{name}")
                 };
                 let (x, y) = (
                     a.get(key).unwrap_or(&Value::Null),
@@ -1823,12 +1832,12 @@ mod tests {
             Policy::with_overrides("classic", &overrides).unwrap(),
             policy
         );
-        // Field paths (`overridden_fields`) leave out what equals the preset, and split the
-        // dotted key: rebuilt from them, the overrides were refused.
-        assert!(policy
-            .overridden_fields()
-            .iter()
-            .any(|(path, _)| path.ends_with("360.dialog")));
+        // Field paths (`overridden_fields`) leave out what equals the preset; the dotted key
+        // is quoted, so that the path names one field.
+        assert!(policy.overridden_fields().contains(&(
+            r#"content.outbound_file_max_bytes_by_provider."360.dialog""#.to_owned(),
+            serde_json::json!(1000)
+        )));
     }
 
     #[test]
