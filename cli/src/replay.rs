@@ -76,7 +76,7 @@ impl Replayer {
                     self.oddities.late_send();
                 }
             }
-            Ok(_) => {}
+            Ok(output) => self.summary.record_ack(output),
             Err(error) => self.summary.record_rejection(error, self.line),
         }
         while let Some(effect) = self.engine.poll_effect() {
@@ -112,8 +112,14 @@ impl Replayer {
             .map_err(Malformed::from)?;
         for outcome in &outcomes {
             match outcome {
-                WebhookOutcome::Applied { event, effects, .. } => {
+                WebhookOutcome::Applied {
+                    event,
+                    output,
+                    effects,
+                    ..
+                } => {
                     (self.summary).record_input(event, &self.engine, received_at, self.line);
+                    self.summary.record_ack(output);
                     self.oddities.observe(event, received_at, self.line);
                     for effect in effects {
                         self.summary

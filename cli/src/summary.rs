@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use convstate::{Billing, Decision, Duration, Effect, Engine, Error, Event, Instant};
+use convstate::{Billing, Decision, Duration, Effect, Engine, Error, Event, Instant, Output};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -139,6 +139,11 @@ pub struct Summary {
     /// The input line of the first of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_late_send_line: Option<u64>,
+    /// Delivery statuses that matched no send recorded under their `message_id` (their
+    /// ack says `unmatched`): no delivery, no confirmed pricing. Many are a host recording
+    /// sends under ids the provider does not echo (Meta echoes the send's id given as
+    /// `biz_opaque_callback_data`).
+    pub statuses_unmatched: u64,
     /// Events the engine rejected (unknown number, no live chat...), by error code.
     pub rejected_by_error: BTreeMap<String, u64>,
     /// The input line of each error code's first rejection (a webhook's line for its items):
@@ -296,6 +301,16 @@ impl Summary {
         }
     }
 
+    /// Counts what an applied input's ack tells.
+    pub fn record_ack(&mut self, output: &Output) {
+        if let Output::Ack {
+            unmatched: true, ..
+        } = output
+        {
+            self.statuses_unmatched += 1;
+        }
+    }
+
     /// Counts an input the engine rejected, read from input line `line` (0: no line).
     pub fn record_rejection(&mut self, error: &Error, line: u64) {
         bump(&mut self.rejected_by_error, error.code());
@@ -421,6 +436,17 @@ impl Summary {
                         0 => String::new(),
                         n => format!(", of them {n} messages delivered again"),
                     }
+                ),
+            );
+        }
+        if self.statuses_unmatched > 0 {
+            table.row(
+                "unmatched statuses",
+                format!(
+                    "{} (no send recorded under their message_id: no delivery, no confirmed \
+                     pricing; record sends under the id the provider echoes, Meta's \
+                     biz_opaque_callback_data)",
+                    self.statuses_unmatched
                 ),
             );
         }

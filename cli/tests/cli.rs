@@ -3321,3 +3321,59 @@ fn a_device_is_no_state_or_export() {
     assert_exit_saying(&output, 1, "cannot read /dev/zero: it is a device");
     assert!(!state.exists());
 }
+
+#[test]
+fn the_summary_counts_statuses_that_matched_no_send() {
+    // A host recording sends under ids the provider does not echo sees every status
+    // acknowledged like a matched one: no delivery and no confirmed pricing, unnoticed.
+    let log = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid.in"}"#,
+        r#"{"type":"send","at":"2026-11-02T08:00:01Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"hi"},"message_id":"crm-1"}"#,
+        r#"{"type":"message_status","at":"2026-11-02T08:00:02Z","number":"+15550001111","contact":"+79110000001","message_id":"crm-1","status":"delivered"}"#,
+        r#"{"type":"message_status","at":"2026-11-02T08:00:03Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.out","status":"read"}"#,
+    ]
+    .join("\n");
+    let summary = |args: &[&str]| {
+        let args = [&["replay", "-", "--summary"][..], args].concat();
+        let output = run_with_stdin(&args, log.as_bytes());
+        assert_exit(&output, 0);
+        stdout(&output)
+    };
+    let json: Value = serde_json::from_str(&summary(&["--summary-format", "json"])).unwrap();
+    assert_eq!(json["statuses_unmatched"], 1, "{json:#}");
+    let table = summary(&[]);
+    assert!(
+        table.contains("unmatched statuses 1 (no send recorded under their message_id"),
+        "{table}"
+    );
+
+    // A webhook's status items are counted alike: the example's statuses all match; under
+    // an id no send was recorded under, none does.
+    let example =
+        std::fs::read_to_string(workspace_root().join("examples/meta-webhooks.jsonl")).unwrap();
+    let unmatched = |example: &str| {
+        let output = run_with_stdin(
+            &[
+                "replay",
+                "-",
+                "--format",
+                "meta-webhook",
+                "--summary",
+                "--summary-format",
+                "json",
+            ],
+            example.as_bytes(),
+        );
+        assert_exit(&output, 0);
+        let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        (
+            json["statuses_unmatched"].as_u64(),
+            json["events_by_type"]["message_status"].as_u64(),
+        )
+    };
+    assert_eq!(unmatched(&example), (Some(0), Some(2)));
+    let renamed = example.replace(r#""message_id":"wamid.OUT2""#, r#""message_id":"crm-2""#);
+    assert_ne!(renamed, example);
+    assert_eq!(unmatched(&renamed), (Some(2), Some(2)));
+}

@@ -137,8 +137,14 @@ fn provider_category(category: &str) -> Option<ChargeCategory> {
 }
 
 impl Engine {
-    /// A delivery status for a message sent with a `message_id`.
+    /// A delivery status for a message sent with a `message_id`. [`Engine::handle`] also
+    /// tells whether it matched a send (an ack `unmatched` when it did not).
     pub fn message_status(&mut self, e: &MessageStatusUpdate) -> Result<(), Error> {
+        self.status_matched(e).map(drop)
+    }
+
+    /// The status itself: whether it matched a send the number recorded under its id.
+    pub(crate) fn status_matched(&mut self, e: &MessageStatusUpdate) -> Result<bool, Error> {
         // The id names the message, as on `send`: the same bounds, and required.
         if e.message_id.is_empty() {
             return Err(Error::InvalidEvent {
@@ -181,7 +187,7 @@ impl Engine {
                 self.sent_messages
                     .insert(scoped_key(Some(number), &e.message_id), now, early);
             }
-            return Ok(());
+            return Ok(false);
         };
         // Statuses only move forward in the order sent < delivered < read < failed, so the
         // final state does not depend on the order webhooks arrive in; failed is final.
@@ -218,7 +224,7 @@ impl Engine {
                 *stored = record;
             }
         });
-        Ok(())
+        Ok(true)
     }
 
     /// What a failure undoes of a recorded send (its estimate, its opening of a free entry

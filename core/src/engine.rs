@@ -339,7 +339,9 @@ pub(crate) struct ConsentRecord {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Output {
-    /// The input was applied.
+    /// The input was applied. (Non-exhaustive: a host builds one with [`Output::ack`], and
+    /// a field added later breaks no pattern with `..`.)
+    #[non_exhaustive]
     Ack {
         /// The input's type.
         of: &'static str,
@@ -348,6 +350,14 @@ pub enum Output {
         /// messages must not store it twice. Written only when true.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         redelivered: bool,
+        /// A `message_status` that matched no send the number recorded under its
+        /// `message_id` (not recorded yet, recorded under another id, or forgotten after
+        /// `provider.status_memory`): it confirmed no pricing and moved no delivery state; a
+        /// failure's corrections still applied to the conversation. Statuses that never
+        /// match tell a host that records sends under ids the provider does not echo.
+        /// Written only when true.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        unmatched: bool,
     },
     /// A send decision.
     Decision(Decision),
@@ -369,6 +379,7 @@ impl Output {
         Output::Ack {
             of,
             redelivered: false,
+            unmatched: false,
         }
     }
 }
@@ -690,7 +701,11 @@ impl Engine {
             Event::OptOut(e) => self.opt_out(&e).and(ack),
             Event::UserPreference(e) => self.user_preference(&e).and(ack),
             Event::SendFailed(e) => self.send_failed(&e).and(ack),
-            Event::MessageStatus(e) => self.message_status(&e).and(ack),
+            Event::MessageStatus(e) => self.status_matched(&e).map(|matched| Output::Ack {
+                of: "message_status",
+                redelivered: false,
+                unmatched: !matched,
+            }),
             Event::TemplateStatus(e) => self.template_status(&e).and(ack),
             Event::TemplateQuality(e) => self.template_quality(&e).and(ack),
             Event::TemplateCategory(e) => self.template_category(&e).and(ack),
@@ -1482,6 +1497,7 @@ impl Engine {
         Ok(Output::Ack {
             of: "inbound",
             redelivered,
+            unmatched: false,
         })
     }
 

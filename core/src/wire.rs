@@ -248,6 +248,7 @@ pub fn encode_output_into(result: &Result<Output, Error>, out: &mut String) {
         Ok(Output::Ack {
             of,
             redelivered: false,
+            unmatched: false,
         }) if of.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
             out.push_str(r#"{"type":"ack","of":""#);
             out.push_str(of);
@@ -752,7 +753,8 @@ mod tests {
             engine.handle(event),
             Ok(Output::Ack {
                 of: "inbound",
-                redelivered: true
+                redelivered: true,
+                unmatched: false,
             })
         );
         // Another sender's message with that id is a message of its own.
@@ -760,6 +762,43 @@ mod tests {
         assert_eq!(
             engine.handle_json(&other)[0],
             r#"{"type":"ack","of":"inbound"}"#
+        );
+    }
+
+    /// A status that matched no send says so; one that matched says nothing of it.
+    #[test]
+    fn a_status_is_acknowledged_unmatched_only_when_it_matched_no_send() {
+        let mut engine = Engine::with_preset("cloud-2025").unwrap();
+        engine.handle_json(
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        );
+        engine.handle_json(
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text","message_id":"wamid.in"}"#,
+        );
+        let sent = engine.handle_json(
+            r#"{"type":"send","at":"2026-11-02T09:00:01Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"hi"},"message_id":"crm-1"}"#,
+        );
+        assert!(sent[0].contains(r#""verdict":"allowed""#), "{sent:?}");
+        let status = |id: &str| {
+            format!(
+                r#"{{"type":"message_status","at":"2026-11-02T09:00:02Z","number":"+15550001111","contact":"+79110000001","message_id":"{id}","status":"delivered"}}"#
+            )
+        };
+        assert_eq!(
+            engine.handle_json(&status("crm-1")),
+            [r#"{"type":"ack","of":"message_status"}"#]
+        );
+        assert_eq!(
+            engine.handle_json(&status("wamid.other")),
+            [r#"{"type":"ack","of":"message_status","unmatched":true}"#]
+        );
+        assert_eq!(
+            engine.handle(decode_event(&status("wamid.other")).unwrap()),
+            Ok(Output::Ack {
+                of: "message_status",
+                redelivered: false,
+                unmatched: true,
+            })
         );
     }
 
