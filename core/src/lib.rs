@@ -84,6 +84,18 @@
 //! assert_eq!(category.to_string(), "utility");
 //! # Ok::<(), convstate::Error>(())
 //! ```
+//!
+//! ## What a release may change
+//!
+//! Output structs ([`Decision`], the views) and the enums of inputs and outputs that grow
+//! with every platform change ([`Event`], [`Effect`], [`DenyReason`], the [`Output::Ack`]
+//! variant) are `#[non_exhaustive]`: a field or variant added later breaks no host. The
+//! enums that name a platform state or answer a host maps to its own ([`TemplateStatus`],
+//! [`Channel`], [`event::InboundKind`], [`NextAction`], [`FreeReason`], [`ChargeCategory`],
+//! [`Output`], [`webhook::WebhookOutcome`]...) are exhaustive on purpose: when the platform
+//! adds a state, a host's `match` stops compiling where the state needs handling, as this
+//! crate's own C and Python bindings do, rather than routing it through a wildcard arm
+//! unseen. Such an addition is listed as breaking in the changelog.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
