@@ -389,8 +389,10 @@ enum convstate_reason
   CONVSTATE_REASON_NO_DEFAULT_TEMPLATE = 14,
   /**
    * The messaging limit is reached. `limit`: the limit (`UINT64_MAX` for an unlimited one
-   * the provider reported reached); `actual`: contacts used; `instant_ms`: when the next
-   * slot frees.
+   * the provider reported reached); `actual`: contacts the engine counted; `instant_ms`:
+   * when the next slot frees; `detail_code`: 1 when only the provider's report (131064,
+   * 131048) reached it, the engine's own count having room (sends it never saw count at
+   * the provider), else 0.
    */
   CONVSTATE_REASON_LIMIT_REACHED = 15,
   /**

@@ -186,6 +186,11 @@ pub enum DenyReason {
         used: u32,
         /// When the oldest counted contact leaves the period, freeing a slot.
         next_slot_at: Instant,
+        /// Reached only by the provider's report (131064, 131048): the engine's own count,
+        /// `used`, has room (sends the engine never saw count at the provider). Written only
+        /// when true.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reported_by_provider: bool,
     },
     /// The provider asked to back off this contact (per-user marketing limit, pair rate).
     ContactBackoff {
@@ -521,6 +526,7 @@ mod tests {
                 limit: LimitLevel::Contacts(250),
                 used: 250,
                 next_slot_at: at,
+                reported_by_provider: false,
             },
             K::ContactBackoff => DenyReason::ContactBackoff {
                 code: 131049,

@@ -395,7 +395,8 @@ impl Engine {
             .expect("the owner has a limit");
         let limit = self.policy.limits.levels[in_force.level];
         let (used, _) = state.window.count_at(now);
-        if limit.has_room(used) && !blocked {
+        let has_room = limit.has_room(used);
+        if has_room && !blocked {
             return Ok(true);
         }
         Err(DenyReason::LimitReached {
@@ -404,6 +405,7 @@ impl Engine {
             next_slot_at: self
                 .next_slot_at(owner, state, in_force, now)
                 .unwrap_or(now),
+            reported_by_provider: has_room,
         })
     }
 

@@ -802,6 +802,47 @@ mod tests {
         );
     }
 
+    /// A limit reached by the engine's own count says nothing more; one reached only by the
+    /// provider's report (131064) says so, its `used` having room.
+    #[test]
+    fn a_limit_reached_only_by_the_providers_report_says_so() {
+        let denial = |level: u32| {
+            let policy = crate::Policy::with_overrides(
+                "cloud-2025",
+                &serde_json::json!({"limits": {"levels": [level, "unlimited"]}}),
+            )
+            .unwrap();
+            let mut engine = Engine::new(policy);
+            for line in [
+                r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+                r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Hello","status":"approved"}"#,
+                r#"{"type":"number_quality","at":"2026-11-02T08:00:00Z","number":"+15550001111","quality":"low"}"#,
+                r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000001"}"#,
+                r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+79110000002"}"#,
+                r#"{"type":"send","at":"2026-11-02T08:00:01Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"template","name":"promo","language":"en"},"message_id":"m1"}"#,
+                r#"{"type":"message_status","at":"2026-11-02T08:00:02Z","number":"+15550001111","contact":"+79110000001","message_id":"m1","status":"failed","errors":[131064]}"#,
+            ] {
+                let out = engine.handle_json(line);
+                assert!(!out[0].contains("error"), "{line}: {out:?}");
+            }
+            let out = engine.handle_json(
+                r#"{"type":"check_send","at":"2026-11-02T08:00:03Z","number":"+15550001111","contact":"+79110000002","message":{"kind":"template","name":"promo","language":"en"}}"#,
+            );
+            let decision: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+            decision["denial"].clone()
+        };
+        assert_eq!(
+            denial(1),
+            serde_json::json!({"reason": "limit_reached", "limit": 1, "used": 1,
+                "next_slot_at": "2026-11-03T08:00:01Z"})
+        );
+        assert_eq!(
+            denial(2),
+            serde_json::json!({"reason": "limit_reached", "limit": 2, "used": 1,
+                "next_slot_at": "2026-11-03T08:00:01Z", "reported_by_provider": true})
+        );
+    }
+
     #[test]
     fn acks_are_written_as_serde_writes_them() {
         for of in EVENT_TYPES

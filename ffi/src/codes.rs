@@ -691,8 +691,10 @@ pub enum convstate_reason {
     /// `initiate` found no template: the number has no default template.
     CONVSTATE_REASON_NO_DEFAULT_TEMPLATE = 14,
     /// The messaging limit is reached. `limit`: the limit (`UINT64_MAX` for an unlimited one
-    /// the provider reported reached); `actual`: contacts used; `instant_ms`: when the next
-    /// slot frees.
+    /// the provider reported reached); `actual`: contacts the engine counted; `instant_ms`:
+    /// when the next slot frees; `detail_code`: 1 when only the provider's report (131064,
+    /// 131048) reached it, the engine's own count having room (sends it never saw count at
+    /// the provider), else 0.
     CONVSTATE_REASON_LIMIT_REACHED = 15,
     /// The provider restricted the number. `instant_ms`: when it ends (or
     /// `CONVSTATE_NONE_MS`); `detail_code`: its `convstate_restriction_scope` (1
@@ -992,6 +994,7 @@ fn reason_fields(reason: &DenyReason) -> ReasonFields {
             limit,
             used,
             next_slot_at,
+            reported_by_provider,
         } => {
             // The generic `limit` is unsigned: an unlimited limit the provider reported
             // reached is its largest value (the header says so).
@@ -1002,6 +1005,7 @@ fn reason_fields(reason: &DenyReason) -> ReasonFields {
             fields
                 .limit(limit, u64::from(*used))
                 .instant(Some(*next_slot_at))
+                .detail(u32::from(*reported_by_provider))
         }
         DenyReason::Restricted { scope, until } => fields
             .instant(*until)

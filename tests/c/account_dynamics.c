@@ -123,6 +123,7 @@ static void test_limit_price_and_usage(void) {
   CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED);
   CHECK(decision.reason == CONVSTATE_REASON_LIMIT_REACHED);
   CHECK(decision.limit == 2 && decision.actual == 2);
+  CHECK(decision.detail_code == 0); /* the engine's own count reached it */
   CHECK(decision.instant_ms == T0 + 6 * HOUR);
   CHECK(decision.next_action == CONVSTATE_NEXT_RETRY_AT);
   CHECK(decision.price_micros == -1 && decision.currency[0] == '\0');
@@ -144,6 +145,22 @@ static void test_limit_price_and_usage(void) {
   decision = send_to(engine, T0 + 4 * MINUTE, CONTACTS[2], message, NULL, 0);
   CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
   CHECK_RC(convstate_engine_messaging_limit(engine, T0, S(NUMBER), -7), CONVSTATE_ERR_INVALID_ARGUMENT);
+
+  /* The provider reports the limit reached (131064) though the engine's count (two) has room
+     under an unlimited limit: only its report reached it (sends the engine never saw count there). */
+  {
+    static const uint32_t limit_reached[1] = {131064};
+    CHECK_RC(convstate_engine_consent(engine, T0 + 4 * MINUTE, S("acme"), NULL, 0, S("+79110000004"), true),
+             CONVSTATE_OK);
+    CHECK_RC(convstate_engine_message_status(engine, T0 + 5 * MINUTE, S(NUMBER), S("+79110000004"),
+                                             S("wamid.elsewhere"), CONVSTATE_DELIVERY_FAILED,
+                                             CONVSTATE_PRICING_NONE, NULL, 0, limit_reached, 1),
+             CONVSTATE_OK);
+    decision = send_to(engine, T0 + 6 * MINUTE, "+79110000004", message, NULL, 0);
+    CHECK(decision.reason == CONVSTATE_REASON_LIMIT_REACHED);
+    CHECK(decision.limit == UINT64_MAX && decision.actual == 2);
+    CHECK(decision.detail_code == 1);
+  }
 
   CHECK_RC(convstate_engine_usage(engine, S(NUMBER), NULL, 0, S("2026-11"), &usage), CONVSTATE_OK);
   CHECK(usage.month == 202611);
