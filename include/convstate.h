@@ -101,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 13
+#define CONVSTATE_ABI_VERSION 14
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -2937,10 +2937,14 @@ convstate_result convstate_sharded_engine_export_business(const struct convstate
  * `convstate_engine_import_business` into the business's shard, its numbers routed there.
  * A number already routed to another shard is refused, as one engine would refuse it. It
  * holds the routing table while it runs: calls that name a number wait until it returns.
+ * `effects` (NULL: dropped) receives the effects it caused, as every sharded call's: the
+ * timers of the shard or of the business that fell due between the two engines' clocks,
+ * fired at their own instants.
  */
 convstate_result convstate_sharded_engine_import_business(const struct convstate_sharded_engine *engine,
                                                           const uint8_t *export_,
-                                                          size_t export_len);
+                                                          size_t export_len,
+                                                          struct convstate_string *effects);
 
 /**
  * `convstate_engine_remove_business` in the business's shard, its numbers no longer routed.
@@ -2958,7 +2962,8 @@ convstate_result convstate_sharded_engine_remove_business(const struct convstate
  * hold of the routing table and the business's shard, so that every input another thread
  * applies to the business is either in the export or, applied after it, refused as an
  * unknown number or business (with an export and a removal as two calls, one applied
- * between them would be in neither). Calls that name a number wait while it runs, as for
+ * between them would be in neither; a registration naming the business creates it anew:
+ * route those to its new node). Calls that name a number wait while it runs, as for
  * `convstate_sharded_engine_remove_business`. All or nothing: on an error `out` and the
  * engine are as they were. An unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
  */

@@ -780,9 +780,10 @@ impl Engine {
     }
 
     /// The next effect, oldest first. Effects wait until polled: the queue has no cap, and
-    /// a snapshot or business export holds the effects still queued, which the restored
-    /// engine hands out again. Drain after each input, or at least before a snapshot (a host
-    /// that published them already would publish them twice).
+    /// a snapshot holds the effects still queued, which the restored engine hands out again.
+    /// Drain after each input, or at least before a snapshot (a host that published them
+    /// already would publish them twice) and before a business export, which holds none (an
+    /// effect left queued stays with this engine).
     pub fn poll_effect(&mut self) -> Option<Effect> {
         let effect = self.effects.pop_front();
         if effect.is_none() {

@@ -26,15 +26,21 @@
 //! the business, which would otherwise fire on both nodes). [`Engine::take_business`] does
 //! both in one step: on a [`crate::sharded::ShardedEngine`] that threads share, an input
 //! applied between a separate export and removal would be in neither, and a take holds the
-//! locks throughout, so each input is in the export or refused after it as unknown.
+//! locks throughout, so each input is in the export or refused after it as unknown (a
+//! `register_number` or `register_template` naming the business creates it anew, as for any
+//! business the engine does not hold: route registrations to its new node).
 //!
 //! One engine has one clock, and an import leaves it at the later of the two engines'
-//! clocks (its timers due by then fire with the next input or tick). Inputs dated before
-//! the clock are judged at it, so if the two nodes' clocks differ, the businesses of the
-//! node that was behind are judged from then on at the other's time: a reply a second
-//! before a window's end on the lagging node may find it closed. Move a business when the
-//! two nodes have reached the same point of their event streams (pause both partitions,
-//! or move at a tick both have taken), and a move changes no decision.
+//! clocks. Whichever side was behind first runs its timers up to the other's clock, each at
+//! its own instant (a chat that fell idle in between ends when it did, a window's reminder
+//! comes before the window's end), as one engine holding both would have; their effects
+//! are the import's (queued for [`Engine::poll_effect`]; a sharded import returns them).
+//! Inputs dated before the clock are judged at it, so if the two nodes' clocks differ, the
+//! businesses of the node that was behind are judged from then on at the other's time: a
+//! reply a second before a window's end on the lagging node may find it closed. Move a
+//! business when the streams feeding the two nodes have reached the same instant (pause
+//! both partitions there), and a move changes no decision, even where a node's clock is
+//! behind that instant because its last input was older (a quiet node).
 //!
 //! The bytes are versioned JSON built from the same serde types as [`crate::snapshot`].
 
@@ -47,6 +53,7 @@ use crate::chat::LiveChat;
 use crate::conversation::Conversation;
 use crate::decision::Decision;
 use crate::delivery::SentMessage;
+use crate::effect::Effect;
 use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
 use crate::keys::{host_key, inbound_key, inbound_key_parts, scoped_key};
 use crate::limits::StoredLimit;
@@ -853,6 +860,19 @@ impl Engine {
     }
 
     pub(crate) fn apply_import(&mut self, x: BusinessExport) -> Result<(), Error> {
+        // One engine has one clock. The side that is behind first runs its timers up to the
+        // other's, each at its own instant, as one engine holding both would have: set
+        // forward with their timers still armed, a node's reminders and chat ends came
+        // later, dated at the clock they were found at (a window's reminder after its end).
+        let (x, caught_up) = match x.clock < self.clock {
+            true => {
+                let (x, effects) = self.caught_up(x)?;
+                (x, Some(effects))
+            }
+            false => (x, None),
+        };
+        self.handle_timeout(x.clock);
+        self.effects.extend(caught_up.into_iter().flatten());
         // The clock the import leaves, as in the checks.
         let now = self.clock.max(x.clock);
         // Interned strings → this engine's indices (checked valid above). Opaque ids and
@@ -1030,6 +1050,18 @@ impl Engine {
         self.clock = self.clock.max(x.clock);
         self.next_ticket = self.next_ticket.max(x.next_ticket);
         Ok(())
+    }
+}
+
+impl Engine {
+    /// The export's business brought to this engine's clock on its own: its timers due by
+    /// then fired at their instants, with the effects they caused.
+    fn caught_up(&self, x: BusinessExport) -> Result<(BusinessExport, Vec<Effect>), Error> {
+        let mut alone = Engine::from_snapshot(x.as_snapshot_body())?;
+        alone.handle_timeout(self.clock);
+        let effects = alone.effects.drain(..).collect();
+        let x = read_export(&alone.export_business(x.business_name())?)?;
+        Ok((x, effects))
     }
 }
 

@@ -5,7 +5,8 @@
 //! by one engine under one lock and stay exact however many threads send at once. Inputs
 //! that name a number go to the shard its business is in, found through a routing table
 //! filled at registration (read-locked on the hot path and while a snapshot is written,
-//! write-locked only to register, import, remove or take a business).
+//! write-locked only to register, import, remove or take a business, and to change the
+//! policy).
 //!
 //! Each call returns the effects it caused, drained from the shard while its lock is held:
 //! its input's, and those of the timers its instant fired in that shard (a chat of another
@@ -501,11 +502,15 @@ impl ShardedEngine {
             .export_business(business)
     }
 
-    /// [`Engine::import_business`] into the business's shard, routing its numbers there.
-    /// A number, or a `phone_number_id`, already held in another shard is refused, as a
-    /// single engine would. An export with one fault gets one engine's error; with several,
-    /// the one named may differ (the home shard's checks run first).
-    pub fn import_business(&self, bytes: &[u8]) -> Result<(), Error> {
+    /// [`Engine::import_business`] into the business's shard, routing its numbers there; the
+    /// effects it caused (timers of the shard or of the business that fell due between the
+    /// two clocks, fired at their instants) are appended to `effects`. A number, or a
+    /// `phone_number_id`, already held in another shard is refused, as a single engine
+    /// would. An export with one fault gets one engine's error; with several, the one named
+    /// may differ (the home shard's checks run first). Like a removal, it holds the routing
+    /// table's write lock throughout, its checks included (they rebuild the business as an
+    /// engine of its own): inputs routed by number wait until it returns.
+    pub fn import_business(&self, bytes: &[u8], effects: &mut Vec<Effect>) -> Result<(), Error> {
         let export = crate::partition::read_export(bytes)?;
         let home = self.shard_of_business(export.business_name());
         // The routing table's write lock first, as everywhere; two shards are locked at once
@@ -538,6 +543,9 @@ impl ShardedEngine {
             }
         }
         engine.apply_import(export)?;
+        // Returned here, not left queued: taken away before the shard's next call, the
+        // business would see its own later effects come out before these.
+        Self::drain(&mut engine, effects);
         for (number, id) in numbers {
             routes.insert(&number, home as u32);
             routes.replace_provider_id(None, id, home as u32);
@@ -562,7 +570,9 @@ impl ShardedEngine {
     /// export and the removal under one hold of the routing table's write lock and the
     /// shard's lock (taken as [`ShardedEngine::remove_business`] takes them), so that every
     /// input another thread applies to the business is either in the export or, applied
-    /// after it, refused as an unknown number or business. All or nothing: an error (an
+    /// after it, refused as an unknown number or business (a registration naming the
+    /// business creates it anew, as for any business not held: route those to its new
+    /// node). All or nothing: an error (an
     /// unknown business is [`Error::UnknownBusiness`], as for an export) changes nothing.
     /// Inputs routed by number wait while it runs, as for a removal.
     pub fn take_business(&self, business: &str) -> Result<Vec<u8>, Error> {

@@ -763,6 +763,9 @@ fn keys_and_ids_of_another_business_stay_its_own_after_an_import() {
             clash
                 .import_business(&bytes)
                 .unwrap_or_else(|e| panic!("{name} of {day}: {e}"));
+            // A week behind the export's clock, zeta's chat ended in between: the import
+            // fired its timer, and its effect is the import's, not the retry's.
+            while clash.poll_effect().is_some() {}
             assert_eq!(
                 clash.handle_json(&retry),
                 source.clone().handle_json(&retry),
@@ -1022,7 +1025,7 @@ fn a_sharded_engine_removes_a_business_and_its_routes() {
         .replace(&number(3), &number(4))
         .replace(&contact(3, 1), &contact(4, 1));
     assert!(sharded.handle_json(&other)[0].contains(r#""verdict":"allowed""#));
-    sharded.import_business(&bytes).unwrap();
+    sharded.import_business(&bytes, &mut Vec::new()).unwrap();
     assert!(sharded.handle_json(&send)[0].contains(r#""verdict":"allowed""#));
 }
 
@@ -1064,7 +1067,7 @@ fn a_sharded_engine_moves_a_business_while_threads_send() {
     for _ in 0..20 {
         let bytes = sharded.export_business("biz2").unwrap();
         sharded.remove_business("biz2").unwrap();
-        sharded.import_business(&bytes).unwrap();
+        sharded.import_business(&bytes, &mut Vec::new()).unwrap();
     }
     for sender in senders {
         let refused = sender.join().unwrap();
@@ -1268,7 +1271,7 @@ fn a_take_is_an_export_then_a_removal() {
         contact(3, 1)
     );
     assert!(taken.handle_json(&send)[0].contains("unknown_number"));
-    taken.import_business(&export).unwrap();
+    taken.import_business(&export, &mut Vec::new()).unwrap();
     assert!(taken.handle_json(&send)[0].contains(r#""verdict":"allowed""#));
 }
 

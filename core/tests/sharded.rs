@@ -526,7 +526,7 @@ fn a_sharded_engine_moves_a_business_between_nodes() {
     }
     node_a.handle_json(&format!(r#"{{"type":"inbound","at":"{}","number":"+1 555 000 1111","contact":"+4915200000001","kind":"text"}}"#, at(1)));
     let bytes = node_a.export_business("acme").unwrap();
-    node_b.import_business(&bytes).unwrap();
+    node_b.import_business(&bytes, &mut Vec::new()).unwrap();
     let send = format!(
         r#"{{"type":"send","at":"{}","number":"+15550001111","contact":"+4915200000001","message":{{"kind":"text","text":"Hi"}}}}"#,
         at(2)
@@ -535,7 +535,7 @@ fn a_sharded_engine_moves_a_business_between_nodes() {
     assert_eq!(on_b, node_a.handle_json(&send));
     assert!(on_b[0].contains("allow"), "{on_b:?}");
     // The number is routed on node B now: importing again is refused.
-    assert!(node_b.import_business(&bytes).is_err());
+    assert!(node_b.import_business(&bytes, &mut Vec::new()).is_err());
 }
 
 /// A business moved back and forth between two nodes while four threads send to it: each
@@ -633,7 +633,9 @@ fn sends_during_moves_between_nodes_are_kept_once_within_the_limit() {
             start.wait();
             while done.load(Ordering::Acquire) < THREADS as u32 || home == 1 {
                 let bytes = nodes[home].take_business("acme").unwrap();
-                nodes[1 - home].import_business(&bytes).unwrap();
+                nodes[1 - home]
+                    .import_business(&bytes, &mut Vec::new())
+                    .unwrap();
                 home = 1 - home;
                 moves_made.fetch_add(1, Ordering::Release);
             }
@@ -1007,7 +1009,7 @@ fn refusals_read_as_one_engines_across_shards() {
     // The same business imported twice.
     let bytes = single.export_business(first).unwrap();
     same(
-        sharded.import_business(&bytes),
+        sharded.import_business(&bytes, &mut Vec::new()),
         single.import_business(&bytes),
     );
     // Exported under another policy.
@@ -1017,7 +1019,7 @@ fn refusals_read_as_one_engines_across_shards() {
     }
     let bytes = classic.export_business("elsewhere").unwrap();
     same(
-        sharded.import_business(&bytes),
+        sharded.import_business(&bytes, &mut Vec::new()),
         single.import_business(&bytes),
     );
     // A business whose number another business owns, in whichever shard.
@@ -1033,13 +1035,13 @@ fn refusals_read_as_one_engines_across_shards() {
         }
         let bytes = other.export_business("newcomer").unwrap();
         same(
-            sharded.import_business(&bytes),
+            sharded.import_business(&bytes, &mut Vec::new()),
             single.import_business(&bytes),
         );
     }
     // Not an export at all.
     same(
-        sharded.import_business(b"{\"hello\":1}"),
+        sharded.import_business(b"{\"hello\":1}", &mut Vec::new()),
         single.import_business(b"{\"hello\":1}"),
     );
 
@@ -1068,7 +1070,7 @@ fn refusals_read_as_one_engines_across_shards() {
         .and(single.import_business(&bytes));
     let moved = sharded
         .remove_business(first)
-        .and(sharded.import_business(&bytes));
+        .and(sharded.import_business(&bytes, &mut Vec::new()));
     same(moved, refused);
 
     // A sharded snapshot whose shards share a provider id is refused.
@@ -1312,7 +1314,9 @@ fn provider_ids_follow_registrations_moves_and_restores() {
     let mut single = Engine::with_preset("cloud-2025").unwrap();
     let mut sharded = ShardedEngine::with_preset("cloud-2025", 4).unwrap();
     single.import_business(&export).unwrap();
-    sharded.import_business(&sharded_export).unwrap();
+    sharded
+        .import_business(&sharded_export, &mut Vec::new())
+        .unwrap();
     assert!(compare(&mut single, &sharded, None, "222"));
     sharded = ShardedEngine::restore(&sharded.snapshot()).unwrap();
     assert!(compare(&mut single, &sharded, None, "222"));
@@ -1398,7 +1402,9 @@ fn the_conformance_scenarios_answer_the_same_sharded_and_after_a_move() {
             for business in source.businesses() {
                 let bytes = source.export_business(business).unwrap();
                 moved.import_business(&bytes).unwrap();
-                moved_sharded.import_business(&bytes).unwrap();
+                moved_sharded
+                    .import_business(&bytes, &mut Vec::new())
+                    .unwrap();
             }
             for (line, answer) in lines[cut..].iter().zip(&expected[cut..]) {
                 let moved_answer = feed(&mut |l| moved.handle_json(l), line);

@@ -12,7 +12,7 @@ use crate::codes::check_currency;
 use crate::convstate_result;
 use crate::engine::convstate_engine;
 use crate::json::convstate_string;
-use crate::sharded::convstate_sharded_engine;
+use crate::sharded::{convstate_sharded_engine, with_effects};
 
 /// Replaces `out` with one business's whole state (versioned JSON), for
 /// `convstate_engine_import_business` or `convstate_sharded_engine_import_business` on
@@ -139,17 +139,24 @@ pub unsafe extern "C" fn convstate_sharded_engine_export_business(
 /// `convstate_engine_import_business` into the business's shard, its numbers routed there.
 /// A number already routed to another shard is refused, as one engine would refuse it. It
 /// holds the routing table while it runs: calls that name a number wait until it returns.
+/// `effects` (NULL: dropped) receives the effects it caused, as every sharded call's: the
+/// timers of the shard or of the business that fell due between the two engines' clocks,
+/// fired at their own instants.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_import_business(
     engine: *const convstate_sharded_engine,
     export: *const u8,
     export_len: usize,
+    effects: *mut convstate_string,
 ) -> convstate_result {
     ffi_boundary! {
-        let handle = unsafe { arg(engine, "engine") }?;
-        let bytes = unsafe { bytes_arg(export, export_len, "export") }?;
-        handle.engine.import_business(bytes)?;
-        Ok(())
+        unsafe {
+            with_effects(effects, |caused| {
+                let handle = arg(engine, "engine")?;
+                let bytes = bytes_arg(export, export_len, "export")?;
+                Ok(handle.engine.import_business(bytes, caused)?)
+            })
+        }
     }
 }
 
@@ -176,7 +183,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_remove_business(
 /// hold of the routing table and the business's shard, so that every input another thread
 /// applies to the business is either in the export or, applied after it, refused as an
 /// unknown number or business (with an export and a removal as two calls, one applied
-/// between them would be in neither). Calls that name a number wait while it runs, as for
+/// between them would be in neither; a registration naming the business creates it anew:
+/// route those to its new node). Calls that name a number wait while it runs, as for
 /// `convstate_sharded_engine_remove_business`. All or nothing: on an error `out` and the
 /// engine are as they were. An unknown business gives `CONVSTATE_ERR_UNKNOWN_BUSINESS`.
 #[no_mangle]

@@ -140,7 +140,7 @@ pub unsafe extern "C" fn convstate_sharded_engine_restore(
 ///
 /// A misaligned `effects` is refused before the engine runs: afterwards the call would have
 /// changed the engine with no way to hand back its effects.
-unsafe fn with_effects(
+pub(crate) unsafe fn with_effects(
     effects: *mut convstate_string,
     call: impl FnOnce(&mut Vec<Effect>) -> Result<(), FfiError>,
 ) -> Result<(), FfiError> {

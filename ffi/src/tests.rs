@@ -2487,6 +2487,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (11, 0x214e_c141_4336_7575),
         (12, 0x7837_2a09_be0a_af56),
         (13, 0x9f53_00b0_5348_e931),
+        (14, 0xb166_1e2c_d754_129b),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -2705,8 +2706,9 @@ fn take_business_exports_and_removes_in_one_step_or_changes_nothing() {
 
     // A sharded engine: the same bytes as its export, and the number no longer routed.
     let sharded = new_sharded_engine("cloud-2025", 3);
-    let rc =
-        unsafe { convstate_sharded_engine_import_business(sharded, export.as_ptr(), export.len()) };
+    let rc = unsafe {
+        convstate_sharded_engine_import_business(sharded, export.as_ptr(), export.len(), null_mut())
+    };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     let rc = unsafe { convstate_sharded_engine_export_business(sharded, ptr(BUSINESS), 4, out) };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
@@ -2728,15 +2730,28 @@ fn take_business_exports_and_removes_in_one_step_or_changes_nothing() {
         unsafe { convstate_sharded_engine_take_business(sharded, ptr(BUSINESS), 4, null_mut()) };
     assert_eq!(rc, CONVSTATE_ERR_NULL_ARGUMENT);
     assert_eq!(string_bytes(out), answer.as_bytes());
-    // The taken business goes on where it is imported.
+    // The taken business goes on where it is imported: into shards whose clocks are an
+    // hour ahead, where its chat's idle end (due ten minutes after the inbound) fires at its
+    // own instant, and comes back with the import.
+    let tick = format!(r#"{{"type":"tick","at":{}}}"#, T0 + 3_600_000);
+    let rc = unsafe { convstate_sharded_engine_handle_json(sharded, ptr(&tick), tick.len(), out) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     let rc = unsafe {
         convstate_sharded_engine_import_business(
             sharded,
             sharded_export.as_ptr(),
             sharded_export.len(),
+            out,
         )
     };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let effects = String::from_utf8(string_bytes(out)).unwrap();
+    let ended = convstate_core::Instant::from_unix_millis(T0 + 600_000).unwrap();
+    assert!(
+        effects.starts_with(r#"{"type":"effect","effect":"chat_ended""#)
+            && effects.contains(&format!(r#""at":"{ended}"}}"#)),
+        "{effects}"
+    );
     unsafe {
         convstate_string_free(out);
         convstate_sharded_engine_free(sharded);

@@ -643,13 +643,15 @@ class ShardedEngine:
     def export_business(self, business: str) -> bytes:
         """A business's whole state as bytes, to move it to another engine or node with
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""
-    def import_business(self, data: Buffer) -> None:
-        """Adds a business from ``export_business`` bytes to its shard. The engines must run
-        the same policy, and the business and its numbers must not be here yet; its
-        idempotency keys and message ids are its own (a business here may use the same
-        ones), and so are its tickets' ids, which may equal tickets of the shard's other
-        businesses (ticket ids count per shard): key tickets by business (or by number and
-        contact) as well. A refused import changes nothing."""
+    def import_business(self, data: Buffer) -> list[dict[str, Any]]:
+        """Adds a business from ``export_business`` bytes to its shard, and returns the
+        effects it caused: timers of the shard or of the business that fell due between the
+        two engines' clocks, fired at their own instants. The engines must run the same
+        policy, and the business and its numbers must not be here yet; its idempotency keys
+        and message ids are its own (a business here may use the same ones), and so are its
+        tickets' ids, which may equal tickets of the shard's other businesses (ticket ids
+        count per shard): key tickets by business (or by number and contact) as well. A
+        refused import changes nothing."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns from its shard, and its numbers' routes:
         the last step of moving it. While other threads call the engine, move a business out
@@ -658,7 +660,8 @@ class ShardedEngine:
         """``export_business`` and ``remove_business`` in one step, under one hold of the
         routing table and the business's shard: every input another thread applies to the
         business is either in the export or, applied after it, refused as an unknown number
-        or business (between a separate export and removal it would be in neither). All or
+        or business (between a separate export and removal it would be in neither; a
+        registration naming the business creates it anew: route those to its new node). All or
         nothing: a refused take changes nothing. Raises ``NotFoundError``."""
     def snapshot(self) -> bytes:
         """Every shard's state as bytes: a header line, then one snapshot line per shard, each

@@ -347,14 +347,21 @@ impl PyShardedEngine {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// Adds a business exported by `export_business` to its shard here. The engines must run
-    /// the same policy, and the business and its numbers must not be here yet; its
-    /// idempotency keys and message ids are its own (a business here may use the same ones). A
-    /// refused import changes nothing.
-    fn import_business(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> BindingResult<()> {
+    /// Adds a business exported by `export_business` to its shard here, and returns the
+    /// effects it caused: timers of the shard or of the business that fell due between the
+    /// two engines' clocks, fired at their own instants. The engines must run the same
+    /// policy, and the business and its numbers must not be here yet; its idempotency keys
+    /// and message ids are its own (a business here may use the same ones). A refused import
+    /// changes nothing.
+    fn import_business<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'_, PyAny>,
+    ) -> BindingResult<Bound<'py, PyList>> {
         let data = bytes_arg(data, "import_business", "data")?;
-        py.detach(|| self.engine.import_business(&data))?;
-        Ok(())
+        let mut effects = Vec::new();
+        py.detach(|| self.engine.import_business(&data, &mut effects))?;
+        effect_list(py, &effects)
     }
 
     /// Drops a business and everything it owns from its shard, and its numbers' routes: the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timezone
 import time
 from typing import Any
 
@@ -135,8 +136,22 @@ def test_a_take_is_an_export_then_a_removal() -> None:
     with pytest.raises(convstate.NotFoundError, match="biz3"):
         sharded.take_business("biz3")
     assert sharded.snapshot() == before
-    sharded.import_business(data)
+    assert sharded.import_business(data) == []  # the clocks agree: nothing fell due
     assert json.loads(sharded.process([query])[0])["business"] == "biz3"
+
+
+def test_a_sharded_import_returns_the_timers_it_fired_at_their_instants() -> None:
+    # Imported into shards an hour ahead, the business's live chats end where they fell
+    # due (ten idle minutes after their last message), not at the later clock.
+    source = engine(2)
+    data = source.take_business("biz1")
+    sharded = convstate.ShardedEngine(shards=2)
+    sharded.tick(T0 + 60 * MINUTE)
+    effects = sharded.import_business(data)
+    assert [(e["effect"], e["contact"]) for e in effects] == [
+        ("chat_ended", contact(1, 0)), ("chat_ended", contact(1, 1))]
+    ended = datetime.fromtimestamp((T0 + 11 * MINUTE) / 1000, timezone.utc)
+    assert [e["at"] for e in effects] == [ended, ended]
 
 
 def test_a_sharded_take_loses_no_inbound_sent_meanwhile() -> None:

@@ -58,8 +58,9 @@ int main(void) {
   CHECK_RC(convstate_engine_export_business(source, S("acme"), exported), CONVSTATE_OK);
   CHECK(starts_with(convstate_string_ptr(exported), "{\"format\":\"convstate-business\""));
   CHECK_RC(convstate_sharded_engine_import_business(
-               target, (const uint8_t *)convstate_string_ptr(exported), convstate_string_len(exported)),
+               target, (const uint8_t *)convstate_string_ptr(exported), convstate_string_len(exported), out),
            CONVSTATE_OK);
+  CHECK(convstate_string_len(out) == 0); /* the clocks agree: no timer fell due between them */
   CHECK_RC(convstate_engine_remove_business(source, S("acme")), CONVSTATE_OK);
 
   /* The reply is decided on the target; the source no longer knows the number. */
@@ -124,7 +125,7 @@ int main(void) {
            CONVSTATE_ERR_INVALID_EVENT); /* acme is already here */
   CHECK_RC(convstate_engine_remove_business(NULL, S("acme")), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_engine_export_business(source, S("acme"), NULL), CONVSTATE_ERR_NULL_ARGUMENT);
-  CHECK_RC(convstate_sharded_engine_import_business(target, NULL, 0), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_import_business(target, NULL, 0, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_export_business(target, "\xff", 1, out), CONVSTATE_ERR_INVALID_UTF8);
 
   convstate_string_free(again);
