@@ -189,8 +189,21 @@ fn export_object(bytes: &[u8]) -> Result<&str, Error> {
         None => (bytes, false),
     };
     let text = json_text(object)?;
-    let header: Header = serde_json::from_str(text).map_err(not_an_export)?;
-    check_format(&header.format)?;
+    let header: Header = serde_json::from_str(text).map_err(|e| {
+        // A sharded snapshot is a header line and a line per shard: named by its first line.
+        #[derive(Deserialize)]
+        struct Format {
+            format: String,
+        }
+        let first_line = text.split('\n').next().unwrap_or_default();
+        match serde_json::from_str::<Format>(first_line) {
+            Ok(Format { format }) if format != EXPORT_FORMAT => wrong_format(&format),
+            _ => not_an_export(e),
+        }
+    })?;
+    if header.format != EXPORT_FORMAT {
+        return Err(wrong_format(&header.format));
+    }
     if !(1..=EXPORT_VERSION).contains(&header.version) {
         return Err(Error::UnsupportedSnapshotVersion {
             found: header.version,
@@ -1143,14 +1156,23 @@ fn not_an_export(e: serde_json::Error) -> Error {
     corrupt(format!("not a convstate business export: {e}"))
 }
 
-fn check_format(format: &str) -> Result<(), Error> {
-    if format == EXPORT_FORMAT {
-        Ok(())
-    } else {
-        Err(corrupt(format!(
-            "format is {format:?}, expected {EXPORT_FORMAT:?}"
-        )))
-    }
+/// Bytes of another format given as an export, named with what reads them.
+fn wrong_format(format: &str) -> Error {
+    let hint = match format {
+        crate::snapshot::SNAPSHOT_FORMAT => {
+            " (an engine's snapshot: Engine::restore, C convstate_engine_restore, Python \
+             Engine.restore)"
+        }
+        crate::sharded::SHARDED_SNAPSHOT_FORMAT => {
+            " (a sharded engine's snapshot: ShardedEngine::restore, C \
+             convstate_sharded_engine_restore, Python ShardedEngine.restore)"
+        }
+        _ => "",
+    };
+    corrupt(format!(
+        "not a convstate business export: format is {format:?}, expected \
+         {EXPORT_FORMAT:?}{hint}"
+    ))
 }
 
 /// The text of an exported number's address: a packed phone number, or an interned id of

@@ -658,10 +658,19 @@ impl ShardedEngine {
         let header: ShardedHeader = serde_json::from_slice(header)
             .map_err(|e| corrupt(format!("not a sharded engine snapshot: {e}")))?;
         if header.format != SHARDED_SNAPSHOT_FORMAT {
+            let hint = match header.format.as_str() {
+                crate::partition::EXPORT_FORMAT => {
+                    "a business export imports into a running engine: \
+                     ShardedEngine::import_business, C convstate_sharded_engine_import_business, \
+                     Python ShardedEngine.import_business"
+                }
+                _ => {
+                    "a single engine's snapshot restores as one engine: Engine::restore, C \
+                     convstate_engine_restore, Python Engine.restore"
+                }
+            };
             return Err(corrupt(format!(
-                "format is {:?}, expected {SHARDED_SNAPSHOT_FORMAT:?} (a single engine's \
-                 snapshot restores as one engine: Engine::restore, C \
-                 convstate_engine_restore, Python Engine.restore)",
+                "format is {:?}, expected {SHARDED_SNAPSHOT_FORMAT:?} ({hint})",
                 header.format
             )));
         }

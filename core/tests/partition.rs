@@ -1517,3 +1517,36 @@ fn a_business_wide_allowance_counts_its_own_numbers_after_a_move_and_a_removal()
         "service_allowance"
     );
 }
+
+/// Bytes of the wrong kind are refused naming what they are and what reads them: a sharded
+/// snapshot given as an export read "trailing characters at line 2 column 1", and an export
+/// given to a sharded restore was told it was a single engine's snapshot.
+#[test]
+fn bytes_of_another_kind_are_named_with_what_reads_them() {
+    let source = engine();
+    let export = source.export_business("biz1").unwrap();
+    let sharded = ShardedEngine::new(Policy::preset("cloud-2025").unwrap(), 2).unwrap();
+    for line in traffic() {
+        sharded.handle_json(&line);
+    }
+    let problem = |result: Result<(), Error>| match result {
+        Err(Error::CorruptSnapshot { problem }) => problem,
+        other => panic!("expected corrupt_snapshot, got {other:?}"),
+    };
+    let mut fresh = Engine::with_preset("cloud-2025").unwrap();
+    let as_export = problem(fresh.import_business(&sharded.snapshot()));
+    assert!(
+        as_export.contains("a sharded engine's snapshot: ShardedEngine::restore"),
+        "{as_export}"
+    );
+    let as_export = problem(fresh.import_business(&source.snapshot()));
+    assert!(
+        as_export.contains("an engine's snapshot: Engine::restore"),
+        "{as_export}"
+    );
+    let as_sharded = problem(ShardedEngine::restore(&export).map(drop));
+    assert!(
+        as_sharded.contains("a business export imports into a running engine"),
+        "{as_sharded}"
+    );
+}
