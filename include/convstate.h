@@ -2883,7 +2883,9 @@ convstate_result convstate_engine_export_business(const struct convstate_engine 
  * must not be here yet (`CONVSTATE_ERR_INVALID_EVENT`), nor its numbers
  * (`CONVSTATE_ERR_NUMBER_OWNED_BY_OTHER`); its idempotency keys and message ids are its own
  * (a business here may use the same ones). Damaged bytes give
- * `CONVSTATE_ERR_CORRUPT_SNAPSHOT`. A refused import changes nothing.
+ * `CONVSTATE_ERR_CORRUPT_SNAPSHOT`. A refused import changes nothing. Timers that fell due
+ * between the two engines' clocks fire at their own instants: poll their effects after it
+ * (`convstate_engine_poll_effect`), as after any input.
  */
 convstate_result convstate_engine_import_business(struct convstate_engine *engine,
                                                   const uint8_t *export_,

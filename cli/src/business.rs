@@ -37,8 +37,10 @@ pub fn run(command: &BusinessCommand) -> Result<(), CliError> {
         BusinessCommand::Import { state: path, file } => {
             let export = read_export(file)?;
             let _hold = state::hold(path)?;
-            let engine = import_into(path, &export, input_name(file))?;
-            state::save(path, &engine)
+            let mut engine = import_into(path, &export, input_name(file))?;
+            let fired = drain_effects(&mut engine);
+            state::save(path, &engine)?;
+            crate::write_stdout(fired.as_bytes())
         }
         BusinessCommand::Remove {
             state: path,
@@ -67,7 +69,8 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
     // Export and removal in one step, in memory: nothing is written if the import fails.
     let export = from.take_business(business).map_err(refused(from_path))?;
     let moved = before - from.conversation_count();
-    let to = import_into(to_path, &export, &to_path.display().to_string())?;
+    let mut to = import_into(to_path, &export, &to_path.display().to_string())?;
+    let fired = drain_effects(&mut to);
     // The destination is written first: a failure between the two writes leaves the
     // business in both states (which a `remove` finishes), never in neither.
     state::save(to_path, &to)?;
@@ -92,7 +95,20 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
         from_path.display(),
         to_path.display()
     ));
-    Ok(())
+    crate::write_stdout(fired.as_bytes())
+}
+
+/// The effects an import caused, as wire lines: the timers that fell due between the two
+/// states' clocks, fired at their own instants. Written once the states are saved, so that
+/// none is told of a move that was not made; left queued, the next replay of the state would
+/// print them with its first input's lines.
+fn drain_effects(engine: &mut Engine) -> String {
+    let mut lines = String::new();
+    while let Some(effect) = engine.poll_effect() {
+        lines.push_str(&convstate::wire::encode_effect(&effect));
+        lines.push('\n');
+    }
+    lines
 }
 
 /// The state at `path` with the business of `export` (read from `source`) added, in

@@ -3377,3 +3377,44 @@ fn the_summary_counts_statuses_that_matched_no_send() {
     assert_ne!(renamed, example);
     assert_eq!(unmatched(&renamed), (Some(2), Some(2)));
 }
+
+#[test]
+fn business_move_prints_the_timers_the_import_fired_at_their_instants() {
+    // Into a state an hour ahead, the moved business's chat ends where it fell idle, and the
+    // line says so once both states are saved (left queued, the next replay of `to` printed
+    // it with its first input's lines).
+    let directory = tempfile::tempdir().unwrap();
+    let (from, to) = (
+        directory.path().join("from.json"),
+        directory.path().join("to.json"),
+    );
+    let (from_arg, to_arg) = (from.to_str().unwrap(), to.to_str().unwrap());
+    let from_log = br#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}
+{"type":"inbound","at":"2026-11-02T08:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}
+"#;
+    let to_log = br#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"zeta","number":"+15550002222","channel":"official"}
+{"type":"tick","at":"2026-11-02T09:00:00Z"}
+"#;
+    assert_exit(
+        &run_with_stdin(&["replay", "-", "--state", from_arg], from_log),
+        0,
+    );
+    assert_exit(
+        &run_with_stdin(&["replay", "-", "--state", to_arg], to_log),
+        0,
+    );
+    let moved = run(&["business", "move", from_arg, to_arg, "--business", "acme"]);
+    assert_exit_saying(&moved, 0, "moved business \"acme\"");
+    let lines = stdout(&moved);
+    let ended: Value = serde_json::from_str(lines.lines().next().unwrap_or("{}")).unwrap();
+    assert_eq!(ended["effect"], "chat_ended", "{lines}");
+    assert_eq!(ended["at"], "2026-11-02T08:10:00Z", "{lines}");
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    // Told once: the saved state keeps no copy for the next replay.
+    let next = run_with_stdin(
+        &["replay", "-", "--state", to_arg],
+        br#"{"type":"tick","at":"2026-11-02T09:00:01Z"}
+"#,
+    );
+    assert_eq!(stdout(&next), "{\"type\":\"ack\",\"of\":\"tick\"}\n");
+}

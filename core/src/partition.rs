@@ -517,7 +517,9 @@ impl Engine {
     /// business, its numbers and their senders): the same key or id of a business here is
     /// another. (An inbound id of an export written before ids kept their senders matches
     /// any sender, and must not be live here.) Everything is checked before anything
-    /// changes: an error leaves the engine as it was.
+    /// changes: an error leaves the engine as it was. Timers that fell due between the two
+    /// engines' clocks fire at their own instants (see the module docs); poll their effects
+    /// after the import as after any input.
     pub fn import_business(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let x = read_export(bytes)?;
         self.check_import(&x)?;
@@ -873,10 +875,13 @@ impl Engine {
     }
 
     pub(crate) fn apply_import(&mut self, x: BusinessExport) -> Result<(), Error> {
-        // One engine has one clock. The side that is behind first runs its timers up to the
+        // One engine has one clock. The side that is behind runs its timers up to the
         // other's, each at its own instant, as one engine holding both would have: set
         // forward with their timers still armed, a node's reminders and chat ends came
         // later, dated at the clock they were found at (a window's reminder after its end).
+        // The export's first, on the business alone (its own round trip, from an export
+        // checked above); this engine's once the business is merged, as nothing can fail
+        // any more (its timers touch none of the business's state).
         let (x, caught_up) = match x.clock < self.clock {
             true => {
                 let (x, effects) = self.caught_up(x)?;
@@ -884,8 +889,6 @@ impl Engine {
             }
             false => (x, None),
         };
-        self.handle_timeout(x.clock);
-        self.effects.extend(caught_up.into_iter().flatten());
         // The clock the import leaves, as in the checks.
         let now = self.clock.max(x.clock);
         // Interned strings → this engine's indices (checked valid above). Opaque ids and
@@ -1060,7 +1063,8 @@ impl Engine {
             };
             self.timers.arm(key, at);
         }
-        self.clock = self.clock.max(x.clock);
+        self.effects.extend(caught_up.into_iter().flatten());
+        self.handle_timeout(x.clock); // sets the clock to the later of the two
         self.next_ticket = self.next_ticket.max(x.next_ticket);
         Ok(())
     }

@@ -779,19 +779,34 @@ mod tests {
             r#"{"type":"send","at":"2026-11-02T09:00:01Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"hi"},"message_id":"crm-1"}"#,
         );
         assert!(sent[0].contains(r#""verdict":"allowed""#), "{sent:?}");
-        let status = |id: &str| {
+        let status_of = |id: &str, status: &str| {
             format!(
-                r#"{{"type":"message_status","at":"2026-11-02T09:00:02Z","number":"+15550001111","contact":"+79110000001","message_id":"{id}","status":"delivered"}}"#
+                r#"{{"type":"message_status","at":"2026-11-02T09:00:02Z","number":"+15550001111","contact":"+79110000001","message_id":"{id}","status":"{status}","errors":[131026]}}"#
             )
         };
+        let status = |id: &str| status_of(id, "delivered");
+        let plain = r#"{"type":"ack","of":"message_status"}"#;
+        let unmatched = r#"{"type":"ack","of":"message_status","unmatched":true}"#;
+        // Every status of a recorded send is matched, a failure and its redelivery too.
+        for kind in ["accepted", "sent", "delivered", "read", "failed", "failed"] {
+            assert_eq!(
+                engine.handle_json(&status_of("crm-1", kind))[0],
+                plain,
+                "{kind}"
+            );
+        }
+        // A failure before its send is recorded matches nothing yet; redelivered once the
+        // send is, it matches.
         assert_eq!(
-            engine.handle_json(&status("crm-1")),
-            [r#"{"type":"ack","of":"message_status"}"#]
+            engine.handle_json(&status_of("crm-2", "failed"))[0],
+            unmatched
         );
-        assert_eq!(
-            engine.handle_json(&status("wamid.other")),
-            [r#"{"type":"ack","of":"message_status","unmatched":true}"#]
+        let sent = engine.handle_json(
+            r#"{"type":"send","at":"2026-11-02T09:00:01Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"again"},"message_id":"crm-2"}"#,
         );
+        assert!(sent[0].contains(r#""verdict":"allowed""#), "{sent:?}");
+        assert_eq!(engine.handle_json(&status_of("crm-2", "failed"))[0], plain);
+        assert_eq!(engine.handle_json(&status("wamid.other")), [unmatched]);
         assert_eq!(
             engine.handle(decode_event(&status("wamid.other")).unwrap()),
             Ok(Output::Ack {

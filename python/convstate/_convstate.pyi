@@ -495,7 +495,9 @@ class Engine:
         policy, and the business and its numbers must not be here yet; its idempotency keys
         and message ids are its own (a business here may use the same ones), and so are its
         tickets' ids, which may equal tickets of this engine's businesses: key tickets by
-        business (or by number and contact) as well. A refused import changes nothing."""
+        business (or by number and contact) as well. A refused import changes nothing.
+        Timers that fell due between the two engines' clocks fire at their own instants:
+        their effects queue up for ``poll_effect``, as any input's do."""
     def remove_business(self, business: str) -> None:
         """Drops a business and everything it owns: the last step of moving it (export here,
         import there, remove here). The other businesses decide exactly as before. The engine

@@ -857,7 +857,8 @@ impl PyEngine {
     /// Adds a business exported by `export_business`. The engines must run the same policy,
     /// and the business and its numbers must not be here yet; its idempotency keys and
     /// message ids are its own (a business here may use the same ones). A refused
-    /// import changes nothing.
+    /// import changes nothing. Timers that fell due between the two engines' clocks fire
+    /// at their own instants: their effects queue up for `poll_effect`.
     fn import_business(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> BindingResult<()> {
         let data = bytes_arg(data, "import_business", "data")?;
         py.detach(|| self.engine.lock().import_business(&data))?;
