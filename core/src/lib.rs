@@ -93,13 +93,15 @@
 //! [`DenyReason`]) are `#[non_exhaustive]` too, so a variant added later breaks no `match`
 //! with a wildcard arm; a field added to one of their variants still breaks a pattern
 //! without `..` (and one added to an input struct, a literal that builds it), and the
-//! changelog lists it as breaking ([`Output::Ack`] alone is a non-exhaustive variant). The enums that name a
-//! platform state or answer a host maps to its own ([`TemplateStatus`], [`Channel`],
-//! [`event::InboundKind`], [`NextAction`], [`FreeReason`], [`ChargeCategory`], [`Output`],
-//! [`webhook::WebhookOutcome`]...) are exhaustive on purpose: when the platform adds a state,
-//! a host's `match` stops compiling where the state needs handling, as this crate's own C
-//! and Python bindings do, rather than routing it through a wildcard arm unseen. Such an
-//! addition is listed as breaking in the changelog too.
+//! changelog lists it as breaking ([`Output::Ack`] alone is a non-exhaustive variant).
+//!
+//! The enums that name a platform state or answer a host maps to its own
+//! ([`TemplateStatus`], [`Channel`], [`event::InboundKind`], [`NextAction`], [`FreeReason`],
+//! [`ChargeCategory`], [`Output`], [`webhook::WebhookOutcome`]...) are exhaustive on
+//! purpose: when the platform adds a state, a host's `match` stops compiling where the state
+//! needs handling, as this crate's own C and Python bindings do, rather than routing it
+//! through a wildcard arm unseen. Such an addition is listed as breaking in the changelog
+//! too.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
