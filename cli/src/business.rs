@@ -104,10 +104,7 @@ fn run_move(args: &BusinessMoveArgs) -> Result<(), CliError> {
 /// print them with its first input's lines.
 fn drain_effects(engine: &mut Engine) -> String {
     let mut lines = String::new();
-    while let Some(effect) = engine.poll_effect() {
-        lines.push_str(&convstate::wire::encode_effect(&effect));
-        lines.push('\n');
-    }
+    engine.poll_effects_into(&mut lines);
     lines
 }
 

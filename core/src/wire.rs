@@ -346,6 +346,13 @@ impl Engine {
         };
         encode_output_into(&result, out);
         out.push('\n');
+        self.poll_effects_into(out);
+    }
+
+    /// Polls every queued effect, appending each as a wire line followed by `\n` to `out`:
+    /// what [`Engine::handle_json`] writes after its result line, for effects an input gave
+    /// no line for (an import's timers).
+    pub fn poll_effects_into(&mut self, out: &mut String) {
         while let Some(effect) = self.poll_effect() {
             encode_effect_into(&effect, out);
             out.push('\n');
