@@ -882,12 +882,10 @@ impl Engine {
         // The export's first, on the business alone (its own round trip, from an export
         // checked above); this engine's once the business is merged, as nothing can fail
         // any more (its timers touch none of the business's state).
-        let (x, caught_up) = match x.clock < self.clock {
-            true => {
-                let (x, effects) = self.caught_up(x)?;
-                (x, Some(effects))
-            }
-            false => (x, None),
+        let (x, caught_up) = if x.clock < self.clock {
+            self.caught_up(x)?
+        } else {
+            (x, Vec::new())
         };
         // The clock the import leaves, as in the checks.
         let now = self.clock.max(x.clock);
@@ -1063,7 +1061,7 @@ impl Engine {
             };
             self.timers.arm(key, at);
         }
-        self.effects.extend(caught_up.into_iter().flatten());
+        self.effects.extend(caught_up);
         self.handle_timeout(x.clock); // sets the clock to the later of the two
         self.next_ticket = self.next_ticket.max(x.next_ticket);
         Ok(())
