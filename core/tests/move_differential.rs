@@ -437,12 +437,27 @@ impl Log {
             self.0[(BUSINESSES + b) as usize]
                 .push(format!("RESULT {} <- {line}", without_ticket_ids(&out[0])));
         }
-        for effect in &out[1..] {
+        self.record_effects(&out[1..]);
+    }
+    /// Effect lines no input's result came with (an import's timers).
+    fn record_effects(&mut self, effects: &[String]) {
+        for effect in effects {
             let owners: Vec<u32> = (0..BUSINESSES).filter(|&b| concerns(effect, b)).collect();
             assert_eq!(owners.len(), 1, "{effect}");
             self.0[owners[0] as usize].push(without_ticket_ids(effect));
         }
     }
+}
+
+/// The output of a line every node was given: the first node's result, and every node's
+/// effects.
+fn on_every_node(outputs: impl IntoIterator<Item = Vec<String>>) -> Vec<String> {
+    let mut outputs = outputs.into_iter();
+    let mut out = outputs.next().unwrap_or_default();
+    for other in outputs {
+        out.extend(other.into_iter().skip(1));
+    }
+    out
 }
 
 /// The preset with messaging limits small enough for a handful of contacts to reach (and
@@ -499,24 +514,14 @@ fn moved(preset: &str, lines: &Lines, moves: &[(usize, u32)], how: u8) -> Log {
                 .unwrap_or_else(|e| panic!("import of {name} at {i}: {e}"));
             // The timers the import fired, polled as a host polls after every call (left
             // queued, they would stay with this engine when a business moves on).
-            let out: Vec<String> = std::iter::once(String::new())
-                .chain(
-                    std::iter::from_fn(|| engines[to].poll_effect())
-                        .map(|e| wire::encode_effect(&e)),
-                )
-                .collect();
-            log.record_input(None, "", &out);
+            let mut fired = String::new();
+            engines[to].poll_effects_into(&mut fired);
+            log.record_effects(&fired.lines().map(str::to_owned).collect::<Vec<_>>());
             home[b as usize] = to;
         }
         let out = match who {
             Some(b) => engines[home[*b as usize]].handle_json(line),
-            None => {
-                let a = engines[0].handle_json(line);
-                let c = engines[1].handle_json(line);
-                let mut out = a;
-                out.extend(c.into_iter().skip(1));
-                out
-            }
+            None => on_every_node(engines.iter_mut().map(|e| e.handle_json(line))),
         };
         log.record_input(*who, line, &out);
     }
@@ -552,11 +557,7 @@ fn sharded_moved(
             nodes[to]
                 .import_business(&bytes, &mut effects)
                 .unwrap_or_else(|e| panic!("sharded import of {name} at {i}: {e}"));
-            // The timers the import fired, as effect lines after an output line of none.
-            let out: Vec<String> = std::iter::once(String::new())
-                .chain(effects.iter().map(wire::encode_effect))
-                .collect();
-            log.record_input(None, "", &out);
+            log.record_effects(&effects.iter().map(wire::encode_effect).collect::<Vec<_>>());
             if restore {
                 nodes[from] = ShardedEngine::restore(&nodes[from].snapshot()).unwrap();
             }
@@ -564,13 +565,7 @@ fn sharded_moved(
         }
         let out = match who {
             Some(b) => nodes[home[*b as usize]].handle_json(line),
-            None => {
-                let a = nodes[0].handle_json(line);
-                let c = nodes[1].handle_json(line);
-                let mut out = a;
-                out.extend(c.into_iter().skip(1));
-                out
-            }
+            None => on_every_node(nodes.iter().map(|n| n.handle_json(line))),
         };
         log.record_input(*who, line, &out);
     }
