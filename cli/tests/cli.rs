@@ -100,8 +100,21 @@ fn example_summary() -> Value {
 
 /// The JSON summary of replaying `log` from standard input.
 fn summary_of(log: &str) -> Value {
+    summary_in("wire", log)
+}
+
+/// The JSON summary of replaying `log`, in `--format format`, from standard input.
+fn summary_in(format: &str, log: &str) -> Value {
     let output = run_with_stdin(
-        &["replay", "-", "--summary", "--summary-format", "json"],
+        &[
+            "replay",
+            "-",
+            "--format",
+            format,
+            "--summary",
+            "--summary-format",
+            "json",
+        ],
         log.as_bytes(),
     );
     assert_exit(&output, 0);
@@ -2808,21 +2821,7 @@ fn a_webhook_event_the_engine_refuses_counts_among_the_events_as_a_wire_one_does
     let wire = r#"{"type":"template_status","at":"2026-11-02T09:00:00Z","business":"acme","name":"nosuch","language":"en_US","status":"paused"}"#;
     let webhook = r#"{"object":"whatsapp_business_account","entry":[{"id":"acme","time":1793610000,"changes":[{"value":{"event":"PAUSED","message_template_id":1,"message_template_name":"nosuch","message_template_language":"en_US","reason":"NONE"},"field":"message_template_status_update"}]}]}"#;
     for (format, line) in [("wire", wire), ("meta-webhook", webhook)] {
-        let input = format!("{register}\n{line}\n");
-        let output = run_with_stdin(
-            &[
-                "replay",
-                "--format",
-                format,
-                "-",
-                "--summary",
-                "--summary-format",
-                "json",
-            ],
-            input.as_bytes(),
-        );
-        assert_exit(&output, 0);
-        let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let summary = summary_in(format, &format!("{register}\n{line}\n"));
         assert_eq!(
             summary["rejected_by_error"]["unknown_template"], 1,
             "{format}"
@@ -3334,15 +3333,11 @@ fn the_summary_counts_statuses_that_matched_no_send() {
         r#"{"type":"message_status","at":"2026-11-02T08:00:03Z","number":"+15550001111","contact":"+79110000001","message_id":"wamid.out","status":"read"}"#,
     ]
     .join("\n");
-    let summary = |args: &[&str]| {
-        let args = [&["replay", "-", "--summary"][..], args].concat();
-        let output = run_with_stdin(&args, log.as_bytes());
-        assert_exit(&output, 0);
-        stdout(&output)
-    };
-    let json: Value = serde_json::from_str(&summary(&["--summary-format", "json"])).unwrap();
+    let json = summary_of(&log);
     assert_eq!(json["statuses_unmatched"], 1, "{json:#}");
-    let table = summary(&[]);
+    let output = run_with_stdin(&["replay", "-", "--summary"], log.as_bytes());
+    assert_exit(&output, 0);
+    let table = stdout(&output);
     assert!(
         table.contains("unmatched statuses 1 (no send recorded under their message_id"),
         "{table}"
@@ -3353,20 +3348,7 @@ fn the_summary_counts_statuses_that_matched_no_send() {
     let example =
         std::fs::read_to_string(workspace_root().join("examples/meta-webhooks.jsonl")).unwrap();
     let unmatched = |example: &str| {
-        let output = run_with_stdin(
-            &[
-                "replay",
-                "-",
-                "--format",
-                "meta-webhook",
-                "--summary",
-                "--summary-format",
-                "json",
-            ],
-            example.as_bytes(),
-        );
-        assert_exit(&output, 0);
-        let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let json = summary_in("meta-webhook", example);
         (
             json["statuses_unmatched"].as_u64(),
             json["events_by_type"]["message_status"].as_u64(),
