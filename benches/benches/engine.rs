@@ -156,6 +156,34 @@ fn bench_mixed_by_id(c: &mut Criterion) {
     }
 }
 
+/// How many inputs ahead `mixed_by_id_prefetch` prefetches the conversation of a send.
+const PREFETCH_AHEAD: usize = 4;
+
+/// `mixed_by_id` as a host applying a batch feeds it: before each input, a prefetch hint
+/// (`Engine::prefetch`) for the conversation of the send or check [`PREFETCH_AHEAD`] inputs
+/// on, so its record's fetch from memory overlaps the inputs in between.
+fn bench_mixed_by_id_prefetch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mixed_by_id_prefetch");
+    group.throughput(Throughput::Elements(1));
+    for n in sizes() {
+        let mut engine = with_conversations(unlimited_policy(), n, true);
+        let mut pool = mixed_pool(&mut engine, n, 23);
+        let ids = conversation_ids(&engine, &pool);
+        let mut k = 0u64;
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                let slot = k as usize % POOL;
+                if let Some(ahead) = ids[(slot + PREFETCH_AHEAD) % POOL] {
+                    engine.prefetch(ahead);
+                }
+                let now = at(HOUR_MS + k as i64);
+                black_box(apply_by_id(&mut engine, &mut pool[slot], ids[slot], now, k));
+                k += 1;
+            })
+        });
+    }
+}
+
 /// Mixed traffic through a two-shard `ShardedEngine`, from one thread (every input) and from
 /// two threads (each feeding the businesses of one shard). An element is one input; the two
 /// threads' inputs are counted together, so on two free cores the second should come near
@@ -361,6 +389,7 @@ criterion_group!(
     bench_send,
     bench_mixed,
     bench_mixed_by_id,
+    bench_mixed_by_id_prefetch,
     bench_sharded,
     bench_timeouts,
     bench_snapshots,

@@ -86,6 +86,24 @@ impl Engine {
         }
     }
 
+    /// Starts bringing the record of the conversation `id` names into the CPU's cache, for a
+    /// host about to send to it ([`Engine::send_to`], [`Engine::check_send_to`]). Called an
+    /// input or a few ahead of the one that uses it (a host applying a batch: before each
+    /// input, the conversation of the input four ahead), the record's fetch from memory
+    /// overlaps the work of the inputs before it; at a million conversations that fetch is
+    /// the largest wait of a send (docs/PERFORMANCE.md). A hint only: it changes and decides
+    /// nothing, and an id of no conversation, or of another engine's, is harmless. Does
+    /// nothing on targets other than x86_64.
+    #[inline]
+    pub fn prefetch(&self, id: ConversationId) {
+        if let Some(record) = self.conversations.get(id.index() as usize) {
+            #[cfg(target_arch = "x86_64")]
+            safe_arch::prefetch_t0(record);
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = record;
+        }
+    }
+
     /// A print of a conversation's number and contact by value, so that it is the same in
     /// any engine holding that conversation, whatever order its ids were interned in: a
     /// phone number's digits as they are, an opaque id or group by its text.

@@ -1,7 +1,7 @@
 //! Conversation ids (`Engine::conversation_id`, `send_to`, `check_send_to`): what an id names,
 //! and that one this engine did not give, or gave before it was rebuilt, is refused and
-//! changes nothing. That a send by id is the send by name, over random traffic, is property
-//! 7b in `properties.rs`.
+//! changes nothing (nor does a prefetch hint for it). That a send by id is the send by name,
+//! over random traffic, is property 7b in `properties.rs`.
 
 use convstate::{ConversationId, DenyReason, Engine, Error, Instant, OutboundMessage, SendToRef};
 use serde_json::Value;
@@ -140,6 +140,10 @@ fn an_id_from_before_a_rebuild_or_from_another_engine_is_refused_and_changes_not
     engine.remove_business("acme").unwrap();
     let message = text("Hello");
     let before = engine.snapshot();
+    // A prefetch hint for a stale id, or for no place at all, is harmless.
+    for id in [second, third, ConversationId::from_u64(u64::MAX)] {
+        engine.prefetch(id);
+    }
     for stale in [second, third] {
         assert_eq!(
             engine.send_to(stale, to(&message)),

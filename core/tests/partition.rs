@@ -21,7 +21,7 @@ fn number(b: u32) -> String {
 /// A second number of the even businesses, registered before their first, so that number
 /// indices and business indices differ.
 fn second_number(b: u32) -> Option<String> {
-    (b % 2 == 0).then(|| format!("+1555801{b:04}"))
+    b.is_multiple_of(2).then(|| format!("+1555801{b:04}"))
 }
 
 fn contact(b: u32, i: u32) -> String {

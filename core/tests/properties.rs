@@ -1268,6 +1268,9 @@ fn sends_by_id_agree(u: Universe, steps: Vec<Step>) -> Result<usize, TestCaseErr
             prop_assert_eq!(&outcome.effects, &effects, "{:?}", input);
             continue;
         };
+        // The hint a host applying a batch gives before the send: it must change nothing
+        // (the two engines' effects and states are compared).
+        by_id.prefetch(id);
         let parts = convstate::SendToRef {
             at: request.at,
             message: &request.message,

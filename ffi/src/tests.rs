@@ -2488,6 +2488,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (12, 0x7837_2a09_be0a_af56),
         (13, 0x9f53_00b0_5348_e931),
         (14, 0xb166_1e2c_d754_129b),
+        (15, 0xf242_3d75_0a08_5ec1),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

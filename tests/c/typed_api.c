@@ -634,6 +634,8 @@ static void test_conversation_ids(void) {
   memset(&by_id, 0, sizeof by_id);
   by_id.at_ms = T0 + MINUTE;
   by_id.message = hello;
+  /* The hint a host applying a batch gives a few inputs ahead: it decides nothing. */
+  convstate_engine_prefetch(engine, id);
   CHECK_RC(convstate_engine_check_send_to(engine, id, &by_id, &decision), CONVSTATE_OK);
   CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
   CHECK_RC(convstate_engine_send_to(engine, id, &by_id, &decision), CONVSTATE_OK);
@@ -654,6 +656,10 @@ static void test_conversation_ids(void) {
   CHECK_RC(convstate_engine_send_to(engine, other, &by_id, &decision),
            CONVSTATE_ERR_UNKNOWN_CONVERSATION);
   CHECK(((unsigned char *)&decision)[0] == 0x5a); /* untouched on failure */
+  /* A prefetch of a stale id, of no conversation, or on no engine is ignored. */
+  convstate_engine_prefetch(engine, other);
+  convstate_engine_prefetch(engine, CONVSTATE_NO_CONVERSATION);
+  convstate_engine_prefetch(NULL, id);
   CHECK_RC(convstate_engine_check_send_to(engine, CONVSTATE_NO_CONVERSATION, &by_id, &decision),
            CONVSTATE_ERR_UNKNOWN_CONVERSATION);
   CHECK_RC(convstate_engine_conversation_id(engine, S(OTHER_NUMBER), S(CONTACT), NULL, 0, &other),
