@@ -679,8 +679,8 @@ pub unsafe extern "C" fn convstate_engine_check_send_to(
 /// each input, the conversation of the input four ahead), the fetch from memory overlaps
 /// the work of the inputs before it, the largest wait of a send at a million conversations.
 /// A hint only: changes and decides nothing, returns nothing; a NULL engine, or an id of no
-/// conversation, is ignored. Nothing in it can fail, so it skips the checks the other calls
-/// pay for. Does nothing on targets other than x86_64.
+/// conversation, is ignored. Nothing in it can fail or panic, so it goes without the panic
+/// guard and the error record of the other calls. Does nothing on targets other than x86_64.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_prefetch(engine: *const convstate_engine, id: u64) {
     if let Ok(handle) = unsafe { arg(engine, "engine") } {
