@@ -11,6 +11,11 @@
 //! In models with free entry points, everything is free while a free entry point window is
 //! open: it opens when the business answers a referral (ad or page button) within the reply
 //! period, and lasts `free_entry_point` from that answer.
+//!
+//! Conversations and free entry points keep when they opened: a `change_policy` may change
+//! their lengths, and the send that opened one (which a failure or a provider's pricing takes
+//! back) is found by that instant. A utility conversation still open when a per-message model
+//! takes over keeps its utility templates free (facts §2.3, the 2025-07-01 switch).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -213,10 +218,25 @@ impl RateCard {
 pub(crate) struct ConversationBilling {
     /// Open paid conversations by category (marketing, utility, authentication, service).
     pub open_until: [Option<Instant>; 4],
+    /// When each of them was opened: by the send recorded then, which a failure takes back,
+    /// and before or after the latest free entry point, which closes those opened before it.
+    /// Kept, not derived from its end, because `change_policy` may change the length. (None
+    /// in records from before it was kept: their length is the policy's, and a free entry
+    /// point then cleared `open_until`.)
+    #[serde(default, skip_serializing_if = "no_instants")]
+    pub opened_at: [Option<Instant>; 4],
     /// A referral arrived: a business answer before this instant opens a free entry point.
     pub entry_point_answer_by: Option<Instant>,
     /// The free entry point window, once opened.
     pub entry_point_until: Option<Instant>,
+    /// When that window opened (None in records from before it was kept: its end less the
+    /// policy's length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_point_from: Option<Instant>,
+}
+
+fn no_instants(instants: &[Option<Instant>; 4]) -> bool {
+    instants.iter().all(Option::is_none)
 }
 
 impl ConversationBilling {
@@ -232,11 +252,44 @@ impl ConversationBilling {
         let Some(answer_by) = self.entry_point_answer_by.filter(|&by| now < by) else {
             return false;
         };
-        self.entry_point_until
-            .is_none_or(|until| until.minus(length) < answer_by.minus(reply_within))
+        self.entry_point_start(length)
+            .is_none_or(|start| start < answer_by.minus(reply_within))
     }
+
+    /// When the free entry point window opened, if one did (`length`: the policy's, for a
+    /// record that did not keep it).
+    fn entry_point_start(&self, length: Duration) -> Option<Instant> {
+        let until = self.entry_point_until?;
+        Some(self.entry_point_from.unwrap_or(until.minus(length)))
+    }
+
+    /// The free entry point window was never opened (its answer failed, or the provider
+    /// priced it as none): the conversations it closed are open again.
+    fn take_back_entry_point(&mut self) {
+        self.entry_point_until = None;
+        self.entry_point_from = None;
+    }
+
+    /// Whether the conversation of slot `i` is open at `now`: before its end, and not
+    /// closed by a free entry point that opened after it (§11).
+    fn conversation_open(&self, i: usize, now: Instant) -> bool {
+        self.open_until[i].is_some_and(|until| now < until)
+            && self
+                .entry_point_from
+                .is_none_or(|from| self.opened_at[i].is_some_and(|opened| opened > from))
+    }
+
     fn any_open(&self, now: Instant) -> bool {
-        self.open_until.iter().flatten().any(|t| now < *t)
+        (0..self.open_until.len()).any(|i| self.conversation_open(i, now))
+    }
+
+    /// Whether the send recorded at `sent_at` opened the conversation of slot `i` standing
+    /// now (`length`: the policy's, for a record that did not keep when it opened).
+    fn opened_by(&self, i: usize, sent_at: Instant, length: Duration) -> bool {
+        match self.opened_at[i] {
+            Some(opened) => opened == sent_at,
+            None => self.open_until[i] == Some(sent_at.plus(length)),
+        }
     }
 }
 
@@ -412,6 +465,15 @@ impl Engine {
         };
         let free = |why| Billing::Free { why };
         match (pricing.model, category) {
+            // Facts §2.3: a utility conversation opened under conversation pricing and still
+            // open when per-message pricing began (`change_policy`) keeps its utility
+            // templates free. Per-message models open none, so any open one is from before.
+            (PricingModel::PerMessage2025 | PricingModel::PerMessage2026, Some(c))
+                if c == TemplateCategory::Utility
+                    && state.conversation_open(category_index(ChargeCategory::Utility), now) =>
+            {
+                free(FreeReason::InsideConversation)
+            }
             (PricingModel::Conversation, Some(c)) => {
                 if initiator == Initiator::Customer {
                     free(FreeReason::ServiceWindow)
@@ -423,8 +485,7 @@ impl Engine {
             }
             (PricingModel::Conversation, None) => free(FreeReason::ServiceWindow),
             (PricingModel::ConversationCategories, Some(c)) => {
-                let open = state.open_until[category_index(c.into())].is_some_and(|t| now < t);
-                if open {
+                if state.conversation_open(category_index(c.into()), now) {
                     free(FreeReason::InsideConversation)
                 } else {
                     charged(c.into())
@@ -516,14 +577,17 @@ impl Engine {
                     // and a later answer within the period opens it (see
                     // `unrecord_opening`).
                     state.entry_point_until = Some(now.plus(len));
-                    // A free entry point closes every other open conversation (§11).
-                    state.open_until = [None; 4];
+                    // It closes every conversation open now (§11): those opened before it
+                    // (`conversation_open`), so that taking it back opens them again.
+                    state.entry_point_from = Some(now);
                 }
             }
             _ => {
                 if let Some(category) = opened_category(model, billing) {
                     let (i, until) = open(category);
-                    self.billing.entry(conv).or_default().open_until[i] = Some(until);
+                    let state = self.billing.entry(conv).or_default();
+                    state.open_until[i] = Some(until);
+                    state.opened_at[i] = Some(now);
                 }
             }
         }
@@ -551,18 +615,19 @@ impl Engine {
         if let Some(state) = self.opened_entry_point(conv, billing, sent_at) {
             // A free entry point opens when the answer is delivered (§11): the next answer
             // within the answer period opens it, from its own instant.
-            state.entry_point_until = None;
+            state.take_back_entry_point();
             return;
         }
         let pricing = &self.policy.pricing;
         let Some(category) = opened_category(pricing.model, billing) else {
             return;
         };
-        let opened_until = sent_at.plus(pricing.conversation_length);
+        let length = pricing.conversation_length;
         if let Some(state) = self.billing.get_mut(&conv) {
-            let slot = &mut state.open_until[category_index(category)];
-            if *slot == Some(opened_until) {
-                *slot = None;
+            let i = category_index(category);
+            if state.opened_by(i, sent_at, length) {
+                state.open_until[i] = None;
+                state.opened_at[i] = None;
             }
         }
     }
@@ -614,7 +679,7 @@ impl Engine {
         // failure may have taken its window back before this status arrived (the answer
         // period then had to go too), and a later answer may have opened another. A send
         // inside a window an earlier answer opened is left alone, as before.
-        let window_start = state.entry_point_until.map(|until| until.minus(length));
+        let window_start = state.entry_point_start(length);
         if window_start.is_some_and(|start| start < sent_at) {
             return;
         }
@@ -626,7 +691,7 @@ impl Engine {
         // The window this send opened, or one a later answer in the same period opened after
         // this send's failure took its own back (in order, none would have).
         if window_start.is_some_and(|start| start == sent_at || same_period) {
-            state.entry_point_until = None;
+            state.take_back_entry_point();
         }
         if same_period {
             state.entry_point_answer_by = None;
@@ -651,7 +716,7 @@ impl Engine {
         }
         self.billing
             .get_mut(&conv)
-            .filter(|state| state.entry_point_until == Some(sent_at.plus(length)))
+            .filter(|state| state.entry_point_start(length) == Some(sent_at))
     }
 
     /// A referral inbound (ad or page button): a business answer within the reply period
@@ -706,6 +771,62 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(text: &str) -> Instant {
+        Instant::parse_rfc3339(text).unwrap()
+    }
+
+    /// A record written before billing records kept when things opened (no `opened_at`, no
+    /// `entry_point_from`) still reads, and its openings are found by the policy's lengths,
+    /// as they were then; a record that keeps them is found by them, whatever the length.
+    #[test]
+    fn a_record_without_opening_instants_falls_back_to_the_policys_lengths() {
+        let legacy: ConversationBilling = serde_json::from_str(
+            r#"{"open_until":[null,"2026-11-03T10:00:00Z",null,null],
+                "entry_point_answer_by":null,"entry_point_until":"2026-11-05T12:00:00Z"}"#,
+        )
+        .unwrap();
+        let day = Duration::from_hours(24);
+        let utility = category_index(ChargeCategory::Utility);
+        assert!(legacy.opened_by(utility, at("2026-11-02T10:00:00Z"), day));
+        assert!(!legacy.opened_by(
+            utility,
+            at("2026-11-02T10:00:00Z"),
+            Duration::from_hours(48)
+        ));
+        assert_eq!(
+            legacy.entry_point_start(Duration::from_hours(72)),
+            Some(at("2026-11-02T12:00:00Z"))
+        );
+        // Its free entry point cleared the conversations open then, so what is left opened
+        // after it: open.
+        assert!(legacy.conversation_open(utility, at("2026-11-03T09:00:00Z")));
+
+        let mut kept = legacy;
+        kept.opened_at[utility] = Some(at("2026-11-02T10:00:00Z"));
+        kept.entry_point_from = Some(at("2026-11-02T12:00:00Z"));
+        assert!(kept.opened_by(
+            utility,
+            at("2026-11-02T10:00:00Z"),
+            Duration::from_hours(48)
+        ));
+        assert_eq!(
+            kept.entry_point_start(Duration::from_hours(7 * 24)),
+            Some(at("2026-11-02T12:00:00Z"))
+        );
+        // Opened before the free entry point: closed by it, until it is taken back.
+        assert!(!kept.conversation_open(utility, at("2026-11-03T09:00:00Z")));
+        kept.take_back_entry_point();
+        assert!(kept.conversation_open(utility, at("2026-11-03T09:00:00Z")));
+        assert!(!kept.conversation_open(utility, at("2026-11-03T10:00:00Z")));
+        // Written back, the record keeps what it holds and nothing it does not.
+        let written = serde_json::to_string(&kept).unwrap();
+        assert!(written.contains("opened_at") && !written.contains("entry_point_from"));
+        assert_eq!(
+            serde_json::from_str::<ConversationBilling>(&written).unwrap(),
+            kept
+        );
+    }
 
     /// `from_micros(-1)` printed `0.-00001` and `-1_500_000` `-1.-5`, which no parse reads:
     /// amounts are never negative, so a negative count is zero.
