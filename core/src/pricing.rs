@@ -235,6 +235,17 @@ pub(crate) struct ConversationBilling {
     pub entry_point_from: Option<Instant>,
 }
 
+impl ConversationBilling {
+    /// The record of a conversation that has none: nothing open.
+    const NONE: ConversationBilling = ConversationBilling {
+        open_until: [None; 4],
+        opened_at: [None; 4],
+        entry_point_answer_by: None,
+        entry_point_until: None,
+        entry_point_from: None,
+    };
+}
+
 fn no_instants(instants: &[Option<Instant>; 4]) -> bool {
     instants.iter().all(Option::is_none)
 }
@@ -245,6 +256,7 @@ impl ConversationBilling {
     /// the answer that opened the window came after that referral: a window shorter than
     /// the reply period then ends when it ends. (An answer inside an open window is not
     /// kept, so a referral it answered still opens a window after this one ends.)
+    #[inline]
     fn entry_point_open(&self, now: Instant, length: Duration, reply_within: Duration) -> bool {
         if self.entry_point_until.is_some_and(|until| now < until) {
             return true;
@@ -258,6 +270,7 @@ impl ConversationBilling {
 
     /// When the free entry point window opened, if one did (`length`: the policy's, for a
     /// record that did not keep it).
+    #[inline]
     fn entry_point_start(&self, length: Duration) -> Option<Instant> {
         let until = self.entry_point_until?;
         Some(self.entry_point_from.unwrap_or(until.minus(length)))
@@ -272,6 +285,7 @@ impl ConversationBilling {
 
     /// Whether the conversation of slot `i` is open at `now`: before its end, and not
     /// closed by a free entry point that opened after it (§11).
+    #[inline]
     fn conversation_open(&self, i: usize, now: Instant) -> bool {
         self.open_until[i].is_some_and(|until| now < until)
             && self
@@ -279,6 +293,7 @@ impl ConversationBilling {
                 .is_none_or(|from| self.opened_at[i].is_some_and(|opened| opened > from))
     }
 
+    #[inline]
     fn any_open(&self, now: Instant) -> bool {
         (0..self.open_until.len()).any(|i| self.conversation_open(i, now))
     }
@@ -445,10 +460,11 @@ impl Engine {
             };
         }
         let pricing = &self.policy.pricing;
+        // Borrowed, not copied: most sends have no record, and a copy of one cost every
+        // send its size in moves.
         let state = conv
             .and_then(|c| self.billing.get(&c))
-            .copied()
-            .unwrap_or_default();
+            .unwrap_or(&ConversationBilling::NONE);
         let entry_point = pricing
             .free_entry_point
             .filter(|_| pricing.model != PricingModel::Conversation);
