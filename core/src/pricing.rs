@@ -235,6 +235,12 @@ pub(crate) struct ConversationBilling {
     pub entry_point_from: Option<Instant>,
 }
 
+/// Whether no slot holds an instant (`opened_at` is then left out of a snapshot, as in
+/// records from before it was kept).
+fn no_instants(instants: &[Option<Instant>; 4]) -> bool {
+    instants.iter().all(Option::is_none)
+}
+
 impl ConversationBilling {
     /// The record of a conversation that has none: nothing open.
     const NONE: ConversationBilling = ConversationBilling {
@@ -244,13 +250,7 @@ impl ConversationBilling {
         entry_point_until: None,
         entry_point_from: None,
     };
-}
 
-fn no_instants(instants: &[Option<Instant>; 4]) -> bool {
-    instants.iter().all(Option::is_none)
-}
-
-impl ConversationBilling {
     /// Whether a free entry point is open at `now`: its window (`length` from the answer
     /// that opened it), or the reply period (`reply_within` from the latest referral) unless
     /// the answer that opened the window came after that referral: a window shorter than
@@ -276,6 +276,25 @@ impl ConversationBilling {
         Some(self.entry_point_from.unwrap_or(until.minus(length)))
     }
 
+    /// An answer at `now` opens a free entry point window of `length`. The conversations
+    /// the window before it closed (if one did) are closed for good: that window can no
+    /// longer be taken back, as only the latest is, so they are dropped rather than left to
+    /// reopen should this one be taken back.
+    fn open_entry_point(&mut self, now: Instant, length: Duration) {
+        if self.entry_point_from.is_some() {
+            for i in 0..self.open_until.len() {
+                if !self.conversation_open(i, now) {
+                    self.open_until[i] = None;
+                    self.opened_at[i] = None;
+                }
+            }
+        }
+        self.entry_point_until = Some(now.plus(length));
+        // It closes every conversation open now (§11): those opened before it
+        // (`conversation_open`), so that taking it back opens them again.
+        self.entry_point_from = Some(now);
+    }
+
     /// The free entry point window was never opened (its answer failed, or the provider
     /// priced it as none): the conversations it closed are open again.
     fn take_back_entry_point(&mut self) {
@@ -299,11 +318,14 @@ impl ConversationBilling {
     }
 
     /// Whether the send recorded at `sent_at` opened the conversation of slot `i` standing
-    /// now (`length`: the policy's, for a record that did not keep when it opened).
-    fn opened_by(&self, i: usize, sent_at: Instant, length: Duration) -> bool {
+    /// now. A record that did not keep when it opened finds it by `legacy_length`, the
+    /// policy's conversation length when the policy opens conversations (else none).
+    fn opened_by(&self, i: usize, sent_at: Instant, legacy_length: Option<Duration>) -> bool {
         match self.opened_at[i] {
             Some(opened) => opened == sent_at,
-            None => self.open_until[i] == Some(sent_at.plus(length)),
+            None => {
+                legacy_length.is_some_and(|length| self.open_until[i] == Some(sent_at.plus(length)))
+            }
         }
     }
 }
@@ -311,12 +333,22 @@ impl ConversationBilling {
 /// The conversation a send with `billing` opens under conversation-based pricing (a charged
 /// category, or a free service conversation), if any: per-message models open none.
 fn opened_category(model: PricingModel, billing: &Billing) -> Option<ChargeCategory> {
-    match billing {
-        Billing::Charged { category, .. }
-            if model != PricingModel::PerMessage2025 && model != PricingModel::PerMessage2026 =>
+    match model {
+        PricingModel::PerMessage2025 | PricingModel::PerMessage2026
+            if matches!(billing, Billing::Charged { .. }) =>
         {
-            Some(*category)
+            None
         }
+        _ => conversation_category(billing),
+    }
+}
+
+/// The conversation slot a send with `billing` would open under conversation-based pricing,
+/// whatever the model now: a send's failure reported after a `change_policy` takes back what
+/// it opened then.
+fn conversation_category(billing: &Billing) -> Option<ChargeCategory> {
+    match billing {
+        Billing::Charged { category, .. } => Some(*category),
         Billing::Free {
             why: FreeReason::ServiceConversation,
         } => Some(ChargeCategory::Service),
@@ -483,7 +515,8 @@ impl Engine {
         match (pricing.model, category) {
             // Facts §2.3: a utility conversation opened under conversation pricing and still
             // open when per-message pricing began (`change_policy`) keeps its utility
-            // templates free. Per-message models open none, so any open one is from before.
+            // templates free. Per-message models open none, so any open one is from before
+            // (one whose opener failed was taken back: `unrecord_opening`).
             (PricingModel::PerMessage2025 | PricingModel::PerMessage2026, Some(c))
                 if c == TemplateCategory::Utility
                     && state.conversation_open(category_index(ChargeCategory::Utility), now) =>
@@ -592,10 +625,7 @@ impl Engine {
                     // prices it as no free entry point, the window it opened is taken back
                     // and a later answer within the period opens it (see
                     // `unrecord_opening`).
-                    state.entry_point_until = Some(now.plus(len));
-                    // It closes every conversation open now (§11): those opened before it
-                    // (`conversation_open`), so that taking it back opens them again.
-                    state.entry_point_from = Some(now);
+                    state.open_entry_point(now, len);
                 }
             }
             _ => {
@@ -634,14 +664,15 @@ impl Engine {
             state.take_back_entry_point();
             return;
         }
-        let pricing = &self.policy.pricing;
-        let Some(category) = opened_category(pricing.model, billing) else {
+        let Some(category) = conversation_category(billing) else {
             return;
         };
-        let length = pricing.conversation_length;
+        let pricing = &self.policy.pricing;
+        let legacy_length =
+            opened_category(pricing.model, billing).map(|_| pricing.conversation_length);
         if let Some(state) = self.billing.get_mut(&conv) {
             let i = category_index(category);
-            if state.opened_by(i, sent_at, length) {
+            if state.opened_by(i, sent_at, legacy_length) {
                 state.open_until[i] = None;
                 state.opened_at[i] = None;
             }
@@ -799,33 +830,30 @@ mod tests {
     fn a_record_without_opening_instants_falls_back_to_the_policys_lengths() {
         let legacy: ConversationBilling = serde_json::from_str(
             r#"{"open_until":[null,"2026-11-03T10:00:00Z",null,null],
-                "entry_point_answer_by":null,"entry_point_until":"2026-11-05T12:00:00Z"}"#,
+                "entry_point_answer_by":null,"entry_point_until":"2026-11-04T09:00:00Z"}"#,
         )
         .unwrap();
-        let day = Duration::from_hours(24);
+        let (day, two_days) = (Duration::from_hours(24), Duration::from_hours(48));
         let utility = category_index(ChargeCategory::Utility);
-        assert!(legacy.opened_by(utility, at("2026-11-02T10:00:00Z"), day));
-        assert!(!legacy.opened_by(
-            utility,
-            at("2026-11-02T10:00:00Z"),
-            Duration::from_hours(48)
-        ));
+        let sent_at = at("2026-11-02T10:00:00Z");
+        assert!(legacy.opened_by(utility, sent_at, Some(day)));
+        assert!(!legacy.opened_by(utility, sent_at, Some(two_days)));
+        // Under a per-message policy, which opens none, no legacy conversation is a send's.
+        assert!(!legacy.opened_by(utility, sent_at, None));
         assert_eq!(
             legacy.entry_point_start(Duration::from_hours(72)),
-            Some(at("2026-11-02T12:00:00Z"))
+            Some(at("2026-11-01T09:00:00Z"))
         );
         // Its free entry point cleared the conversations open then, so what is left opened
         // after it: open.
         assert!(legacy.conversation_open(utility, at("2026-11-03T09:00:00Z")));
 
         let mut kept = legacy;
-        kept.opened_at[utility] = Some(at("2026-11-02T10:00:00Z"));
+        kept.opened_at[utility] = Some(sent_at);
         kept.entry_point_from = Some(at("2026-11-02T12:00:00Z"));
-        assert!(kept.opened_by(
-            utility,
-            at("2026-11-02T10:00:00Z"),
-            Duration::from_hours(48)
-        ));
+        kept.entry_point_until = Some(at("2026-11-05T12:00:00Z"));
+        assert!(kept.opened_by(utility, sent_at, Some(two_days)));
+        assert!(kept.opened_by(utility, sent_at, None));
         assert_eq!(
             kept.entry_point_start(Duration::from_hours(7 * 24)),
             Some(at("2026-11-02T12:00:00Z"))
