@@ -678,14 +678,17 @@ pub unsafe extern "C" fn convstate_engine_check_send_to(
 /// it: called a few inputs ahead of the one that uses it (a host applying a batch: before
 /// each input, the conversation of the input four ahead), the fetch from memory overlaps
 /// the work of the inputs before it, the largest wait of a send at a million conversations.
-/// A hint only: changes and decides nothing, returns nothing; a NULL engine, or an id of no
-/// conversation, is ignored. Nothing in it can fail or panic, so it goes without the panic
-/// guard and the error record of the other calls. Does nothing on targets other than x86_64.
+/// A hint only: changes and decides nothing, returns nothing; a NULL or misaligned engine,
+/// or an id of no conversation, is ignored (nothing in it can fail, so it records no error).
+/// Does nothing on targets other than x86_64.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_prefetch(engine: *const convstate_engine, id: u64) {
-    if let Ok(handle) = unsafe { arg(engine, "engine") } {
-        handle.engine.prefetch(ConversationId::from_u64(id));
-    }
+    // No panic can happen here; the guard is every exported function's (DESIGN.md).
+    let _ = std::panic::catch_unwind(|| {
+        if let Ok(handle) = unsafe { arg(engine, "engine") } {
+            handle.engine.prefetch(ConversationId::from_u64(id));
+        }
+    });
 }
 
 /// An `initiate` request.
