@@ -138,22 +138,7 @@ fn bench_mixed(c: &mut Criterion) {
 /// host that keeps the id with its conversation record sends: what finding the number,
 /// contact and conversation by name costs is `mixed` less this.
 fn bench_mixed_by_id(c: &mut Criterion) {
-    let mut group = c.benchmark_group("mixed_by_id");
-    group.throughput(Throughput::Elements(1));
-    for n in sizes() {
-        let mut engine = with_conversations(unlimited_policy(), n, true);
-        let mut pool = mixed_pool(&mut engine, n, 23);
-        let ids = conversation_ids(&engine, &pool);
-        let mut k = 0u64;
-        group.bench_function(BenchmarkId::from_parameter(n), |b| {
-            b.iter(|| {
-                let slot = k as usize % POOL;
-                let now = at(HOUR_MS + k as i64);
-                black_box(apply_by_id(&mut engine, &mut pool[slot], ids[slot], now, k));
-                k += 1;
-            })
-        });
-    }
+    mixed_by_id_group(c, "mixed_by_id", None);
 }
 
 /// How many inputs ahead `mixed_by_id_prefetch` prefetches the conversation of a send.
@@ -163,7 +148,13 @@ const PREFETCH_AHEAD: usize = 4;
 /// (`Engine::prefetch`) for the conversation of the send or check [`PREFETCH_AHEAD`] inputs
 /// on, so its record's fetch from memory overlaps the inputs in between.
 fn bench_mixed_by_id_prefetch(c: &mut Criterion) {
-    let mut group = c.benchmark_group("mixed_by_id_prefetch");
+    mixed_by_id_group(c, "mixed_by_id_prefetch", Some(PREFETCH_AHEAD));
+}
+
+/// Mixed traffic by conversation id as the group `name`, with the prefetch hint given
+/// `prefetch_ahead` inputs ahead, or none.
+fn mixed_by_id_group(c: &mut Criterion, name: &str, prefetch_ahead: Option<usize>) {
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
     for n in sizes() {
         let mut engine = with_conversations(unlimited_policy(), n, true);
@@ -173,7 +164,7 @@ fn bench_mixed_by_id_prefetch(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
                 let slot = k as usize % POOL;
-                if let Some(ahead) = ids[(slot + PREFETCH_AHEAD) % POOL] {
+                if let Some(ahead) = prefetch_ahead.and_then(|d| ids[(slot + d) % POOL]) {
                     engine.prefetch(ahead);
                 }
                 let now = at(HOUR_MS + k as i64);
