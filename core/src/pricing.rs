@@ -276,6 +276,18 @@ impl ConversationBilling {
         Some(self.entry_point_from.unwrap_or(until.minus(length)))
     }
 
+    /// A send at `now` opens the conversation of slot `i` for `length`.
+    fn open_conversation(&mut self, i: usize, now: Instant, length: Duration) {
+        self.open_until[i] = Some(now.plus(length));
+        self.opened_at[i] = Some(now);
+    }
+
+    /// The conversation of slot `i` is no more (never opened, or closed for good).
+    fn drop_conversation(&mut self, i: usize) {
+        self.open_until[i] = None;
+        self.opened_at[i] = None;
+    }
+
     /// An answer at `now` opens a free entry point window of `length`. The conversations
     /// the window before it closed (if one did) are closed for good: that window can no
     /// longer be taken back, as only the latest is, so they are dropped rather than left to
@@ -284,8 +296,7 @@ impl ConversationBilling {
         if self.entry_point_from.is_some() {
             for i in 0..self.open_until.len() {
                 if !self.conversation_open(i, now) {
-                    self.open_until[i] = None;
-                    self.opened_at[i] = None;
+                    self.drop_conversation(i);
                 }
             }
         }
@@ -611,7 +622,6 @@ impl Engine {
         // Only sends that open something get a billing record: under per-message pricing
         // most conversations never need one, and an empty record per conversation cost
         // memory and a cache miss on every later send.
-        let open = |category: ChargeCategory| (category_index(category), now.plus(length));
         match billing {
             Billing::Free {
                 why: FreeReason::FreeEntryPoint,
@@ -630,10 +640,8 @@ impl Engine {
             }
             _ => {
                 if let Some(category) = opened_category(model, billing) {
-                    let (i, until) = open(category);
                     let state = self.billing.entry(conv).or_default();
-                    state.open_until[i] = Some(until);
-                    state.opened_at[i] = Some(now);
+                    state.open_conversation(category_index(category), now, length);
                 }
             }
         }
@@ -673,8 +681,7 @@ impl Engine {
         if let Some(state) = self.billing.get_mut(&conv) {
             let i = category_index(category);
             if state.opened_by(i, sent_at, legacy_length) {
-                state.open_until[i] = None;
-                state.opened_at[i] = None;
+                state.drop_conversation(i);
             }
         }
     }
