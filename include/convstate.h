@@ -101,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 15
+#define CONVSTATE_ABI_VERSION 16
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -2263,10 +2263,14 @@ convstate_result convstate_engine_inbound(struct convstate_engine *engine,
 /**
  * A message or call from a contact, with a referral flag, the provider's message id and the
  * sender's user id (`convstate_engine_inbound` is this with `referral = 0`, no message id
- * and no user id).
+ * and no user id). On success `*redelivered` (NULL when not needed) is set to true for a
+ * message whose `message_id` the engine had already taken from its sender: the provider
+ * delivered it again, it changed nothing, and a host storing messages must not store it
+ * twice; else to false.
  */
 convstate_result convstate_engine_inbound_ex(struct convstate_engine *engine,
-                                             const struct convstate_inbound *inbound);
+                                             const struct convstate_inbound *inbound,
+                                             bool *redelivered);
 
 /**
  * Decides a send **and records it** (counters, duplicate detection, limit slot) atomically.
@@ -2520,7 +2524,13 @@ convstate_result convstate_engine_messaging_limit(struct convstate_engine *engin
  * (`CONVSTATE_PRICING_NONE` when the status carries no pricing) and `pricing_category` the
  * provider's category string (`marketing`, `utility`, ...) or NULL; a category needs a
  * pricing type. `errors` holds `errors_len` provider error codes of a failure (NULL when
- * `errors_len` is 0): 131047 closes the window, 131049 backs off the contact...
+ * `errors_len` is 0): 131047 closes the window, 131049 backs off the contact... On success
+ * `*unmatched` (NULL when not needed) is set to true when no send the number recorded has
+ * the `message_id` (not recorded yet, recorded under another id, or forgotten after the
+ * policy's `provider.status_memory`): the status confirmed no pricing and moved no
+ * delivery state, though a failure's corrections still applied to the conversation;
+ * statuses that never match tell a host that records sends under ids the provider does not
+ * echo. Else it is set to false.
  */
 convstate_result convstate_engine_message_status(struct convstate_engine *engine,
                                                  int64_t at_ms,
@@ -2535,7 +2545,8 @@ convstate_result convstate_engine_message_status(struct convstate_engine *engine
                                                  const char *pricing_category,
                                                  size_t pricing_category_len,
                                                  const uint32_t *errors,
-                                                 size_t errors_len);
+                                                 size_t errors_len,
+                                                 bool *unmatched);
 
 /**
  * A contact opted in (`opted_in` 1) or withdrew their opt-in (0; another value is
@@ -3073,12 +3084,14 @@ convstate_result convstate_sharded_engine_map_waba(const struct convstate_sharde
                                                    size_t business_len);
 
 /**
- * As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
+ * As `convstate_engine_inbound_ex` (`redelivered` too), in the number's shard. `effects`
+ * (NULL to drop them) is
  * replaced with the effects the call caused, one wire-format line each, even when the call
  * fails (see `convstate_sharded_engine_new` for whose effects they are).
  */
 convstate_result convstate_sharded_engine_inbound(const struct convstate_sharded_engine *engine,
                                                   const struct convstate_inbound *inbound,
+                                                  bool *redelivered,
                                                   struct convstate_string *effects);
 
 /**

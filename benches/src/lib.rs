@@ -14,8 +14,8 @@ use convstate::message::{TemplateMessage, TemplateParams};
 use convstate::sharded::ShardedEngine;
 use convstate::wire::decode_event;
 use convstate::{
-    ConversationId, Decision, Duration, Effect, Engine, Error, Event, Instant, OutboundMessage,
-    Policy, SendToRef,
+    ConversationId, Decision, Duration, Effect, Engine, Error, Event, InboundOutcome, Instant,
+    OutboundMessage, Policy, SendToRef,
 };
 use convstate_ffi_shim as ffi;
 
@@ -353,7 +353,7 @@ pub fn mixed_pool_with(n: u64, seed: u64, mut opt_in: impl FnMut(u64)) -> Vec<Op
 /// calling thread's effects ([`Shared`]).
 pub trait Target {
     /// [`Engine::inbound`].
-    fn inbound(&mut self, e: &Inbound) -> Result<(), Error>;
+    fn inbound(&mut self, e: &Inbound) -> Result<InboundOutcome, Error>;
     /// [`Engine::send`].
     fn send(&mut self, req: &SendRequest) -> Result<Decision, Error>;
     /// [`Engine::check_send`].
@@ -361,7 +361,7 @@ pub trait Target {
 }
 
 impl Target for Engine {
-    fn inbound(&mut self, e: &Inbound) -> Result<(), Error> {
+    fn inbound(&mut self, e: &Inbound) -> Result<InboundOutcome, Error> {
         Engine::inbound(self, e)
     }
     fn send(&mut self, req: &SendRequest) -> Result<Decision, Error> {
@@ -382,7 +382,7 @@ pub struct Shared<'a> {
 }
 
 impl Target for Shared<'_> {
-    fn inbound(&mut self, e: &Inbound) -> Result<(), Error> {
+    fn inbound(&mut self, e: &Inbound) -> Result<InboundOutcome, Error> {
         self.engine.inbound(e, self.effects)
     }
     fn send(&mut self, req: &SendRequest) -> Result<Decision, Error> {
@@ -409,7 +409,7 @@ impl Op {
         match self {
             Op::Inbound(e) => {
                 e.at = now;
-                target.inbound(e).map(|()| None)
+                target.inbound(e).map(|_| None)
             }
             Op::Reply(req) | Op::Template(req) => {
                 req.at = now;
@@ -484,7 +484,7 @@ fn send_to(req: &SendRequest) -> SendToRef<'_> {
 }
 
 impl Target for ById<'_> {
-    fn inbound(&mut self, e: &Inbound) -> Result<(), Error> {
+    fn inbound(&mut self, e: &Inbound) -> Result<InboundOutcome, Error> {
         self.engine.inbound(e)
     }
     fn send(&mut self, req: &SendRequest) -> Result<Decision, Error> {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::AddressKey;
 use crate::decision::{Billing, ChargeCategory, FreeReason};
 use crate::effect::Effect;
-use crate::engine::Engine;
+use crate::engine::{Engine, StatusOutcome};
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
 use crate::keys::{inbound_key, scoped_key, with_inbound_key, with_scoped_key};
 use crate::number::Channel;
@@ -137,14 +137,9 @@ fn provider_category(category: &str) -> Option<ChargeCategory> {
 }
 
 impl Engine {
-    /// A delivery status for a message sent with a `message_id`. [`Engine::handle`] also
-    /// tells whether it matched a send (an ack `unmatched` when it did not).
-    pub fn message_status(&mut self, e: &MessageStatusUpdate) -> Result<(), Error> {
-        self.status_matched(e).map(drop)
-    }
-
-    /// The status itself: whether it matched a send the number recorded under its id.
-    pub(crate) fn status_matched(&mut self, e: &MessageStatusUpdate) -> Result<bool, Error> {
+    /// A delivery status for a message sent with a `message_id`: whether it matched a send
+    /// the number recorded under that id ([`Engine::handle`] acks it `unmatched` when not).
+    pub fn message_status(&mut self, e: &MessageStatusUpdate) -> Result<StatusOutcome, Error> {
         // The id names the message, as on `send`: the same bounds, and required.
         if e.message_id.is_empty() {
             return Err(Error::InvalidEvent {
@@ -187,7 +182,7 @@ impl Engine {
                 self.sent_messages
                     .insert(scoped_key(Some(number), &e.message_id), now, early);
             }
-            return Ok(false);
+            return Ok(StatusOutcome::Unmatched);
         };
         // Statuses only move forward in the order sent < delivered < read < failed, so the
         // final state does not depend on the order webhooks arrive in; failed is final.
@@ -224,7 +219,7 @@ impl Engine {
                 *stored = record;
             }
         });
-        Ok(true)
+        Ok(StatusOutcome::Matched)
     }
 
     /// What a failure undoes of a recorded send (its estimate, its opening of a free entry

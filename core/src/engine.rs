@@ -384,6 +384,34 @@ impl Output {
     }
 }
 
+/// What [`Engine::inbound`] did with a message: what the ack of [`Engine::handle`] tells as
+/// `redelivered`, for a host that calls the typed function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundOutcome {
+    /// Applied: a message (or call) the engine had not taken before.
+    Taken,
+    /// A message whose `message_id` the engine had already taken from its sender: the
+    /// provider delivered it again (§10). It changed nothing, and a host storing messages
+    /// must not store it twice.
+    Redelivered,
+}
+
+/// What [`Engine::message_status`] found: what the ack of [`Engine::handle`] tells as
+/// `unmatched`, for a host that calls the typed function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusOutcome {
+    /// The status is about a send the number recorded under its `message_id`.
+    Matched,
+    /// No send the number recorded has its `message_id` (not recorded yet, recorded under
+    /// another id, or forgotten after `provider.status_memory`): it confirmed no pricing and
+    /// moved no delivery state; a failure's corrections still applied to the conversation.
+    /// Statuses that never match tell a host that records sends under ids the provider does
+    /// not echo.
+    Unmatched,
+}
+
 /// Monthly usage of a number or business.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -701,10 +729,10 @@ impl Engine {
             Event::OptOut(e) => self.opt_out(&e).and(ack),
             Event::UserPreference(e) => self.user_preference(&e).and(ack),
             Event::SendFailed(e) => self.send_failed(&e).and(ack),
-            Event::MessageStatus(e) => self.status_matched(&e).map(|matched| Output::Ack {
+            Event::MessageStatus(e) => self.message_status(&e).map(|outcome| Output::Ack {
                 of: "message_status",
                 redelivered: false,
-                unmatched: !matched,
+                unmatched: outcome == StatusOutcome::Unmatched,
             }),
             Event::TemplateStatus(e) => self.template_status(&e).and(ack),
             Event::TemplateQuality(e) => self.template_quality(&e).and(ack),
@@ -1477,35 +1505,17 @@ impl Engine {
 
     // ---- inbound ---------------------------------------------------------------------
 
-    /// A message or call from a contact (or a group, on the unofficial channel).
-    pub fn inbound(&mut self, e: &Inbound) -> Result<(), Error> {
+    /// A message or call from a contact (or a group, on the unofficial channel):
+    /// [`InboundOutcome::Redelivered`] for a message whose `message_id` the engine had
+    /// already taken from its sender (the provider delivered it again, §10), which changed
+    /// nothing, so that a host storing messages does not store one twice.
+    pub fn inbound(&mut self, e: &Inbound) -> Result<InboundOutcome, Error> {
         self.inbound_borrowed(e.borrowed())
     }
 
     /// [`Engine::inbound`] over borrowed text, for hosts that hold the strings themselves
     /// (the C library): nothing is copied.
-    pub fn inbound_borrowed(&mut self, e: InboundRef<'_>) -> Result<(), Error> {
-        self.take_inbound(e, &mut false)
-    }
-
-    /// [`Engine::inbound_borrowed`] answered as [`Engine::handle`] and the JSON door answer
-    /// it: an ack, `redelivered` for a message already taken from its sender (§10), which
-    /// changed nothing (the webhook door reports it skipped), so that a host storing
-    /// messages does not store one twice.
-    pub(crate) fn inbound_acked(&mut self, e: InboundRef<'_>) -> Result<Output, Error> {
-        let mut redelivered = false;
-        self.take_inbound(e, &mut redelivered)?;
-        Ok(Output::Ack {
-            of: "inbound",
-            redelivered,
-            unmatched: false,
-        })
-    }
-
-    /// The inbound itself, setting `redelivered` for a message already taken. (A flag, not a
-    /// `Result<bool, _>`: turned back into the typed call's `Result<(), _>`, that moved the
-    /// large error type once more on every inbound, nine instructions in all.)
-    fn take_inbound(&mut self, e: InboundRef<'_>, redelivered: &mut bool) -> Result<(), Error> {
+    pub fn inbound_borrowed(&mut self, e: InboundRef<'_>) -> Result<InboundOutcome, Error> {
         let number = self.number_idx(e.number)?;
         check_id("message_id", e.message_id)?;
         let channel = self.numbers[number as usize].channel;
@@ -1522,8 +1532,7 @@ impl Engine {
             Some(user_id) => Some(self.sender_beside(e.contact, e.group, user_id, channel)?),
         };
         if self.inbound_seen(e.message_id, number, known, e.at) {
-            *redelivered = true; // the provider delivered the same message again (§10)
-            return Ok(());
+            return Ok(InboundOutcome::Redelivered); // delivered again (§10)
         }
         let contact = match known {
             Some(key) => key,
@@ -1578,7 +1587,18 @@ impl Engine {
         } else if e.kind.is_user_message() {
             self.email_inbound(conv, now);
         }
-        Ok(())
+        Ok(InboundOutcome::Taken)
+    }
+
+    /// [`Engine::inbound_borrowed`] answered as [`Engine::handle`] and the JSON door answer
+    /// it: an ack, `redelivered` for a message already taken (the webhook door reports it
+    /// skipped).
+    pub(crate) fn inbound_acked(&mut self, e: InboundRef<'_>) -> Result<Output, Error> {
+        self.inbound_borrowed(e).map(|outcome| Output::Ack {
+            of: "inbound",
+            redelivered: outcome == InboundOutcome::Redelivered,
+            unmatched: false,
+        })
     }
 
     /// The key of an inbound's sender (or a status's recipient), who must be named by a

@@ -172,7 +172,8 @@ pub use decision::{
 };
 pub use effect::Effect;
 pub use engine::{
-    ConversationView, Engine, InboundRef, NumberView, Output, TemplateView, UsageView, MAX_ID_BYTES,
+    ConversationView, Engine, InboundOutcome, InboundRef, NumberView, Output, StatusOutcome,
+    TemplateView, UsageView, MAX_ID_BYTES,
 };
 pub use error::{Error, ErrorKind};
 pub use event::Event;

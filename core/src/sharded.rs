@@ -33,7 +33,9 @@ use serde::Deserialize;
 use crate::address::{AddressKey, Interner};
 use crate::decision::Decision;
 use crate::effect::Effect;
-use crate::engine::{ConversationView, Engine, InboundRef, NumberView, Output, TemplateView};
+use crate::engine::{
+    ConversationView, Engine, InboundOutcome, InboundRef, NumberView, Output, TemplateView,
+};
 use crate::event::{Event, Inbound, RegisterNumber, SendRequest};
 use crate::limits::LimitView;
 use crate::number_index::NumberIndex;
@@ -347,7 +349,7 @@ impl ShardedEngine {
     }
 
     /// [`Engine::inbound`] in the number's shard.
-    pub fn inbound(&self, e: &Inbound, effects: &mut Vec<Effect>) -> Result<(), Error> {
+    pub fn inbound(&self, e: &Inbound, effects: &mut Vec<Effect>) -> Result<InboundOutcome, Error> {
         let mut engine = self.shards[self.shard_of_number(&e.number)].lock();
         let result = engine.inbound(e);
         Self::drain(&mut engine, effects);
@@ -375,7 +377,7 @@ impl ShardedEngine {
         &self,
         e: InboundRef<'_>,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), Error> {
+    ) -> Result<InboundOutcome, Error> {
         let mut engine = self.shards[self.shard_of_number(e.number)].lock();
         let result = engine.inbound_borrowed(e);
         Self::drain(&mut engine, effects);

@@ -444,6 +444,15 @@ impl<T> Out<T> {
         }
     }
 
+    /// An output slot the caller may leave out: NULL gives `None`.
+    pub(crate) fn optional(ptr: *mut T, name: &str) -> Result<Option<Out<T>>, FfiError> {
+        if ptr.is_null() {
+            Ok(None)
+        } else {
+            Out::new(ptr, name).map(Some)
+        }
+    }
+
     /// Writes the value (the slot may be uninitialised memory).
     ///
     /// # Safety

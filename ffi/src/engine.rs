@@ -13,7 +13,8 @@ use convstate_core::event::{
 use convstate_core::template::{Button, Quality, TemplateStatus};
 use convstate_core::webhook::WebhookReader;
 use convstate_core::{
-    ConversationId, Decision, Engine, InboundRef, Policy, SendRequestRef, SendToRef,
+    ConversationId, Decision, Engine, InboundOutcome, InboundRef, Policy, SendRequestRef,
+    SendToRef, StatusOutcome,
 };
 
 use crate::boundary::{
@@ -433,17 +434,32 @@ pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>
 
 /// A message or call from a contact, with a referral flag, the provider's message id and the
 /// sender's user id (`convstate_engine_inbound` is this with `referral = 0`, no message id
-/// and no user id).
+/// and no user id). On success `*redelivered` (NULL when not needed) is set to true for a
+/// message whose `message_id` the engine had already taken from its sender: the provider
+/// delivered it again, it changed nothing, and a host storing messages must not store it
+/// twice; else to false.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_inbound_ex(
     engine: *mut convstate_engine,
     inbound: *const convstate_inbound,
+    redelivered: *mut bool,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = unsafe { inbound_ref(arg(inbound, "inbound")?) }?;
-        handle.engine.inbound_borrowed(event)?;
+        let redelivered = Out::optional(redelivered, "redelivered")?;
+        let outcome = handle.engine.inbound_borrowed(event)?;
+        write_redelivered(redelivered, outcome);
         Ok(())
+    }
+}
+
+/// Writes an inbound's outcome into a caller's optional `redelivered` flag.
+pub(crate) fn write_redelivered(slot: Option<Out<bool>>, outcome: InboundOutcome) {
+    if let Some(slot) = slot {
+        // SAFETY: checked non-NULL and aligned by `Out::optional`; valid for writes (the
+        // caller's contract).
+        unsafe { slot.write(outcome == InboundOutcome::Redelivered) }
     }
 }
 
@@ -1145,7 +1161,13 @@ pub unsafe extern "C" fn convstate_engine_messaging_limit(
 /// (`CONVSTATE_PRICING_NONE` when the status carries no pricing) and `pricing_category` the
 /// provider's category string (`marketing`, `utility`, ...) or NULL; a category needs a
 /// pricing type. `errors` holds `errors_len` provider error codes of a failure (NULL when
-/// `errors_len` is 0): 131047 closes the window, 131049 backs off the contact...
+/// `errors_len` is 0): 131047 closes the window, 131049 backs off the contact... On success
+/// `*unmatched` (NULL when not needed) is set to true when no send the number recorded has
+/// the `message_id` (not recorded yet, recorded under another id, or forgotten after the
+/// policy's `provider.status_memory`): the status confirmed no pricing and moved no
+/// delivery state, though a failure's corrections still applied to the conversation;
+/// statuses that never match tell a host that records sends under ids the provider does not
+/// echo. Else it is set to false.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_message_status(
     engine: *mut convstate_engine,
@@ -1162,9 +1184,11 @@ pub unsafe extern "C" fn convstate_engine_message_status(
     pricing_category_len: usize,
     errors: *const u32,
     errors_len: usize,
+    unmatched: *mut bool,
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
+        let unmatched = Out::optional(unmatched, "unmatched")?;
         let category = unsafe { opt_str_arg(pricing_category, pricing_category_len, "pricing_category") }?;
         let pricing = match (pricing_type_from(pricing_type)?, category) {
             (None, Some(_)) => {
@@ -1192,7 +1216,12 @@ pub unsafe extern "C" fn convstate_engine_message_status(
             pricing,
             errors: errors.to_vec(),
         };
-        handle.engine.message_status(&event)?;
+        let outcome = handle.engine.message_status(&event)?;
+        if let Some(unmatched) = unmatched {
+            // SAFETY: checked non-NULL and aligned by `Out::optional`; valid for writes (the
+            // caller's contract).
+            unsafe { unmatched.write(outcome == StatusOutcome::Unmatched) }
+        }
         Ok(())
     }
 }

@@ -23,6 +23,7 @@ use crate::codes::{check_currency, convstate_decision, decision_to_c, CONVSTATE_
 use crate::convstate_result;
 use crate::engine::{
     convstate_inbound, convstate_send_request, inbound_ref, policy_arg, send_request,
+    write_redelivered,
 };
 use crate::json::{convstate_string, webhook_door};
 
@@ -243,13 +244,15 @@ pub unsafe extern "C" fn convstate_sharded_engine_map_waba(
     }
 }
 
-/// As `convstate_engine_inbound_ex`, in the number's shard. `effects` (NULL to drop them) is
+/// As `convstate_engine_inbound_ex` (`redelivered` too), in the number's shard. `effects`
+/// (NULL to drop them) is
 /// replaced with the effects the call caused, one wire-format line each, even when the call
 /// fails (see `convstate_sharded_engine_new` for whose effects they are).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_inbound(
     engine: *const convstate_sharded_engine,
     inbound: *const convstate_inbound,
+    redelivered: *mut bool,
     effects: *mut convstate_string,
 ) -> convstate_result {
     ffi_boundary! {
@@ -257,7 +260,10 @@ pub unsafe extern "C" fn convstate_sharded_engine_inbound(
             with_effects(effects, |caused| {
                 let handle = arg(engine, "engine")?;
                 let event = inbound_ref(arg(inbound, "inbound")?)?;
-                Ok(handle.engine.inbound_borrowed(event, caused)?)
+                let redelivered = Out::optional(redelivered, "redelivered")?;
+                let outcome = handle.engine.inbound_borrowed(event, caused)?;
+                write_redelivered(redelivered, outcome);
+                Ok(())
             })
         }
     }

@@ -97,6 +97,7 @@ fn failed_status(
     message_id: &str,
     errors: *const u32,
     errors_len: usize,
+    unmatched: *mut bool,
 ) -> convstate_result {
     unsafe {
         convstate_engine_message_status(
@@ -114,6 +115,7 @@ fn failed_status(
             0,
             errors,
             errors_len,
+            unmatched,
         )
     }
 }
@@ -407,7 +409,15 @@ fn misaligned_pointers_are_refused_and_outputs_left_untouched() {
     let contact = "+4915112345678";
     let codes = [131_047u32, 0];
     let misaligned_codes = codes.as_ptr().cast::<u8>().wrapping_add(1).cast::<u32>();
-    let rc = failed_status(engine, T0, contact, "wamid.out.1", misaligned_codes, 1);
+    let rc = failed_status(
+        engine,
+        T0,
+        contact,
+        "wamid.out.1",
+        misaligned_codes,
+        1,
+        null_mut(),
+    );
     assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
     assert!(
         last_error().contains("argument `errors`") && last_error().contains("aligned to 4 bytes"),
@@ -1768,6 +1778,7 @@ fn a_limit_of_two_refuses_the_third_contact_and_charged_sends_carry_their_price(
         "wamid.3",
         errors.as_ptr(),
         errors.len(),
+        null_mut(),
     );
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     drain_kinds(engine);
@@ -1825,13 +1836,23 @@ fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
         user_id: null(),
         user_id_len: 0,
     };
+    // The flag is written on success only, false for a first delivery, true for the
+    // provider's second (which changes nothing).
+    let mut redelivered = true;
     assert_eq!(
-        unsafe { convstate_engine_inbound_ex(engine, &inbound) },
+        unsafe { convstate_engine_inbound_ex(engine, &inbound, &mut redelivered) },
         CONVSTATE_OK
     );
+    assert!(!redelivered);
     assert_eq!(
-        unsafe { convstate_engine_inbound_ex(engine, &inbound) },
+        unsafe { convstate_engine_inbound_ex(engine, &inbound, &mut redelivered) },
         CONVSTATE_OK
+    );
+    assert!(redelivered, "the same message id delivered again");
+    assert_eq!(
+        unsafe { convstate_engine_inbound_ex(engine, &inbound, null_mut()) },
+        CONVSTATE_OK,
+        "no flag asked for"
     );
     let mut number = std::mem::MaybeUninit::<convstate_number_view>::uninit();
     assert_eq!(
@@ -1858,6 +1879,7 @@ fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
     assert_eq!(reply.price_micros, -1, "a free reply has no price");
 
     let errors = [131_047u32];
+    let mut unmatched = true;
     let rc = failed_status(
         engine,
         T0 + 120_000,
@@ -1865,8 +1887,10 @@ fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
         "wamid.out.1",
         errors.as_ptr(),
         errors.len(),
+        &mut unmatched,
     );
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert!(!unmatched, "the status is the reply's");
     assert_eq!(
         drain_kinds(engine),
         [
@@ -1883,6 +1907,18 @@ fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
     let usage = usage_of(engine, "2026-11");
     assert_eq!(usage.failed, 1);
     assert_eq!(usage.service_messages, 0, "the failed reply was taken back");
+    // A status of an id the number never recorded a send under says so.
+    let rc = failed_status(
+        engine,
+        T0 + 190_000,
+        contact,
+        "wamid.never-sent",
+        null(),
+        0,
+        &mut unmatched,
+    );
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert!(unmatched);
     unsafe {
         convstate_message_free(hello);
         convstate_engine_free(engine);
@@ -1903,6 +1939,7 @@ fn a_backoff_error_refuses_marketing_to_the_contact_until_its_end() {
         "wamid.6",
         errors.as_ptr(),
         errors.len(),
+        null_mut(),
     );
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
     assert!(
@@ -2302,6 +2339,7 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
             if category.is_null() { 0 } else { 9 },
             errors,
             errors_len,
+            null_mut(),
         )
     };
     let delivered = convstate_delivery_status::CONVSTATE_DELIVERY_DELIVERED as u32;
@@ -2359,7 +2397,7 @@ fn the_new_functions_refuse_bad_arguments_by_code() {
         unsafe { convstate_engine_limit(engine, T0, ptr("+15559999999"), 12, limit.as_mut_ptr()) };
     assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_NUMBER);
     assert_eq!(
-        unsafe { convstate_engine_inbound_ex(engine, null()) },
+        unsafe { convstate_engine_inbound_ex(engine, null(), null_mut()) },
         CONVSTATE_ERR_NULL_ARGUMENT
     );
     unsafe { convstate_engine_free(engine) };
@@ -2489,6 +2527,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (13, 0x9f53_00b0_5348_e931),
         (14, 0xb166_1e2c_d754_129b),
         (15, 0xf242_3d75_0a08_5ec1),
+        (16, 0xb29d_5e74_5d58_f644),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -2564,7 +2603,7 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
         user_id_len: 0,
     };
     assert_eq!(
-        unsafe { convstate_engine_inbound_ex(engine, &inbound) },
+        unsafe { convstate_engine_inbound_ex(engine, &inbound, null_mut()) },
         CONVSTATE_ERR_INVALID_ARGUMENT
     );
     assert_eq!(last_error(), "`referral` is 255, which is neither 0 nor 1");
@@ -2919,7 +2958,7 @@ fn the_inbound_structs_user_id_links_contacts_or_is_refused_as_its_comment_says(
                 user_id: ptr(user_id),
                 user_id_len: user_id.len(),
             };
-            unsafe { convstate_engine_inbound_ex(engine, &r) }
+            unsafe { convstate_engine_inbound_ex(engine, &r, null_mut()) }
         };
     let user_id = "US.13491208655302741918";
     for (number, contact, user_id, expected) in [

@@ -7,7 +7,15 @@ from typing import Any, ClassVar, Optional, Protocol, TypeVar, Union, final
 
 from typing_extensions import Buffer
 
-from convstate._types import ChargeCategory, FreeReason, Initiator, Reason, Verdict
+from convstate._types import (
+    ChargeCategory,
+    FreeReason,
+    InboundOutcome,
+    Initiator,
+    Reason,
+    StatusOutcome,
+    Verdict,
+)
 
 class _Datetime64(Protocol):
     """A numpy ``datetime64`` scalar as the package sees it, numpy not imported: its
@@ -271,8 +279,10 @@ class Engine:
         message_id: Optional[str] = None,
         referral: bool = False,
         user_id: Optional[str] = None,
-    ) -> None:
+    ) -> InboundOutcome:
         """A message or call from a contact (or in a group) received by ``number``.
+        Returns ``InboundOutcome.TAKEN``, or ``InboundOutcome.REDELIVERED`` for a message
+        the provider delivered again (do not store it twice).
 
         ``message_id`` is the provider's id of the message: a redelivery of an id already
         seen changes nothing. ``referral`` marks a message from an ad or page button (a free
@@ -389,9 +399,14 @@ class Engine:
         """A number's registration and counters."""
     def template(self, business: str, name: str, language: str) -> dict[str, Any]:
         """A template's status and quality."""
-    def handle(self, event: Union[Mapping[str, Any], str]) -> Union[Decision, dict[str, Any], None]:
+    def handle(
+        self, event: Union[Mapping[str, Any], str]
+    ) -> Union[Decision, dict[str, Any], InboundOutcome, StatusOutcome, None]:
         """Applies one event of the wire format given as a dict (or a line): any event type.
-        Returns None for an acknowledgement, a ``Decision`` for sends, a dict for views.
+        Returns a ``Decision`` for sends, a dict for views, an ``InboundOutcome`` for an
+        ``inbound`` (as ``inbound`` returns it), a ``StatusOutcome`` for a
+        ``message_status`` (``UNMATCHED`` when it matched no recorded send), and None for
+        any other acknowledgement.
         Effects queue up for ``poll_effect``. Raises a ``ConvstateError`` subclass."""
     def handle_json(self, line: str) -> list[str]:
         """Applies one wire-format line and returns the result line followed by one line per
@@ -567,10 +582,11 @@ class ShardedEngine:
         ``Engine.check_send`` raises."""
     def handle(
         self, event: Union[Mapping[str, Any], str]
-    ) -> tuple[Union[Decision, dict[str, Any], None], list[dict[str, Any]]]:
-        """As ``Engine.handle``, in the input's shard with the GIL released: its result
-        (None for an acknowledgement, a ``Decision``, or a dict for a view) and the effects
-        it caused. A ``tick`` or a ``change_policy`` reaches every shard. Raises as
+    ) -> tuple[
+        Union[Decision, dict[str, Any], InboundOutcome, StatusOutcome, None], list[dict[str, Any]]
+    ]:
+        """As ``Engine.handle``, in the input's shard with the GIL released: its result (as
+        ``Engine.handle`` returns it) and the effects it caused. A ``tick`` or a ``change_policy`` reaches every shard. Raises as
         ``Engine.handle`` raises; a
         ``ConvstateError`` from it has ``effects``, those the input caused before it was
         refused (timers its instant fired; an empty list when none)."""
@@ -586,9 +602,9 @@ class ShardedEngine:
         message_id: Optional[str] = None,
         referral: bool = False,
         user_id: Optional[str] = None,
-    ) -> list[dict[str, Any]]:
-        """As ``Engine.inbound``, in the number's shard with the GIL released: the effects
-        it caused. Raises as ``handle`` raises."""
+    ) -> tuple[InboundOutcome, list[dict[str, Any]]]:
+        """As ``Engine.inbound``, in the number's shard with the GIL released: its
+        ``InboundOutcome`` and the effects it caused. Raises as ``handle`` raises."""
     def send(
         self,
         number: str,

@@ -17,12 +17,14 @@ __all__ = [
     "ChargeCategory",
     "ConvstateError",
     "FreeReason",
+    "InboundOutcome",
     "Initiator",
     "InvalidInputError",
     "NotFoundError",
     "PolicyError",
     "Reason",
     "SnapshotError",
+    "StatusOutcome",
     "TemplateStatus",
     "TicketStatus",
     "Verdict",
@@ -129,6 +131,29 @@ class TemplateStatus(str, enum.Enum):
     DELETED = "deleted"
     LIMIT_EXCEEDED = "limit_exceeded"
     ARCHIVED = "archived"
+
+
+class InboundOutcome(str, enum.Enum):
+    """What an inbound did (``Engine.inbound``, and ``handle`` given one)."""
+
+    TAKEN = "taken"
+    """Applied: a message (or call) the engine had not taken before."""
+    REDELIVERED = "redelivered"
+    """A message whose ``message_id`` the engine had already taken from its sender: the
+    provider delivered it again. It changed nothing; do not store it twice."""
+
+
+class StatusOutcome(str, enum.Enum):
+    """What a delivery status found (``handle`` given a ``message_status``)."""
+
+    MATCHED = "matched"
+    """About a send the number recorded under its ``message_id``."""
+    UNMATCHED = "unmatched"
+    """No send the number recorded has its ``message_id`` (not recorded yet, recorded under
+    another id, or forgotten after ``provider.status_memory``): it confirmed no pricing and
+    moved no delivery state; a failure's corrections still applied to the conversation.
+    Statuses that never match tell a host that records sends under ids the provider does
+    not echo."""
 
 
 class ConvstateError(Exception):

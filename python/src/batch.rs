@@ -18,7 +18,9 @@ use convstate::decision::{DenyReasonKind, Verdict};
 use convstate::event::InboundKind;
 use convstate::message::{TemplateMessage, TemplateParams};
 use convstate::sharded::ShardedEngine;
-use convstate::{Decision, Effect, InboundRef, Instant, OutboundMessage, SendRequestRef};
+use convstate::{
+    Decision, Effect, InboundOutcome, InboundRef, Instant, OutboundMessage, SendRequestRef,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -1176,7 +1178,7 @@ pub struct BatchOutcome {
 /// Where a batch's rows go: one engine, whose effects wait in its queue, or a sharded
 /// engine, whose calls hand each row's effects back.
 pub trait RowTarget {
-    fn inbound(&mut self, e: InboundRef<'_>) -> Result<(), convstate::Error>;
+    fn inbound(&mut self, e: InboundRef<'_>) -> Result<InboundOutcome, convstate::Error>;
     fn send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error>;
     fn check_send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error>;
     /// Takes every effect caused since the last call, handing each to `f`.
@@ -1184,7 +1186,7 @@ pub trait RowTarget {
 }
 
 impl RowTarget for convstate::Engine {
-    fn inbound(&mut self, e: InboundRef<'_>) -> Result<(), convstate::Error> {
+    fn inbound(&mut self, e: InboundRef<'_>) -> Result<InboundOutcome, convstate::Error> {
         self.inbound_borrowed(e)
     }
     fn send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error> {
@@ -1207,7 +1209,7 @@ pub struct ShardedRows<'a> {
 }
 
 impl RowTarget for ShardedRows<'_> {
-    fn inbound(&mut self, e: InboundRef<'_>) -> Result<(), convstate::Error> {
+    fn inbound(&mut self, e: InboundRef<'_>) -> Result<InboundOutcome, convstate::Error> {
         self.engine.inbound_borrowed(e, &mut self.effects)
     }
     fn send(&mut self, request: SendRequestRef<'_>) -> Result<Decision, convstate::Error> {
@@ -1250,7 +1252,7 @@ pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -
             let contact = columns.contacts.row(row).unwrap_or_default();
             if *kind == RowKind::Inbound {
                 let inbound = InboundRef::new(at, number, contact, InboundKind::Text);
-                return target.inbound(inbound).map(|()| APPLIED);
+                return target.inbound(inbound).map(|_| APPLIED);
             }
             let message = match columns.templates.as_ref().and_then(|c| c.row(row)) {
                 Some(name) => {

@@ -24,8 +24,8 @@ mod wire_names;
 
 use batch::{Columns, PyBatchResult};
 use convert::{
-    bytes_arg, datetime, field_json, from_json, instant, string_pairs, to_json, to_json_line,
-    type_name,
+    bytes_arg, datetime, enum_member, field_json, from_json, instant, string_pairs, to_json,
+    to_json_line, type_name,
 };
 use errors::{BindingError, BindingResult};
 use results::{PyBilling, PyDecision};
@@ -153,11 +153,24 @@ fn decode(object: Value) -> Result<Event, convstate::Error> {
     }
 }
 
-/// A core output as Python: None for an acknowledgement, a `Decision`, or a dict.
+/// A core output as Python: an acknowledgement's outcome ([`ack_outcome`], else None), a
+/// `Decision`, or a dict.
 pub(crate) fn output_to_python<'py>(
     py: Python<'py>,
     output: &Output,
 ) -> PyResult<Bound<'py, PyAny>> {
+    if let Output::Ack {
+        of,
+        redelivered,
+        unmatched,
+        ..
+    } = output
+    {
+        return match ack_outcome(of, *redelivered, *unmatched) {
+            Some((class, member)) => enum_member(py, class, member),
+            None => Ok(py.None().into_bound(py)),
+        };
+    }
     let json = serde_json::to_value(output).map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("output does not serialise: {e}"))
     })?;
@@ -176,6 +189,24 @@ pub(crate) fn output_to_python<'py>(
 
 /// What `__reduce__` returns for an engine: its class's `restore`, and the snapshot.
 type Reduced<'py> = (Bound<'py, PyAny>, (Bound<'py, PyBytes>,));
+
+/// What an ack tells beyond "applied", as the Rust typed calls return it: an inbound's
+/// `InboundOutcome` (`taken` or `redelivered`), a message status's `StatusOutcome`
+/// (`matched` or `unmatched`), as the class and value of the package's str enum; nothing
+/// for other inputs (`None` in Python).
+fn ack_outcome(
+    of: &str,
+    redelivered: bool,
+    unmatched: bool,
+) -> Option<(&'static str, &'static str)> {
+    match of {
+        "inbound" if redelivered => Some(("InboundOutcome", "redelivered")),
+        "inbound" => Some(("InboundOutcome", "taken")),
+        "message_status" if unmatched => Some(("StatusOutcome", "unmatched")),
+        "message_status" => Some(("StatusOutcome", "matched")),
+        _ => None,
+    }
+}
 
 /// `__reduce__` of an engine class (`Engine`, `ShardedEngine`): pickling and copying go
 /// through `snapshot()` and the class's own `restore()`.
@@ -450,12 +481,13 @@ impl PyEngine {
         self.apply(py, fields).map(drop)
     }
 
-    /// A message (or call) from a contact, or in a group.
+    /// A message (or call) from a contact, or in a group: `InboundOutcome.TAKEN`, or
+    /// `REDELIVERED` for a message the provider delivered again (it changed nothing).
     #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None, message_id = None, referral = false, user_id = None))]
     #[allow(clippy::too_many_arguments)]
-    fn inbound(
+    fn inbound<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         number: &str,
         contact: Option<&str>,
         at: &Bound<'_, PyAny>,
@@ -465,11 +497,12 @@ impl PyEngine {
         message_id: Option<&str>,
         referral: bool,
         user_id: Option<&str>,
-    ) -> BindingResult<()> {
+    ) -> BindingResult<Bound<'py, PyAny>> {
         let fields = inbound_fields(
             number, contact, at, kind, group, size, message_id, referral, user_id,
         )?;
-        self.apply(py, fields).map(drop)
+        let output = self.apply(py, fields)?;
+        Ok(output_to_python(py, &output)?)
     }
 
     /// Decides a send without recording anything.
@@ -694,8 +727,9 @@ impl PyEngine {
         to_python(py, &view)
     }
 
-    /// Applies one event given as a dict of the wire format (any event type). Returns None
-    /// for an acknowledgement, a `Decision`, or a dict for a view. Effects queue up for
+    /// Applies one event given as a dict of the wire format (any event type). Returns a
+    /// `Decision`, a dict for a view, an `InboundOutcome` for an inbound, a `StatusOutcome`
+    /// for a message status, or None for another acknowledgement. Effects queue up for
     /// `poll_effect`. Raises a `ConvstateError` subclass on bad input.
     fn handle<'py>(
         &self,

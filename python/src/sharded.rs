@@ -156,8 +156,8 @@ impl PyShardedEngine {
         decision_to_python(py, &output)
     }
 
-    /// As `Engine.handle`, in the input's shard with the GIL released: its result (None for
-    /// an acknowledgement, a `Decision`, or a dict for a view) and the effects it caused.
+    /// As `Engine.handle`, in the input's shard with the GIL released: its result (as
+    /// `Engine.handle` returns it) and the effects it caused.
     fn handle<'py>(
         &self,
         py: Python<'py>,
@@ -168,8 +168,8 @@ impl PyShardedEngine {
         Ok((output_to_python(py, &output)?, effects))
     }
 
-    /// As `Engine.inbound`, in the number's shard with the GIL released: the effects it
-    /// caused.
+    /// As `Engine.inbound`, in the number's shard with the GIL released: `"taken"` or
+    /// `"redelivered"` and the effects it caused.
     #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None, message_id = None, referral = false, user_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn inbound<'py>(
@@ -184,14 +184,14 @@ impl PyShardedEngine {
         message_id: Option<&str>,
         referral: bool,
         user_id: Option<&str>,
-    ) -> BindingResult<Bound<'py, PyList>> {
+    ) -> BindingResult<(Bound<'py, PyAny>, Bound<'py, PyList>)> {
         let event = inbound_fields(
             number, contact, at, kind, group, size, message_id, referral, user_id,
         )
         .and_then(|fields| Ok(fields.into_event()?))
         .map_err(errors::without_effects)?;
-        let (_, effects) = self.applied(py, event)?;
-        Ok(effects)
+        let (output, effects) = self.applied(py, event)?;
+        Ok((output_to_python(py, &output)?, effects))
     }
 
     /// As `Engine.send`, in the number's shard with the GIL released: the `Decision` and the

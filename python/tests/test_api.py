@@ -112,7 +112,7 @@ def test_naive_datetime_is_refused_with_a_clear_message(engine: convstate.Engine
 
 def test_dict_and_line_doors_agree(engine: convstate.Engine) -> None:
     event = {"type": "inbound", "at": "2026-11-02T09:00:00Z", "number": NUMBER, "contact": CONTACT, "kind": "text"}
-    assert engine.handle(event) is None
+    assert engine.handle(event) is convstate.InboundOutcome.TAKEN
     assert [e["effect"] for e in engine.effects()] == ["ticket_opened", "chat_started"]
     send = {"type": "check_send", "at": utc(2026, 11, 2, 9, 5), "number": NUMBER, "contact": CONTACT,
             "message": {"kind": "text", "text": "Hi"}, "comment": "annotations are ignored"}
@@ -124,6 +124,38 @@ def test_dict_and_line_doors_agree(engine: convstate.Engine) -> None:
     assert engine.handle(line) == decision
     view = engine.handle({"type": "query_conversation", "at": 0, "number": NUMBER, "contact": CONTACT})
     assert isinstance(view, dict) and view["chat"] is not None
+
+
+def test_typed_calls_and_handle_tell_a_redelivered_inbound_and_an_unmatched_status(
+        engine: convstate.Engine) -> None:
+    # What the wire's ack says as `redelivered` / `unmatched`, a Python caller gets as a
+    # str enum: from `inbound`, and from `handle` for an inbound or a message status.
+    at = utc(2026, 11, 2, 9)
+    first = engine.inbound(NUMBER, CONTACT, at=at, message_id="wamid.in1")
+    assert first is convstate.InboundOutcome.TAKEN and first == "taken"
+    engine.effects()
+    again = engine.inbound(NUMBER, CONTACT, at=at, message_id="wamid.in1")
+    assert again is convstate.InboundOutcome.REDELIVERED and again == "redelivered"
+    assert engine.effects() == [], "a redelivery changes nothing"
+    # Without an id, the engine cannot tell a message from one delivered again.
+    assert engine.inbound(NUMBER, CONTACT, at=at) is convstate.InboundOutcome.TAKEN
+    inbound = {"type": "inbound", "at": "2026-11-02T09:00:00Z", "number": NUMBER,
+               "contact": CONTACT, "kind": "text", "message_id": "wamid.in1"}
+    assert engine.handle(inbound) is convstate.InboundOutcome.REDELIVERED
+    assert json.loads(engine.handle_json(json.dumps(inbound))[0])["redelivered"] is True
+
+    decision = engine.send(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1), text="Hi",
+                           message_id="wamid.out1")
+    assert decision.allowed
+    engine.effects()
+    status = {"type": "message_status", "at": "2026-11-02T09:01:05Z", "number": NUMBER,
+              "contact": CONTACT, "message_id": "wamid.out1", "status": "delivered"}
+    assert engine.handle(status) is convstate.StatusOutcome.MATCHED
+    stray = {**status, "message_id": "wamid.never-sent"}
+    assert engine.handle(stray) is convstate.StatusOutcome.UNMATCHED
+    assert json.loads(engine.handle_json(json.dumps(stray))[0])["unmatched"] is True
+    # Other acknowledgements stay None.
+    assert engine.handle({"type": "tick", "at": "2026-11-02T09:02:00Z"}) is None
 
 
 def test_a_conversation_view_before_the_clock_is_refused_where_a_late_line_reads_the_clock(

@@ -205,11 +205,11 @@ def typed_calls(b: int) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
 
 def apply_typed(engine: Any, call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
     """A typed call's result and effects: a ShardedEngine returns them together, an Engine
-    queues its effects (an inbound's result is only its effects)."""
+    queues its effects."""
     method, args, kwargs = call
     answer = getattr(engine, method)(*args, **kwargs)
     if isinstance(engine, convstate.ShardedEngine):
-        return (None, answer) if method == "inbound" else answer
+        return answer
     return answer, engine.effects()
 
 
@@ -222,8 +222,14 @@ def test_typed_calls_answer_as_one_engine_with_the_effects_they_caused() -> None
         single.handle(line)
     answers = [apply_typed(sharded, call) for call in typed_calls(0)]
     assert answers == [apply_typed(single, call) for call in typed_calls(0)]
-    (_, started), (reply, _), (template, _), (view, _), (late, ended), (closed, _) = answers
+    (taken, started), (reply, _), (template, _), (view, _), (late, ended), (closed, _) = answers
+    assert taken is convstate.InboundOutcome.TAKEN
     assert [e["effect"] for e in started] == ["ticket_opened", "chat_started"]
+    # The provider delivers the message again: the sharded engine says so, as one engine
+    # does, and nothing happens.
+    again = typed_calls(0)[0]
+    assert apply_typed(sharded, again) == (convstate.InboundOutcome.REDELIVERED, [])
+    assert apply_typed(single, again) == (convstate.InboundOutcome.REDELIVERED, [])
     assert reply.allowed and template.allowed and late.allowed
     assert view["window_open"] is True
     # The chat went idle 10 minutes after the reply: its end comes back with the next send.

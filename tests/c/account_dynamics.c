@@ -103,6 +103,7 @@ static void test_limit_price_and_usage(void) {
   convstate_decision decision;
   convstate_limit_view limit;
   convstate_usage_view usage;
+  bool unmatched = false;
   if (!engine) return;
   message = promo();
   drain_effects(engine, CONVSTATE_EFFECT_NONE);
@@ -154,8 +155,9 @@ static void test_limit_price_and_usage(void) {
              CONVSTATE_OK);
     CHECK_RC(convstate_engine_message_status(engine, T0 + 5 * MINUTE, S(NUMBER), S("+79110000004"),
                                              S("wamid.elsewhere"), CONVSTATE_DELIVERY_FAILED,
-                                             CONVSTATE_PRICING_NONE, NULL, 0, limit_reached, 1),
+                                             CONVSTATE_PRICING_NONE, NULL, 0, limit_reached, 1, &unmatched),
              CONVSTATE_OK);
+    CHECK(unmatched); /* a send the engine never recorded */
     decision = send_to(engine, T0 + 6 * MINUTE, "+79110000004", message, NULL, 0);
     CHECK(decision.reason == CONVSTATE_REASON_LIMIT_REACHED);
     CHECK(decision.limit == UINT64_MAX && decision.actual == 2);
@@ -459,6 +461,7 @@ static void test_failed_status_closes_the_window(void) {
   convstate_number_view number;
   convstate_usage_view usage;
   const uint32_t outside_window[] = {131047};
+  bool redelivered = false, unmatched = true;
   if (!engine) return;
 
   memset(&inbound, 0, sizeof inbound);
@@ -471,12 +474,15 @@ static void test_failed_status_closes_the_window(void) {
   inbound.size = -1;
   inbound.message_id = "wamid.in.1";
   inbound.message_id_len = strlen(inbound.message_id);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK); /* a webhook retry */
+  redelivered = true;
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, &redelivered), CONVSTATE_OK);
+  CHECK(!redelivered);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, &redelivered), CONVSTATE_OK); /* a webhook retry */
+  CHECK(redelivered);
   CHECK_RC(convstate_engine_number(engine, S(NUMBER), &number), CONVSTATE_OK);
   CHECK(number.inbound == 1);
   inbound.kind = 99;
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_ERR_INVALID_ARGUMENT);
   drain_effects(engine, CONVSTATE_EFFECT_NONE);
 
   CHECK_RC(convstate_message_new_text(S("Hello"), &hello), CONVSTATE_OK);
@@ -486,8 +492,9 @@ static void test_failed_status_closes_the_window(void) {
 
   CHECK_RC(convstate_engine_message_status(engine, T0 + 2 * MINUTE, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]),
                                            S("wamid.out.1"), CONVSTATE_DELIVERY_FAILED, CONVSTATE_PRICING_NONE,
-                                           NULL, 0, outside_window, 1),
+                                           NULL, 0, outside_window, 1, &unmatched),
            CONVSTATE_OK);
+  CHECK(!unmatched); /* the reply's own status */
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_MESSAGE_FAILED) == 1);
   decision = send_to(engine, T0 + 3 * MINUTE, CONTACTS[0], hello, NULL, 0);
   CHECK(decision.reason == CONVSTATE_REASON_WINDOW_CLOSED);
@@ -497,15 +504,15 @@ static void test_failed_status_closes_the_window(void) {
 
   /* Bad status arguments. */
   CHECK_RC(convstate_engine_message_status(engine, T0, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]), S("wamid.x"),
-                                           CONVSTATE_DELIVERY_FAILED, CONVSTATE_PRICING_NONE, NULL, 0, NULL, 2),
+                                           CONVSTATE_DELIVERY_FAILED, CONVSTATE_PRICING_NONE, NULL, 0, NULL, 2, NULL),
            CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_engine_message_status(engine, T0, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]), S("wamid.x"),
                                            CONVSTATE_DELIVERY_DELIVERED, CONVSTATE_PRICING_NONE, S("marketing"),
-                                           NULL, 0),
+                                           NULL, 0, NULL),
            CONVSTATE_ERR_INVALID_ARGUMENT);
   CHECK_RC(convstate_engine_message_status(engine, T0, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]), S("wamid.x"),
                                            CONVSTATE_DELIVERY_DELIVERED, CONVSTATE_PRICING_REGULAR, S("marketing"),
-                                           NULL, 0),
+                                           NULL, 0, NULL),
            CONVSTATE_OK);
 
   convstate_message_free(hello);
@@ -528,7 +535,7 @@ static void test_backoff_and_effect_kinds(void) {
   send_to(engine, T0, CONTACTS[0], message, "wamid.6", 1);
   CHECK_RC(convstate_engine_message_status(engine, T0 + MINUTE, S(NUMBER), CONTACTS[0], strlen(CONTACTS[0]),
                                            S("wamid.6"), CONVSTATE_DELIVERY_FAILED, CONVSTATE_PRICING_NONE, NULL,
-                                           0, marketing_limit, 1),
+                                           0, marketing_limit, 1, NULL),
            CONVSTATE_OK);
   CHECK_RC(convstate_engine_poll_effect(engine, (uint8_t *)line, sizeof line, &written, &kind), CONVSTATE_OK);
   CHECK(kind == CONVSTATE_EFFECT_MESSAGE_FAILED);

@@ -176,7 +176,7 @@ static convstate_result inbound(convstate_engine *engine, int64_t at_ms, const c
 static convstate_result inbound_with_user_id(convstate_engine *engine, const char *contact, const char *user_id,
                                              size_t user_id_len) {
   convstate_inbound r = typed_inbound(NUMBER, T1, contact, CONVSTATE_INBOUND_TEXT, user_id, user_id_len);
-  return convstate_engine_inbound_ex(engine, &r);
+  return convstate_engine_inbound_ex(engine, &r, NULL);
 }
 
 static convstate_send_request request_with(const convstate_message *message) {

@@ -154,7 +154,7 @@ static void *chat(void *arg) {
   for (int i = 0; i < 50; i++) {
     snprintf(contact, sizeof contact, "+79110%06d", i);
     convstate_inbound in = inbound_text(T0 + HOUR + i * MINUTE, number, contact);
-    if (convstate_sharded_engine_inbound(engine, &in, effects) != CONVSTATE_OK) {
+    if (convstate_sharded_engine_inbound(engine, &in, NULL, effects) != CONVSTATE_OK) {
       w->failed++;
       continue;
     }
@@ -308,11 +308,21 @@ int main(void) {
   CHECK_RC(convstate_sharded_engine_handle_json(engine, S("{}"), NULL), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK_RC(convstate_sharded_engine_poll_timeout(engine, NULL), CONVSTATE_ERR_NULL_ARGUMENT);
   convstate_inbound unknown = inbound_text(T0 + 31 * HOUR, "+19999999999", "+79110000001");
-  CHECK_RC(convstate_sharded_engine_inbound(engine, &unknown, effects), CONVSTATE_ERR_UNKNOWN_NUMBER);
+  CHECK_RC(convstate_sharded_engine_inbound(engine, &unknown, NULL, effects), CONVSTATE_ERR_UNKNOWN_NUMBER);
   CHECK(convstate_string_len(effects) == 0); /* refused before any timer fired: no effects */
-  CHECK_RC(convstate_sharded_engine_inbound(NULL, &unknown, effects), CONVSTATE_ERR_NULL_ARGUMENT);
-  CHECK_RC(convstate_sharded_engine_inbound(engine, NULL, effects), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_inbound(NULL, &unknown, NULL, effects), CONVSTATE_ERR_NULL_ARGUMENT);
+  CHECK_RC(convstate_sharded_engine_inbound(engine, NULL, NULL, effects), CONVSTATE_ERR_NULL_ARGUMENT);
   CHECK(convstate_string_len(effects) == 0);
+
+  /* The provider delivers a message again: the flag says so, and the call causes nothing. */
+  convstate_inbound twice = inbound_text(T0 + 31 * HOUR, "+15556000000", "+79119999999");
+  twice.message_id = "wamid.twice";
+  twice.message_id_len = strlen(twice.message_id);
+  bool redelivered = true;
+  CHECK_RC(convstate_sharded_engine_inbound(engine, &twice, &redelivered, effects), CONVSTATE_OK);
+  CHECK(!redelivered && strstr(convstate_string_ptr(effects), "\"effect\":\"chat_started\"") != NULL);
+  CHECK_RC(convstate_sharded_engine_inbound(engine, &twice, &redelivered, effects), CONVSTATE_OK);
+  CHECK(redelivered && convstate_string_len(effects) == 0);
 
   /* A failed send or check leaves the decision as it was. */
   convstate_message *hello = NULL;

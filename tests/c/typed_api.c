@@ -368,13 +368,13 @@ static void test_user_id(void) {
   inbound.size = -1;
   inbound.user_id = "+79110000002";
   inbound.user_id_len = strlen(inbound.user_id);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_ERR_INVALID_USER_ID);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_ERR_INVALID_USER_ID);
   CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
   CHECK(decision.verdict == CONVSTATE_VERDICT_DENIED);
 
   inbound.user_id = USER_ID;
   inbound.user_id_len = strlen(USER_ID);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   CHECK_RC(convstate_engine_check_send(engine, &request, &decision), CONVSTATE_OK);
   CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
   CHECK(decision.initiated_by == CONVSTATE_INITIATED_BY_CUSTOMER);
@@ -413,7 +413,7 @@ static void test_request_welcome(void) {
 
   /* Before the removal date: the window opens for 24 hours from the request. */
   inbound = inbound_from(BEFORE, CONTACTS[0], NULL, CONVSTATE_INBOUND_REQUEST_WELCOME);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   CHECK_RC(convstate_engine_inbound(engine, BEFORE, S(NUMBER), CONTACTS[1], strlen(CONTACTS[1]),
                                     NULL, 0, CONVSTATE_INBOUND_REQUEST_WELCOME, -1),
            CONVSTATE_OK);
@@ -438,9 +438,9 @@ static void test_request_welcome(void) {
 
   /* At the removal date and after it: no window (the conversation reads as never opened). */
   inbound = inbound_from(REMOVED, CONTACTS[2], NULL, CONVSTATE_INBOUND_REQUEST_WELCOME);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   inbound = inbound_from(T0, CONTACTS[3], NULL, CONVSTATE_INBOUND_REQUEST_WELCOME);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   for (int i = 2; i < 4; i++) {
     memset(&view, 0x5a, sizeof view);
     CHECK_RC(convstate_engine_conversation(engine, T0 + MINUTE, S(NUMBER), CONTACTS[i],
@@ -489,7 +489,7 @@ static void test_contact_linked(void) {
   CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
 
   inbound = inbound_from(T0, CONTACT, USER_ID, CONVSTATE_INBOUND_TEXT);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_LINKED);
   CHECK(strstr(line, "{\"type\":\"effect\",\"effect\":\"contact_linked\"") == line);
   CHECK(strstr(line, "\"number\":\"+15550001111\"") != NULL);
@@ -505,14 +505,14 @@ static void test_contact_linked(void) {
 
   /* The pair again: already one contact, no effect. */
   inbound.at_ms = T0 + MINUTE;
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_LINKED) == 0);
 
   /* The user changed numbers: the user id moves to PHONE_B. The inbound first fires the
      timers due by then (the first chat's idle end): their effects come before the link's,
      and the inbound's own (its chat starting) after it. */
   inbound = inbound_from(T0 + 2 * HOUR, PHONE_B, USER_ID, CONVSTATE_INBOUND_TEXT);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CHAT_ENDED);
   CHECK(strstr(line, "\"contact\":\"+79110000001\"") != NULL);
   CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_LINKED);
@@ -541,7 +541,7 @@ static void test_contact_linked(void) {
   inbound = inbound_from(T0 + 3 * HOUR, CONTACT, "US.2", CONVSTATE_INBOUND_TEXT);
   inbound.number = "+15550002222";
   inbound.number_len = strlen(inbound.number);
-  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound), CONVSTATE_ERR_NOT_ON_CHANNEL);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_ERR_NOT_ON_CHANNEL);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_LINKED) == 0);
   convstate_engine_free(engine);
 }
