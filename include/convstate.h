@@ -1559,8 +1559,9 @@ typedef struct convstate_inbound {
    */
   uint8_t referral;
   /**
-   * The provider's message id (1..=256 bytes without control characters), or NULL: the same id delivered again
-   * changes nothing.
+   * The provider's message id (1..=256 bytes without control characters), or NULL: the
+   * same id from the same sender delivered again within the policy's
+   * `provider.status_memory` (7 days) changes nothing.
    */
   const char *message_id;
   /**
@@ -2264,9 +2265,9 @@ convstate_result convstate_engine_inbound(struct convstate_engine *engine,
  * A message or call from a contact, with a referral flag, the provider's message id and the
  * sender's user id (`convstate_engine_inbound` is this with `referral = 0`, no message id
  * and no user id). On success `*redelivered` (NULL when not needed) is set to true for a
- * message whose `message_id` the engine had already taken from its sender: the provider
- * delivered it again, it changed nothing, and a host storing messages must not store it
- * twice; else to false.
+ * message whose `message_id` the engine had already taken from its sender within the
+ * policy's `provider.status_memory` (7 days): the provider delivered it again, it changed
+ * nothing, and a host storing messages must not store it twice; else to false.
  */
 convstate_result convstate_engine_inbound_ex(struct convstate_engine *engine,
                                              const struct convstate_inbound *inbound,
@@ -3085,9 +3086,9 @@ convstate_result convstate_sharded_engine_map_waba(const struct convstate_sharde
 
 /**
  * As `convstate_engine_inbound_ex` (`redelivered` too), in the number's shard. `effects`
- * (NULL to drop them) is
- * replaced with the effects the call caused, one wire-format line each, even when the call
- * fails (see `convstate_sharded_engine_new` for whose effects they are).
+ * (NULL to drop them) is replaced with the effects the call caused, one wire-format line
+ * each, even when the call fails (see `convstate_sharded_engine_new` for whose effects they
+ * are).
  */
 convstate_result convstate_sharded_engine_inbound(const struct convstate_sharded_engine *engine,
                                                   const struct convstate_inbound *inbound,

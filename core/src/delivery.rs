@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::AddressKey;
 use crate::decision::{Billing, ChargeCategory, FreeReason};
 use crate::effect::Effect;
-use crate::engine::{Engine, StatusOutcome};
+use crate::engine::Engine;
 use crate::event::{DeliveryStatus, MessageStatusUpdate, ProviderPricing, TemplateStatusUpdate};
 use crate::keys::{inbound_key, scoped_key, with_inbound_key, with_scoped_key};
 use crate::number::Channel;
@@ -134,6 +134,21 @@ fn provider_category(category: &str) -> Option<ChargeCategory> {
         "service" | "group_service" => ChargeCategory::Service,
         _ => return None,
     })
+}
+
+/// What [`Engine::message_status`] found: what the ack of [`Engine::handle`] tells as
+/// `unmatched`, for a host that calls the typed function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusOutcome {
+    /// The status is about a send the number recorded under its `message_id`.
+    Matched,
+    /// No send the number recorded has its `message_id` (not recorded yet, recorded under
+    /// another id, or forgotten after `provider.status_memory`): it confirmed no pricing and
+    /// moved no delivery state; a failure's corrections still applied to the conversation.
+    /// Statuses that never match tell a host that records sends under ids the provider does
+    /// not echo.
+    Unmatched,
 }
 
 impl Engine {

@@ -24,6 +24,7 @@ use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
 use crate::conversation::Conversation;
 use crate::conversation_index::ConversationIndex;
 use crate::decision::Decision;
+use crate::delivery::StatusOutcome;
 use crate::effect::Effect;
 use crate::event::*;
 use crate::hash::FastMap;
@@ -389,27 +390,14 @@ impl Output {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InboundOutcome {
-    /// Applied: a message (or call) the engine had not taken before.
+    /// Applied: a message (or call) the engine had not taken before, or had taken longer
+    /// ago than the policy's `provider.status_memory` (7 days), or one without a
+    /// `message_id` (nothing tells it apart).
     Taken,
-    /// A message whose `message_id` the engine had already taken from its sender: the
-    /// provider delivered it again (§10). It changed nothing, and a host storing messages
-    /// must not store it twice.
+    /// A message whose `message_id` the engine had already taken from its sender within
+    /// `provider.status_memory`: the provider delivered it again (§10). It changed nothing,
+    /// and a host storing messages must not store it twice.
     Redelivered,
-}
-
-/// What [`Engine::message_status`] found: what the ack of [`Engine::handle`] tells as
-/// `unmatched`, for a host that calls the typed function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusOutcome {
-    /// The status is about a send the number recorded under its `message_id`.
-    Matched,
-    /// No send the number recorded has its `message_id` (not recorded yet, recorded under
-    /// another id, or forgotten after `provider.status_memory`): it confirmed no pricing and
-    /// moved no delivery state; a failure's corrections still applied to the conversation.
-    /// Statuses that never match tell a host that records sends under ids the provider does
-    /// not echo.
-    Unmatched,
 }
 
 /// Monthly usage of a number or business.

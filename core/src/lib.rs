@@ -170,10 +170,11 @@ pub use decision::{
     Billing, ChargeCategory, Decision, DenyReason, DenyReasonKind, FreeReason, Initiation,
     Initiator, NextAction, Verdict,
 };
+pub use delivery::StatusOutcome;
 pub use effect::Effect;
 pub use engine::{
-    ConversationView, Engine, InboundOutcome, InboundRef, NumberView, Output, StatusOutcome,
-    TemplateView, UsageView, MAX_ID_BYTES,
+    ConversationView, Engine, InboundOutcome, InboundRef, NumberView, Output, TemplateView,
+    UsageView, MAX_ID_BYTES,
 };
 pub use error::{Error, ErrorKind};
 pub use event::Event;

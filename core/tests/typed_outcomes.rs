@@ -4,7 +4,7 @@
 //! `redelivered` and `unmatched`, over random traffic, and what a model of the rules says
 //! (RULES.md §10: a message id is the same message from the same sender at the same number).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use convstate::event::{DeliveryStatus, Inbound, InboundKind, MessageStatusUpdate, SendRequest};
 use convstate::sharded::ShardedEngine;
@@ -134,11 +134,11 @@ enum Op {
         contact: usize,
         id: Option<u8>,
     },
-    /// A text send with a fresh id.
+    /// A text send with the id `wamid.out.{i}`, `i` its place among the ops.
     Send { number: usize, contact: usize },
-    /// A status of the `nth` send so far (by its number, contact and id), or of an id no
-    /// send had when there were fewer.
-    Status { nth: usize, status: DeliveryStatus },
+    /// A status of the id `wamid.out.{op}`: of the send at that place (by its number and
+    /// contact), or, before it or when that op is no send, by a number and contact of its own.
+    Status { op: usize, status: DeliveryStatus },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -152,8 +152,14 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..2usize, 0..3usize, proptest::option::of(0..4u8))
             .prop_map(|(number, contact, id)| Op::Inbound { number, contact, id }),
         2 => (0..2usize, 0..3usize).prop_map(|(number, contact)| Op::Send { number, contact }),
-        2 => (0..12usize, delivery).prop_map(|(nth, status)| Op::Status { nth, status }),
+        2 => (0..60usize, delivery).prop_map(|(op, status)| Op::Status { op, status }),
     ]
+}
+
+/// Minutes to the next op: mostly within the hour, sometimes days, so that message ids
+/// outlive `provider.status_memory` (7 days).
+fn gap() -> impl Strategy<Value = i64> {
+    prop_oneof![9 => 1..120i64, 1 => 1_440..5_760i64]
 }
 
 /// How an op went: an inbound's outcome, a send's verdict, a status's outcome.
@@ -169,13 +175,16 @@ proptest! {
 
     #[test]
     fn typed_outcomes_are_the_acks_flags_and_the_rules(
-        ops in proptest::collection::vec((op(), 1..120i64), 1..60),
+        ops in proptest::collection::vec((op(), gap()), 1..60),
     ) {
         let (mut typed, mut handled) = (engine(), engine());
-        // The model: messages taken (number, sender, id); sends recorded (number, id).
-        let mut taken = HashSet::new();
-        let mut recorded = HashSet::new();
-        let mut sends: Vec<(usize, usize, String)> = Vec::new();
+        let memory = typed.policy().provider.status_memory.millis();
+        // The model: when each message (number, sender, id) was taken and each send
+        // (number, id) recorded, remembered for `memory` from then.
+        let mut taken = HashMap::new();
+        let mut recorded = HashMap::new();
+        let mut sends = HashMap::new();
+        let remembered = |since: Option<&i64>, now: i64| since.is_some_and(|t| t + memory > now);
         let mut now = 0i64;
         for (i, (op, minutes)) in ops.iter().enumerate() {
             now += minutes * 60_000;
@@ -184,11 +193,14 @@ proptest! {
                     let id = id.map(|id| format!("wamid.in.{id}"));
                     let e = inbound(now, NUMBERS[*number], CONTACTS[*contact], id.as_deref());
                     let outcome = typed.inbound(&e).unwrap();
-                    let expected = match &id {
-                        Some(id) if !taken.insert((*number, *contact, id.clone())) => {
-                            InboundOutcome::Redelivered
+                    let key = id.map(|id| (*number, *contact, id));
+                    let expected = match &key {
+                        Some(key) if remembered(taken.get(key), now) => InboundOutcome::Redelivered,
+                        Some(key) => {
+                            taken.insert(key.clone(), now);
+                            InboundOutcome::Taken
                         }
-                        _ => InboundOutcome::Taken,
+                        None => InboundOutcome::Taken,
                     };
                     prop_assert_eq!(outcome, expected, "op {}", i);
                     (Told::Inbound(outcome), handled.handle(Event::Inbound(e)).unwrap())
@@ -198,19 +210,17 @@ proptest! {
                     let r = send(now, NUMBERS[*number], CONTACTS[*contact], &id);
                     let decision = typed.send(&r).unwrap();
                     if decision.verdict == Verdict::Allowed {
-                        recorded.insert((*number, id.clone()));
+                        recorded.insert((*number, id), now);
                     }
-                    sends.push((*number, *contact, id));
+                    sends.insert(i, (*number, *contact));
                     (Told::Send(decision.verdict), handled.handle(Event::Send(r)).unwrap())
                 }
-                Op::Status { nth, status: s } => {
-                    let (number, contact, id) = sends
-                        .get(*nth)
-                        .cloned()
-                        .unwrap_or((nth % 2, nth % 3, format!("wamid.none.{nth}")));
+                Op::Status { op, status: s } => {
+                    let (number, contact) = sends.get(op).copied().unwrap_or((op % 2, op % 3));
+                    let id = format!("wamid.out.{op}");
                     let e = status(now, NUMBERS[number], CONTACTS[contact], &id, *s);
                     let outcome = typed.message_status(&e).unwrap();
-                    let expected = if recorded.contains(&(number, id)) {
+                    let expected = if remembered(recorded.get(&(number, id)), now) {
                         StatusOutcome::Matched
                     } else {
                         StatusOutcome::Unmatched

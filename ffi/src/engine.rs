@@ -385,8 +385,9 @@ pub struct convstate_inbound {
     /// `bool`: a struct filled by `memcpy` or left uninitialised can hold any value, and a
     /// Rust `bool` other than 0 or 1 is undefined behaviour).
     pub referral: u8,
-    /// The provider's message id (1..=256 bytes without control characters), or NULL: the same id delivered again
-    /// changes nothing.
+    /// The provider's message id (1..=256 bytes without control characters), or NULL: the
+    /// same id from the same sender delivered again within the policy's
+    /// `provider.status_memory` (7 days) changes nothing.
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
@@ -435,9 +436,9 @@ pub(crate) unsafe fn inbound_ref(r: &convstate_inbound) -> Result<InboundRef<'_>
 /// A message or call from a contact, with a referral flag, the provider's message id and the
 /// sender's user id (`convstate_engine_inbound` is this with `referral = 0`, no message id
 /// and no user id). On success `*redelivered` (NULL when not needed) is set to true for a
-/// message whose `message_id` the engine had already taken from its sender: the provider
-/// delivered it again, it changed nothing, and a host storing messages must not store it
-/// twice; else to false.
+/// message whose `message_id` the engine had already taken from its sender within the
+/// policy's `provider.status_memory` (7 days): the provider delivered it again, it changed
+/// nothing, and a host storing messages must not store it twice; else to false.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_inbound_ex(
     engine: *mut convstate_engine,
@@ -449,17 +450,11 @@ pub unsafe extern "C" fn convstate_engine_inbound_ex(
         let event = unsafe { inbound_ref(arg(inbound, "inbound")?) }?;
         let redelivered = Out::optional(redelivered, "redelivered")?;
         let outcome = handle.engine.inbound_borrowed(event)?;
-        write_redelivered(redelivered, outcome);
+        if let Some(redelivered) = redelivered {
+            // SAFETY: valid for writes when non-NULL (the caller's contract).
+            unsafe { redelivered.write(outcome == InboundOutcome::Redelivered) }
+        }
         Ok(())
-    }
-}
-
-/// Writes an inbound's outcome into a caller's optional `redelivered` flag.
-pub(crate) fn write_redelivered(slot: Option<Out<bool>>, outcome: InboundOutcome) {
-    if let Some(slot) = slot {
-        // SAFETY: checked non-NULL and aligned by `Out::optional`; valid for writes (the
-        // caller's contract).
-        unsafe { slot.write(outcome == InboundOutcome::Redelivered) }
     }
 }
 
@@ -1218,8 +1213,7 @@ pub unsafe extern "C" fn convstate_engine_message_status(
         };
         let outcome = handle.engine.message_status(&event)?;
         if let Some(unmatched) = unmatched {
-            // SAFETY: checked non-NULL and aligned by `Out::optional`; valid for writes (the
-            // caller's contract).
+            // SAFETY: valid for writes when non-NULL (the caller's contract).
             unsafe { unmatched.write(outcome == StatusOutcome::Unmatched) }
         }
         Ok(())

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 
 use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate_core::webhook::WebhookReader;
-use convstate_core::{Decision, Effect};
+use convstate_core::{Decision, Effect, InboundOutcome};
 
 use crate::boundary::{
     arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, opt_arg_mut, str_arg,
@@ -23,7 +23,6 @@ use crate::codes::{check_currency, convstate_decision, decision_to_c, CONVSTATE_
 use crate::convstate_result;
 use crate::engine::{
     convstate_inbound, convstate_send_request, inbound_ref, policy_arg, send_request,
-    write_redelivered,
 };
 use crate::json::{convstate_string, webhook_door};
 
@@ -245,9 +244,9 @@ pub unsafe extern "C" fn convstate_sharded_engine_map_waba(
 }
 
 /// As `convstate_engine_inbound_ex` (`redelivered` too), in the number's shard. `effects`
-/// (NULL to drop them) is
-/// replaced with the effects the call caused, one wire-format line each, even when the call
-/// fails (see `convstate_sharded_engine_new` for whose effects they are).
+/// (NULL to drop them) is replaced with the effects the call caused, one wire-format line
+/// each, even when the call fails (see `convstate_sharded_engine_new` for whose effects they
+/// are).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_inbound(
     engine: *const convstate_sharded_engine,
@@ -262,7 +261,10 @@ pub unsafe extern "C" fn convstate_sharded_engine_inbound(
                 let event = inbound_ref(arg(inbound, "inbound")?)?;
                 let redelivered = Out::optional(redelivered, "redelivered")?;
                 let outcome = handle.engine.inbound_borrowed(event, caused)?;
-                write_redelivered(redelivered, outcome);
+                if let Some(redelivered) = redelivered {
+                    // SAFETY: valid for writes when non-NULL (the caller's contract).
+                    redelivered.write(outcome == InboundOutcome::Redelivered);
+                }
                 Ok(())
             })
         }

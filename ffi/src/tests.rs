@@ -3257,3 +3257,84 @@ fn a_waba_mapped_while_threads_feed_webhooks_applies_to_bodies_after_it() {
     });
     unsafe { convstate_sharded_engine_free(sharded) };
 }
+
+#[test]
+fn the_redelivered_and_unmatched_flags_are_written_on_success_only() {
+    // A flag slot holding neither 0 nor 1 (as uninitialised memory may): a refused call
+    // leaves it so, a successful one writes exactly 0 or 1.
+    let engine = new_engine("cloud-2025");
+    register(engine);
+    let unknown = "+15559999999";
+    let inbound_of = |number: &'static str, id: &'static str| convstate_inbound {
+        at_ms: T0,
+        number: ptr(number),
+        number_len: number.len(),
+        contact: ptr(CONTACT),
+        contact_len: CONTACT.len(),
+        group: null(),
+        group_len: 0,
+        kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+        size: -1,
+        referral: 0,
+        message_id: ptr(id),
+        message_id_len: id.len(),
+        user_id: null(),
+        user_id_len: 0,
+    };
+    let status_of = |number: &str, id: &str, at_ms: i64, flag: *mut bool| unsafe {
+        convstate_engine_message_status(
+            engine,
+            at_ms,
+            ptr(number),
+            number.len(),
+            ptr(CONTACT),
+            CONTACT.len(),
+            ptr(id),
+            id.len(),
+            convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
+            convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
+            null(),
+            0,
+            null(),
+            0,
+            flag,
+        )
+    };
+    let mut slot: u8 = 0x5a;
+    let flag = (&mut slot as *mut u8).cast::<bool>();
+
+    let of_unknown_number = inbound_of(unknown, "wamid.x");
+    let rc = unsafe { convstate_engine_inbound_ex(engine, &of_unknown_number, flag) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_NUMBER);
+    let mut of_bad_kind = inbound_of(NUMBER, "wamid.y");
+    of_bad_kind.kind = 99;
+    let rc = unsafe { convstate_engine_inbound_ex(engine, &of_bad_kind, flag) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert_ne!(status_of(unknown, "wamid.z", T0, flag), CONVSTATE_OK);
+    assert_eq!(slot, 0x5a, "refused calls write no flag");
+
+    // A failure reported before its send is recorded matches nothing, again and again.
+    assert_eq!(status_of(NUMBER, "wamid.early", T0, flag), CONVSTATE_OK);
+    assert_eq!(slot, 1);
+    slot = 0x5a;
+    assert_eq!(status_of(NUMBER, "wamid.early", T0 + 1, flag), CONVSTATE_OK);
+    assert_eq!(slot, 1);
+    slot = 0x5a;
+    let first = inbound_of(NUMBER, "wamid.in");
+    assert_eq!(
+        unsafe { convstate_engine_inbound_ex(engine, &first, flag) },
+        CONVSTATE_OK
+    );
+    assert_eq!(slot, 0);
+
+    let sharded = new_sharded_engine("cloud-2025", 2);
+    slot = 0x5a;
+    let rc =
+        unsafe { convstate_sharded_engine_inbound(sharded, &of_unknown_number, flag, null_mut()) };
+    assert_eq!(rc, CONVSTATE_ERR_UNKNOWN_NUMBER);
+    assert_eq!(slot, 0x5a);
+    unsafe {
+        convstate_sharded_engine_free(sharded);
+        convstate_engine_free(engine);
+    }
+}

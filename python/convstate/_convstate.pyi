@@ -282,7 +282,8 @@ class Engine:
     ) -> InboundOutcome:
         """A message or call from a contact (or in a group) received by ``number``.
         Returns ``InboundOutcome.TAKEN``, or ``InboundOutcome.REDELIVERED`` for a message
-        the provider delivered again (do not store it twice).
+        the provider delivered again within ``provider.status_memory`` (7 days): do not
+        store it twice.
 
         ``message_id`` is the provider's id of the message: a redelivery of an id already
         seen changes nothing. ``referral`` marks a message from an ad or page button (a free
@@ -583,11 +584,12 @@ class ShardedEngine:
     def handle(
         self, event: Union[Mapping[str, Any], str]
     ) -> tuple[
-        Union[Decision, dict[str, Any], InboundOutcome, StatusOutcome, None], list[dict[str, Any]]
+        Union[Decision, dict[str, Any], InboundOutcome, StatusOutcome, None],
+        list[dict[str, Any]],
     ]:
         """As ``Engine.handle``, in the input's shard with the GIL released: its result (as
-        ``Engine.handle`` returns it) and the effects it caused. A ``tick`` or a ``change_policy`` reaches every shard. Raises as
-        ``Engine.handle`` raises; a
+        ``Engine.handle`` returns it) and the effects it caused. A ``tick`` or a
+        ``change_policy`` reaches every shard. Raises as ``Engine.handle`` raises; a
         ``ConvstateError`` from it has ``effects``, those the input caused before it was
         refused (timers its instant fired; an empty list when none)."""
     def inbound(

@@ -134,17 +134,21 @@ class TemplateStatus(str, enum.Enum):
 
 
 class InboundOutcome(str, enum.Enum):
-    """What an inbound did (``Engine.inbound``, and ``handle`` given one)."""
+    """What an inbound did (``Engine.inbound``, and ``handle`` given one). Both members are
+    non-empty strings, so test with ``is InboundOutcome.REDELIVERED``, not truthiness."""
 
     TAKEN = "taken"
-    """Applied: a message (or call) the engine had not taken before."""
+    """Applied: a message (or call) the engine had not taken before, or had taken longer ago
+    than the policy's ``provider.status_memory`` (7 days), or one without a ``message_id``."""
     REDELIVERED = "redelivered"
-    """A message whose ``message_id`` the engine had already taken from its sender: the
-    provider delivered it again. It changed nothing; do not store it twice."""
+    """A message whose ``message_id`` the engine had already taken from its sender within
+    ``provider.status_memory``: the provider delivered it again. It changed nothing; do not
+    store it twice."""
 
 
 class StatusOutcome(str, enum.Enum):
-    """What a delivery status found (``handle`` given a ``message_status``)."""
+    """What a delivery status found (``handle`` given a ``message_status``). Test with
+    ``is StatusOutcome.UNMATCHED``, not truthiness."""
 
     MATCHED = "matched"
     """About a send the number recorded under its ``message_id``."""

@@ -168,8 +168,9 @@ impl PyShardedEngine {
         Ok((output_to_python(py, &output)?, effects))
     }
 
-    /// As `Engine.inbound`, in the number's shard with the GIL released: `"taken"` or
-    /// `"redelivered"` and the effects it caused.
+    /// As `Engine.inbound`, in the number's shard with the GIL released: an
+    /// `InboundOutcome` (`TAKEN`, or `REDELIVERED` for a message the provider delivered
+    /// again) and the effects it caused.
     #[pyo3(signature = (number, contact = None, *, at, kind = "text", group = None, size = None, message_id = None, referral = false, user_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn inbound<'py>(

@@ -230,6 +230,15 @@ def test_typed_calls_answer_as_one_engine_with_the_effects_they_caused() -> None
     again = typed_calls(0)[0]
     assert apply_typed(sharded, again) == (convstate.InboundOutcome.REDELIVERED, [])
     assert apply_typed(single, again) == (convstate.InboundOutcome.REDELIVERED, [])
+    # `handle` answers as Engine.handle does, beside the effects.
+    _, (number_0, who), kwargs = again
+    inbound = {"type": "inbound", "number": number_0, "contact": who, "kind": "text", **kwargs}
+    assert sharded.handle(inbound) == (convstate.InboundOutcome.REDELIVERED, [])
+    stray = {"type": "message_status", "at": kwargs["at"], "number": number_0, "contact": who,
+             "message_id": "wamid.never-sent", "status": "delivered"}
+    outcome, _ = sharded.handle(stray)
+    assert outcome is convstate.StatusOutcome.UNMATCHED
+    assert single.handle(stray) is convstate.StatusOutcome.UNMATCHED
     assert reply.allowed and template.allowed and late.allowed
     assert view["window_open"] is True
     # The chat went idle 10 minutes after the reply: its end comes back with the next send.
