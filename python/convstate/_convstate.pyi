@@ -207,8 +207,12 @@ class Engine:
 
     It never reads a clock: every call carries its instant (an aware datetime, int unix
     milliseconds, an RFC 3339 str or a numpy ``datetime64`` read as UTC, as ``run_batch``
-    reads one, in an argument or a dict event alike; a value of another type, a float or None, raises
-    ``TypeError`` naming the argument, a bad value ``InvalidInputError``). Dicts it returns
+    reads one, in an argument or a dict event alike; a value of another type, a float or
+    None, raises ``TypeError`` naming the argument, and ``InvalidInputError`` naming the field
+    in a dict event, as its line would; a bad value ``InvalidInputError``). Inputs are
+    decided at the later of their instant and the clock: feed them in time order (sort a
+    frame by ``at``), as a send dated before an input already given is decided at the
+    clock, not at its own instant. Dicts it returns
     mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
     ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,
     ``*_from``) as aware UTC datetimes and durations (policy lengths, response
@@ -383,8 +387,12 @@ class Engine:
         """Goes on under another policy (a preset, with optional overrides) that differs from
         the engine's in pricing alone: the 2026-10-01 era (``"cloud-2025"`` to
         ``"cloud-2026-10"``) or a new rate card, keeping the engine's state. Sends decided
-        from ``at`` (default: the clock) on are priced by it. Raises ``PolicyError`` for an
-        unknown preset, overrides that do not fit, or a policy that changes another rule."""
+        from ``at`` (default: the clock) on are priced by it. Like any input it moves the
+        clock to ``at``: give it in time order with the events around it (given before
+        September's events, a change dated October 1 has them decided on October 1). Raises
+        ``PolicyError`` for an unknown preset, overrides that do not fit (a value with no
+        JSON form included), or a policy that changes another rule; ``TypeError`` for
+        overrides that are not a mapping."""
     def tick(self, at: _Instant) -> None:
         """Time passed: fires every timer due at or before ``at``."""
     def poll_timeout(self) -> Optional[datetime]:
@@ -407,13 +415,15 @@ class Engine:
         Returns a ``Decision`` for sends, a dict for views, an ``InboundOutcome`` for an
         ``inbound`` (as ``inbound`` returns it), a ``StatusOutcome`` for a
         ``message_status`` (``UNMATCHED`` when it matched no recorded send), and None for
-        any other acknowledgement.
-        Effects queue up for ``poll_effect``. Raises a ``ConvstateError`` subclass."""
+        any other acknowledgement. Effects queue up for ``poll_effect``. Raises a
+        ``ConvstateError`` subclass, or ``TypeError`` for an event that is neither a mapping
+        nor a str (a pandas row: ``handle(row.to_dict())``)."""
     def handle_json(self, line: str) -> list[str]:
         """Applies one wire-format line and returns the result line followed by one line per
         effect, byte for byte as every binding does: the effects it caused, after any that
         earlier typed calls left queued (poll those first to keep each effect with its
-        input). Errors become error lines."""
+        input). Errors become error lines (a ``str`` with no UTF-8 form, a lone surrogate,
+        raises Python's ``UnicodeEncodeError`` before the engine sees it)."""
     def handle_webhook(
         self,
         payload: Union[bytes, bytearray, memoryview, str, Mapping[str, Any]],
@@ -529,7 +539,9 @@ class Engine:
         export's policy: the first business of a new node. Raises ``SnapshotError`` for
         damaged bytes."""
     def snapshot(self) -> bytes:
-        """The whole engine as bytes (versioned JSON)."""
+        """The whole engine as bytes (versioned JSON), with the effects still queued (drain
+        ``effects()`` first: a copy restored from it, a pickle or ``copy.deepcopy`` included,
+        hands them out again)."""
     @staticmethod
     def restore(snapshot: Buffer) -> Engine:
         """An engine from ``snapshot()`` bytes. Raises ``SnapshotError``."""

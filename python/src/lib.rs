@@ -34,8 +34,12 @@ use results::{PyBilling, PyDecision};
 ///
 /// It never reads a clock: every call carries its instant (an aware datetime, int unix
 /// milliseconds, an RFC 3339 str or a numpy ``datetime64`` read as UTC, as ``run_batch``
-/// reads one, in an argument or a dict event alike; a value of another type, a float or None, raises
-/// ``TypeError`` naming the argument, a bad value ``InvalidInputError``). Dicts it returns
+/// reads one, in an argument or a dict event alike; a value of another type, a float or
+/// None, raises ``TypeError`` naming the argument, and ``InvalidInputError`` naming the field
+/// in a dict event, as its line would; a bad value ``InvalidInputError``). Inputs are
+/// decided at the later of their instant and the clock: feed them in time order (sort a
+/// frame by ``at``), as a send dated before an input already given is decided at the
+/// clock, not at its own instant. Dicts it returns
 /// mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
 /// ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,
 /// ``*_from``) as aware UTC datetimes and durations (policy lengths, response
@@ -219,35 +223,42 @@ fn reduce_through_restore<'py>(
 
 /// A preset with optional overrides (a dict) merged over it.
 fn policy_of(preset: &str, overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<Policy> {
-    Ok(match overrides.filter(|o| !o.is_none()) {
-        Some(overrides) => {
-            // A value with no JSON form (NaN, a set) or no instant (a naive datetime) is a
-            // bad override like any other.
-            let json = to_json(overrides).map_err(|e| match e {
-                BindingError::Core(convstate::Error::InvalidEvent { problem }) => {
-                    convstate::Error::InvalidPolicy {
-                        problem: format!("policy_overrides: {problem}"),
-                    }
-                    .into()
-                }
-                BindingError::Core(error) => convstate::Error::InvalidPolicy {
-                    problem: format!("policy_overrides: {error}"),
-                }
-                .into(),
-                other => other,
-            })?;
-            // Only a mapping converts to an object.
-            if !json.is_object() {
-                return Err(PyTypeError::new_err(format!(
-                    "policy_overrides must be a mapping, got {}",
-                    type_name(overrides)
-                ))
-                .into());
-            }
-            Policy::with_overrides(preset, &json)?
-        }
+    Ok(match overrides_json(overrides)? {
+        Some(json) => Policy::with_overrides(preset, &json)?,
         None => Policy::preset(preset)?,
     })
+}
+
+/// `policy_overrides` (None when absent) as JSON, for `Engine(...)`, `ShardedEngine(...)`
+/// and `change_policy` alike: a value with no JSON form (NaN, a set, a `Decimal`) or no
+/// instant (a naive datetime) is a bad override like any other (`PolicyError`), and
+/// anything but a mapping a `TypeError`.
+fn overrides_json(overrides: Option<&Bound<'_, PyAny>>) -> BindingResult<Option<Value>> {
+    let Some(overrides) = overrides.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let json = to_json(overrides).map_err(|e| match e {
+        BindingError::Core(convstate::Error::InvalidEvent { problem }) => {
+            convstate::Error::InvalidPolicy {
+                problem: format!("policy_overrides: {problem}"),
+            }
+            .into()
+        }
+        BindingError::Core(error) => convstate::Error::InvalidPolicy {
+            problem: format!("policy_overrides: {error}"),
+        }
+        .into(),
+        other => other,
+    })?;
+    // Only a mapping converts to an object.
+    if !json.is_object() {
+        return Err(PyTypeError::new_err(format!(
+            "policy_overrides must be a mapping, got {}",
+            type_name(overrides)
+        ))
+        .into());
+    }
+    Ok(Some(json))
 }
 
 /// Applies each wire-format line of `data` with `apply`, which appends its output lines,
@@ -663,7 +674,8 @@ impl PyEngine {
     }
 
     /// Goes on under another policy that differs in pricing alone (the 2026-10-01 era, a new
-    /// rate card); `at` defaults to the clock.
+    /// rate card); `at` defaults to the clock, which it moves as any input does (give it in
+    /// time order with the events around it).
     #[pyo3(signature = (policy, *, at = None, policy_overrides = None))]
     fn change_policy(
         &self,
@@ -672,10 +684,12 @@ impl PyEngine {
         at: Option<&Bound<'_, PyAny>>,
         policy_overrides: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<()> {
-        let fields = EventFields::new("change_policy")
+        let mut fields = EventFields::new("change_policy")
             .text("policy", Some(policy))
-            .at(at)?
-            .value("policy_overrides", policy_overrides)?;
+            .at(at)?;
+        if let Some(overrides) = overrides_json(policy_overrides)? {
+            fields.object.insert("policy_overrides".into(), overrides);
+        }
         self.apply(py, fields).map(drop)
     }
 
@@ -730,7 +744,8 @@ impl PyEngine {
     /// Applies one event given as a dict of the wire format (any event type). Returns a
     /// `Decision`, a dict for a view, an `InboundOutcome` for an inbound, a `StatusOutcome`
     /// for a message status, or None for another acknowledgement. Effects queue up for
-    /// `poll_effect`. Raises a `ConvstateError` subclass on bad input.
+    /// `poll_effect`. Raises a `ConvstateError` subclass on bad input, a `TypeError` for an
+    /// event that is neither a mapping nor a str.
     fn handle<'py>(
         &self,
         py: Python<'py>,
@@ -744,7 +759,8 @@ impl PyEngine {
     /// Applies one wire-format line; returns the result line followed by one line per
     /// effect, exactly as every other binding does: the effects it caused, after any that
     /// earlier typed calls left queued (poll those first to keep each effect with its
-    /// input). Never raises for bad input: an error becomes an error line.
+    /// input). Never raises for bad input: an error becomes an error line (a str with no
+    /// UTF-8 form raises `UnicodeEncodeError` before the engine sees it).
     fn handle_json(&self, py: Python<'_>, line: &str) -> Vec<String> {
         self.locked(py).handle_json(line)
     }
@@ -929,7 +945,8 @@ impl PyEngine {
         })
     }
 
-    /// The whole engine as bytes, restored exactly by `Engine.restore`.
+    /// The whole engine as bytes, restored exactly by `Engine.restore`: the effects still
+    /// queued too (drain `effects()` first, or a restored copy hands them out again).
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let bytes = py.detach(|| self.engine.lock().snapshot());
         PyBytes::new(py, &bytes)
@@ -1025,7 +1042,24 @@ pub(crate) fn event_arg(event: &Bound<'_, PyAny>) -> BindingResult<Event> {
         Ok(line) => wire::decode_event(&line.to_cow()?)?,
         // Read as the line it would be, with the keys in the dict's order: an error names
         // the field the line's error names.
-        Err(_) => wire::decode_event(&to_json_line(event)?)?,
+        Err(_) if event.is_instance_of::<PyDict>() || event.cast::<PyMapping>().is_ok() => {
+            wire::decode_event(&to_json_line(event)?)?
+        }
+        // A pandas row (a Series) or a whole table read as a JSON array said "invalid type:
+        // sequence", which named neither the argument nor the way out.
+        Err(_) => {
+            return Err(PyTypeError::new_err(format!(
+                "handle: the event must be a str (a wire line) or a mapping (an event), got \
+                 {}{}",
+                type_name(event),
+                match type_name(event).as_str() {
+                    "Series" => "; a pandas row is handle(row.to_dict())",
+                    "DataFrame" => "; give its rows to process(df.to_dict(\"records\"))",
+                    _ => "",
+                }
+            ))
+            .into())
+        }
     };
     // Only an int written as such: an RFC 3339 text or a datetime in 1990 says what it means.
     // (A line's text is left as `process` leaves it.)
@@ -1105,7 +1139,25 @@ pub(crate) fn webhook_body(payload: &Bound<'_, PyAny>) -> BindingResult<Vec<u8>>
     } else if payload.is_instance_of::<PyString>() {
         payload.extract::<String>()?.into_bytes()
     } else if payload.is_instance_of::<PyDict>() || payload.cast::<PyMapping>().is_ok() {
-        to_json_line(payload)?.into_bytes()
+        match to_json_line(payload) {
+            Ok(line) => line.into_bytes(),
+            // A text cut inside an emoji: `json.loads` of the body kept the half pair as a
+            // lone surrogate, which has no UTF-8 form. Written back as the body had it (an
+            // escape), it is read as the body would be: U+FFFD and an `unrecognized` line,
+            // the other items applied.
+            Err(BindingError::Python(e))
+                if e.is_instance_of::<pyo3::exceptions::PyUnicodeEncodeError>(payload.py()) =>
+            {
+                let dumps = payload.py().import("json")?.getattr("dumps")?;
+                let kwargs = PyDict::new(payload.py());
+                kwargs.set_item("allow_nan", false)?;
+                dumps
+                    .call((payload,), Some(&kwargs))?
+                    .extract::<String>()?
+                    .into_bytes()
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         return Err(PyTypeError::new_err(format!(
             "handle_webhook: payload must be the body (bytes, bytearray, memoryview or str) \

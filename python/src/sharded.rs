@@ -11,10 +11,10 @@ use convstate::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate::{Effect, Event, Output};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyInt, PyList};
+use pyo3::types::{PyBool, PyBytes, PyList};
 
 use crate::batch::{self, Columns, PyBatchResult, ShardedRows};
-use crate::convert::{bytes_arg, datetime, instant, repr, type_name};
+use crate::convert::{bytes_arg, datetime, instant, python_int, repr, type_name};
 use crate::errors::{self, BindingError, BindingResult};
 use crate::results::PyDecision;
 use crate::{
@@ -40,18 +40,22 @@ pub struct PyShardedEngine {
     engine: ShardedEngine,
 }
 
-/// The `shards` argument. Anything but an int (a str, a float, a bool) is a `TypeError`
+/// The `shards` argument. An int, or any integer with `__index__` (a numpy `int64`, as every
+/// other integer argument takes); anything else (a str, a float, a bool) is a `TypeError`
 /// naming the argument, as Python's own calls give; an int out of range (negative, or huge)
 /// gets the same error as 0, not an OverflowError from the conversion; the core checks the
 /// upper bound.
 fn shard_count(shards: &Bound<'_, PyAny>) -> PyResult<usize> {
-    if !shards.is_instance_of::<PyInt>() || shards.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "shards must be an int, got {}",
-            type_name(shards)
-        )));
-    }
-    let count = shards.extract::<usize>().ok().filter(|&n| n >= 1);
+    let int = match python_int(shards)? {
+        Some(int) if !shards.is_instance_of::<PyBool>() => int,
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "shards must be an int, got {}",
+                type_name(shards)
+            )))
+        }
+    };
+    let count = int.extract::<usize>().ok().filter(|&n| n >= 1);
     count.ok_or_else(|| {
         BindingError::Core(convstate::Error::InvalidEvent {
             // Its repr, not its Display: an int too long to print made Display write an

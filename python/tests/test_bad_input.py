@@ -260,6 +260,37 @@ def test_an_integer_too_long_to_print_is_described_not_named_by_its_type(
     assert str(shards.value).endswith(f"1..=4096 shards, got <int of {bits} bits>"), shards.value
 
 
+def test_change_policy_overrides_raise_as_the_constructors_do() -> None:
+    # A value with no JSON form is a bad override (PolicyError), not a bad event; a
+    # non-mapping is a TypeError, as `Engine(policy_overrides=...)` has them.
+    engine = convstate.Engine()
+    before = engine.snapshot()
+    for overrides in ({"pricing": {"service_free_per_month": float("nan")}},
+                      {"consent": {"us_marketing_blocked_from": datetime(2026, 1, 1)}}):
+        with pytest.raises(convstate.PolicyError, match="policy_overrides: ") as caught:
+            engine.change_policy("cloud-2026-10", at=0, policy_overrides=overrides)
+        assert caught.value.code == "invalid_policy"
+        with pytest.raises(convstate.PolicyError, match="policy_overrides: "):
+            convstate.Engine(policy_overrides=overrides)
+    with pytest.raises(TypeError, match="policy_overrides must be a mapping, got list"):
+        engine.change_policy("cloud-2026-10", at=0, policy_overrides=[1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="policy_overrides must be a mapping, got list"):
+        convstate.Engine(policy_overrides=[1])  # type: ignore[arg-type]
+    assert engine.snapshot() == before
+
+
+def test_handle_refuses_what_is_neither_a_line_nor_a_mapping_by_its_type() -> None:
+    engine = convstate.Engine()
+    for event, kind in [([{"type": "tick", "at": 0}], "list"), (None, "NoneType"), (5, "int")]:
+        with pytest.raises(TypeError, match=f"must be a str .* or a mapping .*, got {kind}"):
+            engine.handle(event)  # type: ignore[arg-type]
+    import pandas as pd
+    row = pd.DataFrame([{"type": "tick", "at": 0}]).iloc[0]
+    with pytest.raises(TypeError, match=r"got Series; a pandas row is handle\(row.to_dict\(\)\)"):
+        engine.handle(row)  # type: ignore[arg-type]
+    assert engine.handle(row.to_dict()) is None
+
+
 @pytest.mark.parametrize("engine_class", [convstate.Engine, convstate.ShardedEngine])
 def test_a_naive_datetime_override_raises_policy_error(engine_class: type) -> None:
     # The constructors promise PolicyError for overrides that do not fit (a NaN gets one,

@@ -44,6 +44,29 @@ def test_str_and_dict_payloads_give_the_same_lines_and_a_duplicate_changes_nothi
     assert all("a redelivery" in i["reason"] for i in skipped.values())
 
 
+def test_a_decoded_body_holding_half_an_emoji_reads_as_the_body_does() -> None:
+    # `json.loads` keeps a text cut inside an emoji as a lone surrogate, which has no UTF-8
+    # form: the dict is read as its body is, U+FFFD with an `unrecognized` line, and the
+    # other message applies (it raised UnicodeEncodeError and applied nothing).
+    body = ('{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":'
+            '"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":'
+            '"15550001111","phone_number_id":"P1"},"messages":[{"from":"79110000001","id":'
+            '"wamid.A","timestamp":"1793610000","type":"text","text":{"body":"cut \\ud83d"}},'
+            '{"from":"79110000002","id":"wamid.B","timestamp":"1793610001","type":"text",'
+            '"text":{"body":"fine"}}]}}]}]}')
+    decoded = json.loads(body)
+    assert decoded["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] == "cut \ud83d"
+    answers = []
+    for payload in (body, decoded):
+        engine = convstate.Engine()
+        engine.handle({"type": "register_number", "at": "2026-11-01T00:00:00Z", "business": "acme",
+                       "number": NUMBER, "channel": "official", "phone_number_id": "P1"})
+        answers.append(engine.handle_webhook(payload))
+    assert answers[0] == answers[1]
+    kinds = [json.loads(line)["type"] for line in answers[1]]
+    assert "unrecognized" in kinds and kinds.count("ack") == 2, answers[1]
+
+
 def test_every_buffer_of_the_body_gives_the_same_lines_and_other_types_raise(
     engine: convstate.Engine,
 ) -> None:
