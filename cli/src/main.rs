@@ -39,7 +39,8 @@ Exit codes:
      (replay - with --policy-overrides @-: both read standard input)
   3  state error: a saved state (--state, or the STATE of inspect and business) cannot be
      read, restored or written, or another convstate run holds it
-  141  the output's reader closed it (a pipe into head): stopped quietly, no state saved";
+  141  the output's reader closed it (a pipe into head): stopped quietly, no state saved
+       (business import and move print their effects after saving both states)";
 
 /// Replays WhatsApp Business traffic through the convstate rules engine: what would these
 /// rules have done to my traffic?
@@ -662,13 +663,16 @@ fn run_replay(args: &ReplayArgs) -> Result<(), CliError> {
     if let Some(mut out) = out {
         out.flush().map_err(write_error)?;
     }
-    // Saved first: a summary printed for a run whose state could not be saved (a full disk)
-    // told a script numbers for a run that did not count.
-    if let Some(path) = &args.state {
-        state::save(path, &replayer.engine)?;
-    }
+    // The summary before the state, as the output lines before it: a reader gone before the
+    // summary was written stops the run with no state saved, as exit status 141 says
+    // (saved first, the state counted the run though the status said it did not, and a
+    // script that ran it again replayed the log twice). A state that cannot be saved after
+    // the summary is exit status 3, which says the run did not count.
     if args.summary {
         print_summary(&replayer.summary, args.summary_format)?;
+    }
+    if let Some(path) = &args.state {
+        state::save(path, &replayer.engine)?;
     }
     Ok(())
 }

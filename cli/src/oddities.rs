@@ -4,7 +4,7 @@
 //! | oddity | sign | why it matters |
 //! |---|---|---|
 //! | replayed into its state again | the first event that is no delivery status is older than the saved state's clock | every input is applied at the clock, as a late one; sends come back as duplicates |
-//! | unix seconds | an instant before 2001 (0 excepted) | seconds read as milliseconds are January 1970 |
+//! | unix seconds | an instant before 2001-09-09 (10¹² ms; 0 excepted) | seconds read as milliseconds are January 1970 |
 //! | a mistyped year | an instant more than a year before a clock a line of this run set | a clock moved forward stays there, and what follows is late |
 //! | a log not sorted by time | a send decided at the clock though dated before it | a host decides a send at its now |
 //!

@@ -99,9 +99,7 @@ impl Replayer {
         reader: &WebhookReader,
         out: &mut Vec<String>,
     ) -> Result<(), Malformed> {
-        let is_wire_event = serde_json::from_str::<serde_json::Value>(line)
-            .is_ok_and(|v| v.get("type").is_some() && v.get("object").is_none());
-        if is_wire_event {
+        if is_wire_event(line) {
             return self.feed(line, out);
         }
         let received_at = self.engine.clock();
@@ -158,4 +156,22 @@ impl Replayer {
         self.summary.malformed_lines_skipped += 1;
         wire::encode_error(&malformed.error)
     }
+}
+
+/// Whether a line of a `--format meta-webhook` log is a wire event: an object with a `type`
+/// key (a webhook body has none), whatever else it holds. Only the keys are read, so that
+/// what the wire decoder refuses is refused there, with its own message: a byte-order mark
+/// starting the line, a field the event does not have (an `object` key made the line a body
+/// and dropped the event as `unrecognized`), a lone surrogate in a comment (any of these
+/// made the line a body, "webhook object: missing").
+fn is_wire_event(line: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        #[serde(rename = "type")]
+        kind: Option<serde::de::IgnoredAny>,
+    }
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+    // An object: a derived struct reads an array too, by position.
+    line.trim_start().starts_with('{')
+        && serde_json::from_str::<Keys>(line).is_ok_and(|keys| keys.kind.is_some())
 }

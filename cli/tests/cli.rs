@@ -1502,6 +1502,44 @@ fn a_reader_that_closes_the_output_stops_the_replay_quietly() {
     assert!(!state.exists(), "a replay cut short saves no state");
 }
 
+#[test]
+fn a_summary_its_reader_never_took_saves_no_state() {
+    // With --summary the summary is the first thing written to standard output. A reader
+    // already gone (exit status 141) or a device that takes nothing (1): the run counted
+    // for nothing, so no state is saved (saved before the summary, the state kept a run
+    // whose status said it did not, and a script that ran it again replayed it twice).
+    let directory = tempfile::tempdir().unwrap();
+    let state = directory.path().join("state.json");
+    let args = [
+        "replay",
+        "examples/helpdesk-day.jsonl",
+        "--state",
+        state.to_str().unwrap(),
+        "--summary",
+    ];
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = convstate(&args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs");
+    assert_exit(&output, 141);
+    assert!(!state.exists(), "no state saved after a 141");
+    #[cfg(target_os = "linux")]
+    {
+        let output = run_into_full_device(&args);
+        assert_exit_saying(&output, 1, "convstate: error: cannot write <stdout>");
+        assert!(
+            !state.exists(),
+            "no state saved after an unwritable summary"
+        );
+    }
+    let output = run(&args);
+    assert_exit(&output, 0);
+    assert!(state.exists());
+}
+
 /// Runs the binary with standard output going to `/dev/full`, where every write fails.
 #[cfg(target_os = "linux")]
 fn run_into_full_device(args: &[&str]) -> Output {
@@ -2061,6 +2099,42 @@ fn standard_input_that_cannot_be_read_is_named_not_blamed_on_a_line() {
         assert!(!message.contains(":1:"), "{message}");
         assert!(!message.contains("line"), "{message}");
     }
+}
+
+#[test]
+fn a_webhook_log_reads_a_line_with_a_type_key_as_a_wire_event_whatever_else_it_holds() {
+    // A line of a webhook log with a `type` key is a wire event (cli/README), refused as
+    // the wire decoder refuses it: it was taken for a webhook body when it also had an
+    // `object` key (dropped as `unrecognized`, exit status 0), a byte-order mark or a lone
+    // surrogate ("webhook object: missing").
+    let register = r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#;
+    for (line, message) in [
+        (
+            r#"{"type":"tick","at":"2026-11-02T09:00:00Z","object":1}"#,
+            "log.jsonl:2: field \"object\": unknown field `object`",
+        ),
+        (
+            "\u{feff}{\"type\":\"tick\",\"at\":\"2026-11-02T09:00:00Z\"}",
+            "log.jsonl:2: not valid JSON: the line starts with a byte-order mark",
+        ),
+    ] {
+        let directory = tempfile::tempdir().unwrap();
+        let log = directory.path().join("log.jsonl");
+        std::fs::write(&log, format!("{register}\n{line}\n")).unwrap();
+        let output = run(&["replay", "--format", "meta-webhook", log.to_str().unwrap()]);
+        assert_exit_saying(&output, 1, message);
+    }
+    // A comment holding half an emoji is no concern of the event's: applied.
+    let directory = tempfile::tempdir().unwrap();
+    let log = directory.path().join("log.jsonl");
+    let tick = r#"{"type":"tick","at":"2026-11-02T09:00:00Z","comment":"cut \ud83d"}"#;
+    std::fs::write(&log, format!("{register}\n{tick}\n")).unwrap();
+    let output = run(&["replay", "--format", "meta-webhook", log.to_str().unwrap()]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output).lines().last(),
+        Some(r#"{"type":"ack","of":"tick"}"#)
+    );
 }
 
 #[test]

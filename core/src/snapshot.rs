@@ -177,12 +177,18 @@ fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
         .unwrap_or_else(|| serde_json::from_slice(bytes))
         .map_err(|e| corrupt(format!("not a convstate snapshot: {e}")))?;
     if header.format != SNAPSHOT_FORMAT {
-        let hint = if header.format == crate::sharded::SHARDED_SNAPSHOT_FORMAT {
-            " (a sharded engine's snapshot restores as a sharded engine: \
-             ShardedEngine::restore, C convstate_sharded_engine_restore, Python \
-             ShardedEngine.restore)"
-        } else {
-            ""
+        let hint = match header.format.as_str() {
+            crate::sharded::SHARDED_SNAPSHOT_FORMAT => {
+                " (a sharded engine's snapshot restores as a sharded engine: \
+                 ShardedEngine::restore, C convstate_sharded_engine_restore, Python \
+                 ShardedEngine.restore)"
+            }
+            crate::partition::EXPORT_FORMAT => {
+                " (a business export imports into an engine: Engine::import_business, \
+                 Engine::from_business_export for an engine of its own, C \
+                 convstate_engine_import_business, Python Engine.import_business)"
+            }
+            _ => "",
         };
         return Err(corrupt(format!(
             "format is {:?}, expected {SNAPSHOT_FORMAT:?}{hint}",

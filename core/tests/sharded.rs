@@ -868,6 +868,20 @@ fn a_damaged_sharded_snapshot_is_refused_with_what_is_wrong() {
         ),
         other => panic!("expected corrupt_snapshot, got {:?}", other.map(|_| ())),
     }
+    // A business export given as a snapshot names the import.
+    let mut engine = Engine::with_preset("cloud-2025").unwrap();
+    let register = r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#;
+    assert!(engine.handle_json(register)[0].starts_with(r#"{"type":"ack""#));
+    let export = engine.export_business("acme").unwrap();
+    match Engine::restore(&export) {
+        Err(Error::CorruptSnapshot { problem }) => assert!(
+            problem.contains("format is \"convstate-business\"")
+                && problem
+                    .contains("a business export imports into an engine: Engine::import_business"),
+            "{problem}"
+        ),
+        other => panic!("expected corrupt_snapshot, got {:?}", other.map(|_| ())),
+    }
     assert!(problem(b"").starts_with("not a sharded engine snapshot"));
     // Lines dropped, swapped or repeated: the header's checksum no longer matches.
     for damaged in [
