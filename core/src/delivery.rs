@@ -84,6 +84,11 @@ pub(crate) struct SentMessage {
     pub failed_before_sent: Option<Vec<u32>>,
 }
 
+/// The billing of a send on a channel the platform does not bill.
+const NOT_BILLED: Billing = Billing::Free {
+    why: FreeReason::ChannelNotBilled,
+};
+
 impl SentMessage {
     /// The record of a failure reported for an id no recorded send has (yet).
     fn failure_before_send(conv: u32, at: Instant, errors: Vec<u32>) -> SentMessage {
@@ -91,9 +96,7 @@ impl SentMessage {
             conv,
             sent_at: at,
             template: None,
-            billing: Billing::Free {
-                why: FreeReason::ChannelNotBilled,
-            },
+            billing: NOT_BILLED,
             consumed_slot: false,
             counted_by_limit: false,
             status: DeliveryStatus::Failed,
@@ -206,19 +209,14 @@ impl Engine {
             |s: DeliveryStatus| matches!(s, DeliveryStatus::Delivered | DeliveryStatus::Read);
         // Only delivery is charged (§11): the pricing a `sent` status carries is confirmed by
         // the `delivered` or `read` status that carries it again, and a message that fails
-        // after `sent` is never confirmed.
-        if let Some(pricing) = e
-            .pricing
-            .as_ref()
-            .filter(|_| e.status != DeliveryStatus::Failed)
-        {
+        // after `sent` is never confirmed. A send on a channel the platform does not bill
+        // takes no pricing a status names: counted, it became the business's usage (and
+        // fixed its months to UTC) though the send counted nothing.
+        let pricing = e.pricing.as_ref().filter(|_| record.billing != NOT_BILLED);
+        if let Some(pricing) = pricing.filter(|_| e.status != DeliveryStatus::Failed) {
             self.entry_point_priced(record.conv, &record.billing, record.sent_at, pricing);
         }
-        if let Some(pricing) = e
-            .pricing
-            .as_ref()
-            .filter(|_| !record.confirmed && delivered(e.status))
-        {
+        if let Some(pricing) = pricing.filter(|_| !record.confirmed && delivered(e.status)) {
             self.confirm_billing(number, record.sent_at, pricing);
             record.confirmed = true;
         }
@@ -350,11 +348,7 @@ impl Engine {
 
     /// Only delivered messages are charged: a failure takes back the estimate.
     fn reverse_estimate(&mut self, number: u32, record: &SentMessage) {
-        if record.billing
-            == (Billing::Free {
-                why: FreeReason::ChannelNotBilled,
-            })
-        {
+        if record.billing == NOT_BILLED {
             // A channel the platform does not bill: usage counted nothing for it (see
             // `record_billing`), so there is nothing to take back. Taken back, it came off
             // the official sends of a number that moved to the official channel since.

@@ -286,6 +286,16 @@ impl Engine {
     /// lifted.
     pub fn number_restriction(&mut self, e: &NumberRestrictionUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
+        // The platform's restrictions (§6), as its quality ratings and limits: accepted on
+        // another channel, one barred an email number's sends. (A lift is taken anywhere:
+        // a number restricted while official may have moved since.)
+        let channel = self.numbers[n as usize].channel;
+        if channel != Channel::Official {
+            return Err(Error::NotOnChannel {
+                what: "a restriction",
+                channel,
+            });
+        }
         check_ends_after(e.at, e.until)?;
         if e.until.is_some() && e.until_lifted {
             return Err(Error::InvalidEvent {
