@@ -301,6 +301,13 @@ pub(crate) struct Template {
     /// change of status. Absent from snapshots older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_pause_at: Option<Instant>,
+    /// When the host registered the template (the latest `register_template` of it): a
+    /// provider `deleted` dated before it was about the template it replaced, and does not
+    /// delete this one (a deletion is final, so a stale one redelivered after a
+    /// re-registration left the template unsendable for good). Absent from snapshots
+    /// older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<Instant>,
 }
 
 /// A message held in the pending outbox (§4).
@@ -1470,6 +1477,7 @@ impl Engine {
             locked: false,
             lock_event: ProviderOrder::default(),
             failure_pause_at: None,
+            registered_at: Some(e.at),
         };
         let index =
             match self

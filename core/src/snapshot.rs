@@ -357,6 +357,8 @@ pub(crate) struct StoredTemplate {
     pub lock_event: ProviderOrder,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_pause_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<Instant>,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -388,6 +390,7 @@ impl From<&Template> for StoredTemplate {
             locked: t.locked,
             lock_event: t.lock_event,
             failure_pause_at: t.failure_pause_at,
+            registered_at: t.registered_at,
         }
     }
 }
@@ -825,6 +828,7 @@ impl Engine {
                 locked: t.locked,
                 lock_event: t.lock_event,
                 failure_pause_at: t.failure_pause_at,
+                registered_at: t.registered_at,
             });
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }

@@ -1188,8 +1188,17 @@ impl Engine {
         let template = &mut self.templates[t as usize];
         // A deletion is final (§5) whenever it arrives: in order nothing after it applied, so
         // a later status delivered before it (an unpause, an approval) must not leave the
-        // deleted template sendable. Any other event is ordered as follows.
-        if e.status != TemplateEvent::Deleted {
+        // deleted template sendable. But one dated before the template was registered was
+        // the end of the template this registration replaced: redelivered after it, it
+        // deleted the new one for good. Any other event is ordered as follows.
+        if e.status == TemplateEvent::Deleted {
+            if template
+                .registered_at
+                .is_some_and(|registered| e.at < registered)
+            {
+                return Ok(());
+            }
+        } else {
             // Provider events are applied by their own instant: one older than the latest
             // applied arrived late (a retried webhook) and must not undo what came after it.
             if template
