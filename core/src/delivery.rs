@@ -202,6 +202,17 @@ impl Engine {
             }
             return Ok(StatusOutcome::Unmatched);
         };
+        // The platform's ids are unique per number (§10), but not every provider's: Telegram
+        // numbers messages per chat, so two chats of a bot have a message 5 each, and the
+        // later send replaced the earlier's record (`remember_sent`). Off the official
+        // channel, a status naming another conversation than the record's is about that
+        // other message: it matches nothing (it failed the other contact's message, and
+        // that contact's retry was refused as a duplicate).
+        if self.numbers[number as usize].channel != Channel::Official
+            && self.conversation_with(number, &e.contact)?.1 != Some(record.conv)
+        {
+            return Ok(StatusOutcome::Unmatched);
+        }
         // Statuses only move forward in the order sent < delivered < read < failed, so the
         // final state does not depend on the order webhooks arrive in; failed is final.
         let advances = e.status > record.status;
