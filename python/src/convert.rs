@@ -685,6 +685,20 @@ fn to_json_at(
             .into()),
             Datetime64::Refused(problem) => Err(invalid_event(path.describe(problem))),
         }
+    } else if is_class(value, &["Decimal"], |module| module == "decimal") {
+        // An amount as the package hands one out (`Billing.price`): the wire format writes
+        // amounts as decimal text (a rate card's prices), so a finite one is that text,
+        // exactly (a float would round it, and is refused there).
+        if !value
+            .call_method0(pyo3::intern!(value.py(), "is_finite"))?
+            .is_truthy()?
+        {
+            return Err(invalid_event(
+                path.describe(format_args!("{} is not a finite number", repr(value))),
+            ));
+        }
+        let text = value.call_method1(pyo3::intern!(value.py(), "__format__"), ("f",))?;
+        Ok(Json::Scalar(Value::String(text.extract()?)))
     } else if let Ok(mapping) = value.cast::<PyMapping>() {
         // Any other `collections.abc.Mapping` (a `MappingProxyType`, a `UserDict`): the
         // stubs promise `Mapping`, not `dict`.

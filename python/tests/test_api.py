@@ -626,6 +626,15 @@ def test_billing_gives_the_rate_card_price_exactly() -> None:
     engine.inbound(NUMBER, "+79110000001", at=utc(2026, 11, 2, 10))
     free = engine.send(NUMBER, "+79110000001", text="Hi", at=utc(2026, 11, 2, 10, 1)).billing
     assert free is not None and (free.price, free.currency) == (None, None)
+    # The prices come back as they go in: a rate card of Decimals (what Billing.price
+    # gives) reads as its text did; a float would round, and a NaN is no price.
+    as_decimals = {**rate_card, "rates": {market: {c: Decimal(p) for c, p in rates.items()}
+                                          for market, rates in rate_card["rates"].items()}}
+    priced = convstate.Engine(policy="cloud-2025", policy_overrides={"pricing": {"rate_card": as_decimals}})
+    assert priced.policy == engine.policy
+    nan = {**rate_card, "rates": {"other": {"marketing": Decimal("NaN")}}}
+    with pytest.raises(convstate.PolicyError, match="Decimal\\('NaN'\\) is not a finite number"):
+        convstate.Engine(policy="cloud-2025", policy_overrides={"pricing": {"rate_card": nan}})
 
 
 def test_billing_pickles_and_results_compare_with_other_types(engine: convstate.Engine) -> None:
