@@ -231,17 +231,11 @@ impl Template {
             .filter(|_| matches!(status, TemplateStatus::Flagged | TemplateStatus::Paused))
     }
 
-    /// Whether a flag reported at `flagged_at`, with its `deadline`, was lifted since: a
-    /// recovery (medium or high) was rated then or later, and before the deadline, so in
-    /// order it lifted the flag (a rating at the flag's own instant stands, as everywhere),
-    /// whatever was rated after it. One rated at or after the deadline came too late: in
-    /// order the deadline had disabled the template (RULES §5: quality back *before the
-    /// deadline*), and the flag, arriving after it, does so now. (Only the latest recovery
-    /// is known: an earlier one before the deadline, followed by another after it, is taken
-    /// as not lifting the flag, the side that sends nothing the platform refuses.)
-    fn flag_lifted_since(&self, flagged_at: Instant, deadline: Instant) -> bool {
-        self.recovered_at
-            .is_some_and(|at| at >= flagged_at && at < deadline)
+    /// Whether a flag reported at `flagged_at` was lifted since: a recovery (medium or
+    /// high) was rated then or later, so in order it lifted the flag (a rating at the
+    /// flag's own instant stands, as everywhere), whatever was rated after it.
+    fn flag_lifted_since(&self, flagged_at: Instant) -> bool {
+        self.recovered_at.is_some_and(|at| at >= flagged_at)
     }
 
     /// Keeps a flag reported at `at` under the pause in force. The same flag reported again
@@ -1352,9 +1346,7 @@ impl Engine {
             (to, until) = (TemplateStatus::Flagged, Some(deadline));
         }
         // A flag from before a recovery, arriving after it: in order the recovery lifted it.
-        if e.status == TemplateEvent::Flagged
-            && until.is_some_and(|deadline| template.flag_lifted_since(e.at, deadline))
-        {
+        if e.status == TemplateEvent::Flagged && template.flag_lifted_since(e.at) {
             return Ok(());
         }
         // A flag for a paused template is kept under the pause (the flag marks the template;
@@ -1427,7 +1419,7 @@ impl Engine {
     /// unless a recovery rated after the flag would have lifted it.
     fn keep_late_flag(&mut self, t: u32, deadline: Instant, flagged_at: Instant, now: Instant) {
         let template = &mut self.templates[t as usize];
-        if template.flag_lifted_since(flagged_at, deadline) {
+        if template.flag_lifted_since(flagged_at) {
             return;
         }
         match template.status {
