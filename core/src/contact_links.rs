@@ -35,25 +35,22 @@ impl ContactLinks {
     /// The key of the contact `key` names in `business`: itself, unless it is an alias.
     #[inline]
     pub(crate) fn resolve(&self, business: u32, key: AddressKey) -> AddressKey {
-        self.resolve_with(|| Some(business), key)
+        self.resolve_with(|| business, key)
     }
 
     /// [`ContactLinks::resolve`] with the business found only when there are aliases of
-    /// `key`'s kind: on the hot path, no lookup of the business at all. `None` for the
-    /// business: the key is taken as it is.
+    /// `key`'s kind: on the hot path, no lookup of the business at all.
     #[inline]
     pub(crate) fn resolve_with(
         &self,
-        business: impl FnOnce() -> Option<u32>,
+        business: impl FnOnce() -> u32,
         key: AddressKey,
     ) -> AddressKey {
         let map = self.aliases(key);
         if map.is_empty() {
             return key;
         }
-        business()
-            .and_then(|business| map.get(&(business, key)).copied())
-            .unwrap_or(key)
+        map.get(&(business(), key)).copied().unwrap_or(key)
     }
 
     /// Makes `alias` another name of the contact `key` in `business` (replacing what it

@@ -205,11 +205,15 @@ impl Engine {
         // The platform's ids are unique per number (§10), but not every provider's: Telegram
         // numbers messages per chat, so two chats of a bot have a message 5 each, and the
         // later send replaced the earlier's record (`remember_sent`). Off the official
-        // channel, a status naming another conversation than the record's is about that
-        // other message: it matches nothing (it failed the other contact's message, and
-        // that contact's retry was refused as a duplicate).
+        // channel, a status naming another existing conversation than the record's is about
+        // that other message: it matches nothing (it failed the other contact's message).
+        // One naming no conversation (an address spelled otherwise than on the send) is
+        // taken as the record's, as before.
         if self.numbers[number as usize].channel != Channel::Official
-            && self.conversation_with(number, &e.contact)?.1 != Some(record.conv)
+            && matches!(
+                self.conversation_with(number, &e.contact)?.1,
+                Some(conv) if conv != record.conv
+            )
         {
             return Ok(StatusOutcome::Unmatched);
         }

@@ -909,19 +909,10 @@ impl Engine {
     }
 
     /// The key of the contact `key` names at `number`: a phone number or user id linked to
-    /// another name of the contact gives that name's key (see `contact_links.rs`), on the
-    /// official channel. Links are the platform's (a user id names a contact there only):
-    /// on another channel a name is its own key, or a bridge's chats were named by a user
-    /// id it cannot address.
+    /// another name of the contact gives that name's key (see `contact_links.rs`).
     #[inline]
     pub(crate) fn contact_of(&self, number: u32, key: AddressKey) -> AddressKey {
-        (self.contact_links).resolve_with(
-            || {
-                let number = &self.numbers[number as usize];
-                (number.channel == Channel::Official).then_some(number.business)
-            },
-            key,
-        )
+        (self.contact_links).resolve_with(|| self.numbers[number as usize].business, key)
     }
 
     /// The phone number of the contact `key` at `number` (itself, or its alias when a user

@@ -283,7 +283,8 @@ impl Engine {
     /// A provider restriction on a number. Without `until`, a bar on business-initiated
     /// messages lasts the policy's default length from the event's instant (24h in the
     /// classic rules); any other, and one under newer rules or `until_lifted`, lasts until
-    /// lifted.
+    /// lifted. On a number of another channel than the official one it is
+    /// [`Error::NotOnChannel`] (restrictions are the platform's).
     pub fn number_restriction(&mut self, e: &NumberRestrictionUpdate) -> Result<(), Error> {
         let n = self.number_idx(&e.number)?;
         // The platform's restrictions (§6), as its quality ratings and limits: accepted on

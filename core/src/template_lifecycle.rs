@@ -1131,6 +1131,14 @@ impl Engine {
         if self.templates[t as usize].status == TemplateStatus::Deleted {
             return Ok(());
         }
+        // A deletion dated before the template was registered ended the template this
+        // registration replaced (it would be final whenever it arrives, below): nothing of
+        // it applies, its category neither.
+        if e.status == TemplateEvent::Deleted
+            && (self.templates[t as usize].registered_at).is_some_and(|at| e.at < at)
+        {
+            return Ok(());
+        }
         // The category the provider reports with a status is in its own order: a status too
         // late to apply may still carry the newest category (or not, which the order tells).
         if let Some(category) = e.category {
@@ -1186,19 +1194,11 @@ impl Engine {
             }
         }
         let template = &mut self.templates[t as usize];
-        // A deletion is final (§5) whenever it arrives: in order nothing after it applied, so
-        // a later status delivered before it (an unpause, an approval) must not leave the
-        // deleted template sendable. But one dated before the template was registered was
-        // the end of the template this registration replaced: redelivered after it, it
-        // deleted the new one for good. Any other event is ordered as follows.
-        if e.status == TemplateEvent::Deleted {
-            if template
-                .registered_at
-                .is_some_and(|registered| e.at < registered)
-            {
-                return Ok(());
-            }
-        } else {
+        // A deletion is final (§5) whenever it arrives (one from before the registration
+        // excepted, above): in order nothing after it applied, so a later status delivered
+        // before it (an unpause, an approval) must not leave the deleted template sendable.
+        // Any other event is ordered as follows.
+        if e.status != TemplateEvent::Deleted {
             // Provider events are applied by their own instant: one older than the latest
             // applied arrived late (a retried webhook) and must not undo what came after it.
             if template

@@ -1053,7 +1053,8 @@ pub unsafe extern "C" fn convstate_engine_number_quality(
 /// lasts until lifted, whatever the default (with an `until_ms`,
 /// `CONVSTATE_ERR_INVALID_EVENT`), or 0 (another value is `CONVSTATE_ERR_INVALID_ARGUMENT`:
 /// a byte, not a C `bool`, so that a binding that passes an int cannot pass a Rust `bool`
-/// other than 0 or 1).
+/// other than 0 or 1). A number of another channel than the official one is
+/// `CONVSTATE_ERR_NOT_ON_CHANNEL` (restrictions are the platform's).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_number_restriction(
     engine: *mut convstate_engine,
