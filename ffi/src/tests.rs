@@ -88,6 +88,32 @@ fn register(engine: *mut convstate_engine) {
     );
 }
 
+/// A text from `contact` to `number` at `at_ms`, with the provider's `message_id` if
+/// given, every other field of `convstate_inbound` unset (set them with `..` on it).
+fn text_inbound(
+    at_ms: i64,
+    number: &'static str,
+    contact: &'static str,
+    message_id: Option<&'static str>,
+) -> convstate_inbound {
+    convstate_inbound {
+        at_ms,
+        number: ptr(number),
+        number_len: number.len(),
+        contact: ptr(contact),
+        contact_len: contact.len(),
+        group: null(),
+        group_len: 0,
+        kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+        size: -1,
+        referral: 0,
+        message_id: message_id.map_or(null(), ptr),
+        message_id_len: message_id.map_or(0, str::len),
+        user_id: null(),
+        user_id_len: 0,
+    }
+}
+
 /// A `failed` delivery status of `message_id`, sent from `NUMBER` to `contact`, with
 /// `errors_len` provider error codes at `errors` (no pricing).
 fn failed_status(
@@ -1820,22 +1846,7 @@ fn a_limit_of_two_refuses_the_third_contact_and_charged_sends_carry_their_price(
 fn a_failed_status_gives_back_the_charge_and_131047_closes_the_window() {
     let engine = dynamics_engine();
     let contact = CONTACTS[0];
-    let inbound = convstate_inbound {
-        at_ms: T0,
-        number: ptr(NUMBER),
-        number_len: NUMBER.len(),
-        contact: ptr(contact),
-        contact_len: contact.len(),
-        group: null(),
-        group_len: 0,
-        kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
-        size: -1,
-        referral: 0,
-        message_id: ptr("wamid.in.1"),
-        message_id_len: 10,
-        user_id: null(),
-        user_id_len: 0,
-    };
+    let inbound = text_inbound(T0, NUMBER, contact, Some("wamid.in.1"));
     // The flag is written on success only, false for a first delivery, true for the
     // provider's second (which changes nothing).
     let mut redelivered = true;
@@ -2587,20 +2598,8 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
     );
 
     let inbound = convstate_inbound {
-        at_ms: T0,
-        number: ptr(NUMBER),
-        number_len: NUMBER.len(),
-        contact: ptr(CONTACT),
-        contact_len: CONTACT.len(),
-        group: null(),
-        group_len: 0,
-        kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
-        size: -1,
         referral: 255,
-        message_id: null(),
-        message_id_len: 0,
-        user_id: null(),
-        user_id_len: 0,
+        ..text_inbound(T0, NUMBER, CONTACT, None)
     };
     assert_eq!(
         unsafe { convstate_engine_inbound_ex(engine, &inbound, null_mut()) },
@@ -2943,20 +2942,11 @@ fn the_inbound_structs_user_id_links_contacts_or_is_refused_as_its_comment_says(
     let inbound =
         |at_ms: i64, number: &'static str, contact: Option<&'static str>, user_id: &'static str| {
             let r = convstate_inbound {
-                at_ms,
-                number: ptr(number),
-                number_len: number.len(),
                 contact: contact.map_or(null(), ptr),
                 contact_len: contact.map_or(0, str::len),
-                group: null(),
-                group_len: 0,
-                kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
-                size: -1,
-                referral: 0,
-                message_id: null(),
-                message_id_len: 0,
                 user_id: ptr(user_id),
                 user_id_len: user_id.len(),
+                ..text_inbound(at_ms, number, "", None)
             };
             unsafe { convstate_engine_inbound_ex(engine, &r, null_mut()) }
         };
@@ -3265,22 +3255,8 @@ fn the_redelivered_and_unmatched_flags_are_written_on_success_only() {
     let engine = new_engine("cloud-2025");
     register(engine);
     let unknown = "+15559999999";
-    let inbound_of = |number: &'static str, id: &'static str| convstate_inbound {
-        at_ms: T0,
-        number: ptr(number),
-        number_len: number.len(),
-        contact: ptr(CONTACT),
-        contact_len: CONTACT.len(),
-        group: null(),
-        group_len: 0,
-        kind: convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
-        size: -1,
-        referral: 0,
-        message_id: ptr(id),
-        message_id_len: id.len(),
-        user_id: null(),
-        user_id_len: 0,
-    };
+    let inbound_of =
+        |number: &'static str, id: &'static str| text_inbound(T0, number, CONTACT, Some(id));
     let status_of = |number: &str, id: &str, at_ms: i64, flag: *mut bool| unsafe {
         convstate_engine_message_status(
             engine,
