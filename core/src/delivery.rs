@@ -154,6 +154,8 @@ pub enum StatusOutcome {
     Unmatched,
 }
 
+display_as_wire_name!(StatusOutcome);
+
 impl Engine {
     /// A delivery status for a message sent with a `message_id`: whether it matched a send
     /// the number recorded under that id ([`Engine::handle`] acks it `unmatched` when not).

@@ -407,6 +407,8 @@ pub enum InboundOutcome {
     Redelivered,
 }
 
+display_as_wire_name!(InboundOutcome);
+
 /// Monthly usage of a number or business.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]

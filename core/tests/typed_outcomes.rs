@@ -141,6 +141,18 @@ enum Op {
     Status { op: usize, status: DeliveryStatus },
 }
 
+#[test]
+fn outcomes_display_as_the_ack_flags_name_them() {
+    // Bindings (Python's enums) take their values from these names.
+    let names = [
+        InboundOutcome::Taken.to_string(),
+        InboundOutcome::Redelivered.to_string(),
+        StatusOutcome::Matched.to_string(),
+        StatusOutcome::Unmatched.to_string(),
+    ];
+    assert_eq!(names, ["taken", "redelivered", "matched", "unmatched"]);
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let delivery = prop_oneof![
         Just(DeliveryStatus::Sent),

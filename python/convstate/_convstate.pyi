@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Optional, Protocol, TypeVar, Union, final
+from typing import Any, ClassVar, Optional, Protocol, SupportsIndex, TypeVar, Union, final
 
 from typing_extensions import Buffer
 
@@ -567,12 +567,14 @@ class ShardedEngine:
     def __new__(
         cls,
         policy: str = "cloud-2025",
-        shards: int = 4,
+        shards: SupportsIndex = 4,
         policy_overrides: Optional[Mapping[str, Any]] = None,
     ) -> ShardedEngine:
         """``shards`` engines (1 to 4096) under a policy preset, with optional overrides
-        merged over it. Raises ``PolicyError``, ``InvalidInputError`` (a count out of range)
-        or ``TypeError`` (a count that is not an ``int``, overrides that are not a mapping)."""
+        merged over it. ``shards`` is an ``int`` or any integer with ``__index__`` (a numpy
+        ``int64``), not a ``bool``. Raises ``PolicyError``, ``InvalidInputError`` (a count out
+        of range) or ``TypeError`` (a count that is not an integer, overrides that are not a
+        mapping)."""
     @property
     def shard_count(self) -> int:
         """How many shards there are."""

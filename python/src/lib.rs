@@ -8,10 +8,11 @@
 //! run), so a thread waiting for it cannot deadlock against the GIL, and a thread that finds
 //! it busy waits with the GIL released (`PyEngine::locked`), so other threads run meanwhile.
 
-use convstate::{wire, Event, Output, Policy};
+use convstate::{wire, Event, InboundOutcome, Output, Policy, StatusOutcome};
 use parking_lot::{Mutex, MutexGuard};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMapping, PyMemoryView, PyString};
 use serde_json::{Map, Value};
 
@@ -24,7 +25,7 @@ mod wire_names;
 
 use batch::{Columns, PyBatchResult};
 use convert::{
-    bytes_arg, datetime, enum_member, field_json, from_json, instant, string_pairs, to_json,
+    bytes_arg, datetime, field_json, from_json, instant, python_type, string_pairs, to_json,
     to_json_line, type_name,
 };
 use errors::{BindingError, BindingResult};
@@ -170,10 +171,8 @@ pub(crate) fn output_to_python<'py>(
         ..
     } = output
     {
-        return match ack_outcome(of, *redelivered, *unmatched) {
-            Some((class, member)) => enum_member(py, class, member),
-            None => Ok(py.None().into_bound(py)),
-        };
+        let outcome = ack_outcome(py, of, *redelivered, *unmatched)?;
+        return Ok(outcome.unwrap_or_else(|| py.None().into_bound(py)));
     }
     let json = serde_json::to_value(output).map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("output does not serialise: {e}"))
@@ -195,21 +194,40 @@ pub(crate) fn output_to_python<'py>(
 type Reduced<'py> = (Bound<'py, PyAny>, (Bound<'py, PyBytes>,));
 
 /// What an ack tells beyond "applied", as the Rust typed calls return it: an inbound's
-/// `InboundOutcome` (`taken` or `redelivered`), a message status's `StatusOutcome`
-/// (`matched` or `unmatched`), as the class and value of the package's str enum; nothing
-/// for other inputs (`None` in Python).
-fn ack_outcome(
+/// `InboundOutcome`, a message status's `StatusOutcome`, as a member of the package's str
+/// enum of that name (its value the core enum's wire name); `None` for other inputs.
+fn ack_outcome<'py>(
+    py: Python<'py>,
     of: &str,
     redelivered: bool,
     unmatched: bool,
-) -> Option<(&'static str, &'static str)> {
-    match of {
-        "inbound" if redelivered => Some(("InboundOutcome", "redelivered")),
-        "inbound" => Some(("InboundOutcome", "taken")),
-        "message_status" if unmatched => Some(("StatusOutcome", "unmatched")),
-        "message_status" => Some(("StatusOutcome", "matched")),
-        _ => None,
-    }
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let slot = match of {
+        "inbound" if redelivered => 1,
+        "inbound" => 0,
+        "message_status" if unmatched => 3,
+        "message_status" => 2,
+        _ => return Ok(None),
+    };
+    Ok(Some(outcome_members(py)?[slot].bind(py).clone()))
+}
+
+/// The four outcome members, in the slots [`ack_outcome`] picks, looked up once: every
+/// inbound and status answers with one, and a lookup by value per call cost about 3% of a
+/// Python `inbound`.
+fn outcome_members(py: Python<'_>) -> PyResult<&[Py<PyAny>; 4]> {
+    static MEMBERS: PyOnceLock<[Py<PyAny>; 4]> = PyOnceLock::new();
+    MEMBERS.get_or_try_init(py, || {
+        let member = |class: &str, value: String| -> PyResult<Py<PyAny>> {
+            Ok(python_type(py, class)?.call1((value,))?.unbind())
+        };
+        Ok([
+            member("InboundOutcome", InboundOutcome::Taken.to_string())?,
+            member("InboundOutcome", InboundOutcome::Redelivered.to_string())?,
+            member("StatusOutcome", StatusOutcome::Matched.to_string())?,
+            member("StatusOutcome", StatusOutcome::Unmatched.to_string())?,
+        ])
+    })
 }
 
 /// `__reduce__` of an engine class (`Engine`, `ShardedEngine`): pickling and copying go

@@ -15,6 +15,7 @@ def check(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
     engine.run_batch(np.array([0], dtype=np.uint8), column, np.array(["+15550001111"]),
                      np.array(["+4915100000001"]))
     engine.run_batch(["inbound"], column.tolist(), ["+15550001111"], ["+4915100000001"])
+    convstate.ShardedEngine(shards=np.int64(2))  # a count read from a frame
 
 
 def check_params_arrays(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
