@@ -101,7 +101,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 16
+#define CONVSTATE_ABI_VERSION 17
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -725,6 +725,11 @@ enum convstate_effect_kind
    * another phone number (`previous_phone`): resolve conversation ids found by it again.
    */
   CONVSTATE_EFFECT_CONTACT_LINKED = 21,
+  /**
+   * On an email number, a send answered the contact waiting on the ticket (`waited`,
+   * `first`: the ticket's response times).
+   */
+  CONVSTATE_EFFECT_TICKET_ANSWERED = 22,
   /**
    * An effect this build does not name yet: read its JSON line's `"effect"`.
    */
@@ -1938,6 +1943,30 @@ typedef struct convstate_conversation_view {
    * view's `response_total_ms`.
    */
   uint64_t chat_response_total_ms;
+  /**
+   * On an email number, since when the contact has waited for an answer on the ticket
+   * (their oldest unanswered email), or `CONVSTATE_NONE_MS` (the business wrote last,
+   * the ticket was closed, or another channel: a chat's are the `chat_` fields).
+   */
+  int64_t ticket_waiting_since_ms;
+  /**
+   * On an email number, the ticket's first answer, or `CONVSTATE_NONE_MS`.
+   */
+  int64_t ticket_first_response_at_ms;
+  /**
+   * How long the contact had waited for it (time to first response), in ms, or
+   * `CONVSTATE_NONE_MS`.
+   */
+  int64_t ticket_first_response_after_ms;
+  /**
+   * On an email number, sends that answered the contact waiting on the ticket, the first
+   * included (0 elsewhere).
+   */
+  uint64_t ticket_responses;
+  /**
+   * Their response times added up, in ms (0 elsewhere).
+   */
+  uint64_t ticket_response_total_ms;
 } convstate_conversation_view;
 
 /**

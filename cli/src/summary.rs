@@ -52,6 +52,14 @@ pub struct TicketTally {
     pub opened: u64,
     /// Status changes, keyed `from -> to`.
     pub status_changes: BTreeMap<String, u64>,
+    /// Email tickets answered for the first time, and their times to the first answer
+    /// added up (ms); counted as the replies are sent (`ticket_answered`).
+    pub first_responses: u64,
+    pub first_response_total_ms: u64,
+    /// Email replies that answered a waiting contact (first ones included), and their
+    /// response times added up (ms).
+    pub responses: u64,
+    pub response_total_ms: u64,
 }
 
 /// One change of a template's status, or of its category.
@@ -355,6 +363,15 @@ impl Summary {
             Effect::TicketStatusChanged { from, to, .. } => {
                 bump(&mut self.tickets.status_changes, &format!("{from} -> {to}"))
             }
+            Effect::TicketAnswered { waited, first, .. } => {
+                let waited = waited.millis() as u64;
+                if *first {
+                    self.tickets.first_responses += 1;
+                    self.tickets.first_response_total_ms += waited;
+                }
+                self.tickets.responses += 1;
+                self.tickets.response_total_ms += waited;
+            }
             Effect::TemplateStatusChanged {
                 business,
                 name,
@@ -519,6 +536,20 @@ impl Summary {
         ));
         table.detail(&self.chats.ended_by_reason);
         table.row("tickets opened", self.tickets.opened.to_string());
+        // Email tickets only (a chat's responses are the chats' line): shown when there are
+        // some, so a WhatsApp log's summary reads as before.
+        if self.tickets.responses > 0 {
+            table.line(format!(
+                "email first responses {} (mean {}), responses {} (mean {})",
+                self.tickets.first_responses,
+                mean(
+                    self.tickets.first_response_total_ms,
+                    self.tickets.first_responses
+                ),
+                self.tickets.responses,
+                mean(self.tickets.response_total_ms, self.tickets.responses),
+            ));
+        }
         table.detail(&self.tickets.status_changes);
         table.row(
             "template changes",

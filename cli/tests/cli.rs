@@ -235,6 +235,27 @@ fn example_day_summary_with_limits_and_template_quality() {
 }
 
 #[test]
+fn the_summary_counts_email_tickets_answers() {
+    let scenario =
+        workspace_root().join("tests/scenarios/465-an-email-ticket-keeps-its-response-times.jsonl");
+    let log = std::fs::read_to_string(&scenario).expect("scenario 465");
+    // The header line is no event; the rest is a plain log.
+    let log: String = log.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let tickets = &summary_of(&log)["tickets"];
+    assert_eq!(tickets["first_responses"], 2, "{tickets:#}");
+    assert_eq!(tickets["first_response_total_ms"], 9_900_000);
+    assert_eq!(tickets["responses"], 3);
+    assert_eq!(tickets["response_total_ms"], 11_700_000);
+    let output = run_with_stdin(&["replay", "-", "--summary"], log.as_bytes());
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(
+        text.contains("email first responses 2 (mean 1h22m30s), responses 3 (mean 1h5m)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn readme_main_job_command_runs_the_example() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
     let line = readme

@@ -364,8 +364,10 @@ impl Engine {
             }
             _ => {
                 self.new_ticket(conv, now);
+                self.email_ticket_opened(conv);
             }
         }
+        self.email_contact_wrote(conv, now);
     }
 
     /// Email: a conversation the business starts is a ticket too (§3: every email
@@ -379,7 +381,9 @@ impl Engine {
             .is_some_and(|t| t.status != TicketStatus::Closed);
         if !on_ticket {
             self.new_ticket(conv, now);
+            self.email_ticket_opened(conv);
         }
+        self.email_business_wrote(conv, now);
     }
 
     pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {

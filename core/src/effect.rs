@@ -40,6 +40,24 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
+    /// On an email number, a send answered the contact waiting on the ticket (§3: time to
+    /// first response and response times per ticket; a live chat's are on `ChatEnded`).
+    /// Counted in the number's response counters as it is sent.
+    TicketAnswered {
+        /// The number.
+        number: Address,
+        /// The contact.
+        contact: Address,
+        /// Ticket id.
+        ticket: u64,
+        /// How long the contact had waited: since their oldest unanswered email on the
+        /// ticket.
+        waited: Duration,
+        /// The ticket's first response: `waited` is its time to first response.
+        first: bool,
+        /// When.
+        at: Instant,
+    },
     /// A live chat started.
     ChatStarted {
         /// The number.

@@ -442,6 +442,9 @@ pub struct ConversationView {
     pub chat: Option<LiveChat>,
     /// The current ticket, if any.
     pub ticket: Option<Ticket>,
+    /// On an email number, the ticket's response times (a chat's are on `chat`); `None`
+    /// elsewhere, and before the first ticket.
+    pub ticket_responses: Option<crate::TicketResponses>,
     /// Messages held in the pending outbox (not expired as of the view's instant).
     pub outbox_held: u32,
     /// Whether the contact opted in with this number's business.
@@ -563,6 +566,8 @@ pub struct Engine {
     /// Responses so far of live chats the agent has answered (the rest of a live chat is in
     /// its conversation record; see [`crate::chat::ChatResponses`]).
     pub(crate) chat_responses: FastMap<u32, crate::chat::ChatResponses>,
+    /// Email tickets' response times, by conversation (see [`crate::ticket_responses`]).
+    pub(crate) ticket_responses: FastMap<u32, crate::TicketResponses>,
     /// Pricing state of conversations with billing activity.
     pub(crate) billing: FastMap<u32, crate::pricing::ConversationBilling>,
     /// Monthly usage by (number, YYYYMM).
@@ -637,6 +642,7 @@ impl Engine {
             next_ticket: 1,
             limits: FastMap::default(),
             chat_responses: FastMap::default(),
+            ticket_responses: FastMap::default(),
             billing: FastMap::default(),
             usage: FastMap::default(),
             sent_messages: crate::expiring::ExpiringMap::new(memory),
@@ -1940,6 +1946,7 @@ impl Engine {
                         .live_chat(i)
                         .filter(|chat| self.chat_still_live(n, chat, at)),
                     ticket: c.ticket(),
+                    ticket_responses: self.ticket_responses_of(i),
                     // Held messages expire at their instant, tick or no tick.
                     outbox_held: self.outbox.get(&i).map_or(0, |held| {
                         held.iter().filter(|h| h.expires_at > at).count() as u32
@@ -1955,6 +1962,7 @@ impl Engine {
                 window_ends_at: None,
                 chat: None,
                 ticket: None,
+                ticket_responses: None,
                 outbox_held: 0,
                 opted_in: consent.opted_in_at.is_some(),
                 marketing_stopped: consent.marketing_stopped_at.is_some(),
@@ -2171,6 +2179,7 @@ impl Engine {
         }
         ticket.status = to;
         self.conversations[conv as usize].set_ticket(ticket);
+        self.email_ticket_status(conv, to);
         let id = ticket.id;
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::TicketStatusChanged {

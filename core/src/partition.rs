@@ -132,6 +132,10 @@ pub(crate) struct BusinessExport {
     /// are none, so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     contact_links: Vec<(AddressKey, AddressKey)>,
+    /// Email tickets' response times, by local conversation. Absent when there are none,
+    /// so that such an export reads as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ticket_responses: Vec<(u32, crate::TicketResponses)>,
 }
 
 const TAG_MASK: u64 = 3 << 62;
@@ -388,6 +392,7 @@ impl Engine {
         let outbox = by_conv(&self.outbox, &conv_map);
         let billing = by_conv(&self.billing, &conv_map);
         let backoffs = by_conv(&self.backoffs, &conv_map);
+        let ticket_responses = by_conv(&self.ticket_responses, &conv_map);
 
         let mut consents: Vec<(AddressKey, ConsentRecord)> = self
             .consents
@@ -506,6 +511,7 @@ impl Engine {
             inbound_ids,
             inbound_id_senders,
             contact_links,
+            ticket_responses,
         };
         let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
         Ok(seal_as(EXPORT_FORMAT, EXPORT_VERSION, &body))
@@ -587,6 +593,7 @@ impl Engine {
         s.outbox = ported.by_conversation(std::mem::take(&mut s.outbox));
         s.billing = ported.by_conversation(std::mem::take(&mut s.billing));
         s.backoffs = ported.by_conversation(std::mem::take(&mut s.backoffs));
+        s.ticket_responses = ported.by_conversation(std::mem::take(&mut s.ticket_responses));
         s.consents
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.contact_links
@@ -754,6 +761,9 @@ impl Engine {
         }
         for (c, _) in &x.backoffs {
             conv_ok(*c, "a back-off")?;
+        }
+        for (c, _) in &x.ticket_responses {
+            conv_ok(*c, "an email ticket's response times")?;
         }
         for (c, _) in &x.billing {
             conv_ok(*c, "a billing record")?;
@@ -958,6 +968,9 @@ impl Engine {
         for (c, backoff) in x.backoffs {
             self.backoffs.insert(c + conv_base, backoff);
         }
+        for (c, record) in x.ticket_responses {
+            self.ticket_responses.insert(c + conv_base, record);
+        }
         for (contact, record) in x.consents {
             self.consents.insert((b, port(contact)), record);
         }
@@ -1126,6 +1139,7 @@ impl BusinessExport {
             contact_links: (self.contact_links.iter())
                 .map(|&(alias, contact)| (0, alias, contact))
                 .collect(),
+            ticket_responses: self.ticket_responses.clone(),
         }
     }
 

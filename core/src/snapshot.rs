@@ -307,6 +307,10 @@ pub(crate) struct SnapshotBody {
     /// versions read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contact_links: Vec<(u32, AddressKey, AddressKey)>,
+    /// Email tickets' response times, by conversation; see `ticket_responses.rs`. Absent
+    /// when there are none, as `contact_links`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ticket_responses: Vec<(u32, crate::TicketResponses)>,
 }
 
 /// A template without its derived variables (re-parsed from the body on restore).
@@ -633,6 +637,7 @@ impl Engine {
             inbound_id_senders,
             backoffs: sorted(&self.backoffs),
             contact_links: self.contact_links.sorted(),
+            ticket_responses: sorted(&self.ticket_responses),
         }
     }
 
@@ -1087,6 +1092,15 @@ impl Engine {
         engine.sent_content = SentContent::from_records(s.sent_content, |c| engine.recipient_of(c));
         for (c, chat) in s.live_chats {
             engine.set_live_chat(c, Some(chat));
+        }
+        for (c, record) in s.ticket_responses {
+            conv_ok(c, "an email ticket's response times")?;
+            engine.check_ticket_responses(c, &record, s.clock)?;
+            if engine.ticket_responses.insert(c, record).is_some() {
+                return Err(twice(format!(
+                    "the email ticket response times of conversation {c}"
+                )));
+            }
         }
         engine.check_conversation_timers()?;
         engine.effects = s.effects.into();

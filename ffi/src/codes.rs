@@ -1205,6 +1205,9 @@ pub enum convstate_effect_kind {
     /// An inbound made a phone number and a user id one contact, or moved the user id to
     /// another phone number (`previous_phone`): resolve conversation ids found by it again.
     CONVSTATE_EFFECT_CONTACT_LINKED = 21,
+    /// On an email number, a send answered the contact waiting on the ticket (`waited`,
+    /// `first`: the ticket's response times).
+    CONVSTATE_EFFECT_TICKET_ANSWERED = 22,
     /// An effect this build does not name yet: read its JSON line's `"effect"`.
     CONVSTATE_EFFECT_OTHER = 999,
 }
@@ -1235,6 +1238,7 @@ pub(crate) fn effect_kind(effect: &Effect) -> convstate_effect_kind {
         Effect::LimitReachedByProvider { .. } => CONVSTATE_EFFECT_LIMIT_REACHED_BY_PROVIDER,
         Effect::TemplateCategoryChanged { .. } => CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED,
         Effect::ContactLinked { .. } => CONVSTATE_EFFECT_CONTACT_LINKED,
+        Effect::TicketAnswered { .. } => CONVSTATE_EFFECT_TICKET_ANSWERED,
         _ => CONVSTATE_EFFECT_OTHER,
     }
 }

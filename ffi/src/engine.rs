@@ -1468,6 +1468,20 @@ pub struct convstate_conversation_view {
     /// Their response times added up, in ms (0 without a live chat), like the number
     /// view's `response_total_ms`.
     pub chat_response_total_ms: u64,
+    /// On an email number, since when the contact has waited for an answer on the ticket
+    /// (their oldest unanswered email), or `CONVSTATE_NONE_MS` (the business wrote last,
+    /// the ticket was closed, or another channel: a chat's are the `chat_` fields).
+    pub ticket_waiting_since_ms: i64,
+    /// On an email number, the ticket's first answer, or `CONVSTATE_NONE_MS`.
+    pub ticket_first_response_at_ms: i64,
+    /// How long the contact had waited for it (time to first response), in ms, or
+    /// `CONVSTATE_NONE_MS`.
+    pub ticket_first_response_after_ms: i64,
+    /// On an email number, sends that answered the contact waiting on the ticket, the first
+    /// included (0 elsewhere).
+    pub ticket_responses: u64,
+    /// Their response times added up, in ms (0 elsewhere).
+    pub ticket_response_total_ms: u64,
 }
 
 /// Reads one conversation (changes nothing) at `at_ms`, the engine's clock or a later
@@ -1495,6 +1509,7 @@ pub unsafe extern "C" fn convstate_engine_conversation(
             instant_arg(at_ms, "at_ms")?,
         )?;
         let ms = |t: Option<convstate_core::Instant>| t.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis());
+        let ticket = view.ticket_responses;
         unsafe {
             out.write(convstate_conversation_view {
                 window_open: view.window_open,
@@ -1511,6 +1526,13 @@ pub unsafe extern "C" fn convstate_engine_conversation(
                 chat_waiting_since_ms: ms(view.chat.and_then(|c| c.waiting_since)),
                 chat_responses: view.chat.map_or(0, |c| c.responses),
                 chat_response_total_ms: view.chat.map_or(0, |c| c.response_total.millis() as u64),
+                ticket_waiting_since_ms: ms(ticket.and_then(|t| t.waiting_since)),
+                ticket_first_response_at_ms: ms(ticket.and_then(|t| t.first_response_at)),
+                ticket_first_response_after_ms: ticket
+                    .and_then(|t| t.first_response_after)
+                    .map_or(CONVSTATE_NONE_MS, |d| d.millis()),
+                ticket_responses: ticket.map_or(0, |t| t.responses),
+                ticket_response_total_ms: ticket.map_or(0, |t| t.response_total.millis() as u64),
             })
         };
         Ok(())

@@ -740,6 +740,45 @@ fn scenario_files() -> Vec<PathBuf> {
 }
 
 #[test]
+fn every_effect_of_every_scenario_has_a_kind_of_its_own() {
+    // `CONVSTATE_EFFECT_OTHER` is for effects of a newer core than the header: none of
+    // this build's may fall there (an effect kind added to the core and not to the table).
+    let mut seen = std::collections::BTreeSet::new();
+    for file in scenario_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        let preset = header["policy"].as_str().unwrap();
+        let policy = convstate_core::Policy::with_overrides(
+            preset,
+            header
+                .get("policy_overrides")
+                .unwrap_or(&serde_json::json!({})),
+        )
+        .unwrap();
+        let mut engine = convstate_core::Engine::new(policy);
+        for line in lines {
+            let Ok(event) = convstate_core::wire::decode_event(line) else {
+                continue;
+            };
+            let _ = engine.handle(event);
+            while let Some(effect) = engine.poll_effect() {
+                let kind = crate::codes::effect_kind(&effect);
+                assert_ne!(
+                    kind,
+                    convstate_effect_kind::CONVSTATE_EFFECT_OTHER,
+                    "{}: {effect:?}",
+                    file.display()
+                );
+                seen.insert(kind as u32);
+            }
+        }
+    }
+    // And the scenarios reach every kind, 1 to 22.
+    assert_eq!(seen, (1..=22).collect(), "kinds no scenario emits");
+}
+
+#[test]
 fn the_json_door_gives_the_core_door_bytes_for_every_scenario() {
     let files = scenario_files();
     assert!(!files.is_empty());
@@ -2539,6 +2578,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (14, 0xb166_1e2c_d754_129b),
         (15, 0xf242_3d75_0a08_5ec1),
         (16, 0xb29d_5e74_5d58_f644),
+        (17, 0xad5b_f019_e451_920a),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -672,6 +672,55 @@ static void test_conversation_ids(void) {
   convstate_engine_free(engine);
 }
 
+/* Email: the ticket keeps the response times a chat would (RULES.md §3), in the view's
+   ticket_ fields and a TICKET_ANSWERED effect per answered wait. */
+static void test_email_ticket_times(void) {
+  static const char SUPPORT[] = "support@acme.example";
+  static const char ANN[] = "ann@example.com";
+  convstate_engine *engine = NULL;
+  convstate_number_registration number;
+  convstate_send_request request;
+  convstate_decision decision;
+  convstate_conversation_view view;
+  convstate_message *reply = NULL;
+
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  number = acme_official_number(SUPPORT, T0 - HOUR, 10 * MINUTE);
+  number.channel = CONVSTATE_CHANNEL_EMAIL;
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  CHECK_RC(convstate_engine_inbound(engine, T0, S(SUPPORT), S(ANN), NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_OPENED) == 1);
+  CHECK_RC(convstate_engine_conversation(engine, T0, S(SUPPORT), S(ANN), &view), CONVSTATE_OK);
+  CHECK(!view.chat_live && view.ticket_status == CONVSTATE_TICKET_OPEN);
+  CHECK(view.ticket_waiting_since_ms == T0);
+  CHECK(view.ticket_first_response_at_ms == CONVSTATE_NONE_MS);
+  CHECK(view.ticket_first_response_after_ms == CONVSTATE_NONE_MS);
+  CHECK(view.ticket_responses == 0 && view.ticket_response_total_ms == 0);
+
+  CHECK_RC(convstate_message_new_text(S("On it"), &reply), CONVSTATE_OK);
+  request = request_for(T0 + 2 * HOUR, reply);
+  request.number = SUPPORT;
+  request.number_len = strlen(SUPPORT);
+  request.contact = ANN;
+  request.contact_len = strlen(ANN);
+  CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_ANSWERED) == 1);
+  CHECK_RC(convstate_engine_conversation(engine, T0 + 2 * HOUR, S(SUPPORT), S(ANN), &view), CONVSTATE_OK);
+  CHECK(view.ticket_waiting_since_ms == CONVSTATE_NONE_MS);
+  CHECK(view.ticket_first_response_at_ms == T0 + 2 * HOUR);
+  CHECK(view.ticket_first_response_after_ms == 2 * HOUR);
+  CHECK(view.ticket_responses == 1 && view.ticket_response_total_ms == (uint64_t)(2 * HOUR));
+  /* A contact without a ticket has none. */
+  CHECK_RC(convstate_engine_conversation(engine, T0 + 2 * HOUR, S(SUPPORT), S("bob@example.com"), &view),
+           CONVSTATE_OK);
+  CHECK(view.ticket_id == 0 && view.ticket_first_response_after_ms == CONVSTATE_NONE_MS);
+  convstate_message_free(reply);
+  convstate_engine_free(engine);
+}
+
 int main(void) {
   test_versions();
   test_errors();
@@ -682,6 +731,7 @@ int main(void) {
   test_contact_linked();
   test_header_params();
   test_conversation_ids();
+  test_email_ticket_times();
   if (failures) {
     fprintf(stderr, "typed_api: %d checks failed\n", failures);
     return 1;

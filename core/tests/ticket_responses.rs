@@ -1,0 +1,127 @@
+//! An email ticket's response times (§3) survive snapshots and business moves, and a
+//! state holding ones an engine would not keep is refused (scenario 465 has the rule).
+
+use convstate::snapshot::{seal, unseal};
+use convstate::{Engine, Error, Instant, TicketResponses};
+
+const NUMBER: &str = "support@acme.example";
+const CONTACT: &str = "ann@example.com";
+
+fn feed(engine: &mut Engine, lines: &[&str]) {
+    for line in lines {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+}
+
+/// An email number and a WhatsApp number of `acme`; Ann's ticket answered once and her
+/// next email waiting.
+fn engine() -> Engine {
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"support@acme.example","channel":"email"}"#,
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"support@acme.example","contact":"ann@example.com","kind":"text"}"#,
+            r#"{"type":"send","at":"2026-11-02T10:00:00Z","number":"support@acme.example","contact":"ann@example.com","message":{"kind":"text","text":"On it"}}"#,
+            r#"{"type":"inbound","at":"2026-11-02T11:00:00Z","number":"support@acme.example","contact":"ann@example.com","kind":"text"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T11:30:00Z","number":"+15550001111","contact":"+4915100000001","kind":"text"}"#,
+        ],
+    );
+    while engine.poll_effect().is_some() {}
+    engine
+}
+
+fn responses(engine: &Engine) -> TicketResponses {
+    let at = Instant::parse_rfc3339("2026-11-02T12:00:00Z").unwrap();
+    let view = engine.conversation(NUMBER, CONTACT, at).expect("a view");
+    view.ticket_responses.expect("an email ticket's times")
+}
+
+const ANSWER: &str = r#"{"type":"send","at":"2026-11-02T12:00:00Z","number":"support@acme.example","contact":"ann@example.com","message":{"kind":"text","text":"Done"}}"#;
+
+/// The effect lines `line` produces.
+fn effects_of(engine: &mut Engine, line: &str) -> Vec<String> {
+    engine.handle_json(line).into_iter().skip(1).collect()
+}
+
+#[test]
+fn a_restored_engine_answers_the_wait_as_the_original() {
+    let mut original = engine();
+    let kept = responses(&original);
+    assert_eq!(kept.responses, 1);
+    assert!(kept.waiting_since.is_some());
+    let mut restored = Engine::restore(&original.snapshot()).expect("restores");
+    assert_eq!(restored.snapshot(), original.snapshot(), "byte for byte");
+    assert_eq!(responses(&restored), kept);
+    let effects = effects_of(&mut original, ANSWER);
+    assert_eq!(effects_of(&mut restored, ANSWER), effects);
+    // The WhatsApp chat idled out first, at 11:40.
+    let answered = effects.last().expect("an answer");
+    assert!(
+        answered.contains(r#""waited":"1h","first":false"#),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_moved_business_keeps_its_tickets_times() {
+    let mut source = engine();
+    let export = source.export_business("acme").expect("exports");
+    let mut target = Engine::with_preset("cloud-2025").expect("a preset");
+    target.import_business(&export).expect("imports");
+    while target.poll_effect().is_some() {}
+    assert_eq!(responses(&target), responses(&source));
+    assert_eq!(
+        effects_of(&mut target, ANSWER),
+        effects_of(&mut source, ANSWER)
+    );
+    let mut alone = Engine::from_business_export(&export).expect("an engine of its own");
+    while alone.poll_effect().is_some() {}
+    assert_eq!(responses(&alone).responses, 1);
+}
+
+#[test]
+fn a_state_without_email_tickets_writes_no_table() {
+    let mut engine = Engine::with_preset("cloud-2025").expect("a preset");
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","kind":"text"}"#,
+        ],
+    );
+    let body = String::from_utf8(unseal(&engine.snapshot()).unwrap().to_vec()).unwrap();
+    assert!(!body.contains("ticket_responses"), "{body}");
+}
+
+/// The problem named in refusing `engine()`'s snapshot with `from` replaced by `to`.
+fn refusal(from: &str, to: &str) -> String {
+    let body = String::from_utf8(unseal(&engine().snapshot()).unwrap().to_vec()).unwrap();
+    assert!(body.contains(from), "{from} in {body}");
+    match Engine::restore(&seal(body.replace(from, to).as_bytes())) {
+        Err(Error::CorruptSnapshot { problem }) => problem,
+        other => panic!("{to}: expected a corrupt snapshot, got {other:?}"),
+    }
+}
+
+#[test]
+fn times_an_engine_would_not_keep_are_refused() {
+    // Conversation 0 is Ann's email ticket, 1 the WhatsApp chat.
+    let table = r#""ticket_responses":[[0,"#;
+    let on_whatsapp = refusal(table, r#""ticket_responses":[[1,"#);
+    assert!(
+        on_whatsapp.contains("not on an email number"),
+        "{on_whatsapp}"
+    );
+    let missing = refusal(table, r#""ticket_responses":[[7,"#);
+    assert!(missing.contains("conversation 7 of 2"), "{missing}");
+    let uncounted = refusal(r#""responses":1,"#, r#""responses":0,"#);
+    assert!(uncounted.contains("0 responses"), "{uncounted}");
+    let later = refusal(
+        r#""waiting_since":"2026-11-02T11:00:00Z""#,
+        r#""waiting_since":"2026-11-03T11:00:00Z""#,
+    );
+    assert!(later.contains("after the state's clock"), "{later}");
+}
