@@ -2,12 +2,19 @@
 //!
 //! std's SipHash is built to resist collision attacks on untrusted strings; the engine's hot
 //! maps are keyed by integers it derived itself (packed phone numbers, interned indices), and
-//! their iteration order never reaches an output. A multiply-rotate hash (the FxHash idea,
+//! their iteration order never reaches an output. Text an outsider chooses (opaque contact
+//! ids, message ids, idempotency keys) is keyed with std's randomly keyed hasher instead:
+//! this one is invertible, so such text can be crafted to collide. A multiply-rotate hash (the FxHash idea,
 //! as used in rustc) is several times faster for such keys and needs no dependency.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// [`SEED`], for the test that crafts collisions of outsiders' text against it (which is why
+/// maps keyed by such text do not use this hasher).
+#[cfg(test)]
+pub(crate) const FAST_HASH_MULTIPLIER: u64 = SEED;
 
 /// FxHash-style hasher: fold each word in with a rotate, xor and multiply.
 #[derive(Default, Clone, Copy, Debug)]

@@ -10,6 +10,14 @@ use crate::message::OutboundMessage;
 use crate::sent_content::Recipient;
 use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
+use crate::Error;
+
+/// How many messages one conversation's outbox holds at most. No rule bounds them (§4 holds
+/// every `initiate` until the contact answers), but a host looping on `initiate` grew one
+/// outbox without end, each `initiate` comparing its message with every one held (40,000
+/// held took 8.5 s) and the contact's answer releasing them all in one effect. A hundred is
+/// far beyond a conversation an agent follows.
+pub(crate) const MAX_HELD_PER_CONVERSATION: usize = 100;
 
 /// The opening template a held message awaits the contact's answer to (§4). A message that
 /// joins the outbox while an opener is awaited shares that opener.
@@ -97,6 +105,23 @@ pub(crate) fn check_saved(
 }
 
 impl Engine {
+    /// Refuses an `initiate` that would hold one more message for `conv` when its outbox is
+    /// full ([`MAX_HELD_PER_CONVERSATION`]; messages expired by `at` are not counted, as
+    /// their timer removes them first), before anything changes.
+    pub(crate) fn check_outbox_room(&self, conv: Option<u32>, at: Instant) -> Result<(), Error> {
+        let held = conv
+            .and_then(|c| self.outbox.get(&c))
+            .map_or(0, |held| held.iter().filter(|h| at < h.expires_at).count());
+        if held < MAX_HELD_PER_CONVERSATION {
+            return Ok(());
+        }
+        Err(Error::CapacityExceeded {
+            what: "messages held for one conversation (initiate's pending outbox: they go out \
+                   when the contact answers, or expire)",
+            limit: MAX_HELD_PER_CONVERSATION as u64,
+        })
+    }
+
     /// Holds a message for `conv` until the contact answers, awaiting `opener`.
     pub(crate) fn hold(
         &mut self,

@@ -318,6 +318,15 @@ impl Engine {
             self.template_idx(number.business, &t.name, &t.language)?;
         }
         let message = self.outgoing(target.number, &req.message)?;
+        if !direct {
+            // A retry of a message already held holds nothing more.
+            let retry = target
+                .conv
+                .is_some_and(|c| self.retries_held(c, message.content));
+            if !retry {
+                self.check_outbox_room(target.conv, req.at.max(self.clock))?;
+            }
+        }
         let target = self.interned(target, Some(&req.contact), None)?;
         let recipient = target.recipient.expect("interned above");
         self.handle_timeout(req.at);

@@ -199,3 +199,28 @@ fn a_retry_past_the_content_period_of_a_message_held_under_a_failed_opener_still
         "{out}"
     );
 }
+
+#[test]
+fn a_full_outbox_refuses_one_more_message_and_changes_nothing() {
+    let mut engine = engine();
+    for i in 0..100 {
+        let out = initiate(&mut engine, "2026-11-02T10:00:00Z", &format!("M{i}"), None);
+        assert!(out.contains(&format!(r#""held":{}"#, i + 1)), "{out}");
+    }
+    let before = engine.snapshot();
+    let line = r#"{"type":"initiate","at":"2026-11-02T10:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"M100"}}"#;
+    let out = engine.handle_json(line);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with(r#"{"type":"error","error":"capacity_exceeded","kind":"capacity","#)
+            && out[0].contains("more than 100 messages held for one conversation"),
+        "{out:?}"
+    );
+    assert_eq!(engine.snapshot(), before, "the refusal changed the state");
+    // Once the held messages expired, a message is held again.
+    let out = initiate(&mut engine, "2026-11-09T10:00:00Z", "M100", None);
+    assert!(
+        out.contains("outbox_expired") && out.contains(OPENED),
+        "{out}"
+    );
+}
