@@ -33,16 +33,22 @@
  *
  * THREADS. A handle is not thread-safe for changes: a call that changes an engine or string
  * (it takes a non-const pointer) needs the handle to itself (moving a handle between threads
- * is fine). Calls that only read (a const pointer: convstate_engine_check_send, the views,
- * snapshots; and every call's reading of a convstate_message) may share a handle across
- * threads while nothing changes it. Different handles are independent and may be used
+ * is fine); convstate_engine_poll_timeout is one (it tidies the timer queue), so a timer
+ * thread that asks it while others read needs the handle to itself too. Calls that only
+ * read (a const pointer: convstate_engine_check_send, the views, snapshots; and every
+ * call's reading of a convstate_message) may share a handle across threads while nothing
+ * changes it. Different handles are independent and may be used
  * concurrently. The one exception is convstate_sharded_engine: its functions may be
  * called on one handle from any number of threads at once. Each input locks only the shard
  * of its business, and each call writes the effects it caused into the calling thread's own
  * convstate_string: its input's, and those of timers its instant fired in that shard (other
  * businesses' chats ending, say). Each shard, like one engine, expects its inputs in time
  * order, so feed a shard from one thread (convstate_sharded_engine_shard_of_business). The
- * last error is per thread.
+ * last error is per OS thread: read it on the thread whose call failed, before its next
+ * call. (Go: goroutines change threads between cgo calls, so read it in the same cgo call
+ * through a small C wrapper, or hold runtime.LockOSThread around the pair; and since the
+ * request structs hold pointers, cgo's rules want their strings in C memory, C.CString,
+ * or pinned, runtime.Pinner. docs/c-guide.md, "From Go".)
  *
  * TIME. Instants are int64_t unix milliseconds (years 1970..=9999); CONVSTATE_NONE_MS (-1)
  * marks an absent instant or duration in output structs. The library never reads a clock.
@@ -2813,9 +2819,14 @@ convstate_result convstate_engine_handle_webhook(struct convstate_engine *engine
  * any WABA is mapped, an unmapped one is no account of this engine's. The mapping is the
  * handle's, not the engine's state: snapshots do not carry it, so map again after
  * `convstate_engine_restore`. `CONVSTATE_ERR_INVALID_EVENT` for an empty WABA id (or one
- * with white space or control characters), a business name no engine registers (1 to
- * 256 characters, no control characters, no white space around it) or a WABA mapped to
- * another business already (mapping it again to the same one is no change).
+ * with white space or control characters), a business name no engine could register (1
+ * to 256 characters, no control characters, no white space around it) or a WABA mapped to
+ * another business already (mapping it again to the same one is no change). The business
+ * need not be registered yet (map at start-up, before the registrations arrive), so a
+ * misspelt one is taken, and webhooks of that WABA then name an unknown business; the
+ * mapping cannot be changed on this handle: check the names against your registrations
+ * before mapping (a new handle, `convstate_engine_restore` of a snapshot, starts with
+ * none).
  */
 convstate_result convstate_engine_map_waba(struct convstate_engine *engine,
                                            const char *waba_id,
@@ -3076,9 +3087,9 @@ convstate_result convstate_sharded_engine_restore(const uint8_t *snapshot,
 
 /**
  * As `convstate_engine_handle_json`, in the shard the input belongs to (a `tick` reaches
- * every shard): replaces `out` with the result line and then one line per effect the call
- * caused (see `convstate_sharded_engine_new` for whose). `out` belongs to the calling
- * thread.
+ * every shard, and its effects come in time order across them, as one engine's): replaces
+ * `out` with the result line and then one line per effect the call caused (see
+ * `convstate_sharded_engine_new` for whose). `out` belongs to the calling thread.
  */
 convstate_result convstate_sharded_engine_handle_json(const struct convstate_sharded_engine *engine,
                                                       const char *line,
@@ -3144,7 +3155,9 @@ convstate_result convstate_sharded_engine_check_send(const struct convstate_shar
 
 /**
  * Fires every timer due at or before `now_ms` in every shard. `effects` (NULL to drop them)
- * is replaced with the effects the timers caused (emptied when the call fails).
+ * is replaced with the effects the timers caused, in time order across the shards as one
+ * engine's (of two at one instant in two shards, the lower shard's first), emptied when the
+ * call fails.
  */
 convstate_result convstate_sharded_engine_handle_timeout(const struct convstate_sharded_engine *engine,
                                                          int64_t now_ms,

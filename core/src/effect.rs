@@ -325,6 +325,34 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// When it happened (its `at`).
+    pub fn at(&self) -> Instant {
+        match self {
+            Effect::TicketOpened { at, .. }
+            | Effect::TicketStatusChanged { at, .. }
+            | Effect::TicketAnswered { at, .. }
+            | Effect::ChatStarted { at, .. }
+            | Effect::ChatEnded { at, .. }
+            | Effect::WindowClosingSoon { at, .. }
+            | Effect::WindowClosedByProvider { at, .. }
+            | Effect::OutboxReleased { at, .. }
+            | Effect::OutboxExpired { at, .. }
+            | Effect::InboundFileTooLarge { at, .. }
+            | Effect::TemplateStatusChanged { at, .. }
+            | Effect::TemplateCategoryChanged { at, .. }
+            | Effect::NumberQualityChanged { at, .. }
+            | Effect::NumberFlagged { at, .. }
+            | Effect::NumberFlagCleared { at, .. }
+            | Effect::NumberRestricted { at, .. }
+            | Effect::NumberRestrictionEnded { at, .. }
+            | Effect::LimitChanged { at, .. }
+            | Effect::MessageFailed { at, .. }
+            | Effect::ContactBackedOff { at, .. }
+            | Effect::ContactLinked { at, .. }
+            | Effect::LimitReachedByProvider { at, .. } => *at,
+        }
+    }
+
     /// Effects queued in a snapshot, also those written before response times were kept: a
     /// `chat_ended` without `responses` had exactly its first response, if any (an engine
     /// never writes a first response without responses).

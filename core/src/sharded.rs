@@ -314,13 +314,23 @@ impl ShardedEngine {
                 // change in all of them or none (a restore refuses shards of two policies).
                 let _routes = matches!(event, Event::ChangePolicy(_)).then(|| self.routes.write());
                 let mut result = Ok(Output::ack(event.type_name()));
+                let start = effects.len();
+                let mut run_ends = Vec::with_capacity(self.shards.len());
                 for shard in self.shards.iter() {
                     let mut engine = shard.lock();
                     let r = engine.handle(event.clone());
                     Self::drain(&mut engine, effects);
+                    run_ends.push(effects.len());
                     if r.is_err() {
                         result = r;
                     }
+                }
+                // A tick's effects are its timers', in time order across the shards as in
+                // one engine. A policy change's own effects follow each shard's timers, so
+                // they keep the shards' order (merged by instant, a shard's change would
+                // come before another's timer of the same instant).
+                if matches!(event, Event::Tick(_)) {
+                    merge_in_time_order(effects, start, &run_ends);
                 }
                 return result;
             }
@@ -436,12 +446,18 @@ impl ShardedEngine {
     }
 
     /// Fires due timers in every shard ([`Engine::handle_timeout`]).
+    /// Their effects come in time order across the shards, as one engine's would (see
+    /// [`merge_in_time_order`]).
     pub fn handle_timeout(&self, now: Instant, effects: &mut Vec<Effect>) {
+        let start = effects.len();
+        let mut run_ends = Vec::with_capacity(self.shards.len());
         for shard in self.shards.iter() {
             let mut engine = shard.lock();
             engine.handle_timeout(now);
             Self::drain(&mut engine, effects);
+            run_ends.push(effects.len());
         }
+        merge_in_time_order(effects, start, &run_ends);
     }
 
     /// [`Engine::conversation`] in the number's shard: the view at `at`, refused before
@@ -842,4 +858,34 @@ struct ShardedHeader {
     /// The checksum of the shard lines, joined by `\n`, as the version sums them ([`Checksum`]).
     #[serde(default)]
     checksum: String,
+}
+
+/// Merges the runs of `effects[start..]` (each shard's, ending at `run_ends`, each in the
+/// order its shard made them) into one sequence by instant, as one engine holding every
+/// business would have made them: the timers of several shards fire in time order, not
+/// shard by shard. Each run keeps its own order; of effects at one instant in two runs,
+/// the earlier shard's come first.
+fn merge_in_time_order(effects: &mut Vec<Effect>, start: usize, run_ends: &[usize]) {
+    let runs: Vec<std::ops::Range<usize>> = std::iter::once(start)
+        .chain(run_ends.iter().copied())
+        .zip(run_ends.iter().copied())
+        .map(|(from, to)| from..to)
+        .filter(|run| !run.is_empty())
+        .collect();
+    if runs.len() < 2 {
+        return;
+    }
+    let mut heads: Vec<usize> = runs.iter().map(|run| run.start).collect();
+    let mut merged = Vec::with_capacity(effects.len() - start);
+    loop {
+        // The run whose next effect is earliest; the first such run on a tie.
+        let next = (0..runs.len())
+            .filter(|&r| heads[r] < runs[r].end)
+            .min_by_key(|&r| (effects[heads[r]].at(), r));
+        let Some(r) = next else { break };
+        merged.push(heads[r]);
+        heads[r] += 1;
+    }
+    let mut taken: Vec<Option<Effect>> = effects.drain(start..).map(Some).collect();
+    effects.extend(merged.into_iter().filter_map(|i| taken[i - start].take()));
 }

@@ -1556,3 +1556,68 @@ fn typed_views_answer_as_one_engine() {
         "unknown_number"
     );
 }
+
+/// Timers of businesses in different shards fire in time order, as in one engine: a tick's
+/// effects (and `handle_timeout`'s) were grouped shard by shard, so their order depended on
+/// the shard count (a C integrator's review).
+#[test]
+fn a_ticks_effects_come_in_time_order_across_shards() {
+    let sharded = ShardedEngine::with_preset("cloud-2025", 7).expect("a preset");
+    // Businesses in different shards, the later shard's chats going idle first.
+    let mut names: Vec<String> = (0..40).map(|i| format!("biz{i}")).collect();
+    names.sort_by_key(|b| sharded.shard_of_business(b));
+    let (early, late) = (names.first().unwrap(), names.last().unwrap());
+    assert!(sharded.shard_of_business(early) < sharded.shard_of_business(late));
+    let mut lines = Vec::new();
+    for (b, name) in [early, late].into_iter().enumerate() {
+        lines.push(format!(
+            r#"{{"type":"register_number","at":"{T0}","business":"{name}","number":"+1555000{b:04}","channel":"official"}}"#
+        ));
+    }
+    // The early shard's contact writes at 09:03, the late shard's at 09:00 and 09:06.
+    for (minute, b) in [(60, 1), (63, 0), (66, 1)] {
+        lines.push(format!(
+            r#"{{"type":"inbound","at":"{}","number":"+1555000{b:04}","contact":"+49151000{minute:05}","kind":"text"}}"#,
+            at(minute)
+        ));
+    }
+    let mut one = Engine::with_preset("cloud-2025").expect("a preset");
+    for line in &lines {
+        one.handle_json(line);
+        sharded.handle_json(line);
+    }
+    let tick = format!(r#"{{"type":"tick","at":"{}"}}"#, at(120));
+    // Ticket ids count per shard (documented): compared without them.
+    let plain = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| common::without_ticket_ids(l))
+            .collect()
+    };
+    let expected = plain(one.handle_json(&tick));
+    assert_eq!(
+        expected.len(),
+        4,
+        "an ack and three chat ends: {expected:?}"
+    );
+    assert_eq!(plain(sharded.handle_json(&tick)), expected);
+
+    // handle_timeout alike.
+    let mut one = Engine::with_preset("cloud-2025").expect("a preset");
+    let sharded = ShardedEngine::with_preset("cloud-2025", 7).expect("a preset");
+    for line in &lines {
+        one.handle_json(line);
+        sharded.handle_json(line);
+    }
+    let now = convstate::Instant::parse_rfc3339(&at(120)).unwrap();
+    one.handle_timeout(now);
+    let json = |effects: Vec<convstate::Effect>| -> Vec<String> {
+        let lines = effects.iter().map(|e| serde_json::to_string(e).unwrap());
+        plain(lines.collect())
+    };
+    let expected = json(std::iter::from_fn(|| one.poll_effect()).collect());
+    assert_eq!(expected.len(), 3, "{expected:?}");
+    let mut effects = Vec::new();
+    sharded.handle_timeout(now, &mut effects);
+    assert_eq!(json(effects), expected);
+}

@@ -160,9 +160,14 @@ pub unsafe extern "C" fn convstate_engine_handle_webhook(
 /// any WABA is mapped, an unmapped one is no account of this engine's. The mapping is the
 /// handle's, not the engine's state: snapshots do not carry it, so map again after
 /// `convstate_engine_restore`. `CONVSTATE_ERR_INVALID_EVENT` for an empty WABA id (or one
-/// with white space or control characters), a business name no engine registers (1 to
-/// 256 characters, no control characters, no white space around it) or a WABA mapped to
-/// another business already (mapping it again to the same one is no change).
+/// with white space or control characters), a business name no engine could register (1
+/// to 256 characters, no control characters, no white space around it) or a WABA mapped to
+/// another business already (mapping it again to the same one is no change). The business
+/// need not be registered yet (map at start-up, before the registrations arrive), so a
+/// misspelt one is taken, and webhooks of that WABA then name an unknown business; the
+/// mapping cannot be changed on this handle: check the names against your registrations
+/// before mapping (a new handle, `convstate_engine_restore` of a snapshot, starts with
+/// none).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_map_waba(
     engine: *mut convstate_engine,

@@ -224,7 +224,7 @@ int main(void) {
   /* A bug to avoid: Meta's timestamps are unix seconds, and 1793610060 ms is 1970-01-21. */
   request = request_for((t0 + MINUTE_MS) / 1000, acme, customer, reply);
   OK(convstate_engine_check_send(engine, &request, &decision)); /* not refused, */
-  EXPECT(decision.verdict == CONVSTATE_VERDICT_ALLOWED);        /* and judged in 1970 */
+  EXPECT(decision.verdict == CONVSTATE_VERDICT_ALLOWED);        /* and judged at the clock */
   /* guide:end seconds */
 
   /* guide:begin reply */
