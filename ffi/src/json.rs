@@ -31,6 +31,13 @@ impl convstate_string {
         self.bytes.push(0);
     }
 
+    /// Replaces the contents with `text`, taking its allocation (a snapshot of hundreds of
+    /// megabytes is not copied).
+    pub(crate) fn set_owned(&mut self, mut text: Vec<u8>) {
+        text.push(0);
+        self.bytes = text;
+    }
+
     /// Replaces the contents with `lines`, each followed by `\n` (a door's output).
     pub(crate) fn set_lines(&mut self, lines: &[String]) {
         self.bytes.clear();

@@ -102,7 +102,7 @@ pub unsafe extern "C" fn convstate_sharded_engine_snapshot(
         let handle = unsafe { arg(engine, "engine") }?;
         unsafe { arg(out, "out") }?;
         let bytes = handle.engine.snapshot();
-        unsafe { arg_mut(out, "out") }?.set(&bytes);
+        unsafe { arg_mut(out, "out") }?.set_owned(bytes);
         Ok(())
     }
 }

@@ -667,6 +667,23 @@ fn a_too_small_buffer_leaves_the_effect_pending_even_across_a_snapshot() {
     let mut bytes = vec![0u8; size];
     let rc = unsafe { convstate_engine_snapshot(engine, bytes.as_mut_ptr(), size, &mut size) };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    // Into a library-owned string: the same bytes, written once.
+    let mut string = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut string) }, CONVSTATE_OK);
+    let rc = unsafe { convstate_engine_snapshot_into(engine, string) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let into = unsafe {
+        std::slice::from_raw_parts(
+            convstate_string_ptr(string).cast::<u8>(),
+            convstate_string_len(string),
+        )
+    };
+    assert_eq!(into, &bytes[..]);
+    assert_eq!(
+        unsafe { convstate_engine_snapshot_into(engine, null_mut()) },
+        CONVSTATE_ERR_NULL_ARGUMENT
+    );
+    unsafe { convstate_string_free(string) };
     let mut restored = null_mut();
     let rc = unsafe { convstate_engine_restore(bytes.as_ptr(), size, &mut restored) };
     assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
@@ -2578,7 +2595,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (14, 0xb166_1e2c_d754_129b),
         (15, 0xf242_3d75_0a08_5ec1),
         (16, 0xb29d_5e74_5d58_f644),
-        (17, 0xad5b_f019_e451_920a),
+        (17, 0xe594_b5ae_2244_0a2b),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
