@@ -1303,6 +1303,9 @@ impl Engine {
                 .is_some_and(|&i| !self.numbers[i as usize].channel.has_service_window());
         match self.number_index.get(&address) {
             Some(&i) => {
+                if self.numbers[i as usize].channel != e.channel {
+                    self.email_number_moved(i);
+                }
                 let n = &mut self.numbers[i as usize];
                 n.channel = e.channel;
                 n.provider = provider;

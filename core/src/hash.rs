@@ -4,7 +4,9 @@
 //! maps are keyed by integers it derived itself (packed phone numbers, interned indices), and
 //! their iteration order never reaches an output. Text an outsider chooses (opaque contact
 //! ids, message ids, idempotency keys) is keyed with std's randomly keyed hasher instead:
-//! this one is invertible, so such text can be crafted to collide. A multiply-rotate hash (the FxHash idea,
+//! this one is invertible, so such text can be crafted to collide. Phone numbers are
+//! outsiders' too, but each one a sender needs is a real account, and a host that sends to
+//! numbers from untrusted input should bound that input (docs/ROBUSTNESS.md). A multiply-rotate hash (the FxHash idea,
 //! as used in rustc) is several times faster for such keys and needs no dependency.
 
 use std::hash::{BuildHasherDefault, Hasher};

@@ -318,13 +318,22 @@ impl Engine {
             self.template_idx(number.business, &t.name, &t.language)?;
         }
         let message = self.outgoing(target.number, &req.message)?;
-        if !direct {
-            // A retry of a message already held holds nothing more.
-            let retry = target
-                .conv
-                .is_some_and(|c| self.retries_held(c, message.content));
-            if !retry {
-                self.check_outbox_room(target.conv, req.at.max(self.clock))?;
+        if let Some(conv) = target.conv.filter(|_| !direct) {
+            // Checked before anything changes (firing due timers moves the clock), so only
+            // for an `initiate` that would hold its message: not one refused for its content
+            // or as a duplicate, which keeps its denial, nor a retry of a message already
+            // held, which holds nothing more. (One whose new opener would be denied is
+            // refused here too: that is decided only after the timers fire.)
+            let now = req.at.max(self.clock);
+            let number = &self.numbers[target.number as usize];
+            let would_hold = !self.retries_held(conv, message.content)
+                && (req.message)
+                    .check_content(&self.policy, number.channel, &number.provider)
+                    .is_ok()
+                && self.hold_duplicate(target, message.content, now).is_none()
+                && (opener.is_some() || self.awaited_opener(conv).is_some());
+            if would_hold {
+                self.check_outbox_room(Some(conv), now)?;
             }
         }
         let target = self.interned(target, Some(&req.contact), None)?;

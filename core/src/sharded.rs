@@ -446,8 +446,9 @@ impl ShardedEngine {
     }
 
     /// Fires due timers in every shard ([`Engine::handle_timeout`]).
-    /// Their effects come in time order across the shards, as one engine's would (see
-    /// [`merge_in_time_order`]).
+    /// Their effects come in time order across the shards, as one engine's would at
+    /// distinct instants; effects of one instant come shard by shard, the lower shard's
+    /// first (one engine orders them by timer kind, then conversation).
     pub fn handle_timeout(&self, now: Instant, effects: &mut Vec<Effect>) {
         let start = effects.len();
         let mut run_ends = Vec::with_capacity(self.shards.len());
@@ -862,9 +863,10 @@ struct ShardedHeader {
 
 /// Merges the runs of `effects[start..]` (each shard's, ending at `run_ends`, each in the
 /// order its shard made them) into one sequence by instant, as one engine holding every
-/// business would have made them: the timers of several shards fire in time order, not
-/// shard by shard. Each run keeps its own order; of effects at one instant in two runs,
-/// the earlier shard's come first.
+/// business would have made them at distinct instants: the timers of several shards fire in
+/// time order, not shard by shard. Each run keeps its own order; of effects at one instant
+/// in two runs, the earlier shard's come first (one engine orders those by timer kind and
+/// conversation, which firing the shards' timers one at a time in lockstep would give).
 fn merge_in_time_order(effects: &mut Vec<Effect>, start: usize, run_ends: &[usize]) {
     let runs: Vec<std::ops::Range<usize>> = std::iter::once(start)
         .chain(run_ends.iter().copied())

@@ -127,6 +127,19 @@ impl Engine {
         tally(&mut counters.response_total_ms, waited_ms);
     }
 
+    /// A number changes channel: its conversations' email ticket times go (a number leaving
+    /// email keeps no ticket times a chat channel has no place for, and one coming back
+    /// starts afresh, as at the next ticket).
+    pub(crate) fn email_number_moved(&mut self, number: u32) {
+        if self.ticket_responses.is_empty() {
+            return;
+        }
+        let conversations = &self.conversations;
+        self.ticket_responses
+            .retain(|&c, _| conversations[c as usize].number != number);
+        self.ticket_responses.shrink_when_sparse();
+    }
+
     /// Email: a closed ticket has nobody waiting on it (the contact's next email opens a
     /// new ticket); an unanswered wait ends unanswered, not counted.
     pub(crate) fn email_ticket_status(&mut self, conv: u32, to: TicketStatus) {

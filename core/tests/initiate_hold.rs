@@ -217,6 +217,9 @@ fn a_full_outbox_refuses_one_more_message_and_changes_nothing() {
         "{out:?}"
     );
     assert_eq!(engine.snapshot(), before, "the refusal changed the state");
+    // One that would hold nothing keeps its denial: a copy of a held message.
+    let out = initiate(&mut engine, "2026-11-02T10:01:00Z", "M0", None);
+    assert!(out.contains(DUPLICATE), "{out}");
     // Once the held messages expired, a message is held again.
     let out = initiate(&mut engine, "2026-11-09T10:00:00Z", "M100", None);
     assert!(

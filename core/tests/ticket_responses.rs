@@ -125,3 +125,32 @@ fn times_an_engine_would_not_keep_are_refused() {
     );
     assert!(later.contains("after the state's clock"), "{later}");
 }
+
+#[test]
+fn a_number_leaving_email_takes_no_ticket_times_along() {
+    // Moved to a chat channel, its conversations keep no email ticket times (a state
+    // holding them was refused on restore, and by every rebuild: an export, a removal of
+    // another business); moved back, they start afresh.
+    let mut engine = engine();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T12:00:00Z","business":"other","number":"+15550002222","channel":"official"}"#,
+            r#"{"type":"register_number","at":"2026-11-02T12:00:00Z","business":"acme","number":"support@acme.example","channel":"messenger"}"#,
+        ],
+    );
+    let at = Instant::parse_rfc3339("2026-11-02T12:00:00Z").unwrap();
+    let view = engine.conversation(NUMBER, CONTACT, at).expect("a view");
+    assert_eq!(view.ticket_responses, None);
+    let restored = Engine::restore(&engine.snapshot()).expect("restores");
+    assert_eq!(restored.snapshot(), engine.snapshot());
+    engine.remove_business("other").expect("removes");
+    engine.export_business("acme").expect("exports");
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"register_number","at":"2026-11-02T12:00:00Z","business":"acme","number":"support@acme.example","channel":"email"}"#,
+        ],
+    );
+    assert_eq!(responses(&engine), TicketResponses::default());
+}

@@ -32,7 +32,7 @@ impl convstate_string {
     }
 
     /// Replaces the contents with `text`, taking its allocation (a snapshot of hundreds of
-    /// megabytes is not copied).
+    /// megabytes is not copied again; the NUL may grow the allocation once).
     pub(crate) fn set_owned(&mut self, mut text: Vec<u8>) {
         text.push(0);
         self.bytes = text;
