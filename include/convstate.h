@@ -3096,7 +3096,8 @@ convstate_result convstate_sharded_engine_restore(const uint8_t *snapshot,
 
 /**
  * As `convstate_engine_handle_json`, in the shard the input belongs to (a `tick` reaches
- * every shard, and its effects come in time order across them, as one engine's): replaces
+ * every shard, and its effects come in time order across them; of one instant, shard by
+ * shard): replaces
  * `out` with the result line and then one line per effect the call caused (see
  * `convstate_sharded_engine_new` for whose). `out` belongs to the calling thread.
  */
@@ -3164,9 +3165,9 @@ convstate_result convstate_sharded_engine_check_send(const struct convstate_shar
 
 /**
  * Fires every timer due at or before `now_ms` in every shard. `effects` (NULL to drop them)
- * is replaced with the effects the timers caused, in time order across the shards as one
- * engine's (of two at one instant in two shards, the lower shard's first), emptied when the
- * call fails.
+ * is replaced with the effects the timers caused, in time order across the shards (effects
+ * of one instant shard by shard, the lower shard's first, where one engine orders them by
+ * timer kind), emptied when the call fails.
  */
 convstate_result convstate_sharded_engine_handle_timeout(const struct convstate_sharded_engine *engine,
                                                          int64_t now_ms,

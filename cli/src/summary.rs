@@ -53,13 +53,15 @@ pub struct TicketTally {
     /// Status changes, keyed `from -> to`.
     pub status_changes: BTreeMap<String, u64>,
     /// Email tickets answered for the first time, and their times to the first answer
-    /// added up (ms); counted as the replies are sent (`ticket_answered`).
-    pub first_responses: u64,
-    pub first_response_total_ms: u64,
+    /// added up (ms); counted as the replies are sent (`ticket_answered`). Email only, and
+    /// named so: `opened` counts every channel's tickets, whose chats' responses are in
+    /// `chats`.
+    pub email_first_responses: u64,
+    pub email_first_response_total_ms: u64,
     /// Email replies that answered a waiting contact (first ones included), and their
     /// response times added up (ms).
-    pub responses: u64,
-    pub response_total_ms: u64,
+    pub email_responses: u64,
+    pub email_response_total_ms: u64,
 }
 
 /// One change of a template's status, or of its category.
@@ -366,11 +368,11 @@ impl Summary {
             Effect::TicketAnswered { waited, first, .. } => {
                 let waited = waited.millis() as u64;
                 if *first {
-                    self.tickets.first_responses += 1;
-                    self.tickets.first_response_total_ms += waited;
+                    self.tickets.email_first_responses += 1;
+                    self.tickets.email_first_response_total_ms += waited;
                 }
-                self.tickets.responses += 1;
-                self.tickets.response_total_ms += waited;
+                self.tickets.email_responses += 1;
+                self.tickets.email_response_total_ms += waited;
             }
             Effect::TemplateStatusChanged {
                 business,
@@ -538,16 +540,19 @@ impl Summary {
         table.row("tickets opened", self.tickets.opened.to_string());
         // Email tickets only (a chat's responses are the chats' line): shown when there are
         // some, so a WhatsApp log's summary reads as before.
-        if self.tickets.responses > 0 {
+        if self.tickets.email_responses > 0 {
             table.line(format!(
                 "email first responses {} (mean {}), responses {} (mean {})",
-                self.tickets.first_responses,
+                self.tickets.email_first_responses,
                 mean(
-                    self.tickets.first_response_total_ms,
-                    self.tickets.first_responses
+                    self.tickets.email_first_response_total_ms,
+                    self.tickets.email_first_responses
                 ),
-                self.tickets.responses,
-                mean(self.tickets.response_total_ms, self.tickets.responses),
+                self.tickets.email_responses,
+                mean(
+                    self.tickets.email_response_total_ms,
+                    self.tickets.email_responses
+                ),
             ));
         }
         table.detail(&self.tickets.status_changes);

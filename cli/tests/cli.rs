@@ -242,10 +242,10 @@ fn the_summary_counts_email_tickets_answers() {
     // The header line is no event; the rest is a plain log.
     let log: String = log.lines().skip(1).map(|l| format!("{l}\n")).collect();
     let tickets = &summary_of(&log)["tickets"];
-    assert_eq!(tickets["first_responses"], 2, "{tickets:#}");
-    assert_eq!(tickets["first_response_total_ms"], 9_900_000);
-    assert_eq!(tickets["responses"], 3);
-    assert_eq!(tickets["response_total_ms"], 11_700_000);
+    assert_eq!(tickets["email_first_responses"], 2, "{tickets:#}");
+    assert_eq!(tickets["email_first_response_total_ms"], 9_900_000);
+    assert_eq!(tickets["email_responses"], 3);
+    assert_eq!(tickets["email_response_total_ms"], 11_700_000);
     let output = run_with_stdin(&["replay", "-", "--summary"], log.as_bytes());
     assert_exit(&output, 0);
     let text = stdout(&output);
