@@ -2044,6 +2044,10 @@ typedef struct convstate_number_view {
    * Sum of their response times, in ms.
    */
   uint64_t response_total_ms;
+  /**
+   * On an email number, tickets closed while the contact waited unanswered.
+   */
+  uint64_t tickets_closed_unanswered;
 } convstate_number_view;
 
 /**

@@ -62,6 +62,8 @@ pub struct TicketTally {
     /// response times added up (ms).
     pub email_responses: u64,
     pub email_response_total_ms: u64,
+    /// Email tickets closed while the contact waited unanswered.
+    pub email_closed_unanswered: u64,
 }
 
 /// One change of a template's status, or of its category.
@@ -362,8 +364,14 @@ impl Summary {
                 self.chats.responses += responses;
                 self.chats.response_total_ms += response_total.map_or(0, |t| t.millis() as u64);
             }
-            Effect::TicketStatusChanged { from, to, .. } => {
-                bump(&mut self.tickets.status_changes, &format!("{from} -> {to}"))
+            Effect::TicketStatusChanged {
+                from,
+                to,
+                unanswered_since,
+                ..
+            } => {
+                bump(&mut self.tickets.status_changes, &format!("{from} -> {to}"));
+                self.tickets.email_closed_unanswered += u64::from(unanswered_since.is_some());
             }
             Effect::TicketAnswered { waited, first, .. } => {
                 let waited = waited.millis() as u64;
@@ -540,9 +548,9 @@ impl Summary {
         table.row("tickets opened", self.tickets.opened.to_string());
         // Email tickets only (a chat's responses are the chats' line): shown when there are
         // some, so a WhatsApp log's summary reads as before.
-        if self.tickets.email_responses > 0 {
+        if self.tickets.email_responses > 0 || self.tickets.email_closed_unanswered > 0 {
             table.line(format!(
-                "email first responses {} (mean {}), responses {} (mean {})",
+                "email first responses {} (mean {}), responses {} (mean {}), closed unanswered {}",
                 self.tickets.email_first_responses,
                 mean(
                     self.tickets.email_first_response_total_ms,
@@ -553,6 +561,7 @@ impl Summary {
                     self.tickets.email_response_total_ms,
                     self.tickets.email_responses
                 ),
+                self.tickets.email_closed_unanswered,
             ));
         }
         table.detail(&self.tickets.status_changes);

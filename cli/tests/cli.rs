@@ -246,11 +246,14 @@ fn the_summary_counts_email_tickets_answers() {
     assert_eq!(tickets["email_first_response_total_ms"], 9_900_000);
     assert_eq!(tickets["email_responses"], 3);
     assert_eq!(tickets["email_response_total_ms"], 11_700_000);
+    assert_eq!(tickets["email_closed_unanswered"], 1);
     let output = run_with_stdin(&["replay", "-", "--summary"], log.as_bytes());
     assert_exit(&output, 0);
     let text = stdout(&output);
     assert!(
-        text.contains("email first responses 2 (mean 1h22m30s), responses 3 (mean 1h5m)"),
+        text.contains(
+            "email first responses 2 (mean 1h22m30s), responses 3 (mean 1h5m), closed unanswered 1"
+        ),
         "{text}"
     );
 }

@@ -37,6 +37,11 @@ pub enum Effect {
         from: TicketStatus,
         /// New status.
         to: TicketStatus,
+        /// On an email number, a close that ended the contact's wait unanswered: since when
+        /// they had waited (the wait is not counted as a response; a chat's counterpart is a
+        /// `missed` chat).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unanswered_since: Option<Instant>,
         /// When.
         at: Instant,
     },

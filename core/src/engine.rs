@@ -2182,7 +2182,7 @@ impl Engine {
         }
         ticket.status = to;
         self.conversations[conv as usize].set_ticket(ticket);
-        self.email_ticket_status(conv, to);
+        let unanswered_since = self.email_ticket_status(conv, to);
         let id = ticket.id;
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::TicketStatusChanged {
@@ -2191,6 +2191,7 @@ impl Engine {
             ticket: id,
             from,
             to,
+            unanswered_since,
             at,
         });
     }

@@ -452,6 +452,10 @@ pub struct NumberCounters {
     /// Sum of their response times, in ms.
     #[serde(default)]
     pub response_total_ms: u64,
+    /// On an email number, tickets closed while the contact waited unanswered (a chat's
+    /// counterpart is `chats_missed`).
+    #[serde(default)]
+    pub tickets_closed_unanswered: u64,
 }
 
 impl NumberCounters {

@@ -141,13 +141,21 @@ impl Engine {
     }
 
     /// Email: a closed ticket has nobody waiting on it (the contact's next email opens a
-    /// new ticket); an unanswered wait ends unanswered, not counted.
-    pub(crate) fn email_ticket_status(&mut self, conv: u32, to: TicketStatus) {
-        if to == TicketStatus::Closed {
-            if let Some(record) = self.ticket_responses.get_mut(&conv) {
-                record.waiting_since = None;
-            }
+    /// new ticket); an unanswered wait ends unanswered, not counted. Returns since when the
+    /// contact had waited, for the close's effect to say.
+    pub(crate) fn email_ticket_status(&mut self, conv: u32, to: TicketStatus) -> Option<Instant> {
+        if to != TicketStatus::Closed || self.ticket_responses.is_empty() {
+            return None;
         }
+        let since = self.ticket_responses.get_mut(&conv)?.waiting_since.take()?;
+        let number = self.conversations[conv as usize].number;
+        tally(
+            &mut self.numbers[number as usize]
+                .counters
+                .tickets_closed_unanswered,
+            1,
+        );
+        Some(since)
     }
 
     /// Refuses a restored or imported record an engine would not have kept: on a

@@ -1595,6 +1595,8 @@ pub struct convstate_number_view {
     pub responses: u64,
     /// Sum of their response times, in ms.
     pub response_total_ms: u64,
+    /// On an email number, tickets closed while the contact waited unanswered.
+    pub tickets_closed_unanswered: u64,
 }
 
 /// Reads a number's registration and counters.
@@ -1628,6 +1630,7 @@ pub unsafe extern "C" fn convstate_engine_number(
                 first_responses: c.first_responses,
                 responses: c.responses,
                 response_total_ms: c.response_total_ms,
+                tickets_closed_unanswered: c.tickets_closed_unanswered,
             })
         };
         Ok(())

@@ -682,6 +682,7 @@ static void test_email_ticket_times(void) {
   convstate_send_request request;
   convstate_decision decision;
   convstate_conversation_view view;
+  convstate_number_view number_view;
   convstate_message *reply = NULL;
 
   CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
@@ -713,8 +714,16 @@ static void test_email_ticket_times(void) {
   CHECK(view.ticket_first_response_at_ms == T0 + 2 * HOUR);
   CHECK(view.ticket_first_response_after_ms == 2 * HOUR);
   CHECK(view.ticket_responses == 1 && view.ticket_response_total_ms == (uint64_t)(2 * HOUR));
+  /* A close while the contact waits ends the wait unanswered, counted on the number. */
+  CHECK_RC(convstate_engine_inbound(engine, T0 + 3 * HOUR, S(SUPPORT), S(ANN), NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_set_ticket_status(engine, T0 + 4 * HOUR, S(SUPPORT), S(ANN), CONVSTATE_TICKET_CLOSED, 0),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_STATUS_CHANGED) == 1);
+  CHECK_RC(convstate_engine_number(engine, S(SUPPORT), &number_view), CONVSTATE_OK);
+  CHECK(number_view.tickets_closed_unanswered == 1 && number_view.first_responses == 1);
   /* A contact without a ticket has none. */
-  CHECK_RC(convstate_engine_conversation(engine, T0 + 2 * HOUR, S(SUPPORT), S("bob@example.com"), &view),
+  CHECK_RC(convstate_engine_conversation(engine, T0 + 4 * HOUR, S(SUPPORT), S("bob@example.com"), &view),
            CONVSTATE_OK);
   CHECK(view.ticket_id == 0 && view.ticket_first_response_after_ms == CONVSTATE_NONE_MS);
   convstate_message_free(reply);
