@@ -534,34 +534,29 @@ impl Summary {
                 self.chats.started, self.chats.missed
             ),
         );
-        table.line(format!(
-            "first responses {} (mean {}), responses {} (mean {})",
-            self.chats.first_responses,
-            mean(
+        table.line(responses_line(
+            (
+                self.chats.first_responses,
                 self.chats.first_response_total_ms,
-                self.chats.first_responses
             ),
-            self.chats.responses,
-            mean(self.chats.response_total_ms, self.chats.responses),
+            (self.chats.responses, self.chats.response_total_ms),
         ));
         table.detail(&self.chats.ended_by_reason);
         table.row("tickets opened", self.tickets.opened.to_string());
         // Email tickets only (a chat's responses are the chats' line): shown when there are
         // some, so a WhatsApp log's summary reads as before.
         if self.tickets.email_responses > 0 || self.tickets.email_closed_unanswered > 0 {
+            let tickets = &self.tickets;
             table.line(format!(
-                "email first responses {} (mean {}), responses {} (mean {}), closed unanswered {}",
-                self.tickets.email_first_responses,
-                mean(
-                    self.tickets.email_first_response_total_ms,
-                    self.tickets.email_first_responses
+                "email {}, closed unanswered {}",
+                responses_line(
+                    (
+                        tickets.email_first_responses,
+                        tickets.email_first_response_total_ms
+                    ),
+                    (tickets.email_responses, tickets.email_response_total_ms),
                 ),
-                self.tickets.email_responses,
-                mean(
-                    self.tickets.email_response_total_ms,
-                    self.tickets.email_responses
-                ),
-                self.tickets.email_closed_unanswered,
+                tickets.email_closed_unanswered,
             ));
         }
         table.detail(&self.tickets.status_changes);
@@ -639,6 +634,18 @@ impl Table {
         );
         self.detail(&tally.denied_by_reason);
     }
+}
+
+/// `first responses N (mean M), responses N (mean M)` of (count, total ms) pairs: a chats'
+/// or an email tickets' line.
+fn responses_line(first: (u64, u64), all: (u64, u64)) -> String {
+    format!(
+        "first responses {} (mean {}), responses {} (mean {})",
+        first.0,
+        mean(first.1, first.0),
+        all.0,
+        mean(all.1, all.0)
+    )
 }
 
 /// The mean of `count` durations adding up to `total_ms`, to the second from a second up,

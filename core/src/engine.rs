@@ -846,6 +846,21 @@ impl Engine {
 
     // ---- lookups ---------------------------------------------------------------------
 
+    /// [`Engine::number_idx`] of a number on the official channel, for the platform's own
+    /// reports about it (quality, restrictions, limits): on another channel `what` is
+    /// [`Error::NotOnChannel`].
+    pub(crate) fn official_number_idx(
+        &self,
+        number: &str,
+        what: &'static str,
+    ) -> Result<u32, Error> {
+        let n = self.number_idx(number)?;
+        match self.numbers[n as usize].channel {
+            Channel::Official => Ok(n),
+            channel => Err(Error::NotOnChannel { what, channel }),
+        }
+    }
+
     pub(crate) fn number_idx(&self, number: &str) -> Result<u32, Error> {
         match self.number_index.by_canonical_text(number) {
             Some(n) => Ok(n),
@@ -1844,14 +1859,7 @@ impl Engine {
     /// official channel's (§7): a report for another channel's number is refused, since under
     /// a business-wide limit it would move the limit of the business's WhatsApp numbers.
     pub fn messaging_limit(&mut self, e: &MessagingLimitUpdate) -> Result<(), Error> {
-        let n = self.number_idx(&e.number)?;
-        let channel = self.numbers[n as usize].channel;
-        if channel != Channel::Official {
-            return Err(Error::NotOnChannel {
-                what: "a messaging limit",
-                channel,
-            });
-        }
+        let n = self.official_number_idx(&e.number, "a messaging limit")?;
         self.provider_limit(n, e.limit, e.at)
     }
 

@@ -18,7 +18,7 @@ use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
-use crate::number::{Channel, ExpiredFlag, FlagDowngrade, Restriction, RestrictionScope};
+use crate::number::{ExpiredFlag, FlagDowngrade, Restriction, RestrictionScope};
 use crate::provider_order::Arrival;
 use crate::template::Quality;
 use crate::time::Instant;
@@ -47,14 +47,7 @@ impl Engine {
     }
 
     fn apply_number_quality(&mut self, e: &NumberQualityUpdate) -> Result<(), Error> {
-        let n = self.number_idx(&e.number)?;
-        let channel = self.numbers[n as usize].channel;
-        if channel != Channel::Official {
-            return Err(Error::NotOnChannel {
-                what: "a quality rating",
-                channel,
-            });
-        }
+        let n = self.official_number_idx(&e.number, "a quality rating")?;
         self.handle_timeout(e.at);
         let recovery = matches!(e.quality, Quality::Medium | Quality::High);
         let state = &mut self.numbers[n as usize];
@@ -286,17 +279,10 @@ impl Engine {
     /// lifted. On a number of another channel than the official one it is
     /// [`Error::NotOnChannel`] (restrictions are the platform's).
     pub fn number_restriction(&mut self, e: &NumberRestrictionUpdate) -> Result<(), Error> {
-        let n = self.number_idx(&e.number)?;
         // The platform's restrictions (§6), as its quality ratings and limits: accepted on
         // another channel, one barred an email number's sends. (A lift is taken anywhere:
         // a number restricted while official may have moved since.)
-        let channel = self.numbers[n as usize].channel;
-        if channel != Channel::Official {
-            return Err(Error::NotOnChannel {
-                what: "a restriction",
-                channel,
-            });
-        }
+        let n = self.official_number_idx(&e.number, "a restriction")?;
         check_ends_after(e.at, e.until)?;
         if e.until.is_some() && e.until_lifted {
             return Err(Error::InvalidEvent {

@@ -868,26 +868,27 @@ struct ShardedHeader {
 /// in two runs, the earlier shard's come first (one engine orders those by timer kind and
 /// conversation, which firing the shards' timers one at a time in lockstep would give).
 fn merge_in_time_order(effects: &mut Vec<Effect>, start: usize, run_ends: &[usize]) {
-    let runs: Vec<std::ops::Range<usize>> = std::iter::once(start)
-        .chain(run_ends.iter().copied())
-        .zip(run_ends.iter().copied())
-        .map(|(from, to)| from..to)
-        .filter(|run| !run.is_empty())
-        .collect();
+    // Each run as the range of it not yet merged: `next..end`.
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(run_ends.len());
+    let mut from = start;
+    for &end in run_ends {
+        if from < end {
+            runs.push((from, end));
+        }
+        from = end;
+    }
     if runs.len() < 2 {
         return;
     }
-    let mut heads: Vec<usize> = runs.iter().map(|run| run.start).collect();
-    let mut merged = Vec::with_capacity(effects.len() - start);
-    loop {
-        // The run whose next effect is earliest; the first such run on a tie.
-        let next = (0..runs.len())
-            .filter(|&r| heads[r] < runs[r].end)
-            .min_by_key(|&r| (effects[heads[r]].at(), r));
-        let Some(r) = next else { break };
-        merged.push(heads[r]);
-        heads[r] += 1;
+    let mut order = Vec::with_capacity(effects.len() - start);
+    // The run whose next effect is earliest; the first such run on a tie.
+    while let Some(run) = (runs.iter_mut())
+        .filter(|(next, end)| next < end)
+        .min_by_key(|(next, _)| effects[*next].at())
+    {
+        order.push(run.0 - start);
+        run.0 += 1;
     }
     let mut taken: Vec<Option<Effect>> = effects.drain(start..).map(Some).collect();
-    effects.extend(merged.into_iter().filter_map(|i| taken[i - start].take()));
+    effects.extend(order.into_iter().filter_map(|i| taken[i].take()));
 }

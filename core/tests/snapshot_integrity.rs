@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{body_of, feed, refusal_with, restore_refusal};
+
 use convstate::snapshot::{seal, unseal, Checksum, SNAPSHOT_VERSION};
 use convstate::{Engine, Error};
 
@@ -19,33 +21,6 @@ fn small_engine() -> Engine {
         ],
     );
     engine
-}
-
-/// Feeds `lines` to `engine`, each of which must be taken (no `error` line).
-fn feed(engine: &mut Engine, lines: &[&str]) {
-    for line in lines {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
-}
-
-/// `engine`'s snapshot body, as text to edit and seal again.
-fn body_of(engine: &Engine) -> String {
-    String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8")
-}
-
-/// The problem named in refusing `body`, sealed again, as a corrupt snapshot.
-fn restore_refusal(body: &str) -> String {
-    match Engine::restore(&seal(body.as_bytes())) {
-        Err(Error::CorruptSnapshot { problem }) => problem,
-        other => panic!("expected a corrupt snapshot, got {other:?}"),
-    }
-}
-
-/// The problem named in refusing `body` with `from`, which it must hold, replaced by `to`.
-fn refusal_with(body: &str, from: &str, to: &str) -> String {
-    assert!(body.contains(from), "{from} in {body}");
-    restore_refusal(&body.replace(from, to))
 }
 
 fn assert_refused(bytes: &[u8], what: &str) {

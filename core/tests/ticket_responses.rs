@@ -1,18 +1,13 @@
 //! An email ticket's response times (§3) survive snapshots and business moves, and a
 //! state holding ones an engine would not keep is refused (scenario 465 has the rule).
 
-use convstate::snapshot::{seal, unseal};
-use convstate::{Engine, Error, Instant, TicketResponses};
+mod common;
+
+use common::{body_of, feed, refusal_with};
+use convstate::{Engine, Instant, TicketResponses};
 
 const NUMBER: &str = "support@acme.example";
 const CONTACT: &str = "ann@example.com";
-
-fn feed(engine: &mut Engine, lines: &[&str]) {
-    for line in lines {
-        let out = engine.handle_json(line);
-        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
-    }
-}
 
 /// An email number and a WhatsApp number of `acme`; Ann's ticket answered once and her
 /// next email waiting.
@@ -92,18 +87,13 @@ fn a_state_without_email_tickets_writes_no_table() {
             r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","kind":"text"}"#,
         ],
     );
-    let body = String::from_utf8(unseal(&engine.snapshot()).unwrap().to_vec()).unwrap();
+    let body = body_of(&engine);
     assert!(!body.contains("ticket_responses"), "{body}");
 }
 
 /// The problem named in refusing `engine()`'s snapshot with `from` replaced by `to`.
 fn refusal(from: &str, to: &str) -> String {
-    let body = String::from_utf8(unseal(&engine().snapshot()).unwrap().to_vec()).unwrap();
-    assert!(body.contains(from), "{from} in {body}");
-    match Engine::restore(&seal(body.replace(from, to).as_bytes())) {
-        Err(Error::CorruptSnapshot { problem }) => problem,
-        other => panic!("{to}: expected a corrupt snapshot, got {other:?}"),
-    }
+    refusal_with(&body_of(&engine()), from, to)
 }
 
 #[test]

@@ -23,7 +23,7 @@ use crate::boundary::{
 };
 use crate::codes::*;
 use crate::convstate_result;
-use crate::json::convstate_string;
+use crate::json::{convstate_string, snapshot_into};
 use crate::message::convstate_message;
 
 /// A conversation-state engine. Create with `convstate_engine_new`,
@@ -125,10 +125,7 @@ pub unsafe extern "C" fn convstate_engine_snapshot_into(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
-        unsafe { arg(out, "out") }?;
-        let bytes = handle.engine.snapshot();
-        unsafe { arg_mut(out, "out") }?.set_owned(bytes);
-        Ok(())
+        unsafe { snapshot_into(out, || handle.engine.snapshot()) }
     }
 }
 

@@ -191,6 +191,22 @@ pub unsafe extern "C" fn convstate_engine_map_waba(
     }
 }
 
+/// What both snapshot-into-a-string calls do (one engine's, the sharded engine's): check
+/// `out` before the state is written (so a NULL `out` costs no snapshot), then hand it the
+/// bytes `snapshot` writes.
+///
+/// # Safety
+/// `out` as the calls' callers are told.
+pub(crate) unsafe fn snapshot_into(
+    out: *mut convstate_string,
+    snapshot: impl FnOnce() -> Vec<u8>,
+) -> Result<(), FfiError> {
+    unsafe { arg(out, "out") }?;
+    let bytes = snapshot();
+    unsafe { arg_mut(out, "out") }?.set_owned(bytes);
+    Ok(())
+}
+
 /// What both webhook doors (one engine's, the sharded engine's) do around their reader:
 /// take the body and `at_ms`, check `out` before `read` runs (so a NULL `out` never loses
 /// the output), and replace `out` with the lines `read` gives.

@@ -24,7 +24,7 @@ use crate::convstate_result;
 use crate::engine::{
     convstate_inbound, convstate_send_request, inbound_ref, policy_arg, send_request,
 };
-use crate::json::{convstate_string, webhook_door};
+use crate::json::{convstate_string, snapshot_into, webhook_door};
 
 /// N engines sharded by business, safe to share between threads (see the header's THREADS
 /// section). Create with `convstate_sharded_engine_new` or `convstate_sharded_engine_restore`,
@@ -100,10 +100,7 @@ pub unsafe extern "C" fn convstate_sharded_engine_snapshot(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
-        unsafe { arg(out, "out") }?;
-        let bytes = handle.engine.snapshot();
-        unsafe { arg_mut(out, "out") }?.set_owned(bytes);
-        Ok(())
+        unsafe { snapshot_into(out, || handle.engine.snapshot()) }
     }
 }
 

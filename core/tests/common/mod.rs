@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests (each test file uses some of them).
 #![allow(dead_code)]
 
+use convstate::snapshot::{seal, unseal};
+use convstate::{Engine, Error};
 use serde_json::Value;
 
 /// An output line without its ticket ids. Tickets are numbered by one counter per engine,
@@ -96,3 +98,30 @@ pub const TEMPLATE_EVENTS: [&str; 13] = [
     "limit_exceeded",
     "archived",
 ];
+
+/// Feeds `lines` to `engine`, each of which must be taken (no `error` line).
+pub fn feed(engine: &mut Engine, lines: &[&str]) {
+    for line in lines {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+}
+
+/// `engine`'s snapshot body, as text to edit and seal again.
+pub fn body_of(engine: &Engine) -> String {
+    String::from_utf8(unseal(&engine.snapshot()).expect("intact").to_vec()).expect("UTF-8")
+}
+
+/// The problem named in refusing `body`, sealed again, as a corrupt snapshot.
+pub fn restore_refusal(body: &str) -> String {
+    match Engine::restore(&seal(body.as_bytes())) {
+        Err(Error::CorruptSnapshot { problem }) => problem,
+        other => panic!("expected a corrupt snapshot, got {other:?}"),
+    }
+}
+
+/// The problem named in refusing `body` with `from`, which it must hold, replaced by `to`.
+pub fn refusal_with(body: &str, from: &str, to: &str) -> String {
+    assert!(body.contains(from), "{from} in {body}");
+    restore_refusal(&body.replace(from, to))
+}
