@@ -107,7 +107,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 17
+#define CONVSTATE_ABI_VERSION 18
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -1649,6 +1649,14 @@ typedef struct convstate_send_request {
    */
   uint8_t force;
   /**
+   * 1: sent by automation (an auto-acknowledgement, a bot), not by an agent: decided and
+   * recorded alike, but no agent response (RULES §3), so it answers no contact waiting
+   * in a live chat or on an email ticket (response times and missed chats count agents'
+   * replies only); 0: an agent's. Another value is `CONVSTATE_ERR_INVALID_ARGUMENT`.
+   * Changes no decision (`convstate_engine_check_send` reads and ignores it).
+   */
+  uint8_t automated;
+  /**
    * The message's id (1..=256 bytes without control characters), or NULL: your own, given to Meta as
    * `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
    * the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a
@@ -1769,6 +1777,10 @@ typedef struct convstate_send_to_request {
    * `CONVSTATE_ERR_INVALID_ARGUMENT`).
    */
   uint8_t force;
+  /**
+   * 1: sent by automation, not by an agent: as in `convstate_send_request`.
+   */
+  uint8_t automated;
   /**
    * The message's id, or NULL: as in `convstate_send_request`.
    */

@@ -222,6 +222,7 @@ pub fn text_send(i: u64, at: Instant) -> SendRequest {
         idempotency_key: None,
         force: false,
         message_id: None,
+        automated: false,
     }
 }
 
@@ -480,6 +481,7 @@ fn send_to(req: &SendRequest) -> SendToRef<'_> {
         idempotency_key: req.idempotency_key.as_deref(),
         force: req.force,
         message_id: req.message_id.as_deref(),
+        automated: req.automated,
     }
 }
 
@@ -640,6 +642,7 @@ impl CEngine {
             idempotency_key: std::ptr::null(),
             idempotency_key_len: 0,
             force: 0,
+            automated: 0,
             message_id: std::ptr::null(),
             message_id_len: 0,
         };

@@ -314,12 +314,13 @@ impl Engine {
         });
     }
 
-    /// An allowed send into a live chat: the agent answered.
-    pub(crate) fn chat_agent_reply(&mut self, conv: u32, now: Instant) {
+    /// An allowed send into a live chat: activity, and when it `answers` (an agent's, not
+    /// an automated one, §3) the response to a waiting contact.
+    pub(crate) fn chat_business_wrote(&mut self, conv: u32, now: Instant, answers: bool) {
         let conversation = &mut self.conversations[conv as usize];
         if let Some(mut chat) = conversation.chat_times() {
             chat.last_activity_at = chat.last_activity_at.max(now);
-            if let Some(since) = chat.waiting_since.take() {
+            if let Some(since) = chat.waiting_since.take_if(|_| answers) {
                 let responses = self.chat_responses.entry(conv).or_insert(ChatResponses {
                     first_at: now,
                     count: 0,
@@ -373,9 +374,10 @@ impl Engine {
     /// Email: a conversation the business starts is a ticket too (§3: every email
     /// conversation is one). An email on a ticket not closed stays on it, its status as the
     /// agent left it; after a closed one it starts a new ticket, as the contact's would.
+    /// An automated email (`answers` false) opens a ticket all the same, but answers no one.
     #[cold]
     #[inline(never)]
-    pub(crate) fn email_outbound(&mut self, conv: u32, now: Instant) {
+    pub(crate) fn email_outbound(&mut self, conv: u32, now: Instant, answers: bool) {
         let on_ticket = self.conversations[conv as usize]
             .ticket()
             .is_some_and(|t| t.status != TicketStatus::Closed);
@@ -383,7 +385,9 @@ impl Engine {
             self.new_ticket(conv, now);
             self.email_ticket_opened(conv);
         }
-        self.email_business_wrote(conv, now);
+        if answers {
+            self.email_business_wrote(conv, now);
+        }
     }
 
     pub(crate) fn chat_idle_timer(&mut self, conv: u32, now: Instant) {

@@ -435,6 +435,12 @@ pub struct SendRequest {
     /// The provider's id for this message, so that its delivery statuses can be matched.
     #[serde(default)]
     pub message_id: Option<String>,
+    /// Sent by automation (an auto-acknowledgement, a bot), not by an agent: decided and
+    /// recorded like any send, but no agent response (§3), so it answers no waiting contact
+    /// in a live chat or on an email ticket. It is activity all the same (a live chat's idle
+    /// deadline moves; an email opens a ticket). Changes no decision.
+    #[serde(default)]
+    pub automated: bool,
 }
 
 impl SendRequest {
@@ -456,6 +462,7 @@ impl SendRequest {
             idempotency_key: None,
             force: false,
             message_id: None,
+            automated: false,
         }
     }
 }

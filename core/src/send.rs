@@ -53,6 +53,8 @@ pub struct SendRequestRef<'a> {
     pub force: bool,
     /// The provider's message id, for delivery statuses.
     pub message_id: Option<&'a str>,
+    /// Sent by automation, not by an agent ([`SendRequest::automated`]).
+    pub automated: bool,
 }
 
 /// A send to a conversation named by its [`ConversationId`] ([`Engine::send_to`],
@@ -69,6 +71,8 @@ pub struct SendToRef<'a> {
     pub force: bool,
     /// The message's id, for delivery statuses.
     pub message_id: Option<&'a str>,
+    /// Sent by automation, not by an agent ([`SendRequest::automated`]).
+    pub automated: bool,
 }
 
 impl<'a> SendRequestRef<'a> {
@@ -89,6 +93,7 @@ impl<'a> SendRequestRef<'a> {
             idempotency_key: None,
             force: false,
             message_id: None,
+            automated: false,
         }
     }
 
@@ -100,6 +105,7 @@ impl<'a> SendRequestRef<'a> {
             idempotency_key: self.idempotency_key,
             force: self.force,
             message_id: self.message_id,
+            automated: self.automated,
         }
     }
 }
@@ -116,6 +122,7 @@ impl SendRequest {
             idempotency_key: self.idempotency_key.as_deref(),
             force: self.force,
             message_id: self.message_id.as_deref(),
+            automated: self.automated,
         }
     }
 }
@@ -129,6 +136,7 @@ impl<'a> SendToRef<'a> {
             idempotency_key: None,
             force: false,
             message_id: None,
+            automated: false,
         }
     }
 }
@@ -250,7 +258,14 @@ impl Engine {
         self.handle_timeout(req.at);
         let now = self.clock;
         let decision = self.decide(target, message, req.force, now)?;
-        self.record(target, message, &decision, now, req.message_id)?;
+        self.record(
+            target,
+            message,
+            &decision,
+            now,
+            req.message_id,
+            req.automated,
+        )?;
         let key = (req.idempotency_key)
             .map(|key| (key, self.send_print(&target, given, message.content)));
         self.remember(key, target.number, &decision, now);
@@ -344,7 +359,14 @@ impl Engine {
         let (channel, provider) = (number_state.channel, &number_state.provider);
         let decision = if direct {
             let mut decision = self.decide(target, message, false, now)?;
-            self.record(target, message, &decision, now, req.message_id.as_deref())?;
+            self.record(
+                target,
+                message,
+                &decision,
+                now,
+                req.message_id.as_deref(),
+                false,
+            )?;
             if decision.is_allowed() {
                 decision.initiation = Some(Initiation {
                     template: None,
@@ -399,7 +421,7 @@ impl Engine {
                         .is_some_and(|c| self.sent_by_failed_opener(c, opening.content, now));
                     let mut decision = self.decide(target, opening, replaces_failed, now)?;
                     let id = req.message_id.as_deref();
-                    self.record(target, opening, &decision, now, id)?;
+                    self.record(target, opening, &decision, now, id, false)?;
                     if decision.is_allowed() {
                         let conv = self.conversation_or_create(target.number, recipient)?;
                         let awaited = Opener {
@@ -920,7 +942,9 @@ impl Engine {
     }
 
     /// Records a decided send: counters always; for allowed sends the duplicate record,
-    /// the agent's reply in a live chat, and the template count.
+    /// the reply in a live chat or on an email ticket (an agent's answers a waiting
+    /// contact, an `automated` one does not), and the template count. (`initiate` is an
+    /// agent's: it records its sends as not automated.)
     fn record(
         &mut self,
         target: Target,
@@ -928,6 +952,7 @@ impl Engine {
         decision: &Decision,
         now: Instant,
         message_id: Option<&str>,
+        automated: bool,
     ) -> Result<(), Error> {
         let message = outgoing.message;
         if !decision.is_allowed() {
@@ -945,11 +970,12 @@ impl Engine {
             &mut counters.templates_sent,
             u64::from(message.is_template()),
         );
-        self.chat_agent_reply(conv, now);
+        let answers = !automated;
+        self.chat_business_wrote(conv, now, answers);
         self.record_content(conv, outgoing.content, now);
         let channel = self.numbers[target.number as usize].channel;
         if !channel.has_chats() {
-            self.email_outbound(conv, now);
+            self.email_outbound(conv, now, answers);
         }
         let counted_by_limit = channel.has_service_window()
             && decision.initiated_by == Initiator::Business

@@ -1037,6 +1037,7 @@ fn a_refused_address_names_its_field_and_limit() {
         idempotency_key: None,
         force: false,
         message_id: None,
+        automated: false,
     };
     let error = engine.send(&request(&long)).expect_err("too long");
     assert!(

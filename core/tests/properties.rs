@@ -610,6 +610,7 @@ fn send_request(
         idempotency_key: key.map(|k| format!("key-{k}")),
         force,
         message_id: None,
+        automated: false,
     }
 }
 
@@ -1277,6 +1278,7 @@ fn sends_by_id_agree(u: Universe, steps: Vec<Step>) -> Result<usize, TestCaseErr
             idempotency_key: request.idempotency_key.as_deref(),
             force: request.force,
             message_id: request.message_id.as_deref(),
+            automated: request.automated,
         };
         // What the model takes for the key's first request, word for word.
         let verbatim_retry =

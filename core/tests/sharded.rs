@@ -329,6 +329,7 @@ fn borrowed_calls_and_the_buffer_door_match_one_engine() {
                 idempotency_key: None,
                 force: true,
                 message_id: None,
+                automated: false,
             };
             let checked = sharded.check_send_borrowed(request).unwrap();
             assert_eq!(checked, single.check_send_borrowed(request).unwrap());

@@ -503,6 +503,12 @@ pub struct convstate_send_request {
     /// 1: send even if it duplicates a recent message; 0: do not. Another value is
     /// `CONVSTATE_ERR_INVALID_ARGUMENT` (a byte, as `convstate_inbound.referral`).
     pub force: u8,
+    /// 1: sent by automation (an auto-acknowledgement, a bot), not by an agent: decided and
+    /// recorded alike, but no agent response (RULES §3), so it answers no contact waiting
+    /// in a live chat or on an email ticket (response times and missed chats count agents'
+    /// replies only); 0: an agent's. Another value is `CONVSTATE_ERR_INVALID_ARGUMENT`.
+    /// Changes no decision (`convstate_engine_check_send` reads and ignores it).
+    pub automated: u8,
     /// The message's id (1..=256 bytes without control characters), or NULL: your own, given to Meta as
     /// `biz_opaque_callback_data` too (the webhook door then matches its statuses by it), or
     /// the provider's. Lets `convstate_engine_message_status` match its delivery statuses (a
@@ -530,6 +536,7 @@ pub(crate) unsafe fn send_request<'a>(
         }?,
         force: flag_arg(r.force, "force")?,
         message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
+        automated: flag_arg(r.automated, "automated")?,
     })
 }
 
@@ -652,6 +659,8 @@ pub struct convstate_send_to_request {
     /// 1: send even if it duplicates a recent message; 0: do not (another value is
     /// `CONVSTATE_ERR_INVALID_ARGUMENT`).
     pub force: u8,
+    /// 1: sent by automation, not by an agent: as in `convstate_send_request`.
+    pub automated: u8,
     /// The message's id, or NULL: as in `convstate_send_request`.
     pub message_id: *const c_char,
     /// Its length in bytes.
@@ -669,6 +678,7 @@ unsafe fn send_to_request(r: &convstate_send_to_request) -> Result<SendToRef<'_>
         }?,
         force: flag_arg(r.force, "force")?,
         message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?,
+        automated: flag_arg(r.automated, "automated")?,
     })
 }
 

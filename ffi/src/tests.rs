@@ -185,6 +185,7 @@ fn request(at_ms: i64, message: *const convstate_message) -> convstate_send_requ
         idempotency_key: null(),
         idempotency_key_len: 0,
         force: 0,
+        automated: 0,
         message_id: null(),
         message_id_len: 0,
     }
@@ -2596,6 +2597,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (15, 0xf242_3d75_0a08_5ec1),
         (16, 0xb29d_5e74_5d58_f644),
         (17, 0x0a37_f2f2_4924_8a04),
+        (18, 0xad1b_b548_cf10_dbce),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -2647,6 +2649,11 @@ fn a_yes_or_no_field_other_than_0_or_1_is_refused() {
     }
     assert_eq!(decision.limit, 7777, "the decision is not written");
     stray.force = 1;
+    stray.automated = 3;
+    let rc = unsafe { convstate_engine_send(engine, &stray, &mut decision) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert_eq!(last_error(), "`automated` is 3, which is neither 0 nor 1");
+    stray.automated = 1;
     assert_eq!(
         unsafe { convstate_engine_check_send(engine, &stray, &mut decision) },
         CONVSTATE_OK,

@@ -320,12 +320,18 @@ class Engine:
         idempotency_key: Optional[str] = None,
         force: bool = False,
         message_id: Optional[str] = None,
+        automated: bool = False,
     ) -> Decision:
         """Decides a send and, when allowed, records it (counters, duplicates, limits).
 
         ``message_id`` names the sent message for its delivery statuses (``message_status``
         events): an id of your own, given to Meta as ``biz_opaque_callback_data`` too (the
-        webhook door then matches statuses by it), or the provider's."""
+        webhook door then matches statuses by it), or the provider's.
+
+        ``automated=True`` marks a send by automation (an auto-acknowledgement, a bot): it
+        is decided and recorded alike but is no agent response (RULES §3), so it answers no
+        contact waiting in a live chat or on an email ticket (response times and missed
+        chats count agents' replies only). It still counts as activity in a live chat."""
     def initiate(
         self,
         number: str,
@@ -633,6 +639,7 @@ class ShardedEngine:
         idempotency_key: Optional[str] = None,
         force: bool = False,
         message_id: Optional[str] = None,
+        automated: bool = False,
     ) -> tuple[Decision, list[dict[str, Any]]]:
         """As ``Engine.send``, in the number's shard with the GIL released: the ``Decision``
         and the effects the send caused. Raises as ``handle`` raises."""

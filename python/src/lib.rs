@@ -563,8 +563,9 @@ impl PyEngine {
         self.decide(py, fields)
     }
 
-    /// Decides a send and records it (counters, duplicates, limit slot) atomically.
-    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, message_id = None))]
+    /// Decides a send and records it (counters, duplicates, limit slot) atomically;
+    /// `automated`: sent by automation, no agent response (RULES §3).
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, message_id = None, automated = false))]
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
@@ -578,6 +579,7 @@ impl PyEngine {
         idempotency_key: Option<&str>,
         force: bool,
         message_id: Option<&str>,
+        automated: bool,
     ) -> BindingResult<Py<PyDecision>> {
         let fields = send_fields(
             "send",
@@ -590,7 +592,8 @@ impl PyEngine {
             idempotency_key,
             force,
         )?
-        .text("message_id", message_id);
+        .text("message_id", message_id)
+        .flag("automated", automated);
         self.decide(py, fields)
     }
 

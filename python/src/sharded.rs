@@ -201,7 +201,7 @@ impl PyShardedEngine {
 
     /// As `Engine.send`, in the number's shard with the GIL released: the `Decision` and the
     /// effects the send caused.
-    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, message_id = None))]
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, message_id = None, automated = false))]
     #[allow(clippy::too_many_arguments)]
     fn send<'py>(
         &self,
@@ -215,6 +215,7 @@ impl PyShardedEngine {
         idempotency_key: Option<&str>,
         force: bool,
         message_id: Option<&str>,
+        automated: bool,
     ) -> BindingResult<(Py<PyDecision>, Bound<'py, PyList>)> {
         let event = send_fields(
             "send",
@@ -227,7 +228,10 @@ impl PyShardedEngine {
             idempotency_key,
             force,
         )
-        .and_then(|fields| Ok(fields.text("message_id", message_id).into_event()?))
+        .and_then(|fields| {
+            let fields = fields.text("message_id", message_id);
+            Ok(fields.flag("automated", automated).into_event()?)
+        })
         .map_err(errors::without_effects)?;
         let (output, effects) = self.applied(py, event)?;
         Ok((decision_to_python(py, &output)?, effects))

@@ -330,6 +330,19 @@ def test_chat_response_times(engine: convstate.Engine) -> None:
     assert (counters["responses"], counters["response_total_ms"]) == (1, 120_000)
 
 
+def test_an_automated_send_is_no_agent_response(engine: convstate.Engine) -> None:
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    ack = engine.send(NUMBER, CONTACT, text="We got it", at=utc(2026, 11, 2, 9, 1), automated=True)
+    assert ack.allowed
+    chat = engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1))["chat"]
+    assert chat["waiting_since"] == utc(2026, 11, 2, 9) and chat["responses"] == 0
+    assert chat["last_activity_at"] == utc(2026, 11, 2, 9, 1)
+    engine.send(NUMBER, CONTACT, text="Ana here", at=utc(2026, 11, 2, 9, 4))
+    engine.end_chat(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 5), by="agent")
+    [ended] = [e for e in engine.effects() if e["effect"] == "chat_ended"]
+    assert ended["first_response_after"] == timedelta(minutes=4) and ended["responses"] == 1
+
+
 def test_templates_send_and_initiate(engine: convstate.Engine) -> None:
     engine.register_template("acme", "order_ready", "en", category="utility",
                              body="Order {{1}} is ready", status="approved")

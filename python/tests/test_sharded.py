@@ -277,6 +277,26 @@ def instant_of(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> int:
     return at
 
 
+def test_an_automated_send_answers_no_one() -> None:
+    sharded = convstate.ShardedEngine(shards=2)
+    sharded.process(setup_lines(0))
+    sharded.inbound(number(0), contact(0, 0), at=T0)
+    decision, _ = sharded.send(number(0), contact(0, 0), text="We got it", at=T0 + MINUTE,
+                               automated=True)
+    assert decision.allowed
+
+    def chat(at: int) -> Any:
+        query = {"type": "query_conversation", "at": at, "number": number(0),
+                 "contact": contact(0, 0)}
+        view, _ = sharded.handle(query)
+        assert isinstance(view, dict)
+        return view["chat"]
+
+    assert chat(T0 + MINUTE)["responses"] == 0 and chat(T0 + MINUTE)["waiting_since"] is not None
+    sharded.send(number(0), contact(0, 0), text="Ana here", at=T0 + 2 * MINUTE)
+    assert chat(T0 + 2 * MINUTE)["responses"] == 1 and chat(T0 + 2 * MINUTE)["waiting_since"] is None
+
+
 def test_a_typed_call_refused_raises_with_the_effects_it_caused() -> None:
     sharded = convstate.ShardedEngine(shards=2)
     sharded.process(setup_lines(0))

@@ -673,7 +673,8 @@ static void test_conversation_ids(void) {
 }
 
 /* Email: the ticket keeps the response times a chat would (RULES.md §3), in the view's
-   ticket_ fields and a TICKET_ANSWERED effect per answered wait. */
+   ticket_ fields and a TICKET_ANSWERED effect per answered wait (an agent's: an automated
+   send answers no one). */
 static void test_email_ticket_times(void) {
   static const char SUPPORT[] = "support@acme.example";
   static const char ANN[] = "ann@example.com";
@@ -684,6 +685,7 @@ static void test_email_ticket_times(void) {
   convstate_conversation_view view;
   convstate_number_view number_view;
   convstate_message *reply = NULL;
+  convstate_message *ack = NULL;
 
   CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
   if (!engine) return;
@@ -700,12 +702,24 @@ static void test_email_ticket_times(void) {
   CHECK(view.ticket_first_response_after_ms == CONVSTATE_NONE_MS);
   CHECK(view.ticket_responses == 0 && view.ticket_response_total_ms == 0);
 
-  CHECK_RC(convstate_message_new_text(S("On it"), &reply), CONVSTATE_OK);
-  request = request_for(T0 + 2 * HOUR, reply);
+  /* An auto-acknowledgement is sent but is no agent response: Ann still waits. */
+  CHECK_RC(convstate_message_new_text(S("We got your email"), &ack), CONVSTATE_OK);
+  request = request_for(T0 + MINUTE, ack);
   request.number = SUPPORT;
   request.number_len = strlen(SUPPORT);
   request.contact = ANN;
   request.contact_len = strlen(ANN);
+  request.automated = 1;
+  CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_ANSWERED) == 0);
+  CHECK_RC(convstate_engine_conversation(engine, T0 + MINUTE, S(SUPPORT), S(ANN), &view), CONVSTATE_OK);
+  CHECK(view.ticket_waiting_since_ms == T0 && view.ticket_responses == 0);
+
+  CHECK_RC(convstate_message_new_text(S("On it"), &reply), CONVSTATE_OK);
+  request.at_ms = T0 + 2 * HOUR;
+  request.message = reply;
+  request.automated = 0;
   CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
   CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_ANSWERED) == 1);
@@ -726,6 +740,7 @@ static void test_email_ticket_times(void) {
   CHECK_RC(convstate_engine_conversation(engine, T0 + 4 * HOUR, S(SUPPORT), S("bob@example.com"), &view),
            CONVSTATE_OK);
   CHECK(view.ticket_id == 0 && view.ticket_first_response_after_ms == CONVSTATE_NONE_MS);
+  convstate_message_free(ack);
   convstate_message_free(reply);
   convstate_engine_free(engine);
 }

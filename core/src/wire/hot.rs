@@ -48,6 +48,7 @@ pub(crate) struct HotSend<'a> {
     idempotency_key: Option<&'a str>,
     force: bool,
     message_id: Option<&'a str>,
+    automated: bool,
 }
 
 impl HotSend<'_> {
@@ -62,6 +63,7 @@ impl HotSend<'_> {
             idempotency_key: self.idempotency_key,
             force: self.force,
             message_id: self.message_id,
+            automated: self.automated,
         }
     }
 
@@ -75,6 +77,7 @@ impl HotSend<'_> {
             idempotency_key: self.idempotency_key.map(str::to_owned),
             force: self.force,
             message_id: self.message_id.map(str::to_owned),
+            automated: self.automated,
         }
     }
 }
@@ -193,6 +196,7 @@ struct Fields<'a> {
     message: Option<OutboundMessage>,
     idempotency_key: Option<&'a str>,
     force: Option<bool>,
+    automated: Option<bool>,
 }
 
 impl<'a> Fields<'a> {
@@ -215,13 +219,18 @@ impl<'a> Fields<'a> {
             "message" => fill(&mut self.message, read_message(s)?),
             "idempotency_key" => fill(&mut self.idempotency_key, s.value()?.str()?),
             "force" => fill(&mut self.force, s.value()?.bool()?),
+            "automated" => fill(&mut self.automated, s.value()?.bool()?),
             _ => None,
         }
     }
 
     /// An `inbound`, unless the line has a key only sends have (serde's unknown field).
     fn inbound(self) -> Option<InboundRef<'a>> {
-        if self.message.is_some() || self.idempotency_key.is_some() || self.force.is_some() {
+        if self.message.is_some()
+            || self.idempotency_key.is_some()
+            || self.force.is_some()
+            || self.automated.is_some()
+        {
             return None;
         }
         Some(InboundRef {
@@ -252,6 +261,7 @@ impl<'a> Fields<'a> {
             idempotency_key: self.idempotency_key,
             force: self.force.unwrap_or(false),
             message_id: self.message_id,
+            automated: self.automated.unwrap_or(false),
         })
     }
 }
@@ -452,6 +462,7 @@ mod tests {
             r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"On its way"}}"#,
             r#"{"type":"send","at":1762074000000,"number":"+15550001111","contact":"+4915200000001","message":{"kind":"text","text":"Unix milliseconds"}}"#,
             r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915200000001","message":{"text":"","kind":"text"},"idempotency_key":"k-1","force":true,"message_id":"wamid.2"}"#,
+            r#"{"type":"send","at":0,"number":"1","contact":"2","message":{"kind":"text","text":"We got it"},"automated":true}"#,
             r#"{"type":"check_send","message":{"kind":"text","text":"Ship ✓"},"at":"2026-11-02T09:00:00Z","number":"+15550001111","group":"g-1","force":false}"#,
             " \t{ \"type\" : \"check_send\" ,\n \"at\":\"2026-11-02T09:00:00Z\", \"number\":\"1\",\"message\": { \"kind\" : \"text\" , \"text\" : \"x\" } }\r\n ",
             // "type" later, as logs written from sorted maps have it.
@@ -481,6 +492,7 @@ mod tests {
             format!(r#"{{{inbound},"kind":"text"}}"#),
             // A key of another hot event.
             format!(r#"{{"type":"inbound",{inbound},"kind":"text","force":false}}"#),
+            format!(r#"{{"type":"inbound",{inbound},"kind":"text","automated":true}}"#),
             format!(r#"{{{inbound},"kind":"text","type":"inbound",{message}}}"#),
             format!(r#"{{"type":"send",{inbound},{message},"referral":false}}"#),
             format!(r#"{{{inbound},{message},"size":1,"type":"check_send"}}"#),
@@ -545,6 +557,7 @@ mod tests {
             "message",
             "idempotency_key",
             "force",
+            "automated",
             "comment",
             "type",
             "text",
