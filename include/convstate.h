@@ -1211,6 +1211,13 @@ enum convstate_template_event
    * The lock was lifted: the template is edited as its status allows.
    */
   CONVSTATE_TEMPLATE_EVENT_UNLOCKED = 15,
+  /**
+   * Back from the archive (Meta's UNARCHIVED), with no new review: approved, or still
+   * disabled if it was disabled before it was archived (only `REINSTATED` revives it),
+   * decided by the engine in the provider's order (a `DISABLED` dated before it and
+   * delivered after it leaves the template disabled).
+   */
+  CONVSTATE_TEMPLATE_EVENT_UNARCHIVED = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -2436,8 +2443,8 @@ convstate_result convstate_engine_template_status(struct convstate_engine *engin
 
 /**
  * The provider reported a template event (`event`: a `convstate_template_event`, which
- * includes `UNPAUSED`, `REINSTATED`, and `LOCKED` / `UNLOCKED`, which lock the template
- * against editing and unlock it). `until_ms`: for `PAUSED`, when the pause ends; for
+ * includes `UNPAUSED`, `REINSTATED`, `UNARCHIVED`, and `LOCKED` / `UNLOCKED`, which lock
+ * the template against editing and unlock it). `until_ms`: for `PAUSED`, when the pause ends; for
  * `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
  * without end lasts until `UNPAUSED`). A report that carries a category or a pause's place
  * on the ladder goes through `convstate_engine_template_report`, which orders two reports

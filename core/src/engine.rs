@@ -239,8 +239,15 @@ pub(crate) struct Template {
     /// sendable again, whatever other statuses it passes through (appeal, rejection).
     pub awaiting_reinstatement: bool,
     /// Instant of the latest provider status event applied: an older one arriving late
-    /// changes nothing.
+    /// changes nothing (a disable aside: see `reinstating_report_at`).
     pub last_provider_event_at: Option<Instant>,
+    /// Instant of the latest report that revives a disabled template (`approved`,
+    /// `reinstated`, `unpaused`; not `unarchived`), applied or too late to apply: a
+    /// `disabled` older than the latest status applied, arriving late, still disables the
+    /// template unless one of these came after it (in order, no status between a disable and
+    /// a reinstatement revives it, §5). Absent from snapshots older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstating_report_at: Option<Instant>,
     /// Instant of the latest rating that changed the status (a quality pause, disable or
     /// flag, or a flag lifted): a provider status older than it, arriving after it, is one
     /// that rating acted on, so it does not undo what the rating did. Absent from snapshots
@@ -881,19 +888,6 @@ impl Engine {
         self.number_index.get(&key).copied().ok_or_else(unknown)
     }
 
-    /// Whether a template was disabled and not reinstated since (archiving keeps that), for
-    /// the webhook reader's UNARCHIVED; false for an unknown template.
-    pub(crate) fn template_awaits_reinstatement(
-        &self,
-        business: &str,
-        name: &str,
-        language: &str,
-    ) -> bool {
-        self.business_idx(business)
-            .and_then(|b| self.template_idx(b, name, language))
-            .is_ok_and(|t| self.templates[t as usize].awaiting_reinstatement)
-    }
-
     /// The provider id (Meta `phone_number_id`) of a registered number, if it has one.
     pub(crate) fn provider_id_of(&self, number: &str) -> Option<String> {
         let n = self.number_idx(number).ok()?;
@@ -1480,6 +1474,7 @@ impl Engine {
             edits: Vec::new(),
             awaiting_reinstatement: e.status == TemplateStatus::Disabled,
             last_provider_event_at: None,
+            reinstating_report_at: None,
             quality_status_at: None,
             quality_event: ProviderOrder::default(),
             category_event: ProviderOrder::default(),

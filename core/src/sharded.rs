@@ -341,23 +341,6 @@ impl ShardedEngine {
         result
     }
 
-    /// [`ShardedEngine::handle`] for an input of `business` that `settle` completes against
-    /// the business's shard under the lock that applies it (a webhook's UNARCHIVED, decided
-    /// by whether the template awaits reinstatement).
-    pub(crate) fn handle_settled(
-        &self,
-        business: &str,
-        event: &mut Event,
-        settle: impl FnOnce(&Engine, &mut Event),
-        effects: &mut Vec<Effect>,
-    ) -> Result<Output, Error> {
-        let mut engine = self.shards[self.shard_of_business(business)].lock();
-        settle(&engine, event);
-        let result = engine.handle(event.clone());
-        Self::drain(&mut engine, effects);
-        result
-    }
-
     /// [`Engine::inbound`] in the number's shard.
     pub fn inbound(&self, e: &Inbound, effects: &mut Vec<Effect>) -> Result<InboundOutcome, Error> {
         let mut engine = self.shards[self.shard_of_number(&e.number)].lock();
@@ -821,12 +804,6 @@ impl Directory for ShardedEngine {
             &*self.shards[self.shard_of_business(business)].lock(),
             business,
         )
-    }
-
-    fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool {
-        self.shards[self.shard_of_business(business)]
-            .lock()
-            .template_awaits_reinstatement(business, name, language)
     }
 
     fn recorded_send(&self, number: &str, message_id: &str) -> bool {

@@ -332,6 +332,8 @@ pub(crate) struct StoredTemplate {
     pub awaiting_reinstatement: bool,
     pub last_provider_event_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstating_report_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_status_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
     pub quality_event: ProviderOrder,
@@ -380,6 +382,7 @@ impl From<&Template> for StoredTemplate {
             edits: t.edits.clone(),
             awaiting_reinstatement: t.awaiting_reinstatement,
             last_provider_event_at: t.last_provider_event_at,
+            reinstating_report_at: t.reinstating_report_at,
             quality_status_at: t.quality_status_at,
             quality_event: t.quality_event,
             category_event: t.category_event,
@@ -819,6 +822,7 @@ impl Engine {
                 edits: t.edits,
                 awaiting_reinstatement: t.awaiting_reinstatement,
                 last_provider_event_at: t.last_provider_event_at,
+                reinstating_report_at: t.reinstating_report_at,
                 quality_status_at: t.quality_status_at,
                 quality_event: t.quality_event,
                 category_event: t.category_event,

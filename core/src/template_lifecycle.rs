@@ -84,15 +84,23 @@ pub enum TemplateEvent {
     Locked,
     /// The lock was lifted: the template may be edited again as its status allows.
     Unlocked,
+    /// Back from the archive, with no new review: approved, or still disabled if it was
+    /// disabled before it was archived (only reinstatement revives it). Decided against the
+    /// template's state when applied, in the provider's order: a `disabled` dated before it,
+    /// arriving after it, leaves it disabled.
+    Unarchived,
 }
 
 impl TemplateEvent {
     /// The status the event sets; `None` for a lock or unlock, which sets none.
     fn status(self) -> Option<TemplateStatus> {
         Some(match self {
-            TemplateEvent::Approved | TemplateEvent::Unpaused | TemplateEvent::Reinstated => {
-                TemplateStatus::Approved
-            }
+            // An unarchiving is resolved to `approved` or `disabled` before it is applied
+            // (`Engine::apply_template_status`); `approved` is what it sets when it revives.
+            TemplateEvent::Approved
+            | TemplateEvent::Unpaused
+            | TemplateEvent::Reinstated
+            | TemplateEvent::Unarchived => TemplateStatus::Approved,
             TemplateEvent::Rejected => TemplateStatus::Rejected,
             TemplateEvent::Pending => TemplateStatus::Pending,
             TemplateEvent::Flagged => TemplateStatus::Flagged,
@@ -1108,6 +1116,28 @@ impl Engine {
     fn apply_template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
+        let revives_disabled = matches!(
+            e.status,
+            TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
+        );
+        // An unarchiving sets what the template was before its archive: approved, or
+        // disabled while it awaits reinstatement (it is no reinstatement itself).
+        let resolved;
+        let e = match e.status {
+            TemplateEvent::Unarchived => {
+                let status = if self.templates[t as usize].awaiting_reinstatement {
+                    TemplateEvent::Disabled
+                } else {
+                    TemplateEvent::Approved
+                };
+                resolved = TemplateStatusUpdate {
+                    status,
+                    ..e.clone()
+                };
+                &resolved
+            }
+            _ => e,
+        };
         // `until` means something only for a pause and a flag (ignored for other events).
         if matches!(e.status, TemplateEvent::Paused | TemplateEvent::Flagged) {
             check_ends_after(e.at, e.until)?;
@@ -1198,13 +1228,20 @@ impl Engine {
         // excepted, above): in order nothing after it applied, so a later status delivered
         // before it (an unpause, an approval) must not leave the deleted template sendable.
         // Any other event is ordered as follows.
+        if revives_disabled {
+            template.reinstating_report_at = template.reinstating_report_at.max(Some(e.at));
+        }
         if e.status != TemplateEvent::Deleted {
             // Provider events are applied by their own instant: one older than the latest
-            // applied arrived late (a retried webhook) and must not undo what came after it.
+            // applied arrived late (a retried webhook) and must not undo what came after it;
+            // a disable may still hold through what came after it.
             if template
                 .last_provider_event_at
                 .is_some_and(|last| e.at < last)
             {
+                if e.status == TemplateEvent::Disabled {
+                    self.late_disable(t, e.at, now);
+                }
                 return Ok(());
             }
             // Of two at one instant one stands, whatever the order, so that a redelivery of
@@ -1379,6 +1416,40 @@ impl Engine {
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, e.at, now);
         self.rate_after_late_status(t, e.at, now);
         Ok(())
+    }
+
+    /// A `disabled` dated `at`, before the latest status applied, arriving after it. In
+    /// order the statuses after it found the template disabled, and only a reinstatement
+    /// revives a disabled template (§5): unless one was reported after the disable, the
+    /// template awaits reinstatement, and a status it would not have taken disabled (an
+    /// unarchiving's approval, a pause, a flag, a review) gives way to the disable, told now.
+    /// Those a disabled template passes through (an appeal, an archive, a rejection, a
+    /// deletion) stand. A disable dated before the template's registration was known to it
+    /// and changes nothing. (At one instant a disable prevails, as in the ordering below.)
+    fn late_disable(&mut self, t: u32, at: Instant, now: Instant) {
+        let template = &mut self.templates[t as usize];
+        let revived_since = (template.reinstating_report_at).is_some_and(|r| r > at);
+        let before_registration = template.registered_at.is_some_and(|r| at < r);
+        if revived_since || before_registration {
+            return;
+        }
+        template.awaiting_reinstatement = true;
+        let passed_through_disabled = matches!(
+            template.status,
+            TemplateStatus::Disabled
+                | TemplateStatus::InAppeal
+                | TemplateStatus::Archived
+                | TemplateStatus::Rejected
+                | TemplateStatus::PendingDeletion
+                | TemplateStatus::Deleted
+        );
+        if !passed_through_disabled {
+            // The provider's own disable: no late recovery takes it back.
+            template.disabled_at_deadline = None;
+            template.cut_pause = None;
+            let reason = TemplateChangeReason::Provider;
+            self.set_template_status(t, TemplateStatus::Disabled, None, reason, at, now);
+        }
     }
 
     /// A provider status dated `since` applied after the latest rating, rated then or later,

@@ -202,26 +202,23 @@ impl WebhookReader {
     }
 
     /// Parses a body into items without changing the engine. `received_at` is used only
-    /// for items that carry no timestamp of their own in an entry without a `time`. An
-    /// UNARCHIVED template event is read against the engine as it is now; [`Self::handle`]
-    /// reads it against the engine as the payload's earlier items leave it.
+    /// for items that carry no timestamp of their own in an entry without a `time`.
     pub fn parse(
         &self,
         engine: &Engine,
         body: &[u8],
         received_at: Instant,
     ) -> Result<Vec<WebhookItem>, Error> {
-        Ok(self.parse_items(engine, body, received_at)?.0)
+        self.parse_items(engine, body, received_at)
     }
 
-    /// [`WebhookReader::parse`], with the indices of the items whose event depends on the
-    /// engine's state (see [`Parser::unarchived`]).
+    /// [`WebhookReader::parse`] against one engine or the shards of one.
     fn parse_items(
         &self,
         engine: &dyn Directory,
         body: &[u8],
         received_at: Instant,
-    ) -> Result<(Vec<WebhookItem>, Vec<usize>), Error> {
+    ) -> Result<Vec<WebhookItem>, Error> {
         // A byte-order mark is no part of the JSON (a body saved by an editor, or read back
         // from a file): skipped, as the line doors skip one starting their input.
         let body = crate::wire::strip_byte_order_mark(body);
@@ -240,7 +237,6 @@ impl WebhookReader {
             engine,
             received_at,
             items: Vec::new(),
-            unarchived: Vec::new(),
         };
         if let Some((path, problem)) = repaired {
             parser.unrecognized(
@@ -256,7 +252,7 @@ impl WebhookReader {
                     "object",
                     format!("object {other} is not a WhatsApp Business Account webhook"),
                 );
-                return Ok((parser.items, parser.unarchived));
+                return Ok(parser.items);
             }
         }
         let Some(entries) = root.get("entry").and_then(Value::as_array) else {
@@ -269,7 +265,7 @@ impl WebhookReader {
         for (i, entry) in entries.iter().enumerate() {
             parser.entry(&format!("entry[{i}]"), entry);
         }
-        Ok((parser.items, parser.unarchived))
+        Ok(parser.items)
     }
 
     /// Parses a body and applies each event through [`Engine::handle`], in payload order.
@@ -281,11 +277,8 @@ impl WebhookReader {
         body: &[u8],
         received_at: Instant,
     ) -> Result<Vec<WebhookOutcome>, Error> {
-        let (items, unarchived) = self.parse_items(engine, body, received_at)?;
-        Ok(apply(items, unarchived, |event, unarchived| {
-            if unarchived {
-                settle_unarchived(engine, event);
-            }
+        let items = self.parse_items(engine, body, received_at)?;
+        Ok(apply(items, |event| {
             let queued_before = engine.effects.len();
             let output = engine.handle(event.clone())?;
             Ok((output, engine.effects.drain(queued_before..).collect()))
@@ -305,18 +298,10 @@ impl WebhookReader {
         body: &[u8],
         received_at: Instant,
     ) -> Result<Vec<WebhookOutcome>, Error> {
-        let (items, unarchived) = self.parse_items(engine, body, received_at)?;
-        Ok(apply(items, unarchived, |event, unarchived| {
+        let items = self.parse_items(engine, body, received_at)?;
+        Ok(apply(items, |event| {
             let mut effects = Vec::new();
-            let output = match event {
-                // Decided and applied under one lock of the business's shard, as one engine
-                // decides it against the state the payload's earlier items left.
-                Event::TemplateStatus(update) if unarchived => {
-                    let business = update.business.clone();
-                    engine.handle_settled(&business, event, settle_unarchived, &mut effects)?
-                }
-                _ => engine.handle(event.clone(), &mut effects)?,
-            };
+            let output = engine.handle(event.clone(), &mut effects)?;
             Ok((output, effects))
         }))
     }
@@ -344,24 +329,18 @@ impl WebhookReader {
     }
 }
 
-/// Applies parsed items in payload order through `apply_event`, which is told whether the
-/// event is an UNARCHIVED to settle against the state the earlier items left, and returns
-/// the output and the effects the event caused. A message the engine had already taken
-/// (acknowledged as `redelivered`) is reported skipped, with its event.
+/// Applies parsed items in payload order through `apply_event`, which returns the output
+/// and the effects the event caused. A message the engine had already taken (acknowledged
+/// as `redelivered`) is reported skipped, with its event.
 fn apply(
     items: Vec<WebhookItem>,
-    unarchived: Vec<usize>,
-    mut apply_event: impl FnMut(&mut Event, bool) -> Result<(Output, Vec<Effect>), Error>,
+    mut apply_event: impl FnMut(&Event) -> Result<(Output, Vec<Effect>), Error>,
 ) -> Vec<WebhookOutcome> {
-    // In payload order, as the items: a cursor, not a search per item (a huge payload).
-    let mut unarchived = unarchived.into_iter().peekable();
     items
         .into_iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            WebhookItem::Event { path, mut event } => {
-                let is_unarchived = unarchived.next_if_eq(&i).is_some();
-                let result = apply_event(&mut event, is_unarchived);
+        .map(|item| match item {
+            WebhookItem::Event { path, event } => {
+                let result = apply_event(&event);
                 if let Some(reason) = redelivery(&event, &result) {
                     return WebhookOutcome::Skipped {
                         path,
@@ -428,15 +407,6 @@ fn redelivery(event: &Event, result: &Result<(Output, Vec<Effect>), Error>) -> O
          nothing (RULES.md §10)",
         e.number
     ))
-}
-
-/// An UNARCHIVED is decided against the engine as the items before it left it, not as it
-/// was before the payload: a DISABLED earlier in the same body must keep it disabled, as it
-/// does when sent apart.
-fn settle_unarchived(engine: &Engine, event: &mut Event) {
-    if let Event::TemplateStatus(update) = event {
-        update.status = unarchived_status(engine, &update.business, &update.name, &update.language);
-    }
 }
 
 fn json_lines(outcomes: Result<Vec<WebhookOutcome>, Error>) -> Vec<String> {
@@ -811,8 +781,6 @@ pub(crate) trait Directory {
     fn two_businesses(&self) -> Vec<String>;
     /// The official-channel numbers of a business (a WABA's numbers), in registration order.
     fn numbers_of(&self, business: &str) -> Vec<String>;
-    /// [`Engine::template_awaits_reinstatement`].
-    fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool;
     /// Whether `number` recorded a send under `message_id` that is still remembered.
     fn recorded_send(&self, number: &str, message_id: &str) -> bool;
 }
@@ -848,10 +816,6 @@ impl Directory for Engine {
             .collect()
     }
 
-    fn template_awaits_reinstatement(&self, business: &str, name: &str, language: &str) -> bool {
-        Engine::template_awaits_reinstatement(self, business, name, language)
-    }
-
     fn recorded_send(&self, number: &str, message_id: &str) -> bool {
         Engine::recorded_send(self, number, message_id)
     }
@@ -862,10 +826,6 @@ struct Parser<'a> {
     engine: &'a dyn Directory,
     received_at: Instant,
     items: Vec<WebhookItem>,
-    /// The indices in `items` of UNARCHIVED events: what they map to depends on whether the
-    /// template was disabled, which the items before them in the payload may change, so
-    /// [`WebhookReader::handle`] decides it again when it applies them.
-    unarchived: Vec<usize>,
 }
 
 /// A lookup result: the value, or the error naming the path.
@@ -1725,9 +1685,9 @@ impl Parser<'_> {
             ("DELETED", _) => TemplateEvent::Deleted,
             ("LIMIT_EXCEEDED", _) => TemplateEvent::LimitExceeded,
             ("ARCHIVED", _) => TemplateEvent::Archived,
-            // Unarchiving returns the template to approved, with no new review; one that was
-            // disabled before it was archived stays disabled (only reinstatement revives it).
-            ("UNARCHIVED", _) => unarchived_status(self.engine, &business, &name, &language),
+            // Back to approved with no new review, or still disabled: the engine decides by
+            // the template's state when it applies it, in the provider's order.
+            ("UNARCHIVED", _) => TemplateEvent::Unarchived,
             (other, _) => {
                 return self.unrecognized(
                     &join(path, "event"),
@@ -1750,11 +1710,6 @@ impl Parser<'_> {
                 category
             }
         };
-        if event == "UNARCHIVED" {
-            // The event's own index: an `unrecognized` line said before it (its category)
-            // must not take it.
-            self.unarchived.push(self.items.len());
-        }
         self.event(
             path.clone(),
             Event::TemplateStatus(TemplateStatusUpdate {
@@ -2293,22 +2248,6 @@ impl Parser<'_> {
                 Err(e) => self.failed(&path, e),
             }
         }
-    }
-}
-
-/// What an UNARCHIVED report sets: unarchiving returns the template to approved, with no new
-/// review; one that was disabled before it was archived stays disabled (only reinstatement
-/// revives it).
-fn unarchived_status(
-    engine: &dyn Directory,
-    business: &str,
-    name: &str,
-    language: &str,
-) -> TemplateEvent {
-    if engine.template_awaits_reinstatement(business, name, language) {
-        TemplateEvent::Disabled
-    } else {
-        TemplateEvent::Approved
     }
 }
 

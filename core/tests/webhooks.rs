@@ -2829,7 +2829,8 @@ fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
     // The payload was parsed whole against the engine as it was before it: UNARCHIVED read
     // a template not yet disabled and became an approval, which revived the template that
     // the DISABLED and ARCHIVED before it in the same body had disabled. Sent one by one,
-    // the same reports left it disabled.
+    // the same reports left it disabled. The reader now passes the UNARCHIVED on as it is,
+    // and the engine decides it when it applies it.
     let mut engine = engine();
     let outcomes = engine
         .handle_webhook(&disabled_archived_unarchived(), at(180))
@@ -2842,7 +2843,7 @@ fn an_unarchived_template_batched_after_its_disable_stays_disabled() {
     assert!(
         matches!(
             applied(&outcomes)[2],
-            Event::TemplateStatus(s) if s.status == TemplateEvent::Disabled
+            Event::TemplateStatus(s) if s.status == TemplateEvent::Unarchived
         ),
         "{outcomes:?}"
     );
@@ -2871,7 +2872,8 @@ fn unarchived_with_unknown_categories() -> Vec<u8> {
 fn an_unarchived_with_an_unknown_category_is_still_decided_in_payload_order() {
     // The UNARCHIVED's place was taken before its category was read: the `unrecognized` line
     // said for the category took it, the event was applied as parsed (approved, the template
-    // not yet disabled), and every later UNARCHIVED of the body after it too.
+    // not yet disabled), and every later UNARCHIVED of the body after it too. (The reader
+    // keeps no places now: the engine decides each UNARCHIVED as it applies it.)
     let mut engine = engine();
     let outcomes = engine
         .handle_webhook(&unarchived_with_unknown_categories(), at(240))
@@ -2883,10 +2885,10 @@ fn an_unarchived_with_an_unknown_category_is_still_decided_in_payload_order() {
             _ => None,
         })
         .collect();
-    use TemplateEvent::{Approved, Archived, Disabled};
+    use TemplateEvent::{Archived, Disabled, Unarchived};
     assert_eq!(
         statuses,
-        [Approved, Disabled, Archived, Disabled],
+        [Unarchived, Disabled, Archived, Unarchived],
         "{outcomes:?}"
     );
     assert_eq!(unrecognized_reasons(&outcomes).len(), 2, "{outcomes:?}");

@@ -316,9 +316,14 @@ pub enum convstate_template_event {
     CONVSTATE_TEMPLATE_EVENT_LOCKED = 14,
     /// The lock was lifted: the template is edited as its status allows.
     CONVSTATE_TEMPLATE_EVENT_UNLOCKED = 15,
+    /// Back from the archive (Meta's UNARCHIVED), with no new review: approved, or still
+    /// disabled if it was disabled before it was archived (only `REINSTATED` revives it),
+    /// decided by the engine in the provider's order (a `DISABLED` dated before it and
+    /// delivered after it leaves the template disabled).
+    CONVSTATE_TEMPLATE_EVENT_UNARCHIVED = 16,
 }
 
-const TEMPLATE_EVENTS: [(TemplateEvent, convstate_template_event); 15] = {
+const TEMPLATE_EVENTS: [(TemplateEvent, convstate_template_event); 16] = {
     use convstate_template_event::*;
     use TemplateEvent::*;
     [
@@ -337,6 +342,7 @@ const TEMPLATE_EVENTS: [(TemplateEvent, convstate_template_event); 15] = {
         (Reinstated, CONVSTATE_TEMPLATE_EVENT_REINSTATED),
         (Locked, CONVSTATE_TEMPLATE_EVENT_LOCKED),
         (Unlocked, CONVSTATE_TEMPLATE_EVENT_UNLOCKED),
+        (Unarchived, CONVSTATE_TEMPLATE_EVENT_UNARCHIVED),
     ]
 };
 

@@ -854,8 +854,8 @@ pub unsafe extern "C" fn convstate_engine_template_status(
 }
 
 /// The provider reported a template event (`event`: a `convstate_template_event`, which
-/// includes `UNPAUSED`, `REINSTATED`, and `LOCKED` / `UNLOCKED`, which lock the template
-/// against editing and unlock it). `until_ms`: for `PAUSED`, when the pause ends; for
+/// includes `UNPAUSED`, `REINSTATED`, `UNARCHIVED`, and `LOCKED` / `UNLOCKED`, which lock
+/// the template against editing and unlock it). `until_ms`: for `PAUSED`, when the pause ends; for
 /// `FLAGGED`, the provider's disable date; `CONVSTATE_NONE_MS` when not given (a pause
 /// without end lasts until `UNPAUSED`). A report that carries a category or a pause's place
 /// on the ladder goes through `convstate_engine_template_report`, which orders two reports

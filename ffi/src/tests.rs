@@ -2188,7 +2188,7 @@ fn template_quality_pauses_and_status_events_with_an_end_reinstate() {
                 5,
                 ptr("en"),
                 2,
-                16,
+                17,
                 -1,
             )
         },
@@ -2597,7 +2597,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (15, 0xf242_3d75_0a08_5ec1),
         (16, 0xb29d_5e74_5d58_f644),
         (17, 0x0a37_f2f2_4924_8a04),
-        (18, 0xad1b_b548_cf10_dbce),
+        (18, 0x6581_3b60_eaba_b667),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -383,6 +383,24 @@ static void test_template_lock_refuses_edits_not_sends(void) {
   convstate_engine_free(engine);
 }
 
+/* UNARCHIVED is decided by the engine when it applies it, in the provider's order: delivered
+ * before the DISABLED dated ahead of it, the template ends disabled all the same. */
+static void test_template_unarchived_after_a_late_disable(void) {
+  convstate_engine *engine = new_engine();
+  convstate_template_view view;
+  if (!engine) return;
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+  CHECK_RC(report(engine, T0 + 2 * HOUR, CONVSTATE_TEMPLATE_EVENT_UNARCHIVED, CONVSTATE_NONE_MS, 0, 0),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(view.status == CONVSTATE_TEMPLATE_APPROVED);
+  CHECK_RC(report(engine, T0 + HOUR, CONVSTATE_TEMPLATE_EVENT_DISABLED, CONVSTATE_NONE_MS, 0, 0), CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_TEMPLATE_STATUS_CHANGED) == 1);
+  CHECK_RC(convstate_engine_template(engine, S("acme"), S("promo"), S("en"), &view), CONVSTATE_OK);
+  CHECK(view.status == CONVSTATE_TEMPLATE_DISABLED);
+  convstate_engine_free(engine);
+}
+
 static void test_template_recategorized(void) {
   convstate_engine *engine = new_engine();
   convstate_message *message;
@@ -615,6 +633,7 @@ int main(void) {
   test_template_view_shows_a_flag_kept_under_a_pause();
   test_template_report_orders_as_the_json_door();
   test_template_lock_refuses_edits_not_sends();
+  test_template_unarchived_after_a_late_disable();
   test_template_recategorized();
   test_template_edited_elsewhere();
   test_failed_status_closes_the_window();
