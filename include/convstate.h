@@ -1213,7 +1213,7 @@ enum convstate_template_event
   CONVSTATE_TEMPLATE_EVENT_UNLOCKED = 15,
   /**
    * Back from the archive (Meta's UNARCHIVED), with no new review: approved, or still
-   * disabled if it was disabled before it was archived (only `REINSTATED` revives it),
+   * disabled if it was disabled before it was archived (only a reinstatement revives it),
    * decided by the engine in the provider's order (a `DISABLED` dated before it and
    * delivered after it leaves the template disabled).
    */

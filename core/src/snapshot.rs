@@ -331,7 +331,10 @@ pub(crate) struct StoredTemplate {
     pub edits: Vec<Instant>,
     pub awaiting_reinstatement: bool,
     pub last_provider_event_at: Option<Instant>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Written for every template (the epoch for none), so that its absence marks a state
+    /// saved before it was kept: read then as the latest status applied, which ordered a
+    /// late disable out as those builds did.
+    #[serde(default)]
     pub reinstating_report_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_status_at: Option<Instant>,
@@ -382,7 +385,7 @@ impl From<&Template> for StoredTemplate {
             edits: t.edits.clone(),
             awaiting_reinstatement: t.awaiting_reinstatement,
             last_provider_event_at: t.last_provider_event_at,
-            reinstating_report_at: t.reinstating_report_at,
+            reinstating_report_at: Some(t.reinstating_report_at.unwrap_or(Instant::EPOCH)),
             quality_status_at: t.quality_status_at,
             quality_event: t.quality_event,
             category_event: t.category_event,
@@ -822,7 +825,11 @@ impl Engine {
                 edits: t.edits,
                 awaiting_reinstatement: t.awaiting_reinstatement,
                 last_provider_event_at: t.last_provider_event_at,
-                reinstating_report_at: t.reinstating_report_at,
+                reinstating_report_at: match t.reinstating_report_at {
+                    Some(Instant::EPOCH) => None,
+                    Some(at) => Some(at),
+                    None => t.last_provider_event_at,
+                },
                 quality_status_at: t.quality_status_at,
                 quality_event: t.quality_event,
                 category_event: t.category_event,

@@ -356,6 +356,17 @@ impl Template {
         }
     }
 
+    /// Takes back the strikes of every pause counted from `start` on (a disable dated
+    /// `start`, learned late: a disabled template takes no strike).
+    fn uncount_pauses_from(&mut self, start: Instant) {
+        let kept = self
+            .counted_pauses
+            .partition_point(|&(from, _)| from < start);
+        let taken = self.counted_pauses.len() - kept;
+        self.counted_pauses.truncate(kept);
+        self.pause_strikes = self.pause_strikes.saturating_sub(taken as u32);
+    }
+
     /// Counts the strike of a low rating at `rated_at` unless a counted pause covers it:
     /// the end of the pause it brings on the ladder (`pauses`), `Some(None)` when it is the
     /// strike after the last pause (disabled), or `None` when it is counted already.
@@ -1120,24 +1131,6 @@ impl Engine {
             e.status,
             TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
         );
-        // An unarchiving sets what the template was before its archive: approved, or
-        // disabled while it awaits reinstatement (it is no reinstatement itself).
-        let resolved;
-        let e = match e.status {
-            TemplateEvent::Unarchived => {
-                let status = if self.templates[t as usize].awaiting_reinstatement {
-                    TemplateEvent::Disabled
-                } else {
-                    TemplateEvent::Approved
-                };
-                resolved = TemplateStatusUpdate {
-                    status,
-                    ..e.clone()
-                };
-                &resolved
-            }
-            _ => e,
-        };
         // `until` means something only for a pause and a flag (ignored for other events).
         if matches!(e.status, TemplateEvent::Paused | TemplateEvent::Flagged) {
             check_ends_after(e.at, e.until)?;
@@ -1158,6 +1151,25 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         let now = self.clock;
+        // An unarchiving sets what the template was before its archive: approved, or
+        // disabled while it awaits reinstatement (it is no reinstatement itself). Judged
+        // after the timers due by its instant (a flag's deadline may have disabled it).
+        let resolved;
+        let e = match e.status {
+            TemplateEvent::Unarchived => {
+                let status = if self.templates[t as usize].awaiting_reinstatement {
+                    TemplateEvent::Disabled
+                } else {
+                    TemplateEvent::Approved
+                };
+                resolved = TemplateStatusUpdate {
+                    status,
+                    ..e.clone()
+                };
+                &resolved
+            }
+            _ => e,
+        };
         if self.templates[t as usize].status == TemplateStatus::Deleted {
             return Ok(());
         }
@@ -1424,16 +1436,20 @@ impl Engine {
     /// template awaits reinstatement, and a status it would not have taken disabled (an
     /// unarchiving's approval, a pause, a flag, a review) gives way to the disable, told now.
     /// Those a disabled template passes through (an appeal, an archive, a rejection, a
-    /// deletion) stand. A disable dated before the template's registration was known to it
-    /// and changes nothing. (At one instant a disable prevails, as in the ordering below.)
+    /// deletion) stand. The pauses counted since the disable were no strikes (a low finds a
+    /// disabled template unrateable), and no late recovery takes the provider's disable
+    /// back. (At one instant a disable prevails, as in the ordering below.) One dated before
+    /// the template's registration holds too: it may be news the registration did not have
+    /// (a webhook retried after the host restarted and registered its templates again).
     fn late_disable(&mut self, t: u32, at: Instant, now: Instant) {
         let template = &mut self.templates[t as usize];
-        let revived_since = (template.reinstating_report_at).is_some_and(|r| r > at);
-        let before_registration = template.registered_at.is_some_and(|r| at < r);
-        if revived_since || before_registration {
+        if (template.reinstating_report_at).is_some_and(|r| r > at) {
             return;
         }
         template.awaiting_reinstatement = true;
+        template.uncount_pauses_from(at);
+        template.disabled_at_deadline = None;
+        template.cut_pause = None;
         let passed_through_disabled = matches!(
             template.status,
             TemplateStatus::Disabled
@@ -1444,9 +1460,6 @@ impl Engine {
                 | TemplateStatus::Deleted
         );
         if !passed_through_disabled {
-            // The provider's own disable: no late recovery takes it back.
-            template.disabled_at_deadline = None;
-            template.cut_pause = None;
             let reason = TemplateChangeReason::Provider;
             self.set_template_status(t, TemplateStatus::Disabled, None, reason, at, now);
         }

@@ -83,7 +83,7 @@ fn each_object(value: &Value, path: String, out: &mut Vec<String>) {
 }
 
 /// The `template_status` events that set a status (not the lock's), by wire name.
-pub const TEMPLATE_EVENTS: [&str; 13] = [
+pub const TEMPLATE_EVENTS: [&str; 14] = [
     "approved",
     "rejected",
     "pending",
@@ -97,6 +97,7 @@ pub const TEMPLATE_EVENTS: [&str; 13] = [
     "deleted",
     "limit_exceeded",
     "archived",
+    "unarchived",
 ];
 
 /// Feeds `lines` to `engine`, each of which must be taken (no `error` line).
