@@ -294,6 +294,25 @@ class Engine:
         entry point where the pricing model has one). ``user_id`` is the sender's
         business-scoped user id when the provider gives it beside the phone number in
         ``contact``: the two then name one contact of the business."""
+    def message_status(
+        self,
+        number: str,
+        contact: str,
+        *,
+        at: _Instant,
+        message_id: str,
+        status: str,
+        errors: Optional[Sequence[int]] = None,
+        pricing: Optional[Mapping[str, Any]] = None,
+        user_id: Optional[str] = None,
+    ) -> StatusOutcome:
+        """A delivery status (``"sent"``, ``"delivered"``, ``"read"``, ``"failed"``) of the
+        message sent from ``number`` to ``contact`` with ``message_id``. Returns
+        ``StatusOutcome.MATCHED``, or ``StatusOutcome.UNMATCHED`` when no send recorded
+        under that id is remembered (it changed nothing). ``errors`` are the provider's
+        error codes of a failure (131047 closes the window, 131049 holds the contact's
+        marketing, ...); ``pricing`` the provider's pricing object; ``user_id`` the
+        recipient's business-scoped user id beside the phone number."""
     def check_send(
         self,
         number: str,
@@ -627,6 +646,20 @@ class ShardedEngine:
     ) -> tuple[InboundOutcome, list[dict[str, Any]]]:
         """As ``Engine.inbound``, in the number's shard with the GIL released: its
         ``InboundOutcome`` and the effects it caused. Raises as ``handle`` raises."""
+    def message_status(
+        self,
+        number: str,
+        contact: str,
+        *,
+        at: _Instant,
+        message_id: str,
+        status: str,
+        errors: Optional[Sequence[int]] = None,
+        pricing: Optional[Mapping[str, Any]] = None,
+        user_id: Optional[str] = None,
+    ) -> tuple[StatusOutcome, list[dict[str, Any]]]:
+        """As ``Engine.message_status``, in the number's shard with the GIL released: its
+        ``StatusOutcome`` and the effects it caused. Raises as ``handle`` raises."""
     def send(
         self,
         number: str,

@@ -534,6 +534,29 @@ impl PyEngine {
         Ok(output_to_python(py, &output)?)
     }
 
+    /// A delivery status of a message sent with a `message_id`: `StatusOutcome.MATCHED`, or
+    /// `UNMATCHED` when no send recorded under that id is remembered (it changed nothing).
+    #[pyo3(signature = (number, contact, *, at, message_id, status, errors = None, pricing = None, user_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn message_status<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+        message_id: &str,
+        status: &str,
+        errors: Option<&Bound<'_, PyAny>>,
+        pricing: Option<&Bound<'_, PyAny>>,
+        user_id: Option<&str>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let fields = message_status_fields(
+            number, contact, at, message_id, status, errors, pricing, user_id,
+        )?;
+        let output = self.apply(py, fields)?;
+        Ok(output_to_python(py, &output)?)
+    }
+
     /// Decides a send without recording anything.
     #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false))]
     #[allow(clippy::too_many_arguments)]
@@ -1055,6 +1078,28 @@ pub(crate) fn inbound_fields(
         .flag("referral", referral)
         .required_at(at)?
         .value("size", size)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn message_status_fields(
+    number: &str,
+    contact: &str,
+    at: &Bound<'_, PyAny>,
+    message_id: &str,
+    status: &str,
+    errors: Option<&Bound<'_, PyAny>>,
+    pricing: Option<&Bound<'_, PyAny>>,
+    user_id: Option<&str>,
+) -> BindingResult<EventFields> {
+    EventFields::new("message_status")
+        .text("number", Some(number))
+        .text("contact", Some(contact))
+        .text("message_id", Some(message_id))
+        .text("status", Some(status))
+        .text("user_id", user_id)
+        .required_at(at)?
+        .value("errors", errors)?
+        .value("pricing", pricing)
 }
 
 /// The event of `handle`'s argument: a wire line, or a dict of the wire format.

@@ -18,9 +18,9 @@ use crate::convert::{bytes_arg, datetime, instant, python_int, repr, type_name};
 use crate::errors::{self, BindingError, BindingResult};
 use crate::results::PyDecision;
 use crate::{
-    apply_lines, decision_to_python, event_arg, event_lines, inbound_fields, output_to_python,
-    policy_of, reduce_through_restore, send_fields, to_python, webhook_body, webhook_reader,
-    Reduced,
+    apply_lines, decision_to_python, event_arg, event_lines, inbound_fields, message_status_fields,
+    output_to_python, policy_of, reduce_through_restore, send_fields, to_python, webhook_body,
+    webhook_reader, Reduced,
 };
 
 /// N engines sharded by business, for hosts that apply inputs from several threads.
@@ -192,6 +192,32 @@ impl PyShardedEngine {
     ) -> BindingResult<(Bound<'py, PyAny>, Bound<'py, PyList>)> {
         let event = inbound_fields(
             number, contact, at, kind, group, size, message_id, referral, user_id,
+        )
+        .and_then(|fields| Ok(fields.into_event()?))
+        .map_err(errors::without_effects)?;
+        let (output, effects) = self.applied(py, event)?;
+        Ok((output_to_python(py, &output)?, effects))
+    }
+
+    /// As `Engine.message_status`, in the number's shard with the GIL released: a
+    /// `StatusOutcome` (`MATCHED`, or `UNMATCHED` when no remembered send has that id) and
+    /// the effects it caused.
+    #[pyo3(signature = (number, contact, *, at, message_id, status, errors = None, pricing = None, user_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn message_status<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+        message_id: &str,
+        status: &str,
+        errors: Option<&Bound<'_, PyAny>>,
+        pricing: Option<&Bound<'_, PyAny>>,
+        user_id: Option<&str>,
+    ) -> BindingResult<(Bound<'py, PyAny>, Bound<'py, PyList>)> {
+        let event = message_status_fields(
+            number, contact, at, message_id, status, errors, pricing, user_id,
         )
         .and_then(|fields| Ok(fields.into_event()?))
         .map_err(errors::without_effects)?;

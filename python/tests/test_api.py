@@ -154,6 +154,20 @@ def test_typed_calls_and_handle_tell_a_redelivered_inbound_and_an_unmatched_stat
     stray = {**status, "message_id": "wamid.never-sent"}
     assert engine.handle(stray) is convstate.StatusOutcome.UNMATCHED
     assert json.loads(engine.handle_json(json.dumps(stray))[0])["unmatched"] is True
+    # The typed call answers alike; a failure with 131047 closes the window.
+    typed = engine.message_status(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1, 10),
+                                  message_id="wamid.out1", status="read")
+    assert typed is convstate.StatusOutcome.MATCHED
+    assert engine.message_status(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1, 10),
+                                 message_id="wamid.never-sent",
+                                 status="read") is convstate.StatusOutcome.UNMATCHED
+    engine.send(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1, 20), text="More", message_id="wamid.out2")
+    engine.message_status(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 1, 30), message_id="wamid.out2",
+                          status="failed", errors=[131047])
+    assert engine.conversation(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 2))["window_open"] is False
+    with pytest.raises(convstate.InvalidInputError, match="status"):
+        engine.message_status(NUMBER, CONTACT, at=utc(2026, 11, 2, 9, 2), message_id="wamid.out1",
+                              status="bounced")
     # Other acknowledgements stay None.
     assert engine.handle({"type": "tick", "at": "2026-11-02T09:02:00Z"}) is None
 

@@ -239,6 +239,9 @@ def test_typed_calls_answer_as_one_engine_with_the_effects_they_caused() -> None
     outcome, _ = sharded.handle(stray)
     assert outcome is convstate.StatusOutcome.UNMATCHED
     assert single.handle(stray) is convstate.StatusOutcome.UNMATCHED
+    typed = sharded.message_status(number_0, who, at=kwargs["at"], message_id="wamid.never-sent",
+                                   status="delivered")
+    assert typed == (convstate.StatusOutcome.UNMATCHED, [])
     assert reply.allowed and template.allowed and late.allowed
     assert view["window_open"] is True
     # The chat went idle 10 minutes after the reply: its end comes back with the next send.
