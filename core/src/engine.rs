@@ -200,6 +200,11 @@ pub(crate) struct Template {
     pub quality: Quality,
     /// End of a timed pause (`None` while paused: a pacing pause).
     pub paused_until: Option<Instant>,
+    /// While paused: the instant of the latest report or rating that paused it (or reported
+    /// it paused again). A report ending the pause dated after it, arriving after later
+    /// statuses, still ends it. Absent from snapshots older than this field (no late end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<Instant>,
     /// A flagged template is disabled at this deadline. A pause keeps it (§5: a flag is a
     /// mark on the template, a pause stops its sends): paused and flagged, the template is
     /// flagged again when the pause ends and disabled at the deadline, paused or not.
@@ -1467,6 +1472,7 @@ impl Engine {
             status: e.status,
             quality: e.quality,
             paused_until: None,
+            paused_at: None,
             flag_deadline,
             pause_strikes: 0,
             counted_pauses: Vec::new(),

@@ -322,6 +322,8 @@ pub(crate) struct StoredTemplate {
     pub status: TemplateStatus,
     pub quality: Quality,
     pub paused_until: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<Instant>,
     pub flag_deadline: Option<Instant>,
     pub pause_strikes: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -378,6 +380,7 @@ impl From<&Template> for StoredTemplate {
             status: t.status,
             quality: t.quality,
             paused_until: t.paused_until,
+            paused_at: t.paused_at,
             flag_deadline: t.flag_deadline,
             pause_strikes: t.pause_strikes,
             counted_pauses: t.counted_pauses.clone(),
@@ -818,6 +821,7 @@ impl Engine {
                 status: t.status,
                 quality: t.quality,
                 paused_until: t.paused_until,
+                paused_at: t.paused_at,
                 flag_deadline: t.flag_deadline,
                 pause_strikes: t.pause_strikes,
                 counted_pauses: t.counted_pauses,

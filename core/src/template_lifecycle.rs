@@ -456,6 +456,7 @@ impl Engine {
         } else {
             None
         };
+        template.paused_at = (to == TemplateStatus::Paused).then_some(since);
         // A pause keeps the flag of a flagged (or paused and flagged) template.
         let flag_deadline = match to {
             TemplateStatus::Flagged => until,
@@ -1251,8 +1252,12 @@ impl Engine {
                 .last_provider_event_at
                 .is_some_and(|last| e.at < last)
             {
-                if e.status == TemplateEvent::Disabled {
-                    self.late_disable(t, e.at, now);
+                match e.status {
+                    TemplateEvent::Disabled => self.late_disable(t, e.at, now),
+                    TemplateEvent::Unpaused | TemplateEvent::Approved => {
+                        self.late_pause_end(t, e.at, now)
+                    }
+                    _ => {}
                 }
                 return Ok(());
             }
@@ -1423,11 +1428,37 @@ impl Engine {
                 _ => true,
             };
         if repeated {
+            if to == TemplateStatus::Paused {
+                // Paused as of then too: a late end of the pause must be later still.
+                template.paused_at = template.paused_at.max(Some(e.at));
+            }
             return Ok(()); // a repeated event changes nothing
         }
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, e.at, now);
         self.rate_after_late_status(t, e.at, now);
         Ok(())
+    }
+
+    /// An `unpaused` (or an `approved`, which ends a pause too) dated `at`, before the latest
+    /// status applied, arriving after it, on a template paused since before `at`: in order
+    /// it ended that pause, and the statuses after it found the template as the end left it
+    /// (a flag applied since is kept under the pause). The pause ends now, as the report
+    /// would have ended it in time: `flagged` if it kept a flag, else `approved`; a rating
+    /// since then acts on that. Left alone, a pause without an end (pacing) never ended.
+    fn late_pause_end(&mut self, t: u32, at: Instant, now: Instant) {
+        let template = &self.templates[t as usize];
+        let ended_by_it = template.status == TemplateStatus::Paused
+            && template.paused_at.is_some_and(|paused_at| paused_at < at)
+            && !template.awaiting_reinstatement;
+        if !ended_by_it {
+            return;
+        }
+        let (to, until) = match template.flag_deadline {
+            Some(deadline) => (TemplateStatus::Flagged, Some(deadline)),
+            None => (TemplateStatus::Approved, None),
+        };
+        self.set_template_status(t, to, until, TemplateChangeReason::Provider, at, now);
+        self.rate_after_late_status(t, at, now);
     }
 
     /// A `disabled` dated `at`, before the latest status applied, arriving after it. In
