@@ -186,7 +186,8 @@ fn unseal_versioned(bytes: &[u8]) -> Result<(u32, &[u8]), Error> {
             crate::partition::EXPORT_FORMAT => {
                 " (a business export imports into an engine: Engine::import_business, \
                  Engine::from_business_export for an engine of its own, C \
-                 convstate_engine_import_business, Python Engine.import_business)"
+                 convstate_engine_import_business, Python Engine.import_business, CLI \
+                 convstate business import)"
             }
             _ => "",
         };
