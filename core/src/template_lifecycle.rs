@@ -1257,6 +1257,7 @@ impl Engine {
                     TemplateEvent::Unpaused | TemplateEvent::Approved => {
                         self.late_pause_end(t, e.at, now)
                     }
+                    TemplateEvent::Reinstated => self.late_reinstatement(t, e.at, now),
                     _ => {}
                 }
                 return Ok(());
@@ -1458,6 +1459,43 @@ impl Engine {
             None => (TemplateStatus::Approved, None),
         };
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, at, now);
+        self.rate_after_late_status(t, at, now);
+    }
+
+    /// A `reinstated` dated `at`, before the latest status applied, arriving after it, on a
+    /// template not disabled: in order it lifted both the pause and the flag then in force
+    /// (§5: a flag ends only by a recovery or a reinstatement), so a pause in force since
+    /// before `at` ends now, and a flag set at or before `at` goes, or it would disable the
+    /// template at its deadline. A flag or a pause reported after it stands. (On a disabled
+    /// template it is ordered out as any older status: a known gap.)
+    fn late_reinstatement(&mut self, t: u32, at: Instant, now: Instant) {
+        let template = &self.templates[t as usize];
+        if template.awaiting_reinstatement {
+            return;
+        }
+        let flag_lifted = template.flag_deadline.is_some()
+            && template
+                .flagged_at
+                .is_some_and(|flagged_at| flagged_at <= at);
+        let pause_ended = template.status == TemplateStatus::Paused
+            && template.paused_at.is_some_and(|paused_at| paused_at < at);
+        let reason = TemplateChangeReason::Provider;
+        match (template.status, pause_ended, flag_lifted) {
+            (TemplateStatus::Paused, true, _) => {
+                let (to, until) = match template.flag_deadline.filter(|_| !flag_lifted) {
+                    Some(deadline) => (TemplateStatus::Flagged, Some(deadline)),
+                    None => (TemplateStatus::Approved, None),
+                };
+                self.set_template_status(t, to, until, reason, at, now);
+            }
+            (TemplateStatus::Paused, false, true) => {
+                self.set_flag_under_pause(t, None, reason, now)
+            }
+            (TemplateStatus::Flagged, _, true) => {
+                self.set_template_status(t, TemplateStatus::Approved, None, reason, at, now)
+            }
+            _ => return,
+        }
         self.rate_after_late_status(t, at, now);
     }
 
