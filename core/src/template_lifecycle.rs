@@ -198,6 +198,23 @@ impl Template {
         self.rateable() ^ (later % 2 == 1)
     }
 
+    /// Whether it was rateable just before `at` (as [`Template::rateable_at`], the changes
+    /// at `at` not yet made).
+    fn rateable_before(&self, at: Instant) -> bool {
+        let later = self.rateable_changes.len()
+            - self.rateable_changes.partition_point(|&change| change < at);
+        self.rateable() ^ (later % 2 == 1)
+    }
+
+    /// Not rateable from `at` on (a disable learned late), rateable before it as
+    /// `rateable_before` says: the changes recorded after it are dropped.
+    fn not_rateable_since(&mut self, at: Instant, rateable_before: bool) {
+        self.rateable_changes.retain(|&change| change < at);
+        if rateable_before {
+            self.rateable_changes.push(at);
+        }
+    }
+
     fn record_rateable_change(&mut self, at: Instant) {
         let position = self
             .rateable_changes
@@ -354,17 +371,6 @@ impl Template {
             self.counted_pauses.remove(i);
             self.pause_strikes = self.pause_strikes.saturating_sub(1);
         }
-    }
-
-    /// Takes back the strikes of every pause counted from `start` on (a disable dated
-    /// `start`, learned late: a disabled template takes no strike).
-    fn uncount_pauses_from(&mut self, start: Instant) {
-        let kept = self
-            .counted_pauses
-            .partition_point(|&(from, _)| from < start);
-        let taken = self.counted_pauses.len() - kept;
-        self.counted_pauses.truncate(kept);
-        self.pause_strikes = self.pause_strikes.saturating_sub(taken as u32);
     }
 
     /// Counts the strike of a low rating at `rated_at` unless a counted pause covers it:
@@ -1152,6 +1158,7 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         let now = self.clock;
+        let unarchiving = e.status == TemplateEvent::Unarchived;
         // An unarchiving sets what the template was before its archive: approved, or
         // disabled while it awaits reinstatement (it is no reinstatement itself). Judged
         // after the timers due by its instant (a flag's deadline may have disabled it).
@@ -1186,6 +1193,12 @@ impl Engine {
         // late to apply may still carry the newest category (or not, which the order tells).
         if let Some(category) = e.category {
             self.change_category(t, category, e.at);
+        }
+        // An unarchiving of a template disabled, not archived, changes nothing: applied as
+        // the provider's own disable it would order out older reports and make a disable
+        // at a flag's deadline one no late recovery takes back.
+        if unarchiving && self.templates[t as usize].status == TemplateStatus::Disabled {
+            return Ok(());
         }
         let template = &mut self.templates[t as usize];
         // A lock is no status (facts §5.1: "Locked and cannot be edited"; nothing is said of
@@ -1258,7 +1271,15 @@ impl Engine {
                         self.late_pause_end(t, e.at, now)
                     }
                     TemplateEvent::Reinstated => self.late_reinstatement(t, e.at, now),
-                    _ => {}
+                    // Any other status dated after the pause began came after a report that
+                    // ended it, if one did: a late end dated before this one is unknown
+                    // ground, and the pause stands (paused again, or whatever came between).
+                    _ => {
+                        let template = &mut self.templates[t as usize];
+                        if template.status == TemplateStatus::Paused {
+                            template.paused_at = template.paused_at.max(Some(e.at));
+                        }
+                    }
                 }
                 return Ok(());
             }
@@ -1505,9 +1526,9 @@ impl Engine {
     /// template awaits reinstatement, and a status it would not have taken disabled (an
     /// unarchiving's approval, a pause, a flag, a review) gives way to the disable, told now.
     /// Those a disabled template passes through (an appeal, an archive, a rejection, a
-    /// deletion) stand. The pauses counted since the disable were no strikes (a low finds a
-    /// disabled template unrateable), and no late recovery takes the provider's disable
-    /// back. (At one instant a disable prevails, as in the ordering below.) One dated before
+    /// deletion) stand. It was not rateable from the disable on (a late low dated since
+    /// counts no strike), and no late recovery takes the provider's disable back. (Strikes
+    /// counted since stay: a provider's pause report counts one whatever the status.) (At one instant a disable prevails, as in the ordering below.) One dated before
     /// the template's registration holds too: it may be news the registration did not have
     /// (a webhook retried after the host restarted and registered its templates again).
     fn late_disable(&mut self, t: u32, at: Instant, now: Instant) {
@@ -1516,7 +1537,7 @@ impl Engine {
             return;
         }
         template.awaiting_reinstatement = true;
-        template.uncount_pauses_from(at);
+        let rateable_before = template.rateable_before(at);
         template.disabled_at_deadline = None;
         template.cut_pause = None;
         let passed_through_disabled = matches!(
@@ -1532,6 +1553,8 @@ impl Engine {
             let reason = TemplateChangeReason::Provider;
             self.set_template_status(t, TemplateStatus::Disabled, None, reason, at, now);
         }
+        // From `at` on it was never rateable: the changes recorded since did not happen.
+        self.templates[t as usize].not_rateable_since(at, rateable_before);
     }
 
     /// A provider status dated `since` applied after the latest rating, rated then or later,
