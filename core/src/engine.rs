@@ -250,7 +250,8 @@ pub(crate) struct Template {
     /// `reinstated`, `unpaused`; not `unarchived`), applied or too late to apply: a
     /// `disabled` older than the latest status applied, arriving late, still disables the
     /// template unless one of these came after it (in order, no status between a disable and
-    /// a reinstatement revives it, §5). Absent from snapshots older than this field.
+    /// a reinstatement revives it, §5). Snapshots write it for every template; one saved
+    /// before it was kept reads the latest status applied in its place (`StoredTemplate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reinstating_report_at: Option<Instant>,
     /// Instant of the latest rating that changed the status (a quality pause, disable or
@@ -1472,7 +1473,9 @@ impl Engine {
             status: e.status,
             quality: e.quality,
             paused_until: None,
-            paused_at: None,
+            // Registered paused: paused as of the registration (a late end dated after it
+            // still ends the pause).
+            paused_at: (e.status == TemplateStatus::Paused).then_some(e.at),
             flag_deadline,
             pause_strikes: 0,
             counted_pauses: Vec::new(),

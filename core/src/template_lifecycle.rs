@@ -1527,10 +1527,11 @@ impl Engine {
     /// unarchiving's approval, a pause, a flag, a review) gives way to the disable, told now.
     /// Those a disabled template passes through (an appeal, an archive, a rejection, a
     /// deletion) stand. It was not rateable from the disable on (a late low dated since
-    /// counts no strike), and no late recovery takes the provider's disable back. (Strikes
-    /// counted since stay: a provider's pause report counts one whatever the status.) (At one instant a disable prevails, as in the ordering below.) One dated before
-    /// the template's registration holds too: it may be news the registration did not have
-    /// (a webhook retried after the host restarted and registered its templates again).
+    /// counts no strike), and no late recovery takes the provider's disable back. Strikes
+    /// counted since stay (a provider's pause report counts one whatever the status). At
+    /// one instant a disable prevails, as in the ordering below. One dated before the
+    /// template's registration holds too: it may be news the registration did not have (a
+    /// webhook retried after the host restarted and registered its templates again).
     fn late_disable(&mut self, t: u32, at: Instant, now: Instant) {
         let template = &mut self.templates[t as usize];
         if (template.reinstating_report_at).is_some_and(|r| r > at) {
