@@ -115,6 +115,14 @@ impl TemplateEvent {
         })
     }
 
+    /// Whether the event brings a disabled template back (an unarchiving does not).
+    fn reinstates(self) -> bool {
+        matches!(
+            self,
+            TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
+        )
+    }
+
     /// Whether the event locks (`Some(true)`) or unlocks (`Some(false)`) the template
     /// against editing; `None` for a status event.
     pub fn sets_lock(self) -> Option<bool> {
@@ -215,6 +223,22 @@ impl Template {
         }
     }
 
+    /// What the end of its pause leaves: flagged until the deadline the pause kept, or
+    /// approved.
+    fn after_pause(&self) -> (TemplateStatus, Option<Instant>) {
+        match self.flag_deadline {
+            Some(deadline) => (TemplateStatus::Flagged, Some(deadline)),
+            None => (TemplateStatus::Approved, None),
+        }
+    }
+
+    /// Whether it is paused by a pause reported (or set) before `at`: a late end dated `at`
+    /// ended it.
+    fn paused_before(&self, at: Instant) -> bool {
+        self.status == TemplateStatus::Paused
+            && self.paused_at.is_some_and(|paused_at| paused_at < at)
+    }
+
     fn record_rateable_change(&mut self, at: Instant) {
         let position = self
             .rateable_changes
@@ -240,10 +264,7 @@ impl Template {
             return (TemplateStatus::Disabled, None);
         }
         match (self.status, self.paused_until) {
-            (TemplateStatus::Paused, Some(until)) if now >= until => match flag {
-                Some(_) => (TemplateStatus::Flagged, flag),
-                None => (TemplateStatus::Approved, None),
-            },
+            (TemplateStatus::Paused, Some(until)) if now >= until => self.after_pause(),
             (TemplateStatus::Paused, until) => (TemplateStatus::Paused, until),
             (status, _) => (status, flag),
         }
@@ -1134,10 +1155,8 @@ impl Engine {
     fn apply_template_status(&mut self, e: &TemplateStatusUpdate) -> Result<(), Error> {
         let business = self.business_idx(&e.business)?;
         let t = self.template_idx(business, &e.name, &e.language)?;
-        let revives_disabled = matches!(
-            e.status,
-            TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
-        );
+        // Read before an unarchiving is resolved: its approval is no reinstatement.
+        let revives_disabled = e.status.reinstates();
         // `until` means something only for a pause and a flag (ignored for other events).
         if matches!(e.status, TemplateEvent::Paused | TemplateEvent::Flagged) {
             check_ends_after(e.at, e.until)?;
@@ -1373,10 +1392,7 @@ impl Engine {
         // A disabled template comes back only through the provider's reinstatement; until
         // then an event that would make it sendable or paused is ignored (§5), whatever
         // statuses (appeal, rejection) it passed through since.
-        let reinstating = matches!(
-            e.status,
-            TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
-        );
+        let reinstating = e.status.reinstates();
         let revives = matches!(
             e.status,
             TemplateEvent::Flagged
@@ -1418,8 +1434,8 @@ impl Engine {
             TemplateEvent::Approved => template.status == TemplateStatus::Paused,
             _ => false,
         };
-        if let Some(deadline) = template.flag_deadline.filter(|_| ends_a_pause) {
-            (to, until) = (TemplateStatus::Flagged, Some(deadline));
+        if ends_a_pause {
+            (to, until) = template.after_pause();
         }
         // A flag from before a recovery, arriving after it: in order the recovery lifted it.
         if e.status == TemplateEvent::Flagged && template.flag_lifted_since(e.at) {
@@ -1469,16 +1485,10 @@ impl Engine {
     /// since then acts on that. Left alone, a pause without an end (pacing) never ended.
     fn late_pause_end(&mut self, t: u32, at: Instant, now: Instant) {
         let template = &self.templates[t as usize];
-        let ended_by_it = template.status == TemplateStatus::Paused
-            && template.paused_at.is_some_and(|paused_at| paused_at < at)
-            && !template.awaiting_reinstatement;
-        if !ended_by_it {
+        if !template.paused_before(at) || template.awaiting_reinstatement {
             return;
         }
-        let (to, until) = match template.flag_deadline {
-            Some(deadline) => (TemplateStatus::Flagged, Some(deadline)),
-            None => (TemplateStatus::Approved, None),
-        };
+        let (to, until) = template.after_pause();
         self.set_template_status(t, to, until, TemplateChangeReason::Provider, at, now);
         self.rate_after_late_status(t, at, now);
     }
@@ -1498,14 +1508,13 @@ impl Engine {
             && template
                 .flagged_at
                 .is_some_and(|flagged_at| flagged_at <= at);
-        let pause_ended = template.status == TemplateStatus::Paused
-            && template.paused_at.is_some_and(|paused_at| paused_at < at);
         let reason = TemplateChangeReason::Provider;
-        match (template.status, pause_ended, flag_lifted) {
+        match (template.status, template.paused_before(at), flag_lifted) {
             (TemplateStatus::Paused, true, _) => {
-                let (to, until) = match template.flag_deadline.filter(|_| !flag_lifted) {
-                    Some(deadline) => (TemplateStatus::Flagged, Some(deadline)),
-                    None => (TemplateStatus::Approved, None),
+                let (to, until) = if flag_lifted {
+                    (TemplateStatus::Approved, None)
+                } else {
+                    template.after_pause()
                 };
                 self.set_template_status(t, to, until, reason, at, now);
             }
