@@ -189,6 +189,19 @@ pub(crate) struct CutPause {
     pub until: Option<Instant>,
 }
 
+/// What a late disable changed (`Template::late_disable_undo`): the template as it was
+/// before the disable and as the disable left it. A report reviving the template dated after
+/// the disable, delivered after it, restores `before` if the template is still `after`: in
+/// order that report came before the statuses the disable was ordered over.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LateDisableUndo {
+    /// The instant of the latest late disable applied since `before`.
+    pub disabled_at: Instant,
+    pub before: Template,
+    pub after: Template,
+}
+
 /// A registered template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -321,6 +334,11 @@ pub(crate) struct Template {
     /// older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_at: Option<Instant>,
+    /// After a late disable: how to take it back, should a revival dated after it arrive
+    /// (`late_reinstatement`). Of no use once anything else changed the template (dropped
+    /// then, when a revival comes). Absent from snapshots older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_disable_undo: Option<Box<LateDisableUndo>>,
 }
 
 /// A message held in the pending outbox (§4).
@@ -1499,6 +1517,7 @@ impl Engine {
             lock_event: ProviderOrder::default(),
             failure_pause_at: None,
             registered_at: Some(e.at),
+            late_disable_undo: None,
         };
         let index =
             match self
@@ -2368,6 +2387,43 @@ pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
         )));
     }
     check_template_language("template language", &t.language).map_err(saved)
+}
+
+/// A saved template's undo of a late disable (restore and import) holds two states of the
+/// template, with no undo of their own.
+pub(crate) fn check_saved_undo(template: &Template) -> Result<(), Error> {
+    let Some(undo) = template.late_disable_undo.as_deref() else {
+        return Ok(());
+    };
+    if [&undo.before, &undo.after]
+        .iter()
+        .any(|state| state.late_disable_undo.is_some())
+    {
+        return Err(crate::snapshot::corrupt(format!(
+            "template {:?}: a state saved to take back a late disable has an undo of its own",
+            template.spec.name
+        )));
+    }
+    Ok(())
+}
+
+/// A checked undo ([`check_saved_undo`]) made the template's own: dropped if the template's
+/// text differs from the states' (it changed since the disable, so the undo could no longer
+/// apply); else the states take the template's business and derived variables, not what
+/// the file says.
+pub(crate) fn settle_saved_undo(template: &mut Template) {
+    let Some(undo) = template.late_disable_undo.as_deref_mut() else {
+        return;
+    };
+    let states = [&mut undo.before, &mut undo.after];
+    if states.iter().any(|state| state.spec != template.spec) {
+        template.late_disable_undo = None;
+        return;
+    }
+    for state in states {
+        state.business = template.business;
+        state.variables = template.variables.clone();
+    }
 }
 
 /// A saved business's name is one registration takes (restore and import).

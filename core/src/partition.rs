@@ -730,6 +730,7 @@ impl Engine {
                     t.spec.name
                 ))
             })?;
+            crate::engine::check_saved_undo(t)?;
         }
         let conv_count = x.conversations.len() as u32;
         for c in &x.conversations {
@@ -937,6 +938,7 @@ impl Engine {
         for mut t in x.templates {
             t.business = b;
             t.variables = parse_variables(&t.spec.body).map_err(|p| corrupt(p.to_string()))?;
+            crate::engine::settle_saved_undo(&mut t);
             // An export from before pauses were counted by their instants, as a restore
             // reads a snapshot of then.
             t.count_pause_in_progress(&self.policy);

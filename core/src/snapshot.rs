@@ -33,7 +33,7 @@ use crate::conversation_index::ConversationIndex;
 use crate::decision::Decision;
 use crate::delivery::{Backoff, SentMessage};
 use crate::effect::Effect;
-use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, Template};
+use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, LateDisableUndo, Template};
 use crate::expiring::ExpiringMap;
 use crate::keys::{host_key, inbound_key, inbound_key_parts, scoped_key};
 use crate::limits::StoredLimit;
@@ -371,6 +371,8 @@ pub(crate) struct StoredTemplate {
     pub failure_pause_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_disable_undo: Option<Box<LateDisableUndo>>,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -405,6 +407,7 @@ impl From<&Template> for StoredTemplate {
             lock_event: t.lock_event,
             failure_pause_at: t.failure_pause_at,
             registered_at: t.registered_at,
+            late_disable_undo: t.late_disable_undo.clone(),
         }
     }
 }
@@ -850,7 +853,10 @@ impl Engine {
                 lock_event: t.lock_event,
                 failure_pause_at: t.failure_pause_at,
                 registered_at: t.registered_at,
+                late_disable_undo: t.late_disable_undo,
             });
+            crate::engine::check_saved_undo(&engine.templates[i])?;
+            crate::engine::settle_saved_undo(&mut engine.templates[i]);
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }
 

@@ -37,7 +37,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::effect::Effect;
-use crate::engine::{check_ends_after, CutPause, Engine, Template};
+use crate::engine::{check_ends_after, CutPause, Engine, LateDisableUndo, Template};
 use crate::event::{
     EditTemplate, TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate,
     TemplateStatusUpdate,
@@ -221,6 +221,19 @@ impl Template {
         if rateable_before {
             self.rateable_changes.push(at);
         }
+    }
+
+    /// Whether this template is still `kept` (the state a late disable left), but for the
+    /// mark of reviving reports, which those ordered out since raise, and the business
+    /// index, which a move between engines renumbers.
+    fn stands_as(&self, kept: &Template) -> bool {
+        let (business, reinstating_report_at) = (self.business, self.reinstating_report_at);
+        let same_marks = Template {
+            business,
+            reinstating_report_at,
+            ..kept.clone()
+        };
+        *self == same_marks
     }
 
     /// What the end of its pause leaves: flagged until the deadline the pause kept, or
@@ -1284,6 +1297,7 @@ impl Engine {
                 .last_provider_event_at
                 .is_some_and(|last| e.at < last)
             {
+                let taken_back = revives_disabled && self.take_back_late_disable(t, e.at, now);
                 match e.status {
                     TemplateEvent::Disabled => self.late_disable(t, e.at, now),
                     TemplateEvent::Unpaused | TemplateEvent::Approved => {
@@ -1299,6 +1313,9 @@ impl Engine {
                             template.paused_at = template.paused_at.max(Some(e.at));
                         }
                     }
+                }
+                if taken_back {
+                    self.catch_up_template_timer(t, now);
                 }
                 return Ok(());
             }
@@ -1498,7 +1515,8 @@ impl Engine {
     /// (§5: a flag ends only by a recovery or a reinstatement), so a pause in force since
     /// before `at` ends now, and a flag set at or before `at` goes, or it would disable the
     /// template at its deadline. A flag or a pause reported after it stands. (On a disabled
-    /// template it is ordered out as any older status: a known gap.)
+    /// template it is ordered out as any older status, unless it took back a late disable
+    /// first: `take_back_late_disable`.)
     fn late_reinstatement(&mut self, t: u32, at: Instant, now: Instant) {
         let template = &self.templates[t as usize];
         if template.awaiting_reinstatement {
@@ -1546,6 +1564,13 @@ impl Engine {
         if (template.reinstating_report_at).is_some_and(|r| r > at) {
             return;
         }
+        // A revival dated after this disable (and after the late ones standing before it)
+        // may still arrive: it takes them back, to the template as it was before them.
+        let standing = template.late_disable_undo.take();
+        let (before, disabled_at) = match standing.filter(|undo| template.stands_as(&undo.after)) {
+            Some(undo) => (undo.before, undo.disabled_at.max(at)),
+            None => (template.clone(), at),
+        };
         template.awaiting_reinstatement = true;
         let rateable_before = template.rateable_before(at);
         template.disabled_at_deadline = None;
@@ -1564,7 +1589,59 @@ impl Engine {
             self.set_template_status(t, TemplateStatus::Disabled, None, reason, at, now);
         }
         // From `at` on it was never rateable: the changes recorded since did not happen.
-        self.templates[t as usize].not_rateable_since(at, rateable_before);
+        let template = &mut self.templates[t as usize];
+        template.not_rateable_since(at, rateable_before);
+        let after = template.clone();
+        template.late_disable_undo = Some(Box::new(LateDisableUndo {
+            disabled_at,
+            before,
+            after,
+        }));
+    }
+
+    /// A report reviving the template (`approved`, `reinstated`, `unpaused`) dated `at`,
+    /// before the latest status applied and after the late disable the template stands as,
+    /// arriving after that disable: in order it came between the disable and the statuses
+    /// the disable was ordered over, and revived the template for them. The disable is taken
+    /// back (the template is as before it, as if this report had arrived first, which
+    /// orders the disable out) and the host told; the report is then applied as any late
+    /// one. Nothing is taken back if anything else changed the template since the disable
+    /// (it awaits the next reinstatement: a known gap), nor by a report dated at or before
+    /// the disable. Returns whether the disable was taken back.
+    fn take_back_late_disable(&mut self, t: u32, at: Instant, now: Instant) -> bool {
+        let template = &mut self.templates[t as usize];
+        let Some(undo) = template.late_disable_undo.take() else {
+            return false;
+        };
+        if !template.stands_as(&undo.after) {
+            return false;
+        }
+        if at <= undo.disabled_at {
+            template.late_disable_undo = Some(undo);
+            return false;
+        }
+        let from = template.status;
+        // Reports ordered out since the disable kept only this mark.
+        let (business, reinstating_report_at) = (template.business, template.reinstating_report_at);
+        *template = Template {
+            business,
+            reinstating_report_at,
+            ..undo.before
+        };
+        if template.status != from {
+            let until = template.paused_until;
+            self.push_status_changed(t, from, until, TemplateChangeReason::Provider, now);
+        }
+        true
+    }
+
+    /// Arms template `t`'s timer after its state was replaced, and runs it at once if its
+    /// deadline is due by `now` (the clock went on while another state stood).
+    fn catch_up_template_timer(&mut self, t: u32, now: Instant) {
+        match self.templates[t as usize].next_deadline() {
+            Some(deadline) if deadline <= now => self.template_timer(t, now),
+            _ => self.arm_template_timer(t),
+        }
     }
 
     /// A provider status dated `since` applied after the latest rating, rated then or later,

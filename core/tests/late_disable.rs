@@ -1,12 +1,14 @@
 //! A template `disabled` delivered after later statuses holds through them unless a
 //! reinstating report (`approved`, `reinstated`, `unpaused`) came after it (RULES.md §5,
-//! §13; scenarios 467, 468). Engines keep when they last saw such a report; these tests
-//! check that the record survives a snapshot, and that a state saved before it was kept
-//! orders a late disable out as the builds that saved it did.
+//! §13; scenarios 467, 468), and such a report dated after it, delivered after it, takes it
+//! back (scenario 471). Engines keep when they last saw such a report, and how to take a
+//! late disable back; these tests check that both survive a snapshot (and the second a move
+//! between engines), that a state saved before the first was kept orders a late disable out
+//! as the builds that saved it did, and that nothing is taken back over a later change.
 
 mod common;
 
-use common::{body_of, feed};
+use common::{body_of, feed, restore_refusal};
 use convstate::snapshot::seal;
 use convstate::Engine;
 
@@ -72,4 +74,60 @@ fn a_state_saved_before_reinstating_reports_were_kept_orders_a_late_disable_out(
     let mut restored = Engine::restore(&seal(older.as_bytes())).expect("an older state reads");
     feed(&mut restored, &[&status("09:00", "disabled")]);
     assert_eq!(status_of(&mut restored), "approved");
+}
+
+/// Paused at 11:00 until 14:00, then a disable dated 09:00 delivered late: disabled.
+fn disabled_late() -> Vec<String> {
+    let pause = r#"{"type":"template_status","at":"2026-11-02T11:00:00Z","business":"acme","name":"t","language":"en","status":"paused","until":"2026-11-02T14:00:00Z"}"#;
+    vec![pause.to_owned(), status("09:00", "disabled")]
+}
+
+#[test]
+fn a_late_disable_is_taken_back_after_a_restore() {
+    let mut engine = engine_with(&disabled_late());
+    assert_eq!(status_of(&mut engine), "disabled");
+    let mut restored = Engine::restore(&engine.snapshot()).expect("restores");
+    feed(&mut restored, &[&status("10:00", "reinstated")]);
+    assert_eq!(
+        status_of(&mut restored),
+        "paused",
+        "in order the reinstatement came before the pause"
+    );
+}
+
+#[test]
+fn a_late_disable_is_taken_back_after_a_move_between_engines() {
+    let engine = engine_with(&disabled_late());
+    let export = engine.export_business("acme").expect("exports");
+    // Another business first, so that the moved one has another index here.
+    let mut target = Engine::with_preset("cloud-2025").expect("a preset");
+    let other = r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"other","name":"t","language":"en","category":"utility","body":"Your order is ready.","status":"approved"}"#;
+    feed(&mut target, &[other]);
+    target.import_business(&export).expect("imports");
+    feed(&mut target, &[&status("10:00", "reinstated")]);
+    assert_eq!(status_of(&mut target), "paused");
+}
+
+#[test]
+fn nothing_is_taken_back_over_a_change_since_the_late_disable() {
+    // The lock came after the disable: taking the disable back would drop it.
+    let mut lines = disabled_late();
+    lines.push(status("11:30", "locked"));
+    lines.push(status("10:00", "reinstated"));
+    let mut engine = engine_with(&lines);
+    assert_eq!(status_of(&mut engine), "disabled");
+    let query = r#"{"type":"query_template","at":"2026-11-02T12:00:00Z","business":"acme","name":"t","language":"en"}"#;
+    let view: serde_json::Value = serde_json::from_str(&engine.handle_json(query)[0]).unwrap();
+    assert_eq!(view["locked"], true, "{view}");
+}
+
+#[test]
+fn a_saved_undo_with_an_undo_of_its_own_is_corrupt() {
+    let engine = engine_with(&disabled_late());
+    let mut body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
+    let undo = body["templates"][0]["late_disable_undo"].clone();
+    assert!(undo.is_object(), "the late disable keeps its undo: {body}");
+    body["templates"][0]["late_disable_undo"]["before"]["late_disable_undo"] = undo;
+    let problem = restore_refusal(&body.to_string());
+    assert!(problem.contains("an undo of its own"), "{problem}");
 }
