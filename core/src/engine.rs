@@ -189,17 +189,25 @@ pub(crate) struct CutPause {
     pub until: Option<Instant>,
 }
 
-/// What a late disable changed (`Template::late_disable_undo`): the template as it was
-/// before the disable and as the disable left it. A report reviving the template dated after
-/// the disable, delivered after it, restores `before` if the template is still `after`: in
-/// order that report came before the statuses the disable was ordered over.
+/// How to take back what a disable's place in the arrival order did to a template
+/// (`Template::disable_undo`): a disable delivered late, ordered over later statuses, or
+/// later statuses refused by a disable in force. A report reviving the template dated after
+/// the disable, delivered after them, came before them in order: the template is put back
+/// as it was (`before`), if it still stands as they left it (`after`), and the revival and
+/// then the refused reports applied again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct LateDisableUndo {
-    /// The instant of the latest late disable applied since `before`.
-    pub disabled_at: Instant,
+pub(crate) struct DisableUndo {
+    /// The instant of the latest late disable taken back with the rest (none: only
+    /// refused reports are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<Instant>,
     pub before: Template,
     pub after: Template,
+    /// The reports refused since `before` while the template awaited reinstatement, in the
+    /// order they arrived.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<crate::template_lifecycle::RefusedReport>,
 }
 
 /// A registered template.
@@ -334,11 +342,30 @@ pub(crate) struct Template {
     /// older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_at: Option<Instant>,
-    /// After a late disable: how to take it back, should a revival dated after it arrive
-    /// (`late_reinstatement`). Of no use once anything else changed the template (dropped
-    /// then, when a revival comes). Absent from snapshots older than this field.
+    /// After a late disable, or a report a disable refused: how to take that back, should a
+    /// revival dated before what it undoes arrive (`take_back_disable`). Of no use once
+    /// anything else changed the template (dropped then). Absent from snapshots older than
+    /// this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub late_disable_undo: Option<Box<LateDisableUndo>>,
+    pub disable_undo: Option<Box<DisableUndo>>,
+}
+
+impl Template {
+    /// Moves the template, and the states its undo keeps, to business index `business`.
+    pub(crate) fn set_business(&mut self, business: u32) {
+        self.business = business;
+        if let Some(undo) = self.disable_undo.as_deref_mut() {
+            undo.set_business(business);
+        }
+    }
+}
+
+impl DisableUndo {
+    /// Moves the states kept to business index `business`, with their template.
+    pub(crate) fn set_business(&mut self, business: u32) {
+        self.before.business = business;
+        self.after.business = business;
+    }
 }
 
 /// A message held in the pending outbox (§4).
@@ -1517,7 +1544,7 @@ impl Engine {
             lock_event: ProviderOrder::default(),
             failure_pause_at: None,
             registered_at: Some(e.at),
-            late_disable_undo: None,
+            disable_undo: None,
         };
         let index =
             match self
@@ -2389,41 +2416,60 @@ pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
     check_template_language("template language", &t.language).map_err(saved)
 }
 
-/// A saved template's undo of a late disable (restore and import) holds two states of the
-/// template, with no undo of their own.
+/// A saved template's undo of a disable (restore and import) holds two states of the
+/// template, of its business, with no undo of their own and with the variables their
+/// bodies have, and at most [`REFUSED_KEPT`] reports a disable refuses.
+///
+/// [`REFUSED_KEPT`]: crate::template_lifecycle::REFUSED_KEPT
 pub(crate) fn check_saved_undo(template: &Template) -> Result<(), Error> {
-    let Some(undo) = template.late_disable_undo.as_deref() else {
+    let Some(undo) = template.disable_undo.as_deref() else {
         return Ok(());
     };
     if [&undo.before, &undo.after]
         .iter()
-        .any(|state| state.late_disable_undo.is_some())
+        .any(|state| state.disable_undo.is_some())
     {
         return Err(crate::snapshot::corrupt(format!(
-            "template {:?}: a state saved to take back a late disable has an undo of its own",
+            "template {:?}: a state saved to take back a disable has an undo of its own",
             template.spec.name
         )));
     }
+    for state in [&undo.before, &undo.after] {
+        if state.business != template.business {
+            return Err(crate::snapshot::corrupt(format!(
+                "template {:?}: a state saved to take back a disable names business {}, the \
+                 template {}",
+                template.spec.name, state.business, template.business
+            )));
+        }
+        if crate::template::parse_variables(&state.spec.body)
+            .ok()
+            .as_ref()
+            != Some(&state.variables)
+        {
+            return Err(crate::snapshot::corrupt(format!(
+                "template {:?}: a state saved to take back a disable has variables its body \
+                 does not have",
+                template.spec.name
+            )));
+        }
+    }
+    let kept = crate::template_lifecycle::REFUSED_KEPT;
+    if undo.refused.len() > kept {
+        return Err(crate::snapshot::corrupt(format!(
+            "template {:?}: {} refused reports kept to apply again, at most {kept}",
+            template.spec.name,
+            undo.refused.len()
+        )));
+    }
+    if let Some(report) = (undo.refused.iter()).find(|r| !r.status.refused_while_disabled()) {
+        return Err(crate::snapshot::corrupt(format!(
+            "template {:?}: status {} kept as refused while disabled, which no disable refuses",
+            template.spec.name,
+            serde_json::to_string(&report.status).unwrap_or_default()
+        )));
+    }
     Ok(())
-}
-
-/// A checked undo ([`check_saved_undo`]) made the template's own: dropped if the template's
-/// text differs from the states' (it changed since the disable, so the undo could no longer
-/// apply); else the states take the template's business and derived variables, not what
-/// the file says.
-pub(crate) fn settle_saved_undo(template: &mut Template) {
-    let Some(undo) = template.late_disable_undo.as_deref_mut() else {
-        return;
-    };
-    let states = [&mut undo.before, &mut undo.after];
-    if states.iter().any(|state| state.spec != template.spec) {
-        template.late_disable_undo = None;
-        return;
-    }
-    for state in states {
-        state.business = template.business;
-        state.variables = template.variables.clone();
-    }
 }
 
 /// A saved business's name is one registration takes (restore and import).

@@ -354,7 +354,7 @@ impl Engine {
             if t.business == b {
                 template_map.0[i] = templates.len() as u32;
                 let mut t = t.clone();
-                t.business = 0;
+                t.set_business(0);
                 templates.push(t);
             }
         }
@@ -569,6 +569,9 @@ impl Engine {
         });
         let (templates, template_map) = Remap::retain(std::mem::take(&mut s.templates), |mut t| {
             t.business = business_map(t.business)?;
+            if let Some(undo) = t.disable_undo.as_deref_mut() {
+                undo.set_business(t.business);
+            }
             Some(t)
         });
         let (conversations, conv_map) =
@@ -936,9 +939,8 @@ impl Engine {
         }
         let template_base = self.templates.len() as u32;
         for mut t in x.templates {
-            t.business = b;
+            t.set_business(b);
             t.variables = parse_variables(&t.spec.body).map_err(|p| corrupt(p.to_string()))?;
-            crate::engine::settle_saved_undo(&mut t);
             // An export from before pauses were counted by their instants, as a restore
             // reads a snapshot of then.
             t.count_pause_in_progress(&self.policy);

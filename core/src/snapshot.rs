@@ -33,7 +33,7 @@ use crate::conversation_index::ConversationIndex;
 use crate::decision::Decision;
 use crate::delivery::{Backoff, SentMessage};
 use crate::effect::Effect;
-use crate::engine::{Business, ConsentRecord, Engine, HeldMessage, LateDisableUndo, Template};
+use crate::engine::{Business, ConsentRecord, DisableUndo, Engine, HeldMessage, Template};
 use crate::expiring::ExpiringMap;
 use crate::keys::{host_key, inbound_key, inbound_key_parts, scoped_key};
 use crate::limits::StoredLimit;
@@ -372,7 +372,7 @@ pub(crate) struct StoredTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub late_disable_undo: Option<Box<LateDisableUndo>>,
+    pub disable_undo: Option<Box<DisableUndo>>,
 }
 
 impl From<&Template> for StoredTemplate {
@@ -407,7 +407,7 @@ impl From<&Template> for StoredTemplate {
             lock_event: t.lock_event,
             failure_pause_at: t.failure_pause_at,
             registered_at: t.registered_at,
-            late_disable_undo: t.late_disable_undo.clone(),
+            disable_undo: t.disable_undo.clone(),
         }
     }
 }
@@ -853,10 +853,9 @@ impl Engine {
                 lock_event: t.lock_event,
                 failure_pause_at: t.failure_pause_at,
                 registered_at: t.registered_at,
-                late_disable_undo: t.late_disable_undo,
+                disable_undo: t.disable_undo,
             });
             crate::engine::check_saved_undo(&engine.templates[i])?;
-            crate::engine::settle_saved_undo(&mut engine.templates[i]);
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }
 

@@ -37,7 +37,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::effect::Effect;
-use crate::engine::{check_ends_after, CutPause, Engine, LateDisableUndo, Template};
+use crate::engine::{check_ends_after, CutPause, DisableUndo, Engine, Template};
 use crate::event::{
     EditTemplate, TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate,
     TemplateStatusUpdate,
@@ -48,6 +48,49 @@ use crate::template::{Quality, TemplateCategory, TemplateStatus};
 use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
 use crate::Error;
+
+/// At most so many refused reports are kept to apply again after a late revival
+/// (`DisableUndo::refused`): a bound on what one template holds, not a rule.
+pub(crate) const REFUSED_KEPT: usize = 8;
+
+/// A `template_status` report a disabled template refused, kept to apply again
+/// (`DisableUndo::refused`): the report without the template's names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefusedReport {
+    pub at: Instant,
+    pub status: TemplateEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<TemplateCategory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<u32>,
+}
+
+impl RefusedReport {
+    fn of(e: &TemplateStatusUpdate) -> RefusedReport {
+        RefusedReport {
+            at: e.at,
+            status: e.status,
+            until: e.until,
+            category: e.category,
+            pause: e.pause,
+        }
+    }
+
+    /// This report again, naming the template `named` names.
+    fn update(&self, named: &TemplateStatusUpdate) -> TemplateStatusUpdate {
+        TemplateStatusUpdate {
+            at: self.at,
+            status: self.status,
+            until: self.until,
+            category: self.category,
+            pause: self.pause,
+            ..named.clone()
+        }
+    }
+}
 
 /// Status events a provider can send about a template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,6 +163,18 @@ impl TemplateEvent {
         matches!(
             self,
             TemplateEvent::Approved | TemplateEvent::Reinstated | TemplateEvent::Unpaused
+        )
+    }
+
+    /// Whether a template awaiting reinstatement refuses the event: it would make the
+    /// template sendable or paused (§5).
+    pub(crate) fn refused_while_disabled(self) -> bool {
+        matches!(
+            self,
+            TemplateEvent::Flagged
+                | TemplateEvent::Paused
+                | TemplateEvent::Pending
+                | TemplateEvent::LimitExceeded
         )
     }
 
@@ -223,17 +278,27 @@ impl Template {
         }
     }
 
-    /// Whether this template is still `kept` (the state a late disable left), but for the
-    /// mark of reviving reports, which those ordered out since raise, and the business
-    /// index, which a move between engines renumbers.
+    /// Whether this template holds what a report or rating dated from `from` to `to` (both
+    /// included) set and a revival at `to` leaves: a status a rating set, a send failure's
+    /// pause, or a flag (unless the revival is a reinstatement, which lifts it). (A pause
+    /// dated then the revival ends.)
+    fn holds_a_change_between(&self, from: Instant, to: Instant, lifts_flag: bool) -> bool {
+        let flagged_at = self.flagged_at.filter(|_| !lifts_flag);
+        [self.quality_status_at, self.failure_pause_at, flagged_at]
+            .iter()
+            .flatten()
+            .any(|at| (from..=to).contains(at))
+    }
+
+    /// Whether this template is still `kept` (the state a disable's undo left), but for the
+    /// mark of reviving reports, which those ordered out since raise.
     fn stands_as(&self, kept: &Template) -> bool {
-        let (business, reinstating_report_at) = (self.business, self.reinstating_report_at);
-        let same_marks = Template {
-            business,
-            reinstating_report_at,
-            ..kept.clone()
-        };
-        *self == same_marks
+        let reinstating_report_at = self.reinstating_report_at;
+        *self
+            == Template {
+                reinstating_report_at,
+                ..kept.clone()
+            }
     }
 
     /// What the end of its pause leaves: flagged until the deadline the pause kept, or
@@ -1190,6 +1255,14 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         let now = self.clock;
+        // The template as this report finds it, while it awaits reinstatement: should the
+        // report be refused, a revival dated before it may still arrive (`keep_refused`).
+        let found = self.templates[t as usize]
+            .awaiting_reinstatement
+            .then(|| Template {
+                disable_undo: None,
+                ..self.templates[t as usize].clone()
+            });
         let unarchiving = e.status == TemplateEvent::Unarchived;
         // An unarchiving sets what the template was before its archive: approved, or
         // disabled while it awaits reinstatement (it is no reinstatement itself). Judged
@@ -1297,7 +1370,9 @@ impl Engine {
                 .last_provider_event_at
                 .is_some_and(|last| e.at < last)
             {
-                let taken_back = revives_disabled && self.take_back_late_disable(t, e.at, now);
+                if revives_disabled && self.take_back_disable(t, e, now)? {
+                    return Ok(());
+                }
                 match e.status {
                     TemplateEvent::Disabled => self.late_disable(t, e.at, now),
                     TemplateEvent::Unpaused | TemplateEvent::Approved => {
@@ -1313,9 +1388,6 @@ impl Engine {
                             template.paused_at = template.paused_at.max(Some(e.at));
                         }
                     }
-                }
-                if taken_back {
-                    self.catch_up_template_timer(t, now);
                 }
                 return Ok(());
             }
@@ -1410,14 +1482,10 @@ impl Engine {
         // then an event that would make it sendable or paused is ignored (§5), whatever
         // statuses (appeal, rejection) it passed through since.
         let reinstating = e.status.reinstates();
-        let revives = matches!(
-            e.status,
-            TemplateEvent::Flagged
-                | TemplateEvent::Paused
-                | TemplateEvent::Pending
-                | TemplateEvent::LimitExceeded
-        );
-        if template.awaiting_reinstatement && revives {
+        if template.awaiting_reinstatement && e.status.refused_while_disabled() {
+            if let Some(found) = found {
+                self.keep_refused(t, found, e);
+            }
             return Ok(());
         }
         if reinstating {
@@ -1515,8 +1583,8 @@ impl Engine {
     /// (§5: a flag ends only by a recovery or a reinstatement), so a pause in force since
     /// before `at` ends now, and a flag set at or before `at` goes, or it would disable the
     /// template at its deadline. A flag or a pause reported after it stands. (On a disabled
-    /// template it is ordered out as any older status, unless it took back a late disable
-    /// first: `take_back_late_disable`.)
+    /// template it is ordered out as any older status, unless it takes back the disable
+    /// first: `take_back_disable`.)
     fn late_reinstatement(&mut self, t: u32, at: Instant, now: Instant) {
         let template = &self.templates[t as usize];
         if template.awaiting_reinstatement {
@@ -1564,13 +1632,19 @@ impl Engine {
         if (template.reinstating_report_at).is_some_and(|r| r > at) {
             return;
         }
-        // A revival dated after this disable (and after the late ones standing before it)
+        // A revival dated after this disable (and after what stands undoable before it)
         // may still arrive: it takes them back, to the template as it was before them.
-        let standing = template.late_disable_undo.take();
-        let (before, disabled_at) = match standing.filter(|undo| template.stands_as(&undo.after)) {
-            Some(undo) => (undo.before, undo.disabled_at.max(at)),
-            None => (template.clone(), at),
+        let standing = template.disable_undo.take();
+        let mut undo = match standing.filter(|undo| template.stands_as(&undo.after)) {
+            Some(undo) => undo,
+            None => Box::new(DisableUndo {
+                disabled_at: None,
+                before: template.clone(),
+                after: template.clone(),
+                refused: Vec::new(),
+            }),
         };
+        undo.disabled_at = undo.disabled_at.max(Some(at));
         template.awaiting_reinstatement = true;
         let rateable_before = template.rateable_before(at);
         template.disabled_at_deadline = None;
@@ -1591,48 +1665,96 @@ impl Engine {
         // From `at` on it was never rateable: the changes recorded since did not happen.
         let template = &mut self.templates[t as usize];
         template.not_rateable_since(at, rateable_before);
-        let after = template.clone();
-        template.late_disable_undo = Some(Box::new(LateDisableUndo {
-            disabled_at,
-            before,
-            after,
-        }));
+        undo.after = template.clone();
+        template.disable_undo = Some(undo);
     }
 
-    /// A report reviving the template (`approved`, `reinstated`, `unpaused`) dated `at`,
-    /// before the latest status applied and after the late disable the template stands as,
-    /// arriving after that disable: in order it came between the disable and the statuses
-    /// the disable was ordered over, and revived the template for them. The disable is taken
-    /// back (the template is as before it, as if this report had arrived first, which
-    /// orders the disable out) and the host told; the report is then applied as any late
-    /// one. Nothing is taken back if anything else changed the template since the disable
-    /// (it awaits the next reinstatement: a known gap), nor by a report dated at or before
-    /// the disable. Returns whether the disable was taken back.
-    fn take_back_late_disable(&mut self, t: u32, at: Instant, now: Instant) -> bool {
+    /// Report `e`, refused by the disable template `t` awaits reinstatement for, which it
+    /// `found` so: kept to apply again should a revival dated before it arrive after it
+    /// (`take_back_disable`), with those refused before it while nothing else changed the
+    /// template, at most [`REFUSED_KEPT`] (then none is: a known gap).
+    fn keep_refused(&mut self, t: u32, found: Template, e: &TemplateStatusUpdate) {
         let template = &mut self.templates[t as usize];
-        let Some(undo) = template.late_disable_undo.take() else {
-            return false;
+        let standing = template.disable_undo.take();
+        let mut undo = match standing.filter(|undo| found.stands_as(&undo.after)) {
+            Some(undo) => undo,
+            None => Box::new(DisableUndo {
+                disabled_at: None,
+                after: found.clone(),
+                before: found,
+                refused: Vec::new(),
+            }),
+        };
+        if undo.refused.len() == REFUSED_KEPT {
+            return;
+        }
+        undo.refused.push(RefusedReport::of(e));
+        undo.after = template.clone();
+        template.disable_undo = Some(undo);
+    }
+
+    /// Report `e` reviving template `t` (`approved`, `reinstated`, `unpaused`), dated
+    /// before the latest status applied and delivered after a late disable, or after
+    /// reports a disable in force refused: in order it came before them (after the late
+    /// disable), and the template it revived took them. The template is put back as it was
+    /// before them and the host told; `e` is applied to it, and the refused reports after
+    /// it, in the order they arrived (a late disable stays ordered out: `e` came after it).
+    /// Nothing is taken back if anything else changed the template since, if `e` is dated
+    /// at or before the late disable, or if the template before it holds what a status or
+    /// rating dated between the disable and `e` set (in order they found it disabled): it
+    /// awaits the next reinstatement (a known gap). Returns whether `e` was applied so.
+    fn take_back_disable(
+        &mut self,
+        t: u32,
+        e: &TemplateStatusUpdate,
+        now: Instant,
+    ) -> Result<bool, Error> {
+        let template = &mut self.templates[t as usize];
+        let Some(undo) = template.disable_undo.take() else {
+            return Ok(false);
         };
         if !template.stands_as(&undo.after) {
-            return false;
+            return Ok(false);
         }
-        if at <= undo.disabled_at {
-            template.late_disable_undo = Some(undo);
-            return false;
+        let lifts_flag = e.status == TemplateEvent::Reinstated;
+        let revives_before = match undo.disabled_at {
+            // In order the late disable came first, and what is dated from it to `e` found
+            // the template disabled: the state before the disable must hold none of it.
+            Some(disabled_at) => {
+                e.at > disabled_at
+                    && !(undo.before).holds_a_change_between(disabled_at, e.at, lifts_flag)
+            }
+            // With refused reports alone, a revival older than the template before them
+            // would be ordered out there too: nothing to take back.
+            None => (undo.before.last_provider_event_at).is_none_or(|last| e.at >= last),
+        };
+        if !revives_before {
+            template.disable_undo = Some(undo);
+            return Ok(false);
         }
+        let DisableUndo {
+            before, refused, ..
+        } = *undo;
         let from = template.status;
-        // Reports ordered out since the disable kept only this mark.
-        let (business, reinstating_report_at) = (template.business, template.reinstating_report_at);
+        // Reports ordered out since kept only this mark.
+        let reinstating_report_at = template.reinstating_report_at;
         *template = Template {
-            business,
             reinstating_report_at,
-            ..undo.before
+            ..before
         };
         if template.status != from {
             let until = template.paused_until;
             self.push_status_changed(t, from, until, TemplateChangeReason::Provider, now);
         }
-        true
+        self.apply_template_status(e)?;
+        for report in refused {
+            let again = report.update(e);
+            // Checked when it arrived; a policy changed since may refuse it (a ladder
+            // shorter than its pause): it is left out, as it would be if it arrived now.
+            self.apply_template_status(&again).ok();
+        }
+        self.catch_up_template_timer(t, now);
+        Ok(true)
     }
 
     /// Arms template `t`'s timer after its state was replaced, and runs it at once if its

@@ -1,10 +1,11 @@
 //! A template `disabled` delivered after later statuses holds through them unless a
 //! reinstating report (`approved`, `reinstated`, `unpaused`) came after it (RULES.md §5,
 //! §13; scenarios 467, 468), and such a report dated after it, delivered after it, takes it
-//! back (scenario 471). Engines keep when they last saw such a report, and how to take a
-//! late disable back; these tests check that both survive a snapshot (and the second a move
-//! between engines), that a state saved before the first was kept orders a late disable out
-//! as the builds that saved it did, and that nothing is taken back over a later change.
+//! back, as it takes back a disable's refusal of a later status (scenario 471). Engines
+//! keep when they last saw such a report, and how to take a disable back; these tests check
+//! that both survive a snapshot (and the second a move between engines), that a state saved
+//! before the first was kept orders a late disable out as the builds that saved it did,
+//! that nothing is taken back over a later change, and what a saved undo may hold.
 
 mod common;
 
@@ -125,9 +126,67 @@ fn nothing_is_taken_back_over_a_change_since_the_late_disable() {
 fn a_saved_undo_with_an_undo_of_its_own_is_corrupt() {
     let engine = engine_with(&disabled_late());
     let mut body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
-    let undo = body["templates"][0]["late_disable_undo"].clone();
+    let undo = body["templates"][0]["disable_undo"].clone();
     assert!(undo.is_object(), "the late disable keeps its undo: {body}");
-    body["templates"][0]["late_disable_undo"]["before"]["late_disable_undo"] = undo;
+    body["templates"][0]["disable_undo"]["before"]["disable_undo"] = undo;
     let problem = restore_refusal(&body.to_string());
     assert!(problem.contains("an undo of its own"), "{problem}");
+}
+
+#[test]
+fn a_refused_report_is_applied_again_after_a_restore() {
+    let engine = engine_with(&[status("09:00", "disabled"), status("10:50", "flagged")]);
+    let mut restored = Engine::restore(&engine.snapshot()).expect("restores");
+    assert_eq!(status_of(&mut restored), "disabled");
+    feed(&mut restored, &[&status("10:30", "unpaused")]);
+    assert_eq!(
+        status_of(&mut restored),
+        "flagged",
+        "in order the flag found the template revived"
+    );
+}
+
+/// Disabled at 09:00, then `refused` flags at 10:01, 10:02, ..., then an unpause dated
+/// 09:30: the status it leaves.
+fn after_refused_flags(refused: usize) -> String {
+    let mut lines = vec![status("09:00", "disabled")];
+    lines.extend((1..=refused).map(|minute| status(&format!("10:{minute:02}"), "flagged")));
+    lines.push(status("09:30", "unpaused"));
+    status_of(&mut engine_with(&lines))
+}
+
+#[test]
+fn refused_reports_are_kept_to_a_bound() {
+    assert_eq!(after_refused_flags(8), "flagged");
+    // One more than is kept: none is, and the late unpause is ordered out (a known gap).
+    assert_eq!(after_refused_flags(9), "disabled");
+}
+
+#[test]
+fn a_saved_refused_report_that_no_disable_refuses_is_corrupt() {
+    let engine = engine_with(&[status("09:00", "disabled"), status("10:50", "flagged")]);
+    let mut body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
+    let kept = &mut body["templates"][0]["disable_undo"]["refused"][0]["status"];
+    assert_eq!(*kept, "flagged", "the refused flag is kept");
+    *kept = "approved".into();
+    let problem = restore_refusal(&body.to_string());
+    assert!(
+        problem.contains(r#"status "approved" kept as refused"#),
+        "{problem}"
+    );
+}
+
+#[test]
+fn a_saved_undo_state_of_another_business_or_other_variables_is_corrupt() {
+    let engine = engine_with(&disabled_late());
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
+    let mut other_business = body.clone();
+    other_business["templates"][0]["disable_undo"]["before"]["business"] = 7.into();
+    let problem = restore_refusal(&other_business.to_string());
+    assert!(problem.contains("names business 7"), "{problem}");
+    let mut other_variables = body;
+    other_variables["templates"][0]["disable_undo"]["after"]["variables"] =
+        serde_json::json!({"positional": 3});
+    let problem = restore_refusal(&other_variables.to_string());
+    assert!(problem.contains("variables its body"), "{problem}");
 }
