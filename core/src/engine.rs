@@ -191,23 +191,23 @@ pub(crate) struct CutPause {
 
 /// How to take back what a disable's place in the arrival order did to a template
 /// (`Template::disable_undo`): a disable delivered late, ordered over later statuses, or
-/// later statuses refused by a disable in force. A report reviving the template dated after
-/// the disable, delivered after them, came before them in order: the template is put back
-/// as it was (`before`), if it still stands as they left it (`after`), and the revival and
-/// then the refused reports applied again.
+/// later statuses refused or ordered out by a disable in force. A report reviving the
+/// template dated after the disable, delivered after them, came before them in order: the
+/// template is put back as it was (`before`), if it still stands as they left it (`after`),
+/// and the revival and then the reports kept applied again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DisableUndo {
-    /// The instant of the latest late disable taken back with the rest (none: only
-    /// refused reports are).
+    /// The instant of the latest late disable taken back with the rest (none: only reports
+    /// refused or ordered out are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<Instant>,
     pub before: Template,
     pub after: Template,
-    /// The reports refused since `before` while the template awaited reinstatement, in the
-    /// order they arrived.
+    /// The reports refused or ordered out since `before` while the template awaited
+    /// reinstatement, in the order they arrived.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub refused: Vec<crate::template_lifecycle::RefusedReport>,
+    pub reports: Vec<crate::template_lifecycle::KeptReport>,
 }
 
 /// A registered template.
@@ -344,8 +344,8 @@ pub(crate) struct Template {
     pub registered_at: Option<Instant>,
     /// After a late disable, or a report a disable refused: how to take that back, should a
     /// revival dated before what it undoes arrive (`take_back_disable`). Of no use once
-    /// anything else changed the template (dropped then). Absent from snapshots older than
-    /// this field.
+    /// anything else changed the template (snapshots and exports leave it out then).
+    /// Absent from snapshots older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_undo: Option<Box<DisableUndo>>,
 }
@@ -2416,58 +2416,130 @@ pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
     check_template_language("template language", &t.language).map_err(saved)
 }
 
-/// A saved template's undo of a disable (restore and import) holds two states of the
-/// template, of its business, with no undo of their own and with the variables their
-/// bodies have, and at most [`REFUSED_KEPT`] reports a disable refuses.
+/// What `check_saved_state` reads of a saved template (or of a state its undo keeps).
+pub(crate) struct SavedState<'a> {
+    pub name: &'a str,
+    pub status: TemplateStatus,
+    pub disabled_at_deadline: Option<Instant>,
+    pub edits: &'a [Instant],
+    pub locked: bool,
+    pub lock_event: ProviderOrder,
+}
+
+/// A saved template's state is one the engine makes, as of the saved `clock` (restore
+/// and import).
+pub(crate) fn check_saved_state(t: &SavedState<'_>, clock: Instant) -> Result<(), Error> {
+    use crate::snapshot::corrupt;
+    let name = t.name;
+    if let Some(at) = t
+        .disabled_at_deadline
+        .filter(|&at| t.status != TemplateStatus::Disabled || at > clock)
+    {
+        return Err(corrupt(format!(
+            "template {name:?} is marked disabled at its flag deadline ({at}), and is not \
+             disabled or the deadline is after the clock"
+        )));
+    }
+    // An edit is dated at the clock of the `edit_template` that made it: one after the
+    // clock would refuse every edit until the least interval after it.
+    if let Some(at) = t.edits.iter().copied().find(|&at| at > clock) {
+        return Err(corrupt(format!(
+            "template {name:?}: an edit at {at} is after the state's clock {clock}"
+        )));
+    }
+    // Only a lock event locks a template, and it is kept with the lock.
+    if t.locked && t.lock_event.is_unset() {
+        return Err(corrupt(format!(
+            "template {name:?}: locked with no lock event"
+        )));
+    }
+    // In the order they were made, which the edit limit counts from: the first the oldest
+    // (the one whose period ends first), the last the newest.
+    if let Some(pair) = t.edits.windows(2).find(|pair| pair[1] < pair[0]) {
+        return Err(corrupt(format!(
+            "template {name:?}: an edit at {} comes after one at {}: edits are kept in the \
+             order they were made",
+            pair[1], pair[0]
+        )));
+    }
+    Ok(())
+}
+
+/// A saved template's undo of a disable (restore and import): two states of the template
+/// (of its business, with its text but for the category, its registration and the
+/// variables their bodies have), each as a saved template may be (`check_saved_state`),
+/// with no undo of their own; and at most [`REPORTS_KEPT`] reports, each one the engine
+/// keeps (no deletion, disable, lock or unarchiving) and valid under `policy`. A restored
+/// engine applies them as its own.
 ///
-/// [`REFUSED_KEPT`]: crate::template_lifecycle::REFUSED_KEPT
-pub(crate) fn check_saved_undo(template: &Template) -> Result<(), Error> {
+/// [`REPORTS_KEPT`]: crate::template_lifecycle::REPORTS_KEPT
+pub(crate) fn check_saved_undo(
+    template: &Template,
+    policy: &crate::Policy,
+    clock: Instant,
+) -> Result<(), Error> {
+    use crate::template_lifecycle::{TemplateEvent, REPORTS_KEPT};
     let Some(undo) = template.disable_undo.as_deref() else {
         return Ok(());
     };
-    if [&undo.before, &undo.after]
-        .iter()
-        .any(|state| state.disable_undo.is_some())
-    {
-        return Err(crate::snapshot::corrupt(format!(
-            "template {:?}: a state saved to take back a disable has an undo of its own",
-            template.spec.name
-        )));
-    }
+    let name = &template.spec.name;
+    let problem = |what: String| {
+        crate::snapshot::corrupt(format!(
+            "template {name:?}: a state saved to take back a disable {what}"
+        ))
+    };
     for state in [&undo.before, &undo.after] {
+        if state.disable_undo.is_some() {
+            return Err(problem("has an undo of its own".into()));
+        }
         if state.business != template.business {
-            return Err(crate::snapshot::corrupt(format!(
-                "template {:?}: a state saved to take back a disable names business {}, the \
-                 template {}",
-                template.spec.name, state.business, template.business
+            let (of, owner) = (state.business, template.business);
+            return Err(problem(format!(
+                "names business {of}, the template {owner}"
             )));
         }
-        if crate::template::parse_variables(&state.spec.body)
-            .ok()
-            .as_ref()
-            != Some(&state.variables)
-        {
-            return Err(crate::snapshot::corrupt(format!(
-                "template {:?}: a state saved to take back a disable has variables its body \
-                 does not have",
-                template.spec.name
-            )));
+        let same_text = TemplateSpec {
+            category: template.spec.category,
+            ..state.spec.clone()
+        } == template.spec;
+        if !same_text || state.registered_at != template.registered_at {
+            return Err(problem("is of another text or registration".into()));
         }
+        let variables = crate::template::parse_variables(&state.spec.body).ok();
+        if variables.as_ref() != Some(&state.variables) {
+            return Err(problem("has variables its body does not have".into()));
+        }
+        let saved = SavedState {
+            name: &state.spec.name,
+            status: state.status,
+            disabled_at_deadline: state.disabled_at_deadline,
+            edits: &state.edits,
+            locked: state.locked,
+            lock_event: state.lock_event,
+        };
+        check_saved_state(&saved, clock)?;
     }
-    let kept = crate::template_lifecycle::REFUSED_KEPT;
-    if undo.refused.len() > kept {
-        return Err(crate::snapshot::corrupt(format!(
-            "template {:?}: {} refused reports kept to apply again, at most {kept}",
-            template.spec.name,
-            undo.refused.len()
+    if undo.reports.len() > REPORTS_KEPT {
+        let kept = undo.reports.len();
+        return Err(problem(format!(
+            "keeps {kept} reports to apply again, at most {REPORTS_KEPT}"
         )));
     }
-    if let Some(report) = (undo.refused.iter()).find(|r| !r.status.refused_while_disabled()) {
-        return Err(crate::snapshot::corrupt(format!(
-            "template {:?}: status {} kept as refused while disabled, which no disable refuses",
-            template.spec.name,
-            serde_json::to_string(&report.status).unwrap_or_default()
-        )));
+    for report in &undo.reports {
+        if matches!(
+            report.status,
+            TemplateEvent::Deleted
+                | TemplateEvent::Disabled
+                | TemplateEvent::Locked
+                | TemplateEvent::Unlocked
+                | TemplateEvent::Unarchived
+        ) {
+            let status = serde_json::to_string(&report.status).unwrap_or_default();
+            return Err(problem(format!("keeps a status {status} no undo keeps")));
+        }
+        report
+            .check(policy)
+            .map_err(|e| problem(format!("keeps a report the policy refuses: {e}")))?;
     }
     Ok(())
 }

@@ -354,6 +354,7 @@ impl Engine {
             if t.business == b {
                 template_map.0[i] = templates.len() as u32;
                 let mut t = t.clone();
+                t.disable_undo = t.undo_to_keep();
                 t.set_business(0);
                 templates.push(t);
             }
@@ -733,7 +734,7 @@ impl Engine {
                     t.spec.name
                 ))
             })?;
-            crate::engine::check_saved_undo(t)?;
+            crate::engine::check_saved_undo(t, &self.policy, x.clock)?;
         }
         let conv_count = x.conversations.len() as u32;
         for c in &x.conversations {

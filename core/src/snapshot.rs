@@ -407,7 +407,7 @@ impl From<&Template> for StoredTemplate {
             lock_event: t.lock_event,
             failure_pause_at: t.failure_pause_at,
             registered_at: t.registered_at,
-            disable_undo: t.disable_undo.clone(),
+            disable_undo: t.undo_to_keep(),
         }
     }
 }
@@ -777,40 +777,17 @@ impl Engine {
                     t.spec.name
                 ))
             })?;
-            if let Some(at) = t
-                .disabled_at_deadline
-                .filter(|&at| t.status != TemplateStatus::Disabled || at > s.clock)
-            {
-                return Err(corrupt(format!(
-                    "template {:?} is marked disabled at its flag deadline ({at}), and is not \
-                     disabled or the deadline is after the clock",
-                    t.spec.name
-                )));
-            }
-            // An edit is dated at the clock of the `edit_template` that made it: one after
-            // the clock would refuse every edit until the least interval after it.
-            if let Some(at) = t.edits.iter().copied().find(|&at| at > s.clock) {
-                return Err(corrupt(format!(
-                    "template {:?}: an edit at {at} is after the state's clock {}",
-                    t.spec.name, s.clock
-                )));
-            }
-            // Only a lock event locks a template, and it is kept with the lock.
-            if t.locked && t.lock_event.is_unset() {
-                return Err(corrupt(format!(
-                    "template {:?}: locked with no lock event",
-                    t.spec.name
-                )));
-            }
-            // In the order they were made, which the edit limit counts from: the first the
-            // oldest (the one whose period ends first), the last the newest.
-            if let Some(pair) = t.edits.windows(2).find(|pair| pair[1] < pair[0]) {
-                return Err(corrupt(format!(
-                    "template {:?}: an edit at {} comes after one at {}: edits are kept in \
-                     the order they were made",
-                    t.spec.name, pair[1], pair[0]
-                )));
-            }
+            crate::engine::check_saved_state(
+                &crate::engine::SavedState {
+                    name: &t.spec.name,
+                    status: t.status,
+                    disabled_at_deadline: t.disabled_at_deadline,
+                    edits: &t.edits,
+                    locked: t.locked,
+                    lock_event: t.lock_event,
+                },
+                s.clock,
+            )?;
             if engine
                 .template_index
                 .insert(t.business, &t.spec.name, &t.spec.language, i as u32)
@@ -855,7 +832,7 @@ impl Engine {
                 registered_at: t.registered_at,
                 disable_undo: t.disable_undo,
             });
-            crate::engine::check_saved_undo(&engine.templates[i])?;
+            crate::engine::check_saved_undo(&engine.templates[i], &engine.policy, s.clock)?;
             engine.templates[i].count_pause_in_progress(&engine.policy);
         }
 

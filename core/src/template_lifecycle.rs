@@ -49,15 +49,15 @@ use crate::time::{Duration, Instant};
 use crate::timers::TimerKey;
 use crate::Error;
 
-/// At most so many refused reports are kept to apply again after a late revival
-/// (`DisableUndo::refused`): a bound on what one template holds, not a rule.
-pub(crate) const REFUSED_KEPT: usize = 8;
+/// At most so many reports are kept to apply again after a late revival
+/// (`DisableUndo::reports`): a bound on what one template holds, not a rule.
+pub(crate) const REPORTS_KEPT: usize = 8;
 
-/// A `template_status` report a disabled template refused, kept to apply again
-/// (`DisableUndo::refused`): the report without the template's names.
+/// A `template_status` report a disabled template refused or ordered out, kept to apply
+/// again (`DisableUndo::reports`): the report without the template's names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RefusedReport {
+pub(crate) struct KeptReport {
     pub at: Instant,
     pub status: TemplateEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,15 +68,37 @@ pub(crate) struct RefusedReport {
     pub pause: Option<u32>,
 }
 
-impl RefusedReport {
-    fn of(e: &TemplateStatusUpdate) -> RefusedReport {
-        RefusedReport {
+impl KeptReport {
+    pub(crate) fn of(e: &TemplateStatusUpdate) -> KeptReport {
+        KeptReport {
             at: e.at,
             status: e.status,
             until: e.until,
             category: e.category,
             pause: e.pause,
         }
+    }
+
+    /// Checks what the report says against `policy`: `until` after `at` for a pause or a
+    /// flag (it means nothing for other events), and a ladder's pause number.
+    pub(crate) fn check(&self, policy: &crate::Policy) -> Result<(), Error> {
+        if matches!(self.status, TemplateEvent::Paused | TemplateEvent::Flagged) {
+            check_ends_after(self.at, self.until)?;
+        }
+        if let Some(pause) = self.pause.filter(|_| self.status == TemplateEvent::Paused) {
+            let rungs = match &policy.templates.quality_rule {
+                TemplateQualityRule::PauseLadder { pauses } => pauses.len(),
+                TemplateQualityRule::FlagThenDisable => 0,
+            };
+            if pause == 0 || pause as usize > rungs {
+                return Err(Error::InvalidEvent {
+                    problem: format!(
+                        "pause {pause} of a ladder of {rungs} pauses (the first is pause 1)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// This report again, naming the template `named` names.
@@ -278,27 +300,61 @@ impl Template {
         }
     }
 
-    /// Whether this template holds what a report or rating dated from `from` to `to` (both
-    /// included) set and a revival at `to` leaves: a status a rating set, a send failure's
-    /// pause, or a flag (unless the revival is a reinstatement, which lifts it). (A pause
-    /// dated then the revival ends.)
-    fn holds_a_change_between(&self, from: Instant, to: Instant, lifts_flag: bool) -> bool {
-        let flagged_at = self.flagged_at.filter(|_| !lifts_flag);
-        [self.quality_status_at, self.failure_pause_at, flagged_at]
+    /// Not rateable from `from` until `to` (a late disable a revival at `to` took back), and
+    /// as its changes recorded say before and after.
+    fn not_rateable_between(&mut self, from: Instant, to: Instant) {
+        let (rateable_before, rateable_after) = (self.rateable_before(from), self.rateable_at(to));
+        self.rateable_changes
+            .retain(|&change| change < from || change > to);
+        if rateable_before {
+            self.record_rateable_change(from);
+        }
+        if rateable_after {
+            self.record_rateable_change(to);
+        }
+    }
+
+    /// Whether this template holds what a rating or a send failure dated from `from` to `to`
+    /// (both included) set: a status a rating set, a send failure's pause.
+    fn holds_a_change_between(&self, from: Instant, to: Instant) -> bool {
+        [self.quality_status_at, self.failure_pause_at]
             .iter()
             .flatten()
             .any(|at| (from..=to).contains(at))
     }
 
-    /// Whether this template is still `kept` (the state a disable's undo left), but for the
-    /// mark of reviving reports, which those ordered out since raise.
+    /// `kept`, a state a disable's undo holds, with what the undo leaves as it is now: the
+    /// mark of reviving reports (raised by those ordered out since) and the category (its
+    /// changes are ordered apart from statuses, and told when they came).
+    fn as_now(&self, kept: &Template) -> Template {
+        let mut state = kept.clone();
+        state.reinstating_report_at = self.reinstating_report_at;
+        state.category_event = self.category_event;
+        state.spec.category = self.spec.category;
+        state
+    }
+
+    /// Its disable's undo, if it can still apply (the template stands as the undo left it):
+    /// what a snapshot or an export keeps.
+    pub(crate) fn undo_to_keep(&self) -> Option<Box<DisableUndo>> {
+        (self.disable_undo.clone()).filter(|undo| self.stands_as(&undo.after))
+    }
+
+    /// Whether this template is still `kept`, a state a disable's undo holds, but for what
+    /// the undo leaves as it is ([`Template::as_now`]).
     fn stands_as(&self, kept: &Template) -> bool {
-        let reinstating_report_at = self.reinstating_report_at;
-        *self
-            == Template {
-                reinstating_report_at,
-                ..kept.clone()
+        // The states an undo keeps hold none of their own.
+        let state = self.as_now(kept);
+        match self.disable_undo {
+            None => *self == state,
+            Some(_) => {
+                let without_undo = Template {
+                    disable_undo: None,
+                    ..self.clone()
+                };
+                without_undo == state
             }
+        }
     }
 
     /// What the end of its pause leaves: flagged until the deadline the pause kept, or
@@ -1235,28 +1291,16 @@ impl Engine {
         let t = self.template_idx(business, &e.name, &e.language)?;
         // Read before an unarchiving is resolved: its approval is no reinstatement.
         let revives_disabled = e.status.reinstates();
-        // `until` means something only for a pause and a flag (ignored for other events).
-        if matches!(e.status, TemplateEvent::Paused | TemplateEvent::Flagged) {
-            check_ends_after(e.at, e.until)?;
-        }
+        KeptReport::of(e).check(&self.policy)?;
         let ladder_pauses = match &self.policy.templates.quality_rule {
             TemplateQualityRule::PauseLadder { pauses } => Some(pauses.len()),
             TemplateQualityRule::FlagThenDisable => None,
         };
-        if let Some(pause) = e.pause.filter(|_| e.status == TemplateEvent::Paused) {
-            let rungs = ladder_pauses.unwrap_or(0);
-            if pause == 0 || pause as usize > rungs {
-                return Err(Error::InvalidEvent {
-                    problem: format!(
-                        "pause {pause} of a ladder of {rungs} pauses (the first is pause 1)"
-                    ),
-                });
-            }
-        }
         self.handle_timeout(e.at);
         let now = self.clock;
         // The template as this report finds it, while it awaits reinstatement: should the
-        // report be refused, a revival dated before it may still arrive (`keep_refused`).
+        // report be refused or ordered out, a revival dated before it may still arrive
+        // (`keep_report`).
         let found = self.templates[t as usize]
             .awaiting_reinstatement
             .then(|| Template {
@@ -1370,7 +1414,7 @@ impl Engine {
                 .last_provider_event_at
                 .is_some_and(|last| e.at < last)
             {
-                if revives_disabled && self.take_back_disable(t, e, now)? {
+                if revives_disabled && self.take_back_disable(t, e, now) {
                     return Ok(());
                 }
                 match e.status {
@@ -1388,6 +1432,9 @@ impl Engine {
                             template.paused_at = template.paused_at.max(Some(e.at));
                         }
                     }
+                }
+                if let Some(found) = found.filter(|_| e.status != TemplateEvent::Disabled) {
+                    self.keep_report(t, found, e, false);
                 }
                 return Ok(());
             }
@@ -1484,7 +1531,7 @@ impl Engine {
         let reinstating = e.status.reinstates();
         if template.awaiting_reinstatement && e.status.refused_while_disabled() {
             if let Some(found) = found {
-                self.keep_refused(t, found, e);
+                self.keep_report(t, found, e, true);
             }
             return Ok(());
         }
@@ -1641,7 +1688,7 @@ impl Engine {
                 disabled_at: None,
                 before: template.clone(),
                 after: template.clone(),
-                refused: Vec::new(),
+                reports: Vec::new(),
             }),
         };
         undo.disabled_at = undo.disabled_at.max(Some(at));
@@ -1669,92 +1716,120 @@ impl Engine {
         template.disable_undo = Some(undo);
     }
 
-    /// Report `e`, refused by the disable template `t` awaits reinstatement for, which it
-    /// `found` so: kept to apply again should a revival dated before it arrive after it
-    /// (`take_back_disable`), with those refused before it while nothing else changed the
-    /// template, at most [`REFUSED_KEPT`] (then none is: a known gap).
-    fn keep_refused(&mut self, t: u32, found: Template, e: &TemplateStatusUpdate) {
+    /// Report `e`, on template `t` awaiting reinstatement, which it `found` so and left so
+    /// (`refused` by the disable, or ordered out as late): kept to apply again should a
+    /// revival dated before it arrive after it (`take_back_disable`), with the reports kept
+    /// before it while nothing else changed the template, at most [`REPORTS_KEPT`] (then
+    /// none is: a known gap). Only a refused report starts a list.
+    fn keep_report(&mut self, t: u32, found: Template, e: &TemplateStatusUpdate, refused: bool) {
         let template = &mut self.templates[t as usize];
         let standing = template.disable_undo.take();
         let mut undo = match standing.filter(|undo| found.stands_as(&undo.after)) {
             Some(undo) => undo,
-            None => Box::new(DisableUndo {
+            None if refused => Box::new(DisableUndo {
                 disabled_at: None,
                 after: found.clone(),
                 before: found,
-                refused: Vec::new(),
+                reports: Vec::new(),
             }),
+            None => return,
         };
-        if undo.refused.len() == REFUSED_KEPT {
-            return;
+        let report = KeptReport::of(e);
+        // A report delivered again is kept once.
+        if !undo.reports.contains(&report) {
+            if undo.reports.len() == REPORTS_KEPT {
+                return;
+            }
+            undo.reports.push(report);
         }
-        undo.refused.push(RefusedReport::of(e));
         undo.after = template.clone();
         template.disable_undo = Some(undo);
     }
 
     /// Report `e` reviving template `t` (`approved`, `reinstated`, `unpaused`), dated
     /// before the latest status applied and delivered after a late disable, or after
-    /// reports a disable in force refused: in order it came before them (after the late
-    /// disable), and the template it revived took them. The template is put back as it was
-    /// before them and the host told; `e` is applied to it, and the refused reports after
-    /// it, in the order they arrived (a late disable stays ordered out: `e` came after it).
-    /// Nothing is taken back if anything else changed the template since, if `e` is dated
-    /// at or before the late disable, or if the template before it holds what a status or
-    /// rating dated between the disable and `e` set (in order they found it disabled): it
-    /// awaits the next reinstatement (a known gap). Returns whether `e` was applied so.
-    fn take_back_disable(
-        &mut self,
-        t: u32,
-        e: &TemplateStatusUpdate,
-        now: Instant,
-    ) -> Result<bool, Error> {
+    /// reports the disable in force refused or ordered out: in order it came before them
+    /// (after the late disable), and the template it revived took them. The template is
+    /// put back as it was before them; `e` is applied to it, and the reports kept after
+    /// it, by their instants (the late disable stays ordered out: `e` came after it). After
+    /// a late disable any revival is a reinstatement: the disable had ended the flag and
+    /// pause in force, and the statuses dated between them found the template disabled.
+    /// The host is told one change, from the disabled template it knew to the template
+    /// now. Nothing is taken back if anything else changed the template since (another
+    /// status, a rating, a lock, an edit), if `e` is dated at or before the late disable, or
+    /// if the template before it holds what a rating or a send failure dated between the
+    /// disable and `e` set: it awaits the next reinstatement (a known gap). Returns whether
+    /// `e` was applied so.
+    fn take_back_disable(&mut self, t: u32, e: &TemplateStatusUpdate, now: Instant) -> bool {
         let template = &mut self.templates[t as usize];
         let Some(undo) = template.disable_undo.take() else {
-            return Ok(false);
+            return false;
         };
         if !template.stands_as(&undo.after) {
-            return Ok(false);
+            return false;
         }
-        let lifts_flag = e.status == TemplateEvent::Reinstated;
         let revives_before = match undo.disabled_at {
             // In order the late disable came first, and what is dated from it to `e` found
             // the template disabled: the state before the disable must hold none of it.
             Some(disabled_at) => {
-                e.at > disabled_at
-                    && !(undo.before).holds_a_change_between(disabled_at, e.at, lifts_flag)
+                e.at > disabled_at && !(undo.before).holds_a_change_between(disabled_at, e.at)
             }
-            // With refused reports alone, a revival older than the template before them
-            // would be ordered out there too: nothing to take back.
+            // With reports refused or ordered out alone, a revival older than the template
+            // before them would be ordered out there too: nothing to take back.
             None => (undo.before.last_provider_event_at).is_none_or(|last| e.at >= last),
         };
         if !revives_before {
             template.disable_undo = Some(undo);
-            return Ok(false);
+            return false;
         }
+        let told = (
+            template.status,
+            template.paused_until,
+            template.flag_deadline,
+        );
+        let effects_before = self.effects.len();
         let DisableUndo {
-            before, refused, ..
+            disabled_at,
+            before,
+            mut reports,
+            ..
         } = *undo;
-        let from = template.status;
-        // Reports ordered out since kept only this mark.
-        let reinstating_report_at = template.reinstating_report_at;
-        *template = Template {
-            reinstating_report_at,
-            ..before
-        };
-        if template.status != from {
-            let until = template.paused_until;
-            self.push_status_changed(t, from, until, TemplateChangeReason::Provider, now);
+        let template = &mut self.templates[t as usize];
+        *template = template.as_now(&before);
+        let mut revival = e.clone();
+        if let Some(disabled_at) = disabled_at {
+            template.not_rateable_between(disabled_at, e.at);
+            revival.status = TemplateEvent::Reinstated;
         }
-        self.apply_template_status(e)?;
-        for report in refused {
-            let again = report.update(e);
-            // Checked when it arrived; a policy changed since may refuse it (a ladder
-            // shorter than its pause): it is left out, as it would be if it arrived now.
-            self.apply_template_status(&again).ok();
+        // Neither can be refused: the revival passed the same checks just now, and the
+        // reports when they arrived, under this policy's template rules (which
+        // `change_policy` keeps; a restore checks them too).
+        let _ = self.apply_template_status(&revival);
+        reports.sort_by_key(|report| report.at);
+        for report in reports {
+            let _ = self.apply_template_status(&report.update(e));
         }
         self.catch_up_template_timer(t, now);
-        Ok(true)
+        // One change told, not the steps taken to reach it.
+        let steps = self.effects.split_off(effects_before);
+        let others = steps
+            .into_iter()
+            .filter(|effect| !matches!(effect, Effect::TemplateStatusChanged { .. }));
+        self.effects.extend(others);
+        let template = &self.templates[t as usize];
+        if (
+            template.status,
+            template.paused_until,
+            template.flag_deadline,
+        ) != told
+        {
+            let until = match template.status {
+                TemplateStatus::Paused => template.paused_until,
+                _ => template.flag_deadline,
+            };
+            self.push_status_changed(t, told.0, until, TemplateChangeReason::Provider, now);
+        }
+        true
     }
 
     /// Arms template `t`'s timer after its state was replaced, and runs it at once if its

@@ -163,17 +163,34 @@ fn refused_reports_are_kept_to_a_bound() {
 }
 
 #[test]
-fn a_saved_refused_report_that_no_disable_refuses_is_corrupt() {
+fn a_saved_report_no_undo_keeps_is_corrupt() {
     let engine = engine_with(&[status("09:00", "disabled"), status("10:50", "flagged")]);
     let mut body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
-    let kept = &mut body["templates"][0]["disable_undo"]["refused"][0]["status"];
+    let kept = &mut body["templates"][0]["disable_undo"]["reports"][0]["status"];
     assert_eq!(*kept, "flagged", "the refused flag is kept");
-    *kept = "approved".into();
+    *kept = "deleted".into();
     let problem = restore_refusal(&body.to_string());
     assert!(
-        problem.contains(r#"status "approved" kept as refused"#),
+        problem.contains(r#"keeps a status "deleted" no undo keeps"#),
         "{problem}"
     );
+}
+
+#[test]
+fn a_saved_undo_state_of_another_template_or_one_no_engine_makes_is_corrupt() {
+    let engine = engine_with(&disabled_late());
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
+    let mut renamed = body.clone();
+    renamed["templates"][0]["disable_undo"]["before"]["spec"]["name"] = "other".into();
+    let problem = restore_refusal(&renamed.to_string());
+    assert!(
+        problem.contains("of another text or registration"),
+        "{problem}"
+    );
+    let mut locked = body;
+    locked["templates"][0]["disable_undo"]["before"]["locked"] = true.into();
+    let problem = restore_refusal(&locked.to_string());
+    assert!(problem.contains("locked with no lock event"), "{problem}");
 }
 
 #[test]
