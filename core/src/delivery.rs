@@ -414,7 +414,8 @@ impl Engine {
             if paused && template.timed_pause_at(at) {
                 continue;
             }
-            let before = (template.status, template.paused_until);
+            let before = self.template_pause(t);
+            let template = &self.templates[t as usize];
             let update = TemplateStatusUpdate {
                 pause: None,
                 at,
@@ -431,16 +432,41 @@ impl Engine {
             };
             // The template exists (it was sent), so this cannot fail.
             let _ = self.template_status(&update);
-            // A pause without an end read from this failure (not one in force before it):
-            // a timed pause learned later that covers the failure is the one it reported.
-            let template = &mut self.templates[t as usize];
-            if paused
-                && before != (TemplateStatus::Paused, None)
-                && (template.status, template.paused_until) == (TemplateStatus::Paused, None)
-                && template.last_provider_event_at == Some(at)
-            {
-                template.failure_pause_at = Some(at);
+            if paused {
+                self.note_failure_pause(t, before, at);
             }
+        }
+    }
+
+    /// Template `t`'s status and pause end, as a send failure finds them.
+    pub(crate) fn template_pause(&self, t: u32) -> (TemplateStatus, Option<Instant>) {
+        let template = &self.templates[t as usize];
+        (template.status, template.paused_until)
+    }
+
+    /// A send failure at `at` reporting template `t` paused (132015) was applied as a pause
+    /// without an end, on the template found `before`. A pause so read from this failure
+    /// (not one in force before it) is marked: a timed pause learned later that covers the
+    /// failure is the one it reported. One kept to apply again instead (the template awaits
+    /// reinstatement) is marked as a failure's, to be read so when it is.
+    pub(crate) fn note_failure_pause(
+        &mut self,
+        t: u32,
+        before: (TemplateStatus, Option<Instant>),
+        at: Instant,
+    ) {
+        let template = &mut self.templates[t as usize];
+        if before != (TemplateStatus::Paused, None)
+            && (template.status, template.paused_until) == (TemplateStatus::Paused, None)
+            && template.last_provider_event_at == Some(at)
+        {
+            template.failure_pause_at = Some(at);
+        }
+        let kept = (template.disable_undo.as_deref_mut())
+            .and_then(|undo| undo.reports.last_mut())
+            .filter(|report| report.at == at && report.status == TemplateEvent::Paused);
+        if let Some(report) = kept {
+            report.failure = true;
         }
     }
 

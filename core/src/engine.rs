@@ -198,10 +198,10 @@ pub(crate) struct CutPause {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DisableUndo {
-    /// The instant of the latest late disable taken back with the rest (none: only reports
-    /// refused or ordered out are).
+    /// The instants of the earliest and the latest late disable taken back with the rest
+    /// (none: only reports refused or ordered out are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_at: Option<Instant>,
+    pub disabled: Option<(Instant, Instant)>,
     pub before: Template,
     pub after: Template,
     /// The reports refused or ordered out since `before` while the template awaited
@@ -2518,6 +2518,17 @@ pub(crate) fn check_saved_undo(
             lock_event: state.lock_event,
         };
         check_saved_state(&saved, clock)?;
+    }
+    // Every instant an undo holds came by the saved clock: a later one would move it.
+    let dated = undo
+        .disabled
+        .iter()
+        .flat_map(|&(earliest, latest)| [earliest, latest]);
+    let reported = undo.reports.iter().map(|report| report.at);
+    if let Some(at) = dated.chain(reported).find(|&at| at > clock) {
+        return Err(problem(format!(
+            "is dated {at}, after the state's clock {clock}"
+        )));
     }
     if undo.reports.len() > REPORTS_KEPT {
         let kept = undo.reports.len();

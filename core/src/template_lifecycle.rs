@@ -66,6 +66,9 @@ pub(crate) struct KeptReport {
     pub category: Option<TemplateCategory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<u32>,
+    /// Read from a send's failure (132015, template paused), not reported as a status.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failure: bool,
 }
 
 impl KeptReport {
@@ -76,6 +79,7 @@ impl KeptReport {
             until: e.until,
             category: e.category,
             pause: e.pause,
+            failure: false,
         }
     }
 
@@ -1685,13 +1689,16 @@ impl Engine {
         let mut undo = match standing.filter(|undo| template.stands_as(&undo.after)) {
             Some(undo) => undo,
             None => Box::new(DisableUndo {
-                disabled_at: None,
+                disabled: None,
                 before: template.clone(),
                 after: template.clone(),
                 reports: Vec::new(),
             }),
         };
-        undo.disabled_at = undo.disabled_at.max(Some(at));
+        undo.disabled = Some(match undo.disabled {
+            Some((earliest, latest)) => (earliest.min(at), latest.max(at)),
+            None => (at, at),
+        });
         template.awaiting_reinstatement = true;
         let rateable_before = template.rateable_before(at);
         template.disabled_at_deadline = None;
@@ -1727,7 +1734,7 @@ impl Engine {
         let mut undo = match standing.filter(|undo| found.stands_as(&undo.after)) {
             Some(undo) => undo,
             None if refused => Box::new(DisableUndo {
-                disabled_at: None,
+                disabled: None,
                 after: found.clone(),
                 before: found,
                 reports: Vec::new(),
@@ -1768,11 +1775,11 @@ impl Engine {
         if !template.stands_as(&undo.after) {
             return false;
         }
-        let revives_before = match undo.disabled_at {
-            // In order the late disable came first, and what is dated from it to `e` found
-            // the template disabled: the state before the disable must hold none of it.
-            Some(disabled_at) => {
-                e.at > disabled_at && !(undo.before).holds_a_change_between(disabled_at, e.at)
+        let revives_before = match undo.disabled {
+            // In order the late disables came first, and what is dated from the earliest to
+            // `e` found the template disabled: the state before them must hold none of it.
+            Some((earliest, latest)) => {
+                e.at > latest && !(undo.before).holds_a_change_between(earliest, e.at)
             }
             // With reports refused or ordered out alone, a revival older than the template
             // before them would be ordered out there too: nothing to take back.
@@ -1789,7 +1796,7 @@ impl Engine {
         );
         let effects_before = self.effects.len();
         let DisableUndo {
-            disabled_at,
+            disabled,
             before,
             mut reports,
             ..
@@ -1797,19 +1804,30 @@ impl Engine {
         let template = &mut self.templates[t as usize];
         *template = template.as_now(&before);
         let mut revival = e.clone();
-        if let Some(disabled_at) = disabled_at {
-            template.not_rateable_between(disabled_at, e.at);
+        if let Some((earliest, _)) = disabled {
+            template.not_rateable_between(earliest, e.at);
             revival.status = TemplateEvent::Reinstated;
         }
         // Neither can be refused: the revival passed the same checks just now, and the
         // reports when they arrived, under this policy's template rules (which
-        // `change_policy` keeps; a restore checks them too).
-        let _ = self.apply_template_status(&revival);
+        // `change_policy` keeps; a restore checks them too). Each is applied with the
+        // template's deadlines run up to its own instant and none later (the engine-wide
+        // timers it runs first would fire them by the clock).
         reports.sort_by_key(|report| report.at);
-        for report in reports {
-            let _ = self.apply_template_status(&report.update(e));
+        let revival = std::iter::once((revival, false));
+        let again = reports
+            .into_iter()
+            .map(|report| (report.update(e), report.failure));
+        for (report, failure) in revival.chain(again) {
+            self.run_template_deadlines(t, report.at);
+            self.timers.disarm(TimerKey::TemplateDeadline(t));
+            let found = self.template_pause(t);
+            let _ = self.apply_template_status(&report);
+            if failure {
+                self.note_failure_pause(t, found, report.at);
+            }
         }
-        self.catch_up_template_timer(t, now);
+        self.run_template_deadlines(t, now);
         // One change told, not the steps taken to reach it.
         let steps = self.effects.split_off(effects_before);
         let others = steps
@@ -1832,13 +1850,16 @@ impl Engine {
         true
     }
 
-    /// Arms template `t`'s timer after its state was replaced, and runs it at once if its
-    /// deadline is due by `now` (the clock went on while another state stood).
-    fn catch_up_template_timer(&mut self, t: u32, now: Instant) {
-        match self.templates[t as usize].next_deadline() {
-            Some(deadline) if deadline <= now => self.template_timer(t, now),
-            _ => self.arm_template_timer(t),
+    /// Runs template `t`'s deadlines due by `now` at their own instants (a pause's end, then
+    /// a flag's: at most two), and arms its timer for the next.
+    fn run_template_deadlines(&mut self, t: u32, now: Instant) {
+        for _ in 0..2 {
+            match self.templates[t as usize].next_deadline() {
+                Some(deadline) if deadline <= now => self.template_timer(t, now),
+                _ => break,
+            }
         }
+        self.arm_template_timer(t);
     }
 
     /// A provider status dated `since` applied after the latest rating, rated then or later,

@@ -207,3 +207,16 @@ fn a_saved_undo_state_of_another_business_or_other_variables_is_corrupt() {
     let problem = restore_refusal(&other_variables.to_string());
     assert!(problem.contains("variables its body"), "{problem}");
 }
+
+#[test]
+fn a_saved_undo_dated_after_the_clock_is_corrupt() {
+    // Applied again, a report dated after the clock would move it.
+    let engine = engine_with(&[status("09:00", "disabled"), status("10:50", "flagged")]);
+    let mut body: serde_json::Value = serde_json::from_str(&body_of(&engine)).unwrap();
+    body["templates"][0]["disable_undo"]["reports"][0]["at"] = "2030-01-01T00:00:00Z".into();
+    let problem = restore_refusal(&body.to_string());
+    assert!(
+        problem.contains("is dated 2030-01-01T00:00:00Z, after the state's clock"),
+        "{problem}"
+    );
+}
