@@ -324,9 +324,12 @@ class Engine:
         group: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         force: bool = False,
+        automated: bool = False,
     ) -> Decision:
         """Decides a send without recording anything. Give ``text=`` for a text message or
-        ``message=`` with any message of the wire format (templates, media)."""
+        ``message=`` with any message of the wire format (templates, media). ``automated``
+        is accepted as ``send`` takes it, so that one set of arguments serves both; it
+        changes no decision."""
     def send(
         self,
         number: str,
@@ -616,6 +619,7 @@ class ShardedEngine:
         group: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         force: bool = False,
+        automated: bool = False,
     ) -> Decision:
         """As ``Engine.check_send``, in the number's shard, with the GIL released: the
         ``Decision`` a send would get, recording nothing (so no effects). Raises as

@@ -558,7 +558,7 @@ impl PyEngine {
     }
 
     /// Decides a send without recording anything.
-    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false))]
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, automated = false))]
     #[allow(clippy::too_many_arguments)]
     fn check_send(
         &self,
@@ -571,6 +571,7 @@ impl PyEngine {
         group: Option<&str>,
         idempotency_key: Option<&str>,
         force: bool,
+        automated: bool,
     ) -> BindingResult<Py<PyDecision>> {
         let fields = send_fields(
             "check_send",
@@ -582,7 +583,8 @@ impl PyEngine {
             group,
             idempotency_key,
             force,
-        )?;
+        )?
+        .flag("automated", automated);
         self.decide(py, fields)
     }
 

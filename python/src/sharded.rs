@@ -129,7 +129,7 @@ impl PyShardedEngine {
 
     /// As `Engine.check_send`, in the number's shard: decides a send without recording
     /// anything, with the GIL released. It changes nothing, so it has no effects.
-    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false))]
+    #[pyo3(signature = (number, contact = None, *, at, text = None, message = None, group = None, idempotency_key = None, force = false, automated = false))]
     #[allow(clippy::too_many_arguments)]
     fn check_send(
         &self,
@@ -142,6 +142,7 @@ impl PyShardedEngine {
         group: Option<&str>,
         idempotency_key: Option<&str>,
         force: bool,
+        automated: bool,
     ) -> BindingResult<Py<PyDecision>> {
         let fields = send_fields(
             "check_send",
@@ -153,7 +154,8 @@ impl PyShardedEngine {
             group,
             idempotency_key,
             force,
-        )?;
+        )?
+        .flag("automated", automated);
         let event = fields.into_event()?;
         // A check changes nothing: no effects to hand back.
         let output = py.detach(|| self.engine.handle(event, &mut Vec::new()))?;

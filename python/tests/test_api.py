@@ -357,6 +357,16 @@ def test_an_automated_send_is_no_agent_response(engine: convstate.Engine) -> Non
     assert ended["first_response_after"] == timedelta(minutes=4) and ended["responses"] == 1
 
 
+def test_check_send_takes_automated_as_send_does(engine: convstate.Engine) -> None:
+    # One set of arguments serves both calls; the flag changes no decision.
+    engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
+    args = dict(text="We got it", at=utc(2026, 11, 2, 9, 1), automated=True)
+    checked = engine.check_send(NUMBER, CONTACT, **args)
+    assert checked.to_dict() == engine.check_send(NUMBER, CONTACT, text="We got it",
+                                                  at=utc(2026, 11, 2, 9, 1)).to_dict()
+    assert engine.send(NUMBER, CONTACT, **args).to_dict() == checked.to_dict()
+
+
 def test_templates_send_and_initiate(engine: convstate.Engine) -> None:
     engine.register_template("acme", "order_ready", "en", category="utility",
                              body="Order {{1}} is ready", status="approved")

@@ -295,6 +295,9 @@ def test_an_automated_send_answers_no_one() -> None:
         assert isinstance(view, dict)
         return view["chat"]
 
+    checked = sharded.check_send(number(0), contact(0, 0), text="Ana here", at=T0 + MINUTE,
+                                 automated=True)
+    assert checked.allowed
     assert chat(T0 + MINUTE)["responses"] == 0 and chat(T0 + MINUTE)["waiting_since"] is not None
     sharded.send(number(0), contact(0, 0), text="Ana here", at=T0 + 2 * MINUTE)
     assert chat(T0 + 2 * MINUTE)["responses"] == 1 and chat(T0 + 2 * MINUTE)["waiting_since"] is None
