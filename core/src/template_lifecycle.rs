@@ -980,14 +980,15 @@ impl Engine {
                     return true;
                 }
                 // Back to what the deadline found, under the new deadline, then on to
-                // whatever the clock has passed since.
+                // whatever the clock has passed since. The flag is set first, so that the
+                // change told carries it and the timer is armed for its deadline (a pause
+                // keeps the flag in force).
                 let (to, until) = match template.cut_pause {
                     Some(CutPause { until }) => (TemplateStatus::Paused, until),
                     None => (TemplateStatus::Flagged, Some(new_deadline)),
                 };
-                self.undo_deadline_disable(t, to, until, reason, now);
-                let template = &mut self.templates[t as usize];
                 (template.flag_deadline, template.flagged_at) = (Some(new_deadline), Some(e.at));
+                self.undo_deadline_disable(t, to, until, reason, now);
                 // A pause's end and the new deadline may both have passed: one at a time.
                 while (self.templates[t as usize].next_deadline()).is_some_and(|at| at <= now) {
                     self.template_timer(t, now);
