@@ -361,6 +361,17 @@ impl Template {
 }
 
 impl DisableUndo {
+    /// An undo to the template as it was, `before`, with nothing taken back yet (the state
+    /// after is set as the first input it takes back leaves the template).
+    pub(crate) fn back_to(before: Template) -> Box<DisableUndo> {
+        Box::new(DisableUndo {
+            disabled: None,
+            after: before.clone(),
+            before,
+            reports: Vec::new(),
+        })
+    }
+
     /// Moves the states kept to business index `business`, with their template.
     pub(crate) fn set_business(&mut self, business: u32) {
         self.before.business = business;

@@ -351,13 +351,15 @@ impl Template {
         let state = self.as_now(kept);
         match self.disable_undo {
             None => *self == state,
-            Some(_) => {
-                let without_undo = Template {
-                    disable_undo: None,
-                    ..self.clone()
-                };
-                without_undo == state
-            }
+            Some(_) => self.without_undo() == state,
+        }
+    }
+
+    /// A copy of this template without its undo: a state an undo keeps.
+    fn without_undo(&self) -> Template {
+        Template {
+            disable_undo: None,
+            ..self.clone()
         }
     }
 
@@ -990,9 +992,7 @@ impl Engine {
                 (template.flag_deadline, template.flagged_at) = (Some(new_deadline), Some(e.at));
                 self.undo_deadline_disable(t, to, until, reason, now);
                 // A pause's end and the new deadline may both have passed: one at a time.
-                while (self.templates[t as usize].next_deadline()).is_some_and(|at| at <= now) {
-                    self.template_timer(t, now);
-                }
+                self.run_template_deadlines(t, now);
             }
             TemplateEvent::Paused => {
                 let cut = e.until.is_none_or(|end| end > deadline);
@@ -1306,12 +1306,8 @@ impl Engine {
         // The template as this report finds it, while it awaits reinstatement: should the
         // report be refused or ordered out, a revival dated before it may still arrive
         // (`keep_report`).
-        let found = self.templates[t as usize]
-            .awaiting_reinstatement
-            .then(|| Template {
-                disable_undo: None,
-                ..self.templates[t as usize].clone()
-            });
+        let template = &self.templates[t as usize];
+        let found = (template.awaiting_reinstatement).then(|| template.without_undo());
         let unarchiving = e.status == TemplateEvent::Unarchived;
         // An unarchiving sets what the template was before its archive: approved, or
         // disabled while it awaits reinstatement (it is no reinstatement itself). Judged
@@ -1689,12 +1685,7 @@ impl Engine {
         let standing = template.disable_undo.take();
         let mut undo = match standing.filter(|undo| template.stands_as(&undo.after)) {
             Some(undo) => undo,
-            None => Box::new(DisableUndo {
-                disabled: None,
-                before: template.clone(),
-                after: template.clone(),
-                reports: Vec::new(),
-            }),
+            None => DisableUndo::back_to(template.clone()),
         };
         undo.disabled = Some(match undo.disabled {
             Some((earliest, latest)) => (earliest.min(at), latest.max(at)),
@@ -1734,12 +1725,7 @@ impl Engine {
         let standing = template.disable_undo.take();
         let mut undo = match standing.filter(|undo| found.stands_as(&undo.after)) {
             Some(undo) => undo,
-            None if refused => Box::new(DisableUndo {
-                disabled: None,
-                after: found.clone(),
-                before: found,
-                reports: Vec::new(),
-            }),
+            None if refused => DisableUndo::back_to(found),
             None => return,
         };
         let report = KeptReport::of(e);
