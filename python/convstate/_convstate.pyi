@@ -61,6 +61,9 @@ class _Array(Protocol):
 # arrays) read in one go.
 _Kinds = Union[_Column[Union[str, int]], Buffer]
 _Instants = Union[_Column[_Instant], Buffer]
+# run_batch's automated: one bool for every row, or a column of them (None and NaN, pd.NA
+# mean False), or a numpy bool array read in one go.
+_Automated = Union[bool, _Column[Optional[bool]], Buffer]
 #: A duration: a ``timedelta`` of whole milliseconds (a fraction of one raises
 #: ``InvalidInputError`` naming the field), int milliseconds, or a string such as ``"10m"``.
 _DurationLike = Union[timedelta, int, str]
@@ -491,6 +494,7 @@ class Engine:
         templates: Optional[_Column[Optional[str]]] = None,
         languages: Optional[_Column[Optional[str]]] = None,
         params: Optional[_Column[Optional[Union[Sequence[str], _Array]]]] = None,
+        automated: Optional[_Automated] = None,
         keep_effects: bool = False,
     ) -> BatchResult:
         """Applies a table of events given as columns, one row per event, and returns one
@@ -517,7 +521,12 @@ class Engine:
         array of another shape, raises ``TypeError`` naming the row. In ``texts``,
         ``templates``, ``languages`` and ``params``, ``None``, a float NaN (of any numpy float
         type, ``float32`` too) and pandas' ``NA`` all mean missing (an empty cell of a CSV read with pandas); the other columns need a
-        value in every row, and a missing one raises ``TypeError`` naming its column and row. Other message kinds,
+        value in every row, and a missing one raises ``TypeError`` naming its column and row.
+        ``automated``: which send and check_send rows are sent by automation, as ``send``'s
+        ``automated=`` (no agent response: they answer no waiting contact); one bool for
+        every row, or a column of bools (Python's or numpy's; ``None``, NaN and ``pd.NA``
+        mean ``False``), a numpy bool array read in one go; an int raises ``TypeError``.
+        Inbound rows ignore it. Other message kinds,
         groups, idempotency keys and the other event types go through ``handle`` or
         ``process_bytes``.
 
@@ -709,6 +718,7 @@ class ShardedEngine:
         templates: Optional[_Column[Optional[str]]] = None,
         languages: Optional[_Column[Optional[str]]] = None,
         params: Optional[_Column[Optional[Union[Sequence[str], _Array]]]] = None,
+        automated: Optional[_Automated] = None,
     ) -> BatchResult:
         """As ``Engine.run_batch``, each row in its number's shard, the GIL released while
         the rows run. The effects are counted in ``effect_counts`` and dropped (use

@@ -1035,6 +1035,70 @@ fn read_params(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<ParamsColumn> 
     Ok(out)
 }
 
+/// Which send rows were sent by automation (RULES §3: no agent response): one flag for
+/// every row, or one per row.
+#[derive(Debug)]
+enum Automated {
+    All(bool),
+    Rows(Vec<bool>),
+}
+
+impl Automated {
+    fn row(&self, row: usize) -> bool {
+        match self {
+            Automated::All(all) => *all,
+            Automated::Rows(rows) => rows.get(row).copied().unwrap_or(false),
+        }
+    }
+}
+
+/// The `automated` argument: a bool for every row, a numpy bool array (a buffer of `?`
+/// items) read in one go, or a column of bools (Python's or numpy's), where a missing
+/// value (None, NaN, pd.NA: a nullable boolean column's gap) means not automated, as a
+/// send without the field is. An int is refused, as in `kinds`: 0 and 1 are no flags.
+fn read_automated(value: &Bound<'_, PyAny>, rows: usize) -> PyResult<Automated> {
+    if let Ok(all) = value.cast::<PyBool>() {
+        return Ok(Automated::All(all.is_true()));
+    }
+    if value.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "run_batch: \"automated\" must be a bool or a column of bools, not a str",
+        ));
+    }
+    // Any other buffer (a numpy object array, an array of ints) is read item by item.
+    if let Some(items) = buffer_items("automated", value)?
+        .filter(|items| items.item_size == 1 && items.kind().0 == "?")
+    {
+        let flags: Vec<bool> = items.bytes.as_bytes().iter().map(|&b| b != 0).collect();
+        check_len("automated", flags.len(), rows)?;
+        return Ok(Automated::Rows(flags));
+    }
+    check_len("automated", column_len("automated", value)?, rows)?;
+    let mut flags = Vec::with_capacity(rows);
+    for_each_item(value, |row, item, _| {
+        let flag = if let Ok(flag) = item.cast::<PyBool>() {
+            flag.is_true()
+        } else if convert::is_numpy_bool(item) {
+            item.is_truthy()?
+        } else if missing_value(item).is_some() {
+            false
+        } else {
+            return Err(column_error(
+                "automated",
+                row,
+                format!(
+                    "expected a bool, or None, NaN or pd.NA for not automated, got {}",
+                    type_name(item)
+                ),
+            ));
+        };
+        flags.push(flag);
+        Ok(())
+    })?;
+    check_len("automated", flags.len(), rows)?;
+    Ok(Automated::Rows(flags))
+}
+
 /// An optional column: None (or absent) means not given.
 fn given<'a, 'py>(column: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
     column.filter(|c| !c.is_none())
@@ -1051,6 +1115,7 @@ pub struct Columns {
     templates: Option<StrColumn>,
     languages: Option<StrColumn>,
     params: Option<ParamsColumn>,
+    automated: Automated,
 }
 
 impl Columns {
@@ -1064,6 +1129,7 @@ impl Columns {
         templates: Option<&Bound<'_, PyAny>>,
         languages: Option<&Bound<'_, PyAny>>,
         params: Option<&Bound<'_, PyAny>>,
+        automated: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Columns> {
         let kinds = read_kinds(kinds)?;
         let rows = kinds.len();
@@ -1107,6 +1173,10 @@ impl Columns {
                 .map(|c| read_strings("languages", c, rows, true))
                 .transpose()?,
             params: given(params).map(|c| read_params(c, rows)).transpose()?,
+            automated: match given(automated) {
+                Some(value) => read_automated(value, rows)?,
+                None => Automated::All(false),
+            },
             kinds,
         };
         columns.check_messages()?;
@@ -1277,7 +1347,8 @@ pub fn run(target: &mut impl RowTarget, columns: &Columns, keep_effects: bool) -
                     &text
                 }
             };
-            let request = SendRequestRef::new(at, number, contact, message);
+            let mut request = SendRequestRef::new(at, number, contact, message);
+            request.automated = columns.automated.row(row);
             let decision = if *kind == RowKind::Send {
                 target.send(request)?
             } else {

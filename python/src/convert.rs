@@ -171,7 +171,7 @@ fn is_class(value: &Bound<'_, PyAny>, names: &[&str], module: impl Fn(&str) -> b
 
 /// Whether `value` is numpy's bool scalar (`np.True_`; class `bool`, `bool_` before numpy
 /// 2), by its class's name and module, so that numpy is never imported.
-fn is_numpy_bool(value: &Bound<'_, PyAny>) -> bool {
+pub(crate) fn is_numpy_bool(value: &Bound<'_, PyAny>) -> bool {
     is_class(value, &["bool", "bool_"], |module| module == "numpy")
 }
 

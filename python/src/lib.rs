@@ -867,14 +867,15 @@ impl PyEngine {
     /// outcome code per row in a `BatchResult`. Rows are `inbound` (a text message from the
     /// contact), `send` (decide and record) or `check_send` (decide only); a send row carries
     /// a text, or a template (name, language, optional positional params; a row with both
-    /// sends the template, its text unread). Every column is
+    /// sends the template, its text unread); `automated` (a bool for every row, or a column
+    /// of them) marks send rows by automation, as `send`'s argument does. Every column is
     /// read and checked first (a malformed column raises TypeError/ValueError naming it, and
     /// nothing is applied); then the rows run in order with the GIL released, exactly as the
     /// one-by-one methods would run them. A row the engine refuses gets the `error` outcome
     /// and changes nothing; the batch goes on. Effects are counted and dropped unless
     /// `keep_effects`, in which case they stay queued for `poll_effect`. `kinds` as bytes of
     /// codes and `at` as an `array('q')`/numpy int64 of milliseconds are read in one go.
-    #[pyo3(signature = (kinds, at, numbers, contacts, texts = None, *, templates = None, languages = None, params = None, keep_effects = false))]
+    #[pyo3(signature = (kinds, at, numbers, contacts, texts = None, *, templates = None, languages = None, params = None, automated = None, keep_effects = false))]
     #[allow(clippy::too_many_arguments)]
     fn run_batch(
         &self,
@@ -887,10 +888,11 @@ impl PyEngine {
         templates: Option<&Bound<'_, PyAny>>,
         languages: Option<&Bound<'_, PyAny>>,
         params: Option<&Bound<'_, PyAny>>,
+        automated: Option<&Bound<'_, PyAny>>,
         keep_effects: bool,
     ) -> PyResult<PyBatchResult> {
         let columns = Columns::read(
-            kinds, at, numbers, contacts, texts, templates, languages, params,
+            kinds, at, numbers, contacts, texts, templates, languages, params, automated,
         )?;
         let outcome = py.detach(|| {
             let mut engine = self.engine.lock();

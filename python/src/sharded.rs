@@ -324,7 +324,7 @@ impl PyShardedEngine {
 
     /// As `Engine.run_batch`, each row in its number's shard. Effects are counted in the
     /// result (`effect_counts`) and dropped: use `process` to receive them.
-    #[pyo3(signature = (kinds, at, numbers, contacts, texts = None, *, templates = None, languages = None, params = None))]
+    #[pyo3(signature = (kinds, at, numbers, contacts, texts = None, *, templates = None, languages = None, params = None, automated = None))]
     #[allow(clippy::too_many_arguments)]
     fn run_batch(
         &self,
@@ -337,9 +337,10 @@ impl PyShardedEngine {
         templates: Option<&Bound<'_, PyAny>>,
         languages: Option<&Bound<'_, PyAny>>,
         params: Option<&Bound<'_, PyAny>>,
+        automated: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyBatchResult> {
         let columns = Columns::read(
-            kinds, at, numbers, contacts, texts, templates, languages, params,
+            kinds, at, numbers, contacts, texts, templates, languages, params, automated,
         )?;
         let outcome = py.detach(|| {
             let mut rows = ShardedRows {

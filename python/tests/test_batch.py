@@ -11,6 +11,7 @@ import ctypes
 import json
 import pickle
 import random
+import re
 import struct
 import sys
 from collections import Counter
@@ -806,3 +807,77 @@ def test_a_pandas_timestamp_is_read_as_the_datetime_it_is() -> None:
         engine.run_batch(*columns_of([0, 1, 2], [T0 + HOUR, T0 + HOUR, naive]))
     with pytest.raises(convstate.InvalidInputError, match="naive datetime"):
         engine.inbound(NUMBER, contact(0), at=naive)
+
+
+class bool_:  # noqa: N801 - numpy's class name (numpy 1), by which the wheel knows its bools
+    """Stands for a numpy bool scalar, no `bool` subclass: what iterating a numpy bool
+    array, or a list built from one, gives."""
+
+    __module__ = "numpy"
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
+def automated_rows(automated: Any, engine: convstate.Engine) -> Any:
+    """An inbound, an auto-acknowledgement, an agent's reply and a check, as a batch whose
+    `automated` argument is given; the chat as it stands after them."""
+    engine.run_batch(["inbound", "send", "send", "check_send"],
+                     [T0 + HOUR, T0 + HOUR + 60_000, T0 + HOUR + 240_000, T0 + HOUR + 300_000],
+                     [NUMBER] * 4, [contact(0)] * 4,
+                     [None, "We got it", "Ana here", "Anything else?"], automated=automated)
+    return engine.conversation(NUMBER, contact(0), at=T0 + HOUR + 300_000)["chat"]
+
+
+@pytest.mark.parametrize("automated", [
+    [False, True, False, True],
+    (None, True, PANDAS_NA, True),
+    [bool_(False), bool_(True), float("nan"), bool_(True)],
+    memoryview(bytes([0, 1, 0, 1])).cast("?"),
+], ids=["list", "tuple with gaps", "numpy bools and NaN", "bool buffer"])
+def test_automated_rows_are_sent_as_send_automated_sends(automated: Any) -> None:
+    # run_batch had no way to say a row was an auto-acknowledgement (RULES §3: no agent
+    # response), so a batch of bot replies counted as the agents' answers.
+    batched, single = new_engine(), new_engine()
+    chat = automated_rows(automated, batched)
+    single.inbound(NUMBER, contact(0), at=T0 + HOUR)
+    single.send(NUMBER, contact(0), text="We got it", at=T0 + HOUR + 60_000, automated=True)
+    single.send(NUMBER, contact(0), text="Ana here", at=T0 + HOUR + 240_000)
+    single.check_send(NUMBER, contact(0), text="Anything else?", at=T0 + HOUR + 300_000,
+                      automated=True)
+    single.effects()  # the batch counted and dropped its own
+    assert batched.snapshot() == single.snapshot()
+    # The agent's reply three minutes after the acknowledgement is the first response.
+    assert chat["responses"] == 1 and chat["waiting_since"] is None
+    assert chat["response_total"] == timedelta(minutes=4)
+
+
+def test_automated_as_one_bool_marks_every_send_row() -> None:
+    chat = automated_rows(True, new_engine())
+    assert chat["responses"] == 0
+    assert chat["waiting_since"] == datetime.fromtimestamp((T0 + HOUR) / 1000, timezone.utc)
+    for no in (False, None):
+        assert automated_rows(no, new_engine())["responses"] == 1
+
+
+@pytest.mark.parametrize(("automated", "error", "message"), [
+    ([0, 1, 0, 1], TypeError, 'column "automated", row 0: expected a bool, or None, NaN or '
+                              "pd.NA for not automated, got int"),
+    (["yes"] * 4, TypeError, 'column "automated", row 0: expected a bool'),
+    ("yes", TypeError, '"automated" must be a bool or a column of bools, not a str'),
+    (1, TypeError, 'column "automated" must be a sized sequence'),
+    ([True] * 3, ValueError, 'column "automated" has 3 rows, "kinds" has 4'),
+    (memoryview(bytes([1, 0, 1])).cast("?"), ValueError, 'column "automated" has 3 rows'),
+    # A buffer of ints is read item by item, as any column that is no bool buffer.
+    (array.array("q", [1, 0, 1, 0]), TypeError, 'column "automated", row 0: expected a bool'),
+])
+def test_a_malformed_automated_argument_raises_before_anything_is_applied(
+        automated: Any, error: type[Exception], message: str) -> None:
+    engine = new_engine()
+    before = engine.snapshot()
+    with pytest.raises(error, match=re.escape(message)):
+        automated_rows(automated, engine)
+    assert engine.snapshot() == before

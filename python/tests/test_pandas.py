@@ -646,3 +646,35 @@ def test_phone_numbers_from_a_float_column_are_refused() -> None:
         engine.inbound(NUMBER, texts[0], at=T0 + HOUR)
     with pytest.raises(convstate.InvalidInputError, match="scientific notation"):
         engine.inbound(NUMBER, "7.9110000001e+10", at=T0 + HOUR)
+
+
+# Which send rows of ROWS an automation sent (the check_send row included), as a column.
+AUTOMATED = [False, True, True, False, False, False, True]
+
+
+@pytest.mark.parametrize("engine_class", [convstate.Engine, convstate.ShardedEngine])
+@pytest.mark.parametrize("form", ["bool Series", "to_numpy", "list", "boolean Series",
+                                  "object array"])
+def test_an_automated_column_is_read_in_every_form(engine_class: Any, form: str) -> None:
+    def run(automated: Any) -> bytes:
+        engine = new_engine(engine_class)
+        engine.run_batch(ROWS["kinds"], ROWS["at"], ROWS["numbers"], ROWS["contacts"],
+                         ROWS["texts"], templates=ROWS["templates"],
+                         languages=ROWS["languages"], params=ROWS["params"],
+                         automated=automated)
+        return bytes(engine.snapshot())
+
+    column = pd.Series(AUTOMATED)
+    given = {
+        "bool Series": column,
+        "to_numpy": column.to_numpy(),  # a bool buffer, read in one go
+        "list": column.tolist(),
+        # A nullable column's gaps (pd.NA) mean not automated.
+        "boolean Series": pd.Series([None, True, True, None, False, None, True],
+                                    dtype="boolean"),
+        "object array": np.array([np.False_, np.True_, True, None, np.nan, False, np.True_],
+                                 dtype=object),
+    }[form]
+    assert run(given) == run(AUTOMATED)
+    # The reply at row 1 was the automation's: the contact still waits, unanswered.
+    assert run(AUTOMATED) != run(None)

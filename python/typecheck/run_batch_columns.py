@@ -40,7 +40,11 @@ def check(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
     engine.run_batch(column, column, column, column, column, templates=column,
                      languages=column, params=column)
     sharded.run_batch(column, column, column, column, column, templates=column,
-                      languages=column, params=column)
+                      languages=column, params=column, automated=column)
+    # automated: one bool for every row, a list of optional bools, or a buffer.
+    engine.run_batch(column, column, column, column, column, automated=True)
+    engine.run_batch(column, column, column, column, column, automated=[True, None])
+    engine.run_batch(column, column, column, column, column, automated=bytes([1]))
 
 
 def check_bytes_like(engine: convstate.Engine, sharded: convstate.ShardedEngine) -> None:
