@@ -2000,8 +2000,12 @@ impl Parser<'_> {
             Some(_) => return self.failed(&path, invalid(&path, "expected an array")),
         };
         // The expiry of each scope listed (by `RestrictionScope::slot`); a scope listed twice
-        // keeps the later expiry.
+        // keeps the entry that ends later. One without an expiry ends as the policy's default
+        // length says: never, when that is `null` (until lifted).
         let mut listed = [None::<Option<Instant>>; RestrictionScope::ALL.len()];
+        let default_length = self.engine.policy().numbers.restriction_default_length;
+        let end =
+            |expiry: Option<Instant>| expiry.or_else(|| default_length.map(|d| change.at.plus(d)));
         // Scopes listed with an expiry that cannot be read: in force for an unknown time, so
         // neither restricted nor lifted. The entry fails alone: the others still apply.
         let mut unreadable = [false; RestrictionScope::ALL.len()];
@@ -2067,7 +2071,17 @@ impl Parser<'_> {
                 },
             };
             let slot = &mut listed[scope.slot()];
-            *slot = Some(slot.flatten().max(expiry));
+            let ends_later = match *slot {
+                None => true,
+                Some(kept) => match (end(kept), end(expiry)) {
+                    (_, None) => true,
+                    (None, Some(_)) => false,
+                    (Some(kept), Some(this)) => this > kept,
+                },
+            };
+            if ends_later {
+                *slot = Some(expiry);
+            }
         }
         // An update listing no restriction says there is none left; one listing only entries
         // the engine does not keep (reported above) says nothing of messaging. An entry whose

@@ -3616,3 +3616,41 @@ fn a_capability_update_of_a_business_whose_first_number_is_not_official_applies(
         "{outcomes:?}"
     );
 }
+
+#[test]
+fn a_scope_listed_twice_keeps_the_entry_that_ends_later_one_without_expiry_included() {
+    // An entry without an expiry ran until lifted (cloud) yet lost to any dated one: the
+    // restriction was announced ending at the other entry's expiry.
+    let time = T0 / 1000 + 60;
+    let dated = time + 3600; // an hour after the update
+    let undated = r#"{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING"}"#;
+    let within_a_day = format!(
+        r#"{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":{dated}}}"#
+    );
+    let after_a_day = within_a_day.replace(&dated.to_string(), &(time + 48 * 3600).to_string());
+    let until = |policy: Policy, first: &str, second: &str| {
+        let mut engine = Engine::new(policy);
+        for line in SETUP {
+            wire(&mut engine, line);
+        }
+        let rest = format!(r#","restriction_info":[{first},{second}]"#);
+        let outcomes = engine
+            .handle_webhook(&account_update(time, &rest), at(120))
+            .unwrap();
+        let until = applied(&outcomes).iter().find_map(|event| match event {
+            Event::NumberRestriction(r) => Some(r.until),
+            _ => None,
+        });
+        until.expect("a restriction applied")
+    };
+    let hours_after = |hours: i64| Instant::from_unix_millis((time + hours * 3600) * 1000).ok();
+    // cloud-2025: none is until lifted, the later end whichever comes first.
+    assert_eq!(until(policy(), undated, &within_a_day), None);
+    assert_eq!(until(policy(), &within_a_day, undated), None);
+    // classic: none is the policy's 24 hours, later than an hour, earlier than two days.
+    let classic = || Policy::preset("classic").unwrap();
+    assert_eq!(until(classic(), undated, &within_a_day), None);
+    assert_eq!(until(classic(), &within_a_day, undated), None);
+    assert_eq!(until(classic(), undated, &after_a_day), hours_after(48));
+    assert_eq!(until(classic(), &after_a_day, undated), hours_after(48));
+}
