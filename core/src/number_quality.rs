@@ -91,6 +91,10 @@ impl Engine {
         let state = &mut self.numbers[n as usize];
         match (e.quality, state.flagged_until) {
             (Quality::Low, None) if within_lowered_flag.is_some() => {}
+            // Rated low already (its flag ran to its deadline, or it came so): the quality
+            // did not become low (§6), so no new flag and no second downgrade 7 days on. A
+            // host polling the rating would otherwise lower the limit every week.
+            (Quality::Low, None) if from == Quality::Low => {}
             (Quality::Low, None) => self.flag_number(n, e.at),
             (Quality::Medium | Quality::High, Some(_)) => {
                 state.flagged_until = None;
