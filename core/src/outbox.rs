@@ -162,6 +162,13 @@ impl Engine {
         });
     }
 
+    /// Whether an opener of `conv`'s held messages is awaited at `now`, once the messages
+    /// due by then have expired (the last held expires last).
+    pub(crate) fn awaits_opener_at(&self, conv: u32, now: Instant) -> bool {
+        let last = self.outbox.get(&conv).and_then(|held| held.last());
+        last.is_some_and(|last| last.opener.is_awaited() && now < last.expires_at)
+    }
+
     /// The opener an `initiate` for `conv` would hold its message under: the one still
     /// awaiting the contact's answer, if any. Messages are held in order and a new opener
     /// goes out only when none is awaited, so the newest held message names the current one.
@@ -274,10 +281,13 @@ impl Engine {
     }
 
     /// Whether the latest send of `content` to `conv`'s contact within the duplicate period
-    /// (§10) was an opener of `conv`'s held messages that the provider reported failed. Told
-    /// apart by its conversation (another number's copy reached the contact) and its
-    /// instant: two sends of one content at one instant need `force`.
-    pub(crate) fn sent_by_failed_opener(&self, conv: u32, content: u64, now: Instant) -> bool {
+    /// (§10) was an opener of `conv`'s held messages that awaits nothing: the provider
+    /// reported it failed (it never reached the contact), or the contact answered it too
+    /// late to release them (the next `initiate` sends a new opener, as documented, which
+    /// is no accidental second send). Told apart by its conversation (another number's copy
+    /// reached the contact) and its instant: two sends of one content at one instant need
+    /// `force`.
+    pub(crate) fn sent_by_spent_opener(&self, conv: u32, content: u64, now: Instant) -> bool {
         let latest = self.sent_content.latest(self.recipient_of(conv), content);
         let Some((expires_at, _)) = latest.filter(|&(at, sender)| now < at && sender == conv)
         else {
@@ -286,7 +296,7 @@ impl Engine {
         let sent_at = expires_at.minus(self.policy.dedup.content_period);
         self.outbox.get(&conv).is_some_and(|held| {
             held.iter()
-                .any(|h| h.opener.failed && h.opener.sent_at == Some(sent_at))
+                .any(|h| !h.opener.is_awaited() && h.opener.sent_at == Some(sent_at))
         })
     }
 

@@ -328,8 +328,12 @@ impl Engine {
                 })
         });
         // Checked before anything changes, and only when an opener may go out: a default
-        // template not (yet) registered does not stop a message that needs none.
-        if let Some(t) = opener.as_ref().filter(|_| !direct) {
+        // template not (yet) registered does not stop a message that needs none, nor one
+        // that joins the messages held for an opener already out (still awaited once the
+        // timers due by then have fired).
+        let awaits_opener =
+            (target.conv).is_some_and(|c| self.awaits_opener_at(c, req.at.max(self.clock)));
+        if let Some(t) = opener.as_ref().filter(|_| !direct && !awaits_opener) {
             self.template_idx(number.business, &t.name, &t.language)?;
         }
         let message = self.outgoing(target.number, &req.message)?;
@@ -414,12 +418,12 @@ impl Engine {
                 Some(template) => {
                     let opener = OutboundMessage::Template(template);
                     let opening = self.outgoing(target.number, &opener)?;
-                    // A new opener is no duplicate of the failed one it replaces: that one
-                    // never reached the contact.
-                    let replaces_failed = target
+                    // A new opener is no duplicate of the spent one it replaces: that one
+                    // never reached the contact, or was answered too late to release.
+                    let replaces_spent = target
                         .conv
-                        .is_some_and(|c| self.sent_by_failed_opener(c, opening.content, now));
-                    let mut decision = self.decide(target, opening, replaces_failed, now)?;
+                        .is_some_and(|c| self.sent_by_spent_opener(c, opening.content, now));
+                    let mut decision = self.decide(target, opening, replaces_spent, now)?;
                     let id = req.message_id.as_deref();
                     self.record(target, opening, &decision, now, id, false)?;
                     if decision.is_allowed() {
