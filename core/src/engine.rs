@@ -1770,13 +1770,15 @@ impl Engine {
         // Held messages are released only when they may go out: a window that a late
         // inbound opened and that is already inside its safety margin refuses free-form
         // sends (§2), and released messages would be lost; they stay held (§4) until an
-        // answer opens a window they fit in, or they expire. Nearly always nothing is held:
-        // that case is one comparison.
+        // answer opens a window they fit in, or they expire. So does a restriction that
+        // bars replies (§6): they stay held, awaited, and its end releases them if the
+        // window is open then (`release_after_restriction`). Nearly always nothing is
+        // held: that case is one comparison.
         if !self.outbox.is_empty() {
-            if now < end.minus(self.policy.window.safety_margin) {
-                self.release_outbox(conv, now);
-            } else {
+            if now >= end.minus(self.policy.window.safety_margin) {
                 self.openers_answered(conv, at);
+            } else if !self.replies_barred(self.conversations[conv as usize].number, now) {
+                self.release_outbox(conv, now);
             }
         }
     }

@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decision::Initiator;
 use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
@@ -360,22 +361,29 @@ impl Engine {
                 .collect(),
         };
         let now = self.clock;
+        let mut ended_a_bar_on_replies = false;
         for scope in lifted {
-            self.end_restriction(n, scope, now);
+            ended_a_bar_on_replies |= self.end_restriction(n, scope, now);
         }
         self.arm_restriction_timer(n);
+        if ended_a_bar_on_replies {
+            self.release_after_restriction(n, now);
+        }
         Ok(())
     }
 
-    fn end_restriction(&mut self, n: u32, scope: RestrictionScope, at: Instant) {
+    /// Ends number `n`'s restriction of `scope`, if it holds one; returns whether it barred
+    /// replies (§6), whose end may release held messages.
+    fn end_restriction(&mut self, n: u32, scope: RestrictionScope, at: Instant) -> bool {
         if self.numbers[n as usize].restrictions.take(scope).is_none() {
-            return;
+            return false;
         }
         self.effects.push_back(Effect::NumberRestrictionEnded {
             number: self.number_address(n),
             scope,
             at,
         });
+        scope.bars(Initiator::Customer)
     }
 
     /// One timer per number, at the earliest end among its restrictions.
@@ -390,13 +398,17 @@ impl Engine {
     /// later end is re-armed and fires in its turn among the other timers), and arms the
     /// timer for the next.
     pub(crate) fn restriction_timer(&mut self, n: u32, due: Instant) {
+        let mut ended_a_bar_on_replies = false;
         for scope in RestrictionScope::ALL {
             let restriction = self.numbers[n as usize].restrictions.get(scope);
             if let Some(end) = restriction.and_then(|r| r.until).filter(|end| *end <= due) {
-                self.end_restriction(n, scope, end);
+                ended_a_bar_on_replies |= self.end_restriction(n, scope, end);
             }
         }
         self.arm_restriction_timer(n);
+        if ended_a_bar_on_replies {
+            self.release_after_restriction(n, due);
+        }
     }
 }
 

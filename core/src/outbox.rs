@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::DenyReason;
+use crate::decision::{DenyReason, Initiator};
 use crate::effect::Effect;
 use crate::engine::{Engine, HeldMessage};
 use crate::message::OutboundMessage;
@@ -141,6 +141,40 @@ impl Engine {
         let count = held.len() as u32;
         self.timers.arm(TimerKey::OutboxExpiry(conv), expires_at);
         count
+    }
+
+    /// Whether a restriction of number `n` in force at `now` bars replies (§6: every scope
+    /// but `business_initiated`): messages released then could not go out.
+    pub(crate) fn replies_barred(&self, n: u32, now: Instant) -> bool {
+        let restrictions = &self.numbers[n as usize].restrictions;
+        restrictions.barring(Initiator::Customer, now).is_some()
+    }
+
+    /// Restrictions of number `n` ended at `at`: once none bars replies, the messages its
+    /// conversations held through an answer that came while one did are released, in a
+    /// window still open (outside its safety margin) at `at`. A window that has closed
+    /// since, or is in its margin, releases nothing, but the answer ended the wait, as one
+    /// that arrived too late does: the next `initiate` sends a new opener. A rare input: a
+    /// scan of the held messages' conversations, in id order.
+    pub(crate) fn release_after_restriction(&mut self, n: u32, at: Instant) {
+        if self.outbox.is_empty() || self.replies_barred(n, at) {
+            return;
+        }
+        let mut held: Vec<u32> = (self.outbox.keys().copied())
+            .filter(|&conv| self.conversations[conv as usize].number == n)
+            .collect();
+        held.sort_unstable();
+        for conv in held {
+            let window = self.conversations[conv as usize].window.get();
+            let Some(end) = window.ends_at(&self.policy.window) else {
+                continue;
+            };
+            if at < end.minus(self.policy.window.safety_margin) {
+                self.release_outbox(conv, at);
+            } else if let Some(answer) = window.last_inbound_at {
+                self.openers_answered(conv, answer);
+            }
+        }
     }
 
     /// The window opened: hand every held message back to the host.
