@@ -2000,12 +2000,17 @@ impl Parser<'_> {
             Some(_) => return self.failed(&path, invalid(&path, "expected an array")),
         };
         // The expiry of each scope listed (by `RestrictionScope::slot`); a scope listed twice
-        // keeps the entry that ends later. One without an expiry ends as the policy's default
-        // length says: never, when that is `null` (until lifted).
+        // keeps the entry that ends later. One without an expiry ends as `number_restriction`
+        // ends it: a bar on business-initiated messages after the policy's default length
+        // (never, when that is `null`), any other when lifted.
         let mut listed = [None::<Option<Instant>>; RestrictionScope::ALL.len()];
         let default_length = self.engine.policy().numbers.restriction_default_length;
-        let end =
-            |expiry: Option<Instant>| expiry.or_else(|| default_length.map(|d| change.at.plus(d)));
+        let end = |scope: RestrictionScope, expiry: Option<Instant>| match scope {
+            RestrictionScope::BusinessInitiated => {
+                expiry.or_else(|| default_length.map(|d| change.at.plus(d)))
+            }
+            _ => expiry,
+        };
         // Scopes listed with an expiry that cannot be read: in force for an unknown time, so
         // neither restricted nor lifted. The entry fails alone: the others still apply.
         let mut unreadable = [false; RestrictionScope::ALL.len()];
@@ -2073,7 +2078,7 @@ impl Parser<'_> {
             let slot = &mut listed[scope.slot()];
             let ends_later = match *slot {
                 None => true,
-                Some(kept) => match (end(kept), end(expiry)) {
+                Some(kept) => match (end(scope, kept), end(scope, expiry)) {
                     (_, None) => true,
                     (None, Some(_)) => false,
                     (Some(kept), Some(this)) => this > kept,

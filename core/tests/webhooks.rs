@@ -3653,4 +3653,8 @@ fn a_scope_listed_twice_keeps_the_entry_that_ends_later_one_without_expiry_inclu
     assert_eq!(until(classic(), &within_a_day, undated), None);
     assert_eq!(until(classic(), undated, &after_a_day), hours_after(48));
     assert_eq!(until(classic(), &after_a_day, undated), hours_after(48));
+    // A bar on all messages without an end lasts until lifted under every policy.
+    let all = |entry: &str| entry.replace("BIZ_INITIATED", "CUSTOMER_INITIATED");
+    assert_eq!(until(classic(), &all(undated), &all(&after_a_day)), None);
+    assert_eq!(until(classic(), &all(&after_a_day), &all(undated)), None);
 }
