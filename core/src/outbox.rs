@@ -315,13 +315,11 @@ impl Engine {
     }
 
     /// Whether the latest send of `content` to `conv`'s contact within the duplicate period
-    /// (§10) was an opener of `conv`'s held messages that awaits nothing: the provider
-    /// reported it failed (it never reached the contact), or the contact answered it too
-    /// late to release them (the next `initiate` sends a new opener, as documented, which
-    /// is no accidental second send). Told apart by its conversation (another number's copy
-    /// reached the contact) and its instant: two sends of one content at one instant need
-    /// `force`.
-    pub(crate) fn sent_by_spent_opener(&self, conv: u32, content: u64, now: Instant) -> bool {
+    /// (§10) was an opener of `conv`'s held messages that the provider reported failed. Told
+    /// apart by its conversation (another number's copy reached the contact) and its
+    /// instant: two sends of one content at one instant need `force`. (An opener the contact
+    /// answered reached them: the same template again is a duplicate like any.)
+    pub(crate) fn sent_by_failed_opener(&self, conv: u32, content: u64, now: Instant) -> bool {
         let latest = self.sent_content.latest(self.recipient_of(conv), content);
         let Some((expires_at, _)) = latest.filter(|&(at, sender)| now < at && sender == conv)
         else {
@@ -330,7 +328,7 @@ impl Engine {
         let sent_at = expires_at.minus(self.policy.dedup.content_period);
         self.outbox.get(&conv).is_some_and(|held| {
             held.iter()
-                .any(|h| !h.opener.is_awaited() && h.opener.sent_at == Some(sent_at))
+                .any(|h| h.opener.failed && h.opener.sent_at == Some(sent_at))
         })
     }
 

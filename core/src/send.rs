@@ -418,12 +418,12 @@ impl Engine {
                 Some(template) => {
                     let opener = OutboundMessage::Template(template);
                     let opening = self.outgoing(target.number, &opener)?;
-                    // A new opener is no duplicate of the spent one it replaces: that one
-                    // never reached the contact, or was answered too late to release.
-                    let replaces_spent = target
+                    // A new opener is no duplicate of the failed one it replaces: that one
+                    // never reached the contact.
+                    let replaces_failed = target
                         .conv
-                        .is_some_and(|c| self.sent_by_spent_opener(c, opening.content, now));
-                    let mut decision = self.decide(target, opening, replaces_spent, now)?;
+                        .is_some_and(|c| self.sent_by_failed_opener(c, opening.content, now));
+                    let mut decision = self.decide(target, opening, replaces_failed, now)?;
                     let id = req.message_id.as_deref();
                     self.record(target, opening, &decision, now, id, false)?;
                     if decision.is_allowed() {
