@@ -196,11 +196,17 @@ impl Engine {
         });
     }
 
-    /// Whether an opener of `conv`'s held messages is awaited at `now`, once the messages
-    /// due by then have expired (the last held expires last).
+    /// Whether an opener of `conv`'s held messages is surely still awaited at `now`, once
+    /// the timers due by then have fired: the messages due have expired (the last held
+    /// expires last), and no restriction barring replies ends by then (its end may release
+    /// them, or end the wait: [`Engine::release_after_restriction`]). Read before the
+    /// timers fire, by a request that must change nothing if refused.
     pub(crate) fn awaits_opener_at(&self, conv: u32, now: Instant) -> bool {
         let last = self.outbox.get(&conv).and_then(|held| held.last());
-        last.is_some_and(|last| last.opener.is_awaited() && now < last.expires_at)
+        let number = self.conversations[conv as usize].number;
+        let bar_ends = (self.numbers[number as usize].restrictions.iter())
+            .any(|r| r.scope.bars(Initiator::Customer) && r.until.is_some_and(|end| end <= now));
+        !bar_ends && last.is_some_and(|last| last.opener.is_awaited() && now < last.expires_at)
     }
 
     /// The opener an `initiate` for `conv` would hold its message under: the one still
