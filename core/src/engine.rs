@@ -1408,6 +1408,7 @@ impl Engine {
                     restrictions: Default::default(),
                     phone_number_id: e.phone_number_id.clone(),
                     recovered_at: None,
+                    repeated_low: None,
                     expired_flag: None,
                     quality_event: ProviderOrder::default(),
                     limit_event: ProviderOrder::default(),

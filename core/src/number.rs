@@ -109,6 +109,12 @@ pub(crate) struct NumberState {
     /// late low before it set no flag in force (§6, §13). Absent from snapshots of before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_at: Option<crate::time::Instant>,
+    /// The latest rating, a low that flagged nothing because the number was rated low
+    /// already: another rating dated between the low before it and it, delivered late,
+    /// makes it a fall to low in order, which flags from its instant (§6, §13). Until the
+    /// next rating. Absent from snapshots of before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeated_low: Option<RepeatedLow>,
     /// The latest provider quality, limit and restriction events applied, so that a late or
     /// repeated one changes nothing (§10).
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
@@ -131,6 +137,18 @@ pub(crate) struct ExpiredFlag {
     /// The level the flag started from (see [`NumberState::limit_level_at_flag`]), if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level_at_flag: Option<u32>,
+}
+
+/// A low rating that repeated the low before it (see [`NumberState::repeated_low`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RepeatedLow {
+    /// When the low it repeated was rated.
+    pub after: crate::time::Instant,
+    /// When the first of a run of repeats was rated (each repeating the one before).
+    pub first: crate::time::Instant,
+    /// When it, the latest of the run, was rated.
+    pub at: crate::time::Instant,
 }
 
 /// A flag deadline's downgrade of the limit a number sends under, as it can be taken back.
@@ -156,6 +174,16 @@ impl NumberState {
         if let Some(at) = self.recovered_at.filter(|&at| at > clock) {
             return Err(format!(
                 "has a recovery at {at}, after the state's clock {clock}"
+            ));
+        }
+        if let Some(r) = self
+            .repeated_low
+            .filter(|r| r.at > clock || r.after >= r.first || r.first > r.at)
+        {
+            return Err(format!(
+                "has repeated low ratings from {} to {} after one at {}, not in order by the \
+                 state's clock {clock}",
+                r.first, r.at, r.after
             ));
         }
         if let Some(x) = self.expired_flag.filter(|x| x.deadline > clock) {

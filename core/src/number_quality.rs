@@ -19,7 +19,7 @@ use crate::effect::Effect;
 use crate::engine::{check_ends_after, Engine};
 use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLifted};
 use crate::limits::LimitChangeReason;
-use crate::number::{ExpiredFlag, FlagDowngrade, Restriction, RestrictionScope};
+use crate::number::{ExpiredFlag, FlagDowngrade, RepeatedLow, Restriction, RestrictionScope};
 use crate::provider_order::Arrival;
 use crate::template::Quality;
 use crate::time::Instant;
@@ -52,6 +52,7 @@ impl Engine {
         self.handle_timeout(e.at);
         let recovery = matches!(e.quality, Quality::Medium | Quality::High);
         let state = &mut self.numbers[n as usize];
+        let previous_at = state.quality_event.latest_at();
         let arrival = state.quality_event.arrival(e.at, &e.quality);
         // A recovery that stands, or came before the latest rating: not one that lost to
         // another rating of its own instant (which stands in its place).
@@ -65,10 +66,14 @@ impl Engine {
             // Older than the latest rating: the latest holds the quality, but a low or a
             // recovery may have set or lifted the flag in force earlier in order.
             Arrival::Older => {
-                self.late_rating_under_flag(n, e.at, e.quality);
+                if !self.late_rating_before_repeated_low(n, e.at, e.quality) {
+                    self.late_rating_under_flag(n, e.at, e.quality);
+                }
                 return Ok(());
             }
         }
+        // Any rating that arrives in order ends a run of repeats (another repeat extends it).
+        let repeated = self.numbers[n as usize].repeated_low.take();
         let now = self.clock;
         let number_name = self.number_address(n);
         let state = &mut self.numbers[n as usize];
@@ -76,7 +81,10 @@ impl Engine {
         // that flag: a recovery takes the downgrade back, a low changes nothing more (in
         // order it came while flagged). A rating dated after the deadline settles it.
         let within_lowered_flag = state.downgraded_at_deadline.filter(|d| e.at < d.at);
-        if within_lowered_flag.is_none() || e.quality != Quality::Low {
+        // A low repeating a low changes nothing, so it settles nothing either: a recovery
+        // rated before the deadline, delivered after it, still takes the downgrade back.
+        let repeats_low = e.quality == Quality::Low && state.quality == Quality::Low;
+        if !repeats_low && (within_lowered_flag.is_none() || e.quality != Quality::Low) {
             state.downgraded_at_deadline = None;
         }
         let from = state.quality;
@@ -92,10 +100,21 @@ impl Engine {
         let state = &mut self.numbers[n as usize];
         match (e.quality, state.flagged_until) {
             (Quality::Low, None) if within_lowered_flag.is_some() => {}
-            // Rated low already (its flag ran to its deadline, or it came so): the quality
-            // did not become low (§6), so no new flag and no second downgrade 7 days on. A
-            // host polling the rating would otherwise lower the limit every week.
-            (Quality::Low, None) if from == Quality::Low => {}
+            // Rated low already (its flag ran to its deadline): the quality did not become
+            // low (§6), so no new flag and no second downgrade 7 days on (a host polling the
+            // rating would otherwise lower the limit every week). Kept, with the low it
+            // repeats, for a rating between them that arrives late.
+            (Quality::Low, None) if from == Quality::Low => {
+                // A run of repeats keeps the low before the first, the first and the latest.
+                self.numbers[n as usize].repeated_low = match repeated {
+                    Some(run) => Some(RepeatedLow { at: e.at, ..run }),
+                    None => previous_at.map(|after| RepeatedLow {
+                        after,
+                        first: e.at,
+                        at: e.at,
+                    }),
+                };
+            }
             (Quality::Low, None) => self.flag_number(n, e.at),
             (Quality::Medium | Quality::High, Some(_)) => {
                 state.flagged_until = None;
@@ -128,6 +147,50 @@ impl Engine {
             self.consider_upgrade(self.limit_owner(n), now);
         }
         Ok(())
+    }
+
+    /// A rating older than the latest, which is a low that repeated the low before it
+    /// (`repeated_low`): one that is not low, rated after that earlier low and at or before
+    /// a repeat (at its instant it lost the tie, so it came first), was a change in order,
+    /// and the next repeat a fall to low, which flags from its own instant (§6, §13) when no
+    /// flag is in force: the first repeat, or for a rating after it the latest (the engine
+    /// keeps the first and the latest of a run, as it keeps the latest rating). Returns
+    /// whether it flagged.
+    fn late_rating_before_repeated_low(
+        &mut self,
+        n: u32,
+        rated_at: Instant,
+        quality: Quality,
+    ) -> bool {
+        let state = &mut self.numbers[n as usize];
+        let Some(repeat) = state
+            .repeated_low
+            .filter(|r| quality != Quality::Low && r.after < rated_at && rated_at <= r.at)
+        else {
+            return false;
+        };
+        if state.flagged_until.is_some() {
+            return false;
+        }
+        state.repeated_low = None;
+        // A recovery rated before a deadline that lowered the limit lifted that flag in
+        // order: the downgrade is taken back, as when it arrives before the repeat.
+        let recovery = matches!(quality, Quality::Medium | Quality::High);
+        if let Some(d) = state
+            .downgraded_at_deadline
+            .filter(|d| recovery && rated_at < d.at)
+        {
+            state.downgraded_at_deadline = None;
+            let now = self.clock;
+            self.take_back_flag_downgrade(n, d, now);
+        }
+        let fall = if rated_at <= repeat.first {
+            repeat.first
+        } else {
+            repeat.at
+        };
+        self.flag_number(n, fall);
+        true
     }
 
     /// Flags number `n` for a low rated at `rated_at`: the flag runs from the rating's own

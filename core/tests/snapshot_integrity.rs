@@ -1668,3 +1668,39 @@ fn an_address_of_no_kind_or_a_number_as_a_group_is_refused() {
         );
     }
 }
+
+/// A number's run of repeated low ratings is dated in order, by the state's clock: one
+/// after it, or out of order, would flag from an instant no rating had.
+#[test]
+fn a_numbers_repeated_lows_are_in_order_and_not_after_the_clock() {
+    let mut engine = small_engine();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"number_quality","at":"2026-11-02T09:30:00Z","number":"+15550001111","quality":"low"}"#,
+            r#"{"type":"tick","at":"2026-11-09T10:00:00Z"}"#,
+            r#"{"type":"number_quality","at":"2026-11-09T11:00:00Z","number":"+15550001111","quality":"low"}"#,
+        ],
+    );
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    let repeated = &body["numbers"][0]["repeated_low"];
+    assert_eq!(repeated["after"], "2026-11-02T09:30:00Z", "{repeated}");
+    assert_eq!(repeated["first"], "2026-11-09T11:00:00Z", "{repeated}");
+    assert_eq!(repeated["at"], "2026-11-09T11:00:00Z", "{repeated}");
+    // It survives a restore whole.
+    let restored = Engine::restore(&engine.snapshot()).expect("a sound snapshot");
+    assert_eq!(restored.snapshot(), engine.snapshot());
+    for (field, value) in [
+        ("at", "2026-12-01T00:00:00Z"),
+        ("after", "2026-11-09T11:00:00Z"),
+        ("first", "2026-11-09T12:00:00Z"),
+    ] {
+        let mut forged = body.clone();
+        forged["numbers"][0]["repeated_low"][field] = value.into();
+        let message = restore_refusal(&forged.to_string());
+        assert!(
+            message.contains("number 0 has repeated low ratings from"),
+            "{field}: {message}"
+        );
+    }
+}
