@@ -877,11 +877,19 @@ impl Engine {
     /// a recovery rated before the deadline arrived after the engine lowered the limit at
     /// it. Only while the limit is as the downgrade left it: a provider report or another
     /// change of the engine's since would be undone with it. A report dated at or after the
-    /// deadline, even of the level the downgrade set, is the provider's own downgrade.
-    pub(crate) fn take_back_flag_downgrade(&mut self, n: u32, d: FlagDowngrade, now: Instant) {
+    /// recovery (`rated_at`), even of the level the downgrade set, is the provider's word
+    /// after it: in order it stood, whatever the deadline did.
+    pub(crate) fn take_back_flag_downgrade(
+        &mut self,
+        n: u32,
+        d: FlagDowngrade,
+        rated_at: Instant,
+        now: Instant,
+    ) {
         let owner = self.limit_owner(n);
+        let since = rated_at.min(d.at);
         let reported_since = self.numbers_sharing(owner).any(|m| {
-            (self.numbers[m as usize].limit_event.latest_at()).is_some_and(|at| at >= d.at)
+            (self.numbers[m as usize].limit_event.latest_at()).is_some_and(|at| at >= since)
         });
         if reported_since {
             return;

@@ -69,6 +69,7 @@ impl Engine {
                 if !self.late_rating_before_repeated_low(n, e.at, e.quality) {
                     self.late_rating_under_flag(n, e.at, e.quality);
                 }
+                self.late_recovery_before_lowering_deadline(n, e.at, e.quality);
                 return Ok(());
             }
         }
@@ -135,7 +136,7 @@ impl Engine {
                     state.expired_flag = None;
                 }
                 if let Some(d) = within_lowered_flag {
-                    self.take_back_flag_downgrade(n, d, now);
+                    self.take_back_flag_downgrade(n, d, e.at, now);
                 }
             }
             _ => {}
@@ -173,17 +174,6 @@ impl Engine {
             return false;
         }
         state.repeated_low = None;
-        // A recovery rated before a deadline that lowered the limit lifted that flag in
-        // order: the downgrade is taken back, as when it arrives before the repeat.
-        let recovery = matches!(quality, Quality::Medium | Quality::High);
-        if let Some(d) = state
-            .downgraded_at_deadline
-            .filter(|d| recovery && rated_at < d.at)
-        {
-            state.downgraded_at_deadline = None;
-            let now = self.clock;
-            self.take_back_flag_downgrade(n, d, now);
-        }
         let fall = if rated_at <= repeat.first {
             repeat.first
         } else {
@@ -191,6 +181,39 @@ impl Engine {
         };
         self.flag_number(n, fall);
         true
+    }
+
+    /// A recovery older than the latest rating, rated before a flag deadline that lowered
+    /// the limit, once the low after it flags anew (a repeat made a fall, or a later flag in
+    /// force since that deadline): in order it lifted that flag, which expired at no
+    /// deadline, so the downgrade is taken back (`take_back_flag_downgrade`), as when the
+    /// recovery arrives first (§6, §13). Not while no flag after the deadline is in force:
+    /// the limit would be back up under a low that in order flagged again.
+    fn late_recovery_before_lowering_deadline(
+        &mut self,
+        n: u32,
+        rated_at: Instant,
+        quality: Quality,
+    ) {
+        if !matches!(quality, Quality::Medium | Quality::High) {
+            return;
+        }
+        let flag_for = self.policy.numbers.flag_for;
+        let state = &mut self.numbers[n as usize];
+        let Some(d) = state.downgraded_at_deadline.filter(|d| rated_at < d.at) else {
+            return;
+        };
+        let flagged_since =
+            (state.flagged_until).is_some_and(|until| until.minus(flag_for) >= d.at);
+        if !flagged_since {
+            return;
+        }
+        state.downgraded_at_deadline = None;
+        if state.expired_flag.is_some_and(|x| rated_at < x.deadline) {
+            state.expired_flag = None;
+        }
+        let now = self.clock;
+        self.take_back_flag_downgrade(n, d, rated_at, now);
     }
 
     /// Flags number `n` for a low rated at `rated_at`: the flag runs from the rating's own

@@ -198,15 +198,30 @@ impl Engine {
 
     /// Whether an opener of `conv`'s held messages is surely still awaited at `now`, once
     /// the timers due by then have fired: the messages due have expired (the last held
-    /// expires last), and no restriction barring replies ends by then (its end may release
-    /// them, or end the wait: [`Engine::release_after_restriction`]). Read before the
+    /// expires last), and no restriction barring replies that ends by then releases them or
+    /// ends the wait ([`Engine::release_after_restriction`]: when the contact answered
+    /// after the opener, or the window is open at the restriction's end). Read before the
     /// timers fire, by a request that must change nothing if refused.
     pub(crate) fn awaits_opener_at(&self, conv: u32, now: Instant) -> bool {
-        let last = self.outbox.get(&conv).and_then(|held| held.last());
-        let number = self.conversations[conv as usize].number;
-        let bar_ends = (self.numbers[number as usize].restrictions.iter())
-            .any(|r| r.scope.bars(Initiator::Customer) && r.until.is_some_and(|end| end <= now));
-        !bar_ends && last.is_some_and(|last| last.opener.is_awaited() && now < last.expires_at)
+        let Some(last) = self.outbox.get(&conv).and_then(|held| held.last()) else {
+            return false;
+        };
+        if !last.opener.is_awaited() || now >= last.expires_at {
+            return false;
+        }
+        let c = &self.conversations[conv as usize];
+        let bar_end = (self.numbers[c.number as usize].restrictions.iter())
+            .filter(|r| r.scope.bars(Initiator::Customer))
+            .filter_map(|r| r.until.filter(|&end| end <= now))
+            .min();
+        let Some(bar_end) = bar_end else {
+            return true;
+        };
+        let window = c.window.get();
+        let answered = (window.last_inbound_at)
+            .is_some_and(|answer| last.opener.sent_at.is_none_or(|sent| sent <= answer));
+        let open_then = (window.ends_at(&self.policy.window)).is_some_and(|end| bar_end < end);
+        !answered && !open_then
     }
 
     /// The opener an `initiate` for `conv` would hold its message under: the one still
