@@ -105,7 +105,7 @@ impl Engine {
             // low (§6), so no new flag and no second downgrade 7 days on (a host polling the
             // rating would otherwise lower the limit every week). Kept, with the low it
             // repeats, for a rating between them that arrives late.
-            (Quality::Low, None) if from == Quality::Low => {
+            (Quality::Low, None) if repeats_low => {
                 // A run of repeats keeps the low before the first, the first and the latest.
                 self.numbers[n as usize].repeated_low = match repeated {
                     Some(run) => Some(RepeatedLow { at: e.at, ..run }),
@@ -130,14 +130,7 @@ impl Engine {
             // A recovery before the flag's deadline, arriving after the engine lowered the
             // limit at it: in time, the flag was lifted with the limit unchanged (§6, §13).
             (Quality::Medium | Quality::High, None) => {
-                // In order it lifted that flag: it expired at no deadline.
-                let state = &mut self.numbers[n as usize];
-                if state.expired_flag.is_some_and(|x| e.at < x.deadline) {
-                    state.expired_flag = None;
-                }
-                if let Some(d) = within_lowered_flag {
-                    self.take_back_flag_downgrade(n, d, e.at, now);
-                }
+                self.lift_ran_out_flag(n, e.at, within_lowered_flag);
             }
             _ => {}
         }
@@ -209,11 +202,21 @@ impl Engine {
             return;
         }
         state.downgraded_at_deadline = None;
+        self.lift_ran_out_flag(n, rated_at, Some(d));
+    }
+
+    /// A recovery rated at `rated_at`, before the deadline of the flag that ran out: in order
+    /// it lifted that flag, which expired at no deadline, and the downgrade its deadline
+    /// made (`lowered`, if it is still to take back) is taken back (§6, §13).
+    fn lift_ran_out_flag(&mut self, n: u32, rated_at: Instant, lowered: Option<FlagDowngrade>) {
+        let state = &mut self.numbers[n as usize];
         if state.expired_flag.is_some_and(|x| rated_at < x.deadline) {
             state.expired_flag = None;
         }
-        let now = self.clock;
-        self.take_back_flag_downgrade(n, d, rated_at, now);
+        if let Some(d) = lowered {
+            let now = self.clock;
+            self.take_back_flag_downgrade(n, d, rated_at, now);
+        }
     }
 
     /// Flags number `n` for a low rated at `rated_at`: the flag runs from the rating's own
@@ -393,18 +396,8 @@ impl Engine {
             return Ok(()); // a late or repeated restriction report (§10)
         }
         let now = self.clock;
-        // A default length runs from the provider's own instant, so a late or repeated report
-        // gives the same end. It is the classic 24h bar on business-initiated messages (§6):
-        // a bar on all messages or a ban without an end lasts until lifted.
-        let until = match (e.until, e.until_lifted, e.scope) {
-            (Some(until), ..) => Some(until),
-            (None, false, RestrictionScope::BusinessInitiated) => self
-                .policy
-                .numbers
-                .restriction_default_length
-                .map(|d| e.at.plus(d)),
-            (None, ..) => None,
-        };
+        // The classic 24h bar on business-initiated messages (§6) is the policy's default.
+        let until = (self.policy.numbers).restriction_end(e.scope, e.at, e.until, e.until_lifted);
         let restriction = Restriction {
             scope: e.scope,
             until,

@@ -129,6 +129,28 @@ pub struct NumberPolicy {
     pub restriction_default_length: Option<Duration>,
 }
 
+impl NumberPolicy {
+    /// When a restriction of `scope` reported at `at` ends: at `until` when the provider
+    /// gives one; without it, a bar on business-initiated messages lasts the default length
+    /// from the report's own instant (so a late or repeated report gives the same end), and
+    /// any other, or one reported `until_lifted`, until lifted (`None`).
+    pub(crate) fn restriction_end(
+        &self,
+        scope: crate::number::RestrictionScope,
+        at: Instant,
+        until: Option<Instant>,
+        until_lifted: bool,
+    ) -> Option<Instant> {
+        match (until, until_lifted, scope) {
+            (Some(until), ..) => Some(until),
+            (None, false, crate::number::RestrictionScope::BusinessInitiated) => {
+                self.restriction_default_length.map(|d| at.plus(d))
+            }
+            (None, ..) => None,
+        }
+    }
+}
+
 /// A messaging limit level: a number of unique contacts, or unlimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LimitLevel {

@@ -2000,17 +2000,11 @@ impl Parser<'_> {
             Some(_) => return self.failed(&path, invalid(&path, "expected an array")),
         };
         // The expiry of each scope listed (by `RestrictionScope::slot`); a scope listed twice
-        // keeps the entry that ends later. One without an expiry ends as `number_restriction`
-        // ends it: a bar on business-initiated messages after the policy's default length
-        // (never, when that is `null`), any other when lifted.
+        // keeps the entry that ends later, one without an expiry ending as the
+        // `number_restriction` it becomes does (`NumberPolicy::restriction_end`).
         let mut listed = [None::<Option<Instant>>; RestrictionScope::ALL.len()];
-        let default_length = self.engine.policy().numbers.restriction_default_length;
-        let end = |scope: RestrictionScope, expiry: Option<Instant>| match scope {
-            RestrictionScope::BusinessInitiated => {
-                expiry.or_else(|| default_length.map(|d| change.at.plus(d)))
-            }
-            _ => expiry,
-        };
+        let numbers = &self.engine.policy().numbers;
+        let end = |scope, expiry| numbers.restriction_end(scope, change.at, expiry, false);
         // Scopes listed with an expiry that cannot be read: in force for an unknown time, so
         // neither restricted nor lifted. The entry fails alone: the others still apply.
         let mut unreadable = [false; RestrictionScope::ALL.len()];
