@@ -79,8 +79,15 @@ for source in tests/c/*.c; do
 done
 c_summary=$("${VALGRIND[@]}" "$OUT/conformance" tests/scenarios/*.jsonl)
 echo "C runner:    $c_summary"
-rust_summary=$(cargo test -q -p convstate --test conformance --locked -- --nocapture conformance_scenarios 2>&1 |
-  grep -E '^[0-9]+ scenarios, [0-9]+ checks passed$' || true)
+# Cargo's own output is shown when the runner does not finish (a build error, a full disk):
+# a bare "disagree" once hid which.
+rust_log="$OUT/rust_conformance.log"
+if ! cargo test -q -p convstate --test conformance --locked -- --nocapture conformance_scenarios >"$rust_log" 2>&1; then
+  tail -n 40 "$rust_log" >&2
+  echo "the Rust conformance runner failed (above)" >&2
+  exit 1
+fi
+rust_summary=$(grep -E '^[0-9]+ scenarios, [0-9]+ checks passed$' "$rust_log" || true)
 echo "Rust runner: $rust_summary"
 if [ -z "$rust_summary" ] || [ "$c_summary" != "$rust_summary" ]; then
   echo "the C and Rust conformance runners disagree" >&2

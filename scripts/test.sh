@@ -16,6 +16,29 @@ step() { printf '\n==> %s  [%s free]\n' "$*" "$(df -h --output=avail . | tail -1
 export CARGO_INCREMENTAL=0
 export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 
+# Even so, every build kept side by side (debug, release, fuzz, sanitizers, Python) peaks near
+# 4.5 GB, and a later CI machine had less than 3 GB free: the C step died with 401 MB left.
+# On a disk with less than FRUGAL_BELOW_GB free at the start (or with CONVSTATE_FRUGAL_DISK=1;
+# =0 keeps everything), each step's build outputs are removed after it and the next step
+# builds what it needs again: a few minutes slower, and the peak is one step's own (the
+# workspace tests', the largest). Debug builds then carry no line tables either (the test
+# binaries are half the size, the tests build in 0.9 GB: a failed assertion still names its file and line; only backtraces
+# and valgrind's Rust frames lose theirs), and pip keeps no download cache. The installed
+# tools in target/tools stay.
+FRUGAL_BELOW_GB=8
+free_gb=$(df --output=avail -B1G . | tail -1 | tr -d ' ')
+frugal=${CONVSTATE_FRUGAL_DISK:-$([ "$free_gb" -lt "$FRUGAL_BELOW_GB" ] && echo 1 || echo 0)}
+if [ "$frugal" = 1 ]; then
+  printf '%s GB free: each step'"'"'s build outputs are removed after it\n' "$free_gb"
+  export CARGO_PROFILE_DEV_DEBUG=0 PIP_NO_CACHE_DIR=1
+fi
+# (rustdoc reuses clippy's checked dependencies, so the first clean-up comes after rustdoc.)
+after_step() {
+  [ "$frugal" = 1 ] || return 0
+  rm -rf target/debug target/release target/doc target/ffi-c target/wheels target/python-run \
+    target/python-venv fuzz/target
+}
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -24,6 +47,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "rustdoc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+after_step
 
 # The CLI's durability test reads the order of a save's renames and syncs from strace; where
 # strace is missing it can check nothing, so this run installs it and the test then requires it.
@@ -33,12 +57,14 @@ export CONVSTATE_REQUIRE_STRACE=1
 
 step "cargo test (unit, conformance scenarios, property tests, doc tests)"
 cargo test --workspace --locked
+after_step
 
 # Each binding brings its own script (C library, Python wheel, CLI, benches, fuzz).
 for component in scripts/test-*.sh; do
   [ -e "$component" ] || continue
   step "$component"
   bash "$component"
+  after_step
 done
 
 printf '\nall tests passed\n'
