@@ -22,8 +22,8 @@ export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 # =0 keeps everything), each step's build outputs are removed after it and the next step
 # builds what it needs again, and debug builds carry no line tables (a failed assertion still
 # names its file and line; only backtraces and valgrind's Rust frames lose theirs) and pip
-# keeps no download cache: a clean clone's run then peaks at 0.93 GB (df every 5 s, beside
-# the clone's own 4.2 GB kept) and takes about as long. The installed tools in target/tools
+# keeps no download cache: a clean clone's run then peaks at 0.93 GB (df every 5 s; 4.2 GB
+# keeping every build) and takes about as long. The installed tools in target/tools
 # stay.
 FRUGAL_BELOW_GB=8
 free_gb=$(df --output=avail -B1G . | tail -1 | tr -d ' ')
