@@ -107,7 +107,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 18
+#define CONVSTATE_ABI_VERSION 19
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -1847,6 +1847,13 @@ typedef struct convstate_initiate_request {
    * Its length in bytes.
    */
   size_t message_id_len;
+  /**
+   * 1: started by automation (a bot's follow-up), not by an agent: what it sends answers
+   * no contact waiting in a live chat or on an email ticket, as
+   * `convstate_send_request.automated`; 0: an agent's. Another value is
+   * `CONVSTATE_ERR_INVALID_ARGUMENT`. Changes no decision.
+   */
+  uint8_t automated;
 } convstate_initiate_request;
 
 /**

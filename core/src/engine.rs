@@ -2762,6 +2762,7 @@ mod tests {
             )),
             idempotency_key: None,
             message_id: Some("m\r".into()),
+            automated: false,
         };
         let error = engine.initiate(&initiate).unwrap_err();
         assert_eq!(error.to_string(), says("message_id", "m\r", r"'\r'"));

@@ -488,12 +488,16 @@ pub struct InitiateRequest {
     /// The provider's id for the opening template, to match its delivery statuses.
     #[serde(default)]
     pub message_id: Option<String>,
+    /// Started by automation, not by an agent: what it sends answers no waiting contact,
+    /// as a [`SendRequest::automated`] send does (§3).
+    #[serde(default)]
+    pub automated: bool,
 }
 
 impl InitiateRequest {
     /// `message` to `contact` from `number` at `at`, opened by the number's default
-    /// template; no opener of its own, idempotency key or message id (set the public fields
-    /// on the value returned).
+    /// template; no opener of its own, idempotency key or message id, not automated (set the
+    /// public fields on the value returned).
     pub fn new(
         at: Instant,
         number: impl Into<String>,
@@ -508,6 +512,7 @@ impl InitiateRequest {
             template: None,
             idempotency_key: None,
             message_id: None,
+            automated: false,
         }
     }
 }

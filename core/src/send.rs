@@ -369,7 +369,7 @@ impl Engine {
                 &decision,
                 now,
                 req.message_id.as_deref(),
-                false,
+                req.automated,
             )?;
             if decision.is_allowed() {
                 decision.initiation = Some(Initiation {
@@ -425,7 +425,7 @@ impl Engine {
                         .is_some_and(|c| self.sent_by_failed_opener(c, opening.content, now));
                     let mut decision = self.decide(target, opening, replaces_failed, now)?;
                     let id = req.message_id.as_deref();
-                    self.record(target, opening, &decision, now, id, false)?;
+                    self.record(target, opening, &decision, now, id, req.automated)?;
                     if decision.is_allowed() {
                         let conv = self.conversation_or_create(target.number, recipient)?;
                         let awaited = Opener {
@@ -947,8 +947,7 @@ impl Engine {
 
     /// Records a decided send: counters always; for allowed sends the duplicate record,
     /// the reply in a live chat or on an email ticket (an agent's answers a waiting
-    /// contact, an `automated` one does not), and the template count. (`initiate` is an
-    /// agent's: it records its sends as not automated.)
+    /// contact, an `automated` one does not), and the template count.
     fn record(
         &mut self,
         target: Target,

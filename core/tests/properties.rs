@@ -739,6 +739,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 template: None,
                 idempotency_key: key.map(|k| format!("key-{k}")),
                 message_id: None,
+                automated: false,
             }),
             Expect::Ok,
         ),

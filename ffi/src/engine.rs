@@ -755,6 +755,11 @@ pub struct convstate_initiate_request {
     pub message_id: *const c_char,
     /// Its length in bytes.
     pub message_id_len: usize,
+    /// 1: started by automation (a bot's follow-up), not by an agent: what it sends answers
+    /// no contact waiting in a live chat or on an email ticket, as
+    /// `convstate_send_request.automated`; 0: an agent's. Another value is
+    /// `CONVSTATE_ERR_INVALID_ARGUMENT`. Changes no decision.
+    pub automated: u8,
 }
 
 /// Starts a conversation: the message now if the window is open, otherwise a template now and
@@ -791,6 +796,7 @@ pub unsafe extern "C" fn convstate_engine_initiate(
             template,
             idempotency_key: unsafe { opt_str_arg(r.idempotency_key, r.idempotency_key_len, "idempotency_key") }?.map(str::to_owned),
             message_id: unsafe { opt_str_arg(r.message_id, r.message_id_len, "message_id") }?.map(str::to_owned),
+            automated: flag_arg(r.automated, "automated")?,
         };
         let decision = handle.engine.initiate(&request)?;
         unsafe { out.write(decision_to_c(&decision)) };

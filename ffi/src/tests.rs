@@ -15,6 +15,7 @@ const CONTACT: &str = "+79110000001";
 /// 2026-11-02T09:00:00Z.
 const T0: i64 = 1_793_610_000_000;
 const HOUR: i64 = 3_600_000;
+const MINUTE: i64 = 60_000;
 
 fn ptr(s: &str) -> *const c_char {
     s.as_ptr().cast()
@@ -2028,6 +2029,121 @@ fn a_backoff_error_refuses_marketing_to_the_contact_until_its_end() {
     }
 }
 
+/// An initiate request from `NUMBER` to `contact` at `at_ms`: `message`, opened by
+/// `template` (NULL: the number's default).
+fn initiate_request(
+    at_ms: i64,
+    contact: &'static str,
+    message: *const convstate_message,
+    template: *const convstate_message,
+    automated: u8,
+) -> convstate_initiate_request {
+    convstate_initiate_request {
+        at_ms,
+        number: ptr(NUMBER),
+        number_len: NUMBER.len(),
+        contact: ptr(contact),
+        contact_len: contact.len(),
+        message,
+        template_message: template,
+        idempotency_key: null(),
+        idempotency_key_len: 0,
+        message_id: null(),
+        message_id_len: 0,
+        automated,
+    }
+}
+
+#[test]
+fn the_typed_initiate_holds_behind_an_opener_and_an_automated_one_answers_no_one() {
+    let engine = dynamics_engine();
+    let (follow_up, opener) = (text("Your order shipped"), promo());
+    let view_of = |contact: &str| {
+        let mut view = std::mem::MaybeUninit::<convstate_conversation_view>::uninit();
+        let rc = unsafe {
+            convstate_engine_conversation(
+                engine,
+                T0 + 2 * MINUTE,
+                ptr(NUMBER),
+                NUMBER.len(),
+                ptr(contact),
+                contact.len(),
+                view.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        unsafe { view.assume_init() }
+    };
+
+    // The window is closed: the template goes out now and the message is held.
+    let mut decision = poisoned_decision();
+    let request = initiate_request(T0, CONTACTS[0], follow_up, opener, 1);
+    let rc = unsafe { convstate_engine_initiate(engine, &request, &mut decision) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert_eq!(
+        decision.verdict,
+        convstate_verdict::CONVSTATE_VERDICT_ALLOWED
+    );
+    assert!(decision.initiation_template_sent);
+    assert_eq!(decision.held, 1);
+    assert_eq!(view_of(CONTACTS[0]).outbox_held, 1);
+
+    // A yes-or-no byte other than 0 or 1 is refused, the decision left untouched.
+    let mut decision = poisoned_decision();
+    let stray = initiate_request(T0, CONTACTS[0], follow_up, opener, 2);
+    let rc = unsafe { convstate_engine_initiate(engine, &stray, &mut decision) };
+    assert_eq!(rc, CONVSTATE_ERR_INVALID_ARGUMENT);
+    assert_eq!(last_error(), "`automated` is 2, which is neither 0 nor 1");
+    assert_eq!(decision.held, 7777, "the decision is not written");
+
+    // In a live chat the window is open and the message goes out at once: an agent's
+    // answers the waiting contact, an automated one (a bot's follow-up) does not.
+    for (contact, automated) in [(CONTACTS[1], 1), (CONTACTS[2], 0)] {
+        let rc = unsafe {
+            convstate_engine_inbound(
+                engine,
+                T0,
+                ptr(NUMBER),
+                NUMBER.len(),
+                ptr(contact),
+                contact.len(),
+                null(),
+                0,
+                convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
+                -1,
+            )
+        };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        let request = initiate_request(T0 + MINUTE, contact, follow_up, null(), automated);
+        let mut decision = poisoned_decision();
+        let rc = unsafe { convstate_engine_initiate(engine, &request, &mut decision) };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        assert!(!decision.initiation_template_sent);
+        assert_eq!(decision.held, 0);
+    }
+    let bot = view_of(CONTACTS[1]);
+    assert_eq!(
+        (bot.chat_responses, bot.chat_waiting_since_ms),
+        (0, T0),
+        "still waiting for an agent"
+    );
+    assert_eq!(
+        bot.chat_last_activity_at_ms,
+        T0 + MINUTE,
+        "activity all the same"
+    );
+    let agent = view_of(CONTACTS[2]);
+    assert_eq!(
+        (agent.chat_responses, agent.chat_first_response_at_ms),
+        (1, T0 + MINUTE)
+    );
+    unsafe {
+        convstate_message_free(follow_up);
+        convstate_message_free(opener);
+        convstate_engine_free(engine);
+    }
+}
+
 #[test]
 fn a_locked_template_refuses_edits_until_unlocked_and_is_still_sent() {
     // LOCKED and UNLOCKED through the existing template event calls: the report struct and
@@ -2598,6 +2714,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (16, 0xb29d_5e74_5d58_f644),
         (17, 0x0a37_f2f2_4924_8a04),
         (18, 0x6581_3b60_eaba_b667),
+        (19, 0xa531_cb52_0e5d_7263),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -368,9 +368,12 @@ class Engine:
         template: Optional[Mapping[str, Any]] = None,
         idempotency_key: Optional[str] = None,
         message_id: Optional[str] = None,
+        automated: bool = False,
     ) -> Decision:
         """Starts a conversation: a template now, the message when the contact answers.
-        ``message_id`` is the provider's id of what was sent now, as on ``send``."""
+        ``message_id`` is the provider's id of what was sent now, as on ``send``.
+        ``automated=True``: started by automation (a bot's follow-up), so what it sends
+        answers no waiting contact, as ``send``'s ``automated=True``."""
     def end_chat(
         self,
         number: str,

@@ -622,8 +622,9 @@ impl PyEngine {
         self.decide(py, fields)
     }
 
-    /// Starts a conversation: a template now, the message once the contact answers.
-    #[pyo3(signature = (number, contact, *, at, text = None, message = None, template = None, idempotency_key = None, message_id = None))]
+    /// Starts a conversation: a template now, the message once the contact answers;
+    /// `automated`: started by automation, no agent response (RULES §3), as for `send`.
+    #[pyo3(signature = (number, contact, *, at, text = None, message = None, template = None, idempotency_key = None, message_id = None, automated = false))]
     #[allow(clippy::too_many_arguments)]
     fn initiate(
         &self,
@@ -636,6 +637,7 @@ impl PyEngine {
         template: Option<&Bound<'_, PyAny>>,
         idempotency_key: Option<&str>,
         message_id: Option<&str>,
+        automated: bool,
     ) -> BindingResult<Py<PyDecision>> {
         let fields = EventFields::new("initiate")
             .text("number", Some(number))
@@ -644,7 +646,8 @@ impl PyEngine {
             .text("message_id", message_id)
             .required_at(at)?
             .message(text, message)?
-            .value("template", template)?;
+            .value("template", template)?
+            .flag("automated", automated);
         self.decide(py, fields)
     }
 

@@ -357,6 +357,21 @@ def test_an_automated_send_is_no_agent_response(engine: convstate.Engine) -> Non
     assert ended["first_response_after"] == timedelta(minutes=4) and ended["responses"] == 1
 
 
+def test_an_automated_initiate_is_no_agent_response(engine: convstate.Engine) -> None:
+    # In a live chat the window is open, so initiate sends at once: a bot's follow-up answers
+    # no one, an agent's answers the waiting contact.
+    for contact, automated in (("+79110000002", True), ("+79110000003", False)):
+        engine.inbound(NUMBER, contact, at=utc(2026, 11, 2, 9))
+        started = engine.initiate(NUMBER, contact, text="Your order shipped",
+                                  at=utc(2026, 11, 2, 9, 1), automated=automated)
+        assert started.allowed and started.initiation == {"template": None, "language": None, "held": 0}
+    bot = engine.conversation(NUMBER, "+79110000002", at=utc(2026, 11, 2, 9, 2))["chat"]
+    assert bot["waiting_since"] == utc(2026, 11, 2, 9) and bot["responses"] == 0
+    assert bot["last_activity_at"] == utc(2026, 11, 2, 9, 1)
+    agent = engine.conversation(NUMBER, "+79110000003", at=utc(2026, 11, 2, 9, 2))["chat"]
+    assert agent["waiting_since"] is None and agent["responses"] == 1
+
+
 def test_check_send_takes_automated_as_send_does(engine: convstate.Engine) -> None:
     # One set of arguments serves both calls; the flag changes no decision.
     engine.inbound(NUMBER, CONTACT, at=utc(2026, 11, 2, 9))
