@@ -323,6 +323,7 @@ enum Action {
         message: Msg,
         key: Option<u8>,
         force: bool,
+        automated: bool,
     },
     GroupSend {
         number: usize,
@@ -339,6 +340,7 @@ enum Action {
         contact: usize,
         message: Msg,
         key: Option<u8>,
+        automated: bool,
     },
     EndChat {
         number: usize,
@@ -457,13 +459,13 @@ fn action() -> impl Strategy<Value = Action> {
         25 => (number(), contact(), inbound_kind(), prop::option::weighted(0.1, prop::sample::select(vec![10_000u64, 200_000_000])), prop::option::weighted(0.15, 0..USER_IDS.len()))
             .prop_map(|(number, contact, kind, size, user_id)| Action::Inbound { number, contact, kind, size, user_id }),
         2 => number().prop_map(|number| Action::GroupInbound { number }),
-        15 => (number(), contact(), message(), key(), prop::bool::weighted(0.2))
-            .prop_map(|(number, contact, message, key, force)| Action::Send { number, contact, message, key, force }),
+        15 => (number(), contact(), message(), key(), prop::bool::weighted(0.2), prop::bool::weighted(0.2))
+            .prop_map(|(number, contact, message, key, force, automated)| Action::Send { number, contact, message, key, force, automated }),
         2 => (number(), message()).prop_map(|(number, message)| Action::GroupSend { number, message }),
         6 => (number(), contact(), message(), key())
             .prop_map(|(number, contact, message, key)| Action::CheckSend { number, contact, message, key }),
-        5 => (number(), contact(), message(), key())
-            .prop_map(|(number, contact, message, key)| Action::Initiate { number, contact, message, key }),
+        5 => (number(), contact(), message(), key(), prop::bool::weighted(0.2))
+            .prop_map(|(number, contact, message, key, automated)| Action::Initiate { number, contact, message, key, automated }),
         5 => (number(), contact(), prop::sample::select(vec![ChatEnder::Agent, ChatEnder::Rule]), prop::option::of(ticket_status()))
             .prop_map(|(number, contact, by, status)| Action::EndChat { number, contact, by, status }),
         3 => (number(), contact(), ticket_status())
@@ -684,16 +686,20 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
             message,
             key,
             force,
+            automated,
         } => typed(
-            Event::Send(send_request(
-                at,
-                NUMBERS[*number],
-                Some(CONTACTS[*contact]),
-                None,
-                outbound(message),
-                *key,
-                *force,
-            )),
+            Event::Send(SendRequest {
+                automated: *automated,
+                ..send_request(
+                    at,
+                    NUMBERS[*number],
+                    Some(CONTACTS[*contact]),
+                    None,
+                    outbound(message),
+                    *key,
+                    *force,
+                )
+            }),
             Expect::Ok,
         ),
         Action::GroupSend { number, message } => typed(
@@ -730,6 +736,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
             contact,
             message,
             key,
+            automated,
         } => typed(
             Event::Initiate(InitiateRequest {
                 at,
@@ -739,7 +746,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 template: None,
                 idempotency_key: key.map(|k| format!("key-{k}")),
                 message_id: None,
-                automated: false,
+                automated: *automated,
             }),
             Expect::Ok,
         ),

@@ -75,6 +75,7 @@ enum Action {
         message: Msg,
         key: Option<u8>,
         force: bool,
+        automated: bool,
     },
     CheckSend {
         message: Msg,
@@ -82,6 +83,7 @@ enum Action {
     Initiate {
         message: Msg,
         key: Option<u8>,
+        automated: bool,
     },
     EndChat {
         by_agent: bool,
@@ -185,9 +187,10 @@ fn line(step: &Step, at: i64) -> String {
             message: m,
             key,
             force,
+            automated,
         } => {
             let mut v = json!({"type": "send", "at": at, "number": number, "contact": contact,
-                               "message": message(m), "force": force});
+                               "message": message(m), "force": force, "automated": automated});
             if let Some(k) = key {
                 v["idempotency_key"] = json!(format!("k{}", k % 4));
                 v["message_id"] = json!(format!("m{}", k % 4));
@@ -197,9 +200,13 @@ fn line(step: &Step, at: i64) -> String {
         Action::CheckSend { message: m } => json!({
             "type": "check_send", "at": at, "number": number, "contact": contact, "message": message(m),
         }),
-        Action::Initiate { message: m, key } => {
+        Action::Initiate {
+            message: m,
+            key,
+            automated,
+        } => {
             let mut v = json!({"type": "initiate", "at": at, "number": number, "contact": contact,
-                               "message": message(m)});
+                               "message": message(m), "automated": automated});
             if let Some(k) = key {
                 v["idempotency_key"] = json!(format!("k{}", k % 4));
             }
