@@ -83,7 +83,10 @@ impl From<ChatEnder> for ChatEndReason {
 /// answered yet (the chat's first message starts the first wait); the agent's next reply
 /// answers the wait, and the time between is one response time. Further messages from
 /// the contact while waiting do not restart the wait; further replies while nobody waits
-/// are not responses.
+/// are not responses. A wait starts at the message's own instant (§13), not when it was
+/// taken: a message delivered late, dated before the wait running, moves its start back
+/// (never before the chat started), and one dated before the latest answer was answered
+/// by it and starts none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "LiveChatFields")]
 #[non_exhaustive]
@@ -101,6 +104,10 @@ pub struct LiveChat {
     pub responses: u64,
     /// Their response times added up (divided by `responses`, the mean response time).
     pub response_total: Duration,
+    /// The latest reply that answered a waiting contact: a message delivered late, dated
+    /// before it, was answered by it. `None` before any, and in chats restored from
+    /// snapshots written before it was kept (a late message then waits from the clock).
+    pub last_response_at: Option<Instant>,
 }
 
 /// [`LiveChat`] as read from a snapshot or export. Those written before response times were
@@ -118,6 +125,8 @@ struct LiveChatFields {
     responses: Option<u64>,
     #[serde(default)]
     response_total: Option<Duration>,
+    #[serde(default)]
+    last_response_at: Option<Instant>,
 }
 
 impl TryFrom<LiveChatFields> for LiveChat {
@@ -144,6 +153,7 @@ impl TryFrom<LiveChatFields> for LiveChat {
             waiting_since,
             responses,
             response_total,
+            last_response_at: f.last_response_at,
         };
         chat.check().map(|()| chat)
     }
@@ -165,6 +175,8 @@ pub(crate) struct ChatResponses {
     pub first_at: Instant,
     pub count: u64,
     pub total: Duration,
+    /// `None` only when restored from a snapshot written before it was kept.
+    pub last_at: Option<Instant>,
 }
 
 impl LiveChat {
@@ -176,6 +188,7 @@ impl LiveChat {
             waiting_since: times.waiting_since,
             responses: responses.map_or(0, |r| r.count),
             response_total: responses.map_or(Duration::ZERO, |r| r.total),
+            last_response_at: responses.and_then(|r| r.last_at),
         }
     }
 
@@ -193,6 +206,7 @@ impl LiveChat {
             first_at: self.first_response_at?,
             count: self.responses,
             total: self.response_total,
+            last_at: self.last_response_at,
         })
     }
 
@@ -230,6 +244,23 @@ impl LiveChat {
                 show(self.first_response_at)
             ));
         }
+        if let Some(last) = self.last_response_at {
+            let first = self.first_response_at.unwrap_or(last);
+            if self.responses == 0 || last < first || last > self.last_activity_at {
+                return Err(format!(
+                    "a live chat's last_response_at {last} is not between its \
+                     first_response_at {} and last_activity_at {}",
+                    show(self.first_response_at),
+                    self.last_activity_at
+                ));
+            }
+            if self.waiting_since.is_some_and(|since| since < last) {
+                return Err(format!(
+                    "a live chat's waiting_since {} is before its last_response_at {last}",
+                    show(self.waiting_since)
+                ));
+            }
+        }
         if self.responses == 0 && self.waiting_since != Some(self.started_at) {
             return Err(format!(
                 "a live chat with no response has waiting_since {}, not its started_at {}",
@@ -257,8 +288,15 @@ use crate::timers::TimerKey;
 use crate::Error;
 
 impl Engine {
-    /// Inbound activity on a channel with chats: keeps a live chat alive, or starts one.
-    pub(crate) fn chat_activity(&mut self, conv: u32, kind: InboundKind, now: Instant) {
+    /// Inbound activity on a channel with chats, dated `at` and taken at `now`: keeps a
+    /// live chat alive, or starts one (at `now`: a chat starts when the engine learns of it).
+    pub(crate) fn chat_activity(
+        &mut self,
+        conv: u32,
+        kind: InboundKind,
+        at: Instant,
+        now: Instant,
+    ) {
         let conversation = &mut self.conversations[conv as usize];
         let status = conversation.ticket().map(|t| t.status);
         if let Some(mut chat) = conversation.chat_times() {
@@ -269,15 +307,15 @@ impl Engine {
                 // chat would. Left on the closed ticket it was in no ticket list; moved to
                 // the new one, the chat would end on a ticket it never started on.
                 self.end_live_chat(conv, ChatEndReason::Agent, None, now);
-                return self.chat_activity(conv, kind, now);
+                return self.chat_activity(conv, kind, at, now);
             }
             // The idle timer is already armed no later than the new deadline; its handler
             // re-arms from `last_activity_at` when woken early.
-            chat.last_activity_at = chat.last_activity_at.max(now);
             if kind.is_user_message() {
-                chat.waiting_since.get_or_insert(now);
+                chat.waiting_since = self.chat_wait(conv, &chat, at, now);
             }
-            conversation.set_chat_times(Some(chat));
+            chat.last_activity_at = chat.last_activity_at.max(now);
+            self.conversations[conv as usize].set_chat_times(Some(chat));
             // A ticket set pending (waiting for the contact) while the chat was live is
             // open again when the contact writes, as it is when they write after the chat
             // (§3).
@@ -314,6 +352,26 @@ impl Engine {
         });
     }
 
+    /// A live chat's wait once the contact's message dated `at` (taken at `now`) is in: from
+    /// its own instant (§13) if nobody waited, or back to it if the wait running started
+    /// later, never before the chat started; unchanged when an answer came after it (it was
+    /// answered), or when it is dated after the wait running. A chat restored without its
+    /// latest answer's instant waits from `now` for a message dated before its last
+    /// activity, as before that instant was kept.
+    fn chat_wait(&self, conv: u32, chat: &ChatTimes, at: Instant, now: Instant) -> Option<Instant> {
+        let since = at.max(chat.started_at);
+        // In order (the common case) nothing after `at` has happened in the chat, so no
+        // answer can have come after it: the table of answered chats is not read.
+        if at < chat.last_activity_at {
+            match self.chat_responses.get(&conv).map(|r| r.last_at) {
+                Some(Some(last)) if at < last => return chat.waiting_since,
+                Some(None) => return chat.waiting_since.or(Some(now)),
+                _ => {}
+            }
+        }
+        Some(chat.waiting_since.map_or(since, |w| w.min(since)))
+    }
+
     /// An allowed send into a live chat: activity, and when it `answers` (an agent's, not
     /// an automated one, §3) the response to a waiting contact.
     pub(crate) fn chat_business_wrote(&mut self, conv: u32, now: Instant, answers: bool) {
@@ -325,7 +383,9 @@ impl Engine {
                     first_at: now,
                     count: 0,
                     total: Duration::ZERO,
+                    last_at: None,
                 });
+                responses.last_at = Some(now);
                 tally(&mut responses.count, 1);
                 // Waits are disjoint spans of the chat, so the sum stays within its
                 // length (from_millis clamps at the longest duration all the same).
@@ -357,8 +417,9 @@ impl Engine {
         }
     }
 
-    /// Email: every inbound message lands on a ticket, never in a chat.
-    pub(crate) fn email_inbound(&mut self, conv: u32, now: Instant) {
+    /// Email: every inbound message lands on a ticket, never in a chat. Dated `at`, taken
+    /// at `now`.
+    pub(crate) fn email_inbound(&mut self, conv: u32, at: Instant, now: Instant) {
         match self.conversations[conv as usize].ticket() {
             Some(t) if t.status != TicketStatus::Closed => {
                 self.change_ticket_status(conv, TicketStatus::Open, now)
@@ -368,7 +429,7 @@ impl Engine {
                 self.email_ticket_opened(conv);
             }
         }
-        self.email_contact_wrote(conv, now);
+        self.email_contact_wrote(conv, at, now);
     }
 
     /// Email: a conversation the business starts is a ticket too (§3: every email
@@ -510,11 +571,12 @@ mod tests {
             waiting_since: Some(at("2026-11-02T09:05:00Z")),
             responses: 1,
             response_total: Duration::from_mins(2),
+            last_response_at: Some(at("2026-11-02T09:02:00Z")),
         };
         let json = serde_json::to_string(&live).unwrap();
         assert_eq!(
             json,
-            r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","first_response_at":"2026-11-02T09:02:00Z","waiting_since":"2026-11-02T09:05:00Z","responses":1,"response_total":"2m"}"#
+            r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","first_response_at":"2026-11-02T09:02:00Z","waiting_since":"2026-11-02T09:05:00Z","responses":1,"response_total":"2m","last_response_at":"2026-11-02T09:02:00Z"}"#
         );
         assert_eq!(chat(&json), Ok(live));
         assert_eq!(LiveChat::new(live.times(), live.responses().as_ref()), live);
@@ -547,6 +609,18 @@ mod tests {
             (
                 r#""waiting_since":"2026-11-02T09:08:00Z","first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m""#,
                 "waiting_since 2026-11-02T09:08:00Z is outside its span",
+            ),
+            (
+                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m","last_response_at":"2026-11-02T09:01:00Z""#,
+                "last_response_at 2026-11-02T09:01:00Z is not between its first_response_at",
+            ),
+            (
+                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m","last_response_at":"2026-11-02T09:08:00Z""#,
+                "last_response_at 2026-11-02T09:08:00Z is not between",
+            ),
+            (
+                r#""waiting_since":"2026-11-02T09:03:00Z","first_response_at":"2026-11-02T09:02:00Z","responses":2,"response_total":"3m","last_response_at":"2026-11-02T09:04:00Z""#,
+                "waiting_since 2026-11-02T09:03:00Z is before its last_response_at",
             ),
         ] {
             let err = chat(&format!("{{{start},{rest}}}")).unwrap_err();

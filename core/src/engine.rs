@@ -1667,9 +1667,9 @@ impl Engine {
             }
         }
         if channel.has_chats() {
-            self.chat_activity(conv, e.kind, now);
+            self.chat_activity(conv, e.kind, e.at, now);
         } else if e.kind.is_user_message() {
-            self.email_inbound(conv, now);
+            self.email_inbound(conv, e.at, now);
         }
         Ok(InboundOutcome::Taken)
     }

@@ -33,6 +33,11 @@ pub struct TicketResponses {
     pub responses: u64,
     /// Their response times added up (divided by `responses`, the mean response time).
     pub response_total: Duration,
+    /// The latest reply that answered the contact: an email delivered late, dated before
+    /// it, was answered by it. `None` before any, and in records restored from snapshots
+    /// written before it was kept (a late email then waits from the clock).
+    #[serde(default)]
+    pub last_response_at: Option<Instant>,
 }
 
 impl TicketResponses {
@@ -53,6 +58,22 @@ impl TicketResponses {
                     .map_or("null".to_owned(), |d| d.to_string()),
             ));
         }
+        if let Some(last) = self.last_response_at {
+            if !answered || self.first_response_at.is_some_and(|first| last < first) {
+                return Err(format!(
+                    "an email ticket with {} responses has last_response_at {last}, before \
+                     its first_response_at or without one",
+                    self.responses
+                ));
+            }
+            if self.waiting_since.is_some_and(|since| since < last) {
+                return Err(format!(
+                    "an email ticket's waiting_since {} is before its last_response_at {last}",
+                    self.waiting_since
+                        .map_or("null".to_owned(), |t| t.to_rfc3339())
+                ));
+            }
+        }
         let first = self.first_response_after.unwrap_or(Duration::ZERO);
         if self.response_total < first {
             return Err(format!(
@@ -67,11 +88,19 @@ impl TicketResponses {
 
 impl Engine {
     /// Email: the contact wrote on the conversation's current ticket (a new one already
-    /// started afresh by [`Engine::email_ticket_opened`]): their wait starts, unless they
-    /// are waiting already.
-    pub(crate) fn email_contact_wrote(&mut self, conv: u32, now: Instant) {
+    /// started afresh by [`Engine::email_ticket_opened`]) an email dated `at`, taken at
+    /// `now`: their wait starts at its own instant (§13), or moves back to it if the wait
+    /// running started later (their oldest unanswered email). One dated before the latest
+    /// answer was answered by it and starts none. A record restored without that answer's
+    /// instant waits from `now`, as before it was kept.
+    pub(crate) fn email_contact_wrote(&mut self, conv: u32, at: Instant, now: Instant) {
         let record = self.ticket_responses.entry(conv).or_default();
-        record.waiting_since.get_or_insert(now);
+        let since = match record.last_response_at {
+            Some(last) if at < last => return,
+            None if record.responses > 0 => now,
+            _ => at,
+        };
+        record.waiting_since = Some(record.waiting_since.map_or(since, |w| w.min(since)));
     }
 
     /// Email: a new ticket starts with no response times of its own.
@@ -92,6 +121,7 @@ impl Engine {
             return;
         };
         let waited = now.since(since);
+        record.last_response_at = Some(now);
         let first = record.first_response_at.is_none();
         if first {
             record.first_response_at = Some(now);
@@ -171,10 +201,14 @@ impl Engine {
             Some("is not on an email number".to_owned())
         } else if c.ticket().is_none() {
             Some("has no ticket".to_owned())
-        } else if let Some(t) = [record.waiting_since, record.first_response_at]
-            .into_iter()
-            .flatten()
-            .find(|&t| t > clock)
+        } else if let Some(t) = [
+            record.waiting_since,
+            record.first_response_at,
+            record.last_response_at,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|&t| t > clock)
         {
             Some(format!("is dated {t}, after the state's clock {clock}"))
         } else {
