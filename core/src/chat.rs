@@ -105,8 +105,9 @@ pub struct LiveChat {
     /// Their response times added up (divided by `responses`, the mean response time).
     pub response_total: Duration,
     /// The latest reply that answered a waiting contact: a message delivered late, dated
-    /// before it, was answered by it. `None` before any, and in chats restored from
-    /// snapshots written before it was kept (a late message then waits from the clock).
+    /// before it, was answered by it. `None` before any. A chat read from a snapshot
+    /// written before it was kept takes the latest instant it can have been: the wait's
+    /// start, or with nobody waiting the last activity.
     pub last_response_at: Option<Instant>,
 }
 
@@ -153,7 +154,9 @@ impl TryFrom<LiveChatFields> for LiveChat {
             waiting_since,
             responses,
             response_total,
-            last_response_at: f.last_response_at,
+            last_response_at: f
+                .last_response_at
+                .or_else(|| (responses > 0).then(|| waiting_since.unwrap_or(f.last_activity_at))),
         };
         chat.check().map(|()| chat)
     }
@@ -175,8 +178,8 @@ pub(crate) struct ChatResponses {
     pub first_at: Instant,
     pub count: u64,
     pub total: Duration,
-    /// `None` only when restored from a snapshot written before it was kept.
-    pub last_at: Option<Instant>,
+    /// The latest answer.
+    pub last_at: Instant,
 }
 
 impl LiveChat {
@@ -188,7 +191,7 @@ impl LiveChat {
             waiting_since: times.waiting_since,
             responses: responses.map_or(0, |r| r.count),
             response_total: responses.map_or(Duration::ZERO, |r| r.total),
-            last_response_at: responses.and_then(|r| r.last_at),
+            last_response_at: responses.map(|r| r.last_at),
         }
     }
 
@@ -202,11 +205,12 @@ impl LiveChat {
 
     /// The answered part, if the agent answered at all.
     pub(crate) fn responses(&self) -> Option<ChatResponses> {
+        let first_at = self.first_response_at?;
         Some(ChatResponses {
-            first_at: self.first_response_at?,
+            first_at,
             count: self.responses,
             total: self.response_total,
-            last_at: self.last_response_at,
+            last_at: self.last_response_at.unwrap_or(first_at),
         })
     }
 
@@ -290,6 +294,8 @@ use crate::Error;
 impl Engine {
     /// Inbound activity on a channel with chats, dated `at` and taken at `now`: keeps a
     /// live chat alive, or starts one (at `now`: a chat starts when the engine learns of it).
+    // Not recursive, so that it is inlined into `inbound`: out of line it cost every inbound
+    // about 18 instructions.
     pub(crate) fn chat_activity(
         &mut self,
         conv: u32,
@@ -299,32 +305,18 @@ impl Engine {
     ) {
         let conversation = &mut self.conversations[conv as usize];
         let status = conversation.ticket().map(|t| t.status);
-        if let Some(mut chat) = conversation.chat_times() {
+        if let Some(chat) = conversation.chat_times() {
             if kind.is_user_message() && status == Some(TicketStatus::Closed) {
                 // A ticket closed while its chat was live is done, and a closed ticket is
                 // never reopened (§3): the contact's message ends that chat, which the
-                // agent closed, and starts its own on a new ticket, as a message after the
-                // chat would. Left on the closed ticket it was in no ticket list; moved to
-                // the new one, the chat would end on a ticket it never started on.
+                // agent closed, and starts its own on a new ticket (below), as a message
+                // after the chat would. Left on the closed ticket it was in no ticket list;
+                // moved to the new one, the chat would end on a ticket it never started on.
                 self.end_live_chat(conv, ChatEndReason::Agent, None, now);
-                return self.chat_activity(conv, kind, at, now);
+            } else {
+                return self.chat_continues(conv, chat, kind, status, at, now);
             }
-            // The idle timer is already armed no later than the new deadline; its handler
-            // re-arms from `last_activity_at` when woken early.
-            if kind.is_user_message() {
-                chat.waiting_since = self.chat_wait(conv, &chat, at, now);
-            }
-            chat.last_activity_at = chat.last_activity_at.max(now);
-            self.conversations[conv as usize].set_chat_times(Some(chat));
-            // A ticket set pending (waiting for the contact) while the chat was live is
-            // open again when the contact writes, as it is when they write after the chat
-            // (§3).
-            if kind.is_user_message() && status == Some(TicketStatus::Pending) {
-                self.change_ticket_status(conv, TicketStatus::Open, now);
-            }
-            return;
-        }
-        if !kind.is_user_message() {
+        } else if !kind.is_user_message() {
             return;
         }
         let ticket = match self.conversations[conv as usize].ticket() {
@@ -352,23 +344,55 @@ impl Engine {
         });
     }
 
-    /// A live chat's wait once the contact's message dated `at` (taken at `now`) is in: from
-    /// its own instant (§13) if nobody waited, or back to it if the wait running started
-    /// later, never before the chat started; unchanged when an answer came after it (it was
-    /// answered), or when it is dated after the wait running. A chat restored without its
-    /// latest answer's instant waits from `now` for a message dated before its last
-    /// activity, as before that instant was kept.
-    fn chat_wait(&self, conv: u32, chat: &ChatTimes, at: Instant, now: Instant) -> Option<Instant> {
-        let since = at.max(chat.started_at);
-        // In order (the common case) nothing after `at` has happened in the chat, so no
-        // answer can have come after it: the table of answered chats is not read.
-        if at < chat.last_activity_at {
-            match self.chat_responses.get(&conv).map(|r| r.last_at) {
-                Some(Some(last)) if at < last => return chat.waiting_since,
-                Some(None) => return chat.waiting_since.or(Some(now)),
-                _ => {}
-            }
+    /// Activity in a live chat that goes on: it stays alive from `now`, and a message from
+    /// the contact waits from its own instant `at` and reopens a ticket set pending.
+    #[inline]
+    fn chat_continues(
+        &mut self,
+        conv: u32,
+        mut chat: ChatTimes,
+        kind: InboundKind,
+        status: Option<TicketStatus>,
+        at: Instant,
+        now: Instant,
+    ) {
+        // The idle timer is already armed no later than the new deadline; its handler
+        // re-arms from `last_activity_at` when woken early.
+        if kind.is_user_message() {
+            chat.waiting_since = self.chat_wait(conv, &chat, at);
         }
+        chat.last_activity_at = chat.last_activity_at.max(now);
+        self.conversations[conv as usize].set_chat_times(Some(chat));
+        // A ticket set pending (waiting for the contact) while the chat was live is open
+        // again when the contact writes, as it is when they write after the chat (§3).
+        if kind.is_user_message() && status == Some(TicketStatus::Pending) {
+            self.change_ticket_status(conv, TicketStatus::Open, now);
+        }
+    }
+
+    /// A live chat's wait once the contact's message dated `at` is in: from its own instant
+    /// (§13) if nobody waited, or back to it if the wait running started later, never
+    /// before the chat started; unchanged when an answer came after it (it was answered),
+    /// or when it is dated after the wait running.
+    #[inline]
+    fn chat_wait(&self, conv: u32, chat: &ChatTimes, at: Instant) -> Option<Instant> {
+        if at >= chat.last_activity_at {
+            // In order (the common case): nothing in the chat came after it, no answer
+            // either, and a wait running started no later.
+            return Some(chat.waiting_since.unwrap_or(at));
+        }
+        self.late_chat_wait(conv, chat, at)
+    }
+
+    /// [`Engine::chat_wait`] for a message dated before the chat's last activity.
+    #[cold]
+    #[inline(never)]
+    fn late_chat_wait(&self, conv: u32, chat: &ChatTimes, at: Instant) -> Option<Instant> {
+        let answered_after = (self.chat_responses.get(&conv)).is_some_and(|r| at < r.last_at);
+        if answered_after {
+            return chat.waiting_since;
+        }
+        let since = at.max(chat.started_at);
         Some(chat.waiting_since.map_or(since, |w| w.min(since)))
     }
 
@@ -383,9 +407,9 @@ impl Engine {
                     first_at: now,
                     count: 0,
                     total: Duration::ZERO,
-                    last_at: None,
+                    last_at: now,
                 });
-                responses.last_at = Some(now);
+                responses.last_at = now;
                 tally(&mut responses.count, 1);
                 // Waits are disjoint spans of the chat, so the sum stays within its
                 // length (from_millis clamps at the longest duration all the same).
