@@ -83,10 +83,11 @@ impl From<ChatEnder> for ChatEndReason {
 /// answered yet (the chat's first message starts the first wait); the agent's next reply
 /// answers the wait, and the time between is one response time. Further messages from
 /// the contact while waiting do not restart the wait; further replies while nobody waits
-/// are not responses. A wait starts at the message's own instant (§13), not when it was
-/// taken: a message delivered late, dated before the wait running, moves its start back
-/// (never before the chat started), and one dated before the latest answer was answered
-/// by it and starts none.
+/// are not responses. The chat's first wait starts with the chat, when the engine took its
+/// first message; a later one at the message's own instant (§13): a message delivered
+/// late, dated before the wait running, moves its start back (never before the chat
+/// started), and one dated before the agent's latest reply was answered by it and starts
+/// none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "LiveChatFields")]
 #[non_exhaustive]
@@ -104,11 +105,12 @@ pub struct LiveChat {
     pub responses: u64,
     /// Their response times added up (divided by `responses`, the mean response time).
     pub response_total: Duration,
-    /// The latest reply that answered a waiting contact: a message delivered late, dated
-    /// before it, was answered by it. `None` before any. A chat read from a snapshot
-    /// written before it was kept takes the latest instant it can have been: the wait's
-    /// start, or with nobody waiting the last activity.
-    pub last_response_at: Option<Instant>,
+    /// The agent's latest reply (not an automated send), whether or not it answered a
+    /// waiting contact: a message delivered late, dated before it, was answered by it.
+    /// `None` before the first response (a reply answers the wait the chat starts with).
+    /// A chat read from a snapshot written before it was kept takes the latest instant it
+    /// can have been: the wait's start, or with nobody waiting the last activity.
+    pub last_reply_at: Option<Instant>,
 }
 
 /// [`LiveChat`] as read from a snapshot or export. Those written before response times were
@@ -127,7 +129,7 @@ struct LiveChatFields {
     #[serde(default)]
     response_total: Option<Duration>,
     #[serde(default)]
-    last_response_at: Option<Instant>,
+    last_reply_at: Option<Instant>,
 }
 
 impl TryFrom<LiveChatFields> for LiveChat {
@@ -154,8 +156,8 @@ impl TryFrom<LiveChatFields> for LiveChat {
             waiting_since,
             responses,
             response_total,
-            last_response_at: f
-                .last_response_at
+            last_reply_at: f
+                .last_reply_at
                 .or_else(|| (responses > 0).then(|| waiting_since.unwrap_or(f.last_activity_at))),
         };
         chat.check().map(|()| chat)
@@ -178,7 +180,7 @@ pub(crate) struct ChatResponses {
     pub first_at: Instant,
     pub count: u64,
     pub total: Duration,
-    /// The latest answer.
+    /// The agent's latest reply, answering or not.
     pub last_at: Instant,
 }
 
@@ -191,7 +193,7 @@ impl LiveChat {
             waiting_since: times.waiting_since,
             responses: responses.map_or(0, |r| r.count),
             response_total: responses.map_or(Duration::ZERO, |r| r.total),
-            last_response_at: responses.map(|r| r.last_at),
+            last_reply_at: responses.map(|r| r.last_at),
         }
     }
 
@@ -210,7 +212,7 @@ impl LiveChat {
             first_at,
             count: self.responses,
             total: self.response_total,
-            last_at: self.last_response_at.unwrap_or(first_at),
+            last_at: self.last_reply_at.unwrap_or(first_at),
         })
     }
 
@@ -248,11 +250,11 @@ impl LiveChat {
                 show(self.first_response_at)
             ));
         }
-        if let Some(last) = self.last_response_at {
+        if let Some(last) = self.last_reply_at {
             let first = self.first_response_at.unwrap_or(last);
             if self.responses == 0 || last < first || last > self.last_activity_at {
                 return Err(format!(
-                    "a live chat's last_response_at {last} is not between its \
+                    "a live chat's last_reply_at {last} is not between its \
                      first_response_at {} and last_activity_at {}",
                     show(self.first_response_at),
                     self.last_activity_at
@@ -260,7 +262,7 @@ impl LiveChat {
             }
             if self.waiting_since.is_some_and(|since| since < last) {
                 return Err(format!(
-                    "a live chat's waiting_since {} is before its last_response_at {last}",
+                    "a live chat's waiting_since {} is before its last_reply_at {last}",
                     show(self.waiting_since)
                 ));
             }
@@ -415,6 +417,13 @@ impl Engine {
                 // length (from_millis clamps at the longest duration all the same).
                 let waited = now.since(since).millis();
                 responses.total = Duration::from_millis(responses.total.millis() + waited);
+            } else if answers {
+                // A reply with nobody waiting answers no one now, but a message dated
+                // before it and delivered later was answered by it. Nobody waits only
+                // once the chat's first wait was answered, so the record is there.
+                if let Some(responses) = self.chat_responses.get_mut(&conv) {
+                    responses.last_at = now;
+                }
             }
             conversation.set_chat_times(Some(chat));
         }
@@ -595,12 +604,12 @@ mod tests {
             waiting_since: Some(at("2026-11-02T09:05:00Z")),
             responses: 1,
             response_total: Duration::from_mins(2),
-            last_response_at: Some(at("2026-11-02T09:02:00Z")),
+            last_reply_at: Some(at("2026-11-02T09:02:00Z")),
         };
         let json = serde_json::to_string(&live).unwrap();
         assert_eq!(
             json,
-            r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","first_response_at":"2026-11-02T09:02:00Z","waiting_since":"2026-11-02T09:05:00Z","responses":1,"response_total":"2m","last_response_at":"2026-11-02T09:02:00Z"}"#
+            r#"{"started_at":"2026-11-02T09:00:00Z","last_activity_at":"2026-11-02T09:07:00Z","first_response_at":"2026-11-02T09:02:00Z","waiting_since":"2026-11-02T09:05:00Z","responses":1,"response_total":"2m","last_reply_at":"2026-11-02T09:02:00Z"}"#
         );
         assert_eq!(chat(&json), Ok(live));
         assert_eq!(LiveChat::new(live.times(), live.responses().as_ref()), live);
@@ -635,16 +644,16 @@ mod tests {
                 "waiting_since 2026-11-02T09:08:00Z is outside its span",
             ),
             (
-                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m","last_response_at":"2026-11-02T09:01:00Z""#,
-                "last_response_at 2026-11-02T09:01:00Z is not between its first_response_at",
+                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m","last_reply_at":"2026-11-02T09:01:00Z""#,
+                "last_reply_at 2026-11-02T09:01:00Z is not between its first_response_at",
             ),
             (
-                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m","last_response_at":"2026-11-02T09:08:00Z""#,
-                "last_response_at 2026-11-02T09:08:00Z is not between",
+                r#""waiting_since":null,"first_response_at":"2026-11-02T09:02:00Z","responses":1,"response_total":"2m","last_reply_at":"2026-11-02T09:08:00Z""#,
+                "last_reply_at 2026-11-02T09:08:00Z is not between",
             ),
             (
-                r#""waiting_since":"2026-11-02T09:03:00Z","first_response_at":"2026-11-02T09:02:00Z","responses":2,"response_total":"3m","last_response_at":"2026-11-02T09:04:00Z""#,
-                "waiting_since 2026-11-02T09:03:00Z is before its last_response_at",
+                r#""waiting_since":"2026-11-02T09:03:00Z","first_response_at":"2026-11-02T09:02:00Z","responses":2,"response_total":"3m","last_reply_at":"2026-11-02T09:04:00Z""#,
+                "waiting_since 2026-11-02T09:03:00Z is before its last_reply_at",
             ),
         ] {
             let err = chat(&format!("{{{start},{rest}}}")).unwrap_err();

@@ -33,11 +33,12 @@ pub struct TicketResponses {
     pub responses: u64,
     /// Their response times added up (divided by `responses`, the mean response time).
     pub response_total: Duration,
-    /// The latest reply that answered the contact: an email delivered late, dated before
+    /// The business's latest reply (not an automated send) since the contact first wrote on
+    /// the ticket, whether or not it answered a wait: an email delivered late, dated before
     /// it, was answered by it. `None` before any, and in records restored from snapshots
     /// written before it was kept (a late email then waits from the clock).
     #[serde(default)]
-    pub last_response_at: Option<Instant>,
+    pub last_reply_at: Option<Instant>,
 }
 
 impl TicketResponses {
@@ -58,17 +59,18 @@ impl TicketResponses {
                     .map_or("null".to_owned(), |d| d.to_string()),
             ));
         }
-        if let Some(last) = self.last_response_at {
-            if !answered || self.first_response_at.is_some_and(|first| last < first) {
+        if let Some(last) = self.last_reply_at {
+            if self.first_response_at.is_some_and(|first| last < first) {
                 return Err(format!(
-                    "an email ticket with {} responses has last_response_at {last}, before \
-                     its first_response_at or without one",
-                    self.responses
+                    "an email ticket's last_reply_at {last} is before its first_response_at \
+                     {}",
+                    self.first_response_at
+                        .map_or("null".to_owned(), |t| t.to_rfc3339())
                 ));
             }
             if self.waiting_since.is_some_and(|since| since < last) {
                 return Err(format!(
-                    "an email ticket's waiting_since {} is before its last_response_at {last}",
+                    "an email ticket's waiting_since {} is before its last_reply_at {last}",
                     self.waiting_since
                         .map_or("null".to_owned(), |t| t.to_rfc3339())
                 ));
@@ -89,13 +91,23 @@ impl TicketResponses {
 impl Engine {
     /// Email: the contact wrote on the conversation's current ticket (a new one already
     /// started afresh by [`Engine::email_ticket_opened`]) an email dated `at`, taken at
-    /// `now`: their wait starts at its own instant (§13), or moves back to it if the wait
-    /// running started later (their oldest unanswered email). One dated before the latest
-    /// answer was answered by it and starts none. A record restored without that answer's
-    /// instant waits from `now`, as before it was kept.
+    /// `now`. Their first email on the ticket waits from `now`, as a chat's first message
+    /// waits from the chat's start (the ticket may be newer than the email: one delivered
+    /// late after a close opens the next ticket). A later one waits from its own instant
+    /// (§13), or moves the running wait back to it (their oldest unanswered email); one
+    /// dated before the business's latest reply was answered by it and starts none. A
+    /// record restored without that reply's instant waits from `now`, as before it was
+    /// kept.
     pub(crate) fn email_contact_wrote(&mut self, conv: u32, at: Instant, now: Instant) {
-        let record = self.ticket_responses.entry(conv).or_default();
-        let since = match record.last_response_at {
+        let Some(record) = self.ticket_responses.get_mut(&conv) else {
+            let first = TicketResponses {
+                waiting_since: Some(now),
+                ..TicketResponses::default()
+            };
+            self.ticket_responses.insert(conv, first);
+            return;
+        };
+        let since = match record.last_reply_at {
             Some(last) if at < last => return,
             None if record.responses > 0 => now,
             _ => at,
@@ -117,11 +129,12 @@ impl Engine {
         let Some(record) = self.ticket_responses.get_mut(&conv) else {
             return;
         };
+        // Answering or not, it answered every email dated before it.
+        record.last_reply_at = Some(now);
         let Some(since) = record.waiting_since.take() else {
             return;
         };
         let waited = now.since(since);
-        record.last_response_at = Some(now);
         let first = record.first_response_at.is_none();
         if first {
             record.first_response_at = Some(now);
@@ -204,7 +217,7 @@ impl Engine {
         } else if let Some(t) = [
             record.waiting_since,
             record.first_response_at,
-            record.last_response_at,
+            record.last_reply_at,
         ]
         .into_iter()
         .flatten()

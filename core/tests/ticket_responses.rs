@@ -123,29 +123,30 @@ fn times_an_engine_would_not_keep_are_refused() {
     );
     assert!(
         wait_before_answer
-            .contains("waiting_since 2026-11-02T09:30:00Z is before its last_response_at"),
+            .contains("waiting_since 2026-11-02T09:30:00Z is before its last_reply_at"),
         "{wait_before_answer}"
     );
     let last_before_first = refusal(
-        r#""last_response_at":"2026-11-02T10:00:00Z""#,
-        r#""last_response_at":"2026-11-02T09:30:00Z""#,
+        r#""last_reply_at":"2026-11-02T10:00:00Z""#,
+        r#""last_reply_at":"2026-11-02T09:30:00Z""#,
     );
     assert!(
-        last_before_first.contains("has last_response_at 2026-11-02T09:30:00Z, before"),
+        last_before_first
+            .contains("last_reply_at 2026-11-02T09:30:00Z is before its first_response_at"),
         "{last_before_first}"
     );
 }
 
 #[test]
 fn a_record_from_before_the_latest_answer_was_kept_restores() {
-    // Snapshots written before `last_response_at` lack it: they restore, and a late email
+    // Snapshots written before `last_reply_at` lack it: they restore, and a late email
     // there waits from the clock, as it did when they were written.
     let body = body_of(&engine());
-    let field = r#","last_response_at":"2026-11-02T10:00:00Z""#;
+    let field = r#","last_reply_at":"2026-11-02T10:00:00Z""#;
     assert!(body.contains(field), "{body}");
     let older = body.replace(field, "");
     let restored = Engine::restore(&seal(older.as_bytes())).expect("restores");
-    assert_eq!(responses(&restored).last_response_at, None);
+    assert_eq!(responses(&restored).last_reply_at, None);
     assert_eq!(responses(&restored).responses, 1);
 }
 
