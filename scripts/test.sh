@@ -18,24 +18,36 @@ export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 
 # Even so, every build kept side by side (debug, release, fuzz, sanitizers, Python) takes
 # 4.2 GB, and a later CI machine had less than 3 GB free: the C step died with 401 MB left.
-# On a disk with less than FRUGAL_BELOW_GB free at the start (or with CONVSTATE_FRUGAL_DISK=1;
+# On a disk with less than FRUGAL_BELOW_MB free at the start (or with CONVSTATE_FRUGAL_DISK=1;
 # =0 keeps everything), each step's build outputs are removed after it and the next step
 # builds what it needs again, and debug builds carry no line tables (a failed assertion still
 # names its file and line; only backtraces and valgrind's Rust frames lose theirs) and pip
 # keeps no download cache: a clean clone's run then peaks at 0.93 GB (df every 5 s; 4.2 GB
 # keeping every build) and takes about as long. The installed tools in target/tools
 # stay.
-FRUGAL_BELOW_GB=8
-free_gb=$(df --output=avail -B1G . | tail -1 | tr -d ' ')
-frugal=${CONVSTATE_FRUGAL_DISK:-$([ "$free_gb" -lt "$FRUGAL_BELOW_GB" ] && echo 1 || echo 0)}
-if [ "$frugal" = 1 ]; then
-  printf '%s GB free: each step'"'"'s build outputs are removed after it\n' "$free_gb"
-  export CARGO_PROFILE_DEV_DEBUG=0 PIP_NO_CACHE_DIR=1
+FRUGAL_BELOW_MB=8192
+frugal=${CONVSTATE_FRUGAL_DISK:-}
+if [ -z "$frugal" ]; then
+  free_mb=$(df --output=avail -BM . | tail -1 | tr -dc '0-9')
+  frugal=$([ "$free_mb" -lt "$FRUGAL_BELOW_MB" ] && echo 1 || echo 0)
+  [ "$frugal" = 0 ] || printf '%s MB free: ' "$free_mb"
 fi
+case "$frugal" in
+  1)
+    echo "each step's build outputs are removed after it"
+    export CARGO_PROFILE_DEV_DEBUG=0 PIP_NO_CACHE_DIR=1
+    ;;
+  0) ;;
+  *)
+    echo "CONVSTATE_FRUGAL_DISK is '$frugal': 1 removes each step's builds after it, 0 keeps them" >&2
+    exit 2
+    ;;
+esac
 # (rustdoc reuses clippy's checked dependencies, so the first clean-up comes after rustdoc.)
 after_step() {
   [ "$frugal" = 1 ] || return 0
   rm -rf target/debug target/release target/doc target/ffi-c target/wheels target/python-run \
+    target/criterion target/maturin \
     target/python-venv fuzz/target
 }
 
