@@ -93,11 +93,12 @@ impl Engine {
     /// started afresh by [`Engine::email_ticket_opened`]) an email dated `at`, taken at
     /// `now`. Their first email on the ticket waits from `now`, as a chat's first message
     /// waits from the chat's start (the ticket may be newer than the email: one delivered
-    /// late after a close opens the next ticket). A later one waits from its own instant
-    /// (§13), or moves the running wait back to it (their oldest unanswered email); one
-    /// dated before the business's latest reply was answered by it and starts none. A
-    /// record restored without that reply's instant waits from `now`, as before it was
-    /// kept.
+    /// late after a close opens the next ticket). Once the business replied on the
+    /// ticket, a later one waits from its own instant (§13), or moves the running wait back
+    /// to it (their oldest unanswered email), never before that reply: one dated before it
+    /// was answered by it and starts none. Before any reply (and in a record restored
+    /// without that reply's instant) nothing bounds the ticket's start, so a later email
+    /// waits from `now` as the first does.
     pub(crate) fn email_contact_wrote(&mut self, conv: u32, at: Instant, now: Instant) {
         let Some(record) = self.ticket_responses.get_mut(&conv) else {
             let first = TicketResponses {
@@ -109,8 +110,8 @@ impl Engine {
         };
         let since = match record.last_reply_at {
             Some(last) if at < last => return,
-            None if record.responses > 0 => now,
-            _ => at,
+            Some(_) => at,
+            None => now,
         };
         record.waiting_since = Some(record.waiting_since.map_or(since, |w| w.min(since)));
     }
