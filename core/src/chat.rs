@@ -374,12 +374,12 @@ impl Engine {
 
     /// A live chat's wait once the contact's message dated `at` is in: from its own instant
     /// (§13) if nobody waited, or back to it if the wait running started later, never
-    /// before the chat started; unchanged when an answer came after it (it was answered),
-    /// or when it is dated after the wait running.
+    /// before the chat started; unchanged when the agent replied after it (it was
+    /// answered), or when it is dated after the wait running.
     #[inline]
     fn chat_wait(&self, conv: u32, chat: &ChatTimes, at: Instant) -> Option<Instant> {
         if at >= chat.last_activity_at {
-            // In order (the common case): nothing in the chat came after it, no answer
+            // In order (the common case): nothing in the chat came after it, no reply
             // either, and a wait running started no later.
             return Some(chat.waiting_since.unwrap_or(at));
         }
