@@ -2022,8 +2022,12 @@ impl Engine {
                         .filter(|chat| self.chat_still_live(n, chat, at)),
                     ticket: c.ticket(),
                     ticket_responses: self.ticket_responses_of(i),
-                    // Held messages expire at their instant, tick or no tick.
+                    // Held messages expire at their instant, and are released at the end
+                    // of a restriction that kept them, tick or no tick.
                     outbox_held: self.outbox.get(&i).map_or(0, |held| {
+                        if self.released_by_restriction_end(i, at) {
+                            return 0;
+                        }
                         held.iter().filter(|h| h.expires_at > at).count() as u32
                     }),
                     opted_in: consent.opted_in_at.is_some(),

@@ -177,6 +177,25 @@ impl Engine {
         }
     }
 
+    /// Whether the end of the restrictions barring replies on `conv`'s number, all ended by
+    /// `at`, releases its held messages ([`Engine::release_after_restriction`]: the window
+    /// open, outside its margin, at the last end), tick or no tick: a view at `at` shows
+    /// them released, as it shows an ended chat ended.
+    pub(crate) fn released_by_restriction_end(&self, conv: u32, at: Instant) -> bool {
+        let c = &self.conversations[conv as usize];
+        let restrictions = &self.numbers[c.number as usize].restrictions;
+        let ended = (restrictions.iter())
+            .filter(|r| r.scope.bars(Initiator::Customer))
+            .filter_map(|r| r.until.filter(|&end| end <= at))
+            .max();
+        let Some(end) = ended else {
+            return false;
+        };
+        let open_then = (c.window.get().ends_at(&self.policy.window))
+            .is_some_and(|close| end < close.minus(self.policy.window.safety_margin));
+        open_then && !self.replies_barred(c.number, end)
+    }
+
     /// The window opened: hand every held message back to the host.
     pub(crate) fn release_outbox(&mut self, conv: u32, now: Instant) {
         // Nearly always nothing is held, and a removal from an empty map still hashes.
