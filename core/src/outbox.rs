@@ -183,17 +183,20 @@ impl Engine {
     /// them released, as it shows an ended chat ended.
     pub(crate) fn released_by_restriction_end(&self, conv: u32, at: Instant) -> bool {
         let c = &self.conversations[conv as usize];
-        let restrictions = &self.numbers[c.number as usize].restrictions;
-        let ended = (restrictions.iter())
-            .filter(|r| r.scope.bars(Initiator::Customer))
-            .filter_map(|r| r.until.filter(|&end| end <= at))
-            .max();
-        let Some(end) = ended else {
+        let Some(end) = self.reply_bar_ends(c.number, at).max() else {
             return false;
         };
         let open_then = (c.window.get().ends_at(&self.policy.window))
             .is_some_and(|close| end < close.minus(self.policy.window.safety_margin));
         open_then && !self.replies_barred(c.number, end)
+    }
+
+    /// The ends, at or before `by`, of number `n`'s restrictions that bar replies: what may
+    /// release held messages by then, tick or no tick.
+    fn reply_bar_ends(&self, n: u32, by: Instant) -> impl Iterator<Item = Instant> + '_ {
+        (self.numbers[n as usize].restrictions.iter())
+            .filter(|r| r.scope.bars(Initiator::Customer))
+            .filter_map(move |r| r.until.filter(|&end| end <= by))
     }
 
     /// The window opened: hand every held message back to the host.
@@ -229,11 +232,7 @@ impl Engine {
             return false;
         }
         let c = &self.conversations[conv as usize];
-        let bar_end = (self.numbers[c.number as usize].restrictions.iter())
-            .filter(|r| r.scope.bars(Initiator::Customer))
-            .filter_map(|r| r.until.filter(|&end| end <= now))
-            .min();
-        let Some(bar_end) = bar_end else {
+        let Some(bar_end) = self.reply_bar_ends(c.number, now).min() else {
             return true;
         };
         let window = c.window.get();

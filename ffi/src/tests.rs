@@ -148,14 +148,19 @@ fn failed_status(
 }
 
 fn inbound(engine: *mut convstate_engine, at_ms: i64) -> convstate_result {
+    inbound_from(engine, at_ms, CONTACT)
+}
+
+/// A text from `contact` to `NUMBER` at `at_ms`.
+fn inbound_from(engine: *mut convstate_engine, at_ms: i64, contact: &str) -> convstate_result {
     unsafe {
         convstate_engine_inbound(
             engine,
             at_ms,
             ptr(NUMBER),
             NUMBER.len(),
-            ptr(CONTACT),
-            CONTACT.len(),
+            ptr(contact),
+            contact.len(),
             null(),
             0,
             convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
@@ -2099,20 +2104,7 @@ fn the_typed_initiate_holds_behind_an_opener_and_an_automated_one_answers_no_one
     // In a live chat the window is open and the message goes out at once: an agent's
     // answers the waiting contact, an automated one (a bot's follow-up) does not.
     for (contact, automated) in [(CONTACTS[1], 1), (CONTACTS[2], 0)] {
-        let rc = unsafe {
-            convstate_engine_inbound(
-                engine,
-                T0,
-                ptr(NUMBER),
-                NUMBER.len(),
-                ptr(contact),
-                contact.len(),
-                null(),
-                0,
-                convstate_inbound_kind::CONVSTATE_INBOUND_TEXT as u32,
-                -1,
-            )
-        };
+        let rc = inbound_from(engine, T0, contact);
         assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
         let request = initiate_request(T0 + MINUTE, contact, follow_up, null(), automated);
         let mut decision = poisoned_decision();
