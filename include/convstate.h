@@ -107,7 +107,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 19
+#define CONVSTATE_ABI_VERSION 20
 
 /**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
@@ -1976,6 +1976,12 @@ typedef struct convstate_conversation_view {
    */
   uint64_t chat_response_total_ms;
   /**
+   * The agent's latest reply in the live chat, answering or not (a send marked
+   * `automated` is none), or `CONVSTATE_NONE_MS` (before the first response): a message
+   * the contact wrote before it, delivered late, was answered by it and starts no wait.
+   */
+  int64_t chat_last_reply_at_ms;
+  /**
    * On an email number, since when the contact has waited for an answer on the ticket
    * (their oldest unanswered email), or `CONVSTATE_NONE_MS` (the business wrote last,
    * the ticket was closed, or another channel: a chat's are the `chat_` fields).
@@ -1999,6 +2005,13 @@ typedef struct convstate_conversation_view {
    * Their response times added up, in ms (0 elsewhere).
    */
   uint64_t ticket_response_total_ms;
+  /**
+   * On an email number, the business's latest reply since the contact first wrote on
+   * the ticket, answering or not (a send marked `automated` is none), or
+   * `CONVSTATE_NONE_MS` (none yet, another channel, or a ticket restored from a snapshot
+   * written before it was kept).
+   */
+  int64_t ticket_last_reply_at_ms;
 } convstate_conversation_view;
 
 /**

@@ -1500,6 +1500,10 @@ pub struct convstate_conversation_view {
     /// Their response times added up, in ms (0 without a live chat), like the number
     /// view's `response_total_ms`.
     pub chat_response_total_ms: u64,
+    /// The agent's latest reply in the live chat, answering or not (a send marked
+    /// `automated` is none), or `CONVSTATE_NONE_MS` (before the first response): a message
+    /// the contact wrote before it, delivered late, was answered by it and starts no wait.
+    pub chat_last_reply_at_ms: i64,
     /// On an email number, since when the contact has waited for an answer on the ticket
     /// (their oldest unanswered email), or `CONVSTATE_NONE_MS` (the business wrote last,
     /// the ticket was closed, or another channel: a chat's are the `chat_` fields).
@@ -1514,6 +1518,11 @@ pub struct convstate_conversation_view {
     pub ticket_responses: u64,
     /// Their response times added up, in ms (0 elsewhere).
     pub ticket_response_total_ms: u64,
+    /// On an email number, the business's latest reply since the contact first wrote on
+    /// the ticket, answering or not (a send marked `automated` is none), or
+    /// `CONVSTATE_NONE_MS` (none yet, another channel, or a ticket restored from a snapshot
+    /// written before it was kept).
+    pub ticket_last_reply_at_ms: i64,
 }
 
 /// Reads one conversation (changes nothing) at `at_ms`, the engine's clock or a later
@@ -1558,6 +1567,7 @@ pub unsafe extern "C" fn convstate_engine_conversation(
                 chat_waiting_since_ms: ms(view.chat.and_then(|c| c.waiting_since)),
                 chat_responses: view.chat.map_or(0, |c| c.responses),
                 chat_response_total_ms: view.chat.map_or(0, |c| c.response_total.millis() as u64),
+                chat_last_reply_at_ms: ms(view.chat.and_then(|c| c.last_reply_at)),
                 ticket_waiting_since_ms: ms(ticket.and_then(|t| t.waiting_since)),
                 ticket_first_response_at_ms: ms(ticket.and_then(|t| t.first_response_at)),
                 ticket_first_response_after_ms: ticket
@@ -1565,6 +1575,7 @@ pub unsafe extern "C" fn convstate_engine_conversation(
                     .map_or(CONVSTATE_NONE_MS, |d| d.millis()),
                 ticket_responses: ticket.map_or(0, |t| t.responses),
                 ticket_response_total_ms: ticket.map_or(0, |t| t.response_total.millis() as u64),
+                ticket_last_reply_at_ms: ms(ticket.and_then(|t| t.last_reply_at)),
             })
         };
         Ok(())

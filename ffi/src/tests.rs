@@ -844,6 +844,156 @@ fn the_json_door_gives_the_core_door_bytes_for_every_scenario() {
     }
 }
 
+/// The typed view a wire `conversation` answer gives: every field of the C struct read from
+/// the JSON (instants as ms, durations as ms), so that a field the C view lacks or maps
+/// wrongly shows against the wire's, an independent encoding of the same core view.
+fn typed_view_of_answer(answer: &serde_json::Value) -> convstate_conversation_view {
+    use convstate_core::{Duration, Instant};
+    let ms = |v: &serde_json::Value| {
+        v.as_str().map_or(CONVSTATE_NONE_MS, |t| {
+            Instant::parse_rfc3339(t).unwrap().unix_millis()
+        })
+    };
+    let total = |v: &serde_json::Value| {
+        v.as_str()
+            .map_or(0, |d| Duration::parse(d).unwrap().millis() as u64)
+    };
+    let chat = &answer["chat"];
+    let ticket = &answer["ticket"];
+    let responses = &answer["ticket_responses"];
+    convstate_conversation_view {
+        window_open: answer["window_open"].as_bool().unwrap(),
+        window_ends_at_ms: ms(&answer["window_ends_at"]),
+        chat_live: !chat.is_null(),
+        chat_started_at_ms: ms(&chat["started_at"]),
+        chat_last_activity_at_ms: ms(&chat["last_activity_at"]),
+        chat_first_response_at_ms: ms(&chat["first_response_at"]),
+        ticket_id: ticket["id"].as_u64().unwrap_or(0),
+        ticket_status: match ticket["status"].as_str() {
+            None => convstate_ticket_status::CONVSTATE_TICKET_NONE,
+            Some("open") => convstate_ticket_status::CONVSTATE_TICKET_OPEN,
+            Some("pending") => convstate_ticket_status::CONVSTATE_TICKET_PENDING,
+            Some("closed") => convstate_ticket_status::CONVSTATE_TICKET_CLOSED,
+            Some(other) => panic!("ticket status {other}"),
+        },
+        outbox_held: answer["outbox_held"].as_u64().unwrap() as u32,
+        opted_in: answer["opted_in"].as_bool().unwrap(),
+        marketing_stopped: answer["marketing_stopped"].as_bool().unwrap(),
+        chat_waiting_since_ms: ms(&chat["waiting_since"]),
+        chat_responses: chat["responses"].as_u64().unwrap_or(0),
+        chat_response_total_ms: total(&chat["response_total"]),
+        chat_last_reply_at_ms: ms(&chat["last_reply_at"]),
+        ticket_waiting_since_ms: ms(&responses["waiting_since"]),
+        ticket_first_response_at_ms: ms(&responses["first_response_at"]),
+        ticket_first_response_after_ms: responses["first_response_after"]
+            .as_str()
+            .map_or(CONVSTATE_NONE_MS, |d| Duration::parse(d).unwrap().millis()),
+        ticket_responses: responses["responses"].as_u64().unwrap_or(0),
+        ticket_response_total_ms: total(&responses["response_total"]),
+        ticket_last_reply_at_ms: ms(&responses["last_reply_at"]),
+    }
+}
+
+#[test]
+fn the_typed_conversation_view_agrees_with_the_wire_at_every_scenario_query() {
+    let mut compared = 0;
+    let mut fields_set = std::collections::BTreeSet::new();
+    for file in scenario_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        let preset = header["policy"].as_str().unwrap();
+        let overrides = header.get("policy_overrides").map(|v| v.to_string());
+        let (o, olen) = overrides
+            .as_deref()
+            .map_or((null(), 0), |o| (ptr(o), o.len()));
+        let mut engine = null_mut();
+        let rc = unsafe { convstate_engine_new(ptr(preset), preset.len(), o, olen, &mut engine) };
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        let mut out = null_mut();
+        assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+        for line in lines {
+            // The typed view is read first: the query moves the clock to its instant. A line
+            // the wire cannot decode is no query of the typed call's either.
+            let query = match convstate_core::wire::decode_event(line) {
+                Ok(convstate_core::Event::QueryConversation(query)) => Some(query),
+                _ => None,
+            };
+            let typed = query.map(|query| {
+                let (number, contact) = (query.number.as_str(), query.contact.as_str());
+                // The wire reads a late query at the engine's clock (scenario 233), where the
+                // typed call refuses an instant before it: the typed view is asked at the
+                // instant the wire reads.
+                let mut clock = 0;
+                assert_eq!(
+                    unsafe { convstate_engine_clock(engine, &mut clock) },
+                    CONVSTATE_OK
+                );
+                let mut view = std::mem::MaybeUninit::<convstate_conversation_view>::uninit();
+                let rc = unsafe {
+                    convstate_engine_conversation(
+                        engine,
+                        query.at.unix_millis().max(clock),
+                        ptr(number),
+                        number.len(),
+                        ptr(contact),
+                        contact.len(),
+                        view.as_mut_ptr(),
+                    )
+                };
+                (rc == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
+            });
+            let answer = json_door(engine, out, line);
+            let Some(typed) = typed else { continue };
+            let answer: serde_json::Value = serde_json::from_str(answer.last().unwrap()).unwrap();
+            let context = format!("{}: {line}", file.display());
+            if answer["type"] != "conversation" {
+                assert_eq!(typed, None, "the wire refused it: {context}");
+                continue;
+            }
+            let typed = typed.unwrap_or_else(|| panic!("{}: {context}", last_error()));
+            let expected = typed_view_of_answer(&answer);
+            assert_eq!(typed, expected, "{context}");
+            compared += 1;
+            for (name, set) in [
+                (
+                    "chat_last_reply_at_ms",
+                    typed.chat_last_reply_at_ms != CONVSTATE_NONE_MS,
+                ),
+                (
+                    "ticket_last_reply_at_ms",
+                    typed.ticket_last_reply_at_ms != CONVSTATE_NONE_MS,
+                ),
+                (
+                    "ticket_first_response_after_ms",
+                    typed.ticket_first_response_after_ms != CONVSTATE_NONE_MS,
+                ),
+                ("outbox_held", typed.outbox_held > 0),
+                (
+                    "ticket_status",
+                    typed.ticket_status != convstate_ticket_status::CONVSTATE_TICKET_NONE,
+                ),
+            ] {
+                if set {
+                    fields_set.insert(name);
+                }
+            }
+        }
+        unsafe {
+            convstate_string_free(out);
+            convstate_engine_free(engine);
+        }
+    }
+    // The scenarios hold about a hundred queries, and they reach every field past its empty
+    // value, so that none agrees only by both sides being empty.
+    assert!(compared >= 90, "{compared} views compared");
+    assert_eq!(
+        fields_set.len(),
+        5,
+        "fields only ever empty: {fields_set:?}"
+    );
+}
+
 #[test]
 fn the_json_door_reports_bad_lines_on_the_wire_and_bad_calls_by_code() {
     let engine = new_engine("cloud-2025");
@@ -2707,6 +2857,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (17, 0x0a37_f2f2_4924_8a04),
         (18, 0x6581_3b60_eaba_b667),
         (19, 0xa531_cb52_0e5d_7263),
+        (20, 0x16b8_bf68_e8ce_4593),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

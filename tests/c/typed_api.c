@@ -245,6 +245,7 @@ static void test_day_of_a_conversation(void) {
   CHECK(view.chat_live && view.chat_started_at_ms == T0 + 27 * HOUR);
   CHECK(view.chat_waiting_since_ms == T0 + 27 * HOUR);
   CHECK(view.chat_responses == 0 && view.chat_response_total_ms == 0);
+  CHECK(view.chat_last_reply_at_ms == CONVSTATE_NONE_MS);
   CHECK_RC(convstate_engine_end_chat(engine, T0 + 27 * HOUR + 2 * MINUTE, NUMBER, strlen(NUMBER), CONTACT,
                                      strlen(CONTACT), CONVSTATE_ENDED_BY_AGENT, CONVSTATE_TICKET_CLOSED),
            CONVSTATE_OK);
@@ -715,6 +716,7 @@ static void test_email_ticket_times(void) {
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_TICKET_ANSWERED) == 0);
   CHECK_RC(convstate_engine_conversation(engine, T0 + MINUTE, S(SUPPORT), S(ANN), &view), CONVSTATE_OK);
   CHECK(view.ticket_waiting_since_ms == T0 && view.ticket_responses == 0);
+  CHECK(view.ticket_last_reply_at_ms == CONVSTATE_NONE_MS);
 
   CHECK_RC(convstate_message_new_text(S("On it"), &reply), CONVSTATE_OK);
   request.at_ms = T0 + 2 * HOUR;
@@ -728,6 +730,7 @@ static void test_email_ticket_times(void) {
   CHECK(view.ticket_first_response_at_ms == T0 + 2 * HOUR);
   CHECK(view.ticket_first_response_after_ms == 2 * HOUR);
   CHECK(view.ticket_responses == 1 && view.ticket_response_total_ms == (uint64_t)(2 * HOUR));
+  CHECK(view.ticket_last_reply_at_ms == T0 + 2 * HOUR);
   /* A close while the contact waits ends the wait unanswered, counted on the number. */
   CHECK_RC(convstate_engine_inbound(engine, T0 + 3 * HOUR, S(SUPPORT), S(ANN), NULL, 0, CONVSTATE_INBOUND_TEXT, -1),
            CONVSTATE_OK);
