@@ -1776,7 +1776,7 @@ impl Engine {
         // window is open then (`release_after_restriction`). Nearly always nothing is
         // held: that case is one comparison.
         if !self.outbox.is_empty() {
-            if now >= end.minus(self.policy.window.safety_margin) {
+            if !self.policy.window.free_form_fits(end, now) {
                 self.openers_answered(conv, at);
             } else if !self.replies_barred(self.conversations[conv as usize].number, now) {
                 self.release_outbox(conv, now);

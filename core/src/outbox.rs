@@ -169,7 +169,7 @@ impl Engine {
             let Some(end) = window.ends_at(&self.policy.window) else {
                 continue;
             };
-            if at < end.minus(self.policy.window.safety_margin) {
+            if self.policy.window.free_form_fits(end, at) {
                 self.release_outbox(conv, at);
             } else if let Some(answer) = window.last_inbound_at {
                 self.openers_answered(conv, answer);
@@ -187,7 +187,7 @@ impl Engine {
             return false;
         };
         let open_then = (c.window.get().ends_at(&self.policy.window))
-            .is_some_and(|close| end < close.minus(self.policy.window.safety_margin));
+            .is_some_and(|close| self.policy.window.free_form_fits(close, end));
         open_then && !self.replies_barred(c.number, end)
     }
 

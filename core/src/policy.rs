@@ -348,6 +348,13 @@ pub struct WindowPolicy {
 }
 
 impl WindowPolicy {
+    /// Whether a free-form message may go out at `at` in a window ending at `end`: before
+    /// the safety margin (§2). What sends, releases held messages and judges them
+    /// released all ask this one question.
+    pub fn free_form_fits(&self, end: Instant, at: Instant) -> bool {
+        at < end.minus(self.safety_margin)
+    }
+
     /// Whether a `request_welcome` dated `at` opens the window: before
     /// [`WindowPolicy::request_welcome_until`], never when it is `None`.
     pub fn request_welcome_opens(&self, at: Instant) -> bool {

@@ -727,7 +727,7 @@ impl Engine {
             .has_service_window()
             || self
                 .window_end(target)
-                .is_some_and(|end| now < end.minus(self.policy.window.safety_margin))
+                .is_some_and(|end| self.policy.window.free_form_fits(end, now))
     }
 
     /// The decision for `outgoing` at `now`.
