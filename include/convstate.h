@@ -110,6 +110,12 @@
 #define CONVSTATE_ABI_VERSION 20
 
 /**
+ * Slots of `convstate_number_view.restrictions`: a number has at most one restriction of
+ * each scope.
+ */
+#define CONVSTATE_RESTRICTION_SCOPES 3
+
+/**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
  * currency is a three-letter ISO 4217 code (a policy with any other is refused with
  * `CONVSTATE_ERR_INVALID_POLICY`), so it always fits; every call that makes an engine from
@@ -816,6 +822,74 @@ typedef uint32_t convstate_channel;
 #endif // __cplusplus
 
 /**
+ * Quality rating.
+ */
+enum convstate_quality
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not rated yet.
+   */
+  CONVSTATE_QUALITY_UNKNOWN = 1,
+  /**
+   * Low (red).
+   */
+  CONVSTATE_QUALITY_LOW = 2,
+  /**
+   * Medium (yellow).
+   */
+  CONVSTATE_QUALITY_MEDIUM = 3,
+  /**
+   * High (green).
+   */
+  CONVSTATE_QUALITY_HIGH = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum convstate_quality convstate_quality;
+#else
+typedef uint32_t convstate_quality;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a provider restriction of a number bars.
+ */
+enum convstate_restriction_scope
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No restriction: an unused slot of `convstate_number_view.restrictions` (never an
+   * argument).
+   */
+  CONVSTATE_RESTRICTION_NONE = 0,
+  /**
+   * Business-initiated messages (templates outside a window); replies stay allowed.
+   */
+  CONVSTATE_RESTRICTION_BUSINESS_INITIATED = 1,
+  /**
+   * Every message, replies to customers included.
+   */
+  CONVSTATE_RESTRICTION_ALL_MESSAGES = 2,
+  /**
+   * Every message, until the provider reinstates the account (a ban): a restriction
+   * report does not end it.
+   */
+  CONVSTATE_RESTRICTION_ACCOUNT_DISABLED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum convstate_restriction_scope convstate_restriction_scope;
+#else
+typedef uint32_t convstate_restriction_scope;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What a template is for.
  */
 enum convstate_template_category
@@ -906,39 +980,6 @@ enum convstate_template_status
 typedef enum convstate_template_status convstate_template_status;
 #else
 typedef uint32_t convstate_template_status;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * Quality rating.
- */
-enum convstate_quality
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Not rated yet.
-   */
-  CONVSTATE_QUALITY_UNKNOWN = 1,
-  /**
-   * Low (red).
-   */
-  CONVSTATE_QUALITY_LOW = 2,
-  /**
-   * Medium (yellow).
-   */
-  CONVSTATE_QUALITY_MEDIUM = 3,
-  /**
-   * High (green).
-   */
-  CONVSTATE_QUALITY_HIGH = 4,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum convstate_quality convstate_quality;
-#else
-typedef uint32_t convstate_quality;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1224,36 +1265,6 @@ enum convstate_template_event
 typedef enum convstate_template_event convstate_template_event;
 #else
 typedef uint32_t convstate_template_event;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * What a provider restriction of a number bars.
- */
-enum convstate_restriction_scope
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Business-initiated messages (templates outside a window); replies stay allowed.
-   */
-  CONVSTATE_RESTRICTION_BUSINESS_INITIATED = 1,
-  /**
-   * Every message, replies to customers included.
-   */
-  CONVSTATE_RESTRICTION_ALL_MESSAGES = 2,
-  /**
-   * Every message, until the provider reinstates the account (a ban): a restriction
-   * report does not end it.
-   */
-  CONVSTATE_RESTRICTION_ACCOUNT_DISABLED = 3,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum convstate_restriction_scope convstate_restriction_scope;
-#else
-typedef uint32_t convstate_restriction_scope;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -2015,6 +2026,21 @@ typedef struct convstate_conversation_view {
 } convstate_conversation_view;
 
 /**
+ * A restriction in force on a number.
+ */
+typedef struct convstate_restriction {
+  /**
+   * What it bars.
+   */
+  convstate_restriction_scope scope;
+  /**
+   * When it ends, or `CONVSTATE_NONE_MS`: until lifted (or, for
+   * `CONVSTATE_RESTRICTION_ACCOUNT_DISABLED`, until the account is reinstated).
+   */
+  int64_t until_ms;
+} convstate_restriction;
+
+/**
  * A number's registration and activity counters.
  */
 typedef struct convstate_number_view {
@@ -2087,6 +2113,26 @@ typedef struct convstate_number_view {
    * On an email number, tickets closed while the contact waited unanswered.
    */
   uint64_t tickets_closed_unanswered;
+  /**
+   * Its quality rating.
+   */
+  convstate_quality quality;
+  /**
+   * While the number is flagged, the deadline by which its quality must recover (else
+   * its messaging limit is lowered), or `CONVSTATE_NONE_MS`.
+   */
+  int64_t flagged_until_ms;
+  /**
+   * How many of `restrictions` are in force at the view's instant (0 to
+   * `CONVSTATE_RESTRICTION_SCOPES`).
+   */
+  uint32_t restrictions_len;
+  /**
+   * The restrictions in force, one per scope, narrowest first (the last is the widest,
+   * the wire's `restriction`); the slots past `restrictions_len` are
+   * `CONVSTATE_RESTRICTION_NONE`.
+   */
+  struct convstate_restriction restrictions[CONVSTATE_RESTRICTION_SCOPES];
 } convstate_number_view;
 
 /**
@@ -2752,7 +2798,8 @@ convstate_result convstate_engine_conversation(const struct convstate_engine *en
                                                struct convstate_conversation_view *out);
 
 /**
- * Reads a number's registration and counters.
+ * Reads a number's registration, counters, quality, flag and restrictions as of the
+ * engine's clock: `convstate_engine_number_at` at it.
  */
 convstate_result convstate_engine_number(const struct convstate_engine *engine,
                                          const char *number,
@@ -2760,9 +2807,23 @@ convstate_result convstate_engine_number(const struct convstate_engine *engine,
                                          struct convstate_number_view *out);
 
 /**
+ * Reads a number (changes nothing) at `at_ms`, the engine's clock or a later instant: the
+ * flag and restrictions as they stand then (a passed deadline or restriction end shows as
+ * ended, tick or not), the registration, quality and counters as of the engine's clock (a
+ * chat whose idle timeout passed is counted ended once a later call fires its timer:
+ * `convstate_engine_handle_timeout` at `at_ms` first for counters as of then). An `at_ms`
+ * before the clock is refused with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`.
+ */
+convstate_result convstate_engine_number_at(const struct convstate_engine *engine,
+                                            int64_t at_ms,
+                                            const char *number,
+                                            size_t number_len,
+                                            struct convstate_number_view *out);
+
+/**
  * Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
  * shows until a call at or after that end (`convstate_engine_handle_timeout`, or any input
- * at a later instant) fires it.
+ * at a later instant) fires it; `convstate_engine_template_at` reads it at a later instant.
  */
 convstate_result convstate_engine_template(const struct convstate_engine *engine,
                                            const char *business,
@@ -2772,6 +2833,23 @@ convstate_result convstate_engine_template(const struct convstate_engine *engine
                                            const char *language,
                                            size_t language_len,
                                            struct convstate_template_view *out);
+
+/**
+ * Reads a template (changes nothing) at `at_ms`, the engine's clock or a later instant:
+ * the status in force then (an ended pause shows `CONVSTATE_TEMPLATE_APPROVED`, or
+ * `CONVSTATE_TEMPLATE_FLAGGED` if it kept a flag, a passed flag deadline
+ * `CONVSTATE_TEMPLATE_DISABLED`, tick or not), as the wire's `query_template`. An `at_ms`
+ * before the clock is refused with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`.
+ */
+convstate_result convstate_engine_template_at(const struct convstate_engine *engine,
+                                              int64_t at_ms,
+                                              const char *business,
+                                              size_t business_len,
+                                              const char *name,
+                                              size_t name_len,
+                                              const char *language,
+                                              size_t language_len,
+                                              struct convstate_template_view *out);
 
 /**
  * Reads the messaging limit `number` sends under, as of `at_ms`: the engine's clock or a

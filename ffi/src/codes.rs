@@ -358,6 +358,9 @@ pub(crate) fn template_event_from(code: u32) -> Result<TemplateEvent, FfiError> 
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum convstate_restriction_scope {
+    /// No restriction: an unused slot of `convstate_number_view.restrictions` (never an
+    /// argument).
+    CONVSTATE_RESTRICTION_NONE = 0,
     /// Business-initiated messages (templates outside a window); replies stay allowed.
     CONVSTATE_RESTRICTION_BUSINESS_INITIATED = 1,
     /// Every message, replies to customers included.
@@ -365,6 +368,29 @@ pub enum convstate_restriction_scope {
     /// Every message, until the provider reinstates the account (a ban): a restriction
     /// report does not end it.
     CONVSTATE_RESTRICTION_ACCOUNT_DISABLED = 3,
+}
+
+/// Slots of `convstate_number_view.restrictions`: a number has at most one restriction of
+/// each scope.
+pub const CONVSTATE_RESTRICTION_SCOPES: usize = 3;
+
+/// A restriction in force on a number.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct convstate_restriction {
+    /// What it bars.
+    pub scope: convstate_restriction_scope,
+    /// When it ends, or `CONVSTATE_NONE_MS`: until lifted (or, for
+    /// `CONVSTATE_RESTRICTION_ACCOUNT_DISABLED`, until the account is reinstated).
+    pub until_ms: i64,
+}
+
+impl convstate_restriction {
+    /// An unused slot.
+    pub(crate) const NONE: convstate_restriction = convstate_restriction {
+        scope: convstate_restriction_scope::CONVSTATE_RESTRICTION_NONE,
+        until_ms: CONVSTATE_NONE_MS,
+    };
 }
 
 pub(crate) fn restriction_scope_from(code: u32) -> Result<RestrictionScope, FfiError> {

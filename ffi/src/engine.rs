@@ -1621,9 +1621,22 @@ pub struct convstate_number_view {
     pub response_total_ms: u64,
     /// On an email number, tickets closed while the contact waited unanswered.
     pub tickets_closed_unanswered: u64,
+    /// Its quality rating.
+    pub quality: convstate_quality,
+    /// While the number is flagged, the deadline by which its quality must recover (else
+    /// its messaging limit is lowered), or `CONVSTATE_NONE_MS`.
+    pub flagged_until_ms: i64,
+    /// How many of `restrictions` are in force at the view's instant (0 to
+    /// `CONVSTATE_RESTRICTION_SCOPES`).
+    pub restrictions_len: u32,
+    /// The restrictions in force, one per scope, narrowest first (the last is the widest,
+    /// the wire's `restriction`); the slots past `restrictions_len` are
+    /// `CONVSTATE_RESTRICTION_NONE`.
+    pub restrictions: [convstate_restriction; CONVSTATE_RESTRICTION_SCOPES],
 }
 
-/// Reads a number's registration and counters.
+/// Reads a number's registration, counters, quality, flag and restrictions as of the
+/// engine's clock: `convstate_engine_number_at` at it.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_number(
     engine: *const convstate_engine,
@@ -1635,29 +1648,69 @@ pub unsafe extern "C" fn convstate_engine_number(
         let handle = unsafe { arg(engine, "engine") }?;
         let out = Out::new(out, "out")?;
         let view = handle.engine.number(unsafe { str_arg(number, number_len, "number") }?)?;
-        let c = &view.counters;
-        unsafe {
-            out.write(convstate_number_view {
-                channel: channel_code(view.channel),
-                idle_timeout_ms: view.idle_timeout.millis(),
-                inbound: c.inbound,
-                sends_allowed: c.sends_allowed,
-                sends_denied: c.sends_denied,
-                templates_sent: c.templates_sent,
-                chats_started: c.chats_started,
-                chats_ended_by_agent: c.chats_ended_by_agent,
-                chats_ended_by_idle: c.chats_ended_by_idle,
-                chats_ended_by_rule: c.chats_ended_by_rule,
-                chats_missed: c.chats_missed,
-                tickets_opened: c.tickets_opened,
-                first_response_total_ms: c.first_response_total_ms,
-                first_responses: c.first_responses,
-                responses: c.responses,
-                response_total_ms: c.response_total_ms,
-                tickets_closed_unanswered: c.tickets_closed_unanswered,
-            })
-        };
+        unsafe { out.write(number_view(&view)) };
         Ok(())
+    }
+}
+
+/// Reads a number (changes nothing) at `at_ms`, the engine's clock or a later instant: the
+/// flag and restrictions as they stand then (a passed deadline or restriction end shows as
+/// ended, tick or not), the registration, quality and counters as of the engine's clock (a
+/// chat whose idle timeout passed is counted ended once a later call fires its timer:
+/// `convstate_engine_handle_timeout` at `at_ms` first for counters as of then). An `at_ms`
+/// before the clock is refused with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_number_at(
+    engine: *const convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    out: *mut convstate_number_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.number_at(
+            unsafe { str_arg(number, number_len, "number") }?,
+            instant_arg(at_ms, "at_ms")?,
+        )?;
+        unsafe { out.write(number_view(&view)) };
+        Ok(())
+    }
+}
+
+fn number_view(view: &convstate_core::NumberView) -> convstate_number_view {
+    let c = &view.counters;
+    let mut restrictions = [convstate_restriction::NONE; CONVSTATE_RESTRICTION_SCOPES];
+    // One per scope, so they fit; `zip` stops at the slots all the same.
+    for (slot, r) in restrictions.iter_mut().zip(&view.restrictions) {
+        *slot = convstate_restriction {
+            scope: restriction_scope_code(r.scope),
+            until_ms: ms(r.until),
+        };
+    }
+    convstate_number_view {
+        channel: channel_code(view.channel),
+        idle_timeout_ms: view.idle_timeout.millis(),
+        inbound: c.inbound,
+        sends_allowed: c.sends_allowed,
+        sends_denied: c.sends_denied,
+        templates_sent: c.templates_sent,
+        chats_started: c.chats_started,
+        chats_ended_by_agent: c.chats_ended_by_agent,
+        chats_ended_by_idle: c.chats_ended_by_idle,
+        chats_ended_by_rule: c.chats_ended_by_rule,
+        chats_missed: c.chats_missed,
+        tickets_opened: c.tickets_opened,
+        first_response_total_ms: c.first_response_total_ms,
+        first_responses: c.first_responses,
+        responses: c.responses,
+        response_total_ms: c.response_total_ms,
+        tickets_closed_unanswered: c.tickets_closed_unanswered,
+        quality: quality_code(view.quality),
+        flagged_until_ms: ms(view.flagged_until),
+        restrictions_len: view.restrictions.len().min(CONVSTATE_RESTRICTION_SCOPES) as u32,
+        restrictions,
     }
 }
 
@@ -1688,7 +1741,7 @@ pub struct convstate_template_view {
 
 /// Reads a template, as of the engine's clock: a pause or flag whose end is past the clock
 /// shows until a call at or after that end (`convstate_engine_handle_timeout`, or any input
-/// at a later instant) fires it.
+/// at a later instant) fires it; `convstate_engine_template_at` reads it at a later instant.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_template(
     engine: *const convstate_engine,
@@ -1708,19 +1761,52 @@ pub unsafe extern "C" fn convstate_engine_template(
             unsafe { str_arg(name, name_len, "name") }?,
             unsafe { str_arg(language, language_len, "language") }?,
         )?;
-        unsafe {
-            out.write(convstate_template_view {
-                category: category_code(view.category),
-                status: template_status_code(view.status),
-                until_ms: ms(view.until),
-                flagged_until_ms: ms(view.flagged_until),
-                quality: quality_code(view.quality),
-                variables: view.variables,
-                pause_strikes: view.pause_strikes,
-                locked: view.locked,
-            })
-        };
+        unsafe { out.write(template_view(&view)) };
         Ok(())
+    }
+}
+
+/// Reads a template (changes nothing) at `at_ms`, the engine's clock or a later instant:
+/// the status in force then (an ended pause shows `CONVSTATE_TEMPLATE_APPROVED`, or
+/// `CONVSTATE_TEMPLATE_FLAGGED` if it kept a flag, a passed flag deadline
+/// `CONVSTATE_TEMPLATE_DISABLED`, tick or not), as the wire's `query_template`. An `at_ms`
+/// before the clock is refused with `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_template_at(
+    engine: *const convstate_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    out: *mut convstate_template_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.template_at(
+            unsafe { str_arg(business, business_len, "business") }?,
+            unsafe { str_arg(name, name_len, "name") }?,
+            unsafe { str_arg(language, language_len, "language") }?,
+            instant_arg(at_ms, "at_ms")?,
+        )?;
+        unsafe { out.write(template_view(&view)) };
+        Ok(())
+    }
+}
+
+fn template_view(view: &convstate_core::TemplateView) -> convstate_template_view {
+    convstate_template_view {
+        category: category_code(view.category),
+        status: template_status_code(view.status),
+        until_ms: ms(view.until),
+        flagged_until_ms: ms(view.flagged_until),
+        quality: quality_code(view.quality),
+        variables: view.variables,
+        pause_strikes: view.pause_strikes,
+        locked: view.locked,
     }
 }
 

@@ -844,30 +844,41 @@ fn the_json_door_gives_the_core_door_bytes_for_every_scenario() {
     }
 }
 
+/// An instant of a wire answer in ms, or `CONVSTATE_NONE_MS` for `null`.
+fn answer_ms(v: &serde_json::Value) -> i64 {
+    v.as_str().map_or(CONVSTATE_NONE_MS, |t| {
+        convstate_core::Instant::parse_rfc3339(t)
+            .unwrap()
+            .unix_millis()
+    })
+}
+
+/// A duration of a wire answer in ms.
+fn answer_duration_ms(v: &serde_json::Value) -> Option<i64> {
+    v.as_str()
+        .map(|d| convstate_core::Duration::parse(d).unwrap().millis())
+}
+
+/// A wire enum value of an answer, as the core reads it.
+fn answer_enum<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> T {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
 /// The typed view a wire `conversation` answer gives: every field of the C struct read from
 /// the JSON (instants as ms, durations as ms), so that a field the C view lacks or maps
 /// wrongly shows against the wire's, an independent encoding of the same core view.
-fn typed_view_of_answer(answer: &serde_json::Value) -> convstate_conversation_view {
-    use convstate_core::{Duration, Instant};
-    let ms = |v: &serde_json::Value| {
-        v.as_str().map_or(CONVSTATE_NONE_MS, |t| {
-            Instant::parse_rfc3339(t).unwrap().unix_millis()
-        })
-    };
-    let total = |v: &serde_json::Value| {
-        v.as_str()
-            .map_or(0, |d| Duration::parse(d).unwrap().millis() as u64)
-    };
+fn conversation_view_of_answer(answer: &serde_json::Value) -> convstate_conversation_view {
+    let total = |v: &serde_json::Value| answer_duration_ms(v).unwrap_or(0) as u64;
     let chat = &answer["chat"];
     let ticket = &answer["ticket"];
     let responses = &answer["ticket_responses"];
     convstate_conversation_view {
         window_open: answer["window_open"].as_bool().unwrap(),
-        window_ends_at_ms: ms(&answer["window_ends_at"]),
+        window_ends_at_ms: answer_ms(&answer["window_ends_at"]),
         chat_live: !chat.is_null(),
-        chat_started_at_ms: ms(&chat["started_at"]),
-        chat_last_activity_at_ms: ms(&chat["last_activity_at"]),
-        chat_first_response_at_ms: ms(&chat["first_response_at"]),
+        chat_started_at_ms: answer_ms(&chat["started_at"]),
+        chat_last_activity_at_ms: answer_ms(&chat["last_activity_at"]),
+        chat_first_response_at_ms: answer_ms(&chat["first_response_at"]),
         ticket_id: ticket["id"].as_u64().unwrap_or(0),
         ticket_status: match ticket["status"].as_str() {
             None => convstate_ticket_status::CONVSTATE_TICKET_NONE,
@@ -879,24 +890,148 @@ fn typed_view_of_answer(answer: &serde_json::Value) -> convstate_conversation_vi
         outbox_held: answer["outbox_held"].as_u64().unwrap() as u32,
         opted_in: answer["opted_in"].as_bool().unwrap(),
         marketing_stopped: answer["marketing_stopped"].as_bool().unwrap(),
-        chat_waiting_since_ms: ms(&chat["waiting_since"]),
+        chat_waiting_since_ms: answer_ms(&chat["waiting_since"]),
         chat_responses: chat["responses"].as_u64().unwrap_or(0),
         chat_response_total_ms: total(&chat["response_total"]),
-        chat_last_reply_at_ms: ms(&chat["last_reply_at"]),
-        ticket_waiting_since_ms: ms(&responses["waiting_since"]),
-        ticket_first_response_at_ms: ms(&responses["first_response_at"]),
-        ticket_first_response_after_ms: responses["first_response_after"]
-            .as_str()
-            .map_or(CONVSTATE_NONE_MS, |d| Duration::parse(d).unwrap().millis()),
+        chat_last_reply_at_ms: answer_ms(&chat["last_reply_at"]),
+        ticket_waiting_since_ms: answer_ms(&responses["waiting_since"]),
+        ticket_first_response_at_ms: answer_ms(&responses["first_response_at"]),
+        ticket_first_response_after_ms: answer_duration_ms(&responses["first_response_after"])
+            .unwrap_or(CONVSTATE_NONE_MS),
         ticket_responses: responses["responses"].as_u64().unwrap_or(0),
         ticket_response_total_ms: total(&responses["response_total"]),
-        ticket_last_reply_at_ms: ms(&responses["last_reply_at"]),
+        ticket_last_reply_at_ms: answer_ms(&responses["last_reply_at"]),
+    }
+}
+
+/// The typed view a wire `number` answer gives (the registration's strings aside: the host
+/// gave them).
+fn number_view_of_answer(answer: &serde_json::Value) -> convstate_number_view {
+    let counter = |name: &str| answer["counters"][name].as_u64().unwrap();
+    let listed = answer["restrictions"].as_array().unwrap();
+    let mut restrictions = [convstate_restriction::NONE; CONVSTATE_RESTRICTION_SCOPES];
+    for (slot, r) in restrictions.iter_mut().zip(listed) {
+        *slot = convstate_restriction {
+            scope: crate::codes::restriction_scope_code(answer_enum(&r["scope"])),
+            until_ms: answer_ms(&r["until"]),
+        };
+    }
+    convstate_number_view {
+        channel: crate::codes::channel_code(answer_enum(&answer["channel"])),
+        idle_timeout_ms: answer_duration_ms(&answer["idle_timeout"]).unwrap(),
+        inbound: counter("inbound"),
+        sends_allowed: counter("sends_allowed"),
+        sends_denied: counter("sends_denied"),
+        templates_sent: counter("templates_sent"),
+        chats_started: counter("chats_started"),
+        chats_ended_by_agent: counter("chats_ended_by_agent"),
+        chats_ended_by_idle: counter("chats_ended_by_idle"),
+        chats_ended_by_rule: counter("chats_ended_by_rule"),
+        chats_missed: counter("chats_missed"),
+        tickets_opened: counter("tickets_opened"),
+        first_response_total_ms: counter("first_response_total_ms"),
+        first_responses: counter("first_responses"),
+        responses: counter("responses"),
+        response_total_ms: counter("response_total_ms"),
+        tickets_closed_unanswered: counter("tickets_closed_unanswered"),
+        quality: crate::codes::quality_code(answer_enum(&answer["quality"])),
+        flagged_until_ms: answer_ms(&answer["flagged_until"]),
+        restrictions_len: listed.len() as u32,
+        restrictions,
+    }
+}
+
+/// The typed view a wire `template` answer gives.
+fn template_view_of_answer(answer: &serde_json::Value) -> convstate_template_view {
+    convstate_template_view {
+        category: crate::codes::category_code(answer_enum(&answer["category"])),
+        status: crate::codes::template_status_code(answer_enum(&answer["status"])),
+        until_ms: answer_ms(&answer["until"]),
+        flagged_until_ms: answer_ms(&answer["flagged_until"]),
+        quality: crate::codes::quality_code(answer_enum(&answer["quality"])),
+        variables: answer["variables"].as_u64().unwrap() as u32,
+        pause_strikes: answer["pause_strikes"].as_u64().unwrap() as u32,
+        locked: answer["locked"].as_bool().unwrap(),
+    }
+}
+
+/// A typed view read at a scenario's query, or `None` where the typed call refused it.
+#[derive(Debug, PartialEq)]
+enum TypedView {
+    Conversation(Option<convstate_conversation_view>),
+    Number(Option<convstate_number_view>),
+    Template(Option<convstate_template_view>),
+}
+
+/// Reads the typed view a query line asks for, at the instant the wire reads it: the wire
+/// reads a late query at the engine's clock (scenario 233), where a typed call refuses an
+/// instant before it.
+fn typed_view_of_query(engine: *mut convstate_engine, line: &str) -> Option<TypedView> {
+    use convstate_core::Event;
+    let mut clock = 0;
+    assert_eq!(
+        unsafe { convstate_engine_clock(engine, &mut clock) },
+        CONVSTATE_OK
+    );
+    fn read<T>(call: impl FnOnce(*mut T) -> convstate_result) -> Option<T> {
+        let mut view = std::mem::MaybeUninit::<T>::uninit();
+        (call(view.as_mut_ptr()) == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
+    }
+    // A line the wire cannot decode is no query of a typed call's either.
+    Some(match convstate_core::wire::decode_event(line).ok()? {
+        Event::QueryConversation(q) => TypedView::Conversation(read(|out| unsafe {
+            let (number, contact) = (q.number.as_str(), q.contact.as_str());
+            convstate_engine_conversation(
+                engine,
+                q.at.unix_millis().max(clock),
+                ptr(number),
+                number.len(),
+                ptr(contact),
+                contact.len(),
+                out,
+            )
+        })),
+        Event::QueryNumber(q) => TypedView::Number(read(|out| unsafe {
+            let at = q.at.unix_millis().max(clock);
+            convstate_engine_number_at(engine, at, ptr(&q.number), q.number.len(), out)
+        })),
+        Event::QueryTemplate(q) => TypedView::Template(read(|out| unsafe {
+            convstate_engine_template_at(
+                engine,
+                q.at.unix_millis().max(clock),
+                ptr(&q.business),
+                q.business.len(),
+                ptr(&q.name),
+                q.name.len(),
+                ptr(&q.language),
+                q.language.len(),
+                out,
+            )
+        })),
+        _ => return None,
+    })
+}
+
+/// The typed view a wire answer gives, of the kind `typed` is, or the refusal.
+fn typed_view_of_answer(typed: &TypedView, answer: &serde_json::Value) -> TypedView {
+    let given = |kind: &str| answer["type"] == kind;
+    match typed {
+        TypedView::Conversation(_) => TypedView::Conversation(
+            given("conversation").then(|| conversation_view_of_answer(answer)),
+        ),
+        TypedView::Number(_) => {
+            TypedView::Number(given("number").then(|| number_view_of_answer(answer)))
+        }
+        TypedView::Template(_) => {
+            TypedView::Template(given("template").then(|| template_view_of_answer(answer)))
+        }
     }
 }
 
 #[test]
-fn the_typed_conversation_view_agrees_with_the_wire_at_every_scenario_query() {
-    let mut compared = 0;
+fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
+    // (views compared, views refused) by kind, and the fields seen past their empty value.
+    let mut compared = std::collections::BTreeMap::<&str, (u32, u32)>::new();
     let mut fields_set = std::collections::BTreeSet::new();
     for file in scenario_files() {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -913,83 +1048,84 @@ fn the_typed_conversation_view_agrees_with_the_wire_at_every_scenario_query() {
         let mut out = null_mut();
         assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
         for line in lines {
-            // The typed view is read first: the query moves the clock to its instant. A line
-            // the wire cannot decode is no query of the typed call's either.
-            let query = match convstate_core::wire::decode_event(line) {
-                Ok(convstate_core::Event::QueryConversation(query)) => Some(query),
-                _ => None,
-            };
-            let typed = query.map(|query| {
-                let (number, contact) = (query.number.as_str(), query.contact.as_str());
-                // The wire reads a late query at the engine's clock (scenario 233), where the
-                // typed call refuses an instant before it: the typed view is asked at the
-                // instant the wire reads.
-                let mut clock = 0;
-                assert_eq!(
-                    unsafe { convstate_engine_clock(engine, &mut clock) },
-                    CONVSTATE_OK
-                );
-                let mut view = std::mem::MaybeUninit::<convstate_conversation_view>::uninit();
-                let rc = unsafe {
-                    convstate_engine_conversation(
-                        engine,
-                        query.at.unix_millis().max(clock),
-                        ptr(number),
-                        number.len(),
-                        ptr(contact),
-                        contact.len(),
-                        view.as_mut_ptr(),
-                    )
-                };
-                (rc == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
-            });
+            // The typed view is read first: the query moves the clock to its instant.
+            let typed = typed_view_of_query(engine, line);
             let answer = json_door(engine, out, line);
             let Some(typed) = typed else { continue };
             let answer: serde_json::Value = serde_json::from_str(answer.last().unwrap()).unwrap();
-            let context = format!("{}: {line}", file.display());
-            if answer["type"] != "conversation" {
-                assert_eq!(typed, None, "the wire refused it: {context}");
-                continue;
+            let expected = typed_view_of_answer(&typed, &answer);
+            assert_eq!(typed, expected, "{}: {line}", file.display());
+            let (kind, refused) = match &typed {
+                TypedView::Conversation(v) => ("conversation", v.is_none()),
+                TypedView::Number(v) => ("number", v.is_none()),
+                TypedView::Template(v) => ("template", v.is_none()),
+            };
+            let count = compared.entry(kind).or_default();
+            if refused {
+                count.1 += 1;
+            } else {
+                count.0 += 1;
             }
-            let typed = typed.unwrap_or_else(|| panic!("{}: {context}", last_error()));
-            let expected = typed_view_of_answer(&answer);
-            assert_eq!(typed, expected, "{context}");
-            compared += 1;
-            for (name, set) in [
-                (
-                    "chat_last_reply_at_ms",
-                    typed.chat_last_reply_at_ms != CONVSTATE_NONE_MS,
-                ),
-                (
-                    "ticket_last_reply_at_ms",
-                    typed.ticket_last_reply_at_ms != CONVSTATE_NONE_MS,
-                ),
-                (
-                    "ticket_first_response_after_ms",
-                    typed.ticket_first_response_after_ms != CONVSTATE_NONE_MS,
-                ),
-                ("outbox_held", typed.outbox_held > 0),
-                (
-                    "ticket_status",
-                    typed.ticket_status != convstate_ticket_status::CONVSTATE_TICKET_NONE,
-                ),
-            ] {
-                if set {
-                    fields_set.insert(name);
-                }
-            }
+            let seen: &[(&str, bool)] = match &typed {
+                TypedView::Conversation(Some(v)) => &[
+                    (
+                        "chat_last_reply_at_ms",
+                        v.chat_last_reply_at_ms != CONVSTATE_NONE_MS,
+                    ),
+                    (
+                        "ticket_last_reply_at_ms",
+                        v.ticket_last_reply_at_ms != CONVSTATE_NONE_MS,
+                    ),
+                    (
+                        "ticket_first_response_after_ms",
+                        v.ticket_first_response_after_ms != CONVSTATE_NONE_MS,
+                    ),
+                    ("outbox_held", v.outbox_held > 0),
+                    (
+                        "ticket_status",
+                        v.ticket_status != convstate_ticket_status::CONVSTATE_TICKET_NONE,
+                    ),
+                ],
+                TypedView::Number(Some(v)) => &[
+                    (
+                        "number flagged_until_ms",
+                        v.flagged_until_ms != CONVSTATE_NONE_MS,
+                    ),
+                    ("restrictions", v.restrictions_len > 0),
+                    ("two restrictions", v.restrictions_len > 1),
+                    (
+                        "restriction until_ms",
+                        v.restrictions[0].until_ms != CONVSTATE_NONE_MS,
+                    ),
+                    ("chats_missed", v.chats_missed > 0),
+                ],
+                TypedView::Template(Some(v)) => &[
+                    ("template until_ms", v.until_ms != CONVSTATE_NONE_MS),
+                    (
+                        "template flagged_until_ms",
+                        v.flagged_until_ms != CONVSTATE_NONE_MS,
+                    ),
+                    ("pause_strikes", v.pause_strikes > 0),
+                    ("locked", v.locked),
+                ],
+                _ => &[],
+            };
+            fields_set.extend(seen.iter().filter(|(_, set)| *set).map(|(name, _)| *name));
         }
         unsafe {
             convstate_string_free(out);
             convstate_engine_free(engine);
         }
     }
-    // The scenarios hold about a hundred queries, and they reach every field past its empty
-    // value, so that none agrees only by both sides being empty.
-    assert!(compared >= 90, "{compared} views compared");
+    // The scenarios hold dozens of queries of each kind, and they reach these fields past
+    // their empty value, so that none agrees only by both sides being empty.
+    for kind in ["conversation", "number", "template"] {
+        let (views, _) = compared.get(kind).copied().unwrap_or_default();
+        assert!(views >= 20, "{views} {kind} views compared: {compared:?}");
+    }
     assert_eq!(
         fields_set.len(),
-        5,
+        14,
         "fields only ever empty: {fields_set:?}"
     );
 }
@@ -2857,7 +2993,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (17, 0x0a37_f2f2_4924_8a04),
         (18, 0x6581_3b60_eaba_b667),
         (19, 0xa531_cb52_0e5d_7263),
-        (20, 0x16b8_bf68_e8ce_4593),
+        (20, 0x5966_66dd_cc58_d8ea),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

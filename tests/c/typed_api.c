@@ -302,6 +302,33 @@ static void test_day_of_a_conversation(void) {
   }
   free(snapshot);
 
+  /* The number's quality, flag and restrictions, read at an instant: a bar on
+   * business-initiated messages until 30 h and one on all messages until lifted, narrowest
+   * first; a view after the first's end shows it ended, tick or no tick. */
+  CHECK_RC(convstate_engine_number_restriction(engine, T0 + 28 * HOUR, NUMBER, strlen(NUMBER),
+                                               CONVSTATE_RESTRICTION_BUSINESS_INITIATED, T0 + 30 * HOUR, 0),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_number_restriction(engine, T0 + 28 * HOUR, NUMBER, strlen(NUMBER),
+                                               CONVSTATE_RESTRICTION_ALL_MESSAGES, CONVSTATE_NONE_MS, 1),
+           CONVSTATE_OK);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_NUMBER_RESTRICTED) == 2);
+  CHECK_RC(convstate_engine_number_at(engine, T0 + 28 * HOUR, NUMBER, strlen(NUMBER), &number_view), CONVSTATE_OK);
+  CHECK(number_view.quality == CONVSTATE_QUALITY_UNKNOWN && number_view.flagged_until_ms == CONVSTATE_NONE_MS);
+  CHECK(number_view.restrictions_len == 2);
+  CHECK(number_view.restrictions[0].scope == CONVSTATE_RESTRICTION_BUSINESS_INITIATED);
+  CHECK(number_view.restrictions[0].until_ms == T0 + 30 * HOUR);
+  CHECK(number_view.restrictions[1].scope == CONVSTATE_RESTRICTION_ALL_MESSAGES);
+  CHECK(number_view.restrictions[1].until_ms == CONVSTATE_NONE_MS);
+  CHECK(number_view.restrictions[2].scope == CONVSTATE_RESTRICTION_NONE);
+  CHECK_RC(convstate_engine_number_at(engine, T0 + 31 * HOUR, NUMBER, strlen(NUMBER), &number_view), CONVSTATE_OK);
+  CHECK(number_view.restrictions_len == 1);
+  CHECK(number_view.restrictions[0].scope == CONVSTATE_RESTRICTION_ALL_MESSAGES);
+  CHECK_RC(convstate_engine_number_at(engine, T0, NUMBER, strlen(NUMBER), &number_view),
+           CONVSTATE_ERR_VIEW_BEFORE_CLOCK);
+  CHECK_RC(convstate_engine_template_at(engine, T0 + 31 * HOUR, S("acme"), S("order_ready"), S("en"), &template_view),
+           CONVSTATE_OK);
+  CHECK(template_view.status == CONVSTATE_TEMPLATE_PAUSED && template_view.until_ms == CONVSTATE_NONE_MS); /* until unpaused */
+
   convstate_message_free(hello);
   convstate_message_free(order_ready);
   convstate_message_free(too_big);
