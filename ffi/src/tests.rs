@@ -955,12 +955,66 @@ fn template_view_of_answer(answer: &serde_json::Value) -> convstate_template_vie
     }
 }
 
+/// The typed view a wire `limit` answer gives (the owner's name aside).
+fn limit_view_of_answer(answer: &serde_json::Value) -> convstate_limit_view {
+    convstate_limit_view {
+        scope: crate::codes::limit_scope_code(answer_enum(&answer["scope"])),
+        limit: crate::codes::limit_level_code(answer_enum(&answer["limit"])),
+        used: answer["used"].as_u64().unwrap() as u32,
+        next_slot_at_ms: answer_ms(&answer["next_slot_at"]),
+        used_in_lookback: answer["used_in_lookback"].as_u64().unwrap() as u32,
+        level_since_ms: answer_ms(&answer["level_since"]),
+        upgrade_at_ms: answer_ms(&answer["upgrade_at"]),
+        blocked_until_ms: answer_ms(&answer["blocked_until"]),
+    }
+}
+
+/// The typed view a wire `usage` answer gives: its free messages in one count (the C view
+/// has no reasons), its cost in millionths (-1 without a rate card).
+fn usage_view_of_answer(answer: &serde_json::Value) -> convstate_usage_view {
+    let of = |map: &str, key: &str| answer[map][key].as_u64().unwrap_or(0);
+    let month = answer["month"].as_str().unwrap().replace('-', "");
+    let mut currency = [0 as c_char; CONVSTATE_CURRENCY_CAPACITY];
+    let code = answer["currency"].as_str().unwrap_or("");
+    for (slot, byte) in currency.iter_mut().zip(code.bytes()) {
+        *slot = byte as c_char;
+    }
+    convstate_usage_view {
+        month: month.parse().unwrap(),
+        charged_marketing: of("charged", "marketing"),
+        charged_utility: of("charged", "utility"),
+        charged_authentication: of("charged", "authentication"),
+        charged_service: of("charged", "service"),
+        free: (answer["free"].as_object().unwrap().values())
+            .map(|n| n.as_u64().unwrap())
+            .sum(),
+        service_messages: answer["service_messages"].as_u64().unwrap(),
+        confirmed_marketing: of("confirmed_charged", "marketing"),
+        confirmed_utility: of("confirmed_charged", "utility"),
+        confirmed_authentication: of("confirmed_charged", "authentication"),
+        confirmed_service: of("confirmed_charged", "service"),
+        confirmed_free: answer["confirmed_free"].as_u64().unwrap(),
+        confirmed_unknown: answer["confirmed_unknown"].as_u64().unwrap(),
+        failed: answer["failed"].as_u64().unwrap(),
+        cost_micros: answer["cost"].as_str().map_or(-1, |cost| {
+            convstate_core::pricing::Amount::parse(cost)
+                .unwrap()
+                .micros()
+        }),
+        currency,
+    }
+}
+
 /// A typed view read at a scenario's query, or `None` where the typed call refused it.
 #[derive(Debug, PartialEq)]
 enum TypedView {
     Conversation(Option<convstate_conversation_view>),
     Number(Option<convstate_number_view>),
     Template(Option<convstate_template_view>),
+    Limit(Option<convstate_limit_view>),
+    /// Read after the wire's answer, whose month it asks for (a usage query without one
+    /// reads the month of its instant; counts do not change with the clock).
+    Usage(Option<convstate_usage_view>),
 }
 
 /// Reads the typed view a query line asks for, at the instant the wire reads it: the wire
@@ -1008,8 +1062,45 @@ fn typed_view_of_query(engine: *mut convstate_engine, line: &str) -> Option<Type
                 out,
             )
         })),
+        Event::QueryLimit(q) => TypedView::Limit(read(|out| unsafe {
+            let at = q.at.unix_millis().max(clock);
+            convstate_engine_limit(engine, at, ptr(&q.number), q.number.len(), out)
+        })),
+        Event::QueryUsage(_) => TypedView::Usage(None),
         _ => return None,
     })
+}
+
+/// Reads the typed usage view a usage query line asks for, in the month the wire's answer
+/// names (the query's own, when the wire refused it).
+fn typed_usage_of_query(
+    engine: *mut convstate_engine,
+    line: &str,
+    answer: &serde_json::Value,
+) -> Option<convstate_usage_view> {
+    let Ok(convstate_core::Event::QueryUsage(q)) = convstate_core::wire::decode_event(line) else {
+        unreachable!("a usage query");
+    };
+    let month = (answer["month"].as_str().map(str::to_owned))
+        .or(q.month)
+        .unwrap_or_else(|| "2026-11".to_owned());
+    let text = |t: &Option<String>| t.as_deref().map_or((null(), 0), |t| (ptr(t), t.len()));
+    let (number, number_len) = text(&q.number);
+    let (business, business_len) = text(&q.business);
+    let mut view = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
+    let rc = unsafe {
+        convstate_engine_usage(
+            engine,
+            number,
+            number_len,
+            business,
+            business_len,
+            ptr(&month),
+            month.len(),
+            view.as_mut_ptr(),
+        )
+    };
+    (rc == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
 }
 
 /// The typed view a wire answer gives, of the kind `typed` is, or the refusal.
@@ -1024,6 +1115,12 @@ fn typed_view_of_answer(typed: &TypedView, answer: &serde_json::Value) -> TypedV
         }
         TypedView::Template(_) => {
             TypedView::Template(given("template").then(|| template_view_of_answer(answer)))
+        }
+        TypedView::Limit(_) => {
+            TypedView::Limit(given("limit").then(|| limit_view_of_answer(answer)))
+        }
+        TypedView::Usage(_) => {
+            TypedView::Usage(given("usage").then(|| usage_view_of_answer(answer)))
         }
     }
 }
@@ -1053,12 +1150,20 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
             let answer = json_door(engine, out, line);
             let Some(typed) = typed else { continue };
             let answer: serde_json::Value = serde_json::from_str(answer.last().unwrap()).unwrap();
+            let typed = match typed {
+                TypedView::Usage(_) => {
+                    TypedView::Usage(typed_usage_of_query(engine, line, &answer))
+                }
+                typed => typed,
+            };
             let expected = typed_view_of_answer(&typed, &answer);
             assert_eq!(typed, expected, "{}: {line}", file.display());
             let (kind, refused) = match &typed {
                 TypedView::Conversation(v) => ("conversation", v.is_none()),
                 TypedView::Number(v) => ("number", v.is_none()),
                 TypedView::Template(v) => ("template", v.is_none()),
+                TypedView::Limit(v) => ("limit", v.is_none()),
+                TypedView::Usage(v) => ("usage", v.is_none()),
             };
             let count = compared.entry(kind).or_default();
             if refused {
@@ -1108,6 +1213,18 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
                     ("pause_strikes", v.pause_strikes > 0),
                     ("locked", v.locked),
                 ],
+                TypedView::Limit(Some(v)) => &[
+                    ("next_slot_at_ms", v.next_slot_at_ms != CONVSTATE_NONE_MS),
+                    ("upgrade_at_ms", v.upgrade_at_ms != CONVSTATE_NONE_MS),
+                    ("blocked_until_ms", v.blocked_until_ms != CONVSTATE_NONE_MS),
+                    ("unlimited", v.limit == CONVSTATE_LIMIT_UNLIMITED),
+                ],
+                TypedView::Usage(Some(v)) => &[
+                    ("free", v.free > 0),
+                    ("confirmed_utility", v.confirmed_utility > 0),
+                    ("failed", v.failed > 0),
+                    ("cost_micros", v.cost_micros > 0),
+                ],
                 _ => &[],
             };
             fields_set.extend(seen.iter().filter(|(_, set)| *set).map(|(name, _)| *name));
@@ -1119,14 +1236,14 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
     }
     // The scenarios hold dozens of queries of each kind, and they reach these fields past
     // their empty value, so that none agrees only by both sides being empty.
-    for kind in ["conversation", "number", "template"] {
+    for kind in ["conversation", "number", "template", "limit", "usage"] {
         let (views, _) = compared.get(kind).copied().unwrap_or_default();
         assert!(views >= 20, "{views} {kind} views compared: {compared:?}");
     }
     assert_eq!(
         fields_set.len(),
-        14,
-        "fields only ever empty: {fields_set:?}"
+        22,
+        "some fields are only ever empty; these are not: {fields_set:?}"
     );
 }
 
