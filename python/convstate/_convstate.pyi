@@ -438,10 +438,20 @@ class Engine:
         later instant. The engine keeps no history, so an earlier ``at`` raises
         ``InvalidInputError`` (code ``view_before_clock``) naming both instants; a
         ``query_conversation`` given to ``handle`` reads at the clock instead."""
-    def number(self, number: str) -> dict[str, Any]:
-        """A number's registration and counters."""
-    def template(self, business: str, name: str, language: str) -> dict[str, Any]:
-        """A template's status and quality."""
+    def number(self, number: str, *, at: Optional[_Instant] = None) -> dict[str, Any]:
+        """A number's registration, quality, flag, restrictions and counters (changes
+        nothing): at ``at``, the engine's clock or a later instant (the flag and
+        restrictions as they stand then, tick or not; the counters as of the clock), or at
+        the clock when ``at`` is None. An earlier ``at`` raises ``InvalidInputError`` (code
+        ``view_before_clock``)."""
+    def template(
+        self, business: str, name: str, language: str, *, at: Optional[_Instant] = None
+    ) -> dict[str, Any]:
+        """A template's status and quality (changes nothing): at ``at``, the engine's clock
+        or a later instant (an ended pause shows ``approved``, or ``flagged`` if it kept a
+        flag, a passed flag deadline ``disabled``, tick or not), or at the clock when ``at``
+        is None. An earlier ``at`` raises ``InvalidInputError`` (code
+        ``view_before_clock``)."""
     def handle(
         self, event: Union[Mapping[str, Any], str]
     ) -> Union[Decision, dict[str, Any], InboundOutcome, StatusOutcome, None]:

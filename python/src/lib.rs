@@ -772,21 +772,42 @@ impl PyEngine {
         to_python(py, &view)
     }
 
-    /// A number's registration and counters, as a dict.
-    fn number<'py>(&self, py: Python<'py>, number: &str) -> BindingResult<Bound<'py, PyAny>> {
-        let view = self.locked(py).number(number)?;
+    /// A number's registration, quality, flag, restrictions and counters, as a dict: at
+    /// `at` (the engine's clock or later; the flag and restrictions as they stand then),
+    /// or at the clock when `at` is None.
+    #[pyo3(signature = (number, *, at = None))]
+    fn number<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = at.map(|at| instant(at, "number", "at")).transpose()?;
+        let engine = self.locked(py);
+        let view = match at {
+            Some(at) => engine.number_at(number, at)?,
+            None => engine.number(number)?,
+        };
         to_python(py, &view)
     }
 
-    /// A template's status and quality, as a dict.
+    /// A template's status and quality, as a dict: at `at` (the engine's clock or later;
+    /// the status in force then), or at the clock when `at` is None.
+    #[pyo3(signature = (business, name, language, *, at = None))]
     fn template<'py>(
         &self,
         py: Python<'py>,
         business: &str,
         name: &str,
         language: &str,
+        at: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let view = self.locked(py).template(business, name, language)?;
+        let at = at.map(|at| instant(at, "template", "at")).transpose()?;
+        let engine = self.locked(py);
+        let view = match at {
+            Some(at) => engine.template_at(business, name, language, at)?,
+            None => engine.template(business, name, language)?,
+        };
         to_python(py, &view)
     }
 

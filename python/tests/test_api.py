@@ -531,6 +531,29 @@ def test_template_view_shows_a_flag_kept_under_a_pause(engine: convstate.Engine)
     assert view["flagged_until"] == utc(2026, 11, 9, 9), "the flag outlives the pause"
 
 
+def test_number_and_template_views_read_at_an_instant(engine: convstate.Engine) -> None:
+    engine.register_template("acme", "promo", "en", category="marketing",
+                             body="Hi {{1}}, see our offer.", status="approved")
+    template = {"business": "acme", "name": "promo", "language": "en"}
+    engine.handle({"type": "template_status", "at": "2026-11-02T09:00:00Z", **template, "status": "flagged"})
+    engine.handle({"type": "template_quality", "at": "2026-11-02T10:00:00Z", **template, "quality": "low"})
+    engine.handle({"type": "number_restriction", "at": "2026-11-02T10:00:00Z", "number": NUMBER,
+                   "scope": "business_initiated", "until": "2026-11-02T12:00:00Z"})
+    # At the clock, the pause and the restriction stand; after their ends, tick or not,
+    # they show ended, as the wire's queries at those instants do.
+    assert engine.template("acme", "promo", "en")["status"] == "paused"
+    later = engine.template("acme", "promo", "en", at=utc(2026, 11, 2, 14))
+    assert later["status"] == "flagged", "the pause ended at 13:00; the flag outlives it"
+    assert later == engine.handle({"type": "query_template", "at": "2026-11-02T14:00:00Z", **template})
+    assert [r["scope"] for r in engine.number(NUMBER)["restrictions"]] == ["business_initiated"]
+    assert engine.number(NUMBER, at=utc(2026, 11, 2, 12))["restrictions"] == []
+    with pytest.raises(convstate.InvalidInputError) as raised:
+        engine.number(NUMBER, at=utc(2026, 11, 2, 8))
+    assert raised.value.code == "view_before_clock"
+    with pytest.raises(convstate.InvalidInputError):
+        engine.template("acme", "promo", "en", at="yesterday")
+
+
 def test_restricted_number_denies_with_its_own_reason(engine: convstate.Engine) -> None:
     engine.handle(
         {"type": "number_restriction", "at": "2026-11-02T10:00:00Z", "number": NUMBER, "scope": "all_messages"}
