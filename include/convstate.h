@@ -3311,6 +3311,56 @@ convstate_result convstate_sharded_engine_shard_of_business(const struct convsta
                                                             uint32_t *shard);
 
 /**
+ * Writes the latest clock of the shards (unix ms): the instant a view may always be
+ * asked at.
+ */
+convstate_result convstate_sharded_engine_clock(const struct convstate_sharded_engine *engine,
+                                                int64_t *clock_ms);
+
+/**
+ * As `convstate_engine_conversation`, in the number's shard: refused with
+ * `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` before that shard's clock.
+ */
+convstate_result convstate_sharded_engine_conversation(const struct convstate_sharded_engine *engine,
+                                                       int64_t at_ms,
+                                                       const char *number,
+                                                       size_t number_len,
+                                                       const char *contact,
+                                                       size_t contact_len,
+                                                       struct convstate_conversation_view *out);
+
+/**
+ * As `convstate_engine_number_at`, in the number's shard.
+ */
+convstate_result convstate_sharded_engine_number_at(const struct convstate_sharded_engine *engine,
+                                                    int64_t at_ms,
+                                                    const char *number,
+                                                    size_t number_len,
+                                                    struct convstate_number_view *out);
+
+/**
+ * As `convstate_engine_limit`, in the number's shard.
+ */
+convstate_result convstate_sharded_engine_limit(const struct convstate_sharded_engine *engine,
+                                                int64_t at_ms,
+                                                const char *number,
+                                                size_t number_len,
+                                                struct convstate_limit_view *out);
+
+/**
+ * As `convstate_engine_template_at`, in the business's shard.
+ */
+convstate_result convstate_sharded_engine_template_at(const struct convstate_sharded_engine *engine,
+                                                      int64_t at_ms,
+                                                      const char *business,
+                                                      size_t business_len,
+                                                      const char *name,
+                                                      size_t name_len,
+                                                      const char *language,
+                                                      size_t language_len,
+                                                      struct convstate_template_view *out);
+
+/**
  * Writes when `convstate_sharded_engine_handle_timeout` should be called next (unix ms, the
  * earliest over the shards), or `CONVSTATE_NONE_MS` when no timer is armed.
  */

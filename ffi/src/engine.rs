@@ -1549,36 +1549,44 @@ pub unsafe extern "C" fn convstate_engine_conversation(
             unsafe { str_arg(contact, contact_len, "contact") }?,
             instant_arg(at_ms, "at_ms")?,
         )?;
-        let ms = |t: Option<convstate_core::Instant>| t.map_or(CONVSTATE_NONE_MS, |t| t.unix_millis());
-        let ticket = view.ticket_responses;
-        unsafe {
-            out.write(convstate_conversation_view {
-                window_open: view.window_open,
-                window_ends_at_ms: ms(view.window_ends_at),
-                chat_live: view.chat.is_some(),
-                chat_started_at_ms: ms(view.chat.map(|c| c.started_at)),
-                chat_last_activity_at_ms: ms(view.chat.map(|c| c.last_activity_at)),
-                chat_first_response_at_ms: ms(view.chat.and_then(|c| c.first_response_at)),
-                ticket_id: view.ticket.map_or(0, |t| t.id),
-                ticket_status: view.ticket.map_or(convstate_ticket_status::CONVSTATE_TICKET_NONE, |t| ticket_status_code(t.status)),
-                outbox_held: view.outbox_held,
-                opted_in: view.opted_in,
-                marketing_stopped: view.marketing_stopped,
-                chat_waiting_since_ms: ms(view.chat.and_then(|c| c.waiting_since)),
-                chat_responses: view.chat.map_or(0, |c| c.responses),
-                chat_response_total_ms: view.chat.map_or(0, |c| c.response_total.millis() as u64),
-                chat_last_reply_at_ms: ms(view.chat.and_then(|c| c.last_reply_at)),
-                ticket_waiting_since_ms: ms(ticket.and_then(|t| t.waiting_since)),
-                ticket_first_response_at_ms: ms(ticket.and_then(|t| t.first_response_at)),
-                ticket_first_response_after_ms: ticket
-                    .and_then(|t| t.first_response_after)
-                    .map_or(CONVSTATE_NONE_MS, |d| d.millis()),
-                ticket_responses: ticket.map_or(0, |t| t.responses),
-                ticket_response_total_ms: ticket.map_or(0, |t| t.response_total.millis() as u64),
-                ticket_last_reply_at_ms: ms(ticket.and_then(|t| t.last_reply_at)),
-            })
-        };
+        unsafe { out.write(conversation_view(&view)) };
         Ok(())
+    }
+}
+
+/// The C view of a core conversation view.
+pub(crate) fn conversation_view(
+    view: &convstate_core::ConversationView,
+) -> convstate_conversation_view {
+    let ticket = view.ticket_responses;
+    convstate_conversation_view {
+        window_open: view.window_open,
+        window_ends_at_ms: ms(view.window_ends_at),
+        chat_live: view.chat.is_some(),
+        chat_started_at_ms: ms(view.chat.map(|c| c.started_at)),
+        chat_last_activity_at_ms: ms(view.chat.map(|c| c.last_activity_at)),
+        chat_first_response_at_ms: ms(view.chat.and_then(|c| c.first_response_at)),
+        ticket_id: view.ticket.map_or(0, |t| t.id),
+        ticket_status: view
+            .ticket
+            .map_or(convstate_ticket_status::CONVSTATE_TICKET_NONE, |t| {
+                ticket_status_code(t.status)
+            }),
+        outbox_held: view.outbox_held,
+        opted_in: view.opted_in,
+        marketing_stopped: view.marketing_stopped,
+        chat_waiting_since_ms: ms(view.chat.and_then(|c| c.waiting_since)),
+        chat_responses: view.chat.map_or(0, |c| c.responses),
+        chat_response_total_ms: view.chat.map_or(0, |c| c.response_total.millis() as u64),
+        chat_last_reply_at_ms: ms(view.chat.and_then(|c| c.last_reply_at)),
+        ticket_waiting_since_ms: ms(ticket.and_then(|t| t.waiting_since)),
+        ticket_first_response_at_ms: ms(ticket.and_then(|t| t.first_response_at)),
+        ticket_first_response_after_ms: ticket
+            .and_then(|t| t.first_response_after)
+            .map_or(CONVSTATE_NONE_MS, |d| d.millis()),
+        ticket_responses: ticket.map_or(0, |t| t.responses),
+        ticket_response_total_ms: ticket.map_or(0, |t| t.response_total.millis() as u64),
+        ticket_last_reply_at_ms: ms(ticket.and_then(|t| t.last_reply_at)),
     }
 }
 
@@ -1679,7 +1687,8 @@ pub unsafe extern "C" fn convstate_engine_number_at(
     }
 }
 
-fn number_view(view: &convstate_core::NumberView) -> convstate_number_view {
+/// The C view of a core number view.
+pub(crate) fn number_view(view: &convstate_core::NumberView) -> convstate_number_view {
     let c = &view.counters;
     let mut restrictions = [convstate_restriction::NONE; CONVSTATE_RESTRICTION_SCOPES];
     // One per scope, so they fit; `zip` stops at the slots all the same.
@@ -1797,7 +1806,8 @@ pub unsafe extern "C" fn convstate_engine_template_at(
     }
 }
 
-fn template_view(view: &convstate_core::TemplateView) -> convstate_template_view {
+/// The C view of a core template view.
+pub(crate) fn template_view(view: &convstate_core::TemplateView) -> convstate_template_view {
     convstate_template_view {
         category: category_code(view.category),
         status: template_status_code(view.status),
@@ -1848,19 +1858,22 @@ pub unsafe extern "C" fn convstate_engine_limit(
         let out = Out::new(out, "out")?;
         let at = instant_arg(at_ms, "at_ms")?;
         let view = handle.engine.limit(unsafe { str_arg(number, number_len, "number") }?, at)?;
-        unsafe {
-            out.write(convstate_limit_view {
-                scope: limit_scope_code(view.scope),
-                limit: limit_level_code(view.limit),
-                used: view.used,
-                next_slot_at_ms: ms(view.next_slot_at),
-                used_in_lookback: view.used_in_lookback,
-                level_since_ms: view.level_since.unix_millis(),
-                upgrade_at_ms: ms(view.upgrade_at),
-                blocked_until_ms: ms(view.blocked_until),
-            })
-        };
+        unsafe { out.write(limit_view(&view)) };
         Ok(())
+    }
+}
+
+/// The C view of a core limit view.
+pub(crate) fn limit_view(view: &convstate_core::limits::LimitView) -> convstate_limit_view {
+    convstate_limit_view {
+        scope: limit_scope_code(view.scope),
+        limit: limit_level_code(view.limit),
+        used: view.used,
+        next_slot_at_ms: ms(view.next_slot_at),
+        used_in_lookback: view.used_in_lookback,
+        level_since_ms: view.level_since.unix_millis(),
+        upgrade_at_ms: ms(view.upgrade_at),
+        blocked_until_ms: ms(view.blocked_until),
     }
 }
 

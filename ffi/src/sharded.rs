@@ -22,7 +22,9 @@ use crate::boundary::{
 use crate::codes::{check_currency, convstate_decision, decision_to_c, CONVSTATE_NONE_MS};
 use crate::convstate_result;
 use crate::engine::{
-    convstate_inbound, convstate_send_request, inbound_ref, policy_arg, send_request,
+    conversation_view, convstate_conversation_view, convstate_inbound, convstate_limit_view,
+    convstate_number_view, convstate_send_request, convstate_template_view, inbound_ref,
+    limit_view, number_view, policy_arg, send_request, template_view,
 };
 use crate::json::{convstate_string, snapshot_into, webhook_door};
 
@@ -381,6 +383,121 @@ pub unsafe extern "C" fn convstate_sharded_engine_shard_of_business(
         let business = unsafe { str_arg(business, business_len, "business") }?;
         let out = Out::new(shard, "shard")?;
         unsafe { out.write(handle.engine.shard_of_business(business) as u32) };
+        Ok(())
+    }
+}
+
+// ---- views ------------------------------------------------------------------------------
+//
+// As the single engine's, each in the shard that holds what it reads (under that shard's
+// lock, taken for the read alone). A shard's clock is at or before
+// `convstate_sharded_engine_clock`, so a view at that instant is never refused.
+
+/// Writes the latest clock of the shards (unix ms): the instant a view may always be
+/// asked at.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_clock(
+    engine: *const convstate_sharded_engine,
+    clock_ms: *mut i64,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(clock_ms, "clock_ms")?;
+        unsafe { out.write(handle.engine.clock().unix_millis()) };
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_conversation`, in the number's shard: refused with
+/// `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` before that shard's clock.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_conversation(
+    engine: *const convstate_sharded_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    out: *mut convstate_conversation_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.conversation(
+            unsafe { str_arg(number, number_len, "number") }?,
+            unsafe { str_arg(contact, contact_len, "contact") }?,
+            instant_arg(at_ms, "at_ms")?,
+        )?;
+        unsafe { out.write(conversation_view(&view)) };
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_number_at`, in the number's shard.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_number_at(
+    engine: *const convstate_sharded_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    out: *mut convstate_number_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.number_at(
+            unsafe { str_arg(number, number_len, "number") }?,
+            instant_arg(at_ms, "at_ms")?,
+        )?;
+        unsafe { out.write(number_view(&view)) };
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_limit`, in the number's shard.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_limit(
+    engine: *const convstate_sharded_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    out: *mut convstate_limit_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.limit(
+            unsafe { str_arg(number, number_len, "number") }?,
+            instant_arg(at_ms, "at_ms")?,
+        )?;
+        unsafe { out.write(limit_view(&view)) };
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_template_at`, in the business's shard.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_template_at(
+    engine: *const convstate_sharded_engine,
+    at_ms: i64,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    out: *mut convstate_template_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.template_at(
+            unsafe { str_arg(business, business_len, "business") }?,
+            unsafe { str_arg(name, name_len, "name") }?,
+            unsafe { str_arg(language, language_len, "language") }?,
+            instant_arg(at_ms, "at_ms")?,
+        )?;
+        unsafe { out.write(template_view(&view)) };
         Ok(())
     }
 }

@@ -251,6 +251,26 @@ int main(void) {
   }
   CHECK(allowed == 250); /* exactly the business's limit, from four numbers and eight threads */
   CHECK(limited == THREADS * SENDS_PER_THREAD - 250);
+  { /* The typed views read the business's shard: the limit every number shares is full. */
+    int64_t clock = 0;
+    convstate_limit_view limit;
+    convstate_number_view number;
+    convstate_template_view template_;
+    convstate_conversation_view view;
+    CHECK_RC(convstate_sharded_engine_clock(engine, &clock), CONVSTATE_OK);
+    CHECK(clock >= T0);
+    CHECK_RC(convstate_sharded_engine_limit(engine, clock, S("+15555000003"), &limit), CONVSTATE_OK);
+    CHECK(limit.scope == CONVSTATE_LIMIT_SCOPE_BUSINESS && limit.limit == 250 && limit.used == 250);
+    CHECK_RC(convstate_sharded_engine_number_at(engine, clock, S("+15555000003"), &number), CONVSTATE_OK);
+    CHECK(number.quality == CONVSTATE_QUALITY_UNKNOWN && number.restrictions_len == 0);
+    CHECK_RC(convstate_sharded_engine_template_at(engine, clock, S("acme"), S("order_ready"), S("en"), &template_),
+             CONVSTATE_OK);
+    CHECK(template_.status == CONVSTATE_TEMPLATE_APPROVED && template_.quality == CONVSTATE_QUALITY_HIGH);
+    CHECK_RC(convstate_sharded_engine_conversation(engine, clock, S("+15555000000"), S("+491510000000"), &view),
+             CONVSTATE_OK);
+    CHECK(view.opted_in && !view.window_open);
+    CHECK_RC(convstate_sharded_engine_limit(engine, clock, S("+19999999999"), &limit), CONVSTATE_ERR_UNKNOWN_NUMBER);
+  }
 
   run_threads(chat, workers);
   int ended = 0;
