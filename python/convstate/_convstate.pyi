@@ -741,6 +741,18 @@ class ShardedEngine:
         the effects they caused."""
     def poll_timeout(self) -> Optional[datetime]:
         """When ``tick`` should be called next (the earliest over the shards), or None."""
+    def conversation(self, number: str, contact: str, *, at: _Instant) -> dict[str, Any]:
+        """As ``Engine.conversation``, in the number's shard: at ``at``, that shard's clock or
+        a later instant (an earlier one raises ``InvalidInputError``, code
+        ``view_before_clock``)."""
+    def number(self, number: str, *, at: Optional[_Instant] = None) -> dict[str, Any]:
+        """As ``Engine.number``, in the number's shard: at ``at``, or at the latest clock of
+        the shards when ``at`` is None."""
+    def template(
+        self, business: str, name: str, language: str, *, at: Optional[_Instant] = None
+    ) -> dict[str, Any]:
+        """As ``Engine.template``, in the business's shard: at ``at``, or at the latest
+        clock of the shards when ``at`` is None."""
     def export_business(self, business: str) -> bytes:
         """A business's whole state as bytes, to move it to another engine or node with
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""

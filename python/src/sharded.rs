@@ -374,6 +374,57 @@ impl PyShardedEngine {
         deadline.map(|at| datetime(py, at)).transpose()
     }
 
+    /// As `Engine.conversation`, in the number's shard: the state of one conversation at
+    /// `at`, that shard's clock or a later instant (an earlier one raises
+    /// `InvalidInputError`, code `view_before_clock`).
+    #[pyo3(signature = (number, contact, *, at))]
+    fn conversation<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        contact: &str,
+        at: &Bound<'_, PyAny>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = instant(at, "conversation", "at")?;
+        let view = py.detach(|| self.engine.conversation(number, contact, at))?;
+        to_python(py, &view)
+    }
+
+    /// As `Engine.number`, in the number's shard: at `at`, or at the latest clock of the
+    /// shards when `at` is None.
+    #[pyo3(signature = (number, *, at = None))]
+    fn number<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = at.map(|at| instant(at, "number", "at")).transpose()?;
+        let view = py.detach(|| {
+            self.engine
+                .number_at(number, at.unwrap_or(self.engine.clock()))
+        })?;
+        to_python(py, &view)
+    }
+
+    /// As `Engine.template`, in the business's shard: at `at`, or at the latest clock of the
+    /// shards when `at` is None.
+    #[pyo3(signature = (business, name, language, *, at = None))]
+    fn template<'py>(
+        &self,
+        py: Python<'py>,
+        business: &str,
+        name: &str,
+        language: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = at.map(|at| instant(at, "template", "at")).transpose()?;
+        let view = py.detach(|| {
+            (self.engine).template_at(business, name, language, at.unwrap_or(self.engine.clock()))
+        })?;
+        to_python(py, &view)
+    }
+
     /// A business's whole state as bytes (`Engine.export_business` in the core), to move it
     /// to another engine or node with `import_business`. This engine is not changed.
     fn export_business<'py>(

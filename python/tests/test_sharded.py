@@ -274,6 +274,35 @@ def test_typed_calls_answer_as_one_engine_with_the_effects_they_caused() -> None
         assert answers_by_feed[i] == [apply_typed(single, call) for call in feeds[i]], group
 
 
+def test_views_read_as_one_engines_and_as_the_wire_queries() -> None:
+    # One business, so that one Engine holds the same (ticket ids are per engine).
+    sharded = convstate.ShardedEngine(shards=3)
+    single = convstate.Engine()
+    for line in setup_lines(0):
+        sharded.handle(line)
+        single.handle(line)
+    for call in typed_calls(0)[:3]:
+        apply_typed(sharded, call)
+        apply_typed(single, call)
+    at = T0 + 5 * MINUTE
+    who = contact(0, 0)
+    view = sharded.conversation(number(0), who, at=at)
+    assert view == single.conversation(number(0), who, at=at)
+    assert view["window_open"] and view["chat"]["responses"] == 1
+    query = {"type": "query_conversation", "at": at, "number": number(0), "contact": who}
+    assert sharded.handle(query) == (view, [])
+    assert sharded.number(number(0), at=at) == single.number(number(0), at=at)
+    assert sharded.number(number(0))["counters"]["templates_sent"] == 1
+    template = sharded.template("biz0", "order_ready", "en", at=at)
+    assert template == single.template("biz0", "order_ready", "en", at=at)
+    assert template["status"] == "approved"
+    with pytest.raises(convstate.InvalidInputError) as raised:
+        sharded.number(number(0), at=T0)
+    assert raised.value.code == "view_before_clock"
+    with pytest.raises(convstate.NotFoundError):
+        sharded.template("biz0", "missing", "en")
+
+
 def instant_of(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> int:
     _, args, kwargs = call
     at: int = kwargs["at"] if "at" in kwargs else args[0]["at"]
