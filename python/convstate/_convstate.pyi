@@ -444,6 +444,12 @@ class Engine:
         restrictions as they stand then, tick or not; the counters as of the clock), or at
         the clock when ``at`` is None. An earlier ``at`` raises ``InvalidInputError`` (code
         ``view_before_clock``)."""
+    def limit(self, number: str, *, at: _Instant) -> dict[str, Any]:
+        """The messaging limit ``number`` sends under at ``at`` (changes nothing), as
+        ``query_limit`` answers it: the level in force, the contacts counted in the moving
+        window and when a slot frees, an upgrade due by then shown, tick or not. An ``at``
+        before the engine's clock raises ``InvalidInputError`` (code
+        ``view_before_clock``)."""
     def template(
         self, business: str, name: str, language: str, *, at: Optional[_Instant] = None
     ) -> dict[str, Any]:
@@ -748,6 +754,8 @@ class ShardedEngine:
     def number(self, number: str, *, at: Optional[_Instant] = None) -> dict[str, Any]:
         """As ``Engine.number``, in the number's shard: at ``at``, or at the latest clock of
         the shards when ``at`` is None."""
+    def limit(self, number: str, *, at: _Instant) -> dict[str, Any]:
+        """As ``Engine.limit``, in the number's shard."""
     def template(
         self, business: str, name: str, language: str, *, at: Optional[_Instant] = None
     ) -> dict[str, Any]:

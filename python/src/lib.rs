@@ -791,6 +791,20 @@ impl PyEngine {
         to_python(py, &view)
     }
 
+    /// The messaging limit `number` sends under at `at` (the engine's clock or later), as a
+    /// dict: its level, the contacts counted and when a slot frees (as `query_limit`).
+    #[pyo3(signature = (number, *, at))]
+    fn limit<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        at: &Bound<'_, PyAny>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = instant(at, "limit", "at")?;
+        let view = self.locked(py).limit(number, at)?;
+        to_python(py, &view)
+    }
+
     /// A template's status and quality, as a dict: at `at` (the engine's clock or later;
     /// the status in force then), or at the clock when `at` is None.
     #[pyo3(signature = (business, name, language, *, at = None))]

@@ -407,6 +407,19 @@ impl PyShardedEngine {
         to_python(py, &view)
     }
 
+    /// As `Engine.limit`, in the number's shard.
+    #[pyo3(signature = (number, *, at))]
+    fn limit<'py>(
+        &self,
+        py: Python<'py>,
+        number: &str,
+        at: &Bound<'_, PyAny>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = instant(at, "limit", "at")?;
+        let view = py.detach(|| self.engine.limit(number, at))?;
+        to_python(py, &view)
+    }
+
     /// As `Engine.template`, in the business's shard: at `at`, or at the latest clock of the
     /// shards when `at` is None.
     #[pyo3(signature = (business, name, language, *, at = None))]

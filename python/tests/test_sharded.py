@@ -293,6 +293,10 @@ def test_views_read_as_one_engines_and_as_the_wire_queries() -> None:
     assert sharded.handle(query) == (view, [])
     assert sharded.number(number(0), at=at) == single.number(number(0), at=at)
     assert sharded.number(number(0))["counters"]["templates_sent"] == 1
+    limit = sharded.limit(number(0), at=at)
+    assert limit == single.limit(number(0), at=at)
+    assert limit["used"] == 1, "the template's contact; a reply in the window takes no slot"
+    assert sharded.handle({"type": "query_limit", "at": at, "number": number(0)}) == (limit, [])
     template = sharded.template("biz0", "order_ready", "en", at=at)
     assert template == single.template("biz0", "order_ready", "en", at=at)
     assert template["status"] == "approved"
