@@ -116,6 +116,12 @@
 #define CONVSTATE_RESTRICTION_SCOPES 3
 
 /**
+ * Slots of `convstate_usage_view.free_by_reason`, one per `convstate_free_reason` code
+ * (`CONVSTATE_FREE_NONE`'s is always 0).
+ */
+#define CONVSTATE_FREE_REASONS 9
+
+/**
  * Size of the `currency` arrays in output structs, NUL terminator included. A rate card
  * currency is a three-letter ISO 4217 code (a policy with any other is refused with
  * `CONVSTATE_ERR_INVALID_POLICY`), so it always fits; every call that makes an engine from
@@ -2283,6 +2289,11 @@ typedef struct convstate_usage_view {
    * The rate card's currency code, NUL-terminated; empty without a rate card.
    */
   char currency[CONVSTATE_CURRENCY_CAPACITY];
+  /**
+   * `free` by why each was free, indexed by `convstate_free_reason`
+   * (`free_by_reason[CONVSTATE_FREE_FREE_ENTRY_POINT]`); they add up to `free`.
+   */
+  uint64_t free_by_reason[CONVSTATE_FREE_REASONS];
 } convstate_usage_view;
 
 #ifdef __cplusplus

@@ -807,6 +807,24 @@ pub enum convstate_free_reason {
     CONVSTATE_FREE_HELD = 8,
 }
 
+/// Slots of `convstate_usage_view.free_by_reason`, one per `convstate_free_reason` code
+/// (`CONVSTATE_FREE_NONE`'s is always 0).
+pub const CONVSTATE_FREE_REASONS: usize = 9;
+
+pub(crate) fn free_reason_code(why: FreeReason) -> convstate_free_reason {
+    use convstate_free_reason::*;
+    match why {
+        FreeReason::ServiceWindow => CONVSTATE_FREE_SERVICE_WINDOW,
+        FreeReason::ChannelNotBilled => CONVSTATE_FREE_CHANNEL_NOT_BILLED,
+        FreeReason::InsideConversation => CONVSTATE_FREE_INSIDE_CONVERSATION,
+        FreeReason::ServiceConversation => CONVSTATE_FREE_SERVICE_CONVERSATION,
+        FreeReason::FreeEntryPoint => CONVSTATE_FREE_FREE_ENTRY_POINT,
+        FreeReason::UtilityInWindow => CONVSTATE_FREE_UTILITY_IN_WINDOW,
+        FreeReason::ServiceAllowance => CONVSTATE_FREE_SERVICE_ALLOWANCE,
+        FreeReason::Held => CONVSTATE_FREE_HELD,
+    }
+}
+
 /// Charge category of a charged send.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1111,16 +1129,7 @@ fn billing_fields(
         ),
         Some(Billing::Free { why }) => (
             CONVSTATE_BILLING_FREE,
-            match why {
-                FreeReason::ServiceWindow => CONVSTATE_FREE_SERVICE_WINDOW,
-                FreeReason::ChannelNotBilled => CONVSTATE_FREE_CHANNEL_NOT_BILLED,
-                FreeReason::InsideConversation => CONVSTATE_FREE_INSIDE_CONVERSATION,
-                FreeReason::ServiceConversation => CONVSTATE_FREE_SERVICE_CONVERSATION,
-                FreeReason::FreeEntryPoint => CONVSTATE_FREE_FREE_ENTRY_POINT,
-                FreeReason::UtilityInWindow => CONVSTATE_FREE_UTILITY_IN_WINDOW,
-                FreeReason::ServiceAllowance => CONVSTATE_FREE_SERVICE_ALLOWANCE,
-                FreeReason::Held => CONVSTATE_FREE_HELD,
-            },
+            free_reason_code(*why),
             CONVSTATE_CHARGE_NONE,
         ),
         Some(Billing::Charged { category, .. }) => (

@@ -1914,6 +1914,9 @@ pub struct convstate_usage_view {
     pub cost_micros: i64,
     /// The rate card's currency code, NUL-terminated; empty without a rate card.
     pub currency: [c_char; CONVSTATE_CURRENCY_CAPACITY],
+    /// `free` by why each was free, indexed by `convstate_free_reason`
+    /// (`free_by_reason[CONVSTATE_FREE_FREE_ENTRY_POINT]`); they add up to `free`.
+    pub free_by_reason: [u64; CONVSTATE_FREE_REASONS],
 }
 
 /// Reads the monthly usage of one number (`number`, and `business` NULL) or of all numbers of
@@ -1973,6 +1976,13 @@ pub unsafe extern "C" fn convstate_engine_usage(
                     (None, None) => -1,
                 },
                 currency: currency_array(currency),
+                free_by_reason: {
+                    let mut by_reason = [0; CONVSTATE_FREE_REASONS];
+                    for (&why, &n) in &usage.free {
+                        by_reason[free_reason_code(why) as usize] = n;
+                    }
+                    by_reason
+                },
             })
         };
         Ok(())

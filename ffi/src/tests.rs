@@ -969,9 +969,14 @@ fn limit_view_of_answer(answer: &serde_json::Value) -> convstate_limit_view {
     }
 }
 
-/// The typed view a wire `usage` answer gives: its free messages in one count (the C view
-/// has no reasons), its cost in millionths (-1 without a rate card).
+/// The typed view a wire `usage` answer gives: its free messages in all and by reason, its
+/// cost in millionths (-1 without a rate card).
 fn usage_view_of_answer(answer: &serde_json::Value) -> convstate_usage_view {
+    let mut free_by_reason = [0; CONVSTATE_FREE_REASONS];
+    for (why, n) in answer["free"].as_object().unwrap() {
+        let why: convstate_core::decision::FreeReason = answer_enum(&serde_json::json!(why));
+        free_by_reason[crate::codes::free_reason_code(why) as usize] = n.as_u64().unwrap();
+    }
     let of = |map: &str, key: &str| answer[map][key].as_u64().unwrap_or(0);
     let month = answer["month"].as_str().unwrap().replace('-', "");
     let mut currency = [0 as c_char; CONVSTATE_CURRENCY_CAPACITY];
@@ -1002,6 +1007,7 @@ fn usage_view_of_answer(answer: &serde_json::Value) -> convstate_usage_view {
                 .micros()
         }),
         currency,
+        free_by_reason,
     }
 }
 
@@ -1221,6 +1227,10 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
                 ],
                 TypedView::Usage(Some(v)) => &[
                     ("free", v.free > 0),
+                    (
+                        "two free reasons",
+                        v.free_by_reason.iter().filter(|&&n| n > 0).count() > 1,
+                    ),
                     ("confirmed_utility", v.confirmed_utility > 0),
                     ("failed", v.failed > 0),
                     ("cost_micros", v.cost_micros > 0),
@@ -1242,7 +1252,7 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
     }
     assert_eq!(
         fields_set.len(),
-        22,
+        23,
         "some fields are only ever empty; these are not: {fields_set:?}"
     );
 }
@@ -3220,7 +3230,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (17, 0x0a37_f2f2_4924_8a04),
         (18, 0x6581_3b60_eaba_b667),
         (19, 0xa531_cb52_0e5d_7263),
-        (20, 0x3618_0c65_abc1_abe2),
+        (20, 0xbd82_79b8_2b23_489a),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -169,6 +169,11 @@ static void test_limit_price_and_usage(void) {
   CHECK(usage.charged_marketing == 2 && usage.charged_utility == 0);
   CHECK(usage.cost_micros == 160400);
   CHECK(strcmp(usage.currency, "USD") == 0);
+  { /* Free messages by why they were free add up to the count. */
+    uint64_t by_reason = 0;
+    for (size_t why = 0; why < CONVSTATE_FREE_REASONS; why++) by_reason += usage.free_by_reason[why];
+    CHECK(by_reason == usage.free && usage.free_by_reason[CONVSTATE_FREE_NONE] == 0);
+  }
   CHECK_RC(convstate_engine_usage(engine, NULL, 0, S("acme"), S("2026-11"), &usage), CONVSTATE_OK);
   CHECK(usage.charged_marketing == 2);
   CHECK_RC(convstate_engine_usage(engine, NULL, 0, S("acme"), S("2026-13"), &usage),
