@@ -196,7 +196,7 @@ class Decision:
         """For ``initiate``: the opening template and how many messages are held."""
     def to_dict(self) -> dict[str, Any]:
         """The decision as a dict of the wire format (instants as aware datetimes,
-        durations as ``timedelta``)."""
+        durations as ``timedelta``, a price's ``amount`` as ``decimal.Decimal``)."""
     def to_json(self) -> str:
         """The decision as one JSON object, as the wire format writes it: the line
         ``handle_json`` returns for it, byte for byte (``"type": "decision"`` first)."""
@@ -218,8 +218,9 @@ class Engine:
     clock, not at its own instant. Dicts it returns
     mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
     ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,
-    ``*_from``) as aware UTC datetimes and durations (policy lengths, response
-    times, a denial's ``margin``) as ``timedelta``. One engine may be shared
+    ``*_from``) as aware UTC datetimes, durations (policy lengths, response
+    times, a denial's ``margin``) as ``timedelta`` and money (a usage's ``cost``, a
+    price's ``amount``) as ``decimal.Decimal``. One engine may be shared
     by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
     Arguments of raw bytes (``restore``, ``from_business_export``, ``import_business``,
     ``process_bytes``) take any bytes-like object: ``bytes``, ``bytearray``, a C-contiguous

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use convstate::pricing::Amount;
 use convstate::{wire, Duration, Error, Instant};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -810,7 +811,8 @@ fn invalid_event(problem: String) -> BindingError {
 }
 
 /// The core's JSON as Python values; RFC 3339 strings under instant keys become aware UTC
-/// datetimes, durations under duration keys `timedelta`s.
+/// datetimes, durations under duration keys `timedelta`s, amounts of money (`cost`, a
+/// price's `amount`) `decimal.Decimal`s.
 pub fn from_json<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     from_json_keyed(py, value, None)
 }
@@ -841,6 +843,11 @@ fn from_json_keyed<'py>(
                 Ok(length) => one_millisecond(py)?.mul(length.millis())?,
                 Err(_) => PyString::new(py, text).into_any(),
             },
+            // Money is exact decimal text on the wire: a `Decimal`, as `Billing.price` is.
+            Some("cost" | "amount") if Amount::parse(text).is_ok() => {
+                let decimal = py.import(pyo3::intern!(py, "decimal"))?;
+                decimal.getattr("Decimal")?.call1((text.as_str(),))?
+            }
             _ => PyString::new(py, text).into_any(),
         },
         Value::Array(items) => {

@@ -43,8 +43,9 @@ use results::{PyBilling, PyDecision};
 /// clock, not at its own instant. Dicts it returns
 /// mirror the JSON wire format, with instants (keys ``at``, ``since``, ``until``,
 /// ``deadline`` and ``*_at``, ``*_since``, ``*_until``, ``*_deadline``, ``*_by``,
-/// ``*_from``) as aware UTC datetimes and durations (policy lengths, response
-/// times, a denial's ``margin``) as ``timedelta``. One engine may be shared
+/// ``*_from``) as aware UTC datetimes, durations (policy lengths, response
+/// times, a denial's ``margin``) as ``timedelta`` and money (a usage's ``cost``, a
+/// price's ``amount``) as ``decimal.Decimal``. One engine may be shared
 /// by threads: calls are serialised by an internal lock. Picklable (through a snapshot).
 /// Arguments of raw bytes (``restore``, ``from_business_export``, ``import_business``,
 /// ``process_bytes``) take any bytes-like object: ``bytes``, ``bytearray``, a C-contiguous

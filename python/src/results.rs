@@ -125,7 +125,7 @@ impl PyDecision {
     }
 
     /// The decision as a dict of the wire format (instants as datetimes, durations as
-    /// timedeltas).
+    /// timedeltas, a price's amount as a Decimal).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         from_json(py, &self.json)
     }
@@ -275,7 +275,7 @@ impl PyBilling {
         currency.and_then(Value::as_str).map(str::to_owned)
     }
 
-    /// The billing as a dict of the wire format.
+    /// The billing as a dict of the wire format (a price's amount as a Decimal).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         from_json(py, &self.json)
     }

@@ -694,6 +694,10 @@ def test_billing_gives_the_rate_card_price_exactly() -> None:
     russia, canada = prices["+79110000001"], prices["+14165550001"]
     assert (russia.price, russia.currency) == (Decimal("0.0802"), "USD")
     assert (canada.price, canada.currency) == (Decimal("0.025"), "USD")
+    # Money in dicts is a Decimal too: a price's amount, a month's cost.
+    assert russia.to_dict()["price"] == {"amount": Decimal("0.0802"), "currency": "USD"}
+    usage = engine.handle({"type": "query_usage", "at": utc(2026, 11, 2, 9), "number": NUMBER})
+    assert usage["cost"] == Decimal("0.1052") and usage["currency"] == "USD"
     # Two charges of one category that compare unequal print apart.
     assert russia != canada and repr(russia) != repr(canada)
     assert repr(russia) == ("Billing(charged=True, category=<ChargeCategory.MARKETING: 'marketing'>, "
