@@ -2865,7 +2865,9 @@ convstate_result convstate_engine_template_at(const struct convstate_engine *eng
 /**
  * Reads the messaging limit `number` sends under, as of `at_ms`: the engine's clock or a
  * later instant (an earlier one is `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`, as for
- * `convstate_engine_conversation`: the engine keeps no history). Changes nothing.
+ * `convstate_engine_conversation`: the engine keeps no history). A number of another
+ * channel than the official one sends under no limit: `CONVSTATE_ERR_NOT_ON_CHANNEL`.
+ * Changes nothing.
  */
 convstate_result convstate_engine_limit(const struct convstate_engine *engine,
                                         int64_t at_ms,

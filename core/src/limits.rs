@@ -1018,10 +1018,13 @@ impl Engine {
 
     /// The messaging limit a number sends under, as of `at`, the engine's clock or a later
     /// instant (contacts counted then if no input comes in between). An `at` before the
-    /// clock is [`Error::ViewBeforeClock`]: contacts that left the period are gone.
+    /// clock is [`Error::ViewBeforeClock`]: contacts that left the period are gone. A
+    /// number of another channel than the official one is [`Error::NotOnChannel`].
     pub fn limit(&self, number: &str, at: Instant) -> Result<LimitView, Error> {
         let at = self.view_instant(at)?;
-        let n = self.number_idx(number)?;
+        // Only the official channel's sends count against a messaging limit (§7): another
+        // channel's number sends under none, and is told so, as a limit report about it is.
+        let n = self.official_number_idx(number, "a messaging limit")?;
         let owner = self.limit_owner(n);
         let fresh;
         let state = match self.limits.get(&owner) {

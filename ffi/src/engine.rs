@@ -1844,7 +1844,9 @@ pub struct convstate_limit_view {
 
 /// Reads the messaging limit `number` sends under, as of `at_ms`: the engine's clock or a
 /// later instant (an earlier one is `CONVSTATE_ERR_VIEW_BEFORE_CLOCK`, as for
-/// `convstate_engine_conversation`: the engine keeps no history). Changes nothing.
+/// `convstate_engine_conversation`: the engine keeps no history). A number of another
+/// channel than the official one sends under no limit: `CONVSTATE_ERR_NOT_ON_CHANNEL`.
+/// Changes nothing.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_limit(
     engine: *const convstate_engine,
