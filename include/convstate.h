@@ -3324,15 +3324,18 @@ convstate_result convstate_sharded_engine_shard_of_business(const struct convsta
                                                             uint32_t *shard);
 
 /**
- * Writes the latest clock of the shards (unix ms): the instant a view may always be
- * asked at.
+ * Writes the latest clock of the shards (unix ms). A view asked at it is refused with
+ * `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` only if another thread moved the view's shard past it
+ * meanwhile: ask again at a fresh clock (`convstate_sharded_engine_number` and
+ * `convstate_sharded_engine_template` read at their shard's own clock, never refused).
  */
 convstate_result convstate_sharded_engine_clock(const struct convstate_sharded_engine *engine,
                                                 int64_t *clock_ms);
 
 /**
  * As `convstate_engine_conversation`, in the number's shard: refused with
- * `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` before that shard's clock.
+ * `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` before that shard's clock (see
+ * `convstate_sharded_engine_clock`).
  */
 convstate_result convstate_sharded_engine_conversation(const struct convstate_sharded_engine *engine,
                                                        int64_t at_ms,
@@ -3343,7 +3346,18 @@ convstate_result convstate_sharded_engine_conversation(const struct convstate_sh
                                                        struct convstate_conversation_view *out);
 
 /**
- * As `convstate_engine_number_at`, in the number's shard.
+ * As `convstate_engine_number`, in the number's shard: as of that shard's clock (read under
+ * its lock, so never refused for being before it).
+ */
+convstate_result convstate_sharded_engine_number(const struct convstate_sharded_engine *engine,
+                                                 const char *number,
+                                                 size_t number_len,
+                                                 struct convstate_number_view *out);
+
+/**
+ * As `convstate_engine_number_at`, in the number's shard: the counters are as of that
+ * shard's clock (`convstate_sharded_engine_handle_timeout` at `at_ms` first for counters as
+ * of then).
  */
 convstate_result convstate_sharded_engine_number_at(const struct convstate_sharded_engine *engine,
                                                     int64_t at_ms,
@@ -3359,6 +3373,19 @@ convstate_result convstate_sharded_engine_limit(const struct convstate_sharded_e
                                                 const char *number,
                                                 size_t number_len,
                                                 struct convstate_limit_view *out);
+
+/**
+ * As `convstate_engine_template`, in the business's shard: as of that shard's clock (read
+ * under its lock, so never refused for being before it).
+ */
+convstate_result convstate_sharded_engine_template(const struct convstate_sharded_engine *engine,
+                                                   const char *business,
+                                                   size_t business_len,
+                                                   const char *name,
+                                                   size_t name_len,
+                                                   const char *language,
+                                                   size_t language_len,
+                                                   struct convstate_template_view *out);
 
 /**
  * As `convstate_engine_template_at`, in the business's shard.

@@ -445,7 +445,9 @@ impl ShardedEngine {
     }
 
     /// [`Engine::conversation`] in the number's shard: the view at `at`, refused before
-    /// that shard's clock ([`ShardedEngine::clock`], the latest of all, never is).
+    /// that shard's clock. [`ShardedEngine::clock`], the latest of all, is not before it
+    /// when read, but another thread may move the shard past it before this call: then ask
+    /// again at a fresh clock.
     pub fn conversation(
         &self,
         number: &str,
@@ -453,6 +455,13 @@ impl ShardedEngine {
         at: Instant,
     ) -> Result<ConversationView, Error> {
         (self.shards[self.shard_of_number(number)].lock()).conversation(number, contact, at)
+    }
+
+    /// [`Engine::number`] in the number's shard: as of that shard's clock, read under its
+    /// lock (never refused for being before it, as a view at [`ShardedEngine::clock`] may
+    /// be once another thread moved the shard on).
+    pub fn number(&self, number: &str) -> Result<NumberView, Error> {
+        (self.shards[self.shard_of_number(number)].lock()).number(number)
     }
 
     /// [`Engine::number_at`] in the number's shard.
@@ -463,6 +472,18 @@ impl ShardedEngine {
     /// [`Engine::limit`] in the number's shard.
     pub fn limit(&self, number: &str, at: Instant) -> Result<LimitView, Error> {
         (self.shards[self.shard_of_number(number)].lock()).limit(number, at)
+    }
+
+    /// [`Engine::template`] in the business's shard: as of that shard's clock, read under
+    /// its lock.
+    pub fn template(
+        &self,
+        business: &str,
+        name: &str,
+        language: &str,
+    ) -> Result<TemplateView, Error> {
+        let shard = self.shard_of_business(business);
+        (self.shards[shard].lock()).template(business, name, language)
     }
 
     /// [`Engine::template_at`] in the business's shard.

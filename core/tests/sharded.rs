@@ -1622,3 +1622,32 @@ fn a_ticks_effects_come_in_time_order_across_shards() {
     sharded.handle_timeout(now, &mut effects);
     assert_eq!(json(effects), expected);
 }
+
+/// `number` and `template` read as of their shard's own clock, under its lock: never
+/// refused while another thread moves that shard on, where a view asked at
+/// [`ShardedEngine::clock`] read first may be (the instant is stale once the lock is taken).
+#[test]
+fn views_at_a_shards_own_clock_are_never_refused_while_it_moves() {
+    let sharded = ShardedEngine::with_preset("cloud-2025", 2).unwrap();
+    for line in setup_lines("acme", &["+15555550100"]) {
+        assert!(!sharded.handle_json(&line)[0].contains("error"), "{line}");
+    }
+    let start = convstate::Instant::parse_rfc3339(T0).unwrap().unix_millis();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reads = std::thread::scope(|s| {
+        s.spawn(|| {
+            for ms in 1..=20_000 {
+                sharded.handle_json(&format!(r#"{{"type":"tick","at":{}}}"#, start + ms));
+            }
+            done.store(true, std::sync::atomic::Ordering::Release);
+        });
+        let mut reads = 0u32;
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            sharded.number("+15555550100").unwrap();
+            sharded.template("acme", "order_ready", "en").unwrap();
+            reads += 1;
+        }
+        reads
+    });
+    assert!(reads > 0);
+}

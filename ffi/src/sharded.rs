@@ -390,11 +390,14 @@ pub unsafe extern "C" fn convstate_sharded_engine_shard_of_business(
 // ---- views ------------------------------------------------------------------------------
 //
 // As the single engine's, each in the shard that holds what it reads (under that shard's
-// lock, taken for the read alone). A shard's clock is at or before
-// `convstate_sharded_engine_clock`, so a view at that instant is never refused.
+// lock, taken for the read alone). Each shard has its own clock, at or before
+// `convstate_sharded_engine_clock` when that is read; another thread may move it on before
+// a view at that instant runs.
 
-/// Writes the latest clock of the shards (unix ms): the instant a view may always be
-/// asked at.
+/// Writes the latest clock of the shards (unix ms). A view asked at it is refused with
+/// `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` only if another thread moved the view's shard past it
+/// meanwhile: ask again at a fresh clock (`convstate_sharded_engine_number` and
+/// `convstate_sharded_engine_template` read at their shard's own clock, never refused).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_clock(
     engine: *const convstate_sharded_engine,
@@ -409,7 +412,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_clock(
 }
 
 /// As `convstate_engine_conversation`, in the number's shard: refused with
-/// `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` before that shard's clock.
+/// `CONVSTATE_ERR_VIEW_BEFORE_CLOCK` before that shard's clock (see
+/// `convstate_sharded_engine_clock`).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_conversation(
     engine: *const convstate_sharded_engine,
@@ -433,7 +437,27 @@ pub unsafe extern "C" fn convstate_sharded_engine_conversation(
     }
 }
 
-/// As `convstate_engine_number_at`, in the number's shard.
+/// As `convstate_engine_number`, in the number's shard: as of that shard's clock (read under
+/// its lock, so never refused for being before it).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_number(
+    engine: *const convstate_sharded_engine,
+    number: *const c_char,
+    number_len: usize,
+    out: *mut convstate_number_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.number(unsafe { str_arg(number, number_len, "number") }?)?;
+        unsafe { out.write(number_view(&view)) };
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_number_at`, in the number's shard: the counters are as of that
+/// shard's clock (`convstate_sharded_engine_handle_timeout` at `at_ms` first for counters as
+/// of then).
 #[no_mangle]
 pub unsafe extern "C" fn convstate_sharded_engine_number_at(
     engine: *const convstate_sharded_engine,
@@ -471,6 +495,32 @@ pub unsafe extern "C" fn convstate_sharded_engine_limit(
             instant_arg(at_ms, "at_ms")?,
         )?;
         unsafe { out.write(limit_view(&view)) };
+        Ok(())
+    }
+}
+
+/// As `convstate_engine_template`, in the business's shard: as of that shard's clock (read
+/// under its lock, so never refused for being before it).
+#[no_mangle]
+pub unsafe extern "C" fn convstate_sharded_engine_template(
+    engine: *const convstate_sharded_engine,
+    business: *const c_char,
+    business_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    language: *const c_char,
+    language_len: usize,
+    out: *mut convstate_template_view,
+) -> convstate_result {
+    ffi_boundary! {
+        let handle = unsafe { arg(engine, "engine") }?;
+        let out = Out::new(out, "out")?;
+        let view = handle.engine.template(
+            unsafe { str_arg(business, business_len, "business") }?,
+            unsafe { str_arg(name, name_len, "name") }?,
+            unsafe { str_arg(language, language_len, "language") }?,
+        )?;
+        unsafe { out.write(template_view(&view)) };
         Ok(())
     }
 }

@@ -753,15 +753,15 @@ class ShardedEngine:
         a later instant (an earlier one raises ``InvalidInputError``, code
         ``view_before_clock``)."""
     def number(self, number: str, *, at: Optional[_Instant] = None) -> dict[str, Any]:
-        """As ``Engine.number``, in the number's shard: at ``at``, or at the latest clock of
-        the shards when ``at`` is None."""
+        """As ``Engine.number``, in the number's shard: at ``at``, or as of that shard's
+        clock when ``at`` is None (its counters are as of that clock either way)."""
     def limit(self, number: str, *, at: _Instant) -> dict[str, Any]:
         """As ``Engine.limit``, in the number's shard."""
     def template(
         self, business: str, name: str, language: str, *, at: Optional[_Instant] = None
     ) -> dict[str, Any]:
-        """As ``Engine.template``, in the business's shard: at ``at``, or at the latest
-        clock of the shards when ``at`` is None."""
+        """As ``Engine.template``, in the business's shard: at ``at``, or as of that
+        shard's clock when ``at`` is None."""
     def export_business(self, business: str) -> bytes:
         """A business's whole state as bytes, to move it to another engine or node with
         ``import_business``. This engine is not changed. Raises ``NotFoundError``."""

@@ -390,8 +390,8 @@ impl PyShardedEngine {
         to_python(py, &view)
     }
 
-    /// As `Engine.number`, in the number's shard: at `at`, or at the latest clock of the
-    /// shards when `at` is None.
+    /// As `Engine.number`, in the number's shard: at `at`, or as of that shard's clock when
+    /// `at` is None (its counters are as of that clock either way).
     #[pyo3(signature = (number, *, at = None))]
     fn number<'py>(
         &self,
@@ -400,9 +400,9 @@ impl PyShardedEngine {
         at: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let at = at.map(|at| instant(at, "number", "at")).transpose()?;
-        let view = py.detach(|| {
-            self.engine
-                .number_at(number, at.unwrap_or(self.engine.clock()))
+        let view = py.detach(|| match at {
+            Some(at) => self.engine.number_at(number, at),
+            None => self.engine.number(number),
         })?;
         to_python(py, &view)
     }
@@ -420,8 +420,8 @@ impl PyShardedEngine {
         to_python(py, &view)
     }
 
-    /// As `Engine.template`, in the business's shard: at `at`, or at the latest clock of the
-    /// shards when `at` is None.
+    /// As `Engine.template`, in the business's shard: at `at`, or as of that shard's clock
+    /// when `at` is None.
     #[pyo3(signature = (business, name, language, *, at = None))]
     fn template<'py>(
         &self,
@@ -432,8 +432,9 @@ impl PyShardedEngine {
         at: Option<&Bound<'_, PyAny>>,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let at = at.map(|at| instant(at, "template", "at")).transpose()?;
-        let view = py.detach(|| {
-            (self.engine).template_at(business, name, language, at.unwrap_or(self.engine.clock()))
+        let view = py.detach(|| match at {
+            Some(at) => self.engine.template_at(business, name, language, at),
+            None => self.engine.template(business, name, language),
         })?;
         to_python(py, &view)
     }

@@ -266,6 +266,12 @@ int main(void) {
     CHECK_RC(convstate_sharded_engine_template_at(engine, clock, S("acme"), S("order_ready"), S("en"), &template_),
              CONVSTATE_OK);
     CHECK(template_.status == CONVSTATE_TEMPLATE_APPROVED && template_.quality == CONVSTATE_QUALITY_HIGH);
+    /* At the shard's own clock: never refused, whatever other threads do meanwhile. */
+    CHECK_RC(convstate_sharded_engine_number(engine, S("+15555000003"), &number), CONVSTATE_OK);
+    CHECK(number.sends_allowed + number.sends_denied > 0);
+    CHECK_RC(convstate_sharded_engine_template(engine, S("acme"), S("order_ready"), S("en"), &template_),
+             CONVSTATE_OK);
+    CHECK(template_.status == CONVSTATE_TEMPLATE_APPROVED);
     CHECK_RC(convstate_sharded_engine_conversation(engine, clock, S("+15555000000"), S("+491510000000"), &view),
              CONVSTATE_OK);
     CHECK(view.opted_in && !view.window_open);
