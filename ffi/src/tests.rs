@@ -1023,6 +1023,12 @@ enum TypedView {
     Usage(Option<convstate_usage_view>),
 }
 
+/// A view a typed call writes, or `None` when it refused.
+fn read<T>(call: impl FnOnce(*mut T) -> convstate_result) -> Option<T> {
+    let mut view = std::mem::MaybeUninit::<T>::uninit();
+    (call(view.as_mut_ptr()) == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
+}
+
 /// Reads the typed view a query line asks for, at the instant the wire reads it: the wire
 /// reads a late query at the engine's clock (scenario 233), where a typed call refuses an
 /// instant before it.
@@ -1033,10 +1039,6 @@ fn typed_view_of_query(engine: *mut convstate_engine, line: &str) -> Option<Type
         unsafe { convstate_engine_clock(engine, &mut clock) },
         CONVSTATE_OK
     );
-    fn read<T>(call: impl FnOnce(*mut T) -> convstate_result) -> Option<T> {
-        let mut view = std::mem::MaybeUninit::<T>::uninit();
-        (call(view.as_mut_ptr()) == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
-    }
     // A line the wire cannot decode is no query of a typed call's either.
     Some(match convstate_core::wire::decode_event(line).ok()? {
         Event::QueryConversation(q) => TypedView::Conversation(read(|out| unsafe {
@@ -1298,10 +1300,6 @@ fn sharded_typed_view_of_query(
         unsafe { convstate_sharded_engine_clock(sharded, &mut clock) },
         CONVSTATE_OK
     );
-    fn read<T>(call: impl FnOnce(*mut T) -> convstate_result) -> Option<T> {
-        let mut view = std::mem::MaybeUninit::<T>::uninit();
-        (call(view.as_mut_ptr()) == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
-    }
     let event = convstate_core::wire::decode_event(line).ok()?;
     let at = event.at().unix_millis();
     if at < clock {
