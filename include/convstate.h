@@ -3401,6 +3401,18 @@ convstate_result convstate_sharded_engine_template_at(const struct convstate_sha
                                                       struct convstate_template_view *out);
 
 /**
+ * As `convstate_engine_usage`, in the shard of the number or business.
+ */
+convstate_result convstate_sharded_engine_usage(const struct convstate_sharded_engine *engine,
+                                                const char *number,
+                                                size_t number_len,
+                                                const char *business,
+                                                size_t business_len,
+                                                const char *month,
+                                                size_t month_len,
+                                                struct convstate_usage_view *out);
+
+/**
  * Writes when `convstate_sharded_engine_handle_timeout` should be called next (unix ms, the
  * earliest over the shards), or `CONVSTATE_NONE_MS` when no timer is armed.
  */

@@ -2121,7 +2121,10 @@ impl Engine {
         }
     }
 
-    fn usage_view(&self, e: &UsageRef) -> Result<UsageView, Error> {
+    /// A month's usage of a number or of a whole business, as `query_usage` answers it:
+    /// the month named, or by default the month of `at` where the business counts its
+    /// months. Exactly one of `number` and `business`, else [`Error::InvalidEvent`].
+    pub fn usage_view(&self, e: &UsageRef) -> Result<UsageView, Error> {
         // By default the month of `at` where the business counts its months. An unknown
         // number or business (or neither or both named) is refused below.
         let business = match (&e.number, &e.business) {

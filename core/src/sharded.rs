@@ -35,11 +35,13 @@ use crate::decision::Decision;
 use crate::effect::Effect;
 use crate::engine::{
     ConversationView, Engine, InboundOutcome, InboundRef, NumberView, Output, TemplateView,
+    UsageView,
 };
-use crate::event::{Event, Inbound, RegisterNumber, SendRequest};
+use crate::event::{Event, Inbound, RegisterNumber, SendRequest, UsageRef};
 use crate::limits::LimitView;
 use crate::number_index::NumberIndex;
 use crate::policy::Policy;
+use crate::pricing::MonthlyUsage;
 use crate::send::SendRequestRef;
 use crate::snapshot::{corrupt, Checksum};
 use crate::time::Instant;
@@ -496,6 +498,27 @@ impl ShardedEngine {
     ) -> Result<TemplateView, Error> {
         let shard = self.shard_of_business(business);
         (self.shards[shard].lock()).template_at(business, name, language, at)
+    }
+
+    /// [`Engine::usage`] (a month's usage of a number, `YYYYMM`) in the number's shard.
+    pub fn usage(&self, number: &str, month: u32) -> Result<MonthlyUsage, Error> {
+        (self.shards[self.shard_of_number(number)].lock()).usage(number, month)
+    }
+
+    /// [`Engine::business_usage`] in the business's shard.
+    pub fn business_usage(&self, business: &str, month: u32) -> Result<MonthlyUsage, Error> {
+        (self.shards[self.shard_of_business(business)].lock()).business_usage(business, month)
+    }
+
+    /// [`Engine::usage_view`] in the shard of the number or business it names (a query
+    /// naming neither or both is refused there as in one engine).
+    pub fn usage_view(&self, query: &UsageRef) -> Result<UsageView, Error> {
+        let shard = match (&query.number, &query.business) {
+            (Some(number), None) => self.shard_of_number(number),
+            (None, Some(business)) => self.shard_of_business(business),
+            _ => 0,
+        };
+        self.shards[shard].lock().usage_view(query)
     }
 
     /// The earliest instant any shard wants [`ShardedEngine::handle_timeout`] called.

@@ -1952,48 +1952,53 @@ pub unsafe extern "C" fn convstate_engine_usage(
                 ))
             }
         };
-        let charged = |c| usage.charged.get(&c).copied().unwrap_or(0);
-        let confirmed = |c| usage.confirmed_charged.get(&c).copied().unwrap_or(0);
         let currency = handle.engine.policy().pricing.rate_card.as_ref().map(|c| c.currency.as_str());
-        unsafe {
-            out.write(convstate_usage_view {
-                month,
-                charged_marketing: charged(ChargeCategory::Marketing),
-                charged_utility: charged(ChargeCategory::Utility),
-                charged_authentication: charged(ChargeCategory::Authentication),
-                charged_service: charged(ChargeCategory::Service),
-                free: usage.free_total(),
-                service_messages: usage.service_messages,
-                confirmed_marketing: confirmed(ChargeCategory::Marketing),
-                confirmed_utility: confirmed(ChargeCategory::Utility),
-                confirmed_authentication: confirmed(ChargeCategory::Authentication),
-                confirmed_service: confirmed(ChargeCategory::Service),
-                confirmed_free: usage.confirmed_free,
-                confirmed_unknown: usage.confirmed_unknown,
-                failed: usage.failed,
-                // Core keeps a cost only under a rate card; an empty month under one costs 0.
-                cost_micros: match (usage.cost, currency) {
-                    (Some(cost), _) => cost.micros(),
-                    (None, Some(_)) => 0,
-                    (None, None) => -1,
-                },
-                currency: currency_array(currency),
-                free_by_reason: {
-                    let mut by_reason = [0; CONVSTATE_FREE_REASONS];
-                    for (&why, &n) in &usage.free {
-                        by_reason[free_reason_code(why) as usize] = n;
-                    }
-                    by_reason
-                },
-            })
-        };
+        unsafe { out.write(usage_view(&usage, month, currency)) };
         Ok(())
+    }
+}
+
+/// The C view of a month's usage, under a rate card in `currency` (or none).
+pub(crate) fn usage_view(
+    usage: &convstate_core::pricing::MonthlyUsage,
+    month: u32,
+    currency: Option<&str>,
+) -> convstate_usage_view {
+    let charged = |c| usage.charged.get(&c).copied().unwrap_or(0);
+    let confirmed = |c| usage.confirmed_charged.get(&c).copied().unwrap_or(0);
+    let mut free_by_reason = [0; CONVSTATE_FREE_REASONS];
+    for (&why, &n) in &usage.free {
+        free_by_reason[free_reason_code(why) as usize] = n;
+    }
+    convstate_usage_view {
+        month,
+        charged_marketing: charged(ChargeCategory::Marketing),
+        charged_utility: charged(ChargeCategory::Utility),
+        charged_authentication: charged(ChargeCategory::Authentication),
+        charged_service: charged(ChargeCategory::Service),
+        free: usage.free_total(),
+        service_messages: usage.service_messages,
+        confirmed_marketing: confirmed(ChargeCategory::Marketing),
+        confirmed_utility: confirmed(ChargeCategory::Utility),
+        confirmed_authentication: confirmed(ChargeCategory::Authentication),
+        confirmed_service: confirmed(ChargeCategory::Service),
+        confirmed_free: usage.confirmed_free,
+        confirmed_unknown: usage.confirmed_unknown,
+        failed: usage.failed,
+        // Core keeps a cost only under a rate card; an empty month under one costs 0.
+        cost_micros: match (usage.cost, currency) {
+            (Some(cost), _) => cost.micros(),
+            (None, Some(_)) => 0,
+            (None, None) => -1,
+        },
+        currency: currency_array(currency),
+        free_by_reason,
     }
 }
 
 /// `"YYYY-MM"` as `YYYYMM`, strictly (the core's rule: four digits, a dash, two digits,
 /// within 1970-01..=9999-12), refused as an argument rather than an event.
-fn month_key(text: &str) -> Result<u32, FfiError> {
+pub(crate) fn month_key(text: &str) -> Result<u32, FfiError> {
     let usage = UsageRef {
         at: convstate_core::Instant::from_unix_millis(0)?,
         number: None,

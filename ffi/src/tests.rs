@@ -1082,9 +1082,17 @@ fn typed_view_of_query(engine: *mut convstate_engine, line: &str) -> Option<Type
 /// Reads the typed usage view a usage query line asks for, in the month the wire's answer
 /// names (the query's own, when the wire refused it).
 fn typed_usage_of_query(
-    engine: *mut convstate_engine,
     line: &str,
     answer: &serde_json::Value,
+    usage: impl FnOnce(
+        *const c_char,
+        usize,
+        *const c_char,
+        usize,
+        *const c_char,
+        usize,
+        *mut convstate_usage_view,
+    ) -> convstate_result,
 ) -> Option<convstate_usage_view> {
     let Ok(convstate_core::Event::QueryUsage(q)) = convstate_core::wire::decode_event(line) else {
         unreachable!("a usage query");
@@ -1095,20 +1103,17 @@ fn typed_usage_of_query(
     let text = |t: &Option<String>| t.as_deref().map_or((null(), 0), |t| (ptr(t), t.len()));
     let (number, number_len) = text(&q.number);
     let (business, business_len) = text(&q.business);
-    let mut view = std::mem::MaybeUninit::<convstate_usage_view>::uninit();
-    let rc = unsafe {
-        convstate_engine_usage(
-            engine,
+    read(|out| {
+        usage(
             number,
             number_len,
             business,
             business_len,
             ptr(&month),
             month.len(),
-            view.as_mut_ptr(),
+            out,
         )
-    };
-    (rc == CONVSTATE_OK).then(|| unsafe { view.assume_init() })
+    })
 }
 
 /// The typed view a wire answer gives, of the kind `typed` is, or the refusal.
@@ -1186,9 +1191,13 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
             let Some(typed) = typed else { continue };
             let answer: serde_json::Value = serde_json::from_str(answer.last().unwrap()).unwrap();
             let typed = match typed {
-                TypedView::Usage(_) => {
-                    TypedView::Usage(typed_usage_of_query(engine, line, &answer))
-                }
+                TypedView::Usage(_) => TypedView::Usage(typed_usage_of_query(
+                    line,
+                    &answer,
+                    |n, nl, b, bl, m, ml, out| unsafe {
+                        convstate_engine_usage(engine, n, nl, b, bl, m, ml, out)
+                    },
+                )),
                 typed => typed,
             };
             let expected = typed_view_of_answer(&typed, &answer);
@@ -1287,9 +1296,9 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
     );
 }
 
-/// Reads the sharded engine's typed view a query line asks for, or `None` for a query the
-/// sharded engine has no typed view of (usage) or one dated before its clock (the wire
-/// reads that at the shard's clock, which no call tells).
+/// Reads the sharded engine's typed view a query line asks for (a usage view after the
+/// wire's answer, as for one engine), or `None` for a query dated before its clock (the
+/// wire reads that at the shard's clock, which no call tells).
 fn sharded_typed_view_of_query(
     sharded: *const convstate_sharded_engine,
     line: &str,
@@ -1337,6 +1346,7 @@ fn sharded_typed_view_of_query(
         Event::QueryLimit(q) => TypedView::Limit(read(|out| unsafe {
             convstate_sharded_engine_limit(sharded, at, ptr(&q.number), q.number.len(), out)
         })),
+        Event::QueryUsage(_) => TypedView::Usage(None),
         _ => return None,
     })
 }
@@ -1375,6 +1385,16 @@ fn the_sharded_engines_typed_views_agree_with_its_wire_at_every_scenario_query()
             };
             let result = std::str::from_utf8(text).unwrap().lines().next().unwrap();
             let answer: serde_json::Value = serde_json::from_str(result).unwrap();
+            let typed = match typed {
+                TypedView::Usage(_) => TypedView::Usage(typed_usage_of_query(
+                    line,
+                    &answer,
+                    |n, nl, b, bl, m, ml, out| unsafe {
+                        convstate_sharded_engine_usage(sharded, n, nl, b, bl, m, ml, out)
+                    },
+                )),
+                typed => typed,
+            };
             assert_eq!(
                 typed,
                 typed_view_of_answer(&typed, &answer),
@@ -1396,9 +1416,8 @@ fn the_sharded_engines_typed_views_agree_with_its_wire_at_every_scenario_query()
             convstate_sharded_engine_free(sharded);
         }
     }
-    // Nearly every conversation, number, template and limit query of the scenarios (the
-    // late ones aside), each kind by the dozen.
-    for kind in ["conversation", "number", "template", "limit"] {
+    // Nearly every query of the scenarios (the late ones aside), each kind by the dozen.
+    for kind in ["conversation", "number", "template", "limit", "usage"] {
         let views = compared.get(kind).copied().unwrap_or(0);
         assert!(views >= 20, "{views} {kind} views compared: {compared:?}");
     }
@@ -3267,7 +3286,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (17, 0x0a37_f2f2_4924_8a04),
         (18, 0x6581_3b60_eaba_b667),
         (19, 0xa531_cb52_0e5d_7263),
-        (20, 0x4dbf_0d7b_72e4_3074),
+        (20, 0x3291_ffcf_55cb_26b8),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

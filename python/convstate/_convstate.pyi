@@ -445,6 +445,18 @@ class Engine:
         restrictions as they stand then, tick or not; the counters as of the clock), or at
         the clock when ``at`` is None. An earlier ``at`` raises ``InvalidInputError`` (code
         ``view_before_clock``)."""
+    def usage(
+        self,
+        *,
+        at: _Instant,
+        number: Optional[str] = None,
+        business: Optional[str] = None,
+        month: Optional[str] = None,
+    ) -> dict[str, Any]:
+        """A month's usage and charges of one number or of a whole business (give exactly
+        one; changes nothing), as ``query_usage`` answers it: ``month`` ``"YYYY-MM"``, or by
+        default the month of ``at`` where the business counts its months. Its ``cost`` is a
+        ``decimal.Decimal`` (with a rate card)."""
     def limit(self, number: str, *, at: _Instant) -> dict[str, Any]:
         """The messaging limit ``number`` sends under at ``at`` (changes nothing), as
         ``query_limit`` answers it: the level in force, the contacts counted in the moving
@@ -757,6 +769,15 @@ class ShardedEngine:
         clock when ``at`` is None (its counters are as of that clock either way)."""
     def limit(self, number: str, *, at: _Instant) -> dict[str, Any]:
         """As ``Engine.limit``, in the number's shard."""
+    def usage(
+        self,
+        *,
+        at: _Instant,
+        number: Optional[str] = None,
+        business: Optional[str] = None,
+        month: Optional[str] = None,
+    ) -> dict[str, Any]:
+        """As ``Engine.usage``, in the shard of the number or business."""
     def template(
         self, business: str, name: str, language: str, *, at: Optional[_Instant] = None
     ) -> dict[str, Any]:

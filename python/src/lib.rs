@@ -806,6 +806,29 @@ impl PyEngine {
         to_python(py, &view)
     }
 
+    /// A month's usage and charges of one number or of a whole business (give exactly one),
+    /// as a dict, as `query_usage` answers it: `month` `"YYYY-MM"`, or by default the month
+    /// of `at` where the business counts its months.
+    #[pyo3(signature = (*, at, number = None, business = None, month = None))]
+    fn usage<'py>(
+        &self,
+        py: Python<'py>,
+        at: &Bound<'_, PyAny>,
+        number: Option<String>,
+        business: Option<String>,
+        month: Option<String>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = instant(at, "usage", "at")?;
+        let query = convstate::event::UsageRef {
+            at,
+            number,
+            business,
+            month,
+        };
+        let view = self.locked(py).usage_view(&query)?;
+        to_python(py, &view)
+    }
+
     /// A template's status and quality, as a dict: at `at` (the engine's clock or later;
     /// the status in force then), or at the clock when `at` is None.
     #[pyo3(signature = (business, name, language, *, at = None))]

@@ -420,6 +420,27 @@ impl PyShardedEngine {
         to_python(py, &view)
     }
 
+    /// As `Engine.usage`, in the shard of the number or business.
+    #[pyo3(signature = (*, at, number = None, business = None, month = None))]
+    fn usage<'py>(
+        &self,
+        py: Python<'py>,
+        at: &Bound<'_, PyAny>,
+        number: Option<String>,
+        business: Option<String>,
+        month: Option<String>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let at = instant(at, "usage", "at")?;
+        let query = convstate::event::UsageRef {
+            at,
+            number,
+            business,
+            month,
+        };
+        let view = py.detach(|| self.engine.usage_view(&query))?;
+        to_python(py, &view)
+    }
+
     /// As `Engine.template`, in the business's shard: at `at`, or as of that shard's clock
     /// when `at` is None.
     #[pyo3(signature = (business, name, language, *, at = None))]

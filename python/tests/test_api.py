@@ -698,6 +698,14 @@ def test_billing_gives_the_rate_card_price_exactly() -> None:
     assert russia.to_dict()["price"] == {"amount": Decimal("0.0802"), "currency": "USD"}
     usage = engine.handle({"type": "query_usage", "at": utc(2026, 11, 2, 9), "number": NUMBER})
     assert usage["cost"] == Decimal("0.1052") and usage["currency"] == "USD"
+    # The typed view answers as the query does, by number or by business, in a month given
+    # or the month of `at`.
+    assert engine.usage(at=utc(2026, 11, 2, 9), number=NUMBER) == usage
+    by_business = engine.usage(at=utc(2026, 12, 5), business="acme", month="2026-11")
+    assert by_business["of"] == "acme" and by_business["charged"] == {"marketing": 2}
+    assert engine.usage(at=utc(2026, 12, 5), business="acme")["month"] == "2026-12"
+    with pytest.raises(convstate.InvalidInputError, match="exactly one"):
+        engine.usage(at=utc(2026, 11, 2, 9))
     # Two charges of one category that compare unequal print apart.
     assert russia != canada and repr(russia) != repr(canada)
     assert repr(russia) == ("Billing(charged=True, category=<ChargeCategory.MARKETING: 'marketing'>, "

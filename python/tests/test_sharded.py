@@ -297,6 +297,10 @@ def test_views_read_as_one_engines_and_as_the_wire_queries() -> None:
     assert limit == single.limit(number(0), at=at)
     assert limit["used"] == 1, "the template's contact; a reply in the window takes no slot"
     assert sharded.handle({"type": "query_limit", "at": at, "number": number(0)}) == (limit, [])
+    usage = sharded.usage(at=at, business="biz0")
+    assert usage == single.usage(at=at, business="biz0")
+    assert usage["charged"] == {"utility": 1}
+    assert sharded.usage(at=at, number=number(0)) == single.usage(at=at, number=number(0))
     template = sharded.template("biz0", "order_ready", "en", at=at)
     assert template == single.template("biz0", "order_ready", "en", at=at)
     assert template["status"] == "approved"

@@ -276,6 +276,13 @@ int main(void) {
              CONVSTATE_OK);
     CHECK(view.opted_in && !view.window_open);
     CHECK_RC(convstate_sharded_engine_limit(engine, clock, S("+19999999999"), &limit), CONVSTATE_ERR_UNKNOWN_NUMBER);
+    { /* The business's month, from its shard: the 250 templates charged as utility. */
+      convstate_usage_view usage;
+      CHECK_RC(convstate_sharded_engine_usage(engine, NULL, 0, S("acme"), S("2026-11"), &usage), CONVSTATE_OK);
+      CHECK(usage.month == 202611 && usage.charged_utility == 250 && usage.cost_micros == -1);
+      CHECK_RC(convstate_sharded_engine_usage(engine, NULL, 0, NULL, 0, S("2026-11"), &usage),
+               CONVSTATE_ERR_INVALID_ARGUMENT);
+    }
   }
 
   run_threads(chat, workers);
