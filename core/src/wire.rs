@@ -22,7 +22,7 @@ mod ordered;
 
 pub use decode::EVENT_TYPES;
 pub(crate) use hot::read_hot;
-pub use keys::{is_duration_key, is_instant_key, DURATION_KEYS};
+pub use keys::{is_duration_key, is_instant_key, is_money_key, DURATION_KEYS};
 use locate::Shape;
 pub(crate) use locate::{lone_surrogate_in, without_lone_surrogates};
 

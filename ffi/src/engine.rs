@@ -1985,12 +1985,9 @@ pub(crate) fn usage_view(
         confirmed_free: usage.confirmed_free,
         confirmed_unknown: usage.confirmed_unknown,
         failed: usage.failed,
-        // Core keeps a cost only under a rate card; an empty month under one costs 0.
-        cost_micros: match (usage.cost, currency) {
-            (Some(cost), _) => cost.micros(),
-            (None, Some(_)) => 0,
-            (None, None) => -1,
-        },
+        // The core gives every month a cost under a rate card (0 for an empty one), none
+        // without.
+        cost_micros: usage.cost.map_or(-1, |cost| cost.micros()),
         currency: currency_array(currency),
         free_by_reason,
     }

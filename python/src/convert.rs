@@ -844,7 +844,7 @@ fn from_json_keyed<'py>(
                 Err(_) => PyString::new(py, text).into_any(),
             },
             // Money is exact decimal text on the wire: a `Decimal`, as `Billing.price` is.
-            Some("cost" | "amount") if Amount::parse(text).is_ok() => {
+            Some(k) if wire::is_money_key(k) && Amount::parse(text).is_ok() => {
                 let decimal = py.import(pyo3::intern!(py, "decimal"))?;
                 decimal.getattr("Decimal")?.call1((text.as_str(),))?
             }

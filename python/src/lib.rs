@@ -818,13 +818,7 @@ impl PyEngine {
         business: Option<String>,
         month: Option<String>,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let at = instant(at, "usage", "at")?;
-        let query = convstate::event::UsageRef {
-            at,
-            number,
-            business,
-            month,
-        };
+        let query = usage_query(at, number, business, month)?;
         let view = self.locked(py).usage_view(&query)?;
         to_python(py, &view)
     }
@@ -1224,6 +1218,22 @@ fn consent_fields(
 }
 
 /// A core value (an effect, a view, the policy) as the dict of its wire form.
+/// A `query_usage` of the typed `usage` calls' arguments.
+pub(crate) fn usage_query(
+    at: &Bound<'_, PyAny>,
+    number: Option<String>,
+    business: Option<String>,
+    month: Option<String>,
+) -> BindingResult<convstate::event::UsageRef> {
+    let at = instant(at, "usage", "at")?;
+    Ok(convstate::event::UsageRef {
+        at,
+        number,
+        business,
+        month,
+    })
+}
+
 pub(crate) fn to_python<'py>(
     py: Python<'py>,
     value: &impl serde::Serialize,

@@ -19,8 +19,8 @@ use crate::errors::{self, BindingError, BindingResult};
 use crate::results::PyDecision;
 use crate::{
     apply_lines, decision_to_python, event_arg, event_lines, inbound_fields, message_status_fields,
-    output_to_python, policy_of, reduce_through_restore, send_fields, to_python, webhook_body,
-    webhook_reader, Reduced,
+    output_to_python, policy_of, reduce_through_restore, send_fields, to_python, usage_query,
+    webhook_body, webhook_reader, Reduced,
 };
 
 /// N engines sharded by business, for hosts that apply inputs from several threads.
@@ -430,13 +430,7 @@ impl PyShardedEngine {
         business: Option<String>,
         month: Option<String>,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let at = instant(at, "usage", "at")?;
-        let query = convstate::event::UsageRef {
-            at,
-            number,
-            business,
-            month,
-        };
+        let query = usage_query(at, number, business, month)?;
         let view = py.detach(|| self.engine.usage_view(&query))?;
         to_python(py, &view)
     }

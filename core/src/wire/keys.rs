@@ -1,6 +1,6 @@
-//! Which keys of the wire format's output hold instants and durations, for doors that turn
-//! the JSON into their language's types (Python's `datetime` and `timedelta`): the schema's
-//! knowledge, kept beside it. DESIGN.md: names say what they hold.
+//! Which keys of the wire format's output hold instants, durations and money, for doors
+//! that turn the JSON into their language's types (Python's `datetime`, `timedelta` and
+//! `Decimal`): the schema's knowledge, kept beside it. DESIGN.md: names say what they hold.
 
 /// Whether a key holds an instant: `at`, `since`, `until`, `deadline`, or `*_at`,
 /// `*_since`, `*_until`, `*_deadline`, `*_by` and `*_from` (`level_since`, `flagged_until`,
@@ -52,6 +52,13 @@ pub const DURATION_KEYS: &[&str] = &[
 /// Whether a key holds a duration (or, `pauses`, a list of them): [`DURATION_KEYS`].
 pub fn is_duration_key(key: &str) -> bool {
     DURATION_KEYS.contains(&key)
+}
+
+/// Whether a key holds an amount of money, exact decimal text (`"0.1274"`): a month's
+/// usage `cost` and a price's `amount`. (A rate card's prices sit under market and
+/// category names, the form a host writes them in.)
+pub fn is_money_key(key: &str) -> bool {
+    matches!(key, "cost" | "amount")
 }
 
 #[cfg(test)]
@@ -111,5 +118,43 @@ mod tests {
         for key in ["from", "by", "atlas", "status", "window"] {
             assert!(!is_instant_key(key), "{key}");
         }
+    }
+
+    /// Under a rate card, the decision's price and the month's cost come out under money
+    /// keys, and nothing else in those lines is money-shaped (decimal text) under another.
+    #[test]
+    fn money_sits_under_money_keys() {
+        fn walk(value: &Value, key: Option<&str>, found: &mut usize) {
+            match value {
+                Value::String(text) if text.contains('.') && text.parse::<f64>().is_ok() => {
+                    assert!(key.is_some_and(is_money_key), "{key:?}: {text}");
+                    *found += 1;
+                }
+                Value::String(_) if key.is_some_and(is_money_key) => panic!("{value}"),
+                Value::Array(items) => items.iter().for_each(|v| walk(v, key, found)),
+                Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, Some(k), found)),
+                _ => {}
+            }
+        }
+        let policy = Policy::with_overrides(
+            "cloud-2025",
+            &serde_json::json!({"pricing": {"rate_card": {"currency": "USD", "markets": {},
+                "rates": {"other": {"marketing": "0.0625"}}}}}),
+        )
+        .unwrap();
+        let mut engine = crate::Engine::new(policy);
+        let mut found = 0;
+        for line in [
+            r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","number":"+15550001111","business":"acme","channel":"official"}"#,
+            r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"sale","language":"en","category":"marketing","body":"Sale!","status":"approved"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T08:00:00Z","business":"acme","contact":"+4915100000001"}"#,
+            r#"{"type":"send","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","message":{"kind":"template","name":"sale","language":"en"}}"#,
+            r#"{"type":"query_usage","at":"2026-11-02T09:00:00Z","business":"acme"}"#,
+        ] {
+            for out in engine.handle_json(line) {
+                walk(&serde_json::from_str(&out).unwrap(), None, &mut found);
+            }
+        }
+        assert_eq!(found, 2, "the price's amount and the month's cost");
     }
 }
