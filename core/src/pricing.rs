@@ -49,15 +49,22 @@ impl Amount {
     pub fn micros(self) -> i64 {
         self.0
     }
-    /// Parses a non-negative decimal with at most 6 fractional digits (`"0.0250"`), up to
-    /// the largest amount held (`9223372036854.775807`). Costs are read back with it: a
-    /// month's cost sums its prices up to that top, so every amount `Display` writes must
-    /// parse (in rupiah a month of 16,000 marketing templates costs 9.4 million).
+    /// Parses a non-negative decimal with at most 6 fractional digits (`"0.0250"`), zeros
+    /// past the sixth aside (`"0.02500000"`, as a spreadsheet or Python's `Decimal("0E-7")`
+    /// writes an exact amount), up to the largest amount held (`9223372036854.775807`).
+    /// Costs are read back with it: a month's cost sums its prices up to that top, so every
+    /// amount `Display` writes must parse (in rupiah a month of 16,000 marketing templates
+    /// costs 9.4 million).
     pub fn parse(text: &str) -> Result<Amount, AmountError> {
         let bad = || AmountError {
             text: crate::error::quoted(text),
         };
         let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        // Zeros past the sixth decimal change no amount held in millionths.
+        let frac = match frac.get(6..) {
+            Some(past) if past.bytes().all(|b| b == b'0') => &frac[..6],
+            _ => frac,
+        };
         if whole.is_empty()
             || frac.len() > 6
             || !whole.bytes().all(|b| b.is_ascii_digit())
@@ -91,11 +98,11 @@ impl std::str::FromStr for Amount {
     }
 }
 
-/// A text that is not an [`Amount`]: not a non-negative decimal, more than 6 decimals, or
-/// more than the largest amount held.
+/// A text that is not an [`Amount`]: not a non-negative decimal, a digit other than 0 past
+/// the sixth decimal, or more than the largest amount held.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "expected a decimal amount like \"0.0250\" (at most 6 decimals, at most {}), got {:?}",
+    "expected a decimal amount like \"0.0250\" (at most 6 decimals besides trailing zeros, at most {}), got {:?}",
     Amount(i64::MAX),
     .text
 )]
@@ -918,7 +925,21 @@ mod tests {
             a.plus(Amount::parse("0.1").unwrap())
         });
         assert_eq!(sum.to_string(), "0.30");
-        for bad in ["-1", "1.2345678", "", ".5", "1e3", "abc"] {
+        // Zeros past the sixth decimal are the same amount; any other digit there is not
+        // held in millionths.
+        assert_eq!(Amount::parse("0.02500000").unwrap().micros(), 25_000);
+        assert_eq!(Amount::parse("0.0000000").unwrap().micros(), 0);
+        assert_eq!(Amount::parse("12.000000000").unwrap().to_string(), "12.00");
+        for bad in [
+            "-1",
+            "1.2345678",
+            "1.0000001",
+            "1.00000001",
+            "",
+            ".5",
+            "1e3",
+            "x",
+        ] {
             assert!(Amount::parse(bad).is_err(), "{bad}");
         }
     }

@@ -698,6 +698,15 @@ fn to_json_at(
                 path.describe(format_args!("{} is not a finite number", repr(value))),
             ));
         }
+        // A negative zero is zero: its text "-0" would read as a negative amount.
+        let value = if value
+            .call_method0(pyo3::intern!(value.py(), "is_zero"))?
+            .is_truthy()?
+        {
+            value.call_method0(pyo3::intern!(value.py(), "copy_abs"))?
+        } else {
+            value.clone()
+        };
         let text = value.call_method1(pyo3::intern!(value.py(), "__format__"), ("f",))?;
         Ok(Json::Scalar(Value::String(text.extract()?)))
     } else if let Ok(mapping) = value.cast::<PyMapping>() {

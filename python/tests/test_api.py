@@ -719,6 +719,18 @@ def test_billing_gives_the_rate_card_price_exactly() -> None:
                                           for market, rates in rate_card["rates"].items()}}
     priced = convstate.Engine(policy="cloud-2025", policy_overrides={"pricing": {"rate_card": as_decimals}})
     assert priced.policy == engine.policy
+    # A Decimal with zeros past the sixth decimal, or a negative zero, is the same price.
+    zeros = {**rate_card, "rates": {**rate_card["rates"],
+                                    "other": {"marketing": Decimal("0.02500000"),
+                                              "utility": Decimal("0E-7"),
+                                              "service": Decimal("-0")}}}
+    zeros_rates = convstate.Engine(policy="cloud-2025", policy_overrides={
+        "pricing": {"rate_card": zeros}}).policy["pricing"]["rate_card"]["rates"]["other"]
+    assert zeros_rates == {"marketing": "0.025", "utility": "0.00", "service": "0.00"}
+    with pytest.raises(convstate.PolicyError, match="0.0250001"):
+        convstate.Engine(policy="cloud-2025", policy_overrides={"pricing": {"rate_card": {
+            **rate_card, "rates": {**rate_card["rates"],
+                                   "other": {"marketing": Decimal("0.0250001")}}}}})
     nan = {**rate_card, "rates": {"other": {"marketing": Decimal("NaN")}}}
     with pytest.raises(convstate.PolicyError, match="Decimal\\('NaN'\\) is not a finite number"):
         convstate.Engine(policy="cloud-2025", policy_overrides={"pricing": {"rate_card": nan}})
