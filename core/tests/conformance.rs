@@ -3,6 +3,7 @@
 //!
 //! The runner contract (shared by the C and Python runners) is in `tests/scenarios/README.md`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use convstate::{Engine, Policy};
@@ -182,4 +183,142 @@ fn every_scenario_runs_the_same_restored_before_every_line() {
         }
     }
     eprintln!("{lines_checked} inputs replayed after a restore");
+}
+
+/// The fields the scenarios' outputs hold at one place (an output kind and a path in it):
+/// every field seen there, and the fields seen in every object there.
+#[derive(Default)]
+struct FieldsSeen {
+    any: BTreeSet<String>,
+    every: Option<BTreeSet<String>>,
+}
+
+/// What an output line is, for comparing its fields: its type, and an effect's name or a
+/// decision's verdict (a denial has fields an allowed send has not); the webhook door's
+/// lines, which name the item they came from (`path`), apart.
+fn output_kind(line: &Value) -> Option<String> {
+    let kind = line.get("type")?.as_str()?;
+    if line.get("path").is_some() {
+        return Some(format!("webhook/{kind}"));
+    }
+    let detail = match kind {
+        "effect" => line.get("effect"),
+        "decision" => line.get("verdict"),
+        _ => None,
+    };
+    Some(match detail.and_then(Value::as_str) {
+        Some(detail) => format!("{kind}/{detail}"),
+        None => kind.to_owned(),
+    })
+}
+
+fn record_fields(seen: &mut BTreeMap<String, FieldsSeen>, path: String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let keys: BTreeSet<String> = map.keys().cloned().collect();
+            let fields = seen.entry(path.clone()).or_default();
+            fields.any.extend(keys.iter().cloned());
+            fields.every = Some(match fields.every.take() {
+                Some(every) => every.intersection(&keys).cloned().collect(),
+                None => keys,
+            });
+            for (key, item) in map {
+                record_fields(seen, format!("{path}.{key}"), item);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                record_fields(seen, format!("{path}[]"), item);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where an example's fields differ from those the engine writes at the same place.
+fn field_differences(
+    seen: &BTreeMap<String, FieldsSeen>,
+    path: String,
+    value: &Value,
+    differences: &mut Vec<String>,
+) {
+    match value {
+        Value::Object(map) => {
+            if let Some(fields) = seen.get(&path) {
+                let keys: BTreeSet<String> = map.keys().cloned().collect();
+                let unknown: Vec<_> = keys.difference(&fields.any).collect();
+                let every = fields.every.as_ref().expect("set with any");
+                let missing: Vec<_> = every.difference(&keys).collect();
+                if !unknown.is_empty() || !missing.is_empty() {
+                    differences.push(format!(
+                        "at {path}: never written {unknown:?}, always written but missing {missing:?}"
+                    ));
+                }
+            }
+            for (key, item) in map {
+                field_differences(seen, format!("{path}.{key}"), item, differences);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                field_differences(seen, format!("{path}[]"), item, differences);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// docs/events.md says every output line it shows is the engine's real output. Its output
+/// examples are checked against the outputs of every scenario of the same kind (a view, an
+/// effect, a decision of a verdict): no field the engine never writes there, none it always
+/// writes missing (a field added to a view and not to its example, as `last_reply_at` once
+/// was, fails here).
+#[test]
+fn the_wire_references_output_examples_have_the_fields_the_engine_writes() {
+    let mut seen = BTreeMap::new();
+    for file in scenario_files() {
+        let text = std::fs::read_to_string(&file).expect("scenario");
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: Value = serde_json::from_str(lines.next().expect("header")).expect("JSON");
+        let mut engine = engine_for(&header, &file);
+        for line in lines {
+            for output in engine.handle_json(line) {
+                let output: Value = serde_json::from_str(&output).expect("engine output is JSON");
+                if let Some(kind) = output_kind(&output) {
+                    record_fields(&mut seen, kind, &output);
+                }
+            }
+        }
+    }
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/events.md");
+    let reference = std::fs::read_to_string(&reference).expect("docs/events.md");
+    let mut in_json_block = false;
+    let (mut checked, mut differences) = (0, Vec::new());
+    for (index, line) in reference.lines().enumerate() {
+        if line.starts_with("```") {
+            in_json_block = line == "```json";
+            continue;
+        }
+        let Some(example) = (in_json_block && line.starts_with('{'))
+            .then(|| serde_json::from_str::<Value>(line).ok())
+            .flatten()
+        else {
+            continue;
+        };
+        let Some(kind) = output_kind(&example).filter(|kind| seen.contains_key(kind)) else {
+            continue; // an input line, or an output no scenario writes (the webhook door's)
+        };
+        checked += 1;
+        let mut found = Vec::new();
+        field_differences(&seen, kind, &example, &mut found);
+        let line_no = index + 1;
+        differences.extend(found.iter().map(|d| format!("line {line_no}: {d}")));
+    }
+    assert!(
+        differences.is_empty(),
+        "docs/events.md:\n{}",
+        differences.join("\n")
+    );
+    // The views, decisions, effects, acks and errors the page shows.
+    assert!(checked >= 40, "only {checked} output examples checked");
 }
