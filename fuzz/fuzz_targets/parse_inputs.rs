@@ -1,8 +1,9 @@
-//! The small parsers hosts feed raw strings to: phone numbers, template bodies, instants and
-//! durations. Never panics; what parses is consistent with itself.
+//! The small parsers hosts feed raw strings to: phone numbers, template bodies, instants,
+//! durations and amounts of money. Never panics; what parses is consistent with itself.
 #![no_main]
 
 use convstate::address::normalize_phone;
+use convstate::pricing::Amount;
 use convstate::template::parse_variables;
 use convstate::time::{Duration, Instant, MAX_INSTANT_MS, MIN_INSTANT_MS};
 use libfuzzer_sys::fuzz_target;
@@ -40,4 +41,8 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let _ = Duration::parse(text);
+    if let Ok(amount) = Amount::parse(text) {
+        // What the engine writes (a cost, a policy's rate card) reads back as that amount.
+        assert_eq!(Amount::parse(&amount.to_string()), Ok(amount), "{text:?}");
+    }
 });
