@@ -2199,7 +2199,9 @@ typedef struct convstate_limit_view {
    */
   uint32_t used;
   /**
-   * When the oldest counted contact leaves the window, freeing a slot.
+   * When a new contact next fits: when enough counted contacts have left the window, or
+   * the expected upgrade of the limit if that comes first and has room, and no provider
+   * block lasts (a `limit_reached` refusal's `next_slot_at` is the same instant).
    */
   int64_t next_slot_at_ms;
   /**

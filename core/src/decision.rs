@@ -184,7 +184,9 @@ pub enum DenyReason {
         limit: LimitLevel,
         /// Unique contacts reached in the current period.
         used: u32,
-        /// When the oldest counted contact leaves the period, freeing a slot.
+        /// When a new contact next fits: the `limit` view's `next_slot_at` (when enough
+        /// counted contacts have left the period, or the expected upgrade of the limit if
+        /// that comes first and has room, and no provider block lasts).
         next_slot_at: Instant,
         /// Reached only by the provider's report (131064, 131048): the engine's own count,
         /// `used`, has room (sends the engine never saw count at the provider). Written only

@@ -668,8 +668,10 @@ impl Engine {
     /// On a policy that breaks an invariant the rules rely on ([`Policy::validate`]: no
     /// limit level, levels out of order, a window of no length…), which a policy built field
     /// by field can: the panic names it here rather than at the first send that needs it.
-    /// [`Engine::try_new`] returns it as an error instead; presets, [`Policy::with_overrides`]
-    /// and restored snapshots are checked already.
+    /// [`Engine::try_new`] returns it as an error instead, and refuses a setting that
+    /// decides nothing too (a period of no length, a text limit of 0 characters:
+    /// [`Policy::validate_new`]), which this takes; presets, [`Policy::with_overrides`] and
+    /// restored snapshots are checked already.
     pub fn new(policy: Policy) -> Engine {
         if let Err(e) = policy.validate() {
             panic!("Engine::new: {e} (Engine::try_new returns this as an error)");
@@ -2055,9 +2057,11 @@ impl Engine {
         self.number_at(number, self.clock)
     }
 
-    /// A number's registration, counters and status as of `at`, the engine's clock or a
-    /// later instant (the flag and restrictions as they stand then if no input comes in
-    /// between). An `at` before the clock is [`Error::ViewBeforeClock`].
+    /// A number's registration and status as of `at`, the engine's clock or a later instant
+    /// (the flag and restrictions as they stand then if no input comes in between); its
+    /// counters as of the engine's clock (a chat that idles out by `at` is counted when its
+    /// timer fires: [`Engine::handle_timeout`] at `at` first for counters as of then). An
+    /// `at` before the clock is [`Error::ViewBeforeClock`].
     pub fn number_at(&self, number: &str, at: Instant) -> Result<NumberView, Error> {
         let at = self.view_instant(at)?;
         Ok(self.number_view(&self.numbers[self.number_idx(number)? as usize], at))

@@ -207,15 +207,22 @@ pub struct ShardedEngine {
 
 impl ShardedEngine {
     /// `shards` engines under `policy` (1..=[`MAX_SHARDS`]; about one per thread that will
-    /// call it is a good start). A policy that breaks an invariant the rules rely on
-    /// ([`Policy::validate`]) is its error.
+    /// call it is a good start). A policy [`Engine::try_new`] refuses (one that breaks an
+    /// invariant the rules rely on, or sets a period of nothing that decides nothing:
+    /// [`Policy::validate_new`]) is its error.
     pub fn new(policy: Policy, shards: usize) -> Result<ShardedEngine, Error> {
+        policy.validate_new()?;
+        ShardedEngine::with_valid_policy(policy, shards)
+    }
+
+    /// [`ShardedEngine::new`] under a policy already checked: a new one, or a saved one
+    /// (held to [`Policy::validate`] alone, as [`Engine::restore`] holds it).
+    fn with_valid_policy(policy: Policy, shards: usize) -> Result<ShardedEngine, Error> {
         if !(1..=MAX_SHARDS).contains(&shards) {
             return Err(Error::InvalidEvent {
                 problem: format!("a sharded engine needs 1..={MAX_SHARDS} shards, got {shards}"),
             });
         }
-        policy.validate()?;
         Ok(ShardedEngine {
             shards: (0..shards)
                 .map(|_| Mutex::new(Engine::new(policy.clone())))
@@ -766,7 +773,9 @@ impl ShardedEngine {
                 engines.len()
             )));
         }
-        let mut sharded = ShardedEngine::new(engines[0].policy().clone(), header.shards)?;
+        // The shards' policy passed `Engine::restore`'s check of a saved policy.
+        let policy = engines[0].policy().clone();
+        let mut sharded = ShardedEngine::with_valid_policy(policy, header.shards)?;
         let mut routes = Routes::default();
         for (i, engine) in engines.iter().enumerate() {
             if engine.policy() != engines[0].policy() {
@@ -912,4 +921,34 @@ fn merge_in_time_order(effects: &mut Vec<Effect>, start: usize, run_ends: &[usiz
     }
     let mut taken: Vec<Option<Effect>> = effects.drain(start..).map(Some).collect();
     effects.extend(order.into_iter().filter_map(|i| taken[i].take()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Duration;
+
+    #[test]
+    fn a_new_sharded_engine_refuses_what_a_new_engine_refuses_and_a_saved_one_restores() {
+        // `new` held a policy to `Policy::validate` alone, so a host's policy with a text
+        // limit of 0 characters made a sharded engine denying every text, where
+        // `Engine::try_new` refused it (review).
+        let mut policy = Policy::preset("cloud-2025").unwrap();
+        policy.content.text_max_chars = 0;
+        let single = Engine::try_new(policy.clone()).unwrap_err();
+        let sharded = ShardedEngine::new(policy.clone(), 2).unwrap_err();
+        assert_eq!(sharded, single);
+        assert!(
+            sharded.to_string().contains("content.text_max_chars"),
+            "{sharded}"
+        );
+        // A state saved under a setting refused since still restores, as a single
+        // engine's does (`Engine::restore`).
+        policy.content.text_max_chars = 1000;
+        policy.pricing.free_entry_point = Some(Duration::ZERO);
+        assert!(ShardedEngine::new(policy.clone(), 2).is_err());
+        let saved = ShardedEngine::with_valid_policy(policy.clone(), 2).unwrap();
+        let restored = ShardedEngine::restore(&saved.snapshot()).unwrap();
+        assert_eq!(restored.policy(), &policy);
+    }
 }

@@ -1830,7 +1830,9 @@ pub struct convstate_limit_view {
     pub limit: i64,
     /// Unique contacts in the current moving window.
     pub used: u32,
-    /// When the oldest counted contact leaves the window, freeing a slot.
+    /// When a new contact next fits: when enough counted contacts have left the window, or
+    /// the expected upgrade of the limit if that comes first and has room, and no provider
+    /// block lasts (a `limit_reached` refusal's `next_slot_at` is the same instant).
     pub next_slot_at_ms: i64,
     /// Unique contacts over the upgrade lookback.
     pub used_in_lookback: u32,
