@@ -560,6 +560,7 @@ impl Engine {
 }
 
 display_as_wire_name!(TicketStatus, ChatEndReason);
+from_wire_name!(TicketStatus, ChatEndReason);
 
 #[cfg(test)]
 mod tests {

@@ -457,6 +457,7 @@ pub struct Initiation {
 }
 
 display_as_wire_name!(FreeReason, ChargeCategory, Initiator);
+from_wire_name!(FreeReason, ChargeCategory, Initiator);
 
 impl std::fmt::Display for DenyReason {
     /// The wire format's `reason` (`window_closed`); its fields are the denial's details.

@@ -991,6 +991,7 @@ impl UsageRef {
 }
 
 display_as_wire_name!(InboundKind);
+from_wire_name!(InboundKind);
 
 #[cfg(test)]
 mod tests {

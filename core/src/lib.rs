@@ -120,6 +120,21 @@ macro_rules! display_as_wire_name {
     )*};
 }
 
+/// `FromStr` from the wire name, as the wire reads it (`"official".parse::<Channel>()`), for
+/// the enums an input names: a host reading a name from its own store or configuration gets
+/// the variant, or serde's error listing the names there are.
+macro_rules! from_wire_name {
+    ($($t:ty),* $(,)?) => {$(
+        impl std::str::FromStr for $t {
+            type Err = serde::de::value::Error;
+            fn from_str(name: &str) -> Result<Self, Self::Err> {
+                use serde::de::IntoDeserializer;
+                serde::Deserialize::deserialize(name.into_deserializer())
+            }
+        }
+    )*};
+}
+
 pub mod address;
 pub mod chat;
 mod contact_links;

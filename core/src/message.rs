@@ -45,6 +45,8 @@ impl fmt::Display for MediaKind {
     }
 }
 
+from_wire_name!(MediaKind);
+
 /// A media attachment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

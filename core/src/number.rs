@@ -52,6 +52,8 @@ impl fmt::Display for Channel {
     }
 }
 
+from_wire_name!(Channel);
+
 /// A registered number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -58,6 +58,7 @@ impl TemplateStatus {
 }
 
 display_as_wire_name!(TemplateStatus, TemplateCategory, Quality, ButtonKind);
+from_wire_name!(TemplateStatus, TemplateCategory, Quality, ButtonKind);
 
 /// Quality rating (of a template or a number).
 #[derive(

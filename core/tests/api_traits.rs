@@ -4,9 +4,12 @@
 
 use convstate::decision::{ChargeCategory, FreeReason, Initiator};
 use convstate::event::{Consent, EndChat, InboundKind, InitiateRequest, RegisterTemplate};
-use convstate::message::{ContentProblem, ParamsConflict, TemplateMessage, TemplateParams};
+use convstate::message::{
+    ContentProblem, MediaKind, ParamsConflict, TemplateMessage, TemplateParams,
+};
+use convstate::template::ButtonKind;
 use convstate::{
-    ChatEndReason, DenyReason, Duration, DurationError, Instant, OutboundMessage, Quality,
+    Channel, ChatEndReason, DenyReason, Duration, DurationError, Instant, OutboundMessage, Quality,
     TemplateCategory, TemplateStatus, TicketStatus, TimeZone,
 };
 
@@ -43,6 +46,40 @@ fn enums_display_as_their_wire_names() {
     let denial = DenyReason::NoOptIn;
     assert_eq!(denial.to_string(), "no_opt_in");
     assert_eq!(denial.kind().to_string(), denial.name());
+}
+
+#[test]
+fn enums_an_input_names_parse_from_their_wire_names() {
+    // What `Display` writes (the wire name) reads back, for every enum an input names.
+    fn round_trip<T>(value: T)
+    where
+        T: std::fmt::Display + std::str::FromStr + PartialEq + std::fmt::Debug,
+        T::Err: std::fmt::Debug,
+    {
+        assert_eq!(value.to_string().parse::<T>().unwrap(), value);
+    }
+    round_trip(Channel::Messenger);
+    round_trip(MediaKind::Sticker);
+    round_trip(TemplateCategory::Authentication);
+    round_trip(TemplateStatus::PendingDeletion);
+    round_trip(Quality::Unknown);
+    round_trip(ButtonKind::QuickReply);
+    round_trip(InboundKind::Reaction);
+    round_trip(TicketStatus::Closed);
+    round_trip(ChatEndReason::Idle);
+    round_trip(FreeReason::ServiceWindow);
+    round_trip(ChargeCategory::Marketing);
+    round_trip(Initiator::Customer);
+    assert_eq!("official".parse::<Channel>().unwrap(), Channel::Official);
+    // A name that is none says which there are; the wire's names only (no Rust spelling).
+    let error = "whatsapp".parse::<Channel>().unwrap_err().to_string();
+    assert!(
+        error.contains("`whatsapp`") && error.contains("`official`"),
+        "{error}"
+    );
+    assert!("Official".parse::<Channel>().is_err());
+    assert!("pending_deletion".parse::<TemplateStatus>().is_ok());
+    assert!("PendingDeletion".parse::<TemplateStatus>().is_err());
 }
 
 #[test]
