@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use serde::Deserialize;
 
 use crate::address::{AddressKey, Interner};
@@ -270,6 +270,16 @@ impl ShardedEngine {
         self.routes.read().get(number).unwrap_or(0) as usize
     }
 
+    /// The engine of `number`'s shard, locked.
+    fn number_shard(&self, number: &str) -> MutexGuard<'_, Engine> {
+        self.shards[self.shard_of_number(number)].lock()
+    }
+
+    /// The engine of `business`'s shard, locked.
+    fn business_shard(&self, business: &str) -> MutexGuard<'_, Engine> {
+        self.shards[self.shard_of_business(business)].lock()
+    }
+
     fn drain(engine: &mut Engine, effects: &mut Vec<Effect>) {
         while let Some(effect) = engine.poll_effect() {
             effects.push(effect);
@@ -352,7 +362,7 @@ impl ShardedEngine {
 
     /// [`Engine::inbound`] in the number's shard.
     pub fn inbound(&self, e: &Inbound, effects: &mut Vec<Effect>) -> Result<InboundOutcome, Error> {
-        let mut engine = self.shards[self.shard_of_number(&e.number)].lock();
+        let mut engine = self.number_shard(&e.number);
         let result = engine.inbound(e);
         Self::drain(&mut engine, effects);
         result
@@ -360,7 +370,7 @@ impl ShardedEngine {
 
     /// [`Engine::send`] in the number's shard.
     pub fn send(&self, req: &SendRequest, effects: &mut Vec<Effect>) -> Result<Decision, Error> {
-        let mut engine = self.shards[self.shard_of_number(&req.number)].lock();
+        let mut engine = self.number_shard(&req.number);
         let result = engine.send(req);
         Self::drain(&mut engine, effects);
         result
@@ -368,9 +378,7 @@ impl ShardedEngine {
 
     /// [`Engine::check_send`] in the number's shard (changes nothing).
     pub fn check_send(&self, req: &SendRequest) -> Result<Decision, Error> {
-        self.shards[self.shard_of_number(&req.number)]
-            .lock()
-            .check_send(req)
+        self.number_shard(&req.number).check_send(req)
     }
 
     /// [`Engine::inbound_borrowed`] in the number's shard: the typed call over borrowed
@@ -380,7 +388,7 @@ impl ShardedEngine {
         e: InboundRef<'_>,
         effects: &mut Vec<Effect>,
     ) -> Result<InboundOutcome, Error> {
-        let mut engine = self.shards[self.shard_of_number(e.number)].lock();
+        let mut engine = self.number_shard(e.number);
         let result = engine.inbound_borrowed(e);
         Self::drain(&mut engine, effects);
         result
@@ -392,7 +400,7 @@ impl ShardedEngine {
         req: SendRequestRef<'_>,
         effects: &mut Vec<Effect>,
     ) -> Result<Decision, Error> {
-        let mut engine = self.shards[self.shard_of_number(req.number)].lock();
+        let mut engine = self.number_shard(req.number);
         let result = engine.send_borrowed(req);
         Self::drain(&mut engine, effects);
         result
@@ -400,9 +408,7 @@ impl ShardedEngine {
 
     /// [`Engine::check_send_borrowed`] in the number's shard (changes nothing).
     pub fn check_send_borrowed(&self, req: SendRequestRef<'_>) -> Result<Decision, Error> {
-        self.shards[self.shard_of_number(req.number)]
-            .lock()
-            .check_send_borrowed(req)
+        self.number_shard(req.number).check_send_borrowed(req)
     }
 
     /// The JSON-lines door, as [`Engine::handle_json`]: the result line, then one line per
@@ -420,7 +426,7 @@ impl ShardedEngine {
         let mut effects = Vec::new();
         let result = match read_hot(line) {
             Some(event) => {
-                let mut engine = self.shards[self.shard_of_number(event.number())].lock();
+                let mut engine = self.number_shard(event.number());
                 let result = engine.handle_hot(&event);
                 Self::drain(&mut engine, &mut effects);
                 result
@@ -463,24 +469,24 @@ impl ShardedEngine {
         contact: &str,
         at: Instant,
     ) -> Result<ConversationView, Error> {
-        (self.shards[self.shard_of_number(number)].lock()).conversation(number, contact, at)
+        self.number_shard(number).conversation(number, contact, at)
     }
 
     /// [`Engine::number`] in the number's shard: as of that shard's clock, read under its
     /// lock (never refused for being before it, as a view at [`ShardedEngine::clock`] may
     /// be once another thread moved the shard on).
     pub fn number(&self, number: &str) -> Result<NumberView, Error> {
-        (self.shards[self.shard_of_number(number)].lock()).number(number)
+        self.number_shard(number).number(number)
     }
 
     /// [`Engine::number_at`] in the number's shard.
     pub fn number_at(&self, number: &str, at: Instant) -> Result<NumberView, Error> {
-        (self.shards[self.shard_of_number(number)].lock()).number_at(number, at)
+        self.number_shard(number).number_at(number, at)
     }
 
     /// [`Engine::limit`] in the number's shard.
     pub fn limit(&self, number: &str, at: Instant) -> Result<LimitView, Error> {
-        (self.shards[self.shard_of_number(number)].lock()).limit(number, at)
+        self.number_shard(number).limit(number, at)
     }
 
     /// [`Engine::template`] in the business's shard: as of that shard's clock, read under
@@ -491,8 +497,8 @@ impl ShardedEngine {
         name: &str,
         language: &str,
     ) -> Result<TemplateView, Error> {
-        let shard = self.shard_of_business(business);
-        (self.shards[shard].lock()).template(business, name, language)
+        self.business_shard(business)
+            .template(business, name, language)
     }
 
     /// [`Engine::template_at`] in the business's shard.
@@ -503,18 +509,19 @@ impl ShardedEngine {
         language: &str,
         at: Instant,
     ) -> Result<TemplateView, Error> {
-        let shard = self.shard_of_business(business);
-        (self.shards[shard].lock()).template_at(business, name, language, at)
+        self.business_shard(business)
+            .template_at(business, name, language, at)
     }
 
     /// [`Engine::usage`] (a month's usage of a number, `YYYYMM`) in the number's shard.
     pub fn usage(&self, number: &str, month: u32) -> Result<MonthlyUsage, Error> {
-        (self.shards[self.shard_of_number(number)].lock()).usage(number, month)
+        self.number_shard(number).usage(number, month)
     }
 
     /// [`Engine::business_usage`] in the business's shard.
     pub fn business_usage(&self, business: &str, month: u32) -> Result<MonthlyUsage, Error> {
-        (self.shards[self.shard_of_business(business)].lock()).business_usage(business, month)
+        self.business_shard(business)
+            .business_usage(business, month)
     }
 
     /// [`Engine::usage_view`] in the shard of the number or business it names (a query
@@ -550,9 +557,7 @@ impl ShardedEngine {
     /// the business out while other threads run, [`ShardedEngine::take_business`] exports
     /// and removes it in one step.
     pub fn export_business(&self, business: &str) -> Result<Vec<u8>, Error> {
-        self.shards[self.shard_of_business(business)]
-            .lock()
-            .export_business(business)
+        self.business_shard(business).export_business(business)
     }
 
     /// [`Engine::import_business`] into the business's shard, routing its numbers there; the
@@ -641,7 +646,7 @@ impl ShardedEngine {
         remove: impl FnOnce(&mut Engine) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let mut routes = self.routes.write();
-        let mut shard = self.shards[self.shard_of_business(business)].lock();
+        let mut shard = self.business_shard(business);
         let numbers: Vec<(String, Option<String>)> = shard
             .numbers()
             .filter(|view| view.business == business)
@@ -834,10 +839,7 @@ impl Directory for ShardedEngine {
     }
 
     fn has_business(&self, business: &str) -> bool {
-        self.shards[self.shard_of_business(business)]
-            .lock()
-            .business_idx(business)
-            .is_ok()
+        self.business_shard(business).business_idx(business).is_ok()
     }
 
     fn two_businesses(&self) -> Vec<String> {
@@ -853,10 +855,7 @@ impl Directory for ShardedEngine {
     }
 
     fn numbers_of(&self, business: &str) -> Vec<String> {
-        Directory::numbers_of(
-            &*self.shards[self.shard_of_business(business)].lock(),
-            business,
-        )
+        Directory::numbers_of(&*self.business_shard(business), business)
     }
 
     fn recorded_send(&self, number: &str, message_id: &str) -> bool {

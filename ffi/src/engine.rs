@@ -1940,23 +1940,8 @@ pub unsafe extern "C" fn convstate_engine_usage(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
-        let out = Out::new(out, "out")?;
-        let month = month_key(unsafe { str_arg(month, month_len, "month") }?)?;
-        let number = unsafe { opt_str_arg(number, number_len, "number") }?;
-        let business = unsafe { opt_str_arg(business, business_len, "business") }?;
-        let usage = match (number, business) {
-            (Some(number), None) => handle.engine.usage(number, month)?,
-            (None, Some(business)) => handle.engine.business_usage(business, month)?,
-            _ => {
-                return Err(FfiError::new(
-                    convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-                    "exactly one of the arguments `number` and `business` must be non-NULL",
-                ))
-            }
-        };
-        let currency = handle.engine.policy().pricing.rate_card.as_ref().map(|c| c.currency.as_str());
-        unsafe { out.write(usage_view(&usage, month, currency)) };
-        Ok(())
+        let view = |query: &UsageRef| handle.engine.usage_view(query);
+        unsafe { usage_call(number, number_len, business, business_len, month, month_len, out, view) }
     }
 }
 
@@ -1997,15 +1982,54 @@ pub(crate) fn usage_view(
 
 /// `"YYYY-MM"` as `YYYYMM`, strictly (the core's rule: four digits, a dash, two digits,
 /// within 1970-01..=9999-12), refused as an argument rather than an event.
-pub(crate) fn month_key(text: &str) -> Result<u32, FfiError> {
-    let usage = UsageRef {
-        at: convstate_core::Instant::from_unix_millis(0)?,
+/// The body of the `_usage` calls (one engine or sharded), after the engine argument: the
+/// arguments read in order (the output, the month, the number or the business: exactly
+/// one), the core's view of the query (`view`: `Engine::usage_view` or the sharded one, which
+/// also give the rate card's currency), converted.
+///
+/// # Safety
+///
+/// As the `_usage` calls' arguments.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn usage_call(
+    number: *const c_char,
+    number_len: usize,
+    business: *const c_char,
+    business_len: usize,
+    month: *const c_char,
+    month_len: usize,
+    out: *mut convstate_usage_view,
+    view: impl FnOnce(&UsageRef) -> Result<convstate_core::UsageView, convstate_core::Error>,
+) -> Result<(), FfiError> {
+    let out = Out::new(out, "out")?;
+    let month_text = unsafe { str_arg(month, month_len, "month") }?;
+    // C has no instant to default the month from, so it is required, and checked first as
+    // its argument's error; with it named, the query's instant reads nothing.
+    let query = UsageRef {
+        at: convstate_core::Instant::EPOCH,
         number: None,
         business: None,
-        month: Some(text.to_owned()),
+        month: Some(month_text.to_owned()),
     };
-    let named = (usage.month_key()).map_err(|error| FfiError::in_argument("month", error))?;
-    Ok(named.unwrap_or_default()) // named: `month` was given
+    let month = (query.month_key())
+        .map_err(|error| FfiError::in_argument("month", error))?
+        .unwrap_or_default(); // named: `month` was given
+    let number = unsafe { opt_str_arg(number, number_len, "number") }?;
+    let business = unsafe { opt_str_arg(business, business_len, "business") }?;
+    if number.is_some() == business.is_some() {
+        return Err(FfiError::new(
+            convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
+            "exactly one of the arguments `number` and `business` must be non-NULL",
+        ));
+    }
+    let query = UsageRef {
+        number: number.map(str::to_owned),
+        business: business.map(str::to_owned),
+        ..query
+    };
+    let usage = view(&query)?;
+    unsafe { out.write(usage_view(&usage.usage, month, usage.currency.as_deref())) };
+    Ok(())
 }
 
 /// An instant for an output struct: unix ms, or `CONVSTATE_NONE_MS`.

@@ -11,21 +11,21 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use convstate_core::event::UsageRef;
 use convstate_core::sharded::{ShardedEngine, MAX_SHARDS};
 use convstate_core::webhook::WebhookReader;
 use convstate_core::{Decision, Effect, InboundOutcome};
 
 use crate::boundary::{
-    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, opt_arg_mut, opt_str_arg,
-    str_arg, FfiError, Out,
+    arg, arg_mut, bytes_arg, ffi_boundary, free_handle, instant_arg, opt_arg_mut, str_arg,
+    FfiError, Out,
 };
 use crate::codes::{check_currency, convstate_decision, decision_to_c, CONVSTATE_NONE_MS};
 use crate::convstate_result;
 use crate::engine::{
     conversation_view, convstate_conversation_view, convstate_inbound, convstate_limit_view,
     convstate_number_view, convstate_send_request, convstate_template_view, convstate_usage_view,
-    inbound_ref, limit_view, month_key, number_view, policy_arg, send_request, template_view,
-    usage_view,
+    inbound_ref, limit_view, number_view, policy_arg, send_request, template_view, usage_call,
 };
 use crate::json::{convstate_string, snapshot_into, webhook_door};
 
@@ -567,26 +567,8 @@ pub unsafe extern "C" fn convstate_sharded_engine_usage(
 ) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg(engine, "engine") }?;
-        let out = Out::new(out, "out")?;
-        let month = month_key(unsafe { str_arg(month, month_len, "month") }?)?;
-        let number = unsafe { opt_str_arg(number, number_len, "number") }?;
-        let business = unsafe { opt_str_arg(business, business_len, "business") }?;
-        let usage = match (number, business) {
-            (Some(number), None) => handle.engine.usage(number, month)?,
-            (None, Some(business)) => handle.engine.business_usage(business, month)?,
-            _ => {
-                return Err(FfiError::new(
-                    convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
-                    "exactly one of the arguments `number` and `business` must be non-NULL",
-                ))
-            }
-        };
-        // The shards share one policy.
-        let currency = handle.engine.with_shard(0, |shard| {
-            (shard.policy().pricing.rate_card.as_ref()).map(|card| card.currency.clone())
-        });
-        unsafe { out.write(usage_view(&usage, month, currency.flatten().as_deref())) };
-        Ok(())
+        let view = |query: &UsageRef| handle.engine.usage_view(query);
+        unsafe { usage_call(number, number_len, business, business_len, month, month_len, out, view) }
     }
 }
 
