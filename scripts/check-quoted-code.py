@@ -11,16 +11,17 @@ A quote in the guide is a fenced code block between two markers naming a file an
     ```
     <!-- /quote -->
 
-and the file marks the region with comments on lines of their own:
+and the file marks the region with comments on lines of their own, C's or Python's:
 
-    /* guide:begin engine */
-    ...
-    /* guide:end engine */
+    /* guide:begin engine */        # guide:begin engine
+    ...                             ...
+    /* guide:end engine */          # guide:end engine
 
 The block must equal the region's lines without the marker lines and without their common
 indentation. Every fenced block of the guide must be such a quote (no code the tests do not
 run), and every region of a quoted file must be quoted (no marker left behind when the guide
-drops a step). Run by scripts/test-ffi.sh, which then compiles and runs the files.
+drops a step). Run by scripts/test-ffi.sh for docs/c-guide.md, which then compiles and runs
+the files, and by scripts/test-python.sh for docs/python-guide.md, whose file pytest runs.
 """
 import difflib
 import pathlib
@@ -30,7 +31,7 @@ import textwrap
 
 QUOTE = re.compile(r"^<!-- quote: (\S+) (\S+) -->$")
 UNQUOTE = "<!-- /quote -->"
-REGION = re.compile(r"^\s*/\* guide:(begin|end) (\S+) \*/\s*$")
+REGION = re.compile(r"^\s*(?:/\* guide:(begin|end) (\S+) \*/|# guide:(begin|end) (\S+))\s*$")
 
 
 def regions(path):
@@ -42,7 +43,7 @@ def regions(path):
             if open_name:
                 lines.append(line)
             continue
-        kind, name = marker.groups()
+        kind, name = [group for group in marker.groups() if group is not None]
         if kind == "begin":
             if open_name:
                 sys.exit(f"{path}:{number}: region {name} begins inside region {open_name}")

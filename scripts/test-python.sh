@@ -19,6 +19,10 @@ NUMPY_VERSION=2.4.6
 PANDAS_VERSION=3.1.1
 PYTHON=${PYTHON:-python3}
 
+# The Python guide quotes only what python/tests/test_guide.py holds (pytest runs it below):
+# checked first, as it needs no build.
+"$PYTHON" scripts/check-quoted-code.py docs/python-guide.md
+
 venv="$root/target/python-venv"
 wheels="$root/target/wheels"
 
