@@ -506,7 +506,8 @@ class Engine:
     def process(self, events: Iterable[Union[str, Mapping[str, Any]]]) -> list[str]:
         """Applies a batch of events (lines or dicts) with the GIL released and returns all
         output lines as wire-format strings: for each input its result line, then its
-        effect lines. Blank and ``//`` comment lines, and a byte-order mark starting the
+        effect lines. A dict's int ``at`` that looks like unix seconds warns
+        ``UnixSecondsWarning``, as ``handle`` warns of one; a line is read as written. Blank and ``//`` comment lines, and a byte-order mark starting the
         first line (a file opened without ``encoding="utf-8-sig"``), are skipped, as
         ``process_bytes`` skips them; a mark anywhere else gives an error line. An item that cannot be converted raises before anything is applied: one that
         is neither a ``str`` nor a mapping (``None``, ``bytes``) with ``TypeError`` naming

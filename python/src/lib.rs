@@ -368,6 +368,7 @@ fn event_line(method: &str, index: usize, item: &Bound<'_, PyAny>) -> BindingRes
     if item.is_instance_of::<PyDict>() || item.cast::<PyMapping>().is_ok() {
         // A value without a JSON form (a NaN from a DataFrame's records) is named by its
         // event's index, as an item of the wrong type is: the batch may be long.
+        warn_of_unix_seconds_at(method, item)?;
         return to_json_line(item).map_err(|e| match e {
             BindingError::Core(error) => {
                 errors::with_context(&error, &format!("{method}: event {index}")).into()
@@ -899,7 +900,8 @@ impl PyEngine {
     /// Applies a batch of events (lines or dicts of the wire format) with the GIL released
     /// and returns every output line (each input's result line, then its effect lines), as
     /// strings in the wire format. Blank and `//` lines, and a byte-order mark starting the
-    /// first line, are skipped, as `process_bytes` skips them. The whole batch is converted first: an item that cannot be converted
+    /// first line, are skipped, as `process_bytes` skips them. A dict's int `at` that looks
+    /// like unix seconds warns, as `handle` warns of one. The whole batch is converted first: an item that cannot be converted
     /// raises and nothing is applied (one neither a `str` nor a mapping with `TypeError`);
     /// a single `str`, `bytes`, `bytearray` or `memoryview` raises `TypeError`.
     fn process<'py>(
@@ -1169,7 +1171,9 @@ pub(crate) fn event_arg(event: &Bound<'_, PyAny>) -> BindingResult<Event> {
         // Read as the line it would be, with the keys in the dict's order: an error names
         // the field the line's error names.
         Err(_) if event.is_instance_of::<PyDict>() || event.cast::<PyMapping>().is_ok() => {
-            wire::decode_event(&to_json_line(event)?)?
+            let decoded = wire::decode_event(&to_json_line(event)?)?;
+            warn_of_unix_seconds_at("handle", event)?;
+            decoded
         }
         // A pandas row (a Series) or a whole table read as a JSON array said "invalid type:
         // sequence", which named neither the argument nor the way out.
@@ -1187,20 +1191,30 @@ pub(crate) fn event_arg(event: &Bound<'_, PyAny>) -> BindingResult<Event> {
             .into())
         }
     };
-    // Only an int written as such: an RFC 3339 text or a datetime in 1990 says what it means.
-    // (A line's text is left as `process` leaves it.)
-    if decoded.at().looks_like_unix_seconds() {
-        let at = event
-            .cast::<PyDict>()
-            .ok()
-            .and_then(|d| d.get_item("at").ok().flatten());
-        if let Some(at) = at {
-            if convert::python_int(&at)?.is_some() {
-                convert::warn_unix_seconds(event.py(), "handle: event \"at\"")?;
-            }
-        }
-    }
     Ok(decoded)
+}
+
+/// Warns (`UnixSecondsWarning`) when an event given as a mapping has an `at` that looks like
+/// unix seconds, as the typed calls warn of their `at`: a frame of Meta's timestamps given
+/// as records would be decided in January 1970. Only an int written as such: an RFC 3339
+/// text or a datetime in 1990 says what it means, and a line's text is read as the C
+/// library reads it.
+fn warn_of_unix_seconds_at(method: &str, event: &Bound<'_, PyAny>) -> BindingResult<()> {
+    let Ok(at) = event.get_item("at") else {
+        return Ok(());
+    };
+    let Some(int) = convert::python_int(&at)? else {
+        return Ok(());
+    };
+    let seconds_like = int
+        .extract::<i64>()
+        .ok()
+        .and_then(|millis| convstate::Instant::from_unix_millis(millis).ok())
+        .is_some_and(convstate::Instant::looks_like_unix_seconds);
+    if seconds_like {
+        convert::warn_unix_seconds(event.py(), &format!("{method}: event \"at\""))?;
+    }
+    Ok(())
 }
 
 fn consent_fields(

@@ -282,6 +282,8 @@ class IntOfAnotherClass:
     lambda e: e.check_send(NUMBER, CONTACT, text="hi", at=SECONDS),
     lambda e: e.tick(SECONDS),
     lambda e: e.handle({"type": "tick", "at": SECONDS}),
+    lambda e: e.process([{"type": "tick", "at": SECONDS}]),
+    lambda e: e.process([{"type": "tick", "at": SECONDS * 1000}, {"type": "tick", "at": SECONDS}]),
     lambda e: e.run_batch(["inbound"], at=[SECONDS], numbers=[NUMBER], contacts=[CONTACT]),
     lambda e: e.run_batch(["inbound"], at=[IntOfAnotherClass(SECONDS)], numbers=[NUMBER], contacts=[CONTACT]),
     lambda e: e.run_batch(["inbound"], at=array.array("q", [SECONDS]), numbers=[NUMBER], contacts=[CONTACT]),
@@ -293,6 +295,13 @@ def test_an_int_instant_in_unix_seconds_is_warned_of(call: Callable[[convstate.E
         call(engine)
 
 
+def test_a_sharded_engines_dict_events_in_unix_seconds_are_warned_of() -> None:
+    # Records of a frame of Meta's timestamps given to process: the same slip as a typed `at`.
+    sharded = convstate.ShardedEngine(policy="cloud-2025", shards=2)
+    with pytest.warns(convstate.UnixSecondsWarning, match="process: event \"at\""):
+        sharded.process([{"type": "tick", "at": SECONDS}])
+
+
 @pytest.mark.parametrize("at", [0, SECONDS * 1000, utc(1990, 1, 1), "2026-11-02T09:00:00Z"])
 def test_milliseconds_the_epoch_and_non_int_instants_are_not_warned_of(at: Any) -> None:
     engine = convstate.Engine(policy="cloud-2025")
@@ -301,6 +310,7 @@ def test_milliseconds_the_epoch_and_non_int_instants_are_not_warned_of(at: Any) 
     engine.inbound(NUMBER, CONTACT, at=at)
     engine.run_batch(["inbound"], at=[at], numbers=[NUMBER], contacts=[CONTACT], keep_effects=True)
     engine.handle({"type": "tick", "at": at})
+    engine.process([{"type": "tick", "at": at}])
 
 
 def test_an_instant_in_1970_written_as_such_or_in_a_line_is_not_warned_of() -> None:
@@ -310,6 +320,8 @@ def test_an_instant_in_1970_written_as_such_or_in_a_line_is_not_warned_of() -> N
     engine.handle({"type": "tick", "at": "1970-01-21T18:13:30Z"})
     engine.handle({"type": "tick", "at": utc(1990, 1, 2)})
     engine.handle(json.dumps({"type": "tick", "at": SECONDS}))
+    engine.process([json.dumps({"type": "tick", "at": SECONDS})])
+    engine.process([{"type": "tick", "at": "1970-01-21T18:13:30Z"}])
 
 
 def test_the_warning_is_told_once_per_call_site_not_per_row() -> None:
