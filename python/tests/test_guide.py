@@ -209,23 +209,30 @@ def test_the_guide_walkthrough() -> None:
 
     # guide:begin threads
     sharded = convstate.ShardedEngine(policy="cloud-2025", shards=4)
-    businesses = [f"shop-{i}" for i in range(8)]
-    for i, business in enumerate(businesses):
-        sharded.process([{"type": "register_number", "at": "2026-11-02T08:00:00Z",
-                          "business": business, "number": f"+1555010{i:04d}",
-                          "channel": "official"}])
+    shops = {f"shop-{i}": f"+1555010{i:04d}" for i in range(8)}
+    sharded.process([{"type": "register_number", "at": "2026-11-02T08:00:00Z",
+                      "business": business, "number": number, "channel": "official"}
+                     for business, number in shops.items()])
 
-    def replay(i: int) -> list[str]:
-        kinds = ["inbound", "send"] * 100
-        at = [1_793_610_000_000 + row * 1000 for row in range(200)]
-        numbers = [f"+1555010{i:04d}"] * 200
-        contacts = [f"+49151{i:02d}{row // 2:06d}" for row in range(200)]
-        texts = [None, "Thanks for writing!"] * 100
-        return sharded.run_batch(kinds, at, numbers, contacts, texts).names()
+    # A day of the eight shops' traffic, in time order: each contact writes, the shop replies.
+    rows = [(1_793_610_000_000 + minute * 60_000 + reply * 1000, business, number,
+             f"+49151{i:02d}{minute:06d}", ("send" if reply else "inbound"),
+             ("Thanks for writing!" if reply else None))
+            for minute in range(100) for reply in (0, 1)
+            for i, (business, number) in enumerate(shops.items())]
+    day = pd.DataFrame(rows, columns=["at", "business", "number", "contact", "kind", "text"])
+    day["shard"] = [sharded.shard_of_business(business) for business in day["business"]]
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = list(pool.map(replay, range(len(businesses))))
-    assert all(names == ["applied", "allowed"] * 100 for names in outcomes)
+    def replay(part: pd.DataFrame) -> list[str]:
+        return sharded.run_batch(part["kind"], part["at"], part["number"], part["contact"],
+                                 part["text"]).names()
+
+    # One thread per shard, each feeding its shard's rows in time order.
+    parts = [part for _, part in day.groupby("shard")]
+    with ThreadPoolExecutor(max_workers=sharded.shard_count) as pool:
+        outcomes = list(pool.map(replay, parts))
+    for part, names in zip(parts, outcomes):
+        assert names == ["applied" if kind == "inbound" else "allowed" for kind in part["kind"]]
     # guide:end threads
 
     # guide:begin errors
