@@ -84,6 +84,11 @@ pub(crate) struct SentMessage {
     pub failed_before_sent: Option<Vec<u32>>,
 }
 
+/// The billing of a send the monthly service allowance made free.
+const ALLOWANCE: Billing = Billing::Free {
+    why: FreeReason::ServiceAllowance,
+};
+
 /// The billing of a send on a channel the platform does not bill.
 const NOT_BILLED: Billing = Billing::Free {
     why: FreeReason::ChannelNotBilled,
@@ -237,6 +242,15 @@ impl Engine {
             self.confirm_billing(number, record.sent_at, pricing);
             record.confirmed = true;
         }
+        if advances
+            && delivered(e.status)
+            && !delivered(record.status)
+            && record.billing == ALLOWANCE
+        {
+            // Its allowance slot is spent: no failure can give it back now.
+            let key = scoped_key(Some(number), &e.message_id);
+            self.allowance_settled(number, &key, record.sent_at);
+        }
         if advances && e.status == DeliveryStatus::Failed {
             self.fail_sent(number, &record, &e.message_id, &e.errors, e.at);
             self.apply_errors(record.conv, record.template, &e.errors, e.at);
@@ -264,6 +278,10 @@ impl Engine {
         at: Instant,
     ) {
         self.reverse_estimate(number, record);
+        if record.billing == ALLOWANCE {
+            let key = scoped_key(Some(number), message_id);
+            self.allowance_failed(number, &key, record.sent_at);
+        }
         self.unrecord_opening(record.conv, &record.billing, record.sent_at);
         if let Some(content) = record.content {
             // It never reached the contact: sending it again is no duplicate (§10), as
@@ -333,15 +351,24 @@ impl Engine {
         let key = scoped_key(Some(number), message_id);
         // A failure of the same message names its recipient: one naming another contact
         // was about some other message (a host's wiring mistake), which this send replaces.
-        let failed_before = self
-            .sent_messages
-            .get_mut(&key, now)
+        let earlier = self.sent_messages.get_mut(&key, now);
+        // Another send under the same id (a provider numbering messages per chat) replaces
+        // this one: it can no longer be delivered or fail here.
+        let replaced_allowance = (earlier.as_ref())
+            .filter(|sent| sent.failed_before_sent.is_none() && sent.billing == ALLOWANCE)
+            .map(|sent| sent.sent_at);
+        let failed_before = earlier
             .filter(|early| early.conv == message.conv)
             .and_then(|early| Some((early.sent_at, early.failed_before_sent.take()?)));
+        if let Some(sent_at) = replaced_allowance {
+            self.allowance_settled(number, &key, sent_at);
+        }
         if let Some((at, errors)) = &failed_before {
             self.fail_sent(number, &message, message_id, errors, *at);
             self.apply_template_errors(message.template, errors, *at);
             message.status = DeliveryStatus::Failed;
+        } else {
+            self.allowance_recorded(number, &key, &message);
         }
         self.sent_messages.insert(key, now, message);
     }
@@ -374,15 +401,7 @@ impl Engine {
         let month = self.month_of(number, record.sent_at);
         let usage = self.usage.entry((number, month)).or_default();
         tally(&mut usage.failed, 1);
-        // A count taken back to zero leaves its key, as one never counted has none.
-        fn take_back<K: Ord>(counts: &mut std::collections::BTreeMap<K, u64>, key: &K) {
-            if let Some(n) = counts.get_mut(key) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    counts.remove(key);
-                }
-            }
-        }
+        use crate::pricing::take_back_count as take_back;
         match &record.billing {
             Billing::Charged { category, price } => {
                 take_back(&mut usage.charged, category);

@@ -643,6 +643,9 @@ pub struct Engine {
     pub(crate) usage: FastMap<(u32, u32), crate::pricing::MonthlyUsage>,
     /// Allowed sends by provider message id, for delivery statuses.
     pub(crate) sent_messages: crate::expiring::ExpiringMap<crate::delivery::SentMessage>,
+    /// The monthly service allowance's slots that failures may still give back, and the
+    /// sends charged meanwhile that would take them (derived from `sent_messages`).
+    pub(crate) allowance: crate::allowance::AllowanceSlots,
     /// Inbound provider message ids already handled, each held under its number and its
     /// sender as named ([`crate::keys::inbound_key`]): providers other than Meta number
     /// messages per chat (Telegram) or per bot, so the same id from another sender or at
@@ -717,6 +720,7 @@ impl Engine {
             billing: FastMap::default(),
             usage: FastMap::default(),
             sent_messages: crate::expiring::ExpiringMap::new(memory),
+            allowance: Default::default(),
             inbound_ids: crate::expiring::ExpiringMap::new(memory),
             inbound_ids_unscoped: false,
             backoffs: FastMap::default(),
@@ -778,6 +782,8 @@ impl Engine {
         }
         self.handle_timeout(e.at);
         self.policy = policy;
+        // The era or the allowance's scope may differ.
+        self.rebuild_allowance();
         Ok(())
     }
 

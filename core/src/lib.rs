@@ -136,6 +136,7 @@ macro_rules! from_wire_name {
 }
 
 pub mod address;
+mod allowance;
 pub mod chat;
 mod contact_links;
 mod conversation;

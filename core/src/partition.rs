@@ -1082,6 +1082,7 @@ impl Engine {
         self.effects.extend(caught_up);
         self.handle_timeout(x.clock); // sets the clock to the later of the two
         self.next_ticket = self.next_ticket.max(x.next_ticket);
+        self.rebuild_allowance();
         Ok(())
     }
 }

@@ -447,6 +447,17 @@ impl MonthlyUsage {
     }
 }
 
+/// One fewer of `key` in `counts`: a count taken back to zero leaves its key, as one never
+/// counted has none.
+pub(crate) fn take_back_count<K: Ord>(counts: &mut std::collections::BTreeMap<K, u64>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
+
 /// A month key a caller gave (`YYYYMM`): a month no instant falls in (`202613`, `2026` for
 /// `202601`, a year before 1970) would answer an empty month, as if nothing was sent.
 fn check_month_key(month: u32) -> Result<(), crate::Error> {

@@ -1103,6 +1103,7 @@ impl Engine {
         engine.check_conversation_timers()?;
         engine.effects = s.effects.into();
         engine.next_ticket = s.next_ticket;
+        engine.rebuild_allowance();
         Ok(engine)
     }
 }
