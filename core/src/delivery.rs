@@ -242,14 +242,13 @@ impl Engine {
             self.confirm_billing(number, record.sent_at, pricing);
             record.confirmed = true;
         }
-        if advances
-            && delivered(e.status)
-            && !delivered(record.status)
-            && record.billing == ALLOWANCE
-        {
-            // Its allowance slot is spent: no failure can give it back now.
-            let key = scoped_key(Some(number), &e.message_id);
-            self.allowance_settled(number, &key, record.sent_at);
+        if advances && delivered(e.status) && !delivered(record.status) {
+            // What it opened or took can no longer be given back by its failure.
+            if record.billing == ALLOWANCE {
+                let key = scoped_key(Some(number), &e.message_id);
+                self.allowance_settled(number, &key, record.sent_at);
+            }
+            self.entry_point_delivered(record.conv, &record.billing, record.sent_at);
         }
         if advances && e.status == DeliveryStatus::Failed {
             self.fail_sent(number, &record, &e.message_id, &e.errors, e.at);

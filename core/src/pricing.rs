@@ -220,7 +220,7 @@ impl RateCard {
 }
 
 /// Pricing state of one conversation; only conversations with billing activity have one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConversationBilling {
     /// Open paid conversations by category (marketing, utility, authentication, service).
@@ -240,7 +240,32 @@ pub(crate) struct ConversationBilling {
     /// policy's length).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_point_from: Option<Instant>,
+    /// Whether the answer that opened the window was delivered: it can no longer fail and
+    /// take the window back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub entry_point_opener_delivered: bool,
+    /// Answers sent inside the window after the one that opened it, within the answer
+    /// period, while that one may still fail (oldest first, at most
+    /// [`MAX_LATER_ANSWERS`]): should it fail, the first of them still standing opens the
+    /// window from its own instant, as it would have in delivery order (facts §2.6: the
+    /// window starts "from the time when you responded"; only delivered messages count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entry_point_later_answers: Vec<Instant>,
 }
+
+/// The record of a conversation that has none (a static: the record holds a `Vec`, so a
+/// reference to the constant would be to a temporary).
+static NO_BILLING: ConversationBilling = ConversationBilling::NONE;
+
+/// How many answers after a free entry point's opener a conversation keeps while the opener
+/// may still fail: a chain of failures longer than this loses the window, as every failure
+/// did before answers were kept.
+const MAX_LATER_ANSWERS: usize = 8;
+
+/// The billing of a send inside a free entry point.
+const FREE_ENTRY_POINT: Billing = Billing::Free {
+    why: FreeReason::FreeEntryPoint,
+};
 
 /// Whether no slot holds an instant (`opened_at` is then left out of a snapshot, as in
 /// records from before it was kept).
@@ -256,6 +281,8 @@ impl ConversationBilling {
         entry_point_answer_by: None,
         entry_point_until: None,
         entry_point_from: None,
+        entry_point_opener_delivered: false,
+        entry_point_later_answers: Vec::new(),
     };
 
     /// Whether a free entry point is open at `now`: its window (`length` from the answer
@@ -525,7 +552,7 @@ impl Engine {
         // send its size in moves.
         let state = conv
             .and_then(|c| self.billing.get(&c))
-            .unwrap_or(&ConversationBilling::NONE);
+            .unwrap_or(&NO_BILLING);
         let entry_point = pricing
             .free_entry_point
             .filter(|_| pricing.model != PricingModel::Conversation);
@@ -645,15 +672,22 @@ impl Engine {
                 why: FreeReason::FreeEntryPoint,
             } => {
                 let state = self.billing.entry(conv).or_default();
-                if let (Some(len), true) = (
-                    entry_point_length,
-                    state.entry_point_until.is_none_or(|t| now >= t),
-                ) {
-                    // The answer period is kept: if this answer fails, or the provider
-                    // prices it as no free entry point, the window it opened is taken back
-                    // and a later answer within the period opens it (see
-                    // `unrecord_opening`).
-                    state.open_entry_point(now, len);
+                if let Some(len) = entry_point_length {
+                    if state.entry_point_until.is_none_or(|t| now >= t) {
+                        // The answer period is kept: if this answer fails, or the provider
+                        // prices it as no free entry point, the window it opened is taken
+                        // back and a later answer within the period opens it (see
+                        // `unrecord_opening`).
+                        state.open_entry_point(now, len);
+                        state.entry_point_opener_delivered = false;
+                        state.entry_point_later_answers.clear();
+                    } else if !state.entry_point_opener_delivered
+                        && state.entry_point_answer_by.is_some_and(|by| now < by)
+                        && state.entry_point_later_answers.len() < MAX_LATER_ANSWERS
+                    {
+                        // An answer too: it opens the window should the opener fail.
+                        state.entry_point_later_answers.push(now);
+                    }
                 }
             }
             _ => {
@@ -684,10 +718,26 @@ impl Engine {
     /// their first message is delivered (§11), so the next send is its opener. Likewise a
     /// free entry point it started: the next answer within the answer period opens it.
     pub(crate) fn unrecord_opening(&mut self, conv: u32, billing: &Billing, sent_at: Instant) {
+        let length = self.policy.pricing.free_entry_point;
         if let Some(state) = self.opened_entry_point(conv, billing, sent_at) {
             // A free entry point opens when the answer is delivered (§11): the next answer
-            // within the answer period opens it, from its own instant.
+            // within the answer period opens it, from its own instant: one sent already,
+            // else the next one sent.
             state.take_back_entry_point();
+            if let (Some(length), false) = (length, state.entry_point_later_answers.is_empty()) {
+                let next = state.entry_point_later_answers.remove(0);
+                state.open_entry_point(next, length);
+            }
+            return;
+        }
+        if *billing == FREE_ENTRY_POINT {
+            // A later answer that fails opens nothing should the opener fail too.
+            if let Some(state) = self.billing.get_mut(&conv) {
+                let answers = &mut state.entry_point_later_answers;
+                if let Some(at) = answers.iter().position(|&answer| answer == sent_at) {
+                    answers.remove(at);
+                }
+            }
             return;
         }
         let Some(category) = conversation_category(billing) else {
@@ -737,11 +787,7 @@ impl Engine {
         ) else {
             return;
         };
-        if *billing
-            != (Billing::Free {
-                why: FreeReason::FreeEntryPoint,
-            })
-        {
+        if *billing != FREE_ENTRY_POINT {
             return;
         }
         let Some(state) = self.billing.get_mut(&conv) else {
@@ -766,7 +812,19 @@ impl Engine {
             state.take_back_entry_point();
         }
         if same_period {
+            // No answer of that period opens a window, one sent already included.
             state.entry_point_answer_by = None;
+            state.entry_point_later_answers.clear();
+        }
+    }
+
+    /// A send recorded at `sent_at` with `billing` was delivered: if it opened the free entry
+    /// point window standing, it can no longer take it back, and the answers after it need
+    /// not be kept.
+    pub(crate) fn entry_point_delivered(&mut self, conv: u32, billing: &Billing, sent_at: Instant) {
+        if let Some(state) = self.opened_entry_point(conv, billing, sent_at) {
+            state.entry_point_opener_delivered = true;
+            state.entry_point_later_answers.clear();
         }
     }
 
@@ -779,11 +837,7 @@ impl Engine {
         sent_at: Instant,
     ) -> Option<&mut ConversationBilling> {
         let length = self.policy.pricing.free_entry_point?;
-        if *billing
-            != (Billing::Free {
-                why: FreeReason::FreeEntryPoint,
-            })
-        {
+        if *billing != FREE_ENTRY_POINT {
             return None;
         }
         self.billing
