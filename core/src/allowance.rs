@@ -10,17 +10,23 @@
 //! depended on how late failures were reported.
 //!
 //! To find that message, the engine keeps, by allowance owner (a number, or its business
-//! under `service_allowance_scope: business`) and month:
+//! under `service_allowance_scope: business`) and month, in the order the sends were
+//! decided:
 //!
 //! | list | holds | until |
 //! |---|---|---|
-//! | `undelivered` | sends the allowance made free, recorded under an id, not known delivered | delivered, failed or forgotten |
-//! | `charged` | sends charged `service` since the first of `undelivered`, recorded under an id | `undelivered` empties, or a slot goes to them |
+//! | `free` | sends the allowance made free, recorded under an id | failed, replaced or forgotten |
+//! | `charged` | sends charged `service` since the first of `free`, recorded under an id | failed, priced by the provider, replaced, forgotten, or given a slot |
 //!
-//! Both lists are derived from the sent-message records (`provider.status_memory`), so a
-//! restore, an import or a policy change rebuilds them ([`Engine::rebuild_allowance`]) and
-//! snapshots do not carry them. Entries are checked against their records when used: a
-//! record forgotten, failed, replaced under its id or priced by the provider is passed over.
+//! A send stays in `free` when delivered: statuses only move forward, and `failed` is
+//! final after `delivered` too, so a slot must be given back whichever order the two arrive
+//! in. Entries go with their records, after `provider.status_memory`.
+//!
+//! Both lists are derived from the sent-message records, in the records' order (the order
+//! sends were decided), so a restore, an import or a policy change rebuilds them
+//! ([`Engine::rebuild_allowance`]) and snapshots do not carry them.
+
+use std::collections::VecDeque;
 
 use crate::decision::{Billing, ChargeCategory, FreeReason};
 use crate::delivery::SentMessage;
@@ -37,55 +43,82 @@ const ALLOWANCE: Billing = Billing::Free {
     why: FreeReason::ServiceAllowance,
 };
 
-/// A recorded send, by its instant and its record's key: the order both lists keep (ties by
-/// key, so that a rebuilt list is the list kept).
-type Entry = (Instant, String);
+/// A recorded send: its place in the order sends were decided, its instant and its
+/// record's key.
+#[derive(Clone, Debug)]
+struct Entry {
+    seq: u64,
+    sent_at: Instant,
+    key: String,
+}
+
+impl Entry {
+    fn names(&self, key: &str, sent_at: Instant) -> bool {
+        self.sent_at == sent_at && self.key == key
+    }
+}
 
 /// One owner's month: see the module docs.
 #[derive(Clone, Debug, Default)]
 struct Month {
-    undelivered: Vec<Entry>,
-    charged: Vec<Entry>,
+    free: VecDeque<Entry>,
+    charged: VecDeque<Entry>,
 }
 
 impl Month {
-    /// Drops the charged sends before the first undelivered one (all of them when none is
+    /// Drops the charged sends decided before the first free one (all of them when none is
     /// left): only a slot given back by a send before them can move to them.
     fn trim(&mut self) {
-        match self.undelivered.first() {
+        match self.free.front().map(|first| first.seq) {
             None => self.charged.clear(),
             Some(first) => {
-                let before = self.charged.partition_point(|entry| entry < first);
-                self.charged.drain(..before);
+                while self.charged.front().is_some_and(|e| e.seq < first) {
+                    self.charged.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Drops the entries whose records are gone at `now`.
+    fn forget_gone(&mut self, records: &ExpiringMap<SentMessage>, now: Instant) {
+        for list in [&mut self.free, &mut self.charged] {
+            while list
+                .front()
+                .is_some_and(|e| !records.is_live(e.sent_at, now))
+            {
+                list.pop_front();
+            }
+        }
+        self.trim();
+    }
+
+    /// Removes the entry of the record under `key` recorded at `sent_at`, from either list
+    /// (the caller trims).
+    fn remove(&mut self, key: &str, sent_at: Instant) {
+        for list in [&mut self.free, &mut self.charged] {
+            if let Some(at) = list.iter().position(|e| e.names(key, sent_at)) {
+                list.remove(at);
             }
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.undelivered.is_empty() && self.charged.is_empty()
-    }
-}
-
-/// Inserts `entry` in order (at the end but for sends of one instant).
-fn insert(list: &mut Vec<Entry>, entry: Entry) {
-    let at = list.partition_point(|e| *e < entry);
-    if list.get(at) != Some(&entry) {
-        list.insert(at, entry);
-    }
-}
-
-/// Removes `entry`, if held.
-fn remove(list: &mut Vec<Entry>, entry: &Entry) {
-    if let Ok(at) = list.binary_search(entry) {
-        list.remove(at);
+        self.free.is_empty() && self.charged.is_empty()
     }
 }
 
 /// The lists of every owner's month: see the module docs.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct AllowanceSlots(FastMap<(u32, u32), Month>);
+pub(crate) struct AllowanceSlots {
+    months: FastMap<(u32, u32), Month>,
+    /// Each entry's instant and month, oldest first: the months to look at when entries
+    /// expire, so that a month no send comes to any more lets its entries go too.
+    expiry: VecDeque<(Instant, (u32, u32))>,
+    /// The place the next entry takes.
+    next_seq: u64,
+}
 
-/// Whether `record`, kept under an entry of `instant`, is still the send the entry names and
+/// Whether `record`, kept under an entry of `at`, is still the send the entry names and
 /// still charged `service` by the engine's estimate alone: not failed, not priced by the
 /// provider (its word on that message stands), not replaced under its id.
 fn still_charged(record: &SentMessage, at: Instant) -> bool {
@@ -101,13 +134,21 @@ fn still_charged(record: &SentMessage, at: Instant) -> bool {
         )
 }
 
+/// Whether `record` holds a slot of the allowance that its failure would give back.
+fn holds_slot(record: &SentMessage) -> bool {
+    record.billing == ALLOWANCE
+        && record.status != DeliveryStatus::Failed
+        && record.failed_before_sent.is_none()
+}
+
 impl Engine {
-    /// The owner whose allowance `number` draws on.
-    fn allowance_owner(&self, number: u32) -> u32 {
-        match self.policy.pricing.service_allowance_scope {
+    /// The owner whose allowance `number` draws on, and the month of `at` there.
+    fn allowance_month(&self, number: u32, at: Instant) -> (u32, u32) {
+        let owner = match self.policy.pricing.service_allowance_scope {
             AllowanceScope::Number => number,
             AllowanceScope::Business => self.numbers[number as usize].business,
-        }
+        };
+        (owner, self.month_of(number, at))
     }
 
     /// Whether the policy prices service messages by a monthly allowance.
@@ -115,79 +156,106 @@ impl Engine {
         self.policy.pricing.model == PricingModel::PerMessage2026
     }
 
-    /// A send of `number` was recorded under `key` (and did not fail on the way in).
-    pub(crate) fn allowance_recorded(&mut self, number: u32, key: &str, sent: &SentMessage) {
-        let free = sent.billing == ALLOWANCE;
-        if !self.has_allowance() || !(free || still_charged(sent, sent.sent_at)) {
-            return;
-        }
-        let month_key = (
-            self.allowance_owner(number),
-            self.month_of(number, sent.sent_at),
-        );
-        let entry = (sent.sent_at, key.to_owned());
-        if free {
-            insert(
-                &mut self.allowance.0.entry(month_key).or_default().undelivered,
-                entry,
-            );
-        } else if let Some(month) = self.allowance.0.get_mut(&month_key) {
-            forget_gone(month, &self.sent_messages, sent.sent_at);
-            if !month.undelivered.is_empty() {
-                insert(&mut month.charged, entry);
+    /// Forgets the entries whose records are gone at `now`, in every month.
+    fn allowance_forget_gone(&mut self, now: Instant) {
+        let slots = &mut self.allowance;
+        while let Some(&(at, month_key)) = slots.expiry.front() {
+            if self.sent_messages.is_live(at, now) {
+                break;
+            }
+            slots.expiry.pop_front();
+            if let Some(month) = slots.months.get_mut(&month_key) {
+                month.forget_gone(&self.sent_messages, now);
+                if month.is_empty() {
+                    slots.months.remove(&month_key);
+                }
             }
         }
     }
 
-    /// The allowance send of `number` recorded under `key` at `sent_at` was delivered (its
-    /// slot is spent), or replaced under its id by another send (it can no longer fail here).
-    pub(crate) fn allowance_settled(&mut self, number: u32, key: &str, sent_at: Instant) {
-        let month_key = (self.allowance_owner(number), self.month_of(number, sent_at));
-        if let Some(month) = self.allowance.0.get_mut(&month_key) {
-            remove(&mut month.undelivered, &(sent_at, key.to_owned()));
+    /// A send of `number` was recorded under `key` (and did not fail on the way in).
+    pub(crate) fn allowance_recorded(&mut self, number: u32, key: &str, sent: &SentMessage) {
+        let free = holds_slot(sent);
+        if !self.has_allowance() || !(free || still_charged(sent, sent.sent_at)) {
+            return;
+        }
+        self.allowance_forget_gone(sent.sent_at);
+        let month_key = self.allowance_month(number, sent.sent_at);
+        let slots = &mut self.allowance;
+        let list = if free {
+            &mut slots.months.entry(month_key).or_default().free
+        } else {
+            match slots.months.get_mut(&month_key) {
+                Some(month) if !month.free.is_empty() => &mut month.charged,
+                _ => return,
+            }
+        };
+        list.push_back(Entry {
+            seq: slots.next_seq,
+            sent_at: sent.sent_at,
+            key: key.to_owned(),
+        });
+        slots.next_seq += 1;
+        slots.expiry.push_back((sent.sent_at, month_key));
+    }
+
+    /// The send of `number` recorded under `key` at `sent_at` can no longer give a slot back
+    /// or take one: replaced under its id by another send, or (charged) priced by the
+    /// provider or failed.
+    pub(crate) fn allowance_forget(&mut self, number: u32, key: &str, sent_at: Instant) {
+        if !self.has_allowance() {
+            return;
+        }
+        let month_key = self.allowance_month(number, sent_at);
+        if let Some(month) = self.allowance.months.get_mut(&month_key) {
+            month.remove(key, sent_at);
             month.trim();
             if month.is_empty() {
-                self.allowance.0.remove(&month_key);
+                self.allowance.months.remove(&month_key);
             }
         }
     }
 
     /// The allowance send of `number` recorded under `key` at `sent_at` failed (its estimate
     /// taken back already): its slot goes to the first send of the month charged for want of
-    /// one that still stands, which becomes free (and, until delivered, may give it back in
-    /// turn).
+    /// one that still stands, which becomes free (and may give it back in turn), unless the
+    /// month is at its allowance still (a smaller allowance by a policy changed since).
     pub(crate) fn allowance_failed(&mut self, number: u32, key: &str, sent_at: Instant) {
         if !self.has_allowance() {
             return;
         }
-        let month_key = (self.allowance_owner(number), self.month_of(number, sent_at));
-        let Some(month) = self.allowance.0.get_mut(&month_key) else {
+        let now = self.clock;
+        self.allowance_forget_gone(now);
+        let month_key = self.allowance_month(number, sent_at);
+        let spare = self.service_allowance_used(number, sent_at)
+            < u64::from(self.policy.pricing.service_free_per_month);
+        let Some(month) = self.allowance.months.get_mut(&month_key) else {
             return;
         };
-        remove(&mut month.undelivered, &(sent_at, key.to_owned()));
-        let now = self.clock;
+        month.remove(key, sent_at);
         let mut taker = None;
-        while !month.charged.is_empty() {
-            let (at, key) = month.charged.remove(0);
-            let Some(record) = self.sent_messages.get_mut(&key, now) else {
+        while spare && taker.is_none() {
+            let Some(entry) = month.charged.pop_front() else {
+                break;
+            };
+            let Some(record) = self.sent_messages.get_mut(&entry.key, now) else {
                 continue;
             };
-            if !still_charged(record, at) {
+            if !still_charged(record, entry.sent_at) {
                 continue;
             }
             let price = match std::mem::replace(&mut record.billing, ALLOWANCE) {
                 Billing::Charged { price, .. } => price,
                 Billing::Free { .. } => None,
             };
-            if record.status < DeliveryStatus::Delivered {
-                insert(&mut month.undelivered, (at, key));
-            }
-            taker = Some((record.conv, at, price));
-            break;
+            taker = Some((record.conv, entry.sent_at, price));
+            // Its place among the free ones is the place it was decided in.
+            let at = month.free.partition_point(|e| e.seq < entry.seq);
+            month.free.insert(at, entry);
         }
         month.trim();
         if month.is_empty() {
-            self.allowance.0.remove(&month_key);
+            self.allowance.months.remove(&month_key);
         }
         let Some((conv, at, price)) = taker else {
             return;
@@ -208,55 +276,143 @@ impl Engine {
         );
     }
 
-    /// The lists rebuilt from the sent-message records: after a restore, an import, a
-    /// removal or a policy change (the model or the scope may differ). The same lists the
-    /// engine keeps as it goes (see the module docs), so a restored engine decides as the one
-    /// saved.
+    /// The lists rebuilt from the sent-message records, in their order: after a restore, an
+    /// import, a removal or a policy change (the model or the scope may differ). The lists
+    /// the engine keeps as it goes (see the module docs), so a restored engine decides as the
+    /// one saved.
     pub(crate) fn rebuild_allowance(&mut self) {
-        self.allowance.0.clear();
-        if !self.has_allowance() {
-            return;
-        }
-        let now = self.clock;
-        let mut months: FastMap<(u32, u32), Month> = FastMap::default();
-        for (key, _, record) in self.sent_messages.live_entries(now) {
-            if record.failed_before_sent.is_some() || record.status == DeliveryStatus::Failed {
-                continue;
+        let mut slots = AllowanceSlots::default();
+        if self.has_allowance() {
+            let now = self.clock;
+            for (key, _, record) in self.sent_messages.live_entries(now) {
+                let free = holds_slot(record);
+                if !free && !still_charged(record, record.sent_at) {
+                    continue;
+                }
+                let number = self.conversations[record.conv as usize].number;
+                let month_key = self.allowance_month(number, record.sent_at);
+                let list = if free {
+                    &mut slots.months.entry(month_key).or_default().free
+                } else {
+                    match slots.months.get_mut(&month_key) {
+                        Some(month) if !month.free.is_empty() => &mut month.charged,
+                        _ => continue,
+                    }
+                };
+                list.push_back(Entry {
+                    seq: slots.next_seq,
+                    sent_at: record.sent_at,
+                    key: key.to_owned(),
+                });
+                slots.next_seq += 1;
+                slots.expiry.push_back((record.sent_at, month_key));
             }
-            let free = record.billing == ALLOWANCE;
-            let undelivered = free && record.status < DeliveryStatus::Delivered;
-            if !undelivered && !still_charged(record, record.sent_at) {
-                continue;
+            for month in slots.months.values_mut() {
+                month.trim();
             }
-            let number = self.conversations[record.conv as usize].number;
-            let month_key = (
-                self.allowance_owner(number),
-                self.month_of(number, record.sent_at),
-            );
-            let month = months.entry(month_key).or_default();
-            let list = if free {
-                &mut month.undelivered
-            } else {
-                &mut month.charged
-            };
-            list.push((record.sent_at, key.to_owned()));
+            slots.months.retain(|_, month| !month.is_empty());
         }
-        for month in months.values_mut() {
-            month.undelivered.sort();
-            month.charged.sort();
-            month.trim();
-        }
-        months.retain(|_, month| !month.is_empty());
-        self.allowance.0 = months;
+        self.allowance = slots;
     }
 }
 
-/// Forgets the entries at the front of `month` whose records are gone (older than the
-/// records' memory at `now`), so that a month whose statuses never come does not keep its
-/// lists past the records.
-fn forget_gone(month: &mut Month, records: &ExpiringMap<SentMessage>, now: Instant) {
-    let gone = |entry: &Entry| !records.is_live(entry.0, now);
-    let stale = month.undelivered.partition_point(gone);
-    month.undelivered.drain(..stale);
-    month.trim();
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, Policy};
+
+    const NUMBER: &str = "+15550001111";
+    const CONTACT: &str = "+79110000001";
+
+    fn engine(free_per_month: u32) -> Engine {
+        let overrides = serde_json::json!({"pricing": {"service_free_per_month": free_per_month}});
+        let policy = Policy::with_overrides("cloud-2026-10", &overrides).expect("a policy");
+        let mut engine = Engine::new(policy);
+        apply(
+            &mut engine,
+            &format!(
+                r#"{{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"{NUMBER}","channel":"official"}}"#
+            ),
+        );
+        engine
+    }
+
+    fn apply(engine: &mut Engine, line: &str) {
+        let out = engine.handle_json(line);
+        assert!(!out[0].contains(r#""type":"error""#), "{line}: {out:?}");
+    }
+
+    fn inbound(engine: &mut Engine, at: &str) {
+        apply(
+            engine,
+            &format!(
+                r#"{{"type":"inbound","at":"{at}","number":"{NUMBER}","contact":"{CONTACT}","kind":"text"}}"#
+            ),
+        );
+    }
+
+    fn send(engine: &mut Engine, at: &str, id: &str) {
+        apply(
+            engine,
+            &format!(
+                r#"{{"type":"send","at":"{at}","number":"{NUMBER}","contact":"{CONTACT}","message":{{"kind":"text","text":"{id}"}},"message_id":"{id}"}}"#
+            ),
+        );
+    }
+
+    /// Entries held in every month: (free, charged).
+    fn held(engine: &Engine) -> (usize, usize) {
+        let months = engine.allowance.months.values();
+        months.fold((0, 0), |(f, c), m| (f + m.free.len(), c + m.charged.len()))
+    }
+
+    #[test]
+    fn entries_go_with_their_records() {
+        // Free sends whose statuses never come: held while their records are (7 days), in
+        // a month no later send reaches too.
+        let mut engine = engine(1000);
+        inbound(&mut engine, "2026-11-30T09:00:00Z");
+        for i in 0..10 {
+            send(
+                &mut engine,
+                &format!("2026-11-30T09:{:02}:00Z", i + 1),
+                &format!("s{i}"),
+            );
+        }
+        assert_eq!(held(&engine), (10, 0));
+        inbound(&mut engine, "2026-12-08T09:00:00Z");
+        send(&mut engine, "2026-12-08T09:01:00Z", "later");
+        assert_eq!(
+            held(&engine),
+            (1, 0),
+            "November's entries went with their records"
+        );
+        assert_eq!(engine.allowance.months.len(), 1);
+    }
+
+    #[test]
+    fn a_charged_send_the_provider_priced_leaves_the_list() {
+        // One free send pending, then charged sends each delivered with the provider's
+        // pricing: none of them can take the slot, so none is held (a failure then walks
+        // no list of them).
+        let mut engine = engine(1);
+        inbound(&mut engine, "2026-11-10T09:00:00Z");
+        send(&mut engine, "2026-11-10T09:01:00Z", "free");
+        for i in 0..5 {
+            let id = format!("c{i}");
+            send(
+                &mut engine,
+                &format!("2026-11-10T09:{:02}:00Z", 2 * i + 2),
+                &id,
+            );
+            assert_eq!(held(&engine), (1, 1));
+            apply(
+                &mut engine,
+                &format!(
+                    r#"{{"type":"message_status","at":"2026-11-10T09:{:02}:00Z","number":"{NUMBER}","contact":"{CONTACT}","message_id":"{id}","status":"delivered","pricing":{{"type":"regular","category":"service"}}}}"#,
+                    2 * i + 3
+                ),
+            );
+            assert_eq!(held(&engine), (1, 0));
+        }
+    }
 }

@@ -89,6 +89,17 @@ const ALLOWANCE: Billing = Billing::Free {
     why: FreeReason::ServiceAllowance,
 };
 
+/// Whether `billing` charges a service message (per-message 2026, past the allowance).
+fn is_charged_service(billing: &Billing) -> bool {
+    matches!(
+        billing,
+        Billing::Charged {
+            category: ChargeCategory::Service,
+            ..
+        }
+    )
+}
+
 /// The billing of a send on a channel the platform does not bill.
 const NOT_BILLED: Billing = Billing::Free {
     why: FreeReason::ChannelNotBilled,
@@ -241,13 +252,14 @@ impl Engine {
         if let Some(pricing) = pricing.filter(|_| !record.confirmed && delivered(e.status)) {
             self.confirm_billing(number, record.sent_at, pricing);
             record.confirmed = true;
+            if is_charged_service(&record.billing) {
+                // The provider's word on it stands: no slot given back moves to it.
+                with_scoped_key(Some(number), &e.message_id, |key| {
+                    self.allowance_forget(number, key, record.sent_at)
+                });
+            }
         }
         if advances && delivered(e.status) && !delivered(record.status) {
-            // What it opened or took can no longer be given back by its failure.
-            if record.billing == ALLOWANCE {
-                let key = scoped_key(Some(number), &e.message_id);
-                self.allowance_settled(number, &key, record.sent_at);
-            }
             self.entry_point_delivered(record.conv, &record.billing, record.sent_at);
         }
         if advances && e.status == DeliveryStatus::Failed {
@@ -278,8 +290,13 @@ impl Engine {
     ) {
         self.reverse_estimate(number, record);
         if record.billing == ALLOWANCE {
-            let key = scoped_key(Some(number), message_id);
-            self.allowance_failed(number, &key, record.sent_at);
+            with_scoped_key(Some(number), message_id, |key| {
+                self.allowance_failed(number, key, record.sent_at)
+            });
+        } else if is_charged_service(&record.billing) {
+            with_scoped_key(Some(number), message_id, |key| {
+                self.allowance_forget(number, key, record.sent_at)
+            });
         }
         self.unrecord_opening(record.conv, &record.billing, record.sent_at);
         if let Some(content) = record.content {
@@ -352,15 +369,15 @@ impl Engine {
         // was about some other message (a host's wiring mistake), which this send replaces.
         let earlier = self.sent_messages.get_mut(&key, now);
         // Another send under the same id (a provider numbering messages per chat) replaces
-        // this one: it can no longer be delivered or fail here.
-        let replaced_allowance = (earlier.as_ref())
-            .filter(|sent| sent.failed_before_sent.is_none() && sent.billing == ALLOWANCE)
+        // this one: it can no longer give an allowance slot back or take one here.
+        let replaced = (earlier.as_ref())
+            .filter(|sent| sent.failed_before_sent.is_none())
             .map(|sent| sent.sent_at);
         let failed_before = earlier
             .filter(|early| early.conv == message.conv)
             .and_then(|early| Some((early.sent_at, early.failed_before_sent.take()?)));
-        if let Some(sent_at) = replaced_allowance {
-            self.allowance_settled(number, &key, sent_at);
+        if let Some(sent_at) = replaced {
+            self.allowance_forget(number, &key, sent_at);
         }
         if let Some((at, errors)) = &failed_before {
             self.fail_sent(number, &message, message_id, errors, *at);

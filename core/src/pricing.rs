@@ -508,7 +508,7 @@ pub fn month_of(at: Instant) -> u32 {
 impl Engine {
     /// Messages made free by the monthly service allowance this month (at `now`) that
     /// `number` draws on: its own, or its business's numbers' together.
-    fn service_allowance_used(&self, number: u32, now: Instant) -> u64 {
+    pub(crate) fn service_allowance_used(&self, number: u32, now: Instant) -> u64 {
         let month = self.month_of(number, now);
         let used = |n: u32| {
             (self.usage.get(&(n, month)))
