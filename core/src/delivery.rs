@@ -259,9 +259,6 @@ impl Engine {
                 });
             }
         }
-        if advances && delivered(e.status) && !delivered(record.status) {
-            self.entry_point_delivered(record.conv, &record.billing, record.sent_at);
-        }
         if advances && e.status == DeliveryStatus::Failed {
             self.fail_sent(number, &record, &e.message_id, &e.errors, e.at);
             self.apply_errors(record.conv, record.template, &e.errors, e.at);

@@ -240,15 +240,13 @@ pub(crate) struct ConversationBilling {
     /// policy's length).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_point_from: Option<Instant>,
-    /// Whether the answer that opened the window was delivered: it can no longer fail and
-    /// take the window back.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub entry_point_opener_delivered: bool,
     /// Answers sent inside the window after the one that opened it, within the answer
-    /// period, while that one may still fail (oldest first, at most
-    /// [`MAX_LATER_ANSWERS`]): should it fail, the first of them still standing opens the
-    /// window from its own instant, as it would have in delivery order (facts §2.6: the
-    /// window starts "from the time when you responded"; only delivered messages count).
+    /// period (oldest first, at most [`MAX_LATER_ANSWERS`]): should that one fail, the first
+    /// of them still standing opens the window from its own instant, as it would have in
+    /// delivery order (facts §2.6: the window starts "from the time when you responded";
+    /// only delivered messages count). Kept until another window opens, the opener's
+    /// delivery included: statuses only move forward, so a failure after it takes the
+    /// window back too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entry_point_later_answers: Vec<Instant>,
 }
@@ -267,6 +265,15 @@ const FREE_ENTRY_POINT: Billing = Billing::Free {
     why: FreeReason::FreeEntryPoint,
 };
 
+/// Forgets the later answer sent at `sent_at` (it failed, or the provider priced it as no
+/// free entry point): it opens no window.
+fn forget_answer(state: &mut ConversationBilling, sent_at: Instant) {
+    let answers = &mut state.entry_point_later_answers;
+    if let Some(at) = answers.iter().position(|&answer| answer == sent_at) {
+        answers.remove(at);
+    }
+}
+
 /// Whether no slot holds an instant (`opened_at` is then left out of a snapshot, as in
 /// records from before it was kept).
 fn no_instants(instants: &[Option<Instant>; 4]) -> bool {
@@ -281,7 +288,6 @@ impl ConversationBilling {
         entry_point_answer_by: None,
         entry_point_until: None,
         entry_point_from: None,
-        entry_point_opener_delivered: false,
         entry_point_later_answers: Vec::new(),
     };
 
@@ -679,10 +685,8 @@ impl Engine {
                         // back and a later answer within the period opens it (see
                         // `unrecord_opening`).
                         state.open_entry_point(now, len);
-                        state.entry_point_opener_delivered = false;
                         state.entry_point_later_answers.clear();
-                    } else if !state.entry_point_opener_delivered
-                        && state.entry_point_answer_by.is_some_and(|by| now < by)
+                    } else if state.entry_point_answer_by.is_some_and(|by| now < by)
                         && state.entry_point_later_answers.len() < MAX_LATER_ANSWERS
                     {
                         // An answer too: it opens the window should the opener fail.
@@ -733,10 +737,7 @@ impl Engine {
         if *billing == FREE_ENTRY_POINT {
             // A later answer that fails opens nothing should the opener fail too.
             if let Some(state) = self.billing.get_mut(&conv) {
-                let answers = &mut state.entry_point_later_answers;
-                if let Some(at) = answers.iter().position(|&answer| answer == sent_at) {
-                    answers.remove(at);
-                }
+                forget_answer(state, sent_at);
             }
             return;
         }
@@ -799,6 +800,8 @@ impl Engine {
         // inside a window an earlier answer opened is left alone, as before.
         let window_start = state.entry_point_start(length);
         if window_start.is_some_and(|start| start < sent_at) {
+            // It opens no window should the opener fail.
+            forget_answer(state, sent_at);
             return;
         }
         // The answer period this send answered, unless a referral after the send (a new
@@ -810,20 +813,21 @@ impl Engine {
         // this send's failure took its own back (in order, none would have).
         if window_start.is_some_and(|start| start == sent_at || same_period) {
             state.take_back_entry_point();
+            if !same_period {
+                // A newer referral's period stands: an answer already sent in it opens the
+                // window from its own instant, as one sent later would.
+                let period_start = state.entry_point_answer_by.map(|by| by.minus(reply_within));
+                let answers = &mut state.entry_point_later_answers;
+                answers.retain(|&at| period_start.is_some_and(|start| at >= start));
+                if !answers.is_empty() {
+                    let next = answers.remove(0);
+                    state.open_entry_point(next, length);
+                }
+            }
         }
         if same_period {
             // No answer of that period opens a window, one sent already included.
             state.entry_point_answer_by = None;
-            state.entry_point_later_answers.clear();
-        }
-    }
-
-    /// A send recorded at `sent_at` with `billing` was delivered: if it opened the free entry
-    /// point window standing, it can no longer take it back, and the answers after it need
-    /// not be kept.
-    pub(crate) fn entry_point_delivered(&mut self, conv: u32, billing: &Billing, sent_at: Instant) {
-        if let Some(state) = self.opened_entry_point(conv, billing, sent_at) {
-            state.entry_point_opener_delivered = true;
             state.entry_point_later_answers.clear();
         }
     }
