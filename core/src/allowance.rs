@@ -118,6 +118,30 @@ pub(crate) struct AllowanceSlots {
     next_seq: u64,
 }
 
+impl AllowanceSlots {
+    /// Lists the send recorded under `key` at `sent_at` in `month_key`, after those listed
+    /// before it: in `free` when it holds a slot, else (charged) in `charged` when a free
+    /// send is listed, since only a slot given back by a send before it can move to it. The
+    /// one rule the engine keeps the lists by, as it goes and when it rebuilds them.
+    fn list(&mut self, month_key: (u32, u32), holds_slot: bool, sent_at: Instant, key: &str) {
+        let list = if holds_slot {
+            &mut self.months.entry(month_key).or_default().free
+        } else {
+            match self.months.get_mut(&month_key) {
+                Some(month) if !month.free.is_empty() => &mut month.charged,
+                _ => return,
+            }
+        };
+        list.push_back(Entry {
+            seq: self.next_seq,
+            sent_at,
+            key: key.to_owned(),
+        });
+        self.next_seq += 1;
+        self.expiry.push_back((sent_at, month_key));
+    }
+}
+
 /// Whether `record`, kept under an entry of `at`, is still the send the entry names and
 /// still charged `service` by the engine's estimate alone: not failed, not priced by the
 /// provider (its word on that message stands), not replaced under its id.
@@ -181,22 +205,7 @@ impl Engine {
         }
         self.allowance_forget_gone(sent.sent_at);
         let month_key = self.allowance_month(number, sent.sent_at);
-        let slots = &mut self.allowance;
-        let list = if free {
-            &mut slots.months.entry(month_key).or_default().free
-        } else {
-            match slots.months.get_mut(&month_key) {
-                Some(month) if !month.free.is_empty() => &mut month.charged,
-                _ => return,
-            }
-        };
-        list.push_back(Entry {
-            seq: slots.next_seq,
-            sent_at: sent.sent_at,
-            key: key.to_owned(),
-        });
-        slots.next_seq += 1;
-        slots.expiry.push_back((sent.sent_at, month_key));
+        self.allowance.list(month_key, free, sent.sent_at, key);
     }
 
     /// The send of `number` recorded under `key` at `sent_at` can no longer give a slot back
@@ -291,21 +300,7 @@ impl Engine {
                 }
                 let number = self.conversations[record.conv as usize].number;
                 let month_key = self.allowance_month(number, record.sent_at);
-                let list = if free {
-                    &mut slots.months.entry(month_key).or_default().free
-                } else {
-                    match slots.months.get_mut(&month_key) {
-                        Some(month) if !month.free.is_empty() => &mut month.charged,
-                        _ => continue,
-                    }
-                };
-                list.push_back(Entry {
-                    seq: slots.next_seq,
-                    sent_at: record.sent_at,
-                    key: key.to_owned(),
-                });
-                slots.next_seq += 1;
-                slots.expiry.push_back((record.sent_at, month_key));
+                slots.list(month_key, free, record.sent_at, key);
             }
             for month in slots.months.values_mut() {
                 month.trim();

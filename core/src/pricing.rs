@@ -255,9 +255,9 @@ pub(crate) struct ConversationBilling {
 /// reference to the constant would be to a temporary).
 static NO_BILLING: ConversationBilling = ConversationBilling::NONE;
 
-/// How many answers after a free entry point's opener a conversation keeps while the opener
-/// may still fail: a chain of failures longer than this loses the window, as every failure
-/// did before answers were kept.
+/// How many answers after a free entry point's opener a conversation keeps: a chain of
+/// failures longer than this loses the window, as every failure did before answers were
+/// kept.
 const MAX_LATER_ANSWERS: usize = 8;
 
 /// The billing of a send inside a free entry point.

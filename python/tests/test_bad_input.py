@@ -318,7 +318,7 @@ def test_process_names_the_event_it_cannot_convert(engine_class: type, bad: obje
          "channel": "official"},
     ]
     events += [
-        {"type": "check_send", "at": 1000 + i, "number": NUMBER, "contact": CONTACT,
+        {"type": "check_send", "at": 1_793_606_400_000 + i, "number": NUMBER, "contact": CONTACT,
          "message": {"kind": "text", "text": "hi"}}
         for i in range(100)
     ]
