@@ -43,6 +43,17 @@ const ALLOWANCE: Billing = Billing::Free {
     why: FreeReason::ServiceAllowance,
 };
 
+/// Whether `billing` charges a service message (past the allowance).
+pub(crate) fn is_charged_service(billing: &Billing) -> bool {
+    matches!(
+        billing,
+        Billing::Charged {
+            category: ChargeCategory::Service,
+            ..
+        }
+    )
+}
+
 /// A recorded send: its place in the order sends were decided, its instant and its
 /// record's key.
 #[derive(Clone, Debug)]
@@ -149,13 +160,7 @@ fn still_charged(record: &SentMessage, at: Instant) -> bool {
     record.sent_at == at
         && record.status != DeliveryStatus::Failed
         && !record.confirmed
-        && matches!(
-            record.billing,
-            Billing::Charged {
-                category: ChargeCategory::Service,
-                ..
-            }
-        )
+        && is_charged_service(&record.billing)
 }
 
 /// Whether `record` holds a slot of the allowance that its failure would give back.
@@ -225,11 +230,21 @@ impl Engine {
         }
     }
 
+    /// The send of `number` recorded under `key` failed (its estimate taken back already): a
+    /// free one gives its slot back, a charged one can take none.
+    pub(crate) fn allowance_send_failed(&mut self, number: u32, key: &str, record: &SentMessage) {
+        if record.billing == ALLOWANCE {
+            self.allowance_failed(number, key, record.sent_at);
+        } else if is_charged_service(&record.billing) {
+            self.allowance_forget(number, key, record.sent_at);
+        }
+    }
+
     /// The allowance send of `number` recorded under `key` at `sent_at` failed (its estimate
     /// taken back already): its slot goes to the first send of the month charged for want of
     /// one that still stands, which becomes free (and may give it back in turn), unless the
     /// month is at its allowance still (a smaller allowance by a policy changed since).
-    pub(crate) fn allowance_failed(&mut self, number: u32, key: &str, sent_at: Instant) {
+    fn allowance_failed(&mut self, number: u32, key: &str, sent_at: Instant) {
         if !self.has_allowance() {
             return;
         }

@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressKey;
+use crate::allowance::is_charged_service;
 use crate::decision::{Billing, ChargeCategory, FreeReason};
 use crate::effect::Effect;
 use crate::engine::Engine;
@@ -82,22 +83,6 @@ pub(crate) struct SentMessage {
     /// failure from acting twice, and the send recorded later under its id fails then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_before_sent: Option<Vec<u32>>,
-}
-
-/// The billing of a send the monthly service allowance made free.
-const ALLOWANCE: Billing = Billing::Free {
-    why: FreeReason::ServiceAllowance,
-};
-
-/// Whether `billing` charges a service message (per-message 2026, past the allowance).
-fn is_charged_service(billing: &Billing) -> bool {
-    matches!(
-        billing,
-        Billing::Charged {
-            category: ChargeCategory::Service,
-            ..
-        }
-    )
 }
 
 /// The billing of a send on a channel the platform does not bill.
@@ -286,15 +271,9 @@ impl Engine {
         at: Instant,
     ) {
         self.reverse_estimate(number, record);
-        if record.billing == ALLOWANCE {
-            with_scoped_key(Some(number), message_id, |key| {
-                self.allowance_failed(number, key, record.sent_at)
-            });
-        } else if is_charged_service(&record.billing) {
-            with_scoped_key(Some(number), message_id, |key| {
-                self.allowance_forget(number, key, record.sent_at)
-            });
-        }
+        with_scoped_key(Some(number), message_id, |key| {
+            self.allowance_send_failed(number, key, record)
+        });
         self.unrecord_opening(record.conv, &record.billing, record.sent_at);
         if let Some(content) = record.content {
             // It never reached the contact: sending it again is no duplicate (§10), as

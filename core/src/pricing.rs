@@ -346,6 +346,15 @@ impl ConversationBilling {
         self.entry_point_from = Some(now);
     }
 
+    /// The window taken back passes to the first later answer kept, if any: it opens from
+    /// that answer's instant (for `length`), the answers after it kept for it.
+    fn pass_entry_point_on(&mut self, length: Duration) {
+        if !self.entry_point_later_answers.is_empty() {
+            let next = self.entry_point_later_answers.remove(0);
+            self.open_entry_point(next, length);
+        }
+    }
+
     /// The free entry point window was never opened (its answer failed, or the provider
     /// priced it as none): the conversations it closed are open again.
     fn take_back_entry_point(&mut self) {
@@ -728,9 +737,8 @@ impl Engine {
             // within the answer period opens it, from its own instant: one sent already,
             // else the next one sent.
             state.take_back_entry_point();
-            if let (Some(length), false) = (length, state.entry_point_later_answers.is_empty()) {
-                let next = state.entry_point_later_answers.remove(0);
-                state.open_entry_point(next, length);
+            if let Some(length) = length {
+                state.pass_entry_point_on(length);
             }
             return;
         }
@@ -817,12 +825,9 @@ impl Engine {
                 // A newer referral's period stands: an answer already sent in it opens the
                 // window from its own instant, as one sent later would.
                 let period_start = state.entry_point_answer_by.map(|by| by.minus(reply_within));
-                let answers = &mut state.entry_point_later_answers;
-                answers.retain(|&at| period_start.is_some_and(|start| at >= start));
-                if !answers.is_empty() {
-                    let next = answers.remove(0);
-                    state.open_entry_point(next, length);
-                }
+                (state.entry_point_later_answers)
+                    .retain(|&at| period_start.is_some_and(|start| at >= start));
+                state.pass_entry_point_on(length);
             }
         }
         if same_period {

@@ -248,9 +248,7 @@ pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingRes
     };
     match instant_value(value) {
         Ok(Some(at)) => {
-            if at.looks_like_unix_seconds() && python_int(value)?.is_some() {
-                warn_unix_seconds(value.py(), &format!("{method}: {name}"))?;
-            }
+            warn_if_unix_seconds(value, at, &format!("{method}: {name}"))?;
             return Ok(at);
         }
         Ok(None) => {}
@@ -281,6 +279,20 @@ pub fn instant(value: &Bound<'_, PyAny>, method: &str, name: &str) -> BindingRes
         }
     };
     Instant::from_unix_millis(millis).map_err(|error| in_argument(&error))
+}
+
+/// Warns (`UnixSecondsWarning`) when `value`, read as the instant `at`, is an int that looks
+/// like unix seconds: only an int written as such (an RFC 3339 text or a datetime in 1990
+/// says what it means).
+pub(crate) fn warn_if_unix_seconds(
+    value: &Bound<'_, PyAny>,
+    at: Instant,
+    what: &str,
+) -> PyResult<()> {
+    if at.looks_like_unix_seconds() && python_int(value)?.is_some() {
+        warn_unix_seconds(value.py(), what)?;
+    }
+    Ok(())
 }
 
 /// Warns (`UnixSecondsWarning`) that an int instant `what` (a method's argument, a

@@ -1195,24 +1195,15 @@ pub(crate) fn event_arg(event: &Bound<'_, PyAny>) -> BindingResult<Event> {
 }
 
 /// Warns (`UnixSecondsWarning`) when an event given as a mapping has an `at` that looks like
-/// unix seconds, as the typed calls warn of their `at`: a frame of Meta's timestamps given
-/// as records would be decided in January 1970. Only an int written as such: an RFC 3339
-/// text or a datetime in 1990 says what it means, and a line's text is read as the C
-/// library reads it.
+/// unix seconds, as the typed calls warn of their `at` (the same check): a frame of Meta's
+/// timestamps given as records would be decided in January 1970. A line's text is read as
+/// the C library reads it. An `at` that is no instant is left to the event's own error.
 fn warn_of_unix_seconds_at(method: &str, event: &Bound<'_, PyAny>) -> BindingResult<()> {
     let Ok(at) = event.get_item("at") else {
         return Ok(());
     };
-    let Some(int) = convert::python_int(&at)? else {
-        return Ok(());
-    };
-    let seconds_like = int
-        .extract::<i64>()
-        .ok()
-        .and_then(|millis| convstate::Instant::from_unix_millis(millis).ok())
-        .is_some_and(convstate::Instant::looks_like_unix_seconds);
-    if seconds_like {
-        convert::warn_unix_seconds(event.py(), &format!("{method}: event \"at\""))?;
+    if let Ok(Some(instant)) = convert::instant_value(&at) {
+        convert::warn_if_unix_seconds(&at, instant, &format!("{method}: event \"at\""))?;
     }
     Ok(())
 }
