@@ -107,7 +107,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 20
+#define CONVSTATE_ABI_VERSION 21
 
 /**
  * Slots of `convstate_number_view.restrictions`: a number has at most one restriction of
@@ -2287,6 +2287,11 @@ typedef struct convstate_usage_view {
    * Sum of rate card prices in exact millionths of `currency`, or -1 without a rate card.
    */
   int64_t cost_micros;
+  /**
+   * Charged messages `cost_micros` leaves out: the rate card had no price for them (their
+   * market's rates have none for the category); 0 without a rate card.
+   */
+  uint64_t unpriced;
   /**
    * The rate card's currency code, NUL-terminated; empty without a rate card.
    */

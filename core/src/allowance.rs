@@ -286,14 +286,10 @@ impl Engine {
         };
         // Its own number's month: under a business-wide allowance, another number's.
         let taker_number = self.conversations[conv as usize].number;
+        let rate_card = self.policy.pricing.rate_card.is_some();
         let month = self.month_of(taker_number, at);
         let usage = self.usage.entry((taker_number, month)).or_default();
-        crate::pricing::take_back_count(&mut usage.charged, &ChargeCategory::Service);
-        if let (Some(price), Some(cost)) = (price, usage.cost.as_mut()) {
-            *cost = crate::pricing::Amount::from_micros(
-                cost.micros().saturating_sub(price.amount.micros()),
-            );
-        }
+        usage.take_back_charge(ChargeCategory::Service, price.as_ref(), rate_card);
         tally(
             usage.free.entry(FreeReason::ServiceAllowance).or_default(),
             1,

@@ -390,18 +390,14 @@ impl Engine {
             // the official sends of a number that moved to the official channel since.
             return;
         }
+        let rate_card = self.policy.pricing.rate_card.is_some();
         let month = self.month_of(number, record.sent_at);
         let usage = self.usage.entry((number, month)).or_default();
         tally(&mut usage.failed, 1);
         use crate::pricing::take_back_count as take_back;
         match &record.billing {
             Billing::Charged { category, price } => {
-                take_back(&mut usage.charged, category);
-                if let (Some(price), Some(cost)) = (price, usage.cost.as_mut()) {
-                    *cost = crate::pricing::Amount::from_micros(
-                        cost.micros().saturating_sub(price.amount.micros()),
-                    );
-                }
+                usage.take_back_charge(*category, price.as_ref(), rate_card)
             }
             Billing::Free { why } => take_back(&mut usage.free, why),
         }

@@ -439,6 +439,13 @@ pub struct MonthlyUsage {
     /// Sum of prices, when a rate card is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Amount>,
+    /// Charged messages the rate card had no price for when they were sent (their market's
+    /// rates have none for the category), which `cost` leaves out: a card that prices only
+    /// some categories would otherwise understate the month without a word.
+    /// With a rate card only, and then always, as `cost` (an engine has a card for its whole
+    /// life or never: `change_policy` and imports keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced: Option<u64>,
     /// Charged messages by category as the provider confirmed them (status pricing).
     #[serde(default)]
     pub confirmed_charged: BTreeMap<ChargeCategory, u64>,
@@ -473,7 +480,51 @@ impl MonthlyUsage {
             (Some(a), Some(b)) => Some(a.plus(b)),
             (a, b) => a.or(b),
         };
+        if let Some(n) = other.unpriced {
+            tally(self.unpriced.get_or_insert(0), n);
+        }
     }
+
+    /// Counts a charged send of `category` at `price`, which is none when the engine's rate
+    /// card (`rate_card`: whether it has one) had none for it.
+    pub(crate) fn count_charge(
+        &mut self,
+        category: ChargeCategory,
+        price: Option<&Price>,
+        rate_card: bool,
+    ) {
+        tally(self.charged.entry(category).or_default(), 1);
+        match price {
+            Some(price) => self.cost = Some(self.cost.unwrap_or_default().plus(price.amount)),
+            None if rate_card => tally(self.unpriced.get_or_insert(0), 1),
+            None => {}
+        }
+    }
+
+    /// Takes back what [`MonthlyUsage::count_charge`] counted for a send that failed or
+    /// became free.
+    pub(crate) fn take_back_charge(
+        &mut self,
+        category: ChargeCategory,
+        price: Option<&Price>,
+        rate_card: bool,
+    ) {
+        take_back_count(&mut self.charged, &category);
+        match price {
+            Some(price) => {
+                if let Some(cost) = self.cost.as_mut() {
+                    *cost =
+                        Amount::from_micros(cost.micros().saturating_sub(price.amount.micros()));
+                }
+            }
+            // None when none are left, as in a month that never had one.
+            None if rate_card => {
+                self.unpriced = self.unpriced.map(|n| n - 1).filter(|&n| n > 0);
+            }
+            None => {}
+        }
+    }
+
     /// Total charged messages. Counters saturate rather than wrap (`tally`), and so does
     /// their sum: a restored snapshot may hold counters at the top of the range.
     pub fn charged_total(&self) -> u64 {
@@ -710,6 +761,7 @@ impl Engine {
                 }
             }
         }
+        let rate_card = self.policy.pricing.rate_card.is_some();
         let month = self.month_kept(number, now);
         let usage = self.usage.entry((number, month)).or_default();
         if !is_template {
@@ -718,10 +770,7 @@ impl Engine {
         match billing {
             Billing::Free { why } => tally(usage.free.entry(*why).or_default(), 1),
             Billing::Charged { category, price } => {
-                tally(usage.charged.entry(*category).or_default(), 1);
-                if let Some(price) = price {
-                    usage.cost = Some(usage.cost.unwrap_or_default().plus(price.amount));
-                }
+                usage.count_charge(*category, price.as_ref(), rate_card)
             }
         }
     }
@@ -876,11 +925,12 @@ impl Engine {
         Ok(self.with_cost(usage))
     }
 
-    /// `usage` with a cost whenever a rate card is set: nothing priced yet costs `0.00`, as
-    /// everything priced and taken back does.
+    /// `usage` with a cost and an unpriced count whenever a rate card is set: nothing priced
+    /// yet costs `0.00`, as everything priced and taken back does.
     fn with_cost(&self, mut usage: MonthlyUsage) -> MonthlyUsage {
         if self.policy.pricing.rate_card.is_some() {
             usage.cost.get_or_insert_default();
+            usage.unpriced.get_or_insert(0);
         }
         usage
     }

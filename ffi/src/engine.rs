@@ -1916,6 +1916,9 @@ pub struct convstate_usage_view {
     pub failed: u64,
     /// Sum of rate card prices in exact millionths of `currency`, or -1 without a rate card.
     pub cost_micros: i64,
+    /// Charged messages `cost_micros` leaves out: the rate card had no price for them (their
+    /// market's rates have none for the category); 0 without a rate card.
+    pub unpriced: u64,
     /// The rate card's currency code, NUL-terminated; empty without a rate card.
     pub currency: [c_char; CONVSTATE_CURRENCY_CAPACITY],
     /// `free` by why each was free, indexed by `convstate_free_reason`
@@ -1975,6 +1978,7 @@ pub(crate) fn usage_view(
         // The core gives every month a cost under a rate card (0 for an empty one), none
         // without.
         cost_micros: usage.cost.map_or(-1, |cost| cost.micros()),
+        unpriced: usage.unpriced.unwrap_or(0),
         currency: currency_array(currency),
         free_by_reason,
     }

@@ -1006,6 +1006,7 @@ fn usage_view_of_answer(answer: &serde_json::Value) -> convstate_usage_view {
                 .unwrap()
                 .micros()
         }),
+        unpriced: answer["unpriced"].as_u64().unwrap_or(0),
         currency,
         free_by_reason,
     }
@@ -1273,6 +1274,7 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
                     ("confirmed_utility", v.confirmed_utility > 0),
                     ("failed", v.failed > 0),
                     ("cost_micros", v.cost_micros > 0),
+                    ("unpriced", v.unpriced > 0),
                 ],
                 _ => &[],
             };
@@ -1291,7 +1293,7 @@ fn the_typed_views_agree_with_the_wire_at_every_scenario_query() {
     }
     assert_eq!(
         fields_set.len(),
-        23,
+        24,
         "some fields are only ever empty; these are not: {fields_set:?}"
     );
 }
@@ -3287,6 +3289,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (18, 0x6581_3b60_eaba_b667),
         (19, 0xa531_cb52_0e5d_7263),
         (20, 0x3291_ffcf_55cb_26b8),
+        (21, 0x1c59_850e_3c33_6d5c),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -673,6 +673,46 @@ def test_instants_under_from_keys_are_datetimes_and_statuses_under_from_stay_tex
     assert convstate.Engine("cloud-2025", policy_overrides=policy).policy == policy
 
 
+def test_usage_counts_the_charged_sends_the_rate_card_cannot_price() -> None:
+    from decimal import Decimal
+
+    # Marketing priced in Russia alone, and no `other` market: a utility template there and
+    # a marketing one to Canada are charged with no price, which the cost leaves out.
+    rate_card = {"currency": "USD", "markets": {"7": "russia"},
+                 "rates": {"russia": {"marketing": "0.0802"}}}
+    engine = convstate.Engine(policy="cloud-2025", policy_overrides={"pricing": {"rate_card": rate_card}})
+    engine.register_number(NUMBER, business="acme", channel="official", at=utc(2026, 11, 2, 8))
+    assert engine.usage(at=utc(2026, 11, 2, 8), number=NUMBER)["unpriced"] == 0
+    for name, category in (("sale", "marketing"), ("notice", "utility")):
+        engine.register_template("acme", name, "en", category=category, body="Hello",
+                                 status="approved", at=utc(2026, 11, 2, 8))
+    sends = (("+79110000001", "sale"), ("+79110000001", "notice"), ("+14165550001", "sale"))
+    for minute, (contact, name) in enumerate(sends):
+        engine.opt_in(contact, business="acme", at=utc(2026, 11, 2, 8))
+        message = {"kind": "template", "name": name, "language": "en"}
+        billing = engine.send(NUMBER, contact, message=message, message_id=f"m{minute}",
+                              at=utc(2026, 11, 2, 9, minute)).billing
+        assert billing is not None and billing.charged
+    usage = engine.usage(at=utc(2026, 11, 2, 10), number=NUMBER)
+    assert (usage["cost"], usage["unpriced"]) == (Decimal("0.0802"), 2)
+    # A failure takes an unpriced send back from the count, as a priced one from the cost.
+    engine.message_status(NUMBER, "+14165550001", message_id="m2", status="failed",
+                          at=utc(2026, 11, 2, 10))
+    usage = engine.usage(at=utc(2026, 11, 2, 10), business="acme")
+    assert (usage["cost"], usage["unpriced"], usage["failed"]) == (Decimal("0.0802"), 1, 1)
+    # Without a rate card there is no cost, and so nothing it leaves out.
+    bare = convstate.Engine(policy="cloud-2025")
+    bare.register_number(NUMBER, business="acme", channel="official", at=utc(2026, 11, 2, 8))
+    bare.register_template("acme", "sale", "en", category="marketing", body="Hello",
+                           status="approved", at=utc(2026, 11, 2, 8))
+    bare.opt_in("+79110000001", business="acme", at=utc(2026, 11, 2, 8))
+    sale = {"kind": "template", "name": "sale", "language": "en"}
+    billing = bare.send(NUMBER, "+79110000001", message=sale, at=utc(2026, 11, 2, 9)).billing
+    assert billing is not None and billing.charged
+    usage = bare.usage(at=utc(2026, 11, 2, 10), business="acme")
+    assert usage["charged"] == {"marketing": 1} and "cost" not in usage and "unpriced" not in usage
+
+
 def test_billing_gives_the_rate_card_price_exactly() -> None:
     from decimal import Decimal
 

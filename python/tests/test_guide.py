@@ -148,6 +148,7 @@ def test_the_guide_walkthrough() -> None:
     assert usage["charged"] == {"utility": 2}
     assert usage["free"] == {"service_window": 2}
     assert usage["cost"] == Decimal("0.0912")
+    assert usage["unpriced"] == 0
     assert usage["currency"] == "USD"
     # guide:end usage
 

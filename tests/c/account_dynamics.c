@@ -167,7 +167,7 @@ static void test_limit_price_and_usage(void) {
   CHECK_RC(convstate_engine_usage(engine, S(NUMBER), NULL, 0, S("2026-11"), &usage), CONVSTATE_OK);
   CHECK(usage.month == 202611);
   CHECK(usage.charged_marketing == 2 && usage.charged_utility == 0);
-  CHECK(usage.cost_micros == 160400);
+  CHECK(usage.cost_micros == 160400 && usage.unpriced == 0);
   CHECK(strcmp(usage.currency, "USD") == 0);
   { /* Free messages by why they were free add up to the count. */
     uint64_t by_reason = 0;

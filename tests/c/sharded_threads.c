@@ -279,7 +279,8 @@ int main(void) {
     { /* The business's month, from its shard: the 250 templates charged as utility. */
       convstate_usage_view usage;
       CHECK_RC(convstate_sharded_engine_usage(engine, NULL, 0, S("acme"), S("2026-11"), &usage), CONVSTATE_OK);
-      CHECK(usage.month == 202611 && usage.charged_utility == 250 && usage.cost_micros == -1);
+      CHECK(usage.month == 202611 && usage.charged_utility == 250 && usage.cost_micros == -1 &&
+            usage.unpriced == 0);
       CHECK_RC(convstate_sharded_engine_usage(engine, NULL, 0, NULL, 0, S("2026-11"), &usage),
                CONVSTATE_ERR_INVALID_ARGUMENT);
     }
