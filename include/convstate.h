@@ -107,7 +107,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 21
+#define CONVSTATE_ABI_VERSION 22
 
 /**
  * Slots of `convstate_number_view.restrictions`: a number has at most one restriction of
@@ -748,6 +748,11 @@ enum convstate_effect_kind
    * `first`: the ticket's response times).
    */
   CONVSTATE_EFFECT_TICKET_ANSWERED = 22,
+  /**
+   * A failed message's free allowance slot went to a message charged since, which is
+   * free now: replace the `billing` stored for `message_id` with the line's.
+   */
+  CONVSTATE_EFFECT_MESSAGE_REPRICED = 23,
   /**
    * An effect this build does not name yet: read its JSON line's `"effect"`.
    */

@@ -172,6 +172,10 @@ pub struct Summary {
     /// Sent messages the provider reported failed afterwards (`message_failed`): counted above
     /// as decided, while the engine's usage (`query_usage`) gives their charge back.
     pub sends_failed_after: u64,
+    /// Charged sends that a failed allowance message's free slot made free afterwards
+    /// (`message_repriced`): counted above as charged, as decided, while usage counts them
+    /// free.
+    pub sends_repriced_after: u64,
     /// Allowed sends and initiations that are free, by reason.
     pub free_by_reason: BTreeMap<String, u64>,
     /// Messaging-limit slots taken, by sending number.
@@ -412,6 +416,7 @@ impl Summary {
                 at,
             )),
             Effect::MessageFailed { .. } => self.sends_failed_after += 1,
+            Effect::MessageRepriced { .. } => self.sends_repriced_after += 1,
             Effect::LimitChanged { .. } => {
                 if let Ok(Value::Object(mut fields)) = serde_json::to_value(effect) {
                     fields.remove("effect");
@@ -504,6 +509,14 @@ impl Summary {
             table.line(
                 "counted above as decided; usage (query_usage) gives back the charge of those \
                  charged"
+                    .to_owned(),
+            );
+        }
+        if self.sends_repriced_after > 0 {
+            table.row("free after send", self.sends_repriced_after.to_string());
+            table.line(
+                "counted above as charged; a failed message's allowance slot went to them, and \
+                 usage counts them free"
                     .to_owned(),
             );
         }

@@ -2751,6 +2751,52 @@ fn the_summary_table_reads_limit_changes_as_template_changes() {
 }
 
 #[test]
+fn the_summary_counts_charged_sends_a_failed_allowance_message_made_free() {
+    // The month's one free service message fails after the next was charged for want of
+    // its slot: that one is free now (`message_repriced`), though decided charged.
+    let input = [
+        r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+4915100000001","kind":"text"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+4915100000001","message":{"kind":"text","text":"one"},"message_id":"m1"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:02:00Z","number":"+15550001111","contact":"+4915100000001","message":{"kind":"text","text":"two"},"message_id":"m2"}"#,
+        r#"{"type":"message_status","at":"2026-11-02T09:03:00Z","number":"+15550001111","contact":"+4915100000001","message_id":"m1","status":"failed"}"#,
+    ]
+    .join("\n");
+    let replay = |summary_format: &str| {
+        run_with_stdin(
+            &[
+                "replay",
+                "-",
+                "--policy",
+                "cloud-2026-10",
+                "--policy-overrides",
+                r#"{"pricing":{"service_free_per_month":1}}"#,
+                "--summary",
+                "--summary-format",
+                summary_format,
+            ],
+            input.as_bytes(),
+        )
+    };
+    let output = replay("json");
+    assert_exit(&output, 0);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["charges_by_category"]["service"], 1, "as decided");
+    assert_eq!(summary["sends_failed_after"], 1, "{summary:#}");
+    assert_eq!(summary["sends_repriced_after"], 1, "{summary:#}");
+    assert_eq!(
+        summary["effects_by_type"]["message_repriced"], 1,
+        "{summary:#}"
+    );
+    let table = replay("table");
+    assert!(
+        stdout(&table).contains("free after send   1\n"),
+        "{}",
+        stdout(&table)
+    );
+}
+
+#[test]
 fn the_summary_counts_sends_reported_failed_and_webhook_items_not_applied() {
     let input = [
         r#"{"type":"register_number","at":"2026-11-02T07:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,

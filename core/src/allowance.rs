@@ -39,7 +39,7 @@ use crate::tally::tally;
 use crate::time::Instant;
 
 /// The billing of a send the allowance made free.
-const ALLOWANCE: Billing = Billing::Free {
+pub(crate) const ALLOWANCE: Billing = Billing::Free {
     why: FreeReason::ServiceAllowance,
 };
 
@@ -231,31 +231,44 @@ impl Engine {
     }
 
     /// The send of `number` recorded under `key` failed (its estimate taken back already): a
-    /// free one gives its slot back, a charged one can take none.
-    pub(crate) fn allowance_send_failed(&mut self, number: u32, key: &str, record: &SentMessage) {
+    /// free one gives its slot back, a charged one can take none. Returns the message that
+    /// took the slot, if one did: its conversation and message id, for the
+    /// `message_repriced` the caller announces after the failure.
+    pub(crate) fn allowance_send_failed(
+        &mut self,
+        number: u32,
+        key: &str,
+        record: &SentMessage,
+    ) -> Option<(u32, String)> {
         if record.billing == ALLOWANCE {
-            self.allowance_failed(number, key, record.sent_at);
-        } else if is_charged_service(&record.billing) {
+            return self.allowance_failed(number, key, record.sent_at);
+        }
+        if is_charged_service(&record.billing) {
             self.allowance_forget(number, key, record.sent_at);
         }
+        None
     }
 
     /// The allowance send of `number` recorded under `key` at `sent_at` failed (its estimate
     /// taken back already): its slot goes to the first send of the month charged for want of
     /// one that still stands, which becomes free (and may give it back in turn), unless the
     /// month is at its allowance still (a smaller allowance by a policy changed since).
-    fn allowance_failed(&mut self, number: u32, key: &str, sent_at: Instant) {
+    /// Returns that send's conversation and message id.
+    fn allowance_failed(
+        &mut self,
+        number: u32,
+        key: &str,
+        sent_at: Instant,
+    ) -> Option<(u32, String)> {
         if !self.has_allowance() {
-            return;
+            return None;
         }
         let now = self.clock;
         self.allowance_forget_gone(now);
         let month_key = self.allowance_month(number, sent_at);
         let spare = self.service_allowance_used(number, sent_at)
             < u64::from(self.policy.pricing.service_free_per_month);
-        let Some(month) = self.allowance.months.get_mut(&month_key) else {
-            return;
-        };
+        let month = self.allowance.months.get_mut(&month_key)?;
         month.remove(key, sent_at);
         let mut taker = None;
         while spare && taker.is_none() {
@@ -272,7 +285,8 @@ impl Engine {
                 Billing::Charged { price, .. } => price,
                 Billing::Free { .. } => None,
             };
-            taker = Some((record.conv, entry.sent_at, price));
+            let message_id = crate::keys::host_key(&entry.key).to_owned();
+            taker = Some((record.conv, entry.sent_at, price, message_id));
             // Its place among the free ones is the place it was decided in.
             let at = month.free.partition_point(|e| e.seq < entry.seq);
             month.free.insert(at, entry);
@@ -281,9 +295,7 @@ impl Engine {
         if month.is_empty() {
             self.allowance.months.remove(&month_key);
         }
-        let Some((conv, at, price)) = taker else {
-            return;
-        };
+        let (conv, at, price, message_id) = taker?;
         // Its own number's month: under a business-wide allowance, another number's.
         let taker_number = self.conversations[conv as usize].number;
         let rate_card = self.policy.pricing.rate_card.is_some();
@@ -294,6 +306,7 @@ impl Engine {
             usage.free.entry(FreeReason::ServiceAllowance).or_default(),
             1,
         );
+        Some((conv, message_id))
     }
 
     /// The lists rebuilt from the sent-message records, in their order: after a restore, an

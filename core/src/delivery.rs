@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressKey;
-use crate::allowance::is_charged_service;
+use crate::allowance::{is_charged_service, ALLOWANCE};
 use crate::decision::{Billing, ChargeCategory, FreeReason};
 use crate::effect::Effect;
 use crate::engine::Engine;
@@ -260,8 +260,9 @@ impl Engine {
     }
 
     /// What a failure undoes of a recorded send (its estimate, its opening of a free entry
-    /// point, its duplicate record, its limit slot), announced as `message_failed`; the
-    /// errors' corrections are the caller's.
+    /// point, its duplicate record, its limit slot), announced as `message_failed`, and what
+    /// it passes on (its allowance slot, announced as `message_repriced` of the message that
+    /// took it); the errors' corrections are the caller's.
     fn fail_sent(
         &mut self,
         number: u32,
@@ -271,7 +272,7 @@ impl Engine {
         at: Instant,
     ) {
         self.reverse_estimate(number, record);
-        with_scoped_key(Some(number), message_id, |key| {
+        let repriced = with_scoped_key(Some(number), message_id, |key| {
             self.allowance_send_failed(number, key, record)
         });
         self.unrecord_opening(record.conv, &record.billing, record.sent_at);
@@ -304,6 +305,16 @@ impl Engine {
             errors: errors.to_vec(),
             at,
         });
+        if let Some((conv, message_id)) = repriced {
+            let (number, contact) = self.conv_names(conv);
+            self.effects.push_back(Effect::MessageRepriced {
+                number,
+                contact,
+                message_id,
+                billing: ALLOWANCE,
+                at,
+            });
+        }
     }
 
     /// Whether `number` recorded a send under `message_id` that the engine still remembers

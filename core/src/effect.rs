@@ -278,6 +278,23 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
+    /// A failure passed a free slot of the 2026 monthly service allowance (RULES.md §11) to
+    /// a message charged since for want of one (a `message_failed` of the message that held
+    /// it comes first): that message is free now, as `billing` says, and its charge and price
+    /// are off its month's usage. A host that stores each decision's billing replaces this
+    /// message's; the engine re-prices no other way.
+    MessageRepriced {
+        /// The number that sent it.
+        number: Address,
+        /// The contact it went to.
+        contact: Address,
+        /// The message's id, as its send was recorded under.
+        message_id: String,
+        /// Its billing now.
+        billing: crate::decision::Billing,
+        /// When (the failure's instant).
+        at: Instant,
+    },
     /// The provider asked to back off a contact.
     ContactBackedOff {
         /// The number.
@@ -352,6 +369,7 @@ impl Effect {
             | Effect::NumberRestrictionEnded { at, .. }
             | Effect::LimitChanged { at, .. }
             | Effect::MessageFailed { at, .. }
+            | Effect::MessageRepriced { at, .. }
             | Effect::ContactBackedOff { at, .. }
             | Effect::ContactLinked { at, .. }
             | Effect::LimitReachedByProvider { at, .. } => *at,

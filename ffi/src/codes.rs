@@ -1249,6 +1249,9 @@ pub enum convstate_effect_kind {
     /// On an email number, a send answered the contact waiting on the ticket (`waited`,
     /// `first`: the ticket's response times).
     CONVSTATE_EFFECT_TICKET_ANSWERED = 22,
+    /// A failed message's free allowance slot went to a message charged since, which is
+    /// free now: replace the `billing` stored for `message_id` with the line's.
+    CONVSTATE_EFFECT_MESSAGE_REPRICED = 23,
     /// An effect this build does not name yet: read its JSON line's `"effect"`.
     CONVSTATE_EFFECT_OTHER = 999,
 }
@@ -1280,6 +1283,7 @@ pub(crate) fn effect_kind(effect: &Effect) -> convstate_effect_kind {
         Effect::TemplateCategoryChanged { .. } => CONVSTATE_EFFECT_TEMPLATE_CATEGORY_CHANGED,
         Effect::ContactLinked { .. } => CONVSTATE_EFFECT_CONTACT_LINKED,
         Effect::TicketAnswered { .. } => CONVSTATE_EFFECT_TICKET_ANSWERED,
+        Effect::MessageRepriced { .. } => CONVSTATE_EFFECT_MESSAGE_REPRICED,
         _ => CONVSTATE_EFFECT_OTHER,
     }
 }
