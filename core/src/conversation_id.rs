@@ -32,7 +32,9 @@ use crate::Error;
 
 /// A conversation as an integer, from [`Engine::conversation_id`]; see the module docs. Never
 /// `u64::MAX` (an engine holds at most `u32::MAX` conversations), which C hosts read as none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Serialises as that integer (serde), for a host's records that hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct ConversationId(u64);
 
 impl ConversationId {

@@ -85,6 +85,10 @@ fn an_id_names_the_conversation_by_any_spelling_and_none_before_it_exists() {
         Some(id)
     );
     assert_eq!(ConversationId::from_u64(id.to_u64()), id);
+    // A host's record holding it serialises it as that integer, and reads it back.
+    let json = serde_json::to_string(&id).unwrap();
+    assert_eq!(json, id.to_u64().to_string());
+    assert_eq!(serde_json::from_str::<ConversationId>(&json).unwrap(), id);
     // No conversation yet: no id (a first send goes by name), and nothing was created.
     let before = engine.snapshot();
     assert_eq!(
