@@ -425,9 +425,10 @@ fn category_index(c: ChargeCategory) -> usize {
     }
 }
 
-/// Monthly counters of one number.
+/// Monthly counters of one number. Non-exhaustive, as the views are: counters may be added.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MonthlyUsage {
     /// Charged messages by category.
     pub charged: BTreeMap<ChargeCategory, u64>,
@@ -443,7 +444,8 @@ pub struct MonthlyUsage {
     /// rates have none for the category), which `cost` leaves out: a card that prices only
     /// some categories would otherwise understate the month without a word.
     /// With a rate card only, and then always, as `cost` (an engine has a card for its whole
-    /// life or never: `change_policy` and imports keep it).
+    /// life or never: `change_policy` and imports keep it). A month counted before this was
+    /// kept (restored from an older snapshot) reads none for the sends counted then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpriced: Option<u64>,
     /// Charged messages by category as the provider confirmed them (status pricing).
@@ -517,9 +519,14 @@ impl MonthlyUsage {
                         Amount::from_micros(cost.micros().saturating_sub(price.amount.micros()));
                 }
             }
-            // None when none are left, as in a month that never had one.
+            // None when none are left, as in a month that never had one. Saturating, as
+            // every counter: a month counted before `unpriced` was kept (restored from an
+            // older snapshot) has none to take back.
             None if rate_card => {
-                self.unpriced = self.unpriced.map(|n| n - 1).filter(|&n| n > 0);
+                self.unpriced = self
+                    .unpriced
+                    .map(|n| n.saturating_sub(1))
+                    .filter(|&n| n > 0);
             }
             None => {}
         }
@@ -959,6 +966,39 @@ mod tests {
 
     fn at(text: &str) -> Instant {
         Instant::parse_rfc3339(text).unwrap()
+    }
+
+    /// A failure takes an unpriced send back from a month that holds none (counted before
+    /// `unpriced` was kept, or a snapshot made elsewhere holding 0): the count stays none,
+    /// as every counter saturates, and a priced send's failure leaves it alone.
+    #[test]
+    fn an_unpriced_send_taken_back_from_a_month_holding_none_leaves_none() {
+        let service = ChargeCategory::Service;
+        for held in [None, Some(0)] {
+            let mut usage: MonthlyUsage =
+                serde_json::from_value(serde_json::json!({"charged": {"service": 1},
+                    "free": {}, "service_messages": 1, "unpriced": held}))
+                .unwrap();
+            usage.take_back_charge(service, None, true);
+            assert_eq!(
+                (usage.charged_total(), usage.unpriced),
+                (0, None),
+                "{held:?}"
+            );
+        }
+        let mut usage = MonthlyUsage::default();
+        usage.count_charge(service, None, true);
+        usage.count_charge(service, None, false);
+        assert_eq!((usage.charged_total(), usage.unpriced), (2, Some(1)));
+        let price = Price {
+            amount: Amount::parse("0.01").unwrap(),
+            currency: "USD".into(),
+        };
+        usage.count_charge(service, Some(&price), true);
+        usage.take_back_charge(service, Some(&price), true);
+        assert_eq!(usage.unpriced, Some(1));
+        usage.take_back_charge(service, None, true);
+        assert_eq!((usage.charged_total(), usage.unpriced), (1, None));
     }
 
     /// A record written before billing records kept when things opened (no `opened_at`, no
