@@ -700,7 +700,7 @@ impl Engine {
         }
     }
 
-    fn price_of(
+    pub(crate) fn price_of(
         &self,
         number: u32,
         category: ChargeCategory,
