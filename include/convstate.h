@@ -749,8 +749,8 @@ enum convstate_effect_kind
    */
   CONVSTATE_EFFECT_TICKET_ANSWERED = 22,
   /**
-   * A message's billing changed after its decision (an allowance slot moved to it or
-   * from it): replace the `billing` stored for `message_id` with the line's.
+   * A failed message's free allowance slot went to a message charged since, which is
+   * free now: replace the `billing` stored for `message_id` with the line's.
    */
   CONVSTATE_EFFECT_MESSAGE_REPRICED = 23,
   /**

@@ -416,14 +416,7 @@ impl Summary {
                 at,
             )),
             Effect::MessageFailed { .. } => self.sends_failed_after += 1,
-            // Free now, or charged again: a message handed a slot the provider then priced
-            // gives it on (and the one taking it is announced next).
-            Effect::MessageRepriced { billing, .. } => match billing {
-                Billing::Free { .. } => self.sends_repriced_after += 1,
-                Billing::Charged { .. } => {
-                    self.sends_repriced_after = self.sends_repriced_after.saturating_sub(1)
-                }
-            },
+            Effect::MessageRepriced { .. } => self.sends_repriced_after += 1,
             Effect::LimitChanged { .. } => {
                 if let Ok(Value::Object(mut fields)) = serde_json::to_value(effect) {
                     fields.remove("effect");

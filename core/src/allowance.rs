@@ -263,46 +263,6 @@ impl Engine {
         if !self.has_allowance() {
             return None;
         }
-        self.pass_slot_on(number, key, sent_at)
-    }
-
-    /// The provider priced `record` (sent by `number`, recorded under `key`), a message a
-    /// failed one handed its slot to: its word on that message stands, as on a message it
-    /// priced before the failure, which the slot passes over. So the hand-off is undone
-    /// whichever status came first: `record` is charged again (at the rate card's price
-    /// now), and the slot goes on to the next message charged since that still stands.
-    /// Returns the billing `record` has again and the message that took the slot, if one
-    /// did; `None` when `record` was handed no slot.
-    pub(crate) fn allowance_taker_priced(
-        &mut self,
-        number: u32,
-        key: &str,
-        record: &mut SentMessage,
-    ) -> Option<(Billing, Option<(u32, String)>)> {
-        if !record.handed_slot || !holds_slot(record) || !self.has_allowance() {
-            return None;
-        }
-        record.handed_slot = false;
-        let contact = self.conversations[record.conv as usize].contact;
-        let price = self.price_of(number, ChargeCategory::Service, Some(contact));
-        let rate_card = self.policy.pricing.rate_card.is_some();
-        let month = self.month_of(number, record.sent_at);
-        let usage = self.usage.entry((number, month)).or_default();
-        crate::pricing::take_back_count(&mut usage.free, &FreeReason::ServiceAllowance);
-        usage.count_charge(ChargeCategory::Service, price.as_ref(), rate_card);
-        record.billing = Billing::Charged {
-            category: ChargeCategory::Service,
-            price,
-        };
-        let taker = self.pass_slot_on(number, key, record.sent_at);
-        Some((record.billing.clone(), taker))
-    }
-
-    /// The slot of the send of `number` recorded under `key` at `sent_at`, which no longer
-    /// holds it (its estimate taken back or charged already), goes to the first send of the
-    /// month charged for want of one that still stands, unless the month is at its
-    /// allowance still. Returns that send's conversation and message id.
-    fn pass_slot_on(&mut self, number: u32, key: &str, sent_at: Instant) -> Option<(u32, String)> {
         let now = self.clock;
         self.allowance_forget_gone(now);
         let month_key = self.allowance_month(number, sent_at);
@@ -325,8 +285,6 @@ impl Engine {
                 Billing::Charged { price, .. } => price,
                 Billing::Free { .. } => None,
             };
-            // Should the provider price it now, the hand-off is undone.
-            record.handed_slot = true;
             let message_id = crate::keys::host_key(&entry.key).to_owned();
             taker = Some((record.conv, entry.sent_at, price, message_id));
             // Its place among the free ones is the place it was decided in.

@@ -83,11 +83,6 @@ pub(crate) struct SentMessage {
     /// failure from acting twice, and the send recorded later under its id fails then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_before_sent: Option<Vec<u32>>,
-    /// A failed message of the 2026 service allowance handed its slot to this one, charged
-    /// when it was decided: should the provider price it, the hand-off is undone (see
-    /// [`Engine::allowance_taker_priced`]).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub handed_slot: bool,
 }
 
 /// The billing of a send on a channel the platform does not bill.
@@ -109,7 +104,6 @@ impl SentMessage {
             confirmed: false,
             content: None,
             failed_before_sent: Some(errors),
-            handed_slot: false,
         }
     }
 }
@@ -248,17 +242,6 @@ impl Engine {
                 with_scoped_key(Some(number), &e.message_id, |key| {
                     self.allowance_forget(number, key, record.sent_at)
                 });
-            } else if record.handed_slot {
-                // Nor does one handed to it before the provider's word came.
-                let undone = with_scoped_key(Some(number), &e.message_id, |key| {
-                    self.allowance_taker_priced(number, key, &mut record)
-                });
-                if let Some((billing, taker)) = undone {
-                    self.announce_repriced(record.conv, e.message_id.clone(), billing, e.at);
-                    if let Some((conv, message_id)) = taker {
-                        self.announce_repriced(conv, message_id, ALLOWANCE, e.at);
-                    }
-                }
             }
         }
         if advances && e.status == DeliveryStatus::Failed {
@@ -323,21 +306,15 @@ impl Engine {
             at,
         });
         if let Some((conv, message_id)) = repriced {
-            self.announce_repriced(conv, message_id, ALLOWANCE, at);
+            let (number, contact) = self.conv_names(conv);
+            self.effects.push_back(Effect::MessageRepriced {
+                number,
+                contact,
+                message_id,
+                billing: ALLOWANCE,
+                at,
+            });
         }
-    }
-
-    /// Announces that the message recorded under `message_id` in `conv` is priced `billing`
-    /// now, since `at`.
-    fn announce_repriced(&mut self, conv: u32, message_id: String, billing: Billing, at: Instant) {
-        let (number, contact) = self.conv_names(conv);
-        self.effects.push_back(Effect::MessageRepriced {
-            number,
-            contact,
-            message_id,
-            billing,
-            at,
-        });
     }
 
     /// Whether `number` recorded a send under `message_id` that the engine still remembers

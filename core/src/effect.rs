@@ -278,13 +278,11 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
-    /// A message's billing changed after its decision, as a slot of the 2026 monthly service
-    /// allowance (RULES.md §11) moved: a failure passed a free slot to a message charged
-    /// since for want of one (after the failure's `message_failed`), which is free now; or
-    /// the provider priced a message handed such a slot, which gives it on, charged again
-    /// (followed by the message that takes it). Usage counts it as `billing` says. A host
-    /// that stores each decision's billing replaces this message's; the engine re-prices no
-    /// other way.
+    /// A failure passed a free slot of the 2026 monthly service allowance (RULES.md §11) to
+    /// a message charged since for want of one (a `message_failed` of the message that held
+    /// it comes first): that message is free now, as `billing` says, and its charge and price
+    /// are off its month's usage. A host that stores each decision's billing replaces this
+    /// message's; the engine re-prices no other way.
     MessageRepriced {
         /// The number that sent it.
         number: Address,
@@ -294,7 +292,7 @@ pub enum Effect {
         message_id: String,
         /// Its billing now.
         billing: crate::decision::Billing,
-        /// When (the instant of the status that moved the slot).
+        /// When (the failure's instant).
         at: Instant,
     },
     /// The provider asked to back off a contact.

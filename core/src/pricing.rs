@@ -700,7 +700,7 @@ impl Engine {
         }
     }
 
-    pub(crate) fn price_of(
+    fn price_of(
         &self,
         number: u32,
         category: ChargeCategory,

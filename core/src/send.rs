@@ -1000,7 +1000,6 @@ impl Engine {
                     confirmed: false,
                     content: Some(outgoing.content),
                     failed_before_sent: None,
-                    handed_slot: false,
                 };
                 self.remember_sent(id, sent, now);
             }

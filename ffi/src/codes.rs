@@ -1249,8 +1249,8 @@ pub enum convstate_effect_kind {
     /// On an email number, a send answered the contact waiting on the ticket (`waited`,
     /// `first`: the ticket's response times).
     CONVSTATE_EFFECT_TICKET_ANSWERED = 22,
-    /// A message's billing changed after its decision (an allowance slot moved to it or
-    /// from it): replace the `billing` stored for `message_id` with the line's.
+    /// A failed message's free allowance slot went to a message charged since, which is
+    /// free now: replace the `billing` stored for `message_id` with the line's.
     CONVSTATE_EFFECT_MESSAGE_REPRICED = 23,
     /// An effect this build does not name yet: read its JSON line's `"effect"`.
     CONVSTATE_EFFECT_OTHER = 999,
