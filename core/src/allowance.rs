@@ -298,7 +298,7 @@ impl Engine {
         let (conv, at, price, message_id) = taker?;
         // Its own number's month: under a business-wide allowance, another number's.
         let taker_number = self.conversations[conv as usize].number;
-        let rate_card = self.policy.pricing.rate_card.is_some();
+        let rate_card = self.has_rate_card();
         let month = self.month_of(taker_number, at);
         let usage = self.usage.entry((taker_number, month)).or_default();
         usage.take_back_charge(ChargeCategory::Service, price.as_ref(), rate_card);

@@ -401,7 +401,7 @@ impl Engine {
             // the official sends of a number that moved to the official channel since.
             return;
         }
-        let rate_card = self.policy.pricing.rate_card.is_some();
+        let rate_card = self.has_rate_card();
         let month = self.month_of(number, record.sent_at);
         let usage = self.usage.entry((number, month)).or_default();
         tally(&mut usage.failed, 1);

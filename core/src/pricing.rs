@@ -89,6 +89,10 @@ impl Amount {
     pub fn plus(self, other: Amount) -> Amount {
         Amount(self.0.saturating_add(other.0))
     }
+    /// Subtracts, down to zero at most (an amount is never negative).
+    pub(crate) fn minus(self, other: Amount) -> Amount {
+        Amount::from_micros(self.0.saturating_sub(other.0))
+    }
 }
 
 impl std::str::FromStr for Amount {
@@ -513,12 +517,7 @@ impl MonthlyUsage {
     ) {
         take_back_count(&mut self.charged, &category);
         match price {
-            Some(price) => {
-                if let Some(cost) = self.cost.as_mut() {
-                    *cost =
-                        Amount::from_micros(cost.micros().saturating_sub(price.amount.micros()));
-                }
-            }
+            Some(price) => self.cost = self.cost.map(|cost| cost.minus(price.amount)),
             // None when none are left, as in a month that never had one. Saturating, as
             // every counter: a month counted before `unpriced` was kept (restored from an
             // older snapshot) has none to take back.
@@ -768,7 +767,7 @@ impl Engine {
                 }
             }
         }
-        let rate_card = self.policy.pricing.rate_card.is_some();
+        let rate_card = self.has_rate_card();
         let month = self.month_kept(number, now);
         let usage = self.usage.entry((number, month)).or_default();
         if !is_template {
@@ -932,10 +931,17 @@ impl Engine {
         Ok(self.with_cost(usage))
     }
 
+    /// Whether the policy has a rate card: for the engine's whole life, as `change_policy`
+    /// and imports keep it (so a price a send lacks was lacking on the card, and
+    /// [`MonthlyUsage::unpriced`] counts the send whichever way it is taken back).
+    pub(crate) fn has_rate_card(&self) -> bool {
+        self.policy.pricing.rate_card.is_some()
+    }
+
     /// `usage` with a cost and an unpriced count whenever a rate card is set: nothing priced
     /// yet costs `0.00`, as everything priced and taken back does.
     fn with_cost(&self, mut usage: MonthlyUsage) -> MonthlyUsage {
-        if self.policy.pricing.rate_card.is_some() {
+        if self.has_rate_card() {
             usage.cost.get_or_insert_default();
             usage.unpriced.get_or_insert(0);
         }
