@@ -666,6 +666,13 @@ impl OutboundMessage {
                 h.part(&media.size.to_le_bytes());
                 h.part(media.caption.as_deref().unwrap_or("").as_bytes());
                 h.part(media.media_ref.as_deref().unwrap_or("").as_bytes());
+                // An animated sticker has its own size limit, so it is another request under
+                // an idempotency key (§10). Only when set, so that every other send keeps the
+                // hash it had (stored in snapshots); the fifth part cannot be read as one of
+                // the four before it.
+                if media.animated {
+                    h.part(b"animated");
+                }
             }
         }
         h.finish()
@@ -975,6 +982,24 @@ mod tests {
             content_hash(&[b"interactive", b"pick", b"yes", b"no"])
         );
         assert_ne!(text.content_hash(), template.content_hash());
+        let sticker = |animated| {
+            OutboundMessage::Sticker(Media {
+                size: 200,
+                caption: None,
+                animated,
+                media_ref: Some("s".into()),
+            })
+        };
+        let size = 200u64.to_le_bytes();
+        assert_eq!(
+            sticker(false).content_hash(),
+            content_hash(&[b"sticker", &size, b"", b"s"])
+        );
+        // Animated or not is another request under an idempotency key (its own size limit).
+        assert_eq!(
+            sticker(true).content_hash(),
+            content_hash(&[b"sticker", &size, b"", b"s", b"animated"])
+        );
     }
 
     #[test]
