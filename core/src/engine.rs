@@ -412,6 +412,31 @@ pub(crate) struct ConsentRecord {
     pub marketing_backoff_until: Option<Instant>,
 }
 
+impl ConsentRecord {
+    /// What each of two names of one user holds where the engine keeps their histories
+    /// apart (both had one when a message named them together): each part as of its latest
+    /// event under either name, so that an opt-out, a stop or a back-off given under one
+    /// name bars the user under the other too (§9), unless a later event undid it. An
+    /// opt-out stands over an opt-in at the same instant, as when both come under one name.
+    fn shared(a: &ConsentRecord, b: &ConsentRecord) -> ConsentRecord {
+        let consent =
+            |r: &ConsentRecord| (r.opted_out_at.or(r.opted_in_at), r.opted_out_at.is_some());
+        let consent = if consent(a) >= consent(b) { a } else { b };
+        let preference = if a.preference_event >= b.preference_event {
+            a
+        } else {
+            b
+        };
+        ConsentRecord {
+            opted_in_at: consent.opted_in_at,
+            opted_out_at: consent.opted_out_at,
+            marketing_stopped_at: preference.marketing_stopped_at,
+            preference_event: preference.preference_event,
+            marketing_backoff_until: a.marketing_backoff_until.max(b.marketing_backoff_until),
+        }
+    }
+}
+
 /// What an input produced, besides effects.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -1023,7 +1048,8 @@ impl Engine {
     /// Learns from a payload naming a contact by both that the phone number `phone` and the
     /// user id `user_id` are one contact of `number`'s business: a name the business has no
     /// history under becomes an alias of the other, the user id first; when both have one,
-    /// they stay apart (two histories are not merged). A user id that names another
+    /// they stay apart (two histories are not merged) but share their consent, as of the
+    /// latest event under either (`share_consent`). A user id that names another
     /// contact already moves to this pair only when `moves` (an inbound: the latest pair).
     fn learn_contact_link(
         &mut self,
@@ -1055,6 +1081,7 @@ impl Engine {
             self.contact_links.link(business, phone, user_id);
             None
         } else {
+            self.share_consent(business, by_phone, user_id);
             return None;
         };
         Some(LearnedLink {
@@ -1062,6 +1089,25 @@ impl Engine {
             user_id,
             previous_phone,
         })
+    }
+
+    /// Two contacts of `business` the provider named as one user, kept apart (each had a
+    /// history), hold one consent: see [`ConsentRecord::shared`]. A name without a consent
+    /// record gets one only when the other has one.
+    fn share_consent(&mut self, business: u32, a: AddressKey, b: AddressKey) {
+        let (first, second) = (
+            self.consents.get(&(business, a)).copied(),
+            self.consents.get(&(business, b)).copied(),
+        );
+        let shared = match (first, second) {
+            (None, None) => return,
+            (Some(one), None) | (None, Some(one)) => {
+                ConsentRecord::shared(&one, &Default::default())
+            }
+            (Some(first), Some(second)) => ConsentRecord::shared(&first, &second),
+        };
+        self.consents.insert((business, a), shared);
+        self.consents.insert((business, b), shared);
     }
 
     /// The effect of a link learned by an inbound at `number` (or a status of its send),
@@ -1958,18 +2004,42 @@ impl Engine {
 
     /// A contact stopped or resumed marketing messages (§9).
     pub fn user_preference(&mut self, e: &UserPreference) -> Result<(), Error> {
-        let business = self.numbers[self.number_idx(&e.number)? as usize].business;
+        let number = self.number_idx(&e.number)?;
+        let business = self.numbers[number as usize].business;
+        // Both names link them, as a status naming both does (never moving a user id
+        // another contact has: a preference, too, may come late).
+        let (learned, user_id) = match e.user_id.as_deref() {
+            Some(user_id) => {
+                let channel = self.numbers[number as usize].channel;
+                let phone = self.sender_beside(Some(&e.contact), None, user_id, channel)?;
+                let learned = self.link_sender(number, phone, user_id, false)?;
+                let key = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
+                (learned, Some(key))
+            }
+            None => (None, None),
+        };
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_links.resolve(business, contact);
+        // The user who said it is the user id's contact too where the two stay apart (both
+        // had a history, or the user id is another phone number's alias): a stop that
+        // reached only one name let marketing reach the user by the other (§9).
+        let also = user_id
+            .map(|key| self.contact_links.resolve(business, key))
+            .filter(|&key| key != contact);
         self.handle_timeout(e.at);
-        let record = self.consents.entry((business, contact)).or_default();
-        if !record.preference_event.admit(e.at, &e.value) {
-            return Ok(()); // a late or repeated preference (§10)
+        if let Some(link) = learned {
+            self.contact_linked(number, link);
         }
-        record.marketing_stopped_at = match e.value {
-            PreferenceValue::Stop => Some(e.at),
-            PreferenceValue::Resume => None,
-        };
+        for contact in std::iter::once(contact).chain(also) {
+            let record = self.consents.entry((business, contact)).or_default();
+            if !record.preference_event.admit(e.at, &e.value) {
+                continue; // a late or repeated preference (§10)
+            }
+            record.marketing_stopped_at = match e.value {
+                PreferenceValue::Stop => Some(e.at),
+                PreferenceValue::Resume => None,
+            };
+        }
         Ok(())
     }
 

@@ -639,6 +639,12 @@ pub struct UserPreference {
     pub number: String,
     /// The contact.
     pub contact: String,
+    /// The contact's business-scoped user id beside a phone number in `contact` (Meta names
+    /// both on a preference of a user who has a phone number): the two then name one
+    /// contact of the business, as an `inbound` naming both does, and the preference is the
+    /// user id's too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     /// Stop or resume.
     pub value: PreferenceValue,
 }

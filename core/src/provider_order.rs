@@ -19,8 +19,9 @@ use crate::hash::content_hash;
 use crate::time::Instant;
 
 /// The latest provider event of one family applied to one thing: its instant and a
-/// fingerprint of its content.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// fingerprint of its content. Ordered as the events stand: the later is greater, and of two
+/// at one instant the one that stands over the other; none applied is least.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProviderOrder(Option<(Instant, u64)>);
 

@@ -733,7 +733,8 @@ const USER_PREFERENCES_VALUE_KEYS: &[&str] = &[
     "user_preferences",
 ];
 /// A `user_preferences[]` item. Read: `wa_id`, `user_id` (a user with a username, whose
-/// `wa_id` is empty: facts §1.3), `category`, `value`, `timestamp`. Known but unused:
+/// `wa_id` is empty: facts §1.3; beside a `wa_id`, the contact's other name, linked),
+/// `category`, `value`, `timestamp`. Known but unused:
 /// `detail` (prose: "User requested to stop marketing messages").
 const USER_PREFERENCE_KEYS: &[&str] = &[
     "wa_id",
@@ -2252,6 +2253,11 @@ impl Parser<'_> {
                     at: timestamp(object, &path, change.at)?,
                     number: number.clone(),
                     contact: preference_contact(change.value, object, &path)?,
+                    user_id: self.user_id_beside_phone(
+                        object,
+                        &path,
+                        ["wa_id", "user_id", "preference"],
+                    ),
                     value,
                 })))
             })();

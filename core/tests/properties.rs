@@ -806,6 +806,7 @@ fn materialize(u: &Universe, cursor: &mut i64, step: &Step) -> Input {
                 at,
                 number: NUMBERS[*number].into(),
                 contact: CONTACTS[*contact].into(),
+                user_id: None,
                 value: if *stop {
                     PreferenceValue::Stop
                 } else {

@@ -2177,6 +2177,51 @@ fn a_contact_known_only_by_its_business_scoped_user_id_is_kept() {
 }
 
 #[test]
+fn a_preference_naming_phone_number_and_user_id_stops_the_user_by_either_name() {
+    // A user first met by the user id alone, then a stop naming both: read by its `wa_id`
+    // only, the stop landed on a phone number the business had never written to, and
+    // marketing to the user id (the name the business knew) was allowed (review finding).
+    let mut engine = engine();
+    let preference = |phone: &str, user_id: &str| {
+        format!(
+            r#"{{"field":"user_preferences","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"contacts":[{{"wa_id":"{phone}","user_id":"{user_id}","profile":{{"name":"A"}}}}],"user_preferences":[{{"wa_id":"{phone}","user_id":"{user_id}","category":"marketing_messages","value":"stop","timestamp":1793610100}}]}}}}"#
+        )
+    };
+    for (k, user_id) in ["US.777", "US.888"].iter().enumerate() {
+        let alone = messages_change(&format!(
+            r#""messages":[{{"from":"","from_user_id":"{user_id}","id":"wamid.P{k}","timestamp":"1793610000","type":"text","text":{{"body":"hi"}}}}]"#
+        ));
+        engine.handle_webhook(&alone, at(60)).expect("a payload");
+    }
+    // The phone number has no history: it becomes the user id's other name.
+    let stop = one_change(&mut engine, &preference("79110000009", "US.777"));
+    assert!(
+        matches!(
+            applied(&stop)[..],
+            [Event::UserPreference(p)] if p.contact == "+79110000009" && p.user_id.as_deref() == Some("US.777")
+        ),
+        "{stop:?}"
+    );
+    assert!(
+        matches!(
+            effects(&stop)[..],
+            [Effect::ContactLinked { phone, user_id, .. }] if *phone == "+79110000009" && *user_id == "US.777"
+        ),
+        "{stop:?}"
+    );
+    // The phone number has one (the setup's opt-in): the two stay apart, both stopped.
+    let stop = one_change(&mut engine, &preference("79110000001", "US.888"));
+    assert!(effects(&stop).is_empty(), "{stop:?}");
+    for name in ["US.777", "+79110000009", "US.888", CONTACT] {
+        assert_eq!(
+            conversation_view(&mut engine, name)["marketing_stopped"],
+            true,
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn a_message_naming_phone_number_and_user_id_links_the_two() {
     // While Meta still shows the phone number it gives the user id beside it; once the user
     // adopts a username only the user id comes. Read as two contacts, the second message

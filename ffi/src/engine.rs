@@ -1303,6 +1303,7 @@ pub unsafe extern "C" fn convstate_engine_user_preference(
             at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
+            user_id: None,
             value: preference_from(value)?,
         };
         handle.engine.user_preference(&event)?;
