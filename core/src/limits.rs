@@ -569,7 +569,10 @@ impl Engine {
 
     /// When a full limit `in_force` next has room: the count falling below it, or the
     /// expected upgrade when it comes first and its level has room for the contacts
-    /// counted then.
+    /// counted then. An upgrade to a level still full looks at the rule again when it
+    /// applies, as the engine will: the next upgrade it schedules, or the count falling
+    /// below the higher level, may come first (after the provider lowered the limit by two
+    /// levels, the next slot was the count's, hours after a second upgrade).
     fn slot_by_count_or_upgrade(
         &self,
         owner: u32,
@@ -578,16 +581,23 @@ impl Engine {
         now: Instant,
     ) -> Option<Instant> {
         let levels = &self.policy.limits.levels;
-        let by_count = state.next_slot_at(levels[in_force.level], now);
-        let by_upgrade = in_force.upgrade_at.filter(|&at| {
-            self.quality_allows_upgrade_at(owner, now)
-                && levels
-                    .get(in_force.level + 1)
-                    .is_some_and(|next| next.has_room(state.window.count_at(at).0))
-        });
-        match (by_count, by_upgrade) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let quality_ok = self.quality_allows_upgrade_at(owner, now);
+        let (mut level, mut from, mut upgrade) = (in_force.level, now, in_force.upgrade_at);
+        // Each pass raises `level`, and an upgrade is expected only below the top one.
+        loop {
+            let by_count = state.next_slot_at(levels[level], from);
+            let Some(at) = upgrade.filter(|&at| {
+                quality_ok && level + 1 < levels.len() && by_count.is_none_or(|slot| at < slot)
+            }) else {
+                return by_count;
+            };
+            level += 1;
+            if levels[level].has_room(state.window.count_at(at).0) {
+                return Some(at);
+            }
+            let (pending, timer) = self.upgrade_scheduled(state, level, at, at);
+            upgrade = pending.or_else(|| timer.filter(|&t| self.threshold_met(state, level, t)));
+            from = at;
         }
     }
 

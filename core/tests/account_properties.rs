@@ -826,11 +826,15 @@ fn check_limits(r: &Rendered, records: &[Record]) -> Result<(), String> {
                     }
                     let mut leaving: Vec<i64> = latest.values().copied().collect();
                     leaving.sort_unstable();
-                    let must_leave =
-                        in_force.map_or(0, |max| (counted.len() as u64 + 1).saturating_sub(max));
-                    let frees_at = leaving
-                        .get(must_leave.saturating_sub(1) as usize)
-                        .map(|s| instant(s + PERIOD_MS));
+                    // When the count falls below the limit `max` (`None`: unlimited).
+                    let frees_under = |max: Option<u64>| {
+                        let must_leave =
+                            max.map_or(0, |max| (counted.len() as u64 + 1).saturating_sub(max));
+                        leaving
+                            .get(must_leave.saturating_sub(1) as usize)
+                            .map(|s| s + PERIOD_MS)
+                    };
+                    let frees_at = frees_under(in_force).map(instant);
                     let expected = json!({
                         "limit": in_force,
                         "used": counted.len(),
@@ -846,7 +850,14 @@ fn check_limits(r: &Rendered, records: &[Record]) -> Result<(), String> {
                     let by_upgrade = actual["next_slot_at"] != expected["next_slot_at"]
                         && actual["limit"] == expected["limit"]
                         && actual["used"] == expected["used"]
-                        && upgrade_frees(records, i, &owner, &denial["next_slot_at"], frees_at);
+                        && upgrade_frees(
+                            records,
+                            i,
+                            &owner,
+                            &denial["next_slot_at"],
+                            frees_at,
+                            frees_under,
+                        );
                     if already
                         || in_force.is_none_or(|max| (counted.len() as u64) < max)
                         || (expected != actual && !by_upgrade)
@@ -877,15 +888,18 @@ fn check_limits(r: &Rendered, records: &[Record]) -> Result<(), String> {
 
 /// Whether a refusal's `next_slot_at` (`slot`) earlier than the contacts leaving (`by_count`)
 /// is an upgrade the engine expects: the owner's next `limit_changed` is an upgrade dated
-/// `slot`, or before `slot` an input comes that may call the upgrade off or move it (a
-/// number's quality, a provider limit or block, a failed send given back, another level
-/// change), or the log ends first.
+/// `slot`, or upgrades before `slot` to levels still full lead to one dated `slot` or to a
+/// level the count falls below at `slot` (`frees_under`, by a level's limit), or before
+/// `slot` an input comes that may call the upgrade off or move it (a number's quality, a
+/// provider limit or block, a failed send given back, another level change), or the log
+/// ends first.
 fn upgrade_frees(
     records: &[Record],
     from: usize,
     owner: &str,
     slot: &Value,
     by_count: Option<String>,
+    frees_under: impl Fn(Option<u64>) -> Option<i64>,
 ) -> bool {
     let ms = |text: &str| Instant::parse_rfc3339(text).ok().map(Instant::unix_millis);
     let Some(slot_ms) = slot.as_str().and_then(ms) else {
@@ -905,7 +919,18 @@ fn upgrade_frees(
         }
         for effect in rec.effects() {
             if effect["effect"] == "limit_changed" && effect["owner"] == owner {
-                return effect["reason"] == "upgrade" && &effect["at"] == slot;
+                if effect["reason"] != "upgrade" {
+                    return false;
+                }
+                let at = effect["at"].as_str().and_then(ms);
+                if &effect["at"] == slot || frees_under(limit_value(&effect["to"])) == Some(slot_ms)
+                {
+                    return true;
+                }
+                if at.is_none_or(|at| at > slot_ms) {
+                    return false;
+                }
+                // An upgrade before the slot to a level still full: followed.
             }
         }
         if rec.clock_ms >= slot_ms {
