@@ -1241,6 +1241,16 @@ impl Engine {
                     self.set_status_for_rating(t, to, until, rated_at, now);
                 }
             }
+            // Under classic, a low on a paused template flags it under the pause, as the
+            // provider's `flagged` during a pause is kept: the pause's end leaves it flagged,
+            // and the deadline disables it (§5). It was recorded and nothing more, so the
+            // template came back approved with a low rating and was never disabled.
+            (Quality::Low, TemplateStatus::Paused, None) if template.flag_deadline.is_none() => {
+                let deadline = rated_at.plus(self.policy.templates.flag_for);
+                template.quality_status_at = template.quality_status_at.max(Some(rated_at));
+                let flag = Some((deadline, rated_at));
+                self.set_flag_under_pause(t, flag, TemplateChangeReason::Quality, now);
+            }
             (Quality::Medium | Quality::High, TemplateStatus::Flagged, _) => {
                 self.lift_flag(t, rated_at, now);
             }
