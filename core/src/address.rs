@@ -150,7 +150,8 @@ pub fn normalize_phone(input: &str) -> Result<u64, Error> {
     if let Some(problem) = float_artifact(trimmed) {
         return Err(invalid(problem.into()));
     }
-    let body = if let Some(rest) = trimmed.strip_prefix('+') {
+    // The country code in brackets, `(+7) 911 …`, is written as often as `+7 (911) …`.
+    let body = if let Some(rest) = trimmed.strip_prefix('+').or(trimmed.strip_prefix("(+")) {
         rest
     } else if let Some(rest) = trimmed.strip_prefix("00") {
         rest
@@ -264,8 +265,10 @@ fn float_artifact(text: &str) -> Option<&'static str> {
 }
 
 /// Whether text looks like it was meant as a phone number: a leading `+`, or nothing but
-/// digits and phone punctuation. Such text must then parse as one; anything else is an
-/// opaque id.
+/// digits, `+` and phone punctuation. Such text must then parse as one, or is refused as a
+/// malformed phone number; anything else is an opaque id. (`00+7 911…` and `(+7) 911…`
+/// became opaque ids, a contact apart from the phone number, or were refused as user ids
+/// with whitespace.)
 fn looks_like_phone(text: &str) -> bool {
     if text.starts_with('+') {
         return true;
@@ -274,7 +277,7 @@ fn looks_like_phone(text: &str) -> bool {
     t.starts_with('+')
         || (!t.is_empty()
             && t.chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.')))
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '+')))
 }
 
 /// Checks a business-scoped user id given beside a phone number: an opaque id, not text
@@ -637,6 +640,7 @@ mod tests {
         assert_eq!(normalize_phone("+7 (911) 000-00-01").unwrap(), 79110000001);
         assert_eq!(normalize_phone("0079110000001").unwrap(), 79110000001);
         assert_eq!(normalize_phone("79110000001").unwrap(), 79110000001);
+        assert_eq!(normalize_phone("(+7) 911 000 00 01").unwrap(), 79110000001);
         assert_eq!(
             normalize_phone("+999999999999999").unwrap(),
             999_999_999_999_999
@@ -651,6 +655,8 @@ mod tests {
             "+1234567890123456",
             "+7911abc0001",
             "+",
+            "00+79110000001",
+            "+7+9110000001",
         ] {
             match normalize_phone(bad) {
                 Err(Error::InvalidPhoneNumber { input, .. }) => assert_eq!(input, bad),
@@ -672,6 +678,15 @@ mod tests {
         assert_eq!(i.display(phone), "+15550001111");
         assert!(i.address(&"x".repeat(257)).is_err());
         assert!(i.address("two words").is_err());
+        // Text of digits and phone punctuation is a phone number, or no address at all.
+        assert_eq!(
+            i.address("(+7) 911 000 00 01").unwrap().phone_digits(),
+            Some(79110000001)
+        );
+        assert!(matches!(
+            i.address("00+79110000001"),
+            Err(Error::InvalidPhoneNumber { .. })
+        ));
     }
 
     #[test]
