@@ -1318,6 +1318,18 @@ impl Engine {
         ] {
             check_id(field, id)?;
         }
+        // Providers are compared as given (lowercased): ` twilio` named a provider of its
+        // own, without Twilio's file limits.
+        if let Some(provider) = e.provider.as_deref().filter(|p| p.trim() != *p) {
+            return Err(Error::InvalidEvent {
+                problem: format!(
+                    "provider {:?} begins or ends with whitespace: it would name another \
+                     provider than {:?}",
+                    crate::error::quoted(provider),
+                    crate::error::quoted(provider.trim())
+                ),
+            });
+        }
         // A WhatsApp number is a phone number (§1); only email and messengers have account
         // addresses. An id taken as an official number would get a window, limits and
         // pricing that no WhatsApp account behind it could have.
@@ -2909,6 +2921,10 @@ mod tests {
             (
                 format!(r#"{{{number},"provider":"me\u0000ta"}}"#),
                 r#"provider \"me\\0ta\" contains the control character '\\0'"#,
+            ),
+            (
+                format!(r#"{{{number},"provider":" twilio"}}"#),
+                r#"provider \" twilio\" begins or ends with whitespace: it would name another provider than \"twilio\""#,
             ),
             (
                 format!(r#"{{{number},"phone_number_id":"12\n"}}"#),
