@@ -29,6 +29,10 @@ pub(crate) struct ContactLinks {
     /// what a phone number decides: its market and whether it is a US
     /// number. Derived from `phones`; not saved.
     phone_of_key: FastMap<(u32, AddressKey), AddressKey>,
+    /// (business, phone number keying a contact) → how many user ids alias it: such a
+    /// phone number cannot become an alias in turn (aliases never chain). Derived from
+    /// `user_ids`; not saved.
+    user_ids_of_key: FastMap<(u32, AddressKey), u32>,
 }
 
 impl ContactLinks {
@@ -69,7 +73,25 @@ impl ContactLinks {
             let noted = self.phone_of_key.entry((business, key)).or_insert(alias);
             *noted = (*noted).max(alias);
         }
-        self.aliases_mut(alias).insert((business, alias), key)
+        let before = self.aliases_mut(alias).insert((business, alias), key);
+        if alias.phone_digits().is_none() {
+            *self.user_ids_of_key.entry((business, key)).or_default() += 1;
+            if let Some(before) = before {
+                if let Some(count) = self.user_ids_of_key.get_mut(&(business, before)) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.user_ids_of_key.remove(&(business, before));
+                    }
+                }
+            }
+        }
+        before
+    }
+
+    /// Whether a user id is an alias of the contact `key` in `business`: `key` then keys a
+    /// contact, and cannot become an alias itself.
+    pub(crate) fn keys_a_user_id(&self, business: u32, key: AddressKey) -> bool {
+        self.user_ids_of_key.contains_key(&(business, key))
     }
 
     /// The phone number of the contact keyed by `key` in `business`: the key itself, or a

@@ -1035,11 +1035,16 @@ impl Engine {
     }
 
     /// Whether `number`'s business has anything under the contact key `key` itself: a
-    /// consent record, or a conversation with `number` or another of its numbers (looked
-    /// for last: a walk over the business's numbers).
+    /// consent record, another name linked to it (a name that keys another cannot become an
+    /// alias: the link would chain, and a snapshot holding a chain is refused on restore),
+    /// or a conversation with `number` or another of its numbers (looked for last: a walk
+    /// over the business's numbers).
     fn knows_contact(&self, number: u32, key: AddressKey) -> bool {
         let business = self.numbers[number as usize].business;
+        let links = &self.contact_links;
         self.consents.contains_key(&(business, key))
+            || links.keys_a_user_id(business, key)
+            || (key.phone_digits().is_none() && links.phone_of(business, key).is_some())
             || self.conversation_idx(number, key).is_some()
             || (self.businesses[business as usize].numbers.iter())
                 .any(|&n| self.conversation_idx(n, key).is_some())

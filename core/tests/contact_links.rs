@@ -33,6 +33,9 @@ enum Step {
     ByUserId { number: usize, user_id: usize },
     /// An opt-in recorded under a name: a history without a conversation.
     OptIn { name: usize },
+    /// A status naming both names of a send the engine never recorded: it links them
+    /// without giving either a history, and never moves a user id.
+    Status { phone: usize, user_id: usize },
 }
 
 /// Every name: the phone numbers, then the user ids.
@@ -49,6 +52,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(number, phone, user_id)| Step::ByPhone { number, phone, user_id }),
         2 => (0..2usize, 0..USER_IDS.len()).prop_map(|(number, user_id)| Step::ByUserId { number, user_id }),
         1 => (0..PHONES.len() + USER_IDS.len()).prop_map(|name| Step::OptIn { name }),
+        1 => (0..PHONES.len(), 0..USER_IDS.len()).prop_map(|(phone, user_id)| Step::Status { phone, user_id }),
     ]
 }
 
@@ -80,21 +84,28 @@ impl Model {
             .max()
     }
 
+    /// Whether the business has anything under `name` itself: a history, or another name
+    /// linked to it (which keeps it from becoming an alias: links never chain).
+    fn knows(&self, name: &'static str) -> bool {
+        self.history.contains(name) || self.alias_of.values().any(|&key| key == name)
+    }
+
     /// Links the pair; the `contact_linked` it announces, if it makes or moves a link:
-    /// (phone, user id, the phone number of the contact the user id left).
-    fn link(&mut self, phone: &'static str, user_id: &'static str) -> Option<Linked> {
+    /// (phone, user id, the phone number of the contact the user id left). `moves`: an
+    /// inbound, which moves a user id another contact has.
+    fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
         let (by_phone, by_user_id) = (self.key(phone), self.key(user_id));
-        if by_phone == by_user_id {
+        let user_id_is_alias = by_user_id != user_id;
+        if by_phone == by_user_id || (user_id_is_alias && !moves) {
             return None;
         }
-        let user_id_is_alias = by_user_id != user_id;
-        if user_id_is_alias || !self.history.contains(user_id) {
+        if user_id_is_alias || !self.knows(user_id) {
             let left = user_id_is_alias
                 .then(|| self.phone_of(by_user_id))
                 .flatten();
             self.alias_of.insert(user_id, by_phone);
             Some((phone, user_id, left))
-        } else if by_phone == phone && !self.history.contains(phone) {
+        } else if by_phone == phone && !self.knows(phone) {
             self.alias_of.insert(phone, user_id);
             Some((phone, user_id, None))
         } else {
@@ -210,7 +221,7 @@ proptest! {
                         r#"{{"type":"inbound","at":{at},"number":"{}","contact":"{}"{beside},"kind":"text"}}"#,
                         NUMBERS[number], PHONES[phone]
                     ), at);
-                    let expected: Vec<_> = (user_id.and_then(|u| model.link(PHONES[phone], USER_IDS[u])).into_iter())
+                    let expected: Vec<_> = (user_id.and_then(|u| model.link(PHONES[phone], USER_IDS[u], true)).into_iter())
                         .map(|(phone, user_id, left)| (phone.to_owned(), user_id.to_owned(), left.map(str::to_owned)))
                         .collect();
                     prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
@@ -222,6 +233,16 @@ proptest! {
                         NUMBERS[number], USER_IDS[user_id]
                     ));
                     model.message(number, USER_IDS[user_id], at);
+                }
+                Step::Status { phone, user_id } => {
+                    let got = linked(&mut engine, format!(
+                        r#"{{"type":"message_status","at":{at},"number":"{}","contact":"{}","user_id":"{}","message_id":"wamid.none","status":"delivered"}}"#,
+                        NUMBERS[0], PHONES[phone], USER_IDS[user_id]
+                    ), at);
+                    let expected: Vec<_> = (model.link(PHONES[phone], USER_IDS[user_id], false).into_iter())
+                        .map(|(phone, user_id, left)| (phone.to_owned(), user_id.to_owned(), left.map(str::to_owned)))
+                        .collect();
+                    prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
                 }
                 Step::OptIn { name: i } => {
                     line(&mut engine, format!(
