@@ -667,10 +667,11 @@ impl OutboundMessage {
                 h.part(media.caption.as_deref().unwrap_or("").as_bytes());
                 h.part(media.media_ref.as_deref().unwrap_or("").as_bytes());
                 // An animated sticker has its own size limit, so it is another request under
-                // an idempotency key (§10). Only when set, so that every other send keeps the
-                // hash it had (stored in snapshots); the fifth part cannot be read as one of
-                // the four before it.
-                if media.animated {
+                // an idempotency key (§10). Only on a sticker (the flag means nothing on other
+                // media) and only when set, so that every other send keeps the hash it had
+                // (stored in snapshots); the fifth part cannot be read as one of the four
+                // before it.
+                if media.animated && kind == MediaKind::Sticker {
                     h.part(b"animated");
                 }
             }
@@ -1000,6 +1001,16 @@ mod tests {
             sticker(true).content_hash(),
             content_hash(&[b"sticker", &size, b"", b"s", b"animated"])
         );
+        // On other media the flag means nothing: the same content.
+        let image = |animated| {
+            OutboundMessage::Image(Media {
+                size: 200,
+                caption: None,
+                animated,
+                media_ref: Some("s".into()),
+            })
+        };
+        assert_eq!(image(true).content_hash(), image(false).content_hash());
     }
 
     #[test]
