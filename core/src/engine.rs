@@ -1081,6 +1081,11 @@ impl Engine {
                 .then(|| self.contact_links.phone_of(business, by_user_id))
                 .flatten();
             self.contact_links.link(business, user_id, by_phone);
+            if by_user_id != user_id {
+                // The user's consent goes with the user id: a stop given before the move was
+                // the user's, not the old phone number's alone.
+                self.share_consent(business, by_user_id, by_phone);
+            }
             previous_phone
         } else if by_phone == phone && !self.knows_contact(number, phone) {
             self.contact_links.link(business, phone, user_id);
