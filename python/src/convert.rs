@@ -668,7 +668,7 @@ fn to_json_at(
             .map(|n| Json::Scalar(Value::Number(n)))
             .ok_or_else(|| invalid_event(path.describe(format_args!("{f} is not a finite number"))))
     } else if let Ok(text) = value.cast::<PyString>() {
-        Ok(Json::Scalar(Value::String(text.to_cow()?.into_owned())))
+        Ok(Json::Scalar(Value::String(utf8(text, path)?)))
     } else if let Ok(dict) = value.cast::<PyDict>() {
         object_json(dict.iter().map(Ok), path, depth)
     } else if let Ok(list) = value.cast::<PyList>() {
@@ -776,20 +776,30 @@ fn object_json<'py>(
     let mut object = Vec::new();
     for pair in pairs {
         let (key, item) = pair?;
-        let key = key
-            .cast::<PyString>()
-            .map_err(|_| {
-                invalid_event(
-                    path.describe(format_args!("dict keys must be str, got {}", repr(&key))),
-                )
-            })?
-            .to_cow()?
-            .into_owned();
+        let key = key.cast::<PyString>().map_err(|_| {
+            invalid_event(path.describe(format_args!("dict keys must be str, got {}", repr(&key))))
+        })?;
+        let key = utf8(key, path)?;
         let item = to_json_at(&item, &path.child(Step::Key(&key)), depth + 1)?;
         object.push((key, item));
     }
     Ok(Json::Object(object))
 }
+
+/// A str's UTF-8, or, for one holding a lone surrogate (which UTF-8 cannot carry: text
+/// cut inside an emoji, `json.loads` of a `\ud83d` escape), an `invalid_event` naming the
+/// field at `path`: Python's bare `UnicodeEncodeError` named neither the field nor the
+/// event.
+fn utf8(text: &Bound<'_, PyString>, path: &Path<'_>) -> Result<String, BindingError> {
+    match text.to_cow() {
+        Ok(text) => Ok(text.into_owned()),
+        Err(_) => Err(invalid_event(path.describe(LONE_SURROGATE))),
+    }
+}
+
+/// What a str with a lone surrogate gets.
+pub(crate) const LONE_SURROGATE: &str = "a str holds a lone surrogate (text cut inside an \
+     emoji?), which UTF-8 cannot carry: remove it, or replace it with U+FFFD";
 
 /// A JSON array of items, in their order.
 fn array_json<'py>(

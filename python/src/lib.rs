@@ -363,7 +363,15 @@ fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<Str
 /// before anything is applied: as JSON it became an error line, and the batch went on.
 fn event_line(method: &str, index: usize, item: &Bound<'_, PyAny>) -> BindingResult<String> {
     if let Ok(line) = item.cast::<PyString>() {
-        return Ok(line.to_cow()?.into_owned());
+        return line.to_cow().map(|line| line.into_owned()).map_err(|_| {
+            errors::with_context(
+                &convstate::Error::InvalidEvent {
+                    problem: convert::LONE_SURROGATE.into(),
+                },
+                &format!("{method}: event {index}"),
+            )
+            .into()
+        });
     }
     if item.is_instance_of::<PyDict>() || item.cast::<PyMapping>().is_ok() {
         // A value without a JSON form (a NaN from a DataFrame's records) is named by its

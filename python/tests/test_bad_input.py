@@ -330,6 +330,28 @@ def test_process_names_the_event_it_cannot_convert(engine_class: type, bad: obje
     assert caught.value.message == str(caught.value)
 
 
+@pytest.mark.parametrize("engine_class", [convstate.Engine, convstate.ShardedEngine])
+def test_a_lone_surrogate_names_its_event_and_field(engine_class: type) -> None:
+    # `json.loads` of a `\ud83d` escape (text cut inside an emoji, which Meta sends) gives
+    # a str UTF-8 cannot carry: a bare UnicodeEncodeError named neither the event nor the
+    # field, and was no ConvstateError.
+    engine = engine_class(policy="cloud-2025")
+    register = {"type": "register_number", "at": 0, "business": "acme", "number": NUMBER,
+                "channel": "official"}
+    cut = json.loads('"Hi \\ud83d"')
+    send = {"type": "send", "at": 1_793_610_060_000, "number": NUMBER, "contact": CONTACT,
+            "message": {"kind": "text", "text": cut}}
+    before = engine.snapshot()
+    with pytest.raises(convstate.InvalidInputError,
+                       match=r'^process: event 1: .*field "message.text": a str holds a lone surrogate'):
+        engine.process([register, send])
+    with pytest.raises(convstate.InvalidInputError, match=r"^process: event 1: .*lone surrogate"):
+        engine.process([json.dumps(register), f"{json.dumps(register)[:-1]}, \"x\": \"{cut}\"}}"])
+    with pytest.raises(convstate.InvalidInputError, match='field "message.text": a str holds a lone'):
+        engine.handle(send)
+    assert engine.snapshot() == before, "nothing applied"
+
+
 @pytest.mark.parametrize("column", ["kinds", "at", "numbers", "contacts"])
 @pytest.mark.parametrize("missing", [float("nan"), PANDAS_NA, None], ids=["NaN", "pandas NA", "None"])
 def test_a_missing_value_in_a_required_run_batch_column_names_it(
