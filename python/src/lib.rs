@@ -1300,8 +1300,10 @@ pub(crate) fn webhook_body(payload: &Bound<'_, PyAny>) -> BindingResult<Vec<u8>>
             // lone surrogate, which has no UTF-8 form. Written back as the body had it (an
             // escape), it is read as the body would be: U+FFFD and an `unrecognized` line,
             // the other items applied.
-            Err(BindingError::Python(e))
-                if e.is_instance_of::<pyo3::exceptions::PyUnicodeEncodeError>(payload.py()) =>
+            // (`to_json_line` refuses such a str with the `LONE_SURROGATE` problem, naming
+            // its field, where an event given as a dict is the caller's to mend.)
+            Err(BindingError::Core(convstate::Error::InvalidEvent { problem }))
+                if problem.ends_with(convert::LONE_SURROGATE) =>
             {
                 let dumps = payload.py().import("json")?.getattr("dumps")?;
                 let kwargs = PyDict::new(payload.py());
