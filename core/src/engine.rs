@@ -1084,7 +1084,7 @@ impl Engine {
             if by_user_id != user_id {
                 // The user's consent goes with the user id: a stop given before the move was
                 // the user's, not the old phone number's alone.
-                self.share_consent(business, by_user_id, by_phone);
+                self.carry_consent(business, by_user_id, by_phone);
             }
             previous_phone
         } else if by_phone == phone && !self.knows_contact(number, phone) {
@@ -1118,6 +1118,18 @@ impl Engine {
         };
         self.consents.insert((business, a), shared);
         self.consents.insert((business, b), shared);
+    }
+
+    /// The contact `from` of `business`, which a user id left for the contact `to`, gives
+    /// `to` its consent as [`ConsentRecord::shared`] combines them; `from` keeps its own,
+    /// and gets no record it did not have (a consent record is a history, which decides how
+    /// later pairs link: the old phone number given one could no longer become an alias).
+    fn carry_consent(&mut self, business: u32, from: AddressKey, to: AddressKey) {
+        let Some(left) = self.consents.get(&(business, from)).copied() else {
+            return;
+        };
+        let record = self.consents.entry((business, to)).or_default();
+        *record = ConsentRecord::shared(&left, record);
     }
 
     /// The effect of a link learned by an inbound at `number` (or a status of its send),
