@@ -88,10 +88,14 @@ impl ContactLinks {
         before
     }
 
-    /// Whether a user id is an alias of the contact `key` in `business`: `key` then keys a
-    /// contact, and cannot become an alias itself.
-    pub(crate) fn keys_a_user_id(&self, business: u32, key: AddressKey) -> bool {
-        self.user_ids_of_key.contains_key(&(business, key))
+    /// Whether another name is an alias of the contact `key` in `business` (a user id of a
+    /// phone number, a phone number of a user id): `key` then keys a contact, and cannot
+    /// become an alias itself (aliases never chain).
+    pub(crate) fn keys_an_alias(&self, business: u32, key: AddressKey) -> bool {
+        match key.phone_digits() {
+            Some(_) => self.user_ids_of_key.contains_key(&(business, key)),
+            None => self.phone_of_key.contains_key(&(business, key)),
+        }
     }
 
     /// The phone number of the contact keyed by `key` in `business`: the key itself, or a

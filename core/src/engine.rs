@@ -1041,10 +1041,8 @@ impl Engine {
     /// over the business's numbers).
     fn knows_contact(&self, number: u32, key: AddressKey) -> bool {
         let business = self.numbers[number as usize].business;
-        let links = &self.contact_links;
         self.consents.contains_key(&(business, key))
-            || links.keys_a_user_id(business, key)
-            || (key.phone_digits().is_none() && links.phone_of(business, key).is_some())
+            || self.contact_links.keys_an_alias(business, key)
             || self.conversation_idx(number, key).is_some()
             || (self.businesses[business as usize].numbers.iter())
                 .any(|&n| self.conversation_idx(n, key).is_some())
@@ -1102,22 +1100,12 @@ impl Engine {
     }
 
     /// Two contacts of `business` the provider named as one user, kept apart (each had a
-    /// history), hold one consent: see [`ConsentRecord::shared`]. A name without a consent
-    /// record gets one only when the other has one.
+    /// history), hold one consent: each gives the other its own, so both hold what
+    /// [`ConsentRecord::shared`] combines (combining again changes nothing). A name without
+    /// a consent record gets one only when the other has one.
     fn share_consent(&mut self, business: u32, a: AddressKey, b: AddressKey) {
-        let (first, second) = (
-            self.consents.get(&(business, a)).copied(),
-            self.consents.get(&(business, b)).copied(),
-        );
-        let shared = match (first, second) {
-            (None, None) => return,
-            (Some(one), None) | (None, Some(one)) => {
-                ConsentRecord::shared(&one, &Default::default())
-            }
-            (Some(first), Some(second)) => ConsentRecord::shared(&first, &second),
-        };
-        self.consents.insert((business, a), shared);
-        self.consents.insert((business, b), shared);
+        self.carry_consent(business, a, b);
+        self.carry_consent(business, b, a);
     }
 
     /// The contact `from` of `business`, which a user id left for the contact `to`, gives

@@ -797,6 +797,11 @@ fn utf8(text: &Bound<'_, PyString>, path: &Path<'_>) -> Result<String, BindingEr
     }
 }
 
+/// A wire line given as a str: its UTF-8, or the lone-surrogate `invalid_event`.
+pub(crate) fn line_text(line: &Bound<'_, PyString>) -> Result<String, BindingError> {
+    utf8(line, &Path::ROOT)
+}
+
 /// What a str with a lone surrogate gets.
 pub(crate) const LONE_SURROGATE: &str = "a str holds a lone surrogate (text cut inside an \
      emoji?), which UTF-8 cannot carry: remove it, or replace it with U+FFFD";

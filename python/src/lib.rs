@@ -362,33 +362,27 @@ fn event_lines(method: &str, events: &Bound<'_, PyAny>) -> BindingResult<Vec<Str
 /// pipeline, the bytes of a file opened in binary mode) is the caller's type error, raised
 /// before anything is applied: as JSON it became an error line, and the batch went on.
 fn event_line(method: &str, index: usize, item: &Bound<'_, PyAny>) -> BindingResult<String> {
-    if let Ok(line) = item.cast::<PyString>() {
-        return line.to_cow().map(|line| line.into_owned()).map_err(|_| {
-            errors::with_context(
-                &convstate::Error::InvalidEvent {
-                    problem: convert::LONE_SURROGATE.into(),
-                },
-                &format!("{method}: event {index}"),
-            )
-            .into()
-        });
-    }
-    if item.is_instance_of::<PyDict>() || item.cast::<PyMapping>().is_ok() {
-        // A value without a JSON form (a NaN from a DataFrame's records) is named by its
-        // event's index, as an item of the wrong type is: the batch may be long.
+    let line = if let Ok(line) = item.cast::<PyString>() {
+        convert::line_text(line)
+    } else if item.is_instance_of::<PyDict>() || item.cast::<PyMapping>().is_ok() {
         warn_of_unix_seconds_at(method, item)?;
-        return to_json_line(item).map_err(|e| match e {
-            BindingError::Core(error) => {
-                errors::with_context(&error, &format!("{method}: event {index}")).into()
-            }
-            other => other,
-        });
-    }
-    Err(PyTypeError::new_err(format!(
-        "{method}: event {index} must be a str (a wire line) or a mapping (an event), got {}",
-        type_name(item)
-    ))
-    .into())
+        to_json_line(item)
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{method}: event {index} must be a str (a wire line) or a mapping (an event), got {}",
+            type_name(item)
+        ))
+        .into());
+    };
+    // A value without a JSON form (a NaN from a DataFrame's records) or a str UTF-8 cannot
+    // carry is named by its event's index, as an item of the wrong type is: the batch may
+    // be long.
+    line.map_err(|e| match e {
+        BindingError::Core(error) => {
+            errors::with_context(&error, &format!("{method}: event {index}")).into()
+        }
+        other => other,
+    })
 }
 
 impl PyEngine {
