@@ -10,7 +10,7 @@
 //! Of the two names, the one the business already has a history under stays the contact's
 //! key and the other becomes its alias: usually the phone number, but the user id for a
 //! user first met under it. Two histories are never merged: when both names already have
-//! one, they stay two contacts.
+//! one, they stay two contacts, holding one consent (`consent_groups.rs`).
 //!
 //! Aliases are kept in two maps, so that the common case (sends and inbounds by phone
 //! number, no phone number an alias) costs one emptiness test, not a lookup.

@@ -512,14 +512,15 @@ impl Engine {
                 let until = at.plus(self.policy.provider.marketing_backoff);
                 let c = &self.conversations[conv as usize];
                 let business = self.numbers[c.number as usize].business;
-                let record = self.consents.entry((business, c.contact)).or_default();
-                if record
-                    .marketing_backoff_until
-                    .is_some_and(|held| held >= until)
-                {
+                let contact = c.contact;
+                let held = (self.consents.get(&(business, contact)))
+                    .and_then(|record| record.marketing_backoff_until);
+                if held.is_some_and(|held| held >= until) {
                     continue;
                 }
-                record.marketing_backoff_until = Some(until);
+                self.update_consent(business, contact, |record| {
+                    record.marketing_backoff_until = Some(until)
+                });
                 self.backed_off(conv, code, true, until, at);
             } else if code == codes::PAIR_RATE_LIMIT {
                 let until = at.plus(self.policy.provider.pair_rate_backoff);

@@ -413,11 +413,11 @@ pub(crate) struct ConsentRecord {
 }
 
 impl ConsentRecord {
-    /// What each of two names of one user holds where the engine keeps their histories
-    /// apart (both had one when a message named them together): each part as of its latest
-    /// event under either name, so that an opt-out, a stop or a back-off given under one
-    /// name bars the user under the other too (§9), unless a later event undid it. An
-    /// opt-out stands over an opt-in at the same instant, as when both come under one name.
+    /// What two names of one user hold where the engine keeps their histories apart (both
+    /// had one when a message named them together): each part as of its latest event under
+    /// either name, so that an opt-out, a stop or a back-off given under one name bars the
+    /// user under the other too (§9), unless a later event undid it. An opt-out stands over
+    /// an opt-in at the same instant, as when both come under one name.
     fn shared(a: &ConsentRecord, b: &ConsentRecord) -> ConsentRecord {
         let consent =
             |r: &ConsentRecord| (r.opted_out_at.or(r.opted_in_at), r.opted_out_at.is_some());
@@ -646,6 +646,9 @@ pub struct Engine {
     pub(crate) conversation_index: ConversationIndex,
     pub(crate) outbox: FastMap<u32, Vec<HeldMessage>>,
     pub(crate) consents: FastMap<(u32, AddressKey), ConsentRecord>,
+    /// Names of one user kept apart that hold one consent, each a copy of the group's
+    /// record (see `consent_groups.rs`).
+    pub(crate) consent_groups: crate::consent_groups::ConsentGroups,
     /// Duplicate records: (business, contact, content hash) → until when it counts as sent,
     /// and which conversation sent it.
     pub(crate) sent_content: SentContent,
@@ -734,6 +737,7 @@ impl Engine {
             conversation_index: ConversationIndex::default(),
             outbox: FastMap::default(),
             consents: FastMap::default(),
+            consent_groups: Default::default(),
             sent_content: SentContent::default(),
             idempotency: crate::expiring::ExpiringMap::new(key_ttl),
             timers: Timers::default(),
@@ -1035,13 +1039,14 @@ impl Engine {
     }
 
     /// Whether `number`'s business has anything under the contact key `key` itself: a
-    /// consent record, another name linked to it (a name that keys another cannot become an
-    /// alias: the link would chain, and a snapshot holding a chain is refused on restore),
-    /// or a conversation with `number` or another of its numbers (looked for last: a walk
-    /// over the business's numbers).
+    /// consent record or group, another name linked to it (a name that keys another cannot
+    /// become an alias: the link would chain, and a snapshot holding a chain is refused on
+    /// restore), or a conversation with `number` or another of its numbers (looked for
+    /// last: a walk over the business's numbers).
     fn knows_contact(&self, number: u32, key: AddressKey) -> bool {
         let business = self.numbers[number as usize].business;
         self.consents.contains_key(&(business, key))
+            || self.consent_groups.contains(business, key)
             || self.contact_links.keys_an_alias(business, key)
             || self.conversation_idx(number, key).is_some()
             || (self.businesses[business as usize].numbers.iter())
@@ -1051,8 +1056,8 @@ impl Engine {
     /// Learns from a payload naming a contact by both that the phone number `phone` and the
     /// user id `user_id` are one contact of `number`'s business: a name the business has no
     /// history under becomes an alias of the other, the user id first; when both have one,
-    /// they stay apart (two histories are not merged) but share their consent, as of the
-    /// latest event under either (`share_consent`). A user id that names another
+    /// they stay apart (two histories are not merged) but hold one consent from then on
+    /// (`join_consent`). A user id that names another
     /// contact already moves to this pair only when `moves` (an inbound: the latest pair).
     fn learn_contact_link(
         &mut self,
@@ -1089,7 +1094,7 @@ impl Engine {
             self.contact_links.link(business, phone, user_id);
             None
         } else {
-            self.share_consent(business, by_phone, user_id);
+            self.join_consent(business, by_phone, user_id);
             return None;
         };
         Some(LearnedLink {
@@ -1100,24 +1105,51 @@ impl Engine {
     }
 
     /// Two contacts of `business` the provider named as one user, kept apart (each had a
-    /// history), hold one consent: each gives the other its own, so both hold what
-    /// [`ConsentRecord::shared`] combines (combining again changes nothing). A name without
-    /// a consent record gets one only when the other has one.
-    fn share_consent(&mut self, business: u32, a: AddressKey, b: AddressKey) {
-        self.carry_consent(business, a, b);
-        self.carry_consent(business, b, a);
+    /// history), hold one consent from now on: their groups join, each name holding what
+    /// [`ConsentRecord::shared`] combines of the two, and every later consent event under
+    /// either applies to both, whatever order the events arrive in (§13). Names without a
+    /// consent record get one only when the other group has one.
+    fn join_consent(&mut self, business: u32, a: AddressKey, b: AddressKey) {
+        let record = |key| self.consents.get(&(business, key)).copied();
+        let joined = match (record(a), record(b)) {
+            (Some(a), Some(b)) => Some(ConsentRecord::shared(&a, &b)),
+            (one, other) => one.or(other),
+        };
+        if !self.consent_groups.join(business, a, b) {
+            return; // one group already: one record
+        }
+        if let Some(joined) = joined {
+            self.update_consent(business, a, |record| *record = joined);
+        }
     }
 
     /// The contact `from` of `business`, which a user id left for the contact `to`, gives
-    /// `to` its consent as [`ConsentRecord::shared`] combines them; `from` keeps its own,
-    /// and gets no record it did not have (a consent record is a history, which decides how
-    /// later pairs link: the old phone number given one could no longer become an alias).
+    /// `to` (and its group) its consent as [`ConsentRecord::shared`] combines them; `from`
+    /// keeps its own, and gets no record it did not have (a consent record is a history,
+    /// which decides how later pairs link: the old phone number given one could no longer
+    /// become an alias).
     fn carry_consent(&mut self, business: u32, from: AddressKey, to: AddressKey) {
         let Some(left) = self.consents.get(&(business, from)).copied() else {
             return;
         };
-        let record = self.consents.entry((business, to)).or_default();
-        *record = ConsentRecord::shared(&left, record);
+        self.update_consent(business, to, |record| {
+            *record = ConsentRecord::shared(&left, record)
+        });
+    }
+
+    /// Applies `change` to the consent record of the contact `contact` of `business` and of
+    /// every name in its group (each given a record if it had none): the group's records
+    /// stay copies of one another, since each change is the same function of the same
+    /// record.
+    pub(crate) fn update_consent(
+        &mut self,
+        business: u32,
+        contact: AddressKey,
+        mut change: impl FnMut(&mut ConsentRecord),
+    ) {
+        for name in self.consent_groups.names(business, contact) {
+            change(self.consents.entry((business, name)).or_default());
+        }
     }
 
     /// The effect of a link learned by an inbound at `number` (or a status of its send),
@@ -2008,19 +2040,20 @@ impl Engine {
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_links.resolve(business, contact);
         self.handle_timeout(e.at);
-        let record = self.consents.entry((business, contact)).or_default();
-        // Consent stands as of its latest event, whatever order they arrive in (§13): an
-        // older one changes nothing, and of an opt-in and an opt-out at one instant the
-        // opt-out stands.
-        let stands = match (record.opted_in_at, record.opted_out_at) {
-            (Some(since), _) => e.at > since || (e.at == since && !opted_in),
-            (None, Some(since)) => e.at > since,
-            (None, None) => true,
-        };
-        if stands {
-            record.opted_in_at = opted_in.then_some(e.at);
-            record.opted_out_at = (!opted_in).then_some(e.at);
-        }
+        self.update_consent(business, contact, |record| {
+            // Consent stands as of its latest event, whatever order they arrive in (§13):
+            // an older one changes nothing, and of an opt-in and an opt-out at one instant
+            // the opt-out stands.
+            let stands = match (record.opted_in_at, record.opted_out_at) {
+                (Some(since), _) => e.at > since || (e.at == since && !opted_in),
+                (None, Some(since)) => e.at > since,
+                (None, None) => true,
+            };
+            if stands {
+                record.opted_in_at = opted_in.then_some(e.at);
+                record.opted_out_at = (!opted_in).then_some(e.at);
+            }
+        });
         Ok(())
     }
 
@@ -2053,14 +2086,14 @@ impl Engine {
             self.contact_linked(number, link);
         }
         for contact in std::iter::once(contact).chain(also) {
-            let record = self.consents.entry((business, contact)).or_default();
-            if !record.preference_event.admit(e.at, &e.value) {
-                continue; // a late or repeated preference (§10)
-            }
-            record.marketing_stopped_at = match e.value {
-                PreferenceValue::Stop => Some(e.at),
-                PreferenceValue::Resume => None,
-            };
+            self.update_consent(business, contact, |record| {
+                if record.preference_event.admit(e.at, &e.value) {
+                    record.marketing_stopped_at = match e.value {
+                        PreferenceValue::Stop => Some(e.at),
+                        PreferenceValue::Resume => None,
+                    };
+                } // else a late or repeated preference (§10)
+            });
         }
         Ok(())
     }

@@ -138,6 +138,7 @@ macro_rules! from_wire_name {
 pub mod address;
 mod allowance;
 pub mod chat;
+mod consent_groups;
 mod contact_links;
 mod conversation;
 pub mod conversation_id;

@@ -132,6 +132,10 @@ pub(crate) struct BusinessExport {
     /// are none, so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     contact_links: Vec<(AddressKey, AddressKey)>,
+    /// Names of one user kept apart that hold one consent, as (name, next name of its
+    /// group). Absent when there are none, so that such an export reads as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    consent_groups: Vec<(AddressKey, AddressKey)>,
     /// Email tickets' response times, by local conversation. Absent when there are none,
     /// so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -485,6 +489,9 @@ impl Engine {
         let contact_links = (self.contact_links.of_business(b).into_iter())
             .map(|(alias, contact)| (porter.port(alias), porter.port(contact)))
             .collect();
+        let consent_groups = (self.consent_groups.of_business(b).into_iter())
+            .map(|(name, next)| (porter.port(name), porter.port(next)))
+            .collect();
 
         let export = BusinessExport {
             format: EXPORT_FORMAT.into(),
@@ -512,6 +519,7 @@ impl Engine {
             inbound_ids,
             inbound_id_senders,
             contact_links,
+            consent_groups,
             ticket_responses,
         };
         let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
@@ -601,6 +609,8 @@ impl Engine {
         s.consents
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.contact_links
+            .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
+        s.consent_groups
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.sent_content
             .retain_mut(|(_, conv, _)| rewrite(conv, |c| conv_map.get(c)));
@@ -982,6 +992,11 @@ impl Engine {
         for (alias, contact) in x.contact_links {
             self.contact_links.link(b, port(alias), port(contact));
         }
+        for (name, next) in x.consent_groups {
+            // Checked as rings of the business alone; its names are new here.
+            let restored = self.consent_groups.restore(b, port(name), port(next));
+            debug_assert!(restored.is_ok(), "{restored:?}");
+        }
         if !x.idempotency.is_empty() {
             // Keys checked new above, requests checked against them: the merge keeps every
             // entry.
@@ -1144,6 +1159,9 @@ impl BusinessExport {
             backoffs: self.backoffs.clone(),
             contact_links: (self.contact_links.iter())
                 .map(|&(alias, contact)| (0, alias, contact))
+                .collect(),
+            consent_groups: (self.consent_groups.iter())
+                .map(|&(name, next)| (0, name, next))
                 .collect(),
             ticket_responses: self.ticket_responses.clone(),
         }

@@ -308,6 +308,11 @@ pub(crate) struct SnapshotBody {
     /// versions read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contact_links: Vec<(u32, AddressKey, AddressKey)>,
+    /// Names of one user kept apart that hold one consent, as (business, name, next name
+    /// of its group); see `consent_groups.rs`. Absent when there are none, as
+    /// `contact_links`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_groups: Vec<(u32, AddressKey, AddressKey)>,
     /// Email tickets' response times, by conversation; see `ticket_responses.rs`. Absent
     /// when there are none, as `contact_links`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -650,6 +655,7 @@ impl Engine {
             inbound_id_senders,
             backoffs: sorted(&self.backoffs),
             contact_links: self.contact_links.sorted(),
+            consent_groups: self.consent_groups.sorted(),
             ticket_responses: sorted(&self.ticket_responses),
         }
     }
@@ -940,6 +946,28 @@ impl Engine {
                 .map_err(corrupt)?;
         }
         engine.contact_links.check_no_chains().map_err(corrupt)?;
+        for &(b, name, next) in &s.consent_groups {
+            if b >= business_count {
+                return Err(corrupt(format!(
+                    "a consent group names business {b} of {business_count}"
+                )));
+            }
+            known(name, "a consent group")?;
+            known(next, "a consent group")?;
+            engine
+                .consent_groups
+                .restore(b, name, next)
+                .map_err(corrupt)?;
+            // Consent is kept under a contact's key, never an alias; and the names of a
+            // group hold copies of one record (a ring of equal neighbours: all equal).
+            let record = |key| engine.consents.get(&(b, key));
+            if engine.contact_links.resolve(b, name) != name || record(name) != record(next) {
+                return Err(corrupt(format!(
+                    "a consent group of business {b} names an alias or holds two records"
+                )));
+            }
+        }
+        engine.consent_groups.check_rings().map_err(corrupt)?;
         for &(_, c, _) in &s.sent_content {
             conv_ok(c, "a sent-content record")?;
         }

@@ -3,6 +3,8 @@
 //! the business has no history under an alias of the other (the user id first); two
 //! histories stay apart. Every name of a contact then reaches the same conversation, at
 //! every number of the business, and the links survive a snapshot and a business move.
+//! Names kept apart hold one consent from the first time they are named together: an opt-in
+//! or opt-out under any of them is every one's.
 
 use std::collections::{HashMap, HashSet};
 
@@ -31,8 +33,9 @@ enum Step {
     },
     /// A message from a user id alone (a user with a username).
     ByUserId { number: usize, user_id: usize },
-    /// An opt-in recorded under a name: a history without a conversation.
-    OptIn { name: usize },
+    /// An opt-in (or, when `out`, an opt-out) recorded under a name: a history without a
+    /// conversation.
+    OptIn { name: usize, out: bool },
     /// A status naming both names of a send the engine never recorded: it links them
     /// without giving either a history, and never moves a user id.
     Status { phone: usize, user_id: usize },
@@ -51,7 +54,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (0..2usize, 0..PHONES.len(), prop::option::weighted(0.6, 0..USER_IDS.len()))
             .prop_map(|(number, phone, user_id)| Step::ByPhone { number, phone, user_id }),
         2 => (0..2usize, 0..USER_IDS.len()).prop_map(|(number, user_id)| Step::ByUserId { number, user_id }),
-        1 => (0..PHONES.len() + USER_IDS.len()).prop_map(|name| Step::OptIn { name }),
+        1 => (0..PHONES.len() + USER_IDS.len(), any::<bool>()).prop_map(|(name, out)| Step::OptIn { name, out }),
         1 => (0..PHONES.len(), 0..USER_IDS.len()).prop_map(|(phone, user_id)| Step::Status { phone, user_id }),
     ]
 }
@@ -61,8 +64,15 @@ fn step() -> impl Strategy<Value = Step> {
 struct Model {
     /// Alias → the name keying its contact.
     alias_of: HashMap<&'static str, &'static str>,
-    /// Names the business has a history under (a conversation or a consent record).
+    /// Names the business has a history under (a conversation, a consent record, or a
+    /// consent held with another name).
     history: HashSet<&'static str>,
+    /// Contact keys kept apart that hold one consent → their group's number.
+    group: HashMap<&'static str, usize>,
+    /// Groups made so far (the next group's number).
+    groups: usize,
+    /// Contact key → its latest consent event: when, and whether it opted in.
+    consent: HashMap<&'static str, (i64, bool)>,
     /// (number, contact key) → the end of its window.
     windows: HashMap<(usize, &'static str), i64>,
 }
@@ -104,12 +114,59 @@ impl Model {
                 .then(|| self.phone_of(by_user_id))
                 .flatten();
             self.alias_of.insert(user_id, by_phone);
+            // The user's consent goes with the user id to its new contact.
+            if let Some(&carried) = user_id_is_alias
+                .then(|| self.consent.get(by_user_id))
+                .flatten()
+            {
+                let joined = self
+                    .consent
+                    .get(by_phone)
+                    .map_or(carried, |&own| own.max(carried));
+                self.set_consent(by_phone, joined);
+            }
             Some((phone, user_id, left))
         } else if by_phone == phone && !self.knows(phone) {
             self.alias_of.insert(phone, user_id);
             Some((phone, user_id, None))
         } else {
+            // Two histories: two contacts, one consent (the latest event of either).
+            let joined = [by_phone, by_user_id]
+                .map(|key| self.consent.get(key).copied())
+                .into_iter()
+                .max()
+                .flatten();
+            let members: Vec<_> = (self.members(by_phone).into_iter())
+                .chain(self.members(by_user_id))
+                .collect();
+            self.groups += 1;
+            let id = self.groups;
+            for &member in &members {
+                self.group.insert(member, id);
+                self.history.insert(member);
+            }
+            if let Some(joined) = joined {
+                self.set_consent(by_phone, joined);
+            }
             None
+        }
+    }
+
+    /// The contact keys holding `key`'s consent: its group, or `key` alone.
+    fn members(&self, key: &'static str) -> Vec<&'static str> {
+        match self.group.get(key) {
+            Some(id) => (self.group.iter())
+                .filter(|&(_, g)| g == id)
+                .map(|(name, _)| *name)
+                .collect(),
+            None => vec![key],
+        }
+    }
+
+    /// Sets the consent of `key`'s group.
+    fn set_consent(&mut self, key: &'static str, consent: (i64, bool)) {
+        for member in self.members(key) {
+            self.consent.insert(member, consent);
         }
     }
 
@@ -166,8 +223,8 @@ fn linked(engine: &mut Engine, text: String, at: i64) -> Vec<(String, String, Op
     found
 }
 
-/// Every name's view at every number agrees with the model: the contact it reaches and
-/// that contact's window.
+/// Every name's view at every number agrees with the model: the contact it reaches, that
+/// contact's window and its consent.
 fn check(engine: &Engine, model: &Model, what: &str) -> Result<(), TestCaseError> {
     let at = engine.clock();
     for (number, number_text) in NUMBERS.iter().enumerate() {
@@ -181,6 +238,16 @@ fn check(engine: &Engine, model: &Model, what: &str) -> Result<(), TestCaseError
                 what,
                 name(i),
                 number_text
+            );
+            prop_assert_eq!(
+                view.opted_in,
+                model
+                    .consent
+                    .get(key)
+                    .is_some_and(|&(_, opted_in)| opted_in),
+                "{}: {}'s consent",
+                what,
+                name(i)
             );
             let ends = model.windows.get(&(number, key)).copied();
             prop_assert_eq!(
@@ -244,13 +311,15 @@ proptest! {
                         .collect();
                     prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
                 }
-                Step::OptIn { name: i } => {
+                Step::OptIn { name: i, out } => {
+                    let kind = if out { "opt_out" } else { "opt_in" };
                     line(&mut engine, format!(
-                        r#"{{"type":"opt_in","at":{at},"business":"acme","contact":"{}"}}"#,
+                        r#"{{"type":"{kind}","at":{at},"business":"acme","contact":"{}"}}"#,
                         name(i)
                     ));
                     let key = model.key(name(i));
                     model.history.insert(key);
+                    model.set_consent(key, (at, !out));
                 }
             }
             check(&engine, &model, &format!("after {step:?}"))?;

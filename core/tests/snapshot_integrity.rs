@@ -1704,3 +1704,46 @@ fn a_numbers_repeated_lows_are_in_order_and_not_after_the_clock() {
         );
     }
 }
+
+/// Names of one user kept apart hold copies of one consent record, linked in a ring (see
+/// `consent_groups.rs`): a group that is no ring, names two records, names an alias or a
+/// business the state lacks would hold consent that differs by the name a send uses.
+#[test]
+fn a_consent_group_must_be_a_ring_of_one_record() {
+    let mut engine = small_engine();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+            r#"{"type":"opt_in","at":"2026-11-02T09:00:00Z","business":"acme","contact":"US.5"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:10:00Z","number":"+15550001111","contact":"+79110000001","user_id":"US.5","kind":"text"}"#,
+        ],
+    );
+    let restored = Engine::restore(&engine.snapshot()).expect("an intact state");
+    assert!(restored.snapshot() == engine.snapshot());
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    let groups = body["consent_groups"].as_array().expect("a group");
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert_eq!(body["consents"].as_array().map(Vec::len), Some(2));
+
+    let mut forged = body.clone();
+    forged["consent_groups"].as_array_mut().unwrap().pop();
+    let message = restore_refusal(&forged.to_string());
+    assert!(message.contains("is not a ring"), "{message}");
+
+    let mut forged = body.clone();
+    forged["consents"][0][2]["opted_in_at"] = serde_json::Value::Null;
+    let message = restore_refusal(&forged.to_string());
+    assert!(message.contains("holds two records"), "{message}");
+
+    let mut forged = body.clone();
+    forged["consent_groups"][0][0] = 1.into();
+    let message = restore_refusal(&forged.to_string());
+    assert!(message.contains("names business 1 of 1"), "{message}");
+
+    let mut forged = body.clone();
+    let name = forged["consent_groups"][0][1].clone();
+    forged["consent_groups"][0][2] = name;
+    let message = restore_refusal(&forged.to_string());
+    assert!(message.contains("must link two contact names"), "{message}");
+}
