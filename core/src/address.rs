@@ -136,7 +136,9 @@ impl<'de> serde::Deserialize<'de> for Address {
 }
 
 /// Normalises a phone number to `+digits`: accepts digits, spaces, dashes, dots, parentheses
-/// and a leading `+` or `00`; requires 8–15 digits not starting with 0.
+/// and a leading `+` or `00`; requires 8–15 digits not starting with 0. Digits of other
+/// scripts and widths and their punctuation (see [`ascii_phone_char`]) read as the ASCII
+/// ones.
 pub fn normalize_phone(input: &str) -> Result<u64, Error> {
     if let Some(value) = canonical_phone(input) {
         return Ok(value);
@@ -146,7 +148,14 @@ pub fn normalize_phone(input: &str) -> Result<u64, Error> {
         problem,
         field: None,
     };
-    let trimmed = input.trim();
+    let folded: String;
+    let ascii = if input.is_ascii() {
+        input
+    } else {
+        folded = input.chars().map(ascii_phone_char).collect();
+        &folded
+    };
+    let trimmed = ascii.trim();
     if let Some(problem) = float_artifact(trimmed) {
         return Err(invalid(problem.into()));
     }
@@ -265,19 +274,46 @@ fn float_artifact(text: &str) -> Option<&'static str> {
 }
 
 /// Whether text looks like it was meant as a phone number: a leading `+`, or nothing but
-/// digits, `+` and phone punctuation. Such text must then parse as one, or is refused as a
-/// malformed phone number; anything else is an opaque id. (`00+7 911…` and `(+7) 911…`
-/// became opaque ids, a contact apart from the phone number, or were refused as user ids
-/// with whitespace.)
+/// digits, `+` and phone punctuation (of any script or width, [`ascii_phone_char`]). Such
+/// text must then parse as one, or is refused as a malformed phone number; anything else
+/// is an opaque id. (`00+7 911…` and `(+7) 911…` became opaque ids, a contact apart from
+/// the phone number, or were refused as user ids with whitespace; so did `＋７ ９１１…` in
+/// full-width digits, as a CJK keyboard types them, and `٧٩١١…` in Arabic-Indic ones.)
 fn looks_like_phone(text: &str) -> bool {
     if text.starts_with('+') {
         return true;
     }
-    let t = text.trim();
-    t.starts_with('+')
-        || (!t.is_empty()
-            && t.chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '+')))
+    let mut t = text.trim().chars().map(ascii_phone_char).peekable();
+    t.peek() == Some(&'+')
+        || (t.peek().is_some()
+            && t.all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '+')))
+}
+
+/// The ASCII character a phone number's character stands for, when written in another
+/// script or width: a decimal digit of the scripts phone numbers are commonly typed in
+/// (full-width, Arabic-Indic, extended Arabic-Indic, Devanagari, Bengali, Thai, Myanmar),
+/// the full-width `＋`, `（`, `）`, `－`, `．`, the Unicode hyphens and minus, and spaces
+/// that are not ASCII (no-break, narrow no-break, thin, ideographic), which spreadsheets
+/// and copied text put in numbers. Any other character stays itself.
+fn ascii_phone_char(c: char) -> char {
+    /// The zero of each script's ten digits, which follow it in order.
+    const ZEROS: [u32; 7] = [0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0x1040];
+    let code = u32::from(c);
+    if let Some(zero) = ZEROS
+        .iter()
+        .find(|&&zero| (zero..zero + 10).contains(&code))
+    {
+        return char::from(b'0' + (code - zero) as u8);
+    }
+    match c {
+        '\u{FF0B}' => '+',
+        '\u{FF08}' => '(',
+        '\u{FF09}' => ')',
+        '\u{FF0D}' | '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        '\u{FF0E}' => '.',
+        '\u{00A0}' | '\u{202F}' | '\u{2009}' | '\u{3000}' => ' ',
+        other => other,
+    }
 }
 
 /// Checks a business-scoped user id given beside a phone number: an opaque id, not text
@@ -572,6 +608,37 @@ mod tests {
                 !matches!(interner.address(id), Err(Error::InvalidPhoneNumber { .. })),
                 "{id}"
             );
+        }
+    }
+
+    #[test]
+    fn digits_of_other_scripts_and_widths_read_as_the_phone_number() {
+        let mut interner = Interner::default();
+        for spelled in [
+            "＋７ ９１１ ０００－００－０１",
+            "７９１１００００００１",
+            "٧٩١١٠٠٠٠٠٠١",
+            "۰۰۷۹۱۱۰۰۰۰۰۰۱",
+            "+७९११००००००१",
+            "+7\u{a0}911\u{a0}000\u{202f}00\u{2011}01",
+            "（＋７）９１１．０００．００．０１",
+        ] {
+            assert_eq!(normalize_phone(spelled), Ok(79110000001), "{spelled}");
+            assert_eq!(interner.address(spelled), Ok(AddressKey(79110000001)));
+            assert_eq!(
+                interner.find_address(spelled),
+                Ok(Some(AddressKey(79110000001)))
+            );
+            assert!(check_user_id(spelled).is_err(), "{spelled}");
+        }
+        // Too few digits is a malformed phone number, in any script; text with letters of
+        // any width is an opaque id.
+        let error = interner.address("＋７９１").unwrap_err();
+        assert_eq!(error.code(), "invalid_phone_number");
+        assert!(error.to_string().contains("＋７９１"), "{error}");
+        for id in ["ｕｓｅｒ１", "US.٧٩١١٠٠٠٠٠٠١"] {
+            let key = interner.address(id).unwrap();
+            assert_eq!(key.phone_digits(), None, "{id}");
         }
     }
 
