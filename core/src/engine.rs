@@ -1084,10 +1084,13 @@ impl Engine {
                 .then(|| self.contact_links.phone_of(business, by_user_id))
                 .flatten();
             self.contact_links.link(business, user_id, by_phone);
-            if by_user_id != user_id {
-                // The user's consent goes with the user id: a stop given before the move was
-                // the user's, not the old phone number's alone.
-                self.carry_consent(business, by_user_id, by_phone);
+            // The user's consent goes with the user id: the contact it left and its new one
+            // hold one consent, so that a stop given before the move, under either name
+            // and delivered in either order, is the user's, not the old phone number's
+            // alone. Unless the contact left has no history of its own (the user id was
+            // only its alias, linked by a status), which a group would give it.
+            if by_user_id != user_id && self.knows_contact(number, by_user_id) {
+                self.join_consent(business, by_user_id, by_phone);
             }
             previous_phone
         } else if by_phone == phone && !self.knows_contact(number, phone) {
@@ -1121,20 +1124,6 @@ impl Engine {
         if let Some(joined) = joined {
             self.update_consent(business, a, |record| *record = joined);
         }
-    }
-
-    /// The contact `from` of `business`, which a user id left for the contact `to`, gives
-    /// `to` (and its group) its consent as [`ConsentRecord::shared`] combines them; `from`
-    /// keeps its own, and gets no record it did not have (a consent record is a history,
-    /// which decides how later pairs link: the old phone number given one could no longer
-    /// become an alias).
-    fn carry_consent(&mut self, business: u32, from: AddressKey, to: AddressKey) {
-        let Some(left) = self.consents.get(&(business, from)).copied() else {
-            return;
-        };
-        self.update_consent(business, to, |record| {
-            *record = ConsentRecord::shared(&left, record)
-        });
     }
 
     /// Applies `change` to the consent record of the contact `contact` of `business` and of

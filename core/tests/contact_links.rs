@@ -114,41 +114,41 @@ impl Model {
                 .then(|| self.phone_of(by_user_id))
                 .flatten();
             self.alias_of.insert(user_id, by_phone);
-            // The user's consent goes with the user id to its new contact.
-            if let Some(&carried) = user_id_is_alias
-                .then(|| self.consent.get(by_user_id))
-                .flatten()
-            {
-                let joined = self
-                    .consent
-                    .get(by_phone)
-                    .map_or(carried, |&own| own.max(carried));
-                self.set_consent(by_phone, joined);
+            // The contact the user id left, if it has a history of its own, and its new
+            // one hold one consent.
+            if user_id_is_alias && self.knows(by_user_id) {
+                self.join(by_user_id, by_phone);
             }
             Some((phone, user_id, left))
         } else if by_phone == phone && !self.knows(phone) {
             self.alias_of.insert(phone, user_id);
             Some((phone, user_id, None))
         } else {
-            // Two histories: two contacts, one consent (the latest event of either).
-            let joined = [by_phone, by_user_id]
-                .map(|key| self.consent.get(key).copied())
-                .into_iter()
-                .max()
-                .flatten();
-            let members: Vec<_> = (self.members(by_phone).into_iter())
-                .chain(self.members(by_user_id))
-                .collect();
-            self.groups += 1;
-            let id = self.groups;
-            for &member in &members {
-                self.group.insert(member, id);
-                self.history.insert(member);
-            }
-            if let Some(joined) = joined {
-                self.set_consent(by_phone, joined);
-            }
+            // Two histories: two contacts, one consent.
+            self.join(by_phone, by_user_id);
             None
+        }
+    }
+
+    /// The contacts keyed by `a` and `b` hold one consent from now on: the latest event of
+    /// either.
+    fn join(&mut self, a: &'static str, b: &'static str) {
+        let joined = [a, b]
+            .map(|key| self.consent.get(key).copied())
+            .into_iter()
+            .max()
+            .flatten();
+        let members: Vec<_> = (self.members(a).into_iter())
+            .chain(self.members(b))
+            .collect();
+        self.groups += 1;
+        let id = self.groups;
+        for &member in &members {
+            self.group.insert(member, id);
+            self.history.insert(member);
+        }
+        if let Some(joined) = joined {
+            self.set_consent(a, joined);
         }
     }
 
