@@ -1057,8 +1057,9 @@ impl Engine {
     /// user id `user_id` are one contact of `number`'s business: a name the business has no
     /// history under becomes an alias of the other, the user id first; when both have one,
     /// they stay apart (two histories are not merged) but hold one consent from then on
-    /// (`join_consent`). A user id that names another
-    /// contact already moves to this pair only when `moves` (an inbound: the latest pair).
+    /// (`join_consent`). A user id that names another contact already moves to this pair
+    /// only when `moves` (an inbound: the latest pair); either way the contact it named and
+    /// this one hold one consent, when each has a history of its own.
     fn learn_contact_link(
         &mut self,
         number: u32,
@@ -1072,7 +1073,17 @@ impl Engine {
             links.resolve(business, phone),
             links.resolve(business, user_id),
         );
-        if by_phone == by_user_id || (by_user_id != user_id && !moves) {
+        if by_phone == by_user_id {
+            return None;
+        }
+        if by_user_id != user_id && !moves {
+            // Not moved (a status may name an older pair), but the provider names the two
+            // contacts as one user: they hold one consent, as kept-apart names do, where
+            // the phone number's has a history to give it (the user id's contact has one:
+            // the user id is linked to it).
+            if self.knows_contact(number, by_phone) {
+                self.join_consent(business, by_phone, by_user_id);
+            }
             return None;
         }
         // An alias has no history of its own; the provider's latest pair moves it.

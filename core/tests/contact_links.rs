@@ -106,7 +106,14 @@ impl Model {
     fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
         let (by_phone, by_user_id) = (self.key(phone), self.key(user_id));
         let user_id_is_alias = by_user_id != user_id;
-        if by_phone == by_user_id || (user_id_is_alias && !moves) {
+        if by_phone == by_user_id {
+            return None;
+        }
+        if user_id_is_alias && !moves {
+            // Not moved; one consent where the phone number's contact has a history.
+            if self.knows(by_phone) {
+                self.join(by_phone, by_user_id);
+            }
             return None;
         }
         if user_id_is_alias || !self.knows(user_id) {
