@@ -292,9 +292,12 @@ fn looks_like_phone(text: &str) -> bool {
 /// The ASCII character a phone number's character stands for, when written in another
 /// script or width: a decimal digit of the scripts phone numbers are commonly typed in
 /// (full-width, Arabic-Indic, extended Arabic-Indic, Devanagari, Bengali, Thai, Myanmar),
-/// the full-width `＋`, `（`, `）`, `－`, `．`, the Unicode hyphens and minus, and spaces
-/// that are not ASCII (no-break, narrow no-break, thin, ideographic), which spreadsheets
-/// and copied text put in numbers. Any other character stays itself.
+/// the full-width `＋`, `（`, `）`, `－`, `．`, the Unicode hyphens and minus, spaces that
+/// are not ASCII (no-break, narrow no-break, figure, thin, ideographic), which spreadsheets
+/// and copied text put in numbers, and the invisible marks that text copied from a
+/// right-to-left page carries (direction marks, embeddings and isolates, a byte-order
+/// mark), read as a space: a number holding one printed as the number and was a contact of
+/// its own. Any other character stays itself.
 fn ascii_phone_char(c: char) -> char {
     /// The zero of each script's ten digits, which follow it in order.
     const ZEROS: [u32; 7] = [0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0x1040];
@@ -311,7 +314,9 @@ fn ascii_phone_char(c: char) -> char {
         '\u{FF09}' => ')',
         '\u{FF0D}' | '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
         '\u{FF0E}' => '.',
-        '\u{00A0}' | '\u{202F}' | '\u{2009}' | '\u{3000}' => ' ',
+        '\u{00A0}' | '\u{202F}' | '\u{2007}' | '\u{2009}' | '\u{3000}' => ' ',
+        '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{FEFF}' => ' ',
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => ' ',
         other => other,
     }
 }
@@ -622,6 +627,11 @@ mod tests {
             "+७९११००००००१",
             "+7\u{a0}911\u{a0}000\u{202f}00\u{2011}01",
             "（＋７）９１１．０００．００．０１",
+            "\u{200f}٧٩١١٠٠٠٠٠٠١",
+            "\u{202b}+٧٩١١٠٠٠٠٠٠١\u{202c}",
+            "\u{feff}79110000001",
+            "79110000001\u{200e}",
+            "+7\u{2007}911\u{2007}0000001",
         ] {
             assert_eq!(normalize_phone(spelled), Ok(79110000001), "{spelled}");
             assert_eq!(interner.address(spelled), Ok(AddressKey(79110000001)));

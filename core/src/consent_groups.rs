@@ -61,6 +61,21 @@ impl ConsentGroups {
         true
     }
 
+    /// Takes `key` out of its group in `business` (a group left with one name is no group);
+    /// nothing when it is in none. Its record stays its own copy.
+    pub(crate) fn leave(&mut self, business: u32, key: AddressKey) {
+        // The name before `key`: the last of the walk from it.
+        let before = self.names(business, key).last().unwrap_or(key);
+        let Some(next) = self.next.remove(&(business, key)) else {
+            return;
+        };
+        if before == next {
+            self.next.remove(&(business, next));
+        } else {
+            self.next.insert((business, before), next);
+        }
+    }
+
     /// Every link as (business, name, next name), sorted (for snapshots).
     pub(crate) fn sorted(&self) -> Vec<(u32, AddressKey, AddressKey)> {
         let mut all: Vec<_> = (self.next.iter())
@@ -141,6 +156,15 @@ mod tests {
         assert_eq!(groups.sorted(), before, "one group already");
         assert!(!groups.contains(1, a), "groups are a business's");
         assert_eq!(groups.check_rings(), Ok(()));
+
+        groups.leave(0, c);
+        assert_eq!(names(&groups, c), [c]);
+        assert_eq!(names(&groups, d), [a, b, d]);
+        groups.leave(0, a);
+        groups.leave(0, a);
+        assert_eq!(names(&groups, b), [b, d]);
+        groups.leave(0, d);
+        assert_eq!(groups.sorted(), [], "a group of one is none");
     }
 
     #[test]

@@ -1059,7 +1059,8 @@ impl Engine {
     /// they stay apart (two histories are not merged) but hold one consent from then on
     /// (`join_consent`). A user id that names another contact already moves to this pair
     /// only when `moves` (an inbound: the latest pair); either way the contact it named and
-    /// this one hold one consent, when each has a history of its own.
+    /// this one hold one consent (the contact it left only when it has a history of its
+    /// own). A phone number in a group named with another user id leaves the group.
     fn learn_contact_link(
         &mut self,
         number: u32,
@@ -1073,17 +1074,24 @@ impl Engine {
             links.resolve(business, phone),
             links.resolve(business, user_id),
         );
+        // A phone number named with a user id that is not its group's (nor linked to one of
+        // its names) belongs to another user now (a number given up and given to someone
+        // else): it leaves the group, keeping its consent as it stood, so that the two
+        // users' consent no longer crosses.
+        if by_phone == phone
+            && self.consent_groups.contains(business, phone)
+            && !(self.consent_groups.names(business, phone))
+                .any(|name| name == user_id || name == by_user_id)
+        {
+            self.consent_groups.leave(business, phone);
+        }
         if by_phone == by_user_id {
             return None;
         }
         if by_user_id != user_id && !moves {
             // Not moved (a status may name an older pair), but the provider names the two
-            // contacts as one user: they hold one consent, as kept-apart names do, where
-            // the phone number's has a history to give it (the user id's contact has one:
-            // the user id is linked to it).
-            if self.knows_contact(number, by_phone) {
-                self.join_consent(business, by_phone, by_user_id);
-            }
+            // contacts as one user: they hold one consent, as kept-apart names do.
+            self.join_consent(business, by_phone, by_user_id);
             return None;
         }
         // An alias has no history of its own; the provider's latest pair moves it.

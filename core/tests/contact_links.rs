@@ -97,7 +97,10 @@ impl Model {
     /// Whether the business has anything under `name` itself: a history, or another name
     /// linked to it (which keeps it from becoming an alias: links never chain).
     fn knows(&self, name: &'static str) -> bool {
-        self.history.contains(name) || self.alias_of.values().any(|&key| key == name)
+        self.history.contains(name)
+            || self.group.contains_key(name)
+            || self.consent.contains_key(name)
+            || self.alias_of.values().any(|&key| key == name)
     }
 
     /// Links the pair; the `contact_linked` it announces, if it makes or moves a link:
@@ -106,14 +109,25 @@ impl Model {
     fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
         let (by_phone, by_user_id) = (self.key(phone), self.key(user_id));
         let user_id_is_alias = by_user_id != user_id;
+        // A phone number named with a user id not of its group belongs to another user: it
+        // leaves the group.
+        let members = self.members(phone);
+        if by_phone == phone
+            && members.len() > 1
+            && !members.iter().any(|&n| n == user_id || n == by_user_id)
+        {
+            let other = members.iter().copied().find(|&n| n != phone).unwrap();
+            self.group.remove(phone);
+            if self.members(other).len() == 1 {
+                self.group.remove(other);
+            }
+        }
         if by_phone == by_user_id {
             return None;
         }
         if user_id_is_alias && !moves {
-            // Not moved; one consent where the phone number's contact has a history.
-            if self.knows(by_phone) {
-                self.join(by_phone, by_user_id);
-            }
+            // Not moved: one consent.
+            self.join(by_phone, by_user_id);
             return None;
         }
         if user_id_is_alias || !self.knows(user_id) {
@@ -152,7 +166,6 @@ impl Model {
         let id = self.groups;
         for &member in &members {
             self.group.insert(member, id);
-            self.history.insert(member);
         }
         if let Some(joined) = joined {
             self.set_consent(a, joined);
