@@ -137,8 +137,8 @@ impl<'de> serde::Deserialize<'de> for Address {
 
 /// Normalises a phone number to `+digits`: accepts digits, spaces, dashes, dots, parentheses
 /// and a leading `+` or `00`; requires 8–15 digits not starting with 0. Digits of other
-/// scripts and widths and their punctuation (see [`ascii_phone_char`]) read as the ASCII
-/// ones.
+/// scripts and widths, their punctuation and invisible direction marks read as the ASCII
+/// ones (full-width, Arabic-Indic, Devanagari and other common scripts' digits).
 pub fn normalize_phone(input: &str) -> Result<u64, Error> {
     if let Some(value) = canonical_phone(input) {
         return Ok(value);
