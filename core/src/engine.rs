@@ -1059,8 +1059,8 @@ impl Engine {
     /// they stay apart (two histories are not merged) but hold one consent from then on
     /// (`join_consent`). A user id that names another contact already moves to this pair
     /// only when `moves` (an inbound: the latest pair); either way the contact it named and
-    /// this one hold one consent (the contact it left only when it has a history of its
-    /// own). A phone number in a group named with another user id leaves the group.
+    /// this one hold one consent, unless either phone number is another user id's. A phone
+    /// number in a group named with another user id leaves the group.
     fn learn_contact_link(
         &mut self,
         number: u32,
@@ -1088,10 +1088,19 @@ impl Engine {
         if by_phone == by_user_id {
             return None;
         }
+        // A contact keyed by another user id, or whose phone number another user id is
+        // linked to, is that user's (a number given to someone else, or a stale pair): the
+        // pair joins no consent to it.
+        let owned = |engine: &Engine, key: AddressKey| {
+            key.phone_digits().is_none() || engine.contact_links.keys_an_alias(business, key)
+        };
+        let claimed = owned(self, by_phone);
         if by_user_id != user_id && !moves {
             // Not moved (a status may name an older pair), but the provider names the two
             // contacts as one user: they hold one consent, as kept-apart names do.
-            self.join_consent(business, by_phone, by_user_id);
+            if !claimed {
+                self.join_consent(business, by_phone, by_user_id);
+            }
             return None;
         }
         // An alias has no history of its own; the provider's latest pair moves it.
@@ -1106,9 +1115,8 @@ impl Engine {
             // The user's consent goes with the user id: the contact it left and its new one
             // hold one consent, so that a stop given before the move, under either name
             // and delivered in either order, is the user's, not the old phone number's
-            // alone. Unless the contact left has no history of its own (the user id was
-            // only its alias, linked by a status), which a group would give it.
-            if by_user_id != user_id && self.knows_contact(number, by_user_id) {
+            // alone. Unless either is another user id's (still linked to the one left).
+            if by_user_id != user_id && !claimed && !owned(self, by_user_id) {
                 self.join_consent(business, by_user_id, by_phone);
             }
             previous_phone
@@ -1116,7 +1124,9 @@ impl Engine {
             self.contact_links.link(business, phone, user_id);
             None
         } else {
-            self.join_consent(business, by_phone, user_id);
+            if !claimed {
+                self.join_consent(business, by_phone, user_id);
+            }
             return None;
         };
         Some(LearnedLink {

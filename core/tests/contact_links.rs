@@ -125,9 +125,13 @@ impl Model {
         if by_phone == by_user_id {
             return None;
         }
+        // A phone number another user id is linked to is that user's: no consent joins.
+        let claimed = self.owned(by_phone);
         if user_id_is_alias && !moves {
             // Not moved: one consent.
-            self.join(by_phone, by_user_id);
+            if !claimed {
+                self.join(by_phone, by_user_id);
+            }
             return None;
         }
         if user_id_is_alias || !self.knows(user_id) {
@@ -135,9 +139,9 @@ impl Model {
                 .then(|| self.phone_of(by_user_id))
                 .flatten();
             self.alias_of.insert(user_id, by_phone);
-            // The contact the user id left, if it has a history of its own, and its new
-            // one hold one consent.
-            if user_id_is_alias && self.knows(by_user_id) {
+            // The contact the user id left and its new one hold one consent, unless
+            // either is another user id's.
+            if user_id_is_alias && !claimed && !self.owned(by_user_id) {
                 self.join(by_user_id, by_phone);
             }
             Some((phone, user_id, left))
@@ -146,7 +150,9 @@ impl Model {
             Some((phone, user_id, None))
         } else {
             // Two histories: two contacts, one consent.
-            self.join(by_phone, by_user_id);
+            if !claimed {
+                self.join(by_phone, by_user_id);
+            }
             None
         }
     }
@@ -170,6 +176,13 @@ impl Model {
         if let Some(joined) = joined {
             self.set_consent(a, joined);
         }
+    }
+
+    /// Whether the contact keyed by `key` is a user id's: a user id, or a phone number a
+    /// user id is an alias of.
+    fn owned(&self, key: &'static str) -> bool {
+        !key.starts_with('+')
+            || (self.alias_of.iter()).any(|(alias, to)| !alias.starts_with('+') && *to == key)
     }
 
     /// The contact keys holding `key`'s consent: its group, or `key` alone.
