@@ -15,6 +15,7 @@
 use std::collections::HashSet;
 
 use crate::address::AddressKey;
+use crate::contact_links::{pairs_of_business, sorted_pairs};
 use crate::hash::{BuildFastHasher, FastMap};
 
 /// Groups by business: (business, name) → the next name of its group.
@@ -78,19 +79,12 @@ impl ConsentGroups {
 
     /// Every link as (business, name, next name), sorted (for snapshots).
     pub(crate) fn sorted(&self) -> Vec<(u32, AddressKey, AddressKey)> {
-        let mut all: Vec<_> = (self.next.iter())
-            .map(|(&(business, name), &next)| (business, name, next))
-            .collect();
-        all.sort_unstable();
-        all
+        sorted_pairs(self.next.iter())
     }
 
     /// The links of `business`, as (name, next name) in order (for business exports).
     pub(crate) fn of_business(&self, business: u32) -> Vec<(AddressKey, AddressKey)> {
-        (self.sorted().into_iter())
-            .filter(|&(b, _, _)| b == business)
-            .map(|(_, name, next)| (name, next))
-            .collect()
+        pairs_of_business(self.sorted(), business)
     }
 
     /// Adds a link read from a snapshot or export: two different contact names (no group

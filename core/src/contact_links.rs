@@ -130,19 +130,12 @@ impl ContactLinks {
 
     /// Every alias as (business, alias, key), sorted (for snapshots).
     pub(crate) fn sorted(&self) -> Vec<(u32, AddressKey, AddressKey)> {
-        let mut all: Vec<_> = (self.user_ids.iter().chain(&self.phones))
-            .map(|(&(business, alias), &key)| (business, alias, key))
-            .collect();
-        all.sort_unstable();
-        all
+        sorted_pairs(self.user_ids.iter().chain(&self.phones))
     }
 
     /// The aliases of `business`, as (alias, key) in order (for business exports).
     pub(crate) fn of_business(&self, business: u32) -> Vec<(AddressKey, AddressKey)> {
-        (self.sorted().into_iter())
-            .filter(|&(b, _, _)| b == business)
-            .map(|(_, alias, key)| (alias, key))
-            .collect()
+        pairs_of_business(self.sorted(), business)
     }
 
     /// Adds a link read from a snapshot or export: `alias` and `key` must be two different
@@ -179,4 +172,27 @@ impl ContactLinks {
         }
         Ok(())
     }
+}
+
+/// The entries of a map of name pairs by business, as (business, name, other name), sorted:
+/// the saved form of contact links and consent groups alike.
+pub(crate) fn sorted_pairs<'a>(
+    entries: impl Iterator<Item = (&'a (u32, AddressKey), &'a AddressKey)>,
+) -> Vec<(u32, AddressKey, AddressKey)> {
+    let mut all: Vec<_> = entries
+        .map(|(&(business, name), &other)| (business, name, other))
+        .collect();
+    all.sort_unstable();
+    all
+}
+
+/// The pairs of `sorted` that belong to `business`, in order (a business export's form).
+pub(crate) fn pairs_of_business(
+    sorted: Vec<(u32, AddressKey, AddressKey)>,
+    business: u32,
+) -> Vec<(AddressKey, AddressKey)> {
+    (sorted.into_iter())
+        .filter(|&(b, _, _)| b == business)
+        .map(|(_, name, other)| (name, other))
+        .collect()
 }

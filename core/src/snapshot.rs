@@ -718,6 +718,15 @@ impl Engine {
         }
         let business_count = s.businesses.len() as u32;
         engine.businesses = s.businesses;
+        let business_ok = |b: u32, what: &str| {
+            if b < business_count {
+                Ok(())
+            } else {
+                Err(corrupt(format!(
+                    "{what} names business {b} of {business_count}"
+                )))
+            }
+        };
 
         for (i, n) in s.numbers.iter().enumerate() {
             known(n.address, "a number")?;
@@ -737,12 +746,7 @@ impl Engine {
                     return Err(corrupt(format!("number {i}'s address: {e}")));
                 }
             }
-            if n.business >= business_count {
-                return Err(corrupt(format!(
-                    "number {i} names business {} of {business_count}",
-                    n.business
-                )));
-            }
+            business_ok(n.business, &format!("number {i}"))?;
             if engine.number_index.insert(n.address, i as u32).is_some() {
                 return Err(corrupt(format!("number {i} appears twice")));
             }
@@ -770,12 +774,7 @@ impl Engine {
         engine.numbers = s.numbers;
 
         for (i, t) in s.templates.into_iter().enumerate() {
-            if t.business >= business_count {
-                return Err(corrupt(format!(
-                    "template {i} names business {} of {business_count}",
-                    t.business
-                )));
-            }
+            business_ok(t.business, &format!("template {i}"))?;
             crate::engine::check_saved_template(&t.spec)?;
             let variables = parse_variables(&t.spec.body).map_err(|p| {
                 corrupt(format!(
@@ -922,22 +921,14 @@ impl Engine {
             }
         }
         for (b, contact, record) in s.consents {
-            if b >= business_count {
-                return Err(corrupt(format!(
-                    "consent names business {b} of {business_count}"
-                )));
-            }
+            business_ok(b, "consent")?;
             known(contact, "a consent record")?;
             if engine.consents.insert((b, contact), record).is_some() {
                 return Err(twice(format!("a consent record of business {b}")));
             }
         }
         for (b, alias, contact) in s.contact_links {
-            if b >= business_count {
-                return Err(corrupt(format!(
-                    "a contact link names business {b} of {business_count}"
-                )));
-            }
+            business_ok(b, "a contact link")?;
             known(alias, "a contact link")?;
             known(contact, "a contact link")?;
             engine
@@ -947,11 +938,7 @@ impl Engine {
         }
         engine.contact_links.check_no_chains().map_err(corrupt)?;
         for &(b, name, next) in &s.consent_groups {
-            if b >= business_count {
-                return Err(corrupt(format!(
-                    "a consent group names business {b} of {business_count}"
-                )));
-            }
+            business_ok(b, "a consent group")?;
             known(name, "a consent group")?;
             known(next, "a consent group")?;
             engine
