@@ -1060,7 +1060,7 @@ impl Engine {
     /// (`join_consent`). A user id that names another contact already moves to this pair
     /// only when `moves` (an inbound: the latest pair); either way the contact it named and
     /// this one hold one consent, unless either phone number is another user id's. A phone
-    /// number in a group named with another user id leaves the group.
+    /// number in a group that an inbound names with another user id leaves the group.
     fn learn_contact_link(
         &mut self,
         number: u32,
@@ -1077,8 +1077,10 @@ impl Engine {
         // A phone number named with a user id that is not its group's (nor linked to one of
         // its names) belongs to another user now (a number given up and given to someone
         // else): it leaves the group, keeping its consent as it stood, so that the two
-        // users' consent no longer crosses.
-        if by_phone == phone
+        // users' consent no longer crosses. Only when `moves`: a status may name an older
+        // pair, from before the number changed hands.
+        if moves
+            && by_phone == phone
             && self.consent_groups.contains(business, phone)
             && !(self.consent_groups.names(business, phone))
                 .any(|name| name == user_id || name == by_user_id)

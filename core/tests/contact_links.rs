@@ -109,10 +109,11 @@ impl Model {
     fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
         let (by_phone, by_user_id) = (self.key(phone), self.key(user_id));
         let user_id_is_alias = by_user_id != user_id;
-        // A phone number named with a user id not of its group belongs to another user: it
-        // leaves the group.
+        // A phone number an inbound names with a user id not of its group belongs to another
+        // user: it leaves the group (a status may name an older pair).
         let members = self.members(phone);
-        if by_phone == phone
+        if moves
+            && by_phone == phone
             && members.len() > 1
             && !members.iter().any(|&n| n == user_id || n == by_user_id)
         {
