@@ -107,7 +107,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 22
+#define CONVSTATE_ABI_VERSION 23
 
 /**
  * Slots of `convstate_number_view.restrictions`: a number has at most one restriction of
@@ -1933,6 +1933,80 @@ typedef struct convstate_template_report {
 } convstate_template_report;
 
 /**
+ * A delivery status for a message sent with a `message_id`, with everything
+ * `convstate_engine_message_status` takes and the recipient's user id. Optional strings
+ * are NULL when absent.
+ */
+typedef struct convstate_message_status {
+  /**
+   * The provider's timestamp of the status, in unix ms.
+   */
+  int64_t at_ms;
+  /**
+   * Sending number.
+   */
+  const char *number;
+  /**
+   * Its length in bytes.
+   */
+  size_t number_len;
+  /**
+   * Recipient.
+   */
+  const char *contact;
+  /**
+   * Its length in bytes.
+   */
+  size_t contact_len;
+  /**
+   * The id the message was sent with.
+   */
+  const char *message_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t message_id_len;
+  /**
+   * A `convstate_delivery_status`.
+   */
+  uint32_t status;
+  /**
+   * A `convstate_pricing_type`, `CONVSTATE_PRICING_NONE` when the status carries no
+   * pricing.
+   */
+  uint32_t pricing_type;
+  /**
+   * The provider's pricing category (`marketing`, `utility`, ...), or NULL; a category
+   * needs a pricing type.
+   */
+  const char *pricing_category;
+  /**
+   * Its length in bytes.
+   */
+  size_t pricing_category_len;
+  /**
+   * The provider's error codes of a failure, or NULL when `errors_len` is 0.
+   */
+  const uint32_t *errors;
+  /**
+   * How many codes `errors` holds.
+   */
+  size_t errors_len;
+  /**
+   * The recipient's business-scoped user id when the provider names them by it beside
+   * the phone number in `contact`, or NULL: the two are one user, as for
+   * `convstate_inbound.user_id` (same checks), except that a status never moves a user id
+   * linked to another phone number (it may name an older pair); the two contacts then
+   * hold one consent.
+   */
+  const char *user_id;
+  /**
+   * Its length in bytes.
+   */
+  size_t user_id_len;
+} convstate_message_status;
+
+/**
  * One conversation's state at an instant.
  */
 typedef struct convstate_conversation_view {
@@ -2688,7 +2762,8 @@ convstate_result convstate_engine_messaging_limit(struct convstate_engine *engin
  * policy's `provider.status_memory`): the status confirmed no pricing and moved no
  * delivery state, though a failure's corrections still applied to the conversation;
  * statuses that never match tell a host that records sends under ids the provider does not
- * echo. Else it is set to false.
+ * echo. Else it is set to false. (`convstate_engine_message_status_ex` takes the
+ * recipient's user id too.)
  */
 convstate_result convstate_engine_message_status(struct convstate_engine *engine,
                                                  int64_t at_ms,
@@ -2705,6 +2780,16 @@ convstate_result convstate_engine_message_status(struct convstate_engine *engine
                                                  const uint32_t *errors,
                                                  size_t errors_len,
                                                  bool *unmatched);
+
+/**
+ * A delivery status, as `convstate_engine_message_status`, with the recipient's user id
+ * (`convstate_message_status.user_id`): a status naming a contact by both names links
+ * them (emitting `CONVSTATE_EFFECT_CONTACT_LINKED` as an inbound does) and lets a failure's
+ * back-off reach the user under either name.
+ */
+convstate_result convstate_engine_message_status_ex(struct convstate_engine *engine,
+                                                    const struct convstate_message_status *status,
+                                                    bool *unmatched);
 
 /**
  * A contact opted in (`opted_in` 1) or withdrew their opt-in (0; another value is
@@ -2724,6 +2809,7 @@ convstate_result convstate_engine_consent(struct convstate_engine *engine,
 
 /**
  * A contact stopped or resumed marketing messages (`value`: a `convstate_preference`).
+ * (`convstate_engine_user_preference_ex` takes the contact's user id too.)
  */
 convstate_result convstate_engine_user_preference(struct convstate_engine *engine,
                                                   int64_t at_ms,
@@ -2732,6 +2818,23 @@ convstate_result convstate_engine_user_preference(struct convstate_engine *engin
                                                   const char *contact,
                                                   size_t contact_len,
                                                   uint32_t value);
+
+/**
+ * A contact stopped or resumed marketing messages, as `convstate_engine_user_preference`,
+ * with the user's business-scoped user id beside the phone number in `contact` (Meta's
+ * `user_preferences` items name both), or NULL: the two are one user, linked as a status
+ * links them (same checks as `convstate_message_status.user_id`), and the preference
+ * applies under both names.
+ */
+convstate_result convstate_engine_user_preference_ex(struct convstate_engine *engine,
+                                                     int64_t at_ms,
+                                                     const char *number,
+                                                     size_t number_len,
+                                                     const char *contact,
+                                                     size_t contact_len,
+                                                     const char *user_id,
+                                                     size_t user_id_len,
+                                                     uint32_t value);
 
 /**
  * An agent or rule ends a live chat (`by`: a `convstate_chat_ender`); `ticket_status` is a

@@ -1184,6 +1184,50 @@ pub unsafe extern "C" fn convstate_engine_messaging_limit(
     }
 }
 
+/// A delivery status for a message sent with a `message_id`, with everything
+/// `convstate_engine_message_status` takes and the recipient's user id. Optional strings
+/// are NULL when absent.
+#[repr(C)]
+#[derive(Debug)]
+pub struct convstate_message_status {
+    /// The provider's timestamp of the status, in unix ms.
+    pub at_ms: i64,
+    /// Sending number.
+    pub number: *const c_char,
+    /// Its length in bytes.
+    pub number_len: usize,
+    /// Recipient.
+    pub contact: *const c_char,
+    /// Its length in bytes.
+    pub contact_len: usize,
+    /// The id the message was sent with.
+    pub message_id: *const c_char,
+    /// Its length in bytes.
+    pub message_id_len: usize,
+    /// A `convstate_delivery_status`.
+    pub status: u32,
+    /// A `convstate_pricing_type`, `CONVSTATE_PRICING_NONE` when the status carries no
+    /// pricing.
+    pub pricing_type: u32,
+    /// The provider's pricing category (`marketing`, `utility`, ...), or NULL; a category
+    /// needs a pricing type.
+    pub pricing_category: *const c_char,
+    /// Its length in bytes.
+    pub pricing_category_len: usize,
+    /// The provider's error codes of a failure, or NULL when `errors_len` is 0.
+    pub errors: *const u32,
+    /// How many codes `errors` holds.
+    pub errors_len: usize,
+    /// The recipient's business-scoped user id when the provider names them by it beside
+    /// the phone number in `contact`, or NULL: the two are one user, as for
+    /// `convstate_inbound.user_id` (same checks), except that a status never moves a user id
+    /// linked to another phone number (it may name an older pair); the two contacts then
+    /// hold one consent.
+    pub user_id: *const c_char,
+    /// Its length in bytes.
+    pub user_id_len: usize,
+}
+
 /// A delivery status for a message sent with a `message_id` (`status`: a
 /// `convstate_delivery_status`). `pricing_type` is a `convstate_pricing_type`
 /// (`CONVSTATE_PRICING_NONE` when the status carries no pricing) and `pricing_category` the
@@ -1195,7 +1239,8 @@ pub unsafe extern "C" fn convstate_engine_messaging_limit(
 /// policy's `provider.status_memory`): the status confirmed no pricing and moved no
 /// delivery state, though a failure's corrections still applied to the conversation;
 /// statuses that never match tell a host that records sends under ids the provider does not
-/// echo. Else it is set to false.
+/// echo. Else it is set to false. (`convstate_engine_message_status_ex` takes the
+/// recipient's user id too.)
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_message_status(
     engine: *mut convstate_engine,
@@ -1214,11 +1259,43 @@ pub unsafe extern "C" fn convstate_engine_message_status(
     errors_len: usize,
     unmatched: *mut bool,
 ) -> convstate_result {
+    let event = convstate_message_status {
+        at_ms,
+        number,
+        number_len,
+        contact,
+        contact_len,
+        message_id,
+        message_id_len,
+        status,
+        pricing_type,
+        pricing_category,
+        pricing_category_len,
+        errors,
+        errors_len,
+        user_id: std::ptr::null(),
+        user_id_len: 0,
+    };
+    // SAFETY: the caller's contract for each argument is the struct's for its field.
+    unsafe { convstate_engine_message_status_ex(engine, &event, unmatched) }
+}
+
+/// A delivery status, as `convstate_engine_message_status`, with the recipient's user id
+/// (`convstate_message_status.user_id`): a status naming a contact by both names links
+/// them (emitting `CONVSTATE_EFFECT_CONTACT_LINKED` as an inbound does) and lets a failure's
+/// back-off reach the user under either name.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_message_status_ex(
+    engine: *mut convstate_engine,
+    status: *const convstate_message_status,
+    unmatched: *mut bool,
+) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
+        let r = unsafe { arg(status, "status") }?;
         let unmatched = Out::optional(unmatched, "unmatched")?;
-        let category = unsafe { opt_str_arg(pricing_category, pricing_category_len, "pricing_category") }?;
-        let pricing = match (pricing_type_from(pricing_type)?, category) {
+        let category = unsafe { opt_str_arg(r.pricing_category, r.pricing_category_len, "pricing_category") }?;
+        let pricing = match (pricing_type_from(r.pricing_type)?, category) {
             (None, Some(_)) => {
                 return Err(FfiError::new(
                     convstate_result::CONVSTATE_ERR_INVALID_ARGUMENT,
@@ -1228,19 +1305,19 @@ pub unsafe extern "C" fn convstate_engine_message_status(
             (None, None) => None,
             (Some(kind), category) => Some(ProviderPricing { kind, category: category.map(str::to_owned) }),
         };
-        let errors = if errors_len == 0 {
+        let errors = if r.errors_len == 0 {
             &[][..]
         } else {
             // SAFETY: valid for `errors_len` codes (the caller's contract).
-            unsafe { slice_arg(errors, errors_len, "errors") }?
+            unsafe { slice_arg(r.errors, r.errors_len, "errors") }?
         };
         let event = MessageStatusUpdate {
-            at: instant_arg(at_ms, "at_ms")?,
-            number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
-            contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
-            user_id: None,
-            message_id: unsafe { str_arg(message_id, message_id_len, "message_id") }?.to_owned(),
-            status: delivery_status_from(status)?,
+            at: instant_arg(r.at_ms, "at_ms")?,
+            number: unsafe { str_arg(r.number, r.number_len, "number") }?.to_owned(),
+            contact: unsafe { str_arg(r.contact, r.contact_len, "contact") }?.to_owned(),
+            user_id: unsafe { opt_str_arg(r.user_id, r.user_id_len, "user_id") }?.map(str::to_owned),
+            message_id: unsafe { str_arg(r.message_id, r.message_id_len, "message_id") }?.to_owned(),
+            status: delivery_status_from(r.status)?,
             pricing,
             errors: errors.to_vec(),
         };
@@ -1287,6 +1364,7 @@ pub unsafe extern "C" fn convstate_engine_consent(
 }
 
 /// A contact stopped or resumed marketing messages (`value`: a `convstate_preference`).
+/// (`convstate_engine_user_preference_ex` takes the contact's user id too.)
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_user_preference(
     engine: *mut convstate_engine,
@@ -1297,13 +1375,46 @@ pub unsafe extern "C" fn convstate_engine_user_preference(
     contact_len: usize,
     value: u32,
 ) -> convstate_result {
+    // SAFETY: the caller's contract, with no user id.
+    unsafe {
+        convstate_engine_user_preference_ex(
+            engine,
+            at_ms,
+            number,
+            number_len,
+            contact,
+            contact_len,
+            std::ptr::null(),
+            0,
+            value,
+        )
+    }
+}
+
+/// A contact stopped or resumed marketing messages, as `convstate_engine_user_preference`,
+/// with the user's business-scoped user id beside the phone number in `contact` (Meta's
+/// `user_preferences` items name both), or NULL: the two are one user, linked as a status
+/// links them (same checks as `convstate_message_status.user_id`), and the preference
+/// applies under both names.
+#[no_mangle]
+pub unsafe extern "C" fn convstate_engine_user_preference_ex(
+    engine: *mut convstate_engine,
+    at_ms: i64,
+    number: *const c_char,
+    number_len: usize,
+    contact: *const c_char,
+    contact_len: usize,
+    user_id: *const c_char,
+    user_id_len: usize,
+    value: u32,
+) -> convstate_result {
     ffi_boundary! {
         let handle = unsafe { arg_mut(engine, "engine") }?;
         let event = UserPreference {
             at: instant_arg(at_ms, "at_ms")?,
             number: unsafe { str_arg(number, number_len, "number") }?.to_owned(),
             contact: unsafe { str_arg(contact, contact_len, "contact") }?.to_owned(),
-            user_id: None,
+            user_id: unsafe { opt_str_arg(user_id, user_id_len, "user_id") }?.map(str::to_owned),
             value: preference_from(value)?,
         };
         handle.engine.user_preference(&event)?;

@@ -3291,6 +3291,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (20, 0x3291_ffcf_55cb_26b8),
         (21, 0x1c59_850e_3c33_6d5c),
         (22, 0x6b11_4647_3455_ad3a),
+        (23, 0xc83f_66fc_29bf_ac3b),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -4069,5 +4070,117 @@ fn the_redelivered_and_unmatched_flags_are_written_on_success_only() {
     unsafe {
         convstate_sharded_engine_free(sharded);
         convstate_engine_free(engine);
+    }
+}
+
+/// Every effect queued for `poll_effect`, as lines.
+fn poll_all(engine: *mut convstate_engine) -> Vec<String> {
+    std::iter::from_fn(|| {
+        let (rc, written, line) = poll(engine, 4096);
+        assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+        (written > 0).then_some(line)
+    })
+    .collect()
+}
+
+#[test]
+fn a_typed_status_and_preference_carry_a_user_id_as_the_json_door_does() {
+    // Before ABI 23 a C host could give the user id of a status or a preference only
+    // through the JSON door: its typed calls read the phone number alone, so a stop from a
+    // user the business knew by user id never reached it.
+    let (typed, door) = (new_engine("cloud-2026-10"), new_engine("cloud-2026-10"));
+    let mut out = null_mut();
+    assert_eq!(unsafe { convstate_string_new(&mut out) }, CONVSTATE_OK);
+    let setup = [
+        r#"{"type":"register_number","at":"2026-11-02T08:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
+        r#"{"type":"register_template","at":"2026-11-02T08:00:00Z","business":"acme","name":"promo","language":"en","category":"marketing","body":"Sale now on","status":"approved"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+        r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"US.5","kind":"text"}"#,
+        r#"{"type":"send","at":"2026-11-02T09:01:00Z","number":"+15550001111","contact":"+79110000001","message":{"kind":"text","text":"hi"},"message_id":"wamid.1"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T09:02:00Z","business":"acme","contact":"+79110000001"}"#,
+        r#"{"type":"opt_in","at":"2026-11-02T09:02:00Z","business":"acme","contact":"US.5"}"#,
+    ];
+    for line in setup {
+        json_door(typed, out, line);
+        json_door(door, out, line);
+    }
+    poll_all(typed);
+    poll_all(door);
+    let at = T0 + HOUR; // 2026-11-02T10:00:00Z, as the door's lines below
+    let (phone, user_id, message_id) = ("+79110000001", "US.5", "wamid.1");
+    let errors = [131_049u32];
+    let status = convstate_message_status {
+        at_ms: at,
+        number: ptr(NUMBER),
+        number_len: NUMBER.len(),
+        contact: ptr(phone),
+        contact_len: phone.len(),
+        message_id: ptr(message_id),
+        message_id_len: message_id.len(),
+        status: convstate_delivery_status::CONVSTATE_DELIVERY_FAILED as u32,
+        pricing_type: convstate_pricing_type::CONVSTATE_PRICING_NONE as u32,
+        pricing_category: null(),
+        pricing_category_len: 0,
+        errors: errors.as_ptr(),
+        errors_len: errors.len(),
+        user_id: ptr(user_id),
+        user_id_len: user_id.len(),
+    };
+    let mut unmatched = true;
+    let rc = unsafe { convstate_engine_message_status_ex(typed, &status, &mut unmatched) };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    assert!(!unmatched);
+    let (new_phone, new_user_id) = ("+79110000003", "US.9");
+    let rc = unsafe {
+        convstate_engine_user_preference_ex(
+            typed,
+            at,
+            ptr(NUMBER),
+            NUMBER.len(),
+            ptr(new_phone),
+            new_phone.len(),
+            ptr(new_user_id),
+            new_user_id.len(),
+            convstate_preference::CONVSTATE_PREFERENCE_STOP as u32,
+        )
+    };
+    assert_eq!(rc, CONVSTATE_OK, "{}", last_error());
+    let typed_effects = poll_all(typed);
+    let mut door_effects = Vec::new();
+    for line in [
+        r#"{"type":"message_status","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000001","user_id":"US.5","message_id":"wamid.1","status":"failed","errors":[131049]}"#,
+        r#"{"type":"user_preference","at":"2026-11-02T10:00:00Z","number":"+15550001111","contact":"+79110000003","user_id":"US.9","value":"stop"}"#,
+    ] {
+        let lines = json_door(door, out, line);
+        door_effects.extend(
+            lines
+                .into_iter()
+                .filter(|l| l.starts_with(r#"{"type":"effect""#)),
+        );
+    }
+    assert_eq!(typed_effects, door_effects);
+    assert!(
+        (typed_effects.iter()).any(|e| e.contains(r#""contact_linked""#) && e.contains("US.9")),
+        "{typed_effects:?}"
+    );
+    // The back-off reached the user by either name, the stop both of the new user's.
+    for (query, expected) in [
+        (
+            r#"{"type":"check_send","at":"2026-11-02T10:01:00Z","number":"+15550001111","contact":"US.5","message":{"kind":"template","name":"promo","language":"en"}}"#,
+            r#""verdict":"denied""#,
+        ),
+        (
+            r#"{"type":"query_conversation","at":"2026-11-02T10:01:00Z","number":"+15550001111","contact":"US.9"}"#,
+            r#""marketing_stopped":true"#,
+        ),
+    ] {
+        let answer = json_door(typed, out, query);
+        assert_eq!(answer, json_door(door, out, query));
+        assert!(answer[0].contains(expected), "{answer:?}");
+    }
+    unsafe {
+        convstate_string_free(out);
+        convstate_engine_free(typed);
+        convstate_engine_free(door);
     }
 }

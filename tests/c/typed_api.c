@@ -574,6 +574,80 @@ static void test_contact_linked(void) {
   convstate_engine_free(engine);
 }
 
+/* A status or a preference naming a contact by phone number and user id
+   (`convstate_message_status.user_id`, `convstate_engine_user_preference_ex`) tells the engine
+   they are one user, as the JSON door's `user_id` does: two names the business knew apart
+   then hold one consent, and a pair it did not know is linked. */
+static void test_status_and_preference_user_id(void) {
+  static const char USER_ID[] = "US.5";
+  static const char PHONE_B[] = "+79110000002";
+  static const char USER_ID_B[] = "US.9";
+  static const char MESSAGE_ID[] = "wamid.1";
+  convstate_engine *engine = NULL;
+  convstate_message *hello = NULL;
+  convstate_number_registration number;
+  convstate_inbound inbound;
+  convstate_send_request request;
+  convstate_decision decision;
+  convstate_message_status status;
+  convstate_conversation_view view;
+  char line[1024];
+  bool unmatched = true;
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return;
+  number = acme_official_number(NUMBER, T0 - HOUR, -1);
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  /* The user wrote by phone number and, having adopted a username, by user id alone. */
+  inbound = inbound_from(T0, CONTACT, NULL, CONVSTATE_INBOUND_TEXT);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
+  inbound = inbound_from(T0, USER_ID, NULL, CONVSTATE_INBOUND_TEXT);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
+  CHECK_RC(convstate_message_new_text(S("Hello!"), &hello), CONVSTATE_OK);
+  request = request_for(T0 + MINUTE, hello);
+  request.message_id = MESSAGE_ID;
+  request.message_id_len = strlen(MESSAGE_ID);
+  CHECK_RC(convstate_engine_send(engine, &request, &decision), CONVSTATE_OK);
+  CHECK(decision.verdict == CONVSTATE_VERDICT_ALLOWED);
+  drain_effects(engine, CONVSTATE_EFFECT_NONE);
+
+  memset(&status, 0, sizeof status);
+  status.at_ms = T0 + 2 * MINUTE;
+  status.number = NUMBER;
+  status.number_len = strlen(NUMBER);
+  status.contact = CONTACT;
+  status.contact_len = strlen(CONTACT);
+  status.message_id = MESSAGE_ID;
+  status.message_id_len = strlen(MESSAGE_ID);
+  status.status = CONVSTATE_DELIVERY_READ;
+  status.pricing_type = CONVSTATE_PRICING_NONE;
+  status.user_id = "+79110000009"; /* a phone number is no user id */
+  status.user_id_len = strlen(status.user_id);
+  CHECK_RC(convstate_engine_message_status_ex(engine, &status, &unmatched), CONVSTATE_ERR_INVALID_USER_ID);
+  status.user_id = USER_ID;
+  status.user_id_len = strlen(USER_ID);
+  CHECK_RC(convstate_engine_message_status_ex(engine, &status, &unmatched), CONVSTATE_OK);
+  CHECK(!unmatched);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_LINKED) == 0); /* two histories stay apart */
+  /* A stop under the phone number alone is the user's under the user id too. */
+  CHECK_RC(convstate_engine_user_preference(engine, T0 + 3 * MINUTE, S(NUMBER), S(CONTACT),
+                                            CONVSTATE_PREFERENCE_STOP),
+           CONVSTATE_OK);
+  CHECK_RC(convstate_engine_conversation(engine, T0 + 3 * MINUTE, S(NUMBER), S(USER_ID), &view), CONVSTATE_OK);
+  CHECK(view.marketing_stopped);
+
+  CHECK_RC(convstate_engine_user_preference_ex(engine, T0 + 4 * MINUTE, S(NUMBER), S(PHONE_B), S("US 9"),
+                                               CONVSTATE_PREFERENCE_STOP),
+           CONVSTATE_ERR_INVALID_USER_ID);
+  CHECK_RC(convstate_engine_user_preference_ex(engine, T0 + 4 * MINUTE, S(NUMBER), S(PHONE_B), S(USER_ID_B),
+                                               CONVSTATE_PREFERENCE_STOP),
+           CONVSTATE_OK);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_LINKED);
+  CHECK(strstr(line, "\"phone\":\"+79110000002\"") != NULL);
+  CHECK(strstr(line, "\"user_id\":\"US.9\"") != NULL);
+  convstate_message_free(hello);
+  convstate_engine_free(engine);
+}
+
 /* A text header's variable is filled by its own parameter, positional or named, and a send
    without it is refused as template_params (Meta would fail it). */
 static void test_header_params(void) {
@@ -783,6 +857,7 @@ int main(void) {
   test_user_id();
   test_request_welcome();
   test_contact_linked();
+  test_status_and_preference_user_id();
   test_header_params();
   test_conversation_ids();
   test_email_ticket_times();
