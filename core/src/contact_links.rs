@@ -64,6 +64,28 @@ impl ContactLinks {
         self.insert(business, alias, key);
     }
 
+    /// Makes the phone number `alias` a name of its own again in `business`: the user id
+    /// whose contact it named gave it up (facts §1.3: a user id is one user's, so the
+    /// number named with another is someone else's now).
+    pub(crate) fn unlink_phone(&mut self, business: u32, alias: AddressKey) {
+        let Some(key) = self.phones.remove(&(business, alias)) else {
+            return;
+        };
+        if self.phone_of_key.get(&(business, key)) == Some(&alias) {
+            // The contact's phone number is now its other phone number alias, if any (the
+            // larger, as `insert` keeps it): a walk, on a path as rare as a number changing
+            // hands.
+            let other = (self.phones.iter())
+                .filter(|&(&(b, _), &k)| b == business && k == key)
+                .map(|(&(_, other), _)| other)
+                .max();
+            match other {
+                Some(other) => self.phone_of_key.insert((business, key), other),
+                None => self.phone_of_key.remove(&(business, key)),
+            };
+        }
+    }
+
     /// Records `alias` → `key`, and a phone number alias as the contact's phone number; the
     /// key `alias` named before, if any. Of two phone numbers aliasing one contact (which
     /// Meta's user ids, regenerated with a new number, should not give) the larger is its

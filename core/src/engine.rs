@@ -1070,10 +1070,22 @@ impl Engine {
     ) -> Option<LearnedLink> {
         let business = self.numbers[number as usize].business;
         let links = &self.contact_links;
-        let (by_phone, by_user_id) = (
+        let (mut by_phone, by_user_id) = (
             links.resolve(business, phone),
             links.resolve(business, user_id),
         );
+        // Two user ids are two users (facts §1.3: one per portfolio and user), never one
+        // contact. A phone number that names another user id's contact (its alias), named
+        // with this one, has changed hands: an inbound, the latest pair, makes it a name of
+        // its own again, to be linked afresh below; a status, which may name an older pair,
+        // learns nothing.
+        if by_phone != phone && by_phone != by_user_id {
+            if !moves {
+                return None;
+            }
+            self.contact_links.unlink_phone(business, phone);
+            by_phone = phone;
+        }
         // A phone number named with a user id that is not its group's (nor linked to one of
         // its names) belongs to another user now (a number given up and given to someone
         // else): it leaves the group, keeping its consent as it stood, so that the two

@@ -4,7 +4,8 @@
 //! histories stay apart. Every name of a contact then reaches the same conversation, at
 //! every number of the business, and the links survive a snapshot and a business move.
 //! Names kept apart hold one consent from the first time they are named together: an opt-in
-//! or opt-out under any of them is every one's.
+//! or opt-out under any of them is every one's. Two user ids are never one contact: a phone
+//! number an inbound names with another user id than its contact's has changed hands.
 
 use std::collections::{HashMap, HashSet};
 
@@ -107,7 +108,16 @@ impl Model {
     /// (phone, user id, the phone number of the contact the user id left). `moves`: an
     /// inbound, which moves a user id another contact has.
     fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
-        let (by_phone, by_user_id) = (self.key(phone), self.key(user_id));
+        let (mut by_phone, by_user_id) = (self.key(phone), self.key(user_id));
+        // A phone number naming another user id's contact has changed hands: an inbound
+        // makes it a name of its own again; a status learns nothing.
+        if by_phone != phone && by_phone != by_user_id {
+            if !moves {
+                return None;
+            }
+            self.alias_of.remove(phone);
+            by_phone = phone;
+        }
         let user_id_is_alias = by_user_id != user_id;
         // A phone number an inbound names with a user id not of its group belongs to another
         // user: it leaves the group (a status may name an older pair).
