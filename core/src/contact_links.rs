@@ -86,6 +86,25 @@ impl ContactLinks {
         }
     }
 
+    /// Makes the user ids that are other names of the contact keyed by the phone number
+    /// `key` in `business` names of their own again, and returns them (sorted, so that what
+    /// follows does not depend on the map's order): the number changed hands. A walk, on a
+    /// path as rare as that.
+    pub(crate) fn unlink_user_ids_of(&mut self, business: u32, key: AddressKey) -> Vec<AddressKey> {
+        if self.user_ids_of_key.remove(&(business, key)).is_none() {
+            return Vec::new();
+        }
+        let mut left: Vec<_> = (self.user_ids.iter())
+            .filter(|&(&(b, _), &to)| b == business && to == key)
+            .map(|(&(_, user_id), _)| user_id)
+            .collect();
+        left.sort_unstable();
+        for user_id in &left {
+            self.user_ids.remove(&(business, *user_id));
+        }
+        left
+    }
+
     /// Records `alias` → `key`, and a phone number alias as the contact's phone number; the
     /// key `alias` named before, if any. Of two phone numbers aliasing one contact (which
     /// Meta's user ids, regenerated with a new number, should not give) the larger is its

@@ -1059,8 +1059,9 @@ impl Engine {
     /// they stay apart (two histories are not merged) but hold one consent from then on
     /// (`join_consent`). A user id that names another contact already moves to this pair
     /// only when `moves` (an inbound: the latest pair); either way the contact it named and
-    /// this one hold one consent, unless either phone number is another user id's. A phone
-    /// number in a group that an inbound names with another user id leaves the group.
+    /// this one hold one consent. A phone number linked to another user id, or holding
+    /// consent with other names than this user's, has changed hands when an inbound says so
+    /// (`hand_over`); a status naming it so learns nothing.
     fn learn_contact_link(
         &mut self,
         number: u32,
@@ -1075,46 +1076,35 @@ impl Engine {
             links.resolve(business, user_id),
         );
         // Two user ids are two users (facts §1.3: one per portfolio and user), never one
-        // contact. A phone number that names another user id's contact (its alias), named
-        // with this one, has changed hands: an inbound, the latest pair, makes it a name of
-        // its own again, to be linked afresh below; a status, which may name an older pair,
-        // learns nothing.
-        if by_phone != phone && by_phone != by_user_id {
+        // contact. A phone number linked to another user id (its contact's key or other
+        // name), or holding consent with names none of which is this user's, has changed
+        // hands (a number given up and given to someone else). An inbound, the latest pair,
+        // says so: the number becomes a name of its own, to be linked afresh below; a
+        // status, which may name an older pair, learns nothing.
+        let another_users = by_phone != by_user_id
+            && (by_phone != phone
+                || self.contact_links.keys_an_alias(business, phone)
+                || (self.consent_groups.contains(business, phone)
+                    && !(self.consent_groups.names(business, phone))
+                        .any(|name| name == user_id || name == by_user_id)));
+        if another_users {
             if !moves {
                 return None;
             }
-            self.contact_links.unlink_phone(business, phone);
-            by_phone = phone;
-        }
-        // A phone number named with a user id that is not its group's (nor linked to one of
-        // its names) belongs to another user now (a number given up and given to someone
-        // else): it leaves the group, keeping its consent as it stood, so that the two
-        // users' consent no longer crosses. Only when `moves`: a status may name an older
-        // pair, from before the number changed hands.
-        if moves
-            && by_phone == phone
-            && self.consent_groups.contains(business, phone)
-            && !(self.consent_groups.names(business, phone))
-                .any(|name| name == user_id || name == by_user_id)
-        {
-            self.consent_groups.leave(business, phone);
+            if by_phone != phone {
+                self.contact_links.unlink_phone(business, phone);
+                by_phone = phone;
+            } else {
+                self.hand_over(business, phone);
+            }
         }
         if by_phone == by_user_id {
             return None;
         }
-        // A contact keyed by another user id, or whose phone number another user id is
-        // linked to, is that user's (a number given to someone else, or a stale pair): the
-        // pair joins no consent to it.
-        let owned = |engine: &Engine, key: AddressKey| {
-            key.phone_digits().is_none() || engine.contact_links.keys_an_alias(business, key)
-        };
-        let claimed = owned(self, by_phone);
         if by_user_id != user_id && !moves {
             // Not moved (a status may name an older pair), but the provider names the two
             // contacts as one user: they hold one consent, as kept-apart names do.
-            if !claimed {
-                self.join_consent(business, by_phone, by_user_id);
-            }
+            self.join_consent(business, by_phone, by_user_id);
             return None;
         }
         // An alias has no history of its own; the provider's latest pair moves it.
@@ -1129,8 +1119,12 @@ impl Engine {
             // The user's consent goes with the user id: the contact it left and its new one
             // hold one consent, so that a stop given before the move, under either name
             // and delivered in either order, is the user's, not the old phone number's
-            // alone. Unless either is another user id's (still linked to the one left).
-            if by_user_id != user_id && !claimed && !owned(self, by_user_id) {
+            // alone. Unless the contact left is another user's too (a state saved before
+            // two user ids could no longer share a contact).
+            let shared = |key: AddressKey| {
+                key.phone_digits().is_none() || self.contact_links.keys_an_alias(business, key)
+            };
+            if by_user_id != user_id && !shared(by_user_id) {
                 self.join_consent(business, by_user_id, by_phone);
             }
             previous_phone
@@ -1138,9 +1132,7 @@ impl Engine {
             self.contact_links.link(business, phone, user_id);
             None
         } else {
-            if !claimed {
-                self.join_consent(business, by_phone, user_id);
-            }
+            self.join_consent(business, by_phone, user_id);
             return None;
         };
         Some(LearnedLink {
@@ -1148,6 +1140,18 @@ impl Engine {
             user_id,
             previous_phone,
         })
+    }
+
+    /// The phone number `phone`, keying a contact of `business`, has changed hands: the
+    /// user ids linked to it are its former owner's and become names of their own, taking
+    /// its consent with them (its record and its group: consent is the user's), and the
+    /// number starts afresh in consent. Its conversation history stays, keyed by it.
+    fn hand_over(&mut self, business: u32, phone: AddressKey) {
+        for user_id in self.contact_links.unlink_user_ids_of(business, phone) {
+            self.join_consent(business, phone, user_id);
+        }
+        self.consent_groups.leave(business, phone);
+        self.consents.remove(&(business, phone));
     }
 
     /// Two contacts of `business` the provider named as one user, kept apart (each had a

@@ -65,8 +65,7 @@ fn step() -> impl Strategy<Value = Step> {
 struct Model {
     /// Alias → the name keying its contact.
     alias_of: HashMap<&'static str, &'static str>,
-    /// Names the business has a history under (a conversation, a consent record, or a
-    /// consent held with another name).
+    /// Names the business has had a conversation under.
     history: HashSet<&'static str>,
     /// Contact keys kept apart that hold one consent → their group's number.
     group: HashMap<&'static str, usize>,
@@ -109,40 +108,45 @@ impl Model {
     /// inbound, which moves a user id another contact has.
     fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
         let (mut by_phone, by_user_id) = (self.key(phone), self.key(user_id));
-        // A phone number naming another user id's contact has changed hands: an inbound
-        // makes it a name of its own again; a status learns nothing.
-        if by_phone != phone && by_phone != by_user_id {
+        // A phone number linked to another user id (its contact's key or other name), or
+        // holding consent with names none of which is this user's, has changed hands: an
+        // inbound makes it a name of its own again; a status learns nothing.
+        let members = self.members(phone);
+        let another_users = by_phone != by_user_id
+            && (by_phone != phone
+                || self.owned(phone)
+                || (members.len() > 1
+                    && !members.iter().any(|&n| n == user_id || n == by_user_id)));
+        if another_users {
             if !moves {
                 return None;
             }
-            self.alias_of.remove(phone);
-            by_phone = phone;
-        }
-        let user_id_is_alias = by_user_id != user_id;
-        // A phone number an inbound names with a user id not of its group belongs to another
-        // user: it leaves the group (a status may name an older pair).
-        let members = self.members(phone);
-        if moves
-            && by_phone == phone
-            && members.len() > 1
-            && !members.iter().any(|&n| n == user_id || n == by_user_id)
-        {
-            let other = members.iter().copied().find(|&n| n != phone).unwrap();
-            self.group.remove(phone);
-            if self.members(other).len() == 1 {
-                self.group.remove(other);
+            if by_phone != phone {
+                self.alias_of.remove(phone);
+                by_phone = phone;
+            } else {
+                // Its user ids become names of their own, taking its consent; the number
+                // starts afresh.
+                let mut left: Vec<_> = (self.alias_of.iter())
+                    .filter(|&(alias, to)| !alias.starts_with('+') && *to == phone)
+                    .map(|(alias, _)| *alias)
+                    .collect();
+                left.sort_unstable();
+                for user_id in left {
+                    self.alias_of.remove(user_id);
+                    self.join(phone, user_id);
+                }
+                self.leave(phone);
+                self.consent.remove(phone);
             }
         }
         if by_phone == by_user_id {
             return None;
         }
-        // A phone number another user id is linked to is that user's: no consent joins.
-        let claimed = self.owned(by_phone);
+        let user_id_is_alias = by_user_id != user_id;
         if user_id_is_alias && !moves {
             // Not moved: one consent.
-            if !claimed {
-                self.join(by_phone, by_user_id);
-            }
+            self.join(by_phone, by_user_id);
             return None;
         }
         if user_id_is_alias || !self.knows(user_id) {
@@ -150,9 +154,8 @@ impl Model {
                 .then(|| self.phone_of(by_user_id))
                 .flatten();
             self.alias_of.insert(user_id, by_phone);
-            // The contact the user id left and its new one hold one consent, unless
-            // either is another user id's.
-            if user_id_is_alias && !claimed && !self.owned(by_user_id) {
+            // The contact the user id left and its new one hold one consent.
+            if user_id_is_alias && !self.owned(by_user_id) {
                 self.join(by_user_id, by_phone);
             }
             Some((phone, user_id, left))
@@ -161,10 +164,22 @@ impl Model {
             Some((phone, user_id, None))
         } else {
             // Two histories: two contacts, one consent.
-            if !claimed {
-                self.join(by_phone, by_user_id);
-            }
+            self.join(by_phone, by_user_id);
             None
+        }
+    }
+
+    /// Takes `key` out of its group (a group left with one name is none).
+    fn leave(&mut self, key: &'static str) {
+        let Some(id) = self.group.remove(key) else {
+            return;
+        };
+        let rest: Vec<_> = (self.group.iter())
+            .filter(|&(_, g)| *g == id)
+            .map(|(name, _)| *name)
+            .collect();
+        if let [alone] = rest[..] {
+            self.group.remove(alone);
         }
     }
 
@@ -361,9 +376,9 @@ proptest! {
                         r#"{{"type":"{kind}","at":{at},"business":"acme","contact":"{}"}}"#,
                         name(i)
                     ));
-                    let key = model.key(name(i));
-                    model.history.insert(key);
-                    model.set_consent(key, (at, !out));
+                    // A consent record is a history while it lasts (`knows`): a number
+                    // changing hands starts afresh.
+                    model.set_consent(model.key(name(i)), (at, !out));
                 }
             }
             check(&engine, &model, &format!("after {step:?}"))?;
