@@ -173,13 +173,15 @@ impl Engine {
         // names both on every status of a message sent to a phone number). It never moves a
         // user id another contact has: a status may come days late, or again, and the pair
         // it names be older than the one an inbound made since.
-        let learned = match e.user_id.as_deref() {
+        // A pair naming a phone number another user's (the number changed hands since, or
+        // will) holds the user id's contact to a per-user failure, not the number's.
+        let (learned, another_users) = match e.user_id.as_deref() {
             Some(user_id) => {
                 let channel = self.numbers[number as usize].channel;
                 let phone = self.sender_beside(Some(&e.contact), None, user_id, channel)?;
                 self.link_sender(number, phone, user_id, false)?
             }
-            None => None,
+            None => (None, None),
         };
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_of(number, contact);
@@ -198,7 +200,7 @@ impl Engine {
             if e.status == DeliveryStatus::Failed && !known {
                 let conv = self.conversation_or_create(number, contact)?;
                 self.opener_failed(conv, &e.message_id);
-                self.apply_errors(conv, None, &e.errors, e.at);
+                self.apply_errors(conv, None, &e.errors, e.at, another_users);
                 let early = SentMessage::failure_before_send(conv, e.at, e.errors.clone());
                 self.sent_messages
                     .insert(scoped_key(Some(number), &e.message_id), now, early);
@@ -246,7 +248,7 @@ impl Engine {
         }
         if advances && e.status == DeliveryStatus::Failed {
             self.fail_sent(number, &record, &e.message_id, &e.errors, e.at);
-            self.apply_errors(record.conv, record.template, &e.errors, e.at);
+            self.apply_errors(record.conv, record.template, &e.errors, e.at, another_users);
         }
         if advances {
             record.status = e.status;
@@ -489,7 +491,16 @@ impl Engine {
     }
 
     /// The corrections a provider's error codes call for (see the module table).
-    fn apply_errors(&mut self, conv: u32, template: Option<u32>, errors: &[u32], at: Instant) {
+    /// `user`: the contact a per-user error (131049) holds, when not the conversation's (a
+    /// status naming the recipient's user id beside a number another user's now).
+    fn apply_errors(
+        &mut self,
+        conv: u32,
+        template: Option<u32>,
+        errors: &[u32],
+        at: Instant,
+        user: Option<AddressKey>,
+    ) {
         // The codes are the WhatsApp Business API's (Meta's, and its providers' for the same
         // errors): on another channel's number they name none of these rules. Read there, a
         // 131064 blocked the business's WhatsApp limit, a 131049 its marketing to the contact.
@@ -512,7 +523,7 @@ impl Engine {
                 let until = at.plus(self.policy.provider.marketing_backoff);
                 let c = &self.conversations[conv as usize];
                 let business = self.numbers[c.number as usize].business;
-                let contact = c.contact;
+                let contact = user.unwrap_or(c.contact);
                 let held = (self.consents.get(&(business, contact)))
                     .and_then(|record| record.marketing_backoff_until);
                 if held.is_some_and(|held| held >= until) {
@@ -521,7 +532,7 @@ impl Engine {
                 self.update_consent(business, contact, |record| {
                     record.marketing_backoff_until = Some(until)
                 });
-                self.backed_off(conv, code, true, until, at);
+                self.backed_off(conv, contact, code, true, until, at);
             } else if code == codes::PAIR_RATE_LIMIT {
                 let until = at.plus(self.policy.provider.pair_rate_backoff);
                 let backoff = Backoff {
@@ -542,7 +553,8 @@ impl Engine {
                     continue;
                 }
                 self.backoffs.insert(conv, backoff);
-                self.backed_off(conv, code, false, until, at);
+                let contact = self.conversations[conv as usize].contact;
+                self.backed_off(conv, contact, code, false, until, at);
             } else if codes::LIMIT_REACHED.contains(&code) {
                 let number = self.conversations[conv as usize].number;
                 self.limit_block(number, at);
@@ -551,15 +563,19 @@ impl Engine {
     }
 
     /// Tells the host that the provider holds sends to a conversation's contact.
+    /// Announces a hold of `contact` (the conversation's, or the user it holds) at `conv`'s
+    /// number.
     fn backed_off(
         &mut self,
         conv: u32,
+        contact: AddressKey,
         code: u32,
         marketing_only: bool,
         until: Instant,
         at: Instant,
     ) {
-        let (number, contact) = self.conv_names(conv);
+        let (number, _) = self.conv_names(conv);
+        let contact = self.interner.address_of(contact);
         self.effects.push_back(Effect::ContactBackedOff {
             number,
             contact,

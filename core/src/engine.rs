@@ -1049,8 +1049,13 @@ impl Engine {
             || self.consent_groups.contains(business, key)
             || self.contact_links.keys_an_alias(business, key)
             || self.conversation_idx(number, key).is_some()
-            || (self.businesses[business as usize].numbers.iter())
-                .any(|&n| self.conversation_idx(n, key).is_some())
+            || self.has_conversation(business, key)
+    }
+
+    /// Whether `key` has a conversation at any number of `business` (a walk over them).
+    fn has_conversation(&self, business: u32, key: AddressKey) -> bool {
+        (self.businesses[business as usize].numbers.iter())
+            .any(|&n| self.conversation_idx(n, key).is_some())
     }
 
     /// Learns from a payload naming a contact by both that the phone number `phone` and the
@@ -1081,13 +1086,7 @@ impl Engine {
         // hands (a number given up and given to someone else). An inbound, the latest pair,
         // says so: the number becomes a name of its own, to be linked afresh below; a
         // status, which may name an older pair, learns nothing.
-        let another_users = by_phone != by_user_id
-            && (by_phone != phone
-                || self.contact_links.keys_an_alias(business, phone)
-                || (self.consent_groups.contains(business, phone)
-                    && !(self.consent_groups.names(business, phone))
-                        .any(|name| name == user_id || name == by_user_id)));
-        if another_users {
+        if self.names_another_user(business, phone, user_id) {
             if !moves {
                 return None;
             }
@@ -1096,6 +1095,18 @@ impl Engine {
                 by_phone = phone;
             } else {
                 self.hand_over(business, phone);
+                // A new owner known only by consent given under their user id (a stop
+                // delivered before their first message): the number's contact is theirs now,
+                // so the user id becomes its other name below, its consent carried onto the
+                // number. Kept apart, their replies by user id met a closed window.
+                if by_user_id == user_id
+                    && !self.contact_links.keys_an_alias(business, user_id)
+                    && !self.has_conversation(business, user_id)
+                {
+                    self.join_consent(business, phone, user_id);
+                    self.consent_groups.leave(business, user_id);
+                    self.consents.remove(&(business, user_id));
+                }
             }
         }
         if by_phone == by_user_id {
@@ -1140,6 +1151,24 @@ impl Engine {
             user_id,
             previous_phone,
         })
+    }
+
+    /// Whether the phone number `phone`, named beside `user_id`, is another user's in
+    /// `business`: linked to another user id (its contact's key or other name), or holding
+    /// consent with names none of which is this user's. Two user ids are two users (facts
+    /// §1.3), so the pair says the number changed hands, or is older than that.
+    fn names_another_user(&self, business: u32, phone: AddressKey, user_id: AddressKey) -> bool {
+        let links = &self.contact_links;
+        let (by_phone, by_user_id) = (
+            links.resolve(business, phone),
+            links.resolve(business, user_id),
+        );
+        by_phone != by_user_id
+            && (by_phone != phone
+                || links.keys_an_alias(business, phone)
+                || (self.consent_groups.contains(business, phone)
+                    && !(self.consent_groups.names(business, phone))
+                        .any(|name| name == user_id || name == by_user_id)))
     }
 
     /// The phone number `phone`, keying a contact of `business`, has changed hands: the
@@ -1767,7 +1796,7 @@ impl Engine {
             None => self.recipient(e.contact, e.group)?,
         };
         let learned = match e.user_id {
-            Some(user_id) => self.link_sender(number, contact, user_id, true)?,
+            Some(user_id) => self.link_sender(number, contact, user_id, true)?.0,
             None => None,
         };
         let sender = contact;
@@ -1873,6 +1902,9 @@ impl Engine {
 
     /// Links an inbound's sender (or a status's recipient), the phone number `contact`, to
     /// their `user_id` (checked by `sender_beside`); `moves` as for `learn_contact_link`.
+    /// Also, when the pair names a phone number another user's and so learns nothing (a
+    /// status or a preference, which may be older than the number's change of hands), the
+    /// contact of the user id: the one the event's consent is about, not the number's.
     #[cold]
     #[inline(never)]
     pub(crate) fn link_sender(
@@ -1881,9 +1913,16 @@ impl Engine {
         contact: AddressKey,
         user_id: &str,
         moves: bool,
-    ) -> Result<Option<LearnedLink>, Error> {
+    ) -> Result<(Option<LearnedLink>, Option<AddressKey>), Error> {
         let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
-        Ok(self.learn_contact_link(number, contact, user_id, moves))
+        let business = self.numbers[number as usize].business;
+        if !moves && self.names_another_user(business, contact, user_id) {
+            return Ok((None, Some(self.contact_links.resolve(business, user_id))));
+        }
+        Ok((
+            self.learn_contact_link(number, contact, user_id, moves),
+            None,
+        ))
     }
 
     fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {
@@ -2099,18 +2138,21 @@ impl Engine {
         let business = self.numbers[number as usize].business;
         // Both names link them, as a status naming both does (never moving a user id
         // another contact has: a preference, too, may come late).
-        let (learned, user_id) = match e.user_id.as_deref() {
+        let (learned, user_id, another_users) = match e.user_id.as_deref() {
             Some(user_id) => {
                 let channel = self.numbers[number as usize].channel;
                 let phone = self.sender_beside(Some(&e.contact), None, user_id, channel)?;
-                let learned = self.link_sender(number, phone, user_id, false)?;
+                let (learned, another_users) = self.link_sender(number, phone, user_id, false)?;
                 let key = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
-                (learned, Some(key))
+                (learned, Some(key), another_users)
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
-        let contact = self.contact_links.resolve(business, contact);
+        // A phone number another user's now (or not yet the user's): the preference is the
+        // user id's alone.
+        let contact =
+            another_users.unwrap_or_else(|| self.contact_links.resolve(business, contact));
         // The user who said it is the user id's contact too where the two stay apart (both
         // had a history, or the user id is another phone number's alias): a stop that
         // reached only one name let marketing reach the user by the other (§9).

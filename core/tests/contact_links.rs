@@ -138,6 +138,16 @@ impl Model {
                 }
                 self.leave(phone);
                 self.consent.remove(phone);
+                // A new owner known only by consent under their user id becomes the
+                // number's other name, their consent carried onto it.
+                if by_user_id == user_id
+                    && !self.history.contains(user_id)
+                    && !self.alias_of.values().any(|&key| key == user_id)
+                {
+                    self.join(phone, user_id);
+                    self.leave(user_id);
+                    self.consent.remove(user_id);
+                }
             }
         }
         if by_phone == by_user_id {
