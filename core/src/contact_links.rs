@@ -10,7 +10,10 @@
 //! Of the two names, the one the business already has a history under stays the contact's
 //! key and the other becomes its alias: usually the phone number, but the user id for a
 //! user first met under it. Two histories are never merged: when both names already have
-//! one, they stay two contacts, holding one consent (`consent_groups.rs`).
+//! one, they stay two contacts, holding one consent (`consent_groups.rs`). Two user ids
+//! are never one contact (a user id is one user's): a phone number an inbound names beside
+//! another user id than its own has changed hands, and its links are undone
+//! (`Engine::learn_contact_link`).
 //!
 //! Aliases are kept in two maps, so that the common case (sends and inbounds by phone
 //! number, no phone number an alias) costs one emptiness test, not a lookup.
