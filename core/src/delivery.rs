@@ -174,7 +174,7 @@ impl Engine {
         // user id another contact has: a status may come days late, or again, and the pair
         // it names be older than the one an inbound made since.
         // A pair naming a phone number another user's (the number changed hands since, or
-        // will) holds the user id's contact to a per-user failure, not the number's.
+        // will) is about the user id's contact (`user` below), not the number's.
         let (learned, another_users) = match e.user_id.as_deref() {
             Some(user_id) => {
                 let channel = self.numbers[number as usize].channel;
@@ -185,6 +185,9 @@ impl Engine {
         };
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         let contact = self.contact_of(number, contact);
+        // The user a per-user failure holds: the one the status names, which the number the
+        // message went to may no longer be (it changed hands since).
+        let user = another_users.unwrap_or(contact);
         self.handle_timeout(e.at);
         let now = self.clock;
         if let Some(link) = learned {
@@ -200,7 +203,7 @@ impl Engine {
             if e.status == DeliveryStatus::Failed && !known {
                 let conv = self.conversation_or_create(number, contact)?;
                 self.opener_failed(conv, &e.message_id);
-                self.apply_errors(conv, None, &e.errors, e.at, another_users);
+                self.apply_errors(conv, None, &e.errors, e.at, user);
                 let early = SentMessage::failure_before_send(conv, e.at, e.errors.clone());
                 self.sent_messages
                     .insert(scoped_key(Some(number), &e.message_id), now, early);
@@ -248,7 +251,7 @@ impl Engine {
         }
         if advances && e.status == DeliveryStatus::Failed {
             self.fail_sent(number, &record, &e.message_id, &e.errors, e.at);
-            self.apply_errors(record.conv, record.template, &e.errors, e.at, another_users);
+            self.apply_errors(record.conv, record.template, &e.errors, e.at, user);
         }
         if advances {
             record.status = e.status;
@@ -491,15 +494,15 @@ impl Engine {
     }
 
     /// The corrections a provider's error codes call for (see the module table).
-    /// `user`: the contact a per-user error (131049) holds, when not the conversation's (a
-    /// status naming the recipient's user id beside a number another user's now).
+    /// `user`: the contact a per-user error (131049) holds, the one the status names (not
+    /// always the conversation's: the number may have changed hands since the send).
     fn apply_errors(
         &mut self,
         conv: u32,
         template: Option<u32>,
         errors: &[u32],
         at: Instant,
-        user: Option<AddressKey>,
+        user: AddressKey,
     ) {
         // The codes are the WhatsApp Business API's (Meta's, and its providers' for the same
         // errors): on another channel's number they name none of these rules. Read there, a
@@ -523,7 +526,7 @@ impl Engine {
                 let until = at.plus(self.policy.provider.marketing_backoff);
                 let c = &self.conversations[conv as usize];
                 let business = self.numbers[c.number as usize].business;
-                let contact = user.unwrap_or(c.contact);
+                let contact = user;
                 let held = (self.consents.get(&(business, contact)))
                     .and_then(|record| record.marketing_backoff_until);
                 if held.is_some_and(|held| held >= until) {

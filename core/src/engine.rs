@@ -1095,18 +1095,6 @@ impl Engine {
                 by_phone = phone;
             } else {
                 self.hand_over(business, phone);
-                // A new owner known only by consent given under their user id (a stop
-                // delivered before their first message): the number's contact is theirs now,
-                // so the user id becomes its other name below, its consent carried onto the
-                // number. Kept apart, their replies by user id met a closed window.
-                if by_user_id == user_id
-                    && !self.contact_links.keys_an_alias(business, user_id)
-                    && !self.has_conversation(business, user_id)
-                {
-                    self.join_consent(business, phone, user_id);
-                    self.consent_groups.leave(business, user_id);
-                    self.consents.remove(&(business, user_id));
-                }
             }
         }
         if by_phone == by_user_id {
@@ -1141,6 +1129,19 @@ impl Engine {
             previous_phone
         } else if by_phone == phone && !self.knows_contact(number, phone) {
             self.contact_links.link(business, phone, user_id);
+            None
+        } else if by_phone == phone
+            && !self.contact_links.keys_an_alias(business, user_id)
+            && !self.has_conversation(business, user_id)
+        {
+            // The user id is known only by consent given under it (a stop or opt-in by user
+            // id, delivered before the user's first message naming both): it becomes the
+            // phone number's other name, its consent carried onto the number, as in time
+            // order. Kept apart, replies by user id met a closed window.
+            self.join_consent(business, phone, user_id);
+            self.consent_groups.leave(business, user_id);
+            self.consents.remove(&(business, user_id));
+            self.contact_links.link(business, user_id, phone);
             None
         } else {
             self.join_consent(business, by_phone, user_id);

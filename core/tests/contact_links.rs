@@ -138,16 +138,6 @@ impl Model {
                 }
                 self.leave(phone);
                 self.consent.remove(phone);
-                // A new owner known only by consent under their user id becomes the
-                // number's other name, their consent carried onto it.
-                if by_user_id == user_id
-                    && !self.history.contains(user_id)
-                    && !self.alias_of.values().any(|&key| key == user_id)
-                {
-                    self.join(phone, user_id);
-                    self.leave(user_id);
-                    self.consent.remove(user_id);
-                }
             }
         }
         if by_phone == by_user_id {
@@ -171,6 +161,17 @@ impl Model {
             Some((phone, user_id, left))
         } else if by_phone == phone && !self.knows(phone) {
             self.alias_of.insert(phone, user_id);
+            Some((phone, user_id, None))
+        } else if by_phone == phone
+            && !self.history.contains(user_id)
+            && !self.alias_of.values().any(|&key| key == user_id)
+        {
+            // A user id known only by consent becomes the number's other name, its consent
+            // carried onto the number.
+            self.join(phone, user_id);
+            self.leave(user_id);
+            self.consent.remove(user_id);
+            self.alias_of.insert(user_id, phone);
             Some((phone, user_id, None))
         } else {
             // Two histories: two contacts, one consent.

@@ -1715,6 +1715,7 @@ fn a_consent_group_must_be_a_ring_of_one_record() {
         &mut engine,
         &[
             r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","kind":"text"}"#,
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"US.5","kind":"text"}"#,
             r#"{"type":"opt_in","at":"2026-11-02T09:00:00Z","business":"acme","contact":"US.5"}"#,
             r#"{"type":"inbound","at":"2026-11-02T09:10:00Z","number":"+15550001111","contact":"+79110000001","user_id":"US.5","kind":"text"}"#,
         ],
