@@ -179,7 +179,7 @@ impl Engine {
             Some(user_id) => {
                 let channel = self.numbers[number as usize].channel;
                 let phone = self.sender_beside(Some(&e.contact), None, user_id, channel)?;
-                self.link_sender(number, phone, user_id, false)?
+                self.link_sender(number, phone, user_id, false, e.at)?
             }
             None => (None, None),
         };

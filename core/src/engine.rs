@@ -1073,6 +1073,7 @@ impl Engine {
         phone: AddressKey,
         user_id: AddressKey,
         moves: bool,
+        at: Instant,
     ) -> Option<LearnedLink> {
         let business = self.numbers[number as usize].business;
         let links = &self.contact_links;
@@ -1094,7 +1095,7 @@ impl Engine {
                 self.contact_links.unlink_phone(business, phone);
                 by_phone = phone;
             } else {
-                self.hand_over(business, phone);
+                self.hand_over(number, phone, at);
             }
         }
         if by_phone == by_user_id {
@@ -1175,13 +1176,34 @@ impl Engine {
     /// The phone number `phone`, keying a contact of `business`, has changed hands: the
     /// user ids linked to it are its former owner's and become names of their own, taking
     /// its consent with them (its record and its group: consent is the user's), and the
-    /// number starts afresh in consent. Its conversation history stays, keyed by it.
-    fn hand_over(&mut self, business: u32, phone: AddressKey) {
+    /// number starts afresh in consent. Its conversation history stays, keyed by it, but the
+    /// windows the former owner opened at the business's other numbers close at `at`, the
+    /// instant the new owner wrote to `number` (a window is the pair of business number and
+    /// user's, facts §1.3: the new owner has written to none of them).
+    fn hand_over(&mut self, number: u32, phone: AddressKey, at: Instant) {
+        let business = self.numbers[number as usize].business;
         for user_id in self.contact_links.unlink_user_ids_of(business, phone) {
             self.join_consent(business, phone, user_id);
         }
         self.consent_groups.leave(business, phone);
         self.consents.remove(&(business, phone));
+        for i in 0..self.businesses[business as usize].numbers.len() {
+            let other = self.businesses[business as usize].numbers[i];
+            let Some(conv) = (other != number)
+                .then(|| self.conversation_idx(other, phone))
+                .flatten()
+            else {
+                continue;
+            };
+            let c = &mut self.conversations[conv as usize];
+            let mut window = c.window.get();
+            // Only a window still open then (one closed earlier keeps its end).
+            let open = (window.ends_at(&self.policy.window)).is_some_and(|end| end > at);
+            if open && window.record_provider_close(at) {
+                c.window.set(window);
+                self.timers.disarm(TimerKey::WindowReminder(conv));
+            }
+        }
     }
 
     /// Two contacts of `business` the provider named as one user, kept apart (each had a
@@ -1797,7 +1819,7 @@ impl Engine {
             None => self.recipient(e.contact, e.group)?,
         };
         let learned = match e.user_id {
-            Some(user_id) => self.link_sender(number, contact, user_id, true)?.0,
+            Some(user_id) => self.link_sender(number, contact, user_id, true, e.at)?.0,
             None => None,
         };
         let sender = contact;
@@ -1914,6 +1936,7 @@ impl Engine {
         contact: AddressKey,
         user_id: &str,
         moves: bool,
+        at: Instant,
     ) -> Result<(Option<LearnedLink>, Option<AddressKey>), Error> {
         let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
         let business = self.numbers[number as usize].business;
@@ -1921,7 +1944,7 @@ impl Engine {
             return Ok((None, Some(self.contact_links.resolve(business, user_id))));
         }
         Ok((
-            self.learn_contact_link(number, contact, user_id, moves),
+            self.learn_contact_link(number, contact, user_id, moves, at),
             None,
         ))
     }
@@ -2143,7 +2166,8 @@ impl Engine {
             Some(user_id) => {
                 let channel = self.numbers[number as usize].channel;
                 let phone = self.sender_beside(Some(&e.contact), None, user_id, channel)?;
-                let (learned, another_users) = self.link_sender(number, phone, user_id, false)?;
+                let (learned, another_users) =
+                    self.link_sender(number, phone, user_id, false, e.at)?;
                 let key = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
                 (learned, Some(key), another_users)
             }
