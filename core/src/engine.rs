@@ -1060,7 +1060,8 @@ impl Engine {
 
     /// Learns from a payload naming a contact by both that the phone number `phone` and the
     /// user id `user_id` are one contact of `number`'s business: a name the business has no
-    /// history under becomes an alias of the other, the user id first; when both have one,
+    /// history under becomes an alias of the other, the user id first (also a user id known
+    /// only by consent given under it, its consent carried over); when both have one,
     /// they stay apart (two histories are not merged) but hold one consent from then on
     /// (`join_consent`). A user id that names another contact already moves to this pair
     /// only when `moves` (an inbound: the latest pair); either way the contact it named and
