@@ -183,11 +183,12 @@ impl Engine {
             }
             None => (None, None),
         };
-        let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
-        let contact = self.contact_of(number, contact);
-        // The user a per-user failure holds: the one the status names, which the number the
-        // message went to may no longer be (it changed hands since).
-        let user = another_users.unwrap_or(contact);
+        let named = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
+        let contact = self.contact_of(number, named);
+        // The user a per-user failure holds, where the status names one by user id (beside a
+        // number another user's, or alone): the number the message went to may have changed
+        // hands since. Else the message's recipient.
+        let user = another_users.or((named.phone_digits().is_none()).then_some(contact));
         self.handle_timeout(e.at);
         let now = self.clock;
         if let Some(link) = learned {
@@ -494,15 +495,15 @@ impl Engine {
     }
 
     /// The corrections a provider's error codes call for (see the module table).
-    /// `user`: the contact a per-user error (131049) holds, the one the status names (not
-    /// always the conversation's: the number may have changed hands since the send).
+    /// `user`: the contact a per-user error (131049) holds when not the conversation's (the
+    /// user a status names by user id: the number may have changed hands since the send).
     fn apply_errors(
         &mut self,
         conv: u32,
         template: Option<u32>,
         errors: &[u32],
         at: Instant,
-        user: AddressKey,
+        user: Option<AddressKey>,
     ) {
         // The codes are the WhatsApp Business API's (Meta's, and its providers' for the same
         // errors): on another channel's number they name none of these rules. Read there, a
@@ -526,7 +527,7 @@ impl Engine {
                 let until = at.plus(self.policy.provider.marketing_backoff);
                 let c = &self.conversations[conv as usize];
                 let business = self.numbers[c.number as usize].business;
-                let contact = user;
+                let contact = user.unwrap_or(c.contact);
                 let held = (self.consents.get(&(business, contact)))
                     .and_then(|record| record.marketing_backoff_until);
                 if held.is_some_and(|held| held >= until) {

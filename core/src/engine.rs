@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::provider_order::ProviderOrder;
 use crate::tally::tally;
+use crate::window::WindowState;
 
 use crate::address::{Address, AddressKey, Interner};
 use crate::chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
@@ -1178,10 +1179,13 @@ impl Engine {
     /// user ids linked to it are its former owner's and become names of their own, taking
     /// its consent with them (its record and its group: consent is the user's), and the
     /// number starts afresh in consent. Its conversation history stays, keyed by it, but the
-    /// windows the former owner opened at the business's other numbers close at `at`, the
-    /// instant the new owner wrote to `number` (a window is the pair of business number and
-    /// user's, facts §1.3: the new owner has written to none of them).
+    /// windows the former owner opened at the business's numbers are forgotten (a window is
+    /// the pair of business number and user's, facts §1.3): the new owner's messages, the
+    /// one at `at` to `number` and any other in whatever order, open their own.
     fn hand_over(&mut self, number: u32, phone: AddressKey, at: Instant) {
+        // The timers due by `at` fire first, as for any input: a reminder of a window
+        // forgotten here, due before, was owed.
+        self.handle_timeout(at);
         let business = self.numbers[number as usize].business;
         for user_id in self.contact_links.unlink_user_ids_of(business, phone) {
             self.join_consent(business, phone, user_id);
@@ -1189,19 +1193,11 @@ impl Engine {
         self.consent_groups.leave(business, phone);
         self.consents.remove(&(business, phone));
         for i in 0..self.businesses[business as usize].numbers.len() {
-            let other = self.businesses[business as usize].numbers[i];
-            let Some(conv) = (other != number)
-                .then(|| self.conversation_idx(other, phone))
-                .flatten()
-            else {
-                continue;
-            };
-            let c = &mut self.conversations[conv as usize];
-            let mut window = c.window.get();
-            // Only a window still open then (one closed earlier keeps its end).
-            let open = (window.ends_at(&self.policy.window)).is_some_and(|end| end > at);
-            if open && window.record_provider_close(at) {
-                c.window.set(window);
+            let at_number = self.businesses[business as usize].numbers[i];
+            if let Some(conv) = self.conversation_idx(at_number, phone) {
+                self.conversations[conv as usize]
+                    .window
+                    .set(WindowState::default());
                 self.timers.disarm(TimerKey::WindowReminder(conv));
             }
         }

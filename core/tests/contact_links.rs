@@ -104,16 +104,9 @@ impl Model {
     }
 
     /// Links the pair; the `contact_linked` it announces, if it makes or moves a link:
-    /// (phone, user id, the phone number of the contact the user id left). `inbound`: the
-    /// number and instant of an inbound, which moves a user id another contact has (`None`
-    /// for a status).
-    fn link(
-        &mut self,
-        phone: &'static str,
-        user_id: &'static str,
-        inbound: Option<(usize, i64)>,
-    ) -> Option<Linked> {
-        let moves = inbound.is_some();
+    /// (phone, user id, the phone number of the contact the user id left). `moves`: an
+    /// inbound, which moves a user id another contact has.
+    fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
         let (mut by_phone, by_user_id) = (self.key(phone), self.key(user_id));
         // A phone number linked to another user id (its contact's key or other name), or
         // holding consent with names none of which is this user's, has changed hands: an
@@ -145,14 +138,8 @@ impl Model {
                 }
                 self.leave(phone);
                 self.consent.remove(phone);
-                // The windows the former owner opened at the other numbers close.
-                if let Some((number, at)) = inbound {
-                    for ((n, key), end) in self.windows.iter_mut() {
-                        if *n != number && *key == phone {
-                            *end = (*end).min(at);
-                        }
-                    }
-                }
+                // The windows the former owner opened are forgotten.
+                self.windows.retain(|&(_, key), _| key != phone);
             }
         }
         if by_phone == by_user_id {
@@ -373,7 +360,7 @@ proptest! {
                         r#"{{"type":"inbound","at":{at},"number":"{}","contact":"{}"{beside},"kind":"text"}}"#,
                         NUMBERS[number], PHONES[phone]
                     ), at);
-                    let expected: Vec<_> = (user_id.and_then(|u| model.link(PHONES[phone], USER_IDS[u], Some((number, at)))).into_iter())
+                    let expected: Vec<_> = (user_id.and_then(|u| model.link(PHONES[phone], USER_IDS[u], true)).into_iter())
                         .map(|(phone, user_id, left)| (phone.to_owned(), user_id.to_owned(), left.map(str::to_owned)))
                         .collect();
                     prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
@@ -391,7 +378,7 @@ proptest! {
                         r#"{{"type":"message_status","at":{at},"number":"{}","contact":"{}","user_id":"{}","message_id":"wamid.none","status":"delivered"}}"#,
                         NUMBERS[0], PHONES[phone], USER_IDS[user_id]
                     ), at);
-                    let expected: Vec<_> = (model.link(PHONES[phone], USER_IDS[user_id], None).into_iter())
+                    let expected: Vec<_> = (model.link(PHONES[phone], USER_IDS[user_id], false).into_iter())
                         .map(|(phone, user_id, left)| (phone.to_owned(), user_id.to_owned(), left.map(str::to_owned)))
                         .collect();
                     prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
