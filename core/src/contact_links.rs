@@ -13,7 +13,7 @@
 //! one, they stay two contacts, holding one consent (`consent_groups.rs`). Two user ids
 //! are never one contact (a user id is one user's): a phone number an inbound names beside
 //! another user id than its own has changed hands, and its links are undone
-//! (`Engine::learn_contact_link`).
+//! (`Engine::hand_over`).
 //!
 //! Aliases are kept in two maps, so that the common case (sends and inbounds by phone
 //! number, no phone number an alias) costs one emptiness test, not a lookup.

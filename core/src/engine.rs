@@ -1066,40 +1066,21 @@ impl Engine {
     /// they stay apart (two histories are not merged) but hold one consent from then on
     /// (`join_consent`). A user id that names another contact already moves to this pair
     /// only when `moves` (an inbound: the latest pair); either way the contact it named and
-    /// this one hold one consent. A phone number linked to another user id, or holding
-    /// consent with other names than this user's, has changed hands when an inbound says so
-    /// (`hand_over`); a status naming it so learns nothing.
+    /// this one hold one consent. The phone number is not another user's (`link_sender`
+    /// handed it over first).
     fn learn_contact_link(
         &mut self,
         number: u32,
         phone: AddressKey,
         user_id: AddressKey,
         moves: bool,
-        at: Instant,
     ) -> Option<LearnedLink> {
         let business = self.numbers[number as usize].business;
         let links = &self.contact_links;
-        let (mut by_phone, by_user_id) = (
+        let (by_phone, by_user_id) = (
             links.resolve(business, phone),
             links.resolve(business, user_id),
         );
-        // Two user ids are two users (facts §1.3: one per portfolio and user), never one
-        // contact. A phone number linked to another user id (its contact's key or other
-        // name), or holding consent with names none of which is this user's, has changed
-        // hands (a number given up and given to someone else). An inbound, the latest pair,
-        // says so: the number becomes a name of its own, to be linked afresh below; a
-        // status, which may name an older pair, learns nothing.
-        if self.names_another_user(business, phone, user_id) {
-            if !moves {
-                return None;
-            }
-            if by_phone != phone {
-                self.contact_links.unlink_phone(business, phone);
-                by_phone = phone;
-            } else {
-                self.hand_over(number, phone, at);
-            }
-        }
         if by_phone == by_user_id {
             return None;
         }
@@ -1175,31 +1156,38 @@ impl Engine {
                         .any(|name| name == user_id || name == by_user_id)))
     }
 
-    /// The phone number `phone`, keying a contact of `business`, has changed hands: the
-    /// user ids linked to it are its former owner's and become names of their own, taking
-    /// its consent with them (its record and its group: consent is the user's), and the
-    /// number starts afresh in consent. Its conversation history stays, keyed by it, but the
-    /// windows the former owner opened at the business's numbers are forgotten (a window is
-    /// the pair of business number and user's, facts §1.3): the new owner's messages, the
-    /// one at `at` to `number` and any other in whatever order, open their own.
+    /// The phone number `phone` of `number`'s business has changed hands (an inbound at
+    /// `at` names it beside another user id): it becomes a name of its own, to be linked
+    /// afresh to the new user id. The other name of a contact keyed by the previous owner's
+    /// user id just leaves it, the contact keeping everything. A number keying a contact
+    /// keeps its conversation history, but the user ids linked to it are its previous
+    /// owner's and become names of their own, taking its consent with them (its record and
+    /// its group: consent is the user's), so that the number starts afresh in consent; and
+    /// the windows the previous owner opened at the business's numbers are forgotten (a
+    /// window is the pair of business number and user's, facts §1.3): the new owner's
+    /// messages, the one at `at` and any other in whatever order, open their own.
     fn hand_over(&mut self, number: u32, phone: AddressKey, at: Instant) {
+        let business = self.numbers[number as usize].business;
+        if self.contact_links.resolve(business, phone) != phone {
+            self.contact_links.unlink_phone(business, phone);
+            return;
+        }
         // The timers due by `at` fire first, as for any input: a reminder of a window
         // forgotten here, due before, was owed.
         self.handle_timeout(at);
-        let business = self.numbers[number as usize].business;
         for user_id in self.contact_links.unlink_user_ids_of(business, phone) {
             self.join_consent(business, phone, user_id);
         }
         self.consent_groups.leave(business, phone);
         self.consents.remove(&(business, phone));
-        for i in 0..self.businesses[business as usize].numbers.len() {
-            let at_number = self.businesses[business as usize].numbers[i];
-            if let Some(conv) = self.conversation_idx(at_number, phone) {
-                self.conversations[conv as usize]
-                    .window
-                    .set(WindowState::default());
-                self.timers.disarm(TimerKey::WindowReminder(conv));
-            }
+        let convs: Vec<u32> = (self.businesses[business as usize].numbers.iter())
+            .filter_map(|&n| self.conversation_idx(n, phone))
+            .collect();
+        for conv in convs {
+            self.conversations[conv as usize]
+                .window
+                .set(WindowState::default());
+            self.timers.disarm(TimerKey::WindowReminder(conv));
         }
     }
 
@@ -1922,9 +1910,11 @@ impl Engine {
 
     /// Links an inbound's sender (or a status's recipient), the phone number `contact`, to
     /// their `user_id` (checked by `sender_beside`); `moves` as for `learn_contact_link`.
-    /// Also, when the pair names a phone number another user's and so learns nothing (a
-    /// status or a preference, which may be older than the number's change of hands), the
-    /// contact of the user id: the one the event's consent is about, not the number's.
+    /// A pair naming a phone number another user's (`names_another_user`) says the number
+    /// changed hands when it is an inbound's, the latest pair (`hand_over`, then linked
+    /// afresh); a status or a preference, which may be older than the change or come
+    /// before the inbound that tells it, learns nothing, and is about the user id's contact
+    /// alone, which is returned beside: the one the event's consent is about.
     #[cold]
     #[inline(never)]
     pub(crate) fn link_sender(
@@ -1937,11 +1927,14 @@ impl Engine {
     ) -> Result<(Option<LearnedLink>, Option<AddressKey>), Error> {
         let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
         let business = self.numbers[number as usize].business;
-        if !moves && self.names_another_user(business, contact, user_id) {
-            return Ok((None, Some(self.contact_links.resolve(business, user_id))));
+        if self.names_another_user(business, contact, user_id) {
+            if !moves {
+                return Ok((None, Some(self.contact_links.resolve(business, user_id))));
+            }
+            self.hand_over(number, contact, at);
         }
         Ok((
-            self.learn_contact_link(number, contact, user_id, moves, at),
+            self.learn_contact_link(number, contact, user_id, moves),
             None,
         ))
     }

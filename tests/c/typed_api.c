@@ -31,6 +31,17 @@ static convstate_send_request request_for(int64_t at_ms, const convstate_message
   return r;
 }
 
+/* A cloud-2025 engine with acme's official NUMBER registered at `registered_at_ms`, or NULL
+   (the failed check reported). */
+static convstate_engine *acme_engine(int64_t registered_at_ms, int64_t idle_timeout_ms) {
+  convstate_engine *engine = NULL;
+  convstate_number_registration number = acme_official_number(NUMBER, registered_at_ms, idle_timeout_ms);
+  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  if (!engine) return NULL;
+  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
+  return engine;
+}
+
 /* Drains every effect; returns how many there were of `kind`. */
 static int drain_effects(convstate_engine *engine, convstate_effect_kind wanted) {
   char line[1024];
@@ -373,14 +384,11 @@ static void test_user_id(void) {
   static const char USER_ID[] = "US.13491208655302741918";
   convstate_engine *engine = NULL;
   convstate_message *hello = NULL;
-  convstate_number_registration number;
   convstate_inbound inbound;
   convstate_send_request request;
   convstate_decision decision;
-  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  engine = acme_engine(T0 - HOUR, -1);
   if (!engine) return;
-  number = acme_official_number(NUMBER, T0 - HOUR, -1);
-  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   CHECK_RC(convstate_message_new_text(S("Hello!"), &hello), CONVSTATE_OK);
   request = request_for(T0 + MINUTE, hello);
   request.contact = USER_ID;
@@ -427,16 +435,13 @@ static void test_request_welcome(void) {
   static const char *const CONTACTS[4] = {"+79110000001", "+79110000002", "+79110000003",
                                           "+79110000004"};
   convstate_engine *engine = NULL;
-  convstate_number_registration number;
   convstate_inbound inbound;
   convstate_conversation_view view;
   convstate_message *hello = NULL;
   convstate_send_request request;
   convstate_decision decision;
-  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  engine = acme_engine(BEFORE - HOUR, -1);
   if (!engine) return;
-  number = acme_official_number(NUMBER, BEFORE - HOUR, -1);
-  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   CHECK_RC(convstate_message_new_text(S("Welcome!"), &hello), CONVSTATE_OK);
 
   /* Before the removal date: the window opens for 24 hours from the request. */
@@ -511,10 +516,8 @@ static void test_contact_linked(void) {
   convstate_inbound inbound;
   char line[1024];
   uint64_t by_phone = 0, by_user_id = 0, by_phone_b = 0;
-  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  engine = acme_engine(T0 - HOUR, -1);
   if (!engine) return;
-  number = acme_official_number(NUMBER, T0 - HOUR, -1);
-  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
 
   inbound = inbound_from(T0, CONTACT, USER_ID, CONVSTATE_INBOUND_TEXT);
   CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
@@ -585,7 +588,6 @@ static void test_status_and_preference_user_id(void) {
   static const char MESSAGE_ID[] = "wamid.1";
   convstate_engine *engine = NULL;
   convstate_message *hello = NULL;
-  convstate_number_registration number;
   convstate_inbound inbound;
   convstate_send_request request;
   convstate_decision decision;
@@ -593,10 +595,8 @@ static void test_status_and_preference_user_id(void) {
   convstate_conversation_view view;
   char line[1024];
   bool unmatched = true;
-  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  engine = acme_engine(T0 - HOUR, -1);
   if (!engine) return;
-  number = acme_official_number(NUMBER, T0 - HOUR, -1);
-  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   /* The user wrote by phone number and, having adopted a username, by user id alone. */
   inbound = inbound_from(T0, CONTACT, NULL, CONVSTATE_INBOUND_TEXT);
   CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
@@ -653,14 +653,11 @@ static void test_status_and_preference_user_id(void) {
 static void test_header_params(void) {
   convstate_engine *engine = NULL;
   convstate_message *order = NULL;
-  convstate_number_registration number;
   convstate_template_registration template_;
   convstate_send_request request;
   convstate_decision decision;
-  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  engine = acme_engine(T0 - HOUR, -1);
   if (!engine) return;
-  number = acme_official_number(NUMBER, T0 - HOUR, -1);
-  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   template_ = acme_approved_template("order_ready", CONVSTATE_CATEGORY_UTILITY,
                                      "Your order is ready.", T0 - HOUR);
   template_.header = "Order {{1}}";
@@ -702,10 +699,8 @@ static void test_conversation_ids(void) {
   uint64_t id = 0, other = 0, none = 0;
   static const char OTHER_NUMBER[] = "+15550002222";
 
-  CHECK_RC(convstate_engine_new(S("cloud-2025"), NULL, 0, &engine), CONVSTATE_OK);
+  engine = acme_engine(T0 - HOUR, 10 * MINUTE);
   if (!engine) return;
-  number = acme_official_number(NUMBER, T0 - HOUR, 10 * MINUTE);
-  CHECK_RC(convstate_engine_register_number(engine, &number), CONVSTATE_OK);
   number = acme_official_number(OTHER_NUMBER, T0 - HOUR, 10 * MINUTE);
   number.business = "globex";
   number.business_len = strlen("globex");
