@@ -107,7 +107,7 @@
  * CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
  * the header's declarations change.)
  */
-#define CONVSTATE_ABI_VERSION 23
+#define CONVSTATE_ABI_VERSION 24
 
 /**
  * Slots of `convstate_number_view.restrictions`: a number has at most one restriction of
@@ -753,6 +753,12 @@ enum convstate_effect_kind
    * free now: replace the `billing` stored for `message_id` with the line's.
    */
   CONVSTATE_EFFECT_MESSAGE_REPRICED = 23,
+  /**
+   * A phone number changed hands: the previous owner's `user_id` no longer names the
+   * contact `phone` names. Drop the stored pair and resolve conversation ids found by
+   * either name again.
+   */
+  CONVSTATE_EFFECT_CONTACT_UNLINKED = 24,
   /**
    * An effect this build does not name yet: read its JSON line's `"effect"`.
    */
@@ -1617,7 +1623,8 @@ typedef struct convstate_inbound {
    * business did not know as one contact, or the user id beside another phone number,
    * emits a `CONVSTATE_EFFECT_CONTACT_LINKED` (after the effects of the timers the
    * inbound fires, before its own); not when both names already have a history (they
-   * stay two contacts).
+   * stay two contacts). A phone number linked to another user id has changed hands: a
+   * `CONVSTATE_EFFECT_CONTACT_UNLINKED` for each user id it leaves comes first.
    */
   const char *user_id;
   /**
@@ -2529,8 +2536,8 @@ convstate_result convstate_engine_check_send(const struct convstate_engine *engi
  * again. An id is this engine's: after `convstate_engine_remove_business`,
  * `convstate_engine_take_business` or a restore, resolve it again (an old one whose place
  * now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`), and an id found by
- * a user id after a `CONVSTATE_EFFECT_CONTACT_LINKED` naming a `previous_phone`. Changes
- * nothing.
+ * a user id after a `CONVSTATE_EFFECT_CONTACT_LINKED` naming a `previous_phone`, or by
+ * either name after a `CONVSTATE_EFFECT_CONTACT_UNLINKED`. Changes nothing.
  */
 convstate_result convstate_engine_conversation_id(const struct convstate_engine *engine,
                                                   const char *number,

@@ -21,7 +21,8 @@
 //! conversation from then on, while an id found by the user id before still names the old
 //! number's. A host whose record is keyed by a user id resolves the id again on a
 //! [`crate::Effect::ContactLinked`] with a `previous_phone` (the provider reported the user
-//! under a new phone number).
+//! under a new phone number), and ids found by either name on a
+//! [`crate::Effect::ContactUnlinked`] (the phone number changed hands).
 
 use std::hash::Hasher;
 

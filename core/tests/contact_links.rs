@@ -103,10 +103,26 @@ impl Model {
             || self.alias_of.values().any(|&key| key == name)
     }
 
-    /// Links the pair; the `contact_linked` it announces, if it makes or moves a link:
-    /// (phone, user id, the phone number of the contact the user id left). `moves`: an
-    /// inbound, which moves a user id another contact has.
-    fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Option<Linked> {
+    /// Links the pair; what it announces: a `contact_unlinked` for each user id the phone
+    /// number leaves when it changes hands, then a `contact_linked` if it makes or moves a
+    /// link. `moves`: an inbound, which moves a user id another contact has.
+    fn link(&mut self, phone: &'static str, user_id: &'static str, moves: bool) -> Vec<Announced> {
+        let mut announced = Vec::new();
+        let linked = self.link_pair(phone, user_id, moves, &mut announced);
+        announced
+            .extend(linked.map(|(phone, user_id, left)| Announced::Linked(phone, user_id, left)));
+        announced
+    }
+
+    /// [`Model::link`]'s pair: the `contact_unlinked` go to `announced`; the `contact_linked`
+    /// is returned, as (phone, user id, the phone number of the contact the user id left).
+    fn link_pair(
+        &mut self,
+        phone: &'static str,
+        user_id: &'static str,
+        moves: bool,
+        announced: &mut Vec<Announced>,
+    ) -> Option<Linked> {
         let (mut by_phone, by_user_id) = (self.key(phone), self.key(user_id));
         // A phone number linked to another user id (its contact's key or other name), or
         // holding consent with names none of which is this user's, has changed hands: an
@@ -123,6 +139,7 @@ impl Model {
             }
             if by_phone != phone {
                 self.alias_of.remove(phone);
+                announced.push(Announced::Unlinked(phone, by_phone));
                 by_phone = phone;
             } else {
                 // Its user ids become names of their own, taking its consent; the number
@@ -135,6 +152,7 @@ impl Model {
                 for user_id in left {
                     self.alias_of.remove(user_id);
                     self.join(phone, user_id);
+                    announced.push(Announced::Unlinked(phone, user_id));
                 }
                 self.leave(phone);
                 self.consent.remove(phone);
@@ -252,15 +270,35 @@ impl Model {
 /// A `contact_linked` effect's phone, user id and previous phone.
 type Linked = (&'static str, &'static str, Option<&'static str>);
 
+/// An effect about links: a `contact_unlinked` (phone, user id) or a `contact_linked`.
+#[derive(Clone, Debug, PartialEq)]
+enum Announced<S = &'static str> {
+    Unlinked(S, S),
+    Linked(S, S, Option<S>),
+}
+
+impl Announced {
+    fn owned(self) -> Announced<String> {
+        match self {
+            Announced::Unlinked(phone, user_id) => {
+                Announced::Unlinked(phone.into(), user_id.into())
+            }
+            Announced::Linked(phone, user_id, left) => {
+                Announced::Linked(phone.into(), user_id.into(), left.map(str::to_owned))
+            }
+        }
+    }
+}
+
 fn line(engine: &mut Engine, text: String) {
     let out = engine.handle_json(&text);
     assert!(out[0].contains(r#""type":"ack""#), "{text}: {out:?}");
 }
 
-/// An inbound at `at`, acknowledged: its `contact_linked` effects as (phone, user id,
-/// previous phone), each dated `at` and placed after the effects of the timers the inbound
-/// fired (dated before it) and before the inbound's own (dated `at`).
-fn linked(engine: &mut Engine, text: String, at: i64) -> Vec<(String, String, Option<String>)> {
+/// An input at `at`, acknowledged: its `contact_unlinked` and `contact_linked` effects, in
+/// order, each dated `at` and placed after the effects of the timers the input fired (dated
+/// before it) and before the input's own (dated `at`).
+fn linked(engine: &mut Engine, text: String, at: i64) -> Vec<Announced<String>> {
     let out = engine.handle_json(&text);
     assert!(out[0].contains(r#""type":"ack""#), "{text}: {out:?}");
     let effects: Vec<serde_json::Value> = (out[1..].iter())
@@ -273,7 +311,8 @@ fn linked(engine: &mut Engine, text: String, at: i64) -> Vec<(String, String, Op
     };
     let mut found = Vec::new();
     for (k, effect) in effects.iter().enumerate() {
-        if effect["effect"] != "contact_linked" {
+        let kind = effect["effect"].as_str().unwrap();
+        if kind != "contact_linked" && kind != "contact_unlinked" {
             continue;
         }
         assert_eq!(millis(effect), at, "{text}: {out:?}");
@@ -286,11 +325,11 @@ fn linked(engine: &mut Engine, text: String, at: i64) -> Vec<(String, String, Op
             "{text}: {out:?}"
         );
         let text = |key: &str| effect[key].as_str().map(str::to_owned);
-        found.push((
-            text("phone").unwrap(),
-            text("user_id").unwrap(),
-            text("previous_phone"),
-        ));
+        let (phone, user_id) = (text("phone").unwrap(), text("user_id").unwrap());
+        found.push(match kind {
+            "contact_unlinked" => Announced::Unlinked(phone, user_id),
+            _ => Announced::Linked(phone, user_id, text("previous_phone")),
+        });
     }
     found
 }
@@ -360,10 +399,10 @@ proptest! {
                         r#"{{"type":"inbound","at":{at},"number":"{}","contact":"{}"{beside},"kind":"text"}}"#,
                         NUMBERS[number], PHONES[phone]
                     ), at);
-                    let expected: Vec<_> = (user_id.and_then(|u| model.link(PHONES[phone], USER_IDS[u], true)).into_iter())
-                        .map(|(phone, user_id, left)| (phone.to_owned(), user_id.to_owned(), left.map(str::to_owned)))
+                    let expected: Vec<_> = (user_id.map(|u| model.link(PHONES[phone], USER_IDS[u], true)).into_iter().flatten())
+                        .map(Announced::owned)
                         .collect();
-                    prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
+                    prop_assert_eq!(got, expected, "links announced by {:?}", step);
                     model.message(number, PHONES[phone], at);
                 }
                 Step::ByUserId { number, user_id } => {
@@ -379,9 +418,9 @@ proptest! {
                         NUMBERS[0], PHONES[phone], USER_IDS[user_id]
                     ), at);
                     let expected: Vec<_> = (model.link(PHONES[phone], USER_IDS[user_id], false).into_iter())
-                        .map(|(phone, user_id, left)| (phone.to_owned(), user_id.to_owned(), left.map(str::to_owned)))
+                        .map(Announced::owned)
                         .collect();
-                    prop_assert_eq!(got, expected, "contact_linked of {:?}", step);
+                    prop_assert_eq!(got, expected, "links announced by {:?}", step);
                 }
                 Step::OptIn { name: i, out } => {
                     let kind = if out { "opt_out" } else { "opt_in" };

@@ -1252,6 +1252,10 @@ pub enum convstate_effect_kind {
     /// A failed message's free allowance slot went to a message charged since, which is
     /// free now: replace the `billing` stored for `message_id` with the line's.
     CONVSTATE_EFFECT_MESSAGE_REPRICED = 23,
+    /// A phone number changed hands: the previous owner's `user_id` no longer names the
+    /// contact `phone` names. Drop the stored pair and resolve conversation ids found by
+    /// either name again.
+    CONVSTATE_EFFECT_CONTACT_UNLINKED = 24,
     /// An effect this build does not name yet: read its JSON line's `"effect"`.
     CONVSTATE_EFFECT_OTHER = 999,
 }
@@ -1284,6 +1288,7 @@ pub(crate) fn effect_kind(effect: &Effect) -> convstate_effect_kind {
         Effect::ContactLinked { .. } => CONVSTATE_EFFECT_CONTACT_LINKED,
         Effect::TicketAnswered { .. } => CONVSTATE_EFFECT_TICKET_ANSWERED,
         Effect::MessageRepriced { .. } => CONVSTATE_EFFECT_MESSAGE_REPRICED,
+        Effect::ContactUnlinked { .. } => CONVSTATE_EFFECT_CONTACT_UNLINKED,
         _ => CONVSTATE_EFFECT_OTHER,
     }
 }

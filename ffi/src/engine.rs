@@ -415,7 +415,8 @@ pub struct convstate_inbound {
     /// business did not know as one contact, or the user id beside another phone number,
     /// emits a `CONVSTATE_EFFECT_CONTACT_LINKED` (after the effects of the timers the
     /// inbound fires, before its own); not when both names already have a history (they
-    /// stay two contacts).
+    /// stay two contacts). A phone number linked to another user id has changed hands: a
+    /// `CONVSTATE_EFFECT_CONTACT_UNLINKED` for each user id it leaves comes first.
     pub user_id: *const c_char,
     /// Its length in bytes.
     pub user_id_len: usize,
@@ -618,8 +619,8 @@ pub unsafe extern "C" fn convstate_engine_check_send(
 /// again. An id is this engine's: after `convstate_engine_remove_business`,
 /// `convstate_engine_take_business` or a restore, resolve it again (an old one whose place
 /// now holds another conversation is `CONVSTATE_ERR_UNKNOWN_CONVERSATION`), and an id found by
-/// a user id after a `CONVSTATE_EFFECT_CONTACT_LINKED` naming a `previous_phone`. Changes
-/// nothing.
+/// a user id after a `CONVSTATE_EFFECT_CONTACT_LINKED` naming a `previous_phone`, or by
+/// either name after a `CONVSTATE_EFFECT_CONTACT_UNLINKED`. Changes nothing.
 #[no_mangle]
 pub unsafe extern "C" fn convstate_engine_conversation_id(
     engine: *const convstate_engine,

@@ -48,7 +48,7 @@ pub const CONVSTATE_VERSION_PATCH: u32 = 0;
 /// cannot misread a struct that grew: check `convstate_abi_version() ==
 /// CONVSTATE_ABI_VERSION` at start-up. (`ffi/src/tests.rs` fails until it is raised when
 /// the header's declarations change.)
-pub const CONVSTATE_ABI_VERSION: u32 = 23;
+pub const CONVSTATE_ABI_VERSION: u32 = 24;
 
 /// The library's version (`"0.1.0"`), NUL-terminated, static: which release it is. Whether
 /// it agrees with the header a host was built against is `convstate_abi_version()`.

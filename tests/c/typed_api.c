@@ -507,7 +507,9 @@ static convstate_effect_kind next_effect(convstate_engine *engine, char *line, s
  * links the two: CONVSTATE_EFFECT_CONTACT_LINKED comes first among the inbound's effects,
  * and the user id resolves to the phone number's conversation. The same pair again emits
  * none; the user id beside another phone number moves there, and the effect names the phone
- * number it left in `previous_phone`, so an id found by the user id is resolved again. */
+ * number it left in `previous_phone`, so an id found by the user id is resolved again; a
+ * phone number named beside another user id has changed hands, and
+ * CONVSTATE_EFFECT_CONTACT_UNLINKED ends the previous pair. */
 static void test_contact_linked(void) {
   static const char USER_ID[] = "US.13491208655302741918";
   static const char PHONE_B[] = "+79110000002";
@@ -564,6 +566,25 @@ static void test_contact_linked(void) {
   CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(CONTACT), NULL, 0, &by_user_id),
            CONVSTATE_OK);
   CHECK(by_user_id == by_phone); /* the old phone number keeps its conversation */
+
+  /* PHONE_B changes hands: another user id beside it. CONVSTATE_EFFECT_CONTACT_UNLINKED says
+     the first user id no longer names it, before the new pair's CONVSTATE_EFFECT_CONTACT_LINKED;
+     the first user id, a name of its own now, reaches no conversation, and PHONE_B keeps its. */
+  inbound = inbound_from(T0 + 2 * HOUR + MINUTE, PHONE_B, "US.77", CONVSTATE_INBOUND_TEXT);
+  CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_UNLINKED);
+  CHECK(strstr(line, "{\"type\":\"effect\",\"effect\":\"contact_unlinked\"") == line);
+  CHECK(strstr(line, "\"phone\":\"+79110000002\"") != NULL);
+  CHECK(strstr(line, "\"user_id\":\"US.13491208655302741918\"") != NULL);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_LINKED);
+  CHECK(strstr(line, "\"user_id\":\"US.77\"") != NULL);
+  CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_UNLINKED) == 0);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(USER_ID), NULL, 0, &by_user_id),
+           CONVSTATE_OK);
+  CHECK(by_user_id == CONVSTATE_NO_CONVERSATION);
+  CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S("US.77"), NULL, 0, &by_user_id),
+           CONVSTATE_OK);
+  CHECK(by_user_id == by_phone_b);
 
   /* Business-scoped user ids are the official channel's: refused elsewhere, nothing learned. */
   number = acme_official_number("+15550002222", T0 - HOUR, -1);
