@@ -686,7 +686,8 @@ enum convstate_effect_kind
    */
   CONVSTATE_EFFECT_OUTBOX_RELEASED = 7,
   /**
-   * Held messages expired unsent.
+   * Held messages were dropped unsent: their hold ended, or the phone number they were
+   * held for changed hands (the line's `reason`).
    */
   CONVSTATE_EFFECT_OUTBOX_EXPIRED = 8,
   /**

@@ -179,9 +179,7 @@ impl Engine {
             Some(user_id) => {
                 let channel = self.numbers[number as usize].channel;
                 let phone = self.sender_beside(Some(&e.contact), None, user_id, channel)?;
-                let (learned, another_users) =
-                    self.link_sender(number, phone, user_id, false, e.at)?;
-                (Some(learned), another_users)
+                self.link_sender(number, phone, user_id, false, e.at)?
             }
             None => (None, None),
         };
@@ -193,8 +191,8 @@ impl Engine {
         let user = another_users.or((named.phone_digits().is_none()).then_some(contact));
         self.handle_timeout(e.at);
         let now = self.clock;
-        if let Some(changes) = learned {
-            self.announce_links(number, changes);
+        if let Some(link) = learned {
+            self.contact_linked(number, link);
         }
         // The number's own send of that id (§10: ids are unique per number, not across).
         let record = self.sent_message(number, &e.message_id, now).cloned();

@@ -9,6 +9,20 @@ use crate::message::OutboundMessage;
 use crate::template::TemplateStatus;
 use crate::time::{Duration, Instant};
 
+/// Why held messages were dropped unsent (`outbox_expired`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OutboxDrop {
+    /// The hold period (`outbox.hold_for`) ended without the contact's answer.
+    #[default]
+    HoldEnded,
+    /// The phone number they were held for changed hands (an inbound named it beside another
+    /// user id than its previous owner's, `contact_unlinked`): they were the previous
+    /// owner's, and the new owner's answer must not release them.
+    NumberChangedHands,
+}
+
 /// One change the host may act on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
@@ -134,14 +148,18 @@ pub enum Effect {
         /// When.
         at: Instant,
     },
-    /// Held messages expired unsent (§4).
+    /// Held messages were dropped unsent (§4): their hold period ended, or the phone number
+    /// they were held for changed hands.
     OutboxExpired {
         /// The number.
         number: Address,
         /// The contact.
         contact: Address,
-        /// The expired messages, oldest first.
+        /// The dropped messages, oldest first.
         messages: Vec<OutboundMessage>,
+        /// Why they were dropped (lines written before this field read as `hold_ended`).
+        #[serde(default)]
+        reason: OutboxDrop,
         /// When.
         at: Instant,
     },

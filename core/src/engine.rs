@@ -26,7 +26,7 @@ use crate::conversation::Conversation;
 use crate::conversation_index::ConversationIndex;
 use crate::decision::Decision;
 use crate::delivery::StatusOutcome;
-use crate::effect::Effect;
+use crate::effect::{Effect, OutboxDrop};
 use crate::event::*;
 use crate::hash::FastMap;
 use crate::message::OutboundMessage;
@@ -1158,28 +1158,30 @@ impl Engine {
 
     /// The phone number `phone` of `number`'s business has changed hands (an inbound at
     /// `at` names it beside another user id): it becomes a name of its own, to be linked
-    /// afresh to the new user id. The other name of a contact keyed by the previous owner's
-    /// user id just leaves it, the contact keeping everything. A number keying a contact
-    /// keeps its conversation history, but the user ids linked to it are its previous
-    /// owner's and become names of their own, taking its consent with them (its record and
-    /// its group: consent is the user's), so that the number starts afresh in consent; and
-    /// the windows the previous owner opened at the business's numbers are forgotten (a
-    /// window is the pair of business number and user's, facts §1.3): the new owner's
-    /// messages, the one at `at` and any other in whatever order, open their own. Returns
-    /// the previous owner's user ids that no longer name the number.
-    fn hand_over(&mut self, number: u32, phone: AddressKey, at: Instant) -> Vec<AddressKey> {
+    /// afresh to the new user id, and each user id it leaves is told (`contact_unlinked`).
+    /// The other name of a contact keyed by the previous owner's user id just leaves it,
+    /// the contact keeping everything. A number keying a contact keeps its conversation
+    /// history, but the user ids linked to it are its previous owner's and become names of
+    /// their own, taking its consent with them (its record and its group: consent is the
+    /// user's), so that the number starts afresh in consent; the windows the previous owner
+    /// opened at the business's numbers are forgotten (a window is the pair of business
+    /// number and user's, facts §1.3): the new owner's messages, the one at `at` and any
+    /// other in whatever order, open their own; and the messages held for the previous
+    /// owner are dropped, not released to the new owner when they answer.
+    fn hand_over(&mut self, number: u32, phone: AddressKey, at: Instant) {
+        // The timers due by `at` fire first, as for any input: a reminder of a window
+        // forgotten here, or a held message's expiry, due before, was owed.
+        self.handle_timeout(at);
         let business = self.numbers[number as usize].business;
         let key = self.contact_links.resolve(business, phone);
         if key != phone {
             self.contact_links.unlink_phone(business, phone);
-            return vec![key];
+            self.contact_unlinked(number, phone, key);
+            return;
         }
-        // The timers due by `at` fire first, as for any input: a reminder of a window
-        // forgotten here, due before, was owed.
-        self.handle_timeout(at);
-        let user_ids = self.contact_links.unlink_user_ids_of(business, phone);
-        for &user_id in &user_ids {
+        for user_id in self.contact_links.unlink_user_ids_of(business, phone) {
             self.join_consent(business, phone, user_id);
+            self.contact_unlinked(number, phone, user_id);
         }
         self.consent_groups.leave(business, phone);
         self.consents.remove(&(business, phone));
@@ -1191,8 +1193,19 @@ impl Engine {
                 .window
                 .set(WindowState::default());
             self.timers.disarm(TimerKey::WindowReminder(conv));
+            self.drop_outbox(conv, OutboxDrop::NumberChangedHands);
         }
-        user_ids
+    }
+
+    /// Tells the host that the user id `user_id` no longer names the phone number `phone`
+    /// of `number`'s business: the number changed hands (see [`Effect::ContactUnlinked`]).
+    fn contact_unlinked(&mut self, number: u32, phone: AddressKey, user_id: AddressKey) {
+        self.effects.push_back(Effect::ContactUnlinked {
+            number: self.number_address(number),
+            phone: self.interner.address_of(phone),
+            user_id: self.interner.address_of(user_id),
+            at: self.clock,
+        });
     }
 
     /// Two contacts of `business` the provider named as one user, kept apart (each had a
@@ -1229,30 +1242,17 @@ impl Engine {
         }
     }
 
-    /// The effects of the links an inbound at `number` (or a status of its send, or a
-    /// preference) changed, emitted once the timers due before the input have fired: the
-    /// pairs a number changing hands ended, then the pair made or moved. Ids the host found
-    /// by either name may name another contact's conversations now: the effects tell it to
-    /// resolve them again.
-    pub(crate) fn announce_links(&mut self, number: u32, changes: LinkChanges) {
-        let name = |key| self.interner.address_of(key);
-        for user_id in changes.unlinked {
-            self.effects.push_back(Effect::ContactUnlinked {
-                number: self.number_address(number),
-                phone: name(changes.phone),
-                user_id: name(user_id),
-                at: self.clock,
-            });
-        }
-        if let Some(link) = changes.linked {
-            self.effects.push_back(Effect::ContactLinked {
-                number: self.number_address(number),
-                phone: name(link.phone),
-                user_id: name(link.user_id),
-                previous_phone: link.previous_phone.map(name),
-                at: self.clock,
-            });
-        }
+    /// The effect of a link learned by an inbound at `number` (or a status of its send),
+    /// emitted once the timers due before the input have fired. Ids the host found by the user id may name the
+    /// previous number's conversations: the effect tells it to resolve them again.
+    pub(crate) fn contact_linked(&mut self, number: u32, link: LearnedLink) {
+        self.effects.push_back(Effect::ContactLinked {
+            number: self.number_address(number),
+            phone: self.interner.address_of(link.phone),
+            user_id: self.interner.address_of(link.user_id),
+            previous_phone: link.previous_phone.map(|p| self.interner.address_of(p)),
+            at: self.clock,
+        });
     }
 
     pub(crate) fn conversation_idx(&self, number: u32, contact: AddressKey) -> Option<u32> {
@@ -1821,15 +1821,15 @@ impl Engine {
             None => self.recipient(e.contact, e.group)?,
         };
         let learned = match e.user_id {
-            Some(user_id) => Some(self.link_sender(number, contact, user_id, true, e.at)?.0),
+            Some(user_id) => self.link_sender(number, contact, user_id, true, e.at)?.0,
             None => None,
         };
         let sender = contact;
         let contact = self.contact_of(number, contact);
         self.handle_timeout(e.at);
         let now = self.clock;
-        if let Some(changes) = learned {
-            self.announce_links(number, changes);
+        if let Some(link) = learned {
+            self.contact_linked(number, link);
         }
         let conv = self.conversation_or_create(number, contact)?;
         self.remember_inbound(e.message_id, number, sender);
@@ -1941,23 +1941,19 @@ impl Engine {
         user_id: &str,
         moves: bool,
         at: Instant,
-    ) -> Result<(LinkChanges, Option<AddressKey>), Error> {
+    ) -> Result<(Option<LearnedLink>, Option<AddressKey>), Error> {
         let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
         let business = self.numbers[number as usize].business;
-        let mut changes = LinkChanges {
-            phone: contact,
-            unlinked: Vec::new(),
-            linked: None,
-        };
         if self.names_another_user(business, contact, user_id) {
             if !moves {
-                let users = self.contact_links.resolve(business, user_id);
-                return Ok((changes, Some(users)));
+                return Ok((None, Some(self.contact_links.resolve(business, user_id))));
             }
-            changes.unlinked = self.hand_over(number, contact, at);
+            self.hand_over(number, contact, at);
         }
-        changes.linked = self.learn_contact_link(number, contact, user_id, moves);
-        Ok((changes, None))
+        Ok((
+            self.learn_contact_link(number, contact, user_id, moves),
+            None,
+        ))
     }
 
     fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {
@@ -2180,7 +2176,7 @@ impl Engine {
                 let (learned, another_users) =
                     self.link_sender(number, phone, user_id, false, e.at)?;
                 let key = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
-                (Some(learned), Some(key), another_users)
+                (learned, Some(key), another_users)
             }
             None => (None, None, None),
         };
@@ -2196,8 +2192,8 @@ impl Engine {
             .map(|key| self.contact_links.resolve(business, key))
             .filter(|&key| key != contact);
         self.handle_timeout(e.at);
-        if let Some(changes) = learned {
-            self.announce_links(number, changes);
+        if let Some(link) = learned {
+            self.contact_linked(number, link);
         }
         for contact in std::iter::once(contact).chain(also) {
             self.update_consent(business, contact, |record| {
@@ -2828,17 +2824,6 @@ pub(crate) fn check_saved_undo(
 /// A saved business's name is one registration takes (restore and import).
 pub(crate) fn check_saved_business(name: &str) -> Result<(), Error> {
     check_business_name("business name", name).map_err(saved)
-}
-
-/// The links a payload naming the phone number `phone` beside a user id changed (see
-/// [`Engine::announce_links`]).
-pub(crate) struct LinkChanges {
-    phone: AddressKey,
-    /// The previous owner's user ids that no longer name `phone`: it changed hands (see
-    /// [`Effect::ContactUnlinked`]).
-    unlinked: Vec<AddressKey>,
-    /// The pair made one contact, or the user id moved to it.
-    linked: Option<LearnedLink>,
 }
 
 /// A pair of names an inbound made one contact (see [`Effect::ContactLinked`]).

@@ -189,7 +189,7 @@ pub use decision::{
     Initiator, NextAction, Verdict,
 };
 pub use delivery::StatusOutcome;
-pub use effect::Effect;
+pub use effect::{Effect, OutboxDrop};
 pub use engine::{
     ConversationView, Engine, InboundOutcome, InboundRef, NumberView, Output, TemplateView,
     UsageView, MAX_ID_BYTES,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{DenyReason, Initiator};
-use crate::effect::Effect;
+use crate::effect::{Effect, OutboxDrop};
 use crate::engine::{Engine, HeldMessage};
 use crate::message::OutboundMessage;
 use crate::sent_content::Recipient;
@@ -205,17 +205,42 @@ impl Engine {
         if self.outbox.is_empty() {
             return;
         }
-        let Some(held) = self.outbox.remove(&conv) else {
+        let Some(messages) = self.take_held(conv) else {
             return;
         };
-        self.timers.disarm(TimerKey::OutboxExpiry(conv));
         let (number, contact) = self.conv_names(conv);
         self.effects.push_back(Effect::OutboxReleased {
             number,
             contact,
-            messages: held.into_iter().map(|h| h.message).collect(),
+            messages,
             at: now,
         });
+    }
+
+    /// Drops every message `conv` holds, unsent, telling the host why (`outbox_expired`).
+    pub(crate) fn drop_outbox(&mut self, conv: u32, reason: OutboxDrop) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let Some(messages) = self.take_held(conv) else {
+            return;
+        };
+        let (number, contact) = self.conv_names(conv);
+        self.effects.push_back(Effect::OutboxExpired {
+            number,
+            contact,
+            messages,
+            reason,
+            at: self.clock,
+        });
+    }
+
+    /// Takes every message `conv` holds out of the outbox, oldest first, and disarms its
+    /// expiry.
+    fn take_held(&mut self, conv: u32) -> Option<Vec<OutboundMessage>> {
+        let held = self.outbox.remove(&conv)?;
+        self.timers.disarm(TimerKey::OutboxExpiry(conv));
+        Some(held.into_iter().map(|h| h.message).collect())
     }
 
     /// Whether an opener of `conv`'s held messages is surely still awaited at `now`, once
@@ -403,6 +428,7 @@ impl Engine {
             number,
             contact,
             messages: expired.into_iter().map(|h| h.message).collect(),
+            reason: OutboxDrop::HoldEnded,
             at,
         });
     }

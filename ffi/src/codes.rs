@@ -1216,7 +1216,8 @@ pub enum convstate_effect_kind {
     CONVSTATE_EFFECT_WINDOW_CLOSED_BY_PROVIDER = 6,
     /// Held messages may now be sent.
     CONVSTATE_EFFECT_OUTBOX_RELEASED = 7,
-    /// Held messages expired unsent.
+    /// Held messages were dropped unsent: their hold ended, or the phone number they were
+    /// held for changed hands (the line's `reason`).
     CONVSTATE_EFFECT_OUTBOX_EXPIRED = 8,
     /// An inbound file is larger than the policy accepts.
     CONVSTATE_EFFECT_INBOUND_FILE_TOO_LARGE = 9,
