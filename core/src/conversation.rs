@@ -68,6 +68,13 @@ impl Conversation {
         self.ticket_status = ticket.status;
     }
 
+    /// Leaves the conversation without a current ticket: the next chat, or email, starts a
+    /// new one (the phone number changed hands, and the ticket was its previous owner's).
+    pub fn clear_ticket(&mut self) {
+        self.ticket_id = Conversation::NO_TICKET;
+        self.ticket_status = TicketStatus::Open;
+    }
+
     /// The live chat's instants (see [`ChatTimes`] for where the rest is kept).
     pub fn chat_times(&self) -> Option<ChatTimes> {
         self.chat.get()

@@ -1166,8 +1166,11 @@ impl Engine {
     /// user's), so that the number starts afresh in consent; the windows the previous owner
     /// opened at the business's numbers are forgotten (a window is the pair of business
     /// number and user's, facts §1.3): the new owner's messages, the one at `at` and any
-    /// other in whatever order, open their own; and the messages held for the previous
-    /// owner are dropped, not released to the new owner when they answer.
+    /// other in whatever order, open their own; the messages held for the previous owner
+    /// are dropped, not released to the new owner when they answer; and the previous
+    /// owner's chat (still live only if they wrote within the idle timeout) ends as a rule
+    /// ends it, and their ticket stays theirs: the new owner's first message starts a new
+    /// one (not on email, whose tickets are the address's).
     fn hand_over(&mut self, number: u32, phone: AddressKey, at: Instant) {
         // The timers due by `at` fire first, as for any input: a reminder of a window
         // forgotten here, or a held message's expiry, due before, was owed.
@@ -1194,6 +1197,13 @@ impl Engine {
                 .set(WindowState::default());
             self.timers.disarm(TimerKey::WindowReminder(conv));
             self.drop_outbox(conv, OutboxDrop::NumberChangedHands);
+            // Chats are the messengers' (an email conversation is a ticket from the start,
+            // the address's, whoever has the phone number).
+            let number = self.conversations[conv as usize].number;
+            if self.numbers[number as usize].channel.has_chats() {
+                self.end_live_chat(conv, ChatEndReason::Rule, None, self.clock);
+                self.conversations[conv as usize].clear_ticket();
+            }
         }
     }
 
