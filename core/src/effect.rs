@@ -353,11 +353,12 @@ pub enum Effect {
     /// A phone number changed hands: an inbound named it beside another user id than the
     /// one it was linked to (a user id is one user's, facts §1.3). `user_id`, the previous
     /// owner's, no longer names the contact `phone` names: it is a name of its own, holding
-    /// the consent given under the number, and the contact that had the conversation history
-    /// keeps it (the user id's when it keyed the contact, else the phone number's, which the
-    /// new owner's messages continue). A host storing the pair drops it and resolves again
-    /// conversation ids it found by either name. Emitted for every user id the number
-    /// leaves, before the `contact_linked` of the new pair if one is made.
+    /// the consent given under the number. The contact that had the conversations keeps them
+    /// (the user id's when it keyed the contact; else the phone number's, which the new
+    /// owner's messages continue, without the previous owner's window, held messages, chat
+    /// or ticket). A host storing the pair drops it and resolves again conversation ids it
+    /// found by either name. Emitted for every user id the number leaves, before the
+    /// `contact_linked` of the new pair if one is made.
     ContactUnlinked {
         /// The number the inbound came to.
         number: Address,
