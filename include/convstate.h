@@ -2401,6 +2401,14 @@ extern "C" {
 const char *convstate_version(void);
 
 /**
+ * The commit the library was built from (`git rev-parse --short=12 HEAD` of the checkout
+ * built, the `CONVSTATE_BUILD_COMMIT` environment variable a packager set, or `"unknown"`),
+ * NUL-terminated, static: builds of one version from different commits tell themselves
+ * apart by it (a host logs it beside `convstate_version()`).
+ */
+const char *convstate_build_commit(void);
+
+/**
  * The library's `CONVSTATE_ABI_VERSION`: a host compares it with the header's macro before
  * its first other call, and refuses to go on if they differ.
  */

@@ -45,7 +45,7 @@ Exit codes:
 /// Replays WhatsApp Business traffic through the convstate rules engine: what would these
 /// rules have done to my traffic?
 #[derive(Debug, Parser)]
-#[command(name = "convstate", version, after_help = EXIT_CODES)]
+#[command(name = "convstate", version = convstate::VERSION_AND_COMMIT, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1634,6 +1634,19 @@ fn messages_name_standard_input_and_output_as_such() {
     assert!(!import.exists(), "nothing imported, nothing saved");
 }
 
+/// `--version` names the commit the tool was built from beside the version, so builds of
+/// one version tell themselves apart.
+#[test]
+fn version_names_the_build_commit() {
+    let output = run(&["--version"]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("convstate {}\n", convstate::VERSION_AND_COMMIT)
+    );
+    assert!(convstate::VERSION_AND_COMMIT.ends_with(&format!("({})", convstate::BUILD_COMMIT)));
+}
+
 /// Help and version are output like any other: one that cannot be written exits 1, not 0.
 #[test]
 #[cfg(target_os = "linux")]

@@ -181,6 +181,25 @@ pub mod webhook;
 mod window;
 pub mod wire;
 
+/// The commit this library was built from: `git rev-parse --short=12 HEAD` of the checkout
+/// built, or the `CONVSTATE_BUILD_COMMIT` environment variable a packager sets, `"unknown"`
+/// without either (a build from a source archive). Builds of one version from different
+/// commits tell themselves apart by it.
+pub const BUILD_COMMIT: &str = env!("CONVSTATE_BUILD_COMMIT");
+
+/// The version and [`BUILD_COMMIT`], as the command-line tool's `--version` prints them:
+/// `0.1.0 (1a2b3c4d5e6f)`.
+pub const VERSION_AND_COMMIT: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CONVSTATE_BUILD_COMMIT"),
+    ")"
+);
+
+/// [`BUILD_COMMIT`] NUL-terminated, for the C library's `convstate_build_commit`.
+#[doc(hidden)]
+pub const BUILD_COMMIT_NUL: &str = concat!(env!("CONVSTATE_BUILD_COMMIT"), "\0");
+
 pub use address::Address;
 pub use chat::{ChatEndReason, LiveChat, Ticket, TicketStatus};
 pub use conversation_id::ConversationId;

@@ -57,6 +57,15 @@ pub extern "C" fn convstate_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
+/// The commit the library was built from (`git rev-parse --short=12 HEAD` of the checkout
+/// built, the `CONVSTATE_BUILD_COMMIT` environment variable a packager set, or `"unknown"`),
+/// NUL-terminated, static: builds of one version from different commits tell themselves
+/// apart by it (a host logs it beside `convstate_version()`).
+#[no_mangle]
+pub extern "C" fn convstate_build_commit() -> *const c_char {
+    convstate_core::BUILD_COMMIT_NUL.as_ptr().cast()
+}
+
 /// The library's `CONVSTATE_ABI_VERSION`: a host compares it with the header's macro before
 /// its first other call, and refuses to go on if they differ.
 #[no_mangle]

@@ -1719,6 +1719,8 @@ fn version_macros_match_cargo_toml() {
     );
     let version = unsafe { CStr::from_ptr(convstate_version()) };
     assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    let commit = unsafe { CStr::from_ptr(convstate_build_commit()) };
+    assert_eq!(commit.to_str().unwrap(), convstate_core::BUILD_COMMIT);
     // The macros cbindgen cannot write itself come from ffi/cbindgen.toml.
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),
@@ -3292,7 +3294,7 @@ fn the_abi_version_changes_with_the_headers_declarations() {
         (21, 0x1c59_850e_3c33_6d5c),
         (22, 0x6b11_4647_3455_ad3a),
         (23, 0xc83f_66fc_29bf_ac3b),
-        (24, 0x013c_8e0c_7680_a0ff),
+        (24, 0x4730_c0c0_f17a_d84c),
     ];
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../include/convstate.h"),

@@ -33,6 +33,7 @@ from convstate._convstate import (
     Engine,
     ShardedEngine,
     __version__,
+    build_commit,
     wire_version,
 )
 
@@ -60,5 +61,6 @@ __all__ = [
     "UnixSecondsWarning",
     "Verdict",
     "__version__",
+    "build_commit",
     "wire_version",
 ]

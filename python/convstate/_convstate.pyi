@@ -69,6 +69,10 @@ _Automated = Union[bool, _Column[Optional[bool]], Buffer]
 _DurationLike = Union[timedelta, int, str]
 
 __version__: str
+#: The commit the library was built from (``git rev-parse --short=12 HEAD``, or the
+#: ``CONVSTATE_BUILD_COMMIT`` environment variable a packager set), ``"unknown"`` without
+#: either: builds of one ``__version__`` tell themselves apart by it.
+build_commit: str
 __all__ = [
     "BatchResult",
     "Billing",
@@ -77,6 +81,7 @@ __all__ = [
     "ShardedEngine",
     "__version__",
     "_wire_names",
+    "build_commit",
     "wire_version",
 ]
 

@@ -1272,6 +1272,7 @@ fn _convstate(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(wire_version, module)?)?;
     module.add_function(wrap_pyfunction!(_wire_names, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    module.add("build_commit", convstate::BUILD_COMMIT)?;
     Ok(())
 }
 

@@ -893,3 +893,24 @@ def test_a_running_engine_changes_its_pricing_and_keeps_its_state() -> None:
     after = engine.send("+15550001111", "+79110000001", text="two", at=utc(2026, 10, 1, 1))
     assert after.billing is not None and after.billing.category == "service"
     assert convstate.Engine.restore(engine.snapshot()).policy == engine.policy
+
+
+def test_build_commit_names_the_checkout_built():
+    """``build_commit`` is the commit the wheel was built from: the packager's
+    ``CONVSTATE_BUILD_COMMIT``, else the checkout's HEAD (the tests build from it), so two
+    builds of one ``__version__`` tell themselves apart."""
+    import os
+    import pathlib
+    import subprocess
+
+    given = os.environ.get("CONVSTATE_BUILD_COMMIT")
+    if given is None:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=pathlib.Path(__file__).parent,
+            capture_output=True,
+            text=True,
+        )
+        given = head.stdout.strip() if head.returncode == 0 else "unknown"
+    assert convstate.build_commit == given
+    assert "build_commit" in convstate.__all__

@@ -65,6 +65,18 @@ static void test_versions(void) {
   CHECK(strcmp(convstate_version(), expected) == 0);
   CHECK(strcmp(convstate_version(), CONVSTATE_VERSION) == 0);
   CHECK(convstate_abi_version() == CONVSTATE_ABI_VERSION);
+  /* The commit it was built from: 1 to 64 letters, digits, '.', '-', '_' or '+'
+     (`unknown` without git), as ffi/src/tests.rs checks it against the core's. */
+  {
+    const char *commit = convstate_build_commit();
+    size_t len = strlen(commit), i;
+    CHECK(len >= 1 && len <= 64);
+    for (i = 0; i < len; i++) {
+      char c = commit[i];
+      CHECK((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            c == '.' || c == '-' || c == '_' || c == '+');
+    }
+  }
   CHECK(strcmp(convstate_result_name(CONVSTATE_ERR_INVALID_UTF8), "CONVSTATE_ERR_INVALID_UTF8") == 0);
   CHECK(strcmp(convstate_reason_name(CONVSTATE_REASON_WINDOW_CLOSED), "window_closed") == 0);
 }
