@@ -18,8 +18,9 @@ pub enum OutboxDrop {
     #[default]
     HoldEnded,
     /// The phone number they were held for changed hands (an inbound named it beside another
-    /// user id than its previous owner's, `contact_unlinked`): they were the previous
-    /// owner's, and the new owner's answer must not release them.
+    /// user id than its previous owner's; `contact_unlinked` comes first when a user id still
+    /// named it): they were the previous owner's, and the new owner's answer must not
+    /// release them.
     NumberChangedHands,
 }
 

@@ -1158,7 +1158,8 @@ impl Engine {
 
     /// The phone number `phone` of `number`'s business has changed hands (an inbound at
     /// `at` names it beside another user id): it becomes a name of its own, to be linked
-    /// afresh to the new user id, and each user id it leaves is told (`contact_unlinked`).
+    /// afresh to the new user id, and the host is told of each user id it leaves
+    /// (`contact_unlinked`).
     /// The other name of a contact keyed by the previous owner's user id just leaves it,
     /// the contact keeping everything. A number keying a contact keeps its conversation
     /// history, but the user ids linked to it are its previous owner's and become names of
@@ -1166,7 +1167,8 @@ impl Engine {
     /// user's), so that the number starts afresh in consent; the windows the previous owner
     /// opened at the business's numbers are forgotten (a window is the pair of business
     /// number and user's, facts §1.3): the new owner's messages, the one at `at` and any
-    /// other in whatever order, open their own; the messages held for the previous owner
+    /// other in whatever order, open their own, as they start their own paid conversations
+    /// and free entry points; the messages held for the previous owner
     /// are dropped, not released to the new owner when they answer; and the previous
     /// owner's chat (still live only if they wrote within the idle timeout) ends as a rule
     /// ends it, and their ticket stays theirs: the new owner's first message starts a new
@@ -1196,6 +1198,10 @@ impl Engine {
                 .window
                 .set(WindowState::default());
             self.timers.disarm(TimerKey::WindowReminder(conv));
+            // So are the paid conversations and the free entry point the previous owner
+            // opened (§11, facts §2.6: the new owner clicked no ad, and a conversation is
+            // the pair's): the new owner's messages are priced afresh.
+            self.billing.remove(&conv);
             self.drop_outbox(conv, OutboxDrop::NumberChangedHands);
             // Chats are the messengers' (an email conversation is a ticket from the start,
             // the address's, whoever has the phone number).
@@ -1252,9 +1258,10 @@ impl Engine {
         }
     }
 
-    /// The effect of a link learned by an inbound at `number` (or a status of its send),
-    /// emitted once the timers due before the input have fired. Ids the host found by the user id may name the
-    /// previous number's conversations: the effect tells it to resolve them again.
+    /// The effect of a link learned by an inbound at `number` (or a status of its send, or
+    /// a preference), emitted once the timers due before the input have fired. Ids the host
+    /// found by the user id may name the previous number's conversations: the effect tells
+    /// it to resolve them again.
     pub(crate) fn contact_linked(&mut self, number: u32, link: LearnedLink) {
         self.effects.push_back(Effect::ContactLinked {
             number: self.number_address(number),

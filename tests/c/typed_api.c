@@ -580,16 +580,20 @@ static void test_contact_linked(void) {
   CHECK(by_user_id == by_phone); /* the old phone number keeps its conversation */
 
   /* PHONE_B changes hands: another user id beside it. CONVSTATE_EFFECT_CONTACT_UNLINKED says
-     the first user id no longer names it, before the new pair's CONVSTATE_EFFECT_CONTACT_LINKED;
-     the first user id, a name of its own now, reaches no conversation, and PHONE_B keeps its. */
+     the first user id no longer names it; the first user's chat, still live, ends (a rule's
+     end), before the new pair's CONVSTATE_EFFECT_CONTACT_LINKED; the first user id, a name of
+     its own now, reaches no conversation, and PHONE_B keeps its. */
   inbound = inbound_from(T0 + 2 * HOUR + MINUTE, PHONE_B, "US.77", CONVSTATE_INBOUND_TEXT);
   CHECK_RC(convstate_engine_inbound_ex(engine, &inbound, NULL), CONVSTATE_OK);
   CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_UNLINKED);
   CHECK(strstr(line, "{\"type\":\"effect\",\"effect\":\"contact_unlinked\"") == line);
   CHECK(strstr(line, "\"phone\":\"+79110000002\"") != NULL);
   CHECK(strstr(line, "\"user_id\":\"US.13491208655302741918\"") != NULL);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CHAT_ENDED);
+  CHECK(strstr(line, "\"reason\":\"rule\"") != NULL);
   CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_CONTACT_LINKED);
   CHECK(strstr(line, "\"user_id\":\"US.77\"") != NULL);
+  CHECK(next_effect(engine, line, sizeof line) == CONVSTATE_EFFECT_TICKET_OPENED);
   CHECK(drain_effects(engine, CONVSTATE_EFFECT_CONTACT_UNLINKED) == 0);
   CHECK_RC(convstate_engine_conversation_id(engine, S(NUMBER), S(USER_ID), NULL, 0, &by_user_id),
            CONVSTATE_OK);
