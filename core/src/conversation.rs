@@ -68,8 +68,8 @@ impl Conversation {
         self.ticket_status = ticket.status;
     }
 
-    /// Leaves the conversation without a current ticket: the next chat, or email, starts a
-    /// new one (the phone number changed hands, and the ticket was its previous owner's).
+    /// Leaves the conversation without a current ticket: the next chat starts a new one (the
+    /// phone number changed hands, and the ticket was its previous owner's).
     pub fn clear_ticket(&mut self) {
         self.ticket_id = Conversation::NO_TICKET;
         self.ticket_status = TicketStatus::Open;

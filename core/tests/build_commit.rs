@@ -1,13 +1,15 @@
 //! The commit a build names (`BUILD_COMMIT`) is the checkout's, as `git` tells it now: the
-//! build script reruns when the checkout's HEAD moves, so a build never names the commit
-//! before.
+//! build script reruns when what names the checkout's HEAD changes (`HEAD`, its log, the
+//! branch refs), so a commit or a checkout between two test runs is seen.
 
 use std::process::Command;
 
 /// What the build script finds: the packager's variable, else git's HEAD, else `unknown`.
 fn expected() -> String {
     if let Ok(given) = std::env::var("CONVSTATE_BUILD_COMMIT") {
-        return given;
+        if !given.is_empty() {
+            return given;
+        }
     }
     let head = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])

@@ -903,7 +903,7 @@ def test_build_commit_names_the_checkout_built():
     import pathlib
     import subprocess
 
-    given = os.environ.get("CONVSTATE_BUILD_COMMIT")
+    given = os.environ.get("CONVSTATE_BUILD_COMMIT") or None
     if given is None:
         head = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
