@@ -20,6 +20,7 @@
 
 use crate::address::AddressKey;
 use crate::hash::FastMap;
+use crate::time::Instant;
 
 /// Aliases by business: (business, alias) → the contact's key.
 #[derive(Clone, Debug, Default)]
@@ -36,6 +37,12 @@ pub(crate) struct ContactLinks {
     /// phone number cannot become an alias in turn (aliases never chain). Derived from
     /// `user_ids`; not saved.
     user_ids_of_key: FastMap<(u32, AddressKey), u32>,
+    /// (business, phone number) → the instant of the latest inbound that named it beside
+    /// the user id it stands with (linked, or holding one consent), or handed it over to
+    /// that user id. A phone number is one user's at a time, so a pair naming another user
+    /// id dated before it is older than the number's latest change of hands: the previous
+    /// owner's message, delivered late, which gives the number back to no one.
+    linked_at: FastMap<(u32, AddressKey), Instant>,
 }
 
 impl ContactLinks {
@@ -170,6 +177,64 @@ impl ContactLinks {
             Some(_) => &mut self.phones,
             None => &mut self.user_ids,
         }
+    }
+
+    /// Notes that an inbound dated `at` named the phone number `phone` of `business` beside
+    /// the user id it stands with now (see `linked_at`).
+    pub(crate) fn note_inbound_pair(&mut self, business: u32, phone: AddressKey, at: Instant) {
+        let latest = self.linked_at.entry((business, phone)).or_insert(at);
+        *latest = (*latest).max(at);
+    }
+
+    /// Whether a pair naming the phone number `phone` of `business` beside another user id
+    /// than the one it stands with, dated `at`, is older than the number's latest change of
+    /// hands (see `linked_at`).
+    pub(crate) fn older_than_its_owner(
+        &self,
+        business: u32,
+        phone: AddressKey,
+        at: Instant,
+    ) -> bool {
+        (self.linked_at.get(&(business, phone))).is_some_and(|&latest| at < latest)
+    }
+
+    /// Every phone number's instant (see `linked_at`) as (business, phone, instant), sorted
+    /// (for snapshots).
+    pub(crate) fn sorted_dates(&self) -> Vec<(u32, AddressKey, Instant)> {
+        let mut all: Vec<_> = (self.linked_at.iter())
+            .map(|(&(business, phone), &at)| (business, phone, at))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// The instants of `business`'s phone numbers, as (phone, instant) in order (for
+    /// business exports).
+    pub(crate) fn dates_of_business(&self, business: u32) -> Vec<(AddressKey, Instant)> {
+        (self.sorted_dates().into_iter())
+            .filter(|&(b, _, _)| b == business)
+            .map(|(_, phone, at)| (phone, at))
+            .collect()
+    }
+
+    /// Adds an instant read from a snapshot or export: of a phone number, once.
+    pub(crate) fn restore_date(
+        &mut self,
+        business: u32,
+        phone: AddressKey,
+        at: Instant,
+    ) -> Result<(), String> {
+        if phone.phone_digits().is_none() {
+            return Err(format!(
+                "a link date of business {business} must be a phone number's"
+            ));
+        }
+        if self.linked_at.insert((business, phone), at).is_some() {
+            return Err(format!(
+                "a phone number of business {business} has two link dates"
+            ));
+        }
+        Ok(())
     }
 
     /// Every alias as (business, alias, key), sorted (for snapshots).

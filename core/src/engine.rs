@@ -1837,12 +1837,14 @@ impl Engine {
             Some(key) => key,
             None => self.recipient(e.contact, e.group)?,
         };
-        let learned = match e.user_id {
-            Some(user_id) => self.link_sender(number, contact, user_id, true, e.at)?.0,
-            None => None,
+        let (learned, older_owners) = match e.user_id {
+            Some(user_id) => self.link_sender(number, contact, user_id, true, e.at)?,
+            None => (None, None),
         };
         let sender = contact;
-        let contact = self.contact_of(number, contact);
+        // A message dated before the phone number last changed hands is its sender's, the
+        // user id's (`link_sender`).
+        let contact = older_owners.unwrap_or_else(|| self.contact_of(number, contact));
         self.handle_timeout(e.at);
         let now = self.clock;
         if let Some(link) = learned {
@@ -1948,7 +1950,9 @@ impl Engine {
     /// changed hands when it is an inbound's, the latest pair (`hand_over`, then linked
     /// afresh); a status or a preference, which may be older than the change or come
     /// before the inbound that tells it, learns nothing, and is about the user id's contact
-    /// alone, which is returned beside: the one the event's consent is about.
+    /// alone, which is returned beside: the one the event's consent is about. So is an
+    /// inbound dated before the number's current owner last wrote with it (the previous
+    /// owner's, delivered late): the user id's contact is the one it came from.
     #[cold]
     #[inline(never)]
     pub(crate) fn link_sender(
@@ -1962,15 +1966,22 @@ impl Engine {
         let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
         let business = self.numbers[number as usize].business;
         if self.names_another_user(business, contact, user_id) {
-            if !moves {
+            // An inbound dated before the number's latest owner wrote with it is older than
+            // the change of hands: the previous owner's message, delivered late. It is
+            // theirs, as a status's pair is, and hands nothing over.
+            let older = self
+                .contact_links
+                .older_than_its_owner(business, contact, at);
+            if !moves || older {
                 return Ok((None, Some(self.contact_links.resolve(business, user_id))));
             }
             self.hand_over(number, contact, at);
         }
-        Ok((
-            self.learn_contact_link(number, contact, user_id, moves),
-            None,
-        ))
+        let learned = self.learn_contact_link(number, contact, user_id, moves);
+        if moves {
+            self.contact_links.note_inbound_pair(business, contact, at);
+        }
+        Ok((learned, None))
     }
 
     fn window_inbound(&mut self, conv: u32, at: Instant, now: Instant) {

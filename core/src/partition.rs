@@ -136,6 +136,11 @@ pub(crate) struct BusinessExport {
     /// group). Absent when there are none, so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     consent_groups: Vec<(AddressKey, AddressKey)>,
+    /// The latest instant an inbound named each phone number of the business's contacts
+    /// beside the user id it stands with, as (phone number, instant). Absent when there are
+    /// none, so that such an export reads as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    link_dates: Vec<(AddressKey, Instant)>,
     /// Email tickets' response times, by local conversation. Absent when there are none,
     /// so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -492,6 +497,9 @@ impl Engine {
         let consent_groups = (self.consent_groups.of_business(b).into_iter())
             .map(|(name, next)| (porter.port(name), porter.port(next)))
             .collect();
+        let link_dates = (self.contact_links.dates_of_business(b).into_iter())
+            .map(|(phone, at)| (porter.port(phone), at))
+            .collect();
 
         let export = BusinessExport {
             format: EXPORT_FORMAT.into(),
@@ -520,6 +528,7 @@ impl Engine {
             inbound_id_senders,
             contact_links,
             consent_groups,
+            link_dates,
             ticket_responses,
         };
         let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
@@ -611,6 +620,8 @@ impl Engine {
         s.contact_links
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.consent_groups
+            .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
+        s.link_dates
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.sent_content
             .retain_mut(|(_, conv, _)| rewrite(conv, |c| conv_map.get(c)));
@@ -997,6 +1008,11 @@ impl Engine {
             let restored = self.consent_groups.restore(b, port(name), port(next));
             debug_assert!(restored.is_ok(), "{restored:?}");
         }
+        for (phone, at) in x.link_dates {
+            // Checked as the business's alone; its names are new here.
+            let restored = self.contact_links.restore_date(b, port(phone), at);
+            debug_assert!(restored.is_ok(), "{restored:?}");
+        }
         if !x.idempotency.is_empty() {
             // Keys checked new above, requests checked against them: the merge keeps every
             // entry.
@@ -1162,6 +1178,9 @@ impl BusinessExport {
                 .collect(),
             consent_groups: (self.consent_groups.iter())
                 .map(|&(name, next)| (0, name, next))
+                .collect(),
+            link_dates: (self.link_dates.iter())
+                .map(|&(phone, at)| (0, phone, at))
                 .collect(),
             ticket_responses: self.ticket_responses.clone(),
         }
