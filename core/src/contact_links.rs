@@ -13,7 +13,8 @@
 //! one, they stay two contacts, holding one consent (`consent_groups.rs`). Two user ids
 //! are never one contact (a user id is one user's): a phone number an inbound names beside
 //! another user id than its own has changed hands, and its links are undone
-//! (`Engine::hand_over`).
+//! (`Engine::hand_over`), unless the inbound is older than the number's latest pair (see
+//! `linked_at`).
 //!
 //! Aliases are kept in two maps, so that the common case (sends and inbounds by phone
 //! number, no phone number an alias) costs one emptiness test, not a lookup.
@@ -37,11 +38,12 @@ pub(crate) struct ContactLinks {
     /// phone number cannot become an alias in turn (aliases never chain). Derived from
     /// `user_ids`; not saved.
     user_ids_of_key: FastMap<(u32, AddressKey), u32>,
-    /// (business, phone number) → the instant of the latest inbound that named it beside
-    /// the user id it stands with (linked, or holding one consent), or handed it over to
-    /// that user id. A phone number is one user's at a time, so a pair naming another user
-    /// id dated before it is older than the number's latest change of hands: the previous
-    /// owner's message, delivered late, which gives the number back to no one.
+    /// (business, phone number or user id) → the instant of the latest inbound that named
+    /// it in a pair that stands (linked, or holding one consent; a change of hands or a
+    /// user id's move included). A phone number is one user's at a time, and a user id
+    /// names one phone number at a time, so a pair dated before either's instant is older
+    /// than the latest change: the previous owner's message, or the user's from the number
+    /// they left, delivered late, which hands over or moves nothing.
     linked_at: FastMap<(u32, AddressKey), Instant>,
 }
 
@@ -179,27 +181,29 @@ impl ContactLinks {
         }
     }
 
-    /// Notes that an inbound dated `at` named the phone number `phone` of `business` beside
-    /// the user id it stands with now (see `linked_at`).
-    pub(crate) fn note_inbound_pair(&mut self, business: u32, phone: AddressKey, at: Instant) {
-        let latest = self.linked_at.entry((business, phone)).or_insert(at);
-        *latest = (*latest).max(at);
-    }
-
-    /// Whether a pair naming the phone number `phone` of `business` beside another user id
-    /// than the one it stands with, dated `at`, is older than the number's latest change of
-    /// hands (see `linked_at`).
-    pub(crate) fn older_than_its_owner(
-        &self,
+    /// Notes that an inbound dated `at` named the phone number `phone` and the user id
+    /// `user_id` of `business` together, a pair that stands now (see `linked_at`).
+    pub(crate) fn note_inbound_pair(
+        &mut self,
         business: u32,
         phone: AddressKey,
+        user_id: AddressKey,
         at: Instant,
-    ) -> bool {
-        (self.linked_at.get(&(business, phone))).is_some_and(|&latest| at < latest)
+    ) {
+        for name in [phone, user_id] {
+            let latest = self.linked_at.entry((business, name)).or_insert(at);
+            *latest = (*latest).max(at);
+        }
     }
 
-    /// Every phone number's instant (see `linked_at`) as (business, phone, instant), sorted
-    /// (for snapshots).
+    /// Whether a pair naming `name` of `business` (a phone number or a user id), dated
+    /// `at`, is older than the latest pair an inbound named it in (see `linked_at`).
+    pub(crate) fn older_than_latest(&self, business: u32, name: AddressKey, at: Instant) -> bool {
+        (self.linked_at.get(&(business, name))).is_some_and(|&latest| at < latest)
+    }
+
+    /// Every name's instant (see `linked_at`) as (business, name, instant), sorted (for
+    /// snapshots).
     pub(crate) fn sorted_dates(&self) -> Vec<(u32, AddressKey, Instant)> {
         let mut all: Vec<_> = (self.linked_at.iter())
             .map(|(&(business, phone), &at)| (business, phone, at))
@@ -208,8 +212,8 @@ impl ContactLinks {
         all
     }
 
-    /// The instants of `business`'s phone numbers, as (phone, instant) in order (for
-    /// business exports).
+    /// The instants of `business`'s names, as (name, instant) in order (for business
+    /// exports).
     pub(crate) fn dates_of_business(&self, business: u32) -> Vec<(AddressKey, Instant)> {
         (self.sorted_dates().into_iter())
             .filter(|&(b, _, _)| b == business)
@@ -217,21 +221,22 @@ impl ContactLinks {
             .collect()
     }
 
-    /// Adds an instant read from a snapshot or export: of a phone number, once.
+    /// Adds an instant read from a snapshot or export: of a contact name (not a group),
+    /// once.
     pub(crate) fn restore_date(
         &mut self,
         business: u32,
-        phone: AddressKey,
+        name: AddressKey,
         at: Instant,
     ) -> Result<(), String> {
-        if phone.phone_digits().is_none() {
+        if name.is_group() {
             return Err(format!(
-                "a link date of business {business} must be a phone number's"
+                "a link date of business {business} must be a contact name's, not a group's"
             ));
         }
-        if self.linked_at.insert((business, phone), at).is_some() {
+        if self.linked_at.insert((business, name), at).is_some() {
             return Err(format!(
-                "a phone number of business {business} has two link dates"
+                "a contact name of business {business} has two link dates"
             ));
         }
         Ok(())

@@ -1965,13 +1965,15 @@ impl Engine {
     ) -> Result<(Option<LearnedLink>, Option<AddressKey>), Error> {
         let user_id = (self.interner.address(user_id)).map_err(|e| e.in_field("user_id"))?;
         let business = self.numbers[number as usize].business;
+        let links = &self.contact_links;
+        // An inbound dated before the user id's latest pair (the user wrote from the number
+        // they left, delivered late) moves it back no more than a status does.
+        let moves = moves && !links.older_than_latest(business, user_id, at);
         if self.names_another_user(business, contact, user_id) {
-            // An inbound dated before the number's latest owner wrote with it is older than
-            // the change of hands: the previous owner's message, delivered late. It is
-            // theirs, as a status's pair is, and hands nothing over.
-            let older = self
-                .contact_links
-                .older_than_its_owner(business, contact, at);
+            // An inbound dated before the number's latest pair is older than the change of
+            // hands: the previous owner's message, delivered late. It is theirs, as a
+            // status's pair is, and hands nothing over.
+            let older = (self.contact_links).older_than_latest(business, contact, at);
             if !moves || older {
                 return Ok((None, Some(self.contact_links.resolve(business, user_id))));
             }
@@ -1979,7 +1981,7 @@ impl Engine {
         }
         let learned = self.learn_contact_link(number, contact, user_id, moves);
         if moves {
-            self.contact_links.note_inbound_pair(business, contact, at);
+            (self.contact_links).note_inbound_pair(business, contact, user_id, at);
         }
         Ok((learned, None))
     }

@@ -136,9 +136,9 @@ pub(crate) struct BusinessExport {
     /// group). Absent when there are none, so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     consent_groups: Vec<(AddressKey, AddressKey)>,
-    /// The latest instant an inbound named each phone number of the business's contacts
-    /// beside the user id it stands with, as (phone number, instant). Absent when there are
-    /// none, so that such an export reads as before.
+    /// The latest instant an inbound named each phone number and user id of the business's
+    /// contacts in a pair that stands, as (name, instant). Absent when there are none, so
+    /// that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     link_dates: Vec<(AddressKey, Instant)>,
     /// Email tickets' response times, by local conversation. Absent when there are none,
@@ -498,7 +498,7 @@ impl Engine {
             .map(|(name, next)| (porter.port(name), porter.port(next)))
             .collect();
         let link_dates = (self.contact_links.dates_of_business(b).into_iter())
-            .map(|(phone, at)| (porter.port(phone), at))
+            .map(|(name, at)| (porter.port(name), at))
             .collect();
 
         let export = BusinessExport {
@@ -1008,9 +1008,9 @@ impl Engine {
             let restored = self.consent_groups.restore(b, port(name), port(next));
             debug_assert!(restored.is_ok(), "{restored:?}");
         }
-        for (phone, at) in x.link_dates {
+        for (name, at) in x.link_dates {
             // Checked as the business's alone; its names are new here.
-            let restored = self.contact_links.restore_date(b, port(phone), at);
+            let restored = self.contact_links.restore_date(b, port(name), at);
             debug_assert!(restored.is_ok(), "{restored:?}");
         }
         if !x.idempotency.is_empty() {

@@ -313,10 +313,10 @@ pub(crate) struct SnapshotBody {
     /// `contact_links`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consent_groups: Vec<(u32, AddressKey, AddressKey)>,
-    /// The latest instant an inbound named each phone number beside the user id it stands
-    /// with, as (business, phone number, instant); see `contact_links.rs`. Absent when there
-    /// are none, as `contact_links` (a state saved before they were kept takes any late pair
-    /// as a change of hands, as then).
+    /// The latest instant an inbound named each phone number and user id in a pair that
+    /// stands, as (business, name, instant); see `contact_links.rs`. Absent when there are
+    /// none, as `contact_links` (a state saved before they were kept takes any late pair as
+    /// a change of hands or a move, as then).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_dates: Vec<(u32, AddressKey, Instant)>,
     /// Email tickets' response times, by conversation; see `ticket_responses.rs`. Absent
@@ -944,12 +944,12 @@ impl Engine {
                 .map_err(corrupt)?;
         }
         engine.contact_links.check_no_chains().map_err(corrupt)?;
-        for (b, phone, at) in s.link_dates {
+        for (b, name, at) in s.link_dates {
             business_ok(b, "a link date")?;
-            known(phone, "a link date")?;
+            known(name, "a link date")?;
             engine
                 .contact_links
-                .restore_date(b, phone, at)
+                .restore_date(b, name, at)
                 .map_err(corrupt)?;
         }
         for &(b, name, next) in &s.consent_groups {
