@@ -205,20 +205,13 @@ impl ContactLinks {
     /// Every name's instant (see `linked_at`) as (business, name, instant), sorted (for
     /// snapshots).
     pub(crate) fn sorted_dates(&self) -> Vec<(u32, AddressKey, Instant)> {
-        let mut all: Vec<_> = (self.linked_at.iter())
-            .map(|(&(business, phone), &at)| (business, phone, at))
-            .collect();
-        all.sort_unstable();
-        all
+        sorted_pairs(self.linked_at.iter())
     }
 
     /// The instants of `business`'s names, as (name, instant) in order (for business
     /// exports).
     pub(crate) fn dates_of_business(&self, business: u32) -> Vec<(AddressKey, Instant)> {
-        (self.sorted_dates().into_iter())
-            .filter(|&(b, _, _)| b == business)
-            .map(|(_, phone, at)| (phone, at))
-            .collect()
+        pairs_of_business(self.sorted_dates(), business)
     }
 
     /// Adds an instant read from a snapshot or export: of a contact name (not a group),
@@ -288,11 +281,12 @@ impl ContactLinks {
     }
 }
 
-/// The entries of a map of name pairs by business, as (business, name, other name), sorted:
-/// the saved form of contact links and consent groups alike.
-pub(crate) fn sorted_pairs<'a>(
-    entries: impl Iterator<Item = (&'a (u32, AddressKey), &'a AddressKey)>,
-) -> Vec<(u32, AddressKey, AddressKey)> {
+/// The entries of a map of names by business, as (business, name, value), sorted: the
+/// saved form of contact links, consent groups (the value another name) and link dates
+/// alike.
+pub(crate) fn sorted_pairs<'a, V: Copy + Ord + 'a>(
+    entries: impl Iterator<Item = (&'a (u32, AddressKey), &'a V)>,
+) -> Vec<(u32, AddressKey, V)> {
     let mut all: Vec<_> = entries
         .map(|(&(business, name), &other)| (business, name, other))
         .collect();
@@ -301,10 +295,10 @@ pub(crate) fn sorted_pairs<'a>(
 }
 
 /// The pairs of `sorted` that belong to `business`, in order (a business export's form).
-pub(crate) fn pairs_of_business(
-    sorted: Vec<(u32, AddressKey, AddressKey)>,
+pub(crate) fn pairs_of_business<V>(
+    sorted: Vec<(u32, AddressKey, V)>,
     business: u32,
-) -> Vec<(AddressKey, AddressKey)> {
+) -> Vec<(AddressKey, V)> {
     (sorted.into_iter())
         .filter(|&(b, _, _)| b == business)
         .map(|(_, name, other)| (name, other))

@@ -1159,20 +1159,20 @@ impl Engine {
     /// The phone number `phone` of `number`'s business has changed hands (an inbound at
     /// `at` names it beside another user id): it becomes a name of its own, to be linked
     /// afresh to the new user id, and the host is told of each user id it leaves
-    /// (`contact_unlinked`).
-    /// The other name of a contact keyed by the previous owner's user id just leaves it,
-    /// the contact keeping everything. A number keying a contact keeps its conversation
-    /// history, but the user ids linked to it are its previous owner's and become names of
-    /// their own, taking its consent with them (its record and its group: consent is the
-    /// user's), so that the number starts afresh in consent; the windows the previous owner
-    /// opened at the business's numbers are forgotten (a window is the pair of business
-    /// number and user's, facts §1.3): the new owner's messages, the one at `at` and any
-    /// other in whatever order, open their own, as they start their own paid conversations
-    /// and free entry points; the messages held for the previous owner
-    /// are dropped, not released to the new owner when they answer; and the previous
-    /// owner's chat (still live only if they wrote within the idle timeout) ends as a rule
-    /// ends it, and their ticket stays theirs: the new owner's first message starts a new
-    /// one (not on email, whose tickets are the address's).
+    /// (`contact_unlinked`). The other name of a contact keyed by the previous owner's user
+    /// id just leaves it, the contact keeping everything. A number keying a contact keeps
+    /// its conversations, but not what was the previous owner's:
+    /// - the user ids linked to it become names of their own, taking its consent with them
+    ///   (its record and its group: consent is the user's), and the number starts afresh;
+    /// - the windows, paid conversations and free entry points the previous owner opened at
+    ///   the business's numbers are forgotten (a window is the pair of business number and
+    ///   user's, facts §1.3): the new owner's messages, the one at `at` and any other in
+    ///   whatever order, open their own;
+    /// - the messages held for the previous owner are dropped, not released to the new
+    ///   owner when they answer;
+    /// - the previous owner's chat (still live only if they wrote within the idle timeout)
+    ///   ends as a rule ends it, and their ticket stays theirs: the new owner's first
+    ///   message starts a new one (not on email, whose tickets are the address's).
     fn hand_over(&mut self, number: u32, phone: AddressKey, at: Instant) {
         // The timers due by `at` fire first, as for any input: a reminder of a window
         // forgotten here, or a held message's expiry, due before, was owed.
@@ -1205,8 +1205,8 @@ impl Engine {
             self.drop_outbox(conv, OutboxDrop::NumberChangedHands);
             // Chats are the messengers' (an email conversation is a ticket from the start,
             // the address's, whoever has the phone number).
-            let number = self.conversations[conv as usize].number;
-            if self.numbers[number as usize].channel.has_chats() {
+            let at_number = self.conversations[conv as usize].number;
+            if self.numbers[at_number as usize].channel.has_chats() {
                 self.end_live_chat(conv, ChatEndReason::Rule, None, self.clock);
                 self.conversations[conv as usize].clear_ticket();
             }
@@ -1837,14 +1837,14 @@ impl Engine {
             Some(key) => key,
             None => self.recipient(e.contact, e.group)?,
         };
-        let (learned, older_owners) = match e.user_id {
+        let (learned, user_ids_own) = match e.user_id {
             Some(user_id) => self.link_sender(number, contact, user_id, true, e.at)?,
             None => (None, None),
         };
         let sender = contact;
         // A message dated before the phone number last changed hands is its sender's, the
         // user id's (`link_sender`).
-        let contact = older_owners.unwrap_or_else(|| self.contact_of(number, contact));
+        let contact = user_ids_own.unwrap_or_else(|| self.contact_of(number, contact));
         self.handle_timeout(e.at);
         let now = self.clock;
         if let Some(link) = learned {
@@ -1973,7 +1973,7 @@ impl Engine {
             // An inbound dated before the number's latest pair is older than the change of
             // hands: the previous owner's message, delivered late. It is theirs, as a
             // status's pair is, and hands nothing over.
-            let older = (self.contact_links).older_than_latest(business, contact, at);
+            let older = links.older_than_latest(business, contact, at);
             if !moves || older {
                 return Ok((None, Some(self.contact_links.resolve(business, user_id))));
             }

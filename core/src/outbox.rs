@@ -219,9 +219,6 @@ impl Engine {
 
     /// Drops every message `conv` holds, unsent, telling the host why (`outbox_expired`).
     pub(crate) fn drop_outbox(&mut self, conv: u32, reason: OutboxDrop) {
-        if self.outbox.is_empty() {
-            return;
-        }
         let Some(messages) = self.take_held(conv) else {
             return;
         };
