@@ -1169,7 +1169,7 @@ impl Engine {
     ///   user's, facts §1.3): the new owner's messages, the one at `at` and any other in
     ///   whatever order, open their own;
     /// - the messages held for the previous owner are dropped, not released to the new
-    ///   owner when they answer;
+    ///   owner when they answer, and what they were sent is no duplicate for the new owner;
     /// - the previous owner's chat (still live only if they wrote within the idle timeout)
     ///   ends as a rule ends it, and their ticket stays theirs: the new owner's first
     ///   message starts a new one (not on email, whose tickets are the address's).
@@ -1190,6 +1190,13 @@ impl Engine {
         }
         self.consent_groups.leave(business, phone);
         self.consents.remove(&(business, phone));
+        // What the previous owner was sent is no duplicate for the new owner (§10: "the same
+        // contact"), from any number of the business.
+        let to = Recipient {
+            business,
+            contact: phone,
+        };
+        self.sent_content.clear(to);
         let convs: Vec<u32> = (self.businesses[business as usize].numbers.iter())
             .filter_map(|&n| self.conversation_idx(n, phone))
             .collect();
