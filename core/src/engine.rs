@@ -1631,6 +1631,7 @@ impl Engine {
                     phone_number_id: e.phone_number_id.clone(),
                     recovered_at: None,
                     repeated_low: None,
+                    recent_ratings: Default::default(),
                     expired_flag: None,
                     quality_event: ProviderOrder::default(),
                     limit_event: ProviderOrder::default(),

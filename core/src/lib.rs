@@ -165,6 +165,7 @@ pub mod policy;
 pub mod pricing;
 mod provider_order;
 mod recent;
+mod recent_ratings;
 mod send;
 mod sent_content;
 pub mod sharded;

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::provider_order::ProviderOrder;
+use crate::recent_ratings::RecentRatings;
 
 use crate::time::{Duration, Instant};
 
@@ -117,6 +118,11 @@ pub(crate) struct NumberState {
     /// next rating. Absent from snapshots of before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeated_low: Option<RepeatedLow>,
+    /// The latest ratings by their instants, whatever order they arrived in: a late low is
+    /// judged by the ratings beside it in order (§6, §13). Absent from snapshots of before
+    /// (a late low then finds none beside it).
+    #[serde(default, skip_serializing_if = "RecentRatings::is_empty")]
+    pub recent_ratings: RecentRatings,
     /// The latest provider quality, limit and restriction events applied, so that a late or
     /// repeated one changes nothing (§10).
     #[serde(default, skip_serializing_if = "ProviderOrder::is_unset")]
@@ -188,6 +194,7 @@ impl NumberState {
                 r.first, r.at, r.after
             ));
         }
+        self.recent_ratings.check_saved(clock)?;
         if let Some(x) = self.expired_flag.filter(|x| x.deadline > clock) {
             return Err(format!(
                 "has a flag that ran out at {}, after the state's clock {clock}",

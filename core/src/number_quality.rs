@@ -8,6 +8,7 @@
 //! | connected | quality medium/high rated before that deadline, delivered after it | connected | `limit_changed` (`recovered`): the downgrade taken back, unless the limit changed or the provider reported it since |
 //! | connected | quality low rated before upgrades of the limit, delivered after them | flagged | `number_flagged`, `limit_changed` (`upgrade_taken_back`): in order the flag barred them; unless the engine lowered the limit since or the provider reported it at or after the rating |
 //! | flagged   | quality low rated before the flag, no recovery since, delivered late | flagged | `number_flagged` (deadline from the late low's `at`) |
+//! | connected, or flagged since after the recovery | quality low rated between a rating not low and a recovery (the ratings kept), delivered late | as it was | `number_flagged`, `limit_changed` (`upgrade_taken_back`), `number_flag_cleared` (recovered, or deadline with its downgrade); a flag in force `number_flagged` again |
 //! | flagged   | quality medium/high rated after the flag's start, before a later low, delivered after it | flagged | `number_flagged` (deadline from the later low's `at`) |
 //! | any       | restriction (scope, until)     | —         | `number_restricted`                       |
 //! | any       | restriction ends or is lifted  | —         | `number_restriction_ended`                |
@@ -70,9 +71,16 @@ impl Engine {
                     self.late_rating_under_flag(n, e.at, e.quality);
                 }
                 self.late_recovery_before_lowering_deadline(n, e.at, e.quality);
+                self.late_low_before_recovery(n, e.at, e.quality);
+                self.numbers[n as usize]
+                    .recent_ratings
+                    .note(e.at, e.quality);
                 return Ok(());
             }
         }
+        self.numbers[n as usize]
+            .recent_ratings
+            .note(e.at, e.quality);
         // Any rating that arrives in order ends a run of repeats (another repeat extends it).
         let repeated = self.numbers[n as usize].repeated_low.take();
         let now = self.clock;
@@ -174,6 +182,85 @@ impl Engine {
         };
         self.flag_number(n, fall);
         true
+    }
+
+    /// A low older than the latest rating, rated after a rating that was not low and before
+    /// a recovery (as the ratings kept beside it tell), outside any flag the engine knows
+    /// of (one in force since after that recovery aside): in order it flagged the number from
+    /// its own instant (§6, §13) until that recovery, or until the flag's deadline, which
+    /// lowered the limit, when the recovery came after it. The host hears `number_flagged`
+    /// and the flag's end, and the upgrades the engine made during the flag are taken back
+    /// (`upgrade_taken_back`), as for any late low that flags ([`Engine::flag_number`]); a
+    /// flag in force stands, from the level then, and the host hears it again. Before, the
+    /// low changed nothing, and an upgrade made while the number was in fact flagged stood,
+    /// or a downgrade its deadline made in order was never made. Not when the engine changed
+    /// the limit since that recovery: in order those changes came at other instants.
+    fn late_low_before_recovery(&mut self, n: u32, rated_at: Instant, quality: Quality) {
+        let flag_for = self.policy.numbers.flag_for;
+        let state = &self.numbers[n as usize];
+        let in_a_known_flag = state.downgraded_at_deadline.is_some()
+            || state.repeated_low.is_some()
+            || state.expired_flag.is_some_and(|x| rated_at < x.deadline);
+        if quality != Quality::Low || in_a_known_flag {
+            return;
+        }
+        let Some((before, Some((recovered_at, after)))) = state.recent_ratings.beside(rated_at)
+        else {
+            return;
+        };
+        if before == Some(Quality::Low) || !matches!(after, Quality::Medium | Quality::High) {
+            return;
+        }
+        let later_flag = state.flagged_until;
+        if later_flag.is_some_and(|deadline| deadline.minus(flag_for) <= recovered_at) {
+            return;
+        }
+        let owner = self.limit_owner(n);
+        let changed_since = (self.limits.get(&owner))
+            .and_then(|l| l.own_changes.last())
+            .is_some_and(|&(at, _)| at >= recovered_at);
+        if changed_since {
+            return;
+        }
+        // The flag in force, if any, is out of the way while the late one runs its course.
+        let state = &mut self.numbers[n as usize];
+        state.flagged_until = None;
+        state.limit_level_at_flag = None;
+        self.flag_number(n, rated_at);
+        let now = self.clock;
+        if rated_at.plus(flag_for) <= recovered_at {
+            // Its deadline came first and lowered the limit; the recovery, after it, settled
+            // that (no later recovery takes the downgrade back).
+            self.number_flag_timer(n, now);
+            self.numbers[n as usize].downgraded_at_deadline = None;
+        } else {
+            let state = &mut self.numbers[n as usize];
+            state.flagged_until = None;
+            state.limit_level_at_flag = None;
+            self.timers.disarm(TimerKey::NumberFlag(n));
+            self.effects.push_back(Effect::NumberFlagCleared {
+                number: self.number_address(n),
+                reason: FlagClearReason::Recovered,
+                at: now,
+            });
+        }
+        match later_flag {
+            // It started after the recovery, from the level in force then: the one now.
+            Some(deadline) => {
+                let level = self.limit_level(n) as u32;
+                let state = &mut self.numbers[n as usize];
+                state.flagged_until = Some(deadline);
+                state.limit_level_at_flag = Some(level);
+                self.timers.arm(TimerKey::NumberFlag(n), deadline);
+                self.effects.push_back(Effect::NumberFlagged {
+                    number: self.number_address(n),
+                    deadline,
+                    at: now,
+                });
+            }
+            // From the recovery on, the rule looks at upgrades again.
+            None => self.consider_upgrade(owner, now),
+        }
     }
 
     /// A recovery older than the latest rating, rated before a flag deadline that lowered
@@ -312,6 +399,17 @@ impl Engine {
         state.flagged_until = None;
         state.limit_level_at_flag = None;
         self.flag_number(n, at);
+        // A late low whose flag ran out before the flag it replaces started: in order the
+        // low that set that flag came after the deadline, rated low already, and flagged
+        // nothing (a repeat), until a rating between them, delivered late, makes it a fall
+        // again (`late_rating_before_repeated_low`).
+        if quality == Quality::Low && at.plus(flag_for) <= flagged_at {
+            self.numbers[n as usize].repeated_low = Some(RepeatedLow {
+                after: at,
+                first: flagged_at,
+                at: flagged_at,
+            });
+        }
     }
 
     pub(crate) fn number_flag_timer(&mut self, n: u32, now: Instant) {
