@@ -17,6 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::provider_order::ProviderOrder;
+use crate::recent_ratings::RecentRatings;
 use crate::tally::tally;
 use crate::window::WindowState;
 
@@ -309,6 +310,11 @@ pub(crate) struct Template {
     /// it in order. Absent from snapshots older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_at: Option<Instant>,
+    /// The latest ratings by their instants, whatever order they arrived in: under classic,
+    /// a late low is judged by the ratings beside it in order (§5, §13). Absent from
+    /// snapshots older than this field (a late low then finds none beside it).
+    #[serde(default, skip_serializing_if = "RecentRatings::is_empty")]
+    pub recent_ratings: RecentRatings,
     /// The pause the flag's deadline cut short when the engine disabled the template at it:
     /// a recovery that takes that disable back resumes the pause. Absent from snapshots
     /// older than this field.
@@ -1771,6 +1777,7 @@ impl Engine {
             status_event: ProviderOrder::default(),
             disabled_at_deadline: None,
             recovered_at: None,
+            recent_ratings: RecentRatings::default(),
             cut_pause: None,
             flagged_at: flag_deadline.map(|_| self.clock),
             flag_lifted_at: None,
@@ -2723,6 +2730,7 @@ pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
 /// What `check_saved_state` reads of a saved template (or of a state its undo keeps).
 pub(crate) struct SavedState<'a> {
     pub name: &'a str,
+    pub recent_ratings: &'a RecentRatings,
     pub status: TemplateStatus,
     pub disabled_at_deadline: Option<Instant>,
     pub edits: &'a [Instant],
@@ -2751,6 +2759,8 @@ pub(crate) fn check_saved_state(t: &SavedState<'_>, clock: Instant) -> Result<()
             "template {name:?}: an edit at {at} is after the state's clock {clock}"
         )));
     }
+    (t.recent_ratings.check_saved(clock))
+        .map_err(|problem| corrupt(format!("template {name:?} {problem}")))?;
     // Only a lock event locks a template, and it is kept with the lock.
     if t.locked && t.lock_event.is_unset() {
         return Err(corrupt(format!(
@@ -2815,6 +2825,7 @@ pub(crate) fn check_saved_undo(
         }
         let saved = SavedState {
             name: &state.spec.name,
+            recent_ratings: &state.recent_ratings,
             status: state.status,
             disabled_at_deadline: state.disabled_at_deadline,
             edits: &state.edits,

@@ -42,6 +42,7 @@ use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::provider_order::ProviderOrder;
+use crate::recent_ratings::RecentRatings;
 use crate::send::Remembered;
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
@@ -364,6 +365,8 @@ pub(crate) struct StoredTemplate {
     pub disabled_at_deadline: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "RecentRatings::is_empty")]
+    pub recent_ratings: RecentRatings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut_pause: Option<crate::engine::CutPause>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -410,6 +413,7 @@ impl From<&Template> for StoredTemplate {
             status_event: t.status_event,
             disabled_at_deadline: t.disabled_at_deadline,
             recovered_at: t.recovered_at,
+            recent_ratings: t.recent_ratings.clone(),
             cut_pause: t.cut_pause,
             flagged_at: t.flagged_at,
             flag_lifted_at: t.flag_lifted_at,
@@ -792,6 +796,7 @@ impl Engine {
             crate::engine::check_saved_state(
                 &crate::engine::SavedState {
                     name: &t.spec.name,
+                    recent_ratings: &t.recent_ratings,
                     status: t.status,
                     disabled_at_deadline: t.disabled_at_deadline,
                     edits: &t.edits,
@@ -834,6 +839,7 @@ impl Engine {
                 status_event: t.status_event,
                 disabled_at_deadline: t.disabled_at_deadline,
                 recovered_at: t.recovered_at,
+                recent_ratings: t.recent_ratings,
                 cut_pause: t.cut_pause,
                 flagged_at: t.flagged_at,
                 flag_lifted_at: t.flag_lifted_at,

@@ -9,6 +9,7 @@
 //! | approved | quality low            | flagged  | deadline = rating's `at` + `flag_for`  |
 //! | flagged  | quality medium/high    | approved | before the deadline                    |
 //! | flagged  | deadline reached       | disabled | a provider disable date wins           |
+//! | approved, flagged | quality low rated before a recovery after its deadline, delivered late | disabled | through flagged, from the late low (`recent_ratings`) |
 //!
 //! Quality-driven, **pause ladder** (newer):
 //!
@@ -335,6 +336,7 @@ impl Template {
         state.reinstating_report_at = self.reinstating_report_at;
         state.category_event = self.category_event;
         state.spec.category = self.spec.category;
+        state.recent_ratings = self.recent_ratings.clone();
         state
     }
 
@@ -1088,6 +1090,8 @@ impl Engine {
         if arrival == Arrival::Repeat {
             return Ok(()); // the same report again: no second strike (§10)
         }
+        let beside = template.recent_ratings.beside(rated_at);
+        template.recent_ratings.note(rated_at, e.quality);
         if arrival == Arrival::New {
             template.quality = e.quality;
         }
@@ -1170,6 +1174,32 @@ impl Engine {
                         if self.templates[t as usize].status == TemplateStatus::Approved {
                             self.flag_again_from(t, rated_at, low_at, now);
                         }
+                    }
+                    return Ok(());
+                }
+                // Under classic, a low rated between a rating that was not low and a
+                // recovery (the ratings kept, so no rating between them), with no provider
+                // status after it, on a template approved or flagged since: in order it
+                // flagged the template, and the recovery lifted the flag in time (nothing to
+                // change) or came after the deadline, which disabled the template (§5) for
+                // good (a later low's flag, if any, changed nothing). It is flagged from its
+                // instant, and the deadline, passed, disables it.
+                TemplateStatus::Approved | TemplateStatus::Flagged
+                    if ladder.is_none()
+                        && e.quality == Quality::Low
+                        && !after_later_status
+                        && template.rateable_at(rated_at) =>
+                {
+                    let deadline = rated_at.plus(self.policy.templates.flag_for);
+                    let recovered_after_deadline = beside.is_some_and(|(before, after)| {
+                        before != Some(Quality::Low)
+                            && after.is_some_and(|(at, quality)| {
+                                at >= deadline && matches!(quality, Quality::Medium | Quality::High)
+                            })
+                    });
+                    if recovered_after_deadline {
+                        let flagged = TemplateStatus::Flagged;
+                        self.set_status_for_rating(t, flagged, Some(deadline), rated_at, now);
                     }
                     return Ok(());
                 }

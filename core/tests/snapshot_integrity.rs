@@ -1746,6 +1746,45 @@ fn a_numbers_recent_ratings_are_in_order_and_not_after_the_clock() {
     }
 }
 
+/// A template's recent ratings are kept as a number's are: in order, by the clock, no more
+/// than the engine keeps.
+#[test]
+fn a_templates_recent_ratings_are_in_order_and_not_after_the_clock() {
+    let mut engine = small_engine();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"template_quality","at":"2026-11-04T09:30:00Z","business":"acme","name":"order_ready","language":"en","quality":"medium"}"#,
+            r#"{"type":"template_quality","at":"2026-11-02T09:30:00Z","business":"acme","name":"order_ready","language":"en","quality":"high"}"#,
+        ],
+    );
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    let kept = &body["templates"][0]["recent_ratings"];
+    assert_eq!(
+        kept[0],
+        serde_json::json!(["2026-11-02T09:30:00Z", "high"]),
+        "{kept}"
+    );
+    assert_eq!(
+        kept[1],
+        serde_json::json!(["2026-11-04T09:30:00Z", "medium"]),
+        "{kept}"
+    );
+    let restored = Engine::restore(&engine.snapshot()).expect("a sound snapshot");
+    assert_eq!(restored.snapshot(), engine.snapshot());
+    let swapped = serde_json::json!([kept[1], kept[0]]);
+    let late = serde_json::json!([kept[0], ["2026-12-01T00:00:00Z", "low"]]);
+    for forged_ratings in [swapped, late] {
+        let mut forged = body.clone();
+        forged["templates"][0]["recent_ratings"] = forged_ratings.clone();
+        let message = restore_refusal(&forged.to_string());
+        assert!(
+            message.contains("template \"order_ready\" has recent ratings not in order"),
+            "{forged_ratings}: {message}"
+        );
+    }
+}
+
 /// Names of one user kept apart hold copies of one consent record, linked in a ring (see
 /// `consent_groups.rs`): a group that is no ring, names two records, names an alias or a
 /// business the state lacks would hold consent that differs by the name a send uses.
