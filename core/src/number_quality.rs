@@ -22,6 +22,7 @@ use crate::event::{NumberQualityUpdate, NumberRestrictionUpdate, RestrictionLift
 use crate::limits::LimitChangeReason;
 use crate::number::{ExpiredFlag, FlagDowngrade, RepeatedLow, Restriction, RestrictionScope};
 use crate::provider_order::Arrival;
+use crate::recent_ratings::Beside;
 use crate::template::Quality;
 use crate::time::Instant;
 use crate::timers::TimerKey;
@@ -204,7 +205,10 @@ impl Engine {
         if quality != Quality::Low || in_a_known_flag {
             return;
         }
-        let Some((before, Some((recovered_at, after)))) = state.recent_ratings.beside(rated_at)
+        let Some(Beside {
+            before,
+            after: Some((recovered_at, after)),
+        }) = state.recent_ratings.beside(rated_at)
         else {
             return;
         };

@@ -13,6 +13,15 @@ use crate::time::Instant;
 /// rating older than all of them is judged as before they were kept.
 pub(crate) const RATINGS_KEPT: usize = 8;
 
+/// The ratings beside an instant in order (see [`RecentRatings::beside`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Beside {
+    /// The quality of the latest rating before it, if any.
+    pub before: Option<Quality>,
+    /// The earliest rating after it, if any: its instant and quality.
+    pub after: Option<(Instant, Quality)>,
+}
+
 /// The latest ratings, in the order of their instants.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -36,8 +45,7 @@ impl RecentRatings {
     /// The ratings just before and just after instant `at`, when those kept tell them: not
     /// when another rating of that instant is kept (which came first is not known), nor when
     /// `at` is older than every rating of a full list (the one before was let go).
-    #[allow(clippy::type_complexity)]
-    pub fn beside(&self, at: Instant) -> Option<(Option<Quality>, Option<(Instant, Quality)>)> {
+    pub fn beside(&self, at: Instant) -> Option<Beside> {
         let i = self.0.partition_point(|&(kept, _)| kept < at);
         if self.0.get(i).is_some_and(|&(kept, _)| kept == at) {
             return None;
@@ -45,8 +53,10 @@ impl RecentRatings {
         if i == 0 && self.0.len() >= RATINGS_KEPT {
             return None;
         }
-        let before = i.checked_sub(1).map(|j| self.0[j].1);
-        Some((before, self.0.get(i).copied()))
+        Some(Beside {
+            before: i.checked_sub(1).map(|j| self.0[j].1),
+            after: self.0.get(i).copied(),
+        })
     }
 
     /// Kept as the engine keeps them: in order, at most [`RATINGS_KEPT`], none after the
@@ -75,18 +85,19 @@ mod tests {
     #[test]
     fn tells_the_ratings_beside_an_instant_in_order_of_instants() {
         let mut kept = RecentRatings::default();
-        assert_eq!(kept.beside(at(5)), Some((None, None)));
+        let beside = |before, after| Some(Beside { before, after });
+        assert_eq!(kept.beside(at(5)), beside(None, None));
         kept.note(at(10), Quality::Medium);
         kept.note(at(2), Quality::High);
         assert_eq!(
             kept.beside(at(5)),
-            Some((Some(Quality::High), Some((at(10), Quality::Medium))))
+            beside(Some(Quality::High), Some((at(10), Quality::Medium)))
         );
         assert_eq!(
             kept.beside(at(1)),
-            Some((None, Some((at(2), Quality::High))))
+            beside(None, Some((at(2), Quality::High)))
         );
-        assert_eq!(kept.beside(at(11)), Some((Some(Quality::Medium), None)));
+        assert_eq!(kept.beside(at(11)), beside(Some(Quality::Medium), None));
         // Another rating of that instant: which came first is not known.
         assert_eq!(kept.beside(at(10)), None);
         assert_eq!(kept.check_saved(at(10)), Ok(()));
@@ -105,7 +116,10 @@ mod tests {
         assert_eq!(kept.beside(at(5)), None);
         assert_eq!(
             kept.beside(at(7)),
-            Some((Some(Quality::Low), Some((at(8), Quality::Low))))
+            Some(Beside {
+                before: Some(Quality::Low),
+                after: Some((at(8), Quality::Low)),
+            })
         );
         let mut unordered = kept.clone();
         unordered.0.swap(0, 1);

@@ -1191,9 +1191,9 @@ impl Engine {
                         && template.rateable_at(rated_at) =>
                 {
                     let deadline = rated_at.plus(self.policy.templates.flag_for);
-                    let recovered_after_deadline = beside.is_some_and(|(before, after)| {
-                        before != Some(Quality::Low)
-                            && after.is_some_and(|(at, quality)| {
+                    let recovered_after_deadline = beside.is_some_and(|b| {
+                        b.before != Some(Quality::Low)
+                            && b.after.is_some_and(|(at, quality)| {
                                 at >= deadline && matches!(quality, Quality::Medium | Quality::High)
                             })
                     });
