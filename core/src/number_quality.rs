@@ -195,7 +195,9 @@ impl Engine {
     /// flag in force stands, from the level then, and the host hears it again. Before, the
     /// low changed nothing, and an upgrade made while the number was in fact flagged stood,
     /// or a downgrade its deadline made in order was never made. Not when the engine changed
-    /// the limit since that recovery: in order those changes came at other instants.
+    /// the limit after that recovery (one at its instant came before it, under the flag): in
+    /// order those changes came at other instants; nor when another number sharing the limit
+    /// has a flag that may overlap it (overlapping flags lower the limit once).
     fn late_low_before_recovery(&mut self, n: u32, rated_at: Instant, quality: Quality) {
         let flag_for = self.policy.numbers.flag_for;
         let state = &self.numbers[n as usize];
@@ -222,8 +224,17 @@ impl Engine {
         let owner = self.limit_owner(n);
         let changed_since = (self.limits.get(&owner))
             .and_then(|l| l.own_changes.last())
-            .is_some_and(|&(at, _)| at >= recovered_at);
-        if changed_since {
+            .is_some_and(|&(at, _)| at > recovered_at);
+        // Another number's flag on a shared limit may overlap it: flags that overlap lower
+        // the limit once, and which of them did is not known here.
+        let another_flag = self.numbers_sharing(owner).any(|m| {
+            let other = &self.numbers[m as usize];
+            m != n
+                && (other.flagged_until.is_some()
+                    || other.downgraded_at_deadline.is_some()
+                    || other.expired_flag.is_some_and(|x| rated_at < x.deadline))
+        });
+        if changed_since || another_flag {
             return;
         }
         // The flag in force, if any, is out of the way while the late one runs its course.
@@ -233,10 +244,14 @@ impl Engine {
         self.flag_number(n, rated_at);
         let now = self.clock;
         if rated_at.plus(flag_for) <= recovered_at {
-            // Its deadline came first and lowered the limit; the recovery, after it, settled
-            // that (no later recovery takes the downgrade back).
+            // Its deadline came first and lowered the limit, the number still rated low then
+            // (no upgrade looked at from it); the recovery, after it, settled that (no later
+            // recovery takes the downgrade back).
+            let quality = std::mem::replace(&mut self.numbers[n as usize].quality, Quality::Low);
             self.number_flag_timer(n, now);
-            self.numbers[n as usize].downgraded_at_deadline = None;
+            let state = &mut self.numbers[n as usize];
+            state.quality = quality;
+            state.downgraded_at_deadline = None;
         } else {
             let state = &mut self.numbers[n as usize];
             state.flagged_until = None;
@@ -249,8 +264,18 @@ impl Engine {
             });
         }
         match later_flag {
-            // It started after the recovery, from the level in force then: the one now.
+            // It started after the recovery, from the level in force then: an upgrade the
+            // rule made from the recovery before that start is made first (the timers due
+            // run before the flag is back), and the flag starts from the level now.
             Some(deadline) => {
+                // Rated as the recovery rated it until then.
+                let quality = std::mem::replace(&mut self.numbers[n as usize].quality, after);
+                self.consider_upgrade(owner, recovered_at);
+                let started = deadline.minus(flag_for);
+                if self.timers.next_deadline().is_some_and(|due| due < started) {
+                    self.fire_passed();
+                }
+                self.numbers[n as usize].quality = quality;
                 let level = self.limit_level(n) as u32;
                 let state = &mut self.numbers[n as usize];
                 state.flagged_until = Some(deadline);
@@ -262,8 +287,8 @@ impl Engine {
                     at: now,
                 });
             }
-            // From the recovery on, the rule looks at upgrades again.
-            None => self.consider_upgrade(owner, now),
+            // From the recovery on, the rule looks at upgrades again, as it did in order.
+            None => self.consider_upgrade(owner, recovered_at),
         }
     }
 

@@ -59,15 +59,17 @@ fn views(ratings: &[(i64, &str)], last_ms: i64) -> Vec<String> {
         .collect()
 }
 
-/// Up to three ratings a day or more apart (some more than the flag's seven days), each
-/// differing from the one before as Meta reports a number's quality when it changes,
-/// delivered in order but for one low, delivered last: a webhook that came late. (With a
-/// fourth rating a late low may fall before a later flag that ran to its deadline: in
-/// order two deadlines lowered the limit, the engine made the later one only; and two late
-/// ratings may each be judged without the other. Both are left, in docs/events.md.)
+/// Up to three ratings an hour to ten days apart, from the first hours on (before the
+/// upgrade the template earns, and after), each differing from the one before as Meta
+/// reports a number's quality when it changes, delivered in order but for one low,
+/// delivered last: a webhook that came late. (With a fourth rating a late low may fall
+/// before a later flag that ran to its deadline: in order two deadlines lowered the limit,
+/// the engine made the later one only; two late ratings may each be judged without the
+/// other; and a late low is left when the engine changed the limit after the recovery
+/// beside it, as more sends can make it. All are left, in docs/events.md.)
 fn ratings_and_order() -> impl Strategy<Value = (Vec<(i64, &'static str)>, Vec<usize>)> {
     const QUALITIES: [&str; 3] = ["low", "medium", "high"];
-    prop::collection::vec((0..QUALITIES.len(), 1i64..10, 0i64..12), 1..4)
+    prop::collection::vec((0..QUALITIES.len(), 0i64..10, 0i64..12), 1..4)
         .prop_filter("consecutive ratings differ, one of them low", |picks| {
             picks.windows(2).all(|w| w[0].0 != w[1].0) && picks.iter().any(|p| p.0 == 0)
         })
@@ -75,7 +77,7 @@ fn ratings_and_order() -> impl Strategy<Value = (Vec<(i64, &'static str)>, Vec<u
             let mut at = BASE_MS;
             let ratings: Vec<(i64, &str)> = (picks.iter())
                 .map(|&(q, days, hour)| {
-                    at += (days * 24 + hour) * HOUR_MS;
+                    at += (days * 24 + hour + 1) * HOUR_MS;
                     (at, QUALITIES[q])
                 })
                 .collect();
