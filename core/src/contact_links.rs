@@ -45,6 +45,11 @@ pub(crate) struct ContactLinks {
     /// than the latest change: the previous owner's message, or the user's from the number
     /// they left, delivered late, which hands over or moves nothing.
     linked_at: FastMap<(u32, AddressKey), Instant>,
+    /// (business, phone number) → the latest change of hands of the number: its instant
+    /// (the inbound's that told of it) and a user id of the previous owner, whose names hold
+    /// one consent. A consent event naming the number alone, dated before it, is the previous
+    /// owner's (§9, §13): their opt-in, delivered late, must not become the new owner's.
+    handovers: FastMap<(u32, AddressKey), (Instant, AddressKey)>,
 }
 
 impl ContactLinks {
@@ -202,6 +207,73 @@ impl ContactLinks {
         (self.linked_at.get(&(business, name))).is_some_and(|&latest| at < latest)
     }
 
+    /// Notes that the phone number `phone` of `business` changed hands at `at`, leaving
+    /// `previous`, a user id of its previous owner (see `handovers`).
+    pub(crate) fn note_handover(
+        &mut self,
+        business: u32,
+        phone: AddressKey,
+        at: Instant,
+        previous: AddressKey,
+    ) {
+        self.handovers.insert((business, phone), (at, previous));
+    }
+
+    /// The contact a consent event naming `name` of `business` alone, dated `at`, is
+    /// about: the previous owner's when `name` is a phone number that changed hands after
+    /// `at` (see `handovers`), else the contact `name` names.
+    pub(crate) fn consent_contact(
+        &self,
+        business: u32,
+        name: AddressKey,
+        at: Instant,
+    ) -> AddressKey {
+        let previous = (self.handovers.get(&(business, name)))
+            .filter(|&&(since, _)| at < since)
+            .map(|&(_, user_id)| user_id);
+        self.resolve(business, previous.unwrap_or(name))
+    }
+
+    /// Every change of hands (see `handovers`) as (business, phone, (instant, user id)),
+    /// sorted (for snapshots).
+    pub(crate) fn sorted_handovers(&self) -> Vec<(u32, AddressKey, (Instant, AddressKey))> {
+        sorted_pairs(self.handovers.iter())
+    }
+
+    /// The changes of hands of `business`'s phone numbers, in order (for business exports).
+    pub(crate) fn handovers_of_business(
+        &self,
+        business: u32,
+    ) -> Vec<(AddressKey, (Instant, AddressKey))> {
+        pairs_of_business(self.sorted_handovers(), business)
+    }
+
+    /// Adds a change of hands read from a snapshot or export: of a phone number, to a user
+    /// id, once.
+    pub(crate) fn restore_handover(
+        &mut self,
+        business: u32,
+        phone: AddressKey,
+        (at, previous): (Instant, AddressKey),
+    ) -> Result<(), String> {
+        if phone.phone_digits().is_none() || previous.is_group() || previous == phone {
+            return Err(format!(
+                "a change of hands of business {business} must be a phone number's, left by \
+                 another name"
+            ));
+        }
+        if self
+            .handovers
+            .insert((business, phone), (at, previous))
+            .is_some()
+        {
+            return Err(format!(
+                "a phone number of business {business} has two changes of hands"
+            ));
+        }
+        Ok(())
+    }
+
     /// Every name's instant (see `linked_at`) as (business, name, instant), sorted (for
     /// snapshots).
     pub(crate) fn sorted_dates(&self) -> Vec<(u32, AddressKey, Instant)> {
@@ -282,8 +354,8 @@ impl ContactLinks {
 }
 
 /// The entries of a map of names by business, as (business, name, value), sorted: the
-/// saved form of contact links, consent groups (the value another name) and link dates
-/// alike.
+/// saved form of contact links, consent groups (the value another name), link dates and
+/// changes of hands alike.
 pub(crate) fn sorted_pairs<'a, V: Copy + Ord + 'a>(
     entries: impl Iterator<Item = (&'a (u32, AddressKey), &'a V)>,
 ) -> Vec<(u32, AddressKey, V)> {

@@ -527,7 +527,10 @@ impl Engine {
                 let until = at.plus(self.policy.provider.marketing_backoff);
                 let c = &self.conversations[conv as usize];
                 let business = self.numbers[c.number as usize].business;
-                let contact = user.unwrap_or(c.contact);
+                // Dated before the number changed hands, the previous owner's.
+                let contact = user.unwrap_or_else(|| {
+                    (self.contact_links).consent_contact(business, c.contact, at)
+                });
                 let held = (self.consents.get(&(business, contact)))
                     .and_then(|record| record.marketing_backoff_until);
                 if held.is_some_and(|held| held >= until) {

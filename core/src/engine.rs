@@ -1187,11 +1187,15 @@ impl Engine {
         let key = self.contact_links.resolve(business, phone);
         if key != phone {
             self.contact_links.unlink_phone(business, phone);
+            self.contact_links.note_handover(business, phone, at, key);
             self.contact_unlinked(number, phone, key);
             return;
         }
         for user_id in self.contact_links.unlink_user_ids_of(business, phone) {
             self.join_consent(business, phone, user_id);
+            // Any of them: they hold one consent from now on.
+            self.contact_links
+                .note_handover(business, phone, at, user_id);
             self.contact_unlinked(number, phone, user_id);
         }
         self.consent_groups.leave(business, phone);
@@ -1202,7 +1206,8 @@ impl Engine {
             business,
             contact: phone,
         };
-        self.sent_content.clear(to);
+        self.sent_content
+            .clear(to, at.plus(self.policy.dedup.content_period));
         let convs: Vec<u32> = (self.businesses[business as usize].numbers.iter())
             .filter_map(|&n| self.conversation_idx(n, phone))
             .collect();
@@ -2189,7 +2194,8 @@ impl Engine {
     fn record_consent(&mut self, e: &Consent, opted_in: bool) -> Result<(), Error> {
         let business = self.consent_business(e.business.as_deref(), e.number.as_deref())?;
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
-        let contact = self.contact_links.resolve(business, contact);
+        // Dated before the number changed hands, it is the previous owner's.
+        let contact = self.contact_links.consent_contact(business, contact, e.at);
         self.handle_timeout(e.at);
         self.update_consent(business, contact, |record| {
             // Consent stands as of its latest event, whatever order they arrive in (§13):
@@ -2227,9 +2233,13 @@ impl Engine {
         };
         let contact = (self.interner.address(&e.contact)).map_err(|e| e.in_field("contact"))?;
         // A phone number another user's now (or not yet the user's): the preference is the
-        // user id's alone.
-        let contact =
-            another_users.unwrap_or_else(|| self.contact_links.resolve(business, contact));
+        // user id's alone. Naming the number alone, dated before it changed hands, it is
+        // the previous owner's.
+        let contact = match (another_users, user_id) {
+            (Some(user), _) => user,
+            (None, Some(_)) => self.contact_links.resolve(business, contact),
+            (None, None) => self.contact_links.consent_contact(business, contact, e.at),
+        };
         // The user who said it is the user id's contact too where the two stay apart (both
         // had a history, or the user id is another phone number's alias): a stop that
         // reached only one name let marketing reach the user by the other (§9).

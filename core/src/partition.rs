@@ -141,6 +141,11 @@ pub(crate) struct BusinessExport {
     /// that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     link_dates: Vec<(AddressKey, Instant)>,
+    /// The latest change of hands of each of the business's phone numbers that changed
+    /// hands, as (phone, (instant, a user id of the previous owner)). Absent when there are
+    /// none, so that such an export reads as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    handovers: Vec<(AddressKey, (Instant, AddressKey))>,
     /// Email tickets' response times, by local conversation. Absent when there are none,
     /// so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -500,6 +505,9 @@ impl Engine {
         let link_dates = (self.contact_links.dates_of_business(b).into_iter())
             .map(|(name, at)| (porter.port(name), at))
             .collect();
+        let handovers = (self.contact_links.handovers_of_business(b).into_iter())
+            .map(|(phone, (at, previous))| (porter.port(phone), (at, porter.port(previous))))
+            .collect();
 
         let export = BusinessExport {
             format: EXPORT_FORMAT.into(),
@@ -529,6 +537,7 @@ impl Engine {
             contact_links,
             consent_groups,
             link_dates,
+            handovers,
             ticket_responses,
         };
         let body = serde_json::to_vec(&export).expect("export types serialise infallibly");
@@ -622,6 +631,8 @@ impl Engine {
         s.consent_groups
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.link_dates
+            .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
+        s.handovers
             .retain_mut(|(owner, _, _)| rewrite(owner, business_map));
         s.sent_content
             .retain_mut(|(_, conv, _)| rewrite(conv, |c| conv_map.get(c)));
@@ -1013,6 +1024,12 @@ impl Engine {
             let restored = self.contact_links.restore_date(b, port(name), at);
             debug_assert!(restored.is_ok(), "{restored:?}");
         }
+        for (phone, (at, previous)) in x.handovers {
+            // Checked as the business's alone; its names are new here.
+            let restored =
+                (self.contact_links).restore_handover(b, port(phone), (at, port(previous)));
+            debug_assert!(restored.is_ok(), "{restored:?}");
+        }
         if !x.idempotency.is_empty() {
             // Keys checked new above, requests checked against them: the merge keeps every
             // entry.
@@ -1181,6 +1198,9 @@ impl BusinessExport {
                 .collect(),
             link_dates: (self.link_dates.iter())
                 .map(|&(phone, at)| (0, phone, at))
+                .collect(),
+            handovers: (self.handovers.iter())
+                .map(|&(phone, handover)| (0, phone, handover))
                 .collect(),
             ticket_responses: self.ticket_responses.clone(),
         }

@@ -18,9 +18,9 @@
 //! have reached the contact, counts again. Such copies are rare: the links are a side table.
 //!
 //! When a contact's phone number changes hands (§1), what its previous owner was sent is no
-//! duplicate for the new owner: a cut-off per recipient makes their records count no more,
-//! without a walk of the log (a number changing hands is rare; the cut-off is read only when
-//! a key matches, and goes once the log's head passes it).
+//! duplicate for the new owner: a cut-off per recipient makes the records sent before the
+//! change count no more, without a walk of the log (a number changing hands is rare; the
+//! cut-off is read only when a key matches, and goes once the records before it are pruned).
 //!
 //! Each record also names the conversation that sent it, which snapshots and exports keep
 //! (the recipient is worked out from it again on restore, so an import that renumbers
@@ -86,9 +86,9 @@ pub(crate) struct SentContent {
     /// sequence number of that one (both modulo 2³², as in the index). A link goes when its
     /// record leaves the log or fails.
     superseded: HashMap<u32, u32>,
-    /// Recipients whose records made before a sequence number (not taken modulo 2³²) count
-    /// no more: the phone number they were sent to changed hands ([`SentContent::clear`]).
-    cleared: HashMap<Recipient, u64>,
+    /// Recipients whose records expiring before an instant (sent before the phone number
+    /// they were sent to changed hands) count no more ([`SentContent::clear`]).
+    cleared: HashMap<Recipient, Instant>,
     /// Bits of the tag kept: all 32, except in tests that force tag collisions.
     tag_mask: u32,
 }
@@ -128,12 +128,14 @@ impl SentContent {
         self.counts(seq).then_some((r.expires_at, r.conv))
     }
 
-    /// Makes every record sent to `to` so far count no more: the phone number naming the
-    /// contact changed hands, and what its previous owner was sent is no duplicate for the
-    /// new owner (§10 says "the same contact"). Records still in the log stay there until
+    /// Makes the records sent to `to` that expire before `expiring_before` (those sent
+    /// before the phone number naming the contact changed hands, whenever they were
+    /// recorded) count no more: what its previous owner was sent is no duplicate for the new
+    /// owner (§10 says "the same contact"). Records still in the log stay there until
     /// pruned, as forgotten ones do.
-    pub fn clear(&mut self, to: Recipient) {
-        self.cleared.insert(to, self.head + self.log.len() as u64);
+    pub fn clear(&mut self, to: Recipient, expiring_before: Instant) {
+        let cut = self.cleared.entry(to).or_insert(expiring_before);
+        *cut = (*cut).max(expiring_before);
     }
 
     /// Records that `conv` sent `hash` to `to`, counting until `expires_at`, after dropping
@@ -179,8 +181,9 @@ impl SentContent {
     /// reached the contact) counts again, or, if none, sending the content again is no
     /// duplicate. If a later copy superseded it, it is taken out of the line of copies that
     /// later one falls back on. Its record stays in the log until pruned. Whether one was
-    /// forgotten (a record that counted: not one [`SentContent::clear`] cleared). The conversation tells apart two numbers' copies of one instant: another
-    /// number's copy reached the contact.
+    /// forgotten (a record that counted: not one [`SentContent::clear`] cleared). The
+    /// conversation tells apart two numbers' copies of one instant: another number's copy
+    /// reached the contact.
     pub fn forget(&mut self, conv: u32, to: Recipient, hash: u64, expires_at: Instant) -> bool {
         let Some(at) = self.find(to, hash) else {
             return false;
@@ -188,7 +191,7 @@ impl SentContent {
         let failed = |r: &Record| r.expires_at == expires_at && r.conv == conv;
         let latest = self.index.value(at);
         if !self.counts(latest) {
-            return false; // cleared, and so every copy before it
+            return false; // cleared, and so every copy before it (expiring earlier)
         }
         if failed(&self.log[self.position(latest)]) {
             match (self.superseded.remove(&latest)).filter(|&s| self.in_log(s) && self.counts(s)) {
@@ -264,8 +267,11 @@ impl SentContent {
             self.pop_oldest();
         }
         if !self.cleared.is_empty() {
-            let head = self.head;
-            self.cleared.retain(|_, cut| *cut > head);
+            // Records are pruned in expiry order: a cut-off no record left expires before
+            // has nothing more to cut.
+            let oldest = self.log.front().map(|r| r.expires_at);
+            self.cleared
+                .retain(|_, cut| oldest.is_some_and(|oldest| oldest < *cut));
         }
         self.log.shrink_when_sparse();
         self.index.shrink_when_sparse();
@@ -289,16 +295,13 @@ impl SentContent {
         self.head += 1;
     }
 
-    /// Whether the record of sequence number `seq`, in the log, counts: its recipient's
-    /// records were not cleared since it was made.
+    /// Whether the record of sequence number `seq`, in the log, counts: not one its
+    /// recipient's cut-off clears.
     #[inline]
     fn counts(&self, seq: u32) -> bool {
         self.cleared.is_empty() || {
             let r = &self.log[self.position(seq)];
-            let made = self.head + self.position(seq) as u64;
-            self.cleared
-                .get(&r.recipient())
-                .is_none_or(|&cut| made >= cut)
+            (self.cleared.get(&r.recipient())).is_none_or(|&cut| r.expires_at >= cut)
         }
     }
 
@@ -394,11 +397,14 @@ mod tests {
             (expires_at > now).then_some(false)
         }
 
-        /// What was sent to `conv`'s recipient counts no more.
-        fn clear(&mut self, conv: u32) {
+        /// What was sent to `conv`'s recipient expiring before `cut` counts no more.
+        fn clear(&mut self, conv: u32, cut: Instant) {
             let (business, contact, _) = key(conv, 0);
-            self.copies
-                .retain(|&(b, c, _), _| (b, c) != (business, contact));
+            for (_, copies) in
+                (self.copies.iter_mut()).filter(|((b, c, _), _)| (*b, *c) == (business, contact))
+            {
+                copies.retain(|&(e, _)| e >= cut);
+            }
         }
 
         fn expires_at(&self, conv: u32, hash: u64) -> Option<Instant> {
@@ -429,8 +435,10 @@ mod tests {
             for (conv, hash, step, fails) in steps {
                 now += step;
                 if fails == 4 {
-                    table.clear(to(conv));
-                    model.clear(conv);
+                    // The number changed hands `step` ms ago (a late report of it), or now.
+                    let cut = at(now - step * (hash % 2) as i64 + period);
+                    table.clear(to(conv), cut);
+                    model.clear(conv, cut);
                 }
                 let expired_before = table.log_entries().filter(|r| r.0 <= at(now)).count();
                 table.record(conv, to(conv), hash, at(now + period), at(now));

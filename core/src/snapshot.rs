@@ -320,6 +320,12 @@ pub(crate) struct SnapshotBody {
     /// a change of hands or a move, as then).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_dates: Vec<(u32, AddressKey, Instant)>,
+    /// The latest change of hands of each phone number that changed hands, as (business,
+    /// phone, (instant, a user id of the previous owner)); see `contact_links.rs`. Absent
+    /// when there are none, as `contact_links` (a state saved before they were kept takes a
+    /// late consent event naming the number alone as the new owner's, as then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handovers: Vec<(u32, AddressKey, (Instant, AddressKey))>,
     /// Email tickets' response times, by conversation; see `ticket_responses.rs`. Absent
     /// when there are none, as `contact_links`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -667,6 +673,7 @@ impl Engine {
             contact_links: self.contact_links.sorted(),
             consent_groups: self.consent_groups.sorted(),
             link_dates: self.contact_links.sorted_dates(),
+            handovers: self.contact_links.sorted_handovers(),
             ticket_responses: sorted(&self.ticket_responses),
         }
     }
@@ -956,6 +963,21 @@ impl Engine {
             engine
                 .contact_links
                 .restore_date(b, name, at)
+                .map_err(corrupt)?;
+        }
+        for (b, phone, (at, previous)) in s.handovers {
+            business_ok(b, "a change of hands")?;
+            known(phone, "a change of hands")?;
+            known(previous, "a change of hands")?;
+            if at > s.clock {
+                return Err(corrupt(format!(
+                    "a change of hands of business {b} at {at} is after the state's clock {}",
+                    s.clock
+                )));
+            }
+            engine
+                .contact_links
+                .restore_handover(b, phone, (at, previous))
                 .map_err(corrupt)?;
         }
         for &(b, name, next) in &s.consent_groups {

@@ -1785,6 +1785,43 @@ fn a_templates_recent_ratings_are_in_order_and_not_after_the_clock() {
     }
 }
 
+/// A phone number's latest change of hands is a phone number's, left by another name, no
+/// later than the state's clock: otherwise a consent event naming the number would go to a
+/// name that never owned it, or every one would go to the previous owner.
+#[test]
+fn a_change_of_hands_is_a_phone_numbers_by_the_clock() {
+    let mut engine = small_engine();
+    feed(
+        &mut engine,
+        &[
+            r#"{"type":"inbound","at":"2026-11-02T09:00:00Z","number":"+15550001111","contact":"+79110000001","user_id":"US.5","kind":"text"}"#,
+            r#"{"type":"inbound","at":"2026-11-03T09:00:00Z","number":"+15550001111","contact":"+79110000001","user_id":"US.9","kind":"text"}"#,
+        ],
+    );
+    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+    let handover = &body["handovers"][0];
+    assert_eq!(handover[2][0], "2026-11-03T09:00:00Z", "{handover}");
+    let restored = Engine::restore(&engine.snapshot()).expect("a sound snapshot");
+    assert_eq!(restored.snapshot(), engine.snapshot());
+    let user_id = handover[2][1].clone();
+    let mut late = handover.clone();
+    late[2][0] = "2026-12-01T00:00:00Z".into();
+    let mut of_a_user_id = handover.clone();
+    of_a_user_id[1] = user_id.clone();
+    let mut to_itself = handover.clone();
+    to_itself[2][1] = handover[1].clone();
+    for (forged_handover, problem) in [
+        (late, "is after the state's clock"),
+        (of_a_user_id, "must be a phone number's"),
+        (to_itself, "must be a phone number's"),
+    ] {
+        let mut forged = body.clone();
+        forged["handovers"][0] = forged_handover.clone();
+        let message = restore_refusal(&forged.to_string());
+        assert!(message.contains(problem), "{forged_handover}: {message}");
+    }
+}
+
 /// Names of one user kept apart hold copies of one consent record, linked in a ring (see
 /// `consent_groups.rs`): a group that is no ring, names two records, names an alias or a
 /// business the state lacks would hold consent that differs by the name a send uses.
