@@ -46,8 +46,8 @@ pub(crate) struct ContactLinks {
     /// they left, delivered late, which hands over or moves nothing.
     linked_at: FastMap<(u32, AddressKey), Instant>,
     /// (business, phone number) → the latest change of hands of the number: its instant
-    /// (the inbound's that told of it) and a user id of the previous owner, whose names hold
-    /// one consent. A consent event naming the number alone, dated before it, is the previous
+    /// (the inbound's that told of it) and another name of the previous owner (a user id it
+    /// left, or a name of its consent group), whose names hold one consent. A consent event naming the number alone, dated before it, is the previous
     /// owner's (§9, §13): their opt-in, delivered late, must not become the new owner's.
     handovers: FastMap<(u32, AddressKey), (Instant, AddressKey)>,
 }
@@ -208,7 +208,7 @@ impl ContactLinks {
     }
 
     /// Notes that the phone number `phone` of `business` changed hands at `at`, leaving
-    /// `previous`, a user id of its previous owner (see `handovers`).
+    /// `previous`, another name of its previous owner (see `handovers`).
     pub(crate) fn note_handover(
         &mut self,
         business: u32,
@@ -248,8 +248,8 @@ impl ContactLinks {
         pairs_of_business(self.sorted_handovers(), business)
     }
 
-    /// Adds a change of hands read from a snapshot or export: of a phone number, to a user
-    /// id, once.
+    /// Adds a change of hands read from a snapshot or export: of a phone number, left by
+    /// another name, once.
     pub(crate) fn restore_handover(
         &mut self,
         business: u32,

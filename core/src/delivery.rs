@@ -188,7 +188,11 @@ impl Engine {
         // The user a per-user failure holds, where the status names one by user id (beside a
         // number another user's, or alone): the number the message went to may have changed
         // hands since. Else the message's recipient.
-        let user = another_users.or((named.phone_digits().is_none()).then_some(contact));
+        // A status naming the number alone may be the previous owner's, if dated before the
+        // number changed hands (`apply_errors`); naming the user id beside it, it is that
+        // user's.
+        let user = another_users
+            .or((named.phone_digits().is_none() || e.user_id.is_some()).then_some(contact));
         self.handle_timeout(e.at);
         let now = self.clock;
         if let Some(link) = learned {

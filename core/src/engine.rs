@@ -898,8 +898,10 @@ impl Engine {
         self.clock = now;
     }
 
+    /// Fires the timers due by `now` (the clock or an earlier instant: a late report's
+    /// consequences up to an instant of the past), each at its own instant.
     #[inline(never)]
-    fn fire_due(&mut self, now: Instant) {
+    pub(crate) fn fire_due(&mut self, now: Instant) {
         while let Some((due, key)) = self.timers.pop_due(now) {
             self.fire(key, due);
         }
@@ -1193,10 +1195,15 @@ impl Engine {
         }
         for user_id in self.contact_links.unlink_user_ids_of(business, phone) {
             self.join_consent(business, phone, user_id);
-            // Any of them: they hold one consent from now on.
-            self.contact_links
-                .note_handover(business, phone, at, user_id);
             self.contact_unlinked(number, phone, user_id);
+        }
+        // Consent naming the number alone, dated before now, is the previous owner's: any
+        // other name of its group (the user ids it leaves, or one that moved to another
+        // number), which hold one consent from now on.
+        let previous = (self.consent_groups.names(business, phone)).find(|&name| name != phone);
+        if let Some(previous) = previous {
+            self.contact_links
+                .note_handover(business, phone, at, previous);
         }
         self.consent_groups.leave(business, phone);
         self.consents.remove(&(business, phone));

@@ -225,14 +225,16 @@ impl Engine {
         let changed_since = (self.limits.get(&owner))
             .and_then(|l| l.own_changes.last())
             .is_some_and(|&(at, _)| at > recovered_at);
-        // Another number's flag on a shared limit may overlap it: flags that overlap lower
-        // the limit once, and which of them did is not known here.
+        // Another number's flag on a shared limit that overlaps it (flags that overlap lower
+        // the limit once, and which of them did is not known here), by the deadlines known.
+        let ended = recovered_at.min(rated_at.plus(flag_for));
+        let overlaps = |deadline: Instant| deadline > rated_at && deadline.minus(flag_for) < ended;
         let another_flag = self.numbers_sharing(owner).any(|m| {
             let other = &self.numbers[m as usize];
             m != n
-                && (other.flagged_until.is_some()
-                    || other.downgraded_at_deadline.is_some()
-                    || other.expired_flag.is_some_and(|x| rated_at < x.deadline))
+                && (other.flagged_until.is_some_and(overlaps)
+                    || other.downgraded_at_deadline.is_some_and(|d| overlaps(d.at))
+                    || other.expired_flag.is_some_and(|x| overlaps(x.deadline)))
         });
         if changed_since || another_flag {
             return;
@@ -271,10 +273,9 @@ impl Engine {
                 // Rated as the recovery rated it until then.
                 let quality = std::mem::replace(&mut self.numbers[n as usize].quality, after);
                 self.consider_upgrade(owner, recovered_at);
-                let started = deadline.minus(flag_for);
-                if self.timers.next_deadline().is_some_and(|due| due < started) {
-                    self.fire_passed();
-                }
+                // Those due by its start (a timer of an input's instant fires before it); the
+                // flag holds back the rest.
+                self.fire_due(deadline.minus(flag_for));
                 self.numbers[n as usize].quality = quality;
                 let level = self.limit_level(n) as u32;
                 let state = &mut self.numbers[n as usize];

@@ -142,7 +142,7 @@ pub(crate) struct BusinessExport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     link_dates: Vec<(AddressKey, Instant)>,
     /// The latest change of hands of each of the business's phone numbers that changed
-    /// hands, as (phone, (instant, a user id of the previous owner)). Absent when there are
+    /// hands, as (phone, (instant, another name of the previous owner)). Absent when there are
     /// none, so that such an export reads as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     handovers: Vec<(AddressKey, (Instant, AddressKey))>,

@@ -86,9 +86,11 @@ pub(crate) struct SentContent {
     /// sequence number of that one (both modulo 2³², as in the index). A link goes when its
     /// record leaves the log or fails.
     superseded: HashMap<u32, u32>,
-    /// Recipients whose records expiring before an instant (sent before the phone number
-    /// they were sent to changed hands) count no more ([`SentContent::clear`]).
-    cleared: HashMap<Recipient, Instant>,
+    /// Recipients whose records sent before the phone number they were sent to changed
+    /// hands count no more ([`SentContent::clear`]): those expiring before an instant, or at
+    /// it and made before a sequence number (not taken modulo 2³²; one instant's sends are
+    /// told apart by arrival).
+    cleared: HashMap<Recipient, (Instant, u64)>,
     /// Bits of the tag kept: all 32, except in tests that force tag collisions.
     tag_mask: u32,
 }
@@ -128,14 +130,16 @@ impl SentContent {
         self.counts(seq).then_some((r.expires_at, r.conv))
     }
 
-    /// Makes the records sent to `to` that expire before `expiring_before` (those sent
-    /// before the phone number naming the contact changed hands, whenever they were
-    /// recorded) count no more: what its previous owner was sent is no duplicate for the new
-    /// owner (§10 says "the same contact"). Records still in the log stay there until
-    /// pruned, as forgotten ones do.
-    pub fn clear(&mut self, to: Recipient, expiring_before: Instant) {
-        let cut = self.cleared.entry(to).or_insert(expiring_before);
-        *cut = (*cut).max(expiring_before);
+    /// Makes the records sent to `to` that expire before `expiring_by` (those sent before
+    /// the phone number naming the contact changed hands, whenever they were recorded), or
+    /// at it and recorded so far (sent at the change's instant, before it arrived), count no
+    /// more: what its previous owner was sent is no duplicate for the new owner (§10 says
+    /// "the same contact"). Records still in the log stay there until pruned, as forgotten
+    /// ones do.
+    pub fn clear(&mut self, to: Recipient, expiring_by: Instant) {
+        let cut = (expiring_by, self.head + self.log.len() as u64);
+        let kept = self.cleared.entry(to).or_insert(cut);
+        *kept = (*kept).max(cut);
     }
 
     /// Records that `conv` sent `hash` to `to`, counting until `expires_at`, after dropping
@@ -267,11 +271,11 @@ impl SentContent {
             self.pop_oldest();
         }
         if !self.cleared.is_empty() {
-            // Records are pruned in expiry order: a cut-off no record left expires before
-            // has nothing more to cut.
+            // Records are pruned in expiry order: a cut-off no record left expires by has
+            // nothing more to cut.
             let oldest = self.log.front().map(|r| r.expires_at);
             self.cleared
-                .retain(|_, cut| oldest.is_some_and(|oldest| oldest < *cut));
+                .retain(|_, cut| oldest.is_some_and(|oldest| oldest <= cut.0));
         }
         self.log.shrink_when_sparse();
         self.index.shrink_when_sparse();
@@ -301,7 +305,10 @@ impl SentContent {
     fn counts(&self, seq: u32) -> bool {
         self.cleared.is_empty() || {
             let r = &self.log[self.position(seq)];
-            (self.cleared.get(&r.recipient())).is_none_or(|&cut| r.expires_at >= cut)
+            let made = self.head + self.position(seq) as u64;
+            (self.cleared.get(&r.recipient())).is_none_or(|&(expiring_by, made_by)| {
+                r.expires_at > expiring_by || (r.expires_at == expiring_by && made >= made_by)
+            })
         }
     }
 
@@ -397,13 +404,13 @@ mod tests {
             (expires_at > now).then_some(false)
         }
 
-        /// What was sent to `conv`'s recipient expiring before `cut` counts no more.
+        /// What was sent to `conv`'s recipient so far, expiring by `cut`, counts no more.
         fn clear(&mut self, conv: u32, cut: Instant) {
             let (business, contact, _) = key(conv, 0);
             for (_, copies) in
                 (self.copies.iter_mut()).filter(|((b, c, _), _)| (*b, *c) == (business, contact))
             {
-                copies.retain(|&(e, _)| e >= cut);
+                copies.retain(|&(e, _)| e > cut);
             }
         }
 

@@ -321,7 +321,7 @@ pub(crate) struct SnapshotBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_dates: Vec<(u32, AddressKey, Instant)>,
     /// The latest change of hands of each phone number that changed hands, as (business,
-    /// phone, (instant, a user id of the previous owner)); see `contact_links.rs`. Absent
+    /// phone, (instant, another name of the previous owner)); see `contact_links.rs`. Absent
     /// when there are none, as `contact_links` (a state saved before they were kept takes a
     /// late consent event naming the number alone as the new owner's, as then).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
