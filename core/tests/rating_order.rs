@@ -3,6 +3,8 @@
 //! ratings delivered in order leave it — its status, the end of its pause or flag, and the
 //! strikes counted.
 
+mod common;
+
 use convstate::Engine;
 use proptest::prelude::*;
 
@@ -79,34 +81,6 @@ fn ratings_and_order(
         })
 }
 
-/// Up to three ratings a day to ten days apart (some more than the classic flag's seven
-/// days), each differing from the one before, delivered in order but for one low, delivered
-/// last: a webhook that came late.
-fn spread_ratings_one_late_low() -> impl Strategy<Value = (Vec<(i64, &'static str)>, Vec<usize>)> {
-    const QUALITIES: [&str; 3] = ["low", "medium", "high"];
-    prop::collection::vec((0..QUALITIES.len(), 1i64..10, 0i64..12), 1..4)
-        .prop_filter("consecutive ratings differ, one of them low", |picks| {
-            picks.windows(2).all(|w| w[0].0 != w[1].0) && picks.iter().any(|p| p.0 == 0)
-        })
-        .prop_flat_map(|picks| {
-            let mut at = BASE_MS;
-            let ratings: Vec<(i64, &str)> = (picks.iter())
-                .map(|&(q, days, hour)| {
-                    at += (days * 24 + hour) * HOUR_MS;
-                    (at, QUALITIES[q])
-                })
-                .collect();
-            let lows: Vec<usize> = (0..ratings.len())
-                .filter(|&i| ratings[i].1 == "low")
-                .collect();
-            (Just(ratings), prop::sample::select(lows)).prop_map(|(ratings, late)| {
-                let mut order: Vec<usize> = (0..ratings.len()).filter(|&i| i != late).collect();
-                order.push(late);
-                (ratings, order)
-            })
-        })
-}
-
 fn same_as_in_order(
     preset: &str,
     ratings: &[(i64, &str)],
@@ -157,13 +131,13 @@ proptest! {
     /// Classic, a low delivered after a later rating: a recovery more than the flag's seven
     /// days after it came too late in order, and the deadline disabled the template.
     #[test]
-    fn a_late_low_ends_the_classic_flag_as_in_order((ratings, order) in spread_ratings_one_late_low()) {
+    fn a_late_low_ends_the_classic_flag_as_in_order((ratings, order) in common::ratings_with_one_late_low(BASE_MS)) {
         same_as_in_order("classic", &ratings, &order)?;
     }
 
     /// The ladder, the same ratings.
     #[test]
-    fn a_late_low_ends_the_ladder_as_in_order((ratings, order) in spread_ratings_one_late_low()) {
+    fn a_late_low_ends_the_ladder_as_in_order((ratings, order) in common::ratings_with_one_late_low(BASE_MS)) {
         same_as_in_order("cloud-2025", &ratings, &order)?;
     }
 }

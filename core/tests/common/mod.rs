@@ -126,3 +126,38 @@ pub fn refusal_with(body: &str, from: &str, to: &str) -> String {
     assert!(body.contains(from), "{from} in {body}");
     restore_refusal(&body.replace(from, to))
 }
+
+/// Up to three quality ratings an hour to ten days apart from `base_ms`, the first within
+/// the first day (before and after what a template sent at its start earns), each
+/// differing from the one before as Meta reports a quality when it changes (some more than
+/// a classic flag's seven days apart), with the order they are delivered in: in order of
+/// time but for one low, delivered last (a webhook that came late). As (ratings in order of
+/// time, the order of delivery as indexes into them).
+pub fn ratings_with_one_late_low(
+    base_ms: i64,
+) -> impl proptest::strategy::Strategy<Value = (Vec<(i64, &'static str)>, Vec<usize>)> {
+    use proptest::prelude::*;
+    const HOUR_MS: i64 = 3_600_000;
+    const QUALITIES: [&str; 3] = ["low", "medium", "high"];
+    prop::collection::vec((0..QUALITIES.len(), 0i64..10, 0i64..12), 1..4)
+        .prop_filter("consecutive ratings differ, one of them low", |picks| {
+            picks.windows(2).all(|w| w[0].0 != w[1].0) && picks.iter().any(|p| p.0 == 0)
+        })
+        .prop_flat_map(move |picks| {
+            let mut at = base_ms;
+            let ratings: Vec<(i64, &str)> = (picks.iter())
+                .map(|&(q, days, hour)| {
+                    at += (days * 24 + hour + 1) * HOUR_MS;
+                    (at, QUALITIES[q])
+                })
+                .collect();
+            let lows: Vec<usize> = (0..ratings.len())
+                .filter(|&i| ratings[i].1 == "low")
+                .collect();
+            (Just(ratings), prop::sample::select(lows)).prop_map(|(ratings, late)| {
+                let mut order: Vec<usize> = (0..ratings.len()).filter(|&i| i != late).collect();
+                order.push(late);
+                (ratings, order)
+            })
+        })
+}
