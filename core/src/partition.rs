@@ -1147,6 +1147,15 @@ impl Engine {
     }
 }
 
+/// An export's entries of its business's names, as a snapshot of the business alone holds
+/// them: under business 0.
+fn of_business_zero<V: Copy>(entries: &[(AddressKey, V)]) -> Vec<(u32, AddressKey, V)> {
+    entries
+        .iter()
+        .map(|&(name, value)| (0, name, value))
+        .collect()
+}
+
 impl BusinessExport {
     /// The body of a snapshot of an engine holding only this business.
     fn as_snapshot_body(&self) -> SnapshotBody {
@@ -1190,18 +1199,10 @@ impl BusinessExport {
             inbound_id_numbers: Some(self.inbound_ids.iter().map(|&(_, _, n)| Some(n)).collect()),
             inbound_id_senders: self.inbound_id_senders.clone(),
             backoffs: self.backoffs.clone(),
-            contact_links: (self.contact_links.iter())
-                .map(|&(alias, contact)| (0, alias, contact))
-                .collect(),
-            consent_groups: (self.consent_groups.iter())
-                .map(|&(name, next)| (0, name, next))
-                .collect(),
-            link_dates: (self.link_dates.iter())
-                .map(|&(phone, at)| (0, phone, at))
-                .collect(),
-            handovers: (self.handovers.iter())
-                .map(|&(phone, handover)| (0, phone, handover))
-                .collect(),
+            contact_links: of_business_zero(&self.contact_links),
+            consent_groups: of_business_zero(&self.consent_groups),
+            link_dates: of_business_zero(&self.link_dates),
+            handovers: of_business_zero(&self.handovers),
             ticket_responses: self.ticket_responses.clone(),
         }
     }

@@ -8,16 +8,7 @@ mod common;
 use convstate::{Engine, Policy};
 use proptest::prelude::*;
 
-const HOUR_MS: i64 = 3_600_000;
-/// 2026-11-02T00:00:00Z.
-const BASE_MS: i64 = 1_793_577_600_000;
-
-fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .expect("in range")
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
+use common::{iso, BASE_MS, HOUR_MS};
 
 /// The number's flag and its limit at several instants after the last rating, once a
 /// template went to one contact (half the lowest limit of 2: an upgrade is due six hours

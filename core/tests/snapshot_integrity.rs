@@ -1705,83 +1705,64 @@ fn a_numbers_repeated_lows_are_in_order_and_not_after_the_clock() {
     }
 }
 
-/// A number's recent ratings are kept in order of their instants, none after the state's
-/// clock and no more than the engine keeps: out of order, a late low would be judged by
-/// ratings that were not beside it.
+/// The recent ratings of a number and of a template are kept in order of their instants,
+/// none after the state's clock and no more than the engine keeps: out of order, a late
+/// low would be judged by ratings that were not beside it.
 #[test]
-fn a_numbers_recent_ratings_are_in_order_and_not_after_the_clock() {
-    let mut engine = small_engine();
-    feed(
-        &mut engine,
-        &[
-            r#"{"type":"number_quality","at":"2026-11-04T09:30:00Z","number":"+15550001111","quality":"medium"}"#,
-            r#"{"type":"number_quality","at":"2026-11-02T09:30:00Z","number":"+15550001111","quality":"high"}"#,
-        ],
-    );
-    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
-    let kept = &body["numbers"][0]["recent_ratings"];
-    assert_eq!(
-        kept[0],
-        serde_json::json!(["2026-11-02T09:30:00Z", "high"]),
-        "{kept}"
-    );
-    assert_eq!(
-        kept[1],
-        serde_json::json!(["2026-11-04T09:30:00Z", "medium"]),
-        "{kept}"
-    );
-    let restored = Engine::restore(&engine.snapshot()).expect("a sound snapshot");
-    assert_eq!(restored.snapshot(), engine.snapshot());
-    let swapped = serde_json::json!([kept[1], kept[0]]);
-    let late = serde_json::json!([kept[0], ["2026-12-01T00:00:00Z", "low"]]);
-    let many = serde_json::json!(vec![kept[0].clone(); 9]);
-    for forged_ratings in [swapped, late, many] {
-        let mut forged = body.clone();
-        forged["numbers"][0]["recent_ratings"] = forged_ratings.clone();
-        let message = restore_refusal(&forged.to_string());
-        assert!(
-            message.contains("number 0 has recent ratings not in order"),
-            "{forged_ratings}: {message}"
+fn recent_ratings_are_in_order_and_not_after_the_clock() {
+    let number = r#""number":"+15550001111""#;
+    let template = r#""business":"acme","name":"order_ready","language":"en""#;
+    for (kind, names, list, refusal) in [
+        (
+            "number",
+            number,
+            "numbers",
+            "number 0 has recent ratings not in order",
+        ),
+        (
+            "template",
+            template,
+            "templates",
+            "template \"order_ready\" has recent ratings not in order",
+        ),
+    ] {
+        let mut engine = small_engine();
+        let rating = |at: &str, quality: &str| {
+            format!(r#"{{"type":"{kind}_quality","at":"{at}",{names},"quality":"{quality}"}}"#)
+        };
+        feed(
+            &mut engine,
+            &[
+                &rating("2026-11-04T09:30:00Z", "medium"),
+                &rating("2026-11-02T09:30:00Z", "high"),
+            ],
         );
-    }
-}
-
-/// A template's recent ratings are kept as a number's are: in order, by the clock, no more
-/// than the engine keeps.
-#[test]
-fn a_templates_recent_ratings_are_in_order_and_not_after_the_clock() {
-    let mut engine = small_engine();
-    feed(
-        &mut engine,
-        &[
-            r#"{"type":"template_quality","at":"2026-11-04T09:30:00Z","business":"acme","name":"order_ready","language":"en","quality":"medium"}"#,
-            r#"{"type":"template_quality","at":"2026-11-02T09:30:00Z","business":"acme","name":"order_ready","language":"en","quality":"high"}"#,
-        ],
-    );
-    let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
-    let kept = &body["templates"][0]["recent_ratings"];
-    assert_eq!(
-        kept[0],
-        serde_json::json!(["2026-11-02T09:30:00Z", "high"]),
-        "{kept}"
-    );
-    assert_eq!(
-        kept[1],
-        serde_json::json!(["2026-11-04T09:30:00Z", "medium"]),
-        "{kept}"
-    );
-    let restored = Engine::restore(&engine.snapshot()).expect("a sound snapshot");
-    assert_eq!(restored.snapshot(), engine.snapshot());
-    let swapped = serde_json::json!([kept[1], kept[0]]);
-    let late = serde_json::json!([kept[0], ["2026-12-01T00:00:00Z", "low"]]);
-    for forged_ratings in [swapped, late] {
-        let mut forged = body.clone();
-        forged["templates"][0]["recent_ratings"] = forged_ratings.clone();
-        let message = restore_refusal(&forged.to_string());
-        assert!(
-            message.contains("template \"order_ready\" has recent ratings not in order"),
-            "{forged_ratings}: {message}"
+        let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
+        let kept = &body[list][0]["recent_ratings"];
+        assert_eq!(
+            kept[0],
+            serde_json::json!(["2026-11-02T09:30:00Z", "high"]),
+            "{kept}"
         );
+        assert_eq!(
+            kept[1],
+            serde_json::json!(["2026-11-04T09:30:00Z", "medium"]),
+            "{kept}"
+        );
+        let restored = Engine::restore(&engine.snapshot()).expect("a sound snapshot");
+        assert_eq!(restored.snapshot(), engine.snapshot());
+        let swapped = serde_json::json!([kept[1], kept[0]]);
+        let late = serde_json::json!([kept[0], ["2026-12-01T00:00:00Z", "low"]]);
+        let many = serde_json::json!(vec![kept[0].clone(); 9]);
+        for forged_ratings in [swapped, late, many] {
+            let mut forged = body.clone();
+            forged[list][0]["recent_ratings"] = forged_ratings.clone();
+            let message = restore_refusal(&forged.to_string());
+            assert!(
+                message.contains(refusal),
+                "{kind} {forged_ratings}: {message}"
+            );
+        }
     }
 }
 

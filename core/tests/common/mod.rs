@@ -127,6 +127,19 @@ pub fn refusal_with(body: &str, from: &str, to: &str) -> String {
     restore_refusal(&body.replace(from, to))
 }
 
+/// An hour, in milliseconds (the property tests' unit of time).
+pub const HOUR_MS: i64 = 3_600_000;
+/// 2026-11-02T00:00:00Z, where the property tests' timelines start.
+pub const BASE_MS: i64 = 1_793_577_600_000;
+
+/// `ms` since the epoch as a wire instant, to the millisecond.
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("in range")
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
 /// Up to three quality ratings an hour to ten days apart from `base_ms`, the first within
 /// the first day (before and after what a template sent at its start earns), each
 /// differing from the one before as Meta reports a quality when it changes (some more than
@@ -137,7 +150,6 @@ pub fn ratings_with_one_late_low(
     base_ms: i64,
 ) -> impl proptest::strategy::Strategy<Value = (Vec<(i64, &'static str)>, Vec<usize>)> {
     use proptest::prelude::*;
-    const HOUR_MS: i64 = 3_600_000;
     const QUALITIES: [&str; 3] = ["low", "medium", "high"];
     prop::collection::vec((0..QUALITIES.len(), 0i64..10, 0i64..12), 1..4)
         .prop_filter("consecutive ratings differ, one of them low", |picks| {
