@@ -16,8 +16,8 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::latest_by_instant::{RecentRatings, RecentReports};
 use crate::provider_order::ProviderOrder;
-use crate::recent_ratings::RecentRatings;
 use crate::tally::tally;
 use crate::window::WindowState;
 
@@ -315,6 +315,12 @@ pub(crate) struct Template {
     /// snapshots older than this field (a late low then finds none beside it).
     #[serde(default, skip_serializing_if = "RecentRatings::is_empty")]
     pub recent_ratings: RecentRatings,
+    /// The latest provider status reports by their instants (locks aside), whatever order
+    /// they arrived in: under classic, a late low followed in order by nothing but pauses
+    /// and their ends flagged the template, and the pauses kept the flag (§5, §13). Absent
+    /// from snapshots older than this field (a late low then finds no reports beside it).
+    #[serde(default, skip_serializing_if = "RecentReports::is_empty")]
+    pub recent_reports: RecentReports,
     /// The pause the flag's deadline cut short when the engine disabled the template at it:
     /// a recovery that takes that disable back resumes the pause. Absent from snapshots
     /// older than this field.
@@ -1790,6 +1796,7 @@ impl Engine {
             disabled_at_deadline: None,
             recovered_at: None,
             recent_ratings: RecentRatings::default(),
+            recent_reports: RecentReports::default(),
             cut_pause: None,
             flagged_at: flag_deadline.map(|_| self.clock),
             flag_lifted_at: None,
@@ -2748,6 +2755,7 @@ pub(crate) fn check_saved_template(t: &TemplateSpec) -> Result<(), Error> {
 pub(crate) struct SavedState<'a> {
     pub name: &'a str,
     pub recent_ratings: &'a RecentRatings,
+    pub recent_reports: &'a RecentReports,
     pub status: TemplateStatus,
     pub disabled_at_deadline: Option<Instant>,
     pub edits: &'a [Instant],
@@ -2776,7 +2784,8 @@ pub(crate) fn check_saved_state(t: &SavedState<'_>, clock: Instant) -> Result<()
             "template {name:?}: an edit at {at} is after the state's clock {clock}"
         )));
     }
-    (t.recent_ratings.check_saved(clock))
+    (t.recent_ratings.check_saved(clock, "recent ratings"))
+        .and_then(|()| t.recent_reports.check_saved(clock, "recent status reports"))
         .map_err(|problem| corrupt(format!("template {name:?} {problem}")))?;
     // Only a lock event locks a template, and it is kept with the lock.
     if t.locked && t.lock_event.is_unset() {
@@ -2843,6 +2852,7 @@ pub(crate) fn check_saved_undo(
         let saved = SavedState {
             name: &state.spec.name,
             recent_ratings: &state.recent_ratings,
+            recent_reports: &state.recent_reports,
             status: state.status,
             disabled_at_deadline: state.disabled_at_deadline,
             edits: &state.edits,

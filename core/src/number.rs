@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::latest_by_instant::RecentRatings;
 use crate::provider_order::ProviderOrder;
-use crate::recent_ratings::RecentRatings;
 
 use crate::time::{Duration, Instant};
 
@@ -194,7 +194,7 @@ impl NumberState {
                 r.first, r.at, r.after
             ));
         }
-        self.recent_ratings.check_saved(clock)?;
+        self.recent_ratings.check_saved(clock, "recent ratings")?;
         if let Some(x) = self.expired_flag.filter(|x| x.deadline > clock) {
             return Err(format!(
                 "has a flag that ran out at {}, after the state's clock {clock}",

@@ -36,13 +36,13 @@ use crate::effect::Effect;
 use crate::engine::{Business, ConsentRecord, DisableUndo, Engine, HeldMessage, Template};
 use crate::expiring::ExpiringMap;
 use crate::keys::{host_key, inbound_key, inbound_key_parts, scoped_key};
+use crate::latest_by_instant::{RecentRatings, RecentReports};
 use crate::limits::StoredLimit;
 use crate::number::NumberState;
 use crate::policy::LimitScope;
 use crate::policy::Policy;
 use crate::pricing::{ConversationBilling, MonthlyUsage};
 use crate::provider_order::ProviderOrder;
-use crate::recent_ratings::RecentRatings;
 use crate::send::Remembered;
 use crate::sent_content::SentContent;
 use crate::template::{parse_variables, Quality, TemplateSpec, TemplateStatus};
@@ -373,6 +373,8 @@ pub(crate) struct StoredTemplate {
     pub recovered_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "RecentRatings::is_empty")]
     pub recent_ratings: RecentRatings,
+    #[serde(default, skip_serializing_if = "RecentReports::is_empty")]
+    pub recent_reports: RecentReports,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut_pause: Option<crate::engine::CutPause>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -420,6 +422,7 @@ impl From<&Template> for StoredTemplate {
             disabled_at_deadline: t.disabled_at_deadline,
             recovered_at: t.recovered_at,
             recent_ratings: t.recent_ratings.clone(),
+            recent_reports: t.recent_reports.clone(),
             cut_pause: t.cut_pause,
             flagged_at: t.flagged_at,
             flag_lifted_at: t.flag_lifted_at,
@@ -804,6 +807,7 @@ impl Engine {
                 &crate::engine::SavedState {
                     name: &t.spec.name,
                     recent_ratings: &t.recent_ratings,
+                    recent_reports: &t.recent_reports,
                     status: t.status,
                     disabled_at_deadline: t.disabled_at_deadline,
                     edits: &t.edits,
@@ -847,6 +851,7 @@ impl Engine {
                 disabled_at_deadline: t.disabled_at_deadline,
                 recovered_at: t.recovered_at,
                 recent_ratings: t.recent_ratings,
+                recent_reports: t.recent_reports,
                 cut_pause: t.cut_pause,
                 flagged_at: t.flagged_at,
                 flag_lifted_at: t.flag_lifted_at,

@@ -10,6 +10,7 @@
 //! | flagged  | quality medium/high    | approved | before the deadline                    |
 //! | flagged  | deadline reached       | disabled | a provider disable date wins           |
 //! | approved, flagged | quality low rated before a recovery after its deadline, delivered late | disabled | through flagged, from the late low (`recent_ratings`) |
+//! | approved, paused | quality low delivered after later pauses and their ends | flagged | from the late low, under the pause; kept by them (`recent_reports`) |
 //!
 //! Quality-driven, **pause ladder** (newer):
 //!
@@ -319,6 +320,110 @@ impl Template {
         }
     }
 
+    /// Under classic, whether a low rated at `rated_at` (kept among the ratings, which
+    /// tell those beside it when `ratings_known`), delivered after later ratings or after
+    /// later status reports (`after_later_status`), flagged the template in order and the
+    /// flag stood to its `deadline`. The template was approved or paused then, with no flag
+    /// (a low finds any other status, or a flag, changing nothing). The ratings after it
+    /// recover only past the deadline, if at all (in order a later low changed nothing, and
+    /// a recovery found the template disabled). The status reports after it, all known, are
+    /// pauses and their ends dated before the deadline: they keep a flag (a report at or
+    /// after the deadline found the template disabled, and an `unpaused` revived it).
+    fn late_low_flag_stood(
+        &self,
+        rated_at: Instant,
+        deadline: Instant,
+        ratings_known: bool,
+        after_later_status: bool,
+    ) -> bool {
+        if !ratings_known {
+            return false;
+        }
+        let recovered_after = (self.recent_ratings.after(rated_at).iter())
+            .find(|(_, quality)| matches!(quality, Quality::Medium | Quality::High));
+        let flag_stood = recovered_after.is_none_or(|&(at, _)| at >= deadline);
+        let Some(reports) = self.recent_reports.beside(rated_at) else {
+            return false;
+        };
+        let approved_or_paused = self.flagged_before(rated_at) == Some(false)
+            && (self.rateable_at(rated_at) || reports.before == Some(TemplateEvent::Paused));
+        flag_stood
+            && (!after_later_status || self.later_reports_keep_a_flag(rated_at, deadline))
+            && approved_or_paused
+    }
+
+    /// Whether a provider's `flagged` dated `at` with `deadline`, delivered after later
+    /// status reports, flagged the template in order and the flag stood: the template was
+    /// approved, flagged or paused then (not disabled: it awaited reinstatement, and an
+    /// `unpaused` after revived it), and the reports after it keep a flag. (A recovery
+    /// since lifted it, [`Engine::keep_late_flag`].)
+    fn late_flag_report_stood(&self, at: Instant, deadline: Instant) -> bool {
+        let (before, _) = self.recent_reports.before(at);
+        let reported_before = before.last().map(|&(_, status)| status);
+        let flaggable = reported_before != Some(TemplateEvent::Disabled)
+            && (self.rateable_at(at) || reported_before == Some(TemplateEvent::Paused));
+        flaggable
+            && self.recent_reports.holds(at, TemplateEvent::Flagged)
+            && self.later_reports_keep_a_flag(at, deadline)
+    }
+
+    /// Whether the status reports after `at` kept a flag set then until `deadline`: all
+    /// known (the latest applied is kept; a caller knows none later was let go), and pauses
+    /// and their ends, none of the ends at or after the deadline (that one found the
+    /// template disabled and revived it; a pause then was refused).
+    fn later_reports_keep_a_flag(&self, at: Instant, deadline: Instant) -> bool {
+        self.recent_reports.latest_at() == self.last_provider_event_at
+            && (self.recent_reports.after(at).iter()).all(|&(reported, status)| match status {
+                TemplateEvent::Paused => true,
+                TemplateEvent::Unpaused => reported < deadline,
+                _ => false,
+            })
+    }
+
+    /// Whether a flag was in force just before `at`, as the latest rating or status report
+    /// kept before it that sets or lifts one tells: a low or the provider's `flagged` sets
+    /// one; a recovery lifts it, and so does any status reported but a pause or its end
+    /// (which keep a flag). `None` when no kept one does and older ones were let go, when a
+    /// rating and a report of one instant are the latest (which came first is not known),
+    /// or when an approval after a pause is (it kept the flag if it ended the pause).
+    fn flagged_before(&self, at: Instant) -> Option<bool> {
+        enum Latest {
+            Rating(Quality),
+            Report(TemplateEvent),
+        }
+        let (mut ratings, ratings_let_go) = self.recent_ratings.before(at);
+        let (mut reports, reports_let_go) = self.recent_reports.before(at);
+        loop {
+            let latest = match (ratings.last(), reports.last()) {
+                (None, None) => return (!ratings_let_go && !reports_let_go).then_some(false),
+                (Some(&(rated, _)), Some(&(reported, _))) if rated == reported => return None,
+                (Some(&(rated, quality)), Some(&(reported, _))) if rated > reported => {
+                    Latest::Rating(quality)
+                }
+                (Some(&(_, quality)), None) => Latest::Rating(quality),
+                (_, Some(&(_, status))) => Latest::Report(status),
+            };
+            match latest {
+                Latest::Rating(Quality::Low) | Latest::Report(TemplateEvent::Flagged) => {
+                    return Some(true)
+                }
+                Latest::Rating(Quality::Unknown) => ratings = &ratings[..ratings.len() - 1],
+                Latest::Report(TemplateEvent::Paused | TemplateEvent::Unpaused) => {
+                    reports = &reports[..reports.len() - 1]
+                }
+                // An approval that may have ended a pause kept its flag.
+                Latest::Report(TemplateEvent::Approved)
+                    if reports
+                        .iter()
+                        .any(|&(_, status)| status == TemplateEvent::Paused) =>
+                {
+                    return None
+                }
+                Latest::Rating(_) | Latest::Report(_) => return Some(false),
+            }
+        }
+    }
+
     /// Whether this template holds what a rating or a send failure dated from `from` to `to`
     /// (both included) set: a status a rating set, a send failure's pause.
     fn holds_a_change_between(&self, from: Instant, to: Instant) -> bool {
@@ -337,6 +442,7 @@ impl Template {
         state.category_event = self.category_event;
         state.spec.category = self.spec.category;
         state.recent_ratings = self.recent_ratings.clone();
+        state.recent_reports = self.recent_reports.clone();
         state
     }
 
@@ -1177,29 +1283,33 @@ impl Engine {
                     }
                     return Ok(());
                 }
-                // Under classic, a low rated between a rating that was not low and a
-                // recovery (the ratings kept, so no rating between them), with no provider
-                // status after it, on a template approved or flagged since: in order it
-                // flagged the template, and the recovery lifted the flag in time (nothing to
-                // change) or came after the deadline, which disabled the template (§5) for
-                // good (a later low's flag, if any, changed nothing). It is flagged from its
-                // instant, and the deadline, passed, disables it.
-                TemplateStatus::Approved | TemplateStatus::Flagged
-                    if ladder.is_none()
-                        && e.quality == Quality::Low
-                        && !after_later_status
-                        && template.rateable_at(rated_at) =>
+                // Under classic, a low on a template approved or paused then, that came in
+                // order after a rating that was not low and before the deadline of the flag
+                // it set (§5) stood: no rating after it until a recovery past that deadline,
+                // no status reported after it but pauses and their ends, which keep a flag.
+                // It is flagged (under the pause in force) from its instant, and a deadline
+                // passed disables it: a recovery after the deadline found it disabled for
+                // good, a later low's flag changed nothing.
+                TemplateStatus::Approved | TemplateStatus::Flagged | TemplateStatus::Paused
+                    if ladder.is_none() && e.quality == Quality::Low =>
                 {
                     let deadline = rated_at.plus(self.policy.templates.flag_for);
-                    let recovered_after_deadline = beside.is_some_and(|b| {
-                        b.before != Some(Quality::Low)
-                            && b.after.is_some_and(|(at, quality)| {
-                                at >= deadline && matches!(quality, Quality::Medium | Quality::High)
-                            })
-                    });
-                    if recovered_after_deadline {
-                        let flagged = TemplateStatus::Flagged;
-                        self.set_status_for_rating(t, flagged, Some(deadline), rated_at, now);
+                    let ratings_known = beside.is_some();
+                    if !template.late_low_flag_stood(
+                        rated_at,
+                        deadline,
+                        ratings_known,
+                        after_later_status,
+                    ) {
+                        return Ok(());
+                    }
+                    if template.status == TemplateStatus::Paused {
+                        template.quality_status_at = template.quality_status_at.max(Some(rated_at));
+                        let flag = Some((deadline, rated_at));
+                        self.set_flag_under_pause(t, flag, TemplateChangeReason::Quality, now);
+                    } else {
+                        // Flagged by a later low, the host hears the deadline move.
+                        self.flag_from(t, rated_at, now);
                     }
                     return Ok(());
                 }
@@ -1401,6 +1511,9 @@ impl Engine {
             }
             return Ok(());
         }
+        // Kept by its instant, whatever this report does below: a low delivered after it
+        // is judged by the reports that came after that low in order.
+        template.recent_reports.note(e.at, e.status);
         // The pause ladder counts pauses. A quality pause (one with an end; a pacing pause has
         // none) that overlaps no counted pause is a strike, whether this report or the
         // rating behind it arrives first (the engine's own pause for that rating overlaps
@@ -1464,6 +1577,15 @@ impl Engine {
                         self.late_pause_end(t, e.at, now)
                     }
                     TemplateEvent::Reinstated => self.late_reinstatement(t, e.at, now),
+                    // A flag followed in order by nothing but pauses and their ends: they
+                    // kept it (§5).
+                    TemplateEvent::Flagged
+                        if self.templates[t as usize]
+                            .late_flag_report_stood(e.at, self.flag_deadline_of(e)) =>
+                    {
+                        let deadline = self.flag_deadline_of(e);
+                        self.keep_late_flag(t, deadline, e.at, now);
+                    }
                     // Any other status dated after the pause began came after a report that
                     // ended it, if one did: a late end dated before this one is unknown
                     // ground, and the pause stands (paused again, or whatever came between).

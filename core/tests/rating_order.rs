@@ -1,7 +1,8 @@
 //! Template ratings delivered out of order (§5 with §13): webhooks arrive late and in any
 //! order, and a rating is applied at its own instant, so the template ends where the same
 //! ratings delivered in order leave it — its status, the end of its pause or flag, and the
-//! strikes counted.
+//! strikes counted. So too for a low or the provider's flag delivered after the provider's
+//! later pauses and their ends.
 
 mod common;
 
@@ -17,9 +18,24 @@ fn rating(at_ms: i64, quality: &str) -> String {
     )
 }
 
+fn status(at_ms: i64, status: &str, until_ms: Option<i64>) -> String {
+    let until = until_ms.map_or(String::new(), |ms| format!(r#","until":"{}""#, iso(ms)));
+    format!(
+        r#"{{"type":"template_status","at":"{}","business":"acme","name":"promo","language":"en","status":"{status}"{until}}}"#,
+        iso(at_ms)
+    )
+}
+
 /// The template's view (status, its end, the flag's deadline, strikes) at each of several
 /// instants after the last rating, once `ratings` were delivered in the order given.
 fn views(preset: &str, ratings: &[(i64, &str)], last_ms: i64) -> Vec<String> {
+    let lines: Vec<String> = (ratings.iter()).map(|&(at, q)| rating(at, q)).collect();
+    views_after(preset, &lines, last_ms)
+}
+
+/// The template's view at several instants after `last_ms`, once `lines` (ratings and
+/// status reports) were delivered in the order given.
+fn views_after(preset: &str, lines: &[String], last_ms: i64) -> Vec<String> {
     let mut engine = Engine::with_preset(preset).expect("a preset");
     for line in [
         r#"{"type":"register_number","at":"2026-11-02T00:00:00Z","business":"acme","number":"+15550001111","channel":"official"}"#,
@@ -27,8 +43,8 @@ fn views(preset: &str, ratings: &[(i64, &str)], last_ms: i64) -> Vec<String> {
     ] {
         assert!(!engine.handle_json(line)[0].contains(r#""type":"error""#));
     }
-    for &(at, quality) in ratings {
-        let out = engine.handle_json(&rating(at, quality));
+    for line in lines {
+        let out = engine.handle_json(line);
         assert!(!out[0].contains(r#""type":"error""#), "{out:?}");
     }
     [0, 1, 3, 6, 12, 24, 24 * 8]
@@ -88,8 +104,66 @@ fn same_as_in_order(
     Ok(())
 }
 
+/// A low rating or the provider's `flagged` report, and up to three of the provider's
+/// pauses (some timed) and their ends an hour to ten days apart around it, with the order
+/// they are delivered in: in order of time but for the low or the flag, delivered after
+/// one or more of the reports that came later. As (the lines in order of time, the last
+/// instant, the order of delivery as indexes into them).
+fn a_late_low_or_flag_among_pauses() -> impl Strategy<Value = (Vec<String>, i64, Vec<usize>)> {
+    let report = (any::<bool>(), 0i64..10, 0i64..12, prop::option::of(1i64..9));
+    (
+        any::<bool>(),
+        prop::collection::vec(report, 1..4),
+        0usize..4,
+    )
+        .prop_flat_map(|(flag, reports, position)| {
+            let position = position.min(reports.len() - 1);
+            let mut at = BASE_MS;
+            let mut lines = Vec::new();
+            let mut late = 0;
+            for (i, &(paused, days, hour, hours)) in reports.iter().enumerate() {
+                at += (days * 24 + hour + 1) * HOUR_MS;
+                if i == position {
+                    late = lines.len();
+                    lines.push(if flag {
+                        status(at, "flagged", None)
+                    } else {
+                        rating(at, "low")
+                    });
+                    at += HOUR_MS;
+                }
+                lines.push(match paused {
+                    true => status(at, "paused", hours.map(|h| at + h * HOUR_MS)),
+                    false => status(at, "unpaused", None),
+                });
+            }
+            let count = lines.len();
+            ((late + 1)..count).prop_map(move |after| {
+                let mut order: Vec<usize> = (0..count).filter(|&i| i != late).collect();
+                order.insert(after, late);
+                (lines.clone(), at, order)
+            })
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Classic: a low flags the template (under the pause in force), a provider's flag
+    /// flags it, and pauses and their ends keep the flag to its deadline, whichever order
+    /// the reports arrive in.
+    #[test]
+    fn a_low_or_flag_delivered_after_later_pauses_ends_the_classic_flag_as_in_order(
+        (lines, last_ms, order) in a_late_low_or_flag_among_pauses()
+    ) {
+        let delivered: Vec<String> = order.iter().map(|&i| lines[i].clone()).collect();
+        prop_assert_eq!(
+            views_after("classic", &delivered, last_ms),
+            views_after("classic", &lines, last_ms),
+            "delivered {:?}",
+            delivered
+        );
+    }
 
     /// The pause ladder: each low a strike of its own, the latest's pause the rung of its
     /// rank, past the ladder a disable.

@@ -1705,62 +1705,80 @@ fn a_numbers_repeated_lows_are_in_order_and_not_after_the_clock() {
     }
 }
 
-/// The recent ratings of a number and of a template are kept in order of their instants,
-/// none after the state's clock and no more than the engine keeps: out of order, a late
-/// low would be judged by ratings that were not beside it.
+/// The recent ratings of a number and of a template, and a template's recent status
+/// reports, are kept in order of their instants, none after the state's clock and no more
+/// than the engine keeps: out of order, a late low would be judged by reports that were not
+/// beside it.
 #[test]
-fn recent_ratings_are_in_order_and_not_after_the_clock() {
+fn recent_reports_are_in_order_and_not_after_the_clock() {
     let number = r#""number":"+15550001111""#;
     let template = r#""business":"acme","name":"order_ready","language":"en""#;
-    for (kind, names, list, refusal) in [
+    // What is kept, the reports kept (a later one then an earlier one, by their event and
+    // the key they report by), and the refusal of a forged list.
+    for (names, list, field, event, key, [later, earlier], refusal) in [
         (
-            "number",
             number,
             "numbers",
+            "recent_ratings",
+            "number_quality",
+            "quality",
+            ["medium", "high"],
             "number 0 has recent ratings not in order",
         ),
         (
-            "template",
             template,
             "templates",
+            "recent_ratings",
+            "template_quality",
+            "quality",
+            ["medium", "high"],
             "template \"order_ready\" has recent ratings not in order",
+        ),
+        (
+            template,
+            "templates",
+            "recent_reports",
+            "template_status",
+            "status",
+            ["unpaused", "paused"],
+            "template \"order_ready\" has recent status reports not in order",
         ),
     ] {
         let mut engine = small_engine();
-        let rating = |at: &str, quality: &str| {
-            format!(r#"{{"type":"{kind}_quality","at":"{at}",{names},"quality":"{quality}"}}"#)
+        let report = |at: &str, what: &str| {
+            format!(r#"{{"type":"{event}","at":"{at}",{names},"{key}":"{what}"}}"#)
         };
         feed(
             &mut engine,
             &[
-                &rating("2026-11-04T09:30:00Z", "medium"),
-                &rating("2026-11-02T09:30:00Z", "high"),
+                &report("2026-11-04T09:30:00Z", later),
+                &report("2026-11-02T09:30:00Z", earlier),
             ],
         );
         let body: serde_json::Value = serde_json::from_str(&body_of(&engine)).expect("JSON");
-        let kept = &body[list][0]["recent_ratings"];
+        let kept = &body[list][0][field];
         assert_eq!(
             kept[0],
-            serde_json::json!(["2026-11-02T09:30:00Z", "high"]),
+            serde_json::json!(["2026-11-02T09:30:00Z", earlier]),
             "{kept}"
         );
         assert_eq!(
             kept[1],
-            serde_json::json!(["2026-11-04T09:30:00Z", "medium"]),
+            serde_json::json!(["2026-11-04T09:30:00Z", later]),
             "{kept}"
         );
         let restored = Engine::restore(&engine.snapshot()).expect("a sound snapshot");
         assert_eq!(restored.snapshot(), engine.snapshot());
         let swapped = serde_json::json!([kept[1], kept[0]]);
-        let late = serde_json::json!([kept[0], ["2026-12-01T00:00:00Z", "low"]]);
+        let late = serde_json::json!([kept[0], ["2026-12-01T00:00:00Z", earlier]]);
         let many = serde_json::json!(vec![kept[0].clone(); 9]);
-        for forged_ratings in [swapped, late, many] {
+        for forged_reports in [swapped, late, many] {
             let mut forged = body.clone();
-            forged[list][0]["recent_ratings"] = forged_ratings.clone();
+            forged[list][0][field] = forged_reports.clone();
             let message = restore_refusal(&forged.to_string());
             assert!(
                 message.contains(refusal),
-                "{kind} {forged_ratings}: {message}"
+                "{event} {forged_reports}: {message}"
             );
         }
     }
