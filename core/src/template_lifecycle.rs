@@ -380,6 +380,16 @@ impl Template {
             })
     }
 
+    /// Whether the status reports after `at`, all known, are the provider's flags alone: a
+    /// flag during a pause leaves the pause standing (a ladder's pause for a low before
+    /// them, with the flag kept under it).
+    fn later_reports_only_flag(&self, at: Instant) -> bool {
+        self.recent_reports.beside(at).is_some()
+            && self.recent_reports.latest_at() == self.last_provider_event_at
+            && (self.recent_reports.after(at).iter())
+                .all(|&(_, status)| status == TemplateEvent::Flagged)
+    }
+
     /// Whether a flag was in force just before `at`, as the latest rating or status report
     /// kept before it that sets or lifts one tells: a low or the provider's `flagged` sets
     /// one; a recovery lifts it, and so does any status reported but a pause or its end
@@ -1323,12 +1333,13 @@ impl Engine {
             if let Some(pauses) = ladder.filter(|_| e.quality == Quality::Low && may_have_paused) {
                 // A strike past the last pause disables, in whichever order the strikes
                 // arrived. Its pause is over or reported, unless it still runs and nothing
-                // newer holds the status: no provider status, and no rating that changed the
-                // status (a later rating that changed nothing, a medium while paused, leaves
+                // newer holds the status: no provider status (but flags, which a pause keeps
+                // under it), and no rating that changed the status (a later rating that changed nothing, a medium while paused, leaves
                 // the pause standing, as it would have in order; so does a recovery that
                 // lifted a flag, which in order lifted the flag this pause kept). Then the
                 // template is paused from the rating's own instant, and the host is told.
-                let nothing_newer_holds_the_status = !after_later_status
+                let nothing_newer_holds_the_status = (!after_later_status
+                    || template.later_reports_only_flag(rated_at))
                     && template
                         .quality_status_at
                         .is_none_or(|at| at < rated_at || template.flag_lifted_at == Some(at))
