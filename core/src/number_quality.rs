@@ -52,7 +52,7 @@ impl Engine {
     fn apply_number_quality(&mut self, e: &NumberQualityUpdate) -> Result<(), Error> {
         let n = self.official_number_idx(&e.number, "a quality rating")?;
         self.handle_timeout(e.at);
-        let recovery = matches!(e.quality, Quality::Medium | Quality::High);
+        let recovery = e.quality.is_recovery();
         let state = &mut self.numbers[n as usize];
         let previous_at = state.quality_event.latest_at();
         let arrival = state.quality_event.arrival(e.at, &e.quality);
@@ -214,7 +214,7 @@ impl Engine {
         else {
             return;
         };
-        if before == Some(Quality::Low) || !matches!(after, Quality::Medium | Quality::High) {
+        if before == Some(Quality::Low) || !after.is_recovery() {
             return;
         }
         let later_flag = state.flagged_until;
@@ -305,7 +305,7 @@ impl Engine {
         rated_at: Instant,
         quality: Quality,
     ) {
-        if !matches!(quality, Quality::Medium | Quality::High) {
+        if !quality.is_recovery() {
             return;
         }
         let flag_for = self.policy.numbers.flag_for;

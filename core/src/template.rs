@@ -77,6 +77,13 @@ pub enum Quality {
     High,
 }
 
+impl Quality {
+    /// Whether this rating lifts a flag: medium or high (RULES.md §5, §6).
+    pub(crate) fn is_recovery(self) -> bool {
+        matches!(self, Quality::Medium | Quality::High)
+    }
+}
+
 /// Kinds of template buttons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -339,8 +339,8 @@ impl Template {
         if !ratings_known {
             return false;
         }
-        let recovered_after = (self.recent_ratings.after(rated_at).iter())
-            .find(|(_, quality)| matches!(quality, Quality::Medium | Quality::High));
+        let recovered_after =
+            (self.recent_ratings.after(rated_at).iter()).find(|(_, quality)| quality.is_recovery());
         let flag_stood = recovered_after.is_none_or(|&(at, _)| at >= deadline);
         let Some(reports) = self.recent_reports.beside(rated_at) else {
             return false;
@@ -1211,7 +1211,7 @@ impl Engine {
         if arrival == Arrival::New {
             template.quality = e.quality;
         }
-        if matches!(e.quality, Quality::Medium | Quality::High) {
+        if e.quality.is_recovery() {
             template.recovered_at = template.recovered_at.max(Some(rated_at));
         }
         // Deleted is final (§5): a rating delivered after the deletion, even one dated
@@ -1236,7 +1236,7 @@ impl Engine {
             // provider's `unpaused`): in order the recovery lifted it first, and the pause
             // ended approved. (Not under classic after a later low, which in order flagged
             // the template again.)
-            let recovery = matches!(e.quality, Quality::Medium | Quality::High);
+            let recovery = e.quality.is_recovery();
             // Under classic, a low rated before the flag in force, with no recovery since and
             // no provider report after it (so a rating set that flag): in order that low set
             // the flag, and its deadline runs from it.
