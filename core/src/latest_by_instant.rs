@@ -90,6 +90,12 @@ impl<T: Copy + PartialEq> LatestByInstant<T> {
         (&self.0[..i], self.0.len() >= REPORTS_KEPT_BY_INSTANT)
     }
 
+    /// Whether `what` is the only report of instant `at` kept.
+    pub fn only_one_at(&self, at: Instant, what: T) -> bool {
+        let (before, after) = (self.before(at).0.len(), self.after(at).len());
+        self.0[before..self.0.len() - after] == [(at, what)]
+    }
+
     /// Whether the report `what` of instant `at` is kept.
     pub fn holds(&self, at: Instant, what: T) -> bool {
         self.0.contains(&(at, what))
@@ -147,6 +153,12 @@ mod tests {
         assert_eq!(kept.after(at(10)), []);
         assert_eq!(kept.latest_at(), Some(at(10)));
         assert!(kept.holds(at(10), Quality::Medium) && !kept.holds(at(10), Quality::Low));
+        assert!(kept.only_one_at(at(10), Quality::Medium));
+        kept.note(at(10), Quality::Low);
+        assert!(
+            !kept.only_one_at(at(10), Quality::Medium),
+            "another of that instant"
+        );
         assert_eq!(kept.before(at(10)), (&[high][..], false));
         assert_eq!(kept.before(at(2)), (&[][..], false));
         // Another rating of that instant: which came first is not known.

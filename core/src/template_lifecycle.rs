@@ -342,29 +342,48 @@ impl Template {
         let recovered_after =
             (self.recent_ratings.after(rated_at).iter()).find(|(_, quality)| quality.is_recovery());
         let flag_stood = recovered_after.is_none_or(|&(at, _)| at >= deadline);
-        let Some(reports) = self.recent_reports.beside(rated_at) else {
-            return false;
-        };
-        let approved_or_paused = self.flagged_before(rated_at) == Some(false)
-            && (self.rateable_at(rated_at) || reports.before == Some(TemplateEvent::Paused));
+        // A status reported at its own instant: which came first is not known.
+        let report_of_its_instant = self.recent_reports.beside(rated_at).is_none();
         flag_stood
+            && !report_of_its_instant
             && (!after_later_status || self.later_reports_keep_a_flag(rated_at, deadline))
-            && approved_or_paused
+            && self.flaggable_before(rated_at)
     }
 
     /// Whether a provider's `flagged` dated `at` with `deadline`, delivered after later
     /// status reports, flagged the template in order and the flag stood: the template was
-    /// approved, flagged or paused then (not disabled: it awaited reinstatement, and an
-    /// `unpaused` after revived it), and the reports after it keep a flag. (A recovery
-    /// since lifted it, [`Engine::keep_late_flag`].)
+    /// approved or paused with no flag then, and the reports after it keep a flag. (A
+    /// recovery since lifted it, [`Engine::keep_late_flag`].)
     fn late_flag_report_stood(&self, at: Instant, deadline: Instant) -> bool {
-        let (before, _) = self.recent_reports.before(at);
-        let reported_before = before.last().map(|&(_, status)| status);
-        let flaggable = reported_before != Some(TemplateEvent::Disabled)
-            && (self.rateable_at(at) || reported_before == Some(TemplateEvent::Paused));
-        flaggable
-            && self.recent_reports.holds(at, TemplateEvent::Flagged)
+        self.flaggable_before(at)
+            && self.recent_reports.only_one_at(at, TemplateEvent::Flagged)
             && self.later_reports_keep_a_flag(at, deadline)
+    }
+
+    /// Whether, just before `at`, the template was approved or paused with no flag, so that
+    /// a low or the provider's flag then set one: no flag in force
+    /// ([`Template::flagged_before`]), and approved or in a timed pause, or in a pacing
+    /// pause ([`Template::in_a_reported_pause_before`]).
+    fn flaggable_before(&self, at: Instant) -> bool {
+        self.flagged_before(at) == Some(false)
+            && (self.rateable_at(at) || self.in_a_reported_pause_before(at))
+    }
+
+    /// Whether, just before `at`, the template was in a pause the provider reported: it
+    /// stopped being rateable when a pause was reported on it, rateable until then (a
+    /// disabled template refused the pause, and an `unpaused` after revived that one), and
+    /// it was reported nothing but pauses since, as the changes and reports kept tell.
+    fn in_a_reported_pause_before(&self, at: Instant) -> bool {
+        let changes = &self.rateable_changes;
+        let Some(&since) = changes[..changes.partition_point(|&change| change < at)].last() else {
+            return false;
+        };
+        let (reports, _) = self.recent_reports.before(at);
+        let reported_since = &reports[reports.partition_point(|&(reported, _)| reported < since)..];
+        !self.rateable_before(at)
+            && self.rateable_before(since)
+            && reported_since.first() == Some(&(since, TemplateEvent::Paused))
+            && (reported_since.iter()).all(|&(_, status)| status == TemplateEvent::Paused)
     }
 
     /// Whether the status reports after `at` kept a flag set then until `deadline`: all
@@ -393,9 +412,10 @@ impl Template {
     /// Whether a flag was in force just before `at`, as the latest rating or status report
     /// kept before it that sets or lifts one tells: a low or the provider's `flagged` sets
     /// one; a recovery lifts it, and so does any status reported but a pause or its end
-    /// (which keep a flag). `None` when no kept one does and older ones were let go, when a
-    /// rating and a report of one instant are the latest (which came first is not known),
-    /// or when an approval after a pause is (it kept the flag if it ended the pause).
+    /// (which keep a flag), and so does an approval after a pause (it kept a flag in force
+    /// if it ended the pause, which is not known). `None` when no kept one does and older
+    /// ones were let go, when a rating and a report of one instant are the latest (which
+    /// came first is not known), or when a flag was set before an approval after a pause.
     fn flagged_before(&self, at: Instant) -> Option<bool> {
         enum Latest {
             Rating(Quality),
@@ -403,6 +423,7 @@ impl Template {
         }
         let (mut ratings, ratings_let_go) = self.recent_ratings.before(at);
         let (mut reports, reports_let_go) = self.recent_reports.before(at);
+        let mut approved_after_a_pause = false;
         loop {
             let latest = match (ratings.last(), reports.last()) {
                 (None, None) => return (!ratings_let_go && !reports_let_go).then_some(false),
@@ -415,19 +436,20 @@ impl Template {
             };
             match latest {
                 Latest::Rating(Quality::Low) | Latest::Report(TemplateEvent::Flagged) => {
-                    return Some(true)
+                    return (!approved_after_a_pause).then_some(true)
                 }
                 Latest::Rating(Quality::Unknown) => ratings = &ratings[..ratings.len() - 1],
                 Latest::Report(TemplateEvent::Paused | TemplateEvent::Unpaused) => {
                     reports = &reports[..reports.len() - 1]
                 }
-                // An approval that may have ended a pause kept its flag.
+                // An approval that may have ended a pause kept a flag in force.
                 Latest::Report(TemplateEvent::Approved)
                     if reports
                         .iter()
                         .any(|&(_, status)| status == TemplateEvent::Paused) =>
                 {
-                    return None
+                    approved_after_a_pause = true;
+                    reports = &reports[..reports.len() - 1]
                 }
                 Latest::Rating(_) | Latest::Report(_) => return Some(false),
             }

@@ -107,19 +107,24 @@ fn same_as_in_order(
 /// A low rating or the provider's `flagged` report, and up to three of the provider's
 /// pauses (some timed) and their ends an hour to ten days apart around it, with the order
 /// they are delivered in: in order of time but for the low or the flag, delivered after
-/// one or more of the reports that came later. As (the lines in order of time, the last
-/// instant, the order of delivery as indexes into them).
+/// one or more of the reports that came later. Some start disabled, which bars a flag
+/// until an `unpaused` revives the template. As (the lines in order of time, the last instant,
+/// the order of delivery as indexes into them).
 fn a_late_low_or_flag_among_pauses() -> impl Strategy<Value = (Vec<String>, i64, Vec<usize>)> {
     let report = (any::<bool>(), 0i64..10, 0i64..12, prop::option::of(1i64..9));
     (
         any::<bool>(),
         prop::collection::vec(report, 1..4),
         0usize..4,
+        any::<bool>(),
     )
-        .prop_flat_map(|(flag, reports, position)| {
+        .prop_flat_map(|(flag, reports, position, disabled)| {
             let position = position.min(reports.len() - 1);
             let mut at = BASE_MS;
             let mut lines = Vec::new();
+            if disabled {
+                lines.push(status(at, "disabled", None));
+            }
             let mut late = 0;
             for (i, &(paused, days, hour, hours)) in reports.iter().enumerate() {
                 at += (days * 24 + hour + 1) * HOUR_MS;
