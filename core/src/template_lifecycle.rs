@@ -327,8 +327,7 @@ impl Template {
     /// (a low finds any other status, or a flag, changing nothing). The ratings after it
     /// recover only past the deadline, if at all (in order a later low changed nothing, and
     /// a recovery found the template disabled). The status reports after it, all known, are
-    /// pauses and their ends dated before the deadline: they keep a flag (a report at or
-    /// after the deadline found the template disabled, and an `unpaused` revived it).
+    /// pauses and their ends, which keep a flag ([`Template::later_reports_keep_a_flag`]).
     fn late_low_flag_stood(
         &self,
         rated_at: Instant,
@@ -1315,13 +1314,13 @@ impl Engine {
                     }
                     return Ok(());
                 }
-                // Under classic, a low on a template approved or paused then, that came in
-                // order after a rating that was not low and before the deadline of the flag
-                // it set (§5) stood: no rating after it until a recovery past that deadline,
-                // no status reported after it but pauses and their ends, which keep a flag.
-                // It is flagged (under the pause in force) from its instant, and a deadline
-                // passed disables it: a recovery after the deadline found it disabled for
-                // good, a later low's flag changed nothing.
+                // Under classic, a low on a template approved or paused with no flag then set
+                // a flag (§5) that stood to its deadline: no recovery after it before that
+                // deadline, no status reported after it but pauses and their ends, which
+                // keep a flag (`late_low_flag_stood`). It is flagged (under the pause in
+                // force) from its instant, and a deadline passed disables it: a recovery
+                // after the deadline found it disabled for good, a later low's flag changed
+                // nothing.
                 TemplateStatus::Approved | TemplateStatus::Flagged | TemplateStatus::Paused
                     if ladder.is_none() && e.quality == Quality::Low =>
                 {
@@ -1356,10 +1355,11 @@ impl Engine {
                 // A strike past the last pause disables, in whichever order the strikes
                 // arrived. Its pause is over or reported, unless it still runs and nothing
                 // newer holds the status: no provider status (but flags, which a pause keeps
-                // under it), and no rating that changed the status (a later rating that changed nothing, a medium while paused, leaves
-                // the pause standing, as it would have in order; so does a recovery that
-                // lifted a flag, which in order lifted the flag this pause kept). Then the
-                // template is paused from the rating's own instant, and the host is told.
+                // under it), and no rating that changed the status (a later rating that
+                // changed nothing, a medium while paused, leaves the pause standing, as it
+                // would have in order; so does a recovery that lifted a flag, which in order
+                // lifted the flag this pause kept). Then the template is paused from the
+                // rating's own instant, and the host is told.
                 let nothing_newer_holds_the_status = (!after_later_status
                     || template.later_reports_only_flag(rated_at))
                     && template
