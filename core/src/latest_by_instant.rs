@@ -51,7 +51,7 @@ impl<T: Copy + PartialEq> LatestByInstant<T> {
     /// [`REPORTS_KEPT_BY_INSTANT`] (one older than all of them, then, is not kept). The same
     /// report again is kept once.
     pub fn note(&mut self, at: Instant, what: T) {
-        if self.holds(at, what) {
+        if self.0.contains(&(at, what)) {
             return;
         }
         let i = self.0.partition_point(|&(kept, _)| kept <= at);
@@ -94,11 +94,6 @@ impl<T: Copy + PartialEq> LatestByInstant<T> {
     pub fn only_one_at(&self, at: Instant, what: T) -> bool {
         let (before, after) = (self.before(at).0.len(), self.after(at).len());
         self.0[before..self.0.len() - after] == [(at, what)]
-    }
-
-    /// Whether the report `what` of instant `at` is kept.
-    pub fn holds(&self, at: Instant, what: T) -> bool {
-        self.0.contains(&(at, what))
     }
 
     /// The instant of the latest report kept.
@@ -152,7 +147,6 @@ mod tests {
         assert_eq!(kept.after(at(2)), [medium]);
         assert_eq!(kept.after(at(10)), []);
         assert_eq!(kept.latest_at(), Some(at(10)));
-        assert!(kept.holds(at(10), Quality::Medium) && !kept.holds(at(10), Quality::Low));
         assert!(kept.only_one_at(at(10), Quality::Medium));
         kept.note(at(10), Quality::Low);
         assert!(

@@ -385,27 +385,35 @@ impl Template {
             && (reported_since.iter()).all(|&(_, status)| status == TemplateEvent::Paused)
     }
 
-    /// Whether the status reports after `at` kept a flag set then until `deadline`: all
-    /// known (the latest applied is kept; a caller knows none later was let go), and pauses
+    /// Whether the status reports after `at` kept a flag set then until `deadline`: pauses
     /// and their ends, none of the ends at or after the deadline (that one found the
     /// template disabled and revived it; a pause then was refused).
     fn later_reports_keep_a_flag(&self, at: Instant, deadline: Instant) -> bool {
-        self.recent_reports.latest_at() == self.last_provider_event_at
-            && (self.recent_reports.after(at).iter()).all(|&(reported, status)| match status {
-                TemplateEvent::Paused => true,
-                TemplateEvent::Unpaused => reported < deadline,
-                _ => false,
-            })
+        self.later_reports_all(at, |reported, status| match status {
+            TemplateEvent::Paused => true,
+            TemplateEvent::Unpaused => reported < deadline,
+            _ => false,
+        })
     }
 
-    /// Whether the status reports after `at`, all known, are the provider's flags alone: a
-    /// flag during a pause leaves the pause standing (a ladder's pause for a low before
-    /// them, with the flag kept under it).
+    /// Whether the status reports after `at` are the provider's flags alone: a flag during
+    /// a pause leaves the pause standing (a ladder's pause for a low before them, with the
+    /// flag kept under it).
     fn later_reports_only_flag(&self, at: Instant) -> bool {
         self.recent_reports.beside(at).is_some()
-            && self.recent_reports.latest_at() == self.last_provider_event_at
+            && self.later_reports_all(at, |_, status| status == TemplateEvent::Flagged)
+    }
+
+    /// Whether every status report after `at` passes `test`, all of them known: the latest
+    /// applied is kept (a caller knows none later was let go).
+    fn later_reports_all(
+        &self,
+        at: Instant,
+        test: impl Fn(Instant, TemplateEvent) -> bool,
+    ) -> bool {
+        self.recent_reports.latest_at() == self.last_provider_event_at
             && (self.recent_reports.after(at).iter())
-                .all(|&(_, status)| status == TemplateEvent::Flagged)
+                .all(|&(reported, status)| test(reported, status))
     }
 
     /// Whether a flag was in force just before `at`, as the latest rating or status report
@@ -1227,7 +1235,8 @@ impl Engine {
         if arrival == Arrival::Repeat {
             return Ok(()); // the same report again: no second strike (§10)
         }
-        let beside = template.recent_ratings.beside(rated_at);
+        // Read before this rating is kept beside them.
+        let ratings_known = template.recent_ratings.beside(rated_at).is_some();
         template.recent_ratings.note(rated_at, e.quality);
         if arrival == Arrival::New {
             template.quality = e.quality;
@@ -1325,7 +1334,6 @@ impl Engine {
                     if ladder.is_none() && e.quality == Quality::Low =>
                 {
                     let deadline = rated_at.plus(self.policy.templates.flag_for);
-                    let ratings_known = beside.is_some();
                     if !template.late_low_flag_stood(
                         rated_at,
                         deadline,
