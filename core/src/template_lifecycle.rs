@@ -120,6 +120,24 @@ impl KeptReport {
     }
 }
 
+/// What a template's kept ratings and status reports tell of its flag at an instant
+/// ([`Template::flag_before`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flag {
+    /// Older reports were let go, or a rating and a report of one instant came in an order
+    /// not known, and nothing kept since sets or lifts a flag.
+    Unknown,
+    /// None in force: never set, or lifted.
+    Lifted,
+    /// In force, until the deadline when it is known (a low's under classic).
+    InForce(Option<Instant>),
+    /// In force, or lifted: an approval came after a pause, and kept the flag if it ended
+    /// that pause (not known).
+    Maybe,
+    /// Run out: the deadline disabled the template, and nothing revived it since.
+    RanOut,
+}
+
 /// Status events a provider can send about a template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -323,21 +341,23 @@ impl Template {
     /// Under classic, whether a low rated at `rated_at` (kept among the ratings, which
     /// tell those beside it when `ratings_known`), delivered after later ratings or after
     /// later status reports (`after_later_status`), flagged the template in order and the
-    /// flag stood to its `deadline`. The template was approved or paused then, with no flag
-    /// (a low finds any other status, or a flag, changing nothing). The ratings after it
-    /// recover only past the deadline, if at all (in order a later low changed nothing, and
-    /// a recovery found the template disabled). The status reports after it, all known, are
-    /// pauses and their ends, which keep a flag ([`Template::later_reports_keep_a_flag`]).
+    /// flag stood to its deadline, `flag_for` after it. The template was approved or paused
+    /// then, with no flag (a low finds any other status, or a flag, changing nothing). The
+    /// ratings after it recover only past the deadline, if at all (in order a later low
+    /// changed nothing, and a recovery found the template disabled). The status reports
+    /// after it, all known, are pauses and their ends, which keep a flag
+    /// ([`Template::later_reports_keep_a_flag`]).
     fn late_low_flag_stood(
         &self,
         rated_at: Instant,
-        deadline: Instant,
+        flag_for: Duration,
         ratings_known: bool,
         after_later_status: bool,
     ) -> bool {
         if !ratings_known {
             return false;
         }
+        let deadline = rated_at.plus(flag_for);
         let recovered_after =
             (self.recent_ratings.after(rated_at).iter()).find(|(_, quality)| quality.is_recovery());
         let flag_stood = recovered_after.is_none_or(|&(at, _)| at >= deadline);
@@ -346,25 +366,33 @@ impl Template {
         flag_stood
             && !report_of_its_instant
             && (!after_later_status || self.later_reports_keep_a_flag(rated_at, deadline))
-            && self.flaggable_before(rated_at)
+            && self.flaggable_before(rated_at, Some(flag_for))
     }
 
     /// Whether a provider's `flagged` dated `at` with `deadline`, delivered after later
     /// status reports, flagged the template in order and the flag stood: the template was
-    /// approved or paused with no flag then, and the reports after it keep a flag. (A
-    /// recovery since lifted it, [`Engine::keep_late_flag`].)
-    fn late_flag_report_stood(&self, at: Instant, deadline: Instant) -> bool {
-        self.flaggable_before(at)
+    /// approved or paused with no flag then, or flagged by a low whose deadline had not
+    /// passed (the report set the deadline anew; a provider's flag before it is not known
+    /// to stand, its date not kept), and the reports after it keep a flag. (A recovery
+    /// since lifted it, [`Engine::keep_late_flag`].)
+    fn late_flag_report_stood(
+        &self,
+        at: Instant,
+        deadline: Instant,
+        low_flags_for: Option<Duration>,
+    ) -> bool {
+        (self.flaggable_before(at, low_flags_for)
+            || matches!(self.flag_before(at, low_flags_for), Flag::InForce(Some(_))))
             && self.recent_reports.only_one_at(at, TemplateEvent::Flagged)
             && self.later_reports_keep_a_flag(at, deadline)
     }
 
     /// Whether, just before `at`, the template was approved or paused with no flag, so that
     /// a low or the provider's flag then set one: no flag in force
-    /// ([`Template::flagged_before`]), and approved or in a timed pause, or in a pacing
+    /// ([`Template::flag_before`]), and approved or in a timed pause, or in a pacing
     /// pause ([`Template::in_a_reported_pause_before`]).
-    fn flaggable_before(&self, at: Instant) -> bool {
-        self.flagged_before(at) == Some(false)
+    fn flaggable_before(&self, at: Instant, low_flags_for: Option<Duration>) -> bool {
+        matches!(self.flag_before(at, low_flags_for), Flag::Lifted)
             && (self.rateable_at(at) || self.in_a_reported_pause_before(at))
     }
 
@@ -416,51 +444,73 @@ impl Template {
                 .all(|&(reported, status)| test(reported, status))
     }
 
-    /// Whether a flag was in force just before `at`, as the latest rating or status report
-    /// kept before it that sets or lifts one tells: a low or the provider's `flagged` sets
-    /// one; a recovery lifts it, and so does any status reported but a pause or its end
-    /// (which keep a flag), and so does an approval after a pause (it kept a flag in force
-    /// if it ended the pause, which is not known). `None` when no kept one does and older
-    /// ones were let go, when a rating and a report of one instant are the latest (which
-    /// came first is not known), or when a flag was set before an approval after a pause.
-    fn flagged_before(&self, at: Instant) -> Option<bool> {
-        enum Latest {
-            Rating(Quality),
-            Report(TemplateEvent),
-        }
-        let (mut ratings, ratings_let_go) = self.recent_ratings.before(at);
-        let (mut reports, reports_let_go) = self.recent_reports.before(at);
-        let mut approved_after_a_pause = false;
+    /// The flag just before `at`, as the ratings and status reports kept before it tell,
+    /// walked in order of their instants: a low or the provider's `flagged` sets one; a
+    /// recovery lifts it, and so does any status reported but a pause or its end (which
+    /// keep a flag); an approval after a pause may have (`Maybe`). A flag a low set under
+    /// classic (`low_flags_for`) runs out at its deadline, which disabled the template: a
+    /// low, a pause or a flag then changes nothing, and a pause's end, an approval or a
+    /// reinstatement revives it with no flag. Unknown when older ratings or reports were let
+    /// go and the kept ones set or lift no flag, or when a rating and a report share an
+    /// instant and nothing after them sets or lifts one (which came first is not known).
+    fn flag_before(&self, at: Instant, low_flags_for: Option<Duration>) -> Flag {
+        let (ratings, ratings_let_go) = self.recent_ratings.before(at);
+        let (reports, reports_let_go) = self.recent_reports.before(at);
+        let mut flag = if ratings_let_go || reports_let_go {
+            Flag::Unknown
+        } else {
+            Flag::Lifted
+        };
+        let (mut r, mut p) = (0, 0);
+        let mut paused_before = false;
         loop {
-            let latest = match (ratings.last(), reports.last()) {
-                (None, None) => return (!ratings_let_go && !reports_let_go).then_some(false),
-                (Some(&(rated, _)), Some(&(reported, _))) if rated == reported => return None,
-                (Some(&(rated, quality)), Some(&(reported, _))) if rated > reported => {
-                    Latest::Rating(quality)
-                }
-                (Some(&(_, quality)), None) => Latest::Rating(quality),
-                (_, Some(&(_, status))) => Latest::Report(status),
+            let next = match (ratings.get(r), reports.get(p)) {
+                (None, None) => at,
+                (Some(&(rated, _)), Some(&(reported, _))) => rated.min(reported),
+                (Some(&(rated, _)), None) => rated,
+                (None, Some(&(reported, _))) => reported,
             };
-            match latest {
-                Latest::Rating(Quality::Low) | Latest::Report(TemplateEvent::Flagged) => {
-                    return (!approved_after_a_pause).then_some(true)
+            if let Flag::InForce(Some(deadline)) = flag {
+                if deadline <= next {
+                    flag = Flag::RanOut;
                 }
-                Latest::Rating(Quality::Unknown) => ratings = &ratings[..ratings.len() - 1],
-                Latest::Report(TemplateEvent::Paused | TemplateEvent::Unpaused) => {
-                    reports = &reports[..reports.len() - 1]
-                }
-                // An approval that may have ended a pause kept a flag in force.
-                Latest::Report(TemplateEvent::Approved)
-                    if reports
-                        .iter()
-                        .any(|&(_, status)| status == TemplateEvent::Paused) =>
-                {
-                    approved_after_a_pause = true;
-                    reports = &reports[..reports.len() - 1]
-                }
-                Latest::Rating(_) | Latest::Report(_) => return Some(false),
             }
+            let rating = ratings.get(r).filter(|&&(rated, _)| rated == next);
+            let report = reports.get(p).filter(|&&(reported, _)| reported == next);
+            flag = match (rating, report) {
+                (None, None) => break,
+                (Some(_), Some(_)) => Flag::Unknown,
+                (Some(&(_, quality)), None) => match (quality, flag) {
+                    (_, Flag::RanOut) => Flag::RanOut,
+                    (Quality::Low, Flag::Lifted) => {
+                        Flag::InForce(low_flags_for.map(|flag_for| next.plus(flag_for)))
+                    }
+                    (Quality::Low, Flag::InForce(deadline)) => Flag::InForce(deadline),
+                    (Quality::Low, Flag::Unknown | Flag::Maybe) => Flag::InForce(None),
+                    (Quality::Unknown, flag) => flag,
+                    (Quality::Medium | Quality::High, _) => Flag::Lifted,
+                },
+                (None, Some(&(_, status))) => match (status, flag) {
+                    (status, Flag::RanOut) if status.refused_while_disabled() => Flag::RanOut,
+                    (status, Flag::RanOut) if status.reinstates() => Flag::Lifted,
+                    (TemplateEvent::Flagged, _) => Flag::InForce(None),
+                    (TemplateEvent::Paused | TemplateEvent::Unpaused, flag) => flag,
+                    (TemplateEvent::Approved, Flag::InForce(_)) if paused_before => Flag::Maybe,
+                    (TemplateEvent::Approved, flag @ (Flag::Unknown | Flag::Maybe))
+                        if paused_before =>
+                    {
+                        flag
+                    }
+                    _ => Flag::Lifted,
+                },
+            };
+            if report.is_some_and(|&(_, status)| status == TemplateEvent::Paused) {
+                paused_before = true;
+            }
+            r += usize::from(rating.is_some());
+            p += usize::from(report.is_some());
         }
+        flag
     }
 
     /// Whether this template holds what a rating or a send failure dated from `from` to `to`
@@ -1336,7 +1386,7 @@ impl Engine {
                     let deadline = rated_at.plus(self.policy.templates.flag_for);
                     if !template.late_low_flag_stood(
                         rated_at,
-                        deadline,
+                        self.policy.templates.flag_for,
                         ratings_known,
                         after_later_status,
                     ) {
@@ -1492,6 +1542,10 @@ impl Engine {
             TemplateQualityRule::PauseLadder { pauses } => Some(pauses.len()),
             TemplateQualityRule::FlagThenDisable => None,
         };
+        // A low flags a template for so long under classic; under the ladder it pauses it.
+        let low_flags_for = ladder_pauses
+            .is_none()
+            .then_some(self.policy.templates.flag_for);
         self.handle_timeout(e.at);
         let now = self.clock;
         // The template as this report finds it, while it awaits reinstatement: should the
@@ -1621,8 +1675,11 @@ impl Engine {
                     // A flag followed in order by nothing but pauses and their ends: they
                     // kept it (§5).
                     TemplateEvent::Flagged
-                        if self.templates[t as usize]
-                            .late_flag_report_stood(e.at, self.flag_deadline_of(e)) =>
+                        if self.templates[t as usize].late_flag_report_stood(
+                            e.at,
+                            self.flag_deadline_of(e),
+                            low_flags_for,
+                        ) =>
                     {
                         let deadline = self.flag_deadline_of(e);
                         self.keep_late_flag(t, deadline, e.at, now);
@@ -2085,9 +2142,10 @@ impl Engine {
 
     /// A provider's flag from before a low rating that paused the template (pause ladder),
     /// arriving after it: in order, the rating paused the flagged template and the flag
-    /// outlived the pause. So the flag is kept under the pause, or, with the pause over,
-    /// the template is flagged now (and disabled at once if the deadline has passed),
-    /// unless a recovery rated after the flag would have lifted it.
+    /// outlived the pause (and so for one followed only by pauses and their ends). So the
+    /// flag is kept under the pause, or, with the pause over, the template is flagged now,
+    /// a flag in force taking this one's deadline (and disabled at once if the deadline has
+    /// passed), unless a recovery rated after the flag would have lifted it.
     fn keep_late_flag(&mut self, t: u32, deadline: Instant, flagged_at: Instant, now: Instant) {
         let template = &mut self.templates[t as usize];
         if template.flag_lifted_since(flagged_at) {
@@ -2098,7 +2156,11 @@ impl Engine {
                 let flag = Some((deadline, flagged_at));
                 self.set_flag_under_pause(t, flag, TemplateChangeReason::Provider, now);
             }
-            TemplateStatus::Approved => {
+            // A flag in force when it came: it set the deadline anew, as it did in order.
+            TemplateStatus::Approved | TemplateStatus::Flagged
+                if template.status == TemplateStatus::Approved
+                    || template.flag_deadline != Some(deadline) =>
+            {
                 self.set_template_status(
                     t,
                     TemplateStatus::Flagged,
