@@ -680,16 +680,20 @@ impl OutboundMessage {
     }
 
     /// Checks the free-form content limits of §8 (templates are checked against their
-    /// registration instead), and refuses content that cannot be sent whatever its length:
-    /// an empty text, an interactive message without buttons, a location off the globe, a
-    /// caption Meta would drop. `channel` and `provider` are the sending number's.
+    /// registration instead) on a channel they bind (`content.limited_channels`), and
+    /// refuses content that cannot be sent whatever its length: an empty text, an
+    /// interactive message without buttons, a location off the globe, a caption Meta would
+    /// drop. `channel` and `provider` are the sending number's.
     pub fn check_content(
         &self,
         policy: &Policy,
         channel: Channel,
         provider: &str,
     ) -> Result<(), DenyReason> {
-        let limits = &policy.content;
+        let limits = match policy.content.limited_channels.contains(&channel) {
+            true => &policy.content,
+            false => &crate::policy::UNLIMITED_CONTENT,
+        };
         match self {
             OutboundMessage::Text { text } => check_filled("text", text, limits.text_max_chars),
             OutboundMessage::Interactive { body, buttons } => {
@@ -767,7 +771,8 @@ impl OutboundMessage {
                 let (kind, media) = other.media().expect("remaining variants are media");
                 // An empty caption is none (hosts that always send the field send "").
                 if let Some(caption) = media.caption.as_deref().filter(|c| !c.is_empty()) {
-                    if channel == Channel::Official && limits.captionless_media.contains(&kind) {
+                    let captionless = &policy.content.captionless_media;
+                    if channel == Channel::Official && captionless.contains(&kind) {
                         return Err(DenyReason::InvalidContent {
                             problem: ContentProblem::CaptionNotSupported { media: kind },
                         });

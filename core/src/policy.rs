@@ -11,6 +11,7 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::distinct_keys::{DistinctKeys, Twice};
 use crate::message::MediaKind;
+use crate::number::Channel;
 use crate::time::{Duration, Instant};
 use crate::Error;
 
@@ -374,6 +375,13 @@ pub struct ChatPolicy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContentPolicy {
+    /// The channels whose sends and inbound files the size limits below bind (§8 gives
+    /// WhatsApp's): not email, whose messages are as long as its provider takes. Off them a
+    /// send is still refused for what no channel can send (an empty text, a button title
+    /// given twice). Absent from policies saved before it was kept: official, unofficial
+    /// and messenger.
+    #[serde(default = "limited_channels")]
+    pub limited_channels: BTreeSet<Channel>,
     /// Longest free-form text, in characters.
     pub text_max_chars: u32,
     /// Longest media caption, in characters.
@@ -515,6 +523,51 @@ fn interactive_body_max_chars() -> u32 {
 
 fn phone_button_max_chars() -> u32 {
     20
+}
+
+/// The content limits on a channel they do not bind (`ContentPolicy::limited_channels`):
+/// none.
+pub(crate) static UNLIMITED_CONTENT: ContentPolicy = ContentPolicy {
+    limited_channels: BTreeSet::new(),
+    text_max_chars: u32::MAX,
+    caption_max_chars: u32::MAX,
+    template_body_max_chars: u32::MAX,
+    template_header_max_chars: u32::MAX,
+    template_header_max_variables: u32::MAX,
+    template_footer_max_chars: u32::MAX,
+    template_params_max_chars: u32::MAX,
+    inbound_file_max_bytes: u64::MAX,
+    outbound_file_max_bytes: u64::MAX,
+    outbound_file_max_bytes_by_provider: BTreeMap::new(),
+    outbound_file_max_bytes_by_media: BTreeMap::new(),
+    animated_sticker_max_bytes: None,
+    interactive_body_max_chars: u32::MAX,
+    interactive_buttons_max: u32::MAX,
+    interactive_button_title_max_chars: u32::MAX,
+    list: ListLimits {
+        header_max_chars: u32::MAX,
+        body_max_chars: u32::MAX,
+        footer_max_chars: u32::MAX,
+        button_max_chars: u32::MAX,
+        sections_max: u32::MAX,
+        rows_max: u32::MAX,
+        section_title_max_chars: u32::MAX,
+        row_title_max_chars: u32::MAX,
+        row_description_max_chars: u32::MAX,
+        row_id_max_chars: u32::MAX,
+    },
+    cta_url: CtaUrlLimits {
+        header_max_chars: u32::MAX,
+        body_max_chars: u32::MAX,
+        footer_max_chars: u32::MAX,
+        display_text_max_chars: u32::MAX,
+        url_max_chars: u32::MAX,
+    },
+    captionless_media: BTreeSet::new(),
+};
+
+fn limited_channels() -> BTreeSet<Channel> {
+    BTreeSet::from([Channel::Official, Channel::Unofficial, Channel::Messenger])
 }
 
 fn captionless_media() -> BTreeSet<MediaKind> {
@@ -665,6 +718,7 @@ impl Policy {
                 idle_timeout: Duration::from_mins(10),
             },
             content: ContentPolicy {
+                limited_channels: limited_channels(),
                 text_max_chars: 1000,
                 caption_max_chars: 1024,
                 template_body_max_chars: 1024,
