@@ -2061,7 +2061,8 @@ typedef struct convstate_conversation_view {
    */
   bool opted_in;
   /**
-   * Whether the contact stopped marketing messages.
+   * Whether marketing to the contact is barred: they stopped marketing messages, or
+   * opted out, with no resume since (nor an opt-in after the opt-out).
    */
   bool marketing_stopped;
   /**

@@ -426,6 +426,18 @@ pub(crate) struct ConsentRecord {
 }
 
 impl ConsentRecord {
+    /// Since when marketing to the contact is barred (§9), if it is: the contact said stop,
+    /// or opted out with no `resume` after it (an opt-in after it replaced it: consent given
+    /// again). An opt-out removes the opt-in that business-initiated messages need, and bars
+    /// marketing inside a window too, as a stop does.
+    pub(crate) fn marketing_barred_since(&self) -> Option<Instant> {
+        let resumed_after = |out: Instant| {
+            self.marketing_stopped_at.is_none()
+                && (self.preference_event.latest_at()).is_some_and(|resumed| resumed > out)
+        };
+        (self.marketing_stopped_at).or(self.opted_out_at.filter(|&out| !resumed_after(out)))
+    }
+
     /// What two names of one user hold where the engine keeps their histories apart (both
     /// had one when a message named them together): each part as of its latest event under
     /// either name, so that an opt-out, a stop or a back-off given under one name bars the
@@ -556,7 +568,8 @@ pub struct ConversationView {
     pub outbox_held: u32,
     /// Whether the contact opted in with this number's business.
     pub opted_in: bool,
-    /// Whether the contact stopped marketing messages.
+    /// Whether marketing to the contact is barred: they stopped marketing messages, or
+    /// opted out, with no resume since (nor an opt-in after the opt-out).
     pub marketing_stopped: bool,
 }
 
@@ -2345,7 +2358,7 @@ impl Engine {
                         held.iter().filter(|h| h.expires_at > at).count() as u32
                     }),
                     opted_in: consent.opted_in_at.is_some(),
-                    marketing_stopped: consent.marketing_stopped_at.is_some(),
+                    marketing_stopped: consent.marketing_barred_since().is_some(),
                 }
             }
             None => ConversationView {
@@ -2358,7 +2371,7 @@ impl Engine {
                 ticket_responses: None,
                 outbox_held: 0,
                 opted_in: consent.opted_in_at.is_some(),
-                marketing_stopped: consent.marketing_stopped_at.is_some(),
+                marketing_stopped: consent.marketing_barred_since().is_some(),
             },
         };
         Ok(view)

@@ -926,7 +926,7 @@ impl Engine {
         if category != TemplateCategory::Marketing {
             return None;
         }
-        if let Some(since) = consent.marketing_stopped_at {
+        if let Some(since) = consent.marketing_barred_since() {
             return Some(DenyReason::MarketingStopped { since });
         }
         // The provider's hold on the user's marketing, from any of the business's numbers

@@ -1602,7 +1602,8 @@ pub struct convstate_conversation_view {
     pub outbox_held: u32,
     /// Whether the contact opted in with this number's business.
     pub opted_in: bool,
-    /// Whether the contact stopped marketing messages.
+    /// Whether marketing to the contact is barred: they stopped marketing messages, or
+    /// opted out, with no resume since (nor an opt-in after the opt-out).
     pub marketing_stopped: bool,
     /// Since when the contact has waited for an agent's answer in the live chat, or
     /// `CONVSTATE_NONE_MS` (no live chat, or the agent wrote last).
