@@ -298,6 +298,27 @@ impl Template {
         (self.quality_event.latest_at()).filter(|&at| self.quality == Quality::Low && at >= since)
     }
 
+    /// Under classic, the low after a recovery rated at `since` that flagged the template
+    /// again in order, the flag standing since: the first low of the ratings after it that
+    /// no recovery follows (a later low found the flag and changed nothing; a rating of
+    /// unknown quality changes nothing). When the ratings after `since` are not all kept
+    /// (`ratings_known`, read before the recovery was kept beside them), the latest rating,
+    /// if low.
+    fn low_flagging_after(&self, since: Instant, ratings_known: bool) -> Option<Instant> {
+        if !ratings_known {
+            return self.low_rated_since(since);
+        }
+        let mut flagged_by = None;
+        for &(rated_at, quality) in self.recent_ratings.after(since) {
+            match quality {
+                Quality::Low => flagged_by = flagged_by.or(Some(rated_at)),
+                Quality::Medium | Quality::High => flagged_by = None,
+                Quality::Unknown => {}
+            }
+        }
+        flagged_by
+    }
+
     /// Whether a low rating at `at` would have paused it: the status at `at`, not now.
     fn rateable_at(&self, at: Instant) -> bool {
         let later = self.rateable_changes.len()
@@ -1333,7 +1354,10 @@ impl Engine {
             }
             let template = &mut self.templates[t as usize];
             let lifts_flag = recovery && template.flagged_at.is_some_and(|at| at <= rated_at);
-            let may_take_back = recovery && (ladder.is_some() || template.quality != Quality::Low);
+            let later_low = (ladder.is_none() && recovery)
+                .then(|| template.low_flagging_after(rated_at, ratings_known))
+                .flatten();
+            let may_take_back = recovery && later_low.is_none();
             match template.status {
                 TemplateStatus::Paused if lifts_flag => {
                     self.set_flag_under_pause(t, None, TemplateChangeReason::Quality, now);
@@ -1346,7 +1370,7 @@ impl Engine {
                 // Under classic after a later low: in order the recovery lifted the flag,
                 // and that low flagged the template again, with its own deadline.
                 TemplateStatus::Flagged if lifts_flag => {
-                    if let Some(low_at) = template.low_rated_since(rated_at) {
+                    if let Some(low_at) = later_low {
                         self.flag_again_from(t, rated_at, low_at, now);
                     }
                     return Ok(());
@@ -1363,9 +1387,7 @@ impl Engine {
                 // at the first flag's deadline is taken back, and that low's flag is in force.
                 TemplateStatus::Disabled if recovery && ladder.is_none() => {
                     let flag_for = self.policy.templates.flag_for;
-                    let later_low = (template.low_rated_since(rated_at))
-                        .filter(|low_at| low_at.plus(flag_for) > now);
-                    if let Some(low_at) = later_low {
+                    if let Some(low_at) = later_low.filter(|low_at| low_at.plus(flag_for) > now) {
                         self.take_back_deadline_disable(t, rated_at, now);
                         if self.templates[t as usize].status == TemplateStatus::Approved {
                             self.flag_again_from(t, rated_at, low_at, now);

@@ -205,6 +205,13 @@ proptest! {
         same_as_in_order("classic", &ratings, &order)?;
     }
 
+    /// Classic, ratings of unknown quality among them: they change nothing, so a recovery
+    /// delivered after a low and an unknown after it lifts the flag that low set again.
+    #[test]
+    fn ratings_with_unknown_ones_end_the_classic_flag_as_in_order((ratings, order) in ratings_and_order(&["low", "medium", "high", "unknown"], true)) {
+        same_as_in_order("classic", &ratings, &order)?;
+    }
+
     /// Classic, a low delivered after a later rating: a recovery more than the flag's seven
     /// days after it came too late in order, and the deadline disabled the template.
     #[test]
