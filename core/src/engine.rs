@@ -1917,10 +1917,8 @@ impl Engine {
                 self.record_referral(conv, e.at);
             }
         }
-        let content = &self.policy.content;
-        let file_limited = content.limited_channels.contains(&channel);
-        if let Some(size) = e.size.filter(|_| e.kind.carries_file() && file_limited) {
-            let limit = content.inbound_file_max_bytes;
+        if let Some(size) = e.size.filter(|_| e.kind.carries_file()) {
+            let limit = self.policy.content_on(channel).inbound_file_max_bytes;
             if size > limit {
                 let (number, contact) = self.conv_names(conv);
                 self.effects.push_back(Effect::InboundFileTooLarge {

@@ -690,10 +690,7 @@ impl OutboundMessage {
         channel: Channel,
         provider: &str,
     ) -> Result<(), DenyReason> {
-        let limits = match policy.content.limited_channels.contains(&channel) {
-            true => &policy.content,
-            false => &crate::policy::UNLIMITED_CONTENT,
-        };
+        let limits = policy.content_on(channel);
         match self {
             OutboundMessage::Text { text } => check_filled("text", text, limits.text_max_chars),
             OutboundMessage::Interactive { body, buttons } => {

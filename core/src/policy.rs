@@ -527,7 +527,7 @@ fn phone_button_max_chars() -> u32 {
 
 /// The content limits on a channel they do not bind (`ContentPolicy::limited_channels`):
 /// none.
-pub(crate) static UNLIMITED_CONTENT: ContentPolicy = ContentPolicy {
+static UNLIMITED_CONTENT: ContentPolicy = ContentPolicy {
     limited_channels: BTreeSet::new(),
     text_max_chars: u32::MAX,
     caption_max_chars: u32::MAX,
@@ -645,6 +645,15 @@ pub struct ConsentPolicy {
 }
 
 impl Policy {
+    /// The content limits a number of `channel` is held to: `content`, or none on a channel
+    /// they do not bind (`content.limited_channels`: not email, by default).
+    pub(crate) fn content_on(&self, channel: Channel) -> &ContentPolicy {
+        match self.content.limited_channels.contains(&channel) {
+            true => &self.content,
+            false => &UNLIMITED_CONTENT,
+        }
+    }
+
     /// Where this policy and `other` differ, for people, the first few fields (the name too,
     /// when that differs), each value labelled by `labels` (this one's, the other's):
     /// `chat.idle_timeout: saved "15m", asked "10m"`.

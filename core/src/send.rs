@@ -773,8 +773,8 @@ impl Engine {
             }
             // §5 at send: the header stays within its limit as the parameters fill it, and so
             // does the body of a template with more than a body (Meta's larger allowance for
-            // parameters holds for body-only templates, facts §6).
-            let content = &self.policy.content;
+            // parameters holds for body-only templates, facts §6), where the sizes bind.
+            let content = self.policy.content_on(channel);
             if !tm.header_params.is_empty() {
                 let filled = template.spec.filled_header_chars(&tm.header_params);
                 let limit = content.template_header_max_chars;

@@ -134,8 +134,9 @@ enum Flag {
     /// In force, or lifted: an approval came after a pause, and kept the flag if it ended
     /// that pause (not known).
     Maybe,
-    /// Run out: the deadline disabled the template, and nothing revived it since.
-    RanOut,
+    /// None, the template disabled (by the provider, or by the deadline of a flag that ran
+    /// out), and nothing revived it since: a low, a pause or a flag then changes nothing.
+    Disabled,
 }
 
 /// Status events a provider can send about a template.
@@ -402,9 +403,10 @@ impl Template {
         deadline: Instant,
         low_flags_for: Option<Duration>,
     ) -> bool {
-        (self.flaggable_before(at, low_flags_for)
-            || matches!(self.flag_before(at, low_flags_for), Flag::InForce(Some(_))))
-            && self.recent_reports.only_one_at(at, TemplateEvent::Flagged)
+        matches!(
+            self.flag_where_flaggable(at, low_flags_for),
+            Some(Flag::Lifted | Flag::InForce(Some(_)))
+        ) && self.recent_reports.only_one_at(at, TemplateEvent::Flagged)
             && self.later_reports_keep_a_flag(at, deadline)
     }
 
@@ -413,8 +415,15 @@ impl Template {
     /// ([`Template::flag_before`]), and approved or in a timed pause, or in a pacing
     /// pause ([`Template::in_a_reported_pause_before`]).
     fn flaggable_before(&self, at: Instant, low_flags_for: Option<Duration>) -> bool {
-        matches!(self.flag_before(at, low_flags_for), Flag::Lifted)
-            && (self.rateable_at(at) || self.in_a_reported_pause_before(at))
+        self.flag_where_flaggable(at, low_flags_for) == Some(Flag::Lifted)
+    }
+
+    /// The flag just before `at` ([`Template::flag_before`]), when the template was in a
+    /// status a flag is set in then: approved or flagged, in a timed pause, or in a pacing
+    /// pause ([`Template::in_a_reported_pause_before`]).
+    fn flag_where_flaggable(&self, at: Instant, low_flags_for: Option<Duration>) -> Option<Flag> {
+        (self.rateable_at(at) || self.in_a_reported_pause_before(at))
+            .then(|| self.flag_before(at, low_flags_for))
     }
 
     /// Whether, just before `at`, the template was in a pause the provider reported: it
@@ -469,9 +478,9 @@ impl Template {
     /// walked in order of their instants: a low or the provider's `flagged` sets one; a
     /// recovery lifts it, and so does any status reported but a pause or its end (which
     /// keep a flag); an approval after a pause may have (`Maybe`). A flag a low set under
-    /// classic (`low_flags_for`) runs out at its deadline, which disabled the template: a
-    /// low, a pause or a flag then changes nothing, and a pause's end, an approval or a
-    /// reinstatement revives it with no flag. Unknown when older ratings or reports were let
+    /// classic (`low_flags_for`) runs out at its deadline, which disabled the template, as
+    /// the provider's `disabled` does: a low, a pause or a flag then changes nothing, and a
+    /// pause's end, an approval or a reinstatement revives it with no flag. Unknown when older ratings or reports were let
     /// go and the kept ones set or lift no flag, or when a rating and a report share an
     /// instant and nothing after them sets or lifts one (which came first is not known).
     fn flag_before(&self, at: Instant, low_flags_for: Option<Duration>) -> Flag {
@@ -493,7 +502,7 @@ impl Template {
             };
             if let Flag::InForce(Some(deadline)) = flag {
                 if deadline <= next {
-                    flag = Flag::RanOut;
+                    flag = Flag::Disabled;
                 }
             }
             let rating = ratings.get(r).filter(|&&(rated, _)| rated == next);
@@ -502,7 +511,7 @@ impl Template {
                 (None, None) => break,
                 (Some(_), Some(_)) => Flag::Unknown,
                 (Some(&(_, quality)), None) => match (quality, flag) {
-                    (_, Flag::RanOut) => Flag::RanOut,
+                    (_, Flag::Disabled) => Flag::Disabled,
                     (Quality::Low, Flag::Lifted) => {
                         Flag::InForce(low_flags_for.map(|flag_for| next.plus(flag_for)))
                     }
@@ -512,8 +521,9 @@ impl Template {
                     (Quality::Medium | Quality::High, _) => Flag::Lifted,
                 },
                 (None, Some(&(_, status))) => match (status, flag) {
-                    (status, Flag::RanOut) if status.refused_while_disabled() => Flag::RanOut,
-                    (status, Flag::RanOut) if status.reinstates() => Flag::Lifted,
+                    (status, Flag::Disabled) if status.refused_while_disabled() => Flag::Disabled,
+                    (status, Flag::Disabled) if status.reinstates() => Flag::Lifted,
+                    (TemplateEvent::Disabled, _) => Flag::Disabled,
                     (TemplateEvent::Flagged, _) => Flag::InForce(None),
                     (TemplateEvent::Paused | TemplateEvent::Unpaused, flag) => flag,
                     (TemplateEvent::Approved, Flag::InForce(_)) if paused_before => Flag::Maybe,
