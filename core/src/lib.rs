@@ -217,7 +217,7 @@ pub use engine::{
 pub use error::{Error, ErrorKind};
 pub use event::Event;
 pub use message::{ContentProblem, OutboundMessage, ParamsConflict};
-pub use number::{Channel, NumberCounters};
+pub use number::{Channel, ChannelSet, NumberCounters};
 pub use policy::Policy;
 pub use send::{SendRequestRef, SendToRef};
 pub use template::{Quality, TemplateCategory, TemplateStatus};

@@ -55,6 +55,60 @@ impl fmt::Display for Channel {
 
 from_wire_name!(Channel);
 
+impl Channel {
+    /// Every channel, in the order a [`ChannelSet`] lists them.
+    pub const ALL: [Channel; 4] = [
+        Channel::Official,
+        Channel::Unofficial,
+        Channel::Messenger,
+        Channel::Email,
+    ];
+
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of channels, as a policy names them (`content.limited_channels`): a list of
+/// channel names on the wire, a bit per channel in memory, since a send reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelSet(u8);
+
+impl ChannelSet {
+    /// The set of `channels` (each once, however often named).
+    pub const fn of(channels: &[Channel]) -> ChannelSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < channels.len() {
+            bits |= channels[i].bit();
+            i += 1;
+        }
+        ChannelSet(bits)
+    }
+
+    /// Whether `channel` is in the set.
+    pub fn contains(self, channel: Channel) -> bool {
+        self.0 & channel.bit() != 0
+    }
+
+    /// The channels in the set, in the order of [`Channel::ALL`].
+    pub fn iter(self) -> impl Iterator<Item = Channel> {
+        Channel::ALL.into_iter().filter(move |&c| self.contains(c))
+    }
+}
+
+impl Serialize for ChannelSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(ChannelSet::of(&Vec::<Channel>::deserialize(deserializer)?))
+    }
+}
+
 /// A registered number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -613,5 +667,26 @@ mod restriction_tests {
             RestrictionOrder([reported, reported, order]),
             "the one order of before is each restriction scope's"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_set_reads_and_writes_a_list_of_channel_names() {
+        let set: ChannelSet = serde_json::from_str(r#"["email","official","email"]"#).unwrap();
+        assert!(set.contains(Channel::Official) && set.contains(Channel::Email));
+        assert!(!set.contains(Channel::Unofficial) && !set.contains(Channel::Messenger));
+        assert_eq!(
+            serde_json::to_string(&set).unwrap(),
+            r#"["official","email"]"#,
+            "each once, in the order of Channel::ALL"
+        );
+        let none: ChannelSet = serde_json::from_str("[]").unwrap();
+        assert_eq!(none.iter().count(), 0);
+        let wrong = serde_json::from_str::<ChannelSet>(r#"["sms"]"#).unwrap_err();
+        assert!(wrong.to_string().contains("sms"), "{wrong}");
     }
 }

@@ -11,7 +11,7 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::distinct_keys::{DistinctKeys, Twice};
 use crate::message::MediaKind;
-use crate::number::Channel;
+use crate::number::{Channel, ChannelSet};
 use crate::time::{Duration, Instant};
 use crate::Error;
 
@@ -381,7 +381,7 @@ pub struct ContentPolicy {
     /// given twice). Absent from policies saved before it was kept: official, unofficial
     /// and messenger.
     #[serde(default = "limited_channels")]
-    pub limited_channels: BTreeSet<Channel>,
+    pub limited_channels: ChannelSet,
     /// Longest free-form text, in characters.
     pub text_max_chars: u32,
     /// Longest media caption, in characters.
@@ -528,7 +528,7 @@ fn phone_button_max_chars() -> u32 {
 /// The content limits on a channel they do not bind (`ContentPolicy::limited_channels`):
 /// none.
 static UNLIMITED_CONTENT: ContentPolicy = ContentPolicy {
-    limited_channels: BTreeSet::new(),
+    limited_channels: ChannelSet::of(&[]),
     text_max_chars: u32::MAX,
     caption_max_chars: u32::MAX,
     template_body_max_chars: u32::MAX,
@@ -566,8 +566,8 @@ static UNLIMITED_CONTENT: ContentPolicy = ContentPolicy {
     captionless_media: BTreeSet::new(),
 };
 
-fn limited_channels() -> BTreeSet<Channel> {
-    BTreeSet::from([Channel::Official, Channel::Unofficial, Channel::Messenger])
+fn limited_channels() -> ChannelSet {
+    ChannelSet::of(&[Channel::Official, Channel::Unofficial, Channel::Messenger])
 }
 
 fn captionless_media() -> BTreeSet<MediaKind> {
@@ -648,7 +648,7 @@ impl Policy {
     /// The content limits a number of `channel` is held to: `content`, or none on a channel
     /// they do not bind (`content.limited_channels`: not email, by default).
     pub(crate) fn content_on(&self, channel: Channel) -> &ContentPolicy {
-        match self.content.limited_channels.contains(&channel) {
+        match self.content.limited_channels.contains(channel) {
             true => &self.content,
             false => &UNLIMITED_CONTENT,
         }
