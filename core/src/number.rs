@@ -10,7 +10,7 @@ use crate::provider_order::ProviderOrder;
 use crate::time::{Duration, Instant};
 
 /// How a number is connected, which decides the rules that apply to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// WhatsApp Business API through any provider: service window, templates, limits.

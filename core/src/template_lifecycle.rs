@@ -480,9 +480,10 @@ impl Template {
     /// keep a flag); an approval after a pause may have (`Maybe`). A flag a low set under
     /// classic (`low_flags_for`) runs out at its deadline, which disabled the template, as
     /// the provider's `disabled` does: a low, a pause or a flag then changes nothing, and a
-    /// pause's end, an approval or a reinstatement revives it with no flag. Unknown when older ratings or reports were let
-    /// go and the kept ones set or lift no flag, or when a rating and a report share an
-    /// instant and nothing after them sets or lifts one (which came first is not known).
+    /// pause's end, an approval or a reinstatement revives it with no flag. Unknown when
+    /// older ratings or reports were let go and the kept ones set or lift no flag, or when a
+    /// rating and a report share an instant and nothing after them sets or lifts one (which
+    /// came first is not known).
     fn flag_before(&self, at: Instant, low_flags_for: Option<Duration>) -> Flag {
         let (ratings, ratings_let_go) = self.recent_ratings.before(at);
         let (reports, reports_let_go) = self.recent_reports.before(at);
