@@ -431,10 +431,9 @@ impl ConsentRecord {
     /// again). An opt-out removes the opt-in that business-initiated messages need, and bars
     /// marketing inside a window too, as a stop does.
     pub(crate) fn marketing_barred_since(&self) -> Option<Instant> {
-        let resumed_after = |out: Instant| {
-            self.marketing_stopped_at.is_none()
-                && (self.preference_event.latest_at()).is_some_and(|resumed| resumed > out)
-        };
+        // Read with no stop in force: the latest preference, if any, is a resume.
+        let resumed_after =
+            |out: Instant| (self.preference_event.latest_at()).is_some_and(|at| at > out);
         (self.marketing_stopped_at).or(self.opted_out_at.filter(|&out| !resumed_after(out)))
     }
 

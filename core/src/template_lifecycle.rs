@@ -313,8 +313,8 @@ impl Template {
         for &(rated_at, quality) in self.recent_ratings.after(since) {
             match quality {
                 Quality::Low => flagged_by = flagged_by.or(Some(rated_at)),
-                Quality::Medium | Quality::High => flagged_by = None,
-                Quality::Unknown => {}
+                quality if quality.is_recovery() => flagged_by = None,
+                _ => {}
             }
         }
         flagged_by
@@ -518,8 +518,8 @@ impl Template {
                     }
                     (Quality::Low, Flag::InForce(deadline)) => Flag::InForce(deadline),
                     (Quality::Low, Flag::Unknown | Flag::Maybe) => Flag::InForce(None),
-                    (Quality::Unknown, flag) => flag,
-                    (Quality::Medium | Quality::High, _) => Flag::Lifted,
+                    (quality, _) if quality.is_recovery() => Flag::Lifted,
+                    (_, flag) => flag, // unknown: changes nothing
                 },
                 (None, Some(&(_, status))) => match (status, flag) {
                     (status, Flag::Disabled) if status.refused_while_disabled() => Flag::Disabled,

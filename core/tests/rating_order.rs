@@ -206,7 +206,8 @@ proptest! {
     }
 
     /// Classic, ratings of unknown quality among them: they change nothing, so a recovery
-    /// delivered after a low and an unknown after it lifts the flag that low set again.
+    /// delivered after a later low and a later unknown lifts the flag, and that low flags
+    /// the template again.
     #[test]
     fn ratings_with_unknown_ones_end_the_classic_flag_as_in_order((ratings, order) in ratings_and_order(&["low", "medium", "high", "unknown"], true)) {
         same_as_in_order("classic", &ratings, &order)?;
